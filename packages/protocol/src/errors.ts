@@ -1,0 +1,89 @@
+/**
+ * The one error table shared by broker, client and CLI. Codes and names follow Kafka's protocol error
+ * codes where the concept is Kafka's, so tools that know Kafka read them the same way.
+ */
+export interface ErrorSpec {
+  readonly code: number;
+  readonly name: string;
+  readonly retriable: boolean;
+  readonly message: string;
+}
+
+function spec(code: number, name: string, retriable: boolean, message: string): ErrorSpec {
+  return Object.freeze({ code, name, retriable, message });
+}
+
+export const ErrorCodes = Object.freeze({
+  UNKNOWN_SERVER_ERROR: spec(-1, 'UnknownServerError', false, 'The server experienced an unexpected error'),
+  NONE: spec(0, 'None', false, 'No error'),
+  OFFSET_OUT_OF_RANGE: spec(1, 'OffsetOutOfRange', false, 'The requested offset is outside the range the partition holds'),
+  CORRUPT_MESSAGE: spec(2, 'CorruptMessage', true, 'The record batch failed its CRC check, has a bad size, or is otherwise malformed'),
+  UNKNOWN_TOPIC_OR_PARTITION: spec(3, 'UnknownTopicOrPartition', true, 'This server does not host this topic-partition'),
+  INVALID_FETCH_SIZE: spec(4, 'InvalidFetchSize', false, 'The requested fetch size is invalid'),
+  LEADER_NOT_AVAILABLE: spec(5, 'LeaderNotAvailable', true, 'There is no leader for this topic-partition right now (an election may be in progress)'),
+  NOT_LEADER_OR_FOLLOWER: spec(6, 'NotLeaderOrFollower', true, 'This server is not the leader or a follower of this partition'),
+  REQUEST_TIMED_OUT: spec(7, 'RequestTimedOut', true, 'The request timed out'),
+  BROKER_NOT_AVAILABLE: spec(8, 'BrokerNotAvailable', false, 'The broker is not available'),
+  REPLICA_NOT_AVAILABLE: spec(9, 'ReplicaNotAvailable', true, 'The replica is not available for the requested topic-partition'),
+  MESSAGE_TOO_LARGE: spec(10, 'MessageTooLarge', false, 'The request included a message larger than the maximum message size the server accepts'),
+  STALE_CONTROLLER_EPOCH: spec(11, 'StaleControllerEpoch', false, 'The controller moved to another broker'),
+  NETWORK_EXCEPTION: spec(13, 'NetworkException', true, 'The server disconnected before a response was received'),
+  INVALID_TOPIC_EXCEPTION: spec(17, 'InvalidTopic', false, 'The topic name is invalid'),
+  RECORD_LIST_TOO_LARGE: spec(18, 'RecordListTooLarge', false, 'The request included a batch larger than the configured segment size'),
+  NOT_ENOUGH_REPLICAS: spec(19, 'NotEnoughReplicas', true, 'Messages are rejected since there are fewer in-sync replicas than required'),
+  NOT_ENOUGH_REPLICAS_AFTER_APPEND: spec(20, 'NotEnoughReplicasAfterAppend', true, 'Messages are written to the log, but to fewer in-sync replicas than required'),
+  INVALID_REQUIRED_ACKS: spec(21, 'InvalidRequiredAcks', false, 'Produce request specified an invalid value for required acks'),
+  INVALID_TIMESTAMP: spec(32, 'InvalidTimestamp', false, 'The timestamp of the message is out of acceptable range'),
+  INVALID_PARTITIONS: spec(37, 'InvalidPartitions', false, 'Number of partitions is below 1'),
+  INVALID_REPLICATION_FACTOR: spec(38, 'InvalidReplicationFactor', false, 'Replication factor is below 1 or larger than the number of available brokers'),
+  INVALID_CONFIG: spec(40, 'InvalidConfig', false, 'Configuration is invalid'),
+  NOT_CONTROLLER: spec(41, 'NotController', true, 'This is not the correct controller for this cluster'),
+  INVALID_REQUEST: spec(42, 'InvalidRequest', false, 'The request is malformed or invalid'),
+  UNSUPPORTED_FOR_MESSAGE_FORMAT: spec(43, 'UnsupportedForMessageFormat', false, 'The message format version does not support the request'),
+  TOPIC_ALREADY_EXISTS: spec(36, 'TopicAlreadyExists', false, 'Topic with this name already exists'),
+  KAFKA_STORAGE_ERROR: spec(56, 'KafkaStorageError', true, 'Disk error when trying to access the log file on disk'),
+  FENCED_LEADER_EPOCH: spec(74, 'FencedLeaderEpoch', true, 'The leader epoch in the request is older than the epoch on the broker'),
+  UNKNOWN_LEADER_EPOCH: spec(75, 'UnknownLeaderEpoch', true, 'The leader epoch in the request is newer than the epoch on the broker'),
+  UNSUPPORTED_COMPRESSION_TYPE: spec(76, 'UnsupportedCompressionType', false, 'The requesting client does not support the compression type of the given partition'),
+  OFFSET_NOT_AVAILABLE: spec(78, 'OffsetNotAvailable', true, 'The leader high watermark has not caught up from a recent leader election'),
+  UNKNOWN_TOPIC_ID: spec(100, 'UnknownTopicId', true, 'This server does not host this topic ID'),
+} satisfies Record<string, ErrorSpec>);
+
+export type ErrorName = keyof typeof ErrorCodes;
+
+const byCode = new Map<number, ErrorSpec>(Object.values(ErrorCodes).map((s) => [s.code, s]));
+
+/** Looks an error up by its wire code; an unknown code maps to UnknownServerError rather than throwing. */
+export function errorSpecForCode(code: number): ErrorSpec {
+  return byCode.get(code) ?? ErrorCodes.UNKNOWN_SERVER_ERROR;
+}
+
+/**
+ * A typed error that carries its table entry. Broker code throws these for expected failures;
+ * anything else reaching a handler is a bug and maps to UnknownServerError.
+ */
+export class SamsaError extends Error {
+  readonly code: number;
+  readonly errorName: string;
+  readonly retriable: boolean;
+
+  constructor(errorSpec: ErrorSpec, detail?: string, options?: { cause?: unknown }) {
+    super(detail ? `${errorSpec.name}: ${detail}` : `${errorSpec.name}: ${errorSpec.message}`, options);
+    this.name = 'SamsaError';
+    this.code = errorSpec.code;
+    this.errorName = errorSpec.name;
+    this.retriable = errorSpec.retriable;
+  }
+}
+
+/** Malformed bytes: the codec's one error type, always CorruptMessage on the wire. */
+export class CorruptRecordError extends SamsaError {
+  /** Byte position (relative to the buffer handed to the decoder) where the problem was found. */
+  readonly position: number;
+
+  constructor(detail: string, position: number, options?: { cause?: unknown }) {
+    super(ErrorCodes.CORRUPT_MESSAGE, `${detail} (at byte ${position})`, options);
+    this.name = 'CorruptRecordError';
+    this.position = position;
+  }
+}
