@@ -1,1 +1,1 @@
-export {};
+export { runCli, buildProgram, CliError } from './cli.js';

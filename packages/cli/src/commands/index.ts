@@ -1,0 +1,9 @@
+import type { Command } from 'commander';
+
+/**
+ * Every command group registers itself here; each lives in its own module under commands/ and
+ * stays thin: parse options, call into client, broker or coordinator, print.
+ */
+export function registerCommands(program: Command): void {
+  void program;
+}
