@@ -10,6 +10,7 @@ export default defineConfig({
       '@samsa/protocol': pkg('protocol'),
       '@samsa/broker': pkg('broker'),
       '@samsa/coordinator': pkg('coordinator'),
+      '@samsa/client': pkg('client'),
       '@samsa/cli': pkg('cli'),
     },
   },
