@@ -1,0 +1,194 @@
+import { readFile } from 'node:fs/promises';
+import { ErrorCodes, SamsaError } from '@samsa/protocol';
+
+/**
+ * Broker and topic settings. Names are Kafka's (`log.retention.ms`, `min.insync.replicas`, ...) and so
+ * are the defaults, unless a comment says why not. A broker reads them, lowest precedence first, from
+ * the defaults, a Java-properties file (`--config server.properties`), SAMSA_* environment variables
+ * (`SAMSA_LOG_RETENTION_MS` sets `log.retention.ms`, as the Kafka images do with KAFKA_*), and flags.
+ */
+type SettingType = 'int' | 'long' | 'boolean' | 'string';
+
+interface SettingSpec {
+  readonly type: SettingType;
+  readonly default: string | number | boolean | undefined;
+  readonly min?: number;
+  readonly oneOf?: readonly string[];
+  readonly doc: string;
+}
+
+const INT_MAX = 2 ** 31 - 1;
+const LONG_MAX = Number.MAX_SAFE_INTEGER;
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+const int = (def: number, min: number, doc: string): SettingSpec => ({ type: 'int', default: def, min, doc });
+const long = (def: number, min: number, doc: string): SettingSpec => ({ type: 'long', default: def, min, doc });
+const bool = (def: boolean, doc: string): SettingSpec => ({ type: 'boolean', default: def, doc });
+const str = (def: string | undefined, doc: string, oneOf?: readonly string[]): SettingSpec =>
+  oneOf ? { type: 'string', default: def, doc, oneOf } : { type: 'string', default: def, doc };
+
+/** Per-topic settings: what `topics create --config KEY=VALUE` accepts. Defaults come from the broker keys. */
+export const TOPIC_SETTINGS = {
+  'cleanup.policy': str('delete', 'only delete is supported (compaction is not implemented)', ['delete']),
+  'retention.ms': long(7 * DAY_MS, -1, 'delete whole segments older than this; -1 keeps them forever'),
+  'retention.bytes': long(-1, -1, 'delete old segments while the partition is larger than this; -1 for no limit'),
+  'segment.bytes': int(1024 * 1024 * 1024, 14, 'roll to a new segment at this size'),
+  'segment.ms': long(7 * DAY_MS, 1, 'roll to a new segment when the active one is this old'),
+  'max.message.bytes': int(1048588, 0, 'largest record batch accepted (after compression)'),
+  'min.insync.replicas': int(1, 1, 'acks=all writes need at least this many in-sync replicas'),
+  'unclean.leader.election.enable': bool(false, 'allow a replica outside the ISR to become leader (may lose data)'),
+  'flush.messages': long(LONG_MAX, 1, 'fsync after this many messages; unlimited leaves durability to replication'),
+  'flush.ms': long(LONG_MAX, 0, 'fsync when the oldest unflushed message is this old'),
+  'index.interval.bytes': int(4096, 0, 'bytes of log between two offset index entries'),
+  'message.timestamp.type': str('CreateTime', 'CreateTime keeps the producer\'s timestamps; LogAppendTime stamps the broker\'s', ['CreateTime', 'LogAppendTime']),
+} as const satisfies Record<string, SettingSpec>;
+
+export type TopicSettingName = keyof typeof TOPIC_SETTINGS;
+
+/** Broker keys whose value is the default of a topic key (Kafka's `log.retention.ms` -> `retention.ms`). */
+export const TOPIC_DEFAULT_FROM_BROKER: Readonly<Record<TopicSettingName, string>> = {
+  'cleanup.policy': 'log.cleanup.policy',
+  'retention.ms': 'log.retention.ms',
+  'retention.bytes': 'log.retention.bytes',
+  'segment.bytes': 'log.segment.bytes',
+  'segment.ms': 'log.roll.ms',
+  'max.message.bytes': 'message.max.bytes',
+  'min.insync.replicas': 'min.insync.replicas',
+  'unclean.leader.election.enable': 'unclean.leader.election.enable',
+  'flush.messages': 'log.flush.interval.messages',
+  'flush.ms': 'log.flush.interval.ms',
+  'index.interval.bytes': 'log.index.interval.bytes',
+  'message.timestamp.type': 'log.message.timestamp.type',
+};
+
+export const BROKER_SETTINGS = {
+  'broker.id': int(-1, 0, 'this broker\'s id, unique in the cluster (required)'),
+  'listeners': str('127.0.0.1:9092', 'host:port the gRPC server listens on'),
+  'advertised.listeners': str(undefined, 'host:port clients are told to use; defaults to listeners'),
+  'log.dirs': str('./data', 'directory holding this broker\'s partitions'),
+  'zookeeper.connect': str('127.0.0.1:2181', 'coordinator or ZooKeeper ensemble, host:port[,host:port...][/chroot]'),
+  'zookeeper.session.timeout.ms': int(18000, 1, 'session timeout; a broker silent this long is considered dead'),
+  'zookeeper.connection.timeout.ms': int(18000, 1, 'how long start-up waits for the coordinator'),
+  'broker.rack': str(undefined, 'rack of this broker, reported in metadata'),
+  'num.partitions': int(1, 1, 'partitions of an auto-created topic'),
+  'default.replication.factor': int(1, 1, 'replication factor of an auto-created topic'),
+  'auto.create.topics.enable': bool(true, 'create a missing topic on produce or metadata request'),
+  'delete.topic.enable': bool(true, 'allow topics to be deleted'),
+  'replica.lag.time.max.ms': long(30000, 1, 'a follower not caught up for this long leaves the ISR'),
+  'log.retention.check.interval.ms': long(300000, 1, 'how often retention is enforced'),
+  'log.cleanup.policy': TOPIC_SETTINGS['cleanup.policy'],
+  'log.retention.ms': TOPIC_SETTINGS['retention.ms'],
+  'log.retention.bytes': TOPIC_SETTINGS['retention.bytes'],
+  'log.segment.bytes': TOPIC_SETTINGS['segment.bytes'],
+  'log.roll.ms': TOPIC_SETTINGS['segment.ms'],
+  'message.max.bytes': TOPIC_SETTINGS['max.message.bytes'],
+  'min.insync.replicas': TOPIC_SETTINGS['min.insync.replicas'],
+  'unclean.leader.election.enable': TOPIC_SETTINGS['unclean.leader.election.enable'],
+  'log.flush.interval.messages': TOPIC_SETTINGS['flush.messages'],
+  'log.flush.interval.ms': TOPIC_SETTINGS['flush.ms'],
+  'log.index.interval.bytes': TOPIC_SETTINGS['index.interval.bytes'],
+  'log.message.timestamp.type': TOPIC_SETTINGS['message.timestamp.type'],
+} as const satisfies Record<string, SettingSpec>;
+
+export type BrokerSettingName = keyof typeof BROKER_SETTINGS;
+export type SettingValue = string | number | boolean | undefined;
+export type Settings<K extends string> = Readonly<Record<K, SettingValue>>;
+
+function invalid(detail: string): SamsaError {
+  return new SamsaError(ErrorCodes.INVALID_CONFIG, detail);
+}
+
+/** Parses one value by its spec; throws InvalidConfig naming the key. */
+export function parseSetting(key: string, spec: SettingSpec, raw: string): SettingValue {
+  const value = raw.trim();
+  switch (spec.type) {
+    case 'boolean':
+      if (value === 'true' || value === 'false') return value === 'true';
+      throw invalid(`${key} must be true or false, not '${raw}'`);
+    case 'int':
+    case 'long': {
+      const max = spec.type === 'int' ? INT_MAX : LONG_MAX;
+      const n = Number(value);
+      if (value === '' || !Number.isInteger(n) || n < (spec.min ?? -max) || n > max) {
+        throw invalid(`${key} must be an integer from ${spec.min ?? -max} to ${max}, not '${raw}'`);
+      }
+      return n;
+    }
+    case 'string':
+      if (spec.oneOf && !spec.oneOf.includes(value)) throw invalid(`${key} must be one of ${spec.oneOf.join(', ')}, not '${raw}'`);
+      return value;
+  }
+}
+
+/** Applies `overrides` (raw strings by Kafka name) over the defaults of `table`; unknown keys are an error. */
+export function resolveSettings<K extends string>(table: Record<K, SettingSpec>, ...layers: Readonly<Record<string, string>>[]): Settings<K> {
+  const out: Record<string, SettingValue> = {};
+  for (const [key, spec] of Object.entries<SettingSpec>(table)) out[key] = spec.default;
+  for (const layer of layers) {
+    for (const [key, raw] of Object.entries(layer)) {
+      const spec = (table as Record<string, SettingSpec | undefined>)[key];
+      if (!spec) throw invalid(`unknown setting '${key}'`);
+      out[key] = parseSetting(key, spec, raw);
+    }
+  }
+  return out as Settings<K>;
+}
+
+/** Validates per-topic overrides (as sent by `topics create --config`) and returns them normalised. */
+export function validateTopicConfigs(configs: Readonly<Record<string, string>>): Record<string, string> {
+  const normalised: Record<string, string> = {};
+  for (const [key, raw] of Object.entries(configs)) {
+    const spec = (TOPIC_SETTINGS as Record<string, SettingSpec | undefined>)[key];
+    if (!spec) throw invalid(`unknown topic setting '${key}' (known: ${Object.keys(TOPIC_SETTINGS).join(', ')})`);
+    normalised[key] = String(parseSetting(key, spec, raw));
+  }
+  return normalised;
+}
+
+/** A topic's effective settings: its own overrides over the broker's defaults for topics. */
+export function effectiveTopicSettings(broker: Settings<BrokerSettingName>, overrides: Readonly<Record<string, string>>): Settings<TopicSettingName> {
+  const defaults: Record<string, string> = {};
+  for (const [topicKey, brokerKey] of Object.entries(TOPIC_DEFAULT_FROM_BROKER)) {
+    const value = broker[brokerKey as BrokerSettingName];
+    if (value !== undefined) defaults[topicKey] = String(value);
+  }
+  return resolveSettings(TOPIC_SETTINGS, defaults, overrides);
+}
+
+/** Java-properties subset: `key=value` or `key: value` lines, `#`/`!` comments, blank lines. */
+export function parseProperties(text: string, source: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  text.split(/\r?\n/).forEach((line, index) => {
+    const trimmed = line.trim();
+    if (trimmed === '' || trimmed.startsWith('#') || trimmed.startsWith('!')) return;
+    const match = /^([^=:\s]+)\s*[=:]\s*(.*)$/.exec(trimmed);
+    if (!match) throw invalid(`${source}:${index + 1}: expected key=value`);
+    out[match[1]!] = match[2]!;
+  });
+  return out;
+}
+
+/** SAMSA_LOG_RETENTION_MS=... -> { 'log.retention.ms': ... } for every known broker key. */
+export function settingsFromEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const key of Object.keys(BROKER_SETTINGS)) {
+    const value = env[`SAMSA_${key.toUpperCase().replace(/\./g, '_')}`];
+    if (value !== undefined) out[key] = value;
+  }
+  return out;
+}
+
+export async function loadBrokerSettings(options: { configFile?: string; env?: NodeJS.ProcessEnv; flags?: Record<string, string> }): Promise<Settings<BrokerSettingName>> {
+  const fromFile = options.configFile ? parseProperties(await readFile(options.configFile, 'utf8'), options.configFile) : {};
+  const settings = resolveSettings(BROKER_SETTINGS, fromFile, settingsFromEnv(options.env ?? {}), options.flags ?? {});
+  if ((settings['broker.id'] as number) < 0) throw invalid('broker.id is required (--id N, broker.id=N in the config file, or SAMSA_BROKER_ID)');
+  return settings;
+}
+
+/** Splits `host:port` (IPv6 as `[::1]:9092`). */
+export function parseHostPort(value: string, what: string): { host: string; port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(value.trim());
+  const port = match ? Number(match[3]) : NaN;
+  if (!match || port < 0 || port > 65535) throw invalid(`${what} must be host:port, not '${value}'`);
+  return { host: (match[1] ?? match[2])!, port };
+}
