@@ -1,0 +1,81 @@
+/**
+ * Requests that wait for something to happen on a partition — a long-poll Fetch waiting for bytes,
+ * later an acks=all Produce waiting for followers — parked under the keys (topic-partitions) whose
+ * changes may complete them. Kafka calls this the purgatory.
+ *
+ * A parked operation completes exactly once: when `tryComplete` says so after a change on one of its
+ * keys, when its deadline passes (`onExpire`), or when it is aborted (the caller went away).
+ */
+export interface DelayedOperation {
+  /** Returns true when the operation completed (and has answered its caller). */
+  tryComplete(): boolean;
+  /** Called once when the deadline passes without completion. */
+  onExpire(): void;
+}
+
+interface Parked {
+  readonly op: DelayedOperation;
+  readonly keys: readonly string[];
+  timer: NodeJS.Timeout | undefined;
+  done: boolean;
+}
+
+export class DelayedOperations {
+  private readonly byKey = new Map<string, Set<Parked>>();
+  private parkedCount = 0;
+
+  /** Number of operations waiting right now (for metrics and tests). */
+  get size(): number {
+    return this.parkedCount;
+  }
+
+  /**
+   * Tries the operation once; if it cannot complete yet, parks it under `keys` until a change,
+   * `timeoutMs`, or `signal` aborts it. Returns a function that cancels it without completing it.
+   */
+  park(op: DelayedOperation, keys: readonly string[], timeoutMs: number, signal?: AbortSignal): () => void {
+    if (op.tryComplete()) return () => {};
+    const parked: Parked = { op, keys, timer: undefined, done: false };
+    for (const key of keys) {
+      let set = this.byKey.get(key);
+      if (!set) this.byKey.set(key, (set = new Set()));
+      set.add(parked);
+    }
+    this.parkedCount++;
+    const cancel = () => this.remove(parked);
+    parked.timer = setTimeout(() => {
+      if (this.remove(parked)) op.onExpire();
+    }, Math.max(0, timeoutMs));
+    signal?.addEventListener('abort', cancel, { once: true });
+    return cancel;
+  }
+
+  /** Something changed on `key`: every operation parked under it gets a chance to complete. */
+  notify(key: string): void {
+    const set = this.byKey.get(key);
+    if (!set) return;
+    for (const parked of [...set]) {
+      if (!parked.done && parked.op.tryComplete()) this.remove(parked);
+    }
+  }
+
+  /** Completes every parked operation by expiring it now (shutdown). */
+  expireAll(): void {
+    const all = new Set<Parked>();
+    for (const set of this.byKey.values()) for (const parked of set) all.add(parked);
+    for (const parked of all) if (this.remove(parked)) parked.op.onExpire();
+  }
+
+  private remove(parked: Parked): boolean {
+    if (parked.done) return false;
+    parked.done = true;
+    if (parked.timer) clearTimeout(parked.timer);
+    for (const key of parked.keys) {
+      const set = this.byKey.get(key);
+      set?.delete(parked);
+      if (set?.size === 0) this.byKey.delete(key);
+    }
+    this.parkedCount--;
+    return true;
+  }
+}

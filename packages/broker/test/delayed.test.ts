@@ -1,0 +1,68 @@
+import { describe, expect, it, vi } from 'vitest';
+import { DelayedOperations } from '../src/server/delayed.js';
+
+function op(ready: () => boolean) {
+  const calls = { completed: 0, expired: 0 };
+  return {
+    calls,
+    op: {
+      tryComplete: () => (ready() ? (calls.completed++, true) : false),
+      onExpire: () => void calls.expired++,
+    },
+  };
+}
+
+describe('DelayedOperations', () => {
+  it('completes at once when ready, otherwise on a notify of one of its keys, exactly once', () => {
+    const ops = new DelayedOperations();
+    let ready = true;
+    const a = op(() => ready);
+    ops.park(a.op, ['t-0'], 1000);
+    expect(a.calls.completed).toBe(1);
+    expect(ops.size).toBe(0);
+
+    ready = false;
+    const b = op(() => ready);
+    ops.park(b.op, ['t-0', 't-1'], 1000);
+    ops.notify('t-1');
+    expect(b.calls.completed).toBe(0);
+    ready = true;
+    ops.notify('t-1');
+    ops.notify('t-0');
+    expect(b.calls).toEqual({ completed: 1, expired: 0 });
+    expect(ops.size).toBe(0);
+  });
+
+  it('expires at the deadline and cancels on abort', () => {
+    vi.useFakeTimers();
+    try {
+      const ops = new DelayedOperations();
+      const a = op(() => false);
+      ops.park(a.op, ['k'], 500);
+      vi.advanceTimersByTime(499);
+      expect(a.calls.expired).toBe(0);
+      vi.advanceTimersByTime(1);
+      expect(a.calls.expired).toBe(1);
+
+      const controller = new AbortController();
+      const b = op(() => false);
+      ops.park(b.op, ['k'], 500, controller.signal);
+      controller.abort();
+      vi.advanceTimersByTime(1000);
+      expect(b.calls).toEqual({ completed: 0, expired: 0 });
+      expect(ops.size).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('expireAll answers every waiting operation', () => {
+    const ops = new DelayedOperations();
+    const a = op(() => false);
+    const b = op(() => false);
+    ops.park(a.op, ['x'], 60_000);
+    ops.park(b.op, ['x', 'y'], 60_000);
+    ops.expireAll();
+    expect([a.calls.expired, b.calls.expired, ops.size]).toEqual([1, 1, 0]);
+  });
+});
