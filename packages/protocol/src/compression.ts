@@ -1,0 +1,221 @@
+import * as zlib from 'node:zlib';
+import { compressFrameSync, decompressFrameSync } from 'lz4-napi';
+import { compressSync as snappyCompressSync, uncompressSync as snappyUncompressSync } from 'snappy';
+import type { CompressionName } from './batch-header.js';
+import { CorruptRecordError, ErrorCodes, SamsaError } from './errors.js';
+
+/**
+ * The record-batch compression codecs, in the wire formats Kafka's Java client writes:
+ *   gzip    RFC 1952 (node:zlib)
+ *   snappy  xerial snappy-java framing (what the Java client writes); raw snappy is accepted too
+ *   lz4     the LZ4 frame format (lz4-napi)
+ *   zstd    a standard zstd frame (node:zlib, Node >= 22.15)
+ *
+ * Decompression is bounded: output beyond `maxOutputBytes` is a CorruptRecordError, and the
+ * snappy and lz4 paths check the sizes a payload declares before the native code allocates.
+ */
+
+/** Default cap on one batch's decompressed records; Kafka's default max.message.bytes is ~1 MiB. */
+export const DEFAULT_MAX_UNCOMPRESSED_BYTES = 64 * 1024 * 1024;
+
+export interface DecompressOptions {
+  /** Largest decompressed size accepted. */
+  maxOutputBytes?: number;
+  /** Position reported by errors, e.g. where the payload starts in the caller's buffer. */
+  errorPosition?: number;
+}
+
+export function compress(codec: CompressionName, data: Buffer): Buffer {
+  switch (codec) {
+    case 'none':
+      return data;
+    case 'gzip':
+      return zlib.gzipSync(data);
+    case 'snappy':
+      return xerialSnappyCompress(data);
+    case 'lz4':
+      return compressFrameSync(data);
+    case 'zstd':
+      return zstdCodec().compress(data);
+  }
+}
+
+export function decompress(codec: CompressionName, data: Buffer, options: DecompressOptions = {}): Buffer {
+  const maxOutputBytes = options.maxOutputBytes ?? DEFAULT_MAX_UNCOMPRESSED_BYTES;
+  const errorPosition = options.errorPosition ?? 0;
+  if (!(maxOutputBytes >= 1 && maxOutputBytes <= MAX_OUTPUT_BYTES_CEILING)) {
+    throw new RangeError(`maxOutputBytes ${maxOutputBytes} must lie in [1, ${MAX_OUTPUT_BYTES_CEILING}]`);
+  }
+  if (codec === 'none') return data;
+  if (codec === 'zstd') zstdCodec(); // an unsupported runtime is not corrupt input: let that error through
+  let output: Buffer;
+  try {
+    output = decompressUnchecked(codec, data, maxOutputBytes, errorPosition);
+  } catch (error) {
+    if (error instanceof CorruptRecordError) throw error;
+    throw new CorruptRecordError(`${codec} payload does not decompress: ${(error as Error).message}`, errorPosition, { cause: error });
+  }
+  if (output.length > maxOutputBytes) {
+    throw new CorruptRecordError(`${codec} payload decompresses beyond the limit of ${maxOutputBytes} bytes`, errorPosition);
+  }
+  return output;
+}
+
+/** Node's own ceiling for one buffer; above it the cap would mean nothing. */
+const MAX_OUTPUT_BYTES_CEILING = 2 ** 31 - 1;
+
+function decompressUnchecked(codec: Exclude<CompressionName, 'none'>, data: Buffer, maxOutputBytes: number, errorPosition: number): Buffer {
+  switch (codec) {
+    case 'gzip':
+      return zlib.gunzipSync(data, { maxOutputLength: maxOutputBytes });
+    case 'snappy':
+      return snappyDecompress(data, maxOutputBytes, errorPosition);
+    case 'lz4':
+      checkLz4FrameBound(data, maxOutputBytes, errorPosition);
+      return decompressFrameSync(data);
+    case 'zstd':
+      return zstdCodec().decompress(data, maxOutputBytes);
+  }
+}
+
+// ---- zstd ---------------------------------------------------------------------------------------
+
+interface ZstdCodec {
+  compress(data: Buffer): Buffer;
+  decompress(data: Buffer, maxOutputBytes: number): Buffer;
+}
+
+/**
+ * node:zlib gained zstd in Node 22.15/23.8; on an older runtime zstd batches get a typed error
+ * instead of a TypeError. The window cap keeps a hostile frame header from reserving more memory
+ * than the output cap allows.
+ */
+function zstdCodec(): ZstdCodec {
+  const { zstdCompressSync, zstdDecompressSync, constants } = zlib;
+  if (typeof zstdCompressSync !== 'function' || typeof zstdDecompressSync !== 'function') {
+    throw new SamsaError(ErrorCodes.UNSUPPORTED_COMPRESSION_TYPE, `zstd needs node:zlib zstd support (Node.js >= 22.15); this is ${process.version}`);
+  }
+  return {
+    compress: (data) => zstdCompressSync(data),
+    decompress: (data, maxOutputBytes) =>
+      zstdDecompressSync(data, {
+        maxOutputLength: maxOutputBytes,
+        params: { [constants.ZSTD_d_windowLogMax]: zstdWindowLogFor(maxOutputBytes) },
+      }),
+  };
+}
+
+/** zstd's own range is 10..31; 27 is its default limit, past which encoders must opt in. */
+function zstdWindowLogFor(maxOutputBytes: number): number {
+  return Math.min(27, Math.max(10, Math.ceil(Math.log2(maxOutputBytes))));
+}
+
+// ---- snappy -------------------------------------------------------------------------------------
+
+/** snappy-java's stream header: magic, then version and minimum compatible version (both 1). */
+const XERIAL_MAGIC = Buffer.from([0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0x00]);
+const XERIAL_HEADER_BYTES = 16;
+/** snappy-java's default block size, which the Kafka Java client uses. */
+const XERIAL_BLOCK_BYTES = 32 * 1024;
+
+function xerialSnappyCompress(data: Buffer): Buffer {
+  const header = Buffer.alloc(XERIAL_HEADER_BYTES);
+  XERIAL_MAGIC.copy(header, 0);
+  header.writeInt32BE(1, 8);
+  header.writeInt32BE(1, 12);
+  const parts: Buffer[] = [header];
+  for (let start = 0; start < data.length; start += XERIAL_BLOCK_BYTES) {
+    const block = snappyCompressSync(data.subarray(start, start + XERIAL_BLOCK_BYTES));
+    const length = Buffer.alloc(4);
+    length.writeInt32BE(block.length, 0);
+    parts.push(length, block);
+  }
+  return Buffer.concat(parts);
+}
+
+function isXerialFramed(data: Buffer): boolean {
+  return data.length >= XERIAL_HEADER_BYTES && data.subarray(0, XERIAL_MAGIC.length).equals(XERIAL_MAGIC);
+}
+
+function snappyDecompress(data: Buffer, maxOutputBytes: number, errorPosition: number): Buffer {
+  if (!isXerialFramed(data)) return snappyBlockDecompress(data, maxOutputBytes, errorPosition);
+  const blocks: Buffer[] = [];
+  let outputBytes = 0;
+  let pos = XERIAL_HEADER_BYTES;
+  while (pos < data.length) {
+    if (data.length - pos < 4) throw new CorruptRecordError('xerial snappy block length is truncated', errorPosition);
+    const blockBytes = data.readInt32BE(pos);
+    pos += 4;
+    if (blockBytes < 0 || blockBytes > data.length - pos) {
+      throw new CorruptRecordError(`xerial snappy block of ${blockBytes} bytes does not fit the ${data.length - pos} left`, errorPosition);
+    }
+    const block = snappyBlockDecompress(data.subarray(pos, pos + blockBytes), maxOutputBytes - outputBytes, errorPosition);
+    outputBytes += block.length;
+    blocks.push(block);
+    pos += blockBytes;
+  }
+  return Buffer.concat(blocks, outputBytes);
+}
+
+/** A raw snappy block starts with its uncompressed length (unsigned base-128); check it before allocating. */
+function snappyBlockDecompress(block: Buffer, maxOutputBytes: number, errorPosition: number): Buffer {
+  let declaredBytes = 0;
+  for (let i = 0; ; i++) {
+    const byte = block[i];
+    if (byte === undefined || i === 5) throw new CorruptRecordError('snappy block has no valid length preamble', errorPosition);
+    declaredBytes += (byte & 0x7f) * 2 ** (7 * i);
+    if (byte < 0x80) break;
+  }
+  if (declaredBytes > maxOutputBytes) {
+    throw new CorruptRecordError(`snappy block declares ${declaredBytes} bytes, beyond the limit of ${maxOutputBytes}`, errorPosition);
+  }
+  return snappyUncompressSync(block, { asBuffer: true }) as Buffer;
+}
+
+// ---- lz4 ----------------------------------------------------------------------------------------
+
+const LZ4_FRAME_MAGIC = 0x184d2204;
+const LZ4_BLOCK_MAX_BYTES: Readonly<Record<number, number>> = { 4: 64 * 1024, 5: 256 * 1024, 6: 1024 * 1024, 7: 4 * 1024 * 1024 };
+/** LZ4 cannot expand a block by more than ~255x (a match length grows by 255 per extension byte). */
+const LZ4_MAX_EXPANSION = 256;
+
+/**
+ * lz4-napi decodes a whole frame in one call without an output limit, so walk the frame's block
+ * headers first and bound what it can produce: each block yields at most min(block maximum,
+ * 256 x its compressed size). Conservative by at most one block's maximum (4 MiB).
+ */
+function checkLz4FrameBound(data: Buffer, maxOutputBytes: number, errorPosition: number): void {
+  const corrupt = (detail: string) => new CorruptRecordError(`lz4 frame: ${detail}`, errorPosition);
+  let pos = 0;
+  let boundBytes = 0;
+  do {
+    if (data.length - pos < 7 || data.readUInt32LE(pos) !== LZ4_FRAME_MAGIC) throw corrupt('missing frame magic');
+    const flags = data[pos + 4]!;
+    const blockMaxBytes = LZ4_BLOCK_MAX_BYTES[(data[pos + 5]! >> 4) & 0x07];
+    if (flags >> 6 !== 1 || blockMaxBytes === undefined) throw corrupt('unsupported version or block size');
+    const hasBlockChecksum = (flags & 0x10) !== 0;
+    const hasContentSize = (flags & 0x08) !== 0;
+    pos += 6;
+    if (hasContentSize) {
+      if (data.length - pos < 8) throw corrupt('truncated content size');
+      if (data.readBigUInt64LE(pos) > BigInt(maxOutputBytes)) throw corrupt(`declared content size exceeds the limit of ${maxOutputBytes} bytes`);
+      pos += 8;
+    }
+    if (flags & 0x01) pos += 4; // dictionary id
+    pos += 1; // header checksum, which the decoder verifies
+    for (;;) {
+      if (data.length - pos < 4) throw corrupt('truncated block size');
+      const word = data.readUInt32LE(pos);
+      pos += 4;
+      if (word === 0) break;
+      const blockBytes = word & 0x7fff_ffff;
+      const stored = word !== blockBytes;
+      if (blockBytes > blockMaxBytes || blockBytes > data.length - pos) throw corrupt(`block of ${blockBytes} bytes does not fit`);
+      boundBytes += stored ? blockBytes : Math.min(blockMaxBytes, blockBytes * LZ4_MAX_EXPANSION);
+      if (boundBytes > maxOutputBytes) throw corrupt(`may decompress beyond the limit of ${maxOutputBytes} bytes`);
+      pos += blockBytes + (hasBlockChecksum ? 4 : 0);
+    }
+    if (flags & 0x04) pos += 4; // content checksum
+  } while (pos < data.length);
+  if (pos > data.length) throw corrupt('truncated checksum');
+}
