@@ -1,0 +1,509 @@
+/**
+ * The controller's decisions, as a pure state machine: `step(input)` takes one event and returns the
+ * znode writes to perform, the roles to announce and the answers for requesters. No I/O, no time, no
+ * randomness (the driver passes a seed for replica assignment).
+ *
+ * Ordering rule: the core applies its own decisions to its state immediately (it predicts znode
+ * versions: create -> 0, set -> expected + 1). The driver performs the writes of one step, in order,
+ * before it feeds the next input; if a write fails, the driver must re-read the coordinator and feed
+ * `Resynced`, or resign when the failure was the controller-epoch fence.
+ *
+ * Leader election rule (Kafka's, ZooKeeper mode), applied by `reconcile` to every partition an event
+ * touches:
+ *  - a dead broker leaves every ISR it is in, except that an ISR never becomes empty: its last member
+ *    stays, so only that replica (or an unclean election) can bring the partition back without losing
+ *    acknowledged records;
+ *  - if the leader is dead, the new leader is the first replica, in assignment order, that is alive
+ *    and in the ISR; if there is none the leader becomes -1, unless the topic sets
+ *    unclean.leader.election.enable=true, in which case the first live replica leads with ISR [itself];
+ *  - every controller-made change bumps the leader epoch (as Kafka's controller does, ISR-only
+ *    changes included); leader-proposed ISR changes (AlterIsr) keep the leader epoch and are fenced by
+ *    the state znode's version;
+ *  - a partition whose replicas were all offline when it was created has no state znode yet; it is
+ *    initialised (leader = first live replica, ISR = live replicas, epoch 0) once one comes up.
+ */
+import { ErrorCodes, type ErrorSpec } from '@samsa/protocol';
+import { assignReplicas, validateNewTopic, validateTopicName } from './assignment.js';
+import {
+  type ClusterSnapshot,
+  type LeaderAndIsr,
+  type LoadedTopic,
+  NO_LEADER,
+  type TopicConfigs,
+  UNCLEAN_LEADER_ELECTION_CONFIG,
+} from './types.js';
+import {
+  deleteTopicPath,
+  encodePartitionState,
+  encodeTopicAssignment,
+  encodeTopicConfig,
+  partitionPath,
+  partitionsPath,
+  partitionStatePath,
+  topicConfigPath,
+  topicPath,
+} from './znodes.js';
+
+// ---- inputs ----
+
+export type ControllerInput =
+  /** This broker won the /controller election; the driver loaded the cluster as it is now. */
+  | { readonly type: 'ControllerElected'; readonly controllerEpoch: number; readonly snapshot: ClusterSnapshot }
+  /** A write failed on something other than the epoch fence; this is the re-read state. */
+  | { readonly type: 'Resynced'; readonly snapshot: ClusterSnapshot }
+  /** The children of /brokers/ids, as now. */
+  | { readonly type: 'BrokersChanged'; readonly liveBrokerIds: readonly number[] }
+  | { readonly type: 'BrokerUp'; readonly brokerId: number }
+  | { readonly type: 'BrokerDown'; readonly brokerId: number }
+  | {
+      readonly type: 'CreateTopic';
+      readonly topic: string;
+      readonly numPartitions: number;
+      readonly replicationFactor: number;
+      readonly configs: TopicConfigs;
+      /** Non-negative integer choosing the assignment's start broker and follower shift. */
+      readonly seed: number;
+      readonly validateOnly?: boolean;
+    }
+  /**
+   * The children of /brokers/topics changed. `current` is the full list; `loaded` holds the topics the
+   * driver read because the core did not know them (written by another broker's auto-creation or by a
+   * tool), see `knownTopics()`.
+   */
+  | { readonly type: 'TopicZnodesChanged'; readonly current: readonly string[]; readonly loaded: readonly LoadedTopic[] }
+  /** A DeleteTopics request, or a child of /admin/delete_topics (`adminRequest`: that znode exists). */
+  | { readonly type: 'DeleteTopic'; readonly topic: string; readonly adminRequest: boolean }
+  /**
+   * A leader proposes a new ISR (the seam for replication's ISR shrink/expand). Fenced by the leader
+   * epoch and by the state znode's version, so a deposed leader cannot overwrite.
+   */
+  | {
+      readonly type: 'AlterIsr';
+      readonly topic: string;
+      readonly partition: number;
+      readonly leaderId: number;
+      readonly leaderEpoch: number;
+      readonly stateZkVersion: number;
+      readonly newIsr: readonly number[];
+    };
+
+// ---- outputs ----
+
+export type ZnodeOp =
+  | { readonly op: 'create'; readonly path: string; readonly data: string }
+  | { readonly op: 'set'; readonly path: string; readonly data: string; readonly expectedVersion: number }
+  /** expectedVersion -1 means any version. */
+  | { readonly op: 'delete'; readonly path: string; readonly expectedVersion: number };
+
+/** One atomic write; the driver runs it as a multi() that also checks the controller epoch's znode version. */
+export interface WriteBatch {
+  readonly reason: string;
+  readonly ops: readonly ZnodeOp[];
+}
+
+export type RoleAnnouncement =
+  | {
+      readonly role: 'leader' | 'follower';
+      readonly brokerId: number;
+      readonly topic: string;
+      readonly partition: number;
+      readonly leader: number;
+      readonly leaderEpoch: number;
+      readonly isr: readonly number[];
+    }
+  | { readonly role: 'deleted'; readonly brokerId: number; readonly topic: string; readonly partition: number };
+
+/** The answer to a CreateTopic, DeleteTopic or AlterIsr input; `error` is ErrorCodes.NONE on success. */
+export interface RequestResult {
+  readonly topic: string;
+  readonly partition?: number;
+  readonly error: ErrorSpec;
+  readonly message: string;
+}
+
+/** A leader or ISR change the controller decided (for logs and invariant checks). */
+export interface StateChange {
+  readonly topic: string;
+  readonly partition: number;
+  readonly before: LeaderAndIsr | undefined;
+  readonly after: LeaderAndIsr;
+  /** The new leader was not in the ISR. */
+  readonly unclean: boolean;
+}
+
+export interface StepOutput {
+  readonly writes: readonly WriteBatch[];
+  readonly announcements: readonly RoleAnnouncement[];
+  readonly results: readonly RequestResult[];
+  readonly changes: readonly StateChange[];
+}
+
+// ---- read-only views ----
+
+export interface PartitionView {
+  readonly topic: string;
+  readonly partition: number;
+  readonly replicas: readonly number[];
+  /** Undefined until the state znode exists. */
+  readonly state: LeaderAndIsr | undefined;
+  readonly stateZkVersion: number;
+}
+
+export interface TopicView {
+  readonly name: string;
+  readonly configs: TopicConfigs;
+  readonly partitions: readonly PartitionView[];
+}
+
+/** Partition state changes are written in batches of at most this many partitions (bounded multi size). */
+export const MAX_PARTITIONS_PER_BATCH = 200;
+
+interface PartitionRec {
+  readonly replicas: readonly number[];
+  state: LeaderAndIsr | undefined;
+  zkVersion: number;
+  hasZnode: boolean;
+}
+
+interface TopicRec {
+  readonly name: string;
+  readonly partitions: PartitionRec[];
+  readonly configs: TopicConfigs;
+  hasConfigZnode: boolean;
+  hasPartitionsZnode: boolean;
+}
+
+class Collector {
+  readonly writes: WriteBatch[] = [];
+  readonly announcements: RoleAnnouncement[] = [];
+  readonly results: RequestResult[] = [];
+  readonly changes: StateChange[] = [];
+  /** Partition-state ops waiting to be batched, by partition. */
+  private pending: ZnodeOp[][] = [];
+
+  addPartitionOps(ops: ZnodeOp[]): void {
+    this.pending.push(ops);
+  }
+
+  flush(reason: string): void {
+    for (let i = 0; i < this.pending.length; i += MAX_PARTITIONS_PER_BATCH) {
+      this.writes.push({ reason, ops: this.pending.slice(i, i + MAX_PARTITIONS_PER_BATCH).flat() });
+    }
+    this.pending = [];
+  }
+
+  output(): StepOutput {
+    return { writes: this.writes, announcements: this.announcements, results: this.results, changes: this.changes };
+  }
+}
+
+const ok = (topic: string, message = ''): RequestResult => ({ topic, error: ErrorCodes.NONE, message });
+const fail = (topic: string, error: ErrorSpec, message: string): RequestResult => ({ topic, error, message });
+
+export class ControllerCore {
+  private readonly live = new Set<number>();
+  private readonly topics = new Map<string, TopicRec>();
+  private epoch = -1;
+
+  /** The controller epoch this core writes with; -1 before ControllerElected. */
+  get controllerEpoch(): number {
+    return this.epoch;
+  }
+
+  get liveBrokerIds(): number[] {
+    return [...this.live].sort((a, b) => a - b);
+  }
+
+  knownTopics(): string[] {
+    return [...this.topics.keys()].sort();
+  }
+
+  topic(name: string): TopicView | undefined {
+    const t = this.topics.get(name);
+    if (!t) return undefined;
+    return {
+      name,
+      configs: t.configs,
+      partitions: t.partitions.map((p, i) => ({
+        topic: name,
+        partition: i,
+        replicas: p.replicas,
+        state: p.state,
+        stateZkVersion: p.zkVersion,
+      })),
+    };
+  }
+
+  step(input: ControllerInput): StepOutput {
+    const out = new Collector();
+    if (input.type !== 'ControllerElected' && this.epoch < 0) {
+      throw new Error(`ControllerCore: ${input.type} before ControllerElected`);
+    }
+    switch (input.type) {
+      case 'ControllerElected':
+        this.epoch = input.controllerEpoch;
+        this.load(input.snapshot, out);
+        break;
+      case 'Resynced':
+        this.load(input.snapshot, out);
+        break;
+      case 'BrokersChanged':
+        this.brokersChanged(input.liveBrokerIds, out);
+        break;
+      case 'BrokerUp':
+        this.brokerUp(input.brokerId, out);
+        break;
+      case 'BrokerDown':
+        this.brokerDown(input.brokerId, out);
+        break;
+      case 'CreateTopic':
+        this.createTopic(input, out);
+        break;
+      case 'TopicZnodesChanged':
+        this.topicZnodesChanged(input.current, input.loaded, out);
+        break;
+      case 'DeleteTopic':
+        this.deleteTopic(input.topic, input.adminRequest, out);
+        break;
+      case 'AlterIsr':
+        this.alterIsr(input, out);
+        break;
+      default: {
+        const never: never = input;
+        throw new Error(`ControllerCore: unknown input ${JSON.stringify(never)}`);
+      }
+    }
+    return out.output();
+  }
+
+  // ---- events ----
+
+  private load(snapshot: ClusterSnapshot, out: Collector): void {
+    this.live.clear();
+    for (const id of snapshot.liveBrokerIds) this.live.add(id);
+    this.topics.clear();
+    for (const t of snapshot.topics) this.topics.set(t.name, toRec(t));
+    this.reconcileAll(() => true, out);
+    out.flush('controller failover: elect leaders for offline partitions');
+    for (const name of snapshot.pendingDeletions) this.deleteTopic(name, true, out);
+  }
+
+  private brokersChanged(ids: readonly number[], out: Collector): void {
+    const now = new Set(ids);
+    for (const id of this.liveBrokerIds) if (!now.has(id)) this.brokerDown(id, out);
+    for (const id of [...now].sort((a, b) => a - b)) if (!this.live.has(id)) this.brokerUp(id, out);
+  }
+
+  private brokerDown(id: number, out: Collector): void {
+    if (!this.live.delete(id)) return;
+    this.reconcileAll((p) => p.replicas.includes(id), out);
+    out.flush(`broker ${id} down`);
+  }
+
+  private brokerUp(id: number, out: Collector): void {
+    if (this.live.has(id)) return;
+    this.live.add(id);
+    // Only leaderless or uninitialised partitions change: a returning broker rejoins ISRs through its leader.
+    this.reconcileAll((p) => p.replicas.includes(id) && (p.state === undefined || p.state.leader === NO_LEADER), out);
+    out.flush(`broker ${id} up`);
+  }
+
+  private createTopic(input: Extract<ControllerInput, { type: 'CreateTopic' }>, out: Collector): void {
+    const { topic, numPartitions, replicationFactor } = input;
+    if (this.topics.has(topic)) {
+      out.results.push(fail(topic, ErrorCodes.TOPIC_ALREADY_EXISTS, `Topic '${topic}' already exists`));
+      return;
+    }
+    const rejection = validateNewTopic(topic, numPartitions, replicationFactor, this.live.size);
+    if (rejection) {
+      out.results.push(fail(topic, rejection.error, rejection.message));
+      return;
+    }
+    const replicas = assignReplicas(this.liveBrokerIds, numPartitions, replicationFactor, input.seed);
+    if (input.validateOnly) {
+      out.results.push(ok(topic));
+      return;
+    }
+    const rec: TopicRec = {
+      name: topic,
+      partitions: replicas.map((r) => ({ replicas: r, state: undefined, zkVersion: -1, hasZnode: false })),
+      configs: { ...input.configs },
+      hasConfigZnode: false,
+      hasPartitionsZnode: false,
+    };
+    this.topics.set(topic, rec);
+    const ops: ZnodeOp[] = [
+      { op: 'create', path: topicConfigPath(topic), data: encodeTopicConfig(rec.configs) },
+      { op: 'create', path: topicPath(topic), data: encodeTopicAssignment(replicas) },
+    ];
+    rec.hasConfigZnode = true;
+    out.addPartitionOps(ops);
+    rec.partitions.forEach((p, i) => this.reconcile(rec, i, out));
+    out.flush(`create topic ${topic}`);
+    out.results.push(ok(topic));
+  }
+
+  private topicZnodesChanged(current: readonly string[], loaded: readonly LoadedTopic[], out: Collector): void {
+    const present = new Set(current);
+    for (const name of this.knownTopics()) {
+      if (!present.has(name)) this.forget(name, out);
+    }
+    for (const t of loaded) {
+      if (this.topics.has(t.name) || !present.has(t.name)) continue;
+      const rec = toRec(t);
+      this.topics.set(t.name, rec);
+      rec.partitions.forEach((_, i) => this.reconcile(rec, i, out));
+    }
+    out.flush('new topics');
+  }
+
+  private deleteTopic(topic: string, adminRequest: boolean, out: Collector): void {
+    const rec = this.topics.get(topic);
+    if (!rec) {
+      const rejection = validateTopicName(topic);
+      if (adminRequest) out.writes.push({ reason: `drop deletion request for unknown topic ${topic}`, ops: [{ op: 'delete', path: deleteTopicPath(topic), expectedVersion: -1 }] });
+      out.results.push(
+        rejection
+          ? fail(topic, rejection.error, rejection.message)
+          : fail(topic, ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION, `Topic '${topic}' does not exist`),
+      );
+      return;
+    }
+    // Children before parents: ZooKeeper only deletes leaves.
+    const ops: ZnodeOp[] = [];
+    rec.partitions.forEach((p, i) => {
+      if (p.state) ops.push({ op: 'delete', path: partitionStatePath(topic, i), expectedVersion: -1 });
+      if (p.hasZnode) ops.push({ op: 'delete', path: partitionPath(topic, i), expectedVersion: -1 });
+    });
+    if (rec.hasPartitionsZnode) ops.push({ op: 'delete', path: partitionsPath(topic), expectedVersion: -1 });
+    ops.push({ op: 'delete', path: topicPath(topic), expectedVersion: -1 });
+    if (rec.hasConfigZnode) ops.push({ op: 'delete', path: topicConfigPath(topic), expectedVersion: -1 });
+    if (adminRequest) ops.push({ op: 'delete', path: deleteTopicPath(topic), expectedVersion: -1 });
+    out.writes.push({ reason: `delete topic ${topic}`, ops });
+    this.forget(topic, out);
+    out.results.push(ok(topic));
+  }
+
+  private alterIsr(input: Extract<ControllerInput, { type: 'AlterIsr' }>, out: Collector): void {
+    const { topic, partition, leaderId, leaderEpoch, newIsr } = input;
+    const result = (error: ErrorSpec, message: string): void => void out.results.push({ topic, partition, error, message });
+    const p = this.topics.get(topic)?.partitions[partition];
+    if (!p?.state) return result(ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION, `${topic}-${partition} is unknown or has no state`);
+    const s = p.state;
+    if (leaderId !== s.leader) return result(ErrorCodes.NOT_LEADER_OR_FOLLOWER, `Broker ${leaderId} is not the leader (${s.leader})`);
+    if (leaderEpoch < s.leaderEpoch) return result(ErrorCodes.FENCED_LEADER_EPOCH, `Leader epoch ${leaderEpoch} < ${s.leaderEpoch}`);
+    if (leaderEpoch > s.leaderEpoch) return result(ErrorCodes.UNKNOWN_LEADER_EPOCH, `Leader epoch ${leaderEpoch} > ${s.leaderEpoch}`);
+    if (input.stateZkVersion !== p.zkVersion) {
+      return result(ErrorCodes.INVALID_REQUEST, `Partition state version ${input.stateZkVersion} is stale (now ${p.zkVersion})`);
+    }
+    const isr = [...new Set(newIsr)];
+    if (isr.length !== newIsr.length || !isr.includes(leaderId) || !isr.every((r) => p.replicas.includes(r))) {
+      return result(ErrorCodes.INVALID_REQUEST, `ISR [${newIsr.join(',')}] must be distinct replicas including the leader`);
+    }
+    const dead = isr.filter((r) => !this.live.has(r));
+    if (dead.length > 0) return result(ErrorCodes.INVALID_REQUEST, `ISR members [${dead.join(',')}] are not alive`);
+    const after: LeaderAndIsr = { ...s, isr, controllerEpoch: this.epoch };
+    this.writeState(this.topics.get(topic)!, partition, after, false, out);
+    out.flush(`alter ISR of ${topic}-${partition}`);
+    result(ErrorCodes.NONE, '');
+  }
+
+  // ---- decisions ----
+
+  private reconcileAll(touches: (p: PartitionRec) => boolean, out: Collector): void {
+    for (const rec of this.topics.values()) {
+      rec.partitions.forEach((p, i) => {
+        if (touches(p)) this.reconcile(rec, i, out);
+      });
+    }
+  }
+
+  /** Applies the election rule (see the file comment) to one partition and records any change. */
+  private reconcile(rec: TopicRec, partition: number, out: Collector): void {
+    const p = rec.partitions[partition]!;
+    const isLive = (id: number): boolean => this.live.has(id);
+    const s = p.state;
+    if (!s) {
+      const liveReplicas = p.replicas.filter(isLive);
+      if (liveReplicas.length === 0) return; // stays uninitialised until a replica comes up
+      this.writeState(rec, partition, { leader: liveReplicas[0]!, leaderEpoch: 0, isr: liveReplicas, controllerEpoch: this.epoch }, false, out);
+      return;
+    }
+    const liveIsr = s.isr.filter(isLive);
+    const bump = (leader: number, isr: readonly number[], unclean = false): void =>
+      this.writeState(rec, partition, { leader, leaderEpoch: s.leaderEpoch + 1, isr, controllerEpoch: this.epoch }, unclean, out);
+    if (s.leader !== NO_LEADER && isLive(s.leader)) {
+      if (liveIsr.length !== s.isr.length) bump(s.leader, liveIsr);
+      return;
+    }
+    const clean = p.replicas.find((r) => isLive(r) && liveIsr.includes(r));
+    if (clean !== undefined) return bump(clean, liveIsr);
+    const uncleanCandidate = p.replicas.find(isLive);
+    if (uncleanCandidate !== undefined && rec.configs[UNCLEAN_LEADER_ELECTION_CONFIG] === 'true') {
+      return bump(uncleanCandidate, [uncleanCandidate], true);
+    }
+    // No eligible leader: the ISR keeps its last members so that only they can lead again cleanly.
+    if (s.leader !== NO_LEADER) bump(NO_LEADER, s.isr);
+  }
+
+  private writeState(rec: TopicRec, partition: number, after: LeaderAndIsr, unclean: boolean, out: Collector): void {
+    const p = rec.partitions[partition]!;
+    const before = p.state;
+    const data = encodePartitionState(after);
+    const ops: ZnodeOp[] = [];
+    if (before) {
+      ops.push({ op: 'set', path: partitionStatePath(rec.name, partition), data, expectedVersion: p.zkVersion });
+      p.zkVersion += 1;
+    } else {
+      if (!rec.hasPartitionsZnode) {
+        ops.push({ op: 'create', path: partitionsPath(rec.name), data: '' });
+        rec.hasPartitionsZnode = true;
+      }
+      if (!p.hasZnode) {
+        ops.push({ op: 'create', path: partitionPath(rec.name, partition), data: '' });
+        p.hasZnode = true;
+      }
+      ops.push({ op: 'create', path: partitionStatePath(rec.name, partition), data });
+      p.zkVersion = 0;
+    }
+    p.state = after;
+    out.addPartitionOps(ops);
+    out.changes.push({ topic: rec.name, partition, before, after, unclean });
+    for (const r of p.replicas) {
+      if (!this.live.has(r)) continue;
+      out.announcements.push({
+        role: r === after.leader ? 'leader' : 'follower',
+        brokerId: r,
+        topic: rec.name,
+        partition,
+        leader: after.leader,
+        leaderEpoch: after.leaderEpoch,
+        isr: after.isr,
+      });
+    }
+  }
+
+  private forget(topic: string, out: Collector): void {
+    const rec = this.topics.get(topic);
+    if (!rec) return;
+    this.topics.delete(topic);
+    rec.partitions.forEach((p, partition) => {
+      for (const r of p.replicas) if (this.live.has(r)) out.announcements.push({ role: 'deleted', brokerId: r, topic, partition });
+    });
+  }
+}
+
+function toRec(t: LoadedTopic): TopicRec {
+  return {
+    name: t.name,
+    configs: { ...t.configs },
+    hasConfigZnode: t.hasConfigZnode,
+    hasPartitionsZnode: t.hasPartitionsZnode,
+    partitions: t.partitions.map((p) => ({
+      replicas: [...p.replicas],
+      state: p.state,
+      zkVersion: p.state ? (p.stateZkVersion ?? 0) : -1,
+      hasZnode: p.hasPartitionZnode,
+    })),
+  };
+}

@@ -1,0 +1,53 @@
+/** Shared shapes of the controller core, the ZooKeeper driver and the metadata cache. */
+
+/** A live broker as registered under /brokers/ids/<id>. */
+export interface BrokerEndpoint {
+  readonly id: number;
+  readonly host: string;
+  readonly port: number;
+  readonly rack?: string;
+}
+
+/** The value of /brokers/topics/<t>/partitions/<p>/state. `leader` is -1 when the partition has none. */
+export interface LeaderAndIsr {
+  readonly leader: number;
+  readonly leaderEpoch: number;
+  readonly isr: readonly number[];
+  /** Epoch of the controller that wrote this state. */
+  readonly controllerEpoch: number;
+}
+
+export const NO_LEADER = -1;
+
+/** Topic-level setting that allows electing a leader from outside the ISR (Kafka's name and default). */
+export const UNCLEAN_LEADER_ELECTION_CONFIG = 'unclean.leader.election.enable';
+
+export type TopicConfigs = Readonly<Record<string, string>>;
+
+/** A partition as the controller loaded it from the coordinator. */
+export interface LoadedPartition {
+  readonly replicas: readonly number[];
+  /** Absent when /brokers/topics/<t>/partitions/<p>/state does not exist yet. */
+  readonly state?: LeaderAndIsr;
+  /** Znode version of the state znode (meaningful only with `state`). */
+  readonly stateZkVersion?: number;
+  /** Whether /brokers/topics/<t>/partitions/<p> exists. */
+  readonly hasPartitionZnode: boolean;
+}
+
+export interface LoadedTopic {
+  readonly name: string;
+  /** Index = partition id. */
+  readonly partitions: readonly LoadedPartition[];
+  readonly configs: TopicConfigs;
+  readonly hasConfigZnode: boolean;
+  readonly hasPartitionsZnode: boolean;
+}
+
+/** What a newly elected controller reads from the coordinator before deciding anything. */
+export interface ClusterSnapshot {
+  readonly liveBrokerIds: readonly number[];
+  readonly topics: readonly LoadedTopic[];
+  /** Children of /admin/delete_topics. */
+  readonly pendingDeletions: readonly string[];
+}

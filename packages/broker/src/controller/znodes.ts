@@ -1,0 +1,157 @@
+/**
+ * Kafka's ZooKeeper layout (JSON values), as pure path builders and codecs. See CONTROLLER.md.
+ * Decoders throw a plain Error with the path on malformed data: a corrupt znode is not an expected
+ * failure the caller could handle.
+ */
+import type { BrokerEndpoint, LeaderAndIsr, TopicConfigs } from './types.js';
+
+export const ZNODES = Object.freeze({
+  clusterId: '/cluster/id',
+  brokerIds: '/brokers/ids',
+  brokerTopics: '/brokers/topics',
+  controller: '/controller',
+  controllerEpoch: '/controller_epoch',
+  configTopics: '/config/topics',
+  deleteTopics: '/admin/delete_topics',
+});
+
+/** Persistent parents every member makes sure of at start (create-if-absent). */
+export const PERSISTENT_PATHS: readonly string[] = [
+  '/cluster',
+  '/brokers',
+  ZNODES.brokerIds,
+  ZNODES.brokerTopics,
+  '/config',
+  ZNODES.configTopics,
+  '/admin',
+  ZNODES.deleteTopics,
+];
+
+export const brokerPath = (id: number): string => `${ZNODES.brokerIds}/${id}`;
+export const topicPath = (topic: string): string => `${ZNODES.brokerTopics}/${topic}`;
+export const topicConfigPath = (topic: string): string => `${ZNODES.configTopics}/${topic}`;
+export const partitionsPath = (topic: string): string => `${topicPath(topic)}/partitions`;
+export const partitionPath = (topic: string, partition: number): string => `${partitionsPath(topic)}/${partition}`;
+export const partitionStatePath = (topic: string, partition: number): string => `${partitionPath(topic, partition)}/state`;
+export const deleteTopicPath = (topic: string): string => `${ZNODES.deleteTopics}/${topic}`;
+
+function parse(path: string, data: Buffer | string | undefined): Record<string, unknown> {
+  const text = typeof data === 'string' ? data : (data?.toString('utf8') ?? '');
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (cause) {
+    throw new Error(`Znode ${path} does not hold JSON: ${JSON.stringify(text.slice(0, 100))}`, { cause });
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new Error(`Znode ${path} does not hold a JSON object`);
+  }
+  return value as Record<string, unknown>;
+}
+
+function int(path: string, value: unknown, field: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value)) throw new Error(`Znode ${path}: "${field}" is not an integer`);
+  return value;
+}
+
+function intArray(path: string, value: unknown, field: string): number[] {
+  if (!Array.isArray(value)) throw new Error(`Znode ${path}: "${field}" is not an array`);
+  return value.map((v) => int(path, v, field));
+}
+
+// ---- /brokers/ids/<id> ----
+
+export function encodeBroker(b: BrokerEndpoint): string {
+  return JSON.stringify({ host: b.host, port: b.port, ...(b.rack ? { rack: b.rack } : {}), version: 1 });
+}
+
+export function decodeBroker(id: number, data: Buffer | string): BrokerEndpoint {
+  const path = brokerPath(id);
+  const v = parse(path, data);
+  if (typeof v.host !== 'string') throw new Error(`Znode ${path}: "host" is not a string`);
+  const port = int(path, v.port, 'port');
+  return typeof v.rack === 'string' ? { id, host: v.host, port, rack: v.rack } : { id, host: v.host, port };
+}
+
+// ---- /controller and /controller_epoch ----
+
+export function encodeController(brokerId: number, nowMs: number): string {
+  return JSON.stringify({ version: 1, brokerid: brokerId, timestamp: String(nowMs) });
+}
+
+export function decodeControllerId(data: Buffer | string): number {
+  return int(ZNODES.controller, parse(ZNODES.controller, data).brokerid, 'brokerid');
+}
+
+export function encodeControllerEpoch(epoch: number): string {
+  return String(epoch);
+}
+
+export function decodeControllerEpoch(data: Buffer | string): number {
+  const text = (typeof data === 'string' ? data : data.toString('utf8')).trim();
+  const epoch = Number(text);
+  if (text === '' || !Number.isInteger(epoch)) throw new Error(`Znode ${ZNODES.controllerEpoch} does not hold an integer`);
+  return epoch;
+}
+
+// ---- /brokers/topics/<t> ----
+
+export function encodeTopicAssignment(replicas: readonly (readonly number[])[]): string {
+  const partitions: Record<string, readonly number[]> = {};
+  replicas.forEach((r, p) => (partitions[String(p)] = r));
+  return JSON.stringify({ version: 1, partitions });
+}
+
+/** Returns replicas by partition id; partition ids must be 0..n-1. */
+export function decodeTopicAssignment(topic: string, data: Buffer | string): number[][] {
+  const path = topicPath(topic);
+  const v = parse(path, data);
+  const parts = v.partitions;
+  if (typeof parts !== 'object' || parts === null || Array.isArray(parts)) throw new Error(`Znode ${path}: "partitions" is not an object`);
+  const entries = Object.entries(parts as Record<string, unknown>);
+  const out: number[][] = [];
+  for (const [key, replicas] of entries) {
+    const p = Number(key);
+    if (!Number.isInteger(p) || p < 0 || p >= entries.length) throw new Error(`Znode ${path}: partition ids must be 0..${entries.length - 1}`);
+    out[p] = intArray(path, replicas, `partitions.${key}`);
+  }
+  return out;
+}
+
+// ---- /config/topics/<t> ----
+
+export function encodeTopicConfig(configs: TopicConfigs): string {
+  return JSON.stringify({ version: 1, config: configs });
+}
+
+export function decodeTopicConfig(topic: string, data: Buffer | string): Record<string, string> {
+  const path = topicConfigPath(topic);
+  const config = parse(path, data).config ?? {};
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new Error(`Znode ${path}: "config" is not an object`);
+  const out: Record<string, string> = {};
+  for (const [k, val] of Object.entries(config as Record<string, unknown>)) out[k] = String(val);
+  return out;
+}
+
+// ---- /brokers/topics/<t>/partitions/<p>/state ----
+
+export function encodePartitionState(s: LeaderAndIsr): string {
+  return JSON.stringify({
+    controller_epoch: s.controllerEpoch,
+    leader: s.leader,
+    version: 1,
+    leader_epoch: s.leaderEpoch,
+    isr: s.isr,
+  });
+}
+
+export function decodePartitionState(topic: string, partition: number, data: Buffer | string): LeaderAndIsr {
+  const path = partitionStatePath(topic, partition);
+  const v = parse(path, data);
+  return {
+    leader: int(path, v.leader, 'leader'),
+    leaderEpoch: int(path, v.leader_epoch, 'leader_epoch'),
+    isr: intArray(path, v.isr, 'isr'),
+    controllerEpoch: int(path, v.controller_epoch, 'controller_epoch'),
+  };
+}

@@ -1,0 +1,235 @@
+import { ErrorCodes } from '@samsa/protocol';
+import { describe, expect, it } from 'vitest';
+import { type ControllerInput, ControllerCore, type StepOutput } from '../../src/controller/core.js';
+import type { ClusterSnapshot } from '../../src/controller/types.js';
+import { decodePartitionState, partitionStatePath } from '../../src/controller/znodes.js';
+
+const empty = (liveBrokerIds: number[]): ClusterSnapshot => ({ liveBrokerIds, topics: [], pendingDeletions: [] });
+
+function elected(live: number[], epoch = 1): ControllerCore {
+  const core = new ControllerCore();
+  core.step({ type: 'ControllerElected', controllerEpoch: epoch, snapshot: empty(live) });
+  return core;
+}
+
+function create(core: ControllerCore, topic: string, numPartitions: number, replicationFactor: number, configs = {}, seed = 0): StepOutput {
+  return core.step({ type: 'CreateTopic', topic, numPartitions, replicationFactor, configs, seed });
+}
+
+const state = (core: ControllerCore, topic: string, p: number) => core.topic(topic)!.partitions[p]!.state!;
+
+describe('ControllerCore: topic creation', () => {
+  it('writes config, assignment and partition states in one batch and answers None', () => {
+    const core = elected([1, 2, 3], 4);
+    const out = create(core, 'orders', 2, 3, { 'retention.ms': '1000' });
+    expect(out.results).toEqual([{ topic: 'orders', error: ErrorCodes.NONE, message: '' }]);
+    expect(out.writes).toHaveLength(1);
+    const ops = out.writes[0]!.ops;
+    expect(ops.map((o) => `${o.op} ${o.path}`)).toEqual([
+      'create /config/topics/orders',
+      'create /brokers/topics/orders',
+      'create /brokers/topics/orders/partitions',
+      'create /brokers/topics/orders/partitions/0',
+      'create /brokers/topics/orders/partitions/0/state',
+      'create /brokers/topics/orders/partitions/1',
+      'create /brokers/topics/orders/partitions/1/state',
+    ]);
+    expect(JSON.parse((ops[0] as { data: string }).data)).toEqual({ version: 1, config: { 'retention.ms': '1000' } });
+    expect(JSON.parse((ops[1] as { data: string }).data)).toEqual({ version: 1, partitions: { '0': [1, 2, 3], '1': [2, 3, 1] } });
+    const s0 = decodePartitionState('orders', 0, (ops[4] as { data: string }).data);
+    expect(s0).toEqual({ leader: 1, leaderEpoch: 0, isr: [1, 2, 3], controllerEpoch: 4 });
+    // Every live replica hears its role.
+    expect(out.announcements.filter((a) => a.partition === 1).map((a) => [a.brokerId, a.role])).toEqual([
+      [2, 'leader'], [3, 'follower'], [1, 'follower'],
+    ]);
+  });
+
+  it('rejects invalid requests with typed errors and writes nothing', () => {
+    const core = elected([1, 2]);
+    const cases: Array<[string, number, number, unknown]> = [
+      ['bad name!', 1, 1, ErrorCodes.INVALID_TOPIC_EXCEPTION],
+      ['..', 1, 1, ErrorCodes.INVALID_TOPIC_EXCEPTION],
+      ['t', 0, 1, ErrorCodes.INVALID_PARTITIONS],
+      ['t', 1, 3, ErrorCodes.INVALID_REPLICATION_FACTOR],
+      ['t', 1, 0, ErrorCodes.INVALID_REPLICATION_FACTOR],
+    ];
+    for (const [name, parts, rf, error] of cases) {
+      const out = create(core, name, parts, rf);
+      expect(out.results[0]!.error).toBe(error);
+      expect(out.writes).toEqual([]);
+    }
+    create(core, 't', 1, 1);
+    const again = create(core, 't', 1, 1);
+    expect(again.results[0]!.error).toBe(ErrorCodes.TOPIC_ALREADY_EXISTS);
+    expect(again.writes).toEqual([]);
+  });
+
+  it('validateOnly answers without writing or remembering', () => {
+    const core = elected([1]);
+    const out = core.step({ type: 'CreateTopic', topic: 'v', numPartitions: 1, replicationFactor: 1, configs: {}, seed: 0, validateOnly: true });
+    expect(out.results[0]!.error).toBe(ErrorCodes.NONE);
+    expect(out.writes).toEqual([]);
+    expect(core.topic('v')).toBeUndefined();
+  });
+
+  it('refuses inputs before it is elected', () => {
+    expect(() => new ControllerCore().step({ type: 'BrokerUp', brokerId: 1 })).toThrow(/before ControllerElected/);
+  });
+});
+
+describe('ControllerCore: leader election on broker failure', () => {
+  it('elects the first live ISR replica in assignment order, bumps the epoch and shrinks ISRs', () => {
+    const core = elected([1, 2, 3], 2);
+    create(core, 't', 3, 3); // [1,2,3] [2,3,1] [3,1,2]
+    const out = core.step({ type: 'BrokerDown', brokerId: 1 });
+    expect(state(core, 't', 0)).toEqual({ leader: 2, leaderEpoch: 1, isr: [2, 3], controllerEpoch: 2 });
+    // Followers: the dead broker leaves the ISR (Kafka's controller bumps the epoch for that too).
+    expect(state(core, 't', 1)).toEqual({ leader: 2, leaderEpoch: 1, isr: [2, 3], controllerEpoch: 2 });
+    expect(state(core, 't', 2)).toEqual({ leader: 3, leaderEpoch: 1, isr: [3, 2], controllerEpoch: 2 });
+    // Version-checked sets against the created znodes (version 0).
+    const sets = out.writes.flatMap((w) => w.ops);
+    expect(sets.map((o) => (o.op === 'set' ? `${o.path}@${o.expectedVersion}` : o.op))).toEqual([
+      `${partitionStatePath('t', 0)}@0`, `${partitionStatePath('t', 1)}@0`, `${partitionStatePath('t', 2)}@0`,
+    ]);
+    expect(core.topic('t')!.partitions[0]!.stateZkVersion).toBe(1);
+    expect(out.announcements.some((a) => a.brokerId === 1)).toBe(false);
+  });
+
+  it('never elects outside the ISR unless unclean election is enabled', () => {
+    const core = elected([1, 2, 3]);
+    create(core, 'clean', 1, 3);
+    create(core, 'dirty', 1, 3, { 'unclean.leader.election.enable': 'true' });
+    core.step({ type: 'BrokerDown', brokerId: 2 });
+    core.step({ type: 'BrokerDown', brokerId: 3 });
+    expect(state(core, 'clean', 0)).toMatchObject({ leader: 1, isr: [1] });
+    core.step({ type: 'BrokerDown', brokerId: 1 });
+    // Last ISR member died: no leader, the ISR keeps it, epoch bumped.
+    expect(state(core, 'clean', 0)).toMatchObject({ leader: -1, isr: [1], leaderEpoch: 3 });
+    expect(state(core, 'dirty', 0)).toMatchObject({ leader: -1, isr: [1], leaderEpoch: 3 });
+
+    // Broker 3 (out of sync) returns: only the unclean topic moves on, with ISR [3].
+    const out = core.step({ type: 'BrokerUp', brokerId: 3 });
+    expect(state(core, 'clean', 0)).toMatchObject({ leader: -1, isr: [1], leaderEpoch: 3 });
+    expect(state(core, 'dirty', 0)).toMatchObject({ leader: 3, isr: [3], leaderEpoch: 4 });
+    expect(out.changes).toEqual([expect.objectContaining({ topic: 'dirty', unclean: true })]);
+
+    // The last ISR member returns: clean election.
+    core.step({ type: 'BrokerUp', brokerId: 1 });
+    expect(state(core, 'clean', 0)).toMatchObject({ leader: 1, isr: [1], leaderEpoch: 4 });
+    expect(state(core, 'dirty', 0)).toMatchObject({ leader: 3, isr: [3], leaderEpoch: 4 });
+  });
+
+  it('a returning broker that is not leaderless-eligible changes nothing', () => {
+    const core = elected([1, 2]);
+    create(core, 't', 1, 2);
+    core.step({ type: 'BrokerDown', brokerId: 2 });
+    const out = core.step({ type: 'BrokerUp', brokerId: 2 });
+    expect(out.writes).toEqual([]);
+    expect(state(core, 't', 0)).toMatchObject({ leader: 1, isr: [1], leaderEpoch: 1 });
+  });
+
+  it('BrokersChanged diffs the live set', () => {
+    const core = elected([1, 2, 3]);
+    create(core, 't', 1, 2, {}, 0); // [1,2]
+    core.step({ type: 'BrokersChanged', liveBrokerIds: [2, 3, 4] });
+    expect(core.liveBrokerIds).toEqual([2, 3, 4]);
+    expect(state(core, 't', 0)).toMatchObject({ leader: 2, isr: [2] });
+  });
+
+  it('on failover, elects leaders for partitions whose leader died while there was no controller', () => {
+    const core = new ControllerCore();
+    const out = core.step({
+      type: 'ControllerElected',
+      controllerEpoch: 7,
+      snapshot: {
+        liveBrokerIds: [2, 3],
+        pendingDeletions: [],
+        topics: [{
+          name: 't', configs: {}, hasConfigZnode: true, hasPartitionsZnode: true,
+          partitions: [
+            { replicas: [1, 2, 3], hasPartitionZnode: true, stateZkVersion: 5, state: { leader: 1, leaderEpoch: 9, isr: [1, 3], controllerEpoch: 6 } },
+            { replicas: [2, 3, 1], hasPartitionZnode: true, stateZkVersion: 0, state: { leader: 2, leaderEpoch: 0, isr: [2, 3, 1], controllerEpoch: 6 } },
+            { replicas: [1], hasPartitionZnode: false },
+          ],
+        }],
+      },
+    });
+    expect(state(core, 't', 0)).toEqual({ leader: 3, leaderEpoch: 10, isr: [3], controllerEpoch: 7 });
+    expect(state(core, 't', 1)).toEqual({ leader: 2, leaderEpoch: 1, isr: [2, 3], controllerEpoch: 7 });
+    expect(core.topic('t')!.partitions[2]!.state).toBeUndefined();
+    const ops = out.writes.flatMap((w) => w.ops);
+    expect(ops).toContainEqual(expect.objectContaining({ op: 'set', path: partitionStatePath('t', 0), expectedVersion: 5 }));
+    // The uninitialised partition is created once its only replica comes up.
+    const up = core.step({ type: 'BrokerUp', brokerId: 1 });
+    expect(up.writes.flatMap((w) => w.ops).map((o) => `${o.op} ${o.path}`)).toEqual([
+      'create /brokers/topics/t/partitions/2', 'create /brokers/topics/t/partitions/2/state',
+    ]);
+    expect(state(core, 't', 2)).toEqual({ leader: 1, leaderEpoch: 0, isr: [1], controllerEpoch: 7 });
+  });
+});
+
+describe('ControllerCore: topics written by others, deletion, AlterIsr', () => {
+  it('initialises partition state for a topic another broker wrote (auto-creation)', () => {
+    const core = elected([1, 2]);
+    const out = core.step({
+      type: 'TopicZnodesChanged',
+      current: ['auto'],
+      loaded: [{ name: 'auto', configs: {}, hasConfigZnode: true, hasPartitionsZnode: false, partitions: [{ replicas: [2, 1], hasPartitionZnode: false }] }],
+    });
+    expect(out.writes.flatMap((w) => w.ops).map((o) => `${o.op} ${o.path}`)).toEqual([
+      'create /brokers/topics/auto/partitions', 'create /brokers/topics/auto/partitions/0', 'create /brokers/topics/auto/partitions/0/state',
+    ]);
+    expect(state(core, 'auto', 0)).toMatchObject({ leader: 2, isr: [2, 1], leaderEpoch: 0 });
+  });
+
+  it('deletes children before parents, drops the request znode and announces deletion', () => {
+    const core = elected([1, 2]);
+    create(core, 'gone', 2, 2);
+    const out = core.step({ type: 'DeleteTopic', topic: 'gone', adminRequest: true });
+    expect(out.results[0]!.error).toBe(ErrorCodes.NONE);
+    expect(out.writes[0]!.ops.map((o) => `${o.op} ${o.path}`)).toEqual([
+      'delete /brokers/topics/gone/partitions/0/state', 'delete /brokers/topics/gone/partitions/0',
+      'delete /brokers/topics/gone/partitions/1/state', 'delete /brokers/topics/gone/partitions/1',
+      'delete /brokers/topics/gone/partitions', 'delete /brokers/topics/gone', 'delete /config/topics/gone',
+      'delete /admin/delete_topics/gone',
+    ]);
+    expect(out.announcements.filter((a) => a.role === 'deleted')).toHaveLength(4);
+    expect(core.topic('gone')).toBeUndefined();
+    const unknown = core.step({ type: 'DeleteTopic', topic: 'gone', adminRequest: false });
+    expect(unknown.results[0]!.error).toBe(ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION);
+    expect(unknown.writes).toEqual([]);
+    const unknownAdmin = core.step({ type: 'DeleteTopic', topic: 'gone', adminRequest: true });
+    expect(unknownAdmin.writes[0]!.ops).toEqual([{ op: 'delete', path: '/admin/delete_topics/gone', expectedVersion: -1 }]);
+  });
+
+  it('forgets topics whose znode disappeared', () => {
+    const core = elected([1]);
+    create(core, 'a', 1, 1);
+    const out = core.step({ type: 'TopicZnodesChanged', current: [], loaded: [] });
+    expect(core.topic('a')).toBeUndefined();
+    expect(out.announcements).toEqual([{ role: 'deleted', brokerId: 1, topic: 'a', partition: 0 }]);
+  });
+
+  it('AlterIsr is fenced by leader, leader epoch and znode version; keeps the leader epoch', () => {
+    const core = elected([1, 2, 3]);
+    create(core, 't', 1, 3); // leader 1, isr [1,2,3], version 0
+    const alter = (over: Partial<Extract<ControllerInput, { type: 'AlterIsr' }>>) =>
+      core.step({ type: 'AlterIsr', topic: 't', partition: 0, leaderId: 1, leaderEpoch: 0, stateZkVersion: 0, newIsr: [1, 2], ...over });
+    expect(alter({ leaderId: 2 }).results[0]!.error).toBe(ErrorCodes.NOT_LEADER_OR_FOLLOWER);
+    expect(alter({ leaderEpoch: 1 }).results[0]!.error).toBe(ErrorCodes.UNKNOWN_LEADER_EPOCH);
+    expect(alter({ stateZkVersion: 3 }).results[0]!.error).toBe(ErrorCodes.INVALID_REQUEST);
+    expect(alter({ newIsr: [2, 3] }).results[0]!.error).toBe(ErrorCodes.INVALID_REQUEST);
+    expect(alter({ newIsr: [1, 4] }).results[0]!.error).toBe(ErrorCodes.INVALID_REQUEST);
+    const good = alter({});
+    expect(good.results[0]!.error).toBe(ErrorCodes.NONE);
+    expect(good.writes[0]!.ops).toEqual([expect.objectContaining({ op: 'set', expectedVersion: 0 })]);
+    expect(state(core, 't', 0)).toMatchObject({ leader: 1, leaderEpoch: 0, isr: [1, 2] });
+    // The old version is now stale: a deposed proposal cannot overwrite.
+    expect(alter({ newIsr: [1, 2, 3] }).results[0]!.error).toBe(ErrorCodes.INVALID_REQUEST);
+    core.step({ type: 'BrokerDown', brokerId: 1 });
+    expect(alter({ stateZkVersion: 1, newIsr: [1, 2] }).results[0]!.error).toBe(ErrorCodes.NOT_LEADER_OR_FOLLOWER);
+    expect(alter({ leaderId: 2, leaderEpoch: 0, stateZkVersion: 2, newIsr: [2] }).results[0]!.error).toBe(ErrorCodes.FENCED_LEADER_EPOCH);
+    expect(alter({ leaderId: 2, leaderEpoch: 1, stateZkVersion: 2, newIsr: [2, 1] }).results[0]!.error).toBe(ErrorCodes.INVALID_REQUEST); // 1 is dead
+    expect(alter({ leaderId: 2, leaderEpoch: 1, stateZkVersion: 2, newIsr: [2, 3] }).results[0]!.error).toBe(ErrorCodes.NONE); // expand
+  });
+});
