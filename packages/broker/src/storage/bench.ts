@@ -1,0 +1,214 @@
+import { mkdir, mkdtemp, open, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { BATCH_HEADER_SIZE, BatchField, LOG_OVERHEAD, MAGIC_V2, writeBatchCrc } from '@samsa/protocol';
+import { openPartitionLog } from './log.js';
+import type { LogConfig } from './config.js';
+
+export interface StorageBenchmarkOptions {
+  /** A directory on the disk to measure; the benchmark works in a fresh subdirectory and removes it. */
+  readonly dir: string;
+  /** Records to write (default 1,000,000). */
+  readonly records?: number;
+  /** Value bytes per record (default 100). */
+  readonly recordSize?: number;
+  /** Records per batch (default 1,000). */
+  readonly batchSize?: number;
+  /** maxBytes of each read (default 1 MiB, Kafka's max.partition.fetch.bytes). */
+  readonly readMaxBytes?: number;
+  /** Appends kept in flight (default 1: each append awaited, like the raw baseline). */
+  readonly appendConcurrency?: number;
+  /** Log config overrides (default: Kafka's defaults, fsync left to replication). */
+  readonly config?: Partial<LogConfig>;
+  readonly logger?: Logger;
+  readonly onProgress?: (progress: { phase: 'build' | 'raw' | 'append' | 'read'; done: number; total: number }) => void;
+  /** Keep the files (default false). */
+  readonly keepFiles?: boolean;
+}
+
+export interface ThroughputFigure {
+  readonly seconds: number;
+  readonly bytes: number;
+  readonly records: number;
+  readonly recordsPerSec: number;
+  /** Decimal megabytes (10^6 bytes) per second. */
+  readonly mbPerSec: number;
+}
+
+export interface StorageBenchmarkResult {
+  readonly records: number;
+  readonly recordSize: number;
+  readonly batchSize: number;
+  readonly batches: number;
+  readonly totalBytes: number;
+  /** Time to encode the batches up front (not part of the append figure). */
+  readonly buildSeconds: number;
+  /** Plain FileHandle writes of the same bytes in the same chunks: the baseline. */
+  readonly rawWrite: ThroughputFigure;
+  /** PartitionLog.append of the prebuilt batches (validation, CRC check, stamping, indexes, write). */
+  readonly append: ThroughputFigure;
+  /** PartitionLog.read from the start to the end, from the page cache. */
+  readonly read: ThroughputFigure;
+  /** append.mbPerSec / rawWrite.mbPerSec. */
+  readonly appendToRawRatio: number;
+}
+
+/**
+ * Measures the partition log against the raw speed of the same disk in the same run:
+ * (1) sequential FileHandle writes, (2) appends through the log with fsync left to replication,
+ * (3) sequential reads through the log. Returns the figures; prints nothing.
+ */
+export async function runStorageBenchmark(options: StorageBenchmarkOptions): Promise<StorageBenchmarkResult> {
+  const records = options.records ?? 1_000_000;
+  const recordSize = options.recordSize ?? 100;
+  const batchSize = options.batchSize ?? 1000;
+  const readMaxBytes = options.readMaxBytes ?? 1024 * 1024;
+  const concurrency = Math.max(1, options.appendConcurrency ?? 1);
+  const progress = options.onProgress ?? (() => {});
+  await mkdir(options.dir, { recursive: true });
+  const workDir = await mkdtemp(join(options.dir, 'samsa-bench-'));
+  try {
+    let started = performance.now();
+    const batches: Buffer[] = [];
+    for (let done = 0; done < records; done += batchSize) {
+      batches.push(buildBenchmarkBatch(Math.min(batchSize, records - done), recordSize, Date.now()));
+      if (batches.length % 100 === 0) progress({ phase: 'build', done: done + batchSize, total: records });
+    }
+    const buildSeconds = (performance.now() - started) / 1000;
+    const totalBytes = batches.reduce((n, b) => n + b.length, 0);
+
+    started = performance.now();
+    const raw = await open(join(workDir, 'raw.bin'), 'w');
+    let position = 0;
+    for (let i = 0; i < batches.length; i++) {
+      const batch = batches[i]!;
+      await raw.write(batch, 0, batch.length, position);
+      position += batch.length;
+      if (i % 100 === 0) progress({ phase: 'raw', done: i * batchSize, total: records });
+    }
+    const rawSeconds = (performance.now() - started) / 1000;
+    await raw.close();
+    await rm(join(workDir, 'raw.bin'));
+
+    const log = await openPartitionLog({ dir: join(workDir, 'bench-0'), config: options.config ?? {}, ...(options.logger ? { logger: options.logger } : {}) });
+    try {
+      started = performance.now();
+      const inFlight = new Set<Promise<unknown>>();
+      for (let i = 0; i < batches.length; i++) {
+        const append = log.append(batches[i]!);
+        inFlight.add(append);
+        void append.finally(() => inFlight.delete(append)).catch(() => {});
+        if (inFlight.size >= concurrency) await Promise.race(inFlight);
+        if (i % 100 === 0) progress({ phase: 'append', done: i * batchSize, total: records });
+      }
+      await Promise.all(inFlight);
+      const appendSeconds = (performance.now() - started) / 1000;
+      batches.length = 0;
+
+      started = performance.now();
+      let offset = log.logStartOffset;
+      let readBytes = 0;
+      while (offset < log.logEndOffset) {
+        const result = await log.read(offset, readMaxBytes);
+        readBytes += result.bytes.length;
+        offset = result.lastOffset + 1;
+        progress({ phase: 'read', done: offset, total: records });
+      }
+      const readSeconds = (performance.now() - started) / 1000;
+
+      const rawWrite = figure(rawSeconds, totalBytes, records);
+      const appendFigure = figure(appendSeconds, totalBytes, records);
+      return {
+        records,
+        recordSize,
+        batchSize,
+        batches: Math.ceil(records / batchSize),
+        totalBytes,
+        buildSeconds,
+        rawWrite,
+        append: appendFigure,
+        read: figure(readSeconds, readBytes, records),
+        appendToRawRatio: appendFigure.mbPerSec / rawWrite.mbPerSec,
+      };
+    } finally {
+      await log.close();
+    }
+  } finally {
+    if (!options.keepFiles) await rm(workDir, { recursive: true, force: true });
+  }
+}
+
+function figure(seconds: number, bytes: number, records: number): ThroughputFigure {
+  return { seconds, bytes, records, recordsPerSec: records / seconds, mbPerSec: bytes / 1e6 / seconds };
+}
+
+/** Human-readable lines for `samsa bench storage`. */
+export function formatStorageBenchmark(result: StorageBenchmarkResult): string[] {
+  const line = (name: string, f: ThroughputFigure): string =>
+    `${name.padEnd(10)} ${Math.round(f.recordsPerSec).toLocaleString('en-US').padStart(12)} records/s ${f.mbPerSec.toFixed(1).padStart(9)} MB/s  (${f.seconds.toFixed(3)} s)`;
+  return [
+    `${result.records.toLocaleString('en-US')} records of ${result.recordSize} bytes in batches of ${result.batchSize} (${(result.totalBytes / 1e6).toFixed(1)} MB); batches built in ${result.buildSeconds.toFixed(3)} s`,
+    line('raw write', result.rawWrite),
+    line('append', result.append),
+    line('read', result.read),
+    `append/raw ${(result.appendToRawRatio * 100).toFixed(1)}%`,
+  ];
+}
+
+/**
+ * A valid uncompressed v2 batch of `count` records with `valueSize`-byte values and no keys. A
+ * minimal encoder for the benchmark only; producers use the protocol package's encoder.
+ */
+export function buildBenchmarkBatch(count: number, valueSize: number, timestamp: number): Buffer {
+  const valueLenBytes = varintSize(valueSize);
+  const bodySizes: number[] = [];
+  let total = BATCH_HEADER_SIZE;
+  for (let i = 0; i < count; i++) {
+    // attributes, timestampDelta (0), offsetDelta, keyLength (-1), valueLength, value, headers (0)
+    const body = 1 + 1 + varintSize(i) + 1 + valueLenBytes + valueSize + 1;
+    bodySizes.push(body);
+    total += varintSize(body) + body;
+  }
+  const buf = Buffer.alloc(total);
+  buf.writeInt32BE(total - LOG_OVERHEAD, BatchField.batchLength);
+  buf.writeInt8(MAGIC_V2, BatchField.magic);
+  buf.writeInt32BE(count - 1, BatchField.lastOffsetDelta);
+  buf.writeBigInt64BE(BigInt(timestamp), BatchField.baseTimestamp);
+  buf.writeBigInt64BE(BigInt(timestamp), BatchField.maxTimestamp);
+  buf.writeBigInt64BE(-1n, BatchField.producerId);
+  buf.writeInt16BE(-1, BatchField.producerEpoch);
+  buf.writeInt32BE(-1, BatchField.baseSequence);
+  buf.writeInt32BE(count, BatchField.recordCount);
+  let pos = BATCH_HEADER_SIZE;
+  for (let i = 0; i < count; i++) {
+    pos = writeVarint(buf, pos, bodySizes[i]!);
+    pos += 2; // attributes 0, timestampDelta 0
+    pos = writeVarint(buf, pos, i);
+    pos = writeVarint(buf, pos, -1);
+    pos = writeVarint(buf, pos, valueSize);
+    buf.fill(0x61 + (i % 26), pos, pos + valueSize);
+    pos += valueSize + 1; // value, then zero headers
+  }
+  writeBatchCrc(buf, 0, { batchLength: total - LOG_OVERHEAD });
+  return buf;
+}
+
+function varintSize(value: number): number {
+  let zigzag = value >= 0 ? value * 2 : -value * 2 - 1;
+  let size = 1;
+  while (zigzag >= 0x80) {
+    zigzag = Math.floor(zigzag / 128);
+    size++;
+  }
+  return size;
+}
+
+function writeVarint(buf: Buffer, pos: number, value: number): number {
+  let zigzag = value >= 0 ? value * 2 : -value * 2 - 1;
+  while (zigzag >= 0x80) {
+    buf[pos++] = (zigzag & 0x7f) | 0x80;
+    zigzag = Math.floor(zigzag / 128);
+  }
+  buf[pos++] = zigzag;
+  return pos;
+}

@@ -1,0 +1,78 @@
+/**
+ * Per-partition log configuration. Names are the camelCase of Kafka's topic-level settings and the
+ * defaults are Kafka's, so an operator who knows `segment.bytes` knows `segmentBytes`.
+ */
+export interface LogConfig {
+  /** segment.bytes: roll the active segment before it would grow past this size. */
+  readonly segmentBytes: number;
+  /** segment.ms: roll a non-empty active segment this long after it was created (or opened). */
+  readonly segmentMs: number;
+  /** segment.index.bytes: the largest offset index; a full index rolls the segment. */
+  readonly segmentIndexBytes: number;
+  /** index.interval.bytes: bytes of log between two offset index entries. */
+  readonly indexIntervalBytes: number;
+  /** retention.ms: delete whole segments whose largest timestamp is older than this; -1 keeps forever. */
+  readonly retentionMs: number;
+  /** retention.bytes: delete the oldest whole segments while the log is larger than this; -1 is unlimited. */
+  readonly retentionBytes: number;
+  /** flush.messages: fsync after this many records; MAX_SAFE_INTEGER leaves durability to replication. */
+  readonly flushMessages: number;
+  /** flush.ms: fsync when the oldest unflushed write is this old; MAX_SAFE_INTEGER leaves it to replication. */
+  readonly flushMs: number;
+  /** max.message.bytes: the largest batch (after the 12-byte log overhead) a producer may append. */
+  readonly maxMessageBytes: number;
+  /** message.timestamp.type: CreateTime keeps the producer's timestamps, LogAppendTime stamps the broker's clock. */
+  readonly messageTimestampType: 'CreateTime' | 'LogAppendTime';
+  /**
+   * Not a Kafka setting: how many inactive segments keep an open file and loaded indexes. Kafka
+   * relies on mmap and the OS; we bound the memory and descriptors ourselves.
+   */
+  readonly maxOpenInactiveSegments: number;
+}
+
+/** Kafka's "unlimited" for flush.messages and flush.ms is Long.MAX_VALUE; ours is the largest exact number. */
+export const UNLIMITED = Number.MAX_SAFE_INTEGER;
+
+export const DEFAULT_LOG_CONFIG: LogConfig = Object.freeze({
+  segmentBytes: 1024 * 1024 * 1024,
+  segmentMs: 7 * 24 * 60 * 60 * 1000,
+  segmentIndexBytes: 10 * 1024 * 1024,
+  indexIntervalBytes: 4096,
+  retentionMs: 7 * 24 * 60 * 60 * 1000,
+  retentionBytes: -1,
+  flushMessages: UNLIMITED,
+  flushMs: UNLIMITED,
+  maxMessageBytes: 1024 * 1024 + 12,
+  messageTimestampType: 'CreateTime',
+  maxOpenInactiveSegments: 16,
+});
+
+function requireInt(name: string, value: number, min: number, max = Number.MAX_SAFE_INTEGER): void {
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new RangeError(`log config ${name} must be an integer in [${min}, ${max}], got ${value}`);
+  }
+}
+
+/** Fills in Kafka's defaults and rejects values that would make the log misbehave. */
+export function resolveLogConfig(overrides: Partial<LogConfig> = {}): LogConfig {
+  const config: LogConfig = { ...DEFAULT_LOG_CONFIG, ...stripUndefined(overrides) };
+  // Positions in the offset index are int32, so a segment can never exceed 2 GiB.
+  requireInt('segmentBytes', config.segmentBytes, 14, 0x7fffffff);
+  requireInt('segmentMs', config.segmentMs, 1);
+  requireInt('segmentIndexBytes', config.segmentIndexBytes, 8, 0x7fffffff);
+  requireInt('indexIntervalBytes', config.indexIntervalBytes, 0, 0x7fffffff);
+  requireInt('retentionMs', config.retentionMs, -1);
+  requireInt('retentionBytes', config.retentionBytes, -1);
+  requireInt('flushMessages', config.flushMessages, 1);
+  requireInt('flushMs', config.flushMs, 0);
+  requireInt('maxMessageBytes', config.maxMessageBytes, 0, 0x7fffffff);
+  requireInt('maxOpenInactiveSegments', config.maxOpenInactiveSegments, 1);
+  if (config.messageTimestampType !== 'CreateTime' && config.messageTimestampType !== 'LogAppendTime') {
+    throw new RangeError(`log config messageTimestampType must be CreateTime or LogAppendTime, got ${String(config.messageTimestampType)}`);
+  }
+  return Object.freeze(config);
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

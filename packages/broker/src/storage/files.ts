@@ -1,0 +1,86 @@
+import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export const LOG_SUFFIX = '.log';
+export const INDEX_SUFFIX = '.index';
+export const TIME_INDEX_SUFFIX = '.timeindex';
+/** Written last on close; its absence on open means the previous run did not shut down cleanly. */
+export const CLEAN_SHUTDOWN_FILE = '.clean-shutdown';
+/** Offsets below this were fsynced together with their segment's indexes (Kafka's recovery point). */
+export const RECOVERY_POINT_FILE = 'recovery-point';
+
+/** Kafka's partition directory name. */
+export function partitionDirName(topic: string, partition: number): string {
+  return `${topic}-${partition}`;
+}
+
+/** Segment files are named by base offset, 20 digits zero-padded, so lexical order is offset order. */
+export function segmentFileStem(baseOffset: number): string {
+  return String(baseOffset).padStart(20, '0');
+}
+
+export function segmentPaths(dir: string, baseOffset: number): { log: string; index: string; timeIndex: string } {
+  const stem = join(dir, segmentFileStem(baseOffset));
+  return { log: stem + LOG_SUFFIX, index: stem + INDEX_SUFFIX, timeIndex: stem + TIME_INDEX_SUFFIX };
+}
+
+/** The base offset of a `<20 digits>.log` name, or undefined for anything else. */
+export function parseSegmentFileName(name: string, suffix = LOG_SUFFIX): number | undefined {
+  if (!name.endsWith(suffix)) return undefined;
+  const stem = name.slice(0, -suffix.length);
+  if (!/^\d{20}$/.test(stem)) return undefined;
+  const value = Number(stem);
+  return Number.isSafeInteger(value) ? value : undefined;
+}
+
+/** Reads exactly `length` bytes unless the file ends first; returns how many were read. */
+export async function readFully(fh: FileHandle, buf: Buffer, offset: number, length: number, position: number): Promise<number> {
+  let done = 0;
+  while (done < length) {
+    const { bytesRead } = await fh.read(buf, offset + done, length - done, position + done);
+    if (bytesRead === 0) break;
+    done += bytesRead;
+  }
+  return done;
+}
+
+/** Writes every byte (a short write is retried from where it stopped). */
+export async function writeFully(fh: FileHandle, buf: Buffer, position: number): Promise<void> {
+  let done = 0;
+  while (done < buf.length) {
+    const { bytesWritten } = await fh.write(buf, done, buf.length - done, position + done);
+    done += bytesWritten;
+  }
+}
+
+/** Makes a created, renamed or deleted directory entry durable. */
+export async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Replaces `path` with `data` so that a crash leaves either the old or the new content. */
+export async function writeFileAtomic(path: string, data: Buffer | string, dir: string): Promise<void> {
+  const tmp = `${path}.tmp`;
+  const fh = await open(tmp, 'w');
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, path);
+  await fsyncDir(dir);
+}
+
+export async function unlinkIfExists(path: string): Promise<void> {
+  try {
+    await unlink(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}

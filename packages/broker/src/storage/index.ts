@@ -1,0 +1,22 @@
+export { DEFAULT_LOG_CONFIG, UNLIMITED, resolveLogConfig, type LogConfig } from './config.js';
+export { KafkaStorageError, OffsetOutOfRangeError, RecordListTooLargeError, RecordTooLargeError, UnexpectedAppendOffsetError } from './errors.js';
+export { partitionDirName, segmentFileStem } from './files.js';
+export {
+  EARLIEST_TIMESTAMP,
+  LATEST_TIMESTAMP,
+  PartitionLog,
+  openPartitionLog,
+  type AppendResult,
+  type LogState,
+  type PartitionLogOptions,
+  type ReadResult,
+} from './log.js';
+export { dumpSegment, formatDumpedBatch, type DumpError, type DumpOptions, type DumpedBatch } from './dump.js';
+export {
+  buildBenchmarkBatch,
+  formatStorageBenchmark,
+  runStorageBenchmark,
+  type StorageBenchmarkOptions,
+  type StorageBenchmarkResult,
+  type ThroughputFigure,
+} from './bench.js';

@@ -1,0 +1,827 @@
+import { mkdir, open, readdir, readFile, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pino, type Logger } from 'pino';
+import {
+  Attribute,
+  BatchField,
+  CorruptRecordError,
+  ErrorCodes,
+  SamsaError,
+  batchSize,
+  lastOffsetOf,
+  splitBatches,
+  stampBatch,
+  writeBatchCrc,
+  type BatchSpan,
+} from '@samsa/protocol';
+import { resolveLogConfig, UNLIMITED, type LogConfig } from './config.js';
+import {
+  KafkaStorageError,
+  OffsetOutOfRangeError,
+  RecordListTooLargeError,
+  RecordTooLargeError,
+  UnexpectedAppendOffsetError,
+} from './errors.js';
+import {
+  CLEAN_SHUTDOWN_FILE,
+  INDEX_SUFFIX,
+  LOG_SUFFIX,
+  RECOVERY_POINT_FILE,
+  TIME_INDEX_SUFFIX,
+  fsyncDir,
+  parseSegmentFileName,
+  unlinkIfExists,
+  writeFileAtomic,
+  writeFully,
+} from './files.js';
+import { IndexCorruptError, OFFSET_INDEX_ENTRY_SIZE } from './indexes.js';
+import { findValidBatchAfter } from './scan.js';
+import { IndexMismatchError, LogSegment } from './segment.js';
+
+export interface PartitionLogOptions {
+  /** The partition directory (`<topic>-<partition>`); created if missing. */
+  readonly dir: string;
+  readonly config?: Partial<LogConfig>;
+  /** pino logger with partition context; silent when omitted. */
+  readonly logger?: Logger;
+  /** Injected clock (ms since the epoch) for rolls, retention, flush.ms and LogAppendTime. */
+  readonly clock?: () => number;
+  /** Base offset of the first segment of a brand-new log. */
+  readonly initialOffset?: number;
+}
+
+export interface AppendResult {
+  readonly baseOffset: number;
+  readonly lastOffset: number;
+  /** Set when the log stamps LogAppendTime. */
+  readonly logAppendTimeMs: number | undefined;
+  readonly recordCount: number;
+  readonly sizeInBytes: number;
+}
+
+export interface ReadResult {
+  /** Whole batches, exactly as stored: send them as they are. Empty at the end of the log. */
+  readonly bytes: Buffer;
+  /** Base offset of the first batch returned, -1 when empty. */
+  readonly firstOffset: number;
+  /** Last offset of the last batch returned, -1 when empty. */
+  readonly lastOffset: number;
+  readonly logStartOffset: number;
+  readonly logEndOffset: number;
+}
+
+export type LogState = 'online' | 'offline' | 'closed';
+
+/** Kafka's ListOffsets sentinels. */
+export const LATEST_TIMESTAMP = -1;
+export const EARLIEST_TIMESTAMP = -2;
+
+interface PendingAppend {
+  readonly bytes: Buffer;
+  readonly spans: BatchSpan[];
+  readonly follower: boolean;
+  readonly leaderEpoch: number;
+  readonly resolve: (result: AppendResult) => void;
+  readonly reject: (err: unknown) => void;
+}
+
+const noop = (): void => {};
+
+/**
+ * A crash-safe segmented partition log.
+ *
+ * Ordering rules:
+ * - Appends, rolls, flushes, truncation and retention run one at a time on `chain`; reads run
+ *   concurrently and only look at bytes whose write has completed (`segment.size`).
+ * - An append resolves after its bytes are written (page cache), and after fsync when the flush
+ *   policy says so. Rolled segments are fsynced, indexes included, before the recovery point moves.
+ * - The clean-shutdown marker is deleted before the first change after open and written last on close.
+ */
+export class PartitionLog {
+  readonly config: LogConfig;
+  private readonly logger: Logger;
+  private readonly clock: () => number;
+  private segments: LogSegment[] = [];
+  private logStart = 0;
+  private status: LogState = 'online';
+  private offlineError: KafkaStorageError | undefined;
+  private chain: Promise<void> = Promise.resolve();
+  private pending: PendingAppend[] = [];
+  private drainScheduled = false;
+  private unflushedMessages = 0;
+  private firstUnflushedMs = 0;
+  private recoveryPoint = 0;
+  /** Inactive segments holding a file handle and indexes, least recently used first. */
+  private readonly openInactive = new Set<LogSegment>();
+  private flushTimer: NodeJS.Timeout | undefined;
+
+  private constructor(
+    readonly dir: string,
+    options: PartitionLogOptions,
+  ) {
+    this.config = resolveLogConfig(options.config);
+    this.logger = options.logger ?? pino({ level: 'silent' });
+    this.clock = options.clock ?? Date.now;
+  }
+
+  /** Opens (and if needed recovers) the log in `options.dir`. A corrupt log opens in state 'offline'. */
+  static async open(options: PartitionLogOptions): Promise<PartitionLog> {
+    const log = new PartitionLog(options.dir, options);
+    await log.load(options.initialOffset ?? 0);
+    if (log.config.flushMs < UNLIMITED && log.status === 'online') {
+      const interval = Math.max(1, Math.min(log.config.flushMs, 1000));
+      log.flushTimer = setInterval(() => log.flushIfDue(), interval);
+      log.flushTimer.unref();
+    }
+    return log;
+  }
+
+  get state(): LogState {
+    return this.status;
+  }
+
+  get logStartOffset(): number {
+    return this.logStart;
+  }
+
+  /** Offset the next append gets: one past the last acknowledged-as-written batch. */
+  get logEndOffset(): number {
+    return this.active.nextOffset;
+  }
+
+  /** Total bytes of all segments. */
+  get sizeInBytes(): number {
+    return this.segments.reduce((sum, s) => sum + s.size, 0);
+  }
+
+  get segmentCount(): number {
+    return this.segments.length;
+  }
+
+  /** Base offsets of the segments, oldest first. */
+  segmentBaseOffsets(): number[] {
+    return this.segments.map((s) => s.baseOffset);
+  }
+
+  private get active(): LogSegment {
+    return this.segments[this.segments.length - 1]!;
+  }
+
+  // ---------------------------------------------------------------- append
+
+  /**
+   * Appends producer batches as the leader: checks framing, CRC and sizes, then stamps base offsets
+   * and `leaderEpoch` into `batches` in place (outside the CRC, records untouched). The caller must
+   * not modify the buffer until the promise settles. Several concatenated batches are one append.
+   */
+  append(batches: Buffer, options: { leaderEpoch?: number } = {}): Promise<AppendResult> {
+    try {
+      this.ensureOnline();
+      const spans = this.validate(batches, false);
+      return this.enqueueAppend(batches, spans, false, options.leaderEpoch ?? -1);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * Appends batches copied from the leader, keeping their offsets and epochs. The first base offset
+   * must equal the log end offset and offsets must increase, else UnexpectedAppendOffsetError.
+   */
+  appendAsFollower(batches: Buffer): Promise<AppendResult> {
+    try {
+      this.ensureOnline();
+      const spans = this.validate(batches, true);
+      return this.enqueueAppend(batches, spans, true, -1);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  private validate(batches: Buffer, follower: boolean): BatchSpan[] {
+    const spans = splitBatches(batches, { verifyCrc: true });
+    if (spans.length === 0) throw new CorruptRecordError('no record batches in the append', 0);
+    if (batches.length > this.config.segmentBytes) {
+      throw new RecordListTooLargeError(`append of ${batches.length} bytes is larger than segmentBytes ${this.config.segmentBytes}`);
+    }
+    let previousLast = -1;
+    for (const { header, position } of spans) {
+      if (follower) {
+        if (header.baseOffset <= previousLast) {
+          throw new UnexpectedAppendOffsetError(`follower batch at byte ${position} starts at ${header.baseOffset}, not after ${previousLast}`, previousLast + 1, header.baseOffset);
+        }
+        previousLast = lastOffsetOf(header);
+        continue;
+      }
+      if (batchSize(header) > this.config.maxMessageBytes) {
+        throw new RecordTooLargeError(`batch of ${batchSize(header)} bytes at byte ${position} exceeds maxMessageBytes ${this.config.maxMessageBytes}`);
+      }
+      if (header.recordCount === 0 || header.lastOffsetDelta !== header.recordCount - 1) {
+        throw new CorruptRecordError(`batch has ${header.recordCount} records but last offset delta ${header.lastOffsetDelta}`, position + BatchField.lastOffsetDelta);
+      }
+    }
+    return spans;
+  }
+
+  private enqueueAppend(bytes: Buffer, spans: BatchSpan[], follower: boolean, leaderEpoch: number): Promise<AppendResult> {
+    return new Promise<AppendResult>((resolve, reject) => {
+      this.pending.push({ bytes, spans, follower, leaderEpoch, resolve, reject });
+      if (!this.drainScheduled) {
+        this.drainScheduled = true;
+        void this.enqueue(() => this.drainAppends()).catch(noop);
+      }
+    });
+  }
+
+  /**
+   * Writes every queued append in one go: offsets assigned in queue order, one writev per segment
+   * touched, then the flush policy, then every promise settles. This is where concurrent producers
+   * share a syscall (and an fsync when flush.messages asks for one).
+   */
+  private async drainAppends(): Promise<void> {
+    const entries = this.pending;
+    this.pending = [];
+    this.drainScheduled = false;
+    const done: Array<{ entry: PendingAppend; result: AppendResult }> = [];
+    let buffers: Buffer[] = [];
+    let writeStart = this.active.size;
+    let writePos = writeStart;
+    let nextOffset = this.active.nextOffset;
+    const commit = async (): Promise<void> => {
+      if (buffers.length > 0) await this.writeToActive(buffers, writeStart, writePos, nextOffset);
+      buffers = [];
+      writeStart = writePos = this.active.size;
+    };
+    try {
+      this.ensureOnline();
+      for (const entry of entries) {
+        if (entry.follower && entry.spans[0]!.header.baseOffset !== nextOffset) {
+          const actual = entry.spans[0]!.header.baseOffset;
+          entry.reject(new UnexpectedAppendOffsetError(`follower append starts at ${actual}, log end offset is ${nextOffset}`, nextOffset, actual));
+          continue;
+        }
+        const now = this.clock();
+        if (this.shouldRoll(writePos, entry, nextOffset, now)) {
+          await commit();
+          await this.rollTo(nextOffset);
+          writeStart = writePos = 0;
+        }
+        const result = this.assignOffsets(entry, nextOffset, writePos, now);
+        nextOffset = result.lastOffset + 1;
+        writePos += entry.bytes.length;
+        buffers.push(entry.bytes);
+        done.push({ entry, result });
+        if (this.unflushedMessages === 0) this.firstUnflushedMs = now;
+        this.unflushedMessages += result.recordCount;
+      }
+      await commit();
+      await this.maybeFlush();
+    } catch (err) {
+      const storageError = this.goOffline(err, this.active.paths.log, writeStart);
+      for (const entry of entries) entry.reject(storageError);
+      return;
+    }
+    for (const { entry, result } of done) entry.resolve(result);
+  }
+
+  private shouldRoll(writePos: number, entry: PendingAppend, nextOffset: number, now: number): boolean {
+    const segment = this.active;
+    if (writePos === 0) return false;
+    const lastOffset = entry.follower ? lastOffsetOf(entry.spans[entry.spans.length - 1]!.header) : nextOffset + countOffsets(entry.spans) - 1;
+    return (
+      writePos + entry.bytes.length > this.config.segmentBytes ||
+      now - segment.createdMs >= this.config.segmentMs ||
+      (segment.offsetIndex!.entries + entry.spans.length) * OFFSET_INDEX_ENTRY_SIZE > this.config.segmentIndexBytes ||
+      lastOffset - segment.baseOffset > 0x7fffffff
+    );
+  }
+
+  /** Stamps offsets (leader), updates the in-memory indexes; nothing is visible until the write completes. */
+  private assignOffsets(entry: PendingAppend, firstOffset: number, filePosition: number, now: number): AppendResult {
+    const segment = this.active;
+    const logAppendTime = !entry.follower && this.config.messageTimestampType === 'LogAppendTime';
+    let next = firstOffset;
+    let recordCount = 0;
+    for (const { header, position } of entry.spans) {
+      const baseOffset = entry.follower ? header.baseOffset : next;
+      if (!entry.follower) stampBatch(entry.bytes, position, baseOffset, entry.leaderEpoch);
+      let maxTimestamp = header.maxTimestamp;
+      if (logAppendTime) {
+        entry.bytes.writeInt16BE(header.attributes | Attribute.timestampTypeLogAppend, position + BatchField.attributes);
+        entry.bytes.writeBigInt64BE(BigInt(now), position + BatchField.maxTimestamp);
+        writeBatchCrc(entry.bytes, position, header);
+        maxTimestamp = now;
+      }
+      const last = baseOffset + header.lastOffsetDelta;
+      segment.recordBatch(filePosition + position, baseOffset, last, maxTimestamp, batchSize(header), this.config.indexIntervalBytes);
+      recordCount += header.recordCount;
+      next = last + 1;
+    }
+    return { baseOffset: entry.follower ? entry.spans[0]!.header.baseOffset : firstOffset, lastOffset: next - 1, logAppendTimeMs: logAppendTime ? now : undefined, recordCount, sizeInBytes: entry.bytes.length };
+  }
+
+  private async writeToActive(buffers: Buffer[], start: number, end: number, nextOffset: number): Promise<void> {
+    const segment = this.active;
+    const fh = await segment.handle();
+    let position = start;
+    // writev takes at most IOV_MAX buffers at a time; a short write is finished from where it stopped.
+    for (let i = 0; i < buffers.length; i += 1024) {
+      const group = buffers.slice(i, i + 1024);
+      const groupBytes = group.reduce((n, b) => n + b.length, 0);
+      const { bytesWritten } = await fh.writev(group, position);
+      if (bytesWritten < groupBytes) await writeFully(fh, Buffer.concat(group).subarray(bytesWritten), position + bytesWritten);
+      position += groupBytes;
+    }
+    if (position !== end) throw new Error(`wrote ${position - start} bytes, expected ${end - start}`);
+    segment.size = end;
+    segment.nextOffset = nextOffset;
+    segment.lastModifiedMs = this.clock();
+  }
+
+  // ---------------------------------------------------------------- durability
+
+  /** fsyncs everything written so far. Resolves when it is on stable storage. */
+  flush(): Promise<void> {
+    return this.enqueue(async () => {
+      this.ensureOnline();
+      await this.syncActive();
+    });
+  }
+
+  private async maybeFlush(): Promise<void> {
+    if (this.unflushedMessages === 0) return;
+    const due = this.unflushedMessages >= this.config.flushMessages || this.clock() - this.firstUnflushedMs >= this.config.flushMs;
+    if (due) await this.syncActive();
+  }
+
+  private flushIfDue(): void {
+    if (this.status !== 'online' || this.unflushedMessages === 0) return;
+    if (this.clock() - this.firstUnflushedMs < this.config.flushMs) return;
+    void this.enqueue(async () => {
+      if (this.status === 'online') await this.maybeFlush();
+    }).catch(noop);
+  }
+
+  private async syncActive(): Promise<void> {
+    try {
+      await (await this.active.handle()).datasync();
+    } catch (err) {
+      throw this.goOffline(err, this.active.paths.log, this.active.size);
+    }
+    this.unflushedMessages = 0;
+  }
+
+  // ---------------------------------------------------------------- roll
+
+  /** Seals the active segment (indexes written, everything fsynced) and starts one at `baseOffset`. */
+  private async rollTo(baseOffset: number): Promise<void> {
+    const old = this.active;
+    old.sealTimeIndex();
+    await old.writeIndexes();
+    await (await old.handle()).datasync();
+    this.unflushedMessages = 0;
+    const segment = await this.createSegment(baseOffset);
+    this.segments.push(segment);
+    this.touchInactive(old);
+    this.recoveryPoint = baseOffset;
+    await this.writeRecoveryPoint();
+    this.logger.info({ segment: segment.paths.log, previousSize: old.size }, 'rolled segment');
+  }
+
+  private async createSegment(baseOffset: number): Promise<LogSegment> {
+    const segment = new LogSegment(this.dir, baseOffset, this.clock());
+    segment.resetIndexes();
+    segment.fh = await open(segment.paths.log, 'w+');
+    await segment.writeIndexes();
+    await fsyncDir(this.dir);
+    return segment;
+  }
+
+  /** Rolls now if the active segment is non-empty (Kafka's forced roll). */
+  roll(): Promise<void> {
+    return this.enqueue(async () => {
+      this.ensureOnline();
+      if (this.active.size > 0) await this.rollTo(this.active.nextOffset);
+    });
+  }
+
+  // ---------------------------------------------------------------- read
+
+  /**
+   * Whole batches from the one holding `fromOffset`: at most `maxBytes`, except that the first batch
+   * is always returned whole so a consumer makes progress. `maxOffset` (exclusive, e.g. the high
+   * watermark) stops before any batch reaching it. Throws OffsetOutOfRangeError outside
+   * [logStartOffset, logEndOffset].
+   */
+  async read(fromOffset: number, maxBytes: number, options: { maxOffset?: number } = {}): Promise<ReadResult> {
+    this.ensureOnline();
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) throw new SamsaError(ErrorCodes.INVALID_FETCH_SIZE, `maxBytes ${maxBytes}`);
+    const logStartOffset = this.logStart;
+    const logEndOffset = this.logEndOffset;
+    if (!Number.isSafeInteger(fromOffset) || fromOffset < logStartOffset || fromOffset > logEndOffset) {
+      throw new OffsetOutOfRangeError(fromOffset, logStartOffset, logEndOffset);
+    }
+    const upperBound = Math.min(options.maxOffset ?? logEndOffset, logEndOffset);
+    const empty = { bytes: Buffer.alloc(0), firstOffset: -1, lastOffset: -1, logStartOffset, logEndOffset };
+    if (fromOffset >= upperBound) return empty;
+    const segments = this.segments;
+    for (let i = this.segmentIndexFor(fromOffset); i < segments.length; i++) {
+      const segment = segments[i]!;
+      const found = await this.withSegment(segment, () => segment.read(fromOffset, maxBytes, upperBound, this.config.indexIntervalBytes));
+      if (found) return { ...found, logStartOffset, logEndOffset };
+    }
+    return empty;
+  }
+
+  /**
+   * Kafka's ListOffsets by timestamp: the first offset whose record timestamp is >= `timestamp`
+   * (exact for uncompressed batches, the batch's base offset otherwise), or undefined if none.
+   * LATEST_TIMESTAMP and EARLIEST_TIMESTAMP return the log end and start offsets.
+   */
+  async offsetForTimestamp(timestamp: number): Promise<{ offset: number; timestamp: number } | undefined> {
+    this.ensureOnline();
+    if (timestamp === LATEST_TIMESTAMP) return { offset: this.logEndOffset, timestamp: -1 };
+    if (timestamp === EARLIEST_TIMESTAMP) return { offset: this.logStart, timestamp: -1 };
+    for (const segment of [...this.segments]) {
+      if (segment.maxTimestamp < timestamp) continue;
+      const found = await this.withSegment(segment, () => segment.findByTimestamp(timestamp));
+      if (found && found.offset >= this.logStart) return found;
+    }
+    return undefined;
+  }
+
+  private segmentIndexFor(offset: number): number {
+    let lo = 0;
+    let hi = this.segments.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (this.segments[mid]!.baseOffset <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  /**
+   * Runs `fn` with the segment's file open and indexes loaded. An index that turns out not to match
+   * the log is rebuilt once; corrupt bytes inside the log take the partition offline.
+   */
+  private async withSegment<T>(segment: LogSegment, fn: () => Promise<T>): Promise<T> {
+    segment.refs++;
+    try {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await this.ensureIndexes(segment);
+          return await fn();
+        } catch (err) {
+          if (err instanceof IndexMismatchError && attempt === 0) {
+            this.logger.warn({ file: segment.paths.index, reason: err.message }, 'offset index does not match the log, rebuilding');
+            await this.rebuildIndexes(segment);
+            continue;
+          }
+          if (err instanceof SamsaError && !(err instanceof CorruptRecordError)) throw err;
+          // Retention removed the segment under a concurrent read: the offset is simply gone now.
+          if (segment.deleted) throw new OffsetOutOfRangeError(segment.baseOffset, this.logStart, this.logEndOffset);
+          const position = err instanceof CorruptRecordError ? err.position : undefined;
+          throw this.goOffline(err, segment.paths.log, position);
+        }
+      }
+    } finally {
+      segment.refs--;
+      if (segment.deleted && segment.refs === 0) void segment.closeHandle().catch(noop);
+      else if (segment !== this.active) this.touchInactive(segment);
+    }
+  }
+
+  private async ensureIndexes(segment: LogSegment): Promise<void> {
+    if (segment.offsetIndex) return;
+    segment.loadingIndexes ??= (async () => {
+      try {
+        await segment.loadIndexes(this.maxRelOffsetOf(segment));
+      } catch (err) {
+        if (!(err instanceof IndexCorruptError) && (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        this.logger.warn({ file: segment.paths.index, reason: (err as Error).message }, 'index files missing or inconsistent, rebuilding from the log');
+        await this.rebuildIndexes(segment);
+      }
+    })().finally(() => {
+      segment.loadingIndexes = undefined;
+    });
+    await segment.loadingIndexes;
+  }
+
+  private maxRelOffsetOf(segment: LogSegment): number {
+    const next = this.segments[this.segments.indexOf(segment) + 1];
+    return next ? next.baseOffset - segment.baseOffset - 1 : 0x7fffffff;
+  }
+
+  /** Rebuilds an inactive segment's indexes from a full validating scan; corruption goes offline. */
+  private async rebuildIndexes(segment: LogSegment): Promise<void> {
+    const next = this.segments[this.segments.indexOf(segment) + 1];
+    const fileSize = (await stat(segment.paths.log)).size;
+    const outcome = await segment.recover({ verifyCrc: true, endOffsetExclusive: next?.baseOffset ?? Number.MAX_SAFE_INTEGER, indexIntervalBytes: this.config.indexIntervalBytes, fileSize });
+    if (outcome.failure || outcome.validBytes !== fileSize) {
+      throw this.goOffline(new Error(outcome.failure?.reason ?? 'segment is shorter than expected'), segment.paths.log, outcome.failure?.position ?? outcome.validBytes);
+    }
+    segment.sealTimeIndex();
+    await segment.writeIndexes();
+  }
+
+  /** Keeps at most maxOpenInactiveSegments inactive segments open; the rest give back fd and memory. */
+  private touchInactive(segment: LogSegment): void {
+    if (segment.deleted || segment === this.active) return;
+    this.openInactive.delete(segment);
+    this.openInactive.add(segment);
+    for (const candidate of this.openInactive) {
+      if (this.openInactive.size <= this.config.maxOpenInactiveSegments) break;
+      if (candidate.refs > 0 || candidate.loadingIndexes) continue;
+      this.openInactive.delete(candidate);
+      candidate.unloadIndexes();
+      void candidate.closeHandle().catch(noop);
+    }
+  }
+
+  // ---------------------------------------------------------------- retention and truncation
+
+  /**
+   * Deletes whole inactive segments beyond retention.ms (by largest timestamp) or retention.bytes,
+   * oldest first; never the active segment. Returns how many were deleted. The broker calls this
+   * periodically (Kafka's log.retention.check.interval.ms).
+   */
+  deleteOldSegments(): Promise<number> {
+    return this.enqueue(async () => {
+      this.ensureOnline();
+      const now = this.clock();
+      let excessBytes = this.config.retentionBytes >= 0 ? this.sizeInBytes - this.config.retentionBytes : -1;
+      let count = 0;
+      while (count < this.segments.length - 1) {
+        const segment = this.segments[count]!;
+        const expired = this.config.retentionMs >= 0 && now - segment.largestTimestamp > this.config.retentionMs;
+        const oversize = excessBytes >= 0 && excessBytes - segment.size >= 0;
+        if (!expired && !oversize) break;
+        excessBytes -= segment.size;
+        count++;
+      }
+      if (count === 0) return 0;
+      const doomed = this.segments.slice(0, count);
+      this.segments = this.segments.slice(count);
+      this.logStart = Math.max(this.logStart, this.segments[0]!.baseOffset);
+      await this.deleteSegmentFiles(doomed);
+      this.logger.info({ deleted: doomed.map((s) => s.baseOffset), logStartOffset: this.logStart }, 'deleted segments by retention');
+      return count;
+    });
+  }
+
+  private async deleteSegmentFiles(doomed: LogSegment[]): Promise<void> {
+    for (const segment of doomed) {
+      segment.deleted = true;
+      this.openInactive.delete(segment);
+      if (segment.refs === 0) await segment.closeHandle();
+      for (const path of [segment.paths.log, segment.paths.index, segment.paths.timeIndex]) await unlinkIfExists(path);
+    }
+    await fsyncDir(this.dir);
+  }
+
+  /**
+   * Removes everything at or after `offset` (replica divergence): later segments are deleted and the
+   * segment holding `offset` is cut before the batch that contains it, so the new log end offset is
+   * that batch's base offset. Below the log start the log is emptied and restarts at `offset`.
+   */
+  truncateTo(offset: number): Promise<void> {
+    return this.enqueue(async () => {
+      this.ensureOnline();
+      if (offset >= this.logEndOffset) return;
+      try {
+        if (offset <= this.segments[0]!.baseOffset) await this.truncateFullyAndStartAt(offset);
+        else await this.truncateWithin(offset);
+      } catch (err) {
+        if (err instanceof KafkaStorageError) throw err;
+        throw this.goOffline(err, this.active.paths.log, undefined);
+      }
+      this.recoveryPoint = Math.min(this.recoveryPoint, this.logEndOffset);
+      await this.writeRecoveryPoint();
+      this.unflushedMessages = 0;
+      this.logger.info({ offset, logEndOffset: this.logEndOffset }, 'truncated log');
+    });
+  }
+
+  private async truncateWithin(offset: number): Promise<void> {
+    const keep = this.segmentIndexFor(offset);
+    const doomed = this.segments.slice(keep + 1);
+    const target = this.segments[keep]!;
+    this.segments = this.segments.slice(0, keep + 1);
+    await this.deleteSegmentFiles(doomed);
+    this.openInactive.delete(target);
+    await this.ensureIndexes(target);
+    const position = await target.positionOf(offset);
+    const fh = await target.handle();
+    await fh.truncate(position);
+    const outcome = await target.recover({ verifyCrc: false, endOffsetExclusive: Number.MAX_SAFE_INTEGER, indexIntervalBytes: this.config.indexIntervalBytes, fileSize: position });
+    if (outcome.failure) throw this.goOffline(new Error(outcome.failure.reason), target.paths.log, outcome.failure.position);
+    await target.writeIndexes();
+    await fh.datasync();
+    target.createdMs = this.clock();
+  }
+
+  private async truncateFullyAndStartAt(offset: number): Promise<void> {
+    const doomed = this.segments;
+    this.segments = [];
+    await this.deleteSegmentFiles(doomed);
+    this.segments = [await this.createSegment(offset)];
+    this.logStart = offset;
+  }
+
+  // ---------------------------------------------------------------- open, recovery, close
+
+  private async load(initialOffset: number): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    const names = await readdir(this.dir);
+    const clean = names.includes(CLEAN_SHUTDOWN_FILE);
+    const bases = await this.tidyDirectory(names);
+    if (clean) {
+      // From here on the log may change: a crash must not look like a clean shutdown.
+      await unlink(join(this.dir, CLEAN_SHUTDOWN_FILE));
+      await fsyncDir(this.dir);
+    }
+    this.recoveryPoint = clean ? Number.MAX_SAFE_INTEGER : await this.readRecoveryPoint();
+    if (bases.length === 0) {
+      this.segments = [await this.createSegment(initialOffset)];
+      this.logStart = initialOffset;
+      return;
+    }
+    const now = this.clock();
+    this.segments = bases.map((base) => new LogSegment(this.dir, base, now));
+    for (const segment of this.segments) segment.size = (await stat(segment.paths.log)).size;
+    for (let i = 0; i < this.segments.length && this.status === 'online'; i++) {
+      await this.loadSegment(i, clean);
+    }
+    this.logStart = this.segments[0]!.baseOffset;
+    if (this.status === 'online') {
+      this.recoveryPoint = Math.min(this.recoveryPoint, this.active.nextOffset);
+      this.logger.info({ dir: this.dir, clean, segments: this.segments.length, logStartOffset: this.logStart, logEndOffset: this.logEndOffset }, 'opened log');
+    }
+  }
+
+  /** Removes leftovers (temp files, indexes without a log); returns the segment base offsets. */
+  private async tidyDirectory(names: string[]): Promise<number[]> {
+    const bases = names.map((n) => parseSegmentFileName(n)).filter((b): b is number => b !== undefined).sort((a, b) => a - b);
+    const known = new Set(bases);
+    for (const name of names) {
+      const orphanIndex = [INDEX_SUFFIX, TIME_INDEX_SUFFIX].some((suffix) => {
+        const base = parseSegmentFileName(name, suffix);
+        return base !== undefined && !known.has(base);
+      });
+      if (name.endsWith('.tmp') || orphanIndex) await unlinkIfExists(join(this.dir, name));
+    }
+    return bases;
+  }
+
+  /**
+   * Loads segment i. Segments holding offsets at or past the recovery point (all of them after a
+   * crash with no checkpoint) are rescanned with CRC checks; the others trust their indexes when
+   * those look sane. The active segment always gets its tail state from the log itself.
+   */
+  private async loadSegment(i: number, clean: boolean): Promise<void> {
+    const segment = this.segments[i]!;
+    const next = this.segments[i + 1];
+    const isLast = next === undefined;
+    const needsRecovery = !clean && (isLast || next.baseOffset > this.recoveryPoint);
+    if (!needsRecovery) {
+      try {
+        if (isLast) {
+          await segment.loadIndexes(0x7fffffff);
+          if (await segment.loadTailState(this.config.indexIntervalBytes)) return;
+          this.logger.warn({ file: segment.paths.log }, 'active segment tail does not match its index, recovering');
+        } else {
+          await segment.loadLargestTimestamp();
+          await this.checkIndexFileSizes(segment);
+          return;
+        }
+      } catch (err) {
+        if (!(err instanceof IndexCorruptError) && (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        this.logger.warn({ file: segment.paths.index, reason: (err as Error).message }, 'index files missing or inconsistent, rebuilding from the log');
+      }
+    }
+    await this.recoverSegment(segment, next, isLast);
+    if (!isLast && this.status === 'online') {
+      segment.unloadIndexes();
+      await segment.closeHandle();
+    }
+  }
+
+  private async checkIndexFileSizes(segment: LogSegment): Promise<void> {
+    const index = await stat(segment.paths.index);
+    const timeIndex = await stat(segment.paths.timeIndex);
+    if (index.size % 8 !== 0 || timeIndex.size % 12 !== 0 || index.size > this.config.segmentIndexBytes) {
+      throw new IndexCorruptError(`index sizes ${index.size}/${timeIndex.size} of ${segment.paths.index} are inconsistent`);
+    }
+  }
+
+  /**
+   * Validates a segment batch by batch. A bad tail of the last segment (nothing valid after it) is a
+   * torn write: truncated. Anything else is corruption of acknowledged data: the partition goes
+   * offline, naming the file and byte position, and nothing is deleted.
+   */
+  private async recoverSegment(segment: LogSegment, next: LogSegment | undefined, isLast: boolean): Promise<void> {
+    const fileSize = (await stat(segment.paths.log)).size;
+    const outcome = await segment.recover({ verifyCrc: true, endOffsetExclusive: next?.baseOffset ?? Number.MAX_SAFE_INTEGER, indexIntervalBytes: this.config.indexIntervalBytes, fileSize });
+    const { failure } = outcome;
+    if (failure) {
+      const fh = await segment.handle();
+      const validAfter = isLast && !failure.crcValid ? await findValidBatchAfter(fh, failure.position, fileSize, segment.nextOffset) : undefined;
+      if (!isLast || failure.crcValid || validAfter !== undefined) {
+        const where = validAfter !== undefined ? `; a valid batch follows at byte ${validAfter}` : '';
+        this.goOffline(new Error(`${failure.reason}${where}`), segment.paths.log, failure.position);
+        return;
+      }
+      this.logger.warn({ file: segment.paths.log, position: failure.position, droppedBytes: fileSize - failure.position, reason: failure.reason }, 'truncating torn tail of the log');
+      await fh.truncate(failure.position);
+      await fh.datasync();
+    }
+    segment.size = outcome.validBytes;
+    if (!isLast) segment.sealTimeIndex();
+    await segment.writeIndexes();
+    segment.lastModifiedMs = (await stat(segment.paths.log)).mtimeMs;
+  }
+
+  private async readRecoveryPoint(): Promise<number> {
+    try {
+      const value = Number((await readFile(join(this.dir, RECOVERY_POINT_FILE), 'utf8')).trim());
+      return Number.isSafeInteger(value) && value >= 0 ? value : 0;
+    } catch {
+      return 0;
+    }
+  }
+
+  private async writeRecoveryPoint(): Promise<void> {
+    await writeFileAtomic(join(this.dir, RECOVERY_POINT_FILE), `${this.recoveryPoint}\n`, this.dir);
+  }
+
+  /**
+   * Clean shutdown: waits for queued work, writes the indexes, fsyncs, records the recovery point and
+   * writes the clean-shutdown marker last. An offline log just releases its files.
+   */
+  close(): Promise<void> {
+    if (this.flushTimer) clearInterval(this.flushTimer);
+    return this.enqueue(async () => {
+      if (this.status === 'closed') return;
+      const wasOnline = this.status === 'online';
+      this.status = 'closed';
+      try {
+        if (wasOnline) {
+          const active = this.active;
+          active.sealTimeIndex();
+          await active.writeIndexes();
+          await (await active.handle()).datasync();
+          this.recoveryPoint = active.nextOffset;
+          await this.writeRecoveryPoint();
+          await writeFileAtomic(join(this.dir, CLEAN_SHUTDOWN_FILE), '', this.dir);
+        }
+      } finally {
+        for (const segment of this.segments) await segment.closeHandle().catch(noop);
+        this.openInactive.clear();
+      }
+    });
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private enqueue<T>(op: () => Promise<T>): Promise<T> {
+    const result = this.chain.then(op);
+    this.chain = result.then(noop, noop);
+    return result;
+  }
+
+  private ensureOnline(): void {
+    if (this.status === 'offline') throw this.offlineError!;
+    if (this.status === 'closed') throw new KafkaStorageError(`log ${this.dir} is closed`);
+  }
+
+  /** Takes the partition offline (once), logs why and where, and returns the error to throw. */
+  private goOffline(cause: unknown, file: string | undefined, position: number | undefined): KafkaStorageError {
+    if (this.status === 'offline') return this.offlineError!;
+    if (cause instanceof KafkaStorageError) return cause;
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    const at = position === undefined ? '' : ` at byte ${position}`;
+    const error = new KafkaStorageError(`partition ${this.dir} is offline: ${file ?? ''}${at}: ${reason}`, file, position, { cause });
+    if (this.status === 'online') {
+      this.status = 'offline';
+      this.offlineError = error;
+      if (this.flushTimer) clearInterval(this.flushTimer);
+      this.logger.error({ file, position, reason }, 'partition log is offline');
+      for (const entry of this.pending.splice(0)) entry.reject(error);
+    }
+    return error;
+  }
+}
+
+function countOffsets(spans: BatchSpan[]): number {
+  return spans.reduce((n, s) => n + s.header.lastOffsetDelta + 1, 0);
+}
+
+/** Opens the log of one partition. See PartitionLog. */
+export function openPartitionLog(options: PartitionLogOptions): Promise<PartitionLog> {
+  return PartitionLog.open(options);
+}
