@@ -1,0 +1,160 @@
+/** ACLs (world:anyone), sync, four-letter words, the root and /zookeeper. */
+import { expect } from 'vitest';
+import { fourLetterWord, parseMntr, parseSrvr } from '../../helpers/four-letter-words.js';
+import { codeName, errorName, zookeeper, type ACL } from '../../helpers/zk-client.js';
+import type { ConformanceCase } from '../support/case-context.js';
+
+const { Permission } = zookeeper;
+const worldAnyone = (perms: number): ACL[] => [new zookeeper.ACL(perms, new zookeeper.Id('world', 'anyone'))];
+/** The library's ACL objects carry `permission` (its typings say `perms`). */
+const permsOf = (acl: ACL) => (acl as unknown as { permission?: number }).permission ?? acl.perms;
+const showAcls = (acls: ACL[]) => acls.map((acl) => `${acl.id.scheme}:${acl.id.id}=${permsOf(acl)}`);
+
+export const adminCases: ConformanceCase[] = [
+  {
+    name: 'getACL/setACL with world:anyone; permissions enforced; aversion',
+    async run(c) {
+      const a = await c.client('A');
+      const node = c.path('acl');
+      await a.create(node, Buffer.from('d'));
+      const initial = await a.getACL(node);
+      expect(showAcls(initial.acls)).toEqual([`world:anyone=${Permission.ALL}`]);
+      expect(initial.stat.aversion).toBe(0);
+      c.record('getACL initial', { acls: showAcls(initial.acls), stat: c.transcript.stat(initial.stat) });
+
+      const readAdmin = Permission.READ | Permission.ADMIN;
+      const s1 = await a.setACL(node, worldAnyone(readAdmin), 0);
+      expect([s1.aversion, s1.version, s1.cversion]).toEqual([1, 0, 0]);
+      c.record('setACL read+admin', c.transcript.stat(s1));
+      const denied: Record<string, string> = {
+        'setACL stale aversion': await errorName(a.setACL(node, worldAnyone(Permission.ALL), 0)),
+        setData: await errorName(a.setData(node, Buffer.from('x'))),
+        'create child': await errorName(a.create(`${node}/child`)),
+      };
+      c.record('denied', denied);
+      expect(denied).toEqual({ 'setACL stale aversion': 'BAD_VERSION', setData: 'NO_AUTH', 'create child': 'NO_AUTH' });
+      expect((await a.getData(node)).data?.toString()).toBe('d');
+
+      const s2 = await a.setACL(node, worldAnyone(Permission.ALL), 1);
+      expect(s2.aversion).toBe(2);
+      await a.create(`${node}/child`);
+      c.record('after restoring ALL', c.transcript.stat(await a.exists(node)));
+
+      await a.create(c.path('read-only'), Buffer.from('r'), zookeeper.CreateMode.PERSISTENT, worldAnyone(Permission.READ));
+      const readOnly = await a.getACL(c.path('read-only'));
+      c.record('created with READ', showAcls(readOnly.acls));
+      expect(showAcls(readOnly.acls)).toEqual([`world:anyone=${Permission.READ}`]);
+      const readOnlyOutcomes = {
+        setACL: await errorName(a.setACL(c.path('read-only'), worldAnyone(Permission.ALL))),
+        setData: await errorName(a.setData(c.path('read-only'), Buffer.alloc(0))),
+      };
+      c.record('read-only outcomes', readOnlyOutcomes);
+      expect(readOnlyOutcomes).toEqual({ setACL: 'NO_AUTH', setData: 'NO_AUTH' });
+      // Deleting is the parent's permission, not the node's.
+      await a.remove(c.path('read-only'));
+      expect(await errorName(a.getACL(c.path('missing')))).toBe('NO_NODE');
+      expect(await errorName(a.setACL(c.path('missing'), worldAnyone(Permission.ALL)))).toBe('NO_NODE');
+    },
+  },
+  {
+    name: 'sync answers with the path',
+    async run(c) {
+      const a = await c.client('A');
+      await a.create(c.path('s'));
+      const wire = await c.wire('W');
+      const synced = await wire.sync(c.path('s'));
+      const missing = await wire.sync(c.path('missing'));
+      const root = await wire.sync('/');
+      const results = {
+        existing: { err: codeName(synced.err), path: synced.path },
+        missing: { err: codeName(missing.err), path: missing.path },
+        root: { err: codeName(root.err), path: root.path },
+      };
+      c.record('sync', results);
+      expect(results).toEqual({
+        existing: { err: 'OK', path: c.path('s') },
+        missing: { err: 'OK', path: c.path('missing') },
+        root: { err: 'OK', path: '/' },
+      });
+      // A read after sync sees a write made through another session before the sync.
+      await a.setData(c.path('s'), Buffer.from('after'));
+      await wire.sync(c.path('s'));
+      const read = await wire.getData(c.path('s'));
+      expect(read.data?.toString()).toBe('after');
+    },
+  },
+  {
+    name: 'four-letter words: ruok, isro, srvr, stat, mntr',
+    async run(c) {
+      const { host, port } = c.target;
+      const a = await c.client('A');
+      expect(await fourLetterWord(host, port, 'ruok')).toBe('imok');
+      expect((await fourLetterWord(host, port, 'isro')).trim()).toBe('rw');
+      c.record('ruok/isro', 'imok/rw');
+
+      const srvr = parseSrvr(await fourLetterWord(host, port, 'srvr'));
+      const srvrKeys = ['Zookeeper version', 'Latency min/avg/max', 'Received', 'Sent', 'Connections', 'Outstanding', 'Zxid', 'Mode', 'Node count'];
+      const srvrPresent = Object.fromEntries(srvrKeys.map((key) => [key, srvr.has(key)]));
+      c.record('srvr keys', srvrPresent);
+      expect(srvrPresent).toEqual(Object.fromEntries(srvrKeys.map((key) => [key, true])));
+      expect(srvr.get('Mode')).toBe('standalone');
+      expect(srvr.get('Zxid')).toMatch(/^0x[0-9a-f]+$/);
+      expect(Number(srvr.get('Connections'))).toBeGreaterThanOrEqual(1);
+
+      const statText = await fourLetterWord(host, port, 'stat');
+      expect(statText).toMatch(/^Clients:$/m);
+      expect(statText).toMatch(/^Mode: standalone$/m);
+      c.record('stat has Clients and Mode', true);
+
+      const before = parseMntr(await fourLetterWord(host, port, 'mntr'));
+      const mntrKeys = [
+        'zk_version',
+        'zk_server_state',
+        'zk_avg_latency',
+        'zk_max_latency',
+        'zk_min_latency',
+        'zk_packets_received',
+        'zk_packets_sent',
+        'zk_num_alive_connections',
+        'zk_outstanding_requests',
+        'zk_znode_count',
+        'zk_watch_count',
+        'zk_ephemerals_count',
+        'zk_approximate_data_size',
+      ];
+      const mntrPresent = Object.fromEntries(mntrKeys.map((key) => [key, before.has(key)]));
+      c.record('mntr keys', mntrPresent);
+      expect(mntrPresent).toEqual(Object.fromEntries(mntrKeys.map((key) => [key, true])));
+      expect(before.get('zk_server_state')).toBe('standalone');
+
+      await a.create(c.path('one'));
+      await a.create(c.path('two'), null, zookeeper.CreateMode.EPHEMERAL);
+      await a.getData(c.path('one'), () => {});
+      const after = parseMntr(await fourLetterWord(host, port, 'mntr'));
+      const delta = (key: string) => Number(after.get(key)) - Number(before.get(key));
+      const deltas = { zk_znode_count: delta('zk_znode_count'), zk_ephemerals_count: delta('zk_ephemerals_count'), zk_watch_count: delta('zk_watch_count') };
+      c.record('mntr deltas', deltas);
+      expect(deltas).toEqual({ zk_znode_count: 2, zk_ephemerals_count: 1, zk_watch_count: 1 });
+    },
+  },
+  {
+    name: 'the root and /zookeeper',
+    async run(c) {
+      const a = await c.client('A');
+      const root = await a.exists('/');
+      expect(root).not.toBeNull();
+      expect(root!.ephemeralOwner.readBigInt64BE(0)).toBe(0n);
+      const zk = await a.exists('/zookeeper');
+      expect(zk).not.toBeNull();
+      const rootChildren = (await a.getChildren('/')).children;
+      expect(rootChildren).toContain('zookeeper');
+      const outcomes = {
+        'delete /': await errorName(a.remove('/')),
+        'delete /zookeeper': await errorName(a.remove('/zookeeper')),
+        'setData /': (await a.setData('/', Buffer.from('root')).then((s) => `version ${s.version}`, (e: Error) => e.message)),
+      };
+      c.record('outcomes', outcomes);
+      expect(outcomes).toEqual({ 'delete /': 'BAD_ARGUMENTS', 'delete /zookeeper': 'BAD_ARGUMENTS', 'setData /': 'version 1' });
+    },
+  },
+];

@@ -1,0 +1,126 @@
+/** Sessions: timeout negotiation, expiry, reattaching on a new connection, closing. */
+import { expect } from 'vitest';
+import { codeName } from '../../helpers/zk-client.js';
+import { CreateMode, type ConformanceCase } from '../support/case-context.js';
+
+export const sessionCases: ConformanceCase[] = [
+  {
+    name: 'session timeout is negotiated into [2, 20] ticks',
+    async run(c) {
+      const tick = c.target.tickTimeMs;
+      const requested = [1, 100, 2 * tick, 3 * tick + 1, 20 * tick, 600_000];
+      const negotiated: Record<string, number> = {};
+      for (const timeout of requested) {
+        const wire = await c.wire(`W${timeout}`, { sessionTimeoutMs: timeout });
+        negotiated[`${timeout / tick} ticks`] = wire.session.timeoutMs / tick;
+        expect(wire.session.expired).toBe(false);
+        expect(wire.session.password.length).toBe(16);
+        await wire.closeSession();
+      }
+      c.record('negotiated (in ticks)', negotiated);
+      expect(Object.values(negotiated)).toEqual([2, 2, 2, 3 + 1 / tick, 20, 20]);
+    },
+  },
+  {
+    name: 'session expiry (connection dropped) deletes ephemerals and fires their watches',
+    async run(c) {
+      const tick = c.target.tickTimeMs;
+      const doomed = await c.client('A', { sessionTimeoutMs: 2 * tick });
+      const observer = await c.client('B');
+      expect(doomed.sessionTimeoutMs()).toBe(2 * tick);
+      await observer.create(c.path('p'));
+      await doomed.create(c.path('p/e'), Buffer.from('e'), CreateMode.EPHEMERAL);
+      const seq = await doomed.create(c.path('p/s-'), null, CreateMode.EPHEMERAL_SEQUENTIAL);
+      await doomed.create(c.path('persistent'), Buffer.from('stays'));
+      await observer.exists(c.path('p/e'), c.watcher('B exists e', false));
+      await observer.getData(seq, c.watcher('B data s', false));
+      await observer.getChildren(c.path('p'), c.watcher('B children p', false));
+      const sessionId = doomed.sessionId();
+      const password = doomed.sessionPassword();
+      const droppedAt = Date.now();
+      doomed.abandon();
+      await c.eventCount(3, 10 * tick + 10_000);
+      const elapsedMs = Date.now() - droppedAt;
+      // ZooKeeper expires a session between its timeout and one tick after it.
+      expect(elapsedMs).toBeGreaterThanOrEqual(2 * tick - 200);
+      expect(elapsedMs).toBeLessThan(2 * tick + 5_000);
+      // ZooKeeper deletes a session's ephemerals in no specified order.
+      const events = c.events.map((e) => `${e.watcher}: ${e.type} ${e.path}`).sort();
+      c.record('events (sorted)', events);
+      expect(events).toEqual([
+        `B children p: NODE_CHILDREN_CHANGED ${c.path('p')}`,
+        `B data s: NODE_DELETED ${seq}`,
+        `B exists e: NODE_DELETED ${c.path('p/e')}`,
+      ]);
+      expect(await observer.exists(c.path('p/e'))).toBeNull();
+      expect(await observer.exists(seq)).toBeNull();
+      const parent = await observer.getChildren(c.path('p'));
+      expect(parent.children).toEqual([]);
+      c.record('parent after expiry', c.transcript.stat(parent.stat));
+      expect((await observer.getData(c.path('persistent'))).data?.toString()).toBe('stays');
+
+      // The expired session cannot be reattached.
+      const late = await c.wire('late', { sessionId: sessionId.readBigInt64BE(0), password, sessionTimeoutMs: 2 * tick });
+      c.record('reattach after expiry', { expired: late.session.expired, timeoutMs: late.session.timeoutMs });
+      expect(late.session.expired).toBe(true);
+    },
+  },
+  {
+    name: 'reattach a session on a new connection; the old connection is closed; close deletes ephemerals',
+    async run(c) {
+      const observer = await c.client('B');
+      const first = await c.wire('A', { sessionTimeoutMs: 10 * c.target.tickTimeMs });
+      const created = await first.create(c.path('e'), Buffer.from('e'), CreateMode.EPHEMERAL);
+      expect(codeName(created.err)).toBe('OK');
+      const { id, password, timeoutMs } = first.session;
+
+      const second = await c.wire('A', { sessionId: id, password, sessionTimeoutMs: timeoutMs });
+      expect(second.session).toMatchObject({ id, expired: false, timeoutMs });
+      expect(second.session.password.equals(password)).toBe(true);
+      await first.closed;
+      c.record('old connection closed by the server', first.connectionClosed());
+      const seen = await second.exists(c.path('e'));
+      expect(seen.stat?.ephemeralOwner).toBe(id);
+      c.record('exists e over the reattached connection', c.transcript.stat(seen.stat));
+
+      // node-zookeeper-client can take it over too (sessionId/sessionPassword options).
+      const third = await c.client('A', { sessionId: bigintBuffer(id), sessionPassword: password, sessionTimeoutMs: timeoutMs });
+      expect(third.sessionIdHex()).toBe(id.toString(16).padStart(16, '0'));
+      await second.closed;
+      expect((await third.getData(c.path('e'))).data?.toString()).toBe('e');
+      await observer.exists(c.path('e'), c.watcher('B exists e'));
+      await third.close();
+      await c.eventCount(1);
+      expect(c.events[0]?.type).toBe('NODE_DELETED');
+      expect(await observer.exists(c.path('e'))).toBeNull();
+
+      const afterClose = await c.wire('late', { sessionId: id, password });
+      c.record('reattach after close', afterClose.session.expired);
+      expect(afterClose.session.expired).toBe(true);
+    },
+  },
+  {
+    name: 'reattach with a wrong password is refused and leaves the session alive',
+    async run(c) {
+      const owner = await c.client('A');
+      await owner.create(c.path('e'), null, CreateMode.EPHEMERAL);
+      const wrong = Buffer.from(owner.sessionPassword());
+      wrong[0] = wrong[0]! ^ 0xff;
+      const intruder = await c.wire('intruder', { sessionId: owner.sessionId().readBigInt64BE(0), password: wrong });
+      c.record('intruder', { expired: intruder.session.expired, timeoutMs: intruder.session.timeoutMs });
+      expect(intruder.session.expired).toBe(true);
+      expect(intruder.session.timeoutMs).toBe(0);
+      await intruder.closed;
+      // The owner's session and connection are untouched.
+      const stat = await owner.exists(c.path('e'));
+      expect(stat?.ephemeralOwner.equals(owner.sessionId())).toBe(true);
+      c.record('owner still has e', c.transcript.stat(stat));
+    },
+  },
+];
+
+function bigintBuffer(value: bigint): Buffer {
+  const buffer = Buffer.alloc(8);
+  buffer.writeBigInt64BE(value);
+  return buffer;
+}

@@ -1,0 +1,98 @@
+/**
+ * Coordinator conformance: the same cases run against a real Apache ZooKeeper (the oracle) and against
+ * Samsa's embedded coordinator, through node-zookeeper-client (and a raw wire client where the library
+ * cannot go). Each case asserts ZooKeeper's actual behaviour on its own, and records a normalized
+ * transcript; where both targets ran, the transcripts must be equal.
+ *
+ * A target that cannot run here (no Java / ZooKeeper package; coordinator not written yet) is skipped
+ * with a warning that says why.
+ */
+import { writeFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { adminCases } from './cases/admin.js';
+import { multiCases } from './cases/multi.js';
+import { nodeCases } from './cases/nodes.js';
+import { sessionCases } from './cases/sessions.js';
+import { watchCases } from './cases/watches.js';
+import { ZkTestClient } from '../helpers/zk-client.js';
+import { CaseContext, type ConformanceCase } from './support/case-context.js';
+import { startTarget, targetAvailability, TARGET_NAMES, type RunningTarget, type TargetName } from './support/targets.js';
+import type { TranscriptEntry } from './support/transcript.js';
+
+const cases: ConformanceCase[] = [...nodeCases, ...multiCases, ...watchCases, ...sessionCases, ...adminCases];
+
+/** SAMSA_CONFORMANCE_TARGETS=zookeeper (or embedded) runs one side only. */
+const selected = (process.env.SAMSA_CONFORMANCE_TARGETS ?? TARGET_NAMES.join(',')).split(',').map((name) => name.trim());
+const availability = new Map(
+  await Promise.all(
+    TARGET_NAMES.map(async (name) => {
+      const status = selected.includes(name) ? await targetAvailability(name) : { available: false as const, reason: 'not selected by SAMSA_CONFORMANCE_TARGETS' };
+      return [name, status] as const;
+    }),
+  ),
+);
+for (const [name, status] of availability) {
+  if (!status.available) console.warn(`[coordinator conformance] SKIPPING the '${name}' target: ${status.reason}`);
+}
+
+/** transcripts.get(caseName).get(target) */
+const transcripts = new Map<string, Map<TargetName, TranscriptEntry[]>>();
+
+function slug(name: string): string {
+  return name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 60);
+}
+
+for (const targetName of TARGET_NAMES) {
+  describe.skipIf(!availability.get(targetName)?.available)(`coordinator conformance against ${targetName}`, () => {
+    let target: RunningTarget | undefined;
+
+    beforeAll(async () => {
+      target = await startTarget(targetName);
+    });
+
+    afterAll(async () => {
+      await target?.stop();
+    });
+
+    cases.forEach((conformanceCase, index) => {
+      test(conformanceCase.name, async () => {
+        if (!target) throw new Error(`${targetName} did not start`);
+        const base = `/t${String(index).padStart(2, '0')}-${slug(conformanceCase.name)}`;
+        const setup = await ZkTestClient.connect(target.connectString);
+        await setup.create(base);
+        await setup.close();
+        const context = new CaseContext(target, base);
+        try {
+          await conformanceCase.run(context);
+        } finally {
+          await context.cleanup();
+          const perTarget = transcripts.get(conformanceCase.name) ?? new Map<TargetName, TranscriptEntry[]>();
+          perTarget.set(targetName, context.transcript.finalize());
+          transcripts.set(conformanceCase.name, perTarget);
+        }
+      });
+    });
+  });
+}
+
+/** SAMSA_CONFORMANCE_DUMP=<file>: write every recorded transcript there (JSON), for diffing by hand. */
+afterAll(() => {
+  const file = process.env.SAMSA_CONFORMANCE_DUMP;
+  if (!file) return;
+  const dump = Object.fromEntries([...transcripts].map(([name, perTarget]) => [name, Object.fromEntries(perTarget)]));
+  writeFileSync(file, `${JSON.stringify(dump, null, 2)}\n`);
+});
+
+const bothRun = TARGET_NAMES.every((name) => availability.get(name)?.available);
+describe.skipIf(!bothRun)('coordinator transcripts equal ZooKeeper transcripts', () => {
+  for (const conformanceCase of cases) {
+    test(conformanceCase.name, () => {
+      const perTarget = transcripts.get(conformanceCase.name);
+      const zookeeper = perTarget?.get('zookeeper');
+      const embedded = perTarget?.get('embedded');
+      expect(zookeeper, 'the ZooKeeper run of this case recorded no transcript').toBeDefined();
+      expect(embedded, 'the embedded run of this case recorded no transcript').toBeDefined();
+      expect(embedded).toEqual(zookeeper);
+    });
+  }
+});
