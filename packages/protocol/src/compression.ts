@@ -87,27 +87,19 @@ interface ZstdCodec {
 
 /**
  * node:zlib gained zstd in Node 22.15/23.8; on an older runtime zstd batches get a typed error
- * instead of a TypeError. The window cap keeps a hostile frame header from reserving more memory
- * than the output cap allows.
+ * instead of a TypeError. The decoder keeps zstd's default window limit (2^27, what Java consumers
+ * accept too, so producers at high levels still decode); the window is reserved lazily, so what a
+ * hostile frame costs in memory is bounded by the output cap, not by its declared window.
  */
 function zstdCodec(): ZstdCodec {
-  const { zstdCompressSync, zstdDecompressSync, constants } = zlib;
+  const { zstdCompressSync, zstdDecompressSync } = zlib;
   if (typeof zstdCompressSync !== 'function' || typeof zstdDecompressSync !== 'function') {
     throw new SamsaError(ErrorCodes.UNSUPPORTED_COMPRESSION_TYPE, `zstd needs node:zlib zstd support (Node.js >= 22.15); this is ${process.version}`);
   }
   return {
     compress: (data) => zstdCompressSync(data),
-    decompress: (data, maxOutputBytes) =>
-      zstdDecompressSync(data, {
-        maxOutputLength: maxOutputBytes,
-        params: { [constants.ZSTD_d_windowLogMax]: zstdWindowLogFor(maxOutputBytes) },
-      }),
+    decompress: (data, maxOutputBytes) => zstdDecompressSync(data, { maxOutputLength: maxOutputBytes }),
   };
-}
-
-/** zstd's own range is 10..31; 27 is its default limit, past which encoders must opt in. */
-function zstdWindowLogFor(maxOutputBytes: number): number {
-  return Math.min(27, Math.max(10, Math.ceil(Math.log2(maxOutputBytes))));
 }
 
 // ---- snappy -------------------------------------------------------------------------------------

@@ -164,8 +164,9 @@ export function encodeBatch(records: readonly KafkaRecordInput[], options: Encod
   let recordsBytes = 0;
   for (let i = 0; i < records.length; i++) {
     const bodySize = recordBodySize(records[i]!, timestamps[i]! - header.baseTimestamp, i);
-    checkBatchFits(recordsBytes += sizeOfVarint(bodySize) + bodySize);
     bodySizes[i] = bodySize;
+    recordsBytes += sizeOfVarint(bodySize) + bodySize;
+    checkBatchFits(recordsBytes);
   }
   const compression = options.compression ?? 'none';
   if (compression === 'none') {
