@@ -172,42 +172,50 @@ const LZ4_BLOCK_MAX_BYTES: Readonly<Record<number, number>> = { 4: 64 * 1024, 5:
 const LZ4_MAX_EXPANSION = 256;
 
 /**
- * lz4-napi decodes a whole frame in one call without an output limit, so walk the frame's block
- * headers first and bound what it can produce: each block yields at most min(block maximum,
- * 256 x its compressed size). Conservative by at most one block's maximum (4 MiB).
+ * lz4-napi decodes a frame in one call without an output limit, so walk the frame's block headers
+ * first and bound what it can produce: each block yields at most min(block maximum, 256 x its
+ * compressed size). Conservative by at most one block's maximum (4 MiB). One frame only, as Kafka
+ * writes: lz4-napi would silently ignore anything after the first.
  */
 function checkLz4FrameBound(data: Buffer, maxOutputBytes: number, errorPosition: number): void {
   const corrupt = (detail: string) => new CorruptRecordError(`lz4 frame: ${detail}`, errorPosition);
-  let pos = 0;
+  const frame = readLz4FrameHeader(data, maxOutputBytes, corrupt);
+  let pos = frame.headerBytes;
   let boundBytes = 0;
-  do {
-    if (data.length - pos < 7 || data.readUInt32LE(pos) !== LZ4_FRAME_MAGIC) throw corrupt('missing frame magic');
-    const flags = data[pos + 4]!;
-    const blockMaxBytes = LZ4_BLOCK_MAX_BYTES[(data[pos + 5]! >> 4) & 0x07];
-    if (flags >> 6 !== 1 || blockMaxBytes === undefined) throw corrupt('unsupported version or block size');
-    const hasBlockChecksum = (flags & 0x10) !== 0;
-    const hasContentSize = (flags & 0x08) !== 0;
-    pos += 6;
-    if (hasContentSize) {
-      if (data.length - pos < 8) throw corrupt('truncated content size');
-      if (data.readBigUInt64LE(pos) > BigInt(maxOutputBytes)) throw corrupt(`declared content size exceeds the limit of ${maxOutputBytes} bytes`);
-      pos += 8;
-    }
-    if (flags & 0x01) pos += 4; // dictionary id
-    pos += 1; // header checksum, which the decoder verifies
-    for (;;) {
-      if (data.length - pos < 4) throw corrupt('truncated block size');
-      const word = data.readUInt32LE(pos);
-      pos += 4;
-      if (word === 0) break;
-      const blockBytes = word & 0x7fff_ffff;
-      const stored = word !== blockBytes;
-      if (blockBytes > blockMaxBytes || blockBytes > data.length - pos) throw corrupt(`block of ${blockBytes} bytes does not fit`);
-      boundBytes += stored ? blockBytes : Math.min(blockMaxBytes, blockBytes * LZ4_MAX_EXPANSION);
-      if (boundBytes > maxOutputBytes) throw corrupt(`may decompress beyond the limit of ${maxOutputBytes} bytes`);
-      pos += blockBytes + (hasBlockChecksum ? 4 : 0);
-    }
-    if (flags & 0x04) pos += 4; // content checksum
-  } while (pos < data.length);
-  if (pos > data.length) throw corrupt('truncated checksum');
+  for (;;) {
+    if (data.length - pos < 4) throw corrupt('truncated block size');
+    const word = data.readUInt32LE(pos);
+    pos += 4;
+    if (word === 0) break;
+    const blockBytes = word & 0x7fff_ffff;
+    const stored = word !== blockBytes; // high bit: the block is stored uncompressed
+    if (blockBytes > frame.blockMaxBytes || blockBytes > data.length - pos) throw corrupt(`block of ${blockBytes} bytes does not fit`);
+    boundBytes += stored ? blockBytes : Math.min(frame.blockMaxBytes, blockBytes * LZ4_MAX_EXPANSION);
+    if (boundBytes > maxOutputBytes) throw corrupt(`may decompress beyond the limit of ${maxOutputBytes} bytes`);
+    pos += blockBytes + frame.blockChecksumBytes;
+  }
+  if (pos + frame.contentChecksumBytes !== data.length) throw corrupt(`frame ends at byte ${pos + frame.contentChecksumBytes} of ${data.length}`);
+}
+
+interface Lz4FrameHeader {
+  headerBytes: number;
+  blockMaxBytes: number;
+  blockChecksumBytes: number;
+  contentChecksumBytes: number;
+}
+
+function readLz4FrameHeader(data: Buffer, maxOutputBytes: number, corrupt: (detail: string) => CorruptRecordError): Lz4FrameHeader {
+  if (data.length < 7 || data.readUInt32LE(0) !== LZ4_FRAME_MAGIC) throw corrupt('missing frame magic');
+  const flags = data[4]!;
+  const blockMaxBytes = LZ4_BLOCK_MAX_BYTES[(data[5]! >> 4) & 0x07];
+  if (flags >> 6 !== 1 || blockMaxBytes === undefined) throw corrupt('unsupported version or block size');
+  let headerBytes = 6;
+  if (flags & 0x08) {
+    if (data.length < headerBytes + 8) throw corrupt('truncated content size');
+    if (data.readBigUInt64LE(headerBytes) > BigInt(maxOutputBytes)) throw corrupt(`declared content size exceeds the limit of ${maxOutputBytes} bytes`);
+    headerBytes += 8;
+  }
+  if (flags & 0x01) headerBytes += 4; // dictionary id
+  headerBytes += 1; // header checksum, which lz4-napi verifies
+  return { headerBytes, blockMaxBytes, blockChecksumBytes: flags & 0x10 ? 4 : 0, contentChecksumBytes: flags & 0x04 ? 4 : 0 };
 }

@@ -94,12 +94,12 @@ interface ResolvedHeader {
 }
 
 function attributesOf(options: EncodeBatchOptions): number {
-  const codec = CompressionCodec[options.compression ?? 'none'];
-  if (codec === undefined) throw invalid(`unknown compression ${String(options.compression)}`);
+  const compression = options.compression ?? 'none';
+  if (!Object.hasOwn(CompressionCodec, compression)) throw invalid(`unknown compression ${String(compression)}`);
   const timestampType = options.timestampType ?? 'createTime';
-  if (!(timestampType in TimestampType)) throw invalid(`unknown timestamp type ${String(timestampType)}`);
+  if (!Object.hasOwn(TimestampType, timestampType)) throw invalid(`unknown timestamp type ${String(timestampType)}`);
   return (
-    codec |
+    CompressionCodec[compression] |
     (timestampType === 'logAppendTime' ? Attribute.timestampTypeLogAppend : 0) |
     (options.transactional ? Attribute.transactional : 0) |
     (options.control ? Attribute.control : 0)

@@ -68,6 +68,12 @@ describe('compression codecs', () => {
     expect(() => decompress('lz4', header, { maxOutputBytes: 1024 })).toThrow(/content size/);
   });
 
+  it('lz4 accepts one frame only, as Kafka writes, rather than silently dropping what follows', () => {
+    const frame = compress('lz4', text);
+    expect(() => decompress('lz4', Buffer.concat([frame, frame]))).toThrow(/frame ends at byte/);
+    expect(() => decompress('lz4', Buffer.concat([frame, Buffer.from([1, 2, 3])]))).toThrow(CorruptRecordError);
+  });
+
   it('zstd decodes a standard frame written by node:zlib directly', () => {
     expect(decompress('zstd', zlib.zstdCompressSync(text))).toEqual(text);
   });

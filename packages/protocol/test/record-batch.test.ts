@@ -94,6 +94,9 @@ describe('encodeBatch', () => {
     expect(() => encodeBatch(records(1), { producerEpoch: 40_000 })).toThrow(SamsaError);
     expect(() => encodeBatch(records(1), { baseSequence: -2 })).toThrow(SamsaError);
     expect(() => encodeBatch(records(1), { baseOffset: -1 })).toThrow(SamsaError);
+    // Names from untyped callers, including ones every object has through its prototype.
+    expect(() => encodeBatch(records(1), { compression: 'toString' as never })).toThrow(/unknown compression/);
+    expect(() => encodeBatch(records(1), { timestampType: 'brotli' as never })).toThrow(/unknown timestamp type/);
   });
 
   it('stays valid when the broker stamps offset and leader epoch', () => {
