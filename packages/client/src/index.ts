@@ -1,1 +1,37 @@
-export {};
+export { Samsa, type SamsaOptions } from './client.js';
+export {
+  Producer,
+  normalizeAcks,
+  type Acks,
+  type HeaderValue,
+  type Message,
+  type ProducerOptions,
+  type ProducerRecord,
+  type RecordMetadata,
+  type SendBatchRequest,
+} from './producer.js';
+export { Consumer, type AssignmentSpec, type ConsumedBatch, type ConsumedMessage, type ConsumerOptions } from './consumer.js';
+export {
+  Admin,
+  type AdminRequestOptions,
+  type BrokerDescription,
+  type ClusterDescription,
+  type NewTopic,
+  type PartitionDescription,
+  type PartitionOffsets,
+  type TopicDescription,
+} from './admin.js';
+export type { PartitionerArgs, PartitionerFunction, PartitionerName } from './partitioner.js';
+export type { TopicPartition } from './offsets.js';
+export type { RetryOptions } from './retry.js';
+export type { Logger } from './logger.js';
+export {
+  AbortError,
+  BufferExhaustedError,
+  ClosedError,
+  ConnectionError,
+  OffsetOutOfRangeError,
+  SamsaClientError,
+  TimeoutError,
+} from './errors.js';
+export { SamsaError, ErrorCodes } from '@samsa/protocol';

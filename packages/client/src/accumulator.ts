@@ -1,0 +1,154 @@
+import type { KafkaRecordInput } from '@samsa/protocol';
+
+export interface RecordMetadata {
+  readonly topic: string;
+  readonly partition: number;
+  /** The record's offset in the partition; -1 with acks=0 (nobody told us). */
+  readonly offset: number;
+}
+
+/**
+ * The promise of one send() or sendBatch() call. Its records may spread over several batches (and
+ * partitions); it settles when the last of them is acknowledged, or at the first failure.
+ */
+export class SendTracker {
+  readonly results: RecordMetadata[];
+  /** Batch segments still outstanding. */
+  pending = 0;
+  /** All records have been appended (sendBatch may wait for memory half way through). */
+  sealed = false;
+  settled = false;
+  readonly promise: Promise<RecordMetadata[]>;
+  private resolveFn!: (results: RecordMetadata[]) => void;
+  private rejectFn!: (err: unknown) => void;
+
+  constructor(count: number) {
+    this.results = new Array<RecordMetadata>(count);
+    this.promise = new Promise((resolve, reject) => {
+      this.resolveFn = resolve;
+      this.rejectFn = reject;
+    });
+  }
+
+  seal(): void {
+    this.sealed = true;
+    if (this.pending === 0) this.succeed();
+  }
+
+  segmentDone(): void {
+    if (--this.pending === 0 && this.sealed) this.succeed();
+  }
+
+  fail(err: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.rejectFn(err);
+  }
+
+  private succeed(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.resolveFn(this.results);
+  }
+}
+
+/** A run of consecutive records of one call inside one batch. */
+interface Segment {
+  readonly tracker: SendTracker;
+  /** Index of the first record in the call's messages. */
+  readonly callIndex: number;
+  /** Index of the first record in the batch. */
+  readonly batchIndex: number;
+  count: number;
+}
+
+let nextBatchId = 1;
+
+/** Records bound for one partition, encoded once into one RecordBatch v2 when it is sent. */
+export class ProducerBatch {
+  readonly id = nextBatchId++;
+  records: KafkaRecordInput[] = [];
+  recordCount = 0;
+  /** Estimated bytes, the amount held in buffer memory. */
+  bytes = 0;
+  /** No more records join once full or sent. */
+  closed = false;
+  encoded: Buffer | undefined;
+  attempts = 0;
+  lastError: unknown;
+  private readonly segments: Segment[] = [];
+  private doneListeners: (() => void)[] | undefined;
+
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+    readonly acks: number,
+    readonly createdMs: number,
+  ) {}
+
+  append(record: KafkaRecordInput, bytes: number, tracker: SendTracker, callIndex: number): void {
+    const last = this.segments[this.segments.length - 1];
+    if (last !== undefined && last.tracker === tracker && last.callIndex + last.count === callIndex) {
+      last.count++;
+    } else {
+      this.segments.push({ tracker, callIndex, batchIndex: this.recordCount, count: 1 });
+      tracker.pending++;
+    }
+    this.records.push(record);
+    this.recordCount++;
+    this.bytes += bytes;
+  }
+
+  /** Acknowledged at `baseOffset` (-1 for acks=0): fills in each call's results. */
+  complete(baseOffset: number): void {
+    for (const segment of this.segments) {
+      const { tracker, callIndex, batchIndex, count } = segment;
+      if (!tracker.settled) {
+        for (let i = 0; i < count; i++) {
+          tracker.results[callIndex + i] = { topic: this.topic, partition: this.partition, offset: baseOffset < 0 ? -1 : baseOffset + batchIndex + i };
+        }
+      }
+      tracker.segmentDone();
+    }
+    this.finish();
+  }
+
+  fail(err: unknown): void {
+    for (const segment of this.segments) {
+      segment.tracker.fail(err);
+      segment.tracker.segmentDone();
+    }
+    this.finish();
+  }
+
+  onDone(listener: () => void): void {
+    (this.doneListeners ??= []).push(listener);
+  }
+
+  private finish(): void {
+    this.records = [];
+    this.segments.length = 0;
+    for (const listener of this.doneListeners ?? []) listener();
+    this.doneListeners = undefined;
+  }
+}
+
+/** The batches of one partition, oldest first; at most one request carries them at a time (ordering). */
+export class PartitionQueue {
+  readonly batches: ProducerBatch[] = [];
+  /** A request with this partition's batches is outstanding. */
+  inFlight = false;
+  /** Not before this time (retry backoff). */
+  retryAtMs = 0;
+
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+  ) {}
+
+  /** The batch records are appended to, if it can take more. */
+  get open(): ProducerBatch | undefined {
+    const last = this.batches[this.batches.length - 1];
+    return last !== undefined && !last.closed ? last : undefined;
+  }
+}

@@ -1,0 +1,235 @@
+import { ErrorCodes, type v1 } from '@samsa/protocol';
+import type { Cluster } from './cluster.js';
+import { SamsaClientError, errorFromCode, needsMetadataRefresh } from './errors.js';
+import { EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, listOffsets } from './offsets.js';
+import { withRetries } from './retry.js';
+import type { BrokerConnection } from './transport.js';
+
+export interface NewTopic {
+  topic: string;
+  /** Omitted: the broker's default (sent as -1, as Kafka's AdminClient does). */
+  numPartitions?: number;
+  /** Omitted: the broker's default (-1). */
+  replicationFactor?: number;
+  /** Per-topic settings with Kafka's names, e.g. { 'retention.ms': '86400000' }. */
+  configs?: Readonly<Record<string, string>>;
+}
+
+export interface AdminRequestOptions {
+  /** How long the controller may take (sent to the broker); defaults to the client's requestTimeoutMs. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface PartitionDescription {
+  partition: number;
+  /** -1 while the partition has no leader. */
+  leader: number;
+  leaderEpoch: number;
+  replicas: number[];
+  isr: number[];
+  offlineReplicas: number[];
+  /** Non-zero while, e.g., LeaderNotAvailable. */
+  errorCode: number;
+}
+
+export interface TopicDescription {
+  name: string;
+  partitions: PartitionDescription[];
+  configs: Record<string, string>;
+}
+
+export interface BrokerDescription {
+  id: number;
+  host: string;
+  port: number;
+  rack: string;
+}
+
+export interface ClusterDescription {
+  clusterId: string;
+  controllerId: number;
+  controllerEpoch: number;
+  brokers: BrokerDescription[];
+}
+
+export interface PartitionOffsets {
+  partition: number;
+  /** Log start offset. */
+  low: number;
+  /** High watermark: the offset the next acknowledged record will get. */
+  high: number;
+}
+
+interface TopicOutcome {
+  name: string;
+  errorCode: number;
+  errorMessage: string;
+}
+
+/**
+ * Topic administration and cluster description. Creates and deletes go to the controller named by the
+ * metadata, as Kafka's AdminClient does; NotController (the controller moved) refreshes and retries.
+ * Everything else goes to any broker. Operations are bounded by the client's defaultApiTimeoutMs.
+ */
+export class Admin implements AsyncDisposable {
+  constructor(private readonly cluster: Cluster) {}
+
+  /** Creates topics; rejects with the first topic's error (e.g. TopicAlreadyExists), `errors` has all. */
+  async createTopics(topics: readonly NewTopic[], options: AdminRequestOptions & { validateOnly?: boolean } = {}): Promise<void> {
+    const timeoutMs = options.timeoutMs ?? this.cluster.options.requestTimeoutMs;
+    const byName = new Map(topics.map((t) => [t.topic, t]));
+    await this.controllerOperation([...byName.keys()], options, async (connection, names) => {
+      const response = await connection.call(
+        'CreateTopics',
+        {
+          topics: names.map((name) => {
+            const t = byName.get(name) as NewTopic;
+            return { name, numPartitions: t.numPartitions ?? -1, replicationFactor: t.replicationFactor ?? -1, configs: { ...t.configs } };
+          }),
+          timeoutMs,
+          validateOnly: options.validateOnly ?? false,
+        },
+        { timeoutMs: timeoutMs + this.cluster.options.requestTimeoutMs, signal: options.signal },
+      );
+      return response.topics;
+    });
+  }
+
+  async deleteTopics(topics: readonly string[], options: AdminRequestOptions = {}): Promise<void> {
+    const timeoutMs = options.timeoutMs ?? this.cluster.options.requestTimeoutMs;
+    await this.controllerOperation([...new Set(topics)], options, async (connection, names) => {
+      const response = await connection.call('DeleteTopics', { topics: names, timeoutMs }, { timeoutMs: timeoutMs + this.cluster.options.requestTimeoutMs, signal: options.signal });
+      return response.topics;
+    });
+  }
+
+  /**
+   * Sends to the controller until every topic has a final answer. Retriable per-topic errors
+   * (NotController) and failed connections refresh metadata (to find the controller) and retry
+   * those topics only.
+   */
+  private async controllerOperation(
+    names: string[],
+    options: AdminRequestOptions,
+    send: (connection: BrokerConnection, names: string[]) => Promise<TopicOutcome[]>,
+  ): Promise<void> {
+    let pending = names;
+    const failures: SamsaClientError[] = [];
+    await withRetries(
+      async () => {
+        const connection = await this.controller();
+        const outcomes = await send(connection, pending);
+        const retry: string[] = [];
+        let retryError: SamsaClientError | undefined;
+        const answered = new Set<string>();
+        for (const outcome of outcomes) {
+          if (!pending.includes(outcome.name)) continue;
+          answered.add(outcome.name);
+          if (outcome.errorCode === 0) continue;
+          const err = errorFromCode(outcome.errorCode, outcome.errorMessage || undefined, { topic: outcome.name });
+          // UnknownTopicOrPartition is the answer, not a transient state, for topic administration (as in Kafka's AdminClient).
+          if (err.retriable && outcome.errorCode !== ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code) {
+            retry.push(outcome.name);
+            retryError ??= err;
+          } else {
+            failures.push(err);
+          }
+        }
+        for (const name of pending) {
+          if (!answered.has(name)) failures.push(errorFromCode(ErrorCodes.UNKNOWN_SERVER_ERROR.code, 'the controller did not answer for this topic', { topic: name }));
+        }
+        pending = retry;
+        if (retryError) throw retryError;
+      },
+      {
+        retry: { ...this.cluster.options.retry, retries: Number.MAX_SAFE_INTEGER },
+        deadline: Date.now() + this.cluster.options.defaultApiTimeoutMs,
+        signal: options.signal,
+        onRetriable: async (err) => {
+          if (err instanceof SamsaClientError && needsMetadataRefresh(err.code)) await this.cluster.refresh().catch(() => {});
+        },
+      },
+    );
+    if (failures.length > 0) throw withAll(failures);
+  }
+
+  private async controller(): Promise<BrokerConnection> {
+    if (this.cluster.controllerId < 0 || !this.cluster.brokers.has(this.cluster.controllerId)) await this.cluster.refresh();
+    const connection = this.cluster.connection(this.cluster.controllerId);
+    if (!connection) throw errorFromCode(ErrorCodes.NOT_CONTROLLER.code, 'the cluster has no controller right now');
+    return connection;
+  }
+
+  /** Names of every topic, sorted. */
+  async listTopics(options: { signal?: AbortSignal } = {}): Promise<string[]> {
+    const response = await this.cluster.callAny('Metadata', { topics: [], allowAutoTopicCreation: false }, { signal: options.signal });
+    return response.topics.filter((t) => t.errorCode === 0).map((t) => t.name).sort();
+  }
+
+  /** Partitions (leader, leader epoch, replicas, ISR) and configs; every topic when none are named. */
+  async describeTopics(topics: readonly string[] = [], options: { signal?: AbortSignal } = {}): Promise<TopicDescription[]> {
+    const response = await this.cluster.callAny('Metadata', { topics: [...topics], allowAutoTopicCreation: false }, { signal: options.signal });
+    const byName = new Map(response.topics.map((t) => [t.name, t]));
+    const names = topics.length > 0 ? topics : [...byName.keys()].sort();
+    return names.map((name) => {
+      const t = byName.get(name);
+      if (!t) throw errorFromCode(ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code, `topic ${name} does not exist`, { topic: name });
+      if (t.errorCode !== 0) throw errorFromCode(t.errorCode, t.errorMessage || undefined, { topic: name });
+      return describe(t);
+    });
+  }
+
+  async describeCluster(options: { signal?: AbortSignal } = {}): Promise<ClusterDescription> {
+    const response = await this.cluster.callAny('DescribeCluster', {}, { signal: options.signal });
+    return {
+      clusterId: response.clusterId,
+      controllerId: response.controllerId,
+      controllerEpoch: response.controllerEpoch,
+      brokers: response.brokers.map(({ id, host, port, rack }) => ({ id, host, port, rack })).sort((a, b) => a.id - b.id),
+    };
+  }
+
+  /** Log start offset and high watermark of every partition of a topic (ListOffsets to the leaders). */
+  async fetchTopicOffsets(topic: string, options: { signal?: AbortSignal } = {}): Promise<PartitionOffsets[]> {
+    const info = await this.cluster.topic(topic, undefined, options.signal);
+    const partitions = info.partitions.map((p) => p.partition);
+    const [low, high] = await Promise.all([
+      listOffsets(this.cluster, partitions.map((partition) => ({ topic, partition, timestamp: EARLIEST_TIMESTAMP })), options.signal),
+      listOffsets(this.cluster, partitions.map((partition) => ({ topic, partition, timestamp: LATEST_TIMESTAMP })), options.signal),
+    ]);
+    return partitions.map((partition, i) => ({ partition, low: low[i]?.offset ?? -1, high: high[i]?.offset ?? -1 }));
+  }
+
+  /** The admin shares the client's connections; closing it releases nothing. Close the Samsa client. */
+  async close(): Promise<void> {}
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+function describe(t: v1.TopicMetadata__Output): TopicDescription {
+  return {
+    name: t.name,
+    partitions: t.partitions
+      .map((p) => ({
+        partition: p.partition,
+        leader: p.leader,
+        leaderEpoch: p.leaderEpoch,
+        replicas: [...p.replicas],
+        isr: [...p.isr],
+        offlineReplicas: [...p.offlineReplicas],
+        errorCode: p.errorCode,
+      }))
+      .sort((a, b) => a.partition - b.partition),
+    configs: { ...t.configs },
+  };
+}
+
+/** The first error, carrying all of them in `errors` (several topics can fail at once). */
+function withAll(failures: SamsaClientError[]): SamsaClientError {
+  const first = failures[0] as SamsaClientError;
+  if (failures.length > 1) Object.defineProperty(first, 'errors', { value: failures, enumerable: false });
+  return first;
+}

@@ -1,0 +1,105 @@
+import { Admin } from './admin.js';
+import { Cluster } from './cluster.js';
+import { Consumer, type ConsumerOptions } from './consumer.js';
+import { ClosedError, SamsaClientError } from './errors.js';
+import { ErrorCodes } from '@samsa/protocol';
+import { silentLogger, type Logger } from './logger.js';
+import { Producer, type ProducerOptions } from './producer.js';
+import { DEFAULT_RETRY, type RetryOptions } from './retry.js';
+import { ConnectionPool } from './transport.js';
+
+export interface SamsaOptions {
+  /** Bootstrap brokers, "host:port"; tried in turn until one answers. */
+  brokers: readonly string[];
+  clientId?: string;
+  /** Deadline of one request (Kafka's request.timeout.ms, 30000). */
+  requestTimeoutMs?: number;
+  /** Bound on metadata lookups, admin operations and offset lookups (Kafka's default.api.timeout.ms, 60000). */
+  defaultApiTimeoutMs?: number;
+  /** Metadata is refreshed at least this often (Kafka's metadata.max.age.ms, 300000). */
+  metadataMaxAgeMs?: number;
+  /** Backoff between retries of retriable errors, and how many retries non-produce requests get. */
+  retry?: Partial<RetryOptions>;
+  /** A pino logger (or anything with debug/info/warn/error(context, message)); silent by default. */
+  logger?: Logger;
+}
+
+/**
+ * The client: one per application. Owns the connections (one gRPC channel per broker) and the metadata
+ * cache, shared by the producers, consumers and admins it makes. `close()` closes them all.
+ */
+export class Samsa implements AsyncDisposable {
+  private readonly cluster: Cluster;
+  private readonly pool: ConnectionPool;
+  private readonly retry: RetryOptions;
+  private readonly logger: Logger;
+  private readonly producers = new Set<Producer>();
+  private readonly consumers = new Set<Consumer>();
+  private closing: Promise<void> | undefined;
+
+  constructor(options: SamsaOptions) {
+    if (!options || !Array.isArray(options.brokers) || options.brokers.length === 0) {
+      throw new SamsaClientError(ErrorCodes.INVALID_REQUEST, 'brokers must list at least one "host:port"', { retriable: false });
+    }
+    for (const broker of options.brokers) {
+      if (!/^(\[[^\]]+\]|[^:\s]+):\d+$/.test(broker)) {
+        throw new SamsaClientError(ErrorCodes.INVALID_REQUEST, `broker address "${broker}" is not "host:port"`, { retriable: false });
+      }
+    }
+    this.retry = { ...DEFAULT_RETRY, ...options.retry };
+    this.logger = options.logger ?? silentLogger;
+    this.pool = new ConnectionPool(options.clientId ?? 'samsa');
+    this.cluster = new Cluster({
+      brokers: [...options.brokers],
+      pool: this.pool,
+      requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
+      defaultApiTimeoutMs: options.defaultApiTimeoutMs ?? 60_000,
+      metadataMaxAgeMs: options.metadataMaxAgeMs ?? 300_000,
+      retry: this.retry,
+      logger: this.logger,
+    });
+  }
+
+  /** Fetches cluster metadata now (otherwise the first operation does): fails fast when no broker answers. */
+  async connect(): Promise<void> {
+    this.checkOpen();
+    await this.cluster.refresh();
+  }
+
+  producer(options: ProducerOptions = {}): Producer {
+    this.checkOpen();
+    const producer = new Producer(this.cluster, options, this.retry, this.logger, (p) => this.producers.delete(p));
+    this.producers.add(producer);
+    return producer;
+  }
+
+  consumer(options: ConsumerOptions = {}): Consumer {
+    this.checkOpen();
+    const consumer = new Consumer(this.cluster, options, this.retry, this.logger, (c) => this.consumers.delete(c));
+    this.consumers.add(consumer);
+    return consumer;
+  }
+
+  admin(): Admin {
+    this.checkOpen();
+    return new Admin(this.cluster);
+  }
+
+  private checkOpen(): void {
+    if (this.closing) throw new ClosedError('client');
+  }
+
+  /** Closes consumers, flushes and closes producers, then closes every connection. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await Promise.allSettled([...this.consumers].map((c) => c.close()));
+      await Promise.allSettled([...this.producers].map((p) => p.close()));
+      this.pool.close();
+    })();
+    return this.closing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

@@ -1,0 +1,222 @@
+import { ErrorCodes, type v1 } from '@samsa/protocol';
+import { ConnectionError, SamsaClientError, connectionReason, errorFromCode } from './errors.js';
+import type { Logger } from './logger.js';
+import { withRetries, type RetryOptions } from './retry.js';
+import type { BrokerConnection, BrokerRpcs, CallOptions, ConnectionPool, RpcName } from './transport.js';
+
+export interface BrokerNode {
+  readonly id: number;
+  readonly host: string;
+  readonly port: number;
+  readonly rack: string;
+  /** host:port, the key of the broker's connection. */
+  readonly address: string;
+}
+
+export interface PartitionInfo {
+  readonly partition: number;
+  /** Error code the broker reported for this partition (0: none). LeaderNotAvailable during elections. */
+  readonly errorCode: number;
+  /** Broker id, -1 while the partition has no leader. */
+  readonly leader: number;
+  readonly leaderEpoch: number;
+  readonly replicas: readonly number[];
+  readonly isr: readonly number[];
+  readonly offlineReplicas: readonly number[];
+}
+
+export interface TopicInfo {
+  readonly name: string;
+  readonly errorCode: number;
+  readonly errorMessage: string;
+  /** Indexed by partition number. */
+  readonly partitions: readonly PartitionInfo[];
+  readonly configs: Readonly<Record<string, string>>;
+}
+
+export interface ClusterOptions {
+  brokers: readonly string[];
+  pool: ConnectionPool;
+  requestTimeoutMs: number;
+  /** Kafka's default.api.timeout.ms: the bound on metadata lookups and admin operations. */
+  defaultApiTimeoutMs: number;
+  metadataMaxAgeMs: number;
+  retry: RetryOptions;
+  logger: Logger;
+}
+
+export function brokerAddress(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/**
+ * The client's view of the cluster: brokers, controller and topic metadata, refreshed on demand, after
+ * errors that suggest leadership moved, and once older than metadataMaxAgeMs. Every producer, consumer
+ * and admin of a Samsa client shares one.
+ */
+export class Cluster {
+  readonly options: ClusterOptions;
+  clusterId = '';
+  controllerId = -1;
+  readonly brokers = new Map<number, BrokerNode>();
+  readonly topics = new Map<string, TopicInfo>();
+  /** Date.now() of the last successful refresh; 0 before the first one. */
+  lastRefreshMs = 0;
+  private readonly interest = new Map<string, number>();
+  private refreshing: Promise<void> | undefined;
+  private refreshAgain = false;
+  private refreshAll = false;
+
+  constructor(options: ClusterOptions) {
+    this.options = options;
+  }
+
+  /** Topics whose metadata is kept fresh (reference counted: producers and consumers add and remove). */
+  addInterest(topic: string): void {
+    this.interest.set(topic, (this.interest.get(topic) ?? 0) + 1);
+  }
+
+  removeInterest(topic: string): void {
+    const count = (this.interest.get(topic) ?? 0) - 1;
+    if (count > 0) this.interest.set(topic, count);
+    else this.interest.delete(topic);
+  }
+
+  connection(brokerId: number): BrokerConnection | undefined {
+    const broker = this.brokers.get(brokerId);
+    return broker && this.options.pool.get(broker.address);
+  }
+
+  /** The current leader's id, or -1; also starts a background refresh when metadata is older than its max age. */
+  leaderOf(topic: string, partition: number): number {
+    this.refreshIfStale();
+    return this.topics.get(topic)?.partitions[partition]?.leader ?? -1;
+  }
+
+  refreshIfStale(): void {
+    if (Date.now() - this.lastRefreshMs > this.options.metadataMaxAgeMs) this.requestRefresh();
+  }
+
+  /** A refresh in the background; failures are logged, the next user of metadata retries. */
+  requestRefresh(): void {
+    this.refresh().catch((err: unknown) => this.options.logger.warn({ err }, 'metadata refresh failed'));
+  }
+
+  /**
+   * Refreshes metadata of the topics of interest (every topic when `all`, or when nothing is of
+   * interest). Concurrent callers share one request; a call made while one is running gets a new one
+   * afterwards, so it always sees metadata fetched after it was called.
+   */
+  refresh(extraTopics: readonly string[] = [], all = false): Promise<void> {
+    for (const topic of extraTopics) if (!this.interest.has(topic)) this.interest.set(topic, 0);
+    this.refreshAll ||= all;
+    if (this.refreshing) {
+      // The running refresh loops once more, so this caller sees metadata requested after its call.
+      this.refreshAgain = true;
+      return this.refreshing;
+    }
+    const run = async () => {
+      try {
+        do {
+          this.refreshAgain = false;
+          const everything = this.refreshAll;
+          this.refreshAll = false;
+          await this.fetchMetadata(everything);
+        } while (this.refreshAgain);
+      } finally {
+        this.refreshing = undefined;
+      }
+    };
+    this.refreshing = run();
+    return this.refreshing;
+  }
+
+  private async fetchMetadata(all: boolean): Promise<void> {
+    const topics = all ? [] : [...this.interest.keys()];
+    const response = await this.callAny('Metadata', { topics, allowAutoTopicCreation: false });
+    this.apply(response, topics.length === 0);
+    for (const [topic, count] of this.interest) if (count === 0) this.interest.delete(topic);
+  }
+
+  private apply(response: v1.MetadataResponse__Output, complete: boolean): void {
+    this.clusterId = response.clusterId;
+    this.controllerId = response.controllerId;
+    this.brokers.clear();
+    for (const b of response.brokers) {
+      this.brokers.set(b.id, { id: b.id, host: b.host, port: b.port, rack: b.rack, address: brokerAddress(b.host, b.port) });
+    }
+    if (complete) this.topics.clear();
+    for (const t of response.topics) {
+      if (t.errorCode !== 0 && t.partitions.length === 0) {
+        this.topics.delete(t.name);
+        continue;
+      }
+      const partitions: PartitionInfo[] = [];
+      for (const p of t.partitions) {
+        partitions[p.partition] = {
+          partition: p.partition,
+          errorCode: p.errorCode,
+          leader: p.leader,
+          leaderEpoch: p.leaderEpoch,
+          replicas: p.replicas,
+          isr: p.isr,
+          offlineReplicas: p.offlineReplicas,
+        };
+      }
+      this.topics.set(t.name, { name: t.name, errorCode: t.errorCode, errorMessage: t.errorMessage, partitions, configs: t.configs });
+    }
+    this.lastRefreshMs = Date.now();
+  }
+
+  /**
+   * Metadata of one topic, fetching it when unknown. A topic the brokers do not know is retried
+   * (it may be being created) until the deadline, then UnknownTopicOrPartition.
+   */
+  async topic(name: string, deadline = Date.now() + this.options.defaultApiTimeoutMs, signal?: AbortSignal): Promise<TopicInfo> {
+    this.refreshIfStale();
+    const cached = this.topics.get(name);
+    if (cached && cached.partitions.length > 0) return cached;
+    return withRetries(
+      async () => {
+        await this.refresh([name]);
+        const info = this.topics.get(name);
+        if (info && info.partitions.length > 0) return info;
+        throw errorFromCode(ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code, `topic ${name} does not exist`, { topic: name });
+      },
+      { retry: { ...this.options.retry, retries: Number.MAX_SAFE_INTEGER }, deadline, signal },
+    );
+  }
+
+  /**
+   * Sends a request to any reachable broker: known brokers first, then the bootstrap list. A broker that
+   * cannot be reached is skipped; when none can be, the call is retried with backoff and finally fails
+   * with a one-line ConnectionError naming the addresses and the reason.
+   */
+  async callAny<M extends RpcName>(method: M, request: BrokerRpcs[M][0], options: Partial<CallOptions> = {}): Promise<BrokerRpcs[M][1]> {
+    const deadline = Date.now() + this.options.defaultApiTimeoutMs;
+    return withRetries(() => this.callAnyOnce(method, request, options), { retry: this.options.retry, deadline, signal: options.signal });
+  }
+
+  private async callAnyOnce<M extends RpcName>(method: M, request: BrokerRpcs[M][0], options: Partial<CallOptions>): Promise<BrokerRpcs[M][1]> {
+    const addresses = [...new Set([...[...this.brokers.values()].map((b) => b.address), ...this.options.brokers])];
+    let lastError: unknown;
+    for (const address of addresses) {
+      try {
+        return await this.options.pool.get(address).call(method, request, {
+          timeoutMs: options.timeoutMs ?? this.options.requestTimeoutMs,
+          signal: options.signal,
+        });
+      } catch (err) {
+        if (!isConnectionFailure(err)) throw err;
+        this.options.logger.debug({ address, err }, 'broker unreachable');
+        lastError = err;
+      }
+    }
+    const tried = this.brokers.size > 0 ? addresses : this.options.brokers;
+    throw new ConnectionError(`cannot reach any broker at ${tried.join(', ')} (${connectionReason(lastError)})`, { cause: lastError });
+  }
+}
+
+function isConnectionFailure(err: unknown): boolean {
+  return err instanceof SamsaClientError && (err.code === ErrorCodes.NETWORK_EXCEPTION.code || err.code === ErrorCodes.REQUEST_TIMED_OUT.code) && err.retriable;
+}

@@ -1,0 +1,110 @@
+import { ErrorCodes, type v1 } from '@samsa/protocol';
+import type { Cluster } from './cluster.js';
+import { SamsaClientError, errorFromCode, needsMetadataRefresh } from './errors.js';
+import { withRetries } from './retry.js';
+
+export interface TopicPartition {
+  topic: string;
+  partition: number;
+}
+
+/** ListOffsets special timestamps. */
+export const EARLIEST_TIMESTAMP = -2;
+export const LATEST_TIMESTAMP = -1;
+
+export interface OffsetQuery extends TopicPartition {
+  /** EARLIEST_TIMESTAMP (-2), LATEST_TIMESTAMP (-1) or a time in ms. */
+  timestamp: number;
+}
+
+export interface OffsetAnswer extends TopicPartition {
+  /** -1 when no record has a timestamp at or after the requested one. */
+  offset: number;
+  timestamp: number;
+}
+
+const key = (topic: string, partition: number) => `${topic}\0${partition}`;
+
+/**
+ * ListOffsets, sent to each partition's leader; partitions whose leader moved are asked again after a
+ * metadata refresh, until the client's defaultApiTimeoutMs.
+ */
+export async function listOffsets(cluster: Cluster, queries: readonly OffsetQuery[], signal?: AbortSignal): Promise<OffsetAnswer[]> {
+  const answers = new Map<string, OffsetAnswer>();
+  let pending = [...queries];
+  const deadline = Date.now() + cluster.options.defaultApiTimeoutMs;
+  for (const topic of new Set(queries.map((q) => q.topic))) await cluster.topic(topic, deadline, signal);
+  await withRetries(
+    async () => {
+      const failures: SamsaClientError[] = [];
+      const byLeader = new Map<number, OffsetQuery[]>();
+      for (const q of pending) {
+        const leader = cluster.leaderOf(q.topic, q.partition);
+        if (leader < 0) {
+          failures.push(errorFromCode(ErrorCodes.LEADER_NOT_AVAILABLE.code, undefined, q));
+          continue;
+        }
+        let list = byLeader.get(leader);
+        if (!list) byLeader.set(leader, (list = []));
+        list.push(q);
+      }
+      const retry: OffsetQuery[] = pending.filter((q) => cluster.leaderOf(q.topic, q.partition) < 0);
+      await Promise.all(
+        [...byLeader].map(async ([leader, list]) => {
+          const connection = cluster.connection(leader);
+          if (!connection) {
+            retry.push(...list);
+            failures.push(errorFromCode(ErrorCodes.LEADER_NOT_AVAILABLE.code, `broker ${leader} is not in the metadata`));
+            return;
+          }
+          const topics = new Map<string, v1.ListOffsetsPartition[]>();
+          for (const q of list) {
+            let parts = topics.get(q.topic);
+            if (!parts) topics.set(q.topic, (parts = []));
+            parts.push({ partition: q.partition, timestamp: q.timestamp });
+          }
+          let response: v1.ListOffsetsResponse__Output;
+          try {
+            response = await connection.call('ListOffsets', { topics: [...topics].map(([name, partitions]) => ({ name, partitions })) }, { timeoutMs: cluster.options.requestTimeoutMs, signal });
+          } catch (err) {
+            if (!(err instanceof SamsaClientError) || !err.retriable) throw err;
+            retry.push(...list);
+            failures.push(err);
+            return;
+          }
+          const byKey = new Map<string, OffsetQuery>(list.map((q) => [key(q.topic, q.partition), q]));
+          for (const t of response.topics) {
+            for (const p of t.partitions) {
+              const q = byKey.get(key(t.name, p.partition));
+              if (!q) continue;
+              byKey.delete(key(t.name, p.partition));
+              if (p.errorCode === 0) {
+                answers.set(key(q.topic, q.partition), { topic: q.topic, partition: q.partition, offset: p.offset, timestamp: p.timestamp });
+                continue;
+              }
+              const err = errorFromCode(p.errorCode, p.errorMessage || undefined, q);
+              if (!err.retriable) throw err;
+              retry.push(q);
+              failures.push(err);
+            }
+          }
+          for (const q of byKey.values()) {
+            retry.push(q);
+            failures.push(errorFromCode(ErrorCodes.UNKNOWN_SERVER_ERROR.code, 'no answer for this partition', q));
+          }
+        }),
+      );
+      pending = retry;
+      if (failures.length > 0) throw failures[0];
+    },
+    {
+      retry: { ...cluster.options.retry, retries: Number.MAX_SAFE_INTEGER },
+      deadline,
+      signal,
+      onRetriable: async (err) => {
+        if (err instanceof SamsaClientError && needsMetadataRefresh(err.code)) await cluster.refresh().catch(() => {});
+      },
+    },
+  );
+  return queries.map((q) => answers.get(key(q.topic, q.partition)) as OffsetAnswer);
+}

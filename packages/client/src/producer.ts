@@ -1,0 +1,551 @@
+import { ErrorCodes, encodeBatch, type CompressionName, type KafkaRecordInput, type RecordHeaderInput, type v1 } from '@samsa/protocol';
+import { PartitionQueue, ProducerBatch, SendTracker, type RecordMetadata } from './accumulator.js';
+import { BufferMemory } from './buffer-memory.js';
+import type { Cluster, TopicInfo } from './cluster.js';
+import { ClosedError, SamsaClientError, TimeoutError, errorFromCode, isRetriable, needsMetadataRefresh } from './errors.js';
+import type { Logger } from './logger.js';
+import { Partitioner, type PartitionerFunction, type PartitionerName } from './partitioner.js';
+import { backoffMs, type RetryOptions } from './retry.js';
+
+export type { RecordMetadata } from './accumulator.js';
+
+/** 0: fire and forget; 1: the leader has written it; -1 or 'all': every in-sync replica has it. */
+export type Acks = 0 | 1 | -1 | 'all';
+
+export type HeaderValue = Uint8Array | string | null;
+
+export interface Message {
+  key?: Uint8Array | string | null;
+  /** null is a tombstone. */
+  value: Uint8Array | string | null;
+  headers?: Readonly<Record<string, HeaderValue>> | readonly { key: string; value: HeaderValue }[];
+  /** Send to this partition, bypassing the partitioner. */
+  partition?: number;
+  /** Create time in ms since the epoch; defaults to when the batch is created. */
+  timestamp?: number;
+}
+
+export interface ProducerRecord extends Message {
+  topic: string;
+}
+
+export interface SendBatchRequest {
+  topic: string;
+  messages: readonly Message[];
+  /** Overrides the producer's acks for these messages. */
+  acks?: Acks;
+}
+
+export interface ProducerOptions {
+  /** Default -1 ('all'), Kafka's default since 3.0. */
+  acks?: Acks;
+  /** How long a batch waits for more records before it is sent (Kafka's linger.ms; 5 as in Kafka 4). */
+  lingerMs?: number;
+  /** Batch size in (uncompressed, estimated) bytes (Kafka's batch.size, 16384). */
+  batchSize?: number;
+  compression?: CompressionName;
+  partitioner?: PartitionerName | PartitionerFunction;
+  /** Retries per batch on retriable errors (Kafka: effectively unbounded, limited by deliveryTimeoutMs). */
+  retries?: number;
+  /** Upper bound from send() to acknowledgement or failure (Kafka's delivery.timeout.ms, 120000). */
+  deliveryTimeoutMs?: number;
+  /** Outstanding Produce requests per broker (Kafka's max.in.flight.requests.per.connection, 5). */
+  maxInFlightRequests?: number;
+  /** Bytes of records the producer may hold (Kafka's buffer.memory, 32 MiB). */
+  bufferMemory?: number;
+  /** How long send() may wait for buffer memory or metadata (Kafka's max.block.ms, 60000). */
+  maxBlockMs?: number;
+  /** Largest Produce request, and largest record (Kafka's max.request.size, 1 MiB). */
+  maxRequestSize?: number;
+  /** Deadline of each Produce request; defaults to the client's requestTimeoutMs. */
+  requestTimeoutMs?: number;
+}
+
+interface ResolvedProducerOptions {
+  acks: number;
+  lingerMs: number;
+  batchSize: number;
+  compression: CompressionName;
+  retries: number;
+  deliveryTimeoutMs: number;
+  maxInFlightRequests: number;
+  maxBlockMs: number;
+  maxRequestSize: number;
+  requestTimeoutMs: number;
+}
+
+export function normalizeAcks(acks: Acks): number {
+  if (acks === 'all' || acks === -1) return -1;
+  if (acks === 0 || acks === 1) return acks;
+  throw new SamsaClientError(ErrorCodes.INVALID_REQUIRED_ACKS, `acks must be 0, 1, -1 or 'all', not ${String(acks)}`);
+}
+
+/** Rough upper bound of a record's encoded size: what batchSize and bufferMemory count. */
+function estimateRecordBytes(record: KafkaRecordInput): number {
+  let bytes = 16 + (record.key ? record.key.length : 0) + (record.value ? record.value.length : 0);
+  if (record.headers) for (const h of record.headers) bytes += 8 + h.key.length + (h.value ? h.value.length : 0);
+  return bytes;
+}
+
+function toBytes(value: Uint8Array | string, what: string): Uint8Array {
+  if (value instanceof Uint8Array) return value;
+  if (typeof value === 'string') return Buffer.from(value, 'utf8');
+  throw new SamsaClientError(ErrorCodes.INVALID_REQUEST, `${what} must be a Buffer, Uint8Array, string or null`);
+}
+
+function toHeaders(headers: NonNullable<Message['headers']>): RecordHeaderInput[] {
+  const list = Array.isArray(headers) ? (headers as readonly { key: string; value: HeaderValue }[]) : Object.entries(headers as Record<string, HeaderValue>).map(([key, value]) => ({ key, value }));
+  return list.map(({ key, value }) => ({ key, value: value === null || value === undefined ? null : toBytes(value, `header ${key}`) }));
+}
+
+/** The codec's record shape; a message that already has it (Buffers, no headers) is used as it is, without a copy. */
+function toRecordInput(m: Message): KafkaRecordInput {
+  const { key, value, headers } = m;
+  if ((key === undefined || key === null || key instanceof Uint8Array) && (value === null || value instanceof Uint8Array) && headers === undefined) {
+    return m as KafkaRecordInput;
+  }
+  if (value === undefined) throw new SamsaClientError(ErrorCodes.INVALID_REQUEST, 'a message needs a value (null for a tombstone)');
+  return {
+    key: key === undefined || key === null ? null : toBytes(key, 'key'),
+    value: value === null ? null : toBytes(value, 'value'),
+    headers: headers === undefined ? [] : toHeaders(headers),
+    ...(m.timestamp === undefined ? {} : { timestamp: m.timestamp }),
+  };
+}
+
+/** One partition's part of a Produce request. */
+interface RequestPart {
+  readonly queue: PartitionQueue;
+  readonly batches: ProducerBatch[];
+}
+
+interface ProduceRequestPlan {
+  readonly broker: number;
+  readonly acks: number;
+  readonly parts: RequestPart[];
+  bytes: number;
+}
+
+/**
+ * Batches records per partition and sends them. Ordering rule: at most one request per partition is
+ * outstanding, and a failed request's batches stay at the head of their partition's queue until
+ * retried, so records of a partition are appended in send order even across retries. Throughput comes
+ * from carrying every ready batch of a partition (up to maxRequestSize) in that one request, and every
+ * ready partition of a broker in one Produce request, up to maxInFlightRequests per broker.
+ */
+export class Producer implements AsyncDisposable {
+  private readonly options: ResolvedProducerOptions;
+  private readonly memory: BufferMemory;
+  private readonly partitioner: Partitioner;
+  private readonly queues = new Map<string, PartitionQueue[]>();
+  /** Queues holding batches. */
+  private readonly active = new Set<PartitionQueue>();
+  private readonly inFlightByBroker = new Map<number, number>();
+  private readonly available = new WeakMap<TopicInfo, number[]>();
+  private readonly topicsOfInterest = new Set<string>();
+  private drainScheduled = false;
+  private timer: NodeJS.Timeout | undefined;
+  private timerAtMs = Infinity;
+  private refreshingMetadata = false;
+  private flushing = 0;
+  private closing = false;
+  private closed: Promise<void> | undefined;
+
+  constructor(
+    private readonly cluster: Cluster,
+    options: ProducerOptions,
+    private readonly retry: RetryOptions,
+    private readonly logger: Logger,
+    private readonly onClose: (producer: Producer) => void,
+  ) {
+    this.options = {
+      acks: normalizeAcks(options.acks ?? -1),
+      lingerMs: options.lingerMs ?? 5,
+      batchSize: options.batchSize ?? 16384,
+      compression: options.compression ?? 'none',
+      retries: options.retries ?? Number.MAX_SAFE_INTEGER,
+      deliveryTimeoutMs: options.deliveryTimeoutMs ?? 120_000,
+      maxInFlightRequests: options.maxInFlightRequests ?? 5,
+      maxBlockMs: options.maxBlockMs ?? 60_000,
+      maxRequestSize: options.maxRequestSize ?? 1_048_576,
+      requestTimeoutMs: options.requestTimeoutMs ?? cluster.options.requestTimeoutMs,
+    };
+    this.memory = new BufferMemory(options.bufferMemory ?? 32 * 1024 * 1024);
+    this.partitioner = new Partitioner(options.partitioner ?? 'default', this.options.batchSize);
+  }
+
+  /** Sends one record; resolves with its partition and offset once acknowledged per acks. */
+  async send(record: ProducerRecord, options: { acks?: Acks } = {}): Promise<RecordMetadata> {
+    const results = await this.sendBatch({ topic: record.topic, messages: [record], ...(options.acks === undefined ? {} : { acks: options.acks }) });
+    return results[0] as RecordMetadata;
+  }
+
+  /**
+   * Sends records to one topic; resolves with one result per message, in order, once all are
+   * acknowledged, or rejects at the first failure (records of other batches may still be delivered).
+   * Waits (up to maxBlockMs) while bufferMemory is full. No promise is created per record.
+   */
+  async sendBatch(request: SendBatchRequest): Promise<RecordMetadata[]> {
+    if (this.closing) throw new ClosedError('producer');
+    const { topic, messages } = request;
+    const acks = request.acks === undefined ? this.options.acks : normalizeAcks(request.acks);
+    const deadline = Date.now() + this.options.maxBlockMs;
+    if (!this.topicsOfInterest.has(topic)) {
+      this.topicsOfInterest.add(topic);
+      this.cluster.addInterest(topic);
+    }
+    let info = await this.cluster.topic(topic, deadline);
+    const inputs = this.prepare(topic, info, messages);
+    const tracker = new SendTracker(messages.length);
+    const now = Date.now();
+    let partitions = this.queueArray(topic, info.partitions.length);
+    for (let i = 0; i < inputs.length; i++) {
+      const input = inputs[i] as KafkaRecordInput;
+      const bytes = estimateRecordBytes(input);
+      if (!this.memory.tryReserve(bytes)) {
+        await this.memory.reserve(bytes, Math.max(0, deadline - Date.now()), () => this.wake()).catch((err: unknown) => {
+          tracker.fail(err);
+          throw err;
+        });
+        if (this.closing) {
+          this.memory.release(bytes);
+          throw new ClosedError('producer');
+        }
+        info = this.cluster.topics.get(topic) ?? info;
+        partitions = this.queueArray(topic, info.partitions.length);
+      }
+      const explicit = (messages[i] as Message).partition;
+      const partition = explicit ?? this.partitioner.partition(topic, input.key ?? null, info.partitions.length, this.availablePartitions(info), bytes);
+      this.append(partitions[partition] as PartitionQueue, acks, input, bytes, tracker, i, now);
+    }
+    tracker.seal();
+    return tracker.promise;
+  }
+
+  /** Checks every message before any is queued, so a bad one fails the call without a partial send. */
+  private prepare(topic: string, info: TopicInfo, messages: readonly Message[]): KafkaRecordInput[] {
+    const inputs = new Array<KafkaRecordInput>(messages.length);
+    const numPartitions = info.partitions.length;
+    for (let i = 0; i < messages.length; i++) {
+      const m = messages[i] as Message;
+      const p = m.partition;
+      if (p !== undefined && !(Number.isInteger(p) && p >= 0 && p < numPartitions)) {
+        throw new SamsaClientError(ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION, `partition ${p} does not exist; ${topic} has ${numPartitions}`, { topic, partition: p, retriable: false });
+      }
+      const input = toRecordInput(m);
+      if (estimateRecordBytes(input) > this.options.maxRequestSize) {
+        throw new SamsaClientError(ErrorCodes.MESSAGE_TOO_LARGE, `a record of about ${estimateRecordBytes(input)} bytes exceeds maxRequestSize ${this.options.maxRequestSize}`, { topic });
+      }
+      inputs[i] = input;
+    }
+    return inputs;
+  }
+
+  private queueArray(topic: string, numPartitions: number): PartitionQueue[] {
+    let queues = this.queues.get(topic);
+    if (queues === undefined) {
+      queues = [];
+      this.queues.set(topic, queues);
+    }
+    for (let p = queues.length; p < numPartitions; p++) queues.push(new PartitionQueue(topic, p));
+    return queues;
+  }
+
+  private availablePartitions(info: TopicInfo): number[] {
+    let available = this.available.get(info);
+    if (available === undefined) {
+      available = info.partitions.filter((p) => p !== undefined && p.leader >= 0).map((p) => p.partition);
+      if (available.length === 0) available = info.partitions.map((_, i) => i);
+      this.available.set(info, available);
+    }
+    return available;
+  }
+
+  private append(queue: PartitionQueue, acks: number, input: KafkaRecordInput, bytes: number, tracker: SendTracker, index: number, now: number): void {
+    let batch = queue.open;
+    if (batch !== undefined && (batch.acks !== acks || batch.bytes + bytes > this.options.batchSize)) {
+      batch.closed = true;
+      this.wake();
+      batch = undefined;
+    }
+    if (batch === undefined) {
+      batch = new ProducerBatch(queue.topic, queue.partition, acks, now);
+      queue.batches.push(batch);
+      this.active.add(queue);
+      this.armTimer(now + this.options.lingerMs);
+    }
+    batch.append(input, bytes, tracker, index);
+    if (batch.bytes >= this.options.batchSize) {
+      batch.closed = true;
+      this.wake();
+    }
+  }
+
+  private wake(): void {
+    if (this.drainScheduled) return;
+    this.drainScheduled = true;
+    setImmediate(() => this.drain());
+  }
+
+  private armTimer(atMs: number): void {
+    if (atMs >= this.timerAtMs) return;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timerAtMs = atMs;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.timerAtMs = Infinity;
+      this.drain();
+    }, Math.max(0, atMs - Date.now()));
+  }
+
+  /** Sends what is ready; arms the timer for what will be. */
+  private drain(): void {
+    this.drainScheduled = false;
+    const now = Date.now();
+    const { lingerMs, maxInFlightRequests, maxRequestSize, deliveryTimeoutMs } = this.options;
+    const force = this.flushing > 0 || this.closing || this.memory.waiting > 0;
+    let nextWakeMs = Infinity;
+    let needMetadata = false;
+    const plans = new Map<number, ProduceRequestPlan>();
+    for (const queue of this.active) {
+      if (queue.inFlight) continue;
+      this.expire(queue, now);
+      const head = queue.batches[0];
+      if (head === undefined) {
+        this.active.delete(queue);
+        continue;
+      }
+      nextWakeMs = Math.min(nextWakeMs, head.createdMs + deliveryTimeoutMs);
+      if (queue.retryAtMs > now) {
+        nextWakeMs = Math.min(nextWakeMs, queue.retryAtMs);
+        continue;
+      }
+      if (!head.closed && !force && now - head.createdMs < lingerMs) {
+        nextWakeMs = Math.min(nextWakeMs, head.createdMs + lingerMs);
+        continue;
+      }
+      const leader = this.cluster.leaderOf(queue.topic, queue.partition);
+      if (leader < 0 || !this.cluster.brokers.has(leader)) {
+        needMetadata = true;
+        continue;
+      }
+      const key = leader * 4 + head.acks + 1;
+      let plan = plans.get(key);
+      if (plan === undefined) {
+        if ((this.inFlightByBroker.get(leader) ?? 0) >= maxInFlightRequests) continue;
+        plan = { broker: leader, acks: head.acks, parts: [], bytes: 0 };
+        plans.set(key, plan);
+        this.inFlightByBroker.set(leader, (this.inFlightByBroker.get(leader) ?? 0) + 1);
+      } else if (plan.bytes >= maxRequestSize) {
+        continue;
+      }
+      const taken = this.take(queue, plan, now, force);
+      if (taken.length > 0) {
+        plan.parts.push({ queue, batches: taken });
+        queue.inFlight = true;
+      }
+    }
+    for (const plan of plans.values()) {
+      if (plan.parts.length > 0) this.sendRequest(plan);
+      else this.requestDone(plan.broker);
+    }
+    if (needMetadata) this.refreshMetadata();
+    if (nextWakeMs !== Infinity) this.armTimer(nextWakeMs);
+  }
+
+  /** Head batches of one partition with the same acks, encoded (once), up to the request's size limit. */
+  private take(queue: PartitionQueue, plan: ProduceRequestPlan, now: number, force: boolean): ProducerBatch[] {
+    const taken: ProducerBatch[] = [];
+    while (taken.length < queue.batches.length) {
+      const batch = queue.batches[taken.length] as ProducerBatch;
+      if (batch.acks !== plan.acks) break;
+      if (!batch.closed && !force && now - batch.createdMs < this.options.lingerMs) break;
+      if (!batch.closed) {
+        batch.closed = true;
+        this.partitioner.batchSent(batch.topic, batch.partition);
+      }
+      if (batch.encoded === undefined) {
+        try {
+          batch.encoded = encodeBatch(batch.records, { compression: this.options.compression, now: batch.createdMs });
+          batch.records = [];
+        } catch (err) {
+          // Bad input (e.g. a timestamp out of range): this batch fails, the partition goes on.
+          queue.batches.splice(taken.length, 1);
+          this.memory.release(batch.bytes);
+          batch.fail(err);
+          continue;
+        }
+      }
+      if (taken.length > 0 && plan.bytes + batch.encoded.length > this.options.maxRequestSize) break;
+      plan.bytes += batch.encoded.length;
+      taken.push(batch);
+    }
+    return taken;
+  }
+
+  /** Fails waiting batches older than deliveryTimeoutMs. */
+  private expire(queue: PartitionQueue, now: number): void {
+    const limit = this.options.deliveryTimeoutMs;
+    while (queue.batches.length > 0 && now - (queue.batches[0] as ProducerBatch).createdMs >= limit) {
+      const batch = queue.batches.shift() as ProducerBatch;
+      this.memory.release(batch.bytes);
+      const cause = batch.lastError;
+      batch.fail(
+        new TimeoutError(`${batch.recordCount} record(s) for ${batch.topic}-${batch.partition} not acknowledged within deliveryTimeoutMs ${limit}${cause instanceof Error ? ` (last error: ${cause.message})` : ''}`, {
+          cause,
+          topic: batch.topic,
+          partition: batch.partition,
+          retriable: false,
+        }),
+      );
+    }
+  }
+
+  private refreshMetadata(): void {
+    if (this.refreshingMetadata) return;
+    this.refreshingMetadata = true;
+    this.cluster
+      .refresh()
+      .catch((err: unknown) => this.logger.warn({ err }, 'producer metadata refresh failed'))
+      .finally(() => {
+        this.refreshingMetadata = false;
+        this.armTimer(Date.now() + this.retry.initialRetryTimeMs);
+      });
+  }
+
+  private sendRequest(plan: ProduceRequestPlan): void {
+    const byTopic = new Map<string, v1.ProducePartitionData[]>();
+    for (const { queue, batches } of plan.parts) {
+      const records = batches.length === 1 ? (batches[0]?.encoded as Buffer) : Buffer.concat(batches.map((b) => b.encoded as Buffer));
+      let list = byTopic.get(queue.topic);
+      if (list === undefined) byTopic.set(queue.topic, (list = []));
+      list.push({ partition: queue.partition, records });
+    }
+    const request: v1.ProduceRequest = {
+      acks: plan.acks,
+      timeoutMs: this.options.requestTimeoutMs,
+      topics: [...byTopic].map(([name, partitions]) => ({ name, partitions })),
+    };
+    const connection = this.cluster.connection(plan.broker);
+    if (connection === undefined) {
+      this.requestFailed(plan, errorFromCode(ErrorCodes.LEADER_NOT_AVAILABLE.code, `broker ${plan.broker} is not in the metadata`));
+      this.requestDone(plan.broker);
+      return;
+    }
+    const call = connection.call('Produce', request, { timeoutMs: this.options.requestTimeoutMs });
+    // acks=0: nobody will tell us the offset, so the records count as sent once handed to the transport.
+    if (plan.acks === 0) for (const part of plan.parts) for (const batch of part.batches) batch.complete(-1);
+    call.then(
+      (response) => this.requestSucceeded(plan, response),
+      (err: unknown) => this.requestFailed(plan, err),
+    ).finally(() => this.requestDone(plan.broker));
+  }
+
+  private requestDone(broker: number): void {
+    this.inFlightByBroker.set(broker, (this.inFlightByBroker.get(broker) ?? 1) - 1);
+    this.wake();
+  }
+
+  private requestSucceeded(plan: ProduceRequestPlan, response: v1.ProduceResponse__Output): void {
+    const results = new Map<string, v1.ProducePartitionResponse__Output>();
+    for (const t of response.topics) for (const p of t.partitions) results.set(`${t.name}\0${p.partition}`, p);
+    for (const part of plan.parts) {
+      const { topic, partition } = part.queue;
+      const result = results.get(`${topic}\0${partition}`);
+      if (plan.acks === 0) {
+        this.partDelivered(part, -1);
+      } else if (result === undefined) {
+        this.partFailed(part, errorFromCode(ErrorCodes.UNKNOWN_SERVER_ERROR.code, 'the broker did not answer for this partition', { topic, partition }));
+      } else if (result.errorCode !== 0) {
+        this.partFailed(part, errorFromCode(result.errorCode, result.errorMessage || undefined, { topic, partition }));
+      } else {
+        this.partDelivered(part, result.baseOffset);
+      }
+    }
+  }
+
+  private requestFailed(plan: ProduceRequestPlan, err: unknown): void {
+    if (err instanceof SamsaClientError && needsMetadataRefresh(err.code)) this.cluster.requestRefresh();
+    for (const part of plan.parts) {
+      if (plan.acks === 0) this.partDelivered(part, -1);
+      else this.partFailed(part, err);
+    }
+  }
+
+  /** The partition's batches were appended back to back starting at baseOffset. */
+  private partDelivered(part: RequestPart, baseOffset: number): void {
+    const { queue, batches } = part;
+    queue.batches.splice(0, batches.length);
+    queue.inFlight = false;
+    queue.retryAtMs = 0;
+    let offset = baseOffset;
+    for (const batch of batches) {
+      this.memory.release(batch.bytes);
+      if (baseOffset >= 0) {
+        batch.complete(offset);
+        offset += batch.recordCount;
+      } else if (batch.acks !== 0) {
+        batch.complete(-1);
+      }
+      // acks=0 batches were completed when sent; a later error is logged only.
+    }
+  }
+
+  private partFailed(part: RequestPart, err: unknown): void {
+    const { queue, batches } = part;
+    queue.inFlight = false;
+    const now = Date.now();
+    const first = batches[0] as ProducerBatch;
+    const attempts = first.attempts + 1;
+    const retriable = isRetriable(err) && attempts <= this.options.retries && now - first.createdMs < this.options.deliveryTimeoutMs;
+    this.logger.debug({ topic: queue.topic, partition: queue.partition, attempts, retriable, err }, 'produce failed');
+    if (retriable) {
+      if (err instanceof SamsaClientError && needsMetadataRefresh(err.code)) this.cluster.requestRefresh();
+      for (const batch of batches) {
+        batch.attempts = attempts;
+        batch.lastError = err;
+      }
+      queue.retryAtMs = now + backoffMs(attempts - 1, this.retry);
+      return;
+    }
+    queue.batches.splice(0, batches.length);
+    for (const batch of batches) {
+      this.memory.release(batch.bytes);
+      batch.fail(err);
+    }
+  }
+
+  /** Sends everything accumulated so far (ignoring lingerMs) and resolves when each batch has completed, delivered or failed. */
+  async flush(): Promise<void> {
+    const pending: ProducerBatch[] = [];
+    for (const queue of this.active) pending.push(...queue.batches);
+    if (pending.length === 0) return;
+    this.flushing++;
+    try {
+      await new Promise<void>((resolve) => {
+        let left = pending.length;
+        for (const batch of pending) batch.onDone(() => --left === 0 && resolve());
+        this.wake();
+      });
+    } finally {
+      this.flushing--;
+    }
+  }
+
+  /** Refuses new sends, delivers what is buffered (flush), then stops. */
+  close(): Promise<void> {
+    this.closed ??= (async () => {
+      this.closing = true;
+      this.memory.close();
+      await this.flush();
+      if (this.timer !== undefined) clearTimeout(this.timer);
+      for (const topic of this.topicsOfInterest) this.cluster.removeInterest(topic);
+      this.onClose(this);
+    })();
+    return this.closed;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

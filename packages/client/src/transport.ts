@@ -1,0 +1,110 @@
+import * as grpc from '@grpc/grpc-js';
+import { loadBrokerProto, type v1 } from '@samsa/protocol';
+import { AbortError, ClosedError, errorFromGrpc } from './errors.js';
+
+/** The RPCs of samsa.v1.Broker with their request and response types. */
+export interface BrokerRpcs {
+  Metadata: [v1.MetadataRequest, v1.MetadataResponse__Output];
+  DescribeCluster: [v1.DescribeClusterRequest, v1.DescribeClusterResponse__Output];
+  CreateTopics: [v1.CreateTopicsRequest, v1.CreateTopicsResponse__Output];
+  DeleteTopics: [v1.DeleteTopicsRequest, v1.DeleteTopicsResponse__Output];
+  Produce: [v1.ProduceRequest, v1.ProduceResponse__Output];
+  Fetch: [v1.FetchRequest, v1.FetchResponse__Output];
+  ListOffsets: [v1.ListOffsetsRequest, v1.ListOffsetsResponse__Output];
+}
+export type RpcName = keyof BrokerRpcs;
+
+export interface CallOptions {
+  timeoutMs: number;
+  signal?: AbortSignal | undefined;
+}
+
+/** Largest message either way; Fetch responses can carry maxBytes (50 MiB by default) plus framing. */
+const MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
+
+const CHANNEL_OPTIONS: grpc.ChannelOptions = {
+  'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
+  'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+  // Kafka's reconnect.backoff.ms / reconnect.backoff.max.ms; grpc-js's own defaults (1 s .. 120 s) would
+  // make retries after a broker restart fail fast for minutes without trying to connect.
+  'grpc.initial_reconnect_backoff_ms': 50,
+  'grpc.max_reconnect_backoff_ms': 1000,
+  'grpc.keepalive_time_ms': 60_000,
+  'grpc.enable_retries': 0,
+};
+
+type UnaryMethod = (
+  request: unknown,
+  metadata: grpc.Metadata,
+  options: grpc.CallOptions,
+  callback: (err: grpc.ServiceError | null, response?: unknown) => void,
+) => grpc.ClientUnaryCall;
+
+/** One gRPC channel to one broker address, shared by every producer, consumer and admin of a client. */
+export class BrokerConnection {
+  readonly address: string;
+  private readonly client: grpc.Client;
+  private readonly metadata = new grpc.Metadata();
+  private closed = false;
+
+  constructor(address: string, clientId: string) {
+    this.address = address;
+    const Broker = loadBrokerProto().Broker;
+    this.client = new Broker(address, grpc.credentials.createInsecure(), {
+      ...CHANNEL_OPTIONS,
+      'grpc.primary_user_agent': `samsa-client/${clientId}`,
+    });
+    this.metadata.set('x-client-id', clientId);
+  }
+
+  /** Calls one RPC; failures become typed errors (see errorFromGrpc), an aborted signal an AbortError. */
+  call<M extends RpcName>(method: M, request: BrokerRpcs[M][0], options: CallOptions): Promise<BrokerRpcs[M][1]> {
+    if (this.closed) return Promise.reject(new ClosedError('connection'));
+    const signal = options.signal;
+    if (signal?.aborted) return Promise.reject(new AbortError(signal));
+    return new Promise((resolve, reject) => {
+      const fn = (this.client as unknown as Record<string, UnaryMethod>)[method] as UnaryMethod;
+      let onAbort: (() => void) | undefined;
+      const call = fn.call(this.client, request, this.metadata, { deadline: Date.now() + options.timeoutMs }, (err, response) => {
+        if (onAbort) signal?.removeEventListener('abort', onAbort);
+        if (signal?.aborted) reject(new AbortError(signal));
+        else if (err) reject(errorFromGrpc(err, this.address, method));
+        else resolve(response as BrokerRpcs[M][1]);
+      });
+      if (signal) {
+        onAbort = () => call.cancel();
+        signal.addEventListener('abort', onAbort, { once: true });
+      }
+    });
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.client.close();
+  }
+}
+
+/** Connections by address: one channel per broker, reused by everything that talks to it. */
+export class ConnectionPool {
+  private readonly connections = new Map<string, BrokerConnection>();
+  private closed = false;
+
+  constructor(private readonly clientId: string) {}
+
+  get(address: string): BrokerConnection {
+    if (this.closed) throw new ClosedError('client');
+    let connection = this.connections.get(address);
+    if (!connection) {
+      connection = new BrokerConnection(address, this.clientId);
+      this.connections.set(address, connection);
+    }
+    return connection;
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const connection of this.connections.values()) connection.close();
+    this.connections.clear();
+  }
+}

@@ -1,0 +1,366 @@
+/**
+ * An in-process stand-in for a Samsa cluster, for the client's unit tests only: N gRPC servers
+ * implementing samsa.v1.Broker over a tiny in-memory log, sharing one cluster state, with knobs to
+ * inject errors, move leaders and the controller, and hold requests. The real broker is tested elsewhere.
+ */
+import { EventEmitter } from 'node:events';
+import * as grpc from '@grpc/grpc-js';
+import {
+  ErrorCodes,
+  decodeBatches,
+  lastOffsetOf,
+  loadBrokerProto,
+  splitBatches,
+  stampBatch,
+  type KafkaRecord,
+  type v1,
+} from '@samsa/protocol';
+
+type Method = 'Metadata' | 'DescribeCluster' | 'CreateTopics' | 'DeleteTopics' | 'Produce' | 'Fetch' | 'ListOffsets';
+
+export interface StoredBatch {
+  baseOffset: number;
+  lastOffset: number;
+  bytes: Buffer;
+}
+
+export interface TestPartition {
+  leader: number;
+  leaderEpoch: number;
+  replicas: number[];
+  logStartOffset: number;
+  nextOffset: number;
+  batches: StoredBatch[];
+  records: KafkaRecord[];
+}
+
+export interface TestTopic {
+  name: string;
+  partitions: TestPartition[];
+  configs: Record<string, string>;
+}
+
+export interface Fault {
+  method: Method;
+  broker?: number;
+  topic?: string;
+  partition?: number;
+  /** A per-partition (or per-topic) error code in the response. */
+  errorCode?: number;
+  /** Fail the whole call with this gRPC status instead. */
+  grpcStatus?: grpc.status;
+  /** How many matching requests (or partitions) it hits; default 1. */
+  times?: number;
+}
+
+export interface RequestLogEntry {
+  broker: number;
+  method: Method;
+  request: unknown;
+  at: number;
+}
+
+interface TestBroker {
+  id: number;
+  port: number;
+  address: string;
+  server: grpc.Server;
+}
+
+export class TestCluster {
+  readonly brokers: TestBroker[] = [];
+  readonly topics = new Map<string, TestTopic>();
+  readonly requests: RequestLogEntry[] = [];
+  readonly faults: Fault[] = [];
+  controllerId = 0;
+  controllerEpoch = 1;
+  /** Handlers of these methods wait for this promise before answering (set by hold()). */
+  private readonly gates = new Map<Method, Promise<void>>();
+  private readonly appended = new EventEmitter();
+
+  static async start(options: { brokers?: number } = {}): Promise<TestCluster> {
+    const cluster = new TestCluster();
+    const count = options.brokers ?? 1;
+    for (let id = 0; id < count; id++) await cluster.startBroker(id);
+    cluster.appended.setMaxListeners(0);
+    return cluster;
+  }
+
+  get bootstrap(): string[] {
+    return this.brokers.map((b) => b.address);
+  }
+
+  private async startBroker(id: number): Promise<void> {
+    const server = new grpc.Server({ 'grpc.max_receive_message_length': 256 * 1024 * 1024, 'grpc.max_send_message_length': 256 * 1024 * 1024 });
+    const handler = <Req, Res>(method: Method, fn: (request: Req, brokerId: number) => Promise<Res> | Res) => {
+      return (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sendUnaryData<Res>) => {
+        this.requests.push({ broker: id, method, request: call.request, at: Date.now() });
+        void (async () => {
+          try {
+            await this.gates.get(method);
+            const fault = this.takeFault({ method, broker: id }, (f) => f.grpcStatus !== undefined);
+            if (fault) {
+              callback({ code: fault.grpcStatus as grpc.status, details: `injected ${grpc.status[fault.grpcStatus as grpc.status]}` });
+              return;
+            }
+            callback(null, await fn(call.request, id));
+          } catch (err) {
+            callback({ code: grpc.status.INTERNAL, details: String(err) });
+          }
+        })();
+      };
+    };
+    server.addService(loadBrokerProto().Broker.service, {
+      Metadata: handler('Metadata', (r: v1.MetadataRequest__Output) => this.metadata(r)),
+      DescribeCluster: handler('DescribeCluster', () => this.describeCluster()),
+      CreateTopics: handler('CreateTopics', (r: v1.CreateTopicsRequest__Output, b) => this.createTopics(r, b)),
+      DeleteTopics: handler('DeleteTopics', (r: v1.DeleteTopicsRequest__Output, b) => this.deleteTopics(r, b)),
+      Produce: handler('Produce', (r: v1.ProduceRequest__Output, b) => this.produce(r, b)),
+      Fetch: handler('Fetch', (r: v1.FetchRequest__Output, b) => this.fetch(r, b)),
+      ListOffsets: handler('ListOffsets', (r: v1.ListOffsetsRequest__Output, b) => this.listOffsets(r, b)),
+    });
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    );
+    this.brokers.push({ id, port, address: `127.0.0.1:${port}`, server });
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.brokers.map((b) => new Promise<void>((resolve) => b.server.tryShutdown(() => resolve()))));
+    for (const b of this.brokers) b.server.forceShutdown();
+  }
+
+  // ---- knobs ----
+
+  createTopic(name: string, numPartitions: number, options: { replicationFactor?: number; leaders?: number[]; configs?: Record<string, string> } = {}): TestTopic {
+    const n = this.brokers.length;
+    const rf = Math.min(options.replicationFactor ?? n, n);
+    const partitions: TestPartition[] = [];
+    for (let p = 0; p < numPartitions; p++) {
+      const leader = options.leaders?.[p] ?? p % n;
+      const replicas = [leader, ...Array.from({ length: rf - 1 }, (_, i) => (leader + i + 1) % n)];
+      partitions.push({ leader, leaderEpoch: 0, replicas, logStartOffset: 0, nextOffset: 0, batches: [], records: [] });
+    }
+    const topic = { name, partitions, configs: { ...options.configs } };
+    this.topics.set(name, topic);
+    return topic;
+  }
+
+  partition(topic: string, partition: number): TestPartition {
+    const p = this.topics.get(topic)?.partitions[partition];
+    if (!p) throw new Error(`no ${topic}-${partition}`);
+    return p;
+  }
+
+  /** Leadership moves (an election): the new leader has a higher epoch; the old one answers NotLeaderOrFollower. */
+  moveLeader(topic: string, partition: number, to: number): void {
+    const p = this.partition(topic, partition);
+    p.leader = to;
+    p.leaderEpoch++;
+    if (!p.replicas.includes(to)) p.replicas.push(to);
+  }
+
+  inject(fault: Fault): void {
+    this.faults.push({ times: 1, ...fault });
+  }
+
+  /** Requests of `method` wait until the returned function is called. */
+  hold(method: Method): () => void {
+    let release!: () => void;
+    this.gates.set(method, new Promise<void>((resolve) => (release = resolve)));
+    return () => {
+      this.gates.delete(method);
+      release();
+    };
+  }
+
+  requestsOf<T>(method: Method): (RequestLogEntry & { request: T })[] {
+    return this.requests.filter((r) => r.method === method) as (RequestLogEntry & { request: T })[];
+  }
+
+  /** Appends records directly (as if produced by someone else). */
+  append(topic: string, partition: number, batch: Buffer): number {
+    return this.appendBatch(this.partition(topic, partition), batch);
+  }
+
+  private takeFault(where: { method: Method; broker: number; topic?: string; partition?: number }, kind: (f: Fault) => boolean): Fault | undefined {
+    const at = this.faults.findIndex(
+      (f) =>
+        kind(f) &&
+        f.method === where.method &&
+        (f.broker === undefined || f.broker === where.broker) &&
+        (f.topic === undefined || f.topic === where.topic) &&
+        (f.partition === undefined || f.partition === where.partition),
+    );
+    if (at < 0) return undefined;
+    const fault = this.faults[at] as Fault;
+    fault.times = (fault.times ?? 1) - 1;
+    if (fault.times <= 0) this.faults.splice(at, 1);
+    return fault;
+  }
+
+  private partitionError(method: Method, broker: number, topic: string, partition: number): number {
+    const fault = this.takeFault({ method, broker, topic, partition }, (f) => f.errorCode !== undefined);
+    if (fault) return fault.errorCode as number;
+    const p = this.topics.get(topic)?.partitions[partition];
+    if (!p) return ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code;
+    if (p.leader !== broker) return ErrorCodes.NOT_LEADER_OR_FOLLOWER.code;
+    return 0;
+  }
+
+  // ---- handlers ----
+
+  private brokerInfos(): v1.BrokerInfo[] {
+    return this.brokers.map((b) => ({ id: b.id, host: '127.0.0.1', port: b.port, rack: '' }));
+  }
+
+  private metadata(request: v1.MetadataRequest__Output): v1.MetadataResponse {
+    const names = request.topics.length > 0 ? request.topics : [...this.topics.keys()];
+    return {
+      brokers: this.brokerInfos(),
+      clusterId: 'test-cluster',
+      controllerId: this.controllerId,
+      topics: names.map((name) => {
+        const t = this.topics.get(name);
+        if (!t) return { name, errorCode: ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code, errorMessage: 'unknown topic', partitions: [] };
+        return {
+          name,
+          errorCode: 0,
+          configs: t.configs,
+          partitions: t.partitions.map((p, i) => ({ errorCode: 0, partition: i, leader: p.leader, leaderEpoch: p.leaderEpoch, replicas: p.replicas, isr: p.replicas, offlineReplicas: [] })),
+        };
+      }),
+    };
+  }
+
+  private describeCluster(): v1.DescribeClusterResponse {
+    return { clusterId: 'test-cluster', controllerId: this.controllerId, controllerEpoch: this.controllerEpoch, brokers: this.brokerInfos() };
+  }
+
+  private createTopics(request: v1.CreateTopicsRequest__Output, broker: number): v1.CreateTopicsResponse {
+    return {
+      topics: request.topics.map((t) => {
+        const fault = this.takeFault({ method: 'CreateTopics', broker, topic: t.name }, (f) => f.errorCode !== undefined);
+        if (fault) return { name: t.name, errorCode: fault.errorCode as number };
+        if (broker !== this.controllerId) return { name: t.name, errorCode: ErrorCodes.NOT_CONTROLLER.code, errorMessage: `broker ${broker} is not the controller` };
+        if (this.topics.has(t.name)) return { name: t.name, errorCode: ErrorCodes.TOPIC_ALREADY_EXISTS.code, errorMessage: `topic ${t.name} already exists` };
+        if (!request.validateOnly) {
+          this.createTopic(t.name, t.numPartitions < 0 ? 1 : t.numPartitions, { ...(t.replicationFactor > 0 ? { replicationFactor: t.replicationFactor } : {}), configs: t.configs });
+        }
+        return { name: t.name, errorCode: 0 };
+      }),
+    };
+  }
+
+  private deleteTopics(request: v1.DeleteTopicsRequest__Output, broker: number): v1.DeleteTopicsResponse {
+    return {
+      topics: request.topics.map((name) => {
+        if (broker !== this.controllerId) return { name, errorCode: ErrorCodes.NOT_CONTROLLER.code };
+        if (!this.topics.delete(name)) return { name, errorCode: ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code, errorMessage: `topic ${name} does not exist` };
+        return { name, errorCode: 0 };
+      }),
+    };
+  }
+
+  private appendBatch(p: TestPartition, bytes: Buffer): number {
+    const first = p.nextOffset;
+    for (const span of splitBatches(bytes)) {
+      const copy = Buffer.from(bytes.subarray(span.position, span.position + 12 + span.header.batchLength));
+      stampBatch(copy, 0, p.nextOffset, p.leaderEpoch);
+      const last = lastOffsetOf({ baseOffset: p.nextOffset, lastOffsetDelta: span.header.lastOffsetDelta });
+      p.batches.push({ baseOffset: p.nextOffset, lastOffset: last, bytes: copy });
+      for (const batch of decodeBatches(copy)) p.records.push(...batch.records);
+      p.nextOffset = last + 1;
+    }
+    this.appended.emit('append');
+    return first;
+  }
+
+  private produce(request: v1.ProduceRequest__Output, broker: number): v1.ProduceResponse {
+    return {
+      topics: request.topics.map((t) => ({
+        name: t.name,
+        partitions: t.partitions.map((pd) => {
+          const errorCode = this.partitionError('Produce', broker, t.name, pd.partition);
+          if (errorCode !== 0) return { partition: pd.partition, errorCode, baseOffset: -1 };
+          const p = this.partition(t.name, pd.partition);
+          try {
+            const baseOffset = this.appendBatch(p, pd.records);
+            return { partition: pd.partition, errorCode: 0, baseOffset, logAppendTimeMs: -1, logStartOffset: p.logStartOffset };
+          } catch (err) {
+            return { partition: pd.partition, errorCode: ErrorCodes.CORRUPT_MESSAGE.code, errorMessage: String(err), baseOffset: -1 };
+          }
+        }),
+      })),
+    };
+  }
+
+  private async fetch(request: v1.FetchRequest__Output, broker: number): Promise<v1.FetchResponse> {
+    const deadline = Date.now() + request.maxWaitMs;
+    for (;;) {
+      let bytes = 0;
+      let anyError = false;
+      const topics = request.topics.map((t) => ({
+        name: t.name,
+        partitions: t.partitions.map((fp): v1.FetchPartitionResponse => {
+          const errorCode = this.partitionError('Fetch', broker, t.name, fp.partition);
+          if (errorCode !== 0) {
+            anyError = true;
+            return { partition: fp.partition, errorCode, highWatermark: -1, logStartOffset: -1 };
+          }
+          const p = this.partition(t.name, fp.partition);
+          if (fp.fetchOffset < p.logStartOffset || fp.fetchOffset > p.nextOffset) {
+            anyError = true;
+            return { partition: fp.partition, errorCode: ErrorCodes.OFFSET_OUT_OF_RANGE.code, highWatermark: p.nextOffset, logStartOffset: p.logStartOffset };
+          }
+          const chosen: Buffer[] = [];
+          let size = 0;
+          for (const b of p.batches) {
+            if (b.lastOffset < fp.fetchOffset) continue;
+            if (chosen.length > 0 && size + b.bytes.length > fp.partitionMaxBytes) break;
+            chosen.push(b.bytes);
+            size += b.bytes.length;
+          }
+          bytes += size;
+          return { partition: fp.partition, errorCode: 0, highWatermark: p.nextOffset, logStartOffset: p.logStartOffset, records: Buffer.concat(chosen) };
+        }),
+      }));
+      const wait = deadline - Date.now();
+      if (anyError || bytes >= Math.max(1, request.minBytes) || wait <= 0) return { topics };
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, wait);
+        function done() {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.appended.once('append', done);
+      });
+    }
+  }
+
+  private listOffsets(request: v1.ListOffsetsRequest__Output, broker: number): v1.ListOffsetsResponse {
+    return {
+      topics: request.topics.map((t) => ({
+        name: t.name,
+        partitions: t.partitions.map((lp) => {
+          const errorCode = this.partitionError('ListOffsets', broker, t.name, lp.partition);
+          if (errorCode !== 0) return { partition: lp.partition, errorCode, offset: -1, timestamp: -1 };
+          const p = this.partition(t.name, lp.partition);
+          if (lp.timestamp === -2) return { partition: lp.partition, errorCode: 0, offset: p.logStartOffset, timestamp: -1 };
+          if (lp.timestamp === -1) return { partition: lp.partition, errorCode: 0, offset: p.nextOffset, timestamp: -1 };
+          const found = p.records.find((r) => r.offset >= p.logStartOffset && r.timestamp >= lp.timestamp);
+          return { partition: lp.partition, errorCode: 0, offset: found ? found.offset : -1, timestamp: found ? found.timestamp : -1 };
+        }),
+      })),
+    };
+  }
+}
+
+/** Polls `predicate` (every few ms) until it holds; tests wait on conditions, never on fixed sleeps. */
+export async function waitFor(predicate: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
