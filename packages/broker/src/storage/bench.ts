@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { BATCH_HEADER_SIZE, BatchField, LOG_OVERHEAD, MAGIC_V2, writeBatchCrc } from '@samsa/protocol';
-import { openPartitionLog } from './log.js';
+import { openPartitionLog, type PartitionLog } from './log.js';
 import type { LogConfig } from './config.js';
 
 export interface StorageBenchmarkOptions {
@@ -21,7 +21,9 @@ export interface StorageBenchmarkOptions {
   /** Log config overrides (default: Kafka's defaults, fsync left to replication). */
   readonly config?: Partial<LogConfig>;
   readonly logger?: Logger;
-  readonly onProgress?: (progress: { phase: 'build' | 'raw' | 'append' | 'read'; done: number; total: number }) => void;
+  readonly onProgress?: (progress: { phase: 'build' | 'append' | 'read'; done: number; total: number }) => void;
+  /** Rounds of raw write, append and read; each figure is the median round (default 5). */
+  readonly rounds?: number;
   /** Keep the files (default false). */
   readonly keepFiles?: boolean;
 }
@@ -43,20 +45,22 @@ export interface StorageBenchmarkResult {
   readonly totalBytes: number;
   /** Time to encode the batches up front (not part of the append figure). */
   readonly buildSeconds: number;
+  readonly rounds: number;
   /** Plain FileHandle writes of the same bytes in the same chunks: the baseline. */
   readonly rawWrite: ThroughputFigure;
   /** PartitionLog.append of the prebuilt batches (validation, CRC check, stamping, indexes, write). */
   readonly append: ThroughputFigure;
   /** PartitionLog.read from the start to the end, from the page cache. */
   readonly read: ThroughputFigure;
-  /** append.mbPerSec / rawWrite.mbPerSec. */
+  /** Median over rounds of append MB/s divided by raw MB/s of the same round (same disk, same moment). */
   readonly appendToRawRatio: number;
 }
 
 /**
  * Measures the partition log against the raw speed of the same disk in the same run:
  * (1) sequential FileHandle writes, (2) appends through the log with fsync left to replication,
- * (3) sequential reads through the log. Returns the figures; prints nothing.
+ * (3) sequential reads through the log. Every phase runs `rounds` times (fresh files each time,
+ * which also warms the JIT) and the median round is reported. Returns the figures; prints nothing.
  */
 export async function runStorageBenchmark(options: StorageBenchmarkOptions): Promise<StorageBenchmarkResult> {
   const records = options.records ?? 1_000_000;
@@ -64,6 +68,7 @@ export async function runStorageBenchmark(options: StorageBenchmarkOptions): Pro
   const batchSize = options.batchSize ?? 1000;
   const readMaxBytes = options.readMaxBytes ?? 1024 * 1024;
   const concurrency = Math.max(1, options.appendConcurrency ?? 1);
+  const roundCount = Math.max(1, options.rounds ?? 5);
   const progress = options.onProgress ?? (() => {});
   await mkdir(options.dir, { recursive: true });
   const workDir = await mkdtemp(join(options.dir, 'samsa-bench-'));
@@ -76,66 +81,89 @@ export async function runStorageBenchmark(options: StorageBenchmarkOptions): Pro
     }
     const buildSeconds = (performance.now() - started) / 1000;
     const totalBytes = batches.reduce((n, b) => n + b.length, 0);
-
-    started = performance.now();
-    const raw = await open(join(workDir, 'raw.bin'), 'w');
-    let position = 0;
-    for (let i = 0; i < batches.length; i++) {
-      const batch = batches[i]!;
-      await raw.write(batch, 0, batch.length, position);
-      position += batch.length;
-      if (i % 100 === 0) progress({ phase: 'raw', done: i * batchSize, total: records });
-    }
-    const rawSeconds = (performance.now() - started) / 1000;
-    await raw.close();
-    await rm(join(workDir, 'raw.bin'));
-
-    const log = await openPartitionLog({ dir: join(workDir, 'bench-0'), config: options.config ?? {}, ...(options.logger ? { logger: options.logger } : {}) });
-    try {
-      started = performance.now();
-      const inFlight = new Set<Promise<unknown>>();
-      for (let i = 0; i < batches.length; i++) {
-        const append = log.append(batches[i]!);
-        inFlight.add(append);
-        void append.finally(() => inFlight.delete(append)).catch(() => {});
-        if (inFlight.size >= concurrency) await Promise.race(inFlight);
-        if (i % 100 === 0) progress({ phase: 'append', done: i * batchSize, total: records });
+    const rounds: Array<{ raw: ThroughputFigure; append: ThroughputFigure; read: ThroughputFigure }> = [];
+    for (let round = 0; round < roundCount; round++) {
+      const raw = figure(await rawWriteRound(join(workDir, `raw-${round}.bin`), batches), totalBytes, records);
+      const logDir = join(workDir, `bench-${round}`);
+      const log = await openPartitionLog({ dir: logDir, config: options.config ?? {}, ...(options.logger ? { logger: options.logger } : {}) });
+      try {
+        const append = figure(await appendRound(log, batches, concurrency, (done) => progress({ phase: 'append', done, total: records })), totalBytes, records);
+        const { seconds, bytes } = await readRound(log, readMaxBytes);
+        rounds.push({ raw, append, read: figure(seconds, bytes, records) });
+      } finally {
+        await log.close();
       }
-      await Promise.all(inFlight);
-      const appendSeconds = (performance.now() - started) / 1000;
-      batches.length = 0;
-
-      started = performance.now();
-      let offset = log.logStartOffset;
-      let readBytes = 0;
-      while (offset < log.logEndOffset) {
-        const result = await log.read(offset, readMaxBytes);
-        readBytes += result.bytes.length;
-        offset = result.lastOffset + 1;
-        progress({ phase: 'read', done: offset, total: records });
-      }
-      const readSeconds = (performance.now() - started) / 1000;
-
-      const rawWrite = figure(rawSeconds, totalBytes, records);
-      const appendFigure = figure(appendSeconds, totalBytes, records);
-      return {
-        records,
-        recordSize,
-        batchSize,
-        batches: Math.ceil(records / batchSize),
-        totalBytes,
-        buildSeconds,
-        rawWrite,
-        append: appendFigure,
-        read: figure(readSeconds, readBytes, records),
-        appendToRawRatio: appendFigure.mbPerSec / rawWrite.mbPerSec,
-      };
-    } finally {
-      await log.close();
+      if (!options.keepFiles) await rm(logDir, { recursive: true, force: true });
+      progress({ phase: 'read', done: round + 1, total: roundCount });
     }
+    const rawWrite = median(rounds.map((r) => r.raw));
+    const append = median(rounds.map((r) => r.append));
+    return {
+      records,
+      recordSize,
+      batchSize,
+      batches: batches.length,
+      totalBytes,
+      buildSeconds,
+      rounds: roundCount,
+      rawWrite,
+      append,
+      read: median(rounds.map((r) => r.read)),
+      appendToRawRatio: medianOf(rounds.map((r) => r.append.mbPerSec / r.raw.mbPerSec)),
+    };
   } finally {
     if (!options.keepFiles) await rm(workDir, { recursive: true, force: true });
   }
+}
+
+/** Plain positioned FileHandle writes of the same chunks, awaited one by one; the file is removed after. */
+async function rawWriteRound(path: string, batches: Buffer[]): Promise<number> {
+  const started = performance.now();
+  const fh = await open(path, 'w');
+  let position = 0;
+  for (const batch of batches) {
+    await fh.write(batch, 0, batch.length, position);
+    position += batch.length;
+  }
+  const seconds = (performance.now() - started) / 1000;
+  await fh.close();
+  await rm(path);
+  return seconds;
+}
+
+async function appendRound(log: PartitionLog, batches: Buffer[], concurrency: number, progress: (done: number) => void): Promise<number> {
+  const started = performance.now();
+  const inFlight = new Set<Promise<unknown>>();
+  for (let i = 0; i < batches.length; i++) {
+    const append = log.append(batches[i]!);
+    inFlight.add(append);
+    void append.finally(() => inFlight.delete(append)).catch(() => {});
+    if (inFlight.size >= concurrency) await Promise.race(inFlight);
+    if (i % 100 === 0) progress(log.logEndOffset);
+  }
+  await Promise.all(inFlight);
+  return (performance.now() - started) / 1000;
+}
+
+async function readRound(log: PartitionLog, maxBytes: number): Promise<{ seconds: number; bytes: number }> {
+  const started = performance.now();
+  let offset = log.logStartOffset;
+  let bytes = 0;
+  while (offset < log.logEndOffset) {
+    const result = await log.read(offset, maxBytes);
+    bytes += result.bytes.length;
+    offset = result.lastOffset + 1;
+  }
+  return { seconds: (performance.now() - started) / 1000, bytes };
+}
+
+function median(figures: ThroughputFigure[]): ThroughputFigure {
+  const sorted = [...figures].sort((a, b) => a.mbPerSec - b.mbPerSec);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+function medianOf(values: number[]): number {
+  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 }
 
 function figure(seconds: number, bytes: number, records: number): ThroughputFigure {
@@ -147,11 +175,11 @@ export function formatStorageBenchmark(result: StorageBenchmarkResult): string[]
   const line = (name: string, f: ThroughputFigure): string =>
     `${name.padEnd(10)} ${Math.round(f.recordsPerSec).toLocaleString('en-US').padStart(12)} records/s ${f.mbPerSec.toFixed(1).padStart(9)} MB/s  (${f.seconds.toFixed(3)} s)`;
   return [
-    `${result.records.toLocaleString('en-US')} records of ${result.recordSize} bytes in batches of ${result.batchSize} (${(result.totalBytes / 1e6).toFixed(1)} MB); batches built in ${result.buildSeconds.toFixed(3)} s`,
+    `${result.records.toLocaleString('en-US')} records of ${result.recordSize} bytes in batches of ${result.batchSize} (${(result.totalBytes / 1e6).toFixed(1)} MB); batches built in ${result.buildSeconds.toFixed(3)} s; median of ${result.rounds} rounds`,
     line('raw write', result.rawWrite),
     line('append', result.append),
     line('read', result.read),
-    `append/raw ${(result.appendToRawRatio * 100).toFixed(1)}%`,
+    `append/raw ${(result.appendToRawRatio * 100).toFixed(1)}% (median of per-round ratios)`,
   ];
 }
 

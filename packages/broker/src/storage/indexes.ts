@@ -86,6 +86,10 @@ export class OffsetIndex {
     while (this.count > 0 && (this.relOffsets[this.count - 1]! >= relOffset || this.positions[this.count - 1]! >= position)) this.count--;
   }
 
+  truncateToEntries(count: number): void {
+    this.count = Math.min(this.count, count);
+  }
+
   toBuffer(): Buffer {
     const buf = Buffer.allocUnsafe(this.count * OFFSET_INDEX_ENTRY_SIZE);
     for (let i = 0; i < this.count; i++) {
@@ -171,6 +175,10 @@ export class TimeIndex {
   /** Drops entries for offsets at or after `relOffset`. */
   truncate(relOffset: number): void {
     while (this.count > 0 && this.relOffsets[this.count - 1]! >= relOffset) this.count--;
+  }
+
+  truncateToEntries(count: number): void {
+    this.count = Math.min(this.count, count);
   }
 
   toBuffer(): Buffer {

@@ -1,4 +1,4 @@
-import { mkdir, open, readdir, readFile, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import {
@@ -8,9 +8,11 @@ import {
   ErrorCodes,
   SamsaError,
   batchSize,
+  computeBatchCrc,
   lastOffsetOf,
   splitBatches,
   stampBatch,
+  verifyBatchCrc,
   writeBatchCrc,
   type BatchSpan,
 } from '@samsa/protocol';
@@ -36,7 +38,7 @@ import {
 } from './files.js';
 import { IndexCorruptError, OFFSET_INDEX_ENTRY_SIZE } from './indexes.js';
 import { findValidBatchAfter } from './scan.js';
-import { IndexMismatchError, LogSegment } from './segment.js';
+import { IndexMismatchError, LogSegment, type SegmentSnapshot } from './segment.js';
 
 export interface PartitionLogOptions {
   /** The partition directory (`<topic>-<partition>`); created if missing. */
@@ -79,6 +81,8 @@ export const EARLIEST_TIMESTAMP = -2;
 interface PendingAppend {
   readonly bytes: Buffer;
   readonly spans: BatchSpan[];
+  /** False until the drain checks the CRCs alongside the write. */
+  readonly crcChecked: boolean;
   readonly follower: boolean;
   readonly leaderEpoch: number;
   readonly resolve: (result: AppendResult) => void;
@@ -177,8 +181,8 @@ export class PartitionLog {
   append(batches: Buffer, options: { leaderEpoch?: number } = {}): Promise<AppendResult> {
     try {
       this.ensureOnline();
-      const spans = this.validate(batches, false);
-      return this.enqueueAppend(batches, spans, false, options.leaderEpoch ?? -1);
+      const { spans, crcChecked } = this.validate(batches, false);
+      return this.enqueueAppend({ bytes: batches, spans, crcChecked, follower: false, leaderEpoch: options.leaderEpoch ?? -1 });
     } catch (err) {
       return Promise.reject(err);
     }
@@ -191,15 +195,17 @@ export class PartitionLog {
   appendAsFollower(batches: Buffer): Promise<AppendResult> {
     try {
       this.ensureOnline();
-      const spans = this.validate(batches, true);
-      return this.enqueueAppend(batches, spans, true, -1);
+      const { spans, crcChecked } = this.validate(batches, true);
+      return this.enqueueAppend({ bytes: batches, spans, crcChecked, follower: true, leaderEpoch: -1 });
     } catch (err) {
       return Promise.reject(err);
     }
   }
 
-  private validate(batches: Buffer, follower: boolean): BatchSpan[] {
-    const spans = splitBatches(batches, { verifyCrc: true });
+  /** Framing and sizes now; the CRC is checked while the write runs unless LogAppendTime rewrites it first. */
+  private validate(batches: Buffer, follower: boolean): { spans: BatchSpan[]; crcChecked: boolean } {
+    const crcChecked = !follower && this.config.messageTimestampType === 'LogAppendTime';
+    const spans = splitBatches(batches, { verifyCrc: crcChecked });
     if (spans.length === 0) throw new CorruptRecordError('no record batches in the append', 0);
     if (batches.length > this.config.segmentBytes) {
       throw new RecordListTooLargeError(`append of ${batches.length} bytes is larger than segmentBytes ${this.config.segmentBytes}`);
@@ -220,12 +226,12 @@ export class PartitionLog {
         throw new CorruptRecordError(`batch has ${header.recordCount} records but last offset delta ${header.lastOffsetDelta}`, position + BatchField.lastOffsetDelta);
       }
     }
-    return spans;
+    return { spans, crcChecked };
   }
 
-  private enqueueAppend(bytes: Buffer, spans: BatchSpan[], follower: boolean, leaderEpoch: number): Promise<AppendResult> {
+  private enqueueAppend(append: Omit<PendingAppend, 'resolve' | 'reject'>): Promise<AppendResult> {
     return new Promise<AppendResult>((resolve, reject) => {
-      this.pending.push({ bytes, spans, follower, leaderEpoch, resolve, reject });
+      this.pending.push({ ...append, resolve, reject });
       if (!this.drainScheduled) {
         this.drainScheduled = true;
         void this.enqueue(() => this.drainAppends()).catch(noop);
@@ -234,27 +240,33 @@ export class PartitionLog {
   }
 
   /**
-   * Writes every queued append in one go: offsets assigned in queue order, one writev per segment
-   * touched, then the flush policy, then every promise settles. This is where concurrent producers
-   * share a syscall (and an fsync when flush.messages asks for one).
+   * Writes every queued append in one go: offsets assigned in queue order, one write per segment
+   * touched, then the flush policy, then every promise settles. Concurrent producers share a
+   * syscall (and an fsync when flush.messages asks for one). CRCs are checked on the event loop
+   * while the write runs on the thread pool; a bad batch undoes its run before anything becomes
+   * visible, and the good appends of that run are queued again.
    */
   private async drainAppends(): Promise<void> {
     const entries = this.pending;
     this.pending = [];
     this.drainScheduled = false;
     const done: Array<{ entry: PendingAppend; result: AppendResult }> = [];
-    let buffers: Buffer[] = [];
-    let writeStart = this.active.size;
-    let writePos = writeStart;
+    let run: Array<{ entry: PendingAppend; result: AppendResult }> = [];
+    let snapshot = this.active.snapshot();
+    let writePos = this.active.size;
     let nextOffset = this.active.nextOffset;
-    const commit = async (): Promise<void> => {
-      if (buffers.length > 0) await this.writeToActive(buffers, writeStart, writePos, nextOffset);
-      buffers = [];
-      writeStart = writePos = this.active.size;
+    const commitRun = async (): Promise<PendingAppend[]> => {
+      const bad = run.length === 0 ? [] : await this.writeRun(run.map((r) => r.entry), snapshot, writePos, nextOffset);
+      if (bad.length === 0) {
+        for (const r of run) this.countUnflushed(r.result.recordCount);
+        done.push(...run);
+      }
+      return bad;
     };
     try {
       this.ensureOnline();
-      for (const entry of entries) {
+      for (let i = 0; i < entries.length; i++) {
+        const entry = entries[i]!;
         if (entry.follower && entry.spans[0]!.header.baseOffset !== nextOffset) {
           const actual = entry.spans[0]!.header.baseOffset;
           entry.reject(new UnexpectedAppendOffsetError(`follower append starts at ${actual}, log end offset is ${nextOffset}`, nextOffset, actual));
@@ -262,26 +274,45 @@ export class PartitionLog {
         }
         const now = this.clock();
         if (this.shouldRoll(writePos, entry, nextOffset, now)) {
-          await commit();
+          const bad = await commitRun();
+          if (bad.length > 0) return this.retryWithout(bad, run, entries.slice(i), done);
+          run = [];
           await this.rollTo(nextOffset);
-          writeStart = writePos = 0;
+          snapshot = this.active.snapshot();
+          writePos = 0;
         }
         const result = this.assignOffsets(entry, nextOffset, writePos, now);
         nextOffset = result.lastOffset + 1;
         writePos += entry.bytes.length;
-        buffers.push(entry.bytes);
-        done.push({ entry, result });
-        if (this.unflushedMessages === 0) this.firstUnflushedMs = now;
-        this.unflushedMessages += result.recordCount;
+        run.push({ entry, result });
       }
-      await commit();
+      const bad = await commitRun();
+      if (bad.length > 0) return this.retryWithout(bad, run, [], done);
       await this.maybeFlush();
     } catch (err) {
-      const storageError = this.goOffline(err, this.active.paths.log, writeStart);
+      const storageError = this.goOffline(err, this.active.paths.log, snapshot.size);
       for (const entry of entries) entry.reject(storageError);
       return;
     }
     for (const { entry, result } of done) entry.resolve(result);
+  }
+
+  /** A run failed its CRC check and was undone: reject the bad appends, queue the rest again. */
+  private async retryWithout(bad: PendingAppend[], run: Array<{ entry: PendingAppend }>, unprocessed: PendingAppend[], done: Array<{ entry: PendingAppend; result: AppendResult }>): Promise<void> {
+    for (const entry of bad) entry.reject(corruptionOf(entry));
+    const again = [...run.map((r) => r.entry).filter((e) => !bad.includes(e)), ...unprocessed];
+    this.pending.unshift(...again);
+    if (this.pending.length > 0 && !this.drainScheduled) {
+      this.drainScheduled = true;
+      void this.enqueue(() => this.drainAppends()).catch(noop);
+    }
+    await this.maybeFlush();
+    for (const { entry, result } of done) entry.resolve(result);
+  }
+
+  private countUnflushed(records: number): void {
+    if (this.unflushedMessages === 0) this.firstUnflushedMs = this.clock();
+    this.unflushedMessages += records;
   }
 
   private shouldRoll(writePos: number, entry: PendingAppend, nextOffset: number, now: number): boolean {
@@ -320,22 +351,26 @@ export class PartitionLog {
     return { baseOffset: entry.follower ? entry.spans[0]!.header.baseOffset : firstOffset, lastOffset: next - 1, logAppendTimeMs: logAppendTime ? now : undefined, recordCount, sizeInBytes: entry.bytes.length };
   }
 
-  private async writeToActive(buffers: Buffer[], start: number, end: number, nextOffset: number): Promise<void> {
+  /**
+   * Writes one run of appends to the active segment at `snapshot.size`. Returns the appends whose
+   * CRC check (done while the write is in flight) failed, after undoing the run; otherwise makes
+   * the run visible to readers and returns [].
+   */
+  private async writeRun(entries: PendingAppend[], snapshot: SegmentSnapshot, end: number, nextOffset: number): Promise<PendingAppend[]> {
     const segment = this.active;
-    const fh = await segment.handle();
-    let position = start;
-    // writev takes at most IOV_MAX buffers at a time; a short write is finished from where it stopped.
-    for (let i = 0; i < buffers.length; i += 1024) {
-      const group = buffers.slice(i, i + 1024);
-      const groupBytes = group.reduce((n, b) => n + b.length, 0);
-      const { bytesWritten } = await fh.writev(group, position);
-      if (bytesWritten < groupBytes) await writeFully(fh, Buffer.concat(group).subarray(bytesWritten), position + bytesWritten);
-      position += groupBytes;
+    const fh = segment.fh ?? (await segment.handle());
+    const written = writeBuffers(fh, entries.map((e) => e.bytes), snapshot.size);
+    const bad = entries.filter((e) => !e.crcChecked && !crcsValid(e));
+    await written;
+    if (bad.length > 0) {
+      await fh.truncate(snapshot.size);
+      segment.restore(snapshot);
+      return bad;
     }
-    if (position !== end) throw new Error(`wrote ${position - start} bytes, expected ${end - start}`);
     segment.size = end;
     segment.nextOffset = nextOffset;
     segment.lastModifiedMs = this.clock();
+    return [];
   }
 
   // ---------------------------------------------------------------- durability
@@ -815,6 +850,30 @@ export class PartitionLog {
     }
     return error;
   }
+}
+
+/** One write call for the common single-buffer case, writev otherwise; short writes are finished. */
+async function writeBuffers(fh: FileHandle, buffers: Buffer[], start: number): Promise<void> {
+  if (buffers.length === 1) return writeFully(fh, buffers[0]!, start);
+  let position = start;
+  // writev takes at most IOV_MAX buffers at a time.
+  for (let i = 0; i < buffers.length; i += 1024) {
+    const group = buffers.slice(i, i + 1024);
+    const groupBytes = group.reduce((n, b) => n + b.length, 0);
+    const { bytesWritten } = await fh.writev(group, position);
+    if (bytesWritten < groupBytes) await writeFully(fh, Buffer.concat(group).subarray(bytesWritten), position + bytesWritten);
+    position += groupBytes;
+  }
+}
+
+function crcsValid(entry: PendingAppend): boolean {
+  return entry.spans.every(({ header, position }) => verifyBatchCrc(entry.bytes, position, header));
+}
+
+function corruptionOf(entry: PendingAppend): CorruptRecordError {
+  const span = entry.spans.find(({ header, position }) => !verifyBatchCrc(entry.bytes, position, header))!;
+  const computed = computeBatchCrc(entry.bytes, span.position, span.header);
+  return new CorruptRecordError(`CRC mismatch: stored ${span.header.crc.toString(16)}, computed ${computed.toString(16)}`, span.position + BatchField.crc);
 }
 
 function countOffsets(spans: BatchSpan[]): number {

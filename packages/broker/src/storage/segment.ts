@@ -27,6 +27,17 @@ export interface SegmentRead {
   readonly lastOffset: number;
 }
 
+/** The in-memory state an append run changes, so a failed run can be undone. */
+export interface SegmentSnapshot {
+  readonly size: number;
+  readonly nextOffset: number;
+  readonly maxTimestamp: number;
+  readonly offsetOfMaxTimestamp: number;
+  readonly bytesSinceLastIndexEntry: number;
+  readonly offsetIndexEntries: number;
+  readonly timeIndexEntries: number;
+}
+
 export interface RecoveryOutcome {
   /** Bytes of valid, in-order batches from the start of the file. */
   readonly validBytes: number;
@@ -103,6 +114,28 @@ export class LogSegment {
     this.maxTimestamp = -1;
     this.offsetOfMaxTimestamp = -1;
     this.nextOffset = this.baseOffset;
+  }
+
+  snapshot(): SegmentSnapshot {
+    return {
+      size: this.size,
+      nextOffset: this.nextOffset,
+      maxTimestamp: this.maxTimestamp,
+      offsetOfMaxTimestamp: this.offsetOfMaxTimestamp,
+      bytesSinceLastIndexEntry: this.bytesSinceLastIndexEntry,
+      offsetIndexEntries: this.offsetIndex!.entries,
+      timeIndexEntries: this.timeIndex!.entries,
+    };
+  }
+
+  restore(snapshot: SegmentSnapshot): void {
+    this.size = snapshot.size;
+    this.nextOffset = snapshot.nextOffset;
+    this.maxTimestamp = snapshot.maxTimestamp;
+    this.offsetOfMaxTimestamp = snapshot.offsetOfMaxTimestamp;
+    this.bytesSinceLastIndexEntry = snapshot.bytesSinceLastIndexEntry;
+    this.offsetIndex!.truncateToEntries(snapshot.offsetIndexEntries);
+    this.timeIndex!.truncateToEntries(snapshot.timeIndexEntries);
   }
 
   /** Index maintenance for one batch at `position`, like Kafka's LogSegment.append. */

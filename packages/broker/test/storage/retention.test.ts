@@ -1,0 +1,89 @@
+import { readdir } from 'node:fs/promises';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { OffsetOutOfRangeError, openPartitionLog } from '@samsa/broker';
+import { makeBatch, ManualClock, tempDir } from './helpers.js';
+
+describe('segment roll and retention', () => {
+  let dir: { path: string; remove: () => Promise<void> };
+  beforeEach(async () => {
+    dir = await tempDir();
+  });
+  afterEach(async () => {
+    await dir.remove();
+  });
+
+  it('rolls by size before a segment would exceed segmentBytes, naming files by base offset', async () => {
+    const batch = makeBatch({ count: 2, valueSize: 100 });
+    const log = await openPartitionLog({ dir: dir.path, config: { segmentBytes: batch.length * 3 } });
+    for (let i = 0; i < 7; i++) await log.append(makeBatch({ count: 2, valueSize: 100 }));
+    expect(log.segmentBaseOffsets()).toEqual([0, 6, 12]);
+    await log.close();
+    const logs = (await readdir(dir.path)).filter((n) => n.endsWith('.log')).sort();
+    expect(logs).toEqual(['00000000000000000000.log', '00000000000000000006.log', '00000000000000000012.log']);
+    const indexes = (await readdir(dir.path)).filter((n) => n.endsWith('.index') || n.endsWith('.timeindex'));
+    expect(indexes).toHaveLength(6);
+  });
+
+  it('rolls by age (segmentMs) on the injected clock, never an empty segment', async () => {
+    const clock = new ManualClock();
+    const log = await openPartitionLog({ dir: dir.path, clock: clock.now, config: { segmentMs: 60_000 } });
+    await log.append(makeBatch());
+    clock.advance(59_999);
+    await log.append(makeBatch());
+    expect(log.segmentCount).toBe(1);
+    clock.advance(1);
+    await log.append(makeBatch());
+    expect(log.segmentBaseOffsets()).toEqual([0, 2]);
+    clock.advance(120_000);
+    await log.append(makeBatch());
+    expect(log.segmentBaseOffsets()).toEqual([0, 2, 3]);
+    await log.close();
+  });
+
+  it('deletes whole segments older than retentionMs by their largest timestamp, never the active one', async () => {
+    const clock = new ManualClock(1_000_000);
+    const log = await openPartitionLog({ dir: dir.path, clock: clock.now, config: { retentionMs: 10_000, segmentBytes: 250 } });
+    // Segment timestamps: old, old, recent, then the active one (also old).
+    for (const ts of [100, 200, 300, 400]) await log.append(makeBatch({ count: 1, valueSize: 150, baseTimestamp: ts }));
+    await log.append(makeBatch({ count: 1, valueSize: 150, baseTimestamp: 995_000 }));
+    await log.append(makeBatch({ count: 1, valueSize: 150, baseTimestamp: 500 }));
+    expect(log.segmentCount).toBe(6);
+    expect(await log.deleteOldSegments()).toBe(4);
+    expect(log.logStartOffset).toBe(4);
+    expect(log.segmentBaseOffsets()).toEqual([4, 5]);
+    await expect(log.read(0, 100)).rejects.toBeInstanceOf(OffsetOutOfRangeError);
+    expect((await log.read(4, 1000)).firstOffset).toBe(4);
+    clock.advance(1_000_000);
+    // Everything is expired now, but the active segment stays.
+    expect(await log.deleteOldSegments()).toBe(1);
+    expect(log.segmentBaseOffsets()).toEqual([5]);
+    expect(log.logStartOffset).toBe(5);
+    await log.close();
+    const reopened = await openPartitionLog({ dir: dir.path, clock: clock.now });
+    expect(reopened.logStartOffset).toBe(5);
+    expect(reopened.logEndOffset).toBe(6);
+    await reopened.close();
+  });
+
+  it('deletes the oldest segments while the log is larger than retentionBytes', async () => {
+    const size = makeBatch({ count: 1, valueSize: 200 }).length;
+    const log = await openPartitionLog({ dir: dir.path, config: { retentionBytes: size * 3, segmentBytes: size * 2, retentionMs: -1 } });
+    for (let i = 0; i < 9; i++) await log.append(makeBatch({ count: 1, valueSize: 200 }));
+    // Segments of two batches: [0,1] [2,3] [4,5] [6,7] [8]; 9 batches, 3 allowed.
+    expect(log.segmentBaseOffsets()).toEqual([0, 2, 4, 6, 8]);
+    expect(await log.deleteOldSegments()).toBe(3);
+    expect(log.segmentBaseOffsets()).toEqual([6, 8]);
+    expect(log.sizeInBytes).toBeLessThanOrEqual(size * 3);
+    expect(log.logStartOffset).toBe(6);
+    expect(await log.deleteOldSegments()).toBe(0);
+    await log.close();
+  });
+
+  it('rolls when the offset index is full (segmentIndexBytes)', async () => {
+    const log = await openPartitionLog({ dir: dir.path, config: { segmentIndexBytes: 16, indexIntervalBytes: 0 } });
+    for (let i = 0; i < 8; i++) await log.append(makeBatch());
+    expect(log.segmentCount).toBeGreaterThan(1);
+    for (let offset = 0; offset < 8; offset++) expect((await log.read(offset, 1)).firstOffset).toBe(offset);
+    await log.close();
+  });
+});
