@@ -16,8 +16,8 @@ export const OpCode = {
   check: 13,
   multi: 14,
   create2: 15,
-  getAllChildrenNumber: 17,
-  getEphemerals: 18,
+  getEphemerals: 103,
+  getAllChildrenNumber: 104,
   auth: 100,
   setWatches: 101,
   createSession: -10,
@@ -68,6 +68,12 @@ export const Xid = {
 } as const;
 
 export const Perms = { READ: 1, WRITE: 2, CREATE: 4, DELETE: 8, ADMIN: 16, ALL: 31 } as const;
+
+/** Opcodes ZooKeeper 3.8 knows that this server answers with UNIMPLEMENTED (keeping the session). */
+export const UNSUPPORTED_ZOOKEEPER_OPCODES: ReadonlySet<number> = new Set([
+  16 /* reconfig */, 17 /* checkWatches */, 18 /* removeWatches */, 19 /* createContainer */, 20 /* deleteContainer */,
+  21 /* createTTL */, 22 /* multiRead */, 102 /* sasl */, 105 /* setWatches2 */, 106 /* addWatch */, 107 /* whoAmI */,
+]);
 
 /** CreateMode flags accepted by create/create2 (containers and TTL nodes are not supported). */
 export const CreateFlags = { persistent: 0, ephemeral: 1, persistentSequential: 2, ephemeralSequential: 3 } as const;

@@ -21,7 +21,7 @@ import {
   Writer,
 } from './jute.js';
 import { fourLetterWordReply, isFourLetterWord, type ServerStats } from './four-letter.js';
-import { ErrorCode, KeeperState } from './protocol.js';
+import { ErrorCode, KeeperState, UNSUPPORTED_ZOOKEEPER_OPCODES } from './protocol.js';
 import { encodeSnapshot, writeTxnRecord } from './records.js';
 import { recover, TxnLog } from './storage.js';
 
@@ -272,7 +272,12 @@ class CoordinatorServer {
     try {
       req = decodeRequest(frame);
     } catch (err) {
-      if (err instanceof UnknownOpcodeError) {
+      if (err instanceof UnknownOpcodeError && UNSUPPORTED_ZOOKEEPER_OPCODES.has(err.opcode)) {
+        this.logger.debug({ conn: conn.id, opcode: err.opcode }, 'unsupported opcode');
+        this.dispatch([
+          { kind: 'reply', connId: conn.id, xid: err.xid, zxid: this.core.zxid, err: ErrorCode.UNIMPLEMENTED, body: NO_BODY, opcode: err.opcode },
+        ]);
+      } else if (err instanceof UnknownOpcodeError) {
         this.logger.warn({ conn: conn.id, opcode: err.opcode }, 'unknown opcode; closing connection');
         this.dispatch([
           { kind: 'reply', connId: conn.id, xid: err.xid, zxid: this.core.zxid, err: ErrorCode.UNIMPLEMENTED, body: NO_BODY, opcode: err.opcode },
