@@ -1,0 +1,182 @@
+/**
+ * Crash safety: "persist before acknowledging". A client writes continuously (creates and setData,
+ * recording every acknowledged write), the server is SIGKILLed at a random moment, restarted on the same
+ * data dir and port, and every acknowledged write must be there with its acknowledged data and version.
+ *
+ * Runs against the embedded coordinator as a child process (packages/coordinator/dist/main.js; build it
+ * with `npx tsc -b`) and, as a check of the test itself, against the real ZooKeeper (forceSync=yes).
+ * SAMSA_CRASH_SEED=<n> replays a run's random schedule (the seed is printed).
+ */
+import { afterAll, describe, expect, test } from 'vitest';
+import { coordinatorMainAvailability, startCoordinatorProcess } from '../helpers/coordinator.js';
+import { freePort } from '../helpers/ports.js';
+import { createTempDir, type TempDir } from '../helpers/temp.js';
+import { ZkTestClient, ZkError } from '../helpers/zk-client.js';
+import { waitFor } from '../helpers/wait.js';
+import { startZooKeeper, zookeeperAvailability, type Availability } from '../helpers/zookeeper.js';
+
+const ROUNDS = 4;
+const WRITERS = 6;
+/** A round writes for a random time in [MIN, MAX) before the kill. */
+const MIN_WRITE_MS = 200;
+const MAX_WRITE_MS = 1_200;
+const TICK_TIME_MS = 500;
+
+type CrashTarget = 'embedded' | 'zookeeper';
+
+interface Server {
+  connectString: string;
+  kill(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+interface NodeState {
+  /** The last acknowledged write. */
+  acked: { data: string; version: number } | null;
+  /** A write sent but not acknowledged when the server died: it may or may not have been applied. */
+  inFlight: { data: string; version: number } | null;
+}
+
+const availability: Record<CrashTarget, Availability> = {
+  embedded: coordinatorMainAvailability(),
+  zookeeper: zookeeperAvailability(),
+};
+for (const [name, status] of Object.entries(availability)) {
+  if (!status.available) console.warn(`[coordinator crash test] SKIPPING the '${name}' target: ${status.reason}`);
+}
+
+const seed = Number(process.env.SAMSA_CRASH_SEED ?? Date.now() % 1_000_000);
+
+/** mulberry32: small, seedable, good enough for schedules. */
+function random(seedValue: number): () => number {
+  let state = seedValue >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+async function startServer(target: CrashTarget, port: number, dataDir: string): Promise<Server> {
+  if (target === 'embedded') {
+    const server = await startCoordinatorProcess({ port, dataDir, tickTimeMs: TICK_TIME_MS });
+    return { connectString: server.connectString, kill: () => server.kill(), stop: () => server.stop() };
+  }
+  const server = await startZooKeeper({ port, dataDir, tickTimeMs: TICK_TIME_MS });
+  return { connectString: server.connectString, kill: () => server.kill(), stop: () => server.stop() };
+}
+
+/** One writer: its own nodes, one request in flight at a time, so each node's fate after a crash is exact. */
+async function writer(client: ZkTestClient, prefix: string, nodes: Map<string, NodeState>, stopped: () => boolean, next: () => number): Promise<void> {
+  let counter = 0;
+  let current: string | undefined;
+  while (!stopped()) {
+    if (current === undefined || next() < 0.2) {
+      const path = `${prefix}-${counter++}`;
+      const data = `${path}#0`;
+      const state: NodeState = { acked: null, inFlight: { data, version: 0 } };
+      nodes.set(path, state);
+      await client.create(path, Buffer.from(data));
+      state.acked = state.inFlight;
+      state.inFlight = null;
+      current = path;
+    } else {
+      const state = nodes.get(current)!;
+      const version = state.acked!.version + 1;
+      state.inFlight = { data: `${current}#${version}`, version };
+      const stat = await client.setData(current, Buffer.from(state.inFlight.data), version - 1);
+      expect(stat.version).toBe(version);
+      state.acked = state.inFlight;
+      state.inFlight = null;
+    }
+  }
+}
+
+/** Every acknowledged write is there; an unacknowledged one is there entirely or not at all. */
+async function verify(client: ZkTestClient, nodes: Map<string, NodeState>): Promise<{ checked: number; inFlightApplied: number }> {
+  const entries = [...nodes];
+  let inFlightApplied = 0;
+  for (let i = 0; i < entries.length; i += 200) {
+    await Promise.all(
+      entries.slice(i, i + 200).map(async ([path, state]) => {
+        let found: { data: string; version: number } | null;
+        try {
+          const { data, stat } = await client.getData(path);
+          found = { data: data?.toString() ?? '', version: stat.version };
+        } catch (error) {
+          if (!(error instanceof ZkError && error.codeName === 'NO_NODE')) throw error;
+          found = null;
+        }
+        const allowed: ({ data: string; version: number } | null)[] = [state.acked, state.inFlight].filter((s) => s !== null);
+        if (state.acked === null) allowed.push(null);
+        expect(allowed, `${path}: acknowledged ${JSON.stringify(state.acked)}, in flight ${JSON.stringify(state.inFlight)}`).toContainEqual(found);
+        if (state.inFlight && JSON.stringify(found) === JSON.stringify(state.inFlight)) inFlightApplied++;
+        // Whatever survived is now the known state for the next round.
+        state.acked = found;
+        state.inFlight = null;
+      }),
+    );
+  }
+  for (const [path, state] of nodes) if (state.acked === null) nodes.delete(path);
+  return { checked: entries.length, inFlightApplied };
+}
+
+for (const target of ['embedded', 'zookeeper'] as const) {
+  describe.skipIf(!availability[target].available)(`crash safety: ${target}`, () => {
+    let dataDir: TempDir | undefined;
+    let server: Server | undefined;
+
+    afterAll(async () => {
+      await server?.stop();
+      dataDir?.remove();
+    });
+
+    test(`every acknowledged write survives SIGKILL (${ROUNDS} rounds, seed ${seed})`, { timeout: 60_000 }, async () => {
+      const next = random(seed);
+      dataDir = createTempDir(`crash-${target}`);
+      const port = await freePort();
+      const nodes = new Map<string, NodeState>();
+      let acknowledged = 0;
+      console.info(`[coordinator crash test] ${target}: seed ${seed} (SAMSA_CRASH_SEED to replay)`);
+
+      for (let round = 0; round < ROUNDS; round++) {
+        server = await startServer(target, port, dataDir.path);
+        const client = await ZkTestClient.connect(server.connectString, { sessionTimeoutMs: 2 * TICK_TIME_MS });
+        const { checked, inFlightApplied } = await verify(client, nodes);
+        if (round === 0) await client.create('/crash');
+        const before = [...nodes.values()].filter((s) => s.acked).length;
+
+        let killed = false;
+        const writers = Array.from({ length: WRITERS }, (_, w) =>
+          writer(client, `/crash/r${round}-w${w}`, nodes, () => killed, next).catch((error: unknown) => {
+            // After the kill, requests fail with CONNECTION_LOSS; before it, any failure is a bug.
+            if (!killed) throw error;
+          }),
+        );
+        // A random moment: once writes are being acknowledged, a timer independent of their progress.
+        await waitFor(() => [...nodes.values()].filter((s) => s.acked).length >= before + WRITERS, { description: 'the first acknowledged writes of the round' });
+        const writeMs = MIN_WRITE_MS + next() * (MAX_WRITE_MS - MIN_WRITE_MS);
+        await new Promise<void>((resolve) => setTimeout(resolve, writeMs));
+        killed = true;
+        await server.kill();
+        client.abandon();
+        await Promise.all(writers);
+        const acked = [...nodes.values()].filter((s) => s.acked).length;
+        acknowledged += acked - before;
+        console.info(
+          `[coordinator crash test] ${target} round ${round}: verified ${checked} nodes (${inFlightApplied} in-flight writes applied), killed after ${Math.round(writeMs)} ms, ${acked} nodes acknowledged`,
+        );
+        server = undefined;
+      }
+
+      server = await startServer(target, port, dataDir.path);
+      const client = await ZkTestClient.connect(server.connectString);
+      const { checked } = await verify(client, nodes);
+      await client.close();
+      expect(checked).toBeGreaterThan(ROUNDS * WRITERS);
+      expect(acknowledged).toBeGreaterThan(0);
+    });
+  });
+}
