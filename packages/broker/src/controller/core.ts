@@ -90,7 +90,8 @@ export type ControllerInput =
 // ---- outputs ----
 
 export type ZnodeOp =
-  | { readonly op: 'create'; readonly path: string; readonly data: string }
+  /** Persistent unless `ephemeral` (the core never writes ephemerals; the election multi does). */
+  | { readonly op: 'create'; readonly path: string; readonly data: string; readonly ephemeral?: boolean }
   | { readonly op: 'set'; readonly path: string; readonly data: string; readonly expectedVersion: number }
   /** expectedVersion -1 means any version. */
   | { readonly op: 'delete'; readonly path: string; readonly expectedVersion: number };

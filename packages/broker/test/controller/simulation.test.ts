@@ -161,7 +161,7 @@ function runSchedule(seed: number, steps: number): { elections: number; unclean:
     } else if (r < 0.5) {
       const topic = pick(TOPICS);
       const rf = 1 + Math.floor(rand() * 4);
-      const configs = rand() < 0.3 ? { 'unclean.leader.election.enable': 'true' } : {};
+      const configs: Record<string, string> = rand() < 0.3 ? { 'unclean.leader.election.enable': 'true' } : {};
       const existed = core.topic(topic) !== undefined;
       const out = core.step({ type: 'CreateTopic', topic, numPartitions: 1 + Math.floor(rand() * 4), replicationFactor: rf, configs, seed: Math.floor(rand() * 1000) });
       const expected = existed ? ErrorCodes.TOPIC_ALREADY_EXISTS : rf > live.size ? ErrorCodes.INVALID_REPLICATION_FACTOR : ErrorCodes.NONE;

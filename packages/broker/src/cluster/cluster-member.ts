@@ -1,0 +1,365 @@
+/**
+ * A broker's membership in the cluster: its ZooKeeper session, its registration under
+ * /brokers/ids/<id>, its campaign for /controller (running the ControllerDriver while it wins), and
+ * its MetadataCache. On session expiry it opens a new session and does all of it again.
+ */
+import { randomBytes, randomInt } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { ErrorCodes } from '@samsa/protocol';
+import type { Logger } from 'pino';
+import { assignReplicas, validateNewTopic } from '../controller/assignment.js';
+import { ControllerDriver, type NewTopic, type TopicResult } from '../controller/driver.js';
+import type { ControllerInput } from '../controller/core.js';
+import {
+  PERSISTENT_PATHS,
+  ZNODES,
+  brokerPath,
+  decodeControllerEpoch,
+  decodeControllerId,
+  encodeBroker,
+  encodeController,
+  encodeControllerEpoch,
+  encodeTopicAssignment,
+  encodeTopicConfig,
+  topicConfigPath,
+  topicPath,
+} from '../controller/znodes.js';
+import { MetadataCache } from './metadata-cache.js';
+import type { RoleChange } from './metadata.js';
+import { ZkErrorCode, ZkSession, zkErrorCode } from './zk.js';
+
+export interface ClusterMemberOptions {
+  readonly brokerId: number;
+  /** The endpoint clients reach this broker at (published in /brokers/ids/<id>). */
+  readonly host: string;
+  readonly port: number;
+  readonly rack?: string;
+  /** ZooKeeper connect string, host:port[,host:port...][/chroot]. */
+  readonly connectString: string;
+  /** Kafka's zookeeper.session.timeout.ms default. */
+  readonly sessionTimeoutMs?: number;
+  readonly connectTimeoutMs?: number;
+  readonly logger: Logger;
+  /** Clock for the /controller timestamp (default Date.now). */
+  readonly now?: () => number;
+}
+
+/** Another live session holds /brokers/ids/<id>: two brokers were configured with the same id. */
+export class DuplicateBrokerIdError extends Error {
+  constructor(readonly brokerId: number, readonly ownerSessionId: string) {
+    super(`Broker id ${brokerId} is already registered by another live broker (ZooKeeper session 0x${ownerSessionId}); broker ids must be unique`);
+    this.name = 'DuplicateBrokerIdError';
+  }
+}
+
+export interface ClusterMemberEvents {
+  /** This broker became (true) or stopped being (false) the controller. */
+  controller: [isController: boolean, controllerEpoch: number];
+  /** Role changes of this broker's partitions (from the metadata cache). */
+  roles: [changes: RoleChange[]];
+  /** Unrecoverable: the registration was taken by another broker. The member has stopped. */
+  fatal: [error: Error];
+}
+
+export const DEFAULT_SESSION_TIMEOUT_MS = 18_000;
+const CAMPAIGN_RETRY_MS = 500;
+
+export class ClusterMember extends EventEmitter<ClusterMemberEvents> {
+  readonly brokerId: number;
+  readonly metadata: MetadataCache;
+  private zk: ZkSession | undefined;
+  private driver: ControllerDriver | undefined;
+  private closed = false;
+  private campaigning: Promise<void> | undefined;
+  private campaignAgain = false;
+  private readonly log: Logger;
+  private readonly onControllerZnode = (): void => void this.campaign();
+
+  private constructor(private readonly options: ClusterMemberOptions) {
+    super();
+    this.brokerId = options.brokerId;
+    this.log = options.logger.child({ brokerId: options.brokerId });
+    this.metadata = new MetadataCache(options.brokerId, this.log);
+    this.metadata.on('roles', (changes) => this.emit('roles', changes));
+  }
+
+  /**
+   * Connects, registers, loads metadata and campaigns for controller. Rejects with
+   * DuplicateBrokerIdError if the id is taken by a live broker.
+   */
+  static async start(options: ClusterMemberOptions): Promise<ClusterMember> {
+    const member = new ClusterMember(options);
+    await member.join();
+    return member;
+  }
+
+  get isController(): boolean {
+    return this.driver?.isActive ?? false;
+  }
+
+  /** The epoch this broker controls with, or -1 when it is not the controller. */
+  get controllerEpoch(): number {
+    return this.driver?.isActive ? this.driver.controllerEpoch : -1;
+  }
+
+  /** Hex id of the current ZooKeeper session (for logs). */
+  get sessionId(): string | undefined {
+    return this.zk?.sessionId;
+  }
+
+  /**
+   * CreateTopics, answered by the controller only; other brokers answer NotController (retriable)
+   * and the client retries at the controller named in metadata.
+   */
+  async createTopics(topics: readonly NewTopic[], options: { validateOnly?: boolean } = {}): Promise<TopicResult[]> {
+    const driver = this.driver;
+    if (!driver?.isActive) return topics.map((t) => notController(t.name));
+    return driver.createTopics(topics, options.validateOnly ?? false);
+  }
+
+  /** DeleteTopics, answered by the controller only (see createTopics). */
+  async deleteTopics(names: readonly string[]): Promise<TopicResult[]> {
+    const driver = this.driver;
+    if (!driver?.isActive) return names.map(notController);
+    return driver.deleteTopics(names);
+  }
+
+  /** A leader's ISR proposal (controller only); the seam replication will call through an RPC. */
+  async alterIsr(input: Omit<Extract<ControllerInput, { type: 'AlterIsr' }>, 'type'>): Promise<TopicResult> {
+    const driver = this.driver;
+    if (!driver?.isActive) return notController(input.topic);
+    return driver.alterIsr(input);
+  }
+
+  /**
+   * Auto-creation for Metadata requests, on any broker. The controller creates the topic itself;
+   * another broker writes the assignment and config (as Kafka's AdminZkClient does) and the
+   * controller, watching /brokers/topics, elects the leaders. TopicAlreadyExists means another broker
+   * won the race, which is fine for the caller.
+   */
+  async autoCreateTopic(topic: NewTopic): Promise<TopicResult> {
+    if (this.driver?.isActive) return (await this.driver.createTopics([topic]))[0]!;
+    const zk = this.requireSession();
+    const live = [...this.metadata.image.brokers.keys()];
+    const rejection = validateNewTopic(topic.name, topic.numPartitions, topic.replicationFactor, live.length);
+    if (rejection) return { name: topic.name, errorCode: rejection.error.code, errorMessage: rejection.message };
+    if (this.metadata.image.topics.has(topic.name)) return alreadyExists(topic.name);
+    const replicas = assignReplicas(live, topic.numPartitions, topic.replicationFactor, randomInt(0, 2 ** 31 - 1));
+    try {
+      await zk.multi([
+        { op: 'create', path: topicConfigPath(topic.name), data: encodeTopicConfig(topic.configs ?? {}) },
+        { op: 'create', path: topicPath(topic.name), data: encodeTopicAssignment(replicas) },
+      ]);
+    } catch (error) {
+      if (zkErrorCode(error) === ZkErrorCode.NODE_EXISTS) return alreadyExists(topic.name);
+      throw error;
+    }
+    this.log.info({ topic: topic.name, replicas }, 'wrote assignment of auto-created topic');
+    return { name: topic.name, errorCode: ErrorCodes.NONE.code, errorMessage: '' };
+  }
+
+  /** Leaves the cluster: resigns, closes the session (ZooKeeper deletes the ephemerals). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.stopController();
+    this.metadata.detach();
+    const zk = this.zk;
+    this.zk = undefined;
+    if (zk) {
+      // Delete the registration explicitly so others see it at once, then end the session.
+      await zk.remove(brokerPath(this.brokerId)).catch(() => undefined);
+      zk.close();
+    }
+    this.log.info('left the cluster');
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  // ---- session lifecycle ----
+
+  private requireSession(): ZkSession {
+    if (!this.zk) throw new Error(`Broker ${this.brokerId} has no coordinator session`);
+    return this.zk;
+  }
+
+  private async join(): Promise<void> {
+    const zk = await ZkSession.connect({
+      connectString: this.options.connectString,
+      sessionTimeoutMs: this.options.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS,
+      connectTimeoutMs: this.options.connectTimeoutMs ?? 30_000,
+    });
+    if (this.closed) {
+      zk.close();
+      return;
+    }
+    this.zk = zk;
+    zk.client.once('expired', () => void this.onExpired(zk));
+    this.log.info({ sessionId: zk.sessionId }, 'coordinator session established');
+    try {
+      for (const path of PERSISTENT_PATHS) await zk.createIfAbsent(path);
+      await this.ensureClusterId(zk);
+      await this.register(zk);
+      await this.metadata.attach(zk);
+      await this.campaign();
+    } catch (error) {
+      this.zk = undefined;
+      this.metadata.detach();
+      zk.close();
+      throw error;
+    }
+  }
+
+  private async onExpired(zk: ZkSession): Promise<void> {
+    if (this.closed || this.zk !== zk) return;
+    this.log.warn({ sessionId: zk.sessionId }, 'coordinator session expired; rejoining');
+    this.stopController();
+    this.metadata.detach();
+    this.zk = undefined;
+    zk.close();
+    while (!this.closed) {
+      try {
+        await this.join();
+        return;
+      } catch (error) {
+        if (error instanceof DuplicateBrokerIdError) {
+          this.closed = true;
+          this.log.fatal({ err: error }, 'cannot rejoin');
+          this.emit('fatal', error);
+          return;
+        }
+        this.log.warn({ err: error }, 'rejoin failed; retrying');
+      }
+    }
+  }
+
+  private async ensureClusterId(zk: ZkSession): Promise<void> {
+    // Kafka's cluster id: 16 random bytes, URL-safe base64 without padding. Created once.
+    if (await zk.createIfAbsent(ZNODES.clusterId, randomBytes(16).toString('base64url'))) {
+      this.log.info('created cluster id');
+    }
+  }
+
+  private async register(zk: ZkSession): Promise<void> {
+    const { host, port, rack } = this.options;
+    const path = brokerPath(this.brokerId);
+    try {
+      await zk.create(path, encodeBroker({ id: this.brokerId, host, port, ...(rack ? { rack } : {}) }), 'ephemeral');
+    } catch (error) {
+      if (zkErrorCode(error) !== ZkErrorCode.NODE_EXISTS) throw error;
+      const node = await zk.getData(path);
+      const owner = node?.stat.ephemeralOwner.toString('hex');
+      if (owner !== zk.sessionId) throw new DuplicateBrokerIdError(this.brokerId, owner ?? '?');
+    }
+    this.log.info({ host, port }, 'registered');
+  }
+
+  // ---- controller election ----
+
+  /** Runs one campaign at a time; a watch firing during a campaign schedules one more. */
+  private campaign(): Promise<void> {
+    if (this.campaigning) {
+      this.campaignAgain = true;
+      return this.campaigning;
+    }
+    this.campaigning = (async () => {
+      do {
+        this.campaignAgain = false;
+        try {
+          await this.campaignOnce();
+        } catch (error) {
+          if (this.closed) return;
+          // Typically a lost connection: try again shortly (expiry is handled by onExpired).
+          this.log.warn({ err: error }, 'controller campaign failed; retrying');
+          setTimeout(() => void this.campaign(), CAMPAIGN_RETRY_MS).unref();
+        }
+      } while (this.campaignAgain && !this.closed);
+    })().finally(() => (this.campaigning = undefined));
+    return this.campaigning;
+  }
+
+  private async campaignOnce(): Promise<void> {
+    const zk = this.zk;
+    if (!zk || this.closed) return;
+    const current = await zk.getData(ZNODES.controller, this.onControllerZnode);
+    if (current) {
+      const ours = decodeControllerId(current.data) === this.brokerId && current.stat.ephemeralOwner.toString('hex') === zk.sessionId;
+      if (!ours) this.stopController();
+      return;
+    }
+    this.stopController();
+    // Kafka's election: create /controller and bump /controller_epoch in one multi, the bump checked
+    // against the version just read, so exactly one broker wins each epoch.
+    let epochNode = await zk.getData(ZNODES.controllerEpoch);
+    if (!epochNode) {
+      await zk.createIfAbsent(ZNODES.controllerEpoch, encodeControllerEpoch(0));
+      epochNode = await zk.getData(ZNODES.controllerEpoch);
+      if (!epochNode) throw new Error(`${ZNODES.controllerEpoch} vanished`);
+    }
+    const epoch = decodeControllerEpoch(epochNode.data) + 1;
+    const version = epochNode.stat.version;
+    try {
+      await zk.multi([
+        { op: 'create', path: ZNODES.controller, data: encodeController(this.brokerId, (this.options.now ?? Date.now)()), ephemeral: true },
+        { op: 'set', path: ZNODES.controllerEpoch, data: encodeControllerEpoch(epoch), expectedVersion: version },
+      ]);
+    } catch (error) {
+      const code = zkErrorCode(error);
+      if (code === ZkErrorCode.NODE_EXISTS || code === ZkErrorCode.BAD_VERSION) {
+        // Lost to another broker; the watch set above (or a fresh one) tells us when it goes away.
+        this.campaignAgain = true;
+        return;
+      }
+      throw error;
+    }
+    // Watch our own /controller from here on: its deletion (session loss, manual removal) means resign.
+    await zk.exists(ZNODES.controller, this.onControllerZnode);
+    this.log.info({ controllerEpoch: epoch }, 'elected controller');
+    const driver = new ControllerDriver({
+      zk,
+      brokerId: this.brokerId,
+      controllerEpoch: epoch,
+      epochZkVersion: version + 1,
+      logger: this.log,
+      randomSeed: () => randomInt(0, 2 ** 31 - 1),
+      onResign: (reason) => {
+        if (this.driver !== driver) return;
+        this.driver = undefined;
+        this.emit('controller', false, epoch);
+        this.log.warn({ err: reason }, 'controller resigned; re-campaigning');
+        // Give up /controller if this session still owns it, so the next election can run.
+        void this.releaseControllerZnode(zk).finally(() => void this.campaign());
+      },
+    });
+    this.driver = driver;
+    this.emit('controller', true, epoch);
+    await driver.start();
+  }
+
+  private async releaseControllerZnode(zk: ZkSession): Promise<void> {
+    try {
+      const node = await zk.getData(ZNODES.controller);
+      if (node && node.stat.ephemeralOwner.toString('hex') === zk.sessionId) await zk.remove(ZNODES.controller, node.stat.version);
+    } catch (error) {
+      this.log.warn({ err: error }, 'could not release /controller');
+    }
+  }
+
+  private stopController(): void {
+    const driver = this.driver;
+    if (!driver) return;
+    this.driver = undefined;
+    driver.resign();
+    this.emit('controller', false, driver.controllerEpoch);
+  }
+}
+
+function notController(name: string): TopicResult {
+  return { name, errorCode: ErrorCodes.NOT_CONTROLLER.code, errorMessage: 'This broker is not the controller; send topic administration to the controller' };
+}
+
+function alreadyExists(name: string): TopicResult {
+  return { name, errorCode: ErrorCodes.TOPIC_ALREADY_EXISTS.code, errorMessage: `Topic '${name}' already exists` };
+}

@@ -1,0 +1,151 @@
+/**
+ * The cluster as every broker sees it (pure): an immutable image updated one znode at a time, and the
+ * diff that tells the local broker which partitions it now leads, follows or must drop.
+ */
+import type { BrokerEndpoint, LeaderAndIsr, TopicConfigs } from '../controller/types.js';
+import { NO_LEADER } from '../controller/types.js';
+
+export interface PartitionInfo {
+  readonly topic: string;
+  readonly partition: number;
+  /** Preferred leader first. */
+  readonly replicas: readonly number[];
+  /** -1 when there is none (or the state znode does not exist yet). */
+  readonly leader: number;
+  /** -1 until the state znode exists. */
+  readonly leaderEpoch: number;
+  readonly isr: readonly number[];
+  /** Version of the state znode (-1 when absent): a leader's ISR update must name it. */
+  readonly stateZkVersion: number;
+}
+
+export interface TopicInfo {
+  readonly name: string;
+  /** Index = partition id. */
+  readonly partitions: readonly PartitionInfo[];
+  readonly configs: TopicConfigs;
+}
+
+export interface MetadataImage {
+  readonly clusterId: string | undefined;
+  readonly brokers: ReadonlyMap<number, BrokerEndpoint>;
+  /** -1 when there is no controller right now. */
+  readonly controllerId: number;
+  readonly controllerEpoch: number;
+  readonly topics: ReadonlyMap<string, TopicInfo>;
+}
+
+export const EMPTY_IMAGE: MetadataImage = Object.freeze({
+  clusterId: undefined,
+  brokers: new Map(),
+  controllerId: -1,
+  controllerEpoch: 0,
+  topics: new Map(),
+});
+
+export function withClusterId(image: MetadataImage, clusterId: string | undefined): MetadataImage {
+  return { ...image, clusterId };
+}
+
+export function withBrokers(image: MetadataImage, brokers: readonly BrokerEndpoint[]): MetadataImage {
+  return { ...image, brokers: new Map([...brokers].sort((a, b) => a.id - b.id).map((b) => [b.id, b])) };
+}
+
+export function withController(image: MetadataImage, controllerId: number, controllerEpoch?: number): MetadataImage {
+  return { ...image, controllerId, controllerEpoch: controllerEpoch ?? image.controllerEpoch };
+}
+
+/** Sets a topic's assignment (new topic or added partitions) keeping known states; undefined removes it. */
+export function withTopicAssignment(image: MetadataImage, topic: string, replicas: readonly (readonly number[])[] | undefined): MetadataImage {
+  const topics = new Map(image.topics);
+  if (!replicas) {
+    topics.delete(topic);
+    return { ...image, topics };
+  }
+  const old = image.topics.get(topic);
+  const partitions = replicas.map((r, p): PartitionInfo => {
+    const prev = old?.partitions[p];
+    return prev ? { ...prev, replicas: r } : { topic, partition: p, replicas: r, leader: NO_LEADER, leaderEpoch: -1, isr: [], stateZkVersion: -1 };
+  });
+  topics.set(topic, { name: topic, partitions, configs: old?.configs ?? {} });
+  return { ...image, topics };
+}
+
+export function withTopicConfigs(image: MetadataImage, topic: string, configs: TopicConfigs): MetadataImage {
+  const old = image.topics.get(topic);
+  if (!old) return image;
+  const topics = new Map(image.topics);
+  topics.set(topic, { ...old, configs });
+  return { ...image, topics };
+}
+
+/** Applies a partition state read (undefined: the state znode is gone). Unknown topics are ignored. */
+export function withPartitionState(
+  image: MetadataImage,
+  topic: string,
+  partition: number,
+  state: LeaderAndIsr | undefined,
+  stateZkVersion: number,
+): MetadataImage {
+  const old = image.topics.get(topic);
+  const prev = old?.partitions[partition];
+  if (!old || !prev) return image;
+  const next: PartitionInfo = state
+    ? { ...prev, leader: state.leader, leaderEpoch: state.leaderEpoch, isr: state.isr, stateZkVersion }
+    : { ...prev, leader: NO_LEADER, leaderEpoch: -1, isr: [], stateZkVersion: -1 };
+  const partitions = [...old.partitions];
+  partitions[partition] = next;
+  const topics = new Map(image.topics);
+  topics.set(topic, { ...old, partitions });
+  return { ...image, topics };
+}
+
+export type RoleChange =
+  | {
+      readonly kind: 'leader' | 'follower';
+      readonly topic: string;
+      readonly partition: number;
+      /** The leader to follow (-1: none right now). */
+      readonly leader: number;
+      readonly leaderEpoch: number;
+      readonly isr: readonly number[];
+      readonly replicas: readonly number[];
+    }
+  /** The topic was deleted or this broker is no longer a replica: close and remove the log. */
+  | { readonly kind: 'deleted'; readonly topic: string; readonly partition: number };
+
+/**
+ * What changed for `brokerId` between two images. A role is re-announced whenever the leader epoch
+ * changes (a new epoch means a new leadership term even with the same leader). Partitions without a
+ * state znode yet are not announced; `deleted` is announced for every partition the broker was a
+ * replica of (removing a log that was never opened is a no-op for the caller).
+ */
+export function diffRoles(brokerId: number, before: MetadataImage, after: MetadataImage): RoleChange[] {
+  const changes: RoleChange[] = [];
+  const mine = (p: PartitionInfo | undefined): boolean => p !== undefined && p.replicas.includes(brokerId);
+  for (const [name, topic] of before.topics) {
+    const now = after.topics.get(name);
+    for (const p of topic.partitions) {
+      if (mine(p) && !mine(now?.partitions[p.partition])) {
+        changes.push({ kind: 'deleted', topic: name, partition: p.partition });
+      }
+    }
+  }
+  for (const [name, topic] of after.topics) {
+    for (const p of topic.partitions) {
+      if (!mine(p) || p.leaderEpoch < 0) continue;
+      const old = before.topics.get(name)?.partitions[p.partition];
+      if (old && mine(old) && old.leaderEpoch === p.leaderEpoch && old.leader === p.leader) continue;
+      changes.push({
+        kind: p.leader === brokerId ? 'leader' : 'follower',
+        topic: name,
+        partition: p.partition,
+        leader: p.leader,
+        leaderEpoch: p.leaderEpoch,
+        isr: p.isr,
+        replicas: p.replicas,
+      });
+    }
+  }
+  return changes;
+}

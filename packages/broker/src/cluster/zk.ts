@@ -1,0 +1,144 @@
+/**
+ * A small promise wrapper over node-zookeeper-client: the only module that touches the library.
+ * Watches are one-shot as in ZooKeeper; callers pass a stable function per path (the library keeps
+ * one registration per function and path).
+ */
+import zookeeper from 'node-zookeeper-client';
+import type { Client, Event, Stat } from 'node-zookeeper-client';
+import type { ZnodeOp } from '../controller/core.js';
+
+export type Watcher = (event: Event) => void;
+
+export const ZkErrorCode = Object.freeze({
+  CONNECTION_LOSS: -4,
+  NO_NODE: -101,
+  BAD_VERSION: -103,
+  NODE_EXISTS: -110,
+  NOT_EMPTY: -111,
+  SESSION_EXPIRED: -112,
+});
+
+/** The code of a ZooKeeper exception, or undefined for other errors. */
+export function zkErrorCode(error: unknown): number | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+export interface ZkConnectOptions {
+  readonly connectString: string;
+  readonly sessionTimeoutMs: number;
+  /** How long to wait for the first connection before giving up. */
+  readonly connectTimeoutMs: number;
+}
+
+export class ZkSession {
+  private constructor(readonly client: Client) {}
+
+  /** Connects a new session; rejects if no server answers within connectTimeoutMs. */
+  static connect(options: ZkConnectOptions): Promise<ZkSession> {
+    const client = zookeeper.createClient(options.connectString, {
+      sessionTimeout: options.sessionTimeoutMs,
+      spinDelay: 200,
+      retries: 1,
+    });
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        client.close();
+        reject(new Error(`Could not connect to ZooKeeper at ${options.connectString} within ${options.connectTimeoutMs} ms`));
+      }, options.connectTimeoutMs);
+      client.once('connected', () => {
+        clearTimeout(timer);
+        resolve(new ZkSession(client));
+      });
+      client.connect();
+    });
+  }
+
+  /** Session id as hex, for logs and ephemeral-owner checks. */
+  get sessionId(): string {
+    return this.client.getSessionId().toString('hex');
+  }
+
+  close(): void {
+    this.client.close();
+  }
+
+  /** Data and stat, or undefined when the node does not exist (a watch is then not left behind). */
+  getData(path: string, watcher?: Watcher): Promise<{ data: Buffer; stat: Stat } | undefined> {
+    return new Promise((resolve, reject) => {
+      const cb = (error: unknown, data: Buffer, stat: Stat): void => {
+        if (zkErrorCode(error) === ZkErrorCode.NO_NODE) resolve(undefined);
+        else if (error) reject(error);
+        else resolve({ data: data ?? Buffer.alloc(0), stat });
+      };
+      if (watcher) this.client.getData(path, watcher, cb);
+      else this.client.getData(path, cb);
+    });
+  }
+
+  /** Children, or undefined when the node does not exist. */
+  getChildren(path: string, watcher?: Watcher): Promise<string[] | undefined> {
+    return new Promise((resolve, reject) => {
+      const cb = (error: unknown, children: string[]): void => {
+        if (zkErrorCode(error) === ZkErrorCode.NO_NODE) resolve(undefined);
+        else if (error) reject(error);
+        else resolve(children);
+      };
+      if (watcher) this.client.getChildren(path, watcher, cb);
+      else this.client.getChildren(path, cb);
+    });
+  }
+
+  /** Stat or undefined; with a watcher, fires on creation, deletion and data change. */
+  exists(path: string, watcher?: Watcher): Promise<Stat | undefined> {
+    return new Promise((resolve, reject) => {
+      const cb = (error: unknown, stat: Stat): void => {
+        if (error) reject(error);
+        else resolve(stat ?? undefined);
+      };
+      if (watcher) this.client.exists(path, watcher, cb);
+      else this.client.exists(path, cb);
+    });
+  }
+
+  create(path: string, data: string, mode: 'persistent' | 'ephemeral'): Promise<void> {
+    const createMode = mode === 'ephemeral' ? zookeeper.CreateMode.EPHEMERAL : zookeeper.CreateMode.PERSISTENT;
+    return new Promise((resolve, reject) => {
+      this.client.create(path, Buffer.from(data), createMode, (error) => (error ? reject(error) : resolve()));
+    });
+  }
+
+  /** Creates a persistent node unless it exists; returns whether this call created it. */
+  async createIfAbsent(path: string, data = ''): Promise<boolean> {
+    try {
+      await this.create(path, data, 'persistent');
+      return true;
+    } catch (error) {
+      if (zkErrorCode(error) === ZkErrorCode.NODE_EXISTS) return false;
+      throw error;
+    }
+  }
+
+  remove(path: string, version = -1): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.client.remove(path, version, (error) => (error ? reject(error) : resolve()));
+    });
+  }
+
+  /**
+   * Runs ops atomically. `checks` are version checks placed before the ops (the controller-epoch
+   * fence). Rejects with the ZooKeeper exception of the first failing op.
+   */
+  multi(ops: readonly ZnodeOp[], checks: ReadonlyArray<{ path: string; version: number }> = []): Promise<void> {
+    const tx = this.client.transaction();
+    for (const c of checks) tx.check(c.path, c.version);
+    for (const op of ops) {
+      if (op.op === 'create') tx.create(op.path, Buffer.from(op.data), op.ephemeral ? zookeeper.CreateMode.EPHEMERAL : zookeeper.CreateMode.PERSISTENT);
+      else if (op.op === 'set') tx.setData(op.path, Buffer.from(op.data), op.expectedVersion);
+      else tx.remove(op.path, op.expectedVersion);
+    }
+    return new Promise((resolve, reject) => {
+      tx.commit((error) => (error ? reject(error) : resolve()));
+    });
+  }
+}

@@ -1,0 +1,291 @@
+/**
+ * The controller's ZooKeeper driver: loads the cluster when this broker is elected, watches brokers,
+ * topics and deletion requests, feeds them to ControllerCore one at a time and performs its writes.
+ *
+ * Ordering rules:
+ *  - one input at a time: an input's writes are all performed before the next input is stepped;
+ *  - every write is a multi() that first checks /controller_epoch's znode version as read at
+ *    election (Kafka's fence), so a deposed controller's writes fail with StaleControllerEpoch;
+ *  - a write that fails for another reason (a znode written by someone else) is followed by a full
+ *    re-read fed as `Resynced`, before any further input.
+ */
+import { ErrorCodes, SamsaError } from '@samsa/protocol';
+import type { Logger } from 'pino';
+import { type ZkSession, ZkErrorCode, zkErrorCode } from '../cluster/zk.js';
+import { type ControllerInput, ControllerCore, type RequestResult, type StepOutput, type WriteBatch } from './core.js';
+import type { ClusterSnapshot, LoadedPartition, LoadedTopic, TopicConfigs } from './types.js';
+import {
+  ZNODES,
+  decodePartitionState,
+  decodeTopicAssignment,
+  decodeTopicConfig,
+  partitionPath,
+  partitionsPath,
+  partitionStatePath,
+  topicConfigPath,
+  topicPath,
+} from './znodes.js';
+
+/** Per-topic answer of CreateTopics/DeleteTopics, shaped like the gRPC TopicResult. */
+export interface TopicResult {
+  readonly name: string;
+  readonly errorCode: number;
+  readonly errorMessage: string;
+}
+
+export interface NewTopic {
+  readonly name: string;
+  readonly numPartitions: number;
+  readonly replicationFactor: number;
+  readonly configs?: TopicConfigs;
+}
+
+/** How many times a failed write is retried after a re-read before the controller resigns. */
+const MAX_RESYNCS = 5;
+
+async function loadTopic(zk: ZkSession, name: string): Promise<LoadedTopic | undefined> {
+  const assignment = await zk.getData(topicPath(name));
+  if (!assignment) return undefined;
+  const replicas = decodeTopicAssignment(name, assignment.data);
+  const [config, partitionsStat] = await Promise.all([zk.getData(topicConfigPath(name)), zk.exists(partitionsPath(name))]);
+  const partitions = await Promise.all(replicas.map(async (r, p): Promise<LoadedPartition> => {
+    const [node, state] = await Promise.all([zk.exists(partitionPath(name, p)), zk.getData(partitionStatePath(name, p))]);
+    const base = { replicas: r, hasPartitionZnode: node !== undefined };
+    return state ? { ...base, state: decodePartitionState(name, p, state.data), stateZkVersion: state.stat.version } : base;
+  }));
+  return {
+    name,
+    partitions,
+    configs: config ? decodeTopicConfig(name, config.data) : {},
+    hasConfigZnode: config !== undefined,
+    hasPartitionsZnode: partitionsStat !== undefined,
+  };
+}
+
+/** Reads everything the controller decides on. */
+export async function loadClusterSnapshot(zk: ZkSession): Promise<ClusterSnapshot> {
+  const [ids, names, deletions] = await Promise.all([
+    zk.getChildren(ZNODES.brokerIds),
+    zk.getChildren(ZNODES.brokerTopics),
+    zk.getChildren(ZNODES.deleteTopics),
+  ]);
+  const topics = await Promise.all((names ?? []).map((n) => loadTopic(zk, n)));
+  return {
+    liveBrokerIds: (ids ?? []).map(Number).filter(Number.isInteger),
+    topics: topics.filter((t): t is LoadedTopic => t !== undefined),
+    pendingDeletions: deletions ?? [],
+  };
+}
+
+/**
+ * Runs one write batch fenced by the controller epoch. Resolves, or rejects with SamsaError
+ * StaleControllerEpoch when the fence failed, or with the ZooKeeper error of the failed op otherwise.
+ */
+export async function fencedWrite(zk: ZkSession, epochZkVersion: number, batch: WriteBatch): Promise<void> {
+  try {
+    await zk.multi(batch.ops, [{ path: ZNODES.controllerEpoch, version: epochZkVersion }]);
+  } catch (error) {
+    // The multi's error names the failed op's code only; ask ZooKeeper whether the fence moved.
+    const stat = await zk.exists(ZNODES.controllerEpoch).catch(() => undefined);
+    if (stat?.version !== epochZkVersion) {
+      throw new SamsaError(
+        ErrorCodes.STALE_CONTROLLER_EPOCH,
+        `controller epoch znode is at version ${stat?.version ?? '?'}, this controller was elected at ${epochZkVersion} (${batch.reason})`,
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+}
+
+export interface ControllerDriverOptions {
+  readonly zk: ZkSession;
+  readonly brokerId: number;
+  readonly controllerEpoch: number;
+  /** Version of /controller_epoch right after this broker's election write. */
+  readonly epochZkVersion: number;
+  readonly logger: Logger;
+  /** Seed source for replica assignment (non-negative integers). */
+  readonly randomSeed: () => number;
+  /** Called once when the driver stops acting as controller because a write was fenced or failed. */
+  readonly onResign: (reason: Error) => void;
+}
+
+export class ControllerDriver {
+  private readonly core = new ControllerCore();
+  private queue: Promise<unknown> = Promise.resolve();
+  private active = true;
+  private readonly log: Logger;
+  private readonly onBrokers = (): void => this.enqueueWatch('brokers', () => this.readBrokers());
+  private readonly onTopics = (): void => this.enqueueWatch('topics', () => this.readTopics());
+  private readonly onDeletions = (): void => this.enqueueWatch('deletions', () => this.readDeletions());
+
+  constructor(private readonly options: ControllerDriverOptions) {
+    this.log = options.logger.child({ brokerId: options.brokerId, controllerEpoch: options.controllerEpoch });
+  }
+
+  get isActive(): boolean {
+    return this.active;
+  }
+
+  get controllerEpoch(): number {
+    return this.options.controllerEpoch;
+  }
+
+  /** Loads the cluster, arms the watches and makes the failover decisions. */
+  start(): Promise<void> {
+    return this.enqueue(async () => {
+      const { zk } = this.options;
+      // Arm the watches first so nothing between the read and the watch is missed.
+      await Promise.all([
+        zk.getChildren(ZNODES.brokerIds, this.onBrokers),
+        zk.getChildren(ZNODES.brokerTopics, this.onTopics),
+        zk.getChildren(ZNODES.deleteTopics, this.onDeletions),
+      ]);
+      const snapshot = await loadClusterSnapshot(zk);
+      this.log.info({ liveBrokers: snapshot.liveBrokerIds, topics: snapshot.topics.length }, 'controller loaded cluster state');
+      await this.run({ type: 'ControllerElected', controllerEpoch: this.options.controllerEpoch, snapshot });
+    });
+  }
+
+  /** Stops acting (another broker is controller, or shutdown). Queued requests answer NotController. */
+  resign(): void {
+    if (!this.active) return;
+    this.active = false;
+    this.log.info('controller resigned');
+  }
+
+  createTopics(topics: readonly NewTopic[], validateOnly = false): Promise<TopicResult[]> {
+    return Promise.all(topics.map((t) => this.request(t.name, {
+      type: 'CreateTopic',
+      topic: t.name,
+      numPartitions: t.numPartitions,
+      replicationFactor: t.replicationFactor,
+      configs: t.configs ?? {},
+      seed: this.options.randomSeed(),
+      validateOnly,
+    })));
+  }
+
+  deleteTopics(names: readonly string[]): Promise<TopicResult[]> {
+    return Promise.all(names.map((name) => this.request(name, { type: 'DeleteTopic', topic: name, adminRequest: false })));
+  }
+
+  /** The seam for replication: a leader's ISR proposal, fenced by leader epoch and state znode version. */
+  alterIsr(input: Omit<Extract<ControllerInput, { type: 'AlterIsr' }>, 'type'>): Promise<TopicResult> {
+    return this.request(input.topic, { type: 'AlterIsr', ...input });
+  }
+
+  // ---- internals ----
+
+  private enqueue<T>(task: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(task);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private enqueueWatch(what: string, task: () => Promise<void>): void {
+    if (!this.active) return;
+    void this.enqueue(async () => {
+      if (!this.active) return;
+      try {
+        await task();
+      } catch (error) {
+        this.fail(error instanceof Error ? error : new Error(String(error)), `handling ${what} change`);
+      }
+    });
+  }
+
+  private request(topic: string, input: ControllerInput): Promise<TopicResult> {
+    return this.enqueue(async () => {
+      if (!this.active) return notController(topic);
+      const { out, failure } = await this.runCapturing(input);
+      const result: RequestResult | undefined = out.results[0];
+      if (failure) {
+        if (failure instanceof SamsaError) return { name: topic, errorCode: failure.code, errorMessage: failure.message };
+        if (zkErrorCode(failure) === ZkErrorCode.NODE_EXISTS && input.type === 'CreateTopic') {
+          return { name: topic, errorCode: ErrorCodes.TOPIC_ALREADY_EXISTS.code, errorMessage: `Topic '${topic}' already exists` };
+        }
+        return { name: topic, errorCode: ErrorCodes.UNKNOWN_SERVER_ERROR.code, errorMessage: String(failure) };
+      }
+      if (!result) throw new Error(`ControllerCore gave no result for ${input.type}`);
+      return { name: topic, errorCode: result.error.code, errorMessage: result.message };
+    });
+  }
+
+  /** Steps and performs the writes; on a non-fence failure re-reads and re-decides. Throws only if resigned. */
+  private async run(input: ControllerInput): Promise<void> {
+    const { failure } = await this.runCapturing(input);
+    if (failure instanceof SamsaError && !this.active) throw failure;
+  }
+
+  private async runCapturing(input: ControllerInput): Promise<{ out: StepOutput; failure: unknown }> {
+    const out = this.core.step(input);
+    this.logOutput(input, out);
+    let failure = await this.perform(out);
+    const first = failure;
+    for (let attempt = 1; failure !== undefined && this.active; attempt++) {
+      if (attempt > MAX_RESYNCS) {
+        this.fail(failure instanceof Error ? failure : new Error(String(failure)), 'writes keep failing after re-reads');
+        break;
+      }
+      this.log.warn({ err: failure, attempt }, 'controller write failed; re-reading cluster state');
+      const snapshot = await loadClusterSnapshot(this.options.zk);
+      const resynced = this.core.step({ type: 'Resynced', snapshot });
+      this.logOutput({ type: 'Resynced', snapshot }, resynced);
+      failure = await this.perform(resynced);
+    }
+    return { out, failure: first };
+  }
+
+  /** Performs batches in order; returns the first failure (after which nothing more is written). */
+  private async perform(out: StepOutput): Promise<unknown> {
+    for (const batch of out.writes) {
+      if (!this.active) return new SamsaError(ErrorCodes.NOT_CONTROLLER, 'controller resigned');
+      try {
+        await fencedWrite(this.options.zk, this.options.epochZkVersion, batch);
+      } catch (error) {
+        if (error instanceof SamsaError || zkErrorCode(error) === ZkErrorCode.SESSION_EXPIRED || zkErrorCode(error) === ZkErrorCode.CONNECTION_LOSS) {
+          this.fail(error instanceof Error ? error : new Error(String(error)), batch.reason);
+          return error instanceof SamsaError ? error : new SamsaError(ErrorCodes.NOT_CONTROLLER, 'lost the coordinator session', { cause: error });
+        }
+        return error;
+      }
+    }
+    return undefined;
+  }
+
+  private fail(error: Error, doing: string): void {
+    if (!this.active) return;
+    this.log.error({ err: error }, `controller stops: ${doing}`);
+    this.resign();
+    this.options.onResign(error);
+  }
+
+  private logOutput(input: ControllerInput, out: StepOutput): void {
+    for (const c of out.changes) {
+      this.log.info({ topic: c.topic, partition: c.partition, before: c.before, after: c.after, unclean: c.unclean, cause: input.type }, 'partition state change');
+    }
+  }
+
+  private async readBrokers(): Promise<void> {
+    const ids = (await this.options.zk.getChildren(ZNODES.brokerIds, this.onBrokers)) ?? [];
+    await this.run({ type: 'BrokersChanged', liveBrokerIds: ids.map(Number).filter(Number.isInteger) });
+  }
+
+  private async readTopics(): Promise<void> {
+    const names = (await this.options.zk.getChildren(ZNODES.brokerTopics, this.onTopics)) ?? [];
+    const known = new Set(this.core.knownTopics());
+    const loaded = await Promise.all(names.filter((n) => !known.has(n)).map((n) => loadTopic(this.options.zk, n)));
+    await this.run({ type: 'TopicZnodesChanged', current: names, loaded: loaded.filter((t): t is LoadedTopic => t !== undefined) });
+  }
+
+  private async readDeletions(): Promise<void> {
+    const names = (await this.options.zk.getChildren(ZNODES.deleteTopics, this.onDeletions)) ?? [];
+    for (const topic of names) await this.run({ type: 'DeleteTopic', topic, adminRequest: true });
+  }
+}
+
+function notController(name: string): TopicResult {
+  return { name, errorCode: ErrorCodes.NOT_CONTROLLER.code, errorMessage: 'This broker is not the controller' };
+}

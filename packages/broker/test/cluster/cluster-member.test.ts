@@ -1,0 +1,226 @@
+/**
+ * ClusterMember and the controller driver against a real coordinator: Apache ZooKeeper (the harness in
+ * test/helpers) and Samsa's embedded coordinator, same tests for both. Each test runs its own cluster
+ * under a fresh chroot. A backend that is not available here is skipped with a visible notice.
+ */
+import { ErrorCodes, SamsaError } from '@samsa/protocol';
+import { pino } from 'pino';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ClusterMember, DuplicateBrokerIdError } from '../../src/cluster/cluster-member.js';
+import type { MetadataImage, RoleChange } from '../../src/cluster/metadata.js';
+import { ZkSession } from '../../src/cluster/zk.js';
+import { fencedWrite } from '../../src/controller/driver.js';
+import { embeddedCoordinatorAvailability, startEmbeddedCoordinator } from '../../../../test/helpers/coordinator.js';
+import { startZooKeeper, zookeeperAvailability } from '../../../../test/helpers/zookeeper.js';
+
+const logger = pino({ level: process.env.SAMSA_TEST_LOG_LEVEL ?? 'silent' });
+const SESSION_TIMEOUT_MS = 6_000;
+
+interface Backend {
+  readonly name: string;
+  readonly availability: () => Promise<{ available: boolean; reason?: string | undefined }>;
+  readonly start: () => Promise<{ connectString: string; stop(): Promise<void> }>;
+}
+
+const backends: Backend[] = [
+  { name: 'Apache ZooKeeper', availability: async () => zookeeperAvailability(), start: () => startZooKeeper() },
+  { name: 'embedded coordinator', availability: embeddedCoordinatorAvailability, start: () => startEmbeddedCoordinator() },
+];
+
+let chrootCounter = 0;
+
+for (const backend of backends) {
+  const availability = await backend.availability();
+  if (!availability.available) {
+    console.warn(`[samsa] SKIPPING cluster tests on ${backend.name}: ${availability.reason}`);
+    describe(`ClusterMember on ${backend.name}`, () => {
+      it.skip(`skipped: ${availability.reason}`, () => {});
+    });
+    continue;
+  }
+
+  describe(`ClusterMember on ${backend.name}`, () => {
+    let server: { connectString: string; stop(): Promise<void> };
+    let members: ClusterMember[] = [];
+    let sessions: ZkSession[] = [];
+    let connectString = '';
+
+    beforeAll(async () => {
+      server = await backend.start();
+    });
+    afterAll(async () => {
+      await server?.stop();
+    });
+
+    /** A fresh chroot per test: its own cluster, no interference. */
+    async function newCluster(): Promise<void> {
+      const root = `/samsa-test-${process.pid}-${++chrootCounter}`;
+      const admin = await session(server.connectString);
+      await admin.create(root, '', 'persistent');
+      connectString = `${server.connectString}${root}`;
+    }
+
+    async function session(cs = connectString): Promise<ZkSession> {
+      const s = await ZkSession.connect({ connectString: cs, sessionTimeoutMs: SESSION_TIMEOUT_MS, connectTimeoutMs: 10_000 });
+      sessions.push(s);
+      return s;
+    }
+
+    async function member(brokerId: number): Promise<ClusterMember> {
+      const m = await ClusterMember.start({ brokerId, host: '127.0.0.1', port: 9000 + brokerId, connectString, sessionTimeoutMs: SESSION_TIMEOUT_MS, logger });
+      members.push(m);
+      return m;
+    }
+
+    afterEach(async () => {
+      await Promise.all(members.map((m) => m.close()));
+      for (const s of sessions) s.close();
+      members = [];
+      sessions = [];
+    });
+
+    const controllerOf = async (ms: ClusterMember[]): Promise<ClusterMember> => {
+      await Promise.all(ms.map((m) => m.metadata.waitFor((i) => i.controllerId !== -1 && ms.some((c) => c.brokerId === i.controllerId && c.isController))));
+      const controllers = ms.filter((m) => m.isController);
+      expect(controllers).toHaveLength(1);
+      return controllers[0]!;
+    };
+
+    const topicReady = (topic: string, partitions: number) => (i: MetadataImage): boolean => {
+      const t = i.topics.get(topic);
+      return t !== undefined && t.partitions.length === partitions && t.partitions.every((p) => p.leader !== -1 && p.leaderEpoch >= 0);
+    };
+
+    it('elects one controller, creates topics with typed errors, and every broker sees the same metadata', async () => {
+      await newCluster();
+      const ms = [await member(1), await member(2), await member(3)];
+      const roles = new Map<number, RoleChange[]>(ms.map((m) => [m.brokerId, []]));
+      for (const m of ms) m.on('roles', (changes) => roles.get(m.brokerId)!.push(...changes));
+      const controller = await controllerOf(ms);
+      expect(controller.controllerEpoch).toBeGreaterThanOrEqual(1);
+      await Promise.all(ms.map((m) => m.metadata.waitFor((i) => i.brokers.size === 3 && i.clusterId !== undefined)));
+      expect(new Set(ms.map((m) => m.metadata.image.clusterId)).size).toBe(1);
+      expect(ms[0]!.metadata.image.brokers.get(2)).toEqual({ id: 2, host: '127.0.0.1', port: 9002 });
+
+      const other = ms.find((m) => m !== controller)!;
+      const [refused] = await other.createTopics([{ name: 'orders', numPartitions: 3, replicationFactor: 3 }]);
+      expect(refused!.errorCode).toBe(ErrorCodes.NOT_CONTROLLER.code);
+
+      const results = await controller.createTopics([
+        { name: 'orders', numPartitions: 3, replicationFactor: 3, configs: { 'retention.ms': '60000' } },
+        { name: 'too-replicated', numPartitions: 1, replicationFactor: 4 },
+        { name: 'bad/name', numPartitions: 1, replicationFactor: 1 },
+        { name: 'no-partitions', numPartitions: 0, replicationFactor: 1 },
+      ]);
+      expect(results.map((r) => r.errorCode)).toEqual([
+        ErrorCodes.NONE.code, ErrorCodes.INVALID_REPLICATION_FACTOR.code, ErrorCodes.INVALID_TOPIC_EXCEPTION.code, ErrorCodes.INVALID_PARTITIONS.code,
+      ]);
+      expect((await controller.createTopics([{ name: 'orders', numPartitions: 1, replicationFactor: 1 }]))[0]!.errorCode).toBe(ErrorCodes.TOPIC_ALREADY_EXISTS.code);
+      expect((await controller.createTopics([{ name: 'dry', numPartitions: 1, replicationFactor: 1 }], { validateOnly: true }))[0]!.errorCode).toBe(ErrorCodes.NONE.code);
+
+      const images = await Promise.all(ms.map((m) => m.metadata.waitFor(topicReady('orders', 3))));
+      const views = images.map((i) => JSON.stringify(i.topics.get('orders')));
+      expect(new Set(views).size).toBe(1);
+      expect(images[0]!.topics.get('orders')!.configs).toEqual({ 'retention.ms': '60000' });
+      expect(images[0]!.topics.has('dry')).toBe(false);
+      const leaders = images[0]!.topics.get('orders')!.partitions.map((p) => p.leader);
+      expect(new Set(leaders)).toEqual(new Set([1, 2, 3])); // one leader per broker
+      // Each broker heard its role for each partition: one leader, two follower.
+      for (const m of ms) {
+        const mine = roles.get(m.brokerId)!.filter((r) => r.topic === 'orders');
+        expect(mine.filter((r) => r.kind === 'leader')).toHaveLength(1);
+        expect(mine.filter((r) => r.kind === 'follower')).toHaveLength(2);
+      }
+    });
+
+    it('fails over to a new controller with a higher epoch and fences the old epoch', async () => {
+      await newCluster();
+      const ms = [await member(1), await member(2), await member(3)];
+      const first = await controllerOf(ms);
+      const epoch = first.controllerEpoch;
+      const probe = await session();
+      const electedAtVersion = (await probe.exists('/controller_epoch'))!.version;
+      await first.createTopics([{ name: 'before', numPartitions: 2, replicationFactor: 2 }]);
+
+      await first.close();
+      const rest = ms.filter((m) => m !== first);
+      const second = await controllerOf(rest);
+      expect(second.brokerId).not.toBe(first.brokerId);
+      expect(second.controllerEpoch).toBeGreaterThan(epoch);
+      await Promise.all(rest.map((m) => m.metadata.waitFor((i) => i.controllerId === second.brokerId && i.controllerEpoch === second.controllerEpoch)));
+
+      // A write fenced with the deposed controller's epoch version is refused.
+      const stale = fencedWrite(probe, electedAtVersion, { reason: 'stale controller', ops: [{ op: 'create', path: '/brokers/topics/zombie', data: '{}' }] });
+      await expect(stale).rejects.toBeInstanceOf(SamsaError);
+      await expect(stale).rejects.toMatchObject({ code: ErrorCodes.STALE_CONTROLLER_EPOCH.code });
+      expect(await probe.exists('/brokers/topics/zombie')).toBeUndefined();
+
+      // The new controller works: it knows the old topic and creates new ones.
+      expect((await second.createTopics([{ name: 'before', numPartitions: 1, replicationFactor: 1 }]))[0]!.errorCode).toBe(ErrorCodes.TOPIC_ALREADY_EXISTS.code);
+      expect((await second.createTopics([{ name: 'after', numPartitions: 1, replicationFactor: 2 }]))[0]!.errorCode).toBe(ErrorCodes.NONE.code);
+      await Promise.all(rest.map((m) => m.metadata.waitFor(topicReady('after', 1))));
+      // The partitions the first controller led moved to live ISR members.
+      const image = await rest[0]!.metadata.waitFor((i) => i.topics.get('before')!.partitions.every((p) => p.leader !== first.brokerId && p.leader !== -1));
+      for (const p of image.topics.get('before')!.partitions) expect(p.isr).not.toContain(first.brokerId);
+    });
+
+    it('moves the partitions of a dead leader to a live ISR member with a higher leader epoch', async () => {
+      await newCluster();
+      const ms = [await member(1), await member(2), await member(3)];
+      const controller = await controllerOf(ms);
+      expect((await controller.createTopics([{ name: 'moves', numPartitions: 6, replicationFactor: 2 }]))[0]!.errorCode).toBe(0);
+      const before = (await controller.metadata.waitFor(topicReady('moves', 6))).topics.get('moves')!;
+      const victim = ms.find((m) => m !== controller && before.partitions.some((p) => p.leader === m.brokerId))!;
+      const survivors = ms.filter((m) => m !== victim);
+      const newRoles: RoleChange[] = [];
+      for (const m of survivors) m.on('roles', (changes) => newRoles.push(...changes));
+
+      await victim.close();
+      const led = before.partitions.filter((p) => p.leader === victim.brokerId);
+      const moved = (i: MetadataImage): boolean => i.topics.get('moves')!.partitions.every((p) => p.leader !== victim.brokerId && p.leader !== -1);
+      const after = (await Promise.all(survivors.map((m) => m.metadata.waitFor(moved))))[0]!.topics.get('moves')!;
+      for (const old of led) {
+        const now = after.partitions[old.partition]!;
+        expect(old.isr).toContain(now.leader);
+        expect(now.leaderEpoch).toBeGreaterThan(old.leaderEpoch);
+        expect(now.isr).toEqual([now.leader]);
+        expect(newRoles).toContainEqual(expect.objectContaining({ kind: 'leader', topic: 'moves', partition: old.partition, leader: now.leader, leaderEpoch: now.leaderEpoch }));
+      }
+      // When the victim returns it is a follower again (leaders add it back to the ISR later).
+      const back = await member(victim.brokerId);
+      const image = await back.metadata.waitFor((i) => i.brokers.size === 3 && i.topics.has('moves'));
+      expect(image.topics.get('moves')!.partitions.every((p) => p.leader !== victim.brokerId)).toBe(true);
+    });
+
+    it('auto-creates from a non-controller, deletes through the controller and rejects a duplicate broker id', async () => {
+      await newCluster();
+      const ms = [await member(1), await member(2)];
+      const controller = await controllerOf(ms);
+      const other = ms.find((m) => m !== controller)!;
+      await other.metadata.waitFor((i) => i.brokers.size === 2);
+      const deleted: RoleChange[] = [];
+      other.on('roles', (changes) => deleted.push(...changes.filter((c) => c.kind === 'deleted')));
+
+      expect((await other.autoCreateTopic({ name: 'auto', numPartitions: 2, replicationFactor: 2 })).errorCode).toBe(ErrorCodes.NONE.code);
+      expect((await other.autoCreateTopic({ name: 'auto', numPartitions: 2, replicationFactor: 2 })).errorCode).toBe(ErrorCodes.TOPIC_ALREADY_EXISTS.code);
+      await Promise.all(ms.map((m) => m.metadata.waitFor(topicReady('auto', 2))));
+
+      expect((await other.deleteTopics(['auto']))[0]!.errorCode).toBe(ErrorCodes.NOT_CONTROLLER.code);
+      const [gone, unknown] = await controller.deleteTopics(['auto', 'never-existed']);
+      expect(gone!.errorCode).toBe(ErrorCodes.NONE.code);
+      expect(unknown!.errorCode).toBe(ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code);
+      await Promise.all(ms.map((m) => m.metadata.waitFor((i) => !i.topics.has('auto'))));
+      expect(deleted.map((d) => d.partition).sort()).toEqual([0, 1]);
+
+      // A deletion request written by a tool under /admin/delete_topics is carried out too.
+      await controller.createTopics([{ name: 'tool-deleted', numPartitions: 1, replicationFactor: 1 }]);
+      await other.metadata.waitFor(topicReady('tool-deleted', 1));
+      const tool = await session();
+      await tool.create('/admin/delete_topics/tool-deleted', '', 'persistent');
+      await other.metadata.waitFor((i) => !i.topics.has('tool-deleted'));
+      await expect.poll(async () => tool.exists('/admin/delete_topics/tool-deleted')).toBeUndefined();
+
+      await expect(member(controller.brokerId)).rejects.toBeInstanceOf(DuplicateBrokerIdError);
+    });
+  });
+}
