@@ -54,6 +54,8 @@ export interface RunningCoordinator {
 
 /** Pause reading from a client whose unread replies exceed this. */
 const WRITE_HIGH_WATER_BYTES = 8 * 1024 * 1024;
+/** Stop reading from every client while this many outputs wait for an fsync (like globalOutstandingLimit). */
+const MAX_HELD_OUTPUTS = 50_000;
 
 interface Conn {
   id: number;
@@ -96,6 +98,7 @@ class CoordinatorServer {
   private timer: NodeJS.Timeout | null = null;
   private readonly startedAtMs = Date.now();
   private fatal: Error | null = null;
+  private throttled = false;
   private readonly stats: ServerStats = { packetsReceived: 0, packetsSent: 0 };
 
   constructor(private readonly options: CoordinatorOptions) {
@@ -196,11 +199,12 @@ class CoordinatorServer {
       sent: 0,
     };
     this.conns.set(conn.id, conn);
+    if (this.throttled) socket.pause();
     socket.on('data', (chunk: Buffer) => this.onData(conn, chunk));
     socket.on('error', (err) => this.logger.debug({ conn: conn.id, err: err.message }, 'client socket error'));
     socket.on('close', () => this.onClose(conn));
     socket.on('drain', () => {
-      if (!conn.closing) socket.resume();
+      if (!conn.closing && !this.throttled) socket.resume();
     });
   }
 
@@ -327,6 +331,10 @@ class CoordinatorServer {
       if (this.heldHead === this.held.length && this.log.durableSeq >= this.log.appendedSeq) this.deliver(o);
       else this.held.push({ seq: this.log.appendedSeq, out: o });
     }
+    if (!this.throttled && this.held.length - this.heldHead > MAX_HELD_OUTPUTS) {
+      this.throttled = true;
+      for (const conn of this.conns.values()) conn.socket.pause();
+    }
     if (txns > 0) {
       this.txnsSinceSnapshot += txns;
       if (this.txnsSinceSnapshot >= this.snapshotEveryTxns && this.log.snapshot(this.core.snapshot(), encodeSnapshot)) {
@@ -348,6 +356,12 @@ class CoordinatorServer {
       this.heldHead = 0;
     }
     this.flushDirty();
+    if (this.throttled && this.held.length - this.heldHead < MAX_HELD_OUTPUTS / 2) {
+      this.throttled = false;
+      for (const conn of this.conns.values()) {
+        if (!conn.closing && conn.socket.writableLength < WRITE_HIGH_WATER_BYTES) conn.socket.resume();
+      }
+    }
   }
 
   private deliver(o: Output): void {

@@ -11,7 +11,7 @@
  * are deleted. Recovery loads the newest valid snapshot and replays the logs after it, truncating a
  * torn tail of the last log.
  */
-import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writevSync } from 'node:fs';
 import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -167,7 +167,7 @@ export class TxnLog {
             run.push(item);
             continue;
           }
-          await this.writeRun(run);
+          this.writeRun(run);
           run = [];
           await this.fh!.datasync();
           await this.fh!.close();
@@ -175,7 +175,7 @@ export class TxnLog {
           fsyncDirSync(this.options.dataDir);
           item.done();
         }
-        await this.writeRun(run);
+        this.writeRun(run);
         await this.fh!.datasync();
       } catch (err) {
         this.failed = err instanceof Error ? err : new Error(String(err));
@@ -188,23 +188,21 @@ export class TxnLog {
     }
   }
 
-  private async writeRun(run: Buffer[]): Promise<void> {
+  /**
+   * Writes a batch into the page cache synchronously: a memory copy per batch (not per request) that
+   * saves a thread-pool round trip; only the fdatasync that makes it durable runs off the event loop.
+   */
+  private writeRun(run: Buffer[]): void {
     if (run.length === 0) return;
-    let total = 0;
-    for (const b of run) total += b.length;
+    const fd = this.fh!.fd;
     let buffers = run;
-    let written = 0;
-    while (written < total) {
-      const { bytesWritten } = await this.fh!.writev(buffers);
-      written += bytesWritten;
-      if (written < total) {
-        // Short write: continue with the remaining bytes.
-        const rest = Buffer.concat(run).subarray(written);
-        buffers = [rest];
-        run = [rest];
-        total = rest.length;
-        written = 0;
-      }
+    for (;;) {
+      let total = 0;
+      for (const b of buffers) total += b.length;
+      const written = writevSync(fd, buffers);
+      if (written >= total) return;
+      // Short write: continue with the remaining bytes.
+      buffers = [Buffer.concat(buffers).subarray(written)];
     }
   }
 
