@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { adminCases } from './cases/admin.js';
 import { multiCases } from './cases/multi.js';
 import { nodeCases } from './cases/nodes.js';
+import { protocolCases } from './cases/protocol.js';
 import { sessionCases } from './cases/sessions.js';
 import { watchCases } from './cases/watches.js';
 import { ZkTestClient } from '../helpers/zk-client.js';
@@ -19,7 +20,7 @@ import { CaseContext, type ConformanceCase } from './support/case-context.js';
 import { startTarget, targetAvailability, TARGET_NAMES, type RunningTarget, type TargetName } from './support/targets.js';
 import type { TranscriptEntry } from './support/transcript.js';
 
-const cases: ConformanceCase[] = [...nodeCases, ...multiCases, ...watchCases, ...sessionCases, ...adminCases];
+const cases: ConformanceCase[] = [...nodeCases, ...multiCases, ...watchCases, ...sessionCases, ...adminCases, ...protocolCases];
 
 /** SAMSA_CONFORMANCE_TARGETS=zookeeper (or embedded) runs one side only. */
 const selected = (process.env.SAMSA_CONFORMANCE_TARGETS ?? TARGET_NAMES.join(',')).split(',').map((name) => name.trim());

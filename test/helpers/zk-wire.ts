@@ -24,11 +24,15 @@ export const OpCode = {
   getChildren2: 12,
   check: 13,
   multi: 14,
+  create2: 15,
+  setWatches: 101,
   closeSession: -11,
 } as const;
 
 const XID_NOTIFICATION = -1;
 const XID_PING = -2;
+/** The xid real clients use for SetWatches after a reconnect. */
+export const XID_SET_WATCHES = -8;
 /** Refuse frames above ZooKeeper's default jute.maxbuffer. */
 const MAX_FRAME_BYTES = 1024 * 1024 + 1024;
 
@@ -85,6 +89,12 @@ export interface WireMultiResult {
   results: { type: number; err: number; path?: string | null; stat?: WireStat }[];
 }
 
+export interface WireAcl {
+  perms: number;
+  scheme: string;
+  id: string;
+}
+
 export class JuteWriter {
   private readonly chunks: Buffer[] = [];
 
@@ -121,6 +131,18 @@ export class JuteWriter {
   /** The world:anyone ACL with all permissions, as a one-element vector. */
   openAcl(): this {
     return this.int(1).int(31).string('world').string('anyone');
+  }
+
+  acl(entries: WireAcl[]): this {
+    this.int(entries.length);
+    for (const entry of entries) this.int(entry.perms).string(entry.scheme).string(entry.id);
+    return this;
+  }
+
+  strings(values: string[]): this {
+    this.int(values.length);
+    for (const value of values) this.string(value);
+    return this;
   }
 
   toBuffer(): Buffer {
@@ -183,10 +205,24 @@ export class JuteReader {
   }
 }
 
+export interface WireSession {
+  id: bigint;
+  password: Buffer;
+  /** The negotiated timeout; 0 when the server refused the session. */
+  timeoutMs: number;
+  /** The server answered with a zero timeout (an expired or unknown session, a bad password). */
+  expired: boolean;
+  /** The server closed the connection without answering the ConnectRequest at all. */
+  refused: boolean;
+  readOnly: boolean;
+}
+
 export class WireClient {
   /** Replies and notifications in arrival order. */
   readonly frames: WireFrame[] = [];
   readonly closed: Promise<void>;
+  /** The highest zxid seen in a reply header, as a client would send it when reconnecting. */
+  lastZxid = 0n;
   private readonly pending = new Map<number, Deferred<WireReply>>();
   private nextXid = 1;
   private pingTimer: NodeJS.Timeout | undefined;
@@ -195,7 +231,7 @@ export class WireClient {
   private constructor(
     private readonly socket: Socket,
     /** The session as the server answered; `expired` when it refused to (re)attach it. */
-    readonly session: { id: bigint; password: Buffer; timeoutMs: number; expired: boolean; readOnly: boolean },
+    readonly session: WireSession,
     closed: Promise<void>,
   ) {
     this.closed = closed;
@@ -222,7 +258,7 @@ export class WireClient {
     const first = await withTimeout(frames.next(), options.timeoutMs ?? 10_000, `a ConnectResponse from ${host}:${port}`);
     if (first === null) {
       // ZooKeeper closes the socket instead of answering some refusals.
-      return new WireClient(socket, { id: 0n, password: Buffer.alloc(0), timeoutMs: 0, expired: true, readOnly: false }, closed);
+      return new WireClient(socket, { id: 0n, password: Buffer.alloc(0), timeoutMs: 0, expired: true, refused: true, readOnly: false }, closed);
     }
     const reader = new JuteReader(first);
     reader.int(); // protocol version
@@ -230,25 +266,62 @@ export class WireClient {
     const id = reader.long();
     const password = reader.buffer() ?? Buffer.alloc(0);
     const readOnly = reader.remaining() > 0 ? reader.bool() : false;
-    const client = new WireClient(socket, { id, password, timeoutMs, expired: timeoutMs <= 0, readOnly }, closed);
+    const client = new WireClient(socket, { id, password, timeoutMs, expired: timeoutMs <= 0, refused: false, readOnly }, closed);
     void client.pump(frames);
     void closed.then(() => client.onClosed());
     return client;
   }
 
   /** Sends one request and resolves with its reply (whatever its error code). */
-  request(type: number, body: Buffer = Buffer.alloc(0)): Promise<WireReply> {
+  request(type: number, body: Buffer = Buffer.alloc(0), xid = this.nextXid++): Promise<WireReply> {
     if (this.isClosed) return Promise.reject(new Error('connection closed'));
-    const xid = this.nextXid++;
     const reply = deferred<WireReply>();
     this.pending.set(xid, reply);
     this.socket.write(frame(Buffer.concat([new JuteWriter().int(xid).int(type).toBuffer(), body])));
     return withTimeout(reply.promise, 10_000, `the reply to op ${type} (xid ${xid})`);
   }
 
-  async create(path: string, data: Buffer | null, flags = 0): Promise<{ err: number; zxid: bigint; path: string | null }> {
-    const reply = await this.request(OpCode.create, new JuteWriter().string(path).buffer(data).openAcl().int(flags).toBuffer());
+  async create(path: string, data: Buffer | null, flags = 0, acl?: WireAcl[]): Promise<{ err: number; zxid: bigint; path: string | null }> {
+    const writer = new JuteWriter().string(path).buffer(data);
+    if (acl) writer.acl(acl);
+    else writer.openAcl();
+    const reply = await this.request(OpCode.create, writer.int(flags).toBuffer());
     return { err: reply.err, zxid: reply.zxid, path: reply.err === 0 ? new JuteReader(reply.body).string() : null };
+  }
+
+  /** create2: like create, and the reply carries the new node's stat. */
+  async create2(path: string, data: Buffer | null, flags = 0): Promise<{ err: number; zxid: bigint; path: string | null; stat: WireStat | null }> {
+    const reply = await this.request(OpCode.create2, new JuteWriter().string(path).buffer(data).openAcl().int(flags).toBuffer());
+    if (reply.err !== 0) return { err: reply.err, zxid: reply.zxid, path: null, stat: null };
+    const reader = new JuteReader(reply.body);
+    return { err: 0, zxid: reply.zxid, path: reader.string(), stat: reader.stat() };
+  }
+
+  async setACL(path: string, acl: WireAcl[], version = -1): Promise<{ err: number; stat: WireStat | null }> {
+    const reply = await this.request(OpCode.setACL, new JuteWriter().string(path).acl(acl).int(version).toBuffer());
+    return { err: reply.err, stat: reply.err === 0 ? new JuteReader(reply.body).stat() : null };
+  }
+
+  /** getChildren (op 8): names only, no stat. */
+  async getChildrenNoStat(path: string, watch = false): Promise<{ err: number; children: string[]; trailingBytes: number }> {
+    const reply = await this.request(OpCode.getChildren, new JuteWriter().string(path).bool(watch).toBuffer());
+    if (reply.err !== 0) return { err: reply.err, children: [], trailingBytes: 0 };
+    const reader = new JuteReader(reply.body);
+    const count = reader.int();
+    const children: string[] = [];
+    for (let i = 0; i < count; i++) children.push(reader.string() ?? '');
+    return { err: 0, children, trailingBytes: reader.remaining() };
+  }
+
+  /** SetWatches, as a client sends it after reconnecting: watches to restore, relative to a zxid. */
+  async setWatches(relativeZxid: bigint, watches: { data?: string[]; exist?: string[]; child?: string[] }): Promise<WireReply> {
+    const body = new JuteWriter()
+      .long(relativeZxid)
+      .strings(watches.data ?? [])
+      .strings(watches.exist ?? [])
+      .strings(watches.child ?? [])
+      .toBuffer();
+    return this.request(OpCode.setWatches, body, XID_SET_WATCHES);
   }
 
   async getData(path: string, watch = false): Promise<{ err: number; data: Buffer | null; stat: WireStat | null }> {
@@ -359,6 +432,7 @@ export class WireClient {
         continue;
       }
       const reply: WireReply = { xid, zxid, err, body: Buffer.from(body.subarray(16)) };
+      if (zxid > this.lastZxid) this.lastZxid = zxid;
       this.frames.push({ kind: 'reply', reply });
       this.pending.get(xid)?.resolve(reply);
       this.pending.delete(xid);

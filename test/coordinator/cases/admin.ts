@@ -148,6 +148,9 @@ export const adminCases: ConformanceCase[] = [
       expect(zk).not.toBeNull();
       const rootChildren = (await a.getChildren('/')).children;
       expect(rootChildren).toContain('zookeeper');
+      const system = (await a.getChildren('/zookeeper')).children.sort();
+      c.record('/zookeeper children', system);
+      expect(system).toEqual(['config', 'quota']);
       const outcomes = {
         'delete /': await errorName(a.remove('/')),
         'delete /zookeeper': await errorName(a.remove('/zookeeper')),

@@ -1,0 +1,276 @@
+/**
+ * Wire-level behaviour real clients depend on beyond the basic operations: reply-header zxids,
+ * reconnecting with SetWatches, create2, getChildren without stat, frame-size limits, invalid ACLs,
+ * unknown opcodes, and a client that has seen a zxid the server has not.
+ */
+import { expect } from 'vitest';
+import { fourLetterWord, parseSrvr } from '../../helpers/four-letter-words.js';
+import { codeName, long, zookeeper } from '../../helpers/zk-client.js';
+import { waitFor, withTimeout } from '../../helpers/wait.js';
+import { CreateMode, type ConformanceCase } from '../support/case-context.js';
+
+const srvrZxid = async (host: string, port: number) => BigInt(parseSrvr(await fourLetterWord(host, port, 'srvr')).get('Zxid') ?? '-1');
+
+export const protocolCases: ConformanceCase[] = [
+  {
+    name: 'reply-header zxids: a write carries its txn zxid, a read the last committed one',
+    async run(c) {
+      const { host, port } = c.target;
+      const wire = await c.wire('W');
+      const created = await wire.create(c.path('a'), Buffer.from('a'));
+      const stat = (await wire.exists(c.path('a'))).stat!;
+      expect(created.zxid).toBe(stat.czxid);
+      const read = await wire.request(3, Buffer.concat([lengthPrefixed(c.path('a')), Buffer.from([0])]));
+      expect(read.zxid).toBe(created.zxid);
+      expect(await srvrZxid(host, port)).toBe(created.zxid);
+
+      const failed = await wire.create(c.path('a'), null);
+      expect(codeName(failed.err)).toBe('NODE_EXISTS');
+      const serverAfterFailure = await srvrZxid(host, port);
+      const next = await wire.create(c.path('b'), null);
+      const relations = {
+        'failed write reply zxid vs previous write': cmp(failed.zxid, created.zxid),
+        'failed write reply zxid vs server zxid (srvr)': cmp(failed.zxid, serverAfterFailure),
+        'next write zxid vs failed write reply zxid': cmp(next.zxid, failed.zxid),
+        'next write zxid - previous write zxid': Number(next.zxid - created.zxid),
+      };
+      c.record('relations', relations);
+      // ZooKeeper logs a failed write as an error txn: it takes a zxid of its own.
+      expect(relations).toEqual({
+        'failed write reply zxid vs previous write': '>',
+        'failed write reply zxid vs server zxid (srvr)': '=',
+        'next write zxid vs failed write reply zxid': '>',
+        'next write zxid - previous write zxid': 2,
+      });
+      // A read's reply zxid never runs ahead of what the server reports.
+      const lastRead = await wire.getData(c.path('b'));
+      expect(lastRead.err).toBe(0);
+      expect(wire.lastZxid).toBeLessThanOrEqual(await srvrZxid(host, port));
+    },
+  },
+  {
+    name: 'reconnect with SetWatches: changes missed while disconnected fire at once',
+    async run(c) {
+      const writer = await c.client('B');
+      for (const name of ['data', 'deleted', 'parent', 'unchanged']) await writer.create(c.path(name), Buffer.from(name));
+      const first = await c.wire('A', { sessionTimeoutMs: 20 * c.target.tickTimeMs });
+      for (const name of ['data', 'deleted', 'unchanged']) expect((await first.getData(c.path(name), true)).err).toBe(0);
+      expect((await first.exists(c.path('born'), true)).err).toBe(-101);
+      expect((await first.getChildren(c.path('parent'), true)).err).toBe(0);
+      const { id, password, timeoutMs } = first.session;
+      const lastZxid = first.lastZxid;
+      first.abandon();
+
+      await writer.setData(c.path('data'), Buffer.from('changed'));
+      await writer.remove(c.path('deleted'));
+      await writer.create(c.path('born'));
+      await writer.create(c.path('parent/kid'));
+
+      const second = await c.wire('A', { sessionId: id, password, sessionTimeoutMs: timeoutMs, lastZxidSeen: lastZxid });
+      expect(second.session.expired).toBe(false);
+      const reply = await second.setWatches(lastZxid, {
+        data: [c.path('data'), c.path('deleted'), c.path('unchanged')],
+        exist: [c.path('born')],
+        child: [c.path('parent')],
+      });
+      expect(codeName(reply.err)).toBe('OK');
+      await waitFor(() => second.frames.filter((f) => f.kind === 'notification').length >= 4, { description: '4 notifications after SetWatches' });
+      // A round trip, so that a stray fifth notification would have arrived before its reply.
+      await second.exists(c.path('unchanged'));
+      const notifications = second.frames.flatMap((f) => (f.kind === 'notification' ? [`type=${f.event.type} ${f.event.path}`] : [])).sort();
+      c.record('notifications after SetWatches (sorted)', notifications);
+      expect(notifications).toEqual(
+        [`type=1 ${c.path('born')}`, `type=2 ${c.path('deleted')}`, `type=3 ${c.path('data')}`, `type=4 ${c.path('parent')}`].sort(),
+      );
+      // The SetWatches reply comes with the xid the client used.
+      const setWatchesReply = second.frames.find((f) => f.kind === 'reply');
+      c.record('SetWatches reply xid', setWatchesReply?.kind === 'reply' ? setWatchesReply.reply.xid : null);
+      // The restored watch on the unchanged node is live.
+      await writer.setData(c.path('unchanged'), Buffer.from('now'));
+      await waitFor(() => second.frames.filter((f) => f.kind === 'notification').length >= 5, { description: 'the restored data watch' });
+    },
+  },
+  {
+    name: 'node-zookeeper-client reconnects after a dropped connection and keeps its watches',
+    async run(c) {
+      const a = await c.client('A');
+      const b = await c.client('B');
+      await a.create(c.path('n'), Buffer.from('0'));
+      await a.getData(c.path('n'), c.watcher('A data'));
+      await a.create(c.path('e'), null, CreateMode.EPHEMERAL);
+      const reconnected = new Promise<void>((resolve) => a.client.once('connected', () => resolve()));
+      (a.client as unknown as { connectionManager: { socket: import('node:net').Socket } }).connectionManager.socket.destroy();
+      await b.setData(c.path('n'), Buffer.from('1'));
+      await reconnected;
+      await c.eventCount(1);
+      await c.barrier(a, b);
+      expect(c.events.map((e) => `${e.type} ${e.path}`)).toEqual([`NODE_DATA_CHANGED ${c.path('n')}`]);
+      // Same session: the ephemeral is still there and still A's.
+      const stat = await b.exists(c.path('e'));
+      expect(stat?.ephemeralOwner.equals(a.sessionId())).toBe(true);
+      c.record('ephemeral after reconnect', c.transcript.stat(stat));
+    },
+  },
+  {
+    name: 'create2 answers with the stat; getChildren (op 8) with names only',
+    async run(c) {
+      const wire = await c.wire('W');
+      const created = await wire.create2(c.path('c2'), Buffer.from('abc'), 0);
+      expect(codeName(created.err)).toBe('OK');
+      expect(created.path).toBe(c.path('c2'));
+      expect(created.stat?.czxid).toBe(created.zxid);
+      expect(created.stat?.dataLength).toBe(3);
+      c.record('create2', { path: created.path, stat: c.transcript.stat(created.stat) });
+      const seq = await wire.create2(c.path('s-'), null, 3);
+      expect(seq.path).toMatch(/s-0000000001$/);
+      expect(seq.stat?.ephemeralOwner).toBe(wire.session.id);
+      c.record('create2 ephemeral sequential', { path: seq.path, stat: c.transcript.stat(seq.stat) });
+      const exists = await wire.create2(c.path('c2'), null, 0);
+      c.record('create2 existing', codeName(exists.err));
+      expect(codeName(exists.err)).toBe('NODE_EXISTS');
+      const children = await wire.getChildrenNoStat(c.base);
+      expect(children.children.sort()).toEqual(['c2', 's-0000000001']);
+      expect(children.trailingBytes).toBe(0);
+      c.record('getChildren op 8', children.children.sort());
+      expect(codeName((await wire.getChildrenNoStat(c.path('missing'))).err)).toBe('NO_NODE');
+    },
+  },
+  {
+    name: 'frame limits: 1,000,000 bytes of data round-trip; a request over jute.maxbuffer closes the connection',
+    async run(c) {
+      const a = await c.client('A');
+      const big = Buffer.alloc(1_000_000, 7);
+      await a.create(c.path('big'), big);
+      const read = await a.getData(c.path('big'));
+      expect(read.data?.equals(big)).toBe(true);
+      expect(read.stat.dataLength).toBe(1_000_000);
+      c.record('1,000,000 bytes', read.stat.dataLength);
+      const wire = await c.wire('W');
+      const tooBig = await wire.create(c.path('too-big'), Buffer.alloc(1024 * 1024, 1)).then(
+        (reply) => `reply ${codeName(reply.err)}`,
+        () => 'connection closed',
+      );
+      await waitFor(() => wire.connectionClosed() || tooBig !== 'connection closed', { description: 'the oversized request to be answered or the connection closed' });
+      c.record('1 MiB of data (frame over 1 MiB - 1)', tooBig);
+      expect(tooBig).toBe('connection closed');
+      expect(await a.exists(c.path('too-big'))).toBeNull();
+    },
+  },
+  {
+    name: 'ACL validation: an empty ACL is INVALID_ACL',
+    async run(c) {
+      const wire = await c.wire('W');
+      const created = await wire.create(c.path('x'), null, 0, []);
+      await wire.create(c.path('y'), null, 0);
+      const set = await wire.setACL(c.path('y'), []);
+      const outcomes = { 'create with []': codeName(created.err), 'setACL []': codeName(set.err) };
+      c.record('outcomes', outcomes);
+      expect(outcomes).toEqual({ 'create with []': 'INVALID_ACL', 'setACL []': 'INVALID_ACL' });
+      expect((await wire.exists(c.path('x'))).stat).toBeNull();
+    },
+  },
+  {
+    name: 'a client that has seen a newer zxid than the server is refused',
+    async run(c) {
+      const { host, port } = c.target;
+      const ahead = (await srvrZxid(host, port)) + 1_000_000n;
+      const wire = await c.wire('W', { lastZxidSeen: ahead });
+      c.record('session', { expired: wire.session.expired, refused: wire.session.refused });
+      expect(wire.session.refused).toBe(true);
+      const fine = await c.wire('W2', { lastZxidSeen: await srvrZxid(host, port) });
+      expect(fine.session.expired).toBe(false);
+    },
+  },
+  {
+    name: 'versions other than -1 must match exactly (-2 is not "any")',
+    async run(c) {
+      const a = await c.client('A');
+      await a.create(c.path('v'));
+      const wire = await c.wire('W');
+      const outcomes = {
+        'setData v=-2': codeName((await wire.setData(c.path('v'), null, -2)).err),
+        'delete v=-2': codeName((await wire.delete(c.path('v'), -2)).err),
+        'setACL v=-2': codeName((await wire.setACL(c.path('v'), [{ perms: 31, scheme: 'world', id: 'anyone' }], -2)).err),
+      };
+      c.record('outcomes', outcomes);
+      expect(outcomes).toEqual({ 'setData v=-2': 'BAD_VERSION', 'delete v=-2': 'BAD_VERSION', 'setACL v=-2': 'BAD_VERSION' });
+      const stat = (await a.exists(c.path('v')))!;
+      expect([stat.version, stat.aversion, long(stat.mzxid) === long(stat.czxid)]).toEqual([0, 0, true]);
+      expect(zookeeper.Exception.BAD_VERSION).toBe(-103);
+    },
+  },
+  {
+    name: 'multi edge cases: check on a missing node, duplicate create, op after delete',
+    async run(c) {
+      const wire = await c.wire('W');
+      await wire.create(c.path('x'), null);
+      const shape = (r: Awaited<ReturnType<typeof wire.multi>>) => ({ err: codeName(r.err), results: r.results.map((x) => `${x.type}:${codeName(x.err)}`) });
+      const outcomes = {
+        'check missing': shape(await wire.multi([{ op: 'check', path: c.path('missing'), version: -1 }])),
+        'duplicate create': shape(await wire.multi([{ op: 'create', path: c.path('d') }, { op: 'create', path: c.path('d') }])),
+        'setData after delete': shape(await wire.multi([{ op: 'delete', path: c.path('x') }, { op: 'setData', path: c.path('x'), data: null }])),
+        'check version -1 on existing': shape(await wire.multi([{ op: 'check', path: c.path('x'), version: -1 }])),
+      };
+      c.record('outcomes', outcomes);
+      expect(outcomes['check missing'].results).toEqual(['-1:NO_NODE']);
+      expect(outcomes['duplicate create'].results).toEqual(['-1:OK', '-1:NODE_EXISTS']);
+      expect(outcomes['setData after delete'].results).toEqual(['-1:OK', '-1:NO_NODE']);
+      expect(outcomes['check version -1 on existing'].results).toEqual(['13:OK']);
+      expect((await wire.exists(c.path('x'))).stat).not.toBeNull();
+      expect((await wire.exists(c.path('d'))).stat).toBeNull();
+    },
+  },
+  {
+    name: 'pipelined requests on one connection: replies in request order, each read sees the writes before it',
+    async run(c) {
+      const wire = await c.wire('W');
+      const node = c.path('p');
+      const pending: Promise<unknown>[] = [wire.create(node, Buffer.from('v0'))];
+      const reads: Promise<{ err: number; data: Buffer | null }>[] = [];
+      for (let i = 1; i <= 40; i++) {
+        pending.push(wire.setData(node, Buffer.from(`v${i}`)));
+        const read = wire.getData(node);
+        reads.push(read);
+        pending.push(read, wire.exists(c.path(`missing-${i}`)), wire.create(`${node}/k${i}`, null));
+      }
+      pending.push(wire.getChildren(node));
+      await Promise.all(pending);
+      const xids = wire.frames.flatMap((f) => (f.kind === 'reply' ? [f.reply.xid] : []));
+      const inOrder = xids.every((xid, i) => i === 0 || xid > xids[i - 1]!);
+      const readValues = (await Promise.all(reads)).map((r) => r.data?.toString());
+      c.record('pipelined', { replies: xids.length, inOrder, readValues });
+      expect(inOrder).toBe(true);
+      expect(readValues).toEqual(Array.from({ length: 40 }, (_, i) => `v${i + 1}`));
+    },
+  },
+  {
+    name: 'an unknown opcode: UNIMPLEMENTED, then the connection (not the session) is closed',
+    async run(c) {
+      const wire = await c.wire('W');
+      const outcome = await wire.request(77, Buffer.alloc(0)).then(
+        (reply) => `reply ${codeName(reply.err)}`,
+        () => 'connection closed',
+      );
+      c.record('op 77', outcome);
+      const closed = await withTimeout(wire.closed, 5_000, 'the connection to close').then(
+        () => 'connection closed',
+        () => 'connection open',
+      );
+      c.record('connection afterwards', closed);
+      const again = await c.wire('W', { sessionId: wire.session.id, password: wire.session.password });
+      c.record('session reattachable', !again.session.expired);
+      expect({ outcome, closed, reattached: !again.session.expired }).toEqual({ outcome: 'reply UNIMPLEMENTED', closed: 'connection closed', reattached: true });
+    },
+  },
+];
+
+function lengthPrefixed(text: string): Buffer {
+  const bytes = Buffer.from(text, 'utf8');
+  const length = Buffer.alloc(4);
+  length.writeInt32BE(bytes.length);
+  return Buffer.concat([length, bytes]);
+}
+
+function cmp(a: bigint, b: bigint): '<' | '=' | '>' {
+  return a < b ? '<' : a > b ? '>' : '=';
+}
