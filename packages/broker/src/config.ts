@@ -76,6 +76,8 @@ export const BROKER_SETTINGS = {
   'delete.topic.enable': bool(true, 'allow topics to be deleted'),
   'replica.lag.time.max.ms': long(30000, 1, 'a follower not caught up for this long leaves the ISR'),
   'log.retention.check.interval.ms': long(300000, 1, 'how often retention is enforced'),
+  'socket.request.max.bytes': int(104857600, 1024, 'largest request the broker accepts'),
+  'controlled.shutdown.timeout.ms': int(10000, 0, 'how long a stopping broker lets requests in flight finish'),
   'log.cleanup.policy': TOPIC_SETTINGS['cleanup.policy'],
   'log.retention.ms': TOPIC_SETTINGS['retention.ms'],
   'log.retention.bytes': TOPIC_SETTINGS['retention.bytes'],

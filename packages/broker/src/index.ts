@@ -1,1 +1,13 @@
 export * from './storage/index.js';
+export { startBroker, type RunningBroker } from './broker.js';
+export {
+  BROKER_SETTINGS,
+  TOPIC_SETTINGS,
+  loadBrokerSettings,
+  parseHostPort,
+  validateTopicConfigs,
+  type BrokerSettingName,
+  type Settings,
+  type TopicSettingName,
+} from './config.js';
+export { ClusterMember, type ClusterMemberOptions } from './cluster/cluster-member.js';

@@ -69,7 +69,7 @@ async function runDevCluster(options: DevOptions): Promise<void> {
 
 function startMember(name: string, port: number, args: string[]): Member {
   const child = spawn(process.execPath, [CLI_MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const pretty = prettyFactory({ colorize: process.stdout.isTTY, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname', messageFormat: `[${name}] {msg}` });
+  const pretty = prettyFactory({ colorize: process.stdout.isTTY, singleLine: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname', messageFormat: `[${name}] {msg}` });
   for (const stream of [child.stdout, child.stderr]) {
     createInterface({ input: stream! }).on('line', (line) => {
       // Members log pino JSON; anything else (a crash report) is passed through as it is.

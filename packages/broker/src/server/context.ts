@@ -1,0 +1,19 @@
+import type { Logger } from 'pino';
+import type { ClusterMember } from '../cluster/cluster-member.js';
+import type { BrokerSettingName, Settings } from '../config.js';
+import type { CommitTracker } from './commit.js';
+import type { DelayedOperations } from './delayed.js';
+import type { PartitionRegistry } from './partitions.js';
+
+/** What every request handler may use: the broker's parts, wired once in broker.ts. */
+export interface BrokerContext {
+  readonly brokerId: number;
+  readonly settings: Settings<BrokerSettingName>;
+  readonly logger: Logger;
+  readonly member: ClusterMember;
+  readonly partitions: PartitionRegistry;
+  readonly replication: CommitTracker;
+  readonly waiters: DelayedOperations;
+  /** Whether the topic exists in this broker's metadata (distinguishes NotLeader from UnknownTopic). */
+  knowsTopic(topic: string): boolean;
+}

@@ -1,0 +1,87 @@
+import * as grpc from '@grpc/grpc-js';
+import { SamsaError, loadBrokerProto, type v1 } from '@samsa/protocol';
+import type { Logger } from 'pino';
+import type { BrokerContext } from './context.js';
+import { handleCreateTopics, handleDeleteTopics, handleDescribeCluster } from './handlers/admin.js';
+import { handleFetch } from './handlers/fetch.js';
+import { handleListOffsets } from './handlers/list-offsets.js';
+import { handleMetadata } from './handlers/metadata.js';
+import { handleProduce } from './handlers/produce.js';
+
+/** Trailer naming the error table entry when a whole request fails with a SamsaError. */
+export const ERROR_CODE_METADATA_KEY = 'samsa-error-code';
+
+type Handler<Req, Res> = (ctx: BrokerContext, request: Req, signal: AbortSignal) => Promise<Res> | Res;
+
+/**
+ * Adapts a handler to a gRPC unary method: the call's cancellation becomes an AbortSignal (a client
+ * that vanishes mid-request stops long polls and waits), expected failures become a status with the
+ * error code in the trailers, and anything unexpected is logged and answered INTERNAL; the broker
+ * stays up either way.
+ */
+function unary<Req, Res>(getContext: () => BrokerContext | undefined, logger: Logger, name: string, handler: Handler<Req, Res>): grpc.handleUnaryCall<Req, Res> {
+  return (call, callback) => {
+    const ctx = getContext();
+    if (!ctx) {
+      callback({ code: grpc.status.UNAVAILABLE, details: 'broker is starting' });
+      return;
+    }
+    const abort = new AbortController();
+    call.on('cancelled', () => abort.abort());
+    Promise.resolve()
+      .then(() => handler(ctx, call.request, abort.signal))
+      .then((response) => callback(null, response))
+      .catch((err: unknown) => {
+        if (err instanceof SamsaError) {
+          const metadata = new grpc.Metadata();
+          metadata.set(ERROR_CODE_METADATA_KEY, String(err.code));
+          callback({ code: err.retriable ? grpc.status.UNAVAILABLE : grpc.status.FAILED_PRECONDITION, details: err.message, metadata });
+          return;
+        }
+        logger.error({ err, rpc: name }, 'request failed unexpectedly');
+        callback({ code: grpc.status.INTERNAL, details: err instanceof Error ? err.message : String(err) });
+      });
+  };
+}
+
+export interface BrokerServer {
+  readonly port: number;
+  /** Stops accepting calls; calls in flight get `graceMs` to finish before they are cut. */
+  close(graceMs: number): Promise<void>;
+}
+
+export async function startGrpcServer(options: {
+  host: string;
+  port: number;
+  maxRequestBytes: number;
+  logger: Logger;
+  context: () => BrokerContext | undefined;
+}): Promise<BrokerServer> {
+  const { logger, context } = options;
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': options.maxRequestBytes,
+    'grpc.max_send_message_length': -1,
+  });
+  server.addService(loadBrokerProto().Broker.service, {
+    Metadata: unary<v1.MetadataRequest__Output, v1.MetadataResponse>(context, logger, 'Metadata', handleMetadata),
+    DescribeCluster: unary<v1.DescribeClusterRequest__Output, v1.DescribeClusterResponse>(context, logger, 'DescribeCluster', (ctx) => handleDescribeCluster(ctx)),
+    CreateTopics: unary<v1.CreateTopicsRequest__Output, v1.CreateTopicsResponse>(context, logger, 'CreateTopics', handleCreateTopics),
+    DeleteTopics: unary<v1.DeleteTopicsRequest__Output, v1.DeleteTopicsResponse>(context, logger, 'DeleteTopics', handleDeleteTopics),
+    Produce: unary<v1.ProduceRequest__Output, v1.ProduceResponse>(context, logger, 'Produce', handleProduce),
+    Fetch: unary<v1.FetchRequest__Output, v1.FetchResponse>(context, logger, 'Fetch', handleFetch),
+    ListOffsets: unary<v1.ListOffsetsRequest__Output, v1.ListOffsetsResponse>(context, logger, 'ListOffsets', handleListOffsets),
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(`${options.host.includes(':') ? `[${options.host}]` : options.host}:${options.port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
+  });
+  return {
+    port,
+    close: (graceMs) => new Promise<void>((resolve) => {
+      const force = setTimeout(() => server.forceShutdown(), graceMs);
+      server.tryShutdown(() => {
+        clearTimeout(force);
+        resolve();
+      });
+    }),
+  };
+}

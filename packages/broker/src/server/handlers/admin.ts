@@ -1,0 +1,72 @@
+import { ErrorCodes, SamsaError, type v1 } from '@samsa/protocol';
+import { validateTopicConfigs } from '../../config.js';
+import type { NewTopic } from '../../controller/driver.js';
+import type { BrokerContext } from '../context.js';
+import { errorFields } from '../errors.js';
+import { brokerInfo } from './metadata.js';
+
+/** How long CreateTopics/DeleteTopics wait for the result to show in metadata when asked for no limit. */
+const DEFAULT_ADMIN_TIMEOUT_MS = 30_000;
+
+/**
+ * CreateTopics, answered by the controller (others say NotController and the client retries there).
+ * -1 partitions or replication factor means the broker default. When the request has a timeout, the
+ * answer waits until every new partition has a leader, so a producer can use the topic at once.
+ */
+export async function handleCreateTopics(ctx: BrokerContext, request: v1.CreateTopicsRequest__Output): Promise<v1.CreateTopicsResponse> {
+  const rejected: v1.TopicResult[] = [];
+  const accepted: NewTopic[] = [];
+  for (const t of request.topics) {
+    try {
+      accepted.push({
+        name: t.name,
+        numPartitions: t.numPartitions === -1 ? (ctx.settings['num.partitions'] as number) : t.numPartitions,
+        replicationFactor: t.replicationFactor === -1 ? (ctx.settings['default.replication.factor'] as number) : t.replicationFactor,
+        configs: validateTopicConfigs(t.configs),
+      });
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      rejected.push({ name: t.name, ...errorFields(ErrorCodes.INVALID_CONFIG, message) });
+    }
+  }
+  const results = accepted.length > 0 ? await ctx.member.createTopics(accepted, { validateOnly: request.validateOnly }) : [];
+  const created = results.filter((r) => r.errorCode === 0).map((r) => r.name);
+  if (!request.validateOnly && created.length > 0 && request.timeoutMs !== 0) {
+    await ctx.member.metadata
+      .waitFor((image) => created.every((name) => {
+        const topic = image.topics.get(name);
+        return topic !== undefined && topic.partitions.length > 0 && topic.partitions.every((p) => p.leader >= 0);
+      }), timeoutOf(request.timeoutMs))
+      .catch(() => undefined); // the topic exists; leaders may still be on their way
+  }
+  return { topics: [...rejected, ...results.map((r) => ({ ...r }))] };
+}
+
+export async function handleDeleteTopics(ctx: BrokerContext, request: v1.DeleteTopicsRequest__Output): Promise<v1.DeleteTopicsResponse> {
+  if (!ctx.settings['delete.topic.enable']) {
+    return { topics: request.topics.map((name) => ({ name, ...errorFields(ErrorCodes.INVALID_REQUEST, 'topic deletion is disabled (delete.topic.enable=false)') })) };
+  }
+  const results = await ctx.member.deleteTopics(request.topics);
+  const deleted = results.filter((r) => r.errorCode === 0).map((r) => r.name);
+  if (deleted.length > 0 && request.timeoutMs !== 0) {
+    await ctx.member.metadata
+      .waitFor((image) => deleted.every((name) => !image.topics.has(name)), timeoutOf(request.timeoutMs))
+      .catch(() => undefined);
+  }
+  return { topics: results.map((r) => ({ ...r })) };
+}
+
+export function handleDescribeCluster(ctx: BrokerContext): v1.DescribeClusterResponse {
+  const image = ctx.member.metadata.image;
+  if (!image.clusterId) throw new SamsaError(ErrorCodes.BROKER_NOT_AVAILABLE, 'metadata is not loaded yet');
+  return {
+    clusterId: image.clusterId,
+    controllerId: image.controllerId,
+    controllerEpoch: image.controllerEpoch,
+    brokers: [...image.brokers.values()].map(brokerInfo),
+  };
+}
+
+function timeoutOf(requestTimeoutMs: number): number {
+  return requestTimeoutMs > 0 ? requestTimeoutMs : DEFAULT_ADMIN_TIMEOUT_MS;
+}

@@ -1,0 +1,105 @@
+import { ErrorCodes, SamsaError, type v1 } from '@samsa/protocol';
+import type { BrokerContext } from '../context.js';
+import { OffsetOutOfRangeError } from '../../storage/index.js';
+import { NO_ERROR, toErrorFields } from '../errors.js';
+import { partitionKey, type HostedPartition } from '../partitions.js';
+
+/** Kafka's fetch.max.bytes default: what a request may ask for when it names no limit. */
+const DEFAULT_FETCH_MAX_BYTES = 50 * 1024 * 1024;
+/** Kafka's replica.fetch.wait.max.ms-like ceiling: a long poll never parks longer than this. */
+const MAX_WAIT_CEILING_MS = 30_000;
+
+interface PartitionRead {
+  readonly topic: string;
+  readonly partition: number;
+  readonly response: v1.FetchPartitionResponse;
+  readonly hosted: HostedPartition | undefined;
+}
+
+/**
+ * Fetch for consumers: stored batches exactly as they are on disk, from the one holding the fetch
+ * offset up to the high watermark. A long poll answers once `minBytes` are available, or at
+ * `maxWaitMs`, or when a partition hits an error.
+ */
+export async function handleFetch(ctx: BrokerContext, request: v1.FetchRequest__Output, signal: AbortSignal): Promise<v1.FetchResponse> {
+  const deadline = Date.now() + Math.min(Math.max(request.maxWaitMs, 0), MAX_WAIT_CEILING_MS);
+  const maxBytes = request.maxBytes > 0 ? request.maxBytes : DEFAULT_FETCH_MAX_BYTES;
+  for (;;) {
+    const reads = await readAll(ctx, request, maxBytes);
+    const bytes = reads.reduce((sum, r) => sum + (r.response.records as Buffer).length, 0);
+    const failed = reads.some((r) => r.response.errorCode !== 0);
+    const remainingMs = deadline - Date.now();
+    if (bytes >= Math.max(request.minBytes, 1) || failed || remainingMs <= 0 || signal.aborted) {
+      return { topics: groupByTopic(reads) };
+    }
+    await waitForChange(ctx, reads, remainingMs, signal);
+  }
+}
+
+async function readAll(ctx: BrokerContext, request: v1.FetchRequest__Output, maxBytes: number): Promise<PartitionRead[]> {
+  const reads: PartitionRead[] = [];
+  let budget = maxBytes;
+  for (const topic of request.topics) {
+    for (const p of topic.partitions) {
+      const read = await readPartition(ctx, topic.name, p, budget, reads.every((r) => (r.response.records as Buffer).length === 0));
+      budget -= (read.response.records as Buffer).length;
+      reads.push(read);
+    }
+  }
+  return reads;
+}
+
+async function readPartition(ctx: BrokerContext, topic: string, p: v1.FetchPartition__Output, budget: number, first: boolean): Promise<PartitionRead> {
+  const base = { partition: p.partition, highWatermark: -1, logStartOffset: -1, records: Buffer.alloc(0) };
+  let hosted: HostedPartition | undefined;
+  try {
+    hosted = ctx.partitions.leaderOf(topic, p.partition, ctx.knowsTopic(topic));
+    checkLeaderEpoch(hosted, p.currentLeaderEpoch);
+    const highWatermark = hosted.highWatermark;
+    const limit = Math.max(0, Math.min(p.partitionMaxBytes > 0 ? p.partitionMaxBytes : budget, budget));
+    const { logStartOffset, logEndOffset } = hosted.log;
+    if (p.fetchOffset < logStartOffset || p.fetchOffset > logEndOffset) throw new OffsetOutOfRangeError(p.fetchOffset, logStartOffset, logEndOffset);
+    let records: Buffer = Buffer.alloc(0);
+    if (limit > 0 || first) {
+      const read = await hosted.log.read(p.fetchOffset, limit, { maxOffset: highWatermark });
+      // Only the first non-empty partition may exceed the budget (so a consumer always progresses).
+      if (first || read.bytes.length <= limit) records = read.bytes;
+    }
+    return { topic, partition: p.partition, hosted, response: { ...base, ...NO_ERROR, highWatermark, logStartOffset: hosted.log.logStartOffset, records } };
+  } catch (err) {
+    return { topic, partition: p.partition, hosted, response: { ...base, ...toErrorFields(err, ctx.logger, { topic, partition: p.partition }) } };
+  }
+}
+
+/** A request naming an older leader epoch is fenced; a newer one means this broker is behind. */
+export function checkLeaderEpoch(hosted: HostedPartition, requestEpoch: number): void {
+  if (requestEpoch < 0 || requestEpoch === hosted.leaderEpoch) return;
+  if (requestEpoch < hosted.leaderEpoch) {
+    throw new SamsaError(ErrorCodes.FENCED_LEADER_EPOCH, `leader epoch ${requestEpoch} is older than ${hosted.leaderEpoch}`);
+  }
+  throw new SamsaError(ErrorCodes.UNKNOWN_LEADER_EPOCH, `leader epoch ${requestEpoch} is newer than ${hosted.leaderEpoch}`);
+}
+
+/** Parks until one of the partitions has new committed data or changes hands, or the time is up. */
+function waitForChange(ctx: BrokerContext, reads: readonly PartitionRead[], timeoutMs: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    // The high watermark only moves forward, so any change means newly committed data.
+    const changed = (): boolean => reads.some((r) => {
+      const now = ctx.partitions.get(r.topic, r.partition);
+      return now !== r.hosted || (now !== undefined && (now.role !== 'leader' || now.highWatermark !== r.response.highWatermark));
+    });
+    const keys = reads.map((r) => partitionKey(r.topic, r.partition));
+    const cancel = ctx.waiters.park({ tryComplete: () => (changed() ? (resolve(), true) : false), onExpire: resolve }, keys, timeoutMs);
+    signal.addEventListener('abort', () => { cancel(); resolve(); }, { once: true });
+  });
+}
+
+function groupByTopic(reads: readonly PartitionRead[]): v1.FetchTopicResponse[] {
+  const topics = new Map<string, v1.FetchPartitionResponse[]>();
+  for (const read of reads) {
+    const list = topics.get(read.topic);
+    if (list) list.push(read.response);
+    else topics.set(read.topic, [read.response]);
+  }
+  return [...topics].map(([name, partitions]) => ({ name, partitions }));
+}

@@ -1,0 +1,61 @@
+import { ErrorCodes, type v1 } from '@samsa/protocol';
+import type { TopicInfo } from '../../cluster/metadata.js';
+import { validateTopicName } from '../../controller/assignment.js';
+import type { BrokerEndpoint } from '../../controller/types.js';
+import type { BrokerContext } from '../context.js';
+import { NO_ERROR, errorFields } from '../errors.js';
+
+export function brokerInfo(b: BrokerEndpoint): v1.BrokerInfo {
+  return { id: b.id, host: b.host, port: b.port, rack: b.rack ?? '' };
+}
+
+/**
+ * Metadata: brokers, controller and topics from this broker's metadata cache. A missing topic is
+ * created with the broker's defaults when both the request and `auto.create.topics.enable` allow it;
+ * it is then reported LeaderNotAvailable (retriable) until its leaders are elected, as Kafka does.
+ */
+export async function handleMetadata(ctx: BrokerContext, request: v1.MetadataRequest__Output): Promise<v1.MetadataResponse> {
+  const image = ctx.member.metadata.image;
+  const names = request.topics.length > 0 ? request.topics : [...image.topics.keys()].sort();
+  const topics = await Promise.all(names.map(async (name): Promise<v1.TopicMetadata> => {
+    const topic = image.topics.get(name);
+    if (topic) return describeTopic(topic, image.brokers);
+    const invalid = validateTopicName(name);
+    if (invalid) return { name, partitions: [], configs: {}, ...errorFields(invalid.error, invalid.message) };
+    if (request.allowAutoTopicCreation && ctx.settings['auto.create.topics.enable']) {
+      const created = await ctx.member.autoCreateTopic({
+        name,
+        numPartitions: ctx.settings['num.partitions'] as number,
+        replicationFactor: ctx.settings['default.replication.factor'] as number,
+      });
+      if (created.errorCode === 0 || created.errorCode === ErrorCodes.TOPIC_ALREADY_EXISTS.code) {
+        return { name, partitions: [], configs: {}, ...errorFields(ErrorCodes.LEADER_NOT_AVAILABLE, `topic ${name} is being created`) };
+      }
+      return { name, partitions: [], configs: {}, errorCode: created.errorCode, errorMessage: created.errorMessage };
+    }
+    return { name, partitions: [], configs: {}, ...errorFields(ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION, `unknown topic ${name}`) };
+  }));
+  return {
+    brokers: [...image.brokers.values()].map(brokerInfo),
+    clusterId: image.clusterId ?? '',
+    controllerId: image.controllerId,
+    topics,
+  };
+}
+
+export function describeTopic(topic: TopicInfo, brokers: ReadonlyMap<number, BrokerEndpoint>): v1.TopicMetadata {
+  return {
+    name: topic.name,
+    ...NO_ERROR,
+    configs: { ...topic.configs },
+    partitions: topic.partitions.map((p) => ({
+      partition: p.partition,
+      errorCode: p.leader < 0 ? ErrorCodes.LEADER_NOT_AVAILABLE.code : 0,
+      leader: p.leader,
+      leaderEpoch: p.leaderEpoch,
+      replicas: [...p.replicas],
+      isr: [...p.isr],
+      offlineReplicas: p.replicas.filter((id) => !brokers.has(id)),
+    })),
+  };
+}

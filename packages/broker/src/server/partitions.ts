@@ -1,0 +1,192 @@
+import { readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ErrorCodes, SamsaError } from '@samsa/protocol';
+import type { Logger } from 'pino';
+import type { RoleChange } from '../cluster/metadata.js';
+import { effectiveTopicSettings, type BrokerSettingName, type Settings, type TopicSettingName } from '../config.js';
+import { openPartitionLog, partitionDirName, type LogConfig, type PartitionLog } from '../storage/index.js';
+import type { DelayedOperations } from './delayed.js';
+
+/** A partition this broker holds a replica of, with its current role. */
+export interface HostedPartition {
+  readonly topic: string;
+  readonly partition: number;
+  readonly log: PartitionLog;
+  role: 'leader' | 'follower';
+  leaderEpoch: number;
+  leader: number;
+  isr: readonly number[];
+  replicas: readonly number[];
+  /**
+   * Offsets below this are committed: visible to consumers and safe from truncation. With the
+   * leader alone in the ISR it follows the log end; replication advances it from follower positions.
+   */
+  highWatermark: number;
+  settings: Settings<TopicSettingName>;
+}
+
+export const partitionKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
+
+/** Maps topic settings (Kafka names) to the storage engine's configuration. */
+export function logConfigFor(settings: Settings<TopicSettingName>): Partial<LogConfig> {
+  return {
+    segmentBytes: settings['segment.bytes'] as number,
+    segmentMs: settings['segment.ms'] as number,
+    retentionMs: settings['retention.ms'] as number,
+    retentionBytes: settings['retention.bytes'] as number,
+    flushMessages: settings['flush.messages'] as number,
+    flushMs: settings['flush.ms'] as number,
+    maxMessageBytes: settings['max.message.bytes'] as number,
+    indexIntervalBytes: settings['index.interval.bytes'] as number,
+    messageTimestampType: settings['message.timestamp.type'] as LogConfig['messageTimestampType'],
+  };
+}
+
+export interface PartitionRegistryOptions {
+  readonly brokerId: number;
+  readonly logDir: string;
+  readonly brokerSettings: Settings<BrokerSettingName>;
+  /** Topic-level overrides as stored in the coordinator, looked up when a log is opened. */
+  readonly topicConfigs: (topic: string) => Readonly<Record<string, string>>;
+  readonly waiters: DelayedOperations;
+  readonly logger: Logger;
+}
+
+/**
+ * The partitions this broker hosts. Role changes from the metadata cache are applied one at a time,
+ * in order, so a log is never opened twice or deleted while it opens.
+ */
+export class PartitionRegistry {
+  private readonly hosted = new Map<string, HostedPartition>();
+  private chain: Promise<void> = Promise.resolve();
+  private retentionTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly options: PartitionRegistryOptions) {}
+
+  get size(): number {
+    return this.hosted.size;
+  }
+
+  all(): IterableIterator<HostedPartition> {
+    return this.hosted.values();
+  }
+
+  get(topic: string, partition: number): HostedPartition | undefined {
+    return this.hosted.get(partitionKey(topic, partition));
+  }
+
+  /**
+   * The partition if this broker leads it, else a typed error: UnknownTopicOrPartition when the
+   * broker has no replica (metadata may be stale), NotLeaderOrFollower when another broker leads.
+   */
+  leaderOf(topic: string, partition: number, knownTopic: boolean): HostedPartition {
+    const hosted = this.get(topic, partition);
+    if (hosted?.role === 'leader') return hosted;
+    if (hosted || knownTopic) throw new SamsaError(ErrorCodes.NOT_LEADER_OR_FOLLOWER, `broker ${this.options.brokerId} does not lead ${topic}-${partition}`);
+    throw new SamsaError(ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION, `unknown topic or partition ${topic}-${partition}`);
+  }
+
+  /** Applies role changes in order; resolves when they are all in effect. */
+  applyRoles(changes: readonly RoleChange[]): Promise<void> {
+    const run = this.chain.then(async () => {
+      for (const change of changes) {
+        try {
+          await (change.kind === 'deleted' ? this.remove(change.topic, change.partition) : this.assume(change));
+        } catch (err) {
+          this.options.logger.error({ err, topic: change.topic, partition: change.partition }, 'failed to apply a role change');
+        }
+      }
+    });
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Advances a leader's high watermark and wakes the requests waiting on it. */
+  advanceHighWatermark(hosted: HostedPartition, offset: number): void {
+    // Ordering rule: the high watermark never moves backwards.
+    if (offset > hosted.highWatermark) {
+      hosted.highWatermark = offset;
+      this.options.waiters.notify(partitionKey(hosted.topic, hosted.partition));
+    }
+  }
+
+  /**
+   * Deletes partition directories this broker is no longer a replica of (their topic was deleted, or
+   * reassigned, while the broker was down). Call once metadata is loaded.
+   */
+  async removeStrayLogs(isReplica: (topic: string, partition: number) => boolean): Promise<void> {
+    await this.chain;
+    const entries = await readdir(this.options.logDir, { withFileTypes: true }).catch(() => []);
+    for (const entry of entries) {
+      const match = /^(.+)-(\d+)$/.exec(entry.name);
+      if (!entry.isDirectory() || !match) continue;
+      const topic = match[1]!;
+      const partition = Number(match[2]);
+      if (this.get(topic, partition) || isReplica(topic, partition)) continue;
+      this.options.logger.info({ topic, partition }, 'deleting stray partition log');
+      await rm(join(this.options.logDir, entry.name), { recursive: true, force: true });
+    }
+  }
+
+  /** Starts enforcing retention on every hosted log every `log.retention.check.interval.ms`. */
+  startRetention(): void {
+    const intervalMs = this.options.brokerSettings['log.retention.check.interval.ms'] as number;
+    this.retentionTimer = setInterval(() => {
+      for (const hosted of this.hosted.values()) {
+        hosted.log.deleteOldSegments().catch((err: unknown) => this.options.logger.warn({ err, topic: hosted.topic, partition: hosted.partition }, 'retention failed'));
+      }
+    }, intervalMs);
+    this.retentionTimer.unref();
+  }
+
+  async close(): Promise<void> {
+    if (this.retentionTimer) clearInterval(this.retentionTimer);
+    await this.chain;
+    await Promise.all([...this.hosted.values()].map((h) => h.log.close().catch((err: unknown) => this.options.logger.warn({ err }, 'closing a log failed'))));
+    this.hosted.clear();
+  }
+
+  private async assume(change: Extract<RoleChange, { kind: 'leader' | 'follower' }>): Promise<void> {
+    const key = partitionKey(change.topic, change.partition);
+    let hosted = this.hosted.get(key);
+    if (!hosted) {
+      const settings = effectiveTopicSettings(this.options.brokerSettings, this.options.topicConfigs(change.topic));
+      const log = await openPartitionLog({
+        dir: join(this.options.logDir, partitionDirName(change.topic, change.partition)),
+        config: logConfigFor(settings),
+        logger: this.options.logger.child({ topic: change.topic, partition: change.partition }),
+      });
+      hosted = {
+        topic: change.topic,
+        partition: change.partition,
+        log,
+        role: change.kind,
+        leaderEpoch: change.leaderEpoch,
+        leader: change.leader,
+        isr: change.isr,
+        replicas: change.replicas,
+        highWatermark: 0,
+        settings,
+      };
+      this.hosted.set(key, hosted);
+    }
+    Object.assign(hosted, { role: change.kind, leaderEpoch: change.leaderEpoch, leader: change.leader, isr: change.isr, replicas: change.replicas });
+    if (change.kind === 'leader' && change.isr.length === 1 && change.isr[0] === this.options.brokerId) {
+      // Alone in the ISR: everything in the log is committed.
+      this.advanceHighWatermark(hosted, hosted.log.logEndOffset);
+    }
+    this.options.logger.info({ topic: change.topic, partition: change.partition, role: change.kind, leaderEpoch: change.leaderEpoch }, 'partition role');
+    // Fetches parked on this partition must re-check: they may now get NotLeaderOrFollower.
+    this.options.waiters.notify(key);
+  }
+
+  private async remove(topic: string, partition: number): Promise<void> {
+    const key = partitionKey(topic, partition);
+    const hosted = this.hosted.get(key);
+    this.hosted.delete(key);
+    this.options.waiters.notify(key);
+    if (hosted) await hosted.log.close().catch(() => undefined);
+    await rm(join(this.options.logDir, partitionDirName(topic, partition)), { recursive: true, force: true });
+    this.options.logger.info({ topic, partition }, 'deleted partition log');
+  }
+}

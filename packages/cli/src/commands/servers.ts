@@ -1,0 +1,71 @@
+import type { Command } from 'commander';
+import { pino } from 'pino';
+import { loadBrokerSettings, startBroker } from '@samsa/broker';
+import { runCoordinator } from '@samsa/coordinator';
+import { parseIntOption } from '../options.js';
+
+/** Runs until SIGTERM/SIGINT, then calls `stop` once. */
+function untilSignalled(stop: () => Promise<void>, logger: pino.Logger): Promise<void> {
+  return new Promise((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ signal }, 'stopping');
+      stop().then(resolve, (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        resolve();
+      });
+    };
+    process.once('SIGTERM', () => onSignal('SIGTERM'));
+    process.once('SIGINT', () => onSignal('SIGINT'));
+  });
+}
+
+export function registerServers(program: Command): void {
+  const broker = program.command('broker').description('run a broker');
+  broker
+    .command('start')
+    .description('start a broker; settings come from --config, SAMSA_* environment variables and these flags (highest precedence)')
+    .option('--id <n>', 'broker.id')
+    .option('--listen <host:port>', 'listeners: where the gRPC server listens (default 127.0.0.1:9092)')
+    .option('--advertised <host:port>', 'advertised.listeners: the address clients are told to use')
+    .option('--coordinator <host:port,...>', 'zookeeper.connect: the coordinator or ZooKeeper ensemble (default 127.0.0.1:2181)')
+    .option('--data-dir <dir>', 'log.dirs: where partitions are stored (default ./data)')
+    .option('--config <file>', 'a server.properties file with Kafka setting names')
+    .option('--override <key=value...>', 'any broker setting by its Kafka name, e.g. --override num.partitions=3')
+    .action(async (options: { id?: string; listen?: string; advertised?: string; coordinator?: string; dataDir?: string; config?: string; override?: string[] }) => {
+      const flags: Record<string, string> = {};
+      for (const pair of options.override ?? []) {
+        const eq = pair.indexOf('=');
+        if (eq <= 0) throw new Error(`--override expects key=value, not '${pair}'`);
+        flags[pair.slice(0, eq)] = pair.slice(eq + 1);
+      }
+      const named: Record<string, string | undefined> = {
+        'broker.id': options.id,
+        'listeners': options.listen,
+        'advertised.listeners': options.advertised,
+        'zookeeper.connect': options.coordinator,
+        'log.dirs': options.dataDir,
+      };
+      for (const [key, value] of Object.entries(named)) if (value !== undefined) flags[key] = value;
+      const settings = await loadBrokerSettings({ ...(options.config ? { configFile: options.config } : {}), env: process.env, flags });
+      const logger = pino({ base: { pid: process.pid } });
+      const running = await startBroker(settings, logger);
+      await untilSignalled(() => running.close(), logger);
+    });
+
+  const coordinator = program.command('coordinator').description('run the embedded ZooKeeper-compatible coordinator');
+  coordinator
+    .command('start')
+    .description('start a single-node coordinator (ZooKeeper wire protocol; Apache ZooKeeper clients work against it)')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--port <port>', 'client port', parseIntOption('--port', 0, 65535), 2181)
+    .requiredOption('--data-dir <dir>', 'transaction log and snapshots')
+    .option('--tick-time-ms <ms>', 'ZooKeeper tickTime; session timeouts are clamped to 2..20 ticks', parseIntOption('--tick-time-ms', 1, 60_000), 2000)
+    .action(async (options: { host: string; port: number; dataDir: string; tickTimeMs: number }) => {
+      const logger = pino({ base: { pid: process.pid } });
+      const { stopped } = await runCoordinator({ host: options.host, port: options.port, dataDir: options.dataDir, tickTimeMs: options.tickTimeMs, logger });
+      await stopped;
+    });
+}
