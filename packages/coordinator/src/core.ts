@@ -25,7 +25,7 @@ import {
   NO_BODY,
 } from './jute.js';
 import { childName, invalidPathReason, parentOf } from './paths.js';
-import { CreateFlags, ErrorCode, EventType, OpCode, Perms, Xid } from './protocol.js';
+import { CONTAINER_OWNER, CreateFlags, ErrorCode, EventType, OpCode, Perms, Xid } from './protocol.js';
 
 export interface CoreOptions {
   minSessionTimeoutMs: number;
@@ -34,6 +34,8 @@ export interface CoreOptions {
   newPassword: () => Buffer;
   /** First session id to hand out (ZooKeeper derives it from the clock at startup). */
   sessionIdBase: bigint;
+  /** How often `tick` deletes empty containers that once had children (ZooKeeper: 60 s). */
+  containerCheckIntervalMs?: number;
 }
 
 export type TxnOp =
@@ -143,7 +145,7 @@ export function statOf(n: ZNode): Stat {
     version: n.version,
     cversion: (2 * n.cversion - n.children.size) | 0,
     aversion: n.aversion,
-    ephemeralOwner: n.ephemeralOwner,
+    ephemeralOwner: n.ephemeralOwner === CONTAINER_OWNER ? 0n : n.ephemeralOwner,
     dataLength: n.data === null ? 0 : n.data.length,
     numChildren: n.children.size,
     pzxid: n.pzxid,
@@ -171,6 +173,8 @@ export class CoordinatorCore {
   private readonly dataWatches = new Map<string, Set<number>>();
   private readonly childWatches = new Map<string, Set<number>>();
   private lastZxid = 0;
+  private readonly containers = new Set<string>();
+  private nextContainerCheckMs = 0;
   private highestSessionId = 0n;
   private nextSessionId: bigint;
 
@@ -276,6 +280,14 @@ export class CoordinatorCore {
   /** Expires sessions whose timeout has passed: their ephemerals are deleted and watches fire. */
   tick(nowMs: number): Output[] {
     const out: Output[] = [];
+    if (nowMs >= this.nextContainerCheckMs) {
+      this.nextContainerCheckMs = nowMs + (this.options.containerCheckIntervalMs ?? 60_000);
+      // ZooKeeper's ContainerManager: a container that has had children and has none now goes.
+      for (const path of [...this.containers]) {
+        const node = this.nodes.get(path);
+        if (node && node.children.size === 0 && node.cversion > 0) this.write(out, 0n, nowMs, () => ({ type: 'delete', path }));
+      }
+    }
     const expired: SessionState[] = [];
     for (const s of this.sessions.values()) if (s.expiresAtMs <= nowMs) expired.push(s);
     for (const s of expired) {
@@ -294,9 +306,9 @@ export class CoordinatorCore {
     for (const s of this.sessions.values()) s.expiresAtMs = nowMs + s.timeoutMs;
   }
 
-  /** The earliest time at which `tick` could expire a session (Infinity if none). */
+  /** The earliest time at which `tick` has work: a session deadline or a container check (Infinity if none). */
   nextExpiryMs(): number {
-    let t = Infinity;
+    let t = this.containers.size > 0 ? this.nextContainerCheckMs : Infinity;
     for (const s of this.sessions.values()) if (s.expiresAtMs < t) t = s.expiresAtMs;
     return t;
   }
@@ -507,7 +519,7 @@ export class CoordinatorCore {
 
   private prepareCreate(sessionId: bigint, conn: ConnState, req: CreateRequest): TxnOp {
     const { flags } = req;
-    if (flags < CreateFlags.persistent || flags > CreateFlags.ephemeralSequential) throw new KeeperError(ErrorCode.BADARGUMENTS);
+    if (flags < CreateFlags.persistent || flags > CreateFlags.container) throw new KeeperError(ErrorCode.BADARGUMENTS);
     const lastSlash = req.path.lastIndexOf('/');
     if (lastSlash === -1 || req.path.includes('\0')) throw new KeeperError(ErrorCode.BADARGUMENTS);
     const acl = this.fixupAcl(req.acl, conn);
@@ -519,9 +531,10 @@ export class CoordinatorCore {
     const path = sequential ? req.path + sequenceSuffix(parent.cversion) : req.path;
     if (invalidPathReason(path) !== null) throw new KeeperError(ErrorCode.BADARGUMENTS);
     if (this.nodes.has(path)) throw new KeeperError(ErrorCode.NODEEXISTS);
-    if (parent.ephemeralOwner !== 0n) throw new KeeperError(ErrorCode.NOCHILDRENFOREPHEMERALS);
+    if (parent.ephemeralOwner !== 0n && parent.ephemeralOwner !== CONTAINER_OWNER) throw new KeeperError(ErrorCode.NOCHILDRENFOREPHEMERALS);
     const ephemeral = flags === CreateFlags.ephemeral || flags === CreateFlags.ephemeralSequential;
-    return { type: 'create', path, data: req.data, acl, ephemeralOwner: ephemeral ? sessionId : 0n, parentCversion: (parent.cversion + 1) | 0 };
+    const owner = ephemeral ? sessionId : flags === CreateFlags.container ? CONTAINER_OWNER : 0n;
+    return { type: 'create', path, data: req.data, acl, ephemeralOwner: owner, parentCversion: (parent.cversion + 1) | 0 };
   }
 
   private prepareDelete(conn: ConnState, path: string, version: number): TxnOp {
@@ -694,7 +707,9 @@ export class CoordinatorCore {
         parent.pzxid = zxid;
         const owner = op.ephemeralOwner !== 0n ? this.sessions.get(op.ephemeralOwner) : undefined;
         owner?.ephemerals.add(op.path);
+        if (op.ephemeralOwner === CONTAINER_OWNER) this.containers.add(op.path);
         undo?.push(() => {
+          this.containers.delete(op.path);
           this.nodes.delete(op.path);
           parent.children.delete(name);
           parent.cversion = prev.cversion;
@@ -717,7 +732,9 @@ export class CoordinatorCore {
         if (zxid > parent.pzxid) parent.pzxid = zxid;
         const owner = node.ephemeralOwner !== 0n ? this.sessions.get(node.ephemeralOwner) : undefined;
         owner?.ephemerals.delete(op.path);
+        const wasContainer = this.containers.delete(op.path);
         undo?.push(() => {
+          if (wasContainer) this.containers.add(op.path);
           this.nodes.set(op.path, node);
           parent.children.add(name);
           parent.cversion = prev.cversion;
@@ -839,6 +856,7 @@ export class CoordinatorCore {
     if (this.conns.size > 0) throw new Error('restore with live connections');
     this.nodes.clear();
     this.sessions.clear();
+    this.containers.clear();
     for (const { path, node } of snap.nodes) this.nodes.set(path, { ...node, children: new Set() });
     for (const path of this.nodes.keys()) {
       if (path === '/') continue;
@@ -850,7 +868,8 @@ export class CoordinatorCore {
       this.sessions.set(s.id, { ...s, expiresAtMs: nowMs + s.timeoutMs, connId: null, ephemerals: new Set() });
     }
     for (const [path, node] of this.nodes) {
-      if (node.ephemeralOwner !== 0n) this.sessions.get(node.ephemeralOwner)?.ephemerals.add(path);
+      if (node.ephemeralOwner === CONTAINER_OWNER) this.containers.add(path);
+      else if (node.ephemeralOwner !== 0n) this.sessions.get(node.ephemeralOwner)?.ephemerals.add(path);
     }
     this.lastZxid = snap.zxid;
     this.highestSessionId = snap.highestSessionId;

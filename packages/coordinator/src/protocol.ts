@@ -75,7 +75,10 @@ export const UNSUPPORTED_ZOOKEEPER_OPCODES: ReadonlySet<number> = new Set([
   21 /* createTTL */, 22 /* multiRead */, 102 /* sasl */, 105 /* setWatches2 */, 106 /* addWatch */, 107 /* whoAmI */,
 ]);
 
-/** CreateMode flags accepted by create/create2 (containers and TTL nodes are not supported). */
-export const CreateFlags = { persistent: 0, ephemeral: 1, persistentSequential: 2, ephemeralSequential: 3 } as const;
+/** CreateMode flags accepted by create/create2 (TTL nodes are not supported, as in a default ZooKeeper). */
+export const CreateFlags = { persistent: 0, ephemeral: 1, persistentSequential: 2, ephemeralSequential: 3, container: 4 } as const;
+
+/** The ephemeralOwner ZooKeeper stores for container nodes (reported as 0 to clients). */
+export const CONTAINER_OWNER = -0x8000000000000000n;
 
 export const SERVER_VERSION = '3.8.0-samsa';

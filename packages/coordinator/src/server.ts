@@ -284,7 +284,8 @@ class CoordinatorServer {
       } else if (err instanceof UnknownOpcodeError) {
         this.logger.warn({ conn: conn.id, opcode: err.opcode }, 'unknown opcode; closing connection');
         this.dispatch([
-          { kind: 'reply', connId: conn.id, xid: err.xid, zxid: this.core.zxid, err: ErrorCode.UNIMPLEMENTED, body: NO_BODY, opcode: err.opcode },
+          // ZooKeeper's UnimplementedRequestProcessor answers with zxid -1, then closes.
+          { kind: 'reply', connId: conn.id, xid: err.xid, zxid: -1, err: ErrorCode.UNIMPLEMENTED, body: NO_BODY, opcode: err.opcode },
           { kind: 'close', connId: conn.id, reason: 'unknown opcode' },
         ]);
       } else if (err instanceof BodyError) {

@@ -99,6 +99,30 @@ describe('data tree', () => {
   });
 });
 
+describe('containers', () => {
+  it('reports ephemeralOwner 0, allows children, and are deleted once empty after having had children', () => {
+    const h = new Harness();
+    h.session(1, 40_000);
+    expect(h.create(1, '/box', null, 4).err).toBe(0);
+    expect(stat(h.exists(1, '/box').body).ephemeralOwner).toBe(0n);
+    const wait61s = () => {
+      for (let i = 0; i < 2; i++) {
+        h.nowMs += 30_500;
+        h.call(1, { type: OpCode.ping });
+      }
+    };
+    wait61s();
+    expect(h.tick()).toEqual([]); // never had children: stays
+    expect(h.create(1, '/box/item').err).toBe(0);
+    h.remove(1, '/box/item');
+    h.exists(1, '/box', true);
+    wait61s();
+    const out = h.tick();
+    expect(events(out)).toEqual([`1:${EventType.NodeDeleted}:/box`]);
+    expect(h.core.getNode('/box')).toBeUndefined();
+  });
+});
+
 describe('multi', () => {
   it('applies all ops atomically under one zxid', () => {
     const h = new Harness();
