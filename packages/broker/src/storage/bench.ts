@@ -22,6 +22,8 @@ export interface StorageBenchmarkOptions {
   readonly config?: Partial<LogConfig>;
   readonly logger?: Logger;
   readonly onProgress?: (progress: { phase: 'build' | 'append' | 'read'; done: number; total: number }) => void;
+  /** Batches per block when alternating raw writes and appends (default 20). */
+  readonly interleaveBatches?: number;
   /** Rounds of raw write, append and read; each figure is the median round (default 5). */
   readonly rounds?: number;
   /** Keep the files (default false). */
@@ -59,6 +61,7 @@ export interface StorageBenchmarkResult {
 /**
  * Measures the partition log against the raw speed of the same disk in the same run:
  * (1) sequential FileHandle writes, (2) appends through the log with fsync left to replication,
+ * both of the same prebuilt batches and interleaved block by block (see writeRound),
  * (3) sequential reads through the log. Every phase runs `rounds` times (fresh files each time,
  * which also warms the JIT) and the median round is reported. Returns the figures; prints nothing.
  */
@@ -69,6 +72,7 @@ export async function runStorageBenchmark(options: StorageBenchmarkOptions): Pro
   const readMaxBytes = options.readMaxBytes ?? 1024 * 1024;
   const concurrency = Math.max(1, options.appendConcurrency ?? 1);
   const roundCount = Math.max(1, options.rounds ?? 5);
+  const interleaveBatches = Math.max(1, options.interleaveBatches ?? 20);
   const progress = options.onProgress ?? (() => {});
   await mkdir(options.dir, { recursive: true });
   const workDir = await mkdtemp(join(options.dir, 'samsa-bench-'));
@@ -83,11 +87,13 @@ export async function runStorageBenchmark(options: StorageBenchmarkOptions): Pro
     const totalBytes = batches.reduce((n, b) => n + b.length, 0);
     const rounds: Array<{ raw: ThroughputFigure; append: ThroughputFigure; read: ThroughputFigure }> = [];
     for (let round = 0; round < roundCount; round++) {
-      const raw = figure(await rawWriteRound(join(workDir, `raw-${round}.bin`), batches), totalBytes, records);
       const logDir = join(workDir, `bench-${round}`);
       const log = await openPartitionLog({ dir: logDir, config: options.config ?? {}, ...(options.logger ? { logger: options.logger } : {}) });
       try {
-        const append = figure(await appendRound(log, batches, concurrency, (done) => progress({ phase: 'append', done, total: records })), totalBytes, records);
+        const reportAppend = (done: number): void => progress({ phase: 'append', done, total: records });
+        const written = await writeRound(join(workDir, `raw-${round}.bin`), log, batches, { concurrency, blockBatches: interleaveBatches }, reportAppend);
+        const raw = figure(written.rawSeconds, totalBytes, records);
+        const append = figure(written.appendSeconds, totalBytes, records);
         const { seconds, bytes } = await readRound(log, readMaxBytes);
         rounds.push({ raw, append, read: figure(seconds, bytes, records) });
       } finally {
@@ -116,33 +122,68 @@ export async function runStorageBenchmark(options: StorageBenchmarkOptions): Pro
   }
 }
 
-/** Plain positioned FileHandle writes of the same chunks, awaited one by one; the file is removed after. */
-async function rawWriteRound(path: string, batches: Buffer[]): Promise<number> {
-  const started = performance.now();
-  const fh = await open(path, 'w');
+/**
+ * Writes every batch twice: to a plain file with positioned FileHandle writes (the baseline) and
+ * through the log. The two alternate in blocks of `blockBatches`, swapping which goes first, so
+ * both see the same disk state and the same load from anything else running on the machine.
+ */
+async function writeRound(
+  rawPath: string,
+  log: PartitionLog,
+  batches: Buffer[],
+  options: { concurrency: number; blockBatches: number },
+  progress: (done: number) => void,
+): Promise<{ rawSeconds: number; appendSeconds: number }> {
+  const fh = await open(rawPath, 'w');
+  let rawMs = 0;
+  let appendMs = 0;
   let position = 0;
-  for (const batch of batches) {
-    await fh.write(batch, 0, batch.length, position);
-    position += batch.length;
+  try {
+    for (let start = 0, block = 0; start < batches.length; start += options.blockBatches, block++) {
+      const chunk = batches.slice(start, start + options.blockBatches);
+      const writeRaw = async (): Promise<void> => {
+        const started = performance.now();
+        for (const batch of chunk) {
+          await fh.write(batch, 0, batch.length, position);
+          position += batch.length;
+        }
+        rawMs += performance.now() - started;
+      };
+      const writeLog = async (): Promise<void> => {
+        const started = performance.now();
+        await appendAll(log, chunk, options.concurrency);
+        appendMs += performance.now() - started;
+      };
+      if (block % 2 === 0) {
+        await writeRaw();
+        await writeLog();
+      } else {
+        await writeLog();
+        await writeRaw();
+      }
+      progress(log.logEndOffset);
+    }
+  } finally {
+    await fh.close();
+    await rm(rawPath);
   }
-  const seconds = (performance.now() - started) / 1000;
-  await fh.close();
-  await rm(path);
-  return seconds;
+  return { rawSeconds: rawMs / 1000, appendSeconds: appendMs / 1000 };
 }
 
-async function appendRound(log: PartitionLog, batches: Buffer[], concurrency: number, progress: (done: number) => void): Promise<number> {
-  const started = performance.now();
+/** Appends in order with up to `concurrency` appends in flight. */
+async function appendAll(log: PartitionLog, batches: Buffer[], concurrency: number): Promise<void> {
+  if (concurrency === 1) {
+    for (const batch of batches) await log.append(batch);
+    return;
+  }
   const inFlight = new Set<Promise<unknown>>();
-  for (let i = 0; i < batches.length; i++) {
-    const append = log.append(batches[i]!);
+  for (const batch of batches) {
+    const append = log.append(batch);
     inFlight.add(append);
     void append.finally(() => inFlight.delete(append)).catch(() => {});
     if (inFlight.size >= concurrency) await Promise.race(inFlight);
-    if (i % 100 === 0) progress(log.logEndOffset);
   }
   await Promise.all(inFlight);
-  return (performance.now() - started) / 1000;
 }
 
 async function readRound(log: PartitionLog, maxBytes: number): Promise<{ seconds: number; bytes: number }> {

@@ -288,7 +288,7 @@ export class PartitionLog {
       }
       const bad = await commitRun();
       if (bad.length > 0) return this.retryWithout(bad, run, [], done);
-      await this.maybeFlush();
+      if (this.flushDue()) await this.syncActive();
     } catch (err) {
       const storageError = this.goOffline(err, this.active.paths.log, snapshot.size);
       for (const entry of entries) entry.reject(storageError);
@@ -306,7 +306,7 @@ export class PartitionLog {
       this.drainScheduled = true;
       void this.enqueue(() => this.drainAppends()).catch(noop);
     }
-    await this.maybeFlush();
+    if (this.flushDue()) await this.syncActive();
     for (const { entry, result } of done) entry.resolve(result);
   }
 
@@ -383,17 +383,17 @@ export class PartitionLog {
     });
   }
 
-  private async maybeFlush(): Promise<void> {
-    if (this.unflushedMessages === 0) return;
-    const due = this.unflushedMessages >= this.config.flushMessages || this.clock() - this.firstUnflushedMs >= this.config.flushMs;
-    if (due) await this.syncActive();
+  /** flush.messages or flush.ms says the unflushed appends must reach the disk now. */
+  private flushDue(): boolean {
+    if (this.unflushedMessages === 0) return false;
+    return this.unflushedMessages >= this.config.flushMessages || this.clock() - this.firstUnflushedMs >= this.config.flushMs;
   }
 
   private flushIfDue(): void {
     if (this.status !== 'online' || this.unflushedMessages === 0) return;
     if (this.clock() - this.firstUnflushedMs < this.config.flushMs) return;
     void this.enqueue(async () => {
-      if (this.status === 'online') await this.maybeFlush();
+      if (this.status === 'online' && this.flushDue()) await this.syncActive();
     }).catch(noop);
   }
 
@@ -854,7 +854,12 @@ export class PartitionLog {
 
 /** One write call for the common single-buffer case, writev otherwise; short writes are finished. */
 async function writeBuffers(fh: FileHandle, buffers: Buffer[], start: number): Promise<void> {
-  if (buffers.length === 1) return writeFully(fh, buffers[0]!, start);
+  if (buffers.length === 1) {
+    const buffer = buffers[0]!;
+    const { bytesWritten } = await fh.write(buffer, 0, buffer.length, start);
+    if (bytesWritten < buffer.length) await writeFully(fh, buffer.subarray(bytesWritten), start + bytesWritten);
+    return;
+  }
   let position = start;
   // writev takes at most IOV_MAX buffers at a time.
   for (let i = 0; i < buffers.length; i += 1024) {

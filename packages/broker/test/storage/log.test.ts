@@ -128,6 +128,27 @@ describe('partition log: segments and reopening', () => {
     }
   });
 
+  it('reads every segment while keeping only maxOpenInactiveSegments of them open', async () => {
+    const dir = await tempDir();
+    const config = { segmentBytes: 300, maxOpenInactiveSegments: 1 };
+    const log = await openPartitionLog({ dir: dir.path, config });
+    try {
+      for (let i = 0; i < 30; i++) await log.append(makeBatch({ count: 1, valueSize: 100, fill: i }));
+      expect(log.segmentCount).toBeGreaterThan(10);
+      // Concurrent reads across all segments, twice, so evicted segments are reopened.
+      for (let pass = 0; pass < 2; pass++) {
+        const reads = await Promise.all(Array.from({ length: 30 }, (_, offset) => log.read(offset, 1)));
+        reads.forEach((r, offset) => {
+          expect(r.firstOffset).toBe(offset);
+          expect(r.bytes.equals(makeBatch({ count: 1, valueSize: 100, fill: offset, baseOffset: offset }))).toBe(true);
+        });
+      }
+    } finally {
+      await log.close();
+      await dir.remove();
+    }
+  });
+
   it('LogAppendTime stamps the broker clock and keeps the CRC valid', async () => {
     const dir = await tempDir();
     const clock = new ManualClock(5_000_000);
