@@ -103,7 +103,7 @@ export async function startBroker(settings: Settings<BrokerSettingName>, logger:
     partitions,
     waiters,
     replication: new CommitTracker(brokerId, partitions, waiters),
-    knowsTopic: (topic) => member.metadata.image.topics.has(topic),
+    knowsPartition: (topic, partition) => member.metadata.image.topics.get(topic)?.partitions[partition] !== undefined,
   };
   log.info({ listen: `${listen.host}:${server.port}`, advertised: `${advertised.host}:${advertised.port}`, logDir }, 'broker started');
   return { brokerId, port: server.port, member, partitions, close };

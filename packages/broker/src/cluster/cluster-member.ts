@@ -166,11 +166,8 @@ export class ClusterMember extends EventEmitter<ClusterMemberEvents> {
     this.metadata.detach();
     const zk = this.zk;
     this.zk = undefined;
-    if (zk) {
-      // Delete the registration explicitly so others see it at once, then end the session.
-      await zk.remove(brokerPath(this.brokerId)).catch(() => undefined);
-      zk.close();
-    }
+    // Ending the session deletes /brokers/ids/<id> and /controller at once (no wait for a timeout).
+    zk?.close();
     this.log.info('left the cluster');
   }
 

@@ -14,6 +14,6 @@ export interface BrokerContext {
   readonly partitions: PartitionRegistry;
   readonly replication: CommitTracker;
   readonly waiters: DelayedOperations;
-  /** Whether the topic exists in this broker's metadata (distinguishes NotLeader from UnknownTopic). */
-  knowsTopic(topic: string): boolean;
+  /** Whether the partition exists in this broker's metadata (distinguishes NotLeader from UnknownTopicOrPartition). */
+  knowsPartition(topic: string, partition: number): boolean;
 }

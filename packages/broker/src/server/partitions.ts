@@ -79,10 +79,10 @@ export class PartitionRegistry {
    * The partition if this broker leads it, else a typed error: UnknownTopicOrPartition when the
    * broker has no replica (metadata may be stale), NotLeaderOrFollower when another broker leads.
    */
-  leaderOf(topic: string, partition: number, knownTopic: boolean): HostedPartition {
+  leaderOf(topic: string, partition: number, knownPartition: boolean): HostedPartition {
     const hosted = this.get(topic, partition);
     if (hosted?.role === 'leader') return hosted;
-    if (hosted || knownTopic) throw new SamsaError(ErrorCodes.NOT_LEADER_OR_FOLLOWER, `broker ${this.options.brokerId} does not lead ${topic}-${partition}`);
+    if (hosted || knownPartition) throw new SamsaError(ErrorCodes.NOT_LEADER_OR_FOLLOWER, `broker ${this.options.brokerId} does not lead ${topic}-${partition}`);
     throw new SamsaError(ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION, `unknown topic or partition ${topic}-${partition}`);
   }
 

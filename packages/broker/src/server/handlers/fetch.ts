@@ -53,7 +53,7 @@ async function readPartition(ctx: BrokerContext, topic: string, p: v1.FetchParti
   const base = { partition: p.partition, highWatermark: -1, logStartOffset: -1, records: Buffer.alloc(0) };
   let hosted: HostedPartition | undefined;
   try {
-    hosted = ctx.partitions.leaderOf(topic, p.partition, ctx.knowsTopic(topic));
+    hosted = ctx.partitions.leaderOf(topic, p.partition, ctx.knowsPartition(topic, p.partition));
     checkLeaderEpoch(hosted, p.currentLeaderEpoch);
     const highWatermark = hosted.highWatermark;
     const limit = Math.max(0, Math.min(p.partitionMaxBytes > 0 ? p.partitionMaxBytes : budget, budget));

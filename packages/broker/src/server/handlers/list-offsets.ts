@@ -13,7 +13,7 @@ export async function handleListOffsets(ctx: BrokerContext, request: v1.ListOffs
     name: topic.name,
     partitions: await Promise.all(topic.partitions.map(async (p) => {
       try {
-        const hosted = ctx.partitions.leaderOf(topic.name, p.partition, ctx.knowsTopic(topic.name));
+        const hosted = ctx.partitions.leaderOf(topic.name, p.partition, ctx.knowsPartition(topic.name, p.partition));
         const ok = { partition: p.partition, ...NO_ERROR, timestamp: -1 };
         if (p.timestamp === EARLIEST_TIMESTAMP) return { ...ok, offset: hosted.log.logStartOffset };
         if (p.timestamp === LATEST_TIMESTAMP) return { ...ok, offset: hosted.highWatermark };

@@ -17,7 +17,7 @@ export async function handleProduce(ctx: BrokerContext, request: v1.ProduceReque
       const base = { partition: data.partition, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1 };
       if (!VALID_ACKS.has(acks)) return { ...base, ...errorFields(ErrorCodes.INVALID_REQUIRED_ACKS, `acks must be 0, 1 or -1 (all), not ${acks}`) };
       try {
-        const hosted = ctx.partitions.leaderOf(topic.name, data.partition, ctx.knowsTopic(topic.name));
+        const hosted = ctx.partitions.leaderOf(topic.name, data.partition, ctx.knowsPartition(topic.name, data.partition));
         if (data.records.length === 0) throw new SamsaError(ErrorCodes.CORRUPT_MESSAGE, 'no record batch in the request');
         if (acks === -1) ctx.replication.checkEnoughReplicas(hosted);
         const appended = await hosted.log.append(data.records, { leaderEpoch: hosted.leaderEpoch });

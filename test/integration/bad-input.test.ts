@@ -1,0 +1,106 @@
+/**
+ * Bad input against real broker processes, sent raw over gRPC: each gets a clear, typed error, the
+ * broker stays up, and nothing already acknowledged is lost.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BatchField, ErrorCodes, decodeBatches, encodeBatch, type v1 } from '@samsa/protocol';
+import { LocalCluster } from '../helpers/cluster.js';
+import { waitFor } from '../helpers/wait.js';
+import { RawBroker } from './grpc.js';
+
+let cluster: LocalCluster;
+const raws: RawBroker[] = [];
+let leader: RawBroker;
+const TOPIC = `bad-input-${process.pid}`;
+
+function batch(values: string[]): Buffer {
+  return encodeBatch(values.map((v) => ({ key: null, value: Buffer.from(v) })), { now: Date.now() });
+}
+
+beforeAll(async () => {
+  cluster = await LocalCluster.start({ brokers: 1 });
+  leader = new RawBroker(cluster.bootstrap[0]!);
+  raws.push(leader);
+  const created = await leader.call<v1.CreateTopicsResponse__Output>('CreateTopics', {
+    topics: [{ name: TOPIC, numPartitions: 1, replicationFactor: 1, configs: { 'max.message.bytes': '2000' } }],
+    timeoutMs: 10_000,
+  });
+  expect(created.topics[0]!.errorCode).toBe(0);
+  await waitFor(async () => (await leader.metadata({ topics: [TOPIC] })).topics[0]!.partitions[0]?.leader === 1, { description: 'a leader' });
+  expect((await leader.produce(TOPIC, 0, batch(['kept-1', 'kept-2']))).errorCode).toBe(0);
+}, 60_000);
+
+afterAll(async () => {
+  for (const raw of raws) raw.close();
+  await cluster?.close();
+});
+
+describe('bad input gets a typed error and loses nothing', () => {
+  it('invalid topic names', async () => {
+    for (const name of ['bad name', 'a/b', '..', 'x'.repeat(250)]) {
+      const md = await leader.metadata({ topics: [name], allowAutoTopicCreation: true });
+      expect(md.topics[0]!.errorCode, name).toBe(ErrorCodes.INVALID_TOPIC_EXCEPTION.code);
+      const created = await leader.call<v1.CreateTopicsResponse__Output>('CreateTopics', { topics: [{ name, numPartitions: 1, replicationFactor: 1 }] });
+      expect(created.topics[0]!.errorCode, name).toBe(ErrorCodes.INVALID_TOPIC_EXCEPTION.code);
+    }
+  });
+
+  it('unknown topic settings and impossible replication factors', async () => {
+    const created = await leader.call<v1.CreateTopicsResponse__Output>('CreateTopics', {
+      topics: [
+        { name: `${TOPIC}-cfg`, numPartitions: 1, replicationFactor: 1, configs: { 'retention.mss': '1' } },
+        { name: `${TOPIC}-rf`, numPartitions: 1, replicationFactor: 3 },
+        { name: `${TOPIC}-p`, numPartitions: 0, replicationFactor: 1 },
+      ],
+    });
+    expect(created.topics.map((t) => t.errorCode)).toEqual([
+      ErrorCodes.INVALID_CONFIG.code,
+      ErrorCodes.INVALID_REPLICATION_FACTOR.code,
+      ErrorCodes.INVALID_PARTITIONS.code,
+    ]);
+  });
+
+  it('a batch over max.message.bytes', async () => {
+    const response = await leader.produce(TOPIC, 0, batch(['x'.repeat(5000)]));
+    expect(response.errorCode).toBe(ErrorCodes.MESSAGE_TOO_LARGE.code);
+  });
+
+  it('a wrong CRC, truncated bytes, garbage, an empty record set', async () => {
+    const flipped = batch(['flip me']);
+    flipped[flipped.length - 2]! ^= 0xff;
+    const truncated = batch(['cut short']).subarray(0, 40);
+    const lying = batch(['length lies']);
+    lying.writeInt32BE(0x7fff_ffff, BatchField.batchLength);
+    for (const records of [flipped, truncated, lying, Buffer.from('not a batch at all, not even close to one........................')]) {
+      expect((await leader.produce(TOPIC, 0, records)).errorCode).toBe(ErrorCodes.CORRUPT_MESSAGE.code);
+    }
+    expect((await leader.produce(TOPIC, 0, Buffer.alloc(0))).errorCode).toBe(ErrorCodes.CORRUPT_MESSAGE.code);
+  });
+
+  it('unknown topics and partitions, invalid acks', async () => {
+    expect((await leader.produce(`${TOPIC}-missing`, 0, batch(['x']))).errorCode).toBe(ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code);
+    expect((await leader.produce(TOPIC, 7, batch(['x']))).errorCode).toBe(ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code);
+    expect((await leader.fetch(TOPIC, 7, 0)).errorCode).toBe(ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code);
+    expect((await leader.produce(TOPIC, 0, batch(['x']), 2)).errorCode).toBe(ErrorCodes.INVALID_REQUIRED_ACKS.code);
+  });
+
+  it('negative and past-the-end offsets', async () => {
+    expect((await leader.fetch(TOPIC, 0, -1)).errorCode).toBe(ErrorCodes.OFFSET_OUT_OF_RANGE.code);
+    expect((await leader.fetch(TOPIC, 0, 1_000_000)).errorCode).toBe(ErrorCodes.OFFSET_OUT_OF_RANGE.code);
+  });
+
+  it('a client that vanishes in the middle of a long poll', async () => {
+    const abort = new AbortController();
+    const pending = leader.fetch(TOPIC, 0, 2, { maxWaitMs: 10_000, signal: abort.signal });
+    setTimeout(() => abort.abort(), 100);
+    await expect(pending).rejects.toThrow(/cancel/i);
+  });
+
+  it('after all of it the broker is up and every acknowledged record is there', async () => {
+    const response = await leader.fetch(TOPIC, 0, 0);
+    expect(response.errorCode).toBe(0);
+    const values = decodeBatches(response.records).flatMap((b) => b.records.map((r) => r.value?.toString()));
+    expect(values).toEqual(['kept-1', 'kept-2']);
+    expect(response.highWatermark).toBe(2);
+  });
+});
