@@ -39,6 +39,11 @@ export class SendTracker {
     if (--this.pending === 0 && this.sealed) this.succeed();
   }
 
+  /** The call failed before it returned its promise (it threw instead): settle quietly. */
+  abandon(): void {
+    this.settled = true;
+  }
+
   fail(err: unknown): void {
     if (this.settled) return;
     this.settled = true;
@@ -76,6 +81,8 @@ export class ProducerBatch {
   encoded: Buffer | undefined;
   attempts = 0;
   lastError: unknown;
+  /** Delivered or failed; acks=0 batches are done once sent, though still awaiting the broker's answer. */
+  done = false;
   private readonly segments: Segment[] = [];
   private doneListeners: (() => void)[] | undefined;
 
@@ -121,11 +128,14 @@ export class ProducerBatch {
     this.finish();
   }
 
+  /** Calls `listener` once the batch is delivered or failed (at once if it is already). */
   onDone(listener: () => void): void {
-    (this.doneListeners ??= []).push(listener);
+    if (this.done) listener();
+    else (this.doneListeners ??= []).push(listener);
   }
 
   private finish(): void {
+    this.done = true;
     this.records = [];
     this.segments.length = 0;
     for (const listener of this.doneListeners ?? []) listener();

@@ -84,7 +84,7 @@ export class Cluster {
 
   connection(brokerId: number): BrokerConnection | undefined {
     const broker = this.brokers.get(brokerId);
-    return broker && this.options.pool.get(broker.address);
+    return broker && !this.options.pool.isClosed ? this.options.pool.get(broker.address) : undefined;
   }
 
   /** The current leader's id, or -1; also starts a background refresh when metadata is older than its max age. */

@@ -143,6 +143,7 @@ export class Producer implements AsyncDisposable {
   private readonly inFlightByBroker = new Map<number, number>();
   private readonly available = new WeakMap<TopicInfo, number[]>();
   private readonly topicsOfInterest = new Set<string>();
+  private readonly appending = new Set<Promise<SendTracker>>();
   private drainScheduled = false;
   private timer: NodeJS.Timeout | undefined;
   private timerAtMs = Infinity;
@@ -185,8 +186,17 @@ export class Producer implements AsyncDisposable {
    * acknowledged, or rejects at the first failure (records of other batches may still be delivered).
    * Waits (up to maxBlockMs) while bufferMemory is full. No promise is created per record.
    */
-  async sendBatch(request: SendBatchRequest): Promise<RecordMetadata[]> {
-    if (this.closing) throw new ClosedError('producer');
+  sendBatch(request: SendBatchRequest): Promise<RecordMetadata[]> {
+    if (this.closing) return Promise.reject(new ClosedError('producer'));
+    // Until its records are appended, a call counts as in progress: flush() and close() wait for it.
+    const appending = this.appendAll(request);
+    this.appending.add(appending);
+    const forget = () => this.appending.delete(appending);
+    appending.then(forget, forget);
+    return appending.then((tracker) => tracker.promise);
+  }
+
+  private async appendAll(request: SendBatchRequest): Promise<SendTracker> {
     const { topic, messages } = request;
     const acks = request.acks === undefined ? this.options.acks : normalizeAcks(request.acks);
     const deadline = Date.now() + this.options.maxBlockMs;
@@ -194,7 +204,8 @@ export class Producer implements AsyncDisposable {
       this.topicsOfInterest.add(topic);
       this.cluster.addInterest(topic);
     }
-    let info = await this.cluster.topic(topic, deadline);
+    let info = this.cluster.topics.get(topic);
+    if (info === undefined || info.partitions.length === 0) info = await this.cluster.topic(topic, deadline);
     const inputs = this.prepare(topic, info, messages);
     const tracker = new SendTracker(messages.length);
     const now = Date.now();
@@ -203,13 +214,11 @@ export class Producer implements AsyncDisposable {
       const input = inputs[i] as KafkaRecordInput;
       const bytes = estimateRecordBytes(input);
       if (!this.memory.tryReserve(bytes)) {
-        await this.memory.reserve(bytes, Math.max(0, deadline - Date.now()), () => this.wake()).catch((err: unknown) => {
-          tracker.fail(err);
+        try {
+          await this.memory.reserve(bytes, Math.max(0, deadline - Date.now()), () => this.wake());
+        } catch (err) {
+          tracker.abandon();
           throw err;
-        });
-        if (this.closing) {
-          this.memory.release(bytes);
-          throw new ClosedError('producer');
         }
         info = this.cluster.topics.get(topic) ?? info;
         partitions = this.queueArray(topic, info.partitions.length);
@@ -219,7 +228,7 @@ export class Producer implements AsyncDisposable {
       this.append(partitions[partition] as PartitionQueue, acks, input, bytes, tracker, i, now);
     }
     tracker.seal();
-    return tracker.promise;
+    return tracker;
   }
 
   /** Checks every message before any is queued, so a bad one fails the call without a partial send. */
@@ -517,8 +526,9 @@ export class Producer implements AsyncDisposable {
 
   /** Sends everything accumulated so far (ignoring lingerMs) and resolves when each batch has completed, delivered or failed. */
   async flush(): Promise<void> {
+    if (this.appending.size > 0) await Promise.allSettled([...this.appending]);
     const pending: ProducerBatch[] = [];
-    for (const queue of this.active) pending.push(...queue.batches);
+    for (const queue of this.active) for (const batch of queue.batches) if (!batch.done) pending.push(batch);
     if (pending.length === 0) return;
     this.flushing++;
     try {
@@ -536,8 +546,8 @@ export class Producer implements AsyncDisposable {
   close(): Promise<void> {
     this.closed ??= (async () => {
       this.closing = true;
-      this.memory.close();
       await this.flush();
+      this.memory.close();
       if (this.timer !== undefined) clearTimeout(this.timer);
       for (const topic of this.topicsOfInterest) this.cluster.removeInterest(topic);
       this.onClose(this);

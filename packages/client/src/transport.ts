@@ -92,6 +92,10 @@ export class ConnectionPool {
 
   constructor(private readonly clientId: string) {}
 
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   get(address: string): BrokerConnection {
     if (this.closed) throw new ClosedError('client');
     let connection = this.connections.get(address);

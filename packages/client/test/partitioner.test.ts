@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { Partitioners } from 'kafkajs';
+import { Partitioner } from '../src/partitioner.js';
+
+/** A deterministic stand-in for Math.random. */
+function seeded(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+const all = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+describe('partitioner', () => {
+  it('puts a key where Kafka\'s default (murmur2) partitioner does', () => {
+    // KafkaJS's DefaultPartitioner is its Java-compatible murmur2 one: an independent implementation.
+    const kafkajs = Partitioners.DefaultPartitioner();
+    const partitioner = new Partitioner('default', 16384);
+    for (const numPartitions of [1, 3, 7, 12, 100]) {
+      const partitionMetadata = all(numPartitions).map((partitionId) => ({ partitionId, leader: 0, partitionErrorCode: 0, replicas: [0], isr: [0] }));
+      for (let i = 0; i < 200; i++) {
+        const key = `key-${i}-${'x'.repeat(i % 13)}`;
+        const expected = kafkajs({ topic: 't', partitionMetadata, message: { key, value: null } });
+        expect(partitioner.partition('t', Buffer.from(key), numPartitions, all(numPartitions), 100)).toBe(expected);
+      }
+    }
+    // A key keeps its partition whatever is available (records with the same key stay together).
+    expect(partitioner.partition('t', Buffer.from('21'), 3, [0], 10)).toBe(partitioner.partition('t', Buffer.from('21'), 3, all(3), 10));
+  });
+
+  it('sticks keyless records to one partition for a batch, then moves on, spreading over many batches', () => {
+    const batchBytes = 1000;
+    const partitioner = new Partitioner('default', batchBytes, seeded(7));
+    const chosen: number[] = [];
+    for (let i = 0; i < 2000; i++) chosen.push(partitioner.partition('t', null, 6, all(6), 100));
+    // 10 records of 100 bytes fill a batch: runs of exactly 10, each run on a different partition than the previous.
+    for (let run = 0; run < 200; run++) {
+      const slice = chosen.slice(run * 10, run * 10 + 10);
+      expect(new Set(slice).size).toBe(1);
+      if (run > 0) expect(slice[0]).not.toBe(chosen[run * 10 - 1]);
+    }
+    const counts = all(6).map((p) => chosen.filter((c) => c === p).length);
+    for (const count of counts) expect(count).toBeGreaterThan(150);
+  });
+
+  it('moves the sticky partition on when its batch is sent before filling (KIP-480)', () => {
+    const partitioner = new Partitioner('default', 16384, seeded(1));
+    const first = partitioner.partition('t', null, 4, all(4), 10);
+    expect(partitioner.partition('t', null, 4, all(4), 10)).toBe(first);
+    partitioner.batchSent('t', first);
+    expect(partitioner.partition('t', null, 4, all(4), 10)).not.toBe(first);
+  });
+
+  it('uses only partitions with a leader for keyless records', () => {
+    const partitioner = new Partitioner('default', 100, seeded(3));
+    for (let i = 0; i < 100; i++) expect([1, 3]).toContain(partitioner.partition('t', null, 4, [1, 3], 60));
+  });
+
+  it('round-robin cycles through the available partitions, ignoring keys', () => {
+    const partitioner = new Partitioner('round-robin', 16384);
+    const chosen = all(7).map((i) => partitioner.partition('t', i % 2 ? Buffer.from('k') : null, 3, all(3), 10));
+    expect(chosen).toEqual([0, 1, 2, 0, 1, 2, 0]);
+    expect(partitioner.partition('other', null, 3, all(3), 10)).toBe(0);
+  });
+
+  it('random and custom partitioners', () => {
+    const random = new Partitioner('random', 16384, seeded(11));
+    const seen = new Set(all(300).map(() => random.partition('t', Buffer.from('same'), 5, all(5), 10)));
+    expect(seen.size).toBe(5);
+    const custom = new Partitioner(({ numPartitions, key }) => (key ? key.length % numPartitions : 0), 16384);
+    expect(custom.partition('t', Buffer.from('abcd'), 3, all(3), 10)).toBe(1);
+  });
+});

@@ -1,0 +1,236 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import * as grpc from '@grpc/grpc-js';
+import { ErrorCodes, decodeBatches, type v1 } from '@samsa/protocol';
+import { BufferExhaustedError, ClosedError, Samsa, SamsaClientError, TimeoutError } from '@samsa/client';
+import { TestCluster, waitFor } from './support/test-cluster.js';
+
+const fastRetry = { retries: 5, initialRetryTimeMs: 10, maxRetryTimeMs: 50 };
+type Produce = v1.ProduceRequest__Output;
+
+const values = (cluster: TestCluster, topic: string, partition: number) => cluster.partition(topic, partition).records.map((r) => r.value?.toString());
+
+describe('producer', () => {
+  let cluster: TestCluster;
+  let samsa: Samsa;
+
+  beforeEach(async () => {
+    cluster = await TestCluster.start({ brokers: 2 });
+    samsa = new Samsa({ brokers: cluster.bootstrap, retry: fastRetry });
+  });
+
+  afterEach(async () => {
+    await samsa.close();
+    await cluster.stop();
+  });
+
+  it('sends one record and reports its partition and offset', async () => {
+    cluster.createTopic('t', 1);
+    const producer = samsa.producer();
+    const sent = await producer.send({ topic: 't', key: 'k', value: 'hello', headers: { trace: 'abc', none: null }, timestamp: 1_700_000_000_000 });
+    expect(sent).toEqual({ topic: 't', partition: 0, offset: 0 });
+    expect(await producer.send({ topic: 't', value: Buffer.from('again') })).toEqual({ topic: 't', partition: 0, offset: 1 });
+    const [first] = cluster.partition('t', 0).records;
+    expect(first?.key?.toString()).toBe('k');
+    expect(first?.value?.toString()).toBe('hello');
+    expect(first?.timestamp).toBe(1_700_000_000_000);
+    expect(first?.headers.map((h) => [h.key, h.value?.toString() ?? null])).toEqual([['trace', 'abc'], ['none', null]]);
+  });
+
+  it('sendBatch resolves one result per message: batch base offset + index, in message order', async () => {
+    cluster.createTopic('t', 4);
+    const producer = samsa.producer({ lingerMs: 20 });
+    const messages = Array.from({ length: 40 }, (_, i) => ({ key: `key-${i % 8}`, value: `v${i}` }));
+    const results = await producer.sendBatch({ topic: 't', messages });
+    expect(results).toHaveLength(40);
+    for (let i = 0; i < 40; i++) {
+      const r = results[i]!;
+      const stored = cluster.partition('t', r.partition).records.find((x) => x.offset === r.offset);
+      expect(stored?.value?.toString()).toBe(`v${i}`);
+    }
+    // One Produce request per broker carried every partition that broker leads.
+    const produces = cluster.requestsOf<Produce>('Produce');
+    expect(produces).toHaveLength(2);
+    for (const p of produces) expect(p.request.topics[0]?.partitions).toHaveLength(2);
+  });
+
+  it('closes a batch at batchSize bytes', async () => {
+    cluster.createTopic('t', 1);
+    const producer = samsa.producer({ batchSize: 1024, lingerMs: 1000 });
+    const value = Buffer.alloc(100, 1);
+    const started = Date.now();
+    await producer.sendBatch({ topic: 't', messages: Array.from({ length: 50 }, () => ({ value })) });
+    // Full batches do not wait for lingerMs (only the last, partly filled one does).
+    expect(cluster.requestsOf('Produce')[0]!.at - started).toBeLessThan(900);
+    const batches = cluster.partition('t', 0).batches;
+    expect(batches.length).toBeGreaterThanOrEqual(5);
+    for (const b of batches) expect(b.bytes.length).toBeLessThanOrEqual(1024);
+    expect(cluster.partition('t', 0).records).toHaveLength(50);
+  });
+
+  it('waits lingerMs for more records, then sends them in one batch', async () => {
+    cluster.createTopic('t', 1);
+    const producer = samsa.producer({ lingerMs: 150 });
+    const started = Date.now();
+    const a = producer.send({ topic: 't', value: 'a' });
+    const b = producer.send({ topic: 't', value: 'b' });
+    expect(await Promise.all([a, b])).toEqual([
+      { topic: 't', partition: 0, offset: 0 },
+      { topic: 't', partition: 0, offset: 1 },
+    ]);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(140);
+    expect(cluster.requestsOf('Produce')).toHaveLength(1);
+    expect(cluster.partition('t', 0).batches).toHaveLength(1);
+  });
+
+  it('puts acks in the request; acks=0 resolves with offset -1', async () => {
+    cluster.createTopic('t', 1);
+    const producer = samsa.producer({ acks: 1, lingerMs: 0 });
+    await producer.send({ topic: 't', value: 'one' });
+    await producer.send({ topic: 't', value: 'all' }, { acks: 'all' });
+    await producer.send({ topic: 't', value: 'minus' }, { acks: -1 });
+    expect(await producer.send({ topic: 't', value: 'zero' }, { acks: 0 })).toEqual({ topic: 't', partition: 0, offset: -1 });
+    await waitFor(() => cluster.requestsOf('Produce').length === 4, 5000, 'the acks=0 request');
+    expect(cluster.requestsOf<Produce>('Produce').map((r) => r.request.acks)).toEqual([1, -1, -1, 0]);
+    expect(samsa.producer({ acks: 'all' })).toBeDefined();
+    expect(() => samsa.producer({ acks: 2 as 1 })).toThrow(/acks/);
+  });
+
+  it('acks=0 resolves once handed to the transport, before the broker answers', async () => {
+    cluster.createTopic('t', 1);
+    const producer = samsa.producer({ acks: 0, lingerMs: 0 });
+    await samsa.connect();
+    const release = cluster.hold('Produce');
+    expect(await producer.send({ topic: 't', value: 'x' })).toMatchObject({ offset: -1 });
+    await waitFor(() => cluster.requestsOf('Produce').length === 1, 5000, 'the request');
+    expect(cluster.partition('t', 0).records).toHaveLength(0);
+    release();
+    await waitFor(() => cluster.partition('t', 0).records.length === 1, 5000, 'the append');
+  });
+
+  it('retries on NotLeaderOrFollower after the leader moves, refreshing metadata', async () => {
+    cluster.createTopic('t', 1, { leaders: [0] });
+    const producer = samsa.producer({ lingerMs: 0 });
+    await producer.send({ topic: 't', value: 'before' });
+    cluster.moveLeader('t', 0, 1);
+    expect(await producer.send({ topic: 't', value: 'after' })).toEqual({ topic: 't', partition: 0, offset: 1 });
+    expect(cluster.requestsOf('Produce').map((r) => r.broker)).toEqual([0, 0, 1]);
+    expect(values(cluster, 't', 0)).toEqual(['before', 'after']);
+  });
+
+  it('retries retriable errors with backoff and keeps the order of a partition', async () => {
+    cluster.createTopic('t', 1);
+    const producer = samsa.producer({ lingerMs: 0, batchSize: 200 });
+    cluster.inject({ method: 'Produce', errorCode: ErrorCodes.NOT_ENOUGH_REPLICAS.code, times: 3 });
+    const sends = Array.from({ length: 30 }, (_, i) => producer.send({ topic: 't', value: `m${i}` }));
+    const results = await Promise.all(sends);
+    expect(results.map((r) => r.offset)).toEqual(Array.from({ length: 30 }, (_, i) => i));
+    expect(values(cluster, 't', 0)).toEqual(Array.from({ length: 30 }, (_, i) => `m${i}`));
+    // A gRPC-level failure (connection trouble) is retried too.
+    cluster.inject({ method: 'Produce', grpcStatus: grpc.status.UNAVAILABLE });
+    expect(await producer.send({ topic: 't', value: 'z' })).toMatchObject({ offset: 30 });
+  });
+
+  it('fails at once on a non-retriable error, with a typed error', async () => {
+    cluster.createTopic('t', 1);
+    const producer = samsa.producer({ lingerMs: 0 });
+    cluster.inject({ method: 'Produce', errorCode: ErrorCodes.MESSAGE_TOO_LARGE.code });
+    const err = await producer.send({ topic: 't', value: 'x' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SamsaClientError);
+    expect(err).toMatchObject({ errorName: 'MessageTooLarge', retriable: false, topic: 't', partition: 0 });
+    expect(cluster.requestsOf('Produce')).toHaveLength(1);
+    await expect(producer.send({ topic: 't', value: 'x', partition: 5 })).rejects.toThrow(/partition 5 does not exist/);
+  });
+
+  it('gives up after deliveryTimeoutMs with the last error as the cause', async () => {
+    cluster.createTopic('t', 1);
+    const producer = samsa.producer({ lingerMs: 0, deliveryTimeoutMs: 300 });
+    cluster.inject({ method: 'Produce', errorCode: ErrorCodes.LEADER_NOT_AVAILABLE.code, times: 1000 });
+    const err = await producer.send({ topic: 't', value: 'x' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TimeoutError);
+    expect((err as Error).message).toMatch(/deliveryTimeoutMs 300/);
+    expect((err as Error).cause).toMatchObject({ errorName: 'LeaderNotAvailable' });
+    expect(cluster.requestsOf('Produce').length).toBeGreaterThan(1);
+  });
+
+  it('gives up after `retries` retries', async () => {
+    cluster.createTopic('t', 1);
+    const producer = samsa.producer({ lingerMs: 0, retries: 2 });
+    cluster.inject({ method: 'Produce', errorCode: ErrorCodes.NOT_ENOUGH_REPLICAS.code, times: 10 });
+    await expect(producer.send({ topic: 't', value: 'x' })).rejects.toMatchObject({ errorName: 'NotEnoughReplicas' });
+    expect(cluster.requestsOf('Produce')).toHaveLength(3);
+  });
+
+  it('blocks send() while bufferMemory is full and proceeds when delivery frees it', async () => {
+    cluster.createTopic('t', 1);
+    const producer = samsa.producer({ lingerMs: 0, bufferMemory: 2000, batchSize: 600 });
+    const release = cluster.hold('Produce');
+    const value = Buffer.alloc(450, 7);
+    const sending = producer.sendBatch({ topic: 't', messages: Array.from({ length: 12 }, () => ({ value })) });
+    await waitFor(() => cluster.requestsOf('Produce').length >= 1, 5000, 'a produce request');
+    // Only what fits in 2000 bytes was taken; the rest waits for memory.
+    const held = cluster.requestsOf<Produce>('Produce').flatMap((r) => r.request.topics.flatMap((t) => t.partitions.map((p) => decodeBatches(p.records))));
+    const taken = held.flat().reduce((n, b) => n + b.records.length, 0);
+    expect(taken).toBeLessThanOrEqual(4);
+    release();
+    const results = await sending;
+    expect(results.map((r) => r.offset)).toEqual(Array.from({ length: 12 }, (_, i) => i));
+  });
+
+  it('fails send() with BufferExhaustedError after maxBlockMs', async () => {
+    cluster.createTopic('t', 1);
+    const producer = samsa.producer({ lingerMs: 0, bufferMemory: 1000, maxBlockMs: 100 });
+    const release = cluster.hold('Produce');
+    const first = producer.send({ topic: 't', value: Buffer.alloc(900) });
+    const err = await producer.send({ topic: 't', value: Buffer.alloc(900) }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BufferExhaustedError);
+    expect(err).toMatchObject({ retriable: false });
+    release();
+    await first;
+  });
+
+  it.each(['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const)('compresses batches with %s', async (compression) => {
+    cluster.createTopic('t', 1);
+    const producer = samsa.producer({ compression, lingerMs: 5 });
+    const messages = Array.from({ length: 100 }, (_, i) => ({ key: `k${i}`, value: `value ${i} `.repeat(10) }));
+    await producer.sendBatch({ topic: 't', messages });
+    expect(values(cluster, 't', 0)).toEqual(messages.map((m) => m.value));
+    const stored = cluster.partition('t', 0).batches[0]!.bytes;
+    expect(decodeBatches(stored)[0]?.compression).toBe(compression);
+  });
+
+  it('spreads keyless records over partitions (sticky) and keeps keyed ones together', async () => {
+    cluster.createTopic('t', 4);
+    const producer = samsa.producer({ batchSize: 1000, lingerMs: 0 });
+    const results = await producer.sendBatch({ topic: 't', messages: Array.from({ length: 400 }, (_, i) => ({ value: `keyless-${i}`.padEnd(80) })) });
+    expect(new Set(results.map((r) => r.partition)).size).toBeGreaterThan(1);
+    const keyed = await producer.sendBatch({ topic: 't', messages: Array.from({ length: 20 }, () => ({ key: 'same', value: 'v' })) });
+    expect(new Set(keyed.map((r) => r.partition)).size).toBe(1);
+    const explicit = await producer.send({ topic: 't', value: 'p3', partition: 3 });
+    expect(explicit.partition).toBe(3);
+  });
+
+  it('close() flushes what is buffered, then refuses new sends', async () => {
+    cluster.createTopic('t', 1);
+    const producer = samsa.producer({ lingerMs: 60_000 });
+    const pending = producer.send({ topic: 't', value: 'late' });
+    await producer.close();
+    expect(await pending).toMatchObject({ offset: 0 });
+    await expect(producer.send({ topic: 't', value: 'x' })).rejects.toBeInstanceOf(ClosedError);
+  });
+
+  it('flush() sends without waiting for lingerMs', async () => {
+    cluster.createTopic('t', 1);
+    const producer = samsa.producer({ lingerMs: 60_000 });
+    const pending = producer.sendBatch({ topic: 't', messages: [{ value: 'a' }, { value: 'b' }] });
+    await producer.flush();
+    expect(cluster.partition('t', 0).records).toHaveLength(2);
+    await pending;
+  });
+
+  it('waits for metadata of an unknown topic up to maxBlockMs', async () => {
+    const producer = samsa.producer({ maxBlockMs: 200 });
+    await expect(producer.send({ topic: 'missing', value: 'x' })).rejects.toMatchObject({ errorName: 'UnknownTopicOrPartition' });
+    setTimeout(() => cluster.createTopic('soon', 1), 50);
+    expect(await samsa.producer({ maxBlockMs: 5000 }).send({ topic: 'soon', value: 'x' })).toMatchObject({ offset: 0 });
+  });
+});
