@@ -19,6 +19,7 @@ import { ZkTestClient } from '../helpers/zk-client.js';
 import { CaseContext, type ConformanceCase } from './support/case-context.js';
 import { startTarget, targetAvailability, TARGET_NAMES, type RunningTarget, type TargetName } from './support/targets.js';
 import type { TranscriptEntry } from './support/transcript.js';
+import { KNOWN_DIFFERENCES } from './known-differences.js';
 
 const cases: ConformanceCase[] = [...nodeCases, ...multiCases, ...watchCases, ...sessionCases, ...adminCases, ...protocolCases];
 
@@ -34,6 +35,18 @@ const availability = new Map(
 );
 for (const [name, status] of availability) {
   if (!status.available) console.warn(`[coordinator conformance] SKIPPING the '${name}' target: ${status.reason}`);
+}
+
+const knownDifferences = process.env.SAMSA_CONFORMANCE_STRICT === '1' ? {} : KNOWN_DIFFERENCES;
+if (availability.get('embedded')?.available) {
+  for (const [name, difference] of Object.entries(knownDifferences)) {
+    console.warn(`[coordinator conformance] KNOWN DIFFERENCE (expected to fail on 'embedded'): ${name}: ${difference}`);
+  }
+}
+
+/** The test function for a case: `test.fails` for a known difference of the embedded coordinator. */
+function caseTest(targetName: TargetName | 'comparison', caseName: string): typeof test | typeof test.fails {
+  return targetName !== 'zookeeper' && caseName in knownDifferences ? test.fails : test;
 }
 
 /** transcripts.get(caseName).get(target) */
@@ -56,7 +69,7 @@ for (const targetName of TARGET_NAMES) {
     });
 
     cases.forEach((conformanceCase, index) => {
-      test(conformanceCase.name, async () => {
+      caseTest(targetName, conformanceCase.name)(conformanceCase.name, async () => {
         if (!target) throw new Error(`${targetName} did not start`);
         const base = `/t${String(index).padStart(2, '0')}-${slug(conformanceCase.name)}`;
         const setup = await ZkTestClient.connect(target.connectString);
@@ -87,7 +100,7 @@ afterAll(() => {
 const bothRun = TARGET_NAMES.every((name) => availability.get(name)?.available);
 describe.skipIf(!bothRun)('coordinator transcripts equal ZooKeeper transcripts', () => {
   for (const conformanceCase of cases) {
-    test(conformanceCase.name, () => {
+    caseTest('comparison', conformanceCase.name)(conformanceCase.name, () => {
       const perTarget = transcripts.get(conformanceCase.name);
       const zookeeper = perTarget?.get('zookeeper');
       const embedded = perTarget?.get('embedded');

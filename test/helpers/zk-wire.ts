@@ -73,6 +73,10 @@ export interface WireConnectOptions {
   password?: Buffer;
   lastZxidSeen?: bigint;
   timeoutMs?: number;
+  /** Append the readOnly flag to the ConnectRequest, as the Java client does. */
+  readOnlyFlag?: boolean;
+  /** Send pings to keep the session alive (default true). */
+  ping?: boolean;
 }
 
 export type WireMultiOp =
@@ -215,6 +219,8 @@ export interface WireSession {
   /** The server closed the connection without answering the ConnectRequest at all. */
   refused: boolean;
   readOnly: boolean;
+  /** Whether the ConnectResponse carried the trailing readOnly byte (ZooKeeper 3.4+ always sends it). */
+  hasReadOnlyByte: boolean;
 }
 
 export class WireClient {
@@ -233,9 +239,10 @@ export class WireClient {
     /** The session as the server answered; `expired` when it refused to (re)attach it. */
     readonly session: WireSession,
     closed: Promise<void>,
+    ping = true,
   ) {
     this.closed = closed;
-    if (!session.expired) {
+    if (!session.expired && ping) {
       this.pingTimer = setInterval(() => this.ping(), Math.max(100, Math.floor(session.timeoutMs / 3)));
       this.pingTimer.unref();
     }
@@ -247,26 +254,29 @@ export class WireClient {
     const frames = frameReader(socket);
     const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
     socket.on('error', () => {});
-    const request = new JuteWriter()
+    const writer = new JuteWriter()
       .int(0)
       .long(options.lastZxidSeen ?? 0n)
       .int(options.sessionTimeoutMs ?? 10_000)
       .long(options.sessionId ?? 0n)
-      .buffer(options.password ?? Buffer.alloc(16))
-      .toBuffer();
+      .buffer(options.password ?? Buffer.alloc(16));
+    if (options.readOnlyFlag) writer.bool(false);
+    const request = writer.toBuffer();
     socket.write(frame(request));
     const first = await withTimeout(frames.next(), options.timeoutMs ?? 10_000, `a ConnectResponse from ${host}:${port}`);
     if (first === null) {
       // ZooKeeper closes the socket instead of answering some refusals.
-      return new WireClient(socket, { id: 0n, password: Buffer.alloc(0), timeoutMs: 0, expired: true, refused: true, readOnly: false }, closed);
+      return new WireClient(socket, { id: 0n, password: Buffer.alloc(0), timeoutMs: 0, expired: true, refused: true, readOnly: false, hasReadOnlyByte: false }, closed);
     }
     const reader = new JuteReader(first);
     reader.int(); // protocol version
     const timeoutMs = reader.int();
     const id = reader.long();
     const password = reader.buffer() ?? Buffer.alloc(0);
-    const readOnly = reader.remaining() > 0 ? reader.bool() : false;
-    const client = new WireClient(socket, { id, password, timeoutMs, expired: timeoutMs <= 0, refused: false, readOnly }, closed);
+    const hasReadOnlyByte = reader.remaining() > 0;
+    const readOnly = hasReadOnlyByte ? reader.bool() : false;
+    const session = { id, password, timeoutMs, expired: timeoutMs <= 0, refused: false, readOnly, hasReadOnlyByte };
+    const client = new WireClient(socket, session, closed, options.ping ?? true);
     void client.pump(frames);
     void closed.then(() => client.onClosed());
     return client;

@@ -135,6 +135,13 @@ export const adminCases: ConformanceCase[] = [
       const deltas = { zk_znode_count: delta('zk_znode_count'), zk_ephemerals_count: delta('zk_ephemerals_count'), zk_watch_count: delta('zk_watch_count') };
       c.record('mntr deltas', deltas);
       expect(deltas).toEqual({ zk_znode_count: 2, zk_ephemerals_count: 1, zk_watch_count: 1 });
+
+      // The other words ZooKeeper answers (with the whitelist '*'): recorded as answered or not.
+      const answered: Record<string, boolean> = {};
+      for (const word of ['conf', 'cons', 'crst', 'dirs', 'dump', 'envi', 'srst', 'wchc', 'wchp', 'wchs']) {
+        answered[word] = (await fourLetterWord(host, port, word)).trim().length > 0;
+      }
+      c.record('other four-letter words answered', answered);
     },
   },
   {

@@ -221,6 +221,59 @@ export const protocolCases: ConformanceCase[] = [
     },
   },
   {
+    name: 'create mode flags beyond the four classic ones (container, TTL, invalid) through create (op 1)',
+    async run(c) {
+      const wire = await c.wire('W');
+      const outcomes: Record<string, string> = {};
+      for (const [label, flags] of [['container (4)', 4], ['persistent TTL (5)', 5], ['persistent sequential TTL (6)', 6], ['invalid (7)', 7], ['invalid (-1)', -1]] as const) {
+        outcomes[label] = codeName((await wire.create(c.path(`f${flags}`), null, flags)).err);
+      }
+      c.record('outcomes', outcomes);
+      // TTL nodes are an "extended type", off unless zookeeper.extendedTypesEnabled is set.
+      expect(outcomes).toEqual({
+        'container (4)': 'OK',
+        'persistent TTL (5)': 'UNIMPLEMENTED',
+        'persistent sequential TTL (6)': 'UNIMPLEMENTED',
+        'invalid (7)': 'BAD_ARGUMENTS',
+        'invalid (-1)': 'BAD_ARGUMENTS',
+      });
+      const container = (await wire.exists(c.path('f4'))).stat;
+      c.record('container stat', c.transcript.stat(container));
+    },
+  },
+  {
+    name: 'names with unicode and punctuation round-trip through getChildren',
+    async run(c) {
+      const a = await c.client('A');
+      const names = ['ünïcødé', '日本語', 'a:b@c', 'x y', '.x', '...', 'tab\u00a0nbsp'];
+      for (const name of names) await a.create(c.path(name), Buffer.from(name));
+      // ZooKeeper refuses control characters, surrogates (so any character outside the BMP), the
+      // private-use area and U+FFF0..U+FFFF.
+      const wire = await c.wire('W');
+      const refused: Record<string, string> = {};
+      for (const [label, name] of [['U+0001', '\u0001'], ['U+001F', '\u001f'], ['U+007F', '\u007f'], ['U+009F', '\u009f'], ['emoji U+1F600', '\u{1f600}'], ['U+E000', '\ue000'], ['U+F8FF', '\uf8ff'], ['U+FFF0', '\ufff0'], ['U+FFFD', '\ufffd'], ['U+F900', '\uf900']] as const) {
+        refused[label] = codeName((await wire.create(c.path(`c-${name}`), null)).err);
+      }
+      c.record('characters', refused);
+      expect(refused).toEqual({
+        'U+0001': 'BAD_ARGUMENTS',
+        'U+001F': 'BAD_ARGUMENTS',
+        'U+007F': 'BAD_ARGUMENTS',
+        'U+009F': 'BAD_ARGUMENTS',
+        'emoji U+1F600': 'BAD_ARGUMENTS',
+        'U+E000': 'BAD_ARGUMENTS',
+        'U+F8FF': 'BAD_ARGUMENTS',
+        'U+FFF0': 'BAD_ARGUMENTS',
+        'U+FFFD': 'BAD_ARGUMENTS',
+        'U+F900': 'OK',
+      });
+      const { children } = await a.getChildren(c.base);
+      expect([...children].sort()).toEqual([...names, 'c-\uf900'].sort());
+      c.record('children', [...children].sort());
+      for (const name of names) expect((await a.getData(c.path(name))).data?.toString()).toBe(name);
+    },
+  },
+  {
     name: 'pipelined requests on one connection: replies in request order, each read sees the writes before it',
     async run(c) {
       const wire = await c.wire('W');

@@ -1,6 +1,7 @@
 /** Sessions: timeout negotiation, expiry, reattaching on a new connection, closing. */
 import { expect } from 'vitest';
 import { codeName } from '../../helpers/zk-client.js';
+import { withTimeout } from '../../helpers/wait.js';
 import { CreateMode, type ConformanceCase } from '../support/case-context.js';
 
 export const sessionCases: ConformanceCase[] = [
@@ -115,6 +116,63 @@ export const sessionCases: ConformanceCase[] = [
       const stat = await owner.exists(c.path('e'));
       expect(stat?.ephemeralOwner.equals(owner.sessionId())).toBe(true);
       c.record('owner still has e', c.transcript.stat(stat));
+    },
+  },
+  {
+    name: 'Java-style ConnectRequest (trailing readOnly flag) is accepted and answered with the readOnly byte',
+    async run(c) {
+      const java = await c.wire('J', { readOnlyFlag: true });
+      const plain = await c.wire('P');
+      const shape = { java: { expired: java.session.expired, hasReadOnlyByte: java.session.hasReadOnlyByte, readOnly: java.session.readOnly }, plain: { hasReadOnlyByte: plain.session.hasReadOnlyByte } };
+      c.record('sessions', shape);
+      // ZooKeeper answers with the readOnly byte only when the request carried the flag.
+      expect(shape).toEqual({ java: { expired: false, hasReadOnlyByte: true, readOnly: false }, plain: { hasReadOnlyByte: false } });
+      expect(codeName((await java.create(c.path('j'), null)).err)).toBe('OK');
+      expect(java.session.id).not.toBe(plain.session.id);
+    },
+  },
+  {
+    name: 'a silent connection (no pings) is expired by the server, which closes it',
+    async run(c) {
+      const tick = c.target.tickTimeMs;
+      const observer = await c.client('B');
+      const silent = await c.wire('S', { sessionTimeoutMs: 2 * tick, ping: false });
+      expect(codeName((await silent.create(c.path('e'), null, 1)).err)).toBe('OK');
+      await observer.exists(c.path('e'), c.watcher('B exists e'));
+      const started = Date.now();
+      await withTimeout(silent.closed, 2 * tick + 10_000, 'the server to close the silent connection');
+      const closedAfterMs = Date.now() - started;
+      await c.eventCount(1, 10_000);
+      c.record('closed by server, ephemeral deleted', c.events.map((e) => e.type));
+      expect(closedAfterMs).toBeGreaterThanOrEqual(2 * tick - 200);
+      expect(await observer.exists(c.path('e'))).toBeNull();
+    },
+  },
+  {
+    name: 'reattaching with another requested timeout renegotiates it',
+    async run(c) {
+      const tick = c.target.tickTimeMs;
+      const first = await c.wire('A', { sessionTimeoutMs: 4 * tick });
+      const second = await c.wire('A', { sessionId: first.session.id, password: first.session.password, sessionTimeoutMs: 8 * tick });
+      const third = await c.wire('A', { sessionId: first.session.id, password: first.session.password, sessionTimeoutMs: 1 });
+      const ticks = [first, second, third].map((w) => w.session.timeoutMs / tick);
+      c.record('negotiated (ticks)', ticks);
+      expect(ticks).toEqual([4, 8, 2]);
+    },
+  },
+  {
+    name: 'digest authentication is accepted and the session keeps working',
+    async run(c) {
+      const a = await c.client('A');
+      let authFailed = false;
+      a.client.once('authenticationFailed', () => {
+        authFailed = true;
+      });
+      a.client.addAuthInfo('digest', Buffer.from('user:secret'));
+      await a.create(c.path('after-auth'), Buffer.from('x'));
+      const { data } = await a.getData(c.path('after-auth'));
+      c.record('after addAuthInfo', { authFailed, data: data?.toString() });
+      expect({ authFailed, data: data?.toString() }).toEqual({ authFailed: false, data: 'x' });
     },
   },
 ];
