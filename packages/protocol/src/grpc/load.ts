@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { ProtoGrpcType as BrokerProto } from './gen/broker.js';
+import type { ProtoGrpcType as ReplicationProto } from './gen/replication.js';
 
 /**
  * Loader options shared by every side of a gRPC conversation. Keep them in step with the generator
@@ -18,13 +19,24 @@ export const PROTO_LOADER_OPTIONS: protoLoader.Options = Object.freeze({
 /** The repository's proto/ directory (this file sits at packages/protocol/{src,dist}/grpc/). */
 export const PROTO_DIR = fileURLToPath(new URL('../../../../proto/', import.meta.url));
 
-let brokerProto: BrokerProto['samsa']['v1'] | undefined;
+const loaded = new Map<string, unknown>();
 
-/** Loads samsa.v1 (once per process): the client-facing Broker service and its messages. */
-export function loadBrokerProto(): BrokerProto['samsa']['v1'] {
-  if (!brokerProto) {
-    const definition = protoLoader.loadSync('samsa/v1/broker.proto', { ...PROTO_LOADER_OPTIONS, includeDirs: [PROTO_DIR] });
-    brokerProto = (grpc.loadPackageDefinition(definition) as unknown as BrokerProto).samsa.v1;
+function load<T>(file: string): T {
+  let proto = loaded.get(file);
+  if (!proto) {
+    const definition = protoLoader.loadSync(file, { ...PROTO_LOADER_OPTIONS, includeDirs: [PROTO_DIR] });
+    proto = grpc.loadPackageDefinition(definition);
+    loaded.set(file, proto);
   }
-  return brokerProto;
+  return proto as T;
+}
+
+/** samsa.v1 client-facing API (once per process): the Broker service and its messages. */
+export function loadBrokerProto(): BrokerProto['samsa']['v1'] {
+  return load<BrokerProto>('samsa/v1/broker.proto').samsa.v1;
+}
+
+/** samsa.v1 broker-to-broker API: the Replication service (follower fetch, ISR changes). */
+export function loadReplicationProto(): ReplicationProto['samsa']['v1'] {
+  return load<ReplicationProto>('samsa/v1/replication.proto').samsa.v1;
 }
