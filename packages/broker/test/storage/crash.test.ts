@@ -17,23 +17,25 @@ interface Report {
   readonly sha: string;
 }
 
-/** Newest modification time among the storage sources (what the child runs). */
-async function newestStorageSource(): Promise<number> {
-  const src = join(root, 'packages/broker/src');
-  const names = ['index.ts', ...(await readdir(join(src, 'storage'))).map((n) => join('storage', n))];
-  return Math.max(...(await Promise.all(names.map(async (n) => (await stat(join(src, n))).mtimeMs))));
+/** Whether some storage source (or the package index) is newer than its compiled output. */
+async function distIsStale(): Promise<boolean> {
+  const names = ['index.ts', ...(await readdir(join(root, 'packages/broker/src/storage'))).filter((n) => n.endsWith('.ts')).map((n) => `storage/${n}`)];
+  for (const name of names) {
+    const source = (await stat(join(root, 'packages/broker/src', name))).mtimeMs;
+    const output = await stat(join(root, 'packages/broker/dist', name.replace(/\.ts$/, '.js'))).then((s) => s.mtimeMs, () => 0);
+    if (output < source) return true;
+  }
+  return false;
 }
 
 /**
- * The child runs the built package; rebuild it when the storage sources are newer than dist. Type
- * errors elsewhere in the package (work in progress) do not stop tsc from emitting our files.
+ * The child runs the built package; rebuild it when the storage sources changed. Type errors
+ * elsewhere in the package (work in progress) do not stop tsc from emitting our files.
  */
 async function ensureBuilt(): Promise<void> {
-  const dist = join(root, 'packages/broker/dist/storage/log.js');
-  const distTime = async (): Promise<number> => stat(dist).then((s) => s.mtimeMs, () => 0);
-  if ((await newestStorageSource()) <= (await distTime())) return;
+  if (!(await distIsStale())) return;
   spawnSync('npx', ['tsc', '-b', 'packages/broker'], { cwd: root, stdio: 'inherit' });
-  if ((await newestStorageSource()) > (await distTime())) throw new Error('npx tsc -b packages/broker did not rebuild dist/storage');
+  await stat(join(root, 'packages/broker/dist/index.js'));
 }
 
 /**
