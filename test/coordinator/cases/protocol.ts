@@ -91,6 +91,27 @@ export const protocolCases: ConformanceCase[] = [
     },
   },
   {
+    name: 'SetWatches details: an exist watch on a node that exists fires NODE_CREATED; a child watch on a vanished node fires NODE_DELETED',
+    async run(c) {
+      const writer = await c.client('B');
+      await writer.create(c.path('old'));
+      await writer.create(c.path('gone'));
+      const wire = await c.wire('A');
+      const relative = (await wire.exists(c.path('old'))).stat!.mzxid;
+      await writer.remove(c.path('gone'));
+      const reply = await wire.setWatches(relative + 1000n, { exist: [c.path('old'), c.path('missing')], child: [c.path('gone')], data: [c.path('missing-too')] });
+      expect(reply.err).toBe(0);
+      await waitFor(() => wire.frames.filter((f) => f.kind === 'notification').length >= 3, { description: '3 notifications' });
+      await wire.exists('/');
+      const notifications = wire.frames.flatMap((f) => (f.kind === 'notification' ? [`type=${f.event.type} ${f.event.path}`] : [])).sort();
+      c.record('notifications (sorted)', notifications);
+      expect(notifications).toEqual([`type=1 ${c.path('old')}`, `type=2 ${c.path('gone')}`, `type=2 ${c.path('missing-too')}`].sort());
+      // The exist watch on the missing node stays registered.
+      await writer.create(c.path('missing'));
+      await waitFor(() => wire.frames.filter((f) => f.kind === 'notification').length >= 4, { description: 'the restored exist watch' });
+    },
+  },
+  {
     name: 'node-zookeeper-client reconnects after a dropped connection and keeps its watches',
     async run(c) {
       const a = await c.client('A');
@@ -271,6 +292,74 @@ export const protocolCases: ConformanceCase[] = [
       expect([...children].sort()).toEqual([...names, 'c-\uf900'].sort());
       c.record('children', [...children].sort());
       for (const name of names) expect((await a.getData(c.path(name))).data?.toString()).toBe(name);
+    },
+  },
+  {
+    name: 'permissions: READ guards getData/getChildren, not exists; DELETE on the parent guards delete',
+    async run(c) {
+      const wire = await c.wire('W');
+      const perm = (perms: number) => [{ perms, scheme: 'world', id: 'anyone' }];
+      // 31 = ALL; 1 READ, 2 WRITE, 4 CREATE, 8 DELETE, 16 ADMIN
+      await wire.create(c.path('no-read'), Buffer.from('secret'), 0, perm(31 & ~1));
+      await wire.create(c.path('no-read-admin'), Buffer.from('secret'), 0, perm(2));
+      await wire.create(c.path('no-delete'), null, 0, perm(31 & ~8));
+      await wire.create(c.path('no-delete/child'), null, 0);
+      const outcomes = {
+        'getData without READ': codeName((await wire.getData(c.path('no-read'))).err),
+        'getChildren without READ': codeName((await wire.getChildren(c.path('no-read'))).err),
+        'exists without READ': codeName((await wire.exists(c.path('no-read'))).err),
+        'getACL with ADMIN only': codeName((await wire.request(6, lengthPrefixed(c.path('no-read')))).err),
+        'getACL with neither READ nor ADMIN': codeName((await wire.request(6, lengthPrefixed(c.path('no-read-admin')))).err),
+        'delete child without DELETE on parent': codeName((await wire.delete(c.path('no-delete/child'))).err),
+        'delete the node itself (parent allows)': codeName((await wire.delete(c.path('no-read-admin'))).err),
+      };
+      c.record('outcomes', outcomes);
+      expect(outcomes).toEqual({
+        'getData without READ': 'NO_AUTH',
+        'getChildren without READ': 'NO_AUTH',
+        'exists without READ': 'OK',
+        'getACL with ADMIN only': 'OK',
+        'getACL with neither READ nor ADMIN': 'NO_AUTH',
+        'delete child without DELETE on parent': 'NO_AUTH',
+        'delete the node itself (parent allows)': 'OK',
+      });
+    },
+  },
+  {
+    name: 'multi deleting and re-creating a watched node: one NODE_DELETED, one NODE_CHILDREN_CHANGED',
+    async run(c) {
+      const writer = await c.wire('B');
+      await writer.create(c.path('x'), Buffer.from('1'));
+      const watcher = await c.wire('A');
+      expect((await watcher.getData(c.path('x'), true)).err).toBe(0);
+      expect((await watcher.exists(c.path('x'), true)).err).toBe(0);
+      expect((await watcher.getChildren(c.base, true)).err).toBe(0);
+      const result = await writer.multi([
+        { op: 'delete', path: c.path('x') },
+        { op: 'create', path: c.path('x'), data: Buffer.from('2') },
+      ]);
+      expect(result.err).toBe(0);
+      await waitFor(() => watcher.frames.filter((f) => f.kind === 'notification').length >= 2, { description: '2 notifications' });
+      await watcher.exists('/');
+      const frames = watcher.frames.slice(3).map((f) => (f.kind === 'reply' ? `reply ${f.reply.err}` : `notification type=${f.event.type} ${f.event.path}`));
+      c.record('frames', frames);
+      expect(frames).toEqual([`notification type=2 ${c.path('x')}`, `notification type=4 ${c.base}`, 'reply 0']);
+    },
+  },
+  {
+    name: 'top level: a child watch on / and a sequential node at the root',
+    async run(c) {
+      const a = await c.client('A');
+      const b = await c.client('B');
+      await a.getChildren('/', c.watcher('A children /'));
+      const top = `${c.base}-top`;
+      await b.create(top);
+      await c.eventCount(1);
+      expect(c.events[0]).toEqual({ watcher: 'A children /', type: 'NODE_CHILDREN_CHANGED', path: '/' });
+      const seq = await b.create(`${c.base}-s-`, null, CreateMode.EPHEMERAL_SEQUENTIAL);
+      expect(seq).toMatch(/-s-\d{10}$/);
+      c.record('root sequential suffix', seq.slice(-10));
+      await b.remove(top);
     },
   },
   {
