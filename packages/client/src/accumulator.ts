@@ -18,11 +18,15 @@ export class SendTracker {
   /** All records have been appended (sendBatch may wait for memory half way through). */
   sealed = false;
   settled = false;
-  readonly promise: Promise<RecordMetadata[]>;
-  private resolveFn!: (results: RecordMetadata[]) => void;
+  readonly promise: Promise<RecordMetadata[] | RecordMetadata>;
+  private resolveFn!: (results: RecordMetadata[] | RecordMetadata) => void;
   private rejectFn!: (err: unknown) => void;
 
-  constructor(count: number) {
+  /** `single`: resolve with the one result rather than an array (send()). */
+  constructor(
+    count: number,
+    private readonly single = false,
+  ) {
     this.results = new Array<RecordMetadata>(count);
     this.promise = new Promise((resolve, reject) => {
       this.resolveFn = resolve;
@@ -53,7 +57,7 @@ export class SendTracker {
   private succeed(): void {
     if (this.settled) return;
     this.settled = true;
-    this.resolveFn(this.results);
+    this.resolveFn(this.single ? (this.results[0] as RecordMetadata) : this.results);
   }
 }
 

@@ -113,6 +113,19 @@ function toRecordInput(m: Message): KafkaRecordInput {
   };
 }
 
+/** A send() or sendBatch() call being appended. */
+interface AppendJob {
+  readonly topic: string;
+  readonly messages: readonly Message[];
+  readonly inputs: KafkaRecordInput[];
+  readonly acks: number;
+  readonly tracker: SendTracker;
+  deadline: number;
+  /** Index of the next message to append. */
+  next: number;
+  info: TopicInfo;
+}
+
 /** One partition's part of a Produce request. */
 interface RequestPart {
   readonly queue: PartitionQueue;
@@ -144,6 +157,8 @@ export class Producer implements AsyncDisposable {
   private readonly available = new WeakMap<TopicInfo, number[]>();
   private readonly topicsOfInterest = new Set<string>();
   private readonly appending = new Set<Promise<SendTracker>>();
+  /** Settles after the last waiting call has appended its records. */
+  private appendTail: Promise<void> | undefined;
   private drainScheduled = false;
   private timer: NodeJS.Timeout | undefined;
   private timerAtMs = Infinity;
@@ -176,9 +191,8 @@ export class Producer implements AsyncDisposable {
   }
 
   /** Sends one record; resolves with its partition and offset once acknowledged per acks. */
-  async send(record: ProducerRecord, options: { acks?: Acks } = {}): Promise<RecordMetadata> {
-    const results = await this.sendBatch({ topic: record.topic, messages: [record], ...(options.acks === undefined ? {} : { acks: options.acks }) });
-    return results[0] as RecordMetadata;
+  send(record: ProducerRecord, options: { acks?: Acks } = {}): Promise<RecordMetadata> {
+    return this.enqueue(record.topic, [record], options.acks, true) as Promise<RecordMetadata>;
   }
 
   /**
@@ -187,48 +201,111 @@ export class Producer implements AsyncDisposable {
    * Waits (up to maxBlockMs) while bufferMemory is full. No promise is created per record.
    */
   sendBatch(request: SendBatchRequest): Promise<RecordMetadata[]> {
+    return this.enqueue(request.topic, request.messages, request.acks, false) as Promise<RecordMetadata[]>;
+  }
+
+  /**
+   * The common case (metadata cached, memory free, no earlier call still waiting) appends synchronously;
+   * otherwise the call waits, and counts as in progress until appended: flush() and close() wait for it,
+   * and later calls queue behind it, so records keep their call order.
+   */
+  private enqueue(topic: string, messages: readonly Message[], acks: Acks | undefined, single: boolean): Promise<RecordMetadata[] | RecordMetadata> {
     if (this.closing) return Promise.reject(new ClosedError('producer'));
-    // Until its records are appended, a call counts as in progress: flush() and close() wait for it.
-    const appending = this.appendAll(request);
+    let job: AppendJob | undefined;
+    try {
+      if (!this.topicsOfInterest.has(topic)) {
+        this.topicsOfInterest.add(topic);
+        this.cluster.addInterest(topic);
+      }
+      const info = this.cluster.topics.get(topic);
+      if (info !== undefined && info.partitions.length > 0 && this.appending.size === 0) {
+        job = this.newJob(topic, messages, acks, single, info);
+        if (this.appendSome(job)) return job.tracker.promise;
+      }
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const appending = this.appendAsync(this.appendTail, job, topic, messages, acks, single);
     this.appending.add(appending);
-    const forget = () => this.appending.delete(appending);
-    appending.then(forget, forget);
+    const tail = appending.then(
+      () => {},
+      () => {},
+    );
+    this.appendTail = tail;
+    void tail.then(() => {
+      this.appending.delete(appending);
+      if (this.appendTail === tail) this.appendTail = undefined;
+    });
     return appending.then((tracker) => tracker.promise);
   }
 
-  private async appendAll(request: SendBatchRequest): Promise<SendTracker> {
-    const { topic, messages } = request;
-    const acks = request.acks === undefined ? this.options.acks : normalizeAcks(request.acks);
-    const deadline = Date.now() + this.options.maxBlockMs;
-    if (!this.topicsOfInterest.has(topic)) {
-      this.topicsOfInterest.add(topic);
-      this.cluster.addInterest(topic);
-    }
-    let info = this.cluster.topics.get(topic);
-    if (info === undefined || info.partitions.length === 0) info = await this.cluster.topic(topic, deadline);
-    const inputs = this.prepare(topic, info, messages);
-    const tracker = new SendTracker(messages.length);
+  private newJob(topic: string, messages: readonly Message[], acks: Acks | undefined, single: boolean, info: TopicInfo): AppendJob {
+    return {
+      topic,
+      messages,
+      inputs: this.prepare(topic, info, messages),
+      acks: acks === undefined ? this.options.acks : normalizeAcks(acks),
+      tracker: new SendTracker(messages.length, single),
+      deadline: Date.now() + this.options.maxBlockMs,
+      next: 0,
+      info,
+    };
+  }
+
+  /** Appends from job.next while memory allows; true when all are appended (and the tracker sealed). */
+  private appendSome(job: AppendJob): boolean {
+    const { topic, messages, inputs, acks, tracker } = job;
+    const info = job.info;
+    const partitions = this.queueArray(topic, info.partitions.length);
+    const available = this.availablePartitions(info);
+    const numPartitions = info.partitions.length;
     const now = Date.now();
-    let partitions = this.queueArray(topic, info.partitions.length);
-    for (let i = 0; i < inputs.length; i++) {
+    for (let i = job.next; i < inputs.length; i++) {
       const input = inputs[i] as KafkaRecordInput;
       const bytes = estimateRecordBytes(input);
       if (!this.memory.tryReserve(bytes)) {
-        try {
-          await this.memory.reserve(bytes, Math.max(0, deadline - Date.now()), () => this.wake());
-        } catch (err) {
-          tracker.abandon();
-          throw err;
-        }
-        info = this.cluster.topics.get(topic) ?? info;
-        partitions = this.queueArray(topic, info.partitions.length);
+        job.next = i;
+        return false;
       }
       const explicit = (messages[i] as Message).partition;
-      const partition = explicit ?? this.partitioner.partition(topic, input.key ?? null, info.partitions.length, this.availablePartitions(info), bytes);
+      const partition = explicit ?? this.partitioner.partition(topic, input.key ?? null, numPartitions, available, bytes);
       this.append(partitions[partition] as PartitionQueue, acks, input, bytes, tracker, i, now);
     }
+    job.next = inputs.length;
     tracker.seal();
-    return tracker;
+    return true;
+  }
+
+  private async appendAsync(
+    previous: Promise<void> | undefined,
+    job: AppendJob | undefined,
+    topic: string,
+    messages: readonly Message[],
+    acks: Acks | undefined,
+    single: boolean,
+  ): Promise<SendTracker> {
+    // Behind earlier calls that are still waiting (for metadata or memory), in call order.
+    if (previous !== undefined) await previous;
+    if (job === undefined) {
+      const deadline = Date.now() + this.options.maxBlockMs;
+      const info = await this.cluster.topic(topic, deadline);
+      job = this.newJob(topic, messages, acks, single, info);
+      job.deadline = deadline;
+    }
+    while (!this.appendSome(job)) {
+      const input = job.inputs[job.next] as KafkaRecordInput;
+      const bytes = estimateRecordBytes(input);
+      try {
+        await this.memory.reserve(bytes, Math.max(0, job.deadline - Date.now()), () => this.wake());
+      } catch (err) {
+        job.tracker.abandon();
+        throw err;
+      }
+      // Reserved for the record at job.next: hand it back, appendSome takes it again in order.
+      this.memory.release(bytes);
+      job.info = this.cluster.topics.get(topic) ?? job.info;
+    }
+    return job.tracker;
   }
 
   /** Checks every message before any is queued, so a bad one fails the call without a partial send. */
