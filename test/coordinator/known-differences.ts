@@ -9,6 +9,8 @@
 export const KNOWN_DIFFERENCES: Readonly<Record<string, string>> = {
   'create mode flags beyond the four classic ones (container, TTL, invalid) through create (op 1)':
     'create with TTL flags 5 and 6: the coordinator answers BAD_ARGUMENTS (-8), ZooKeeper 3.8 UNIMPLEMENTED (-6) (TTL nodes are an extended type, off by default)',
-  'permissions: READ guards getData/getChildren, not exists; DELETE on the parent guards delete':
-    'getACL on a node whose ACL grants neither READ nor ADMIN: the coordinator answers OK with the ACL, ZooKeeper 3.8 NO_AUTH (-102)',
+  'getACL needs READ or ADMIN on the node':
+    'getACL on a node whose ACL grants neither READ nor ADMIN (world:anyone WRITE only): the coordinator answers OK with the ACL, ZooKeeper 3.8 NO_AUTH (-102)',
+  'mntr zk_znode_count is one more than the nodes reachable from / (as ZooKeeper counts)':
+    "mntr zk_znode_count and srvr 'Node count' equal the number of nodes reachable from / on the coordinator; ZooKeeper 3.8 reports one more (a fresh ZooKeeper says 5 for /, /zookeeper, /zookeeper/quota, /zookeeper/config)",
 };

@@ -61,6 +61,8 @@ export interface WireNotification {
   type: number;
   state: number;
   path: string;
+  /** The zxid in the notification's reply header. */
+  zxid: bigint;
 }
 
 /** Everything received, in arrival order: replies and notifications interleaved. */
@@ -438,7 +440,7 @@ export class WireClient {
       if (xid === XID_PING) continue;
       if (xid === XID_NOTIFICATION) {
         const rest = new JuteReader(body.subarray(16));
-        this.frames.push({ kind: 'notification', event: { type: rest.int(), state: rest.int(), path: rest.string() ?? '' } });
+        this.frames.push({ kind: 'notification', event: { type: rest.int(), state: rest.int(), path: rest.string() ?? '', zxid } });
         continue;
       }
       const reply: WireReply = { xid, zxid, err, body: Buffer.from(body.subarray(16)) };

@@ -145,6 +145,26 @@ export const adminCases: ConformanceCase[] = [
     },
   },
   {
+    name: 'mntr zk_znode_count is one more than the nodes reachable from / (as ZooKeeper counts)',
+    async run(c) {
+      const { host, port } = c.target;
+      const a = await c.client('A');
+      await a.create(c.path('x'));
+      const walk = async (path: string): Promise<number> => {
+        const { children } = await a.getChildren(path);
+        let count = 1;
+        for (const child of children) count += await walk(path === '/' ? `/${child}` : `${path}/${child}`);
+        return count;
+      };
+      const walked = await walk('/');
+      const counted = Number(parseMntr(await fourLetterWord(host, port, 'mntr')).get('zk_znode_count'));
+      const nodeCount = Number(parseSrvr(await fourLetterWord(host, port, 'srvr')).get('Node count'));
+      c.record('zk_znode_count - nodes found by a walk from /', counted - walked);
+      c.record('srvr Node count - nodes found by a walk from /', nodeCount - walked);
+      expect([counted - walked, nodeCount - walked]).toEqual([1, 1]);
+    },
+  },
+  {
     name: 'the root and /zookeeper',
     async run(c) {
       const a = await c.client('A');

@@ -1,5 +1,6 @@
 /** Watches: kinds, one-shot, event types, order, and ordering against later replies. */
 import { expect } from 'vitest';
+import { waitFor } from '../../helpers/wait.js';
 import type { ConformanceCase } from '../support/case-context.js';
 
 export const watchCases: ConformanceCase[] = [
@@ -176,5 +177,37 @@ watchCases.push({
     const frames = wire.frames.map((f) => (f.kind === 'reply' ? `reply ${f.reply.err}` : `notification type=${f.event.type} state=${f.event.state} ${f.event.path}`));
     c.record('frames', frames);
     expect(frames).toEqual(['reply 0', 'reply 0', 'reply 0', `notification type=2 state=3 ${node}`, 'reply -101']);
+  },
+});
+
+watchCases.push({
+  name: 'wire: failed reads leave no watch; a repeated registration gives one notification',
+  async run(c) {
+    const writer = await c.client('B');
+    const wire = await c.wire('W');
+    const outcomes = {
+      'getData(watch) on missing': (await wire.getData(c.path('a'), true)).err,
+      'getChildren(watch) on missing': (await wire.getChildren(c.path('b'), true)).err,
+      'exists(watch) on missing': (await wire.exists(c.path('c'), true)).err,
+    };
+    c.record('outcomes', outcomes);
+    expect(outcomes).toEqual({ 'getData(watch) on missing': -101, 'getChildren(watch) on missing': -101, 'exists(watch) on missing': -101 });
+    await writer.create(c.path('a'));
+    await writer.create(c.path('b'));
+    await writer.create(c.path('c'), Buffer.from('c'));
+    await waitFor(() => wire.frames.some((f) => f.kind === 'notification'), { description: 'the exist watch on c' });
+    expect((await wire.getData(c.path('c'), true)).err).toBe(0);
+    expect((await wire.getData(c.path('c'), true)).err).toBe(0);
+    expect((await wire.exists(c.path('c'), true)).err).toBe(0);
+    await writer.setData(c.path('c'), Buffer.from('c2'));
+    await waitFor(() => wire.frames.filter((f) => f.kind === 'notification').length >= 2, { description: 'the data watch on c' });
+    await writer.setData(c.path('c'), Buffer.from('c3'));
+    const setStat = (await wire.exists(c.path('c'), false)).stat!;
+    const notifications = wire.frames.flatMap((f) => (f.kind === 'notification' ? [`type=${f.event.type} ${f.event.path}`] : []));
+    c.record('notifications', notifications);
+    expect(notifications).toEqual([`type=1 ${c.path('c')}`, `type=3 ${c.path('c')}`]);
+    // What the notification header's zxid holds (clients ignore it): -1, or the txn's zxid.
+    const zxids = wire.frames.flatMap((f) => (f.kind === 'notification' ? [f.event.zxid] : []));
+    c.record('notification header zxids', zxids.map((z) => (z === -1n ? '-1' : z > 0n && z <= setStat.mzxid ? 'a txn zxid' : String(z))));
   },
 });
