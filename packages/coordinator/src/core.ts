@@ -341,7 +341,14 @@ export class CoordinatorCore {
         return out;
       }
       case OpCode.create:
-      case OpCode.create2: {
+      case OpCode.create2:
+      case OpCode.createContainer: {
+        if (b.type === OpCode.createContainer && b.flags !== CreateFlags.container) {
+          const zxid = this.write(out, session.id, nowMs, () => {
+            throw new KeeperError(ErrorCode.BADARGUMENTS);
+          });
+          return reply(zxid, ErrorCode.BADARGUMENTS), out;
+        }
         let created: TxnOp | null = null;
         const zxid = this.write(out, session.id, nowMs, () => (created = this.prepareCreate(session.id, conn, b)));
         const err = this.lastWriteError;

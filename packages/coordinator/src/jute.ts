@@ -320,7 +320,7 @@ export type MultiOp =
 
 export type RequestBody =
   | { type: typeof OpCode.ping | typeof OpCode.closeSession }
-  | ({ type: typeof OpCode.create | typeof OpCode.create2 } & CreateRequest)
+  | ({ type: typeof OpCode.create | typeof OpCode.create2 | typeof OpCode.createContainer } & CreateRequest)
   | { type: typeof OpCode.delete; path: string; version: number }
   | {
       type: typeof OpCode.exists | typeof OpCode.getData | typeof OpCode.getChildren | typeof OpCode.getChildren2;
@@ -404,6 +404,7 @@ function readBody(type: number, r: Reader): RequestBody {
       return { type };
     case OpCode.create:
     case OpCode.create2:
+    case OpCode.createContainer:
       return { type, ...readCreate(r) };
     case OpCode.delete:
       return { type, path: r.string(), version: r.int() };
@@ -445,6 +446,7 @@ const KNOWN_OPCODES: ReadonlySet<number> = new Set([
   OpCode.closeSession,
   OpCode.create,
   OpCode.create2,
+  OpCode.createContainer,
   OpCode.delete,
   OpCode.exists,
   OpCode.getData,
@@ -491,6 +493,7 @@ export function encodeRequest(w: Writer, req: Request): void {
       break;
     case OpCode.create:
     case OpCode.create2:
+    case OpCode.createContainer:
       w.string(b.path).buffer(b.data).acls(b.acl).int(b.flags);
       break;
     case OpCode.delete:

@@ -16,6 +16,7 @@ export const OpCode = {
   check: 13,
   multi: 14,
   create2: 15,
+  createContainer: 19,
   getEphemerals: 103,
   getAllChildrenNumber: 104,
   auth: 100,
@@ -71,7 +72,7 @@ export const Perms = { READ: 1, WRITE: 2, CREATE: 4, DELETE: 8, ADMIN: 16, ALL: 
 
 /** Opcodes ZooKeeper 3.8 knows that this server answers with UNIMPLEMENTED (keeping the session). */
 export const UNSUPPORTED_ZOOKEEPER_OPCODES: ReadonlySet<number> = new Set([
-  16 /* reconfig */, 17 /* checkWatches */, 18 /* removeWatches */, 19 /* createContainer */, 20 /* deleteContainer */,
+  16 /* reconfig */, 17 /* checkWatches */, 18 /* removeWatches */, 20 /* deleteContainer */,
   21 /* createTTL */, 22 /* multiRead */, 102 /* sasl */, 105 /* setWatches2 */, 106 /* addWatch */, 107 /* whoAmI */,
 ]);
 

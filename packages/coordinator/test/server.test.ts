@@ -128,6 +128,26 @@ describe('durability', () => {
     again.close();
   });
 
+  it('keeps a client session, its ephemerals and its watches across a server restart', async () => {
+    const dataDir = tempDir();
+    let server = await start({ dataDir });
+    const port = server.port;
+    const a = await client(server.connectString, { sessionTimeout: 4000, retries: 1000, spinDelay: 50 });
+    await p((cb) => a.create('/eph', Buffer.from('e'), zookeeper.CreateMode.EPHEMERAL, cb));
+    await p((cb) => a.create('/watched', Buffer.from('w'), cb));
+    let resolveChanged: (what: string) => void = () => {};
+    const changed = new Promise<string>((resolve) => (resolveChanged = resolve));
+    await p((cb) => a.getData('/watched', (e) => resolveChanged(`${e.getName()} ${e.getPath()}`), cb));
+    await stop(server);
+    server = await start({ dataDir, port });
+    const b = await client(server.connectString);
+    await p((cb) => b.setData('/watched', Buffer.from('w2'), -1, cb));
+    // a reconnects with its session and re-sends its watch (setWatches); the change it missed fires at once.
+    expect(await changed).toBe('NODE_DATA_CHANGED /watched');
+    const stat = await p<{ ephemeralOwner: Buffer }>((cb) => b.exists('/eph', cb));
+    expect(stat.ephemeralOwner.equals(a.getSessionId())).toBe(true);
+  });
+
   it('expires the ephemerals of sessions that do not come back after a restart', async () => {
     const dataDir = tempDir();
     let server = await start({ dataDir });
