@@ -1,6 +1,6 @@
 import { open, readdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { Attribute, COMPRESSION_NAMES, lastOffsetOf, type CompressionName } from '@samsa/protocol';
+import { Attribute, COMPRESSION_NAMES, decodeBatch, lastOffsetOf, type CompressionName, type KafkaRecord } from '@samsa/protocol';
 import { parseSegmentFileName } from './files.js';
 import { scanBatches } from './scan.js';
 
@@ -8,8 +8,8 @@ export interface DumpOptions {
   /** Check each batch's CRC-32C (default true). */
   readonly verifyCrc?: boolean;
   /**
-   * Attach a copy of each batch's bytes (`bytes`) so a caller can decode and print records with the
-   * protocol decoder. Off by default to keep memory flat on big segments.
+   * Decode each batch's records (`records`, via the protocol decoder, decompressing if needed) and
+   * attach a copy of its bytes (`bytes`). Off by default to keep memory flat on big segments.
    */
   readonly printRecords?: boolean;
 }
@@ -39,6 +39,9 @@ export interface DumpedBatch {
   readonly size: number;
   /** The batch's bytes (a copy), only with printRecords. */
   readonly bytes?: Buffer;
+  /** The decoded records, only with printRecords; absent with recordsError when decoding failed. */
+  readonly records?: KafkaRecord[];
+  readonly recordsError?: string;
 }
 
 /** The walk stopped: the bytes at `position` are not a whole, well-framed batch. */
@@ -100,7 +103,7 @@ async function* dumpFile(file: string, options: DumpOptions): AsyncGenerator<Dum
         producerEpoch: header.producerEpoch,
         baseSequence: header.baseSequence,
         size: item.bytes.length,
-        ...(options.printRecords ? { bytes: Buffer.from(item.bytes) } : {}),
+        ...(options.printRecords ? withRecords(Buffer.from(item.bytes)) : {}),
       };
     }
   } finally {
@@ -108,10 +111,22 @@ async function* dumpFile(file: string, options: DumpOptions): AsyncGenerator<Dum
   }
 }
 
-/** One line per batch in the style of kafka-dump-log.sh; handy for the CLI. */
+function withRecords(bytes: Buffer): { bytes: Buffer; records?: KafkaRecord[]; recordsError?: string } {
+  try {
+    // The CRC was already reported per batch; decode even a damaged batch as far as it goes.
+    return { bytes, records: decodeBatch(bytes, 0, { verifyCrc: false }).records };
+  } catch (err) {
+    return { bytes, recordsError: (err as Error).message };
+  }
+}
+
+/**
+ * The style of kafka-dump-log.sh: one line per batch, then (with printRecords) one `| offset: ...`
+ * line per record. Handy for the CLI.
+ */
 export function formatDumpedBatch(entry: DumpedBatch | DumpError): string {
   if (entry.kind === 'error') return `${basename(entry.file)} position: ${entry.position} ERROR: ${entry.reason}`;
-  return [
+  const batchLine = [
     `baseOffset: ${entry.baseOffset}`,
     `lastOffset: ${entry.lastOffset}`,
     `count: ${entry.count}`,
@@ -130,5 +145,16 @@ export function formatDumpedBatch(entry: DumpedBatch | DumpError): string {
     `producerEpoch: ${entry.producerEpoch}`,
     `baseSequence: ${entry.baseSequence}`,
   ].join(' ');
+  const lines = [batchLine];
+  if (entry.recordsError !== undefined) lines.push(`| records could not be decoded: ${entry.recordsError}`);
+  for (const record of entry.records ?? []) {
+    // Quoted and escaped, so binary payloads cannot break the one-line-per-record layout.
+    const text = (bytes: Buffer | null): string => (bytes === null ? 'null' : JSON.stringify(bytes.toString('utf8')));
+    const key = text(record.key);
+    const value = text(record.value);
+    const headers = record.headers.map((h) => `${JSON.stringify(h.key)}:${text(h.value)}`).join(',');
+    lines.push(`| offset: ${record.offset} ${entry.timestampType}: ${record.timestamp} keySize: ${record.key?.length ?? -1} valueSize: ${record.value?.length ?? -1} headerKeys: [${headers}] key: ${key} payload: ${value}`);
+  }
+  return lines.join('\n');
 }
 

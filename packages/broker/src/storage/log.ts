@@ -131,7 +131,14 @@ export class PartitionLog {
   /** Opens (and if needed recovers) the log in `options.dir`. A corrupt log opens in state 'offline'. */
   static async open(options: PartitionLogOptions): Promise<PartitionLog> {
     const log = new PartitionLog(options.dir, options);
-    await log.load(options.initialOffset ?? 0);
+    try {
+      await log.load(options.initialOffset ?? 0);
+    } catch (err) {
+      // An I/O failure while opening (permissions, a full disk, EIO) is a storage error, not a crash.
+      for (const segment of log.segments) await segment.closeHandle().catch(noop);
+      if (err instanceof SamsaError) throw err;
+      throw new KafkaStorageError(`cannot open the log in ${options.dir}: ${(err as Error).message}`, undefined, undefined, { cause: err });
+    }
     if (log.config.flushMs < UNLIMITED && log.status === 'online') {
       const interval = Math.max(1, Math.min(log.config.flushMs, 1000));
       log.flushTimer = setInterval(() => log.flushIfDue(), interval);

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { dumpSegment, openPartitionLog, type DumpedBatch } from '@samsa/broker';
+import { dumpSegment, formatDumpedBatch, openPartitionLog, type DumpedBatch } from '@samsa/broker';
 import { tempDir } from './helpers.js';
 
 /** Batches produced by KafkaJS (another implementation), captured by the protocol package's fixtures. */
@@ -42,6 +42,28 @@ describe('interop with batches written by KafkaJS', () => {
           size: batches[i]!.bytes.length,
         });
       });
+    } finally {
+      await dir.remove();
+    }
+  });
+
+  it('printRecords decodes the records of every codec through the protocol decoder', async () => {
+    const dir = await tempDir();
+    try {
+      const file = join(dir.path, 'kafkajs.log');
+      await writeFile(file, Buffer.concat(batches.map((b) => b.bytes)));
+      let i = 0;
+      for await (const entry of dumpSegment(file, { printRecords: true })) {
+        if (entry.kind !== 'batch') throw new Error(entry.reason);
+        const { description, bytes } = batches[i++]!;
+        expect(entry.bytes!.equals(bytes)).toBe(true);
+        expect(entry.recordsError).toBeUndefined();
+        expect(entry.records!.map((r) => [r.offset, r.timestamp])).toEqual(description.records.map((r) => [r.offset, r.timestamp]));
+        const text = formatDumpedBatch(entry).split('\n');
+        expect(text).toHaveLength(1 + description.records.length);
+        expect(text[1]).toMatch(/^\| offset: \d+ CreateTime: \d+ keySize: -?\d+ valueSize: -?\d+/);
+      }
+      expect(i).toBe(batches.length);
     } finally {
       await dir.remove();
     }

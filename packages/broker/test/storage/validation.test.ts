@@ -1,4 +1,4 @@
-import { stat } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BatchField, CorruptRecordError, splitBatches } from '@samsa/protocol';
@@ -71,6 +71,19 @@ describe('append validation', () => {
     await log.close();
     await expect(log.append(makeBatch())).rejects.toBeInstanceOf(KafkaStorageError);
     await expect(log.read(0, 10)).rejects.toBeInstanceOf(KafkaStorageError);
+  });
+});
+
+describe('opening', () => {
+  it('an unusable directory is a KafkaStorageError, not a crash', async () => {
+    const dir = await tempDir();
+    try {
+      const file = join(dir.path, 'not-a-directory');
+      await writeFile(file, 'x');
+      await expect(openPartitionLog({ dir: file })).rejects.toBeInstanceOf(KafkaStorageError);
+    } finally {
+      await dir.remove();
+    }
   });
 });
 
