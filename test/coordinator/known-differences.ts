@@ -13,4 +13,6 @@ export const KNOWN_DIFFERENCES: Readonly<Record<string, string>> = {
     'getACL on a node whose ACL grants neither READ nor ADMIN (world:anyone WRITE only): the coordinator answers OK with the ACL, ZooKeeper 3.8 NO_AUTH (-102)',
   'mntr zk_znode_count is one more than the nodes reachable from / (as ZooKeeper counts)':
     "mntr zk_znode_count and srvr 'Node count' equal the number of nodes reachable from / on the coordinator; ZooKeeper 3.8 reports one more (a fresh ZooKeeper says 5 for /, /zookeeper, /zookeeper/quota, /zookeeper/config)",
+  'four-letter words beyond the basic ones, in the formats tools parse':
+    "cons, crst, dirs, dump, envi, srst, wchc, wchp, wchs answer 'is not executed because it is not in the whitelist' (ZooKeeper with 4lw.commands.whitelist=* answers them); conf lacks minSessionTimeout/maxSessionTimeout (and ZooKeeper's other keys)",
 };

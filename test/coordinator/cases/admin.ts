@@ -136,12 +136,33 @@ export const adminCases: ConformanceCase[] = [
       c.record('mntr deltas', deltas);
       expect(deltas).toEqual({ zk_znode_count: 2, zk_ephemerals_count: 1, zk_watch_count: 1 });
 
-      // The other words ZooKeeper answers (with the whitelist '*'): recorded as answered or not.
-      const answered: Record<string, boolean> = {};
-      for (const word of ['conf', 'cons', 'crst', 'dirs', 'dump', 'envi', 'srst', 'wchc', 'wchp', 'wchs']) {
-        answered[word] = (await fourLetterWord(host, port, word)).trim().length > 0;
-      }
-      c.record('other four-letter words answered', answered);
+
+    },
+  },
+  {
+    name: 'four-letter words beyond the basic ones, in the formats tools parse',
+    async run(c) {
+      const { host, port } = c.target;
+      const a = await c.client('A');
+      await a.create(c.path('eph'), null, zookeeper.CreateMode.EPHEMERAL);
+      await a.getData(c.path('eph'), () => {});
+      const words = ['conf', 'cons', 'crst', 'dirs', 'dump', 'envi', 'srst', 'wchc', 'wchp', 'wchs'];
+      const replies = Object.fromEntries(await Promise.all(words.map(async (word) => [word, await fourLetterWord(host, port, word)] as const)));
+      const notWhitelisted = /is not executed because it is not in the whitelist/;
+      const answered = Object.fromEntries(words.map((word) => [word, replies[word]!.trim().length > 0 && !notWhitelisted.test(replies[word]!)]));
+      c.record('answered (whitelist *)', answered);
+      const formats = {
+        'srvr version is x.y.z': /^Zookeeper version: \d+\.\d+\.\d+/.test(await fourLetterWord(host, port, 'srvr')),
+        'envi has zookeeper.version=': /^zookeeper\.version=\d+\.\d+\.\d+/m.test(replies.envi!),
+        'conf has clientPort, dataDir, tickTime, min/maxSessionTimeout': ['clientPort=', 'dataDir=', 'tickTime=', 'minSessionTimeout=', 'maxSessionTimeout='].every((key) => replies.conf!.includes(key)),
+        'wchs totals': /^Total watches:\d+$/m.test(replies.wchs!),
+        'dump lists our ephemeral': replies.dump!.includes(c.path('eph')),
+        'cons lists connections': /^ \/127\.0\.0\.1:\d+\[\d+\]\(/m.test(replies.cons!),
+        'unknown word: no answer': (await fourLetterWord(host, port, 'xyzw')) === '',
+      };
+      c.record('formats', formats);
+      expect(answered).toEqual(Object.fromEntries(words.map((word) => [word, true])));
+      expect(formats).toEqual(Object.fromEntries(Object.keys(formats).map((key) => [key, true])));
     },
   },
   {

@@ -112,6 +112,10 @@ export const sessionCases: ConformanceCase[] = [
       expect(intruder.session.expired).toBe(true);
       expect(intruder.session.timeoutMs).toBe(0);
       await intruder.closed;
+      // An id the server never issued is refused the same way.
+      const unknown = await c.wire('unknown', { sessionId: 0x0123456789abcdefn, password: Buffer.alloc(16, 1) });
+      c.record('unknown session id', { expired: unknown.session.expired, timeoutMs: unknown.session.timeoutMs });
+      expect(unknown.session.expired).toBe(true);
       // The owner's session and connection are untouched.
       const stat = await owner.exists(c.path('e'));
       expect(stat?.ephemeralOwner.equals(owner.sessionId())).toBe(true);
