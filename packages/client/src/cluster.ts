@@ -200,6 +200,7 @@ export class Cluster {
   private async callAnyOnce<M extends RpcName>(method: M, request: BrokerRpcs[M][0], options: Partial<CallOptions>): Promise<BrokerRpcs[M][1]> {
     const addresses = [...new Set([...[...this.brokers.values()].map((b) => b.address), ...this.options.brokers])];
     let lastError: unknown;
+    let timeouts = 0;
     for (const address of addresses) {
       try {
         return await this.options.pool.get(address).call(method, request, {
@@ -210,8 +211,11 @@ export class Cluster {
         if (!isConnectionFailure(err)) throw err;
         this.options.logger.debug({ address, err }, 'broker unreachable');
         lastError = err;
+        if ((err as SamsaClientError).code === ErrorCodes.REQUEST_TIMED_OUT.code) timeouts++;
       }
     }
+    // Every broker was slow rather than unreachable: the timeout says more than "cannot reach".
+    if (timeouts === addresses.length) throw lastError;
     const tried = this.brokers.size > 0 ? addresses : this.options.brokers;
     throw new ConnectionError(`cannot reach any broker at ${tried.join(', ')} (${connectionReason(lastError)})`, { cause: lastError });
   }
