@@ -218,6 +218,19 @@ export class CoordinatorCore {
     for (const [path, node] of this.nodes) n += path.length + (node.data?.length ?? 0);
     return n;
   }
+  /** Watched paths per connection (data and child watches together), for `wchc`/`wchp`/`wchs`. */
+  watchesByConnection(): Array<{ connId: number; sessionId: bigint; paths: string[] }> {
+    const out: Array<{ connId: number; sessionId: bigint; paths: string[] }> = [];
+    for (const [connId, c] of this.conns) {
+      const paths = [...new Set([...c.dataWatches, ...c.childWatches])];
+      if (paths.length > 0) out.push({ connId, sessionId: c.sessionId, paths });
+    }
+    return out;
+  }
+  /** Ephemeral paths per session, for `dump`. */
+  ephemeralsBySession(): Array<{ sessionId: bigint; paths: string[]; expiresAtMs: number }> {
+    return [...this.sessions.values()].map((s) => ({ sessionId: s.id, paths: [...s.ephemerals], expiresAtMs: s.expiresAtMs }));
+  }
   getNode(path: string): ZNode | undefined {
     return this.nodes.get(path);
   }
@@ -426,6 +439,7 @@ export class CoordinatorCore {
       }
       case OpCode.getACL: {
         const node = this.mustGet(b.path);
+        this.checkAcl(node, Perms.READ | Perms.ADMIN, conn);
         return { kind: 'acl', acl: node.acl, stat: statOf(node) };
       }
       case OpCode.sync:
@@ -526,6 +540,8 @@ export class CoordinatorCore {
 
   private prepareCreate(sessionId: bigint, conn: ConnState, req: CreateRequest): TxnOp {
     const { flags } = req;
+    // TTL modes (5, 6) are an extended type a default ZooKeeper leaves off and answers UNIMPLEMENTED.
+    if (flags === 5 || flags === 6) throw new KeeperError(ErrorCode.UNIMPLEMENTED);
     if (flags < CreateFlags.persistent || flags > CreateFlags.container) throw new KeeperError(ErrorCode.BADARGUMENTS);
     const lastSlash = req.path.lastIndexOf('/');
     if (lastSlash === -1 || req.path.includes('\0')) throw new KeeperError(ErrorCode.BADARGUMENTS);

@@ -4,6 +4,8 @@
  * ahead of it are fsynced. Output for each connection is batched into one socket write per turn.
  */
 import { randomBytes } from 'node:crypto';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer, type Server, type Socket } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { CoordinatorCore, type Output } from './core.js';
@@ -20,7 +22,7 @@ import {
   UnknownOpcodeError,
   Writer,
 } from './jute.js';
-import { fourLetterWordReply, isFourLetterWord, type ServerStats } from './four-letter.js';
+import { fourLetterWordReply, isFourLetterWord, type FourLetterState, type ServerStats } from './four-letter.js';
 import { ErrorCode, KeeperState, UNSUPPORTED_ZOOKEEPER_OPCODES } from './protocol.js';
 import { encodeSnapshot, writeTxnRecord } from './records.js';
 import { recover, TxnLog } from './storage.js';
@@ -85,6 +87,8 @@ class CoordinatorServer {
   private readonly tickTimeMs: number;
   private readonly maxFrameBytes: number;
   private readonly snapshotEveryTxns: number;
+  private readonly minSessionTimeoutMs: number;
+  private readonly maxSessionTimeoutMs: number;
   private readonly core: CoordinatorCore;
   private log!: TxnLog;
   private tcp: Server | null = null;
@@ -107,9 +111,11 @@ class CoordinatorServer {
     this.maxFrameBytes = options.maxFrameBytes ?? 1024 * 1024;
     this.snapshotEveryTxns = options.snapshotEveryTxns ?? 100_000;
     const now = Date.now();
+    this.minSessionTimeoutMs = options.minSessionTimeoutMs ?? 2 * this.tickTimeMs;
+    this.maxSessionTimeoutMs = options.maxSessionTimeoutMs ?? 20 * this.tickTimeMs;
     this.core = new CoordinatorCore({
-      minSessionTimeoutMs: options.minSessionTimeoutMs ?? 2 * this.tickTimeMs,
-      maxSessionTimeoutMs: options.maxSessionTimeoutMs ?? 20 * this.tickTimeMs,
+      minSessionTimeoutMs: this.minSessionTimeoutMs,
+      maxSessionTimeoutMs: this.maxSessionTimeoutMs,
       newPassword: () => randomBytes(16),
       // ZooKeeper's scheme: the start time in the high bits, a counter below.
       sessionIdBase: BigInt.asIntN(64, BigInt.asUintN(64, BigInt(now) << 24n) >> 8n),
@@ -413,17 +419,32 @@ class CoordinatorServer {
     this.core.disconnect(conn.id);
   }
 
-  private fourLetterState() {
+  private fourLetterState(): FourLetterState {
+    const address = this.tcp?.address();
+    let dataDirBytes = 0;
+    try {
+      for (const name of readdirSync(this.options.dataDir)) dataDirBytes += statSync(join(this.options.dataDir, name)).size;
+    } catch {
+      // best effort
+    }
     return {
       core: this.core,
       stats: this.stats,
-      connections: [...this.conns.values()].map((c) => ({ remote: c.remote, id: c.id, received: c.received, sent: c.sent })),
+      connections: [...this.conns.values()].map((c) => ({ remote: c.remote, id: c.id, received: c.received, sent: c.sent, sessionId: this.core.sessionOf(c.id) })),
       uptimeMs: Date.now() - this.startedAtMs,
       options: {
-        port: this.tcp?.address(),
+        port: typeof address === 'object' && address ? address.port : 0,
         dataDir: this.options.dataDir,
         tickTimeMs: this.tickTimeMs,
+        minSessionTimeoutMs: this.minSessionTimeoutMs,
+        maxSessionTimeoutMs: this.maxSessionTimeoutMs,
         maxFrameBytes: this.maxFrameBytes,
+        dataDirBytes,
+      },
+      resetStats: () => {
+        this.stats.packetsReceived = 0;
+        this.stats.packetsSent = 0;
+        for (const c of this.conns.values()) c.received = c.sent = 0;
       },
     };
   }

@@ -311,7 +311,7 @@ describe('bad input', () => {
         s.on('close', () => resolve(out));
       });
     expect(await word('ruok')).toBe('imok');
-    expect(await word('srvr')).toMatch(/Mode: standalone\nNode count: 4\n$/);
+    expect(await word('srvr')).toMatch(/Mode: standalone\nNode count: 5\n$/);
     expect(await word('mntr')).toMatch(/^zk_version\t/);
   });
 });
