@@ -9,22 +9,26 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ClusterMember, DuplicateBrokerIdError } from '../../src/cluster/cluster-member.js';
 import type { MetadataImage, RoleChange } from '../../src/cluster/metadata.js';
 import { ZkSession } from '../../src/cluster/zk.js';
-import { fencedWrite } from '../../src/controller/driver.js';
+import { ControllerDriver, fencedWrite } from '../../src/controller/driver.js';
 import { embeddedCoordinatorAvailability, startEmbeddedCoordinator } from '../../../../test/helpers/coordinator.js';
 import { startZooKeeper, zookeeperAvailability } from '../../../../test/helpers/zookeeper.js';
+import { TcpProxy } from './tcp-proxy.js';
 
 const logger = pino({ level: process.env.SAMSA_TEST_LOG_LEVEL ?? 'silent' });
 const SESSION_TIMEOUT_MS = 6_000;
+/** Short ticks allow the short sessions of the expiry test (ZooKeeper bounds sessions to 2..20 ticks). */
+const TICK_TIME_MS = 500;
+const SHORT_SESSION_TIMEOUT_MS = 2_000;
 
 interface Backend {
   readonly name: string;
   readonly availability: () => Promise<{ available: boolean; reason?: string | undefined }>;
-  readonly start: () => Promise<{ connectString: string; stop(): Promise<void> }>;
+  readonly start: () => Promise<{ host: string; port: number; connectString: string; stop(): Promise<void> }>;
 }
 
 const backends: Backend[] = [
-  { name: 'Apache ZooKeeper', availability: async () => zookeeperAvailability(), start: () => startZooKeeper() },
-  { name: 'embedded coordinator', availability: embeddedCoordinatorAvailability, start: () => startEmbeddedCoordinator() },
+  { name: 'Apache ZooKeeper', availability: async () => zookeeperAvailability(), start: () => startZooKeeper({ tickTimeMs: TICK_TIME_MS }) },
+  { name: 'embedded coordinator', availability: embeddedCoordinatorAvailability, start: () => startEmbeddedCoordinator({ tickTimeMs: TICK_TIME_MS }) },
 ];
 
 let chrootCounter = 0;
@@ -40,8 +44,10 @@ for (const backend of backends) {
   }
 
   describe(`ClusterMember on ${backend.name}`, () => {
-    let server: { connectString: string; stop(): Promise<void> };
+    let server: { host: string; port: number; connectString: string; stop(): Promise<void> };
     let members: ClusterMember[] = [];
+    let proxies: TcpProxy[] = [];
+    let chroot = '';
     let sessions: ZkSession[] = [];
     let connectString = '';
 
@@ -57,6 +63,7 @@ for (const backend of backends) {
       const root = `/samsa-test-${process.pid}-${++chrootCounter}`;
       const admin = await session(server.connectString);
       await admin.create(root, '', 'persistent');
+      chroot = root;
       connectString = `${server.connectString}${root}`;
     }
 
@@ -72,9 +79,22 @@ for (const backend of backends) {
       return m;
     }
 
+    /** A member that reaches the coordinator through its own proxy, so that it can be partitioned. */
+    async function partitionableMember(brokerId: number): Promise<{ m: ClusterMember; proxy: TcpProxy }> {
+      const proxy = await TcpProxy.start(server.host, server.port);
+      proxies.push(proxy);
+      const m = await ClusterMember.start({
+        brokerId, host: '127.0.0.1', port: 9000 + brokerId, connectString: `${proxy.address}${chroot}`, sessionTimeoutMs: SHORT_SESSION_TIMEOUT_MS, logger,
+      });
+      members.push(m);
+      return { m, proxy };
+    }
+
     afterEach(async () => {
       await Promise.all(members.map((m) => m.close()));
       for (const s of sessions) s.close();
+      await Promise.all(proxies.map((p) => p.close()));
+      proxies = [];
       members = [];
       sessions = [];
     });
@@ -85,6 +105,11 @@ for (const backend of backends) {
       expect(controllers).toHaveLength(1);
       return controllers[0]!;
     };
+
+    /** Waits until the controller counts `n` live brokers (a validate-only creation with rf n passes). */
+    const controllerSees = (controller: ClusterMember, n: number): Promise<void> =>
+      expect.poll(async () => (await controller.createTopics([{ name: 'probe', numPartitions: 1, replicationFactor: n }], { validateOnly: true }))[0]!.errorCode, { timeout: 15_000 })
+        .toBe(ErrorCodes.NONE.code);
 
     const topicReady = (topic: string, partitions: number) => (i: MetadataImage): boolean => {
       const t = i.topics.get(topic);
@@ -98,6 +123,7 @@ for (const backend of backends) {
       for (const m of ms) m.on('roles', (changes) => roles.get(m.brokerId)!.push(...changes));
       const controller = await controllerOf(ms);
       expect(controller.controllerEpoch).toBeGreaterThanOrEqual(1);
+      await controllerSees(controller, 3);
       await Promise.all(ms.map((m) => m.metadata.waitFor((i) => i.brokers.size === 3 && i.clusterId !== undefined)));
       expect(new Set(ms.map((m) => m.metadata.image.clusterId)).size).toBe(1);
       expect(ms[0]!.metadata.image.brokers.get(2)).toEqual({ id: 2, host: '127.0.0.1', port: 9002 });
@@ -137,6 +163,7 @@ for (const backend of backends) {
       await newCluster();
       const ms = [await member(1), await member(2), await member(3)];
       const first = await controllerOf(ms);
+      await controllerSees(first, 3);
       const epoch = first.controllerEpoch;
       const probe = await session();
       const electedAtVersion = (await probe.exists('/controller_epoch'))!.version;
@@ -145,6 +172,7 @@ for (const backend of backends) {
       await first.close();
       const rest = ms.filter((m) => m !== first);
       const second = await controllerOf(rest);
+      await controllerSees(second, 2);
       expect(second.brokerId).not.toBe(first.brokerId);
       expect(second.controllerEpoch).toBeGreaterThan(epoch);
       await Promise.all(rest.map((m) => m.metadata.waitFor((i) => i.controllerId === second.brokerId && i.controllerEpoch === second.controllerEpoch)));
@@ -168,6 +196,7 @@ for (const backend of backends) {
       await newCluster();
       const ms = [await member(1), await member(2), await member(3)];
       const controller = await controllerOf(ms);
+      await controllerSees(controller, 3);
       expect((await controller.createTopics([{ name: 'moves', numPartitions: 6, replicationFactor: 2 }]))[0]!.errorCode).toBe(0);
       const before = (await controller.metadata.waitFor(topicReady('moves', 6))).topics.get('moves')!;
       const victim = ms.find((m) => m !== controller && before.partitions.some((p) => p.leader === m.brokerId))!;
@@ -192,10 +221,71 @@ for (const backend of backends) {
       expect(image.topics.get('moves')!.partitions.every((p) => p.leader !== victim.brokerId)).toBe(true);
     });
 
+    it('a partitioned controller is replaced; after its session expires it rejoins as a member', async () => {
+      await newCluster();
+      const a = await partitionableMember(1);
+      await controllerOf([a.m]);
+      const b = await partitionableMember(2);
+      await controllerSees(a.m, 2);
+      await a.m.createTopics([{ name: 'kept', numPartitions: 2, replicationFactor: 2 }]);
+      await b.m.metadata.waitFor(topicReady('kept', 2));
+      const epoch = a.m.controllerEpoch;
+      const oldSession = a.m.sessionId;
+
+      // Cut the controller off: the coordinator expires its session and the other broker takes over,
+      // while the cut-off broker cannot know yet (a zombie until it reconnects).
+      a.proxy.partition();
+      await expect.poll(() => b.m.isController, { timeout: 15_000 }).toBe(true);
+      expect(b.m.controllerEpoch).toBeGreaterThan(epoch);
+      // The cut-off broker still believes it is the controller: only the epoch fence stops its writes.
+      expect(a.m.isController).toBe(true);
+      await b.m.metadata.waitFor((i) => i.brokers.size === 1 && i.topics.get('kept')!.partitions.every((p) => p.leader === 2));
+
+      a.proxy.heal();
+      await expect.poll(() => a.m.sessionId !== undefined && a.m.sessionId !== oldSession, { timeout: 15_000 }).toBe(true);
+      expect(a.m.isController).toBe(false);
+      await Promise.all([a.m, b.m].map((m) => m.metadata.waitFor((i) => i.brokers.size === 2 && i.controllerId === 2, 15_000)));
+      await a.m.metadata.waitFor(topicReady('kept', 2));
+
+      // And back: partitioning the new controller hands the role to the rejoined broker.
+      const secondEpoch = b.m.controllerEpoch;
+      b.proxy.partition();
+      await expect.poll(() => a.m.isController, { timeout: 15_000 }).toBe(true);
+      expect(a.m.controllerEpoch).toBeGreaterThan(secondEpoch);
+      b.proxy.heal();
+      await controllerSees(a.m, 2);
+      expect((await a.m.createTopics([{ name: 'after-expiry', numPartitions: 1, replicationFactor: 2 }]))[0]!.errorCode).toBe(ErrorCodes.NONE.code);
+      await Promise.all([a.m, b.m].map((m) => m.metadata.waitFor(topicReady('after-expiry', 1), 15_000)));
+    });
+
+    it('a zombie controller driver is fenced: its requests fail with StaleControllerEpoch and it resigns', async () => {
+      await newCluster();
+      const m1 = await member(1);
+      await controllerOf([m1]);
+      // A second driver that believes it was elected at the current epoch version...
+      const zk = await session();
+      const stat = (await zk.exists('/controller_epoch'))!;
+      const resigned: Error[] = [];
+      const zombie = new ControllerDriver({
+        zk, brokerId: 9, controllerEpoch: 1, epochZkVersion: stat.version, logger, randomSeed: () => 0,
+        onResign: (reason) => resigned.push(reason),
+      });
+      await zombie.start();
+      // ...is deposed by a newer election before it writes anything.
+      await zk.multi([{ op: 'set', path: '/controller_epoch', data: '99', expectedVersion: stat.version }]);
+      const [result] = await zombie.createTopics([{ name: 'zombie', numPartitions: 1, replicationFactor: 1 }]);
+      expect(result!.errorCode).toBe(ErrorCodes.STALE_CONTROLLER_EPOCH.code);
+      expect(zombie.isActive).toBe(false);
+      expect(resigned).toHaveLength(1);
+      expect(await zk.exists('/brokers/topics/zombie')).toBeUndefined();
+      expect((await zombie.createTopics([{ name: 'zombie', numPartitions: 1, replicationFactor: 1 }]))[0]!.errorCode).toBe(ErrorCodes.NOT_CONTROLLER.code);
+    });
+
     it('auto-creates from a non-controller, deletes through the controller and rejects a duplicate broker id', async () => {
       await newCluster();
       const ms = [await member(1), await member(2)];
       const controller = await controllerOf(ms);
+      await controllerSees(controller, 2);
       const other = ms.find((m) => m !== controller)!;
       await other.metadata.waitFor((i) => i.brokers.size === 2);
       const deleted: RoleChange[] = [];
