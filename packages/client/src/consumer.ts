@@ -228,14 +228,24 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     const signal = options.signal;
     for await (const chunk of this.chunkStream(signal)) {
       const { state, records, generation } = chunk;
-      for (const r of records) {
-        // Position moves as the application receives; a seek while handling a message wins.
-        if (state.generation !== generation) break;
-        state.position = r.offset + 1;
-        yield { topic: state.topic, partition: state.partition, offset: r.offset, timestamp: r.timestamp, key: r.key, value: r.value, headers: r.headers };
-        if (signal?.aborted) throw new AbortError(signal);
+      let finished = false;
+      try {
+        for (const r of records) {
+          // Position moves as the application receives; a seek while handling a message wins.
+          if (state.generation !== generation) break;
+          state.position = r.offset + 1;
+          yield { topic: state.topic, partition: state.partition, offset: r.offset, timestamp: r.timestamp, key: r.key, value: r.value, headers: r.headers };
+          if (signal?.aborted) throw new AbortError(signal);
+        }
+        finished = true;
+        if (state.generation === generation) state.position = chunk.nextOffset;
+      } finally {
+        // Left in the middle of a chunk (break, throw): what was prefetched after it is dropped, so
+        // the next iteration resumes right after the last message received.
+        if (!finished && state.generation === generation && state.position !== undefined && this.partitions.get(tpKey(state.topic, state.partition)) === state) {
+          this.seek({ topic: state.topic, partition: state.partition, offset: state.position });
+        }
       }
-      if (state.generation === generation) state.position = chunk.nextOffset;
     }
   }
 

@@ -70,6 +70,21 @@ describe('consumer', () => {
     await iterator.return?.();
   });
 
+  it('resumes right after the last message received when a loop is left early', async () => {
+    appendBatch(cluster, 't', 0, 'a', 10);
+    appendBatch(cluster, 't', 0, 'b', 10);
+    await consumer.assign([{ topic: 't', partition: 0 }]);
+    consumer.seek({ topic: 't', partition: 0, offset: 0 });
+    for await (const m of consumer) if (m.offset === 2) break;
+    expect(consumer.position({ topic: 't', partition: 0 })).toBe(3);
+    const again: number[] = [];
+    for await (const m of consumer) {
+      again.push(m.offset);
+      if (m.offset === 12) break;
+    }
+    expect(again).toEqual([3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+  });
+
   it('reads whole topics from the beginning, in order per partition', async () => {
     appendBatch(cluster, 't', 0, 'p0-', 3);
     appendBatch(cluster, 't', 1, 'p1-', 4);
