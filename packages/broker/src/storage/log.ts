@@ -282,7 +282,7 @@ export class PartitionLog {
         const now = this.clock();
         if (this.shouldRoll(writePos, entry, nextOffset, now)) {
           const bad = await commitRun();
-          if (bad.length > 0) return this.retryWithout(bad, run, entries.slice(i), done);
+          if (bad.length > 0) return await this.retryWithout(bad, run, entries.slice(i), done);
           run = [];
           await this.rollTo(nextOffset);
           snapshot = this.active.snapshot();
@@ -294,7 +294,7 @@ export class PartitionLog {
         run.push({ entry, result });
       }
       const bad = await commitRun();
-      if (bad.length > 0) return this.retryWithout(bad, run, [], done);
+      if (bad.length > 0) return await this.retryWithout(bad, run, [], done);
       if (this.flushDue()) await this.syncActive();
     } catch (err) {
       const storageError = this.goOffline(err, this.active.paths.log, snapshot.size);
@@ -647,19 +647,18 @@ export class PartitionLog {
 
   private async truncateWithin(offset: number): Promise<void> {
     const keep = this.segmentIndexFor(offset);
-    const doomed = this.segments.slice(keep + 1);
     const target = this.segments[keep]!;
-    this.segments = this.segments.slice(0, keep + 1);
-    await this.deleteSegmentFiles(doomed);
-    this.openInactive.delete(target);
     await this.ensureIndexes(target);
-    const position = await target.positionOf(offset);
-    const fh = await target.handle();
-    await fh.truncate(position);
-    const outcome = await target.recover({ verifyCrc: false, endOffsetExclusive: Number.MAX_SAFE_INTEGER, indexIntervalBytes: this.config.indexIntervalBytes, fileSize: position });
-    if (outcome.failure) throw this.goOffline(new Error(outcome.failure.reason), target.paths.log, outcome.failure.position);
+    const cut = await target.cutFor(offset);
+    // From here the log shrinks: memory first (readers see the new end at once), then the files.
+    const doomed = this.segments.slice(keep + 1);
+    this.segments = this.segments.slice(0, keep + 1);
+    this.openInactive.delete(target);
+    target.cutInMemory(cut.position, cut.baseOffset ?? offset);
+    await this.deleteSegmentFiles(doomed);
+    await target.finishTruncation();
     await target.writeIndexes();
-    await fh.datasync();
+    await (await target.handle()).datasync();
     target.createdMs = this.clock();
   }
 
@@ -730,7 +729,7 @@ export class PartitionLog {
       try {
         if (isLast) {
           await segment.loadIndexes(0x7fffffff);
-          if (await segment.loadTailState(this.config.indexIntervalBytes)) return;
+          if (await segment.loadTailState()) return;
           this.logger.warn({ file: segment.paths.log }, 'active segment tail does not match its index, recovering');
         } else {
           await segment.loadLargestTimestamp();

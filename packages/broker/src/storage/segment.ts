@@ -242,7 +242,7 @@ export class LogSegment {
    * the end to find the next offset and the index interval counter. False when the tail is not
    * whole batches, in which case the caller recovers the segment fully.
    */
-  async loadTailState(indexIntervalBytes: number): Promise<boolean> {
+  async loadTailState(): Promise<boolean> {
     const start = this.offsetIndex!.lastPosition();
     const fh = await this.handle();
     let expectedMin = this.baseOffset + Math.max(0, this.offsetIndex!.lastRelOffset());
@@ -259,7 +259,6 @@ export class LogSegment {
       end = item.position + item.bytes.length;
     }
     this.bytesSinceLastIndexEntry = end - start;
-    void indexIntervalBytes;
     return end === this.size;
   }
 
@@ -311,15 +310,44 @@ export class LogSegment {
     return undefined;
   }
 
-  /** Position of the first batch whose last offset is >= offset, or the segment size. */
-  async positionOf(offset: number): Promise<number> {
+  /**
+   * Where truncation at `offset` cuts: the first batch whose last offset is >= offset (its position
+   * and base offset), or the end of the segment.
+   */
+  async cutFor(offset: number): Promise<{ position: number; baseOffset: number | undefined }> {
     const fh = await this.handle();
     const start = this.offsetIndex!.lookup(offset - this.baseOffset).position;
     for await (const item of scanBatches(fh, start, this.size, { verifyCrc: false })) {
       if (item.kind === 'error') throw new CorruptRecordError(`${item.reason} in ${this.paths.log}`, item.position);
-      if (lastOffsetOf(item.header) >= offset) return item.position;
+      if (lastOffsetOf(item.header) >= offset) return { position: item.position, baseOffset: item.header.baseOffset };
     }
-    return this.size;
+    return { position: this.size, baseOffset: undefined };
+  }
+
+  /**
+   * First half of truncation, synchronous: cuts the in-memory state at `position` (a batch
+   * boundary) so that concurrent readers never look past it. `provisionalNextOffset` stands until
+   * finishTruncation has rescanned the tail.
+   */
+  cutInMemory(position: number, provisionalNextOffset: number): void {
+    const relEnd = provisionalNextOffset - this.baseOffset;
+    this.size = position;
+    this.nextOffset = position === 0 ? this.baseOffset : provisionalNextOffset;
+    this.offsetIndex!.truncate(relEnd, position);
+    this.timeIndex!.truncate(relEnd);
+    this.maxTimestamp = this.timeIndex!.lastTimestamp();
+    this.offsetOfMaxTimestamp = this.timeIndex!.entries > 0 ? this.baseOffset + this.timeIndex!.lastRelOffset() : -1;
+  }
+
+  /**
+   * Second half: truncates the file, then rescans the few batches after the last surviving index
+   * entry for the exact next offset, largest timestamp and index interval counter.
+   */
+  async finishTruncation(): Promise<void> {
+    await (await this.handle()).truncate(this.size);
+    if (!(await this.loadTailState())) {
+      throw new CorruptRecordError(`the batches before the truncation point of ${this.paths.log} are not whole`, this.offsetIndex!.lastPosition());
+    }
   }
 
   /** First record at or after `timestamp` in this segment, via the time index and a scan. */

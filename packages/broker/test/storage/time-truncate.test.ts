@@ -108,6 +108,30 @@ describe('truncateTo', () => {
     expect((await log.append(makeBatch())).baseOffset).toBe(0);
   });
 
+  it('concurrent reads during truncation see either the old or the new log, never an error', async () => {
+    let stop = false;
+    const outcomes: string[] = [];
+    const reader = (async () => {
+      while (!stop) {
+        const from = Math.floor(Math.random() * 60);
+        try {
+          const result = await log.read(from, 1 << 20);
+          for (const span of splitBatches(result.bytes)) expect(span.header.baseOffset + span.header.lastOffsetDelta).toBeGreaterThanOrEqual(from);
+          outcomes.push('ok');
+        } catch (err) {
+          outcomes.push((err as Error).name);
+        }
+      }
+    })();
+    await log.truncateTo(25);
+    await log.truncateTo(7);
+    stop = true;
+    await reader;
+    expect(log.state).toBe('online');
+    expect(new Set(outcomes.filter((o) => o !== 'ok'))).toEqual(new Set(outcomes.some((o) => o !== 'ok') ? ['OffsetOutOfRangeError'] : []));
+    expect(log.logEndOffset).toBe(6);
+  });
+
   it('survives an unclean reopen right after truncation', async () => {
     await log.truncateTo(33);
     await log.append(makeBatch({ count: 5 }));
