@@ -295,6 +295,43 @@ describe('bad input', () => {
     expect(await raw.next()).toBeNull();
   });
 
+  it('survives random and mutated frames from many connections, losing nothing', async () => {
+    const server = await start({ dataDir: tempDir(), maxFrameBytes: 4096 });
+    const keeper = await client(server.connectString);
+    await p((cb) => keeper.create('/kept', Buffer.from('k'), cb));
+    let seed = 12345;
+    const rand = () => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed / 2 ** 32;
+    };
+    const valid = new Writer();
+    const at = valid.beginFrame();
+    valid.int(1).int(OpCode.create).string('/fuzz').int(1).raw(Buffer.from('x')).int(1).int(31).string('world').string('anyone').int(0);
+    valid.endFrame(at);
+    const template = valid.take();
+    for (let round = 0; round < 40; round++) {
+      const raw = await RawClient.open(server.port);
+      if (rand() < 0.7) await raw.handshake({ timeOutMs: 4000 });
+      for (let i = 0; i < 10; i++) {
+        let frame: Buffer;
+        if (rand() < 0.5) {
+          frame = Buffer.from(template);
+          for (let k = 0; k < 3; k++) frame[4 + Math.floor(rand() * (frame.length - 4))] = Math.floor(rand() * 256);
+        } else {
+          const len = Math.floor(rand() * 64);
+          frame = Buffer.alloc(4 + len);
+          frame.writeInt32BE(len);
+          for (let k = 0; k < len; k++) frame[4 + k] = Math.floor(rand() * 256);
+        }
+        raw.write(frame);
+      }
+      raw.close();
+    }
+    const fresh = await client(server.connectString);
+    expect((await p<Buffer>((cb) => fresh.getData('/kept', cb))).toString()).toBe('k');
+    await p((cb) => keeper.create('/still-working', cb));
+  });
+
   it('refuses a client that has seen a later zxid than the server', async () => {
     const server = await start({ dataDir: tempDir() });
     const raw = await RawClient.open(server.port);
