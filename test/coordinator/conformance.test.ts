@@ -8,7 +8,7 @@
  * with a warning that says why.
  */
 import { writeFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test, type TestContext } from 'vitest';
 import { adminCases } from './cases/admin.js';
 import { multiCases } from './cases/multi.js';
 import { nodeCases } from './cases/nodes.js';
@@ -40,13 +40,25 @@ for (const [name, status] of availability) {
 const knownDifferences = process.env.SAMSA_CONFORMANCE_STRICT === '1' ? {} : KNOWN_DIFFERENCES;
 if (availability.get('embedded')?.available) {
   for (const [name, difference] of Object.entries(knownDifferences)) {
-    console.warn(`[coordinator conformance] KNOWN DIFFERENCE (expected to fail on 'embedded'): ${name}: ${difference}`);
+    console.warn(`[coordinator conformance] KNOWN DIFFERENCE listed (a failure on 'embedded' is reported as skipped): ${name}: ${difference}`);
   }
 }
 
-/** The test function for a case: `test.fails` for a known difference of the embedded coordinator. */
-function caseTest(targetName: TargetName | 'comparison', caseName: string): typeof test | typeof test.fails {
-  return targetName !== 'zookeeper' && caseName in knownDifferences ? test.fails : test;
+/**
+ * Runs `body`; for a known difference of the embedded coordinator, a failure skips the test with the
+ * difference's note (visible in vitest's report) and a pass warns that the entry is stale.
+ */
+async function runCase(context: TestContext, targetName: TargetName | 'comparison', caseName: string, body: () => Promise<void> | void): Promise<void> {
+  const note = targetName === 'zookeeper' ? undefined : knownDifferences[caseName];
+  if (note === undefined) return body();
+  try {
+    await body();
+  } catch (error) {
+    const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    console.warn(`[coordinator conformance] KNOWN DIFFERENCE still present (${targetName}): ${caseName}: ${message}`);
+    context.skip(`known difference: ${note}`);
+  }
+  console.warn(`[coordinator conformance] known difference no longer reproduces (${targetName}): '${caseName}': remove it from test/coordinator/known-differences.ts`);
 }
 
 /** transcripts.get(caseName).get(target) */
@@ -69,21 +81,24 @@ for (const targetName of TARGET_NAMES) {
     });
 
     cases.forEach((conformanceCase, index) => {
-      caseTest(targetName, conformanceCase.name)(conformanceCase.name, async () => {
+      test(conformanceCase.name, async (context) => {
         if (!target) throw new Error(`${targetName} did not start`);
+        const running = target;
         const base = `/t${String(index).padStart(2, '0')}-${slug(conformanceCase.name)}`;
         const setup = await ZkTestClient.connect(target.connectString);
         await setup.create(base);
         await setup.close();
-        const context = new CaseContext(target, base);
-        try {
-          await conformanceCase.run(context);
-        } finally {
-          await context.cleanup();
-          const perTarget = transcripts.get(conformanceCase.name) ?? new Map<TargetName, TranscriptEntry[]>();
-          perTarget.set(targetName, context.transcript.finalize());
-          transcripts.set(conformanceCase.name, perTarget);
-        }
+        const caseContext = new CaseContext(running, base);
+        await runCase(context, targetName, conformanceCase.name, async () => {
+          try {
+            await conformanceCase.run(caseContext);
+          } finally {
+            await caseContext.cleanup();
+            const perTarget = transcripts.get(conformanceCase.name) ?? new Map<TargetName, TranscriptEntry[]>();
+            perTarget.set(targetName, caseContext.transcript.finalize());
+            transcripts.set(conformanceCase.name, perTarget);
+          }
+        });
       });
     });
   });
@@ -100,13 +115,15 @@ afterAll(() => {
 const bothRun = TARGET_NAMES.every((name) => availability.get(name)?.available);
 describe.skipIf(!bothRun)('coordinator transcripts equal ZooKeeper transcripts', () => {
   for (const conformanceCase of cases) {
-    caseTest('comparison', conformanceCase.name)(conformanceCase.name, () => {
+    test(conformanceCase.name, async (context) => {
       const perTarget = transcripts.get(conformanceCase.name);
       const zookeeper = perTarget?.get('zookeeper');
-      const embedded = perTarget?.get('embedded');
       expect(zookeeper, 'the ZooKeeper run of this case recorded no transcript').toBeDefined();
-      expect(embedded, 'the embedded run of this case recorded no transcript').toBeDefined();
-      expect(embedded).toEqual(zookeeper);
+      await runCase(context, 'comparison', conformanceCase.name, () => {
+        const embedded = perTarget?.get('embedded');
+        expect(embedded, 'the embedded run of this case recorded no transcript').toBeDefined();
+        expect(embedded).toEqual(zookeeper);
+      });
     });
   }
 });
