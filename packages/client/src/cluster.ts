@@ -194,7 +194,13 @@ export class Cluster {
    */
   async callAny<M extends RpcName>(method: M, request: BrokerRpcs[M][0], options: Partial<CallOptions> = {}): Promise<BrokerRpcs[M][1]> {
     const deadline = Date.now() + this.options.defaultApiTimeoutMs;
-    return withRetries(() => this.callAnyOnce(method, request, options), { retry: this.options.retry, deadline, signal: options.signal });
+    try {
+      return await withRetries(() => this.callAnyOnce(method, request, options), { retry: this.options.retry, deadline, signal: options.signal });
+    } catch (err) {
+      // Retried already: final for whoever called.
+      if (err instanceof ConnectionError && err.retriable) throw new ConnectionError(err.message, { cause: err.cause });
+      throw err;
+    }
   }
 
   private async callAnyOnce<M extends RpcName>(method: M, request: BrokerRpcs[M][0], options: Partial<CallOptions>): Promise<BrokerRpcs[M][1]> {
@@ -217,7 +223,7 @@ export class Cluster {
     // Every broker was slow rather than unreachable: the timeout says more than "cannot reach".
     if (timeouts === addresses.length) throw lastError;
     const tried = this.brokers.size > 0 ? addresses : this.options.brokers;
-    throw new ConnectionError(`cannot reach any broker at ${tried.join(', ')} (${connectionReason(lastError)})`, { cause: lastError });
+    throw new ConnectionError(`cannot reach any broker at ${tried.join(', ')} (${connectionReason(lastError)})`, { cause: lastError, retriable: true });
   }
 }
 

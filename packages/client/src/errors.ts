@@ -18,10 +18,13 @@ export class SamsaClientError extends SamsaError {
   }
 }
 
-/** No broker could be reached (bootstrap or every known broker). Message is one line, made for people. */
+/**
+ * No broker could be reached (bootstrap or every known broker), after the client's retries: final, so
+ * callers fail fast instead of retrying again. Message is one line, made for people.
+ */
 export class ConnectionError extends SamsaClientError {
-  constructor(message: string, options: { cause?: unknown } = {}) {
-    super(ErrorCodes.NETWORK_EXCEPTION, message, options);
+  constructor(message: string, options: { cause?: unknown; retriable?: boolean } = {}) {
+    super(ErrorCodes.NETWORK_EXCEPTION, message, { retriable: false, ...options });
     this.name = 'ConnectionError';
     this.message = message;
   }
@@ -102,6 +105,7 @@ export function isRetriable(err: unknown): boolean {
 
 /** Short text for the low-level reason of a failed connection, e.g. "connect ECONNREFUSED". */
 export function connectionReason(err: unknown): string {
+  if (err instanceof SamsaClientError && err.cause instanceof Error) return connectionReason(err.cause);
   const text = err instanceof Error ? err.message : String(err);
   const syscall = /\b(connect|getaddrinfo|read|write) (E[A-Z_]+)/.exec(text);
   if (syscall) return `${syscall[1]} ${syscall[2]}`;

@@ -99,8 +99,17 @@ describe('bootstrap', () => {
     await samsa.close();
     expect(err).toBeInstanceOf(ConnectionError);
     expect((err as Error).message).toBe('cannot reach any broker at 127.0.0.1:1 (connect ECONNREFUSED)');
-    expect(err).toMatchObject({ retriable: true, code: ErrorCodes.NETWORK_EXCEPTION.code });
+    expect(err).toMatchObject({ retriable: false, code: ErrorCodes.NETWORK_EXCEPTION.code });
     expect((err as Error).cause).toBeInstanceOf(SamsaClientError);
+  });
+
+  it('fails fast for producers and admin operations too', async () => {
+    const samsa = new Samsa({ brokers: ['127.0.0.1:1'], retry: { retries: 1, initialRetryTimeMs: 10, maxRetryTimeMs: 10 } });
+    const started = Date.now();
+    await expect(samsa.producer().send({ topic: 't', value: 'x' })).rejects.toBeInstanceOf(ConnectionError);
+    await expect(samsa.admin().createTopics([{ topic: 't' }])).rejects.toBeInstanceOf(ConnectionError);
+    expect(Date.now() - started).toBeLessThan(5000);
+    await samsa.close();
   });
 
   it('tries the bootstrap brokers in turn', async () => {
