@@ -36,6 +36,11 @@ export interface CoreOptions {
   sessionIdBase: bigint;
   /** How often `tick` deletes empty containers that once had children (ZooKeeper: 60 s). */
   containerCheckIntervalMs?: number;
+  /**
+   * ZooKeeper's tickTime: session deadlines are rounded up to the next multiple of it (its expiry
+   * buckets), so a session expires between its timeout and one tick later. Omitted: exact deadlines.
+   */
+  tickTimeMs?: number;
 }
 
 export type TxnOp =
@@ -262,7 +267,7 @@ export class CoordinatorCore {
       out.push({ kind: 'txn', txn });
       this.applyTxn(txn, null);
       const s = this.sessions.get(id)!;
-      s.expiresAtMs = nowMs + timeoutMs;
+      s.expiresAtMs = this.deadline(nowMs, timeoutMs);
       this.attach(connId, s);
       out.push({ kind: 'connected', connId, rsp: { timeOutMs: timeoutMs, sessionId: id, passwd, readOnly: req.readOnly } });
       return out;
@@ -279,7 +284,7 @@ export class CoordinatorCore {
       out.push({ kind: 'close', connId: old, reason: 'session moved to a new connection' });
     }
     s.timeoutMs = timeoutMs;
-    s.expiresAtMs = nowMs + timeoutMs;
+    s.expiresAtMs = this.deadline(nowMs, timeoutMs);
     this.attach(connId, s);
     out.push({ kind: 'connected', connId, rsp: { timeOutMs: timeoutMs, sessionId: s.id, passwd: s.passwd, readOnly: req.readOnly } });
     return out;
@@ -314,9 +319,15 @@ export class CoordinatorCore {
     return out;
   }
 
+  private deadline(nowMs: number, timeoutMs: number): number {
+    const tick = this.options.tickTimeMs;
+    if (!tick) return nowMs + timeoutMs;
+    return (Math.floor((nowMs + timeoutMs) / tick) + 1) * tick;
+  }
+
   /** Restarts every session's timeout clock, e.g. after recovery. */
   touchAllSessions(nowMs: number): void {
-    for (const s of this.sessions.values()) s.expiresAtMs = nowMs + s.timeoutMs;
+    for (const s of this.sessions.values()) s.expiresAtMs = this.deadline(nowMs, s.timeoutMs);
   }
 
   /** The earliest time at which `tick` has work: a session deadline or a container check (Infinity if none). */
@@ -336,7 +347,7 @@ export class CoordinatorCore {
       out.push({ kind: 'close', connId, reason: 'request without a live session' });
       return out;
     }
-    session.expiresAtMs = nowMs + session.timeoutMs;
+    session.expiresAtMs = this.deadline(nowMs, session.timeoutMs);
     const b = req.body;
     const reply = (zxid: number, err: number, body: ResponseBody = NO_BODY) =>
       out.push({ kind: 'reply', connId, xid: req.xid, zxid, err, body, opcode: b.type });
@@ -694,7 +705,7 @@ export class CoordinatorCore {
           id: sessionId,
           timeoutMs: op.timeoutMs,
           passwd: op.passwd,
-          expiresAtMs: timeMs + op.timeoutMs,
+          expiresAtMs: this.deadline(timeMs, op.timeoutMs),
           connId: null,
           ephemerals: new Set(),
         });
@@ -888,7 +899,7 @@ export class CoordinatorCore {
       parent.children.add(childName(path));
     }
     for (const s of snap.sessions) {
-      this.sessions.set(s.id, { ...s, expiresAtMs: nowMs + s.timeoutMs, connId: null, ephemerals: new Set() });
+      this.sessions.set(s.id, { ...s, expiresAtMs: this.deadline(nowMs, s.timeoutMs), connId: null, ephemerals: new Set() });
     }
     for (const [path, node] of this.nodes) {
       if (node.ephemeralOwner === CONTAINER_OWNER) this.containers.add(path);

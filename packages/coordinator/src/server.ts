@@ -116,6 +116,7 @@ class CoordinatorServer {
     this.core = new CoordinatorCore({
       minSessionTimeoutMs: this.minSessionTimeoutMs,
       maxSessionTimeoutMs: this.maxSessionTimeoutMs,
+      tickTimeMs: this.tickTimeMs,
       newPassword: () => randomBytes(16),
       // ZooKeeper's scheme: the start time in the high bits, a counter below.
       sessionIdBase: BigInt.asIntN(64, BigInt.asUintN(64, BigInt(now) << 24n) >> 8n),
