@@ -25,7 +25,7 @@ import {
   topicPath,
 } from '../controller/znodes.js';
 import { MetadataCache } from './metadata-cache.js';
-import type { RoleChange } from './metadata.js';
+import { type RoleChange, currentRoles } from './metadata.js';
 import { ZkErrorCode, ZkSession, zkErrorCode } from './zk.js';
 
 export interface ClusterMemberOptions {
@@ -102,6 +102,14 @@ export class ClusterMember extends EventEmitter<ClusterMemberEvents> {
     return this.driver?.isActive ? this.driver.controllerEpoch : -1;
   }
 
+  /**
+   * The roles this broker holds now, as RoleChanges: call once after start() to open partition logs,
+   * then follow the 'roles' event (nothing is missed in between: both happen in the same tick).
+   */
+  currentRoles(): RoleChange[] {
+    return currentRoles(this.brokerId, this.metadata.image);
+  }
+
   /** Hex id of the current ZooKeeper session (for logs). */
   get sessionId(): string | undefined {
     return this.zk?.sessionId;
@@ -139,7 +147,8 @@ export class ClusterMember extends EventEmitter<ClusterMemberEvents> {
    */
   async autoCreateTopic(topic: NewTopic): Promise<TopicResult> {
     if (this.driver?.isActive) return (await this.driver.createTopics([topic]))[0]!;
-    const zk = this.requireSession();
+    const zk = this.zk;
+    if (!zk) return { name: topic.name, errorCode: ErrorCodes.LEADER_NOT_AVAILABLE.code, errorMessage: 'This broker is reconnecting to the coordinator' };
     const live = [...this.metadata.image.brokers.keys()];
     const rejection = validateNewTopic(topic.name, topic.numPartitions, topic.replicationFactor, live.length);
     if (rejection) return { name: topic.name, errorCode: rejection.error.code, errorMessage: rejection.message };
@@ -152,7 +161,8 @@ export class ClusterMember extends EventEmitter<ClusterMemberEvents> {
       ]);
     } catch (error) {
       if (zkErrorCode(error) === ZkErrorCode.NODE_EXISTS) return alreadyExists(topic.name);
-      throw error;
+      this.log.warn({ topic: topic.name, err: error }, 'auto-creation failed');
+      return { name: topic.name, errorCode: ErrorCodes.LEADER_NOT_AVAILABLE.code, errorMessage: `Could not write the topic to the coordinator: ${String(error)}` };
     }
     this.log.info({ topic: topic.name, replicas }, 'wrote assignment of auto-created topic');
     return { name: topic.name, errorCode: ErrorCodes.NONE.code, errorMessage: '' };
@@ -176,11 +186,6 @@ export class ClusterMember extends EventEmitter<ClusterMemberEvents> {
   }
 
   // ---- session lifecycle ----
-
-  private requireSession(): ZkSession {
-    if (!this.zk) throw new Error(`Broker ${this.brokerId} has no coordinator session`);
-    return this.zk;
-  }
 
   private async join(): Promise<void> {
     const zk = await ZkSession.connect({

@@ -149,3 +149,13 @@ export function diffRoles(brokerId: number, before: MetadataImage, after: Metada
   }
   return changes;
 }
+
+/** The roles `brokerId` holds in `image`, as changes from nothing: what to open at start. */
+export function currentRoles(brokerId: number, image: MetadataImage): RoleChange[] {
+  return diffRoles(brokerId, EMPTY_IMAGE, image);
+}
+
+/** Replicas of a partition that are not registered right now (the Metadata response's offline_replicas). */
+export function offlineReplicas(image: MetadataImage, partition: PartitionInfo): number[] {
+  return partition.replicas.filter((r) => !image.brokers.has(r));
+}

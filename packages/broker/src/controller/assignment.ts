@@ -8,6 +8,11 @@
 import { ErrorCodes, type ErrorSpec } from '@samsa/protocol';
 
 export const MAX_TOPIC_NAME_LENGTH = 249;
+/**
+ * Upper bound on partitions per creation request: the whole topic is written in one multi(), which
+ * must fit ZooKeeper's 1 MiB request limit (jute.maxbuffer), and every broker keeps it in memory.
+ */
+export const MAX_PARTITIONS_PER_TOPIC = 5_000;
 const TOPIC_NAME_CHARS = /^[a-zA-Z0-9._-]+$/;
 
 export interface Rejection {
@@ -39,6 +44,9 @@ export function validateNewTopic(
   if (nameRejection) return nameRejection;
   if (!Number.isInteger(numPartitions) || numPartitions < 1) {
     return { error: ErrorCodes.INVALID_PARTITIONS, message: `Number of partitions must be at least 1 (got ${numPartitions})` };
+  }
+  if (numPartitions > MAX_PARTITIONS_PER_TOPIC) {
+    return { error: ErrorCodes.INVALID_PARTITIONS, message: `Number of partitions must be at most ${MAX_PARTITIONS_PER_TOPIC} (got ${numPartitions})` };
   }
   if (!Number.isInteger(replicationFactor) || replicationFactor < 1) {
     return { error: ErrorCodes.INVALID_REPLICATION_FACTOR, message: `Replication factor must be at least 1 (got ${replicationFactor})` };

@@ -15,6 +15,7 @@ describe('validateNewTopic', () => {
   it('checks partitions and replication factor against live brokers', () => {
     expect(validateNewTopic('t', 0, 1, 3)?.error).toBe(ErrorCodes.INVALID_PARTITIONS);
     expect(validateNewTopic('t', 1.5, 1, 3)?.error).toBe(ErrorCodes.INVALID_PARTITIONS);
+    expect(validateNewTopic('t', 5_001, 1, 3)?.error).toBe(ErrorCodes.INVALID_PARTITIONS);
     expect(validateNewTopic('t', 1, 0, 3)?.error).toBe(ErrorCodes.INVALID_REPLICATION_FACTOR);
     const tooMany = validateNewTopic('t', 1, 4, 3);
     expect(tooMany?.error).toBe(ErrorCodes.INVALID_REPLICATION_FACTOR);
