@@ -349,8 +349,10 @@ export class CoordinatorCore {
     }
     session.expiresAtMs = this.deadline(nowMs, session.timeoutMs);
     const b = req.body;
-    const reply = (zxid: number, err: number, body: ResponseBody = NO_BODY) =>
+    const reply = (zxid: number, err: number, body: ResponseBody = NO_BODY): Output[] => {
       out.push({ kind: 'reply', connId, xid: req.xid, zxid, err, body, opcode: b.type });
+      return out;
+    };
     switch (b.type) {
       case OpCode.ping:
         reply(this.lastZxid, 0);
@@ -371,12 +373,12 @@ export class CoordinatorCore {
           const zxid = this.write(out, session.id, nowMs, () => {
             throw new KeeperError(ErrorCode.BADARGUMENTS);
           });
-          return reply(zxid, ErrorCode.BADARGUMENTS), out;
+          return reply(zxid, ErrorCode.BADARGUMENTS);
         }
         let created: TxnOp | null = null;
         const zxid = this.write(out, session.id, nowMs, () => (created = this.prepareCreate(session.id, conn, b)));
         const err = this.lastWriteError;
-        if (err !== 0 || created === null) return reply(zxid, err), out;
+        if (err !== 0 || created === null) return reply(zxid, err);
         const path = (created as { path: string }).path;
         if (b.type === OpCode.create) reply(zxid, 0, { kind: 'path', path });
         else reply(zxid, 0, { kind: 'pathStat', path, stat: statOf(this.nodes.get(path)!) });

@@ -143,13 +143,19 @@ class CoordinatorServer {
     const tcp = createServer({ noDelay: true }, (socket) => this.accept(socket));
     this.tcp = tcp;
     const host = this.options.host ?? '127.0.0.1';
-    await new Promise<void>((resolve, reject) => {
-      tcp.once('error', reject);
-      tcp.listen(this.options.port ?? 2181, host, () => {
-        tcp.off('error', reject);
-        resolve();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        tcp.once('error', reject);
+        tcp.listen(this.options.port ?? 2181, host, () => {
+          tcp.off('error', reject);
+          resolve();
+        });
       });
-    });
+    } catch (err) {
+      this.tcp = null;
+      await this.log.close();
+      throw err;
+    }
     tcp.on('error', (err) => this.logger.error({ err }, 'server socket error'));
     const address = tcp.address();
     const port = typeof address === 'object' && address ? address.port : (this.options.port ?? 2181);
