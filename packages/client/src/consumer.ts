@@ -79,15 +79,15 @@ interface Chunk {
 const tpKey = (topic: string, partition: number) => `${topic}\0${partition}`;
 
 /**
- * An assignment-based consumer. A background fetcher keeps at most one Fetch in flight per broker and
- * at most one undelivered chunk per partition: while the application works through one chunk, the next
- * is being fetched (pipelining), and prefetched memory stays bounded by maxBytes per broker.
+ * An assignment-based consumer. A background fetcher keeps at most one Fetch in flight and at most one
+ * undelivered chunk per partition: while the application works through one chunk, the next is being
+ * fetched (pipelining), and prefetched memory stays bounded (maxPartitionFetchBytes per partition,
+ * maxBytes per response).
  */
 export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable {
   private readonly options: Required<ConsumerOptions>;
   private readonly partitions = new Map<string, PartitionState>();
   private readonly chunks: Chunk[] = [];
-  private readonly fetchingBrokers = new Set<number>();
   private readonly controller = new AbortController();
   private readonly topicsOfInterest = new Set<string>();
   private errors: unknown[] = [];
@@ -331,7 +331,11 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     }, Math.max(0, atMs - Date.now()));
   }
 
-  /** Starts a Fetch to every broker that leads fetchable partitions and has none in flight. */
+  /**
+   * Starts one Fetch per broker for the fetchable partitions it leads: those with a position, no fetch
+   * in flight and no undelivered chunk. Fetches are per partition set, not one per broker at a time, so
+   * a long poll on idle partitions never holds up a busy partition whose chunk was just handed out.
+   */
   private fetchReady(): void {
     if (this.closed) return;
     const now = Date.now();
@@ -355,7 +359,6 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
         this.armTimer(state.retryAtMs);
         continue;
       }
-      if (this.fetchingBrokers.has(leader)) continue;
       let list = byLeader.get(leader);
       if (!list) byLeader.set(leader, (list = []));
       list.push(state);
@@ -406,7 +409,6 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
       this.cluster.requestRefresh();
       return;
     }
-    this.fetchingBrokers.add(leader);
     const generations = states.map((s) => s.generation);
     const offsets = states.map((s) => s.fetchOffset);
     for (const state of states) state.inFlight = true;
@@ -440,7 +442,6 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
       for (const state of states) this.backOff(state);
     } finally {
       for (const state of states) state.inFlight = false;
-      this.fetchingBrokers.delete(leader);
       this.tick();
     }
   }

@@ -156,6 +156,19 @@ describe('consumer', () => {
     await iterator.return?.();
   });
 
+  it('a long poll on an idle partition does not hold up a busy one on the same broker', async () => {
+    cluster.createTopic('two', 2, { leaders: [0, 0] });
+    for (let i = 0; i < 4; i++) appendBatch(cluster, 'two', 0, `b${i}-`, 2);
+    const patient = samsa.consumer({ maxWaitMs: 10_000, maxPartitionFetchBytes: 1 });
+    await patient.assign([{ topic: 'two' }]);
+    await patient.seekToBeginning();
+    const started = Date.now();
+    const messages = await take(patient.messages(), 8);
+    expect(messages.map((m) => m.offset)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    await patient.close();
+  });
+
   it('bounds prefetch: no further Fetch for a partition until its chunk is handed out', async () => {
     for (let i = 0; i < 5; i++) appendBatch(cluster, 't', 0, `b${i}-`, 2);
     const small = samsa.consumer({ maxWaitMs: 100, maxPartitionFetchBytes: 1 });
