@@ -1,0 +1,38 @@
+/** Replication: the pure per-partition state machines and the leader-epoch cache (see ../../REPLICATION.md). */
+export {
+  LeaderEpochCache,
+  UNDEFINED_EPOCH,
+  UNDEFINED_EPOCH_END_OFFSET,
+  UNDEFINED_EPOCH_OFFSET,
+  type EpochEndOffset,
+  type EpochEntry,
+  type EpochLookup,
+} from './epoch-cache.js';
+export {
+  CorruptEpochCheckpointError,
+  LEADER_EPOCH_CHECKPOINT_FILE,
+  formatEpochCheckpoint,
+  loadEpochCache,
+  parseEpochCheckpoint,
+  saveEpochCache,
+} from './epoch-checkpoint.js';
+export { assignEpochsFromBatches } from './batches.js';
+export {
+  LeaderState,
+  type AcksAllStatus,
+  type FollowerSnapshot,
+  type IsrProposal,
+  type IsrRejection,
+  type LeaderOutput,
+  type LeaderStateOptions,
+} from './leader.js';
+export {
+  followerHighWatermark,
+  followerTruncation,
+  validateFollowerFetch,
+  type FetchValidation,
+  type FollowerFetch,
+  type FollowerLogView,
+  type LeaderLogView,
+  type TruncationDecision,
+} from './follower.js';

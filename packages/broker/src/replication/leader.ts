@@ -1,0 +1,377 @@
+/**
+ * The leader's side of one partition's replication, as a pure state machine (Kafka's Partition and
+ * Replica state on the leader). One instance per leadership term: construct it when this broker
+ * becomes leader of an epoch, drop it when the role or the epoch changes. Inputs are method calls
+ * with the time as an argument; outputs say what the driver must do (wake waiters, send AlterIsr).
+ * No I/O, no timers, no clock.
+ *
+ * The rules, each stated again where it is enforced:
+ *  1. The high watermark (HW) is the smallest log end offset (LEO) among the in-sync replicas, the
+ *     leader included, and never decreases.
+ *  2. The HW does not advance while the committed ISR is smaller than min.insync.replicas: a record
+ *     is committed only once at least that many replicas hold it (KAFKA-15583). So an ISR of the
+ *     leader alone cannot commit anything unless min.insync.replicas is 1 (the Jepsen 2013 loss).
+ *  3. While an ISR change is in flight the HW is computed over the union of the committed and the
+ *     proposed ISR (Kafka's "maximal ISR"): the controller may already count a proposed member as in
+ *     sync, or may not yet have removed a shrunk one, and either may become the next leader.
+ *  4. A follower is out of sync when it has not caught up to the leader's LEO within
+ *     replica.lag.time.max.ms; out-of-sync followers are removed (shrink). The leader never is.
+ *  5. A follower outside the ISR rejoins (expand) once its LEO reaches both the HW and the start of
+ *     this leader's epoch: it then holds every committed record and has truncated any divergent tail.
+ *  6. At most one ISR proposal is outstanding; after a version conflict nothing is proposed until a
+ *     newer ISR state is read.
+ */
+import { ErrorCodes, SamsaError } from '@samsa/protocol';
+
+export interface LeaderStateOptions {
+  readonly localBrokerId: number;
+  readonly leaderEpoch: number;
+  /** The assignment (preferred leader first). */
+  readonly replicas: readonly number[];
+  /** The ISR as committed in the coordinator's state znode for this epoch. */
+  readonly isr: readonly number[];
+  /** The state znode's version: an AlterIsr proposal names it (compare-and-set). */
+  readonly isrZkVersion: number;
+  /** min.insync.replicas (>= 1). */
+  readonly minInsyncReplicas: number;
+  /** replica.lag.time.max.ms (Kafka's default: 30000). */
+  readonly replicaLagTimeMaxMs: number;
+  readonly logEndOffset: number;
+  /** From the high-watermark checkpoint (or the follower's HW before the promotion); never above the LEO. */
+  readonly highWatermark: number;
+  /** This leader's first offset in its epoch: the log end offset at election. */
+  readonly epochStartOffset: number;
+  readonly nowMs: number;
+  /** After a proposal the controller refused as invalid (not a version conflict), wait this long. */
+  readonly isrRetryBackoffMs?: number;
+}
+
+/** An AlterIsr request to send to the controller. */
+export interface IsrProposal {
+  readonly leaderEpoch: number;
+  readonly isr: readonly number[];
+  /** The committed state's version the change is based on (the controller's compare-and-set). */
+  readonly zkVersion: number;
+  readonly kind: 'shrink' | 'expand';
+  /** The replicas leaving (shrink) or joining (expand). */
+  readonly changed: readonly number[];
+}
+
+/** What the driver must do after an input. Absent fields mean "nothing". */
+export interface LeaderOutput {
+  /** Set only when the HW advanced: wake parked fetches and acks=all producers; checkpoint lazily. */
+  readonly highWatermark?: number;
+  /** Send this AlterIsr to the controller; answer with onIsrCommitted or onIsrRejected. */
+  readonly isrProposal?: IsrProposal;
+  /** Set when the committed ISR changed: wake acks=all producers (they may now fail), update metadata. */
+  readonly isr?: readonly number[];
+}
+
+/**
+ * How the controller refused a proposal:
+ *  - 'stale': the state moved on (version conflict, fenced or unknown leader epoch, not the leader).
+ *    The proposal may or may not be what the controller holds now (a resent duplicate may have won),
+ *    so it stays in the maximal ISR and nothing is proposed until onIsrCommitted brings a newer state.
+ *  - 'invalid': the controller checked this very version and refused the change (e.g. a proposed
+ *    member is not alive); it certainly did not apply it. The state reverts; retry after a backoff.
+ */
+export type IsrRejection = 'stale' | 'invalid';
+
+/** The outcome of an acks=all produce whose last offset + 1 is `requiredOffset`. */
+export type AcksAllStatus = 'committed' | 'waiting' | 'notEnoughReplicas';
+
+/** What the leader knows about one follower (Kafka's ReplicaState). */
+export interface FollowerSnapshot {
+  readonly replicaId: number;
+  /** The follower's LEO as of its last accepted fetch; -1 until its first fetch in this term. */
+  readonly logEndOffset: number;
+  readonly lastCaughtUpTimeMs: number;
+  readonly lastFetchTimeMs: number;
+  /** The leader's LEO when that fetch arrived; -1 until the first fetch. */
+  readonly lastFetchLeaderLogEndOffset: number;
+}
+
+const UNKNOWN_OFFSET = -1;
+const DEFAULT_ISR_RETRY_BACKOFF_MS = 1000;
+
+interface FollowerState {
+  logEndOffset: number;
+  lastCaughtUpTimeMs: number;
+  lastFetchTimeMs: number;
+  lastFetchLeaderLogEndOffset: number;
+}
+
+export class LeaderState {
+  readonly localBrokerId: number;
+  readonly leaderEpoch: number;
+  readonly replicas: readonly number[];
+  readonly minInsyncReplicas: number;
+  readonly replicaLagTimeMaxMs: number;
+  readonly epochStartOffset: number;
+  private readonly isrRetryBackoffMs: number;
+
+  private leo: number;
+  private hw: number;
+  private nowMs: number;
+  private committedIsr: readonly number[];
+  private committedZkVersion: number;
+  private pending: IsrProposal | undefined;
+  /** A version conflict happened: wait for a newer committed state before proposing. */
+  private awaitingNewState = false;
+  private retryAtMs = 0;
+  private readonly followers = new Map<number, FollowerState>();
+
+  constructor(options: LeaderStateOptions) {
+    const { localBrokerId, replicas, isr } = options;
+    check(replicas.includes(localBrokerId), `leader ${localBrokerId} is not a replica (${replicas.join(',')})`);
+    check(isr.includes(localBrokerId), `leader ${localBrokerId} is not in the ISR (${isr.join(',')})`);
+    check(isr.every((r) => replicas.includes(r)) && new Set(isr).size === isr.length, `ISR ${isr.join(',')} must be distinct replicas`);
+    check(Number.isSafeInteger(options.minInsyncReplicas) && options.minInsyncReplicas >= 1, `min.insync.replicas ${options.minInsyncReplicas} must be >= 1`);
+    check(options.replicaLagTimeMaxMs > 0, `replica.lag.time.max.ms ${options.replicaLagTimeMaxMs} must be > 0`);
+    check(
+      0 <= options.highWatermark && options.highWatermark <= options.logEndOffset,
+      `high watermark ${options.highWatermark} must lie in [0, log end ${options.logEndOffset}]`,
+    );
+    check(options.epochStartOffset <= options.logEndOffset, `epoch start ${options.epochStartOffset} is past the log end ${options.logEndOffset}`);
+    this.localBrokerId = localBrokerId;
+    this.leaderEpoch = options.leaderEpoch;
+    this.replicas = [...replicas];
+    this.minInsyncReplicas = options.minInsyncReplicas;
+    this.replicaLagTimeMaxMs = options.replicaLagTimeMaxMs;
+    this.epochStartOffset = options.epochStartOffset;
+    this.isrRetryBackoffMs = options.isrRetryBackoffMs ?? DEFAULT_ISR_RETRY_BACKOFF_MS;
+    this.leo = options.logEndOffset;
+    this.hw = options.highWatermark;
+    this.nowMs = options.nowMs;
+    this.committedIsr = [...isr];
+    this.committedZkVersion = options.isrZkVersion;
+    for (const id of replicas) {
+      if (id === localBrokerId) continue;
+      // A new term knows nothing of the followers' logs (their LEO is unknown until they fetch, so the
+      // HW waits for every ISR member). ISR members get a full lag period to show up before a shrink.
+      this.followers.set(id, {
+        logEndOffset: UNKNOWN_OFFSET,
+        lastCaughtUpTimeMs: isr.includes(id) ? options.nowMs : 0,
+        lastFetchTimeMs: 0,
+        lastFetchLeaderLogEndOffset: UNKNOWN_OFFSET,
+      });
+    }
+    // Alone in the ISR with min.insync.replicas = 1, the whole log is committed at once.
+    this.maybeAdvanceHighWatermark();
+  }
+
+  // ---- reads ----
+
+  get highWatermark(): number {
+    return this.hw;
+  }
+
+  get logEndOffset(): number {
+    return this.leo;
+  }
+
+  /** The ISR as committed in the coordinator (what elections use). */
+  get isr(): readonly number[] {
+    return this.committedIsr;
+  }
+
+  get isrZkVersion(): number {
+    return this.committedZkVersion;
+  }
+
+  /** The committed ISR plus any proposed members: the replicas the HW waits for. */
+  get maximalIsr(): readonly number[] {
+    if (!this.pending) return this.committedIsr;
+    return [...new Set([...this.committedIsr, ...this.pending.isr])];
+  }
+
+  get pendingIsrProposal(): IsrProposal | undefined {
+    return this.pending;
+  }
+
+  /** acks=all may be accepted (before appending): the committed ISR has min.insync.replicas members. */
+  canAcceptAcksAll(): boolean {
+    return this.committedIsr.length >= this.minInsyncReplicas;
+  }
+
+  /**
+   * The answer for an acks=all producer waiting for offsets below `requiredOffset` (its last offset
+   * + 1). 'notEnoughReplicas' is Kafka's NotEnoughReplicasAfterAppend: the records were written but
+   * the ISR shrank below the minimum, so they cannot be committed now (they may be later).
+   * Call it whenever an output carries `highWatermark` or `isr`.
+   */
+  acksAllStatus(requiredOffset: number): AcksAllStatus {
+    if (this.hw >= requiredOffset) return 'committed';
+    return this.canAcceptAcksAll() ? 'waiting' : 'notEnoughReplicas';
+  }
+
+  /** The error an acks=all producer gets for 'notEnoughReplicas', or before appending. */
+  notEnoughReplicasError(afterAppend: boolean): SamsaError {
+    const detail = `the ISR [${this.committedIsr.join(',')}] has fewer than min.insync.replicas=${this.minInsyncReplicas} members`;
+    return new SamsaError(afterAppend ? ErrorCodes.NOT_ENOUGH_REPLICAS_AFTER_APPEND : ErrorCodes.NOT_ENOUGH_REPLICAS, detail);
+  }
+
+  isReplica(replicaId: number): boolean {
+    return this.replicas.includes(replicaId);
+  }
+
+  follower(replicaId: number): FollowerSnapshot | undefined {
+    const f = this.followers.get(replicaId);
+    return f && { replicaId, ...f };
+  }
+
+  // ---- inputs ----
+
+  /** The local log grew to `logEndOffset` (a produce was appended with this leader's epoch). */
+  onLocalAppend(logEndOffset: number, nowMs: number): LeaderOutput {
+    this.advanceTime(nowMs);
+    // A leader never truncates its log within a term.
+    check(logEndOffset >= this.leo, `leader log end moved back from ${this.leo} to ${logEndOffset}`);
+    this.leo = logEndOffset;
+    return this.output(this.maybeAdvanceHighWatermark());
+  }
+
+  /**
+   * A follower's fetch was accepted: `fetchOffset` is its log end offset, so it acknowledges holding
+   * every offset below. The fetch handler must have validated it first (validateFollowerFetch: right
+   * epoch, not diverging, not past this log's end) and must not call this for a diverging fetch.
+   * Fetches from non-replicas are ignored.
+   */
+  onFollowerFetch(replicaId: number, fetchOffset: number, nowMs: number): LeaderOutput {
+    this.advanceTime(nowMs);
+    check(replicaId !== this.localBrokerId, `leader ${replicaId} cannot fetch from itself`);
+    const f = this.followers.get(replicaId);
+    if (!f) return {};
+    check(Number.isSafeInteger(fetchOffset) && fetchOffset >= 0, `fetch offset ${fetchOffset} from replica ${replicaId} is not an offset`);
+    // The handler validated fetchOffset against the log itself, whose end can be ahead of the last
+    // onLocalAppend (an append completing while the fetch was read): the log does hold it.
+    this.leo = Math.max(this.leo, fetchOffset);
+    // Kafka's lastCaughtUpTime: caught up now if the fetch reached the leader's current LEO; caught
+    // up as of the previous fetch if it reached the LEO the leader had then.
+    if (fetchOffset >= this.leo) {
+      f.lastCaughtUpTimeMs = Math.max(f.lastCaughtUpTimeMs, this.nowMs);
+    } else if (f.lastFetchLeaderLogEndOffset !== UNKNOWN_OFFSET && fetchOffset >= f.lastFetchLeaderLogEndOffset) {
+      f.lastCaughtUpTimeMs = Math.max(f.lastCaughtUpTimeMs, f.lastFetchTimeMs);
+    }
+    f.logEndOffset = fetchOffset;
+    f.lastFetchLeaderLogEndOffset = this.leo;
+    f.lastFetchTimeMs = this.nowMs;
+    const highWatermark = this.maybeAdvanceHighWatermark();
+    return this.output(highWatermark, this.maybeExpand(replicaId));
+  }
+
+  /** Periodic check (Kafka runs it every replica.lag.time.max.ms / 2): shrink the ISR if needed. */
+  onTick(nowMs: number): LeaderOutput {
+    this.advanceTime(nowMs);
+    return this.output(undefined, this.maybeShrink());
+  }
+
+  /**
+   * A committed ISR state of this epoch: the controller accepted a proposal (its new version), or the
+   * state znode was read. States not newer than the one held are ignored: only a newer version can
+   * end an outstanding proposal without risking that the controller holds it while we forget it.
+   */
+  onIsrCommitted(isr: readonly number[], zkVersion: number): LeaderOutput {
+    if (zkVersion <= this.committedZkVersion) return {};
+    // The controller changes a live leader's ISR within its epoch only through this leader's own
+    // proposals, and never removes the leader: anything else is a driver bug (a new epoch needs a
+    // new LeaderState).
+    check(isr.includes(this.localBrokerId), `committed ISR [${isr.join(',')}] (version ${zkVersion}) lacks leader ${this.localBrokerId}`);
+    check(isr.every((r) => this.replicas.includes(r)), `committed ISR [${isr.join(',')}] names non-replicas`);
+    const changed = !sameMembers(isr, this.committedIsr);
+    this.committedIsr = [...isr];
+    this.committedZkVersion = zkVersion;
+    this.pending = undefined;
+    this.awaitingNewState = false;
+    const highWatermark = this.maybeAdvanceHighWatermark();
+    return { ...(highWatermark !== undefined && { highWatermark }), ...(changed && { isr: this.committedIsr }) };
+  }
+
+  /** The controller refused the outstanding proposal (see IsrRejection). */
+  onIsrRejected(reason: IsrRejection = 'stale', nowMs?: number): LeaderOutput {
+    if (nowMs !== undefined) this.advanceTime(nowMs);
+    if (!this.pending) return {};
+    if (reason === 'stale') {
+      // Keep the proposal in the maximal ISR: an earlier copy of it may be what the controller holds.
+      this.awaitingNewState = true;
+      return {};
+    }
+    // 'invalid': the controller refused this exact version, so the committed ISR is still ours.
+    this.pending = undefined;
+    this.retryAtMs = this.nowMs + this.isrRetryBackoffMs;
+    return this.output(this.maybeAdvanceHighWatermark());
+  }
+
+  // ---- rules ----
+
+  /**
+   * Rules 1-3: HW = min LEO over the maximal ISR, only when the committed ISR has at least
+   * min.insync.replicas members, never backwards. Returns the new HW when it advanced.
+   */
+  private maybeAdvanceHighWatermark(): number | undefined {
+    // Rule 2: below min.insync.replicas nothing new is committed.
+    if (this.committedIsr.length < this.minInsyncReplicas) return undefined;
+    // Rules 1 and 3: every member of the maximal ISR must hold the offsets below the HW; a member
+    // that has not fetched in this term (LEO unknown) holds the HW where it is.
+    let candidate = this.leo;
+    for (const id of this.maximalIsr) {
+      if (id === this.localBrokerId) continue;
+      candidate = Math.min(candidate, this.followers.get(id)?.logEndOffset ?? UNKNOWN_OFFSET);
+    }
+    // Rule 1: the HW never decreases.
+    if (candidate <= this.hw) return undefined;
+    this.hw = candidate;
+    return candidate;
+  }
+
+  private canPropose(): boolean {
+    // Rule 6: one proposal at a time; none after a conflict until a newer state; back off after a refusal.
+    return !this.pending && !this.awaitingNewState && this.nowMs >= this.retryAtMs;
+  }
+
+  /** Rule 4. */
+  private maybeShrink(): IsrProposal | undefined {
+    if (!this.canPropose()) return undefined;
+    const outOfSync = this.committedIsr.filter((id) => id !== this.localBrokerId && !this.isCaughtUp(id));
+    if (outOfSync.length === 0) return undefined;
+    return this.propose('shrink', this.committedIsr.filter((id) => !outOfSync.includes(id)), outOfSync);
+  }
+
+  /** Rule 5, for the replica that just fetched. */
+  private maybeExpand(replicaId: number): IsrProposal | undefined {
+    if (!this.canPropose() || this.committedIsr.includes(replicaId)) return undefined;
+    const leo = this.followers.get(replicaId)!.logEndOffset;
+    if (leo < this.hw || leo < this.epochStartOffset) return undefined;
+    return this.propose('expand', [...this.committedIsr, replicaId], [replicaId]);
+  }
+
+  private propose(kind: IsrProposal['kind'], isr: readonly number[], changed: readonly number[]): IsrProposal {
+    this.pending = { leaderEpoch: this.leaderEpoch, isr, zkVersion: this.committedZkVersion, kind, changed };
+    return this.pending;
+  }
+
+  /** Kafka's isCaughtUp: at the leader's LEO, or caught up within the last replica.lag.time.max.ms. */
+  private isCaughtUp(replicaId: number): boolean {
+    const f = this.followers.get(replicaId);
+    if (!f) return false;
+    return f.logEndOffset >= this.leo || this.nowMs - f.lastCaughtUpTimeMs <= this.replicaLagTimeMaxMs;
+  }
+
+  private advanceTime(nowMs: number): void {
+    // Time is an input; a clock that steps back is treated as standing still.
+    this.nowMs = Math.max(this.nowMs, nowMs);
+  }
+
+  private output(highWatermark: number | undefined, isrProposal?: IsrProposal): LeaderOutput {
+    return { ...(highWatermark !== undefined && { highWatermark }), ...(isrProposal && { isrProposal }) };
+  }
+}
+
+function sameMembers(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((x) => b.includes(x));
+}
+
+/** An impossible state: a crash with a clear message (house rule 2), never a silent fix. */
+function check(condition: boolean, message: string): asserts condition {
+  if (!condition) throw new Error(`replication invariant violated: ${message}`);
+}

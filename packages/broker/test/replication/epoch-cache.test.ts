@@ -1,0 +1,184 @@
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { encodeBatch, stampBatch } from '@samsa/protocol';
+import {
+  CorruptEpochCheckpointError,
+  LEADER_EPOCH_CHECKPOINT_FILE,
+  LeaderEpochCache,
+  UNDEFINED_EPOCH_END_OFFSET,
+  assignEpochsFromBatches,
+  formatEpochCheckpoint,
+  loadEpochCache,
+  parseEpochCheckpoint,
+  saveEpochCache,
+} from '../../src/replication/index.js';
+
+const cacheOf = (...pairs: Array<[number, number]>): LeaderEpochCache => new LeaderEpochCache(pairs.map(([epoch, startOffset]) => ({ epoch, startOffset })));
+const entries = (cache: LeaderEpochCache): Array<[number, number]> => cache.epochEntries.map((e) => [e.epoch, e.startOffset]);
+
+describe('LeaderEpochCache.assign', () => {
+  it('appends newer epochs and reports the change', () => {
+    const cache = new LeaderEpochCache();
+    expect(cache.latestEpoch).toBe(-1);
+    expect(cache.assign(0, 0)).toBe(true);
+    expect(cache.assign(2, 10)).toBe(true);
+    expect(entries(cache)).toEqual([[0, 0], [2, 10]]);
+    expect(cache.latestEpoch).toBe(2);
+    expect(cache.earliestEpoch).toBe(0);
+  });
+
+  it('ignores an epoch at or below the latest (every batch of the current epoch calls assign)', () => {
+    const cache = cacheOf([1, 0], [3, 5]);
+    expect(cache.assign(3, 9)).toBe(false);
+    expect(cache.assign(2, 7)).toBe(false);
+    expect(cache.assign(3, 1)).toBe(false);
+    expect(entries(cache)).toEqual([[1, 0], [3, 5]]);
+  });
+
+  it('replaces an epoch that wrote nothing when the next starts at the same offset', () => {
+    const cache = cacheOf([1, 0], [3, 5]);
+    expect(cache.assign(4, 5)).toBe(true);
+    expect(entries(cache)).toEqual([[1, 0], [4, 5]]);
+  });
+
+  it('throws when a newer epoch would start before the latest one (log not truncated first)', () => {
+    const cache = cacheOf([1, 0], [3, 5]);
+    expect(() => cache.assign(4, 4)).toThrow(/before epoch 3 at 5/);
+    expect(() => cache.assign(-1, 4)).toThrow(RangeError);
+    expect(() => cache.assign(5, 1.5)).toThrow(RangeError);
+  });
+
+  it('rejects non-increasing entries at construction', () => {
+    expect(() => cacheOf([1, 0], [1, 5])).toThrow(RangeError);
+    expect(() => cacheOf([1, 5], [2, 5])).toThrow(RangeError);
+    expect(() => cacheOf([2, 0], [1, 5])).toThrow(RangeError);
+  });
+});
+
+describe('LeaderEpochCache.endOffsetFor (Kafka semantics)', () => {
+  const cache = cacheOf([2, 0], [4, 10], [7, 20]);
+  it('the latest epoch ends at the log end', () => {
+    expect(cache.endOffsetFor(7, 25)).toEqual({ epoch: 7, endOffset: 25 });
+  });
+  it('an older epoch ends where the next one starts', () => {
+    expect(cache.endOffsetFor(2, 25)).toEqual({ epoch: 2, endOffset: 10 });
+    expect(cache.endOffsetFor(4, 25)).toEqual({ epoch: 4, endOffset: 20 });
+  });
+  it('an epoch the cache lacks answers with the largest epoch below it and the next start', () => {
+    expect(cache.endOffsetFor(3, 25)).toEqual({ epoch: 2, endOffset: 10 });
+    expect(cache.endOffsetFor(6, 25)).toEqual({ epoch: 4, endOffset: 20 });
+  });
+  it('an epoch older than every entry ends where the first entry starts', () => {
+    expect(cache.endOffsetFor(1, 25)).toEqual({ epoch: 1, endOffset: 0 });
+    expect(cacheOf([5, 100]).endOffsetFor(3, 150)).toEqual({ epoch: 3, endOffset: 100 });
+  });
+  it('UNDEFINED for an epoch newer than the latest, for UNDEFINED_EPOCH, and on an empty cache', () => {
+    expect(cache.endOffsetFor(8, 25)).toEqual(UNDEFINED_EPOCH_END_OFFSET);
+    expect(cache.endOffsetFor(-1, 25)).toEqual(UNDEFINED_EPOCH_END_OFFSET);
+    expect(new LeaderEpochCache().endOffsetFor(0, 0)).toEqual({ epoch: -1, endOffset: -1 });
+  });
+});
+
+describe('LeaderEpochCache truncation', () => {
+  it('truncateFromEnd drops epochs starting at or after the offset', () => {
+    const cache = cacheOf([2, 0], [4, 10], [7, 20]);
+    expect(cache.truncateFromEnd(25)).toBe(false);
+    expect(cache.truncateFromEnd(20)).toBe(true);
+    expect(entries(cache)).toEqual([[2, 0], [4, 10]]);
+    expect(cache.truncateFromEnd(11)).toBe(false);
+    expect(cache.truncateFromEnd(0)).toBe(true);
+    expect(cache.size).toBe(0);
+  });
+
+  it('truncateFromStart drops epochs that ended before the offset and clamps the covering one', () => {
+    const cache = cacheOf([2, 0], [4, 10], [7, 20]);
+    expect(cache.truncateFromStart(0)).toBe(false);
+    expect(cache.truncateFromStart(12)).toBe(true);
+    expect(entries(cache)).toEqual([[4, 12], [7, 20]]);
+    expect(cache.truncateFromStart(20)).toBe(true);
+    expect(entries(cache)).toEqual([[7, 20]]);
+    expect(cache.truncateFromStart(30)).toBe(true);
+    expect(entries(cache)).toEqual([[7, 30]]);
+  });
+
+  it('truncateFromStart below the first entry changes nothing', () => {
+    const cache = cacheOf([3, 50]);
+    expect(cache.truncateFromStart(40)).toBe(false);
+    expect(entries(cache)).toEqual([[3, 50]]);
+  });
+
+  it('clear forgets everything', () => {
+    const cache = cacheOf([3, 50]);
+    expect(cache.clear()).toBe(true);
+    expect(cache.latestEpoch).toBe(-1);
+  });
+});
+
+describe('assignEpochsFromBatches', () => {
+  it('assigns the epochs of stamped batches', () => {
+    const batch = (offset: number, epoch: number): Buffer => {
+      const buf = encodeBatch([{ value: Buffer.from('x') }, { value: Buffer.from('y') }], { now: 1_700_000_000_000 });
+      stampBatch(buf, 0, offset, epoch);
+      return buf;
+    };
+    const cache = cacheOf([1, 0]);
+    expect(assignEpochsFromBatches(cache, Buffer.concat([batch(4, 1), batch(6, 3), batch(8, 3), batch(10, 5)]))).toBe(true);
+    expect(entries(cache)).toEqual([[1, 0], [3, 6], [5, 10]]);
+    expect(assignEpochsFromBatches(cache, batch(12, 5))).toBe(false);
+  });
+});
+
+describe('leader-epoch-checkpoint file', () => {
+  const dirs: string[] = [];
+  const tempDir = async (): Promise<string> => {
+    const dir = await mkdtemp(join(tmpdir(), 'samsa-epochs-'));
+    dirs.push(dir);
+    return dir;
+  };
+  afterEach(async () => {
+    await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+  });
+
+  it('uses Kafka text format', () => {
+    expect(formatEpochCheckpoint([{ epoch: 0, startOffset: 0 }, { epoch: 3, startOffset: 150 }])).toBe('0\n2\n0 0\n3 150\n');
+    expect(formatEpochCheckpoint([])).toBe('0\n0\n');
+  });
+
+  it('round-trips through the file, atomically replacing it', async () => {
+    const dir = await tempDir();
+    expect((await loadEpochCache(dir)).size).toBe(0);
+    const cache = cacheOf([0, 0], [3, 150], [9, 4000]);
+    await saveEpochCache(dir, cache);
+    expect(await readFile(join(dir, LEADER_EPOCH_CHECKPOINT_FILE), 'utf8')).toBe('0\n3\n0 0\n3 150\n9 4000\n');
+    expect(entries(await loadEpochCache(dir))).toEqual([[0, 0], [3, 150], [9, 4000]]);
+    cache.truncateFromEnd(150);
+    await saveEpochCache(dir, cache);
+    expect(entries(await loadEpochCache(dir))).toEqual([[0, 0]]);
+    expect(await readdir(dir)).toEqual([LEADER_EPOCH_CHECKPOINT_FILE]);
+  });
+
+  it('accepts a file without a final newline', () => {
+    expect(entries(parseEpochCheckpoint('0\n1\n4 7'))).toEqual([[4, 7]]);
+  });
+
+  it.each([
+    ['empty', ''],
+    ['bad version', '1\n0\n'],
+    ['missing count', '0\n'],
+    ['count larger than the lines', '0\n2\n0 0\n'],
+    ['count smaller than the lines', '0\n1\n0 0\n1 5\n'],
+    ['a malformed line', '0\n1\n0,0\n'],
+    ['a negative offset', '0\n1\n0 -4\n'],
+    ['non-increasing entries', '0\n2\n3 10\n2 20\n'],
+    ['garbage', '\u0000\u0001binary'],
+  ])('a corrupt file (%s) is a typed error', async (_name, text) => {
+    const dir = await tempDir();
+    await writeFile(join(dir, LEADER_EPOCH_CHECKPOINT_FILE), text);
+    const err = await loadEpochCache(dir).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CorruptEpochCheckpointError);
+    expect((err as CorruptEpochCheckpointError).path).toBe(join(dir, LEADER_EPOCH_CHECKPOINT_FILE));
+    expect((err as CorruptEpochCheckpointError).code).toBe(56);
+  });
+});
