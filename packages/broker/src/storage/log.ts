@@ -517,7 +517,8 @@ export class PartitionLog {
         } catch (err) {
           if (err instanceof IndexMismatchError && attempt === 0) {
             this.logger.warn({ file: segment.paths.index, reason: err.message }, 'offset index does not match the log, rebuilding');
-            await this.rebuildIndexes(segment);
+            if (segment === this.active) await this.enqueue(() => this.rebuildIndexes(segment));
+            else await this.rebuildIndexes(segment);
             continue;
           }
           if (err instanceof SamsaError && !(err instanceof CorruptRecordError)) throw err;
@@ -555,15 +556,25 @@ export class PartitionLog {
     return next ? next.baseOffset - segment.baseOffset - 1 : 0x7fffffff;
   }
 
-  /** Rebuilds an inactive segment's indexes from a full validating scan; corruption goes offline. */
+  /**
+   * Rebuilds a segment's indexes from a full validating scan of its committed bytes, done on a
+   * scratch copy of the segment and swapped in at the end, so readers never see half-built state.
+   * The active segment's rebuild runs on the chain, between appends. Corruption goes offline.
+   */
   private async rebuildIndexes(segment: LogSegment): Promise<void> {
     const next = this.segments[this.segments.indexOf(segment) + 1];
-    const fileSize = (await stat(segment.paths.log)).size;
-    const outcome = await segment.recover({ verifyCrc: true, endOffsetExclusive: next?.baseOffset ?? Number.MAX_SAFE_INTEGER, indexIntervalBytes: this.config.indexIntervalBytes, fileSize });
-    if (outcome.failure || outcome.validBytes !== fileSize) {
+    const scratch = new LogSegment(this.dir, segment.baseOffset, this.clock());
+    let outcome;
+    try {
+      outcome = await scratch.recover({ verifyCrc: true, endOffsetExclusive: next?.baseOffset ?? Number.MAX_SAFE_INTEGER, indexIntervalBytes: this.config.indexIntervalBytes, fileSize: segment.size });
+    } finally {
+      await scratch.closeHandle();
+    }
+    if (outcome.failure || outcome.validBytes !== segment.size) {
       throw this.goOffline(new Error(outcome.failure?.reason ?? 'segment is shorter than expected'), segment.paths.log, outcome.failure?.position ?? outcome.validBytes);
     }
-    segment.sealTimeIndex();
+    segment.adoptIndexes(scratch);
+    if (segment !== this.active) segment.sealTimeIndex();
     await segment.writeIndexes();
   }
 
@@ -649,7 +660,12 @@ export class PartitionLog {
     const keep = this.segmentIndexFor(offset);
     const target = this.segments[keep]!;
     await this.ensureIndexes(target);
-    const cut = await target.cutFor(offset);
+    // On the chain already, so a bad index is rebuilt here rather than through withSegment.
+    const cut = await target.cutFor(offset).catch(async (err: unknown) => {
+      if (!(err instanceof IndexMismatchError)) throw err;
+      await this.rebuildIndexes(target);
+      return target.cutFor(offset);
+    });
     // From here the log shrinks: memory first (readers see the new end at once), then the files.
     const doomed = this.segments.slice(keep + 1);
     this.segments = this.segments.slice(0, keep + 1);

@@ -138,6 +138,16 @@ export class LogSegment {
     this.timeIndex!.truncateToEntries(snapshot.timeIndexEntries);
   }
 
+  /** Takes the indexes and derived state a scratch copy rebuilt from the same file. */
+  adoptIndexes(scratch: LogSegment): void {
+    this.offsetIndex = scratch.offsetIndex;
+    this.timeIndex = scratch.timeIndex;
+    this.maxTimestamp = scratch.maxTimestamp;
+    this.offsetOfMaxTimestamp = scratch.offsetOfMaxTimestamp;
+    this.bytesSinceLastIndexEntry = scratch.bytesSinceLastIndexEntry;
+    this.nextOffset = scratch.nextOffset;
+  }
+
   /** Index maintenance for one batch at `position`, like Kafka's LogSegment.append. */
   recordBatch(position: number, baseOffset: number, lastOffset: number, maxTimestamp: number, size: number, indexIntervalBytes: number): void {
     if (maxTimestamp > this.maxTimestamp) {
@@ -282,10 +292,7 @@ export class LogSegment {
       let at = 0;
       let first: BatchHeader | undefined;
       while (at + BATCH_HEADER_SIZE <= n) {
-        const header = readBatchHeader(buf, at);
-        if (expectBase !== undefined && header.baseOffset !== expectBase) {
-          throw new IndexMismatchError(`index of ${this.paths.log} points at offset ${header.baseOffset}, expected ${expectBase}`);
-        }
+        const header = expectBase === undefined ? readBatchHeader(buf, at) : this.indexedHeader(buf, at, expectBase);
         expectBase = undefined;
         if (lastOffsetOf(header) >= fromOffset) {
           first = header;
@@ -310,13 +317,38 @@ export class LogSegment {
     return undefined;
   }
 
+  /** The header an index entry points at; anything but a batch with that base offset is a bad index. */
+  private indexedHeader(buf: Buffer, at: number, expectedBaseOffset: number): BatchHeader {
+    let header: BatchHeader | undefined;
+    try {
+      header = readBatchHeader(buf, at);
+    } catch {
+      header = undefined;
+    }
+    if (header?.baseOffset !== expectedBaseOffset) {
+      throw new IndexMismatchError(`index of ${this.paths.log} does not point at a batch with offset ${expectedBaseOffset}`);
+    }
+    return header;
+  }
+
+  /** Scan start for `offset` from the index; the batch there is checked against its entry. */
+  private async indexedStart(offset: number): Promise<number> {
+    const entry = this.offsetIndex!.lookup(offset - this.baseOffset);
+    if (entry.relOffset >= 0) {
+      const buf = Buffer.allocUnsafe(BATCH_HEADER_SIZE);
+      const n = await readFully(await this.handle(), buf, 0, BATCH_HEADER_SIZE, entry.position);
+      this.indexedHeader(buf.subarray(0, n), 0, this.baseOffset + entry.relOffset);
+    }
+    return entry.position;
+  }
+
   /**
    * Where truncation at `offset` cuts: the first batch whose last offset is >= offset (its position
    * and base offset), or the end of the segment.
    */
   async cutFor(offset: number): Promise<{ position: number; baseOffset: number | undefined }> {
     const fh = await this.handle();
-    const start = this.offsetIndex!.lookup(offset - this.baseOffset).position;
+    const start = await this.indexedStart(offset);
     for await (const item of scanBatches(fh, start, this.size, { verifyCrc: false })) {
       if (item.kind === 'error') throw new CorruptRecordError(`${item.reason} in ${this.paths.log}`, item.position);
       if (lastOffsetOf(item.header) >= offset) return { position: item.position, baseOffset: item.header.baseOffset };
@@ -355,7 +387,7 @@ export class LogSegment {
     const fh = await this.handle();
     const rel = this.timeIndex!.lastRelOffsetBefore(timestamp);
     const startOffset = rel < 0 ? this.baseOffset : this.baseOffset + rel + 1;
-    const start = this.offsetIndex!.lookup(startOffset - this.baseOffset).position;
+    const start = await this.indexedStart(startOffset);
     for await (const item of scanBatches(fh, start, this.size, { verifyCrc: false })) {
       if (item.kind === 'error') throw new CorruptRecordError(`${item.reason} in ${this.paths.log}`, item.position);
       const { header } = item;

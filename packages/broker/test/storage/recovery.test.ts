@@ -115,6 +115,24 @@ describe('recovery on open', () => {
     await log.close();
   });
 
+  it('rebuilds the active segment index when a middle entry is wrong, between appends', async () => {
+    const last = await fillFreshActive(8);
+    const path = segmentFile(dir.path, last, '.index');
+    const index = await readFile(path);
+    expect(index.length).toBeGreaterThanOrEqual(24);
+    index.writeInt32BE(index.readInt32BE(12) + 1, 12);
+    await writeFile(path, index);
+    const log = await reopen();
+    const appends = Promise.all([log.append(makeBatch({ count: 2 })), log.append(makeBatch({ count: 3 }))]);
+    const reads = Promise.all(Array.from({ length: log.logEndOffset }, (_, offset) => log.read(offset, 1)));
+    await Promise.all([appends, reads]);
+    expect(log.state).toBe('online');
+    const stored = await allBatches(log);
+    expect(stored.length).toBe(appended.length + 2);
+    appended.forEach((batch, i) => expect(stored[i]!.equals(batch)).toBe(true));
+    await log.close();
+  });
+
   it('truncates a torn tail (the file cut in the middle of the last batch) and appends after it', async () => {
     await crash();
     const last = bases.at(-1)!;
