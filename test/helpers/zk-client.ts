@@ -236,9 +236,25 @@ export function long(buffer: Buffer): bigint {
   return buffer.readBigInt64BE(0);
 }
 
-/** The error-code names of ZooKeeper (node-zookeeper-client's Exception table), by code. */
+/** Codes newer than node-zookeeper-client's Exception table (ZooKeeper's KeeperException.Code). */
+const NEWER_CODES: Record<number, string> = {
+  [-13]: 'NEW_CONFIG_NO_QUORUM',
+  [-14]: 'RECONFIG_IN_PROGRESS',
+  [-15]: 'UNKNOWN_SESSION',
+  [-118]: 'SESSION_MOVED',
+  [-119]: 'NOT_READONLY',
+  [-120]: 'EPHEMERAL_ON_LOCAL_SESSION',
+  [-121]: 'NO_WATCHER',
+  [-122]: 'REQUEST_TIMEOUT',
+  [-123]: 'RECONFIG_DISABLED',
+  [-124]: 'SESSION_CLOSED_REQUIRE_SASL_AUTH',
+  [-125]: 'QUOTA_EXCEEDED',
+  [-127]: 'THROTTLED_OP',
+};
+
+/** The error-code name of a ZooKeeper code, e.g. -101 -> 'NO_NODE'. */
 export function codeName(code: number): string {
   const names = zookeeper.Exception as unknown as Record<string, unknown>;
   for (const [name, value] of Object.entries(names)) if (value === code && /^[A-Z_]+$/.test(name)) return name;
-  return `CODE_${code}`;
+  return NEWER_CODES[code] ?? `CODE_${code}`;
 }
