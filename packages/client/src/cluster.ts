@@ -135,7 +135,8 @@ export class Cluster {
     const topics = all ? [] : [...this.interest.keys()];
     const response = await this.callAny('Metadata', { topics, allowAutoTopicCreation: false });
     this.apply(response, topics.length === 0);
-    for (const [topic, count] of this.interest) if (count === 0) this.interest.delete(topic);
+    // One-off lookups (count 0) are forgotten once answered; ones added meanwhile wait for the next round.
+    for (const topic of topics) if (this.interest.get(topic) === 0) this.interest.delete(topic);
   }
 
   private apply(response: v1.MetadataResponse__Output, complete: boolean): void {

@@ -584,7 +584,7 @@ export class Producer implements AsyncDisposable {
     const first = batches[0] as ProducerBatch;
     const attempts = first.attempts + 1;
     const retriable = isRetriable(err) && attempts <= this.options.retries && now - first.createdMs < this.options.deliveryTimeoutMs;
-    this.logger.debug({ topic: queue.topic, partition: queue.partition, attempts, retriable, err }, 'produce failed');
+    this.logger[retriable ? 'warn' : 'error']({ topic: queue.topic, partition: queue.partition, attempts, retriable, err }, retriable ? 'produce failed, will retry' : 'produce failed');
     if (retriable) {
       if (err instanceof SamsaClientError && needsMetadataRefresh(err.code)) this.cluster.requestRefresh();
       for (const batch of batches) {
