@@ -1,0 +1,232 @@
+import { describe, expect, it } from 'vitest';
+import { ErrorCodes } from '@samsa/protocol';
+import { LeaderState, type LeaderStateOptions } from '../../src/replication/index.js';
+
+const LAG = 10_000;
+
+function leader(overrides: Partial<LeaderStateOptions> = {}): LeaderState {
+  return new LeaderState({
+    localBrokerId: 1,
+    leaderEpoch: 5,
+    replicas: [1, 2, 3],
+    isr: [1, 2, 3],
+    isrZkVersion: 7,
+    minInsyncReplicas: 2,
+    replicaLagTimeMaxMs: LAG,
+    logEndOffset: 10,
+    highWatermark: 10,
+    epochStartOffset: 10,
+    nowMs: 1000,
+    ...overrides,
+  });
+}
+
+describe('LeaderState: high watermark', () => {
+  it('is the smallest LEO of the ISR members, the leader included', () => {
+    const l = leader();
+    expect(l.onLocalAppend(15, 1001)).toEqual({});
+    expect(l.onFollowerFetch(2, 13, 1002)).toEqual({}); // 3 has not fetched in this term: unknown LEO
+    expect(l.onFollowerFetch(3, 12, 1003)).toEqual({ highWatermark: 12 });
+    expect(l.onFollowerFetch(3, 15, 1004)).toEqual({ highWatermark: 13 });
+    expect(l.onFollowerFetch(2, 15, 1005)).toEqual({ highWatermark: 15 });
+    expect(l.highWatermark).toBe(15);
+    expect(l.acksAllStatus(15)).toBe('committed');
+    expect(l.acksAllStatus(16)).toBe('waiting');
+  });
+
+  it('never decreases, even when a follower reports a smaller LEO', () => {
+    const l = leader();
+    l.onLocalAppend(20, 1001);
+    l.onFollowerFetch(2, 20, 1002);
+    l.onFollowerFetch(3, 18, 1003);
+    expect(l.highWatermark).toBe(18);
+    expect(l.onFollowerFetch(3, 12, 1004)).toEqual({});
+    expect(l.highWatermark).toBe(18);
+  });
+
+  it('ignores followers outside the ISR', () => {
+    const l = leader({ isr: [1, 2] });
+    l.onLocalAppend(20, 1001);
+    expect(l.onFollowerFetch(2, 20, 1002)).toEqual({ highWatermark: 20 });
+  });
+
+  it('does not advance while the ISR is smaller than min.insync.replicas', () => {
+    const l = leader({ isr: [1], minInsyncReplicas: 2 });
+    expect(l.canAcceptAcksAll()).toBe(false);
+    expect(l.onLocalAppend(30, 1001)).toEqual({});
+    expect(l.highWatermark).toBe(10);
+    expect(l.acksAllStatus(30)).toBe('notEnoughReplicas');
+    expect(l.notEnoughReplicasError(true).code).toBe(ErrorCodes.NOT_ENOUGH_REPLICAS_AFTER_APPEND.code);
+    expect(l.notEnoughReplicasError(false).code).toBe(ErrorCodes.NOT_ENOUGH_REPLICAS.code);
+  });
+
+  it('follows the leader alone when min.insync.replicas is 1', () => {
+    const l = leader({ isr: [1], minInsyncReplicas: 1, highWatermark: 4 });
+    expect(l.highWatermark).toBe(10); // the whole log is committed at once
+    expect(l.onLocalAppend(12, 1001)).toEqual({ highWatermark: 12 });
+  });
+
+  it('waits for the proposed members too while an expansion is in flight (maximal ISR)', () => {
+    const l = leader({ isr: [1, 2], logEndOffset: 20, highWatermark: 10, epochStartOffset: 10 });
+    l.onFollowerFetch(2, 20, 1001);
+    expect(l.highWatermark).toBe(20);
+    const out = l.onFollowerFetch(3, 20, 1002);
+    expect(out.isrProposal).toMatchObject({ kind: 'expand', isr: [1, 2, 3], zkVersion: 7, changed: [3], leaderEpoch: 5 });
+    l.onLocalAppend(25, 1003);
+    l.onFollowerFetch(2, 25, 1004);
+    // 3 is proposed (the controller may already count it): the HW waits for it.
+    expect(l.highWatermark).toBe(20);
+    expect(l.maximalIsr).toEqual([1, 2, 3]);
+    expect(l.onFollowerFetch(3, 24, 1005)).toEqual({ highWatermark: 24 });
+  });
+
+  it('keeps waiting for a member being removed until the shrink is committed', () => {
+    const l = leader({ logEndOffset: 10 });
+    l.onFollowerFetch(2, 10, 1001);
+    l.onFollowerFetch(3, 10, 1001);
+    l.onLocalAppend(15, 2000);
+    l.onFollowerFetch(2, 15, 2000);
+    const shrink = l.onTick(2000 + LAG + 1).isrProposal;
+    expect(shrink).toMatchObject({ kind: 'shrink', isr: [1, 2], changed: [3] });
+    expect(l.highWatermark).toBe(10);
+    l.onFollowerFetch(2, 15, 2000 + LAG + 2);
+    expect(l.highWatermark).toBe(10); // 3 is still in the committed ISR
+    expect(l.onIsrCommitted([1, 2], 8)).toEqual({ highWatermark: 15, isr: [1, 2] });
+    expect(l.isrZkVersion).toBe(8);
+  });
+});
+
+describe('LeaderState: ISR shrink', () => {
+  it('removes a follower that has not caught up within replica.lag.time.max.ms', () => {
+    const l = leader();
+    l.onFollowerFetch(2, 10, 1000);
+    l.onFollowerFetch(3, 10, 1000);
+    l.onLocalAppend(12, 1500);
+    l.onFollowerFetch(2, 12, 1600);
+    l.onFollowerFetch(3, 11, 1600); // behind, last caught up at 1000
+    expect(l.onTick(1000 + LAG).isrProposal).toBeUndefined();
+    expect(l.onTick(1000 + LAG + 1).isrProposal).toMatchObject({ isr: [1, 2], changed: [3] });
+  });
+
+  it('counts a fetch that reached the previous fetch-time leader LEO as caught up at that time', () => {
+    const l = leader();
+    l.onFollowerFetch(2, 10, 1000);
+    l.onFollowerFetch(3, 10, 1000);
+    l.onLocalAppend(11, 2000);
+    l.onFollowerFetch(3, 10, 3000); // leader LEO was 11 at this fetch
+    l.onLocalAppend(12, 3500);
+    l.onFollowerFetch(3, 11, 4000); // reached 11: caught up as of 3000
+    expect(l.follower(3)?.lastCaughtUpTimeMs).toBe(3000);
+    l.onFollowerFetch(2, 12, 4000);
+    expect(l.onTick(3000 + LAG).isrProposal).toBeUndefined();
+    expect(l.onTick(3000 + LAG + 1).isrProposal).toMatchObject({ isr: [1, 2] });
+  });
+
+  it('gives ISR members a full lag period at the start of a term and never removes the leader', () => {
+    const l = leader({ nowMs: 50_000 });
+    expect(l.onTick(50_000 + LAG).isrProposal).toBeUndefined();
+    expect(l.onTick(50_000 + LAG + 1).isrProposal).toMatchObject({ kind: 'shrink', isr: [1], changed: [2, 3] });
+  });
+
+  it('keeps a follower at the leader LEO in sync however long ago it fetched', () => {
+    const l = leader();
+    l.onFollowerFetch(2, 10, 1000);
+    l.onFollowerFetch(3, 10, 1000);
+    expect(l.onTick(1000 + 5 * LAG).isrProposal).toBeUndefined();
+  });
+
+  it('after a shrink below min.insync.replicas, waiting acks=all producers get NotEnoughReplicasAfterAppend', () => {
+    const l = leader({ isr: [1, 2] });
+    l.onFollowerFetch(2, 10, 1000);
+    l.onLocalAppend(11, 1000);
+    expect(l.acksAllStatus(11)).toBe('waiting');
+    const p = l.onTick(1000 + LAG + 1).isrProposal!;
+    expect(p.isr).toEqual([1]);
+    expect(l.acksAllStatus(11)).toBe('waiting'); // not committed yet: 2 still counts
+    expect(l.onIsrCommitted(p.isr, p.zkVersion + 1)).toEqual({ isr: [1] });
+    expect(l.acksAllStatus(11)).toBe('notEnoughReplicas');
+    expect(l.canAcceptAcksAll()).toBe(false);
+  });
+});
+
+describe('LeaderState: ISR expand', () => {
+  it('adds a follower once its LEO reaches both the HW and the epoch start', () => {
+    const l = leader({ isr: [1, 2], logEndOffset: 30, highWatermark: 20, epochStartOffset: 25 });
+    expect(l.onFollowerFetch(3, 19, 1001).isrProposal).toBeUndefined(); // below the HW
+    expect(l.onFollowerFetch(3, 22, 1002).isrProposal).toBeUndefined(); // above the HW, not in this epoch yet
+    expect(l.onFollowerFetch(3, 25, 1003).isrProposal).toMatchObject({ kind: 'expand', isr: [1, 2, 3], changed: [3] });
+  });
+
+  it('ignores fetches from non-replicas and rejects a fetch from itself', () => {
+    const l = leader({ isr: [1, 2] });
+    expect(l.onFollowerFetch(9, 10, 1001)).toEqual({});
+    expect(() => l.onFollowerFetch(1, 10, 1001)).toThrow(/cannot fetch from itself/);
+  });
+});
+
+describe('LeaderState: one proposal at a time', () => {
+  it('proposes nothing while one is outstanding', () => {
+    const l = leader({ isr: [1, 2], replicas: [1, 2, 3, 4] });
+    expect(l.onFollowerFetch(3, 10, 1001).isrProposal).toBeDefined();
+    expect(l.onFollowerFetch(4, 10, 1002).isrProposal).toBeUndefined();
+    expect(l.onTick(1000 + LAG + 1).isrProposal).toBeUndefined();
+    expect(l.onIsrCommitted([1, 2, 3], 8)).toEqual({ isr: [1, 2, 3] });
+    expect(l.onFollowerFetch(4, 10, 1003).isrProposal).toMatchObject({ isr: [1, 2, 3, 4], zkVersion: 8 });
+  });
+
+  it('after a version conflict keeps the proposal in the maximal ISR and waits for a newer state', () => {
+    const l = leader({ isr: [1, 2] });
+    l.onFollowerFetch(2, 10, 1001);
+    l.onFollowerFetch(3, 10, 1001);
+    expect(l.pendingIsrProposal).toBeDefined();
+    expect(l.onIsrRejected()).toEqual({});
+    expect(l.maximalIsr).toEqual([1, 2, 3]);
+    expect(l.onFollowerFetch(3, 10, 1002).isrProposal).toBeUndefined();
+    expect(l.onTick(1000 + 3 * LAG).isrProposal).toBeUndefined();
+    // A re-read of the same version is not newer: still waiting.
+    expect(l.onIsrCommitted([1, 2], 7)).toEqual({});
+    expect(l.pendingIsrProposal).toBeDefined();
+    expect(l.onIsrCommitted([1, 2, 3], 8)).toEqual({ isr: [1, 2, 3] });
+    expect(l.pendingIsrProposal).toBeUndefined();
+  });
+
+  it('after an invalid proposal reverts and retries after the backoff', () => {
+    const l = leader({ isr: [1, 2], isrRetryBackoffMs: 500 });
+    expect(l.onFollowerFetch(3, 10, 1000).isrProposal).toBeDefined();
+    l.onIsrRejected('invalid', 1000);
+    expect(l.maximalIsr).toEqual([1, 2]);
+    expect(l.onFollowerFetch(3, 10, 1499).isrProposal).toBeUndefined();
+    expect(l.onFollowerFetch(3, 10, 1500).isrProposal).toMatchObject({ isr: [1, 2, 3] });
+  });
+
+  it('an invalid expansion lets the HW move on without the refused member', () => {
+    const l = leader({ isr: [1, 2], logEndOffset: 10 });
+    l.onFollowerFetch(3, 10, 1000);
+    l.onLocalAppend(14, 1001);
+    l.onFollowerFetch(2, 14, 1002);
+    expect(l.highWatermark).toBe(10);
+    expect(l.onIsrRejected('invalid', 1003)).toEqual({ highWatermark: 14 });
+  });
+});
+
+describe('LeaderState: construction and impossible states', () => {
+  it('rejects a leader outside the ISR, a HW past the log end, a bad minimum', () => {
+    expect(() => leader({ isr: [2, 3] })).toThrow(/not in the ISR/);
+    expect(() => leader({ highWatermark: 11 })).toThrow(/high watermark/);
+    expect(() => leader({ minInsyncReplicas: 0 })).toThrow(/min.insync.replicas/);
+    expect(() => leader({ epochStartOffset: 11 })).toThrow(/epoch start/);
+  });
+
+  it('crashes on a log that moves back or a committed ISR without the leader', () => {
+    const l = leader();
+    expect(() => l.onLocalAppend(9, 1001)).toThrow(/moved back/);
+    expect(() => l.onIsrCommitted([2, 3], 8)).toThrow(/lacks leader/);
+  });
+
+  it('treats a clock that steps back as standing still', () => {
+    const l = leader({ isr: [1, 2] });
+    l.onFollowerFetch(2, 9, 5000);
+    expect(l.onTick(100).isrProposal).toBeUndefined();
+    expect(l.follower(2)?.lastFetchTimeMs).toBe(5000);
+  });
+});
