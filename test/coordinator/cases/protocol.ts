@@ -5,6 +5,7 @@
  */
 import { expect } from 'vitest';
 import { fourLetterWord, parseSrvr } from '../../helpers/four-letter-words.js';
+import { JuteWriter } from '../../helpers/zk-wire.js';
 import { codeName, long, zookeeper } from '../../helpers/zk-client.js';
 import { waitFor, withTimeout } from '../../helpers/wait.js';
 import { CreateMode, type ConformanceCase } from '../support/case-context.js';
@@ -395,6 +396,80 @@ export const protocolCases: ConformanceCase[] = [
       c.record('pipelined', { replies: xids.length, inOrder, readValues });
       expect(inOrder).toBe(true);
       expect(readValues).toEqual(Array.from({ length: 40 }, (_, i) => `v${i + 1}`));
+    },
+  },
+  {
+    name: 'multi sees its own earlier ops: sequential counters, ephemeral parents, versions, non-empty deletes',
+    async run(c) {
+      const wire = await c.wire('W');
+      await wire.create(c.path('q'), null);
+      const shape = (r: Awaited<ReturnType<typeof wire.multi>>) => ({
+        err: codeName(r.err),
+        results: r.results.map((x) => `${x.type}:${codeName(x.err)}${x.path ? ` ${x.path}` : ''}${x.stat ? ` v${x.stat.version}` : ''}`),
+      });
+      const outcomes = {
+        'two sequential creates': shape(await wire.multi([
+          { op: 'create', path: c.path('q/s-'), flags: 2 },
+          { op: 'create', path: c.path('q/plain') },
+          { op: 'create', path: c.path('q/s-'), flags: 2 },
+        ])),
+        'child of an ephemeral created in the same multi': shape(await wire.multi([
+          { op: 'create', path: c.path('eph'), flags: 1 },
+          { op: 'create', path: c.path('eph/child') },
+        ])),
+        'check the version a setData in the same multi produced': shape(await wire.multi([
+          { op: 'setData', path: c.path('q'), data: Buffer.from('1') },
+          { op: 'check', path: c.path('q'), version: 1 },
+          { op: 'setData', path: c.path('q'), data: Buffer.from('2'), version: 1 },
+        ])),
+        'delete a node whose child the same multi created': shape(await wire.multi([
+          { op: 'create', path: c.path('parent') },
+          { op: 'create', path: c.path('parent/kid') },
+          { op: 'delete', path: c.path('parent') },
+        ])),
+      };
+      c.record('outcomes', outcomes);
+      expect(outcomes['two sequential creates'].results).toEqual([
+        `1:OK ${c.path('q/s-0000000000')}`,
+        `1:OK ${c.path('q/plain')}`,
+        `1:OK ${c.path('q/s-0000000002')}`,
+      ]);
+      expect(outcomes['child of an ephemeral created in the same multi'].results).toEqual(['-1:OK', '-1:NO_CHILDREN_FOR_EPHEMERALS']);
+      expect(outcomes['check the version a setData in the same multi produced'].results).toEqual(['5:OK v1', '13:OK', '5:OK v2']);
+      expect(outcomes['delete a node whose child the same multi created'].results).toEqual(['-1:OK', '-1:OK', '-1:NOT_EMPTY']);
+      expect((await wire.exists(c.path('eph'))).stat).toBeNull();
+      expect((await wire.exists(c.path('parent'))).stat).toBeNull();
+    },
+  },
+  {
+    name: "another session may delete an ephemeral; its owner's close then leaves the new one alone",
+    async run(c) {
+      const a = await c.client('A');
+      const b = await c.client('B');
+      await a.create(c.path('e'), Buffer.from('a'), CreateMode.EPHEMERAL);
+      await b.remove(c.path('e'));
+      await b.create(c.path('e'), Buffer.from('b'), CreateMode.EPHEMERAL);
+      await a.close();
+      const stat = await b.exists(c.path('e'));
+      c.record('e after A closed', c.transcript.stat(stat));
+      expect(stat?.ephemeralOwner.equals(b.sessionId())).toBe(true);
+    },
+  },
+  {
+    name: 'a truncated request body: MARSHALLING_ERROR, the connection stays open',
+    async run(c) {
+      const wire = await c.wire('W');
+      const full = new JuteWriter().string(c.path('t')).buffer(Buffer.from('data')).openAcl().int(0).toBuffer();
+      const outcome = await wire.request(1, full.subarray(0, full.length - 6)).then(
+        (reply) => `reply ${codeName(reply.err)}`,
+        () => 'connection closed',
+      );
+      await waitFor(() => wire.connectionClosed() || outcome.startsWith('reply'), { description: 'an answer or a close' });
+      const connection = wire.connectionClosed() ? 'closed' : await wire.exists('/').then((r) => `open (${codeName(r.err)})`, () => 'closed');
+      c.record('truncated create', { outcome, connection });
+      const observer = await c.client('O');
+      expect(await observer.exists(c.path('t'))).toBeNull();
+      expect({ outcome, connection }).toEqual({ outcome: 'reply MARSHALLING_ERROR', connection: 'open (OK)' });
     },
   },
   {
