@@ -26,7 +26,7 @@ import {
 } from '../controller/znodes.js';
 import { MetadataCache } from './metadata-cache.js';
 import { type RoleChange, currentRoles } from './metadata.js';
-import { ZkErrorCode, ZkSession, zkErrorCode } from './zk.js';
+import { ZkErrorCode, ZkSession, splitChroot, zkErrorCode } from './zk.js';
 
 export interface ClusterMemberOptions {
   readonly brokerId: number;
@@ -72,6 +72,7 @@ export class ClusterMember extends EventEmitter<ClusterMemberEvents> {
   private closed = false;
   private campaigning: Promise<void> | undefined;
   private campaignAgain = false;
+  private chrootChecked = false;
   private readonly log: Logger;
   private readonly onControllerZnode = (): void => void this.campaign();
 
@@ -187,12 +188,32 @@ export class ClusterMember extends EventEmitter<ClusterMemberEvents> {
 
   // ---- session lifecycle ----
 
-  private async join(): Promise<void> {
-    const zk = await ZkSession.connect({
-      connectString: this.options.connectString,
+  private connect(connectString: string): Promise<ZkSession> {
+    return ZkSession.connect({
+      connectString,
       sessionTimeoutMs: this.options.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS,
       connectTimeoutMs: this.options.connectTimeoutMs ?? 30_000,
     });
+  }
+
+  /** Creates the connect string's chroot if it is missing (as Kafka does), through a short session. */
+  private async ensureChroot(): Promise<void> {
+    const { servers, chroot } = splitChroot(this.options.connectString);
+    if (chroot === '') return;
+    const zk = await this.connect(servers);
+    try {
+      await zk.mkdirp(chroot);
+    } finally {
+      zk.close();
+    }
+  }
+
+  private async join(): Promise<void> {
+    if (!this.chrootChecked) {
+      await this.ensureChroot();
+      this.chrootChecked = true;
+    }
+    const zk = await this.connect(this.options.connectString);
     if (this.closed) {
       zk.close();
       return;

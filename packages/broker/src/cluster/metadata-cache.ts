@@ -109,6 +109,16 @@ export class MetadataCache extends EventEmitter<MetadataCacheEvents> {
 
   // ---- plumbing ----
 
+  /** Drops the per-path bookkeeping of a deleted topic (its watches fire once more, harmlessly). */
+  private forgetTopic(topic: string): void {
+    this.armedTopics.delete(topic);
+    const prefix = `${topicPath(topic)}/`;
+    for (const map of [this.watchers, this.readSeq] as Map<string, unknown>[]) {
+      for (const key of [...map.keys()]) if (key.startsWith(prefix) || key === topicPath(topic) || key === topicConfigPath(topic)) map.delete(key);
+    }
+    for (const key of [...this.armedPartitions]) if (key.startsWith(`${topic}/`)) this.armedPartitions.delete(key);
+  }
+
   private apply(update: (image: MetadataImage) => MetadataImage): void {
     const before = this.current;
     const after = update(before);
@@ -202,7 +212,7 @@ export class MetadataCache extends EventEmitter<MetadataCacheEvents> {
       const present = new Set(names);
       for (const name of this.current.topics.keys()) {
         if (!present.has(name)) {
-          this.armedTopics.delete(name);
+          this.forgetTopic(name);
           this.apply((i) => withTopicAssignment(i, name, undefined));
         }
       }
@@ -226,7 +236,7 @@ export class MetadataCache extends EventEmitter<MetadataCacheEvents> {
       return { replicas, configs };
     }, (r) => {
       if (!r) {
-        this.armedTopics.delete(topic);
+        this.forgetTopic(topic);
         this.apply((i) => withTopicAssignment(i, topic, undefined));
         return;
       }

@@ -119,6 +119,13 @@ export class ZkSession {
     }
   }
 
+  /** Creates a persistent path and any missing parents. */
+  mkdirp(path: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.client.mkdirp(path, (error) => (error ? reject(error) : resolve()));
+    });
+  }
+
   remove(path: string, version = -1): Promise<void> {
     return new Promise((resolve, reject) => {
       this.client.remove(path, version, (error) => (error ? reject(error) : resolve()));
@@ -131,14 +138,40 @@ export class ZkSession {
    */
   multi(ops: readonly ZnodeOp[], checks: ReadonlyArray<{ path: string; version: number }> = []): Promise<void> {
     const tx = this.client.transaction();
-    for (const c of checks) tx.check(c.path, c.version);
+    // node-zookeeper-client's Transaction turns version 0 into -1 ("any version": `version || -1`,
+    // alexguan/node-zookeeper-client#67), which would silently drop the check on a znode's first
+    // update. Set the version on the queued op ourselves.
+    const queued = (tx as unknown as { ops: Array<{ version?: number }> }).ops;
+    const withVersion = (version: number): void => {
+      const last = queued[queued.length - 1];
+      if (!last || !Array.isArray(queued)) throw new Error('node-zookeeper-client Transaction internals changed (ops)');
+      last.version = version;
+    };
+    for (const c of checks) {
+      tx.check(c.path, c.version);
+      withVersion(c.version);
+    }
     for (const op of ops) {
-      if (op.op === 'create') tx.create(op.path, Buffer.from(op.data), op.ephemeral ? zookeeper.CreateMode.EPHEMERAL : zookeeper.CreateMode.PERSISTENT);
-      else if (op.op === 'set') tx.setData(op.path, Buffer.from(op.data), op.expectedVersion);
-      else tx.remove(op.path, op.expectedVersion);
+      if (op.op === 'create') {
+        tx.create(op.path, Buffer.from(op.data), op.ephemeral ? zookeeper.CreateMode.EPHEMERAL : zookeeper.CreateMode.PERSISTENT);
+      } else if (op.op === 'set') {
+        tx.setData(op.path, Buffer.from(op.data), op.expectedVersion);
+        withVersion(op.expectedVersion);
+      } else {
+        tx.remove(op.path, op.expectedVersion);
+        withVersion(op.expectedVersion);
+      }
     }
     return new Promise((resolve, reject) => {
       tx.commit((error) => (error ? reject(error) : resolve()));
     });
   }
+}
+
+/** Splits "h1:p1,h2:p2/chroot" into servers and chroot ("" when none). */
+export function splitChroot(connectString: string): { servers: string; chroot: string } {
+  const slash = connectString.indexOf('/');
+  if (slash < 0) return { servers: connectString, chroot: '' };
+  const chroot = connectString.slice(slash).replace(/\/+$/, '');
+  return { servers: connectString.slice(0, slash), chroot };
 }

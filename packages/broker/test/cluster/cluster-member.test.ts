@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ClusterMember, DuplicateBrokerIdError } from '../../src/cluster/cluster-member.js';
 import type { MetadataImage, RoleChange } from '../../src/cluster/metadata.js';
-import { ZkSession } from '../../src/cluster/zk.js';
+import { ZkErrorCode, ZkSession } from '../../src/cluster/zk.js';
 import { ControllerDriver, fencedWrite } from '../../src/controller/driver.js';
 import { embeddedCoordinatorAvailability, startEmbeddedCoordinator } from '../../../../test/helpers/coordinator.js';
 import { startZooKeeper, zookeeperAvailability } from '../../../../test/helpers/zookeeper.js';
@@ -256,6 +256,49 @@ for (const backend of backends) {
       await controllerSees(a.m, 2);
       expect((await a.m.createTopics([{ name: 'after-expiry', numPartitions: 1, replicationFactor: 2 }]))[0]!.errorCode).toBe(ErrorCodes.NONE.code);
       await Promise.all([a.m, b.m].map((m) => m.metadata.waitFor(topicReady('after-expiry', 1), 15_000)));
+    });
+
+    it('re-reads and re-decides when a partition state changed under the controller (version-checked writes)', async () => {
+      await newCluster();
+      const ms = [await member(1), await member(2)];
+      const controller = await controllerOf(ms);
+      await controllerSees(controller, 2);
+      const other = ms.find((m) => m !== controller)!;
+      expect((await controller.createTopics([{ name: 'raced', numPartitions: 2, replicationFactor: 2 }]))[0]!.errorCode).toBe(0);
+      await controller.metadata.waitFor(topicReady('raced', 2));
+      // Someone else (a leader shrinking its ISR, in Kafka's older scheme) rewrites a state znode: the
+      // controller's expected version is now stale.
+      const tool = await session();
+      const path = '/brokers/topics/raced/partitions/0/state';
+      const node = (await tool.getData(path))!;
+      await tool.multi([{ op: 'set', path, data: node.data.toString(), expectedVersion: node.stat.version }]);
+
+      await other.close();
+      const image = await controller.metadata.waitFor((i) => i.topics.get('raced')!.partitions.every((p) => p.leader === controller.brokerId && p.isr.length === 1));
+      const p0 = image.topics.get('raced')!.partitions[0]!;
+      expect(p0.stateZkVersion).toBe(2); // created 0, rewritten 1, controller's retry after re-reading 2
+      expect(p0.leaderEpoch).toBe(1);
+      expect(controller.isController).toBe(true);
+    });
+
+    it('multi() checks version 0 (works around the client treating 0 as "any version")', async () => {
+      await newCluster();
+      const zk = await session();
+      await zk.create('/v', 'a', 'persistent');
+      await zk.multi([{ op: 'set', path: '/v', data: 'b', expectedVersion: 0 }]);
+      await expect(zk.multi([{ op: 'set', path: '/v', data: 'c', expectedVersion: 0 }])).rejects.toMatchObject({ code: ZkErrorCode.BAD_VERSION });
+      await expect(zk.multi([], [{ path: '/v', version: 0 }])).rejects.toMatchObject({ code: ZkErrorCode.BAD_VERSION });
+      await expect(zk.multi([{ op: 'delete', path: '/v', expectedVersion: 0 }])).rejects.toMatchObject({ code: ZkErrorCode.BAD_VERSION });
+      expect((await zk.getData('/v'))!.data.toString()).toBe('b');
+      await zk.multi([{ op: 'delete', path: '/v', expectedVersion: 1 }]);
+      expect(await zk.exists('/v')).toBeUndefined();
+    });
+
+    it('creates a missing chroot', async () => {
+      connectString = `${server.connectString}/samsa-chroot-${process.pid}-${++chrootCounter}/nested`;
+      const m = await member(1);
+      await controllerOf([m]);
+      expect(m.metadata.image.clusterId).toBeDefined();
     });
 
     it('a zombie controller driver is fenced: its requests fail with StaleControllerEpoch and it resigns', async () => {
