@@ -22,6 +22,7 @@ import {
   type Request,
   type ResponseBody,
   type Stat,
+  type WatchSet,
   NO_BODY,
 } from './jute.js';
 import { childName, invalidPathReason, parentOf } from './paths.js';
@@ -104,11 +105,23 @@ export interface SnapshotData {
   nodes: Array<{ path: string; node: ZNode }>;
 }
 
+/**
+ * Watches, as ZooKeeper 3.8 keeps them: a data table (getData/exists, and addWatch) and a child table
+ * (getChildren, and addWatch PERSISTENT), each mapping path -> connection -> mode. A (connection, path)
+ * pair has ONE mode per table: registering again overwrites it (a getData watch turns a persistent
+ * data watch into a one-shot one, as on ZooKeeper). Recursive watches live in the data table only, so
+ * they never see NodeChildrenChanged.
+ */
+type WatchTableName = 'data' | 'child';
+const WatchMode = { standard: 0, persistent: 1, recursive: 2 } as const;
+type WatchModeValue = (typeof WatchMode)[keyof typeof WatchMode];
+/** removeWatches/checkWatches WatcherType: Children 1, Data 2, Any 3. */
+const TABLES_BY_WATCHER_TYPE: Readonly<Record<number, readonly WatchTableName[]>> = { 1: ['child'], 2: ['data'], 3: ['data', 'child'] };
+
 interface ConnState {
   sessionId: bigint;
   authIds: Id[];
-  dataWatches: Set<string>;
-  childWatches: Set<string>;
+  watches: Record<WatchTableName, Set<string>>;
 }
 
 /** An expected failure of a request: becomes the reply's error code (and an error txn for writes). */
@@ -175,8 +188,9 @@ export class CoordinatorCore {
   private readonly nodes = new Map<string, ZNode>();
   private readonly sessions = new Map<bigint, SessionState>();
   private readonly conns = new Map<number, ConnState>();
-  private readonly dataWatches = new Map<string, Set<number>>();
-  private readonly childWatches = new Map<string, Set<number>>();
+  private readonly watches: Record<WatchTableName, Map<string, Map<number, WatchModeValue>>> = { data: new Map(), child: new Map() };
+  /** Recursive watches registered; ancestors are only searched when there are any. */
+  private recursiveWatches = 0;
   private lastZxid = 0;
   private readonly containers = new Set<string>();
   private nextContainerCheckMs = 0;
@@ -209,8 +223,8 @@ export class CoordinatorCore {
   }
   get watchCount(): number {
     let n = 0;
-    for (const s of this.dataWatches.values()) n += s.size;
-    for (const s of this.childWatches.values()) n += s.size;
+    for (const s of this.watches.data.values()) n += s.size;
+    for (const s of this.watches.child.values()) n += s.size;
     return n;
   }
   get ephemeralCount(): number {
@@ -227,7 +241,7 @@ export class CoordinatorCore {
   watchesByConnection(): Array<{ connId: number; sessionId: bigint; paths: string[] }> {
     const out: Array<{ connId: number; sessionId: bigint; paths: string[] }> = [];
     for (const [connId, c] of this.conns) {
-      const paths = [...new Set([...c.dataWatches, ...c.childWatches])];
+      const paths = [...new Set([...c.watches.data, ...c.watches.child])];
       if (paths.length > 0) out.push({ connId, sessionId: c.sessionId, paths });
     }
     return out;
@@ -409,9 +423,26 @@ export class CoordinatorCore {
       case OpCode.multi:
         return this.multi(out, session.id, conn, connId, req.xid, b.ops, nowMs);
       case OpCode.setWatches:
-        this.setWatches(out, connId, conn, b.relativeZxid, b.dataWatches, b.existWatches, b.childWatches);
-        reply(this.lastZxid, 0);
-        return out;
+      case OpCode.setWatches2:
+        this.setWatches(out, connId, conn, b.relativeZxid, b);
+        return reply(this.lastZxid, 0);
+      case OpCode.addWatch:
+        try {
+          this.addPersistentWatch(b.path, b.mode, connId, conn);
+        } catch (err) {
+          if (!(err instanceof KeeperError)) throw err;
+          return reply(this.lastZxid, err.code);
+        }
+        return reply(this.lastZxid, 0, { kind: 'count', count: 0 });
+      case OpCode.removeWatches:
+      case OpCode.checkWatches:
+        try {
+          this.removeOrCheckWatches(connId, b.path, b.watcherType, b.type === OpCode.removeWatches);
+        } catch (err) {
+          if (!(err instanceof KeeperError)) throw err;
+          return reply(this.lastZxid, err.code);
+        }
+        return reply(this.lastZxid, 0);
       default:
         try {
           reply(this.lastZxid, 0, this.read(connId, conn, session, b));
@@ -431,7 +462,7 @@ export class CoordinatorCore {
       case OpCode.exists: {
         if (b.path.includes('\0')) throw new KeeperError(ErrorCode.BADARGUMENTS);
         // ZooKeeper registers the watch before looking: an exists watch on a missing node waits for its creation.
-        if (b.watch) this.addWatch(this.dataWatches, conn.dataWatches, b.path, connId);
+        if (b.watch) this.addWatch('data', b.path, connId, conn, WatchMode.standard);
         const node = this.nodes.get(b.path);
         if (!node) throw new KeeperError(ErrorCode.NONODE);
         return { kind: 'stat', stat: statOf(node) };
@@ -439,14 +470,14 @@ export class CoordinatorCore {
       case OpCode.getData: {
         const node = this.mustGet(b.path);
         this.checkAcl(node, Perms.READ, conn);
-        if (b.watch) this.addWatch(this.dataWatches, conn.dataWatches, b.path, connId);
+        if (b.watch) this.addWatch('data', b.path, connId, conn, WatchMode.standard);
         return { kind: 'data', data: node.data, stat: statOf(node) };
       }
       case OpCode.getChildren:
       case OpCode.getChildren2: {
         const node = this.mustGet(b.path);
         this.checkAcl(node, Perms.READ, conn);
-        if (b.watch) this.addWatch(this.childWatches, conn.childWatches, b.path, connId);
+        if (b.watch) this.addWatch('child', b.path, connId, conn, WatchMode.standard);
         const children = [...node.children];
         return b.type === OpCode.getChildren ? { kind: 'children', children } : { kind: 'children2', children, stat: statOf(node) };
       }
@@ -817,26 +848,56 @@ export class CoordinatorCore {
   // ---------------------------------------------------------------------------------------------
   // Watches: one-shot, per connection, at most one event per connection per trigger.
 
-  private addWatch(table: Map<string, Set<number>>, own: Set<string>, path: string, connId: number): void {
-    let set = table.get(path);
-    if (!set) table.set(path, (set = new Set()));
-    set.add(connId);
-    own.add(path);
+  private addWatch(name: WatchTableName, path: string, connId: number, conn: ConnState, mode: WatchModeValue): void {
+    const table = this.watches[name];
+    let byConn = table.get(path);
+    if (!byConn) table.set(path, (byConn = new Map()));
+    if (byConn.get(connId) === WatchMode.recursive) this.recursiveWatches--;
+    byConn.set(connId, mode);
+    if (mode === WatchMode.recursive) this.recursiveWatches++;
+    conn.watches[name].add(path);
   }
 
+  private removeWatch(name: WatchTableName, path: string, connId: number): boolean {
+    const byConn = this.watches[name].get(path);
+    const mode = byConn?.get(connId);
+    if (mode === undefined) return false;
+    if (mode === WatchMode.recursive) this.recursiveWatches--;
+    byConn!.delete(connId);
+    if (byConn!.size === 0) this.watches[name].delete(path);
+    this.conns.get(connId)?.watches[name].delete(path);
+    return true;
+  }
+
+  /**
+   * Delivers triggered watches, one event per connection per trigger: on the path itself every watch
+   * fires (one-shot ones are consumed); on its ancestors only recursive ones, and never for
+   * NodeChildrenChanged.
+   */
   private fire(out: Output[], triggers: Trigger[]): void {
-    const notified: Array<Set<number> | undefined> = [];
+    const notified: Array<Set<number>> = [];
     for (let i = 0; i < triggers.length; i++) {
       const t = triggers[i]!;
-      const table = t.table === 'data' ? this.dataWatches : this.childWatches;
-      const set = table.get(t.path);
-      if (!set) continue;
-      table.delete(t.path);
-      notified[i] = set;
+      const recipients = new Set<number>();
+      notified[i] = recipients;
+      const table = this.watches[t.table];
+      const byConn = table.get(t.path);
+      if (byConn) {
+        for (const [connId, mode] of byConn) {
+          if (mode === WatchMode.recursive && t.type === EventType.NodeChildrenChanged) continue;
+          recipients.add(connId);
+          if (mode === WatchMode.standard) this.removeWatch(t.table, t.path, connId);
+        }
+      }
+      if (this.recursiveWatches > 0 && t.type !== EventType.NodeChildrenChanged && t.path !== '/') {
+        for (let p = parentOf(t.path); ; p = parentOf(p)) {
+          const ancestors = table.get(p);
+          if (ancestors) for (const [connId, mode] of ancestors) if (mode === WatchMode.recursive) recipients.add(connId);
+          if (p === '/') break;
+        }
+      }
       const skip = t.dedupWith !== undefined ? notified[t.dedupWith] : undefined;
-      for (const connId of set) {
-        const conn = this.conns.get(connId);
-        if (conn) (t.table === 'data' ? conn.dataWatches : conn.childWatches).delete(t.path);
+      for (const connId of recipients) {
         if (skip?.has(connId)) continue;
         out.push({ kind: 'event', connId, type: t.type, path: t.path });
       }
@@ -844,36 +905,60 @@ export class CoordinatorCore {
   }
 
   /** Re-registers a reconnecting client's watches, firing at once for what changed after relativeZxid. */
-  private setWatches(out: Output[], connId: number, conn: ConnState, relativeZxid: number, data: string[], exist: string[], child: string[]): void {
-    for (const path of data) {
+  private setWatches(out: Output[], connId: number, conn: ConnState, relativeZxid: number, w: WatchSet): void {
+    for (const path of w.dataWatches) {
       const node = this.nodes.get(path);
       if (!node) out.push({ kind: 'event', connId, type: EventType.NodeDeleted, path });
       else if (node.mzxid > relativeZxid) out.push({ kind: 'event', connId, type: EventType.NodeDataChanged, path });
-      else this.addWatch(this.dataWatches, conn.dataWatches, path, connId);
+      else this.addWatch('data', path, connId, conn, WatchMode.standard);
     }
-    for (const path of exist) {
+    for (const path of w.existWatches) {
       if (this.nodes.has(path)) out.push({ kind: 'event', connId, type: EventType.NodeCreated, path });
-      else this.addWatch(this.dataWatches, conn.dataWatches, path, connId);
+      else this.addWatch('data', path, connId, conn, WatchMode.standard);
     }
-    for (const path of child) {
+    for (const path of w.childWatches) {
       const node = this.nodes.get(path);
       if (!node) out.push({ kind: 'event', connId, type: EventType.NodeDeleted, path });
       else if (node.pzxid > relativeZxid) out.push({ kind: 'event', connId, type: EventType.NodeChildrenChanged, path });
-      else this.addWatch(this.childWatches, conn.childWatches, path, connId);
+      else this.addWatch('child', path, connId, conn, WatchMode.standard);
     }
+    // Persistent watches are re-added as they are, without catch-up events (as ZooKeeper does).
+    for (const path of w.persistentWatches ?? []) this.addPersistentWatch(path, 0, connId, conn);
+    for (const path of w.persistentRecursiveWatches ?? []) this.addPersistentWatch(path, 1, connId, conn);
+  }
+
+  /** addWatch modes: 0 PERSISTENT (data and child tables), 1 PERSISTENT_RECURSIVE (data table). */
+  private addPersistentWatch(path: string, mode: number, connId: number, conn: ConnState): void {
+    if (mode === 0) {
+      this.addWatch('data', path, connId, conn, WatchMode.persistent);
+      this.addWatch('child', path, connId, conn, WatchMode.persistent);
+    } else if (mode === 1) {
+      this.addWatch('data', path, connId, conn, WatchMode.recursive);
+    } else throw new KeeperError(ErrorCode.MARSHALLINGERROR);
+  }
+
+  /** removeWatches (remove = true) and checkWatches: NOWATCHER unless the connection has a watch of that type there. */
+  private removeOrCheckWatches(connId: number, path: string, watcherType: number, remove: boolean): void {
+    const tables = TABLES_BY_WATCHER_TYPE[watcherType];
+    if (!tables) throw new KeeperError(ErrorCode.MARSHALLINGERROR);
+    let found = false;
+    for (const name of tables) {
+      if (remove) found = this.removeWatch(name, path, connId) || found;
+      else found ||= this.watches[name].get(path)?.has(connId) ?? false;
+    }
+    if (!found) throw new KeeperError(ErrorCode.NOWATCHER);
   }
 
   private attach(connId: number, s: SessionState): void {
     s.connId = connId;
-    this.conns.set(connId, { sessionId: s.id, authIds: [], dataWatches: new Set(), childWatches: new Set() });
+    this.conns.set(connId, { sessionId: s.id, authIds: [], watches: { data: new Set(), child: new Set() } });
   }
 
   private detach(connId: number): void {
     const conn = this.conns.get(connId);
     if (!conn) return;
     this.conns.delete(connId);
-    for (const path of conn.dataWatches) removeFrom(this.dataWatches, path, connId);
-    for (const path of conn.childWatches) removeFrom(this.childWatches, path, connId);
+    for (const name of ['data', 'child'] as const) for (const path of [...conn.watches[name]]) this.removeWatch(name, path, connId);
     const s = this.sessions.get(conn.sessionId);
     if (s && s.connId === connId) s.connId = null;
   }
@@ -910,13 +995,6 @@ export class CoordinatorCore {
     this.lastZxid = snap.zxid;
     this.highestSessionId = snap.highestSessionId;
   }
-}
-
-function removeFrom(table: Map<string, Set<number>>, path: string, connId: number): void {
-  const set = table.get(path);
-  if (!set) return;
-  set.delete(connId);
-  if (set.size === 0) table.delete(path);
 }
 
 /** ZooKeeper's %010d of the parent's cversion (negative values keep their sign, as Java prints them). */

@@ -333,7 +333,18 @@ export type RequestBody =
   | { type: typeof OpCode.check; path: string; version: number }
   | { type: typeof OpCode.multi; ops: MultiOp[] }
   | { type: typeof OpCode.auth; authType: number; scheme: string; auth: Buffer }
-  | { type: typeof OpCode.setWatches; relativeZxid: number; dataWatches: string[]; existWatches: string[]; childWatches: string[] };
+  | ({ type: typeof OpCode.setWatches | typeof OpCode.setWatches2; relativeZxid: number } & WatchSet)
+  | { type: typeof OpCode.addWatch; path: string; mode: number }
+  | { type: typeof OpCode.removeWatches | typeof OpCode.checkWatches; path: string; watcherType: number };
+
+/** The watches a reconnecting client re-registers (SetWatches; SetWatches2 adds the persistent ones). */
+export interface WatchSet {
+  dataWatches: string[];
+  existWatches: string[];
+  childWatches: string[];
+  persistentWatches?: string[];
+  persistentRecursiveWatches?: string[];
+}
 
 export interface Request {
   xid: number;
@@ -436,6 +447,21 @@ function readBody(type: number, r: Reader): RequestBody {
         existWatches: r.strings(),
         childWatches: r.strings(),
       };
+    case OpCode.setWatches2:
+      return {
+        type,
+        relativeZxid: r.long(),
+        dataWatches: r.strings(),
+        existWatches: r.strings(),
+        childWatches: r.strings(),
+        persistentWatches: r.strings(),
+        persistentRecursiveWatches: r.strings(),
+      };
+    case OpCode.addWatch:
+      return { type, path: r.string(), mode: r.int() };
+    case OpCode.removeWatches:
+    case OpCode.checkWatches:
+      return { type, path: r.string(), watcherType: r.int() };
     default:
       throw new Error('unreachable');
   }
@@ -462,6 +488,10 @@ const KNOWN_OPCODES: ReadonlySet<number> = new Set([
   OpCode.multi,
   OpCode.auth,
   OpCode.setWatches,
+  OpCode.setWatches2,
+  OpCode.addWatch,
+  OpCode.removeWatches,
+  OpCode.checkWatches,
 ]);
 
 /**
@@ -532,6 +562,17 @@ export function encodeRequest(w: Writer, req: Request): void {
       break;
     case OpCode.setWatches:
       w.long(b.relativeZxid).strings(b.dataWatches).strings(b.existWatches).strings(b.childWatches);
+      break;
+    case OpCode.setWatches2:
+      w.long(b.relativeZxid).strings(b.dataWatches).strings(b.existWatches).strings(b.childWatches);
+      w.strings(b.persistentWatches ?? []).strings(b.persistentRecursiveWatches ?? []);
+      break;
+    case OpCode.addWatch:
+      w.string(b.path).int(b.mode);
+      break;
+    case OpCode.removeWatches:
+    case OpCode.checkWatches:
+      w.string(b.path).int(b.watcherType);
       break;
   }
   w.endFrame(at);

@@ -16,11 +16,15 @@ export const OpCode = {
   check: 13,
   multi: 14,
   create2: 15,
+  checkWatches: 17,
+  removeWatches: 18,
   createContainer: 19,
   getEphemerals: 103,
   getAllChildrenNumber: 104,
   auth: 100,
   setWatches: 101,
+  setWatches2: 105,
+  addWatch: 106,
   createSession: -10,
   closeSession: -11,
   error: -1,
@@ -48,6 +52,7 @@ export const ErrorCode = {
   INVALIDACL: -114,
   AUTHFAILED: -115,
   SESSIONMOVED: -118,
+  NOWATCHER: -121,
 } as const;
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -72,8 +77,8 @@ export const Perms = { READ: 1, WRITE: 2, CREATE: 4, DELETE: 8, ADMIN: 16, ALL: 
 
 /** Opcodes ZooKeeper 3.8 knows that this server answers with UNIMPLEMENTED (keeping the session). */
 export const UNSUPPORTED_ZOOKEEPER_OPCODES: ReadonlySet<number> = new Set([
-  16 /* reconfig */, 17 /* checkWatches */, 18 /* removeWatches */, 20 /* deleteContainer */,
-  21 /* createTTL */, 22 /* multiRead */, 102 /* sasl */, 105 /* setWatches2 */, 106 /* addWatch */, 107 /* whoAmI */,
+  16 /* reconfig */, 20 /* deleteContainer */,
+  21 /* createTTL */, 22 /* multiRead */, 102 /* sasl */, 107 /* whoAmI */,
 ]);
 
 /** CreateMode flags accepted by create/create2 (TTL nodes are not supported, as in a default ZooKeeper). */
