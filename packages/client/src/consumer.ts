@@ -215,7 +215,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     if (this.closed) throw new ClosedError('consumer');
   }
 
-  [Symbol.asyncIterator](): AsyncIterator<ConsumedMessage> {
+  [Symbol.asyncIterator](): AsyncIterableIterator<ConsumedMessage> {
     return this.messages();
   }
 
@@ -224,65 +224,56 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
    * `signal` aborts, and OffsetOutOfRangeError (autoOffsetReset 'none') or a non-retriable error
    * when fetching cannot go on. One iterator at a time.
    */
-  async *messages(options: { signal?: AbortSignal } = {}): AsyncGenerator<ConsumedMessage, void, undefined> {
-    const signal = options.signal;
-    for await (const chunk of this.chunkStream(signal)) {
-      const { state, records, generation } = chunk;
-      let finished = false;
-      try {
-        for (const r of records) {
-          // Position moves as the application receives; a seek while handling a message wins.
-          if (state.generation !== generation) break;
-          state.position = r.offset + 1;
-          yield { topic: state.topic, partition: state.partition, offset: r.offset, timestamp: r.timestamp, key: r.key, value: r.value, headers: r.headers };
-          if (signal?.aborted) throw new AbortError(signal);
-        }
-        finished = true;
-        if (state.generation === generation) state.position = chunk.nextOffset;
-      } finally {
-        // Left in the middle of a chunk (break, throw): what was prefetched after it is dropped, so
-        // the next iteration resumes right after the last message received.
-        if (!finished && state.generation === generation && state.position !== undefined && this.partitions.get(tpKey(state.topic, state.partition)) === state) {
-          this.seek({ topic: state.topic, partition: state.partition, offset: state.position });
-        }
-      }
-    }
+  messages(options: { signal?: AbortSignal } = {}): AsyncIterableIterator<ConsumedMessage> {
+    return new MessageIterator(this, options.signal);
   }
 
   /** Like messages(), one partition's fetched records at a time: cheaper when handling records in bulk. */
   async *batches(options: { signal?: AbortSignal } = {}): AsyncGenerator<ConsumedBatch, void, undefined> {
     const signal = options.signal;
-    for await (const chunk of this.chunkStream(signal)) {
-      const { state, records } = chunk;
-      const messages: ConsumedMessage[] = new Array(records.length);
-      for (let i = 0; i < records.length; i++) {
-        const r = records[i] as KafkaRecord;
-        messages[i] = { topic: state.topic, partition: state.partition, offset: r.offset, timestamp: r.timestamp, key: r.key, value: r.value, headers: r.headers };
-      }
-      state.position = chunk.nextOffset;
-      if (messages.length > 0) yield { topic: state.topic, partition: state.partition, messages, highWatermark: chunk.highWatermark };
-      if (signal?.aborted) throw new AbortError(signal);
-    }
-  }
-
-  private async *chunkStream(signal: AbortSignal | undefined): AsyncGenerator<Chunk, void, undefined> {
-    this.checkOpen();
-    if (this.iterating) throw new SamsaClientError(ErrorCodes.INVALID_REQUEST, 'this consumer is already being iterated', { retriable: false });
-    this.iterating = true;
-    this.started = true;
+    this.beginIteration();
     try {
       for (;;) {
         const chunk = await this.nextChunk(signal);
         if (chunk === undefined) return;
-        yield chunk;
+        const { state, records } = chunk;
+        const messages: ConsumedMessage[] = new Array(records.length);
+        for (let i = 0; i < records.length; i++) {
+          const r = records[i] as KafkaRecord;
+          messages[i] = { topic: state.topic, partition: state.partition, offset: r.offset, timestamp: r.timestamp, key: r.key, value: r.value, headers: r.headers };
+        }
+        state.position = chunk.nextOffset;
+        if (messages.length > 0) yield { topic: state.topic, partition: state.partition, messages, highWatermark: chunk.highWatermark };
+        if (signal?.aborted) throw new AbortError(signal);
       }
     } finally {
       this.iterating = false;
     }
   }
 
-  /** The next current chunk, releasing its partition for the next fetch (pipelining). */
-  private async nextChunk(signal: AbortSignal | undefined): Promise<Chunk | undefined> {
+  /** @internal Runs on the first next(), so an iterator never used holds nothing. */
+  beginIteration(): void {
+    this.checkOpen();
+    if (this.iterating) throw new SamsaClientError(ErrorCodes.INVALID_REQUEST, 'this consumer is already being iterated', { retriable: false });
+    this.iterating = true;
+    this.started = true;
+  }
+
+  /** @internal */
+  endIteration(): void {
+    this.iterating = false;
+  }
+
+  /** @internal Leaves a chunk unfinished: its partition resumes right after the last message handed out. */
+  resumeAfter(chunk: Chunk): void {
+    const { state, generation } = chunk;
+    if (state.generation === generation && state.position !== undefined && this.partitions.get(tpKey(state.topic, state.partition)) === state) {
+      this.seek({ topic: state.topic, partition: state.partition, offset: state.position });
+    }
+  }
+
+  /** @internal The next current chunk, releasing its partition for the next fetch (pipelining). */
+  async nextChunk(signal: AbortSignal | undefined): Promise<Chunk | undefined> {
     this.tick();
     for (;;) {
       if (signal?.aborted) throw new AbortError(signal);
@@ -518,5 +509,91 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
+  }
+}
+
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
+
+/**
+ * messages(): a hand-written iterator rather than an async generator, because a generator costs
+ * several promise turns per message; this one resolves at once while the current chunk lasts.
+ * Position moves as the application receives; a seek while handling a message wins.
+ */
+class MessageIterator implements AsyncIterableIterator<ConsumedMessage> {
+  private chunk: Chunk | undefined;
+  private index = 0;
+  private started = false;
+  private finished = false;
+
+  constructor(
+    private readonly consumer: Consumer,
+    private readonly signal: AbortSignal | undefined,
+  ) {}
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<ConsumedMessage, undefined>> {
+    if (this.finished) return Promise.resolve(DONE);
+    if (!this.started) {
+      try {
+        this.consumer.beginIteration();
+      } catch (err) {
+        this.finished = true;
+        return Promise.reject(err);
+      }
+      this.started = true;
+    }
+    if (this.signal?.aborted) return this.fail(new AbortError(this.signal));
+    const chunk = this.chunk;
+    if (chunk !== undefined) {
+      const { state, generation, records } = chunk;
+      if (state.generation === generation && this.index < records.length) {
+        const r = records[this.index++] as KafkaRecord;
+        state.position = r.offset + 1;
+        return Promise.resolve({
+          done: false,
+          value: { topic: state.topic, partition: state.partition, offset: r.offset, timestamp: r.timestamp, key: r.key, value: r.value, headers: r.headers },
+        });
+      }
+      if (state.generation === generation) state.position = chunk.nextOffset;
+      this.chunk = undefined;
+    }
+    return this.nextChunk();
+  }
+
+  private async nextChunk(): Promise<IteratorResult<ConsumedMessage, undefined>> {
+    let chunk: Chunk | undefined;
+    try {
+      chunk = await this.consumer.nextChunk(this.signal);
+    } catch (err) {
+      return this.fail(err);
+    }
+    if (chunk === undefined) return this.return();
+    this.chunk = chunk;
+    this.index = 0;
+    return this.next();
+  }
+
+  private fail(err: unknown): Promise<never> {
+    void this.return();
+    return Promise.reject(err);
+  }
+
+  /** `break` lands here: an unfinished chunk makes its partition resume after the last message received. */
+  return(): Promise<IteratorResult<ConsumedMessage, undefined>> {
+    if (!this.finished) {
+      this.finished = true;
+      if (this.chunk !== undefined && this.index < this.chunk.records.length) this.consumer.resumeAfter(this.chunk);
+      this.chunk = undefined;
+      if (this.started) this.consumer.endIteration();
+    }
+    return Promise.resolve(DONE);
+  }
+
+  throw(err?: unknown): Promise<IteratorResult<ConsumedMessage, undefined>> {
+    void this.return();
+    return Promise.reject(err);
   }
 }

@@ -34,4 +34,4 @@ export {
   SamsaClientError,
   TimeoutError,
 } from './errors.js';
-export { SamsaError, ErrorCodes } from '@samsa/protocol';
+export { SamsaError, ErrorCodes, type CompressionName } from '@samsa/protocol';

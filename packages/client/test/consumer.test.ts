@@ -223,6 +223,17 @@ describe('consumer', () => {
     expect((await take(consumer.messages(), 1))[0]?.offset).toBe(0);
   });
 
+  it('allows one iterator at a time', async () => {
+    appendBatch(cluster, 't', 0, 'a', 2);
+    await consumer.assign([{ topic: 't', partition: 0 }]);
+    consumer.seek({ topic: 't', partition: 0, offset: 0 });
+    const first = consumer.messages();
+    expect((await first.next()).value?.offset).toBe(0);
+    await expect(consumer.messages().next()).rejects.toThrow(/already being iterated/);
+    await first.return?.();
+    expect((await consumer.messages().next()).value?.offset).toBe(1);
+  });
+
   it('close() ends the iteration', async () => {
     await consumer.assign([{ topic: 't', partition: 0 }]);
     consumer.seek({ topic: 't', partition: 0, offset: 0 });
