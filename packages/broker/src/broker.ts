@@ -55,7 +55,7 @@ export async function startBroker(settings: Settings<BrokerSettingName>, logger:
       connectString: settings['zookeeper.connect'] as string,
       sessionTimeoutMs: settings['zookeeper.session.timeout.ms'] as number,
       connectTimeoutMs: settings['zookeeper.connection.timeout.ms'] as number,
-      logger: log,
+      logger, // the member adds brokerId itself
     });
   } catch (err) {
     await server.close(0);

@@ -11,6 +11,8 @@ import { parseIntOption } from '../options.js';
 
 const CLI_MAIN = fileURLToPath(new URL('../main.js', import.meta.url));
 const READY_TIMEOUT_MS = 30_000;
+/** A member still running this long after SIGTERM is killed. */
+const STOP_GRACE_MS = 20_000;
 
 interface DevOptions {
   brokers: number;
@@ -88,8 +90,11 @@ function stopper(members: Member[]): () => Promise<void> {
       // Brokers first, so they can deregister while the coordinator is still up.
       for (const group of [members.filter((m) => m.name !== 'coordinator'), members.filter((m) => m.name === 'coordinator')]) {
         await Promise.all(group.map(async (m) => {
-          if (m.child.exitCode === null && m.child.signalCode === null) m.child.kill('SIGTERM');
+          if (m.child.exitCode !== null || m.child.signalCode !== null) return;
+          m.child.kill('SIGTERM');
+          const killer = setTimeout(() => m.child.kill('SIGKILL'), STOP_GRACE_MS);
           await exited(m.child);
+          clearTimeout(killer);
         }));
       }
     })();

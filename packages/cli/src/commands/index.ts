@@ -1,6 +1,10 @@
 import type { Command } from 'commander';
+import { registerBench } from './bench.js';
+import { registerConsole } from './console.js';
 import { registerDev } from './dev.js';
+import { registerLog } from './log.js';
 import { registerServers } from './servers.js';
+import { registerTopics } from './topics.js';
 
 /**
  * Every command group registers itself here; each lives in its own module under commands/ and
@@ -9,4 +13,8 @@ import { registerServers } from './servers.js';
 export function registerCommands(program: Command): void {
   registerDev(program);
   registerServers(program);
+  registerTopics(program);
+  registerConsole(program);
+  registerLog(program);
+  registerBench(program);
 }

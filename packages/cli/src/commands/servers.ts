@@ -4,21 +4,34 @@ import { loadBrokerSettings, startBroker } from '@samsa/broker';
 import { runCoordinator } from '@samsa/coordinator';
 import { parseIntOption } from '../options.js';
 
-/** Runs until SIGTERM/SIGINT, then calls `stop` once. */
+/** How long a graceful stop may take before the process exits anyway. */
+const STOP_WATCHDOG_MS = 30_000;
+
+/**
+ * Runs until SIGTERM/SIGINT, then calls `stop` once. A second signal, or a stop that hangs past the
+ * watchdog, exits at once: a stuck shutdown must never leave a process holding its port and files.
+ */
 function untilSignalled(stop: () => Promise<void>, logger: pino.Logger): Promise<void> {
   return new Promise((resolve) => {
     let stopping = false;
     const onSignal = (signal: string) => {
-      if (stopping) return;
+      if (stopping) {
+        logger.warn({ signal }, 'second signal: exiting without finishing the shutdown');
+        process.exit(1);
+      }
       stopping = true;
       logger.info({ signal }, 'stopping');
+      setTimeout(() => {
+        logger.error(`shutdown did not finish within ${STOP_WATCHDOG_MS / 1000} s; exiting`);
+        process.exit(1);
+      }, STOP_WATCHDOG_MS).unref();
       stop().then(resolve, (err: unknown) => {
         logger.error({ err }, 'shutdown failed');
         resolve();
       });
     };
-    process.once('SIGTERM', () => onSignal('SIGTERM'));
-    process.once('SIGINT', () => onSignal('SIGINT'));
+    process.on('SIGTERM', () => onSignal('SIGTERM'));
+    process.on('SIGINT', () => onSignal('SIGINT'));
   });
 }
 
