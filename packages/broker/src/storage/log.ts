@@ -139,7 +139,8 @@ export class PartitionLog {
       if (err instanceof SamsaError) throw err;
       throw new KafkaStorageError(`cannot open the log in ${options.dir}: ${(err as Error).message}`, undefined, undefined, { cause: err });
     }
-    if (log.config.flushMs < UNLIMITED && log.status === 'online') {
+    // flush.ms = 0 fsyncs on every append already; a positive value also needs a timer for idle logs.
+    if (log.config.flushMs > 0 && log.config.flushMs < UNLIMITED && log.status === 'online') {
       const interval = Math.max(1, Math.min(log.config.flushMs, 1000));
       log.flushTimer = setInterval(() => log.flushIfDue(), interval);
       log.flushTimer.unref();
