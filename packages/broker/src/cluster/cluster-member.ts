@@ -358,7 +358,14 @@ export class ClusterMember extends EventEmitter<ClusterMemberEvents> {
     });
     this.driver = driver;
     this.emit('controller', true, epoch);
-    await driver.start();
+    try {
+      await driver.start();
+    } catch (error) {
+      // Could not load or act on the cluster: step down so that someone (maybe this broker) retries cleanly.
+      if (this.driver === driver) this.stopController();
+      await this.releaseControllerZnode(zk);
+      throw error;
+    }
   }
 
   private async releaseControllerZnode(zk: ZkSession): Promise<void> {

@@ -281,6 +281,25 @@ for (const backend of backends) {
       expect(controller.isController).toBe(true);
     });
 
+    it('persists a leader\'s ISR proposal through the controller, fenced by epoch and znode version', async () => {
+      await newCluster();
+      const ms = [await member(1), await member(2), await member(3)];
+      const controller = await controllerOf(ms);
+      await controllerSees(controller, 3);
+      await controller.createTopics([{ name: 'isr', numPartitions: 1, replicationFactor: 3 }]);
+      const p0 = (await controller.metadata.waitFor(topicReady('isr', 1))).topics.get('isr')!.partitions[0]!;
+      const proposal = { topic: 'isr', partition: 0, leaderId: p0.leader, leaderEpoch: p0.leaderEpoch, stateZkVersion: p0.stateZkVersion, newIsr: [p0.leader] };
+      const other = ms.find((m) => m !== controller)!;
+      expect((await other.alterIsr(proposal)).errorCode).toBe(ErrorCodes.NOT_CONTROLLER.code);
+      expect((await controller.alterIsr(proposal)).errorCode).toBe(ErrorCodes.NONE.code);
+      const shrunk = (await Promise.all(ms.map((m) => m.metadata.waitFor((i) => i.topics.get('isr')!.partitions[0]!.isr.length === 1))))[0]!;
+      expect(shrunk.topics.get('isr')!.partitions[0]).toMatchObject({ leader: p0.leader, leaderEpoch: p0.leaderEpoch, stateZkVersion: p0.stateZkVersion + 1 });
+      // The same proposal again is stale (version moved); a wrong epoch is fenced.
+      expect((await controller.alterIsr(proposal)).errorCode).toBe(ErrorCodes.INVALID_REQUEST.code);
+      expect((await controller.alterIsr({ ...proposal, leaderEpoch: p0.leaderEpoch - 1, stateZkVersion: p0.stateZkVersion + 1 })).errorCode)
+        .toBe(ErrorCodes.FENCED_LEADER_EPOCH.code);
+    });
+
     it('multi() checks version 0 (works around the client treating 0 as "any version")', async () => {
       await newCluster();
       const zk = await session();
