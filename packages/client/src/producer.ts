@@ -165,6 +165,8 @@ export class Producer implements AsyncDisposable {
   private refreshingMetadata = false;
   private flushing = 0;
   private closing = false;
+  /** Closed with a timeout that expired: nothing more is sent. */
+  private stopped = false;
   private closed: Promise<void> | undefined;
 
   constructor(
@@ -382,11 +384,13 @@ export class Producer implements AsyncDisposable {
       this.timerAtMs = Infinity;
       this.drain();
     }, Math.max(0, atMs - Date.now()));
+    if (this.stopped) clearTimeout(this.timer);
   }
 
   /** Sends what is ready; arms the timer for what will be. */
   private drain(): void {
     this.drainScheduled = false;
+    if (this.stopped) return;
     const now = Date.now();
     const { lingerMs, maxInFlightRequests, maxRequestSize, deliveryTimeoutMs } = this.options;
     const force = this.flushing > 0 || this.closing || this.memory.waiting > 0;
@@ -462,7 +466,8 @@ export class Producer implements AsyncDisposable {
           continue;
         }
       }
-      if (taken.length > 0 && plan.bytes + batch.encoded.length > this.options.maxRequestSize) break;
+      // A request may exceed maxRequestSize only by holding one batch that is bigger on its own.
+      if ((taken.length > 0 || plan.parts.length > 0) && plan.bytes + batch.encoded.length > this.options.maxRequestSize) break;
       plan.bytes += batch.encoded.length;
       taken.push(batch);
     }
@@ -619,17 +624,41 @@ export class Producer implements AsyncDisposable {
     }
   }
 
-  /** Refuses new sends, delivers what is buffered (flush), then stops. */
-  close(): Promise<void> {
+  /**
+   * Refuses new sends, delivers what is buffered (flush), then stops. With `timeoutMs`, records still
+   * undelivered by then fail with ClosedError (some may still reach the broker).
+   */
+  close(options: { timeoutMs?: number } = {}): Promise<void> {
     this.closed ??= (async () => {
       this.closing = true;
-      await this.flush();
+      const flushed = this.flush();
+      const timeoutMs = options.timeoutMs;
+      if (timeoutMs === undefined || !Number.isFinite(timeoutMs)) {
+        await flushed;
+      } else {
+        let timer: NodeJS.Timeout | undefined;
+        const expired = await Promise.race([
+          flushed.then(() => false),
+          new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), Math.max(0, timeoutMs)))),
+        ]);
+        clearTimeout(timer);
+        if (expired) this.abandonAll();
+      }
       this.memory.close();
       if (this.timer !== undefined) clearTimeout(this.timer);
       for (const topic of this.topicsOfInterest) this.cluster.removeInterest(topic);
       this.onClose(this);
     })();
     return this.closed;
+  }
+
+  /** Fails every undelivered record; answers that still arrive change nothing. */
+  private abandonAll(): void {
+    this.stopped = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    const err = new ClosedError('producer');
+    for (const queue of this.active) for (const batch of queue.batches) if (!batch.done) batch.fail(err);
+    this.active.clear();
   }
 
   [Symbol.asyncDispose](): Promise<void> {

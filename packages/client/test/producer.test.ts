@@ -218,6 +218,16 @@ describe('producer', () => {
     await expect(producer.send({ topic: 't', value: 'x' })).rejects.toBeInstanceOf(ClosedError);
   });
 
+  it('close({ timeoutMs }) fails what could not be delivered in time', async () => {
+    cluster.createTopic('t', 1);
+    const producer = samsa.producer({ lingerMs: 0 });
+    cluster.inject({ method: 'Produce', errorCode: ErrorCodes.LEADER_NOT_AVAILABLE.code, times: 1000 });
+    const pending = producer.send({ topic: 't', value: 'stuck' });
+    await waitFor(() => cluster.requestsOf('Produce').length > 0, 5000, 'a produce attempt');
+    await producer.close({ timeoutMs: 50 });
+    await expect(pending).rejects.toBeInstanceOf(ClosedError);
+  });
+
   it('flush() sends without waiting for lingerMs', async () => {
     cluster.createTopic('t', 1);
     const producer = samsa.producer({ lingerMs: 60_000 });
