@@ -588,7 +588,8 @@ export class Producer implements AsyncDisposable {
     const now = Date.now();
     const first = batches[0] as ProducerBatch;
     const attempts = first.attempts + 1;
-    const retriable = isRetriable(err) && attempts <= this.options.retries && now - first.createdMs < this.options.deliveryTimeoutMs;
+    // Past deliveryTimeoutMs the batches stay queued too: drain() fails them with a TimeoutError whose cause is err.
+    const retriable = isRetriable(err) && attempts <= this.options.retries;
     this.logger[retriable ? 'warn' : 'error']({ topic: queue.topic, partition: queue.partition, attempts, retriable, err }, retriable ? 'produce failed, will retry' : 'produce failed');
     if (retriable) {
       if (err instanceof SamsaClientError && needsMetadataRefresh(err.code)) this.cluster.requestRefresh();
@@ -596,7 +597,7 @@ export class Producer implements AsyncDisposable {
         batch.attempts = attempts;
         batch.lastError = err;
       }
-      queue.retryAtMs = now + backoffMs(attempts - 1, this.retry);
+      queue.retryAtMs = Math.min(now + backoffMs(attempts - 1, this.retry), first.createdMs + this.options.deliveryTimeoutMs);
       return;
     }
     queue.batches.splice(0, batches.length);

@@ -152,6 +152,18 @@ describe('producer', () => {
     expect(cluster.requestsOf('Produce').length).toBeGreaterThan(1);
   });
 
+  it('a request that times out past deliveryTimeoutMs fails with the delivery TimeoutError', async () => {
+    cluster.createTopic('t', 1);
+    const producer = samsa.producer({ lingerMs: 0, deliveryTimeoutMs: 150, requestTimeoutMs: 200 });
+    await samsa.connect();
+    const release = cluster.hold('Produce');
+    const err = await producer.send({ topic: 't', value: 'x' }).catch((e: unknown) => e);
+    release();
+    expect(err).toBeInstanceOf(TimeoutError);
+    expect((err as Error).message).toMatch(/deliveryTimeoutMs 150/);
+    expect((err as Error).cause).toMatchObject({ errorName: 'RequestTimedOut' });
+  });
+
   it('gives up after `retries` retries', async () => {
     cluster.createTopic('t', 1);
     const producer = samsa.producer({ lingerMs: 0, retries: 2 });
