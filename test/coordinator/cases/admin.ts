@@ -1,4 +1,5 @@
 /** ACLs (world:anyone), sync, four-letter words, the root and /zookeeper. */
+import { createHash } from 'node:crypto';
 import { expect } from 'vitest';
 import { fourLetterWord, parseMntr, parseSrvr } from '../../helpers/four-letter-words.js';
 import { codeName, errorName, zookeeper, type ACL } from '../../helpers/zk-client.js';
@@ -206,6 +207,49 @@ export const adminCases: ConformanceCase[] = [
       };
       c.record('outcomes', outcomes);
       expect(outcomes).toEqual({ 'delete /': 'BAD_ARGUMENTS', 'delete /zookeeper': 'BAD_ARGUMENTS', 'setData /': 'version 1' });
+    },
+  },
+  {
+    name: 'ACL schemes beyond world:anyone: digest, auth, ip, and invalid ids',
+    async run(c) {
+      const owner = await c.client('A');
+      const stranger = await c.wire('S');
+      owner.client.addAuthInfo('digest', Buffer.from('user:secret'));
+      await owner.exists('/');
+      const digestId = `user:${createHash('sha1').update('user:secret').digest('base64')}`;
+      const outcomes: Record<string, string> = {};
+      const create = async (label: string, name: string, acl: { perms: number; scheme: string; id: string }[]) => {
+        outcomes[`create ${label}`] = codeName((await stranger.create(c.path(name), Buffer.from('x'), 0, acl)).err);
+      };
+      await create('ip 127.0.0.1', 'ip-local', [{ perms: 31, scheme: 'ip', id: '127.0.0.1' }]);
+      await create('ip 10.0.0.0/8', 'ip-ten', [{ perms: 31, scheme: 'ip', id: '10.0.0.0/8' }]);
+      await create('ip not-an-ip', 'ip-bad', [{ perms: 31, scheme: 'ip', id: 'not-an-ip' }]);
+      await create('digest without colon', 'digest-bad', [{ perms: 31, scheme: 'digest', id: 'nocolon' }]);
+      await create('unknown scheme', 'foo', [{ perms: 31, scheme: 'foo', id: 'bar' }]);
+      await create('auth without credentials', 'auth-bad', [{ perms: 31, scheme: 'auth', id: '' }]);
+      await create('digest for user', 'digest-user', [{ perms: 31, scheme: 'digest', id: digestId }]);
+      outcomes['stranger getData on the digest node'] = codeName((await stranger.getData(c.path('digest-user'))).err);
+      outcomes['stranger (127.0.0.1) getData on the ip 127.0.0.1 node'] = codeName((await stranger.getData(c.path('ip-local'))).err);
+      outcomes['stranger (127.0.0.1) getData on the ip 10/8 node'] = codeName((await stranger.getData(c.path('ip-ten'))).err);
+      outcomes['owner getData on the digest node'] = await owner.getData(c.path('digest-user')).then(() => 'OK', (e: Error) => e.message.split('[')[0] ?? 'error');
+      await owner.create(c.path('auth-node'), Buffer.from('a'), zookeeper.CreateMode.PERSISTENT, [new zookeeper.ACL(Permission.ALL, new zookeeper.Id('auth', ''))]);
+      const authAcl = await owner.getACL(c.path('auth-node'));
+      outcomes['auth scheme expands to'] = showAcls(authAcl.acls).join(',') === `digest:${digestId}=31` ? 'digest:user:<hash>=31' : showAcls(authAcl.acls).join(',');
+      c.record('outcomes', outcomes);
+      expect(outcomes).toEqual({
+        'create ip 127.0.0.1': 'OK',
+        'create ip 10.0.0.0/8': 'OK',
+        'create ip not-an-ip': 'INVALID_ACL',
+        'create digest without colon': 'INVALID_ACL',
+        'create unknown scheme': 'INVALID_ACL',
+        'create auth without credentials': 'INVALID_ACL',
+        'create digest for user': 'OK',
+        'stranger getData on the digest node': 'NO_AUTH',
+        'stranger (127.0.0.1) getData on the ip 127.0.0.1 node': 'OK',
+        'stranger (127.0.0.1) getData on the ip 10/8 node': 'NO_AUTH',
+        'owner getData on the digest node': 'OK',
+        'auth scheme expands to': 'digest:user:<hash>=31',
+      });
     },
   },
 ];
