@@ -49,6 +49,8 @@ export interface Fault {
   errorCode?: number;
   /** Fail the whole call with this gRPC status instead. */
   grpcStatus?: grpc.status;
+  /** With grpcStatus: handle the request first, then fail the call (a lost answer: the client may retry and duplicate). */
+  afterHandling?: boolean;
   /** How many matching requests (or partitions) it hits; default 1. */
   times?: number;
 }
@@ -99,11 +101,13 @@ export class TestCluster {
           try {
             await this.gates.get(method);
             const fault = this.takeFault({ method, broker: id }, (f) => f.grpcStatus !== undefined);
-            if (fault) {
+            if (fault && !fault.afterHandling) {
               callback({ code: fault.grpcStatus as grpc.status, details: `injected ${grpc.status[fault.grpcStatus as grpc.status]}` });
               return;
             }
-            callback(null, await fn(call.request, id));
+            const response = await fn(call.request, id);
+            if (fault) callback({ code: fault.grpcStatus as grpc.status, details: `injected ${grpc.status[fault.grpcStatus as grpc.status]} after handling` });
+            else callback(null, response);
           } catch (err) {
             callback({ code: grpc.status.INTERNAL, details: String(err) });
           }
