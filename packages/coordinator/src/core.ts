@@ -18,6 +18,7 @@ import {
   type CreateRequest,
   type Id,
   type MultiOp,
+  type MultiReadResult,
   type MultiResult,
   type Request,
   type ResponseBody,
@@ -264,7 +265,7 @@ export class CoordinatorCore {
   // Inputs
 
   /** The first frame of a connection. */
-  connect(connId: number, req: ConnectRequest, nowMs: number): Output[] {
+  connect(connId: number, req: ConnectRequest, nowMs: number, clientIp?: string): Output[] {
     const out: Output[] = [];
     if (this.conns.has(connId)) throw new Error(`connection ${connId} connected twice`);
     if (req.lastZxidSeen > this.lastZxid) {
@@ -282,7 +283,7 @@ export class CoordinatorCore {
       this.applyTxn(txn, null);
       const s = this.sessions.get(id)!;
       s.expiresAtMs = this.deadline(nowMs, timeoutMs);
-      this.attach(connId, s);
+      this.attach(connId, s, clientIp);
       out.push({ kind: 'connected', connId, rsp: { timeOutMs: timeoutMs, sessionId: id, passwd, readOnly: req.readOnly } });
       return out;
     }
@@ -299,7 +300,7 @@ export class CoordinatorCore {
     }
     s.timeoutMs = timeoutMs;
     s.expiresAtMs = this.deadline(nowMs, timeoutMs);
-    this.attach(connId, s);
+    this.attach(connId, s, clientIp);
     out.push({ kind: 'connected', connId, rsp: { timeOutMs: timeoutMs, sessionId: s.id, passwd: s.passwd, readOnly: req.readOnly } });
     return out;
   }
@@ -422,6 +423,20 @@ export class CoordinatorCore {
       }
       case OpCode.multi:
         return this.multi(out, session.id, conn, connId, req.xid, b.ops, nowMs);
+      case OpCode.multiRead: {
+        const results: MultiReadResult[] = b.ops.map((op) => {
+          try {
+            const body = this.read(connId, conn, session, { type: op.type === OpCode.getData ? OpCode.getData : OpCode.getChildren, path: op.path, watch: op.watch });
+            if (body.kind === 'data') return { type: OpCode.getData, data: body.data, stat: body.stat };
+            if (body.kind === 'children') return { type: OpCode.getChildren, children: body.children };
+            throw new Error(`unexpected ${body.kind}`);
+          } catch (err) {
+            if (!(err instanceof KeeperError)) throw err;
+            return { type: OpCode.error, err: err.code };
+          }
+        });
+        return reply(this.lastZxid, 0, { kind: 'multiRead', results });
+      }
       case OpCode.setWatches:
       case OpCode.setWatches2:
         this.setWatches(out, connId, conn, b.relativeZxid, b);
@@ -516,7 +531,10 @@ export class CoordinatorCore {
     for (const a of node.acl) {
       if ((a.perms & perm) === 0) continue;
       if (a.id.scheme === 'world' && a.id.id === 'anyone') return;
-      for (const id of conn.authIds) if (id.scheme === a.id.scheme && id.id === a.id.id) return;
+      for (const id of conn.authIds) {
+        if (id.scheme !== a.id.scheme) continue;
+        if (id.scheme === 'ip' ? ipMatches(id.id, a.id.id) : id.id === a.id.id) return;
+      }
     }
     throw new KeeperError(ErrorCode.NOAUTH);
   }
@@ -576,7 +594,7 @@ export class CoordinatorCore {
         if (ids.length === 0) throw new KeeperError(ErrorCode.INVALIDACL);
         for (const x of ids) out.push({ perms: a.perms, id: { scheme: x.scheme, id: x.id } });
       } else if (scheme === 'digest' && id.includes(':')) out.push(a);
-      else if (scheme === 'ip' && /^[0-9a-fA-F.:/]+$/.test(id)) out.push(a);
+      else if (scheme === 'ip' && validIpAcl(id)) out.push(a);
       else throw new KeeperError(ErrorCode.INVALIDACL);
     }
     return out;
@@ -949,9 +967,11 @@ export class CoordinatorCore {
     if (!found) throw new KeeperError(ErrorCode.NOWATCHER);
   }
 
-  private attach(connId: number, s: SessionState): void {
+  private attach(connId: number, s: SessionState, clientIp: string | undefined): void {
     s.connId = connId;
-    this.conns.set(connId, { sessionId: s.id, authIds: [], watches: { data: new Set(), child: new Set() } });
+    // As ZooKeeper does, every connection is authenticated as its client address (scheme ip).
+    const authIds: Id[] = clientIp ? [{ scheme: 'ip', id: clientIp.replace(/^::ffff:(?=\d+\.)/, '') }] : [];
+    this.conns.set(connId, { sessionId: s.id, authIds, watches: { data: new Set(), child: new Set() } });
   }
 
   private detach(connId: number): void {
@@ -995,6 +1015,41 @@ export class CoordinatorCore {
     this.lastZxid = snap.zxid;
     this.highestSessionId = snap.highestSessionId;
   }
+}
+
+/** IPv4 as a 32-bit number, or null. */
+function ipv4(addr: string): number | null {
+  const parts = addr.split('.');
+  if (parts.length !== 4) return null;
+  let n = 0;
+  for (const p of parts) {
+    if (!/^\d{1,3}$/.test(p) || Number(p) > 255) return null;
+    n = n * 256 + Number(p);
+  }
+  return n;
+}
+
+/** ZooKeeper's IPAuthenticationProvider.isValid: an address with an optional /bits mask. */
+function validIpAcl(expr: string): boolean {
+  const [addr = '', bits, ...rest] = expr.split('/');
+  if (rest.length > 0) return false;
+  const v4 = ipv4(addr) !== null;
+  const v6 = !v4 && addr.includes(':') && /^[0-9a-fA-F:.]+$/.test(addr);
+  if (!v4 && !v6) return false;
+  if (bits === undefined) return true;
+  return /^\d+$/.test(bits) && Number(bits) <= (v4 ? 32 : 128);
+}
+
+/** Whether a client address falls in an ip ACL's address/mask (IPv4 by prefix, IPv6 exactly). */
+function ipMatches(clientIp: string, expr: string): boolean {
+  const [addr = '', bitsText] = expr.split('/');
+  const client = ipv4(clientIp);
+  const target = ipv4(addr);
+  if (client === null || target === null) return clientIp === addr;
+  const bits = bitsText === undefined ? 32 : Number(bitsText);
+  if (bits === 0) return true;
+  const shift = 32 - bits;
+  return Math.floor(client / 2 ** shift) === Math.floor(target / 2 ** shift);
 }
 
 /** ZooKeeper's %010d of the parent's cversion (negative values keep their sign, as Java prints them). */

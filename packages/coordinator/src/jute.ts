@@ -318,6 +318,8 @@ export type MultiOp =
   | { type: typeof OpCode.setData; path: string; data: Buffer | null; version: number }
   | { type: typeof OpCode.check; path: string; version: number };
 
+export type MultiReadOp = { type: typeof OpCode.getData | typeof OpCode.getChildren; path: string; watch: boolean };
+
 export type RequestBody =
   | { type: typeof OpCode.ping | typeof OpCode.closeSession }
   | ({ type: typeof OpCode.create | typeof OpCode.create2 | typeof OpCode.createContainer } & CreateRequest)
@@ -332,6 +334,7 @@ export type RequestBody =
   | { type: typeof OpCode.setACL; path: string; acl: Acl[]; version: number }
   | { type: typeof OpCode.check; path: string; version: number }
   | { type: typeof OpCode.multi; ops: MultiOp[] }
+  | { type: typeof OpCode.multiRead; ops: MultiReadOp[] }
   | { type: typeof OpCode.auth; authType: number; scheme: string; auth: Buffer }
   | ({ type: typeof OpCode.setWatches | typeof OpCode.setWatches2; relativeZxid: number } & WatchSet)
   | { type: typeof OpCode.addWatch; path: string; mode: number }
@@ -408,6 +411,19 @@ function readMulti(r: Reader): MultiOp[] {
   }
 }
 
+function readMultiRead(r: Reader): MultiReadOp[] {
+  const ops: MultiReadOp[] = [];
+  for (;;) {
+    const type = r.int();
+    const done = r.bool();
+    r.int();
+    if (done) return ops;
+    if (type !== OpCode.getData && type !== OpCode.getChildren) throw new JuteError(`unsupported multiRead op type ${type}`);
+    ops.push({ type, path: r.string(), watch: r.bool() });
+    if (ops.length > 100_000) throw new JuteError('too many multiRead ops');
+  }
+}
+
 function readBody(type: number, r: Reader): RequestBody {
   switch (type) {
     case OpCode.ping:
@@ -437,6 +453,8 @@ function readBody(type: number, r: Reader): RequestBody {
       return { type, path: r.string(), version: r.int() };
     case OpCode.multi:
       return { type, ops: readMulti(r) };
+    case OpCode.multiRead:
+      return { type, ops: readMultiRead(r) };
     case OpCode.auth:
       return { type, authType: r.int(), scheme: r.string(), auth: r.buffer() };
     case OpCode.setWatches:
@@ -486,6 +504,7 @@ const KNOWN_OPCODES: ReadonlySet<number> = new Set([
   OpCode.setACL,
   OpCode.check,
   OpCode.multi,
+  OpCode.multiRead,
   OpCode.auth,
   OpCode.setWatches,
   OpCode.setWatches2,
@@ -557,6 +576,10 @@ export function encodeRequest(w: Writer, req: Request): void {
       }
       w.int(-1).bool(true).int(-1);
       break;
+    case OpCode.multiRead:
+      for (const op of b.ops) w.int(op.type).bool(false).int(-1).string(op.path).bool(op.watch);
+      w.int(-1).bool(true).int(-1);
+      break;
     case OpCode.auth:
       w.int(b.authType).string(b.scheme).buffer(b.auth);
       break;
@@ -599,7 +622,13 @@ export type ResponseBody =
   | { kind: 'acl'; acl: Acl[]; stat: Stat }
   | { kind: 'count'; count: number }
   | { kind: 'strings'; strings: string[] }
-  | { kind: 'multi'; results: MultiResult[] };
+  | { kind: 'multi'; results: MultiResult[] }
+  | { kind: 'multiRead'; results: MultiReadResult[] };
+
+export type MultiReadResult =
+  | { type: typeof OpCode.getChildren; children: string[] }
+  | { type: typeof OpCode.getData; data: Buffer | null; stat: Stat }
+  | { type: typeof OpCode.error; err: number };
 
 export const NO_BODY: ResponseBody = { kind: 'none' };
 
@@ -661,6 +690,15 @@ function writeBody(w: Writer, body: ResponseBody): void {
           default:
             break;
         }
+      }
+      w.int(-1).bool(true).int(-1);
+      return;
+    case 'multiRead':
+      for (const res of body.results) {
+        w.int(res.type).bool(false).int(res.type === OpCode.error ? res.err : 0);
+        if (res.type === OpCode.getChildren) w.strings(res.children);
+        else if (res.type === OpCode.getData) w.buffer(res.data).stat(res.stat);
+        else w.int(res.err);
       }
       w.int(-1).bool(true).int(-1);
       return;

@@ -19,6 +19,7 @@ export const OpCode = {
   checkWatches: 17,
   removeWatches: 18,
   createContainer: 19,
+  multiRead: 22,
   getEphemerals: 103,
   getAllChildrenNumber: 104,
   auth: 100,
@@ -78,7 +79,7 @@ export const Perms = { READ: 1, WRITE: 2, CREATE: 4, DELETE: 8, ADMIN: 16, ALL: 
 /** Opcodes ZooKeeper 3.8 knows that this server answers with UNIMPLEMENTED (keeping the session). */
 export const UNSUPPORTED_ZOOKEEPER_OPCODES: ReadonlySet<number> = new Set([
   16 /* reconfig */, 20 /* deleteContainer */,
-  21 /* createTTL */, 22 /* multiRead */, 102 /* sasl */, 107 /* whoAmI */,
+  21 /* createTTL */, 102 /* sasl */, 107 /* whoAmI */,
 ]);
 
 /** CreateMode flags accepted by create/create2 (TTL nodes are not supported, as in a default ZooKeeper). */

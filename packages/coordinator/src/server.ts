@@ -282,7 +282,7 @@ class CoordinatorServer {
         return;
       }
       conn.handshaken = true;
-      this.dispatch(this.core.connect(conn.id, req, nowMs));
+      this.dispatch(this.core.connect(conn.id, req, nowMs, conn.socket.remoteAddress));
       return;
     }
     let req;

@@ -259,6 +259,68 @@ describe('watches', () => {
   });
 });
 
+describe('persistent watches', () => {
+  it('persistent watches stay; recursive ones see descendants but not child lists; a getData watch makes the data side one-shot', () => {
+    const h = new Harness();
+    h.session(1);
+    h.session(2);
+    h.create(1, '/p');
+    expect(h.call(2, { type: OpCode.addWatch, path: '/p', mode: 0 }).err).toBe(0);
+    expect(h.call(2, { type: OpCode.addWatch, path: '/r', mode: 1 }).err).toBe(0);
+    expect(h.call(2, { type: OpCode.addWatch, path: '/p', mode: 9 }).err).toBe(ErrorCode.MARSHALLINGERROR);
+    expect(events(h.setData(1, '/p', 'a').outputs)).toEqual([`2:${EventType.NodeDataChanged}:/p`]);
+    expect(events(h.setData(1, '/p', 'b').outputs)).toEqual([`2:${EventType.NodeDataChanged}:/p`]);
+    expect(events(h.create(1, '/p/c').outputs)).toEqual([`2:${EventType.NodeChildrenChanged}:/p`]);
+    expect(events(h.create(1, '/r').outputs)).toEqual([`2:${EventType.NodeCreated}:/r`]);
+    expect(events(h.create(1, '/r/x').outputs)).toEqual([`2:${EventType.NodeCreated}:/r/x`]);
+    expect(events(h.setData(1, '/r/x', 'd').outputs)).toEqual([`2:${EventType.NodeDataChanged}:/r/x`]);
+    expect(events(h.remove(1, '/r/x').outputs)).toEqual([`2:${EventType.NodeDeleted}:/r/x`]);
+    h.getData(2, '/p', true);
+    expect(events(h.setData(1, '/p', 'c').outputs)).toEqual([`2:${EventType.NodeDataChanged}:/p`]);
+    expect(events(h.setData(1, '/p', 'd').outputs)).toEqual([]);
+    expect(h.call(2, { type: OpCode.checkWatches, path: '/p', watcherType: 2 }).err).toBe(ErrorCode.NOWATCHER);
+    expect(h.call(2, { type: OpCode.checkWatches, path: '/p', watcherType: 1 }).err).toBe(0);
+    expect(h.call(2, { type: OpCode.removeWatches, path: '/p', watcherType: 3 }).err).toBe(0);
+    expect(h.call(2, { type: OpCode.removeWatches, path: '/p', watcherType: 3 }).err).toBe(ErrorCode.NOWATCHER);
+    expect(events(h.create(1, '/p/d').outputs)).toEqual([]);
+    h.core.disconnect(2);
+    expect(h.core.watchCount).toBe(0);
+  });
+});
+
+describe('multiRead and ip ACLs', () => {
+  it('answers each read op, with per-op errors', () => {
+    const h = new Harness();
+    h.session(1);
+    h.create(1, '/m', 'data');
+    h.create(1, '/m/k');
+    const r = h.call(1, {
+      type: OpCode.multiRead,
+      ops: [
+        { type: OpCode.getChildren, path: '/m', watch: false },
+        { type: OpCode.getData, path: '/m', watch: true },
+        { type: OpCode.getData, path: '/missing', watch: false },
+      ],
+    });
+    expect(r.err).toBe(0);
+    expect(r.body).toMatchObject({
+      kind: 'multiRead',
+      results: [{ type: OpCode.getChildren, children: ['k'] }, { type: OpCode.getData, data: Buffer.from('data') }, { type: OpCode.error, err: ErrorCode.NONODE }],
+    });
+    expect(h.core.watchCount).toBe(1);
+  });
+
+  it('matches ip ACLs against the client address and mask', () => {
+    const h = new Harness();
+    h.core.connect(7, { protocolVersion: 0, lastZxidSeen: 0, timeOutMs: 10_000, sessionId: 0n, passwd: Buffer.alloc(16), readOnly: null }, h.nowMs, '::ffff:10.1.2.3');
+    expect(h.create(7, '/ten', 'x', 0, [{ perms: 31, id: { scheme: 'ip', id: '10.0.0.0/8' } }]).err).toBe(0);
+    expect(h.create(7, '/other', 'x', 0, [{ perms: 31, id: { scheme: 'ip', id: '192.168.0.1' } }]).err).toBe(0);
+    expect(h.create(7, '/bad', 'x', 0, [{ perms: 31, id: { scheme: 'ip', id: 'not-an-ip' } }]).err).toBe(ErrorCode.INVALIDACL);
+    expect(h.getData(7, '/ten').err).toBe(0);
+    expect(h.getData(7, '/other').err).toBe(ErrorCode.NOAUTH);
+  });
+});
+
 describe('sessions', () => {
   it('clamps the timeout and expires idle sessions, deleting their ephemerals', () => {
     const h = new Harness({ minSessionTimeoutMs: 4000, maxSessionTimeoutMs: 40000 });
