@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import * as grpc from '@grpc/grpc-js';
 import { ErrorCodes, encodeBatch, type v1 } from '@samsa/protocol';
 import { AbortError, OffsetOutOfRangeError, Samsa, type ConsumedMessage, type Consumer } from '@samsa/client';
 import { TestCluster, waitFor } from './support/test-cluster.js';
@@ -257,5 +258,41 @@ describe('consumer', () => {
       break;
     }
     expect(consumer.position({ topic: 't', partition: 1 })).toBe(4);
+  });
+});
+
+describe('consumer under faults', () => {
+  it('receives every record once, in order, while leaders move and fetches fail', async () => {
+    const cluster = await TestCluster.start({ brokers: 3 });
+    const samsa = new Samsa({ brokers: cluster.bootstrap, retry: { retries: 5, initialRetryTimeMs: 5, maxRetryTimeMs: 20 } });
+    try {
+      cluster.createTopic('f', 2);
+      const consumer = samsa.consumer({ maxWaitMs: 50, maxPartitionFetchBytes: 200 });
+      await consumer.assign([{ topic: 'f' }]);
+      await consumer.seekToBeginning();
+      const perPartition = 60;
+      const received = new Map<number, number[]>([[0, []], [1, []]]);
+      const iterator = consumer.messages();
+      let step = 0;
+      for (let produced = 0; produced < perPartition; produced += 3) {
+        for (const p of [0, 1]) appendBatch(cluster, 'f', p, `p${p}-`, 3);
+        step++;
+        if (step % 4 === 0) cluster.moveLeader('f', step % 2, (step / 4) % 3);
+        if (step % 5 === 0) cluster.inject({ method: 'Fetch', errorCode: ErrorCodes.NOT_LEADER_OR_FOLLOWER.code, times: 2 });
+        if (step % 7 === 0) cluster.inject({ method: 'Fetch', grpcStatus: grpc.status.UNAVAILABLE });
+        const [m] = await take(iterator, 1);
+        if (m) received.get(m.partition)?.push(m.offset);
+      }
+      const total = () => (received.get(0)?.length ?? 0) + (received.get(1)?.length ?? 0);
+      while (total() < 2 * perPartition) {
+        const [m] = await take(iterator, 1);
+        if (m) received.get(m.partition)?.push(m.offset);
+      }
+      for (const p of [0, 1]) expect(received.get(p)).toEqual(Array.from({ length: perPartition }, (_, i) => i));
+      await iterator.return?.();
+    } finally {
+      await samsa.close();
+      await cluster.stop();
+    }
   });
 });
