@@ -9,12 +9,4 @@
  */
 export const KNOWN_DIFFERENCES: Readonly<Record<string, string>> = {
   // 'case name': 'what differs: the coordinator answers X, ZooKeeper 3.8 answers Y',
-  'ACL schemes beyond world:anyone: digest, auth, ip, and invalid ids':
-    'a node with ACL ip:127.0.0.1 (ALL) is NO_AUTH (-102) for getData from a client connected from 127.0.0.1; ZooKeeper 3.8 grants it (digest, auth and invalid-id handling match)',
-  'checkWatches and removeWatches':
-    'checkWatches (op 17) and removeWatches (op 18) answer UNIMPLEMENTED (-6); ZooKeeper 3.8 answers OK / NO_WATCHER (-121) and a removed watch no longer fires',
-  'addWatch: persistent and persistent recursive watches':
-    'addWatch (op 106, persistent and persistent recursive watches, ZooKeeper 3.6+) answers UNIMPLEMENTED (-6)',
-  'multiRead: getChildren and getData in one request, errors per op':
-    'multiRead (op 22, ZooKeeper 3.6+) answers UNIMPLEMENTED (-6); ZooKeeper returns per-op getChildren/getData results and per-op errors',
 };
