@@ -374,6 +374,15 @@ export class CoordinatorCore {
         return out;
       case OpCode.auth:
         return this.auth(out, connId, conn, b.scheme, b.auth);
+      case OpCode.whoAmI:
+        // ClientInfo(authScheme, user): the digest user is the name before the colon.
+        return reply(this.lastZxid, 0, {
+          kind: 'ids',
+          ids: [...conn.authIds.filter((id) => id.scheme !== 'ip'), ...conn.authIds.filter((id) => id.scheme === 'ip')].map((id) => ({
+            scheme: id.scheme,
+            id: id.scheme === 'digest' ? (id.id.split(':')[0] ?? '') : id.id,
+          })),
+        });
       case OpCode.closeSession: {
         const zxid = this.write(out, session.id, nowMs, () => ({ type: 'closeSession' }));
         reply(zxid, 0);

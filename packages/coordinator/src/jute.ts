@@ -321,7 +321,7 @@ export type MultiOp =
 export type MultiReadOp = { type: typeof OpCode.getData | typeof OpCode.getChildren; path: string; watch: boolean };
 
 export type RequestBody =
-  | { type: typeof OpCode.ping | typeof OpCode.closeSession }
+  | { type: typeof OpCode.ping | typeof OpCode.closeSession | typeof OpCode.whoAmI }
   | ({ type: typeof OpCode.create | typeof OpCode.create2 | typeof OpCode.createContainer } & CreateRequest)
   | { type: typeof OpCode.delete; path: string; version: number }
   | {
@@ -428,6 +428,7 @@ function readBody(type: number, r: Reader): RequestBody {
   switch (type) {
     case OpCode.ping:
     case OpCode.closeSession:
+    case OpCode.whoAmI:
       return { type };
     case OpCode.create:
     case OpCode.create2:
@@ -488,6 +489,7 @@ function readBody(type: number, r: Reader): RequestBody {
 const KNOWN_OPCODES: ReadonlySet<number> = new Set([
   OpCode.ping,
   OpCode.closeSession,
+  OpCode.whoAmI,
   OpCode.create,
   OpCode.create2,
   OpCode.createContainer,
@@ -539,6 +541,7 @@ export function encodeRequest(w: Writer, req: Request): void {
   switch (b.type) {
     case OpCode.ping:
     case OpCode.closeSession:
+    case OpCode.whoAmI:
       break;
     case OpCode.create:
     case OpCode.create2:
@@ -623,7 +626,8 @@ export type ResponseBody =
   | { kind: 'count'; count: number }
   | { kind: 'strings'; strings: string[] }
   | { kind: 'multi'; results: MultiResult[] }
-  | { kind: 'multiRead'; results: MultiReadResult[] };
+  | { kind: 'multiRead'; results: MultiReadResult[] }
+  | { kind: 'ids'; ids: Id[] };
 
 export type MultiReadResult =
   | { type: typeof OpCode.getChildren; children: string[] }
@@ -692,6 +696,10 @@ function writeBody(w: Writer, body: ResponseBody): void {
         }
       }
       w.int(-1).bool(true).int(-1);
+      return;
+    case 'ids':
+      w.int(body.ids.length);
+      for (const id of body.ids) w.string(id.scheme).string(id.id);
       return;
     case 'multiRead':
       for (const res of body.results) {

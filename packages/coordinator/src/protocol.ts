@@ -26,6 +26,7 @@ export const OpCode = {
   setWatches: 101,
   setWatches2: 105,
   addWatch: 106,
+  whoAmI: 107,
   createSession: -10,
   closeSession: -11,
   error: -1,
@@ -79,7 +80,7 @@ export const Perms = { READ: 1, WRITE: 2, CREATE: 4, DELETE: 8, ADMIN: 16, ALL: 
 /** Opcodes ZooKeeper 3.8 knows that this server answers with UNIMPLEMENTED (keeping the session). */
 export const UNSUPPORTED_ZOOKEEPER_OPCODES: ReadonlySet<number> = new Set([
   16 /* reconfig */, 20 /* deleteContainer */,
-  21 /* createTTL */, 102 /* sasl */, 107 /* whoAmI */,
+  21 /* createTTL */, 102 /* sasl */,
 ]);
 
 /** CreateMode flags accepted by create/create2 (TTL nodes are not supported, as in a default ZooKeeper). */
