@@ -194,6 +194,9 @@ export class Producer implements AsyncDisposable {
 
   /** Sends one record; resolves with its partition and offset once acknowledged per acks. */
   send(record: ProducerRecord, options: { acks?: Acks } = {}): Promise<RecordMetadata> {
+    if ('messages' in record) {
+      return Promise.reject(new SamsaClientError(ErrorCodes.INVALID_REQUEST, 'send() takes one record; use sendBatch({ topic, messages }) for several', { retriable: false }));
+    }
     return this.enqueue(record.topic, [record], options.acks, true) as Promise<RecordMetadata>;
   }
 

@@ -139,6 +139,8 @@ describe('producer', () => {
     expect(err).toMatchObject({ errorName: 'MessageTooLarge', retriable: false, topic: 't', partition: 0 });
     expect(cluster.requestsOf('Produce')).toHaveLength(1);
     await expect(producer.send({ topic: 't', value: 'x', partition: 5 })).rejects.toThrow(/partition 5 does not exist/);
+    await expect(producer.send({ topic: 't', messages: [{ value: 'x' }] } as never)).rejects.toThrow(/use sendBatch/);
+    await expect(producer.send({ topic: 't' } as never)).rejects.toThrow(/needs a value/);
   });
 
   it('gives up after deliveryTimeoutMs with the last error as the cause', async () => {
