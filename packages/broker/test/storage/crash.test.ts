@@ -42,9 +42,9 @@ async function ensureBuilt(): Promise<void> {
  * Starts the writer, waits until it has acknowledged `minReports` batches (a condition, not a sleep),
  * lets it run a random extra moment, then SIGKILLs it. Returns what it acknowledged.
  */
-function runWriterUntilKilled(dir: string, seed: number, minReports: number, extraMs: number): Promise<{ start: { state: string; logEndOffset: number }; reports: Report[] }> {
+function runWriterUntilKilled(dir: string, seed: number, flushMode: 'every' | 'replication', minReports: number, extraMs: number): Promise<{ start: { state: string; logEndOffset: number }; reports: Report[] }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [fixture, dir, String(seed)], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [fixture, dir, String(seed), flushMode], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
     let buffered = '';
     let start: { state: string; logEndOffset: number } | undefined;
     const reports: Report[] = [];
@@ -75,15 +75,19 @@ function runWriterUntilKilled(dir: string, seed: number, minReports: number, ext
 describe('crash safety with real processes', () => {
   beforeAll(ensureBuilt, 120_000);
 
-  it('every batch acknowledged with flushMessages=1 survives SIGKILL byte for byte', async () => {
+  const cases = [
+    { flushMode: 'every', rounds: 5 },
+    { flushMode: 'replication', rounds: 3 },
+  ] as const;
+  it.each(cases)('every batch acknowledged with flush mode $flushMode survives SIGKILL byte for byte', async ({ flushMode, rounds }) => {
     const dir = await tempDir('samsa-crash-');
     try {
       let expectedEnd = 0;
       const acknowledged = new Map<number, Report>();
       let seed = 12345;
-      for (let round = 0; round < 6; round++) {
+      for (let round = 0; round < rounds; round++) {
         seed = (seed * 7919 + round) % 1_000_003;
-        const { start, reports } = await runWriterUntilKilled(dir.path, seed, 5 + (seed % 20), seed % 300);
+        const { start, reports } = await runWriterUntilKilled(dir.path, seed, flushMode, 5 + (seed % 20), seed % 300);
         expect(start).toEqual({ ready: true, state: 'online', logEndOffset: expectedEnd });
         for (const report of reports) acknowledged.set(report.baseOffset, report);
 
@@ -113,7 +117,7 @@ describe('crash safety with real processes', () => {
         expectedEnd = end + 2;
         await log.close();
       }
-      expect(acknowledged.size).toBeGreaterThan(30);
+      expect(acknowledged.size).toBeGreaterThan(5 * rounds);
     } finally {
       await dir.remove();
     }
