@@ -332,12 +332,13 @@ export class TestCluster {
       const wait = deadline - Date.now();
       if (anyError || bytes >= Math.max(1, request.minBytes) || wait <= 0) return { topics };
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, wait);
-        function done() {
+        const done = () => {
           clearTimeout(timer);
+          this.appended.off('append', done);
           resolve();
-        }
-        this.appended.once('append', done);
+        };
+        const timer = setTimeout(done, wait);
+        this.appended.on('append', done);
       });
     }
   }
