@@ -193,6 +193,8 @@ export class CoordinatorCore {
   /** Recursive watches registered; ancestors are only searched when there are any. */
   private recursiveWatches = 0;
   private lastZxid = 0;
+  /** Nodes share ACL lists (like ZooKeeper's ACL cache); bounded so odd clients cannot grow it forever. */
+  private readonly aclCache = new Map<string, Acl[]>();
   private readonly containers = new Set<string>();
   private nextContainerCheckMs = 0;
   private highestSessionId = 0n;
@@ -592,6 +594,14 @@ export class CoordinatorCore {
     return { zxid: this.lastZxid + 1, timeMs: nowMs, sessionId, op };
   }
 
+  private internAcl(acl: Acl[]): Acl[] {
+    const key = acl.map((a) => `${a.perms}:${a.id.scheme}:${a.id.id}`).join('\n');
+    const cached = this.aclCache.get(key);
+    if (cached) return cached;
+    if (this.aclCache.size < 1024) this.aclCache.set(key, acl);
+    return acl;
+  }
+
   private fixupAcl(acl: Acl[], conn: ConnState): Acl[] {
     if (acl.length === 0) throw new KeeperError(ErrorCode.INVALIDACL);
     const out: Acl[] = [];
@@ -785,7 +795,7 @@ export class CoordinatorCore {
         if (!parent || this.nodes.has(op.path)) throw new Error(`inconsistent create of ${op.path} at zxid ${zxid}`);
         const node = newNode({
           data: op.data,
-          acl: op.acl,
+          acl: this.internAcl(op.acl),
           czxid: zxid,
           mzxid: zxid,
           pzxid: zxid,
@@ -858,7 +868,7 @@ export class CoordinatorCore {
         const node = this.nodes.get(op.path);
         if (!node) throw new Error(`inconsistent setACL of ${op.path} at zxid ${zxid}`);
         const prev = { acl: node.acl, aversion: node.aversion };
-        node.acl = op.acl;
+        node.acl = this.internAcl(op.acl);
         node.aversion = op.aversion;
         undo?.push(() => Object.assign(node, prev));
         return;
@@ -1007,7 +1017,7 @@ export class CoordinatorCore {
     this.nodes.clear();
     this.sessions.clear();
     this.containers.clear();
-    for (const { path, node } of snap.nodes) this.nodes.set(path, { ...node, children: new Set() });
+    for (const { path, node } of snap.nodes) this.nodes.set(path, { ...node, acl: this.internAcl(node.acl), children: new Set() });
     for (const path of this.nodes.keys()) {
       if (path === '/') continue;
       const parent = this.nodes.get(parentOf(path));
