@@ -1,17 +1,23 @@
 /**
- * Seeded random schedules of broker failures and returns, topic creation and deletion, leader ISR
- * proposals and controller failovers, checked against invariants after every step. The writes are
- * applied to an in-memory znode store with ZooKeeper's version and parent rules, and failover
- * controllers load their snapshot from it. A failing seed reproduces: run with SIM_SEED=<seed>.
+ * Seeded random schedules of broker failures and returns, topic creation (by the controller and by
+ * other brokers) and deletion, leader ISR proposals, ISR writes behind the controller's back, and
+ * controller failovers, checked against invariants after every step. Writes go to an in-memory znode
+ * store with ZooKeeper's version and parent rules; a failed write is followed by a re-read, as the
+ * driver does; failover controllers load from the store. The invariants are checked on what is
+ * persisted. A failing seed reproduces: run with SIM_SEED=<seed>.
  */
 import { ErrorCodes } from '@samsa/protocol';
 import { describe, expect, it } from 'vitest';
-import { ControllerCore, type StepOutput, type WriteBatch } from '../../src/controller/core.js';
+import { assignReplicas } from '../../src/controller/assignment.js';
+import { type ControllerInput, ControllerCore, type StepOutput, type WriteBatch } from '../../src/controller/core.js';
 import type { ClusterSnapshot, LeaderAndIsr, LoadedTopic } from '../../src/controller/types.js';
 import {
   decodePartitionState,
   decodeTopicAssignment,
   decodeTopicConfig,
+  encodePartitionState,
+  encodeTopicAssignment,
+  encodeTopicConfig,
   partitionPath,
   partitionsPath,
   partitionStatePath,
@@ -32,9 +38,10 @@ function mulberry32(seed: number): () => number {
 
 /** Znodes with ZooKeeper's rules: create needs the parent and fails if present, set/delete check versions. */
 class FakeZnodeStore {
-  readonly nodes = new Map<string, { data: string; version: number }>();
+  readonly nodes = new Map<string, { data: string; version: number; czxid: number }>();
+  private zxid = 0;
   constructor() {
-    for (const p of ['/brokers', '/brokers/topics', '/config', '/config/topics', '/admin', '/admin/delete_topics']) this.nodes.set(p, { data: '', version: 0 });
+    for (const p of ['/brokers', '/brokers/topics', '/config', '/config/topics', '/admin', '/admin/delete_topics']) this.nodes.set(p, { data: '', version: 0, czxid: 0 });
   }
   private parent(path: string): string {
     return path.slice(0, path.lastIndexOf('/'));
@@ -43,19 +50,20 @@ class FakeZnodeStore {
     const prefix = `${path}/`;
     return [...this.nodes.keys()].filter((k) => k.startsWith(prefix) && !k.slice(prefix.length).includes('/')).map((k) => k.slice(prefix.length));
   }
-  /** Atomic like multi(): all ops or none. */
+  /** Atomic like multi(): all ops or none; throws on the first failing op. */
   apply(batch: WriteBatch): void {
+    this.zxid += 1;
     const copy = new Map(this.nodes);
     for (const op of batch.ops) {
       const cur = copy.get(op.path);
       if (op.op === 'create') {
         if (cur) throw new Error(`NODE_EXISTS ${op.path} (${batch.reason})`);
         if (!copy.has(this.parent(op.path))) throw new Error(`NO_NODE parent of ${op.path}`);
-        copy.set(op.path, { data: op.data, version: 0 });
+        copy.set(op.path, { data: op.data, version: 0, czxid: this.zxid });
       } else if (op.op === 'set') {
         if (!cur) throw new Error(`NO_NODE ${op.path}`);
         if (op.expectedVersion !== -1 && op.expectedVersion !== cur.version) throw new Error(`BAD_VERSION ${op.path} ${op.expectedVersion} != ${cur.version}`);
-        copy.set(op.path, { data: op.data, version: cur.version + 1 });
+        copy.set(op.path, { ...cur, data: op.data, version: cur.version + 1 });
       } else {
         if (!cur) throw new Error(`NO_NODE ${op.path}`);
         if (op.expectedVersion !== -1 && op.expectedVersion !== cur.version) throw new Error(`BAD_VERSION ${op.path}`);
@@ -88,103 +96,174 @@ class FakeZnodeStore {
 
 const BROKERS = [1, 2, 3, 4, 5];
 const TOPICS = ['a', 'b', 'c', 'd'];
+const UNCLEAN = 'unclean.leader.election.enable';
 
-function runSchedule(seed: number, steps: number): { elections: number; unclean: number; failovers: number } {
+interface Stats {
+  elections: number;
+  unclean: number;
+  failovers: number;
+  resyncs: number;
+}
+
+function runSchedule(seed: number, steps: number): Stats {
   const rand = mulberry32(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
   const store = new FakeZnodeStore();
   const live = new Set<number>([1, 2, 3]);
   let epoch = 1;
   let core = new ControllerCore();
-  const stats = { elections: 0, unclean: 0, failovers: 0 };
-  // Per topic incarnation: leader by epoch, last epoch seen.
-  let incarnation = 0;
-  const incarnationOf = new Map<string, number>();
-  const leaderAt = new Map<string, number>();
-  const lastEpoch = new Map<string, number>();
+  const stats: Stats = { elections: 0, unclean: 0, failovers: 0, resyncs: 0 };
+  // Checked on what is persisted: a decision whose write failed never happened.
+  const persisted = new Map<string, LeaderAndIsr>(); // by topic incarnation and partition
+  const leaderAt = new Map<string, number>(); // by incarnation, partition and leader epoch
+  const behindTheBack = new Set<string>(); // partitions written without the controller
 
-  const check = (out: StepOutput, what: string): void => {
-    const ctx = `seed ${seed}, ${what}`;
-    for (const w of out.writes) store.apply(w);
-    for (const c of out.changes) {
-      const key = `${incarnationOf.get(c.topic)}/${c.topic}-${c.partition}`;
-      const s = c.after;
-      const prevEpoch = lastEpoch.get(key) ?? -1;
-      expect(s.leaderEpoch, `${ctx}: leader epoch went back for ${key}`).toBeGreaterThanOrEqual(prevEpoch);
-      lastEpoch.set(key, s.leaderEpoch);
-      const seen = leaderAt.get(`${key}@${s.leaderEpoch}`);
-      if (seen !== undefined) expect(s.leader, `${ctx}: two leaders in epoch ${s.leaderEpoch} of ${key}`).toBe(seen);
-      leaderAt.set(`${key}@${s.leaderEpoch}`, s.leader);
-      if (c.before && s.leader !== c.before.leader && s.leader !== -1) {
-        stats.elections++;
-        const uncleanAllowed = core.topic(c.topic)!.configs['unclean.leader.election.enable'] === 'true';
-        if (!c.before.isr.includes(s.leader)) {
-          expect(uncleanAllowed && c.unclean, `${ctx}: unclean election of ${s.leader} for ${key}`).toBe(true);
-          stats.unclean++;
+  /** What the driver does: perform the writes in order; on a failed write, re-read and re-decide. */
+  const drive = (input: ControllerInput): { out: StepOutput; failed: boolean } => {
+    const out = core.step(input);
+    let next: StepOutput | undefined = out;
+    let failed = false;
+    for (let attempt = 0; next; attempt++) {
+      expect(attempt, `seed ${seed}: writes keep failing after re-reads`).toBeLessThan(5);
+      const batches = next.writes;
+      next = undefined;
+      for (const batch of batches) {
+        try {
+          store.apply(batch);
+        } catch {
+          failed = true;
+          stats.resyncs++;
+          next = core.step({ type: 'Resynced', snapshot: store.snapshot([...live]) });
+          break;
         }
       }
     }
-    // State invariants over the whole cluster, and the store agrees with the core.
-    for (const name of core.knownTopics()) {
-      for (const p of core.topic(name)!.partitions) {
-        const s: LeaderAndIsr | undefined = p.state;
-        const stored = store.nodes.get(partitionStatePath(name, p.partition));
-        if (!s) {
-          expect(stored, `${ctx}: ${name}-${p.partition} stored without state`).toBeUndefined();
-          continue;
+    return { out, failed };
+  };
+
+  const check = (what: string): void => {
+    const ctx = `seed ${seed}, ${what}`;
+    for (const name of store.children('/brokers/topics')) {
+      const incarnation = `${name}@${store.nodes.get(topicPath(name))!.czxid}`;
+      const configs = decodeTopicConfig(name, store.nodes.get(topicConfigPath(name))!.data);
+      const replicas = decodeTopicAssignment(name, store.nodes.get(topicPath(name))!.data);
+      replicas.forEach((r, partition) => {
+        const key = `${incarnation}-${partition}`;
+        const stored = store.nodes.get(partitionStatePath(name, partition));
+        const view = core.topic(name)?.partitions[partition];
+        if (!stored) {
+          expect(view?.state, `${ctx}: core has state for unstored ${key}`).toBeUndefined();
+          return;
         }
-        expect(decodePartitionState(name, p.partition, stored!.data)).toEqual(s);
-        expect(stored!.version).toBe(p.stateZkVersion);
-        expect(s.isr.length, `${ctx}: empty ISR`).toBeGreaterThan(0);
-        expect(s.isr.every((r) => p.replicas.includes(r))).toBe(true);
-        if (s.leader !== -1) {
-          expect(live.has(s.leader), `${ctx}: leader ${s.leader} of ${name}-${p.partition} is dead`).toBe(true);
-          expect(s.isr, `${ctx}: leader outside ISR`).toContain(s.leader);
-          expect(s.isr.every((r) => live.has(r)), `${ctx}: dead broker in ISR with a live leader`).toBe(true);
+        const s = decodePartitionState(name, partition, stored.data);
+        // The core agrees with what is stored, unless a leader wrote behind its back (it finds out
+        // when its next write to that partition fails).
+        if (view?.stateZkVersion === stored.version) {
+          expect(view.state, `${ctx}: core view of ${key}`).toEqual(s);
+          behindTheBack.delete(key);
         } else {
-          // Leaderless only when no ISR member is alive (and unclean election is off or impossible).
-          expect(s.isr.some((r) => live.has(r)), `${ctx}: leaderless with a live ISR member`).toBe(false);
+          expect(behindTheBack.has(key), `${ctx}: core has version ${view?.stateZkVersion} of ${key}, store ${stored.version}`).toBe(true);
         }
-      }
+        // Transitions: epochs never go back, one leader per epoch, no unclean election unless enabled.
+        const before = persisted.get(key);
+        if (before) {
+          expect(s.leaderEpoch, `${ctx}: leader epoch went back for ${key}`).toBeGreaterThanOrEqual(before.leaderEpoch);
+          if (s.leader !== before.leader && s.leader !== -1) {
+            stats.elections++;
+            if (!before.isr.includes(s.leader)) {
+              expect(configs[UNCLEAN], `${ctx}: unclean election of ${s.leader} for ${key}`).toBe('true');
+              stats.unclean++;
+            }
+          }
+        }
+        persisted.set(key, s);
+        const seen = leaderAt.get(`${key}@${s.leaderEpoch}`);
+        if (seen !== undefined) expect(s.leader, `${ctx}: two leaders in epoch ${s.leaderEpoch} of ${key}`).toBe(seen);
+        leaderAt.set(`${key}@${s.leaderEpoch}`, s.leader);
+        // The state itself.
+        expect(s.isr.length, `${ctx}: empty ISR`).toBeGreaterThan(0);
+        expect(s.isr.every((x) => r.includes(x))).toBe(true);
+        if (s.leader !== -1) {
+          expect(live.has(s.leader), `${ctx}: leader ${s.leader} of ${key} is dead`).toBe(true);
+          expect(s.isr, `${ctx}: leader outside ISR`).toContain(s.leader);
+          expect(s.isr.every((x) => live.has(x)), `${ctx}: dead broker in ISR with a live leader`).toBe(true);
+        } else {
+          // Leaderless only when no ISR member is alive, and then an unclean topic has no live replica.
+          expect(s.isr.some((x) => live.has(x)), `${ctx}: leaderless with a live ISR member`).toBe(false);
+          if (configs[UNCLEAN] === 'true') expect(r.some((x) => live.has(x)), `${ctx}: unclean topic left leaderless`).toBe(false);
+        }
+      });
     }
     expect(store.children('/brokers/topics').sort()).toEqual(core.knownTopics());
   };
 
-  check(core.step({ type: 'ControllerElected', controllerEpoch: epoch, snapshot: store.snapshot([...live]) }), 'elected');
+  drive({ type: 'ControllerElected', controllerEpoch: epoch, snapshot: store.snapshot([...live]) });
+  check('elected');
   for (let i = 0; i < steps; i++) {
     const r = rand();
-    if (r < 0.25) {
+    const randomPartition = () => {
+      const name = core.knownTopics().length ? pick(core.knownTopics()) : undefined;
+      return name ? pick(core.topic(name)!.partitions) : undefined;
+    };
+    if (r < 0.22) {
       const id = pick(BROKERS);
       if (live.has(id)) live.delete(id);
       else live.add(id);
-      check(core.step({ type: 'BrokersChanged', liveBrokerIds: [...live] }), `step ${i}: broker ${id} toggled`);
-    } else if (r < 0.5) {
+      drive({ type: 'BrokersChanged', liveBrokerIds: [...live] });
+      check(`step ${i}: broker ${id} toggled`);
+    } else if (r < 0.42) {
       const topic = pick(TOPICS);
       const rf = 1 + Math.floor(rand() * 4);
-      const configs: Record<string, string> = rand() < 0.3 ? { 'unclean.leader.election.enable': 'true' } : {};
+      const configs: Record<string, string> = rand() < 0.3 ? { [UNCLEAN]: 'true' } : {};
       const existed = core.topic(topic) !== undefined;
-      const out = core.step({ type: 'CreateTopic', topic, numPartitions: 1 + Math.floor(rand() * 4), replicationFactor: rf, configs, seed: Math.floor(rand() * 1000) });
+      const { out, failed } = drive({ type: 'CreateTopic', topic, numPartitions: 1 + Math.floor(rand() * 4), replicationFactor: rf, configs, seed: Math.floor(rand() * 1000) });
       const expected = existed ? ErrorCodes.TOPIC_ALREADY_EXISTS : rf > live.size ? ErrorCodes.INVALID_REPLICATION_FACTOR : ErrorCodes.NONE;
       expect(out.results[0]!.error).toBe(expected);
-      if (expected === ErrorCodes.NONE) incarnationOf.set(topic, ++incarnation);
-      check(out, `step ${i}: create ${topic}`);
-    } else if (r < 0.6) {
-      check(core.step({ type: 'DeleteTopic', topic: pick(TOPICS), adminRequest: false }), `step ${i}: delete`);
-    } else if (r < 0.85) {
-      // A leader proposes an ISR: drop a follower or add a live replica.
-      const name = core.knownTopics().length ? pick(core.knownTopics()) : undefined;
-      const p = name ? pick(core.topic(name)!.partitions) : undefined;
+      expect(failed).toBe(false);
+      check(`step ${i}: create ${topic}`);
+    } else if (r < 0.5) {
+      // Another broker auto-creates a topic: it writes config and assignment; the controller sees the child.
+      const topic = pick(TOPICS);
+      const rf = 1 + Math.floor(rand() * 2);
+      if (store.nodes.has(topicPath(topic)) || rf > live.size) continue;
+      const replicas = assignReplicas([...live], 1 + Math.floor(rand() * 3), rf, Math.floor(rand() * 1000));
+      store.apply({ reason: 'auto-create', ops: [
+        { op: 'create', path: topicConfigPath(topic), data: encodeTopicConfig({}) },
+        { op: 'create', path: topicPath(topic), data: encodeTopicAssignment(replicas) },
+      ] });
+      const snapshot = store.snapshot([...live]);
+      drive({ type: 'TopicZnodesChanged', current: store.children('/brokers/topics'), loaded: snapshot.topics.filter((t) => t.name === topic) });
+      check(`step ${i}: auto-create ${topic}`);
+    } else if (r < 0.58) {
+      drive({ type: 'DeleteTopic', topic: pick(TOPICS), adminRequest: false });
+      check(`step ${i}: delete`);
+    } else if (r < 0.75) {
+      // A leader proposes an ISR through the controller: drop followers or add live replicas.
+      const p = randomPartition();
       if (!p?.state || p.state.leader === -1) continue;
       const candidates = p.replicas.filter((x) => live.has(x) && x !== p.state!.leader);
       const isr = [p.state.leader, ...candidates.filter(() => rand() < 0.5)];
-      const out = core.step({ type: 'AlterIsr', topic: p.topic, partition: p.partition, leaderId: p.state.leader, leaderEpoch: p.state.leaderEpoch, stateZkVersion: p.stateZkVersion, newIsr: isr });
+      const { out } = drive({ type: 'AlterIsr', topic: p.topic, partition: p.partition, leaderId: p.state.leader, leaderEpoch: p.state.leaderEpoch, stateZkVersion: p.stateZkVersion, newIsr: isr });
       expect(out.results[0]!.error).toBe(ErrorCodes.NONE);
-      check(out, `step ${i}: alter ISR`);
+      check(`step ${i}: alter ISR`);
+    } else if (r < 0.88) {
+      // A leader shrinks its ISR in the store directly (Kafka's pre-AlterIsr scheme), behind the
+      // controller's back: the controller's next write to that partition fails its version check.
+      const p = randomPartition();
+      const stored = p && store.nodes.get(partitionStatePath(p.topic, p.partition));
+      if (!p || !stored) continue;
+      const s = decodePartitionState(p.topic, p.partition, stored.data);
+      if (s.leader === -1) continue;
+      const isr = [s.leader, ...s.isr.filter((x) => x !== s.leader && rand() < 0.5)];
+      store.apply({ reason: 'leader ISR shrink', ops: [{ op: 'set', path: partitionStatePath(p.topic, p.partition), data: encodePartitionState({ ...s, isr }), expectedVersion: stored.version }] });
+      behindTheBack.add(`${p.topic}@${store.nodes.get(topicPath(p.topic))!.czxid}-${p.partition}`);
+      check(`step ${i}: ISR shrink behind the controller's back`);
     } else {
       // Controller failover: a new core loads what the old one wrote, with a higher epoch.
       stats.failovers++;
       core = new ControllerCore();
-      check(core.step({ type: 'ControllerElected', controllerEpoch: ++epoch, snapshot: store.snapshot([...live]) }), `step ${i}: failover`);
+      drive({ type: 'ControllerElected', controllerEpoch: ++epoch, snapshot: store.snapshot([...live]) });
+      check(`step ${i}: failover`);
     }
   }
   return stats;
@@ -194,16 +273,18 @@ describe('ControllerCore: seeded random schedules', () => {
   const only = process.env.SIM_SEED;
   const seeds = only ? [Number(only)] : Array.from({ length: 80 }, (_, i) => i + 1);
   it(`holds the invariants for ${seeds.length} seeds x 300 steps`, () => {
-    const total = { elections: 0, unclean: 0, failovers: 0 };
+    const total: Stats = { elections: 0, unclean: 0, failovers: 0, resyncs: 0 };
     for (const seed of seeds) {
       const s = runSchedule(seed, 300);
       total.elections += s.elections;
       total.unclean += s.unclean;
       total.failovers += s.failovers;
+      total.resyncs += s.resyncs;
     }
     // The schedules must actually exercise elections, unclean elections and failovers.
     expect(total.elections).toBeGreaterThan(100);
     expect(total.unclean).toBeGreaterThan(5);
     expect(total.failovers).toBeGreaterThan(100);
+    expect(total.resyncs).toBeGreaterThan(50);
   });
 });
