@@ -150,3 +150,105 @@ export const newerOpCases: ConformanceCase[] = [
     },
   },
 ];
+
+const notificationsOf = (frames: { kind: string; event?: { type: number; path: string } }[], base: string) =>
+  frames.flatMap((f) => (f.kind === 'notification' && f.event ? [`type=${f.event.type} ${f.event.path.replace(base, '<base>')}`] : []));
+
+newerOpCases.push(
+  {
+    name: 'persistent watches in detail: survive triggers, dedupe with standard watches, removal by type',
+    async run(c) {
+      const writer = await c.client('B');
+      const wire = await c.wire('W');
+      const addWatch = async (path: string, mode: number) => codeName((await wire.request(Op.addWatch, new JuteWriter().string(path).int(mode).toBuffer())).err);
+      const removeWatches = async (path: string, type: number) => codeName((await wire.request(Op.removeWatches, new JuteWriter().string(path).int(type).toBuffer())).err);
+      const checkWatches = async (path: string, type: number) => codeName((await wire.request(Op.checkWatches, new JuteWriter().string(path).int(type).toBuffer())).err);
+      const steps: Record<string, string> = {};
+      steps['addWatch persistent on missing p'] = await addWatch(c.path('p'), 0);
+      await writer.create(c.path('p'));
+      await writer.create(c.path('p/k'));
+      await writer.setData(c.path('p/k'), Buffer.from('x'));
+      await writer.remove(c.path('p/k'));
+      await writer.remove(c.path('p'));
+      await writer.create(c.path('p'));
+
+      await writer.create(c.path('q'), Buffer.from('0'));
+      expect((await wire.getData(c.path('q'), true)).err).toBe(0);
+      steps['addWatch persistent on q (with a standard data watch too)'] = await addWatch(c.path('q'), 0);
+      steps['checkWatches q data'] = await checkWatches(c.path('q'), 2);
+      steps['checkWatches q persistent'] = await checkWatches(c.path('q'), 4);
+      await writer.setData(c.path('q'), Buffer.from('1'));
+      await writer.setData(c.path('q'), Buffer.from('2'));
+      // ZooKeeper 3.8 knows only Children (1), Data (2) and Any (3) here: 4 and 5 are MARSHALLING_ERROR.
+      steps['removeWatches q persistent (type 4)'] = await removeWatches(c.path('q'), 4);
+      steps['removeWatches q any'] = await removeWatches(c.path('q'), 3);
+      steps['removeWatches q any again'] = await removeWatches(c.path('q'), 3);
+      await writer.setData(c.path('q'), Buffer.from('3'));
+
+      await writer.create(c.path('r'));
+      steps['addWatch recursive on r'] = await addWatch(c.path('r'), 1);
+      await writer.create(c.path('r/a'));
+      await writer.create(c.path('r/a/b'));
+      steps['removeWatches r recursive (type 5)'] = await removeWatches(c.path('r'), 5);
+      steps['removeWatches r any'] = await removeWatches(c.path('r'), 3);
+      await writer.create(c.path('r/a/b/c'));
+      await writer.create(c.path('end'));
+      await wire.exists('/');
+      const notifications = notificationsOf(wire.frames, c.base);
+      c.record('steps', steps);
+      c.record('notifications', notifications);
+      expect(steps).toEqual({
+        'addWatch persistent on missing p': 'OK',
+        'addWatch persistent on q (with a standard data watch too)': 'OK',
+        'checkWatches q data': 'OK',
+        'checkWatches q persistent': 'MARSHALLING_ERROR',
+        'removeWatches q persistent (type 4)': 'MARSHALLING_ERROR',
+        'removeWatches q any': 'OK',
+        'removeWatches q any again': 'NO_WATCHER',
+        'addWatch recursive on r': 'OK',
+        'removeWatches r recursive (type 5)': 'MARSHALLING_ERROR',
+        'removeWatches r any': 'OK',
+      });
+      expect(notifications).toEqual([
+        'type=1 <base>/p',
+        'type=4 <base>/p',
+        'type=4 <base>/p',
+        'type=2 <base>/p',
+        'type=1 <base>/p',
+        'type=3 <base>/q',
+        'type=3 <base>/q',
+        'type=1 <base>/r/a',
+        'type=1 <base>/r/a/b',
+      ]);
+    },
+  },
+  {
+    name: 'setWatches2 restores persistent watches after a reconnect',
+    async run(c) {
+      const writer = await c.client('B');
+      await writer.create(c.path('p'));
+      await writer.create(c.path('r'));
+      const first = await c.wire('A', { sessionTimeoutMs: 20 * c.target.tickTimeMs });
+      for (const [path, mode] of [[c.path('p'), 0], [c.path('r'), 1]] as const) {
+        expect((await first.request(Op.addWatch, new JuteWriter().string(path).int(mode).toBuffer())).err).toBe(0);
+      }
+      const { id, password, timeoutMs } = first.session;
+      const lastZxid = first.lastZxid;
+      first.abandon();
+      await writer.setData(c.path('p'), Buffer.from('missed'));
+      await writer.create(c.path('r/missed'));
+      const second = await c.wire('A', { sessionId: id, password, sessionTimeoutMs: timeoutMs, lastZxidSeen: lastZxid });
+      const body = new JuteWriter().long(lastZxid).strings([]).strings([]).strings([]).strings([c.path('p')]).strings([c.path('r')]).toBuffer();
+      const reply = await second.request(105, body, -8);
+      c.record('setWatches2', codeName(reply.err));
+      expect(codeName(reply.err)).toBe('OK');
+      await writer.setData(c.path('p'), Buffer.from('live'));
+      await writer.create(c.path('r/live'));
+      await waitFor(() => notificationsOf(second.frames, c.base).some((n) => n.endsWith('/r/live')), { description: 'the live event on r' });
+      await second.exists('/');
+      const notifications = notificationsOf(second.frames, c.base);
+      c.record('notifications after setWatches2', notifications);
+      expect(notifications.filter((n) => !n.includes('missed'))).toEqual(['type=3 <base>/p', 'type=1 <base>/r/live']);
+    },
+  },
+);

@@ -42,9 +42,10 @@ export const sessionCases: ConformanceCase[] = [
       doomed.abandon();
       await c.eventCount(3, 10 * tick + 10_000);
       const elapsedMs = Date.now() - droppedAt;
-      // ZooKeeper expires a session between its timeout and one tick after it.
+      // ZooKeeper expires a session between its timeout and one tick after it (expiry buckets of one
+      // tick); the slack is for a loaded machine.
       expect(elapsedMs).toBeGreaterThanOrEqual(2 * tick - 200);
-      expect(elapsedMs).toBeLessThan(2 * tick + 5_000);
+      expect(elapsedMs).toBeLessThan(3 * tick + 2_000);
       // ZooKeeper deletes a session's ephemerals in no specified order.
       const events = c.events.map((e) => `${e.watcher}: ${e.type} ${e.path}`).sort();
       c.record('events (sorted)', events);
@@ -149,6 +150,7 @@ export const sessionCases: ConformanceCase[] = [
       await c.eventCount(1, 10_000);
       c.record('closed by server, ephemeral deleted', c.events.map((e) => e.type));
       expect(closedAfterMs).toBeGreaterThanOrEqual(2 * tick - 200);
+      expect(closedAfterMs).toBeLessThan(3 * tick + 2_000);
       expect(await observer.exists(c.path('e'))).toBeNull();
     },
   },
