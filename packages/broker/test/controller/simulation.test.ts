@@ -7,6 +7,7 @@
  * persisted. A failing seed reproduces: run with SIM_SEED=<seed>.
  */
 import { ErrorCodes } from '@samsa/protocol';
+import { isDeepStrictEqual } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { assignReplicas } from '../../src/controller/assignment.js';
 import { type ControllerInput, ControllerCore, type StepOutput, type WriteBatch } from '../../src/controller/core.js';
@@ -94,6 +95,11 @@ class FakeZnodeStore {
   }
 }
 
+/** Plain checks in the hot loop (vitest's expect is slow at this volume); the message names the seed. */
+function invariant(condition: boolean, message: string): asserts condition {
+  if (!condition) throw new Error(`invariant violated: ${message}`);
+}
+
 const BROKERS = [1, 2, 3, 4, 5];
 const TOPICS = ['a', 'b', 'c', 'd'];
 const UNCLEAN = 'unclean.leader.election.enable';
@@ -124,7 +130,7 @@ function runSchedule(seed: number, steps: number): Stats {
     let next: StepOutput | undefined = out;
     let failed = false;
     for (let attempt = 0; next; attempt++) {
-      expect(attempt, `seed ${seed}: writes keep failing after re-reads`).toBeLessThan(5);
+      invariant(attempt < 5, `seed ${seed}: writes keep failing after re-reads`);
       const batches = next.writes;
       next = undefined;
       for (const batch of batches) {
@@ -152,49 +158,49 @@ function runSchedule(seed: number, steps: number): Stats {
         const stored = store.nodes.get(partitionStatePath(name, partition));
         const view = core.topic(name)?.partitions[partition];
         if (!stored) {
-          expect(view?.state, `${ctx}: core has state for unstored ${key}`).toBeUndefined();
+          invariant(view?.state === undefined, `${ctx}: core has state for unstored ${key}`);
           return;
         }
         const s = decodePartitionState(name, partition, stored.data);
         // The core agrees with what is stored, unless a leader wrote behind its back (it finds out
         // when its next write to that partition fails).
         if (view?.stateZkVersion === stored.version) {
-          expect(view.state, `${ctx}: core view of ${key}`).toEqual(s);
+          invariant(isDeepStrictEqual(view.state, s), `${ctx}: core view of ${key} is ${JSON.stringify(view.state)}, store ${JSON.stringify(s)}`);
           behindTheBack.delete(key);
         } else {
-          expect(behindTheBack.has(key), `${ctx}: core has version ${view?.stateZkVersion} of ${key}, store ${stored.version}`).toBe(true);
+          invariant(behindTheBack.has(key), `${ctx}: core has version ${view?.stateZkVersion} of ${key}, store ${stored.version}`);
         }
         // Transitions: epochs never go back, one leader per epoch, no unclean election unless enabled.
         const before = persisted.get(key);
         if (before) {
-          expect(s.leaderEpoch, `${ctx}: leader epoch went back for ${key}`).toBeGreaterThanOrEqual(before.leaderEpoch);
+          invariant(s.leaderEpoch >= before.leaderEpoch, `${ctx}: leader epoch went back for ${key}`);
           if (s.leader !== before.leader && s.leader !== -1) {
             stats.elections++;
             if (!before.isr.includes(s.leader)) {
-              expect(configs[UNCLEAN], `${ctx}: unclean election of ${s.leader} for ${key}`).toBe('true');
+              invariant(configs[UNCLEAN] === 'true', `${ctx}: unclean election of ${s.leader} for ${key}`);
               stats.unclean++;
             }
           }
         }
         persisted.set(key, s);
         const seen = leaderAt.get(`${key}@${s.leaderEpoch}`);
-        if (seen !== undefined) expect(s.leader, `${ctx}: two leaders in epoch ${s.leaderEpoch} of ${key}`).toBe(seen);
+        invariant(seen === undefined || seen === s.leader, `${ctx}: two leaders in epoch ${s.leaderEpoch} of ${key}`);
         leaderAt.set(`${key}@${s.leaderEpoch}`, s.leader);
         // The state itself.
-        expect(s.isr.length, `${ctx}: empty ISR`).toBeGreaterThan(0);
-        expect(s.isr.every((x) => r.includes(x))).toBe(true);
+        invariant(s.isr.length > 0, `${ctx}: empty ISR`);
+        invariant(s.isr.every((x) => r.includes(x)), `${ctx}: ISR outside the replicas of ${key}`);
         if (s.leader !== -1) {
-          expect(live.has(s.leader), `${ctx}: leader ${s.leader} of ${key} is dead`).toBe(true);
-          expect(s.isr, `${ctx}: leader outside ISR`).toContain(s.leader);
-          expect(s.isr.every((x) => live.has(x)), `${ctx}: dead broker in ISR with a live leader`).toBe(true);
+          invariant(live.has(s.leader), `${ctx}: leader ${s.leader} of ${key} is dead`);
+          invariant(s.isr.includes(s.leader), `${ctx}: leader outside ISR`);
+          invariant(s.isr.every((x) => live.has(x)), `${ctx}: dead broker in ISR with a live leader`);
         } else {
           // Leaderless only when no ISR member is alive, and then an unclean topic has no live replica.
-          expect(s.isr.some((x) => live.has(x)), `${ctx}: leaderless with a live ISR member`).toBe(false);
-          if (configs[UNCLEAN] === 'true') expect(r.some((x) => live.has(x)), `${ctx}: unclean topic left leaderless`).toBe(false);
+          invariant(!s.isr.some((x) => live.has(x)), `${ctx}: leaderless with a live ISR member`);
+          invariant(configs[UNCLEAN] !== 'true' || !r.some((x) => live.has(x)), `${ctx}: unclean topic left leaderless`);
         }
       });
     }
-    expect(store.children('/brokers/topics').sort()).toEqual(core.knownTopics());
+    invariant(isDeepStrictEqual(store.children('/brokers/topics').sort(), core.knownTopics()), `${ctx}: topics differ`);
   };
 
   drive({ type: 'ControllerElected', controllerEpoch: epoch, snapshot: store.snapshot([...live]) });
@@ -218,8 +224,7 @@ function runSchedule(seed: number, steps: number): Stats {
       const existed = core.topic(topic) !== undefined;
       const { out, failed } = drive({ type: 'CreateTopic', topic, numPartitions: 1 + Math.floor(rand() * 4), replicationFactor: rf, configs, seed: Math.floor(rand() * 1000) });
       const expected = existed ? ErrorCodes.TOPIC_ALREADY_EXISTS : rf > live.size ? ErrorCodes.INVALID_REPLICATION_FACTOR : ErrorCodes.NONE;
-      expect(out.results[0]!.error).toBe(expected);
-      expect(failed).toBe(false);
+      invariant(out.results[0]!.error === expected && !failed, `seed ${seed}, step ${i}: create ${topic} answered ${out.results[0]!.error.name}`);
       check(`step ${i}: create ${topic}`);
     } else if (r < 0.5) {
       // Another broker auto-creates a topic: it writes config and assignment; the controller sees the child.
@@ -244,7 +249,7 @@ function runSchedule(seed: number, steps: number): Stats {
       const candidates = p.replicas.filter((x) => live.has(x) && x !== p.state!.leader);
       const isr = [p.state.leader, ...candidates.filter(() => rand() < 0.5)];
       const { out } = drive({ type: 'AlterIsr', topic: p.topic, partition: p.partition, leaderId: p.state.leader, leaderEpoch: p.state.leaderEpoch, stateZkVersion: p.stateZkVersion, newIsr: isr });
-      expect(out.results[0]!.error).toBe(ErrorCodes.NONE);
+      invariant(out.results[0]!.error === ErrorCodes.NONE, `seed ${seed}, step ${i}: AlterIsr answered ${out.results[0]!.error.name}`);
       check(`step ${i}: alter ISR`);
     } else if (r < 0.88) {
       // A leader shrinks its ISR in the store directly (Kafka's pre-AlterIsr scheme), behind the
@@ -271,7 +276,7 @@ function runSchedule(seed: number, steps: number): Stats {
 
 describe('ControllerCore: seeded random schedules', () => {
   const only = process.env.SIM_SEED;
-  const seeds = only ? [Number(only)] : Array.from({ length: 80 }, (_, i) => i + 1);
+  const seeds = only ? [Number(only)] : Array.from({ length: 100 }, (_, i) => i + 1);
   it(`holds the invariants for ${seeds.length} seeds x 300 steps`, () => {
     const total: Stats = { elections: 0, unclean: 0, failovers: 0, resyncs: 0 };
     for (const seed of seeds) {
