@@ -27,7 +27,6 @@ import {
 import {
   CLEAN_SHUTDOWN_FILE,
   INDEX_SUFFIX,
-  LOG_SUFFIX,
   RECOVERY_POINT_FILE,
   TIME_INDEX_SUFFIX,
   fsyncDir,
