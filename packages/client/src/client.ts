@@ -18,6 +18,12 @@ export interface SamsaOptions {
   defaultApiTimeoutMs?: number;
   /** Metadata is refreshed at least this often (Kafka's metadata.max.age.ms, 300000). */
   metadataMaxAgeMs?: number;
+  /**
+   * Ask brokers to create topics that producers and consumers name but that do not exist, with the
+   * brokers' defaults (Kafka's allow.auto.create.topics, true); brokers with
+   * auto.create.topics.enable=false never do. Admin requests never create topics.
+   */
+  allowAutoTopicCreation?: boolean;
   /** Backoff between retries of retriable errors, and how many retries non-produce requests get. */
   retry?: Partial<RetryOptions>;
   /** A pino logger (or anything with debug/info/warn/error(context, message)); silent by default. */
@@ -55,6 +61,7 @@ export class Samsa implements AsyncDisposable {
       requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
       defaultApiTimeoutMs: options.defaultApiTimeoutMs ?? 60_000,
       metadataMaxAgeMs: options.metadataMaxAgeMs ?? 300_000,
+      allowAutoTopicCreation: options.allowAutoTopicCreation ?? true,
       retry: this.retry,
       logger: this.logger,
     });

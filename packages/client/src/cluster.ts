@@ -41,6 +41,8 @@ export interface ClusterOptions {
   /** Kafka's default.api.timeout.ms: the bound on metadata lookups and admin operations. */
   defaultApiTimeoutMs: number;
   metadataMaxAgeMs: number;
+  /** Ask brokers to create missing topics with their defaults (Kafka's allow.auto.create.topics). */
+  allowAutoTopicCreation: boolean;
   retry: RetryOptions;
   logger: Logger;
 }
@@ -133,7 +135,8 @@ export class Cluster {
 
   private async fetchMetadata(all: boolean): Promise<void> {
     const topics = all ? [] : [...this.interest.keys()];
-    const response = await this.callAny('Metadata', { topics, allowAutoTopicCreation: false });
+    // The broker creates a missing topic only if its auto.create.topics.enable allows it too.
+    const response = await this.callAny('Metadata', { topics, allowAutoTopicCreation: this.options.allowAutoTopicCreation });
     this.apply(response, topics.length === 0);
     // One-off lookups (count 0) are forgotten once answered; ones added meanwhile wait for the next round.
     for (const topic of topics) if (this.interest.get(topic) === 0) this.interest.delete(topic);
