@@ -10,7 +10,6 @@
  * and applied with `applyTxn`, the function recovery replays, so a replayed log rebuilds exactly the
  * tree the clients saw. Failed writes consume a zxid and log an error txn, as ZooKeeper does.
  */
-import { createHash } from 'node:crypto';
 import {
   type Acl,
   type ConnectRequest,
@@ -27,7 +26,9 @@ import {
   NO_BODY,
 } from './jute.js';
 import { childName, invalidPathReason, parentOf } from './paths.js';
-import { CONTAINER_OWNER, CreateFlags, ErrorCode, EventType, OpCode, Perms, Xid } from './protocol.js';
+import { checkAcl, digestId, fixupAcl } from './acl.js';
+import { CONTAINER_OWNER, CreateFlags, ErrorCode, EventType, KeeperError, OpCode, Perms, Xid } from './protocol.js';
+import { TABLES_BY_WATCHER_TYPE, WatchMode, WatchRegistry, type Trigger } from './watches.js';
 
 export interface CoreOptions {
   minSessionTimeoutMs: number;
@@ -106,33 +107,13 @@ export interface SnapshotData {
   nodes: Array<{ path: string; node: ZNode }>;
 }
 
-/**
- * Watches, as ZooKeeper 3.8 keeps them: a data table (getData/exists, and addWatch) and a child table
- * (getChildren, and addWatch PERSISTENT), each mapping path -> connection -> mode. A (connection, path)
- * pair has ONE mode per table: registering again overwrites it (a getData watch turns a persistent
- * data watch into a one-shot one, as on ZooKeeper). Recursive watches live in the data table only, so
- * they never see NodeChildrenChanged.
- */
-type WatchTableName = 'data' | 'child';
-const WatchMode = { standard: 0, persistent: 1, recursive: 2 } as const;
-type WatchModeValue = (typeof WatchMode)[keyof typeof WatchMode];
-/** removeWatches/checkWatches WatcherType: Children 1, Data 2, Any 3. */
-const TABLES_BY_WATCHER_TYPE: Readonly<Record<number, readonly WatchTableName[]>> = { 1: ['child'], 2: ['data'], 3: ['data', 'child'] };
-
 interface ConnState {
   sessionId: bigint;
   authIds: Id[];
-  watches: Record<WatchTableName, Set<string>>;
 }
 
-/** An expected failure of a request: becomes the reply's error code (and an error txn for writes). */
-export class KeeperError extends Error {
-  constructor(readonly code: number) {
-    super(`keeper error ${code}`);
-  }
-}
+export { KeeperError };
 
-type Trigger = { table: 'data' | 'child'; path: string; type: number; dedupWith?: number };
 
 const OPEN_ACL: Acl[] = [{ perms: Perms.ALL, id: { scheme: 'world', id: 'anyone' } }];
 const SPECIAL_PATHS: ReadonlySet<string> = new Set(['/', '/zookeeper', '/zookeeper/quota', '/zookeeper/config']);
@@ -180,18 +161,12 @@ function bufferEquals(a: Buffer, b: Buffer): boolean {
   return a.length === b.length && a.equals(b);
 }
 
-export function digestId(userColonPassword: string): string {
-  const user = userColonPassword.split(':')[0] ?? '';
-  return `${user}:${createHash('sha1').update(userColonPassword).digest('base64')}`;
-}
 
 export class CoordinatorCore {
   private readonly nodes = new Map<string, ZNode>();
   private readonly sessions = new Map<bigint, SessionState>();
   private readonly conns = new Map<number, ConnState>();
-  private readonly watches: Record<WatchTableName, Map<string, Map<number, WatchModeValue>>> = { data: new Map(), child: new Map() };
-  /** Recursive watches registered; ancestors are only searched when there are any. */
-  private recursiveWatches = 0;
+  private readonly watches = new WatchRegistry();
   private lastZxid = 0;
   /** Nodes share ACL lists (like ZooKeeper's ACL cache); bounded so odd clients cannot grow it forever. */
   private readonly aclCache = new Map<string, Acl[]>();
@@ -225,10 +200,7 @@ export class CoordinatorCore {
     return this.conns.size;
   }
   get watchCount(): number {
-    let n = 0;
-    for (const s of this.watches.data.values()) n += s.size;
-    for (const s of this.watches.child.values()) n += s.size;
-    return n;
+    return this.watches.count;
   }
   get ephemeralCount(): number {
     let n = 0;
@@ -243,9 +215,9 @@ export class CoordinatorCore {
   /** Watched paths per connection (data and child watches together), for `wchc`/`wchp`/`wchs`. */
   watchesByConnection(): Array<{ connId: number; sessionId: bigint; paths: string[] }> {
     const out: Array<{ connId: number; sessionId: bigint; paths: string[] }> = [];
-    for (const [connId, c] of this.conns) {
-      const paths = [...new Set([...c.watches.data, ...c.watches.child])];
-      if (paths.length > 0) out.push({ connId, sessionId: c.sessionId, paths });
+    for (const [connId, paths] of this.watches.pathsByConnection()) {
+      const c = this.conns.get(connId);
+      if (c) out.push({ connId, sessionId: c.sessionId, paths });
     }
     return out;
   }
@@ -454,7 +426,7 @@ export class CoordinatorCore {
         return reply(this.lastZxid, 0);
       case OpCode.addWatch:
         try {
-          this.addPersistentWatch(b.path, b.mode, connId, conn);
+          this.addPersistentWatch(b.path, b.mode, connId);
         } catch (err) {
           if (!(err instanceof KeeperError)) throw err;
           return reply(this.lastZxid, err.code);
@@ -488,7 +460,7 @@ export class CoordinatorCore {
       case OpCode.exists: {
         if (b.path.includes('\0')) throw new KeeperError(ErrorCode.BADARGUMENTS);
         // ZooKeeper registers the watch before looking: an exists watch on a missing node waits for its creation.
-        if (b.watch) this.addWatch('data', b.path, connId, conn, WatchMode.standard);
+        if (b.watch) this.watches.add('data', b.path, connId, WatchMode.standard);
         const node = this.nodes.get(b.path);
         if (!node) throw new KeeperError(ErrorCode.NONODE);
         return { kind: 'stat', stat: statOf(node) };
@@ -496,14 +468,14 @@ export class CoordinatorCore {
       case OpCode.getData: {
         const node = this.mustGet(b.path);
         this.checkAcl(node, Perms.READ, conn);
-        if (b.watch) this.addWatch('data', b.path, connId, conn, WatchMode.standard);
+        if (b.watch) this.watches.add('data', b.path, connId, WatchMode.standard);
         return { kind: 'data', data: node.data, stat: statOf(node) };
       }
       case OpCode.getChildren:
       case OpCode.getChildren2: {
         const node = this.mustGet(b.path);
         this.checkAcl(node, Perms.READ, conn);
-        if (b.watch) this.addWatch('child', b.path, connId, conn, WatchMode.standard);
+        if (b.watch) this.watches.add('child', b.path, connId, WatchMode.standard);
         const children = [...node.children];
         return b.type === OpCode.getChildren ? { kind: 'children', children } : { kind: 'children2', children, stat: statOf(node) };
       }
@@ -537,17 +509,7 @@ export class CoordinatorCore {
   }
 
   private checkAcl(node: ZNode, perm: number, conn: ConnState): void {
-    if (node.acl.length === 0) return;
-    for (const id of conn.authIds) if (id.scheme === 'super') return;
-    for (const a of node.acl) {
-      if ((a.perms & perm) === 0) continue;
-      if (a.id.scheme === 'world' && a.id.id === 'anyone') return;
-      for (const id of conn.authIds) {
-        if (id.scheme !== a.id.scheme) continue;
-        if (id.scheme === 'ip' ? ipMatches(id.id, a.id.id) : id.id === a.id.id) return;
-      }
-    }
-    throw new KeeperError(ErrorCode.NOAUTH);
+    checkAcl(node.acl, perm, conn.authIds);
   }
 
   private auth(out: Output[], connId: number, conn: ConnState, scheme: string, auth: Buffer): Output[] {
@@ -603,20 +565,7 @@ export class CoordinatorCore {
   }
 
   private fixupAcl(acl: Acl[], conn: ConnState): Acl[] {
-    if (acl.length === 0) throw new KeeperError(ErrorCode.INVALIDACL);
-    const out: Acl[] = [];
-    for (const a of acl) {
-      const { scheme, id } = a.id;
-      if (scheme === 'world' && id === 'anyone') out.push(a);
-      else if (scheme === 'auth') {
-        const ids = conn.authIds.filter((x) => x.scheme === 'digest');
-        if (ids.length === 0) throw new KeeperError(ErrorCode.INVALIDACL);
-        for (const x of ids) out.push({ perms: a.perms, id: { scheme: x.scheme, id: x.id } });
-      } else if (scheme === 'digest' && id.includes(':')) out.push(a);
-      else if (scheme === 'ip' && validIpAcl(id)) out.push(a);
-      else throw new KeeperError(ErrorCode.INVALIDACL);
-    }
-    return out;
+    return fixupAcl(acl, conn.authIds);
   }
 
   private prepareCreate(sessionId: bigint, conn: ConnState, req: CreateRequest): TxnOp {
@@ -885,60 +834,8 @@ export class CoordinatorCore {
   // ---------------------------------------------------------------------------------------------
   // Watches: one-shot, per connection, at most one event per connection per trigger.
 
-  private addWatch(name: WatchTableName, path: string, connId: number, conn: ConnState, mode: WatchModeValue): void {
-    const table = this.watches[name];
-    let byConn = table.get(path);
-    if (!byConn) table.set(path, (byConn = new Map()));
-    if (byConn.get(connId) === WatchMode.recursive) this.recursiveWatches--;
-    byConn.set(connId, mode);
-    if (mode === WatchMode.recursive) this.recursiveWatches++;
-    conn.watches[name].add(path);
-  }
-
-  private removeWatch(name: WatchTableName, path: string, connId: number): boolean {
-    const byConn = this.watches[name].get(path);
-    const mode = byConn?.get(connId);
-    if (mode === undefined) return false;
-    if (mode === WatchMode.recursive) this.recursiveWatches--;
-    byConn!.delete(connId);
-    if (byConn!.size === 0) this.watches[name].delete(path);
-    this.conns.get(connId)?.watches[name].delete(path);
-    return true;
-  }
-
-  /**
-   * Delivers triggered watches, one event per connection per trigger: on the path itself every watch
-   * fires (one-shot ones are consumed); on its ancestors only recursive ones, and never for
-   * NodeChildrenChanged.
-   */
   private fire(out: Output[], triggers: Trigger[]): void {
-    const notified: Array<Set<number>> = [];
-    for (let i = 0; i < triggers.length; i++) {
-      const t = triggers[i]!;
-      const recipients = new Set<number>();
-      notified[i] = recipients;
-      const table = this.watches[t.table];
-      const byConn = table.get(t.path);
-      if (byConn) {
-        for (const [connId, mode] of byConn) {
-          if (mode === WatchMode.recursive && t.type === EventType.NodeChildrenChanged) continue;
-          recipients.add(connId);
-          if (mode === WatchMode.standard) this.removeWatch(t.table, t.path, connId);
-        }
-      }
-      if (this.recursiveWatches > 0 && t.type !== EventType.NodeChildrenChanged && t.path !== '/') {
-        for (let p = parentOf(t.path); ; p = parentOf(p)) {
-          const ancestors = table.get(p);
-          if (ancestors) for (const [connId, mode] of ancestors) if (mode === WatchMode.recursive) recipients.add(connId);
-          if (p === '/') break;
-        }
-      }
-      const skip = t.dedupWith !== undefined ? notified[t.dedupWith] : undefined;
-      for (const connId of recipients) {
-        if (skip?.has(connId)) continue;
-        out.push({ kind: 'event', connId, type: t.type, path: t.path });
-      }
-    }
+    for (const e of this.watches.fire(triggers)) out.push({ kind: 'event', connId: e.connId, type: e.type, path: e.path });
   }
 
   /** Re-registers a reconnecting client's watches, firing at once for what changed after relativeZxid. */
@@ -947,30 +844,30 @@ export class CoordinatorCore {
       const node = this.nodes.get(path);
       if (!node) out.push({ kind: 'event', connId, type: EventType.NodeDeleted, path });
       else if (node.mzxid > relativeZxid) out.push({ kind: 'event', connId, type: EventType.NodeDataChanged, path });
-      else this.addWatch('data', path, connId, conn, WatchMode.standard);
+      else this.watches.add('data', path, connId, WatchMode.standard);
     }
     for (const path of w.existWatches) {
       if (this.nodes.has(path)) out.push({ kind: 'event', connId, type: EventType.NodeCreated, path });
-      else this.addWatch('data', path, connId, conn, WatchMode.standard);
+      else this.watches.add('data', path, connId, WatchMode.standard);
     }
     for (const path of w.childWatches) {
       const node = this.nodes.get(path);
       if (!node) out.push({ kind: 'event', connId, type: EventType.NodeDeleted, path });
       else if (node.pzxid > relativeZxid) out.push({ kind: 'event', connId, type: EventType.NodeChildrenChanged, path });
-      else this.addWatch('child', path, connId, conn, WatchMode.standard);
+      else this.watches.add('child', path, connId, WatchMode.standard);
     }
     // Persistent watches are re-added as they are, without catch-up events (as ZooKeeper does).
-    for (const path of w.persistentWatches ?? []) this.addPersistentWatch(path, 0, connId, conn);
-    for (const path of w.persistentRecursiveWatches ?? []) this.addPersistentWatch(path, 1, connId, conn);
+    for (const path of w.persistentWatches ?? []) this.addPersistentWatch(path, 0, connId);
+    for (const path of w.persistentRecursiveWatches ?? []) this.addPersistentWatch(path, 1, connId);
   }
 
   /** addWatch modes: 0 PERSISTENT (data and child tables), 1 PERSISTENT_RECURSIVE (data table). */
-  private addPersistentWatch(path: string, mode: number, connId: number, conn: ConnState): void {
+  private addPersistentWatch(path: string, mode: number, connId: number): void {
     if (mode === 0) {
-      this.addWatch('data', path, connId, conn, WatchMode.persistent);
-      this.addWatch('child', path, connId, conn, WatchMode.persistent);
+      this.watches.add('data', path, connId, WatchMode.persistent);
+      this.watches.add('child', path, connId, WatchMode.persistent);
     } else if (mode === 1) {
-      this.addWatch('data', path, connId, conn, WatchMode.recursive);
+      this.watches.add('data', path, connId, WatchMode.recursive);
     } else throw new KeeperError(ErrorCode.MARSHALLINGERROR);
   }
 
@@ -980,8 +877,8 @@ export class CoordinatorCore {
     if (!tables) throw new KeeperError(ErrorCode.MARSHALLINGERROR);
     let found = false;
     for (const name of tables) {
-      if (remove) found = this.removeWatch(name, path, connId) || found;
-      else found ||= this.watches[name].get(path)?.has(connId) ?? false;
+      if (remove) found = this.watches.remove(name, path, connId) || found;
+      else found ||= this.watches.has(name, path, connId);
     }
     if (!found) throw new KeeperError(ErrorCode.NOWATCHER);
   }
@@ -990,14 +887,14 @@ export class CoordinatorCore {
     s.connId = connId;
     // As ZooKeeper does, every connection is authenticated as its client address (scheme ip).
     const authIds: Id[] = clientIp ? [{ scheme: 'ip', id: clientIp.replace(/^::ffff:(?=\d+\.)/, '') }] : [];
-    this.conns.set(connId, { sessionId: s.id, authIds, watches: { data: new Set(), child: new Set() } });
+    this.conns.set(connId, { sessionId: s.id, authIds });
   }
 
   private detach(connId: number): void {
     const conn = this.conns.get(connId);
     if (!conn) return;
     this.conns.delete(connId);
-    for (const name of ['data', 'child'] as const) for (const path of [...conn.watches[name]]) this.removeWatch(name, path, connId);
+    this.watches.dropConnection(connId);
     const s = this.sessions.get(conn.sessionId);
     if (s && s.connId === connId) s.connId = null;
   }
@@ -1034,41 +931,6 @@ export class CoordinatorCore {
     this.lastZxid = snap.zxid;
     this.highestSessionId = snap.highestSessionId;
   }
-}
-
-/** IPv4 as a 32-bit number, or null. */
-function ipv4(addr: string): number | null {
-  const parts = addr.split('.');
-  if (parts.length !== 4) return null;
-  let n = 0;
-  for (const p of parts) {
-    if (!/^\d{1,3}$/.test(p) || Number(p) > 255) return null;
-    n = n * 256 + Number(p);
-  }
-  return n;
-}
-
-/** ZooKeeper's IPAuthenticationProvider.isValid: an address with an optional /bits mask. */
-function validIpAcl(expr: string): boolean {
-  const [addr = '', bits, ...rest] = expr.split('/');
-  if (rest.length > 0) return false;
-  const v4 = ipv4(addr) !== null;
-  const v6 = !v4 && addr.includes(':') && /^[0-9a-fA-F:.]+$/.test(addr);
-  if (!v4 && !v6) return false;
-  if (bits === undefined) return true;
-  return /^\d+$/.test(bits) && Number(bits) <= (v4 ? 32 : 128);
-}
-
-/** Whether a client address falls in an ip ACL's address/mask (IPv4 by prefix, IPv6 exactly). */
-function ipMatches(clientIp: string, expr: string): boolean {
-  const [addr = '', bitsText] = expr.split('/');
-  const client = ipv4(clientIp);
-  const target = ipv4(addr);
-  if (client === null || target === null) return clientIp === addr;
-  const bits = bitsText === undefined ? 32 : Number(bitsText);
-  if (bits === 0) return true;
-  const shift = 32 - bits;
-  return Math.floor(client / 2 ** shift) === Math.floor(target / 2 ** shift);
 }
 
 /** ZooKeeper's %010d of the parent's cversion (negative values keep their sign, as Java prints them). */

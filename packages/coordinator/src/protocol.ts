@@ -90,3 +90,10 @@ export const CreateFlags = { persistent: 0, ephemeral: 1, persistentSequential: 
 export const CONTAINER_OWNER = -0x8000000000000000n;
 
 export const SERVER_VERSION = '3.8.0-samsa';
+
+/** An expected failure of a request: becomes the reply's error code (and an error txn for writes). */
+export class KeeperError extends Error {
+  constructor(readonly code: number) {
+    super(`keeper error ${code}`);
+  }
+}
