@@ -32,7 +32,7 @@ import {
   withTopicAssignment,
   withTopicConfigs,
 } from './metadata.js';
-import type { Watcher, ZkSession } from './zk.js';
+import { type Watcher, type ZkSession, zkErrorCode } from './zk.js';
 
 export interface MetadataCacheEvents {
   /** The image after any change. */
@@ -155,6 +155,12 @@ export class MetadataCache extends EventEmitter<MetadataCacheEvents> {
       if (gen === this.generation && this.readSeq.get(key) === seq) apply(value);
     } catch (error) {
       if (gen !== this.generation) return;
+      if (zkErrorCode(error) === undefined) {
+        // Not a coordinator error: a znode with a value we cannot decode. Retrying would read the same
+        // bytes; its watch (set by the read) brings the next version.
+        this.logger.error({ brokerId: this.brokerId, path: key, err: error }, 'ignoring undecodable metadata znode');
+        return;
+      }
       this.logger.warn({ brokerId: this.brokerId, path: key, err: error }, 'metadata read failed; retrying');
       setTimeout(() => void retry(), RETRY_DELAY_MS).unref();
     }
