@@ -111,7 +111,8 @@ describe('produce and consume on a real cluster', () => {
     const admin = samsa.admin();
     const topic = uniqueTopic('admin');
     await admin.createTopics([{ topic, numPartitions: 4, replicationFactor: 2, configs: { 'retention.ms': '3600000' } }]);
-    const [described] = await admin.describeTopics([topic]);
+    // Other brokers learn of the topic through the coordinator a moment later (as in Kafka).
+    const [described] = await waitFor(() => admin.describeTopics([topic]), { description: `every broker to know ${topic}` });
     expect(described!.partitions).toHaveLength(4);
     expect(described!.configs['retention.ms']).toBe('3600000');
     for (const p of described!.partitions) {
@@ -128,7 +129,7 @@ describe('produce and consume on a real cluster', () => {
     const result = await producer.send({ topic: auto, value: 'first' });
     await producer.close();
     expect(result.offset).toBe(0);
-    const [created] = await admin.describeTopics([auto]);
+    const [created] = await waitFor(() => admin.describeTopics([auto]), { description: `every broker to know ${auto}` });
     expect(created!.partitions).toHaveLength(1);
   });
 
