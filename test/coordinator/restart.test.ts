@@ -33,7 +33,7 @@ for (const [name, status] of Object.entries(availability)) {
 async function start(target: Target, port: number, dataDir: string): Promise<Server> {
   if (target === 'zookeeper') {
     const zk = await startZooKeeper({ port, dataDir, tickTimeMs: TICK_TIME_MS });
-    return { host: zk.host, port, connectString: zk.connectString, stop: () => zk.process.stop(5_000).then(() => {}), kill: () => zk.kill() };
+    return { host: zk.host, port, connectString: zk.connectString, stop: () => zk.stop(), kill: () => zk.kill() };
   }
   const coordinator = await startCoordinatorProcess({ port, dataDir, tickTimeMs: TICK_TIME_MS });
   return { host: coordinator.host, port, connectString: coordinator.connectString, stop: () => coordinator.stop(), kill: () => coordinator.kill() };

@@ -71,9 +71,12 @@ export interface ZooKeeperServer {
   /** Where the configuration, stdout/stderr and ZooKeeper's log are. */
   readonly workDir: string;
   readonly process: SpawnedProcess;
-  /** SIGTERM (SIGKILL after a grace period), then remove the temporary directories. */
+  /**
+   * SIGTERM (SIGKILL after a grace period), then remove the temporary directories. A data dir passed
+   * in `options.dataDir` is the caller's and stays.
+   */
   stop(): Promise<void>;
-  /** SIGKILL without cleaning up the data directory, e.g. to restart on the same data. */
+  /** SIGKILL (a crash), then remove the temporary directories; a caller's data dir stays. */
   kill(): Promise<void>;
 }
 
@@ -101,9 +104,8 @@ export async function startZooKeeper(options: ZooKeeperOptions = {}): Promise<Zo
     logFile: join(work.path, 'zookeeper.out'),
   });
 
-  const cleanup = () => {
-    if (options.dataDir === undefined) work.remove();
-  };
+  // The work dir holds the config, the logs and (unless the caller owns it) the data dir.
+  const cleanup = () => work.remove();
   try {
     await waitUntilServing(spawned, host, port, options.startTimeoutMs ?? 45_000);
   } catch (error) {
@@ -125,6 +127,7 @@ export async function startZooKeeper(options: ZooKeeperOptions = {}): Promise<Zo
     },
     async kill() {
       await spawned.kill();
+      cleanup();
     },
   };
 }
