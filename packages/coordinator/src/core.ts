@@ -861,13 +861,15 @@ export class CoordinatorCore {
     for (const path of w.persistentRecursiveWatches ?? []) this.addPersistentWatch(path, 1, connId);
   }
 
-  /** addWatch modes: 0 PERSISTENT (data and child tables), 1 PERSISTENT_RECURSIVE (data table). */
+  /** addWatch modes: 0 PERSISTENT (data and child tables), 1 PERSISTENT_RECURSIVE (data table only). */
   private addPersistentWatch(path: string, mode: number, connId: number): void {
     if (mode === 0) {
       this.watches.add('data', path, connId, WatchMode.persistent);
       this.watches.add('child', path, connId, WatchMode.persistent);
     } else if (mode === 1) {
+      // Observed on ZooKeeper 3.8: a recursive watch also drops the connection's child watch on that path.
       this.watches.add('data', path, connId, WatchMode.recursive);
+      this.watches.remove('child', path, connId);
     } else throw new KeeperError(ErrorCode.MARSHALLINGERROR);
   }
 

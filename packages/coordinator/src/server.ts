@@ -56,6 +56,8 @@ export interface RunningCoordinator {
 
 /** Pause reading from a client whose unread replies exceed this. */
 const WRITE_HIGH_WATER_BYTES = 8 * 1024 * 1024;
+/** A connection must send its ConnectRequest within this long (ZooKeeper's sessionless connection timeout). */
+const HANDSHAKE_TIMEOUT_MS = 10_000;
 /** Stop reading from every client while this many outputs wait for an fsync (like globalOutstandingLimit). */
 const MAX_HELD_OUTPUTS = 50_000;
 
@@ -213,6 +215,14 @@ class CoordinatorServer {
     };
     this.conns.set(conn.id, conn);
     if (this.throttled) socket.pause();
+    const handshakeTimer = setTimeout(() => {
+      if (!conn.handshaken && !conn.closed) {
+        this.logger.debug({ conn: conn.id, remote: conn.remote }, 'closing connection: no handshake');
+        conn.socket.destroy();
+      }
+    }, HANDSHAKE_TIMEOUT_MS);
+    handshakeTimer.unref();
+    socket.once('close', () => clearTimeout(handshakeTimer));
     socket.on('data', (chunk: Buffer) => this.onData(conn, chunk));
     socket.on('error', (err) => this.logger.debug({ conn: conn.id, err: err.message }, 'client socket error'));
     socket.on('close', () => this.onClose(conn));

@@ -286,6 +286,16 @@ describe('persistent watches', () => {
     h.core.disconnect(2);
     expect(h.core.watchCount).toBe(0);
   });
+
+  it('a recursive watch replaces the connection's child watch on that path (as ZooKeeper 3.8 does)', () => {
+    const h = new Harness();
+    h.session(1);
+    h.session(2);
+    h.create(1, '/q');
+    h.children(2, '/q', true);
+    h.call(2, { type: OpCode.addWatch, path: '/q', mode: 1 });
+    expect(events(h.create(1, '/q/a').outputs)).toEqual([`2:${EventType.NodeCreated}:/q/a`]);
+  });
 });
 
 describe('multiRead and ip ACLs', () => {
