@@ -287,7 +287,7 @@ describe('persistent watches', () => {
     expect(h.core.watchCount).toBe(0);
   });
 
-  it('a recursive watch replaces the connection's child watch on that path (as ZooKeeper 3.8 does)', () => {
+  it('a recursive watch replaces the child watch of the connection on that path (as ZooKeeper 3.8 does)', () => {
     const h = new Harness();
     h.session(1);
     h.session(2);
