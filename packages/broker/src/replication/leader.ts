@@ -11,15 +11,19 @@
  *  2. The HW does not advance while the committed ISR is smaller than min.insync.replicas: a record
  *     is committed only once at least that many replicas hold it (KAFKA-15583). So an ISR of the
  *     leader alone cannot commit anything unless min.insync.replicas is 1 (the Jepsen 2013 loss).
- *  3. While an ISR change is in flight the HW is computed over the union of the committed and the
- *     proposed ISR (Kafka's "maximal ISR"): the controller may already count a proposed member as in
- *     sync, or may not yet have removed a shrunk one, and either may become the next leader.
+ *  3. The HW is computed over the union of the committed ISR and every ISR proposed on top of it
+ *     that the controller may still apply (Kafka's "maximal ISR"): the controller may already count
+ *     a proposed member as in sync, or not yet have removed a shrunk one, and either may become the
+ *     next leader. A proposal stays in that union until a newer committed version is read, even
+ *     after a refusal: a resent copy of it may still reach the controller and win.
  *  4. A follower is out of sync when it has not caught up to the leader's LEO within
- *     replica.lag.time.max.ms; out-of-sync followers are removed (shrink). The leader never is.
+ *     replica.lag.time.max.ms; out-of-sync followers are removed (shrink). The leader never is. An
+ *     out-of-sync replica that is only in a refused proposal is removed by re-proposing the committed
+ *     ISR, whose commit (a newer version) retires the refused proposals.
  *  5. A follower outside the ISR rejoins (expand) once its LEO reaches both the HW and the start of
  *     this leader's epoch: it then holds every committed record and has truncated any divergent tail.
- *  6. At most one ISR proposal is outstanding; after a version conflict nothing is proposed until a
- *     newer ISR state is read.
+ *  6. At most one ISR proposal awaits an answer; after a version conflict nothing is proposed until
+ *     a newer ISR state is read; after a refusal, nothing for isrRetryBackoffMs.
  */
 import { ErrorCodes, SamsaError } from '@samsa/protocol';
 
@@ -61,19 +65,19 @@ export interface IsrProposal {
 export interface LeaderOutput {
   /** Set only when the HW advanced: wake parked fetches and acks=all producers; checkpoint lazily. */
   readonly highWatermark?: number;
-  /** Send this AlterIsr to the controller; answer with onIsrCommitted or onIsrRejected. */
+  /** Send this AlterIsr to the controller; feed the answer to onIsrCommitted or onIsrRejected(proposal, ...). */
   readonly isrProposal?: IsrProposal;
   /** Set when the committed ISR changed: wake acks=all producers (they may now fail), update metadata. */
   readonly isr?: readonly number[];
 }
 
 /**
- * How the controller refused a proposal:
+ * How the controller refused a proposal. Either way the proposal stays in the maximal ISR until a
+ * newer committed version is read: a resent copy of it may still reach the controller and be applied.
  *  - 'stale': the state moved on (version conflict, fenced or unknown leader epoch, not the leader).
- *    The proposal may or may not be what the controller holds now (a resent duplicate may have won),
- *    so it stays in the maximal ISR and nothing is proposed until onIsrCommitted brings a newer state.
- *  - 'invalid': the controller checked this very version and refused the change (e.g. a proposed
- *    member is not alive); it certainly did not apply it. The state reverts; retry after a backoff.
+ *    Nothing is proposed until onIsrCommitted brings the newer state.
+ *  - 'invalid': the controller refused the change at the current version (e.g. a proposed member is
+ *    not alive). Proposals resume after isrRetryBackoffMs.
  */
 export type IsrRejection = 'stale' | 'invalid';
 
@@ -115,7 +119,10 @@ export class LeaderState {
   private nowMs: number;
   private committedIsr: readonly number[];
   private committedZkVersion: number;
-  private pending: IsrProposal | undefined;
+  /** Proposals made on top of the committed version; any one of them may still be applied. */
+  private proposed: IsrProposal[] = [];
+  /** The last proposal is awaiting an answer. */
+  private awaitingAnswer = false;
   /** A version conflict happened: wait for a newer committed state before proposing. */
   private awaitingNewState = false;
   private retryAtMs = 0;
@@ -181,12 +188,13 @@ export class LeaderState {
 
   /** The committed ISR plus any proposed members: the replicas the HW waits for. */
   get maximalIsr(): readonly number[] {
-    if (!this.pending) return this.committedIsr;
-    return [...new Set([...this.committedIsr, ...this.pending.isr])];
+    if (this.proposed.length === 0) return this.committedIsr;
+    return [...new Set([...this.committedIsr, ...this.proposed.flatMap((p) => p.isr)])];
   }
 
+  /** The proposal awaiting an answer (resend it, unchanged, if the answer does not come). */
   get pendingIsrProposal(): IsrProposal | undefined {
-    return this.pending;
+    return this.awaitingAnswer ? this.proposed.at(-1) : undefined;
   }
 
   /** acks=all may be accepted (before appending): the committed ISR has min.insync.replicas members. */
@@ -281,25 +289,28 @@ export class LeaderState {
     const changed = !sameMembers(isr, this.committedIsr);
     this.committedIsr = [...isr];
     this.committedZkVersion = zkVersion;
-    this.pending = undefined;
+    // A newer version retires every proposal made on top of the older one: none can apply any more.
+    this.proposed = [];
+    this.awaitingAnswer = false;
     this.awaitingNewState = false;
     const highWatermark = this.maybeAdvanceHighWatermark();
     return { ...(highWatermark !== undefined && { highWatermark }), ...(changed && { isr: this.committedIsr }) };
   }
 
-  /** The controller refused the outstanding proposal (see IsrRejection). */
-  onIsrRejected(reason: IsrRejection = 'stale', nowMs?: number): LeaderOutput {
+  /**
+   * The controller refused `proposal` (see IsrRejection). Only the proposal awaiting an answer is
+   * affected: the refusal of an older or resent copy (another base version or ISR) is ignored, since
+   * the version it was based on is already superseded or it was already answered.
+   */
+  onIsrRejected(proposal: Pick<IsrProposal, 'isr' | 'zkVersion'>, reason: IsrRejection = 'stale', nowMs?: number): LeaderOutput {
     if (nowMs !== undefined) this.advanceTime(nowMs);
-    if (!this.pending) return {};
-    if (reason === 'stale') {
-      // Keep the proposal in the maximal ISR: an earlier copy of it may be what the controller holds.
-      this.awaitingNewState = true;
-      return {};
-    }
-    // 'invalid': the controller refused this exact version, so the committed ISR is still ours.
-    this.pending = undefined;
-    this.retryAtMs = this.nowMs + this.isrRetryBackoffMs;
-    return this.output(this.maybeAdvanceHighWatermark());
+    const awaited = this.pendingIsrProposal;
+    if (!awaited || awaited.zkVersion !== proposal.zkVersion || !sameMembers(awaited.isr, proposal.isr)) return {};
+    // The proposal stays in `proposed` (the maximal ISR): another copy of it may still be applied.
+    this.awaitingAnswer = false;
+    if (reason === 'stale') this.awaitingNewState = true;
+    else this.retryAtMs = this.nowMs + this.isrRetryBackoffMs;
+    return {};
   }
 
   // ---- rules ----
@@ -326,13 +337,16 @@ export class LeaderState {
 
   private canPropose(): boolean {
     // Rule 6: one proposal at a time; none after a conflict until a newer state; back off after a refusal.
-    return !this.pending && !this.awaitingNewState && this.nowMs >= this.retryAtMs;
+    return !this.awaitingAnswer && !this.awaitingNewState && this.nowMs >= this.retryAtMs;
   }
 
   /** Rule 4. */
   private maybeShrink(): IsrProposal | undefined {
     if (!this.canPropose()) return undefined;
-    const outOfSync = this.committedIsr.filter((id) => id !== this.localBrokerId && !this.isCaughtUp(id));
+    // Over the maximal ISR: a lagging replica that only a refused proposal added holds the HW too.
+    // Dropping it means proposing the committed ISR without the laggards, possibly unchanged: its
+    // commit bumps the version and so retires the refused proposal.
+    const outOfSync = this.maximalIsr.filter((id) => id !== this.localBrokerId && !this.isCaughtUp(id));
     if (outOfSync.length === 0) return undefined;
     return this.propose('shrink', this.committedIsr.filter((id) => !outOfSync.includes(id)), outOfSync);
   }
@@ -346,8 +360,11 @@ export class LeaderState {
   }
 
   private propose(kind: IsrProposal['kind'], isr: readonly number[], changed: readonly number[]): IsrProposal {
-    this.pending = { leaderEpoch: this.leaderEpoch, isr, zkVersion: this.committedZkVersion, kind, changed };
-    return this.pending;
+    const proposal: IsrProposal = { leaderEpoch: this.leaderEpoch, isr, zkVersion: this.committedZkVersion, kind, changed };
+    // Retrying a refused change re-sends the same ISR: remember it once.
+    if (!this.proposed.some((p) => sameMembers(p.isr, isr))) this.proposed.push(proposal);
+    this.awaitingAnswer = true;
+    return proposal;
   }
 
   /** Kafka's isCaughtUp: at the leader's LEO, or caught up within the last replica.lag.time.max.ms. */

@@ -178,34 +178,63 @@ describe('LeaderState: one proposal at a time', () => {
     const l = leader({ isr: [1, 2] });
     l.onFollowerFetch(2, 10, 1001);
     l.onFollowerFetch(3, 10, 1001);
-    expect(l.pendingIsrProposal).toBeDefined();
-    expect(l.onIsrRejected()).toEqual({});
+    const p = l.pendingIsrProposal!;
+    expect(p).toBeDefined();
+    expect(l.onIsrRejected(p)).toEqual({});
+    expect(l.pendingIsrProposal).toBeUndefined();
     expect(l.maximalIsr).toEqual([1, 2, 3]);
     expect(l.onFollowerFetch(3, 10, 1002).isrProposal).toBeUndefined();
     expect(l.onTick(1000 + 3 * LAG).isrProposal).toBeUndefined();
     // A re-read of the same version is not newer: still waiting.
     expect(l.onIsrCommitted([1, 2], 7)).toEqual({});
-    expect(l.pendingIsrProposal).toBeDefined();
+    expect(l.maximalIsr).toEqual([1, 2, 3]);
     expect(l.onIsrCommitted([1, 2, 3], 8)).toEqual({ isr: [1, 2, 3] });
+    expect(l.maximalIsr).toEqual([1, 2, 3]);
     expect(l.pendingIsrProposal).toBeUndefined();
   });
 
-  it('after an invalid proposal reverts and retries after the backoff', () => {
+  it('after a refusal retries after the backoff, keeping the refused member in the maximal ISR', () => {
     const l = leader({ isr: [1, 2], isrRetryBackoffMs: 500 });
-    expect(l.onFollowerFetch(3, 10, 1000).isrProposal).toBeDefined();
-    l.onIsrRejected('invalid', 1000);
-    expect(l.maximalIsr).toEqual([1, 2]);
+    const p = l.onFollowerFetch(3, 10, 1000).isrProposal!;
+    expect(l.onIsrRejected(p, 'invalid', 1000)).toEqual({});
+    expect(l.pendingIsrProposal).toBeUndefined();
+    // A resent copy of the refused proposal may still be applied: 3 still holds the HW.
+    expect(l.maximalIsr).toEqual([1, 2, 3]);
     expect(l.onFollowerFetch(3, 10, 1499).isrProposal).toBeUndefined();
     expect(l.onFollowerFetch(3, 10, 1500).isrProposal).toMatchObject({ isr: [1, 2, 3] });
   });
 
-  it('an invalid expansion lets the HW move on without the refused member', () => {
-    const l = leader({ isr: [1, 2], logEndOffset: 10 });
-    l.onFollowerFetch(3, 10, 1000);
+  it('retires a refused expansion of a replica that stopped fetching by re-proposing the committed ISR', () => {
+    const l = leader({ isr: [1, 2], logEndOffset: 10, isrRetryBackoffMs: 500 });
+    l.onIsrRejected(l.onFollowerFetch(3, 10, 1000).isrProposal!, 'invalid', 1000);
     l.onLocalAppend(14, 1001);
     l.onFollowerFetch(2, 14, 1002);
-    expect(l.highWatermark).toBe(10);
-    expect(l.onIsrRejected('invalid', 1003)).toEqual({ highWatermark: 14 });
+    expect(l.highWatermark).toBe(10); // 3 may yet be in the ISR
+    l.onFollowerFetch(2, 14, 1000 + LAG);
+    expect(l.onTick(1000 + LAG).isrProposal).toBeUndefined(); // 3 caught up at 1000: not lagging yet
+    const fence = l.onTick(1001 + LAG).isrProposal!;
+    expect(fence).toMatchObject({ kind: 'shrink', isr: [1, 2], changed: [3], zkVersion: 7 });
+    expect(l.onIsrCommitted([1, 2], 8)).toEqual({ highWatermark: 14 });
+    expect(l.maximalIsr).toEqual([1, 2]);
+  });
+
+  it('ignores the refusal of an older proposal or of another ISR', () => {
+    const l = leader({ isr: [1, 2], replicas: [1, 2, 3, 4] });
+    const p = l.onFollowerFetch(3, 10, 1000).isrProposal!;
+    expect(l.onIsrRejected({ isr: p.isr, zkVersion: 6 })).toEqual({});
+    expect(l.onIsrRejected({ isr: [1, 2, 4], zkVersion: 7 }, 'invalid')).toEqual({});
+    expect(l.pendingIsrProposal).toBe(p);
+    l.onIsrRejected(p, 'stale');
+    expect(l.pendingIsrProposal).toBeUndefined();
+  });
+
+  it('a newer committed version retires every earlier proposal', () => {
+    const l = leader({ isr: [1, 2], replicas: [1, 2, 3, 4], isrRetryBackoffMs: 0 });
+    l.onIsrRejected(l.onFollowerFetch(3, 10, 1000).isrProposal!, 'invalid', 1000);
+    l.onFollowerFetch(4, 10, 1001);
+    expect(l.maximalIsr).toEqual([1, 2, 3, 4]);
+    l.onIsrCommitted([1, 2, 4], 8);
+    expect(l.maximalIsr).toEqual([1, 2, 4]);
   });
 });
 
