@@ -2,7 +2,6 @@ import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { ClusterMember } from './cluster/cluster-member.js';
-import { EMPTY_IMAGE, diffRoles } from './cluster/metadata.js';
 import { parseHostPort, type BrokerSettingName, type Settings } from './config.js';
 import { CommitTracker } from './server/commit.js';
 import type { BrokerContext } from './server/context.js';
@@ -72,9 +71,9 @@ export async function startBroker(settings: Settings<BrokerSettingName>, logger:
     logger: log,
   });
   member.on('roles', (changes) => void partitions.applyRoles(changes));
-  // Roles announced while joining were emitted before this listener existed: apply the whole image.
+  // Roles announced while joining were emitted before this listener existed: apply the current ones.
   // Applying a role twice is harmless (the second only refreshes it).
-  await partitions.applyRoles(diffRoles(brokerId, EMPTY_IMAGE, member.metadata.image));
+  await partitions.applyRoles(member.currentRoles());
   await partitions.removeStrayLogs((topic, partition) => member.metadata.image.topics.get(topic)?.partitions[partition]?.replicas.includes(brokerId) ?? false);
   partitions.startRetention();
 

@@ -10,4 +10,5 @@ export {
   type Settings,
   type TopicSettingName,
 } from './config.js';
-export { ClusterMember, type ClusterMemberOptions } from './cluster/cluster-member.js';
+export * from './cluster/index.js';
+export * from './controller/index.js';

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { formatStorageBenchmark, runStorageBenchmark } from '@samsa/broker';
 import { parseIntOption } from '../options.js';
 import { progress } from '../progress.js';
+import { registerClientBench } from './bench-client.js';
 
 export function registerBench(program: Command): void {
   const bench = program.command('bench').description('measure throughput and latency');
@@ -26,4 +27,5 @@ export function registerBench(program: Command): void {
       }).finally(() => bar.stop());
       process.stdout.write(`${formatStorageBenchmark(result).join('\n')}\n`);
     });
+  registerClientBench(bench);
 }
