@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { expect } from 'vitest';
 import { fourLetterWord, parseMntr, parseSrvr } from '../../helpers/four-letter-words.js';
-import { codeName, errorName, zookeeper, type ACL } from '../../helpers/zk-client.js';
+import { codeName, errorName, long, zookeeper, type ACL } from '../../helpers/zk-client.js';
 import type { ConformanceCase } from '../support/case-context.js';
 
 const { Permission } = zookeeper;
@@ -200,6 +200,26 @@ export const adminCases: ConformanceCase[] = [
       const system = (await a.getChildren('/zookeeper')).children.sort();
       c.record('/zookeeper children', system);
       expect(system).toEqual(['config', 'quota']);
+      // The built-in nodes predate every txn: zxids and times are 0.
+      const builtIn: Record<string, unknown> = {};
+      for (const path of ['/', '/zookeeper', '/zookeeper/quota', '/zookeeper/config']) {
+        const stat = (await a.exists(path))!;
+        const { acls } = await a.getACL(path);
+        const dataLength = path === '/' ? 'n/a' : stat.dataLength;
+        builtIn[path] = {
+          czxid: String(long(stat.czxid)),
+          ctime: String(long(stat.ctime)),
+          acl: showAcls(acls),
+          dataLength,
+        };
+      }
+      c.record('built-in nodes', builtIn);
+      expect(builtIn).toEqual({
+        '/': { czxid: '0', ctime: '0', acl: ['world:anyone=31'], dataLength: 'n/a' },
+        '/zookeeper': { czxid: '0', ctime: '0', acl: ['world:anyone=31'], dataLength: 0 },
+        '/zookeeper/quota': { czxid: '0', ctime: '0', acl: ['world:anyone=31'], dataLength: 0 },
+        '/zookeeper/config': { czxid: '0', ctime: '0', acl: ['world:anyone=1'], dataLength: 0 },
+      });
       const outcomes = {
         'delete /': await errorName(a.remove('/')),
         'delete /zookeeper': await errorName(a.remove('/zookeeper')),

@@ -314,4 +314,21 @@ export const nodeCases: ConformanceCase[] = [
       c.record('root has base', root.children.includes(c.base.slice(1)));
     },
   },
+  {
+    name: 'concurrent sessions: one winner per expected version; sequential names unique and dense',
+    async run(c) {
+      const clients = await Promise.all(['A', 'B', 'C', 'D', 'E', 'F'].map((label) => c.client(label)));
+      await clients[0]!.create(c.path('cas'), Buffer.from('0'));
+      await clients[0]!.create(c.path('q'));
+      const attempts = await Promise.all(
+        clients.map((client, i) => client.setData(c.path('cas'), Buffer.from(`by ${i}`), 0).then(() => 'OK', (e: Error) => e.message.split('[')[0])),
+      );
+      const outcome = { OK: attempts.filter((a) => a === 'OK').length, BAD_VERSION: attempts.filter((a) => a === 'BAD_VERSION').length };
+      c.record('compare-and-set by 6 sessions', outcome);
+      expect(outcome).toEqual({ OK: 1, BAD_VERSION: 5 });
+      const names = (await Promise.all(clients.flatMap((client) => [1, 2, 3, 4, 5].map(() => client.create(c.path('q/n-'), null, CreateMode.PERSISTENT_SEQUENTIAL))))).map((p) => p.slice(-10)).sort();
+      c.record('30 concurrent sequential creates', { unique: new Set(names).size, first: names[0], last: names[names.length - 1] });
+      expect(names).toEqual(Array.from({ length: 30 }, (_, i) => String(i).padStart(10, '0')));
+    },
+  },
 ];
