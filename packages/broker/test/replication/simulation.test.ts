@@ -40,6 +40,7 @@ describe('replication simulation', () => {
   for (const [name, options] of [
     ['min.insync.replicas=2', { minInsyncReplicas: 2 }],
     ['min.insync.replicas=1', { minInsyncReplicas: 1 }],
+    ['5 replicas, min.insync.replicas=3', { brokers: 5, minInsyncReplicas: 3 }],
   ] as const) {
     it(`${SEEDS.length} seeds x ${STEPS} steps keep every invariant (${name})`, () => {
       const totals = { produced: 0, acked: 0, elections: 0, truncations: 0, isrChanges: 0, crashes: 0 };

@@ -481,6 +481,20 @@ export class SimCluster {
   }
 
   /**
+   * A fair schedule without ending any fault: each round every broker reads pending metadata and
+   * fetches, every message is delivered in order (or lost to a fault), and `stepMs` pass.
+   */
+  settle(rounds: number, stepMs = 50): void {
+    for (let round = 0; round < rounds; round++) {
+      for (const b of this.brokers) this.deliverMetadata(b.id);
+      for (const b of this.brokers) this.sendFetch(b.id);
+      while (this.network.length > 0) this.deliver(0);
+      this.advance(stepMs);
+      this.checkInvariants();
+    }
+  }
+
+  /**
    * Ends all faults and runs a fair schedule until every replica holds the leader's log and the ISR
    * is full (or `maxRounds` pass). Returns whether it converged.
    */
@@ -491,11 +505,7 @@ export class SimCluster {
       this.reregister(b.id);
     }
     for (let round = 0; round < maxRounds; round++) {
-      for (const b of this.brokers) this.deliverMetadata(b.id);
-      for (const b of this.brokers) this.sendFetch(b.id);
-      while (this.network.length > 0) this.deliver(0);
-      this.advance(50);
-      this.checkInvariants();
+      this.settle(1);
       if (this.converged()) return true;
     }
     return false;
