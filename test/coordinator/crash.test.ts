@@ -1,7 +1,8 @@
 /**
- * Crash safety: "persist before acknowledging". A client writes continuously (creates and setData,
- * recording every acknowledged write), the server is SIGKILLed at a random moment, restarted on the same
- * data dir and port, and every acknowledged write must be there with its acknowledged data and version.
+ * Crash safety: "persist before acknowledging". A client writes continuously (creates, setData, and
+ * multis of two creates and a setData), recording every acknowledged write; the server is SIGKILLed at a
+ * random moment and restarted on the same data dir and port; every acknowledged write must be there with
+ * its acknowledged data and version, and a multi must be there entirely or not at all.
  *
  * Runs against the embedded coordinator as a child process (packages/coordinator/dist/main.js; build it
  * with `npx tsc -b`) and, as a check of the test itself, against the real ZooKeeper (forceSync=yes).
@@ -35,6 +36,8 @@ interface NodeState {
   acked: { data: string; version: number } | null;
   /** A write sent but not acknowledged when the server died: it may or may not have been applied. */
   inFlight: { data: string; version: number } | null;
+  /** Created in one multi with this other node: after any crash, both exist or neither does. */
+  partner?: string;
 }
 
 const availability: Record<CrashTarget, Availability> = {
@@ -73,7 +76,31 @@ async function writer(client: ZkTestClient, prefix: string, nodes: Map<string, N
   let counter = 0;
   let current: string | undefined;
   while (!stopped()) {
-    if (current === undefined || next() < 0.2) {
+    const dice = next();
+    if (current !== undefined && dice < 0.1) {
+      // A transaction: two new nodes and a setData, all or nothing.
+      const base = `${prefix}-${counter++}`;
+      const [a, b] = [`${base}-a`, `${base}-b`];
+      const currentState = nodes.get(current)!;
+      const version = currentState.acked!.version + 1;
+      const states: [string, NodeState][] = [
+        [a, { acked: null, inFlight: { data: `${a}#0`, version: 0 }, partner: b }],
+        [b, { acked: null, inFlight: { data: `${b}#0`, version: 0 }, partner: a }],
+      ];
+      for (const [path, state] of states) nodes.set(path, state);
+      currentState.inFlight = { data: `${current}#${version}`, version };
+      const { error } = await client.multi((tx) =>
+        tx
+          .create(a, Buffer.from(`${a}#0`))
+          .create(b, Buffer.from(`${b}#0`))
+          .setData(current!, Buffer.from(`${current}#${version}`), version - 1),
+      );
+      if (error) throw error;
+      for (const [, state] of [...states, [current, currentState] as [string, NodeState]]) {
+        state.acked = state.inFlight;
+        state.inFlight = null;
+      }
+    } else if (current === undefined || dice < 0.3) {
       const path = `${prefix}-${counter++}`;
       const data = `${path}#0`;
       const state: NodeState = { acked: null, inFlight: { data, version: 0 } };
@@ -97,29 +124,38 @@ async function writer(client: ZkTestClient, prefix: string, nodes: Map<string, N
 /** Every acknowledged write is there; an unacknowledged one is there entirely or not at all. */
 async function verify(client: ZkTestClient, nodes: Map<string, NodeState>): Promise<{ checked: number; inFlightApplied: number }> {
   const entries = [...nodes];
+  const found = new Map<string, { data: string; version: number } | null>();
   let inFlightApplied = 0;
   for (let i = 0; i < entries.length; i += 200) {
     await Promise.all(
       entries.slice(i, i + 200).map(async ([path, state]) => {
-        let found: { data: string; version: number } | null;
+        let current: { data: string; version: number } | null;
         try {
           const { data, stat } = await client.getData(path);
-          found = { data: data?.toString() ?? '', version: stat.version };
+          current = { data: data?.toString() ?? '', version: stat.version };
         } catch (error) {
           if (!(error instanceof ZkError && error.codeName === 'NO_NODE')) throw error;
-          found = null;
+          current = null;
         }
+        found.set(path, current);
         const allowed: ({ data: string; version: number } | null)[] = [state.acked, state.inFlight].filter((s) => s !== null);
         if (state.acked === null) allowed.push(null);
-        expect(allowed, `${path}: acknowledged ${JSON.stringify(state.acked)}, in flight ${JSON.stringify(state.inFlight)}`).toContainEqual(found);
-        if (state.inFlight && JSON.stringify(found) === JSON.stringify(state.inFlight)) inFlightApplied++;
-        // Whatever survived is now the known state for the next round.
-        state.acked = found;
-        state.inFlight = null;
+        expect(allowed, `${path}: acknowledged ${JSON.stringify(state.acked)}, in flight ${JSON.stringify(state.inFlight)}`).toContainEqual(current);
+        if (state.inFlight && JSON.stringify(current) === JSON.stringify(state.inFlight)) inFlightApplied++;
       }),
     );
   }
-  for (const [path, state] of nodes) if (state.acked === null) nodes.delete(path);
+  for (const [path, state] of entries) {
+    if (state.partner !== undefined && found.has(state.partner)) {
+      expect(found.get(path) === null, `${path} and ${state.partner} were created by one multi: both or neither`).toBe(found.get(state.partner) === null);
+    }
+  }
+  // Whatever survived is now the known state for the next round.
+  for (const [path, state] of entries) {
+    state.acked = found.get(path) ?? null;
+    state.inFlight = null;
+    if (state.acked === null) nodes.delete(path);
+  }
   return { checked: entries.length, inFlightApplied };
 }
 

@@ -1,0 +1,87 @@
+/** The `samsa` command end to end against real processes: what a user types, what a user sees. */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI_MAIN, LocalCluster } from '../helpers/cluster.js';
+import { freePort } from '../helpers/ports.js';
+
+let cluster: LocalCluster;
+let bootstrap: string;
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function samsa(args: string[], stdin = ''): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI_MAIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(stdin);
+  });
+}
+
+beforeAll(async () => {
+  cluster = await LocalCluster.start({ brokers: 1 });
+  bootstrap = cluster.bootstrap[0]!;
+}, 60_000);
+
+afterAll(async () => {
+  await cluster?.close();
+});
+
+describe('samsa CLI', () => {
+  it('round trip: stdin lines in, the same lines out, keys included', async () => {
+    const topic = `cli-${process.pid}`;
+    const created = await samsa(['topics', 'create', '--topic', topic, '--partitions', '1', '--replication-factor', '1', '--config', 'retention.ms=600000', '--bootstrap-server', bootstrap]);
+    expect(created).toMatchObject({ code: 0, stdout: `Created topic ${topic}.\n` });
+    const lines = Array.from({ length: 200 }, (_, i) => `key-${i % 7}:value ${i} with spaces and ünïcode`);
+    const produced = await samsa(['produce', '--topic', topic, '--key-separator', ':', '--acks', 'all', '--bootstrap-server', bootstrap], `${lines.join('\n')}\n`);
+    expect(produced).toMatchObject({ code: 0, stderr: '' });
+    const consumed = await samsa(['consume', '--topic', topic, '--from-beginning', '--max-messages', '200', '--print-key', '--key-separator', ':', '--bootstrap-server', bootstrap]);
+    expect(consumed.code).toBe(0);
+    expect(consumed.stdout.trimEnd().split('\n')).toEqual(lines);
+
+    const described = await samsa(['topics', 'describe', '--topic', topic, '--bootstrap-server', bootstrap]);
+    expect(described.stdout).toMatch(new RegExp(`Topic: ${topic}\\tPartitionCount: 1\\tReplicationFactor: 1\\tConfigs: retention.ms=600000`));
+    expect(described.stdout).toMatch(/Partition: 0\tLeader: 1\tLeaderEpoch: 0\tReplicas: 1\tIsr: 1/);
+  });
+
+  it('an unreachable cluster is one line on stderr and a non-zero exit', async () => {
+    const port = await freePort();
+    const run = await samsa(['topics', 'list', '--bootstrap-server', `127.0.0.1:${port}`]);
+    expect(run.code).not.toBe(0);
+    expect(run.stderr.trim().split('\n')).toEqual([`samsa: cannot reach any broker at 127.0.0.1:${port} (connect ECONNREFUSED)`]);
+    expect(run.stdout).toBe('');
+  });
+
+  it('usage errors and failed records are reported without a stack trace', async () => {
+    const bad = await samsa(['topics', 'create', '--topic', 'bad name!', '--bootstrap-server', bootstrap]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^samsa: InvalidTopic/);
+    expect(bad.stderr).not.toMatch(/\n\s+at /);
+
+    const topic = `cli-small-${process.pid}`;
+    await samsa(['topics', 'create', '--topic', topic, '--config', 'max.message.bytes=200', '--bootstrap-server', bootstrap]);
+    const produced = await samsa(['produce', '--topic', topic, '--bootstrap-server', bootstrap], `small\n${'x'.repeat(1000)}\nsmall again\n`);
+    expect(produced.code).toBe(1);
+    expect(produced.stderr).toMatch(/1 of 3 records failed:\n {2}line 2: .*MessageTooLarge/);
+  });
+
+  it('log dump reads the segments a broker wrote', async () => {
+    const topic = `cli-dump-${process.pid}`;
+    await samsa(['topics', 'create', '--topic', topic, '--bootstrap-server', bootstrap]);
+    await samsa(['produce', '--topic', topic, '--bootstrap-server', bootstrap], 'one\ntwo\nthree\n');
+    const dir = join(cluster.broker(1).dataDir, `${topic}-0`);
+    const dumped = await samsa(['log', 'dump', dir, '--print-records']);
+    expect(dumped.code).toBe(0);
+    expect(dumped.stdout).toMatch(/crcValid: true/);
+    expect(dumped.stdout.match(/payload: "(one|two|three)"/g)).toHaveLength(3);
+    expect(dumped.stdout).toMatch(/3 records\n$/);
+  });
+});
