@@ -8,6 +8,8 @@ export const TIME_INDEX_SUFFIX = '.timeindex';
 export const CLEAN_SHUTDOWN_FILE = '.clean-shutdown';
 /** Offsets below this were fsynced together with their segment's indexes (Kafka's recovery point). */
 export const RECOVERY_POINT_FILE = 'recovery-point';
+/** The log start offset when deleteRecordsBefore moved it past the first segment's base. */
+export const LOG_START_OFFSET_FILE = 'log-start-offset';
 
 /** Kafka's partition directory name. */
 export function partitionDirName(topic: string, partition: number): string {

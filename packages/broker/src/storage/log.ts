@@ -27,6 +27,7 @@ import {
 import {
   CLEAN_SHUTDOWN_FILE,
   INDEX_SUFFIX,
+  LOG_START_OFFSET_FILE,
   RECOVERY_POINT_FILE,
   TIME_INDEX_SUFFIX,
   fsyncDir,
@@ -486,8 +487,8 @@ export class PartitionLog {
     if (timestamp === EARLIEST_TIMESTAMP) return { offset: this.logStart, timestamp: -1 };
     for (const segment of [...this.segments]) {
       if (segment.maxTimestamp < timestamp) continue;
-      const found = await this.withSegment(segment, () => segment.findByTimestamp(timestamp));
-      if (found && found.offset >= this.logStart) return found;
+      const found = await this.withSegment(segment, () => segment.findByTimestamp(timestamp, this.logStart));
+      if (found) return found;
     }
     return undefined;
   }
@@ -595,6 +596,30 @@ export class PartitionLog {
   // ---------------------------------------------------------------- retention and truncation
 
   /**
+   * Kafka's DeleteRecords: offsets below `offset` become unreadable (OffsetOutOfRange) and whole
+   * segments entirely below it are deleted; the new log start offset survives restarts. The caller
+   * bounds `offset` by the high watermark. Returns the log start offset.
+   */
+  deleteRecordsBefore(offset: number): Promise<number> {
+    return this.enqueue(async () => {
+      this.ensureOnline();
+      if (!Number.isSafeInteger(offset) || offset > this.logEndOffset) throw new OffsetOutOfRangeError(offset, this.logStart, this.logEndOffset);
+      if (offset <= this.logStart) return this.logStart;
+      this.logStart = offset;
+      await writeFileAtomic(join(this.dir, LOG_START_OFFSET_FILE), `${offset}\n`, this.dir);
+      let count = 0;
+      while (count < this.segments.length - 1 && this.segments[count + 1]!.baseOffset <= offset) count++;
+      if (count > 0) {
+        const doomed = this.segments.slice(0, count);
+        this.segments = this.segments.slice(count);
+        await this.deleteSegmentFiles(doomed);
+      }
+      this.logger.info({ logStartOffset: offset, deletedSegments: count }, 'deleted records');
+      return this.logStart;
+    });
+  }
+
+  /**
    * Deletes whole inactive segments beyond retention.ms (by largest timestamp) or retention.bytes,
    * oldest first; never the active segment. Returns how many were deleted. The broker calls this
    * periodically (Kafka's log.retention.check.interval.ms).
@@ -636,19 +661,20 @@ export class PartitionLog {
   /**
    * Removes everything at or after `offset` (replica divergence): later segments are deleted and the
    * segment holding `offset` is cut before the batch that contains it, so the new log end offset is
-   * that batch's base offset. Below the log start the log is emptied and restarts at `offset`.
+   * that batch's base offset. At or below the log start the log is emptied and restarts at `offset`.
    */
   truncateTo(offset: number): Promise<void> {
     return this.enqueue(async () => {
       this.ensureOnline();
       if (offset >= this.logEndOffset) return;
       try {
-        if (offset <= this.segments[0]!.baseOffset) await this.truncateFullyAndStartAt(offset);
+        if (offset <= this.logStart) await this.truncateFullyAndStartAt(offset);
         else await this.truncateWithin(offset);
       } catch (err) {
         if (err instanceof KafkaStorageError) throw err;
         throw this.goOffline(err, this.active.paths.log, undefined);
       }
+      await this.clampLogStart();
       this.recoveryPoint = Math.min(this.recoveryPoint, this.logEndOffset);
       await this.writeRecoveryPoint();
       this.unflushedMessages = 0;
@@ -682,6 +708,7 @@ export class PartitionLog {
     const doomed = this.segments;
     this.segments = [];
     await this.deleteSegmentFiles(doomed);
+    await unlinkIfExists(join(this.dir, LOG_START_OFFSET_FILE));
     this.segments = [await this.createSegment(offset)];
     this.logStart = offset;
   }
@@ -698,7 +725,7 @@ export class PartitionLog {
       await unlink(join(this.dir, CLEAN_SHUTDOWN_FILE));
       await fsyncDir(this.dir);
     }
-    this.recoveryPoint = clean ? Number.MAX_SAFE_INTEGER : await this.readRecoveryPoint();
+    this.recoveryPoint = clean ? Number.MAX_SAFE_INTEGER : await this.readOffsetFile(RECOVERY_POINT_FILE, 0);
     if (bases.length === 0) {
       this.segments = [await this.createSegment(initialOffset)];
       this.logStart = initialOffset;
@@ -710,8 +737,9 @@ export class PartitionLog {
     for (let i = 0; i < this.segments.length && this.status === 'online'; i++) {
       await this.loadSegment(i, clean);
     }
-    this.logStart = this.segments[0]!.baseOffset;
+    this.logStart = Math.max(this.segments[0]!.baseOffset, await this.readOffsetFile(LOG_START_OFFSET_FILE, 0));
     if (this.status === 'online') {
+      await this.clampLogStart();
       this.recoveryPoint = Math.min(this.recoveryPoint, this.active.nextOffset);
       this.logger.info({ dir: this.dir, clean, segments: this.segments.length, logStartOffset: this.logStart, logEndOffset: this.logEndOffset }, 'opened log');
     }
@@ -799,12 +827,24 @@ export class PartitionLog {
     segment.lastModifiedMs = (await stat(segment.paths.log)).mtimeMs;
   }
 
-  private async readRecoveryPoint(): Promise<number> {
+  /**
+   * A start moved by deleteRecordsBefore can end up past the log end when truncation or a torn tail
+   * removes the batch holding it: the start follows the end back, durably, so that new appends there
+   * stay readable after a restart.
+   */
+  private async clampLogStart(): Promise<void> {
+    if (this.logStart <= this.logEndOffset) return;
+    this.logStart = this.logEndOffset;
+    await writeFileAtomic(join(this.dir, LOG_START_OFFSET_FILE), `${this.logStart}\n`, this.dir);
+  }
+
+  /** A checkpoint file's offset; `fallback` when it is missing or unreadable. */
+  private async readOffsetFile(name: string, fallback: number): Promise<number> {
     try {
-      const value = Number((await readFile(join(this.dir, RECOVERY_POINT_FILE), 'utf8')).trim());
-      return Number.isSafeInteger(value) && value >= 0 ? value : 0;
+      const value = Number((await readFile(join(this.dir, name), 'utf8')).trim());
+      return Number.isSafeInteger(value) && value >= 0 ? value : fallback;
     } catch {
-      return 0;
+      return fallback;
     }
   }
 

@@ -383,16 +383,17 @@ export class LogSegment {
   }
 
   /** First record at or after `timestamp` in this segment, via the time index and a scan. */
-  async findByTimestamp(timestamp: number): Promise<{ offset: number; timestamp: number } | undefined> {
+  async findByTimestamp(timestamp: number, minOffset: number): Promise<{ offset: number; timestamp: number } | undefined> {
     const fh = await this.handle();
     const rel = this.timeIndex!.lastRelOffsetBefore(timestamp);
-    const startOffset = rel < 0 ? this.baseOffset : this.baseOffset + rel + 1;
+    const startOffset = Math.max(minOffset, rel < 0 ? this.baseOffset : this.baseOffset + rel + 1);
     const start = await this.indexedStart(startOffset);
     for await (const item of scanBatches(fh, start, this.size, { verifyCrc: false })) {
       if (item.kind === 'error') throw new CorruptRecordError(`${item.reason} in ${this.paths.log}`, item.position);
       const { header } = item;
       if (lastOffsetOf(header) < startOffset || header.maxTimestamp < timestamp) continue;
-      return firstRecordAtOrAfter(item.bytes, header, timestamp);
+      const found = firstRecordAtOrAfter(item.bytes, header, timestamp, startOffset);
+      if (found) return found;
     }
     return undefined;
   }
@@ -423,10 +424,12 @@ async function writeAndSync(path: string, data: Buffer): Promise<void> {
 
 /**
  * The exact record for a time lookup when the batch is uncompressed (reads each record's timestamp
- * delta); otherwise the batch's base offset, which is where a consumer must start anyway.
+ * delta), ignoring records below `minOffset`; otherwise the batch's base offset (or minOffset),
+ * which is where a consumer must start anyway. Undefined when no record of an uncompressed batch
+ * at or after minOffset qualifies.
  */
-function firstRecordAtOrAfter(batch: Buffer, header: BatchHeader, timestamp: number): { offset: number; timestamp: number } {
-  const fallback = { offset: header.baseOffset, timestamp: header.maxTimestamp };
+function firstRecordAtOrAfter(batch: Buffer, header: BatchHeader, timestamp: number, minOffset: number): { offset: number; timestamp: number } | undefined {
+  const fallback = { offset: Math.max(header.baseOffset, minOffset), timestamp: header.maxTimestamp };
   if ((header.attributes & Attribute.compressionMask) !== 0 || (header.attributes & Attribute.timestampTypeLogAppend) !== 0) return fallback;
   let pos = BATCH_HEADER_SIZE;
   const cursor = { pos };
@@ -440,10 +443,11 @@ function firstRecordAtOrAfter(batch: Buffer, header: BatchHeader, timestamp: num
     const offsetDelta = readVarint(batch, cursor);
     if (timestampDelta === undefined || offsetDelta === undefined) return fallback;
     const recordTimestamp = header.baseTimestamp + timestampDelta;
-    if (recordTimestamp >= timestamp) return { offset: header.baseOffset + offsetDelta, timestamp: recordTimestamp };
+    const offset = header.baseOffset + offsetDelta;
+    if (recordTimestamp >= timestamp && offset >= minOffset) return { offset, timestamp: recordTimestamp };
     pos = bodyStart + length;
   }
-  return fallback;
+  return undefined;
 }
 
 /** Zigzag varint (up to 8 bytes, enough for any exact JavaScript number); undefined if malformed. */

@@ -79,6 +79,32 @@ describe('segment roll and retention', () => {
     await log.close();
   });
 
+  it('deleteRecordsBefore advances the log start offset durably and deletes whole segments below it', async () => {
+    const size = makeBatch({ count: 2, valueSize: 100 }).length;
+    let log = await openPartitionLog({ dir: dir.path, config: { segmentBytes: size * 2 } });
+    for (let i = 0; i < 6; i++) await log.append(makeBatch({ count: 2, valueSize: 100, baseTimestamp: 100 + i }));
+    expect(log.segmentBaseOffsets()).toEqual([0, 4, 8]);
+    expect(await log.deleteRecordsBefore(5)).toBe(5);
+    expect(log.logStartOffset).toBe(5);
+    expect(log.segmentBaseOffsets()).toEqual([4, 8]);
+    await expect(log.read(4, 100)).rejects.toBeInstanceOf(OffsetOutOfRangeError);
+    // The batch holding 5 (4..5) comes back whole, as in Kafka.
+    expect((await log.read(5, 1)).firstOffset).toBe(4);
+    expect((await log.offsetForTimestamp(0))?.offset).toBe(5);
+    expect(await log.deleteRecordsBefore(3)).toBe(5);
+    await expect(log.deleteRecordsBefore(13)).rejects.toBeInstanceOf(OffsetOutOfRangeError);
+    await log.close();
+    log = await openPartitionLog({ dir: dir.path, config: { segmentBytes: size * 2 } });
+    expect(log.logStartOffset).toBe(5);
+    // Truncating below the start empties the log and restarts it there.
+    await log.truncateTo(5);
+    expect([log.logStartOffset, log.logEndOffset, log.segmentBaseOffsets()]).toEqual([5, 5, [5]]);
+    await log.close();
+    log = await openPartitionLog({ dir: dir.path });
+    expect([log.logStartOffset, log.logEndOffset]).toEqual([5, 5]);
+    await log.close();
+  });
+
   it('rolls when the offset index is full (segmentIndexBytes)', async () => {
     const log = await openPartitionLog({ dir: dir.path, config: { segmentIndexBytes: 16, indexIntervalBytes: 0 } });
     for (let i = 0; i < 8; i++) await log.append(makeBatch());
