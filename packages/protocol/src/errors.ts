@@ -66,13 +66,17 @@ export class SamsaError extends Error {
   readonly code: number;
   readonly errorName: string;
   readonly retriable: boolean;
+  /** The message without the error name in front: what goes into a response's error_message. */
+  readonly detail: string;
 
   constructor(errorSpec: ErrorSpec, detail?: string, options?: { cause?: unknown }) {
-    super(detail ? `${errorSpec.name}: ${detail}` : `${errorSpec.name}: ${errorSpec.message}`, options);
+    const text = detail ?? errorSpec.message;
+    super(`${errorSpec.name}: ${text}`, options);
     this.name = 'SamsaError';
     this.code = errorSpec.code;
     this.errorName = errorSpec.name;
     this.retriable = errorSpec.retriable;
+    this.detail = text;
   }
 }
 

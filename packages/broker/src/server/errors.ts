@@ -18,7 +18,7 @@ export function errorFields(spec: ErrorSpec, message = spec.message): ErrorField
  * with its stack and answered as UnknownServerError, and the broker stays up.
  */
 export function toErrorFields(err: unknown, logger: Logger, context: Record<string, unknown>): ErrorFields {
-  if (err instanceof SamsaError) return { errorCode: err.code, errorMessage: err.message };
+  if (err instanceof SamsaError) return { errorCode: err.code, errorMessage: err.detail };
   logger.error({ err, ...context }, 'unexpected error while handling a request');
   return errorFields(ErrorCodes.UNKNOWN_SERVER_ERROR, err instanceof Error ? err.message : String(err));
 }

@@ -35,7 +35,7 @@ function unary<Req, Res>(getContext: () => BrokerContext | undefined, logger: Lo
         if (err instanceof SamsaError) {
           const metadata = new grpc.Metadata();
           metadata.set(ERROR_CODE_METADATA_KEY, String(err.code));
-          callback({ code: err.retriable ? grpc.status.UNAVAILABLE : grpc.status.FAILED_PRECONDITION, details: err.message, metadata });
+          callback({ code: err.retriable ? grpc.status.UNAVAILABLE : grpc.status.FAILED_PRECONDITION, details: err.detail, metadata });
           return;
         }
         logger.error({ err, rpc: name }, 'request failed unexpectedly');
