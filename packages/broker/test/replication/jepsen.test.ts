@@ -11,11 +11,12 @@
  *    member instead of electing a replica that lacks committed records.
  */
 import { describe, expect, it } from 'vitest';
-import { SimCluster } from './sim/cluster.js';
+import { SimCluster, type ControllerFactory } from './sim/cluster.js';
+import { coreController } from './sim/core-controller.js';
 
 /** Runs the scenario; returns the cluster and what the lone leader's writes got. */
-function jepsen(options: { minInsyncReplicas: number; uncleanLeaderElection: boolean }) {
-  const sim = new SimCluster(2013, { ...options, replicaLagTimeMaxMs: 1000 });
+function jepsen(controller: ControllerFactory | undefined, options: { minInsyncReplicas: number; uncleanLeaderElection: boolean }) {
+  const sim = new SimCluster(2013, { ...options, replicaLagTimeMaxMs: 1000, controller });
   // Healthy: a first write reaches every replica and is acknowledged.
   expect(sim.produce(0, 'all', 'a')).toMatchObject({ offset: 0 });
   sim.settle(3);
@@ -40,9 +41,12 @@ function jepsen(options: { minInsyncReplicas: number; uncleanLeaderElection: boo
   return { sim, b, c, d };
 }
 
-describe('the Jepsen 2013 Kafka scenario', () => {
+describe.each([
+  ['model controller', undefined],
+  ['ControllerCore', coreController],
+] as const)('the Jepsen 2013 Kafka scenario (%s)', (_name, controller) => {
   it('min.insync.replicas=1 with unclean election loses acknowledged writes (the checker catches it)', () => {
-    const { sim, b, c } = jepsen({ minInsyncReplicas: 1, uncleanLeaderElection: true });
+    const { sim, b, c } = jepsen(controller, { minInsyncReplicas: 1, uncleanLeaderElection: true });
     expect(b).toMatchObject({ value: 'b' });
     expect(c).toMatchObject({ value: 'c' });
     expect(sim.acked.map((e) => e.value)).toEqual(['a', 'b', 'c']); // acknowledged by the lone leader
@@ -52,7 +56,7 @@ describe('the Jepsen 2013 Kafka scenario', () => {
   });
 
   it('min.insync.replicas=2 refuses to acknowledge with the leader alone, so the same election loses nothing acknowledged', () => {
-    const { sim, b, c, d } = jepsen({ minInsyncReplicas: 2, uncleanLeaderElection: true });
+    const { sim, b, c, d } = jepsen(controller, { minInsyncReplicas: 2, uncleanLeaderElection: true });
     expect(b).toMatchObject({ value: 'b', offset: 1 }); // taken while the ISR was still full...
     expect(sim.failedAcks.map((e) => e.value)).toEqual(['b']); // ...then NotEnoughReplicasAfterAppend
     expect(c).toBe('notEnoughReplicas'); // refused up front with the leader alone
@@ -70,7 +74,7 @@ describe('the Jepsen 2013 Kafka scenario', () => {
   });
 
   it('min.insync.replicas=2: an acks=all producer waiting when the ISR shrinks gets NotEnoughReplicasAfterAppend', () => {
-    const sim = new SimCluster(2013, { minInsyncReplicas: 2, replicaLagTimeMaxMs: 1000 });
+    const sim = new SimCluster(2013, { minInsyncReplicas: 2, replicaLagTimeMaxMs: 1000, controller });
     sim.settle(2);
     sim.isolate(1);
     sim.isolate(2);
@@ -82,7 +86,7 @@ describe('the Jepsen 2013 Kafka scenario', () => {
   });
 
   it('unclean election disabled: the partition waits for its last ISR member, which keeps every write', () => {
-    const { sim } = jepsen({ minInsyncReplicas: 1, uncleanLeaderElection: false });
+    const { sim } = jepsen(controller, { minInsyncReplicas: 1, uncleanLeaderElection: false });
     expect(sim.acked.map((e) => e.value)).toEqual(['a', 'b', 'c']);
     expect(sim.controller.state).toMatchObject({ leader: -1, isr: [0] }); // no eligible leader: unavailable, not lossy
     sim.settle(5);

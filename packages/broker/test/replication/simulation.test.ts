@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { SimCluster, type SimOptions } from './sim/cluster.js';
+import { coreController } from './sim/core-controller.js';
 
 const env = process.env;
 const SEEDS = env.SIM_SEED ? [Number(env.SIM_SEED)] : Array.from({ length: Number(env.SIM_SEEDS ?? 200) }, (_, i) => i + 1);
@@ -30,7 +31,7 @@ function runSeed(seed: number, options: SimOptions = {}): SimCluster {
       }
     }
   } catch (err) {
-    const message = `seed ${seed} failed (SIM_SEED=${seed}, ${JSON.stringify(options)}): ${(err as Error).message}\nlast events:\n${sim.trace.join('\n')}`;
+    const message = `seed ${seed} failed (SIM_SEED=${seed}, ${JSON.stringify({ ...options, controller: options.controller ? 'ControllerCore' : 'model' })}): ${(err as Error).message}\nlast events:\n${sim.trace.join('\n')}`;
     throw new Error(message, { cause: err });
   }
   return sim;
@@ -41,7 +42,8 @@ describe('replication simulation', () => {
     ['min.insync.replicas=2', { minInsyncReplicas: 2 }],
     ['min.insync.replicas=1', { minInsyncReplicas: 1 }],
     ['5 replicas, min.insync.replicas=3', { brokers: 5, minInsyncReplicas: 3 }],
-  ] as const) {
+    ['the real ControllerCore, min.insync.replicas=2', { minInsyncReplicas: 2, controller: coreController }],
+  ] as [string, SimOptions][]) {
     it(`${SEEDS.length} seeds x ${STEPS} steps keep every invariant (${name})`, () => {
       const totals = { produced: 0, acked: 0, elections: 0, truncations: 0, isrChanges: 0, crashes: 0 };
       for (const seed of SEEDS) {

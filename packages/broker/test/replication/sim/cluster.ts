@@ -40,6 +40,8 @@ export interface SimOptions {
   readonly replicaLagTimeMaxMs?: number;
   /** Off by default (and in every random run): the Jepsen test turns it on to show the hazard. */
   readonly uncleanLeaderElection?: boolean;
+  /** The model controller by default; pass coreController (core-controller.ts) to run the real one. */
+  readonly controller?: ControllerFactory;
   readonly maxFetchRecords?: number;
   /** Follower fetch and AlterIsr resend timeouts (simulated ms). */
   readonly requestTimeoutMs?: number;
@@ -116,7 +118,22 @@ class Broker {
   }
 }
 
-class Controller {
+/** What the simulation needs from a controller: the model below, or the real ControllerCore (core-controller.ts). */
+export interface SimController {
+  readonly state: PartitionState;
+  /** The brokers whose sessions the controller sees. */
+  readonly live: ReadonlySet<number>;
+  /** leader epoch -> the leader the controller elected for it. */
+  readonly epochLeaders: ReadonlyMap<number, number>;
+  brokerDown(id: number): void;
+  brokerUp(id: number): void;
+  alterIsr(from: number, p: IsrProposal): { ok: true; state: PartitionState } | { ok: false; reason: IsrRejection };
+}
+
+export type ControllerFactory = (replicas: readonly number[], unclean: boolean, onChange: (state: PartitionState) => void) => SimController;
+
+/** A small model of ControllerCore's rules (see its file comment). */
+class ModelController implements SimController {
   state: PartitionState;
   readonly live: Set<number>;
   readonly epochLeaders = new Map<number, number>();
@@ -198,7 +215,7 @@ export interface SimStats {
 
 export class SimCluster {
   readonly brokers: Broker[];
-  readonly controller: Controller;
+  readonly controller: SimController;
   readonly rng: Rng;
   nowMs = 0;
   readonly minInsyncReplicas: number;
@@ -229,7 +246,7 @@ export class SimCluster {
     this.maxFetchRecords = options.maxFetchRecords ?? 5;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 500;
     this.brokers = Array.from({ length: n }, (_, i) => new Broker(i));
-    this.controller = new Controller(
+    this.controller = (options.controller ?? ((r, u, c) => new ModelController(r, u, c)))(
       this.brokers.map((b) => b.id),
       options.uncleanLeaderElection ?? false,
       (state) => {

@@ -1,0 +1,110 @@
+/**
+ * The simulation's controller backed by the real ControllerCore (one topic, one partition), so the
+ * replication cores are checked against the controller's actual election and AlterIsr rules.
+ *
+ * AlterIsr answers map to LeaderState's rejections the way the broker's driver should map them:
+ * FencedLeaderEpoch, UnknownLeaderEpoch and NotLeaderOrFollower are 'stale' (a newer state exists
+ * and will be read); anything else, InvalidRequest included (the core uses it both for a stale
+ * znode version and for an ineligible replica), is 'invalid' (retry after a backoff). Both keep the
+ * proposal in the maximal ISR, so either mapping is safe; 'invalid' cannot block proposing forever.
+ */
+import { ErrorCodes } from '@samsa/protocol';
+import { ControllerCore, type StepOutput } from '../../../src/controller/core.js';
+import { UNCLEAN_LEADER_ELECTION_CONFIG } from '../../../src/controller/types.js';
+import type { IsrProposal, IsrRejection } from '../../../src/replication/index.js';
+import { InvariantViolation, type ControllerFactory, type PartitionState, type SimController } from './cluster.js';
+
+const TOPIC = 'sim';
+
+export const STALE_ALTER_ISR_ERRORS: ReadonlySet<number> = new Set([
+  ErrorCodes.FENCED_LEADER_EPOCH.code,
+  ErrorCodes.UNKNOWN_LEADER_EPOCH.code,
+  ErrorCodes.NOT_LEADER_OR_FOLLOWER.code,
+]);
+
+class CoreController implements SimController {
+  private readonly core = new ControllerCore();
+  readonly epochLeaders = new Map<number, number>();
+
+  constructor(
+    readonly replicas: readonly number[],
+    unclean: boolean,
+    private readonly onChange: (state: PartitionState) => void,
+  ) {
+    const out = this.core.step({
+      type: 'ControllerElected',
+      controllerEpoch: 1,
+      snapshot: {
+        liveBrokerIds: [...replicas],
+        pendingDeletions: [],
+        topics: [
+          {
+            name: TOPIC,
+            configs: { [UNCLEAN_LEADER_ELECTION_CONFIG]: String(unclean) },
+            hasConfigZnode: true,
+            hasPartitionsZnode: true,
+            partitions: [
+              {
+                replicas,
+                state: { leader: replicas[0]!, leaderEpoch: 0, isr: [...replicas], controllerEpoch: 1 },
+                stateZkVersion: 0,
+                hasPartitionZnode: true,
+              },
+            ],
+          },
+        ],
+      },
+    });
+    this.epochLeaders.set(0, replicas[0]!);
+    this.record(out, false);
+  }
+
+  get state(): PartitionState {
+    const p = this.core.topic(TOPIC)!.partitions[0]!;
+    const s = p.state!;
+    return { leader: s.leader, leaderEpoch: s.leaderEpoch, isr: s.isr, zkVersion: p.stateZkVersion };
+  }
+
+  get live(): ReadonlySet<number> {
+    return new Set(this.core.liveBrokerIds);
+  }
+
+  brokerDown(id: number): void {
+    this.record(this.core.step({ type: 'BrokerDown', brokerId: id }));
+  }
+
+  brokerUp(id: number): void {
+    this.record(this.core.step({ type: 'BrokerUp', brokerId: id }));
+  }
+
+  alterIsr(from: number, p: IsrProposal): { ok: true; state: PartitionState } | { ok: false; reason: IsrRejection } {
+    const out = this.core.step({
+      type: 'AlterIsr',
+      topic: TOPIC,
+      partition: 0,
+      leaderId: from,
+      leaderEpoch: p.leaderEpoch,
+      stateZkVersion: p.zkVersion,
+      newIsr: p.isr,
+    });
+    const error = out.results[0]!.error;
+    this.record(out);
+    if (error.code === ErrorCodes.NONE.code) return { ok: true, state: this.state };
+    return { ok: false, reason: STALE_ALTER_ISR_ERRORS.has(error.code) ? 'stale' : 'invalid' };
+  }
+
+  private record(out: StepOutput, notify = true): void {
+    for (const change of out.changes) {
+      if (change.after.leader !== -1 && change.after.leaderEpoch !== change.before?.leaderEpoch) {
+        const previous = this.epochLeaders.get(change.after.leaderEpoch);
+        if (previous !== undefined && previous !== change.after.leader) {
+          throw new InvariantViolation('one leader per epoch', `controller elected ${previous} and ${change.after.leader} for epoch ${change.after.leaderEpoch}`);
+        }
+        this.epochLeaders.set(change.after.leaderEpoch, change.after.leader);
+      }
+    }
+    if (notify && out.changes.length > 0) this.onChange(this.state);
+  }
+}
+
+export const coreController: ControllerFactory = (replicas, unclean, onChange) => new CoreController(replicas, unclean, onChange);
