@@ -13,14 +13,14 @@ import { coordinatorMainAvailability, startCoordinatorProcess } from '../helpers
 import { freePort } from '../helpers/ports.js';
 import { createTempDir, type TempDir } from '../helpers/temp.js';
 import { ZkTestClient, ZkError } from '../helpers/zk-client.js';
-import { waitFor } from '../helpers/wait.js';
+import { deferred, withTimeout } from '../helpers/wait.js';
 import { startZooKeeper, zookeeperAvailability, type Availability } from '../helpers/zookeeper.js';
 
 const ROUNDS = 4;
 const WRITERS = 6;
-/** A round writes for a random time in [MIN, MAX) before the kill. */
-const MIN_WRITE_MS = 200;
-const MAX_WRITE_MS = 1_200;
+/** A round is killed once a random number of writes in [MIN, MAX) has been acknowledged. */
+const MIN_ACKS_BEFORE_KILL = 20;
+const MAX_ACKS_BEFORE_KILL = 2_000;
 const TICK_TIME_MS = 500;
 
 type CrashTarget = 'embedded' | 'zookeeper';
@@ -72,6 +72,9 @@ async function startServer(target: CrashTarget, port: number, dataDir: string): 
 }
 
 /** One writer: its own nodes, one request in flight at a time, so each node's fate after a crash is exact. */
+/** Called after every acknowledged write; the test uses it to pick the moment of the kill. */
+let onAck: () => void = () => {};
+
 async function writer(client: ZkTestClient, prefix: string, nodes: Map<string, NodeState>, stopped: () => boolean, next: () => number): Promise<void> {
   let counter = 0;
   let current: string | undefined;
@@ -100,6 +103,7 @@ async function writer(client: ZkTestClient, prefix: string, nodes: Map<string, N
         state.acked = state.inFlight;
         state.inFlight = null;
       }
+      onAck();
     } else if (current === undefined || dice < 0.3) {
       const path = `${prefix}-${counter++}`;
       const data = `${path}#0`;
@@ -109,6 +113,7 @@ async function writer(client: ZkTestClient, prefix: string, nodes: Map<string, N
       state.acked = state.inFlight;
       state.inFlight = null;
       current = path;
+      onAck();
     } else {
       const state = nodes.get(current)!;
       const version = state.acked!.version + 1;
@@ -117,6 +122,7 @@ async function writer(client: ZkTestClient, prefix: string, nodes: Map<string, N
       expect(stat.version).toBe(version);
       state.acked = state.inFlight;
       state.inFlight = null;
+      onAck();
     }
   }
 }
@@ -191,18 +197,24 @@ for (const target of ['embedded', 'zookeeper'] as const) {
             if (!killed) throw error;
           }),
         );
-        // A random moment: once writes are being acknowledged, a timer independent of their progress.
-        await waitFor(() => [...nodes.values()].filter((s) => s.acked).length >= before + WRITERS, { description: 'the first acknowledged writes of the round' });
-        const writeMs = MIN_WRITE_MS + next() * (MAX_WRITE_MS - MIN_WRITE_MS);
-        await new Promise<void>((resolve) => setTimeout(resolve, writeMs));
-        killed = true;
+        // A random moment: after a random number of acknowledged writes, with all writers mid-flight.
+        const killAfter = Math.floor(MIN_ACKS_BEFORE_KILL + next() * (MAX_ACKS_BEFORE_KILL - MIN_ACKS_BEFORE_KILL));
+        const killMoment = deferred<void>();
+        let acks = 0;
+        onAck = () => {
+          acks++;
+          if (acks !== killAfter) return;
+          killed = true;
+          killMoment.resolve();
+        };
+        await withTimeout(killMoment.promise, 30_000, `${killAfter} acknowledged writes`);
         await server.kill();
         client.abandon();
         await Promise.all(writers);
         const acked = [...nodes.values()].filter((s) => s.acked).length;
         acknowledged += acked - before;
         console.info(
-          `[coordinator crash test] ${target} round ${round}: verified ${checked} nodes (${inFlightApplied} in-flight writes applied), killed after ${Math.round(writeMs)} ms, ${acked} nodes acknowledged`,
+          `[coordinator crash test] ${target} round ${round}: verified ${checked} nodes (${inFlightApplied} in-flight writes applied), killed after ${killAfter} acknowledged writes, ${acked} nodes acknowledged`,
         );
         server = undefined;
       }
