@@ -473,6 +473,46 @@ export const protocolCases: ConformanceCase[] = [
     },
   },
   {
+    name: 'malformed multis: a read or an unknown op inside a write multi',
+    async run(c) {
+      const wire = await c.wire('W');
+      const header = (type: number, done = false) => new JuteWriter().int(type).bool(done).int(-1);
+      const end = header(-1, true).toBuffer();
+      const createOp = Buffer.concat([header(1).toBuffer(), new JuteWriter().string(c.path('m')).buffer(null).openAcl().int(0).toBuffer()]);
+      const getDataOp = Buffer.concat([header(4).toBuffer(), new JuteWriter().string(c.base).bool(false).toBuffer()]);
+      const unknownOp = Buffer.concat([header(99).toBuffer(), new JuteWriter().string(c.base).toBuffer()]);
+      const attempt = async (body: Buffer) => {
+        if (wire.connectionClosed()) return 'connection already closed';
+        return wire.request(14, body).then(
+          (reply) => `reply ${codeName(reply.err)}${reply.body.length > 0 ? ` (${reply.body.length} bytes)` : ''}`,
+          () => 'connection closed',
+        );
+      };
+      const outcomes = {
+        'create + getData': await attempt(Buffer.concat([createOp, getDataOp, end])),
+        'create + unknown op 99': await attempt(Buffer.concat([createOp, unknownOp, end])),
+      };
+      const created = await (await c.client('O')).exists(c.path('m'));
+      c.record('outcomes', { ...outcomes, 'm created': created !== null });
+      expect({ ...outcomes, 'm created': created !== null }).toEqual({
+        'create + getData': 'reply MARSHALLING_ERROR',
+        'create + unknown op 99': 'reply MARSHALLING_ERROR',
+        'm created': false,
+      });
+    },
+  },
+  {
+    name: 'authentication with an unknown scheme fails the connection (AUTH_FAILED)',
+    async run(c) {
+      const a = await c.client('A');
+      const failed = new Promise<string>((resolve) => a.client.once('authenticationFailed', () => resolve('authenticationFailed')));
+      a.client.addAuthInfo('no-such-scheme', Buffer.from('whatever'));
+      const outcome = await withTimeout(failed, 5_000, 'authenticationFailed').catch(() => 'no authenticationFailed event');
+      c.record('unknown auth scheme', outcome);
+      expect(outcome).toBe('authenticationFailed');
+    },
+  },
+  {
     name: 'an unknown opcode: UNIMPLEMENTED, then the connection (not the session) is closed',
     async run(c) {
       const wire = await c.wire('W');
