@@ -861,15 +861,16 @@ export class CoordinatorCore {
     for (const path of w.persistentRecursiveWatches ?? []) this.addPersistentWatch(path, 1, connId);
   }
 
-  /** addWatch modes: 0 PERSISTENT (data and child tables), 1 PERSISTENT_RECURSIVE (data table only). */
+  /** addWatch modes: 0 PERSISTENT, 1 PERSISTENT_RECURSIVE; each registers in both tables. */
   private addPersistentWatch(path: string, mode: number, connId: number): void {
     if (mode === 0) {
       this.watches.add('data', path, connId, WatchMode.persistent);
       this.watches.add('child', path, connId, WatchMode.persistent);
     } else if (mode === 1) {
-      // Observed on ZooKeeper 3.8: a recursive watch also drops the connection's child watch on that path.
+      // Both tables, as ZooKeeper 3.8 does: in the child table a recursive watch only ever sees the
+      // NodeDeleted of descendants (and it replaces any child watch the connection had there).
       this.watches.add('data', path, connId, WatchMode.recursive);
-      this.watches.remove('child', path, connId);
+      this.watches.add('child', path, connId, WatchMode.recursive);
     } else throw new KeeperError(ErrorCode.MARSHALLINGERROR);
   }
 

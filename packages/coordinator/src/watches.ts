@@ -4,7 +4,8 @@
  * Two tables: data (getData/exists, addWatch) and child (getChildren, addWatch PERSISTENT), each
  * mapping path -> connection -> mode. A (connection, path) pair has ONE mode per table: registering
  * again overwrites it (a getData watch turns a persistent data watch into a one-shot one, as on
- * ZooKeeper). Recursive watches live in the data table only, so they never see NodeChildrenChanged.
+ * ZooKeeper). addWatch registers in both tables; a recursive watch never sees NodeChildrenChanged, so
+ * in the child table it only hears of deletions below it.
  */
 import { parentOf } from './paths.js';
 import { EventType } from './protocol.js';

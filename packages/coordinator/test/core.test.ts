@@ -287,15 +287,22 @@ describe('persistent watches', () => {
     expect(h.core.watchCount).toBe(0);
   });
 
-  it('a recursive watch replaces the child watch of the connection on that path (as ZooKeeper 3.8 does)', () => {
+  it('a recursive watch lives in both tables, as on ZooKeeper 3.8 (differential testing found this)', () => {
     const h = new Harness();
     h.session(1);
     h.session(2);
     h.create(1, '/q');
     h.children(2, '/q', true);
     h.call(2, { type: OpCode.addWatch, path: '/q', mode: 1 });
+    // The recursive mode replaced the one-shot child watch: no NodeChildrenChanged.
     expect(events(h.create(1, '/q/a').outputs)).toEqual([`2:${EventType.NodeCreated}:/q/a`]);
+    // A getData watch turns the data side one-shot; the child side still hears deletions below.
+    h.getData(2, '/q', true);
+    expect(events(h.setData(1, '/q', 'x').outputs)).toEqual([`2:${EventType.NodeDataChanged}:/q`]);
+    expect(events(h.create(1, '/q/a/b').outputs)).toEqual([]);
+    expect(events(h.remove(1, '/q/a/b').outputs)).toEqual([`2:${EventType.NodeDeleted}:/q/a/b`]);
   });
+
 });
 
 describe('multiRead and ip ACLs', () => {
