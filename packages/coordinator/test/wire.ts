@@ -8,6 +8,8 @@ export class RawClient {
   private waiters: Array<() => void> = [];
   closed = false;
   readonly closedPromise: Promise<void>;
+  /** Watch events seen by `call` while waiting for replies: [type, path]. */
+  readonly events: Array<[number, string]> = [];
 
   private constructor(readonly socket: Socket) {
     socket.on('data', (chunk) => {
@@ -57,6 +59,26 @@ export class RawClient {
     this.socket.write(bytes);
   }
 
+  /** Reads the watch events that arrive within `quietMs` of each other (after the last request). */
+  async drainEvents(quietMs = 300): Promise<void> {
+    for (;;) {
+      let frame: Buffer | null;
+      try {
+        frame = await this.next(quietMs);
+      } catch {
+        return;
+      }
+      if (!frame) return;
+      const reader = new Reader(frame);
+      if (reader.int() !== -1) continue;
+      reader.long();
+      reader.int();
+      const type = reader.int();
+      reader.int();
+      this.events.push([type, reader.string()]);
+    }
+  }
+
   async handshake(opts: { sessionId?: bigint; passwd?: Buffer; lastZxidSeen?: number; timeOutMs?: number } = {}) {
     const w = new Writer();
     encodeConnectRequest(w, {
@@ -87,7 +109,12 @@ export class RawClient {
       if (!frame) return null;
       const reader = new Reader(frame);
       const header = { xid: reader.int(), zxid: reader.long(), err: reader.int() };
-      if (header.xid === -1) continue; // a watch event
+      if (header.xid === -1) {
+        const type = reader.int();
+        reader.int();
+        this.events.push([type, reader.string()]);
+        continue;
+      }
       return { ...header, reader };
     }
   }
