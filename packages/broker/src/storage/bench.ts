@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { BATCH_HEADER_SIZE, BatchField, LOG_OVERHEAD, MAGIC_V2, writeBatchCrc } from '@samsa/protocol';
+import { encodeBatch } from '@samsa/protocol';
 import { openPartitionLog, type PartitionLog } from './log.js';
 import type { LogConfig } from './config.js';
 
@@ -222,59 +222,10 @@ export function formatStorageBenchmark(result: StorageBenchmarkResult): string[]
 }
 
 /**
- * A valid uncompressed v2 batch of `count` records with `valueSize`-byte values and no keys. A
- * minimal encoder for the benchmark only; producers use the protocol package's encoder.
+ * A valid uncompressed v2 batch of `count` records with `valueSize`-byte values and no keys, built with
+ * the protocol package's encoder (the same bytes a producer sends).
  */
 export function buildBenchmarkBatch(count: number, valueSize: number, timestamp: number): Buffer {
-  const valueLenBytes = varintSize(valueSize);
-  const bodySizes: number[] = [];
-  let total = BATCH_HEADER_SIZE;
-  for (let i = 0; i < count; i++) {
-    // attributes, timestampDelta (0), offsetDelta, keyLength (-1), valueLength, value, headers (0)
-    const body = 1 + 1 + varintSize(i) + 1 + valueLenBytes + valueSize + 1;
-    bodySizes.push(body);
-    total += varintSize(body) + body;
-  }
-  const buf = Buffer.alloc(total);
-  buf.writeInt32BE(total - LOG_OVERHEAD, BatchField.batchLength);
-  buf.writeInt8(MAGIC_V2, BatchField.magic);
-  buf.writeInt32BE(count - 1, BatchField.lastOffsetDelta);
-  buf.writeBigInt64BE(BigInt(timestamp), BatchField.baseTimestamp);
-  buf.writeBigInt64BE(BigInt(timestamp), BatchField.maxTimestamp);
-  buf.writeBigInt64BE(-1n, BatchField.producerId);
-  buf.writeInt16BE(-1, BatchField.producerEpoch);
-  buf.writeInt32BE(-1, BatchField.baseSequence);
-  buf.writeInt32BE(count, BatchField.recordCount);
-  let pos = BATCH_HEADER_SIZE;
-  for (let i = 0; i < count; i++) {
-    pos = writeVarint(buf, pos, bodySizes[i]!);
-    pos += 2; // attributes 0, timestampDelta 0
-    pos = writeVarint(buf, pos, i);
-    pos = writeVarint(buf, pos, -1);
-    pos = writeVarint(buf, pos, valueSize);
-    buf.fill(0x61 + (i % 26), pos, pos + valueSize);
-    pos += valueSize + 1; // value, then zero headers
-  }
-  writeBatchCrc(buf, 0, { batchLength: total - LOG_OVERHEAD });
-  return buf;
-}
-
-function varintSize(value: number): number {
-  let zigzag = value >= 0 ? value * 2 : -value * 2 - 1;
-  let size = 1;
-  while (zigzag >= 0x80) {
-    zigzag = Math.floor(zigzag / 128);
-    size++;
-  }
-  return size;
-}
-
-function writeVarint(buf: Buffer, pos: number, value: number): number {
-  let zigzag = value >= 0 ? value * 2 : -value * 2 - 1;
-  while (zigzag >= 0x80) {
-    buf[pos++] = (zigzag & 0x7f) | 0x80;
-    zigzag = Math.floor(zigzag / 128);
-  }
-  buf[pos++] = zigzag;
-  return pos;
+  const records = Array.from({ length: count }, (_, i) => ({ key: null, value: Buffer.alloc(valueSize, 0x61 + (i % 26)), timestamp }));
+  return encodeBatch(records, { now: timestamp });
 }
