@@ -318,6 +318,17 @@ export class SimCluster {
     return true;
   }
 
+  /** Delivers the first in-flight message matching `pred` (for scripted scenarios). */
+  deliverWhere(pred: (m: { kind: Message['kind']; from: number | 'controller'; to: number | 'controller' }) => boolean): boolean {
+    const index = this.network.findIndex(pred);
+    return index >= 0 && this.deliver(index);
+  }
+
+  /** The kinds of the messages in flight, oldest first. */
+  inFlightKinds(): Array<Message['kind']> {
+    return this.network.map((m) => m.kind);
+  }
+
   drop(index = this.rng.int(0, this.network.length - 1)): boolean {
     const [msg] = this.network.splice(index, 1);
     return msg ? this.dropped(msg) : false;
