@@ -14,6 +14,7 @@ import { multiCases } from './cases/multi.js';
 import { nodeCases } from './cases/nodes.js';
 import { newerOpCases } from './cases/newer-ops.js';
 import { protocolCases } from './cases/protocol.js';
+import { randomCases } from './cases/random.js';
 import { sessionCases } from './cases/sessions.js';
 import { watchCases } from './cases/watches.js';
 import { ZkTestClient } from '../helpers/zk-client.js';
@@ -22,7 +23,7 @@ import { startTarget, targetAvailability, TARGET_NAMES, type RunningTarget, type
 import type { TranscriptEntry } from './support/transcript.js';
 import { KNOWN_DIFFERENCES } from './known-differences.js';
 
-const cases: ConformanceCase[] = [...nodeCases, ...multiCases, ...watchCases, ...sessionCases, ...adminCases, ...protocolCases, ...newerOpCases];
+const cases: ConformanceCase[] = [...nodeCases, ...multiCases, ...watchCases, ...sessionCases, ...adminCases, ...protocolCases, ...newerOpCases, ...randomCases];
 
 /** SAMSA_CONFORMANCE_TARGETS=zookeeper (or embedded) runs one side only. */
 const selected = (process.env.SAMSA_CONFORMANCE_TARGETS ?? TARGET_NAMES.join(',')).split(',').map((name) => name.trim());
