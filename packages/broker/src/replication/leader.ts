@@ -121,8 +121,8 @@ export class LeaderState {
   private committedZkVersion: number;
   /** Proposals made on top of the committed version; any one of them may still be applied. */
   private proposed: IsrProposal[] = [];
-  /** The last proposal is awaiting an answer. */
-  private awaitingAnswer = false;
+  /** The proposal awaiting an answer (also in `proposed`). */
+  private awaiting: IsrProposal | undefined;
   /** A version conflict happened: wait for a newer committed state before proposing. */
   private awaitingNewState = false;
   private retryAtMs = 0;
@@ -194,7 +194,7 @@ export class LeaderState {
 
   /** The proposal awaiting an answer (resend it, unchanged, if the answer does not come). */
   get pendingIsrProposal(): IsrProposal | undefined {
-    return this.awaitingAnswer ? this.proposed.at(-1) : undefined;
+    return this.awaiting;
   }
 
   /** acks=all may be accepted (before appending): the committed ISR has min.insync.replicas members. */
@@ -291,7 +291,7 @@ export class LeaderState {
     this.committedZkVersion = zkVersion;
     // A newer version retires every proposal made on top of the older one: none can apply any more.
     this.proposed = [];
-    this.awaitingAnswer = false;
+    this.awaiting = undefined;
     this.awaitingNewState = false;
     const highWatermark = this.maybeAdvanceHighWatermark();
     return { ...(highWatermark !== undefined && { highWatermark }), ...(changed && { isr: this.committedIsr }) };
@@ -304,10 +304,10 @@ export class LeaderState {
    */
   onIsrRejected(proposal: Pick<IsrProposal, 'isr' | 'zkVersion'>, reason: IsrRejection = 'stale', nowMs?: number): LeaderOutput {
     if (nowMs !== undefined) this.advanceTime(nowMs);
-    const awaited = this.pendingIsrProposal;
+    const awaited = this.awaiting;
     if (!awaited || awaited.zkVersion !== proposal.zkVersion || !sameMembers(awaited.isr, proposal.isr)) return {};
     // The proposal stays in `proposed` (the maximal ISR): another copy of it may still be applied.
-    this.awaitingAnswer = false;
+    this.awaiting = undefined;
     if (reason === 'stale') this.awaitingNewState = true;
     else this.retryAtMs = this.nowMs + this.isrRetryBackoffMs;
     return {};
@@ -337,7 +337,7 @@ export class LeaderState {
 
   private canPropose(): boolean {
     // Rule 6: one proposal at a time; none after a conflict until a newer state; back off after a refusal.
-    return !this.awaitingAnswer && !this.awaitingNewState && this.nowMs >= this.retryAtMs;
+    return !this.awaiting && !this.awaitingNewState && this.nowMs >= this.retryAtMs;
   }
 
   /** Rule 4. */
@@ -363,7 +363,7 @@ export class LeaderState {
     const proposal: IsrProposal = { leaderEpoch: this.leaderEpoch, isr, zkVersion: this.committedZkVersion, kind, changed };
     // Retrying a refused change re-sends the same ISR: remember it once.
     if (!this.proposed.some((p) => sameMembers(p.isr, isr))) this.proposed.push(proposal);
-    this.awaitingAnswer = true;
+    this.awaiting = proposal;
     return proposal;
   }
 

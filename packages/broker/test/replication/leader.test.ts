@@ -228,6 +228,21 @@ describe('LeaderState: one proposal at a time', () => {
     expect(l.pendingIsrProposal).toBeUndefined();
   });
 
+  it('re-proposing a refused ISR makes it the one awaiting an answer again', () => {
+    const l = leader({ isr: [1, 2], isrRetryBackoffMs: 0 });
+    const expand = l.onFollowerFetch(3, 10, 1000).isrProposal!;
+    l.onIsrRejected(expand, 'invalid', 1000);
+    l.onLocalAppend(12, 1001);
+    l.onFollowerFetch(2, 12, 1000 + LAG);
+    const fence = l.onTick(1001 + LAG).isrProposal!; // 3 stopped fetching: retire the refused expansion
+    expect(fence).toMatchObject({ isr: [1, 2], changed: [3] });
+    l.onIsrRejected(fence, 'invalid', 1001 + LAG);
+    const again = l.onFollowerFetch(3, 12, 1002 + LAG).isrProposal!;
+    expect(again).toMatchObject({ kind: 'expand', isr: [1, 2, 3] });
+    expect(l.pendingIsrProposal).toBe(again);
+    expect(l.maximalIsr).toEqual([1, 2, 3]);
+  });
+
   it('a newer committed version retires every earlier proposal', () => {
     const l = leader({ isr: [1, 2], replicas: [1, 2, 3, 4], isrRetryBackoffMs: 0 });
     l.onIsrRejected(l.onFollowerFetch(3, 10, 1000).isrProposal!, 'invalid', 1000);

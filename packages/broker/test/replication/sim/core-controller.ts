@@ -3,10 +3,10 @@
  * replication cores are checked against the controller's actual election and AlterIsr rules.
  *
  * AlterIsr answers map to LeaderState's rejections the way the broker's driver should map them:
- * FencedLeaderEpoch, UnknownLeaderEpoch and NotLeaderOrFollower are 'stale' (a newer state exists
- * and will be read); anything else, InvalidRequest included (the core uses it both for a stale
- * znode version and for an ineligible replica), is 'invalid' (retry after a backoff). Both keep the
- * proposal in the maximal ISR, so either mapping is safe; 'invalid' cannot block proposing forever.
+ * FencedLeaderEpoch, UnknownLeaderEpoch, NotLeaderOrFollower and InvalidUpdateVersion are 'stale'
+ * (a newer state exists and will be read); anything else (InvalidRequest for an ineligible replica)
+ * is 'invalid' (retry after a backoff). Both keep the proposal in the maximal ISR, so a wrong mapping
+ * is still safe; only 'stale' for a refusal with no newer state would stop proposals for the term.
  */
 import { ErrorCodes } from '@samsa/protocol';
 import { ControllerCore, type StepOutput } from '../../../src/controller/core.js';
@@ -16,10 +16,14 @@ import { InvariantViolation, type ControllerFactory, type PartitionState, type S
 
 const TOPIC = 'sim';
 
+/** Kafka's INVALID_UPDATE_VERSION (a stale znode version), by code: the error table may not name it yet. */
+const INVALID_UPDATE_VERSION_CODE = 95;
+
 export const STALE_ALTER_ISR_ERRORS: ReadonlySet<number> = new Set([
   ErrorCodes.FENCED_LEADER_EPOCH.code,
   ErrorCodes.UNKNOWN_LEADER_EPOCH.code,
   ErrorCodes.NOT_LEADER_OR_FOLLOWER.code,
+  INVALID_UPDATE_VERSION_CODE,
 ]);
 
 class CoreController implements SimController {
