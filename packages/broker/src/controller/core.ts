@@ -395,7 +395,7 @@ export class ControllerCore {
     if (leaderEpoch < s.leaderEpoch) return result(ErrorCodes.FENCED_LEADER_EPOCH, `Leader epoch ${leaderEpoch} < ${s.leaderEpoch}`);
     if (leaderEpoch > s.leaderEpoch) return result(ErrorCodes.UNKNOWN_LEADER_EPOCH, `Leader epoch ${leaderEpoch} > ${s.leaderEpoch}`);
     if (input.stateZkVersion !== p.zkVersion) {
-      return result(ErrorCodes.INVALID_REQUEST, `Partition state version ${input.stateZkVersion} is stale (now ${p.zkVersion})`);
+      return result(ErrorCodes.INVALID_UPDATE_VERSION, `Partition state version ${input.stateZkVersion} is stale (now ${p.zkVersion})`);
     }
     const isr = [...new Set(newIsr)];
     if (isr.length !== newIsr.length || !isr.includes(leaderId) || !isr.every((r) => p.replicas.includes(r))) {

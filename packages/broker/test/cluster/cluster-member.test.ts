@@ -295,7 +295,7 @@ for (const backend of backends) {
       const shrunk = (await Promise.all(ms.map((m) => m.metadata.waitFor((i) => i.topics.get('isr')!.partitions[0]!.isr.length === 1))))[0]!;
       expect(shrunk.topics.get('isr')!.partitions[0]).toMatchObject({ leader: p0.leader, leaderEpoch: p0.leaderEpoch, stateZkVersion: p0.stateZkVersion + 1 });
       // The same proposal again is stale (version moved); a wrong epoch is fenced.
-      expect((await controller.alterIsr(proposal)).errorCode).toBe(ErrorCodes.INVALID_REQUEST.code);
+      expect((await controller.alterIsr(proposal)).errorCode).toBe(ErrorCodes.INVALID_UPDATE_VERSION.code);
       expect((await controller.alterIsr({ ...proposal, leaderEpoch: p0.leaderEpoch - 1, stateZkVersion: p0.stateZkVersion + 1 })).errorCode)
         .toBe(ErrorCodes.FENCED_LEADER_EPOCH.code);
     });

@@ -217,7 +217,7 @@ describe('ControllerCore: topics written by others, deletion, AlterIsr', () => {
       core.step({ type: 'AlterIsr', topic: 't', partition: 0, leaderId: 1, leaderEpoch: 0, stateZkVersion: 0, newIsr: [1, 2], ...over });
     expect(alter({ leaderId: 2 }).results[0]!.error).toBe(ErrorCodes.NOT_LEADER_OR_FOLLOWER);
     expect(alter({ leaderEpoch: 1 }).results[0]!.error).toBe(ErrorCodes.UNKNOWN_LEADER_EPOCH);
-    expect(alter({ stateZkVersion: 3 }).results[0]!.error).toBe(ErrorCodes.INVALID_REQUEST);
+    expect(alter({ stateZkVersion: 3 }).results[0]!.error).toBe(ErrorCodes.INVALID_UPDATE_VERSION);
     expect(alter({ newIsr: [2, 3] }).results[0]!.error).toBe(ErrorCodes.INVALID_REQUEST);
     expect(alter({ newIsr: [1, 4] }).results[0]!.error).toBe(ErrorCodes.INVALID_REQUEST);
     const good = alter({});
@@ -225,7 +225,7 @@ describe('ControllerCore: topics written by others, deletion, AlterIsr', () => {
     expect(good.writes[0]!.ops).toEqual([expect.objectContaining({ op: 'set', expectedVersion: 0 })]);
     expect(state(core, 't', 0)).toMatchObject({ leader: 1, leaderEpoch: 0, isr: [1, 2] });
     // The old version is now stale: a deposed proposal cannot overwrite.
-    expect(alter({ newIsr: [1, 2, 3] }).results[0]!.error).toBe(ErrorCodes.INVALID_REQUEST);
+    expect(alter({ newIsr: [1, 2, 3] }).results[0]!.error).toBe(ErrorCodes.INVALID_UPDATE_VERSION);
     core.step({ type: 'BrokerDown', brokerId: 1 });
     expect(alter({ stateZkVersion: 1, newIsr: [1, 2] }).results[0]!.error).toBe(ErrorCodes.NOT_LEADER_OR_FOLLOWER);
     expect(alter({ leaderId: 2, leaderEpoch: 0, stateZkVersion: 2, newIsr: [2] }).results[0]!.error).toBe(ErrorCodes.FENCED_LEADER_EPOCH);
