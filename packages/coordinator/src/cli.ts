@@ -8,6 +8,7 @@ export interface CoordinatorArgs {
   port: number;
   dataDir: string;
   tickTimeMs: number;
+  snapshotEveryTxns: number;
 }
 
 function positiveInt(name: string, value: string | undefined, fallback: number, allowZero = false): number {
@@ -17,7 +18,10 @@ function positiveInt(name: string, value: string | undefined, fallback: number, 
   return n;
 }
 
-/** Parses `--port P --data-dir D [--host H] [--tick-time-ms N]`; throws an Error with a one-line message. */
+/**
+ * Parses `--port P --data-dir D [--host H] [--tick-time-ms N] [--snapshot-every-txns N]`; throws an
+ * Error with a one-line message.
+ */
 export function parseCoordinatorArgs(argv: string[]): CoordinatorArgs {
   const { values } = parseArgs({
     args: argv,
@@ -26,6 +30,7 @@ export function parseCoordinatorArgs(argv: string[]): CoordinatorArgs {
       port: { type: 'string' },
       'data-dir': { type: 'string' },
       'tick-time-ms': { type: 'string' },
+      'snapshot-every-txns': { type: 'string' },
     },
     strict: true,
     allowPositionals: false,
@@ -39,6 +44,7 @@ export function parseCoordinatorArgs(argv: string[]): CoordinatorArgs {
     port,
     dataDir,
     tickTimeMs: positiveInt('tick-time-ms', values['tick-time-ms'], 2000),
+    snapshotEveryTxns: positiveInt('snapshot-every-txns', values['snapshot-every-txns'], 100_000),
   };
 }
 

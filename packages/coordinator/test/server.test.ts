@@ -199,12 +199,12 @@ describe('durability', () => {
     expect(data.toString()).toBe('changed');
   });
 
-  it('loses no acknowledged write when the process is killed (SIGKILL)', async () => {
+  const killTest = async (extraArgs: string[], rounds: number) => {
     const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));
     if (!existsSync(main)) throw new Error(`${main} missing: build first (npx tsc -b)`);
     const dataDir = tempDir();
     const launch = async () => {
-      const child = spawn(process.execPath, [main, '--port', '0', '--data-dir', dataDir, '--tick-time-ms', '200'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(process.execPath, [main, '--port', '0', '--data-dir', dataDir, '--tick-time-ms', '200', ...extraArgs], { stdio: ['ignore', 'pipe', 'inherit'] });
       const port = await new Promise<number>((resolve, reject) => {
         let out = '';
         child.stdout.on('data', (d: Buffer) => {
@@ -214,40 +214,48 @@ describe('durability', () => {
         });
         child.once('exit', () => reject(new Error(`coordinator exited: ${out}`)));
       });
-      return { child, port };
+      const exited = new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
+      return { child, port, exited };
     };
-    const first = await launch();
     const acked: string[] = [];
-    const writers = await Promise.all([1, 2, 3].map(() => client(`127.0.0.1:${first.port}`, { retries: 0 })));
-    let stopWriting = false;
-    const loops = writers.map(async (w, i) => {
-      for (let j = 0; !stopWriting; j++) {
-        const path = `/w${i}-${j}`;
-        try {
-          await p((cb) => w.create(path, Buffer.from('x'), cb));
-          acked.push(path);
-        } catch {
-          return;
+    let server = await launch();
+    for (let round = 0; round < rounds; round++) {
+      const writers = await Promise.all([1, 2, 3].map(() => client(`127.0.0.1:${server.port}`, { retries: 0 })));
+      let stopWriting = false;
+      const target = acked.length + 200 + Math.floor(Math.random() * 200);
+      const loops = writers.map(async (w, i) => {
+        for (let j = 0; !stopWriting; j++) {
+          const path = `/w${round}-${i}-${j}`;
+          try {
+            await p((cb) => w.create(path, Buffer.from('x'), cb));
+            acked.push(path);
+          } catch {
+            return;
+          }
         }
-      }
-    });
-    while (acked.length < 300) await new Promise((r) => setTimeout(r, 5));
-    first.child.kill('SIGKILL');
-    stopWriting = true;
-    await Promise.all(loops);
-    for (const c of clients.splice(0)) c.close();
-    const second = await launch();
-    try {
-      const r = await client(`127.0.0.1:${second.port}`);
+      });
+      while (acked.length < target) await new Promise((r) => setTimeout(r, 2));
+      server.child.kill('SIGKILL');
+      stopWriting = true;
+      await Promise.all(loops);
+      for (const c of clients.splice(0)) c.close();
+      await server.exited;
+      server = await launch();
+      const r = await client(`127.0.0.1:${server.port}`);
       const present = new Set(await p<string[]>((cb) => r.getChildren('/', cb)));
       const lost = acked.filter((path) => !present.has(path.slice(1)));
-      expect(lost).toEqual([]);
+      expect(lost, `round ${round}`).toEqual([]);
       r.close();
-    } finally {
-      second.child.kill('SIGTERM');
-      await new Promise((r) => second.child.once('exit', r));
+      clients.splice(0);
     }
-  });
+    server.child.kill('SIGTERM');
+    await server.exited;
+  };
+
+  it('loses no acknowledged write when the process is killed (SIGKILL)', () => killTest([], 2));
+
+  it('loses no acknowledged write when killed while snapshotting and rolling the log every 100 txns', () =>
+    killTest(['--snapshot-every-txns', '100'], 3));
 });
 
 describe('bad input', () => {
