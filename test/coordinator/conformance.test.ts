@@ -95,6 +95,7 @@ for (const targetName of TARGET_NAMES) {
           try {
             await conformanceCase.run(caseContext);
           } finally {
+            caseContext.transcript.seal();
             await caseContext.cleanup();
             const perTarget = transcripts.get(conformanceCase.name) ?? new Map<TargetName, TranscriptEntry[]>();
             perTarget.set(targetName, caseContext.transcript.finalize());

@@ -5,7 +5,7 @@
  * nothing itself; the transcripts of the two targets must be equal, step by step.
  * SAMSA_CONFORMANCE_SEEDS=1,2,3 replaces the default seeds.
  */
-import { errorName, ZkError, type Stat, type ZkTestClient } from '../../helpers/zk-client.js';
+import { errorName, ZkError, type Event, type Stat, type ZkTestClient } from '../../helpers/zk-client.js';
 import { CaseContext, CreateMode, type ConformanceCase } from '../support/case-context.js';
 
 const DEFAULT_SEEDS = [1, 2, 3];
@@ -52,6 +52,10 @@ async function runSequence(c: CaseContext, seed: number): Promise<void> {
     return roll < 0.8 ? current : current + 1;
   };
   const statOf = (stat: Stat | null) => c.transcript.stat(stat);
+  // Events are collected and recorded per step, sorted: the deletions of a closing session's
+  // ephemerals have no specified order. The order within one txn is covered by the watch cases.
+  let pending: string[] = [];
+  const watcher = (name: string) => (event: Event) => pending.push(`${name}: ${event.getName()} ${event.getPath()}`);
 
   for (let step = 0; step < OPS_PER_SEED; step++) {
     const roll = random();
@@ -75,15 +79,15 @@ async function runSequence(c: CaseContext, seed: number): Promise<void> {
       c.record(`${label} delete ${path} v${v}`, await outcome(a.remove(path, v), () => 'deleted'));
     } else if (roll < 0.62) {
       const path = somePath();
-      const watch = random() < 0.5 ? c.watcher(`${label} data ${path}`) : undefined;
+      const watch = random() < 0.5 ? watcher(`${label} data ${path}`) : undefined;
       c.record(`${label} getData ${path}${watch ? ' +watch' : ''}`, await outcome(a.getData(path, watch), (r) => ({ data: r.data?.toString() ?? null, stat: statOf(r.stat) })));
     } else if (roll < 0.72) {
       const path = somePath();
-      const watch = random() < 0.5 ? c.watcher(`${label} exists ${path}`) : undefined;
+      const watch = random() < 0.5 ? watcher(`${label} exists ${path}`) : undefined;
       c.record(`${label} exists ${path}${watch ? ' +watch' : ''}`, await outcome(a.exists(path, watch), statOf));
     } else if (roll < 0.82) {
       const path = somePath();
-      const watch = random() < 0.5 ? c.watcher(`${label} children ${path}`) : undefined;
+      const watch = random() < 0.5 ? watcher(`${label} children ${path}`) : undefined;
       c.record(`${label} getChildren ${path}${watch ? ' +watch' : ''}`, await outcome(a.getChildren(path, watch), (r) => ({ children: [...r.children].sort(), stat: statOf(r.stat) })));
     } else if (roll < 0.95) {
       const ops: string[] = [];
@@ -119,6 +123,10 @@ async function runSequence(c: CaseContext, seed: number): Promise<void> {
     } else {
       c.record(`${label} delete missing`, await errorName(a.remove(`${root}/missing-${step}`)));
     }
+    // A round trip on A: every notification caused by this step reaches A before its reply.
+    await a.exists('/');
+    if (pending.length > 0) c.record(`${label} events`, pending.sort());
+    pending = [];
   }
 }
 

@@ -41,8 +41,15 @@ export class Transcript {
     this.sessionLabels.set(sessionId, label);
   }
 
+  private sealed = false;
+
   record(step: string, value: unknown = null): void {
-    this.entries.push([step, value]);
+    if (!this.sealed) this.entries.push([step, value]);
+  }
+
+  /** Ignore later records: what happens while a case's clients are being closed is not part of it. */
+  seal(): void {
+    this.sealed = true;
   }
 
   /** A zxid to be replaced by its rank at `finalize()`. */
