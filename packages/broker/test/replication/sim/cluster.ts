@@ -369,7 +369,11 @@ export class SimCluster {
     if (b.alive) b.hwCheckpoint = b.highWatermark;
   }
 
-  crash(brokerId: number): void {
+  /**
+   * The process dies. By default the controller sees its session end; `unnoticed` models a restart
+   * quicker than the session timeout that the controller does not detect as a bounce.
+   */
+  crash(brokerId: number, options: { unnoticed?: boolean } = {}): void {
     const b = this.brokers[brokerId]!;
     if (!b.alive) return;
     this.log(`b${b.id} CRASH`);
@@ -381,7 +385,7 @@ export class SimCluster {
     b.fetch = undefined;
     b.known = undefined;
     // The controller sees the session end.
-    this.controller.brokerDown(b.id);
+    if (!options.unnoticed) this.controller.brokerDown(b.id);
   }
 
   restart(brokerId: number): void {
@@ -677,13 +681,17 @@ export class SimCluster {
       nowMs: this.nowMs,
     });
     b.highWatermark = b.leader.highWatermark;
+    this.recordCommitted(b);
     this.log(`b${b.id} LEADS epoch ${s.leaderEpoch} isr [${s.isr}] leo ${b.logEndOffset} hw ${b.highWatermark}`);
     // Every committed record is in every future leader's log, at the same offset.
     this.checkHoldsCommitted(b, `new leader b${b.id} of epoch ${s.leaderEpoch}`);
   }
 
   private handleLeaderOutput(b: Broker, out: LeaderOutput): void {
-    if (out.highWatermark !== undefined) b.highWatermark = out.highWatermark;
+    if (out.highWatermark !== undefined) {
+      b.highWatermark = out.highWatermark;
+      this.recordCommitted(b);
+    }
     if (out.isrProposal) this.sendAlterIsr(b, out.isrProposal);
   }
 
@@ -762,18 +770,7 @@ export class SimCluster {
           throw new InvariantViolation('HW never decreases', `b${b.id} epoch ${b.leader.leaderEpoch} HW ${previous} -> ${b.leader.highWatermark}`);
         }
         this.termHighWatermarks.set(b.term, b.leader.highWatermark);
-        // Records below a leader's HW are committed: record them, and they must agree with every
-        // record any leader ever committed at that offset.
-        const from = this.termCommittedUpTo.get(b.term) ?? 0;
-        for (let o = from; o < b.leader.highWatermark; o++) {
-          const entry = b.log[o]!;
-          const known = this.committed.get(o);
-          if (!known) this.committed.set(o, entry);
-          else if (!sameEntry(known, entry)) {
-            throw new InvariantViolation('committed records are final', `offset ${o}: committed ${show(known)}, b${b.id} (epoch ${b.leader.leaderEpoch}) committed ${show(entry)}`);
-          }
-        }
-        this.termCommittedUpTo.set(b.term, Math.max(from, b.leader.highWatermark));
+        this.recordCommitted(b);
       }
     }
     // Replicas agree below their HWs: every record below a replica's HW is the committed one.
@@ -804,6 +801,24 @@ export class SimCluster {
     }
     // Any ISR member may be elected next: each holds every committed record.
     for (const id of s.isr) this.checkHoldsCommitted(this.brokers[id]!, `ISR member b${id} (epoch ${s.leaderEpoch})`);
+  }
+
+  /**
+   * Records below a leader's HW are committed: record them (as soon as the HW moves), and they must
+   * agree with every record any leader ever committed at that offset.
+   */
+  private recordCommitted(b: Broker): void {
+    if (!b.leader) return;
+    const from = this.termCommittedUpTo.get(b.term) ?? 0;
+    for (let o = from; o < b.leader.highWatermark; o++) {
+      const entry = b.log[o]!;
+      const known = this.committed.get(o);
+      if (!known) this.committed.set(o, entry);
+      else if (!sameEntry(known, entry)) {
+        throw new InvariantViolation('committed records are final', `offset ${o}: committed ${show(known)}, b${b.id} (epoch ${b.leader.leaderEpoch}) committed ${show(entry)}`);
+      }
+    }
+    this.termCommittedUpTo.set(b.term, Math.max(from, b.leader.highWatermark));
   }
 
   private checkHoldsCommitted(b: Broker, who: string): void {
