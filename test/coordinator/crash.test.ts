@@ -185,14 +185,16 @@ for (const target of ['embedded', 'zookeeper'] as const) {
 
       for (let round = 0; round < ROUNDS; round++) {
         server = await startServer(target, port, dataDir.path);
-        const client = await ZkTestClient.connect(server.connectString, { sessionTimeoutMs: 2 * TICK_TIME_MS });
+        // Two sessions, so that writes from several connections share the server's commits.
+        const clients = await Promise.all([0, 1].map(() => ZkTestClient.connect(server!.connectString, { sessionTimeoutMs: 2 * TICK_TIME_MS })));
+        const client = clients[0]!;
         const { checked, inFlightApplied } = await verify(client, nodes);
         if (round === 0) await client.create('/crash');
         const before = [...nodes.values()].filter((s) => s.acked).length;
 
         let killed = false;
         const writers = Array.from({ length: WRITERS }, (_, w) =>
-          writer(client, `/crash/r${round}-w${w}`, nodes, () => killed, next).catch((error: unknown) => {
+          writer(clients[w % clients.length]!, `/crash/r${round}-w${w}`, nodes, () => killed, next).catch((error: unknown) => {
             // After the kill, requests fail with CONNECTION_LOSS; before it, any failure is a bug.
             if (!killed) throw error;
           }),
@@ -209,7 +211,7 @@ for (const target of ['embedded', 'zookeeper'] as const) {
         };
         await withTimeout(killMoment.promise, 30_000, `${killAfter} acknowledged writes`);
         await server.kill();
-        client.abandon();
+        for (const each of clients) each.abandon();
         await Promise.all(writers);
         const acked = [...nodes.values()].filter((s) => s.acked).length;
         acknowledged += acked - before;
