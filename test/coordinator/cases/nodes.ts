@@ -331,4 +331,24 @@ export const nodeCases: ConformanceCase[] = [
       expect(names).toEqual(Array.from({ length: 30 }, (_, i) => String(i).padStart(10, '0')));
     },
   },
+  {
+    name: 'long names and deep paths',
+    async run(c) {
+      const a = await c.client('A');
+      const long = 'n'.repeat(4000);
+      await a.create(c.path(long), Buffer.from('long'));
+      expect((await a.getData(c.path(long))).data?.toString()).toBe('long');
+      let path = c.path('deep');
+      await a.create(path);
+      for (let depth = 1; depth < 100; depth++) {
+        path = `${path}/d${depth}`;
+        await a.create(path);
+      }
+      const leaf = await a.exists(path);
+      const { children } = await a.getChildren(c.base);
+      c.record('long and deep', { children: children.map((n) => (n.length > 20 ? `${n.length} chars` : n)).sort(), leaf: c.transcript.stat(leaf) });
+      expect(children.length).toBe(2);
+      expect(leaf?.numChildren).toBe(0);
+    },
+  },
 ];
