@@ -709,6 +709,8 @@ export class CoordinatorCore {
 
   // ---------------------------------------------------------------------------------------------
   // Apply: the only code that mutates the tree. Also used to replay the log on recovery.
+  // ZNode objects are never modified once in the map (only the shared `children` sets are): a change
+  // installs a new object, so a snapshot can capture the map's entries and serialize them later.
 
   /** Applies a logged txn. `triggers` collects watch triggers (null during recovery). */
   applyTxn(txn: Txn, triggers: Trigger[] | null): void {
@@ -752,12 +754,11 @@ export class CoordinatorCore {
           mtime: timeMs,
           ephemeralOwner: op.ephemeralOwner,
         });
-        const prev = { cversion: parent.cversion, pzxid: parent.pzxid };
         this.nodes.set(op.path, node);
         const name = childName(op.path);
         parent.children.add(name);
-        parent.cversion = op.parentCversion;
-        parent.pzxid = zxid;
+        // Copy-on-write: a snapshot being written holds the old parent object.
+        this.nodes.set(parentPath, { ...parent, cversion: op.parentCversion, pzxid: zxid });
         const owner = op.ephemeralOwner !== 0n ? this.sessions.get(op.ephemeralOwner) : undefined;
         owner?.ephemerals.add(op.path);
         if (op.ephemeralOwner === CONTAINER_OWNER) this.containers.add(op.path);
@@ -765,8 +766,7 @@ export class CoordinatorCore {
           this.containers.delete(op.path);
           this.nodes.delete(op.path);
           parent.children.delete(name);
-          parent.cversion = prev.cversion;
-          parent.pzxid = prev.pzxid;
+          this.nodes.set(parentPath, parent);
           owner?.ephemerals.delete(op.path);
         });
         triggers?.push({ table: 'data', path: op.path, type: EventType.NodeCreated });
@@ -778,11 +778,10 @@ export class CoordinatorCore {
         const parentPath = parentOf(op.path);
         const parent = this.nodes.get(parentPath);
         if (!node || !parent) throw new Error(`inconsistent delete of ${op.path} at zxid ${zxid}`);
-        const prev = { cversion: parent.cversion, pzxid: parent.pzxid };
         this.nodes.delete(op.path);
         const name = childName(op.path);
         parent.children.delete(name);
-        if (zxid > parent.pzxid) parent.pzxid = zxid;
+        if (zxid > parent.pzxid) this.nodes.set(parentPath, { ...parent, pzxid: zxid });
         const owner = node.ephemeralOwner !== 0n ? this.sessions.get(node.ephemeralOwner) : undefined;
         owner?.ephemerals.delete(op.path);
         const wasContainer = this.containers.delete(op.path);
@@ -790,8 +789,7 @@ export class CoordinatorCore {
           if (wasContainer) this.containers.add(op.path);
           this.nodes.set(op.path, node);
           parent.children.add(name);
-          parent.cversion = prev.cversion;
-          parent.pzxid = prev.pzxid;
+          this.nodes.set(parentPath, parent);
           owner?.ephemerals.add(op.path);
         });
         if (triggers) {
@@ -804,22 +802,16 @@ export class CoordinatorCore {
       case 'setData': {
         const node = this.nodes.get(op.path);
         if (!node) throw new Error(`inconsistent setData of ${op.path} at zxid ${zxid}`);
-        const prev = { data: node.data, version: node.version, mzxid: node.mzxid, mtime: node.mtime };
-        node.data = op.data;
-        node.version = op.version;
-        node.mzxid = zxid;
-        node.mtime = timeMs;
-        undo?.push(() => Object.assign(node, prev));
+        this.nodes.set(op.path, { ...node, data: op.data, version: op.version, mzxid: zxid, mtime: timeMs });
+        undo?.push(() => this.nodes.set(op.path, node));
         triggers?.push({ table: 'data', path: op.path, type: EventType.NodeDataChanged });
         return;
       }
       case 'setACL': {
         const node = this.nodes.get(op.path);
         if (!node) throw new Error(`inconsistent setACL of ${op.path} at zxid ${zxid}`);
-        const prev = { acl: node.acl, aversion: node.aversion };
-        node.acl = this.internAcl(op.acl);
-        node.aversion = op.aversion;
-        undo?.push(() => Object.assign(node, prev));
+        this.nodes.set(op.path, { ...node, acl: this.internAcl(op.acl), aversion: op.aversion });
+        undo?.push(() => this.nodes.set(op.path, node));
         return;
       }
       case 'multi':

@@ -148,21 +148,41 @@ export function scanLog(buf: Buffer): LogScan {
 const SNAPSHOT_MAGIC = 0x534d5a53; // "SMZS"
 const SNAPSHOT_VERSION = 1;
 
-export function encodeSnapshot(snap: SnapshotData): Buffer {
+/**
+ * Encodes a snapshot in parts of about `nodesPerPart` nodes, so that a writer can yield to the event
+ * loop between parts; the concatenation of the parts is the snapshot file. The nodes must not change
+ * while the parts are produced (the core never modifies a ZNode object once it is in its map).
+ */
+export function* encodeSnapshotParts(snap: SnapshotData, nodesPerPart = 5000): Generator<Buffer> {
   const w = new Writer(1 << 16);
+  let crc = 0;
+  const emit = () => {
+    const part = w.take();
+    crc = crc32(part, crc);
+    return part;
+  };
   w.int(SNAPSHOT_MAGIC).int(SNAPSHOT_VERSION).long(snap.zxid).bigLong(snap.highestSessionId);
   w.int(snap.sessions.length);
   for (const s of snap.sessions) w.bigLong(s.id).int(s.timeoutMs).buffer(s.passwd);
   w.int(snap.nodes.length);
+  let inPart = 0;
   for (const { path, node: n } of snap.nodes) {
     w.string(path).buffer(n.data).acls(n.acl);
     w.long(n.czxid).long(n.mzxid).long(n.pzxid).long(n.ctime).long(n.mtime);
     w.int(n.version).int(n.cversion).int(n.aversion).bigLong(n.ephemeralOwner);
+    if (++inPart >= nodesPerPart) {
+      inPart = 0;
+      yield emit();
+    }
   }
-  const body = w.view();
-  const crc = crc32(body);
-  w.int(crc | 0);
-  return w.take();
+  yield emit();
+  const trailer = Buffer.alloc(4);
+  trailer.writeUInt32BE(crc >>> 0);
+  yield trailer;
+}
+
+export function encodeSnapshot(snap: SnapshotData): Buffer {
+  return Buffer.concat([...encodeSnapshotParts(snap)]);
 }
 
 /** Decodes a snapshot; throws JuteError if it is truncated or its checksum does not match. */

@@ -24,7 +24,7 @@ import {
 } from './jute.js';
 import { fourLetterWordReply, isFourLetterWord, type FourLetterState, type ServerStats } from './four-letter.js';
 import { ErrorCode, KeeperState, UNSUPPORTED_ZOOKEEPER_OPCODES } from './protocol.js';
-import { encodeSnapshot, writeTxnRecord } from './records.js';
+import { encodeSnapshotParts, writeTxnRecord } from './records.js';
 import { recover, TxnLog } from './storage.js';
 
 export interface CoordinatorOptions {
@@ -361,7 +361,7 @@ class CoordinatorServer {
     }
     if (txns > 0) {
       this.txnsSinceSnapshot += txns;
-      if (this.txnsSinceSnapshot >= this.snapshotEveryTxns && this.log.snapshot(this.core.snapshot(), encodeSnapshot)) {
+      if (this.txnsSinceSnapshot >= this.snapshotEveryTxns && this.log.snapshot(this.core.snapshot(), (snap) => encodeSnapshotParts(snap))) {
         this.txnsSinceSnapshot = 0;
       }
     }

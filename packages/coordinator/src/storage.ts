@@ -208,23 +208,28 @@ export class TxnLog {
 
   /**
    * Takes a snapshot of the state just produced by the last appended txn (zxid `snap.zxid`): rolls the
-   * log to a new file and writes the snapshot in the background; older files go once it is durable.
+   * log to a new file and writes the snapshot in the background (the captured nodes are immutable);
+   * older files go once it is durable.
    * Returns false (and does nothing) if a snapshot is already being written.
    */
-  snapshot(snap: SnapshotData, encode: (s: SnapshotData) => Buffer): boolean {
+  snapshot(snap: SnapshotData, encode: (s: SnapshotData) => Iterable<Buffer>): boolean {
     if (this.snapshotting || this.failed) return false;
     this.snapshotting = true;
     const dir = this.options.dataDir;
     const rollName = `log.${hex(snap.zxid + 1)}`;
     const rolled = new Promise<void>((resolve) => this.pending.push({ rollTo: rollName, done: resolve }));
     this.schedule();
-    const bytes = encode(snap);
     const name = `snapshot.${hex(snap.zxid)}`;
+    let bytes = 0;
     const work = async () => {
       const tmp = join(dir, `${name}.tmp`);
       const fh = await open(tmp, 'w');
       try {
-        await fh.writeFile(bytes);
+        // Encoded part by part, yielding between parts, so a large tree does not stall the server.
+        for (const part of encode(snap)) {
+          await fh.write(part);
+          bytes += part.length;
+        }
         await fh.sync();
       } finally {
         await fh.close();
@@ -234,7 +239,7 @@ export class TxnLog {
       await rolled;
       for (const s of listByZxid(dir, SNAP_RE)) if (s.zxid < snap.zxid) await rm(join(dir, s.name), { force: true });
       for (const l of listByZxid(dir, LOG_RE)) if (l.zxid <= snap.zxid) await rm(join(dir, l.name), { force: true });
-      this.options.logger.info({ zxid: snap.zxid, bytes: bytes.length }, 'snapshot written');
+      this.options.logger.info({ zxid: snap.zxid, bytes }, 'snapshot written');
     };
     work()
       .catch((err: unknown) => this.options.logger.error({ err }, 'snapshot failed; the log still holds everything'))
