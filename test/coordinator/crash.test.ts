@@ -216,7 +216,8 @@ for (const target of ['embedded', 'zookeeper'] as const) {
         const acked = [...nodes.values()].filter((s) => s.acked).length;
         acknowledged += acked - before;
         console.info(
-          `[coordinator crash test] ${target} round ${round}: verified ${checked} nodes (${inFlightApplied} in-flight writes applied), killed after ${killAfter} acknowledged writes, ${acked} nodes acknowledged`,
+          `[coordinator crash test] ${target} round ${round}: verified ${checked} nodes ` +
+            `(${inFlightApplied} in-flight writes applied), killed after ${killAfter} acknowledged writes, ${acked} nodes acknowledged`,
         );
         server = undefined;
       }

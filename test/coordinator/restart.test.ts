@@ -86,7 +86,8 @@ for (const target of ['zookeeper', 'embedded'] as const) {
       expect(rootData.data?.toString()).toBe('root v1');
       t.record('/r after restart', t.stat(rootData.stat));
 
-      const back = await WireClient.connect(host, port, { sessionId: keeper.session.id, password: keeper.session.password, sessionTimeoutMs: 20 * TICK_TIME_MS, lastZxidSeen: lastZxidBefore });
+      const keeperSession = { sessionId: keeper.session.id, password: keeper.session.password, sessionTimeoutMs: 20 * TICK_TIME_MS };
+      const back = await WireClient.connect(host, port, { ...keeperSession, lastZxidSeen: lastZxidBefore });
       opened.push({ close: () => back.abandon() });
       t.record('keeper reattaches after restart', { expired: back.session.expired, refused: back.session.refused });
       expect(back.session.expired).toBe(false);
@@ -111,7 +112,7 @@ for (const target of ['zookeeper', 'embedded'] as const) {
       back.abandon();
       await server.kill();
       server = await start(target, port, dataDir.path);
-      const again = await WireClient.connect(host, port, { sessionId: keeper.session.id, password: keeper.session.password, sessionTimeoutMs: 20 * TICK_TIME_MS, lastZxidSeen: lastZxidBeforeCrash });
+      const again = await WireClient.connect(host, port, { ...keeperSession, lastZxidSeen: lastZxidBeforeCrash });
       opened.push({ close: () => again.abandon() });
       t.record('keeper reattaches after crash', { expired: again.session.expired, refused: again.session.refused });
       expect(again.session.expired).toBe(false);
@@ -136,7 +137,8 @@ for (const target of ['zookeeper', 'embedded'] as const) {
   });
 }
 
-describe.skipIf(!(availability.zookeeper.available && availability.embedded.available))('restarts: coordinator transcript equals ZooKeeper transcript', () => {
+const bothRun = availability.zookeeper.available && availability.embedded.available;
+describe.skipIf(!bothRun)('restarts: coordinator transcript equals ZooKeeper transcript', () => {
   test('same observations', () => {
     expect(transcripts.get('zookeeper'), 'the ZooKeeper run recorded no transcript').toBeDefined();
     expect(transcripts.get('embedded')).toEqual(transcripts.get('zookeeper'));

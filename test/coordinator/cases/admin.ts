@@ -155,7 +155,9 @@ export const adminCases: ConformanceCase[] = [
       const formats = {
         'srvr version is x.y.z': /^Zookeeper version: \d+\.\d+\.\d+/.test(await fourLetterWord(host, port, 'srvr')),
         'envi has zookeeper.version=': /^zookeeper\.version=\d+\.\d+\.\d+/m.test(replies.envi!),
-        'conf has clientPort, dataDir, tickTime, min/maxSessionTimeout': ['clientPort=', 'dataDir=', 'tickTime=', 'minSessionTimeout=', 'maxSessionTimeout='].every((key) => replies.conf!.includes(key)),
+        'conf has clientPort, dataDir, tickTime, min/maxSessionTimeout': ['clientPort=', 'dataDir=', 'tickTime=', 'minSessionTimeout=', 'maxSessionTimeout='].every(
+          (key) => replies.conf!.includes(key),
+        ),
         'wchs totals': /^Total watches:\d+$/m.test(replies.wchs!),
         'dump lists our ephemeral': replies.dump!.includes(c.path('eph')),
         'cons lists connections': /^ \/127\.0\.0\.1:\d+\[\d+\]\(/m.test(replies.cons!),

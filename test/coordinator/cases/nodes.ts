@@ -326,7 +326,8 @@ export const nodeCases: ConformanceCase[] = [
       const outcome = { OK: attempts.filter((a) => a === 'OK').length, BAD_VERSION: attempts.filter((a) => a === 'BAD_VERSION').length };
       c.record('compare-and-set by 6 sessions', outcome);
       expect(outcome).toEqual({ OK: 1, BAD_VERSION: 5 });
-      const names = (await Promise.all(clients.flatMap((client) => [1, 2, 3, 4, 5].map(() => client.create(c.path('q/n-'), null, CreateMode.PERSISTENT_SEQUENTIAL))))).map((p) => p.slice(-10)).sort();
+      const creates = clients.flatMap((client) => [1, 2, 3, 4, 5].map(() => client.create(c.path('q/n-'), null, CreateMode.PERSISTENT_SEQUENTIAL)));
+      const names = (await Promise.all(creates)).map((p) => p.slice(-10)).sort();
       c.record('30 concurrent sequential creates', { unique: new Set(names).size, first: names[0], last: names[names.length - 1] });
       expect(names).toEqual(Array.from({ length: 30 }, (_, i) => String(i).padStart(10, '0')));
     },

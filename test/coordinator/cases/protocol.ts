@@ -273,7 +273,19 @@ export const protocolCases: ConformanceCase[] = [
       // private-use area and U+FFF0..U+FFFF.
       const wire = await c.wire('W');
       const refused: Record<string, string> = {};
-      for (const [label, name] of [['U+0001', '\u0001'], ['U+001F', '\u001f'], ['U+007F', '\u007f'], ['U+009F', '\u009f'], ['emoji U+1F600', '\u{1f600}'], ['U+E000', '\ue000'], ['U+F8FF', '\uf8ff'], ['U+FFF0', '\ufff0'], ['U+FFFD', '\ufffd'], ['U+F900', '\uf900']] as const) {
+      const characters = [
+        ['U+0001', '\u0001'],
+        ['U+001F', '\u001f'],
+        ['U+007F', '\u007f'],
+        ['U+009F', '\u009f'],
+        ['emoji U+1F600', '\u{1f600}'],
+        ['U+E000', '\ue000'],
+        ['U+F8FF', '\uf8ff'],
+        ['U+FFF0', '\ufff0'],
+        ['U+FFFD', '\ufffd'],
+        ['U+F900', '\uf900'],
+      ] as const;
+      for (const [label, name] of characters) {
         refused[label] = codeName((await wire.create(c.path(`c-${name}`), null)).err);
       }
       c.record('characters', refused);
