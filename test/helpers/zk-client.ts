@@ -196,9 +196,22 @@ export class ZkTestClient {
    * process had died: the server expires the session after its timeout.
    */
   abandon(): void {
+    this.suspend();
+  }
+
+  /**
+   * Like `abandon()`, but the returned function lets the client reconnect again (to the same session),
+   * e.g. to see how it learns that its session expired meanwhile.
+   */
+  suspend(): () => void {
     const manager = connectionManagerOf(this.client);
+    const connect = manager.connect;
     manager.connect = () => {};
     manager.socket?.destroy();
+    return () => {
+      manager.connect = connect;
+      manager.connect();
+    };
   }
 }
 

@@ -1,7 +1,7 @@
 /** Sessions: timeout negotiation, expiry, reattaching on a new connection, closing. */
 import { expect } from 'vitest';
 import { codeName } from '../../helpers/zk-client.js';
-import { withTimeout } from '../../helpers/wait.js';
+import { nextEvent, withTimeout } from '../../helpers/wait.js';
 import { CreateMode, type ConformanceCase } from '../support/case-context.js';
 
 export const sessionCases: ConformanceCase[] = [
@@ -65,6 +65,23 @@ export const sessionCases: ConformanceCase[] = [
       const late = await c.wire('late', { sessionId: sessionId.readBigInt64BE(0), password, sessionTimeoutMs: 2 * tick });
       c.record('reattach after expiry', { expired: late.session.expired, timeoutMs: late.session.timeoutMs });
       expect(late.session.expired).toBe(true);
+    },
+  },
+  {
+    name: "node-zookeeper-client reconnecting after its session expired emits 'expired'",
+    async run(c) {
+      const tick = c.target.tickTimeMs;
+      const a = await c.client('A', { sessionTimeoutMs: 2 * tick });
+      const observer = await c.client('B');
+      await a.create(c.path('e'), null, CreateMode.EPHEMERAL);
+      await observer.exists(c.path('e'), c.watcher('B exists e'));
+      const resume = a.suspend();
+      await c.eventCount(1, 10 * tick + 10_000);
+      const expired = nextEvent(a.client, 'expired', 10_000).then(() => 'expired');
+      resume();
+      const outcome = await expired;
+      c.record('A after reconnecting', outcome);
+      expect(outcome).toBe('expired');
     },
   },
   {
