@@ -3,11 +3,12 @@ import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { ClusterMember } from './cluster/cluster-member.js';
 import { parseHostPort, type BrokerSettingName, type Settings } from './config.js';
-import { CommitTracker } from './server/commit.js';
 import type { BrokerContext } from './server/context.js';
 import { DelayedOperations } from './server/delayed.js';
+import { ReplicaFetchers } from './server/fetcher.js';
 import { startGrpcServer } from './server/grpc-server.js';
 import { PartitionRegistry } from './server/partitions.js';
+import { Leadership, PeerClients } from './server/replication.js';
 
 export interface RunningBroker {
   readonly brokerId: number;
@@ -62,29 +63,53 @@ export async function startBroker(settings: Settings<BrokerSettingName>, logger:
   }
 
   const waiters = new DelayedOperations();
+  const peers = new PeerClients();
+  const metadata = () => member.metadata.image;
+  const leadership = new Leadership({
+    brokerId,
+    replicaLagTimeMaxMs: settings['replica.lag.time.max.ms'] as number,
+    waiters,
+    peers,
+    metadata,
+    logger: log,
+  });
+  const fetchers = new ReplicaFetchers({ brokerId, peers, metadata, logger: log });
   const partitions = new PartitionRegistry({
     brokerId,
     logDir,
     brokerSettings: settings,
     topicConfigs: (topic) => member.metadata.image.topics.get(topic)?.configs ?? {},
     waiters,
+    hooks: {
+      becomeLeader: (hosted, change) => leadership.becomeLeader(hosted, change),
+      becomeFollower: (hosted) => fetchers.follow(hosted),
+      stepDown: (hosted) => {
+        leadership.resign(hosted);
+        fetchers.unfollow(hosted);
+      },
+    },
     logger: log,
   });
   member.on('roles', (changes) => void partitions.applyRoles(changes));
+  member.metadata.on('change', () => leadership.onMetadata());
   // Roles announced while joining were emitted before this listener existed: apply the current ones.
   // Applying a role twice is harmless (the second only refreshes it).
   await partitions.applyRoles(member.currentRoles());
   await partitions.removeStrayLogs((topic, partition) => member.metadata.image.topics.get(topic)?.partitions[partition]?.replicas.includes(brokerId) ?? false);
   partitions.startRetention();
+  leadership.start();
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
       log.info('shutting down');
       await member.close();
+      leadership.stop();
+      await fetchers.close();
       waiters.expireAll();
       await server.close(settings['controlled.shutdown.timeout.ms'] as number);
       await partitions.close();
+      peers.close();
       log.info('stopped');
     })();
     return closing;
@@ -101,7 +126,7 @@ export async function startBroker(settings: Settings<BrokerSettingName>, logger:
     member,
     partitions,
     waiters,
-    replication: new CommitTracker(brokerId, partitions, waiters),
+    leadership,
     knowsPartition: (topic, partition) => member.metadata.image.topics.get(topic)?.partitions[partition] !== undefined,
   };
   log.info({ listen: `${listen.host}:${server.port}`, advertised: `${advertised.host}:${advertised.port}`, logDir }, 'broker started');

@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
 import type { ClusterMember } from '../cluster/cluster-member.js';
 import type { BrokerSettingName, Settings } from '../config.js';
-import type { CommitTracker } from './commit.js';
 import type { DelayedOperations } from './delayed.js';
 import type { PartitionRegistry } from './partitions.js';
+import type { Leadership } from './replication.js';
 
 /** What every request handler may use: the broker's parts, wired once in broker.ts. */
 export interface BrokerContext {
@@ -12,7 +12,7 @@ export interface BrokerContext {
   readonly logger: Logger;
   readonly member: ClusterMember;
   readonly partitions: PartitionRegistry;
-  readonly replication: CommitTracker;
+  readonly leadership: Leadership;
   readonly waiters: DelayedOperations;
   /** Whether the partition exists in this broker's metadata (distinguishes NotLeader from UnknownTopicOrPartition). */
   knowsPartition(topic: string, partition: number): boolean;

@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { SamsaError, loadBrokerProto, type v1 } from '@samsa/protocol';
+import { SamsaError, loadBrokerProto, loadReplicationProto, type v1 } from '@samsa/protocol';
 import type { Logger } from 'pino';
 import type { BrokerContext } from './context.js';
 import { handleCreateTopics, handleDeleteTopics, handleDescribeCluster } from './handlers/admin.js';
@@ -7,6 +7,7 @@ import { handleFetch } from './handlers/fetch.js';
 import { handleListOffsets } from './handlers/list-offsets.js';
 import { handleMetadata } from './handlers/metadata.js';
 import { handleProduce } from './handlers/produce.js';
+import { handleAlterPartition, handleReplicaFetch } from './handlers/replica-fetch.js';
 
 /** Trailer naming the error table entry when a whole request fails with a SamsaError. */
 export const ERROR_CODE_METADATA_KEY = 'samsa-error-code';
@@ -70,6 +71,10 @@ export async function startGrpcServer(options: {
     Produce: unary<v1.ProduceRequest__Output, v1.ProduceResponse>(context, logger, 'Produce', handleProduce),
     Fetch: unary<v1.FetchRequest__Output, v1.FetchResponse>(context, logger, 'Fetch', handleFetch),
     ListOffsets: unary<v1.ListOffsetsRequest__Output, v1.ListOffsetsResponse>(context, logger, 'ListOffsets', handleListOffsets),
+  });
+  server.addService(loadReplicationProto().Replication.service, {
+    ReplicaFetch: unary<v1.ReplicaFetchRequest__Output, v1.ReplicaFetchResponse>(context, logger, 'ReplicaFetch', handleReplicaFetch),
+    AlterPartition: unary<v1.AlterPartitionRequest__Output, v1.AlterPartitionResponse>(context, logger, 'AlterPartition', handleAlterPartition),
   });
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${options.host.includes(':') ? `[${options.host}]` : options.host}:${options.port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));

@@ -4,6 +4,7 @@ import { ErrorCodes, SamsaError } from '@samsa/protocol';
 import type { Logger } from 'pino';
 import type { RoleChange } from '../cluster/metadata.js';
 import { effectiveTopicSettings, type BrokerSettingName, type Settings, type TopicSettingName } from '../config.js';
+import { loadEpochCache, type LeaderEpochCache, type LeaderState } from '../replication/index.js';
 import { openPartitionLog, partitionDirName, type LogConfig, type PartitionLog } from '../storage/index.js';
 import type { DelayedOperations } from './delayed.js';
 
@@ -12,14 +13,18 @@ export interface HostedPartition {
   readonly topic: string;
   readonly partition: number;
   readonly log: PartitionLog;
+  /** Leader epoch -> start offset of this replica's log, kept on disk (leader-epoch-checkpoint). */
+  readonly epochCache: LeaderEpochCache;
+  /** The replication state machine of the current leadership term; undefined on followers. */
+  leaderState: LeaderState | undefined;
   role: 'leader' | 'follower';
   leaderEpoch: number;
   leader: number;
   isr: readonly number[];
   replicas: readonly number[];
   /**
-   * Offsets below this are committed: visible to consumers and safe from truncation. With the
-   * leader alone in the ISR it follows the log end; replication advances it from follower positions.
+   * Offsets below this are committed: visible to consumers and safe from truncation. A leader's comes
+   * from its LeaderState (ISR positions); a follower's from the leader's fetch responses.
    */
   highWatermark: number;
   settings: Settings<TopicSettingName>;
@@ -42,6 +47,17 @@ export function logConfigFor(settings: Settings<TopicSettingName>): Partial<LogC
   };
 }
 
+/** A leader or follower role as the metadata cache announces it. */
+export type ReplicaRole = Extract<RoleChange, { kind: 'leader' | 'follower' }>;
+
+/** What replication does when a partition's role changes (server/broker.ts wires Leadership and fetchers). */
+export interface RoleHooks {
+  becomeLeader(hosted: HostedPartition, change: ReplicaRole): Promise<void>;
+  becomeFollower(hosted: HostedPartition): void;
+  /** The partition stops being led or followed here (role change or removal). */
+  stepDown(hosted: HostedPartition): void;
+}
+
 export interface PartitionRegistryOptions {
   readonly brokerId: number;
   readonly logDir: string;
@@ -49,6 +65,7 @@ export interface PartitionRegistryOptions {
   /** Topic-level overrides as stored in the coordinator, looked up when a log is opened. */
   readonly topicConfigs: (topic: string) => Readonly<Record<string, string>>;
   readonly waiters: DelayedOperations;
+  readonly hooks: RoleHooks;
   readonly logger: Logger;
 }
 
@@ -101,15 +118,6 @@ export class PartitionRegistry {
     return run;
   }
 
-  /** Advances a leader's high watermark and wakes the requests waiting on it. */
-  advanceHighWatermark(hosted: HostedPartition, offset: number): void {
-    // Ordering rule: the high watermark never moves backwards.
-    if (offset > hosted.highWatermark) {
-      hosted.highWatermark = offset;
-      this.options.waiters.notify(partitionKey(hosted.topic, hosted.partition));
-    }
-  }
-
   /**
    * Deletes partition directories this broker is no longer a replica of (their topic was deleted, or
    * reassigned, while the broker was down). Call once metadata is loaded.
@@ -142,26 +150,29 @@ export class PartitionRegistry {
   async close(): Promise<void> {
     if (this.retentionTimer) clearInterval(this.retentionTimer);
     await this.chain;
+    for (const hosted of this.hosted.values()) this.options.hooks.stepDown(hosted);
     await Promise.all([...this.hosted.values()].map((h) => h.log.close().catch((err: unknown) => this.options.logger.warn({ err }, 'closing a log failed'))));
     this.hosted.clear();
   }
 
-  private async assume(change: Extract<RoleChange, { kind: 'leader' | 'follower' }>): Promise<void> {
+  private async assume(change: ReplicaRole): Promise<void> {
     const key = partitionKey(change.topic, change.partition);
     let hosted = this.hosted.get(key);
     if (!hosted) {
       const settings = effectiveTopicSettings(this.options.brokerSettings, this.options.topicConfigs(change.topic));
-      const log = await openPartitionLog({
-        dir: join(this.options.logDir, partitionDirName(change.topic, change.partition)),
-        config: logConfigFor(settings),
-        logger: this.options.logger.child({ topic: change.topic, partition: change.partition }),
-      });
+      const dir = join(this.options.logDir, partitionDirName(change.topic, change.partition));
+      const log = await openPartitionLog({ dir, config: logConfigFor(settings), logger: this.options.logger.child({ topic: change.topic, partition: change.partition }) });
+      const epochCache = await loadEpochCache(dir);
+      // The epoch cache may not describe records past the log end (a torn tail cut by recovery), as in Kafka.
+      epochCache.truncateFromEnd(log.logEndOffset);
       hosted = {
         topic: change.topic,
         partition: change.partition,
         log,
+        epochCache,
+        leaderState: undefined,
         role: change.kind,
-        leaderEpoch: change.leaderEpoch,
+        leaderEpoch: -1,
         leader: change.leader,
         isr: change.isr,
         replicas: change.replicas,
@@ -170,13 +181,14 @@ export class PartitionRegistry {
       };
       this.hosted.set(key, hosted);
     }
+    // The same term announced again (start-up overlaps the first events): nothing to do.
+    if (hosted.role === change.kind && hosted.leaderEpoch === change.leaderEpoch && hosted.leader === change.leader) return;
+    this.options.hooks.stepDown(hosted);
     Object.assign(hosted, { role: change.kind, leaderEpoch: change.leaderEpoch, leader: change.leader, isr: change.isr, replicas: change.replicas });
-    if (change.kind === 'leader' && change.isr.length === 1 && change.isr[0] === this.options.brokerId) {
-      // Alone in the ISR: everything in the log is committed.
-      this.advanceHighWatermark(hosted, hosted.log.logEndOffset);
-    }
-    this.options.logger.info({ topic: change.topic, partition: change.partition, role: change.kind, leaderEpoch: change.leaderEpoch }, 'partition role');
-    // Fetches parked on this partition must re-check: they may now get NotLeaderOrFollower.
+    if (change.kind === 'leader') await this.options.hooks.becomeLeader(hosted, change);
+    else this.options.hooks.becomeFollower(hosted);
+    this.options.logger.info({ topic: change.topic, partition: change.partition, role: change.kind, leader: change.leader, leaderEpoch: change.leaderEpoch, isr: change.isr }, 'partition role');
+    // Requests parked on this partition must re-check: they may now get NotLeaderOrFollower.
     this.options.waiters.notify(key);
   }
 
@@ -184,6 +196,7 @@ export class PartitionRegistry {
     const key = partitionKey(topic, partition);
     const hosted = this.hosted.get(key);
     this.hosted.delete(key);
+    if (hosted) this.options.hooks.stepDown(hosted);
     this.options.waiters.notify(key);
     if (hosted) await hosted.log.close().catch(() => undefined);
     await rm(join(this.options.logDir, partitionDirName(topic, partition)), { recursive: true, force: true });

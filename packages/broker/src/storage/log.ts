@@ -682,6 +682,27 @@ export class PartitionLog {
     });
   }
 
+  /**
+   * Empties the log and restarts it at `offset`: a follower whose position fell below the leader's log
+   * start (retention deleted what it still needed) starts again from there, as Kafka's
+   * truncateFullyAndStartAt does.
+   */
+  resetTo(offset: number): Promise<void> {
+    return this.enqueue(async () => {
+      this.ensureOnline();
+      try {
+        await this.truncateFullyAndStartAt(offset);
+      } catch (err) {
+        if (err instanceof KafkaStorageError) throw err;
+        throw this.goOffline(err, this.active.paths.log, undefined);
+      }
+      this.recoveryPoint = offset;
+      await this.writeRecoveryPoint();
+      this.unflushedMessages = 0;
+      this.logger.info({ offset }, 'emptied the log and restarted it');
+    });
+  }
+
   private async truncateWithin(offset: number): Promise<void> {
     const keep = this.segmentIndexFor(offset);
     const target = this.segments[keep]!;

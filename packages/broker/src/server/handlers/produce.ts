@@ -19,10 +19,10 @@ export async function handleProduce(ctx: BrokerContext, request: v1.ProduceReque
       try {
         const hosted = ctx.partitions.leaderOf(topic.name, data.partition, ctx.knowsPartition(topic.name, data.partition));
         if (data.records.length === 0) throw new SamsaError(ErrorCodes.CORRUPT_MESSAGE, 'no record batch in the request');
-        if (acks === -1) ctx.replication.checkEnoughReplicas(hosted);
+        if (acks === -1) ctx.leadership.checkEnoughReplicas(hosted);
         const appended = await hosted.log.append(data.records, { leaderEpoch: hosted.leaderEpoch });
-        ctx.replication.onLeaderAppend(hosted);
-        if (acks === -1) await ctx.replication.waitForIsr(hosted, appended.lastOffset + 1, request.timeoutMs, signal);
+        ctx.leadership.onLeaderAppend(hosted);
+        if (acks === -1) await ctx.leadership.waitForIsr(hosted, appended.lastOffset + 1, request.timeoutMs, signal);
         return {
           ...base,
           ...NO_ERROR,

@@ -1,0 +1,191 @@
+import { ErrorCodes, type v1 } from '@samsa/protocol';
+import type { Logger } from 'pino';
+import type { MetadataImage } from '../cluster/metadata.js';
+import { assignEpochsFromBatches, followerHighWatermark, followerTruncation, saveEpochCache } from '../replication/index.js';
+import type { HostedPartition } from './partitions.js';
+import type { PeerClients } from './replication.js';
+
+export interface FetcherOptions {
+  readonly brokerId: number;
+  readonly peers: PeerClients;
+  readonly metadata: () => MetadataImage;
+  readonly logger: Logger;
+  /** replica.fetch.wait.max.ms (Kafka: 500). */
+  readonly maxWaitMs?: number;
+  /** replica.fetch.max.bytes per partition (Kafka: 1 MiB) and replica.fetch.response.max.bytes (10 MiB). */
+  readonly partitionMaxBytes?: number;
+  readonly responseMaxBytes?: number;
+  /** replica.fetch.backoff.ms (Kafka: 1000; shorter here so failover tests and users wait less). */
+  readonly backoffMs?: number;
+}
+
+/**
+ * Follower side of replication: one fetch loop per leader broker, long-polling that leader for every
+ * partition this broker follows there, appending the leader's batches as they are (offsets and epochs
+ * kept) and truncating where the leader says our log diverged. The fetch position is the log end
+ * offset: it is what acknowledges our copy to the leader.
+ */
+export class ReplicaFetchers {
+  private readonly loops = new Map<number, FetchLoop>();
+
+  constructor(private readonly options: FetcherOptions) {}
+
+  /** Starts (or moves) following `hosted` from its current leader. */
+  follow(hosted: HostedPartition): void {
+    this.unfollow(hosted);
+    if (hosted.leader < 0 || hosted.leader === this.options.brokerId) return;
+    let loop = this.loops.get(hosted.leader);
+    if (!loop) {
+      loop = new FetchLoop(hosted.leader, this.options);
+      this.loops.set(hosted.leader, loop);
+    }
+    loop.add(hosted);
+  }
+
+  unfollow(hosted: HostedPartition): void {
+    for (const [leader, loop] of this.loops) {
+      if (loop.remove(hosted) && loop.isEmpty()) {
+        loop.stop();
+        this.loops.delete(leader);
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.loops.values()].map((loop) => loop.stop()));
+    this.loops.clear();
+  }
+}
+
+class FetchLoop {
+  private readonly partitions = new Set<HostedPartition>();
+  private running = true;
+  private wake: (() => void) | undefined;
+  private readonly done: Promise<void>;
+  private readonly log: Logger;
+
+  constructor(private readonly leaderId: number, private readonly options: FetcherOptions) {
+    this.log = options.logger.child({ fetchingFrom: leaderId });
+    this.done = this.run();
+  }
+
+  add(hosted: HostedPartition): void {
+    this.partitions.add(hosted);
+    this.wake?.();
+  }
+
+  remove(hosted: HostedPartition): boolean {
+    return this.partitions.delete(hosted);
+  }
+
+  isEmpty(): boolean {
+    return this.partitions.size === 0;
+  }
+
+  stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    return this.done;
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      const batch = [...this.partitions].filter((h) => h.role === 'follower' && h.leader === this.leaderId && h.log.state === 'online');
+      if (batch.length === 0) {
+        await new Promise<void>((resolve) => (this.wake = resolve));
+        this.wake = undefined;
+        continue;
+      }
+      try {
+        const response = await this.fetch(batch);
+        const byKey = new Map(batch.map((h) => [`${h.topic}\u0000${h.partition}`, h]));
+        for (const topic of response.topics) {
+          for (const p of topic.partitions) {
+            const hosted = byKey.get(`${topic.name}\u0000${p.partition}`);
+            if (hosted && this.partitions.has(hosted)) await this.handle(hosted, p);
+          }
+        }
+      } catch (err) {
+        this.log.debug({ err }, 'replica fetch failed; backing off');
+        await this.sleep(this.options.backoffMs ?? 200);
+      }
+    }
+  }
+
+  private fetch(batch: HostedPartition[]): Promise<v1.ReplicaFetchResponse__Output> {
+    const leader = this.options.metadata().brokers.get(this.leaderId);
+    if (!leader) return Promise.reject(new Error(`leader ${this.leaderId} is not registered`));
+    const address = `${leader.host.includes(':') ? `[${leader.host}]` : leader.host}:${leader.port}`;
+    const topics = new Map<string, v1.ReplicaFetchPartition[]>();
+    for (const h of batch) {
+      const list = topics.get(h.topic) ?? [];
+      list.push({
+        partition: h.partition,
+        fetchOffset: h.log.logEndOffset,
+        currentLeaderEpoch: h.leaderEpoch,
+        lastFetchedEpoch: h.epochCache.latestEpoch,
+        partitionMaxBytes: this.options.partitionMaxBytes ?? 1024 * 1024,
+      });
+      topics.set(h.topic, list);
+    }
+    const maxWaitMs = this.options.maxWaitMs ?? 500;
+    const request: v1.ReplicaFetchRequest = {
+      replicaId: this.options.brokerId,
+      maxWaitMs,
+      minBytes: 1,
+      maxBytes: this.options.responseMaxBytes ?? 10 * 1024 * 1024,
+      topics: [...topics].map(([name, partitions]) => ({ name, partitions })),
+    };
+    return new Promise((resolve, reject) => {
+      this.options.peers.get(address).ReplicaFetch(request, { deadline: Date.now() + maxWaitMs + 10_000 }, (err, res) => (err || !res ? reject(err ?? new Error('empty response')) : resolve(res)));
+    });
+  }
+
+  private async handle(hosted: HostedPartition, p: v1.ReplicaFetchPartitionResponse__Output): Promise<void> {
+    const context = { topic: hosted.topic, partition: hosted.partition };
+    try {
+      if (p.errorCode === ErrorCodes.OFFSET_OUT_OF_RANGE.code && hosted.log.logEndOffset < p.logStartOffset) {
+        // Retention on the leader removed what we still lacked: start again at the leader's log start.
+        this.log.warn({ ...context, logEndOffset: hosted.log.logEndOffset, leaderLogStartOffset: p.logStartOffset }, 'behind the leader\'s log start; restarting the log there');
+        await hosted.log.resetTo(p.logStartOffset);
+        hosted.epochCache.truncateFromEnd(0); // none of its epochs' records are left here
+        await saveEpochCache(hosted.log.dir, hosted.epochCache);
+        return;
+      }
+      if (p.errorCode !== 0) {
+        // Fenced or unknown epochs, a leader that moved: metadata will bring the new role.
+        this.log.debug({ ...context, code: p.errorCode, message: p.errorMessage }, 'replica fetch refused');
+        return;
+      }
+      // The leader sets diverging_epoch only when our log diverged (its value may be UNDEFINED -1/-1).
+      const diverging = p.divergingEpoch;
+      if (diverging) {
+        const decision = followerTruncation(diverging, { epochCache: hosted.epochCache, logEndOffset: hosted.log.logEndOffset, highWatermark: hosted.highWatermark });
+        this.log.info({ ...context, divergingEpoch: diverging, truncateTo: decision.truncateTo }, 'log diverged from the leader; truncating');
+        await hosted.log.truncateTo(decision.truncateTo);
+        hosted.epochCache.truncateFromEnd(decision.truncateTo);
+        await saveEpochCache(hosted.log.dir, hosted.epochCache);
+        hosted.highWatermark = Math.min(hosted.highWatermark, hosted.log.logEndOffset);
+        return;
+      }
+      if (p.records.length > 0) {
+        await hosted.log.appendAsFollower(p.records);
+        if (assignEpochsFromBatches(hosted.epochCache, p.records)) await saveEpochCache(hosted.log.dir, hosted.epochCache);
+      }
+      hosted.highWatermark = followerHighWatermark(hosted.highWatermark, p.highWatermark, hosted.log.logEndOffset);
+    } catch (err) {
+      this.log.warn({ ...context, err }, 'could not apply a replica fetch');
+      await this.sleep(this.options.backoffMs ?? 200);
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+}
