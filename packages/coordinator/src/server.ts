@@ -361,7 +361,9 @@ class CoordinatorServer {
     }
     if (txns > 0) {
       this.txnsSinceSnapshot += txns;
-      if (this.txnsSinceSnapshot >= this.snapshotEveryTxns && this.log.snapshot(this.core.snapshot(), (snap) => encodeSnapshotParts(snap))) {
+      // Checked first: capturing the tree is O(nodes), so never do it while a snapshot is still being written.
+      if (this.txnsSinceSnapshot >= this.snapshotEveryTxns && this.log.canSnapshot) {
+        this.log.snapshot(this.core.snapshot(), (snap) => encodeSnapshotParts(snap));
         this.txnsSinceSnapshot = 0;
       }
     }

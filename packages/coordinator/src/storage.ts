@@ -126,6 +126,11 @@ export class TxnLog {
     return log;
   }
 
+  /** Whether `snapshot` would start one now (none in progress, log healthy). */
+  get canSnapshot(): boolean {
+    return !this.snapshotting && !this.failed;
+  }
+
   get appendedSeq(): number {
     return this.appended;
   }
