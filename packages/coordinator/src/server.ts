@@ -68,7 +68,10 @@ interface Conn {
   decoder: FrameDecoder;
   head: Buffer | null;
   handshaken: boolean;
+  /** No more input is processed (a close is pending or done). */
   closing: boolean;
+  /** We ended the socket: nothing more is written. */
+  ended: boolean;
   closed: boolean;
   out: Writer;
   dirty: boolean;
@@ -207,6 +210,7 @@ class CoordinatorServer {
       head: Buffer.alloc(0),
       handshaken: false,
       closing: false,
+      ended: false,
       closed: false,
       out: new Writer(1024),
       dirty: false,
@@ -250,6 +254,7 @@ class CoordinatorServer {
       const word = head.toString('latin1', 0, 4);
       if (isFourLetterWord(word)) {
         conn.closing = true;
+        conn.ended = true;
         conn.socket.end(fourLetterWordReply(word, this.fourLetterState()));
         return;
       }
@@ -392,7 +397,7 @@ class CoordinatorServer {
 
   private deliver(o: Output): void {
     const conn = this.conns.get((o as { connId: number }).connId);
-    if (!conn || conn.closed) return;
+    if (!conn || conn.closed || conn.ended) return;
     switch (o.kind) {
       case 'connected':
         encodeConnectResponse(conn.out, o.rsp);
@@ -420,7 +425,7 @@ class CoordinatorServer {
 
   private flush(conn: Conn): void {
     conn.dirty = false;
-    if (conn.out.length === 0 || conn.closed) return;
+    if (conn.out.length === 0 || conn.closed || conn.ended) return;
     const ok = conn.socket.write(conn.out.take());
     if (!ok && conn.socket.writableLength > WRITE_HIGH_WATER_BYTES) conn.socket.pause();
   }
@@ -432,7 +437,8 @@ class CoordinatorServer {
 
   private closeNow(conn: Conn): void {
     conn.closing = true;
-    if (conn.closed) return;
+    if (conn.closed || conn.ended) return;
+    conn.ended = true;
     conn.socket.end();
     setTimeout(() => conn.socket.destroy(), 1000).unref();
     this.core.disconnect(conn.id);
