@@ -161,7 +161,6 @@ function bufferEquals(a: Buffer, b: Buffer): boolean {
   return a.length === b.length && a.equals(b);
 }
 
-
 export class CoordinatorCore {
   private readonly nodes = new Map<string, ZNode>();
   private readonly sessions = new Map<bigint, SessionState>();
@@ -248,8 +247,8 @@ export class CoordinatorCore {
     }
     const timeoutMs = Math.min(Math.max(req.timeOutMs, this.options.minSessionTimeoutMs), this.options.maxSessionTimeoutMs);
     if (req.sessionId === 0n) {
-      let id = this.nextSessionId;
-      while (this.sessions.has(id) || id <= this.highestSessionId) id++;
+      let id = this.nextSessionId > this.highestSessionId ? this.nextSessionId : this.highestSessionId + 1n;
+      while (this.sessions.has(id)) id++;
       this.nextSessionId = id + 1n;
       const passwd = this.options.newPassword();
       const txn = this.newTxn(id, nowMs, { type: 'createSession', timeoutMs, passwd });
