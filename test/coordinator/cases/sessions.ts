@@ -1,7 +1,7 @@
 /** Sessions: timeout negotiation, expiry, reattaching on a new connection, closing. */
 import { expect } from 'vitest';
 import { codeName } from '../../helpers/zk-client.js';
-import { nextEvent, withTimeout } from '../../helpers/wait.js';
+import { nextEvent, waitFor, withTimeout } from '../../helpers/wait.js';
 import { CreateMode, type ConformanceCase } from '../support/case-context.js';
 
 export const sessionCases: ConformanceCase[] = [
@@ -116,6 +116,30 @@ export const sessionCases: ConformanceCase[] = [
       const afterClose = await c.wire('late', { sessionId: id, password });
       c.record('reattach after close', afterClose.session.expired);
       expect(afterClose.session.expired).toBe(true);
+    },
+  },
+  {
+    name: 'controller election recipe: one ephemeral winner; on its expiry the watchers race and one wins',
+    async run(c) {
+      const tick = c.target.tickTimeMs;
+      const labels = ['B1', 'B2', 'B3', 'B4', 'B5'];
+      const brokers = await Promise.all(labels.map((label) => c.client(label, { sessionTimeoutMs: 2 * tick })));
+      const controller = c.path('controller');
+      const race = async (candidates: typeof brokers) =>
+        Promise.all(candidates.map((b, i) => b.create(controller, Buffer.from(labels[brokers.indexOf(b)]!), CreateMode.EPHEMERAL).then(() => i, () => -1)));
+      const first = (await race(brokers)).filter((i) => i >= 0);
+      expect(first).toHaveLength(1);
+      const winner = brokers[first[0]!]!;
+      const others = brokers.filter((b) => b !== winner);
+      let deletions = 0;
+      await Promise.all(others.map((b) => b.exists(controller, () => deletions++)));
+      winner.abandon();
+      await waitFor(() => deletions === others.length, { timeoutMs: 10 * tick + 10_000, description: 'every watcher to see the controller go' });
+      const second = (await race(others)).filter((i) => i >= 0);
+      expect(second).toHaveLength(1);
+      const stat = await others[0]!.exists(controller);
+      expect(stat?.ephemeralOwner.equals(others[second[0]!]!.sessionId())).toBe(true);
+      c.record('election', { firstWinners: first.length, watchersNotified: deletions, secondWinners: second.length, owner: c.transcript.stat(stat)?.ephemeralOwner !== 'none' });
     },
   },
   {
