@@ -28,6 +28,7 @@ export const UNDEFINED_EPOCH_END_OFFSET: EpochEndOffset = Object.freeze({ epoch:
 /** The read side, which is all that the truncation and fetch-validation helpers need. */
 export interface EpochLookup {
   readonly latestEpoch: number;
+  readonly earliestEpoch: number;
   endOffsetFor(requestedEpoch: number, logEndOffset: number): EpochEndOffset;
 }
 

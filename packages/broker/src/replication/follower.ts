@@ -90,7 +90,16 @@ export type FetchValidation =
  *     metadata), newer is UnknownLeaderEpoch (we have not heard of the new epoch yet);
  *  2. divergence: look up where the follower's last epoch ends here; if that is before its fetch
  *     offset, or our answer is an older epoch (we never had its epoch), it diverged;
- *  3. range: an offset outside [logStartOffset, logEndOffset] is OffsetOutOfRange.
+ *  3. range: an offset outside [logStartOffset, logEndOffset] is OffsetOutOfRange;
+ *  4. history: a follower whose last epoch is older than every epoch we still have (retention
+ *     deleted them) passed step 2 only by fetching exactly at our log start, and nothing it holds can
+ *     be checked against our history. Kafka accepts it ("may be inaccurate"), and it could then join
+ *     the ISR holding records that differ from the deleted committed ones. Here it is
+ *     OffsetOutOfRange too: the follower restarts its log empty at our log start.
+ *
+ * The follower's rule for OffsetOutOfRange: when its fetch offset is at or below the leader's
+ * log_start_offset, truncate fully and start at log_start_offset (Kafka's truncateFullyAndStartAt),
+ * clearing the epoch cache.
  */
 export function validateFollowerFetch(fetch: FollowerFetch, leader: LeaderLogView): FetchValidation {
   if (fetch.currentLeaderEpoch !== -1 && fetch.currentLeaderEpoch < leader.leaderEpoch) {
@@ -110,6 +119,13 @@ export function validateFollowerFetch(fetch: FollowerFetch, leader: LeaderLogVie
       kind: 'error',
       error: ErrorCodes.OFFSET_OUT_OF_RANGE,
       message: `fetch offset ${fetch.fetchOffset} is outside [${leader.logStartOffset}, ${leader.logEndOffset}]`,
+    };
+  }
+  if (fetch.lastFetchedEpoch !== UNDEFINED_EPOCH && fetch.lastFetchedEpoch < leader.epochCache.earliestEpoch) {
+    return {
+      kind: 'error',
+      error: ErrorCodes.OFFSET_OUT_OF_RANGE,
+      message: `epoch ${fetch.lastFetchedEpoch} predates this log's history (epochs from ${leader.epochCache.earliestEpoch}, log start ${leader.logStartOffset})`,
     };
   }
   return { kind: 'ok' };

@@ -98,8 +98,12 @@ describe('validateFollowerFetch', () => {
     expect(fetch(26, -1)).toMatchObject({ kind: 'error', error: ErrorCodes.OFFSET_OUT_OF_RANGE });
     const trimmed = { ...leader, logStartOffset: 12, epochCache: cacheOf([3, 12], [5, 20]) };
     expect(validateFollowerFetch({ fetchOffset: 5, lastFetchedEpoch: -1, currentLeaderEpoch: 5 }, trimmed)).toMatchObject({ kind: 'error', error: ErrorCodes.OFFSET_OUT_OF_RANGE });
-    // A follower whose last epoch predates the leader's history truncates to where that history begins.
+    // A follower whose last epoch predates the leader's history truncates to where that history begins...
     expect(validateFollowerFetch({ fetchOffset: 15, lastFetchedEpoch: 1, currentLeaderEpoch: 5 }, trimmed)).toEqual(diverging(1, 12));
+    // ...and, there, nothing it holds can be checked: it restarts its log at the leader's log start.
+    expect(validateFollowerFetch({ fetchOffset: 12, lastFetchedEpoch: 1, currentLeaderEpoch: 5 }, trimmed)).toMatchObject({ kind: 'error', error: ErrorCodes.OFFSET_OUT_OF_RANGE });
+    expect(validateFollowerFetch({ fetchOffset: 12, lastFetchedEpoch: 3, currentLeaderEpoch: 5 }, trimmed)).toEqual({ kind: 'ok' });
+    expect(validateFollowerFetch({ fetchOffset: 12, lastFetchedEpoch: -1, currentLeaderEpoch: 5 }, trimmed)).toEqual({ kind: 'ok' });
   });
 
   it('a diverging answer fed to followerTruncation lands on the common prefix', () => {

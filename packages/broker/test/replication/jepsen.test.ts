@@ -69,7 +69,7 @@ describe.each([
     // The old leader returns as a follower and truncates its unacknowledged write.
     sim.restart(0);
     expect(sim.healAndSettle()).toBe(true);
-    expect(sim.brokers.map((x) => x.log.map((e) => e.value))).toEqual([['a'], ['a'], ['a']]);
+    expect(sim.brokers.map((x) => x.log.map((e) => e?.value))).toEqual([['a'], ['a'], ['a']]);
     expect(sim.stats.truncations).toBeGreaterThan(0);
   });
 
@@ -94,6 +94,6 @@ describe.each([
     sim.restart(0);
     expect(sim.controller.state).toMatchObject({ leader: 0 });
     expect(sim.healAndSettle()).toBe(true);
-    for (const broker of sim.brokers) expect(broker.log.map((e) => e.value)).toEqual(['a', 'b', 'c', 'd']);
+    for (const broker of sim.brokers) expect(broker.log.map((e) => e?.value)).toEqual(['a', 'b', 'c', 'd']);
   });
 });

@@ -8,6 +8,7 @@
  * Logs are durable across crashes (a process crash, not a power loss: the page cache survives), and
  * the leader-epoch cache is either kept (as checkpointed) or rebuilt from the log on restart.
  */
+import { ErrorCodes } from '@samsa/protocol';
 import {
   LeaderEpochCache,
   LeaderState,
@@ -70,8 +71,9 @@ type Message =
       readonly to: number;
       readonly id: number;
       readonly fetchOffset: number;
-      readonly outcome: 'ok' | 'diverging' | 'error';
-      readonly records: readonly Entry[];
+      readonly outcome: 'ok' | 'diverging' | 'outOfRange' | 'error';
+      readonly logStartOffset: number;
+      readonly records: ReadonlyArray<Entry | undefined>;
       readonly highWatermark: number;
       readonly divergingEpoch?: EpochEndOffset;
     }
@@ -97,7 +99,9 @@ interface PendingAck {
 class Broker {
   alive = true;
   isolated = false;
-  log: Entry[] = [];
+  /** Index = offset; offsets below logStart were deleted by retention (holes). */
+  log: Array<Entry | undefined> = [];
+  logStart = 0;
   cache = new LeaderEpochCache();
   highWatermark = 0;
   hwCheckpoint = 0;
@@ -211,6 +215,7 @@ export interface SimStats {
   truncations: number;
   isrChanges: number;
   crashes: number;
+  retentions: number;
 }
 
 export class SimCluster {
@@ -236,7 +241,7 @@ export class SimCluster {
   private readonly termCommittedUpTo = new Map<number, number>();
   private lastControllerEpoch = 0;
   readonly trace: string[] = [];
-  readonly stats: SimStats = { steps: 0, produced: 0, acked: 0, failedAcks: 0, elections: 0, truncations: 0, isrChanges: 0, crashes: 0 };
+  readonly stats: SimStats = { steps: 0, produced: 0, acked: 0, failedAcks: 0, elections: 0, truncations: 0, isrChanges: 0, crashes: 0, retentions: 0 };
 
   constructor(seed: number, options: SimOptions = {}) {
     this.rng = new Rng(seed);
@@ -397,11 +402,11 @@ export class SimCluster {
     // checkpointed one or rebuilt from the batches' epochs.
     if (this.rng.chance(0.5)) {
       b.cache = new LeaderEpochCache();
-      for (const e of b.log) b.cache.assign(e.epoch, e.offset);
+      for (const e of b.log) if (e) b.cache.assign(e.epoch, e.offset);
     } else {
       b.cache.truncateFromEnd(b.logEndOffset);
     }
-    b.highWatermark = Math.min(b.hwCheckpoint, b.logEndOffset);
+    b.highWatermark = Math.max(b.logStart, Math.min(b.hwCheckpoint, b.logEndOffset));
     this.log(`b${b.id} RESTART leo ${b.logEndOffset} hw ${b.highWatermark}`);
     this.controller.brokerUp(b.id);
     this.readMetadata(b);
@@ -457,6 +462,7 @@ export class SimCluster {
       tick: 8,
       drop: this.network.length > 0 ? 2 * f : 0,
       checkpoint: 3,
+      retain: 1.5,
       crash: 1 * f,
       restart: 2,
       isolate: 0.7 * f,
@@ -489,6 +495,9 @@ export class SimCluster {
         break;
       case 'checkpoint':
         this.checkpoint(r.pick(ids)!);
+        break;
+      case 'retain':
+        this.retain(r.pick(ids)!);
         break;
       case 'crash':
         this.crash(r.pick(ids)!);
@@ -558,7 +567,7 @@ export class SimCluster {
 
   private onFetch(msg: Extract<Message, { kind: 'fetch' }>): void {
     const l = this.brokers[msg.to]!;
-    const reply = (outcome: 'ok' | 'diverging' | 'error', records: readonly Entry[] = [], divergingEpoch?: EpochEndOffset): void =>
+    const reply = (outcome: 'ok' | 'diverging' | 'outOfRange' | 'error', records: ReadonlyArray<Entry | undefined> = [], divergingEpoch?: EpochEndOffset): void =>
       this.send({
         kind: 'fetchResponse',
         from: l.id,
@@ -568,11 +577,12 @@ export class SimCluster {
         outcome,
         records,
         highWatermark: l.highWatermark,
+        logStartOffset: l.logStart,
         ...(divergingEpoch && { divergingEpoch }),
       });
     if (!l.leader) return reply('error');
-    const check = validateFollowerFetch(msg, { leaderEpoch: l.leader.leaderEpoch, epochCache: l.cache, logStartOffset: 0, logEndOffset: l.logEndOffset });
-    if (check.kind === 'error') return reply('error');
+    const check = validateFollowerFetch(msg, { leaderEpoch: l.leader.leaderEpoch, epochCache: l.cache, logStartOffset: l.logStart, logEndOffset: l.logEndOffset });
+    if (check.kind === 'error') return reply(check.error.code === ErrorCodes.OFFSET_OUT_OF_RANGE.code ? 'outOfRange' : 'error');
     if (check.kind === 'diverging') return reply('diverging', [], check.divergingEpoch);
     // Accepted: the follower acknowledges everything below its fetch offset.
     this.handleLeaderOutput(l, l.leader.onFollowerFetch(msg.from, msg.fetchOffset, this.nowMs));
@@ -585,6 +595,11 @@ export class SimCluster {
     if (!b.fetch || b.fetch.id !== msg.id || !b.following) return; // stale (timed out, role changed, restarted)
     b.fetch = undefined;
     if (msg.outcome === 'error') return;
+    if (msg.outcome === 'outOfRange') {
+      // Behind the leader's log start (retention): start over there (Kafka's truncateFullyAndStartAt).
+      if (msg.fetchOffset <= msg.logStartOffset && b.logEndOffset === msg.fetchOffset) this.restartLogAt(b, msg.logStartOffset);
+      return;
+    }
     if (msg.outcome === 'diverging') {
       const decision = followerTruncation(msg.divergingEpoch!, { epochCache: b.cache, logEndOffset: b.logEndOffset, highWatermark: b.highWatermark });
       this.truncate(b, decision.truncateTo);
@@ -592,10 +607,14 @@ export class SimCluster {
     }
     if (b.logEndOffset !== msg.fetchOffset) return;
     for (const e of msg.records) {
-      if (e.offset !== b.logEndOffset) throw new InvariantViolation('fetch', `b${b.id} got offset ${e.offset} at log end ${b.logEndOffset}`);
+      if (!e || e.offset !== b.logEndOffset) throw new InvariantViolation('fetch', `b${b.id} got ${show(e)} at log end ${b.logEndOffset}`);
       b.log.push(e);
       b.cache.assign(e.epoch, e.offset);
     }
+    // The leader's log start first: below it the epochs cannot place a divergence any more (the
+    // leader answered "your epoch ends at my log start"), so records there may differ; drop them
+    // before the HW covers them (Kafka's follower does the same, KIP-107).
+    if (msg.logStartOffset > b.logStart) this.deletePrefix(b, msg.logStartOffset);
     b.highWatermark = followerHighWatermark(b.highWatermark, msg.highWatermark, b.logEndOffset);
   }
 
@@ -611,6 +630,32 @@ export class SimCluster {
     b.log.length = Math.min(b.log.length, offset);
     b.cache.truncateFromEnd(offset);
     b.highWatermark = Math.min(b.highWatermark, b.logEndOffset);
+  }
+
+  /** The follower's whole log is behind the leader's start: empty it and continue from `offset`. */
+  private restartLogAt(b: Broker, offset: number): void {
+    this.log(`b${b.id} log restarts at ${offset} (was [${b.logStart}, ${b.logEndOffset}))`);
+    this.stats.truncations++;
+    b.log = new Array<Entry | undefined>(offset);
+    b.logStart = offset;
+    b.cache.clear();
+    b.highWatermark = offset;
+  }
+
+  /** Retention on `brokerId`: delete a prefix of its log below its HW (Kafka never deletes above it). */
+  retain(brokerId: number): void {
+    const b = this.brokers[brokerId]!;
+    if (!b.alive || b.highWatermark <= b.logStart) return;
+    this.deletePrefix(b, this.rng.int(b.logStart + 1, b.highWatermark));
+    this.stats.retentions++;
+  }
+
+  private deletePrefix(b: Broker, start: number): void {
+    for (let o = b.logStart; o < start; o++) b.log[o] = undefined;
+    b.logStart = start;
+    b.cache.truncateFromStart(start);
+    b.highWatermark = Math.max(b.highWatermark, start);
+    this.log(`b${b.id} log start ${start}`);
   }
 
   private onAlterIsr(msg: Extract<Message, { kind: 'alterIsr' }>): void {
@@ -707,7 +752,7 @@ export class SimCluster {
     b.pendingAcks = b.pendingAcks.filter((p) => {
       const status = p.term === b.term ? leader.acksAllStatus(p.offset + 1) : 'notEnoughReplicas';
       if (status === 'waiting') return true;
-      const entry: Entry = b.log[p.offset]!;
+      const entry: Entry = b.log[p.offset] ?? { offset: p.offset, epoch: -1, value: p.value };
       if (status === 'committed') {
         this.acked.push(entry);
         this.stats.acked++;
@@ -775,9 +820,10 @@ export class SimCluster {
     }
     // Replicas agree below their HWs: every record below a replica's HW is the committed one.
     for (const b of this.brokers) {
-      for (let o = 0; o < b.highWatermark; o++) {
+      for (let o = b.logStart; o < b.highWatermark; o++) {
         const known = this.committed.get(o);
-        if (!known || !sameEntry(known, b.log[o]!)) {
+        const mine = b.log[o];
+        if (!known || !mine || !sameEntry(known, mine)) {
           throw new InvariantViolation('replicas agree below their HW', `b${b.id} offset ${o} (HW ${b.highWatermark}) holds ${show(b.log[o])}, committed ${show(known)}`);
         }
       }
@@ -810,8 +856,9 @@ export class SimCluster {
   private recordCommitted(b: Broker): void {
     if (!b.leader) return;
     const from = this.termCommittedUpTo.get(b.term) ?? 0;
-    for (let o = from; o < b.leader.highWatermark; o++) {
-      const entry = b.log[o]!;
+    for (let o = Math.max(from, b.logStart); o < b.leader.highWatermark; o++) {
+      const entry = b.log[o];
+      if (!entry) throw new InvariantViolation('HW within log', `b${b.id} has no record at ${o} below its HW ${b.leader.highWatermark}`);
       const known = this.committed.get(o);
       if (!known) this.committed.set(o, entry);
       else if (!sameEntry(known, entry)) {
@@ -823,6 +870,7 @@ export class SimCluster {
 
   private checkHoldsCommitted(b: Broker, who: string): void {
     for (const [offset, entry] of this.committed) {
+      if (offset < b.logStart) continue; // deleted by retention, not lost
       const mine = b.log[offset];
       if (!mine || !sameEntry(mine, entry)) {
         const acked = this.acked.some((a) => a.offset === offset && a.value === entry.value);
