@@ -182,3 +182,53 @@ describe('leader-epoch-checkpoint file', () => {
     expect((err as CorruptEpochCheckpointError).code).toBe(56);
   });
 });
+
+describe('LeaderEpochCache against a brute-force model', () => {
+  it('endOffsetFor matches the definition over random logs, truncations and retention', async () => {
+    const { Rng } = await import('./sim/rng.js');
+    for (let seed = 1; seed <= 300; seed++) {
+      const rng = new Rng(seed);
+      // A log: the epoch of each offset, non-decreasing; offsets below logStart are deleted.
+      let epochs: number[] = [];
+      let logStart = 0;
+      const cache = new LeaderEpochCache();
+      let epoch = rng.int(0, 2);
+      for (let step = 0; step < 40; step++) {
+        const op = rng.weighted({ append: 6, newEpoch: 2, truncate: 1, retain: 1 });
+        if (op === 'append') {
+          epochs.push(epoch);
+          cache.assign(epoch, epochs.length - 1);
+        } else if (op === 'newEpoch') {
+          epoch += rng.int(1, 3);
+        } else if (op === 'truncate' && epochs.length > logStart + 1) {
+          // (Truncating to exactly the log start empties the log and the cache: a reset, not modelled.)
+          const to = rng.int(logStart + 1, epochs.length);
+          epochs = epochs.slice(0, to);
+          cache.truncateFromEnd(to);
+          epoch = Math.max(epoch, epochs.at(-1) ?? 0);
+        } else if (op === 'retain' && epochs.length > logStart) {
+          logStart = rng.int(logStart, epochs.length);
+          cache.truncateFromStart(logStart);
+        }
+        const leo = epochs.length;
+        // The records still in the log; with all of them deleted, the cache still knows the latest
+        // epoch, as starting at the log end (Kafka keeps the covering entry, clamped).
+        const live = epochs.map((e, offset) => ({ e, offset })).filter((x) => x.offset >= logStart);
+        if (live.length === 0 && leo > 0) live.push({ e: epochs[leo - 1]!, offset: leo });
+        for (let requested = 0; requested <= epoch + 1; requested++) {
+          const expected = ((): { epoch: number; endOffset: number } => {
+            if (live.length === 0) return { epoch: -1, endOffset: -1 };
+            const latest = live.at(-1)!.e;
+            if (requested === latest) return { epoch: latest, endOffset: leo };
+            if (requested > latest) return { epoch: -1, endOffset: -1 };
+            const atOrBelow = live.filter((x) => x.e <= requested);
+            const next = live.find((x) => x.e > requested)!;
+            if (atOrBelow.length === 0) return { epoch: requested, endOffset: next.offset };
+            return { epoch: atOrBelow.at(-1)!.e, endOffset: next.offset };
+          })();
+          expect(cache.endOffsetFor(requested, leo), `seed ${seed} step ${step} epoch ${requested}`).toEqual(expected);
+        }
+      }
+    }
+  });
+});
