@@ -25,7 +25,7 @@ import {
 import { fourLetterWordReply, isFourLetterWord, type FourLetterState, type ServerStats } from './four-letter.js';
 import { ErrorCode, KeeperState, UNSUPPORTED_ZOOKEEPER_OPCODES } from './protocol.js';
 import { encodeSnapshotParts, writeTxnRecord } from './records.js';
-import { recover, TxnLog } from './storage.js';
+import { lockDataDir, recover, TxnLog } from './storage.js';
 
 export interface CoordinatorOptions {
   /** Interface to listen on (default 127.0.0.1). */
@@ -108,6 +108,7 @@ class CoordinatorServer {
   private readonly startedAtMs = Date.now();
   private fatal: Error | null = null;
   private throttled = false;
+  private unlock: () => void = () => {};
   private readonly stats: ServerStats = { packetsReceived: 0, packetsSent: 0 };
 
   constructor(private readonly options: CoordinatorOptions) {
@@ -130,6 +131,16 @@ class CoordinatorServer {
 
   async start(): Promise<RunningCoordinator> {
     const { dataDir } = this.options;
+    this.unlock = lockDataDir(dataDir);
+    try {
+      return await this.startLocked(dataDir);
+    } catch (err) {
+      this.unlock();
+      throw err;
+    }
+  }
+
+  private async startLocked(dataDir: string): Promise<RunningCoordinator> {
     const recovered = recover(dataDir, this.logger);
     const now = Date.now();
     if (recovered.snapshot) this.core.restore(recovered.snapshot, now);
@@ -185,6 +196,7 @@ class CoordinatorServer {
     for (const conn of this.conns.values()) conn.socket.destroy();
     await this.log.close();
     await closed;
+    this.unlock();
     this.logger.info({ zxid: this.core.zxid }, 'coordinator closed');
   }
 

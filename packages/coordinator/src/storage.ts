@@ -11,7 +11,7 @@
  * are deleted. Recovery loads the newest valid snapshot and replays the logs after it, truncating a
  * torn tail of the last log.
  */
-import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writevSync } from 'node:fs';
+import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writevSync } from 'node:fs';
 import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -44,6 +44,39 @@ function fsyncDirSync(dir: string): void {
     fsyncSync(fd);
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * Claims dataDir for this process (`dataDir/LOCK` holds our pid): two coordinators appending to the
+ * same log would corrupt it. A lock left by a process that no longer exists (a crash) is taken over.
+ * Returns the function that releases it.
+ */
+export function lockDataDir(dataDir: string): () => void {
+  mkdirSync(dataDir, { recursive: true });
+  const lockFile = join(dataDir, 'LOCK');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(lockFile, `${process.pid}\n`, { flag: 'wx' });
+      return () => rmSync(lockFile, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const pid = Number.parseInt(readFileSync(lockFile, 'utf8'), 10);
+    if (Number.isInteger(pid) && pid > 0 && processExists(pid)) {
+      throw new Error(`data directory ${dataDir} is in use by process ${pid} (${lockFile})`);
+    }
+    rmSync(lockFile, { force: true });
+  }
+  throw new Error(`could not lock ${dataDir}`);
+}
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -340,6 +340,15 @@ describe('bad input', () => {
     await p((cb) => keeper.create('/still-working', cb));
   });
 
+  it('refuses to share a data directory with a running coordinator', async () => {
+    const dataDir = tempDir();
+    const first = await start({ dataDir });
+    await expect(start({ dataDir })).rejects.toThrow(/in use by process/);
+    await stop(first);
+    const second = await start({ dataDir });
+    expect(second.port).toBeGreaterThan(0);
+  });
+
   it('refuses a client that has seen a later zxid than the server', async () => {
     const server = await start({ dataDir: tempDir() });
     const raw = await RawClient.open(server.port);
