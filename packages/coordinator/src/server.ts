@@ -131,7 +131,7 @@ class CoordinatorServer {
 
   async start(): Promise<RunningCoordinator> {
     const { dataDir } = this.options;
-    this.unlock = lockDataDir(dataDir);
+    this.unlock = await lockDataDir(dataDir);
     try {
       return await this.startLocked(dataDir);
     } catch (err) {

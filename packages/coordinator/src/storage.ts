@@ -52,23 +52,31 @@ function fsyncDirSync(dir: string): void {
  * same log would corrupt it. A lock left by a process that no longer exists (a crash) is taken over.
  * Returns the function that releases it.
  */
-export function lockDataDir(dataDir: string): () => void {
+export async function lockDataDir(dataDir: string, waitMs = 3000): Promise<() => void> {
   mkdirSync(dataDir, { recursive: true });
   const lockFile = join(dataDir, 'LOCK');
-  for (let attempt = 0; attempt < 2; attempt++) {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
     try {
       writeFileSync(lockFile, `${process.pid}\n`, { flag: 'wx' });
       return () => rmSync(lockFile, { force: true });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
-    const pid = Number.parseInt(readFileSync(lockFile, 'utf8'), 10);
-    if (Number.isInteger(pid) && pid > 0 && processExists(pid)) {
-      throw new Error(`data directory ${dataDir} is in use by process ${pid} (${lockFile})`);
+    let pid = Number.NaN;
+    try {
+      pid = Number.parseInt(readFileSync(lockFile, 'utf8'), 10);
+    } catch {
+      continue; // removed meanwhile: try again
     }
-    rmSync(lockFile, { force: true });
+    if (!(Number.isInteger(pid) && pid > 0 && processExists(pid))) {
+      rmSync(lockFile, { force: true });
+      continue;
+    }
+    // A killed predecessor can linger briefly (until its parent reaps it): wait a little before refusing.
+    if (Date.now() >= deadline) throw new Error(`data directory ${dataDir} is in use by process ${pid} (${lockFile})`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  throw new Error(`could not lock ${dataDir}`);
 }
 
 function processExists(pid: number): boolean {
