@@ -66,8 +66,9 @@ export async function lockDataDir(dataDir: string, waitMs = 3000): Promise<() =>
     let pid = Number.NaN;
     try {
       pid = Number.parseInt(readFileSync(lockFile, 'utf8'), 10);
-    } catch {
-      continue; // removed meanwhile: try again
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // removed meanwhile: try again
+      throw err;
     }
     if (!(Number.isInteger(pid) && pid > 0 && processExists(pid))) {
       rmSync(lockFile, { force: true });
