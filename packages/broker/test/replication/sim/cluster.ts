@@ -129,6 +129,8 @@ export interface SimController {
   readonly live: ReadonlySet<number>;
   /** leader epoch -> the leader the controller elected for it. */
   readonly epochLeaders: ReadonlyMap<number, number>;
+  /** Elections of a leader from outside the ISR. */
+  readonly uncleanElections: number;
   brokerDown(id: number): void;
   brokerUp(id: number): void;
   alterIsr(from: number, p: IsrProposal): { ok: true; state: PartitionState } | { ok: false; reason: IsrRejection };
@@ -240,6 +242,7 @@ export class SimCluster {
   private readonly termHighWatermarks = new Map<number, number>();
   private readonly termCommittedUpTo = new Map<number, number>();
   private lastControllerEpoch = 0;
+  private readonly uncleanAllowed: boolean;
   readonly trace: string[] = [];
   readonly stats: SimStats = { steps: 0, produced: 0, acked: 0, failedAcks: 0, elections: 0, truncations: 0, isrChanges: 0, crashes: 0, retentions: 0 };
 
@@ -251,6 +254,7 @@ export class SimCluster {
     this.maxFetchRecords = options.maxFetchRecords ?? 5;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 500;
     this.brokers = Array.from({ length: n }, (_, i) => new Broker(i));
+    this.uncleanAllowed = options.uncleanLeaderElection ?? false;
     this.controller = (options.controller ?? ((r, u, c) => new ModelController(r, u, c)))(
       this.brokers.map((b) => b.id),
       options.uncleanLeaderElection ?? false,
@@ -798,6 +802,9 @@ export class SimCluster {
     // Controller: elections are clean (unless enabled for a demonstration), epochs only grow.
     if (c.state.leader !== -1 && !c.state.isr.includes(c.state.leader)) {
       throw new InvariantViolation('clean election', `leader ${c.state.leader} is not in ISR [${c.state.isr}]`);
+    }
+    if (!this.uncleanAllowed && c.uncleanElections > 0) {
+      throw new InvariantViolation('clean election', `the controller elected a leader from outside the ISR (epoch ${c.state.leaderEpoch})`);
     }
     if (c.state.leaderEpoch < this.lastControllerEpoch) throw new InvariantViolation('epochs grow', `${c.state.leaderEpoch} < ${this.lastControllerEpoch}`);
     this.lastControllerEpoch = c.state.leaderEpoch;

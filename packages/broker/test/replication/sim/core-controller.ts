@@ -29,6 +29,7 @@ export const STALE_ALTER_ISR_ERRORS: ReadonlySet<number> = new Set([
 class CoreController implements SimController {
   private readonly core = new ControllerCore();
   readonly epochLeaders = new Map<number, number>();
+  uncleanElections = 0;
 
   constructor(
     readonly replicas: readonly number[],
@@ -99,6 +100,7 @@ class CoreController implements SimController {
 
   private record(out: StepOutput, notify = true): void {
     for (const change of out.changes) {
+      if (change.unclean) this.uncleanElections++;
       if (change.after.leader !== -1 && change.after.leaderEpoch !== change.before?.leaderEpoch) {
         const previous = this.epochLeaders.get(change.after.leaderEpoch);
         if (previous !== undefined && previous !== change.after.leader) {
