@@ -19,6 +19,7 @@ export {
 export { assignEpochsFromBatches } from './batches.js';
 export {
   LeaderState,
+  isrRejectionFor,
   type AcksAllStatus,
   type FollowerSnapshot,
   type IsrProposal,

@@ -81,6 +81,25 @@ export interface LeaderOutput {
  */
 export type IsrRejection = 'stale' | 'invalid';
 
+/** Kafka's INVALID_UPDATE_VERSION (a stale state version), by code: the error table may not name it. */
+const INVALID_UPDATE_VERSION_CODE = 95;
+const STALE_ISR_ERROR_CODES: ReadonlySet<number> = new Set([
+  ErrorCodes.FENCED_LEADER_EPOCH.code,
+  ErrorCodes.UNKNOWN_LEADER_EPOCH.code,
+  ErrorCodes.NOT_LEADER_OR_FOLLOWER.code,
+  INVALID_UPDATE_VERSION_CODE,
+]);
+
+/**
+ * Maps an AlterPartition error code to the rejection LeaderState expects: 'stale' when a newer
+ * state exists and will be read (fenced or unknown leader epoch, not the leader, stale version),
+ * 'invalid' for anything else (e.g. InvalidRequest for an ineligible replica). Either keeps the
+ * proposal in the maximal ISR, so an unexpected code is safe; 'invalid' also retries later.
+ */
+export function isrRejectionFor(errorCode: number): IsrRejection {
+  return STALE_ISR_ERROR_CODES.has(errorCode) ? 'stale' : 'invalid';
+}
+
 /** The outcome of an acks=all produce whose last offset + 1 is `requiredOffset`. */
 export type AcksAllStatus = 'committed' | 'waiting' | 'notEnoughReplicas';
 

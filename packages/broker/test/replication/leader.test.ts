@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes } from '@samsa/protocol';
-import { LeaderState, type LeaderStateOptions } from '../../src/replication/index.js';
+import { LeaderState, isrRejectionFor, type LeaderStateOptions } from '../../src/replication/index.js';
 
 const LAG = 10_000;
 
@@ -272,5 +272,16 @@ describe('LeaderState: construction and impossible states', () => {
     l.onFollowerFetch(2, 9, 5000);
     expect(l.onTick(100).isrProposal).toBeUndefined();
     expect(l.follower(2)?.lastFetchTimeMs).toBe(5000);
+  });
+});
+
+describe('isrRejectionFor', () => {
+  it('maps AlterPartition errors to stale or invalid', () => {
+    expect(isrRejectionFor(ErrorCodes.FENCED_LEADER_EPOCH.code)).toBe('stale');
+    expect(isrRejectionFor(ErrorCodes.UNKNOWN_LEADER_EPOCH.code)).toBe('stale');
+    expect(isrRejectionFor(ErrorCodes.NOT_LEADER_OR_FOLLOWER.code)).toBe('stale');
+    expect(isrRejectionFor(95)).toBe('stale'); // InvalidUpdateVersion
+    expect(isrRejectionFor(ErrorCodes.INVALID_REQUEST.code)).toBe('invalid');
+    expect(isrRejectionFor(ErrorCodes.UNKNOWN_SERVER_ERROR.code)).toBe('invalid');
   });
 });

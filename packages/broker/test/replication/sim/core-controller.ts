@@ -2,29 +2,16 @@
  * The simulation's controller backed by the real ControllerCore (one topic, one partition), so the
  * replication cores are checked against the controller's actual election and AlterIsr rules.
  *
- * AlterIsr answers map to LeaderState's rejections the way the broker's driver should map them:
- * FencedLeaderEpoch, UnknownLeaderEpoch, NotLeaderOrFollower and InvalidUpdateVersion are 'stale'
- * (a newer state exists and will be read); anything else (InvalidRequest for an ineligible replica)
- * is 'invalid' (retry after a backoff). Both keep the proposal in the maximal ISR, so a wrong mapping
- * is still safe; only 'stale' for a refusal with no newer state would stop proposals for the term.
+ * AlterIsr answers map to LeaderState's rejections with isrRejectionFor, as the broker's driver
+ * should map them.
  */
 import { ErrorCodes } from '@samsa/protocol';
 import { ControllerCore, type StepOutput } from '../../../src/controller/core.js';
 import { UNCLEAN_LEADER_ELECTION_CONFIG } from '../../../src/controller/types.js';
-import type { IsrProposal, IsrRejection } from '../../../src/replication/index.js';
+import { isrRejectionFor, type IsrProposal, type IsrRejection } from '../../../src/replication/index.js';
 import { InvariantViolation, type ControllerFactory, type PartitionState, type SimController } from './cluster.js';
 
 const TOPIC = 'sim';
-
-/** Kafka's INVALID_UPDATE_VERSION (a stale znode version), by code: the error table may not name it yet. */
-const INVALID_UPDATE_VERSION_CODE = 95;
-
-export const STALE_ALTER_ISR_ERRORS: ReadonlySet<number> = new Set([
-  ErrorCodes.FENCED_LEADER_EPOCH.code,
-  ErrorCodes.UNKNOWN_LEADER_EPOCH.code,
-  ErrorCodes.NOT_LEADER_OR_FOLLOWER.code,
-  INVALID_UPDATE_VERSION_CODE,
-]);
 
 class CoreController implements SimController {
   private readonly core = new ControllerCore();
@@ -95,7 +82,7 @@ class CoreController implements SimController {
     const error = out.results[0]!.error;
     this.record(out);
     if (error.code === ErrorCodes.NONE.code) return { ok: true, state: this.state };
-    return { ok: false, reason: STALE_ALTER_ISR_ERRORS.has(error.code) ? 'stale' : 'invalid' };
+    return { ok: false, reason: isrRejectionFor(error.code) };
   }
 
   private record(out: StepOutput, notify = true): void {
