@@ -1,5 +1,5 @@
 import { ErrorCodes, type v1 } from '@samsa/protocol';
-import { ConnectionError, SamsaClientError, connectionReason, errorFromCode } from './errors.js';
+import { ConnectionError, SamsaClientError, connectionReason, errorFromCode, isConnectionFailure } from './errors.js';
 import type { Logger } from './logger.js';
 import { withRetries, type RetryOptions } from './retry.js';
 import type { BrokerConnection, BrokerRpcs, CallOptions, ConnectionPool, RpcName } from './transport.js';
@@ -46,6 +46,9 @@ export interface ClusterOptions {
   retry: RetryOptions;
   logger: Logger;
 }
+
+/** How long a broker that failed or timed out is tried last by requests any broker can answer. */
+const SUSPECT_WINDOW_MS = 30_000;
 
 export function brokerAddress(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
@@ -208,7 +211,10 @@ export class Cluster {
   }
 
   private async callAnyOnce<M extends RpcName>(method: M, request: BrokerRpcs[M][0], options: Partial<CallOptions>): Promise<BrokerRpcs[M][1]> {
-    const addresses = [...new Set([...[...this.brokers.values()].map((b) => b.address), ...this.options.brokers])];
+    // Brokers that just failed or timed out go last (Kafka's least-loaded-node choice avoids them too).
+    const healthyFirst = (address: string) => (this.options.pool.get(address).recentlyFailed(SUSPECT_WINDOW_MS) ? 1 : 0);
+    const addresses = [...new Set([...[...this.brokers.values()].map((b) => b.address), ...this.options.brokers])]
+      .sort((a, b) => healthyFirst(a) - healthyFirst(b));
     let lastError: unknown;
     let timeouts = 0;
     for (const address of addresses) {
@@ -229,8 +235,4 @@ export class Cluster {
     const tried = this.brokers.size > 0 ? addresses : this.options.brokers;
     throw new ConnectionError(`cannot reach any broker at ${tried.join(', ')} (${connectionReason(lastError)})`, { cause: lastError, retriable: true });
   }
-}
-
-function isConnectionFailure(err: unknown): boolean {
-  return err instanceof SamsaClientError && (err.code === ErrorCodes.NETWORK_EXCEPTION.code || err.code === ErrorCodes.REQUEST_TIMED_OUT.code) && err.retriable;
 }

@@ -93,10 +93,17 @@ const METADATA_ERRORS = new Set<number>([
   ErrorCodes.REPLICA_NOT_AVAILABLE.code,
   ErrorCodes.UNKNOWN_TOPIC_ID.code,
   ErrorCodes.NETWORK_EXCEPTION.code,
+  // A request that timed out may have gone to a paused or cut-off leader (Kafka refreshes too).
+  ErrorCodes.REQUEST_TIMED_OUT.code,
 ]);
 
 export function needsMetadataRefresh(code: number): boolean {
   return METADATA_ERRORS.has(code);
+}
+
+/** The broker could not be reached, or did not answer in time (as opposed to answering with an error). */
+export function isConnectionFailure(err: unknown): boolean {
+  return err instanceof SamsaClientError && (err.code === ErrorCodes.NETWORK_EXCEPTION.code || err.code === ErrorCodes.REQUEST_TIMED_OUT.code) && err.retriable;
 }
 
 export function isRetriable(err: unknown): boolean {

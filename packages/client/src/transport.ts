@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { loadBrokerProto, type v1 } from '@samsa/protocol';
-import { AbortError, ClosedError, errorFromGrpc } from './errors.js';
+import { AbortError, ClosedError, errorFromGrpc, isConnectionFailure } from './errors.js';
 
 /** The RPCs of samsa.v1.Broker with their request and response types. */
 export interface BrokerRpcs {
@@ -46,6 +46,8 @@ export class BrokerConnection {
   private readonly client: grpc.Client;
   private readonly metadata = new grpc.Metadata();
   private closed = false;
+  /** When the last call failed to reach the broker or timed out; 0 after a success. */
+  private lastFailureMs = 0;
 
   constructor(address: string, clientId: string) {
     this.address = address;
@@ -68,14 +70,29 @@ export class BrokerConnection {
       const call = fn.call(this.client, request, this.metadata, { deadline: Date.now() + options.timeoutMs }, (err, response) => {
         if (onAbort) signal?.removeEventListener('abort', onAbort);
         if (signal?.aborted) reject(new AbortError(signal));
-        else if (err) reject(errorFromGrpc(err, this.address, method));
-        else resolve(response as BrokerRpcs[M][1]);
+        else if (err) {
+          const error = errorFromGrpc(err, this.address, method);
+          if (isConnectionFailure(error)) this.lastFailureMs = Date.now();
+          reject(error);
+        } else {
+          this.lastFailureMs = 0;
+          resolve(response as BrokerRpcs[M][1]);
+        }
       });
       if (signal) {
         onAbort = () => call.cancel();
         signal.addEventListener('abort', onAbort, { once: true });
       }
     });
+  }
+
+  /**
+   * Whether a call to this broker failed or timed out within `windowMs` without a success since: a
+   * paused or partitioned broker keeps its TCP connection, so only the timeouts tell, and requests
+   * that any broker can answer (metadata) should go elsewhere first.
+   */
+  recentlyFailed(windowMs: number, now = Date.now()): boolean {
+    return this.lastFailureMs > 0 && now - this.lastFailureMs < windowMs;
   }
 
   close(): void {
