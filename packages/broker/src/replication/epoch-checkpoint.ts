@@ -62,13 +62,14 @@ export function parseEpochCheckpoint(text: string, path = LEADER_EPOCH_CHECKPOIN
     const lineNo = i + 3;
     const fields = lines[i + 2]!.split(' ');
     if (fields.length !== 2) throw corrupt(lineNo, `expected "epoch startOffset", found ${JSON.stringify(lines[i + 2])}`);
-    entries.push({ epoch: integer(lineNo, fields[0], 'an epoch'), startOffset: integer(lineNo, fields[1], 'a start offset') });
+    const entry = { epoch: integer(lineNo, fields[0], 'an epoch'), startOffset: integer(lineNo, fields[1], 'a start offset') };
+    const previous = entries.at(-1);
+    if (previous && (entry.epoch <= previous.epoch || entry.startOffset <= previous.startOffset)) {
+      throw corrupt(lineNo, `entries must increase: (${previous.epoch}, ${previous.startOffset}) then (${entry.epoch}, ${entry.startOffset})`);
+    }
+    entries.push(entry);
   }
-  try {
-    return new LeaderEpochCache(entries);
-  } catch (err) {
-    throw corrupt(3, (err as Error).message);
-  }
+  return new LeaderEpochCache(entries);
 }
 
 /** Reads `<dir>/leader-epoch-checkpoint`; an absent file is an empty cache. */

@@ -181,6 +181,19 @@ describe('leader-epoch-checkpoint file', () => {
     expect((err as CorruptEpochCheckpointError).path).toBe(join(dir, LEADER_EPOCH_CHECKPOINT_FILE));
     expect((err as CorruptEpochCheckpointError).code).toBe(56);
   });
+
+  it('names the offending line', () => {
+    const err = (() => {
+      try {
+        parseEpochCheckpoint('0\n3\n1 0\n4 10\n3 20\n', 'dir/leader-epoch-checkpoint');
+      } catch (e) {
+        return e as CorruptEpochCheckpointError;
+      }
+      return undefined;
+    })();
+    expect(err?.line).toBe(5);
+    expect(err?.message).toMatch(/dir\/leader-epoch-checkpoint:5: entries must increase/);
+  });
 });
 
 describe('LeaderEpochCache against a brute-force model', () => {
