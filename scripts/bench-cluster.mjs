@@ -1,0 +1,134 @@
+#!/usr/bin/env node
+// End-to-end throughput and latency on real processes, with every figure measured in the same run:
+//   1. one broker, replication factor 1, acks=1: `samsa bench produce` then `bench consume`, and the
+//      broker's peak resident memory (VmHWM);
+//   2. three brokers: replication factor 1 with acks=1 (the baseline) next to replication factor 3,
+//      min.insync.replicas 2, acks=all; then acks=all again at half its maximum rate for its p99.
+// Usage: node scripts/bench-cluster.mjs [--records N] [--record-size B] [--partitions P]
+// Build first (npm run build). Prints a table; exits non-zero only if something failed to run.
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const CLI = fileURLToPath(new URL('../packages/cli/dist/main.js', import.meta.url));
+const { values } = parseArgs({
+  options: {
+    records: { type: 'string', default: '2000000' },
+    'record-size': { type: 'string', default: '100' },
+    partitions: { type: 'string', default: '3' },
+  },
+});
+const records = Number(values.records);
+const recordSize = Number(values['record-size']);
+const partitions = Number(values.partitions);
+
+const dir = mkdtempSync(join(tmpdir(), 'samsa-bench-'));
+const children = [];
+process.on('exit', () => {
+  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function freePort() {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port, child, name) {
+  for (let i = 0; i < 300; i++) {
+    if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode}`);
+    const ok = await new Promise((resolve) => {
+      const socket = connect(port, '127.0.0.1', () => { socket.destroy(); resolve(true); });
+      socket.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${name} did not listen on ${port}`);
+}
+
+function start(name, args, port) {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: 'ignore' });
+  children.push(child);
+  return waitForPort(port, child, name).then(() => child);
+}
+
+function samsa(args) {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [CLI, ...args], { maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`samsa ${args.join(' ')} failed: ${stderr.trim() || err.message}`));
+      else resolve(stdout);
+    });
+  });
+}
+
+function peakRssMb(child) {
+  const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+  return Number(/VmHWM:\s+(\d+) kB/.exec(status)[1]) / 1024;
+}
+
+async function cluster(brokerCount) {
+  const coordinatorPort = await freePort();
+  const run = `${Date.now()}`;
+  const coordinator = await start('coordinator', ['coordinator', 'start', '--port', String(coordinatorPort), '--data-dir', join(dir, `c-${run}`)], coordinatorPort);
+  const brokers = [];
+  const addresses = [];
+  for (let id = 1; id <= brokerCount; id++) {
+    const port = await freePort();
+    brokers.push(await start(`broker ${id}`, ['broker', 'start', '--id', String(id), '--listen', `127.0.0.1:${port}`, '--coordinator', `127.0.0.1:${coordinatorPort}`, '--data-dir', join(dir, `b${id}-${run}`)], port));
+    addresses.push(`127.0.0.1:${port}`);
+  }
+  const bootstrap = `--bootstrap-server=${addresses.join(',')}`;
+  return {
+    bootstrap,
+    brokers,
+    async stop() {
+      for (const child of [...brokers, coordinator]) {
+        child.kill('SIGTERM');
+        await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
+      }
+    },
+  };
+}
+
+async function bench(kind, topic, bootstrap, extra = []) {
+  const out = await samsa(['bench', kind, '--topic', topic, '--num-records', String(records), ...(kind === 'produce' ? ['--record-size', String(recordSize)] : []), '--json', ...extra, bootstrap]);
+  return JSON.parse(out.trim().split('\n').at(-1));
+}
+
+const rows = [];
+const row = (scenario, f) => rows.push({ scenario, 'records/s': Math.round(f.recordsPerSec), 'MB/s': f.mbPerSec.toFixed(1), 'p50 ms': f.p50Ms.toFixed(1), 'p99 ms': f.p99Ms.toFixed(1), 'p99.9 ms': f.p999Ms.toFixed(1) });
+
+console.error(`bench: ${records} records of ${recordSize} bytes, ${partitions} partitions per topic`);
+{
+  const c = await cluster(1);
+  await samsa(['topics', 'create', '--topic', 'one', '--partitions', String(partitions), '--replication-factor', '1', c.bootstrap]);
+  row('1 broker, RF 1, acks=1: produce', await bench('produce', 'one', c.bootstrap, ['--acks', '1']));
+  row('1 broker, RF 1: consume', await bench('consume', 'one', c.bootstrap));
+  rows.push({ scenario: `1 broker: peak broker RSS ${peakRssMb(c.brokers[0]).toFixed(0)} MB` });
+  await c.stop();
+}
+{
+  const c = await cluster(3);
+  await samsa(['topics', 'create', '--topic', 'rf1', '--partitions', String(partitions), '--replication-factor', '1', c.bootstrap]);
+  await samsa(['topics', 'create', '--topic', 'rf3', '--partitions', String(partitions), '--replication-factor', '3', '--config', 'min.insync.replicas=2', c.bootstrap]);
+  const base = await bench('produce', 'rf1', c.bootstrap, ['--acks', '1']);
+  row('3 brokers, RF 1, acks=1: produce', base);
+  const all = await bench('produce', 'rf3', c.bootstrap, ['--acks', 'all']);
+  row('3 brokers, RF 3, acks=all: produce', all);
+  const half = Math.round(all.recordsPerSec / 2);
+  const paced = await bench('produce', 'rf3', c.bootstrap, ['--acks', 'all', '--throughput', String(half)]);
+  row(`3 brokers, RF 3, acks=all at ${half}/s`, paced);
+  rows.push({ scenario: `acks=all RF 3 / acks=1 RF 1 throughput: ${((all.recordsPerSec / base.recordsPerSec) * 100).toFixed(0)}%` });
+  rows.push({ scenario: `3 brokers: peak broker RSS ${c.brokers.map((b) => peakRssMb(b).toFixed(0)).join(', ')} MB` });
+  await c.stop();
+}
+console.table(rows);
