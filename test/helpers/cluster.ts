@@ -27,6 +27,12 @@ export interface LocalClusterOptions {
   brokers?: number;
   /** Extra broker settings by Kafka name, e.g. { 'zookeeper.session.timeout.ms': '4000' }. */
   brokerSettings?: Record<string, string>;
+  /**
+   * Settings for one broker, over brokerSettings, called at every (re)start: e.g. named listeners.
+   * When it sets `listeners`, the broker does not get `--listen <address>`; `address` stays the
+   * broker's allocated port on 127.0.0.1, which the settings should use for the clients' listener.
+   */
+  brokerSettingsFor?: (broker: BrokerProcess) => Record<string, string>;
   /** The coordinator's tickTime; session timeouts are clamped to 2..20 ticks. */
   tickTimeMs?: number;
   startTimeoutMs?: number;
@@ -81,11 +87,13 @@ export class LocalCluster {
   async startBroker(id: number): Promise<void> {
     const broker = this.broker(id);
     if (broker.isRunning()) throw new Error(`broker ${id} is already running`);
-    const overrides = Object.entries({ 'zookeeper.session.timeout.ms': '3000', ...this.options.brokerSettings }).flatMap(([k, v]) => ['--override', `${k}=${v}`]);
+    const settings: Record<string, string> = { 'zookeeper.session.timeout.ms': '3000', ...this.options.brokerSettings, ...this.options.brokerSettingsFor?.(broker) };
+    const listen = settings['listeners'] === undefined ? ['--listen', broker.address] : [];
+    const overrides = Object.entries(settings).flatMap(([k, v]) => ['--override', `${k}=${v}`]);
     broker.process = spawnProcess({
       name: `broker-${id}`,
       command: process.execPath,
-      args: [CLI_MAIN, 'broker', 'start', '--id', String(id), '--listen', broker.address, '--coordinator', this.coordinator.connectString, '--data-dir', broker.dataDir, ...overrides],
+      args: [CLI_MAIN, 'broker', 'start', '--id', String(id), ...listen, '--coordinator', this.coordinator.connectString, '--data-dir', broker.dataDir, ...overrides],
       cwd: REPO_ROOT,
       logFile: join(this.temp.path, `broker-${id}.log`),
     });

@@ -2,18 +2,21 @@ import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { ClusterMember } from './cluster/cluster-member.js';
-import { parseHostPort, type BrokerSettingName, type Settings } from './config.js';
+import { advertisedEndpoints, bindHost, listenerConfig, type BrokerSettingName, type Settings } from './config.js';
+import { formatListenerEndpoint } from './controller/types.js';
 import type { BrokerContext } from './server/context.js';
 import { DelayedOperations } from './server/delayed.js';
 import { ReplicaFetchers } from './server/fetcher.js';
-import { startGrpcServer } from './server/grpc-server.js';
+import { startGrpcServer, type BrokerServer } from './server/grpc-server.js';
 import { PartitionRegistry } from './server/partitions.js';
 import { Leadership, PeerClients } from './server/replication.js';
 
 export interface RunningBroker {
   readonly brokerId: number;
-  /** The port the gRPC server listens on (useful when `listeners` asked for port 0). */
+  /** The port the first listener is bound to (useful when `listeners` asked for port 0). */
   readonly port: number;
+  /** Bound port by listener name. */
+  readonly ports: ReadonlyMap<string, number>;
   readonly member: ClusterMember;
   readonly partitions: PartitionRegistry;
   /** Graceful stop: deregister, let requests in flight finish, flush and close every log. */
@@ -23,34 +26,50 @@ export interface RunningBroker {
 /**
  * The composition root: gRPC server, cluster membership (registration, controller election,
  * metadata), the partitions this broker hosts, and the long-poll waiters, wired together.
- * Start-up order: listen (so the advertised port is known), join the cluster, open the logs of the
- * partitions this broker holds, then answer requests.
+ * Start-up order: listen on every listener (so advertised ports are known), join the cluster, open
+ * the logs of the partitions this broker holds, then answer requests (until then every listener
+ * answers UNAVAILABLE).
  */
 export async function startBroker(settings: Settings<BrokerSettingName>, logger: Logger): Promise<RunningBroker> {
   const brokerId = settings['broker.id'] as number;
   const log = logger.child({ brokerId });
-  const listen = parseHostPort(settings['listeners'] as string, 'listeners');
+  const listeners = listenerConfig(settings);
   const logDir = resolve(settings['log.dirs'] as string);
   await mkdir(logDir, { recursive: true });
 
-  let context: BrokerContext | undefined;
-  const server = await startGrpcServer({
-    host: listen.host,
-    port: listen.port,
-    maxRequestBytes: settings['socket.request.max.bytes'] as number,
-    logger: log,
-    context: () => context,
-  });
-  const advertised = settings['advertised.listeners']
-    ? parseHostPort(settings['advertised.listeners'] as string, 'advertised.listeners')
-    : { host: listen.host === '0.0.0.0' || listen.host === '::' ? '127.0.0.1' : listen.host, port: server.port };
+  // One gRPC server per listener, the same handlers behind each; a request's context names its listener.
+  const contexts = new Map<string, BrokerContext>();
+  const servers: BrokerServer[] = [];
+  const ports = new Map<string, number>();
+  const closeServers = (graceMs: number) => Promise.all(servers.map((s) => s.close(graceMs))).then(() => undefined);
+  try {
+    for (const listener of listeners.listeners) {
+      const server = await startGrpcServer({
+        listenerName: listener.listener,
+        host: bindHost(listener),
+        port: listener.port,
+        maxRequestBytes: settings['socket.request.max.bytes'] as number,
+        logger: log,
+        context: () => contexts.get(listener.listener),
+      });
+      servers.push(server);
+      ports.set(listener.listener, server.port);
+    }
+  } catch (err) {
+    await closeServers(0);
+    throw err;
+  }
+  const endpoints = advertisedEndpoints(listeners, ports);
+  // host/port of the registration: the inter-broker endpoint (what readers without `endpoints` use).
+  const interBroker = endpoints.find((e) => e.listener === listeners.interBrokerListenerName)!;
 
   let member: ClusterMember;
   try {
     member = await ClusterMember.start({
       brokerId,
-      host: advertised.host,
-      port: advertised.port,
+      host: interBroker.host,
+      port: interBroker.port,
+      endpoints,
       ...(settings['broker.rack'] ? { rack: settings['broker.rack'] as string } : {}),
       connectString: settings['zookeeper.connect'] as string,
       sessionTimeoutMs: settings['zookeeper.session.timeout.ms'] as number,
@@ -58,12 +77,12 @@ export async function startBroker(settings: Settings<BrokerSettingName>, logger:
       logger, // the member adds brokerId itself
     });
   } catch (err) {
-    await server.close(0);
+    await closeServers(0);
     throw err;
   }
 
   const waiters = new DelayedOperations();
-  const peers = new PeerClients();
+  const peers = new PeerClients(listeners.interBrokerListenerName);
   const metadata = () => member.metadata.image;
   const leadership = new Leadership({
     brokerId,
@@ -107,7 +126,7 @@ export async function startBroker(settings: Settings<BrokerSettingName>, logger:
       leadership.stop();
       await fetchers.close();
       waiters.expireAll();
-      await server.close(settings['controlled.shutdown.timeout.ms'] as number);
+      await closeServers(settings['controlled.shutdown.timeout.ms'] as number);
       await partitions.close();
       peers.close();
       log.info('stopped');
@@ -119,7 +138,7 @@ export async function startBroker(settings: Settings<BrokerSettingName>, logger:
     void close();
   });
 
-  context = {
+  const base = {
     brokerId,
     settings,
     logger: log,
@@ -127,8 +146,14 @@ export async function startBroker(settings: Settings<BrokerSettingName>, logger:
     partitions,
     waiters,
     leadership,
-    knowsPartition: (topic, partition) => member.metadata.image.topics.get(topic)?.partitions[partition] !== undefined,
+    knowsPartition: (topic: string, partition: number) => member.metadata.image.topics.get(topic)?.partitions[partition] !== undefined,
   };
-  log.info({ listen: `${listen.host}:${server.port}`, advertised: `${advertised.host}:${advertised.port}`, logDir }, 'broker started');
-  return { brokerId, port: server.port, member, partitions, close };
+  for (const listener of listeners.listeners) contexts.set(listener.listener, { ...base, listenerName: listener.listener });
+  log.info({
+    listeners: listeners.listeners.map((l) => formatListenerEndpoint({ ...l, port: ports.get(l.listener)! })),
+    advertised: endpoints.map(formatListenerEndpoint),
+    interBrokerListener: listeners.interBrokerListenerName,
+    logDir,
+  }, 'broker started');
+  return { brokerId, port: servers[0]!.port, ports, member, partitions, close };
 }

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { ErrorCodes, SamsaError } from '@samsa/protocol';
+import { DEFAULT_LISTENER_NAME, parseListenerEndpoint, type ListenerEndpoint } from './controller/types.js';
 
 /**
  * Broker and topic settings. Names are Kafka's (`log.retention.ms`, `min.insync.replicas`, ...) and so
@@ -63,8 +64,9 @@ export const TOPIC_DEFAULT_FROM_BROKER: Readonly<Record<TopicSettingName, string
 
 export const BROKER_SETTINGS = {
   'broker.id': int(-1, 0, 'this broker\'s id, unique in the cluster (required)'),
-  'listeners': str('127.0.0.1:9092', 'host:port the gRPC server listens on'),
-  'advertised.listeners': str(undefined, 'host:port clients are told to use; defaults to listeners'),
+  'listeners': str('127.0.0.1:9092', 'where the gRPC servers listen: host:port (one listener, PLAINTEXT) or NAME://host:port,NAME://host:port,...'),
+  'advertised.listeners': str(undefined, 'the addresses published to clients and brokers, same syntax; defaults to listeners (a 0.0.0.0 host is advertised as 127.0.0.1, port 0 as the bound port)'),
+  'inter.broker.listener.name': str(undefined, 'the listener brokers use to reach each other (replication, AlterPartition); defaults to the first listener\'s name'),
   'log.dirs': str('./data', 'directory holding this broker\'s partitions'),
   'zookeeper.connect': str('127.0.0.1:2181', 'coordinator or ZooKeeper ensemble, host:port[,host:port...][/chroot]'),
   'zookeeper.session.timeout.ms': int(18000, 1, 'session timeout; a broker silent this long is considered dead'),
@@ -184,6 +186,7 @@ export async function loadBrokerSettings(options: { configFile?: string; env?: N
   const fromFile = options.configFile ? parseProperties(await readFile(options.configFile, 'utf8'), options.configFile) : {};
   const settings = resolveSettings(BROKER_SETTINGS, fromFile, settingsFromEnv(options.env ?? {}), options.flags ?? {});
   if ((settings['broker.id'] as number) < 0) throw invalid('broker.id is required (--id N, broker.id=N in the config file, or SAMSA_BROKER_ID)');
+  listenerConfig(settings); // fail at start-up, naming the setting, rather than half-way through binding
   return settings;
 }
 
@@ -193,4 +196,77 @@ export function parseHostPort(value: string, what: string): { host: string; port
   const port = match ? Number(match[3]) : NaN;
   if (!match || port < 0 || port > 65535) throw invalid(`${what} must be host:port, not '${value}'`);
   return { host: (match[1] ?? match[2])!, port };
+}
+
+/**
+ * Parses `listeners` or `advertised.listeners`: a comma list of Kafka's `NAME://host:port`, or a plain
+ * `host:port`, which is the one listener named PLAINTEXT. Names are upper-cased and must be unique.
+ */
+export function parseListeners(value: string, what: string): ListenerEndpoint[] {
+  const entries = value.split(',').map((e) => e.trim()).filter((e) => e !== '');
+  if (entries.length === 0) throw invalid(`${what} must name at least one listener, host:port or NAME://host:port`);
+  const out: ListenerEndpoint[] = [];
+  for (const entry of entries) {
+    let endpoint: ListenerEndpoint | undefined;
+    if (entry.includes('://')) {
+      endpoint = parseListenerEndpoint(entry);
+      if (!endpoint) throw invalid(`${what}: '${entry}' is not NAME://host:port (NAME of letters, digits, _ or -)`);
+    } else {
+      endpoint = { listener: DEFAULT_LISTENER_NAME, ...parseHostPort(entry, what) };
+    }
+    if (out.some((e) => e.listener === endpoint.listener)) throw invalid(`${what} names the listener ${endpoint.listener} twice`);
+    out.push(endpoint);
+  }
+  return out;
+}
+
+/** The listener settings, parsed and checked against each other (Kafka's rules). */
+export interface ListenerConfig {
+  /** Where to bind, one gRPC server each; an empty host means every interface. */
+  readonly listeners: readonly ListenerEndpoint[];
+  /** What to publish, before port 0 and wildcard hosts are resolved (see advertisedEndpoints). */
+  readonly advertised: readonly ListenerEndpoint[];
+  readonly interBrokerListenerName: string;
+}
+
+export function listenerConfig(settings: Settings<BrokerSettingName>): ListenerConfig {
+  const listeners = parseListeners(settings['listeners'] as string, 'listeners');
+  for (const [i, a] of listeners.entries()) {
+    const clash = listeners.slice(i + 1).find((b) => a.port !== 0 && a.port === b.port);
+    if (clash) throw invalid(`listeners ${a.listener} and ${clash.listener} both use port ${a.port}; each listener needs its own port`);
+  }
+  const advertisedSetting = settings['advertised.listeners'] as string | undefined;
+  const advertised = advertisedSetting ? parseListeners(advertisedSetting, 'advertised.listeners') : listeners;
+  const names = new Set(listeners.map((l) => l.listener));
+  for (const a of advertised) {
+    if (!names.has(a.listener)) throw invalid(`advertised.listeners names ${a.listener}, which is not one of listeners (${[...names].join(', ')})`);
+  }
+  const interSetting = settings['inter.broker.listener.name'] as string | undefined;
+  const interBrokerListenerName = interSetting ? interSetting.toUpperCase() : listeners[0]!.listener;
+  if (!names.has(interBrokerListenerName)) {
+    throw invalid(`inter.broker.listener.name ${interBrokerListenerName} is not one of listeners (${[...names].join(', ')})`);
+  }
+  if (!advertised.some((a) => a.listener === interBrokerListenerName)) {
+    throw invalid(`inter.broker.listener.name ${interBrokerListenerName} must be in advertised.listeners: other brokers reach this one there`);
+  }
+  return { listeners, advertised, interBrokerListenerName };
+}
+
+const WILDCARD_HOSTS = new Set(['', '0.0.0.0', '::']);
+
+/** The host to bind a listener to: an empty host (Kafka's `NAME://:9092`) means every interface. */
+export function bindHost(listener: ListenerEndpoint): string {
+  return listener.host === '' ? '0.0.0.0' : listener.host;
+}
+
+/**
+ * The endpoints to register: a wildcard host (0.0.0.0, ::, empty) is advertised as 127.0.0.1, and
+ * port 0 as the port the listener of that name was bound to.
+ */
+export function advertisedEndpoints(config: ListenerConfig, boundPorts: ReadonlyMap<string, number>): ListenerEndpoint[] {
+  return config.advertised.map((a) => {
+    const port = a.port !== 0 ? a.port : boundPorts.get(a.listener);
+    if (port === undefined) throw new Error(`listener ${a.listener} was not bound`);
+    return { listener: a.listener, host: WILDCARD_HOSTS.has(a.host) ? '127.0.0.1' : a.host, port };
+  });
 }

@@ -3,8 +3,11 @@ export { startBroker, type RunningBroker } from './broker.js';
 export {
   BROKER_SETTINGS,
   TOPIC_SETTINGS,
+  listenerConfig,
   loadBrokerSettings,
   parseHostPort,
+  parseListeners,
+  type ListenerConfig,
   validateTopicConfigs,
   type BrokerSettingName,
   type Settings,

@@ -24,16 +24,19 @@ import {
   topicConfigPath,
   topicPath,
 } from '../controller/znodes.js';
+import { formatListenerEndpoint, type ListenerEndpoint } from '../controller/types.js';
 import { MetadataCache } from './metadata-cache.js';
 import { type RoleChange, currentRoles } from './metadata.js';
 import { ZkErrorCode, ZkSession, splitChroot, zkErrorCode } from './zk.js';
 
 export interface ClusterMemberOptions {
   readonly brokerId: number;
-  /** The endpoint clients reach this broker at (published in /brokers/ids/<id>). */
+  /** The inter-broker endpoint (published in /brokers/ids/<id> as host/port). */
   readonly host: string;
   readonly port: number;
   readonly rack?: string;
+  /** Every advertised listener (published as Kafka's `endpoints`); absent: only PLAINTEXT at host:port. */
+  readonly endpoints?: readonly ListenerEndpoint[];
   /** ZooKeeper connect string, host:port[,host:port...][/chroot]. */
   readonly connectString: string;
   /** Kafka's zookeeper.session.timeout.ms default. */
@@ -266,17 +269,17 @@ export class ClusterMember extends EventEmitter<ClusterMemberEvents> {
   }
 
   private async register(zk: ZkSession): Promise<void> {
-    const { host, port, rack } = this.options;
+    const { host, port, rack, endpoints } = this.options;
     const path = brokerPath(this.brokerId);
     try {
-      await zk.create(path, encodeBroker({ id: this.brokerId, host, port, ...(rack ? { rack } : {}) }), 'ephemeral');
+      await zk.create(path, encodeBroker({ id: this.brokerId, host, port, ...(rack ? { rack } : {}), ...(endpoints ? { endpoints } : {}) }), 'ephemeral');
     } catch (error) {
       if (zkErrorCode(error) !== ZkErrorCode.NODE_EXISTS) throw error;
       const node = await zk.getData(path);
       const owner = node?.stat.ephemeralOwner.toString('hex');
       if (owner !== zk.sessionId) throw new DuplicateBrokerIdError(this.brokerId, owner ?? '?');
     }
-    this.log.info({ host, port }, 'registered');
+    this.log.info({ host, port, ...(endpoints ? { endpoints: endpoints.map(formatListenerEndpoint) } : {}) }, 'registered');
   }
 
   // ---- controller election ----

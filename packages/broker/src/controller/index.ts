@@ -15,10 +15,14 @@ export {
 export { MAX_PARTITIONS_PER_TOPIC, MAX_TOPIC_NAME_LENGTH, assignReplicas, validateNewTopic, validateTopicName, type Rejection } from './assignment.js';
 export { ControllerDriver, fencedWrite, loadClusterSnapshot, type ControllerDriverOptions, type NewTopic, type TopicResult } from './driver.js';
 export {
+  DEFAULT_LISTENER_NAME,
   NO_LEADER,
   UNCLEAN_LEADER_ELECTION_CONFIG,
+  endpointOn,
+  grpcAddress,
   type BrokerEndpoint,
   type ClusterSnapshot,
+  type ListenerEndpoint,
   type LeaderAndIsr,
   type LoadedPartition,
   type LoadedTopic,

@@ -3,7 +3,7 @@
  * Decoders throw a plain Error with the path on malformed data: a corrupt znode is not an expected
  * failure the caller could handle.
  */
-import type { BrokerEndpoint, LeaderAndIsr, TopicConfigs } from './types.js';
+import { formatListenerEndpoint, parseListenerEndpoint, type BrokerEndpoint, type LeaderAndIsr, type ListenerEndpoint, type TopicConfigs } from './types.js';
 
 export const ZNODES = Object.freeze({
   clusterId: '/cluster/id',
@@ -61,16 +61,64 @@ function intArray(path: string, value: unknown, field: string): number[] {
 
 // ---- /brokers/ids/<id> ----
 
+/**
+ * Kafka's registration: `host`/`port` (the inter-broker endpoint, what version-1 readers use) and,
+ * when the broker has named listeners, Kafka's version-4 fields: `endpoints` as `NAME://host:port`
+ * and `listener_security_protocol_map` (every Samsa listener is plaintext gRPC), plus `jmx_port`
+ * (-1), which Kafka's own reader expects.
+ */
 export function encodeBroker(b: BrokerEndpoint): string {
-  return JSON.stringify({ host: b.host, port: b.port, ...(b.rack ? { rack: b.rack } : {}), version: 1 });
+  const rack = b.rack ? { rack: b.rack } : {};
+  if (!b.endpoints) return JSON.stringify({ host: b.host, port: b.port, ...rack, version: 1 });
+  return JSON.stringify({
+    listener_security_protocol_map: Object.fromEntries(b.endpoints.map((e) => [e.listener, 'PLAINTEXT'])),
+    endpoints: b.endpoints.map(formatListenerEndpoint),
+    ...rack,
+    jmx_port: -1,
+    host: b.host,
+    port: b.port,
+    version: 4,
+  });
 }
 
+/**
+ * Reads our registrations and Kafka's (any version). Without `endpoints` the broker has one listener,
+ * PLAINTEXT at host:port. Kafka writes host null and port -1 when it has no PLAINTEXT listener: the
+ * first endpoint stands in for them then.
+ */
 export function decodeBroker(id: number, data: Buffer | string): BrokerEndpoint {
   const path = brokerPath(id);
   const v = parse(path, data);
-  if (typeof v.host !== 'string') throw new Error(`Znode ${path}: "host" is not a string`);
-  const port = int(path, v.port, 'port');
-  return typeof v.rack === 'string' ? { id, host: v.host, port, rack: v.rack } : { id, host: v.host, port };
+  const endpoints = v.endpoints === undefined ? undefined : decodeEndpoints(path, v.endpoints);
+  const first = endpoints?.[0];
+  let host: string;
+  let port: number;
+  if (typeof v.host === 'string' && typeof v.port === 'number' && v.port >= 0) {
+    host = v.host;
+    port = int(path, v.port, 'port');
+  } else if (first) {
+    ({ host, port } = first);
+  } else {
+    if (typeof v.host !== 'string') throw new Error(`Znode ${path}: "host" is not a string`);
+    host = v.host;
+    port = int(path, v.port, 'port');
+  }
+  return {
+    id,
+    host,
+    port,
+    ...(typeof v.rack === 'string' ? { rack: v.rack } : {}),
+    ...(endpoints && endpoints.length > 0 ? { endpoints } : {}),
+  };
+}
+
+function decodeEndpoints(path: string, value: unknown): ListenerEndpoint[] {
+  if (!Array.isArray(value)) throw new Error(`Znode ${path}: "endpoints" is not an array`);
+  return value.map((text) => {
+    const endpoint = typeof text === 'string' ? parseListenerEndpoint(text) : undefined;
+    if (!endpoint) throw new Error(`Znode ${path}: endpoint ${JSON.stringify(text)} is not NAME://host:port`);
+    return endpoint;
+  });
 }
 
 // ---- /controller and /controller_epoch ----

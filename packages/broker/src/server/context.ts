@@ -8,6 +8,8 @@ import type { Leadership } from './replication.js';
 /** What every request handler may use: the broker's parts, wired once in broker.ts. */
 export interface BrokerContext {
   readonly brokerId: number;
+  /** The listener the request arrived on (Kafka answers Metadata with that listener's addresses). */
+  readonly listenerName: string;
   readonly settings: Settings<BrokerSettingName>;
   readonly logger: Logger;
   readonly member: ClusterMember;

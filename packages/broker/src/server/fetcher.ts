@@ -115,7 +115,12 @@ class FetchLoop {
   private fetch(batch: HostedPartition[]): Promise<v1.ReplicaFetchResponse__Output> {
     const leader = this.options.metadata().brokers.get(this.leaderId);
     if (!leader) return Promise.reject(new Error(`leader ${this.leaderId} is not registered`));
-    const address = `${leader.host.includes(':') ? `[${leader.host}]` : leader.host}:${leader.port}`;
+    let client: ReturnType<PeerClients['forBroker']>;
+    try {
+      client = this.options.peers.forBroker(leader); // on the inter-broker listener
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const topics = new Map<string, v1.ReplicaFetchPartition[]>();
     for (const h of batch) {
       const list = topics.get(h.topic) ?? [];
@@ -137,7 +142,7 @@ class FetchLoop {
       topics: [...topics].map(([name, partitions]) => ({ name, partitions })),
     };
     return new Promise((resolve, reject) => {
-      this.options.peers.get(address).ReplicaFetch(request, { deadline: Date.now() + maxWaitMs + 10_000 }, (err, res) => (err || !res ? reject(err ?? new Error('empty response')) : resolve(res)));
+      client.ReplicaFetch(request, { deadline: Date.now() + maxWaitMs + 10_000 }, (err, res) => (err || !res ? reject(err ?? new Error('empty response')) : resolve(res)));
     });
   }
 

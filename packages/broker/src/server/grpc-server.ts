@@ -51,14 +51,20 @@ export interface BrokerServer {
   close(graceMs: number): Promise<void>;
 }
 
+/**
+ * One listener's gRPC server. A broker runs one per listener, all with the same handlers; the context
+ * getter hands them the listener's name (Metadata answers with the addresses of that listener).
+ */
 export async function startGrpcServer(options: {
+  listenerName: string;
   host: string;
   port: number;
   maxRequestBytes: number;
   logger: Logger;
   context: () => BrokerContext | undefined;
 }): Promise<BrokerServer> {
-  const { logger, context } = options;
+  const { context } = options;
+  const logger = options.logger.child({ listener: options.listenerName });
   const server = new grpc.Server({
     'grpc.max_receive_message_length': options.maxRequestBytes,
     'grpc.max_send_message_length': -1,

@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { ErrorCodes, SamsaError, loadReplicationProto, type v1 } from '@samsa/protocol';
 import type { Logger } from 'pino';
 import type { MetadataImage, PartitionInfo } from '../cluster/metadata.js';
+import { endpointOn, grpcAddress, type BrokerEndpoint } from '../controller/types.js';
 import { LeaderState, saveEpochCache, type IsrProposal, type LeaderOutput } from '../replication/index.js';
 import type { DelayedOperations } from './delayed.js';
 import { partitionKey, type HostedPartition, type ReplicaRole } from './partitions.js';
@@ -11,9 +12,21 @@ type ReplicationClient = grpc.Client & {
   ReplicaFetch(req: v1.ReplicaFetchRequest, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: v1.ReplicaFetchResponse__Output) => void): grpc.ClientUnaryCall;
 };
 
-/** Broker-to-broker gRPC clients, one channel per peer address. */
+/**
+ * Broker-to-broker gRPC clients, one channel per peer address. Peers are reached on the
+ * inter-broker listener (inter.broker.listener.name), whatever listener clients use.
+ */
 export class PeerClients {
   private readonly clients = new Map<string, ReplicationClient>();
+
+  constructor(readonly interBrokerListenerName: string) {}
+
+  /** The client for `broker`'s inter-broker listener; throws when the broker does not advertise it. */
+  forBroker(broker: BrokerEndpoint): ReplicationClient {
+    const endpoint = endpointOn(broker, this.interBrokerListenerName);
+    if (!endpoint) throw new Error(`broker ${broker.id} does not advertise the inter-broker listener ${this.interBrokerListenerName}`);
+    return this.get(grpcAddress(endpoint));
+  }
 
   get(address: string): ReplicationClient {
     let client = this.clients.get(address);
@@ -207,8 +220,14 @@ export class Leadership {
     const image = this.options.metadata();
     const controller = image.brokers.get(image.controllerId);
     if (!controller) return; // no controller right now: the tick resends
+    let client: ReplicationClient;
+    try {
+      client = this.options.peers.forBroker(controller);
+    } catch (err) {
+      this.options.logger.warn({ err, topic: hosted.topic, partition: hosted.partition }, 'cannot reach the controller; the tick resends');
+      return;
+    }
     this.inFlightProposals.add(hosted);
-    const client = this.options.peers.get(`${controller.host.includes(':') ? `[${controller.host}]` : controller.host}:${controller.port}`);
     const request: v1.AlterPartitionRequest = {
       brokerId: this.options.brokerId,
       topic: hosted.topic,

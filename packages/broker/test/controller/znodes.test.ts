@@ -29,7 +29,7 @@ describe('znode codecs (Kafka layout)', () => {
 
   it('reads values as Kafka itself writes them (extra fields are ignored)', () => {
     const kafkaBroker = '{"features":{},"listener_security_protocol_map":{"PLAINTEXT":"PLAINTEXT"},"endpoints":["PLAINTEXT://kafka:9092"],"jmx_port":-1,"port":9092,"host":"kafka","version":5,"timestamp":"1700000000000"}';
-    expect(decodeBroker(0, kafkaBroker)).toEqual({ id: 0, host: 'kafka', port: 9092 });
+    expect(decodeBroker(0, kafkaBroker)).toEqual({ id: 0, host: 'kafka', port: 9092, endpoints: [{ listener: 'PLAINTEXT', host: 'kafka', port: 9092 }] });
     expect(decodeTopicAssignment('t', '{"removing_replicas":{},"partitions":{"1":[0],"0":[0]},"topic_id":"x","adding_replicas":{},"version":3}')).toEqual([[0], [0]]);
     expect(decodePartitionState('t', 0, '{"controller_epoch":1,"leader":0,"version":1,"leader_epoch":0,"isr":[0]}')).toEqual({ leader: 0, leaderEpoch: 0, isr: [0], controllerEpoch: 1 });
     expect(decodeControllerEpoch(Buffer.from('12'))).toBe(12);

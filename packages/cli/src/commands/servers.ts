@@ -40,9 +40,18 @@ export function registerServers(program: Command): void {
   broker
     .command('start')
     .description('start a broker; settings come from --config, SAMSA_* environment variables and these flags (highest precedence)')
+    .addHelpText('after', `
+Listeners (Kafka's syntax and rules):
+  --listen 127.0.0.1:9092                 one listener, named PLAINTEXT
+  --listen INTERNAL://0.0.0.0:19092,EXTERNAL://0.0.0.0:9092 \\
+  --advertised INTERNAL://broker-1:19092,EXTERNAL://127.0.0.1:9092 \\
+  --override inter.broker.listener.name=INTERNAL
+One gRPC server runs per listener. Clients are told the addresses of the listener they connected to;
+brokers replicate and reach the controller on inter.broker.listener.name (default: the first listener).
+Advertised hosts 0.0.0.0/:: become 127.0.0.1 and port 0 the bound port.`)
     .option('--id <n>', 'broker.id')
-    .option('--listen <host:port>', 'listeners: where the gRPC server listens (default 127.0.0.1:9092)')
-    .option('--advertised <host:port>', 'advertised.listeners: the address clients are told to use')
+    .option('--listen <listeners>', 'listeners: host:port, or NAME://host:port,... one gRPC server each (default 127.0.0.1:9092)')
+    .option('--advertised <listeners>', 'advertised.listeners: the addresses published to clients and brokers, same syntax (default: --listen)')
     .option('--coordinator <host:port,...>', 'zookeeper.connect: the coordinator or ZooKeeper ensemble (default 127.0.0.1:2181)')
     .option('--data-dir <dir>', 'log.dirs: where partitions are stored (default ./data)')
     .option('--config <file>', 'a server.properties file with Kafka setting names')

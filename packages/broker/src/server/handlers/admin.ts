@@ -3,7 +3,7 @@ import { validateTopicConfigs } from '../../config.js';
 import type { NewTopic } from '../../controller/driver.js';
 import type { BrokerContext } from '../context.js';
 import { errorFields } from '../errors.js';
-import { brokerInfo } from './metadata.js';
+import { brokersOn } from './metadata.js';
 
 /** How long CreateTopics/DeleteTopics wait for the result to show in metadata when asked for no limit. */
 const DEFAULT_ADMIN_TIMEOUT_MS = 30_000;
@@ -63,7 +63,7 @@ export function handleDescribeCluster(ctx: BrokerContext): v1.DescribeClusterRes
     clusterId: image.clusterId,
     controllerId: image.controllerId,
     controllerEpoch: image.controllerEpoch,
-    brokers: [...image.brokers.values()].map(brokerInfo),
+    brokers: brokersOn(image.brokers, ctx.listenerName),
   };
 }
 

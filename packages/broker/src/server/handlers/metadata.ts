@@ -1,12 +1,22 @@
 import { ErrorCodes, type v1 } from '@samsa/protocol';
 import type { TopicInfo } from '../../cluster/metadata.js';
 import { validateTopicName } from '../../controller/assignment.js';
-import type { BrokerEndpoint } from '../../controller/types.js';
+import { endpointOn, type BrokerEndpoint } from '../../controller/types.js';
 import type { BrokerContext } from '../context.js';
 import { NO_ERROR, errorFields } from '../errors.js';
 
-export function brokerInfo(b: BrokerEndpoint): v1.BrokerInfo {
-  return { id: b.id, host: b.host, port: b.port, rack: b.rack ?? '' };
+/**
+ * Every live broker's address on `listener`, Kafka's rule: a client is told the addresses of the
+ * listener its request arrived on (so a client outside a Docker network, on EXTERNAL, never gets the
+ * INTERNAL names it cannot resolve). A broker without that listener is left out.
+ */
+export function brokersOn(brokers: ReadonlyMap<number, BrokerEndpoint>, listener: string): v1.BrokerInfo[] {
+  const out: v1.BrokerInfo[] = [];
+  for (const b of brokers.values()) {
+    const endpoint = endpointOn(b, listener);
+    if (endpoint) out.push({ id: b.id, host: endpoint.host, port: endpoint.port, rack: b.rack ?? '' });
+  }
+  return out;
 }
 
 /**
@@ -19,7 +29,7 @@ export async function handleMetadata(ctx: BrokerContext, request: v1.MetadataReq
   const names = request.topics.length > 0 ? request.topics : [...image.topics.keys()].sort();
   const topics = await Promise.all(names.map(async (name): Promise<v1.TopicMetadata> => {
     const topic = image.topics.get(name);
-    if (topic) return describeTopic(topic, image.brokers);
+    if (topic) return describeTopic(topic, image.brokers, ctx.listenerName);
     const invalid = validateTopicName(name);
     if (invalid) return { name, partitions: [], configs: {}, ...errorFields(invalid.error, invalid.message) };
     if (request.allowAutoTopicCreation && ctx.settings['auto.create.topics.enable']) {
@@ -36,22 +46,30 @@ export async function handleMetadata(ctx: BrokerContext, request: v1.MetadataReq
     return { name, partitions: [], configs: {}, ...errorFields(ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION, `unknown topic ${name}`) };
   }));
   return {
-    brokers: [...image.brokers.values()].map(brokerInfo),
+    brokers: brokersOn(image.brokers, ctx.listenerName),
     clusterId: image.clusterId ?? '',
     controllerId: image.controllerId,
     topics,
   };
 }
 
-export function describeTopic(topic: TopicInfo, brokers: ReadonlyMap<number, BrokerEndpoint>): v1.TopicMetadata {
+/**
+ * A topic's partitions. A leader that is alive but lacks `listener` is reported as no leader
+ * (LeaderNotAvailable, retriable), as Kafka does: the client could not reach it on this listener.
+ */
+export function describeTopic(topic: TopicInfo, brokers: ReadonlyMap<number, BrokerEndpoint>, listener: string): v1.TopicMetadata {
+  const reachable = (id: number) => {
+    const b = brokers.get(id);
+    return b === undefined || endpointOn(b, listener) !== undefined;
+  };
   return {
     name: topic.name,
     ...NO_ERROR,
     configs: { ...topic.configs },
     partitions: topic.partitions.map((p) => ({
       partition: p.partition,
-      errorCode: p.leader < 0 ? ErrorCodes.LEADER_NOT_AVAILABLE.code : 0,
-      leader: p.leader,
+      errorCode: p.leader < 0 || !reachable(p.leader) ? ErrorCodes.LEADER_NOT_AVAILABLE.code : 0,
+      leader: reachable(p.leader) ? p.leader : -1,
       leaderEpoch: p.leaderEpoch,
       replicas: [...p.replicas],
       isr: [...p.isr],
