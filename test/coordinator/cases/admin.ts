@@ -274,4 +274,26 @@ export const adminCases: ConformanceCase[] = [
       });
     },
   },
+  {
+    name: 'getACL redacts digest ids for a client with READ but not ADMIN',
+    async run(c) {
+      const owner = await c.client('A');
+      owner.client.addAuthInfo('digest', Buffer.from('user:secret'));
+      await owner.exists('/');
+      const digestId = `user:${createHash('sha1').update('user:secret').digest('base64')}`;
+      const stranger = await c.client('S');
+      await owner.create(c.path('mixed'), Buffer.from('m'), zookeeper.CreateMode.PERSISTENT, [
+        new zookeeper.ACL(Permission.ALL, new zookeeper.Id('digest', digestId)),
+        new zookeeper.ACL(Permission.READ, new zookeeper.Id('world', 'anyone')),
+      ]);
+      const hide = (acl: string) => acl.replace(digestId, 'user:<hash>');
+      const seenByStranger = showAcls((await stranger.getACL(c.path('mixed'))).acls).map(hide);
+      const seenByOwner = showAcls((await owner.getACL(c.path('mixed'))).acls).map(hide);
+      c.record('getACL', { seenByStranger, seenByOwner });
+      expect({ seenByStranger, seenByOwner }).toEqual({
+        seenByStranger: ['digest:user:x=31', 'world:anyone=1'],
+        seenByOwner: ['digest:user:<hash>=31', 'world:anyone=1'],
+      });
+    },
+  },
 ];
