@@ -31,6 +31,7 @@ const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   'grpc.max_reconnect_backoff_ms': 1000,
   'grpc.keepalive_time_ms': 60_000,
   'grpc.enable_retries': 0,
+  'grpc-node.flow_control_window': 64 * 1024 * 1024,
 };
 
 type UnaryMethod = (
