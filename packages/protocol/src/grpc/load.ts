@@ -1,7 +1,9 @@
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { encodeFetchResponse } from './fetch-response.js';
 import type { ProtoGrpcType as BrokerProto } from './gen/broker.js';
+import type { FetchResponse } from './gen/samsa/v1/FetchResponse.js';
 import type { ProtoGrpcType as ReplicationProto } from './gen/replication.js';
 
 /**
@@ -26,14 +28,27 @@ function load<T>(file: string): T {
   if (!proto) {
     const definition = protoLoader.loadSync(file, { ...PROTO_LOADER_OPTIONS, includeDirs: [PROTO_DIR] });
     proto = grpc.loadPackageDefinition(definition);
+    if (file === BROKER_PROTO) useFastFetchSerializer(proto as BrokerProto);
     loaded.set(file, proto);
   }
   return proto as T;
 }
 
+const BROKER_PROTO = 'samsa/v1/broker.proto';
+
+/**
+ * Fetch responses carry the bulk of a consumer's bytes: serialize them with the hand-written encoder
+ * (one copy less than protobufjs, see fetch-response.ts), protobufjs for whatever it does not cover.
+ */
+function useFastFetchSerializer(proto: BrokerProto): void {
+  const fetch = proto.samsa.v1.Broker.service.Fetch;
+  const generic = fetch.responseSerialize;
+  fetch.responseSerialize = (response: FetchResponse) => encodeFetchResponse(response) ?? generic(response);
+}
+
 /** samsa.v1 client-facing API (once per process): the Broker service and its messages. */
 export function loadBrokerProto(): BrokerProto['samsa']['v1'] {
-  return load<BrokerProto>('samsa/v1/broker.proto').samsa.v1;
+  return load<BrokerProto>(BROKER_PROTO).samsa.v1;
 }
 
 /** samsa.v1 broker-to-broker API: the Replication service (follower fetch, ISR changes). */
