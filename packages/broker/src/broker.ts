@@ -99,6 +99,7 @@ export async function startBroker(settings: Settings<BrokerSettingName>, logger:
     brokerSettings: settings,
     topicConfigs: (topic) => member.metadata.image.topics.get(topic)?.configs ?? {},
     waiters,
+    registrationZxid: () => member.registrationZxid,
     hooks: {
       becomeLeader: (hosted, change) => leadership.becomeLeader(hosted, change),
       becomeFollower: (hosted) => fetchers.follow(hosted),

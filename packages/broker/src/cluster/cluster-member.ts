@@ -27,7 +27,7 @@ import {
 import { formatListenerEndpoint, type ListenerEndpoint } from '../controller/types.js';
 import { MetadataCache } from './metadata-cache.js';
 import { type RoleChange, currentRoles } from './metadata.js';
-import { ZkErrorCode, ZkSession, splitChroot, zkErrorCode } from './zk.js';
+import { ZkErrorCode, ZkSession, splitChroot, zkErrorCode, zxidHex } from './zk.js';
 
 export interface ClusterMemberOptions {
   readonly brokerId: number;
@@ -70,6 +70,11 @@ const CAMPAIGN_RETRY_MS = 500;
 export class ClusterMember extends EventEmitter<ClusterMemberEvents> {
   readonly brokerId: number;
   readonly metadata: MetadataCache;
+  /**
+   * The czxid of this run's registration znode (16 hex digits): Kafka's broker epoch. Partition
+   * states written before it (a smaller mzxid) belong to an earlier run of this broker.
+   */
+  registrationZxid = '';
   private zk: ZkSession | undefined;
   private driver: ControllerDriver | undefined;
   private closed = false;
@@ -271,16 +276,30 @@ export class ClusterMember extends EventEmitter<ClusterMemberEvents> {
   private async register(zk: ZkSession): Promise<void> {
     const { host, port, rack, endpoints } = this.options;
     const path = brokerPath(this.brokerId);
-    try {
-      await zk.create(path, encodeBroker({ id: this.brokerId, host, port, ...(rack ? { rack } : {}), ...(endpoints ? { endpoints } : {}) }), 'ephemeral');
-    } catch (error) {
-      if (zkErrorCode(error) !== ZkErrorCode.NODE_EXISTS) throw error;
-      const node = await zk.getData(path);
-      const owner = node?.stat.ephemeralOwner.toString('hex');
-      if (owner !== zk.sessionId) throw new DuplicateBrokerIdError(this.brokerId, owner ?? '?');
+    const data = encodeBroker({ id: this.brokerId, host, port, ...(rack ? { rack } : {}), ...(endpoints ? { endpoints } : {}) });
+    // A broker restarted faster than its session timeout finds its previous run's registration still
+    // there: wait for that session to expire (as the controller must see it go and come back) rather
+    // than fail. A registration that outlives that wait belongs to another live broker with our id.
+    const deadline = Date.now() + 2 * (this.options.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS) + 5_000;
+    for (let waited = false; ; waited = true) {
+      try {
+        await zk.create(path, data, 'ephemeral');
+        break;
+      } catch (error) {
+        if (zkErrorCode(error) !== ZkErrorCode.NODE_EXISTS) throw error;
+        const node = await zk.getData(path);
+        const owner = node?.stat.ephemeralOwner.toString('hex');
+        if (owner === zk.sessionId) break;
+        if (Date.now() > deadline) throw new DuplicateBrokerIdError(this.brokerId, owner ?? '?');
+        if (!waited) this.log.warn({ ownerSession: owner }, 'an earlier registration of this broker id is still live; waiting for its session to expire');
+        await new Promise((r) => setTimeout(r, 250));
+      }
     }
-    this.log.info({ host, port, ...(endpoints ? { endpoints: endpoints.map(formatListenerEndpoint) } : {}) }, 'registered');
+    const stat = await zk.exists(path);
+    this.registrationZxid = zxidHex(stat?.czxid);
+    this.log.info({ host, port, ...(endpoints ? { endpoints: endpoints.map(formatListenerEndpoint) } : {}), registrationZxid: this.registrationZxid }, 'registered');
   }
+
 
   // ---- controller election ----
 

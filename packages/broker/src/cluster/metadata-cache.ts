@@ -32,7 +32,7 @@ import {
   withTopicAssignment,
   withTopicConfigs,
 } from './metadata.js';
-import { type Watcher, type ZkSession, zkErrorCode } from './zk.js';
+import { type Watcher, type ZkSession, zkErrorCode, zxidHex } from './zk.js';
 
 export interface MetadataCacheEvents {
   /** The image after any change. */
@@ -285,7 +285,7 @@ export class MetadataCache extends EventEmitter<MetadataCacheEvents> {
       if (!this.current.topics.has(topic)) return 'gone' as const;
       const w = this.watcher(gen, path, read);
       const node = await zk.getData(path, w);
-      if (node) return { state: decodePartitionState(topic, partition, node.data), version: node.stat.version };
+      if (node) return { state: decodePartitionState(topic, partition, node.data), version: node.stat.version, mzxid: zxidHex(node.stat.mzxid) };
       // Not created yet (auto-created topic waiting for the controller): watch for it.
       if (await zk.exists(path, w)) return 'retry' as const;
       return 'absent' as const;
@@ -293,7 +293,7 @@ export class MetadataCache extends EventEmitter<MetadataCacheEvents> {
       if (r === 'gone') this.armedPartitions.delete(`${topic}/${partition}`);
       else if (r === 'retry') void read();
       else if (r === 'absent') this.apply((i) => withPartitionState(i, topic, partition, undefined, -1));
-      else this.apply((i) => withPartitionState(i, topic, partition, r.state, r.version));
+      else this.apply((i) => withPartitionState(i, topic, partition, r.state, r.version, r.mzxid));
     }, read);
   }
 }

@@ -17,6 +17,12 @@ export interface PartitionInfo {
   readonly isr: readonly number[];
   /** Version of the state znode (-1 when absent): a leader's ISR update must name it. */
   readonly stateZkVersion: number;
+  /**
+   * The state znode's mzxid (16 hex digits, so strings compare like numbers; '' when absent). A leader
+   * compares it with its own registration's czxid: a state older than this broker's registration was
+   * written for an earlier run of the broker, and must not be resumed (see PartitionRegistry).
+   */
+  readonly stateMzxid: string;
 }
 
 export interface TopicInfo {
@@ -65,7 +71,7 @@ export function withTopicAssignment(image: MetadataImage, topic: string, replica
   const old = image.topics.get(topic);
   const partitions = replicas.map((r, p): PartitionInfo => {
     const prev = old?.partitions[p];
-    return prev ? { ...prev, replicas: r } : { topic, partition: p, replicas: r, leader: NO_LEADER, leaderEpoch: -1, isr: [], stateZkVersion: -1 };
+    return prev ? { ...prev, replicas: r } : { topic, partition: p, replicas: r, leader: NO_LEADER, leaderEpoch: -1, isr: [], stateZkVersion: -1, stateMzxid: '' };
   });
   topics.set(topic, { name: topic, partitions, configs: old?.configs ?? {} });
   return { ...image, topics };
@@ -86,13 +92,14 @@ export function withPartitionState(
   partition: number,
   state: LeaderAndIsr | undefined,
   stateZkVersion: number,
+  stateMzxid = '',
 ): MetadataImage {
   const old = image.topics.get(topic);
   const prev = old?.partitions[partition];
   if (!old || !prev) return image;
   const next: PartitionInfo = state
-    ? { ...prev, leader: state.leader, leaderEpoch: state.leaderEpoch, isr: state.isr, stateZkVersion }
-    : { ...prev, leader: NO_LEADER, leaderEpoch: -1, isr: [], stateZkVersion: -1 };
+    ? { ...prev, leader: state.leader, leaderEpoch: state.leaderEpoch, isr: state.isr, stateZkVersion, stateMzxid }
+    : { ...prev, leader: NO_LEADER, leaderEpoch: -1, isr: [], stateZkVersion: -1, stateMzxid: '' };
   const partitions = [...old.partitions];
   partitions[partition] = next;
   const topics = new Map(image.topics);
@@ -110,6 +117,8 @@ export type RoleChange =
       readonly leaderEpoch: number;
       readonly isr: readonly number[];
       readonly replicas: readonly number[];
+      /** The partition state znode's mzxid (see PartitionInfo.stateMzxid). */
+      readonly stateMzxid: string;
     }
   /** The topic was deleted or this broker is no longer a replica: close and remove the log. */
   | { readonly kind: 'deleted'; readonly topic: string; readonly partition: number };
@@ -144,6 +153,7 @@ export function diffRoles(brokerId: number, before: MetadataImage, after: Metada
         leaderEpoch: p.leaderEpoch,
         isr: p.isr,
         replicas: p.replicas,
+        stateMzxid: p.stateMzxid,
       });
     }
   }

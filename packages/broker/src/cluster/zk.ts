@@ -31,6 +31,11 @@ export interface ZkConnectOptions {
   readonly connectTimeoutMs: number;
 }
 
+/** A zxid (8 bytes big-endian in a Stat) as 16 hex digits: fixed width, so strings compare like the numbers. */
+export function zxidHex(zxid: Buffer | undefined): string {
+  return zxid ? Buffer.from(zxid).toString('hex').padStart(16, '0') : '';
+}
+
 export class ZkSession {
   private constructor(readonly client: Client) {}
 

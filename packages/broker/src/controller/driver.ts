@@ -11,11 +11,12 @@
  */
 import { ErrorCodes, SamsaError } from '@samsa/protocol';
 import type { Logger } from 'pino';
-import { type ZkSession, ZkErrorCode, zkErrorCode } from '../cluster/zk.js';
+import { type ZkSession, ZkErrorCode, zkErrorCode, zxidHex } from '../cluster/zk.js';
 import { type ControllerInput, ControllerCore, type RequestResult, type StepOutput, type WriteBatch } from './core.js';
 import type { ClusterSnapshot, LoadedPartition, LoadedTopic, TopicConfigs } from './types.js';
 import {
   ZNODES,
+  brokerPath,
   decodePartitionState,
   decodeTopicAssignment,
   decodeTopicConfig,
@@ -116,6 +117,8 @@ export class ControllerDriver {
   private queue: Promise<unknown> = Promise.resolve();
   private active = true;
   private readonly log: Logger;
+  /** The czxid of each live broker's registration as last read: a new one means the broker restarted. */
+  private registrations = new Map<number, string>();
   private readonly onBrokers = (): void => this.enqueueWatch('brokers', () => this.readBrokers());
   private readonly onTopics = (): void => this.enqueueWatch('topics', () => this.readTopics());
   private readonly onDeletions = (): void => this.enqueueWatch('deletions', () => this.readDeletions());
@@ -145,6 +148,10 @@ export class ControllerDriver {
       const snapshot = await loadClusterSnapshot(zk);
       this.log.info({ liveBrokers: snapshot.liveBrokerIds, topics: snapshot.topics.length }, 'controller loaded cluster state');
       await this.run({ type: 'ControllerElected', controllerEpoch: this.options.controllerEpoch, snapshot });
+      this.registrations = await this.registrationZxids(snapshot.liveBrokerIds);
+      // A leader registered after its partition's state was written has restarted since (perhaps while
+      // no controller was watching): it must not resume that term, so elect again as for a bounce.
+      for (const id of await this.leadersRegisteredAfterTheirState(snapshot)) await this.bounce(id);
     });
   }
 
@@ -269,8 +276,42 @@ export class ControllerDriver {
   }
 
   private async readBrokers(): Promise<void> {
-    const ids = (await this.options.zk.getChildren(ZNODES.brokerIds, this.onBrokers)) ?? [];
-    await this.run({ type: 'BrokersChanged', liveBrokerIds: ids.map(Number).filter(Number.isInteger) });
+    const ids = ((await this.options.zk.getChildren(ZNODES.brokerIds, this.onBrokers)) ?? []).map(Number).filter(Number.isInteger);
+    const registrations = await this.registrationZxids(ids);
+    // A broker that restarted within its session timeout may never be seen missing from the children:
+    // its registration's czxid tells (Kafka's broker epoch), and it is handled as down, then up.
+    for (const [id, zxid] of registrations) {
+      const known = this.registrations.get(id);
+      if (known !== undefined && known !== zxid) await this.bounce(id);
+    }
+    this.registrations = registrations;
+    await this.run({ type: 'BrokersChanged', liveBrokerIds: ids });
+  }
+
+  /** A restarted broker: down (its partitions get new leaders and epochs), then up on the next read. */
+  private async bounce(id: number): Promise<void> {
+    this.log.info({ restartedBrokerId: id }, 'broker restarted: handling it as down, then up');
+    await this.run({ type: 'BrokerDown', brokerId: id });
+    await this.run({ type: 'BrokersChanged', liveBrokerIds: [...this.registrations.keys()] });
+  }
+
+  private async registrationZxids(ids: readonly number[]): Promise<Map<number, string>> {
+    const entries = await Promise.all(ids.map(async (id) => [id, zxidHex((await this.options.zk.exists(brokerPath(id)))?.czxid)] as const));
+    return new Map(entries.filter(([, zxid]) => zxid !== ''));
+  }
+
+  private async leadersRegisteredAfterTheirState(snapshot: ClusterSnapshot): Promise<Set<number>> {
+    const restarted = new Set<number>();
+    for (const topic of snapshot.topics) {
+      await Promise.all(topic.partitions.map(async (p, partition) => {
+        const leader = p.state?.leader;
+        const registered = leader === undefined ? undefined : this.registrations.get(leader);
+        if (registered === undefined || restarted.has(leader!)) return;
+        const stat = await this.options.zk.exists(partitionStatePath(topic.name, partition));
+        if (stat && zxidHex(stat.mzxid) < registered) restarted.add(leader!);
+      }));
+    }
+    return restarted;
   }
 
   private async readTopics(): Promise<void> {

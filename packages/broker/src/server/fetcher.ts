@@ -149,7 +149,7 @@ class FetchLoop {
   private async handle(hosted: HostedPartition, p: v1.ReplicaFetchPartitionResponse__Output): Promise<void> {
     const context = { topic: hosted.topic, partition: hosted.partition };
     try {
-      if (p.errorCode === ErrorCodes.OFFSET_OUT_OF_RANGE.code && hosted.log.logEndOffset < p.logStartOffset) {
+      if (p.errorCode === ErrorCodes.OFFSET_OUT_OF_RANGE.code && hosted.log.logEndOffset <= p.logStartOffset) {
         // Retention on the leader removed what we still lacked: start again at the leader's log start.
         this.log.warn({ ...context, logEndOffset: hosted.log.logEndOffset, leaderLogStartOffset: p.logStartOffset }, 'behind the leader\'s log start; restarting the log there');
         await hosted.log.resetTo(p.logStartOffset);

@@ -66,6 +66,8 @@ export interface PartitionRegistryOptions {
   readonly topicConfigs: (topic: string) => Readonly<Record<string, string>>;
   readonly waiters: DelayedOperations;
   readonly hooks: RoleHooks;
+  /** This run's registration czxid (ClusterMember.registrationZxid): Kafka's broker epoch. */
+  readonly registrationZxid: () => string;
   readonly logger: Logger;
 }
 
@@ -156,6 +158,13 @@ export class PartitionRegistry {
   }
 
   private async assume(change: ReplicaRole): Promise<void> {
+    // Ordering rule: lead only terms the controller started after this broker registered. A state
+    // written before is a previous run's leadership: resuming it could hand followers a log that lost
+    // its unflushed tail, so wait for the controller, which re-elects a broker that came back.
+    if (change.kind === 'leader' && change.stateMzxid < this.options.registrationZxid()) {
+      this.options.logger.info({ topic: change.topic, partition: change.partition, leaderEpoch: change.leaderEpoch }, 'leadership predates this broker\'s registration; waiting for the controller to elect again');
+      return;
+    }
     const key = partitionKey(change.topic, change.partition);
     let hosted = this.hosted.get(key);
     if (!hosted) {

@@ -206,7 +206,7 @@ for (const backend of backends) {
 
       await victim.close();
       const led = before.partitions.filter((p) => p.leader === victim.brokerId);
-      const moved = (i: MetadataImage): boolean => i.topics.get('moves')!.partitions.every((p) => p.leader !== victim.brokerId && p.leader !== -1);
+      const moved = (i: MetadataImage): boolean => i.topics.get('moves')?.partitions.every((p) => p.leader !== victim.brokerId && p.leader !== -1) ?? false;
       const after = (await Promise.all(survivors.map((m) => m.metadata.waitFor(moved))))[0]!.topics.get('moves')!;
       for (const old of led) {
         const now = after.partitions[old.partition]!;
