@@ -1,4 +1,4 @@
-import { ErrorCodes, decodeBatches, type KafkaRecord, type RecordHeader, type v1 } from '@samsa/protocol';
+import { ErrorCodes, decodeBatches, type RecordFactory, type RecordHeader, type v1 } from '@samsa/protocol';
 import type { Cluster } from './cluster.js';
 import { AbortError, ClosedError, OffsetOutOfRangeError, SamsaClientError, errorFromCode, needsMetadataRefresh } from './errors.js';
 import type { Logger } from './logger.js';
@@ -70,13 +70,20 @@ class PartitionState {
 interface Chunk {
   readonly state: PartitionState;
   readonly generation: number;
-  readonly records: KafkaRecord[];
+  /** Built by the decoder as messages (messageFactory): handed to the application as they are. */
+  readonly records: ConsumedMessage[];
   /** Where the partition's position goes once the chunk is consumed. */
   readonly nextOffset: number;
   readonly highWatermark: number;
 }
 
 const tpKey = (topic: string, partition: number) => `${topic}\0${partition}`;
+
+/** Decoded records become messages directly: one object per record, not a record and a copy. */
+function messageFactory(topic: string, partition: number): RecordFactory {
+  // The object is both a KafkaRecord (what the decoder returns) and a ConsumedMessage.
+  return (key, value, headers, timestamp, offset) => ({ topic, partition, offset, timestamp, key, value, headers });
+}
 
 /**
  * An assignment-based consumer. A background fetcher keeps at most one Fetch in flight and at most one
@@ -236,12 +243,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
       for (;;) {
         const chunk = await this.nextChunk(signal);
         if (chunk === undefined) return;
-        const { state, records } = chunk;
-        const messages: ConsumedMessage[] = new Array(records.length);
-        for (let i = 0; i < records.length; i++) {
-          const r = records[i] as KafkaRecord;
-          messages[i] = { topic: state.topic, partition: state.partition, offset: r.offset, timestamp: r.timestamp, key: r.key, value: r.value, headers: r.headers };
-        }
+        const { state, records: messages } = chunk;
         state.position = chunk.nextOffset;
         if (messages.length > 0) yield { topic: state.topic, partition: state.partition, messages, highWatermark: chunk.highWatermark };
         if (signal?.aborted) throw new AbortError(signal);
@@ -452,7 +454,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     if (result.records.length === 0) return;
     let batches;
     try {
-      batches = decodeBatches(result.records, { allowPartialTrailingBatch: true });
+      batches = decodeBatches(result.records, { allowPartialTrailingBatch: true, recordFactory: messageFactory(state.topic, state.partition) });
     } catch (err) {
       // Corrupt bytes are retriable in the table: fetch again, maybe from another replica later.
       this.logger.warn({ topic: state.topic, partition: state.partition, fetchOffset, err }, 'corrupt fetch data');
@@ -460,10 +462,11 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
       return;
     }
     if (batches.length === 0) return;
-    const records: KafkaRecord[] = [];
+    const records: ConsumedMessage[] = [];
     for (const batch of batches) {
       if (batch.control) continue;
-      for (const record of batch.records) if (record.offset >= fetchOffset) records.push(record);
+      // messageFactory made them.
+      for (const message of batch.records as unknown as ConsumedMessage[]) if (message.offset >= fetchOffset) records.push(message);
     }
     const last = batches[batches.length - 1]!.header;
     const nextOffset = Math.max(fetchOffset, last.baseOffset + last.lastOffsetDelta + 1);
@@ -550,12 +553,9 @@ class MessageIterator implements AsyncIterableIterator<ConsumedMessage> {
     if (chunk !== undefined) {
       const { state, generation, records } = chunk;
       if (state.generation === generation && this.index < records.length) {
-        const r = records[this.index++] as KafkaRecord;
-        state.position = r.offset + 1;
-        return Promise.resolve({
-          done: false,
-          value: { topic: state.topic, partition: state.partition, offset: r.offset, timestamp: r.timestamp, key: r.key, value: r.value, headers: r.headers },
-        });
+        const message = records[this.index++] as ConsumedMessage;
+        state.position = message.offset + 1;
+        return Promise.resolve({ done: false, value: message });
       }
       if (state.generation === generation) state.position = chunk.nextOffset;
       this.chunk = undefined;

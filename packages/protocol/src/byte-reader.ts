@@ -40,7 +40,7 @@ export class ByteReader {
 
   readInt8(what = 'int8'): number {
     this.need(1, what);
-    return this.buf.readInt8(this.pos++);
+    return (this.buf[this.pos++]! << 24) >> 24;
   }
 
   /** Reads `length` bytes as a view into the buffer (no copy). */
@@ -58,8 +58,31 @@ export class ByteReader {
     return this.buf.toString('utf8', start, this.pos);
   }
 
-  /** A zigzag int32: at most 5 bytes, and the fifth may only carry the top 4 bits. */
+  /**
+   * A zigzag int32: at most 5 bytes, and the fifth may only carry the top 4 bits. One- and two-byte
+   * values (record lengths, deltas, key and value sizes below 8 KiB) take a short path: this runs
+   * several times per record.
+   */
   readVarint(what = 'varint'): number {
+    const pos = this.pos;
+    const buf = this.buf;
+    if (pos + 1 < this.end) {
+      const b0 = buf[pos]!;
+      if (b0 < 0x80) {
+        this.pos = pos + 1;
+        return (b0 >>> 1) ^ -(b0 & 1);
+      }
+      const b1 = buf[pos + 1]!;
+      if (b1 < 0x80) {
+        const unsigned = (b0 & 0x7f) | (b1 << 7);
+        this.pos = pos + 2;
+        return (unsigned >>> 1) ^ -(unsigned & 1);
+      }
+    }
+    return this.readLongVarint(what);
+  }
+
+  private readLongVarint(what: string): number {
     const start = this.pos;
     let unsigned = 0;
     for (let i = 0; i < MAX_VARINT_BYTES; i++) {
@@ -78,6 +101,12 @@ export class ByteReader {
    */
   readVarlong(what = 'varlong'): number {
     const start = this.pos;
+    // One byte: timestamp deltas of records created within 64 ms of their batch's first.
+    if (start < this.end && this.buf[start]! < 0x80) {
+      const b0 = this.buf[start]!;
+      this.pos = start + 1;
+      return (b0 >>> 1) ^ -(b0 & 1);
+    }
     let zigzag = 0;
     let scale = 1;
     for (let i = 0; i < 7; i++) {

@@ -18,7 +18,7 @@ import {
 import { ByteReader } from './byte-reader.js';
 import { compress, decompress } from './compression.js';
 import { CorruptRecordError, ErrorCodes, SamsaError } from './errors.js';
-import { MIN_RECORD_BYTES, readRecord, recordBodySize, writeRecord, type KafkaRecord, type KafkaRecordInput, type RecordContext } from './record.js';
+import { MIN_RECORD_BYTES, readRecord, recordBodySize, writeRecord, type KafkaRecord, type KafkaRecordInput, type RecordContext, type RecordFactory } from './record.js';
 import { INT32_MAX, sizeOfVarint } from './varint.js';
 
 export type TimestampTypeName = keyof typeof TimestampType;
@@ -63,6 +63,8 @@ export interface DecodeBatchOptions {
   maxBatchSize?: number;
   /** Cap on a compressed batch's decompressed records (default DEFAULT_MAX_UNCOMPRESSED_BYTES). */
   maxUncompressedBytes?: number;
+  /** Makes each record's object (see RecordFactory); default plain KafkaRecord objects. */
+  recordFactory?: RecordFactory;
 }
 
 function invalid(detail: string): SamsaError {
@@ -221,7 +223,7 @@ export function decodeBatch(buf: Buffer, pos = 0, options: DecodeBatchOptions = 
     timestampType,
     transactional: (header.attributes & Attribute.transactional) !== 0,
     control: (header.attributes & Attribute.control) !== 0,
-    records: readRecords(reader, header, timestampType),
+    records: readRecords(reader, header, timestampType, options.recordFactory),
     sizeBytes,
   };
 }
@@ -231,7 +233,7 @@ function decompressedReader(compression: CompressionName, payload: Buffer, recor
   return new ByteReader(plain, 0, plain.length, recordsStart);
 }
 
-function readRecords(reader: ByteReader, header: BatchHeader, timestampType: TimestampTypeName): KafkaRecord[] {
+function readRecords(reader: ByteReader, header: BatchHeader, timestampType: TimestampTypeName, recordFactory: RecordFactory | undefined): KafkaRecord[] {
   // Checked before the loop so a hostile count fails at once instead of after a long partial read.
   if (header.recordCount > reader.remaining / MIN_RECORD_BYTES) {
     throw reader.corrupt(`record count ${header.recordCount} cannot fit in ${reader.remaining} bytes`, reader.pos);
@@ -240,6 +242,7 @@ function readRecords(reader: ByteReader, header: BatchHeader, timestampType: Tim
     baseOffset: header.baseOffset,
     baseTimestamp: header.baseTimestamp,
     logAppendTime: timestampType === 'logAppendTime' ? header.maxTimestamp : null,
+    recordFactory,
   };
   const records: KafkaRecord[] = [];
   for (let i = 0; i < header.recordCount; i++) records.push(readRecord(reader, context));

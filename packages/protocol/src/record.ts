@@ -89,12 +89,20 @@ export function writeRecord(buf: Buffer, pos: number, record: KafkaRecordInput, 
   return pos;
 }
 
+/**
+ * Builds the object a decoded record becomes, so that a caller wanting its own shape (a consumer's
+ * message with topic and partition) makes one object per record instead of a record plus a copy.
+ */
+export type RecordFactory = (key: Buffer | null, value: Buffer | null, headers: RecordHeader[], timestamp: number, offset: number) => KafkaRecord;
+
 /** What a record needs from its batch to become absolute. */
 export interface RecordContext {
   readonly baseOffset: number;
   readonly baseTimestamp: number;
   /** For LOG_APPEND_TIME batches every record carries the batch's maxTimestamp, as in Kafka. */
   readonly logAppendTime: number | null;
+  /** Default: plain `{ key, value, headers, timestamp, offset }` objects. */
+  readonly recordFactory?: RecordFactory | undefined;
 }
 
 /** Labels are passed whole (not built per call) to keep the per-record path free of string work. */
@@ -113,6 +121,7 @@ function readHeaders(reader: ByteReader): RecordHeader[] {
     throw reader.corrupt(`header count ${count} does not fit the ${reader.remaining} bytes left`, at);
   }
   const headers: RecordHeader[] = [];
+  if (count === 0) return headers;
   for (let i = 0; i < count; i++) {
     const keyAt = reader.pos;
     const keyBytes = reader.readVarint('header key length');
@@ -150,5 +159,6 @@ export function readRecord(reader: ByteReader, context: RecordContext): KafkaRec
   if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(timestamp)) {
     throw reader.corrupt(`record offset ${offset} or timestamp ${timestamp} is outside the exact integer range`, start);
   }
-  return { key, value, headers, timestamp, offset };
+  const factory = context.recordFactory;
+  return factory === undefined ? { key, value, headers, timestamp, offset } : factory(key, value, headers, timestamp, offset);
 }
