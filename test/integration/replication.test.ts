@@ -1,0 +1,79 @@
+/**
+ * Replication on real processes: followers copy the leader, the ISR shrinks and grows back, and a
+ * leader restarted faster than its session timeout does not resume its old term.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Samsa } from '@samsa/client';
+import { LocalCluster } from '../helpers/cluster.js';
+import { waitFor } from '../helpers/wait.js';
+
+const SESSION_TIMEOUT_MS = 6000;
+let cluster: LocalCluster;
+let samsa: Samsa;
+
+beforeAll(async () => {
+  cluster = await LocalCluster.start({ brokers: 3, brokerSettings: { 'zookeeper.session.timeout.ms': String(SESSION_TIMEOUT_MS), 'replica.lag.time.max.ms': '1500' } });
+  samsa = new Samsa({ brokers: cluster.bootstrap, requestTimeoutMs: 4000, retry: { retries: 50, initialRetryTimeMs: 50, maxRetryTimeMs: 300 } });
+}, 60_000);
+
+afterAll(async () => {
+  await samsa?.close();
+  await cluster?.close();
+});
+
+async function partition0(topic: string) {
+  const [described] = await samsa.admin().describeTopics([topic]);
+  return described!.partitions[0]!;
+}
+
+describe('replication', () => {
+  it('a follower that stops fetching is dropped from the ISR by its leader, and rejoins once caught up', async () => {
+    const topic = `isr-${process.pid}`;
+    await samsa.admin().createTopics([{ topic, numPartitions: 1, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } }]);
+    await waitFor(async () => (await partition0(topic)).isr.length === 3, { description: 'a full ISR' });
+    const { leader, replicas } = await partition0(topic);
+    const follower = replicas.find((r) => r !== leader)!;
+    const producer = samsa.producer({ acks: 'all' });
+    // Paused longer than replica.lag.time.max.ms but shorter than its session: only the leader can
+    // notice, through the follower's silence, and shrink the ISR through the controller.
+    cluster.pauseBroker(follower);
+    const pending = producer.sendBatch({ topic, messages: Array.from({ length: 200 }, (_, i) => ({ value: `v${i}` })) });
+    await waitFor(async () => !(await partition0(topic)).isr.includes(follower), { timeoutMs: 15_000, intervalMs: 100, description: `broker ${follower} to leave the ISR` });
+    // Two of three in sync still meet min.insync.replicas = 2: the writes complete without the follower.
+    const written = await pending;
+    expect(written.at(-1)!.offset).toBe(199);
+    cluster.resumeBroker(follower);
+    expect(cluster.broker(leader).process!.output()).toMatch(new RegExp(`"kind":"shrink","isr":\\[[0-9,]+\\],"changed":\\[${follower}\\]`));
+    await waitFor(async () => (await partition0(topic)).isr.includes(follower), { timeoutMs: 15_000, description: `broker ${follower} to rejoin the ISR` });
+    await producer.close();
+  });
+
+  it('a leader restarted within its session timeout does not resume its term, and nothing acknowledged is lost', async () => {
+    const topic = `bounce-${process.pid}`;
+    await samsa.admin().createTopics([{ topic, numPartitions: 1, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } }]);
+    await waitFor(async () => (await partition0(topic)).isr.length === 3, { description: 'a full ISR' });
+    const producer = samsa.producer({ acks: 'all' });
+    const first = await producer.sendBatch({ topic, messages: Array.from({ length: 100 }, (_, i) => ({ value: `a${i}` })) });
+    const before = await partition0(topic);
+
+    await cluster.killBroker(before.leader);
+    await cluster.startBroker(before.leader); // well within the 6 s session timeout
+    const after = await waitFor(async () => {
+      const p = await partition0(topic);
+      return p.leaderEpoch > before.leaderEpoch && p.leader >= 0 ? p : undefined;
+    }, { timeoutMs: 20_000, description: 'a new leader epoch after the bounce' });
+    expect(after.leaderEpoch).toBeGreaterThan(before.leaderEpoch);
+
+    const second = await producer.sendBatch({ topic, messages: Array.from({ length: 100 }, (_, i) => ({ value: `b${i}` })) });
+    await producer.close();
+    const consumer = samsa.consumer({ autoOffsetReset: 'earliest', maxWaitMs: 100 });
+    await consumer.assign([{ topic, partition: 0 }]);
+    const values = new Map<number, string>();
+    for await (const m of consumer.messages({ signal: AbortSignal.timeout(20_000) })) {
+      values.set(m.offset, m.value!.toString());
+      if (m.offset >= second.at(-1)!.offset) break;
+    }
+    await consumer.close();
+    for (const [i, r] of [...first, ...second].entries()) expect(values.get(r.offset)).toBe(i < 100 ? `a${i}` : `b${i - 100}`);
+  });
+});
