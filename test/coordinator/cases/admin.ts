@@ -296,4 +296,25 @@ export const adminCases: ConformanceCase[] = [
       });
     },
   },
+  {
+    name: 'ACL entries combine: permissions are the union of the entries that match the client',
+    async run(c) {
+      const wire = await c.wire('W');
+      const acl = [
+        { perms: Permission.READ, scheme: 'world', id: 'anyone' },
+        { perms: Permission.WRITE, scheme: 'ip', id: '127.0.0.0/8' },
+        { perms: Permission.DELETE, scheme: 'ip', id: '192.168.0.1' },
+      ];
+      expect(codeName((await wire.create(c.path('u'), Buffer.from('u'), 0, acl)).err)).toBe('OK');
+      await wire.create(c.path('u-child-parent'), null, 0, acl);
+      const outcomes = {
+        getData: codeName((await wire.getData(c.path('u'))).err),
+        setData: codeName((await wire.setData(c.path('u'), Buffer.from('v'))).err),
+        'create child (no CREATE)': codeName((await wire.create(c.path('u/child'), null)).err),
+        'setACL (no ADMIN)': codeName((await wire.setACL(c.path('u'), [{ perms: 31, scheme: 'world', id: 'anyone' }])).err),
+      };
+      c.record('outcomes', outcomes);
+      expect(outcomes).toEqual({ getData: 'OK', setData: 'OK', 'create child (no CREATE)': 'NO_AUTH', 'setACL (no ADMIN)': 'NO_AUTH' });
+    },
+  },
 ];
