@@ -10,7 +10,7 @@ import { DEFAULT_LISTENER_NAME, parseListenerEndpoint, type ListenerEndpoint } f
  */
 type SettingType = 'int' | 'long' | 'boolean' | 'string';
 
-interface SettingSpec {
+export interface SettingSpec {
   readonly type: SettingType;
   readonly default: string | number | boolean | undefined;
   readonly min?: number;

@@ -10,6 +10,7 @@ export {
   type ListenerConfig,
   validateTopicConfigs,
   type BrokerSettingName,
+  type SettingSpec,
   type Settings,
   type TopicSettingName,
 } from './config.js';

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { pino } from 'pino';
-import { loadBrokerSettings, startBroker } from '@samsa/broker';
+import { BROKER_SETTINGS, TOPIC_SETTINGS, loadBrokerSettings, startBroker, type SettingSpec } from '@samsa/broker';
 import { runCoordinator } from '@samsa/coordinator';
 import { parseIntOption } from '../options.js';
 
@@ -75,6 +75,15 @@ Advertised hosts 0.0.0.0/:: become 127.0.0.1 and port 0 the bound port.`)
       const logger = pino({ base: { pid: process.pid } });
       const running = await startBroker(settings, logger);
       await untilSignalled(() => running.close(), logger);
+    });
+
+  broker
+    .command('settings')
+    .description('every broker and topic setting with its default, as the code defines them')
+    .action(() => {
+      const rows = (table: Record<string, SettingSpec>) =>
+        Object.entries(table).map(([key, spec]) => `  ${key.padEnd(34)} ${String(spec.default ?? '(none)').padEnd(18)} ${spec.doc}`);
+      process.stdout.write(['Broker settings (server.properties, SAMSA_<KEY> environment variables, --override key=value):', ...rows(BROKER_SETTINGS), '', 'Topic settings (topics create --config key=value):', ...rows(TOPIC_SETTINGS), ''].join('\n'));
     });
 
   const coordinator = program.command('coordinator').description('run the embedded ZooKeeper-compatible coordinator');
