@@ -93,9 +93,13 @@ export class Leadership {
 
   /** This broker leads `hosted` in a new epoch: record the epoch's start offset and start a term. */
   async becomeLeader(hosted: HostedPartition, change: ReplicaRole): Promise<void> {
-    const logEndOffset = hosted.log.logEndOffset;
+    const epochStartOffset = hosted.log.logEndOffset;
     // The epoch starts at the current log end: every record this leader appends carries the epoch.
-    if (hosted.epochCache.assign(change.leaderEpoch, logEndOffset)) await saveEpochCache(hosted.log.dir, hosted.epochCache);
+    if (hosted.epochCache.assign(change.leaderEpoch, epochStartOffset)) await saveEpochCache(hosted.log.dir, hosted.epochCache);
+    // The partition already answers as leader, so acks=0/1 produces may have appended (in this epoch)
+    // while the cache was saved: the term starts from the log end as it is now, or those records would
+    // sit above a high watermark that nothing moves until the next append.
+    const logEndOffset = hosted.log.logEndOffset;
     const info = this.partitionInfo(hosted);
     hosted.leaderState = new LeaderState({
       localBrokerId: this.options.brokerId,
@@ -107,7 +111,7 @@ export class Leadership {
       replicaLagTimeMaxMs: this.options.replicaLagTimeMaxMs,
       logEndOffset,
       highWatermark: Math.min(hosted.highWatermark, logEndOffset),
-      epochStartOffset: logEndOffset,
+      epochStartOffset,
       nowMs: this.now(),
     });
     this.led.add(hosted);
