@@ -9,6 +9,4 @@
  */
 export const KNOWN_DIFFERENCES: Readonly<Record<string, string>> = {
   // 'case name': 'what differs: the coordinator answers X, ZooKeeper 3.8 answers Y',
-  'getACL redacts digest ids for a client with READ but not ADMIN':
-    "getACL by a client with READ but not ADMIN returns digest ids in full (digest:user:<hash>); ZooKeeper 3.8 redacts them to digest:user:x (documented in packages/coordinator/README.md)",
 };

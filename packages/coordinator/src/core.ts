@@ -481,7 +481,9 @@ export class CoordinatorCore {
       case OpCode.getACL: {
         const node = this.mustGet(b.path);
         this.checkAcl(node, Perms.READ | Perms.ADMIN, conn);
-        return { kind: 'acl', acl: node.acl, stat: statOf(node) };
+        // As ZooKeeper: without ADMIN, digest ids are shown as user:x (the hash is a password stand-in).
+        const acl = this.hasPerm(node, Perms.ADMIN, conn) ? node.acl : node.acl.map((a) => (a.id.scheme === 'digest' ? { ...a, id: { ...a.id, id: a.id.id.replace(/:.*/s, ':x') } } : a));
+        return { kind: 'acl', acl, stat: statOf(node) };
       }
       case OpCode.sync:
         return { kind: 'path', path: b.path };
@@ -509,6 +511,16 @@ export class CoordinatorCore {
 
   private checkAcl(node: ZNode, perm: number, conn: ConnState): void {
     checkAcl(node.acl, perm, conn.authIds);
+  }
+
+  private hasPerm(node: ZNode, perm: number, conn: ConnState): boolean {
+    try {
+      checkAcl(node.acl, perm, conn.authIds);
+      return true;
+    } catch (err) {
+      if (err instanceof KeeperError) return false;
+      throw err;
+    }
   }
 
   private auth(out: Output[], connId: number, conn: ConnState, scheme: string, auth: Buffer): Output[] {
