@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadBrokerProto, type v1 } from '@samsa/protocol';
+import { AFTER_SERIALIZE, loadBrokerProto, type FetchResponseWithHook, type v1 } from '@samsa/protocol';
 import { encodeFetchResponse } from '../src/grpc/fetch-response.js';
 
 const service = loadBrokerProto().Broker.service.Fetch;
@@ -39,6 +39,19 @@ describe('FetchResponse encoder', () => {
   it('is what the Broker service serializes Fetch responses with', () => {
     const response = cases['errors and negatives']!;
     expect(Buffer.from(service.responseSerialize(response))).toEqual(Buffer.from(encodeFetchResponse(response)!));
+  });
+
+  it('runs the AFTER_SERIALIZE hook once the records are copied into the message', () => {
+    const records = Buffer.from('batch bytes');
+    const response: FetchResponseWithHook = { topics: [{ name: 't', partitions: [partition({ records })] }] };
+    let calls = 0;
+    response[AFTER_SERIALIZE] = () => {
+      calls++;
+      records.fill(0); // the broker reuses the read buffer from here on
+    };
+    const bytes = Buffer.from(service.responseSerialize(response));
+    expect(calls).toBe(1);
+    expect(decode(bytes).topics[0]!.partitions[0]!.records.toString()).toBe('batch bytes');
   });
 
   it('grows past its scratch buffer and still encodes exactly', () => {

@@ -37,6 +37,7 @@ import {
   writeFully,
 } from './files.js';
 import { IndexCorruptError, OFFSET_INDEX_ENTRY_SIZE } from './indexes.js';
+import type { ReadBufferPool } from './read-buffers.js';
 import { findValidBatchAfter } from './scan.js';
 import { IndexMismatchError, LogSegment, type SegmentSnapshot } from './segment.js';
 
@@ -454,9 +455,10 @@ export class PartitionLog {
    * Whole batches from the one holding `fromOffset`: at most `maxBytes`, except that the first batch
    * is always returned whole so a consumer makes progress. `maxOffset` (exclusive, e.g. the high
    * watermark) stops before any batch reaching it. Throws OffsetOutOfRangeError outside
-   * [logStartOffset, logEndOffset].
+   * [logStartOffset, logEndOffset]. With `buffers`, the bytes are read into a buffer from that pool
+   * (the caller releases it once done with the bytes, see ReadBufferPool).
    */
-  async read(fromOffset: number, maxBytes: number, options: { maxOffset?: number } = {}): Promise<ReadResult> {
+  async read(fromOffset: number, maxBytes: number, options: { maxOffset?: number; buffers?: ReadBufferPool } = {}): Promise<ReadResult> {
     this.ensureOnline();
     if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) throw new SamsaError(ErrorCodes.INVALID_FETCH_SIZE, `maxBytes ${maxBytes}`);
     const logStartOffset = this.logStart;
@@ -470,7 +472,7 @@ export class PartitionLog {
     const segments = this.segments;
     for (let i = this.segmentIndexFor(fromOffset); i < segments.length; i++) {
       const segment = segments[i]!;
-      const found = await this.withSegment(segment, () => segment.read(fromOffset, maxBytes, upperBound, this.config.indexIntervalBytes));
+      const found = await this.withSegment(segment, () => segment.read(fromOffset, maxBytes, upperBound, this.config.indexIntervalBytes, options.buffers));
       if (found) return { ...found, logStartOffset, logEndOffset };
     }
     return empty;

@@ -10,6 +10,7 @@ import {
 } from '@samsa/protocol';
 import { readFully, segmentPaths } from './files.js';
 import { IndexCorruptError, OffsetIndex, TimeIndex } from './indexes.js';
+import type { ReadBufferPool } from './read-buffers.js';
 import { scanBatches } from './scan.js';
 
 /** Thrown by a read when an index entry does not point at the batch it claims; the caller rebuilds. */
@@ -277,7 +278,7 @@ export class LogSegment {
    * first batch), all with lastOffset < `upperBoundOffset`. Undefined when the segment holds nothing
    * at or after fromOffset. One positioned read in the common case.
    */
-  async read(fromOffset: number, maxBytes: number, upperBoundOffset: number, slackBytes: number): Promise<SegmentRead | undefined> {
+  async read(fromOffset: number, maxBytes: number, upperBoundOffset: number, slackBytes: number, buffers?: ReadBufferPool): Promise<SegmentRead | undefined> {
     const fh = await this.handle();
     const committed = this.size;
     const entry = this.offsetIndex!.lookup(fromOffset - this.baseOffset);
@@ -286,7 +287,7 @@ export class LogSegment {
     let want = maxBytes + slackBytes;
     while (position < committed) {
       const length = Math.min(committed - position, Math.max(want, BATCH_HEADER_SIZE));
-      const view = Buffer.allocUnsafeSlow(length);
+      const view = buffers ? buffers.acquire(length) : Buffer.allocUnsafeSlow(length);
       const n = await readFully(fh, view, 0, length, position);
       const buf = view.subarray(0, n);
       let at = 0;

@@ -37,13 +37,27 @@ function load<T>(file: string): T {
 const BROKER_PROTO = 'samsa/v1/broker.proto';
 
 /**
+ * A Fetch response may carry a function under this key: it runs once the response has been
+ * serialized, that is once its records are copied into the outgoing message, so the broker can
+ * reuse the buffers they were read into.
+ */
+export const AFTER_SERIALIZE: unique symbol = Symbol('samsa.afterSerialize');
+
+/** A Fetch response with an optional AFTER_SERIALIZE hook. */
+export type FetchResponseWithHook = FetchResponse & { [AFTER_SERIALIZE]?: () => void };
+
+/**
  * Fetch responses carry the bulk of a consumer's bytes: serialize them with the hand-written encoder
  * (one copy less than protobufjs, see fetch-response.ts), protobufjs for whatever it does not cover.
  */
 function useFastFetchSerializer(proto: BrokerProto): void {
   const fetch = proto.samsa.v1.Broker.service.Fetch;
   const generic = fetch.responseSerialize;
-  fetch.responseSerialize = (response: FetchResponse) => encodeFetchResponse(response) ?? generic(response);
+  fetch.responseSerialize = (response: FetchResponseWithHook) => {
+    const bytes = encodeFetchResponse(response) ?? generic(response);
+    response[AFTER_SERIALIZE]?.();
+    return bytes;
+  };
 }
 
 /** samsa.v1 client-facing API (once per process): the Broker service and its messages. */

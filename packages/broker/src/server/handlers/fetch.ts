@@ -1,6 +1,6 @@
-import { ErrorCodes, SamsaError, type v1 } from '@samsa/protocol';
+import { AFTER_SERIALIZE, ErrorCodes, SamsaError, type FetchResponseWithHook, type v1 } from '@samsa/protocol';
 import type { BrokerContext } from '../context.js';
-import { OffsetOutOfRangeError } from '../../storage/index.js';
+import { OffsetOutOfRangeError, ReadBufferPool } from '../../storage/index.js';
 import { NO_ERROR, toErrorFields } from '../errors.js';
 import { partitionKey, type HostedPartition } from '../partitions.js';
 
@@ -8,6 +8,13 @@ import { partitionKey, type HostedPartition } from '../partitions.js';
 const DEFAULT_FETCH_MAX_BYTES = 50 * 1024 * 1024;
 /** Kafka's replica.fetch.wait.max.ms-like ceiling: a long poll never parks longer than this. */
 const MAX_WAIT_CEILING_MS = 30_000;
+
+/**
+ * Consumer reads go into reused buffers: the response serializer copies the records into the gRPC
+ * message and then (AFTER_SERIALIZE) hands the buffers back. Reads a long poll discards go back at
+ * once. Nothing else holds these bytes: the responses are built here and dropped once serialized.
+ */
+const readBuffers = new ReadBufferPool();
 
 interface PartitionRead {
   readonly topic: string;
@@ -30,8 +37,11 @@ export async function handleFetch(ctx: BrokerContext, request: v1.FetchRequest__
     const failed = reads.some((r) => r.response.errorCode !== 0);
     const remainingMs = deadline - Date.now();
     if (bytes >= Math.max(request.minBytes, 1) || failed || remainingMs <= 0 || signal.aborted) {
-      return { topics: groupByTopic(reads) };
+      const response: FetchResponseWithHook = { topics: groupByTopic(reads) };
+      response[AFTER_SERIALIZE] = () => releaseAll(reads);
+      return response;
     }
+    releaseAll(reads);
     await waitForChange(ctx, reads, remainingMs, signal);
   }
 }
@@ -61,14 +71,19 @@ async function readPartition(ctx: BrokerContext, topic: string, p: v1.FetchParti
     if (p.fetchOffset < logStartOffset || p.fetchOffset > logEndOffset) throw new OffsetOutOfRangeError(p.fetchOffset, logStartOffset, logEndOffset);
     let records: Buffer = Buffer.alloc(0);
     if (limit > 0 || first) {
-      const read = await hosted.log.read(p.fetchOffset, limit, { maxOffset: highWatermark });
+      const read = await hosted.log.read(p.fetchOffset, limit, { maxOffset: highWatermark, buffers: readBuffers });
       // Only the first non-empty partition may exceed the budget (so a consumer always progresses).
       if (first || read.bytes.length <= limit) records = read.bytes;
+      else readBuffers.release(read.bytes);
     }
     return { topic, partition: p.partition, hosted, response: { ...base, ...NO_ERROR, highWatermark, logStartOffset: hosted.log.logStartOffset, records } };
   } catch (err) {
     return { topic, partition: p.partition, hosted, response: { ...base, ...toErrorFields(err, ctx.logger, { topic, partition: p.partition }) } };
   }
+}
+
+function releaseAll(reads: readonly PartitionRead[]): void {
+  for (const read of reads) readBuffers.release(read.response.records as Buffer);
 }
 
 /** A request naming an older leader epoch is fenced; a newer one means this broker is behind. */
