@@ -12,6 +12,9 @@ import { handleAlterPartition, handleReplicaFetch } from './handlers/replica-fet
 /** Trailer naming the error table entry when a whole request fails with a SamsaError. */
 export const ERROR_CODE_METADATA_KEY = 'samsa-error-code';
 
+/** HTTP/2 flow-control window of broker connections (clients use the same). */
+export const FLOW_CONTROL_WINDOW_BYTES = 64 * 1024 * 1024;
+
 type Handler<Req, Res> = (ctx: BrokerContext, request: Req, signal: AbortSignal) => Promise<Res> | Res;
 
 /**
@@ -68,6 +71,8 @@ export async function startGrpcServer(options: {
   const server = new grpc.Server({
     'grpc.max_receive_message_length': options.maxRequestBytes,
     'grpc.max_send_message_length': -1,
+    // HTTP/2's default 64 KiB window makes a large produce request wait on many window updates.
+    'grpc-node.flow_control_window': FLOW_CONTROL_WINDOW_BYTES,
   });
   server.addService(loadBrokerProto().Broker.service, {
     Metadata: unary<v1.MetadataRequest__Output, v1.MetadataResponse>(context, logger, 'Metadata', handleMetadata),

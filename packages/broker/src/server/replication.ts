@@ -5,6 +5,7 @@ import type { MetadataImage, PartitionInfo } from '../cluster/metadata.js';
 import { endpointOn, grpcAddress, type BrokerEndpoint } from '../controller/types.js';
 import { LeaderState, saveEpochCache, type IsrProposal, type LeaderOutput } from '../replication/index.js';
 import type { DelayedOperations } from './delayed.js';
+import { FLOW_CONTROL_WINDOW_BYTES } from './grpc-server.js';
 import { partitionKey, type HostedPartition, type ReplicaRole } from './partitions.js';
 
 type ReplicationClient = grpc.Client & {
@@ -34,6 +35,8 @@ export class PeerClients {
       const Replication = loadReplicationProto().Replication;
       client = new Replication(address, grpc.credentials.createInsecure(), {
         'grpc.max_receive_message_length': -1,
+        // Replica fetches carry up to 10 MiB: a 64 KiB HTTP/2 window would make each wait on window updates.
+        'grpc-node.flow_control_window': FLOW_CONTROL_WINDOW_BYTES,
         'grpc.initial_reconnect_backoff_ms': 100,
         'grpc.max_reconnect_backoff_ms': 1000,
       }) as unknown as ReplicationClient;
