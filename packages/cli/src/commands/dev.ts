@@ -70,7 +70,12 @@ async function runDevCluster(options: DevOptions): Promise<void> {
 }
 
 function startMember(name: string, port: number, args: string[]): Member {
-  const child = spawn(process.execPath, [CLI_MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group: a Ctrl-C on the terminal reaches only this supervisor, which stops the
+  // members in order (brokers first) instead of every process receiving the signal at once.
+  const child = spawn(process.execPath, [CLI_MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  process.once('exit', () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
   const pretty = prettyFactory({ colorize: process.stdout.isTTY, singleLine: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname', messageFormat: `[${name}] {msg}` });
   for (const stream of [child.stdout, child.stderr]) {
     createInterface({ input: stream! }).on('line', (line) => {
