@@ -93,6 +93,25 @@ interface PendingAppend {
 const noop = (): void => {};
 
 /**
+ * Bound on what a log keeps of its latest leader appends in memory (`tail`), counted by the buffers
+ * the appended bytes are views of (a produce request's message). Followers fetch at the log end, so
+ * what they ask for is almost always the last append or two: served from here, without a read
+ * through the thread pool and a fresh buffer per fetch.
+ */
+const TAIL_MAX_BYTES = 1024 * 1024;
+
+/** One leader append, exactly the bytes written: whole batches from baseOffset to lastOffset. */
+interface TailEntry {
+  readonly bytes: Buffer;
+  /** Its batches (sizes and offset deltas; the base offsets in these headers are the producer's). */
+  readonly spans: readonly BatchSpan[];
+  readonly baseOffset: number;
+  readonly lastOffset: number;
+  /** What keeping it holds in memory (its underlying buffer). */
+  readonly retained: number;
+}
+
+/**
  * A crash-safe segmented partition log.
  *
  * Ordering rules:
@@ -119,6 +138,9 @@ export class PartitionLog {
   /** Inactive segments holding a file handle and indexes, least recently used first. */
   private readonly openInactive = new Set<LogSegment>();
   private flushTimer: NodeJS.Timeout | undefined;
+  /** The latest leader appends, contiguous and visible (written), oldest first; see TAIL_MAX_BYTES. */
+  private tail: TailEntry[] = [];
+  private tailRetained = 0;
 
   private constructor(
     readonly dir: string,
@@ -267,7 +289,10 @@ export class PartitionLog {
     const commitRun = async (): Promise<PendingAppend[]> => {
       const bad = run.length === 0 ? [] : await this.writeRun(run.map((r) => r.entry), snapshot, writePos, nextOffset);
       if (bad.length === 0) {
-        for (const r of run) this.countUnflushed(r.result.recordCount);
+        for (const r of run) {
+          this.countUnflushed(r.result.recordCount);
+          this.rememberTail(r.entry, r.result);
+        }
         done.push(...run);
       }
       return bad;
@@ -317,6 +342,65 @@ export class PartitionLog {
     }
     if (this.flushDue()) await this.syncActive();
     for (const { entry, result } of done) entry.resolve(result);
+  }
+
+  /** A written append joins the tail if it is a leader's and follows the tail's last entry. */
+  private rememberTail(entry: PendingAppend, result: AppendResult): void {
+    const last = this.tail[this.tail.length - 1];
+    if (entry.follower || (last && last.lastOffset + 1 !== result.baseOffset)) {
+      this.clearTail();
+      if (entry.follower) return;
+    }
+    const retained = entry.bytes.buffer.byteLength;
+    if (retained > TAIL_MAX_BYTES) {
+      this.clearTail();
+      return;
+    }
+    this.tail.push({ bytes: entry.bytes, spans: entry.spans, baseOffset: result.baseOffset, lastOffset: result.lastOffset, retained });
+    this.tailRetained += retained;
+    while (this.tailRetained > TAIL_MAX_BYTES) this.tailRetained -= this.tail.shift()!.retained;
+  }
+
+  private clearTail(): void {
+    this.tail = [];
+    this.tailRetained = 0;
+  }
+
+  /**
+   * What read() returns, from the tail, batch by batch as a file read would (first batch whole, the
+   * next ones within `maxBytes`, all below `upperBound`): only when `fromOffset` starts a tail entry
+   * in the active segment (a file read stops at the end of a segment); otherwise undefined.
+   */
+  private readTail(fromOffset: number, maxBytes: number, upperBound: number): { bytes: Buffer; firstOffset: number; lastOffset: number } | undefined {
+    const tail = this.tail;
+    if (tail.length === 0 || fromOffset < tail[0]!.baseOffset || fromOffset > tail[tail.length - 1]!.baseOffset || fromOffset < this.active.baseOffset) return undefined;
+    let i = tail.length - 1;
+    while (i > 0 && tail[i]!.baseOffset > fromOffset) i--;
+    if (tail[i]!.baseOffset !== fromOffset) return undefined;
+    const parts: Buffer[] = [];
+    let size = 0;
+    let lastOffset = -1;
+    let full = false;
+    for (; i < tail.length && !full; i++) {
+      const entry = tail[i]!;
+      let next = entry.baseOffset;
+      let end = 0;
+      for (const span of entry.spans) {
+        const bytes = batchSize(span.header);
+        const last = next + span.header.lastOffsetDelta;
+        if (last >= upperBound || (size + end > 0 && size + end + bytes > maxBytes)) {
+          full = true;
+          break;
+        }
+        end = span.position + bytes;
+        lastOffset = last;
+        next = last + 1;
+      }
+      if (end > 0) parts.push(end === entry.bytes.length ? entry.bytes : entry.bytes.subarray(0, end));
+      size += end;
+    }
+    if (parts.length === 0) return undefined;
+    return { bytes: parts.length === 1 ? parts[0]! : Buffer.concat(parts, size), firstOffset: fromOffset, lastOffset };
   }
 
   private countUnflushed(records: number): void {
@@ -469,6 +553,9 @@ export class PartitionLog {
     const upperBound = Math.min(options.maxOffset ?? logEndOffset, logEndOffset);
     const empty = { bytes: Buffer.alloc(0), firstOffset: -1, lastOffset: -1, logStartOffset, logEndOffset };
     if (fromOffset >= upperBound) return empty;
+    // Pooled reads hand their buffer back later: only plain reads (followers') share the tail's bytes.
+    const fromTail = options.buffers ? undefined : this.readTail(fromOffset, maxBytes, upperBound);
+    if (fromTail) return { ...fromTail, logStartOffset, logEndOffset };
     const segments = this.segments;
     for (let i = this.segmentIndexFor(fromOffset); i < segments.length; i++) {
       const segment = segments[i]!;
@@ -706,6 +793,7 @@ export class PartitionLog {
   }
 
   private async truncateWithin(offset: number): Promise<void> {
+    this.clearTail();
     const keep = this.segmentIndexFor(offset);
     const target = this.segments[keep]!;
     await this.ensureIndexes(target);
@@ -728,6 +816,7 @@ export class PartitionLog {
   }
 
   private async truncateFullyAndStartAt(offset: number): Promise<void> {
+    this.clearTail();
     const doomed = this.segments;
     this.segments = [];
     await this.deleteSegmentFiles(doomed);
@@ -885,6 +974,7 @@ export class PartitionLog {
       if (this.status === 'closed') return;
       const wasOnline = this.status === 'online';
       this.status = 'closed';
+      this.clearTail();
       try {
         if (wasOnline) {
           const active = this.active;
@@ -929,6 +1019,7 @@ export class PartitionLog {
     if (this.status === 'online') {
       this.status = 'offline';
       this.offlineError = error;
+      this.clearTail();
       if (this.flushTimer) clearInterval(this.flushTimer);
       this.logger.error({ file, position, reason }, 'partition log is offline');
       for (const entry of this.pending.splice(0)) entry.reject(error);
