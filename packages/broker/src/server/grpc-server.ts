@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { SamsaError, loadBrokerProto, loadReplicationProto, type v1 } from '@samsa/protocol';
 import type { Logger } from 'pino';
+import { grpcAddress } from '../controller/types.js';
 import type { BrokerContext } from './context.js';
 import { handleCreateTopics, handleDeleteTopics, handleDescribeCluster } from './handlers/admin.js';
 import { handleFetch } from './handlers/fetch.js';
@@ -88,7 +89,7 @@ export async function startGrpcServer(options: {
     AlterPartition: unary<v1.AlterPartitionRequest__Output, v1.AlterPartitionResponse>(context, logger, 'AlterPartition', handleAlterPartition),
   });
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${options.host.includes(':') ? `[${options.host}]` : options.host}:${options.port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
+    server.bindAsync(grpcAddress(options), grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
   });
   return {
     port,
