@@ -4,6 +4,7 @@ import { AbortError, ClosedError, OffsetOutOfRangeError, SamsaClientError, error
 import type { Logger } from './logger.js';
 import { EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, listOffsets, type TopicPartition } from './offsets.js';
 import { backoffMs, type RetryOptions } from './retry.js';
+import { Wakeup } from './wakeup.js';
 
 export interface ConsumerOptions {
   /** Long poll: how long the broker may hold a Fetch waiting for minBytes (Kafka's fetch.max.wait.ms, 500). */
@@ -102,8 +103,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
   private iterating = false;
   private started = false;
   private tickScheduled = false;
-  private timer: NodeJS.Timeout | undefined;
-  private timerAtMs = Infinity;
+  private readonly wakeup = new Wakeup(() => this.tick());
   private closed = false;
 
   constructor(
@@ -313,16 +313,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     });
   }
 
-  private armTimer(atMs: number): void {
-    if (atMs >= this.timerAtMs) return;
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timerAtMs = atMs;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.timerAtMs = Infinity;
-      this.tick();
-    }, Math.max(0, atMs - Date.now()));
-  }
+
 
   /**
    * Starts one Fetch per broker for the fetchable partitions it leads: those with a position, no fetch
@@ -338,7 +329,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     for (const state of this.partitions.values()) {
       if (state.buffered || state.inFlight || state.resetting || state.stopped) continue;
       if (state.retryAtMs > now) {
-        this.armTimer(state.retryAtMs);
+        this.wakeup.at(state.retryAtMs);
         continue;
       }
       if (state.position === undefined) {
@@ -349,7 +340,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
       if (leader < 0 || !this.cluster.brokers.has(leader)) {
         needMetadata = true;
         state.retryAtMs = now + backoffMs(state.attempts++, this.retry);
-        this.armTimer(state.retryAtMs);
+        this.wakeup.at(state.retryAtMs);
         continue;
       }
       let list = byLeader.get(leader);
@@ -441,7 +432,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
 
   private backOff(state: PartitionState): void {
     state.retryAtMs = Date.now() + backoffMs(state.attempts++, this.retry);
-    this.armTimer(state.retryAtMs);
+    this.wakeup.at(state.retryAtMs);
   }
 
   private handlePartition(state: PartitionState, fetchOffset: number, result: v1.FetchPartitionResponse__Output): void {
@@ -503,7 +494,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     if (this.closed) return;
     this.closed = true;
     this.controller.abort();
-    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.wakeup.stop();
     for (const topic of this.topicsOfInterest) this.cluster.removeInterest(topic);
     this.chunks.length = 0;
     this.notify();

@@ -6,6 +6,7 @@ import { ClosedError, SamsaClientError, TimeoutError, errorFromCode, isRetriable
 import type { Logger } from './logger.js';
 import { Partitioner, type PartitionerFunction, type PartitionerName } from './partitioner.js';
 import { backoffMs, type RetryOptions } from './retry.js';
+import { Wakeup } from './wakeup.js';
 
 export type { RecordMetadata } from './accumulator.js';
 
@@ -160,8 +161,7 @@ export class Producer implements AsyncDisposable {
   /** Settles after the last waiting call has appended its records. */
   private appendTail: Promise<void> | undefined;
   private drainScheduled = false;
-  private timer: NodeJS.Timeout | undefined;
-  private timerAtMs = Infinity;
+  private readonly wakeup = new Wakeup(() => this.drain());
   private refreshingMetadata = false;
   private flushing = 0;
   private closing = false;
@@ -363,7 +363,7 @@ export class Producer implements AsyncDisposable {
       batch = new ProducerBatch(queue.topic, queue.partition, acks, now);
       queue.batches.push(batch);
       this.active.add(queue);
-      this.armTimer(now + this.options.lingerMs);
+      this.wakeup.at(now + this.options.lingerMs);
     }
     batch.append(input, bytes, tracker, index);
     if (batch.bytes >= this.options.batchSize) {
@@ -378,17 +378,7 @@ export class Producer implements AsyncDisposable {
     setImmediate(() => this.drain());
   }
 
-  private armTimer(atMs: number): void {
-    if (atMs >= this.timerAtMs) return;
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timerAtMs = atMs;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.timerAtMs = Infinity;
-      this.drain();
-    }, Math.max(0, atMs - Date.now()));
-    if (this.stopped) clearTimeout(this.timer);
-  }
+
 
   /** Sends what is ready; arms the timer for what will be. */
   private drain(): void {
@@ -443,7 +433,7 @@ export class Producer implements AsyncDisposable {
       else this.requestDone(plan.broker);
     }
     if (needMetadata) this.refreshMetadata();
-    if (nextWakeMs !== Infinity) this.armTimer(nextWakeMs);
+    if (nextWakeMs !== Infinity) this.wakeup.at(nextWakeMs);
   }
 
   /** Head batches of one partition with the same acks, encoded (once), up to the request's size limit. */
@@ -503,7 +493,7 @@ export class Producer implements AsyncDisposable {
       .catch((err: unknown) => this.logger.warn({ err }, 'producer metadata refresh failed'))
       .finally(() => {
         this.refreshingMetadata = false;
-        this.armTimer(Date.now() + this.retry.initialRetryTimeMs);
+        this.wakeup.at(Date.now() + this.retry.initialRetryTimeMs);
       });
   }
 
@@ -649,7 +639,7 @@ export class Producer implements AsyncDisposable {
         if (expired) this.abandonAll();
       }
       this.memory.close();
-      if (this.timer !== undefined) clearTimeout(this.timer);
+      this.wakeup.stop();
       for (const topic of this.topicsOfInterest) this.cluster.removeInterest(topic);
       this.onClose(this);
     })();
@@ -659,7 +649,7 @@ export class Producer implements AsyncDisposable {
   /** Fails every undelivered record; answers that still arrive change nothing. */
   private abandonAll(): void {
     this.stopped = true;
-    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.wakeup.stop();
     const err = new ClosedError('producer');
     for (const queue of this.active) for (const batch of queue.batches) if (!batch.done) batch.fail(err);
     this.active.clear();
