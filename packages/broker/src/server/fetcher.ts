@@ -99,12 +99,13 @@ class FetchLoop {
       try {
         const response = await this.fetch(batch);
         const byKey = new Map(batch.map((h) => [`${h.topic}\u0000${h.partition}`, h]));
-        for (const topic of response.topics) {
-          for (const p of topic.partitions) {
-            const hosted = byKey.get(`${topic.name}\u0000${p.partition}`);
-            if (hosted && this.partitions.has(hosted)) await this.handle(hosted, p);
-          }
-        }
+        // Partitions are independent logs: apply them concurrently, so one slow write does not hold
+        // back the next fetch (which is what acknowledges the others to the leader).
+        const applied = await Promise.all(response.topics.flatMap((topic) => topic.partitions.map((p) => {
+          const hosted = byKey.get(`${topic.name}\u0000${p.partition}`);
+          return hosted && this.partitions.has(hosted) ? this.handle(hosted, p) : true;
+        })));
+        if (applied.includes(false)) await this.sleep(this.options.backoffMs ?? 200);
       } catch (err) {
         this.log.debug({ err }, 'replica fetch failed; backing off');
         await this.sleep(this.options.backoffMs ?? 200);
@@ -146,7 +147,8 @@ class FetchLoop {
     });
   }
 
-  private async handle(hosted: HostedPartition, p: v1.ReplicaFetchPartitionResponse__Output): Promise<void> {
+  /** Applies one partition's answer; false when it failed and the loop should back off. */
+  private async handle(hosted: HostedPartition, p: v1.ReplicaFetchPartitionResponse__Output): Promise<boolean> {
     const context = { topic: hosted.topic, partition: hosted.partition };
     try {
       if (p.errorCode === ErrorCodes.OFFSET_OUT_OF_RANGE.code && hosted.log.logEndOffset <= p.logStartOffset) {
@@ -155,12 +157,12 @@ class FetchLoop {
         await hosted.log.resetTo(p.logStartOffset);
         hosted.epochCache.truncateFromEnd(0); // none of its epochs' records are left here
         await saveEpochCache(hosted.log.dir, hosted.epochCache);
-        return;
+        return true;
       }
       if (p.errorCode !== 0) {
         // Fenced or unknown epochs, a leader that moved: metadata will bring the new role.
         this.log.debug({ ...context, code: p.errorCode, message: p.errorMessage }, 'replica fetch refused');
-        return;
+        return false; // back off rather than ask again at once until the new role arrives
       }
       // The leader sets diverging_epoch only when our log diverged (its value may be UNDEFINED -1/-1).
       const diverging = p.divergingEpoch;
@@ -171,16 +173,17 @@ class FetchLoop {
         hosted.epochCache.truncateFromEnd(decision.truncateTo);
         await saveEpochCache(hosted.log.dir, hosted.epochCache);
         hosted.highWatermark = Math.min(hosted.highWatermark, hosted.log.logEndOffset);
-        return;
+        return true;
       }
       if (p.records.length > 0) {
         await hosted.log.appendAsFollower(p.records);
         if (assignEpochsFromBatches(hosted.epochCache, p.records)) await saveEpochCache(hosted.log.dir, hosted.epochCache);
       }
       hosted.highWatermark = followerHighWatermark(hosted.highWatermark, p.highWatermark, hosted.log.logEndOffset);
+      return true;
     } catch (err) {
       this.log.warn({ ...context, err }, 'could not apply a replica fetch');
-      await this.sleep(this.options.backoffMs ?? 200);
+      return false;
     }
   }
 
