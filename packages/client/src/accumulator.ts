@@ -87,6 +87,8 @@ export class ProducerBatch {
   lastError: unknown;
   /** Delivered or failed; acks=0 batches are done once sent, though still awaiting the broker's answer. */
   done = false;
+  /** Made by split(): sent as the only batch of its partition in a request, so a refusal is about it alone. */
+  alone = false;
   private readonly segments: Segment[] = [];
   private doneListeners: (() => void)[] | undefined;
 
@@ -130,6 +132,48 @@ export class ProducerBatch {
       segment.tracker.segmentDone();
     }
     this.finish();
+  }
+
+  /**
+   * Splits a batch the broker refused as too large into two halves holding its records in order.
+   * `records` are its records (decoded back from `encoded`), `recordBytes` each one's share of `bytes`
+   * (summing to it). The calls' segments move to the halves, which keep this batch's creation time (so
+   * its deliveryTimeoutMs), acks and attempts; this batch is done once both halves are.
+   */
+  split(records: readonly KafkaRecordInput[], recordBytes: readonly number[]): ProducerBatch[] {
+    const n = this.recordCount;
+    if (n < 2 || records.length !== n || recordBytes.length !== n) throw new Error(`cannot split a batch of ${n} records given ${records.length}`);
+    const mid = Math.ceil(n / 2);
+    const halves: ProducerBatch[] = [];
+    for (const [start, end] of [
+      [0, mid],
+      [mid, n],
+    ] as const) {
+      const half = new ProducerBatch(this.topic, this.partition, this.acks, this.createdMs);
+      half.records = records.slice(start, end);
+      half.recordCount = end - start;
+      for (let i = start; i < end; i++) half.bytes += recordBytes[i] as number;
+      half.closed = true;
+      half.alone = true;
+      half.attempts = this.attempts;
+      half.lastError = this.lastError;
+      for (const { tracker, callIndex, batchIndex, count } of this.segments) {
+        const lo = Math.max(batchIndex, start);
+        const hi = Math.min(batchIndex + count, end);
+        if (lo >= hi) continue;
+        half.segments.push({ tracker, callIndex: callIndex + (lo - batchIndex), batchIndex: lo - start, count: hi - lo });
+        tracker.pending++;
+      }
+      halves.push(half);
+    }
+    // Each segment now lives in the halves (which counted themselves): not done, just moved.
+    for (const segment of this.segments) segment.tracker.pending--;
+    this.segments.length = 0;
+    this.records = [];
+    this.encoded = undefined;
+    let left = halves.length;
+    for (const half of halves) half.onDone(() => --left === 0 && this.finish());
+    return halves;
   }
 
   /** Calls `listener` once the batch is delivered or failed (at once if it is already). */

@@ -1,4 +1,4 @@
-import { ErrorCodes, encodeBatch, type CompressionName, type KafkaRecordInput, type RecordHeaderInput, type v1 } from '@samsa/protocol';
+import { ErrorCodes, decodeBatches, encodeBatch, type CompressionName, type KafkaRecordInput, type RecordHeaderInput, type v1 } from '@samsa/protocol';
 import { PartitionQueue, ProducerBatch, SendTracker, type RecordMetadata } from './accumulator.js';
 import { BufferMemory } from './buffer-memory.js';
 import type { Cluster, TopicInfo } from './cluster.js';
@@ -442,6 +442,8 @@ export class Producer implements AsyncDisposable {
     while (taken.length < queue.batches.length) {
       const batch = queue.batches[taken.length] as ProducerBatch;
       if (batch.acks !== plan.acks) break;
+      // A batch split after MessageTooLarge goes on its own, so the answer tells whether it still is too large.
+      if (batch.alone && taken.length > 0) break;
       if (!batch.closed && !force && now - batch.createdMs < this.options.lingerMs) break;
       if (!batch.closed) {
         batch.closed = true;
@@ -463,6 +465,7 @@ export class Producer implements AsyncDisposable {
       if ((taken.length > 0 || plan.parts.length > 0) && plan.bytes + batch.encoded.length > this.options.maxRequestSize) break;
       plan.bytes += batch.encoded.length;
       taken.push(batch);
+      if (batch.alone) break;
     }
     return taken;
   }
@@ -578,6 +581,7 @@ export class Producer implements AsyncDisposable {
   private partFailed(part: RequestPart, err: unknown): void {
     const { queue, batches } = part;
     queue.inFlight = false;
+    if (err instanceof SamsaClientError && err.code === ErrorCodes.MESSAGE_TOO_LARGE.code && this.splitRefused(part, err)) return;
     const now = Date.now();
     const first = batches[0] as ProducerBatch;
     const attempts = first.attempts + 1;
@@ -598,6 +602,49 @@ export class Producer implements AsyncDisposable {
       this.memory.release(batch.bytes);
       batch.fail(err);
     }
+  }
+
+  /**
+   * Kafka's splitAndReenqueue: the broker refused the partition's batches as too large (a batch exceeds
+   * the topic's max.message.bytes). Unless that is a single record, its batches go back to the head of
+   * the queue in halves (a batch of one record as it is), each to be sent on its own, so only a record
+   * that is too large by itself fails. Not a retry: attempts and deliveryTimeoutMs carry over unchanged.
+   */
+  private splitRefused(part: RequestPart, err: SamsaClientError): boolean {
+    const { queue, batches } = part;
+    if (this.stopped) return false;
+    let records = 0;
+    for (const batch of batches) records += batch.recordCount;
+    if (records <= 1) return false;
+    // Decode everything before changing anything: our own encoding should always decode, but if not, fail as before.
+    const decoded: (KafkaRecordInput[] | undefined)[] = [];
+    try {
+      for (const batch of batches) decoded.push(batch.recordCount > 1 ? decodeBatches(batch.encoded as Buffer).flatMap((b) => b.records) : undefined);
+    } catch (decodeErr) {
+      this.logger.error({ topic: queue.topic, partition: queue.partition, err: decodeErr }, 'cannot split a batch refused as too large');
+      return false;
+    }
+    const replaced: ProducerBatch[] = [];
+    for (let i = 0; i < batches.length; i++) {
+      const batch = batches[i] as ProducerBatch;
+      const inputs = decoded[i];
+      if (inputs === undefined) {
+        batch.alone = true;
+        replaced.push(batch);
+        continue;
+      }
+      // The estimates are what was reserved per record; the last one takes any rounding so the halves hold exactly batch.bytes.
+      const recordBytes = inputs.map(estimateRecordBytes);
+      let sum = 0;
+      for (const b of recordBytes) sum += b;
+      recordBytes[recordBytes.length - 1] = (recordBytes[recordBytes.length - 1] as number) + (batch.bytes - sum);
+      replaced.push(...batch.split(inputs, recordBytes));
+    }
+    queue.batches.splice(0, batches.length, ...replaced);
+    queue.retryAtMs = 0;
+    this.logger.warn({ topic: queue.topic, partition: queue.partition, records, batches: replaced.length, err }, 'produce refused as too large, splitting the batches');
+    this.wake();
+    return true;
   }
 
   /** Sends everything accumulated so far (ignoring lingerMs) and resolves when each batch has completed, delivered or failed. */

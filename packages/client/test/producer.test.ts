@@ -143,6 +143,57 @@ describe('producer', () => {
     await expect(producer.send({ topic: 't' } as never)).rejects.toThrow(/needs a value/);
   });
 
+  describe('a batch refused as too large (max.message.bytes) is split, as Kafka does', () => {
+    const memoryUsed = (producer: object) => (producer as { memory: { used: number } }).memory.used;
+    const smallValues = Array.from({ length: 30 }, (_, i) => `small-${String(i).padStart(2, '0')}`);
+    const big = 'x'.repeat(2000);
+    const withBig = [...smallValues.slice(0, 15), big, ...smallValues.slice(15)];
+
+    it('only the record too large on its own fails; the others are delivered in send order', async () => {
+      cluster.createTopic('t', 1, { configs: { 'max.message.bytes': '500' } });
+      const producer = samsa.producer({ lingerMs: 50 });
+      const sends = withBig.map((value) => producer.send({ topic: 't', value }).then(
+        (meta) => ({ ok: true as const, meta }),
+        (err: unknown) => ({ ok: false as const, err }),
+      ));
+      const results = await Promise.all(sends);
+      // The records went out together (one batch) and were refused before being split.
+      expect(cluster.requestsOf<Produce>('Produce').length).toBeGreaterThan(2);
+      const failed = results.flatMap((r, i) => (r.ok ? [] : [[i, r.err] as const]));
+      expect(failed).toHaveLength(1);
+      expect(failed[0]?.[0]).toBe(15);
+      expect(failed[0]?.[1]).toBeInstanceOf(SamsaClientError);
+      expect(failed[0]?.[1]).toMatchObject({ errorName: 'MessageTooLarge', topic: 't', partition: 0 });
+      const offsets = results.flatMap((r) => (r.ok ? [r.meta.offset] : []));
+      expect(offsets).toEqual(smallValues.map((_, i) => i));
+      expect(values(cluster, 't', 0)).toEqual(smallValues);
+      expect(memoryUsed(producer)).toBe(0);
+
+      // sendBatch of the same: rejects at its first failure; every other record still lands, in order.
+      const err = await producer.sendBatch({ topic: 't', messages: withBig.map((value) => ({ value })) }).catch((e: unknown) => e);
+      expect(err).toMatchObject({ errorName: 'MessageTooLarge' });
+      await producer.flush();
+      expect(values(cluster, 't', 0)).toEqual([...smallValues, ...smallValues]);
+      expect(memoryUsed(producer)).toBe(0);
+    });
+
+    it('delivers everything when each record fits but the batch does not, keeping offsets per call', async () => {
+      cluster.createTopic('t', 1, { configs: { 'max.message.bytes': '300' } });
+      const producer = samsa.producer({ lingerMs: 50, retries: 0 });
+      const firstHalf = producer.sendBatch({ topic: 't', messages: smallValues.slice(0, 20).map((value) => ({ value })) });
+      const single = producer.send({ topic: 't', value: 'single' });
+      const secondHalf = producer.sendBatch({ topic: 't', messages: smallValues.slice(20).map((value) => ({ value })) });
+      expect((await firstHalf).map((r) => r.offset)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+      expect(await single).toEqual({ topic: 't', partition: 0, offset: 20 });
+      expect((await secondHalf).map((r) => r.offset)).toEqual(Array.from({ length: 10 }, (_, i) => 21 + i));
+      expect(values(cluster, 't', 0)).toEqual([...smallValues.slice(0, 20), 'single', ...smallValues.slice(20)]);
+      const refused = cluster.requestsOf<Produce>('Produce').filter((r) => (r.request.topics[0]?.partitions[0]?.records.length ?? 0) > 300);
+      expect(refused.length).toBeGreaterThan(0);
+      for (const stored of cluster.partition('t', 0).batches) expect(stored.bytes.length).toBeLessThanOrEqual(300);
+      expect(memoryUsed(producer)).toBe(0);
+    });
+  });
+
   it('gives up after deliveryTimeoutMs with the last error as the cause', async () => {
     cluster.createTopic('t', 1);
     const producer = samsa.producer({ lingerMs: 0, deliveryTimeoutMs: 300 });

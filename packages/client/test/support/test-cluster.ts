@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import {
   ErrorCodes,
+  batchSize,
   decodeBatches,
   lastOffsetOf,
   loadBrokerProto,
@@ -289,6 +290,14 @@ export class TestCluster {
           if (errorCode !== 0) return { partition: pd.partition, errorCode, baseOffset: -1 };
           const p = this.partition(t.name, pd.partition);
           try {
+            // As the broker: a batch above the topic's max.message.bytes refuses the partition's whole part, appending nothing.
+            const maxMessageBytes = Number(this.topics.get(t.name)?.configs['max.message.bytes'] ?? Infinity);
+            for (const span of splitBatches(pd.records)) {
+              const size = batchSize(span.header);
+              if (size > maxMessageBytes) {
+                return { partition: pd.partition, errorCode: ErrorCodes.MESSAGE_TOO_LARGE.code, errorMessage: `batch of ${size} bytes exceeds max.message.bytes ${maxMessageBytes}`, baseOffset: -1 };
+              }
+            }
             const baseOffset = this.appendBatch(p, pd.records);
             return { partition: pd.partition, errorCode: 0, baseOffset, logAppendTimeMs: -1, logStartOffset: p.logStartOffset };
           } catch (err) {
