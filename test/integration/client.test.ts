@@ -112,7 +112,10 @@ describe('produce and consume on a real cluster', () => {
     const topic = uniqueTopic('admin');
     await admin.createTopics([{ topic, numPartitions: 4, replicationFactor: 2, configs: { 'retention.ms': '3600000' } }]);
     // Other brokers learn of the topic through the coordinator a moment later (as in Kafka).
-    const [described] = await waitFor(() => admin.describeTopics([topic]), { description: `every broker to know ${topic}` });
+    const [described] = await waitFor(async () => {
+      const topics = await admin.describeTopics([topic]);
+      return topics[0]!.partitions.every((p) => p.leader >= 0) ? topics : undefined;
+    }, { description: `every broker to know ${topic} and its leaders` });
     expect(described!.partitions).toHaveLength(4);
     expect(described!.configs['retention.ms']).toBe('3600000');
     for (const p of described!.partitions) {
