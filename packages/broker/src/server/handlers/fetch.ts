@@ -2,12 +2,11 @@ import { AFTER_SERIALIZE, ErrorCodes, SamsaError, type FetchResponseWithHook, ty
 import type { BrokerContext } from '../context.js';
 import { OffsetOutOfRangeError, ReadBufferPool } from '../../storage/index.js';
 import { NO_ERROR, toErrorFields } from '../errors.js';
-import { partitionKey, type HostedPartition } from '../partitions.js';
+import type { HostedPartition } from '../partitions.js';
+import { groupByTopic, longPollDeadline, partitionLimit, readPartitions, recordBytes, waitForPartitions } from './long-poll.js';
 
 /** Kafka's fetch.max.bytes default: what a request may ask for when it names no limit. */
 const DEFAULT_FETCH_MAX_BYTES = 50 * 1024 * 1024;
-/** Kafka's replica.fetch.wait.max.ms-like ceiling: a long poll never parks longer than this. */
-const MAX_WAIT_CEILING_MS = 30_000;
 
 /**
  * Consumer reads go into reused buffers: the response serializer copies the records into the gRPC
@@ -29,11 +28,11 @@ interface PartitionRead {
  * `maxWaitMs`, or when a partition hits an error.
  */
 export async function handleFetch(ctx: BrokerContext, request: v1.FetchRequest__Output, signal: AbortSignal): Promise<v1.FetchResponse> {
-  const deadline = Date.now() + Math.min(Math.max(request.maxWaitMs, 0), MAX_WAIT_CEILING_MS);
+  const deadline = longPollDeadline(request.maxWaitMs);
   const maxBytes = request.maxBytes > 0 ? request.maxBytes : DEFAULT_FETCH_MAX_BYTES;
   for (;;) {
-    const reads = await readAll(ctx, request, maxBytes);
-    const bytes = reads.reduce((sum, r) => sum + (r.response.records as Buffer).length, 0);
+    const reads = await readPartitions(request.topics, maxBytes, (topic, p, budget, first) => readPartition(ctx, topic, p, budget, first));
+    const bytes = recordBytes(reads);
     const failed = reads.some((r) => r.response.errorCode !== 0);
     const remainingMs = deadline - Date.now();
     if (bytes >= Math.max(request.minBytes, 1) || failed || remainingMs <= 0 || signal.aborted) {
@@ -46,19 +45,6 @@ export async function handleFetch(ctx: BrokerContext, request: v1.FetchRequest__
   }
 }
 
-async function readAll(ctx: BrokerContext, request: v1.FetchRequest__Output, maxBytes: number): Promise<PartitionRead[]> {
-  const reads: PartitionRead[] = [];
-  let budget = maxBytes;
-  for (const topic of request.topics) {
-    for (const p of topic.partitions) {
-      const read = await readPartition(ctx, topic.name, p, budget, reads.every((r) => (r.response.records as Buffer).length === 0));
-      budget -= (read.response.records as Buffer).length;
-      reads.push(read);
-    }
-  }
-  return reads;
-}
-
 async function readPartition(ctx: BrokerContext, topic: string, p: v1.FetchPartition__Output, budget: number, first: boolean): Promise<PartitionRead> {
   const base = { partition: p.partition, highWatermark: -1, logStartOffset: -1, records: Buffer.alloc(0) };
   let hosted: HostedPartition | undefined;
@@ -66,7 +52,7 @@ async function readPartition(ctx: BrokerContext, topic: string, p: v1.FetchParti
     hosted = ctx.partitions.leaderOf(topic, p.partition, ctx.knowsPartition(topic, p.partition));
     checkLeaderEpoch(hosted, p.currentLeaderEpoch);
     const highWatermark = hosted.highWatermark;
-    const limit = Math.max(0, Math.min(p.partitionMaxBytes > 0 ? p.partitionMaxBytes : budget, budget));
+    const limit = partitionLimit(p.partitionMaxBytes, budget);
     const { logStartOffset, logEndOffset } = hosted.log;
     if (p.fetchOffset < logStartOffset || p.fetchOffset > logEndOffset) throw new OffsetOutOfRangeError(p.fetchOffset, logStartOffset, logEndOffset);
     let records: Buffer = Buffer.alloc(0);
@@ -97,24 +83,10 @@ export function checkLeaderEpoch(hosted: HostedPartition, requestEpoch: number):
 
 /** Parks until one of the partitions has new committed data or changes hands, or the time is up. */
 function waitForChange(ctx: BrokerContext, reads: readonly PartitionRead[], timeoutMs: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    // The high watermark only moves forward, so any change means newly committed data.
-    const changed = (): boolean => reads.some((r) => {
-      const now = ctx.partitions.get(r.topic, r.partition);
-      return now !== r.hosted || (now !== undefined && (now.role !== 'leader' || now.highWatermark !== r.response.highWatermark));
-    });
-    const keys = reads.map((r) => partitionKey(r.topic, r.partition));
-    const cancel = ctx.waiters.park({ tryComplete: () => (changed() ? (resolve(), true) : false), onExpire: resolve }, keys, timeoutMs);
-    signal.addEventListener('abort', () => { cancel(); resolve(); }, { once: true });
+  // The high watermark only moves forward, so any change means newly committed data.
+  const changed = (): boolean => reads.some((r) => {
+    const now = ctx.partitions.get(r.topic, r.partition);
+    return now !== r.hosted || (now !== undefined && (now.role !== 'leader' || now.highWatermark !== r.response.highWatermark));
   });
-}
-
-function groupByTopic(reads: readonly PartitionRead[]): v1.FetchTopicResponse[] {
-  const topics = new Map<string, v1.FetchPartitionResponse[]>();
-  for (const read of reads) {
-    const list = topics.get(read.topic);
-    if (list) list.push(read.response);
-    else topics.set(read.topic, [read.response]);
-  }
-  return [...topics].map(([name, partitions]) => ({ name, partitions }));
+  return waitForPartitions(ctx, reads, changed, timeoutMs, signal);
 }

@@ -2,9 +2,9 @@ import { ErrorCodes, type v1 } from '@samsa/protocol';
 import { validateFollowerFetch } from '../../replication/index.js';
 import type { BrokerContext } from '../context.js';
 import { NO_ERROR, errorFields, toErrorFields } from '../errors.js';
-import { partitionKey, type HostedPartition } from '../partitions.js';
+import type { HostedPartition } from '../partitions.js';
+import { groupByTopic, longPollDeadline, partitionLimit, readPartitions, recordBytes, waitForPartitions } from './long-poll.js';
 
-const MAX_WAIT_CEILING_MS = 30_000;
 
 interface ReplicaRead {
   readonly topic: string;
@@ -21,28 +21,16 @@ interface ReplicaRead {
  * there is nothing new.
  */
 export async function handleReplicaFetch(ctx: BrokerContext, request: v1.ReplicaFetchRequest__Output, signal: AbortSignal): Promise<v1.ReplicaFetchResponse> {
-  const deadline = Date.now() + Math.min(Math.max(request.maxWaitMs, 0), MAX_WAIT_CEILING_MS);
+  const deadline = longPollDeadline(request.maxWaitMs);
+  const maxBytes = request.maxBytes > 0 ? request.maxBytes : 10 * 1024 * 1024;
   for (;;) {
-    const reads = await readAll(ctx, request);
-    const bytes = reads.reduce((sum, r) => sum + (r.response.records as Buffer).length, 0);
+    const reads = await readPartitions(request.topics, maxBytes, (topic, p, budget, first) => readOne(ctx, request.replicaId, topic, p, budget, first));
+    const bytes = recordBytes(reads);
     const answered = reads.some((r) => r.response.errorCode !== 0 || r.response.divergingEpoch);
     const remainingMs = deadline - Date.now();
     if (bytes >= Math.max(request.minBytes, 1) || answered || remainingMs <= 0 || signal.aborted) return { topics: groupByTopic(reads) };
     await waitForData(ctx, reads, remainingMs, signal);
   }
-}
-
-async function readAll(ctx: BrokerContext, request: v1.ReplicaFetchRequest__Output): Promise<ReplicaRead[]> {
-  const reads: ReplicaRead[] = [];
-  let budget = request.maxBytes > 0 ? request.maxBytes : 10 * 1024 * 1024;
-  for (const topic of request.topics) {
-    for (const p of topic.partitions) {
-      const read = await readOne(ctx, request.replicaId, topic.name, p, budget, reads.every((r) => (r.response.records as Buffer).length === 0));
-      budget -= (read.response.records as Buffer).length;
-      reads.push(read);
-    }
-  }
-  return reads;
 }
 
 async function readOne(ctx: BrokerContext, replicaId: number, topic: string, p: v1.ReplicaFetchPartition__Output, budget: number, first: boolean): Promise<ReplicaRead> {
@@ -65,7 +53,7 @@ async function readOne(ctx: BrokerContext, replicaId: number, topic: string, p: 
     // A diverging fetch acknowledges nothing: the follower must truncate first.
     if (validation.kind === 'diverging') return read(hosted, { ...base, ...positions, ...NO_ERROR, divergingEpoch: validation.divergingEpoch });
     ctx.leadership.onFollowerFetch(hosted, replicaId, p.fetchOffset);
-    const limit = Math.max(0, Math.min(p.partitionMaxBytes > 0 ? p.partitionMaxBytes : budget, budget));
+    const limit = partitionLimit(p.partitionMaxBytes, budget);
     let records: Buffer = Buffer.alloc(0);
     if (limit > 0 || first) {
       const result = await log.read(p.fetchOffset, limit);
@@ -79,25 +67,13 @@ async function readOne(ctx: BrokerContext, replicaId: number, topic: string, p: 
 
 /** Parks until a partition's log grows past the follower's position or changes hands. */
 function waitForData(ctx: BrokerContext, reads: readonly ReplicaRead[], timeoutMs: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const changed = (): boolean => reads.some((r) => {
-      const now = ctx.partitions.get(r.topic, r.partition);
-      return now !== r.hosted || now === undefined || now.leaderState === undefined || now.log.logEndOffset > r.fetchOffset;
-    });
-    const cancel = ctx.waiters.park({ tryComplete: () => (changed() ? (resolve(), true) : false), onExpire: resolve }, reads.map((r) => partitionKey(r.topic, r.partition)), timeoutMs);
-    signal.addEventListener('abort', () => { cancel(); resolve(); }, { once: true });
+  const changed = (): boolean => reads.some((r) => {
+    const now = ctx.partitions.get(r.topic, r.partition);
+    return now !== r.hosted || now === undefined || now.leaderState === undefined || now.log.logEndOffset > r.fetchOffset;
   });
+  return waitForPartitions(ctx, reads, changed, timeoutMs, signal);
 }
 
-function groupByTopic(reads: readonly ReplicaRead[]): v1.ReplicaFetchTopicResponse[] {
-  const topics = new Map<string, v1.ReplicaFetchPartitionResponse[]>();
-  for (const r of reads) {
-    const list = topics.get(r.topic);
-    if (list) list.push(r.response);
-    else topics.set(r.topic, [r.response]);
-  }
-  return [...topics].map(([name, partitions]) => ({ name, partitions }));
-}
 
 /** AlterPartition, on the controller: a leader's ISR proposal, fenced by leader epoch and state version. */
 export async function handleAlterPartition(ctx: BrokerContext, request: v1.AlterPartitionRequest__Output): Promise<v1.AlterPartitionResponse> {
