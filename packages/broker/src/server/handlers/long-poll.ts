@@ -37,7 +37,7 @@ export async function readPartitions<P, T extends PartitionReadResult<{ records?
   let budget = maxBytes;
   for (const topic of topics) {
     for (const p of topic.partitions) {
-      const read = await readOne(topic.name, p, budget, recordBytes(reads) === 0);
+      const read = await readOne(topic.name, p, budget, budget === maxBytes);
       budget -= (read.response.records as Buffer).length;
       reads.push(read);
     }
