@@ -1,4 +1,11 @@
 #!/usr/bin/env node
 import { runCli } from './cli.js';
+import { applyV8Flags } from './v8-flags.js';
 
-process.exitCode = await runCli(process.argv.slice(2));
+try {
+  applyV8Flags();
+  process.exitCode = await runCli(process.argv.slice(2));
+} catch (err) {
+  process.stderr.write(`samsa: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exitCode = 2;
+}

@@ -1,7 +1,7 @@
+import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { SamsaError, loadBrokerProto, loadReplicationProto, type v1 } from '@samsa/protocol';
 import type { Logger } from 'pino';
-import { grpcAddress } from '../controller/types.js';
 import type { BrokerContext } from './context.js';
 import { handleCreateTopics, handleDeleteTopics, handleDescribeCluster } from './handlers/admin.js';
 import { handleFetch } from './handlers/fetch.js';
@@ -88,17 +88,42 @@ export async function startGrpcServer(options: {
     ReplicaFetch: unary<v1.ReplicaFetchRequest__Output, v1.ReplicaFetchResponse>(context, logger, 'ReplicaFetch', handleReplicaFetch),
     AlterPartition: unary<v1.AlterPartitionRequest__Output, v1.AlterPartitionResponse>(context, logger, 'AlterPartition', handleAlterPartition),
   });
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(grpcAddress(options), grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
+  // grpc-js leaves Nagle's algorithm on for the connections its own listener accepts: a response
+  // written as several HTTP/2 frames can then wait for the client's delayed ACK (up to 40 ms). So the
+  // broker accepts the sockets itself, with TCP_NODELAY, and hands them to grpc-js.
+  const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+  const sockets = new Set<Socket>();
+  const listener = createServer({ noDelay: true }, (socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    injector.injectConnection(socket);
   });
+  const port = await listen(listener, options.host, options.port);
+  // After listening, errors (EMFILE on accept, say) are the kind to log, not to crash on.
+  listener.on('error', (err) => logger.warn({ err }, 'listener error'));
   return {
     port,
     close: (graceMs) => new Promise<void>((resolve) => {
-      const force = setTimeout(() => server.forceShutdown(), graceMs);
+      listener.close();
+      const force = setTimeout(() => {
+        server.forceShutdown();
+        for (const socket of sockets) socket.destroy();
+      }, graceMs);
       server.tryShutdown(() => {
         clearTimeout(force);
         resolve();
       });
     }),
   };
+}
+
+function listen(listener: NetServer, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => reject(new Error(`cannot listen on ${host.includes(':') ? `[${host}]` : host}:${port}: ${err.message}`, { cause: err }));
+    listener.once('error', onError);
+    listener.listen({ host, port }, () => {
+      listener.off('error', onError);
+      resolve((listener.address() as { port: number }).port);
+    });
+  });
 }
