@@ -3,7 +3,9 @@ import { kafkaPartitionForKey } from '@samsa/protocol';
 /**
  * 'default': a record with a key goes where Kafka's default partitioner puts it (murmur2 of the key
  * bytes); a record without one goes to the topic's sticky partition, which changes once a batch's worth
- * of bytes went to it or its batch was sent (KIP-480 / KIP-794).
+ * of bytes went to it or its batch was sent (KIP-480 / KIP-794). The next sticky partition is drawn
+ * at random, weighted against partitions with more batches waiting (KIP-794's adaptive partitioning),
+ * so keyless records drift away from a slow leader instead of queueing behind it.
  * 'round-robin' and 'random' ignore keys, as Kafka's RoundRobinPartitioner does.
  */
 export type PartitionerName = 'default' | 'round-robin' | 'random';
@@ -36,7 +38,11 @@ export class Partitioner {
     private readonly random: () => number = Math.random,
   ) {}
 
-  partition(topic: string, key: Uint8Array | null, numPartitions: number, available: readonly number[], recordBytes: number): number {
+  /**
+   * `load(p)`, when given, is how many batches partition p has waiting or in flight; it weights the
+   * choice of the next sticky partition.
+   */
+  partition(topic: string, key: Uint8Array | null, numPartitions: number, available: readonly number[], recordBytes: number, load?: (partition: number) => number): number {
     const strategy = this.strategy;
     if (typeof strategy === 'function') return strategy({ topic, key, numPartitions, availablePartitions: available });
     if (strategy === 'round-robin') {
@@ -46,16 +52,16 @@ export class Partitioner {
     }
     if (strategy === 'random') return available[Math.floor(this.random() * available.length)] as number;
     if (key !== null) return kafkaPartitionForKey(key, numPartitions);
-    return this.stickyPartition(topic, available, recordBytes);
+    return this.stickyPartition(topic, available, recordBytes, load);
   }
 
-  private stickyPartition(topic: string, available: readonly number[], recordBytes: number): number {
+  private stickyPartition(topic: string, available: readonly number[], recordBytes: number, load: ((partition: number) => number) | undefined): number {
     let state = this.sticky.get(topic);
     if (state === undefined) {
-      state = { partition: this.pick(available, -1), bytes: 0 };
+      state = { partition: this.pick(available, -1, load), bytes: 0 };
       this.sticky.set(topic, state);
     } else if (state.bytes >= this.stickyBatchBytes || !available.includes(state.partition)) {
-      state.partition = this.pick(available, state.partition);
+      state.partition = this.pick(available, state.partition, load);
       state.bytes = 0;
     }
     state.bytes += recordBytes;
@@ -68,11 +74,21 @@ export class Partitioner {
     if (state !== undefined && state.partition === partition && state.bytes > 0) state.bytes = this.stickyBatchBytes;
   }
 
-  private pick(available: readonly number[], previous: number): number {
+  /**
+   * A partition other than `previous`, at random. With loads, as Kafka's BuiltInPartitioner: each
+   * candidate weighs (largest load + 1 - its load), so the busiest weighs 1 and an idle one the most.
+   */
+  private pick(available: readonly number[], previous: number, load?: (partition: number) => number): number {
     if (available.length === 1) return available[0] as number;
-    for (;;) {
-      const choice = available[Math.floor(this.random() * available.length)] as number;
-      if (choice !== previous) return choice;
-    }
+    const candidates = available.filter((p) => p !== previous);
+    if (candidates.length === 0) return previous;
+    const loads = load === undefined ? undefined : candidates.map(load);
+    const most = loads === undefined ? 0 : Math.max(...loads);
+    if (loads === undefined || most === 0) return candidates[Math.floor(this.random() * candidates.length)] as number;
+    let total = 0;
+    const cumulative = loads.map((l) => (total += most + 1 - l));
+    const draw = this.random() * total;
+    const index = cumulative.findIndex((c) => draw < c);
+    return candidates[index < 0 ? candidates.length - 1 : index] as number;
   }
 }

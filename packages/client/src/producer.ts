@@ -264,6 +264,7 @@ export class Producer implements AsyncDisposable {
     const partitions = this.queueArray(topic, info.partitions.length);
     const available = this.availablePartitions(info);
     const numPartitions = info.partitions.length;
+    const load = (p: number): number => (partitions[p] as PartitionQueue).batches.length; // waiting or in flight
     const now = Date.now();
     for (let i = job.next; i < inputs.length; i++) {
       const input = inputs[i] as KafkaRecordInput;
@@ -273,7 +274,7 @@ export class Producer implements AsyncDisposable {
         return false;
       }
       const explicit = (messages[i] as Message).partition;
-      const partition = explicit ?? this.partitioner.partition(topic, input.key ?? null, numPartitions, available, bytes);
+      const partition = explicit ?? this.partitioner.partition(topic, input.key ?? null, numPartitions, available, bytes, load);
       this.append(partitions[partition] as PartitionQueue, acks, input, bytes, tracker, i, now);
     }
     job.next = inputs.length;

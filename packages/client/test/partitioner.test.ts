@@ -53,6 +53,30 @@ describe('partitioner', () => {
     expect(partitioner.partition('t', null, 4, all(4), 10)).not.toBe(first);
   });
 
+  it('draws the next sticky partition against the load, as Kafka\'s adaptive partitioning (KIP-794)', () => {
+    const partitioner = new Partitioner('default', 100, seeded(5));
+    // Partition 0 has 5 batches waiting, 1 and 2 none: weights 1, 6, 6 (largest load + 1 - load).
+    const loads = [5, 0, 0];
+    const load = (p: number) => loads[p] as number;
+    const counts = [0, 0, 0];
+    let previous = -1;
+    for (let i = 0; i < 26_000; i++) {
+      const p = partitioner.partition('t', null, 3, all(3), 100, load); // each record fills a batch: a new draw each time
+      expect(p).not.toBe(previous);
+      previous = p;
+      counts[p]! += 1;
+    }
+    // Partition 0 is drawn only against 1 or 2 (never after itself): 1/7 of those draws, about 1 in 8 overall.
+    expect(counts[0]! / 26_000).toBeGreaterThan(0.09);
+    expect(counts[0]! / 26_000).toBeLessThan(0.16);
+    expect(Math.abs(counts[1]! - counts[2]!) / 26_000).toBeLessThan(0.03);
+    // Equal loads: uniform again.
+    const even = new Partitioner('default', 100, seeded(9));
+    const evenCounts = [0, 0, 0];
+    for (let i = 0; i < 30_000; i++) evenCounts[even.partition('t', null, 3, all(3), 100, () => 2)]! += 1;
+    for (const c of evenCounts) expect(c / 30_000).toBeCloseTo(1 / 3, 1);
+  });
+
   it('uses only partitions with a leader for keyless records', () => {
     const partitioner = new Partitioner('default', 100, seeded(3));
     for (let i = 0; i < 100; i++) expect([1, 3]).toContain(partitioner.partition('t', null, 4, [1, 3], 60));

@@ -1,9 +1,10 @@
+import type * as grpc from '@grpc/grpc-js';
 import { ErrorCodes, type v1 } from '@samsa/protocol';
 import type { Logger } from 'pino';
 import type { MetadataImage } from '../cluster/metadata.js';
 import { assignEpochsFromBatches, followerHighWatermark, followerTruncation, saveEpochCache } from '../replication/index.js';
 import type { HostedPartition } from './partitions.js';
-import type { PeerClients } from './replication.js';
+import type { PeerClients, ReplicationClient } from './replication.js';
 
 export interface FetcherOptions {
   readonly brokerId: number;
@@ -63,6 +64,8 @@ class FetchLoop {
   private wake: (() => void) | undefined;
   private readonly done: Promise<void>;
   private readonly log: Logger;
+  /** The stream to the leader, opened on the first fetch and again after it fails. */
+  private stream: FetchStream | undefined;
 
   constructor(private readonly leaderId: number, private readonly options: FetcherOptions) {
     this.log = options.logger.child({ fetchingFrom: leaderId });
@@ -84,6 +87,7 @@ class FetchLoop {
 
   stop(): Promise<void> {
     this.running = false;
+    this.stream?.close(new Error('replica fetcher stopped'));
     this.wake?.();
     return this.done;
   }
@@ -116,7 +120,7 @@ class FetchLoop {
   private fetch(batch: HostedPartition[]): Promise<v1.ReplicaFetchResponse__Output> {
     const leader = this.options.metadata().brokers.get(this.leaderId);
     if (!leader) return Promise.reject(new Error(`leader ${this.leaderId} is not registered`));
-    let client: ReturnType<PeerClients['forBroker']>;
+    let client: ReplicationClient;
     try {
       client = this.options.peers.forBroker(leader); // on the inter-broker listener
     } catch (err) {
@@ -142,9 +146,13 @@ class FetchLoop {
       maxBytes: this.options.responseMaxBytes ?? 10 * 1024 * 1024,
       topics: [...topics].map(([name, partitions]) => ({ name, partitions })),
     };
-    return new Promise((resolve, reject) => {
-      client.ReplicaFetch(request, { deadline: Date.now() + maxWaitMs + 10_000 }, (err, res) => (err || !res ? reject(err ?? new Error('empty response')) : resolve(res)));
-    });
+    // A leader that moved to another address (restarted elsewhere) gets a new stream.
+    if (this.stream === undefined || this.stream.closed || this.stream.client !== client) {
+      this.stream?.close(new Error('the leader moved'));
+      this.stream = new FetchStream(client);
+    }
+    // A paused or cut-off leader does not answer: give up on the stream after the long poll plus 10 s.
+    return this.stream.request(request, maxWaitMs + 10_000);
   }
 
   /** Applies one partition's answer; false when it failed and the loop should back off. */
@@ -195,5 +203,52 @@ class FetchLoop {
         resolve();
       };
     });
+  }
+}
+
+/**
+ * One ReplicaFetch stream to a leader: one request outstanding at a time, answered in order. A
+ * failure, the leader ending the stream, or a request unanswered within its time closes the stream
+ * for good (the request fails); the fetch loop then opens a new one.
+ */
+class FetchStream {
+  closed = false;
+  private readonly call: grpc.ClientDuplexStream<v1.ReplicaFetchRequest, v1.ReplicaFetchResponse__Output>;
+  private pending: { resolve: (response: v1.ReplicaFetchResponse__Output) => void; reject: (err: Error) => void; timer: NodeJS.Timeout } | undefined;
+
+  constructor(readonly client: ReplicationClient) {
+    this.call = client.ReplicaFetch();
+    this.call.on('data', (response: v1.ReplicaFetchResponse__Output) => {
+      const pending = this.pending;
+      if (pending === undefined) return this.close(new Error('the leader answered a replica fetch that was not asked'));
+      this.pending = undefined;
+      clearTimeout(pending.timer);
+      pending.resolve(response);
+    });
+    this.call.on('error', (err: Error) => this.close(err));
+    this.call.on('end', () => this.close(new Error('the leader ended the replica fetch stream')));
+  }
+
+  request(request: v1.ReplicaFetchRequest, timeoutMs: number): Promise<v1.ReplicaFetchResponse__Output> {
+    if (this.closed) return Promise.reject(new Error('replica fetch stream closed'));
+    if (this.pending !== undefined) return Promise.reject(new Error('a replica fetch is already outstanding on this stream'));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => this.close(new Error(`no answer to a replica fetch within ${timeoutMs} ms`)), timeoutMs);
+      this.pending = { resolve, reject, timer };
+      this.call.write(request);
+    });
+  }
+
+  close(reason: Error): void {
+    if (!this.closed) {
+      this.closed = true;
+      this.call.cancel();
+    }
+    const pending = this.pending;
+    this.pending = undefined;
+    if (pending !== undefined) {
+      clearTimeout(pending.timer);
+      pending.reject(reason);
+    }
   }
 }

@@ -49,6 +49,52 @@ function unary<Req, Res>(getContext: () => BrokerContext | undefined, logger: Lo
   };
 }
 
+/**
+ * Adapts a handler to a bidirectional stream on which the peer sends one request at a time: each
+ * request is answered by one response, in order. The stream's cancellation aborts the request being
+ * served. An expected failure (SamsaError) or anything unexpected ends the stream with a status, as
+ * `unary` would answer it; the peer opens a new stream.
+ */
+function requestStream<Req, Res>(getContext: () => BrokerContext | undefined, logger: Logger, name: string, handler: Handler<Req, Res>): grpc.handleBidiStreamingCall<Req, Res> {
+  return (call) => {
+    const abort = new AbortController();
+    let failed = false;
+    const fail = (status: Partial<grpc.StatusObject>): void => {
+      if (failed) return;
+      failed = true;
+      abort.abort();
+      call.emit('error', status);
+    };
+    call.on('cancelled', () => abort.abort());
+    call.on('error', () => abort.abort());
+    let served: Promise<void> = Promise.resolve();
+    call.on('data', (request: Req) => {
+      served = served.then(async () => {
+        if (failed || abort.signal.aborted) return;
+        const ctx = getContext();
+        if (!ctx) return fail({ code: grpc.status.UNAVAILABLE, details: 'broker is starting' });
+        try {
+          const response = await handler(ctx, request, abort.signal);
+          if (!failed && !abort.signal.aborted) call.write(response);
+        } catch (err) {
+          if (err instanceof SamsaError) {
+            const metadata = new grpc.Metadata();
+            metadata.set(ERROR_CODE_METADATA_KEY, String(err.code));
+            return fail({ code: err.retriable ? grpc.status.UNAVAILABLE : grpc.status.FAILED_PRECONDITION, details: err.detail, metadata });
+          }
+          logger.error({ err, rpc: name }, 'request failed unexpectedly');
+          fail({ code: grpc.status.INTERNAL, details: err instanceof Error ? err.message : String(err) });
+        }
+      });
+    });
+    call.on('end', () => {
+      void served.then(() => {
+        if (!failed) call.end();
+      });
+    });
+  };
+}
+
 export interface BrokerServer {
   readonly port: number;
   /** Stops accepting calls; calls in flight get `graceMs` to finish before they are cut. */
@@ -85,7 +131,7 @@ export async function startGrpcServer(options: {
     ListOffsets: unary<v1.ListOffsetsRequest__Output, v1.ListOffsetsResponse>(context, logger, 'ListOffsets', handleListOffsets),
   });
   server.addService(loadReplicationProto().Replication.service, {
-    ReplicaFetch: unary<v1.ReplicaFetchRequest__Output, v1.ReplicaFetchResponse>(context, logger, 'ReplicaFetch', handleReplicaFetch),
+    ReplicaFetch: requestStream<v1.ReplicaFetchRequest__Output, v1.ReplicaFetchResponse>(context, logger, 'ReplicaFetch', handleReplicaFetch),
     AlterPartition: unary<v1.AlterPartitionRequest__Output, v1.AlterPartitionResponse>(context, logger, 'AlterPartition', handleAlterPartition),
   });
   // grpc-js leaves Nagle's algorithm on for the connections its own listener accepts: a response

@@ -8,9 +8,9 @@ import type { DelayedOperations } from './delayed.js';
 import { FLOW_CONTROL_WINDOW_BYTES } from './grpc-server.js';
 import { partitionKey, type HostedPartition, type ReplicaRole } from './partitions.js';
 
-type ReplicationClient = grpc.Client & {
+export type ReplicationClient = grpc.Client & {
   AlterPartition(req: v1.AlterPartitionRequest, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: v1.AlterPartitionResponse__Output) => void): grpc.ClientUnaryCall;
-  ReplicaFetch(req: v1.ReplicaFetchRequest, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: v1.ReplicaFetchResponse__Output) => void): grpc.ClientUnaryCall;
+  ReplicaFetch(opts?: grpc.CallOptions): grpc.ClientDuplexStream<v1.ReplicaFetchRequest, v1.ReplicaFetchResponse__Output>;
 };
 
 /**
