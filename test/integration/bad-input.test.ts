@@ -3,7 +3,8 @@
  * broker stays up, and nothing already acknowledged is lost.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BatchField, ErrorCodes, decodeBatches, encodeBatch, type v1 } from '@samsa/protocol';
+import * as grpc from '@grpc/grpc-js';
+import { BatchField, ErrorCodes, decodeBatches, encodeBatch, loadReplicationProto, type v1 } from '@samsa/protocol';
 import { LocalCluster } from '../helpers/cluster.js';
 import { waitFor } from '../helpers/wait.js';
 import { RawBroker } from './grpc.js';
@@ -94,6 +95,36 @@ describe('bad input gets a typed error and loses nothing', () => {
     const pending = leader.fetch(TOPIC, 0, 2, { maxWaitMs: 10_000, signal: abort.signal });
     setTimeout(() => abort.abort(), 100);
     await expect(pending).rejects.toThrow(/cancel/i);
+  });
+
+  it('a ReplicaFetch stream answers each request in order, refuses a broker that is no replica, and a peer leaving mid-poll harms nothing', async () => {
+    const Replication = loadReplicationProto().Replication;
+    const client = new Replication(cluster.bootstrap[0]!, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
+      ReplicaFetch(): grpc.ClientDuplexStream<v1.ReplicaFetchRequest, v1.ReplicaFetchResponse__Output>;
+    };
+    try {
+      const stream = client.ReplicaFetch();
+      const answers: v1.ReplicaFetchResponse__Output[] = [];
+      stream.on('data', (r: v1.ReplicaFetchResponse__Output) => answers.push(r));
+      stream.on('error', () => undefined);
+      const ask = (replicaId: number, name: string, maxWaitMs: number) => ({
+        replicaId, maxWaitMs, minBytes: 1, maxBytes: 1 << 20,
+        topics: [{ name, partitions: [{ partition: 0, fetchOffset: 0, currentLeaderEpoch: -1, lastFetchedEpoch: -1, partitionMaxBytes: 1 << 20 }] }],
+      });
+      // Broker 7 is no replica of the topic, and the second topic does not exist: typed errors, in order.
+      stream.write(ask(7, TOPIC, 0));
+      stream.write(ask(7, `${TOPIC}-missing-${Date.now()}`, 0));
+      await waitFor(() => answers.length === 2, { description: 'two answers on the stream' });
+      expect(answers[0]!.topics[0]!.name).toBe(TOPIC);
+      expect(answers[0]!.topics[0]!.partitions[0]!.errorCode).toBe(ErrorCodes.NOT_LEADER_OR_FOLLOWER.code);
+      expect(answers[1]!.topics[0]!.partitions[0]!.errorCode).toBe(ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code);
+      // A long poll left behind by a peer that vanishes: the broker stays up and keeps its data.
+      stream.write(ask(7, `${TOPIC}-missing-${Date.now()}`, 30_000));
+      stream.cancel();
+    } finally {
+      client.close();
+    }
+    // The next test checks that the broker is up with every acknowledged record.
   });
 
   it('after all of it the broker is up and every acknowledged record is there', async () => {
