@@ -1,3 +1,4 @@
+import type { Http2Server, ServerHttp2Session } from 'node:http2';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { SamsaError, loadBrokerProto, loadReplicationProto, type v1 } from '@samsa/protocol';
@@ -118,8 +119,6 @@ export async function startGrpcServer(options: {
   const server = new grpc.Server({
     'grpc.max_receive_message_length': options.maxRequestBytes,
     'grpc.max_send_message_length': -1,
-    // HTTP/2's default 64 KiB window makes a large produce request wait on many window updates.
-    'grpc-node.flow_control_window': FLOW_CONTROL_WINDOW_BYTES,
   });
   server.addService(loadBrokerProto().Broker.service, {
     Metadata: unary<v1.MetadataRequest__Output, v1.MetadataResponse>(context, logger, 'Metadata', handleMetadata),
@@ -138,13 +137,20 @@ export async function startGrpcServer(options: {
   // written as several HTTP/2 frames can then wait for the client's delayed ACK (up to 40 ms). So the
   // broker accepts the sockets itself, with TCP_NODELAY, and hands them to grpc-js.
   const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+  widenFlowControlWindow(server, logger);
   const sockets = new Set<Socket>();
   const listener = createServer({ noDelay: true }, (socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     injector.injectConnection(socket);
   });
-  const port = await listen(listener, options.host, options.port);
+  let port: number;
+  try {
+    port = await listen(listener, options.host, options.port);
+  } catch (err) {
+    server.forceShutdown();
+    throw err;
+  }
   // After listening, errors (EMFILE on accept, say) are the kind to log, not to crash on.
   listener.on('error', (err) => logger.warn({ err }, 'listener error'));
   return {
@@ -161,6 +167,24 @@ export async function startGrpcServer(options: {
       });
     }),
   };
+}
+
+/**
+ * HTTP/2's default 64 KiB receive window makes a large produce request wait for window updates from
+ * the broker mid-request (a round trip through its event loop). grpc-js applies its
+ * 'grpc-node.flow_control_window' option to client connections only, so the broker raises the window
+ * on the HTTP/2 server behind the injector just made (grpc-js keeps it in a private map): the
+ * stream-level window in the settings every new session advertises, the connection-level one per session.
+ */
+function widenFlowControlWindow(server: grpc.Server, logger: Logger): void {
+  const servers = (server as unknown as { http2Servers?: Map<Http2Server, unknown> }).http2Servers;
+  const http2Server = servers instanceof Map ? [...servers.keys()].at(-1) : undefined;
+  if (http2Server === undefined || typeof http2Server.updateSettings !== 'function') {
+    logger.warn('cannot widen the HTTP/2 receive window (grpc-js internals changed); large requests will be slower');
+    return;
+  }
+  http2Server.updateSettings({ initialWindowSize: FLOW_CONTROL_WINDOW_BYTES });
+  http2Server.on('session', (session: ServerHttp2Session) => session.setLocalWindowSize(FLOW_CONTROL_WINDOW_BYTES));
 }
 
 function listen(listener: NetServer, host: string, port: number): Promise<number> {
