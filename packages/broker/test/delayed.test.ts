@@ -1,5 +1,8 @@
+import { getEventListeners } from 'node:events';
 import { describe, expect, it, vi } from 'vitest';
+import type { BrokerContext } from '../src/server/context.js';
 import { DelayedOperations } from '../src/server/delayed.js';
+import { waitForPartitions } from '../src/server/handlers/long-poll.js';
 
 function op(ready: () => boolean) {
   const calls = { completed: 0, expired: 0 };
@@ -51,6 +54,36 @@ describe('DelayedOperations', () => {
       vi.advanceTimersByTime(1000);
       expect(b.calls).toEqual({ completed: 0, expired: 0 });
       expect(ops.size).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('takes its abort listener off a long-lived signal once an operation is done (a stream serves many polls)', async () => {
+    vi.useFakeTimers();
+    try {
+      const ops = new DelayedOperations();
+      const signal = new AbortController().signal;
+      let ready = false;
+      for (let i = 0; i < 50; i++) ops.park(op(() => ready).op, ['t-0'], 1000, signal);
+      for (let i = 0; i < 50; i++) ops.park(op(() => false).op, ['t-1'], 10, signal);
+      expect(getEventListeners(signal, 'abort')).toHaveLength(100);
+      ready = true;
+      ops.notify('t-0');
+      vi.advanceTimersByTime(10);
+      expect(getEventListeners(signal, 'abort')).toHaveLength(0);
+
+      // The long poll on top of it does the same for its own listener.
+      const ctx = { waiters: ops } as unknown as BrokerContext;
+      let changed = false;
+      const reads = [{ topic: 't', partition: 0, response: {} }];
+      const polls = [waitForPartitions(ctx, reads, () => changed, 1000, signal), waitForPartitions(ctx, reads, () => false, 5, signal)];
+      expect(getEventListeners(signal, 'abort')).toHaveLength(2);
+      changed = true;
+      ops.notify('t\u00000');
+      vi.advanceTimersByTime(5);
+      await Promise.all(polls);
+      expect(getEventListeners(signal, 'abort')).toHaveLength(0);
     } finally {
       vi.useRealTimers();
     }

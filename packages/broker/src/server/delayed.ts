@@ -18,6 +18,8 @@ interface Parked {
   readonly keys: readonly string[];
   timer: NodeJS.Timeout | undefined;
   done: boolean;
+  /** Removed from the signal once the operation is done: a signal may outlive many operations (a stream's). */
+  detach?: () => void;
 }
 
 export class DelayedOperations {
@@ -46,7 +48,10 @@ export class DelayedOperations {
     parked.timer = setTimeout(() => {
       if (this.remove(parked)) op.onExpire();
     }, Math.max(0, timeoutMs));
-    signal?.addEventListener('abort', cancel, { once: true });
+    if (signal) {
+      signal.addEventListener('abort', cancel, { once: true });
+      parked.detach = () => signal.removeEventListener('abort', cancel);
+    }
     return cancel;
   }
 
@@ -70,6 +75,7 @@ export class DelayedOperations {
     if (parked.done) return false;
     parked.done = true;
     if (parked.timer) clearTimeout(parked.timer);
+    parked.detach?.();
     for (const key of parked.keys) {
       const set = this.byKey.get(key);
       set?.delete(parked);
