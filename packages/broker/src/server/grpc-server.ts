@@ -119,6 +119,10 @@ export async function startGrpcServer(options: {
   const server = new grpc.Server({
     'grpc.max_receive_message_length': options.maxRequestBytes,
     'grpc.max_send_message_length': -1,
+    // Followers hold ReplicaFetch streams open for good: ping idle connections so a peer that vanished
+    // without closing its socket (a host gone, a cut network) has its session and parked polls ended.
+    'grpc.keepalive_time_ms': 30_000,
+    'grpc.keepalive_timeout_ms': 10_000,
   });
   server.addService(loadBrokerProto().Broker.service, {
     Metadata: unary<v1.MetadataRequest__Output, v1.MetadataResponse>(context, logger, 'Metadata', handleMetadata),
