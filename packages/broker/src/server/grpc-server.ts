@@ -3,6 +3,7 @@ import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { SamsaError, loadBrokerProto, loadReplicationProto, type v1 } from '@samsa/protocol';
 import type { Logger } from 'pino';
+import { grpcAddress } from '../controller/types.js';
 import type { BrokerContext } from './context.js';
 import { handleCreateTopics, handleDeleteTopics, handleDescribeCluster } from './handlers/admin.js';
 import { handleFetch } from './handlers/fetch.js';
@@ -19,17 +20,32 @@ export const FLOW_CONTROL_WINDOW_BYTES = 64 * 1024 * 1024;
 
 type Handler<Req, Res> = (ctx: BrokerContext, request: Req, signal: AbortSignal) => Promise<Res> | Res;
 
+/** The answer while the broker has no context yet (still starting). */
+const STARTING: Partial<grpc.StatusObject> = { code: grpc.status.UNAVAILABLE, details: 'broker is starting' };
+
+/**
+ * The status a failed request gets: an expected failure (SamsaError) its error code in the trailers,
+ * anything unexpected logged and INTERNAL; the broker stays up either way.
+ */
+function failureStatus(err: unknown, logger: Logger, rpc: string): Partial<grpc.StatusObject> {
+  if (err instanceof SamsaError) {
+    const metadata = new grpc.Metadata();
+    metadata.set(ERROR_CODE_METADATA_KEY, String(err.code));
+    return { code: err.retriable ? grpc.status.UNAVAILABLE : grpc.status.FAILED_PRECONDITION, details: err.detail, metadata };
+  }
+  logger.error({ err, rpc }, 'request failed unexpectedly');
+  return { code: grpc.status.INTERNAL, details: err instanceof Error ? err.message : String(err) };
+}
+
 /**
  * Adapts a handler to a gRPC unary method: the call's cancellation becomes an AbortSignal (a client
- * that vanishes mid-request stops long polls and waits), expected failures become a status with the
- * error code in the trailers, and anything unexpected is logged and answered INTERNAL; the broker
- * stays up either way.
+ * that vanishes mid-request stops long polls and waits), and a failure its status (failureStatus).
  */
 function unary<Req, Res>(getContext: () => BrokerContext | undefined, logger: Logger, name: string, handler: Handler<Req, Res>): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
     const ctx = getContext();
     if (!ctx) {
-      callback({ code: grpc.status.UNAVAILABLE, details: 'broker is starting' });
+      callback(STARTING);
       return;
     }
     const abort = new AbortController();
@@ -37,24 +53,14 @@ function unary<Req, Res>(getContext: () => BrokerContext | undefined, logger: Lo
     Promise.resolve()
       .then(() => handler(ctx, call.request, abort.signal))
       .then((response) => callback(null, response))
-      .catch((err: unknown) => {
-        if (err instanceof SamsaError) {
-          const metadata = new grpc.Metadata();
-          metadata.set(ERROR_CODE_METADATA_KEY, String(err.code));
-          callback({ code: err.retriable ? grpc.status.UNAVAILABLE : grpc.status.FAILED_PRECONDITION, details: err.detail, metadata });
-          return;
-        }
-        logger.error({ err, rpc: name }, 'request failed unexpectedly');
-        callback({ code: grpc.status.INTERNAL, details: err instanceof Error ? err.message : String(err) });
-      });
+      .catch((err: unknown) => callback(failureStatus(err, logger, name)));
   };
 }
 
 /**
  * Adapts a handler to a bidirectional stream on which the peer sends one request at a time: each
  * request is answered by one response, in order. The stream's cancellation aborts the request being
- * served. An expected failure (SamsaError) or anything unexpected ends the stream with a status, as
- * `unary` would answer it; the peer opens a new stream.
+ * served. A failure ends the stream with its status (failureStatus); the peer opens a new stream.
  */
 function requestStream<Req, Res>(getContext: () => BrokerContext | undefined, logger: Logger, name: string, handler: Handler<Req, Res>): grpc.handleBidiStreamingCall<Req, Res> {
   return (call) => {
@@ -73,18 +79,12 @@ function requestStream<Req, Res>(getContext: () => BrokerContext | undefined, lo
       served = served.then(async () => {
         if (failed || abort.signal.aborted) return;
         const ctx = getContext();
-        if (!ctx) return fail({ code: grpc.status.UNAVAILABLE, details: 'broker is starting' });
+        if (!ctx) return fail(STARTING);
         try {
           const response = await handler(ctx, request, abort.signal);
           if (!failed && !abort.signal.aborted) call.write(response);
         } catch (err) {
-          if (err instanceof SamsaError) {
-            const metadata = new grpc.Metadata();
-            metadata.set(ERROR_CODE_METADATA_KEY, String(err.code));
-            return fail({ code: err.retriable ? grpc.status.UNAVAILABLE : grpc.status.FAILED_PRECONDITION, details: err.detail, metadata });
-          }
-          logger.error({ err, rpc: name }, 'request failed unexpectedly');
-          fail({ code: grpc.status.INTERNAL, details: err instanceof Error ? err.message : String(err) });
+          fail(failureStatus(err, logger, name));
         }
       });
     });
@@ -193,7 +193,7 @@ function widenFlowControlWindow(server: grpc.Server, logger: Logger): void {
 
 function listen(listener: NetServer, host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    const onError = (err: Error): void => reject(new Error(`cannot listen on ${host.includes(':') ? `[${host}]` : host}:${port}: ${err.message}`, { cause: err }));
+    const onError = (err: Error): void => reject(new Error(`cannot listen on ${grpcAddress({ host, port })}: ${err.message}`, { cause: err }));
     listener.once('error', onError);
     listener.listen({ host, port }, () => {
       listener.off('error', onError);
