@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { RoleChange } from '../cluster/metadata.js';
 import { effectiveTopicSettings, type BrokerSettingName, type Settings, type TopicSettingName } from '../config.js';
 import { loadEpochCache, type LeaderEpochCache, type LeaderState } from '../replication/index.js';
-import { openPartitionLog, partitionDirName, type LogConfig, type PartitionLog } from '../storage/index.js';
+import { BROKER_TAIL_MAX_BYTES, TailBudget, openPartitionLog, partitionDirName, type LogConfig, type PartitionLog } from '../storage/index.js';
 import type { DelayedOperations } from './delayed.js';
 
 /** A partition this broker holds a replica of, with its current role. */
@@ -79,6 +79,8 @@ export class PartitionRegistry {
   private readonly hosted = new Map<string, HostedPartition>();
   private chain: Promise<void> = Promise.resolve();
   private retentionTimer: NodeJS.Timeout | undefined;
+  /** One bound on what all hosted logs keep of their latest appends in memory. */
+  private readonly tailBudget = new TailBudget(BROKER_TAIL_MAX_BYTES);
 
   constructor(private readonly options: PartitionRegistryOptions) {}
 
@@ -170,7 +172,7 @@ export class PartitionRegistry {
     if (!hosted) {
       const settings = effectiveTopicSettings(this.options.brokerSettings, this.options.topicConfigs(change.topic));
       const dir = join(this.options.logDir, partitionDirName(change.topic, change.partition));
-      const log = await openPartitionLog({ dir, config: logConfigFor(settings), logger: this.options.logger.child({ topic: change.topic, partition: change.partition }) });
+      const log = await openPartitionLog({ dir, config: logConfigFor(settings), logger: this.options.logger.child({ topic: change.topic, partition: change.partition }), tailBudget: this.tailBudget });
       const epochCache = await loadEpochCache(dir);
       // The epoch cache may not describe records past the log end (a torn tail cut by recovery), as in Kafka.
       epochCache.truncateFromEnd(log.logEndOffset);

@@ -2,7 +2,9 @@ export { DEFAULT_LOG_CONFIG, UNLIMITED, resolveLogConfig, type LogConfig } from 
 export { KafkaStorageError, OffsetOutOfRangeError, RecordListTooLargeError, RecordTooLargeError, UnexpectedAppendOffsetError } from './errors.js';
 export { partitionDirName, segmentFileStem } from './files.js';
 export { ReadBufferPool } from './read-buffers.js';
+export { TailBudget } from './tail-budget.js';
 export {
+  BROKER_TAIL_MAX_BYTES,
   EARLIEST_TIMESTAMP,
   LATEST_TIMESTAMP,
   PartitionLog,

@@ -40,6 +40,7 @@ import { IndexCorruptError, OFFSET_INDEX_ENTRY_SIZE } from './indexes.js';
 import type { ReadBufferPool } from './read-buffers.js';
 import { findValidBatchAfter } from './scan.js';
 import { IndexMismatchError, LogSegment, type SegmentSnapshot } from './segment.js';
+import { TailBudget, type TailToken } from './tail-budget.js';
 
 export interface PartitionLogOptions {
   /** The partition directory (`<topic>-<partition>`); created if missing. */
@@ -51,6 +52,8 @@ export interface PartitionLogOptions {
   readonly clock?: () => number;
   /** Base offset of the first segment of a brand-new log. */
   readonly initialOffset?: number;
+  /** Shared by the logs of a broker (BROKER_TAIL_MAX_BYTES); a log without one keeps up to TAIL_MAX_BYTES. */
+  readonly tailBudget?: TailBudget;
 }
 
 export interface AppendResult {
@@ -102,6 +105,8 @@ const TAIL_MAX_BYTES = 1024 * 1024;
 
 /** One leader append, exactly the bytes written: whole batches from baseOffset to lastOffset. */
 interface TailEntry {
+  /** Its share of the broker-wide tail budget. */
+  readonly token: TailToken;
   readonly bytes: Buffer;
   /** Its batches (sizes and offset deltas; the base offsets in these headers are the producer's). */
   readonly spans: readonly BatchSpan[];
@@ -110,6 +115,9 @@ interface TailEntry {
   /** What keeping it holds in memory (its underlying buffer). */
   readonly retained: number;
 }
+
+/** Bound on the tails of all the logs of a broker together: see TailBudget. */
+export const BROKER_TAIL_MAX_BYTES = 64 * 1024 * 1024;
 
 /**
  * A crash-safe segmented partition log.
@@ -141,6 +149,7 @@ export class PartitionLog {
   /** The latest leader appends, contiguous and visible (written), oldest first; see TAIL_MAX_BYTES. */
   private tail: TailEntry[] = [];
   private tailRetained = 0;
+  private readonly tailBudget: TailBudget;
 
   private constructor(
     readonly dir: string,
@@ -149,6 +158,7 @@ export class PartitionLog {
     this.config = resolveLogConfig(options.config);
     this.logger = options.logger ?? pino({ level: 'silent' });
     this.clock = options.clock ?? Date.now;
+    this.tailBudget = options.tailBudget ?? new TailBudget(TAIL_MAX_BYTES);
   }
 
   /** Opens (and if needed recovers) the log in `options.dir`. A corrupt log opens in state 'offline'. */
@@ -356,14 +366,35 @@ export class PartitionLog {
       this.clearTail();
       return;
     }
-    this.tail.push({ bytes: entry.bytes, spans: entry.spans, baseOffset: result.baseOffset, lastOffset: result.lastOffset, retained });
+    const token: TailToken = { retained, dropped: false };
+    this.tail.push({ token, bytes: entry.bytes, spans: entry.spans, baseOffset: result.baseOffset, lastOffset: result.lastOffset, retained });
     this.tailRetained += retained;
-    while (this.tailRetained > TAIL_MAX_BYTES) this.tailRetained -= this.tail.shift()!.retained;
+    while (this.tailRetained > TAIL_MAX_BYTES) this.dropOldestTail();
+    this.tailBudget.add(token, () => this.evictTail(token));
+  }
+
+  private dropOldestTail(): void {
+    const oldest = this.tail.shift()!;
+    this.tailRetained -= oldest.retained;
+    this.tailBudget.release(oldest.token);
+  }
+
+  /** The broker-wide budget wants this entry's memory back: it is this log's oldest (see TailBudget). */
+  private evictTail(token: TailToken): void {
+    const index = this.tail.findIndex((e) => e.token === token);
+    if (index < 0) return;
+    for (let i = 0; i <= index; i++) this.dropOldestTail();
   }
 
   private clearTail(): void {
+    for (const entry of this.tail) this.tailBudget.release(entry.token);
     this.tail = [];
     this.tailRetained = 0;
+  }
+
+  /** Bytes this log keeps in its tail (for tests and metrics). */
+  get tailBytes(): number {
+    return this.tailRetained;
   }
 
   /**
