@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { AFTER_SERIALIZE, loadBrokerProto, type FetchResponseWithHook, type v1 } from '@samsa/protocol';
-import { encodeFetchResponse } from '../src/grpc/fetch-response.js';
+import { AFTER_SERIALIZE, loadBrokerProto, loadReplicationProto, type FetchResponseWithHook, type v1 } from '@samsa/protocol';
+import { encodeFetchResponse, encodeReplicaFetchResponse } from '../src/grpc/fetch-response.js';
 
 const service = loadBrokerProto().Broker.service.Fetch;
 const decode = (bytes: Buffer) => service.responseDeserialize(bytes) as v1.FetchResponse__Output;
@@ -68,6 +68,45 @@ describe('FetchResponse encoder', () => {
     expect(encodeFetchResponse({ topics: [{ name: 't', partitions: [partition({ highWatermark: '12' })] }] })).toBeUndefined();
     const viaService = decode(Buffer.from(service.responseSerialize({ topics: [{ name: 't', partitions: [partition({ records: 'AQID', highWatermark: '12' })] }] })));
     expect(viaService.topics[0]!.partitions[0]).toMatchObject({ highWatermark: 12, records: Buffer.from([1, 2, 3]) });
+  });
+});
+
+describe('ReplicaFetchResponse encoder', () => {
+  const replicaFetch = loadReplicationProto().Replication.service.ReplicaFetch;
+  const decodeReplica = (bytes: Buffer) => replicaFetch.responseDeserialize(bytes) as v1.ReplicaFetchResponse__Output;
+  const replicaPartition = (overrides: Partial<v1.ReplicaFetchPartitionResponse> = {}): v1.ReplicaFetchPartitionResponse => ({
+    partition: 1,
+    errorCode: 0,
+    errorMessage: '',
+    highWatermark: 77,
+    logStartOffset: 5,
+    records: Buffer.from('stored batch bytes'),
+    ...overrides,
+  });
+  const response: v1.ReplicaFetchResponse = {
+    topics: [
+      { name: 'rf3', partitions: [replicaPartition(), replicaPartition({ partition: 0, errorCode: 74, errorMessage: 'fenced', highWatermark: -1, records: Buffer.alloc(0) })] },
+      { name: 'other', partitions: [replicaPartition({ partition: 9, records: Buffer.alloc(200_000, 3), logStartOffset: 2 ** 41 })] },
+    ],
+  };
+
+  it('decodes to what protobufjs decodes from its own encoding (records are field 7 here)', () => {
+    const fast = Buffer.from(encodeReplicaFetchResponse(response)!);
+    const slow = {
+      topics: response.topics!.map((t) => ({ ...t, partitions: t.partitions!.map((p) => ({ ...p, records: Buffer.from(p.records as Uint8Array).toString('base64') })) })),
+    };
+    expect(decodeReplica(fast)).toEqual(decodeReplica(Buffer.from(replicaFetch.responseSerialize(slow))));
+    expect(decodeReplica(fast).topics[1]!.partitions[0]!.records.equals(Buffer.alloc(200_000, 3))).toBe(true);
+  });
+
+  it('is what the Replication service serializes ReplicaFetch responses with', () => {
+    expect(Buffer.from(replicaFetch.responseSerialize(response))).toEqual(Buffer.from(encodeReplicaFetchResponse(response)!));
+  });
+
+  it('leaves a diverging epoch to protobufjs, which the service then uses', () => {
+    const diverging: v1.ReplicaFetchResponse = { topics: [{ name: 't', partitions: [replicaPartition({ divergingEpoch: { epoch: 3, endOffset: 120 }, records: Buffer.alloc(0) })] }] };
+    expect(encodeReplicaFetchResponse(diverging)).toBeUndefined();
+    expect(decodeReplica(Buffer.from(replicaFetch.responseSerialize(diverging))).topics[0]!.partitions[0]!.divergingEpoch).toEqual({ epoch: 3, endOffset: 120 });
   });
 });
 

@@ -1,19 +1,24 @@
 import type { FetchResponse } from './gen/samsa/v1/FetchResponse.js';
+import type { ReplicaFetchResponse } from './gen/samsa/v1/ReplicaFetchResponse.js';
 
 /**
- * A hand-written protobuf encoder for samsa.v1.FetchResponse, the one message that carries bulk
- * data to consumers. It writes into a reused scratch buffer and returns a view of it, where
- * protobufjs would allocate a fresh buffer per response: a consumer fetching at 100+ MB/s otherwise
- * makes the broker allocate (and the garbage collector reclaim) one extra copy of everything it sends.
+ * Hand-written protobuf encoders for the two messages that carry bulk data: samsa.v1.FetchResponse
+ * (to consumers) and samsa.v1.ReplicaFetchResponse (to followers). They write into a reused scratch
+ * buffer and return a view of it, where protobufjs would allocate a fresh buffer per response: a
+ * broker sending at 100+ MB/s otherwise allocates (and the garbage collector reclaims) one extra
+ * copy of everything it sends, and on Node every 64 MB of such buffers starts a full collection.
  *
  * The view is only valid until the next call. That is safe where it is used, as a gRPC
  * `responseSerialize`: grpc-js copies the serialized message into its length-prefixed frame
  * synchronously (`serializeMessage`), before anything else can serialize. Anything else that keeps
  * the result must copy it.
  *
- * Field numbers follow proto/samsa/v1/broker.proto; default values (0, '', empty bytes) are left out
- * as proto3 does, so decoders see the same message. Inputs the fast path does not know (string
- * records, string or Long 64-bit values) return undefined: the caller falls back to protobufjs.
+ * Field numbers follow proto/samsa/v1/broker.proto and replication.proto: both partition messages
+ * number partition, error_code, error_message, high_watermark and log_start_offset 1 to 5; records
+ * is 6 in a FetchPartitionResponse and 7 in a ReplicaFetchPartitionResponse (6 is diverging_epoch).
+ * Default values (0, '', empty bytes) are left out as proto3 does, so decoders see the same message.
+ * Inputs the fast path does not know (string records, string or Long 64-bit values, a diverging
+ * epoch) return undefined: the caller falls back to protobufjs.
  */
 
 /** Larger responses get a buffer of their own, so an occasional 50 MB fetch does not pin 50 MB. */
@@ -80,8 +85,26 @@ const TAG = {
   errorMessage: (3 << 3) | 2,
   highWatermark: (4 << 3) | 0,
   logStartOffset: (5 << 3) | 0,
-  records: (6 << 3) | 2,
 } as const;
+
+/** The records field's number in the partition message. */
+type RecordsField = 6 | 7;
+
+/** What the two partition messages have in common, as the fast path reads them. */
+interface RecordsPartition {
+  partition?: number;
+  errorCode?: number;
+  errorMessage?: string;
+  highWatermark?: FetchResponsePartitionOffset;
+  logStartOffset?: FetchResponsePartitionOffset;
+  records?: Buffer | Uint8Array | string;
+}
+type FetchResponsePartitionOffset = NonNullable<NonNullable<FetchResponse['topics']>[number]['partitions']>[number]['highWatermark'];
+
+interface RecordsTopic {
+  name?: string;
+  partitions?: readonly RecordsPartition[];
+}
 
 function writeIntField(buf: Buffer, pos: number, tag: number, value: number): number {
   buf[pos] = tag;
@@ -98,6 +121,17 @@ function bytesFieldSize(length: number): number {
 
 /** Serializes a FetchResponse, or returns undefined for inputs only protobufjs handles. */
 export function encodeFetchResponse(response: FetchResponse): Buffer | undefined {
+  return encodeRecordsResponse(response, 6);
+}
+
+/** Serializes a ReplicaFetchResponse, or returns undefined for inputs only protobufjs handles (a diverging epoch among them). */
+export function encodeReplicaFetchResponse(response: ReplicaFetchResponse): Buffer | undefined {
+  for (const topic of response.topics ?? []) for (const p of topic.partitions ?? []) if (p.divergingEpoch) return undefined;
+  return encodeRecordsResponse(response, 7);
+}
+
+function encodeRecordsResponse(response: { topics?: readonly RecordsTopic[] }, recordsField: RecordsField): Buffer | undefined {
+  const recordsTag = (recordsField << 3) | 2;
   const topics = response.topics ?? [];
   // Pass 1: sizes (and the fast path's preconditions).
   const topicBodies: number[] = [];
@@ -150,7 +184,7 @@ export function encodeFetchResponse(response: FetchResponse): Buffer | undefined
       if (p.logStartOffset) pos = writeIntField(buf, pos, TAG.logStartOffset, p.logStartOffset as number);
       const records = p.records as Uint8Array | undefined;
       if (records && records.length > 0) {
-        buf[pos++] = TAG.records;
+        buf[pos++] = recordsTag;
         pos = writeVarint(buf, pos, records.length);
         buf.set(records, pos);
         pos += records.length;
@@ -158,6 +192,6 @@ export function encodeFetchResponse(response: FetchResponse): Buffer | undefined
     });
   });
   // A size mismatch would send uninitialised scratch bytes: an encoder bug, never a peer's fault.
-  if (pos !== total) throw new Error(`FetchResponse encoder wrote ${pos} bytes, expected ${total}`);
+  if (pos !== total) throw new Error(`response encoder wrote ${pos} bytes, expected ${total}`);
   return buf.subarray(0, total);
 }

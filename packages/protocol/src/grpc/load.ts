@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { encodeFetchResponse } from './fetch-response.js';
+import { encodeFetchResponse, encodeReplicaFetchResponse } from './fetch-response.js';
 import type { ProtoGrpcType as BrokerProto } from './gen/broker.js';
 import type { FetchResponse } from './gen/samsa/v1/FetchResponse.js';
 import type { ProtoGrpcType as ReplicationProto } from './gen/replication.js';
@@ -29,12 +29,14 @@ function load<T>(file: string): T {
     const definition = protoLoader.loadSync(file, { ...PROTO_LOADER_OPTIONS, includeDirs: [PROTO_DIR] });
     proto = grpc.loadPackageDefinition(definition);
     if (file === BROKER_PROTO) useFastFetchSerializer(proto as BrokerProto);
+    if (file === REPLICATION_PROTO) useFastReplicaFetchSerializer(proto as ReplicationProto);
     loaded.set(file, proto);
   }
   return proto as T;
 }
 
 const BROKER_PROTO = 'samsa/v1/broker.proto';
+const REPLICATION_PROTO = 'samsa/v1/replication.proto';
 
 /**
  * A Fetch response may carry a function under this key: it runs once the response has been
@@ -60,6 +62,13 @@ function useFastFetchSerializer(proto: BrokerProto): void {
   };
 }
 
+/** Responses to followers carry every replicated byte: the same hand-written encoder, protobufjs for what it does not cover. */
+function useFastReplicaFetchSerializer(proto: ReplicationProto): void {
+  const replicaFetch = proto.samsa.v1.Replication.service.ReplicaFetch;
+  const generic = replicaFetch.responseSerialize;
+  replicaFetch.responseSerialize = (response) => encodeReplicaFetchResponse(response) ?? generic(response);
+}
+
 /** samsa.v1 client-facing API (once per process): the Broker service and its messages. */
 export function loadBrokerProto(): BrokerProto['samsa']['v1'] {
   return load<BrokerProto>(BROKER_PROTO).samsa.v1;
@@ -67,5 +76,5 @@ export function loadBrokerProto(): BrokerProto['samsa']['v1'] {
 
 /** samsa.v1 broker-to-broker API: the Replication service (follower fetch, ISR changes). */
 export function loadReplicationProto(): ReplicationProto['samsa']['v1'] {
-  return load<ReplicationProto>('samsa/v1/replication.proto').samsa.v1;
+  return load<ReplicationProto>(REPLICATION_PROTO).samsa.v1;
 }
