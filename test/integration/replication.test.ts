@@ -1,6 +1,7 @@
 /**
- * Replication on real processes: followers copy the leader, the ISR shrinks and grows back, and a
- * leader restarted faster than its session timeout does not resume its old term.
+ * Replication on real processes: followers copy the leader, the ISR shrinks and grows back, a leader
+ * restarted faster than its session timeout does not resume its old term, and a broker restarted
+ * alone resumes its saved high watermarks.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Samsa } from '@samsa/client';
@@ -77,5 +78,38 @@ describe('replication', () => {
     }
     await consumer.close();
     for (const [i, r] of [...first, ...second].entries()) expect(values.get(r.offset)).toBe(i < 100 ? `a${i}` : `b${i - 100}`);
+  });
+
+  // Last: it stops the whole cluster.
+  it('a broker restarted alone resumes its saved high watermark: what was committed stays readable with the ISR below min.insync.replicas', async () => {
+    const topic = `hw-${process.pid}`;
+    await samsa.admin().createTopics([{ topic, numPartitions: 1, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } }]);
+    await waitFor(async () => (await partition0(topic)).isr.length === 3, { description: 'a full ISR' });
+    const producer = samsa.producer({ acks: 'all' });
+    const written = await producer.sendBatch({ topic, messages: Array.from({ length: 100 }, (_, i) => ({ value: `c${i}` })) });
+    await producer.close();
+    const committedEnd = written.at(-1)!.offset + 1;
+    const before = await partition0(topic);
+    expect((await samsa.admin().fetchTopicOffsets(topic))[0]!.high).toBe(committedEnd);
+
+    // Every broker saves its checkpoint as it stops; only the leader comes back. Its ISR can only
+    // shrink to itself, below min.insync.replicas = 2, so no new high watermark can be computed:
+    // without the saved one it would restart at 0 and the committed records would be unreadable.
+    await Promise.all(cluster.brokers.map((b) => cluster.stopBroker(b.id)));
+    await cluster.startBroker(before.leader);
+    await waitFor(async () => {
+      const p = await partition0(topic);
+      return p.leader === before.leader && p.leaderEpoch > before.leaderEpoch;
+    }, { timeoutMs: 30_000, description: `broker ${before.leader} to lead again` });
+    expect((await samsa.admin().fetchTopicOffsets(topic))[0]!.high).toBe(committedEnd);
+    const consumer = samsa.consumer({ autoOffsetReset: 'earliest', maxWaitMs: 100 });
+    await consumer.assign([{ topic, partition: 0 }]);
+    const values: string[] = [];
+    for await (const m of consumer.messages({ signal: AbortSignal.timeout(20_000) })) {
+      values.push(m.value!.toString());
+      if (m.offset >= committedEnd - 1) break;
+    }
+    await consumer.close();
+    expect(values).toEqual(written.map((_, i) => `c${i}`));
   });
 });

@@ -117,6 +117,7 @@ export async function startBroker(settings: Settings<BrokerSettingName>, logger:
   await partitions.applyRoles(member.currentRoles());
   await partitions.removeStrayLogs((topic, partition) => member.metadata.image.topics.get(topic)?.partitions[partition]?.replicas.includes(brokerId) ?? false);
   partitions.startRetention();
+  partitions.startHighWatermarkCheckpoints();
   leadership.start();
 
   let closing: Promise<void> | undefined;

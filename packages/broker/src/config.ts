@@ -77,6 +77,7 @@ export const BROKER_SETTINGS = {
   'auto.create.topics.enable': bool(true, 'create a missing topic on produce or metadata request'),
   'delete.topic.enable': bool(true, 'allow topics to be deleted'),
   'replica.lag.time.max.ms': long(30000, 1, 'a follower not caught up for this long leaves the ISR'),
+  'replica.high.watermark.checkpoint.interval.ms': long(5000, 1, 'how often the partitions\' high watermarks are saved to replication-offset-checkpoint in log.dirs (also at shutdown)'),
   'log.retention.check.interval.ms': long(300000, 1, 'how often retention is enforced'),
   'socket.request.max.bytes': int(104857600, 1024, 'largest request the broker accepts'),
   'controlled.shutdown.timeout.ms': int(10000, 0, 'how long a stopping broker lets requests in flight finish'),

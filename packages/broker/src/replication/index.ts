@@ -8,6 +8,15 @@ export {
   type EpochEntry,
   type EpochLookup,
 } from './epoch-cache.js';
+export { CorruptCheckpointError } from './checkpoint-file.js';
+export {
+  HIGH_WATERMARK_CHECKPOINT_FILE,
+  formatHighWatermarkCheckpoint,
+  loadHighWatermarks,
+  parseHighWatermarkCheckpoint,
+  saveHighWatermarks,
+  type HighWatermarkEntry,
+} from './hw-checkpoint.js';
 export {
   CorruptEpochCheckpointError,
   LEADER_EPOCH_CHECKPOINT_FILE,

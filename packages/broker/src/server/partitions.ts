@@ -4,7 +4,7 @@ import { ErrorCodes, SamsaError } from '@samsa/protocol';
 import type { Logger } from 'pino';
 import type { RoleChange } from '../cluster/metadata.js';
 import { effectiveTopicSettings, type BrokerSettingName, type Settings, type TopicSettingName } from '../config.js';
-import { loadEpochCache, type LeaderEpochCache, type LeaderState } from '../replication/index.js';
+import { formatHighWatermarkCheckpoint, loadEpochCache, loadHighWatermarks, saveHighWatermarks, type HighWatermarkEntry, type LeaderEpochCache, type LeaderState } from '../replication/index.js';
 import { BROKER_TAIL_MAX_BYTES, TailBudget, openPartitionLog, partitionDirName, type LogConfig, type PartitionLog } from '../storage/index.js';
 import type { DelayedOperations } from './delayed.js';
 
@@ -81,8 +81,18 @@ export class PartitionRegistry {
   private retentionTimer: NodeJS.Timeout | undefined;
   /** One bound on what all hosted logs keep of their latest appends in memory. */
   private readonly tailBudget = new TailBudget(BROKER_TAIL_MAX_BYTES);
+  /** Saved high watermarks (replication-offset-checkpoint) of partitions not hosted yet in this run. */
+  private readonly savedHighWatermarks = new Map<string, HighWatermarkEntry>();
+  private checkpointTimer: NodeJS.Timeout | undefined;
+  /** The last checkpoint written (or read): an unchanged state is not written again. */
+  private lastCheckpoint: string | undefined;
+  /** Checkpoint writes, one at a time (they share a temp file). */
+  private checkpointing: Promise<void> = Promise.resolve();
 
-  constructor(private readonly options: PartitionRegistryOptions) {}
+  constructor(private readonly options: PartitionRegistryOptions) {
+    // Before any role is applied: a partition opened at start-up resumes from its saved high watermark.
+    this.chain = this.chain.then(() => this.loadCheckpoint());
+  }
 
   get size(): number {
     return this.hosted.size;
@@ -135,6 +145,7 @@ export class PartitionRegistry {
       const topic = match[1]!;
       const partition = Number(match[2]);
       if (this.get(topic, partition) || isReplica(topic, partition)) continue;
+      this.savedHighWatermarks.delete(partitionKey(topic, partition));
       this.options.logger.info({ topic, partition }, 'deleting stray partition log');
       await rm(join(this.options.logDir, entry.name), { recursive: true, force: true });
     }
@@ -151,9 +162,51 @@ export class PartitionRegistry {
     this.retentionTimer.unref();
   }
 
+  /** Saves every partition's high watermark every `replica.high.watermark.checkpoint.interval.ms`. */
+  startHighWatermarkCheckpoints(): void {
+    const intervalMs = this.options.brokerSettings['replica.high.watermark.checkpoint.interval.ms'] as number;
+    this.checkpointTimer = setInterval(() => void this.checkpointHighWatermarks(), intervalMs);
+    this.checkpointTimer.unref();
+  }
+
+  /**
+   * Writes replication-offset-checkpoint if anything changed since the last write: the hosted
+   * partitions' high watermarks, and the saved ones of partitions not hosted yet in this run (their
+   * roles may not have arrived). A failed write is logged; the next one tries again.
+   */
+  checkpointHighWatermarks(): Promise<void> {
+    const run = this.checkpointing.then(async () => {
+      const entries = new Map(this.savedHighWatermarks);
+      for (const [key, h] of this.hosted) entries.set(key, { topic: h.topic, partition: h.partition, highWatermark: h.highWatermark });
+      const text = formatHighWatermarkCheckpoint([...entries.values()]);
+      if (text === this.lastCheckpoint) return;
+      try {
+        await saveHighWatermarks(this.options.logDir, text);
+        this.lastCheckpoint = text;
+      } catch (err) {
+        this.options.logger.warn({ err, logDir: this.options.logDir }, 'could not save the high watermark checkpoint');
+      }
+    });
+    this.checkpointing = run;
+    return run;
+  }
+
+  private async loadCheckpoint(): Promise<void> {
+    try {
+      const entries = await loadHighWatermarks(this.options.logDir);
+      for (const e of entries) this.savedHighWatermarks.set(partitionKey(e.topic, e.partition), e);
+      this.lastCheckpoint = formatHighWatermarkCheckpoint(entries);
+    } catch (err) {
+      // Starting from 0 is safe (consumers wait until followers fetch again), only less available.
+      this.options.logger.error({ err, logDir: this.options.logDir }, 'high watermark checkpoint unreadable; partitions start from high watermark 0');
+    }
+  }
+
   async close(): Promise<void> {
     if (this.retentionTimer) clearInterval(this.retentionTimer);
+    if (this.checkpointTimer) clearInterval(this.checkpointTimer);
     await this.chain;
+    await this.checkpointHighWatermarks();
     for (const hosted of this.hosted.values()) this.options.hooks.stepDown(hosted);
     await Promise.all([...this.hosted.values()].map((h) => h.log.close().catch((err: unknown) => this.options.logger.warn({ err }, 'closing a log failed'))));
     this.hosted.clear();
@@ -187,9 +240,12 @@ export class PartitionRegistry {
         leader: change.leader,
         isr: change.isr,
         replicas: change.replicas,
-        highWatermark: 0,
+        // Saved at most every replica.high.watermark.checkpoint.interval.ms, so at or below the real one;
+        // capped at the log end in case the page cache lost a tail the watermark had covered.
+        highWatermark: Math.min(this.savedHighWatermarks.get(key)?.highWatermark ?? 0, log.logEndOffset),
         settings,
       };
+      this.savedHighWatermarks.delete(key);
       this.hosted.set(key, hosted);
     }
     // The same term announced again (start-up overlaps the first events): nothing to do.
@@ -207,6 +263,7 @@ export class PartitionRegistry {
     const key = partitionKey(topic, partition);
     const hosted = this.hosted.get(key);
     this.hosted.delete(key);
+    this.savedHighWatermarks.delete(key);
     if (hosted) this.options.hooks.stepDown(hosted);
     this.options.waiters.notify(key);
     if (hosted) await hosted.log.close().catch(() => undefined);
