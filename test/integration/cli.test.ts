@@ -1,9 +1,12 @@
 /** The `samsa` command end to end against real processes: what a user types, what a user sees. */
 import { spawn } from 'node:child_process';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI_MAIN, LocalCluster } from '../helpers/cluster.js';
 import { freePort } from '../helpers/ports.js';
+import { createTempDir } from '../helpers/temp.js';
+import { waitFor } from '../helpers/wait.js';
 
 let cluster: LocalCluster;
 let bootstrap: string;
@@ -83,5 +86,35 @@ describe('samsa CLI', () => {
     expect(dumped.stdout).toMatch(/crcValid: true/);
     expect(dumped.stdout.match(/payload: "(one|two|three)"/g)).toHaveLength(3);
     expect(dumped.stdout).toMatch(/3 records\n$/);
+  });
+
+  it('servers log at --log-level or SAMSA_LOG_LEVEL; a bad level is one line and a non-zero exit', async () => {
+    const bad = await samsa(['coordinator', 'start', '--data-dir', 'unused', '--log-level', 'loud']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/--log-level must be one of trace, debug, info, warn, error, fatal, silent/);
+    const badEnv = await new Promise<Run>((resolve) => {
+      const child = spawn(process.execPath, [CLI_MAIN, 'broker', 'start', '--id', '1', '--data-dir', 'unused'], { env: { ...process.env, SAMSA_LOG_LEVEL: 'loud' } });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('close', (code) => resolve({ code, stdout: '', stderr }));
+    });
+    expect(badEnv.code).not.toBe(0);
+    expect(badEnv.stderr.trim().split('\n')).toEqual(["samsa: SAMSA_LOG_LEVEL must be one of trace, debug, info, warn, error, fatal, silent, not 'loud'"]);
+
+    // At warn, a coordinator that starts and stops cleanly says nothing (its info lines are suppressed).
+    const dir = createTempDir('log-level');
+    const port = await freePort();
+    const child = spawn(process.execPath, [CLI_MAIN, 'coordinator', 'start', '--port', String(port), '--data-dir', dir.path, '--log-level', 'warn']);
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    const closed = new Promise((resolve) => child.on('close', resolve));
+    await waitFor(() => new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1', () => { socket.destroy(); resolve(true); });
+      socket.on('error', () => resolve(false));
+    }), { description: 'the coordinator to listen' });
+    child.kill('SIGTERM');
+    await closed;
+    dir.remove();
+    expect(stdout).toBe('');
   });
 });

@@ -10,3 +10,22 @@ export function parseIntOption(flag: string, min: number, max: number): (value: 
     return n;
   };
 }
+
+/** Log levels of the servers' JSON logs (pino's), most to least verbose, and 'silent'. */
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** A commander argument parser for --log-level. */
+export function parseLogLevel(value: string): LogLevel {
+  if (!(LOG_LEVELS as readonly string[]).includes(value)) throw new InvalidArgumentError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+  return value as LogLevel;
+}
+
+/** --log-level, else SAMSA_LOG_LEVEL, else info; a bad SAMSA_LOG_LEVEL is an error like a bad flag. */
+export function logLevelFrom(flag: LogLevel | undefined, env: NodeJS.ProcessEnv = process.env): LogLevel {
+  if (flag !== undefined) return flag;
+  const fromEnv = env['SAMSA_LOG_LEVEL'];
+  if (fromEnv === undefined || fromEnv === '') return 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(fromEnv)) throw new Error(`SAMSA_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, not '${fromEnv}'`);
+  return fromEnv as LogLevel;
+}

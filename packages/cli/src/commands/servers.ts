@@ -2,7 +2,14 @@ import type { Command } from 'commander';
 import { pino } from 'pino';
 import { BROKER_SETTINGS, TOPIC_SETTINGS, loadBrokerSettings, startBroker, type SettingSpec } from '@samsa/broker';
 import { runCoordinator } from '@samsa/coordinator';
-import { parseIntOption } from '../options.js';
+import { logLevelFrom, parseIntOption, parseLogLevel, type LogLevel } from '../options.js';
+
+const LOG_LEVEL_HELP = 'log level: trace, debug, info, warn, error, fatal or silent (default: SAMSA_LOG_LEVEL, else info)';
+
+/** The JSON logger of a server process, at the level --log-level or SAMSA_LOG_LEVEL asks for. */
+function serverLogger(level: LogLevel | undefined): pino.Logger {
+  return pino({ level: logLevelFrom(level), base: { pid: process.pid } });
+}
 
 /** How long a graceful stop may take before the process exits anyway. */
 const STOP_WATCHDOG_MS = 30_000;
@@ -56,7 +63,8 @@ Advertised hosts 0.0.0.0/:: become 127.0.0.1 and port 0 the bound port.`)
     .option('--data-dir <dir>', 'log.dirs: where partitions are stored (default ./data)')
     .option('--config <file>', 'a server.properties file with Kafka setting names')
     .option('--override <key=value...>', 'any broker setting by its Kafka name, e.g. --override num.partitions=3')
-    .action(async (options: { id?: string; listen?: string; advertised?: string; coordinator?: string; dataDir?: string; config?: string; override?: string[] }) => {
+    .option('--log-level <level>', LOG_LEVEL_HELP, parseLogLevel)
+    .action(async (options: { id?: string; listen?: string; advertised?: string; coordinator?: string; dataDir?: string; config?: string; override?: string[]; logLevel?: LogLevel }) => {
       const flags: Record<string, string> = {};
       for (const pair of options.override ?? []) {
         const eq = pair.indexOf('=');
@@ -72,7 +80,7 @@ Advertised hosts 0.0.0.0/:: become 127.0.0.1 and port 0 the bound port.`)
       };
       for (const [key, value] of Object.entries(named)) if (value !== undefined) flags[key] = value;
       const settings = await loadBrokerSettings({ ...(options.config ? { configFile: options.config } : {}), env: process.env, flags });
-      const logger = pino({ base: { pid: process.pid } });
+      const logger = serverLogger(options.logLevel);
       const running = await startBroker(settings, logger);
       await untilSignalled(() => running.close(), logger);
     });
@@ -94,8 +102,9 @@ Advertised hosts 0.0.0.0/:: become 127.0.0.1 and port 0 the bound port.`)
     .option('--port <port>', 'client port', parseIntOption('--port', 0, 65535), 2181)
     .requiredOption('--data-dir <dir>', 'transaction log and snapshots')
     .option('--tick-time-ms <ms>', 'ZooKeeper tickTime; session timeouts are clamped to 2..20 ticks', parseIntOption('--tick-time-ms', 1, 60_000), 2000)
-    .action(async (options: { host: string; port: number; dataDir: string; tickTimeMs: number }) => {
-      const logger = pino({ base: { pid: process.pid } });
+    .option('--log-level <level>', LOG_LEVEL_HELP, parseLogLevel)
+    .action(async (options: { host: string; port: number; dataDir: string; tickTimeMs: number; logLevel?: LogLevel }) => {
+      const logger = serverLogger(options.logLevel);
       const { stopped } = await runCoordinator({ host: options.host, port: options.port, dataDir: options.dataDir, tickTimeMs: options.tickTimeMs, logger });
       await stopped;
     });
