@@ -30,6 +30,7 @@ describe('Leadership.becomeLeader', () => {
     const log = await openPartitionLog({ dir });
     const hosted: HostedPartition = {
       topic: 't',
+      topicId: '',
       partition: 0,
       log,
       epochCache: new LeaderEpochCache(),
@@ -42,7 +43,7 @@ describe('Leadership.becomeLeader', () => {
       highWatermark: 0,
       settings: resolveSettings(TOPIC_SETTINGS),
     };
-    const change: ReplicaRole = { kind: 'leader', topic: 't', partition: 0, leader: 1, leaderEpoch: 0, isr: [1], replicas: [1], stateMzxid: '' };
+    const change: ReplicaRole = { kind: 'leader', topic: 't', partition: 0, leader: 1, leaderEpoch: 0, isr: [1], replicas: [1], stateMzxid: '', topicId: '' };
     const waiters = new DelayedOperations();
     const peers = new PeerClients('PLAINTEXT');
     const leadership = new Leadership({ brokerId: 1, replicaLagTimeMaxMs: 30_000, waiters, peers, metadata: () => EMPTY_IMAGE, logger: pino({ level: 'silent' }) });

@@ -237,17 +237,26 @@ export class MetadataCache extends EventEmitter<MetadataCacheEvents> {
       const node = await zk.getData(path, this.watcher(gen, path, read));
       if (!node) return undefined;
       const replicas = decodeTopicAssignment(topic, node.data);
-      // A new topic enters the image together with its configs (then watched by readTopicConfig).
-      const configs = this.current.topics.has(topic) ? undefined : await this.fetchTopicConfig(gen, zk, topic);
-      return { replicas, configs };
+      const id = zxidHex(node.stat.czxid);
+      // A new topic (or a new creation of it) enters the image together with its configs (then
+      // watched by readTopicConfig).
+      const configs = this.current.topics.get(topic)?.id === id ? undefined : await this.fetchTopicConfig(gen, zk, topic);
+      return { replicas, configs, id };
     }, (r) => {
       if (!r) {
         this.forgetTopic(topic);
         this.apply((i) => withTopicAssignment(i, topic, undefined));
         return;
       }
+      const known = this.current.topics.get(topic);
+      if (known && known.id !== r.id) {
+        // Deleted and created again while we were not looking: the old creation goes first (its
+        // replicas drop their logs), and the new one's partition states are read afresh.
+        for (const key of [...this.armedPartitions]) if (key.startsWith(`${topic}/`)) this.armedPartitions.delete(key);
+        this.apply((i) => withTopicAssignment(i, topic, undefined));
+      }
       this.apply((i) => {
-        const next = withTopicAssignment(i, topic, r.replicas);
+        const next = withTopicAssignment(i, topic, r.replicas, r.id);
         return r.configs ? withTopicConfigs(next, topic, r.configs) : next;
       });
       started = r.replicas.map((_, p) => p).filter((p) => !this.armedPartitions.has(`${topic}/${p}`)).map((p) => {

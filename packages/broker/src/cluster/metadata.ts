@@ -27,6 +27,12 @@ export interface PartitionInfo {
 
 export interface TopicInfo {
   readonly name: string;
+  /**
+   * Which creation of the topic this is: the topic znode's czxid (16 hex digits; '' when unknown). A
+   * topic deleted and created again under the same name gets a new one, so a replica that missed the
+   * deletion still tells the two apart and does not keep the old one's records (Kafka's topic ids).
+   */
+  readonly id: string;
   /** Index = partition id. */
   readonly partitions: readonly PartitionInfo[];
   readonly configs: TopicConfigs;
@@ -62,18 +68,23 @@ export function withController(image: MetadataImage, controllerId: number, contr
 }
 
 /** Sets a topic's assignment (new topic or added partitions) keeping known states; undefined removes it. */
-export function withTopicAssignment(image: MetadataImage, topic: string, replicas: readonly (readonly number[])[] | undefined): MetadataImage {
+/**
+ * Applies a topic znode read (undefined: the topic is gone). A different `id` is another creation of
+ * the topic: nothing of the old one (partition states, configs) carries over.
+ */
+export function withTopicAssignment(image: MetadataImage, topic: string, replicas: readonly (readonly number[])[] | undefined, id = ''): MetadataImage {
   const topics = new Map(image.topics);
   if (!replicas) {
     topics.delete(topic);
     return { ...image, topics };
   }
-  const old = image.topics.get(topic);
+  const known = image.topics.get(topic);
+  const old = known?.id === id ? known : undefined;
   const partitions = replicas.map((r, p): PartitionInfo => {
     const prev = old?.partitions[p];
     return prev ? { ...prev, replicas: r } : { topic, partition: p, replicas: r, leader: NO_LEADER, leaderEpoch: -1, isr: [], stateZkVersion: -1, stateMzxid: '' };
   });
-  topics.set(topic, { name: topic, partitions, configs: old?.configs ?? {} });
+  topics.set(topic, { name: topic, id, partitions, configs: old?.configs ?? {} });
   return { ...image, topics };
 }
 
@@ -119,6 +130,8 @@ export type RoleChange =
       readonly replicas: readonly number[];
       /** The partition state znode's mzxid (see PartitionInfo.stateMzxid). */
       readonly stateMzxid: string;
+      /** TopicInfo.id: which creation of the topic the role is in. */
+      readonly topicId: string;
     }
   /** The topic was deleted or this broker is no longer a replica: close and remove the log. */
   | { readonly kind: 'deleted'; readonly topic: string; readonly partition: number };
@@ -133,7 +146,8 @@ export function diffRoles(brokerId: number, before: MetadataImage, after: Metada
   const changes: RoleChange[] = [];
   const mine = (p: PartitionInfo | undefined): boolean => p !== undefined && p.replicas.includes(brokerId);
   for (const [name, topic] of before.topics) {
-    const now = after.topics.get(name);
+    // Deleted, or deleted and created again: a replica of the old creation must drop its log.
+    const now = after.topics.get(name)?.id === topic.id ? after.topics.get(name) : undefined;
     for (const p of topic.partitions) {
       if (mine(p) && !mine(now?.partitions[p.partition])) {
         changes.push({ kind: 'deleted', topic: name, partition: p.partition });
@@ -141,9 +155,10 @@ export function diffRoles(brokerId: number, before: MetadataImage, after: Metada
     }
   }
   for (const [name, topic] of after.topics) {
+    const previous = before.topics.get(name);
     for (const p of topic.partitions) {
       if (!mine(p) || p.leaderEpoch < 0) continue;
-      const old = before.topics.get(name)?.partitions[p.partition];
+      const old = previous?.id === topic.id ? previous.partitions[p.partition] : undefined;
       if (old && mine(old) && old.leaderEpoch === p.leaderEpoch && old.leader === p.leader) continue;
       changes.push({
         kind: p.leader === brokerId ? 'leader' : 'follower',
@@ -154,6 +169,7 @@ export function diffRoles(brokerId: number, before: MetadataImage, after: Metada
         isr: p.isr,
         replicas: p.replicas,
         stateMzxid: p.stateMzxid,
+        topicId: topic.id,
       });
     }
   }

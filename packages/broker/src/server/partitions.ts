@@ -7,11 +7,14 @@ import { effectiveTopicSettings, type BrokerSettingName, type Settings, type Top
 import { formatHighWatermarkCheckpoint, loadEpochCache, loadHighWatermarks, saveHighWatermarks, type HighWatermarkEntry, type LeaderEpochCache, type LeaderState } from '../replication/index.js';
 import { BROKER_TAIL_MAX_BYTES, TailBudget, openPartitionLog, partitionDirName, type LogConfig, type PartitionLog } from '../storage/index.js';
 import type { DelayedOperations } from './delayed.js';
+import { readPartitionTopicId, writePartitionTopicId } from './partition-metadata.js';
 
 /** A partition this broker holds a replica of, with its current role. */
 export interface HostedPartition {
   readonly topic: string;
   readonly partition: number;
+  /** Which creation of the topic the log belongs to (TopicInfo.id; '' when unknown). */
+  readonly topicId: string;
   readonly log: PartitionLog;
   /** Leader epoch -> start offset of this replica's log, kept on disk (leader-epoch-checkpoint). */
   readonly epochCache: LeaderEpochCache;
@@ -31,6 +34,9 @@ export interface HostedPartition {
 }
 
 export const partitionKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
+
+/** Two known, different topic ids: the topic was deleted and created again in between. */
+const isOtherCreation = (held: string, announced: string): boolean => held !== '' && announced !== '' && held !== announced;
 
 /** Maps topic settings (Kafka names) to the storage engine's configuration. */
 export function logConfigFor(settings: Settings<TopicSettingName>): Partial<LogConfig> {
@@ -222,16 +228,31 @@ export class PartitionRegistry {
     }
     const key = partitionKey(change.topic, change.partition);
     let hosted = this.hosted.get(key);
+    if (hosted && isOtherCreation(hosted.topicId, change.topicId)) {
+      // The metadata announces a deletion before a new creation; this only guards against missing it.
+      this.options.logger.warn({ topic: change.topic, partition: change.partition, topicId: hosted.topicId, newTopicId: change.topicId }, 'the log belongs to an earlier creation of the topic; deleting it');
+      await this.remove(change.topic, change.partition);
+      hosted = undefined;
+    }
     if (!hosted) {
       const settings = effectiveTopicSettings(this.options.brokerSettings, this.options.topicConfigs(change.topic));
       const dir = join(this.options.logDir, partitionDirName(change.topic, change.partition));
+      const recorded = await readPartitionTopicId(dir);
+      if (isOtherCreation(recorded ?? '', change.topicId)) {
+        // Kept from a creation of the topic that was deleted while this broker was away.
+        this.options.logger.warn({ topic: change.topic, partition: change.partition, topicId: recorded, newTopicId: change.topicId }, 'the partition directory belongs to an earlier creation of the topic; deleting it');
+        this.savedHighWatermarks.delete(key);
+        await rm(dir, { recursive: true, force: true });
+      }
       const log = await openPartitionLog({ dir, config: logConfigFor(settings), logger: this.options.logger.child({ topic: change.topic, partition: change.partition }), tailBudget: this.tailBudget });
+      if (change.topicId !== '' && recorded !== change.topicId) await writePartitionTopicId(dir, change.topicId);
       const epochCache = await loadEpochCache(dir);
       // The epoch cache may not describe records past the log end (a torn tail cut by recovery), as in Kafka.
       epochCache.truncateFromEnd(log.logEndOffset);
       hosted = {
         topic: change.topic,
         partition: change.partition,
+        topicId: change.topicId,
         log,
         epochCache,
         leaderState: undefined,

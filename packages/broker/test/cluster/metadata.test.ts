@@ -33,6 +33,22 @@ describe('metadata image', () => {
     expect(cluster()).toMatchObject({ controllerId: 1, controllerEpoch: 5 });
   });
 
+  it('a topic created again under the same name (a new id) is the old one deleted, then a new one', () => {
+    let before = withTopicAssignment(EMPTY_IMAGE, 't', [[1, 2]], '00000000000000a1');
+    before = withTopicConfigs(withPartitionState(before, 't', 0, state(2, 0, [2, 1]), 0), 't', { 'retention.ms': '5' });
+    // Same leader and epoch as before: only the id tells the two creations apart.
+    const reborn = withTopicAssignment(before, 't', [[1, 2]], '00000000000000b2');
+    expect(reborn.topics.get('t')).toMatchObject({ id: '00000000000000b2', configs: {} });
+    expect(reborn.topics.get('t')!.partitions[0]).toMatchObject({ leader: -1, leaderEpoch: -1 });
+    const after = withPartitionState(reborn, 't', 0, state(2, 0, [2, 1]), 0);
+    expect(diffRoles(1, before, after)).toEqual([
+      { kind: 'deleted', topic: 't', partition: 0 },
+      expect.objectContaining({ kind: 'follower', topic: 't', partition: 0, leader: 2, leaderEpoch: 0, topicId: '00000000000000b2' }),
+    ]);
+    // The same creation read again changes nothing.
+    expect(diffRoles(1, before, withTopicAssignment(before, 't', [[1, 2]], '00000000000000a1'))).toEqual([]);
+  });
+
   it('keeps states and configs when partitions are added, and ignores unknown topics', () => {
     let i = withTopicConfigs(cluster(), 't', { 'retention.ms': '5' });
     i = withTopicAssignment(i, 't', [[1, 2], [2, 1], [2], [1]]);

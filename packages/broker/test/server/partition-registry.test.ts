@@ -1,0 +1,68 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { encodeBatch } from '@samsa/protocol';
+import type { RoleChange } from '../../src/cluster/metadata.js';
+import { BROKER_SETTINGS, resolveSettings } from '../../src/config.js';
+import { DelayedOperations } from '../../src/server/delayed.js';
+import { PARTITION_METADATA_FILE, parsePartitionMetadata } from '../../src/server/partition-metadata.js';
+import { PartitionRegistry } from '../../src/server/partitions.js';
+
+function registry(logDir: string): PartitionRegistry {
+  return new PartitionRegistry({
+    brokerId: 1,
+    logDir,
+    brokerSettings: resolveSettings(BROKER_SETTINGS, { 'broker.id': '1' }),
+    topicConfigs: () => ({}),
+    waiters: new DelayedOperations(),
+    hooks: { becomeLeader: async () => {}, becomeFollower: () => {}, stepDown: () => {} },
+    registrationZxid: () => '0000000000000001',
+    logger: pino({ level: 'silent' }),
+  });
+}
+
+const follow = (topicId: string): RoleChange => ({ kind: 'follower', topic: 't', partition: 0, leader: 2, leaderEpoch: 0, isr: [2, 1], replicas: [2, 1], stateMzxid: '0000000000000002', topicId });
+
+describe('PartitionRegistry and topic ids', () => {
+  const dirs: string[] = [];
+  afterEach(async () => {
+    await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+  });
+
+  it('records the topic id in partition.metadata, keeps the log for the same creation and deletes it for another', async () => {
+    const logDir = await mkdtemp(join(tmpdir(), 'samsa-registry-'));
+    dirs.push(logDir);
+    const first = registry(logDir);
+    await first.applyRoles([follow('00000000000000a1')]);
+    const hosted = first.get('t', 0)!;
+    expect(hosted.topicId).toBe('00000000000000a1');
+    const batch = encodeBatch([{ key: null, value: Buffer.from('old'), headers: [] }], { baseOffset: 0, now: Date.now() });
+    await hosted.log.appendAsFollower(batch);
+    await first.close();
+    const marker = await readFile(join(logDir, 't-0', PARTITION_METADATA_FILE), 'utf8');
+    expect(marker).toBe('version: 0\ntopic_id: 00000000000000a1\n');
+
+    // Same creation: the records stay.
+    const same = registry(logDir);
+    await same.applyRoles([follow('00000000000000a1')]);
+    expect(same.get('t', 0)!.log.logEndOffset).toBe(1);
+    await same.close();
+
+    // Deleted and created again while this broker was away: the old records go.
+    const other = registry(logDir);
+    await other.applyRoles([follow('00000000000000b2')]);
+    expect(other.get('t', 0)!.log.logEndOffset).toBe(0);
+    expect(other.get('t', 0)!.topicId).toBe('00000000000000b2');
+    await other.close();
+    expect(parsePartitionMetadata(await readFile(join(logDir, 't-0', PARTITION_METADATA_FILE), 'utf8'))).toBe('00000000000000b2');
+  });
+
+  it('reads only its own format', () => {
+    expect(parsePartitionMetadata('version: 0\ntopic_id: abc\n')).toBe('abc');
+    expect(parsePartitionMetadata('version: 1\ntopic_id: abc\n')).toBeUndefined();
+    expect(parsePartitionMetadata('version: 0\n')).toBeUndefined();
+    expect(parsePartitionMetadata('\u0000garbage')).toBeUndefined();
+  });
+});
