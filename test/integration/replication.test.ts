@@ -24,6 +24,19 @@ afterAll(async () => {
   await cluster?.close();
 });
 
+/** Creates a one-partition topic with replication factor 3 and min.insync.replicas 2. */
+function createReplicated(topic: string): Promise<void> {
+  return samsa.admin().createTopics([{ topic, numPartitions: 1, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } }]);
+}
+
+/** A new such topic, once its ISR is full. */
+async function replicatedTopic(prefix: string): Promise<string> {
+  const topic = `${prefix}-${process.pid}`;
+  await createReplicated(topic);
+  await waitFor(async () => (await partition0(topic)).isr.length === 3, { description: 'a full ISR' });
+  return topic;
+}
+
 /** The record values in a broker's copy of partition 0 (its log files, read while it runs). */
 async function replicaValues(brokerId: number, topic: string): Promise<string[]> {
   const values: string[] = [];
@@ -41,9 +54,7 @@ async function partition0(topic: string) {
 
 describe('replication', () => {
   it('a follower that stops fetching is dropped from the ISR by its leader, and rejoins once caught up', async () => {
-    const topic = `isr-${process.pid}`;
-    await samsa.admin().createTopics([{ topic, numPartitions: 1, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } }]);
-    await waitFor(async () => (await partition0(topic)).isr.length === 3, { description: 'a full ISR' });
+    const topic = await replicatedTopic('isr');
     const { leader, replicas } = await partition0(topic);
     const follower = replicas.find((r) => r !== leader)!;
     // Patient requests: the writes wait for the shrink rather than time out and be retried (duplicated).
@@ -64,9 +75,7 @@ describe('replication', () => {
   });
 
   it('a leader restarted within its session timeout does not resume its term, and nothing acknowledged is lost', async () => {
-    const topic = `bounce-${process.pid}`;
-    await samsa.admin().createTopics([{ topic, numPartitions: 1, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } }]);
-    await waitFor(async () => (await partition0(topic)).isr.length === 3, { description: 'a full ISR' });
+    const topic = await replicatedTopic('bounce');
     const producer = samsa.producer({ acks: 'all' });
     const first = await producer.sendBatch({ topic, messages: Array.from({ length: 100 }, (_, i) => ({ value: `a${i}` })) });
     const before = await partition0(topic);
@@ -93,10 +102,7 @@ describe('replication', () => {
   });
 
   it('a replica paused while its topic is deleted and re-created does not keep the old incarnation\'s records', async () => {
-    const topic = `reborn-${process.pid}`;
-    const create = () => samsa.admin().createTopics([{ topic, numPartitions: 1, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } }]);
-    await create();
-    await waitFor(async () => (await partition0(topic)).isr.length === 3, { description: 'a full ISR' });
+    const topic = await replicatedTopic('reborn');
     const producer = samsa.producer({ acks: 'all', requestTimeoutMs: 30_000 });
     // Several batches, so that a truncation at the new log's end (offset 20) would fall between two of them.
     for (let b = 0; b < 5; b++) await producer.sendBatch({ topic, messages: Array.from({ length: 10 }, (_, i) => ({ value: `old-${b * 10 + i}` })) });
@@ -111,7 +117,7 @@ describe('replication', () => {
     const pausedAt = Date.now();
     for (;;) {
       await samsa.admin().deleteTopics([topic]);
-      await waitFor(() => create().then(() => true, () => false), { intervalMs: 50, description: 'the topic to be created again' });
+      await waitFor(() => createReplicated(topic).then(() => true, () => false), { intervalMs: 50, description: 'the topic to be created again' });
       const reborn = await waitFor(async () => {
         const p = await partition0(topic);
         return p.leader >= 0 ? p : undefined;
@@ -134,9 +140,7 @@ describe('replication', () => {
 
   // Last: it stops the whole cluster.
   it('a broker restarted alone resumes its saved high watermark: what was committed stays readable with the ISR below min.insync.replicas', async () => {
-    const topic = `hw-${process.pid}`;
-    await samsa.admin().createTopics([{ topic, numPartitions: 1, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } }]);
-    await waitFor(async () => (await partition0(topic)).isr.length === 3, { description: 'a full ISR' });
+    const topic = await replicatedTopic('hw');
     const producer = samsa.producer({ acks: 'all' });
     const written = await producer.sendBatch({ topic, messages: Array.from({ length: 100 }, (_, i) => ({ value: `c${i}` })) });
     await producer.close();
