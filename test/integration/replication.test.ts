@@ -3,6 +3,7 @@
  * restarted faster than its session timeout does not resume its old term, and a broker restarted
  * alone resumes its saved high watermarks.
  */
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dumpSegment } from '@samsa/broker';
@@ -15,7 +16,10 @@ let cluster: LocalCluster;
 let samsa: Samsa;
 
 beforeAll(async () => {
-  cluster = await LocalCluster.start({ brokers: 3, brokerSettings: { 'zookeeper.session.timeout.ms': String(SESSION_TIMEOUT_MS), 'replica.lag.time.max.ms': '1500' } });
+  cluster = await LocalCluster.start({
+    brokers: 3,
+    brokerSettings: { 'zookeeper.session.timeout.ms': String(SESSION_TIMEOUT_MS), 'replica.lag.time.max.ms': '1500', 'replica.high.watermark.checkpoint.interval.ms': '300' },
+  });
   samsa = new Samsa({ brokers: cluster.bootstrap, requestTimeoutMs: 4000, retry: { retries: 50, initialRetryTimeMs: 50, maxRetryTimeMs: 300 } });
 }, 60_000);
 
@@ -139,7 +143,7 @@ describe('replication', () => {
   });
 
   // Last: it stops the whole cluster.
-  it('a broker restarted alone resumes its saved high watermark: what was committed stays readable with the ISR below min.insync.replicas', async () => {
+  it('a broker restarted alone after a crash resumes its saved high watermark: what was committed stays readable with the ISR below min.insync.replicas', async () => {
     const topic = await replicatedTopic('hw');
     const producer = samsa.producer({ acks: 'all' });
     const written = await producer.sendBatch({ topic, messages: Array.from({ length: 100 }, (_, i) => ({ value: `c${i}` })) });
@@ -148,10 +152,13 @@ describe('replication', () => {
     const before = await partition0(topic);
     expect((await samsa.admin().fetchTopicOffsets(topic))[0]!.high).toBe(committedEnd);
 
-    // Every broker saves its checkpoint as it stops; only the leader comes back. Its ISR can only
-    // shrink to itself, below min.insync.replicas = 2, so no new high watermark can be computed:
-    // without the saved one it would restart at 0 and the committed records would be unreadable.
-    await Promise.all(cluster.brokers.map((b) => cluster.stopBroker(b.id)));
+    // The leader saves its high watermarks every 300 ms. Then every broker crashes and only the leader
+    // comes back. Its ISR can only shrink to itself, below min.insync.replicas = 2, so no new high
+    // watermark can be computed: without the saved one it would restart at 0 and the committed
+    // records would be unreadable.
+    const checkpoint = join(cluster.broker(before.leader).dataDir, 'replication-offset-checkpoint');
+    await waitFor(async () => (await readFile(checkpoint, 'utf8').catch(() => '')).includes(`\n${topic} 0 ${committedEnd}\n`), { description: 'the saved high watermark' });
+    await Promise.all(cluster.brokers.map((b) => cluster.killBroker(b.id)));
     await cluster.startBroker(before.leader);
     await waitFor(async () => {
       const p = await partition0(topic);

@@ -25,7 +25,7 @@ function registry(logDir: string): PartitionRegistry {
 
 const follow = (topicId: string): RoleChange => ({ kind: 'follower', topic: 't', partition: 0, leader: 2, leaderEpoch: 0, isr: [2, 1], replicas: [2, 1], stateMzxid: '0000000000000002', topicId });
 
-describe('PartitionRegistry and topic ids', () => {
+describe('PartitionRegistry: topic ids and saved high watermarks', () => {
   const dirs: string[] = [];
   afterEach(async () => {
     await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
@@ -41,6 +41,8 @@ describe('PartitionRegistry and topic ids', () => {
     const batch = encodeBatch([{ key: null, value: Buffer.from('old'), headers: [] }], { baseOffset: 0, now: Date.now() });
     await hosted.log.appendAsFollower(batch);
     await first.close();
+    // Closing saves the high watermarks (a follower that never heard from its leader: 0).
+    expect(await readFile(join(logDir, 'replication-offset-checkpoint'), 'utf8')).toBe('0\n1\nt 0 0\n');
     const marker = await readFile(join(logDir, 't-0', PARTITION_METADATA_FILE), 'utf8');
     expect(marker).toBe('version: 0\ntopic_id: 00000000000000a1\n');
 
