@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
-import { BatchField, ErrorCodes, decodeBatches, encodeBatch, loadReplicationProto, type v1 } from '@samsa/protocol';
+import { BatchField, ErrorCodes, decodeBatches, encodeBatch, loadBrokerProto, loadReplicationProto, type v1 } from '@samsa/protocol';
 import { LocalCluster } from '../helpers/cluster.js';
 import { waitFor } from '../helpers/wait.js';
 import { RawBroker } from './grpc.js';
@@ -120,6 +120,37 @@ describe('bad input gets a typed error and loses nothing', () => {
       expect(answers[1]!.topics[0]!.partitions[0]!.errorCode).toBe(ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code);
       // A long poll left behind by a peer that vanishes: the broker stays up and keeps its data.
       stream.write(ask(7, `${TOPIC}-missing-${Date.now()}`, 30_000));
+      stream.cancel();
+    } finally {
+      client.close();
+    }
+    // The next test checks that the broker is up with every acknowledged record.
+  });
+
+  it('a ProduceStream answers each request by its correlation id, refuses bad ones one by one, and a client leaving mid-request harms nothing', async () => {
+    const Broker = loadBrokerProto().Broker;
+    const client = new Broker(cluster.bootstrap[0]!, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
+      ProduceStream(): grpc.ClientDuplexStream<v1.ProduceStreamRequest, v1.ProduceStreamResponse__Output>;
+    };
+    try {
+      const stream = client.ProduceStream();
+      const answers = new Map<number, v1.ProduceStreamResponse__Output>();
+      stream.on('data', (r: v1.ProduceStreamResponse__Output) => answers.set(r.correlationId, r));
+      stream.on('error', () => undefined);
+      const corrupt = batch(['never stored']);
+      corrupt[BatchField.crc] = corrupt[BatchField.crc]! ^ 0xff;
+      const produce = (name: string, records: Buffer, acks = 1) => ({ acks, timeoutMs: 10_000, topics: [{ name, partitions: [{ partition: 0, records }] }] });
+      stream.write({ correlationId: 11, request: produce(TOPIC, corrupt) });
+      stream.write({ correlationId: 12, request: produce(`${TOPIC}-missing-${Date.now()}`, batch(['x'])) });
+      stream.write({ correlationId: 13 }); // no request at all
+      stream.write({ correlationId: 14, request: produce(TOPIC, batch(['x']), 5) });
+      await waitFor(() => answers.size === 4, { description: 'four answers on the stream' });
+      expect(answers.get(11)!.response!.topics[0]!.partitions[0]!.errorCode).toBe(ErrorCodes.CORRUPT_MESSAGE.code);
+      expect(answers.get(12)!.response!.topics[0]!.partitions[0]!.errorCode).toBe(ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code);
+      expect(answers.get(13)).toMatchObject({ statusCode: grpc.status.INVALID_ARGUMENT, response: null });
+      expect(answers.get(14)!.response!.topics[0]!.partitions[0]!.errorCode).toBe(ErrorCodes.INVALID_REQUIRED_ACKS.code);
+      // Gone while a request is in flight: the broker stays up and keeps its data.
+      stream.write({ correlationId: 15, request: produce(`${TOPIC}-missing-${Date.now()}`, batch(['y'])) });
       stream.cancel();
     } finally {
       client.close();

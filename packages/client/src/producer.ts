@@ -520,7 +520,7 @@ export class Producer implements AsyncDisposable {
       this.requestDone(plan.broker);
       return;
     }
-    const call = connection.call('Produce', request, { timeoutMs: this.options.requestTimeoutMs });
+    const call = connection.produce(request, { timeoutMs: this.options.requestTimeoutMs });
     // acks=0: nobody will tell us the offset, so the records count as sent once handed to the transport.
     if (plan.acks === 0) for (const part of plan.parts) for (const batch of part.batches) batch.complete(-1);
     call.then(

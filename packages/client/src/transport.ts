@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { loadBrokerProto, type v1 } from '@samsa/protocol';
-import { AbortError, ClosedError, errorFromGrpc, isConnectionFailure } from './errors.js';
+import { ErrorCodes } from '@samsa/protocol';
+import { AbortError, ClosedError, SamsaClientError, TimeoutError, errorFromGrpc, isConnectionFailure } from './errors.js';
 
 /** The RPCs of samsa.v1.Broker with their request and response types. */
 export interface BrokerRpcs {
@@ -41,11 +42,71 @@ type UnaryMethod = (
   callback: (err: grpc.ServiceError | null, response?: unknown) => void,
 ) => grpc.ClientUnaryCall;
 
+interface PendingProduce {
+  resolve: (response: v1.ProduceResponse__Output) => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * One ProduceStream to a broker: requests go out as messages with a correlation id, answers come back
+ * in any order. The stream fails every outstanding request, as retriable network errors, when it
+ * breaks (the broker went away, or ended it) and when any request is not answered within its time (a
+ * paused or cut-off broker); the connection then opens a new one for the next request.
+ */
+class ProduceStream {
+  closed = false;
+  private nextId = 1;
+  private readonly pending = new Map<number, PendingProduce>();
+  private readonly call: grpc.ClientDuplexStream<v1.ProduceStreamRequest, v1.ProduceStreamResponse__Output>;
+
+  constructor(client: grpc.Client, metadata: grpc.Metadata, private readonly address: string) {
+    const open = (client as unknown as { ProduceStream(metadata: grpc.Metadata): ProduceStream['call'] }).ProduceStream;
+    this.call = open.call(client, metadata);
+    this.call.on('data', (message: v1.ProduceStreamResponse__Output) => {
+      const pending = this.pending.get(message.correlationId);
+      if (pending === undefined) return; // answered after it timed out
+      this.pending.delete(message.correlationId);
+      clearTimeout(pending.timer);
+      if (message.statusCode === 0 && message.response) pending.resolve(message.response);
+      else pending.reject(errorFromGrpc(Object.assign(new Error(message.statusMessage), { code: message.statusCode || grpc.status.INTERNAL, details: message.statusMessage }), this.address, 'Produce'));
+    });
+    this.call.on('error', (err: Error) => this.fail(errorFromGrpc(err, this.address, 'Produce')));
+    this.call.on('end', () => this.fail(new SamsaClientError(ErrorCodes.NETWORK_EXCEPTION, `broker ${this.address} ended the produce stream`, { retriable: true })));
+  }
+
+  request(request: v1.ProduceRequest, timeoutMs: number): Promise<v1.ProduceResponse__Output> {
+    const correlationId = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(correlationId);
+        reject(new TimeoutError(`Produce to ${this.address} timed out`, { retriable: true }));
+        this.fail(new SamsaClientError(ErrorCodes.NETWORK_EXCEPTION, `produce stream to ${this.address} closed after a request timed out`, { retriable: true }));
+      }, timeoutMs);
+      this.pending.set(correlationId, { resolve, reject, timer });
+      this.call.write({ correlationId, request });
+    });
+  }
+
+  /** Fails what is outstanding and closes the stream; later requests go to a new one. */
+  fail(err: SamsaClientError): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const pending of this.pending.values()) {
+      clearTimeout(pending.timer);
+      pending.reject(err);
+    }
+    this.pending.clear();
+    this.call.cancel();
+  }
+}
+
 /** One gRPC channel to one broker address, shared by every producer, consumer and admin of a client. */
 export class BrokerConnection {
   readonly address: string;
   private readonly client: grpc.Client;
   private readonly metadata = new grpc.Metadata();
+  private produceStream: ProduceStream | undefined;
   private closed = false;
   /** When the last call failed to reach the broker or timed out; 0 after a success. */
   private lastFailureMs = 0;
@@ -88,6 +149,25 @@ export class BrokerConnection {
   }
 
   /**
+   * A Produce request on the connection's ProduceStream (opened on first use, and again after it
+   * broke): the same answers and typed errors as `call('Produce', ...)`, without a call per request.
+   */
+  produce(request: v1.ProduceRequest, options: { timeoutMs: number }): Promise<v1.ProduceResponse__Output> {
+    if (this.closed) return Promise.reject(new ClosedError('connection'));
+    if (this.produceStream === undefined || this.produceStream.closed) this.produceStream = new ProduceStream(this.client, this.metadata, this.address);
+    return this.produceStream.request(request, options.timeoutMs).then(
+      (response) => {
+        this.lastFailureMs = 0;
+        return response;
+      },
+      (err: unknown) => {
+        if (isConnectionFailure(err)) this.lastFailureMs = Date.now();
+        throw err;
+      },
+    );
+  }
+
+  /**
    * Whether a call to this broker failed or timed out within `windowMs` without a success since: a
    * paused or partitioned broker keeps its TCP connection, so only the timeouts tell, and requests
    * that any broker can answer (metadata) should go elsewhere first.
@@ -99,6 +179,7 @@ export class BrokerConnection {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.produceStream?.fail(new ClosedError('connection'));
     this.client.close();
   }
 }

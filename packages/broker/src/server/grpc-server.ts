@@ -96,6 +96,62 @@ function requestStream<Req, Res>(getContext: () => BrokerContext | undefined, lo
   };
 }
 
+/** What a correlated stream answers for a request that failed as a whole: the unary call's status. */
+function statusFields(status: Partial<grpc.StatusObject>): { statusCode: number; statusMessage: string } {
+  return { statusCode: status.code ?? grpc.status.UNKNOWN, statusMessage: status.details ?? '' };
+}
+
+/**
+ * Adapts a handler to a bidirectional stream of correlated requests (ProduceStream): each message is
+ * handed to the handler as it arrives, so requests start in arrival order, and answered when it
+ * completes, in any order, with the request's correlation id. A request that fails as a whole is
+ * answered with the status a unary call would have ended with; the stream goes on. Cancelling the
+ * stream aborts every request on it; the peer ending its side ends ours once all are answered.
+ */
+function correlatedStream<Req, Res>(
+  getContext: () => BrokerContext | undefined,
+  logger: Logger,
+  name: string,
+  handler: Handler<Req, Res>,
+): grpc.handleBidiStreamingCall<{ correlationId: number; request: Req | null }, { correlationId: number; response?: Res; statusCode?: number; statusMessage?: string }> {
+  return (call) => {
+    const abort = new AbortController();
+    let outstanding = 0;
+    let peerEnded = false;
+    const maybeEnd = (): void => {
+      if (peerEnded && outstanding === 0 && !abort.signal.aborted) call.end();
+    };
+    call.on('cancelled', () => abort.abort());
+    call.on('error', () => abort.abort());
+    call.on('data', (message: { correlationId: number; request: Req | null }) => {
+      const { correlationId, request } = message;
+      outstanding++;
+      const answer = (fields: { response: Res } | { statusCode: number; statusMessage: string }): void => {
+        outstanding--;
+        if (!abort.signal.aborted) call.write({ correlationId, ...fields });
+        maybeEnd();
+      };
+      const ctx = getContext();
+      if (!ctx) return answer(statusFields(STARTING));
+      if (request === null) return answer({ statusCode: grpc.status.INVALID_ARGUMENT, statusMessage: `a ${name} message needs a request` });
+      let handled: Promise<Res>;
+      try {
+        handled = Promise.resolve(handler(ctx, request, abort.signal)); // started now, in arrival order
+      } catch (err) {
+        handled = Promise.reject(err);
+      }
+      handled.then(
+        (response) => answer({ response }),
+        (err: unknown) => answer(statusFields(failureStatus(err, logger, name))),
+      );
+    });
+    call.on('end', () => {
+      peerEnded = true;
+      maybeEnd();
+    });
+  };
+}
+
 export interface BrokerServer {
   readonly port: number;
   /** Stops accepting calls; calls in flight get `graceMs` to finish before they are cut. */
@@ -130,6 +186,7 @@ export async function startGrpcServer(options: {
     CreateTopics: unary<v1.CreateTopicsRequest__Output, v1.CreateTopicsResponse>(context, logger, 'CreateTopics', handleCreateTopics),
     DeleteTopics: unary<v1.DeleteTopicsRequest__Output, v1.DeleteTopicsResponse>(context, logger, 'DeleteTopics', handleDeleteTopics),
     Produce: unary<v1.ProduceRequest__Output, v1.ProduceResponse>(context, logger, 'Produce', handleProduce),
+    ProduceStream: correlatedStream<v1.ProduceRequest__Output, v1.ProduceResponse>(context, logger, 'Produce', handleProduce),
     Fetch: unary<v1.FetchRequest__Output, v1.FetchResponse>(context, logger, 'Fetch', handleFetch),
     ListOffsets: unary<v1.ListOffsetsRequest__Output, v1.ListOffsetsResponse>(context, logger, 'ListOffsets', handleListOffsets),
   });

@@ -95,25 +95,42 @@ export class TestCluster {
 
   private async startBroker(id: number): Promise<void> {
     const server = new grpc.Server({ 'grpc.max_receive_message_length': 256 * 1024 * 1024, 'grpc.max_send_message_length': 256 * 1024 * 1024 });
+    /** One request, gates and injected faults included: the response, or the status the call fails with. */
+    const serve = async <Req, Res>(method: Method, request: Req, fn: (request: Req, brokerId: number) => Promise<Res> | Res): Promise<{ response: Res } | { code: grpc.status; details: string }> => {
+      this.requests.push({ broker: id, method, request, at: Date.now() });
+      try {
+        await this.gates.get(method);
+        const fault = this.takeFault({ method, broker: id }, (f) => f.grpcStatus !== undefined);
+        if (fault && !fault.afterHandling) return { code: fault.grpcStatus as grpc.status, details: `injected ${grpc.status[fault.grpcStatus as grpc.status]}` };
+        const response = await fn(request, id);
+        if (fault) return { code: fault.grpcStatus as grpc.status, details: `injected ${grpc.status[fault.grpcStatus as grpc.status]} after handling` };
+        return { response };
+      } catch (err) {
+        return { code: grpc.status.INTERNAL, details: String(err) };
+      }
+    };
     const handler = <Req, Res>(method: Method, fn: (request: Req, brokerId: number) => Promise<Res> | Res) => {
       return (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sendUnaryData<Res>) => {
-        this.requests.push({ broker: id, method, request: call.request, at: Date.now() });
-        void (async () => {
-          try {
-            await this.gates.get(method);
-            const fault = this.takeFault({ method, broker: id }, (f) => f.grpcStatus !== undefined);
-            if (fault && !fault.afterHandling) {
-              callback({ code: fault.grpcStatus as grpc.status, details: `injected ${grpc.status[fault.grpcStatus as grpc.status]}` });
-              return;
-            }
-            const response = await fn(call.request, id);
-            if (fault) callback({ code: fault.grpcStatus as grpc.status, details: `injected ${grpc.status[fault.grpcStatus as grpc.status]} after handling` });
-            else callback(null, response);
-          } catch (err) {
-            callback({ code: grpc.status.INTERNAL, details: String(err) });
-          }
-        })();
+        void serve(method, call.request, fn).then((outcome) => ('response' in outcome ? callback(null, outcome.response) : callback(outcome)));
       };
+    };
+    // The SDK's producer uses ProduceStream: each message is served like a unary Produce, and a
+    // status the call would have failed with is the message's answer instead.
+    const produceStream = (call: grpc.ServerDuplexStream<v1.ProduceStreamRequest__Output, v1.ProduceStreamResponse>) => {
+      let outstanding = 0;
+      let ended = false;
+      call.on('data', (message: v1.ProduceStreamRequest__Output) => {
+        outstanding++;
+        void serve('Produce', message.request as v1.ProduceRequest__Output, (r: v1.ProduceRequest__Output, b) => this.produce(r, b)).then((outcome) => {
+          if ('response' in outcome) call.write({ correlationId: message.correlationId, response: outcome.response });
+          else call.write({ correlationId: message.correlationId, statusCode: outcome.code, statusMessage: outcome.details });
+          if (--outstanding === 0 && ended) call.end();
+        });
+      });
+      call.on('end', () => {
+        ended = true;
+        if (outstanding === 0) call.end();
+      });
     };
     server.addService(loadBrokerProto().Broker.service, {
       Metadata: handler('Metadata', (r: v1.MetadataRequest__Output) => this.metadata(r)),
@@ -121,6 +138,7 @@ export class TestCluster {
       CreateTopics: handler('CreateTopics', (r: v1.CreateTopicsRequest__Output, b) => this.createTopics(r, b)),
       DeleteTopics: handler('DeleteTopics', (r: v1.DeleteTopicsRequest__Output, b) => this.deleteTopics(r, b)),
       Produce: handler('Produce', (r: v1.ProduceRequest__Output, b) => this.produce(r, b)),
+      ProduceStream: produceStream,
       Fetch: handler('Fetch', (r: v1.FetchRequest__Output, b) => this.fetch(r, b)),
       ListOffsets: handler('ListOffsets', (r: v1.ListOffsetsRequest__Output, b) => this.listOffsets(r, b)),
     });

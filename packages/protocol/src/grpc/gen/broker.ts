@@ -29,6 +29,8 @@ import type { ProducePartitionData as _samsa_v1_ProducePartitionData, ProducePar
 import type { ProducePartitionResponse as _samsa_v1_ProducePartitionResponse, ProducePartitionResponse__Output as _samsa_v1_ProducePartitionResponse__Output } from './samsa/v1/ProducePartitionResponse.js';
 import type { ProduceRequest as _samsa_v1_ProduceRequest, ProduceRequest__Output as _samsa_v1_ProduceRequest__Output } from './samsa/v1/ProduceRequest.js';
 import type { ProduceResponse as _samsa_v1_ProduceResponse, ProduceResponse__Output as _samsa_v1_ProduceResponse__Output } from './samsa/v1/ProduceResponse.js';
+import type { ProduceStreamRequest as _samsa_v1_ProduceStreamRequest, ProduceStreamRequest__Output as _samsa_v1_ProduceStreamRequest__Output } from './samsa/v1/ProduceStreamRequest.js';
+import type { ProduceStreamResponse as _samsa_v1_ProduceStreamResponse, ProduceStreamResponse__Output as _samsa_v1_ProduceStreamResponse__Output } from './samsa/v1/ProduceStreamResponse.js';
 import type { ProduceTopicData as _samsa_v1_ProduceTopicData, ProduceTopicData__Output as _samsa_v1_ProduceTopicData__Output } from './samsa/v1/ProduceTopicData.js';
 import type { ProduceTopicResponse as _samsa_v1_ProduceTopicResponse, ProduceTopicResponse__Output as _samsa_v1_ProduceTopicResponse__Output } from './samsa/v1/ProduceTopicResponse.js';
 import type { TopicMetadata as _samsa_v1_TopicMetadata, TopicMetadata__Output as _samsa_v1_TopicMetadata__Output } from './samsa/v1/TopicMetadata.js';
@@ -69,6 +71,8 @@ export interface ProtoGrpcType {
       ProducePartitionResponse: MessageTypeDefinition<_samsa_v1_ProducePartitionResponse, _samsa_v1_ProducePartitionResponse__Output>
       ProduceRequest: MessageTypeDefinition<_samsa_v1_ProduceRequest, _samsa_v1_ProduceRequest__Output>
       ProduceResponse: MessageTypeDefinition<_samsa_v1_ProduceResponse, _samsa_v1_ProduceResponse__Output>
+      ProduceStreamRequest: MessageTypeDefinition<_samsa_v1_ProduceStreamRequest, _samsa_v1_ProduceStreamRequest__Output>
+      ProduceStreamResponse: MessageTypeDefinition<_samsa_v1_ProduceStreamResponse, _samsa_v1_ProduceStreamResponse__Output>
       ProduceTopicData: MessageTypeDefinition<_samsa_v1_ProduceTopicData, _samsa_v1_ProduceTopicData__Output>
       ProduceTopicResponse: MessageTypeDefinition<_samsa_v1_ProduceTopicResponse, _samsa_v1_ProduceTopicResponse__Output>
       TopicMetadata: MessageTypeDefinition<_samsa_v1_TopicMetadata, _samsa_v1_TopicMetadata__Output>

@@ -17,6 +17,8 @@ import type { MetadataRequest as _samsa_v1_MetadataRequest, MetadataRequest__Out
 import type { MetadataResponse as _samsa_v1_MetadataResponse, MetadataResponse__Output as _samsa_v1_MetadataResponse__Output } from '../../samsa/v1/MetadataResponse.js';
 import type { ProduceRequest as _samsa_v1_ProduceRequest, ProduceRequest__Output as _samsa_v1_ProduceRequest__Output } from '../../samsa/v1/ProduceRequest.js';
 import type { ProduceResponse as _samsa_v1_ProduceResponse, ProduceResponse__Output as _samsa_v1_ProduceResponse__Output } from '../../samsa/v1/ProduceResponse.js';
+import type { ProduceStreamRequest as _samsa_v1_ProduceStreamRequest, ProduceStreamRequest__Output as _samsa_v1_ProduceStreamRequest__Output } from '../../samsa/v1/ProduceStreamRequest.js';
+import type { ProduceStreamResponse as _samsa_v1_ProduceStreamResponse, ProduceStreamResponse__Output as _samsa_v1_ProduceStreamResponse__Output } from '../../samsa/v1/ProduceStreamResponse.js';
 
 export interface BrokerClient extends grpc.Client {
   CreateTopics(argument: _samsa_v1_CreateTopicsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_samsa_v1_CreateTopicsResponse__Output>): grpc.ClientUnaryCall;
@@ -106,6 +108,23 @@ export interface BrokerClient extends grpc.Client {
   produce(argument: _samsa_v1_ProduceRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_samsa_v1_ProduceResponse__Output>): grpc.ClientUnaryCall;
   produce(argument: _samsa_v1_ProduceRequest, callback: grpc.requestCallback<_samsa_v1_ProduceResponse__Output>): grpc.ClientUnaryCall;
   
+  /**
+   * Produce on one long-lived stream: what the client SDK uses. A unary call pays for its own HTTP/2
+   * stream, headers and deadline; here each request is one message. Requests are handled in the order
+   * they arrive and answered as they complete (an acks=all request may finish after a later acks=1
+   * one), each answer naming its request's correlation id.
+   */
+  ProduceStream(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_samsa_v1_ProduceStreamRequest, _samsa_v1_ProduceStreamResponse__Output>;
+  ProduceStream(options?: grpc.CallOptions): grpc.ClientDuplexStream<_samsa_v1_ProduceStreamRequest, _samsa_v1_ProduceStreamResponse__Output>;
+  /**
+   * Produce on one long-lived stream: what the client SDK uses. A unary call pays for its own HTTP/2
+   * stream, headers and deadline; here each request is one message. Requests are handled in the order
+   * they arrive and answered as they complete (an acks=all request may finish after a later acks=1
+   * one), each answer naming its request's correlation id.
+   */
+  produceStream(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_samsa_v1_ProduceStreamRequest, _samsa_v1_ProduceStreamResponse__Output>;
+  produceStream(options?: grpc.CallOptions): grpc.ClientDuplexStream<_samsa_v1_ProduceStreamRequest, _samsa_v1_ProduceStreamResponse__Output>;
+  
 }
 
 export interface BrokerHandlers extends grpc.UntypedServiceImplementation {
@@ -135,6 +154,14 @@ export interface BrokerHandlers extends grpc.UntypedServiceImplementation {
    */
   Produce: grpc.handleUnaryCall<_samsa_v1_ProduceRequest__Output, _samsa_v1_ProduceResponse>;
   
+  /**
+   * Produce on one long-lived stream: what the client SDK uses. A unary call pays for its own HTTP/2
+   * stream, headers and deadline; here each request is one message. Requests are handled in the order
+   * they arrive and answered as they complete (an acks=all request may finish after a later acks=1
+   * one), each answer naming its request's correlation id.
+   */
+  ProduceStream: grpc.handleBidiStreamingCall<_samsa_v1_ProduceStreamRequest__Output, _samsa_v1_ProduceStreamResponse>;
+  
 }
 
 export interface BrokerDefinition extends grpc.ServiceDefinition {
@@ -145,4 +172,5 @@ export interface BrokerDefinition extends grpc.ServiceDefinition {
   ListOffsets: MethodDefinition<_samsa_v1_ListOffsetsRequest, _samsa_v1_ListOffsetsResponse, _samsa_v1_ListOffsetsRequest__Output, _samsa_v1_ListOffsetsResponse__Output>
   Metadata: MethodDefinition<_samsa_v1_MetadataRequest, _samsa_v1_MetadataResponse, _samsa_v1_MetadataRequest__Output, _samsa_v1_MetadataResponse__Output>
   Produce: MethodDefinition<_samsa_v1_ProduceRequest, _samsa_v1_ProduceResponse, _samsa_v1_ProduceRequest__Output, _samsa_v1_ProduceResponse__Output>
+  ProduceStream: MethodDefinition<_samsa_v1_ProduceStreamRequest, _samsa_v1_ProduceStreamResponse, _samsa_v1_ProduceStreamRequest__Output, _samsa_v1_ProduceStreamResponse__Output>
 }

@@ -30,6 +30,8 @@ export type * from './ProducePartitionData.js';
 export type * from './ProducePartitionResponse.js';
 export type * from './ProduceRequest.js';
 export type * from './ProduceResponse.js';
+export type * from './ProduceStreamRequest.js';
+export type * from './ProduceStreamResponse.js';
 export type * from './ProduceTopicData.js';
 export type * from './ProduceTopicResponse.js';
 export type * from './ReplicaFetchPartition.js';
