@@ -1,6 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { loadBrokerProto, type v1 } from '@samsa/protocol';
-import { ErrorCodes } from '@samsa/protocol';
+import { ErrorCodes, loadBrokerProto, type v1 } from '@samsa/protocol';
 import { AbortError, ClosedError, SamsaClientError, TimeoutError, errorFromGrpc, isConnectionFailure } from './errors.js';
 
 /** The RPCs of samsa.v1.Broker with their request and response types. */
