@@ -67,10 +67,10 @@ export function withController(image: MetadataImage, controllerId: number, contr
   return { ...image, controllerId, controllerEpoch: controllerEpoch ?? image.controllerEpoch };
 }
 
-/** Sets a topic's assignment (new topic or added partitions) keeping known states; undefined removes it. */
 /**
- * Applies a topic znode read (undefined: the topic is gone). A different `id` is another creation of
- * the topic: nothing of the old one (partition states, configs) carries over.
+ * Sets a topic's assignment (new topic or added partitions) keeping known states; undefined removes it.
+ * A different `id` is another creation of the topic: nothing of the old one (partition states,
+ * configs) carries over.
  */
 export function withTopicAssignment(image: MetadataImage, topic: string, replicas: readonly (readonly number[])[] | undefined, id = ''): MetadataImage {
   const topics = new Map(image.topics);
