@@ -4,13 +4,13 @@
 //      broker's peak resident memory (VmHWM);
 //   2. three brokers: replication factor 1 with acks=1 (the baseline) next to replication factor 3,
 //      min.insync.replicas 2, acks=all; then acks=all again at half its maximum rate, R times (default 3),
-//      reporting the run with the median p99.
+//      reporting the run with the median p99 and how busy the machine's cores were meanwhile.
 // Usage: node scripts/bench-cluster.mjs [--records N] [--record-size B] [--partitions P] [--paced-rounds R]
 // Build first (npm run build). Prints a table; exits non-zero only if something failed to run.
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -73,6 +73,14 @@ function samsa(args) {
   });
 }
 
+/** Busy and total CPU time of the whole machine so far (/proc/stat, in clock ticks). */
+function machineCpu() {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const idle = fields[3] + (fields[4] ?? 0);
+  const total = fields.reduce((a, b) => a + b, 0);
+  return { busy: total - idle, total };
+}
+
 function peakRssMb(child) {
   const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
   return Number(/VmHWM:\s+(\d+) kB/.exec(status)[1]) / 1024;
@@ -130,9 +138,14 @@ console.error(`bench: ${records} records of ${recordSize} bytes, ${partitions} p
   const half = Math.round(all.recordsPerSec / 2);
   // A single paced run's p99 swings by 2x on a noisy machine: report the run with the median p99.
   const pacedRuns = [];
+  // How busy the machine's cores were while the paced runs went: where p99 gets hard.
+  const cpuBefore = machineCpu();
   for (let i = 0; i < pacedRounds; i++) pacedRuns.push(await bench('produce', 'rf3', c.bootstrap, ['--acks', 'all', '--throughput', String(half)]));
+  const cpuAfter = machineCpu();
+  const busyPercent = (100 * (cpuAfter.busy - cpuBefore.busy)) / (cpuAfter.total - cpuBefore.total);
   pacedRuns.sort((a, b) => a.p99Ms - b.p99Ms);
   row(`3 brokers, RF 3, acks=all at ${half}/s (median p99 of ${pacedRounds} runs: ${pacedRuns.map((r) => r.p99Ms.toFixed(0)).join(', ')} ms)`, pacedRuns[Math.floor(pacedRuns.length / 2)]);
+  rows.push({ scenario: `machine CPU busy during those runs: ${busyPercent.toFixed(0)}% of ${cpus().length} cores` });
   rows.push({ scenario: `acks=all RF 3 / acks=1 RF 1 throughput: ${((all.recordsPerSec / base.recordsPerSec) * 100).toFixed(0)}%` });
   rows.push({ scenario: `3 brokers: peak broker RSS ${c.brokers.map((b) => peakRssMb(b).toFixed(0)).join(', ')} MB` });
   await c.stop();
