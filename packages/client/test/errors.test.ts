@@ -1,9 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
-import { ErrorCodes, SamsaError } from '@samsa/protocol';
+import { ErrorCodes, SamsaError, encodeBatch } from '@samsa/protocol';
 import { AbortError, ClosedError, Samsa, SamsaClientError, TimeoutError } from '@samsa/client';
 import { connectionReason, errorFromCode, errorFromGrpc, needsMetadataRefresh } from '../src/errors.js';
 import { backoffMs } from '../src/retry.js';
+import { BrokerConnection } from '../src/transport.js';
 import { TestCluster, waitFor } from './support/test-cluster.js';
 
 function grpcError(code: grpc.status, details: string): grpc.ServiceError {
@@ -123,5 +124,24 @@ describe('client lifecycle and timeouts', () => {
     await Promise.all(sends);
     expect(cluster.requestsOf('Produce')).toHaveLength(3);
     await samsa.close();
+  });
+
+  it('a Produce request unanswered in time closes its stream: the others on it fail retriable, the next opens a new one', async () => {
+    cluster.createTopic('t', 1);
+    const connection = new BrokerConnection(cluster.bootstrap[0]!, 'stream-test');
+    const request = { acks: 1, timeoutMs: 10_000, topics: [{ name: 't', partitions: [{ partition: 0, records: encodeBatch([{ key: null, value: Buffer.from('x'), headers: [] }], { now: Date.now() }) }] }] };
+    try {
+      const release = cluster.hold('Produce');
+      const patient = connection.produce(request, { timeoutMs: 10_000 }).catch((e: unknown) => e);
+      const hasty = connection.produce(request, { timeoutMs: 150 }).catch((e: unknown) => e);
+      expect(await hasty).toMatchObject({ name: 'TimeoutError', retriable: true, code: ErrorCodes.REQUEST_TIMED_OUT.code });
+      // The other request on that stream fails at once, retriable, rather than after its own 10 s.
+      expect(await patient).toMatchObject({ code: ErrorCodes.NETWORK_EXCEPTION.code, retriable: true });
+      release();
+      const answered = await connection.produce(request, { timeoutMs: 5000 });
+      expect(answered.topics[0]!.partitions[0]!.errorCode).toBe(0);
+    } finally {
+      connection.close();
+    }
   });
 });
