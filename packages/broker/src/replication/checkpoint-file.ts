@@ -8,7 +8,6 @@
  *
  * Parsing is pure and strict: anything else is a typed error naming the file and line.
  */
-import { readFile } from 'node:fs/promises';
 import { ErrorCodes, SamsaError } from '@samsa/protocol';
 
 /** A checkpoint file exists but cannot be parsed. */
@@ -56,14 +55,4 @@ export function parseCheckpoint(text: string, version: number, shape: string, co
     if (fields.length !== width) throw corrupt(i + 3, `expected "${shape}", found ${JSON.stringify(text)}`);
     return { line: i + 3, fields };
   });
-}
-
-/** The file's text, or undefined when there is no such file. */
-export async function readCheckpointText(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
 }

@@ -16,8 +16,8 @@
  *   typed error, and the caller may rebuild the cache from the batches' partitionLeaderEpoch fields.
  */
 import { join } from 'node:path';
-import { writeFileAtomic } from '../storage/files.js';
-import { CorruptCheckpointError, checkpointInteger, formatCheckpoint, parseCheckpoint, readCheckpointText } from './checkpoint-file.js';
+import { readTextIfExists, writeFileAtomic } from '../storage/files.js';
+import { CorruptCheckpointError, checkpointInteger, formatCheckpoint, parseCheckpoint } from './checkpoint-file.js';
 import { LeaderEpochCache, type EpochEntry } from './epoch-cache.js';
 
 export const LEADER_EPOCH_CHECKPOINT_FILE = 'leader-epoch-checkpoint';
@@ -54,7 +54,7 @@ export function parseEpochCheckpoint(text: string, path = LEADER_EPOCH_CHECKPOIN
 /** Reads `<dir>/leader-epoch-checkpoint`; an absent file is an empty cache. */
 export async function loadEpochCache(dir: string): Promise<LeaderEpochCache> {
   const path = join(dir, LEADER_EPOCH_CHECKPOINT_FILE);
-  const text = await readCheckpointText(path);
+  const text = await readTextIfExists(path);
   return text === undefined ? new LeaderEpochCache() : parseEpochCheckpoint(text, path);
 }
 

@@ -16,8 +16,8 @@
  * the directory); a damaged file is a typed error.
  */
 import { join } from 'node:path';
-import { writeFileAtomic } from '../storage/files.js';
-import { CorruptCheckpointError, checkpointInteger, formatCheckpoint, parseCheckpoint, readCheckpointText } from './checkpoint-file.js';
+import { readTextIfExists, writeFileAtomic } from '../storage/files.js';
+import { CorruptCheckpointError, checkpointInteger, formatCheckpoint, parseCheckpoint } from './checkpoint-file.js';
 
 export const HIGH_WATERMARK_CHECKPOINT_FILE = 'replication-offset-checkpoint';
 export const HIGH_WATERMARK_CHECKPOINT_VERSION = 0;
@@ -53,7 +53,7 @@ export function parseHighWatermarkCheckpoint(text: string, path = HIGH_WATERMARK
 /** Reads `<logDir>/replication-offset-checkpoint`; no file is no entries. */
 export async function loadHighWatermarks(logDir: string): Promise<HighWatermarkEntry[]> {
   const path = join(logDir, HIGH_WATERMARK_CHECKPOINT_FILE);
-  const text = await readCheckpointText(path);
+  const text = await readTextIfExists(path);
   return text === undefined ? [] : parseHighWatermarkCheckpoint(text, path);
 }
 

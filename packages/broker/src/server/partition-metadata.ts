@@ -10,8 +10,7 @@
  * new topic's.
  */
 import { join } from 'node:path';
-import { readCheckpointText } from '../replication/checkpoint-file.js';
-import { writeFileAtomic } from '../storage/files.js';
+import { readTextIfExists, writeFileAtomic } from '../storage/files.js';
 
 export const PARTITION_METADATA_FILE = 'partition.metadata';
 
@@ -28,7 +27,7 @@ export function parsePartitionMetadata(text: string): string | undefined {
 
 /** The topic id recorded in `dir`, or undefined (no file, or one that cannot be read as the format). */
 export async function readPartitionTopicId(dir: string): Promise<string | undefined> {
-  const text = await readCheckpointText(join(dir, PARTITION_METADATA_FILE));
+  const text = await readTextIfExists(join(dir, PARTITION_METADATA_FILE));
   return text === undefined ? undefined : parsePartitionMetadata(text);
 }
 

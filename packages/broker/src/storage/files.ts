@@ -1,4 +1,4 @@
-import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { open, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export const LOG_SUFFIX = '.log';
@@ -77,6 +77,16 @@ export async function writeFileAtomic(path: string, data: Buffer | string, dir: 
   }
   await rename(tmp, path);
   await fsyncDir(dir);
+}
+
+/** The file's text, or undefined when there is no such file (other errors are thrown). */
+export async function readTextIfExists(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
 }
 
 export async function unlinkIfExists(path: string): Promise<void> {
