@@ -88,6 +88,36 @@ describe('samsa CLI', () => {
     expect(dumped.stdout).toMatch(/3 records\n$/);
   });
 
+  it('bench produce reports the whole run and, after --warmup-records, the steady state on its own', async () => {
+    const topic = `cli-bench-${process.pid}`;
+    const args = ['bench', 'produce', '--topic', topic, '--num-records', '5000', '--record-size', '50', '--acks', 'all', '--bootstrap-server', bootstrap];
+    const json = await samsa([...args, '--warmup-records', '2000', '--json']);
+    expect(json.code).toBe(0);
+    const figures = JSON.parse(json.stdout.trim().split('\n').at(-1)!) as { records: number; mbPerSec: number; recordsPerSec: number; p99Ms: number; steadyState: { records: number; recordsPerSec: number; p50Ms: number; p99Ms: number; maxMs: number } };
+    expect(figures.records).toBe(5000);
+    expect(figures.steadyState.records).toBe(3000);
+    expect(figures.steadyState.recordsPerSec).toBeGreaterThan(0);
+    expect(figures.steadyState.p50Ms).toBeGreaterThan(0);
+    expect(figures.steadyState.p99Ms).toBeLessThanOrEqual(figures.steadyState.maxMs);
+    // Every record was written, warm-up included.
+    const consumed = await samsa(['bench', 'consume', '--topic', topic, '--num-records', '5000', '--timeout-ms', '20000', '--json', '--bootstrap-server', bootstrap]);
+    expect(JSON.parse(consumed.stdout.trim())).toMatchObject({ records: 5000 });
+
+    const text = await samsa([...args, '--num-records', '1000', '--warmup-records', '400']);
+    expect(text.code).toBe(0);
+    const lines = text.stdout.trim().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^1000 records sent, \d+ records\/sec \([\d.]+ MB\/sec\), latency p50 [\d.]+ ms, p99 [\d.]+ ms, p99\.9 [\d.]+ ms, max [\d.]+ ms$/);
+    expect(lines[1]).toMatch(/^steady state after 400 warm-up records: 600 records sent, \d+ records\/sec/);
+
+    const without = await samsa([...args, '--num-records', '300', '--json']);
+    expect(JSON.parse(without.stdout.trim())).not.toHaveProperty('steadyState');
+
+    const bad = await samsa([...args, '--num-records', '100', '--warmup-records', '100']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim().split('\n')).toEqual(['samsa: --warmup-records (100) must be less than --num-records (100)']);
+  });
+
   it('servers log at --log-level or SAMSA_LOG_LEVEL; a bad level is one line and a non-zero exit', async () => {
     const bad = await samsa(['coordinator', 'start', '--data-dir', 'unused', '--log-level', 'loud']);
     expect(bad.code).not.toBe(0);

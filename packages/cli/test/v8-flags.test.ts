@@ -9,9 +9,9 @@ describe('applyV8Flags', () => {
     return flags;
   };
 
-  it('applies the heap-growth default when SAMSA_V8_FLAGS is unset', () => {
-    expect(run({})).toEqual([DEFAULT_V8_FLAGS]);
-    expect(DEFAULT_V8_FLAGS).toBe('--heap-growing-percent=300');
+  it('applies the heap-growth defaults when SAMSA_V8_FLAGS is unset', () => {
+    expect(DEFAULT_V8_FLAGS).toBe('--heap-growing-percent=300 --semi-space-growth-factor=1');
+    expect(run({})).toEqual(['--heap-growing-percent=300', '--semi-space-growth-factor=1']);
   });
 
   it('takes the flags from SAMSA_V8_FLAGS, and none when it is empty', () => {

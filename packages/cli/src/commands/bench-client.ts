@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import hdr from 'hdr-histogram-js';
 import type { Acks, CompressionName, Message } from '@samsa/client';
+import { CliError } from '../cli.js';
 import { connect, withBootstrap } from '../connect.js';
 import { parseIntOption } from '../options.js';
 import { parseAcks } from './console.js';
@@ -28,7 +29,8 @@ function histogram(): hdr.Histogram {
 }
 
 function figures(records: number, bytes: number, seconds: number, latencyUs: hdr.Histogram): BenchFigures {
-  const ms = (p: number) => latencyUs.getValueAtPercentile(p) / 1000;
+  // A percentile is reported as the top of its histogram bucket, which can lie above the largest value recorded.
+  const ms = (p: number) => Math.min(latencyUs.getValueAtPercentile(p), latencyUs.maxValue) / 1000;
   return {
     records,
     seconds,
@@ -71,34 +73,52 @@ interface ProduceBenchOptions {
   lingerMs: number;
   compression: CompressionName;
   throughput: number;
+  warmupRecords: number;
   bootstrapServer: string;
+}
+
+/** The whole run's figures, and with --warmup-records those of the records sent after the warm-up. */
+export interface ProduceBenchFigures extends BenchFigures {
+  steadyState?: BenchFigures;
 }
 
 /**
  * Like kafka-producer-perf-test: fixed-size random payloads sent as fast as the producer takes them
  * (or at --throughput records/s); latency is from a send call to its acknowledgement, per record.
+ * With --warmup-records W (as KIP-1052 added to Kafka's tool), the first W records count in the whole
+ * run's figures only; the records after them also count in the steady-state figures, whose clock
+ * starts when the first of them is sent. A fresh process spends its first fraction of a second
+ * compiling hot code and opening connections, and that shows as latency, not as the cluster's.
  */
-export async function benchProduce(o: ProduceBenchOptions): Promise<BenchFigures> {
+export async function benchProduce(o: ProduceBenchOptions): Promise<ProduceBenchFigures> {
   await using samsa = await connect(o.bootstrapServer, 'samsa-producer-perf');
   const producer = samsa.producer({ acks: o.acks, batchSize: o.batchSize, lingerMs: o.lingerMs, compression: o.compression });
   const payload = randomBytes(o.recordSize);
   const chunk: Message[] = Array.from({ length: RECORDS_PER_CALL }, () => ({ value: payload }));
-  const latencyUs = histogram();
+  const whole = histogram();
+  const steady = o.warmupRecords > 0 ? histogram() : undefined;
   const tick = ticker('sent');
   const inFlight = new Set<Promise<unknown>>();
   const start = performance.now();
+  let steadyStart = start;
   let sent = 0;
   try {
     while (sent < o.numRecords) {
-      const count = Math.min(RECORDS_PER_CALL, o.numRecords - sent);
+      // A call never straddles the end of the warm-up.
+      const warmingUp = sent < o.warmupRecords;
+      const count = Math.min(RECORDS_PER_CALL, o.numRecords - sent, warmingUp ? o.warmupRecords - sent : Infinity);
       if (o.throughput > 0) {
         const dueMs = start + (sent / o.throughput) * 1000;
         const waitMs = dueMs - performance.now();
         if (waitMs > 1) await new Promise((r) => setTimeout(r, waitMs));
       }
       const t0 = performance.now();
+      if (steady && sent === o.warmupRecords) steadyStart = t0;
+      const alsoSteady = steady && !warmingUp ? steady : undefined;
       const call = producer.sendBatch({ topic: o.topic, messages: count === chunk.length ? chunk : chunk.slice(0, count) }).then(() => {
-        latencyUs.recordValueWithCount(Math.max(1, Math.round((performance.now() - t0) * 1000)), count);
+        const us = Math.max(1, Math.round((performance.now() - t0) * 1000));
+        whole.recordValueWithCount(us, count);
+        alsoSteady?.recordValueWithCount(us, count);
         tick.add(count, count * o.recordSize);
       });
       inFlight.add(call);
@@ -112,7 +132,13 @@ export async function benchProduce(o: ProduceBenchOptions): Promise<BenchFigures
     tick.stop();
     await producer.close();
   }
-  return figures(o.numRecords, o.numRecords * o.recordSize, (performance.now() - start) / 1000, latencyUs);
+  const end = performance.now();
+  const result: ProduceBenchFigures = figures(o.numRecords, o.numRecords * o.recordSize, (end - start) / 1000, whole);
+  if (steady) {
+    const records = o.numRecords - o.warmupRecords;
+    result.steadyState = figures(records, records * o.recordSize, (end - steadyStart) / 1000, steady);
+  }
+  return result;
 }
 
 /**
@@ -163,10 +189,17 @@ export function registerClientBench(bench: Command): void {
     .option('--linger-ms <ms>', 'producer linger.ms', parseIntOption('--linger-ms', 0, 60_000), 5)
     .option('--compression <codec>', 'none, gzip, snappy, lz4 or zstd', 'none')
     .option('--throughput <n>', 'records/s to aim for; -1 for as fast as possible', (v) => Number(v), -1)
+    .option('--warmup-records <n>', 'records at the start left out of the steady-state figures (printed after the whole run\'s)', parseIntOption('--warmup-records', 0, Number.MAX_SAFE_INTEGER), 0)
     .option('--json', 'print the figures as JSON')
     .action(async (o: ProduceBenchOptions & { json?: boolean }) => {
+      if (o.warmupRecords >= o.numRecords) throw new CliError(`--warmup-records (${o.warmupRecords}) must be less than --num-records (${o.numRecords})`, 2);
       const result = await benchProduce(o);
-      process.stdout.write(o.json ? `${JSON.stringify(result)}\n` : `${formatFigures('sent', result)}\n`);
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify(result)}\n`);
+        return;
+      }
+      process.stdout.write(`${formatFigures('sent', result)}\n`);
+      if (result.steadyState) process.stdout.write(`steady state after ${o.warmupRecords} warm-up records: ${formatFigures('sent', result.steadyState)}\n`);
     });
 
   withBootstrap(bench.command('consume'))
