@@ -89,6 +89,31 @@ describe('DelayedOperations', () => {
     }
   });
 
+  it('calls onAbort once when the signal aborts first, at once when it already had, and never after completion', () => {
+    const ops = new DelayedOperations();
+    const aborted: string[] = [];
+    const withAbort = (name: string, ready: () => boolean) => ({ ...op(ready).op, onAbort: () => void aborted.push(name) });
+
+    const controller = new AbortController();
+    let ready = false;
+    ops.park(withAbort('waiting', () => false), ['k'], 60_000, controller.signal);
+    ops.park(withAbort('completed', () => ready), ['k'], 60_000, controller.signal);
+    ready = true;
+    ops.notify('k');
+    // Only the waiting one still listens: the completed one took its listener off.
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1);
+    controller.abort();
+    controller.abort();
+    expect(aborted).toEqual(['waiting']);
+    expect(ops.size).toBe(0);
+
+    ops.park(withAbort('late', () => false), ['k'], 60_000, controller.signal);
+    ops.park(withAbort('ready anyway', () => true), ['k'], 60_000, controller.signal);
+    expect(aborted).toEqual(['waiting', 'late']);
+    expect(ops.size).toBe(0);
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+  });
+
   it('expireAll answers every waiting operation', () => {
     const ops = new DelayedOperations();
     const a = op(() => false);

@@ -4,13 +4,15 @@
  * changes may complete them. Kafka calls this the purgatory.
  *
  * A parked operation completes exactly once: when `tryComplete` says so after a change on one of its
- * keys, when its deadline passes (`onExpire`), or when it is aborted (the caller went away).
+ * keys, when its deadline passes (`onExpire`), or when it is aborted (the caller went away: `onAbort`).
  */
 export interface DelayedOperation {
   /** Returns true when the operation completed (and has answered its caller). */
   tryComplete(): boolean;
   /** Called once when the deadline passes without completion. */
   onExpire(): void;
+  /** Called once when the signal given to park aborts first (also when it already had). */
+  onAbort?(): void;
 }
 
 interface Parked {
@@ -33,10 +35,16 @@ export class DelayedOperations {
 
   /**
    * Tries the operation once; if it cannot complete yet, parks it under `keys` until a change,
-   * `timeoutMs`, or `signal` aborts it. Returns a function that cancels it without completing it.
+   * `timeoutMs`, or `signal` aborts it. Its abort listener comes off the signal once it is done, so a
+   * signal may serve many operations (a stream's). Returns a function that cancels it without
+   * completing it.
    */
   park(op: DelayedOperation, keys: readonly string[], timeoutMs: number, signal?: AbortSignal): () => void {
     if (op.tryComplete()) return () => {};
+    if (signal?.aborted) {
+      op.onAbort?.();
+      return () => {};
+    }
     const parked: Parked = { op, keys, timer: undefined, done: false };
     for (const key of keys) {
       let set = this.byKey.get(key);
@@ -49,8 +57,11 @@ export class DelayedOperations {
       if (this.remove(parked)) op.onExpire();
     }, Math.max(0, timeoutMs));
     if (signal) {
-      signal.addEventListener('abort', cancel, { once: true });
-      parked.detach = () => signal.removeEventListener('abort', cancel);
+      const abort = (): void => {
+        if (this.remove(parked)) op.onAbort?.();
+      };
+      signal.addEventListener('abort', abort, { once: true });
+      parked.detach = () => signal.removeEventListener('abort', abort);
     }
     return cancel;
   }

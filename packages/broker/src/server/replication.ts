@@ -174,16 +174,17 @@ export class Leadership {
         else if (status === 'notEnoughReplicas') reject(state.notEnoughReplicasError(true));
         return status !== 'waiting';
       };
-      const cancel = this.options.waiters.park(
-        { tryComplete: check, onExpire: () => reject(new SamsaError(ErrorCodes.REQUEST_TIMED_OUT, `the in-sync replicas did not acknowledge within ${timeoutMs} ms`)) },
+      this.options.waiters.park(
+        {
+          tryComplete: check,
+          onExpire: () => reject(new SamsaError(ErrorCodes.REQUEST_TIMED_OUT, `the in-sync replicas did not acknowledge within ${timeoutMs} ms`)),
+          // The producer went away: stop waiting (the append itself stands, as in Kafka).
+          onAbort: () => reject(new SamsaError(ErrorCodes.NETWORK_EXCEPTION, 'the producer disconnected')),
+        },
         [partitionKey(hosted.topic, hosted.partition)],
         timeoutMs,
+        signal,
       );
-      // The producer went away: stop waiting (the append itself stands, as in Kafka).
-      signal.addEventListener('abort', () => {
-        cancel();
-        reject(new SamsaError(ErrorCodes.NETWORK_EXCEPTION, 'the producer disconnected'));
-      }, { once: true });
     });
   }
 

@@ -48,19 +48,8 @@ export async function readPartitions<P, T extends PartitionReadResult<{ records?
 /** Parks until `changed` says so after a change on one of the partitions, the time is up, or the caller leaves. */
 export function waitForPartitions(ctx: BrokerContext, reads: readonly PartitionReadResult<object>[], changed: () => boolean, timeoutMs: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
     const keys = reads.map((r) => partitionKey(r.topic, r.partition));
-    // The signal may be a stream's, serving many polls: each poll takes its listener off again.
-    const onAbort = (): void => {
-      cancel();
-      resolve();
-    };
-    const finish = (): void => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    const cancel = ctx.waiters.park({ tryComplete: () => (changed() ? (finish(), true) : false), onExpire: finish }, keys, timeoutMs);
+    ctx.waiters.park({ tryComplete: () => (changed() ? (resolve(), true) : false), onExpire: resolve, onAbort: resolve }, keys, timeoutMs, signal);
   });
 }
 
