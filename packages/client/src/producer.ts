@@ -40,7 +40,12 @@ export interface SendBatchRequest {
 export interface ProducerOptions {
   /** Default -1 ('all'), Kafka's default since 3.0. */
   acks?: Acks;
-  /** How long a batch waits for more records before it is sent (Kafka's linger.ms; 5 as in Kafka 4). */
+  /**
+   * How long a batch waits for more records before it is sent (Kafka's linger.ms). 1, not Kafka 4's 5:
+   * one request is in flight per partition, so under load records pile up behind it anyway, and on a
+   * busy host every millisecond a batch waits grows the requests and the time each hop spends on them
+   * (packages/broker/REPLICATION.md, "Linger").
+   */
   lingerMs?: number;
   /** Batch size in (uncompressed, estimated) bytes (Kafka's batch.size, 16384). */
   batchSize?: number;
@@ -178,7 +183,7 @@ export class Producer implements AsyncDisposable {
   ) {
     this.options = {
       acks: normalizeAcks(options.acks ?? -1),
-      lingerMs: options.lingerMs ?? 5,
+      lingerMs: options.lingerMs ?? 1,
       batchSize: options.batchSize ?? 16384,
       compression: options.compression ?? 'none',
       retries: options.retries ?? Number.MAX_SAFE_INTEGER,

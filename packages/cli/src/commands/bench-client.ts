@@ -70,7 +70,8 @@ interface ProduceBenchOptions {
   recordSize: number;
   acks: Acks;
   batchSize: number;
-  lingerMs: number;
+  /** The producer's own default when not given. */
+  lingerMs?: number;
   compression: CompressionName;
   throughput: number;
   warmupRecords: number;
@@ -186,7 +187,7 @@ export function registerClientBench(bench: Command): void {
     .option('--record-size <bytes>', 'value bytes per record', parseIntOption('--record-size', 0, 10_000_000), 100)
     .option('--acks <0|1|all>', 'acknowledgement to wait for', parseAcks, 1 as Acks)
     .option('--batch-size <bytes>', 'producer batch.size', parseIntOption('--batch-size', 1, 64 * 1024 * 1024), 262_144)
-    .option('--linger-ms <ms>', 'producer linger.ms', parseIntOption('--linger-ms', 0, 60_000), 5)
+    .option('--linger-ms <ms>', 'producer linger.ms (default: the producer\'s, 1)', parseIntOption('--linger-ms', 0, 60_000))
     .option('--compression <codec>', 'none, gzip, snappy, lz4 or zstd', 'none')
     .option('--throughput <n>', 'records/s to aim for; -1 for as fast as possible', (v) => Number(v), -1)
     .option('--warmup-records <n>', 'records at the start left out of the steady-state figures (printed after the whole run\'s)', parseIntOption('--warmup-records', 0, Number.MAX_SAFE_INTEGER), 0)

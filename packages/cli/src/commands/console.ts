@@ -24,7 +24,7 @@ export function registerConsole(program: Command): void {
     .option('--compression <codec>', 'none, gzip, snappy, lz4 or zstd', 'none')
     .action(async (o: { topic: string; keySeparator?: string; acks: Acks; partition?: number; compression: string; bootstrapServer: string }) => {
       await using samsa = await connect(o.bootstrapServer, 'samsa-console-producer');
-      const producer = samsa.producer({ acks: o.acks, compression: o.compression as never, lingerMs: 5 });
+      const producer = samsa.producer({ acks: o.acks, compression: o.compression as never });
       const failures: string[] = [];
       let failed = 0;
       let lineNo = 0;
