@@ -8,6 +8,7 @@ import type { BrokerContext } from './server/context.js';
 import { DelayedOperations } from './server/delayed.js';
 import { ReplicaFetchers } from './server/fetcher.js';
 import { startGrpcServer, type BrokerServer } from './server/grpc-server.js';
+import { checkBrokerId, checkClusterId } from './server/meta-properties.js';
 import { PartitionRegistry } from './server/partitions.js';
 import { Leadership, PeerClients } from './server/replication.js';
 
@@ -36,6 +37,8 @@ export async function startBroker(settings: Settings<BrokerSettingName>, logger:
   const listeners = listenerConfig(settings);
   const logDir = resolve(settings['log.dirs'] as string);
   await mkdir(logDir, { recursive: true });
+  // The data directory names the broker and the cluster it belongs to (meta.properties).
+  await checkBrokerId(logDir, brokerId);
 
   // One gRPC server per listener, the same handlers behind each; a request's context names its listener.
   const contexts = new Map<string, BrokerContext>();
@@ -75,6 +78,7 @@ export async function startBroker(settings: Settings<BrokerSettingName>, logger:
       sessionTimeoutMs: settings['zookeeper.session.timeout.ms'] as number,
       connectTimeoutMs: settings['zookeeper.connection.timeout.ms'] as number,
       logger, // the member adds brokerId itself
+      verifyClusterId: (clusterId) => checkClusterId(logDir, brokerId, clusterId),
     });
   } catch (err) {
     await closeServers(0);

@@ -20,6 +20,7 @@ import {
   encodeController,
   encodeControllerEpoch,
   encodeTopicAssignment,
+  newTopicId,
   encodeTopicConfig,
   topicConfigPath,
   topicPath,
@@ -45,7 +46,15 @@ export interface ClusterMemberOptions {
   readonly logger: Logger;
   /** Clock for the /controller timestamp (default Date.now). */
   readonly now?: () => number;
+  /**
+   * Called with the coordinator's cluster id on every join, before registering; throwing stops the
+   * member (the broker checks it against its data directory's meta.properties).
+   */
+  readonly verifyClusterId?: (clusterId: string) => Promise<void>;
 }
+
+/** Errors after which rejoining is pointless: the member stops and emits 'fatal'. */
+const FATAL_JOIN_ERRORS = new Set(['DuplicateBrokerIdError', 'InconsistentClusterIdError']);
 
 /** Another live session holds /brokers/ids/<id>: two brokers were configured with the same id. */
 export class DuplicateBrokerIdError extends Error {
@@ -166,7 +175,7 @@ export class ClusterMember extends EventEmitter<ClusterMemberEvents> {
     try {
       await zk.multi([
         { op: 'create', path: topicConfigPath(topic.name), data: encodeTopicConfig(topic.configs ?? {}) },
-        { op: 'create', path: topicPath(topic.name), data: encodeTopicAssignment(replicas) },
+        { op: 'create', path: topicPath(topic.name), data: encodeTopicAssignment(replicas, newTopicId()) },
       ]);
     } catch (error) {
       if (zkErrorCode(error) === ZkErrorCode.NODE_EXISTS) return alreadyExists(topic.name);
@@ -255,7 +264,7 @@ export class ClusterMember extends EventEmitter<ClusterMemberEvents> {
         await this.join();
         return;
       } catch (error) {
-        if (error instanceof DuplicateBrokerIdError) {
+        if (error instanceof Error && FATAL_JOIN_ERRORS.has(error.name)) {
           this.closed = true;
           this.log.fatal({ err: error }, 'cannot rejoin');
           this.emit('fatal', error);
@@ -270,6 +279,10 @@ export class ClusterMember extends EventEmitter<ClusterMemberEvents> {
     // Kafka's cluster id: 16 random bytes, URL-safe base64 without padding. Created once.
     if (await zk.createIfAbsent(ZNODES.clusterId, randomBytes(16).toString('base64url'))) {
       this.log.info('created cluster id');
+    }
+    if (this.options.verifyClusterId) {
+      const node = await zk.getData(ZNODES.clusterId);
+      await this.options.verifyClusterId(node?.data.toString('utf8') ?? '');
     }
   }
 

@@ -14,7 +14,7 @@ import {
   decodeControllerEpoch,
   decodeControllerId,
   decodePartitionState,
-  decodeTopicAssignment,
+  decodeTopic,
   decodeTopicConfig,
   partitionStatePath,
   topicConfigPath,
@@ -236,8 +236,9 @@ export class MetadataCache extends EventEmitter<MetadataCacheEvents> {
     return this.guarded(gen, path, async (zk) => {
       const node = await zk.getData(path, this.watcher(gen, path, read));
       if (!node) return undefined;
-      const replicas = decodeTopicAssignment(topic, node.data);
-      const id = zxidHex(node.stat.czxid);
+      const { replicas, topicId } = decodeTopic(topic, node.data);
+      // A topic written without an id (by an older Samsa or an old Kafka) is told apart by its czxid.
+      const id = topicId ?? zxidHex(node.stat.czxid);
       // A new topic (or a new creation of it) enters the image together with its configs (then
       // watched by readTopicConfig).
       const configs = this.current.topics.get(topic)?.id === id ? undefined : await this.fetchTopicConfig(gen, zk, topic);

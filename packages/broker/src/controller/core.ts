@@ -63,6 +63,8 @@ export type ControllerInput =
       readonly configs: TopicConfigs;
       /** Non-negative integer choosing the assignment's start broker and follower shift. */
       readonly seed: number;
+      /** The new topic's id (znodes.newTopicId), chosen by the driver so the core stays deterministic. */
+      readonly topicId: string;
       readonly validateOnly?: boolean;
     }
   /**
@@ -335,7 +337,7 @@ export class ControllerCore {
     this.topics.set(topic, rec);
     const ops: ZnodeOp[] = [
       { op: 'create', path: topicConfigPath(topic), data: encodeTopicConfig(rec.configs) },
-      { op: 'create', path: topicPath(topic), data: encodeTopicAssignment(replicas) },
+      { op: 'create', path: topicPath(topic), data: encodeTopicAssignment(replicas, input.topicId) },
     ];
     rec.hasConfigZnode = true;
     out.addPartitionOps(ops);

@@ -20,6 +20,7 @@ import {
   decodePartitionState,
   decodeTopicAssignment,
   decodeTopicConfig,
+  newTopicId,
   partitionPath,
   partitionsPath,
   partitionStatePath,
@@ -170,6 +171,7 @@ export class ControllerDriver {
       replicationFactor: t.replicationFactor,
       configs: t.configs ?? {},
       seed: this.options.randomSeed(),
+      topicId: newTopicId(),
       validateOnly,
     })));
   }

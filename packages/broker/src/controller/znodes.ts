@@ -3,6 +3,7 @@
  * Decoders throw a plain Error with the path on malformed data: a corrupt znode is not an expected
  * failure the caller could handle.
  */
+import { randomBytes } from 'node:crypto';
 import { formatListenerEndpoint, parseListenerEndpoint, type BrokerEndpoint, type LeaderAndIsr, type ListenerEndpoint, type TopicConfigs } from './types.js';
 
 export const ZNODES = Object.freeze({
@@ -144,26 +145,52 @@ export function decodeControllerEpoch(data: Buffer | string): number {
 
 // ---- /brokers/topics/<t> ----
 
-export function encodeTopicAssignment(replicas: readonly (readonly number[])[]): string {
-  const partitions: Record<string, readonly number[]> = {};
-  replicas.forEach((r, p) => (partitions[String(p)] = r));
-  return JSON.stringify({ version: 1, partitions });
+/** Kafka's Uuid.ZERO_UUID in base64: "no topic id". */
+const ZERO_TOPIC_ID = 'AAAAAAAAAAAAAAAAAAAAAA';
+
+/**
+ * A new topic id, as Kafka's `Uuid.randomUuid()` (KIP-516): 16 random bytes in URL-safe base64 without
+ * padding. Kafka never hands out an id starting with '-' (it would read as a command-line flag) nor the
+ * all-zero id, which means "none".
+ */
+export function newTopicId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-') && id !== ZERO_TOPIC_ID) return id;
+  }
 }
 
-/** Returns replicas by partition id; partition ids must be 0..n-1. */
-export function decodeTopicAssignment(topic: string, data: Buffer | string): number[][] {
+/** The value of /brokers/topics/<t>; `topicId` becomes Kafka's `topic_id` field. */
+export function encodeTopicAssignment(replicas: readonly (readonly number[])[], topicId?: string): string {
+  const partitions: Record<string, readonly number[]> = {};
+  replicas.forEach((r, p) => (partitions[String(p)] = r));
+  return JSON.stringify(topicId === undefined ? { version: 1, partitions } : { version: 3, partitions, topic_id: topicId });
+}
+
+/**
+ * Replicas by partition id (partition ids must be 0..n-1), and the topic id when the znode has one
+ * (written by Samsa since topic ids, or by Kafka 2.8+; the all-zero id counts as none).
+ */
+export function decodeTopic(topic: string, data: Buffer | string): { replicas: number[][]; topicId: string | undefined } {
   const path = topicPath(topic);
   const v = parse(path, data);
   const parts = v.partitions;
   if (typeof parts !== 'object' || parts === null || Array.isArray(parts)) throw new Error(`Znode ${path}: "partitions" is not an object`);
   const entries = Object.entries(parts as Record<string, unknown>);
-  const out: number[][] = [];
-  for (const [key, replicas] of entries) {
+  const replicas: number[][] = [];
+  for (const [key, list] of entries) {
     const p = Number(key);
     if (!Number.isInteger(p) || p < 0 || p >= entries.length) throw new Error(`Znode ${path}: partition ids must be 0..${entries.length - 1}`);
-    out[p] = intArray(path, replicas, `partitions.${key}`);
+    replicas[p] = intArray(path, list, `partitions.${key}`);
   }
-  return out;
+  const id = v.topic_id;
+  if (id !== undefined && typeof id !== 'string') throw new Error(`Znode ${path}: "topic_id" is not a string`);
+  return { replicas, topicId: id === undefined || id === '' || id === ZERO_TOPIC_ID ? undefined : id };
+}
+
+/** Returns replicas by partition id; partition ids must be 0..n-1. */
+export function decodeTopicAssignment(topic: string, data: Buffer | string): number[][] {
+  return decodeTopic(topic, data).replicas;
 }
 
 // ---- /config/topics/<t> ----

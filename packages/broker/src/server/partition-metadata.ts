@@ -2,7 +2,7 @@
  * `<partition dir>/partition.metadata`, as Kafka writes it since topic ids (KIP-516):
  *
  *     version: 0
- *     topic_id: 0000000000000123
+ *     topic_id: q7Zc3F0hT3yX9p2mWb1d_A
  *
  * It names the creation of the topic the log belongs to (TopicInfo.id). A broker that comes back
  * with the directory of a topic that was deleted and created again under the same name, while it

@@ -13,7 +13,7 @@ function elected(live: number[], epoch = 1): ControllerCore {
 }
 
 function create(core: ControllerCore, topic: string, numPartitions: number, replicationFactor: number, configs = {}, seed = 0): StepOutput {
-  return core.step({ type: 'CreateTopic', topic, numPartitions, replicationFactor, configs, seed });
+  return core.step({ type: 'CreateTopic', topic, numPartitions, replicationFactor, configs, seed, topicId: `id-${topic}` });
 }
 
 const state = (core: ControllerCore, topic: string, p: number) => core.topic(topic)!.partitions[p]!.state!;
@@ -35,7 +35,7 @@ describe('ControllerCore: topic creation', () => {
       'create /brokers/topics/orders/partitions/1/state',
     ]);
     expect(JSON.parse((ops[0] as { data: string }).data)).toEqual({ version: 1, config: { 'retention.ms': '1000' } });
-    expect(JSON.parse((ops[1] as { data: string }).data)).toEqual({ version: 1, partitions: { '0': [1, 2, 3], '1': [2, 3, 1] } });
+    expect(JSON.parse((ops[1] as { data: string }).data)).toEqual({ version: 3, partitions: { '0': [1, 2, 3], '1': [2, 3, 1] }, topic_id: 'id-orders' });
     const s0 = decodePartitionState('orders', 0, (ops[4] as { data: string }).data);
     expect(s0).toEqual({ leader: 1, leaderEpoch: 0, isr: [1, 2, 3], controllerEpoch: 4 });
     // Every live replica hears its role.
@@ -66,7 +66,7 @@ describe('ControllerCore: topic creation', () => {
 
   it('validateOnly answers without writing or remembering', () => {
     const core = elected([1]);
-    const out = core.step({ type: 'CreateTopic', topic: 'v', numPartitions: 1, replicationFactor: 1, configs: {}, seed: 0, validateOnly: true });
+    const out = core.step({ type: 'CreateTopic', topic: 'v', numPartitions: 1, replicationFactor: 1, configs: {}, seed: 0, topicId: 'id-v', validateOnly: true });
     expect(out.results[0]!.error).toBe(ErrorCodes.NONE);
     expect(out.writes).toEqual([]);
     expect(core.topic('v')).toBeUndefined();

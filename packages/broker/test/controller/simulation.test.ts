@@ -222,7 +222,7 @@ function runSchedule(seed: number, steps: number): Stats {
       const rf = 1 + Math.floor(rand() * 4);
       const configs: Record<string, string> = rand() < 0.3 ? { [UNCLEAN]: 'true' } : {};
       const existed = core.topic(topic) !== undefined;
-      const { out, failed } = drive({ type: 'CreateTopic', topic, numPartitions: 1 + Math.floor(rand() * 4), replicationFactor: rf, configs, seed: Math.floor(rand() * 1000) });
+      const { out, failed } = drive({ type: 'CreateTopic', topic, numPartitions: 1 + Math.floor(rand() * 4), replicationFactor: rf, configs, seed: Math.floor(rand() * 1000), topicId: `${topic}-${i}` });
       const expected = existed ? ErrorCodes.TOPIC_ALREADY_EXISTS : rf > live.size ? ErrorCodes.INVALID_REPLICATION_FACTOR : ErrorCodes.NONE;
       invariant(out.results[0]!.error === expected && !failed, `seed ${seed}, step ${i}: create ${topic} answered ${out.results[0]!.error.name}`);
       check(`step ${i}: create ${topic}`);

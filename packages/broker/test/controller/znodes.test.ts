@@ -4,6 +4,7 @@ import {
   decodeControllerEpoch,
   decodeControllerId,
   decodePartitionState,
+  decodeTopic,
   decodeTopicAssignment,
   decodeTopicConfig,
   encodeBroker,
@@ -11,6 +12,7 @@ import {
   encodePartitionState,
   encodeTopicAssignment,
   encodeTopicConfig,
+  newTopicId,
   partitionStatePath,
 } from '../../src/controller/znodes.js';
 
@@ -34,6 +36,24 @@ describe('znode codecs (Kafka layout)', () => {
     expect(decodePartitionState('t', 0, '{"controller_epoch":1,"leader":0,"version":1,"leader_epoch":0,"isr":[0]}')).toEqual({ leader: 0, leaderEpoch: 0, isr: [0], controllerEpoch: 1 });
     expect(decodeControllerEpoch(Buffer.from('12'))).toBe(12);
     expect(decodeTopicConfig('t', '{"version":1,"config":{}}')).toEqual({});
+  });
+
+  it('topic ids: written at creation as Kafka\'s topic_id, read back; none when absent or all zero', () => {
+    const id = newTopicId();
+    expect(decodeTopic('t', encodeTopicAssignment([[1, 2]], id))).toEqual({ replicas: [[1, 2]], topicId: id });
+    expect(JSON.parse(encodeTopicAssignment([[1]], id))).toEqual({ version: 3, partitions: { '0': [1] }, topic_id: id });
+    expect(decodeTopic('t', encodeTopicAssignment([[1]]))).toEqual({ replicas: [[1]], topicId: undefined });
+    expect(decodeTopic('t', '{"version":3,"partitions":{"0":[0]},"topic_id":"AAAAAAAAAAAAAAAAAAAAAA"}').topicId).toBeUndefined();
+    expect(() => decodeTopic('t', '{"version":3,"partitions":{"0":[0]},"topic_id":7}')).toThrow(/\/brokers\/topics\/t: "topic_id" is not a string/);
+  });
+
+  it('new topic ids are 16 random bytes in URL-safe base64, never starting with "-"', () => {
+    const ids = Array.from({ length: 2000 }, () => newTopicId());
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const id of ids) {
+      expect(id).toMatch(/^[A-Za-z0-9_][A-Za-z0-9_-]{21}$/);
+      expect(Buffer.from(id, 'base64url')).toHaveLength(16);
+    }
   });
 
   it('names the znode when a value is corrupt', () => {
