@@ -20,8 +20,8 @@ import {
   encodeController,
   encodeControllerEpoch,
   encodeTopicAssignment,
-  newTopicId,
   encodeTopicConfig,
+  newTopicId,
   topicConfigPath,
   topicPath,
 } from '../controller/znodes.js';

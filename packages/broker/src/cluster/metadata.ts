@@ -31,9 +31,8 @@ export interface TopicInfo {
    * Which creation of the topic this is ('' when unknown): the random `topic_id` written into the topic
    * znode when it was created (Kafka's topic ids, KIP-516), or for a znode without one, its czxid (16
    * hex digits). A topic deleted and created again under the same name gets a new one, so a replica
-   * that missed the deletion still tells the two apart and does not keep the old one's records. A
-   * random id also survives a coordinator whose data was lost and rebuilt, which starts its zxids
-   * again and could hand a new creation an old czxid.
+   * that missed the deletion still tells the two apart and does not keep the old one's records. Being
+   * data rather than the czxid, it also survives copying the znodes into another ensemble.
    */
   readonly id: string;
   /** Index = partition id. */

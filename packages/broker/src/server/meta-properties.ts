@@ -61,17 +61,17 @@ export function formatMetaProperties(props: { brokerId: number; clusterId?: stri
   return `#Written by the Samsa broker; remove only to move this directory to another cluster\nversion=0\nbroker.id=${props.brokerId}\n${props.clusterId ? `cluster.id=${props.clusterId}\n` : ''}`;
 }
 
-/**
- * At start, before the coordinator: checks the stored broker id against the configured one and
- * records it on first use. Returns what the file holds (for the cluster id check).
- */
-export async function checkBrokerId(logDir: string, brokerId: number): Promise<MetaProperties> {
+async function readStored(logDir: string): Promise<{ path: string; stored: MetaProperties }> {
   const path = join(logDir, META_PROPERTIES_FILE);
   const text = await readTextIfExists(path);
-  const stored = text === undefined ? {} : parseMetaProperties(text);
+  return { path, stored: text === undefined ? {} : parseMetaProperties(text) };
+}
+
+/** At start, before the coordinator: the stored broker id must be the configured one; the first start records it. */
+export async function checkBrokerId(logDir: string, brokerId: number): Promise<void> {
+  const { path, stored } = await readStored(logDir);
   if (stored.brokerId !== undefined && stored.brokerId !== brokerId) throw new InconsistentBrokerIdError(brokerId, stored.brokerId, path);
   if (stored.brokerId === undefined) await writeFileAtomic(path, formatMetaProperties({ brokerId, ...(stored.clusterId ? { clusterId: stored.clusterId } : {}) }), logDir);
-  return { brokerId, ...(stored.clusterId ? { clusterId: stored.clusterId } : {}) };
 }
 
 /**
@@ -79,9 +79,7 @@ export async function checkBrokerId(logDir: string, brokerId: number): Promise<M
  * the coordinator's cluster id must be the stored one; the first join records it.
  */
 export async function checkClusterId(logDir: string, brokerId: number, clusterId: string): Promise<void> {
-  const path = join(logDir, META_PROPERTIES_FILE);
-  const text = await readTextIfExists(path);
-  const stored = text === undefined ? {} : parseMetaProperties(text);
+  const { path, stored } = await readStored(logDir);
   if (stored.clusterId !== undefined && stored.clusterId !== clusterId) throw new InconsistentClusterIdError(clusterId, stored.clusterId, path);
   if (stored.clusterId === undefined) await writeFileAtomic(path, formatMetaProperties({ brokerId, clusterId }), logDir);
 }
