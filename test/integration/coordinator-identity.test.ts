@@ -2,8 +2,9 @@
  * What ties a broker's data directory to the coordinator's state, on real processes:
  * - meta.properties: a broker pointed at a coordinator that lost its data (or at another cluster's)
  *   refuses to join instead of deleting every log that coordinator does not know as stray;
- * - topic ids: a topic's id is written into its znode at creation, so copying the znodes into a new
- *   ensemble (where every czxid differs) keeps the logs the topic's own.
+ * - topic ids: a topic's id is written into its znode at creation (and by the controller into a topic
+ *   written without one), so copying the znodes into a new ensemble (where every czxid differs)
+ *   keeps the logs the topics' own.
  */
 import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
@@ -21,14 +22,33 @@ afterEach(async () => {
   cluster = undefined;
 });
 
-/** A one-broker cluster with topic `t` holding `old-0`..`old-9`; the broker is stopped afterwards. */
-async function clusterWithRecords(): Promise<LocalCluster> {
+const OLD = Array.from({ length: 10 }, (_, i) => `old-${i}`);
+
+/**
+ * A one-broker cluster with topic `t` holding OLD; the broker is stopped afterwards. With `legacy`,
+ * also a topic `legacy` (same records) whose znodes are written as before topic ids: no `topic_id`.
+ */
+async function clusterWithRecords(options: { legacy?: boolean } = {}): Promise<LocalCluster> {
   const c = await LocalCluster.start({ brokers: 1 });
   const samsa = new Samsa({ brokers: c.bootstrap, requestTimeoutMs: 4000 });
   try {
     await samsa.admin().createTopics([{ topic: 't', numPartitions: 1, replicationFactor: 1 }]);
+    const topics = ['t'];
+    if (options.legacy) {
+      const zk = await ZkTestClient.connect(c.coordinator.connectString);
+      try {
+        const written = await zk.multi((tx) => {
+          tx.create('/config/topics/legacy', Buffer.from('{"version":1,"config":{}}'));
+          tx.create('/brokers/topics/legacy', Buffer.from('{"version":1,"partitions":{"0":[1]}}'));
+        });
+        if (written.error) throw written.error;
+      } finally {
+        await zk.close();
+      }
+      topics.push('legacy');
+    }
     const producer = samsa.producer({ acks: 'all' });
-    await producer.sendBatch({ topic: 't', messages: Array.from({ length: 10 }, (_, i) => ({ value: `old-${i}` })) });
+    for (const topic of topics) await producer.sendBatch({ topic, messages: OLD.map((value) => ({ value })) });
     await producer.close();
   } finally {
     await samsa.close();
@@ -91,10 +111,13 @@ describe('coordinator identity', () => {
     expect(existsSync(join(samsaDir, 't-0'))).toBe(true);
   }, 90_000);
 
-  it('znodes copied into a new ensemble, where every czxid differs, still name the same topic: the log is kept', async () => {
-    cluster = await clusterWithRecords();
+  it('znodes copied into a new ensemble, where every czxid differs, still name the same topics: the logs are kept', async () => {
+    cluster = await clusterWithRecords({ legacy: true });
     const old = await ZkTestClient.connect(cluster.coordinator.connectString);
     const oldCzxid = long((await old.exists('/brokers/topics/t'))!.czxid);
+    // The controller gave the topic written without an id the one brokers knew it by: its czxid.
+    const legacy = await old.getData('/brokers/topics/legacy');
+    expect(JSON.parse(legacy.data!.toString()).topic_id).toBe(long(legacy.stat.czxid).toString(16).padStart(16, '0'));
     const moved = await startCoordinatorProcess({ dataDir: join(cluster.broker(1).dataDir, '..', 'coordinator-2'), tickTimeMs: 500 });
     const target = await ZkTestClient.connect(moved.connectString);
     try {
@@ -109,7 +132,8 @@ describe('coordinator identity', () => {
     await cluster.startBroker(1);
     const samsa = new Samsa({ brokers: cluster.bootstrap, requestTimeoutMs: 4000 });
     try {
-      expect(await readAll(samsa, 't', 10)).toEqual(Array.from({ length: 10 }, (_, i) => `old-${i}`));
+      expect(await readAll(samsa, 't', 10)).toEqual(OLD);
+      expect(await readAll(samsa, 'legacy', 10)).toEqual(OLD);
     } finally {
       await samsa.close();
     }

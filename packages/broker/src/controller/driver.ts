@@ -18,8 +18,9 @@ import {
   ZNODES,
   brokerPath,
   decodePartitionState,
-  decodeTopicAssignment,
+  decodeTopic,
   decodeTopicConfig,
+  encodeTopicAssignment,
   newTopicId,
   partitionPath,
   partitionsPath,
@@ -48,7 +49,8 @@ const MAX_RESYNCS = 5;
 async function loadTopic(zk: ZkSession, name: string): Promise<LoadedTopic | undefined> {
   const assignment = await zk.getData(topicPath(name));
   if (!assignment) return undefined;
-  const replicas = decodeTopicAssignment(name, assignment.data);
+  const { replicas, topicId } = decodeTopic(name, assignment.data);
+  if (topicId === undefined) await backfillTopicId(zk, name, replicas, assignment.stat);
   const [config, partitionsStat] = await Promise.all([zk.getData(topicConfigPath(name)), zk.exists(partitionsPath(name))]);
   const partitions = await Promise.all(replicas.map(async (r, p): Promise<LoadedPartition> => {
     const [node, state] = await Promise.all([zk.exists(partitionPath(name, p)), zk.getData(partitionStatePath(name, p))]);
@@ -62,6 +64,22 @@ async function loadTopic(zk: ZkSession, name: string): Promise<LoadedTopic | und
     hasConfigZnode: config !== undefined,
     hasPartitionsZnode: partitionsStat !== undefined,
   };
+}
+
+/**
+ * A topic znode written without a topic id (by a Samsa from before topic ids, or an old Kafka) gets
+ * the id brokers already know it by, its czxid, written in as `topic_id` (as Kafka's controller gives
+ * old topics ids). The id then travels with the znode's data, e.g. into another ensemble, where the
+ * czxid would differ and every broker would take the topic for a new creation. Version-checked and
+ * idempotent: a concurrent change wins, and the next load tries again.
+ */
+async function backfillTopicId(zk: ZkSession, name: string, replicas: readonly (readonly number[])[], stat: { czxid: Buffer; version: number }): Promise<void> {
+  try {
+    await zk.multi([{ op: 'set', path: topicPath(name), data: encodeTopicAssignment(replicas, zxidHex(stat.czxid)), expectedVersion: stat.version }]);
+  } catch (error) {
+    const code = zkErrorCode(error);
+    if (code !== ZkErrorCode.BAD_VERSION && code !== ZkErrorCode.NO_NODE) throw error;
+  }
 }
 
 /** Reads everything the controller decides on. */
