@@ -13,7 +13,7 @@
  * stray. The directory is adopted by another cluster only when an operator removes the file.
  */
 import { join } from 'node:path';
-import { readTextIfExists, writeFileAtomic } from '../storage/files.js';
+import { parseKeyValueLines, readTextIfExists, writeFileAtomic } from '../storage/files.js';
 
 export const META_PROPERTIES_FILE = 'meta.properties';
 
@@ -42,15 +42,9 @@ export class InconsistentClusterIdError extends Error {
   }
 }
 
-/** Java properties as Kafka writes them: `key=value` lines, `#` comments (pure). */
+/** Java properties as Kafka writes them: `key=value` lines (or `key: value`), `#` comments (pure). */
 export function parseMetaProperties(text: string): MetaProperties {
-  const fields = new Map<string, string>();
-  for (const raw of text.split('\n')) {
-    const line = raw.trim();
-    if (line === '' || line.startsWith('#') || line.startsWith('!')) continue;
-    const eq = line.search(/[=:]/);
-    if (eq > 0) fields.set(line.slice(0, eq).trim(), line.slice(eq + 1).trim());
-  }
+  const fields = parseKeyValueLines(text, /[=:]/);
   const id = fields.get('broker.id') ?? fields.get('node.id');
   const brokerId = id !== undefined && /^\d+$/.test(id) ? Number(id) : undefined;
   const clusterId = fields.get('cluster.id') || undefined;

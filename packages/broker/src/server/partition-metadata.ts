@@ -10,17 +10,13 @@
  * new topic's.
  */
 import { join } from 'node:path';
-import { readTextIfExists, writeFileAtomic } from '../storage/files.js';
+import { parseKeyValueLines, readTextIfExists, writeFileAtomic } from '../storage/files.js';
 
 export const PARTITION_METADATA_FILE = 'partition.metadata';
 
 /** The topic id in the file's text; undefined when there is none or the text is not the format (pure). */
 export function parsePartitionMetadata(text: string): string | undefined {
-  const fields = new Map<string, string>();
-  for (const line of text.split('\n')) {
-    const colon = line.indexOf(':');
-    if (colon > 0) fields.set(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
-  }
+  const fields = parseKeyValueLines(text, /:/);
   const id = fields.get('topic_id');
   return fields.get('version') === '0' && id ? id : undefined;
 }

@@ -89,6 +89,22 @@ export async function readTextIfExists(path: string): Promise<string | undefined
   }
 }
 
+/**
+ * The `key<separator>value` lines of a small metadata file (Kafka's `partition.metadata`,
+ * `meta.properties`), split at the first separator and trimmed. Blank lines, `#` and `!` comments and
+ * lines without a separator are skipped.
+ */
+export function parseKeyValueLines(text: string, separator: RegExp): Map<string, string> {
+  const fields = new Map<string, string>();
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (line.startsWith('#') || line.startsWith('!')) continue;
+    const at = line.search(separator);
+    if (at > 0) fields.set(line.slice(0, at).trim(), line.slice(at + 1).trim());
+  }
+  return fields;
+}
+
 export async function unlinkIfExists(path: string): Promise<void> {
   try {
     await unlink(path);
