@@ -79,6 +79,9 @@ export async function startBroker(settings: Settings<BrokerSettingName>, logger:
       connectTimeoutMs: settings['zookeeper.connection.timeout.ms'] as number,
       logger, // the member adds brokerId itself
       verifyClusterId: (clusterId) => checkClusterId(logDir, brokerId, clusterId),
+      ...(settings['auto.leader.rebalance.enable']
+        ? { autoLeaderRebalance: { intervalMs: (settings['leader.imbalance.check.interval.seconds'] as number) * 1000, imbalancePercentage: settings['leader.imbalance.per.broker.percentage'] as number } }
+        : {}),
     });
   } catch (err) {
     await closeServers(0);

@@ -1,8 +1,8 @@
-import { ErrorCodes, type v1 } from '@samsa/protocol';
+import { ErrorCodes, errorSpecForCode, type v1 } from '@samsa/protocol';
 import type { Cluster } from './cluster.js';
 import { SamsaClientError, errorFromCode, needsMetadataRefresh } from './errors.js';
 import { EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, listOffsets } from './offsets.js';
-import { withRetries } from './retry.js';
+import { type RetryLoopOptions, withRetries } from './retry.js';
 import type { BrokerConnection } from './transport.js';
 
 export interface NewTopic {
@@ -51,6 +51,24 @@ export interface ClusterDescription {
   controllerId: number;
   controllerEpoch: number;
   brokers: BrokerDescription[];
+}
+
+/** Partitions to elect preferred leaders for: a topic without `partitions` means all of its partitions. */
+export interface ElectionTarget {
+  topic: string;
+  partitions?: readonly number[];
+}
+
+/** One partition's outcome of a preferred leader election. */
+export interface ElectionOutcome {
+  topic: string;
+  /** -1 when the topic itself is unknown. */
+  partition: number;
+  /**
+   * Absent: the preferred replica leads now. ElectionNotNeeded: it already did.
+   * PreferredLeaderNotAvailable: it is not alive or not in the ISR. UnknownTopicOrPartition.
+   */
+  error?: SamsaClientError;
 }
 
 export interface PartitionOffsets {
@@ -105,6 +123,29 @@ export class Admin implements AsyncDisposable {
   }
 
   /**
+   * Moves leadership back to each partition's preferred replica (its first), as Kafka's
+   * electLeaders(PREFERRED): for the partitions named, or every partition in the cluster when none
+   * are. Resolves with one outcome per partition once the new leaders show in metadata (or the
+   * timeout passed); rejects only when the request as a whole failed (no controller in time).
+   */
+  async electPreferredLeaders(targets: readonly ElectionTarget[] = [], options: AdminRequestOptions = {}): Promise<ElectionOutcome[]> {
+    const timeoutMs = options.timeoutMs ?? this.cluster.options.requestTimeoutMs;
+    const request: v1.ElectLeadersRequest = { topics: targets.map((t) => ({ topic: t.topic, partitions: [...(t.partitions ?? [])] })), timeoutMs };
+    return withRetries(
+      async () => {
+        const connection = await this.controller();
+        const response = await connection.call('ElectLeaders', request, { timeoutMs: timeoutMs + this.cluster.options.requestTimeoutMs, signal: options.signal });
+        if (response.errorCode !== 0) throw errorFromCode(response.errorCode, response.errorMessage || undefined);
+        // The broker's messages name the partition already: no place appended (errorFromCode would).
+        return response.results.map(({ topic, partition, errorCode, errorMessage }): ElectionOutcome => (
+          errorCode === 0 ? { topic, partition } : { topic, partition, error: new SamsaClientError(errorSpecForCode(errorCode), errorMessage || undefined, partition < 0 ? { topic } : { topic, partition }) }
+        ));
+      },
+      this.controllerRetries(options),
+    );
+  }
+
+  /**
    * Sends to the controller until every topic has a final answer. Retriable per-topic errors
    * (NotController) and failed connections refresh metadata (to find the controller) and retry
    * those topics only.
@@ -142,16 +183,21 @@ export class Admin implements AsyncDisposable {
         pending = retry;
         if (retryError) throw retryError;
       },
-      {
-        retry: { ...this.cluster.options.retry, retries: Number.MAX_SAFE_INTEGER },
-        deadline: Date.now() + this.cluster.options.defaultApiTimeoutMs,
-        signal: options.signal,
-        onRetriable: async (err) => {
-          if (err instanceof SamsaClientError && needsMetadataRefresh(err.code)) await this.cluster.refresh().catch(() => {});
-        },
-      },
+      this.controllerRetries(options),
     );
     if (failures.length > 0) throw withAll(failures);
+  }
+
+  /** Retries until defaultApiTimeoutMs; NotController and failed connections refresh metadata first. */
+  private controllerRetries(options: AdminRequestOptions): RetryLoopOptions {
+    return {
+      retry: { ...this.cluster.options.retry, retries: Number.MAX_SAFE_INTEGER },
+      deadline: Date.now() + this.cluster.options.defaultApiTimeoutMs,
+      signal: options.signal,
+      onRetriable: async (err) => {
+        if (err instanceof SamsaClientError && needsMetadataRefresh(err.code)) await this.cluster.refresh().catch(() => {});
+      },
+    };
   }
 
   private async controller(): Promise<BrokerConnection> {

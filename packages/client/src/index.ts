@@ -16,6 +16,8 @@ export {
   type AdminRequestOptions,
   type BrokerDescription,
   type ClusterDescription,
+  type ElectionOutcome,
+  type ElectionTarget,
   type NewTopic,
   type PartitionDescription,
   type PartitionOffsets,

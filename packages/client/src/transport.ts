@@ -8,6 +8,7 @@ export interface BrokerRpcs {
   DescribeCluster: [v1.DescribeClusterRequest, v1.DescribeClusterResponse__Output];
   CreateTopics: [v1.CreateTopicsRequest, v1.CreateTopicsResponse__Output];
   DeleteTopics: [v1.DeleteTopicsRequest, v1.DeleteTopicsResponse__Output];
+  ElectLeaders: [v1.ElectLeadersRequest, v1.ElectLeadersResponse__Output];
   Produce: [v1.ProduceRequest, v1.ProduceResponse__Output];
   Fetch: [v1.FetchRequest, v1.FetchResponse__Output];
   ListOffsets: [v1.ListOffsetsRequest, v1.ListOffsetsResponse__Output];

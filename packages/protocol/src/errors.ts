@@ -45,6 +45,8 @@ export const ErrorCodes = Object.freeze({
   FENCED_LEADER_EPOCH: spec(74, 'FencedLeaderEpoch', true, 'The leader epoch in the request is older than the epoch on the broker'),
   UNKNOWN_LEADER_EPOCH: spec(75, 'UnknownLeaderEpoch', true, 'The leader epoch in the request is newer than the epoch on the broker'),
   UNSUPPORTED_COMPRESSION_TYPE: spec(76, 'UnsupportedCompressionType', false, 'The requesting client does not support the compression type of the given partition'),
+  PREFERRED_LEADER_NOT_AVAILABLE: spec(80, 'PreferredLeaderNotAvailable', true, 'The preferred leader is not alive or not in the in-sync replica set'),
+  ELECTION_NOT_NEEDED: spec(84, 'ElectionNotNeeded', false, 'The preferred leader already leads this partition'),
   OFFSET_NOT_AVAILABLE: spec(78, 'OffsetNotAvailable', true, 'The leader high watermark has not caught up from a recent leader election'),
   INVALID_UPDATE_VERSION: spec(95, 'InvalidUpdateVersion', false, 'The given version of the partition state is stale'),
   UNKNOWN_TOPIC_ID: spec(100, 'UnknownTopicId', true, 'This server does not host this topic ID'),

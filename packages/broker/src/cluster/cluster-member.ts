@@ -5,11 +5,11 @@
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { ErrorCodes } from '@samsa/protocol';
+import { ErrorCodes, SamsaError } from '@samsa/protocol';
 import type { Logger } from 'pino';
 import { assignReplicas, validateNewTopic } from '../controller/assignment.js';
-import { ControllerDriver, type NewTopic, type TopicResult } from '../controller/driver.js';
-import type { ControllerInput } from '../controller/core.js';
+import { type AutoLeaderRebalance, ControllerDriver, type NewTopic, type PartitionResult, type TopicResult } from '../controller/driver.js';
+import type { ControllerInput, TopicPartitionRef } from '../controller/core.js';
 import {
   PERSISTENT_PATHS,
   ZNODES,
@@ -51,6 +51,8 @@ export interface ClusterMemberOptions {
    * member (the broker checks it against its data directory's meta.properties).
    */
   readonly verifyClusterId?: (clusterId: string) => Promise<void>;
+  /** While controller, move leadership back to preferred replicas on its own (auto.leader.rebalance.enable). */
+  readonly autoLeaderRebalance?: AutoLeaderRebalance;
 }
 
 /** Errors after which rejoining is pointless: the member stops and emits 'fatal'. */
@@ -148,6 +150,16 @@ export class ClusterMember extends EventEmitter<ClusterMemberEvents> {
     const driver = this.driver;
     if (!driver?.isActive) return names.map(notController);
     return driver.deleteTopics(names);
+  }
+
+  /**
+   * Preferred leader election for the named partitions (all when empty), answered by the controller
+   * only: elsewhere it rejects with NotController, and the client retries at the controller.
+   */
+  async electPreferredLeaders(partitions: readonly TopicPartitionRef[]): Promise<PartitionResult[]> {
+    const driver = this.driver;
+    if (!driver?.isActive) throw new SamsaError(ErrorCodes.NOT_CONTROLLER, 'This broker is not the controller; send leader elections to the controller');
+    return driver.electPreferredLeaders(partitions);
   }
 
   /** A leader's ISR proposal (controller only); the seam replication will call through an RPC. */
@@ -382,6 +394,7 @@ export class ClusterMember extends EventEmitter<ClusterMemberEvents> {
       epochZkVersion: version + 1,
       logger: this.log,
       randomSeed: () => randomInt(0, 2 ** 31 - 1),
+      ...(this.options.autoLeaderRebalance ? { autoLeaderRebalance: this.options.autoLeaderRebalance } : {}),
       onResign: (reason) => {
         if (this.driver !== driver) return;
         this.driver = undefined;

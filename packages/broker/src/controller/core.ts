@@ -21,6 +21,16 @@
  *    the state znode's version;
  *  - a partition whose replicas were all offline when it was created has no state znode yet; it is
  *    initialised (leader = first live replica, ISR = live replicas, epoch 0) once one comes up.
+ *
+ * Preferred leader election (`ElectPreferredLeaders`, Kafka's): a partition's first replica is its
+ * preferred leader, and assignment spreads first replicas evenly over the brokers. A failover moves
+ * leadership away and nothing above moves it back, so a restarted broker would lead nothing until
+ * asked. The election hands leadership to the preferred replica when it is alive and in the ISR,
+ * bumps the leader epoch and keeps the ISR: the new leader has every committed record (it is in the
+ * ISR), and the old one becomes its follower. Asked for explicit partitions (an ElectLeaders request)
+ * each gets an answer; asked for `imbalanced` (the periodic check of auto.leader.rebalance.enable) it
+ * elects, for each broker whose share of preferred partitions it does not lead is above the given
+ * percentage, those of its partitions where it is eligible.
  */
 import { ErrorCodes, type ErrorSpec } from '@samsa/protocol';
 import { assignReplicas, validateNewTopic, validateTopicName } from './assignment.js';
@@ -87,7 +97,22 @@ export type ControllerInput =
       readonly leaderEpoch: number;
       readonly stateZkVersion: number;
       readonly newIsr: readonly number[];
+    }
+  /**
+   * Move leadership back to preferred replicas: the listed partitions (every partition if empty), or
+   * with `imbalanced` those of brokers whose leader imbalance is above `imbalancePercentage`.
+   */
+  | {
+      readonly type: 'ElectPreferredLeaders';
+      readonly partitions: readonly TopicPartitionRef[] | 'imbalanced';
+      /** Only for `imbalanced`: Kafka's leader.imbalance.per.broker.percentage. */
+      readonly imbalancePercentage?: number;
     };
+
+export interface TopicPartitionRef {
+  readonly topic: string;
+  readonly partition: number;
+}
 
 // ---- outputs ----
 
@@ -271,6 +296,10 @@ export class ControllerCore {
       case 'AlterIsr':
         this.alterIsr(input, out);
         break;
+      case 'ElectPreferredLeaders':
+        if (input.partitions === 'imbalanced') this.rebalanceLeaders(input.imbalancePercentage ?? 10, out);
+        else this.electPreferred(input.partitions, out);
+        break;
       default: {
         const never: never = input;
         throw new Error(`ControllerCore: unknown input ${JSON.stringify(never)}`);
@@ -409,6 +438,64 @@ export class ControllerCore {
     this.writeState(this.topics.get(topic)!, partition, after, false, out);
     out.flush(`alter ISR of ${topic}-${partition}`);
     result(ErrorCodes.NONE, '');
+  }
+
+  private electPreferred(requested: readonly TopicPartitionRef[], out: Collector): void {
+    const refs = requested.length > 0 ? requested : this.allPartitions();
+    for (const { topic, partition } of refs) {
+      const result = (error: ErrorSpec, message = ''): void => void out.results.push({ topic, partition, error, message });
+      const rec = this.topics.get(topic);
+      const p = rec?.partitions[partition];
+      if (!rec || !p) {
+        result(ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION, `${topic}-${partition} does not exist`);
+        continue;
+      }
+      const preferred = p.replicas[0]!;
+      if (p.state?.leader === preferred) result(ErrorCodes.ELECTION_NOT_NEEDED, `broker ${preferred} already leads ${topic}-${partition}`);
+      else if (!this.canLeadPreferred(p)) result(ErrorCodes.PREFERRED_LEADER_NOT_AVAILABLE, `preferred leader ${preferred} of ${topic}-${partition} is ${this.live.has(preferred) ? 'not in the ISR' : 'not alive'}`);
+      else {
+        this.movePreferred(rec, partition, out);
+        result(ErrorCodes.NONE);
+      }
+    }
+    out.flush('preferred leader election');
+  }
+
+  /** Kafka's auto leader rebalance: brokers that do not lead more than the given share of their preferred partitions get them back. */
+  private rebalanceLeaders(imbalancePercentage: number, out: Collector): void {
+    const byPreferred = new Map<number, { rec: TopicRec; partition: number }[]>();
+    for (const rec of this.topics.values()) {
+      rec.partitions.forEach((p, partition) => {
+        if (!p.state) return;
+        const preferred = p.replicas[0]!;
+        const list = byPreferred.get(preferred) ?? [];
+        list.push({ rec, partition });
+        byPreferred.set(preferred, list);
+      });
+    }
+    for (const [broker, owned] of [...byPreferred].sort((a, b) => a[0] - b[0])) {
+      if (!this.live.has(broker)) continue;
+      const notLed = owned.filter(({ rec, partition }) => rec.partitions[partition]!.state!.leader !== broker);
+      if (notLed.length * 100 <= imbalancePercentage * owned.length) continue;
+      for (const { rec, partition } of notLed) {
+        if (this.canLeadPreferred(rec.partitions[partition]!)) this.movePreferred(rec, partition, out);
+      }
+    }
+    out.flush('auto leader rebalance');
+  }
+
+  private allPartitions(): TopicPartitionRef[] {
+    return [...this.topics.values()].flatMap((rec) => rec.partitions.map((_, partition) => ({ topic: rec.name, partition })));
+  }
+
+  private canLeadPreferred(p: PartitionRec): boolean {
+    const preferred = p.replicas[0]!;
+    return p.state !== undefined && this.live.has(preferred) && p.state.isr.includes(preferred);
+  }
+
+  private movePreferred(rec: TopicRec, partition: number, out: Collector): void {
+    const s = rec.partitions[partition]!.state!;
+    this.writeState(rec, partition, { leader: rec.partitions[partition]!.replicas[0]!, leaderEpoch: s.leaderEpoch + 1, isr: s.isr, controllerEpoch: this.epoch }, false, out);
   }
 
   // ---- decisions ----

@@ -12,7 +12,7 @@
 import { ErrorCodes, SamsaError } from '@samsa/protocol';
 import type { Logger } from 'pino';
 import { type ZkSession, ZkErrorCode, zkErrorCode, zxidHex } from '../cluster/zk.js';
-import { type ControllerInput, ControllerCore, type RequestResult, type StepOutput, type WriteBatch } from './core.js';
+import { type ControllerInput, ControllerCore, type RequestResult, type StepOutput, type TopicPartitionRef, type WriteBatch } from './core.js';
 import type { ClusterSnapshot, LoadedPartition, LoadedTopic, TopicConfigs } from './types.js';
 import {
   ZNODES,
@@ -35,6 +35,25 @@ export interface TopicResult {
   readonly errorCode: number;
   readonly errorMessage: string;
 }
+
+/** Per-partition answer of ElectLeaders, shaped like the gRPC PartitionResult. */
+export interface PartitionResult {
+  readonly topic: string;
+  readonly partition: number;
+  readonly errorCode: number;
+  readonly errorMessage: string;
+}
+
+/** Kafka's auto.leader.rebalance.enable with its interval and threshold. */
+export interface AutoLeaderRebalance {
+  /** leader.imbalance.check.interval.seconds, in ms. */
+  readonly intervalMs: number;
+  /** leader.imbalance.per.broker.percentage. */
+  readonly imbalancePercentage: number;
+}
+
+/** The first check after an election, as Kafka's controller schedules it (then every interval). */
+const FIRST_REBALANCE_CHECK_MS = 5000;
 
 export interface NewTopic {
   readonly name: string;
@@ -129,6 +148,8 @@ export interface ControllerDriverOptions {
   readonly randomSeed: () => number;
   /** Called once when the driver stops acting as controller because a write was fenced or failed. */
   readonly onResign: (reason: Error) => void;
+  /** Move leadership back to preferred replicas on its own; absent: only when asked (ElectLeaders). */
+  readonly autoLeaderRebalance?: AutoLeaderRebalance;
 }
 
 export class ControllerDriver {
@@ -138,6 +159,7 @@ export class ControllerDriver {
   private readonly log: Logger;
   /** The czxid of each live broker's registration as last read: a new one means the broker restarted. */
   private registrations = new Map<number, string>();
+  private rebalanceTimer: NodeJS.Timeout | undefined;
   private readonly onBrokers = (): void => this.enqueueWatch('brokers', () => this.readBrokers());
   private readonly onTopics = (): void => this.enqueueWatch('topics', () => this.readTopics());
   private readonly onDeletions = (): void => this.enqueueWatch('deletions', () => this.readDeletions());
@@ -171,6 +193,7 @@ export class ControllerDriver {
       // A leader registered after its partition's state was written has restarted since (perhaps while
       // no controller was watching): it must not resume that term, so elect again as for a bounce.
       for (const id of await this.leadersRegisteredAfterTheirState(snapshot)) await this.bounce(id);
+      this.scheduleRebalance(Math.min(FIRST_REBALANCE_CHECK_MS, this.options.autoLeaderRebalance?.intervalMs ?? Infinity));
     });
   }
 
@@ -178,6 +201,7 @@ export class ControllerDriver {
   resign(): void {
     if (!this.active) return;
     this.active = false;
+    clearTimeout(this.rebalanceTimer);
     this.log.info('controller resigned');
   }
 
@@ -203,7 +227,37 @@ export class ControllerDriver {
     return this.request(input.topic, { type: 'AlterIsr', ...input });
   }
 
+  /**
+   * ElectLeaders (preferred): one answer per partition, every partition of the cluster when none is
+   * named. ElectionNotNeeded means the preferred replica leads already.
+   */
+  electPreferredLeaders(partitions: readonly TopicPartitionRef[]): Promise<PartitionResult[]> {
+    return this.enqueue(async () => {
+      if (!this.active) throw new SamsaError(ErrorCodes.NOT_CONTROLLER, 'This broker is not the controller');
+      const { out, failure } = await this.runCapturing({ type: 'ElectPreferredLeaders', partitions });
+      // A failed write moved nothing: the partitions it would have moved report the failure instead.
+      const failed = failure === undefined ? undefined : failure instanceof SamsaError ? failure : new SamsaError(ErrorCodes.UNKNOWN_SERVER_ERROR, String(failure));
+      return out.results.map((r) => {
+        const error = failed && r.error.code === ErrorCodes.NONE.code ? { errorCode: failed.code, errorMessage: failed.detail } : { errorCode: r.error.code, errorMessage: r.message };
+        return { topic: r.topic, partition: r.partition ?? -1, ...error };
+      });
+    });
+  }
+
   // ---- internals ----
+
+  /** The periodic auto leader rebalance (when configured): each check runs in the input queue. */
+  private scheduleRebalance(delayMs: number): void {
+    const auto = this.options.autoLeaderRebalance;
+    if (!auto || !this.active || !Number.isFinite(delayMs)) return;
+    this.rebalanceTimer = setTimeout(() => {
+      this.enqueueWatch('leader imbalance check', async () => {
+        await this.run({ type: 'ElectPreferredLeaders', partitions: 'imbalanced', imbalancePercentage: auto.imbalancePercentage });
+        this.scheduleRebalance(auto.intervalMs);
+      });
+    }, delayMs);
+    this.rebalanceTimer.unref();
+  }
 
   private enqueue<T>(task: () => Promise<T>): Promise<T> {
     const next = this.queue.then(task);

@@ -5,7 +5,7 @@ import { SamsaError, loadBrokerProto, loadReplicationProto, type v1 } from '@sam
 import type { Logger } from 'pino';
 import { grpcAddress } from '../controller/types.js';
 import type { BrokerContext } from './context.js';
-import { handleCreateTopics, handleDeleteTopics, handleDescribeCluster } from './handlers/admin.js';
+import { handleCreateTopics, handleDeleteTopics, handleDescribeCluster, handleElectLeaders } from './handlers/admin.js';
 import { handleFetch } from './handlers/fetch.js';
 import { handleListOffsets } from './handlers/list-offsets.js';
 import { handleMetadata } from './handlers/metadata.js';
@@ -185,6 +185,7 @@ export async function startGrpcServer(options: {
     DescribeCluster: unary<v1.DescribeClusterRequest__Output, v1.DescribeClusterResponse>(context, logger, 'DescribeCluster', (ctx) => handleDescribeCluster(ctx)),
     CreateTopics: unary<v1.CreateTopicsRequest__Output, v1.CreateTopicsResponse>(context, logger, 'CreateTopics', handleCreateTopics),
     DeleteTopics: unary<v1.DeleteTopicsRequest__Output, v1.DeleteTopicsResponse>(context, logger, 'DeleteTopics', handleDeleteTopics),
+    ElectLeaders: unary<v1.ElectLeadersRequest__Output, v1.ElectLeadersResponse>(context, logger, 'ElectLeaders', handleElectLeaders),
     Produce: unary<v1.ProduceRequest__Output, v1.ProduceResponse>(context, logger, 'Produce', handleProduce),
     ProduceStream: correlatedStream<v1.ProduceRequest__Output, v1.ProduceResponse>(context, logger, 'Produce', handleProduce),
     Fetch: unary<v1.FetchRequest__Output, v1.FetchResponse>(context, logger, 'Fetch', handleFetch),

@@ -233,3 +233,76 @@ describe('ControllerCore: topics written by others, deletion, AlterIsr', () => {
     expect(alter({ leaderId: 2, leaderEpoch: 1, stateZkVersion: 2, newIsr: [2, 3] }).results[0]!.error).toBe(ErrorCodes.NONE); // expand
   });
 });
+
+/** The leader of `topic`-`p` takes `broker` back into its ISR (as replication would once it caught up). */
+function rejoin(core: ControllerCore, topic: string, p: number, broker: number): void {
+  const view = core.topic(topic)!.partitions[p]!;
+  const s = view.state!;
+  const out = core.step({ type: 'AlterIsr', topic, partition: p, leaderId: s.leader, leaderEpoch: s.leaderEpoch, stateZkVersion: view.stateZkVersion, newIsr: [...s.isr, broker] });
+  expect(out.results[0]!.error).toBe(ErrorCodes.NONE);
+}
+
+const elect = (core: ControllerCore, partitions: Array<{ topic: string; partition: number }>) => core.step({ type: 'ElectPreferredLeaders', partitions });
+
+describe('ControllerCore: preferred leader election', () => {
+  it('moves leadership back to the first replica once it is alive and in the ISR, bumping the epoch and keeping the ISR', () => {
+    const core = elected([1, 2, 3], 7);
+    create(core, 't', 3, 3); // [1,2,3] [2,3,1] [3,1,2]
+    core.step({ type: 'BrokerDown', brokerId: 1 });
+    core.step({ type: 'BrokerUp', brokerId: 1 });
+    expect(state(core, 't', 0)).toMatchObject({ leader: 2, leaderEpoch: 1, isr: [2, 3] });
+
+    // Back but not caught up: it may not lead.
+    const early = elect(core, [{ topic: 't', partition: 0 }]);
+    expect(early.results).toEqual([{ topic: 't', partition: 0, error: ErrorCodes.PREFERRED_LEADER_NOT_AVAILABLE, message: 'preferred leader 1 of t-0 is not in the ISR' }]);
+    expect(early.writes).toEqual([]);
+
+    rejoin(core, 't', 0, 1);
+    const out = elect(core, [{ topic: 't', partition: 0 }, { topic: 't', partition: 1 }]);
+    expect(out.results.map((r) => [r.partition, r.error])).toEqual([[0, ErrorCodes.NONE], [1, ErrorCodes.ELECTION_NOT_NEEDED]]);
+    expect(state(core, 't', 0)).toEqual({ leader: 1, leaderEpoch: 2, isr: [2, 3, 1], controllerEpoch: 7 });
+    // One version-checked write; every replica hears its new role.
+    expect(out.writes.flatMap((w) => w.ops)).toEqual([expect.objectContaining({ op: 'set', path: partitionStatePath('t', 0), expectedVersion: 2 })]);
+    expect(out.announcements.map((a) => [a.brokerId, a.role])).toEqual([[1, 'leader'], [2, 'follower'], [3, 'follower']]);
+    expect(out.changes).toEqual([expect.objectContaining({ topic: 't', partition: 0, unclean: false })]);
+  });
+
+  it('answers unknown partitions and dead preferred replicas with typed errors; an empty list means every partition', () => {
+    const core = elected([1, 2]);
+    create(core, 'a', 2, 2); // [1,2] [2,1]
+    core.step({ type: 'BrokerDown', brokerId: 1 });
+    const out = elect(core, [{ topic: 'a', partition: 0 }, { topic: 'a', partition: 5 }, { topic: 'nope', partition: 0 }]);
+    expect(out.results.map((r) => [r.topic, r.partition, r.error.name, r.message])).toEqual([
+      ['a', 0, 'PreferredLeaderNotAvailable', 'preferred leader 1 of a-0 is not alive'],
+      ['a', 5, 'UnknownTopicOrPartition', 'a-5 does not exist'],
+      ['nope', 0, 'UnknownTopicOrPartition', 'nope-0 does not exist'],
+    ]);
+    expect(out.writes).toEqual([]);
+    expect(elect(core, []).results.map((r) => [r.partition, r.error.name])).toEqual([[0, 'PreferredLeaderNotAvailable'], [1, 'ElectionNotNeeded']]);
+  });
+
+  it('the periodic check moves back only the partitions of brokers above the imbalance percentage', () => {
+    const core = elected([1, 2, 3]);
+    create(core, 'big', 30, 2); // each broker is preferred for 10 partitions
+    const preferredBy = (b: number) => core.topic('big')!.partitions.filter((p) => p.replicas[0] === b).map((p) => p.partition);
+    core.step({ type: 'BrokerDown', brokerId: 1 });
+    core.step({ type: 'BrokerUp', brokerId: 1 });
+    const ones = preferredBy(1);
+    expect(ones.every((p) => state(core, 'big', p).leader !== 1)).toBe(true);
+    // Nine of broker 1's ten caught up; one did not.
+    for (const p of ones.slice(0, 9)) rejoin(core, 'big', p, 1);
+    // Broker 1 leads none of its ten: 100% > 10%. The one out of the ISR stays where it is.
+    const out = core.step({ type: 'ElectPreferredLeaders', partitions: 'imbalanced', imbalancePercentage: 10 });
+    expect(out.results).toEqual([]);
+    expect(ones.map((p) => state(core, 'big', p).leader)).toEqual([...Array(9).fill(1), state(core, 'big', ones[9]!).leader]);
+    expect(state(core, 'big', ones[9]!).leader).not.toBe(1);
+    // 1 of 10 not led is 10%: not above the threshold, nothing moves, not even once it is eligible.
+    rejoin(core, 'big', ones[9]!, 1);
+    expect(core.step({ type: 'ElectPreferredLeaders', partitions: 'imbalanced', imbalancePercentage: 10 }).writes).toEqual([]);
+    // A lower threshold moves it.
+    core.step({ type: 'ElectPreferredLeaders', partitions: 'imbalanced', imbalancePercentage: 5 });
+    expect(ones.every((p) => state(core, 'big', p).leader === 1)).toBe(true);
+    // Balanced: a check writes nothing.
+    expect(core.step({ type: 'ElectPreferredLeaders', partitions: 'imbalanced', imbalancePercentage: 0 }).writes).toEqual([]);
+  });
+});

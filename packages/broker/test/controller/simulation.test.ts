@@ -1,7 +1,7 @@
 /**
  * Seeded random schedules of broker failures and returns, topic creation (by the controller and by
- * other brokers) and deletion, leader ISR proposals, ISR writes behind the controller's back, and
- * controller failovers, checked against invariants after every step. Writes go to an in-memory znode
+ * other brokers) and deletion, leader ISR proposals, ISR writes behind the controller's back,
+ * preferred leader elections (asked for, and the periodic imbalance check) and controller failovers, checked against invariants after every step. Writes go to an in-memory znode
  * store with ZooKeeper's version and parent rules; a failed write is followed by a re-read, as the
  * driver does; failover controllers load from the store. The invariants are checked on what is
  * persisted. A failing seed reproduces: run with SIM_SEED=<seed>.
@@ -109,6 +109,7 @@ interface Stats {
   unclean: number;
   failovers: number;
   resyncs: number;
+  preferred: number;
 }
 
 function runSchedule(seed: number, steps: number): Stats {
@@ -118,7 +119,7 @@ function runSchedule(seed: number, steps: number): Stats {
   const live = new Set<number>([1, 2, 3]);
   let epoch = 1;
   let core = new ControllerCore();
-  const stats: Stats = { elections: 0, unclean: 0, failovers: 0, resyncs: 0 };
+  const stats: Stats = { elections: 0, unclean: 0, failovers: 0, resyncs: 0, preferred: 0 };
   // Checked on what is persisted: a decision whose write failed never happened.
   const persisted = new Map<string, LeaderAndIsr>(); // by topic incarnation and partition
   const leaderAt = new Map<string, number>(); // by incarnation, partition and leader epoch
@@ -263,6 +264,33 @@ function runSchedule(seed: number, steps: number): Stats {
       store.apply({ reason: 'leader ISR shrink', ops: [{ op: 'set', path: partitionStatePath(p.topic, p.partition), data: encodePartitionState({ ...s, isr }), expectedVersion: stored.version }] });
       behindTheBack.add(`${p.topic}@${store.nodes.get(topicPath(p.topic))!.czxid}-${p.partition}`);
       check(`step ${i}: ISR shrink behind the controller's back`);
+    } else if (r < 0.94) {
+      // Preferred leader election: some partitions by name, or the periodic imbalance check.
+      // Named: mostly partitions led by another replica than their first, where an election can happen.
+      const displaced = core.knownTopics().flatMap((t) => core.topic(t)!.partitions).filter((p) => p.state && p.state.leader !== -1 && p.state.leader !== p.replicas[0]);
+      // Often the first replica has caught up since: its leader takes it back into the ISR first.
+      const behind = displaced.filter((p) => live.has(p.replicas[0]!) && !p.state!.isr.includes(p.replicas[0]!));
+      if (behind.length > 0 && rand() < 0.7) {
+        const p = pick(behind);
+        drive({ type: 'AlterIsr', topic: p.topic, partition: p.partition, leaderId: p.state!.leader, leaderEpoch: p.state!.leaderEpoch, stateZkVersion: p.stateZkVersion, newIsr: [...p.state!.isr, p.replicas[0]!] });
+        check(`step ${i}: first replica back in the ISR`);
+      }
+      const named = rand() < 0.5;
+      const input: ControllerInput = named
+        ? { type: 'ElectPreferredLeaders', partitions: Array.from({ length: 1 + Math.floor(rand() * 3) }, () => (displaced.length > 0 && rand() < 0.8 ? pick(displaced) : randomPartition())).filter((p) => p !== undefined).map((p) => ({ topic: p.topic, partition: p.partition })) }
+        : { type: 'ElectPreferredLeaders', partitions: 'imbalanced', imbalancePercentage: pick([0, 10, 50]) };
+      const { out, failed } = drive(input);
+      for (const c of out.changes) {
+        const preferred = core.topic(c.topic)?.partitions[c.partition]?.replicas[0];
+        invariant(c.after.leader === preferred && !c.unclean && isDeepStrictEqual(c.after.isr, c.before?.isr), `seed ${seed}, step ${i}: preferred election of ${c.topic}-${c.partition} gave ${JSON.stringify(c.after)}`);
+      }
+      for (const res of out.results) {
+        const view = core.topic(res.topic)?.partitions[res.partition!];
+        if (res.error === ErrorCodes.NONE && !failed) invariant(view?.state?.leader === view?.replicas[0], `seed ${seed}, step ${i}: elected ${res.topic}-${res.partition} is not led by its preferred replica`);
+        if (res.error === ErrorCodes.ELECTION_NOT_NEEDED) invariant(view?.state?.leader === view?.replicas[0], `seed ${seed}, step ${i}: ElectionNotNeeded for ${res.topic}-${res.partition} led by ${view?.state?.leader}`);
+      }
+      if (!failed) stats.preferred += out.changes.length;
+      check(`step ${i}: preferred leader election`);
     } else {
       // Controller failover: a new core loads what the old one wrote, with a higher epoch.
       stats.failovers++;
@@ -278,18 +306,20 @@ describe('ControllerCore: seeded random schedules', () => {
   const only = process.env.SIM_SEED;
   const seeds = only ? [Number(only)] : Array.from({ length: 100 }, (_, i) => i + 1);
   it(`holds the invariants for ${seeds.length} seeds x 300 steps`, () => {
-    const total: Stats = { elections: 0, unclean: 0, failovers: 0, resyncs: 0 };
+    const total: Stats = { elections: 0, unclean: 0, failovers: 0, resyncs: 0, preferred: 0 };
     for (const seed of seeds) {
       const s = runSchedule(seed, 300);
       total.elections += s.elections;
       total.unclean += s.unclean;
       total.failovers += s.failovers;
       total.resyncs += s.resyncs;
+      total.preferred += s.preferred;
     }
     // The schedules must actually exercise elections, unclean elections and failovers.
     expect(total.elections).toBeGreaterThan(100);
     expect(total.unclean).toBeGreaterThan(5);
     expect(total.failovers).toBeGreaterThan(100);
     expect(total.resyncs).toBeGreaterThan(50);
+    expect(total.preferred).toBeGreaterThan(100);
   });
 });

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { registerBench } from './bench.js';
 import { registerConsole } from './console.js';
 import { registerDev } from './dev.js';
+import { registerLeaderElection } from './leader-election.js';
 import { registerLog } from './log.js';
 import { registerServers } from './servers.js';
 import { registerTopics } from './topics.js';
@@ -14,6 +15,7 @@ export function registerCommands(program: Command): void {
   registerDev(program);
   registerServers(program);
   registerTopics(program);
+  registerLeaderElection(program);
   registerConsole(program);
   registerLog(program);
   registerBench(program);

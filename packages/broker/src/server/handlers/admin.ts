@@ -1,8 +1,9 @@
 import { ErrorCodes, SamsaError, type v1 } from '@samsa/protocol';
 import { validateTopicConfigs } from '../../config.js';
+import type { TopicPartitionRef } from '../../controller/core.js';
 import type { NewTopic } from '../../controller/driver.js';
 import type { BrokerContext } from '../context.js';
-import { errorFields } from '../errors.js';
+import { NO_ERROR, errorFields } from '../errors.js';
 import { brokersOn } from './metadata.js';
 
 /** How long CreateTopics/DeleteTopics wait for the result to show in metadata when asked for no limit. */
@@ -54,6 +55,41 @@ export async function handleDeleteTopics(ctx: BrokerContext, request: v1.DeleteT
       .catch(() => undefined);
   }
   return { topics: results.map((r) => ({ ...r })) };
+}
+
+/**
+ * ElectLeaders (preferred), answered by the controller; elsewhere the whole request fails with
+ * NotController and the client retries there. A topic named without partitions means all of its
+ * partitions, no topic at all every partition in the cluster. When the request has a timeout the
+ * answer waits until the new leaders show in this broker's metadata.
+ */
+export async function handleElectLeaders(ctx: BrokerContext, request: v1.ElectLeadersRequest__Output): Promise<v1.ElectLeadersResponse> {
+  const image = ctx.member.metadata.image;
+  const refs: TopicPartitionRef[] = [];
+  const unknown: v1.ElectionResult[] = [];
+  for (const t of request.topics) {
+    const partitions = t.partitions.length > 0 ? t.partitions : (image.topics.get(t.topic)?.partitions.map((p) => p.partition) ?? []);
+    if (partitions.length === 0) unknown.push({ topic: t.topic, partition: -1, ...errorFields(ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION, `Topic '${t.topic}' does not exist`) });
+    for (const partition of partitions) refs.push({ topic: t.topic, partition });
+  }
+  if (request.topics.length > 0 && refs.length === 0) return { ...NO_ERROR, results: unknown };
+  let results;
+  try {
+    results = await ctx.member.electPreferredLeaders(refs);
+  } catch (err) {
+    if (err instanceof SamsaError) return { errorCode: err.code, errorMessage: err.detail, results: [] };
+    throw err;
+  }
+  const elected = results.filter((r) => r.errorCode === 0);
+  if (elected.length > 0 && request.timeoutMs !== 0) {
+    await ctx.member.metadata
+      .waitFor((now) => elected.every((r) => {
+        const p = now.topics.get(r.topic)?.partitions[r.partition];
+        return p !== undefined && p.leader === p.replicas[0];
+      }), timeoutOf(request.timeoutMs))
+      .catch(() => undefined); // decided and written; the brokers may still be taking their roles
+  }
+  return { ...NO_ERROR, results: [...unknown, ...results] };
 }
 
 export function handleDescribeCluster(ctx: BrokerContext): v1.DescribeClusterResponse {
