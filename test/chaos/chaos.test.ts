@@ -2,7 +2,8 @@
  * Chaos: a 3-broker cluster of real processes on the embedded coordinator, a topic with replication
  * factor 3 and min.insync.replicas 2, producers writing unique sequenced values with acks=all, and a
  * nemesis that kills leaders (SIGKILL), kills the controller, pauses a leader past its session
- * timeout (SIGSTOP) and kills two brokers at once. Afterwards every partition is read back and
+ * timeout (SIGSTOP), kills two brokers at once, and hands leadership back to a restarted broker
+ * (preferred leader election). Afterwards every partition is read back and
  * checked (no acknowledged write lost, no holes, order kept), and every replica's files are compared
  * byte for byte up to the high watermark.
  */
@@ -206,6 +207,20 @@ describe('chaos: acks=all, replication factor 3, min.insync.replicas 2', () => {
       return () => cluster.startBroker(leader);
     });
 
+    // Leadership handed over while writes flow: a broker killed and restarted leads nothing until a
+    // preferred leader election gives its partitions back (or the controller's own imbalance check
+    // did already, when the kill also moved the controller).
+    await fault('SIGKILL the preferred leader of partition 0, then restart it', async () => {
+      const preferred = (await describeTopic()).partitions[0]!.replicas[0]!;
+      await cluster.killBroker(preferred);
+      return () => cluster.startBroker(preferred);
+    });
+    const elections: string[] = [];
+    await fault('preferred leader election for every partition', async () => {
+      for (const o of await admin.admin().electPreferredLeaders()) elections.push(`${o.topic}-${o.partition}: ${o.error?.errorName ?? 'elected'}`);
+      return async () => {};
+    });
+
     await workload.stop();
     await healthy();
 
@@ -233,11 +248,15 @@ describe('chaos: acks=all, replication factor 3, min.insync.replicas 2', () => {
       holes: verdict.holes.length,
       reordered: verdict.reordered.length,
       refusedWhileTwoBrokersWereDown: refusals,
+      preferredLeaderElection: elections,
       faults: reports,
     };
     console.log(`chaos figures: ${JSON.stringify(summary, null, 2)}`);
 
     expect(refusals.some((r) => r.startsWith('ACKNOWLEDGED'))).toBe(false);
+    // One answer per partition, and none but these (an ISR that shrank meanwhile may refuse one).
+    expect(elections).toHaveLength(PARTITIONS);
+    expect(elections.every((e) => /: (elected|ElectionNotNeeded|PreferredLeaderNotAvailable)$/.test(e))).toBe(true);
     expect(verdict.lost).toEqual([]);
     expect(verdict.holes).toEqual([]);
     expect(verdict.reordered).toEqual([]);
