@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runSamsa } from '../helpers/cli.js';
 import { CLI_MAIN, LocalCluster } from '../helpers/cluster.js';
 import { freePort } from '../helpers/ports.js';
 import { createTempDir } from '../helpers/temp.js';
@@ -11,23 +12,7 @@ import { waitFor } from '../helpers/wait.js';
 let cluster: LocalCluster;
 let bootstrap: string;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function samsa(args: string[], stdin = ''): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI_MAIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(stdin);
-  });
-}
+const samsa = runSamsa;
 
 beforeAll(async () => {
   cluster = await LocalCluster.start({ brokers: 1 });
@@ -122,12 +107,7 @@ describe('samsa CLI', () => {
     const bad = await samsa(['coordinator', 'start', '--data-dir', 'unused', '--log-level', 'loud']);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/--log-level must be one of trace, debug, info, warn, error, fatal, silent/);
-    const badEnv = await new Promise<Run>((resolve) => {
-      const child = spawn(process.execPath, [CLI_MAIN, 'broker', 'start', '--id', '1', '--data-dir', 'unused'], { env: { ...process.env, SAMSA_LOG_LEVEL: 'loud' } });
-      let stderr = '';
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('close', (code) => resolve({ code, stdout: '', stderr }));
-    });
+    const badEnv = await samsa(['broker', 'start', '--id', '1', '--data-dir', 'unused'], '', { SAMSA_LOG_LEVEL: 'loud' });
     expect(badEnv.code).not.toBe(0);
     expect(badEnv.stderr.trim().split('\n')).toEqual(["samsa: SAMSA_LOG_LEVEL must be one of trace, debug, info, warn, error, fatal, silent, not 'loud'"]);
 

@@ -4,25 +4,14 @@
  * `samsa leader-election`, or on its own with auto.leader.rebalance.enable. Writes going on meanwhile
  * with acks=all are all kept, in order.
  */
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Samsa, type PartitionDescription } from '@samsa/client';
-import { CLI_MAIN, LocalCluster } from '../helpers/cluster.js';
+import { runSamsa } from '../helpers/cli.js';
+import { LocalCluster } from '../helpers/cluster.js';
 import { waitFor } from '../helpers/wait.js';
 
 const SESSION_TIMEOUT_MS = 6000;
 const BROKER_SETTINGS = { 'zookeeper.session.timeout.ms': String(SESSION_TIMEOUT_MS), 'replica.lag.time.max.ms': '1500' };
-
-function samsaCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI_MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 const client = (cluster: LocalCluster) => new Samsa({ brokers: cluster.bootstrap, requestTimeoutMs: 4000, retry: { retries: 100, initialRetryTimeMs: 50, maxRetryTimeMs: 300 } });
 
@@ -87,105 +76,99 @@ async function expectAllKept(samsa: Samsa, topic: string, acknowledged: readonly
   expect(lost).toEqual([]);
 }
 
-describe('preferred leader election when asked (samsa leader-election)', () => {
-  let cluster: LocalCluster;
-  let samsa: Samsa;
-
+/** A 3-broker cluster with these settings, and a client, for the tests of one describe block. */
+function clusterForBlock(settings: Record<string, string>): { cluster: LocalCluster; samsa: Samsa } {
+  const ctx = {} as { cluster: LocalCluster; samsa: Samsa };
   beforeAll(async () => {
-    cluster = await LocalCluster.start({ brokers: 3, brokerSettings: { ...BROKER_SETTINGS, 'auto.leader.rebalance.enable': 'false' } });
-    samsa = client(cluster);
+    ctx.cluster = await LocalCluster.start({ brokers: 3, brokerSettings: { ...BROKER_SETTINGS, ...settings } });
+    ctx.samsa = client(ctx.cluster);
   }, 60_000);
-
   afterAll(async () => {
-    await samsa?.close();
-    await cluster?.close();
+    await ctx.samsa?.close();
+    await ctx.cluster?.close();
   });
+  return ctx;
+}
+
+/**
+ * Creates a topic (6 partitions, RF 3, min.insync.replicas 2), runs `body` while a writer sends to it
+ * with acks=all, then checks that every acknowledged value was kept.
+ */
+async function whileWriting(samsa: Samsa, topic: string, body: () => Promise<void>): Promise<void> {
+  await samsa.admin().createTopics([{ topic, numPartitions: 6, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } }]);
+  await waitFor(async () => (await partitions(samsa, topic)).every((p) => p.isr.length === 3), { description: 'full ISRs' });
+  const writer = backgroundWriter(samsa, topic);
+  try {
+    await body();
+  } finally {
+    await writer.stop();
+  }
+  expect(writer.acknowledged.length).toBeGreaterThan(0);
+  await expectAllKept(samsa, topic, writer.acknowledged);
+}
+
+describe('preferred leader election when asked (samsa leader-election)', () => {
+  const ctx = clusterForBlock({ 'auto.leader.rebalance.enable': 'false' });
 
   it('moves leadership back to the restarted broker, bumps the leader epochs and loses no acknowledged write', async () => {
+    const { cluster, samsa } = ctx;
     const topic = `elect-${process.pid}`;
-    await samsa.admin().createTopics([{ topic, numPartitions: 6, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } }]);
-    await waitFor(async () => (await partitions(samsa, topic)).every((p) => p.isr.length === 3), { description: 'full ISRs' });
-    const writer = backgroundWriter(samsa, topic);
-    try {
-      await electWhileWriting(topic);
-    } finally {
-      await writer.stop();
-    }
-    expect(writer.acknowledged.length).toBeGreaterThan(0);
-    await expectAllKept(samsa, topic, writer.acknowledged);
+    await whileWriting(samsa, topic, async () => {
+      const preferred = await displaceBroker1(cluster, samsa, topic);
+      // Without auto rebalance, broker 1 is back in every ISR and leads nothing.
+      const before = await partitions(samsa, topic);
+      expect(before.filter((p) => p.leader === 1)).toEqual([]);
+
+      const bootstrap = `--bootstrap-server=${cluster.bootstrap.join(',')}`;
+      const run = await runSamsa(['leader-election', '--election-type', 'preferred', '--all-topic-partitions', bootstrap]);
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
+      const names = (ps: number[]) => ps.map((p) => `${topic}-${p}`).join(', ');
+      const others = before.map((p) => p.partition).filter((p) => !preferred.includes(p));
+      expect(run.stdout).toBe(`Successfully completed leader election (PREFERRED) for partitions ${names(preferred)}\nValid replica already elected for partitions ${names(others)}\n`);
+
+      const after = await partitions(samsa, topic);
+      for (const p of after) {
+        expect(p.leader).toBe(p.replicas[0]);
+        const was = before.find((b) => b.partition === p.partition)!;
+        // A new leader gets a new epoch; the others keep theirs.
+        expect(p.leaderEpoch).toBe(preferred.includes(p.partition) ? was.leaderEpoch + 1 : was.leaderEpoch);
+        expect(p.isr).toContain(p.leader);
+      }
+
+      // Again: nothing to do, exit code 0. One partition by name works too.
+      const again = await runSamsa(['leader-election', '--election-type', 'preferred', '--topic', topic, '--partition', String(preferred[0]), bootstrap]);
+      expect(again).toEqual({ code: 0, stdout: `Valid replica already elected for partitions ${topic}-${preferred[0]}\n`, stderr: '' });
+    });
   });
 
-  async function electWhileWriting(topic: string): Promise<void> {
-    const preferred = await displaceBroker1(cluster, samsa, topic);
-    // Without auto rebalance, broker 1 is back in every ISR and leads nothing.
-    const before = await partitions(samsa, topic);
-    expect(before.filter((p) => p.leader === 1)).toEqual([]);
-
-    const bootstrap = `--bootstrap-server=${cluster.bootstrap.join(',')}`;
-    const run = await samsaCli(['leader-election', '--election-type', 'preferred', '--all-topic-partitions', bootstrap]);
-    expect(run.stderr).toBe('');
-    expect(run.code).toBe(0);
-    const names = (ps: number[]) => ps.map((p) => `${topic}-${p}`).join(', ');
-    const others = before.map((p) => p.partition).filter((p) => !preferred.includes(p));
-    expect(run.stdout).toBe(`Successfully completed leader election (PREFERRED) for partitions ${names(preferred)}\nValid replica already elected for partitions ${names(others)}\n`);
-
-    const after = await partitions(samsa, topic);
-    for (const p of after) {
-      expect(p.leader).toBe(p.replicas[0]);
-      const was = before.find((b) => b.partition === p.partition)!;
-      // A new leader gets a new epoch; the others keep theirs.
-      expect(p.leaderEpoch).toBe(preferred.includes(p.partition) ? was.leaderEpoch + 1 : was.leaderEpoch);
-      expect(p.isr).toContain(p.leader);
-    }
-
-    // Again: nothing to do, exit code 0. One partition by name works too.
-    const again = await samsaCli(['leader-election', '--election-type', 'preferred', '--topic', topic, '--partition', String(preferred[0]), bootstrap]);
-    expect(again).toEqual({ code: 0, stdout: `Valid replica already elected for partitions ${topic}-${preferred[0]}\n`, stderr: '' });
-  }
-
   it('says which partitions could not be elected, and why, with exit code 1', async () => {
+    const { cluster } = ctx;
     const bootstrap = `--bootstrap-server=${cluster.bootstrap.join(',')}`;
-    const unknown = await samsaCli(['leader-election', '--election-type', 'preferred', '--topic', 'no-such-topic', bootstrap]);
+    const unknown = await runSamsa(['leader-election', '--election-type', 'preferred', '--topic', 'no-such-topic', bootstrap]);
     expect(unknown.code).toBe(1);
     expect(unknown.stdout).toMatch(/^Error completing leader election \(PREFERRED\) for partition no-such-topic: .*does not exist/);
     expect(unknown.stderr.trim().split('\n')).toHaveLength(1);
 
-    const usage = await samsaCli(['leader-election', '--election-type', 'unclean', '--all-topic-partitions', bootstrap]);
+    const usage = await runSamsa(['leader-election', '--election-type', 'unclean', '--all-topic-partitions', bootstrap]);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toMatch(/--election-type must be preferred/);
   });
 });
 
 describe('auto.leader.rebalance.enable', () => {
-  let cluster: LocalCluster;
-  let samsa: Samsa;
-
-  beforeAll(async () => {
-    cluster = await LocalCluster.start({ brokers: 3, brokerSettings: { ...BROKER_SETTINGS, 'leader.imbalance.check.interval.seconds': '1' } });
-    samsa = client(cluster);
-  }, 60_000);
-
-  afterAll(async () => {
-    await samsa?.close();
-    await cluster?.close();
-  });
+  const ctx = clusterForBlock({ 'leader.imbalance.check.interval.seconds': '1' });
 
   it('gives a restarted broker its preferred partitions back on its own once it is in sync', async () => {
+    const { cluster, samsa } = ctx;
     const topic = `rebalance-${process.pid}`;
-    await samsa.admin().createTopics([{ topic, numPartitions: 6, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } }]);
-    await waitFor(async () => (await partitions(samsa, topic)).every((p) => p.isr.length === 3), { description: 'full ISRs' });
-    const writer = backgroundWriter(samsa, topic);
-    try {
+    await whileWriting(samsa, topic, async () => {
       const preferred = await displaceBroker1(cluster, samsa, topic);
       const led = await waitFor(async () => {
         const ps = await partitions(samsa, topic);
         return ps.every((p) => p.leader === p.replicas[0]) ? ps : undefined;
       }, { timeoutMs: 20_000, description: 'every partition led by its preferred replica again' });
       expect(led.filter((p) => p.leader === 1).map((p) => p.partition)).toEqual(preferred);
-    } finally {
-      await writer.stop();
-    }
-    expect(writer.acknowledged.length).toBeGreaterThan(0);
-    await expectAllKept(samsa, topic, writer.acknowledged);
+    });
   });
 });
