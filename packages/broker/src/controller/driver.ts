@@ -235,10 +235,13 @@ export class ControllerDriver {
     return this.enqueue(async () => {
       if (!this.active) throw new SamsaError(ErrorCodes.NOT_CONTROLLER, 'This broker is not the controller');
       const { out, failure } = await this.runCapturing({ type: 'ElectPreferredLeaders', partitions });
-      // A failed write moved nothing: the partitions it would have moved report the failure instead.
-      const failed = failure === undefined ? undefined : failure instanceof SamsaError ? failure : new SamsaError(ErrorCodes.UNKNOWN_SERVER_ERROR, String(failure));
+      // Fenced or lost the session: the whole request goes to the next controller (the client retries).
+      if (failure instanceof SamsaError) throw new SamsaError(ErrorCodes.NOT_CONTROLLER, `this broker stopped being the controller: ${failure.detail}`, { cause: failure });
+      // Any other failed write moved nothing: the partitions it would have moved report it instead.
       return out.results.map((r) => {
-        const error = failed && r.error.code === ErrorCodes.NONE.code ? { errorCode: failed.code, errorMessage: failed.detail } : { errorCode: r.error.code, errorMessage: r.message };
+        const error = failure !== undefined && r.error.code === ErrorCodes.NONE.code
+          ? { errorCode: ErrorCodes.UNKNOWN_SERVER_ERROR.code, errorMessage: `the election was not written: ${String(failure)}` }
+          : { errorCode: r.error.code, errorMessage: r.message };
         return { topic: r.topic, partition: r.partition ?? -1, ...error };
       });
     });
