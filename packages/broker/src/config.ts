@@ -79,7 +79,7 @@ export const BROKER_SETTINGS = {
   'replica.lag.time.max.ms': long(30000, 1, 'a follower not caught up for this long leaves the ISR'),
   'auto.leader.rebalance.enable': bool(true, 'the controller moves leadership back to preferred replicas (each partition\'s first) when a broker leads too few of them'),
   'leader.imbalance.check.interval.seconds': long(300, 1, 'how often the controller checks leader imbalance'),
-  'leader.imbalance.per.broker.percentage': int(10, 0, 'a broker not leading more than this share of its preferred partitions gets them back'),
+  'leader.imbalance.per.broker.percentage': int(10, 0, 'when more than this share (percent) of the partitions a broker is preferred for are led by others, they move back to it'),
   'replica.high.watermark.checkpoint.interval.ms': long(5000, 1, 'how often the partitions\' high watermarks are saved to replication-offset-checkpoint in log.dirs (also at shutdown)'),
   'log.retention.check.interval.ms': long(300000, 1, 'how often retention is enforced'),
   'socket.request.max.bytes': int(104857600, 1024, 'largest request the broker accepts'),

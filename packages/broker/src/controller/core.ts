@@ -461,7 +461,7 @@ export class ControllerCore {
     out.flush('preferred leader election');
   }
 
-  /** Kafka's auto leader rebalance: brokers that do not lead more than the given share of their preferred partitions get them back. */
+  /** Kafka's auto leader rebalance: a broker with more than the given share of its preferred partitions led by others gets them back. */
   private rebalanceLeaders(imbalancePercentage: number, out: Collector): void {
     const byPreferred = new Map<number, { rec: TopicRec; partition: number }[]>();
     for (const rec of this.topics.values()) {
