@@ -210,8 +210,11 @@ describe('chaos: acks=all, replication factor 3, min.insync.replicas 2', () => {
     // Leadership handed over while writes flow: a broker killed and restarted leads nothing until a
     // preferred leader election gives its partitions back (or the controller's own imbalance check
     // did already, when the kill also moved the controller).
-    await fault('SIGKILL the preferred leader of partition 0, then restart it', async () => {
-      const preferred = (await describeTopic()).partitions[0]!.replicas[0]!;
+    // Not the controller's: a new controller would run its own imbalance check 5 s after its election
+    // and might move leadership back before the election below.
+    await fault('SIGKILL the preferred leader of a partition (not the controller), then restart it', async () => {
+      const controller = (await admin.admin().describeCluster()).controllerId;
+      const preferred = (await describeTopic()).partitions.map((p) => p.replicas[0]!).find((b) => b !== controller)!;
       await cluster.killBroker(preferred);
       return () => cluster.startBroker(preferred);
     });
