@@ -153,7 +153,8 @@ console.error(`bench: ${records} records of ${recordSize} bytes, ${partitions} p
   const steady = (r) => r.steadyState ?? r;
   pacedRuns.sort((a, b) => steady(a).p99Ms - steady(b).p99Ms);
   const p99s = (pick) => pacedRuns.map((r) => pick(r).p99Ms.toFixed(0)).join(', ');
-  const what = warmupRecords > 0 ? `steady state after ${warmupRecords} warm-up records, median p99 of ${pacedRounds} runs: ${p99s(steady)} ms; whole runs: ${p99s((r) => r)} ms` : `median p99 of ${pacedRounds} runs: ${p99s(steady)} ms`;
+  const runs = pacedRounds === 1 ? '1 run' : `${pacedRounds} runs`;
+  const what = warmupRecords > 0 ? `steady state after ${warmupRecords} warm-up records, median p99 of ${runs}: ${p99s(steady)} ms; whole runs: ${p99s((r) => r)} ms` : `median p99 of ${runs}: ${p99s(steady)} ms`;
   row(`3 brokers, RF 3, acks=all at ${half}/s (${what})`, steady(pacedRuns[Math.floor(pacedRuns.length / 2)]));
   rows.push({ scenario: `machine CPU busy during those runs: ${busyPercent.toFixed(0)}% of ${cpus().length} cores` });
   rows.push({ scenario: `acks=all RF 3 / acks=1 RF 1 throughput: ${((all.recordsPerSec / base.recordsPerSec) * 100).toFixed(0)}%` });
