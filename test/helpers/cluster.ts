@@ -31,8 +31,9 @@ export interface LocalClusterOptions {
    * Settings for one broker, over brokerSettings, called at every (re)start: e.g. named listeners.
    * When it sets `listeners`, the broker does not get `--listen <address>`; `address` stays the
    * broker's allocated port on 127.0.0.1, which the settings should use for the clients' listener.
+   * When it sets `zookeeper.connect`, the broker does not get `--coordinator` either.
    */
-  brokerSettingsFor?: (broker: BrokerProcess) => Record<string, string>;
+  brokerSettingsFor?: (broker: BrokerProcess, cluster: LocalCluster) => Record<string, string>;
   /** The coordinator's tickTime; session timeouts are clamped to 2..20 ticks. */
   tickTimeMs?: number;
   startTimeoutMs?: number;
@@ -87,13 +88,15 @@ export class LocalCluster {
   async startBroker(id: number): Promise<void> {
     const broker = this.broker(id);
     if (broker.isRunning()) throw new Error(`broker ${id} is already running`);
-    const settings: Record<string, string> = { 'zookeeper.session.timeout.ms': '3000', ...this.options.brokerSettings, ...this.options.brokerSettingsFor?.(broker) };
+    const settings: Record<string, string> = { 'zookeeper.session.timeout.ms': '3000', ...this.options.brokerSettings, ...this.options.brokerSettingsFor?.(broker, this) };
     const listen = settings['listeners'] === undefined ? ['--listen', broker.address] : [];
+    // A broker given its own zookeeper.connect (e.g. through a proxy) gets no --coordinator, which would win.
+    const coordinator = settings['zookeeper.connect'] === undefined ? ['--coordinator', this.coordinator.connectString] : [];
     const overrides = Object.entries(settings).flatMap(([k, v]) => ['--override', `${k}=${v}`]);
     broker.process = spawnProcess({
       name: `broker-${id}`,
       command: process.execPath,
-      args: [CLI_MAIN, 'broker', 'start', '--id', String(id), ...listen, '--coordinator', this.coordinator.connectString, '--data-dir', broker.dataDir, ...overrides],
+      args: [CLI_MAIN, 'broker', 'start', '--id', String(id), ...listen, ...coordinator, '--data-dir', broker.dataDir, ...overrides],
       cwd: REPO_ROOT,
       logFile: join(this.temp.path, `broker-${id}.log`),
     });

@@ -1,6 +1,7 @@
 /**
- * A TCP proxy in front of the coordinator, one per broker, to cut a broker off the way a network
- * partition does: `partition()` drops its connections and refuses new ones until `heal()`.
+ * A TCP proxy in front of a server (the coordinator, a broker's listener), to cut a connection the
+ * way a network partition does: `partition()` drops its connections and refuses new ones until
+ * `heal()`.
  */
 import { type Server, type Socket, createServer, connect } from 'node:net';
 
@@ -13,14 +14,15 @@ export class TcpProxy {
     readonly port: number,
   ) {}
 
-  static async start(targetHost: string, targetPort: number): Promise<TcpProxy> {
+  /** `targetPort` may be a function, asked at each connection: for a target that starts after the proxy. */
+  static async start(targetHost: string, targetPort: number | (() => number)): Promise<TcpProxy> {
     let proxy: TcpProxy | undefined;
     const server = createServer((client) => {
       if (!proxy || proxy.cut) {
         client.destroy();
         return;
       }
-      const upstream = connect({ host: targetHost, port: targetPort });
+      const upstream = connect({ host: targetHost, port: typeof targetPort === 'number' ? targetPort : targetPort() });
       for (const s of [client, upstream]) {
         proxy.sockets.add(s);
         s.on('close', () => proxy?.sockets.delete(s));
