@@ -50,6 +50,28 @@ describe('admin', () => {
     await expect(admin.deleteTopics(['exists'])).rejects.toMatchObject({ code: ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code });
   });
 
+  it('elects preferred leaders on the controller, following it when it moves, with one outcome per partition', async () => {
+    cluster.createTopic('e', 3, { replicationFactor: 2 });
+    cluster.moveLeader('e', 0, 1); // partition 0 prefers broker 0
+    const admin = samsa.admin();
+    await samsa.connect(); // the cached metadata names broker 2 as the controller
+    cluster.controllerId = 1;
+    const outcomes = await admin.electPreferredLeaders([{ topic: 'e' }, { topic: 'e', partitions: [7] }, { topic: 'gone' }]);
+    // NotController for the whole request at broker 2, then the answer from broker 1.
+    expect(cluster.requestsOf('ElectLeaders').map((r) => r.broker)).toEqual([2, 1]);
+    expect(outcomes.map((o) => [o.topic, o.partition, o.error?.errorName])).toEqual([
+      ['e', 0, undefined],
+      ['e', 1, 'ElectionNotNeeded'],
+      ['e', 2, 'ElectionNotNeeded'],
+      ['e', 7, 'UnknownTopicOrPartition'],
+      ['gone', -1, 'UnknownTopicOrPartition'],
+    ]);
+    expect(outcomes[3]!.error).toMatchObject({ topic: 'e', partition: 7, message: 'UnknownTopicOrPartition: e-7 does not exist' });
+    expect(cluster.partition('e', 0).leader).toBe(0);
+    // No targets: every partition in the cluster.
+    expect((await admin.electPreferredLeaders()).map((o) => o.error?.errorName)).toEqual(['ElectionNotNeeded', 'ElectionNotNeeded', 'ElectionNotNeeded']);
+  });
+
   it('lists and describes topics and the cluster', async () => {
     cluster.createTopic('b', 2, { replicationFactor: 2, configs: { 'cleanup.policy': 'delete' } });
     cluster.createTopic('a', 1);

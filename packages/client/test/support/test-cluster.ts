@@ -17,7 +17,7 @@ import {
   type v1,
 } from '@samsa/protocol';
 
-type Method = 'Metadata' | 'DescribeCluster' | 'CreateTopics' | 'DeleteTopics' | 'Produce' | 'Fetch' | 'ListOffsets';
+type Method = 'Metadata' | 'DescribeCluster' | 'CreateTopics' | 'DeleteTopics' | 'ElectLeaders' | 'Produce' | 'Fetch' | 'ListOffsets';
 
 export interface StoredBatch {
   baseOffset: number;
@@ -137,6 +137,7 @@ export class TestCluster {
       DescribeCluster: handler('DescribeCluster', () => this.describeCluster()),
       CreateTopics: handler('CreateTopics', (r: v1.CreateTopicsRequest__Output, b) => this.createTopics(r, b)),
       DeleteTopics: handler('DeleteTopics', (r: v1.DeleteTopicsRequest__Output, b) => this.deleteTopics(r, b)),
+      ElectLeaders: handler('ElectLeaders', (r: v1.ElectLeadersRequest__Output, b) => this.electLeaders(r, b)),
       Produce: handler('Produce', (r: v1.ProduceRequest__Output, b) => this.produce(r, b)),
       ProduceStream: produceStream,
       Fetch: handler('Fetch', (r: v1.FetchRequest__Output, b) => this.fetch(r, b)),
@@ -283,6 +284,25 @@ export class TestCluster {
         return { name, errorCode: 0 };
       }),
     };
+  }
+
+  /** Preferred leader election as the real controller answers it; every replica counts as in sync here. */
+  private electLeaders(request: v1.ElectLeadersRequest__Output, broker: number): v1.ElectLeadersResponse {
+    if (broker !== this.controllerId) return { errorCode: ErrorCodes.NOT_CONTROLLER.code, errorMessage: `broker ${broker} is not the controller`, results: [] };
+    const targets = request.topics.length > 0 ? request.topics : [...this.topics.keys()].map((topic) => ({ topic, partitions: [] }));
+    const results = targets.flatMap(({ topic, partitions }) => {
+      const t = this.topics.get(topic);
+      if (!t) return [{ topic, partition: -1, errorCode: ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code, errorMessage: `Topic '${topic}' does not exist` }];
+      return (partitions.length > 0 ? partitions : t.partitions.map((_, i) => i)).map((partition) => {
+        const p = t.partitions[partition];
+        if (!p) return { topic, partition, errorCode: ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code, errorMessage: `${topic}-${partition} does not exist` };
+        if (p.leader === p.replicas[0]) return { topic, partition, errorCode: ErrorCodes.ELECTION_NOT_NEEDED.code, errorMessage: `broker ${p.leader} already leads ${topic}-${partition}` };
+        p.leader = p.replicas[0]!;
+        p.leaderEpoch += 1;
+        return { topic, partition, errorCode: 0, errorMessage: '' };
+      });
+    });
+    return { errorCode: 0, errorMessage: '', results };
   }
 
   private appendBatch(p: TestPartition, bytes: Buffer): number {
