@@ -30,9 +30,10 @@ export interface TopicInfo {
   /**
    * Which creation of the topic this is ('' when unknown): the random `topic_id` written into the topic
    * znode when it was created (Kafka's topic ids, KIP-516), or for a znode without one, its czxid (16
-   * hex digits; the controller then writes that in as the znode's topic_id). A topic deleted and created again under the same name gets a new one, so a replica
-   * that missed the deletion still tells the two apart and does not keep the old one's records. Being
-   * data rather than the czxid, it also survives copying the znodes into another ensemble.
+   * hex digits; the controller then writes that in as the znode's topic_id). A topic deleted and
+   * created again under the same name gets a new one, so a replica that missed the deletion still
+   * tells the two apart and does not keep the old one's records. Being data rather than the czxid, it
+   * also survives copying the znodes into another ensemble.
    */
   readonly id: string;
   /** Index = partition id. */
