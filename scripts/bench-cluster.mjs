@@ -6,16 +6,19 @@
 //      min.insync.replicas 2, acks=all; then acks=all again at half its maximum rate, R times (default 3),
 //      reporting the run with the median steady-state p99 (the records after the first W, default a
 //      fifth, as kafka-producer-perf-test's --warmup-records), each run's whole-run p99 beside it, and
-//      how busy the machine's cores were meanwhile.
+//      how busy the machine's cores were meanwhile; then the floor at that rate (bench-floor.mjs: the
+//      same pipeline shape with no Samsa code), bare and with busy work that loads the machine as
+//      much as the paced runs did.
 // Usage: node scripts/bench-cluster.mjs [--records N] [--record-size B] [--partitions P] [--paced-rounds R] [--warmup-records W]
 // Build first (npm run build). Prints a table; exits non-zero only if something failed to run.
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
-import { cpus, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { runFloor, runFloorAtLoad, sampleMachineCpu } from './bench-floor.mjs';
 
 const CLI = fileURLToPath(new URL('../packages/cli/dist/main.js', import.meta.url));
 const { values } = parseArgs({
@@ -77,14 +80,6 @@ function samsa(args) {
   });
 }
 
-/** Busy and total CPU time of the whole machine so far (/proc/stat, in clock ticks). */
-function machineCpu() {
-  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-  const idle = fields[3] + (fields[4] ?? 0);
-  const total = fields.reduce((a, b) => a + b, 0);
-  return { busy: total - idle, total };
-}
-
 function peakRssMb(child) {
   const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
   return Number(/VmHWM:\s+(\d+) kB/.exec(status)[1]) / 1024;
@@ -142,21 +137,37 @@ console.error(`bench: ${records} records of ${recordSize} bytes, ${partitions} p
   const half = Math.round(all.recordsPerSec / 2);
   // A single paced run's p99 swings by 2x on a noisy machine: report the run with the median p99.
   const pacedRuns = [];
-  // How busy the machine's cores were while the paced runs went: where p99 gets hard.
-  const cpuBefore = machineCpu();
+  // How busy the machine's cores were in the paced runs' steady states: where p99 gets hard.
+  const cpu = sampleMachineCpu();
+  const busy = [];
   // A fresh client process spends its first second compiling hot code and opening connections; the
   // steady state leaves those records out, as kafka-producer-perf-test --warmup-records does.
   const warmup = warmupRecords > 0 ? ['--warmup-records', String(warmupRecords)] : [];
-  for (let i = 0; i < pacedRounds; i++) pacedRuns.push(await bench('produce', 'rf3', c.bootstrap, ['--acks', 'all', '--throughput', String(half), ...warmup]));
-  const cpuAfter = machineCpu();
-  const busyPercent = (100 * (cpuAfter.busy - cpuBefore.busy)) / (cpuAfter.total - cpuBefore.total);
+  for (let i = 0; i < pacedRounds; i++) {
+    const run = await bench('produce', 'rf3', c.bootstrap, ['--acks', 'all', '--throughput', String(half), ...warmup]);
+    const end = performance.now();
+    busy.push(cpu.busyPercent(end - (run.steadyState ?? run).seconds * 1000, end));
+    pacedRuns.push(run);
+  }
+  cpu.stop();
+  const busyPercent = busy.reduce((a, b) => a + b, 0) / busy.length;
   const steady = (r) => r.steadyState ?? r;
-  pacedRuns.sort((a, b) => steady(a).p99Ms - steady(b).p99Ms);
-  const p99s = (pick) => pacedRuns.map((r) => pick(r).p99Ms.toFixed(0)).join(', ');
+  const inOrder = pacedRuns.map((r, i) => `${steady(r).p99Ms.toFixed(0)} (${busy[i].toFixed(0)}%)`).join(', ');
+  const median = [...pacedRuns].sort((a, b) => steady(a).p99Ms - steady(b).p99Ms)[Math.floor(pacedRuns.length / 2)];
   const runs = pacedRounds === 1 ? '1 run' : `${pacedRounds} runs`;
-  const what = warmupRecords > 0 ? `steady state after ${warmupRecords} warm-up records, median p99 of ${runs}: ${p99s(steady)} ms; whole runs: ${p99s((r) => r)} ms` : `median p99 of ${runs}: ${p99s(steady)} ms`;
-  row(`3 brokers, RF 3, acks=all at ${half}/s (${what})`, steady(pacedRuns[Math.floor(pacedRuns.length / 2)]));
-  rows.push({ scenario: `machine CPU busy during those runs: ${busyPercent.toFixed(0)}% of ${cpus().length} cores` });
+  const whole = pacedRuns.map((r) => r.p99Ms.toFixed(0)).join(', ');
+  const what = warmupRecords > 0 ? `steady state after ${warmupRecords} warm-up records, median of ${runs}; p99 ms (machine busy) of each: ${inOrder}; whole runs' p99: ${whole} ms` : `median of ${runs}; p99 ms (machine busy) of each: ${inOrder}`;
+  row(`3 brokers, RF 3, acks=all at ${half}/s (${what})`, steady(median));
+  // The floor under those figures, while the cluster idles: the same shape of pipeline with no Samsa
+  // code (bench-floor.mjs), first as it is, then with busy work added until the machine is as busy as
+  // it was during the paced runs. The second says what this machine gives any implementation that
+  // costs as much CPU as Samsa does at this rate.
+  const floorRun = { rate: half, seconds: 1 + (records - warmupRecords) / half, warmupSeconds: 1, recordSize };
+  const floorRow = (what, f) => row(`floor at ${half}/s: raw TCP, no Samsa code, ${what}; machine ${f.machineBusyPercent.toFixed(0)}% busy`, { ...f, mbPerSec: (f.recordsPerSec * recordSize) / 1e6 });
+  const bare = await runFloor(floorRun);
+  floorRow('no work', bare);
+  const loaded = await runFloorAtLoad({ ...floorRun, bare, targetBusyPercent: busyPercent });
+  floorRow(`${loaded.cpuUsPerKb.toFixed(1)} µs of work per KB in each process`, loaded);
   rows.push({ scenario: `acks=all RF 3 / acks=1 RF 1 throughput: ${((all.recordsPerSec / base.recordsPerSec) * 100).toFixed(0)}%` });
   rows.push({ scenario: `3 brokers: peak broker RSS ${c.brokers.map((b) => peakRssMb(b).toFixed(0)).join(', ')} MB` });
   await c.stop();
