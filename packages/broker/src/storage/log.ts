@@ -126,7 +126,13 @@ export const BROKER_TAIL_MAX_BYTES = 64 * 1024 * 1024;
  * - Appends, rolls, flushes, truncation and retention run one at a time on `chain`; reads run
  *   concurrently and only look at bytes whose write has completed (`segment.size`).
  * - An append resolves after its bytes are written (page cache), and after fsync when the flush
- *   policy says so. Rolled segments are fsynced, indexes included, before the recovery point moves.
+ *   policy says so (including the fsync of a segment rolled since the last one).
+ * - A roll only seals the old segment and opens the next on the chain; the old segment's indexes,
+ *   its fsync and the directory's run beside the chain (`rolledFlushes`, one at a time, as Kafka's
+ *   roll schedules its flush), and only then does the recovery point move past it. Appends never
+ *   wait for a rolled segment to reach the disk unless the flush policy asks for an fsync.
+ * - Recovery-point saves run one at a time (`recoveryPointSaves`), each writing the value current
+ *   when it starts.
  * - The clean-shutdown marker is deleted before the first change after open and written last on close.
  */
 export class PartitionLog {
@@ -143,6 +149,12 @@ export class PartitionLog {
   private unflushedMessages = 0;
   private firstUnflushedMs = 0;
   private recoveryPoint = 0;
+  /** Flushes of rolled segments, in roll order; see rollTo. Never rejects. */
+  private rolledFlushes: Promise<void> = Promise.resolve();
+  /** Saves of the recovery point, one at a time; see saveRecoveryPoint. Never rejects. */
+  private recoveryPointSaves: Promise<void> = Promise.resolve();
+  /** Why a flush of a rolled segment failed while the log was closing: close() must not call it clean. */
+  private rolledFlushError: unknown;
   /** Inactive segments holding a file handle and indexes, least recently used first. */
   private readonly openInactive = new Set<LogSegment>();
   private flushTimer: NodeJS.Timeout | undefined;
@@ -522,6 +534,8 @@ export class PartitionLog {
   }
 
   private async syncActive(): Promise<void> {
+    // Appends acknowledged by this fsync may also sit in a segment rolled since the last one.
+    await this.rolledFlushes;
     try {
       await (await this.active.handle()).datasync();
     } catch (err) {
@@ -532,27 +546,63 @@ export class PartitionLog {
 
   // ---------------------------------------------------------------- roll
 
-  /** Seals the active segment (indexes written, everything fsynced) and starts one at `baseOffset`. */
+  /**
+   * Seals the active segment and starts one at `baseOffset`. Only opening the new file happens here,
+   * on the chain; writing the old segment's indexes and fsyncing it and the directory (Kafka's
+   * flush-log task after a roll) can take seconds behind other writes on a busy disk, and appends no
+   * longer wait for it. A crash before it ends leaves the recovery point below the old segment, so
+   * opening the log rescans it and rebuilds its indexes.
+   */
   private async rollTo(baseOffset: number): Promise<void> {
     const old = this.active;
     old.sealTimeIndex();
-    await old.writeIndexes();
-    await (await old.handle()).datasync();
-    this.unflushedMessages = 0;
-    const segment = await this.createSegment(baseOffset);
+    const segment = await this.openNewSegment(baseOffset);
     this.segments.push(segment);
-    this.touchInactive(old);
-    this.recoveryPoint = baseOffset;
-    await this.writeRecoveryPoint();
+    this.unflushedMessages = 0;
+    old.refs++; // its file stays open for the flush, whatever retention or the LRU of open files do
+    this.rolledFlushes = this.rolledFlushes.then(() => this.flushRolled(old, baseOffset));
     this.logger.info({ segment: segment.paths.log, previousSize: old.size }, 'rolled segment');
   }
 
+  /**
+   * The disk half of a roll: the old segment's indexes and bytes, then the directory (the new
+   * segment's entry), then the recovery point moves to `baseOffset`. Truncations wait for it first,
+   * so nothing below `baseOffset` changes meanwhile. A failure takes the log offline, as the same
+   * failure on the chain would.
+   */
+  private async flushRolled(old: LogSegment, baseOffset: number): Promise<void> {
+    try {
+      if (!old.deleted) {
+        await old.writeIndexes();
+        await (await old.handle()).datasync();
+      }
+      await fsyncDir(this.dir);
+      if (this.status !== 'online' || this.recoveryPoint >= baseOffset) return;
+      this.recoveryPoint = baseOffset;
+      await this.saveRecoveryPoint();
+    } catch (err) {
+      if (this.status === 'online') this.goOffline(err, old.paths.log, undefined);
+      else this.rolledFlushError ??= err;
+    } finally {
+      old.refs--;
+      if (old.deleted && old.refs === 0) await old.closeHandle().catch(noop);
+      else this.touchInactive(old);
+    }
+  }
+
+  /** An empty segment at `baseOffset`, its files written and fsynced with the directory. */
   private async createSegment(baseOffset: number): Promise<LogSegment> {
+    const segment = await this.openNewSegment(baseOffset);
+    await segment.writeIndexes();
+    await fsyncDir(this.dir);
+    return segment;
+  }
+
+  /** An empty segment at `baseOffset` with its log file open; nothing fsynced, no index files yet. */
+  private async openNewSegment(baseOffset: number): Promise<LogSegment> {
     const segment = new LogSegment(this.dir, baseOffset, this.clock());
     segment.resetIndexes();
     segment.fh = await open(segment.paths.log, 'w+');
-    await segment.writeIndexes();
-    await fsyncDir(this.dir);
     return segment;
   }
 
@@ -787,6 +837,8 @@ export class PartitionLog {
     return this.enqueue(async () => {
       this.ensureOnline();
       if (offset >= this.logEndOffset) return;
+      await this.rolledFlushes;
+      this.ensureOnline();
       try {
         if (offset <= this.logStart) await this.truncateFullyAndStartAt(offset);
         else await this.truncateWithin(offset);
@@ -796,7 +848,7 @@ export class PartitionLog {
       }
       await this.clampLogStart();
       this.recoveryPoint = Math.min(this.recoveryPoint, this.logEndOffset);
-      await this.writeRecoveryPoint();
+      await this.saveRecoveryPoint();
       this.unflushedMessages = 0;
       this.logger.info({ offset, logEndOffset: this.logEndOffset }, 'truncated log');
     });
@@ -810,6 +862,8 @@ export class PartitionLog {
   resetTo(offset: number): Promise<void> {
     return this.enqueue(async () => {
       this.ensureOnline();
+      await this.rolledFlushes;
+      this.ensureOnline();
       try {
         await this.truncateFullyAndStartAt(offset);
       } catch (err) {
@@ -817,7 +871,7 @@ export class PartitionLog {
         throw this.goOffline(err, this.active.paths.log, undefined);
       }
       this.recoveryPoint = offset;
-      await this.writeRecoveryPoint();
+      await this.saveRecoveryPoint();
       this.unflushedMessages = 0;
       this.logger.info({ offset }, 'emptied the log and restarted it');
     });
@@ -991,8 +1045,11 @@ export class PartitionLog {
     }
   }
 
-  private async writeRecoveryPoint(): Promise<void> {
-    await writeFileAtomic(join(this.dir, RECOVERY_POINT_FILE), `${this.recoveryPoint}\n`, this.dir);
+  /** Saves the recovery point after any save still running, with the value current when it starts. */
+  private saveRecoveryPoint(): Promise<void> {
+    const save = this.recoveryPointSaves.then(() => writeFileAtomic(join(this.dir, RECOVERY_POINT_FILE), `${this.recoveryPoint}\n`, this.dir));
+    this.recoveryPointSaves = save.then(noop, noop);
+    return save;
   }
 
   /**
@@ -1008,12 +1065,14 @@ export class PartitionLog {
       this.clearTail();
       try {
         if (wasOnline) {
+          await this.rolledFlushes;
+          if (this.rolledFlushError !== undefined) throw this.rolledFlushError;
           const active = this.active;
           active.sealTimeIndex();
           await active.writeIndexes();
           await (await active.handle()).datasync();
           this.recoveryPoint = active.nextOffset;
-          await this.writeRecoveryPoint();
+          await this.saveRecoveryPoint();
           await writeFileAtomic(join(this.dir, CLEAN_SHUTDOWN_FILE), '', this.dir);
         }
       } finally {
