@@ -13,9 +13,11 @@
 //                    a real implementation (0 by default)
 // --busy-percent P   instead of a fixed N: after a run with none, find the N that keeps the machine
 //                    P% busy (a few short trial runs), and run with it
+// --writeback-bytes B  fdatasync a file beside its writes every B bytes, as the broker does
+//                      (log.writeback.interval.bytes, default 8 MiB); 0 leaves writeback to the kernel
 //
 // Usage: node scripts/bench-floor.mjs [--rate R] [--seconds S] [--warmup-seconds W] [--record-size B] [--write MODE]
-//                                     [--cpu-us-per-kb N | --busy-percent P] [--json]
+//                                     [--cpu-us-per-kb N | --busy-percent P] [--writeback-bytes B] [--json]
 // Also used by bench-cluster.mjs, through runFloor() and runFloorAtLoad().
 import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -30,6 +32,8 @@ const RECORDS_PER_CHUNK = 1000;
 // A v2 record with a 100-byte value and no key or headers takes about 10 more bytes than its value.
 const RECORD_OVERHEAD = 10;
 const CACHED_REGION = 16 << 20;
+/** The broker's default log.writeback.interval.bytes. */
+const DEFAULT_WRITEBACK_BYTES = 8 << 20;
 const Kind = { produce: 1, replicate: 2, ack: 3, answer: 4 };
 const HEADER = 17; // length u32, kind u8, partition u32, value f64 (end offset or request number)
 
@@ -102,12 +106,12 @@ async function dial(port) {
 }
 
 /** One replica process: leads partition `id`, follows the others. Driven over IPC by runFloor. */
-async function replica(id, dir, write, usPerKb) {
+async function replica(id, dir, write, usPerKb, writebackBytes) {
   const logs = new Map();
   async function append(partition, bytes) {
     let log = logs.get(partition);
     if (!log) {
-      log = { file: await open(join(dir, `replica-${id}-partition-${partition}.log`), 'w+'), end: 0 };
+      log = { file: await open(join(dir, `replica-${id}-partition-${partition}.log`), 'w+'), end: 0, unsynced: 0, syncing: false };
       if (write === 'cached') await log.file.write(Buffer.alloc(CACHED_REGION), 0, CACHED_REGION, 0);
       logs.set(partition, log);
     }
@@ -115,6 +119,13 @@ async function replica(id, dir, write, usPerKb) {
     log.end += bytes.length;
     if (write === 'new') await log.file.write(bytes, 0, bytes.length, at);
     else if (write === 'cached') await log.file.write(bytes, 0, bytes.length, at % Math.max(1, CACHED_REGION - bytes.length));
+    // Early writeback, as the partition log does (log.writeback.interval.bytes): nothing waits for it.
+    log.unsynced += bytes.length;
+    if (writebackBytes > 0 && write !== 'none' && log.unsynced >= writebackBytes && !log.syncing) {
+      log.unsynced = 0;
+      log.syncing = true;
+      void log.file.datasync().finally(() => (log.syncing = false));
+    }
     return log.end;
   }
   // Leader side: both followers' acknowledged ends; requests wait for the smaller.
@@ -227,14 +238,15 @@ function nextMessage(child) {
  * percentiles (ms) of the records sent after the warm-up, each process's CPU share, and how busy the
  * whole machine was over the run.
  */
-export async function runFloor({ rate, seconds, warmupSeconds = 1, recordSize = 100, write = 'new', cpuUsPerKb = 0 }) {
+export async function runFloor({ rate, seconds, warmupSeconds = 1, recordSize = 100, write = 'new', cpuUsPerKb = 0, writebackBytes = DEFAULT_WRITEBACK_BYTES }) {
   if (!['new', 'cached', 'none'].includes(write)) throw new Error(`--write must be new, cached or none, not ${write}`);
   const dir = await mkdtemp(join(tmpdir(), 'samsa-floor-'));
   const replicas = [];
   try {
     const ports = [];
     for (let id = 0; id < 3; id++) {
-      const child = fork(fileURLToPath(import.meta.url), ['--replica', String(id), '--dir', dir, '--write', write, '--cpu-us-per-kb', String(cpuUsPerKb)]);
+      const args = ['--replica', String(id), '--dir', dir, '--write', write, '--cpu-us-per-kb', String(cpuUsPerKb), '--writeback-bytes', String(writebackBytes)];
+      const child = fork(fileURLToPath(import.meta.url), args);
       replicas.push(child);
       ports.push((await nextMessage(child)).port);
     }
@@ -323,16 +335,20 @@ async function main() {
       write: { type: 'string', default: 'new' },
       'cpu-us-per-kb': { type: 'string', default: '0' },
       'busy-percent': { type: 'string' },
+      'writeback-bytes': { type: 'string', default: String(DEFAULT_WRITEBACK_BYTES) },
       json: { type: 'boolean', default: false },
     },
   });
-  if (values.replica !== undefined) return replica(Number(values.replica), values.dir, values.write, Number(values['cpu-us-per-kb']));
+  if (values.replica !== undefined) {
+    return replica(Number(values.replica), values.dir, values.write, Number(values['cpu-us-per-kb']), Number(values['writeback-bytes']));
+  }
   const run = {
     rate: Number(values.rate),
     seconds: Number(values.seconds),
     warmupSeconds: Number(values['warmup-seconds']),
     recordSize: Number(values['record-size']),
     write: values.write,
+    writebackBytes: Number(values['writeback-bytes']),
   };
   const figures = values['busy-percent'] === undefined
     ? await runFloor({ ...run, cpuUsPerKb: Number(values['cpu-us-per-kb']) })

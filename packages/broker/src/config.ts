@@ -82,6 +82,7 @@ export const BROKER_SETTINGS = {
   'leader.imbalance.per.broker.percentage': int(10, 0, 'when more than this share (percent) of the partitions a broker is preferred for are led by others, they move back to it'),
   'replica.high.watermark.checkpoint.interval.ms': long(5000, 1, 'how often the partitions\' high watermarks are saved to replication-offset-checkpoint in log.dirs (also at shutdown)'),
   'log.retention.check.interval.ms': long(300000, 1, 'how often retention is enforced'),
+  'log.writeback.interval.bytes': long(8 * 1024 * 1024, 0, 'not a Kafka setting: every this many bytes appended to a partition, start writing them to the disk without waiting (no durability promise; keeps the kernel from writing back gigabytes at once); 0 leaves it to the kernel'),
   'socket.request.max.bytes': int(104857600, 1024, 'largest request the broker accepts'),
   'controlled.shutdown.timeout.ms': int(10000, 0, 'how long a stopping broker lets requests in flight finish'),
   'log.cleanup.policy': TOPIC_SETTINGS['cleanup.policy'],

@@ -244,7 +244,8 @@ export class PartitionRegistry {
         this.savedHighWatermarks.delete(key);
         await rm(dir, { recursive: true, force: true });
       }
-      const log = await openPartitionLog({ dir, config: logConfigFor(settings), logger: this.options.logger.child({ topic: change.topic, partition: change.partition }), tailBudget: this.tailBudget });
+      const config = { ...logConfigFor(settings), writebackIntervalBytes: this.options.brokerSettings['log.writeback.interval.bytes'] as number };
+      const log = await openPartitionLog({ dir, config, logger: this.options.logger.child({ topic: change.topic, partition: change.partition }), tailBudget: this.tailBudget });
       if (change.topicId !== '' && recorded !== change.topicId) await writePartitionTopicId(dir, change.topicId);
       const epochCache = await loadEpochCache(dir);
       // The epoch cache may not describe records past the log end (a torn tail cut by recovery), as in Kafka.

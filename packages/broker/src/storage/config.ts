@@ -28,6 +28,13 @@ export interface LogConfig {
    * relies on mmap and the OS; we bound the memory and descriptors ourselves.
    */
   readonly maxOpenInactiveSegments: number;
+  /**
+   * Not a Kafka setting (RocksDB's bytes_per_sync): every this many bytes appended, start writing
+   * the active segment to the disk beside the append path, so the kernel never holds a burst of
+   * dirty log to write back at once. Appends do not wait for it and it promises no durability (that
+   * is flush.messages / flush.ms). 0 leaves writeback to the kernel, as Kafka does.
+   */
+  readonly writebackIntervalBytes: number;
 }
 
 /** Kafka's "unlimited" for flush.messages and flush.ms is Long.MAX_VALUE; ours is the largest exact number. */
@@ -45,6 +52,7 @@ export const DEFAULT_LOG_CONFIG: LogConfig = Object.freeze({
   maxMessageBytes: 1024 * 1024 + 12,
   messageTimestampType: 'CreateTime',
   maxOpenInactiveSegments: 16,
+  writebackIntervalBytes: 8 * 1024 * 1024,
 });
 
 function requireInt(name: string, value: number, min: number, max = Number.MAX_SAFE_INTEGER): void {
@@ -67,6 +75,7 @@ export function resolveLogConfig(overrides: Partial<LogConfig> = {}): LogConfig 
   requireInt('flushMs', config.flushMs, 0);
   requireInt('maxMessageBytes', config.maxMessageBytes, 0, 0x7fffffff);
   requireInt('maxOpenInactiveSegments', config.maxOpenInactiveSegments, 1);
+  requireInt('writebackIntervalBytes', config.writebackIntervalBytes, 0);
   if (config.messageTimestampType !== 'CreateTime' && config.messageTimestampType !== 'LogAppendTime') {
     throw new RangeError(`log config messageTimestampType must be CreateTime or LogAppendTime, got ${String(config.messageTimestampType)}`);
   }

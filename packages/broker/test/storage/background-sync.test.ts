@@ -118,3 +118,43 @@ describe('partition log: rolling a segment', () => {
     }
   });
 });
+
+describe('partition log: early writeback', () => {
+  let dir: { path: string; remove: () => Promise<void> };
+  let scratch: { path: string; remove: () => Promise<void> };
+  let disk: Awaited<ReturnType<typeof gateDatasync>>;
+  beforeEach(async () => {
+    dir = await tempDir();
+    scratch = await tempDir();
+    disk = await gateDatasync(scratch.path);
+  });
+  afterEach(async () => {
+    disk.release();
+    disk.restore();
+    await dir.remove();
+    await scratch.remove();
+  });
+
+  it('fsyncs the active segment every writebackIntervalBytes, beside appends that do not wait for it', async () => {
+    const log = await openPartitionLog({ dir: dir.path, config: { writebackIntervalBytes: 4096 } });
+    await within(log.append(makeBatch({ valueSize: 1000 })), 2000, 'the first append');
+    expect(disk.held()).toBe(0);
+    for (let i = 0; i < 20; i++) await within(log.append(makeBatch({ valueSize: 1000, fill: i })), 2000, `append ${i}`);
+    // About 21 KB appended: the first writeback waits at the gate, one more is queued behind it and
+    // the others were not queued at all (at most one waits to start).
+    expect(disk.held()).toBe(1);
+    disk.release();
+    await log.flush();
+    expect(disk.held()).toBe(3); // the two writebacks, then flush()'s own fsync after them
+    await log.close();
+  });
+
+  it('is off at 0', async () => {
+    const log = await openPartitionLog({ dir: dir.path, config: { writebackIntervalBytes: 0 } });
+    for (let i = 0; i < 20; i++) await log.append(makeBatch({ valueSize: 1000, fill: i }));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(disk.held()).toBe(0);
+    disk.release();
+    await log.close();
+  });
+});
