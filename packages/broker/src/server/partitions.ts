@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { RoleChange } from '../cluster/metadata.js';
 import { effectiveTopicSettings, type BrokerSettingName, type Settings, type TopicSettingName } from '../config.js';
 import { formatHighWatermarkCheckpoint, loadEpochCache, loadHighWatermarks, saveHighWatermarks, type HighWatermarkEntry, type LeaderEpochCache, type LeaderState } from '../replication/index.js';
-import { BROKER_TAIL_MAX_BYTES, TailBudget, openPartitionLog, partitionDirName, type LogConfig, type PartitionLog } from '../storage/index.js';
+import { BROKER_TAIL_MAX_BYTES, BROKER_WRITEBACK_SLOTS, TailBudget, WritebackSlots, openPartitionLog, partitionDirName, type LogConfig, type PartitionLog } from '../storage/index.js';
 import type { DelayedOperations } from './delayed.js';
 import { readPartitionTopicId, writePartitionTopicId } from './partition-metadata.js';
 
@@ -87,6 +87,8 @@ export class PartitionRegistry {
   private retentionTimer: NodeJS.Timeout | undefined;
   /** One bound on what all hosted logs keep of their latest appends in memory. */
   private readonly tailBudget = new TailBudget(BROKER_TAIL_MAX_BYTES);
+  /** One bound on the early writebacks all hosted logs run at once (they hold thread-pool threads). */
+  private readonly writebackSlots = new WritebackSlots(BROKER_WRITEBACK_SLOTS);
   /** Saved high watermarks (replication-offset-checkpoint) of partitions not hosted yet in this run. */
   private readonly savedHighWatermarks = new Map<string, HighWatermarkEntry>();
   private checkpointTimer: NodeJS.Timeout | undefined;
@@ -245,7 +247,7 @@ export class PartitionRegistry {
         await rm(dir, { recursive: true, force: true });
       }
       const config = { ...logConfigFor(settings), writebackIntervalBytes: this.options.brokerSettings['log.writeback.interval.bytes'] as number };
-      const log = await openPartitionLog({ dir, config, logger: this.options.logger.child({ topic: change.topic, partition: change.partition }), tailBudget: this.tailBudget });
+      const log = await openPartitionLog({ dir, config, logger: this.options.logger.child({ topic: change.topic, partition: change.partition }), tailBudget: this.tailBudget, writebackSlots: this.writebackSlots });
       if (change.topicId !== '' && recorded !== change.topicId) await writePartitionTopicId(dir, change.topicId);
       const epochCache = await loadEpochCache(dir);
       // The epoch cache may not describe records past the log end (a torn tail cut by recovery), as in Kafka.

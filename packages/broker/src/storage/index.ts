@@ -3,6 +3,7 @@ export { KafkaStorageError, OffsetOutOfRangeError, RecordListTooLargeError, Reco
 export { partitionDirName, segmentFileStem } from './files.js';
 export { ReadBufferPool } from './read-buffers.js';
 export { TailBudget } from './tail-budget.js';
+export { BROKER_WRITEBACK_SLOTS, WritebackSlots } from './writeback-slots.js';
 export {
   BROKER_TAIL_MAX_BYTES,
   EARLIEST_TIMESTAMP,

@@ -41,6 +41,7 @@ import type { ReadBufferPool } from './read-buffers.js';
 import { findValidBatchAfter } from './scan.js';
 import { IndexMismatchError, LogSegment, type SegmentSnapshot } from './segment.js';
 import { TailBudget, type TailToken } from './tail-budget.js';
+import { WritebackSlots } from './writeback-slots.js';
 
 export interface PartitionLogOptions {
   /** The partition directory (`<topic>-<partition>`); created if missing. */
@@ -54,6 +55,8 @@ export interface PartitionLogOptions {
   readonly initialOffset?: number;
   /** Shared by the logs of a broker (BROKER_TAIL_MAX_BYTES); a log without one keeps up to TAIL_MAX_BYTES. */
   readonly tailBudget?: TailBudget;
+  /** Shared by the logs of a broker (BROKER_WRITEBACK_SLOTS); a log without one has a slot of its own. */
+  readonly writebackSlots?: WritebackSlots;
 }
 
 export interface AppendResult {
@@ -168,6 +171,7 @@ export class PartitionLog {
   private tail: TailEntry[] = [];
   private tailRetained = 0;
   private readonly tailBudget: TailBudget;
+  private readonly writebackSlots: WritebackSlots;
 
   private constructor(
     readonly dir: string,
@@ -177,6 +181,7 @@ export class PartitionLog {
     this.logger = options.logger ?? pino({ level: 'silent' });
     this.clock = options.clock ?? Date.now;
     this.tailBudget = options.tailBudget ?? new TailBudget(TAIL_MAX_BYTES);
+    this.writebackSlots = options.writebackSlots ?? new WritebackSlots(1);
   }
 
   /** Opens (and if needed recovers) the log in `options.dir`. A corrupt log opens in state 'offline'. */
@@ -545,13 +550,14 @@ export class PartitionLog {
    * last (RocksDB's bytes_per_sync). It promises nothing and nothing waits for it: it keeps the page
    * cache from piling up gigabytes of dirty log that the kernel then writes back all at once (from
    * 10% of memory dirty, or 30 s old). On a 2-vCPU VM those bursts took the CPUs from every process
-   * for 0.2–1.6 s; written back as it comes, the same bytes cost no stall.
+   * for 0.2–1.6 s; written back as it comes, the same bytes cost no stall. Without a free slot
+   * (writebackSlots, shared by a broker's logs) it is skipped until one frees.
    */
   private maybeQueueWriteback(appended: ReadonlyArray<{ entry: PendingAppend }>): void {
     const interval = this.config.writebackIntervalBytes;
     if (interval <= 0) return;
     for (const { entry } of appended) this.bytesSinceWriteback += entry.bytes.length;
-    if (this.bytesSinceWriteback < interval || this.writebackQueued) return;
+    if (this.bytesSinceWriteback < interval || this.writebackQueued || !this.writebackSlots.tryAcquire()) return;
     this.bytesSinceWriteback = 0;
     this.writebackQueued = true;
     const segment = this.active;
@@ -565,6 +571,7 @@ export class PartitionLog {
         if (this.status === 'online') this.goOffline(err, segment.paths.log, undefined);
       } finally {
         this.releaseSegment(segment);
+        this.writebackSlots.release();
       }
     });
   }

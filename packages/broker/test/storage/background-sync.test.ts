@@ -1,7 +1,7 @@
 import { cp, open, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openPartitionLog } from '@samsa/broker';
+import { openPartitionLog, WritebackSlots } from '@samsa/broker';
 import { makeBatch, tempDir } from './helpers.js';
 
 type Datasync = (this: unknown) => Promise<void>;
@@ -140,13 +140,37 @@ describe('partition log: early writeback', () => {
     await within(log.append(makeBatch({ valueSize: 1000 })), 2000, 'the first append');
     expect(disk.held()).toBe(0);
     for (let i = 0; i < 20; i++) await within(log.append(makeBatch({ valueSize: 1000, fill: i })), 2000, `append ${i}`);
-    // About 21 KB appended: the first writeback waits at the gate, one more is queued behind it and
-    // the others were not queued at all (at most one waits to start).
+    // About 21 KB appended: the first writeback waits at the gate and holds the log's one slot, so
+    // no other was queued behind it.
     expect(disk.held()).toBe(1);
     disk.release();
     await log.flush();
-    expect(disk.held()).toBe(3); // the two writebacks, then flush()'s own fsync after them
+    expect(disk.held()).toBe(2); // the writeback, then flush()'s own fsync
+    // The bytes appended while the slot was busy still count: with it free again, the next append
+    // starts a writeback at once.
+    await log.append(makeBatch({ valueSize: 1000 }));
+    await log.flush();
+    expect(disk.held()).toBe(4);
     await log.close();
+  });
+
+  it('logs sharing writeback slots skip theirs while none is free', async () => {
+    const slots = new WritebackSlots(1);
+    const config = { writebackIntervalBytes: 4096 };
+    const a = await openPartitionLog({ dir: join(dir.path, 'a'), config, writebackSlots: slots });
+    const b = await openPartitionLog({ dir: join(dir.path, 'b'), config, writebackSlots: slots });
+    for (let i = 0; i < 5; i++) await within(a.append(makeBatch({ valueSize: 1000, fill: i })), 2000, 'append to a');
+    expect(disk.held()).toBe(1); // a's writeback, at the gate
+    for (let i = 0; i < 10; i++) await within(b.append(makeBatch({ valueSize: 1000, fill: i })), 2000, 'append to b');
+    expect(disk.held()).toBe(1); // b found no free slot
+    disk.release();
+    await a.flush(); // a's writeback is done and its slot free: b's next append starts one
+    const held = disk.held();
+    await b.append(makeBatch({ valueSize: 1000 }));
+    await b.flush();
+    expect(disk.held()).toBe(held + 2); // b's writeback, then its flush
+    await a.close();
+    await b.close();
   });
 
   it('is off at 0', async () => {
