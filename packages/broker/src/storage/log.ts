@@ -135,9 +135,7 @@ export const BROKER_TAIL_MAX_BYTES = 64 * 1024 * 1024;
  *   roll schedules its flush), and only then does the recovery point move past it. Appends never
  *   wait for a rolled segment to reach the disk unless the flush policy asks for an fsync.
  * - Every `writebackIntervalBytes` appended, an fdatasync of the active segment joins
- *   `backgroundSyncs` too (early writeback, see queueWriteback); nothing waits for it.
- * - Recovery-point saves run one at a time (`recoveryPointSaves`), each writing the value current
- *   when it starts.
+ *   `backgroundSyncs` too (early writeback, see maybeQueueWriteback); nothing waits for it.
  * - The clean-shutdown marker is deleted before the first change after open and written last on close.
  */
 export class PartitionLog {
@@ -156,12 +154,10 @@ export class PartitionLog {
   private recoveryPoint = 0;
   /** fsyncs beside the chain, one at a time: rolled segments (rollTo) and early writeback. Never rejects. */
   private backgroundSyncs: Promise<void> = Promise.resolve();
-  /** Bytes appended since the last early writeback was queued; see queueWriteback. */
+  /** Bytes appended since the last early writeback was queued; see maybeQueueWriteback. */
   private bytesSinceWriteback = 0;
   /** An early writeback is queued and has not started: no second one is queued behind it. */
   private writebackQueued = false;
-  /** Saves of the recovery point, one at a time; see saveRecoveryPoint. Never rejects. */
-  private recoveryPointSaves: Promise<void> = Promise.resolve();
   /** Why a background fsync failed while the log was closing: close() must not call it clean. */
   private backgroundSyncError: unknown;
   /** Inactive segments holding a file handle and indexes, least recently used first. */
@@ -622,7 +618,7 @@ export class PartitionLog {
       await fsyncDir(this.dir);
       if (this.status !== 'online' || this.recoveryPoint >= baseOffset) return;
       this.recoveryPoint = baseOffset;
-      await this.saveRecoveryPoint();
+      await this.writeRecoveryPoint();
     } catch (err) {
       if (this.status === 'online') this.goOffline(err, old.paths.log, undefined);
       else this.backgroundSyncError ??= err;
@@ -894,7 +890,7 @@ export class PartitionLog {
       }
       await this.clampLogStart();
       this.recoveryPoint = Math.min(this.recoveryPoint, this.logEndOffset);
-      await this.saveRecoveryPoint();
+      await this.writeRecoveryPoint();
       this.unflushedMessages = 0;
       this.logger.info({ offset, logEndOffset: this.logEndOffset }, 'truncated log');
     });
@@ -917,7 +913,7 @@ export class PartitionLog {
         throw this.goOffline(err, this.active.paths.log, undefined);
       }
       this.recoveryPoint = offset;
-      await this.saveRecoveryPoint();
+      await this.writeRecoveryPoint();
       this.unflushedMessages = 0;
       this.logger.info({ offset }, 'emptied the log and restarted it');
     });
@@ -1091,11 +1087,12 @@ export class PartitionLog {
     }
   }
 
-  /** Saves the recovery point after any save still running, with the value current when it starts. */
-  private saveRecoveryPoint(): Promise<void> {
-    const save = this.recoveryPointSaves.then(() => writeFileAtomic(join(this.dir, RECOVERY_POINT_FILE), `${this.recoveryPoint}\n`, this.dir));
-    this.recoveryPointSaves = save.then(noop, noop);
-    return save;
+  /**
+   * Saves the recovery point. Writes never overlap (they share a temp file): a roll's flush writes it
+   * from backgroundSyncs, and truncation, reset and close, the only other writers, wait for that first.
+   */
+  private async writeRecoveryPoint(): Promise<void> {
+    await writeFileAtomic(join(this.dir, RECOVERY_POINT_FILE), `${this.recoveryPoint}\n`, this.dir);
   }
 
   /**
@@ -1118,7 +1115,7 @@ export class PartitionLog {
           await active.writeIndexes();
           await (await active.handle()).datasync();
           this.recoveryPoint = active.nextOffset;
-          await this.saveRecoveryPoint();
+          await this.writeRecoveryPoint();
           await writeFileAtomic(join(this.dir, CLEAN_SHUTDOWN_FILE), '', this.dir);
         }
       } finally {
