@@ -41,51 +41,58 @@ async function recoveryPoint(dir: string): Promise<number | undefined> {
   return readFile(join(dir, 'recovery-point'), 'utf8').then((t) => Number(t.trim()), () => undefined);
 }
 
-describe('partition log: rolling a segment', () => {
-  let dir: { path: string; remove: () => Promise<void> };
-  let scratch: { path: string; remove: () => Promise<void> };
-  let disk: Awaited<ReturnType<typeof gateDatasync>>;
+/** For each test of a describe block: a log directory, a scratch directory, and datasync gated. */
+function gatedDisk(): { dir: string; scratch: string; disk: Awaited<ReturnType<typeof gateDatasync>> } {
+  const t = {} as { dir: string; scratch: string; disk: Awaited<ReturnType<typeof gateDatasync>> };
+  const removals: Array<() => Promise<void>> = [];
   beforeEach(async () => {
-    dir = await tempDir();
-    scratch = await tempDir();
-    disk = await gateDatasync(scratch.path);
+    for (const field of ['dir', 'scratch'] as const) {
+      const made = await tempDir();
+      t[field] = made.path;
+      removals.push(made.remove);
+    }
+    t.disk = await gateDatasync(t.scratch);
   });
   afterEach(async () => {
-    disk.release();
-    disk.restore();
-    await dir.remove();
-    await scratch.remove();
+    t.disk.release();
+    t.disk.restore();
+    for (const remove of removals.splice(0)) await remove();
   });
+  return t;
+}
+
+describe('partition log: rolling a segment', () => {
+  const t = gatedDisk();
 
   it('appends go on while a rolled segment is made durable; the recovery point moves once it is', async () => {
-    const log = await openPartitionLog({ dir: dir.path, config: { segmentBytes: 1000 } });
+    const log = await openPartitionLog({ dir: t.dir, config: { segmentBytes: 1000 } });
     for (let i = 0; i < 20; i++) await within(log.append(makeBatch({ valueSize: 100, fill: i })), 2000, `append ${i}`);
-    const bases = await segmentBases(dir.path);
+    const bases = await segmentBases(t.dir);
     expect(bases.length).toBeGreaterThan(2);
     // The first rolled segment's fsync is still at the gate, and the others queue behind it.
-    expect(disk.held()).toBe(1);
-    expect(await recoveryPoint(dir.path)).toBeUndefined();
+    expect(t.disk.held()).toBe(1);
+    expect(await recoveryPoint(t.dir)).toBeUndefined();
     // Reads of the rolled segments do not wait either.
     expect((await within(log.read(0, 10_000), 2000, 'read')).firstOffset).toBe(0);
 
-    disk.release();
+    t.disk.release();
     await log.flush();
-    expect(await recoveryPoint(dir.path)).toBe(bases.at(-1));
+    expect(await recoveryPoint(t.dir)).toBe(bases.at(-1));
     await log.close();
   });
 
   it('an fsync the flush policy asks for also waits for the rolled segment', async () => {
-    disk.release();
-    const log = await openPartitionLog({ dir: dir.path, config: { segmentBytes: 1000, flushMessages: 1 } });
+    t.disk.release();
+    const log = await openPartitionLog({ dir: t.dir, config: { segmentBytes: 1000, flushMessages: 1 } });
     let rolls = 0;
     for (let i = 0; i < 20; i++) {
       await log.append(makeBatch({ valueSize: 100, fill: i }));
       // Acknowledged means on disk, the earlier appends in the rolled segment included: that flush
       // has finished, and with it the move of the recovery point to the active segment.
-      const bases = await segmentBases(dir.path);
+      const bases = await segmentBases(t.dir);
       if (bases.length > 1) {
         rolls++;
-        expect(await recoveryPoint(dir.path)).toBe(bases.at(-1));
+        expect(await recoveryPoint(t.dir)).toBe(bases.at(-1));
       }
     }
     expect(rolls).toBeGreaterThan(0);
@@ -94,15 +101,15 @@ describe('partition log: rolling a segment', () => {
 
   it('a crash before the rolled segment is durable loses nothing: the log reopens from below it and rebuilds its indexes', async () => {
     const config = { segmentBytes: 1000, indexIntervalBytes: 100 };
-    const log = await openPartitionLog({ dir: dir.path, config });
+    const log = await openPartitionLog({ dir: t.dir, config });
     const batches = Array.from({ length: 20 }, (_, i) => makeBatch({ count: 2, valueSize: 100, fill: i }));
     for (const batch of batches) await within(log.append(batch), 2000, 'append');
     const end = log.logEndOffset;
     // What a process crash leaves behind (the page cache survives it): a copy taken now, while the
     // rolled segments' indexes and fsyncs wait at the gate.
-    const crashed = join(scratch.path, 'crashed');
-    await cp(dir.path, crashed, { recursive: true });
-    disk.release();
+    const crashed = join(t.scratch, 'crashed');
+    await cp(t.dir, crashed, { recursive: true });
+    t.disk.release();
     await log.close();
 
     const reopened = await openPartitionLog({ dir: crashed, config });
@@ -120,65 +127,52 @@ describe('partition log: rolling a segment', () => {
 });
 
 describe('partition log: early writeback', () => {
-  let dir: { path: string; remove: () => Promise<void> };
-  let scratch: { path: string; remove: () => Promise<void> };
-  let disk: Awaited<ReturnType<typeof gateDatasync>>;
-  beforeEach(async () => {
-    dir = await tempDir();
-    scratch = await tempDir();
-    disk = await gateDatasync(scratch.path);
-  });
-  afterEach(async () => {
-    disk.release();
-    disk.restore();
-    await dir.remove();
-    await scratch.remove();
-  });
+  const t = gatedDisk();
 
   it('fsyncs the active segment every writebackIntervalBytes, beside appends that do not wait for it', async () => {
-    const log = await openPartitionLog({ dir: dir.path, config: { writebackIntervalBytes: 4096 } });
+    const log = await openPartitionLog({ dir: t.dir, config: { writebackIntervalBytes: 4096 } });
     await within(log.append(makeBatch({ valueSize: 1000 })), 2000, 'the first append');
-    expect(disk.held()).toBe(0);
+    expect(t.disk.held()).toBe(0);
     for (let i = 0; i < 20; i++) await within(log.append(makeBatch({ valueSize: 1000, fill: i })), 2000, `append ${i}`);
     // About 21 KB appended: the first writeback waits at the gate and holds the log's one slot, so
     // no other was queued behind it.
-    expect(disk.held()).toBe(1);
-    disk.release();
+    expect(t.disk.held()).toBe(1);
+    t.disk.release();
     await log.flush();
-    expect(disk.held()).toBe(2); // the writeback, then flush()'s own fsync
+    expect(t.disk.held()).toBe(2); // the writeback, then flush()'s own fsync
     // The bytes appended while the slot was busy still count: with it free again, the next append
     // starts a writeback at once.
     await log.append(makeBatch({ valueSize: 1000 }));
     await log.flush();
-    expect(disk.held()).toBe(4);
+    expect(t.disk.held()).toBe(4);
     await log.close();
   });
 
   it('logs sharing writeback slots skip theirs while none is free', async () => {
     const slots = new WritebackSlots(1);
     const config = { writebackIntervalBytes: 4096 };
-    const a = await openPartitionLog({ dir: join(dir.path, 'a'), config, writebackSlots: slots });
-    const b = await openPartitionLog({ dir: join(dir.path, 'b'), config, writebackSlots: slots });
+    const a = await openPartitionLog({ dir: join(t.dir, 'a'), config, writebackSlots: slots });
+    const b = await openPartitionLog({ dir: join(t.dir, 'b'), config, writebackSlots: slots });
     for (let i = 0; i < 5; i++) await within(a.append(makeBatch({ valueSize: 1000, fill: i })), 2000, 'append to a');
-    expect(disk.held()).toBe(1); // a's writeback, at the gate
+    expect(t.disk.held()).toBe(1); // a's writeback, at the gate
     for (let i = 0; i < 10; i++) await within(b.append(makeBatch({ valueSize: 1000, fill: i })), 2000, 'append to b');
-    expect(disk.held()).toBe(1); // b found no free slot
-    disk.release();
+    expect(t.disk.held()).toBe(1); // b found no free slot
+    t.disk.release();
     await a.flush(); // a's writeback is done and its slot free: b's next append starts one
-    const held = disk.held();
+    const held = t.disk.held();
     await b.append(makeBatch({ valueSize: 1000 }));
     await b.flush();
-    expect(disk.held()).toBe(held + 2); // b's writeback, then its flush
+    expect(t.disk.held()).toBe(held + 2); // b's writeback, then its flush
     await a.close();
     await b.close();
   });
 
   it('is off at 0', async () => {
-    const log = await openPartitionLog({ dir: dir.path, config: { writebackIntervalBytes: 0 } });
+    const log = await openPartitionLog({ dir: t.dir, config: { writebackIntervalBytes: 0 } });
     for (let i = 0; i < 20; i++) await log.append(makeBatch({ valueSize: 1000, fill: i }));
     await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(disk.held()).toBe(0);
-    disk.release();
+    expect(t.disk.held()).toBe(0);
+    t.disk.release();
     await log.close();
   });
 });
