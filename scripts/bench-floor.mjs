@@ -175,7 +175,7 @@ async function replica(id, dir, write, usPerKb, writebackBytes) {
 }
 
 /** Busy and total CPU time of the whole machine so far (/proc/stat, in clock ticks). */
-export function machineCpu() {
+function machineCpu() {
   const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
   const idle = fields[3] + (fields[4] ?? 0);
   const total = fields.reduce((a, b) => a + b, 0);
@@ -183,7 +183,7 @@ export function machineCpu() {
 }
 
 /** The share of the machine's CPU time that was busy since `before` (a machineCpu() reading), in %. */
-export function busyPercentSince(before) {
+function busyPercentSince(before) {
   const after = machineCpu();
   return (100 * (after.busy - before.busy)) / (after.total - before.total);
 }
