@@ -182,10 +182,9 @@ function machineCpu() {
   return { busy: total - idle, total };
 }
 
-/** The share of the machine's CPU time that was busy since `before` (a machineCpu() reading), in %. */
-function busyPercentSince(before) {
-  const after = machineCpu();
-  return (100 * (after.busy - before.busy)) / (after.total - before.total);
+/** The share of the machine's CPU time that was busy between two machineCpu() readings, in %. */
+function busyPercentBetween(first, last) {
+  return last.total > first.total ? (100 * (last.busy - first.busy)) / (last.total - first.total) : NaN;
 }
 
 /**
@@ -202,7 +201,7 @@ export function sampleMachineCpu(intervalMs = 100) {
       take();
       const first = samples.find((s) => s.at >= fromMs) ?? samples.at(-1);
       const last = samples.findLast((s) => s.at <= toMs) ?? samples.at(-1);
-      return last.total > first.total ? (100 * (last.busy - first.busy)) / (last.total - first.total) : NaN;
+      return busyPercentBetween(first, last);
     },
     stop: () => clearInterval(timer),
   };
@@ -291,7 +290,7 @@ export async function runFloor({ rate, seconds, warmupSeconds = 1, recordSize = 
     }
     while (inFlight.some(Boolean)) await new Promise((resolve) => setTimeout(resolve, 5));
     const elapsedMs = performance.now() - start;
-    const machineBusyPercent = busyPercentSince(machineBefore);
+    const machineBusyPercent = busyPercentBetween(machineBefore, machineCpu());
     const producerCpu = process.cpuUsage(cpuBefore);
     const replicaCpuMs = [];
     for (const child of replicas) {

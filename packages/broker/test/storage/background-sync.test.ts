@@ -2,6 +2,7 @@ import { cp, open, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openPartitionLog, WritebackSlots } from '@samsa/broker';
+import { withTimeout } from '../../../../test/helpers/wait.js';
 import { makeBatch, tempDir } from './helpers.js';
 
 type Datasync = (this: unknown) => Promise<void>;
@@ -24,13 +25,6 @@ async function gateDatasync(scratchDir: string): Promise<{ held: () => number; r
     return real.call(this);
   };
   return { held: () => held, release, restore: () => void (proto.datasync = real) };
-}
-
-/** Rejects if `promise` has not settled within `ms`: an append must not wait for the disk. */
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms)));
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
 async function segmentBases(dir: string): Promise<number[]> {
@@ -66,14 +60,14 @@ describe('partition log: rolling a segment', () => {
 
   it('appends go on while a rolled segment is made durable; the recovery point moves once it is', async () => {
     const log = await openPartitionLog({ dir: t.dir, config: { segmentBytes: 1000 } });
-    for (let i = 0; i < 20; i++) await within(log.append(makeBatch({ valueSize: 100, fill: i })), 2000, `append ${i}`);
+    for (let i = 0; i < 20; i++) await withTimeout(log.append(makeBatch({ valueSize: 100, fill: i })), 2000, `append ${i}`);
     const bases = await segmentBases(t.dir);
     expect(bases.length).toBeGreaterThan(2);
     // The first rolled segment's fsync is still at the gate, and the others queue behind it.
     expect(t.disk.held()).toBe(1);
     expect(await recoveryPoint(t.dir)).toBeUndefined();
     // Reads of the rolled segments do not wait either.
-    expect((await within(log.read(0, 10_000), 2000, 'read')).firstOffset).toBe(0);
+    expect((await withTimeout(log.read(0, 10_000), 2000, 'read')).firstOffset).toBe(0);
 
     t.disk.release();
     await log.flush();
@@ -103,7 +97,7 @@ describe('partition log: rolling a segment', () => {
     const config = { segmentBytes: 1000, indexIntervalBytes: 100 };
     const log = await openPartitionLog({ dir: t.dir, config });
     const batches = Array.from({ length: 20 }, (_, i) => makeBatch({ count: 2, valueSize: 100, fill: i }));
-    for (const batch of batches) await within(log.append(batch), 2000, 'append');
+    for (const batch of batches) await withTimeout(log.append(batch), 2000, 'append');
     const end = log.logEndOffset;
     // What a process crash leaves behind (the page cache survives it): a copy taken now, while the
     // rolled segments' indexes and fsyncs wait at the gate.
@@ -131,9 +125,9 @@ describe('partition log: early writeback', () => {
 
   it('fsyncs the active segment every writebackIntervalBytes, beside appends that do not wait for it', async () => {
     const log = await openPartitionLog({ dir: t.dir, config: { writebackIntervalBytes: 4096 } });
-    await within(log.append(makeBatch({ valueSize: 1000 })), 2000, 'the first append');
+    await withTimeout(log.append(makeBatch({ valueSize: 1000 })), 2000, 'the first append');
     expect(t.disk.held()).toBe(0);
-    for (let i = 0; i < 20; i++) await within(log.append(makeBatch({ valueSize: 1000, fill: i })), 2000, `append ${i}`);
+    for (let i = 0; i < 20; i++) await withTimeout(log.append(makeBatch({ valueSize: 1000, fill: i })), 2000, `append ${i}`);
     // About 21 KB appended: the first writeback waits at the gate and holds the log's one slot, so
     // no other was queued behind it.
     expect(t.disk.held()).toBe(1);
@@ -153,9 +147,9 @@ describe('partition log: early writeback', () => {
     const config = { writebackIntervalBytes: 4096 };
     const a = await openPartitionLog({ dir: join(t.dir, 'a'), config, writebackSlots: slots });
     const b = await openPartitionLog({ dir: join(t.dir, 'b'), config, writebackSlots: slots });
-    for (let i = 0; i < 5; i++) await within(a.append(makeBatch({ valueSize: 1000, fill: i })), 2000, 'append to a');
+    for (let i = 0; i < 5; i++) await withTimeout(a.append(makeBatch({ valueSize: 1000, fill: i })), 2000, 'append to a');
     expect(t.disk.held()).toBe(1); // a's writeback, at the gate
-    for (let i = 0; i < 10; i++) await within(b.append(makeBatch({ valueSize: 1000, fill: i })), 2000, 'append to b');
+    for (let i = 0; i < 10; i++) await withTimeout(b.append(makeBatch({ valueSize: 1000, fill: i })), 2000, 'append to b');
     expect(t.disk.held()).toBe(1); // b found no free slot
     t.disk.release();
     await a.flush(); // a's writeback is done and its slot free: b's next append starts one
