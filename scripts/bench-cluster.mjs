@@ -56,7 +56,10 @@ async function waitForPort(port, child, name) {
   for (let i = 0; i < 300; i++) {
     if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode}`);
     const ok = await new Promise((resolve) => {
-      const socket = connect(port, '127.0.0.1', () => { socket.destroy(); resolve(true); });
+      const socket = connect(port, '127.0.0.1', () => {
+        socket.destroy();
+        resolve(true);
+      });
       socket.on('error', () => resolve(false));
     });
     if (ok) return;
@@ -88,12 +91,33 @@ function peakRssMb(child) {
 async function cluster(brokerCount) {
   const coordinatorPort = await freePort();
   const run = `${Date.now()}`;
-  const coordinator = await start('coordinator', ['coordinator', 'start', '--port', String(coordinatorPort), '--data-dir', join(dir, `c-${run}`)], coordinatorPort);
+  const coordinator = await start(
+    'coordinator',
+    ['coordinator', 'start', '--port', String(coordinatorPort), '--data-dir', join(dir, `c-${run}`)],
+    coordinatorPort,
+  );
   const brokers = [];
   const addresses = [];
   for (let id = 1; id <= brokerCount; id++) {
     const port = await freePort();
-    brokers.push(await start(`broker ${id}`, ['broker', 'start', '--id', String(id), '--listen', `127.0.0.1:${port}`, '--coordinator', `127.0.0.1:${coordinatorPort}`, '--data-dir', join(dir, `b${id}-${run}`)], port));
+    brokers.push(
+      await start(
+        `broker ${id}`,
+        [
+          'broker',
+          'start',
+          '--id',
+          String(id),
+          '--listen',
+          `127.0.0.1:${port}`,
+          '--coordinator',
+          `127.0.0.1:${coordinatorPort}`,
+          '--data-dir',
+          join(dir, `b${id}-${run}`),
+        ],
+        port,
+      ),
+    );
     addresses.push(`127.0.0.1:${port}`);
   }
   const bootstrap = `--bootstrap-server=${addresses.join(',')}`;
@@ -110,17 +134,46 @@ async function cluster(brokerCount) {
 }
 
 async function bench(kind, topic, bootstrap, extra = []) {
-  const out = await samsa(['bench', kind, '--topic', topic, '--num-records', String(records), ...(kind === 'produce' ? ['--record-size', String(recordSize)] : []), '--json', ...extra, bootstrap]);
+  const out = await samsa([
+    'bench',
+    kind,
+    '--topic',
+    topic,
+    '--num-records',
+    String(records),
+    ...(kind === 'produce' ? ['--record-size', String(recordSize)] : []),
+    '--json',
+    ...extra,
+    bootstrap,
+  ]);
   return JSON.parse(out.trim().split('\n').at(-1));
 }
 
 const rows = [];
-const row = (scenario, f) => rows.push({ scenario, 'records/s': Math.round(f.recordsPerSec), 'MB/s': f.mbPerSec.toFixed(1), 'p50 ms': f.p50Ms.toFixed(1), 'p99 ms': f.p99Ms.toFixed(1), 'p99.9 ms': f.p999Ms.toFixed(1) });
+const row = (scenario, f) =>
+  rows.push({
+    scenario,
+    'records/s': Math.round(f.recordsPerSec),
+    'MB/s': f.mbPerSec.toFixed(1),
+    'p50 ms': f.p50Ms.toFixed(1),
+    'p99 ms': f.p99Ms.toFixed(1),
+    'p99.9 ms': f.p999Ms.toFixed(1),
+  });
 
 console.error(`bench: ${records} records of ${recordSize} bytes, ${partitions} partitions per topic`);
 {
   const c = await cluster(1);
-  await samsa(['topics', 'create', '--topic', 'one', '--partitions', String(partitions), '--replication-factor', '1', c.bootstrap]);
+  await samsa([
+    'topics',
+    'create',
+    '--topic',
+    'one',
+    '--partitions',
+    String(partitions),
+    '--replication-factor',
+    '1',
+    c.bootstrap,
+  ]);
   row('1 broker, RF 1, acks=1: produce', await bench('produce', 'one', c.bootstrap, ['--acks', '1']));
   row('1 broker, RF 1: consume', await bench('consume', 'one', c.bootstrap));
   rows.push({ scenario: `1 broker: peak broker RSS ${peakRssMb(c.brokers[0]).toFixed(0)} MB` });
@@ -128,8 +181,30 @@ console.error(`bench: ${records} records of ${recordSize} bytes, ${partitions} p
 }
 {
   const c = await cluster(3);
-  await samsa(['topics', 'create', '--topic', 'rf1', '--partitions', String(partitions), '--replication-factor', '1', c.bootstrap]);
-  await samsa(['topics', 'create', '--topic', 'rf3', '--partitions', String(partitions), '--replication-factor', '3', '--config', 'min.insync.replicas=2', c.bootstrap]);
+  await samsa([
+    'topics',
+    'create',
+    '--topic',
+    'rf1',
+    '--partitions',
+    String(partitions),
+    '--replication-factor',
+    '1',
+    c.bootstrap,
+  ]);
+  await samsa([
+    'topics',
+    'create',
+    '--topic',
+    'rf3',
+    '--partitions',
+    String(partitions),
+    '--replication-factor',
+    '3',
+    '--config',
+    'min.insync.replicas=2',
+    c.bootstrap,
+  ]);
   const base = await bench('produce', 'rf1', c.bootstrap, ['--acks', '1']);
   row('3 brokers, RF 1, acks=1: produce', base);
   const all = await bench('produce', 'rf3', c.bootstrap, ['--acks', 'all']);
@@ -156,19 +231,28 @@ console.error(`bench: ${records} records of ${recordSize} bytes, ${partitions} p
   const median = [...pacedRuns].sort((a, b) => steady(a).p99Ms - steady(b).p99Ms)[Math.floor(pacedRuns.length / 2)];
   const runs = pacedRounds === 1 ? '1 run' : `${pacedRounds} runs`;
   const whole = pacedRuns.map((r) => r.p99Ms.toFixed(0)).join(', ');
-  const what = warmupRecords > 0 ? `steady state after ${warmupRecords} warm-up records, median of ${runs}; p99 ms (machine busy) of each: ${inOrder}; whole runs' p99: ${whole} ms` : `median of ${runs}; p99 ms (machine busy) of each: ${inOrder}`;
+  const what =
+    warmupRecords > 0
+      ? `steady state after ${warmupRecords} warm-up records, median of ${runs}; p99 ms (machine busy) of each: ${inOrder}; whole runs' p99: ${whole} ms`
+      : `median of ${runs}; p99 ms (machine busy) of each: ${inOrder}`;
   row(`3 brokers, RF 3, acks=all at ${half}/s (${what})`, steady(median));
   // The floor under those figures, while the cluster idles: the same shape of pipeline with no Samsa
   // code (bench-floor.mjs), first as it is, then with busy work added until the machine is as busy as
   // it was during the paced runs. The second says what this machine gives any implementation that
   // costs as much CPU as Samsa does at this rate.
   const floorRun = { rate: half, seconds: 1 + (records - warmupRecords) / half, warmupSeconds: 1, recordSize };
-  const floorRow = (what, f) => row(`floor at ${half}/s: raw TCP, no Samsa code, ${what}; machine ${f.machineBusyPercent.toFixed(0)}% busy`, { ...f, mbPerSec: (f.recordsPerSec * recordSize) / 1e6 });
+  const floorRow = (what, f) =>
+    row(`floor at ${half}/s: raw TCP, no Samsa code, ${what}; machine ${f.machineBusyPercent.toFixed(0)}% busy`, {
+      ...f,
+      mbPerSec: (f.recordsPerSec * recordSize) / 1e6,
+    });
   const bare = await runFloor(floorRun);
   floorRow('no work', bare);
   const loaded = await runFloorAtLoad({ ...floorRun, bare, targetBusyPercent: busyPercent });
   floorRow(`${loaded.cpuUsPerKb.toFixed(1)} µs of work per KB in each process`, loaded);
-  rows.push({ scenario: `acks=all RF 3 / acks=1 RF 1 throughput: ${((all.recordsPerSec / base.recordsPerSec) * 100).toFixed(0)}%` });
+  rows.push({
+    scenario: `acks=all RF 3 / acks=1 RF 1 throughput: ${((all.recordsPerSec / base.recordsPerSec) * 100).toFixed(0)}%`,
+  });
   rows.push({ scenario: `3 brokers: peak broker RSS ${c.brokers.map((b) => peakRssMb(b).toFixed(0)).join(', ')} MB` });
   await c.stop();
 }

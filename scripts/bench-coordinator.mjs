@@ -63,7 +63,9 @@ const config = {
 function positiveInt(name, value, allowZero = false) {
   const n = Number(value);
   if (!Number.isInteger(n) || n < (allowZero ? 0 : 1)) {
-    process.stderr.write(`error: --${name} must be a ${allowZero ? 'non-negative' : 'positive'} integer, got ${JSON.stringify(value)}\n`);
+    process.stderr.write(
+      `error: --${name} must be a ${allowZero ? 'non-negative' : 'positive'} integer, got ${JSON.stringify(value)}\n`,
+    );
     process.exit(2);
   }
   return n;
@@ -175,17 +177,43 @@ async function startZooKeeper(workDir) {
       '',
     ].join('\n'),
   );
-  const env = { ...process.env, JMXDISABLE: 'true', ZOO_LOG_DIR: workDir, JVMFLAGS: `-Xmx512m -Dzookeeper.log.dir=${workDir}`, ZOOPIDFILE: join(workDir, 'zk.pid') };
+  const env = {
+    ...process.env,
+    JMXDISABLE: 'true',
+    ZOO_LOG_DIR: workDir,
+    JVMFLAGS: `-Xmx512m -Dzookeeper.log.dir=${workDir}`,
+    ZOOPIDFILE: join(workDir, 'zk.pid'),
+  };
   const server = spawnServer('zookeeper', ZK_SERVER_SH, ['start-foreground', config], env, workDir);
-  await waitUntil(async () => (await fourLetterWord(port, 'srvr')).includes('Mode:'), server, 60_000, 'ZooKeeper to serve');
-  return { ...server, connectString: `127.0.0.1:${port}`, version: (await fourLetterWord(port, 'srvr')).split('\n')[0] };
+  await waitUntil(
+    async () => (await fourLetterWord(port, 'srvr')).includes('Mode:'),
+    server,
+    60_000,
+    'ZooKeeper to serve',
+  );
+  return {
+    ...server,
+    connectString: `127.0.0.1:${port}`,
+    version: (await fourLetterWord(port, 'srvr')).split('\n')[0],
+  };
 }
 
 async function startEmbedded(workDir) {
   const port = await freePort();
   const dataDir = join(workDir, 'coordinator-data');
-  const server = spawnServer('embedded', process.execPath, [COORDINATOR_MAIN, '--port', String(port), '--data-dir', dataDir, '--host', '127.0.0.1'], process.env, REPO);
-  await waitUntil(async () => /listening/i.test(server.output()) && (await fourLetterWord(port, 'ruok')) === 'imok', server, 30_000, 'the coordinator to listen');
+  const server = spawnServer(
+    'embedded',
+    process.execPath,
+    [COORDINATOR_MAIN, '--port', String(port), '--data-dir', dataDir, '--host', '127.0.0.1'],
+    process.env,
+    REPO,
+  );
+  await waitUntil(
+    async () => /listening/i.test(server.output()) && (await fourLetterWord(port, 'ruok')) === 'imok',
+    server,
+    30_000,
+    'the coordinator to listen',
+  );
   return { ...server, connectString: `127.0.0.1:${port}`, version: 'samsa coordinator (dist/main.js)' };
 }
 
@@ -250,7 +278,10 @@ async function runPhase(clients, op, parents, nodesPerClient, data, { durationMs
   await Promise.all(
     clients.map(async (client, c) => {
       for (let i = 0; opsPerClient === undefined ? performance.now() < deadline : i < opsPerClient; i++) {
-        const path = op === 'create' ? `${parents[c]}/n${nodesPerClient[c]++}` : `${parents[c]}/n${i % Math.max(1, nodesPerClient[c])}`;
+        const path =
+          op === 'create'
+            ? `${parents[c]}/n${nodesPerClient[c]++}`
+            : `${parents[c]}/n${i % Math.max(1, nodesPerClient[c])}`;
         const t0 = process.hrtime.bigint();
         await operations[op](client, path, data);
         samples.push(Number(process.hrtime.bigint() - t0));
@@ -279,7 +310,11 @@ async function benchTarget(name, server) {
       const warm = Array(config.clients).fill(0);
       const warmParents = parents.map((p) => `${p}-warmup`);
       for (const parent of warmParents) await operations.create(clients[0], parent, Buffer.alloc(0));
-      for (const op of OPERATIONS) await runPhase(clients, op, warmParents, warm, data, { durationMs: config.warmupMs / 3, opsPerClient: undefined });
+      for (const op of OPERATIONS)
+        await runPhase(clients, op, warmParents, warm, data, {
+          durationMs: config.warmupMs / 3,
+          opsPerClient: undefined,
+        });
     }
     const nodesPerClient = Array(config.clients).fill(0);
     const results = {};
@@ -310,13 +345,28 @@ function ratio(a, b) {
 
 function table(rows) {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => String(row[i]).length)));
-  return rows.map((row) => row.map((cell, i) => (i === 0 ? String(cell).padEnd(widths[i]) : String(cell).padStart(widths[i]))).join('  ')).join('\n');
+  return rows
+    .map((row) =>
+      row.map((cell, i) => (i === 0 ? String(cell).padEnd(widths[i]) : String(cell).padStart(widths[i]))).join('  '),
+    )
+    .join('\n');
 }
 
 function report(results, notes, servers) {
   const zk = results.zookeeper;
   const em = results.embedded;
-  const header = ['op', 'zk ops/s', 'zk p50 ms', 'zk p99 ms', 'emb ops/s', 'emb p50 ms', 'emb p99 ms', 'ops/s emb/zk', 'p50 emb/zk', 'p99 emb/zk'];
+  const header = [
+    'op',
+    'zk ops/s',
+    'zk p50 ms',
+    'zk p99 ms',
+    'emb ops/s',
+    'emb p50 ms',
+    'emb p99 ms',
+    'ops/s emb/zk',
+    'p50 emb/zk',
+    'p99 emb/zk',
+  ];
   const rows = [header];
   for (const op of OPERATIONS) {
     const z = zk?.[op] ?? {};
@@ -329,7 +379,10 @@ function report(results, notes, servers) {
       ratio(e.p99Ms, z.p99Ms),
     ]);
   }
-  const load = config.opsPerClient === undefined ? `${config.durationMs} ms per phase` : `${config.opsPerClient} ops per client per phase`;
+  const load =
+    config.opsPerClient === undefined
+      ? `${config.durationMs} ms per phase`
+      : `${config.opsPerClient} ops per client per phase`;
   const lines = [
     '',
     `Coordinator benchmark: ${config.clients} clients (one request in flight each), ${config.dataBytes}-byte data, ${load}, warmup ${config.warmupMs} ms`,
@@ -356,7 +409,8 @@ const results = {};
 const servers = [];
 try {
   for (const target of config.targets) {
-    if (target !== 'zookeeper' && target !== 'embedded') throw new Error(`unknown target ${target} (zookeeper, embedded)`);
+    if (target !== 'zookeeper' && target !== 'embedded')
+      throw new Error(`unknown target ${target} (zookeeper, embedded)`);
     const unavailable = target === 'zookeeper' ? zookeeperUnavailable() : coordinatorUnavailable();
     if (unavailable) {
       notes.push(`${target} did not run: ${unavailable}`);

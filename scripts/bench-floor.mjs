@@ -111,14 +111,20 @@ async function replica(id, dir, write, usPerKb, writebackBytes) {
   async function append(partition, bytes) {
     let log = logs.get(partition);
     if (!log) {
-      log = { file: await open(join(dir, `replica-${id}-partition-${partition}.log`), 'w+'), end: 0, unsynced: 0, syncing: false };
+      log = {
+        file: await open(join(dir, `replica-${id}-partition-${partition}.log`), 'w+'),
+        end: 0,
+        unsynced: 0,
+        syncing: false,
+      };
       if (write === 'cached') await log.file.write(Buffer.alloc(CACHED_REGION), 0, CACHED_REGION, 0);
       logs.set(partition, log);
     }
     const at = log.end;
     log.end += bytes.length;
     if (write === 'new') await log.file.write(bytes, 0, bytes.length, at);
-    else if (write === 'cached') await log.file.write(bytes, 0, bytes.length, at % Math.max(1, CACHED_REGION - bytes.length));
+    else if (write === 'cached')
+      await log.file.write(bytes, 0, bytes.length, at % Math.max(1, CACHED_REGION - bytes.length));
     // Early writeback, as the partition log does (log.writeback.interval.bytes): nothing waits for it.
     log.unsynced += bytes.length;
     if (writebackBytes > 0 && write !== 'none' && log.unsynced >= writebackBytes && !log.syncing) {
@@ -237,14 +243,33 @@ function nextMessage(child) {
  * percentiles (ms) of the records sent after the warm-up, each process's CPU share, and how busy the
  * whole machine was over the run.
  */
-export async function runFloor({ rate, seconds, warmupSeconds = 1, recordSize = 100, write = 'new', cpuUsPerKb = 0, writebackBytes = DEFAULT_WRITEBACK_BYTES }) {
+export async function runFloor({
+  rate,
+  seconds,
+  warmupSeconds = 1,
+  recordSize = 100,
+  write = 'new',
+  cpuUsPerKb = 0,
+  writebackBytes = DEFAULT_WRITEBACK_BYTES,
+}) {
   if (!['new', 'cached', 'none'].includes(write)) throw new Error(`--write must be new, cached or none, not ${write}`);
   const dir = await mkdtemp(join(tmpdir(), 'samsa-floor-'));
   const replicas = [];
   try {
     const ports = [];
     for (let id = 0; id < 3; id++) {
-      const args = ['--replica', String(id), '--dir', dir, '--write', write, '--cpu-us-per-kb', String(cpuUsPerKb), '--writeback-bytes', String(writebackBytes)];
+      const args = [
+        '--replica',
+        String(id),
+        '--dir',
+        dir,
+        '--write',
+        write,
+        '--cpu-us-per-kb',
+        String(cpuUsPerKb),
+        '--writeback-bytes',
+        String(writebackBytes),
+      ];
       const child = fork(fileURLToPath(import.meta.url), args);
       replicas.push(child);
       ports.push((await nextMessage(child)).port);
@@ -265,7 +290,13 @@ export async function runFloor({ rate, seconds, warmupSeconds = 1, recordSize = 
       if (inFlight[partition] || queued[partition].length === 0) return;
       inFlight[partition] = queued[partition];
       queued[partition] = [];
-      send(leaders[partition], Kind.produce, partition, requests++, Buffer.allocUnsafe(inFlight[partition].length * chunkBytes));
+      send(
+        leaders[partition],
+        Kind.produce,
+        partition,
+        requests++,
+        Buffer.allocUnsafe(inFlight[partition].length * chunkBytes),
+      );
     };
     for (const [partition, socket] of leaders.entries()) {
       frames(socket, () => {
@@ -339,7 +370,13 @@ async function main() {
     },
   });
   if (values.replica !== undefined) {
-    return replica(Number(values.replica), values.dir, values.write, Number(values['cpu-us-per-kb']), Number(values['writeback-bytes']));
+    return replica(
+      Number(values.replica),
+      values.dir,
+      values.write,
+      Number(values['cpu-us-per-kb']),
+      Number(values['writeback-bytes']),
+    );
   }
   const run = {
     rate: Number(values.rate),
@@ -349,9 +386,10 @@ async function main() {
     write: values.write,
     writebackBytes: Number(values['writeback-bytes']),
   };
-  const figures = values['busy-percent'] === undefined
-    ? await runFloor({ ...run, cpuUsPerKb: Number(values['cpu-us-per-kb']) })
-    : await runFloorAtLoad({ ...run, bare: await runFloor(run), targetBusyPercent: Number(values['busy-percent']) });
+  const figures =
+    values['busy-percent'] === undefined
+      ? await runFloor({ ...run, cpuUsPerKb: Number(values['cpu-us-per-kb']) })
+      : await runFloorAtLoad({ ...run, bare: await runFloor(run), targetBusyPercent: Number(values['busy-percent']) });
   if (values.json) return console.log(JSON.stringify(figures));
   const ms = (v) => v.toFixed(1);
   const cpu = figures.cpuPercent;

@@ -51,8 +51,18 @@ const batches = [
       { key: null, value: utf8('no key'), headers: {}, timestamp: T0 },
       { key: utf8('no value'), value: null, headers: {}, timestamp: T0 + 1 },
       { key: null, value: null, headers: {}, timestamp: T0 + 2 },
-      { key: Buffer.alloc(0), value: Buffer.alloc(0), headers: { 'content-type': utf8('text/plain'), empty: Buffer.alloc(0) }, timestamp: T0 + 3 },
-      { key: utf8('k'), value: Buffer.from([0, 1, 2, 255]), headers: { trace: [utf8('a'), utf8('b')], 'ключ ✓': utf8('unicode key') }, timestamp: T0 + 4 },
+      {
+        key: Buffer.alloc(0),
+        value: Buffer.alloc(0),
+        headers: { 'content-type': utf8('text/plain'), empty: Buffer.alloc(0) },
+        timestamp: T0 + 3,
+      },
+      {
+        key: utf8('k'),
+        value: Buffer.from([0, 1, 2, 255]),
+        headers: { trace: [utf8('a'), utf8('b')], 'ключ ✓': utf8('unicode key') },
+        timestamp: T0 + 4,
+      },
     ],
   },
   {
@@ -69,7 +79,14 @@ const batches = [
   {
     name: 'none-transactional-idempotent',
     compression: 'none',
-    header: { baseOffset: 1_000, partitionLeaderEpoch: 7, producerId: 123_456_789_012, producerEpoch: 3, baseSequence: 42, transactional: true },
+    header: {
+      baseOffset: 1_000,
+      partitionLeaderEpoch: 7,
+      producerId: 123_456_789_012,
+      producerEpoch: 3,
+      baseSequence: 42,
+      transactional: true,
+    },
     records: Array.from({ length: 20 }, (_, i) => ({
       key: utf8(`key-${i}`),
       value: Buffer.alloc(100 + i * 13, i),
@@ -82,7 +99,12 @@ const batches = [
     compression: 'none',
     // Lengths whose varints take 2 and 3 bytes.
     records: [
-      { key: Buffer.alloc(200, 0x61), value: Buffer.alloc(9_000, 0x62), headers: { big: Buffer.alloc(100, 0x63) }, timestamp: T0 },
+      {
+        key: Buffer.alloc(200, 0x61),
+        value: Buffer.alloc(9_000, 0x62),
+        headers: { big: Buffer.alloc(100, 0x63) },
+        timestamp: T0,
+      },
       { key: null, value: Buffer.alloc(64, 0x64), headers: {}, timestamp: T0 + 1 },
     ],
   },
@@ -99,17 +121,32 @@ const batches = [
   {
     name: 'snappy-raw-block',
     compression: 'snappy',
-    records: Array.from({ length: 8 }, (_, i) => ({ key: utf8(`s-${i}`), value: utf8(`snappy value ${i} `.repeat(i + 1)), headers: {}, timestamp: T0 + i })),
+    records: Array.from({ length: 8 }, (_, i) => ({
+      key: utf8(`s-${i}`),
+      value: utf8(`snappy value ${i} `.repeat(i + 1)),
+      headers: {},
+      timestamp: T0 + i,
+    })),
   },
   {
     name: 'lz4-frame',
     compression: 'lz4',
-    records: Array.from({ length: 8 }, (_, i) => ({ key: utf8(`l-${i}`), value: utf8(`lz4 value ${i} `.repeat(i + 1)), headers: { h: utf8('v') }, timestamp: T0 + i })),
+    records: Array.from({ length: 8 }, (_, i) => ({
+      key: utf8(`l-${i}`),
+      value: utf8(`lz4 value ${i} `.repeat(i + 1)),
+      headers: { h: utf8('v') },
+      timestamp: T0 + i,
+    })),
   },
   {
     name: 'zstd-frame',
     compression: 'zstd',
-    records: Array.from({ length: 8 }, (_, i) => ({ key: null, value: utf8(`zstd value ${i} `.repeat(i + 1)), headers: {}, timestamp: T0 + i })),
+    records: Array.from({ length: 8 }, (_, i) => ({
+      key: null,
+      value: utf8(`zstd value ${i} `.repeat(i + 1)),
+      headers: {},
+      timestamp: T0 + i,
+    })),
   },
 ];
 
@@ -123,13 +160,27 @@ function flatHeaders(headers) {
 const hexOrNull = (bytes) => (bytes === null ? null : bytes.toString('hex'));
 
 async function encodeWithKafkaJS(batch) {
-  const header = { baseOffset: 0, partitionLeaderEpoch: -1, producerId: -1, producerEpoch: -1, baseSequence: -1, transactional: false, ...batch.header };
+  const header = {
+    baseOffset: 0,
+    partitionLeaderEpoch: -1,
+    producerId: -1,
+    producerEpoch: -1,
+    baseSequence: -1,
+    transactional: false,
+    ...batch.header,
+  };
   const timestamps = batch.records.map((r) => r.timestamp);
   // Kafka's baseTimestamp is the first record's timestamp and maxTimestamp the largest.
   const baseTimestamp = timestamps[0];
   const maxTimestamp = Math.max(...timestamps);
   const records = batch.records.map((r, i) =>
-    Record({ offsetDelta: i, timestampDelta: r.timestamp - baseTimestamp, key: r.key, value: r.value, headers: r.headers }),
+    Record({
+      offsetDelta: i,
+      timestampDelta: r.timestamp - baseTimestamp,
+      key: r.key,
+      value: r.value,
+      headers: r.headers,
+    }),
   );
   const encoder = await RecordBatch({
     compression: compressionTypes[batch.compression],
@@ -150,7 +201,13 @@ async function encodeWithKafkaJS(batch) {
       name: batch.name,
       file: `${batch.name}.hex`,
       compression: batch.compression,
-      header: { ...header, baseTimestamp, maxTimestamp, lastOffsetDelta: records.length - 1, recordCount: records.length },
+      header: {
+        ...header,
+        baseTimestamp,
+        maxTimestamp,
+        lastOffsetDelta: records.length - 1,
+        recordCount: records.length,
+      },
       records: batch.records.map((r, i) => ({
         offset: header.baseOffset + i,
         timestamp: r.timestamp,
@@ -173,7 +230,9 @@ function* lcgBytes(seed) {
 
 function murmur2Fixture() {
   const bytes = lcgBytes(20261121);
-  const keys = ['', 'a', 'ab', 'abc', 'abcd', '21', 'foobar', 'kafka', 'user-42', 'order:2026-11-21:0001', 'ключ'].map(utf8);
+  const keys = ['', 'a', 'ab', 'abc', 'abcd', '21', 'foobar', 'kafka', 'user-42', 'order:2026-11-21:0001', 'ключ'].map(
+    utf8,
+  );
   for (let length = 0; length <= 40; length++) keys.push(Buffer.from(Array.from({ length }, () => bytes.next().value)));
   const partitionCounts = [1, 2, 3, 7, 10, 16, 100, 1000];
   return {
@@ -181,7 +240,11 @@ function murmur2Fixture() {
     partitionCounts,
     cases: keys.map((key) => {
       const hash = javaMurmur2(key);
-      return { key: key.toString('hex'), murmur2: hash, partitions: partitionCounts.map((n) => (hash & 0x7fffffff) % n) };
+      return {
+        key: key.toString('hex'),
+        murmur2: hash,
+        partitions: partitionCounts.map((n) => (hash & 0x7fffffff) % n),
+      };
     }),
   };
 }
@@ -194,6 +257,9 @@ for (const batch of batches) {
   descriptions.push(description);
 }
 const generator = 'scripts/gen-protocol-fixtures.mjs with kafkajs ' + require('kafkajs/package.json').version;
-writeFileSync(join(outDir, 'kafkajs', 'batches.json'), `${JSON.stringify({ generator, batches: descriptions }, null, 2)}\n`);
+writeFileSync(
+  join(outDir, 'kafkajs', 'batches.json'),
+  `${JSON.stringify({ generator, batches: descriptions }, null, 2)}\n`,
+);
 writeFileSync(join(outDir, 'murmur2.json'), `${JSON.stringify({ generator, ...murmur2Fixture() }, null, 2)}\n`);
 console.log(`wrote ${descriptions.length} batches and the murmur2 cases to ${outDir}`);

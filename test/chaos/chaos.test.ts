@@ -37,7 +37,11 @@ beforeAll(async () => {
     brokerSettings: { 'zookeeper.session.timeout.ms': String(SESSION_TIMEOUT_MS), 'replica.lag.time.max.ms': '2000' },
   });
   admin = new Samsa(clientOptions());
-  await admin.admin().createTopics([{ topic: TOPIC, numPartitions: PARTITIONS, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } }]);
+  await admin
+    .admin()
+    .createTopics([
+      { topic: TOPIC, numPartitions: PARTITIONS, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } },
+    ]);
   await healthy();
 }, 60_000);
 
@@ -53,14 +57,21 @@ async function describeTopic() {
 
 /** Every partition led and fully in sync. */
 async function healthy(timeoutMs = 45_000): Promise<void> {
-  await waitFor(async () => (await describeTopic()).partitions.every((p) => p.leader >= 0 && p.isr.length === 3), { timeoutMs, intervalMs: 200, description: 'every partition to have a leader and a full ISR' });
+  await waitFor(async () => (await describeTopic()).partitions.every((p) => p.leader >= 0 && p.isr.length === 3), {
+    timeoutMs,
+    intervalMs: 200,
+    description: 'every partition to have a leader and a full ISR',
+  });
 }
 
 async function leaderOf(partition: number): Promise<number> {
-  return waitFor(async () => {
-    const leader = (await describeTopic()).partitions[partition]!.leader;
-    return leader >= 0 && cluster.broker(leader).isRunning() ? leader : undefined;
-  }, { description: `a live leader of partition ${partition}` });
+  return waitFor(
+    async () => {
+      const leader = (await describeTopic()).partitions[partition]!.leader;
+      return leader >= 0 && cluster.broker(leader).isRunning() ? leader : undefined;
+    },
+    { description: `a live leader of partition ${partition}` },
+  );
 }
 
 /** Producers writing p<id>-<seq> round-robin over the partitions with acks=all, recording every answer. */
@@ -110,19 +121,27 @@ async function timeToWritable(since: number, workload: Workload): Promise<number
   const client = new Samsa(clientOptions());
   const producer = client.producer({ acks: 'all', lingerMs: 0, deliveryTimeoutMs: 60_000 });
   try {
-    return await Promise.all(Array.from({ length: PARTITIONS }, async (_, partition) => {
-      for (let attempt = 0; ; attempt++) {
-        const value = `probe-${since}-${partition}-${attempt}`;
-        workload.attempted++;
-        try {
-          const r = await producer.send({ topic: TOPIC, partition, value });
-          workload.acks.push({ producer: 0, seq: since * 100 + partition * 10 + attempt, partition, offset: r.offset, value });
-          return (Date.now() - since) / 1000;
-        } catch {
-          workload.failed++;
+    return await Promise.all(
+      Array.from({ length: PARTITIONS }, async (_, partition) => {
+        for (let attempt = 0; ; attempt++) {
+          const value = `probe-${since}-${partition}-${attempt}`;
+          workload.attempted++;
+          try {
+            const r = await producer.send({ topic: TOPIC, partition, value });
+            workload.acks.push({
+              producer: 0,
+              seq: since * 100 + partition * 10 + attempt,
+              partition,
+              offset: r.offset,
+              value,
+            });
+            return (Date.now() - since) / 1000;
+          } catch {
+            workload.failed++;
+          }
         }
-      }
-    }));
+      }),
+    );
   } finally {
     await client.close();
   }
@@ -148,7 +167,10 @@ describe('chaos: acks=all, replication factor 3, min.insync.replicas 2', () => {
       await heal();
       await healthy();
       const before = workload.acks.length;
-      await waitFor(() => workload.acks.length >= before + 100, { timeoutMs: 30_000, description: `writes to resume after: ${name}` });
+      await waitFor(() => workload.acks.length >= before + 100, {
+        timeoutMs: 30_000,
+        description: `writes to resume after: ${name}`,
+      });
     };
 
     await fault('SIGKILL the leader of partition 0', async () => {
@@ -165,15 +187,18 @@ describe('chaos: acks=all, replication factor 3, min.insync.replicas 2', () => {
 
     // Paused past its session timeout: the cluster elects new leaders; the zombie must not acknowledge
     // anything when it wakes up, and must truncate whatever it appended meanwhile.
-    await fault(`SIGSTOP the leader of partition 1 for ${(SESSION_TIMEOUT_MS * 5) / 3000} s, then SIGCONT`, async () => {
-      const leader = await leaderOf(1);
-      const pausedAt = Date.now();
-      cluster.pauseBroker(leader);
-      return async () => {
-        await new Promise((r) => setTimeout(r, Math.max(0, pausedAt + (SESSION_TIMEOUT_MS * 5) / 3 - Date.now())));
-        cluster.resumeBroker(leader);
-      };
-    });
+    await fault(
+      `SIGSTOP the leader of partition 1 for ${(SESSION_TIMEOUT_MS * 5) / 3000} s, then SIGCONT`,
+      async () => {
+        const leader = await leaderOf(1);
+        const pausedAt = Date.now();
+        cluster.pauseBroker(leader);
+        return async () => {
+          await new Promise((r) => setTimeout(r, Math.max(0, pausedAt + (SESSION_TIMEOUT_MS * 5) / 3 - Date.now())));
+          cluster.resumeBroker(leader);
+        };
+      },
+    );
 
     // Two of three replicas gone: min.insync.replicas cannot be met, so acks=all writes must be refused.
     // Its time to writable runs until the two are back.
@@ -220,7 +245,8 @@ describe('chaos: acks=all, replication factor 3, min.insync.replicas 2', () => {
     });
     const elections: string[] = [];
     await fault('preferred leader election for every partition', async () => {
-      for (const o of await admin.admin().electPreferredLeaders()) elections.push(`${o.topic}-${o.partition}: ${o.error?.errorName ?? 'elected'}`);
+      for (const o of await admin.admin().electPreferredLeaders())
+        elections.push(`${o.topic}-${o.partition}: ${o.error?.errorName ?? 'elected'}`);
       return async () => {};
     });
 
@@ -263,14 +289,18 @@ describe('chaos: acks=all, replication factor 3, min.insync.replicas 2', () => {
     expect(verdict.lost).toEqual([]);
     expect(verdict.holes).toEqual([]);
     expect(verdict.reordered).toEqual([]);
-    expect(stored.map((s) => `${s.partition}:${s.offset}`).length).toBe(new Set(stored.map((s) => `${s.partition}:${s.offset}`)).size);
+    expect(stored.map((s) => `${s.partition}:${s.offset}`).length).toBe(
+      new Set(stored.map((s) => `${s.partition}:${s.offset}`)).size,
+    );
     expect(offsets.every((p) => p.low === 0)).toBe(true);
 
     // Replicas byte-identical up to the high watermark: stop every broker, then compare their files.
     await new Promise((r) => setTimeout(r, 2000)); // followers fetch the last records (they are in the ISR)
     for (const broker of cluster.brokers) await cluster.stopBroker(broker.id);
     for (const { partition, high } of offsets) {
-      const copies = await Promise.all(cluster.brokers.map((b) => committedBytes(join(b.dataDir, `${TOPIC}-${partition}`), high)));
+      const copies = await Promise.all(
+        cluster.brokers.map((b) => committedBytes(join(b.dataDir, `${TOPIC}-${partition}`), high)),
+      );
       for (const copy of copies.slice(1)) expect(copy.equals(copies[0]!)).toBe(true);
       expect(copies[0]!.length).toBeGreaterThan(0);
     }

@@ -55,7 +55,8 @@ export function check(attempted: number, acks: readonly Ack[], stored: readonly 
   for (const [partition, offsets] of byPartition) {
     const sorted = [...offsets].sort((a, b) => a - b);
     for (let i = 1; i < sorted.length; i++) {
-      for (let missing = sorted[i - 1]! + 1; missing < sorted[i]!; missing++) holes.push({ partition, offset: missing });
+      for (let missing = sorted[i - 1]! + 1; missing < sorted[i]!; missing++)
+        holes.push({ partition, offset: missing });
     }
   }
   const reordered: { producer: number; partition: number; seq: number }[] = [];

@@ -36,16 +36,25 @@ const compose = parse(readFileSync(join(REPO_ROOT, 'docker-compose.yml'), 'utf8'
 const services = compose.services;
 const PROFILES = ['zookeeper', 'embedded'];
 const brokers = Object.keys(services).filter((name) => name.startsWith('broker-'));
-const enabledIn = (profile: string) => Object.keys(services).filter((name) => services[name]!.profiles?.includes(profile));
+const enabledIn = (profile: string) =>
+  Object.keys(services).filter((name) => services[name]!.profiles?.includes(profile));
 /** Names a container on the Compose network resolves in a profile: services and their aliases. */
 const resolvableIn = (profile: string) =>
-  new Set(enabledIn(profile).flatMap((name) => [name, ...Object.values(services[name]!.networks ?? {}).flatMap((n) => n?.aliases ?? [])]));
+  new Set(
+    enabledIn(profile).flatMap((name) => [
+      name,
+      ...Object.values(services[name]!.networks ?? {}).flatMap((n) => n?.aliases ?? []),
+    ]),
+  );
 
 describe('docker-compose.yml', () => {
   it('puts every service in a profile, the brokers in both, so each mode is one command', () => {
     for (const [name, service] of Object.entries(services)) {
       expect(service.profiles, name).toBeDefined();
-      expect(service.profiles!.every((p) => PROFILES.includes(p)), name).toBe(true);
+      expect(
+        service.profiles!.every((p) => PROFILES.includes(p)),
+        name,
+      ).toBe(true);
     }
     expect(brokers).toEqual(['broker-1', 'broker-2', 'broker-3']);
     for (const name of brokers) expect(services[name]!.profiles).toEqual(PROFILES);
@@ -53,20 +62,29 @@ describe('docker-compose.yml', () => {
     expect(enabledIn('embedded').sort()).toEqual(['broker-1', 'broker-2', 'broker-3', 'coordinator']);
   });
 
-  it.each(PROFILES)('profile %s: no dependency Compose would refuse, and brokers wait for a healthy coordinator', (profile) => {
-    const enabled = new Set(enabledIn(profile));
-    for (const name of enabled) {
-      for (const [dependency, how] of Object.entries(services[name]!.depends_on ?? {})) {
-        expect(services[dependency], `${name} depends on ${dependency}`).toBeDefined();
-        // Compose rejects a dependency on a service the profile left out unless it is not required.
-        if (!enabled.has(dependency)) expect(how.required, `${name} -> ${dependency}`).toBe(false);
+  it.each(PROFILES)(
+    'profile %s: no dependency Compose would refuse, and brokers wait for a healthy coordinator',
+    (profile) => {
+      const enabled = new Set(enabledIn(profile));
+      for (const name of enabled) {
+        for (const [dependency, how] of Object.entries(services[name]!.depends_on ?? {})) {
+          expect(services[dependency], `${name} depends on ${dependency}`).toBeDefined();
+          // Compose rejects a dependency on a service the profile left out unless it is not required.
+          if (!enabled.has(dependency)) expect(how.required, `${name} -> ${dependency}`).toBe(false);
+        }
       }
-    }
-    for (const name of brokers) {
-      const waitedFor = Object.entries(services[name]!.depends_on ?? {}).filter(([d, how]) => enabled.has(d) && how.condition === 'service_healthy');
-      expect(waitedFor.map(([d]) => d).sort()).toEqual(enabledIn(profile).filter((s) => !s.startsWith('broker-')).sort());
-    }
-  });
+      for (const name of brokers) {
+        const waitedFor = Object.entries(services[name]!.depends_on ?? {}).filter(
+          ([d, how]) => enabled.has(d) && how.condition === 'service_healthy',
+        );
+        expect(waitedFor.map(([d]) => d).sort()).toEqual(
+          enabledIn(profile)
+            .filter((s) => !s.startsWith('broker-'))
+            .sort(),
+        );
+      }
+    },
+  );
 
   it('gives the ZooKeeper servers a consistent ensemble and the 4lw commands their healthcheck uses', () => {
     const zks = Object.keys(services).filter((name) => name.startsWith('zk-'));
@@ -75,40 +93,49 @@ describe('docker-compose.yml', () => {
       const id = name.slice('zk-'.length);
       expect(service.image).toBe('zookeeper:3.8');
       expect(service.environment!.ZOO_MY_ID).toBe(id);
-      expect(service.environment!.ZOO_SERVERS!.split(' ')).toEqual(zks.map((z) => `server.${z.slice(3)}=${z}:2888:3888;2181`));
+      expect(service.environment!.ZOO_SERVERS!.split(' ')).toEqual(
+        zks.map((z) => `server.${z.slice(3)}=${z}:2888:3888;2181`),
+      );
       expect(service.environment!.ZOO_4LW_COMMANDS_WHITELIST!.split(',')).toContain('srvr');
       expect(service.healthcheck!.test.join(' ')).toContain('echo srvr | nc');
       expect(service.volumes).toEqual([`${name}-data:/data`, `${name}-datalog:/datalog`]);
     }
   });
 
-  it.each(brokers)('%s: listener settings the broker accepts, EXTERNAL on its published port, INTERNAL by service name', async (name) => {
-    const service = services[name]!;
-    expect(service.build).toBe('.');
-    expect(service.command).toEqual(['broker', 'start']);
-    // Exactly as the container reads them: SAMSA_* variables.
-    const settings = await loadBrokerSettings({ env: service.environment! });
-    const id = Number(name.slice('broker-'.length));
-    expect(settings['broker.id']).toBe(id);
-    expect(settings['log.dirs']).toBe('/data');
-    const listeners = listenerConfig(settings);
-    expect(listeners.interBrokerListenerName).toBe('INTERNAL');
-    const external = listeners.advertised.find((l) => l.listener === 'EXTERNAL')!;
-    const internal = listeners.advertised.find((l) => l.listener === 'INTERNAL')!;
-    expect(external).toEqual({ listener: 'EXTERNAL', host: '127.0.0.1', port: 9091 + id });
-    expect(listeners.listeners.find((l) => l.listener === 'EXTERNAL')).toEqual({ listener: 'EXTERNAL', host: '0.0.0.0', port: external.port });
-    expect(service.ports).toEqual([`${external.port}:${external.port}`]);
-    expect(internal).toEqual({ listener: 'INTERNAL', host: name, port: 19092 });
-    expect(service.healthcheck!.test.join(' ')).toContain(`connect(${external.port},'127.0.0.1')`);
-    expect(service.volumes).toEqual([`${name}-data:/data`]);
-    for (const profile of PROFILES) {
-      const resolvable = resolvableIn(profile);
-      for (const member of String(settings['zookeeper.connect']).split(',')) {
-        expect(resolvable.has(member.split(':')[0]!), `${member} in profile ${profile}`).toBe(true);
+  it.each(brokers)(
+    '%s: listener settings the broker accepts, EXTERNAL on its published port, INTERNAL by service name',
+    async (name) => {
+      const service = services[name]!;
+      expect(service.build).toBe('.');
+      expect(service.command).toEqual(['broker', 'start']);
+      // Exactly as the container reads them: SAMSA_* variables.
+      const settings = await loadBrokerSettings({ env: service.environment! });
+      const id = Number(name.slice('broker-'.length));
+      expect(settings['broker.id']).toBe(id);
+      expect(settings['log.dirs']).toBe('/data');
+      const listeners = listenerConfig(settings);
+      expect(listeners.interBrokerListenerName).toBe('INTERNAL');
+      const external = listeners.advertised.find((l) => l.listener === 'EXTERNAL')!;
+      const internal = listeners.advertised.find((l) => l.listener === 'INTERNAL')!;
+      expect(external).toEqual({ listener: 'EXTERNAL', host: '127.0.0.1', port: 9091 + id });
+      expect(listeners.listeners.find((l) => l.listener === 'EXTERNAL')).toEqual({
+        listener: 'EXTERNAL',
+        host: '0.0.0.0',
+        port: external.port,
+      });
+      expect(service.ports).toEqual([`${external.port}:${external.port}`]);
+      expect(internal).toEqual({ listener: 'INTERNAL', host: name, port: 19092 });
+      expect(service.healthcheck!.test.join(' ')).toContain(`connect(${external.port},'127.0.0.1')`);
+      expect(service.volumes).toEqual([`${name}-data:/data`]);
+      for (const profile of PROFILES) {
+        const resolvable = resolvableIn(profile);
+        for (const member of String(settings['zookeeper.connect']).split(',')) {
+          expect(resolvable.has(member.split(':')[0]!), `${member} in profile ${profile}`).toBe(true);
+        }
+        expect(resolvable.has(internal.host)).toBe(true);
       }
-      expect(resolvable.has(internal.host)).toBe(true);
-    }
-  });
+    },
+  );
 
   it('declares every named volume it mounts', () => {
     const mounted = Object.values(services).flatMap((s) => (s.volumes ?? []).map((v) => v.split(':')[0]!));
@@ -128,7 +155,11 @@ describe('docker-compose.yml', () => {
     const run = (test: string[], fromPort: number, toPort: number) => {
       expect(test.slice(0, 3)).toEqual(['CMD', 'node', '-e']);
       const script = test[3]!.replaceAll(`connect(${fromPort},`, `connect(${toPort},`);
-      return new Promise<number>((resolve) => execFile(process.execPath, ['-e', script], { timeout: 10_000 }, (err) => resolve(err ? ((err as { code?: number }).code ?? 1) : 0)));
+      return new Promise<number>((resolve) =>
+        execFile(process.execPath, ['-e', script], { timeout: 10_000 }, (err) =>
+          resolve(err ? ((err as { code?: number }).code ?? 1) : 0),
+        ),
+      );
     };
 
     it('the coordinator is healthy when it answers ruok with imok, and not when nothing listens', async () => {
@@ -159,10 +190,14 @@ describe('docker-compose.yml', () => {
 
 describe('Dockerfile', () => {
   const dockerfile = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8');
-  const ignored = readFileSync(join(REPO_ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const ignored = readFileSync(join(REPO_ROOT, '.dockerignore'), 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
 
   it('copies every workspace manifest before npm ci, and proto/ to where the protocol package loads it', () => {
-    const workspaces = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { workspaces: string[] }).workspaces;
+    const workspaces = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { workspaces: string[] })
+      .workspaces;
     for (const w of workspaces) expect(dockerfile).toContain(`COPY ${w}/package.json ${w}/`);
     expect(dockerfile.indexOf('COPY packages/cli/package.json')).toBeLessThan(dockerfile.indexOf('RUN npm ci'));
     // packages/protocol/dist/grpc/load.js resolves ../../../../proto/ from /app/packages/protocol/dist/grpc/.
@@ -172,7 +207,14 @@ describe('Dockerfile', () => {
   });
 
   it('.dockerignore keeps out builds and dependencies but nothing the build needs', () => {
-    for (const needed of ['proto', 'packages', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.base.json']) {
+    for (const needed of [
+      'proto',
+      'packages',
+      'package.json',
+      'package-lock.json',
+      'tsconfig.json',
+      'tsconfig.base.json',
+    ]) {
       expect(ignored, needed).not.toContain(needed);
     }
     for (const excluded of ['**/node_modules', '**/dist', '**/*.tsbuildinfo']) expect(ignored).toContain(excluded);

@@ -41,10 +41,16 @@ async function dockerUnavailable(): Promise<string | undefined> {
     return `the Docker engine is remote (${host}): the brokers advertise 127.0.0.1:9092-9094, reachable only from the engine's own host`;
   }
   const version = await new Promise<string | undefined>((resolve) => {
-    execFile('docker', ['compose', 'version', '--short'], { timeout: 10_000 }, (err, stdout) => resolve(err ? undefined : stdout.trim()));
+    execFile('docker', ['compose', 'version', '--short'], { timeout: 10_000 }, (err, stdout) =>
+      resolve(err ? undefined : stdout.trim()),
+    );
   });
   const [major = 0, minor = 0] = (version ?? '').replace(/^v/, '').split('.').map(Number);
-  if (!version || major < MIN_COMPOSE_VERSION[0]! || (major === MIN_COMPOSE_VERSION[0] && minor < MIN_COMPOSE_VERSION[1]!)) {
+  if (
+    !version ||
+    major < MIN_COMPOSE_VERSION[0]! ||
+    (major === MIN_COMPOSE_VERSION[0] && minor < MIN_COMPOSE_VERSION[1]!)
+  ) {
     return `Docker Compose ${MIN_COMPOSE_VERSION.join('.')} or newer is needed (depends_on with required: false), found ${version ?? 'none'}`;
   }
   return undefined;
@@ -71,7 +77,11 @@ describe.skipIf(unavailable !== undefined)(`docker compose (profile ${PROFILE})`
     samsa = new Samsa({ brokers: BOOTSTRAP, requestTimeoutMs: 10_000 });
     await samsa.connect();
     const admin = samsa.admin();
-    await waitFor(async () => (await admin.describeCluster()).brokers.length === 3, { timeoutMs: 120_000, intervalMs: 500, description: 'all three brokers registered' });
+    await waitFor(async () => (await admin.describeCluster()).brokers.length === 3, {
+      timeoutMs: 120_000,
+      intervalMs: 500,
+      description: 'all three brokers registered',
+    });
   }, 900_000);
 
   afterAll(async () => {
@@ -84,12 +94,17 @@ describe.skipIf(unavailable !== undefined)(`docker compose (profile ${PROFILE})`
     expect(cluster.brokers.map((b) => `${b.host}:${b.port}`)).toEqual(BOOTSTRAP);
   });
 
-  it('loses no acknowledged value when the partition leader\'s container is killed and started again', async () => {
+  it("loses no acknowledged value when the partition leader's container is killed and started again", async () => {
     const admin = samsa.admin();
     const topic = `compose-${Date.now()}`;
-    await admin.createTopics([{ topic, numPartitions: 1, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } }]);
+    await admin.createTopics([
+      { topic, numPartitions: 1, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } },
+    ]);
     const partitionState = async () => (await admin.describeTopics([topic]))[0]!.partitions[0]!;
-    await waitFor(async () => (await partitionState()).isr.length === 3, { timeoutMs: 60_000, description: 'a leader and a full ISR' });
+    await waitFor(async () => (await partitionState()).isr.length === 3, {
+      timeoutMs: 60_000,
+      description: 'a leader and a full ISR',
+    });
 
     const producer = samsa.producer({ acks: 'all', lingerMs: 0, deliveryTimeoutMs: 60_000 });
     const acks: Ack[] = [];
@@ -97,17 +112,19 @@ describe.skipIf(unavailable !== undefined)(`docker compose (profile ${PROFILE})`
     /** Sends values first..first+count-1, ten at a time; records every acknowledgement. */
     const produce = async (first: number, count: number) => {
       for (let base = first; base < first + count; base += 10) {
-        await Promise.all(Array.from({ length: 10 }, async (_, i) => {
-          const seq = base + i;
-          const value = `v${seq}`;
-          attempted++;
-          try {
-            const r = await producer.send({ topic, partition: 0, value });
-            acks.push({ producer: 0, seq, partition: 0, offset: r.offset, value });
-          } catch {
-            // Not acknowledged: it may or may not be stored, and either is allowed.
-          }
-        }));
+        await Promise.all(
+          Array.from({ length: 10 }, async (_, i) => {
+            const seq = base + i;
+            const value = `v${seq}`;
+            attempted++;
+            try {
+              const r = await producer.send({ topic, partition: 0, value });
+              acks.push({ producer: 0, seq, partition: 0, offset: r.offset, value });
+            } catch {
+              // Not acknowledged: it may or may not be stored, and either is allowed.
+            }
+          }),
+        );
       }
     };
 
@@ -123,10 +140,13 @@ describe.skipIf(unavailable !== undefined)(`docker compose (profile ${PROFILE})`
 
       // Writes go on while the cluster notices (one session timeout) and elects a new leader.
       await produce(PER_PHASE, PER_PHASE);
-      const during = await waitFor(async () => {
-        const p = await partitionState();
-        return p.leader >= 0 && p.leader !== leader && p;
-      }, { timeoutMs: 60_000, intervalMs: 250, description: `a leader other than broker ${leader}` });
+      const during = await waitFor(
+        async () => {
+          const p = await partitionState();
+          return p.leader >= 0 && p.leader !== leader && p;
+        },
+        { timeoutMs: 60_000, intervalMs: 250, description: `a leader other than broker ${leader}` },
+      );
       expect(during.isr).not.toContain(leader);
 
       // `restart: unless-stopped` may already have started it again; starting it twice is harmless.
@@ -158,7 +178,9 @@ describe.skipIf(unavailable !== undefined)(`docker compose (profile ${PROFILE})`
       await consumer.close();
     }
     const verdict = check(attempted, acks, stored);
-    console.info(`compose: ${verdict.attempted} attempted, ${verdict.acknowledged} acknowledged, ${stored.length} stored, ${verdict.duplicated} duplicated`);
+    console.info(
+      `compose: ${verdict.attempted} attempted, ${verdict.acknowledged} acknowledged, ${stored.length} stored, ${verdict.duplicated} duplicated`,
+    );
     expect(verdict.lost).toEqual([]);
     expect(verdict.holes).toEqual([]);
     expect(verdict.reordered).toEqual([]);

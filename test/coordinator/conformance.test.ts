@@ -19,18 +19,37 @@ import { sessionCases } from './cases/sessions.js';
 import { watchCases } from './cases/watches.js';
 import { ZkTestClient } from '../helpers/zk-client.js';
 import { CaseContext, type ConformanceCase } from './support/case-context.js';
-import { startTarget, targetAvailability, TARGET_NAMES, type RunningTarget, type TargetName } from './support/targets.js';
+import {
+  startTarget,
+  targetAvailability,
+  TARGET_NAMES,
+  type RunningTarget,
+  type TargetName,
+} from './support/targets.js';
 import type { TranscriptEntry } from './support/transcript.js';
 import { KNOWN_DIFFERENCES } from './known-differences.js';
 
-const cases: ConformanceCase[] = [...nodeCases, ...multiCases, ...watchCases, ...sessionCases, ...adminCases, ...protocolCases, ...newerOpCases, ...randomCases];
+const cases: ConformanceCase[] = [
+  ...nodeCases,
+  ...multiCases,
+  ...watchCases,
+  ...sessionCases,
+  ...adminCases,
+  ...protocolCases,
+  ...newerOpCases,
+  ...randomCases,
+];
 
 /** SAMSA_CONFORMANCE_TARGETS=zookeeper (or embedded) runs one side only. */
-const selected = (process.env.SAMSA_CONFORMANCE_TARGETS ?? TARGET_NAMES.join(',')).split(',').map((name) => name.trim());
+const selected = (process.env.SAMSA_CONFORMANCE_TARGETS ?? TARGET_NAMES.join(','))
+  .split(',')
+  .map((name) => name.trim());
 const availability = new Map(
   await Promise.all(
     TARGET_NAMES.map(async (name) => {
-      const status = selected.includes(name) ? await targetAvailability(name) : { available: false as const, reason: 'not selected by SAMSA_CONFORMANCE_TARGETS' };
+      const status = selected.includes(name)
+        ? await targetAvailability(name)
+        : { available: false as const, reason: 'not selected by SAMSA_CONFORMANCE_TARGETS' };
       return [name, status] as const;
     }),
   ),
@@ -42,7 +61,9 @@ for (const [name, status] of availability) {
 const knownDifferences = process.env.SAMSA_CONFORMANCE_STRICT === '1' ? {} : KNOWN_DIFFERENCES;
 if (availability.get('embedded')?.available) {
   for (const [name, difference] of Object.entries(knownDifferences)) {
-    console.warn(`[coordinator conformance] KNOWN DIFFERENCE listed (a failure on 'embedded' is reported as skipped): ${name}: ${difference}`);
+    console.warn(
+      `[coordinator conformance] KNOWN DIFFERENCE listed (a failure on 'embedded' is reported as skipped): ${name}: ${difference}`,
+    );
   }
 }
 
@@ -50,7 +71,12 @@ if (availability.get('embedded')?.available) {
  * Runs `body`; for a known difference of the embedded coordinator, a failure skips the test with the
  * difference's note (visible in vitest's report) and a pass warns that the entry is stale.
  */
-async function runCase(context: TestContext, targetName: TargetName | 'comparison', caseName: string, body: () => Promise<void> | void): Promise<void> {
+async function runCase(
+  context: TestContext,
+  targetName: TargetName | 'comparison',
+  caseName: string,
+  body: () => Promise<void> | void,
+): Promise<void> {
   const note = targetName === 'zookeeper' ? undefined : knownDifferences[caseName];
   if (note === undefined) return body();
   try {
@@ -60,14 +86,20 @@ async function runCase(context: TestContext, targetName: TargetName | 'compariso
     console.warn(`[coordinator conformance] KNOWN DIFFERENCE still present (${targetName}): ${caseName}: ${message}`);
     context.skip(`known difference: ${note}`);
   }
-  console.warn(`[coordinator conformance] known difference no longer reproduces (${targetName}): '${caseName}': remove it from test/coordinator/known-differences.ts`);
+  console.warn(
+    `[coordinator conformance] known difference no longer reproduces (${targetName}): '${caseName}': remove it from test/coordinator/known-differences.ts`,
+  );
 }
 
 /** transcripts.get(caseName).get(target) */
 const transcripts = new Map<string, Map<TargetName, TranscriptEntry[]>>();
 
 function slug(name: string): string {
-  return name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 60);
+  return name
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '')
+    .slice(0, 60);
 }
 
 for (const targetName of TARGET_NAMES) {

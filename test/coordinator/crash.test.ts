@@ -75,7 +75,13 @@ async function startServer(target: CrashTarget, port: number, dataDir: string): 
 /** Called after every acknowledged write; the test uses it to pick the moment of the kill. */
 let onAck: () => void = () => {};
 
-async function writer(client: ZkTestClient, prefix: string, nodes: Map<string, NodeState>, stopped: () => boolean, next: () => number): Promise<void> {
+async function writer(
+  client: ZkTestClient,
+  prefix: string,
+  nodes: Map<string, NodeState>,
+  stopped: () => boolean,
+  next: () => number,
+): Promise<void> {
   let counter = 0;
   let current: string | undefined;
   while (!stopped()) {
@@ -128,7 +134,10 @@ async function writer(client: ZkTestClient, prefix: string, nodes: Map<string, N
 }
 
 /** Every acknowledged write is there; an unacknowledged one is there entirely or not at all. */
-async function verify(client: ZkTestClient, nodes: Map<string, NodeState>): Promise<{ checked: number; inFlightApplied: number }> {
+async function verify(
+  client: ZkTestClient,
+  nodes: Map<string, NodeState>,
+): Promise<{ checked: number; inFlightApplied: number }> {
   const entries = [...nodes];
   const found = new Map<string, { data: string; version: number } | null>();
   let inFlightApplied = 0;
@@ -144,16 +153,23 @@ async function verify(client: ZkTestClient, nodes: Map<string, NodeState>): Prom
           current = null;
         }
         found.set(path, current);
-        const allowed: ({ data: string; version: number } | null)[] = [state.acked, state.inFlight].filter((s) => s !== null);
+        const allowed: ({ data: string; version: number } | null)[] = [state.acked, state.inFlight].filter(
+          (s) => s !== null,
+        );
         if (state.acked === null) allowed.push(null);
-        expect(allowed, `${path}: acknowledged ${JSON.stringify(state.acked)}, in flight ${JSON.stringify(state.inFlight)}`).toContainEqual(current);
+        expect(
+          allowed,
+          `${path}: acknowledged ${JSON.stringify(state.acked)}, in flight ${JSON.stringify(state.inFlight)}`,
+        ).toContainEqual(current);
         if (state.inFlight && JSON.stringify(current) === JSON.stringify(state.inFlight)) inFlightApplied++;
       }),
     );
   }
   for (const [path, state] of entries) {
     if (state.partner !== undefined && found.has(state.partner)) {
-      expect(found.get(path) === null, `${path} and ${state.partner} were created by one multi: both or neither`).toBe(found.get(state.partner) === null);
+      expect(found.get(path) === null, `${path} and ${state.partner} were created by one multi: both or neither`).toBe(
+        found.get(state.partner) === null,
+      );
     }
   }
   // Whatever survived is now the known state for the next round.
@@ -175,7 +191,9 @@ for (const target of ['embedded', 'zookeeper'] as const) {
       dataDir?.remove();
     });
 
-    test(`every acknowledged write survives SIGKILL (${ROUNDS} rounds, seed ${seed})`, { timeout: 60_000 }, async () => {
+    test(`every acknowledged write survives SIGKILL (${ROUNDS} rounds, seed ${seed})`, {
+      timeout: 60_000,
+    }, async () => {
       const next = random(seed);
       dataDir = createTempDir(`crash-${target}`);
       const port = await freePort();
@@ -186,7 +204,9 @@ for (const target of ['embedded', 'zookeeper'] as const) {
       for (let round = 0; round < ROUNDS; round++) {
         server = await startServer(target, port, dataDir.path);
         // Two sessions, so that writes from several connections share the server's commits.
-        const clients = await Promise.all([0, 1].map(() => ZkTestClient.connect(server!.connectString, { sessionTimeoutMs: 2 * TICK_TIME_MS })));
+        const clients = await Promise.all(
+          [0, 1].map(() => ZkTestClient.connect(server!.connectString, { sessionTimeoutMs: 2 * TICK_TIME_MS })),
+        );
         const client = clients[0]!;
         const { checked, inFlightApplied } = await verify(client, nodes);
         if (round === 0) await client.create('/crash');
@@ -194,10 +214,12 @@ for (const target of ['embedded', 'zookeeper'] as const) {
 
         let killed = false;
         const writers = Array.from({ length: WRITERS }, (_, w) =>
-          writer(clients[w % clients.length]!, `/crash/r${round}-w${w}`, nodes, () => killed, next).catch((error: unknown) => {
-            // After the kill, requests fail with CONNECTION_LOSS; before it, any failure is a bug.
-            if (!killed) throw error;
-          }),
+          writer(clients[w % clients.length]!, `/crash/r${round}-w${w}`, nodes, () => killed, next).catch(
+            (error: unknown) => {
+              // After the kill, requests fail with CONNECTION_LOSS; before it, any failure is a bug.
+              if (!killed) throw error;
+            },
+          ),
         );
         // A random moment: after a random number of acknowledged writes, with all writers mid-flight.
         const killAfter = Math.floor(MIN_ACKS_BEFORE_KILL + next() * (MAX_ACKS_BEFORE_KILL - MIN_ACKS_BEFORE_KILL));

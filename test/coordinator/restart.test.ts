@@ -25,7 +25,10 @@ interface Server {
   kill(): Promise<void>;
 }
 
-const availability: Record<Target, Availability> = { zookeeper: zookeeperAvailability(), embedded: coordinatorMainAvailability() };
+const availability: Record<Target, Availability> = {
+  zookeeper: zookeeperAvailability(),
+  embedded: coordinatorMainAvailability(),
+};
 for (const [name, status] of Object.entries(availability)) {
   if (!status.available) console.warn(`[coordinator restart test] SKIPPING the '${name}' target: ${status.reason}`);
 }
@@ -36,7 +39,13 @@ async function start(target: Target, port: number, dataDir: string): Promise<Ser
     return { host: zk.host, port, connectString: zk.connectString, stop: () => zk.stop(), kill: () => zk.kill() };
   }
   const coordinator = await startCoordinatorProcess({ port, dataDir, tickTimeMs: TICK_TIME_MS });
-  return { host: coordinator.host, port, connectString: coordinator.connectString, stop: () => coordinator.stop(), kill: () => coordinator.kill() };
+  return {
+    host: coordinator.host,
+    port,
+    connectString: coordinator.connectString,
+    stop: () => coordinator.stop(),
+    kill: () => coordinator.kill(),
+  };
 }
 
 const transcripts = new Map<Target, TranscriptEntry[]>();
@@ -86,7 +95,11 @@ for (const target of ['zookeeper', 'embedded'] as const) {
       expect(rootData.data?.toString()).toBe('root v1');
       t.record('/r after restart', t.stat(rootData.stat));
 
-      const keeperSession = { sessionId: keeper.session.id, password: keeper.session.password, sessionTimeoutMs: 20 * TICK_TIME_MS };
+      const keeperSession = {
+        sessionId: keeper.session.id,
+        password: keeper.session.password,
+        sessionTimeoutMs: 20 * TICK_TIME_MS,
+      };
       const back = await WireClient.connect(host, port, { ...keeperSession, lastZxidSeen: lastZxidBefore });
       opened.push({ close: () => back.abandon() });
       t.record('keeper reattaches after restart', { expired: back.session.expired, refused: back.session.refused });
@@ -97,7 +110,10 @@ for (const target of ['zookeeper', 'embedded'] as const) {
       await observer.exists('/r/v', () => {
         leaverGone = true;
       });
-      await waitFor(() => leaverGone, { timeoutMs: 20_000, description: "the leaver's ephemeral to go when its session expires after the restart" });
+      await waitFor(() => leaverGone, {
+        timeoutMs: 20_000,
+        description: "the leaver's ephemeral to go when its session expires after the restart",
+      });
       t.record('leaver ephemeral after its session expired', await observer.exists('/r/v'));
 
       const next = await back.create('/r/s-', null, 2);

@@ -52,7 +52,10 @@ export class LocalCluster {
     if (!existsSync(CLI_MAIN)) throw new Error(`${CLI_MAIN} is missing: build first (npx tsc -b)`);
     const cluster = new LocalCluster(options);
     try {
-      cluster.coordinator = await startCoordinatorProcess({ dataDir: join(cluster.temp.path, 'coordinator'), tickTimeMs: options.tickTimeMs ?? 500 });
+      cluster.coordinator = await startCoordinatorProcess({
+        dataDir: join(cluster.temp.path, 'coordinator'),
+        tickTimeMs: options.tickTimeMs ?? 500,
+      });
       for (let id = 1; id <= (options.brokers ?? 3); id++) {
         const port = await freePort();
         cluster.brokers.push({
@@ -88,15 +91,31 @@ export class LocalCluster {
   async startBroker(id: number): Promise<void> {
     const broker = this.broker(id);
     if (broker.isRunning()) throw new Error(`broker ${id} is already running`);
-    const settings: Record<string, string> = { 'zookeeper.session.timeout.ms': '3000', ...this.options.brokerSettings, ...this.options.brokerSettingsFor?.(broker, this) };
+    const settings: Record<string, string> = {
+      'zookeeper.session.timeout.ms': '3000',
+      ...this.options.brokerSettings,
+      ...this.options.brokerSettingsFor?.(broker, this),
+    };
     const listen = settings['listeners'] === undefined ? ['--listen', broker.address] : [];
     // A broker given its own zookeeper.connect (e.g. through a proxy) gets no --coordinator, which would win.
-    const coordinator = settings['zookeeper.connect'] === undefined ? ['--coordinator', this.coordinator.connectString] : [];
+    const coordinator =
+      settings['zookeeper.connect'] === undefined ? ['--coordinator', this.coordinator.connectString] : [];
     const overrides = Object.entries(settings).flatMap(([k, v]) => ['--override', `${k}=${v}`]);
     broker.process = spawnProcess({
       name: `broker-${id}`,
       command: process.execPath,
-      args: [CLI_MAIN, 'broker', 'start', '--id', String(id), ...listen, ...coordinator, '--data-dir', broker.dataDir, ...overrides],
+      args: [
+        CLI_MAIN,
+        'broker',
+        'start',
+        '--id',
+        String(id),
+        ...listen,
+        ...coordinator,
+        '--data-dir',
+        broker.dataDir,
+        ...overrides,
+      ],
       cwd: REPO_ROOT,
       logFile: join(this.temp.path, `broker-${id}.log`),
     });
@@ -105,7 +124,9 @@ export class LocalCluster {
     } catch (error) {
       const output = broker.process.output();
       await broker.process.kill();
-      throw new Error(`broker ${id} did not start: ${error instanceof Error ? error.message : String(error)}\n${tail(output)}`);
+      throw new Error(
+        `broker ${id} did not start: ${error instanceof Error ? error.message : String(error)}\n${tail(output)}`,
+      );
     }
   }
 
@@ -131,10 +152,12 @@ export class LocalCluster {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.brokers.map(async (b) => {
-      b.process?.signal('SIGCONT');
-      await b.process?.stop(5_000);
-    }));
+    await Promise.all(
+      this.brokers.map(async (b) => {
+        b.process?.signal('SIGCONT');
+        await b.process?.stop(5_000);
+      }),
+    );
     await this.coordinator?.stop();
     this.temp.remove();
   }

@@ -47,11 +47,15 @@ function loadCoordinatorModule(): Promise<{ availability: Availability; module?:
     try {
       const loaded = (await import('@samsa/coordinator')) as unknown as Partial<CoordinatorModule>;
       if (typeof loaded.startCoordinator !== 'function') {
-        return { availability: { available: false, reason: "@samsa/coordinator does not export startCoordinator yet" } };
+        return {
+          availability: { available: false, reason: '@samsa/coordinator does not export startCoordinator yet' },
+        };
       }
       return { availability: { available: true }, module: loaded as CoordinatorModule };
     } catch (error) {
-      return { availability: { available: false, reason: `@samsa/coordinator failed to load: ${describeError(error)}` } };
+      return {
+        availability: { available: false, reason: `@samsa/coordinator failed to load: ${describeError(error)}` },
+      };
     }
   })();
   return cachedModule;
@@ -65,7 +69,10 @@ export async function embeddedCoordinatorAvailability(): Promise<Availability> {
 /** Whether the built coordinator entry point exists (run `npx tsc -b` to build it). */
 export function coordinatorMainAvailability(): Availability {
   if (existsSync(COORDINATOR_MAIN)) return { available: true };
-  return { available: false, reason: `${COORDINATOR_MAIN} does not exist (coordinator not written or not built: npx tsc -b)` };
+  return {
+    available: false,
+    reason: `${COORDINATOR_MAIN} does not exist (coordinator not written or not built: npx tsc -b)`,
+  };
 }
 
 export interface EmbeddedCoordinator {
@@ -93,7 +100,11 @@ export async function startEmbeddedCoordinator(options: EmbeddedCoordinatorOptio
   if (!module) throw new Error(`cannot start the embedded coordinator: ${availability.reason}`);
   const temp = options.dataDir === undefined ? createTempDir('coordinator') : undefined;
   const dataDir = options.dataDir ?? temp!.path;
-  const coordinatorOptions: CoordinatorOptions = { host: options.host ?? '127.0.0.1', port: options.port ?? 0, dataDir };
+  const coordinatorOptions: CoordinatorOptions = {
+    host: options.host ?? '127.0.0.1',
+    port: options.port ?? 0,
+    dataDir,
+  };
   if (options.tickTimeMs !== undefined) coordinatorOptions.tickTimeMs = options.tickTimeMs;
   if (options.minSessionTimeoutMs !== undefined) coordinatorOptions.minSessionTimeoutMs = options.minSessionTimeoutMs;
   if (options.maxSessionTimeoutMs !== undefined) coordinatorOptions.maxSessionTimeoutMs = options.maxSessionTimeoutMs;
@@ -149,7 +160,12 @@ export async function startCoordinatorProcess(options: CoordinatorProcessOptions
   const args = [COORDINATOR_MAIN, '--port', String(port), '--data-dir', options.dataDir, '--host', host];
   if (options.tickTimeMs !== undefined) args.push('--tick-time-ms', String(options.tickTimeMs));
   args.push(...(options.args ?? []));
-  const spawnOptions: Parameters<typeof spawnProcess>[0] = { name: `coordinator:${port}`, command: process.execPath, args, cwd: REPO_ROOT };
+  const spawnOptions: Parameters<typeof spawnProcess>[0] = {
+    name: `coordinator:${port}`,
+    command: process.execPath,
+    args,
+    cwd: REPO_ROOT,
+  };
   if (options.logFile !== undefined) spawnOptions.logFile = options.logFile;
   const spawned = spawnProcess(spawnOptions);
   try {
@@ -159,7 +175,10 @@ export async function startCoordinatorProcess(options: CoordinatorProcessOptions
         if (spawned.hasExited()) throw new StopWaiting(`coordinator exited while starting:\n${tail(spawned.output())}`);
         return acceptsConnections(host, port);
       },
-      { timeoutMs: options.startTimeoutMs ?? 20_000, description: `the coordinator on ${host}:${port} to accept connections` },
+      {
+        timeoutMs: options.startTimeoutMs ?? 20_000,
+        description: `the coordinator on ${host}:${port} to accept connections`,
+      },
     );
   } catch (error) {
     await spawned.kill();

@@ -114,7 +114,9 @@ export function spawnProcess(options: SpawnOptions): SpawnedProcess {
             resolve(match);
           } else if (exitStatus) {
             outputListeners.delete(check);
-            reject(new Error(`${name} exited (${formatExit(exitStatus)}) before printing ${pattern}\n${tail(captured)}`));
+            reject(
+              new Error(`${name} exited (${formatExit(exitStatus)}) before printing ${pattern}\n${tail(captured)}`),
+            );
           }
         };
         outputListeners.add(check);

@@ -106,7 +106,12 @@ export class ZkTestClient {
     return this.client.getSessionTimeout();
   }
 
-  create(path: string, data?: Buffer | null, mode: number = zookeeper.CreateMode.PERSISTENT, acls?: ACL[]): Promise<string> {
+  create(
+    path: string,
+    data?: Buffer | null,
+    mode: number = zookeeper.CreateMode.PERSISTENT,
+    acls?: ACL[],
+  ): Promise<string> {
     return new Promise((resolve, reject) => {
       const args: (Buffer | ACL[] | number)[] = [];
       if (data) args.push(data);

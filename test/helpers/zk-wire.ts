@@ -265,10 +265,26 @@ export class WireClient {
     if (options.readOnlyFlag) writer.bool(false);
     const request = writer.toBuffer();
     socket.write(frame(request));
-    const first = await withTimeout(frames.next(), options.timeoutMs ?? 10_000, `a ConnectResponse from ${host}:${port}`);
+    const first = await withTimeout(
+      frames.next(),
+      options.timeoutMs ?? 10_000,
+      `a ConnectResponse from ${host}:${port}`,
+    );
     if (first === null) {
       // ZooKeeper closes the socket instead of answering some refusals.
-      return new WireClient(socket, { id: 0n, password: Buffer.alloc(0), timeoutMs: 0, expired: true, refused: true, readOnly: false, hasReadOnlyByte: false }, closed);
+      return new WireClient(
+        socket,
+        {
+          id: 0n,
+          password: Buffer.alloc(0),
+          timeoutMs: 0,
+          expired: true,
+          refused: true,
+          readOnly: false,
+          hasReadOnlyByte: false,
+        },
+        closed,
+      );
     }
     const reader = new JuteReader(first);
     reader.int(); // protocol version
@@ -293,7 +309,12 @@ export class WireClient {
     return withTimeout(reply.promise, 10_000, `the reply to op ${type} (xid ${xid})`);
   }
 
-  async create(path: string, data: Buffer | null, flags = 0, acl?: WireAcl[]): Promise<{ err: number; zxid: bigint; path: string | null }> {
+  async create(
+    path: string,
+    data: Buffer | null,
+    flags = 0,
+    acl?: WireAcl[],
+  ): Promise<{ err: number; zxid: bigint; path: string | null }> {
     const writer = new JuteWriter().string(path).buffer(data);
     if (acl) writer.acl(acl);
     else writer.openAcl();
@@ -302,8 +323,15 @@ export class WireClient {
   }
 
   /** create2: like create, and the reply carries the new node's stat. */
-  async create2(path: string, data: Buffer | null, flags = 0): Promise<{ err: number; zxid: bigint; path: string | null; stat: WireStat | null }> {
-    const reply = await this.request(OpCode.create2, new JuteWriter().string(path).buffer(data).openAcl().int(flags).toBuffer());
+  async create2(
+    path: string,
+    data: Buffer | null,
+    flags = 0,
+  ): Promise<{ err: number; zxid: bigint; path: string | null; stat: WireStat | null }> {
+    const reply = await this.request(
+      OpCode.create2,
+      new JuteWriter().string(path).buffer(data).openAcl().int(flags).toBuffer(),
+    );
     if (reply.err !== 0) return { err: reply.err, zxid: reply.zxid, path: null, stat: null };
     const reader = new JuteReader(reply.body);
     return { err: 0, zxid: reply.zxid, path: reader.string(), stat: reader.stat() };
@@ -315,7 +343,10 @@ export class WireClient {
   }
 
   /** getChildren (op 8): names only, no stat. */
-  async getChildrenNoStat(path: string, watch = false): Promise<{ err: number; children: string[]; trailingBytes: number }> {
+  async getChildrenNoStat(
+    path: string,
+    watch = false,
+  ): Promise<{ err: number; children: string[]; trailingBytes: number }> {
     const reply = await this.request(OpCode.getChildren, new JuteWriter().string(path).bool(watch).toBuffer());
     if (reply.err !== 0) return { err: reply.err, children: [], trailingBytes: 0 };
     const reader = new JuteReader(reply.body);
@@ -326,7 +357,10 @@ export class WireClient {
   }
 
   /** SetWatches, as a client sends it after reconnecting: watches to restore, relative to a zxid. */
-  async setWatches(relativeZxid: bigint, watches: { data?: string[]; exist?: string[]; child?: string[] }): Promise<WireReply> {
+  async setWatches(
+    relativeZxid: bigint,
+    watches: { data?: string[]; exist?: string[]; child?: string[] },
+  ): Promise<WireReply> {
     const body = new JuteWriter()
       .long(relativeZxid)
       .strings(watches.data ?? [])
@@ -349,7 +383,10 @@ export class WireClient {
   }
 
   async setData(path: string, data: Buffer | null, version = -1): Promise<{ err: number; stat: WireStat | null }> {
-    const reply = await this.request(OpCode.setData, new JuteWriter().string(path).buffer(data).int(version).toBuffer());
+    const reply = await this.request(
+      OpCode.setData,
+      new JuteWriter().string(path).buffer(data).int(version).toBuffer(),
+    );
     return { err: reply.err, stat: reply.err === 0 ? new JuteReader(reply.body).stat() : null };
   }
 
@@ -373,9 +410,18 @@ export class WireClient {
     for (const op of ops) {
       const type = OpCode[op.op];
       writer.int(type).bool(false).int(-1);
-      if (op.op === 'create') writer.string(op.path).buffer(op.data ?? null).openAcl().int(op.flags ?? 0);
+      if (op.op === 'create')
+        writer
+          .string(op.path)
+          .buffer(op.data ?? null)
+          .openAcl()
+          .int(op.flags ?? 0);
       else if (op.op === 'delete') writer.string(op.path).int(op.version ?? -1);
-      else if (op.op === 'setData') writer.string(op.path).buffer(op.data).int(op.version ?? -1);
+      else if (op.op === 'setData')
+        writer
+          .string(op.path)
+          .buffer(op.data)
+          .int(op.version ?? -1);
       else writer.string(op.path).int(op.version);
     }
     writer.int(-1).bool(true).int(-1);
@@ -440,7 +486,10 @@ export class WireClient {
       if (xid === XID_PING) continue;
       if (xid === XID_NOTIFICATION) {
         const rest = new JuteReader(body.subarray(16));
-        this.frames.push({ kind: 'notification', event: { type: rest.int(), state: rest.int(), path: rest.string() ?? '', zxid } });
+        this.frames.push({
+          kind: 'notification',
+          event: { type: rest.int(), state: rest.int(), path: rest.string() ?? '', zxid },
+        });
         continue;
       }
       const reply: WireReply = { xid, zxid, err, body: Buffer.from(body.subarray(16)) };

@@ -34,12 +34,18 @@ export function zookeeperAvailability(): Availability {
 
 function probeAvailability(): Availability {
   if (!existsSync(ZK_SERVER_SH)) {
-    return { available: false, reason: `${ZK_SERVER_SH} not found (install Debian's 'zookeeper' package or set SAMSA_ZK_HOME)` };
+    return {
+      available: false,
+      reason: `${ZK_SERVER_SH} not found (install Debian's 'zookeeper' package or set SAMSA_ZK_HOME)`,
+    };
   }
   const java = process.env.JAVA ?? 'java';
   const probe = spawnSync(java, ['-version'], { stdio: 'ignore', timeout: 15_000 });
   if (probe.error || probe.status !== 0) {
-    return { available: false, reason: `'${java} -version' failed (${probe.error ? describeError(probe.error) : `exit ${probe.status}`}); ZooKeeper needs Java` };
+    return {
+      available: false,
+      reason: `'${java} -version' failed (${probe.error ? describeError(probe.error) : `exit ${probe.status}`}); ZooKeeper needs Java`,
+    };
   }
   return { available: true };
 }
@@ -100,7 +106,13 @@ export async function startZooKeeper(options: ZooKeeperOptions = {}): Promise<Zo
     command: ZK_SERVER_SH,
     args: ['start-foreground', configFile],
     cwd: work.path,
-    env: { ...process.env, JMXDISABLE: 'true', ZOO_LOG_DIR: logDir, JVMFLAGS: jvmFlags.join(' '), ZOOPIDFILE: join(work.path, 'zookeeper.pid') },
+    env: {
+      ...process.env,
+      JMXDISABLE: 'true',
+      ZOO_LOG_DIR: logDir,
+      JVMFLAGS: jvmFlags.join(' '),
+      ZOOPIDFILE: join(work.path, 'zookeeper.pid'),
+    },
     logFile: join(work.path, 'zookeeper.out'),
   });
 
@@ -132,7 +144,13 @@ export async function startZooKeeper(options: ZooKeeperOptions = {}): Promise<Zo
   };
 }
 
-function zooCfg(settings: { host: string; port: number; tickTimeMs: number; dataDir: string; forceSync: boolean }): string {
+function zooCfg(settings: {
+  host: string;
+  port: number;
+  tickTimeMs: number;
+  dataDir: string;
+  forceSync: boolean;
+}): string {
   return [
     `tickTime=${settings.tickTimeMs}`,
     `dataDir=${settings.dataDir}`,

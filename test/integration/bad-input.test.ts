@@ -4,7 +4,15 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
-import { BatchField, ErrorCodes, decodeBatches, encodeBatch, loadBrokerProto, loadReplicationProto, type v1 } from '@samsa/protocol';
+import {
+  BatchField,
+  ErrorCodes,
+  decodeBatches,
+  encodeBatch,
+  loadBrokerProto,
+  loadReplicationProto,
+  type v1,
+} from '@samsa/protocol';
 import { LocalCluster } from '../helpers/cluster.js';
 import { waitFor } from '../helpers/wait.js';
 import { RawBroker } from './grpc.js';
@@ -15,7 +23,10 @@ let leader: RawBroker;
 const TOPIC = `bad-input-${process.pid}`;
 
 function batch(values: string[]): Buffer {
-  return encodeBatch(values.map((v) => ({ key: null, value: Buffer.from(v) })), { now: Date.now() });
+  return encodeBatch(
+    values.map((v) => ({ key: null, value: Buffer.from(v) })),
+    { now: Date.now() },
+  );
 }
 
 beforeAll(async () => {
@@ -28,7 +39,9 @@ beforeAll(async () => {
   });
   expect(created.topics[0]!.errorCode).toBe(0);
   // Metadata may name the leader a moment before the broker has opened the log: retry as clients do.
-  await waitFor(async () => (await leader.produce(TOPIC, 0, batch(['kept-1', 'kept-2']))).errorCode === 0, { description: 'the first produce' });
+  await waitFor(async () => (await leader.produce(TOPIC, 0, batch(['kept-1', 'kept-2']))).errorCode === 0, {
+    description: 'the first produce',
+  });
 }, 60_000);
 
 afterAll(async () => {
@@ -41,7 +54,9 @@ describe('bad input gets a typed error and loses nothing', () => {
     for (const name of ['bad name', 'a/b', '..', 'x'.repeat(250)]) {
       const md = await leader.metadata({ topics: [name], allowAutoTopicCreation: true });
       expect(md.topics[0]!.errorCode, name).toBe(ErrorCodes.INVALID_TOPIC_EXCEPTION.code);
-      const created = await leader.call<v1.CreateTopicsResponse__Output>('CreateTopics', { topics: [{ name, numPartitions: 1, replicationFactor: 1 }] });
+      const created = await leader.call<v1.CreateTopicsResponse__Output>('CreateTopics', {
+        topics: [{ name, numPartitions: 1, replicationFactor: 1 }],
+      });
       expect(created.topics[0]!.errorCode, name).toBe(ErrorCodes.INVALID_TOPIC_EXCEPTION.code);
     }
   });
@@ -72,14 +87,21 @@ describe('bad input gets a typed error and loses nothing', () => {
     const truncated = batch(['cut short']).subarray(0, 40);
     const lying = batch(['length lies']);
     lying.writeInt32BE(0x7fff_ffff, BatchField.batchLength);
-    for (const records of [flipped, truncated, lying, Buffer.from('not a batch at all, not even close to one........................')]) {
+    for (const records of [
+      flipped,
+      truncated,
+      lying,
+      Buffer.from('not a batch at all, not even close to one........................'),
+    ]) {
       expect((await leader.produce(TOPIC, 0, records)).errorCode).toBe(ErrorCodes.CORRUPT_MESSAGE.code);
     }
     expect((await leader.produce(TOPIC, 0, Buffer.alloc(0))).errorCode).toBe(ErrorCodes.CORRUPT_MESSAGE.code);
   });
 
   it('unknown topics and partitions, invalid acks', async () => {
-    expect((await leader.produce(`${TOPIC}-missing`, 0, batch(['x']))).errorCode).toBe(ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code);
+    expect((await leader.produce(`${TOPIC}-missing`, 0, batch(['x']))).errorCode).toBe(
+      ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code,
+    );
     expect((await leader.produce(TOPIC, 7, batch(['x']))).errorCode).toBe(ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code);
     expect((await leader.fetch(TOPIC, 7, 0)).errorCode).toBe(ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code);
     expect((await leader.produce(TOPIC, 0, batch(['x']), 2)).errorCode).toBe(ErrorCodes.INVALID_REQUIRED_ACKS.code);
@@ -99,7 +121,10 @@ describe('bad input gets a typed error and loses nothing', () => {
 
   it('a ReplicaFetch stream answers each request in order, refuses a broker that is no replica, and a peer leaving mid-poll harms nothing', async () => {
     const Replication = loadReplicationProto().Replication;
-    const client = new Replication(cluster.bootstrap[0]!, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
+    const client = new Replication(
+      cluster.bootstrap[0]!,
+      grpc.credentials.createInsecure(),
+    ) as unknown as grpc.Client & {
       ReplicaFetch(): grpc.ClientDuplexStream<v1.ReplicaFetchRequest, v1.ReplicaFetchResponse__Output>;
     };
     try {
@@ -108,8 +133,24 @@ describe('bad input gets a typed error and loses nothing', () => {
       stream.on('data', (r: v1.ReplicaFetchResponse__Output) => answers.push(r));
       stream.on('error', () => undefined);
       const ask = (replicaId: number, name: string, maxWaitMs: number) => ({
-        replicaId, maxWaitMs, minBytes: 1, maxBytes: 1 << 20,
-        topics: [{ name, partitions: [{ partition: 0, fetchOffset: 0, currentLeaderEpoch: -1, lastFetchedEpoch: -1, partitionMaxBytes: 1 << 20 }] }],
+        replicaId,
+        maxWaitMs,
+        minBytes: 1,
+        maxBytes: 1 << 20,
+        topics: [
+          {
+            name,
+            partitions: [
+              {
+                partition: 0,
+                fetchOffset: 0,
+                currentLeaderEpoch: -1,
+                lastFetchedEpoch: -1,
+                partitionMaxBytes: 1 << 20,
+              },
+            ],
+          },
+        ],
       });
       // Broker 7 is no replica of the topic, and the second topic does not exist: typed errors, in order.
       stream.write(ask(7, TOPIC, 0));
@@ -139,16 +180,24 @@ describe('bad input gets a typed error and loses nothing', () => {
       stream.on('error', () => undefined);
       const corrupt = batch(['never stored']);
       corrupt[BatchField.crc] = corrupt[BatchField.crc]! ^ 0xff;
-      const produce = (name: string, records: Buffer, acks = 1) => ({ acks, timeoutMs: 10_000, topics: [{ name, partitions: [{ partition: 0, records }] }] });
+      const produce = (name: string, records: Buffer, acks = 1) => ({
+        acks,
+        timeoutMs: 10_000,
+        topics: [{ name, partitions: [{ partition: 0, records }] }],
+      });
       stream.write({ correlationId: 11, request: produce(TOPIC, corrupt) });
       stream.write({ correlationId: 12, request: produce(`${TOPIC}-missing-${Date.now()}`, batch(['x'])) });
       stream.write({ correlationId: 13 }); // no request at all
       stream.write({ correlationId: 14, request: produce(TOPIC, batch(['x']), 5) });
       await waitFor(() => answers.size === 4, { description: 'four answers on the stream' });
       expect(answers.get(11)!.response!.topics[0]!.partitions[0]!.errorCode).toBe(ErrorCodes.CORRUPT_MESSAGE.code);
-      expect(answers.get(12)!.response!.topics[0]!.partitions[0]!.errorCode).toBe(ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code);
+      expect(answers.get(12)!.response!.topics[0]!.partitions[0]!.errorCode).toBe(
+        ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code,
+      );
       expect(answers.get(13)).toMatchObject({ statusCode: grpc.status.INVALID_ARGUMENT, response: null });
-      expect(answers.get(14)!.response!.topics[0]!.partitions[0]!.errorCode).toBe(ErrorCodes.INVALID_REQUIRED_ACKS.code);
+      expect(answers.get(14)!.response!.topics[0]!.partitions[0]!.errorCode).toBe(
+        ErrorCodes.INVALID_REQUIRED_ACKS.code,
+      );
       // Gone while a request is in flight: the broker stays up and keeps its data.
       stream.write({ correlationId: 15, request: produce(`${TOPIC}-missing-${Date.now()}`, batch(['y'])) });
       stream.cancel();

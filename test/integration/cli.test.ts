@@ -26,17 +26,47 @@ afterAll(async () => {
 describe('samsa CLI', () => {
   it('round trip: stdin lines in, the same lines out, keys included', async () => {
     const topic = `cli-${process.pid}`;
-    const created = await samsa(['topics', 'create', '--topic', topic, '--partitions', '1', '--replication-factor', '1', '--config', 'retention.ms=600000', '--bootstrap-server', bootstrap]);
+    const created = await samsa([
+      'topics',
+      'create',
+      '--topic',
+      topic,
+      '--partitions',
+      '1',
+      '--replication-factor',
+      '1',
+      '--config',
+      'retention.ms=600000',
+      '--bootstrap-server',
+      bootstrap,
+    ]);
     expect(created).toMatchObject({ code: 0, stdout: `Created topic ${topic}.\n` });
     const lines = Array.from({ length: 200 }, (_, i) => `key-${i % 7}:value ${i} with spaces and ünïcode`);
-    const produced = await samsa(['produce', '--topic', topic, '--key-separator', ':', '--acks', 'all', '--bootstrap-server', bootstrap], `${lines.join('\n')}\n`);
+    const produced = await samsa(
+      ['produce', '--topic', topic, '--key-separator', ':', '--acks', 'all', '--bootstrap-server', bootstrap],
+      `${lines.join('\n')}\n`,
+    );
     expect(produced).toMatchObject({ code: 0, stderr: '' });
-    const consumed = await samsa(['consume', '--topic', topic, '--from-beginning', '--max-messages', '200', '--print-key', '--key-separator', ':', '--bootstrap-server', bootstrap]);
+    const consumed = await samsa([
+      'consume',
+      '--topic',
+      topic,
+      '--from-beginning',
+      '--max-messages',
+      '200',
+      '--print-key',
+      '--key-separator',
+      ':',
+      '--bootstrap-server',
+      bootstrap,
+    ]);
     expect(consumed.code).toBe(0);
     expect(consumed.stdout.trimEnd().split('\n')).toEqual(lines);
 
     const described = await samsa(['topics', 'describe', '--topic', topic, '--bootstrap-server', bootstrap]);
-    expect(described.stdout).toMatch(new RegExp(`Topic: ${topic}\\tPartitionCount: 1\\tReplicationFactor: 1\\tConfigs: retention.ms=600000`));
+    expect(described.stdout).toMatch(
+      new RegExp(`Topic: ${topic}\\tPartitionCount: 1\\tReplicationFactor: 1\\tConfigs: retention.ms=600000`),
+    );
     expect(described.stdout).toMatch(/Partition: 0\tLeader: 1\tLeaderEpoch: 0\tReplicas: 1\tIsr: 1/);
   });
 
@@ -44,7 +74,9 @@ describe('samsa CLI', () => {
     const port = await freePort();
     const run = await samsa(['topics', 'list', '--bootstrap-server', `127.0.0.1:${port}`]);
     expect(run.code).not.toBe(0);
-    expect(run.stderr.trim().split('\n')).toEqual([`samsa: cannot reach any broker at 127.0.0.1:${port} (connect ECONNREFUSED)`]);
+    expect(run.stderr.trim().split('\n')).toEqual([
+      `samsa: cannot reach any broker at 127.0.0.1:${port} (connect ECONNREFUSED)`,
+    ]);
     expect(run.stdout).toBe('');
   });
 
@@ -55,10 +87,24 @@ describe('samsa CLI', () => {
     expect(bad.stderr).not.toMatch(/\n\s+at /);
 
     const topic = `cli-small-${process.pid}`;
-    await samsa(['topics', 'create', '--topic', topic, '--config', 'max.message.bytes=200', '--bootstrap-server', bootstrap]);
-    const produced = await samsa(['produce', '--topic', topic, '--bootstrap-server', bootstrap], `small\n${'x'.repeat(1000)}\nsmall again\n`);
+    await samsa([
+      'topics',
+      'create',
+      '--topic',
+      topic,
+      '--config',
+      'max.message.bytes=200',
+      '--bootstrap-server',
+      bootstrap,
+    ]);
+    const produced = await samsa(
+      ['produce', '--topic', topic, '--bootstrap-server', bootstrap],
+      `small\n${'x'.repeat(1000)}\nsmall again\n`,
+    );
     expect(produced.code).toBe(1);
-    expect(produced.stderr).toMatch(/^samsa: 1 of 3 records failed:\n {2}line 2: MessageTooLarge: batch of \d+ bytes[^\n]*\n?$/);
+    expect(produced.stderr).toMatch(
+      /^samsa: 1 of 3 records failed:\n {2}line 2: MessageTooLarge: batch of \d+ bytes[^\n]*\n?$/,
+    );
   });
 
   it('log dump reads the segments a broker wrote', async () => {
@@ -75,24 +121,57 @@ describe('samsa CLI', () => {
 
   it('bench produce reports the whole run and, after --warmup-records, the steady state on its own', async () => {
     const topic = `cli-bench-${process.pid}`;
-    const args = ['bench', 'produce', '--topic', topic, '--num-records', '5000', '--record-size', '50', '--acks', 'all', '--bootstrap-server', bootstrap];
+    const args = [
+      'bench',
+      'produce',
+      '--topic',
+      topic,
+      '--num-records',
+      '5000',
+      '--record-size',
+      '50',
+      '--acks',
+      'all',
+      '--bootstrap-server',
+      bootstrap,
+    ];
     const json = await samsa([...args, '--warmup-records', '2000', '--json']);
     expect(json.code).toBe(0);
-    const figures = JSON.parse(json.stdout.trim().split('\n').at(-1)!) as { records: number; mbPerSec: number; recordsPerSec: number; p99Ms: number; steadyState: { records: number; recordsPerSec: number; p50Ms: number; p99Ms: number; maxMs: number } };
+    const figures = JSON.parse(json.stdout.trim().split('\n').at(-1)!) as {
+      records: number;
+      mbPerSec: number;
+      recordsPerSec: number;
+      p99Ms: number;
+      steadyState: { records: number; recordsPerSec: number; p50Ms: number; p99Ms: number; maxMs: number };
+    };
     expect(figures.records).toBe(5000);
     expect(figures.steadyState.records).toBe(3000);
     expect(figures.steadyState.recordsPerSec).toBeGreaterThan(0);
     expect(figures.steadyState.p50Ms).toBeGreaterThan(0);
     expect(figures.steadyState.p99Ms).toBeLessThanOrEqual(figures.steadyState.maxMs);
     // Every record was written, warm-up included.
-    const consumed = await samsa(['bench', 'consume', '--topic', topic, '--num-records', '5000', '--timeout-ms', '20000', '--json', '--bootstrap-server', bootstrap]);
+    const consumed = await samsa([
+      'bench',
+      'consume',
+      '--topic',
+      topic,
+      '--num-records',
+      '5000',
+      '--timeout-ms',
+      '20000',
+      '--json',
+      '--bootstrap-server',
+      bootstrap,
+    ]);
     expect(JSON.parse(consumed.stdout.trim())).toMatchObject({ records: 5000 });
 
     const text = await samsa([...args, '--num-records', '1000', '--warmup-records', '400']);
     expect(text.code).toBe(0);
     const lines = text.stdout.trim().split('\n');
     expect(lines).toHaveLength(2);
-    expect(lines[0]).toMatch(/^1000 records sent, \d+ records\/sec \([\d.]+ MB\/sec\), latency p50 [\d.]+ ms, p99 [\d.]+ ms, p99\.9 [\d.]+ ms, max [\d.]+ ms$/);
+    expect(lines[0]).toMatch(
+      /^1000 records sent, \d+ records\/sec \([\d.]+ MB\/sec\), latency p50 [\d.]+ ms, p99 [\d.]+ ms, p99\.9 [\d.]+ ms, max [\d.]+ ms$/,
+    );
     expect(lines[1]).toMatch(/^steady state after 400 warm-up records: 600 records sent, \d+ records\/sec/);
 
     const without = await samsa([...args, '--num-records', '300', '--json']);
@@ -100,28 +179,51 @@ describe('samsa CLI', () => {
 
     const bad = await samsa([...args, '--num-records', '100', '--warmup-records', '100']);
     expect(bad.code).toBe(2);
-    expect(bad.stderr.trim().split('\n')).toEqual(['samsa: --warmup-records (100) must be less than --num-records (100)']);
+    expect(bad.stderr.trim().split('\n')).toEqual([
+      'samsa: --warmup-records (100) must be less than --num-records (100)',
+    ]);
   });
 
   it('servers log at --log-level or SAMSA_LOG_LEVEL; a bad level is one line and a non-zero exit', async () => {
     const bad = await samsa(['coordinator', 'start', '--data-dir', 'unused', '--log-level', 'loud']);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/--log-level must be one of trace, debug, info, warn, error, fatal, silent/);
-    const badEnv = await samsa(['broker', 'start', '--id', '1', '--data-dir', 'unused'], '', { SAMSA_LOG_LEVEL: 'loud' });
+    const badEnv = await samsa(['broker', 'start', '--id', '1', '--data-dir', 'unused'], '', {
+      SAMSA_LOG_LEVEL: 'loud',
+    });
     expect(badEnv.code).not.toBe(0);
-    expect(badEnv.stderr.trim().split('\n')).toEqual(["samsa: SAMSA_LOG_LEVEL must be one of trace, debug, info, warn, error, fatal, silent, not 'loud'"]);
+    expect(badEnv.stderr.trim().split('\n')).toEqual([
+      "samsa: SAMSA_LOG_LEVEL must be one of trace, debug, info, warn, error, fatal, silent, not 'loud'",
+    ]);
 
     // At warn, a coordinator that starts and stops cleanly says nothing (its info lines are suppressed).
     const dir = createTempDir('log-level');
     const port = await freePort();
-    const child = spawn(process.execPath, [CLI_MAIN, 'coordinator', 'start', '--port', String(port), '--data-dir', dir.path, '--log-level', 'warn']);
+    const child = spawn(process.execPath, [
+      CLI_MAIN,
+      'coordinator',
+      'start',
+      '--port',
+      String(port),
+      '--data-dir',
+      dir.path,
+      '--log-level',
+      'warn',
+    ]);
     let stdout = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     const closed = new Promise((resolve) => child.on('close', resolve));
-    await waitFor(() => new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1', () => { socket.destroy(); resolve(true); });
-      socket.on('error', () => resolve(false));
-    }), { description: 'the coordinator to listen' });
+    await waitFor(
+      () =>
+        new Promise<boolean>((resolve) => {
+          const socket = connect(port, '127.0.0.1', () => {
+            socket.destroy();
+            resolve(true);
+          });
+          socket.on('error', () => resolve(false));
+        }),
+      { description: 'the coordinator to listen' },
+    );
     child.kill('SIGTERM');
     await closed;
     dir.remove();

@@ -59,7 +59,7 @@ describe('produce and consume on a real cluster', () => {
     expect(read.map((m) => m.value?.toString()).sort()).toEqual([...values].sort());
   });
 
-  it('a key always lands on the partition Kafka\'s murmur2 partitioner picks; keyless records spread', async () => {
+  it("a key always lands on the partition Kafka's murmur2 partitioner picks; keyless records spread", async () => {
     const topic = uniqueTopic('keys');
     await createTopic(topic, 6);
     const producer = samsa.producer({ acks: 1, batchSize: 1024, lingerMs: 0 });
@@ -68,7 +68,10 @@ describe('produce and consume on a real cluster', () => {
       const results = await Promise.all(keys.map((key) => producer.send({ topic, key, value: `${round}` })));
       results.forEach((r, i) => expect(r.partition).toBe(kafkaPartitionForKey(Buffer.from(keys[i]!), 6)));
     }
-    const keyless = await producer.sendBatch({ topic, messages: Array.from({ length: 2000 }, (_, i) => ({ value: `x${i}`.padEnd(100, '.') })) });
+    const keyless = await producer.sendBatch({
+      topic,
+      messages: Array.from({ length: 2000 }, (_, i) => ({ value: `x${i}`.padEnd(100, '.') })),
+    });
     await producer.close();
     expect(new Set(keyless.map((r) => r.partition)).size).toBeGreaterThan(1);
   });
@@ -77,8 +80,14 @@ describe('produce and consume on a real cluster', () => {
     const topic = uniqueTopic('positions');
     await createTopic(topic, 1);
     const producer = samsa.producer({ acks: 'all' });
-    const first = await producer.sendBatch({ topic, messages: Array.from({ length: 10 }, (_, i) => ({ value: `old-${i}`, timestamp: 1_000 + i })) });
-    const later = await producer.sendBatch({ topic, messages: Array.from({ length: 5 }, (_, i) => ({ value: `new-${i}`, timestamp: 2_000_000 + i })) });
+    const first = await producer.sendBatch({
+      topic,
+      messages: Array.from({ length: 10 }, (_, i) => ({ value: `old-${i}`, timestamp: 1_000 + i })),
+    });
+    const later = await producer.sendBatch({
+      topic,
+      messages: Array.from({ length: 5 }, (_, i) => ({ value: `new-${i}`, timestamp: 2_000_000 + i })),
+    });
     expect(first[0]!.offset).toBe(0);
     expect(later[0]!.offset).toBe(10);
 
@@ -110,19 +119,26 @@ describe('produce and consume on a real cluster', () => {
   it('creates, describes, lists and deletes topics; producing to a missing topic creates it', async () => {
     const admin = samsa.admin();
     const topic = uniqueTopic('admin');
-    await admin.createTopics([{ topic, numPartitions: 4, replicationFactor: 2, configs: { 'retention.ms': '3600000' } }]);
+    await admin.createTopics([
+      { topic, numPartitions: 4, replicationFactor: 2, configs: { 'retention.ms': '3600000' } },
+    ]);
     // Other brokers learn of the topic through the coordinator a moment later (as in Kafka).
-    const [described] = await waitFor(async () => {
-      const topics = await admin.describeTopics([topic]);
-      return topics[0]!.partitions.every((p) => p.leader >= 0) ? topics : undefined;
-    }, { description: `every broker to know ${topic} and its leaders` });
+    const [described] = await waitFor(
+      async () => {
+        const topics = await admin.describeTopics([topic]);
+        return topics[0]!.partitions.every((p) => p.leader >= 0) ? topics : undefined;
+      },
+      { description: `every broker to know ${topic} and its leaders` },
+    );
     expect(described!.partitions).toHaveLength(4);
     expect(described!.configs['retention.ms']).toBe('3600000');
     for (const p of described!.partitions) {
       expect(p.replicas).toHaveLength(2);
       expect(p.replicas).toContain(p.leader);
     }
-    await expect(admin.createTopics([{ topic, numPartitions: 1, replicationFactor: 1 }])).rejects.toMatchObject({ errorName: 'TopicAlreadyExists' });
+    await expect(admin.createTopics([{ topic, numPartitions: 1, replicationFactor: 1 }])).rejects.toMatchObject({
+      errorName: 'TopicAlreadyExists',
+    });
     expect(await admin.listTopics()).toContain(topic);
     await admin.deleteTopics([topic]);
     await waitFor(async () => !(await admin.listTopics()).includes(topic), { description: 'the topic to be gone' });
@@ -132,7 +148,9 @@ describe('produce and consume on a real cluster', () => {
     const result = await producer.send({ topic: auto, value: 'first' });
     await producer.close();
     expect(result.offset).toBe(0);
-    const [created] = await waitFor(() => admin.describeTopics([auto]), { description: `every broker to know ${auto}` });
+    const [created] = await waitFor(() => admin.describeTopics([auto]), {
+      description: `every broker to know ${auto}`,
+    });
     expect(created!.partitions).toHaveLength(1);
   });
 

@@ -118,7 +118,10 @@ describe('coordinator identity', () => {
     // The controller gave the topic written without an id the one brokers knew it by: its czxid.
     const legacy = await old.getData('/brokers/topics/legacy');
     expect(JSON.parse(legacy.data!.toString()).topic_id).toBe(long(legacy.stat.czxid).toString(16).padStart(16, '0'));
-    const moved = await startCoordinatorProcess({ dataDir: join(cluster.broker(1).dataDir, '..', 'coordinator-2'), tickTimeMs: 500 });
+    const moved = await startCoordinatorProcess({
+      dataDir: join(cluster.broker(1).dataDir, '..', 'coordinator-2'),
+      tickTimeMs: 500,
+    });
     const target = await ZkTestClient.connect(moved.connectString);
     try {
       for (let i = 0; i < 50; i++) await target.create(`/padding-${i}`); // shifts every zxid of the copy

@@ -50,14 +50,19 @@ beforeAll(async () => {
     brokerSettingsFor: (b, c) => {
       coordinatorPort = Number(c.coordinator.connectString.split(':').at(-1));
       return {
-        'listeners': `EXTERNAL://127.0.0.1:${b.port},INTERNAL://127.0.0.1:${internalPorts.get(b.id)}`,
+        listeners: `EXTERNAL://127.0.0.1:${b.port},INTERNAL://127.0.0.1:${internalPorts.get(b.id)}`,
         'advertised.listeners': `EXTERNAL://127.0.0.1:${b.port},INTERNAL://${internalProxies.get(b.id)!.address}`,
         'inter.broker.listener.name': 'INTERNAL',
         'zookeeper.connect': coordinatorProxies.get(b.id)!.address,
       };
     },
   });
-  samsa = new Samsa({ brokers: cluster.bootstrap, requestTimeoutMs: 2000, metadataMaxAgeMs: 1000, retry: { retries: 200, initialRetryTimeMs: 50, maxRetryTimeMs: 300 } });
+  samsa = new Samsa({
+    brokers: cluster.bootstrap,
+    requestTimeoutMs: 2000,
+    metadataMaxAgeMs: 1000,
+    retry: { retries: 200, initialRetryTimeMs: 50, maxRetryTimeMs: 300 },
+  });
 }, 90_000);
 
 afterAll(async () => {
@@ -74,7 +79,9 @@ async function describePartition(partition: number) {
 /** The values a broker's copy of the partition holds below `end`, by offset (read from its files). */
 async function replicaValues(brokerId: number, partition: number, end: number): Promise<string[]> {
   const values: string[] = [];
-  for await (const entry of dumpSegment(join(cluster.broker(brokerId).dataDir, `${TOPIC}-${partition}`), { printRecords: true })) {
+  for await (const entry of dumpSegment(join(cluster.broker(brokerId).dataDir, `${TOPIC}-${partition}`), {
+    printRecords: true,
+  })) {
     if (entry.kind === 'error') throw new Error(`broker ${brokerId}: ${entry.reason} at ${entry.position}`);
     for (const r of entry.records ?? []) if (r.offset < end) values[r.offset] = Buffer.from(r.value!).toString();
   }
@@ -83,8 +90,15 @@ async function replicaValues(brokerId: number, partition: number, end: number): 
 
 describe('a leader cut off from the coordinator and its followers, still reachable by clients', () => {
   it('acknowledges nothing the new leader lacks, and drops what it took once the network heals', async () => {
-    await samsa.admin().createTopics([{ topic: TOPIC, numPartitions: 3, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } }]);
-    await waitFor(async () => (await samsa.admin().describeTopics([TOPIC]))[0]!.partitions.every((p) => p.isr.length === 3), { timeoutMs: 20_000, description: 'full ISRs' });
+    await samsa
+      .admin()
+      .createTopics([
+        { topic: TOPIC, numPartitions: 3, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } },
+      ]);
+    await waitFor(
+      async () => (await samsa.admin().describeTopics([TOPIC]))[0]!.partitions.every((p) => p.isr.length === 3),
+      { timeoutMs: 20_000, description: 'full ISRs' },
+    );
     // A partition led by a broker other than the controller, so the controller stays reachable.
     const controller = (await samsa.admin().describeCluster()).controllerId;
     const partitions = (await samsa.admin().describeTopics([TOPIC]))[0]!.partitions;
@@ -111,17 +125,30 @@ describe('a leader cut off from the coordinator and its followers, still reachab
       coordinatorProxies.get(isolated)!.partition();
       internalProxies.get(isolated)!.partition();
       try {
-        const moved = await waitFor(async () => {
-          const p = await describePartition(partition);
-          return p.leader >= 0 && p.leader !== isolated && p.leaderEpoch > leaderEpoch ? p : undefined;
-        }, { timeoutMs: SESSION_TIMEOUT_MS + 15_000, intervalMs: 100, description: 'a new leader for the isolated leader\'s partition' });
+        const moved = await waitFor(
+          async () => {
+            const p = await describePartition(partition);
+            return p.leader >= 0 && p.leader !== isolated && p.leaderEpoch > leaderEpoch ? p : undefined;
+          },
+          {
+            timeoutMs: SESSION_TIMEOUT_MS + 15_000,
+            intervalMs: 100,
+            description: "a new leader for the isolated leader's partition",
+          },
+        );
         expect(moved.isr).not.toContain(isolated);
-        await waitFor(() => acks.length >= beforeCut + 100, { timeoutMs: 30_000, description: 'writes to go on at the new leader' });
+        await waitFor(() => acks.length >= beforeCut + 100, {
+          timeoutMs: 30_000,
+          description: 'writes to go on at the new leader',
+        });
       } finally {
         coordinatorProxies.get(isolated)!.heal();
         internalProxies.get(isolated)!.heal();
       }
-      await waitFor(async () => (await describePartition(partition)).isr.includes(isolated), { timeoutMs: 30_000, description: 'the old leader back in the ISR as a follower' });
+      await waitFor(async () => (await describePartition(partition)).isr.includes(isolated), {
+        timeoutMs: 30_000,
+        description: 'the old leader back in the ISR as a follower',
+      });
     } finally {
       stopped = true;
       // A send still retrying when the test gives up is cut short by closing the producer.
@@ -146,11 +173,19 @@ describe('a leader cut off from the coordinator and its followers, still reachab
     // The old leader's copy matches the new leader's below the high watermark: what it took while cut
     // off is gone.
     const leader = (await describePartition(partition)).leader;
-    await waitFor(async () => {
-      const [a, b] = await Promise.all([replicaValues(leader, partition, high), replicaValues(isolated, partition, high)]);
-      return a.length === high && b.length === high && a.every((v, i) => v === b[i]);
-    }, { timeoutMs: 15_000, description: 'the old leader\'s log to match the new leader\'s' });
+    await waitFor(
+      async () => {
+        const [a, b] = await Promise.all([
+          replicaValues(leader, partition, high),
+          replicaValues(isolated, partition, high),
+        ]);
+        return a.length === high && b.length === high && a.every((v, i) => v === b[i]);
+      },
+      { timeoutMs: 15_000, description: "the old leader's log to match the new leader's" },
+    );
     const truncated = cluster.broker(isolated).process!.output().includes('log diverged from the leader; truncating');
-    console.log(`isolated leader: broker ${isolated} of partition ${partition}; ${acks.length} acknowledged, ${failures} failed, the old leader truncated: ${truncated}`);
+    console.log(
+      `isolated leader: broker ${isolated} of partition ${partition}; ${acks.length} acknowledged, ${failures} failed, the old leader truncated: ${truncated}`,
+    );
   }, 120_000);
 });

@@ -11,9 +11,17 @@ import { LocalCluster } from '../helpers/cluster.js';
 import { waitFor } from '../helpers/wait.js';
 
 const SESSION_TIMEOUT_MS = 6000;
-const BROKER_SETTINGS = { 'zookeeper.session.timeout.ms': String(SESSION_TIMEOUT_MS), 'replica.lag.time.max.ms': '1500' };
+const BROKER_SETTINGS = {
+  'zookeeper.session.timeout.ms': String(SESSION_TIMEOUT_MS),
+  'replica.lag.time.max.ms': '1500',
+};
 
-const client = (cluster: LocalCluster) => new Samsa({ brokers: cluster.bootstrap, requestTimeoutMs: 4000, retry: { retries: 100, initialRetryTimeMs: 50, maxRetryTimeMs: 300 } });
+const client = (cluster: LocalCluster) =>
+  new Samsa({
+    brokers: cluster.bootstrap,
+    requestTimeoutMs: 4000,
+    retry: { retries: 100, initialRetryTimeMs: 50, maxRetryTimeMs: 300 },
+  });
 
 async function partitions(samsa: Samsa, topic: string): Promise<PartitionDescription[]> {
   const [described] = await samsa.admin().describeTopics([topic]);
@@ -28,11 +36,18 @@ async function displaceBroker1(cluster: LocalCluster, samsa: Samsa, topic: strin
   const preferred = (await partitions(samsa, topic)).filter((p) => p.replicas[0] === 1).map((p) => p.partition);
   expect(preferred.length).toBeGreaterThan(0);
   await cluster.killBroker(1);
-  await waitFor(async () => (await partitions(samsa, topic)).every((p) => p.leader >= 0 && p.leader !== 1 && !p.isr.includes(1)), {
-    timeoutMs: SESSION_TIMEOUT_MS + 15_000, description: 'other leaders for broker 1\'s partitions',
-  });
+  await waitFor(
+    async () => (await partitions(samsa, topic)).every((p) => p.leader >= 0 && p.leader !== 1 && !p.isr.includes(1)),
+    {
+      timeoutMs: SESSION_TIMEOUT_MS + 15_000,
+      description: "other leaders for broker 1's partitions",
+    },
+  );
   await cluster.startBroker(1);
-  await waitFor(async () => (await partitions(samsa, topic)).every((p) => p.isr.includes(1)), { timeoutMs: 20_000, description: 'broker 1 back in every ISR' });
+  await waitFor(async () => (await partitions(samsa, topic)).every((p) => p.isr.includes(1)), {
+    timeoutMs: 20_000,
+    description: 'broker 1 back in every ISR',
+  });
   return preferred;
 }
 
@@ -45,7 +60,9 @@ function backgroundWriter(samsa: Samsa, topic: string) {
     for (let i = 0; !stopped; i++) {
       const messages = Array.from({ length: 20 }, (_, j) => ({ value: `w${i}-${j}` }));
       const results = await producer.sendBatch({ topic, messages });
-      results.forEach((r, j) => acknowledged.push({ value: messages[j]!.value, partition: r.partition, offset: r.offset }));
+      results.forEach((r, j) =>
+        acknowledged.push({ value: messages[j]!.value, partition: r.partition, offset: r.offset }),
+      );
     }
   })().finally(() => producer.close());
   // Handled here so that a test failing elsewhere does not also report the writer's error unhandled;
@@ -61,7 +78,11 @@ function backgroundWriter(samsa: Samsa, topic: string) {
 }
 
 /** Every acknowledged value is where its acknowledgement said, read from the current leaders. */
-async function expectAllKept(samsa: Samsa, topic: string, acknowledged: readonly { value: string; partition: number; offset: number }[]): Promise<void> {
+async function expectAllKept(
+  samsa: Samsa,
+  topic: string,
+  acknowledged: readonly { value: string; partition: number; offset: number }[],
+): Promise<void> {
   const consumer = samsa.consumer({ autoOffsetReset: 'earliest', maxWaitMs: 100 });
   await consumer.assign([{ topic }]);
   const last = new Map<number, number>();
@@ -95,8 +116,12 @@ function clusterForBlock(settings: Record<string, string>): { cluster: LocalClus
  * with acks=all, then checks that every acknowledged value was kept.
  */
 async function whileWriting(samsa: Samsa, topic: string, body: () => Promise<void>): Promise<void> {
-  await samsa.admin().createTopics([{ topic, numPartitions: 6, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } }]);
-  await waitFor(async () => (await partitions(samsa, topic)).every((p) => p.isr.length === 3), { description: 'full ISRs' });
+  await samsa
+    .admin()
+    .createTopics([{ topic, numPartitions: 6, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } }]);
+  await waitFor(async () => (await partitions(samsa, topic)).every((p) => p.isr.length === 3), {
+    description: 'full ISRs',
+  });
   const writer = backgroundWriter(samsa, topic);
   try {
     await body();
@@ -120,12 +145,20 @@ describe('preferred leader election when asked (samsa leader-election)', () => {
       expect(before.filter((p) => p.leader === 1)).toEqual([]);
 
       const bootstrap = `--bootstrap-server=${cluster.bootstrap.join(',')}`;
-      const run = await runSamsa(['leader-election', '--election-type', 'preferred', '--all-topic-partitions', bootstrap]);
+      const run = await runSamsa([
+        'leader-election',
+        '--election-type',
+        'preferred',
+        '--all-topic-partitions',
+        bootstrap,
+      ]);
       expect(run.stderr).toBe('');
       expect(run.code).toBe(0);
       const names = (ps: number[]) => ps.map((p) => `${topic}-${p}`).join(', ');
       const others = before.map((p) => p.partition).filter((p) => !preferred.includes(p));
-      expect(run.stdout).toBe(`Successfully completed leader election (PREFERRED) for partitions ${names(preferred)}\nValid replica already elected for partitions ${names(others)}\n`);
+      expect(run.stdout).toBe(
+        `Successfully completed leader election (PREFERRED) for partitions ${names(preferred)}\nValid replica already elected for partitions ${names(others)}\n`,
+      );
 
       const after = await partitions(samsa, topic);
       for (const p of after) {
@@ -137,20 +170,48 @@ describe('preferred leader election when asked (samsa leader-election)', () => {
       }
 
       // Again: nothing to do, exit code 0. One partition by name works too.
-      const again = await runSamsa(['leader-election', '--election-type', 'preferred', '--topic', topic, '--partition', String(preferred[0]), bootstrap]);
-      expect(again).toEqual({ code: 0, stdout: `Valid replica already elected for partitions ${topic}-${preferred[0]}\n`, stderr: '' });
+      const again = await runSamsa([
+        'leader-election',
+        '--election-type',
+        'preferred',
+        '--topic',
+        topic,
+        '--partition',
+        String(preferred[0]),
+        bootstrap,
+      ]);
+      expect(again).toEqual({
+        code: 0,
+        stdout: `Valid replica already elected for partitions ${topic}-${preferred[0]}\n`,
+        stderr: '',
+      });
     });
   });
 
   it('says which partitions could not be elected, and why, with exit code 1', async () => {
     const { cluster } = ctx;
     const bootstrap = `--bootstrap-server=${cluster.bootstrap.join(',')}`;
-    const unknown = await runSamsa(['leader-election', '--election-type', 'preferred', '--topic', 'no-such-topic', bootstrap]);
+    const unknown = await runSamsa([
+      'leader-election',
+      '--election-type',
+      'preferred',
+      '--topic',
+      'no-such-topic',
+      bootstrap,
+    ]);
     expect(unknown.code).toBe(1);
-    expect(unknown.stdout).toMatch(/^Error completing leader election \(PREFERRED\) for partition no-such-topic: .*does not exist/);
+    expect(unknown.stdout).toMatch(
+      /^Error completing leader election \(PREFERRED\) for partition no-such-topic: .*does not exist/,
+    );
     expect(unknown.stderr.trim().split('\n')).toHaveLength(1);
 
-    const usage = await runSamsa(['leader-election', '--election-type', 'unclean', '--all-topic-partitions', bootstrap]);
+    const usage = await runSamsa([
+      'leader-election',
+      '--election-type',
+      'unclean',
+      '--all-topic-partitions',
+      bootstrap,
+    ]);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toMatch(/--election-type must be preferred/);
   });
@@ -164,10 +225,13 @@ describe('auto.leader.rebalance.enable', () => {
     const topic = `rebalance-${process.pid}`;
     await whileWriting(samsa, topic, async () => {
       const preferred = await displaceBroker1(cluster, samsa, topic);
-      const led = await waitFor(async () => {
-        const ps = await partitions(samsa, topic);
-        return ps.every((p) => p.leader === p.replicas[0]) ? ps : undefined;
-      }, { timeoutMs: 20_000, description: 'every partition led by its preferred replica again' });
+      const led = await waitFor(
+        async () => {
+          const ps = await partitions(samsa, topic);
+          return ps.every((p) => p.leader === p.replicas[0]) ? ps : undefined;
+        },
+        { timeoutMs: 20_000, description: 'every partition led by its preferred replica again' },
+      );
       expect(led.filter((p) => p.leader === 1).map((p) => p.partition)).toEqual(preferred);
     });
   });

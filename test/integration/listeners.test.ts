@@ -33,7 +33,7 @@ beforeAll(async () => {
     brokers: BROKERS.length,
     brokerSettingsFor: (b) => ({
       // EXTERNAL first: without inter.broker.listener.name brokers would replicate over it.
-      'listeners': `EXTERNAL://127.0.0.1:${b.port},INTERNAL://127.0.0.1:${internalPorts.get(b.id)}`,
+      listeners: `EXTERNAL://127.0.0.1:${b.port},INTERNAL://127.0.0.1:${internalPorts.get(b.id)}`,
       'advertised.listeners': `EXTERNAL://127.0.0.1:${b.port},INTERNAL://${internalProxies.get(b.id)!.address}`,
       'inter.broker.listener.name': 'INTERNAL',
     }),
@@ -52,10 +52,13 @@ describe('named listeners', () => {
   it('answers Metadata and DescribeCluster with the addresses of the listener the request arrived on', async () => {
     const externalAddresses = BROKERS.map((id) => cluster.broker(id).address).sort();
     const internalAddresses = BROKERS.map((id) => internalProxies.get(id)!.address).sort();
-    const described = await waitFor(async () => {
-      const d = await samsa.admin().describeCluster();
-      return d.brokers.length === BROKERS.length && d.brokers;
-    }, { description: 'every broker registered' });
+    const described = await waitFor(
+      async () => {
+        const d = await samsa.admin().describeCluster();
+        return d.brokers.length === BROKERS.length && d.brokers;
+      },
+      { description: 'every broker registered' },
+    );
     expect(described.map((b) => `${b.host}:${b.port}`).sort()).toEqual(externalAddresses);
 
     for (const [listener, address, expected] of [
@@ -65,7 +68,9 @@ describe('named listeners', () => {
       const raw = new RawBroker(address);
       try {
         const metadata = await raw.metadata({ topics: [], allowAutoTopicCreation: false });
-        expect(metadata.brokers.map((b: v1.BrokerInfo__Output) => `${b.host}:${b.port}`).sort(), listener).toEqual(expected);
+        expect(metadata.brokers.map((b: v1.BrokerInfo__Output) => `${b.host}:${b.port}`).sort(), listener).toEqual(
+          expected,
+        );
       } finally {
         raw.close();
       }
@@ -74,7 +79,9 @@ describe('named listeners', () => {
 
   it('replicates a replication-factor-3 topic over INTERNAL; a client on EXTERNAL produces and consumes', async () => {
     const admin = samsa.admin();
-    await admin.createTopics([{ topic, numPartitions: 2, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } }]);
+    await admin.createTopics([
+      { topic, numPartitions: 2, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } },
+    ]);
     const producer = samsa.producer({ acks: 'all' });
     const values = Array.from({ length: 200 }, (_, i) => `v${i}`);
     const results = await producer.sendBatch({ topic, messages: values.map((value) => ({ value })) });

@@ -18,9 +18,17 @@ let samsa: Samsa;
 beforeAll(async () => {
   cluster = await LocalCluster.start({
     brokers: 3,
-    brokerSettings: { 'zookeeper.session.timeout.ms': String(SESSION_TIMEOUT_MS), 'replica.lag.time.max.ms': '1500', 'replica.high.watermark.checkpoint.interval.ms': '300' },
+    brokerSettings: {
+      'zookeeper.session.timeout.ms': String(SESSION_TIMEOUT_MS),
+      'replica.lag.time.max.ms': '1500',
+      'replica.high.watermark.checkpoint.interval.ms': '300',
+    },
   });
-  samsa = new Samsa({ brokers: cluster.bootstrap, requestTimeoutMs: 4000, retry: { retries: 50, initialRetryTimeMs: 50, maxRetryTimeMs: 300 } });
+  samsa = new Samsa({
+    brokers: cluster.bootstrap,
+    requestTimeoutMs: 4000,
+    retry: { retries: 50, initialRetryTimeMs: 50, maxRetryTimeMs: 300 },
+  });
 }, 60_000);
 
 afterAll(async () => {
@@ -30,7 +38,9 @@ afterAll(async () => {
 
 /** Creates a one-partition topic with replication factor 3 and min.insync.replicas 2. */
 function createReplicated(topic: string): Promise<void> {
-  return samsa.admin().createTopics([{ topic, numPartitions: 1, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } }]);
+  return samsa
+    .admin()
+    .createTopics([{ topic, numPartitions: 1, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } }]);
 }
 
 /** A new such topic, once its ISR is full. */
@@ -66,33 +76,54 @@ describe('replication', () => {
     // Paused longer than replica.lag.time.max.ms but shorter than its session: only the leader can
     // notice, through the follower's silence, and shrink the ISR through the controller.
     cluster.pauseBroker(follower);
-    const pending = producer.sendBatch({ topic, messages: Array.from({ length: 200 }, (_, i) => ({ value: `v${i}` })) });
-    await waitFor(async () => !(await partition0(topic)).isr.includes(follower), { timeoutMs: 15_000, intervalMs: 100, description: `broker ${follower} to leave the ISR` });
+    const pending = producer.sendBatch({
+      topic,
+      messages: Array.from({ length: 200 }, (_, i) => ({ value: `v${i}` })),
+    });
+    await waitFor(async () => !(await partition0(topic)).isr.includes(follower), {
+      timeoutMs: 15_000,
+      intervalMs: 100,
+      description: `broker ${follower} to leave the ISR`,
+    });
     // Two of three in sync still meet min.insync.replicas = 2: the writes complete without the follower.
     const written = await pending;
     expect(written).toHaveLength(200);
     expect(written.every((r, i) => i === 0 || r.offset > written[i - 1]!.offset)).toBe(true);
     cluster.resumeBroker(follower);
-    expect(cluster.broker(leader).process!.output()).toMatch(new RegExp(`"kind":"shrink","isr":\\[[0-9,]+\\],"changed":\\[${follower}\\]`));
-    await waitFor(async () => (await partition0(topic)).isr.includes(follower), { timeoutMs: 15_000, description: `broker ${follower} to rejoin the ISR` });
+    expect(cluster.broker(leader).process!.output()).toMatch(
+      new RegExp(`"kind":"shrink","isr":\\[[0-9,]+\\],"changed":\\[${follower}\\]`),
+    );
+    await waitFor(async () => (await partition0(topic)).isr.includes(follower), {
+      timeoutMs: 15_000,
+      description: `broker ${follower} to rejoin the ISR`,
+    });
     await producer.close();
   });
 
   it('a leader restarted within its session timeout does not resume its term, and nothing acknowledged is lost', async () => {
     const topic = await replicatedTopic('bounce');
     const producer = samsa.producer({ acks: 'all' });
-    const first = await producer.sendBatch({ topic, messages: Array.from({ length: 100 }, (_, i) => ({ value: `a${i}` })) });
+    const first = await producer.sendBatch({
+      topic,
+      messages: Array.from({ length: 100 }, (_, i) => ({ value: `a${i}` })),
+    });
     const before = await partition0(topic);
 
     await cluster.killBroker(before.leader);
     await cluster.startBroker(before.leader); // well within the 6 s session timeout
-    const after = await waitFor(async () => {
-      const p = await partition0(topic);
-      return p.leaderEpoch > before.leaderEpoch && p.leader >= 0 ? p : undefined;
-    }, { timeoutMs: 20_000, description: 'a new leader epoch after the bounce' });
+    const after = await waitFor(
+      async () => {
+        const p = await partition0(topic);
+        return p.leaderEpoch > before.leaderEpoch && p.leader >= 0 ? p : undefined;
+      },
+      { timeoutMs: 20_000, description: 'a new leader epoch after the bounce' },
+    );
     expect(after.leaderEpoch).toBeGreaterThan(before.leaderEpoch);
 
-    const second = await producer.sendBatch({ topic, messages: Array.from({ length: 100 }, (_, i) => ({ value: `b${i}` })) });
+    const second = await producer.sendBatch({
+      topic,
+      messages: Array.from({ length: 100 }, (_, i) => ({ value: `b${i}` })),
+    });
     await producer.close();
     const consumer = samsa.consumer({ autoOffsetReset: 'earliest', maxWaitMs: 100 });
     await consumer.assign([{ topic, partition: 0 }]);
@@ -102,14 +133,19 @@ describe('replication', () => {
       if (m.offset >= second.at(-1)!.offset) break;
     }
     await consumer.close();
-    for (const [i, r] of [...first, ...second].entries()) expect(values.get(r.offset)).toBe(i < 100 ? `a${i}` : `b${i - 100}`);
+    for (const [i, r] of [...first, ...second].entries())
+      expect(values.get(r.offset)).toBe(i < 100 ? `a${i}` : `b${i - 100}`);
   });
 
-  it('a replica paused while its topic is deleted and re-created does not keep the old incarnation\'s records', async () => {
+  it("a replica paused while its topic is deleted and re-created does not keep the old incarnation's records", async () => {
     const topic = await replicatedTopic('reborn');
     const producer = samsa.producer({ acks: 'all', requestTimeoutMs: 30_000 });
     // Several batches, so that a truncation at the new log's end (offset 20) would fall between two of them.
-    for (let b = 0; b < 5; b++) await producer.sendBatch({ topic, messages: Array.from({ length: 10 }, (_, i) => ({ value: `old-${b * 10 + i}` })) });
+    for (let b = 0; b < 5; b++)
+      await producer.sendBatch({
+        topic,
+        messages: Array.from({ length: 10 }, (_, i) => ({ value: `old-${b * 10 + i}` })),
+      });
     const { leader, replicas } = await partition0(topic);
     // Not the controller either: the deletion and the creation must go ahead while it is paused.
     const { controllerId } = await samsa.admin().describeCluster();
@@ -121,20 +157,36 @@ describe('replication', () => {
     const pausedAt = Date.now();
     for (;;) {
       await samsa.admin().deleteTopics([topic]);
-      await waitFor(() => createReplicated(topic).then(() => true, () => false), { intervalMs: 50, description: 'the topic to be created again' });
-      const reborn = await waitFor(async () => {
-        const p = await partition0(topic);
-        return p.leader >= 0 ? p : undefined;
-      }, { intervalMs: 50, description: 'a leader of the new topic' });
+      await waitFor(
+        () =>
+          createReplicated(topic).then(
+            () => true,
+            () => false,
+          ),
+        { intervalMs: 50, description: 'the topic to be created again' },
+      );
+      const reborn = await waitFor(
+        async () => {
+          const p = await partition0(topic);
+          return p.leader >= 0 ? p : undefined;
+        },
+        { intervalMs: 50, description: 'a leader of the new topic' },
+      );
       // The paused broker, still registered, may have been made the leader: try another assignment.
       if (reborn.leader !== follower) break;
     }
     expect(Date.now() - pausedAt).toBeLessThan(SESSION_TIMEOUT_MS);
-    const fresh = await producer.sendBatch({ topic, messages: Array.from({ length: 20 }, (_, i) => ({ value: `new-${i}` })) });
+    const fresh = await producer.sendBatch({
+      topic,
+      messages: Array.from({ length: 20 }, (_, i) => ({ value: `new-${i}` })),
+    });
     await producer.close();
     cluster.resumeBroker(follower);
     const now = await partition0(topic);
-    await waitFor(async () => (await partition0(topic)).isr.includes(follower), { timeoutMs: 20_000, description: `broker ${follower} in the new topic's ISR` });
+    await waitFor(async () => (await partition0(topic)).isr.includes(follower), {
+      timeoutMs: 20_000,
+      description: `broker ${follower} in the new topic's ISR`,
+    });
     const leaderCopy = await replicaValues(now.leader, topic);
     const followerCopy = await replicaValues(follower, topic);
     // A retry may have written the batch twice (no idempotence yet); nothing of the old topic may be there.
@@ -146,7 +198,10 @@ describe('replication', () => {
   it('a broker restarted alone after a crash resumes its saved high watermark: what was committed stays readable with the ISR below min.insync.replicas', async () => {
     const topic = await replicatedTopic('hw');
     const producer = samsa.producer({ acks: 'all' });
-    const written = await producer.sendBatch({ topic, messages: Array.from({ length: 100 }, (_, i) => ({ value: `c${i}` })) });
+    const written = await producer.sendBatch({
+      topic,
+      messages: Array.from({ length: 100 }, (_, i) => ({ value: `c${i}` })),
+    });
     await producer.close();
     const committedEnd = written.at(-1)!.offset + 1;
     const before = await partition0(topic);
@@ -157,13 +212,19 @@ describe('replication', () => {
     // watermark can be computed: without the saved one it would restart at 0 and the committed
     // records would be unreadable.
     const checkpoint = join(cluster.broker(before.leader).dataDir, 'replication-offset-checkpoint');
-    await waitFor(async () => (await readFile(checkpoint, 'utf8').catch(() => '')).includes(`\n${topic} 0 ${committedEnd}\n`), { description: 'the saved high watermark' });
+    await waitFor(
+      async () => (await readFile(checkpoint, 'utf8').catch(() => '')).includes(`\n${topic} 0 ${committedEnd}\n`),
+      { description: 'the saved high watermark' },
+    );
     await Promise.all(cluster.brokers.map((b) => cluster.killBroker(b.id)));
     await cluster.startBroker(before.leader);
-    await waitFor(async () => {
-      const p = await partition0(topic);
-      return p.leader === before.leader && p.leaderEpoch > before.leaderEpoch;
-    }, { timeoutMs: 30_000, description: `broker ${before.leader} to lead again` });
+    await waitFor(
+      async () => {
+        const p = await partition0(topic);
+        return p.leader === before.leader && p.leaderEpoch > before.leaderEpoch;
+      },
+      { timeoutMs: 30_000, description: `broker ${before.leader} to lead again` },
+    );
     expect((await samsa.admin().fetchTopicOffsets(topic))[0]!.high).toBe(committedEnd);
     const consumer = samsa.consumer({ autoOffsetReset: 'earliest', maxWaitMs: 100 });
     await consumer.assign([{ topic, partition: 0 }]);

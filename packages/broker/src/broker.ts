@@ -80,7 +80,12 @@ export async function startBroker(settings: Settings<BrokerSettingName>, logger:
       logger, // the member adds brokerId itself
       verifyClusterId: (clusterId) => checkClusterId(logDir, brokerId, clusterId),
       ...(settings['auto.leader.rebalance.enable']
-        ? { autoLeaderRebalance: { intervalMs: (settings['leader.imbalance.check.interval.seconds'] as number) * 1000, imbalancePercentage: settings['leader.imbalance.per.broker.percentage'] as number } }
+        ? {
+            autoLeaderRebalance: {
+              intervalMs: (settings['leader.imbalance.check.interval.seconds'] as number) * 1000,
+              imbalancePercentage: settings['leader.imbalance.per.broker.percentage'] as number,
+            },
+          }
         : {}),
     });
   } catch (err) {
@@ -122,7 +127,10 @@ export async function startBroker(settings: Settings<BrokerSettingName>, logger:
   // Roles announced while joining were emitted before this listener existed: apply the current ones.
   // Applying a role twice is harmless (the second only refreshes it).
   await partitions.applyRoles(member.currentRoles());
-  await partitions.removeStrayLogs((topic, partition) => member.metadata.image.topics.get(topic)?.partitions[partition]?.replicas.includes(brokerId) ?? false);
+  await partitions.removeStrayLogs(
+    (topic, partition) =>
+      member.metadata.image.topics.get(topic)?.partitions[partition]?.replicas.includes(brokerId) ?? false,
+  );
   partitions.startRetention();
   partitions.startHighWatermarkCheckpoints();
   leadership.start();
@@ -155,14 +163,19 @@ export async function startBroker(settings: Settings<BrokerSettingName>, logger:
     partitions,
     waiters,
     leadership,
-    knowsPartition: (topic: string, partition: number) => member.metadata.image.topics.get(topic)?.partitions[partition] !== undefined,
+    knowsPartition: (topic: string, partition: number) =>
+      member.metadata.image.topics.get(topic)?.partitions[partition] !== undefined,
   };
-  for (const listener of listeners.listeners) contexts.set(listener.listener, { ...base, listenerName: listener.listener });
-  log.info({
-    listeners: listeners.listeners.map((l) => formatListenerEndpoint({ ...l, port: ports.get(l.listener)! })),
-    advertised: endpoints.map(formatListenerEndpoint),
-    interBrokerListener: listeners.interBrokerListenerName,
-    logDir,
-  }, 'broker started');
+  for (const listener of listeners.listeners)
+    contexts.set(listener.listener, { ...base, listenerName: listener.listener });
+  log.info(
+    {
+      listeners: listeners.listeners.map((l) => formatListenerEndpoint({ ...l, port: ports.get(l.listener)! })),
+      advertised: endpoints.map(formatListenerEndpoint),
+      interBrokerListener: listeners.interBrokerListenerName,
+      logDir,
+    },
+    'broker started',
+  );
   return { brokerId, port: servers[0]!.port, ports, member, partitions, close };
 }

@@ -41,7 +41,11 @@ export const TOPIC_SETTINGS = {
   'flush.messages': long(LONG_MAX, 1, 'fsync after this many messages; unlimited leaves durability to replication'),
   'flush.ms': long(LONG_MAX, 0, 'fsync when the oldest unflushed message is this old'),
   'index.interval.bytes': int(4096, 0, 'bytes of log between two offset index entries'),
-  'message.timestamp.type': str('CreateTime', 'CreateTime keeps the producer\'s timestamps; LogAppendTime stamps the broker\'s', ['CreateTime', 'LogAppendTime']),
+  'message.timestamp.type': str(
+    'CreateTime',
+    "CreateTime keeps the producer's timestamps; LogAppendTime stamps the broker's",
+    ['CreateTime', 'LogAppendTime'],
+  ),
 } as const satisfies Record<string, SettingSpec>;
 
 export type TopicSettingName = keyof typeof TOPIC_SETTINGS;
@@ -63,11 +67,20 @@ export const TOPIC_DEFAULT_FROM_BROKER: Readonly<Record<TopicSettingName, string
 };
 
 export const BROKER_SETTINGS = {
-  'broker.id': int(-1, 0, 'this broker\'s id, unique in the cluster (required)'),
-  'listeners': str('127.0.0.1:9092', 'where the gRPC servers listen: host:port (one listener, PLAINTEXT) or NAME://host:port,NAME://host:port,...'),
-  'advertised.listeners': str(undefined, 'the addresses published to clients and brokers, same syntax; defaults to listeners (a 0.0.0.0 host is advertised as 127.0.0.1, port 0 as the bound port)'),
-  'inter.broker.listener.name': str(undefined, 'the listener brokers use to reach each other (replication, AlterPartition); defaults to the first listener\'s name'),
-  'log.dirs': str('./data', 'directory holding this broker\'s partitions'),
+  'broker.id': int(-1, 0, "this broker's id, unique in the cluster (required)"),
+  listeners: str(
+    '127.0.0.1:9092',
+    'where the gRPC servers listen: host:port (one listener, PLAINTEXT) or NAME://host:port,NAME://host:port,...',
+  ),
+  'advertised.listeners': str(
+    undefined,
+    'the addresses published to clients and brokers, same syntax; defaults to listeners (a 0.0.0.0 host is advertised as 127.0.0.1, port 0 as the bound port)',
+  ),
+  'inter.broker.listener.name': str(
+    undefined,
+    "the listener brokers use to reach each other (replication, AlterPartition); defaults to the first listener's name",
+  ),
+  'log.dirs': str('./data', "directory holding this broker's partitions"),
   'zookeeper.connect': str('127.0.0.1:2181', 'coordinator or ZooKeeper ensemble, host:port[,host:port...][/chroot]'),
   'zookeeper.session.timeout.ms': int(18000, 1, 'session timeout; a broker silent this long is considered dead'),
   'zookeeper.connection.timeout.ms': int(18000, 1, 'how long start-up waits for the coordinator'),
@@ -77,12 +90,27 @@ export const BROKER_SETTINGS = {
   'auto.create.topics.enable': bool(true, 'create a missing topic on produce or metadata request'),
   'delete.topic.enable': bool(true, 'allow topics to be deleted'),
   'replica.lag.time.max.ms': long(30000, 1, 'a follower not caught up for this long leaves the ISR'),
-  'auto.leader.rebalance.enable': bool(true, 'the controller moves leadership back to preferred replicas (each partition\'s first) when a broker leads too few of them'),
+  'auto.leader.rebalance.enable': bool(
+    true,
+    "the controller moves leadership back to preferred replicas (each partition's first) when a broker leads too few of them",
+  ),
   'leader.imbalance.check.interval.seconds': long(300, 1, 'how often the controller checks leader imbalance'),
-  'leader.imbalance.per.broker.percentage': int(10, 0, 'when more than this share (percent) of the partitions a broker is preferred for are led by others, they move back to it'),
-  'replica.high.watermark.checkpoint.interval.ms': long(5000, 1, 'how often the partitions\' high watermarks are saved to replication-offset-checkpoint in log.dirs (also at shutdown)'),
+  'leader.imbalance.per.broker.percentage': int(
+    10,
+    0,
+    'when more than this share (percent) of the partitions a broker is preferred for are led by others, they move back to it',
+  ),
+  'replica.high.watermark.checkpoint.interval.ms': long(
+    5000,
+    1,
+    "how often the partitions' high watermarks are saved to replication-offset-checkpoint in log.dirs (also at shutdown)",
+  ),
   'log.retention.check.interval.ms': long(300000, 1, 'how often retention is enforced'),
-  'log.writeback.interval.bytes': long(8 * 1024 * 1024, 0, 'not a Kafka setting: every this many bytes appended to a partition, start writing them to the disk without waiting (no durability promise; keeps the kernel from writing back gigabytes at once); 0 leaves it to the kernel'),
+  'log.writeback.interval.bytes': long(
+    8 * 1024 * 1024,
+    0,
+    'not a Kafka setting: every this many bytes appended to a partition, start writing them to the disk without waiting (no durability promise; keeps the kernel from writing back gigabytes at once); 0 leaves it to the kernel',
+  ),
   'socket.request.max.bytes': int(104857600, 1024, 'largest request the broker accepts'),
   'controlled.shutdown.timeout.ms': int(10000, 0, 'how long a stopping broker lets requests in flight finish'),
   'log.cleanup.policy': TOPIC_SETTINGS['cleanup.policy'],
@@ -124,13 +152,17 @@ export function parseSetting(key: string, spec: SettingSpec, raw: string): Setti
       return n;
     }
     case 'string':
-      if (spec.oneOf && !spec.oneOf.includes(value)) throw invalid(`${key} must be one of ${spec.oneOf.join(', ')}, not '${raw}'`);
+      if (spec.oneOf && !spec.oneOf.includes(value))
+        throw invalid(`${key} must be one of ${spec.oneOf.join(', ')}, not '${raw}'`);
       return value;
   }
 }
 
 /** Applies `overrides` (raw strings by Kafka name) over the defaults of `table`; unknown keys are an error. */
-export function resolveSettings<K extends string>(table: Record<K, SettingSpec>, ...layers: Readonly<Record<string, string>>[]): Settings<K> {
+export function resolveSettings<K extends string>(
+  table: Record<K, SettingSpec>,
+  ...layers: Readonly<Record<string, string>>[]
+): Settings<K> {
   const out: Record<string, SettingValue> = {};
   for (const [key, spec] of Object.entries<SettingSpec>(table)) out[key] = spec.default;
   for (const layer of layers) {
@@ -155,7 +187,10 @@ export function validateTopicConfigs(configs: Readonly<Record<string, string>>):
 }
 
 /** A topic's effective settings: its own overrides over the broker's defaults for topics. */
-export function effectiveTopicSettings(broker: Settings<BrokerSettingName>, overrides: Readonly<Record<string, string>>): Settings<TopicSettingName> {
+export function effectiveTopicSettings(
+  broker: Settings<BrokerSettingName>,
+  overrides: Readonly<Record<string, string>>,
+): Settings<TopicSettingName> {
   const defaults: Record<string, string> = {};
   for (const [topicKey, brokerKey] of Object.entries(TOPIC_DEFAULT_FROM_BROKER)) {
     const value = broker[brokerKey as BrokerSettingName];
@@ -187,10 +222,17 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv): Record<string, string> 
   return out;
 }
 
-export async function loadBrokerSettings(options: { configFile?: string; env?: NodeJS.ProcessEnv; flags?: Record<string, string> }): Promise<Settings<BrokerSettingName>> {
-  const fromFile = options.configFile ? parseProperties(await readFile(options.configFile, 'utf8'), options.configFile) : {};
+export async function loadBrokerSettings(options: {
+  configFile?: string;
+  env?: NodeJS.ProcessEnv;
+  flags?: Record<string, string>;
+}): Promise<Settings<BrokerSettingName>> {
+  const fromFile = options.configFile
+    ? parseProperties(await readFile(options.configFile, 'utf8'), options.configFile)
+    : {};
   const settings = resolveSettings(BROKER_SETTINGS, fromFile, settingsFromEnv(options.env ?? {}), options.flags ?? {});
-  if ((settings['broker.id'] as number) < 0) throw invalid('broker.id is required (--id N, broker.id=N in the config file, or SAMSA_BROKER_ID)');
+  if ((settings['broker.id'] as number) < 0)
+    throw invalid('broker.id is required (--id N, broker.id=N in the config file, or SAMSA_BROKER_ID)');
   listenerConfig(settings); // fail at start-up, naming the setting, rather than half-way through binding
   return settings;
 }
@@ -208,7 +250,10 @@ export function parseHostPort(value: string, what: string): { host: string; port
  * `host:port`, which is the one listener named PLAINTEXT. Names are upper-cased and must be unique.
  */
 export function parseListeners(value: string, what: string): ListenerEndpoint[] {
-  const entries = value.split(',').map((e) => e.trim()).filter((e) => e !== '');
+  const entries = value
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e !== '');
   if (entries.length === 0) throw invalid(`${what} must name at least one listener, host:port or NAME://host:port`);
   const out: ListenerEndpoint[] = [];
   for (const entry of entries) {
@@ -219,7 +264,8 @@ export function parseListeners(value: string, what: string): ListenerEndpoint[] 
     } else {
       endpoint = { listener: DEFAULT_LISTENER_NAME, ...parseHostPort(entry, what) };
     }
-    if (out.some((e) => e.listener === endpoint.listener)) throw invalid(`${what} names the listener ${endpoint.listener} twice`);
+    if (out.some((e) => e.listener === endpoint.listener))
+      throw invalid(`${what} names the listener ${endpoint.listener} twice`);
     out.push(endpoint);
   }
   return out;
@@ -238,21 +284,31 @@ export function listenerConfig(settings: Settings<BrokerSettingName>): ListenerC
   const listeners = parseListeners(settings['listeners'] as string, 'listeners');
   for (const [i, a] of listeners.entries()) {
     const clash = listeners.slice(i + 1).find((b) => a.port !== 0 && a.port === b.port);
-    if (clash) throw invalid(`listeners ${a.listener} and ${clash.listener} both use port ${a.port}; each listener needs its own port`);
+    if (clash)
+      throw invalid(
+        `listeners ${a.listener} and ${clash.listener} both use port ${a.port}; each listener needs its own port`,
+      );
   }
   const advertisedSetting = settings['advertised.listeners'] as string | undefined;
   const advertised = advertisedSetting ? parseListeners(advertisedSetting, 'advertised.listeners') : listeners;
   const names = new Set(listeners.map((l) => l.listener));
   for (const a of advertised) {
-    if (!names.has(a.listener)) throw invalid(`advertised.listeners names ${a.listener}, which is not one of listeners (${[...names].join(', ')})`);
+    if (!names.has(a.listener))
+      throw invalid(
+        `advertised.listeners names ${a.listener}, which is not one of listeners (${[...names].join(', ')})`,
+      );
   }
   const interSetting = settings['inter.broker.listener.name'] as string | undefined;
   const interBrokerListenerName = interSetting ? interSetting.toUpperCase() : listeners[0]!.listener;
   if (!names.has(interBrokerListenerName)) {
-    throw invalid(`inter.broker.listener.name ${interBrokerListenerName} is not one of listeners (${[...names].join(', ')})`);
+    throw invalid(
+      `inter.broker.listener.name ${interBrokerListenerName} is not one of listeners (${[...names].join(', ')})`,
+    );
   }
   if (!advertised.some((a) => a.listener === interBrokerListenerName)) {
-    throw invalid(`inter.broker.listener.name ${interBrokerListenerName} must be in advertised.listeners: other brokers reach this one there`);
+    throw invalid(
+      `inter.broker.listener.name ${interBrokerListenerName} must be in advertised.listeners: other brokers reach this one there`,
+    );
   }
   return { listeners, advertised, interBrokerListenerName };
 }
@@ -268,7 +324,10 @@ export function bindHost(listener: ListenerEndpoint): string {
  * The endpoints to register: a wildcard host (0.0.0.0, ::, empty) is advertised as 127.0.0.1, and
  * port 0 as the port the listener of that name was bound to.
  */
-export function advertisedEndpoints(config: ListenerConfig, boundPorts: ReadonlyMap<string, number>): ListenerEndpoint[] {
+export function advertisedEndpoints(
+  config: ListenerConfig,
+  boundPorts: ReadonlyMap<string, number>,
+): ListenerEndpoint[] {
   return config.advertised.map((a) => {
     const port = a.port !== 0 ? a.port : boundPorts.get(a.listener);
     if (port === undefined) throw new Error(`listener ${a.listener} was not bound`);

@@ -12,7 +12,10 @@ import {
 
 describe('broker settings', () => {
   it('layers defaults < file < env < flags, with Kafka names and defaults', () => {
-    const file = parseProperties('# a comment\nbroker.id=1\nlog.retention.ms = 1000\nnum.partitions: 4\n', 'server.properties');
+    const file = parseProperties(
+      '# a comment\nbroker.id=1\nlog.retention.ms = 1000\nnum.partitions: 4\n',
+      'server.properties',
+    );
     const env = settingsFromEnv({ SAMSA_LOG_RETENTION_MS: '2000', UNRELATED: 'x' });
     const settings = resolveSettings(BROKER_SETTINGS, file, env, { 'broker.id': '7' });
     expect(settings['broker.id']).toBe(7);
@@ -23,8 +26,12 @@ describe('broker settings', () => {
   });
 
   it('rejects unknown keys and bad values with InvalidConfig naming the key', () => {
-    expect(() => resolveSettings(BROKER_SETTINGS, { 'log.retention.mss': '1' })).toThrow(/unknown setting 'log.retention.mss'/);
-    expect(() => resolveSettings(BROKER_SETTINGS, { 'num.partitions': '0' })).toThrow(/num.partitions must be an integer/);
+    expect(() => resolveSettings(BROKER_SETTINGS, { 'log.retention.mss': '1' })).toThrow(
+      /unknown setting 'log.retention.mss'/,
+    );
+    expect(() => resolveSettings(BROKER_SETTINGS, { 'num.partitions': '0' })).toThrow(
+      /num.partitions must be an integer/,
+    );
     expect(() => resolveSettings(BROKER_SETTINGS, { 'auto.create.topics.enable': 'yes' })).toThrow(SamsaError);
     expect(() => parseProperties('just words', 'f')).toThrow(/f:1/);
   });

@@ -77,7 +77,10 @@ describe('DelayedOperations', () => {
       const ctx = { waiters: ops } as unknown as BrokerContext;
       let changed = false;
       const reads = [{ topic: 't', partition: 0, response: {} }];
-      const polls = [waitForPartitions(ctx, reads, () => changed, 1000, signal), waitForPartitions(ctx, reads, () => false, 5, signal)];
+      const polls = [
+        waitForPartitions(ctx, reads, () => changed, 1000, signal),
+        waitForPartitions(ctx, reads, () => false, 5, signal),
+      ];
       expect(getEventListeners(signal, 'abort')).toHaveLength(2);
       changed = true;
       ops.notify('t\u00000');
@@ -92,12 +95,25 @@ describe('DelayedOperations', () => {
   it('calls onAbort once when the signal aborts first, at once when it already had, and never after completion', () => {
     const ops = new DelayedOperations();
     const aborted: string[] = [];
-    const withAbort = (name: string, ready: () => boolean) => ({ ...op(ready).op, onAbort: () => void aborted.push(name) });
+    const withAbort = (name: string, ready: () => boolean) => ({
+      ...op(ready).op,
+      onAbort: () => void aborted.push(name),
+    });
 
     const controller = new AbortController();
     let ready = false;
-    ops.park(withAbort('waiting', () => false), ['k'], 60_000, controller.signal);
-    ops.park(withAbort('completed', () => ready), ['k'], 60_000, controller.signal);
+    ops.park(
+      withAbort('waiting', () => false),
+      ['k'],
+      60_000,
+      controller.signal,
+    );
+    ops.park(
+      withAbort('completed', () => ready),
+      ['k'],
+      60_000,
+      controller.signal,
+    );
     ready = true;
     ops.notify('k');
     // Only the waiting one still listens: the completed one took its listener off.
@@ -107,8 +123,18 @@ describe('DelayedOperations', () => {
     expect(aborted).toEqual(['waiting']);
     expect(ops.size).toBe(0);
 
-    ops.park(withAbort('late', () => false), ['k'], 60_000, controller.signal);
-    ops.park(withAbort('ready anyway', () => true), ['k'], 60_000, controller.signal);
+    ops.park(
+      withAbort('late', () => false),
+      ['k'],
+      60_000,
+      controller.signal,
+    );
+    ops.park(
+      withAbort('ready anyway', () => true),
+      ['k'],
+      60_000,
+      controller.signal,
+    );
     expect(aborted).toEqual(['waiting', 'late']);
     expect(ops.size).toBe(0);
     expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);

@@ -43,10 +43,27 @@ describe('Leadership.becomeLeader', () => {
       highWatermark: 0,
       settings: resolveSettings(TOPIC_SETTINGS),
     };
-    const change: ReplicaRole = { kind: 'leader', topic: 't', partition: 0, leader: 1, leaderEpoch: 0, isr: [1], replicas: [1], stateMzxid: '', topicId: '' };
+    const change: ReplicaRole = {
+      kind: 'leader',
+      topic: 't',
+      partition: 0,
+      leader: 1,
+      leaderEpoch: 0,
+      isr: [1],
+      replicas: [1],
+      stateMzxid: '',
+      topicId: '',
+    };
     const waiters = new DelayedOperations();
     const peers = new PeerClients('PLAINTEXT');
-    const leadership = new Leadership({ brokerId: 1, replicaLagTimeMaxMs: 30_000, waiters, peers, metadata: () => EMPTY_IMAGE, logger: pino({ level: 'silent' }) });
+    const leadership = new Leadership({
+      brokerId: 1,
+      replicaLagTimeMaxMs: 30_000,
+      waiters,
+      peers,
+      metadata: () => EMPTY_IMAGE,
+      logger: pino({ level: 'silent' }),
+    });
     try {
       const becoming = leadership.becomeLeader(hosted, change);
       // A produce with acks=1 lands while the epoch checkpoint is being written.

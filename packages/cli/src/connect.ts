@@ -13,8 +13,16 @@ export function withBootstrap(command: Command): Command {
  * in seconds, as one line, rather than after the SDK's production-grade patience.
  */
 export async function connect(bootstrap: string, clientId = 'samsa-cli'): Promise<Samsa> {
-  const brokers = bootstrap.split(',').map((b) => b.trim()).filter((b) => b.length > 0);
-  const samsa = new Samsa({ brokers, clientId, requestTimeoutMs: 15_000, retry: { retries: 3, initialRetryTimeMs: 100, maxRetryTimeMs: 500 } });
+  const brokers = bootstrap
+    .split(',')
+    .map((b) => b.trim())
+    .filter((b) => b.length > 0);
+  const samsa = new Samsa({
+    brokers,
+    clientId,
+    requestTimeoutMs: 15_000,
+    retry: { retries: 3, initialRetryTimeMs: 100, maxRetryTimeMs: 500 },
+  });
   try {
     await samsa.connect();
   } catch (err) {

@@ -17,7 +17,8 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** A commander argument parser for --log-level. */
 export function parseLogLevel(value: string): LogLevel {
-  if (!(LOG_LEVELS as readonly string[]).includes(value)) throw new InvalidArgumentError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+  if (!(LOG_LEVELS as readonly string[]).includes(value))
+    throw new InvalidArgumentError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
   return value as LogLevel;
 }
 
@@ -26,6 +27,7 @@ export function logLevelFrom(flag: LogLevel | undefined, env: NodeJS.ProcessEnv 
   if (flag !== undefined) return flag;
   const fromEnv = env['SAMSA_LOG_LEVEL'];
   if (fromEnv === undefined || fromEnv === '') return 'info';
-  if (!(LOG_LEVELS as readonly string[]).includes(fromEnv)) throw new Error(`SAMSA_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, not '${fromEnv}'`);
+  if (!(LOG_LEVELS as readonly string[]).includes(fromEnv))
+    throw new Error(`SAMSA_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, not '${fromEnv}'`);
   return fromEnv as LogLevel;
 }

@@ -14,12 +14,15 @@ const PLAIN_INTERVAL_MS = 2_000;
  */
 export function progress(title: string): Progress {
   if (process.stderr.isTTY) {
-    const bar = new cliProgress.SingleBar({
-      stream: process.stderr,
-      format: `${title} [{bar}] {percentage}% {value}/{total} {label}`,
-      hideCursor: true,
-      clearOnComplete: true,
-    }, cliProgress.Presets.shades_classic);
+    const bar = new cliProgress.SingleBar(
+      {
+        stream: process.stderr,
+        format: `${title} [{bar}] {percentage}% {value}/{total} {label}`,
+        hideCursor: true,
+        clearOnComplete: true,
+      },
+      cliProgress.Presets.shades_classic,
+    );
     let started = false;
     return {
       update(done, total, label = '') {

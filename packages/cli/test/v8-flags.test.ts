@@ -15,13 +15,18 @@ describe('applyV8Flags', () => {
   });
 
   it('takes the flags from SAMSA_V8_FLAGS, and none when it is empty', () => {
-    expect(run({ SAMSA_V8_FLAGS: ' --heap-growing-percent=100   --no-memory-reducer ' })).toEqual(['--heap-growing-percent=100', '--no-memory-reducer']);
+    expect(run({ SAMSA_V8_FLAGS: ' --heap-growing-percent=100   --no-memory-reducer ' })).toEqual([
+      '--heap-growing-percent=100',
+      '--no-memory-reducer',
+    ]);
     expect(run({ SAMSA_V8_FLAGS: '' })).toEqual([]);
   });
 
   it('refuses a value that is not a flag before applying any', () => {
     const applied: string[] = [];
-    expect(() => applyV8Flags({ SAMSA_V8_FLAGS: '--ok=1 heap-growing-percent=3' }, (f) => applied.push(f))).toThrow(/"heap-growing-percent=3" is not a V8 flag/);
+    expect(() => applyV8Flags({ SAMSA_V8_FLAGS: '--ok=1 heap-growing-percent=3' }, (f) => applied.push(f))).toThrow(
+      /"heap-growing-percent=3" is not a V8 flag/,
+    );
     expect(applied).toEqual([]);
   });
 });

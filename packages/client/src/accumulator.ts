@@ -118,7 +118,11 @@ export class ProducerBatch {
       const { tracker, callIndex, batchIndex, count } = segment;
       if (!tracker.settled) {
         for (let i = 0; i < count; i++) {
-          tracker.results[callIndex + i] = { topic: this.topic, partition: this.partition, offset: baseOffset < 0 ? -1 : baseOffset + batchIndex + i };
+          tracker.results[callIndex + i] = {
+            topic: this.topic,
+            partition: this.partition,
+            offset: baseOffset < 0 ? -1 : baseOffset + batchIndex + i,
+          };
         }
       }
       tracker.segmentDone();
@@ -142,7 +146,8 @@ export class ProducerBatch {
    */
   split(records: readonly KafkaRecordInput[], recordBytes: readonly number[]): ProducerBatch[] {
     const n = this.recordCount;
-    if (n < 2 || records.length !== n || recordBytes.length !== n) throw new Error(`cannot split a batch of ${n} records given ${records.length}`);
+    if (n < 2 || records.length !== n || recordBytes.length !== n)
+      throw new Error(`cannot split a batch of ${n} records given ${records.length}`);
     const mid = Math.ceil(n / 2);
     const halves: ProducerBatch[] = [];
     for (const [start, end] of [
@@ -161,7 +166,12 @@ export class ProducerBatch {
         const lo = Math.max(batchIndex, start);
         const hi = Math.min(batchIndex + count, end);
         if (lo >= hi) continue;
-        half.segments.push({ tracker, callIndex: callIndex + (lo - batchIndex), batchIndex: lo - start, count: hi - lo });
+        half.segments.push({
+          tracker,
+          callIndex: callIndex + (lo - batchIndex),
+          batchIndex: lo - start,
+          count: hi - lo,
+        });
         tracker.pending++;
       }
       halves.push(half);

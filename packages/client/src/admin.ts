@@ -94,7 +94,10 @@ export class Admin implements AsyncDisposable {
   constructor(private readonly cluster: Cluster) {}
 
   /** Creates topics; rejects with the first topic's error (e.g. TopicAlreadyExists), `errors` has all. */
-  async createTopics(topics: readonly NewTopic[], options: AdminRequestOptions & { validateOnly?: boolean } = {}): Promise<void> {
+  async createTopics(
+    topics: readonly NewTopic[],
+    options: AdminRequestOptions & { validateOnly?: boolean } = {},
+  ): Promise<void> {
     const timeoutMs = options.timeoutMs ?? this.cluster.options.requestTimeoutMs;
     const byName = new Map(topics.map((t) => [t.topic, t]));
     await this.controllerOperation([...byName.keys()], options, async (connection, names) => {
@@ -103,7 +106,12 @@ export class Admin implements AsyncDisposable {
         {
           topics: names.map((name) => {
             const t = byName.get(name) as NewTopic;
-            return { name, numPartitions: t.numPartitions ?? -1, replicationFactor: t.replicationFactor ?? -1, configs: { ...t.configs } };
+            return {
+              name,
+              numPartitions: t.numPartitions ?? -1,
+              replicationFactor: t.replicationFactor ?? -1,
+              configs: { ...t.configs },
+            };
           }),
           timeoutMs,
           validateOnly: options.validateOnly ?? false,
@@ -117,7 +125,11 @@ export class Admin implements AsyncDisposable {
   async deleteTopics(topics: readonly string[], options: AdminRequestOptions = {}): Promise<void> {
     const timeoutMs = options.timeoutMs ?? this.cluster.options.requestTimeoutMs;
     await this.controllerOperation([...new Set(topics)], options, async (connection, names) => {
-      const response = await connection.call('DeleteTopics', { topics: names, timeoutMs }, { timeoutMs: timeoutMs + this.cluster.options.requestTimeoutMs, signal: options.signal });
+      const response = await connection.call(
+        'DeleteTopics',
+        { topics: names, timeoutMs },
+        { timeoutMs: timeoutMs + this.cluster.options.requestTimeoutMs, signal: options.signal },
+      );
       return response.topics;
     });
   }
@@ -128,21 +140,38 @@ export class Admin implements AsyncDisposable {
    * are. Resolves with one outcome per partition once the new leaders show in metadata (or the
    * timeout passed); rejects only when the request as a whole failed (no controller in time).
    */
-  async electPreferredLeaders(targets: readonly ElectionTarget[] = [], options: AdminRequestOptions = {}): Promise<ElectionOutcome[]> {
+  async electPreferredLeaders(
+    targets: readonly ElectionTarget[] = [],
+    options: AdminRequestOptions = {},
+  ): Promise<ElectionOutcome[]> {
     const timeoutMs = options.timeoutMs ?? this.cluster.options.requestTimeoutMs;
-    const request: v1.ElectLeadersRequest = { topics: targets.map((t) => ({ topic: t.topic, partitions: [...(t.partitions ?? [])] })), timeoutMs };
-    return withRetries(
-      async () => {
-        const connection = await this.controller();
-        const response = await connection.call('ElectLeaders', request, { timeoutMs: timeoutMs + this.cluster.options.requestTimeoutMs, signal: options.signal });
-        if (response.errorCode !== 0) throw errorFromCode(response.errorCode, response.errorMessage || undefined);
-        // The broker's messages name the partition already: no place appended (errorFromCode would).
-        return response.results.map(({ topic, partition, errorCode, errorMessage }): ElectionOutcome => (
-          errorCode === 0 ? { topic, partition } : { topic, partition, error: new SamsaClientError(errorSpecForCode(errorCode), errorMessage || undefined, partition < 0 ? { topic } : { topic, partition }) }
-        ));
-      },
-      this.controllerRetries(options),
-    );
+    const request: v1.ElectLeadersRequest = {
+      topics: targets.map((t) => ({ topic: t.topic, partitions: [...(t.partitions ?? [])] })),
+      timeoutMs,
+    };
+    return withRetries(async () => {
+      const connection = await this.controller();
+      const response = await connection.call('ElectLeaders', request, {
+        timeoutMs: timeoutMs + this.cluster.options.requestTimeoutMs,
+        signal: options.signal,
+      });
+      if (response.errorCode !== 0) throw errorFromCode(response.errorCode, response.errorMessage || undefined);
+      // The broker's messages name the partition already: no place appended (errorFromCode would).
+      return response.results.map(
+        ({ topic, partition, errorCode, errorMessage }): ElectionOutcome =>
+          errorCode === 0
+            ? { topic, partition }
+            : {
+                topic,
+                partition,
+                error: new SamsaClientError(
+                  errorSpecForCode(errorCode),
+                  errorMessage || undefined,
+                  partition < 0 ? { topic } : { topic, partition },
+                ),
+              },
+      );
+    }, this.controllerRetries(options));
   }
 
   /**
@@ -157,34 +186,36 @@ export class Admin implements AsyncDisposable {
   ): Promise<void> {
     let pending = names;
     const failures: SamsaClientError[] = [];
-    await withRetries(
-      async () => {
-        const connection = await this.controller();
-        const outcomes = await send(connection, pending);
-        const retry: string[] = [];
-        let retryError: SamsaClientError | undefined;
-        const answered = new Set<string>();
-        for (const outcome of outcomes) {
-          if (!pending.includes(outcome.name)) continue;
-          answered.add(outcome.name);
-          if (outcome.errorCode === 0) continue;
-          const err = errorFromCode(outcome.errorCode, outcome.errorMessage || undefined, { topic: outcome.name });
-          // UnknownTopicOrPartition is the answer, not a transient state, for topic administration (as in Kafka's AdminClient).
-          if (err.retriable && outcome.errorCode !== ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code) {
-            retry.push(outcome.name);
-            retryError ??= err;
-          } else {
-            failures.push(err);
-          }
+    await withRetries(async () => {
+      const connection = await this.controller();
+      const outcomes = await send(connection, pending);
+      const retry: string[] = [];
+      let retryError: SamsaClientError | undefined;
+      const answered = new Set<string>();
+      for (const outcome of outcomes) {
+        if (!pending.includes(outcome.name)) continue;
+        answered.add(outcome.name);
+        if (outcome.errorCode === 0) continue;
+        const err = errorFromCode(outcome.errorCode, outcome.errorMessage || undefined, { topic: outcome.name });
+        // UnknownTopicOrPartition is the answer, not a transient state, for topic administration (as in Kafka's AdminClient).
+        if (err.retriable && outcome.errorCode !== ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code) {
+          retry.push(outcome.name);
+          retryError ??= err;
+        } else {
+          failures.push(err);
         }
-        for (const name of pending) {
-          if (!answered.has(name)) failures.push(errorFromCode(ErrorCodes.UNKNOWN_SERVER_ERROR.code, 'the controller did not answer for this topic', { topic: name }));
-        }
-        pending = retry;
-        if (retryError) throw retryError;
-      },
-      this.controllerRetries(options),
-    );
+      }
+      for (const name of pending) {
+        if (!answered.has(name))
+          failures.push(
+            errorFromCode(ErrorCodes.UNKNOWN_SERVER_ERROR.code, 'the controller did not answer for this topic', {
+              topic: name,
+            }),
+          );
+      }
+      pending = retry;
+      if (retryError) throw retryError;
+    }, this.controllerRetries(options));
     if (failures.length > 0) throw withAll(failures);
   }
 
@@ -195,13 +226,15 @@ export class Admin implements AsyncDisposable {
       deadline: Date.now() + this.cluster.options.defaultApiTimeoutMs,
       signal: options.signal,
       onRetriable: async (err) => {
-        if (err instanceof SamsaClientError && needsMetadataRefresh(err.code)) await this.cluster.refresh().catch(() => {});
+        if (err instanceof SamsaClientError && needsMetadataRefresh(err.code))
+          await this.cluster.refresh().catch(() => {});
       },
     };
   }
 
   private async controller(): Promise<BrokerConnection> {
-    if (this.cluster.controllerId < 0 || !this.cluster.brokers.has(this.cluster.controllerId)) await this.cluster.refresh();
+    if (this.cluster.controllerId < 0 || !this.cluster.brokers.has(this.cluster.controllerId))
+      await this.cluster.refresh();
     const connection = this.cluster.connection(this.cluster.controllerId);
     if (!connection) throw errorFromCode(ErrorCodes.NOT_CONTROLLER.code, 'the cluster has no controller right now');
     return connection;
@@ -209,18 +242,35 @@ export class Admin implements AsyncDisposable {
 
   /** Names of every topic, sorted. */
   async listTopics(options: { signal?: AbortSignal } = {}): Promise<string[]> {
-    const response = await this.cluster.callAny('Metadata', { topics: [], allowAutoTopicCreation: false }, { signal: options.signal });
-    return response.topics.filter((t) => t.errorCode === 0).map((t) => t.name).sort();
+    const response = await this.cluster.callAny(
+      'Metadata',
+      { topics: [], allowAutoTopicCreation: false },
+      { signal: options.signal },
+    );
+    return response.topics
+      .filter((t) => t.errorCode === 0)
+      .map((t) => t.name)
+      .sort();
   }
 
   /** Partitions (leader, leader epoch, replicas, ISR) and configs; every topic when none are named. */
-  async describeTopics(topics: readonly string[] = [], options: { signal?: AbortSignal } = {}): Promise<TopicDescription[]> {
-    const response = await this.cluster.callAny('Metadata', { topics: [...topics], allowAutoTopicCreation: false }, { signal: options.signal });
+  async describeTopics(
+    topics: readonly string[] = [],
+    options: { signal?: AbortSignal } = {},
+  ): Promise<TopicDescription[]> {
+    const response = await this.cluster.callAny(
+      'Metadata',
+      { topics: [...topics], allowAutoTopicCreation: false },
+      { signal: options.signal },
+    );
     const byName = new Map(response.topics.map((t) => [t.name, t]));
     const names = topics.length > 0 ? topics : [...byName.keys()].sort();
     return names.map((name) => {
       const t = byName.get(name);
-      if (!t) throw errorFromCode(ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code, `topic ${name} does not exist`, { topic: name });
+      if (!t)
+        throw errorFromCode(ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code, `topic ${name} does not exist`, {
+          topic: name,
+        });
       if (t.errorCode !== 0) throw errorFromCode(t.errorCode, t.errorMessage || undefined, { topic: name });
       return describe(t);
     });
@@ -232,7 +282,9 @@ export class Admin implements AsyncDisposable {
       clusterId: response.clusterId,
       controllerId: response.controllerId,
       controllerEpoch: response.controllerEpoch,
-      brokers: response.brokers.map(({ id, host, port, rack }) => ({ id, host, port, rack })).sort((a, b) => a.id - b.id),
+      brokers: response.brokers
+        .map(({ id, host, port, rack }) => ({ id, host, port, rack }))
+        .sort((a, b) => a.id - b.id),
     };
   }
 
@@ -241,8 +293,16 @@ export class Admin implements AsyncDisposable {
     const info = await this.cluster.topic(topic, undefined, options.signal);
     const partitions = info.partitions.map((p) => p.partition);
     const [low, high] = await Promise.all([
-      listOffsets(this.cluster, partitions.map((partition) => ({ topic, partition, timestamp: EARLIEST_TIMESTAMP })), options.signal),
-      listOffsets(this.cluster, partitions.map((partition) => ({ topic, partition, timestamp: LATEST_TIMESTAMP })), options.signal),
+      listOffsets(
+        this.cluster,
+        partitions.map((partition) => ({ topic, partition, timestamp: EARLIEST_TIMESTAMP })),
+        options.signal,
+      ),
+      listOffsets(
+        this.cluster,
+        partitions.map((partition) => ({ topic, partition, timestamp: LATEST_TIMESTAMP })),
+        options.signal,
+      ),
     ]);
     return partitions.map((partition, i) => ({ partition, low: low[i]?.offset ?? -1, high: high[i]?.offset ?? -1 }));
   }

@@ -43,7 +43,11 @@ export class BufferMemory {
         timer: setTimeout(() => {
           const at = this.waiters.indexOf(waiter);
           if (at >= 0) this.waiters.splice(at, 1);
-          reject(new BufferExhaustedError(`no buffer memory for ${bytes} bytes within maxBlockMs ${maxBlockMs} (bufferMemory ${this.capacity}, in use ${this.used})`));
+          reject(
+            new BufferExhaustedError(
+              `no buffer memory for ${bytes} bytes within maxBlockMs ${maxBlockMs} (bufferMemory ${this.capacity}, in use ${this.used})`,
+            ),
+          );
           this.grant();
         }, maxBlockMs),
       };

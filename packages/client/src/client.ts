@@ -45,11 +45,15 @@ export class Samsa implements AsyncDisposable {
 
   constructor(options: SamsaOptions) {
     if (!options || !Array.isArray(options.brokers) || options.brokers.length === 0) {
-      throw new SamsaClientError(ErrorCodes.INVALID_REQUEST, 'brokers must list at least one "host:port"', { retriable: false });
+      throw new SamsaClientError(ErrorCodes.INVALID_REQUEST, 'brokers must list at least one "host:port"', {
+        retriable: false,
+      });
     }
     for (const broker of options.brokers) {
       if (!/^(\[[^\]]+\]|[^:\s]+):\d+$/.test(broker)) {
-        throw new SamsaClientError(ErrorCodes.INVALID_REQUEST, `broker address "${broker}" is not "host:port"`, { retriable: false });
+        throw new SamsaClientError(ErrorCodes.INVALID_REQUEST, `broker address "${broker}" is not "host:port"`, {
+          retriable: false,
+        });
       }
     }
     this.retry = { ...DEFAULT_RETRY, ...options.retry };

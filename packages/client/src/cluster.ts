@@ -1,5 +1,11 @@
 import { ErrorCodes, type v1 } from '@samsa/protocol';
-import { ConnectionError, SamsaClientError, connectionReason, errorFromCode, isConnectionFailure } from './errors.js';
+import {
+  ConnectionError,
+  type SamsaClientError,
+  connectionReason,
+  errorFromCode,
+  isConnectionFailure,
+} from './errors.js';
 import type { Logger } from './logger.js';
 import { withRetries, type RetryOptions } from './retry.js';
 import type { BrokerConnection, BrokerRpcs, CallOptions, ConnectionPool, RpcName } from './transport.js';
@@ -139,7 +145,10 @@ export class Cluster {
   private async fetchMetadata(all: boolean): Promise<void> {
     const topics = all ? [] : [...this.interest.keys()];
     // The broker creates a missing topic only if its auto.create.topics.enable allows it too.
-    const response = await this.callAny('Metadata', { topics, allowAutoTopicCreation: this.options.allowAutoTopicCreation });
+    const response = await this.callAny('Metadata', {
+      topics,
+      allowAutoTopicCreation: this.options.allowAutoTopicCreation,
+    });
     this.apply(response, topics.length === 0);
     // One-off lookups (count 0) are forgotten once answered; ones added meanwhile wait for the next round.
     for (const topic of topics) if (this.interest.get(topic) === 0) this.interest.delete(topic);
@@ -150,7 +159,13 @@ export class Cluster {
     this.controllerId = response.controllerId;
     this.brokers.clear();
     for (const b of response.brokers) {
-      this.brokers.set(b.id, { id: b.id, host: b.host, port: b.port, rack: b.rack, address: brokerAddress(b.host, b.port) });
+      this.brokers.set(b.id, {
+        id: b.id,
+        host: b.host,
+        port: b.port,
+        rack: b.rack,
+        address: brokerAddress(b.host, b.port),
+      });
     }
     if (complete) this.topics.clear();
     for (const t of response.topics) {
@@ -170,7 +185,13 @@ export class Cluster {
           offlineReplicas: p.offlineReplicas,
         };
       }
-      this.topics.set(t.name, { name: t.name, errorCode: t.errorCode, errorMessage: t.errorMessage, partitions, configs: t.configs });
+      this.topics.set(t.name, {
+        name: t.name,
+        errorCode: t.errorCode,
+        errorMessage: t.errorMessage,
+        partitions,
+        configs: t.configs,
+      });
     }
     this.lastRefreshMs = Date.now();
   }
@@ -179,7 +200,11 @@ export class Cluster {
    * Metadata of one topic, fetching it when unknown. A topic the brokers do not know is retried
    * (it may be being created) until the deadline, then UnknownTopicOrPartition.
    */
-  async topic(name: string, deadline = Date.now() + this.options.defaultApiTimeoutMs, signal?: AbortSignal): Promise<TopicInfo> {
+  async topic(
+    name: string,
+    deadline = Date.now() + this.options.defaultApiTimeoutMs,
+    signal?: AbortSignal,
+  ): Promise<TopicInfo> {
     this.refreshIfStale();
     const cached = this.topics.get(name);
     if (cached && cached.partitions.length > 0) return cached;
@@ -188,7 +213,9 @@ export class Cluster {
         await this.refresh([name]);
         const info = this.topics.get(name);
         if (info && info.partitions.length > 0) return info;
-        throw errorFromCode(ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code, `topic ${name} does not exist`, { topic: name });
+        throw errorFromCode(ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code, `topic ${name} does not exist`, {
+          topic: name,
+        });
       },
       { retry: { ...this.options.retry, retries: Number.MAX_SAFE_INTEGER }, deadline, signal },
     );
@@ -199,10 +226,18 @@ export class Cluster {
    * cannot be reached is skipped; when none can be, the call is retried with backoff and finally fails
    * with a one-line ConnectionError naming the addresses and the reason.
    */
-  async callAny<M extends RpcName>(method: M, request: BrokerRpcs[M][0], options: Partial<CallOptions> = {}): Promise<BrokerRpcs[M][1]> {
+  async callAny<M extends RpcName>(
+    method: M,
+    request: BrokerRpcs[M][0],
+    options: Partial<CallOptions> = {},
+  ): Promise<BrokerRpcs[M][1]> {
     const deadline = Date.now() + this.options.defaultApiTimeoutMs;
     try {
-      return await withRetries(() => this.callAnyOnce(method, request, options), { retry: this.options.retry, deadline, signal: options.signal });
+      return await withRetries(() => this.callAnyOnce(method, request, options), {
+        retry: this.options.retry,
+        deadline,
+        signal: options.signal,
+      });
     } catch (err) {
       // Retried already: final for whoever called.
       if (err instanceof ConnectionError && err.retriable) throw new ConnectionError(err.message, { cause: err.cause });
@@ -210,11 +245,17 @@ export class Cluster {
     }
   }
 
-  private async callAnyOnce<M extends RpcName>(method: M, request: BrokerRpcs[M][0], options: Partial<CallOptions>): Promise<BrokerRpcs[M][1]> {
+  private async callAnyOnce<M extends RpcName>(
+    method: M,
+    request: BrokerRpcs[M][0],
+    options: Partial<CallOptions>,
+  ): Promise<BrokerRpcs[M][1]> {
     // Brokers that just failed or timed out go last (Kafka's least-loaded-node choice avoids them too).
-    const healthyFirst = (address: string) => (this.options.pool.get(address).recentlyFailed(SUSPECT_WINDOW_MS) ? 1 : 0);
-    const addresses = [...new Set([...[...this.brokers.values()].map((b) => b.address), ...this.options.brokers])]
-      .sort((a, b) => healthyFirst(a) - healthyFirst(b));
+    const healthyFirst = (address: string) =>
+      this.options.pool.get(address).recentlyFailed(SUSPECT_WINDOW_MS) ? 1 : 0;
+    const addresses = [...new Set([...[...this.brokers.values()].map((b) => b.address), ...this.options.brokers])].sort(
+      (a, b) => healthyFirst(a) - healthyFirst(b),
+    );
     let lastError: unknown;
     let timeouts = 0;
     for (const address of addresses) {
@@ -233,6 +274,9 @@ export class Cluster {
     // Every broker was slow rather than unreachable: the timeout says more than "cannot reach".
     if (timeouts === addresses.length) throw lastError;
     const tried = this.brokers.size > 0 ? addresses : this.options.brokers;
-    throw new ConnectionError(`cannot reach any broker at ${tried.join(', ')} (${connectionReason(lastError)})`, { cause: lastError, retriable: true });
+    throw new ConnectionError(`cannot reach any broker at ${tried.join(', ')} (${connectionReason(lastError)})`, {
+      cause: lastError,
+      retriable: true,
+    });
   }
 }

@@ -1,6 +1,13 @@
 import { ErrorCodes, decodeBatches, type RecordFactory, type RecordHeader, type v1 } from '@samsa/protocol';
 import type { Cluster } from './cluster.js';
-import { AbortError, ClosedError, OffsetOutOfRangeError, SamsaClientError, errorFromCode, needsMetadataRefresh } from './errors.js';
+import {
+  AbortError,
+  ClosedError,
+  OffsetOutOfRangeError,
+  SamsaClientError,
+  errorFromCode,
+  needsMetadataRefresh,
+} from './errors.js';
 import type { Logger } from './logger.js';
 import { EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, listOffsets, type TopicPartition } from './offsets.js';
 import { backoffMs, type RetryOptions } from './retry.js';
@@ -167,7 +174,11 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
   seek(target: TopicPartition & { offset: number }): void {
     const state = this.state(target);
     if (!Number.isSafeInteger(target.offset) || target.offset < 0) {
-      throw new SamsaClientError(ErrorCodes.INVALID_REQUEST, `cannot seek to offset ${target.offset}`, { topic: target.topic, partition: target.partition, retriable: false });
+      throw new SamsaClientError(ErrorCodes.INVALID_REQUEST, `cannot seek to offset ${target.offset}`, {
+        topic: target.topic,
+        partition: target.partition,
+        retriable: false,
+      });
     }
     state.generation++;
     state.position = target.offset;
@@ -200,9 +211,20 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     this.checkOpen();
     const targets = tps ?? this.assignment();
     for (const tp of targets) this.state(tp);
-    const answers = await listOffsets(this.cluster, targets.map((tp) => ({ ...tp, timestamp })), this.controller.signal);
+    const answers = await listOffsets(
+      this.cluster,
+      targets.map((tp) => ({ ...tp, timestamp })),
+      this.controller.signal,
+    );
     let needEnd: TopicPartition[] = answers.filter((a) => a.offset < 0);
-    const ends = needEnd.length > 0 ? await listOffsets(this.cluster, needEnd.map((tp) => ({ ...tp, timestamp: LATEST_TIMESTAMP })), this.controller.signal) : [];
+    const ends =
+      needEnd.length > 0
+        ? await listOffsets(
+            this.cluster,
+            needEnd.map((tp) => ({ ...tp, timestamp: LATEST_TIMESTAMP })),
+            this.controller.signal,
+          )
+        : [];
     needEnd = [];
     const endByKey = new Map(ends.map((a) => [tpKey(a.topic, a.partition), a.offset]));
     return answers.map((a) => {
@@ -214,7 +236,12 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
 
   private state(tp: TopicPartition): PartitionState {
     const state = this.partitions.get(tpKey(tp.topic, tp.partition));
-    if (!state) throw new SamsaClientError(ErrorCodes.INVALID_REQUEST, `${tp.topic}-${tp.partition} is not assigned to this consumer`, { ...tp, retriable: false });
+    if (!state)
+      throw new SamsaClientError(
+        ErrorCodes.INVALID_REQUEST,
+        `${tp.topic}-${tp.partition} is not assigned to this consumer`,
+        { ...tp, retriable: false },
+      );
     return state;
   }
 
@@ -245,7 +272,8 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
         if (chunk === undefined) return;
         const { state, records: messages } = chunk;
         state.position = chunk.nextOffset;
-        if (messages.length > 0) yield { topic: state.topic, partition: state.partition, messages, highWatermark: chunk.highWatermark };
+        if (messages.length > 0)
+          yield { topic: state.topic, partition: state.partition, messages, highWatermark: chunk.highWatermark };
         if (signal?.aborted) throw new AbortError(signal);
       }
     } finally {
@@ -256,7 +284,10 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
   /** @internal Runs on the first next(), so an iterator never used holds nothing. */
   beginIteration(): void {
     this.checkOpen();
-    if (this.iterating) throw new SamsaClientError(ErrorCodes.INVALID_REQUEST, 'this consumer is already being iterated', { retriable: false });
+    if (this.iterating)
+      throw new SamsaClientError(ErrorCodes.INVALID_REQUEST, 'this consumer is already being iterated', {
+        retriable: false,
+      });
     this.iterating = true;
     this.started = true;
   }
@@ -269,7 +300,11 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
   /** @internal Leaves a chunk unfinished: its partition resumes right after the last message handed out. */
   resumeAfter(chunk: Chunk): void {
     const { state, generation } = chunk;
-    if (state.generation === generation && state.position !== undefined && this.partitions.get(tpKey(state.topic, state.partition)) === state) {
+    if (
+      state.generation === generation &&
+      state.position !== undefined &&
+      this.partitions.get(tpKey(state.topic, state.partition)) === state
+    ) {
       this.seek({ topic: state.topic, partition: state.partition, offset: state.position });
     }
   }
@@ -313,8 +348,6 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     });
   }
 
-
-
   /**
    * Starts one Fetch per broker for the fetchable partitions it leads: those with a position, no fetch
    * in flight and no undelivered chunk. Fetches are per partition set, not one per broker at a time, so
@@ -357,7 +390,13 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     const policy = this.options.autoOffsetReset;
     if (policy === 'none') {
       for (const state of states) state.stopped = true;
-      this.fail(new SamsaClientError(ErrorCodes.OFFSET_OUT_OF_RANGE, `no position for ${states.map((s) => `${s.topic}-${s.partition}`).join(', ')} and autoOffsetReset is 'none': seek first`, { retriable: false }));
+      this.fail(
+        new SamsaClientError(
+          ErrorCodes.OFFSET_OUT_OF_RANGE,
+          `no position for ${states.map((s) => `${s.topic}-${s.partition}`).join(', ')} and autoOffsetReset is 'none': seek first`,
+          { retriable: false },
+        ),
+      );
       return;
     }
     for (const state of states) state.resetting = true;
@@ -365,7 +404,11 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     try {
       const answers = await listOffsets(
         this.cluster,
-        states.map((s) => ({ topic: s.topic, partition: s.partition, timestamp: policy === 'earliest' ? EARLIEST_TIMESTAMP : LATEST_TIMESTAMP })),
+        states.map((s) => ({
+          topic: s.topic,
+          partition: s.partition,
+          timestamp: policy === 'earliest' ? EARLIEST_TIMESTAMP : LATEST_TIMESTAMP,
+        })),
         this.controller.signal,
       );
       states.forEach((state, i) => {
@@ -401,7 +444,12 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
       let list = topics.get(state.topic);
       if (!list) topics.set(state.topic, (list = []));
       const epoch = this.cluster.topics.get(state.topic)?.partitions[state.partition]?.leaderEpoch;
-      list.push({ partition: state.partition, fetchOffset: state.fetchOffset, partitionMaxBytes: this.options.maxPartitionFetchBytes, currentLeaderEpoch: epoch ?? -1 });
+      list.push({
+        partition: state.partition,
+        fetchOffset: state.fetchOffset,
+        partitionMaxBytes: this.options.maxPartitionFetchBytes,
+        currentLeaderEpoch: epoch ?? -1,
+      });
     }
     const request: v1.FetchRequest = {
       maxWaitMs: this.options.maxWaitMs,
@@ -410,7 +458,10 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
       topics: [...topics].map(([name, partitions]) => ({ name, partitions })),
     };
     try {
-      const response = await connection.call('Fetch', request, { timeoutMs: this.options.requestTimeoutMs + this.options.maxWaitMs, signal: this.controller.signal });
+      const response = await connection.call('Fetch', request, {
+        timeoutMs: this.options.requestTimeoutMs + this.options.maxWaitMs,
+        signal: this.controller.signal,
+      });
       const byKey = new Map<string, v1.FetchPartitionResponse__Output>();
       for (const t of response.topics) for (const p of t.partitions) byKey.set(tpKey(t.name, p.partition), p);
       states.forEach((state, i) => {
@@ -445,7 +496,10 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     if (result.records.length === 0) return;
     let batches;
     try {
-      batches = decodeBatches(result.records, { allowPartialTrailingBatch: true, recordFactory: messageFactory(state.topic, state.partition) });
+      batches = decodeBatches(result.records, {
+        allowPartialTrailingBatch: true,
+        recordFactory: messageFactory(state.topic, state.partition),
+      });
     } catch (err) {
       // Corrupt bytes are retriable in the table: fetch again, maybe from another replica later.
       this.logger.warn({ topic: state.topic, partition: state.partition, fetchOffset, err }, 'corrupt fetch data');
@@ -457,7 +511,8 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     for (const batch of batches) {
       if (batch.control) continue;
       // messageFactory made them.
-      for (const message of batch.records as unknown as ConsumedMessage[]) if (message.offset >= fetchOffset) records.push(message);
+      for (const message of batch.records as unknown as ConsumedMessage[])
+        if (message.offset >= fetchOffset) records.push(message);
     }
     const last = batches[batches.length - 1]!.header;
     const nextOffset = Math.max(fetchOffset, last.baseOffset + last.lastOffsetDelta + 1);
@@ -467,14 +522,24 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     this.notify();
   }
 
-  private handlePartitionError(state: PartitionState, fetchOffset: number, result: v1.FetchPartitionResponse__Output): void {
-    const err = errorFromCode(result.errorCode, result.errorMessage || undefined, { topic: state.topic, partition: state.partition });
+  private handlePartitionError(
+    state: PartitionState,
+    fetchOffset: number,
+    result: v1.FetchPartitionResponse__Output,
+  ): void {
+    const err = errorFromCode(result.errorCode, result.errorMessage || undefined, {
+      topic: state.topic,
+      partition: state.partition,
+    });
     if (result.errorCode === ErrorCodes.OFFSET_OUT_OF_RANGE.code) {
       if (this.options.autoOffsetReset === 'none') {
         state.stopped = true;
         this.fail(new OffsetOutOfRangeError(state.topic, state.partition, fetchOffset));
       } else {
-        this.logger.info({ topic: state.topic, partition: state.partition, fetchOffset, reset: this.options.autoOffsetReset }, 'offset out of range, resetting');
+        this.logger.info(
+          { topic: state.topic, partition: state.partition, fetchOffset, reset: this.options.autoOffsetReset },
+          'offset out of range, resetting',
+        );
         state.generation++;
         state.position = undefined;
       }

@@ -9,7 +9,11 @@ export class SamsaClientError extends SamsaError {
   readonly topic: string | undefined;
   readonly partition: number | undefined;
 
-  constructor(errorSpec: ErrorSpec, detail?: string, options: { cause?: unknown; topic?: string; partition?: number; retriable?: boolean } = {}) {
+  constructor(
+    errorSpec: ErrorSpec,
+    detail?: string,
+    options: { cause?: unknown; topic?: string; partition?: number; retriable?: boolean } = {},
+  ) {
     super(errorSpec, detail, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'SamsaClientError';
     this.topic = options.topic;
@@ -32,7 +36,10 @@ export class ConnectionError extends SamsaClientError {
 
 /** A request or an operation ran out of time (requestTimeoutMs, deliveryTimeoutMs, defaultApiTimeoutMs). */
 export class TimeoutError extends SamsaClientError {
-  constructor(detail: string, options: { cause?: unknown; topic?: string; partition?: number; retriable?: boolean } = {}) {
+  constructor(
+    detail: string,
+    options: { cause?: unknown; topic?: string; partition?: number; retriable?: boolean } = {},
+  ) {
     super(ErrorCodes.REQUEST_TIMED_OUT, detail, options);
     this.name = 'TimeoutError';
   }
@@ -50,7 +57,10 @@ export class BufferExhaustedError extends SamsaClientError {
 export class OffsetOutOfRangeError extends SamsaClientError {
   readonly offset: number;
   constructor(topic: string, partition: number, offset: number) {
-    super(ErrorCodes.OFFSET_OUT_OF_RANGE, `offset ${offset} is out of range for ${topic}-${partition}`, { topic, partition });
+    super(ErrorCodes.OFFSET_OUT_OF_RANGE, `offset ${offset} is out of range for ${topic}-${partition}`, {
+      topic,
+      partition,
+    });
     this.name = 'OffsetOutOfRangeError';
     this.offset = offset;
   }
@@ -75,9 +85,18 @@ export class AbortError extends Error {
 }
 
 /** A per-partition or per-topic error code from a response, as a typed error. */
-export function errorFromCode(code: number, detail?: string, where: { topic?: string; partition?: number } = {}): SamsaClientError {
+export function errorFromCode(
+  code: number,
+  detail?: string,
+  where: { topic?: string; partition?: number } = {},
+): SamsaClientError {
   const spec = errorSpecForCode(code);
-  const place = where.topic === undefined ? '' : where.partition === undefined ? ` (topic ${where.topic})` : ` (${where.topic}-${where.partition})`;
+  const place =
+    where.topic === undefined
+      ? ''
+      : where.partition === undefined
+        ? ` (topic ${where.topic})`
+        : ` (${where.topic}-${where.partition})`;
   const text = detail ? `${detail}${place}` : `${spec.message}${place}`;
   return new SamsaClientError(spec, text, where);
 }
@@ -103,7 +122,11 @@ export function needsMetadataRefresh(code: number): boolean {
 
 /** The broker could not be reached, or did not answer in time (as opposed to answering with an error). */
 export function isConnectionFailure(err: unknown): boolean {
-  return err instanceof SamsaClientError && (err.code === ErrorCodes.NETWORK_EXCEPTION.code || err.code === ErrorCodes.REQUEST_TIMED_OUT.code) && err.retriable;
+  return (
+    err instanceof SamsaClientError &&
+    (err.code === ErrorCodes.NETWORK_EXCEPTION.code || err.code === ErrorCodes.REQUEST_TIMED_OUT.code) &&
+    err.retriable
+  );
 }
 
 export function isRetriable(err: unknown): boolean {
@@ -131,7 +154,11 @@ export function errorFromGrpc(err: grpc.ServiceError | Error, address: string, m
   const details = (err as grpc.ServiceError).details ?? err.message;
   switch (status) {
     case grpc.status.UNAVAILABLE:
-      return new SamsaClientError(ErrorCodes.NETWORK_EXCEPTION, `broker ${address} unavailable for ${method} (${connectionReason(err)})`, { cause: err });
+      return new SamsaClientError(
+        ErrorCodes.NETWORK_EXCEPTION,
+        `broker ${address} unavailable for ${method} (${connectionReason(err)})`,
+        { cause: err },
+      );
     case grpc.status.DEADLINE_EXCEEDED:
       return new TimeoutError(`${method} to ${address} timed out`, { cause: err, retriable: true });
     case grpc.status.RESOURCE_EXHAUSTED:
@@ -139,10 +166,17 @@ export function errorFromGrpc(err: grpc.ServiceError | Error, address: string, m
     case grpc.status.INVALID_ARGUMENT:
       return new SamsaClientError(ErrorCodes.INVALID_REQUEST, `${method} to ${address}: ${details}`, { cause: err });
     case grpc.status.UNIMPLEMENTED:
-      return new SamsaClientError(ErrorCodes.INVALID_REQUEST, `broker ${address} does not implement ${method}`, { cause: err });
+      return new SamsaClientError(ErrorCodes.INVALID_REQUEST, `broker ${address} does not implement ${method}`, {
+        cause: err,
+      });
     case grpc.status.CANCELLED:
-      return new SamsaClientError(ErrorCodes.NETWORK_EXCEPTION, `${method} to ${address} was cancelled`, { cause: err, retriable: false });
+      return new SamsaClientError(ErrorCodes.NETWORK_EXCEPTION, `${method} to ${address} was cancelled`, {
+        cause: err,
+        retriable: false,
+      });
     default:
-      return new SamsaClientError(ErrorCodes.UNKNOWN_SERVER_ERROR, `${method} to ${address} failed: ${details}`, { cause: err });
+      return new SamsaClientError(ErrorCodes.UNKNOWN_SERVER_ERROR, `${method} to ${address} failed: ${details}`, {
+        cause: err,
+      });
   }
 }

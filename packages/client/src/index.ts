@@ -10,7 +10,13 @@ export {
   type RecordMetadata,
   type SendBatchRequest,
 } from './producer.js';
-export { Consumer, type AssignmentSpec, type ConsumedBatch, type ConsumedMessage, type ConsumerOptions } from './consumer.js';
+export {
+  Consumer,
+  type AssignmentSpec,
+  type ConsumedBatch,
+  type ConsumedMessage,
+  type ConsumerOptions,
+} from './consumer.js';
 export {
   Admin,
   type AdminRequestOptions,

@@ -29,7 +29,11 @@ const key = (topic: string, partition: number) => `${topic}\0${partition}`;
  * ListOffsets, sent to each partition's leader; partitions whose leader moved are asked again after a
  * metadata refresh, until the client's defaultApiTimeoutMs.
  */
-export async function listOffsets(cluster: Cluster, queries: readonly OffsetQuery[], signal?: AbortSignal): Promise<OffsetAnswer[]> {
+export async function listOffsets(
+  cluster: Cluster,
+  queries: readonly OffsetQuery[],
+  signal?: AbortSignal,
+): Promise<OffsetAnswer[]> {
   const answers = new Map<string, OffsetAnswer>();
   let pending = [...queries];
   const deadline = Date.now() + cluster.options.defaultApiTimeoutMs;
@@ -54,7 +58,9 @@ export async function listOffsets(cluster: Cluster, queries: readonly OffsetQuer
           const connection = cluster.connection(leader);
           if (!connection) {
             retry.push(...list);
-            failures.push(errorFromCode(ErrorCodes.LEADER_NOT_AVAILABLE.code, `broker ${leader} is not in the metadata`));
+            failures.push(
+              errorFromCode(ErrorCodes.LEADER_NOT_AVAILABLE.code, `broker ${leader} is not in the metadata`),
+            );
             return;
           }
           const topics = new Map<string, v1.ListOffsetsPartition[]>();
@@ -65,7 +71,11 @@ export async function listOffsets(cluster: Cluster, queries: readonly OffsetQuer
           }
           let response: v1.ListOffsetsResponse__Output;
           try {
-            response = await connection.call('ListOffsets', { topics: [...topics].map(([name, partitions]) => ({ name, partitions })) }, { timeoutMs: cluster.options.requestTimeoutMs, signal });
+            response = await connection.call(
+              'ListOffsets',
+              { topics: [...topics].map(([name, partitions]) => ({ name, partitions })) },
+              { timeoutMs: cluster.options.requestTimeoutMs, signal },
+            );
           } catch (err) {
             if (!(err instanceof SamsaClientError) || !err.retriable) throw err;
             retry.push(...list);
@@ -79,7 +89,12 @@ export async function listOffsets(cluster: Cluster, queries: readonly OffsetQuer
               if (!q) continue;
               byKey.delete(key(t.name, p.partition));
               if (p.errorCode === 0) {
-                answers.set(key(q.topic, q.partition), { topic: q.topic, partition: q.partition, offset: p.offset, timestamp: p.timestamp });
+                answers.set(key(q.topic, q.partition), {
+                  topic: q.topic,
+                  partition: q.partition,
+                  offset: p.offset,
+                  timestamp: p.timestamp,
+                });
                 continue;
               }
               const err = errorFromCode(p.errorCode, p.errorMessage || undefined, q);

@@ -42,7 +42,14 @@ export class Partitioner {
    * `load(p)`, when given, is how many batches partition p has waiting or in flight; it weights the
    * choice of the next sticky partition.
    */
-  partition(topic: string, key: Uint8Array | null, numPartitions: number, available: readonly number[], recordBytes: number, load?: (partition: number) => number): number {
+  partition(
+    topic: string,
+    key: Uint8Array | null,
+    numPartitions: number,
+    available: readonly number[],
+    recordBytes: number,
+    load?: (partition: number) => number,
+  ): number {
     const strategy = this.strategy;
     if (typeof strategy === 'function') return strategy({ topic, key, numPartitions, availablePartitions: available });
     if (strategy === 'round-robin') {
@@ -55,7 +62,12 @@ export class Partitioner {
     return this.stickyPartition(topic, available, recordBytes, load);
   }
 
-  private stickyPartition(topic: string, available: readonly number[], recordBytes: number, load: ((partition: number) => number) | undefined): number {
+  private stickyPartition(
+    topic: string,
+    available: readonly number[],
+    recordBytes: number,
+    load: ((partition: number) => number) | undefined,
+  ): number {
     let state = this.sticky.get(topic);
     if (state === undefined) {
       state = { partition: this.pick(available, -1, load), bytes: 0 };

@@ -1,8 +1,23 @@
-import { ErrorCodes, decodeBatches, encodeBatch, type CompressionName, type KafkaRecordInput, type RecordHeaderInput, type v1 } from '@samsa/protocol';
+import {
+  ErrorCodes,
+  decodeBatches,
+  encodeBatch,
+  type CompressionName,
+  type KafkaRecordInput,
+  type RecordHeaderInput,
+  type v1,
+} from '@samsa/protocol';
 import { PartitionQueue, ProducerBatch, SendTracker, type RecordMetadata } from './accumulator.js';
 import { BufferMemory } from './buffer-memory.js';
 import type { Cluster, TopicInfo } from './cluster.js';
-import { ClosedError, SamsaClientError, TimeoutError, errorFromCode, isRetriable, needsMetadataRefresh } from './errors.js';
+import {
+  ClosedError,
+  SamsaClientError,
+  TimeoutError,
+  errorFromCode,
+  isRetriable,
+  needsMetadataRefresh,
+} from './errors.js';
 import type { Logger } from './logger.js';
 import { Partitioner, type PartitionerFunction, type PartitionerName } from './partitioner.js';
 import { backoffMs, type RetryOptions } from './retry.js';
@@ -100,17 +115,27 @@ function toBytes(value: Uint8Array | string, what: string): Uint8Array {
 }
 
 function toHeaders(headers: NonNullable<Message['headers']>): RecordHeaderInput[] {
-  const list = Array.isArray(headers) ? (headers as readonly { key: string; value: HeaderValue }[]) : Object.entries(headers as Record<string, HeaderValue>).map(([key, value]) => ({ key, value }));
-  return list.map(({ key, value }) => ({ key, value: value === null || value === undefined ? null : toBytes(value, `header ${key}`) }));
+  const list = Array.isArray(headers)
+    ? (headers as readonly { key: string; value: HeaderValue }[])
+    : Object.entries(headers as Record<string, HeaderValue>).map(([key, value]) => ({ key, value }));
+  return list.map(({ key, value }) => ({
+    key,
+    value: value === null || value === undefined ? null : toBytes(value, `header ${key}`),
+  }));
 }
 
 /** The codec's record shape; a message that already has it (Buffers, no headers) is used as it is, without a copy. */
 function toRecordInput(m: Message): KafkaRecordInput {
   const { key, value, headers } = m;
-  if ((key === undefined || key === null || key instanceof Uint8Array) && (value === null || value instanceof Uint8Array) && headers === undefined) {
+  if (
+    (key === undefined || key === null || key instanceof Uint8Array) &&
+    (value === null || value instanceof Uint8Array) &&
+    headers === undefined
+  ) {
     return m as KafkaRecordInput;
   }
-  if (value === undefined) throw new SamsaClientError(ErrorCodes.INVALID_REQUEST, 'a message needs a value (null for a tombstone)');
+  if (value === undefined)
+    throw new SamsaClientError(ErrorCodes.INVALID_REQUEST, 'a message needs a value (null for a tombstone)');
   return {
     key: key === undefined || key === null ? null : toBytes(key, 'key'),
     value: value === null ? null : toBytes(value, 'value'),
@@ -200,7 +225,13 @@ export class Producer implements AsyncDisposable {
   /** Sends one record; resolves with its partition and offset once acknowledged per acks. */
   send(record: ProducerRecord, options: { acks?: Acks } = {}): Promise<RecordMetadata> {
     if ('messages' in record) {
-      return Promise.reject(new SamsaClientError(ErrorCodes.INVALID_REQUEST, 'send() takes one record; use sendBatch({ topic, messages }) for several', { retriable: false }));
+      return Promise.reject(
+        new SamsaClientError(
+          ErrorCodes.INVALID_REQUEST,
+          'send() takes one record; use sendBatch({ topic, messages }) for several',
+          { retriable: false },
+        ),
+      );
     }
     return this.enqueue(record.topic, [record], options.acks, true) as Promise<RecordMetadata>;
   }
@@ -219,7 +250,12 @@ export class Producer implements AsyncDisposable {
    * otherwise the call waits, and counts as in progress until appended: flush() and close() wait for it,
    * and later calls queue behind it, so records keep their call order.
    */
-  private enqueue(topic: string, messages: readonly Message[], acks: Acks | undefined, single: boolean): Promise<RecordMetadata[] | RecordMetadata> {
+  private enqueue(
+    topic: string,
+    messages: readonly Message[],
+    acks: Acks | undefined,
+    single: boolean,
+  ): Promise<RecordMetadata[] | RecordMetadata> {
     if (this.closing) return Promise.reject(new ClosedError('producer'));
     let job: AppendJob | undefined;
     try {
@@ -249,7 +285,13 @@ export class Producer implements AsyncDisposable {
     return appending.then((tracker) => tracker.promise);
   }
 
-  private newJob(topic: string, messages: readonly Message[], acks: Acks | undefined, single: boolean, info: TopicInfo): AppendJob {
+  private newJob(
+    topic: string,
+    messages: readonly Message[],
+    acks: Acks | undefined,
+    single: boolean,
+    info: TopicInfo,
+  ): AppendJob {
     return {
       topic,
       messages,
@@ -279,7 +321,8 @@ export class Producer implements AsyncDisposable {
         return false;
       }
       const explicit = (messages[i] as Message).partition;
-      const partition = explicit ?? this.partitioner.partition(topic, input.key ?? null, numPartitions, available, bytes, load);
+      const partition =
+        explicit ?? this.partitioner.partition(topic, input.key ?? null, numPartitions, available, bytes, load);
       this.append(partitions[partition] as PartitionQueue, acks, input, bytes, tracker, i, now);
     }
     job.next = inputs.length;
@@ -327,11 +370,19 @@ export class Producer implements AsyncDisposable {
       const m = messages[i] as Message;
       const p = m.partition;
       if (p !== undefined && !(Number.isInteger(p) && p >= 0 && p < numPartitions)) {
-        throw new SamsaClientError(ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION, `partition ${p} does not exist; ${topic} has ${numPartitions}`, { topic, partition: p, retriable: false });
+        throw new SamsaClientError(
+          ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION,
+          `partition ${p} does not exist; ${topic} has ${numPartitions}`,
+          { topic, partition: p, retriable: false },
+        );
       }
       const input = toRecordInput(m);
       if (estimateRecordBytes(input) > this.options.maxRequestSize) {
-        throw new SamsaClientError(ErrorCodes.MESSAGE_TOO_LARGE, `a record of about ${estimateRecordBytes(input)} bytes exceeds maxRequestSize ${this.options.maxRequestSize}`, { topic });
+        throw new SamsaClientError(
+          ErrorCodes.MESSAGE_TOO_LARGE,
+          `a record of about ${estimateRecordBytes(input)} bytes exceeds maxRequestSize ${this.options.maxRequestSize}`,
+          { topic },
+        );
       }
       inputs[i] = input;
     }
@@ -358,7 +409,15 @@ export class Producer implements AsyncDisposable {
     return available;
   }
 
-  private append(queue: PartitionQueue, acks: number, input: KafkaRecordInput, bytes: number, tracker: SendTracker, index: number, now: number): void {
+  private append(
+    queue: PartitionQueue,
+    acks: number,
+    input: KafkaRecordInput,
+    bytes: number,
+    tracker: SendTracker,
+    index: number,
+    now: number,
+  ): void {
     let batch = queue.open;
     if (batch !== undefined && (batch.acks !== acks || batch.bytes + bytes > this.options.batchSize)) {
       batch.closed = true;
@@ -383,8 +442,6 @@ export class Producer implements AsyncDisposable {
     this.drainScheduled = true;
     setImmediate(() => this.drain());
   }
-
-
 
   /** Sends what is ready; arms the timer for what will be. */
   private drain(): void {
@@ -468,7 +525,11 @@ export class Producer implements AsyncDisposable {
         }
       }
       // A request may exceed maxRequestSize only by holding one batch that is bigger on its own.
-      if ((taken.length > 0 || plan.parts.length > 0) && plan.bytes + batch.encoded.length > this.options.maxRequestSize) break;
+      if (
+        (taken.length > 0 || plan.parts.length > 0) &&
+        plan.bytes + batch.encoded.length > this.options.maxRequestSize
+      )
+        break;
       plan.bytes += batch.encoded.length;
       taken.push(batch);
       if (batch.alone) break;
@@ -484,12 +545,15 @@ export class Producer implements AsyncDisposable {
       this.memory.release(batch.bytes);
       const cause = batch.lastError;
       batch.fail(
-        new TimeoutError(`${batch.recordCount} record(s) for ${batch.topic}-${batch.partition} not acknowledged within deliveryTimeoutMs ${limit}${cause instanceof Error ? ` (last error: ${cause.message})` : ''}`, {
-          cause,
-          topic: batch.topic,
-          partition: batch.partition,
-          retriable: false,
-        }),
+        new TimeoutError(
+          `${batch.recordCount} record(s) for ${batch.topic}-${batch.partition} not acknowledged within deliveryTimeoutMs ${limit}${cause instanceof Error ? ` (last error: ${cause.message})` : ''}`,
+          {
+            cause,
+            topic: batch.topic,
+            partition: batch.partition,
+            retriable: false,
+          },
+        ),
       );
     }
   }
@@ -509,7 +573,8 @@ export class Producer implements AsyncDisposable {
   private sendRequest(plan: ProduceRequestPlan): void {
     const byTopic = new Map<string, v1.ProducePartitionData[]>();
     for (const { queue, batches } of plan.parts) {
-      const records = batches.length === 1 ? (batches[0]?.encoded as Buffer) : Buffer.concat(batches.map((b) => b.encoded as Buffer));
+      const records =
+        batches.length === 1 ? (batches[0]?.encoded as Buffer) : Buffer.concat(batches.map((b) => b.encoded as Buffer));
       let list = byTopic.get(queue.topic);
       if (list === undefined) byTopic.set(queue.topic, (list = []));
       list.push({ partition: queue.partition, records });
@@ -521,17 +586,22 @@ export class Producer implements AsyncDisposable {
     };
     const connection = this.cluster.connection(plan.broker);
     if (connection === undefined) {
-      this.requestFailed(plan, errorFromCode(ErrorCodes.LEADER_NOT_AVAILABLE.code, `broker ${plan.broker} is not in the metadata`));
+      this.requestFailed(
+        plan,
+        errorFromCode(ErrorCodes.LEADER_NOT_AVAILABLE.code, `broker ${plan.broker} is not in the metadata`),
+      );
       this.requestDone(plan.broker);
       return;
     }
     const call = connection.produce(request, { timeoutMs: this.options.requestTimeoutMs });
     // acks=0: nobody will tell us the offset, so the records count as sent once handed to the transport.
     if (plan.acks === 0) for (const part of plan.parts) for (const batch of part.batches) batch.complete(-1);
-    call.then(
-      (response) => this.requestSucceeded(plan, response),
-      (err: unknown) => this.requestFailed(plan, err),
-    ).finally(() => this.requestDone(plan.broker));
+    call
+      .then(
+        (response) => this.requestSucceeded(plan, response),
+        (err: unknown) => this.requestFailed(plan, err),
+      )
+      .finally(() => this.requestDone(plan.broker));
   }
 
   private requestDone(broker: number): void {
@@ -548,7 +618,13 @@ export class Producer implements AsyncDisposable {
       if (plan.acks === 0) {
         this.partDelivered(part, -1);
       } else if (result === undefined) {
-        this.partFailed(part, errorFromCode(ErrorCodes.UNKNOWN_SERVER_ERROR.code, 'the broker did not answer for this partition', { topic, partition }));
+        this.partFailed(
+          part,
+          errorFromCode(ErrorCodes.UNKNOWN_SERVER_ERROR.code, 'the broker did not answer for this partition', {
+            topic,
+            partition,
+          }),
+        );
       } else if (result.errorCode !== 0) {
         this.partFailed(part, errorFromCode(result.errorCode, result.errorMessage || undefined, { topic, partition }));
       } else {
@@ -587,20 +663,31 @@ export class Producer implements AsyncDisposable {
   private partFailed(part: RequestPart, err: unknown): void {
     const { queue, batches } = part;
     queue.inFlight = false;
-    if (err instanceof SamsaClientError && err.code === ErrorCodes.MESSAGE_TOO_LARGE.code && this.splitRefused(part, err)) return;
+    if (
+      err instanceof SamsaClientError &&
+      err.code === ErrorCodes.MESSAGE_TOO_LARGE.code &&
+      this.splitRefused(part, err)
+    )
+      return;
     const now = Date.now();
     const first = batches[0] as ProducerBatch;
     const attempts = first.attempts + 1;
     // Past deliveryTimeoutMs the batches stay queued too: drain() fails them with a TimeoutError whose cause is err.
     const retriable = isRetriable(err) && attempts <= this.options.retries;
-    this.logger[retriable ? 'warn' : 'error']({ topic: queue.topic, partition: queue.partition, attempts, retriable, err }, retriable ? 'produce failed, will retry' : 'produce failed');
+    this.logger[retriable ? 'warn' : 'error'](
+      { topic: queue.topic, partition: queue.partition, attempts, retriable, err },
+      retriable ? 'produce failed, will retry' : 'produce failed',
+    );
     if (retriable) {
       if (err instanceof SamsaClientError && needsMetadataRefresh(err.code)) this.cluster.requestRefresh();
       for (const batch of batches) {
         batch.attempts = attempts;
         batch.lastError = err;
       }
-      queue.retryAtMs = Math.min(now + backoffMs(attempts - 1, this.retry), first.createdMs + this.options.deliveryTimeoutMs);
+      queue.retryAtMs = Math.min(
+        now + backoffMs(attempts - 1, this.retry),
+        first.createdMs + this.options.deliveryTimeoutMs,
+      );
       return;
     }
     queue.batches.splice(0, batches.length);
@@ -625,9 +712,15 @@ export class Producer implements AsyncDisposable {
     // Decode everything before changing anything: our own encoding should always decode, but if not, fail as before.
     const decoded: (KafkaRecordInput[] | undefined)[] = [];
     try {
-      for (const batch of batches) decoded.push(batch.recordCount > 1 ? decodeBatches(batch.encoded as Buffer).flatMap((b) => b.records) : undefined);
+      for (const batch of batches)
+        decoded.push(
+          batch.recordCount > 1 ? decodeBatches(batch.encoded as Buffer).flatMap((b) => b.records) : undefined,
+        );
     } catch (decodeErr) {
-      this.logger.error({ topic: queue.topic, partition: queue.partition, err: decodeErr }, 'cannot split a batch refused as too large');
+      this.logger.error(
+        { topic: queue.topic, partition: queue.partition, err: decodeErr },
+        'cannot split a batch refused as too large',
+      );
       return false;
     }
     const replaced: ProducerBatch[] = [];
@@ -648,7 +741,10 @@ export class Producer implements AsyncDisposable {
     }
     queue.batches.splice(0, batches.length, ...replaced);
     queue.retryAtMs = 0;
-    this.logger.warn({ topic: queue.topic, partition: queue.partition, records, batches: replaced.length, err }, 'produce refused as too large, splitting the batches');
+    this.logger.warn(
+      { topic: queue.topic, partition: queue.partition, records, batches: replaced.length, err },
+      'produce refused as too large, splitting the batches',
+    );
     this.wake();
     return true;
   }

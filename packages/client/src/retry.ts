@@ -9,7 +9,11 @@ export interface RetryOptions {
   maxRetryTimeMs: number;
 }
 
-export const DEFAULT_RETRY: Readonly<RetryOptions> = Object.freeze({ retries: 5, initialRetryTimeMs: 100, maxRetryTimeMs: 1000 });
+export const DEFAULT_RETRY: Readonly<RetryOptions> = Object.freeze({
+  retries: 5,
+  initialRetryTimeMs: 100,
+  maxRetryTimeMs: 1000,
+});
 
 /** Exponential backoff with ±20% jitter, as Kafka does, so that clients that failed together do not retry together. */
 export function backoffMs(attempt: number, retry: RetryOptions, random: () => number = Math.random): number {

@@ -1,6 +1,13 @@
 import * as grpc from '@grpc/grpc-js';
 import { ErrorCodes, loadBrokerProto, type v1 } from '@samsa/protocol';
-import { AbortError, ClosedError, SamsaClientError, TimeoutError, errorFromGrpc, isConnectionFailure } from './errors.js';
+import {
+  AbortError,
+  ClosedError,
+  SamsaClientError,
+  TimeoutError,
+  errorFromGrpc,
+  isConnectionFailure,
+} from './errors.js';
 
 /** The RPCs of samsa.v1.Broker with their request and response types. */
 export interface BrokerRpcs {
@@ -60,7 +67,11 @@ class ProduceStream {
   private readonly pending = new Map<number, PendingProduce>();
   private readonly call: grpc.ClientDuplexStream<v1.ProduceStreamRequest, v1.ProduceStreamResponse__Output>;
 
-  constructor(client: grpc.Client, metadata: grpc.Metadata, private readonly address: string) {
+  constructor(
+    client: grpc.Client,
+    metadata: grpc.Metadata,
+    private readonly address: string,
+  ) {
     const open = (client as unknown as { ProduceStream(metadata: grpc.Metadata): ProduceStream['call'] }).ProduceStream;
     this.call = open.call(client, metadata);
     this.call.on('data', (message: v1.ProduceStreamResponse__Output) => {
@@ -69,10 +80,26 @@ class ProduceStream {
       this.pending.delete(message.correlationId);
       clearTimeout(pending.timer);
       if (message.statusCode === 0 && message.response) pending.resolve(message.response);
-      else pending.reject(errorFromGrpc(Object.assign(new Error(message.statusMessage), { code: message.statusCode || grpc.status.INTERNAL, details: message.statusMessage }), this.address, 'Produce'));
+      else
+        pending.reject(
+          errorFromGrpc(
+            Object.assign(new Error(message.statusMessage), {
+              code: message.statusCode || grpc.status.INTERNAL,
+              details: message.statusMessage,
+            }),
+            this.address,
+            'Produce',
+          ),
+        );
     });
     this.call.on('error', (err: Error) => this.fail(errorFromGrpc(err, this.address, 'Produce')));
-    this.call.on('end', () => this.fail(new SamsaClientError(ErrorCodes.NETWORK_EXCEPTION, `broker ${this.address} ended the produce stream`, { retriable: true })));
+    this.call.on('end', () =>
+      this.fail(
+        new SamsaClientError(ErrorCodes.NETWORK_EXCEPTION, `broker ${this.address} ended the produce stream`, {
+          retriable: true,
+        }),
+      ),
+    );
   }
 
   request(request: v1.ProduceRequest, timeoutMs: number): Promise<v1.ProduceResponse__Output> {
@@ -81,7 +108,13 @@ class ProduceStream {
       const timer = setTimeout(() => {
         this.pending.delete(correlationId);
         reject(new TimeoutError(`Produce to ${this.address} timed out`, { retriable: true }));
-        this.fail(new SamsaClientError(ErrorCodes.NETWORK_EXCEPTION, `produce stream to ${this.address} closed after a request timed out`, { retriable: true }));
+        this.fail(
+          new SamsaClientError(
+            ErrorCodes.NETWORK_EXCEPTION,
+            `produce stream to ${this.address} closed after a request timed out`,
+            { retriable: true },
+          ),
+        );
       }, timeoutMs);
       this.pending.set(correlationId, { resolve, reject, timer });
       this.call.write({ correlationId, request });
@@ -129,18 +162,24 @@ export class BrokerConnection {
     return new Promise((resolve, reject) => {
       const fn = (this.client as unknown as Record<string, UnaryMethod>)[method] as UnaryMethod;
       let onAbort: (() => void) | undefined;
-      const call = fn.call(this.client, request, this.metadata, { deadline: Date.now() + options.timeoutMs }, (err, response) => {
-        if (onAbort) signal?.removeEventListener('abort', onAbort);
-        if (signal?.aborted) reject(new AbortError(signal));
-        else if (err) {
-          const error = errorFromGrpc(err, this.address, method);
-          if (isConnectionFailure(error)) this.lastFailureMs = Date.now();
-          reject(error);
-        } else {
-          this.lastFailureMs = 0;
-          resolve(response as BrokerRpcs[M][1]);
-        }
-      });
+      const call = fn.call(
+        this.client,
+        request,
+        this.metadata,
+        { deadline: Date.now() + options.timeoutMs },
+        (err, response) => {
+          if (onAbort) signal?.removeEventListener('abort', onAbort);
+          if (signal?.aborted) reject(new AbortError(signal));
+          else if (err) {
+            const error = errorFromGrpc(err, this.address, method);
+            if (isConnectionFailure(error)) this.lastFailureMs = Date.now();
+            reject(error);
+          } else {
+            this.lastFailureMs = 0;
+            resolve(response as BrokerRpcs[M][1]);
+          }
+        },
+      );
       if (signal) {
         onAbort = () => call.cancel();
         signal.addEventListener('abort', onAbort, { once: true });
@@ -154,7 +193,8 @@ export class BrokerConnection {
    */
   produce(request: v1.ProduceRequest, options: { timeoutMs: number }): Promise<v1.ProduceResponse__Output> {
     if (this.closed) return Promise.reject(new ClosedError('connection'));
-    if (this.produceStream === undefined || this.produceStream.closed) this.produceStream = new ProduceStream(this.client, this.metadata, this.address);
+    if (this.produceStream === undefined || this.produceStream.closed)
+      this.produceStream = new ProduceStream(this.client, this.metadata, this.address);
     return this.produceStream.request(request, options.timeoutMs).then(
       (response) => {
         this.lastFailureMs = 0;

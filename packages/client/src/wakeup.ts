@@ -15,11 +15,14 @@ export class Wakeup {
     if (this.stopped || atMs >= this.atMs) return;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.atMs = atMs;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.atMs = Infinity;
-      this.onWake();
-    }, Math.max(0, atMs - Date.now()));
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.atMs = Infinity;
+        this.onWake();
+      },
+      Math.max(0, atMs - Date.now()),
+    );
   }
 
   /** Cancels the armed wake-up and refuses new ones. */

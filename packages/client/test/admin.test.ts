@@ -23,10 +23,19 @@ describe('admin', () => {
 
   it('creates topics on the controller named by the metadata', async () => {
     const admin = samsa.admin();
-    await admin.createTopics([{ topic: 'orders', numPartitions: 3, replicationFactor: 2, configs: { 'retention.ms': '1000' } }]);
-    const creates = cluster.requestsOf<{ topics: { name: string; numPartitions: number; replicationFactor: number; configs: Record<string, string> }[] }>('CreateTopics');
+    await admin.createTopics([
+      { topic: 'orders', numPartitions: 3, replicationFactor: 2, configs: { 'retention.ms': '1000' } },
+    ]);
+    const creates = cluster.requestsOf<{
+      topics: { name: string; numPartitions: number; replicationFactor: number; configs: Record<string, string> }[];
+    }>('CreateTopics');
     expect(creates.map((r) => r.broker)).toEqual([2]);
-    expect(creates[0]?.request.topics[0]).toMatchObject({ name: 'orders', numPartitions: 3, replicationFactor: 2, configs: { 'retention.ms': '1000' } });
+    expect(creates[0]?.request.topics[0]).toMatchObject({
+      name: 'orders',
+      numPartitions: 3,
+      replicationFactor: 2,
+      configs: { 'retention.ms': '1000' },
+    });
     expect(cluster.topics.get('orders')?.partitions).toHaveLength(3);
   });
 
@@ -44,10 +53,17 @@ describe('admin', () => {
     cluster.createTopic('exists', 1);
     const err = await admin.createTopics([{ topic: 'exists', numPartitions: 1 }]).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SamsaClientError);
-    expect(err).toMatchObject({ code: ErrorCodes.TOPIC_ALREADY_EXISTS.code, errorName: 'TopicAlreadyExists', retriable: false, topic: 'exists' });
+    expect(err).toMatchObject({
+      code: ErrorCodes.TOPIC_ALREADY_EXISTS.code,
+      errorName: 'TopicAlreadyExists',
+      retriable: false,
+      topic: 'exists',
+    });
     await admin.deleteTopics(['exists']);
     expect(cluster.topics.has('exists')).toBe(false);
-    await expect(admin.deleteTopics(['exists'])).rejects.toMatchObject({ code: ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code });
+    await expect(admin.deleteTopics(['exists'])).rejects.toMatchObject({
+      code: ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code,
+    });
   });
 
   it('elects preferred leaders on the controller, following it when it moves, with one outcome per partition', async () => {
@@ -56,7 +72,11 @@ describe('admin', () => {
     const admin = samsa.admin();
     await samsa.connect(); // the cached metadata names broker 2 as the controller
     cluster.controllerId = 1;
-    const outcomes = await admin.electPreferredLeaders([{ topic: 'e' }, { topic: 'e', partitions: [7] }, { topic: 'gone' }]);
+    const outcomes = await admin.electPreferredLeaders([
+      { topic: 'e' },
+      { topic: 'e', partitions: [7] },
+      { topic: 'gone' },
+    ]);
     // NotController for the whole request at broker 2, then the answer from broker 1.
     expect(cluster.requestsOf('ElectLeaders').map((r) => r.broker)).toEqual([2, 1]);
     expect(outcomes.map((o) => [o.topic, o.partition, o.error?.errorName])).toEqual([
@@ -66,10 +86,18 @@ describe('admin', () => {
       ['e', 7, 'UnknownTopicOrPartition'],
       ['gone', -1, 'UnknownTopicOrPartition'],
     ]);
-    expect(outcomes[3]!.error).toMatchObject({ topic: 'e', partition: 7, message: 'UnknownTopicOrPartition: e-7 does not exist' });
+    expect(outcomes[3]!.error).toMatchObject({
+      topic: 'e',
+      partition: 7,
+      message: 'UnknownTopicOrPartition: e-7 does not exist',
+    });
     expect(cluster.partition('e', 0).leader).toBe(0);
     // No targets: every partition in the cluster.
-    expect((await admin.electPreferredLeaders()).map((o) => o.error?.errorName)).toEqual(['ElectionNotNeeded', 'ElectionNotNeeded', 'ElectionNotNeeded']);
+    expect((await admin.electPreferredLeaders()).map((o) => o.error?.errorName)).toEqual([
+      'ElectionNotNeeded',
+      'ElectionNotNeeded',
+      'ElectionNotNeeded',
+    ]);
   });
 
   it('lists and describes topics and the cluster', async () => {
@@ -98,7 +126,10 @@ describe('admin', () => {
     cluster.inject({ method: 'Metadata', grpcStatus: grpc.status.UNAVAILABLE, times: 2 });
     expect(await admin.listTopics()).toEqual([]);
     cluster.inject({ method: 'DescribeCluster', grpcStatus: grpc.status.INVALID_ARGUMENT });
-    await expect(admin.describeCluster()).rejects.toMatchObject({ code: ErrorCodes.INVALID_REQUEST.code, retriable: false });
+    await expect(admin.describeCluster()).rejects.toMatchObject({
+      code: ErrorCodes.INVALID_REQUEST.code,
+      retriable: false,
+    });
     cluster.inject({ method: 'DescribeCluster', grpcStatus: grpc.status.INTERNAL });
     await expect(admin.describeCluster()).rejects.toMatchObject({ code: ErrorCodes.UNKNOWN_SERVER_ERROR.code });
   });
@@ -116,8 +147,14 @@ describe('admin', () => {
 
 describe('bootstrap', () => {
   it('fails with one clear line when no broker is reachable', async () => {
-    const samsa = new Samsa({ brokers: ['127.0.0.1:1'], retry: { retries: 1, initialRetryTimeMs: 10, maxRetryTimeMs: 10 } });
-    const err = await samsa.admin().listTopics().catch((e: unknown) => e);
+    const samsa = new Samsa({
+      brokers: ['127.0.0.1:1'],
+      retry: { retries: 1, initialRetryTimeMs: 10, maxRetryTimeMs: 10 },
+    });
+    const err = await samsa
+      .admin()
+      .listTopics()
+      .catch((e: unknown) => e);
     await samsa.close();
     expect(err).toBeInstanceOf(ConnectionError);
     expect((err as Error).message).toBe('cannot reach any broker at 127.0.0.1:1 (connect ECONNREFUSED)');
@@ -126,7 +163,10 @@ describe('bootstrap', () => {
   });
 
   it('fails fast for producers and admin operations too', async () => {
-    const samsa = new Samsa({ brokers: ['127.0.0.1:1'], retry: { retries: 1, initialRetryTimeMs: 10, maxRetryTimeMs: 10 } });
+    const samsa = new Samsa({
+      brokers: ['127.0.0.1:1'],
+      retry: { retries: 1, initialRetryTimeMs: 10, maxRetryTimeMs: 10 },
+    });
     const started = Date.now();
     await expect(samsa.producer().send({ topic: 't', value: 'x' })).rejects.toBeInstanceOf(ConnectionError);
     await expect(samsa.admin().createTopics([{ topic: 't' }])).rejects.toBeInstanceOf(ConnectionError);

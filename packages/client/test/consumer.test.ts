@@ -8,8 +8,20 @@ const fastRetry = { retries: 5, initialRetryTimeMs: 10, maxRetryTimeMs: 50 };
 type Fetch = v1.FetchRequest__Output;
 
 /** Appends one batch of `count` records valued `${prefix}${i}` with timestamps base + i. */
-function appendBatch(cluster: TestCluster, topic: string, partition: number, prefix: string, count: number, baseTimestamp = 1_000): number {
-  const records = Array.from({ length: count }, (_, i) => ({ key: Buffer.from(`k${i}`), value: Buffer.from(`${prefix}${i}`), timestamp: baseTimestamp + i, headers: [{ key: 'h', value: Buffer.from('x') }] }));
+function appendBatch(
+  cluster: TestCluster,
+  topic: string,
+  partition: number,
+  prefix: string,
+  count: number,
+  baseTimestamp = 1_000,
+): number {
+  const records = Array.from({ length: count }, (_, i) => ({
+    key: Buffer.from(`k${i}`),
+    value: Buffer.from(`${prefix}${i}`),
+    timestamp: baseTimestamp + i,
+    headers: [{ key: 'h', value: Buffer.from('x') }],
+  }));
   return cluster.append(topic, partition, encodeBatch(records));
 }
 
@@ -90,11 +102,19 @@ describe('consumer', () => {
     appendBatch(cluster, 't', 0, 'p0-', 3);
     appendBatch(cluster, 't', 1, 'p1-', 4);
     await consumer.assign([{ topic: 't' }]);
-    expect(consumer.assignment()).toEqual([{ topic: 't', partition: 0 }, { topic: 't', partition: 1 }]);
+    expect(consumer.assignment()).toEqual([
+      { topic: 't', partition: 0 },
+      { topic: 't', partition: 1 },
+    ]);
     expect(await consumer.seekToBeginning()).toEqual([0, 0]);
     const messages = await take(consumer.messages(), 7);
     expect(messages.filter((m) => m.partition === 0).map((m) => m.value?.toString())).toEqual(['p0-0', 'p0-1', 'p0-2']);
-    expect(messages.filter((m) => m.partition === 1).map((m) => m.value?.toString())).toEqual(['p1-0', 'p1-1', 'p1-2', 'p1-3']);
+    expect(messages.filter((m) => m.partition === 1).map((m) => m.value?.toString())).toEqual([
+      'p1-0',
+      'p1-1',
+      'p1-2',
+      'p1-3',
+    ]);
   });
 
   it("starts at the end by default (autoOffsetReset 'latest'), at the start with 'earliest'", async () => {
@@ -150,7 +170,11 @@ describe('consumer', () => {
     const [first] = await take(iterator, 1);
     expect(first?.offset).toBe(0);
     // Still handling offset 0: the fetch of the next batch (offset 5) is already under way.
-    await waitFor(() => cluster.requestsOf<Fetch>('Fetch').some((r) => r.request.topics[0]?.partitions[0]?.fetchOffset === 5), 5000, 'prefetch');
+    await waitFor(
+      () => cluster.requestsOf<Fetch>('Fetch').some((r) => r.request.topics[0]?.partitions[0]?.fetchOffset === 5),
+      5000,
+      'prefetch',
+    );
     const offsets = cluster.requestsOf<Fetch>('Fetch').map((r) => r.request.topics[0]?.partitions[0]?.fetchOffset);
     expect(offsets.slice(0, 2)).toEqual([0, 5]);
     expect((await take(iterator, 9)).map((m) => m.offset)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
@@ -197,7 +221,10 @@ describe('consumer', () => {
     expect((await take(iterator, 1))[0]?.value?.toString()).toBe('b0');
     const brokers = cluster.requestsOf('Fetch').map((r) => r.broker);
     expect(brokers).toContain(1);
-    expect(cluster.requestsOf<Fetch>('Fetch').filter((r) => r.broker === 1)[0]?.request.topics[0]?.partitions[0]?.currentLeaderEpoch).toBe(1);
+    expect(
+      cluster.requestsOf<Fetch>('Fetch').filter((r) => r.broker === 1)[0]?.request.topics[0]?.partitions[0]
+        ?.currentLeaderEpoch,
+    ).toBe(1);
     await iterator.return?.();
   });
 
@@ -264,21 +291,28 @@ describe('consumer', () => {
 describe('consumer under faults', () => {
   it('receives every record once, in order, while leaders move and fetches fail', async () => {
     const cluster = await TestCluster.start({ brokers: 3 });
-    const samsa = new Samsa({ brokers: cluster.bootstrap, retry: { retries: 5, initialRetryTimeMs: 5, maxRetryTimeMs: 20 } });
+    const samsa = new Samsa({
+      brokers: cluster.bootstrap,
+      retry: { retries: 5, initialRetryTimeMs: 5, maxRetryTimeMs: 20 },
+    });
     try {
       cluster.createTopic('f', 2);
       const consumer = samsa.consumer({ maxWaitMs: 50, maxPartitionFetchBytes: 200 });
       await consumer.assign([{ topic: 'f' }]);
       await consumer.seekToBeginning();
       const perPartition = 60;
-      const received = new Map<number, number[]>([[0, []], [1, []]]);
+      const received = new Map<number, number[]>([
+        [0, []],
+        [1, []],
+      ]);
       const iterator = consumer.messages();
       let step = 0;
       for (let produced = 0; produced < perPartition; produced += 3) {
         for (const p of [0, 1]) appendBatch(cluster, 'f', p, `p${p}-`, 3);
         step++;
         if (step % 4 === 0) cluster.moveLeader('f', step % 2, (step / 4) % 3);
-        if (step % 5 === 0) cluster.inject({ method: 'Fetch', errorCode: ErrorCodes.NOT_LEADER_OR_FOLLOWER.code, times: 2 });
+        if (step % 5 === 0)
+          cluster.inject({ method: 'Fetch', errorCode: ErrorCodes.NOT_LEADER_OR_FOLLOWER.code, times: 2 });
         if (step % 7 === 0) cluster.inject({ method: 'Fetch', grpcStatus: grpc.status.UNAVAILABLE });
         const [m] = await take(iterator, 1);
         if (m) received.get(m.partition)?.push(m.offset);

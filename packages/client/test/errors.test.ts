@@ -8,15 +8,27 @@ import { BrokerConnection } from '../src/transport.js';
 import { TestCluster, waitFor } from './support/test-cluster.js';
 
 function grpcError(code: grpc.status, details: string): grpc.ServiceError {
-  return Object.assign(new Error(`${code} ${grpc.status[code]}: ${details}`), { code, details, metadata: new grpc.Metadata() });
+  return Object.assign(new Error(`${code} ${grpc.status[code]}: ${details}`), {
+    code,
+    details,
+    metadata: new grpc.Metadata(),
+  });
 }
 
 describe('error mapping', () => {
   it('maps gRPC statuses to typed errors from the one table', () => {
-    const unavailable = errorFromGrpc(grpcError(grpc.status.UNAVAILABLE, 'No connection established. Last error: connect ECONNREFUSED 127.0.0.1:9092'), '127.0.0.1:9092', 'Produce');
+    const unavailable = errorFromGrpc(
+      grpcError(grpc.status.UNAVAILABLE, 'No connection established. Last error: connect ECONNREFUSED 127.0.0.1:9092'),
+      '127.0.0.1:9092',
+      'Produce',
+    );
     expect(unavailable).toBeInstanceOf(SamsaClientError);
     expect(unavailable).toBeInstanceOf(SamsaError);
-    expect(unavailable).toMatchObject({ code: ErrorCodes.NETWORK_EXCEPTION.code, errorName: 'NetworkException', retriable: true });
+    expect(unavailable).toMatchObject({
+      code: ErrorCodes.NETWORK_EXCEPTION.code,
+      errorName: 'NetworkException',
+      retriable: true,
+    });
     expect(unavailable.message).toContain('(connect ECONNREFUSED)');
     expect(unavailable.cause).toBeInstanceOf(Error);
 
@@ -24,14 +36,30 @@ describe('error mapping', () => {
     expect(deadline).toBeInstanceOf(TimeoutError);
     expect(deadline).toMatchObject({ code: ErrorCodes.REQUEST_TIMED_OUT.code, retriable: true });
 
-    expect(errorFromGrpc(grpcError(grpc.status.RESOURCE_EXHAUSTED, 'too big'), 'b:1', 'Produce')).toMatchObject({ errorName: 'MessageTooLarge', retriable: false });
-    expect(errorFromGrpc(grpcError(grpc.status.INVALID_ARGUMENT, 'bad'), 'b:1', 'Produce')).toMatchObject({ errorName: 'InvalidRequest', retriable: false });
-    expect(errorFromGrpc(grpcError(grpc.status.UNIMPLEMENTED, ''), 'b:1', 'Produce').message).toMatch(/does not implement Produce/);
-    expect(errorFromGrpc(grpcError(grpc.status.INTERNAL, 'boom'), 'b:1', 'Produce')).toMatchObject({ errorName: 'UnknownServerError', retriable: false });
+    expect(errorFromGrpc(grpcError(grpc.status.RESOURCE_EXHAUSTED, 'too big'), 'b:1', 'Produce')).toMatchObject({
+      errorName: 'MessageTooLarge',
+      retriable: false,
+    });
+    expect(errorFromGrpc(grpcError(grpc.status.INVALID_ARGUMENT, 'bad'), 'b:1', 'Produce')).toMatchObject({
+      errorName: 'InvalidRequest',
+      retriable: false,
+    });
+    expect(errorFromGrpc(grpcError(grpc.status.UNIMPLEMENTED, ''), 'b:1', 'Produce').message).toMatch(
+      /does not implement Produce/,
+    );
+    expect(errorFromGrpc(grpcError(grpc.status.INTERNAL, 'boom'), 'b:1', 'Produce')).toMatchObject({
+      errorName: 'UnknownServerError',
+      retriable: false,
+    });
   });
 
   it('maps wire error codes, unknown ones to UnknownServerError', () => {
-    expect(errorFromCode(6, undefined, { topic: 't', partition: 2 })).toMatchObject({ errorName: 'NotLeaderOrFollower', retriable: true, topic: 't', partition: 2 });
+    expect(errorFromCode(6, undefined, { topic: 't', partition: 2 })).toMatchObject({
+      errorName: 'NotLeaderOrFollower',
+      retriable: true,
+      topic: 't',
+      partition: 2,
+    });
     expect(errorFromCode(6, undefined, { topic: 't', partition: 2 }).message).toMatch(/\(t-2\)$/);
     expect(errorFromCode(9999)).toMatchObject({ code: -1, errorName: 'UnknownServerError' });
     expect(needsMetadataRefresh(ErrorCodes.NOT_LEADER_OR_FOLLOWER.code)).toBe(true);
@@ -40,7 +68,11 @@ describe('error mapping', () => {
   });
 
   it('names the low-level connection failure briefly', () => {
-    expect(connectionReason(new Error('14 UNAVAILABLE: No connection established. Last error: connect ECONNREFUSED 127.0.0.1:1'))).toBe('connect ECONNREFUSED');
+    expect(
+      connectionReason(
+        new Error('14 UNAVAILABLE: No connection established. Last error: connect ECONNREFUSED 127.0.0.1:1'),
+      ),
+    ).toBe('connect ECONNREFUSED');
     expect(connectionReason(new Error('getaddrinfo ENOTFOUND nowhere.invalid'))).toBe('getaddrinfo ENOTFOUND');
     expect(connectionReason(new Error('14 UNAVAILABLE: something else'))).toBe('something else');
   });
@@ -69,7 +101,10 @@ describe('client lifecycle and timeouts', () => {
   it('times a request out after requestTimeoutMs with a retriable TimeoutError', async () => {
     const samsa = new Samsa({ brokers: cluster.bootstrap, requestTimeoutMs: 100, retry: { retries: 0 } });
     const release = cluster.hold('DescribeCluster');
-    const err = await samsa.admin().describeCluster().catch((e: unknown) => e);
+    const err = await samsa
+      .admin()
+      .describeCluster()
+      .catch((e: unknown) => e);
     release();
     await samsa.close();
     expect(err).toBeInstanceOf(TimeoutError);
@@ -83,10 +118,14 @@ describe('client lifecycle and timeouts', () => {
     const producer = samsa.producer({ lingerMs: 0 });
     await producer.send({ topic: 't', value: 'a' });
     const before = cluster.requestsOf('Metadata').length;
-    await waitFor(() => {
-      void producer.send({ topic: 't', value: 'b' });
-      return cluster.requestsOf('Metadata').length > before;
-    }, 5000, 'a periodic refresh');
+    await waitFor(
+      () => {
+        void producer.send({ topic: 't', value: 'b' });
+        return cluster.requestsOf('Metadata').length > before;
+      },
+      5000,
+      'a periodic refresh',
+    );
     await producer.flush();
     const afterPeriodic = cluster.requestsOf('Metadata').length;
     await Promise.all([samsa.connect(), samsa.connect(), samsa.connect()]);
@@ -119,7 +158,9 @@ describe('client lifecycle and timeouts', () => {
     await waitFor(() => cluster.requestsOf('Produce').length === 2, 5000, 'two requests in flight');
     sends.push(producer.send({ topic: 't', value: 'x', partition: 2 }));
     // A negative check needs some time: the third request must not show up while two are held.
-    await expect(waitFor(() => cluster.requestsOf('Produce').length > 2, 100, 'a third request')).rejects.toThrow(/timed out/);
+    await expect(waitFor(() => cluster.requestsOf('Produce').length > 2, 100, 'a third request')).rejects.toThrow(
+      /timed out/,
+    );
     release();
     await Promise.all(sends);
     expect(cluster.requestsOf('Produce')).toHaveLength(3);
@@ -129,12 +170,30 @@ describe('client lifecycle and timeouts', () => {
   it('a Produce request unanswered in time closes its stream: the others on it fail retriable, the next opens a new one', async () => {
     cluster.createTopic('t', 1);
     const connection = new BrokerConnection(cluster.bootstrap[0]!, 'stream-test');
-    const request = { acks: 1, timeoutMs: 10_000, topics: [{ name: 't', partitions: [{ partition: 0, records: encodeBatch([{ key: null, value: Buffer.from('x'), headers: [] }], { now: Date.now() }) }] }] };
+    const request = {
+      acks: 1,
+      timeoutMs: 10_000,
+      topics: [
+        {
+          name: 't',
+          partitions: [
+            {
+              partition: 0,
+              records: encodeBatch([{ key: null, value: Buffer.from('x'), headers: [] }], { now: Date.now() }),
+            },
+          ],
+        },
+      ],
+    };
     try {
       const release = cluster.hold('Produce');
       const patient = connection.produce(request, { timeoutMs: 10_000 }).catch((e: unknown) => e);
       const hasty = connection.produce(request, { timeoutMs: 150 }).catch((e: unknown) => e);
-      expect(await hasty).toMatchObject({ name: 'TimeoutError', retriable: true, code: ErrorCodes.REQUEST_TIMED_OUT.code });
+      expect(await hasty).toMatchObject({
+        name: 'TimeoutError',
+        retriable: true,
+        code: ErrorCodes.REQUEST_TIMED_OUT.code,
+      });
       // The other request on that stream fails at once, retriable, rather than after its own 10 s.
       expect(await patient).toMatchObject({ code: ErrorCodes.NETWORK_EXCEPTION.code, retriable: true });
       release();

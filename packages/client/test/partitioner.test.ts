@@ -14,12 +14,18 @@ function seeded(seed: number): () => number {
 const all = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 describe('partitioner', () => {
-  it('puts a key where Kafka\'s default (murmur2) partitioner does', () => {
+  it("puts a key where Kafka's default (murmur2) partitioner does", () => {
     // KafkaJS's DefaultPartitioner is its Java-compatible murmur2 one: an independent implementation.
     const kafkajs = Partitioners.DefaultPartitioner();
     const partitioner = new Partitioner('default', 16384);
     for (const numPartitions of [1, 3, 7, 12, 100]) {
-      const partitionMetadata = all(numPartitions).map((partitionId) => ({ partitionId, leader: 0, partitionErrorCode: 0, replicas: [0], isr: [0] }));
+      const partitionMetadata = all(numPartitions).map((partitionId) => ({
+        partitionId,
+        leader: 0,
+        partitionErrorCode: 0,
+        replicas: [0],
+        isr: [0],
+      }));
       for (let i = 0; i < 200; i++) {
         const key = `key-${i}-${'x'.repeat(i % 13)}`;
         const expected = kafkajs({ topic: 't', partitionMetadata, message: { key, value: null } });
@@ -27,7 +33,9 @@ describe('partitioner', () => {
       }
     }
     // A key keeps its partition whatever is available (records with the same key stay together).
-    expect(partitioner.partition('t', Buffer.from('21'), 3, [0], 10)).toBe(partitioner.partition('t', Buffer.from('21'), 3, all(3), 10));
+    expect(partitioner.partition('t', Buffer.from('21'), 3, [0], 10)).toBe(
+      partitioner.partition('t', Buffer.from('21'), 3, all(3), 10),
+    );
   });
 
   it('sticks keyless records to one partition for a batch, then moves on, spreading over many batches', () => {
@@ -53,7 +61,7 @@ describe('partitioner', () => {
     expect(partitioner.partition('t', null, 4, all(4), 10)).not.toBe(first);
   });
 
-  it('draws the next sticky partition against the load, as Kafka\'s adaptive partitioning (KIP-794)', () => {
+  it("draws the next sticky partition against the load, as Kafka's adaptive partitioning (KIP-794)", () => {
     const partitioner = new Partitioner('default', 100, seeded(5));
     // Partition 0 has 5 batches waiting, 1 and 2 none: weights 1, 6, 6 (largest load + 1 - load).
     const loads = [5, 0, 0];

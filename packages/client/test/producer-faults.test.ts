@@ -42,9 +42,17 @@ describe('producer under faults', () => {
       const roll = random();
       const partition = Math.floor(random() * 3);
       if (roll < 0.15) cluster.moveLeader('t', partition, Math.floor(random() * 3));
-      else if (roll < 0.3) cluster.inject({ method: 'Produce', topic: 't', partition, errorCode: ErrorCodes.NOT_ENOUGH_REPLICAS.code, times: 1 + Math.floor(random() * 3) });
+      else if (roll < 0.3)
+        cluster.inject({
+          method: 'Produce',
+          topic: 't',
+          partition,
+          errorCode: ErrorCodes.NOT_ENOUGH_REPLICAS.code,
+          times: 1 + Math.floor(random() * 3),
+        });
       else if (roll < 0.4) cluster.inject({ method: 'Produce', grpcStatus: grpc.status.UNAVAILABLE });
-      else if (roll < 0.5) cluster.inject({ method: 'Produce', grpcStatus: grpc.status.UNAVAILABLE, afterHandling: true });
+      else if (roll < 0.5)
+        cluster.inject({ method: 'Produce', grpcStatus: grpc.status.UNAVAILABLE, afterHandling: true });
       const messages = Array.from({ length: 1 + Math.floor(random() * 30) }, (_, i) => {
         const value = `r${round}-${i}`;
         sentValues.push(value);

@@ -7,7 +7,8 @@ import { TestCluster, waitFor } from './support/test-cluster.js';
 const fastRetry = { retries: 5, initialRetryTimeMs: 10, maxRetryTimeMs: 50 };
 type Produce = v1.ProduceRequest__Output;
 
-const values = (cluster: TestCluster, topic: string, partition: number) => cluster.partition(topic, partition).records.map((r) => r.value?.toString());
+const values = (cluster: TestCluster, topic: string, partition: number) =>
+  cluster.partition(topic, partition).records.map((r) => r.value?.toString());
 
 describe('producer', () => {
   let cluster: TestCluster;
@@ -26,14 +27,27 @@ describe('producer', () => {
   it('sends one record and reports its partition and offset', async () => {
     cluster.createTopic('t', 1);
     const producer = samsa.producer();
-    const sent = await producer.send({ topic: 't', key: 'k', value: 'hello', headers: { trace: 'abc', none: null }, timestamp: 1_700_000_000_000 });
+    const sent = await producer.send({
+      topic: 't',
+      key: 'k',
+      value: 'hello',
+      headers: { trace: 'abc', none: null },
+      timestamp: 1_700_000_000_000,
+    });
     expect(sent).toEqual({ topic: 't', partition: 0, offset: 0 });
-    expect(await producer.send({ topic: 't', value: Buffer.from('again') })).toEqual({ topic: 't', partition: 0, offset: 1 });
+    expect(await producer.send({ topic: 't', value: Buffer.from('again') })).toEqual({
+      topic: 't',
+      partition: 0,
+      offset: 1,
+    });
     const [first] = cluster.partition('t', 0).records;
     expect(first?.key?.toString()).toBe('k');
     expect(first?.value?.toString()).toBe('hello');
     expect(first?.timestamp).toBe(1_700_000_000_000);
-    expect(first?.headers.map((h) => [h.key, h.value?.toString() ?? null])).toEqual([['trace', 'abc'], ['none', null]]);
+    expect(first?.headers.map((h) => [h.key, h.value?.toString() ?? null])).toEqual([
+      ['trace', 'abc'],
+      ['none', null],
+    ]);
   });
 
   it('sendBatch resolves one result per message: batch base offset + index, in message order', async () => {
@@ -88,7 +102,11 @@ describe('producer', () => {
     await producer.send({ topic: 't', value: 'one' });
     await producer.send({ topic: 't', value: 'all' }, { acks: 'all' });
     await producer.send({ topic: 't', value: 'minus' }, { acks: -1 });
-    expect(await producer.send({ topic: 't', value: 'zero' }, { acks: 0 })).toEqual({ topic: 't', partition: 0, offset: -1 });
+    expect(await producer.send({ topic: 't', value: 'zero' }, { acks: 0 })).toEqual({
+      topic: 't',
+      partition: 0,
+      offset: -1,
+    });
     await waitFor(() => cluster.requestsOf('Produce').length === 4, 5000, 'the acks=0 request');
     expect(cluster.requestsOf<Produce>('Produce').map((r) => r.request.acks)).toEqual([1, -1, -1, 0]);
     expect(samsa.producer({ acks: 'all' })).toBeDefined();
@@ -152,10 +170,12 @@ describe('producer', () => {
     it('only the record too large on its own fails; the others are delivered in send order', async () => {
       cluster.createTopic('t', 1, { configs: { 'max.message.bytes': '500' } });
       const producer = samsa.producer({ lingerMs: 50 });
-      const sends = withBig.map((value) => producer.send({ topic: 't', value }).then(
-        (meta) => ({ ok: true as const, meta }),
-        (err: unknown) => ({ ok: false as const, err }),
-      ));
+      const sends = withBig.map((value) =>
+        producer.send({ topic: 't', value }).then(
+          (meta) => ({ ok: true as const, meta }),
+          (err: unknown) => ({ ok: false as const, err }),
+        ),
+      );
       const results = await Promise.all(sends);
       // The records went out together (one batch) and were refused before being split.
       expect(cluster.requestsOf<Produce>('Produce').length).toBeGreaterThan(2);
@@ -170,7 +190,9 @@ describe('producer', () => {
       expect(memoryUsed(producer)).toBe(0);
 
       // sendBatch of the same: rejects at its first failure; every other record still lands, in order.
-      const err = await producer.sendBatch({ topic: 't', messages: withBig.map((value) => ({ value })) }).catch((e: unknown) => e);
+      const err = await producer
+        .sendBatch({ topic: 't', messages: withBig.map((value) => ({ value })) })
+        .catch((e: unknown) => e);
       expect(err).toMatchObject({ errorName: 'MessageTooLarge' });
       await producer.flush();
       expect(values(cluster, 't', 0)).toEqual([...smallValues, ...smallValues]);
@@ -180,14 +202,22 @@ describe('producer', () => {
     it('delivers everything when each record fits but the batch does not, keeping offsets per call', async () => {
       cluster.createTopic('t', 1, { configs: { 'max.message.bytes': '300' } });
       const producer = samsa.producer({ lingerMs: 50, retries: 0 });
-      const firstHalf = producer.sendBatch({ topic: 't', messages: smallValues.slice(0, 20).map((value) => ({ value })) });
+      const firstHalf = producer.sendBatch({
+        topic: 't',
+        messages: smallValues.slice(0, 20).map((value) => ({ value })),
+      });
       const single = producer.send({ topic: 't', value: 'single' });
-      const secondHalf = producer.sendBatch({ topic: 't', messages: smallValues.slice(20).map((value) => ({ value })) });
+      const secondHalf = producer.sendBatch({
+        topic: 't',
+        messages: smallValues.slice(20).map((value) => ({ value })),
+      });
       expect((await firstHalf).map((r) => r.offset)).toEqual(Array.from({ length: 20 }, (_, i) => i));
       expect(await single).toEqual({ topic: 't', partition: 0, offset: 20 });
       expect((await secondHalf).map((r) => r.offset)).toEqual(Array.from({ length: 10 }, (_, i) => 21 + i));
       expect(values(cluster, 't', 0)).toEqual([...smallValues.slice(0, 20), 'single', ...smallValues.slice(20)]);
-      const refused = cluster.requestsOf<Produce>('Produce').filter((r) => (r.request.topics[0]?.partitions[0]?.records.length ?? 0) > 300);
+      const refused = cluster
+        .requestsOf<Produce>('Produce')
+        .filter((r) => (r.request.topics[0]?.partitions[0]?.records.length ?? 0) > 300);
       expect(refused.length).toBeGreaterThan(0);
       for (const stored of cluster.partition('t', 0).batches) expect(stored.bytes.length).toBeLessThanOrEqual(300);
       expect(memoryUsed(producer)).toBe(0);
@@ -233,7 +263,9 @@ describe('producer', () => {
     const sending = producer.sendBatch({ topic: 't', messages: Array.from({ length: 12 }, () => ({ value })) });
     await waitFor(() => cluster.requestsOf('Produce').length >= 1, 5000, 'a produce request');
     // Only what fits in 2000 bytes was taken; the rest waits for memory.
-    const held = cluster.requestsOf<Produce>('Produce').flatMap((r) => r.request.topics.flatMap((t) => t.partitions.map((p) => decodeBatches(p.records))));
+    const held = cluster
+      .requestsOf<Produce>('Produce')
+      .flatMap((r) => r.request.topics.flatMap((t) => t.partitions.map((p) => decodeBatches(p.records))));
     const taken = held.flat().reduce((n, b) => n + b.records.length, 0);
     expect(taken).toBeLessThanOrEqual(4);
     release();
@@ -266,9 +298,15 @@ describe('producer', () => {
   it('spreads keyless records over partitions (sticky) and keeps keyed ones together', async () => {
     cluster.createTopic('t', 4);
     const producer = samsa.producer({ batchSize: 1000, lingerMs: 0 });
-    const results = await producer.sendBatch({ topic: 't', messages: Array.from({ length: 400 }, (_, i) => ({ value: `keyless-${i}`.padEnd(80) })) });
+    const results = await producer.sendBatch({
+      topic: 't',
+      messages: Array.from({ length: 400 }, (_, i) => ({ value: `keyless-${i}`.padEnd(80) })),
+    });
     expect(new Set(results.map((r) => r.partition)).size).toBeGreaterThan(1);
-    const keyed = await producer.sendBatch({ topic: 't', messages: Array.from({ length: 20 }, () => ({ key: 'same', value: 'v' })) });
+    const keyed = await producer.sendBatch({
+      topic: 't',
+      messages: Array.from({ length: 20 }, () => ({ key: 'same', value: 'v' })),
+    });
     expect(new Set(keyed.map((r) => r.partition)).size).toBe(1);
     const explicit = await producer.send({ topic: 't', value: 'p3', partition: 3 });
     expect(explicit.partition).toBe(3);
@@ -304,7 +342,9 @@ describe('producer', () => {
 
   it('waits for metadata of an unknown topic up to maxBlockMs', async () => {
     const producer = samsa.producer({ maxBlockMs: 200 });
-    await expect(producer.send({ topic: 'missing', value: 'x' })).rejects.toMatchObject({ errorName: 'UnknownTopicOrPartition' });
+    await expect(producer.send({ topic: 'missing', value: 'x' })).rejects.toMatchObject({
+      errorName: 'UnknownTopicOrPartition',
+    });
     setTimeout(() => cluster.createTopic('soon', 1), 50);
     expect(await samsa.producer({ maxBlockMs: 5000 }).send({ topic: 'soon', value: 'x' })).toMatchObject({ offset: 0 });
   });

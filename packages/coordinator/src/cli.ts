@@ -14,7 +14,10 @@ export interface CoordinatorArgs {
 function positiveInt(name: string, value: string | undefined, fallback: number, allowZero = false): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < (allowZero ? 0 : 1)) throw new Error(`--${name} must be a ${allowZero ? 'non-negative' : 'positive'} integer, got ${JSON.stringify(value)}`);
+  if (!Number.isInteger(n) || n < (allowZero ? 0 : 1))
+    throw new Error(
+      `--${name} must be a ${allowZero ? 'non-negative' : 'positive'} integer, got ${JSON.stringify(value)}`,
+    );
   return n;
 }
 

@@ -114,7 +114,6 @@ interface ConnState {
 
 export { KeeperError };
 
-
 const OPEN_ACL: Acl[] = [{ perms: Perms.ALL, id: { scheme: 'world', id: 'anyone' } }];
 const SPECIAL_PATHS: ReadonlySet<string> = new Set(['/', '/zookeeper', '/zookeeper/quota', '/zookeeper/config']);
 
@@ -180,7 +179,14 @@ export class CoordinatorCore {
     this.nodes.set('/', newNode({ children: new Set(['zookeeper']) }));
     this.nodes.set('/zookeeper', newNode({ children: new Set(['config', 'quota']) }));
     this.nodes.set('/zookeeper/quota', newNode({}));
-    this.nodes.set('/zookeeper/config', newNode({ data: Buffer.alloc(0), aversion: -1, acl: [{ perms: Perms.READ, id: { scheme: 'world', id: 'anyone' } }] }));
+    this.nodes.set(
+      '/zookeeper/config',
+      newNode({
+        data: Buffer.alloc(0),
+        aversion: -1,
+        acl: [{ perms: Perms.READ, id: { scheme: 'world', id: 'anyone' } }],
+      }),
+    );
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -222,7 +228,11 @@ export class CoordinatorCore {
   }
   /** Ephemeral paths per session, for `dump`. */
   ephemeralsBySession(): Array<{ sessionId: bigint; paths: string[]; expiresAtMs: number }> {
-    return [...this.sessions.values()].map((s) => ({ sessionId: s.id, paths: [...s.ephemerals], expiresAtMs: s.expiresAtMs }));
+    return [...this.sessions.values()].map((s) => ({
+      sessionId: s.id,
+      paths: [...s.ephemerals],
+      expiresAtMs: s.expiresAtMs,
+    }));
   }
   getNode(path: string): ZNode | undefined {
     return this.nodes.get(path);
@@ -245,7 +255,10 @@ export class CoordinatorCore {
       out.push({ kind: 'close', connId, reason: `client has seen zxid ${req.lastZxidSeen}, ours is ${this.lastZxid}` });
       return out;
     }
-    const timeoutMs = Math.min(Math.max(req.timeOutMs, this.options.minSessionTimeoutMs), this.options.maxSessionTimeoutMs);
+    const timeoutMs = Math.min(
+      Math.max(req.timeOutMs, this.options.minSessionTimeoutMs),
+      this.options.maxSessionTimeoutMs,
+    );
     if (req.sessionId === 0n) {
       let id = this.nextSessionId > this.highestSessionId ? this.nextSessionId : this.highestSessionId + 1n;
       while (this.sessions.has(id)) id++;
@@ -257,12 +270,20 @@ export class CoordinatorCore {
       const s = this.sessions.get(id)!;
       s.expiresAtMs = this.deadline(nowMs, timeoutMs);
       this.attach(connId, s, clientIp);
-      out.push({ kind: 'connected', connId, rsp: { timeOutMs: timeoutMs, sessionId: id, passwd, readOnly: req.readOnly } });
+      out.push({
+        kind: 'connected',
+        connId,
+        rsp: { timeOutMs: timeoutMs, sessionId: id, passwd, readOnly: req.readOnly },
+      });
       return out;
     }
     const s = this.sessions.get(req.sessionId);
     if (!s || !bufferEquals(s.passwd, req.passwd)) {
-      out.push({ kind: 'connected', connId, rsp: { timeOutMs: 0, sessionId: 0n, passwd: Buffer.alloc(16), readOnly: req.readOnly } });
+      out.push({
+        kind: 'connected',
+        connId,
+        rsp: { timeOutMs: 0, sessionId: 0n, passwd: Buffer.alloc(16), readOnly: req.readOnly },
+      });
       out.push({ kind: 'close', connId, reason: s ? 'wrong session password' : 'session expired' });
       return out;
     }
@@ -274,7 +295,11 @@ export class CoordinatorCore {
     s.timeoutMs = timeoutMs;
     s.expiresAtMs = this.deadline(nowMs, timeoutMs);
     this.attach(connId, s, clientIp);
-    out.push({ kind: 'connected', connId, rsp: { timeOutMs: timeoutMs, sessionId: s.id, passwd: s.passwd, readOnly: req.readOnly } });
+    out.push({
+      kind: 'connected',
+      connId,
+      rsp: { timeOutMs: timeoutMs, sessionId: s.id, passwd: s.passwd, readOnly: req.readOnly },
+    });
     return out;
   }
 
@@ -291,7 +316,8 @@ export class CoordinatorCore {
       // ZooKeeper's ContainerManager: a container that has had children and has none now goes.
       for (const path of [...this.containers]) {
         const node = this.nodes.get(path);
-        if (node && node.children.size === 0 && node.cversion > 0) this.write(out, 0n, nowMs, () => ({ type: 'delete', path }));
+        if (node && node.children.size === 0 && node.cversion > 0)
+          this.write(out, 0n, nowMs, () => ({ type: 'delete', path }));
       }
     }
     const expired: SessionState[] = [];
@@ -331,7 +357,15 @@ export class CoordinatorCore {
     const conn = this.conns.get(connId);
     const session = conn ? this.sessions.get(conn.sessionId) : undefined;
     if (!conn || !session) {
-      out.push({ kind: 'reply', connId, xid: req.xid, zxid: this.lastZxid, err: ErrorCode.SESSIONEXPIRED, body: NO_BODY, opcode: req.body.type });
+      out.push({
+        kind: 'reply',
+        connId,
+        xid: req.xid,
+        zxid: this.lastZxid,
+        err: ErrorCode.SESSIONEXPIRED,
+        body: NO_BODY,
+        opcode: req.body.type,
+      });
       out.push({ kind: 'close', connId, reason: 'request without a live session' });
       return out;
     }
@@ -351,7 +385,10 @@ export class CoordinatorCore {
         // ClientInfo(authScheme, user): the digest user is the name before the colon.
         return reply(this.lastZxid, 0, {
           kind: 'ids',
-          ids: [...conn.authIds.filter((id) => id.scheme !== 'ip'), ...conn.authIds.filter((id) => id.scheme === 'ip')].map((id) => ({
+          ids: [
+            ...conn.authIds.filter((id) => id.scheme !== 'ip'),
+            ...conn.authIds.filter((id) => id.scheme === 'ip'),
+          ].map((id) => ({
             scheme: id.scheme,
             id: id.scheme === 'digest' ? (id.id.split(':')[0] ?? '') : id.id,
           })),
@@ -408,7 +445,11 @@ export class CoordinatorCore {
       case OpCode.multiRead: {
         const results: MultiReadResult[] = b.ops.map((op) => {
           try {
-            const body = this.read(connId, conn, session, { type: op.type === OpCode.getData ? OpCode.getData : OpCode.getChildren, path: op.path, watch: op.watch });
+            const body = this.read(connId, conn, session, {
+              type: op.type === OpCode.getData ? OpCode.getData : OpCode.getChildren,
+              path: op.path,
+              watch: op.watch,
+            });
             if (body.kind === 'data') return { type: OpCode.getData, data: body.data, stat: body.stat };
             if (body.kind === 'children') return { type: OpCode.getChildren, children: body.children };
             throw new Error(`unexpected ${body.kind}`);
@@ -476,13 +517,19 @@ export class CoordinatorCore {
         this.checkAcl(node, Perms.READ, conn);
         if (b.watch) this.watches.add('child', b.path, connId, WatchMode.standard);
         const children = [...node.children];
-        return b.type === OpCode.getChildren ? { kind: 'children', children } : { kind: 'children2', children, stat: statOf(node) };
+        return b.type === OpCode.getChildren
+          ? { kind: 'children', children }
+          : { kind: 'children2', children, stat: statOf(node) };
       }
       case OpCode.getACL: {
         const node = this.mustGet(b.path);
         this.checkAcl(node, Perms.READ | Perms.ADMIN, conn);
         // As ZooKeeper: without ADMIN, digest ids are shown as user:x (the hash is a password stand-in).
-        const acl = this.hasPerm(node, Perms.ADMIN, conn) ? node.acl : node.acl.map((a) => (a.id.scheme === 'digest' ? { ...a, id: { ...a.id, id: a.id.id.replace(/:.*/s, ':x') } } : a));
+        const acl = this.hasPerm(node, Perms.ADMIN, conn)
+          ? node.acl
+          : node.acl.map((a) =>
+              a.id.scheme === 'digest' ? { ...a, id: { ...a.id, id: a.id.id.replace(/:.*/s, ':x') } } : a,
+            );
         return { kind: 'acl', acl, stat: statOf(node) };
       }
       case OpCode.sync:
@@ -524,7 +571,8 @@ export class CoordinatorCore {
   }
 
   private auth(out: Output[], connId: number, conn: ConnState, scheme: string, auth: Buffer): Output[] {
-    const reply = (err: number) => out.push({ kind: 'reply', connId, xid: Xid.auth, zxid: 0, err, body: NO_BODY, opcode: OpCode.auth });
+    const reply = (err: number) =>
+      out.push({ kind: 'reply', connId, xid: Xid.auth, zxid: 0, err, body: NO_BODY, opcode: OpCode.auth });
     if (scheme === 'digest') {
       const id = digestId(auth.toString('utf8'));
       if (!conn.authIds.some((a) => a.scheme === 'digest' && a.id === id)) conn.authIds.push({ scheme: 'digest', id });
@@ -595,15 +643,24 @@ export class CoordinatorCore {
     const path = sequential ? req.path + sequenceSuffix(parent.cversion) : req.path;
     if (invalidPathReason(path) !== null) throw new KeeperError(ErrorCode.BADARGUMENTS);
     if (this.nodes.has(path)) throw new KeeperError(ErrorCode.NODEEXISTS);
-    if (parent.ephemeralOwner !== 0n && parent.ephemeralOwner !== CONTAINER_OWNER) throw new KeeperError(ErrorCode.NOCHILDRENFOREPHEMERALS);
+    if (parent.ephemeralOwner !== 0n && parent.ephemeralOwner !== CONTAINER_OWNER)
+      throw new KeeperError(ErrorCode.NOCHILDRENFOREPHEMERALS);
     const ephemeral = flags === CreateFlags.ephemeral || flags === CreateFlags.ephemeralSequential;
     const owner = ephemeral ? sessionId : flags === CreateFlags.container ? CONTAINER_OWNER : 0n;
-    return { type: 'create', path, data: req.data, acl, ephemeralOwner: owner, parentCversion: (parent.cversion + 1) | 0 };
+    return {
+      type: 'create',
+      path,
+      data: req.data,
+      acl,
+      ephemeralOwner: owner,
+      parentCversion: (parent.cversion + 1) | 0,
+    };
   }
 
   private prepareDelete(conn: ConnState, path: string, version: number): TxnOp {
     const lastSlash = path.lastIndexOf('/');
-    if (lastSlash === -1 || path.includes('\0') || SPECIAL_PATHS.has(path)) throw new KeeperError(ErrorCode.BADARGUMENTS);
+    if (lastSlash === -1 || path.includes('\0') || SPECIAL_PATHS.has(path))
+      throw new KeeperError(ErrorCode.BADARGUMENTS);
     const parent = this.nodes.get(parentOf(path));
     if (!parent) throw new KeeperError(ErrorCode.NONODE);
     this.checkAcl(parent, Perms.DELETE, conn);
@@ -641,7 +698,15 @@ export class CoordinatorCore {
    * with an undo log). On the first failure everything is undone and, as ZooKeeper reports it, the ops
    * before the failure answer OK, the failing one its error and the ones after RUNTIMEINCONSISTENCY.
    */
-  private multi(out: Output[], sessionId: bigint, conn: ConnState, connId: number, xid: number, ops: MultiOp[], nowMs: number): Output[] {
+  private multi(
+    out: Output[],
+    sessionId: bigint,
+    conn: ConnState,
+    connId: number,
+    xid: number,
+    ops: MultiOp[],
+    nowMs: number,
+  ): Output[] {
     const zxid = this.lastZxid + 1;
     const undo: Array<() => void> = [];
     const triggers: Trigger[] = [];
@@ -730,7 +795,14 @@ export class CoordinatorCore {
     this.lastZxid = txn.zxid;
   }
 
-  private applyOp(zxid: number, timeMs: number, sessionId: bigint, op: TxnOp, triggers: Trigger[] | null, undo: Array<() => void> | null): void {
+  private applyOp(
+    zxid: number,
+    timeMs: number,
+    sessionId: bigint,
+    op: TxnOp,
+    triggers: Trigger[] | null,
+    undo: Array<() => void> | null,
+  ): void {
     switch (op.type) {
       case 'createSession': {
         this.sessions.set(sessionId, {
@@ -747,7 +819,8 @@ export class CoordinatorCore {
       case 'closeSession': {
         const s = this.sessions.get(sessionId);
         if (!s) return;
-        for (const path of [...s.ephemerals]) this.applyOp(zxid, timeMs, sessionId, { type: 'delete', path }, triggers, null);
+        for (const path of [...s.ephemerals])
+          this.applyOp(zxid, timeMs, sessionId, { type: 'delete', path }, triggers, null);
         this.sessions.delete(sessionId);
         return;
       }
@@ -838,7 +911,8 @@ export class CoordinatorCore {
   // Watches: one-shot, per connection, at most one event per connection per trigger.
 
   private fire(out: Output[], triggers: Trigger[]): void {
-    for (const e of this.watches.fire(triggers)) out.push({ kind: 'event', connId: e.connId, type: e.type, path: e.path });
+    for (const e of this.watches.fire(triggers))
+      out.push({ kind: 'event', connId: e.connId, type: e.type, path: e.path });
   }
 
   /** Re-registers a reconnecting client's watches, firing at once for what changed after relativeZxid. */
@@ -856,7 +930,8 @@ export class CoordinatorCore {
     for (const path of w.childWatches) {
       const node = this.nodes.get(path);
       if (!node) out.push({ kind: 'event', connId, type: EventType.NodeDeleted, path });
-      else if (node.pzxid > relativeZxid) out.push({ kind: 'event', connId, type: EventType.NodeChildrenChanged, path });
+      else if (node.pzxid > relativeZxid)
+        out.push({ kind: 'event', connId, type: EventType.NodeChildrenChanged, path });
       else this.watches.add('child', path, connId, WatchMode.standard);
     }
     // Persistent watches are re-added as they are, without catch-up events (as ZooKeeper does).
@@ -920,7 +995,8 @@ export class CoordinatorCore {
     this.nodes.clear();
     this.sessions.clear();
     this.containers.clear();
-    for (const { path, node } of snap.nodes) this.nodes.set(path, { ...node, acl: this.internAcl(node.acl), children: new Set() });
+    for (const { path, node } of snap.nodes)
+      this.nodes.set(path, { ...node, acl: this.internAcl(node.acl), children: new Set() });
     for (const path of this.nodes.keys()) {
       if (path === '/') continue;
       const parent = this.nodes.get(parentOf(path));
@@ -928,7 +1004,12 @@ export class CoordinatorCore {
       parent.children.add(childName(path));
     }
     for (const s of snap.sessions) {
-      this.sessions.set(s.id, { ...s, expiresAtMs: this.deadline(nowMs, s.timeoutMs), connId: null, ephemerals: new Set() });
+      this.sessions.set(s.id, {
+        ...s,
+        expiresAtMs: this.deadline(nowMs, s.timeoutMs),
+        connId: null,
+        ephemerals: new Set(),
+      });
     }
     for (const [path, node] of this.nodes) {
       if (node.ephemeralOwner === CONTAINER_OWNER) this.containers.add(path);

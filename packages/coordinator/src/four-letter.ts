@@ -36,7 +36,23 @@ function connectionLines(s: FourLetterState): string {
     .join('');
 }
 
-const WORDS: ReadonlySet<string> = new Set(['ruok', 'srvr', 'stat', 'mntr', 'conf', 'isro', 'envi', 'cons', 'wchs', 'dump', 'crst', 'srst', 'dirs', 'wchc', 'wchp']);
+const WORDS: ReadonlySet<string> = new Set([
+  'ruok',
+  'srvr',
+  'stat',
+  'mntr',
+  'conf',
+  'isro',
+  'envi',
+  'cons',
+  'wchs',
+  'dump',
+  'crst',
+  'srst',
+  'dirs',
+  'wchc',
+  'wchp',
+]);
 
 export function isFourLetterWord(word: string): boolean {
   return WORDS.has(word);
@@ -103,7 +119,8 @@ export function fourLetterWordReply(word: string, s: FourLetterState): string {
         .join('\n')}\n`;
     case 'wchp': {
       const byPath = new Map<string, bigint[]>();
-      for (const c of s.core.watchesByConnection()) for (const p of c.paths) byPath.set(p, [...(byPath.get(p) ?? []), c.sessionId]);
+      for (const c of s.core.watchesByConnection())
+        for (const p of c.paths) byPath.set(p, [...(byPath.get(p) ?? []), c.sessionId]);
       return `${[...byPath].map(([p, ids]) => `${p}\n${ids.map((id) => `\t${hexId(id)}\n`).join('')}`).join('')}\n`;
     }
     case 'dump': {

@@ -54,7 +54,8 @@ export class Reader {
     return this.offset;
   }
   private need(n: number): void {
-    if (this.end - this.offset < n) throw new JuteError(`truncated record: need ${n} bytes, have ${this.end - this.offset}`);
+    if (this.end - this.offset < n)
+      throw new JuteError(`truncated record: need ${n} bytes, have ${this.end - this.offset}`);
   }
   int(): number {
     this.need(4);
@@ -330,7 +331,14 @@ export type RequestBody =
       watch: boolean;
     }
   | { type: typeof OpCode.setData; path: string; data: Buffer | null; version: number }
-  | { type: typeof OpCode.getACL | typeof OpCode.sync | typeof OpCode.getAllChildrenNumber | typeof OpCode.getEphemerals; path: string }
+  | {
+      type:
+        | typeof OpCode.getACL
+        | typeof OpCode.sync
+        | typeof OpCode.getAllChildrenNumber
+        | typeof OpCode.getEphemerals;
+      path: string;
+    }
   | { type: typeof OpCode.setACL; path: string; acl: Acl[]; version: number }
   | { type: typeof OpCode.check; path: string; version: number }
   | { type: typeof OpCode.multi; ops: MultiOp[] }
@@ -418,7 +426,8 @@ function readMultiRead(r: Reader): MultiReadOp[] {
     const done = r.bool();
     r.int();
     if (done) return ops;
-    if (type !== OpCode.getData && type !== OpCode.getChildren) throw new JuteError(`unsupported multiRead op type ${type}`);
+    if (type !== OpCode.getData && type !== OpCode.getChildren)
+      throw new JuteError(`unsupported multiRead op type ${type}`);
     ops.push({ type, path: r.string(), watch: r.bool() });
     if (ops.length > 100_000) throw new JuteError('too many multiRead ops');
   }
@@ -573,7 +582,8 @@ export function encodeRequest(w: Writer, req: Request): void {
     case OpCode.multi:
       for (const op of b.ops) {
         w.int(op.type).bool(false).int(-1);
-        if (op.type === OpCode.create || op.type === OpCode.create2) w.string(op.path).buffer(op.data).acls(op.acl).int(op.flags);
+        if (op.type === OpCode.create || op.type === OpCode.create2)
+          w.string(op.path).buffer(op.data).acls(op.acl).int(op.flags);
         else if (op.type === OpCode.setData) w.string(op.path).buffer(op.data).int(op.version);
         else if (op.type === OpCode.delete || op.type === OpCode.check) w.string(op.path).int(op.version);
       }
@@ -677,7 +687,9 @@ function writeBody(w: Writer, body: ResponseBody): void {
       return;
     case 'multi':
       for (const res of body.results) {
-        w.int(res.type).bool(false).int(res.type === OpCode.error ? res.err : 0);
+        w.int(res.type)
+          .bool(false)
+          .int(res.type === OpCode.error ? res.err : 0);
         switch (res.type) {
           case OpCode.create:
             w.string(res.path);
@@ -703,7 +715,9 @@ function writeBody(w: Writer, body: ResponseBody): void {
       return;
     case 'multiRead':
       for (const res of body.results) {
-        w.int(res.type).bool(false).int(res.type === OpCode.error ? res.err : 0);
+        w.int(res.type)
+          .bool(false)
+          .int(res.type === OpCode.error ? res.err : 0);
         if (res.type === OpCode.getChildren) w.strings(res.children);
         else if (res.type === OpCode.getData) w.buffer(res.data).stat(res.stat);
         else w.int(res.err);
@@ -733,7 +747,18 @@ export function decodeReplyHeader(r: Reader): ReplyHeader {
 // ---------------------------------------------------------------------------------------------
 // Framing
 
-export const FOUR_LETTER_WORDS: ReadonlySet<string> = new Set(['ruok', 'srvr', 'stat', 'mntr', 'conf', 'envi', 'cons', 'wchs', 'dump', 'isro']);
+export const FOUR_LETTER_WORDS: ReadonlySet<string> = new Set([
+  'ruok',
+  'srvr',
+  'stat',
+  'mntr',
+  'conf',
+  'envi',
+  'cons',
+  'wchs',
+  'dump',
+  'isro',
+]);
 
 /**
  * Splits a byte stream into length-prefixed frames. `push` returns the complete frames; a length

@@ -79,12 +79,17 @@ export const Perms = { READ: 1, WRITE: 2, CREATE: 4, DELETE: 8, ADMIN: 16, ALL: 
 
 /** Opcodes ZooKeeper 3.8 knows that this server answers with UNIMPLEMENTED (keeping the session). */
 export const UNSUPPORTED_ZOOKEEPER_OPCODES: ReadonlySet<number> = new Set([
-  16 /* reconfig */, 20 /* deleteContainer */,
-  21 /* createTTL */, 102 /* sasl */,
+  16 /* reconfig */, 20 /* deleteContainer */, 21 /* createTTL */, 102 /* sasl */,
 ]);
 
 /** CreateMode flags accepted by create/create2 (TTL nodes are not supported, as in a default ZooKeeper). */
-export const CreateFlags = { persistent: 0, ephemeral: 1, persistentSequential: 2, ephemeralSequential: 3, container: 4 } as const;
+export const CreateFlags = {
+  persistent: 0,
+  ephemeral: 1,
+  persistentSequential: 2,
+  ephemeralSequential: 3,
+  container: 4,
+} as const;
 
 /** The ephemeralOwner ZooKeeper stores for container nodes (reported as 0 to clients). */
 export const CONTAINER_OWNER = -0x8000000000000000n;

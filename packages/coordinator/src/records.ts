@@ -35,7 +35,12 @@ function writeOp(w: Writer, op: TxnOp): void {
       w.int(OpTag.closeSession);
       return;
     case 'create':
-      w.int(OpTag.create).string(op.path).buffer(op.data).acls(op.acl).bigLong(op.ephemeralOwner).int(op.parentCversion);
+      w.int(OpTag.create)
+        .string(op.path)
+        .buffer(op.data)
+        .acls(op.acl)
+        .bigLong(op.ephemeralOwner)
+        .int(op.parentCversion);
       return;
     case 'delete':
       w.int(OpTag.delete).string(op.path);
@@ -67,7 +72,14 @@ function readOp(r: Reader, depth = 0): TxnOp {
     case OpTag.closeSession:
       return { type: 'closeSession' };
     case OpTag.create:
-      return { type: 'create', path: r.string(), data: r.bufferOrNull(), acl: r.acls(), ephemeralOwner: r.bigLong(), parentCversion: r.int() };
+      return {
+        type: 'create',
+        path: r.string(),
+        data: r.bufferOrNull(),
+        acl: r.acls(),
+        ephemeralOwner: r.bigLong(),
+        parentCversion: r.int(),
+      };
     case OpTag.delete:
       return { type: 'delete', path: r.string() };
     case OpTag.setData:

@@ -177,7 +177,10 @@ class CoordinatorServer {
     const port = typeof address === 'object' && address ? address.port : (this.options.port ?? 2181);
     const tickEveryMs = Math.max(20, Math.min(500, Math.floor(this.tickTimeMs / 4)));
     this.timer = setInterval(() => this.tick(), tickEveryMs);
-    this.logger.info({ host, port, dataDir, zxid: this.core.zxid, sessions: this.core.sessionCount }, 'coordinator listening');
+    this.logger.info(
+      { host, port, dataDir, zxid: this.core.zxid, sessions: this.core.sessionCount },
+      'coordinator listening',
+    );
     return {
       host,
       port,
@@ -304,7 +307,10 @@ class CoordinatorServer {
         req = decodeConnectRequest(frame);
       } catch (err) {
         if (!(err instanceof JuteError)) throw err;
-        this.logger.warn({ conn: conn.id, remote: conn.remote, err: err.message }, 'closing connection: bad connect request');
+        this.logger.warn(
+          { conn: conn.id, remote: conn.remote, err: err.message },
+          'closing connection: bad connect request',
+        );
         this.closeNow(conn);
         return;
       }
@@ -319,19 +325,43 @@ class CoordinatorServer {
       if (err instanceof UnknownOpcodeError && UNSUPPORTED_ZOOKEEPER_OPCODES.has(err.opcode)) {
         this.logger.debug({ conn: conn.id, opcode: err.opcode }, 'unsupported opcode');
         this.dispatch([
-          { kind: 'reply', connId: conn.id, xid: err.xid, zxid: this.core.zxid, err: ErrorCode.UNIMPLEMENTED, body: NO_BODY, opcode: err.opcode },
+          {
+            kind: 'reply',
+            connId: conn.id,
+            xid: err.xid,
+            zxid: this.core.zxid,
+            err: ErrorCode.UNIMPLEMENTED,
+            body: NO_BODY,
+            opcode: err.opcode,
+          },
         ]);
       } else if (err instanceof UnknownOpcodeError) {
         this.logger.warn({ conn: conn.id, opcode: err.opcode }, 'unknown opcode; closing connection');
         this.dispatch([
           // ZooKeeper's UnimplementedRequestProcessor answers with zxid -1, then closes.
-          { kind: 'reply', connId: conn.id, xid: err.xid, zxid: -1, err: ErrorCode.UNIMPLEMENTED, body: NO_BODY, opcode: err.opcode },
+          {
+            kind: 'reply',
+            connId: conn.id,
+            xid: err.xid,
+            zxid: -1,
+            err: ErrorCode.UNIMPLEMENTED,
+            body: NO_BODY,
+            opcode: err.opcode,
+          },
           { kind: 'close', connId: conn.id, reason: 'unknown opcode' },
         ]);
       } else if (err instanceof BodyError) {
         this.logger.warn({ conn: conn.id, err: err.message }, 'malformed request body');
         this.dispatch([
-          { kind: 'reply', connId: conn.id, xid: err.xid, zxid: this.core.zxid, err: ErrorCode.MARSHALLINGERROR, body: NO_BODY, opcode: err.opcode },
+          {
+            kind: 'reply',
+            connId: conn.id,
+            xid: err.xid,
+            zxid: this.core.zxid,
+            err: ErrorCode.MARSHALLINGERROR,
+            body: NO_BODY,
+            opcode: err.opcode,
+          },
         ]);
       } else if (err instanceof JuteError) {
         this.logger.warn({ conn: conn.id, err: err.message }, 'closing connection: unreadable request header');
@@ -460,14 +490,21 @@ class CoordinatorServer {
     const address = this.tcp?.address();
     let dataDirBytes = 0;
     try {
-      for (const name of readdirSync(this.options.dataDir)) dataDirBytes += statSync(join(this.options.dataDir, name)).size;
+      for (const name of readdirSync(this.options.dataDir))
+        dataDirBytes += statSync(join(this.options.dataDir, name)).size;
     } catch {
       // best effort
     }
     return {
       core: this.core,
       stats: this.stats,
-      connections: [...this.conns.values()].map((c) => ({ remote: c.remote, id: c.id, received: c.received, sent: c.sent, sessionId: this.core.sessionOf(c.id) })),
+      connections: [...this.conns.values()].map((c) => ({
+        remote: c.remote,
+        id: c.id,
+        received: c.received,
+        sent: c.sent,
+        sessionId: this.core.sessionOf(c.id),
+      })),
       uptimeMs: Date.now() - this.startedAtMs,
       options: {
         port: typeof address === 'object' && address ? address.port : 0,

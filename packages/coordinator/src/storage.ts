@@ -11,7 +11,18 @@
  * are deleted. Recovery loads the newest valid snapshot and replays the logs after it, truncating a
  * torn tail of the last log.
  */
-import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writevSync } from 'node:fs';
+import {
+  closeSync,
+  fsyncSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  writevSync,
+} from 'node:fs';
 import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -114,15 +125,21 @@ export function recover(dataDir: string, logger: Logger): Recovered {
     const scan = scanLog(buf);
     for (const txn of scan.txns) {
       if (txn.zxid <= lastZxid) continue;
-      if (txn.zxid !== lastZxid + 1) throw new Error(`transaction log gap: zxid ${txn.zxid} follows ${lastZxid} in ${logs[i]!.name}`);
+      if (txn.zxid !== lastZxid + 1)
+        throw new Error(`transaction log gap: zxid ${txn.zxid} follows ${lastZxid} in ${logs[i]!.name}`);
       txns.push(txn);
       lastZxid = txn.zxid;
     }
     if (scan.tornReason !== null) {
       if (i !== logs.length - 1) {
-        throw new Error(`corrupt transaction log ${logs[i]!.name} at byte ${scan.validBytes} (${scan.tornReason}) with later logs present`);
+        throw new Error(
+          `corrupt transaction log ${logs[i]!.name} at byte ${scan.validBytes} (${scan.tornReason}) with later logs present`,
+        );
       }
-      logger.warn({ file: logs[i]!.name, validBytes: scan.validBytes, size: buf.length, reason: scan.tornReason }, 'truncating torn log tail');
+      logger.warn(
+        { file: logs[i]!.name, validBytes: scan.validBytes, size: buf.length, reason: scan.tornReason },
+        'truncating torn log tail',
+      );
       const fd = openSync(file, 'r+');
       try {
         ftruncateSync(fd, scan.validBytes);

@@ -15,14 +15,21 @@ export const WatchMode = { standard: 0, persistent: 1, recursive: 2 } as const;
 export type WatchModeValue = (typeof WatchMode)[keyof typeof WatchMode];
 
 /** removeWatches/checkWatches WatcherType: Children 1, Data 2, Any 3. */
-export const TABLES_BY_WATCHER_TYPE: Readonly<Record<number, readonly WatchTable[]>> = { 1: ['child'], 2: ['data'], 3: ['data', 'child'] };
+export const TABLES_BY_WATCHER_TYPE: Readonly<Record<number, readonly WatchTable[]>> = {
+  1: ['child'],
+  2: ['data'],
+  3: ['data', 'child'],
+};
 
 /** A change that may fire watches; `dedupWith` names an earlier trigger whose recipients are skipped. */
 export type Trigger = { table: WatchTable; path: string; type: number; dedupWith?: number };
 export type WatchEvent = { connId: number; type: number; path: string };
 
 export class WatchRegistry {
-  private readonly tables: Record<WatchTable, Map<string, Map<number, WatchModeValue>>> = { data: new Map(), child: new Map() };
+  private readonly tables: Record<WatchTable, Map<string, Map<number, WatchModeValue>>> = {
+    data: new Map(),
+    child: new Map(),
+  };
   private readonly byConn = new Map<number, Record<WatchTable, Set<string>>>();
   /** Recursive watches registered; ancestors are only searched when there are any. */
   private recursive = 0;
@@ -74,7 +81,8 @@ export class WatchRegistry {
   dropConnection(connId: number): void {
     const own = this.byConn.get(connId);
     if (!own) return;
-    for (const table of ['data', 'child'] as const) for (const path of [...own[table]]) this.remove(table, path, connId);
+    for (const table of ['data', 'child'] as const)
+      for (const path of [...own[table]]) this.remove(table, path, connId);
     this.byConn.delete(connId);
   }
 
@@ -101,7 +109,8 @@ export class WatchRegistry {
       if (this.recursive > 0 && t.type !== EventType.NodeChildrenChanged && t.path !== '/') {
         for (let p = parentOf(t.path); ; p = parentOf(p)) {
           const ancestors = table.get(p);
-          if (ancestors) for (const [connId, mode] of ancestors) if (mode === WatchMode.recursive) recipients.add(connId);
+          if (ancestors)
+            for (const [connId, mode] of ancestors) if (mode === WatchMode.recursive) recipients.add(connId);
           if (p === '/') break;
         }
       }

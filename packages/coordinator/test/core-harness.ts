@@ -32,7 +32,10 @@ export class Harness {
     return outs;
   }
 
-  connect(connId: number, opts: { timeoutMs?: number; sessionId?: bigint; passwd?: Buffer; lastZxidSeen?: number } = {}): Output[] {
+  connect(
+    connId: number,
+    opts: { timeoutMs?: number; sessionId?: bigint; passwd?: Buffer; lastZxidSeen?: number } = {},
+  ): Output[] {
     return this.record(
       this.core.connect(
         connId,
@@ -98,6 +101,13 @@ export function events(outputs: Output[]): string[] {
 }
 
 export function stat(body: ResponseBody) {
-  if (body.kind === 'stat' || body.kind === 'data' || body.kind === 'children2' || body.kind === 'pathStat' || body.kind === 'acl') return body.stat;
+  if (
+    body.kind === 'stat' ||
+    body.kind === 'data' ||
+    body.kind === 'children2' ||
+    body.kind === 'pathStat' ||
+    body.kind === 'acl'
+  )
+    return body.stat;
   throw new Error(`no stat in ${body.kind}`);
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CoordinatorCore, sequenceSuffix } from '../src/core.js';
+import { type CoordinatorCore, sequenceSuffix } from '../src/core.js';
 import { decodeSnapshot, encodeSnapshot } from '../src/records.js';
 import { ErrorCode, EventType, OpCode, Perms } from '../src/protocol.js';
 import { events, Harness, OPEN, stat } from './core-harness.js';
@@ -26,8 +26,17 @@ describe('data tree', () => {
     expect(c.zxid).toBe(2);
     expect(c.body).toEqual({ kind: 'path', path: '/a' });
     expect(stat(h.exists(1, '/a').body)).toEqual({
-      czxid: 2, mzxid: 2, pzxid: 2, ctime: 5000, mtime: 5000, version: 0, cversion: 0, aversion: 0,
-      ephemeralOwner: 0n, dataLength: 3, numChildren: 0,
+      czxid: 2,
+      mzxid: 2,
+      pzxid: 2,
+      ctime: 5000,
+      mtime: 5000,
+      version: 0,
+      cversion: 0,
+      aversion: 0,
+      ephemeralOwner: 0n,
+      dataLength: 3,
+      numChildren: 0,
     });
     h.nowMs = 6000;
     h.create(1, '/a/e', null, 1);
@@ -73,7 +82,9 @@ describe('data tree', () => {
     expect(h.create(1, 'relative').err).toBe(ErrorCode.BADARGUMENTS);
     expect(h.create(1, '/p/x', null, 7).err).toBe(ErrorCode.BADARGUMENTS);
     expect(h.create(1, '/p/x', null, 0, []).err).toBe(ErrorCode.INVALIDACL);
-    expect(h.create(1, '/p/x', null, 0, [{ perms: 31, id: { scheme: 'auth', id: '' } }]).err).toBe(ErrorCode.INVALIDACL);
+    expect(h.create(1, '/p/x', null, 0, [{ perms: 31, id: { scheme: 'auth', id: '' } }]).err).toBe(
+      ErrorCode.INVALIDACL,
+    );
     expect(h.remove(1, '/p').err).toBe(ErrorCode.NOTEMPTY);
     expect(h.remove(1, '/p/c', 3).err).toBe(ErrorCode.BADVERSION);
     expect(h.remove(1, '/p/none').err).toBe(ErrorCode.NONODE);
@@ -193,7 +204,10 @@ describe('watches', () => {
     const kinds = set.outputs.map((o) => o.kind);
     expect(kinds.indexOf('event')).toBeLessThan(kinds.indexOf('reply'));
     expect(events(h.setData(1, '/w', 'c').outputs)).toEqual([]);
-    expect(events(h.create(1, '/x').outputs)).toEqual([`2:${EventType.NodeCreated}:/x`, `2:${EventType.NodeChildrenChanged}:/`]);
+    expect(events(h.create(1, '/x').outputs)).toEqual([
+      `2:${EventType.NodeCreated}:/x`,
+      `2:${EventType.NodeChildrenChanged}:/`,
+    ]);
     expect(h.core.watchCount).toBe(0);
   });
 
@@ -302,7 +316,6 @@ describe('persistent watches', () => {
     expect(events(h.create(1, '/q/a/b').outputs)).toEqual([]);
     expect(events(h.remove(1, '/q/a/b').outputs)).toEqual([`2:${EventType.NodeDeleted}:/q/a/b`]);
   });
-
 });
 
 describe('multiRead and ip ACLs', () => {
@@ -322,17 +335,35 @@ describe('multiRead and ip ACLs', () => {
     expect(r.err).toBe(0);
     expect(r.body).toMatchObject({
       kind: 'multiRead',
-      results: [{ type: OpCode.getChildren, children: ['k'] }, { type: OpCode.getData, data: Buffer.from('data') }, { type: OpCode.error, err: ErrorCode.NONODE }],
+      results: [
+        { type: OpCode.getChildren, children: ['k'] },
+        { type: OpCode.getData, data: Buffer.from('data') },
+        { type: OpCode.error, err: ErrorCode.NONODE },
+      ],
     });
     expect(h.core.watchCount).toBe(1);
   });
 
   it('matches ip ACLs against the client address and mask', () => {
     const h = new Harness();
-    h.core.connect(7, { protocolVersion: 0, lastZxidSeen: 0, timeOutMs: 10_000, sessionId: 0n, passwd: Buffer.alloc(16), readOnly: null }, h.nowMs, '::ffff:10.1.2.3');
+    h.core.connect(
+      7,
+      {
+        protocolVersion: 0,
+        lastZxidSeen: 0,
+        timeOutMs: 10_000,
+        sessionId: 0n,
+        passwd: Buffer.alloc(16),
+        readOnly: null,
+      },
+      h.nowMs,
+      '::ffff:10.1.2.3',
+    );
     expect(h.create(7, '/ten', 'x', 0, [{ perms: 31, id: { scheme: 'ip', id: '10.0.0.0/8' } }]).err).toBe(0);
     expect(h.create(7, '/other', 'x', 0, [{ perms: 31, id: { scheme: 'ip', id: '192.168.0.1' } }]).err).toBe(0);
-    expect(h.create(7, '/bad', 'x', 0, [{ perms: 31, id: { scheme: 'ip', id: 'not-an-ip' } }]).err).toBe(ErrorCode.INVALIDACL);
+    expect(h.create(7, '/bad', 'x', 0, [{ perms: 31, id: { scheme: 'ip', id: 'not-an-ip' } }]).err).toBe(
+      ErrorCode.INVALIDACL,
+    );
     expect(h.getData(7, '/ten').err).toBe(0);
     expect(h.getData(7, '/other').err).toBe(ErrorCode.NOAUTH);
   });
@@ -378,7 +409,10 @@ describe('sessions', () => {
     expect(wrong[0]).toMatchObject({ kind: 'connected', rsp: { timeOutMs: 0, sessionId: 0n } });
     expect(wrong[1]).toMatchObject({ kind: 'close', connId: 2 });
     const moved = h.connect(3, { sessionId, passwd, lastZxidSeen: h.core.zxid });
-    expect(moved).toMatchObject([{ kind: 'close', connId: 1 }, { kind: 'connected', connId: 3, rsp: { sessionId } }]);
+    expect(moved).toMatchObject([
+      { kind: 'close', connId: 1 },
+      { kind: 'connected', connId: 3, rsp: { sessionId } },
+    ]);
     expect(h.exists(3, '/e').err).toBe(0);
     expect(h.connect(4, { lastZxidSeen: h.core.zxid + 1 })).toMatchObject([{ kind: 'close', connId: 4 }]);
     const closed = h.send(3, { type: OpCode.closeSession });
@@ -441,7 +475,10 @@ describe('snapshots', () => {
     const restored = new Harness();
     restored.core.restore(decodeSnapshot(bytes), 0);
     restored.session(1);
-    expect(restored.getData(1, '/s').body).toMatchObject({ data: Buffer.from('one'), stat: { numChildren: 1, cversion: 1 } });
+    expect(restored.getData(1, '/s').body).toMatchObject({
+      data: Buffer.from('one'),
+      stat: { numChildren: 1, cversion: 1 },
+    });
     expect(encodeSnapshot(restored.core.snapshot()).subarray(0, 20)).toBeDefined();
   });
 });

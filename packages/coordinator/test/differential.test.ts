@@ -20,7 +20,8 @@ import { RawClient } from './wire.js';
 const ZK_HOME = process.env.SAMSA_ZK_HOME ?? '/usr/share/zookeeper';
 const zookeeperInstalled = existsSync(join(ZK_HOME, 'bin/zkServer.sh'));
 const enabled = zookeeperInstalled && process.env.SAMSA_ZK_DIFFERENTIAL !== '0';
-if (!zookeeperInstalled) console.warn(`coordinator differential test skipped: no Apache ZooKeeper at ${ZK_HOME} (apt-get install zookeeper)`);
+if (!zookeeperInstalled)
+  console.warn(`coordinator differential test skipped: no Apache ZooKeeper at ${ZK_HOME} (apt-get install zookeeper)`);
 const OPEN: Acl[] = [{ perms: 31, id: { scheme: 'world', id: 'anyone' } }];
 const READ_ONLY: Acl[] = [{ perms: 1, id: { scheme: 'world', id: 'anyone' } }];
 
@@ -65,7 +66,17 @@ async function workload(port: number, seed: number, base: string): Promise<strin
   const stat = (r: Reader) => {
     const s = r.stat();
     const owner = s.ephemeralOwner === 0n ? 0 : (label.get(s.ephemeralOwner) ?? 'X');
-    return [rel(s.czxid), rel(s.mzxid), rel(s.pzxid), s.version, s.cversion, s.aversion, owner, s.dataLength, s.numChildren];
+    return [
+      rel(s.czxid),
+      rel(s.mzxid),
+      rel(s.pzxid),
+      s.version,
+      s.cversion,
+      s.aversion,
+      owner,
+      s.dataLength,
+      s.numChildren,
+    ];
   };
   const strip = (p: string) => p.split(base).join('');
   const first = await a.c.call(1, { type: OpCode.create, path: base, data: null, acl: OPEN, flags: 0 });
@@ -81,22 +92,33 @@ async function workload(port: number, seed: number, base: string): Promise<strin
     const who = rand() < 0.5 ? a : b;
     const r = rand();
     let body: RequestBody;
-    if (r < 0.25) body = { type: pick([OpCode.create, OpCode.create2]), path: path() + (rand() < 0.2 ? '/' : ''), data: rand() < 0.3 ? null : Buffer.from(`d${step}`), acl: rand() < 0.1 ? READ_ONLY : OPEN, flags: pick([0, 0, 1, 2, 3, 4]) };
+    if (r < 0.25)
+      body = {
+        type: pick([OpCode.create, OpCode.create2]),
+        path: path() + (rand() < 0.2 ? '/' : ''),
+        data: rand() < 0.3 ? null : Buffer.from(`d${step}`),
+        acl: rand() < 0.1 ? READ_ONLY : OPEN,
+        flags: pick([0, 0, 1, 2, 3, 4]),
+      };
     else if (r < 0.38) body = { type: OpCode.delete, path: path(), version: pick([-1, -1, 0, 1]) };
-    else if (r < 0.5) body = { type: OpCode.setData, path: path(), data: Buffer.from(`s${step}`), version: pick([-1, -1, 0, 1, 2]) };
+    else if (r < 0.5)
+      body = { type: OpCode.setData, path: path(), data: Buffer.from(`s${step}`), version: pick([-1, -1, 0, 1, 2]) };
     else if (r < 0.58) body = { type: OpCode.getData, path: path(), watch: rand() < 0.5 };
     else if (r < 0.64) body = { type: OpCode.exists, path: path(), watch: rand() < 0.5 };
-    else if (r < 0.72) body = { type: pick([OpCode.getChildren, OpCode.getChildren2]), path: path(), watch: rand() < 0.5 };
+    else if (r < 0.72)
+      body = { type: pick([OpCode.getChildren, OpCode.getChildren2]), path: path(), watch: rand() < 0.5 };
     else if (r < 0.82) {
       const ops = Array.from({ length: 1 + Math.floor(rand() * 3) }, () => {
         const t = rand();
         if (t < 0.4) return { type: OpCode.create, path: path(), data: null, acl: OPEN, flags: pick([0, 2]) } as const;
         if (t < 0.6) return { type: OpCode.delete, path: path(), version: -1 } as const;
-        if (t < 0.8) return { type: OpCode.setData, path: path(), data: Buffer.from('m'), version: pick([-1, 0]) } as const;
+        if (t < 0.8)
+          return { type: OpCode.setData, path: path(), data: Buffer.from('m'), version: pick([-1, 0]) } as const;
         return { type: OpCode.check, path: path(), version: pick([-1, 0]) } as const;
       });
       body = { type: OpCode.multi, ops };
-    } else if (r < 0.88) body = { type: OpCode.setACL, path: path(), acl: rand() < 0.5 ? OPEN : READ_ONLY, version: pick([-1, 0, 1]) };
+    } else if (r < 0.88)
+      body = { type: OpCode.setACL, path: path(), acl: rand() < 0.5 ? OPEN : READ_ONLY, version: pick([-1, 0, 1]) };
     else if (r < 0.92) body = { type: OpCode.getACL, path: path() };
     else if (r < 0.95) body = { type: OpCode.addWatch, path: path(), mode: pick([0, 1]) };
     else if (r < 0.97) body = { type: OpCode.removeWatches, path: path(), watcherType: pick([1, 2, 3]) };
@@ -175,8 +197,14 @@ describe.skipIf(!enabled)('differential testing against a real ZooKeeper 3.8', (
   beforeAll(async () => {
     zkPort = await freePort();
     const cfg = join(dir, 'zoo.cfg');
-    writeFileSync(cfg, `tickTime=2000\ndataDir=${join(dir, 'zk')}\nclientPort=${zkPort}\nadmin.enableServer=false\n4lw.commands.whitelist=*\n`);
-    zk = spawn(join(ZK_HOME, 'bin/zkServer.sh'), ['start-foreground', cfg], { env: { ...process.env, ZOO_LOG_DIR: dir }, stdio: 'ignore' });
+    writeFileSync(
+      cfg,
+      `tickTime=2000\ndataDir=${join(dir, 'zk')}\nclientPort=${zkPort}\nadmin.enableServer=false\n4lw.commands.whitelist=*\n`,
+    );
+    zk = spawn(join(ZK_HOME, 'bin/zkServer.sh'), ['start-foreground', cfg], {
+      env: { ...process.env, ZOO_LOG_DIR: dir },
+      stdio: 'ignore',
+    });
     for (let i = 0; ; i++) {
       try {
         const c = await RawClient.open(zkPort);

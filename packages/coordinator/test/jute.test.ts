@@ -65,7 +65,14 @@ describe('requests as node-zookeeper-client encodes them', () => {
       readOnly: null,
     });
     const w = new Writer();
-    encodeConnectRequest(w, { protocolVersion: 0, lastZxidSeen: 0, timeOutMs: 1, sessionId: 0n, passwd: Buffer.alloc(16), readOnly: false });
+    encodeConnectRequest(w, {
+      protocolVersion: 0,
+      lastZxidSeen: 0,
+      timeOutMs: 1,
+      sessionId: 0n,
+      passwd: Buffer.alloc(16),
+      readOnly: false,
+    });
     expect(decodeConnectRequest(w.take().subarray(4)).readOnly).toBe(false);
   });
 
@@ -74,24 +81,55 @@ describe('requests as node-zookeeper-client encodes them', () => {
     const create = new clientJute.protocol.CreateRequest('/a/b', Buffer.from('data'), acl, 3);
     expect(decodeRequest(clientFrame(OpCode.create, 5, create))).toEqual({
       xid: 5,
-      body: { type: OpCode.create, path: '/a/b', data: Buffer.from('data'), acl: [{ perms: 31, id: { scheme: 'world', id: 'anyone' } }], flags: 3 },
+      body: {
+        type: OpCode.create,
+        path: '/a/b',
+        data: Buffer.from('data'),
+        acl: [{ perms: 31, id: { scheme: 'world', id: 'anyone' } }],
+        flags: 3,
+      },
     });
     const nullData = new clientJute.protocol.CreateRequest('/n', undefined, acl, 0);
     expect(decodeRequest(clientFrame(OpCode.create, 6, nullData)).body).toMatchObject({ data: null });
     const set = new clientJute.protocol.SetDataRequest('/a', Buffer.from('x'), 4);
-    expect(decodeRequest(clientFrame(OpCode.setData, 7, set)).body).toEqual({ type: OpCode.setData, path: '/a', data: Buffer.from('x'), version: 4 });
+    expect(decodeRequest(clientFrame(OpCode.setData, 7, set)).body).toEqual({
+      type: OpCode.setData,
+      path: '/a',
+      data: Buffer.from('x'),
+      version: 4,
+    });
     const get = new clientJute.protocol.GetDataRequest('/a', true);
-    expect(decodeRequest(clientFrame(OpCode.getData, 8, get)).body).toEqual({ type: OpCode.getData, path: '/a', watch: true });
+    expect(decodeRequest(clientFrame(OpCode.getData, 8, get)).body).toEqual({
+      type: OpCode.getData,
+      path: '/a',
+      watch: true,
+    });
     const kids = new clientJute.protocol.GetChildren2Request('/', false);
-    expect(decodeRequest(clientFrame(OpCode.getChildren2, 9, kids)).body).toEqual({ type: OpCode.getChildren2, path: '/', watch: false });
+    expect(decodeRequest(clientFrame(OpCode.getChildren2, 9, kids)).body).toEqual({
+      type: OpCode.getChildren2,
+      path: '/',
+      watch: false,
+    });
     const del = new clientJute.protocol.DeleteRequest('/a', -1);
-    expect(decodeRequest(clientFrame(OpCode.delete, 10, del)).body).toEqual({ type: OpCode.delete, path: '/a', version: -1 });
+    expect(decodeRequest(clientFrame(OpCode.delete, 10, del)).body).toEqual({
+      type: OpCode.delete,
+      path: '/a',
+      version: -1,
+    });
     const sw = new clientJute.protocol.SetWatches(long(77), ['/d'], ['/e1', '/e2'], []);
     expect(decodeRequest(clientFrame(OpCode.setWatches, -8, sw))).toEqual({
       xid: -8,
-      body: { type: OpCode.setWatches, relativeZxid: 77, dataWatches: ['/d'], existWatches: ['/e1', '/e2'], childWatches: [] },
+      body: {
+        type: OpCode.setWatches,
+        relativeZxid: 77,
+        dataWatches: ['/d'],
+        existWatches: ['/e1', '/e2'],
+        childWatches: [],
+      },
     });
-    const ping: Buffer = new clientJute.Request(new clientJute.protocol.RequestHeader(-2, OpCode.ping), null).toBuffer().subarray(4);
+    const ping: Buffer = new clientJute.Request(new clientJute.protocol.RequestHeader(-2, OpCode.ping), null)
+      .toBuffer()
+      .subarray(4);
     expect(decodeRequest(ping)).toEqual({ xid: -2, body: { type: OpCode.ping } });
   });
 
@@ -117,7 +155,10 @@ describe('requests as node-zookeeper-client encodes them', () => {
   it('round-trips every request body through encodeRequest/decodeRequest', () => {
     const requests: Request[] = [
       { xid: 1, body: { type: OpCode.getACL, path: '/x' } },
-      { xid: 2, body: { type: OpCode.setACL, path: '/x', acl: [{ perms: 1, id: { scheme: 'digest', id: 'u:h' } }], version: 2 } },
+      {
+        xid: 2,
+        body: { type: OpCode.setACL, path: '/x', acl: [{ perms: 1, id: { scheme: 'digest', id: 'u:h' } }], version: 2 },
+      },
       { xid: 3, body: { type: OpCode.sync, path: '/' } },
       { xid: 4, body: { type: OpCode.check, path: '/x', version: 3 } },
       { xid: -4, body: { type: OpCode.auth, authType: 0, scheme: 'digest', auth: Buffer.from('u:p') } },
@@ -172,7 +213,13 @@ describe('replies as node-zookeeper-client decodes them', () => {
     expect(body.stat.czxid.readBigInt64BE(0)).toBe(BigInt(STAT.czxid));
     expect(body.stat.ctime.readBigInt64BE(0)).toBe(BigInt(STAT.ctime));
     expect(body.stat.ephemeralOwner.readBigInt64BE(0)).toBe(STAT.ephemeralOwner);
-    expect([body.stat.version, body.stat.cversion, body.stat.aversion, body.stat.dataLength, body.stat.numChildren]).toEqual([3, -1, 2, 5, 1]);
+    expect([
+      body.stat.version,
+      body.stat.cversion,
+      body.stat.aversion,
+      body.stat.dataLength,
+      body.stat.numChildren,
+    ]).toEqual([3, -1, 2, 5, 1]);
 
     encodeReply(w, 4, 1, 0, { kind: 'data', data: null, stat: STAT });
     const nul = w.take();
@@ -212,7 +259,13 @@ describe('replies as node-zookeeper-client decodes them', () => {
     const multi = w.take();
     const t = new clientJute.TransactionResponse();
     t.deserialize(multi, parse(multi).off);
-    expect(t.results.map((r: { type: number }) => r.type)).toEqual([OpCode.create, OpCode.setData, OpCode.check, OpCode.delete, -1]);
+    expect(t.results.map((r: { type: number }) => r.type)).toEqual([
+      OpCode.create,
+      OpCode.setData,
+      OpCode.check,
+      OpCode.delete,
+      -1,
+    ]);
     expect(t.results[0].path).toBe('/m');
     expect(t.results[4].err).toBe(-2);
   });
@@ -239,7 +292,16 @@ describe('fuzzing: malformed input only ever raises JuteError', () => {
     const acl = [{ perms: 31, id: { scheme: 'world', id: 'anyone' } }];
     const reqs: Request[] = [
       { xid: 1, body: { type: OpCode.create, path: '/abc', data: Buffer.from('xyz'), acl, flags: 1 } },
-      { xid: 2, body: { type: OpCode.setWatches, relativeZxid: 5, dataWatches: ['/a'], existWatches: [], childWatches: ['/b', '/c'] } },
+      {
+        xid: 2,
+        body: {
+          type: OpCode.setWatches,
+          relativeZxid: 5,
+          dataWatches: ['/a'],
+          existWatches: [],
+          childWatches: ['/b', '/c'],
+        },
+      },
       {
         xid: 3,
         body: {
@@ -288,25 +350,29 @@ describe('fuzzing: malformed input only ever raises JuteError', () => {
 
   it('FrameDecoder reassembles frames split anywhere, and rejects bad lengths with JuteError', () => {
     fc.assert(
-      fc.property(fc.array(fc.uint8Array({ maxLength: 50 }), { maxLength: 8 }), fc.array(fc.nat(), { maxLength: 10 }), (payloads, cuts) => {
-        const stream = Buffer.concat(
-          payloads.map((p) => {
-            const b = Buffer.alloc(4 + p.length);
-            b.writeInt32BE(p.length);
-            Buffer.from(p).copy(b, 4);
-            return b;
-          }),
-        );
-        const points = [...new Set(cuts.map((c) => c % (stream.length + 1)))].sort((a, b) => a - b);
-        const decoder = new FrameDecoder(100);
-        const got: Buffer[] = [];
-        let prev = 0;
-        for (const p of [...points, stream.length]) {
-          got.push(...decoder.push(stream.subarray(prev, p)).map((f) => Buffer.from(f)));
-          prev = p;
-        }
-        expect(got).toEqual(payloads.map((p) => Buffer.from(p)));
-      }),
+      fc.property(
+        fc.array(fc.uint8Array({ maxLength: 50 }), { maxLength: 8 }),
+        fc.array(fc.nat(), { maxLength: 10 }),
+        (payloads, cuts) => {
+          const stream = Buffer.concat(
+            payloads.map((p) => {
+              const b = Buffer.alloc(4 + p.length);
+              b.writeInt32BE(p.length);
+              Buffer.from(p).copy(b, 4);
+              return b;
+            }),
+          );
+          const points = [...new Set(cuts.map((c) => c % (stream.length + 1)))].sort((a, b) => a - b);
+          const decoder = new FrameDecoder(100);
+          const got: Buffer[] = [];
+          let prev = 0;
+          for (const p of [...points, stream.length]) {
+            got.push(...decoder.push(stream.subarray(prev, p)).map((f) => Buffer.from(f)));
+            prev = p;
+          }
+          expect(got).toEqual(payloads.map((p) => Buffer.from(p)));
+        },
+      ),
       { numRuns: 500 },
     );
     fc.assert(
@@ -326,7 +392,12 @@ describe('fuzzing: malformed input only ever raises JuteError', () => {
   });
 
   it('log scanning and snapshot decoding never throw on garbage', () => {
-    const record = encodeTxnRecord({ zxid: 1, timeMs: 2, sessionId: 3n, op: { type: 'create', path: '/a', data: null, acl: [], ephemeralOwner: 0n, parentCversion: 1 } });
+    const record = encodeTxnRecord({
+      zxid: 1,
+      timeMs: 2,
+      sessionId: 3n,
+      op: { type: 'create', path: '/a', data: null, acl: [], ephemeralOwner: 0n, parentCversion: 1 },
+    });
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 300 }), fc.nat(), (bytes, pos) => {
         scanLog(Buffer.from(bytes));

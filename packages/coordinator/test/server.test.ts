@@ -74,13 +74,19 @@ describe('with node-zookeeper-client', () => {
     await p((cb) => a.setData('/app', Buffer.from('v2'), 0, cb));
     await watched;
     expect(seen).toEqual(['NODE_DATA_CHANGED /app']);
-    const eph = await p<string>((cb) => a.create('/app/e-', Buffer.from(''), zookeeper.CreateMode.EPHEMERAL_SEQUENTIAL, cb));
+    const eph = await p<string>((cb) =>
+      a.create('/app/e-', Buffer.from(''), zookeeper.CreateMode.EPHEMERAL_SEQUENTIAL, cb),
+    );
     expect(eph).toBe('/app/e-0000000000');
     const kids = await p<string[]>((cb) => b.getChildren('/app', cb));
     expect(kids).toEqual(['e-0000000000']);
-    const results = await p<unknown[]>((cb) => a.transaction().create('/t').setData('/t', Buffer.from('x'), 0).remove('/t', 1).commit(cb));
+    const results = await p<unknown[]>((cb) =>
+      a.transaction().create('/t').setData('/t', Buffer.from('x'), 0).remove('/t', 1).commit(cb),
+    );
     expect(results).toHaveLength(3);
-    const failed = await p((cb) => a.transaction().create('/u').check('/u', 5).commit(cb)).catch((e: { code: number }) => e.code);
+    const failed = await p((cb) => a.transaction().create('/u').check('/u', 5).commit(cb)).catch(
+      (e: { code: number }) => e.code,
+    );
     expect(failed).toBe(ErrorCode.BADVERSION);
     expect(await p((cb) => a.exists('/u', cb))).toBeNull();
   });
@@ -90,10 +96,22 @@ describe('with node-zookeeper-client', () => {
     const owner = await RawClient.open(server.port);
     const hs = await owner.handshake({ timeOutMs: 400 });
     expect(hs?.timeOutMs).toBe(400);
-    const created = await owner.call(1, { type: OpCode.create, path: '/lock', data: null, acl: [{ perms: 31, id: { scheme: 'world', id: 'anyone' } }], flags: 1 });
+    const created = await owner.call(1, {
+      type: OpCode.create,
+      path: '/lock',
+      data: null,
+      acl: [{ perms: 31, id: { scheme: 'world', id: 'anyone' } }],
+      flags: 1,
+    });
     expect(created?.err).toBe(0);
     const watcher = await client(server.connectString);
-    const deleted = new Promise<string>((resolve) => watcher.exists('/lock', (e) => resolve(e.getName()), () => {}));
+    const deleted = new Promise<string>((resolve) =>
+      watcher.exists(
+        '/lock',
+        (e) => resolve(e.getName()),
+        () => {},
+      ),
+    );
     owner.close();
     expect(await deleted).toBe('NODE_DELETED');
   });
@@ -105,10 +123,20 @@ describe('durability', () => {
     let server = await start({ dataDir, maxSessionTimeoutMs: 30_000 });
     const writers = await Promise.all([1, 2, 3, 4].map(() => client(server.connectString)));
     await p((cb) => writers[0]!.create('/d', cb));
-    await Promise.all(writers.flatMap((w, i) => Array.from({ length: 50 }, (_, j) => p((cb) => w.create(`/d/n${i}-${j}`, Buffer.from(`v${j}`), cb)))));
+    await Promise.all(
+      writers.flatMap((w, i) =>
+        Array.from({ length: 50 }, (_, j) => p((cb) => w.create(`/d/n${i}-${j}`, Buffer.from(`v${j}`), cb))),
+      ),
+    );
     const raw = await RawClient.open(server.port);
     const session = (await raw.handshake({ timeOutMs: 30_000 }))!;
-    await raw.call(1, { type: OpCode.create, path: '/d/eph', data: null, acl: [{ perms: 31, id: { scheme: 'world', id: 'anyone' } }], flags: 1 });
+    await raw.call(1, {
+      type: OpCode.create,
+      path: '/d/eph',
+      data: null,
+      acl: [{ perms: 31, id: { scheme: 'world', id: 'anyone' } }],
+      flags: 1,
+    });
     const before = await p<unknown>((cb) => writers[0]!.exists('/d/n3-49', cb));
     for (const c of clients.splice(0)) c.close();
     raw.close();
@@ -153,13 +181,25 @@ describe('durability', () => {
     let server = await start({ dataDir });
     const raw = await RawClient.open(server.port);
     await raw.handshake({ timeOutMs: 400 });
-    await raw.call(1, { type: OpCode.create, path: '/gone', data: null, acl: [{ perms: 31, id: { scheme: 'world', id: 'anyone' } }], flags: 1 });
+    await raw.call(1, {
+      type: OpCode.create,
+      path: '/gone',
+      data: null,
+      acl: [{ perms: 31, id: { scheme: 'world', id: 'anyone' } }],
+      flags: 1,
+    });
     raw.close();
     await stop(server);
     server = await start({ dataDir });
     const c = await client(server.connectString);
     expect(await p((cb) => c.exists('/gone', cb))).not.toBeNull();
-    const gone = new Promise<string>((resolve) => c.exists('/gone', (e) => resolve(e.getName()), () => {}));
+    const gone = new Promise<string>((resolve) =>
+      c.exists(
+        '/gone',
+        (e) => resolve(e.getName()),
+        () => {},
+      ),
+    );
     expect(await gone).toBe('NODE_DELETED');
   });
 
@@ -170,7 +210,9 @@ describe('durability', () => {
     for (let i = 0; i < 10; i++) await p((cb) => c.create(`/k${i}`, Buffer.from('x'), cb));
     c.close();
     await stop(server);
-    const logs = readdirSync(dataDir).filter((f) => f.startsWith('log.')).sort();
+    const logs = readdirSync(dataDir)
+      .filter((f) => f.startsWith('log.'))
+      .sort();
     const last = join(dataDir, logs.find((f) => statSync(join(dataDir, f)).size > 0)!);
     const size = statSync(last).size;
     appendFileSync(last, Buffer.from([0, 0, 0, 80, 1, 2, 3, 4, 5, 6])); // a record cut off mid-write
@@ -204,7 +246,11 @@ describe('durability', () => {
     if (!existsSync(main)) throw new Error(`${main} missing: build first (npx tsc -b)`);
     const dataDir = tempDir();
     const launch = async () => {
-      const child = spawn(process.execPath, [main, '--port', '0', '--data-dir', dataDir, '--tick-time-ms', '200', ...extraArgs], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(
+        process.execPath,
+        [main, '--port', '0', '--data-dir', dataDir, '--tick-time-ms', '200', ...extraArgs],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      );
       const port = await new Promise<number>((resolve, reject) => {
         let out = '';
         child.stdout.on('data', (d: Buffer) => {
@@ -214,7 +260,9 @@ describe('durability', () => {
         });
         child.once('exit', () => reject(new Error(`coordinator exited: ${out}`)));
       });
-      const exited = new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
+      const exited = new Promise<void>((resolve) =>
+        child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve()),
+      );
       return { child, port, exited };
     };
     const acked: string[] = [];
@@ -314,7 +362,17 @@ describe('bad input', () => {
     };
     const valid = new Writer();
     const at = valid.beginFrame();
-    valid.int(1).int(OpCode.create).string('/fuzz').int(1).raw(Buffer.from('x')).int(1).int(31).string('world').string('anyone').int(0);
+    valid
+      .int(1)
+      .int(OpCode.create)
+      .string('/fuzz')
+      .int(1)
+      .raw(Buffer.from('x'))
+      .int(1)
+      .int(31)
+      .string('world')
+      .string('anyone')
+      .int(0);
     valid.endFrame(at);
     const template = valid.take();
     for (let round = 0; round < 40; round++) {

@@ -18,11 +18,26 @@ afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-const txn = (zxid: number): Txn => ({ zxid, timeMs: zxid * 10, sessionId: 1n, op: { type: 'setData', path: '/x', data: Buffer.from(`v${zxid}`), version: zxid } });
+const txn = (zxid: number): Txn => ({
+  zxid,
+  timeMs: zxid * 10,
+  sessionId: 1n,
+  op: { type: 'setData', path: '/x', data: Buffer.from(`v${zxid}`), version: zxid },
+});
 
 async function writeLog(dataDir: string, from: number, to: number): Promise<number[]> {
   const durable: number[] = [];
-  const log = await TxnLog.open({ dataDir, logger, onDurable: (seq) => durable.push(seq), onFatal: (err) => { throw err; } }, from - 1);
+  const log = await TxnLog.open(
+    {
+      dataDir,
+      logger,
+      onDurable: (seq) => durable.push(seq),
+      onFatal: (err) => {
+        throw err;
+      },
+    },
+    from - 1,
+  );
   for (let z = from; z <= to; z++) log.append(encodeTxnRecord(txn(z)));
   await log.close();
   return durable;
@@ -57,7 +72,9 @@ describe('txn log', () => {
     const dataDir = tempDir();
     await writeLog(dataDir, 1, 3);
     await writeLog(dataDir, 4, 6);
-    const first = readdirSync(dataDir).filter((f) => f.startsWith('log.')).sort()[0]!;
+    const first = readdirSync(dataDir)
+      .filter((f) => f.startsWith('log.'))
+      .sort()[0]!;
     const path = join(dataDir, first);
     writeFileSync(path, Buffer.concat([encodeTxnRecord(txn(1)), Buffer.from([1, 2, 3])]));
     expect(() => recover(dataDir, logger)).toThrow(/corrupt transaction log/);

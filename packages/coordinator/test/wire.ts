@@ -100,7 +100,10 @@ export class RawClient {
     return { timeOutMs, sessionId, passwd };
   }
 
-  async call(xid: number, body: RequestBody): Promise<{ xid: number; zxid: number; err: number; reader: Reader } | null> {
+  async call(
+    xid: number,
+    body: RequestBody,
+  ): Promise<{ xid: number; zxid: number; err: number; reader: Reader } | null> {
     const w = new Writer();
     encodeRequest(w, { xid, body });
     this.write(w.take());

@@ -82,7 +82,8 @@ export function lastOffsetOf(header: Pick<BatchHeader, 'baseOffset' | 'lastOffse
 
 export function compressionOf(attributes: number): CompressionName {
   const name = COMPRESSION_NAMES[attributes & Attribute.compressionMask];
-  if (name === undefined) throw new CorruptRecordError(`unknown compression codec ${attributes & Attribute.compressionMask}`, CRC_START);
+  if (name === undefined)
+    throw new CorruptRecordError(`unknown compression codec ${attributes & Attribute.compressionMask}`, CRC_START);
   return name;
 }
 
@@ -103,23 +104,37 @@ function readInt64AsNumber(buf: Buffer, at: number, field: string): number {
  */
 export function readBatchHeader(buf: Buffer, pos = 0, maxBatchSize = MAX_BATCH_SIZE_CEILING): BatchHeader {
   if (pos < 0 || buf.length - pos < BATCH_HEADER_SIZE) {
-    throw new CorruptRecordError(`need ${BATCH_HEADER_SIZE} bytes for a batch header, have ${Math.max(0, buf.length - pos)}`, pos);
+    throw new CorruptRecordError(
+      `need ${BATCH_HEADER_SIZE} bytes for a batch header, have ${Math.max(0, buf.length - pos)}`,
+      pos,
+    );
   }
   const batchLength = buf.readInt32BE(pos + BatchField.batchLength);
   if (batchLength < BATCH_HEADER_SIZE - LOG_OVERHEAD) {
-    throw new CorruptRecordError(`batch length ${batchLength} is smaller than the header`, pos + BatchField.batchLength);
+    throw new CorruptRecordError(
+      `batch length ${batchLength} is smaller than the header`,
+      pos + BatchField.batchLength,
+    );
   }
   if (LOG_OVERHEAD + batchLength > Math.min(maxBatchSize, MAX_BATCH_SIZE_CEILING)) {
-    throw new CorruptRecordError(`batch length ${batchLength} exceeds the limit of ${maxBatchSize} bytes`, pos + BatchField.batchLength);
+    throw new CorruptRecordError(
+      `batch length ${batchLength} exceeds the limit of ${maxBatchSize} bytes`,
+      pos + BatchField.batchLength,
+    );
   }
   const magic = buf.readInt8(pos + BatchField.magic);
   if (magic !== MAGIC_V2) {
-    throw new CorruptRecordError(`unsupported magic ${magic}, only record batch v2 is supported`, pos + BatchField.magic);
+    throw new CorruptRecordError(
+      `unsupported magic ${magic}, only record batch v2 is supported`,
+      pos + BatchField.magic,
+    );
   }
   const lastOffsetDelta = buf.readInt32BE(pos + BatchField.lastOffsetDelta);
   const recordCount = buf.readInt32BE(pos + BatchField.recordCount);
-  if (lastOffsetDelta < 0) throw new CorruptRecordError(`negative last offset delta ${lastOffsetDelta}`, pos + BatchField.lastOffsetDelta);
-  if (recordCount < 0) throw new CorruptRecordError(`negative record count ${recordCount}`, pos + BatchField.recordCount);
+  if (lastOffsetDelta < 0)
+    throw new CorruptRecordError(`negative last offset delta ${lastOffsetDelta}`, pos + BatchField.lastOffsetDelta);
+  if (recordCount < 0)
+    throw new CorruptRecordError(`negative record count ${recordCount}`, pos + BatchField.recordCount);
   return {
     baseOffset: readInt64AsNumber(buf, pos + BatchField.baseOffset, 'base offset'),
     batchLength,
@@ -140,7 +155,8 @@ export function readBatchHeader(buf: Buffer, pos = 0, maxBatchSize = MAX_BATCH_S
 /** CRC-32C over attributes..end of the batch at `pos`, as Kafka computes it. */
 export function computeBatchCrc(buf: Buffer, pos: number, header: Pick<BatchHeader, 'batchLength'>): number {
   const end = pos + batchSize(header);
-  if (end > buf.length) throw new CorruptRecordError(`batch of ${batchSize(header)} bytes is truncated to ${buf.length - pos}`, pos);
+  if (end > buf.length)
+    throw new CorruptRecordError(`batch of ${batchSize(header)} bytes is truncated to ${buf.length - pos}`, pos);
   return crc32c(buf.subarray(pos + CRC_START, end)) >>> 0;
 }
 
@@ -183,7 +199,10 @@ export function splitBatches(buf: Buffer, options: { verifyCrc?: boolean; maxBat
       throw new CorruptRecordError(`batch of ${size} bytes is truncated to ${buf.length - pos}`, pos);
     }
     if (verifyCrc && !verifyBatchCrc(buf, pos, header)) {
-      throw new CorruptRecordError(`CRC mismatch: stored ${header.crc.toString(16)}, computed ${computeBatchCrc(buf, pos, header).toString(16)}`, pos + BatchField.crc);
+      throw new CorruptRecordError(
+        `CRC mismatch: stored ${header.crc.toString(16)}, computed ${computeBatchCrc(buf, pos, header).toString(16)}`,
+        pos + BatchField.crc,
+      );
     }
     spans.push({ position: pos, header });
     pos += size;

@@ -21,7 +21,8 @@ export class ByteReader {
     end = buf.length,
     readonly errorPosition?: number,
   ) {
-    if (pos < 0 || end > buf.length || pos > end) throw new RangeError(`reader window [${pos}, ${end}) lies outside a buffer of ${buf.length} bytes`);
+    if (pos < 0 || end > buf.length || pos > end)
+      throw new RangeError(`reader window [${pos}, ${end}) lies outside a buffer of ${buf.length} bytes`);
     this.pos = pos;
     this.end = end;
   }
@@ -35,7 +36,8 @@ export class ByteReader {
   }
 
   private need(bytes: number, what: string): void {
-    if (!(bytes >= 0 && bytes <= this.end - this.pos)) throw this.corrupt(`${what} needs ${bytes} bytes, ${this.end - this.pos} left`);
+    if (!(bytes >= 0 && bytes <= this.end - this.pos))
+      throw this.corrupt(`${what} needs ${bytes} bytes, ${this.end - this.pos} left`);
   }
 
   readInt8(what = 'int8'): number {

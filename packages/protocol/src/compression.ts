@@ -53,10 +53,15 @@ export function decompress(codec: CompressionName, data: Buffer, options: Decomp
     output = decompressUnchecked(codec, data, maxOutputBytes, errorPosition);
   } catch (error) {
     if (error instanceof CorruptRecordError) throw error;
-    throw new CorruptRecordError(`${codec} payload does not decompress: ${(error as Error).message}`, errorPosition, { cause: error });
+    throw new CorruptRecordError(`${codec} payload does not decompress: ${(error as Error).message}`, errorPosition, {
+      cause: error,
+    });
   }
   if (output.length > maxOutputBytes) {
-    throw new CorruptRecordError(`${codec} payload decompresses beyond the limit of ${maxOutputBytes} bytes`, errorPosition);
+    throw new CorruptRecordError(
+      `${codec} payload decompresses beyond the limit of ${maxOutputBytes} bytes`,
+      errorPosition,
+    );
   }
   return output;
 }
@@ -64,7 +69,12 @@ export function decompress(codec: CompressionName, data: Buffer, options: Decomp
 /** Node's own ceiling for one buffer; above it the cap would mean nothing. */
 const MAX_OUTPUT_BYTES_CEILING = 2 ** 31 - 1;
 
-function decompressUnchecked(codec: Exclude<CompressionName, 'none'>, data: Buffer, maxOutputBytes: number, errorPosition: number): Buffer {
+function decompressUnchecked(
+  codec: Exclude<CompressionName, 'none'>,
+  data: Buffer,
+  maxOutputBytes: number,
+  errorPosition: number,
+): Buffer {
   switch (codec) {
     case 'gzip':
       return zlib.gunzipSync(data, { maxOutputLength: maxOutputBytes });
@@ -94,7 +104,10 @@ interface ZstdCodec {
 function zstdCodec(): ZstdCodec {
   const { zstdCompressSync, zstdDecompressSync } = zlib;
   if (typeof zstdCompressSync !== 'function' || typeof zstdDecompressSync !== 'function') {
-    throw new SamsaError(ErrorCodes.UNSUPPORTED_COMPRESSION_TYPE, `zstd needs node:zlib zstd support (Node.js >= 22.15); this is ${process.version}`);
+    throw new SamsaError(
+      ErrorCodes.UNSUPPORTED_COMPRESSION_TYPE,
+      `zstd needs node:zlib zstd support (Node.js >= 22.15); this is ${process.version}`,
+    );
   }
   return {
     compress: (data) => zstdCompressSync(data),
@@ -139,9 +152,16 @@ function snappyDecompress(data: Buffer, maxOutputBytes: number, errorPosition: n
     const blockBytes = data.readInt32BE(pos);
     pos += 4;
     if (blockBytes < 0 || blockBytes > data.length - pos) {
-      throw new CorruptRecordError(`xerial snappy block of ${blockBytes} bytes does not fit the ${data.length - pos} left`, errorPosition);
+      throw new CorruptRecordError(
+        `xerial snappy block of ${blockBytes} bytes does not fit the ${data.length - pos} left`,
+        errorPosition,
+      );
     }
-    const block = snappyBlockDecompress(data.subarray(pos, pos + blockBytes), maxOutputBytes - outputBytes, errorPosition);
+    const block = snappyBlockDecompress(
+      data.subarray(pos, pos + blockBytes),
+      maxOutputBytes - outputBytes,
+      errorPosition,
+    );
     outputBytes += block.length;
     blocks.push(block);
     pos += blockBytes;
@@ -154,12 +174,16 @@ function snappyBlockDecompress(block: Buffer, maxOutputBytes: number, errorPosit
   let declaredBytes = 0;
   for (let i = 0; ; i++) {
     const byte = block[i];
-    if (byte === undefined || i === 5) throw new CorruptRecordError('snappy block has no valid length preamble', errorPosition);
+    if (byte === undefined || i === 5)
+      throw new CorruptRecordError('snappy block has no valid length preamble', errorPosition);
     declaredBytes += (byte & 0x7f) * 2 ** (7 * i);
     if (byte < 0x80) break;
   }
   if (declaredBytes > maxOutputBytes) {
-    throw new CorruptRecordError(`snappy block declares ${declaredBytes} bytes, beyond the limit of ${maxOutputBytes}`, errorPosition);
+    throw new CorruptRecordError(
+      `snappy block declares ${declaredBytes} bytes, beyond the limit of ${maxOutputBytes}`,
+      errorPosition,
+    );
   }
   return snappyUncompressSync(block, { asBuffer: true }) as Buffer;
 }
@@ -167,7 +191,12 @@ function snappyBlockDecompress(block: Buffer, maxOutputBytes: number, errorPosit
 // ---- lz4 ----------------------------------------------------------------------------------------
 
 const LZ4_FRAME_MAGIC = 0x184d2204;
-const LZ4_BLOCK_MAX_BYTES: Readonly<Record<number, number>> = { 4: 64 * 1024, 5: 256 * 1024, 6: 1024 * 1024, 7: 4 * 1024 * 1024 };
+const LZ4_BLOCK_MAX_BYTES: Readonly<Record<number, number>> = {
+  4: 64 * 1024,
+  5: 256 * 1024,
+  6: 1024 * 1024,
+  7: 4 * 1024 * 1024,
+};
 /** LZ4 cannot expand a block by more than ~255x (a match length grows by 255 per extension byte). */
 const LZ4_MAX_EXPANSION = 256;
 
@@ -189,12 +218,14 @@ function checkLz4FrameBound(data: Buffer, maxOutputBytes: number, errorPosition:
     if (word === 0) break;
     const blockBytes = word & 0x7fff_ffff;
     const stored = word !== blockBytes; // high bit: the block is stored uncompressed
-    if (blockBytes > frame.blockMaxBytes || blockBytes > data.length - pos) throw corrupt(`block of ${blockBytes} bytes does not fit`);
+    if (blockBytes > frame.blockMaxBytes || blockBytes > data.length - pos)
+      throw corrupt(`block of ${blockBytes} bytes does not fit`);
     boundBytes += stored ? blockBytes : Math.min(frame.blockMaxBytes, blockBytes * LZ4_MAX_EXPANSION);
     if (boundBytes > maxOutputBytes) throw corrupt(`may decompress beyond the limit of ${maxOutputBytes} bytes`);
     pos += blockBytes + frame.blockChecksumBytes;
   }
-  if (pos + frame.contentChecksumBytes !== data.length) throw corrupt(`frame ends at byte ${pos + frame.contentChecksumBytes} of ${data.length}`);
+  if (pos + frame.contentChecksumBytes !== data.length)
+    throw corrupt(`frame ends at byte ${pos + frame.contentChecksumBytes} of ${data.length}`);
 }
 
 interface Lz4FrameHeader {
@@ -204,7 +235,11 @@ interface Lz4FrameHeader {
   contentChecksumBytes: number;
 }
 
-function readLz4FrameHeader(data: Buffer, maxOutputBytes: number, corrupt: (detail: string) => CorruptRecordError): Lz4FrameHeader {
+function readLz4FrameHeader(
+  data: Buffer,
+  maxOutputBytes: number,
+  corrupt: (detail: string) => CorruptRecordError,
+): Lz4FrameHeader {
   if (data.length < 7 || data.readUInt32LE(0) !== LZ4_FRAME_MAGIC) throw corrupt('missing frame magic');
   const flags = data[4]!;
   const blockMaxBytes = LZ4_BLOCK_MAX_BYTES[(data[5]! >> 4) & 0x07];
@@ -212,10 +247,16 @@ function readLz4FrameHeader(data: Buffer, maxOutputBytes: number, corrupt: (deta
   let headerBytes = 6;
   if (flags & 0x08) {
     if (data.length < headerBytes + 8) throw corrupt('truncated content size');
-    if (data.readBigUInt64LE(headerBytes) > BigInt(maxOutputBytes)) throw corrupt(`declared content size exceeds the limit of ${maxOutputBytes} bytes`);
+    if (data.readBigUInt64LE(headerBytes) > BigInt(maxOutputBytes))
+      throw corrupt(`declared content size exceeds the limit of ${maxOutputBytes} bytes`);
     headerBytes += 8;
   }
   if (flags & 0x01) headerBytes += 4; // dictionary id
   headerBytes += 1; // header checksum, which lz4-napi verifies
-  return { headerBytes, blockMaxBytes, blockChecksumBytes: flags & 0x10 ? 4 : 0, contentChecksumBytes: flags & 0x04 ? 4 : 0 };
+  return {
+    headerBytes,
+    blockMaxBytes,
+    blockChecksumBytes: flags & 0x10 ? 4 : 0,
+    contentChecksumBytes: flags & 0x04 ? 4 : 0,
+  };
 }

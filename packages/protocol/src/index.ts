@@ -3,7 +3,16 @@ export * from './batch-header.js';
 export * from './grpc/load.js';
 export type { ProtoGrpcType as BrokerProtoGrpcType } from './grpc/gen/broker.js';
 export type * from './grpc/types.js';
-export { INT32_MAX, INT32_MIN, MAX_VARINT_BYTES, MAX_VARLONG_BYTES, sizeOfVarint, sizeOfVarlong, writeVarint, writeVarlong } from './varint.js';
+export {
+  INT32_MAX,
+  INT32_MIN,
+  MAX_VARINT_BYTES,
+  MAX_VARLONG_BYTES,
+  sizeOfVarint,
+  sizeOfVarlong,
+  writeVarint,
+  writeVarlong,
+} from './varint.js';
 export { ByteReader } from './byte-reader.js';
 export type { KafkaRecord, KafkaRecordInput, RecordFactory, RecordHeader, RecordHeaderInput } from './record.js';
 export { DEFAULT_MAX_UNCOMPRESSED_BYTES, compress, decompress, type DecompressOptions } from './compression.js';

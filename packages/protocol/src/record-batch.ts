@@ -18,7 +18,16 @@ import {
 import { ByteReader } from './byte-reader.js';
 import { compress, decompress } from './compression.js';
 import { CorruptRecordError, ErrorCodes, SamsaError } from './errors.js';
-import { MIN_RECORD_BYTES, readRecord, recordBodySize, writeRecord, type KafkaRecord, type KafkaRecordInput, type RecordContext, type RecordFactory } from './record.js';
+import {
+  MIN_RECORD_BYTES,
+  readRecord,
+  recordBodySize,
+  writeRecord,
+  type KafkaRecord,
+  type KafkaRecordInput,
+  type RecordContext,
+  type RecordFactory,
+} from './record.js';
 import { INT32_MAX, sizeOfVarint } from './varint.js';
 
 export type TimestampTypeName = keyof typeof TimestampType;
@@ -72,13 +81,19 @@ function invalid(detail: string): SamsaError {
 }
 
 function checkInteger(name: string, value: number, min: number, max: number): number {
-  if (!Number.isSafeInteger(value) || value < min || value > max) throw invalid(`${name} ${value} is not an integer in [${min}, ${max}]`);
+  if (!Number.isSafeInteger(value) || value < min || value > max)
+    throw invalid(`${name} ${value} is not an integer in [${min}, ${max}]`);
   return value;
 }
 
 function checkTimestamp(name: string, value: number | undefined): number {
-  if (value === undefined) throw new SamsaError(ErrorCodes.INVALID_TIMESTAMP, `${name} is missing: pass a timestamp or the \`now\` option`);
-  if (!Number.isSafeInteger(value) || value < 0) throw new SamsaError(ErrorCodes.INVALID_TIMESTAMP, `${name} ${value} is not a non-negative integer of milliseconds`);
+  if (value === undefined)
+    throw new SamsaError(ErrorCodes.INVALID_TIMESTAMP, `${name} is missing: pass a timestamp or the \`now\` option`);
+  if (!Number.isSafeInteger(value) || value < 0)
+    throw new SamsaError(
+      ErrorCodes.INVALID_TIMESTAMP,
+      `${name} ${value} is not a non-negative integer of milliseconds`,
+    );
   return value;
 }
 
@@ -115,7 +130,8 @@ function resolveHeader(timestamps: Float64Array, options: EncodeBatchOptions): R
   const attributes = attributesOf(options);
   let maxTimestamp = timestamps[0]!;
   for (const timestamp of timestamps) if (timestamp > maxTimestamp) maxTimestamp = timestamp;
-  if (attributes & Attribute.timestampTypeLogAppend) maxTimestamp = checkTimestamp('logAppendTime', options.logAppendTime ?? options.now);
+  if (attributes & Attribute.timestampTypeLogAppend)
+    maxTimestamp = checkTimestamp('logAppendTime', options.logAppendTime ?? options.now);
   return {
     baseOffset,
     partitionLeaderEpoch: checkInteger('partitionLeaderEpoch', options.partitionLeaderEpoch ?? -1, -1, INT32_MAX),
@@ -148,7 +164,11 @@ function writeHeader(buf: Buffer, header: ResolvedHeader): void {
 }
 
 function checkBatchFits(bytes: number): void {
-  if (bytes > MAX_BATCH_SIZE_CEILING) throw new SamsaError(ErrorCodes.MESSAGE_TOO_LARGE, `batch of ${bytes} bytes exceeds the ceiling of ${MAX_BATCH_SIZE_CEILING}`);
+  if (bytes > MAX_BATCH_SIZE_CEILING)
+    throw new SamsaError(
+      ErrorCodes.MESSAGE_TOO_LARGE,
+      `batch of ${bytes} bytes exceeds the ceiling of ${MAX_BATCH_SIZE_CEILING}`,
+    );
 }
 
 /**
@@ -160,7 +180,8 @@ export function encodeBatch(records: readonly KafkaRecordInput[], options: Encod
   if (records.length === 0) throw invalid('a batch needs at least one record');
   checkInteger('record count', records.length, 1, INT32_MAX);
   const timestamps = new Float64Array(records.length);
-  for (let i = 0; i < records.length; i++) timestamps[i] = checkTimestamp(`record ${i} timestamp`, records[i]!.timestamp ?? options.now);
+  for (let i = 0; i < records.length; i++)
+    timestamps[i] = checkTimestamp(`record ${i} timestamp`, records[i]!.timestamp ?? options.now);
   const header = resolveHeader(timestamps, options);
   const bodySizes = new Int32Array(records.length);
   let recordsBytes = 0;
@@ -188,7 +209,14 @@ export function encodeBatch(records: readonly KafkaRecordInput[], options: Encod
   return buf;
 }
 
-function writeRecords(buf: Buffer, pos: number, records: readonly KafkaRecordInput[], timestamps: Float64Array, bodySizes: Int32Array, baseTimestamp: number): void {
+function writeRecords(
+  buf: Buffer,
+  pos: number,
+  records: readonly KafkaRecordInput[],
+  timestamps: Float64Array,
+  bodySizes: Int32Array,
+  baseTimestamp: number,
+): void {
   for (let i = 0; i < records.length; i++) {
     pos = writeRecord(buf, pos, records[i]!, bodySizes[i]!, timestamps[i]! - baseTimestamp, i);
   }
@@ -205,9 +233,13 @@ function writeRecords(buf: Buffer, pos: number, records: readonly KafkaRecordInp
 export function decodeBatch(buf: Buffer, pos = 0, options: DecodeBatchOptions = {}): RecordBatch {
   const header = readBatchHeader(buf, pos, options.maxBatchSize);
   const sizeBytes = batchSize(header);
-  if (pos + sizeBytes > buf.length) throw new CorruptRecordError(`batch of ${sizeBytes} bytes is truncated to ${buf.length - pos}`, pos);
+  if (pos + sizeBytes > buf.length)
+    throw new CorruptRecordError(`batch of ${sizeBytes} bytes is truncated to ${buf.length - pos}`, pos);
   if ((options.verifyCrc ?? true) && computeBatchCrc(buf, pos, header) !== header.crc) {
-    throw new CorruptRecordError(`CRC mismatch: stored ${header.crc.toString(16)}, computed ${computeBatchCrc(buf, pos, header).toString(16)}`, pos + BatchField.crc);
+    throw new CorruptRecordError(
+      `CRC mismatch: stored ${header.crc.toString(16)}, computed ${computeBatchCrc(buf, pos, header).toString(16)}`,
+      pos + BatchField.crc,
+    );
   }
   const compression = compressionOf(header.attributes);
   const recordsStart = pos + BATCH_HEADER_SIZE;
@@ -216,7 +248,8 @@ export function decodeBatch(buf: Buffer, pos = 0, options: DecodeBatchOptions = 
     compression === 'none'
       ? new ByteReader(buf, recordsStart, recordsEnd)
       : decompressedReader(compression, buf.subarray(recordsStart, recordsEnd), recordsStart, options);
-  const timestampType: TimestampTypeName = header.attributes & Attribute.timestampTypeLogAppend ? 'logAppendTime' : 'createTime';
+  const timestampType: TimestampTypeName =
+    header.attributes & Attribute.timestampTypeLogAppend ? 'logAppendTime' : 'createTime';
   return {
     header,
     compression,
@@ -228,12 +261,25 @@ export function decodeBatch(buf: Buffer, pos = 0, options: DecodeBatchOptions = 
   };
 }
 
-function decompressedReader(compression: CompressionName, payload: Buffer, recordsStart: number, options: DecodeBatchOptions): ByteReader {
-  const plain = decompress(compression, payload, { maxOutputBytes: options.maxUncompressedBytes, errorPosition: recordsStart });
+function decompressedReader(
+  compression: CompressionName,
+  payload: Buffer,
+  recordsStart: number,
+  options: DecodeBatchOptions,
+): ByteReader {
+  const plain = decompress(compression, payload, {
+    maxOutputBytes: options.maxUncompressedBytes,
+    errorPosition: recordsStart,
+  });
   return new ByteReader(plain, 0, plain.length, recordsStart);
 }
 
-function readRecords(reader: ByteReader, header: BatchHeader, timestampType: TimestampTypeName, recordFactory: RecordFactory | undefined): KafkaRecord[] {
+function readRecords(
+  reader: ByteReader,
+  header: BatchHeader,
+  timestampType: TimestampTypeName,
+  recordFactory: RecordFactory | undefined,
+): KafkaRecord[] {
   // Checked before the loop so a hostile count fails at once instead of after a long partial read.
   if (header.recordCount > reader.remaining / MIN_RECORD_BYTES) {
     throw reader.corrupt(`record count ${header.recordCount} cannot fit in ${reader.remaining} bytes`, reader.pos);
@@ -246,7 +292,8 @@ function readRecords(reader: ByteReader, header: BatchHeader, timestampType: Tim
   };
   const records: KafkaRecord[] = [];
   for (let i = 0; i < header.recordCount; i++) records.push(readRecord(reader, context));
-  if (reader.remaining !== 0) throw reader.corrupt(`${reader.remaining} bytes follow the last of ${header.recordCount} records`);
+  if (reader.remaining !== 0)
+    throw reader.corrupt(`${reader.remaining} bytes follow the last of ${header.recordCount} records`);
   return records;
 }
 
@@ -276,6 +323,8 @@ function isPartialBatch(buf: Buffer, pos: number, maxBatchSize = MAX_BATCH_SIZE_
   const remaining = buf.length - pos;
   if (remaining < LOG_OVERHEAD) return true;
   const batchLength = buf.readInt32BE(pos + BatchField.batchLength);
-  const plausible = batchLength >= BATCH_HEADER_SIZE - LOG_OVERHEAD && LOG_OVERHEAD + batchLength <= Math.min(maxBatchSize, MAX_BATCH_SIZE_CEILING);
+  const plausible =
+    batchLength >= BATCH_HEADER_SIZE - LOG_OVERHEAD &&
+    LOG_OVERHEAD + batchLength <= Math.min(maxBatchSize, MAX_BATCH_SIZE_CEILING);
   return plausible && LOG_OVERHEAD + batchLength > remaining;
 }

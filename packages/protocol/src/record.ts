@@ -53,7 +53,12 @@ function sizeOfNullableBytes(bytes: Uint8Array | null | undefined): number {
 
 /** Bytes after the record's length field. */
 export function recordBodySize(record: KafkaRecordInput, timestampDelta: number, offsetDelta: number): number {
-  let size = 1 + sizeOfVarlong(timestampDelta) + sizeOfVarint(offsetDelta) + sizeOfNullableBytes(record.key) + sizeOfNullableBytes(record.value);
+  let size =
+    1 +
+    sizeOfVarlong(timestampDelta) +
+    sizeOfVarint(offsetDelta) +
+    sizeOfNullableBytes(record.key) +
+    sizeOfNullableBytes(record.value);
   const headers = record.headers ?? [];
   size += sizeOfVarint(headers.length);
   for (const header of headers) {
@@ -71,7 +76,14 @@ function writeNullableBytes(buf: Buffer, bytes: Uint8Array | null | undefined, p
 }
 
 /** Writes a record whose body size was computed by {@link recordBodySize}; returns the position after it. */
-export function writeRecord(buf: Buffer, pos: number, record: KafkaRecordInput, bodySize: number, timestampDelta: number, offsetDelta: number): number {
+export function writeRecord(
+  buf: Buffer,
+  pos: number,
+  record: KafkaRecordInput,
+  bodySize: number,
+  timestampDelta: number,
+  offsetDelta: number,
+): number {
   pos = writeVarint(buf, bodySize, pos);
   buf[pos++] = 0;
   pos = writeVarlong(buf, timestampDelta, pos);
@@ -93,7 +105,13 @@ export function writeRecord(buf: Buffer, pos: number, record: KafkaRecordInput, 
  * Builds the object a decoded record becomes, so that a caller wanting its own shape (a consumer's
  * message with topic and partition) makes one object per record instead of a record plus a copy.
  */
-export type RecordFactory = (key: Buffer | null, value: Buffer | null, headers: RecordHeader[], timestamp: number, offset: number) => KafkaRecord;
+export type RecordFactory = (
+  key: Buffer | null,
+  value: Buffer | null,
+  headers: RecordHeader[],
+  timestamp: number,
+  offset: number,
+) => KafkaRecord;
 
 /** What a record needs from its batch to become absolute. */
 export interface RecordContext {
@@ -152,7 +170,8 @@ export function readRecord(reader: ByteReader, context: RecordContext): KafkaRec
   const key = readNullableBytes(reader, 'key length', 'key');
   const value = readNullableBytes(reader, 'value length', 'value');
   const headers = readHeaders(reader);
-  if (reader.pos !== end) throw reader.corrupt(`record declares ${bodySize} bytes but its fields leave ${end - reader.pos} unread`, start);
+  if (reader.pos !== end)
+    throw reader.corrupt(`record declares ${bodySize} bytes but its fields leave ${end - reader.pos} unread`, start);
   reader.end = outerEnd;
   const offset = context.baseOffset + offsetDelta;
   const timestamp = context.logAppendTime ?? context.baseTimestamp + timestampDelta;
@@ -160,5 +179,7 @@ export function readRecord(reader: ByteReader, context: RecordContext): KafkaRec
     throw reader.corrupt(`record offset ${offset} or timestamp ${timestamp} is outside the exact integer range`, start);
   }
   const factory = context.recordFactory;
-  return factory === undefined ? { key, value, headers, timestamp, offset } : factory(key, value, headers, timestamp, offset);
+  return factory === undefined
+    ? { key, value, headers, timestamp, offset }
+    : factory(key, value, headers, timestamp, offset);
 }

@@ -33,7 +33,7 @@ function zigzag32(value: number): number {
 /** Beyond int32 the zigzag value needs 64 bits; BigInt keeps it exact (rare: deltas over 24 days). */
 function zigzag64(value: number): bigint {
   const n = BigInt(value);
-  return n >= 0n ? n << 1n : ((-n) << 1n) - 1n;
+  return n >= 0n ? n << 1n : (-n << 1n) - 1n;
 }
 
 /** Bytes of an unsigned 32-bit value in base-128. */

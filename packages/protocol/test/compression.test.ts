@@ -2,7 +2,15 @@ import * as zlib from 'node:zlib';
 import { compressFrameSync } from 'lz4-napi';
 import { compressSync as snappyBlock } from 'snappy';
 import { describe, expect, it } from 'vitest';
-import { COMPRESSION_NAMES, CorruptRecordError, compress, decodeBatch, decompress, encodeBatch, type CompressionName } from '@samsa/protocol';
+import {
+  COMPRESSION_NAMES,
+  CorruptRecordError,
+  compress,
+  decodeBatch,
+  decompress,
+  encodeBatch,
+  type CompressionName,
+} from '@samsa/protocol';
 
 const CODECS = COMPRESSION_NAMES.filter((c): c is Exclude<CompressionName, 'none'> => c !== 'none');
 const text = Buffer.from('the quick brown fox jumps over the lazy dog '.repeat(2_000));
@@ -22,8 +30,14 @@ describe('compression codecs', () => {
     });
 
     it(`${codec} garbage is a CorruptRecordError carrying the given position`, () => {
-      for (const garbage of [Buffer.from('not compressed at all'), Buffer.alloc(0), compress(codec, text).subarray(0, 20)]) {
-        expect(() => decompress(codec, garbage, { errorPosition: 99 })).toThrow(expect.objectContaining({ name: 'CorruptRecordError', position: 99 }));
+      for (const garbage of [
+        Buffer.from('not compressed at all'),
+        Buffer.alloc(0),
+        compress(codec, text).subarray(0, 20),
+      ]) {
+        expect(() => decompress(codec, garbage, { errorPosition: 99 })).toThrow(
+          expect.objectContaining({ name: 'CorruptRecordError', position: 99 }),
+        );
       }
     });
   }

@@ -1,12 +1,26 @@
 import { describe, expect, it } from 'vitest';
-import { AFTER_SERIALIZE, loadBrokerProto, loadReplicationProto, type FetchResponseWithHook, type v1 } from '@samsa/protocol';
+import {
+  AFTER_SERIALIZE,
+  loadBrokerProto,
+  loadReplicationProto,
+  type FetchResponseWithHook,
+  type v1,
+} from '@samsa/protocol';
 import { encodeFetchResponse, encodeReplicaFetchResponse } from '../src/grpc/fetch-response.js';
 
 const service = loadBrokerProto().Broker.service.Fetch;
 const decode = (bytes: Buffer) => service.responseDeserialize(bytes) as v1.FetchResponse__Output;
 
 function partition(overrides: Partial<v1.FetchPartitionResponse> = {}): v1.FetchPartitionResponse {
-  return { partition: 3, errorCode: 0, errorMessage: '', highWatermark: 1234, logStartOffset: 0, records: Buffer.from([1, 2, 3]), ...overrides };
+  return {
+    partition: 3,
+    errorCode: 0,
+    errorMessage: '',
+    highWatermark: 1234,
+    logStartOffset: 0,
+    records: Buffer.from([1, 2, 3]),
+    ...overrides,
+  };
 }
 
 describe('FetchResponse encoder', () => {
@@ -18,9 +32,19 @@ describe('FetchResponse encoder', () => {
         {
           name: 'tøpic-ünïcode',
           partitions: [
-            partition({ errorCode: 6, errorMessage: 'not leader — ñ', highWatermark: -1, logStartOffset: -1, records: Buffer.alloc(0) }),
+            partition({
+              errorCode: 6,
+              errorMessage: 'not leader — ñ',
+              highWatermark: -1,
+              logStartOffset: -1,
+              records: Buffer.alloc(0),
+            }),
             partition({ partition: 0, errorCode: -1, highWatermark: Number.MAX_SAFE_INTEGER, logStartOffset: 2 ** 40 }),
-            partition({ partition: 2 ** 31 - 1, highWatermark: -(2 ** 33) - 7, logStartOffset: Number.MIN_SAFE_INTEGER }),
+            partition({
+              partition: 2 ** 31 - 1,
+              highWatermark: -(2 ** 33) - 7,
+              logStartOffset: Number.MIN_SAFE_INTEGER,
+            }),
           ],
         },
         { name: 'b', partitions: [partition({ records: Buffer.alloc(70_000, 7) })] },
@@ -57,16 +81,33 @@ describe('FetchResponse encoder', () => {
   it('grows past its scratch buffer and still encodes exactly', () => {
     const records = Buffer.alloc(3 * 1024 * 1024);
     for (let i = 0; i < records.length; i++) records[i] = i & 0xff;
-    const response = { topics: [{ name: 't', partitions: [partition({ records }), partition({ partition: 4, records: records.subarray(5, 9_000_000) })] }] };
+    const response = {
+      topics: [
+        {
+          name: 't',
+          partitions: [partition({ records }), partition({ partition: 4, records: records.subarray(5, 9_000_000) })],
+        },
+      ],
+    };
     const decoded = decode(Buffer.from(encodeFetchResponse(response)!));
     expect(decoded.topics[0]!.partitions[0]!.records.equals(records)).toBe(true);
     expect(decoded.topics[0]!.partitions[1]!.records.equals(records.subarray(5))).toBe(true);
   });
 
   it('leaves inputs it does not cover to protobufjs', () => {
-    expect(encodeFetchResponse({ topics: [{ name: 't', partitions: [partition({ records: 'AQID' })] }] })).toBeUndefined();
-    expect(encodeFetchResponse({ topics: [{ name: 't', partitions: [partition({ highWatermark: '12' })] }] })).toBeUndefined();
-    const viaService = decode(Buffer.from(service.responseSerialize({ topics: [{ name: 't', partitions: [partition({ records: 'AQID', highWatermark: '12' })] }] })));
+    expect(
+      encodeFetchResponse({ topics: [{ name: 't', partitions: [partition({ records: 'AQID' })] }] }),
+    ).toBeUndefined();
+    expect(
+      encodeFetchResponse({ topics: [{ name: 't', partitions: [partition({ highWatermark: '12' })] }] }),
+    ).toBeUndefined();
+    const viaService = decode(
+      Buffer.from(
+        service.responseSerialize({
+          topics: [{ name: 't', partitions: [partition({ records: 'AQID', highWatermark: '12' })] }],
+        }),
+      ),
+    );
     expect(viaService.topics[0]!.partitions[0]).toMatchObject({ highWatermark: 12, records: Buffer.from([1, 2, 3]) });
   });
 });
@@ -74,7 +115,9 @@ describe('FetchResponse encoder', () => {
 describe('ReplicaFetchResponse encoder', () => {
   const replicaFetch = loadReplicationProto().Replication.service.ReplicaFetch;
   const decodeReplica = (bytes: Buffer) => replicaFetch.responseDeserialize(bytes) as v1.ReplicaFetchResponse__Output;
-  const replicaPartition = (overrides: Partial<v1.ReplicaFetchPartitionResponse> = {}): v1.ReplicaFetchPartitionResponse => ({
+  const replicaPartition = (
+    overrides: Partial<v1.ReplicaFetchPartitionResponse> = {},
+  ): v1.ReplicaFetchPartitionResponse => ({
     partition: 1,
     errorCode: 0,
     errorMessage: '',
@@ -85,28 +128,60 @@ describe('ReplicaFetchResponse encoder', () => {
   });
   const response: v1.ReplicaFetchResponse = {
     topics: [
-      { name: 'rf3', partitions: [replicaPartition(), replicaPartition({ partition: 0, errorCode: 74, errorMessage: 'fenced', highWatermark: -1, records: Buffer.alloc(0) })] },
-      { name: 'other', partitions: [replicaPartition({ partition: 9, records: Buffer.alloc(200_000, 3), logStartOffset: 2 ** 41 })] },
+      {
+        name: 'rf3',
+        partitions: [
+          replicaPartition(),
+          replicaPartition({
+            partition: 0,
+            errorCode: 74,
+            errorMessage: 'fenced',
+            highWatermark: -1,
+            records: Buffer.alloc(0),
+          }),
+        ],
+      },
+      {
+        name: 'other',
+        partitions: [replicaPartition({ partition: 9, records: Buffer.alloc(200_000, 3), logStartOffset: 2 ** 41 })],
+      },
     ],
   };
 
   it('decodes to what protobufjs decodes from its own encoding (records are field 7 here)', () => {
     const fast = Buffer.from(encodeReplicaFetchResponse(response)!);
     const slow = {
-      topics: response.topics!.map((t) => ({ ...t, partitions: t.partitions!.map((p) => ({ ...p, records: Buffer.from(p.records as Uint8Array).toString('base64') })) })),
+      topics: response.topics!.map((t) => ({
+        ...t,
+        partitions: t.partitions!.map((p) => ({
+          ...p,
+          records: Buffer.from(p.records as Uint8Array).toString('base64'),
+        })),
+      })),
     };
     expect(decodeReplica(fast)).toEqual(decodeReplica(Buffer.from(replicaFetch.responseSerialize(slow))));
     expect(decodeReplica(fast).topics[1]!.partitions[0]!.records.equals(Buffer.alloc(200_000, 3))).toBe(true);
   });
 
   it('is what the Replication service serializes ReplicaFetch responses with', () => {
-    expect(Buffer.from(replicaFetch.responseSerialize(response))).toEqual(Buffer.from(encodeReplicaFetchResponse(response)!));
+    expect(Buffer.from(replicaFetch.responseSerialize(response))).toEqual(
+      Buffer.from(encodeReplicaFetchResponse(response)!),
+    );
   });
 
   it('leaves a diverging epoch to protobufjs, which the service then uses', () => {
-    const diverging: v1.ReplicaFetchResponse = { topics: [{ name: 't', partitions: [replicaPartition({ divergingEpoch: { epoch: 3, endOffset: 120 }, records: Buffer.alloc(0) })] }] };
+    const diverging: v1.ReplicaFetchResponse = {
+      topics: [
+        {
+          name: 't',
+          partitions: [replicaPartition({ divergingEpoch: { epoch: 3, endOffset: 120 }, records: Buffer.alloc(0) })],
+        },
+      ],
+    };
     expect(encodeReplicaFetchResponse(diverging)).toBeUndefined();
-    expect(decodeReplica(Buffer.from(replicaFetch.responseSerialize(diverging))).topics[0]!.partitions[0]!.divergingEpoch).toEqual({ epoch: 3, endOffset: 120 });
+    expect(
+      decodeReplica(Buffer.from(replicaFetch.responseSerialize(diverging))).topics[0]!.partitions[0]!.divergingEpoch,
+    ).toEqual({ epoch: 3, endOffset: 120 });
   });
 });
 
@@ -118,7 +193,10 @@ function protobufjsEncode(response: v1.FetchResponse): Buffer {
   const slow = {
     topics: (response.topics ?? []).map((t) => ({
       ...t,
-      partitions: (t.partitions ?? []).map((p) => ({ ...p, records: Buffer.from(p.records as Uint8Array).toString('base64') })),
+      partitions: (t.partitions ?? []).map((p) => ({
+        ...p,
+        records: Buffer.from(p.records as Uint8Array).toString('base64'),
+      })),
     })),
   };
   return Buffer.from(service.responseSerialize(slow));

@@ -30,7 +30,9 @@ const recordArb: fc.Arbitrary<KafkaRecordInput> = fc.record(
   {
     key: nullableBytes(40),
     value: nullableBytes(300),
-    headers: fc.array(fc.record({ key: fc.string({ unit: 'binary', maxLength: 12 }), value: nullableBytes(20) }), { maxLength: 3 }),
+    headers: fc.array(fc.record({ key: fc.string({ unit: 'binary', maxLength: 12 }), value: nullableBytes(20) }), {
+      maxLength: 3,
+    }),
     timestamp: fc.nat({ max: Number.MAX_SAFE_INTEGER }),
   },
   { requiredKeys: ['value', 'headers'] },
@@ -62,7 +64,8 @@ function decodeOnlyCorrupt(buf: Buffer, verifyCrc: boolean): void {
 function withValidCrc(buf: Buffer): Buffer {
   if (buf.length >= BATCH_HEADER_SIZE) {
     const batchLength = buf.readInt32BE(BatchField.batchLength);
-    if (batchLength >= BATCH_HEADER_SIZE - LOG_OVERHEAD && LOG_OVERHEAD + batchLength <= buf.length) writeBatchCrc(buf, 0, { batchLength });
+    if (batchLength >= BATCH_HEADER_SIZE - LOG_OVERHEAD && LOG_OVERHEAD + batchLength <= buf.length)
+      writeBatchCrc(buf, 0, { batchLength });
   }
   return buf;
 }
@@ -81,9 +84,15 @@ const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
     kind: fc.constant('overwrite' as const),
     at: fc.nat(),
     // Huge and negative varints: 2^31-1, -2^31, -2, and a run of continuation bytes.
-    with: fc.constantFrom('feffffff0f', 'ffffffff0f', '03', '8080808080808080808001', 'ff').map((h) => Buffer.from(h, 'hex')),
+    with: fc
+      .constantFrom('feffffff0f', 'ffffffff0f', '03', '8080808080808080808001', 'ff')
+      .map((h) => Buffer.from(h, 'hex')),
   }),
-  fc.record({ kind: fc.constant('int32' as const), field: fc.constantFrom('batchLength', 'recordCount', 'lastOffsetDelta', 'attributes'), value: hostileValues }),
+  fc.record({
+    kind: fc.constant('int32' as const),
+    field: fc.constantFrom('batchLength', 'recordCount', 'lastOffsetDelta', 'attributes'),
+    value: hostileValues,
+  }),
 );
 
 function mutate(original: Buffer, mutation: Mutation): Buffer {
@@ -136,30 +145,41 @@ describe('properties', () => {
   it('a valid header over random (validly compressed) record bytes only ever yields CorruptRecordError', () => {
     const header = encodeBatch([{ value: null, timestamp: 0 }]).subarray(0, BATCH_HEADER_SIZE);
     fc.assert(
-      fc.property(bytes(300), fc.nat({ max: 7 }), fc.constantFrom(0, 0x08, 0x10, 0x20), fc.nat({ max: 40 }), (plain, codec, flags, recordCount) => {
-        const name = COMPRESSION_NAMES[codec];
-        // Codes 5-7 are unknown codecs: random bytes then; known codecs get a valid stream so the record parser is reached.
-        const body = name === undefined ? plain : compress(name, plain);
-        const buf = Buffer.concat([header, body]);
-        buf.writeInt32BE(buf.length - LOG_OVERHEAD, BatchField.batchLength);
-        buf.writeInt16BE(codec | flags, BatchField.attributes);
-        buf.writeInt32BE(recordCount, BatchField.recordCount);
-        decodeOnlyCorrupt(withValidCrc(buf), true);
-      }),
+      fc.property(
+        bytes(300),
+        fc.nat({ max: 7 }),
+        fc.constantFrom(0, 0x08, 0x10, 0x20),
+        fc.nat({ max: 40 }),
+        (plain, codec, flags, recordCount) => {
+          const name = COMPRESSION_NAMES[codec];
+          // Codes 5-7 are unknown codecs: random bytes then; known codecs get a valid stream so the record parser is reached.
+          const body = name === undefined ? plain : compress(name, plain);
+          const buf = Buffer.concat([header, body]);
+          buf.writeInt32BE(buf.length - LOG_OVERHEAD, BatchField.batchLength);
+          buf.writeInt16BE(codec | flags, BatchField.attributes);
+          buf.writeInt32BE(recordCount, BatchField.recordCount);
+          decodeOnlyCorrupt(withValidCrc(buf), true);
+        },
+      ),
       runs(400),
     );
   });
 
   it('mutated valid batches (flips, truncation, huge and negative lengths) only ever yield CorruptRecordError, quickly', () => {
     fc.assert(
-      fc.property(batchArb, fc.array(mutationArb, { minLength: 1, maxLength: 3 }), fc.boolean(), ([records, options], mutations, fixCrc) => {
-        let buf = encodeBatch(records, options);
-        for (const mutation of mutations) buf = mutate(buf, mutation);
-        const startedMs = performance.now();
-        decodeOnlyCorrupt(fixCrc ? withValidCrc(buf) : buf, true);
-        decodeOnlyCorrupt(buf, false);
-        expect(performance.now() - startedMs).toBeLessThan(2_000);
-      }),
+      fc.property(
+        batchArb,
+        fc.array(mutationArb, { minLength: 1, maxLength: 3 }),
+        fc.boolean(),
+        ([records, options], mutations, fixCrc) => {
+          let buf = encodeBatch(records, options);
+          for (const mutation of mutations) buf = mutate(buf, mutation);
+          const startedMs = performance.now();
+          decodeOnlyCorrupt(fixCrc ? withValidCrc(buf) : buf, true);
+          decodeOnlyCorrupt(buf, false);
+          expect(performance.now() - startedMs).toBeLessThan(2_000);
+        },
+      ),
       runs(400),
     );
   });

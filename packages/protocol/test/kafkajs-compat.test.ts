@@ -44,7 +44,9 @@ function encodeLike(description: BatchDescription): Buffer {
 
 describe('KafkaJS fixtures', () => {
   it('cover every codec, null keys and values, headers and explicit timestamps', () => {
-    expect(new Set(fixtures.map((f) => f.description.compression))).toEqual(new Set(['none', 'gzip', 'snappy', 'lz4', 'zstd']));
+    expect(new Set(fixtures.map((f) => f.description.compression))).toEqual(
+      new Set(['none', 'gzip', 'snappy', 'lz4', 'zstd']),
+    );
   });
 
   for (const { description, bytes } of fixtures) {
@@ -95,11 +97,21 @@ describe('a hand-annotated batch, field by field from the Kafka protocol documen
 
   it('decodes to the one record it spells out', () => {
     const batch = decodeBatch(bytes);
-    expect(batch.records).toEqual([{ key: Buffer.from('key-1'), value: Buffer.from('hello, samsa'), headers: [], timestamp: 1_700_000_000_000, offset: 0 }]);
+    expect(batch.records).toEqual([
+      {
+        key: Buffer.from('key-1'),
+        value: Buffer.from('hello, samsa'),
+        headers: [],
+        timestamp: 1_700_000_000_000,
+        offset: 0,
+      },
+    ]);
   });
 
   it('is what encodeBatch writes with the default header fields', () => {
-    const encoded = encodeBatch([{ key: Buffer.from('key-1'), value: Buffer.from('hello, samsa'), timestamp: 1_700_000_000_000 }]);
+    const encoded = encodeBatch([
+      { key: Buffer.from('key-1'), value: Buffer.from('hello, samsa'), timestamp: 1_700_000_000_000 },
+    ]);
     expect(encoded.toString('hex')).toBe(bytes.toString('hex'));
   });
 });

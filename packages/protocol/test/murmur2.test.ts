@@ -27,7 +27,10 @@ describe('murmur2', () => {
     for (const c of fixture.cases) {
       const key = Buffer.from(c.key, 'hex');
       expect(murmur2(key), c.key).toBe(c.murmur2);
-      expect(fixture.partitionCounts.map((n) => kafkaPartitionForKey(key, n)), c.key).toEqual(c.partitions);
+      expect(
+        fixture.partitionCounts.map((n) => kafkaPartitionForKey(key, n)),
+        c.key,
+      ).toEqual(c.partitions);
     }
   });
 

@@ -46,7 +46,13 @@ describe('encodeBatch', () => {
   });
 
   it('takes baseTimestamp from the first record and maxTimestamp from the largest', () => {
-    const batch = decodeBatch(encodeBatch([{ value: null, timestamp: 50 }, { value: null, timestamp: 90 }, { value: null, timestamp: 10 }]));
+    const batch = decodeBatch(
+      encodeBatch([
+        { value: null, timestamp: 50 },
+        { value: null, timestamp: 90 },
+        { value: null, timestamp: 10 },
+      ]),
+    );
     expect(batch.header.baseTimestamp).toBe(50);
     expect(batch.header.maxTimestamp).toBe(90);
     expect(batch.records.map((r) => r.timestamp)).toEqual([50, 90, 10]);
@@ -55,14 +61,30 @@ describe('encodeBatch', () => {
   it('uses `now` for records without a timestamp and never reads the clock itself', () => {
     const batch = decodeBatch(encodeBatch([{ value: text('a') }, { value: text('b'), timestamp: 7 }], { now: 1234 }));
     expect(batch.records.map((r) => r.timestamp)).toEqual([1234, 7]);
-    expect(() => encodeBatch([{ value: text('a') }])).toThrow(expect.objectContaining({ code: ErrorCodes.INVALID_TIMESTAMP.code }));
+    expect(() => encodeBatch([{ value: text('a') }])).toThrow(
+      expect.objectContaining({ code: ErrorCodes.INVALID_TIMESTAMP.code }),
+    );
     expect(() => encodeBatch([{ value: text('a'), timestamp: -5 }])).toThrow(SamsaError);
   });
 
   it('carries producer, epoch, sequence, offset and the transactional and control bits', () => {
-    const options = { baseOffset: 77, partitionLeaderEpoch: 4, producerId: 9_007_199_254_740_000, producerEpoch: 12, baseSequence: 1000, transactional: true, control: true };
+    const options = {
+      baseOffset: 77,
+      partitionLeaderEpoch: 4,
+      producerId: 9_007_199_254_740_000,
+      producerEpoch: 12,
+      baseSequence: 1000,
+      transactional: true,
+      control: true,
+    };
     const batch = decodeBatch(encodeBatch(records(2), options));
-    expect(batch.header).toMatchObject({ baseOffset: 77, partitionLeaderEpoch: 4, producerId: 9_007_199_254_740_000, producerEpoch: 12, baseSequence: 1000 });
+    expect(batch.header).toMatchObject({
+      baseOffset: 77,
+      partitionLeaderEpoch: 4,
+      producerId: 9_007_199_254_740_000,
+      producerEpoch: 12,
+      baseSequence: 1000,
+    });
     expect(batch.transactional).toBe(true);
     expect(batch.control).toBe(true);
     expect(batch.records.map((r) => r.offset)).toEqual([77, 78]);
@@ -74,19 +96,50 @@ describe('encodeBatch', () => {
     expect(batch.timestampType).toBe('logAppendTime');
     expect(batch.header.maxTimestamp).toBe(NOW + 500);
     expect(batch.records.map((r) => r.timestamp)).toEqual([NOW + 500, NOW + 500, NOW + 500]);
-    expect(decodeBatch(encodeBatch(records(1), { timestampType: 'logAppendTime', logAppendTime: 42 })).records[0]!.timestamp).toBe(42);
+    expect(
+      decodeBatch(encodeBatch(records(1), { timestampType: 'logAppendTime', logAppendTime: 42 })).records[0]!.timestamp,
+    ).toBe(42);
   });
 
   it('round-trips null keys, null values, empty buffers and headers with null values', () => {
     const input: KafkaRecordInput[] = [
       { key: null, value: null, timestamp: NOW },
-      { key: Buffer.alloc(0), value: Buffer.alloc(0), headers: [{ key: '', value: null }, { key: 'é', value: Buffer.alloc(0) }], timestamp: NOW },
-      { value: new Uint8Array([1, 2, 3]), headers: [{ key: 'dup', value: text('1') }, { key: 'dup', value: text('2') }], timestamp: NOW },
+      {
+        key: Buffer.alloc(0),
+        value: Buffer.alloc(0),
+        headers: [
+          { key: '', value: null },
+          { key: 'é', value: Buffer.alloc(0) },
+        ],
+        timestamp: NOW,
+      },
+      {
+        value: new Uint8Array([1, 2, 3]),
+        headers: [
+          { key: 'dup', value: text('1') },
+          { key: 'dup', value: text('2') },
+        ],
+        timestamp: NOW,
+      },
     ];
     const decoded = decodeBatch(encodeBatch(input)).records;
     expect(decoded[0]).toMatchObject({ key: null, value: null, headers: [] });
-    expect(decoded[1]).toMatchObject({ key: Buffer.alloc(0), value: Buffer.alloc(0), headers: [{ key: '', value: null }, { key: 'é', value: Buffer.alloc(0) }] });
-    expect(decoded[2]).toMatchObject({ key: null, value: Buffer.from([1, 2, 3]), headers: [{ key: 'dup', value: text('1') }, { key: 'dup', value: text('2') }] });
+    expect(decoded[1]).toMatchObject({
+      key: Buffer.alloc(0),
+      value: Buffer.alloc(0),
+      headers: [
+        { key: '', value: null },
+        { key: 'é', value: Buffer.alloc(0) },
+      ],
+    });
+    expect(decoded[2]).toMatchObject({
+      key: null,
+      value: Buffer.from([1, 2, 3]),
+      headers: [
+        { key: 'dup', value: text('1') },
+        { key: 'dup', value: text('2') },
+      ],
+    });
   });
 
   it('rejects an empty batch and out-of-range header fields with typed errors', () => {
@@ -108,7 +161,11 @@ describe('encodeBatch', () => {
   });
 
   it('encodes 1,000 records of 100 bytes into one exact buffer', () => {
-    const input = Array.from({ length: 1_000 }, (_, i) => ({ key: text(`key-${i}`), value: Buffer.alloc(100, i), timestamp: NOW + i }));
+    const input = Array.from({ length: 1_000 }, (_, i) => ({
+      key: text(`key-${i}`),
+      value: Buffer.alloc(100, i),
+      timestamp: NOW + i,
+    }));
     const buf = encodeBatch(input);
     const batch = decodeBatch(buf);
     expect(batch.sizeBytes).toBe(buf.length);
@@ -122,7 +179,10 @@ describe('decodeBatch and decodeBatches', () => {
     const first = encodeBatch(records(2));
     const second = encodeBatch(records(3), { baseOffset: 2, compression: 'gzip' });
     const batches = decodeBatches(Buffer.concat([first, second]));
-    expect(batches.map((b) => b.records.map((r) => r.offset))).toEqual([[0, 1], [2, 3, 4]]);
+    expect(batches.map((b) => b.records.map((r) => r.offset))).toEqual([
+      [0, 1],
+      [2, 3, 4],
+    ]);
     expect(decodeBatch(Buffer.concat([first, second]), first.length).records).toHaveLength(3);
   });
 

@@ -1,6 +1,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ByteReader, CorruptRecordError, INT32_MAX, INT32_MIN, sizeOfVarint, sizeOfVarlong, writeVarint, writeVarlong } from '@samsa/protocol';
+import {
+  ByteReader,
+  CorruptRecordError,
+  INT32_MAX,
+  INT32_MIN,
+  sizeOfVarint,
+  sizeOfVarlong,
+  writeVarint,
+  writeVarlong,
+} from '@samsa/protocol';
 
 function varint(value: number): string {
   const buf = Buffer.alloc(sizeOfVarint(value));

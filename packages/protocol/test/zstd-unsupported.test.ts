@@ -2,7 +2,11 @@ import { describe, expect, it, vi } from 'vitest';
 import { BatchField, CorruptRecordError, ErrorCodes, SamsaError, decodeBatch, encodeBatch } from '@samsa/protocol';
 
 // A Node.js older than 22.15: node:zlib without zstd.
-vi.mock('node:zlib', async (importOriginal) => ({ ...(await importOriginal<object>()), zstdCompressSync: undefined, zstdDecompressSync: undefined }));
+vi.mock('node:zlib', async (importOriginal) => ({
+  ...(await importOriginal<object>()),
+  zstdCompressSync: undefined,
+  zstdDecompressSync: undefined,
+}));
 
 describe('zstd on a runtime without it', () => {
   it('is a typed UNSUPPORTED_COMPRESSION_TYPE error, not corruption and not a TypeError', () => {

@@ -75,7 +75,11 @@ export class CaseContext {
 
   /** Waits until `count` events have been observed in total. */
   async eventCount(count: number, timeoutMs = 10_000): Promise<void> {
-    await waitFor(() => this.events.length >= count, { timeoutMs, intervalMs: 10, description: `${count} watch events (have ${this.events.length})` });
+    await waitFor(() => this.events.length >= count, {
+      timeoutMs,
+      intervalMs: 10,
+      description: `${count} watch events (have ${this.events.length})`,
+    });
   }
 
   /**
@@ -105,7 +109,16 @@ export class CaseContext {
 export const CreateMode = zookeeper.CreateMode;
 
 /** Asserts the relations every freshly created node's stat has on every target. */
-export function expectFreshStat(stat: { czxid: Buffer; mzxid: Buffer; pzxid: Buffer; ctime: Buffer; mtime: Buffer; version: number; cversion: number; aversion: number }): void {
+export function expectFreshStat(stat: {
+  czxid: Buffer;
+  mzxid: Buffer;
+  pzxid: Buffer;
+  ctime: Buffer;
+  mtime: Buffer;
+  version: number;
+  cversion: number;
+  aversion: number;
+}): void {
   expect(stat.mzxid.equals(stat.czxid)).toBe(true);
   expect(stat.pzxid.equals(stat.czxid)).toBe(true);
   expect(stat.mtime.equals(stat.ctime)).toBe(true);

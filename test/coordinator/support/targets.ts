@@ -27,6 +27,14 @@ export async function targetAvailability(name: TargetName): Promise<Availability
 
 export async function startTarget(name: TargetName): Promise<RunningTarget> {
   const tickTimeMs = TEST_TICK_TIME_MS;
-  const server = name === 'zookeeper' ? await startZooKeeper({ tickTimeMs }) : await startEmbeddedCoordinator({ tickTimeMs });
-  return { name, host: server.host, port: server.port, connectString: server.connectString, tickTimeMs, stop: () => server.stop() };
+  const server =
+    name === 'zookeeper' ? await startZooKeeper({ tickTimeMs }) : await startEmbeddedCoordinator({ tickTimeMs });
+  return {
+    name,
+    host: server.host,
+    port: server.port,
+    connectString: server.connectString,
+    tickTimeMs,
+    stop: () => server.stop(),
+  };
 }

@@ -79,7 +79,9 @@ export class Transcript {
   finalize(): TranscriptEntry[] {
     const seen = new Set<bigint>();
     collectZxids(this.entries, seen);
-    const ranks = new Map([...seen].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map((value, index) => [value, `z${index}`]));
+    const ranks = new Map(
+      [...seen].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map((value, index) => [value, `z${index}`]),
+    );
     return normalize(this.entries, ranks, this.base) as TranscriptEntry[];
   }
 }
@@ -87,7 +89,8 @@ export class Transcript {
 function collectZxids(value: unknown, into: Set<bigint>): void {
   if (value instanceof Zxid) into.add(value.value);
   else if (Array.isArray(value)) for (const item of value) collectZxids(item, into);
-  else if (value !== null && typeof value === 'object') for (const item of Object.values(value)) collectZxids(item, into);
+  else if (value !== null && typeof value === 'object')
+    for (const item of Object.values(value)) collectZxids(item, into);
 }
 
 function normalize(value: unknown, ranks: Map<bigint, string>, base: string): unknown {

@@ -8,7 +8,13 @@ import { EventEmitter } from 'node:events';
 import { ErrorCodes, SamsaError } from '@samsa/protocol';
 import type { Logger } from 'pino';
 import { assignReplicas, validateNewTopic } from '../controller/assignment.js';
-import { type AutoLeaderRebalance, ControllerDriver, type NewTopic, type PartitionResult, type TopicResult } from '../controller/driver.js';
+import {
+  type AutoLeaderRebalance,
+  ControllerDriver,
+  type NewTopic,
+  type PartitionResult,
+  type TopicResult,
+} from '../controller/driver.js';
 import type { ControllerInput, TopicPartitionRef } from '../controller/core.js';
 import {
   PERSISTENT_PATHS,
@@ -60,8 +66,13 @@ const FATAL_JOIN_ERRORS = new Set(['DuplicateBrokerIdError', 'InconsistentCluste
 
 /** Another live session holds /brokers/ids/<id>: two brokers were configured with the same id. */
 export class DuplicateBrokerIdError extends Error {
-  constructor(readonly brokerId: number, readonly ownerSessionId: string) {
-    super(`Broker id ${brokerId} is already registered by another live broker (ZooKeeper session 0x${ownerSessionId}); broker ids must be unique`);
+  constructor(
+    readonly brokerId: number,
+    readonly ownerSessionId: string,
+  ) {
+    super(
+      `Broker id ${brokerId} is already registered by another live broker (ZooKeeper session 0x${ownerSessionId}); broker ids must be unique`,
+    );
     this.name = 'DuplicateBrokerIdError';
   }
 }
@@ -158,7 +169,11 @@ export class ClusterMember extends EventEmitter<ClusterMemberEvents> {
    */
   async electPreferredLeaders(partitions: readonly TopicPartitionRef[]): Promise<PartitionResult[]> {
     const driver = this.driver;
-    if (!driver?.isActive) throw new SamsaError(ErrorCodes.NOT_CONTROLLER, 'This broker is not the controller; send leader elections to the controller');
+    if (!driver?.isActive)
+      throw new SamsaError(
+        ErrorCodes.NOT_CONTROLLER,
+        'This broker is not the controller; send leader elections to the controller',
+      );
     return driver.electPreferredLeaders(partitions);
   }
 
@@ -178,7 +193,12 @@ export class ClusterMember extends EventEmitter<ClusterMemberEvents> {
   async autoCreateTopic(topic: NewTopic): Promise<TopicResult> {
     if (this.driver?.isActive) return (await this.driver.createTopics([topic]))[0]!;
     const zk = this.zk;
-    if (!zk) return { name: topic.name, errorCode: ErrorCodes.LEADER_NOT_AVAILABLE.code, errorMessage: 'This broker is reconnecting to the coordinator' };
+    if (!zk)
+      return {
+        name: topic.name,
+        errorCode: ErrorCodes.LEADER_NOT_AVAILABLE.code,
+        errorMessage: 'This broker is reconnecting to the coordinator',
+      };
     const live = [...this.metadata.image.brokers.keys()];
     const rejection = validateNewTopic(topic.name, topic.numPartitions, topic.replicationFactor, live.length);
     if (rejection) return { name: topic.name, errorCode: rejection.error.code, errorMessage: rejection.message };
@@ -192,7 +212,11 @@ export class ClusterMember extends EventEmitter<ClusterMemberEvents> {
     } catch (error) {
       if (zkErrorCode(error) === ZkErrorCode.NODE_EXISTS) return alreadyExists(topic.name);
       this.log.warn({ topic: topic.name, err: error }, 'auto-creation failed');
-      return { name: topic.name, errorCode: ErrorCodes.LEADER_NOT_AVAILABLE.code, errorMessage: `Could not write the topic to the coordinator: ${String(error)}` };
+      return {
+        name: topic.name,
+        errorCode: ErrorCodes.LEADER_NOT_AVAILABLE.code,
+        errorMessage: `Could not write the topic to the coordinator: ${String(error)}`,
+      };
     }
     this.log.info({ topic: topic.name, replicas }, 'wrote assignment of auto-created topic');
     return { name: topic.name, errorCode: ErrorCodes.NONE.code, errorMessage: '' };
@@ -301,7 +325,13 @@ export class ClusterMember extends EventEmitter<ClusterMemberEvents> {
   private async register(zk: ZkSession): Promise<void> {
     const { host, port, rack, endpoints } = this.options;
     const path = brokerPath(this.brokerId);
-    const data = encodeBroker({ id: this.brokerId, host, port, ...(rack ? { rack } : {}), ...(endpoints ? { endpoints } : {}) });
+    const data = encodeBroker({
+      id: this.brokerId,
+      host,
+      port,
+      ...(rack ? { rack } : {}),
+      ...(endpoints ? { endpoints } : {}),
+    });
     // A broker restarted faster than its session timeout finds its previous run's registration still
     // there: wait for that session to expire (as the controller must see it go and come back) rather
     // than fail. A registration that outlives that wait belongs to another live broker with our id.
@@ -316,15 +346,26 @@ export class ClusterMember extends EventEmitter<ClusterMemberEvents> {
         const owner = node?.stat.ephemeralOwner.toString('hex');
         if (owner === zk.sessionId) break;
         if (Date.now() > deadline) throw new DuplicateBrokerIdError(this.brokerId, owner ?? '?');
-        if (!waited) this.log.warn({ ownerSession: owner }, 'an earlier registration of this broker id is still live; waiting for its session to expire');
+        if (!waited)
+          this.log.warn(
+            { ownerSession: owner },
+            'an earlier registration of this broker id is still live; waiting for its session to expire',
+          );
         await new Promise((r) => setTimeout(r, 250));
       }
     }
     const stat = await zk.exists(path);
     this.registrationZxid = zxidHex(stat?.czxid);
-    this.log.info({ host, port, ...(endpoints ? { endpoints: endpoints.map(formatListenerEndpoint) } : {}), registrationZxid: this.registrationZxid }, 'registered');
+    this.log.info(
+      {
+        host,
+        port,
+        ...(endpoints ? { endpoints: endpoints.map(formatListenerEndpoint) } : {}),
+        registrationZxid: this.registrationZxid,
+      },
+      'registered',
+    );
   }
-
 
   // ---- controller election ----
 
@@ -355,7 +396,9 @@ export class ClusterMember extends EventEmitter<ClusterMemberEvents> {
     if (!zk || this.closed) return;
     const current = await zk.getData(ZNODES.controller, this.onControllerZnode);
     if (current) {
-      const ours = decodeControllerId(current.data) === this.brokerId && current.stat.ephemeralOwner.toString('hex') === zk.sessionId;
+      const ours =
+        decodeControllerId(current.data) === this.brokerId &&
+        current.stat.ephemeralOwner.toString('hex') === zk.sessionId;
       if (!ours) this.stopController();
       return;
     }
@@ -372,7 +415,12 @@ export class ClusterMember extends EventEmitter<ClusterMemberEvents> {
     const version = epochNode.stat.version;
     try {
       await zk.multi([
-        { op: 'create', path: ZNODES.controller, data: encodeController(this.brokerId, (this.options.now ?? Date.now)()), ephemeral: true },
+        {
+          op: 'create',
+          path: ZNODES.controller,
+          data: encodeController(this.brokerId, (this.options.now ?? Date.now)()),
+          ephemeral: true,
+        },
         { op: 'set', path: ZNODES.controllerEpoch, data: encodeControllerEpoch(epoch), expectedVersion: version },
       ]);
     } catch (error) {
@@ -419,7 +467,8 @@ export class ClusterMember extends EventEmitter<ClusterMemberEvents> {
   private async releaseControllerZnode(zk: ZkSession): Promise<void> {
     try {
       const node = await zk.getData(ZNODES.controller);
-      if (node && node.stat.ephemeralOwner.toString('hex') === zk.sessionId) await zk.remove(ZNODES.controller, node.stat.version);
+      if (node && node.stat.ephemeralOwner.toString('hex') === zk.sessionId)
+        await zk.remove(ZNODES.controller, node.stat.version);
     } catch (error) {
       this.log.warn({ err: error }, 'could not release /controller');
     }
@@ -435,7 +484,11 @@ export class ClusterMember extends EventEmitter<ClusterMemberEvents> {
 }
 
 function notController(name: string): TopicResult {
-  return { name, errorCode: ErrorCodes.NOT_CONTROLLER.code, errorMessage: 'This broker is not the controller; send topic administration to the controller' };
+  return {
+    name,
+    errorCode: ErrorCodes.NOT_CONTROLLER.code,
+    errorMessage: 'This broker is not the controller; send topic administration to the controller',
+  };
 }
 
 function alreadyExists(name: string): TopicResult {

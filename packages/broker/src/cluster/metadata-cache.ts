@@ -114,7 +114,8 @@ export class MetadataCache extends EventEmitter<MetadataCacheEvents> {
     this.armedTopics.delete(topic);
     const prefix = `${topicPath(topic)}/`;
     for (const map of [this.watchers, this.readSeq] as Map<string, unknown>[]) {
-      for (const key of [...map.keys()]) if (key.startsWith(prefix) || key === topicPath(topic) || key === topicConfigPath(topic)) map.delete(key);
+      for (const key of [...map.keys()])
+        if (key.startsWith(prefix) || key === topicPath(topic) || key === topicConfigPath(topic)) map.delete(key);
     }
     for (const key of [...this.armedPartitions]) if (key.startsWith(`${topic}/`)) this.armedPartitions.delete(key);
   }
@@ -145,7 +146,13 @@ export class MetadataCache extends EventEmitter<MetadataCacheEvents> {
   }
 
   /** Runs a read, dropping its result if a newer read of the same key started or the session changed. */
-  private async guarded<T>(gen: number, key: string, read: (zk: ZkSession) => Promise<T>, apply: (value: T) => void, retry: () => Promise<void>): Promise<void> {
+  private async guarded<T>(
+    gen: number,
+    key: string,
+    read: (zk: ZkSession) => Promise<T>,
+    apply: (value: T) => void,
+    retry: () => Promise<void>,
+  ): Promise<void> {
     const zk = this.zk;
     if (gen !== this.generation || !zk) return;
     const seq = (this.readSeq.get(key) ?? 0) + 1;
@@ -167,104 +174,150 @@ export class MetadataCache extends EventEmitter<MetadataCacheEvents> {
   }
 
   private readClusterId(gen: number): Promise<void> {
-    return this.guarded(gen, ZNODES.clusterId, (zk) => zk.getData(ZNODES.clusterId), (r) => {
-      if (r) this.apply((i) => (i.clusterId === r.data.toString('utf8') ? i : withClusterId(i, r.data.toString('utf8'))));
-    }, () => this.readClusterId(gen));
+    return this.guarded(
+      gen,
+      ZNODES.clusterId,
+      (zk) => zk.getData(ZNODES.clusterId),
+      (r) => {
+        if (r)
+          this.apply((i) => (i.clusterId === r.data.toString('utf8') ? i : withClusterId(i, r.data.toString('utf8'))));
+      },
+      () => this.readClusterId(gen),
+    );
   }
 
   private readBrokers(gen: number): Promise<void> {
     const read = (): Promise<void> => this.readBrokers(gen);
-    return this.guarded(gen, ZNODES.brokerIds, async (zk) => {
-      const ids = (await zk.getChildren(ZNODES.brokerIds, this.watcher(gen, ZNODES.brokerIds, read))) ?? [];
-      const brokers = await Promise.all(ids.map(async (child) => {
-        const id = Number(child);
-        const node = Number.isInteger(id) ? await zk.getData(brokerPath(id)) : undefined;
-        return node ? decodeBroker(id, node.data) : undefined;
-      }));
-      return brokers.filter((b): b is BrokerEndpoint => b !== undefined);
-    }, (brokers) => this.apply((i) => withBrokers(i, brokers)), read);
+    return this.guarded(
+      gen,
+      ZNODES.brokerIds,
+      async (zk) => {
+        const ids = (await zk.getChildren(ZNODES.brokerIds, this.watcher(gen, ZNODES.brokerIds, read))) ?? [];
+        const brokers = await Promise.all(
+          ids.map(async (child) => {
+            const id = Number(child);
+            const node = Number.isInteger(id) ? await zk.getData(brokerPath(id)) : undefined;
+            return node ? decodeBroker(id, node.data) : undefined;
+          }),
+        );
+        return brokers.filter((b): b is BrokerEndpoint => b !== undefined);
+      },
+      (brokers) => this.apply((i) => withBrokers(i, brokers)),
+      read,
+    );
   }
 
   private readController(gen: number): Promise<void> {
     const read = (): Promise<void> => this.readController(gen);
-    return this.guarded(gen, ZNODES.controller, async (zk) => {
-      const w = this.watcher(gen, ZNODES.controller, read);
-      const node = await zk.getData(ZNODES.controller, w);
-      if (node) return decodeControllerId(node.data);
-      // Not there: watch for its creation (and re-read if it appeared in between).
-      if (await zk.exists(ZNODES.controller, w)) return undefined;
-      return -1;
-    }, (id) => {
-      if (id === undefined) void read();
-      else this.apply((i) => (i.controllerId === id ? i : withController(i, id)));
-    }, read);
+    return this.guarded(
+      gen,
+      ZNODES.controller,
+      async (zk) => {
+        const w = this.watcher(gen, ZNODES.controller, read);
+        const node = await zk.getData(ZNODES.controller, w);
+        if (node) return decodeControllerId(node.data);
+        // Not there: watch for its creation (and re-read if it appeared in between).
+        if (await zk.exists(ZNODES.controller, w)) return undefined;
+        return -1;
+      },
+      (id) => {
+        if (id === undefined) void read();
+        else this.apply((i) => (i.controllerId === id ? i : withController(i, id)));
+      },
+      read,
+    );
   }
 
   private readControllerEpoch(gen: number): Promise<void> {
     const read = (): Promise<void> => this.readControllerEpoch(gen);
-    return this.guarded(gen, ZNODES.controllerEpoch, async (zk) => {
-      const w = this.watcher(gen, ZNODES.controllerEpoch, read);
-      const node = await zk.getData(ZNODES.controllerEpoch, w);
-      if (node) return decodeControllerEpoch(node.data);
-      await zk.exists(ZNODES.controllerEpoch, w);
-      return 0;
-    }, (epoch) => this.apply((i) => (i.controllerEpoch === epoch ? i : withController(i, i.controllerId, epoch))), read);
+    return this.guarded(
+      gen,
+      ZNODES.controllerEpoch,
+      async (zk) => {
+        const w = this.watcher(gen, ZNODES.controllerEpoch, read);
+        const node = await zk.getData(ZNODES.controllerEpoch, w);
+        if (node) return decodeControllerEpoch(node.data);
+        await zk.exists(ZNODES.controllerEpoch, w);
+        return 0;
+      },
+      (epoch) => this.apply((i) => (i.controllerEpoch === epoch ? i : withController(i, i.controllerId, epoch))),
+      read,
+    );
   }
 
   private readTopics(gen: number): Promise<void> {
     const read = (): Promise<void> => this.readTopics(gen);
     let started: Promise<void>[] = [];
-    return this.guarded(gen, ZNODES.brokerTopics, async (zk) => (await zk.getChildren(ZNODES.brokerTopics, this.watcher(gen, ZNODES.brokerTopics, read))) ?? [], (names) => {
-      const present = new Set(names);
-      for (const name of this.current.topics.keys()) {
-        if (!present.has(name)) {
-          this.forgetTopic(name);
-          this.apply((i) => withTopicAssignment(i, name, undefined));
+    return this.guarded(
+      gen,
+      ZNODES.brokerTopics,
+      async (zk) => (await zk.getChildren(ZNODES.brokerTopics, this.watcher(gen, ZNODES.brokerTopics, read))) ?? [],
+      (names) => {
+        const present = new Set(names);
+        for (const name of this.current.topics.keys()) {
+          if (!present.has(name)) {
+            this.forgetTopic(name);
+            this.apply((i) => withTopicAssignment(i, name, undefined));
+          }
         }
-      }
-      started = names.filter((n) => !this.armedTopics.has(n)).map((n) => {
-        this.armedTopics.add(n);
-        return this.readTopic(gen, n);
-      });
-    }, read).then(() => Promise.all(started).then(() => undefined));
+        started = names
+          .filter((n) => !this.armedTopics.has(n))
+          .map((n) => {
+            this.armedTopics.add(n);
+            return this.readTopic(gen, n);
+          });
+      },
+      read,
+    ).then(() => Promise.all(started).then(() => undefined));
   }
 
   private readTopic(gen: number, topic: string): Promise<void> {
     const path = topicPath(topic);
     const read = (): Promise<void> => this.readTopic(gen, topic);
     let started: Promise<void>[] = [];
-    return this.guarded(gen, path, async (zk) => {
-      const node = await zk.getData(path, this.watcher(gen, path, read));
-      if (!node) return undefined;
-      const { replicas, topicId } = decodeTopic(topic, node.data);
-      // A topic written without an id (by an older Samsa or an old Kafka) is told apart by its czxid.
-      const id = topicId ?? zxidHex(node.stat.czxid);
-      // A new topic (or a new creation of it) enters the image together with its configs (then
-      // watched by readTopicConfig).
-      const configs = this.current.topics.get(topic)?.id === id ? undefined : await this.fetchTopicConfig(gen, zk, topic);
-      return { replicas, configs, id };
-    }, (r) => {
-      if (!r) {
-        this.forgetTopic(topic);
-        this.apply((i) => withTopicAssignment(i, topic, undefined));
-        return;
-      }
-      const known = this.current.topics.get(topic);
-      if (known && known.id !== r.id) {
-        // Deleted and created again while we were not looking: the old creation goes first (its
-        // replicas drop their logs), and the new one's partition states are read afresh.
-        for (const key of [...this.armedPartitions]) if (key.startsWith(`${topic}/`)) this.armedPartitions.delete(key);
-        this.apply((i) => withTopicAssignment(i, topic, undefined));
-      }
-      this.apply((i) => {
-        const next = withTopicAssignment(i, topic, r.replicas, r.id);
-        return r.configs ? withTopicConfigs(next, topic, r.configs) : next;
-      });
-      started = r.replicas.map((_, p) => p).filter((p) => !this.armedPartitions.has(`${topic}/${p}`)).map((p) => {
-        this.armedPartitions.add(`${topic}/${p}`);
-        return this.readPartitionState(gen, topic, p);
-      });
-    }, read).then(() => Promise.all(started).then(() => undefined));
+    return this.guarded(
+      gen,
+      path,
+      async (zk) => {
+        const node = await zk.getData(path, this.watcher(gen, path, read));
+        if (!node) return undefined;
+        const { replicas, topicId } = decodeTopic(topic, node.data);
+        // A topic written without an id (by an older Samsa or an old Kafka) is told apart by its czxid.
+        const id = topicId ?? zxidHex(node.stat.czxid);
+        // A new topic (or a new creation of it) enters the image together with its configs (then
+        // watched by readTopicConfig).
+        const configs =
+          this.current.topics.get(topic)?.id === id ? undefined : await this.fetchTopicConfig(gen, zk, topic);
+        return { replicas, configs, id };
+      },
+      (r) => {
+        if (!r) {
+          this.forgetTopic(topic);
+          this.apply((i) => withTopicAssignment(i, topic, undefined));
+          return;
+        }
+        const known = this.current.topics.get(topic);
+        if (known && known.id !== r.id) {
+          // Deleted and created again while we were not looking: the old creation goes first (its
+          // replicas drop their logs), and the new one's partition states are read afresh.
+          for (const key of [...this.armedPartitions])
+            if (key.startsWith(`${topic}/`)) this.armedPartitions.delete(key);
+          this.apply((i) => withTopicAssignment(i, topic, undefined));
+        }
+        this.apply((i) => {
+          const next = withTopicAssignment(i, topic, r.replicas, r.id);
+          return r.configs ? withTopicConfigs(next, topic, r.configs) : next;
+        });
+        started = r.replicas
+          .map((_, p) => p)
+          .filter((p) => !this.armedPartitions.has(`${topic}/${p}`))
+          .map((p) => {
+            this.armedPartitions.add(`${topic}/${p}`);
+            return this.readPartitionState(gen, topic, p);
+          });
+      },
+      read,
+    ).then(() => Promise.all(started).then(() => undefined));
   }
 
   /** Reads a topic's configs and leaves a watch that re-reads them on change (or creation). */
@@ -280,30 +333,47 @@ export class MetadataCache extends EventEmitter<MetadataCacheEvents> {
   private readTopicConfig(gen: number, topic: string): Promise<void> {
     const path = topicConfigPath(topic);
     const read = (): Promise<void> => this.readTopicConfig(gen, topic);
-    return this.guarded(gen, path, async (zk) => {
-      if (!this.current.topics.has(topic)) return undefined;
-      return this.fetchTopicConfig(gen, zk, topic);
-    }, (configs) => {
-      if (configs) this.apply((i) => withTopicConfigs(i, topic, configs));
-    }, read);
+    return this.guarded(
+      gen,
+      path,
+      async (zk) => {
+        if (!this.current.topics.has(topic)) return undefined;
+        return this.fetchTopicConfig(gen, zk, topic);
+      },
+      (configs) => {
+        if (configs) this.apply((i) => withTopicConfigs(i, topic, configs));
+      },
+      read,
+    );
   }
 
   private readPartitionState(gen: number, topic: string, partition: number): Promise<void> {
     const path = partitionStatePath(topic, partition);
     const read = (): Promise<void> => this.readPartitionState(gen, topic, partition);
-    return this.guarded(gen, path, async (zk) => {
-      if (!this.current.topics.has(topic)) return 'gone' as const;
-      const w = this.watcher(gen, path, read);
-      const node = await zk.getData(path, w);
-      if (node) return { state: decodePartitionState(topic, partition, node.data), version: node.stat.version, mzxid: zxidHex(node.stat.mzxid) };
-      // Not created yet (auto-created topic waiting for the controller): watch for it.
-      if (await zk.exists(path, w)) return 'retry' as const;
-      return 'absent' as const;
-    }, (r) => {
-      if (r === 'gone') this.armedPartitions.delete(`${topic}/${partition}`);
-      else if (r === 'retry') void read();
-      else if (r === 'absent') this.apply((i) => withPartitionState(i, topic, partition, undefined, -1));
-      else this.apply((i) => withPartitionState(i, topic, partition, r.state, r.version, r.mzxid));
-    }, read);
+    return this.guarded(
+      gen,
+      path,
+      async (zk) => {
+        if (!this.current.topics.has(topic)) return 'gone' as const;
+        const w = this.watcher(gen, path, read);
+        const node = await zk.getData(path, w);
+        if (node)
+          return {
+            state: decodePartitionState(topic, partition, node.data),
+            version: node.stat.version,
+            mzxid: zxidHex(node.stat.mzxid),
+          };
+        // Not created yet (auto-created topic waiting for the controller): watch for it.
+        if (await zk.exists(path, w)) return 'retry' as const;
+        return 'absent' as const;
+      },
+      (r) => {
+        if (r === 'gone') this.armedPartitions.delete(`${topic}/${partition}`);
+        else if (r === 'retry') void read();
+        else if (r === 'absent') this.apply((i) => withPartitionState(i, topic, partition, undefined, -1));
+        else this.apply((i) => withPartitionState(i, topic, partition, r.state, r.version, r.mzxid));
+      },
+      read,
+    );
   }
 }

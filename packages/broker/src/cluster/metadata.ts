@@ -75,7 +75,12 @@ export function withController(image: MetadataImage, controllerId: number, contr
  * A different `id` is another creation of the topic: nothing of the old one (partition states,
  * configs) carries over.
  */
-export function withTopicAssignment(image: MetadataImage, topic: string, replicas: readonly (readonly number[])[] | undefined, id = ''): MetadataImage {
+export function withTopicAssignment(
+  image: MetadataImage,
+  topic: string,
+  replicas: readonly (readonly number[])[] | undefined,
+  id = '',
+): MetadataImage {
   const topics = new Map(image.topics);
   if (!replicas) {
     topics.delete(topic);
@@ -85,7 +90,18 @@ export function withTopicAssignment(image: MetadataImage, topic: string, replica
   const old = known?.id === id ? known : undefined;
   const partitions = replicas.map((r, p): PartitionInfo => {
     const prev = old?.partitions[p];
-    return prev ? { ...prev, replicas: r } : { topic, partition: p, replicas: r, leader: NO_LEADER, leaderEpoch: -1, isr: [], stateZkVersion: -1, stateMzxid: '' };
+    return prev
+      ? { ...prev, replicas: r }
+      : {
+          topic,
+          partition: p,
+          replicas: r,
+          leader: NO_LEADER,
+          leaderEpoch: -1,
+          isr: [],
+          stateZkVersion: -1,
+          stateMzxid: '',
+        };
   });
   topics.set(topic, { name: topic, id, partitions, configs: old?.configs ?? {} });
   return { ...image, topics };

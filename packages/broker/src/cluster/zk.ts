@@ -49,7 +49,9 @@ export class ZkSession {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         client.close();
-        reject(new Error(`Could not connect to ZooKeeper at ${options.connectString} within ${options.connectTimeoutMs} ms`));
+        reject(
+          new Error(`Could not connect to ZooKeeper at ${options.connectString} within ${options.connectTimeoutMs} ms`),
+        );
       }, options.connectTimeoutMs);
       client.once('connected', () => {
         clearTimeout(timer);
@@ -158,7 +160,11 @@ export class ZkSession {
     }
     for (const op of ops) {
       if (op.op === 'create') {
-        tx.create(op.path, Buffer.from(op.data), op.ephemeral ? zookeeper.CreateMode.EPHEMERAL : zookeeper.CreateMode.PERSISTENT);
+        tx.create(
+          op.path,
+          Buffer.from(op.data),
+          op.ephemeral ? zookeeper.CreateMode.EPHEMERAL : zookeeper.CreateMode.PERSISTENT,
+        );
       } else if (op.op === 'set') {
         tx.setData(op.path, Buffer.from(op.data), op.expectedVersion);
         withVersion(op.expectedVersion);

@@ -26,7 +26,8 @@ export function validateTopicName(name: string): Rejection | undefined {
   if (name.length === 0) return bad('Topic name is empty');
   if (name === '.' || name === '..') return bad(`Topic name cannot be "${name}"`);
   if (name.length > MAX_TOPIC_NAME_LENGTH) return bad(`Topic name is longer than ${MAX_TOPIC_NAME_LENGTH} characters`);
-  if (!TOPIC_NAME_CHARS.test(name)) return bad(`Topic name "${name}" has characters other than ASCII letters, digits, '.', '_' and '-'`);
+  if (!TOPIC_NAME_CHARS.test(name))
+    return bad(`Topic name "${name}" has characters other than ASCII letters, digits, '.', '_' and '-'`);
   return undefined;
 }
 
@@ -43,13 +44,22 @@ export function validateNewTopic(
   const nameRejection = validateTopicName(name);
   if (nameRejection) return nameRejection;
   if (!Number.isInteger(numPartitions) || numPartitions < 1) {
-    return { error: ErrorCodes.INVALID_PARTITIONS, message: `Number of partitions must be at least 1 (got ${numPartitions})` };
+    return {
+      error: ErrorCodes.INVALID_PARTITIONS,
+      message: `Number of partitions must be at least 1 (got ${numPartitions})`,
+    };
   }
   if (numPartitions > MAX_PARTITIONS_PER_TOPIC) {
-    return { error: ErrorCodes.INVALID_PARTITIONS, message: `Number of partitions must be at most ${MAX_PARTITIONS_PER_TOPIC} (got ${numPartitions})` };
+    return {
+      error: ErrorCodes.INVALID_PARTITIONS,
+      message: `Number of partitions must be at most ${MAX_PARTITIONS_PER_TOPIC} (got ${numPartitions})`,
+    };
   }
   if (!Number.isInteger(replicationFactor) || replicationFactor < 1) {
-    return { error: ErrorCodes.INVALID_REPLICATION_FACTOR, message: `Replication factor must be at least 1 (got ${replicationFactor})` };
+    return {
+      error: ErrorCodes.INVALID_REPLICATION_FACTOR,
+      message: `Replication factor must be at least 1 (got ${replicationFactor})`,
+    };
   }
   if (replicationFactor > liveBrokerCount) {
     return {

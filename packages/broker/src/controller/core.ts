@@ -82,7 +82,11 @@ export type ControllerInput =
    * driver read because the core did not know them (written by another broker's auto-creation or by a
    * tool), see `knownTopics()`.
    */
-  | { readonly type: 'TopicZnodesChanged'; readonly current: readonly string[]; readonly loaded: readonly LoadedTopic[] }
+  | {
+      readonly type: 'TopicZnodesChanged';
+      readonly current: readonly string[];
+      readonly loaded: readonly LoadedTopic[];
+    }
   /** A DeleteTopics request, or a child of /admin/delete_topics (`adminRequest`: that znode exists). */
   | { readonly type: 'DeleteTopic'; readonly topic: string; readonly adminRequest: boolean }
   /**
@@ -393,7 +397,11 @@ export class ControllerCore {
     const rec = this.topics.get(topic);
     if (!rec) {
       const rejection = validateTopicName(topic);
-      if (adminRequest) out.writes.push({ reason: `drop deletion request for unknown topic ${topic}`, ops: [{ op: 'delete', path: deleteTopicPath(topic), expectedVersion: -1 }] });
+      if (adminRequest)
+        out.writes.push({
+          reason: `drop deletion request for unknown topic ${topic}`,
+          ops: [{ op: 'delete', path: deleteTopicPath(topic), expectedVersion: -1 }],
+        });
       out.results.push(
         rejection
           ? fail(topic, rejection.error, rejection.message)
@@ -418,19 +426,30 @@ export class ControllerCore {
 
   private alterIsr(input: Extract<ControllerInput, { type: 'AlterIsr' }>, out: Collector): void {
     const { topic, partition, leaderId, leaderEpoch, newIsr } = input;
-    const result = (error: ErrorSpec, message: string): void => void out.results.push({ topic, partition, error, message });
+    const result = (error: ErrorSpec, message: string): void =>
+      void out.results.push({ topic, partition, error, message });
     const p = this.topics.get(topic)?.partitions[partition];
-    if (!p?.state) return result(ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION, `${topic}-${partition} is unknown or has no state`);
+    if (!p?.state)
+      return result(ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION, `${topic}-${partition} is unknown or has no state`);
     const s = p.state;
-    if (leaderId !== s.leader) return result(ErrorCodes.NOT_LEADER_OR_FOLLOWER, `Broker ${leaderId} is not the leader (${s.leader})`);
-    if (leaderEpoch < s.leaderEpoch) return result(ErrorCodes.FENCED_LEADER_EPOCH, `Leader epoch ${leaderEpoch} < ${s.leaderEpoch}`);
-    if (leaderEpoch > s.leaderEpoch) return result(ErrorCodes.UNKNOWN_LEADER_EPOCH, `Leader epoch ${leaderEpoch} > ${s.leaderEpoch}`);
+    if (leaderId !== s.leader)
+      return result(ErrorCodes.NOT_LEADER_OR_FOLLOWER, `Broker ${leaderId} is not the leader (${s.leader})`);
+    if (leaderEpoch < s.leaderEpoch)
+      return result(ErrorCodes.FENCED_LEADER_EPOCH, `Leader epoch ${leaderEpoch} < ${s.leaderEpoch}`);
+    if (leaderEpoch > s.leaderEpoch)
+      return result(ErrorCodes.UNKNOWN_LEADER_EPOCH, `Leader epoch ${leaderEpoch} > ${s.leaderEpoch}`);
     if (input.stateZkVersion !== p.zkVersion) {
-      return result(ErrorCodes.INVALID_UPDATE_VERSION, `Partition state version ${input.stateZkVersion} is stale (now ${p.zkVersion})`);
+      return result(
+        ErrorCodes.INVALID_UPDATE_VERSION,
+        `Partition state version ${input.stateZkVersion} is stale (now ${p.zkVersion})`,
+      );
     }
     const isr = [...new Set(newIsr)];
     if (isr.length !== newIsr.length || !isr.includes(leaderId) || !isr.every((r) => p.replicas.includes(r))) {
-      return result(ErrorCodes.INVALID_REQUEST, `ISR [${newIsr.join(',')}] must be distinct replicas including the leader`);
+      return result(
+        ErrorCodes.INVALID_REQUEST,
+        `ISR [${newIsr.join(',')}] must be distinct replicas including the leader`,
+      );
     }
     const dead = isr.filter((r) => !this.live.has(r));
     if (dead.length > 0) return result(ErrorCodes.INVALID_REQUEST, `ISR members [${dead.join(',')}] are not alive`);
@@ -443,7 +462,8 @@ export class ControllerCore {
   private electPreferred(requested: readonly TopicPartitionRef[], out: Collector): void {
     const refs = requested.length > 0 ? requested : this.allPartitions();
     for (const { topic, partition } of refs) {
-      const result = (error: ErrorSpec, message = ''): void => void out.results.push({ topic, partition, error, message });
+      const result = (error: ErrorSpec, message = ''): void =>
+        void out.results.push({ topic, partition, error, message });
       const rec = this.topics.get(topic);
       const p = rec?.partitions[partition];
       if (!rec || !p) {
@@ -451,8 +471,13 @@ export class ControllerCore {
         continue;
       }
       const preferred = p.replicas[0]!;
-      if (p.state?.leader === preferred) result(ErrorCodes.ELECTION_NOT_NEEDED, `broker ${preferred} already leads ${topic}-${partition}`);
-      else if (!this.canLeadPreferred(p)) result(ErrorCodes.PREFERRED_LEADER_NOT_AVAILABLE, `preferred leader ${preferred} of ${topic}-${partition} is ${this.live.has(preferred) ? 'not in the ISR' : 'not alive'}`);
+      if (p.state?.leader === preferred)
+        result(ErrorCodes.ELECTION_NOT_NEEDED, `broker ${preferred} already leads ${topic}-${partition}`);
+      else if (!this.canLeadPreferred(p))
+        result(
+          ErrorCodes.PREFERRED_LEADER_NOT_AVAILABLE,
+          `preferred leader ${preferred} of ${topic}-${partition} is ${this.live.has(preferred) ? 'not in the ISR' : 'not alive'}`,
+        );
       else {
         this.movePreferred(rec, partition, out);
         result(ErrorCodes.NONE);
@@ -485,7 +510,9 @@ export class ControllerCore {
   }
 
   private allPartitions(): TopicPartitionRef[] {
-    return [...this.topics.values()].flatMap((rec) => rec.partitions.map((_, partition) => ({ topic: rec.name, partition })));
+    return [...this.topics.values()].flatMap((rec) =>
+      rec.partitions.map((_, partition) => ({ topic: rec.name, partition })),
+    );
   }
 
   private canLeadPreferred(p: PartitionRec): boolean {
@@ -495,7 +522,18 @@ export class ControllerCore {
 
   private movePreferred(rec: TopicRec, partition: number, out: Collector): void {
     const s = rec.partitions[partition]!.state!;
-    this.writeState(rec, partition, { leader: rec.partitions[partition]!.replicas[0]!, leaderEpoch: s.leaderEpoch + 1, isr: s.isr, controllerEpoch: this.epoch }, false, out);
+    this.writeState(
+      rec,
+      partition,
+      {
+        leader: rec.partitions[partition]!.replicas[0]!,
+        leaderEpoch: s.leaderEpoch + 1,
+        isr: s.isr,
+        controllerEpoch: this.epoch,
+      },
+      false,
+      out,
+    );
   }
 
   // ---- decisions ----
@@ -516,12 +554,24 @@ export class ControllerCore {
     if (!s) {
       const liveReplicas = p.replicas.filter(isLive);
       if (liveReplicas.length === 0) return; // stays uninitialised until a replica comes up
-      this.writeState(rec, partition, { leader: liveReplicas[0]!, leaderEpoch: 0, isr: liveReplicas, controllerEpoch: this.epoch }, false, out);
+      this.writeState(
+        rec,
+        partition,
+        { leader: liveReplicas[0]!, leaderEpoch: 0, isr: liveReplicas, controllerEpoch: this.epoch },
+        false,
+        out,
+      );
       return;
     }
     const liveIsr = s.isr.filter(isLive);
     const bump = (leader: number, isr: readonly number[], unclean = false): void =>
-      this.writeState(rec, partition, { leader, leaderEpoch: s.leaderEpoch + 1, isr, controllerEpoch: this.epoch }, unclean, out);
+      this.writeState(
+        rec,
+        partition,
+        { leader, leaderEpoch: s.leaderEpoch + 1, isr, controllerEpoch: this.epoch },
+        unclean,
+        out,
+      );
     if (s.leader !== NO_LEADER && isLive(s.leader)) {
       if (liveIsr.length !== s.isr.length) bump(s.leader, liveIsr);
       return;
@@ -578,7 +628,8 @@ export class ControllerCore {
     if (!rec) return;
     this.topics.delete(topic);
     rec.partitions.forEach((p, partition) => {
-      for (const r of p.replicas) if (this.live.has(r)) out.announcements.push({ role: 'deleted', brokerId: r, topic, partition });
+      for (const r of p.replicas)
+        if (this.live.has(r)) out.announcements.push({ role: 'deleted', brokerId: r, topic, partition });
     });
   }
 }

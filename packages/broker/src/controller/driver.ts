@@ -12,7 +12,14 @@
 import { ErrorCodes, SamsaError } from '@samsa/protocol';
 import type { Logger } from 'pino';
 import { type ZkSession, ZkErrorCode, zkErrorCode, zxidHex } from '../cluster/zk.js';
-import { type ControllerInput, ControllerCore, type RequestResult, type StepOutput, type TopicPartitionRef, type WriteBatch } from './core.js';
+import {
+  type ControllerInput,
+  ControllerCore,
+  type RequestResult,
+  type StepOutput,
+  type TopicPartitionRef,
+  type WriteBatch,
+} from './core.js';
 import type { ClusterSnapshot, LoadedPartition, LoadedTopic, TopicConfigs } from './types.js';
 import {
   ZNODES,
@@ -70,12 +77,22 @@ async function loadTopic(zk: ZkSession, name: string): Promise<LoadedTopic | und
   if (!assignment) return undefined;
   const { replicas, topicId } = decodeTopic(name, assignment.data);
   if (topicId === undefined) await backfillTopicId(zk, name, replicas, assignment.stat);
-  const [config, partitionsStat] = await Promise.all([zk.getData(topicConfigPath(name)), zk.exists(partitionsPath(name))]);
-  const partitions = await Promise.all(replicas.map(async (r, p): Promise<LoadedPartition> => {
-    const [node, state] = await Promise.all([zk.exists(partitionPath(name, p)), zk.getData(partitionStatePath(name, p))]);
-    const base = { replicas: r, hasPartitionZnode: node !== undefined };
-    return state ? { ...base, state: decodePartitionState(name, p, state.data), stateZkVersion: state.stat.version } : base;
-  }));
+  const [config, partitionsStat] = await Promise.all([
+    zk.getData(topicConfigPath(name)),
+    zk.exists(partitionsPath(name)),
+  ]);
+  const partitions = await Promise.all(
+    replicas.map(async (r, p): Promise<LoadedPartition> => {
+      const [node, state] = await Promise.all([
+        zk.exists(partitionPath(name, p)),
+        zk.getData(partitionStatePath(name, p)),
+      ]);
+      const base = { replicas: r, hasPartitionZnode: node !== undefined };
+      return state
+        ? { ...base, state: decodePartitionState(name, p, state.data), stateZkVersion: state.stat.version }
+        : base;
+    }),
+  );
   return {
     name,
     partitions,
@@ -92,9 +109,21 @@ async function loadTopic(zk: ZkSession, name: string): Promise<LoadedTopic | und
  * czxid would differ and every broker would take the topic for a new creation. Version-checked and
  * idempotent: a concurrent change wins, and the next load tries again.
  */
-async function backfillTopicId(zk: ZkSession, name: string, replicas: readonly (readonly number[])[], stat: { czxid: Buffer; version: number }): Promise<void> {
+async function backfillTopicId(
+  zk: ZkSession,
+  name: string,
+  replicas: readonly (readonly number[])[],
+  stat: { czxid: Buffer; version: number },
+): Promise<void> {
   try {
-    await zk.multi([{ op: 'set', path: topicPath(name), data: encodeTopicAssignment(replicas, zxidHex(stat.czxid)), expectedVersion: stat.version }]);
+    await zk.multi([
+      {
+        op: 'set',
+        path: topicPath(name),
+        data: encodeTopicAssignment(replicas, zxidHex(stat.czxid)),
+        expectedVersion: stat.version,
+      },
+    ]);
   } catch (error) {
     const code = zkErrorCode(error);
     if (code !== ZkErrorCode.BAD_VERSION && code !== ZkErrorCode.NO_NODE) throw error;
@@ -187,13 +216,18 @@ export class ControllerDriver {
         zk.getChildren(ZNODES.deleteTopics, this.onDeletions),
       ]);
       const snapshot = await loadClusterSnapshot(zk);
-      this.log.info({ liveBrokers: snapshot.liveBrokerIds, topics: snapshot.topics.length }, 'controller loaded cluster state');
+      this.log.info(
+        { liveBrokers: snapshot.liveBrokerIds, topics: snapshot.topics.length },
+        'controller loaded cluster state',
+      );
       await this.run({ type: 'ControllerElected', controllerEpoch: this.options.controllerEpoch, snapshot });
       this.registrations = await this.registrationZxids(snapshot.liveBrokerIds);
       // A leader registered after its partition's state was written has restarted since (perhaps while
       // no controller was watching): it must not resume that term, so elect again as for a bounce.
       for (const id of await this.leadersRegisteredAfterTheirState(snapshot)) await this.bounce(id);
-      this.scheduleRebalance(Math.min(FIRST_REBALANCE_CHECK_MS, this.options.autoLeaderRebalance?.intervalMs ?? Infinity));
+      this.scheduleRebalance(
+        Math.min(FIRST_REBALANCE_CHECK_MS, this.options.autoLeaderRebalance?.intervalMs ?? Infinity),
+      );
     });
   }
 
@@ -206,20 +240,26 @@ export class ControllerDriver {
   }
 
   createTopics(topics: readonly NewTopic[], validateOnly = false): Promise<TopicResult[]> {
-    return Promise.all(topics.map((t) => this.request(t.name, {
-      type: 'CreateTopic',
-      topic: t.name,
-      numPartitions: t.numPartitions,
-      replicationFactor: t.replicationFactor,
-      configs: t.configs ?? {},
-      seed: this.options.randomSeed(),
-      topicId: newTopicId(),
-      validateOnly,
-    })));
+    return Promise.all(
+      topics.map((t) =>
+        this.request(t.name, {
+          type: 'CreateTopic',
+          topic: t.name,
+          numPartitions: t.numPartitions,
+          replicationFactor: t.replicationFactor,
+          configs: t.configs ?? {},
+          seed: this.options.randomSeed(),
+          topicId: newTopicId(),
+          validateOnly,
+        }),
+      ),
+    );
   }
 
   deleteTopics(names: readonly string[]): Promise<TopicResult[]> {
-    return Promise.all(names.map((name) => this.request(name, { type: 'DeleteTopic', topic: name, adminRequest: false })));
+    return Promise.all(
+      names.map((name) => this.request(name, { type: 'DeleteTopic', topic: name, adminRequest: false })),
+    );
   }
 
   /** The seam for replication: a leader's ISR proposal, fenced by leader epoch and state znode version. */
@@ -236,12 +276,19 @@ export class ControllerDriver {
       if (!this.active) throw new SamsaError(ErrorCodes.NOT_CONTROLLER, 'This broker is not the controller');
       const { out, failure } = await this.runCapturing({ type: 'ElectPreferredLeaders', partitions });
       // Fenced or lost the session: the whole request goes to the next controller (the client retries).
-      if (failure instanceof SamsaError) throw new SamsaError(ErrorCodes.NOT_CONTROLLER, `this broker stopped being the controller: ${failure.detail}`, { cause: failure });
+      if (failure instanceof SamsaError)
+        throw new SamsaError(ErrorCodes.NOT_CONTROLLER, `this broker stopped being the controller: ${failure.detail}`, {
+          cause: failure,
+        });
       // Any other failed write moved nothing: the partitions it would have moved report it instead.
       return out.results.map((r) => {
-        const error = failure !== undefined && r.error.code === ErrorCodes.NONE.code
-          ? { errorCode: ErrorCodes.UNKNOWN_SERVER_ERROR.code, errorMessage: `the election was not written: ${String(failure)}` }
-          : { errorCode: r.error.code, errorMessage: r.message };
+        const error =
+          failure !== undefined && r.error.code === ErrorCodes.NONE.code
+            ? {
+                errorCode: ErrorCodes.UNKNOWN_SERVER_ERROR.code,
+                errorMessage: `the election was not written: ${String(failure)}`,
+              }
+            : { errorCode: r.error.code, errorMessage: r.message };
         return { topic: r.topic, partition: r.partition ?? -1, ...error };
       });
     });
@@ -255,7 +302,11 @@ export class ControllerDriver {
     if (!auto || !this.active || !Number.isFinite(delayMs)) return;
     this.rebalanceTimer = setTimeout(() => {
       this.enqueueWatch('leader imbalance check', async () => {
-        await this.run({ type: 'ElectPreferredLeaders', partitions: 'imbalanced', imbalancePercentage: auto.imbalancePercentage });
+        await this.run({
+          type: 'ElectPreferredLeaders',
+          partitions: 'imbalanced',
+          imbalancePercentage: auto.imbalancePercentage,
+        });
         this.scheduleRebalance(auto.intervalMs);
       });
     }, delayMs);
@@ -286,9 +337,14 @@ export class ControllerDriver {
       const { out, failure } = await this.runCapturing(input);
       const result: RequestResult | undefined = out.results[0];
       if (failure) {
-        if (failure instanceof SamsaError) return { name: topic, errorCode: failure.code, errorMessage: failure.message };
+        if (failure instanceof SamsaError)
+          return { name: topic, errorCode: failure.code, errorMessage: failure.message };
         if (zkErrorCode(failure) === ZkErrorCode.NODE_EXISTS && input.type === 'CreateTopic') {
-          return { name: topic, errorCode: ErrorCodes.TOPIC_ALREADY_EXISTS.code, errorMessage: `Topic '${topic}' already exists` };
+          return {
+            name: topic,
+            errorCode: ErrorCodes.TOPIC_ALREADY_EXISTS.code,
+            errorMessage: `Topic '${topic}' already exists`,
+          };
         }
         return { name: topic, errorCode: ErrorCodes.UNKNOWN_SERVER_ERROR.code, errorMessage: String(failure) };
       }
@@ -310,7 +366,10 @@ export class ControllerDriver {
     const first = failure;
     for (let attempt = 1; failure !== undefined && this.active; attempt++) {
       if (attempt > MAX_RESYNCS) {
-        this.fail(failure instanceof Error ? failure : new Error(String(failure)), 'writes keep failing after re-reads');
+        this.fail(
+          failure instanceof Error ? failure : new Error(String(failure)),
+          'writes keep failing after re-reads',
+        );
         break;
       }
       this.log.warn({ err: failure, attempt }, 'controller write failed; re-reading cluster state');
@@ -329,9 +388,15 @@ export class ControllerDriver {
       try {
         await fencedWrite(this.options.zk, this.options.epochZkVersion, batch);
       } catch (error) {
-        if (error instanceof SamsaError || zkErrorCode(error) === ZkErrorCode.SESSION_EXPIRED || zkErrorCode(error) === ZkErrorCode.CONNECTION_LOSS) {
+        if (
+          error instanceof SamsaError ||
+          zkErrorCode(error) === ZkErrorCode.SESSION_EXPIRED ||
+          zkErrorCode(error) === ZkErrorCode.CONNECTION_LOSS
+        ) {
           this.fail(error instanceof Error ? error : new Error(String(error)), batch.reason);
-          return error instanceof SamsaError ? error : new SamsaError(ErrorCodes.NOT_CONTROLLER, 'lost the coordinator session', { cause: error });
+          return error instanceof SamsaError
+            ? error
+            : new SamsaError(ErrorCodes.NOT_CONTROLLER, 'lost the coordinator session', { cause: error });
         }
         return error;
       }
@@ -348,12 +413,24 @@ export class ControllerDriver {
 
   private logOutput(input: ControllerInput, out: StepOutput): void {
     for (const c of out.changes) {
-      this.log.info({ topic: c.topic, partition: c.partition, before: c.before, after: c.after, unclean: c.unclean, cause: input.type }, 'partition state change');
+      this.log.info(
+        {
+          topic: c.topic,
+          partition: c.partition,
+          before: c.before,
+          after: c.after,
+          unclean: c.unclean,
+          cause: input.type,
+        },
+        'partition state change',
+      );
     }
   }
 
   private async readBrokers(): Promise<void> {
-    const ids = ((await this.options.zk.getChildren(ZNODES.brokerIds, this.onBrokers)) ?? []).map(Number).filter(Number.isInteger);
+    const ids = ((await this.options.zk.getChildren(ZNODES.brokerIds, this.onBrokers)) ?? [])
+      .map(Number)
+      .filter(Number.isInteger);
     const registrations = await this.registrationZxids(ids);
     // A broker that restarted within its session timeout may never be seen missing from the children:
     // its registration's czxid tells (Kafka's broker epoch), and it is handled as down, then up.
@@ -373,20 +450,24 @@ export class ControllerDriver {
   }
 
   private async registrationZxids(ids: readonly number[]): Promise<Map<number, string>> {
-    const entries = await Promise.all(ids.map(async (id) => [id, zxidHex((await this.options.zk.exists(brokerPath(id)))?.czxid)] as const));
+    const entries = await Promise.all(
+      ids.map(async (id) => [id, zxidHex((await this.options.zk.exists(brokerPath(id)))?.czxid)] as const),
+    );
     return new Map(entries.filter(([, zxid]) => zxid !== ''));
   }
 
   private async leadersRegisteredAfterTheirState(snapshot: ClusterSnapshot): Promise<Set<number>> {
     const restarted = new Set<number>();
     for (const topic of snapshot.topics) {
-      await Promise.all(topic.partitions.map(async (p, partition) => {
-        const leader = p.state?.leader;
-        const registered = leader === undefined ? undefined : this.registrations.get(leader);
-        if (registered === undefined || restarted.has(leader!)) return;
-        const stat = await this.options.zk.exists(partitionStatePath(topic.name, partition));
-        if (stat && zxidHex(stat.mzxid) < registered) restarted.add(leader!);
-      }));
+      await Promise.all(
+        topic.partitions.map(async (p, partition) => {
+          const leader = p.state?.leader;
+          const registered = leader === undefined ? undefined : this.registrations.get(leader);
+          if (registered === undefined || restarted.has(leader!)) return;
+          const stat = await this.options.zk.exists(partitionStatePath(topic.name, partition));
+          if (stat && zxidHex(stat.mzxid) < registered) restarted.add(leader!);
+        }),
+      );
     }
     return restarted;
   }
@@ -395,7 +476,11 @@ export class ControllerDriver {
     const names = (await this.options.zk.getChildren(ZNODES.brokerTopics, this.onTopics)) ?? [];
     const known = new Set(this.core.knownTopics());
     const loaded = await Promise.all(names.filter((n) => !known.has(n)).map((n) => loadTopic(this.options.zk, n)));
-    await this.run({ type: 'TopicZnodesChanged', current: names, loaded: loaded.filter((t): t is LoadedTopic => t !== undefined) });
+    await this.run({
+      type: 'TopicZnodesChanged',
+      current: names,
+      loaded: loaded.filter((t): t is LoadedTopic => t !== undefined),
+    });
   }
 
   private async readDeletions(): Promise<void> {

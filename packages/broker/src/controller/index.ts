@@ -13,8 +13,24 @@ export {
   type WriteBatch,
   type ZnodeOp,
 } from './core.js';
-export { MAX_PARTITIONS_PER_TOPIC, MAX_TOPIC_NAME_LENGTH, assignReplicas, validateNewTopic, validateTopicName, type Rejection } from './assignment.js';
-export { ControllerDriver, fencedWrite, loadClusterSnapshot, type AutoLeaderRebalance, type ControllerDriverOptions, type NewTopic, type PartitionResult, type TopicResult } from './driver.js';
+export {
+  MAX_PARTITIONS_PER_TOPIC,
+  MAX_TOPIC_NAME_LENGTH,
+  assignReplicas,
+  validateNewTopic,
+  validateTopicName,
+  type Rejection,
+} from './assignment.js';
+export {
+  ControllerDriver,
+  fencedWrite,
+  loadClusterSnapshot,
+  type AutoLeaderRebalance,
+  type ControllerDriverOptions,
+  type NewTopic,
+  type PartitionResult,
+  type TopicResult,
+} from './driver.js';
 export {
   DEFAULT_LISTENER_NAME,
   NO_LEADER,

@@ -26,7 +26,8 @@ export interface BrokerEndpoint {
 
 /** The broker's address on `listener`, or undefined when it does not advertise that listener. */
 export function endpointOn(broker: BrokerEndpoint, listener: string): ListenerEndpoint | undefined {
-  if (!broker.endpoints) return listener === DEFAULT_LISTENER_NAME ? { listener, host: broker.host, port: broker.port } : undefined;
+  if (!broker.endpoints)
+    return listener === DEFAULT_LISTENER_NAME ? { listener, host: broker.host, port: broker.port } : undefined;
   return broker.endpoints.find((e) => e.listener === listener);
 }
 

@@ -4,7 +4,14 @@
  * failure the caller could handle.
  */
 import { randomBytes } from 'node:crypto';
-import { formatListenerEndpoint, parseListenerEndpoint, type BrokerEndpoint, type LeaderAndIsr, type ListenerEndpoint, type TopicConfigs } from './types.js';
+import {
+  formatListenerEndpoint,
+  parseListenerEndpoint,
+  type BrokerEndpoint,
+  type LeaderAndIsr,
+  type ListenerEndpoint,
+  type TopicConfigs,
+} from './types.js';
 
 export const ZNODES = Object.freeze({
   clusterId: '/cluster/id',
@@ -33,7 +40,8 @@ export const topicPath = (topic: string): string => `${ZNODES.brokerTopics}/${to
 export const topicConfigPath = (topic: string): string => `${ZNODES.configTopics}/${topic}`;
 export const partitionsPath = (topic: string): string => `${topicPath(topic)}/partitions`;
 export const partitionPath = (topic: string, partition: number): string => `${partitionsPath(topic)}/${partition}`;
-export const partitionStatePath = (topic: string, partition: number): string => `${partitionPath(topic, partition)}/state`;
+export const partitionStatePath = (topic: string, partition: number): string =>
+  `${partitionPath(topic, partition)}/state`;
 export const deleteTopicPath = (topic: string): string => `${ZNODES.deleteTopics}/${topic}`;
 
 function parse(path: string, data: Buffer | string | undefined): Record<string, unknown> {
@@ -51,7 +59,8 @@ function parse(path: string, data: Buffer | string | undefined): Record<string, 
 }
 
 function int(path: string, value: unknown, field: string): number {
-  if (typeof value !== 'number' || !Number.isInteger(value)) throw new Error(`Znode ${path}: "${field}" is not an integer`);
+  if (typeof value !== 'number' || !Number.isInteger(value))
+    throw new Error(`Znode ${path}: "${field}" is not an integer`);
   return value;
 }
 
@@ -139,7 +148,8 @@ export function encodeControllerEpoch(epoch: number): string {
 export function decodeControllerEpoch(data: Buffer | string): number {
   const text = (typeof data === 'string' ? data : data.toString('utf8')).trim();
   const epoch = Number(text);
-  if (text === '' || !Number.isInteger(epoch)) throw new Error(`Znode ${ZNODES.controllerEpoch} does not hold an integer`);
+  if (text === '' || !Number.isInteger(epoch))
+    throw new Error(`Znode ${ZNODES.controllerEpoch} does not hold an integer`);
   return epoch;
 }
 
@@ -164,23 +174,30 @@ export function newTopicId(): string {
 export function encodeTopicAssignment(replicas: readonly (readonly number[])[], topicId?: string): string {
   const partitions: Record<string, readonly number[]> = {};
   replicas.forEach((r, p) => (partitions[String(p)] = r));
-  return JSON.stringify(topicId === undefined ? { version: 1, partitions } : { version: 3, partitions, topic_id: topicId });
+  return JSON.stringify(
+    topicId === undefined ? { version: 1, partitions } : { version: 3, partitions, topic_id: topicId },
+  );
 }
 
 /**
  * Replicas by partition id (partition ids must be 0..n-1), and the topic id when the znode has one
  * (written by Samsa since topic ids, or by Kafka 2.8+; the all-zero id counts as none).
  */
-export function decodeTopic(topic: string, data: Buffer | string): { replicas: number[][]; topicId: string | undefined } {
+export function decodeTopic(
+  topic: string,
+  data: Buffer | string,
+): { replicas: number[][]; topicId: string | undefined } {
   const path = topicPath(topic);
   const v = parse(path, data);
   const parts = v.partitions;
-  if (typeof parts !== 'object' || parts === null || Array.isArray(parts)) throw new Error(`Znode ${path}: "partitions" is not an object`);
+  if (typeof parts !== 'object' || parts === null || Array.isArray(parts))
+    throw new Error(`Znode ${path}: "partitions" is not an object`);
   const entries = Object.entries(parts as Record<string, unknown>);
   const replicas: number[][] = [];
   for (const [key, list] of entries) {
     const p = Number(key);
-    if (!Number.isInteger(p) || p < 0 || p >= entries.length) throw new Error(`Znode ${path}: partition ids must be 0..${entries.length - 1}`);
+    if (!Number.isInteger(p) || p < 0 || p >= entries.length)
+      throw new Error(`Znode ${path}: partition ids must be 0..${entries.length - 1}`);
     replicas[p] = intArray(path, list, `partitions.${key}`);
   }
   const id = v.topic_id;
@@ -202,7 +219,8 @@ export function encodeTopicConfig(configs: TopicConfigs): string {
 export function decodeTopicConfig(topic: string, data: Buffer | string): Record<string, string> {
   const path = topicConfigPath(topic);
   const config = parse(path, data).config ?? {};
-  if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new Error(`Znode ${path}: "config" is not an object`);
+  if (typeof config !== 'object' || config === null || Array.isArray(config))
+    throw new Error(`Znode ${path}: "config" is not an object`);
   const out: Record<string, string> = {};
   for (const [k, val] of Object.entries(config as Record<string, unknown>)) out[k] = String(val);
   return out;

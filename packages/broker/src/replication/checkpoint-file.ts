@@ -31,8 +31,14 @@ export function formatCheckpoint(version: number, entries: readonly (readonly (s
 }
 
 /** A non-negative safe integer field, or the file's corruption at `line`. */
-export function checkpointInteger(value: string | undefined, line: number, what: string, corrupt: CorruptionAt): number {
-  if (value === undefined || !/^\d+$/.test(value)) throw corrupt(line, `expected ${what}, found ${JSON.stringify(value ?? '<end of file>')}`);
+export function checkpointInteger(
+  value: string | undefined,
+  line: number,
+  what: string,
+  corrupt: CorruptionAt,
+): number {
+  if (value === undefined || !/^\d+$/.test(value))
+    throw corrupt(line, `expected ${what}, found ${JSON.stringify(value ?? '<end of file>')}`);
   const n = Number(value);
   if (!Number.isSafeInteger(n)) throw corrupt(line, `${what} ${value} is out of range`);
   return n;
@@ -42,13 +48,19 @@ export function checkpointInteger(value: string | undefined, line: number, what:
  * Checks the version and the entry count and splits each entry line into exactly as many fields as
  * `shape` names (e.g. "epoch startOffset"); returns them with their 1-based line numbers (pure).
  */
-export function parseCheckpoint(text: string, version: number, shape: string, corrupt: CorruptionAt): { line: number; fields: string[] }[] {
+export function parseCheckpoint(
+  text: string,
+  version: number,
+  shape: string,
+  corrupt: CorruptionAt,
+): { line: number; fields: string[] }[] {
   const lines = text.split('\n');
   if (lines.at(-1) === '') lines.pop();
   const found = checkpointInteger(lines[0], 1, 'the version', corrupt);
   if (found !== version) throw corrupt(1, `unsupported version ${found}`);
   const count = checkpointInteger(lines[1], 2, 'the entry count', corrupt);
-  if (lines.length !== count + 2) throw corrupt(2, `the header says ${count} entries, the file has ${Math.max(0, lines.length - 2)}`);
+  if (lines.length !== count + 2)
+    throw corrupt(2, `the header says ${count} entries, the file has ${Math.max(0, lines.length - 2)}`);
   const width = shape.split(' ').length;
   return lines.slice(2).map((text, i) => {
     const fields = text.split(' ');

@@ -23,7 +23,10 @@ export interface EpochEndOffset {
   readonly endOffset: number;
 }
 
-export const UNDEFINED_EPOCH_END_OFFSET: EpochEndOffset = Object.freeze({ epoch: UNDEFINED_EPOCH, endOffset: UNDEFINED_EPOCH_OFFSET });
+export const UNDEFINED_EPOCH_END_OFFSET: EpochEndOffset = Object.freeze({
+  epoch: UNDEFINED_EPOCH,
+  endOffset: UNDEFINED_EPOCH_OFFSET,
+});
 
 /** The read side, which is all that the truncation and fetch-validation helpers need. */
 export interface EpochLookup {
@@ -44,7 +47,9 @@ export class LeaderEpochCache implements EpochLookup {
         throw new RangeError(`epoch cache entry (${entry.epoch}, ${entry.startOffset}) must be non-negative integers`);
       }
       if (last && (entry.epoch <= last.epoch || entry.startOffset <= last.startOffset)) {
-        throw new RangeError(`epoch cache entries must increase: (${last.epoch}, ${last.startOffset}) then (${entry.epoch}, ${entry.startOffset})`);
+        throw new RangeError(
+          `epoch cache entries must increase: (${last.epoch}, ${last.startOffset}) then (${entry.epoch}, ${entry.startOffset})`,
+        );
       }
       this.entries.push({ epoch: entry.epoch, startOffset: entry.startOffset });
     }

@@ -33,18 +33,28 @@ export class CorruptEpochCheckpointError extends CorruptCheckpointError {
 
 /** The file's text for `entries` (pure). */
 export function formatEpochCheckpoint(entries: readonly EpochEntry[]): string {
-  return formatCheckpoint(LEADER_EPOCH_CHECKPOINT_VERSION, entries.map((e) => [e.epoch, e.startOffset]));
+  return formatCheckpoint(
+    LEADER_EPOCH_CHECKPOINT_VERSION,
+    entries.map((e) => [e.epoch, e.startOffset]),
+  );
 }
 
 /** Parses the file's text (pure); `path` only labels errors. */
 export function parseEpochCheckpoint(text: string, path = LEADER_EPOCH_CHECKPOINT_FILE): LeaderEpochCache {
-  const corrupt = (line: number, detail: string): CorruptEpochCheckpointError => new CorruptEpochCheckpointError(path, line, detail);
+  const corrupt = (line: number, detail: string): CorruptEpochCheckpointError =>
+    new CorruptEpochCheckpointError(path, line, detail);
   const entries: EpochEntry[] = [];
   for (const { line, fields } of parseCheckpoint(text, LEADER_EPOCH_CHECKPOINT_VERSION, 'epoch startOffset', corrupt)) {
-    const entry = { epoch: checkpointInteger(fields[0], line, 'an epoch', corrupt), startOffset: checkpointInteger(fields[1], line, 'a start offset', corrupt) };
+    const entry = {
+      epoch: checkpointInteger(fields[0], line, 'an epoch', corrupt),
+      startOffset: checkpointInteger(fields[1], line, 'a start offset', corrupt),
+    };
     const previous = entries.at(-1);
     if (previous && (entry.epoch <= previous.epoch || entry.startOffset <= previous.startOffset)) {
-      throw corrupt(line, `entries must increase: (${previous.epoch}, ${previous.startOffset}) then (${entry.epoch}, ${entry.startOffset})`);
+      throw corrupt(
+        line,
+        `entries must increase: (${previous.epoch}, ${previous.startOffset}) then (${entry.epoch}, ${entry.startOffset})`,
+      );
     }
     entries.push(entry);
   }

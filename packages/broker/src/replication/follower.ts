@@ -103,10 +103,18 @@ export type FetchValidation =
  */
 export function validateFollowerFetch(fetch: FollowerFetch, leader: LeaderLogView): FetchValidation {
   if (fetch.currentLeaderEpoch !== -1 && fetch.currentLeaderEpoch < leader.leaderEpoch) {
-    return { kind: 'error', error: ErrorCodes.FENCED_LEADER_EPOCH, message: `leader epoch ${fetch.currentLeaderEpoch} is older than ${leader.leaderEpoch}` };
+    return {
+      kind: 'error',
+      error: ErrorCodes.FENCED_LEADER_EPOCH,
+      message: `leader epoch ${fetch.currentLeaderEpoch} is older than ${leader.leaderEpoch}`,
+    };
   }
   if (fetch.currentLeaderEpoch > leader.leaderEpoch) {
-    return { kind: 'error', error: ErrorCodes.UNKNOWN_LEADER_EPOCH, message: `leader epoch ${fetch.currentLeaderEpoch} is newer than ${leader.leaderEpoch}` };
+    return {
+      kind: 'error',
+      error: ErrorCodes.UNKNOWN_LEADER_EPOCH,
+      message: `leader epoch ${fetch.currentLeaderEpoch} is newer than ${leader.leaderEpoch}`,
+    };
   }
   if (fetch.lastFetchedEpoch !== UNDEFINED_EPOCH) {
     const end = leader.epochCache.endOffsetFor(fetch.lastFetchedEpoch, leader.logEndOffset);
@@ -135,6 +143,10 @@ export function validateFollowerFetch(fetch: FollowerFetch, leader: LeaderLogVie
  * The follower's HW after a fetch response: the leader's HW, but never past its own LEO (it may not
  * have those records yet) and never backwards (a new leader may still report an older HW).
  */
-export function followerHighWatermark(currentHighWatermark: number, leaderHighWatermark: number, logEndOffset: number): number {
+export function followerHighWatermark(
+  currentHighWatermark: number,
+  leaderHighWatermark: number,
+  logEndOffset: number,
+): number {
   return Math.min(Math.max(currentHighWatermark, leaderHighWatermark), logEndOffset);
 }

@@ -31,23 +31,34 @@ export interface HighWatermarkEntry {
 
 /** The file's text (pure); entries sorted by topic and partition so equal states give equal files. */
 export function formatHighWatermarkCheckpoint(entries: readonly HighWatermarkEntry[]): string {
-  const sorted = [...entries].sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition));
-  return formatCheckpoint(HIGH_WATERMARK_CHECKPOINT_VERSION, sorted.map((e) => [e.topic, e.partition, e.highWatermark]));
+  const sorted = [...entries].sort((a, b) =>
+    a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition,
+  );
+  return formatCheckpoint(
+    HIGH_WATERMARK_CHECKPOINT_VERSION,
+    sorted.map((e) => [e.topic, e.partition, e.highWatermark]),
+  );
 }
 
 /** Parses the file's text (pure); `path` only labels errors. */
-export function parseHighWatermarkCheckpoint(text: string, path = HIGH_WATERMARK_CHECKPOINT_FILE): HighWatermarkEntry[] {
-  const corrupt = (line: number, detail: string): CorruptCheckpointError => new CorruptCheckpointError(path, line, detail);
+export function parseHighWatermarkCheckpoint(
+  text: string,
+  path = HIGH_WATERMARK_CHECKPOINT_FILE,
+): HighWatermarkEntry[] {
+  const corrupt = (line: number, detail: string): CorruptCheckpointError =>
+    new CorruptCheckpointError(path, line, detail);
   const seen = new Set<string>();
-  return parseCheckpoint(text, HIGH_WATERMARK_CHECKPOINT_VERSION, 'topic partition highWatermark', corrupt).map(({ line, fields }) => {
-    const topic = fields[0]!;
-    if (topic === '') throw corrupt(line, 'empty topic name');
-    const partition = checkpointInteger(fields[1], line, 'a partition', corrupt);
-    const key = `${topic} ${partition}`;
-    if (seen.has(key)) throw corrupt(line, `${topic}-${partition} appears twice`);
-    seen.add(key);
-    return { topic, partition, highWatermark: checkpointInteger(fields[2], line, 'a high watermark', corrupt) };
-  });
+  return parseCheckpoint(text, HIGH_WATERMARK_CHECKPOINT_VERSION, 'topic partition highWatermark', corrupt).map(
+    ({ line, fields }) => {
+      const topic = fields[0]!;
+      if (topic === '') throw corrupt(line, 'empty topic name');
+      const partition = checkpointInteger(fields[1], line, 'a partition', corrupt);
+      const key = `${topic} ${partition}`;
+      if (seen.has(key)) throw corrupt(line, `${topic}-${partition} appears twice`);
+      seen.add(key);
+      return { topic, partition, highWatermark: checkpointInteger(fields[2], line, 'a high watermark', corrupt) };
+    },
+  );
 }
 
 /** Reads `<logDir>/replication-offset-checkpoint`; no file is no entries. */

@@ -151,14 +151,23 @@ export class LeaderState {
     const { localBrokerId, replicas, isr } = options;
     check(replicas.includes(localBrokerId), `leader ${localBrokerId} is not a replica (${replicas.join(',')})`);
     check(isr.includes(localBrokerId), `leader ${localBrokerId} is not in the ISR (${isr.join(',')})`);
-    check(isr.every((r) => replicas.includes(r)) && new Set(isr).size === isr.length, `ISR ${isr.join(',')} must be distinct replicas`);
-    check(Number.isSafeInteger(options.minInsyncReplicas) && options.minInsyncReplicas >= 1, `min.insync.replicas ${options.minInsyncReplicas} must be >= 1`);
+    check(
+      isr.every((r) => replicas.includes(r)) && new Set(isr).size === isr.length,
+      `ISR ${isr.join(',')} must be distinct replicas`,
+    );
+    check(
+      Number.isSafeInteger(options.minInsyncReplicas) && options.minInsyncReplicas >= 1,
+      `min.insync.replicas ${options.minInsyncReplicas} must be >= 1`,
+    );
     check(options.replicaLagTimeMaxMs > 0, `replica.lag.time.max.ms ${options.replicaLagTimeMaxMs} must be > 0`);
     check(
       0 <= options.highWatermark && options.highWatermark <= options.logEndOffset,
       `high watermark ${options.highWatermark} must lie in [0, log end ${options.logEndOffset}]`,
     );
-    check(options.epochStartOffset <= options.logEndOffset, `epoch start ${options.epochStartOffset} is past the log end ${options.logEndOffset}`);
+    check(
+      options.epochStartOffset <= options.logEndOffset,
+      `epoch start ${options.epochStartOffset} is past the log end ${options.logEndOffset}`,
+    );
     this.localBrokerId = localBrokerId;
     this.leaderEpoch = options.leaderEpoch;
     this.replicas = [...replicas];
@@ -235,7 +244,10 @@ export class LeaderState {
   /** The error an acks=all producer gets for 'notEnoughReplicas', or before appending. */
   notEnoughReplicasError(afterAppend: boolean): SamsaError {
     const detail = `the ISR [${this.committedIsr.join(',')}] has fewer than min.insync.replicas=${this.minInsyncReplicas} members`;
-    return new SamsaError(afterAppend ? ErrorCodes.NOT_ENOUGH_REPLICAS_AFTER_APPEND : ErrorCodes.NOT_ENOUGH_REPLICAS, detail);
+    return new SamsaError(
+      afterAppend ? ErrorCodes.NOT_ENOUGH_REPLICAS_AFTER_APPEND : ErrorCodes.NOT_ENOUGH_REPLICAS,
+      detail,
+    );
   }
 
   isReplica(replicaId: number): boolean {
@@ -269,7 +281,10 @@ export class LeaderState {
     check(replicaId !== this.localBrokerId, `leader ${replicaId} cannot fetch from itself`);
     const f = this.followers.get(replicaId);
     if (!f) return {};
-    check(Number.isSafeInteger(fetchOffset) && fetchOffset >= 0, `fetch offset ${fetchOffset} from replica ${replicaId} is not an offset`);
+    check(
+      Number.isSafeInteger(fetchOffset) && fetchOffset >= 0,
+      `fetch offset ${fetchOffset} from replica ${replicaId} is not an offset`,
+    );
     // The handler validated fetchOffset against the log itself, whose end can be ahead of the last
     // onLocalAppend (an append completing while the fetch was read): the log does hold it.
     this.leo = Math.max(this.leo, fetchOffset);
@@ -303,8 +318,14 @@ export class LeaderState {
     // The controller changes a live leader's ISR within its epoch only through this leader's own
     // proposals, and never removes the leader: anything else is a driver bug (a new epoch needs a
     // new LeaderState).
-    check(isr.includes(this.localBrokerId), `committed ISR [${isr.join(',')}] (version ${zkVersion}) lacks leader ${this.localBrokerId}`);
-    check(isr.every((r) => this.replicas.includes(r)), `committed ISR [${isr.join(',')}] names non-replicas`);
+    check(
+      isr.includes(this.localBrokerId),
+      `committed ISR [${isr.join(',')}] (version ${zkVersion}) lacks leader ${this.localBrokerId}`,
+    );
+    check(
+      isr.every((r) => this.replicas.includes(r)),
+      `committed ISR [${isr.join(',')}] names non-replicas`,
+    );
     const changed = !sameMembers(isr, this.committedIsr);
     this.committedIsr = [...isr];
     this.committedZkVersion = zkVersion;
@@ -321,7 +342,11 @@ export class LeaderState {
    * affected: the refusal of an older or resent copy (another base version or ISR) is ignored, since
    * the version it was based on is already superseded or it was already answered.
    */
-  onIsrRejected(proposal: Pick<IsrProposal, 'isr' | 'zkVersion'>, reason: IsrRejection = 'stale', nowMs?: number): LeaderOutput {
+  onIsrRejected(
+    proposal: Pick<IsrProposal, 'isr' | 'zkVersion'>,
+    reason: IsrRejection = 'stale',
+    nowMs?: number,
+  ): LeaderOutput {
     if (nowMs !== undefined) this.advanceTime(nowMs);
     const awaited = this.awaiting;
     if (!awaited || awaited.zkVersion !== proposal.zkVersion || !sameMembers(awaited.isr, proposal.isr)) return {};
@@ -367,7 +392,11 @@ export class LeaderState {
     // commit bumps the version and so retires the refused proposal.
     const outOfSync = this.maximalIsr.filter((id) => id !== this.localBrokerId && !this.isCaughtUp(id));
     if (outOfSync.length === 0) return undefined;
-    return this.propose('shrink', this.committedIsr.filter((id) => !outOfSync.includes(id)), outOfSync);
+    return this.propose(
+      'shrink',
+      this.committedIsr.filter((id) => !outOfSync.includes(id)),
+      outOfSync,
+    );
   }
 
   /** Rule 5, for the replica that just fetched. */
@@ -379,7 +408,13 @@ export class LeaderState {
   }
 
   private propose(kind: IsrProposal['kind'], isr: readonly number[], changed: readonly number[]): IsrProposal {
-    const proposal: IsrProposal = { leaderEpoch: this.leaderEpoch, isr, zkVersion: this.committedZkVersion, kind, changed };
+    const proposal: IsrProposal = {
+      leaderEpoch: this.leaderEpoch,
+      isr,
+      zkVersion: this.committedZkVersion,
+      kind,
+      changed,
+    };
     // Retrying a refused change re-sends the same ISR: remember it once.
     if (!this.proposed.some((p) => sameMembers(p.isr, isr))) this.proposed.push(proposal);
     this.awaiting = proposal;

@@ -53,9 +53,12 @@ export class DelayedOperations {
     }
     this.parkedCount++;
     const cancel = () => this.remove(parked);
-    parked.timer = setTimeout(() => {
-      if (this.remove(parked)) op.onExpire();
-    }, Math.max(0, timeoutMs));
+    parked.timer = setTimeout(
+      () => {
+        if (this.remove(parked)) op.onExpire();
+      },
+      Math.max(0, timeoutMs),
+    );
     if (signal) {
       const abort = (): void => {
         if (this.remove(parked)) op.onAbort?.();

@@ -2,7 +2,12 @@ import type * as grpc from '@grpc/grpc-js';
 import { ErrorCodes, type v1 } from '@samsa/protocol';
 import type { Logger } from 'pino';
 import type { MetadataImage } from '../cluster/metadata.js';
-import { assignEpochsFromBatches, followerHighWatermark, followerTruncation, saveEpochCache } from '../replication/index.js';
+import {
+  assignEpochsFromBatches,
+  followerHighWatermark,
+  followerTruncation,
+  saveEpochCache,
+} from '../replication/index.js';
 import type { HostedPartition } from './partitions.js';
 import type { PeerClients, ReplicationClient } from './replication.js';
 
@@ -67,7 +72,10 @@ class FetchLoop {
   /** The stream to the leader, opened on the first fetch and again after it fails. */
   private stream: FetchStream | undefined;
 
-  constructor(private readonly leaderId: number, private readonly options: FetcherOptions) {
+  constructor(
+    private readonly leaderId: number,
+    private readonly options: FetcherOptions,
+  ) {
     this.log = options.logger.child({ fetchingFrom: leaderId });
     this.done = this.run();
   }
@@ -94,7 +102,9 @@ class FetchLoop {
 
   private async run(): Promise<void> {
     while (this.running) {
-      const batch = [...this.partitions].filter((h) => h.role === 'follower' && h.leader === this.leaderId && h.log.state === 'online');
+      const batch = [...this.partitions].filter(
+        (h) => h.role === 'follower' && h.leader === this.leaderId && h.log.state === 'online',
+      );
       if (batch.length === 0) {
         await new Promise<void>((resolve) => (this.wake = resolve));
         this.wake = undefined;
@@ -105,10 +115,14 @@ class FetchLoop {
         const byKey = new Map(batch.map((h) => [`${h.topic}\u0000${h.partition}`, h]));
         // Partitions are independent logs: apply them concurrently, so one slow write does not hold
         // back the next fetch (which is what acknowledges the others to the leader).
-        const applied = await Promise.all(response.topics.flatMap((topic) => topic.partitions.map((p) => {
-          const hosted = byKey.get(`${topic.name}\u0000${p.partition}`);
-          return hosted && this.partitions.has(hosted) ? this.handle(hosted, p) : true;
-        })));
+        const applied = await Promise.all(
+          response.topics.flatMap((topic) =>
+            topic.partitions.map((p) => {
+              const hosted = byKey.get(`${topic.name}\u0000${p.partition}`);
+              return hosted && this.partitions.has(hosted) ? this.handle(hosted, p) : true;
+            }),
+          ),
+        );
         if (applied.includes(false)) await this.sleep(this.options.backoffMs ?? 200);
       } catch (err) {
         this.log.debug({ err }, 'replica fetch failed; backing off');
@@ -161,7 +175,10 @@ class FetchLoop {
     try {
       if (p.errorCode === ErrorCodes.OFFSET_OUT_OF_RANGE.code && hosted.log.logEndOffset <= p.logStartOffset) {
         // Retention on the leader removed what we still lacked: start again at the leader's log start.
-        this.log.warn({ ...context, logEndOffset: hosted.log.logEndOffset, leaderLogStartOffset: p.logStartOffset }, 'behind the leader\'s log start; restarting the log there');
+        this.log.warn(
+          { ...context, logEndOffset: hosted.log.logEndOffset, leaderLogStartOffset: p.logStartOffset },
+          "behind the leader's log start; restarting the log there",
+        );
         await hosted.log.resetTo(p.logStartOffset);
         hosted.epochCache.truncateFromEnd(0); // none of its epochs' records are left here
         await saveEpochCache(hosted.log.dir, hosted.epochCache);
@@ -175,8 +192,15 @@ class FetchLoop {
       // The leader sets diverging_epoch only when our log diverged (its value may be UNDEFINED -1/-1).
       const diverging = p.divergingEpoch;
       if (diverging) {
-        const decision = followerTruncation(diverging, { epochCache: hosted.epochCache, logEndOffset: hosted.log.logEndOffset, highWatermark: hosted.highWatermark });
-        this.log.info({ ...context, divergingEpoch: diverging, truncateTo: decision.truncateTo }, 'log diverged from the leader; truncating');
+        const decision = followerTruncation(diverging, {
+          epochCache: hosted.epochCache,
+          logEndOffset: hosted.log.logEndOffset,
+          highWatermark: hosted.highWatermark,
+        });
+        this.log.info(
+          { ...context, divergingEpoch: diverging, truncateTo: decision.truncateTo },
+          'log diverged from the leader; truncating',
+        );
         await hosted.log.truncateTo(decision.truncateTo);
         hosted.epochCache.truncateFromEnd(decision.truncateTo);
         await saveEpochCache(hosted.log.dir, hosted.epochCache);
@@ -185,7 +209,8 @@ class FetchLoop {
       }
       if (p.records.length > 0) {
         await hosted.log.appendAsFollower(p.records);
-        if (assignEpochsFromBatches(hosted.epochCache, p.records)) await saveEpochCache(hosted.log.dir, hosted.epochCache);
+        if (assignEpochsFromBatches(hosted.epochCache, p.records))
+          await saveEpochCache(hosted.log.dir, hosted.epochCache);
       }
       hosted.highWatermark = followerHighWatermark(hosted.highWatermark, p.highWatermark, hosted.log.logEndOffset);
       return true;
@@ -214,7 +239,13 @@ class FetchLoop {
 class FetchStream {
   closed = false;
   private readonly call: grpc.ClientDuplexStream<v1.ReplicaFetchRequest, v1.ReplicaFetchResponse__Output>;
-  private pending: { resolve: (response: v1.ReplicaFetchResponse__Output) => void; reject: (err: Error) => void; timer: NodeJS.Timeout } | undefined;
+  private pending:
+    | {
+        resolve: (response: v1.ReplicaFetchResponse__Output) => void;
+        reject: (err: Error) => void;
+        timer: NodeJS.Timeout;
+      }
+    | undefined;
 
   constructor(readonly client: ReplicationClient) {
     this.call = client.ReplicaFetch();
@@ -231,9 +262,13 @@ class FetchStream {
 
   request(request: v1.ReplicaFetchRequest, timeoutMs: number): Promise<v1.ReplicaFetchResponse__Output> {
     if (this.closed) return Promise.reject(new Error('replica fetch stream closed'));
-    if (this.pending !== undefined) return Promise.reject(new Error('a replica fetch is already outstanding on this stream'));
+    if (this.pending !== undefined)
+      return Promise.reject(new Error('a replica fetch is already outstanding on this stream'));
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => this.close(new Error(`no answer to a replica fetch within ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(
+        () => this.close(new Error(`no answer to a replica fetch within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
       this.pending = { resolve, reject, timer };
       this.call.write(request);
     });

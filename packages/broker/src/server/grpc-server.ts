@@ -31,7 +31,11 @@ function failureStatus(err: unknown, logger: Logger, rpc: string): Partial<grpc.
   if (err instanceof SamsaError) {
     const metadata = new grpc.Metadata();
     metadata.set(ERROR_CODE_METADATA_KEY, String(err.code));
-    return { code: err.retriable ? grpc.status.UNAVAILABLE : grpc.status.FAILED_PRECONDITION, details: err.detail, metadata };
+    return {
+      code: err.retriable ? grpc.status.UNAVAILABLE : grpc.status.FAILED_PRECONDITION,
+      details: err.detail,
+      metadata,
+    };
   }
   logger.error({ err, rpc }, 'request failed unexpectedly');
   return { code: grpc.status.INTERNAL, details: err instanceof Error ? err.message : String(err) };
@@ -41,7 +45,12 @@ function failureStatus(err: unknown, logger: Logger, rpc: string): Partial<grpc.
  * Adapts a handler to a gRPC unary method: the call's cancellation becomes an AbortSignal (a client
  * that vanishes mid-request stops long polls and waits), and a failure its status (failureStatus).
  */
-function unary<Req, Res>(getContext: () => BrokerContext | undefined, logger: Logger, name: string, handler: Handler<Req, Res>): grpc.handleUnaryCall<Req, Res> {
+function unary<Req, Res>(
+  getContext: () => BrokerContext | undefined,
+  logger: Logger,
+  name: string,
+  handler: Handler<Req, Res>,
+): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
     const ctx = getContext();
     if (!ctx) {
@@ -62,7 +71,12 @@ function unary<Req, Res>(getContext: () => BrokerContext | undefined, logger: Lo
  * request is answered by one response, in order. The stream's cancellation aborts the request being
  * served. A failure ends the stream with its status (failureStatus); the peer opens a new stream.
  */
-function requestStream<Req, Res>(getContext: () => BrokerContext | undefined, logger: Logger, name: string, handler: Handler<Req, Res>): grpc.handleBidiStreamingCall<Req, Res> {
+function requestStream<Req, Res>(
+  getContext: () => BrokerContext | undefined,
+  logger: Logger,
+  name: string,
+  handler: Handler<Req, Res>,
+): grpc.handleBidiStreamingCall<Req, Res> {
   return (call) => {
     const abort = new AbortController();
     let failed = false;
@@ -113,7 +127,10 @@ function correlatedStream<Req, Res>(
   logger: Logger,
   name: string,
   handler: Handler<Req, Res>,
-): grpc.handleBidiStreamingCall<{ correlationId: number; request: Req | null }, { correlationId: number; response?: Res; statusCode?: number; statusMessage?: string }> {
+): grpc.handleBidiStreamingCall<
+  { correlationId: number; request: Req | null },
+  { correlationId: number; response?: Res; statusCode?: number; statusMessage?: string }
+> {
   return (call) => {
     const abort = new AbortController();
     let outstanding = 0;
@@ -133,7 +150,8 @@ function correlatedStream<Req, Res>(
       };
       const ctx = getContext();
       if (!ctx) return answer(statusFields(STARTING));
-      if (request === null) return answer({ statusCode: grpc.status.INVALID_ARGUMENT, statusMessage: `a ${name} message needs a request` });
+      if (request === null)
+        return answer({ statusCode: grpc.status.INVALID_ARGUMENT, statusMessage: `a ${name} message needs a request` });
       let handled: Promise<Res>;
       try {
         handled = Promise.resolve(handler(ctx, request, abort.signal)); // started now, in arrival order
@@ -182,18 +200,58 @@ export async function startGrpcServer(options: {
   });
   server.addService(loadBrokerProto().Broker.service, {
     Metadata: unary<v1.MetadataRequest__Output, v1.MetadataResponse>(context, logger, 'Metadata', handleMetadata),
-    DescribeCluster: unary<v1.DescribeClusterRequest__Output, v1.DescribeClusterResponse>(context, logger, 'DescribeCluster', (ctx) => handleDescribeCluster(ctx)),
-    CreateTopics: unary<v1.CreateTopicsRequest__Output, v1.CreateTopicsResponse>(context, logger, 'CreateTopics', handleCreateTopics),
-    DeleteTopics: unary<v1.DeleteTopicsRequest__Output, v1.DeleteTopicsResponse>(context, logger, 'DeleteTopics', handleDeleteTopics),
-    ElectLeaders: unary<v1.ElectLeadersRequest__Output, v1.ElectLeadersResponse>(context, logger, 'ElectLeaders', handleElectLeaders),
+    DescribeCluster: unary<v1.DescribeClusterRequest__Output, v1.DescribeClusterResponse>(
+      context,
+      logger,
+      'DescribeCluster',
+      (ctx) => handleDescribeCluster(ctx),
+    ),
+    CreateTopics: unary<v1.CreateTopicsRequest__Output, v1.CreateTopicsResponse>(
+      context,
+      logger,
+      'CreateTopics',
+      handleCreateTopics,
+    ),
+    DeleteTopics: unary<v1.DeleteTopicsRequest__Output, v1.DeleteTopicsResponse>(
+      context,
+      logger,
+      'DeleteTopics',
+      handleDeleteTopics,
+    ),
+    ElectLeaders: unary<v1.ElectLeadersRequest__Output, v1.ElectLeadersResponse>(
+      context,
+      logger,
+      'ElectLeaders',
+      handleElectLeaders,
+    ),
     Produce: unary<v1.ProduceRequest__Output, v1.ProduceResponse>(context, logger, 'Produce', handleProduce),
-    ProduceStream: correlatedStream<v1.ProduceRequest__Output, v1.ProduceResponse>(context, logger, 'Produce', handleProduce),
+    ProduceStream: correlatedStream<v1.ProduceRequest__Output, v1.ProduceResponse>(
+      context,
+      logger,
+      'Produce',
+      handleProduce,
+    ),
     Fetch: unary<v1.FetchRequest__Output, v1.FetchResponse>(context, logger, 'Fetch', handleFetch),
-    ListOffsets: unary<v1.ListOffsetsRequest__Output, v1.ListOffsetsResponse>(context, logger, 'ListOffsets', handleListOffsets),
+    ListOffsets: unary<v1.ListOffsetsRequest__Output, v1.ListOffsetsResponse>(
+      context,
+      logger,
+      'ListOffsets',
+      handleListOffsets,
+    ),
   });
   server.addService(loadReplicationProto().Replication.service, {
-    ReplicaFetch: requestStream<v1.ReplicaFetchRequest__Output, v1.ReplicaFetchResponse>(context, logger, 'ReplicaFetch', handleReplicaFetch),
-    AlterPartition: unary<v1.AlterPartitionRequest__Output, v1.AlterPartitionResponse>(context, logger, 'AlterPartition', handleAlterPartition),
+    ReplicaFetch: requestStream<v1.ReplicaFetchRequest__Output, v1.ReplicaFetchResponse>(
+      context,
+      logger,
+      'ReplicaFetch',
+      handleReplicaFetch,
+    ),
+    AlterPartition: unary<v1.AlterPartitionRequest__Output, v1.AlterPartitionResponse>(
+      context,
+      logger,
+      'AlterPartition',
+      handleAlterPartition,
+    ),
   });
   // grpc-js leaves Nagle's algorithm on for the connections its own listener accepts: a response
   // written as several HTTP/2 frames can then wait for the client's delayed ACK (up to 40 ms). So the
@@ -217,17 +275,18 @@ export async function startGrpcServer(options: {
   listener.on('error', (err) => logger.warn({ err }, 'listener error'));
   return {
     port,
-    close: (graceMs) => new Promise<void>((resolve) => {
-      listener.close();
-      const force = setTimeout(() => {
-        server.forceShutdown();
-        for (const socket of sockets) socket.destroy();
-      }, graceMs);
-      server.tryShutdown(() => {
-        clearTimeout(force);
-        resolve();
-      });
-    }),
+    close: (graceMs) =>
+      new Promise<void>((resolve) => {
+        listener.close();
+        const force = setTimeout(() => {
+          server.forceShutdown();
+          for (const socket of sockets) socket.destroy();
+        }, graceMs);
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      }),
   };
 }
 
@@ -251,7 +310,8 @@ function widenFlowControlWindow(server: grpc.Server, logger: Logger): void {
 
 function listen(listener: NetServer, host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    const onError = (err: Error): void => reject(new Error(`cannot listen on ${grpcAddress({ host, port })}: ${err.message}`, { cause: err }));
+    const onError = (err: Error): void =>
+      reject(new Error(`cannot listen on ${grpcAddress({ host, port })}: ${err.message}`, { cause: err }));
     listener.once('error', onError);
     listener.listen({ host, port }, () => {
       listener.off('error', onError);

@@ -24,15 +24,25 @@ export interface MetaProperties {
 
 /** The data directory belongs to another broker id than the one configured. */
 export class InconsistentBrokerIdError extends Error {
-  constructor(readonly configured: number, readonly stored: number, readonly path: string) {
-    super(`Configured broker id ${configured} does not match broker id ${stored} stored in ${path}: this data directory belongs to broker ${stored}`);
+  constructor(
+    readonly configured: number,
+    readonly stored: number,
+    readonly path: string,
+  ) {
+    super(
+      `Configured broker id ${configured} does not match broker id ${stored} stored in ${path}: this data directory belongs to broker ${stored}`,
+    );
     this.name = 'InconsistentBrokerIdError';
   }
 }
 
 /** The coordinator belongs to another cluster than the data directory. */
 export class InconsistentClusterIdError extends Error {
-  constructor(readonly coordinator: string, readonly stored: string, readonly path: string) {
+  constructor(
+    readonly coordinator: string,
+    readonly stored: string,
+    readonly path: string,
+  ) {
     super(
       `The coordinator's cluster id ${coordinator} does not match cluster id ${stored} stored in ${path}: ` +
         'the broker is pointed at another cluster, or the coordinator lost its data. ' +
@@ -64,8 +74,14 @@ async function readStored(logDir: string): Promise<{ path: string; stored: MetaP
 /** At start, before the coordinator: the stored broker id must be the configured one; the first start records it. */
 export async function checkBrokerId(logDir: string, brokerId: number): Promise<void> {
   const { path, stored } = await readStored(logDir);
-  if (stored.brokerId !== undefined && stored.brokerId !== brokerId) throw new InconsistentBrokerIdError(brokerId, stored.brokerId, path);
-  if (stored.brokerId === undefined) await writeFileAtomic(path, formatMetaProperties({ brokerId, ...(stored.clusterId ? { clusterId: stored.clusterId } : {}) }), logDir);
+  if (stored.brokerId !== undefined && stored.brokerId !== brokerId)
+    throw new InconsistentBrokerIdError(brokerId, stored.brokerId, path);
+  if (stored.brokerId === undefined)
+    await writeFileAtomic(
+      path,
+      formatMetaProperties({ brokerId, ...(stored.clusterId ? { clusterId: stored.clusterId } : {}) }),
+      logDir,
+    );
 }
 
 /**
@@ -74,6 +90,8 @@ export async function checkBrokerId(logDir: string, brokerId: number): Promise<v
  */
 export async function checkClusterId(logDir: string, brokerId: number, clusterId: string): Promise<void> {
   const { path, stored } = await readStored(logDir);
-  if (stored.clusterId !== undefined && stored.clusterId !== clusterId) throw new InconsistentClusterIdError(clusterId, stored.clusterId, path);
-  if (stored.clusterId === undefined) await writeFileAtomic(path, formatMetaProperties({ brokerId, clusterId }), logDir);
+  if (stored.clusterId !== undefined && stored.clusterId !== clusterId)
+    throw new InconsistentClusterIdError(clusterId, stored.clusterId, path);
+  if (stored.clusterId === undefined)
+    await writeFileAtomic(path, formatMetaProperties({ brokerId, clusterId }), logDir);
 }

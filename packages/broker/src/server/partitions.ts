@@ -4,8 +4,25 @@ import { ErrorCodes, SamsaError } from '@samsa/protocol';
 import type { Logger } from 'pino';
 import type { RoleChange } from '../cluster/metadata.js';
 import { effectiveTopicSettings, type BrokerSettingName, type Settings, type TopicSettingName } from '../config.js';
-import { formatHighWatermarkCheckpoint, loadEpochCache, loadHighWatermarks, saveHighWatermarks, type HighWatermarkEntry, type LeaderEpochCache, type LeaderState } from '../replication/index.js';
-import { BROKER_TAIL_MAX_BYTES, BROKER_WRITEBACK_SLOTS, TailBudget, WritebackSlots, openPartitionLog, partitionDirName, type LogConfig, type PartitionLog } from '../storage/index.js';
+import {
+  formatHighWatermarkCheckpoint,
+  loadEpochCache,
+  loadHighWatermarks,
+  saveHighWatermarks,
+  type HighWatermarkEntry,
+  type LeaderEpochCache,
+  type LeaderState,
+} from '../replication/index.js';
+import {
+  BROKER_TAIL_MAX_BYTES,
+  BROKER_WRITEBACK_SLOTS,
+  TailBudget,
+  WritebackSlots,
+  openPartitionLog,
+  partitionDirName,
+  type LogConfig,
+  type PartitionLog,
+} from '../storage/index.js';
 import type { DelayedOperations } from './delayed.js';
 import { readPartitionTopicId, writePartitionTopicId } from './partition-metadata.js';
 
@@ -36,7 +53,8 @@ export interface HostedPartition {
 export const partitionKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
 
 /** Two known, different topic ids: the topic was deleted and created again in between. */
-const isOtherCreation = (held: string, announced: string): boolean => held !== '' && announced !== '' && held !== announced;
+const isOtherCreation = (held: string, announced: string): boolean =>
+  held !== '' && announced !== '' && held !== announced;
 
 /** Maps topic settings (Kafka names) to the storage engine's configuration. */
 export function logConfigFor(settings: Settings<TopicSettingName>): Partial<LogConfig> {
@@ -121,7 +139,11 @@ export class PartitionRegistry {
   leaderOf(topic: string, partition: number, knownPartition: boolean): HostedPartition {
     const hosted = this.get(topic, partition);
     if (hosted?.role === 'leader') return hosted;
-    if (hosted || knownPartition) throw new SamsaError(ErrorCodes.NOT_LEADER_OR_FOLLOWER, `broker ${this.options.brokerId} does not lead ${topic}-${partition}`);
+    if (hosted || knownPartition)
+      throw new SamsaError(
+        ErrorCodes.NOT_LEADER_OR_FOLLOWER,
+        `broker ${this.options.brokerId} does not lead ${topic}-${partition}`,
+      );
     throw new SamsaError(ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION, `unknown topic or partition ${topic}-${partition}`);
   }
 
@@ -132,7 +154,10 @@ export class PartitionRegistry {
         try {
           await (change.kind === 'deleted' ? this.remove(change.topic, change.partition) : this.assume(change));
         } catch (err) {
-          this.options.logger.error({ err, topic: change.topic, partition: change.partition }, 'failed to apply a role change');
+          this.options.logger.error(
+            { err, topic: change.topic, partition: change.partition },
+            'failed to apply a role change',
+          );
         }
       }
     });
@@ -164,7 +189,11 @@ export class PartitionRegistry {
     const intervalMs = this.options.brokerSettings['log.retention.check.interval.ms'] as number;
     this.retentionTimer = setInterval(() => {
       for (const hosted of this.hosted.values()) {
-        hosted.log.deleteOldSegments().catch((err: unknown) => this.options.logger.warn({ err, topic: hosted.topic, partition: hosted.partition }, 'retention failed'));
+        hosted.log
+          .deleteOldSegments()
+          .catch((err: unknown) =>
+            this.options.logger.warn({ err, topic: hosted.topic, partition: hosted.partition }, 'retention failed'),
+          );
       }
     }, intervalMs);
     this.retentionTimer.unref();
@@ -185,7 +214,8 @@ export class PartitionRegistry {
   checkpointHighWatermarks(): Promise<void> {
     const run = this.checkpointing.then(async () => {
       const entries = new Map(this.savedHighWatermarks);
-      for (const [key, h] of this.hosted) entries.set(key, { topic: h.topic, partition: h.partition, highWatermark: h.highWatermark });
+      for (const [key, h] of this.hosted)
+        entries.set(key, { topic: h.topic, partition: h.partition, highWatermark: h.highWatermark });
       const text = formatHighWatermarkCheckpoint([...entries.values()]);
       if (text === this.lastCheckpoint) return;
       try {
@@ -206,7 +236,10 @@ export class PartitionRegistry {
       this.lastCheckpoint = formatHighWatermarkCheckpoint(entries);
     } catch (err) {
       // Starting from 0 is safe (consumers wait until followers fetch again), only less available.
-      this.options.logger.error({ err, logDir: this.options.logDir }, 'high watermark checkpoint unreadable; partitions start from high watermark 0');
+      this.options.logger.error(
+        { err, logDir: this.options.logDir },
+        'high watermark checkpoint unreadable; partitions start from high watermark 0',
+      );
     }
   }
 
@@ -216,7 +249,11 @@ export class PartitionRegistry {
     await this.chain;
     await this.checkpointHighWatermarks();
     for (const hosted of this.hosted.values()) this.options.hooks.stepDown(hosted);
-    await Promise.all([...this.hosted.values()].map((h) => h.log.close().catch((err: unknown) => this.options.logger.warn({ err }, 'closing a log failed'))));
+    await Promise.all(
+      [...this.hosted.values()].map((h) =>
+        h.log.close().catch((err: unknown) => this.options.logger.warn({ err }, 'closing a log failed')),
+      ),
+    );
     this.hosted.clear();
   }
 
@@ -225,14 +262,20 @@ export class PartitionRegistry {
     // written before is a previous run's leadership: resuming it could hand followers a log that lost
     // its unflushed tail, so wait for the controller, which re-elects a broker that came back.
     if (change.kind === 'leader' && change.stateMzxid < this.options.registrationZxid()) {
-      this.options.logger.info({ topic: change.topic, partition: change.partition, leaderEpoch: change.leaderEpoch }, 'leadership predates this broker\'s registration; waiting for the controller to elect again');
+      this.options.logger.info(
+        { topic: change.topic, partition: change.partition, leaderEpoch: change.leaderEpoch },
+        "leadership predates this broker's registration; waiting for the controller to elect again",
+      );
       return;
     }
     const key = partitionKey(change.topic, change.partition);
     let hosted = this.hosted.get(key);
     if (hosted && isOtherCreation(hosted.topicId, change.topicId)) {
       // The metadata announces a deletion before a new creation; this only guards against missing it.
-      this.options.logger.warn({ topic: change.topic, partition: change.partition, topicId: hosted.topicId, newTopicId: change.topicId }, 'the log belongs to an earlier creation of the topic; deleting it');
+      this.options.logger.warn(
+        { topic: change.topic, partition: change.partition, topicId: hosted.topicId, newTopicId: change.topicId },
+        'the log belongs to an earlier creation of the topic; deleting it',
+      );
       await this.remove(change.topic, change.partition);
       hosted = undefined;
     }
@@ -242,12 +285,24 @@ export class PartitionRegistry {
       const recorded = await readPartitionTopicId(dir);
       if (isOtherCreation(recorded ?? '', change.topicId)) {
         // Kept from a creation of the topic that was deleted while this broker was away.
-        this.options.logger.warn({ topic: change.topic, partition: change.partition, topicId: recorded, newTopicId: change.topicId }, 'the partition directory belongs to an earlier creation of the topic; deleting it');
+        this.options.logger.warn(
+          { topic: change.topic, partition: change.partition, topicId: recorded, newTopicId: change.topicId },
+          'the partition directory belongs to an earlier creation of the topic; deleting it',
+        );
         this.savedHighWatermarks.delete(key);
         await rm(dir, { recursive: true, force: true });
       }
-      const config = { ...logConfigFor(settings), writebackIntervalBytes: this.options.brokerSettings['log.writeback.interval.bytes'] as number };
-      const log = await openPartitionLog({ dir, config, logger: this.options.logger.child({ topic: change.topic, partition: change.partition }), tailBudget: this.tailBudget, writebackSlots: this.writebackSlots });
+      const config = {
+        ...logConfigFor(settings),
+        writebackIntervalBytes: this.options.brokerSettings['log.writeback.interval.bytes'] as number,
+      };
+      const log = await openPartitionLog({
+        dir,
+        config,
+        logger: this.options.logger.child({ topic: change.topic, partition: change.partition }),
+        tailBudget: this.tailBudget,
+        writebackSlots: this.writebackSlots,
+      });
       if (change.topicId !== '' && recorded !== change.topicId) await writePartitionTopicId(dir, change.topicId);
       const epochCache = await loadEpochCache(dir);
       // The epoch cache may not describe records past the log end (a torn tail cut by recovery), as in Kafka.
@@ -273,12 +328,29 @@ export class PartitionRegistry {
       this.hosted.set(key, hosted);
     }
     // The same term announced again (start-up overlaps the first events): nothing to do.
-    if (hosted.role === change.kind && hosted.leaderEpoch === change.leaderEpoch && hosted.leader === change.leader) return;
+    if (hosted.role === change.kind && hosted.leaderEpoch === change.leaderEpoch && hosted.leader === change.leader)
+      return;
     this.options.hooks.stepDown(hosted);
-    Object.assign(hosted, { role: change.kind, leaderEpoch: change.leaderEpoch, leader: change.leader, isr: change.isr, replicas: change.replicas });
+    Object.assign(hosted, {
+      role: change.kind,
+      leaderEpoch: change.leaderEpoch,
+      leader: change.leader,
+      isr: change.isr,
+      replicas: change.replicas,
+    });
     if (change.kind === 'leader') await this.options.hooks.becomeLeader(hosted, change);
     else this.options.hooks.becomeFollower(hosted);
-    this.options.logger.info({ topic: change.topic, partition: change.partition, role: change.kind, leader: change.leader, leaderEpoch: change.leaderEpoch, isr: change.isr }, 'partition role');
+    this.options.logger.info(
+      {
+        topic: change.topic,
+        partition: change.partition,
+        role: change.kind,
+        leader: change.leader,
+        leaderEpoch: change.leaderEpoch,
+        isr: change.isr,
+      },
+      'partition role',
+    );
     // Requests parked on this partition must re-check: they may now get NotLeaderOrFollower.
     this.options.waiters.notify(key);
   }

@@ -9,8 +9,14 @@ import { FLOW_CONTROL_WINDOW_BYTES } from './grpc-server.js';
 import { partitionKey, type HostedPartition, type ReplicaRole } from './partitions.js';
 
 export type ReplicationClient = grpc.Client & {
-  AlterPartition(req: v1.AlterPartitionRequest, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: v1.AlterPartitionResponse__Output) => void): grpc.ClientUnaryCall;
-  ReplicaFetch(opts?: grpc.CallOptions): grpc.ClientDuplexStream<v1.ReplicaFetchRequest, v1.ReplicaFetchResponse__Output>;
+  AlterPartition(
+    req: v1.AlterPartitionRequest,
+    opts: grpc.CallOptions,
+    cb: (err: grpc.ServiceError | null, res?: v1.AlterPartitionResponse__Output) => void,
+  ): grpc.ClientUnaryCall;
+  ReplicaFetch(
+    opts?: grpc.CallOptions,
+  ): grpc.ClientDuplexStream<v1.ReplicaFetchRequest, v1.ReplicaFetchResponse__Output>;
 };
 
 /**
@@ -25,7 +31,10 @@ export class PeerClients {
   /** The client for `broker`'s inter-broker listener; throws when the broker does not advertise it. */
   forBroker(broker: BrokerEndpoint): ReplicationClient {
     const endpoint = endpointOn(broker, this.interBrokerListenerName);
-    if (!endpoint) throw new Error(`broker ${broker.id} does not advertise the inter-broker listener ${this.interBrokerListenerName}`);
+    if (!endpoint)
+      throw new Error(
+        `broker ${broker.id} does not advertise the inter-broker listener ${this.interBrokerListenerName}`,
+      );
     return this.get(grpcAddress(endpoint));
   }
 
@@ -98,7 +107,8 @@ export class Leadership {
   async becomeLeader(hosted: HostedPartition, change: ReplicaRole): Promise<void> {
     const epochStartOffset = hosted.log.logEndOffset;
     // The epoch starts at the current log end: every record this leader appends carries the epoch.
-    if (hosted.epochCache.assign(change.leaderEpoch, epochStartOffset)) await saveEpochCache(hosted.log.dir, hosted.epochCache);
+    if (hosted.epochCache.assign(change.leaderEpoch, epochStartOffset))
+      await saveEpochCache(hosted.log.dir, hosted.epochCache);
     // The partition already answers as leader, so acks=0/1 produces may have appended (in this epoch)
     // while the cache was saved: the term starts from the log end as it is now, or those records would
     // sit above a high watermark that nothing moves until the next append.
@@ -152,7 +162,8 @@ export class Leadership {
       const state = hosted.leaderState;
       const info = this.partitionInfo(hosted);
       if (!state || !info || info.leaderEpoch !== state.leaderEpoch) continue;
-      if (info.stateZkVersion > state.isrZkVersion) this.apply(hosted, state.onIsrCommitted(info.isr, info.stateZkVersion));
+      if (info.stateZkVersion > state.isrZkVersion)
+        this.apply(hosted, state.onIsrCommitted(info.isr, info.stateZkVersion));
     }
   }
 
@@ -166,7 +177,12 @@ export class Leadership {
     return new Promise((resolve, reject) => {
       const check = (): boolean => {
         if (hosted.leaderState !== state) {
-          reject(new SamsaError(ErrorCodes.NOT_LEADER_OR_FOLLOWER, `leadership of ${hosted.topic}-${hosted.partition} moved while waiting for replicas`));
+          reject(
+            new SamsaError(
+              ErrorCodes.NOT_LEADER_OR_FOLLOWER,
+              `leadership of ${hosted.topic}-${hosted.partition} moved while waiting for replicas`,
+            ),
+          );
           return true;
         }
         const status = state.acksAllStatus(requiredOffset);
@@ -177,7 +193,13 @@ export class Leadership {
       this.options.waiters.park(
         {
           tryComplete: check,
-          onExpire: () => reject(new SamsaError(ErrorCodes.REQUEST_TIMED_OUT, `the in-sync replicas did not acknowledge within ${timeoutMs} ms`)),
+          onExpire: () =>
+            reject(
+              new SamsaError(
+                ErrorCodes.REQUEST_TIMED_OUT,
+                `the in-sync replicas did not acknowledge within ${timeoutMs} ms`,
+              ),
+            ),
           // The producer went away: stop waiting (the append itself stands, as in Kafka).
           onAbort: () => reject(new SamsaError(ErrorCodes.NETWORK_EXCEPTION, 'the producer disconnected')),
         },
@@ -189,7 +211,8 @@ export class Leadership {
   }
 
   private leaderStateOf(hosted: HostedPartition): LeaderState {
-    if (!hosted.leaderState) throw new SamsaError(ErrorCodes.NOT_LEADER_OR_FOLLOWER, `not the leader of ${hosted.topic}-${hosted.partition}`);
+    if (!hosted.leaderState)
+      throw new SamsaError(ErrorCodes.NOT_LEADER_OR_FOLLOWER, `not the leader of ${hosted.topic}-${hosted.partition}`);
     return hosted.leaderState;
   }
 
@@ -232,7 +255,10 @@ export class Leadership {
     try {
       client = this.options.peers.forBroker(controller);
     } catch (err) {
-      this.options.logger.warn({ err, topic: hosted.topic, partition: hosted.partition }, 'cannot reach the controller; the tick resends');
+      this.options.logger.warn(
+        { err, topic: hosted.topic, partition: hosted.partition },
+        'cannot reach the controller; the tick resends',
+      );
       return;
     }
     this.inFlightProposals.add(hosted);
@@ -244,15 +270,32 @@ export class Leadership {
       newIsr: [...proposal.isr],
       partitionZkVersion: proposal.zkVersion,
     };
-    this.options.logger.info({ topic: hosted.topic, partition: hosted.partition, kind: proposal.kind, isr: proposal.isr, changed: proposal.changed }, 'proposing an ISR change');
+    this.options.logger.info(
+      {
+        topic: hosted.topic,
+        partition: hosted.partition,
+        kind: proposal.kind,
+        isr: proposal.isr,
+        changed: proposal.changed,
+      },
+      'proposing an ISR change',
+    );
     client.AlterPartition(request, { deadline: Date.now() + 10_000 }, (err, response) => {
       this.inFlightProposals.delete(hosted);
       if (hosted.leaderState !== state) return;
       if (err || !response) return; // unanswered: resent by the tick
       const code = response.errorCode;
       if (code === 0 || code === ErrorCodes.NOT_CONTROLLER.code) return; // committed state comes through metadata; or resend
-      const stale = [ErrorCodes.INVALID_UPDATE_VERSION, ErrorCodes.FENCED_LEADER_EPOCH, ErrorCodes.UNKNOWN_LEADER_EPOCH, ErrorCodes.NOT_LEADER_OR_FOLLOWER].some((e) => e.code === code);
-      this.options.logger.warn({ topic: hosted.topic, partition: hosted.partition, code, message: response.errorMessage }, 'ISR change refused');
+      const stale = [
+        ErrorCodes.INVALID_UPDATE_VERSION,
+        ErrorCodes.FENCED_LEADER_EPOCH,
+        ErrorCodes.UNKNOWN_LEADER_EPOCH,
+        ErrorCodes.NOT_LEADER_OR_FOLLOWER,
+      ].some((e) => e.code === code);
+      this.options.logger.warn(
+        { topic: hosted.topic, partition: hosted.partition, code, message: response.errorMessage },
+        'ISR change refused',
+      );
       this.apply(hosted, state.onIsrRejected(proposal, stale ? 'stale' : 'invalid', this.now()));
     });
   }

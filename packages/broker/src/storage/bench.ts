@@ -77,7 +77,7 @@ export async function runStorageBenchmark(options: StorageBenchmarkOptions): Pro
   await mkdir(options.dir, { recursive: true });
   const workDir = await mkdtemp(join(options.dir, 'samsa-bench-'));
   try {
-    let started = performance.now();
+    const started = performance.now();
     const batches: Buffer[] = [];
     for (let done = 0; done < records; done += batchSize) {
       batches.push(buildBenchmarkBatch(Math.min(batchSize, records - done), recordSize, Date.now()));
@@ -88,10 +88,20 @@ export async function runStorageBenchmark(options: StorageBenchmarkOptions): Pro
     const rounds: Array<{ raw: ThroughputFigure; append: ThroughputFigure; read: ThroughputFigure }> = [];
     for (let round = 0; round < roundCount; round++) {
       const logDir = join(workDir, `bench-${round}`);
-      const log = await openPartitionLog({ dir: logDir, config: options.config ?? {}, ...(options.logger ? { logger: options.logger } : {}) });
+      const log = await openPartitionLog({
+        dir: logDir,
+        config: options.config ?? {},
+        ...(options.logger ? { logger: options.logger } : {}),
+      });
       try {
         const reportAppend = (done: number): void => progress({ phase: 'append', done, total: records });
-        const written = await writeRound(join(workDir, `raw-${round}.bin`), log, batches, { concurrency, blockBatches: interleaveBatches }, reportAppend);
+        const written = await writeRound(
+          join(workDir, `raw-${round}.bin`),
+          log,
+          batches,
+          { concurrency, blockBatches: interleaveBatches },
+          reportAppend,
+        );
         const raw = figure(written.rawSeconds, totalBytes, records);
         const append = figure(written.appendSeconds, totalBytes, records);
         const { seconds, bytes } = await readRound(log, readMaxBytes);
@@ -226,6 +236,10 @@ export function formatStorageBenchmark(result: StorageBenchmarkResult): string[]
  * the protocol package's encoder (the same bytes a producer sends).
  */
 export function buildBenchmarkBatch(count: number, valueSize: number, timestamp: number): Buffer {
-  const records = Array.from({ length: count }, (_, i) => ({ key: null, value: Buffer.alloc(valueSize, 0x61 + (i % 26)), timestamp }));
+  const records = Array.from({ length: count }, (_, i) => ({
+    key: null,
+    value: Buffer.alloc(valueSize, 0x61 + (i % 26)),
+    timestamp,
+  }));
   return encodeBatch(records, { now: timestamp });
 }

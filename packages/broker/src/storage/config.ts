@@ -77,7 +77,9 @@ export function resolveLogConfig(overrides: Partial<LogConfig> = {}): LogConfig 
   requireInt('maxOpenInactiveSegments', config.maxOpenInactiveSegments, 1);
   requireInt('writebackIntervalBytes', config.writebackIntervalBytes, 0);
   if (config.messageTimestampType !== 'CreateTime' && config.messageTimestampType !== 'LogAppendTime') {
-    throw new RangeError(`log config messageTimestampType must be CreateTime or LogAppendTime, got ${String(config.messageTimestampType)}`);
+    throw new RangeError(
+      `log config messageTimestampType must be CreateTime or LogAppendTime, got ${String(config.messageTimestampType)}`,
+    );
   }
   return Object.freeze(config);
 }

@@ -1,6 +1,13 @@
 import { open, readdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { Attribute, COMPRESSION_NAMES, decodeBatch, lastOffsetOf, type CompressionName, type KafkaRecord } from '@samsa/protocol';
+import {
+  Attribute,
+  COMPRESSION_NAMES,
+  decodeBatch,
+  lastOffsetOf,
+  type CompressionName,
+  type KafkaRecord,
+} from '@samsa/protocol';
 import { parseSegmentFileName } from './files.js';
 import { scanBatches } from './scan.js';
 
@@ -57,7 +64,10 @@ export interface DumpError {
  * directory in offset order, yielding one entry per batch. Never needs the index files. A framing
  * error ends that file's walk with a DumpError; a CRC mismatch is reported per batch.
  */
-export async function* dumpSegment(pathOrDir: string, options: DumpOptions = {}): AsyncGenerator<DumpedBatch | DumpError> {
+export async function* dumpSegment(
+  pathOrDir: string,
+  options: DumpOptions = {},
+): AsyncGenerator<DumpedBatch | DumpError> {
   const info = await stat(pathOrDir);
   const files = info.isDirectory() ? await segmentFilesOf(pathOrDir) : [pathOrDir];
   for (const file of files) yield* dumpFile(file, options);
@@ -153,8 +163,9 @@ export function formatDumpedBatch(entry: DumpedBatch | DumpError): string {
     const key = text(record.key);
     const value = text(record.value);
     const headers = record.headers.map((h) => `${JSON.stringify(h.key)}:${text(h.value)}`).join(',');
-    lines.push(`| offset: ${record.offset} ${entry.timestampType}: ${record.timestamp} keySize: ${record.key?.length ?? -1} valueSize: ${record.value?.length ?? -1} headerKeys: [${headers}] key: ${key} payload: ${value}`);
+    lines.push(
+      `| offset: ${record.offset} ${entry.timestampType}: ${record.timestamp} keySize: ${record.key?.length ?? -1} valueSize: ${record.value?.length ?? -1} headerKeys: [${headers}] key: ${key} payload: ${value}`,
+    );
   }
   return lines.join('\n');
 }
-

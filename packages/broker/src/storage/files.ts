@@ -36,7 +36,13 @@ export function parseSegmentFileName(name: string, suffix = LOG_SUFFIX): number 
 }
 
 /** Reads exactly `length` bytes unless the file ends first; returns how many were read. */
-export async function readFully(fh: FileHandle, buf: Buffer, offset: number, length: number, position: number): Promise<number> {
+export async function readFully(
+  fh: FileHandle,
+  buf: Buffer,
+  offset: number,
+  length: number,
+  position: number,
+): Promise<number> {
   let done = 0;
   while (done < length) {
     const { bytesRead } = await fh.read(buf, offset + done, length - done, position + done);

@@ -1,5 +1,11 @@
 export { DEFAULT_LOG_CONFIG, UNLIMITED, resolveLogConfig, type LogConfig } from './config.js';
-export { KafkaStorageError, OffsetOutOfRangeError, RecordListTooLargeError, RecordTooLargeError, UnexpectedAppendOffsetError } from './errors.js';
+export {
+  KafkaStorageError,
+  OffsetOutOfRangeError,
+  RecordListTooLargeError,
+  RecordTooLargeError,
+  UnexpectedAppendOffsetError,
+} from './errors.js';
 export { partitionDirName, segmentFileStem } from './files.js';
 export { ReadBufferPool } from './read-buffers.js';
 export { TailBudget } from './tail-budget.js';

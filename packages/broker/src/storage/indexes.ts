@@ -54,8 +54,13 @@ export class OffsetIndex {
 
   /** Entries must arrive in increasing offset and position order. */
   append(relOffset: number, position: number): void {
-    if (this.count > 0 && (relOffset <= this.relOffsets[this.count - 1]! || position <= this.positions[this.count - 1]!)) {
-      throw new Error(`offset index entries must increase: (${relOffset}, ${position}) after (${this.lastRelOffset()}, ${this.lastPosition()})`);
+    if (
+      this.count > 0 &&
+      (relOffset <= this.relOffsets[this.count - 1]! || position <= this.positions[this.count - 1]!)
+    ) {
+      throw new Error(
+        `offset index entries must increase: (${relOffset}, ${position}) after (${this.lastRelOffset()}, ${this.lastPosition()})`,
+      );
     }
     this.relOffsets = grow(this.relOffsets, this.count + 1);
     this.positions = grow(this.positions, this.count + 1);
@@ -78,12 +83,18 @@ export class OffsetIndex {
         hi = mid - 1;
       }
     }
-    return found < 0 ? { relOffset: -1, position: 0 } : { relOffset: this.relOffsets[found]!, position: this.positions[found]! };
+    return found < 0
+      ? { relOffset: -1, position: 0 }
+      : { relOffset: this.relOffsets[found]!, position: this.positions[found]! };
   }
 
   /** Drops every entry at or after `relOffset` or pointing at or past `position`. */
   truncate(relOffset: number, position: number): void {
-    while (this.count > 0 && (this.relOffsets[this.count - 1]! >= relOffset || this.positions[this.count - 1]! >= position)) this.count--;
+    while (
+      this.count > 0 &&
+      (this.relOffsets[this.count - 1]! >= relOffset || this.positions[this.count - 1]! >= position)
+    )
+      this.count--;
   }
 
   truncateToEntries(count: number): void {
@@ -101,7 +112,8 @@ export class OffsetIndex {
 
   /** Parses and checks an index file: strictly increasing entries inside the segment's bounds. */
   static fromBuffer(buf: Buffer, logSize: number, maxRelOffset: number): OffsetIndex {
-    if (buf.length % OFFSET_INDEX_ENTRY_SIZE !== 0) throw new IndexCorruptError(`offset index size ${buf.length} is not a multiple of ${OFFSET_INDEX_ENTRY_SIZE}`);
+    if (buf.length % OFFSET_INDEX_ENTRY_SIZE !== 0)
+      throw new IndexCorruptError(`offset index size ${buf.length} is not a multiple of ${OFFSET_INDEX_ENTRY_SIZE}`);
     const index = new OffsetIndex();
     const n = buf.length / OFFSET_INDEX_ENTRY_SIZE;
     index.relOffsets = new Int32Array(Math.max(n, 16));
@@ -191,7 +203,8 @@ export class TimeIndex {
   }
 
   static fromBuffer(buf: Buffer, maxRelOffset: number): TimeIndex {
-    if (buf.length % TIME_INDEX_ENTRY_SIZE !== 0) throw new IndexCorruptError(`time index size ${buf.length} is not a multiple of ${TIME_INDEX_ENTRY_SIZE}`);
+    if (buf.length % TIME_INDEX_ENTRY_SIZE !== 0)
+      throw new IndexCorruptError(`time index size ${buf.length} is not a multiple of ${TIME_INDEX_ENTRY_SIZE}`);
     const index = new TimeIndex();
     const n = buf.length / TIME_INDEX_ENTRY_SIZE;
     index.timestamps = new Float64Array(Math.max(n, 16));

@@ -189,7 +189,12 @@ export class PartitionLog {
       // An I/O failure while opening (permissions, a full disk, EIO) is a storage error, not a crash.
       for (const segment of log.segments) await segment.closeHandle().catch(noop);
       if (err instanceof SamsaError) throw err;
-      throw new KafkaStorageError(`cannot open the log in ${options.dir}: ${(err as Error).message}`, undefined, undefined, { cause: err });
+      throw new KafkaStorageError(
+        `cannot open the log in ${options.dir}: ${(err as Error).message}`,
+        undefined,
+        undefined,
+        { cause: err },
+      );
     }
     // flush.ms = 0 fsyncs on every append already; a positive value also needs a timer for idle logs.
     if (log.config.flushMs > 0 && log.config.flushMs < UNLIMITED && log.status === 'online') {
@@ -242,7 +247,13 @@ export class PartitionLog {
     try {
       this.ensureOnline();
       const { spans, crcChecked } = this.validate(batches, false);
-      return this.enqueueAppend({ bytes: batches, spans, crcChecked, follower: false, leaderEpoch: options.leaderEpoch ?? -1 });
+      return this.enqueueAppend({
+        bytes: batches,
+        spans,
+        crcChecked,
+        follower: false,
+        leaderEpoch: options.leaderEpoch ?? -1,
+      });
     } catch (err) {
       return Promise.reject(err);
     }
@@ -268,22 +279,33 @@ export class PartitionLog {
     const spans = splitBatches(batches, { verifyCrc: crcChecked });
     if (spans.length === 0) throw new CorruptRecordError('no record batches in the append', 0);
     if (batches.length > this.config.segmentBytes) {
-      throw new RecordListTooLargeError(`append of ${batches.length} bytes is larger than segmentBytes ${this.config.segmentBytes}`);
+      throw new RecordListTooLargeError(
+        `append of ${batches.length} bytes is larger than segmentBytes ${this.config.segmentBytes}`,
+      );
     }
     let previousLast = -1;
     for (const { header, position } of spans) {
       if (follower) {
         if (header.baseOffset <= previousLast) {
-          throw new UnexpectedAppendOffsetError(`follower batch at byte ${position} starts at ${header.baseOffset}, not after ${previousLast}`, previousLast + 1, header.baseOffset);
+          throw new UnexpectedAppendOffsetError(
+            `follower batch at byte ${position} starts at ${header.baseOffset}, not after ${previousLast}`,
+            previousLast + 1,
+            header.baseOffset,
+          );
         }
         previousLast = lastOffsetOf(header);
         continue;
       }
       if (batchSize(header) > this.config.maxMessageBytes) {
-        throw new RecordTooLargeError(`batch of ${batchSize(header)} bytes at byte ${position} exceeds maxMessageBytes ${this.config.maxMessageBytes}`);
+        throw new RecordTooLargeError(
+          `batch of ${batchSize(header)} bytes at byte ${position} exceeds maxMessageBytes ${this.config.maxMessageBytes}`,
+        );
       }
       if (header.recordCount === 0 || header.lastOffsetDelta !== header.recordCount - 1) {
-        throw new CorruptRecordError(`batch has ${header.recordCount} records but last offset delta ${header.lastOffsetDelta}`, position + BatchField.lastOffsetDelta);
+        throw new CorruptRecordError(
+          `batch has ${header.recordCount} records but last offset delta ${header.lastOffsetDelta}`,
+          position + BatchField.lastOffsetDelta,
+        );
       }
     }
     return { spans, crcChecked };
@@ -316,7 +338,15 @@ export class PartitionLog {
     let writePos = this.active.size;
     let nextOffset = this.active.nextOffset;
     const commitRun = async (): Promise<PendingAppend[]> => {
-      const bad = run.length === 0 ? [] : await this.writeRun(run.map((r) => r.entry), snapshot, writePos, nextOffset);
+      const bad =
+        run.length === 0
+          ? []
+          : await this.writeRun(
+              run.map((r) => r.entry),
+              snapshot,
+              writePos,
+              nextOffset,
+            );
       if (bad.length === 0) {
         for (const r of run) {
           this.countUnflushed(r.result.recordCount);
@@ -332,7 +362,13 @@ export class PartitionLog {
         const entry = entries[i]!;
         if (entry.follower && entry.spans[0]!.header.baseOffset !== nextOffset) {
           const actual = entry.spans[0]!.header.baseOffset;
-          entry.reject(new UnexpectedAppendOffsetError(`follower append starts at ${actual}, log end offset is ${nextOffset}`, nextOffset, actual));
+          entry.reject(
+            new UnexpectedAppendOffsetError(
+              `follower append starts at ${actual}, log end offset is ${nextOffset}`,
+              nextOffset,
+              actual,
+            ),
+          );
           continue;
         }
         const now = this.clock();
@@ -362,7 +398,12 @@ export class PartitionLog {
   }
 
   /** A run failed its CRC check and was undone: reject the bad appends, queue the rest again. */
-  private async retryWithout(bad: PendingAppend[], run: Array<{ entry: PendingAppend }>, unprocessed: PendingAppend[], done: Array<{ entry: PendingAppend; result: AppendResult }>): Promise<void> {
+  private async retryWithout(
+    bad: PendingAppend[],
+    run: Array<{ entry: PendingAppend }>,
+    unprocessed: PendingAppend[],
+    done: Array<{ entry: PendingAppend; result: AppendResult }>,
+  ): Promise<void> {
     for (const entry of bad) entry.reject(corruptionOf(entry));
     const again = [...run.map((r) => r.entry).filter((e) => !bad.includes(e)), ...unprocessed];
     this.pending.unshift(...again);
@@ -387,7 +428,14 @@ export class PartitionLog {
       return;
     }
     const token: TailToken = { retained, dropped: false };
-    this.tail.push({ token, bytes: entry.bytes, spans: entry.spans, baseOffset: result.baseOffset, lastOffset: result.lastOffset, retained });
+    this.tail.push({
+      token,
+      bytes: entry.bytes,
+      spans: entry.spans,
+      baseOffset: result.baseOffset,
+      lastOffset: result.lastOffset,
+      retained,
+    });
     this.tailRetained += retained;
     while (this.tailRetained > TAIL_MAX_BYTES) this.dropOldestTail();
     this.tailBudget.add(token, () => this.evictTail(token));
@@ -422,9 +470,19 @@ export class PartitionLog {
    * next ones within `maxBytes`, all below `upperBound`): only when `fromOffset` starts a tail entry
    * in the active segment (a file read stops at the end of a segment); otherwise undefined.
    */
-  private readTail(fromOffset: number, maxBytes: number, upperBound: number): { bytes: Buffer; firstOffset: number; lastOffset: number } | undefined {
+  private readTail(
+    fromOffset: number,
+    maxBytes: number,
+    upperBound: number,
+  ): { bytes: Buffer; firstOffset: number; lastOffset: number } | undefined {
     const tail = this.tail;
-    if (tail.length === 0 || fromOffset < tail[0]!.baseOffset || fromOffset > tail[tail.length - 1]!.baseOffset || fromOffset < this.active.baseOffset) return undefined;
+    if (
+      tail.length === 0 ||
+      fromOffset < tail[0]!.baseOffset ||
+      fromOffset > tail[tail.length - 1]!.baseOffset ||
+      fromOffset < this.active.baseOffset
+    )
+      return undefined;
     let i = tail.length - 1;
     while (i > 0 && tail[i]!.baseOffset > fromOffset) i--;
     if (tail[i]!.baseOffset !== fromOffset) return undefined;
@@ -462,7 +520,9 @@ export class PartitionLog {
   private shouldRoll(writePos: number, entry: PendingAppend, nextOffset: number, now: number): boolean {
     const segment = this.active;
     if (writePos === 0) return false;
-    const lastOffset = entry.follower ? lastOffsetOf(entry.spans[entry.spans.length - 1]!.header) : nextOffset + countOffsets(entry.spans) - 1;
+    const lastOffset = entry.follower
+      ? lastOffsetOf(entry.spans[entry.spans.length - 1]!.header)
+      : nextOffset + countOffsets(entry.spans) - 1;
     return (
       writePos + entry.bytes.length > this.config.segmentBytes ||
       now - segment.createdMs >= this.config.segmentMs ||
@@ -482,17 +542,33 @@ export class PartitionLog {
       if (!entry.follower) stampBatch(entry.bytes, position, baseOffset, entry.leaderEpoch);
       let maxTimestamp = header.maxTimestamp;
       if (logAppendTime) {
-        entry.bytes.writeInt16BE(header.attributes | Attribute.timestampTypeLogAppend, position + BatchField.attributes);
+        entry.bytes.writeInt16BE(
+          header.attributes | Attribute.timestampTypeLogAppend,
+          position + BatchField.attributes,
+        );
         entry.bytes.writeBigInt64BE(BigInt(now), position + BatchField.maxTimestamp);
         writeBatchCrc(entry.bytes, position, header);
         maxTimestamp = now;
       }
       const last = baseOffset + header.lastOffsetDelta;
-      segment.recordBatch(filePosition + position, baseOffset, last, maxTimestamp, batchSize(header), this.config.indexIntervalBytes);
+      segment.recordBatch(
+        filePosition + position,
+        baseOffset,
+        last,
+        maxTimestamp,
+        batchSize(header),
+        this.config.indexIntervalBytes,
+      );
       recordCount += header.recordCount;
       next = last + 1;
     }
-    return { baseOffset: entry.follower ? entry.spans[0]!.header.baseOffset : firstOffset, lastOffset: next - 1, logAppendTimeMs: logAppendTime ? now : undefined, recordCount, sizeInBytes: entry.bytes.length };
+    return {
+      baseOffset: entry.follower ? entry.spans[0]!.header.baseOffset : firstOffset,
+      lastOffset: next - 1,
+      logAppendTimeMs: logAppendTime ? now : undefined,
+      recordCount,
+      sizeInBytes: entry.bytes.length,
+    };
   }
 
   /**
@@ -500,10 +576,19 @@ export class PartitionLog {
    * CRC check (done while the write is in flight) failed, after undoing the run; otherwise makes
    * the run visible to readers and returns [].
    */
-  private async writeRun(entries: PendingAppend[], snapshot: SegmentSnapshot, end: number, nextOffset: number): Promise<PendingAppend[]> {
+  private async writeRun(
+    entries: PendingAppend[],
+    snapshot: SegmentSnapshot,
+    end: number,
+    nextOffset: number,
+  ): Promise<PendingAppend[]> {
     const segment = this.active;
     const fh = segment.fh ?? (await segment.handle());
-    const written = writeBuffers(fh, entries.map((e) => e.bytes), snapshot.size);
+    const written = writeBuffers(
+      fh,
+      entries.map((e) => e.bytes),
+      snapshot.size,
+    );
     const bad = entries.filter((e) => !e.crcChecked && !crcsValid(e));
     await written;
     if (bad.length > 0) {
@@ -530,7 +615,9 @@ export class PartitionLog {
   /** flush.messages or flush.ms says the unflushed appends must reach the disk now. */
   private flushDue(): boolean {
     if (this.unflushedMessages === 0) return false;
-    return this.unflushedMessages >= this.config.flushMessages || this.clock() - this.firstUnflushedMs >= this.config.flushMs;
+    return (
+      this.unflushedMessages >= this.config.flushMessages || this.clock() - this.firstUnflushedMs >= this.config.flushMs
+    );
   }
 
   private flushIfDue(): void {
@@ -660,9 +747,14 @@ export class PartitionLog {
    * [logStartOffset, logEndOffset]. With `buffers`, the bytes are read into a buffer from that pool
    * (the caller releases it once done with the bytes, see ReadBufferPool).
    */
-  async read(fromOffset: number, maxBytes: number, options: { maxOffset?: number; buffers?: ReadBufferPool } = {}): Promise<ReadResult> {
+  async read(
+    fromOffset: number,
+    maxBytes: number,
+    options: { maxOffset?: number; buffers?: ReadBufferPool } = {},
+  ): Promise<ReadResult> {
     this.ensureOnline();
-    if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) throw new SamsaError(ErrorCodes.INVALID_FETCH_SIZE, `maxBytes ${maxBytes}`);
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 0)
+      throw new SamsaError(ErrorCodes.INVALID_FETCH_SIZE, `maxBytes ${maxBytes}`);
     const logStartOffset = this.logStart;
     const logEndOffset = this.logEndOffset;
     if (!Number.isSafeInteger(fromOffset) || fromOffset < logStartOffset || fromOffset > logEndOffset) {
@@ -677,7 +769,9 @@ export class PartitionLog {
     const segments = this.segments;
     for (let i = this.segmentIndexFor(fromOffset); i < segments.length; i++) {
       const segment = segments[i]!;
-      const found = await this.withSegment(segment, () => segment.read(fromOffset, maxBytes, upperBound, this.config.indexIntervalBytes, options.buffers));
+      const found = await this.withSegment(segment, () =>
+        segment.read(fromOffset, maxBytes, upperBound, this.config.indexIntervalBytes, options.buffers),
+      );
       if (found) return { ...found, logStartOffset, logEndOffset };
     }
     return empty;
@@ -724,7 +818,10 @@ export class PartitionLog {
           return await fn();
         } catch (err) {
           if (err instanceof IndexMismatchError && attempt === 0) {
-            this.logger.warn({ file: segment.paths.index, reason: err.message }, 'offset index does not match the log, rebuilding');
+            this.logger.warn(
+              { file: segment.paths.index, reason: err.message },
+              'offset index does not match the log, rebuilding',
+            );
             if (segment === this.active) await this.enqueue(() => this.rebuildIndexes(segment));
             else await this.rebuildIndexes(segment);
             continue;
@@ -755,7 +852,10 @@ export class PartitionLog {
         await segment.loadIndexes(this.maxRelOffsetOf(segment));
       } catch (err) {
         if (!(err instanceof IndexCorruptError) && (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-        this.logger.warn({ file: segment.paths.index, reason: (err as Error).message }, 'index files missing or inconsistent, rebuilding from the log');
+        this.logger.warn(
+          { file: segment.paths.index, reason: (err as Error).message },
+          'index files missing or inconsistent, rebuilding from the log',
+        );
         await this.rebuildIndexes(segment);
       }
     })().finally(() => {
@@ -779,12 +879,21 @@ export class PartitionLog {
     const scratch = new LogSegment(this.dir, segment.baseOffset, this.clock());
     let outcome;
     try {
-      outcome = await scratch.recover({ verifyCrc: true, endOffsetExclusive: next?.baseOffset ?? Number.MAX_SAFE_INTEGER, indexIntervalBytes: this.config.indexIntervalBytes, fileSize: segment.size });
+      outcome = await scratch.recover({
+        verifyCrc: true,
+        endOffsetExclusive: next?.baseOffset ?? Number.MAX_SAFE_INTEGER,
+        indexIntervalBytes: this.config.indexIntervalBytes,
+        fileSize: segment.size,
+      });
     } finally {
       await scratch.closeHandle();
     }
     if (outcome.failure || outcome.validBytes !== segment.size) {
-      throw this.goOffline(new Error(outcome.failure?.reason ?? 'segment is shorter than expected'), segment.paths.log, outcome.failure?.position ?? outcome.validBytes);
+      throw this.goOffline(
+        new Error(outcome.failure?.reason ?? 'segment is shorter than expected'),
+        segment.paths.log,
+        outcome.failure?.position ?? outcome.validBytes,
+      );
     }
     segment.adoptIndexes(scratch);
     if (segment !== this.active) segment.sealTimeIndex();
@@ -815,7 +924,8 @@ export class PartitionLog {
   deleteRecordsBefore(offset: number): Promise<number> {
     return this.enqueue(async () => {
       this.ensureOnline();
-      if (!Number.isSafeInteger(offset) || offset > this.logEndOffset) throw new OffsetOutOfRangeError(offset, this.logStart, this.logEndOffset);
+      if (!Number.isSafeInteger(offset) || offset > this.logEndOffset)
+        throw new OffsetOutOfRangeError(offset, this.logStart, this.logEndOffset);
       if (offset <= this.logStart) return this.logStart;
       this.logStart = offset;
       await writeFileAtomic(join(this.dir, LOG_START_OFFSET_FILE), `${offset}\n`, this.dir);
@@ -855,7 +965,10 @@ export class PartitionLog {
       this.segments = this.segments.slice(count);
       this.logStart = Math.max(this.logStart, this.segments[0]!.baseOffset);
       await this.deleteSegmentFiles(doomed);
-      this.logger.info({ deleted: doomed.map((s) => s.baseOffset), logStartOffset: this.logStart }, 'deleted segments by retention');
+      this.logger.info(
+        { deleted: doomed.map((s) => s.baseOffset), logStartOffset: this.logStart },
+        'deleted segments by retention',
+      );
       return count;
     });
   }
@@ -980,13 +1093,25 @@ export class PartitionLog {
     if (this.status === 'online') {
       await this.clampLogStart();
       this.recoveryPoint = Math.min(this.recoveryPoint, this.active.nextOffset);
-      this.logger.info({ dir: this.dir, clean, segments: this.segments.length, logStartOffset: this.logStart, logEndOffset: this.logEndOffset }, 'opened log');
+      this.logger.info(
+        {
+          dir: this.dir,
+          clean,
+          segments: this.segments.length,
+          logStartOffset: this.logStart,
+          logEndOffset: this.logEndOffset,
+        },
+        'opened log',
+      );
     }
   }
 
   /** Removes leftovers (temp files, indexes without a log); returns the segment base offsets. */
   private async tidyDirectory(names: string[]): Promise<number[]> {
-    const bases = names.map((n) => parseSegmentFileName(n)).filter((b): b is number => b !== undefined).sort((a, b) => a - b);
+    const bases = names
+      .map((n) => parseSegmentFileName(n))
+      .filter((b): b is number => b !== undefined)
+      .sort((a, b) => a - b);
     const known = new Set(bases);
     for (const name of names) {
       const orphanIndex = [INDEX_SUFFIX, TIME_INDEX_SUFFIX].some((suffix) => {
@@ -1021,7 +1146,10 @@ export class PartitionLog {
         }
       } catch (err) {
         if (!(err instanceof IndexCorruptError) && (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-        this.logger.warn({ file: segment.paths.index, reason: (err as Error).message }, 'index files missing or inconsistent, rebuilding from the log');
+        this.logger.warn(
+          { file: segment.paths.index, reason: (err as Error).message },
+          'index files missing or inconsistent, rebuilding from the log',
+        );
       }
     }
     await this.recoverSegment(segment, next, isLast);
@@ -1035,7 +1163,9 @@ export class PartitionLog {
     const index = await stat(segment.paths.index);
     const timeIndex = await stat(segment.paths.timeIndex);
     if (index.size % 8 !== 0 || timeIndex.size % 12 !== 0 || index.size > this.config.segmentIndexBytes) {
-      throw new IndexCorruptError(`index sizes ${index.size}/${timeIndex.size} of ${segment.paths.index} are inconsistent`);
+      throw new IndexCorruptError(
+        `index sizes ${index.size}/${timeIndex.size} of ${segment.paths.index} are inconsistent`,
+      );
     }
   }
 
@@ -1046,17 +1176,33 @@ export class PartitionLog {
    */
   private async recoverSegment(segment: LogSegment, next: LogSegment | undefined, isLast: boolean): Promise<void> {
     const fileSize = (await stat(segment.paths.log)).size;
-    const outcome = await segment.recover({ verifyCrc: true, endOffsetExclusive: next?.baseOffset ?? Number.MAX_SAFE_INTEGER, indexIntervalBytes: this.config.indexIntervalBytes, fileSize });
+    const outcome = await segment.recover({
+      verifyCrc: true,
+      endOffsetExclusive: next?.baseOffset ?? Number.MAX_SAFE_INTEGER,
+      indexIntervalBytes: this.config.indexIntervalBytes,
+      fileSize,
+    });
     const { failure } = outcome;
     if (failure) {
       const fh = await segment.handle();
-      const validAfter = isLast && !failure.crcValid ? await findValidBatchAfter(fh, failure.position, fileSize, segment.nextOffset) : undefined;
+      const validAfter =
+        isLast && !failure.crcValid
+          ? await findValidBatchAfter(fh, failure.position, fileSize, segment.nextOffset)
+          : undefined;
       if (!isLast || failure.crcValid || validAfter !== undefined) {
         const where = validAfter !== undefined ? `; a valid batch follows at byte ${validAfter}` : '';
         this.goOffline(new Error(`${failure.reason}${where}`), segment.paths.log, failure.position);
         return;
       }
-      this.logger.warn({ file: segment.paths.log, position: failure.position, droppedBytes: fileSize - failure.position, reason: failure.reason }, 'truncating torn tail of the log');
+      this.logger.warn(
+        {
+          file: segment.paths.log,
+          position: failure.position,
+          droppedBytes: fileSize - failure.position,
+          reason: failure.reason,
+        },
+        'truncating torn tail of the log',
+      );
       await fh.truncate(failure.position);
       await fh.datasync();
     }
@@ -1148,7 +1294,12 @@ export class PartitionLog {
     if (cause instanceof KafkaStorageError) return cause;
     const reason = cause instanceof Error ? cause.message : String(cause);
     const at = position === undefined ? '' : ` at byte ${position}`;
-    const error = new KafkaStorageError(`partition ${this.dir} is offline: ${file ?? ''}${at}: ${reason}`, file, position, { cause });
+    const error = new KafkaStorageError(
+      `partition ${this.dir} is offline: ${file ?? ''}${at}: ${reason}`,
+      file,
+      position,
+      { cause },
+    );
     if (this.status === 'online') {
       this.status = 'offline';
       this.offlineError = error;
@@ -1175,7 +1326,8 @@ async function writeBuffers(fh: FileHandle, buffers: Buffer[], start: number): P
     const group = buffers.slice(i, i + 1024);
     const groupBytes = group.reduce((n, b) => n + b.length, 0);
     const { bytesWritten } = await fh.writev(group, position);
-    if (bytesWritten < groupBytes) await writeFully(fh, Buffer.concat(group).subarray(bytesWritten), position + bytesWritten);
+    if (bytesWritten < groupBytes)
+      await writeFully(fh, Buffer.concat(group).subarray(bytesWritten), position + bytesWritten);
     position += groupBytes;
   }
 }
@@ -1187,7 +1339,10 @@ function crcsValid(entry: PendingAppend): boolean {
 function corruptionOf(entry: PendingAppend): CorruptRecordError {
   const span = entry.spans.find(({ header, position }) => !verifyBatchCrc(entry.bytes, position, header))!;
   const computed = computeBatchCrc(entry.bytes, span.position, span.header);
-  return new CorruptRecordError(`CRC mismatch: stored ${span.header.crc.toString(16)}, computed ${computed.toString(16)}`, span.position + BatchField.crc);
+  return new CorruptRecordError(
+    `CRC mismatch: stored ${span.header.crc.toString(16)}, computed ${computed.toString(16)}`,
+    span.position + BatchField.crc,
+  );
 }
 
 function countOffsets(spans: BatchSpan[]): number {

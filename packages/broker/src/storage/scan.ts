@@ -1,5 +1,12 @@
 import type { FileHandle } from 'node:fs/promises';
-import { BATCH_HEADER_SIZE, BatchField, batchSize, readBatchHeader, verifyBatchCrc, type BatchHeader } from '@samsa/protocol';
+import {
+  BATCH_HEADER_SIZE,
+  BatchField,
+  batchSize,
+  readBatchHeader,
+  verifyBatchCrc,
+  type BatchHeader,
+} from '@samsa/protocol';
 import { readFully } from './files.js';
 
 /** Read size of the sequential scanners: large enough for throughput, small enough to stay bounded. */
@@ -49,7 +56,11 @@ export async function* scanBatches(
     if (bufStart + bufLen - pos < BATCH_HEADER_SIZE || pos < bufStart) await fill(pos, BATCH_HEADER_SIZE);
     const available = bufStart + bufLen - pos;
     if (available < BATCH_HEADER_SIZE) {
-      yield { kind: 'error', position: pos, reason: `incomplete batch header: ${available} of ${BATCH_HEADER_SIZE} bytes` };
+      yield {
+        kind: 'error',
+        position: pos,
+        reason: `incomplete batch header: ${available} of ${BATCH_HEADER_SIZE} bytes`,
+      };
       return;
     }
     let header: BatchHeader;
@@ -61,7 +72,11 @@ export async function* scanBatches(
     }
     const size = batchSize(header);
     if (pos + size > end) {
-      yield { kind: 'error', position: pos, reason: `batch of ${size} bytes runs past the end of the data (${end - pos} bytes left)` };
+      yield {
+        kind: 'error',
+        position: pos,
+        reason: `batch of ${size} bytes runs past the end of the data (${end - pos} bytes left)`,
+      };
       return;
     }
     if (bufStart + bufLen < pos + size) await fill(pos, size);
@@ -79,9 +94,18 @@ export async function* scanBatches(
  * truncating would throw acknowledged data away. Probes every byte position whose magic byte reads
  * 2; only plausible candidates pay for a CRC.
  */
-export async function findValidBatchAfter(fh: FileHandle, from: number, end: number, minBaseOffset: number): Promise<number | undefined> {
+export async function findValidBatchAfter(
+  fh: FileHandle,
+  from: number,
+  end: number,
+  minBaseOffset: number,
+): Promise<number | undefined> {
   const chunk = Buffer.allocUnsafe(SCAN_CHUNK_BYTES);
-  for (let chunkStart = from + 1; chunkStart + BATCH_HEADER_SIZE <= end; chunkStart += SCAN_CHUNK_BYTES - BATCH_HEADER_SIZE) {
+  for (
+    let chunkStart = from + 1;
+    chunkStart + BATCH_HEADER_SIZE <= end;
+    chunkStart += SCAN_CHUNK_BYTES - BATCH_HEADER_SIZE
+  ) {
     const len = await readFully(fh, chunk, 0, Math.min(SCAN_CHUNK_BYTES, end - chunkStart), chunkStart);
     for (let i = 0; i + BATCH_HEADER_SIZE <= len; i++) {
       if (chunk[i + BatchField.magic] !== 2) continue;

@@ -150,14 +150,22 @@ export class LogSegment {
   }
 
   /** Index maintenance for one batch at `position`, like Kafka's LogSegment.append. */
-  recordBatch(position: number, baseOffset: number, lastOffset: number, maxTimestamp: number, size: number, indexIntervalBytes: number): void {
+  recordBatch(
+    position: number,
+    baseOffset: number,
+    lastOffset: number,
+    maxTimestamp: number,
+    size: number,
+    indexIntervalBytes: number,
+  ): void {
     if (maxTimestamp > this.maxTimestamp) {
       this.maxTimestamp = maxTimestamp;
       this.offsetOfMaxTimestamp = lastOffset;
     }
     if (this.bytesSinceLastIndexEntry > indexIntervalBytes) {
       this.offsetIndex!.append(baseOffset - this.baseOffset, position);
-      if (this.maxTimestamp >= 0) this.timeIndex!.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp - this.baseOffset);
+      if (this.maxTimestamp >= 0)
+        this.timeIndex!.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp - this.baseOffset);
       this.bytesSinceLastIndexEntry = 0;
     }
     this.bytesSinceLastIndexEntry += size;
@@ -165,7 +173,8 @@ export class LogSegment {
 
   /** On roll and close: the time index ends with the segment's largest timestamp. */
   sealTimeIndex(): void {
-    if (this.timeIndex && this.maxTimestamp >= 0) this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp - this.baseOffset);
+    if (this.timeIndex && this.maxTimestamp >= 0)
+      this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp - this.baseOffset);
   }
 
   /** Writes both index images and fsyncs them. */
@@ -225,21 +234,42 @@ export class LogSegment {
    * and indexes, checking framing, CRC (optional) and that offsets increase and stay below
    * `endOffsetExclusive` (the next segment's base). Stops at the first problem.
    */
-  async recover(options: { verifyCrc: boolean; endOffsetExclusive: number; indexIntervalBytes: number; fileSize: number }): Promise<RecoveryOutcome> {
+  async recover(options: {
+    verifyCrc: boolean;
+    endOffsetExclusive: number;
+    indexIntervalBytes: number;
+    fileSize: number;
+  }): Promise<RecoveryOutcome> {
     this.resetIndexes();
     const fh = await this.handle();
     let expectedMin = this.baseOffset;
     let validBytes = 0;
     for await (const item of scanBatches(fh, 0, options.fileSize, { verifyCrc: options.verifyCrc })) {
-      if (item.kind === 'error') return { validBytes, failure: { position: item.position, reason: item.reason, crcValid: false } };
+      if (item.kind === 'error')
+        return { validBytes, failure: { position: item.position, reason: item.reason, crcValid: false } };
       const { header, position } = item;
-      if (item.crcValid === false) return { validBytes, failure: { position, reason: `CRC mismatch in batch at offset ${header.baseOffset}`, crcValid: false } };
+      if (item.crcValid === false)
+        return {
+          validBytes,
+          failure: { position, reason: `CRC mismatch in batch at offset ${header.baseOffset}`, crcValid: false },
+        };
       const last = lastOffsetOf(header);
-      if (header.baseOffset < expectedMin || last >= options.endOffsetExclusive || last - this.baseOffset > 0x7fffffff) {
+      if (
+        header.baseOffset < expectedMin ||
+        last >= options.endOffsetExclusive ||
+        last - this.baseOffset > 0x7fffffff
+      ) {
         const reason = `batch offsets ${header.baseOffset}..${last} out of order (expected from ${expectedMin}, below ${options.endOffsetExclusive})`;
         return { validBytes, failure: { position, reason, crcValid: true } };
       }
-      this.recordBatch(position, header.baseOffset, last, header.maxTimestamp, item.bytes.length, options.indexIntervalBytes);
+      this.recordBatch(
+        position,
+        header.baseOffset,
+        last,
+        header.maxTimestamp,
+        item.bytes.length,
+        options.indexIntervalBytes,
+      );
       expectedMin = last + 1;
       this.nextOffset = last + 1;
       validBytes = position + item.bytes.length;
@@ -278,7 +308,13 @@ export class LogSegment {
    * first batch), all with lastOffset < `upperBoundOffset`. Undefined when the segment holds nothing
    * at or after fromOffset. One positioned read in the common case.
    */
-  async read(fromOffset: number, maxBytes: number, upperBoundOffset: number, slackBytes: number, buffers?: ReadBufferPool): Promise<SegmentRead | undefined> {
+  async read(
+    fromOffset: number,
+    maxBytes: number,
+    upperBoundOffset: number,
+    slackBytes: number,
+    buffers?: ReadBufferPool,
+  ): Promise<SegmentRead | undefined> {
     const fh = await this.handle();
     const committed = this.size;
     const entry = this.offsetIndex!.lookup(fromOffset - this.baseOffset);
@@ -327,7 +363,9 @@ export class LogSegment {
       header = undefined;
     }
     if (header?.baseOffset !== expectedBaseOffset) {
-      throw new IndexMismatchError(`index of ${this.paths.log} does not point at a batch with offset ${expectedBaseOffset}`);
+      throw new IndexMismatchError(
+        `index of ${this.paths.log} does not point at a batch with offset ${expectedBaseOffset}`,
+      );
     }
     return header;
   }
@@ -379,12 +417,18 @@ export class LogSegment {
   async finishTruncation(): Promise<void> {
     await (await this.handle()).truncate(this.size);
     if (!(await this.loadTailState())) {
-      throw new CorruptRecordError(`the batches before the truncation point of ${this.paths.log} are not whole`, this.offsetIndex!.lastPosition());
+      throw new CorruptRecordError(
+        `the batches before the truncation point of ${this.paths.log} are not whole`,
+        this.offsetIndex!.lastPosition(),
+      );
     }
   }
 
   /** First record at or after `timestamp` in this segment, via the time index and a scan. */
-  async findByTimestamp(timestamp: number, minOffset: number): Promise<{ offset: number; timestamp: number } | undefined> {
+  async findByTimestamp(
+    timestamp: number,
+    minOffset: number,
+  ): Promise<{ offset: number; timestamp: number } | undefined> {
     const fh = await this.handle();
     const rel = this.timeIndex!.lastRelOffsetBefore(timestamp);
     const startOffset = Math.max(minOffset, rel < 0 ? this.baseOffset : this.baseOffset + rel + 1);
@@ -400,7 +444,13 @@ export class LogSegment {
   }
 }
 
-function collectBatches(buf: Buffer, start: number, first: BatchHeader, maxBytes: number, upperBoundOffset: number): SegmentRead {
+function collectBatches(
+  buf: Buffer,
+  start: number,
+  first: BatchHeader,
+  maxBytes: number,
+  upperBoundOffset: number,
+): SegmentRead {
   let end = start + batchSize(first);
   let lastOffset = lastOffsetOf(first);
   while (end + BATCH_HEADER_SIZE <= buf.length) {
@@ -429,9 +479,18 @@ async function writeAndSync(path: string, data: Buffer): Promise<void> {
  * which is where a consumer must start anyway. Undefined when no record of an uncompressed batch
  * at or after minOffset qualifies.
  */
-function firstRecordAtOrAfter(batch: Buffer, header: BatchHeader, timestamp: number, minOffset: number): { offset: number; timestamp: number } | undefined {
+function firstRecordAtOrAfter(
+  batch: Buffer,
+  header: BatchHeader,
+  timestamp: number,
+  minOffset: number,
+): { offset: number; timestamp: number } | undefined {
   const fallback = { offset: Math.max(header.baseOffset, minOffset), timestamp: header.maxTimestamp };
-  if ((header.attributes & Attribute.compressionMask) !== 0 || (header.attributes & Attribute.timestampTypeLogAppend) !== 0) return fallback;
+  if (
+    (header.attributes & Attribute.compressionMask) !== 0 ||
+    (header.attributes & Attribute.timestampTypeLogAppend) !== 0
+  )
+    return fallback;
   let pos = BATCH_HEADER_SIZE;
   const cursor = { pos };
   for (let i = 0; i < header.recordCount; i++) {

@@ -27,8 +27,16 @@ interface Backend {
 }
 
 const backends: Backend[] = [
-  { name: 'Apache ZooKeeper', availability: async () => zookeeperAvailability(), start: () => startZooKeeper({ tickTimeMs: TICK_TIME_MS }) },
-  { name: 'embedded coordinator', availability: embeddedCoordinatorAvailability, start: () => startEmbeddedCoordinator({ tickTimeMs: TICK_TIME_MS }) },
+  {
+    name: 'Apache ZooKeeper',
+    availability: async () => zookeeperAvailability(),
+    start: () => startZooKeeper({ tickTimeMs: TICK_TIME_MS }),
+  },
+  {
+    name: 'embedded coordinator',
+    availability: embeddedCoordinatorAvailability,
+    start: () => startEmbeddedCoordinator({ tickTimeMs: TICK_TIME_MS }),
+  },
 ];
 
 let chrootCounter = 0;
@@ -68,13 +76,24 @@ for (const backend of backends) {
     }
 
     async function session(cs = connectString): Promise<ZkSession> {
-      const s = await ZkSession.connect({ connectString: cs, sessionTimeoutMs: SESSION_TIMEOUT_MS, connectTimeoutMs: 10_000 });
+      const s = await ZkSession.connect({
+        connectString: cs,
+        sessionTimeoutMs: SESSION_TIMEOUT_MS,
+        connectTimeoutMs: 10_000,
+      });
       sessions.push(s);
       return s;
     }
 
     async function member(brokerId: number): Promise<ClusterMember> {
-      const m = await ClusterMember.start({ brokerId, host: '127.0.0.1', port: 9000 + brokerId, connectString, sessionTimeoutMs: SESSION_TIMEOUT_MS, logger });
+      const m = await ClusterMember.start({
+        brokerId,
+        host: '127.0.0.1',
+        port: 9000 + brokerId,
+        connectString,
+        sessionTimeoutMs: SESSION_TIMEOUT_MS,
+        logger,
+      });
       members.push(m);
       return m;
     }
@@ -84,7 +103,12 @@ for (const backend of backends) {
       const proxy = await TcpProxy.start(server.host, server.port);
       proxies.push(proxy);
       const m = await ClusterMember.start({
-        brokerId, host: '127.0.0.1', port: 9000 + brokerId, connectString: `${proxy.address}${chroot}`, sessionTimeoutMs: SHORT_SESSION_TIMEOUT_MS, logger,
+        brokerId,
+        host: '127.0.0.1',
+        port: 9000 + brokerId,
+        connectString: `${proxy.address}${chroot}`,
+        sessionTimeoutMs: SHORT_SESSION_TIMEOUT_MS,
+        logger,
       });
       members.push(m);
       return { m, proxy };
@@ -100,7 +124,13 @@ for (const backend of backends) {
     });
 
     const controllerOf = async (ms: ClusterMember[]): Promise<ClusterMember> => {
-      await Promise.all(ms.map((m) => m.metadata.waitFor((i) => i.controllerId !== -1 && ms.some((c) => c.brokerId === i.controllerId && c.isController))));
+      await Promise.all(
+        ms.map((m) =>
+          m.metadata.waitFor(
+            (i) => i.controllerId !== -1 && ms.some((c) => c.brokerId === i.controllerId && c.isController),
+          ),
+        ),
+      );
       const controllers = ms.filter((m) => m.isController);
       expect(controllers).toHaveLength(1);
       return controllers[0]!;
@@ -108,13 +138,28 @@ for (const backend of backends) {
 
     /** Waits until the controller counts `n` live brokers (a validate-only creation with rf n passes). */
     const controllerSees = (controller: ClusterMember, n: number): Promise<void> =>
-      expect.poll(async () => (await controller.createTopics([{ name: 'probe', numPartitions: 1, replicationFactor: n }], { validateOnly: true }))[0]!.errorCode, { timeout: 15_000 })
+      expect
+        .poll(
+          async () =>
+            (
+              await controller.createTopics([{ name: 'probe', numPartitions: 1, replicationFactor: n }], {
+                validateOnly: true,
+              })
+            )[0]!.errorCode,
+          { timeout: 15_000 },
+        )
         .toBe(ErrorCodes.NONE.code);
 
-    const topicReady = (topic: string, partitions: number) => (i: MetadataImage): boolean => {
-      const t = i.topics.get(topic);
-      return t !== undefined && t.partitions.length === partitions && t.partitions.every((p) => p.leader !== -1 && p.leaderEpoch >= 0);
-    };
+    const topicReady =
+      (topic: string, partitions: number) =>
+      (i: MetadataImage): boolean => {
+        const t = i.topics.get(topic);
+        return (
+          t !== undefined &&
+          t.partitions.length === partitions &&
+          t.partitions.every((p) => p.leader !== -1 && p.leaderEpoch >= 0)
+        );
+      };
 
     it('elects one controller, creates topics with typed errors, and every broker sees the same metadata', async () => {
       await newCluster();
@@ -139,10 +184,21 @@ for (const backend of backends) {
         { name: 'no-partitions', numPartitions: 0, replicationFactor: 1 },
       ]);
       expect(results.map((r) => r.errorCode)).toEqual([
-        ErrorCodes.NONE.code, ErrorCodes.INVALID_REPLICATION_FACTOR.code, ErrorCodes.INVALID_TOPIC_EXCEPTION.code, ErrorCodes.INVALID_PARTITIONS.code,
+        ErrorCodes.NONE.code,
+        ErrorCodes.INVALID_REPLICATION_FACTOR.code,
+        ErrorCodes.INVALID_TOPIC_EXCEPTION.code,
+        ErrorCodes.INVALID_PARTITIONS.code,
       ]);
-      expect((await controller.createTopics([{ name: 'orders', numPartitions: 1, replicationFactor: 1 }]))[0]!.errorCode).toBe(ErrorCodes.TOPIC_ALREADY_EXISTS.code);
-      expect((await controller.createTopics([{ name: 'dry', numPartitions: 1, replicationFactor: 1 }], { validateOnly: true }))[0]!.errorCode).toBe(ErrorCodes.NONE.code);
+      expect(
+        (await controller.createTopics([{ name: 'orders', numPartitions: 1, replicationFactor: 1 }]))[0]!.errorCode,
+      ).toBe(ErrorCodes.TOPIC_ALREADY_EXISTS.code);
+      expect(
+        (
+          await controller.createTopics([{ name: 'dry', numPartitions: 1, replicationFactor: 1 }], {
+            validateOnly: true,
+          })
+        )[0]!.errorCode,
+      ).toBe(ErrorCodes.NONE.code);
 
       const images = await Promise.all(ms.map((m) => m.metadata.waitFor(topicReady('orders', 3))));
       const views = images.map((i) => JSON.stringify(i.topics.get('orders')));
@@ -175,20 +231,33 @@ for (const backend of backends) {
       await controllerSees(second, 2);
       expect(second.brokerId).not.toBe(first.brokerId);
       expect(second.controllerEpoch).toBeGreaterThan(epoch);
-      await Promise.all(rest.map((m) => m.metadata.waitFor((i) => i.controllerId === second.brokerId && i.controllerEpoch === second.controllerEpoch)));
+      await Promise.all(
+        rest.map((m) =>
+          m.metadata.waitFor((i) => i.controllerId === second.brokerId && i.controllerEpoch === second.controllerEpoch),
+        ),
+      );
 
       // A write fenced with the deposed controller's epoch version is refused.
-      const stale = fencedWrite(probe, electedAtVersion, { reason: 'stale controller', ops: [{ op: 'create', path: '/brokers/topics/zombie', data: '{}' }] });
+      const stale = fencedWrite(probe, electedAtVersion, {
+        reason: 'stale controller',
+        ops: [{ op: 'create', path: '/brokers/topics/zombie', data: '{}' }],
+      });
       await expect(stale).rejects.toBeInstanceOf(SamsaError);
       await expect(stale).rejects.toMatchObject({ code: ErrorCodes.STALE_CONTROLLER_EPOCH.code });
       expect(await probe.exists('/brokers/topics/zombie')).toBeUndefined();
 
       // The new controller works: it knows the old topic and creates new ones.
-      expect((await second.createTopics([{ name: 'before', numPartitions: 1, replicationFactor: 1 }]))[0]!.errorCode).toBe(ErrorCodes.TOPIC_ALREADY_EXISTS.code);
-      expect((await second.createTopics([{ name: 'after', numPartitions: 1, replicationFactor: 2 }]))[0]!.errorCode).toBe(ErrorCodes.NONE.code);
+      expect(
+        (await second.createTopics([{ name: 'before', numPartitions: 1, replicationFactor: 1 }]))[0]!.errorCode,
+      ).toBe(ErrorCodes.TOPIC_ALREADY_EXISTS.code);
+      expect(
+        (await second.createTopics([{ name: 'after', numPartitions: 1, replicationFactor: 2 }]))[0]!.errorCode,
+      ).toBe(ErrorCodes.NONE.code);
       await Promise.all(rest.map((m) => m.metadata.waitFor(topicReady('after', 1))));
       // The partitions the first controller led moved to live ISR members.
-      const image = await rest[0]!.metadata.waitFor((i) => i.topics.get('before')!.partitions.every((p) => p.leader !== first.brokerId && p.leader !== -1));
+      const image = await rest[0]!.metadata.waitFor((i) =>
+        i.topics.get('before')!.partitions.every((p) => p.leader !== first.brokerId && p.leader !== -1),
+      );
       for (const p of image.topics.get('before')!.partitions) expect(p.isr).not.toContain(first.brokerId);
     });
 
@@ -197,7 +266,9 @@ for (const backend of backends) {
       const ms = [await member(1), await member(2), await member(3)];
       const controller = await controllerOf(ms);
       await controllerSees(controller, 3);
-      expect((await controller.createTopics([{ name: 'moves', numPartitions: 6, replicationFactor: 2 }]))[0]!.errorCode).toBe(0);
+      expect(
+        (await controller.createTopics([{ name: 'moves', numPartitions: 6, replicationFactor: 2 }]))[0]!.errorCode,
+      ).toBe(0);
       const before = (await controller.metadata.waitFor(topicReady('moves', 6))).topics.get('moves')!;
       const victim = ms.find((m) => m !== controller && before.partitions.some((p) => p.leader === m.brokerId))!;
       const survivors = ms.filter((m) => m !== victim);
@@ -206,14 +277,23 @@ for (const backend of backends) {
 
       await victim.close();
       const led = before.partitions.filter((p) => p.leader === victim.brokerId);
-      const moved = (i: MetadataImage): boolean => i.topics.get('moves')?.partitions.every((p) => p.leader !== victim.brokerId && p.leader !== -1) ?? false;
+      const moved = (i: MetadataImage): boolean =>
+        i.topics.get('moves')?.partitions.every((p) => p.leader !== victim.brokerId && p.leader !== -1) ?? false;
       const after = (await Promise.all(survivors.map((m) => m.metadata.waitFor(moved))))[0]!.topics.get('moves')!;
       for (const old of led) {
         const now = after.partitions[old.partition]!;
         expect(old.isr).toContain(now.leader);
         expect(now.leaderEpoch).toBeGreaterThan(old.leaderEpoch);
         expect(now.isr).toEqual([now.leader]);
-        expect(newRoles).toContainEqual(expect.objectContaining({ kind: 'leader', topic: 'moves', partition: old.partition, leader: now.leader, leaderEpoch: now.leaderEpoch }));
+        expect(newRoles).toContainEqual(
+          expect.objectContaining({
+            kind: 'leader',
+            topic: 'moves',
+            partition: old.partition,
+            leader: now.leader,
+            leaderEpoch: now.leaderEpoch,
+          }),
+        );
       }
       // When the victim returns it is a follower again (leaders add it back to the ISR later).
       const back = await member(victim.brokerId);
@@ -239,12 +319,18 @@ for (const backend of backends) {
       expect(b.m.controllerEpoch).toBeGreaterThan(epoch);
       // The cut-off broker still believes it is the controller: only the epoch fence stops its writes.
       expect(a.m.isController).toBe(true);
-      await b.m.metadata.waitFor((i) => i.brokers.size === 1 && i.topics.get('kept')!.partitions.every((p) => p.leader === 2));
+      await b.m.metadata.waitFor(
+        (i) => i.brokers.size === 1 && i.topics.get('kept')!.partitions.every((p) => p.leader === 2),
+      );
 
       a.proxy.heal();
-      await expect.poll(() => a.m.sessionId !== undefined && a.m.sessionId !== oldSession, { timeout: 15_000 }).toBe(true);
+      await expect
+        .poll(() => a.m.sessionId !== undefined && a.m.sessionId !== oldSession, { timeout: 15_000 })
+        .toBe(true);
       expect(a.m.isController).toBe(false);
-      await Promise.all([a.m, b.m].map((m) => m.metadata.waitFor((i) => i.brokers.size === 2 && i.controllerId === 2, 15_000)));
+      await Promise.all(
+        [a.m, b.m].map((m) => m.metadata.waitFor((i) => i.brokers.size === 2 && i.controllerId === 2, 15_000)),
+      );
       await a.m.metadata.waitFor(topicReady('kept', 2));
 
       // And back: partitioning the new controller hands the role to the rejoined broker.
@@ -254,7 +340,9 @@ for (const backend of backends) {
       expect(a.m.controllerEpoch).toBeGreaterThan(secondEpoch);
       b.proxy.heal();
       await controllerSees(a.m, 2);
-      expect((await a.m.createTopics([{ name: 'after-expiry', numPartitions: 1, replicationFactor: 2 }]))[0]!.errorCode).toBe(ErrorCodes.NONE.code);
+      expect(
+        (await a.m.createTopics([{ name: 'after-expiry', numPartitions: 1, replicationFactor: 2 }]))[0]!.errorCode,
+      ).toBe(ErrorCodes.NONE.code);
       await Promise.all([a.m, b.m].map((m) => m.metadata.waitFor(topicReady('after-expiry', 1), 15_000)));
     });
 
@@ -264,7 +352,9 @@ for (const backend of backends) {
       const controller = await controllerOf(ms);
       await controllerSees(controller, 2);
       const other = ms.find((m) => m !== controller)!;
-      expect((await controller.createTopics([{ name: 'raced', numPartitions: 2, replicationFactor: 2 }]))[0]!.errorCode).toBe(0);
+      expect(
+        (await controller.createTopics([{ name: 'raced', numPartitions: 2, replicationFactor: 2 }]))[0]!.errorCode,
+      ).toBe(0);
       await controller.metadata.waitFor(topicReady('raced', 2));
       // Someone else (a leader shrinking its ISR, in Kafka's older scheme) rewrites a state znode: the
       // controller's expected version is now stale.
@@ -274,31 +364,55 @@ for (const backend of backends) {
       await tool.multi([{ op: 'set', path, data: node.data.toString(), expectedVersion: node.stat.version }]);
 
       await other.close();
-      const image = await controller.metadata.waitFor((i) => i.topics.get('raced')!.partitions.every((p) => p.leader === controller.brokerId && p.isr.length === 1));
+      const image = await controller.metadata.waitFor((i) =>
+        i.topics.get('raced')!.partitions.every((p) => p.leader === controller.brokerId && p.isr.length === 1),
+      );
       const p0 = image.topics.get('raced')!.partitions[0]!;
       expect(p0.stateZkVersion).toBe(2); // created 0, rewritten 1, controller's retry after re-reading 2
       expect(p0.leaderEpoch).toBe(1);
       expect(controller.isController).toBe(true);
     });
 
-    it('persists a leader\'s ISR proposal through the controller, fenced by epoch and znode version', async () => {
+    it("persists a leader's ISR proposal through the controller, fenced by epoch and znode version", async () => {
       await newCluster();
       const ms = [await member(1), await member(2), await member(3)];
       const controller = await controllerOf(ms);
       await controllerSees(controller, 3);
       await controller.createTopics([{ name: 'isr', numPartitions: 1, replicationFactor: 3 }]);
       const p0 = (await controller.metadata.waitFor(topicReady('isr', 1))).topics.get('isr')!.partitions[0]!;
-      const proposal = { topic: 'isr', partition: 0, leaderId: p0.leader, leaderEpoch: p0.leaderEpoch, stateZkVersion: p0.stateZkVersion, newIsr: [p0.leader] };
+      const proposal = {
+        topic: 'isr',
+        partition: 0,
+        leaderId: p0.leader,
+        leaderEpoch: p0.leaderEpoch,
+        stateZkVersion: p0.stateZkVersion,
+        newIsr: [p0.leader],
+      };
       const other = ms.find((m) => m !== controller)!;
       expect((await other.alterIsr(proposal)).errorCode).toBe(ErrorCodes.NOT_CONTROLLER.code);
       expect((await controller.alterIsr(proposal)).errorCode).toBe(ErrorCodes.NONE.code);
       // A member may not have heard of the topic yet: it waits, too.
-      const shrunk = (await Promise.all(ms.map((m) => m.metadata.waitFor((i) => i.topics.get('isr')?.partitions[0]?.isr.length === 1))))[0]!;
-      expect(shrunk.topics.get('isr')!.partitions[0]).toMatchObject({ leader: p0.leader, leaderEpoch: p0.leaderEpoch, stateZkVersion: p0.stateZkVersion + 1 });
+      const shrunk = (
+        await Promise.all(
+          ms.map((m) => m.metadata.waitFor((i) => i.topics.get('isr')?.partitions[0]?.isr.length === 1)),
+        )
+      )[0]!;
+      expect(shrunk.topics.get('isr')!.partitions[0]).toMatchObject({
+        leader: p0.leader,
+        leaderEpoch: p0.leaderEpoch,
+        stateZkVersion: p0.stateZkVersion + 1,
+      });
       // The same proposal again is stale (version moved); a wrong epoch is fenced.
       expect((await controller.alterIsr(proposal)).errorCode).toBe(ErrorCodes.INVALID_UPDATE_VERSION.code);
-      expect((await controller.alterIsr({ ...proposal, leaderEpoch: p0.leaderEpoch - 1, stateZkVersion: p0.stateZkVersion + 1 })).errorCode)
-        .toBe(ErrorCodes.FENCED_LEADER_EPOCH.code);
+      expect(
+        (
+          await controller.alterIsr({
+            ...proposal,
+            leaderEpoch: p0.leaderEpoch - 1,
+            stateZkVersion: p0.stateZkVersion + 1,
+          })
+        ).errorCode,
+      ).toBe(ErrorCodes.FENCED_LEADER_EPOCH.code);
     });
 
     it('multi() checks version 0 (works around the client treating 0 as "any version")', async () => {
@@ -306,9 +420,13 @@ for (const backend of backends) {
       const zk = await session();
       await zk.create('/v', 'a', 'persistent');
       await zk.multi([{ op: 'set', path: '/v', data: 'b', expectedVersion: 0 }]);
-      await expect(zk.multi([{ op: 'set', path: '/v', data: 'c', expectedVersion: 0 }])).rejects.toMatchObject({ code: ZkErrorCode.BAD_VERSION });
+      await expect(zk.multi([{ op: 'set', path: '/v', data: 'c', expectedVersion: 0 }])).rejects.toMatchObject({
+        code: ZkErrorCode.BAD_VERSION,
+      });
       await expect(zk.multi([], [{ path: '/v', version: 0 }])).rejects.toMatchObject({ code: ZkErrorCode.BAD_VERSION });
-      await expect(zk.multi([{ op: 'delete', path: '/v', expectedVersion: 0 }])).rejects.toMatchObject({ code: ZkErrorCode.BAD_VERSION });
+      await expect(zk.multi([{ op: 'delete', path: '/v', expectedVersion: 0 }])).rejects.toMatchObject({
+        code: ZkErrorCode.BAD_VERSION,
+      });
       expect((await zk.getData('/v'))!.data.toString()).toBe('b');
       await zk.multi([{ op: 'delete', path: '/v', expectedVersion: 1 }]);
       expect(await zk.exists('/v')).toBeUndefined();
@@ -330,7 +448,12 @@ for (const backend of backends) {
       const stat = (await zk.exists('/controller_epoch'))!;
       const resigned: Error[] = [];
       const zombie = new ControllerDriver({
-        zk, brokerId: 9, controllerEpoch: 1, epochZkVersion: stat.version, logger, randomSeed: () => 0,
+        zk,
+        brokerId: 9,
+        controllerEpoch: 1,
+        epochZkVersion: stat.version,
+        logger,
+        randomSeed: () => 0,
         onResign: (reason) => resigned.push(reason),
       });
       await zombie.start();
@@ -341,7 +464,9 @@ for (const backend of backends) {
       expect(zombie.isActive).toBe(false);
       expect(resigned).toHaveLength(1);
       expect(await zk.exists('/brokers/topics/zombie')).toBeUndefined();
-      expect((await zombie.createTopics([{ name: 'zombie', numPartitions: 1, replicationFactor: 1 }]))[0]!.errorCode).toBe(ErrorCodes.NOT_CONTROLLER.code);
+      expect(
+        (await zombie.createTopics([{ name: 'zombie', numPartitions: 1, replicationFactor: 1 }]))[0]!.errorCode,
+      ).toBe(ErrorCodes.NOT_CONTROLLER.code);
     });
 
     it('auto-creates from a non-controller, deletes through the controller and rejects a duplicate broker id', async () => {
@@ -354,8 +479,12 @@ for (const backend of backends) {
       const deleted: RoleChange[] = [];
       other.on('roles', (changes) => deleted.push(...changes.filter((c) => c.kind === 'deleted')));
 
-      expect((await other.autoCreateTopic({ name: 'auto', numPartitions: 2, replicationFactor: 2 })).errorCode).toBe(ErrorCodes.NONE.code);
-      expect((await other.autoCreateTopic({ name: 'auto', numPartitions: 2, replicationFactor: 2 })).errorCode).toBe(ErrorCodes.TOPIC_ALREADY_EXISTS.code);
+      expect((await other.autoCreateTopic({ name: 'auto', numPartitions: 2, replicationFactor: 2 })).errorCode).toBe(
+        ErrorCodes.NONE.code,
+      );
+      expect((await other.autoCreateTopic({ name: 'auto', numPartitions: 2, replicationFactor: 2 })).errorCode).toBe(
+        ErrorCodes.TOPIC_ALREADY_EXISTS.code,
+      );
       await Promise.all(ms.map((m) => m.metadata.waitFor(topicReady('auto', 2))));
 
       expect((await other.deleteTopics(['auto']))[0]!.errorCode).toBe(ErrorCodes.NOT_CONTROLLER.code);

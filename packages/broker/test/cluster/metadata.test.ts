@@ -12,10 +12,18 @@ import {
   withTopicConfigs,
 } from '../../src/cluster/metadata.js';
 
-const state = (leader: number, leaderEpoch: number, isr: number[]) => ({ leader, leaderEpoch, isr, controllerEpoch: 1 });
+const state = (leader: number, leaderEpoch: number, isr: number[]) => ({
+  leader,
+  leaderEpoch,
+  isr,
+  controllerEpoch: 1,
+});
 
 function cluster(): MetadataImage {
-  let i = withBrokers(EMPTY_IMAGE, [{ id: 2, host: 'b', port: 2 }, { id: 1, host: 'a', port: 1 }]);
+  let i = withBrokers(EMPTY_IMAGE, [
+    { id: 2, host: 'b', port: 2 },
+    { id: 1, host: 'a', port: 1 },
+  ]);
   i = withController(i, 1, 5);
   i = withTopicAssignment(i, 't', [[1, 2], [2, 1], [2]]);
   i = withPartitionState(i, 't', 0, state(1, 0, [1, 2]), 0);
@@ -27,8 +35,18 @@ describe('metadata image', () => {
   it('builds up from znode reads without mutating earlier images', () => {
     const before = withTopicAssignment(EMPTY_IMAGE, 't', [[1]]);
     const after = withPartitionState(before, 't', 0, state(1, 3, [1]), 7);
-    expect(before.topics.get('t')!.partitions[0]).toMatchObject({ leader: -1, leaderEpoch: -1, isr: [], stateZkVersion: -1 });
-    expect(after.topics.get('t')!.partitions[0]).toMatchObject({ leader: 1, leaderEpoch: 3, isr: [1], stateZkVersion: 7 });
+    expect(before.topics.get('t')!.partitions[0]).toMatchObject({
+      leader: -1,
+      leaderEpoch: -1,
+      isr: [],
+      stateZkVersion: -1,
+    });
+    expect(after.topics.get('t')!.partitions[0]).toMatchObject({
+      leader: 1,
+      leaderEpoch: 3,
+      isr: [1],
+      stateZkVersion: 7,
+    });
     expect([...cluster().brokers.keys()]).toEqual([1, 2]);
     expect(cluster()).toMatchObject({ controllerId: 1, controllerEpoch: 5 });
   });
@@ -43,7 +61,14 @@ describe('metadata image', () => {
     const after = withPartitionState(reborn, 't', 0, state(2, 0, [2, 1]), 0);
     expect(diffRoles(1, before, after)).toEqual([
       { kind: 'deleted', topic: 't', partition: 0 },
-      expect.objectContaining({ kind: 'follower', topic: 't', partition: 0, leader: 2, leaderEpoch: 0, topicId: '00000000000000b2' }),
+      expect.objectContaining({
+        kind: 'follower',
+        topic: 't',
+        partition: 0,
+        leader: 2,
+        leaderEpoch: 0,
+        topicId: '00000000000000b2',
+      }),
     ]);
     // The same creation read again changes nothing.
     expect(diffRoles(1, before, withTopicAssignment(before, 't', [[1, 2]], '00000000000000a1'))).toEqual([]);
@@ -68,15 +93,22 @@ describe('metadata image', () => {
 describe('diffRoles', () => {
   it('announces every hosted partition from nothing, and nothing when unchanged', () => {
     const roles = currentRoles(1, cluster());
-    expect(roles.map((r) => [r.kind, r.partition])).toEqual([['leader', 0], ['follower', 1]]);
+    expect(roles.map((r) => [r.kind, r.partition])).toEqual([
+      ['leader', 0],
+      ['follower', 1],
+    ]);
     expect(roles[1]).toMatchObject({ leader: 2, leaderEpoch: 0, isr: [2, 1], replicas: [2, 1] });
     expect(diffRoles(1, cluster(), cluster())).toEqual([]);
   });
 
   it('re-announces on a new leader epoch, even with the same leader', () => {
     const next = withPartitionState(cluster(), 't', 0, state(1, 1, [1]), 1);
-    expect(diffRoles(1, cluster(), next)).toEqual([expect.objectContaining({ kind: 'leader', partition: 0, leaderEpoch: 1 })]);
-    expect(diffRoles(2, cluster(), next)).toEqual([expect.objectContaining({ kind: 'follower', partition: 0, leader: 1, leaderEpoch: 1 })]);
+    expect(diffRoles(1, cluster(), next)).toEqual([
+      expect.objectContaining({ kind: 'leader', partition: 0, leaderEpoch: 1 }),
+    ]);
+    expect(diffRoles(2, cluster(), next)).toEqual([
+      expect.objectContaining({ kind: 'follower', partition: 0, leader: 1, leaderEpoch: 1 }),
+    ]);
     // An ISR-only change (leader's AlterIsr keeps the epoch) is not a role change.
     const isrOnly = withPartitionState(cluster(), 't', 0, state(1, 0, [1]), 1);
     expect(diffRoles(1, cluster(), isrOnly)).toEqual([]);
@@ -86,7 +118,9 @@ describe('diffRoles', () => {
     const failover = withPartitionState(cluster(), 't', 1, state(1, 1, [1]), 1);
     expect(diffRoles(1, cluster(), failover)).toEqual([expect.objectContaining({ kind: 'leader', partition: 1 })]);
     const leaderless = withPartitionState(cluster(), 't', 2, state(-1, 1, [2]), 1);
-    expect(diffRoles(2, cluster(), leaderless)).toEqual([expect.objectContaining({ kind: 'follower', partition: 2, leader: -1 })]);
+    expect(diffRoles(2, cluster(), leaderless)).toEqual([
+      expect.objectContaining({ kind: 'follower', partition: 2, leader: -1 }),
+    ]);
   });
 
   it('announces deletion of every hosted partition when the topic goes', () => {

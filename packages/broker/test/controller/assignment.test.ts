@@ -6,9 +6,12 @@ describe('validateTopicName', () => {
   it.each(['a', 'orders', 'my.topic_v2-x', 'x'.repeat(249), '...'])('accepts %j', (name) => {
     expect(validateTopicName(name)).toBeUndefined();
   });
-  it.each(['', '.', '..', 'x'.repeat(250), 'has space', 'slash/name', 'ümlaut', 'a:b'])('rejects %j as InvalidTopic', (name) => {
-    expect(validateTopicName(name)?.error).toBe(ErrorCodes.INVALID_TOPIC_EXCEPTION);
-  });
+  it.each(['', '.', '..', 'x'.repeat(250), 'has space', 'slash/name', 'ümlaut', 'a:b'])(
+    'rejects %j as InvalidTopic',
+    (name) => {
+      expect(validateTopicName(name)?.error).toBe(ErrorCodes.INVALID_TOPIC_EXCEPTION);
+    },
+  );
 });
 
 describe('validateNewTopic', () => {
@@ -32,8 +35,16 @@ describe('assignReplicas', () => {
   it('matches the round-robin layout with shifted followers', () => {
     // seed 0: start index 0, shift 0 -> followers one after the leader, then two after once p >= n.
     expect(assignReplicas([0, 1, 2, 3, 4], 10, 3, 0)).toEqual([
-      [0, 1, 2], [1, 2, 3], [2, 3, 4], [3, 4, 0], [4, 0, 1],
-      [0, 2, 3], [1, 3, 4], [2, 4, 0], [3, 0, 1], [4, 1, 2],
+      [0, 1, 2],
+      [1, 2, 3],
+      [2, 3, 4],
+      [3, 4, 0],
+      [4, 0, 1],
+      [0, 2, 3],
+      [1, 3, 4],
+      [2, 4, 0],
+      [3, 0, 1],
+      [4, 1, 2],
     ]);
   });
 

@@ -12,8 +12,23 @@ function elected(live: number[], epoch = 1): ControllerCore {
   return core;
 }
 
-function create(core: ControllerCore, topic: string, numPartitions: number, replicationFactor: number, configs = {}, seed = 0): StepOutput {
-  return core.step({ type: 'CreateTopic', topic, numPartitions, replicationFactor, configs, seed, topicId: `id-${topic}` });
+function create(
+  core: ControllerCore,
+  topic: string,
+  numPartitions: number,
+  replicationFactor: number,
+  configs = {},
+  seed = 0,
+): StepOutput {
+  return core.step({
+    type: 'CreateTopic',
+    topic,
+    numPartitions,
+    replicationFactor,
+    configs,
+    seed,
+    topicId: `id-${topic}`,
+  });
 }
 
 const state = (core: ControllerCore, topic: string, p: number) => core.topic(topic)!.partitions[p]!.state!;
@@ -35,12 +50,18 @@ describe('ControllerCore: topic creation', () => {
       'create /brokers/topics/orders/partitions/1/state',
     ]);
     expect(JSON.parse((ops[0] as { data: string }).data)).toEqual({ version: 1, config: { 'retention.ms': '1000' } });
-    expect(JSON.parse((ops[1] as { data: string }).data)).toEqual({ version: 3, partitions: { '0': [1, 2, 3], '1': [2, 3, 1] }, topic_id: 'id-orders' });
+    expect(JSON.parse((ops[1] as { data: string }).data)).toEqual({
+      version: 3,
+      partitions: { '0': [1, 2, 3], '1': [2, 3, 1] },
+      topic_id: 'id-orders',
+    });
     const s0 = decodePartitionState('orders', 0, (ops[4] as { data: string }).data);
     expect(s0).toEqual({ leader: 1, leaderEpoch: 0, isr: [1, 2, 3], controllerEpoch: 4 });
     // Every live replica hears its role.
     expect(out.announcements.filter((a) => a.partition === 1).map((a) => [a.brokerId, a.role])).toEqual([
-      [2, 'leader'], [3, 'follower'], [1, 'follower'],
+      [2, 'leader'],
+      [3, 'follower'],
+      [1, 'follower'],
     ]);
   });
 
@@ -66,7 +87,16 @@ describe('ControllerCore: topic creation', () => {
 
   it('validateOnly answers without writing or remembering', () => {
     const core = elected([1]);
-    const out = core.step({ type: 'CreateTopic', topic: 'v', numPartitions: 1, replicationFactor: 1, configs: {}, seed: 0, topicId: 'id-v', validateOnly: true });
+    const out = core.step({
+      type: 'CreateTopic',
+      topic: 'v',
+      numPartitions: 1,
+      replicationFactor: 1,
+      configs: {},
+      seed: 0,
+      topicId: 'id-v',
+      validateOnly: true,
+    });
     expect(out.results[0]!.error).toBe(ErrorCodes.NONE);
     expect(out.writes).toEqual([]);
     expect(core.topic('v')).toBeUndefined();
@@ -89,7 +119,9 @@ describe('ControllerCore: leader election on broker failure', () => {
     // Version-checked sets against the created znodes (version 0).
     const sets = out.writes.flatMap((w) => w.ops);
     expect(sets.map((o) => (o.op === 'set' ? `${o.path}@${o.expectedVersion}` : o.op))).toEqual([
-      `${partitionStatePath('t', 0)}@0`, `${partitionStatePath('t', 1)}@0`, `${partitionStatePath('t', 2)}@0`,
+      `${partitionStatePath('t', 0)}@0`,
+      `${partitionStatePath('t', 1)}@0`,
+      `${partitionStatePath('t', 2)}@0`,
     ]);
     expect(core.topic('t')!.partitions[0]!.stateZkVersion).toBe(1);
     expect(out.announcements.some((a) => a.brokerId === 1)).toBe(false);
@@ -144,25 +176,43 @@ describe('ControllerCore: leader election on broker failure', () => {
       snapshot: {
         liveBrokerIds: [2, 3],
         pendingDeletions: [],
-        topics: [{
-          name: 't', configs: {}, hasConfigZnode: true, hasPartitionsZnode: true,
-          partitions: [
-            { replicas: [1, 2, 3], hasPartitionZnode: true, stateZkVersion: 5, state: { leader: 1, leaderEpoch: 9, isr: [1, 3], controllerEpoch: 6 } },
-            { replicas: [2, 3, 1], hasPartitionZnode: true, stateZkVersion: 0, state: { leader: 2, leaderEpoch: 0, isr: [2, 3, 1], controllerEpoch: 6 } },
-            { replicas: [1], hasPartitionZnode: false },
-          ],
-        }],
+        topics: [
+          {
+            name: 't',
+            configs: {},
+            hasConfigZnode: true,
+            hasPartitionsZnode: true,
+            partitions: [
+              {
+                replicas: [1, 2, 3],
+                hasPartitionZnode: true,
+                stateZkVersion: 5,
+                state: { leader: 1, leaderEpoch: 9, isr: [1, 3], controllerEpoch: 6 },
+              },
+              {
+                replicas: [2, 3, 1],
+                hasPartitionZnode: true,
+                stateZkVersion: 0,
+                state: { leader: 2, leaderEpoch: 0, isr: [2, 3, 1], controllerEpoch: 6 },
+              },
+              { replicas: [1], hasPartitionZnode: false },
+            ],
+          },
+        ],
       },
     });
     expect(state(core, 't', 0)).toEqual({ leader: 3, leaderEpoch: 10, isr: [3], controllerEpoch: 7 });
     expect(state(core, 't', 1)).toEqual({ leader: 2, leaderEpoch: 1, isr: [2, 3], controllerEpoch: 7 });
     expect(core.topic('t')!.partitions[2]!.state).toBeUndefined();
     const ops = out.writes.flatMap((w) => w.ops);
-    expect(ops).toContainEqual(expect.objectContaining({ op: 'set', path: partitionStatePath('t', 0), expectedVersion: 5 }));
+    expect(ops).toContainEqual(
+      expect.objectContaining({ op: 'set', path: partitionStatePath('t', 0), expectedVersion: 5 }),
+    );
     // The uninitialised partition is created once its only replica comes up.
     const up = core.step({ type: 'BrokerUp', brokerId: 1 });
     expect(up.writes.flatMap((w) => w.ops).map((o) => `${o.op} ${o.path}`)).toEqual([
-      'create /brokers/topics/t/partitions/2', 'create /brokers/topics/t/partitions/2/state',
+      'create /brokers/topics/t/partitions/2',
+      'create /brokers/topics/t/partitions/2/state',
     ]);
     expect(state(core, 't', 2)).toEqual({ leader: 1, leaderEpoch: 0, isr: [1], controllerEpoch: 7 });
   });
@@ -174,10 +224,20 @@ describe('ControllerCore: topics written by others, deletion, AlterIsr', () => {
     const out = core.step({
       type: 'TopicZnodesChanged',
       current: ['auto'],
-      loaded: [{ name: 'auto', configs: {}, hasConfigZnode: true, hasPartitionsZnode: false, partitions: [{ replicas: [2, 1], hasPartitionZnode: false }] }],
+      loaded: [
+        {
+          name: 'auto',
+          configs: {},
+          hasConfigZnode: true,
+          hasPartitionsZnode: false,
+          partitions: [{ replicas: [2, 1], hasPartitionZnode: false }],
+        },
+      ],
     });
     expect(out.writes.flatMap((w) => w.ops).map((o) => `${o.op} ${o.path}`)).toEqual([
-      'create /brokers/topics/auto/partitions', 'create /brokers/topics/auto/partitions/0', 'create /brokers/topics/auto/partitions/0/state',
+      'create /brokers/topics/auto/partitions',
+      'create /brokers/topics/auto/partitions/0',
+      'create /brokers/topics/auto/partitions/0/state',
     ]);
     expect(state(core, 'auto', 0)).toMatchObject({ leader: 2, isr: [2, 1], leaderEpoch: 0 });
   });
@@ -188,9 +248,13 @@ describe('ControllerCore: topics written by others, deletion, AlterIsr', () => {
     const out = core.step({ type: 'DeleteTopic', topic: 'gone', adminRequest: true });
     expect(out.results[0]!.error).toBe(ErrorCodes.NONE);
     expect(out.writes[0]!.ops.map((o) => `${o.op} ${o.path}`)).toEqual([
-      'delete /brokers/topics/gone/partitions/0/state', 'delete /brokers/topics/gone/partitions/0',
-      'delete /brokers/topics/gone/partitions/1/state', 'delete /brokers/topics/gone/partitions/1',
-      'delete /brokers/topics/gone/partitions', 'delete /brokers/topics/gone', 'delete /config/topics/gone',
+      'delete /brokers/topics/gone/partitions/0/state',
+      'delete /brokers/topics/gone/partitions/0',
+      'delete /brokers/topics/gone/partitions/1/state',
+      'delete /brokers/topics/gone/partitions/1',
+      'delete /brokers/topics/gone/partitions',
+      'delete /brokers/topics/gone',
+      'delete /config/topics/gone',
       'delete /admin/delete_topics/gone',
     ]);
     expect(out.announcements.filter((a) => a.role === 'deleted')).toHaveLength(4);
@@ -199,7 +263,9 @@ describe('ControllerCore: topics written by others, deletion, AlterIsr', () => {
     expect(unknown.results[0]!.error).toBe(ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION);
     expect(unknown.writes).toEqual([]);
     const unknownAdmin = core.step({ type: 'DeleteTopic', topic: 'gone', adminRequest: true });
-    expect(unknownAdmin.writes[0]!.ops).toEqual([{ op: 'delete', path: '/admin/delete_topics/gone', expectedVersion: -1 }]);
+    expect(unknownAdmin.writes[0]!.ops).toEqual([
+      { op: 'delete', path: '/admin/delete_topics/gone', expectedVersion: -1 },
+    ]);
   });
 
   it('forgets topics whose znode disappeared', () => {
@@ -214,7 +280,16 @@ describe('ControllerCore: topics written by others, deletion, AlterIsr', () => {
     const core = elected([1, 2, 3]);
     create(core, 't', 1, 3); // leader 1, isr [1,2,3], version 0
     const alter = (over: Partial<Extract<ControllerInput, { type: 'AlterIsr' }>>) =>
-      core.step({ type: 'AlterIsr', topic: 't', partition: 0, leaderId: 1, leaderEpoch: 0, stateZkVersion: 0, newIsr: [1, 2], ...over });
+      core.step({
+        type: 'AlterIsr',
+        topic: 't',
+        partition: 0,
+        leaderId: 1,
+        leaderEpoch: 0,
+        stateZkVersion: 0,
+        newIsr: [1, 2],
+        ...over,
+      });
     expect(alter({ leaderId: 2 }).results[0]!.error).toBe(ErrorCodes.NOT_LEADER_OR_FOLLOWER);
     expect(alter({ leaderEpoch: 1 }).results[0]!.error).toBe(ErrorCodes.UNKNOWN_LEADER_EPOCH);
     expect(alter({ stateZkVersion: 3 }).results[0]!.error).toBe(ErrorCodes.INVALID_UPDATE_VERSION);
@@ -228,9 +303,15 @@ describe('ControllerCore: topics written by others, deletion, AlterIsr', () => {
     expect(alter({ newIsr: [1, 2, 3] }).results[0]!.error).toBe(ErrorCodes.INVALID_UPDATE_VERSION);
     core.step({ type: 'BrokerDown', brokerId: 1 });
     expect(alter({ stateZkVersion: 1, newIsr: [1, 2] }).results[0]!.error).toBe(ErrorCodes.NOT_LEADER_OR_FOLLOWER);
-    expect(alter({ leaderId: 2, leaderEpoch: 0, stateZkVersion: 2, newIsr: [2] }).results[0]!.error).toBe(ErrorCodes.FENCED_LEADER_EPOCH);
-    expect(alter({ leaderId: 2, leaderEpoch: 1, stateZkVersion: 2, newIsr: [2, 1] }).results[0]!.error).toBe(ErrorCodes.INVALID_REQUEST); // 1 is dead
-    expect(alter({ leaderId: 2, leaderEpoch: 1, stateZkVersion: 2, newIsr: [2, 3] }).results[0]!.error).toBe(ErrorCodes.NONE); // expand
+    expect(alter({ leaderId: 2, leaderEpoch: 0, stateZkVersion: 2, newIsr: [2] }).results[0]!.error).toBe(
+      ErrorCodes.FENCED_LEADER_EPOCH,
+    );
+    expect(alter({ leaderId: 2, leaderEpoch: 1, stateZkVersion: 2, newIsr: [2, 1] }).results[0]!.error).toBe(
+      ErrorCodes.INVALID_REQUEST,
+    ); // 1 is dead
+    expect(alter({ leaderId: 2, leaderEpoch: 1, stateZkVersion: 2, newIsr: [2, 3] }).results[0]!.error).toBe(
+      ErrorCodes.NONE,
+    ); // expand
   });
 });
 
@@ -238,11 +319,20 @@ describe('ControllerCore: topics written by others, deletion, AlterIsr', () => {
 function rejoin(core: ControllerCore, topic: string, p: number, broker: number): void {
   const view = core.topic(topic)!.partitions[p]!;
   const s = view.state!;
-  const out = core.step({ type: 'AlterIsr', topic, partition: p, leaderId: s.leader, leaderEpoch: s.leaderEpoch, stateZkVersion: view.stateZkVersion, newIsr: [...s.isr, broker] });
+  const out = core.step({
+    type: 'AlterIsr',
+    topic,
+    partition: p,
+    leaderId: s.leader,
+    leaderEpoch: s.leaderEpoch,
+    stateZkVersion: view.stateZkVersion,
+    newIsr: [...s.isr, broker],
+  });
   expect(out.results[0]!.error).toBe(ErrorCodes.NONE);
 }
 
-const elect = (core: ControllerCore, partitions: Array<{ topic: string; partition: number }>) => core.step({ type: 'ElectPreferredLeaders', partitions });
+const elect = (core: ControllerCore, partitions: Array<{ topic: string; partition: number }>) =>
+  core.step({ type: 'ElectPreferredLeaders', partitions });
 
 describe('ControllerCore: preferred leader election', () => {
   it('moves leadership back to the first replica once it is alive and in the ISR, bumping the epoch and keeping the ISR', () => {
@@ -254,16 +344,35 @@ describe('ControllerCore: preferred leader election', () => {
 
     // Back but not caught up: it may not lead.
     const early = elect(core, [{ topic: 't', partition: 0 }]);
-    expect(early.results).toEqual([{ topic: 't', partition: 0, error: ErrorCodes.PREFERRED_LEADER_NOT_AVAILABLE, message: 'preferred leader 1 of t-0 is not in the ISR' }]);
+    expect(early.results).toEqual([
+      {
+        topic: 't',
+        partition: 0,
+        error: ErrorCodes.PREFERRED_LEADER_NOT_AVAILABLE,
+        message: 'preferred leader 1 of t-0 is not in the ISR',
+      },
+    ]);
     expect(early.writes).toEqual([]);
 
     rejoin(core, 't', 0, 1);
-    const out = elect(core, [{ topic: 't', partition: 0 }, { topic: 't', partition: 1 }]);
-    expect(out.results.map((r) => [r.partition, r.error])).toEqual([[0, ErrorCodes.NONE], [1, ErrorCodes.ELECTION_NOT_NEEDED]]);
+    const out = elect(core, [
+      { topic: 't', partition: 0 },
+      { topic: 't', partition: 1 },
+    ]);
+    expect(out.results.map((r) => [r.partition, r.error])).toEqual([
+      [0, ErrorCodes.NONE],
+      [1, ErrorCodes.ELECTION_NOT_NEEDED],
+    ]);
     expect(state(core, 't', 0)).toEqual({ leader: 1, leaderEpoch: 2, isr: [2, 3, 1], controllerEpoch: 7 });
     // One version-checked write; every replica hears its new role.
-    expect(out.writes.flatMap((w) => w.ops)).toEqual([expect.objectContaining({ op: 'set', path: partitionStatePath('t', 0), expectedVersion: 2 })]);
-    expect(out.announcements.map((a) => [a.brokerId, a.role])).toEqual([[1, 'leader'], [2, 'follower'], [3, 'follower']]);
+    expect(out.writes.flatMap((w) => w.ops)).toEqual([
+      expect.objectContaining({ op: 'set', path: partitionStatePath('t', 0), expectedVersion: 2 }),
+    ]);
+    expect(out.announcements.map((a) => [a.brokerId, a.role])).toEqual([
+      [1, 'leader'],
+      [2, 'follower'],
+      [3, 'follower'],
+    ]);
     expect(out.changes).toEqual([expect.objectContaining({ topic: 't', partition: 0, unclean: false })]);
   });
 
@@ -271,20 +380,31 @@ describe('ControllerCore: preferred leader election', () => {
     const core = elected([1, 2]);
     create(core, 'a', 2, 2); // [1,2] [2,1]
     core.step({ type: 'BrokerDown', brokerId: 1 });
-    const out = elect(core, [{ topic: 'a', partition: 0 }, { topic: 'a', partition: 5 }, { topic: 'nope', partition: 0 }]);
+    const out = elect(core, [
+      { topic: 'a', partition: 0 },
+      { topic: 'a', partition: 5 },
+      { topic: 'nope', partition: 0 },
+    ]);
     expect(out.results.map((r) => [r.topic, r.partition, r.error.name, r.message])).toEqual([
       ['a', 0, 'PreferredLeaderNotAvailable', 'preferred leader 1 of a-0 is not alive'],
       ['a', 5, 'UnknownTopicOrPartition', 'a-5 does not exist'],
       ['nope', 0, 'UnknownTopicOrPartition', 'nope-0 does not exist'],
     ]);
     expect(out.writes).toEqual([]);
-    expect(elect(core, []).results.map((r) => [r.partition, r.error.name])).toEqual([[0, 'PreferredLeaderNotAvailable'], [1, 'ElectionNotNeeded']]);
+    expect(elect(core, []).results.map((r) => [r.partition, r.error.name])).toEqual([
+      [0, 'PreferredLeaderNotAvailable'],
+      [1, 'ElectionNotNeeded'],
+    ]);
   });
 
   it('the periodic check moves back only the partitions of brokers above the imbalance percentage', () => {
     const core = elected([1, 2, 3]);
     create(core, 'big', 30, 2); // each broker is preferred for 10 partitions
-    const preferredBy = (b: number) => core.topic('big')!.partitions.filter((p) => p.replicas[0] === b).map((p) => p.partition);
+    const preferredBy = (b: number) =>
+      core
+        .topic('big')!
+        .partitions.filter((p) => p.replicas[0] === b)
+        .map((p) => p.partition);
     core.step({ type: 'BrokerDown', brokerId: 1 });
     core.step({ type: 'BrokerUp', brokerId: 1 });
     const ones = preferredBy(1);
@@ -294,15 +414,22 @@ describe('ControllerCore: preferred leader election', () => {
     // Broker 1 leads none of its ten: 100% > 10%. The one out of the ISR stays where it is.
     const out = core.step({ type: 'ElectPreferredLeaders', partitions: 'imbalanced', imbalancePercentage: 10 });
     expect(out.results).toEqual([]);
-    expect(ones.map((p) => state(core, 'big', p).leader)).toEqual([...Array(9).fill(1), state(core, 'big', ones[9]!).leader]);
+    expect(ones.map((p) => state(core, 'big', p).leader)).toEqual([
+      ...Array(9).fill(1),
+      state(core, 'big', ones[9]!).leader,
+    ]);
     expect(state(core, 'big', ones[9]!).leader).not.toBe(1);
     // 1 of 10 not led is 10%: not above the threshold, nothing moves, not even once it is eligible.
     rejoin(core, 'big', ones[9]!, 1);
-    expect(core.step({ type: 'ElectPreferredLeaders', partitions: 'imbalanced', imbalancePercentage: 10 }).writes).toEqual([]);
+    expect(
+      core.step({ type: 'ElectPreferredLeaders', partitions: 'imbalanced', imbalancePercentage: 10 }).writes,
+    ).toEqual([]);
     // A lower threshold moves it.
     core.step({ type: 'ElectPreferredLeaders', partitions: 'imbalanced', imbalancePercentage: 5 });
     expect(ones.every((p) => state(core, 'big', p).leader === 1)).toBe(true);
     // Balanced: a check writes nothing.
-    expect(core.step({ type: 'ElectPreferredLeaders', partitions: 'imbalanced', imbalancePercentage: 0 }).writes).toEqual([]);
+    expect(
+      core.step({ type: 'ElectPreferredLeaders', partitions: 'imbalanced', imbalancePercentage: 0 }).writes,
+    ).toEqual([]);
   });
 });

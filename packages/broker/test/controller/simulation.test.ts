@@ -42,14 +42,17 @@ class FakeZnodeStore {
   readonly nodes = new Map<string, { data: string; version: number; czxid: number }>();
   private zxid = 0;
   constructor() {
-    for (const p of ['/brokers', '/brokers/topics', '/config', '/config/topics', '/admin', '/admin/delete_topics']) this.nodes.set(p, { data: '', version: 0, czxid: 0 });
+    for (const p of ['/brokers', '/brokers/topics', '/config', '/config/topics', '/admin', '/admin/delete_topics'])
+      this.nodes.set(p, { data: '', version: 0, czxid: 0 });
   }
   private parent(path: string): string {
     return path.slice(0, path.lastIndexOf('/'));
   }
   children(path: string): string[] {
     const prefix = `${path}/`;
-    return [...this.nodes.keys()].filter((k) => k.startsWith(prefix) && !k.slice(prefix.length).includes('/')).map((k) => k.slice(prefix.length));
+    return [...this.nodes.keys()]
+      .filter((k) => k.startsWith(prefix) && !k.slice(prefix.length).includes('/'))
+      .map((k) => k.slice(prefix.length));
   }
   /** Atomic like multi(): all ops or none; throws on the first failing op. */
   apply(batch: WriteBatch): void {
@@ -63,7 +66,8 @@ class FakeZnodeStore {
         copy.set(op.path, { data: op.data, version: 0, czxid: this.zxid });
       } else if (op.op === 'set') {
         if (!cur) throw new Error(`NO_NODE ${op.path}`);
-        if (op.expectedVersion !== -1 && op.expectedVersion !== cur.version) throw new Error(`BAD_VERSION ${op.path} ${op.expectedVersion} != ${cur.version}`);
+        if (op.expectedVersion !== -1 && op.expectedVersion !== cur.version)
+          throw new Error(`BAD_VERSION ${op.path} ${op.expectedVersion} != ${cur.version}`);
         copy.set(op.path, { ...cur, data: op.data, version: cur.version + 1 });
       } else {
         if (!cur) throw new Error(`NO_NODE ${op.path}`);
@@ -166,10 +170,16 @@ function runSchedule(seed: number, steps: number): Stats {
         // The core agrees with what is stored, unless a leader wrote behind its back (it finds out
         // when its next write to that partition fails).
         if (view?.stateZkVersion === stored.version) {
-          invariant(isDeepStrictEqual(view.state, s), `${ctx}: core view of ${key} is ${JSON.stringify(view.state)}, store ${JSON.stringify(s)}`);
+          invariant(
+            isDeepStrictEqual(view.state, s),
+            `${ctx}: core view of ${key} is ${JSON.stringify(view.state)}, store ${JSON.stringify(s)}`,
+          );
           behindTheBack.delete(key);
         } else {
-          invariant(behindTheBack.has(key), `${ctx}: core has version ${view?.stateZkVersion} of ${key}, store ${stored.version}`);
+          invariant(
+            behindTheBack.has(key),
+            `${ctx}: core has version ${view?.stateZkVersion} of ${key}, store ${stored.version}`,
+          );
         }
         // Transitions: epochs never go back, one leader per epoch, no unclean election unless enabled.
         const before = persisted.get(key);
@@ -189,15 +199,24 @@ function runSchedule(seed: number, steps: number): Stats {
         leaderAt.set(`${key}@${s.leaderEpoch}`, s.leader);
         // The state itself.
         invariant(s.isr.length > 0, `${ctx}: empty ISR`);
-        invariant(s.isr.every((x) => r.includes(x)), `${ctx}: ISR outside the replicas of ${key}`);
+        invariant(
+          s.isr.every((x) => r.includes(x)),
+          `${ctx}: ISR outside the replicas of ${key}`,
+        );
         if (s.leader !== -1) {
           invariant(live.has(s.leader), `${ctx}: leader ${s.leader} of ${key} is dead`);
           invariant(s.isr.includes(s.leader), `${ctx}: leader outside ISR`);
-          invariant(s.isr.every((x) => live.has(x)), `${ctx}: dead broker in ISR with a live leader`);
+          invariant(
+            s.isr.every((x) => live.has(x)),
+            `${ctx}: dead broker in ISR with a live leader`,
+          );
         } else {
           // Leaderless only when no ISR member is alive, and then an unclean topic has no live replica.
           invariant(!s.isr.some((x) => live.has(x)), `${ctx}: leaderless with a live ISR member`);
-          invariant(configs[UNCLEAN] !== 'true' || !r.some((x) => live.has(x)), `${ctx}: unclean topic left leaderless`);
+          invariant(
+            configs[UNCLEAN] !== 'true' || !r.some((x) => live.has(x)),
+            `${ctx}: unclean topic left leaderless`,
+          );
         }
       });
     }
@@ -223,9 +242,24 @@ function runSchedule(seed: number, steps: number): Stats {
       const rf = 1 + Math.floor(rand() * 4);
       const configs: Record<string, string> = rand() < 0.3 ? { [UNCLEAN]: 'true' } : {};
       const existed = core.topic(topic) !== undefined;
-      const { out, failed } = drive({ type: 'CreateTopic', topic, numPartitions: 1 + Math.floor(rand() * 4), replicationFactor: rf, configs, seed: Math.floor(rand() * 1000), topicId: `${topic}-${i}` });
-      const expected = existed ? ErrorCodes.TOPIC_ALREADY_EXISTS : rf > live.size ? ErrorCodes.INVALID_REPLICATION_FACTOR : ErrorCodes.NONE;
-      invariant(out.results[0]!.error === expected && !failed, `seed ${seed}, step ${i}: create ${topic} answered ${out.results[0]!.error.name}`);
+      const { out, failed } = drive({
+        type: 'CreateTopic',
+        topic,
+        numPartitions: 1 + Math.floor(rand() * 4),
+        replicationFactor: rf,
+        configs,
+        seed: Math.floor(rand() * 1000),
+        topicId: `${topic}-${i}`,
+      });
+      const expected = existed
+        ? ErrorCodes.TOPIC_ALREADY_EXISTS
+        : rf > live.size
+          ? ErrorCodes.INVALID_REPLICATION_FACTOR
+          : ErrorCodes.NONE;
+      invariant(
+        out.results[0]!.error === expected && !failed,
+        `seed ${seed}, step ${i}: create ${topic} answered ${out.results[0]!.error.name}`,
+      );
       check(`step ${i}: create ${topic}`);
     } else if (r < 0.5) {
       // Another broker auto-creates a topic: it writes config and assignment; the controller sees the child.
@@ -233,12 +267,19 @@ function runSchedule(seed: number, steps: number): Stats {
       const rf = 1 + Math.floor(rand() * 2);
       if (store.nodes.has(topicPath(topic)) || rf > live.size) continue;
       const replicas = assignReplicas([...live], 1 + Math.floor(rand() * 3), rf, Math.floor(rand() * 1000));
-      store.apply({ reason: 'auto-create', ops: [
-        { op: 'create', path: topicConfigPath(topic), data: encodeTopicConfig({}) },
-        { op: 'create', path: topicPath(topic), data: encodeTopicAssignment(replicas) },
-      ] });
+      store.apply({
+        reason: 'auto-create',
+        ops: [
+          { op: 'create', path: topicConfigPath(topic), data: encodeTopicConfig({}) },
+          { op: 'create', path: topicPath(topic), data: encodeTopicAssignment(replicas) },
+        ],
+      });
       const snapshot = store.snapshot([...live]);
-      drive({ type: 'TopicZnodesChanged', current: store.children('/brokers/topics'), loaded: snapshot.topics.filter((t) => t.name === topic) });
+      drive({
+        type: 'TopicZnodesChanged',
+        current: store.children('/brokers/topics'),
+        loaded: snapshot.topics.filter((t) => t.name === topic),
+      });
       check(`step ${i}: auto-create ${topic}`);
     } else if (r < 0.58) {
       drive({ type: 'DeleteTopic', topic: pick(TOPICS), adminRequest: false });
@@ -249,8 +290,19 @@ function runSchedule(seed: number, steps: number): Stats {
       if (!p?.state || p.state.leader === -1) continue;
       const candidates = p.replicas.filter((x) => live.has(x) && x !== p.state!.leader);
       const isr = [p.state.leader, ...candidates.filter(() => rand() < 0.5)];
-      const { out } = drive({ type: 'AlterIsr', topic: p.topic, partition: p.partition, leaderId: p.state.leader, leaderEpoch: p.state.leaderEpoch, stateZkVersion: p.stateZkVersion, newIsr: isr });
-      invariant(out.results[0]!.error === ErrorCodes.NONE, `seed ${seed}, step ${i}: AlterIsr answered ${out.results[0]!.error.name}`);
+      const { out } = drive({
+        type: 'AlterIsr',
+        topic: p.topic,
+        partition: p.partition,
+        leaderId: p.state.leader,
+        leaderEpoch: p.state.leaderEpoch,
+        stateZkVersion: p.stateZkVersion,
+        newIsr: isr,
+      });
+      invariant(
+        out.results[0]!.error === ErrorCodes.NONE,
+        `seed ${seed}, step ${i}: AlterIsr answered ${out.results[0]!.error.name}`,
+      );
       check(`step ${i}: alter ISR`);
     } else if (r < 0.88) {
       // A leader shrinks its ISR in the store directly (Kafka's pre-AlterIsr scheme), behind the
@@ -261,33 +313,72 @@ function runSchedule(seed: number, steps: number): Stats {
       const s = decodePartitionState(p.topic, p.partition, stored.data);
       if (s.leader === -1) continue;
       const isr = [s.leader, ...s.isr.filter((x) => x !== s.leader && rand() < 0.5)];
-      store.apply({ reason: 'leader ISR shrink', ops: [{ op: 'set', path: partitionStatePath(p.topic, p.partition), data: encodePartitionState({ ...s, isr }), expectedVersion: stored.version }] });
+      store.apply({
+        reason: 'leader ISR shrink',
+        ops: [
+          {
+            op: 'set',
+            path: partitionStatePath(p.topic, p.partition),
+            data: encodePartitionState({ ...s, isr }),
+            expectedVersion: stored.version,
+          },
+        ],
+      });
       behindTheBack.add(`${p.topic}@${store.nodes.get(topicPath(p.topic))!.czxid}-${p.partition}`);
       check(`step ${i}: ISR shrink behind the controller's back`);
     } else if (r < 0.94) {
       // Preferred leader election: some partitions by name, or the periodic imbalance check.
       // Named: mostly partitions led by another replica than their first, where an election can happen.
-      const displaced = core.knownTopics().flatMap((t) => core.topic(t)!.partitions).filter((p) => p.state && p.state.leader !== -1 && p.state.leader !== p.replicas[0]);
+      const displaced = core
+        .knownTopics()
+        .flatMap((t) => core.topic(t)!.partitions)
+        .filter((p) => p.state && p.state.leader !== -1 && p.state.leader !== p.replicas[0]);
       // Often the first replica has caught up since: its leader takes it back into the ISR first.
       const behind = displaced.filter((p) => live.has(p.replicas[0]!) && !p.state!.isr.includes(p.replicas[0]!));
       if (behind.length > 0 && rand() < 0.7) {
         const p = pick(behind);
-        drive({ type: 'AlterIsr', topic: p.topic, partition: p.partition, leaderId: p.state!.leader, leaderEpoch: p.state!.leaderEpoch, stateZkVersion: p.stateZkVersion, newIsr: [...p.state!.isr, p.replicas[0]!] });
+        drive({
+          type: 'AlterIsr',
+          topic: p.topic,
+          partition: p.partition,
+          leaderId: p.state!.leader,
+          leaderEpoch: p.state!.leaderEpoch,
+          stateZkVersion: p.stateZkVersion,
+          newIsr: [...p.state!.isr, p.replicas[0]!],
+        });
         check(`step ${i}: first replica back in the ISR`);
       }
       const named = rand() < 0.5;
       const input: ControllerInput = named
-        ? { type: 'ElectPreferredLeaders', partitions: Array.from({ length: 1 + Math.floor(rand() * 3) }, () => (displaced.length > 0 && rand() < 0.8 ? pick(displaced) : randomPartition())).filter((p) => p !== undefined).map((p) => ({ topic: p.topic, partition: p.partition })) }
+        ? {
+            type: 'ElectPreferredLeaders',
+            partitions: Array.from({ length: 1 + Math.floor(rand() * 3) }, () =>
+              displaced.length > 0 && rand() < 0.8 ? pick(displaced) : randomPartition(),
+            )
+              .filter((p) => p !== undefined)
+              .map((p) => ({ topic: p.topic, partition: p.partition })),
+          }
         : { type: 'ElectPreferredLeaders', partitions: 'imbalanced', imbalancePercentage: pick([0, 10, 50]) };
       const { out, failed } = drive(input);
       for (const c of out.changes) {
         const preferred = core.topic(c.topic)?.partitions[c.partition]?.replicas[0];
-        invariant(c.after.leader === preferred && !c.unclean && isDeepStrictEqual(c.after.isr, c.before?.isr), `seed ${seed}, step ${i}: preferred election of ${c.topic}-${c.partition} gave ${JSON.stringify(c.after)}`);
+        invariant(
+          c.after.leader === preferred && !c.unclean && isDeepStrictEqual(c.after.isr, c.before?.isr),
+          `seed ${seed}, step ${i}: preferred election of ${c.topic}-${c.partition} gave ${JSON.stringify(c.after)}`,
+        );
       }
       for (const res of out.results) {
         const view = core.topic(res.topic)?.partitions[res.partition!];
-        if (res.error === ErrorCodes.NONE && !failed) invariant(view?.state?.leader === view?.replicas[0], `seed ${seed}, step ${i}: elected ${res.topic}-${res.partition} is not led by its preferred replica`);
-        if (res.error === ErrorCodes.ELECTION_NOT_NEEDED) invariant(view?.state?.leader === view?.replicas[0], `seed ${seed}, step ${i}: ElectionNotNeeded for ${res.topic}-${res.partition} led by ${view?.state?.leader}`);
+        if (res.error === ErrorCodes.NONE && !failed)
+          invariant(
+            view?.state?.leader === view?.replicas[0],
+            `seed ${seed}, step ${i}: elected ${res.topic}-${res.partition} is not led by its preferred replica`,
+          );
+        if (res.error === ErrorCodes.ELECTION_NOT_NEEDED)
+          invariant(
+            view?.state?.leader === view?.replicas[0],
+            `seed ${seed}, step ${i}: ElectionNotNeeded for ${res.topic}-${res.partition} led by ${view?.state?.leader}`,
+          );
       }
       if (!failed) stats.preferred += out.changes.length;
       check(`step ${i}: preferred leader election`);

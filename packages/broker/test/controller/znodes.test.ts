@@ -18,11 +18,27 @@ import {
 
 describe('znode codecs (Kafka layout)', () => {
   it('round-trips every value', () => {
-    expect(decodeBroker(3, encodeBroker({ id: 3, host: 'h', port: 9092, rack: 'r1' }))).toEqual({ id: 3, host: 'h', port: 9092, rack: 'r1' });
+    expect(decodeBroker(3, encodeBroker({ id: 3, host: 'h', port: 9092, rack: 'r1' }))).toEqual({
+      id: 3,
+      host: 'h',
+      port: 9092,
+      rack: 'r1',
+    });
     expect(JSON.parse(encodeBroker({ id: 3, host: 'h', port: 1 }))).toEqual({ host: 'h', port: 1, version: 1 });
     expect(decodeControllerId(encodeController(4, 1700000000000))).toBe(4);
     expect(JSON.parse(encodeController(4, 17))).toEqual({ version: 1, brokerid: 4, timestamp: '17' });
-    expect(decodeTopicAssignment('t', encodeTopicAssignment([[1, 2], [2, 1]]))).toEqual([[1, 2], [2, 1]]);
+    expect(
+      decodeTopicAssignment(
+        't',
+        encodeTopicAssignment([
+          [1, 2],
+          [2, 1],
+        ]),
+      ),
+    ).toEqual([
+      [1, 2],
+      [2, 1],
+    ]);
     expect(decodeTopicConfig('t', encodeTopicConfig({ 'retention.ms': '1' }))).toEqual({ 'retention.ms': '1' });
     const s = { leader: 1, leaderEpoch: 2, isr: [1, 3], controllerEpoch: 4 };
     expect(decodePartitionState('t', 0, encodePartitionState(s))).toEqual(s);
@@ -30,21 +46,42 @@ describe('znode codecs (Kafka layout)', () => {
   });
 
   it('reads values as Kafka itself writes them (extra fields are ignored)', () => {
-    const kafkaBroker = '{"features":{},"listener_security_protocol_map":{"PLAINTEXT":"PLAINTEXT"},"endpoints":["PLAINTEXT://kafka:9092"],"jmx_port":-1,"port":9092,"host":"kafka","version":5,"timestamp":"1700000000000"}';
-    expect(decodeBroker(0, kafkaBroker)).toEqual({ id: 0, host: 'kafka', port: 9092, endpoints: [{ listener: 'PLAINTEXT', host: 'kafka', port: 9092 }] });
-    expect(decodeTopicAssignment('t', '{"removing_replicas":{},"partitions":{"1":[0],"0":[0]},"topic_id":"x","adding_replicas":{},"version":3}')).toEqual([[0], [0]]);
-    expect(decodePartitionState('t', 0, '{"controller_epoch":1,"leader":0,"version":1,"leader_epoch":0,"isr":[0]}')).toEqual({ leader: 0, leaderEpoch: 0, isr: [0], controllerEpoch: 1 });
+    const kafkaBroker =
+      '{"features":{},"listener_security_protocol_map":{"PLAINTEXT":"PLAINTEXT"},"endpoints":["PLAINTEXT://kafka:9092"],"jmx_port":-1,"port":9092,"host":"kafka","version":5,"timestamp":"1700000000000"}';
+    expect(decodeBroker(0, kafkaBroker)).toEqual({
+      id: 0,
+      host: 'kafka',
+      port: 9092,
+      endpoints: [{ listener: 'PLAINTEXT', host: 'kafka', port: 9092 }],
+    });
+    expect(
+      decodeTopicAssignment(
+        't',
+        '{"removing_replicas":{},"partitions":{"1":[0],"0":[0]},"topic_id":"x","adding_replicas":{},"version":3}',
+      ),
+    ).toEqual([[0], [0]]);
+    expect(
+      decodePartitionState('t', 0, '{"controller_epoch":1,"leader":0,"version":1,"leader_epoch":0,"isr":[0]}'),
+    ).toEqual({ leader: 0, leaderEpoch: 0, isr: [0], controllerEpoch: 1 });
     expect(decodeControllerEpoch(Buffer.from('12'))).toBe(12);
     expect(decodeTopicConfig('t', '{"version":1,"config":{}}')).toEqual({});
   });
 
-  it('topic ids: written at creation as Kafka\'s topic_id, read back; none when absent or all zero', () => {
+  it("topic ids: written at creation as Kafka's topic_id, read back; none when absent or all zero", () => {
     const id = newTopicId();
     expect(decodeTopic('t', encodeTopicAssignment([[1, 2]], id))).toEqual({ replicas: [[1, 2]], topicId: id });
-    expect(JSON.parse(encodeTopicAssignment([[1]], id))).toEqual({ version: 3, partitions: { '0': [1] }, topic_id: id });
+    expect(JSON.parse(encodeTopicAssignment([[1]], id))).toEqual({
+      version: 3,
+      partitions: { '0': [1] },
+      topic_id: id,
+    });
     expect(decodeTopic('t', encodeTopicAssignment([[1]]))).toEqual({ replicas: [[1]], topicId: undefined });
-    expect(decodeTopic('t', '{"version":3,"partitions":{"0":[0]},"topic_id":"AAAAAAAAAAAAAAAAAAAAAA"}').topicId).toBeUndefined();
-    expect(() => decodeTopic('t', '{"version":3,"partitions":{"0":[0]},"topic_id":7}')).toThrow(/\/brokers\/topics\/t: "topic_id" is not a string/);
+    expect(
+      decodeTopic('t', '{"version":3,"partitions":{"0":[0]},"topic_id":"AAAAAAAAAAAAAAAAAAAAAA"}').topicId,
+    ).toBeUndefined();
+    expect(() => decodeTopic('t', '{"version":3,"partitions":{"0":[0]},"topic_id":7}')).toThrow(
+      /\/brokers\/topics\/t: "topic_id" is not a string/,
+    );
   });
 
   it('new topic ids are 16 random bytes in URL-safe base64, never starting with "-"', () => {

@@ -15,8 +15,10 @@ import {
   saveEpochCache,
 } from '../../src/replication/index.js';
 
-const cacheOf = (...pairs: Array<[number, number]>): LeaderEpochCache => new LeaderEpochCache(pairs.map(([epoch, startOffset]) => ({ epoch, startOffset })));
-const entries = (cache: LeaderEpochCache): Array<[number, number]> => cache.epochEntries.map((e) => [e.epoch, e.startOffset]);
+const cacheOf = (...pairs: Array<[number, number]>): LeaderEpochCache =>
+  new LeaderEpochCache(pairs.map(([epoch, startOffset]) => ({ epoch, startOffset })));
+const entries = (cache: LeaderEpochCache): Array<[number, number]> =>
+  cache.epochEntries.map((e) => [e.epoch, e.startOffset]);
 
 describe('LeaderEpochCache.assign', () => {
   it('appends newer epochs and reports the change', () => {
@@ -24,7 +26,10 @@ describe('LeaderEpochCache.assign', () => {
     expect(cache.latestEpoch).toBe(-1);
     expect(cache.assign(0, 0)).toBe(true);
     expect(cache.assign(2, 10)).toBe(true);
-    expect(entries(cache)).toEqual([[0, 0], [2, 10]]);
+    expect(entries(cache)).toEqual([
+      [0, 0],
+      [2, 10],
+    ]);
     expect(cache.latestEpoch).toBe(2);
     expect(cache.earliestEpoch).toBe(0);
   });
@@ -34,13 +39,19 @@ describe('LeaderEpochCache.assign', () => {
     expect(cache.assign(3, 9)).toBe(false);
     expect(cache.assign(2, 7)).toBe(false);
     expect(cache.assign(3, 1)).toBe(false);
-    expect(entries(cache)).toEqual([[1, 0], [3, 5]]);
+    expect(entries(cache)).toEqual([
+      [1, 0],
+      [3, 5],
+    ]);
   });
 
   it('replaces an epoch that wrote nothing when the next starts at the same offset', () => {
     const cache = cacheOf([1, 0], [3, 5]);
     expect(cache.assign(4, 5)).toBe(true);
-    expect(entries(cache)).toEqual([[1, 0], [4, 5]]);
+    expect(entries(cache)).toEqual([
+      [1, 0],
+      [4, 5],
+    ]);
   });
 
   it('throws when a newer epoch would start before the latest one (log not truncated first)', () => {
@@ -86,7 +97,10 @@ describe('LeaderEpochCache truncation', () => {
     const cache = cacheOf([2, 0], [4, 10], [7, 20]);
     expect(cache.truncateFromEnd(25)).toBe(false);
     expect(cache.truncateFromEnd(20)).toBe(true);
-    expect(entries(cache)).toEqual([[2, 0], [4, 10]]);
+    expect(entries(cache)).toEqual([
+      [2, 0],
+      [4, 10],
+    ]);
     expect(cache.truncateFromEnd(11)).toBe(false);
     expect(cache.truncateFromEnd(0)).toBe(true);
     expect(cache.size).toBe(0);
@@ -96,7 +110,10 @@ describe('LeaderEpochCache truncation', () => {
     const cache = cacheOf([2, 0], [4, 10], [7, 20]);
     expect(cache.truncateFromStart(0)).toBe(false);
     expect(cache.truncateFromStart(12)).toBe(true);
-    expect(entries(cache)).toEqual([[4, 12], [7, 20]]);
+    expect(entries(cache)).toEqual([
+      [4, 12],
+      [7, 20],
+    ]);
     expect(cache.truncateFromStart(20)).toBe(true);
     expect(entries(cache)).toEqual([[7, 20]]);
     expect(cache.truncateFromStart(30)).toBe(true);
@@ -124,8 +141,14 @@ describe('assignEpochsFromBatches', () => {
       return buf;
     };
     const cache = cacheOf([1, 0]);
-    expect(assignEpochsFromBatches(cache, Buffer.concat([batch(4, 1), batch(6, 3), batch(8, 3), batch(10, 5)]))).toBe(true);
-    expect(entries(cache)).toEqual([[1, 0], [3, 6], [5, 10]]);
+    expect(assignEpochsFromBatches(cache, Buffer.concat([batch(4, 1), batch(6, 3), batch(8, 3), batch(10, 5)]))).toBe(
+      true,
+    );
+    expect(entries(cache)).toEqual([
+      [1, 0],
+      [3, 6],
+      [5, 10],
+    ]);
     expect(assignEpochsFromBatches(cache, batch(12, 5))).toBe(false);
   });
 });
@@ -142,7 +165,12 @@ describe('leader-epoch-checkpoint file', () => {
   });
 
   it('uses Kafka text format', () => {
-    expect(formatEpochCheckpoint([{ epoch: 0, startOffset: 0 }, { epoch: 3, startOffset: 150 }])).toBe('0\n2\n0 0\n3 150\n');
+    expect(
+      formatEpochCheckpoint([
+        { epoch: 0, startOffset: 0 },
+        { epoch: 3, startOffset: 150 },
+      ]),
+    ).toBe('0\n2\n0 0\n3 150\n');
     expect(formatEpochCheckpoint([])).toBe('0\n0\n');
   });
 
@@ -152,7 +180,11 @@ describe('leader-epoch-checkpoint file', () => {
     const cache = cacheOf([0, 0], [3, 150], [9, 4000]);
     await saveEpochCache(dir, cache);
     expect(await readFile(join(dir, LEADER_EPOCH_CHECKPOINT_FILE), 'utf8')).toBe('0\n3\n0 0\n3 150\n9 4000\n');
-    expect(entries(await loadEpochCache(dir))).toEqual([[0, 0], [3, 150], [9, 4000]]);
+    expect(entries(await loadEpochCache(dir))).toEqual([
+      [0, 0],
+      [3, 150],
+      [9, 4000],
+    ]);
     cache.truncateFromEnd(150);
     await saveEpochCache(dir, cache);
     expect(entries(await loadEpochCache(dir))).toEqual([[0, 0]]);

@@ -8,22 +8,36 @@ import {
   type EpochEndOffset,
 } from '../../src/replication/index.js';
 
-const cacheOf = (...pairs: Array<[number, number]>): LeaderEpochCache => new LeaderEpochCache(pairs.map(([epoch, startOffset]) => ({ epoch, startOffset })));
+const cacheOf = (...pairs: Array<[number, number]>): LeaderEpochCache =>
+  new LeaderEpochCache(pairs.map(([epoch, startOffset]) => ({ epoch, startOffset })));
 
 describe('followerTruncation (KIP-279)', () => {
-  const follower = (cache: LeaderEpochCache, logEndOffset: number, highWatermark = 0) => ({ epochCache: cache, logEndOffset, highWatermark });
+  const follower = (cache: LeaderEpochCache, logEndOffset: number, highWatermark = 0) => ({
+    epochCache: cache,
+    logEndOffset,
+    highWatermark,
+  });
 
   it('keeps what both hold of the shared epoch: min(leader end, own end)', () => {
     // Follower wrote more of epoch 2 than the leader kept.
-    expect(followerTruncation({ epoch: 2, endOffset: 8 }, follower(cacheOf([0, 0], [2, 5]), 12))).toEqual({ truncateTo: 8, complete: true });
+    expect(followerTruncation({ epoch: 2, endOffset: 8 }, follower(cacheOf([0, 0], [2, 5]), 12))).toEqual({
+      truncateTo: 8,
+      complete: true,
+    });
     // The leader has more of epoch 2 than the follower: nothing to cut.
-    expect(followerTruncation({ epoch: 2, endOffset: 20 }, follower(cacheOf([0, 0], [2, 5]), 12))).toEqual({ truncateTo: 12, complete: true });
+    expect(followerTruncation({ epoch: 2, endOffset: 20 }, follower(cacheOf([0, 0], [2, 5]), 12))).toEqual({
+      truncateTo: 12,
+      complete: true,
+    });
   });
 
   it('the follower ended epoch 2 earlier than the leader (it has epoch 3 after)', () => {
     // Follower: epoch 2 from 5, epoch 3 from 9. Leader answers for epoch 3: it never had it, its largest <= 3 is 2, ending at 11.
     const cache = cacheOf([0, 0], [2, 5], [3, 9]);
-    expect(followerTruncation({ epoch: 2, endOffset: 11 }, follower(cache, 14))).toEqual({ truncateTo: 9, complete: true });
+    expect(followerTruncation({ epoch: 2, endOffset: 11 }, follower(cache, 14))).toEqual({
+      truncateTo: 9,
+      complete: true,
+    });
   });
 
   it('re-queries when the leader answers with an epoch the follower does not have', () => {
@@ -34,7 +48,10 @@ describe('followerTruncation (KIP-279)', () => {
     cache.truncateFromEnd(first.truncateTo);
     expect(cache.latestEpoch).toBe(1);
     // Next fetch carries last_fetched_epoch 1; the leader says epoch 1 ended at 7 on its side.
-    expect(followerTruncation({ epoch: 1, endOffset: 7 }, follower(cache, 10))).toEqual({ truncateTo: 7, complete: true });
+    expect(followerTruncation({ epoch: 1, endOffset: 7 }, follower(cache, 10))).toEqual({
+      truncateTo: 7,
+      complete: true,
+    });
   });
 
   it('makes progress through an empty epoch sitting at the log end', () => {
@@ -47,25 +64,44 @@ describe('followerTruncation (KIP-279)', () => {
   });
 
   it('falls back to the HW when the leader cannot place the follower (UNDEFINED)', () => {
-    expect(followerTruncation({ epoch: -1, endOffset: -1 }, follower(cacheOf([3, 0]), 12, 6))).toEqual({ truncateTo: 6, complete: true });
-    expect(followerTruncation({ epoch: -1, endOffset: -1 }, follower(cacheOf([3, 0]), 4, 6))).toEqual({ truncateTo: 4, complete: true });
+    expect(followerTruncation({ epoch: -1, endOffset: -1 }, follower(cacheOf([3, 0]), 12, 6))).toEqual({
+      truncateTo: 6,
+      complete: true,
+    });
+    expect(followerTruncation({ epoch: -1, endOffset: -1 }, follower(cacheOf([3, 0]), 4, 6))).toEqual({
+      truncateTo: 4,
+      complete: true,
+    });
   });
 
   it('trusts the leader end offset when the follower has no epoch at or below the answer', () => {
-    expect(followerTruncation({ epoch: 3, endOffset: 5 }, follower(new LeaderEpochCache(), 9))).toEqual({ truncateTo: 5, complete: true });
-    expect(followerTruncation({ epoch: -1, endOffset: 5 }, follower(cacheOf([3, 0]), 9))).toEqual({ truncateTo: 5, complete: true });
+    expect(followerTruncation({ epoch: 3, endOffset: 5 }, follower(new LeaderEpochCache(), 9))).toEqual({
+      truncateTo: 5,
+      complete: true,
+    });
+    expect(followerTruncation({ epoch: -1, endOffset: 5 }, follower(cacheOf([3, 0]), 9))).toEqual({
+      truncateTo: 5,
+      complete: true,
+    });
   });
 
   it('never truncates past its own log end', () => {
-    expect(followerTruncation({ epoch: 2, endOffset: 50 }, follower(cacheOf([2, 0]), 30))).toEqual({ truncateTo: 30, complete: true });
+    expect(followerTruncation({ epoch: 2, endOffset: 50 }, follower(cacheOf([2, 0]), 30))).toEqual({
+      truncateTo: 30,
+      complete: true,
+    });
   });
 });
 
 describe('validateFollowerFetch', () => {
   // Leader history: epoch 1 from 0, epoch 3 from 10, epoch 5 (current) from 20; LEO 25.
   const leader = { leaderEpoch: 5, epochCache: cacheOf([1, 0], [3, 10], [5, 20]), logStartOffset: 0, logEndOffset: 25 };
-  const fetch = (fetchOffset: number, lastFetchedEpoch: number, currentLeaderEpoch = 5) => validateFollowerFetch({ fetchOffset, lastFetchedEpoch, currentLeaderEpoch }, leader);
-  const diverging = (epoch: number, endOffset: number): { kind: 'diverging'; divergingEpoch: EpochEndOffset } => ({ kind: 'diverging', divergingEpoch: { epoch, endOffset } });
+  const fetch = (fetchOffset: number, lastFetchedEpoch: number, currentLeaderEpoch = 5) =>
+    validateFollowerFetch({ fetchOffset, lastFetchedEpoch, currentLeaderEpoch }, leader);
+  const diverging = (epoch: number, endOffset: number): { kind: 'diverging'; divergingEpoch: EpochEndOffset } => ({
+    kind: 'diverging',
+    divergingEpoch: { epoch, endOffset },
+  });
 
   it('accepts a fetch consistent with the leader history', () => {
     expect(fetch(25, 5)).toEqual({ kind: 'ok' });
@@ -91,19 +127,31 @@ describe('validateFollowerFetch', () => {
   });
 
   it('diverges to UNDEFINED for an epoch newer than the leader has', () => {
-    expect(validateFollowerFetch({ fetchOffset: 25, lastFetchedEpoch: 6, currentLeaderEpoch: -1 }, leader)).toEqual(diverging(-1, -1));
+    expect(validateFollowerFetch({ fetchOffset: 25, lastFetchedEpoch: 6, currentLeaderEpoch: -1 }, leader)).toEqual(
+      diverging(-1, -1),
+    );
   });
 
   it('refuses offsets outside the log', () => {
     expect(fetch(26, -1)).toMatchObject({ kind: 'error', error: ErrorCodes.OFFSET_OUT_OF_RANGE });
     const trimmed = { ...leader, logStartOffset: 12, epochCache: cacheOf([3, 12], [5, 20]) };
-    expect(validateFollowerFetch({ fetchOffset: 5, lastFetchedEpoch: -1, currentLeaderEpoch: 5 }, trimmed)).toMatchObject({ kind: 'error', error: ErrorCodes.OFFSET_OUT_OF_RANGE });
+    expect(
+      validateFollowerFetch({ fetchOffset: 5, lastFetchedEpoch: -1, currentLeaderEpoch: 5 }, trimmed),
+    ).toMatchObject({ kind: 'error', error: ErrorCodes.OFFSET_OUT_OF_RANGE });
     // A follower whose last epoch predates the leader's history truncates to where that history begins...
-    expect(validateFollowerFetch({ fetchOffset: 15, lastFetchedEpoch: 1, currentLeaderEpoch: 5 }, trimmed)).toEqual(diverging(1, 12));
+    expect(validateFollowerFetch({ fetchOffset: 15, lastFetchedEpoch: 1, currentLeaderEpoch: 5 }, trimmed)).toEqual(
+      diverging(1, 12),
+    );
     // ...and, there, nothing it holds can be checked: it restarts its log at the leader's log start.
-    expect(validateFollowerFetch({ fetchOffset: 12, lastFetchedEpoch: 1, currentLeaderEpoch: 5 }, trimmed)).toMatchObject({ kind: 'error', error: ErrorCodes.OFFSET_OUT_OF_RANGE });
-    expect(validateFollowerFetch({ fetchOffset: 12, lastFetchedEpoch: 3, currentLeaderEpoch: 5 }, trimmed)).toEqual({ kind: 'ok' });
-    expect(validateFollowerFetch({ fetchOffset: 12, lastFetchedEpoch: -1, currentLeaderEpoch: 5 }, trimmed)).toEqual({ kind: 'ok' });
+    expect(
+      validateFollowerFetch({ fetchOffset: 12, lastFetchedEpoch: 1, currentLeaderEpoch: 5 }, trimmed),
+    ).toMatchObject({ kind: 'error', error: ErrorCodes.OFFSET_OUT_OF_RANGE });
+    expect(validateFollowerFetch({ fetchOffset: 12, lastFetchedEpoch: 3, currentLeaderEpoch: 5 }, trimmed)).toEqual({
+      kind: 'ok',
+    });
+    expect(validateFollowerFetch({ fetchOffset: 12, lastFetchedEpoch: -1, currentLeaderEpoch: 5 }, trimmed)).toEqual({
+      kind: 'ok',
+    });
   });
 
   it('a diverging answer fed to followerTruncation lands on the common prefix', () => {
@@ -111,7 +159,11 @@ describe('validateFollowerFetch', () => {
     const followerCache = cacheOf([1, 0], [4, 10]);
     const answer = fetch(16, followerCache.latestEpoch);
     expect(answer).toEqual(diverging(3, 20));
-    const first = followerTruncation((answer as { divergingEpoch: EpochEndOffset }).divergingEpoch, { epochCache: followerCache, logEndOffset: 16, highWatermark: 8 });
+    const first = followerTruncation((answer as { divergingEpoch: EpochEndOffset }).divergingEpoch, {
+      epochCache: followerCache,
+      logEndOffset: 16,
+      highWatermark: 8,
+    });
     expect(first).toEqual({ truncateTo: 10, complete: false });
     followerCache.truncateFromEnd(10);
     const again = fetch(10, followerCache.latestEpoch);

@@ -35,7 +35,10 @@ describe('replication-offset-checkpoint file', () => {
   it('round-trips through the file, atomically replacing it', async () => {
     const dir = await tempDir();
     expect(await loadHighWatermarks(dir)).toEqual([]);
-    const entries = [{ topic: 'a', partition: 0, highWatermark: 5 }, { topic: 'b_2-x', partition: 3, highWatermark: 2 ** 40 }];
+    const entries = [
+      { topic: 'a', partition: 0, highWatermark: 5 },
+      { topic: 'b_2-x', partition: 3, highWatermark: 2 ** 40 },
+    ];
     await saveHighWatermarks(dir, formatHighWatermarkCheckpoint(entries));
     expect(await loadHighWatermarks(dir)).toEqual(entries);
     await saveHighWatermarks(dir, formatHighWatermarkCheckpoint(entries.slice(1)));

@@ -15,7 +15,10 @@ import { SimCluster, type ControllerFactory } from './sim/cluster.js';
 import { coreController } from './sim/core-controller.js';
 
 /** Runs the scenario; returns the cluster and what the lone leader's writes got. */
-function jepsen(controller: ControllerFactory | undefined, options: { minInsyncReplicas: number; uncleanLeaderElection: boolean }) {
+function jepsen(
+  controller: ControllerFactory | undefined,
+  options: { minInsyncReplicas: number; uncleanLeaderElection: boolean },
+) {
   const sim = new SimCluster(2013, { ...options, replicaLagTimeMaxMs: 1000, controller });
   // Healthy: a first write reaches every replica and is acknowledged.
   expect(sim.produce(0, 'all', 'a')).toMatchObject({ offset: 0 });
@@ -52,7 +55,9 @@ describe.each([
     expect(sim.acked.map((e) => e.value)).toEqual(['a', 'b', 'c']); // acknowledged by the lone leader
     expect(sim.controller.state).toMatchObject({ leader: 1, isr: [1] }); // unclean: 1 was not in the ISR
     // Broker 1 takes over without b and c.
-    expect(() => sim.settle(1)).toThrow(/no acknowledged write lost: new leader b1 of epoch \d+ lacks acknowledged record b@1/);
+    expect(() => sim.settle(1)).toThrow(
+      /no acknowledged write lost: new leader b1 of epoch \d+ lacks acknowledged record b@1/,
+    );
   });
 
   it('min.insync.replicas=2 refuses to acknowledge with the leader alone, so the same election loses nothing acknowledged', () => {

@@ -71,7 +71,13 @@ describe('LeaderState: high watermark', () => {
     l.onFollowerFetch(2, 20, 1001);
     expect(l.highWatermark).toBe(20);
     const out = l.onFollowerFetch(3, 20, 1002);
-    expect(out.isrProposal).toMatchObject({ kind: 'expand', isr: [1, 2, 3], zkVersion: 7, changed: [3], leaderEpoch: 5 });
+    expect(out.isrProposal).toMatchObject({
+      kind: 'expand',
+      isr: [1, 2, 3],
+      zkVersion: 7,
+      changed: [3],
+      leaderEpoch: 5,
+    });
     l.onLocalAppend(25, 1003);
     l.onFollowerFetch(2, 25, 1004);
     // 3 is proposed (the controller may already count it): the HW waits for it.

@@ -9,7 +9,9 @@ import { SimCluster, type SimOptions } from './sim/cluster.js';
 import { coreController } from './sim/core-controller.js';
 
 const env = process.env;
-const SEEDS = env.SIM_SEED ? [Number(env.SIM_SEED)] : Array.from({ length: Number(env.SIM_SEEDS ?? 200) }, (_, i) => i + 1);
+const SEEDS = env.SIM_SEED
+  ? [Number(env.SIM_SEED)]
+  : Array.from({ length: Number(env.SIM_SEEDS ?? 200) }, (_, i) => i + 1);
 const STEPS = Number(env.SIM_STEPS ?? 300);
 
 function runSeed(seed: number, options: SimOptions = {}): SimCluster {
@@ -44,7 +46,10 @@ describe('replication simulation', () => {
     ['min.insync.replicas=1', { minInsyncReplicas: 1 }],
     ['5 replicas, min.insync.replicas=3', { brokers: 5, minInsyncReplicas: 3 }],
     ['the real ControllerCore, min.insync.replicas=2', { minInsyncReplicas: 2, controller: coreController }],
-    ['tight timing (lag 300 ms, 1 record per fetch, 100 ms request timeout)', { minInsyncReplicas: 2, replicaLagTimeMaxMs: 300, maxFetchRecords: 1, requestTimeoutMs: 100 }],
+    [
+      'tight timing (lag 300 ms, 1 record per fetch, 100 ms request timeout)',
+      { minInsyncReplicas: 2, replicaLagTimeMaxMs: 300, maxFetchRecords: 1, requestTimeoutMs: 100 },
+    ],
   ] as [string, SimOptions][]) {
     it(`${SEEDS.length} seeds x ${STEPS} steps keep every invariant (${name})`, () => {
       const totals = { produced: 0, acked: 0, elections: 0, truncations: 0, isrChanges: 0, crashes: 0, retentions: 0 };

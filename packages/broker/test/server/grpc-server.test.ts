@@ -8,7 +8,14 @@ import { FLOW_CONTROL_WINDOW_BYTES, startGrpcServer, type BrokerServer } from '.
 let server: BrokerServer;
 
 beforeAll(async () => {
-  server = await startGrpcServer({ listenerName: 'PLAINTEXT', host: '127.0.0.1', port: 0, maxRequestBytes: 1 << 20, logger: pino({ level: 'silent' }), context: () => undefined });
+  server = await startGrpcServer({
+    listenerName: 'PLAINTEXT',
+    host: '127.0.0.1',
+    port: 0,
+    maxRequestBytes: 1 << 20,
+    logger: pino({ level: 'silent' }),
+    context: () => undefined,
+  });
 });
 
 afterAll(async () => {
@@ -31,12 +38,17 @@ describe('broker gRPC server', () => {
 
   it('serves gRPC on the connections it accepts itself', async () => {
     const Broker = loadBrokerProto().Broker;
-    const client = new Broker(`127.0.0.1:${server.port}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
+    const client = new Broker(
+      `127.0.0.1:${server.port}`,
+      grpc.credentials.createInsecure(),
+    ) as unknown as grpc.Client & {
       Metadata(req: object, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null) => void): void;
     };
     try {
       // No broker context yet: the answer proves the call went through grpc-js's handlers.
-      const err = await new Promise<grpc.ServiceError | null>((resolve) => client.Metadata({ topics: [] }, { deadline: Date.now() + 5000 }, resolve));
+      const err = await new Promise<grpc.ServiceError | null>((resolve) =>
+        client.Metadata({ topics: [] }, { deadline: Date.now() + 5000 }, resolve),
+      );
       expect(err?.code).toBe(grpc.status.UNAVAILABLE);
       expect(err?.details).toBe('broker is starting');
     } finally {
@@ -45,7 +57,15 @@ describe('broker gRPC server', () => {
   });
 
   it('says which address it could not listen on', async () => {
-    await expect(startGrpcServer({ listenerName: 'PLAINTEXT', host: '127.0.0.1', port: server.port, maxRequestBytes: 1 << 20, logger: pino({ level: 'silent' }), context: () => undefined }))
-      .rejects.toThrow(`cannot listen on 127.0.0.1:${server.port}: listen EADDRINUSE`);
+    await expect(
+      startGrpcServer({
+        listenerName: 'PLAINTEXT',
+        host: '127.0.0.1',
+        port: server.port,
+        maxRequestBytes: 1 << 20,
+        logger: pino({ level: 'silent' }),
+        context: () => undefined,
+      }),
+    ).rejects.toThrow(`cannot listen on 127.0.0.1:${server.port}: listen EADDRINUSE`);
   });
 });

@@ -23,8 +23,15 @@ const file = () => join(dir, META_PROPERTIES_FILE);
 
 describe('meta.properties', () => {
   it('reads the file as Kafka writes it (comments, a timestamp line, node.id in KRaft)', () => {
-    expect(parseMetaProperties('#\n#Tue Nov 21 10:00:00 UTC 2026\ncluster.id=AbCdEfGhIjKlMnOpQrStUv\nversion=0\nbroker.id=3\n')).toEqual({ brokerId: 3, clusterId: 'AbCdEfGhIjKlMnOpQrStUv' });
-    expect(parseMetaProperties('version=1\nnode.id=7\ncluster.id=x\ndirectory.id=y\n')).toEqual({ brokerId: 7, clusterId: 'x' });
+    expect(
+      parseMetaProperties(
+        '#\n#Tue Nov 21 10:00:00 UTC 2026\ncluster.id=AbCdEfGhIjKlMnOpQrStUv\nversion=0\nbroker.id=3\n',
+      ),
+    ).toEqual({ brokerId: 3, clusterId: 'AbCdEfGhIjKlMnOpQrStUv' });
+    expect(parseMetaProperties('version=1\nnode.id=7\ncluster.id=x\ndirectory.id=y\n')).toEqual({
+      brokerId: 7,
+      clusterId: 'x',
+    });
     expect(parseMetaProperties('garbage\nbroker.id=-1\n')).toEqual({});
   });
 
@@ -34,7 +41,9 @@ describe('meta.properties', () => {
     await expect(checkBrokerId(dir, 1)).resolves.toBeUndefined();
     const refused = await checkBrokerId(dir, 2).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(InconsistentBrokerIdError);
-    expect((refused as Error).message).toBe(`Configured broker id 2 does not match broker id 1 stored in ${file()}: this data directory belongs to broker 1`);
+    expect((refused as Error).message).toBe(
+      `Configured broker id 2 does not match broker id 1 stored in ${file()}: this data directory belongs to broker 1`,
+    );
   });
 
   it('records the cluster id on the first join and refuses another cluster afterwards, whatever the order of the checks', async () => {
@@ -47,7 +56,9 @@ describe('meta.properties', () => {
     expect(parseMetaProperties(await readFile(file(), 'utf8'))).toEqual({ brokerId: 1, clusterId: 'cluster-a' });
     const refused = await checkClusterId(dir, 1, 'cluster-b').catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(InconsistentClusterIdError);
-    expect((refused as Error).message).toMatch(/^The coordinator's cluster id cluster-b does not match cluster id cluster-a stored in .*meta\.properties: the broker is pointed at another cluster, or the coordinator lost its data\. Remove /);
+    expect((refused as Error).message).toMatch(
+      /^The coordinator's cluster id cluster-b does not match cluster id cluster-a stored in .*meta\.properties: the broker is pointed at another cluster, or the coordinator lost its data\. Remove /,
+    );
     expect(parseMetaProperties(await readFile(file(), 'utf8'))).toEqual({ brokerId: 1, clusterId: 'cluster-a' });
   });
 

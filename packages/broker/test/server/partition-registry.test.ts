@@ -23,7 +23,17 @@ function registry(logDir: string): PartitionRegistry {
   });
 }
 
-const follow = (topicId: string): RoleChange => ({ kind: 'follower', topic: 't', partition: 0, leader: 2, leaderEpoch: 0, isr: [2, 1], replicas: [2, 1], stateMzxid: '0000000000000002', topicId });
+const follow = (topicId: string): RoleChange => ({
+  kind: 'follower',
+  topic: 't',
+  partition: 0,
+  leader: 2,
+  leaderEpoch: 0,
+  isr: [2, 1],
+  replicas: [2, 1],
+  stateMzxid: '0000000000000002',
+  topicId,
+});
 
 describe('PartitionRegistry: topic ids and saved high watermarks', () => {
   const dirs: string[] = [];
@@ -38,7 +48,10 @@ describe('PartitionRegistry: topic ids and saved high watermarks', () => {
     await first.applyRoles([follow('00000000000000a1')]);
     const hosted = first.get('t', 0)!;
     expect(hosted.topicId).toBe('00000000000000a1');
-    const batch = encodeBatch([{ key: null, value: Buffer.from('old'), headers: [] }], { baseOffset: 0, now: Date.now() });
+    const batch = encodeBatch([{ key: null, value: Buffer.from('old'), headers: [] }], {
+      baseOffset: 0,
+      now: Date.now(),
+    });
     await hosted.log.appendAsFollower(batch);
     await first.close();
     // Closing saves the high watermarks (a follower that never heard from its leader: 0).
@@ -58,7 +71,9 @@ describe('PartitionRegistry: topic ids and saved high watermarks', () => {
     expect(other.get('t', 0)!.log.logEndOffset).toBe(0);
     expect(other.get('t', 0)!.topicId).toBe('00000000000000b2');
     await other.close();
-    expect(parsePartitionMetadata(await readFile(join(logDir, 't-0', PARTITION_METADATA_FILE), 'utf8'))).toBe('00000000000000b2');
+    expect(parsePartitionMetadata(await readFile(join(logDir, 't-0', PARTITION_METADATA_FILE), 'utf8'))).toBe(
+      '00000000000000b2',
+    );
   });
 
   it('reads only its own format', () => {

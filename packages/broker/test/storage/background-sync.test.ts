@@ -11,7 +11,9 @@ type Datasync = (this: unknown) => Promise<void>;
  * Holds every FileHandle.datasync() at a gate until release(): a disk that takes as long as we
  * like to make a rolled segment durable. (Index files, checkpoints and directories use sync().)
  */
-async function gateDatasync(scratchDir: string): Promise<{ held: () => number; release: () => void; restore: () => void }> {
+async function gateDatasync(
+  scratchDir: string,
+): Promise<{ held: () => number; release: () => void; restore: () => void }> {
   const probe = await open(join(scratchDir, 'probe'), 'w');
   const proto = Object.getPrototypeOf(probe) as { datasync: Datasync };
   await probe.close();
@@ -28,11 +30,17 @@ async function gateDatasync(scratchDir: string): Promise<{ held: () => number; r
 }
 
 async function segmentBases(dir: string): Promise<number[]> {
-  return (await readdir(dir)).filter((n) => /^\d{20}\.log$/.test(n)).map((n) => Number(n.slice(0, 20))).sort((a, b) => a - b);
+  return (await readdir(dir))
+    .filter((n) => /^\d{20}\.log$/.test(n))
+    .map((n) => Number(n.slice(0, 20)))
+    .sort((a, b) => a - b);
 }
 
 async function recoveryPoint(dir: string): Promise<number | undefined> {
-  return readFile(join(dir, 'recovery-point'), 'utf8').then((t) => Number(t.trim()), () => undefined);
+  return readFile(join(dir, 'recovery-point'), 'utf8').then(
+    (t) => Number(t.trim()),
+    () => undefined,
+  );
 }
 
 /** For each test of a describe block: a log directory, a scratch directory, and datasync gated. */
@@ -60,7 +68,8 @@ describe('partition log: rolling a segment', () => {
 
   it('appends go on while a rolled segment is made durable; the recovery point moves once it is', async () => {
     const log = await openPartitionLog({ dir: t.dir, config: { segmentBytes: 1000 } });
-    for (let i = 0; i < 20; i++) await withTimeout(log.append(makeBatch({ valueSize: 100, fill: i })), 2000, `append ${i}`);
+    for (let i = 0; i < 20; i++)
+      await withTimeout(log.append(makeBatch({ valueSize: 100, fill: i })), 2000, `append ${i}`);
     const bases = await segmentBases(t.dir);
     expect(bases.length).toBeGreaterThan(2);
     // The first rolled segment's fsync is still at the gate, and the others queue behind it.
@@ -127,7 +136,8 @@ describe('partition log: early writeback', () => {
     const log = await openPartitionLog({ dir: t.dir, config: { writebackIntervalBytes: 4096 } });
     await withTimeout(log.append(makeBatch({ valueSize: 1000 })), 2000, 'the first append');
     expect(t.disk.held()).toBe(0);
-    for (let i = 0; i < 20; i++) await withTimeout(log.append(makeBatch({ valueSize: 1000, fill: i })), 2000, `append ${i}`);
+    for (let i = 0; i < 20; i++)
+      await withTimeout(log.append(makeBatch({ valueSize: 1000, fill: i })), 2000, `append ${i}`);
     // About 21 KB appended: the first writeback waits at the gate and holds the log's one slot, so
     // no other was queued behind it.
     expect(t.disk.held()).toBe(1);
@@ -147,9 +157,11 @@ describe('partition log: early writeback', () => {
     const config = { writebackIntervalBytes: 4096 };
     const a = await openPartitionLog({ dir: join(t.dir, 'a'), config, writebackSlots: slots });
     const b = await openPartitionLog({ dir: join(t.dir, 'b'), config, writebackSlots: slots });
-    for (let i = 0; i < 5; i++) await withTimeout(a.append(makeBatch({ valueSize: 1000, fill: i })), 2000, 'append to a');
+    for (let i = 0; i < 5; i++)
+      await withTimeout(a.append(makeBatch({ valueSize: 1000, fill: i })), 2000, 'append to a');
     expect(t.disk.held()).toBe(1); // a's writeback, at the gate
-    for (let i = 0; i < 10; i++) await withTimeout(b.append(makeBatch({ valueSize: 1000, fill: i })), 2000, 'append to b');
+    for (let i = 0; i < 10; i++)
+      await withTimeout(b.append(makeBatch({ valueSize: 1000, fill: i })), 2000, 'append to b');
     expect(t.disk.held()).toBe(1); // b found no free slot
     t.disk.release();
     await a.flush(); // a's writeback is done and its slot free: b's next append starts one

@@ -31,7 +31,15 @@ export function makeBatch(options: TestBatchOptions = {}): Buffer {
   const timestamps = options.timestamps ?? Array.from({ length: count }, () => baseTimestamp);
   const first = timestamps[0] ?? baseTimestamp;
   const records = timestamps.map((ts, i) => {
-    const body = Buffer.concat([Buffer.from([0]), varint(ts - first), varint(i), varint(-1), varint(valueSize), Buffer.alloc(valueSize, options.fill ?? 0x61 + (i % 26)), varint(0)]);
+    const body = Buffer.concat([
+      Buffer.from([0]),
+      varint(ts - first),
+      varint(i),
+      varint(-1),
+      varint(valueSize),
+      Buffer.alloc(valueSize, options.fill ?? 0x61 + (i % 26)),
+      varint(0),
+    ]);
     return Buffer.concat([varint(body.length), body]);
   });
   const header = Buffer.alloc(BATCH_HEADER_SIZE);

@@ -10,12 +10,21 @@ interface FixtureBatch {
   name: string;
   file: string;
   compression: string;
-  header: { baseOffset: number; recordCount: number; transactional: boolean; maxTimestamp: number; lastOffsetDelta: number };
+  header: {
+    baseOffset: number;
+    recordCount: number;
+    transactional: boolean;
+    maxTimestamp: number;
+    lastOffsetDelta: number;
+  };
   records: Array<{ offset: number; timestamp: number }>;
 }
 const fixtures = new URL('../../../protocol/test/fixtures/kafkajs/', import.meta.url);
 const manifest = JSON.parse(readFileSync(new URL('batches.json', fixtures), 'utf8')) as { batches: FixtureBatch[] };
-const batches = manifest.batches.map((description) => ({ description, bytes: Buffer.from(readFileSync(new URL(description.file, fixtures), 'utf8').trim(), 'hex') }));
+const batches = manifest.batches.map((description) => ({
+  description,
+  bytes: Buffer.from(readFileSync(new URL(description.file, fixtures), 'utf8').trim(), 'hex'),
+}));
 
 describe('interop with batches written by KafkaJS', () => {
   it('dumpSegment reads a .log file of foreign batches, every codec and flag', async () => {
@@ -58,7 +67,9 @@ describe('interop with batches written by KafkaJS', () => {
         const { description, bytes } = batches[i++]!;
         expect(entry.bytes!.equals(bytes)).toBe(true);
         expect(entry.recordsError).toBeUndefined();
-        expect(entry.records!.map((r) => [r.offset, r.timestamp])).toEqual(description.records.map((r) => [r.offset, r.timestamp]));
+        expect(entry.records!.map((r) => [r.offset, r.timestamp])).toEqual(
+          description.records.map((r) => [r.offset, r.timestamp]),
+        );
         const text = formatDumpedBatch(entry).split('\n');
         expect(text).toHaveLength(1 + description.records.length);
         expect(text[1]).toMatch(/^\| offset: \d+ CreateTime: \d+ keySize: -?\d+ valueSize: -?\d+/);
@@ -73,11 +84,17 @@ describe('interop with batches written by KafkaJS', () => {
     const dir = await tempDir();
     const log = await openPartitionLog({ dir: dir.path });
     try {
-      const uncompressed = batches.filter((b) => b.description.compression === 'none' && !b.description.header.transactional);
+      const uncompressed = batches.filter(
+        (b) => b.description.compression === 'none' && !b.description.header.transactional,
+      );
       const timeline: Array<{ offset: number; timestamp: number }> = [];
       for (const { bytes, description } of uncompressed) {
         const { baseOffset } = await log.append(Buffer.from(bytes));
-        for (const record of description.records) timeline.push({ offset: baseOffset + record.offset - description.header.baseOffset, timestamp: record.timestamp });
+        for (const record of description.records)
+          timeline.push({
+            offset: baseOffset + record.offset - description.header.baseOffset,
+            timestamp: record.timestamp,
+          });
       }
       for (const { timestamp } of timeline) {
         const expected = timeline.find((r) => r.timestamp >= timestamp)!;

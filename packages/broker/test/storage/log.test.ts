@@ -25,7 +25,10 @@ describe('partition log: append and read', () => {
     expect(result.bytes.equals(Buffer.concat([a, b]))).toBe(true);
     expect(result).toMatchObject({ firstOffset: 0, lastOffset: 4, logStartOffset: 0, logEndOffset: 5 });
     const spans = splitBatches(result.bytes);
-    expect(spans.map((s) => [s.header.baseOffset, s.header.partitionLeaderEpoch])).toEqual([[0, 5], [3, 6]]);
+    expect(spans.map((s) => [s.header.baseOffset, s.header.partitionLeaderEpoch])).toEqual([
+      [0, 5],
+      [3, 6],
+    ]);
   });
 
   it('accepts several concatenated batches in one append', async () => {
@@ -70,7 +73,9 @@ describe('partition log: append and read', () => {
   });
 
   it('concurrent appends are serialized in call order', async () => {
-    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => log.append(makeBatch({ count: 1 + (i % 3) }))));
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => log.append(makeBatch({ count: 1 + (i % 3) }))),
+    );
     let next = 0;
     for (const r of results) {
       expect(r.baseOffset).toBe(next);
@@ -82,13 +87,29 @@ describe('partition log: append and read', () => {
   });
 
   it('follower appends keep the leader offsets and must continue the log', async () => {
-    await log.appendAsFollower(Buffer.concat([makeBatch({ count: 2, baseOffset: 0, leaderEpoch: 3 }), makeBatch({ count: 3, baseOffset: 2, leaderEpoch: 4 })]));
+    await log.appendAsFollower(
+      Buffer.concat([
+        makeBatch({ count: 2, baseOffset: 0, leaderEpoch: 3 }),
+        makeBatch({ count: 3, baseOffset: 2, leaderEpoch: 4 }),
+      ]),
+    );
     expect(log.logEndOffset).toBe(5);
-    await expect(log.appendAsFollower(makeBatch({ count: 1, baseOffset: 7 }))).rejects.toBeInstanceOf(UnexpectedAppendOffsetError);
-    await expect(log.appendAsFollower(Buffer.concat([makeBatch({ baseOffset: 5 }), makeBatch({ baseOffset: 5 })]))).rejects.toBeInstanceOf(UnexpectedAppendOffsetError);
+    await expect(log.appendAsFollower(makeBatch({ count: 1, baseOffset: 7 }))).rejects.toBeInstanceOf(
+      UnexpectedAppendOffsetError,
+    );
+    await expect(
+      log.appendAsFollower(Buffer.concat([makeBatch({ baseOffset: 5 }), makeBatch({ baseOffset: 5 })])),
+    ).rejects.toBeInstanceOf(UnexpectedAppendOffsetError);
     await log.appendAsFollower(makeBatch({ count: 1, baseOffset: 5, leaderEpoch: 4 }));
-    const headers = splitBatches((await log.read(0, 1 << 20)).bytes).map((s) => [s.header.baseOffset, s.header.partitionLeaderEpoch]);
-    expect(headers).toEqual([[0, 3], [2, 4], [5, 4]]);
+    const headers = splitBatches((await log.read(0, 1 << 20)).bytes).map((s) => [
+      s.header.baseOffset,
+      s.header.partitionLeaderEpoch,
+    ]);
+    expect(headers).toEqual([
+      [0, 3],
+      [2, 4],
+      [5, 4],
+    ]);
   });
 });
 
@@ -152,7 +173,11 @@ describe('partition log: segments and reopening', () => {
   it('LogAppendTime stamps the broker clock and keeps the CRC valid', async () => {
     const dir = await tempDir();
     const clock = new ManualClock(5_000_000);
-    const log = await openPartitionLog({ dir: dir.path, clock: clock.now, config: { messageTimestampType: 'LogAppendTime' } });
+    const log = await openPartitionLog({
+      dir: dir.path,
+      clock: clock.now,
+      config: { messageTimestampType: 'LogAppendTime' },
+    });
     try {
       const result = await log.append(makeBatch({ count: 2, baseTimestamp: 10 }));
       expect(result.logAppendTimeMs).toBe(5_000_000);

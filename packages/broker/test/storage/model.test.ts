@@ -31,7 +31,12 @@ async function runSeed(seed: number, steps: number): Promise<void> {
   const random = rng(seed);
   const dir = await tempDir('samsa-model-');
   const clock = new ManualClock();
-  const config = { segmentBytes: 2500 + random(3000), indexIntervalBytes: random(600), retentionBytes: 6000 + random(6000), retentionMs: -1 };
+  const config = {
+    segmentBytes: 2500 + random(3000),
+    indexIntervalBytes: random(600),
+    retentionBytes: 6000 + random(6000),
+    retentionMs: -1,
+  };
   const open = (): Promise<PartitionLog> => openPartitionLog({ dir: dir.path, config, clock: clock.now });
   let log = await open();
   let model: ModelBatch[] = [];
@@ -57,7 +62,12 @@ async function runSeed(seed: number, steps: number): Promise<void> {
           const header = readBatchHeader(batch);
           const stored = Buffer.from(batch);
           stored.writeBigInt64BE(BigInt(end), 0);
-          model.push({ baseOffset: end, lastOffset: end + header.lastOffsetDelta, bytes: stored, timestamps: timestampsOf(batch, header.recordCount) });
+          model.push({
+            baseOffset: end,
+            lastOffset: end + header.lastOffsetDelta,
+            bytes: stored,
+            timestamps: timestampsOf(batch, header.recordCount),
+          });
           end += header.lastOffsetDelta + 1;
         }
       } else if (op < 65) {
@@ -66,7 +76,9 @@ async function runSeed(seed: number, steps: number): Promise<void> {
         const result = await log.read(from, maxBytes);
         checkRead(model, log.segmentBaseOffsets(), from, maxBytes, result.bytes, where);
       } else if (op < 73) {
-        const all = model.flatMap((b) => b.timestamps.map((ts, i) => ({ offset: b.baseOffset + i, timestamp: ts }))).filter((r) => r.offset >= logStart);
+        const all = model
+          .flatMap((b) => b.timestamps.map((ts, i) => ({ offset: b.baseOffset + i, timestamp: ts })))
+          .filter((r) => r.offset >= logStart);
         const target = all.length ? all[random(all.length)]!.timestamp - random(2) : nextTimestamp;
         const expected = all.find((r) => r.timestamp >= target);
         expect(await log.offsetForTimestamp(target), where).toEqual(expected);
@@ -158,7 +170,14 @@ function timestampsOf(batch: Buffer, count: number): number[] {
 }
 
 /** A read returns whole batches from the one holding `from`, within maxBytes (but at least one), within one segment. */
-function checkRead(model: ModelBatch[], segmentBases: number[], from: number, maxBytes: number, bytes: Buffer, where: string): void {
+function checkRead(
+  model: ModelBatch[],
+  segmentBases: number[],
+  from: number,
+  maxBytes: number,
+  bytes: Buffer,
+  where: string,
+): void {
   const first = model.findIndex((b) => b.lastOffset >= from);
   if (first < 0) {
     expect(bytes.length, where).toBe(0);
@@ -167,7 +186,8 @@ function checkRead(model: ModelBatch[], segmentBases: number[], from: number, ma
   const segmentEnd = segmentBases.find((base) => base > model[first]!.baseOffset) ?? Infinity;
   let end = first + 1;
   let total = model[first]!.bytes.length;
-  while (end < model.length && model[end]!.baseOffset < segmentEnd && total + model[end]!.bytes.length <= maxBytes) total += model[end++]!.bytes.length;
+  while (end < model.length && model[end]!.baseOffset < segmentEnd && total + model[end]!.bytes.length <= maxBytes)
+    total += model[end++]!.bytes.length;
   const expected = Buffer.concat(model.slice(first, end).map((b) => b.bytes));
   expect(bytes.equals(expected), `${where}: read ${from} max ${maxBytes}`).toBe(true);
 }

@@ -50,7 +50,11 @@ describe('read buffer pool', () => {
     });
 
     it('reads the same bytes as without a pool, reusing the buffer once released', async () => {
-      const batches = [makeBatch({ count: 3 }), makeBatch({ count: 2, fill: 0x7a }), makeBatch({ count: 5, fill: 0x11 })];
+      const batches = [
+        makeBatch({ count: 3 }),
+        makeBatch({ count: 2, fill: 0x7a }),
+        makeBatch({ count: 5, fill: 0x11 }),
+      ];
       for (const b of batches) await log.append(b, { leaderEpoch: 1 });
       const pool = new ReadBufferPool();
       const plain = await log.read(3, 1 << 20);

@@ -8,14 +8,16 @@ import { KafkaStorageError, openPartitionLog, type PartitionLog, type PartitionL
 import { makeBatch, tempDir } from './helpers.js';
 
 const config = { segmentBytes: 2000, indexIntervalBytes: 100 };
-const segmentFile = (dir: string, base: number, suffix: string): string => join(dir, `${String(base).padStart(20, '0')}${suffix}`);
+const segmentFile = (dir: string, base: number, suffix: string): string =>
+  join(dir, `${String(base).padStart(20, '0')}${suffix}`);
 
 /** Captures pino JSON lines so tests can check what the log reported. */
 function capturingLogger(): { logger: pino.Logger; lines: Array<Record<string, unknown>> } {
   const lines: Array<Record<string, unknown>> = [];
   const stream = new Writable({
     write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split('\n')) if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
+      for (const line of chunk.toString().split('\n'))
+        if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
       done();
     },
   });
@@ -27,7 +29,8 @@ async function allBatches(log: PartitionLog): Promise<Buffer[]> {
   let offset = log.logStartOffset;
   while (offset < log.logEndOffset) {
     const result = await log.read(offset, 1 << 20);
-    for (const span of splitBatches(result.bytes)) out.push(result.bytes.subarray(span.position, span.position + span.header.batchLength + 12));
+    for (const span of splitBatches(result.bytes))
+      out.push(result.bytes.subarray(span.position, span.position + span.header.batchLength + 12));
     offset = result.lastOffset + 1;
   }
   return out;
@@ -37,7 +40,8 @@ describe('recovery on open', () => {
   let dir: { path: string; remove: () => Promise<void> };
   let appended: Buffer[];
   let bases: number[];
-  const reopen = (extra: Partial<PartitionLogOptions> = {}): Promise<PartitionLog> => openPartitionLog({ dir: dir.path, config, ...extra });
+  const reopen = (extra: Partial<PartitionLogOptions> = {}): Promise<PartitionLog> =>
+    openPartitionLog({ dir: dir.path, config, ...extra });
 
   beforeEach(async () => {
     dir = await tempDir();
@@ -222,7 +226,9 @@ describe('recovery on open', () => {
     await log.close();
     const names = await readdir(dir.path);
     expect(names).toContain('.clean-shutdown');
-    const after = await Promise.all(bases.slice(0, -1).map(async (b) => (await stat(segmentFile(dir.path, b, '.index'))).mtimeMs));
+    const after = await Promise.all(
+      bases.slice(0, -1).map(async (b) => (await stat(segmentFile(dir.path, b, '.index'))).mtimeMs),
+    );
     expect(after).toEqual(before.slice(0, -1));
   });
 });

@@ -42,7 +42,11 @@ describe('segment roll and retention', () => {
 
   it('deletes whole segments older than retentionMs by their largest timestamp, never the active one', async () => {
     const clock = new ManualClock(1_000_000);
-    const log = await openPartitionLog({ dir: dir.path, clock: clock.now, config: { retentionMs: 10_000, segmentBytes: 250 } });
+    const log = await openPartitionLog({
+      dir: dir.path,
+      clock: clock.now,
+      config: { retentionMs: 10_000, segmentBytes: 250 },
+    });
     // Segment timestamps: old, old, recent, then the active one (also old).
     for (const ts of [100, 200, 300, 400]) await log.append(makeBatch({ count: 1, valueSize: 150, baseTimestamp: ts }));
     await log.append(makeBatch({ count: 1, valueSize: 150, baseTimestamp: 995_000 }));
@@ -67,7 +71,10 @@ describe('segment roll and retention', () => {
 
   it('deletes the oldest segments while the log is larger than retentionBytes', async () => {
     const size = makeBatch({ count: 1, valueSize: 200 }).length;
-    const log = await openPartitionLog({ dir: dir.path, config: { retentionBytes: size * 3, segmentBytes: size * 2, retentionMs: -1 } });
+    const log = await openPartitionLog({
+      dir: dir.path,
+      config: { retentionBytes: size * 3, segmentBytes: size * 2, retentionMs: -1 },
+    });
     for (let i = 0; i < 9; i++) await log.append(makeBatch({ count: 1, valueSize: 200 }));
     // Segments of two batches: [0,1] [2,3] [4,5] [6,7] [8]; 9 batches, 3 allowed.
     expect(log.segmentBaseOffsets()).toEqual([0, 2, 4, 6, 8]);

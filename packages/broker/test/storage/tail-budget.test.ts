@@ -59,7 +59,7 @@ describe('logs sharing a tail budget', () => {
     return log;
   };
 
-  it('keeps the total within the budget, evicting the older log\'s appends, and reads stay right', async () => {
+  it("keeps the total within the budget, evicting the older log's appends, and reads stay right", async () => {
     const size = ownBatch(0).length;
     const budget = new TailBudget(size * 4);
     const a = await open(budget);

@@ -28,7 +28,10 @@ describe('reads of the log tail', () => {
         for (const maxOffset of [undefined, offset + 1, offset + 3, log.logEndOffset]) {
           const plain = await log.read(offset, maxBytes, { maxOffset });
           const files = await log.read(offset, maxBytes, { maxOffset, buffers: pool });
-          expect({ ...plain, bytes: plain.bytes.toString('hex') }, `offset ${offset} maxBytes ${maxBytes} maxOffset ${maxOffset}`).toEqual({ ...files, bytes: files.bytes.toString('hex') });
+          expect(
+            { ...plain, bytes: plain.bytes.toString('hex') },
+            `offset ${offset} maxBytes ${maxBytes} maxOffset ${maxOffset}`,
+          ).toEqual({ ...files, bytes: files.bytes.toString('hex') });
           pool.release(files.bytes);
         }
       }
@@ -36,7 +39,12 @@ describe('reads of the log tail', () => {
   };
 
   it('returns what the files hold, across rolls, for any offset, size and bound', async () => {
-    for (let i = 0; i < 25; i++) await log.append(Buffer.concat(Array.from({ length: 1 + (i % 3) }, (_, b) => makeBatch({ count: 1 + b, valueSize: 20, fill: i }))));
+    for (let i = 0; i < 25; i++)
+      await log.append(
+        Buffer.concat(
+          Array.from({ length: 1 + (i % 3) }, (_, b) => makeBatch({ count: 1 + b, valueSize: 20, fill: i })),
+        ),
+      );
     expect(log.segmentCount).toBeGreaterThan(1);
     await expectReadsAgree();
   });
@@ -45,7 +53,10 @@ describe('reads of the log tail', () => {
     await log.append(makeBatch({ count: 2 }));
     await log.append(Buffer.concat([makeBatch({ count: 3, fill: 1 }), makeBatch({ count: 1, fill: 2 })]));
     const read = await log.read(2, 1 << 20);
-    expect(splitBatches(read.bytes).map((s) => [s.header.baseOffset, s.header.recordCount])).toEqual([[2, 3], [5, 1]]);
+    expect(splitBatches(read.bytes).map((s) => [s.header.baseOffset, s.header.recordCount])).toEqual([
+      [2, 3],
+      [5, 1],
+    ]);
     expect([read.firstOffset, read.lastOffset, read.logEndOffset]).toEqual([2, 5, 6]);
   });
 

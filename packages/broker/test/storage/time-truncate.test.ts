@@ -43,7 +43,8 @@ describe('time lookup', () => {
     log = await openPartitionLog({ dir: dir.path, config });
     await check();
     await log.close();
-    for (const base of log.segmentBaseOffsets()) await unlink(join(dir.path, `${String(base).padStart(20, '0')}.timeindex`));
+    for (const base of log.segmentBaseOffsets())
+      await unlink(join(dir.path, `${String(base).padStart(20, '0')}.timeindex`));
     log = await openPartitionLog({ dir: dir.path, config });
     await check();
   });
@@ -116,7 +117,8 @@ describe('truncateTo', () => {
         const from = Math.floor(Math.random() * 60);
         try {
           const result = await log.read(from, 1 << 20);
-          for (const span of splitBatches(result.bytes)) expect(span.header.baseOffset + span.header.lastOffsetDelta).toBeGreaterThanOrEqual(from);
+          for (const span of splitBatches(result.bytes))
+            expect(span.header.baseOffset + span.header.lastOffsetDelta).toBeGreaterThanOrEqual(from);
           outcomes.push('ok');
         } catch (err) {
           outcomes.push((err as Error).name);
@@ -128,7 +130,9 @@ describe('truncateTo', () => {
     stop = true;
     await reader;
     expect(log.state).toBe('online');
-    expect(new Set(outcomes.filter((o) => o !== 'ok'))).toEqual(new Set(outcomes.some((o) => o !== 'ok') ? ['OffsetOutOfRangeError'] : []));
+    expect(new Set(outcomes.filter((o) => o !== 'ok'))).toEqual(
+      new Set(outcomes.some((o) => o !== 'ok') ? ['OffsetOutOfRangeError'] : []),
+    );
     expect(log.logEndOffset).toBe(6);
   });
 

@@ -2,7 +2,14 @@ import { stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BatchField, CorruptRecordError, splitBatches } from '@samsa/protocol';
-import { KafkaStorageError, openPartitionLog, RecordListTooLargeError, RecordTooLargeError, type AppendResult, type PartitionLog } from '@samsa/broker';
+import {
+  KafkaStorageError,
+  openPartitionLog,
+  RecordListTooLargeError,
+  RecordTooLargeError,
+  type AppendResult,
+  type PartitionLog,
+} from '@samsa/broker';
 import { makeBatch, tempDir } from './helpers.js';
 
 const flipCrcCovered = (batch: Buffer): Buffer => {
@@ -28,7 +35,10 @@ describe('append validation', () => {
 
   it('rejects a bad CRC with CorruptMessage and leaves the log unchanged', async () => {
     const size = await logFileSize();
-    await expect(log.append(flipCrcCovered(makeBatch({ count: 3 })))).rejects.toMatchObject({ code: 2, errorName: 'CorruptMessage' });
+    await expect(log.append(flipCrcCovered(makeBatch({ count: 3 })))).rejects.toMatchObject({
+      code: 2,
+      errorName: 'CorruptMessage',
+    });
     expect(log.logEndOffset).toBe(2);
     expect(await logFileSize()).toBe(size);
     expect((await log.read(2, 100)).bytes.length).toBe(0);
@@ -36,12 +46,23 @@ describe('append validation', () => {
   });
 
   it('a bad batch among concurrent appends fails alone; the others get contiguous offsets', async () => {
-    const appends = [makeBatch({ count: 2 }), flipCrcCovered(makeBatch({ count: 5 })), makeBatch({ count: 3 }), makeBatch({ count: 1 })].map((b) => log.append(b));
+    const appends = [
+      makeBatch({ count: 2 }),
+      flipCrcCovered(makeBatch({ count: 5 })),
+      makeBatch({ count: 3 }),
+      makeBatch({ count: 1 }),
+    ].map((b) => log.append(b));
     const settled = await Promise.allSettled(appends);
     expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
     expect((settled[1] as PromiseRejectedResult).reason).toBeInstanceOf(CorruptRecordError);
-    const offsets = settled.filter((s): s is PromiseFulfilledResult<AppendResult> => s.status === 'fulfilled').map((s) => [s.value.baseOffset, s.value.lastOffset]);
-    expect(offsets).toEqual([[2, 3], [4, 6], [7, 7]]);
+    const offsets = settled
+      .filter((s): s is PromiseFulfilledResult<AppendResult> => s.status === 'fulfilled')
+      .map((s) => [s.value.baseOffset, s.value.lastOffset]);
+    expect(offsets).toEqual([
+      [2, 3],
+      [4, 6],
+      [7, 7],
+    ]);
     const stored = splitBatches((await log.read(0, 1 << 20)).bytes);
     expect(stored.map((s) => s.header.baseOffset)).toEqual([0, 2, 4, 7]);
     expect(await logFileSize()).toBe(stored.reduce((n, s) => n + s.header.batchLength + 12, 0));
@@ -92,7 +113,10 @@ describe('flush policy', () => {
     const dir = await tempDir();
     try {
       for (const config of [{ flushMessages: 1 }, { flushMessages: 3 }, { flushMs: 0 }, {}]) {
-        const log = await openPartitionLog({ dir: join(dir.path, JSON.stringify(config).replace(/\W/g, '') || 'default'), config });
+        const log = await openPartitionLog({
+          dir: join(dir.path, JSON.stringify(config).replace(/\W/g, '') || 'default'),
+          config,
+        });
         for (let i = 0; i < 5; i++) await log.append(makeBatch());
         await log.flush();
         expect(log.logEndOffset).toBe(5);

@@ -25,7 +25,11 @@ export interface BenchFigures {
 }
 
 function histogram(): hdr.Histogram {
-  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 });
+  return hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 3_600_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
 }
 
 function figures(records: number, bytes: number, seconds: number, latencyUs: hdr.Histogram): BenchFigures {
@@ -44,8 +48,10 @@ function figures(records: number, bytes: number, seconds: number, latencyUs: hdr
 }
 
 export function formatFigures(what: string, f: BenchFigures): string {
-  return `${f.records} records ${what}, ${Math.round(f.recordsPerSec)} records/sec (${f.mbPerSec.toFixed(2)} MB/sec), `
-    + `latency p50 ${f.p50Ms.toFixed(1)} ms, p99 ${f.p99Ms.toFixed(1)} ms, p99.9 ${f.p999Ms.toFixed(1)} ms, max ${f.maxMs.toFixed(1)} ms`;
+  return (
+    `${f.records} records ${what}, ${Math.round(f.recordsPerSec)} records/sec (${f.mbPerSec.toFixed(2)} MB/sec), ` +
+    `latency p50 ${f.p50Ms.toFixed(1)} ms, p99 ${f.p99Ms.toFixed(1)} ms, p99.9 ${f.p999Ms.toFixed(1)} ms, max ${f.maxMs.toFixed(1)} ms`
+  );
 }
 
 /** A progress line every few seconds: the figures of the interval since the last one. */
@@ -56,12 +62,20 @@ function ticker(what: string): { add(records: number, bytes: number): void; stop
   const timer = setInterval(() => {
     const now = performance.now();
     const seconds = (now - since) / 1000;
-    process.stderr.write(`${records} records ${what}, ${Math.round(records / seconds)} records/sec (${(bytes / 1e6 / seconds).toFixed(2)} MB/sec)\n`);
+    process.stderr.write(
+      `${records} records ${what}, ${Math.round(records / seconds)} records/sec (${(bytes / 1e6 / seconds).toFixed(2)} MB/sec)\n`,
+    );
     records = 0;
     bytes = 0;
     since = now;
   }, REPORT_INTERVAL_MS);
-  return { add: (r, b) => { records += r; bytes += b; }, stop: () => clearInterval(timer) };
+  return {
+    add: (r, b) => {
+      records += r;
+      bytes += b;
+    },
+    stop: () => clearInterval(timer),
+  };
 }
 
 interface ProduceBenchOptions {
@@ -93,7 +107,12 @@ export interface ProduceBenchFigures extends BenchFigures {
  */
 export async function benchProduce(o: ProduceBenchOptions): Promise<ProduceBenchFigures> {
   await using samsa = await connect(o.bootstrapServer, 'samsa-producer-perf');
-  const producer = samsa.producer({ acks: o.acks, batchSize: o.batchSize, lingerMs: o.lingerMs, compression: o.compression });
+  const producer = samsa.producer({
+    acks: o.acks,
+    batchSize: o.batchSize,
+    lingerMs: o.lingerMs,
+    compression: o.compression,
+  });
   const payload = randomBytes(o.recordSize);
   const chunk: Message[] = Array.from({ length: RECORDS_PER_CALL }, () => ({ value: payload }));
   const whole = histogram();
@@ -116,12 +135,14 @@ export async function benchProduce(o: ProduceBenchOptions): Promise<ProduceBench
       const t0 = performance.now();
       if (steady && sent === o.warmupRecords) steadyStart = t0;
       const alsoSteady = steady && !warmingUp ? steady : undefined;
-      const call = producer.sendBatch({ topic: o.topic, messages: count === chunk.length ? chunk : chunk.slice(0, count) }).then(() => {
-        const us = Math.max(1, Math.round((performance.now() - t0) * 1000));
-        whole.recordValueWithCount(us, count);
-        alsoSteady?.recordValueWithCount(us, count);
-        tick.add(count, count * o.recordSize);
-      });
+      const call = producer
+        .sendBatch({ topic: o.topic, messages: count === chunk.length ? chunk : chunk.slice(0, count) })
+        .then(() => {
+          const us = Math.max(1, Math.round((performance.now() - t0) * 1000));
+          whole.recordValueWithCount(us, count);
+          alsoSteady?.recordValueWithCount(us, count);
+          tick.add(count, count * o.recordSize);
+        });
       inFlight.add(call);
       void call.finally(() => inFlight.delete(call)).catch(() => undefined);
       sent += count;
@@ -148,7 +169,12 @@ export async function benchProduce(o: ProduceBenchOptions): Promise<ProduceBench
  * first Fetch (connecting, metadata and the ListOffsets of the seek are before it) to the last
  * record received, not to the end of close().
  */
-export async function benchConsume(o: { topic: string; numRecords: number; timeoutMs: number; bootstrapServer: string }): Promise<BenchFigures> {
+export async function benchConsume(o: {
+  topic: string;
+  numRecords: number;
+  timeoutMs: number;
+  bootstrapServer: string;
+}): Promise<BenchFigures> {
   await using samsa = await connect(o.bootstrapServer, 'samsa-consumer-perf');
   const consumer = samsa.consumer({ autoOffsetReset: 'earliest' });
   await consumer.assign([{ topic: o.topic }]);
@@ -183,34 +209,62 @@ export function registerClientBench(bench: Command): void {
   withBootstrap(bench.command('produce'))
     .description('producer throughput and latency (like kafka-producer-perf-test)')
     .requiredOption('--topic <name>', 'topic to write to (created with the broker defaults if missing)')
-    .option('--num-records <n>', 'records to send', parseIntOption('--num-records', 1, Number.MAX_SAFE_INTEGER), 1_000_000)
+    .option(
+      '--num-records <n>',
+      'records to send',
+      parseIntOption('--num-records', 1, Number.MAX_SAFE_INTEGER),
+      1_000_000,
+    )
     .option('--record-size <bytes>', 'value bytes per record', parseIntOption('--record-size', 0, 10_000_000), 100)
     .option('--acks <0|1|all>', 'acknowledgement to wait for', parseAcks, 1 as Acks)
     .option('--batch-size <bytes>', 'producer batch.size', parseIntOption('--batch-size', 1, 64 * 1024 * 1024), 262_144)
-    .option('--linger-ms <ms>', 'producer linger.ms (default: the producer\'s, 1)', parseIntOption('--linger-ms', 0, 60_000))
+    .option(
+      '--linger-ms <ms>',
+      "producer linger.ms (default: the producer's, 1)",
+      parseIntOption('--linger-ms', 0, 60_000),
+    )
     .option('--compression <codec>', 'none, gzip, snappy, lz4 or zstd', 'none')
     .option('--throughput <n>', 'records/s to aim for; -1 for as fast as possible', (v) => Number(v), -1)
-    .option('--warmup-records <n>', 'records at the start left out of the steady-state figures (printed after the whole run\'s)', parseIntOption('--warmup-records', 0, Number.MAX_SAFE_INTEGER), 0)
+    .option(
+      '--warmup-records <n>',
+      "records at the start left out of the steady-state figures (printed after the whole run's)",
+      parseIntOption('--warmup-records', 0, Number.MAX_SAFE_INTEGER),
+      0,
+    )
     .option('--json', 'print the figures as JSON')
     .action(async (o: ProduceBenchOptions & { json?: boolean }) => {
-      if (o.warmupRecords >= o.numRecords) throw new CliError(`--warmup-records (${o.warmupRecords}) must be less than --num-records (${o.numRecords})`, 2);
+      if (o.warmupRecords >= o.numRecords)
+        throw new CliError(
+          `--warmup-records (${o.warmupRecords}) must be less than --num-records (${o.numRecords})`,
+          2,
+        );
       const result = await benchProduce(o);
       if (o.json) {
         process.stdout.write(`${JSON.stringify(result)}\n`);
         return;
       }
       process.stdout.write(`${formatFigures('sent', result)}\n`);
-      if (result.steadyState) process.stdout.write(`steady state after ${o.warmupRecords} warm-up records: ${formatFigures('sent', result.steadyState)}\n`);
+      if (result.steadyState)
+        process.stdout.write(
+          `steady state after ${o.warmupRecords} warm-up records: ${formatFigures('sent', result.steadyState)}\n`,
+        );
     });
 
   withBootstrap(bench.command('consume'))
     .description('consumer throughput from the beginning of a topic (like kafka-consumer-perf-test)')
     .requiredOption('--topic <name>', 'topic to read')
-    .option('--num-records <n>', 'records to read', parseIntOption('--num-records', 1, Number.MAX_SAFE_INTEGER), 1_000_000)
+    .option(
+      '--num-records <n>',
+      'records to read',
+      parseIntOption('--num-records', 1, Number.MAX_SAFE_INTEGER),
+      1_000_000,
+    )
     .option('--timeout-ms <ms>', 'give up after this long', parseIntOption('--timeout-ms', 1, 2 ** 31 - 1), 120_000)
     .option('--json', 'print the figures as JSON')
-    .action(async (o: { topic: string; numRecords: number; timeoutMs: number; bootstrapServer: string; json?: boolean }) => {
-      const result = await benchConsume(o);
-      process.stdout.write(o.json ? `${JSON.stringify(result)}\n` : `${formatFigures('consumed', result)}\n`);
-    });
+    .action(
+      async (o: { topic: string; numRecords: number; timeoutMs: number; bootstrapServer: string; json?: boolean }) => {
+        const result = await benchConsume(o);
+        process.stdout.write(o.json ? `${JSON.stringify(result)}\n` : `${formatFigures('consumed', result)}\n`);
+      },
+    );
 }

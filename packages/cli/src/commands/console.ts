@@ -22,41 +22,51 @@ export function registerConsole(program: Command): void {
     .option('--acks <0|1|all>', 'acknowledgement to wait for', parseAcks, 'all' as Acks)
     .option('--partition <n>', 'write every record to this partition', parseIntOption('--partition', 0, 1_000_000))
     .option('--compression <codec>', 'none, gzip, snappy, lz4 or zstd', 'none')
-    .action(async (o: { topic: string; keySeparator?: string; acks: Acks; partition?: number; compression: string; bootstrapServer: string }) => {
-      await using samsa = await connect(o.bootstrapServer, 'samsa-console-producer');
-      const producer = samsa.producer({ acks: o.acks, compression: o.compression as never });
-      const failures: string[] = [];
-      let failed = 0;
-      let lineNo = 0;
-      const pending = new Set<Promise<unknown>>();
-      for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
-        lineNo++;
-        let key: string | null = null;
-        let value = line;
-        if (o.keySeparator !== undefined) {
-          const at = line.indexOf(o.keySeparator);
-          if (at < 0) throw new CliError(`line ${lineNo} has no key separator '${o.keySeparator}'`);
-          key = line.slice(0, at);
-          value = line.slice(at + o.keySeparator.length);
+    .action(
+      async (o: {
+        topic: string;
+        keySeparator?: string;
+        acks: Acks;
+        partition?: number;
+        compression: string;
+        bootstrapServer: string;
+      }) => {
+        await using samsa = await connect(o.bootstrapServer, 'samsa-console-producer');
+        const producer = samsa.producer({ acks: o.acks, compression: o.compression as never });
+        const failures: string[] = [];
+        let failed = 0;
+        let lineNo = 0;
+        const pending = new Set<Promise<unknown>>();
+        for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
+          lineNo++;
+          let key: string | null = null;
+          let value = line;
+          if (o.keySeparator !== undefined) {
+            const at = line.indexOf(o.keySeparator);
+            if (at < 0) throw new CliError(`line ${lineNo} has no key separator '${o.keySeparator}'`);
+            key = line.slice(0, at);
+            value = line.slice(at + o.keySeparator.length);
+          }
+          const at = lineNo;
+          const sent = producer
+            .send({ topic: o.topic, key, value, ...(o.partition !== undefined ? { partition: o.partition } : {}) })
+            .catch((err: unknown) => {
+              failed++;
+              if (failures.length < 10)
+                failures.push(`line ${at}: ${err instanceof Error ? err.message : String(err)}`);
+            });
+          pending.add(sent);
+          void sent.finally(() => pending.delete(sent));
+          if (pending.size >= MAX_PENDING_SENDS) await Promise.race(pending);
         }
-        const at = lineNo;
-        const sent = producer
-          .send({ topic: o.topic, key, value, ...(o.partition !== undefined ? { partition: o.partition } : {}) })
-          .catch((err: unknown) => {
-            failed++;
-            if (failures.length < 10) failures.push(`line ${at}: ${err instanceof Error ? err.message : String(err)}`);
-          });
-        pending.add(sent);
-        void sent.finally(() => pending.delete(sent));
-        if (pending.size >= MAX_PENDING_SENDS) await Promise.race(pending);
-      }
-      await Promise.all(pending);
-      await producer.close();
-      if (failed > 0) {
-        const more = failed > failures.length ? `\n  ... and ${failed - failures.length} more` : '';
-        throw new CliError(`${failed} of ${lineNo} records failed:\n  ${failures.join('\n  ')}${more}`);
-      }
-    });
+        await Promise.all(pending);
+        await producer.close();
+        if (failed > 0) {
+          const more = failed > failures.length ? `\n  ... and ${failed - failures.length} more` : '';
+          throw new CliError(`${failed} of ${lineNo} records failed:\n  ${failures.join('\n  ')}${more}`);
+        }
+      },
+    );
 
   withBootstrap(program.command('consume'))
     .description('print records as they arrive, one value per line')
@@ -64,49 +74,74 @@ export function registerConsole(program: Command): void {
     .option('--from-beginning', 'start at the earliest offset (default: only new records)')
     .option('--partition <n>', 'read only this partition', parseIntOption('--partition', 0, 1_000_000))
     .option('--offset <offset>', "with --partition: start here (a number, 'earliest' or 'latest')")
-    .option('--max-messages <n>', 'exit after this many records', parseIntOption('--max-messages', 1, Number.MAX_SAFE_INTEGER))
-    .option('--timeout-ms <ms>', 'exit when no record arrives for this long', parseIntOption('--timeout-ms', 1, 2 ** 31 - 1))
+    .option(
+      '--max-messages <n>',
+      'exit after this many records',
+      parseIntOption('--max-messages', 1, Number.MAX_SAFE_INTEGER),
+    )
+    .option(
+      '--timeout-ms <ms>',
+      'exit when no record arrives for this long',
+      parseIntOption('--timeout-ms', 1, 2 ** 31 - 1),
+    )
     .option('--print-key', 'print the key before the value')
     .option('--print-offset', 'print partition and offset before each record')
     .option('--key-separator <s>', 'between key and value with --print-key', '\t')
-    .action(async (o: {
-      topic: string; fromBeginning?: boolean; partition?: number; offset?: string; maxMessages?: number;
-      timeoutMs?: number; printKey?: boolean; printOffset?: boolean; keySeparator: string; bootstrapServer: string;
-    }) => {
-      if (o.offset !== undefined && o.partition === undefined) throw new CliError('--offset needs --partition', 2);
-      await using samsa = await connect(o.bootstrapServer, 'samsa-console-consumer');
-      const consumer = samsa.consumer({ autoOffsetReset: o.fromBeginning ? 'earliest' : 'latest' });
-      await consumer.assign([o.partition !== undefined ? { topic: o.topic, partition: o.partition } : { topic: o.topic }]);
-      if (o.offset !== undefined) await seekTo(consumer, o.topic, o.partition!, o.offset);
-      const abort = new AbortController();
-      let idle: NodeJS.Timeout | undefined;
-      const armIdle = () => {
-        if (o.timeoutMs === undefined) return;
-        clearTimeout(idle);
-        idle = setTimeout(() => abort.abort(), o.timeoutMs);
-      };
-      const stop = () => abort.abort();
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-      armIdle();
-      let count = 0;
-      try {
-        for await (const m of consumer.messages({ signal: abort.signal })) {
-          process.stdout.write(formatMessage(m, o));
-          armIdle();
-          if (o.maxMessages !== undefined && ++count >= o.maxMessages) break;
+    .action(
+      async (o: {
+        topic: string;
+        fromBeginning?: boolean;
+        partition?: number;
+        offset?: string;
+        maxMessages?: number;
+        timeoutMs?: number;
+        printKey?: boolean;
+        printOffset?: boolean;
+        keySeparator: string;
+        bootstrapServer: string;
+      }) => {
+        if (o.offset !== undefined && o.partition === undefined) throw new CliError('--offset needs --partition', 2);
+        await using samsa = await connect(o.bootstrapServer, 'samsa-console-consumer');
+        const consumer = samsa.consumer({ autoOffsetReset: o.fromBeginning ? 'earliest' : 'latest' });
+        await consumer.assign([
+          o.partition !== undefined ? { topic: o.topic, partition: o.partition } : { topic: o.topic },
+        ]);
+        if (o.offset !== undefined) await seekTo(consumer, o.topic, o.partition!, o.offset);
+        const abort = new AbortController();
+        let idle: NodeJS.Timeout | undefined;
+        const armIdle = () => {
+          if (o.timeoutMs === undefined) return;
+          clearTimeout(idle);
+          idle = setTimeout(() => abort.abort(), o.timeoutMs);
+        };
+        const stop = () => abort.abort();
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+        armIdle();
+        let count = 0;
+        try {
+          for await (const m of consumer.messages({ signal: abort.signal })) {
+            process.stdout.write(formatMessage(m, o));
+            armIdle();
+            if (o.maxMessages !== undefined && ++count >= o.maxMessages) break;
+          }
+        } catch (err) {
+          if (!abort.signal.aborted) throw err;
+        } finally {
+          clearTimeout(idle);
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
         }
-      } catch (err) {
-        if (!abort.signal.aborted) throw err;
-      } finally {
-        clearTimeout(idle);
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-      }
-    });
+      },
+    );
 }
 
-async function seekTo(consumer: ReturnType<import('@samsa/client').Samsa['consumer']>, topic: string, partition: number, offset: string): Promise<void> {
+async function seekTo(
+  consumer: ReturnType<import('@samsa/client').Samsa['consumer']>,
+  topic: string,
+  partition: number,
+  offset: string,
+): Promise<void> {
   const tp = { topic, partition };
   if (offset === 'earliest') await consumer.seekToBeginning([tp]);
   else if (offset === 'latest') await consumer.seekToEnd([tp]);
@@ -114,7 +149,10 @@ async function seekTo(consumer: ReturnType<import('@samsa/client').Samsa['consum
   else throw new CliError(`--offset must be a number, 'earliest' or 'latest', not '${offset}'`, 2);
 }
 
-function formatMessage(m: ConsumedMessage, o: { printKey?: boolean; printOffset?: boolean; keySeparator: string }): string {
+function formatMessage(
+  m: ConsumedMessage,
+  o: { printKey?: boolean; printOffset?: boolean; keySeparator: string },
+): string {
   const prefix = o.printOffset ? `${m.partition}:${m.offset}\t` : '';
   const key = o.printKey ? `${m.key === null ? 'null' : m.key.toString()}${o.keySeparator}` : '';
   return `${prefix}${key}${m.value === null ? 'null' : m.value.toString()}\n`;

@@ -33,8 +33,18 @@ export function registerDev(program: Command): void {
     .command('dev')
     .description('run a local cluster: the embedded coordinator plus brokers on 127.0.0.1, data under --data-dir')
     .option('--brokers <n>', 'number of brokers', parseIntOption('--brokers', 1, 9), 3)
-    .option('--base-port <port>', 'port of the first broker; the others follow', parseIntOption('--base-port', 1, 65535), 9092)
-    .option('--coordinator-port <port>', 'port of the embedded coordinator', parseIntOption('--coordinator-port', 1, 65535), 2181)
+    .option(
+      '--base-port <port>',
+      'port of the first broker; the others follow',
+      parseIntOption('--base-port', 1, 65535),
+      9092,
+    )
+    .option(
+      '--coordinator-port <port>',
+      'port of the embedded coordinator',
+      parseIntOption('--coordinator-port', 1, 65535),
+      2181,
+    )
     .option('--data-dir <dir>', 'where every member keeps its data', './data')
     .option('--zookeeper <host:port>', 'use this ZooKeeper ensemble instead of starting the embedded coordinator')
     .action(async (options: DevOptions) => runDevCluster(options));
@@ -50,7 +60,16 @@ async function runDevCluster(options: DevOptions): Promise<void> {
     let connectString = options.zookeeper;
     if (!connectString) {
       const coordinatorDir = resolve(dataDir, 'coordinator');
-      members.push(startMember('coordinator', options.coordinatorPort, ['coordinator', 'start', '--port', String(options.coordinatorPort), '--data-dir', coordinatorDir]));
+      members.push(
+        startMember('coordinator', options.coordinatorPort, [
+          'coordinator',
+          'start',
+          '--port',
+          String(options.coordinatorPort),
+          '--data-dir',
+          coordinatorDir,
+        ]),
+      );
       connectString = `127.0.0.1:${options.coordinatorPort}`;
     }
     await waitForPorts(members);
@@ -58,7 +77,20 @@ async function runDevCluster(options: DevOptions): Promise<void> {
       const port = options.basePort + id - 1;
       const brokerDir = resolve(dataDir, `broker-${id}`);
       mkdirSync(brokerDir, { recursive: true });
-      members.push(startMember(`broker-${id}`, port, ['broker', 'start', '--id', String(id), '--listen', `127.0.0.1:${port}`, '--coordinator', connectString, '--data-dir', brokerDir]));
+      members.push(
+        startMember(`broker-${id}`, port, [
+          'broker',
+          'start',
+          '--id',
+          String(id),
+          '--listen',
+          `127.0.0.1:${port}`,
+          '--coordinator',
+          connectString,
+          '--data-dir',
+          brokerDir,
+        ]),
+      );
     }
     await waitForPorts(members);
   } catch (err) {
@@ -76,7 +108,13 @@ function startMember(name: string, port: number, args: string[]): Member {
   process.once('exit', () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
-  const pretty = prettyFactory({ colorize: process.stdout.isTTY, singleLine: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname', messageFormat: `[${name}] {msg}` });
+  const pretty = prettyFactory({
+    colorize: process.stdout.isTTY,
+    singleLine: true,
+    translateTime: 'HH:MM:ss.l',
+    ignore: 'pid,hostname',
+    messageFormat: `[${name}] {msg}`,
+  });
   for (const stream of [child.stdout, child.stderr]) {
     createInterface({ input: stream! }).on('line', (line) => {
       // Members log pino JSON; anything else (a crash report) is passed through as it is.
@@ -93,14 +131,19 @@ function stopper(members: Member[]): () => Promise<void> {
     stopping ??= (async () => {
       process.stdout.write('stopping the local cluster...\n');
       // Brokers first, so they can deregister while the coordinator is still up.
-      for (const group of [members.filter((m) => m.name !== 'coordinator'), members.filter((m) => m.name === 'coordinator')]) {
-        await Promise.all(group.map(async (m) => {
-          if (m.child.exitCode !== null || m.child.signalCode !== null) return;
-          m.child.kill('SIGTERM');
-          const killer = setTimeout(() => m.child.kill('SIGKILL'), STOP_GRACE_MS);
-          await exited(m.child);
-          clearTimeout(killer);
-        }));
+      for (const group of [
+        members.filter((m) => m.name !== 'coordinator'),
+        members.filter((m) => m.name === 'coordinator'),
+      ]) {
+        await Promise.all(
+          group.map(async (m) => {
+            if (m.child.exitCode !== null || m.child.signalCode !== null) return;
+            m.child.kill('SIGTERM');
+            const killer = setTimeout(() => m.child.kill('SIGKILL'), STOP_GRACE_MS);
+            await exited(m.child);
+            clearTimeout(killer);
+          }),
+        );
       }
     })();
     return stopping;
@@ -119,7 +162,8 @@ async function waitForPorts(members: Member[]): Promise<void> {
       if (member.child.exitCode !== null || member.child.signalCode !== null) {
         throw new CliError(`${member.name} exited before it was ready (see its log above)`);
       }
-      if (Date.now() > deadline) throw new CliError(`${member.name} did not listen on port ${member.port} within ${READY_TIMEOUT_MS / 1000} s`);
+      if (Date.now() > deadline)
+        throw new CliError(`${member.name} did not listen on port ${member.port} within ${READY_TIMEOUT_MS / 1000} s`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }
@@ -128,7 +172,10 @@ async function waitForPorts(members: Member[]): Promise<void> {
 function portAccepts(port: number): Promise<boolean> {
   return new Promise((done) => {
     const socket = connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => { socket.destroy(); done(true); });
+    socket.once('connect', () => {
+      socket.destroy();
+      done(true);
+    });
     socket.once('error', () => done(false));
   });
 }

@@ -15,11 +15,16 @@ interface LeaderElectionOptions {
 /** The targets the options name, or a usage error (exit code 2) when they do not name exactly one set. */
 export function electionTargets(o: Omit<LeaderElectionOptions, 'bootstrapServer'>): ElectionTarget[] {
   if (o.electionType.toLowerCase() !== 'preferred') {
-    throw new CliError(`--election-type must be preferred, not '${o.electionType}' (unclean elections follow the topic's unclean.leader.election.enable)`, 2);
+    throw new CliError(
+      `--election-type must be preferred, not '${o.electionType}' (unclean elections follow the topic's unclean.leader.election.enable)`,
+      2,
+    );
   }
   if (o.partition !== undefined && o.topic === undefined) throw new CliError('--partition needs --topic', 2);
-  if (o.allTopicPartitions && o.topic !== undefined) throw new CliError('give either --all-topic-partitions or --topic, not both', 2);
-  if (!o.allTopicPartitions && o.topic === undefined) throw new CliError('name the partitions: --all-topic-partitions, or --topic (with --partition for one)', 2);
+  if (o.allTopicPartitions && o.topic !== undefined)
+    throw new CliError('give either --all-topic-partitions or --topic, not both', 2);
+  if (!o.allTopicPartitions && o.topic === undefined)
+    throw new CliError('name the partitions: --all-topic-partitions, or --topic (with --partition for one)', 2);
   if (o.allTopicPartitions) return [];
   return [{ topic: o.topic!, ...(o.partition !== undefined ? { partitions: [o.partition] } : {}) }];
 }
@@ -31,9 +36,11 @@ export function formatElection(outcomes: readonly ElectionOutcome[]): { lines: s
   const notNeeded = outcomes.filter((o) => o.error?.code === ErrorCodes.ELECTION_NOT_NEEDED.code).map(name);
   const failures = outcomes.filter((o) => o.error && o.error.code !== ErrorCodes.ELECTION_NOT_NEEDED.code);
   const lines: string[] = [];
-  if (elected.length > 0) lines.push(`Successfully completed leader election (PREFERRED) for partitions ${elected.join(', ')}`);
+  if (elected.length > 0)
+    lines.push(`Successfully completed leader election (PREFERRED) for partitions ${elected.join(', ')}`);
   if (notNeeded.length > 0) lines.push(`Valid replica already elected for partitions ${notNeeded.join(', ')}`);
-  for (const f of failures) lines.push(`Error completing leader election (PREFERRED) for partition ${name(f)}: ${f.error!.message}`);
+  for (const f of failures)
+    lines.push(`Error completing leader election (PREFERRED) for partition ${name(f)}: ${f.error!.message}`);
   if (outcomes.length === 0) lines.push('No partitions to elect leaders for.');
   return { lines, failed: failures.length };
 }
@@ -41,8 +48,11 @@ export function formatElection(outcomes: readonly ElectionOutcome[]): { lines: s
 export function registerLeaderElection(program: Command): void {
   withBootstrap(program.command('leader-election'))
     .description('move leadership back to preferred replicas (like kafka-leader-election --election-type PREFERRED)')
-    .requiredOption('--election-type <type>', 'preferred: each partition\'s first replica leads again if it is alive and in sync')
-    .option('--topic <name>', 'only this topic\'s partitions')
+    .requiredOption(
+      '--election-type <type>',
+      "preferred: each partition's first replica leads again if it is alive and in sync",
+    )
+    .option('--topic <name>', "only this topic's partitions")
     .option('--partition <n>', 'only this partition of --topic', parseIntOption('--partition', 0, 2 ** 31 - 1))
     .option('--all-topic-partitions', 'every partition in the cluster')
     .action(async (o: LeaderElectionOptions) => {

@@ -6,7 +6,9 @@ export function registerLog(program: Command): void {
   const log = program.command('log').description('inspect partition logs on disk');
   log
     .command('dump <path>')
-    .description('one line per record batch of a .log segment file or of every segment in a partition directory (like kafka-dump-log)')
+    .description(
+      'one line per record batch of a .log segment file or of every segment in a partition directory (like kafka-dump-log)',
+    )
     .option('--print-records', 'also print each record: offset, timestamp, key, value, headers')
     .option('--no-verify-crc', 'skip the CRC-32C check')
     .action(async (path: string, o: { printRecords?: boolean; verifyCrc: boolean }) => {
@@ -14,7 +16,10 @@ export function registerLog(program: Command): void {
       let records = 0;
       let problems = 0;
       try {
-        for await (const entry of dumpSegment(path, { printRecords: o.printRecords ?? false, verifyCrc: o.verifyCrc })) {
+        for await (const entry of dumpSegment(path, {
+          printRecords: o.printRecords ?? false,
+          verifyCrc: o.verifyCrc,
+        })) {
           process.stdout.write(`${formatDumpedBatch(entry)}\n`);
           if (entry.kind === 'error') problems++;
           else {
@@ -30,6 +35,7 @@ export function registerLog(program: Command): void {
       }
       process.stdout.write(`${batches} batches, ${records} records\n`);
       // A dump that found corruption fails, so scripts can check a log with the exit code.
-      if (problems > 0) throw new CliError(`${problems} problem(s) found in ${path} (see the ERROR and crcValid: false lines above)`);
+      if (problems > 0)
+        throw new CliError(`${problems} problem(s) found in ${path} (see the ERROR and crcValid: false lines above)`);
     });
 }

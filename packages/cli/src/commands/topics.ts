@@ -12,13 +12,21 @@ function collectConfig(pair: string, previous: Record<string, string>): Record<s
 
 /** Kafka's kafka-topics --describe layout, one line per topic and one per partition. */
 export function formatTopic(topic: TopicDescription): string[] {
-  const configs = Object.entries(topic.configs).map(([k, v]) => `${k}=${v}`).join(',');
+  const configs = Object.entries(topic.configs)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
   const rf = topic.partitions[0]?.replicas.length ?? 0;
-  const lines = [`Topic: ${topic.name}\tPartitionCount: ${topic.partitions.length}\tReplicationFactor: ${rf}\tConfigs: ${configs}`];
+  const lines = [
+    `Topic: ${topic.name}\tPartitionCount: ${topic.partitions.length}\tReplicationFactor: ${rf}\tConfigs: ${configs}`,
+  ];
   for (const p of topic.partitions) {
-    const flags = [p.isr.length < p.replicas.length ? 'UnderReplicated' : '', p.leader < 0 ? 'NoLeader' : ''].filter(Boolean);
+    const flags = [p.isr.length < p.replicas.length ? 'UnderReplicated' : '', p.leader < 0 ? 'NoLeader' : ''].filter(
+      Boolean,
+    );
     const offline = p.offlineReplicas.length > 0 ? `\tOffline: ${p.offlineReplicas.join(',')}` : '';
-    lines.push(`\tTopic: ${topic.name}\tPartition: ${p.partition}\tLeader: ${p.leader < 0 ? 'none' : p.leader}\tLeaderEpoch: ${p.leaderEpoch}\tReplicas: ${p.replicas.join(',')}\tIsr: ${p.isr.join(',')}${offline}${flags.length ? `\t(${flags.join(', ')})` : ''}`);
+    lines.push(
+      `\tTopic: ${topic.name}\tPartition: ${p.partition}\tLeader: ${p.leader < 0 ? 'none' : p.leader}\tLeaderEpoch: ${p.leaderEpoch}\tReplicas: ${p.replicas.join(',')}\tIsr: ${p.isr.join(',')}${offline}${flags.length ? `\t(${flags.join(', ')})` : ''}`,
+    );
   }
   return lines;
 }
@@ -29,19 +37,42 @@ export function registerTopics(program: Command): void {
   withBootstrap(topics.command('create'))
     .description('create a topic')
     .requiredOption('--topic <name>', 'topic name')
-    .option('--partitions <n>', 'number of partitions (default: the broker\'s num.partitions)', parseIntOption('--partitions', 1, 100_000))
-    .option('--replication-factor <n>', 'replicas per partition (default: the broker\'s default.replication.factor)', parseIntOption('--replication-factor', 1, 100))
-    .option('--config <key=value>', 'a topic setting by its Kafka name, e.g. retention.ms=86400000 (repeatable)', collectConfig, {})
-    .action(async (o: { topic: string; partitions?: number; replicationFactor?: number; config: Record<string, string>; bootstrapServer: string }) => {
-      await using samsa = await connect(o.bootstrapServer);
-      await samsa.admin().createTopics([{
-        topic: o.topic,
-        ...(o.partitions !== undefined ? { numPartitions: o.partitions } : {}),
-        ...(o.replicationFactor !== undefined ? { replicationFactor: o.replicationFactor } : {}),
-        configs: o.config,
-      }]);
-      process.stdout.write(`Created topic ${o.topic}.\n`);
-    });
+    .option(
+      '--partitions <n>',
+      "number of partitions (default: the broker's num.partitions)",
+      parseIntOption('--partitions', 1, 100_000),
+    )
+    .option(
+      '--replication-factor <n>',
+      "replicas per partition (default: the broker's default.replication.factor)",
+      parseIntOption('--replication-factor', 1, 100),
+    )
+    .option(
+      '--config <key=value>',
+      'a topic setting by its Kafka name, e.g. retention.ms=86400000 (repeatable)',
+      collectConfig,
+      {},
+    )
+    .action(
+      async (o: {
+        topic: string;
+        partitions?: number;
+        replicationFactor?: number;
+        config: Record<string, string>;
+        bootstrapServer: string;
+      }) => {
+        await using samsa = await connect(o.bootstrapServer);
+        await samsa.admin().createTopics([
+          {
+            topic: o.topic,
+            ...(o.partitions !== undefined ? { numPartitions: o.partitions } : {}),
+            ...(o.replicationFactor !== undefined ? { replicationFactor: o.replicationFactor } : {}),
+            configs: o.config,
+          },
+        ]);
+        process.stdout.write(`Created topic ${o.topic}.\n`);
+      },
+    );
 
   withBootstrap(topics.command('list'))
     .description('list topic names')
@@ -59,7 +90,9 @@ export function registerTopics(program: Command): void {
       const admin = samsa.admin();
       const names = o.topic ? [o.topic] : await admin.listTopics();
       for (const topic of names.length > 0 ? await admin.describeTopics(names) : []) {
-        const shown = o.underReplicatedPartitions ? { ...topic, partitions: topic.partitions.filter((p) => p.isr.length < p.replicas.length) } : topic;
+        const shown = o.underReplicatedPartitions
+          ? { ...topic, partitions: topic.partitions.filter((p) => p.isr.length < p.replicas.length) }
+          : topic;
         if (o.underReplicatedPartitions && shown.partitions.length === 0) continue;
         process.stdout.write(`${formatTopic(shown).join('\n')}\n`);
       }

@@ -17,7 +17,15 @@ import {
   type v1,
 } from '@samsa/protocol';
 
-type Method = 'Metadata' | 'DescribeCluster' | 'CreateTopics' | 'DeleteTopics' | 'ElectLeaders' | 'Produce' | 'Fetch' | 'ListOffsets';
+type Method =
+  | 'Metadata'
+  | 'DescribeCluster'
+  | 'CreateTopics'
+  | 'DeleteTopics'
+  | 'ElectLeaders'
+  | 'Produce'
+  | 'Fetch'
+  | 'ListOffsets';
 
 export interface StoredBatch {
   baseOffset: number;
@@ -94,16 +102,31 @@ export class TestCluster {
   }
 
   private async startBroker(id: number): Promise<void> {
-    const server = new grpc.Server({ 'grpc.max_receive_message_length': 256 * 1024 * 1024, 'grpc.max_send_message_length': 256 * 1024 * 1024 });
+    const server = new grpc.Server({
+      'grpc.max_receive_message_length': 256 * 1024 * 1024,
+      'grpc.max_send_message_length': 256 * 1024 * 1024,
+    });
     /** One request, gates and injected faults included: the response, or the status the call fails with. */
-    const serve = async <Req, Res>(method: Method, request: Req, fn: (request: Req, brokerId: number) => Promise<Res> | Res): Promise<{ response: Res } | { code: grpc.status; details: string }> => {
+    const serve = async <Req, Res>(
+      method: Method,
+      request: Req,
+      fn: (request: Req, brokerId: number) => Promise<Res> | Res,
+    ): Promise<{ response: Res } | { code: grpc.status; details: string }> => {
       this.requests.push({ broker: id, method, request, at: Date.now() });
       try {
         await this.gates.get(method);
         const fault = this.takeFault({ method, broker: id }, (f) => f.grpcStatus !== undefined);
-        if (fault && !fault.afterHandling) return { code: fault.grpcStatus as grpc.status, details: `injected ${grpc.status[fault.grpcStatus as grpc.status]}` };
+        if (fault && !fault.afterHandling)
+          return {
+            code: fault.grpcStatus as grpc.status,
+            details: `injected ${grpc.status[fault.grpcStatus as grpc.status]}`,
+          };
         const response = await fn(request, id);
-        if (fault) return { code: fault.grpcStatus as grpc.status, details: `injected ${grpc.status[fault.grpcStatus as grpc.status]} after handling` };
+        if (fault)
+          return {
+            code: fault.grpcStatus as grpc.status,
+            details: `injected ${grpc.status[fault.grpcStatus as grpc.status]} after handling`,
+          };
         return { response };
       } catch (err) {
         return { code: grpc.status.INTERNAL, details: String(err) };
@@ -111,19 +134,30 @@ export class TestCluster {
     };
     const handler = <Req, Res>(method: Method, fn: (request: Req, brokerId: number) => Promise<Res> | Res) => {
       return (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sendUnaryData<Res>) => {
-        void serve(method, call.request, fn).then((outcome) => ('response' in outcome ? callback(null, outcome.response) : callback(outcome)));
+        void serve(method, call.request, fn).then((outcome) =>
+          'response' in outcome ? callback(null, outcome.response) : callback(outcome),
+        );
       };
     };
     // The SDK's producer uses ProduceStream: each message is served like a unary Produce, and a
     // status the call would have failed with is the message's answer instead.
-    const produceStream = (call: grpc.ServerDuplexStream<v1.ProduceStreamRequest__Output, v1.ProduceStreamResponse>) => {
+    const produceStream = (
+      call: grpc.ServerDuplexStream<v1.ProduceStreamRequest__Output, v1.ProduceStreamResponse>,
+    ) => {
       let outstanding = 0;
       let ended = false;
       call.on('data', (message: v1.ProduceStreamRequest__Output) => {
         outstanding++;
-        void serve('Produce', message.request as v1.ProduceRequest__Output, (r: v1.ProduceRequest__Output, b) => this.produce(r, b)).then((outcome) => {
+        void serve('Produce', message.request as v1.ProduceRequest__Output, (r: v1.ProduceRequest__Output, b) =>
+          this.produce(r, b),
+        ).then((outcome) => {
           if ('response' in outcome) call.write({ correlationId: message.correlationId, response: outcome.response });
-          else call.write({ correlationId: message.correlationId, statusCode: outcome.code, statusMessage: outcome.details });
+          else
+            call.write({
+              correlationId: message.correlationId,
+              statusCode: outcome.code,
+              statusMessage: outcome.details,
+            });
           if (--outstanding === 0 && ended) call.end();
         });
       });
@@ -144,7 +178,9 @@ export class TestCluster {
       ListOffsets: handler('ListOffsets', (r: v1.ListOffsetsRequest__Output, b) => this.listOffsets(r, b)),
     });
     const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) =>
+        err ? reject(err) : resolve(p),
+      ),
     );
     this.brokers.push({ id, port, address: `127.0.0.1:${port}`, server });
   }
@@ -156,7 +192,11 @@ export class TestCluster {
 
   // ---- knobs ----
 
-  createTopic(name: string, numPartitions: number, options: { replicationFactor?: number; leaders?: number[]; configs?: Record<string, string> } = {}): TestTopic {
+  createTopic(
+    name: string,
+    numPartitions: number,
+    options: { replicationFactor?: number; leaders?: number[]; configs?: Record<string, string> } = {},
+  ): TestTopic {
     const n = this.brokers.length;
     const rf = Math.min(options.replicationFactor ?? n, n);
     const partitions: TestPartition[] = [];
@@ -207,7 +247,10 @@ export class TestCluster {
     return this.appendBatch(this.partition(topic, partition), batch);
   }
 
-  private takeFault(where: { method: Method; broker: number; topic?: string; partition?: number }, kind: (f: Fault) => boolean): Fault | undefined {
+  private takeFault(
+    where: { method: Method; broker: number; topic?: string; partition?: number },
+    kind: (f: Fault) => boolean,
+  ): Fault | undefined {
     const at = this.faults.findIndex(
       (f) =>
         kind(f) &&
@@ -246,30 +289,65 @@ export class TestCluster {
       controllerId: this.controllerId,
       topics: names.map((name) => {
         const t = this.topics.get(name);
-        if (!t) return { name, errorCode: ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code, errorMessage: 'unknown topic', partitions: [] };
+        if (!t)
+          return {
+            name,
+            errorCode: ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code,
+            errorMessage: 'unknown topic',
+            partitions: [],
+          };
         return {
           name,
           errorCode: 0,
           configs: t.configs,
-          partitions: t.partitions.map((p, i) => ({ errorCode: 0, partition: i, leader: p.leader, leaderEpoch: p.leaderEpoch, replicas: p.replicas, isr: p.replicas, offlineReplicas: [] })),
+          partitions: t.partitions.map((p, i) => ({
+            errorCode: 0,
+            partition: i,
+            leader: p.leader,
+            leaderEpoch: p.leaderEpoch,
+            replicas: p.replicas,
+            isr: p.replicas,
+            offlineReplicas: [],
+          })),
         };
       }),
     };
   }
 
   private describeCluster(): v1.DescribeClusterResponse {
-    return { clusterId: 'test-cluster', controllerId: this.controllerId, controllerEpoch: this.controllerEpoch, brokers: this.brokerInfos() };
+    return {
+      clusterId: 'test-cluster',
+      controllerId: this.controllerId,
+      controllerEpoch: this.controllerEpoch,
+      brokers: this.brokerInfos(),
+    };
   }
 
   private createTopics(request: v1.CreateTopicsRequest__Output, broker: number): v1.CreateTopicsResponse {
     return {
       topics: request.topics.map((t) => {
-        const fault = this.takeFault({ method: 'CreateTopics', broker, topic: t.name }, (f) => f.errorCode !== undefined);
+        const fault = this.takeFault(
+          { method: 'CreateTopics', broker, topic: t.name },
+          (f) => f.errorCode !== undefined,
+        );
         if (fault) return { name: t.name, errorCode: fault.errorCode as number };
-        if (broker !== this.controllerId) return { name: t.name, errorCode: ErrorCodes.NOT_CONTROLLER.code, errorMessage: `broker ${broker} is not the controller` };
-        if (this.topics.has(t.name)) return { name: t.name, errorCode: ErrorCodes.TOPIC_ALREADY_EXISTS.code, errorMessage: `topic ${t.name} already exists` };
+        if (broker !== this.controllerId)
+          return {
+            name: t.name,
+            errorCode: ErrorCodes.NOT_CONTROLLER.code,
+            errorMessage: `broker ${broker} is not the controller`,
+          };
+        if (this.topics.has(t.name))
+          return {
+            name: t.name,
+            errorCode: ErrorCodes.TOPIC_ALREADY_EXISTS.code,
+            errorMessage: `topic ${t.name} already exists`,
+          };
         if (!request.validateOnly) {
-          this.createTopic(t.name, t.numPartitions < 0 ? 1 : t.numPartitions, { ...(t.replicationFactor > 0 ? { replicationFactor: t.replicationFactor } : {}), configs: t.configs });
+          this.createTopic(t.name, t.numPartitions < 0 ? 1 : t.numPartitions, {
+            ...(t.replicationFactor > 0 ? { replicationFactor: t.replicationFactor } : {}),
+            configs: t.configs,
+          });
         }
         return { name: t.name, errorCode: 0 };
       }),
@@ -280,7 +358,12 @@ export class TestCluster {
     return {
       topics: request.topics.map((name) => {
         if (broker !== this.controllerId) return { name, errorCode: ErrorCodes.NOT_CONTROLLER.code };
-        if (!this.topics.delete(name)) return { name, errorCode: ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code, errorMessage: `topic ${name} does not exist` };
+        if (!this.topics.delete(name))
+          return {
+            name,
+            errorCode: ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code,
+            errorMessage: `topic ${name} does not exist`,
+          };
         return { name, errorCode: 0 };
       }),
     };
@@ -288,15 +371,41 @@ export class TestCluster {
 
   /** Preferred leader election as the real controller answers it; every replica counts as in sync here. */
   private electLeaders(request: v1.ElectLeadersRequest__Output, broker: number): v1.ElectLeadersResponse {
-    if (broker !== this.controllerId) return { errorCode: ErrorCodes.NOT_CONTROLLER.code, errorMessage: `broker ${broker} is not the controller`, results: [] };
-    const targets = request.topics.length > 0 ? request.topics : [...this.topics.keys()].map((topic) => ({ topic, partitions: [] }));
+    if (broker !== this.controllerId)
+      return {
+        errorCode: ErrorCodes.NOT_CONTROLLER.code,
+        errorMessage: `broker ${broker} is not the controller`,
+        results: [],
+      };
+    const targets =
+      request.topics.length > 0 ? request.topics : [...this.topics.keys()].map((topic) => ({ topic, partitions: [] }));
     const results = targets.flatMap(({ topic, partitions }) => {
       const t = this.topics.get(topic);
-      if (!t) return [{ topic, partition: -1, errorCode: ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code, errorMessage: `Topic '${topic}' does not exist` }];
+      if (!t)
+        return [
+          {
+            topic,
+            partition: -1,
+            errorCode: ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code,
+            errorMessage: `Topic '${topic}' does not exist`,
+          },
+        ];
       return (partitions.length > 0 ? partitions : t.partitions.map((_, i) => i)).map((partition) => {
         const p = t.partitions[partition];
-        if (!p) return { topic, partition, errorCode: ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code, errorMessage: `${topic}-${partition} does not exist` };
-        if (p.leader === p.replicas[0]) return { topic, partition, errorCode: ErrorCodes.ELECTION_NOT_NEEDED.code, errorMessage: `broker ${p.leader} already leads ${topic}-${partition}` };
+        if (!p)
+          return {
+            topic,
+            partition,
+            errorCode: ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code,
+            errorMessage: `${topic}-${partition} does not exist`,
+          };
+        if (p.leader === p.replicas[0])
+          return {
+            topic,
+            partition,
+            errorCode: ErrorCodes.ELECTION_NOT_NEEDED.code,
+            errorMessage: `broker ${p.leader} already leads ${topic}-${partition}`,
+          };
         p.leader = p.replicas[0]!;
         p.leaderEpoch += 1;
         return { topic, partition, errorCode: 0, errorMessage: '' };
@@ -333,13 +442,29 @@ export class TestCluster {
             for (const span of splitBatches(pd.records)) {
               const size = batchSize(span.header);
               if (size > maxMessageBytes) {
-                return { partition: pd.partition, errorCode: ErrorCodes.MESSAGE_TOO_LARGE.code, errorMessage: `batch of ${size} bytes exceeds max.message.bytes ${maxMessageBytes}`, baseOffset: -1 };
+                return {
+                  partition: pd.partition,
+                  errorCode: ErrorCodes.MESSAGE_TOO_LARGE.code,
+                  errorMessage: `batch of ${size} bytes exceeds max.message.bytes ${maxMessageBytes}`,
+                  baseOffset: -1,
+                };
               }
             }
             const baseOffset = this.appendBatch(p, pd.records);
-            return { partition: pd.partition, errorCode: 0, baseOffset, logAppendTimeMs: -1, logStartOffset: p.logStartOffset };
+            return {
+              partition: pd.partition,
+              errorCode: 0,
+              baseOffset,
+              logAppendTimeMs: -1,
+              logStartOffset: p.logStartOffset,
+            };
           } catch (err) {
-            return { partition: pd.partition, errorCode: ErrorCodes.CORRUPT_MESSAGE.code, errorMessage: String(err), baseOffset: -1 };
+            return {
+              partition: pd.partition,
+              errorCode: ErrorCodes.CORRUPT_MESSAGE.code,
+              errorMessage: String(err),
+              baseOffset: -1,
+            };
           }
         }),
       })),
@@ -362,7 +487,12 @@ export class TestCluster {
           const p = this.partition(t.name, fp.partition);
           if (fp.fetchOffset < p.logStartOffset || fp.fetchOffset > p.nextOffset) {
             anyError = true;
-            return { partition: fp.partition, errorCode: ErrorCodes.OFFSET_OUT_OF_RANGE.code, highWatermark: p.nextOffset, logStartOffset: p.logStartOffset };
+            return {
+              partition: fp.partition,
+              errorCode: ErrorCodes.OFFSET_OUT_OF_RANGE.code,
+              highWatermark: p.nextOffset,
+              logStartOffset: p.logStartOffset,
+            };
           }
           const chosen: Buffer[] = [];
           let size = 0;
@@ -373,7 +503,13 @@ export class TestCluster {
             size += b.bytes.length;
           }
           bytes += size;
-          return { partition: fp.partition, errorCode: 0, highWatermark: p.nextOffset, logStartOffset: p.logStartOffset, records: Buffer.concat(chosen) };
+          return {
+            partition: fp.partition,
+            errorCode: 0,
+            highWatermark: p.nextOffset,
+            logStartOffset: p.logStartOffset,
+            records: Buffer.concat(chosen),
+          };
         }),
       }));
       const wait = deadline - Date.now();
@@ -398,10 +534,17 @@ export class TestCluster {
           const errorCode = this.partitionError('ListOffsets', broker, t.name, lp.partition);
           if (errorCode !== 0) return { partition: lp.partition, errorCode, offset: -1, timestamp: -1 };
           const p = this.partition(t.name, lp.partition);
-          if (lp.timestamp === -2) return { partition: lp.partition, errorCode: 0, offset: p.logStartOffset, timestamp: -1 };
-          if (lp.timestamp === -1) return { partition: lp.partition, errorCode: 0, offset: p.nextOffset, timestamp: -1 };
+          if (lp.timestamp === -2)
+            return { partition: lp.partition, errorCode: 0, offset: p.logStartOffset, timestamp: -1 };
+          if (lp.timestamp === -1)
+            return { partition: lp.partition, errorCode: 0, offset: p.nextOffset, timestamp: -1 };
           const found = p.records.find((r) => r.offset >= p.logStartOffset && r.timestamp >= lp.timestamp);
-          return { partition: lp.partition, errorCode: 0, offset: found ? found.offset : -1, timestamp: found ? found.timestamp : -1 };
+          return {
+            partition: lp.partition,
+            errorCode: 0,
+            offset: found ? found.offset : -1,
+            timestamp: found ? found.timestamp : -1,
+          };
         }),
       })),
     };

@@ -99,7 +99,9 @@ interface RecordsPartition {
   logStartOffset?: FetchResponsePartitionOffset;
   records?: Buffer | Uint8Array | string;
 }
-type FetchResponsePartitionOffset = NonNullable<NonNullable<FetchResponse['topics']>[number]['partitions']>[number]['highWatermark'];
+type FetchResponsePartitionOffset = NonNullable<
+  NonNullable<FetchResponse['topics']>[number]['partitions']
+>[number]['highWatermark'];
 
 interface RecordsTopic {
   name?: string;
@@ -126,11 +128,15 @@ export function encodeFetchResponse(response: FetchResponse): Buffer | undefined
 
 /** Serializes a ReplicaFetchResponse, or returns undefined for inputs only protobufjs handles (a diverging epoch among them). */
 export function encodeReplicaFetchResponse(response: ReplicaFetchResponse): Buffer | undefined {
-  for (const topic of response.topics ?? []) for (const p of topic.partitions ?? []) if (p.divergingEpoch) return undefined;
+  for (const topic of response.topics ?? [])
+    for (const p of topic.partitions ?? []) if (p.divergingEpoch) return undefined;
   return encodeRecordsResponse(response, 7);
 }
 
-function encodeRecordsResponse(response: { topics?: readonly RecordsTopic[] }, recordsField: RecordsField): Buffer | undefined {
+function encodeRecordsResponse(
+  response: { topics?: readonly RecordsTopic[] },
+  recordsField: RecordsField,
+): Buffer | undefined {
   const recordsTag = (recordsField << 3) | 2;
   const topics = response.topics ?? [];
   // Pass 1: sizes (and the fast path's preconditions).
@@ -143,11 +149,17 @@ function encodeRecordsResponse(response: { topics?: readonly RecordsTopic[] }, r
     const sizes: PartitionSizes[] = [];
     for (const p of topic.partitions ?? []) {
       const { records, errorMessage, highWatermark, logStartOffset, partition, errorCode } = p;
-      if (typeof records === 'string' || !isPlainInteger(highWatermark) || !isPlainInteger(logStartOffset)) return undefined;
+      if (typeof records === 'string' || !isPlainInteger(highWatermark) || !isPlainInteger(logStartOffset))
+        return undefined;
       if (!isPlainInteger(partition) || !isPlainInteger(errorCode)) return undefined;
       const messageBytes = errorMessage ? Buffer.byteLength(errorMessage, 'utf8') : 0;
       const partBody =
-        intFieldSize(partition) + intFieldSize(errorCode) + bytesFieldSize(messageBytes) + intFieldSize(highWatermark) + intFieldSize(logStartOffset) + bytesFieldSize(records?.length ?? 0);
+        intFieldSize(partition) +
+        intFieldSize(errorCode) +
+        bytesFieldSize(messageBytes) +
+        intFieldSize(highWatermark) +
+        intFieldSize(logStartOffset) +
+        bytesFieldSize(records?.length ?? 0);
       sizes.push({ body: partBody, messageBytes });
       body += 1 + varintSize(partBody) + partBody;
     }
@@ -157,7 +169,8 @@ function encodeRecordsResponse(response: { topics?: readonly RecordsTopic[] }, r
   }
   let buf: Buffer;
   if (total <= scratch.length) buf = scratch;
-  else if (total <= MAX_SCRATCH_BYTES) buf = scratch = Buffer.allocUnsafeSlow(Math.max(total, Math.min(2 * scratch.length, MAX_SCRATCH_BYTES)));
+  else if (total <= MAX_SCRATCH_BYTES)
+    buf = scratch = Buffer.allocUnsafeSlow(Math.max(total, Math.min(2 * scratch.length, MAX_SCRATCH_BYTES)));
   else buf = Buffer.allocUnsafeSlow(total);
   // Pass 2: bytes.
   let pos = 0;

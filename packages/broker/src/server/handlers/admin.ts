@@ -14,7 +14,10 @@ const DEFAULT_ADMIN_TIMEOUT_MS = 30_000;
  * -1 partitions or replication factor means the broker default. When the request has a timeout, the
  * answer waits until every new partition has a leader, so a producer can use the topic at once.
  */
-export async function handleCreateTopics(ctx: BrokerContext, request: v1.CreateTopicsRequest__Output): Promise<v1.CreateTopicsResponse> {
+export async function handleCreateTopics(
+  ctx: BrokerContext,
+  request: v1.CreateTopicsRequest__Output,
+): Promise<v1.CreateTopicsResponse> {
   const rejected: v1.TopicResult[] = [];
   const accepted: NewTopic[] = [];
   for (const t of request.topics) {
@@ -22,7 +25,8 @@ export async function handleCreateTopics(ctx: BrokerContext, request: v1.CreateT
       accepted.push({
         name: t.name,
         numPartitions: t.numPartitions === -1 ? (ctx.settings['num.partitions'] as number) : t.numPartitions,
-        replicationFactor: t.replicationFactor === -1 ? (ctx.settings['default.replication.factor'] as number) : t.replicationFactor,
+        replicationFactor:
+          t.replicationFactor === -1 ? (ctx.settings['default.replication.factor'] as number) : t.replicationFactor,
         configs: validateTopicConfigs(t.configs),
       });
     } catch (err) {
@@ -30,22 +34,35 @@ export async function handleCreateTopics(ctx: BrokerContext, request: v1.CreateT
       rejected.push({ name: t.name, ...errorFields(ErrorCodes.INVALID_CONFIG, message) });
     }
   }
-  const results = accepted.length > 0 ? await ctx.member.createTopics(accepted, { validateOnly: request.validateOnly }) : [];
+  const results =
+    accepted.length > 0 ? await ctx.member.createTopics(accepted, { validateOnly: request.validateOnly }) : [];
   const created = results.filter((r) => r.errorCode === 0).map((r) => r.name);
   if (!request.validateOnly && created.length > 0 && request.timeoutMs !== 0) {
     await ctx.member.metadata
-      .waitFor((image) => created.every((name) => {
-        const topic = image.topics.get(name);
-        return topic !== undefined && topic.partitions.length > 0 && topic.partitions.every((p) => p.leader >= 0);
-      }), timeoutOf(request.timeoutMs))
+      .waitFor(
+        (image) =>
+          created.every((name) => {
+            const topic = image.topics.get(name);
+            return topic !== undefined && topic.partitions.length > 0 && topic.partitions.every((p) => p.leader >= 0);
+          }),
+        timeoutOf(request.timeoutMs),
+      )
       .catch(() => undefined); // the topic exists; leaders may still be on their way
   }
   return { topics: [...rejected, ...results.map((r) => ({ ...r }))] };
 }
 
-export async function handleDeleteTopics(ctx: BrokerContext, request: v1.DeleteTopicsRequest__Output): Promise<v1.DeleteTopicsResponse> {
+export async function handleDeleteTopics(
+  ctx: BrokerContext,
+  request: v1.DeleteTopicsRequest__Output,
+): Promise<v1.DeleteTopicsResponse> {
   if (!ctx.settings['delete.topic.enable']) {
-    return { topics: request.topics.map((name) => ({ name, ...errorFields(ErrorCodes.INVALID_REQUEST, 'topic deletion is disabled (delete.topic.enable=false)') })) };
+    return {
+      topics: request.topics.map((name) => ({
+        name,
+        ...errorFields(ErrorCodes.INVALID_REQUEST, 'topic deletion is disabled (delete.topic.enable=false)'),
+      })),
+    };
   }
   const results = await ctx.member.deleteTopics(request.topics);
   const deleted = results.filter((r) => r.errorCode === 0).map((r) => r.name);
@@ -63,13 +80,22 @@ export async function handleDeleteTopics(ctx: BrokerContext, request: v1.DeleteT
  * partitions, no topic at all every partition in the cluster. When the request has a timeout the
  * answer waits until the new leaders show in this broker's metadata.
  */
-export async function handleElectLeaders(ctx: BrokerContext, request: v1.ElectLeadersRequest__Output): Promise<v1.ElectLeadersResponse> {
+export async function handleElectLeaders(
+  ctx: BrokerContext,
+  request: v1.ElectLeadersRequest__Output,
+): Promise<v1.ElectLeadersResponse> {
   const image = ctx.member.metadata.image;
   const refs: TopicPartitionRef[] = [];
   const unknown: v1.ElectionResult[] = [];
   for (const t of request.topics) {
-    const partitions = t.partitions.length > 0 ? t.partitions : (image.topics.get(t.topic)?.partitions.map((p) => p.partition) ?? []);
-    if (partitions.length === 0) unknown.push({ topic: t.topic, partition: -1, ...errorFields(ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION, `Topic '${t.topic}' does not exist`) });
+    const partitions =
+      t.partitions.length > 0 ? t.partitions : (image.topics.get(t.topic)?.partitions.map((p) => p.partition) ?? []);
+    if (partitions.length === 0)
+      unknown.push({
+        topic: t.topic,
+        partition: -1,
+        ...errorFields(ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION, `Topic '${t.topic}' does not exist`),
+      });
     for (const partition of partitions) refs.push({ topic: t.topic, partition });
   }
   if (request.topics.length > 0 && refs.length === 0) return { ...NO_ERROR, results: unknown };
@@ -83,10 +109,14 @@ export async function handleElectLeaders(ctx: BrokerContext, request: v1.ElectLe
   const elected = results.filter((r) => r.errorCode === 0);
   if (elected.length > 0 && request.timeoutMs !== 0) {
     await ctx.member.metadata
-      .waitFor((now) => elected.every((r) => {
-        const p = now.topics.get(r.topic)?.partitions[r.partition];
-        return p !== undefined && p.leader === p.replicas[0];
-      }), timeoutOf(request.timeoutMs))
+      .waitFor(
+        (now) =>
+          elected.every((r) => {
+            const p = now.topics.get(r.topic)?.partitions[r.partition];
+            return p !== undefined && p.leader === p.replicas[0];
+          }),
+        timeoutOf(request.timeoutMs),
+      )
       .catch(() => undefined); // decided and written; the brokers may still be taking their roles
   }
   return { ...NO_ERROR, results: [...unknown, ...results] };

@@ -3,7 +3,14 @@ import type { BrokerContext } from '../context.js';
 import { OffsetOutOfRangeError, ReadBufferPool } from '../../storage/index.js';
 import { NO_ERROR, toErrorFields } from '../errors.js';
 import type { HostedPartition } from '../partitions.js';
-import { groupByTopic, longPollDeadline, partitionLimit, readPartitions, recordBytes, waitForPartitions } from './long-poll.js';
+import {
+  groupByTopic,
+  longPollDeadline,
+  partitionLimit,
+  readPartitions,
+  recordBytes,
+  waitForPartitions,
+} from './long-poll.js';
 
 /** Kafka's fetch.max.bytes default: what a request may ask for when it names no limit. */
 const DEFAULT_FETCH_MAX_BYTES = 50 * 1024 * 1024;
@@ -27,11 +34,17 @@ interface PartitionRead {
  * offset up to the high watermark. A long poll answers once `minBytes` are available, or at
  * `maxWaitMs`, or when a partition hits an error.
  */
-export async function handleFetch(ctx: BrokerContext, request: v1.FetchRequest__Output, signal: AbortSignal): Promise<v1.FetchResponse> {
+export async function handleFetch(
+  ctx: BrokerContext,
+  request: v1.FetchRequest__Output,
+  signal: AbortSignal,
+): Promise<v1.FetchResponse> {
   const deadline = longPollDeadline(request.maxWaitMs);
   const maxBytes = request.maxBytes > 0 ? request.maxBytes : DEFAULT_FETCH_MAX_BYTES;
   for (;;) {
-    const reads = await readPartitions(request.topics, maxBytes, (topic, p, budget, first) => readPartition(ctx, topic, p, budget, first));
+    const reads = await readPartitions(request.topics, maxBytes, (topic, p, budget, first) =>
+      readPartition(ctx, topic, p, budget, first),
+    );
     const bytes = recordBytes(reads);
     const failed = reads.some((r) => r.response.errorCode !== 0);
     const remainingMs = deadline - Date.now();
@@ -45,7 +58,13 @@ export async function handleFetch(ctx: BrokerContext, request: v1.FetchRequest__
   }
 }
 
-async function readPartition(ctx: BrokerContext, topic: string, p: v1.FetchPartition__Output, budget: number, first: boolean): Promise<PartitionRead> {
+async function readPartition(
+  ctx: BrokerContext,
+  topic: string,
+  p: v1.FetchPartition__Output,
+  budget: number,
+  first: boolean,
+): Promise<PartitionRead> {
   const base = { partition: p.partition, highWatermark: -1, logStartOffset: -1, records: Buffer.alloc(0) };
   let hosted: HostedPartition | undefined;
   try {
@@ -54,7 +73,8 @@ async function readPartition(ctx: BrokerContext, topic: string, p: v1.FetchParti
     const highWatermark = hosted.highWatermark;
     const limit = partitionLimit(p.partitionMaxBytes, budget);
     const { logStartOffset, logEndOffset } = hosted.log;
-    if (p.fetchOffset < logStartOffset || p.fetchOffset > logEndOffset) throw new OffsetOutOfRangeError(p.fetchOffset, logStartOffset, logEndOffset);
+    if (p.fetchOffset < logStartOffset || p.fetchOffset > logEndOffset)
+      throw new OffsetOutOfRangeError(p.fetchOffset, logStartOffset, logEndOffset);
     let records: Buffer = Buffer.alloc(0);
     if (limit > 0 || first) {
       const read = await hosted.log.read(p.fetchOffset, limit, { maxOffset: highWatermark, buffers: readBuffers });
@@ -62,9 +82,19 @@ async function readPartition(ctx: BrokerContext, topic: string, p: v1.FetchParti
       if (first || read.bytes.length <= limit) records = read.bytes;
       else readBuffers.release(read.bytes);
     }
-    return { topic, partition: p.partition, hosted, response: { ...base, ...NO_ERROR, highWatermark, logStartOffset: hosted.log.logStartOffset, records } };
+    return {
+      topic,
+      partition: p.partition,
+      hosted,
+      response: { ...base, ...NO_ERROR, highWatermark, logStartOffset: hosted.log.logStartOffset, records },
+    };
   } catch (err) {
-    return { topic, partition: p.partition, hosted, response: { ...base, ...toErrorFields(err, ctx.logger, { topic, partition: p.partition }) } };
+    return {
+      topic,
+      partition: p.partition,
+      hosted,
+      response: { ...base, ...toErrorFields(err, ctx.logger, { topic, partition: p.partition }) },
+    };
   }
 }
 
@@ -76,17 +106,32 @@ function releaseAll(reads: readonly PartitionRead[]): void {
 export function checkLeaderEpoch(hosted: HostedPartition, requestEpoch: number): void {
   if (requestEpoch < 0 || requestEpoch === hosted.leaderEpoch) return;
   if (requestEpoch < hosted.leaderEpoch) {
-    throw new SamsaError(ErrorCodes.FENCED_LEADER_EPOCH, `leader epoch ${requestEpoch} is older than ${hosted.leaderEpoch}`);
+    throw new SamsaError(
+      ErrorCodes.FENCED_LEADER_EPOCH,
+      `leader epoch ${requestEpoch} is older than ${hosted.leaderEpoch}`,
+    );
   }
-  throw new SamsaError(ErrorCodes.UNKNOWN_LEADER_EPOCH, `leader epoch ${requestEpoch} is newer than ${hosted.leaderEpoch}`);
+  throw new SamsaError(
+    ErrorCodes.UNKNOWN_LEADER_EPOCH,
+    `leader epoch ${requestEpoch} is newer than ${hosted.leaderEpoch}`,
+  );
 }
 
 /** Parks until one of the partitions has new committed data or changes hands, or the time is up. */
-function waitForChange(ctx: BrokerContext, reads: readonly PartitionRead[], timeoutMs: number, signal: AbortSignal): Promise<void> {
+function waitForChange(
+  ctx: BrokerContext,
+  reads: readonly PartitionRead[],
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<void> {
   // The high watermark only moves forward, so any change means newly committed data.
-  const changed = (): boolean => reads.some((r) => {
-    const now = ctx.partitions.get(r.topic, r.partition);
-    return now !== r.hosted || (now !== undefined && (now.role !== 'leader' || now.highWatermark !== r.response.highWatermark));
-  });
+  const changed = (): boolean =>
+    reads.some((r) => {
+      const now = ctx.partitions.get(r.topic, r.partition);
+      return (
+        now !== r.hosted ||
+        (now !== undefined && (now.role !== 'leader' || now.highWatermark !== r.response.highWatermark))
+      );
+    });
   return waitForPartitions(ctx, reads, changed, timeoutMs, signal);
 }

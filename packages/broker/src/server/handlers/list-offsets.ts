@@ -8,22 +8,38 @@ import { NO_ERROR, toErrorFields } from '../errors.js';
  * consumer can read up to), otherwise the first committed offset whose timestamp is at or after
  * the one asked for, or -1 when there is none.
  */
-export async function handleListOffsets(ctx: BrokerContext, request: v1.ListOffsetsRequest__Output): Promise<v1.ListOffsetsResponse> {
-  const topics = await Promise.all(request.topics.map(async (topic) => ({
-    name: topic.name,
-    partitions: await Promise.all(topic.partitions.map(async (p) => {
-      try {
-        const hosted = ctx.partitions.leaderOf(topic.name, p.partition, ctx.knowsPartition(topic.name, p.partition));
-        const ok = { partition: p.partition, ...NO_ERROR, timestamp: -1 };
-        if (p.timestamp === EARLIEST_TIMESTAMP) return { ...ok, offset: hosted.log.logStartOffset };
-        if (p.timestamp === LATEST_TIMESTAMP) return { ...ok, offset: hosted.highWatermark };
-        const found = await hosted.log.offsetForTimestamp(p.timestamp);
-        if (!found || found.offset >= hosted.highWatermark) return { ...ok, offset: -1 };
-        return { ...ok, offset: found.offset, timestamp: found.timestamp };
-      } catch (err) {
-        return { partition: p.partition, offset: -1, timestamp: -1, ...toErrorFields(err, ctx.logger, { topic: topic.name, partition: p.partition }) };
-      }
+export async function handleListOffsets(
+  ctx: BrokerContext,
+  request: v1.ListOffsetsRequest__Output,
+): Promise<v1.ListOffsetsResponse> {
+  const topics = await Promise.all(
+    request.topics.map(async (topic) => ({
+      name: topic.name,
+      partitions: await Promise.all(
+        topic.partitions.map(async (p) => {
+          try {
+            const hosted = ctx.partitions.leaderOf(
+              topic.name,
+              p.partition,
+              ctx.knowsPartition(topic.name, p.partition),
+            );
+            const ok = { partition: p.partition, ...NO_ERROR, timestamp: -1 };
+            if (p.timestamp === EARLIEST_TIMESTAMP) return { ...ok, offset: hosted.log.logStartOffset };
+            if (p.timestamp === LATEST_TIMESTAMP) return { ...ok, offset: hosted.highWatermark };
+            const found = await hosted.log.offsetForTimestamp(p.timestamp);
+            if (!found || found.offset >= hosted.highWatermark) return { ...ok, offset: -1 };
+            return { ...ok, offset: found.offset, timestamp: found.timestamp };
+          } catch (err) {
+            return {
+              partition: p.partition,
+              offset: -1,
+              timestamp: -1,
+              ...toErrorFields(err, ctx.logger, { topic: topic.name, partition: p.partition }),
+            };
+          }
+        }),
+      ),
     })),
-  })));
+  );
   return { topics };
 }

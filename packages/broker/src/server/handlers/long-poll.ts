@@ -46,15 +46,28 @@ export async function readPartitions<P, T extends PartitionReadResult<{ records?
 }
 
 /** Parks until `changed` says so after a change on one of the partitions, the time is up, or the caller leaves. */
-export function waitForPartitions(ctx: BrokerContext, reads: readonly PartitionReadResult<object>[], changed: () => boolean, timeoutMs: number, signal: AbortSignal): Promise<void> {
+export function waitForPartitions(
+  ctx: BrokerContext,
+  reads: readonly PartitionReadResult<object>[],
+  changed: () => boolean,
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<void> {
   return new Promise((resolve) => {
     const keys = reads.map((r) => partitionKey(r.topic, r.partition));
-    ctx.waiters.park({ tryComplete: () => (changed() ? (resolve(), true) : false), onExpire: resolve, onAbort: resolve }, keys, timeoutMs, signal);
+    ctx.waiters.park(
+      { tryComplete: () => (changed() ? (resolve(), true) : false), onExpire: resolve, onAbort: resolve },
+      keys,
+      timeoutMs,
+      signal,
+    );
   });
 }
 
 /** Per-partition responses grouped by topic, in request order. */
-export function groupByTopic<R>(reads: readonly PartitionReadResult<R & { records?: unknown }>[]): { name: string; partitions: R[] }[] {
+export function groupByTopic<R>(
+  reads: readonly PartitionReadResult<R & { records?: unknown }>[],
+): { name: string; partitions: R[] }[] {
   const topics = new Map<string, R[]>();
   for (const read of reads) {
     const list = topics.get(read.topic);

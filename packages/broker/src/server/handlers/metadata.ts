@@ -24,27 +24,42 @@ export function brokersOn(brokers: ReadonlyMap<number, BrokerEndpoint>, listener
  * created with the broker's defaults when both the request and `auto.create.topics.enable` allow it;
  * it is then reported LeaderNotAvailable (retriable) until its leaders are elected, as Kafka does.
  */
-export async function handleMetadata(ctx: BrokerContext, request: v1.MetadataRequest__Output): Promise<v1.MetadataResponse> {
+export async function handleMetadata(
+  ctx: BrokerContext,
+  request: v1.MetadataRequest__Output,
+): Promise<v1.MetadataResponse> {
   const image = ctx.member.metadata.image;
   const names = request.topics.length > 0 ? request.topics : [...image.topics.keys()].sort();
-  const topics = await Promise.all(names.map(async (name): Promise<v1.TopicMetadata> => {
-    const topic = image.topics.get(name);
-    if (topic) return describeTopic(topic, image.brokers, ctx.listenerName);
-    const invalid = validateTopicName(name);
-    if (invalid) return { name, partitions: [], configs: {}, ...errorFields(invalid.error, invalid.message) };
-    if (request.allowAutoTopicCreation && ctx.settings['auto.create.topics.enable']) {
-      const created = await ctx.member.autoCreateTopic({
-        name,
-        numPartitions: ctx.settings['num.partitions'] as number,
-        replicationFactor: ctx.settings['default.replication.factor'] as number,
-      });
-      if (created.errorCode === 0 || created.errorCode === ErrorCodes.TOPIC_ALREADY_EXISTS.code) {
-        return { name, partitions: [], configs: {}, ...errorFields(ErrorCodes.LEADER_NOT_AVAILABLE, `topic ${name} is being created`) };
+  const topics = await Promise.all(
+    names.map(async (name): Promise<v1.TopicMetadata> => {
+      const topic = image.topics.get(name);
+      if (topic) return describeTopic(topic, image.brokers, ctx.listenerName);
+      const invalid = validateTopicName(name);
+      if (invalid) return { name, partitions: [], configs: {}, ...errorFields(invalid.error, invalid.message) };
+      if (request.allowAutoTopicCreation && ctx.settings['auto.create.topics.enable']) {
+        const created = await ctx.member.autoCreateTopic({
+          name,
+          numPartitions: ctx.settings['num.partitions'] as number,
+          replicationFactor: ctx.settings['default.replication.factor'] as number,
+        });
+        if (created.errorCode === 0 || created.errorCode === ErrorCodes.TOPIC_ALREADY_EXISTS.code) {
+          return {
+            name,
+            partitions: [],
+            configs: {},
+            ...errorFields(ErrorCodes.LEADER_NOT_AVAILABLE, `topic ${name} is being created`),
+          };
+        }
+        return { name, partitions: [], configs: {}, errorCode: created.errorCode, errorMessage: created.errorMessage };
       }
-      return { name, partitions: [], configs: {}, errorCode: created.errorCode, errorMessage: created.errorMessage };
-    }
-    return { name, partitions: [], configs: {}, ...errorFields(ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION, `unknown topic ${name}`) };
-  }));
+      return {
+        name,
+        partitions: [],
+        configs: {},
+        ...errorFields(ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION, `unknown topic ${name}`),
+      };
+    }),
+  );
   return {
     brokers: brokersOn(image.brokers, ctx.listenerName),
     clusterId: image.clusterId ?? '',
@@ -57,7 +72,11 @@ export async function handleMetadata(ctx: BrokerContext, request: v1.MetadataReq
  * A topic's partitions. A leader that is alive but lacks `listener` is reported as no leader
  * (LeaderNotAvailable, retriable), as Kafka does: the client could not reach it on this listener.
  */
-export function describeTopic(topic: TopicInfo, brokers: ReadonlyMap<number, BrokerEndpoint>, listener: string): v1.TopicMetadata {
+export function describeTopic(
+  topic: TopicInfo,
+  brokers: ReadonlyMap<number, BrokerEndpoint>,
+  listener: string,
+): v1.TopicMetadata {
   const reachable = (id: number) => {
     const b = brokers.get(id);
     return b === undefined || endpointOn(b, listener) !== undefined;

@@ -9,31 +9,49 @@ const VALID_ACKS = new Set([0, 1, -1]);
  * the log checks framing, CRC and size and stamps offsets in place. acks=0 and acks=1 answer after
  * the leader's append; acks=all waits until every in-sync replica has the batch.
  */
-export async function handleProduce(ctx: BrokerContext, request: v1.ProduceRequest__Output, signal: AbortSignal): Promise<v1.ProduceResponse> {
+export async function handleProduce(
+  ctx: BrokerContext,
+  request: v1.ProduceRequest__Output,
+  signal: AbortSignal,
+): Promise<v1.ProduceResponse> {
   const acks = request.acks;
-  const topics = await Promise.all(request.topics.map(async (topic) => ({
-    name: topic.name,
-    partitions: await Promise.all(topic.partitions.map(async (data) => {
-      const base = { partition: data.partition, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1 };
-      if (!VALID_ACKS.has(acks)) return { ...base, ...errorFields(ErrorCodes.INVALID_REQUIRED_ACKS, `acks must be 0, 1 or -1 (all), not ${acks}`) };
-      try {
-        const hosted = ctx.partitions.leaderOf(topic.name, data.partition, ctx.knowsPartition(topic.name, data.partition));
-        if (data.records.length === 0) throw new SamsaError(ErrorCodes.CORRUPT_MESSAGE, 'no record batch in the request');
-        if (acks === -1) ctx.leadership.checkEnoughReplicas(hosted);
-        const appended = await hosted.log.append(data.records, { leaderEpoch: hosted.leaderEpoch });
-        ctx.leadership.onLeaderAppend(hosted);
-        if (acks === -1) await ctx.leadership.waitForIsr(hosted, appended.lastOffset + 1, request.timeoutMs, signal);
-        return {
-          ...base,
-          ...NO_ERROR,
-          baseOffset: appended.baseOffset,
-          logAppendTimeMs: appended.logAppendTimeMs ?? -1,
-          logStartOffset: hosted.log.logStartOffset,
-        };
-      } catch (err) {
-        return { ...base, ...toErrorFields(err, ctx.logger, { topic: topic.name, partition: data.partition }) };
-      }
+  const topics = await Promise.all(
+    request.topics.map(async (topic) => ({
+      name: topic.name,
+      partitions: await Promise.all(
+        topic.partitions.map(async (data) => {
+          const base = { partition: data.partition, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1 };
+          if (!VALID_ACKS.has(acks))
+            return {
+              ...base,
+              ...errorFields(ErrorCodes.INVALID_REQUIRED_ACKS, `acks must be 0, 1 or -1 (all), not ${acks}`),
+            };
+          try {
+            const hosted = ctx.partitions.leaderOf(
+              topic.name,
+              data.partition,
+              ctx.knowsPartition(topic.name, data.partition),
+            );
+            if (data.records.length === 0)
+              throw new SamsaError(ErrorCodes.CORRUPT_MESSAGE, 'no record batch in the request');
+            if (acks === -1) ctx.leadership.checkEnoughReplicas(hosted);
+            const appended = await hosted.log.append(data.records, { leaderEpoch: hosted.leaderEpoch });
+            ctx.leadership.onLeaderAppend(hosted);
+            if (acks === -1)
+              await ctx.leadership.waitForIsr(hosted, appended.lastOffset + 1, request.timeoutMs, signal);
+            return {
+              ...base,
+              ...NO_ERROR,
+              baseOffset: appended.baseOffset,
+              logAppendTimeMs: appended.logAppendTimeMs ?? -1,
+              logStartOffset: hosted.log.logStartOffset,
+            };
+          } catch (err) {
+            return { ...base, ...toErrorFields(err, ctx.logger, { topic: topic.name, partition: data.partition }) };
+          }
+        }),
+      ),
     })),
-  })));
+  );
   return { topics };
 }

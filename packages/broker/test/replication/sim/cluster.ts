@@ -77,7 +77,13 @@ type Message =
       readonly highWatermark: number;
       readonly divergingEpoch?: EpochEndOffset;
     }
-  | { readonly kind: 'alterIsr'; readonly from: number; readonly to: 'controller'; readonly term: number; readonly proposal: IsrProposal }
+  | {
+      readonly kind: 'alterIsr';
+      readonly from: number;
+      readonly to: 'controller';
+      readonly term: number;
+      readonly proposal: IsrProposal;
+    }
   | {
       readonly kind: 'alterIsrResponse';
       readonly from: 'controller';
@@ -136,7 +142,11 @@ export interface SimController {
   alterIsr(from: number, p: IsrProposal): { ok: true; state: PartitionState } | { ok: false; reason: IsrRejection };
 }
 
-export type ControllerFactory = (replicas: readonly number[], unclean: boolean, onChange: (state: PartitionState) => void) => SimController;
+export type ControllerFactory = (
+  replicas: readonly number[],
+  unclean: boolean,
+  onChange: (state: PartitionState) => void,
+) => SimController;
 
 /** A small model of ControllerCore's rules (see its file comment). */
 class ModelController implements SimController {
@@ -201,8 +211,10 @@ class ModelController implements SimController {
   /** AlterIsr, fenced like ControllerCore.alterIsr. */
   alterIsr(from: number, p: IsrProposal): { ok: true; state: PartitionState } | { ok: false; reason: IsrRejection } {
     const s = this.state;
-    if (from !== s.leader || p.leaderEpoch !== s.leaderEpoch || p.zkVersion !== s.zkVersion) return { ok: false, reason: 'stale' };
-    if (!p.isr.includes(from) || !p.isr.every((r) => this.live.has(r) && this.replicas.includes(r))) return { ok: false, reason: 'invalid' };
+    if (from !== s.leader || p.leaderEpoch !== s.leaderEpoch || p.zkVersion !== s.zkVersion)
+      return { ok: false, reason: 'stale' };
+    if (!p.isr.includes(from) || !p.isr.every((r) => this.live.has(r) && this.replicas.includes(r)))
+      return { ok: false, reason: 'invalid' };
     this.write({ ...s, isr: [...p.isr], zkVersion: s.zkVersion + 1 });
     return { ok: true, state: this.state };
   }
@@ -244,7 +256,17 @@ export class SimCluster {
   private lastControllerEpoch = 0;
   private readonly uncleanAllowed: boolean;
   readonly trace: string[] = [];
-  readonly stats: SimStats = { steps: 0, produced: 0, acked: 0, failedAcks: 0, elections: 0, truncations: 0, isrChanges: 0, crashes: 0, retentions: 0 };
+  readonly stats: SimStats = {
+    steps: 0,
+    produced: 0,
+    acked: 0,
+    failedAcks: 0,
+    elections: 0,
+    truncations: 0,
+    isrChanges: 0,
+    crashes: 0,
+    retentions: 0,
+  };
 
   constructor(seed: number, options: SimOptions = {}) {
     this.rng = new Rng(seed);
@@ -259,7 +281,9 @@ export class SimCluster {
       this.brokers.map((b) => b.id),
       options.uncleanLeaderElection ?? false,
       (state) => {
-        this.log(`controller: leader ${state.leader} epoch ${state.leaderEpoch} isr [${state.isr}] v${state.zkVersion}`);
+        this.log(
+          `controller: leader ${state.leader} epoch ${state.leaderEpoch} isr [${state.isr}] v${state.zkVersion}`,
+        );
         for (const b of this.brokers) b.metadataStale = true;
       },
     );
@@ -269,7 +293,11 @@ export class SimCluster {
   // ---- actions (each is one step of a schedule) ----
 
   /** A client produces to `brokerId` if it thinks it leads. Returns the entry, or why not. */
-  produce(brokerId: number, acks: 'all' | 1 = 'all', value = `v${this.nextValue++}`): Entry | 'notLeader' | 'notEnoughReplicas' {
+  produce(
+    brokerId: number,
+    acks: 'all' | 1 = 'all',
+    value = `v${this.nextValue++}`,
+  ): Entry | 'notLeader' | 'notEnoughReplicas' {
     const b = this.brokers[brokerId]!;
     if (!b.alive || !b.leader) return 'notLeader';
     // acks=all is refused before appending below min.insync.replicas (NotEnoughReplicas).
@@ -328,7 +356,9 @@ export class SimCluster {
   }
 
   /** Delivers the first in-flight message matching `pred` (for scripted scenarios). */
-  deliverWhere(pred: (m: { kind: Message['kind']; from: number | 'controller'; to: number | 'controller' }) => boolean): boolean {
+  deliverWhere(
+    pred: (m: { kind: Message['kind']; from: number | 'controller'; to: number | 'controller' }) => boolean,
+  ): boolean {
     const index = this.network.findIndex(pred);
     return index >= 0 && this.deliver(index);
   }
@@ -563,7 +593,9 @@ export class SimCluster {
     if (!leader.leader || leader.leader.leaderEpoch !== s.leaderEpoch) return false;
     return (
       s.isr.length === this.brokers.length &&
-      this.brokers.every((b) => !b.metadataStale && b.logEndOffset === leader.logEndOffset && b.highWatermark === leader.logEndOffset)
+      this.brokers.every(
+        (b) => !b.metadataStale && b.logEndOffset === leader.logEndOffset && b.highWatermark === leader.logEndOffset,
+      )
     );
   }
 
@@ -571,7 +603,11 @@ export class SimCluster {
 
   private onFetch(msg: Extract<Message, { kind: 'fetch' }>): void {
     const l = this.brokers[msg.to]!;
-    const reply = (outcome: 'ok' | 'diverging' | 'outOfRange' | 'error', records: ReadonlyArray<Entry | undefined> = [], divergingEpoch?: EpochEndOffset): void =>
+    const reply = (
+      outcome: 'ok' | 'diverging' | 'outOfRange' | 'error',
+      records: ReadonlyArray<Entry | undefined> = [],
+      divergingEpoch?: EpochEndOffset,
+    ): void =>
       this.send({
         kind: 'fetchResponse',
         from: l.id,
@@ -585,8 +621,14 @@ export class SimCluster {
         ...(divergingEpoch && { divergingEpoch }),
       });
     if (!l.leader) return reply('error');
-    const check = validateFollowerFetch(msg, { leaderEpoch: l.leader.leaderEpoch, epochCache: l.cache, logStartOffset: l.logStart, logEndOffset: l.logEndOffset });
-    if (check.kind === 'error') return reply(check.error.code === ErrorCodes.OFFSET_OUT_OF_RANGE.code ? 'outOfRange' : 'error');
+    const check = validateFollowerFetch(msg, {
+      leaderEpoch: l.leader.leaderEpoch,
+      epochCache: l.cache,
+      logStartOffset: l.logStart,
+      logEndOffset: l.logEndOffset,
+    });
+    if (check.kind === 'error')
+      return reply(check.error.code === ErrorCodes.OFFSET_OUT_OF_RANGE.code ? 'outOfRange' : 'error');
     if (check.kind === 'diverging') return reply('diverging', [], check.divergingEpoch);
     // Accepted: the follower acknowledges everything below its fetch offset.
     this.handleLeaderOutput(l, l.leader.onFollowerFetch(msg.from, msg.fetchOffset, this.nowMs));
@@ -601,17 +643,23 @@ export class SimCluster {
     if (msg.outcome === 'error') return;
     if (msg.outcome === 'outOfRange') {
       // Behind the leader's log start (retention): start over there (Kafka's truncateFullyAndStartAt).
-      if (msg.fetchOffset <= msg.logStartOffset && b.logEndOffset === msg.fetchOffset) this.restartLogAt(b, msg.logStartOffset);
+      if (msg.fetchOffset <= msg.logStartOffset && b.logEndOffset === msg.fetchOffset)
+        this.restartLogAt(b, msg.logStartOffset);
       return;
     }
     if (msg.outcome === 'diverging') {
-      const decision = followerTruncation(msg.divergingEpoch!, { epochCache: b.cache, logEndOffset: b.logEndOffset, highWatermark: b.highWatermark });
+      const decision = followerTruncation(msg.divergingEpoch!, {
+        epochCache: b.cache,
+        logEndOffset: b.logEndOffset,
+        highWatermark: b.highWatermark,
+      });
       this.truncate(b, decision.truncateTo);
       return;
     }
     if (b.logEndOffset !== msg.fetchOffset) return;
     for (const e of msg.records) {
-      if (!e || e.offset !== b.logEndOffset) throw new InvariantViolation('fetch', `b${b.id} got ${show(e)} at log end ${b.logEndOffset}`);
+      if (!e || e.offset !== b.logEndOffset)
+        throw new InvariantViolation('fetch', `b${b.id} got ${show(e)} at log end ${b.logEndOffset}`);
       b.log.push(e);
       b.cache.assign(e.epoch, e.offset);
     }
@@ -625,7 +673,10 @@ export class SimCluster {
   private truncate(b: Broker, offset: number): void {
     // A replica never truncates records below its HW: those are committed.
     if (offset < b.highWatermark) {
-      throw new InvariantViolation('no truncation of committed records', `b${b.id} truncates to ${offset} below its HW ${b.highWatermark}`);
+      throw new InvariantViolation(
+        'no truncation of committed records',
+        `b${b.id} truncates to ${offset} below its HW ${b.highWatermark}`,
+      );
     }
     if (offset < b.logEndOffset) {
       this.stats.truncations++;
@@ -664,19 +715,40 @@ export class SimCluster {
 
   private onAlterIsr(msg: Extract<Message, { kind: 'alterIsr' }>): void {
     const result = this.controller.alterIsr(msg.from, msg.proposal);
-    this.log(`controller AlterIsr from b${msg.from} [${msg.proposal.isr}] v${msg.proposal.zkVersion}: ${result.ok ? 'ok' : result.reason}`);
+    this.log(
+      `controller AlterIsr from b${msg.from} [${msg.proposal.isr}] v${msg.proposal.zkVersion}: ${result.ok ? 'ok' : result.reason}`,
+    );
     if (result.ok) this.stats.isrChanges++;
     this.send(
       result.ok
-        ? { kind: 'alterIsrResponse', from: 'controller', to: msg.from, term: msg.term, proposal: msg.proposal, ok: true, isr: result.state.isr, zkVersion: result.state.zkVersion }
-        : { kind: 'alterIsrResponse', from: 'controller', to: msg.from, term: msg.term, proposal: msg.proposal, ok: false, reason: result.reason },
+        ? {
+            kind: 'alterIsrResponse',
+            from: 'controller',
+            to: msg.from,
+            term: msg.term,
+            proposal: msg.proposal,
+            ok: true,
+            isr: result.state.isr,
+            zkVersion: result.state.zkVersion,
+          }
+        : {
+            kind: 'alterIsrResponse',
+            from: 'controller',
+            to: msg.from,
+            term: msg.term,
+            proposal: msg.proposal,
+            ok: false,
+            reason: result.reason,
+          },
     );
   }
 
   private onAlterIsrResponse(msg: Extract<Message, { kind: 'alterIsrResponse' }>): void {
     const b = this.brokers[msg.to]!;
     if (!b.leader || b.term !== msg.term) return;
-    const out = msg.ok ? b.leader.onIsrCommitted(msg.isr!, msg.zkVersion!) : b.leader.onIsrRejected(msg.proposal, msg.reason, this.nowMs);
+    const out = msg.ok
+      ? b.leader.onIsrCommitted(msg.isr!, msg.zkVersion!)
+      : b.leader.onIsrRejected(msg.proposal, msg.reason, this.nowMs);
     this.handleLeaderOutput(b, out);
     this.resolveAcks(b);
   }
@@ -804,22 +876,34 @@ export class SimCluster {
       throw new InvariantViolation('clean election', `leader ${c.state.leader} is not in ISR [${c.state.isr}]`);
     }
     if (!this.uncleanAllowed && c.uncleanElections > 0) {
-      throw new InvariantViolation('clean election', `the controller elected a leader from outside the ISR (epoch ${c.state.leaderEpoch})`);
+      throw new InvariantViolation(
+        'clean election',
+        `the controller elected a leader from outside the ISR (epoch ${c.state.leaderEpoch})`,
+      );
     }
-    if (c.state.leaderEpoch < this.lastControllerEpoch) throw new InvariantViolation('epochs grow', `${c.state.leaderEpoch} < ${this.lastControllerEpoch}`);
+    if (c.state.leaderEpoch < this.lastControllerEpoch)
+      throw new InvariantViolation('epochs grow', `${c.state.leaderEpoch} < ${this.lastControllerEpoch}`);
     this.lastControllerEpoch = c.state.leaderEpoch;
     for (const [epoch, broker] of this.termEpochs) {
       const elected = c.epochLeaders.get(epoch);
-      if (elected !== broker) throw new InvariantViolation('one leader per epoch', `b${broker} led epoch ${epoch}, the controller elected ${elected}`);
+      if (elected !== broker)
+        throw new InvariantViolation(
+          'one leader per epoch',
+          `b${broker} led epoch ${epoch}, the controller elected ${elected}`,
+        );
     }
 
     for (const b of this.brokers) {
-      if (b.highWatermark > b.logEndOffset) throw new InvariantViolation('HW within log', `b${b.id} HW ${b.highWatermark} > LEO ${b.logEndOffset}`);
+      if (b.highWatermark > b.logEndOffset)
+        throw new InvariantViolation('HW within log', `b${b.id} HW ${b.highWatermark} > LEO ${b.logEndOffset}`);
       if (b.alive && b.leader) {
         // HW never decreases within a leader term.
         const previous = this.termHighWatermarks.get(b.term) ?? 0;
         if (b.leader.highWatermark < previous) {
-          throw new InvariantViolation('HW never decreases', `b${b.id} epoch ${b.leader.leaderEpoch} HW ${previous} -> ${b.leader.highWatermark}`);
+          throw new InvariantViolation(
+            'HW never decreases',
+            `b${b.id} epoch ${b.leader.leaderEpoch} HW ${previous} -> ${b.leader.highWatermark}`,
+          );
         }
         this.termHighWatermarks.set(b.term, b.leader.highWatermark);
         this.recordCommitted(b);
@@ -831,7 +915,10 @@ export class SimCluster {
         const known = this.committed.get(o);
         const mine = b.log[o];
         if (!known || !mine || !sameEntry(known, mine)) {
-          throw new InvariantViolation('replicas agree below their HW', `b${b.id} offset ${o} (HW ${b.highWatermark}) holds ${show(b.log[o])}, committed ${show(known)}`);
+          throw new InvariantViolation(
+            'replicas agree below their HW',
+            `b${b.id} offset ${o} (HW ${b.highWatermark}) holds ${show(b.log[o])}, committed ${show(known)}`,
+          );
         }
       }
     }
@@ -839,7 +926,10 @@ export class SimCluster {
     for (const a of this.acked) {
       const known = this.committed.get(a.offset);
       if (!known || known.value !== a.value) {
-        throw new InvariantViolation('no acknowledged write lost', `acked ${a.value}@${a.offset} but committed there: ${show(known)}`);
+        throw new InvariantViolation(
+          'no acknowledged write lost',
+          `acked ${a.value}@${a.offset} but committed there: ${show(known)}`,
+        );
       }
     }
     const s = c.state;
@@ -849,7 +939,10 @@ export class SimCluster {
       // The HW waits for every replica the controller counts as in sync (the maximal-ISR rule).
       const maximal = current.leader.maximalIsr;
       if (!s.isr.every((r) => maximal.includes(r))) {
-        throw new InvariantViolation('HW covers the controller ISR', `controller ISR [${s.isr}] v${s.zkVersion}, leader b${current.id} waits for [${maximal}]`);
+        throw new InvariantViolation(
+          'HW covers the controller ISR',
+          `controller ISR [${s.isr}] v${s.zkVersion}, leader b${current.id} waits for [${maximal}]`,
+        );
       }
     }
     // Any ISR member may be elected next: each holds every committed record.
@@ -865,11 +958,18 @@ export class SimCluster {
     const from = this.termCommittedUpTo.get(b.term) ?? 0;
     for (let o = Math.max(from, b.logStart); o < b.leader.highWatermark; o++) {
       const entry = b.log[o];
-      if (!entry) throw new InvariantViolation('HW within log', `b${b.id} has no record at ${o} below its HW ${b.leader.highWatermark}`);
+      if (!entry)
+        throw new InvariantViolation(
+          'HW within log',
+          `b${b.id} has no record at ${o} below its HW ${b.leader.highWatermark}`,
+        );
       const known = this.committed.get(o);
       if (!known) this.committed.set(o, entry);
       else if (!sameEntry(known, entry)) {
-        throw new InvariantViolation('committed records are final', `offset ${o}: committed ${show(known)}, b${b.id} (epoch ${b.leader.leaderEpoch}) committed ${show(entry)}`);
+        throw new InvariantViolation(
+          'committed records are final',
+          `offset ${o}: committed ${show(known)}, b${b.id} (epoch ${b.leader.leaderEpoch}) committed ${show(entry)}`,
+        );
       }
     }
     this.termCommittedUpTo.set(b.term, Math.max(from, b.leader.highWatermark));

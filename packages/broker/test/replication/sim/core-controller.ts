@@ -91,7 +91,10 @@ class CoreController implements SimController {
       if (change.after.leader !== -1 && change.after.leaderEpoch !== change.before?.leaderEpoch) {
         const previous = this.epochLeaders.get(change.after.leaderEpoch);
         if (previous !== undefined && previous !== change.after.leader) {
-          throw new InvariantViolation('one leader per epoch', `controller elected ${previous} and ${change.after.leader} for epoch ${change.after.leaderEpoch}`);
+          throw new InvariantViolation(
+            'one leader per epoch',
+            `controller elected ${previous} and ${change.after.leader} for epoch ${change.after.leaderEpoch}`,
+          );
         }
         this.epochLeaders.set(change.after.leaderEpoch, change.after.leader);
       }
@@ -100,4 +103,5 @@ class CoreController implements SimController {
   }
 }
 
-export const coreController: ControllerFactory = (replicas, unclean, onChange) => new CoreController(replicas, unclean, onChange);
+export const coreController: ControllerFactory = (replicas, unclean, onChange) =>
+  new CoreController(replicas, unclean, onChange);
