@@ -256,7 +256,7 @@ for (const batch of batches) {
   writeFileSync(join(outDir, 'kafkajs', description.file), `${bytes.toString('hex')}\n`);
   descriptions.push(description);
 }
-const generator = 'scripts/gen-protocol-fixtures.mjs with kafkajs ' + require('kafkajs/package.json').version;
+const generator = `scripts/gen-protocol-fixtures.mjs with kafkajs ${require('kafkajs/package.json').version}`;
 writeFileSync(
   join(outDir, 'kafkajs', 'batches.json'),
   `${JSON.stringify({ generator, batches: descriptions }, null, 2)}\n`,

@@ -96,7 +96,7 @@ export class LocalCluster {
       ...this.options.brokerSettings,
       ...this.options.brokerSettingsFor?.(broker, this),
     };
-    const listen = settings['listeners'] === undefined ? ['--listen', broker.address] : [];
+    const listen = settings.listeners === undefined ? ['--listen', broker.address] : [];
     // A broker given its own zookeeper.connect (e.g. through a proxy) gets no --coordinator, which would win.
     const coordinator =
       settings['zookeeper.connect'] === undefined ? ['--coordinator', this.coordinator.connectString] : [];

@@ -60,9 +60,9 @@ function backgroundWriter(samsa: Samsa, topic: string) {
     for (let i = 0; !stopped; i++) {
       const messages = Array.from({ length: 20 }, (_, j) => ({ value: `w${i}-${j}` }));
       const results = await producer.sendBatch({ topic, messages });
-      results.forEach((r, j) =>
-        acknowledged.push({ value: messages[j]!.value, partition: r.partition, offset: r.offset }),
-      );
+      for (const [j, r] of results.entries()) {
+        acknowledged.push({ value: messages[j]!.value, partition: r.partition, offset: r.offset });
+      }
     }
   })().finally(() => producer.close());
   // Handled here so that a test failing elsewhere does not also report the writer's error unhandled;

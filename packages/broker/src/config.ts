@@ -281,7 +281,7 @@ export interface ListenerConfig {
 }
 
 export function listenerConfig(settings: Settings<BrokerSettingName>): ListenerConfig {
-  const listeners = parseListeners(settings['listeners'] as string, 'listeners');
+  const listeners = parseListeners(settings.listeners as string, 'listeners');
   for (const [i, a] of listeners.entries()) {
     const clash = listeners.slice(i + 1).find((b) => a.port !== 0 && a.port === b.port);
     if (clash)

@@ -9,7 +9,11 @@ function op(ready: () => boolean) {
   return {
     calls,
     op: {
-      tryComplete: () => (ready() ? (calls.completed++, true) : false),
+      tryComplete: () => {
+        if (!ready()) return false;
+        calls.completed++;
+        return true;
+      },
       onExpire: () => void calls.expired++,
     },
   };

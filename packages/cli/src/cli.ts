@@ -33,7 +33,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     }
     const message = err instanceof Error ? err.message : String(err);
     process.stderr.write(`samsa: ${message}\n`);
-    if (process.env['SAMSA_DEBUG'] && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+    if (process.env.SAMSA_DEBUG && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
     return err instanceof CliError ? err.exitCode : 1;
   }
 }

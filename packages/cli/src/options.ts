@@ -25,7 +25,7 @@ export function parseLogLevel(value: string): LogLevel {
 /** --log-level, else SAMSA_LOG_LEVEL, else info; a bad SAMSA_LOG_LEVEL is an error like a bad flag. */
 export function logLevelFrom(flag: LogLevel | undefined, env: NodeJS.ProcessEnv = process.env): LogLevel {
   if (flag !== undefined) return flag;
-  const fromEnv = env['SAMSA_LOG_LEVEL'];
+  const fromEnv = env.SAMSA_LOG_LEVEL;
   if (fromEnv === undefined || fromEnv === '') return 'info';
   if (!(LOG_LEVELS as readonly string[]).includes(fromEnv))
     throw new Error(`SAMSA_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, not '${fromEnv}'`);

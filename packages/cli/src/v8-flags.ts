@@ -31,7 +31,7 @@ export function applyV8Flags(
   env: NodeJS.ProcessEnv = process.env,
   set: (flag: string) => void = setFlagsFromString,
 ): string[] {
-  const flags = (env['SAMSA_V8_FLAGS'] ?? DEFAULT_V8_FLAGS).split(/\s+/).filter((f) => f.length > 0);
+  const flags = (env.SAMSA_V8_FLAGS ?? DEFAULT_V8_FLAGS).split(/\s+/).filter((f) => f.length > 0);
   const bad = flags.find((f) => !/^--[a-z0-9][a-z0-9_-]*(=\S+)?$/i.test(f));
   if (bad !== undefined) throw new Error(`SAMSA_V8_FLAGS: "${bad}" is not a V8 flag (--name or --name=value)`);
   for (const flag of flags) set(flag);

@@ -189,7 +189,10 @@ export class ProducerBatch {
   /** Calls `listener` once the batch is delivered or failed (at once if it is already). */
   onDone(listener: () => void): void {
     if (this.done) listener();
-    else (this.doneListeners ??= []).push(listener);
+    else {
+      this.doneListeners ??= [];
+      this.doneListeners.push(listener);
+    }
   }
 
   private finish(): void {

@@ -1,4 +1,11 @@
-import { ErrorCodes, decodeBatches, type RecordFactory, type RecordHeader, type v1 } from '@samsa/protocol';
+import {
+  ErrorCodes,
+  decodeBatches,
+  type RecordBatch,
+  type RecordFactory,
+  type RecordHeader,
+  type v1,
+} from '@samsa/protocol';
 import type { Cluster } from './cluster.js';
 import {
   AbortError,
@@ -377,7 +384,10 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
         continue;
       }
       let list = byLeader.get(leader);
-      if (!list) byLeader.set(leader, (list = []));
+      if (!list) {
+        list = [];
+        byLeader.set(leader, list);
+      }
       list.push(state);
     }
     if (needMetadata) this.cluster.requestRefresh();
@@ -442,7 +452,10 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     const topics = new Map<string, v1.FetchPartition[]>();
     for (const state of states) {
       let list = topics.get(state.topic);
-      if (!list) topics.set(state.topic, (list = []));
+      if (!list) {
+        list = [];
+        topics.set(state.topic, list);
+      }
       const epoch = this.cluster.topics.get(state.topic)?.partitions[state.partition]?.leaderEpoch;
       list.push({
         partition: state.partition,
@@ -494,7 +507,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     state.attempts = 0;
     state.highWatermark = result.highWatermark;
     if (result.records.length === 0) return;
-    let batches;
+    let batches: RecordBatch[];
     try {
       batches = decodeBatches(result.records, {
         allowPartialTrailingBatch: true,

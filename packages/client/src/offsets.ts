@@ -49,7 +49,10 @@ export async function listOffsets(
           continue;
         }
         let list = byLeader.get(leader);
-        if (!list) byLeader.set(leader, (list = []));
+        if (!list) {
+          list = [];
+          byLeader.set(leader, list);
+        }
         list.push(q);
       }
       const retry: OffsetQuery[] = pending.filter((q) => cluster.leaderOf(q.topic, q.partition) < 0);
@@ -66,7 +69,10 @@ export async function listOffsets(
           const topics = new Map<string, v1.ListOffsetsPartition[]>();
           for (const q of list) {
             let parts = topics.get(q.topic);
-            if (!parts) topics.set(q.topic, (parts = []));
+            if (!parts) {
+              parts = [];
+              topics.set(q.topic, parts);
+            }
             parts.push({ partition: q.partition, timestamp: q.timestamp });
           }
           let response: v1.ListOffsetsResponse__Output;

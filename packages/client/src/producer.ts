@@ -576,7 +576,10 @@ export class Producer implements AsyncDisposable {
       const records =
         batches.length === 1 ? (batches[0]?.encoded as Buffer) : Buffer.concat(batches.map((b) => b.encoded as Buffer));
       let list = byTopic.get(queue.topic);
-      if (list === undefined) byTopic.set(queue.topic, (list = []));
+      if (list === undefined) {
+        list = [];
+        byTopic.set(queue.topic, list);
+      }
       list.push({ partition: queue.partition, records });
     }
     const request: v1.ProduceRequest = {

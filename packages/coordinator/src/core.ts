@@ -462,7 +462,7 @@ export class CoordinatorCore {
       }
       case OpCode.setWatches:
       case OpCode.setWatches2:
-        this.setWatches(out, connId, conn, b.relativeZxid, b);
+        this.setWatches(out, connId, b.relativeZxid, b);
         return reply(this.lastZxid, 0);
       case OpCode.addWatch:
         try {
@@ -916,7 +916,7 @@ export class CoordinatorCore {
   }
 
   /** Re-registers a reconnecting client's watches, firing at once for what changed after relativeZxid. */
-  private setWatches(out: Output[], connId: number, conn: ConnState, relativeZxid: number, w: WatchSet): void {
+  private setWatches(out: Output[], connId: number, relativeZxid: number, w: WatchSet): void {
     for (const path of w.dataWatches) {
       const node = this.nodes.get(path);
       if (!node) out.push({ kind: 'event', connId, type: EventType.NodeDeleted, path });

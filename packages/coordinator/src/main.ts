@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { parseCoordinatorArgs, runCoordinator } from './cli.js';
 
 const logger = pino({ name: 'samsa-coordinator' });
-let args;
+let args: ReturnType<typeof parseCoordinatorArgs>;
 try {
   args = parseCoordinatorArgs(process.argv.slice(2));
 } catch (err) {

@@ -302,7 +302,7 @@ class CoordinatorServer {
 
   private handleFrame(conn: Conn, frame: Buffer, nowMs: number): void {
     if (!conn.handshaken) {
-      let req;
+      let req: ReturnType<typeof decodeConnectRequest>;
       try {
         req = decodeConnectRequest(frame);
       } catch (err) {
@@ -318,7 +318,7 @@ class CoordinatorServer {
       this.dispatch(this.core.connect(conn.id, req, nowMs, conn.socket.remoteAddress));
       return;
     }
-    let req;
+    let req: ReturnType<typeof decodeRequest>;
     try {
       req = decodeRequest(frame);
     } catch (err) {

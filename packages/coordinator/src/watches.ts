@@ -53,12 +53,18 @@ export class WatchRegistry {
 
   add(table: WatchTable, path: string, connId: number, mode: WatchModeValue): void {
     let byConn = this.tables[table].get(path);
-    if (!byConn) this.tables[table].set(path, (byConn = new Map()));
+    if (!byConn) {
+      byConn = new Map();
+      this.tables[table].set(path, byConn);
+    }
     if (byConn.get(connId) === WatchMode.recursive) this.recursive--;
     byConn.set(connId, mode);
     if (mode === WatchMode.recursive) this.recursive++;
     let own = this.byConn.get(connId);
-    if (!own) this.byConn.set(connId, (own = { data: new Set(), child: new Set() }));
+    if (!own) {
+      own = { data: new Set(), child: new Set() };
+      this.byConn.set(connId, own);
+    }
     own[table].add(path);
   }
 

@@ -56,7 +56,7 @@ export class Harness {
   session(connId: number, timeoutMs = 10_000): bigint {
     const out = this.connect(connId, { timeoutMs });
     const c = out.find((o) => o.kind === 'connected');
-    if (!c || c.kind !== 'connected') throw new Error('no connect response');
+    if (c?.kind !== 'connected') throw new Error('no connect response');
     return c.rsp.sessionId;
   }
 
@@ -68,7 +68,7 @@ export class Harness {
   call(connId: number, body: RequestBody): { err: number; zxid: number; body: ResponseBody; outputs: Output[] } {
     const outputs = this.send(connId, body);
     const r = outputs.find((o) => o.kind === 'reply');
-    if (!r || r.kind !== 'reply') throw new Error('no reply');
+    if (r?.kind !== 'reply') throw new Error('no reply');
     return { err: r.err, zxid: r.zxid, body: r.body, outputs };
   }
 

@@ -402,7 +402,7 @@ describe('sessions', () => {
     const h = new Harness();
     const out = h.connect(1);
     const c = out.find((o) => o.kind === 'connected');
-    if (!c || c.kind !== 'connected') throw new Error('no connect');
+    if (c?.kind !== 'connected') throw new Error('no connect');
     const { sessionId, passwd } = c.rsp;
     h.create(1, '/e', null, 1);
     const wrong = h.connect(2, { sessionId, passwd: Buffer.alloc(16, 7) });

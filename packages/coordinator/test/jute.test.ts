@@ -23,7 +23,7 @@ import { OpCode } from '../src/protocol.js';
 
 // node-zookeeper-client's own jute classes: the bytes a real client sends and expects.
 const require = createRequire(import.meta.url);
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: node-zookeeper-client's jute module is untyped JavaScript
 const clientJute: any = require('node-zookeeper-client/lib/jute/index.js');
 
 const long = (n: number) => {

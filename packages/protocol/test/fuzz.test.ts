@@ -20,7 +20,7 @@ import {
  * 20 s on a shared 2-core machine; SAMSA_FUZZ_SCALE=50 runs fifty times as many cases for a deeper
  * search. A failure prints its seed, and fc.assert({ seed, path }) replays it.
  */
-const scale = Number(process.env['SAMSA_FUZZ_SCALE'] ?? 1);
+const scale = Number(process.env.SAMSA_FUZZ_SCALE ?? 1);
 const runs = (count: number) => ({ numRuns: Math.max(1, Math.round(count * scale)) });
 
 const bytes = (maxLength: number) => fc.uint8Array({ maxLength }).map((a) => Buffer.from(a));

@@ -163,7 +163,7 @@ export type RoleChange =
  */
 export function diffRoles(brokerId: number, before: MetadataImage, after: MetadataImage): RoleChange[] {
   const changes: RoleChange[] = [];
-  const mine = (p: PartitionInfo | undefined): boolean => p !== undefined && p.replicas.includes(brokerId);
+  const mine = (p: PartitionInfo | undefined): boolean => p?.replicas.includes(brokerId) === true;
   for (const [name, topic] of before.topics) {
     // Deleted, or deleted and created again: a replica of the old creation must drop its log.
     const now = after.topics.get(name)?.id === topic.id ? after.topics.get(name) : undefined;

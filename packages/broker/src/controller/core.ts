@@ -374,7 +374,7 @@ export class ControllerCore {
     ];
     rec.hasConfigZnode = true;
     out.addPartitionOps(ops);
-    rec.partitions.forEach((p, i) => this.reconcile(rec, i, out));
+    for (let i = 0; i < rec.partitions.length; i++) this.reconcile(rec, i, out);
     out.flush(`create topic ${topic}`);
     out.results.push(ok(topic));
   }
@@ -388,7 +388,7 @@ export class ControllerCore {
       if (this.topics.has(t.name) || !present.has(t.name)) continue;
       const rec = toRec(t);
       this.topics.set(t.name, rec);
-      rec.partitions.forEach((_, i) => this.reconcile(rec, i, out));
+      for (let i = 0; i < rec.partitions.length; i++) this.reconcile(rec, i, out);
     }
     out.flush('new topics');
   }
@@ -425,38 +425,44 @@ export class ControllerCore {
   }
 
   private alterIsr(input: Extract<ControllerInput, { type: 'AlterIsr' }>, out: Collector): void {
+    const { topic, partition } = input;
+    const rejection = this.alterIsrRejection(input);
+    if (rejection) {
+      out.results.push({ topic, partition, error: rejection[0], message: rejection[1] });
+      return;
+    }
+    const rec = this.topics.get(topic)!;
+    const s = rec.partitions[partition]!.state!;
+    const after: LeaderAndIsr = { ...s, isr: [...new Set(input.newIsr)], controllerEpoch: this.epoch };
+    this.writeState(rec, partition, after, false, out);
+    out.flush(`alter ISR of ${topic}-${partition}`);
+    out.results.push({ topic, partition, error: ErrorCodes.NONE, message: '' });
+  }
+
+  private alterIsrRejection(input: Extract<ControllerInput, { type: 'AlterIsr' }>): [ErrorSpec, string] | undefined {
     const { topic, partition, leaderId, leaderEpoch, newIsr } = input;
-    const result = (error: ErrorSpec, message: string): void =>
-      void out.results.push({ topic, partition, error, message });
     const p = this.topics.get(topic)?.partitions[partition];
-    if (!p?.state)
-      return result(ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION, `${topic}-${partition} is unknown or has no state`);
+    if (!p?.state) return [ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION, `${topic}-${partition} is unknown or has no state`];
     const s = p.state;
     if (leaderId !== s.leader)
-      return result(ErrorCodes.NOT_LEADER_OR_FOLLOWER, `Broker ${leaderId} is not the leader (${s.leader})`);
+      return [ErrorCodes.NOT_LEADER_OR_FOLLOWER, `Broker ${leaderId} is not the leader (${s.leader})`];
     if (leaderEpoch < s.leaderEpoch)
-      return result(ErrorCodes.FENCED_LEADER_EPOCH, `Leader epoch ${leaderEpoch} < ${s.leaderEpoch}`);
+      return [ErrorCodes.FENCED_LEADER_EPOCH, `Leader epoch ${leaderEpoch} < ${s.leaderEpoch}`];
     if (leaderEpoch > s.leaderEpoch)
-      return result(ErrorCodes.UNKNOWN_LEADER_EPOCH, `Leader epoch ${leaderEpoch} > ${s.leaderEpoch}`);
+      return [ErrorCodes.UNKNOWN_LEADER_EPOCH, `Leader epoch ${leaderEpoch} > ${s.leaderEpoch}`];
     if (input.stateZkVersion !== p.zkVersion) {
-      return result(
+      return [
         ErrorCodes.INVALID_UPDATE_VERSION,
         `Partition state version ${input.stateZkVersion} is stale (now ${p.zkVersion})`,
-      );
+      ];
     }
     const isr = [...new Set(newIsr)];
     if (isr.length !== newIsr.length || !isr.includes(leaderId) || !isr.every((r) => p.replicas.includes(r))) {
-      return result(
-        ErrorCodes.INVALID_REQUEST,
-        `ISR [${newIsr.join(',')}] must be distinct replicas including the leader`,
-      );
+      return [ErrorCodes.INVALID_REQUEST, `ISR [${newIsr.join(',')}] must be distinct replicas including the leader`];
     }
     const dead = isr.filter((r) => !this.live.has(r));
-    if (dead.length > 0) return result(ErrorCodes.INVALID_REQUEST, `ISR members [${dead.join(',')}] are not alive`);
-    const after: LeaderAndIsr = { ...s, isr, controllerEpoch: this.epoch };
-    this.writeState(this.topics.get(topic)!, partition, after, false, out);
-    out.flush(`alter ISR of ${topic}-${partition}`);
-    result(ErrorCodes.NONE, '');
+    if (dead.length > 0) return [ErrorCodes.INVALID_REQUEST, `ISR members [${dead.join(',')}] are not alive`];
+    return undefined;
   }
 
   private electPreferred(requested: readonly TopicPartitionRef[], out: Collector): void {
@@ -577,10 +583,14 @@ export class ControllerCore {
       return;
     }
     const clean = p.replicas.find((r) => isLive(r) && liveIsr.includes(r));
-    if (clean !== undefined) return bump(clean, liveIsr);
+    if (clean !== undefined) {
+      bump(clean, liveIsr);
+      return;
+    }
     const uncleanCandidate = p.replicas.find(isLive);
     if (uncleanCandidate !== undefined && rec.configs[UNCLEAN_LEADER_ELECTION_CONFIG] === 'true') {
-      return bump(uncleanCandidate, [uncleanCandidate], true);
+      bump(uncleanCandidate, [uncleanCandidate], true);
+      return;
     }
     // No eligible leader: the ISR keeps its last members so that only they can lead again cleanly.
     if (s.leader !== NO_LEADER) bump(NO_LEADER, s.isr);

@@ -173,7 +173,7 @@ export function newTopicId(): string {
 /** The value of /brokers/topics/<t>; `topicId` becomes Kafka's `topic_id` field. */
 export function encodeTopicAssignment(replicas: readonly (readonly number[])[], topicId?: string): string {
   const partitions: Record<string, readonly number[]> = {};
-  replicas.forEach((r, p) => (partitions[String(p)] = r));
+  for (const [p, r] of replicas.entries()) partitions[String(p)] = r;
   return JSON.stringify(
     topicId === undefined ? { version: 1, partitions } : { version: 3, partitions, topic_id: topicId },
   );

@@ -48,7 +48,10 @@ export class DelayedOperations {
     const parked: Parked = { op, keys, timer: undefined, done: false };
     for (const key of keys) {
       let set = this.byKey.get(key);
-      if (!set) this.byKey.set(key, (set = new Set()));
+      if (!set) {
+        set = new Set();
+        this.byKey.set(key, set);
+      }
       set.add(parked);
     }
     this.parkedCount++;

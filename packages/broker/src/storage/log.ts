@@ -39,7 +39,7 @@ import {
 import { IndexCorruptError, OFFSET_INDEX_ENTRY_SIZE } from './indexes.js';
 import type { ReadBufferPool } from './read-buffers.js';
 import { findValidBatchAfter } from './scan.js';
-import { IndexMismatchError, LogSegment, type SegmentSnapshot } from './segment.js';
+import { IndexMismatchError, LogSegment, type RecoveryOutcome, type SegmentSnapshot } from './segment.js';
 import { TailBudget, type TailToken } from './tail-budget.js';
 import { WritebackSlots } from './writeback-slots.js';
 
@@ -877,7 +877,7 @@ export class PartitionLog {
   private async rebuildIndexes(segment: LogSegment): Promise<void> {
     const next = this.segments[this.segments.indexOf(segment) + 1];
     const scratch = new LogSegment(this.dir, segment.baseOffset, this.clock());
-    let outcome;
+    let outcome: RecoveryOutcome;
     try {
       outcome = await scratch.recover({
         verifyCrc: true,

@@ -26,7 +26,13 @@ async function gateDatasync(
     await gate;
     return real.call(this);
   };
-  return { held: () => held, release, restore: () => void (proto.datasync = real) };
+  return {
+    held: () => held,
+    release,
+    restore: () => {
+      proto.datasync = real;
+    },
+  };
 }
 
 async function segmentBases(dir: string): Promise<number[]> {

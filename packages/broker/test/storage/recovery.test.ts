@@ -83,7 +83,7 @@ describe('recovery on open', () => {
   const expectIntact = async (log: PartitionLog, batches = appended): Promise<void> => {
     const read = await allBatches(log);
     expect(read.length).toBe(batches.length);
-    read.forEach((b, i) => expect(b.equals(batches[i]!)).toBe(true));
+    for (const [i, b] of read.entries()) expect(b.equals(batches[i]!)).toBe(true);
   };
 
   for (const [name, damage] of [
@@ -133,7 +133,7 @@ describe('recovery on open', () => {
     expect(log.state).toBe('online');
     const stored = await allBatches(log);
     expect(stored.length).toBe(appended.length + 2);
-    appended.forEach((batch, i) => expect(stored[i]!.equals(batch)).toBe(true));
+    for (const [i, batch] of appended.entries()) expect(stored[i]!.equals(batch)).toBe(true);
     await log.close();
   });
 

@@ -99,7 +99,7 @@ export async function handleElectLeaders(
     for (const partition of partitions) refs.push({ topic: t.topic, partition });
   }
   if (request.topics.length > 0 && refs.length === 0) return { ...NO_ERROR, results: unknown };
-  let results;
+  let results: Awaited<ReturnType<typeof ctx.member.electPreferredLeaders>>;
   try {
     results = await ctx.member.electPreferredLeaders(refs);
   } catch (err) {

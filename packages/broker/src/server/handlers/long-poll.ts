@@ -56,7 +56,15 @@ export function waitForPartitions(
   return new Promise((resolve) => {
     const keys = reads.map((r) => partitionKey(r.topic, r.partition));
     ctx.waiters.park(
-      { tryComplete: () => (changed() ? (resolve(), true) : false), onExpire: resolve, onAbort: resolve },
+      {
+        tryComplete: () => {
+          if (!changed()) return false;
+          resolve();
+          return true;
+        },
+        onExpire: resolve,
+        onAbort: resolve,
+      },
       keys,
       timeoutMs,
       signal,

@@ -66,7 +66,7 @@ async function readOne(
   try {
     hosted = ctx.partitions.leaderOf(topic, p.partition, ctx.knowsPartition(topic, p.partition));
     const state = hosted.leaderState;
-    if (!state || !state.isReplica(replicaId)) {
+    if (!state?.isReplica(replicaId)) {
       return read(hosted, {
         ...base,
         ...errorFields(

@@ -185,11 +185,15 @@ class ModelController implements SimController {
       return;
     }
     const clean = this.replicas.find((r) => this.live.has(r) && liveIsr.includes(r));
-    if (clean !== undefined) return this.bump(clean, liveIsr);
+    if (clean !== undefined) {
+      this.bump(clean, liveIsr);
+      return;
+    }
     const unclean = this.replicas.find((r) => this.live.has(r));
     if (unclean !== undefined && this.unclean) {
       this.uncleanElections++;
-      return this.bump(unclean, [unclean]);
+      this.bump(unclean, [unclean]);
+      return;
     }
     if (s.leader !== -1) this.bump(-1, s.isr);
   }
@@ -620,16 +624,24 @@ export class SimCluster {
         logStartOffset: l.logStart,
         ...(divergingEpoch && { divergingEpoch }),
       });
-    if (!l.leader) return reply('error');
+    if (!l.leader) {
+      reply('error');
+      return;
+    }
     const check = validateFollowerFetch(msg, {
       leaderEpoch: l.leader.leaderEpoch,
       epochCache: l.cache,
       logStartOffset: l.logStart,
       logEndOffset: l.logEndOffset,
     });
-    if (check.kind === 'error')
-      return reply(check.error.code === ErrorCodes.OFFSET_OUT_OF_RANGE.code ? 'outOfRange' : 'error');
-    if (check.kind === 'diverging') return reply('diverging', [], check.divergingEpoch);
+    if (check.kind === 'error') {
+      reply(check.error.code === ErrorCodes.OFFSET_OUT_OF_RANGE.code ? 'outOfRange' : 'error');
+      return;
+    }
+    if (check.kind === 'diverging') {
+      reply('diverging', [], check.divergingEpoch);
+      return;
+    }
     // Accepted: the follower acknowledges everything below its fetch offset.
     this.handleLeaderOutput(l, l.leader.onFollowerFetch(msg.from, msg.fetchOffset, this.nowMs));
     this.resolveAcks(l);
