@@ -3,14 +3,15 @@ import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { ClusterMember } from './cluster/cluster-member.js';
 import { advertisedEndpoints, bindHost, listenerConfig, type BrokerSettingName, type Settings } from './config.js';
-import { formatListenerEndpoint } from './controller/types.js';
+import { formatListenerEndpoint } from './listeners.js';
 import type { BrokerContext } from './server/context.js';
 import { DelayedOperations } from './server/delayed.js';
 import { ReplicaFetchers } from './server/fetcher.js';
 import { startGrpcServer, type BrokerServer } from './server/grpc-server.js';
 import { checkBrokerId, checkClusterId } from './server/meta-properties.js';
 import { PartitionRegistry } from './server/partitions.js';
-import { Leadership, PeerClients } from './server/replication.js';
+import { PeerClients } from './server/peer-clients.js';
+import { Leadership } from './server/replication.js';
 
 export interface RunningBroker {
   readonly brokerId: number;

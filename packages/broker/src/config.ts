@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { ErrorCodes, SamsaError } from '@samsa/protocol';
-import { DEFAULT_LISTENER_NAME, parseListenerEndpoint, type ListenerEndpoint } from './controller/types.js';
+import { DEFAULT_LISTENER_NAME, parseListenerEndpoint, type ListenerEndpoint } from './listeners.js';
 
 /**
  * Broker and topic settings. Names are Kafka's (`log.retention.ms`, `min.insync.replicas`, ...) and so

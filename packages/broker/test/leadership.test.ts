@@ -14,7 +14,8 @@ import { TOPIC_SETTINGS, resolveSettings } from '../src/config.js';
 import { LeaderEpochCache } from '../src/replication/index.js';
 import { DelayedOperations } from '../src/server/delayed.js';
 import type { HostedPartition, ReplicaRole } from '../src/server/partitions.js';
-import { Leadership, PeerClients } from '../src/server/replication.js';
+import { PeerClients } from '../src/server/peer-clients.js';
+import { Leadership } from '../src/server/replication.js';
 import { openPartitionLog } from '../src/storage/index.js';
 import { makeBatch } from './storage/helpers.js';
 

@@ -13,12 +13,7 @@ import {
   parseListeners,
   resolveSettings,
 } from '../src/config.js';
-import {
-  endpointOn,
-  formatListenerEndpoint,
-  parseListenerEndpoint,
-  type BrokerEndpoint,
-} from '../src/controller/types.js';
+import { endpointOn, formatListenerEndpoint, parseListenerEndpoint, type BrokerEndpoint } from '../src/listeners.js';
 import { decodeBroker, encodeBroker } from '../src/controller/znodes.js';
 import { brokersOn, describeTopic } from '../src/server/handlers/metadata.js';
 

@@ -31,10 +31,11 @@ import {
   topicConfigPath,
   topicPath,
 } from '../controller/znodes.js';
-import { formatListenerEndpoint, type ListenerEndpoint } from '../controller/types.js';
+import { formatListenerEndpoint, type ListenerEndpoint } from '../listeners.js';
 import { MetadataCache } from './metadata-cache.js';
 import { type RoleChange, currentRoles } from './metadata.js';
-import { ZkErrorCode, ZkSession, splitChroot, zkErrorCode, zxidHex } from './zk.js';
+import { ZkErrorCode, zkErrorCode, zxidHex } from '../controller/zk-edge.js';
+import { ZkSession, splitChroot } from './zk.js';
 
 export interface ClusterMemberOptions {
   readonly brokerId: number;

@@ -6,7 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import type { BrokerEndpoint } from '../controller/types.js';
+import type { BrokerEndpoint } from '../listeners.js';
 import {
   ZNODES,
   brokerPath,
@@ -32,7 +32,8 @@ import {
   withTopicAssignment,
   withTopicConfigs,
 } from './metadata.js';
-import { type Watcher, type ZkSession, zkErrorCode, zxidHex } from './zk.js';
+import { zkErrorCode, zxidHex } from '../controller/zk-edge.js';
+import type { Watcher, ZkSession } from './zk.js';
 
 export interface MetadataCacheEvents {
   /** The image after any change. */

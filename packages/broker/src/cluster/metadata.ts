@@ -2,7 +2,8 @@
  * The cluster as every broker sees it (pure): an immutable image updated one znode at a time, and the
  * diff that tells the local broker which partitions it now leads, follows or must drop.
  */
-import type { BrokerEndpoint, LeaderAndIsr, TopicConfigs } from '../controller/types.js';
+import type { LeaderAndIsr, TopicConfigs } from '../controller/types.js';
+import type { BrokerEndpoint } from '../listeners.js';
 import { NO_LEADER } from '../controller/types.js';
 
 export interface PartitionInfo {

@@ -6,23 +6,9 @@
 import zookeeper from 'node-zookeeper-client';
 import type { Client, Event, Stat } from 'node-zookeeper-client';
 import type { ZnodeOp } from '../controller/core.js';
+import { ZkErrorCode, zkErrorCode, type ControllerZk } from '../controller/zk-edge.js';
 
 export type Watcher = (event: Event) => void;
-
-export const ZkErrorCode = Object.freeze({
-  CONNECTION_LOSS: -4,
-  NO_NODE: -101,
-  BAD_VERSION: -103,
-  NODE_EXISTS: -110,
-  NOT_EMPTY: -111,
-  SESSION_EXPIRED: -112,
-});
-
-/** The code of a ZooKeeper exception, or undefined for other errors. */
-export function zkErrorCode(error: unknown): number | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'number' ? code : undefined;
-}
 
 export interface ZkConnectOptions {
   readonly connectString: string;
@@ -31,12 +17,7 @@ export interface ZkConnectOptions {
   readonly connectTimeoutMs: number;
 }
 
-/** A zxid (8 bytes big-endian in a Stat) as 16 hex digits: fixed width, so strings compare like the numbers. */
-export function zxidHex(zxid: Buffer | undefined): string {
-  return zxid ? Buffer.from(zxid).toString('hex').padStart(16, '0') : '';
-}
-
-export class ZkSession {
+export class ZkSession implements ControllerZk {
   private constructor(readonly client: Client) {}
 
   /** Connects a new session; rejects if no server answers within connectTimeoutMs. */

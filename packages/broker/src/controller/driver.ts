@@ -11,7 +11,7 @@
  */
 import { ErrorCodes, SamsaError } from '@samsa/protocol';
 import type { Logger } from 'pino';
-import { type ZkSession, ZkErrorCode, zkErrorCode, zxidHex } from '../cluster/zk.js';
+
 import {
   type ControllerInput,
   ControllerCore,
@@ -35,6 +35,7 @@ import {
   topicConfigPath,
   topicPath,
 } from './znodes.js';
+import { type ControllerZk, ZkErrorCode, zkErrorCode, zxidHex } from './zk-edge.js';
 
 /** Per-topic answer of CreateTopics/DeleteTopics, shaped like the gRPC TopicResult. */
 export interface TopicResult {
@@ -72,7 +73,7 @@ export interface NewTopic {
 /** How many times a failed write is retried after a re-read before the controller resigns. */
 const MAX_RESYNCS = 5;
 
-async function loadTopic(zk: ZkSession, name: string): Promise<LoadedTopic | undefined> {
+async function loadTopic(zk: ControllerZk, name: string): Promise<LoadedTopic | undefined> {
   const assignment = await zk.getData(topicPath(name));
   if (!assignment) return undefined;
   const { replicas, topicId } = decodeTopic(name, assignment.data);
@@ -110,7 +111,7 @@ async function loadTopic(zk: ZkSession, name: string): Promise<LoadedTopic | und
  * idempotent: a concurrent change wins, and the next load tries again.
  */
 async function backfillTopicId(
-  zk: ZkSession,
+  zk: ControllerZk,
   name: string,
   replicas: readonly (readonly number[])[],
   stat: { czxid: Buffer; version: number },
@@ -131,7 +132,7 @@ async function backfillTopicId(
 }
 
 /** Reads everything the controller decides on. */
-export async function loadClusterSnapshot(zk: ZkSession): Promise<ClusterSnapshot> {
+export async function loadClusterSnapshot(zk: ControllerZk): Promise<ClusterSnapshot> {
   const [ids, names, deletions] = await Promise.all([
     zk.getChildren(ZNODES.brokerIds),
     zk.getChildren(ZNODES.brokerTopics),
@@ -149,7 +150,7 @@ export async function loadClusterSnapshot(zk: ZkSession): Promise<ClusterSnapsho
  * Runs one write batch fenced by the controller epoch. Resolves, or rejects with SamsaError
  * StaleControllerEpoch when the fence failed, or with the ZooKeeper error of the failed op otherwise.
  */
-export async function fencedWrite(zk: ZkSession, epochZkVersion: number, batch: WriteBatch): Promise<void> {
+export async function fencedWrite(zk: ControllerZk, epochZkVersion: number, batch: WriteBatch): Promise<void> {
   try {
     await zk.multi(batch.ops, [{ path: ZNODES.controllerEpoch, version: epochZkVersion }]);
   } catch (error) {
@@ -167,7 +168,7 @@ export async function fencedWrite(zk: ZkSession, epochZkVersion: number, batch: 
 }
 
 export interface ControllerDriverOptions {
-  readonly zk: ZkSession;
+  readonly zk: ControllerZk;
   readonly brokerId: number;
   readonly controllerEpoch: number;
   /** Version of /controller_epoch right after this broker's election write. */

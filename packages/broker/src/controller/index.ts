@@ -32,17 +32,19 @@ export {
   type TopicResult,
 } from './driver.js';
 export {
-  DEFAULT_LISTENER_NAME,
   NO_LEADER,
   UNCLEAN_LEADER_ELECTION_CONFIG,
-  endpointOn,
-  grpcAddress,
-  type BrokerEndpoint,
   type ClusterSnapshot,
-  type ListenerEndpoint,
   type LeaderAndIsr,
   type LoadedPartition,
   type LoadedTopic,
   type TopicConfigs,
 } from './types.js';
 export * as znodes from './znodes.js';
+export {
+  DEFAULT_LISTENER_NAME,
+  endpointOn,
+  grpcAddress,
+  type BrokerEndpoint,
+  type ListenerEndpoint,
+} from '../listeners.js';

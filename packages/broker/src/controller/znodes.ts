@@ -8,10 +8,9 @@ import {
   formatListenerEndpoint,
   parseListenerEndpoint,
   type BrokerEndpoint,
-  type LeaderAndIsr,
   type ListenerEndpoint,
-  type TopicConfigs,
-} from './types.js';
+} from '../listeners.js';
+import type { LeaderAndIsr, TopicConfigs } from './types.js';
 
 export const ZNODES = Object.freeze({
   clusterId: '/cluster/id',

@@ -9,7 +9,7 @@ import {
   saveEpochCache,
 } from '../replication/index.js';
 import type { HostedPartition } from './partitions.js';
-import type { PeerClients, ReplicationClient } from './replication.js';
+import type { PeerClients, ReplicationClient } from './peer-clients.js';
 
 export interface FetcherOptions {
   readonly brokerId: number;

@@ -3,8 +3,9 @@ import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { SamsaError, loadBrokerProto, loadReplicationProto, type v1 } from '@samsa/protocol';
 import type { Logger } from 'pino';
-import { grpcAddress } from '../controller/types.js';
+import { grpcAddress } from '../listeners.js';
 import type { BrokerContext } from './context.js';
+import { FLOW_CONTROL_WINDOW_BYTES } from './flow-control.js';
 import { handleCreateTopics, handleDeleteTopics, handleDescribeCluster, handleElectLeaders } from './handlers/admin.js';
 import { handleFetch } from './handlers/fetch.js';
 import { handleListOffsets } from './handlers/list-offsets.js';
@@ -14,9 +15,6 @@ import { handleAlterPartition, handleReplicaFetch } from './handlers/replica-fet
 
 /** Trailer naming the error table entry when a whole request fails with a SamsaError. */
 export const ERROR_CODE_METADATA_KEY = 'samsa-error-code';
-
-/** HTTP/2 flow-control window of broker connections (clients use the same). */
-export const FLOW_CONTROL_WINDOW_BYTES = 64 * 1024 * 1024;
 
 type Handler<Req, Res> = (ctx: BrokerContext, request: Req, signal: AbortSignal) => Promise<Res> | Res;
 

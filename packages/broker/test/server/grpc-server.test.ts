@@ -3,7 +3,8 @@ import * as grpc from '@grpc/grpc-js';
 import { loadBrokerProto } from '@samsa/protocol';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FLOW_CONTROL_WINDOW_BYTES, startGrpcServer, type BrokerServer } from '../../src/server/grpc-server.js';
+import { FLOW_CONTROL_WINDOW_BYTES } from '../../src/server/flow-control.js';
+import { startGrpcServer, type BrokerServer } from '../../src/server/grpc-server.js';
 
 let server: BrokerServer;
 

@@ -1,7 +1,7 @@
 import { ErrorCodes, type v1 } from '@samsa/protocol';
 import type { TopicInfo } from '../../cluster/metadata.js';
 import { validateTopicName } from '../../controller/assignment.js';
-import { endpointOn, type BrokerEndpoint } from '../../controller/types.js';
+import { endpointOn, type BrokerEndpoint } from '../../listeners.js';
 import type { BrokerContext } from '../context.js';
 import { NO_ERROR, errorFields } from '../errors.js';
 
