@@ -62,7 +62,21 @@ export const ErrorCodes = Object.freeze({
     'The request included a message larger than the maximum message size the server accepts',
   ),
   STALE_CONTROLLER_EPOCH: spec(11, 'StaleControllerEpoch', false, 'The controller moved to another broker'),
+  OFFSET_METADATA_TOO_LARGE: spec(
+    12,
+    'OffsetMetadataTooLarge',
+    false,
+    'The metadata field of the offset request was too large',
+  ),
   NETWORK_EXCEPTION: spec(13, 'NetworkException', true, 'The server disconnected before a response was received'),
+  COORDINATOR_LOAD_IN_PROGRESS: spec(
+    14,
+    'CoordinatorLoadInProgress',
+    true,
+    'The coordinator is loading its groups from the log and cannot answer yet',
+  ),
+  COORDINATOR_NOT_AVAILABLE: spec(15, 'CoordinatorNotAvailable', true, 'The coordinator is not available'),
+  NOT_COORDINATOR: spec(16, 'NotCoordinator', true, 'This is not the correct coordinator'),
   INVALID_TOPIC_EXCEPTION: spec(17, 'InvalidTopic', false, 'The topic name is invalid'),
   RECORD_LIST_TOO_LARGE: spec(
     18,
@@ -88,6 +102,22 @@ export const ErrorCodes = Object.freeze({
     false,
     'Produce request specified an invalid value for required acks',
   ),
+  ILLEGAL_GENERATION: spec(22, 'IllegalGeneration', false, 'The generation id is not the current one'),
+  INVALID_GROUP_ID: spec(24, 'InvalidGroupId', false, 'The group id is empty or too long'),
+  UNKNOWN_MEMBER_ID: spec(25, 'UnknownMemberId', false, 'The coordinator does not know this member id'),
+  INVALID_SESSION_TIMEOUT: spec(
+    26,
+    'InvalidSessionTimeout',
+    false,
+    'The session timeout is not within the range the broker allows',
+  ),
+  REBALANCE_IN_PROGRESS: spec(27, 'RebalanceInProgress', false, 'The group is rebalancing'),
+  INVALID_COMMIT_OFFSET_SIZE: spec(
+    28,
+    'InvalidCommitOffsetSize',
+    false,
+    'The committing offset data size is not valid',
+  ),
   INVALID_TIMESTAMP: spec(32, 'InvalidTimestamp', false, 'The timestamp of the message is out of acceptable range'),
   INVALID_PARTITIONS: spec(37, 'InvalidPartitions', false, 'Number of partitions is below 1'),
   INVALID_REPLICATION_FACTOR: spec(
@@ -106,6 +136,8 @@ export const ErrorCodes = Object.freeze({
     'The message format version does not support the request',
   ),
   TOPIC_ALREADY_EXISTS: spec(36, 'TopicAlreadyExists', false, 'Topic with this name already exists'),
+  NON_EMPTY_GROUP: spec(68, 'NonEmptyGroup', false, 'The group is not empty'),
+  GROUP_ID_NOT_FOUND: spec(69, 'GroupIdNotFound', false, 'The group id does not exist'),
   KAFKA_STORAGE_ERROR: spec(56, 'KafkaStorageError', true, 'Disk error when trying to access the log file on disk'),
   FENCED_LEADER_EPOCH: spec(
     74,
@@ -131,6 +163,18 @@ export const ErrorCodes = Object.freeze({
     true,
     'The preferred leader is not alive or not in the in-sync replica set',
   ),
+  GROUP_MAX_SIZE_REACHED: spec(
+    81,
+    'GroupMaxSizeReached',
+    false,
+    'The group has reached its maximum size (group.consumer.max.size)',
+  ),
+  FENCED_INSTANCE_ID: spec(
+    82,
+    'FencedInstanceId',
+    false,
+    'Another member with the same group.instance.id has replaced this one',
+  ),
   ELECTION_NOT_NEEDED: spec(84, 'ElectionNotNeeded', false, 'The preferred leader already leads this partition'),
   OFFSET_NOT_AVAILABLE: spec(
     78,
@@ -140,6 +184,32 @@ export const ErrorCodes = Object.freeze({
   ),
   INVALID_UPDATE_VERSION: spec(95, 'InvalidUpdateVersion', false, 'The given version of the partition state is stale'),
   UNKNOWN_TOPIC_ID: spec(100, 'UnknownTopicId', true, 'This server does not host this topic ID'),
+  GROUP_SUBSCRIBED_TO_TOPIC: spec(
+    86,
+    'GroupSubscribedToTopic',
+    false,
+    'The consumer group is actively subscribed to the topic',
+  ),
+  FENCED_MEMBER_EPOCH: spec(
+    110,
+    'FencedMemberEpoch',
+    false,
+    'The member epoch is fenced by the group coordinator: the member must give up its partitions and rejoin',
+  ),
+  UNRELEASED_INSTANCE_ID: spec(
+    111,
+    'UnreleasedInstanceId',
+    false,
+    'The instance id is still used by another member of the group: that member must leave first',
+  ),
+  UNSUPPORTED_ASSIGNOR: spec(112, 'UnsupportedAssignor', false, 'The assignor is not supported by the group'),
+  STALE_MEMBER_EPOCH: spec(
+    113,
+    'StaleMemberEpoch',
+    false,
+    'The member epoch is stale: retry after the heartbeat has returned the current member epoch',
+  ),
+  INVALID_REGULAR_EXPRESSION: spec(128, 'InvalidRegularExpression', false, 'The regular expression is not valid'),
 } satisfies Record<string, ErrorSpec>);
 
 export type ErrorName = keyof typeof ErrorCodes;

@@ -1,13 +1,21 @@
 import type { Http2Server, ServerHttp2Session } from 'node:http2';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
-import { SamsaError, loadBrokerProto, loadReplicationProto, type v1 } from '@samsa/protocol';
+import { SamsaError, loadBrokerProto, loadGroupProto, loadReplicationProto, type v1 } from '@samsa/protocol';
 import type { Logger } from 'pino';
 import { grpcAddress } from '../listeners.js';
 import type { BrokerContext } from './context.js';
 import { FLOW_CONTROL_WINDOW_BYTES } from './flow-control.js';
 import { handleCreateTopics, handleDeleteTopics, handleDescribeCluster, handleElectLeaders } from './handlers/admin.js';
 import { handleFetch } from './handlers/fetch.js';
+import { handleConsumerGroupHeartbeat } from './handlers/consumer-group-heartbeat.js';
+import { handleDeleteGroups } from './handlers/delete-groups.js';
+import { handleDescribeGroups } from './handlers/describe-groups.js';
+import { handleFindCoordinator } from './handlers/find-coordinator.js';
+import { handleListGroups } from './handlers/list-groups.js';
+import { handleOffsetCommit } from './handlers/offset-commit.js';
+import { handleOffsetDelete } from './handlers/offset-delete.js';
+import { handleOffsetFetch } from './handlers/offset-fetch.js';
 import { handleListOffsets } from './handlers/list-offsets.js';
 import { handleMetadata } from './handlers/metadata.js';
 import { handleProduce } from './handlers/produce.js';
@@ -249,6 +257,56 @@ export async function startGrpcServer(options: {
       logger,
       'AlterPartition',
       handleAlterPartition,
+    ),
+  });
+  server.addService(loadGroupProto().GroupCoordinator.service, {
+    FindCoordinator: unary<v1.FindCoordinatorRequest__Output, v1.FindCoordinatorResponse>(
+      context,
+      logger,
+      'FindCoordinator',
+      handleFindCoordinator,
+    ),
+    ConsumerGroupHeartbeat: unary<v1.ConsumerGroupHeartbeatRequest__Output, v1.ConsumerGroupHeartbeatResponse>(
+      context,
+      logger,
+      'ConsumerGroupHeartbeat',
+      handleConsumerGroupHeartbeat,
+    ),
+    OffsetCommit: unary<v1.OffsetCommitRequest__Output, v1.OffsetCommitResponse>(
+      context,
+      logger,
+      'OffsetCommit',
+      handleOffsetCommit,
+    ),
+    OffsetFetch: unary<v1.OffsetFetchRequest__Output, v1.OffsetFetchResponse>(
+      context,
+      logger,
+      'OffsetFetch',
+      handleOffsetFetch,
+    ),
+    ListGroups: unary<v1.ListGroupsRequest__Output, v1.ListGroupsResponse>(
+      context,
+      logger,
+      'ListGroups',
+      handleListGroups,
+    ),
+    DescribeGroups: unary<v1.DescribeGroupsRequest__Output, v1.DescribeGroupsResponse>(
+      context,
+      logger,
+      'DescribeGroups',
+      handleDescribeGroups,
+    ),
+    DeleteGroups: unary<v1.DeleteGroupsRequest__Output, v1.DeleteGroupsResponse>(
+      context,
+      logger,
+      'DeleteGroups',
+      handleDeleteGroups,
+    ),
+    OffsetDelete: unary<v1.OffsetDeleteRequest__Output, v1.OffsetDeleteResponse>(
+      context,
+      logger,
+      'OffsetDelete',
+      handleOffsetDelete,
     ),
   });
   // grpc-js leaves Nagle's algorithm on for the connections its own listener accepts: a response

@@ -3,6 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { encodeFetchResponse, encodeReplicaFetchResponse } from './fetch-response.js';
 import type { ProtoGrpcType as BrokerProto } from './gen/broker.js';
+import type { ProtoGrpcType as GroupProto } from './gen/group.js';
 import type { FetchResponse } from './gen/samsa/v1/FetchResponse.js';
 import type { ProtoGrpcType as ReplicationProto } from './gen/replication.js';
 
@@ -37,6 +38,7 @@ function load<T>(file: string): T {
 
 const BROKER_PROTO = 'samsa/v1/broker.proto';
 const REPLICATION_PROTO = 'samsa/v1/replication.proto';
+const GROUP_PROTO = 'samsa/v1/group.proto';
 
 /**
  * A Fetch response may carry a function under this key: it runs once the response has been
@@ -77,4 +79,9 @@ export function loadBrokerProto(): BrokerProto['samsa']['v1'] {
 /** samsa.v1 broker-to-broker API: the Replication service (follower fetch, ISR changes). */
 export function loadReplicationProto(): ReplicationProto['samsa']['v1'] {
   return load<ReplicationProto>(REPLICATION_PROTO).samsa.v1;
+}
+
+/** samsa.v1 consumer-group API: the GroupCoordinator service (FindCoordinator, heartbeat, offsets). */
+export function loadGroupProto(): GroupProto['samsa']['v1'] {
+  return load<GroupProto>(GROUP_PROTO).samsa.v1;
 }
