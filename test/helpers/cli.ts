@@ -20,6 +20,8 @@ export function runSamsa(args: string[], stdin = '', env: Record<string, string>
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('close', (code) => resolve({ code, stdout, stderr }));
+    // A command that fails before reading its input closes the pipe: not the test's error.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(stdin);
   });
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 import { runCli } from './cli.js';
+import { exitQuietlyOnBrokenPipe } from './pipes.js';
 import { applyV8Flags } from './v8-flags.js';
 
+exitQuietlyOnBrokenPipe();
 try {
   applyV8Flags();
   process.exitCode = await runCli(process.argv.slice(2));

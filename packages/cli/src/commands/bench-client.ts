@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import hdr from 'hdr-histogram-js';
 import type { Acks, CompressionName, Message } from '@samsa/client';
-import { CliError } from '../cli.js';
+import { CliError } from '../errors.js';
 import { connect, withBootstrap } from '../connect.js';
 import { parseIntOption } from '../options.js';
 import { parseAcks } from './console.js';

@@ -1,9 +1,15 @@
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
-import type { Acks, ConsumedMessage } from '@samsa/client';
-import { CliError } from '../cli.js';
+import type { Acks, CompressionName, ConsumedMessage } from '@samsa/client';
 import { connect, withBootstrap } from '../connect.js';
+import { CliError } from '../errors.js';
 import { parseIntOption } from '../options.js';
+import {
+  COMPRESSIONS,
+  PRODUCER_PROPERTIES,
+  collectProducerProperty,
+  producerOptionsFrom,
+} from './producer-properties.js';
 
 /** Sends still waiting for acknowledgement before the reader pauses; the producer bounds memory too. */
 const MAX_PENDING_SENDS = 10_000;
@@ -14,25 +20,44 @@ export function parseAcks(value: string): Acks {
   throw new CliError(`--acks must be 0, 1 or all, not '${value}'`, 2);
 }
 
+function parseCompression(value: string): CompressionName {
+  if (!(COMPRESSIONS as readonly string[]).includes(value))
+    throw new CliError(`--compression must be one of ${COMPRESSIONS.join(', ')}, not '${value}'`, 2);
+  return value as CompressionName;
+}
+
 export function registerConsole(program: Command): void {
   withBootstrap(program.command('produce'))
     .description('send each line of standard input as one record')
     .requiredOption('--topic <name>', 'topic to write to')
     .option('--key-separator <s>', 'split each line at the first <s> into key and value')
-    .option('--acks <0|1|all>', 'acknowledgement to wait for', parseAcks, 'all' as Acks)
+    .option('--acks <0|1|all>', 'acknowledgement to wait for (default: all)', parseAcks)
     .option('--partition <n>', 'write every record to this partition', parseIntOption('--partition', 0, 1_000_000))
-    .option('--compression <codec>', 'none, gzip, snappy, lz4 or zstd', 'none')
+    .option('--compression <codec>', 'none, gzip, snappy, lz4 or zstd (default: none)', parseCompression)
+    .option(
+      '--producer-property <key=value>',
+      'a producer setting by its Kafka name, e.g. max.request.size=4194304 (repeatable; the names are below)',
+      collectProducerProperty,
+    )
+    .addHelpText('after', `\nProducer properties (Kafka's names):\n  ${Object.keys(PRODUCER_PROPERTIES).join(', ')}`)
     .action(
       async (o: {
         topic: string;
         keySeparator?: string;
-        acks: Acks;
+        acks?: Acks;
         partition?: number;
-        compression: string;
+        compression?: CompressionName;
+        producerProperty?: string[];
         bootstrapServer: string;
       }) => {
+        // The flags win over the same setting given as a property, as in Kafka's console producer.
+        const options = producerOptionsFrom(o.producerProperty ?? []);
         await using samsa = await connect(o.bootstrapServer, 'samsa-console-producer');
-        const producer = samsa.producer({ acks: o.acks, compression: o.compression as never });
+        const producer = samsa.producer({
+          ...options,
+          acks: o.acks ?? options.acks ?? 'all',
+          compression: o.compression ?? options.compression ?? 'none',
+        });
         const failures: string[] = [];
         let failed = 0;
         let lineNo = 0;

@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { prettyFactory } from 'pino-pretty';
-import { CliError } from '../cli.js';
+import { CliError } from '../errors.js';
 import { parseIntOption } from '../options.js';
 
 const CLI_MAIN = fileURLToPath(new URL('../main.js', import.meta.url));
@@ -183,10 +183,12 @@ function portAccepts(port: number): Promise<boolean> {
 function printNextSteps(members: Member[], options: DevOptions): void {
   const brokers = members.filter((m) => m.name.startsWith('broker-')).map((m) => `127.0.0.1:${m.port}`);
   const rf = Math.min(3, brokers.length);
+  // As in the README: with three replicas, acks=all writes survive one broker's loss and need two copies.
+  const minIsr = rf >= 3 ? ' --config min.insync.replicas=2' : '';
   process.stdout.write(`
 Samsa local cluster is up: ${brokers.length} broker(s) at ${brokers.join(', ')}; data under ${resolve(options.dataDir)}.
 Try, in another terminal:
-  npx samsa topics create --topic demo --partitions 3 --replication-factor ${rf}
+  npx samsa topics create --topic demo --partitions 3 --replication-factor ${rf}${minIsr}
   npx samsa topics describe --topic demo
   printf 'hello\\nworld\\n' | npx samsa produce --topic demo --acks all
   npx samsa consume --topic demo --from-beginning --max-messages 2

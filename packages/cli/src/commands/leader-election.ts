@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { ErrorCodes, type ElectionOutcome, type ElectionTarget } from '@samsa/client';
-import { CliError } from '../cli.js';
+import { CliError } from '../errors.js';
 import { connect, withBootstrap } from '../connect.js';
 import { parseIntOption } from '../options.js';
 

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { dumpSegment, formatDumpedBatch } from '@samsa/broker';
-import { CliError } from '../cli.js';
+import { CliError } from '../errors.js';
 
 export function registerLog(program: Command): void {
   const log = program.command('log').description('inspect partition logs on disk');

@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
 import type { TopicDescription } from '@samsa/client';
-import { CliError } from '../cli.js';
+import { CliError } from '../errors.js';
 import { connect, withBootstrap } from '../connect.js';
 import { parseIntOption } from '../options.js';
 
-function collectConfig(pair: string, previous: Record<string, string>): Record<string, string> {
+function collectConfig(pair: string, previous: Record<string, string> | undefined): Record<string, string> {
   const eq = pair.indexOf('=');
   if (eq <= 0) throw new CliError(`--config expects KEY=VALUE, not '${pair}'`, 2);
   return { ...previous, [pair.slice(0, eq)]: pair.slice(eq + 1) };
@@ -51,14 +51,13 @@ export function registerTopics(program: Command): void {
       '--config <key=value>',
       'a topic setting by its Kafka name, e.g. retention.ms=86400000 (repeatable)',
       collectConfig,
-      {},
     )
     .action(
       async (o: {
         topic: string;
         partitions?: number;
         replicationFactor?: number;
-        config: Record<string, string>;
+        config?: Record<string, string>;
         bootstrapServer: string;
       }) => {
         await using samsa = await connect(o.bootstrapServer);
@@ -67,7 +66,7 @@ export function registerTopics(program: Command): void {
             topic: o.topic,
             ...(o.partitions !== undefined ? { numPartitions: o.partitions } : {}),
             ...(o.replicationFactor !== undefined ? { replicationFactor: o.replicationFactor } : {}),
-            configs: o.config,
+            configs: o.config ?? {},
           },
         ]);
         process.stdout.write(`Created topic ${o.topic}.\n`);

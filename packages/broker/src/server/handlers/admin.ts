@@ -30,7 +30,8 @@ export async function handleCreateTopics(
         configs: validateTopicConfigs(t.configs),
       });
     } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
+      // The detail only: the client puts the error's name in front of it.
+      const message = err instanceof SamsaError ? err.detail : err instanceof Error ? err.message : String(err);
       rejected.push({ name: t.name, ...errorFields(ErrorCodes.INVALID_CONFIG, message) });
     }
   }
