@@ -127,6 +127,7 @@ export const ErrorCodes = Object.freeze({
     'Replication factor is below 1 or larger than the number of available brokers',
   ),
   INVALID_CONFIG: spec(40, 'InvalidConfig', false, 'Configuration is invalid'),
+  COORDINATOR_NOT_AVAILABLE: spec(15, 'CoordinatorNotAvailable', true, 'The coordinator is not available'),
   NOT_CONTROLLER: spec(41, 'NotController', true, 'This is not the correct controller for this cluster'),
   INVALID_REQUEST: spec(42, 'InvalidRequest', false, 'The request is malformed or invalid'),
   UNSUPPORTED_FOR_MESSAGE_FORMAT: spec(
@@ -135,6 +136,7 @@ export const ErrorCodes = Object.freeze({
     false,
     'The message format version does not support the request',
   ),
+  UNSUPPORTED_VERSION: spec(35, 'UnsupportedVersion', false, 'The version of this API is not supported'),
   TOPIC_ALREADY_EXISTS: spec(36, 'TopicAlreadyExists', false, 'Topic with this name already exists'),
   NON_EMPTY_GROUP: spec(68, 'NonEmptyGroup', false, 'The group is not empty'),
   GROUP_ID_NOT_FOUND: spec(69, 'GroupIdNotFound', false, 'The group id does not exist'),

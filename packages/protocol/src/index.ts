@@ -28,3 +28,4 @@ export {
   type TimestampTypeName,
 } from './record-batch.js';
 export { kafkaPartitionForKey, murmur2, toPositive } from './murmur2.js';
+export * as kafka from './kafka/index.js';

@@ -1,0 +1,17 @@
+export * from './apis.js';
+export * from './frame.js';
+export * from './io.js';
+export * from './message-set.js';
+export { ZERO_UUID, decodeMessage, encodeMessage, type MessageSchema } from './schema.js';
+export * from './apis/api-versions.js';
+export * from './apis/create-topics.js';
+export * from './apis/delete-topics.js';
+export * from './apis/describe-cluster.js';
+export * from './apis/describe-configs.js';
+export * from './apis/fetch.js';
+export * from './apis/find-coordinator.js';
+export * from './apis/init-producer-id.js';
+export * from './apis/list-offsets.js';
+export * from './apis/metadata.js';
+export * from './apis/offset-for-leader-epoch.js';
+export * from './apis/produce.js';

@@ -1,0 +1,271 @@
+import { describe, expect, it } from 'vitest';
+import { kafka } from '@samsa/protocol';
+
+/** KafkaJS's and the generic decoder's untyped results. */
+// biome-ignore lint/suspicious/noExplicitAny: test-only view of untyped decoder output
+type Loose = any;
+
+const {
+  KAFKA_APIS,
+  ApiKey,
+  KafkaReader,
+  decodeMessage,
+  encodeMessage,
+  encodeRequest,
+  decodeRequest,
+  encodeResponse,
+  decodeResponse,
+} = kafka;
+
+const records = Buffer.alloc(5000, 1);
+
+/** A body with every field of every version set to a non-default value where it exists. */
+const samples: Record<number, { request: object; response: object }> = {
+  [ApiKey.Produce]: {
+    request: {
+      transactionalId: 'tx',
+      acks: -1,
+      timeoutMs: 1500,
+      topicData: [
+        {
+          name: 't',
+          partitionData: [
+            { index: 2, records },
+            { index: 3, records: null },
+          ],
+        },
+      ],
+    },
+    response: {
+      responses: [
+        {
+          name: 't',
+          partitionResponses: [
+            {
+              index: 2,
+              errorCode: 0,
+              baseOffset: 42,
+              logAppendTimeMs: 1_700_000_000_000,
+              logStartOffset: 3,
+              recordErrors: [{ batchIndex: 0, batchIndexErrorMessage: 'bad' }],
+              errorMessage: 'msg',
+            },
+          ],
+        },
+      ],
+      throttleTimeMs: 7,
+    },
+  },
+  [ApiKey.Fetch]: {
+    request: {
+      clusterId: 'c',
+      replicaId: -1,
+      maxWaitMs: 500,
+      minBytes: 1,
+      maxBytes: 1 << 20,
+      isolationLevel: 1,
+      sessionId: 0,
+      sessionEpoch: -1,
+      topics: [
+        {
+          topic: 't',
+          topicId: 'AAAAAAAAAAAAAAAAAAAAAA',
+          partitions: [
+            {
+              partition: 0,
+              currentLeaderEpoch: 3,
+              fetchOffset: 10,
+              lastFetchedEpoch: 2,
+              logStartOffset: 0,
+              partitionMaxBytes: 1024,
+            },
+          ],
+        },
+      ],
+      forgottenTopicsData: [{ topic: 'old', topicId: 'AAAAAAAAAAAAAAAAAAAAAA', partitions: [1, 2] }],
+      rackId: 'r1',
+    },
+    response: {
+      throttleTimeMs: 1,
+      errorCode: 0,
+      sessionId: 0,
+      responses: [
+        {
+          topic: 't',
+          partitions: [
+            {
+              partitionIndex: 0,
+              errorCode: 0,
+              highWatermark: 100,
+              lastStableOffset: 100,
+              logStartOffset: 0,
+              currentLeader: { leaderId: 1, leaderEpoch: 4 },
+              abortedTransactions: [{ producerId: 9, firstOffset: 5 }],
+              preferredReadReplica: -1,
+              records,
+            },
+          ],
+        },
+      ],
+    },
+  },
+  [ApiKey.Metadata]: {
+    request: {
+      topics: [{ topicId: 'AAAAAAAAAAAAAAAAAAAAAA', name: 't' }],
+      allowAutoTopicCreation: false,
+      includeClusterAuthorizedOperations: false,
+      includeTopicAuthorizedOperations: false,
+    },
+    response: {
+      throttleTimeMs: 0,
+      brokers: [{ nodeId: 1, host: '127.0.0.1', port: 9092, rack: 'r' }],
+      clusterId: 'cluster',
+      controllerId: 1,
+      topics: [
+        {
+          errorCode: 0,
+          name: 't',
+          topicId: 'AAECAwQFBgcICQoLDA0ODw',
+          isInternal: false,
+          partitions: [
+            {
+              errorCode: 0,
+              partitionIndex: 0,
+              leaderId: 1,
+              leaderEpoch: 2,
+              replicaNodes: [1, 2],
+              isrNodes: [1],
+              offlineReplicas: [2],
+            },
+          ],
+        },
+      ],
+    },
+  },
+};
+
+function expectSubset(actual: unknown, expected: unknown, version: number): void {
+  // Fields absent from a version come back as defaults; compare only what the version keeps.
+  expect(actual).toMatchObject(expected as object);
+  void version;
+}
+
+describe('API codecs', () => {
+  for (const [key, sample] of Object.entries(samples)) {
+    const api = KAFKA_APIS.get(Number(key))!;
+    for (let version = api.minVersion; version <= api.maxVersion; version++) {
+      it(`${api.name} v${version} round-trips`, () => {
+        for (const [schema, body] of [
+          [api.request, sample.request],
+          [api.response, sample.response],
+        ] as const) {
+          const bytes = encodeMessage(schema, version, body).toBuffer();
+          const decoded = decodeMessage<Record<string, unknown>>(schema, version, new KafkaReader(bytes));
+          // Re-encoding what was decoded gives the same bytes: nothing is lost or invented.
+          expect(encodeMessage(schema, version, decoded).toBuffer()).toEqual(bytes);
+          if (version === api.maxVersion) expectSubset(decoded, body, version);
+        }
+      });
+    }
+  }
+
+  it('every API round-trips an empty body at every version', () => {
+    for (const api of KAFKA_APIS.values()) {
+      for (let version = api.minVersion; version <= api.maxVersion; version++) {
+        for (const schema of [api.request, api.response]) {
+          const bytes = encodeMessage(schema, version, {}).toBuffer();
+          const decoded = decodeMessage<object>(schema, version, new KafkaReader(bytes));
+          expect(encodeMessage(schema, version, decoded).toBuffer(), `${schema.name} v${version}`).toEqual(bytes);
+        }
+      }
+    }
+  });
+
+  it('Metadata v0 request and response are the bytes of the protocol guide', () => {
+    const api = KAFKA_APIS.get(ApiKey.Metadata)!;
+    const frame = encodeRequest(api, { apiVersion: 0, correlationId: 7, clientId: 'k' }, { topics: [{ name: 'ab' }] });
+    expect(frame.toString('hex')).toBe('00000013' + '0003' + '0000' + '00000007' + '00016b' + '00000001' + '00026162');
+    const decoded = decodeRequest(frame.subarray(4), (k) => KAFKA_APIS.get(k));
+    expect(decoded).toMatchObject({
+      kind: 'request',
+      header: { apiKey: 3, apiVersion: 0, correlationId: 7, clientId: 'k' },
+    });
+    const response = Buffer.concat(
+      encodeResponse(api, 0, 7, {
+        brokers: [{ nodeId: 1, host: 'h', port: 9 }],
+        topics: [{ errorCode: 0, name: 'ab', partitions: [] }],
+      }),
+    );
+    expect(response.toString('hex')).toBe(
+      '00000021' +
+        '00000007' +
+        '00000001' +
+        '00000001' +
+        '000168' +
+        '00000009' +
+        '00000001' +
+        '0000' +
+        '00026162' +
+        '00000000',
+    );
+  });
+
+  it('flexible headers: request header v2 skips tagged fields, response header v1 has them, ApiVersions keeps v0', () => {
+    const metadata = KAFKA_APIS.get(ApiKey.Metadata)!;
+    const frame = encodeRequest(metadata, { apiVersion: 12, correlationId: 1, clientId: null }, { topics: null });
+    const decoded = decodeRequest(frame.subarray(4), (k) => KAFKA_APIS.get(k));
+    expect(decoded.kind === 'request' && decoded.body).toMatchObject({ topics: null, allowAutoTopicCreation: true });
+    const flexible = Buffer.concat(encodeResponse(metadata, 12, 5, { brokers: [], topics: [] }));
+    expect(flexible.subarray(4, 9).toString('hex')).toBe('0000000500');
+    const versions = KAFKA_APIS.get(ApiKey.ApiVersions)!;
+    const answer = Buffer.concat(encodeResponse(versions, 3, 5, { errorCode: 0, apiKeys: [] }));
+    expect(answer.subarray(4, 10).toString('hex')).toBe('00000005' + '0000'); // no tag byte after the correlation id
+    expect(decodeResponse(versions, 3, answer.subarray(4)).body).toMatchObject({ errorCode: 0, apiKeys: [] });
+  });
+
+  it('tagged fields: written when set, read back, and unknown tags skipped', () => {
+    const fetch = KAFKA_APIS.get(ApiKey.Fetch)!;
+    const body = {
+      responses: [
+        {
+          topic: 't',
+          partitions: [
+            { partitionIndex: 0, highWatermark: 1, currentLeader: { leaderId: 2, leaderEpoch: 3 }, records: null },
+          ],
+        },
+      ],
+    };
+    const bytes = encodeMessage(fetch.response, 12, body).toBuffer();
+    const decoded = decodeMessage<Loose>(fetch.response, 12, new KafkaReader(bytes));
+    expect(decoded.responses[0].partitions[0].currentLeader).toEqual({ leaderId: 2, leaderEpoch: 3 });
+    expect(decoded.responses[0].partitions[0].divergingEpoch).toEqual({ epoch: -1, endOffset: -1 });
+    // An ApiVersions v3 request with an unknown tag 7 carrying two bytes.
+    const versions = KAFKA_APIS.get(ApiKey.ApiVersions)!;
+    const raw = Buffer.from('026b' + '0276' + '01' + '07' + '02' + '0001', 'hex');
+    expect(decodeMessage(versions.request, 3, new KafkaReader(raw))).toEqual({
+      clientSoftwareName: 'k',
+      clientSoftwareVersion: 'v',
+    });
+  });
+
+  it('unknown APIs, unsupported versions, trailing bytes and short frames are typed errors', () => {
+    const supported = (k: number) => KAFKA_APIS.get(k);
+    const header = (key: number, version: number) =>
+      Buffer.from([key >> 8, key & 255, 0, version, 0, 0, 0, 9, 0xff, 0xff]);
+    expect(() => decodeRequest(header(999, 0), supported)).toThrow(
+      expect.objectContaining({ kind: 'unknown-api', correlationId: 9 }),
+    );
+    expect(() => decodeRequest(header(ApiKey.Metadata, 99), supported)).toThrow(
+      expect.objectContaining({ kind: 'unsupported-version' }),
+    );
+    expect(decodeRequest(header(ApiKey.ApiVersions, 99), supported)).toMatchObject({
+      kind: 'api-versions-unsupported',
+    });
+    expect(() => decodeRequest(Buffer.concat([header(ApiKey.ApiVersions, 0), Buffer.from([1])]), supported)).toThrow(
+      /unread bytes/,
+    );
+    expect(() => decodeRequest(Buffer.from([0, 3, 0]), supported)).toThrow(
+      expect.objectContaining({ kind: 'malformed' }),
+    );
+  });
+});

@@ -1,0 +1,102 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { kafka } from '@samsa/protocol';
+
+const { KAFKA_APIS, ApiKey, KafkaProtocolError, decodeRequest, encodeRequest, decodeMessageSet, encodeMessageSet } =
+  kafka;
+const supported = (k: number) => KAFKA_APIS.get(k);
+
+/** The only acceptable outcomes of decoding hostile bytes: a decoded request or a typed error. */
+function decodeOrTypedError(frame: Buffer): void {
+  try {
+    decodeRequest(frame, supported);
+  } catch (err) {
+    expect(err).toBeInstanceOf(KafkaProtocolError);
+  }
+}
+
+const valid: Buffer[] = [
+  encodeRequest(
+    KAFKA_APIS.get(ApiKey.Metadata)!,
+    { apiVersion: 12, correlationId: 1, clientId: 'c' },
+    { topics: [{ name: 't' }] },
+  ),
+  encodeRequest(
+    KAFKA_APIS.get(ApiKey.Produce)!,
+    { apiVersion: 9, correlationId: 2, clientId: 'c' },
+    {
+      acks: -1,
+      timeoutMs: 100,
+      topicData: [{ name: 't', partitionData: [{ index: 0, records: Buffer.alloc(70, 3) }] }],
+    },
+  ),
+  encodeRequest(
+    KAFKA_APIS.get(ApiKey.Fetch)!,
+    { apiVersion: 12, correlationId: 3, clientId: null },
+    {
+      maxWaitMs: 1,
+      minBytes: 1,
+      topics: [{ topic: 't', partitions: [{ partition: 0, fetchOffset: 5, partitionMaxBytes: 100 }] }],
+    },
+  ),
+  encodeRequest(
+    KAFKA_APIS.get(ApiKey.ApiVersions)!,
+    { apiVersion: 3, correlationId: 4, clientId: 'c' },
+    {
+      clientSoftwareName: 'x',
+      clientSoftwareVersion: '1',
+    },
+  ),
+].map((f) => f.subarray(4));
+
+describe('fuzzed request decoding', () => {
+  it('random bytes decode or fail with a typed error', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => decodeOrTypedError(Buffer.from(bytes))),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('valid requests with bytes flipped, cut or appended decode or fail with a typed error', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...valid),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 6 }),
+        fc.nat(),
+        fc.uint8Array({ maxLength: 8 }),
+        (frame, flips, cut, tail) => {
+          const mutated = Buffer.from(frame);
+          for (const [at, value] of flips) mutated[at % mutated.length] = value;
+          decodeOrTypedError(mutated);
+          decodeOrTypedError(mutated.subarray(0, cut % (mutated.length + 1)));
+          decodeOrTypedError(Buffer.concat([frame, Buffer.from(tail)]));
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('message sets: random mutations decode or fail with CorruptMessage', () => {
+    const set = encodeMessageSet(
+      [
+        { offset: 0, magic: 1, timestamp: 1, key: Buffer.from('k'), value: Buffer.from('v') },
+        { offset: 1, magic: 1, timestamp: 2, key: null, value: Buffer.from('w') },
+      ],
+      1,
+    );
+    fc.assert(
+      fc.property(fc.nat(), fc.integer({ min: 0, max: 255 }), fc.nat(), (at, value, cut) => {
+        const mutated = Buffer.from(set);
+        mutated[at % mutated.length] = value;
+        for (const input of [mutated, set.subarray(0, cut % set.length)]) {
+          try {
+            decodeMessageSet(input);
+          } catch (err) {
+            expect((err as { code?: number }).code).toBe(2);
+          }
+        }
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});
