@@ -169,5 +169,5 @@ describe('produce and consume on a real cluster', () => {
     // And the cluster takes writes again.
     await producer.send({ topic, value: 'after restart' });
     await producer.close();
-  });
+  }, 90_000); // three sequential restarts, each waiting for a clean stop: slow on a loaded machine
 });
