@@ -127,7 +127,6 @@ export const ErrorCodes = Object.freeze({
     'Replication factor is below 1 or larger than the number of available brokers',
   ),
   INVALID_CONFIG: spec(40, 'InvalidConfig', false, 'Configuration is invalid'),
-  COORDINATOR_NOT_AVAILABLE: spec(15, 'CoordinatorNotAvailable', true, 'The coordinator is not available'),
   NOT_CONTROLLER: spec(41, 'NotController', true, 'This is not the correct controller for this cluster'),
   INVALID_REQUEST: spec(42, 'InvalidRequest', false, 'The request is malformed or invalid'),
   UNSUPPORTED_FOR_MESSAGE_FORMAT: spec(
