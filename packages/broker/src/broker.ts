@@ -4,14 +4,15 @@ import type { Logger } from 'pino';
 import { ClusterMember } from './cluster/cluster-member.js';
 import { advertisedEndpoints, bindHost, listenerConfig, type BrokerSettingName, type Settings } from './config.js';
 import { formatListenerEndpoint } from './listeners.js';
+import { ReplicationDriver, saveEpochCache } from './replication/index.js';
+import { systemClock } from './clock.js';
 import type { BrokerContext } from './server/context.js';
 import { DelayedOperations } from './server/delayed.js';
-import { ReplicaFetchers } from './server/fetcher.js';
 import { startGrpcServer, type BrokerServer } from './server/grpc-server.js';
 import { checkBrokerId, checkClusterId } from './server/meta-properties.js';
-import { PartitionRegistry } from './server/partitions.js';
+import { type HostedPartition, PartitionRegistry } from './server/partitions.js';
 import { PeerClients } from './server/peer-clients.js';
-import { Leadership } from './server/replication.js';
+import { GrpcReplicationTransport } from './server/replication-transport.js';
 
 export interface RunningBroker {
   readonly brokerId: number;
@@ -97,15 +98,17 @@ export async function startBroker(settings: Settings<BrokerSettingName>, logger:
   const waiters = new DelayedOperations();
   const peers = new PeerClients(listeners.interBrokerListenerName);
   const metadata = () => member.metadata.image;
-  const leadership = new Leadership({
+  const replication = new ReplicationDriver<HostedPartition>({
     brokerId,
     replicaLagTimeMaxMs: settings['replica.lag.time.max.ms'] as number,
+    clock: systemClock,
+    transport: new GrpcReplicationTransport(peers, metadata),
     waiters,
-    peers,
-    metadata,
+    committedState: (topic, partition) => metadata().topics.get(topic)?.partitions[partition],
+    minInsyncReplicas: (hosted) => hosted.settings['min.insync.replicas'] as number,
+    saveEpochCache: (hosted) => saveEpochCache(hosted.log.dir, hosted.epochCache),
     logger: log,
   });
-  const fetchers = new ReplicaFetchers({ brokerId, peers, metadata, logger: log });
   const partitions = new PartitionRegistry({
     brokerId,
     logDir,
@@ -114,17 +117,13 @@ export async function startBroker(settings: Settings<BrokerSettingName>, logger:
     waiters,
     registrationZxid: () => member.registrationZxid,
     hooks: {
-      becomeLeader: (hosted, change) => leadership.becomeLeader(hosted, change),
-      becomeFollower: (hosted) => fetchers.follow(hosted),
-      stepDown: (hosted) => {
-        leadership.resign(hosted);
-        fetchers.unfollow(hosted);
-      },
+      applyRole: (hosted, change) => replication.applyRole(hosted, change),
+      stepDown: (hosted) => replication.stepDown(hosted),
     },
     logger: log,
   });
   member.on('roles', (changes) => void partitions.applyRoles(changes));
-  member.metadata.on('change', () => leadership.onMetadata());
+  member.metadata.on('change', () => replication.onMetadata());
   // Roles announced while joining were emitted before this listener existed: apply the current ones.
   // Applying a role twice is harmless (the second only refreshes it).
   await partitions.applyRoles(member.currentRoles());
@@ -134,15 +133,14 @@ export async function startBroker(settings: Settings<BrokerSettingName>, logger:
   );
   partitions.startRetention();
   partitions.startHighWatermarkCheckpoints();
-  leadership.start();
+  replication.start();
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
       log.info('shutting down');
       await member.close();
-      leadership.stop();
-      await fetchers.close();
+      await replication.close();
       waiters.expireAll();
       await closeServers(settings['controlled.shutdown.timeout.ms'] as number);
       await partitions.close();
@@ -163,7 +161,7 @@ export async function startBroker(settings: Settings<BrokerSettingName>, logger:
     member,
     partitions,
     waiters,
-    leadership,
+    replication,
     knowsPartition: (topic: string, partition: number) =>
       member.metadata.image.topics.get(topic)?.partitions[partition] !== undefined,
   };

@@ -1,5 +1,5 @@
 /**
- * Leadership.becomeLeader against a real partition log. The partition answers as leader before its
+ * LeaderDriver.becomeLeader against a real partition log. The partition answers as leader before its
  * term's LeaderState exists (the epoch checkpoint is written in between), so acks=0/1 produces can
  * append in that window: the term must start from the log end as it is then, or those records sit
  * above a high watermark that nothing moves until the next append (consumers would not see them).
@@ -9,13 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EMPTY_IMAGE } from '../src/cluster/metadata.js';
+import { systemClock } from '../src/clock.js';
 import { TOPIC_SETTINGS, resolveSettings } from '../src/config.js';
-import { LeaderEpochCache } from '../src/replication/index.js';
+import { LeaderDriver, LeaderEpochCache, saveEpochCache } from '../src/replication/index.js';
 import { DelayedOperations } from '../src/server/delayed.js';
 import type { HostedPartition, ReplicaRole } from '../src/server/partitions.js';
-import { PeerClients } from '../src/server/peer-clients.js';
-import { Leadership } from '../src/server/replication.js';
 import { openPartitionLog } from '../src/storage/index.js';
 import { makeBatch } from './storage/helpers.js';
 
@@ -25,7 +23,7 @@ afterEach(async () => {
   dir = undefined;
 });
 
-describe('Leadership.becomeLeader', () => {
+describe('LeaderDriver.becomeLeader', () => {
   it('starts the term from the log end after the epoch checkpoint, counting appends made meanwhile', async () => {
     dir = await mkdtemp(join(tmpdir(), 'samsa-leadership-'));
     const log = await openPartitionLog({ dir });
@@ -56,13 +54,15 @@ describe('Leadership.becomeLeader', () => {
       topicId: '',
     };
     const waiters = new DelayedOperations();
-    const peers = new PeerClients('PLAINTEXT');
-    const leadership = new Leadership({
+    const leadership = new LeaderDriver<HostedPartition>({
       brokerId: 1,
       replicaLagTimeMaxMs: 30_000,
+      clock: systemClock,
+      transport: { alterPartition: () => Promise.reject(new Error('no controller in this test')) },
       waiters,
-      peers,
-      metadata: () => EMPTY_IMAGE,
+      committedState: () => undefined,
+      minInsyncReplicas: (h) => h.settings['min.insync.replicas'] as number,
+      saveEpochCache: (h) => saveEpochCache(h.log.dir, h.epochCache),
       logger: pino({ level: 'silent' }),
     });
     try {
@@ -78,7 +78,6 @@ describe('Leadership.becomeLeader', () => {
       expect(hosted.epochCache.latestEpoch).toBe(0);
     } finally {
       leadership.stop();
-      peers.close();
       await log.close();
     }
   });

@@ -46,3 +46,22 @@ export {
   type LeaderLogView,
   type TruncationDecision,
 } from './follower.js';
+export {
+  partitionKey,
+  type AlterPartitionRequest,
+  type CommittedPartitionState,
+  type FetchSession,
+  type ParkedOperation,
+  type Replica,
+  type ReplicaFetchPartition,
+  type ReplicaFetchPartitionResponse,
+  type ReplicaFetchRequest,
+  type ReplicaFetchResponse,
+  type ReplicaLog,
+  type ReplicaRoleChange,
+  type ReplicationTransport,
+  type Waiters,
+} from './replica.js';
+export { LeaderDriver, type LeaderDriverOptions } from './leader-driver.js';
+export { FollowerDriver, type FollowerDriverOptions } from './follower-driver.js';
+export { ReplicationDriver, type ReplicationDriverOptions } from './driver.js';

@@ -81,13 +81,11 @@ export interface LeaderOutput {
  */
 export type IsrRejection = 'stale' | 'invalid';
 
-/** Kafka's INVALID_UPDATE_VERSION (a stale state version), by code: the error table may not name it. */
-const INVALID_UPDATE_VERSION_CODE = 95;
 const STALE_ISR_ERROR_CODES: ReadonlySet<number> = new Set([
   ErrorCodes.FENCED_LEADER_EPOCH.code,
   ErrorCodes.UNKNOWN_LEADER_EPOCH.code,
   ErrorCodes.NOT_LEADER_OR_FOLLOWER.code,
-  INVALID_UPDATE_VERSION_CODE,
+  ErrorCodes.INVALID_UPDATE_VERSION.code,
 ]);
 
 /**

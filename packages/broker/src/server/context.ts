@@ -2,8 +2,8 @@ import type { Logger } from 'pino';
 import type { ClusterMember } from '../cluster/cluster-member.js';
 import type { BrokerSettingName, Settings } from '../config.js';
 import type { DelayedOperations } from './delayed.js';
-import type { PartitionRegistry } from './partitions.js';
-import type { Leadership } from './replication.js';
+import type { HostedPartition, PartitionRegistry } from './partitions.js';
+import type { ReplicationDriver } from '../replication/index.js';
 
 /** What every request handler may use: the broker's parts, wired once in broker.ts. */
 export interface BrokerContext {
@@ -14,7 +14,8 @@ export interface BrokerContext {
   readonly logger: Logger;
   readonly member: ClusterMember;
   readonly partitions: PartitionRegistry;
-  readonly leadership: Leadership;
+  /** Leader and follower sides of replication (acks=all, follower fetches, ISR changes). */
+  readonly replication: ReplicationDriver<HostedPartition>;
   readonly waiters: DelayedOperations;
   /** Whether the partition exists in this broker's metadata (distinguishes NotLeader from UnknownTopicOrPartition). */
   knowsPartition(topic: string, partition: number): boolean;

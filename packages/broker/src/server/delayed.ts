@@ -15,10 +15,12 @@ export interface DelayedOperation {
   onAbort?(): void;
 }
 
+import { type Clock, systemClock } from '../clock.js';
+
 interface Parked {
   readonly op: DelayedOperation;
   readonly keys: readonly string[];
-  timer: NodeJS.Timeout | undefined;
+  cancelTimer: (() => void) | undefined;
   done: boolean;
   /** Removed from the signal once the operation is done: a signal may outlive many operations (a stream's). */
   detach?: () => void;
@@ -27,6 +29,9 @@ interface Parked {
 export class DelayedOperations {
   private readonly byKey = new Map<string, Set<Parked>>();
   private parkedCount = 0;
+
+  /** `clock` times the deadlines (the simulation passes a simulated one). */
+  constructor(private readonly clock: Clock = systemClock) {}
 
   /** Number of operations waiting right now (for metrics and tests). */
   get size(): number {
@@ -45,7 +50,7 @@ export class DelayedOperations {
       op.onAbort?.();
       return () => {};
     }
-    const parked: Parked = { op, keys, timer: undefined, done: false };
+    const parked: Parked = { op, keys, cancelTimer: undefined, done: false };
     for (const key of keys) {
       let set = this.byKey.get(key);
       if (!set) {
@@ -56,12 +61,9 @@ export class DelayedOperations {
     }
     this.parkedCount++;
     const cancel = () => this.remove(parked);
-    parked.timer = setTimeout(
-      () => {
-        if (this.remove(parked)) op.onExpire();
-      },
-      Math.max(0, timeoutMs),
-    );
+    parked.cancelTimer = this.clock.schedule(Math.max(0, timeoutMs), () => {
+      if (this.remove(parked)) op.onExpire();
+    });
     if (signal) {
       const abort = (): void => {
         if (this.remove(parked)) op.onAbort?.();
@@ -91,7 +93,7 @@ export class DelayedOperations {
   private remove(parked: Parked): boolean {
     if (parked.done) return false;
     parked.done = true;
-    if (parked.timer) clearTimeout(parked.timer);
+    parked.cancelTimer?.();
     parked.detach?.();
     for (const key of parked.keys) {
       const set = this.byKey.get(key);

@@ -10,8 +10,8 @@ import {
   loadHighWatermarks,
   saveHighWatermarks,
   type HighWatermarkEntry,
-  type LeaderEpochCache,
-  type LeaderState,
+  partitionKey,
+  type Replica,
 } from '../replication/index.js';
 import {
   BROKER_TAIL_MAX_BYTES,
@@ -26,31 +26,16 @@ import {
 import type { DelayedOperations } from './delayed.js';
 import { readPartitionTopicId, writePartitionTopicId } from './partition-metadata.js';
 
-/** A partition this broker holds a replica of, with its current role. */
-export interface HostedPartition {
-  readonly topic: string;
-  readonly partition: number;
+/**
+ * A partition this broker holds a replica of, with its current role (the replication fields are
+ * Replica's, ../replication/replica.ts; the epoch cache is kept on disk as leader-epoch-checkpoint).
+ */
+export interface HostedPartition extends Replica {
   /** Which creation of the topic the log belongs to (TopicInfo.id; '' when unknown). */
   readonly topicId: string;
   readonly log: PartitionLog;
-  /** Leader epoch -> start offset of this replica's log, kept on disk (leader-epoch-checkpoint). */
-  readonly epochCache: LeaderEpochCache;
-  /** The replication state machine of the current leadership term; undefined on followers. */
-  leaderState: LeaderState | undefined;
-  role: 'leader' | 'follower';
-  leaderEpoch: number;
-  leader: number;
-  isr: readonly number[];
-  replicas: readonly number[];
-  /**
-   * Offsets below this are committed: visible to consumers and safe from truncation. A leader's comes
-   * from its LeaderState (ISR positions); a follower's from the leader's fetch responses.
-   */
-  highWatermark: number;
   settings: Settings<TopicSettingName>;
 }
-
-export const partitionKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
 
 /** Two known, different topic ids: the topic was deleted and created again in between. */
 const isOtherCreation = (held: string, announced: string): boolean =>
@@ -74,11 +59,11 @@ export function logConfigFor(settings: Settings<TopicSettingName>): Partial<LogC
 /** A leader or follower role as the metadata cache announces it. */
 export type ReplicaRole = Extract<RoleChange, { kind: 'leader' | 'follower' }>;
 
-/** What replication does when a partition's role changes (server/broker.ts wires Leadership and fetchers). */
+/** What replication does when a partition's role changes (broker.ts wires the ReplicationDriver). */
 export interface RoleHooks {
-  becomeLeader(hosted: HostedPartition, change: ReplicaRole): Promise<void>;
-  becomeFollower(hosted: HostedPartition): void;
-  /** The partition stops being led or followed here (role change or removal). */
+  /** Puts the partition in the announced role; false when that term was already in effect. */
+  applyRole(hosted: HostedPartition, change: ReplicaRole): Promise<boolean>;
+  /** The partition stops being led or followed here (removal, shutdown). */
   stepDown(hosted: HostedPartition): void;
 }
 
@@ -328,18 +313,7 @@ export class PartitionRegistry {
       this.hosted.set(key, hosted);
     }
     // The same term announced again (start-up overlaps the first events): nothing to do.
-    if (hosted.role === change.kind && hosted.leaderEpoch === change.leaderEpoch && hosted.leader === change.leader)
-      return;
-    this.options.hooks.stepDown(hosted);
-    Object.assign(hosted, {
-      role: change.kind,
-      leaderEpoch: change.leaderEpoch,
-      leader: change.leader,
-      isr: change.isr,
-      replicas: change.replicas,
-    });
-    if (change.kind === 'leader') await this.options.hooks.becomeLeader(hosted, change);
-    else this.options.hooks.becomeFollower(hosted);
+    if (!(await this.options.hooks.applyRole(hosted, change))) return;
     this.options.logger.info(
       {
         topic: change.topic,
@@ -351,8 +325,6 @@ export class PartitionRegistry {
       },
       'partition role',
     );
-    // Requests parked on this partition must re-check: they may now get NotLeaderOrFollower.
-    this.options.waiters.notify(key);
   }
 
   private async remove(topic: string, partition: number): Promise<void> {

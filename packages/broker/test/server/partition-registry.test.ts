@@ -17,7 +17,15 @@ function registry(logDir: string): PartitionRegistry {
     brokerSettings: resolveSettings(BROKER_SETTINGS, { 'broker.id': '1' }),
     topicConfigs: () => ({}),
     waiters: new DelayedOperations(),
-    hooks: { becomeLeader: async () => {}, becomeFollower: () => {}, stepDown: () => {} },
+    hooks: {
+      // Takes the role without replicating: these tests are about the logs the registry keeps.
+      applyRole: async (hosted, change) => {
+        const same = hosted.role === change.kind && hosted.leaderEpoch === change.leaderEpoch;
+        Object.assign(hosted, { role: change.kind, leaderEpoch: change.leaderEpoch, leader: change.leader });
+        return !same;
+      },
+      stepDown: () => {},
+    },
     registrationZxid: () => '0000000000000001',
     logger: pino({ level: 'silent' }),
   });

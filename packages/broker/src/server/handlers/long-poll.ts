@@ -1,5 +1,5 @@
 import type { BrokerContext } from '../context.js';
-import { partitionKey } from '../partitions.js';
+import { partitionKey } from '../../replication/index.js';
 
 /** The shape Fetch and ReplicaFetch share: per-partition reads, a byte budget, a long poll. */
 export interface PartitionReadResult<R extends { records?: unknown }> {

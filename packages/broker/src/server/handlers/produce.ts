@@ -34,11 +34,13 @@ export async function handleProduce(
             );
             if (data.records.length === 0)
               throw new SamsaError(ErrorCodes.CORRUPT_MESSAGE, 'no record batch in the request');
-            if (acks === -1) ctx.leadership.checkEnoughReplicas(hosted);
-            const appended = await hosted.log.append(data.records, { leaderEpoch: hosted.leaderEpoch });
-            ctx.leadership.onLeaderAppend(hosted);
-            if (acks === -1)
-              await ctx.leadership.waitForIsr(hosted, appended.lastOffset + 1, request.timeoutMs, signal);
+            const appended = await ctx.replication.leaders.append(
+              hosted,
+              data.records,
+              acks,
+              request.timeoutMs,
+              signal,
+            );
             return {
               ...base,
               ...NO_ERROR,

@@ -1,7 +1,6 @@
-import { ErrorCodes, type v1 } from '@samsa/protocol';
-import { validateFollowerFetch } from '../../replication/index.js';
+import type { v1 } from '@samsa/protocol';
 import type { BrokerContext } from '../context.js';
-import { NO_ERROR, errorFields, toErrorFields } from '../errors.js';
+import { toErrorFields } from '../errors.js';
 import type { HostedPartition } from '../partitions.js';
 import {
   groupByTopic,
@@ -65,46 +64,8 @@ async function readOne(
   let hosted: HostedPartition | undefined;
   try {
     hosted = ctx.partitions.leaderOf(topic, p.partition, ctx.knowsPartition(topic, p.partition));
-    const state = hosted.leaderState;
-    if (!state?.isReplica(replicaId)) {
-      return read(hosted, {
-        ...base,
-        ...errorFields(
-          ErrorCodes.NOT_LEADER_OR_FOLLOWER,
-          `broker ${replicaId} is not a replica of ${topic}-${p.partition}`,
-        ),
-      });
-    }
-    const log = hosted.log;
-    const positions = { highWatermark: hosted.highWatermark, logStartOffset: log.logStartOffset };
-    const validation = validateFollowerFetch(
-      { fetchOffset: p.fetchOffset, currentLeaderEpoch: p.currentLeaderEpoch, lastFetchedEpoch: p.lastFetchedEpoch },
-      {
-        leaderEpoch: state.leaderEpoch,
-        epochCache: hosted.epochCache,
-        logStartOffset: log.logStartOffset,
-        logEndOffset: log.logEndOffset,
-      },
-    );
-    if (validation.kind === 'error')
-      return read(hosted, { ...base, ...positions, ...errorFields(validation.error, validation.message) });
-    // A diverging fetch acknowledges nothing: the follower must truncate first.
-    if (validation.kind === 'diverging')
-      return read(hosted, { ...base, ...positions, ...NO_ERROR, divergingEpoch: validation.divergingEpoch });
-    ctx.leadership.onFollowerFetch(hosted, replicaId, p.fetchOffset);
     const limit = partitionLimit(p.partitionMaxBytes, budget);
-    let records: Buffer = Buffer.alloc(0);
-    if (limit > 0 || first) {
-      const result = await log.read(p.fetchOffset, limit);
-      if (first || result.bytes.length <= limit) records = result.bytes;
-    }
-    return read(hosted, {
-      ...base,
-      ...NO_ERROR,
-      highWatermark: hosted.highWatermark,
-      logStartOffset: log.logStartOffset,
-      records,
-    });
+    return read(hosted, await ctx.replication.leaders.answerFetch(hosted, replicaId, p, limit, first));
   } catch (err) {
     return read(hosted, {
       ...base,

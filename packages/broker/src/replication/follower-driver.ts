@@ -1,0 +1,230 @@
+/**
+ * The follower's side of replication: one fetch loop per leader broker, asking that leader for every
+ * partition this broker follows there, appending the leader's batches as they are (offsets and epochs
+ * kept) and truncating where the leader says our log diverged. The fetch position is the log end
+ * offset: it is what acknowledges our copy to the leader. Generic over its I/O (transport, clock,
+ * epoch-cache persistence), so the seeded simulation runs this code as the broker does.
+ */
+import { ErrorCodes } from '@samsa/protocol';
+import type { Logger } from 'pino';
+import type { Clock } from '../clock.js';
+import { assignEpochsFromBatches } from './batches.js';
+import { followerHighWatermark, followerTruncation } from './follower.js';
+import {
+  type FetchSession,
+  partitionKey,
+  type Replica,
+  type ReplicaFetchPartition,
+  type ReplicaFetchPartitionResponse,
+  type ReplicaFetchRequest,
+  type ReplicaFetchResponse,
+  type ReplicationTransport,
+} from './replica.js';
+
+export interface FollowerDriverOptions<R extends Replica> {
+  readonly brokerId: number;
+  readonly clock: Clock;
+  readonly transport: Pick<ReplicationTransport, 'openFetchSession'>;
+  /** Persists the replica's leader-epoch cache (leader-epoch-checkpoint). */
+  readonly saveEpochCache: (replica: R) => Promise<void>;
+  readonly logger: Logger;
+  /** replica.fetch.wait.max.ms (Kafka: 500). */
+  readonly maxWaitMs?: number;
+  /** replica.fetch.max.bytes per partition (Kafka: 1 MiB) and replica.fetch.response.max.bytes (10 MiB). */
+  readonly partitionMaxBytes?: number;
+  readonly responseMaxBytes?: number;
+  /** replica.fetch.backoff.ms (Kafka: 1000; shorter here so failover tests and users wait less). */
+  readonly backoffMs?: number;
+  /** A fetch unanswered this long after its long poll ends is given up (a paused or cut-off leader). */
+  readonly requestTimeoutMs?: number;
+}
+
+export class FollowerDriver<R extends Replica = Replica> {
+  private readonly loops = new Map<number, FetchLoop<R>>();
+
+  constructor(private readonly options: FollowerDriverOptions<R>) {}
+
+  /** Starts (or moves) following `replica` from its current leader. */
+  follow(replica: R): void {
+    this.unfollow(replica);
+    if (replica.leader < 0 || replica.leader === this.options.brokerId) return;
+    let loop = this.loops.get(replica.leader);
+    if (!loop) {
+      loop = new FetchLoop(replica.leader, this.options);
+      this.loops.set(replica.leader, loop);
+    }
+    loop.add(replica);
+  }
+
+  unfollow(replica: R): void {
+    for (const [leader, loop] of this.loops) {
+      if (loop.remove(replica) && loop.isEmpty()) {
+        void loop.stop();
+        this.loops.delete(leader);
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.loops.values()].map((loop) => loop.stop()));
+    this.loops.clear();
+  }
+}
+
+class FetchLoop<R extends Replica> {
+  private readonly partitions = new Set<R>();
+  private running = true;
+  private wake: (() => void) | undefined;
+  private readonly done: Promise<void>;
+  private readonly log: Logger;
+  private readonly session: FetchSession;
+
+  constructor(
+    private readonly leaderId: number,
+    private readonly options: FollowerDriverOptions<R>,
+  ) {
+    this.log = options.logger.child({ fetchingFrom: leaderId });
+    this.session = options.transport.openFetchSession(leaderId);
+    this.done = this.run();
+  }
+
+  add(replica: R): void {
+    this.partitions.add(replica);
+    this.wake?.();
+  }
+
+  remove(replica: R): boolean {
+    return this.partitions.delete(replica);
+  }
+
+  isEmpty(): boolean {
+    return this.partitions.size === 0;
+  }
+
+  stop(): Promise<void> {
+    this.running = false;
+    this.session.close(new Error('replica fetcher stopped'));
+    this.wake?.();
+    return this.done;
+  }
+
+  private async run(): Promise<void> {
+    const backoffMs = this.options.backoffMs ?? 200;
+    while (this.running) {
+      const batch = [...this.partitions].filter(
+        (r) => r.role === 'follower' && r.leader === this.leaderId && r.log.state === 'online',
+      );
+      if (batch.length === 0) {
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+        });
+        this.wake = undefined;
+        continue;
+      }
+      try {
+        const response = await this.fetch(batch);
+        const byKey = new Map(batch.map((r) => [partitionKey(r.topic, r.partition), r]));
+        // Partitions are independent logs: apply them concurrently, so one slow write does not hold
+        // back the next fetch (which is what acknowledges the others to the leader).
+        const applied = await Promise.all(
+          response.topics.flatMap((topic) =>
+            topic.partitions.map((p) => {
+              const replica = byKey.get(partitionKey(topic.name, p.partition));
+              return replica && this.partitions.has(replica) ? this.handle(replica, p) : true;
+            }),
+          ),
+        );
+        if (applied.includes(false)) await this.sleep(backoffMs);
+      } catch (err) {
+        this.log.debug({ err }, 'replica fetch failed; backing off');
+        await this.sleep(backoffMs);
+      }
+    }
+  }
+
+  private fetch(batch: R[]): Promise<ReplicaFetchResponse> {
+    const topics = new Map<string, ReplicaFetchPartition[]>();
+    for (const r of batch) {
+      const list = topics.get(r.topic) ?? [];
+      list.push({
+        partition: r.partition,
+        fetchOffset: r.log.logEndOffset,
+        currentLeaderEpoch: r.leaderEpoch,
+        lastFetchedEpoch: r.epochCache.latestEpoch,
+        partitionMaxBytes: this.options.partitionMaxBytes ?? 1024 * 1024,
+      });
+      topics.set(r.topic, list);
+    }
+    const maxWaitMs = this.options.maxWaitMs ?? 500;
+    const request: ReplicaFetchRequest = {
+      replicaId: this.options.brokerId,
+      maxWaitMs,
+      minBytes: 1,
+      maxBytes: this.options.responseMaxBytes ?? 10 * 1024 * 1024,
+      topics: [...topics].map(([name, partitions]) => ({ name, partitions })),
+    };
+    // A paused or cut-off leader does not answer: give up after the long poll plus the request timeout.
+    return this.session.fetch(request, maxWaitMs + (this.options.requestTimeoutMs ?? 10_000));
+  }
+
+  /** Applies one partition's answer; false when it failed and the loop should back off. */
+  private async handle(replica: R, p: ReplicaFetchPartitionResponse): Promise<boolean> {
+    const context = { topic: replica.topic, partition: replica.partition };
+    const log = replica.log;
+    try {
+      if (p.errorCode === ErrorCodes.OFFSET_OUT_OF_RANGE.code && log.logEndOffset <= p.logStartOffset) {
+        // Retention on the leader removed what we still lacked: start again at the leader's log start.
+        this.log.warn(
+          { ...context, logEndOffset: log.logEndOffset, leaderLogStartOffset: p.logStartOffset },
+          "behind the leader's log start; restarting the log there",
+        );
+        await log.resetTo(p.logStartOffset);
+        replica.epochCache.truncateFromEnd(0); // none of its epochs' records are left here
+        await this.options.saveEpochCache(replica);
+        return true;
+      }
+      if (p.errorCode !== ErrorCodes.NONE.code) {
+        // Fenced or unknown epochs, a leader that moved: metadata will bring the new role.
+        this.log.debug({ ...context, code: p.errorCode, message: p.errorMessage }, 'replica fetch refused');
+        return false; // back off rather than ask again at once until the new role arrives
+      }
+      // The leader sets diverging_epoch only when our log diverged (its value may be UNDEFINED -1/-1).
+      const diverging = p.divergingEpoch;
+      if (diverging) {
+        const decision = followerTruncation(diverging, {
+          epochCache: replica.epochCache,
+          logEndOffset: log.logEndOffset,
+          highWatermark: replica.highWatermark,
+        });
+        this.log.info(
+          { ...context, divergingEpoch: diverging, truncateTo: decision.truncateTo },
+          'log diverged from the leader; truncating',
+        );
+        await log.truncateTo(decision.truncateTo);
+        replica.epochCache.truncateFromEnd(decision.truncateTo);
+        await this.options.saveEpochCache(replica);
+        replica.highWatermark = Math.min(replica.highWatermark, log.logEndOffset);
+        return true;
+      }
+      if (p.records.length > 0) {
+        await log.appendAsFollower(p.records);
+        if (assignEpochsFromBatches(replica.epochCache, p.records)) await this.options.saveEpochCache(replica);
+      }
+      replica.highWatermark = followerHighWatermark(replica.highWatermark, p.highWatermark, log.logEndOffset);
+      return true;
+    } catch (err) {
+      this.log.warn({ ...context, err }, 'could not apply a replica fetch');
+      return false;
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const cancel = this.options.clock.schedule(ms, resolve);
+      this.wake = () => {
+        cancel();
+        resolve();
+      };
+    });
+  }
+}

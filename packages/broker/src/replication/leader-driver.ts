@@ -1,0 +1,319 @@
+/**
+ * The leader's side of replication for every partition this broker leads: feeds each term's pure
+ * LeaderState (leader.ts) appends, follower fetches, committed ISR states and time, and carries out
+ * its outputs (expose the high watermark and wake waiters, send AlterPartition, answer acks=all).
+ * Generic over its I/O: the clock, the transport to the controller, the waiters and the logs come
+ * in through LeaderDriverOptions, so the seeded simulation runs this code as the broker does.
+ *
+ * Ordering rules enforced here:
+ *  - the high watermark a partition exposes is its LeaderState's, which advances only from ISR
+ *    positions and only while the ISR has min.insync.replicas members;
+ *  - acks=all producers are answered from acksAllStatus, never from the local append alone;
+ *  - a follower fetch counts as an acknowledgement only after validateFollowerFetch accepted it.
+ */
+import { ErrorCodes, SamsaError } from '@samsa/protocol';
+import type { Logger } from 'pino';
+import type { Clock } from '../clock.js';
+import { validateFollowerFetch } from './follower.js';
+import { type AcksAllStatus, type IsrProposal, isrRejectionFor, type LeaderOutput, LeaderState } from './leader.js';
+import {
+  type CommittedPartitionState,
+  partitionKey,
+  type Replica,
+  type ReplicaFetchPartition,
+  type ReplicaFetchPartitionResponse,
+  type ReplicaRoleChange,
+  type ReplicationTransport,
+  type Waiters,
+} from './replica.js';
+
+export interface LeaderDriverOptions<R extends Replica> {
+  readonly brokerId: number;
+  readonly replicaLagTimeMaxMs: number;
+  readonly clock: Clock;
+  readonly transport: Pick<ReplicationTransport, 'alterPartition'>;
+  readonly waiters: Waiters;
+  /** The partition's committed state as last read from the coordinator, if known. */
+  readonly committedState: (topic: string, partition: number) => CommittedPartitionState | undefined;
+  readonly minInsyncReplicas: (replica: R) => number;
+  /** Persists the replica's leader-epoch cache (leader-epoch-checkpoint). */
+  readonly saveEpochCache: (replica: R) => Promise<void>;
+  readonly logger: Logger;
+  /** How long an AlterPartition may go unanswered before the next tick sends it again. */
+  readonly isrRequestTimeoutMs?: number;
+}
+
+const DEFAULT_ISR_REQUEST_TIMEOUT_MS = 10_000;
+
+export class LeaderDriver<R extends Replica = Replica> {
+  private readonly inFlightProposals = new Set<R>();
+  private cancelTick: (() => void) | undefined;
+  private readonly led = new Set<R>();
+
+  constructor(private readonly options: LeaderDriverOptions<R>) {}
+
+  start(): void {
+    // Kafka checks for lagging followers every replica.lag.time.max.ms / 2.
+    const periodMs = Math.max(50, Math.floor(this.options.replicaLagTimeMaxMs / 2));
+    const next = (): void => {
+      this.cancelTick = this.options.clock.schedule(periodMs, () => {
+        this.tick();
+        next();
+      });
+    };
+    next();
+  }
+
+  stop(): void {
+    this.cancelTick?.();
+    this.cancelTick = undefined;
+    this.led.clear();
+  }
+
+  /** This broker leads `replica` in a new epoch: record the epoch's start offset and start a term. */
+  async becomeLeader(replica: R, change: ReplicaRoleChange): Promise<void> {
+    const epochStartOffset = replica.log.logEndOffset;
+    // The epoch starts at the current log end: every record this leader appends carries the epoch.
+    if (replica.epochCache.assign(change.leaderEpoch, epochStartOffset)) await this.options.saveEpochCache(replica);
+    // The partition already answers as leader, so acks=0/1 produces may have appended (in this epoch)
+    // while the cache was saved: the term starts from the log end as it is now, or those records would
+    // sit above a high watermark that nothing moves until the next append.
+    const logEndOffset = replica.log.logEndOffset;
+    const committed = this.options.committedState(replica.topic, replica.partition);
+    replica.leaderState = new LeaderState({
+      localBrokerId: this.options.brokerId,
+      leaderEpoch: change.leaderEpoch,
+      replicas: change.replicas,
+      isr: change.isr,
+      isrZkVersion: committed?.leaderEpoch === change.leaderEpoch ? committed.stateZkVersion : -1,
+      minInsyncReplicas: this.options.minInsyncReplicas(replica),
+      replicaLagTimeMaxMs: this.options.replicaLagTimeMaxMs,
+      logEndOffset,
+      highWatermark: Math.min(replica.highWatermark, logEndOffset),
+      epochStartOffset,
+      nowMs: this.options.clock.now(),
+    });
+    this.led.add(replica);
+    this.apply(replica, { highWatermark: replica.leaderState.highWatermark });
+  }
+
+  resign(replica: R): void {
+    replica.leaderState = undefined;
+    this.led.delete(replica);
+    this.notify(replica);
+  }
+
+  /** acks=all is refused before appending while the ISR is below min.insync.replicas. */
+  checkEnoughReplicas(replica: R): void {
+    const state = this.leaderStateOf(replica);
+    if (!state.canAcceptAcksAll()) throw state.notEnoughReplicasError(false);
+  }
+
+  /**
+   * A produce on the leader: appends with this term's epoch and, for acks=all (-1), resolves once
+   * every in-sync replica holds the records (see waitForIsr).
+   */
+  async append(
+    replica: R,
+    batches: Buffer,
+    acks: number,
+    timeoutMs: number,
+    signal: AbortSignal,
+  ): Promise<{ baseOffset: number; lastOffset: number; logAppendTimeMs: number | undefined }> {
+    if (acks === -1) this.checkEnoughReplicas(replica);
+    const appended = await replica.log.append(batches, { leaderEpoch: replica.leaderEpoch });
+    this.onLeaderAppend(replica);
+    if (acks === -1) await this.waitForIsr(replica, appended.lastOffset + 1, timeoutMs, signal);
+    return appended;
+  }
+
+  onLeaderAppend(replica: R): void {
+    const state = replica.leaderState;
+    if (state) this.apply(replica, state.onLocalAppend(replica.log.logEndOffset, this.options.clock.now()));
+    // Followers long-polling for new records wake up.
+    this.notify(replica);
+  }
+
+  /** A follower's accepted fetch: its position acknowledges everything below it. */
+  onFollowerFetch(replica: R, replicaId: number, fetchOffset: number): void {
+    const state = replica.leaderState;
+    if (state) this.apply(replica, state.onFollowerFetch(replicaId, fetchOffset, this.options.clock.now()));
+  }
+
+  /**
+   * One partition of a follower's fetch: checks its epochs (fencing and divergence), counts its
+   * position as its acknowledgement, and reads up to `maxBytes` from there (the first batch whole
+   * when `first`). Failures of the log itself (OffsetOutOfRange, offline) are thrown.
+   */
+  async answerFetch(
+    replica: R,
+    replicaId: number,
+    p: ReplicaFetchPartition,
+    maxBytes: number,
+    first: boolean,
+  ): Promise<ReplicaFetchPartitionResponse> {
+    const base = { partition: p.partition, highWatermark: -1, logStartOffset: -1, records: Buffer.alloc(0) };
+    const state = replica.leaderState;
+    if (!state?.isReplica(replicaId)) {
+      const error = ErrorCodes.NOT_LEADER_OR_FOLLOWER;
+      const message = `broker ${replicaId} is not a replica of ${replica.topic}-${replica.partition}`;
+      return { ...base, errorCode: error.code, errorMessage: message };
+    }
+    const log = replica.log;
+    const positions = { highWatermark: replica.highWatermark, logStartOffset: log.logStartOffset };
+    const validation = validateFollowerFetch(
+      { fetchOffset: p.fetchOffset, currentLeaderEpoch: p.currentLeaderEpoch, lastFetchedEpoch: p.lastFetchedEpoch },
+      {
+        leaderEpoch: state.leaderEpoch,
+        epochCache: replica.epochCache,
+        logStartOffset: log.logStartOffset,
+        logEndOffset: log.logEndOffset,
+      },
+    );
+    if (validation.kind === 'error')
+      return { ...base, ...positions, errorCode: validation.error.code, errorMessage: validation.message };
+    // A diverging fetch acknowledges nothing: the follower must truncate first.
+    if (validation.kind === 'diverging')
+      return { ...base, ...positions, errorCode: 0, errorMessage: '', divergingEpoch: validation.divergingEpoch };
+    this.onFollowerFetch(replica, replicaId, p.fetchOffset);
+    let records: Buffer = base.records;
+    if (maxBytes > 0 || first) {
+      const result = await log.read(p.fetchOffset, maxBytes);
+      if (first || result.bytes.length <= maxBytes) records = result.bytes;
+    }
+    return {
+      ...base,
+      errorCode: 0,
+      errorMessage: '',
+      highWatermark: replica.highWatermark,
+      logStartOffset: log.logStartOffset,
+      records,
+    };
+  }
+
+  /** New metadata: committed ISR states of led partitions feed their LeaderStates. */
+  onMetadata(): void {
+    for (const replica of this.led) {
+      const state = replica.leaderState;
+      const committed = this.options.committedState(replica.topic, replica.partition);
+      if (!state || !committed || committed.leaderEpoch !== state.leaderEpoch) continue;
+      if (committed.stateZkVersion > state.isrZkVersion)
+        this.apply(replica, state.onIsrCommitted(committed.isr, committed.stateZkVersion));
+    }
+  }
+
+  /**
+   * Resolves once every in-sync replica holds offsets below `requiredOffset`; rejects with
+   * NotEnoughReplicasAfterAppend if the ISR fell below the minimum, NotLeaderOrFollower if the term
+   * ended, RequestTimedOut after `timeoutMs`, NetworkException if the producer went away.
+   */
+  waitForIsr(replica: R, requiredOffset: number, timeoutMs: number, signal: AbortSignal): Promise<void> {
+    const state = this.leaderStateOf(replica);
+    return new Promise((resolve, reject) => {
+      const check = (): boolean => {
+        if (replica.leaderState !== state) {
+          const detail = `leadership of ${replica.topic}-${replica.partition} moved while waiting for replicas`;
+          reject(new SamsaError(ErrorCodes.NOT_LEADER_OR_FOLLOWER, detail));
+          return true;
+        }
+        const status = this.acksAllStatus(state, requiredOffset);
+        if (status === 'committed') resolve();
+        else if (status === 'notEnoughReplicas') reject(state.notEnoughReplicasError(true));
+        return status !== 'waiting';
+      };
+      const timedOut = `the in-sync replicas did not acknowledge within ${timeoutMs} ms`;
+      this.options.waiters.park(
+        {
+          tryComplete: check,
+          onExpire: () => reject(new SamsaError(ErrorCodes.REQUEST_TIMED_OUT, timedOut)),
+          // The producer went away: stop waiting (the append itself stands, as in Kafka).
+          onAbort: () => reject(new SamsaError(ErrorCodes.NETWORK_EXCEPTION, 'the producer disconnected')),
+        },
+        [partitionKey(replica.topic, replica.partition)],
+        timeoutMs,
+        signal,
+      );
+    });
+  }
+
+  /**
+   * Whether an acks=all producer waiting for offsets below `requiredOffset` is answered. The one
+   * place that decides it (a test overrides it to check that the simulation catches a wrong answer).
+   */
+  protected acksAllStatus(state: LeaderState, requiredOffset: number): AcksAllStatus {
+    return state.acksAllStatus(requiredOffset);
+  }
+
+  private leaderStateOf(replica: R): LeaderState {
+    if (!replica.leaderState)
+      throw new SamsaError(
+        ErrorCodes.NOT_LEADER_OR_FOLLOWER,
+        `not the leader of ${replica.topic}-${replica.partition}`,
+      );
+    return replica.leaderState;
+  }
+
+  private notify(replica: R): void {
+    this.options.waiters.notify(partitionKey(replica.topic, replica.partition));
+  }
+
+  private tick(): void {
+    const now = this.options.clock.now();
+    for (const replica of this.led) {
+      const state = replica.leaderState;
+      if (!state) continue;
+      this.apply(replica, state.onTick(now));
+      // A proposal whose answer never came (controller moved, connection lost) is sent again as it is.
+      const pending = state.pendingIsrProposal;
+      if (pending && !this.inFlightProposals.has(replica)) this.propose(replica, state, pending);
+    }
+  }
+
+  private apply(replica: R, out: LeaderOutput): void {
+    let changed = false;
+    if (out.highWatermark !== undefined && out.highWatermark > replica.highWatermark) {
+      replica.highWatermark = out.highWatermark;
+      changed = true;
+    }
+    if (out.isr) {
+      replica.isr = out.isr;
+      changed = true;
+    }
+    if (changed) this.notify(replica);
+    if (out.isrProposal && replica.leaderState) this.propose(replica, replica.leaderState, out.isrProposal);
+  }
+
+  /** Sends an ISR change to the controller; the committed result arrives through metadata. */
+  private propose(replica: R, state: LeaderState, proposal: IsrProposal): void {
+    const context = { topic: replica.topic, partition: replica.partition };
+    this.inFlightProposals.add(replica);
+    this.options.logger.info(
+      { ...context, kind: proposal.kind, isr: proposal.isr, changed: proposal.changed },
+      'proposing an ISR change',
+    );
+    const request = {
+      brokerId: this.options.brokerId,
+      topic: replica.topic,
+      partition: replica.partition,
+      leaderEpoch: proposal.leaderEpoch,
+      newIsr: [...proposal.isr],
+      partitionZkVersion: proposal.zkVersion,
+    };
+    const timeoutMs = this.options.isrRequestTimeoutMs ?? DEFAULT_ISR_REQUEST_TIMEOUT_MS;
+    this.options.transport.alterPartition(request, timeoutMs).then(
+      (response) => {
+        this.inFlightProposals.delete(replica);
+        if (replica.leaderState !== state) return;
+        const code = response.errorCode;
+        // Accepted: the committed state comes through metadata. No controller here: the tick resends.
+        if (code === ErrorCodes.NONE.code || code === ErrorCodes.NOT_CONTROLLER.code) return;
+        this.options.logger.warn({ ...context, code, message: response.errorMessage }, 'ISR change refused');
+        this.apply(replica, state.onIsrRejected(proposal, isrRejectionFor(code), this.options.clock.now()));
+      },
+      (err: unknown) => {
+        this.inFlightProposals.delete(replica);
+        this.options.logger.debug({ ...context, err }, 'ISR change unanswered; the tick resends');
+      },
+    );
+  }
+}

@@ -1,0 +1,151 @@
+/**
+ * What the replication drivers (leader-driver.ts, follower-driver.ts, driver.ts) work on and talk
+ * through, as interfaces: a partition replica and its log, the waiters parked on it, and the
+ * transport between brokers. The broker passes its PartitionLog, DelayedOperations and gRPC peers;
+ * the seeded simulation (test/replication/sim/) passes an in-memory log and a simulated network, and
+ * so runs these drivers as they run in production.
+ */
+import type { EpochEndOffset } from './epoch-cache.js';
+import type { LeaderEpochCache } from './epoch-cache.js';
+import type { LeaderState } from './leader.js';
+
+/** The log operations replication uses (storage's PartitionLog has them). */
+export interface ReplicaLog {
+  readonly logStartOffset: number;
+  readonly logEndOffset: number;
+  /** Only an 'online' log is fetched for. */
+  readonly state: string;
+  /** A leader's append: stamps offsets and `leaderEpoch` into the batches. */
+  append(
+    batches: Buffer,
+    options: { leaderEpoch?: number },
+  ): Promise<{
+    readonly baseOffset: number;
+    readonly lastOffset: number;
+    readonly logAppendTimeMs: number | undefined;
+  }>;
+  /** A follower's append: the leader's batches as they are (offsets and epochs kept). */
+  appendAsFollower(batches: Buffer): Promise<unknown>;
+  /** Whole batches from the one holding `fromOffset`, at most `maxBytes` except the first. */
+  read(fromOffset: number, maxBytes: number): Promise<{ readonly bytes: Buffer }>;
+  /** Removes everything at or after `offset`. */
+  truncateTo(offset: number): Promise<void>;
+  /** Empties the log and restarts it at `offset`. */
+  resetTo(offset: number): Promise<void>;
+}
+
+/** One partition replica as replication drives it (the broker's HostedPartition is one). */
+export interface Replica {
+  readonly topic: string;
+  readonly partition: number;
+  readonly log: ReplicaLog;
+  /** Leader epoch -> start offset of this replica's log. */
+  readonly epochCache: LeaderEpochCache;
+  /** The current leadership term's state machine; undefined on followers. */
+  leaderState: LeaderState | undefined;
+  role: 'leader' | 'follower';
+  leaderEpoch: number;
+  leader: number;
+  isr: readonly number[];
+  replicas: readonly number[];
+  /** Offsets below it are committed: a leader's from its LeaderState, a follower's from the leader. */
+  highWatermark: number;
+}
+
+/** A leader or follower role as metadata announces it (the metadata cache's RoleChange is one). */
+export interface ReplicaRoleChange {
+  readonly kind: 'leader' | 'follower';
+  readonly leader: number;
+  readonly leaderEpoch: number;
+  readonly isr: readonly number[];
+  readonly replicas: readonly number[];
+}
+
+/** A partition's committed state as this broker last read it (state znode: epoch, ISR, version). */
+export interface CommittedPartitionState {
+  readonly leaderEpoch: number;
+  readonly isr: readonly number[];
+  readonly stateZkVersion: number;
+}
+
+/** The key requests on a partition wait under (long polls, acks=all producers). */
+export const partitionKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
+
+/** A request waiting on partitions (server/delayed.ts's DelayedOperations keeps them). */
+export interface ParkedOperation {
+  /** Returns true when the operation completed (and has answered its caller). */
+  tryComplete(): boolean;
+  onExpire(): void;
+  onAbort?(): void;
+}
+
+export interface Waiters {
+  park(op: ParkedOperation, keys: readonly string[], timeoutMs: number, signal?: AbortSignal): () => void;
+  /** Something changed on `key`: parked operations re-check. */
+  notify(key: string): void;
+}
+
+// ---- the wire between brokers (shaped like proto/samsa/v1/replication.proto's messages) ----
+
+export interface ReplicaFetchPartition {
+  readonly partition: number;
+  readonly fetchOffset: number;
+  readonly currentLeaderEpoch: number;
+  readonly lastFetchedEpoch: number;
+  readonly partitionMaxBytes: number;
+}
+
+export interface ReplicaFetchRequest {
+  readonly replicaId: number;
+  readonly maxWaitMs: number;
+  readonly minBytes: number;
+  readonly maxBytes: number;
+  readonly topics: Array<{ readonly name: string; readonly partitions: ReplicaFetchPartition[] }>;
+}
+
+export interface ReplicaFetchPartitionResponse {
+  readonly partition: number;
+  readonly errorCode: number;
+  readonly errorMessage: string;
+  readonly highWatermark: number;
+  readonly logStartOffset: number;
+  /** Present only when the follower's log diverged (its value may be UNDEFINED -1/-1). */
+  readonly divergingEpoch?: EpochEndOffset | null;
+  readonly records: Buffer;
+}
+
+export interface ReplicaFetchResponse {
+  readonly topics: ReadonlyArray<{
+    readonly name: string;
+    readonly partitions: readonly ReplicaFetchPartitionResponse[];
+  }>;
+}
+
+/** A follower's connection to one leader: one fetch outstanding at a time, answered in order. */
+export interface FetchSession {
+  /** Rejects when the leader is unreachable or does not answer within `timeoutMs`. */
+  fetch(request: ReplicaFetchRequest, timeoutMs: number): Promise<ReplicaFetchResponse>;
+  /** Ends the session; an outstanding fetch rejects. */
+  close(reason: Error): void;
+}
+
+export interface AlterPartitionRequest {
+  readonly brokerId: number;
+  readonly topic: string;
+  readonly partition: number;
+  readonly leaderEpoch: number;
+  readonly newIsr: number[];
+  readonly partitionZkVersion: number;
+}
+
+export interface ReplicationTransport {
+  openFetchSession(leaderId: number): FetchSession;
+  /**
+   * Sends an ISR proposal to the controller. Resolves with its answer; rejects when nobody answered
+   * (no controller known, unreachable, `timeoutMs` passed): the leader then sends it again.
+   */
+  alterPartition(
+    request: AlterPartitionRequest,
+    timeoutMs: number,
+  ): Promise<{ readonly errorCode: number; readonly errorMessage: string }>;
+}
