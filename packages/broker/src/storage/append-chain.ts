@@ -1,0 +1,322 @@
+/**
+ * The append chain: the one place where the ordering rules of a partition log live.
+ *
+ * What the chain serializes. Every change to a log runs on `chain`, one at a time, in the order it
+ * was queued: a drain of the queued appends (which may roll), a forced roll, flush() and the flush.ms
+ * timer's fsync, truncateTo and resetTo, deleteRecordsBefore and retention, the rebuild of the
+ * active segment's indexes, and close(). None of them sees another half done, and only they change
+ * the segment set, the log start offset, and the active segment's in-memory state.
+ *
+ * What runs beside it.
+ * - Reads, at any time. They only see bytes whose write has completed: a run of appends becomes
+ *   visible (`segment.size`, `nextOffset`, the tail) only once its write returned and its CRCs
+ *   passed, and a run with a bad batch is undone before anything became visible. Truncation cuts
+ *   memory before files, so no reader sees past the new end; a segment deleted under a read keeps
+ *   its file open until the read is done, which then ends with OffsetOutOfRange.
+ * - Background fsyncs (Durability's queue, one at a time, never rejecting): the disk half of a roll
+ *   (the old segment's indexes, its fdatasync, the directory's fsync, then the recovery point), as
+ *   Kafka's roll schedules its flush, and early writeback of the active segment every
+ *   writebackIntervalBytes. A roll on the chain only seals the old segment and opens the next file.
+ * - Index loads and rebuilds of inactive segments, started by readers.
+ *
+ * What waits for what.
+ * - Persist before acknowledging: an append resolves only after its bytes are written (page cache),
+ *   and when flush.messages or flush.ms ask for it, after the active segment's fdatasync. That
+ *   fsync first waits for the background flushes of segments rolled since the last one: acknowledged
+ *   appends may sit there too. Otherwise appends never wait for a background fsync.
+ * - The recovery point moves past a rolled segment only once its indexes, its bytes and the
+ *   directory entry of the next one are on disk. Truncation, reset and close wait for the background
+ *   fsyncs first, so nothing below a pending recovery point changes under them, and no two writes of
+ *   the checkpoint overlap.
+ * - The clean-shutdown marker is deleted (and the directory fsynced) at open, before the first
+ *   change, and written last by close(), after the background fsyncs, the active segment's indexes
+ *   and fdatasync, and the recovery point.
+ * - Going offline rejects the queued appends; every operation after it throws.
+ */
+import type { FileHandle } from 'node:fs/promises';
+import { Attribute, BatchField, batchSize, stampBatch, writeBatchCrc, type BatchSpan } from '@samsa/protocol';
+import { corruptionOf, crcsValid, validateAppend } from './append-validation.js';
+import type { Durability } from './durability.js';
+import { UnexpectedAppendOffsetError } from './errors.js';
+import { writeFully } from './files.js';
+import { type LogContext, noop } from './log-context.js';
+import type { SegmentSnapshot } from './segment.js';
+import type { SegmentSet } from './segment-set.js';
+import type { LogTail } from './tail.js';
+
+export interface AppendResult {
+  readonly baseOffset: number;
+  readonly lastOffset: number;
+  /** Set when the log stamps LogAppendTime. */
+  readonly logAppendTimeMs: number | undefined;
+  readonly recordCount: number;
+  readonly sizeInBytes: number;
+}
+
+interface PendingAppend {
+  readonly bytes: Buffer;
+  readonly spans: BatchSpan[];
+  /** False until the drain checks the CRCs alongside the write. */
+  readonly crcChecked: boolean;
+  readonly follower: boolean;
+  readonly leaderEpoch: number;
+  readonly resolve: (result: AppendResult) => void;
+  readonly reject: (err: unknown) => void;
+}
+
+type Written = { entry: PendingAppend; result: AppendResult };
+
+export class AppendChain {
+  private chain: Promise<void> = Promise.resolve();
+  private pending: PendingAppend[] = [];
+  private drainScheduled = false;
+
+  constructor(
+    private readonly ctx: LogContext,
+    private readonly segments: SegmentSet,
+    private readonly tail: LogTail,
+    private readonly durability: Durability,
+  ) {
+    ctx.onOffline((error) => {
+      for (const entry of this.pending.splice(0)) entry.reject(error);
+    });
+  }
+
+  /** Runs `op` once everything queued before it has settled; see the rules above. */
+  enqueue<T>(op: () => Promise<T>): Promise<T> {
+    const result = this.chain.then(op);
+    this.chain = result.then(noop, noop);
+    return result;
+  }
+
+  /**
+   * Checks `batches` (framing and sizes now, CRCs during the write) and queues them. A leader's are
+   * stamped with offsets and `leaderEpoch` in place; a follower's keep theirs and must continue the log.
+   */
+  append(batches: Buffer, follower: boolean, leaderEpoch: number): Promise<AppendResult> {
+    try {
+      this.ctx.ensureOnline();
+      const { spans, crcChecked } = validateAppend(batches, follower, this.ctx.config);
+      return this.enqueueAppend({ bytes: batches, spans, crcChecked, follower, leaderEpoch });
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** Rolls now if the active segment is non-empty (Kafka's forced roll). */
+  roll(): Promise<void> {
+    return this.enqueue(async () => {
+      this.ctx.ensureOnline();
+      const active = this.segments.active;
+      if (active.size > 0) await this.rollTo(active.nextOffset);
+    });
+  }
+
+  private enqueueAppend(append: Omit<PendingAppend, 'resolve' | 'reject'>): Promise<AppendResult> {
+    return new Promise<AppendResult>((resolve, reject) => {
+      this.pending.push({ ...append, resolve, reject });
+      if (!this.drainScheduled) {
+        this.drainScheduled = true;
+        void this.enqueue(() => this.drainAppends()).catch(noop);
+      }
+    });
+  }
+
+  /**
+   * Writes every queued append in one go: offsets assigned in queue order, one write per segment
+   * touched, then the flush policy, then every promise settles. Concurrent producers share a
+   * syscall (and an fsync when flush.messages asks for one). CRCs are checked on the event loop
+   * while the write runs on the thread pool; a bad batch undoes its run before anything becomes
+   * visible, and the good appends of that run are queued again.
+   */
+  private async drainAppends(): Promise<void> {
+    const entries = this.pending;
+    this.pending = [];
+    this.drainScheduled = false;
+    const done: Written[] = [];
+    let run: Written[] = [];
+    let snapshot = this.segments.active.snapshot();
+    let writePos = this.segments.active.size;
+    let nextOffset = this.segments.active.nextOffset;
+    const commitRun = async (): Promise<PendingAppend[]> => {
+      const bad =
+        run.length === 0
+          ? []
+          : await this.writeRun(
+              run.map((r) => r.entry),
+              snapshot,
+              writePos,
+              nextOffset,
+            );
+      if (bad.length === 0) {
+        for (const r of run) {
+          this.durability.countUnflushed(r.result.recordCount);
+          this.tail.remember(r.entry, r.result);
+        }
+        done.push(...run);
+      }
+      return bad;
+    };
+    try {
+      this.ctx.ensureOnline();
+      for (let i = 0; i < entries.length; i++) {
+        const entry = entries[i]!;
+        if (entry.follower && entry.spans[0]!.header.baseOffset !== nextOffset) {
+          const actual = entry.spans[0]!.header.baseOffset;
+          entry.reject(
+            new UnexpectedAppendOffsetError(
+              `follower append starts at ${actual}, log end offset is ${nextOffset}`,
+              nextOffset,
+              actual,
+            ),
+          );
+          continue;
+        }
+        const now = this.ctx.clock();
+        if (this.segments.shouldRoll(writePos, entry, nextOffset, now)) {
+          const bad = await commitRun();
+          if (bad.length > 0) return await this.retryWithout(bad, run, entries.slice(i), done);
+          run = [];
+          await this.rollTo(nextOffset);
+          snapshot = this.segments.active.snapshot();
+          writePos = 0;
+        }
+        const result = this.assignOffsets(entry, nextOffset, writePos, now);
+        nextOffset = result.lastOffset + 1;
+        writePos += entry.bytes.length;
+        run.push({ entry, result });
+      }
+      const bad = await commitRun();
+      if (bad.length > 0) return await this.retryWithout(bad, run, [], done);
+      if (this.durability.flushDue()) await this.durability.syncActive();
+      else this.durability.maybeQueueWriteback(done);
+    } catch (err) {
+      const storageError = this.ctx.goOffline(err, this.segments.active.paths.log, snapshot.size);
+      for (const entry of entries) entry.reject(storageError);
+      return;
+    }
+    for (const { entry, result } of done) entry.resolve(result);
+  }
+
+  /** A run failed its CRC check and was undone: reject the bad appends, queue the rest again. */
+  private async retryWithout(
+    bad: PendingAppend[],
+    run: Array<{ entry: PendingAppend }>,
+    unprocessed: PendingAppend[],
+    done: Written[],
+  ): Promise<void> {
+    for (const entry of bad) entry.reject(corruptionOf(entry));
+    const again = [...run.map((r) => r.entry).filter((e) => !bad.includes(e)), ...unprocessed];
+    this.pending.unshift(...again);
+    if (this.pending.length > 0 && !this.drainScheduled) {
+      this.drainScheduled = true;
+      void this.enqueue(() => this.drainAppends()).catch(noop);
+    }
+    if (this.durability.flushDue()) await this.durability.syncActive();
+    for (const { entry, result } of done) entry.resolve(result);
+  }
+
+  /**
+   * Seals the active segment and starts one at `baseOffset`. Only opening the new file happens here,
+   * on the chain; the old segment's flush (Durability.afterRoll) can take seconds behind other
+   * writes on a busy disk, and appends do not wait for it.
+   */
+  private async rollTo(baseOffset: number): Promise<void> {
+    const old = await this.segments.roll(baseOffset);
+    this.durability.resetUnflushed();
+    this.durability.afterRoll(old, baseOffset);
+    this.ctx.logger.info({ segment: this.segments.active.paths.log, previousSize: old.size }, 'rolled segment');
+  }
+
+  /** Stamps offsets (leader), updates the in-memory indexes; nothing is visible until the write completes. */
+  private assignOffsets(entry: PendingAppend, firstOffset: number, filePosition: number, now: number): AppendResult {
+    const segment = this.segments.active;
+    const config = this.ctx.config;
+    const logAppendTime = !entry.follower && config.messageTimestampType === 'LogAppendTime';
+    let next = firstOffset;
+    let recordCount = 0;
+    for (const { header, position } of entry.spans) {
+      const baseOffset = entry.follower ? header.baseOffset : next;
+      if (!entry.follower) stampBatch(entry.bytes, position, baseOffset, entry.leaderEpoch);
+      let maxTimestamp = header.maxTimestamp;
+      if (logAppendTime) {
+        entry.bytes.writeInt16BE(
+          header.attributes | Attribute.timestampTypeLogAppend,
+          position + BatchField.attributes,
+        );
+        entry.bytes.writeBigInt64BE(BigInt(now), position + BatchField.maxTimestamp);
+        writeBatchCrc(entry.bytes, position, header);
+        maxTimestamp = now;
+      }
+      const last = baseOffset + header.lastOffsetDelta;
+      segment.recordBatch(
+        filePosition + position,
+        baseOffset,
+        last,
+        maxTimestamp,
+        batchSize(header),
+        config.indexIntervalBytes,
+      );
+      recordCount += header.recordCount;
+      next = last + 1;
+    }
+    return {
+      baseOffset: entry.follower ? entry.spans[0]!.header.baseOffset : firstOffset,
+      lastOffset: next - 1,
+      logAppendTimeMs: logAppendTime ? now : undefined,
+      recordCount,
+      sizeInBytes: entry.bytes.length,
+    };
+  }
+
+  /**
+   * Writes one run of appends to the active segment at `snapshot.size`. Returns the appends whose
+   * CRC check (done while the write is in flight) failed, after undoing the run; otherwise makes
+   * the run visible to readers and returns [].
+   */
+  private async writeRun(
+    entries: PendingAppend[],
+    snapshot: SegmentSnapshot,
+    end: number,
+    nextOffset: number,
+  ): Promise<PendingAppend[]> {
+    const segment = this.segments.active;
+    const fh = segment.fh ?? (await segment.handle());
+    const written = writeBuffers(
+      fh,
+      entries.map((e) => e.bytes),
+      snapshot.size,
+    );
+    const bad = entries.filter((e) => !e.crcChecked && !crcsValid(e));
+    await written;
+    if (bad.length > 0) {
+      await fh.truncate(snapshot.size);
+      segment.restore(snapshot);
+      return bad;
+    }
+    segment.size = end;
+    segment.nextOffset = nextOffset;
+    segment.lastModifiedMs = this.ctx.clock();
+    return [];
+  }
+}
+
+/** One write call for the common single-buffer case, writev otherwise; short writes are finished. */
+async function writeBuffers(fh: FileHandle, buffers: Buffer[], start: number): Promise<void> {
+  if (buffers.length === 1) {
+    const buffer = buffers[0]!;
+    const { bytesWritten } = await fh.write(buffer, 0, buffer.length, start);
+    if (bytesWritten < buffer.length) await writeFully(fh, buffer.subarray(bytesWritten), start + bytesWritten);
+    return;
+  }
+  let position = start;
+  // writev takes at most IOV_MAX buffers at a time.
+  for (let i = 0; i < buffers.length; i += 1024) {
+    const group = buffers.slice(i, i + 1024);
+    const groupBytes = group.reduce((n, b) => n + b.length, 0);
+    const { bytesWritten } = await fh.writev(group, position);
+    if (bytesWritten < groupBytes)
+      await writeFully(fh, Buffer.concat(group).subarray(bytesWritten), position + bytesWritten);
+    position += groupBytes;
+  }
+}

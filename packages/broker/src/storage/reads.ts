@@ -1,0 +1,92 @@
+import { ErrorCodes, SamsaError } from '@samsa/protocol';
+import { OffsetOutOfRangeError } from './errors.js';
+import type { LogContext } from './log-context.js';
+import type { ReadBufferPool } from './read-buffers.js';
+import type { SegmentSet } from './segment-set.js';
+import type { LogTail } from './tail.js';
+
+export interface ReadResult {
+  /** Whole batches, exactly as stored: send them as they are. Empty at the end of the log. */
+  readonly bytes: Buffer;
+  /** Base offset of the first batch returned, -1 when empty. */
+  readonly firstOffset: number;
+  /** Last offset of the last batch returned, -1 when empty. */
+  readonly lastOffset: number;
+  readonly logStartOffset: number;
+  readonly logEndOffset: number;
+}
+
+/** Kafka's ListOffsets sentinels. */
+export const LATEST_TIMESTAMP = -1;
+export const EARLIEST_TIMESTAMP = -2;
+
+/**
+ * The read path: never on the append chain, and never sees a byte whose write has not completed
+ * (see append-chain.ts). Bytes come from the tail when it holds them, else from the segment files.
+ */
+export interface ReadParts {
+  readonly ctx: LogContext;
+  readonly segments: SegmentSet;
+  readonly tail: LogTail;
+}
+
+/**
+ * Whole batches from the one holding `fromOffset`: at most `maxBytes`, except that the first batch
+ * is always returned whole so a consumer makes progress. `maxOffset` (exclusive, e.g. the high
+ * watermark) stops before any batch reaching it. Throws OffsetOutOfRangeError outside
+ * [logStartOffset, logEndOffset]. With `buffers`, the bytes are read into a buffer from that pool
+ * (the caller releases it once done with the bytes, see ReadBufferPool).
+ */
+export async function readLog(
+  { ctx, segments, tail }: ReadParts,
+  fromOffset: number,
+  maxBytes: number,
+  options: { maxOffset?: number; buffers?: ReadBufferPool },
+): Promise<ReadResult> {
+  ctx.ensureOnline();
+  if (!Number.isSafeInteger(maxBytes) || maxBytes < 0)
+    throw new SamsaError(ErrorCodes.INVALID_FETCH_SIZE, `maxBytes ${maxBytes}`);
+  const logStartOffset = segments.startOffset;
+  const logEndOffset = segments.endOffset;
+  if (!Number.isSafeInteger(fromOffset) || fromOffset < logStartOffset || fromOffset > logEndOffset) {
+    throw new OffsetOutOfRangeError(fromOffset, logStartOffset, logEndOffset);
+  }
+  const upperBound = Math.min(options.maxOffset ?? logEndOffset, logEndOffset);
+  const empty = { bytes: Buffer.alloc(0), firstOffset: -1, lastOffset: -1, logStartOffset, logEndOffset };
+  if (fromOffset >= upperBound) return empty;
+  // Pooled reads hand their buffer back later: only plain reads (followers') share the tail's bytes.
+  const fromTail = options.buffers
+    ? undefined
+    : tail.read(fromOffset, maxBytes, upperBound, segments.active.baseOffset);
+  if (fromTail) return { ...fromTail, logStartOffset, logEndOffset };
+  const all = segments.all;
+  const indexIntervalBytes = ctx.config.indexIntervalBytes;
+  for (let i = segments.indexFor(fromOffset); i < all.length; i++) {
+    const segment = all[i]!;
+    const found = await segments.withSegment(segment, () =>
+      segment.read(fromOffset, maxBytes, upperBound, indexIntervalBytes, options.buffers),
+    );
+    if (found) return { ...found, logStartOffset, logEndOffset };
+  }
+  return empty;
+}
+
+/**
+ * Kafka's ListOffsets by timestamp: the first offset whose record timestamp is >= `timestamp`
+ * (exact for uncompressed batches, the batch's base offset otherwise), or undefined if none.
+ * LATEST_TIMESTAMP and EARLIEST_TIMESTAMP return the log end and start offsets.
+ */
+export async function offsetForTimestamp(
+  { ctx, segments }: ReadParts,
+  timestamp: number,
+): Promise<{ offset: number; timestamp: number } | undefined> {
+  ctx.ensureOnline();
+  if (timestamp === LATEST_TIMESTAMP) return { offset: segments.endOffset, timestamp: -1 };
+  if (timestamp === EARLIEST_TIMESTAMP) return { offset: segments.startOffset, timestamp: -1 };
+  for (const segment of [...segments.all]) {
+    if (segment.maxTimestamp < timestamp) continue;
+    const found = await segments.withSegment(segment, () => segment.findByTimestamp(timestamp, segments.startOffset));
+    if (found) return found;
+  }
+  return undefined;
+}

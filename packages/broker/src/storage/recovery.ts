@@ -1,0 +1,194 @@
+import { mkdir, readdir, readFile, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Durability } from './durability.js';
+import {
+  CLEAN_SHUTDOWN_FILE,
+  INDEX_SUFFIX,
+  LOG_START_OFFSET_FILE,
+  RECOVERY_POINT_FILE,
+  TIME_INDEX_SUFFIX,
+  fsyncDir,
+  parseSegmentFileName,
+  unlinkIfExists,
+} from './files.js';
+import { IndexCorruptError } from './indexes.js';
+import type { LogContext } from './log-context.js';
+import { findValidBatchAfter } from './scan.js';
+import { LogSegment } from './segment.js';
+import type { SegmentSet } from './segment-set.js';
+
+/** What opening a log fills in: the segment set and log start, and the recovery point. */
+export interface RecoveryParts {
+  readonly ctx: LogContext;
+  readonly segments: SegmentSet;
+  readonly durability: Durability;
+}
+
+/**
+ * Opens the log in `ctx.dir`, recovering it after a crash. After a clean shutdown (the marker is
+ * there) the indexes are trusted after a sanity check; otherwise every segment holding offsets at or
+ * past the recovery point is rescanned with CRC checks. A torn tail of the last segment is cut off;
+ * any other damage takes the log offline, naming file and byte, and deletes nothing. A new directory
+ * gets one empty segment at `initialOffset`.
+ */
+export async function loadLog(parts: RecoveryParts, initialOffset: number): Promise<void> {
+  const { ctx, segments, durability } = parts;
+  await mkdir(ctx.dir, { recursive: true });
+  const names = await readdir(ctx.dir);
+  const clean = names.includes(CLEAN_SHUTDOWN_FILE);
+  const bases = await tidyDirectory(ctx.dir, names);
+  if (clean) {
+    // From here on the log may change: a crash must not look like a clean shutdown.
+    await unlink(join(ctx.dir, CLEAN_SHUTDOWN_FILE));
+    await fsyncDir(ctx.dir);
+  }
+  durability.setRecoveryPoint(clean ? Number.MAX_SAFE_INTEGER : await readOffsetFile(ctx.dir, RECOVERY_POINT_FILE, 0));
+  if (bases.length === 0) {
+    segments.replaceAll([await segments.createSegment(initialOffset)], initialOffset);
+    return;
+  }
+  const now = ctx.clock();
+  const loaded = bases.map((base) => new LogSegment(ctx.dir, base, now));
+  segments.replaceAll(loaded, 0);
+  for (const segment of loaded) segment.size = (await stat(segment.paths.log)).size;
+  for (let i = 0; i < loaded.length && ctx.online; i++) {
+    await loadSegment(parts, loaded, i, clean);
+  }
+  segments.setStartOffset(Math.max(loaded[0]!.baseOffset, await readOffsetFile(ctx.dir, LOG_START_OFFSET_FILE, 0)));
+  if (ctx.online) {
+    await segments.clampStartOffset();
+    durability.setRecoveryPoint(Math.min(durability.recoveryPoint, segments.endOffset));
+    ctx.logger.info(
+      {
+        dir: ctx.dir,
+        clean,
+        segments: loaded.length,
+        logStartOffset: segments.startOffset,
+        logEndOffset: segments.endOffset,
+      },
+      'opened log',
+    );
+  }
+}
+
+/** Removes leftovers (temp files, indexes without a log); returns the segment base offsets. */
+async function tidyDirectory(dir: string, names: string[]): Promise<number[]> {
+  const bases = names
+    .map((n) => parseSegmentFileName(n))
+    .filter((b): b is number => b !== undefined)
+    .sort((a, b) => a - b);
+  const known = new Set(bases);
+  for (const name of names) {
+    const orphanIndex = [INDEX_SUFFIX, TIME_INDEX_SUFFIX].some((suffix) => {
+      const base = parseSegmentFileName(name, suffix);
+      return base !== undefined && !known.has(base);
+    });
+    if (name.endsWith('.tmp') || orphanIndex) await unlinkIfExists(join(dir, name));
+  }
+  return bases;
+}
+
+/**
+ * Loads segment i. Segments holding offsets at or past the recovery point (all of them after a
+ * crash with no checkpoint) are rescanned with CRC checks; the others trust their indexes when
+ * those look sane. The active segment always gets its tail state from the log itself.
+ */
+async function loadSegment(parts: RecoveryParts, loaded: LogSegment[], i: number, clean: boolean): Promise<void> {
+  const { ctx, durability } = parts;
+  const segment = loaded[i]!;
+  const next = loaded[i + 1];
+  const isLast = next === undefined;
+  const needsRecovery = !clean && (isLast || next.baseOffset > durability.recoveryPoint);
+  if (!needsRecovery) {
+    try {
+      if (isLast) {
+        await segment.loadIndexes(0x7fffffff);
+        if (await segment.loadTailState()) return;
+        ctx.logger.warn({ file: segment.paths.log }, 'active segment tail does not match its index, recovering');
+      } else {
+        await segment.loadLargestTimestamp();
+        await checkIndexFileSizes(segment, ctx.config.segmentIndexBytes);
+        return;
+      }
+    } catch (err) {
+      if (!(err instanceof IndexCorruptError) && (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      ctx.logger.warn(
+        { file: segment.paths.index, reason: (err as Error).message },
+        'index files missing or inconsistent, rebuilding from the log',
+      );
+    }
+  }
+  await recoverSegment(ctx, segment, next, isLast);
+  if (!isLast && ctx.online) {
+    segment.unloadIndexes();
+    await segment.closeHandle();
+  }
+}
+
+async function checkIndexFileSizes(segment: LogSegment, segmentIndexBytes: number): Promise<void> {
+  const index = await stat(segment.paths.index);
+  const timeIndex = await stat(segment.paths.timeIndex);
+  if (index.size % 8 !== 0 || timeIndex.size % 12 !== 0 || index.size > segmentIndexBytes) {
+    throw new IndexCorruptError(
+      `index sizes ${index.size}/${timeIndex.size} of ${segment.paths.index} are inconsistent`,
+    );
+  }
+}
+
+/**
+ * Validates a segment batch by batch. A bad tail of the last segment (nothing valid after it) is a
+ * torn write: truncated. Anything else is corruption of acknowledged data: the partition goes
+ * offline, naming the file and byte position, and nothing is deleted.
+ */
+async function recoverSegment(
+  ctx: LogContext,
+  segment: LogSegment,
+  next: LogSegment | undefined,
+  isLast: boolean,
+): Promise<void> {
+  const fileSize = (await stat(segment.paths.log)).size;
+  const outcome = await segment.recover({
+    verifyCrc: true,
+    endOffsetExclusive: next?.baseOffset ?? Number.MAX_SAFE_INTEGER,
+    indexIntervalBytes: ctx.config.indexIntervalBytes,
+    fileSize,
+  });
+  const { failure } = outcome;
+  if (failure) {
+    const fh = await segment.handle();
+    const validAfter =
+      isLast && !failure.crcValid
+        ? await findValidBatchAfter(fh, failure.position, fileSize, segment.nextOffset)
+        : undefined;
+    if (!isLast || failure.crcValid || validAfter !== undefined) {
+      const where = validAfter !== undefined ? `; a valid batch follows at byte ${validAfter}` : '';
+      ctx.goOffline(new Error(`${failure.reason}${where}`), segment.paths.log, failure.position);
+      return;
+    }
+    ctx.logger.warn(
+      {
+        file: segment.paths.log,
+        position: failure.position,
+        droppedBytes: fileSize - failure.position,
+        reason: failure.reason,
+      },
+      'truncating torn tail of the log',
+    );
+    await fh.truncate(failure.position);
+    await fh.datasync();
+  }
+  segment.size = outcome.validBytes;
+  if (!isLast) segment.sealTimeIndex();
+  await segment.writeIndexes();
+  segment.lastModifiedMs = (await stat(segment.paths.log)).mtimeMs;
+}
+
+/** A checkpoint file's offset; `fallback` when it is missing or unreadable. */
+async function readOffsetFile(dir: string, name: string, fallback: number): Promise<number> {
+  try {
+    const value = Number((await readFile(join(dir, name), 'utf8')).trim());
+    return Number.isSafeInteger(value) && value >= 0 ? value : fallback;
+  } catch {
+    return fallback;
+  }
+}

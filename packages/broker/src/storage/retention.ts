@@ -1,0 +1,62 @@
+import { OffsetOutOfRangeError } from './errors.js';
+import type { LogContext } from './log-context.js';
+import type { SegmentSet } from './segment-set.js';
+
+/**
+ * Removing from the front of a log: Kafka's DeleteRecords and time/size retention. Both delete whole
+ * segments only, never the active one, and move the log start offset. They run on the append chain
+ * (see append-chain.ts); readers of a deleted segment finish with OffsetOutOfRange.
+ */
+export interface RetentionParts {
+  readonly ctx: LogContext;
+  readonly segments: SegmentSet;
+}
+
+/**
+ * Kafka's DeleteRecords: offsets below `offset` become unreadable (OffsetOutOfRange) and whole
+ * segments entirely below it are deleted; the new log start offset survives restarts. Returns the
+ * log start offset.
+ */
+export async function deleteRecordsBefore({ ctx, segments }: RetentionParts, offset: number): Promise<number> {
+  ctx.ensureOnline();
+  if (!Number.isSafeInteger(offset) || offset > segments.endOffset)
+    throw new OffsetOutOfRangeError(offset, segments.startOffset, segments.endOffset);
+  if (offset <= segments.startOffset) return segments.startOffset;
+  await segments.saveStartOffset(offset);
+  const all = segments.all;
+  let count = 0;
+  while (count < all.length - 1 && all[count + 1]!.baseOffset <= offset) count++;
+  if (count > 0) await segments.deleteFiles(segments.removeOldest(count));
+  ctx.logger.info({ logStartOffset: offset, deletedSegments: count }, 'deleted records');
+  return segments.startOffset;
+}
+
+/**
+ * Deletes whole inactive segments beyond retention.ms (by largest timestamp) or retention.bytes,
+ * oldest first. Returns how many were deleted.
+ */
+export async function deleteOldSegments({ ctx, segments }: RetentionParts): Promise<number> {
+  ctx.ensureOnline();
+  const { retentionBytes, retentionMs } = ctx.config;
+  const now = ctx.clock();
+  const all = segments.all;
+  let excessBytes = retentionBytes >= 0 ? segments.sizeInBytes - retentionBytes : -1;
+  let count = 0;
+  while (count < all.length - 1) {
+    const segment = all[count]!;
+    const expired = retentionMs >= 0 && now - segment.largestTimestamp > retentionMs;
+    const oversize = excessBytes >= 0 && excessBytes - segment.size >= 0;
+    if (!expired && !oversize) break;
+    excessBytes -= segment.size;
+    count++;
+  }
+  if (count === 0) return 0;
+  const doomed = segments.removeOldest(count);
+  segments.setStartOffset(Math.max(segments.startOffset, segments.all[0]!.baseOffset));
+  await segments.deleteFiles(doomed);
+  ctx.logger.info(
+    { deleted: doomed.map((s) => s.baseOffset), logStartOffset: segments.startOffset },
+    'deleted segments by retention',
+  );
+  return count;
+}

@@ -1,0 +1,294 @@
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CorruptRecordError, SamsaError, lastOffsetOf, type BatchSpan } from '@samsa/protocol';
+import { OffsetOutOfRangeError } from './errors.js';
+import { LOG_START_OFFSET_FILE, fsyncDir, unlinkIfExists, writeFileAtomic } from './files.js';
+import { IndexCorruptError, OFFSET_INDEX_ENTRY_SIZE } from './indexes.js';
+import { type LogContext, noop } from './log-context.js';
+import { IndexMismatchError, LogSegment, type RecoveryOutcome } from './segment.js';
+
+/**
+ * The segments of one log, oldest first (the last is the active one), and the log start offset:
+ * which offsets exist. Also which inactive segments keep a file handle and loaded indexes (an LRU of
+ * `maxOpenInactiveSegments`), and rolling's two halves that are about the set: when to roll
+ * (shouldRoll) and the new segment (roll).
+ *
+ * Only the append chain changes the set (see append-chain.ts); readers take a segment with
+ * withSegment, which holds a reference so that a segment removed meanwhile closes its file only once
+ * its last reader is done.
+ */
+export class SegmentSet {
+  private segments: LogSegment[] = [];
+  private logStart = 0;
+  /** Inactive segments holding a file handle and indexes, least recently used first. */
+  private readonly openInactive = new Set<LogSegment>();
+
+  constructor(
+    private readonly ctx: LogContext,
+    /** Runs `op` on the append chain: how the active segment's indexes get rebuilt between appends. */
+    private readonly onChain: (op: () => Promise<void>) => Promise<void>,
+  ) {}
+
+  get all(): readonly LogSegment[] {
+    return this.segments;
+  }
+
+  get active(): LogSegment {
+    return this.segments[this.segments.length - 1]!;
+  }
+
+  get startOffset(): number {
+    return this.logStart;
+  }
+
+  /** Offset the next append gets: one past the last written batch. */
+  get endOffset(): number {
+    return this.active.nextOffset;
+  }
+
+  get sizeInBytes(): number {
+    return this.segments.reduce((sum, s) => sum + s.size, 0);
+  }
+
+  /** Index in `all` of the segment that holds `offset` (the first one when it is below every base). */
+  indexFor(offset: number): number {
+    let lo = 0;
+    let hi = this.segments.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (this.segments[mid]!.baseOffset <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  // ---------------------------------------------------------------- changes (on the append chain)
+
+  /** The set found on disk at open, or a fresh one; every earlier segment is forgotten, not closed. */
+  replaceAll(segments: LogSegment[], logStart: number): void {
+    this.segments = segments;
+    this.logStart = logStart;
+  }
+
+  /** Moves the log start offset in memory; see saveStartOffset for the durable kind. */
+  setStartOffset(offset: number): void {
+    this.logStart = offset;
+  }
+
+  /** Moves the log start offset and saves it, so that it survives restarts (DeleteRecords). */
+  async saveStartOffset(offset: number): Promise<void> {
+    this.logStart = offset;
+    await writeFileAtomic(join(this.ctx.dir, LOG_START_OFFSET_FILE), `${offset}\n`, this.ctx.dir);
+  }
+
+  /**
+   * A start moved by deleteRecordsBefore can end up past the log end when truncation or a torn tail
+   * removes the batch holding it: the start follows the end back, durably, so that new appends there
+   * stay readable after a restart.
+   */
+  async clampStartOffset(): Promise<void> {
+    if (this.logStart <= this.endOffset) return;
+    await this.saveStartOffset(this.endOffset);
+  }
+
+  /** Takes the oldest `count` segments out of the set (memory only); delete their files next. */
+  removeOldest(count: number): LogSegment[] {
+    const doomed = this.segments.slice(0, count);
+    this.segments = this.segments.slice(count);
+    return doomed;
+  }
+
+  /** Takes every segment after `index` out of the set (memory only); delete their files next. */
+  removeAfter(index: number): LogSegment[] {
+    const doomed = this.segments.slice(index + 1);
+    this.segments = this.segments.slice(0, index + 1);
+    this.openInactive.delete(this.segments[index]!);
+    return doomed;
+  }
+
+  /** Marks the segments deleted, closes the files nobody reads and unlinks them, then fsyncs the directory. */
+  async deleteFiles(doomed: LogSegment[]): Promise<void> {
+    for (const segment of doomed) {
+      segment.deleted = true;
+      this.openInactive.delete(segment);
+      if (segment.refs === 0) await segment.closeHandle();
+      for (const path of [segment.paths.log, segment.paths.index, segment.paths.timeIndex]) await unlinkIfExists(path);
+    }
+    await fsyncDir(this.ctx.dir);
+  }
+
+  /** Closes every file (close, or a failed open); the set itself stays as it is. */
+  async closeAll(): Promise<void> {
+    for (const segment of this.segments) await segment.closeHandle().catch(noop);
+    this.openInactive.clear();
+  }
+
+  // ---------------------------------------------------------------- rolling
+
+  /**
+   * Whether `append`, written at `writePos` of the active segment and (a leader's) starting at
+   * `nextOffset`, must go to a new segment: segment.bytes, segment.ms, segment.index.bytes, or the
+   * int32 relative offsets of the indexes. Never rolls an empty segment.
+   */
+  shouldRoll(
+    writePos: number,
+    append: { readonly follower: boolean; readonly bytes: Buffer; readonly spans: readonly BatchSpan[] },
+    nextOffset: number,
+    now: number,
+  ): boolean {
+    const segment = this.active;
+    const config = this.ctx.config;
+    if (writePos === 0) return false;
+    const lastOffset = append.follower
+      ? lastOffsetOf(append.spans[append.spans.length - 1]!.header)
+      : nextOffset + countOffsets(append.spans) - 1;
+    return (
+      writePos + append.bytes.length > config.segmentBytes ||
+      now - segment.createdMs >= config.segmentMs ||
+      (segment.offsetIndex!.entries + append.spans.length) * OFFSET_INDEX_ENTRY_SIZE > config.segmentIndexBytes ||
+      lastOffset - segment.baseOffset > 0x7fffffff
+    );
+  }
+
+  /**
+   * The set's half of a roll: seals the active segment's time index and makes an empty segment at
+   * `baseOffset` the active one. Returns the old one, whose flush is the caller's (Durability).
+   */
+  async roll(baseOffset: number): Promise<LogSegment> {
+    const old = this.active;
+    old.sealTimeIndex();
+    this.segments.push(await this.openNewSegment(baseOffset));
+    return old;
+  }
+
+  /** An empty segment at `baseOffset`, its files written and fsynced with the directory. */
+  async createSegment(baseOffset: number): Promise<LogSegment> {
+    const segment = await this.openNewSegment(baseOffset);
+    await segment.writeIndexes();
+    await fsyncDir(this.ctx.dir);
+    return segment;
+  }
+
+  /** An empty segment at `baseOffset` with its log file open; nothing fsynced, no index files yet. */
+  private async openNewSegment(baseOffset: number): Promise<LogSegment> {
+    const segment = new LogSegment(this.ctx.dir, baseOffset, this.ctx.clock());
+    segment.resetIndexes();
+    segment.fh = await open(segment.paths.log, 'w+');
+    return segment;
+  }
+
+  // ---------------------------------------------------------------- using a segment
+
+  /**
+   * Runs `fn` with the segment's file open and indexes loaded. An index that turns out not to match
+   * the log is rebuilt once; corrupt bytes inside the log take the partition offline.
+   */
+  async withSegment<T>(segment: LogSegment, fn: () => Promise<T>): Promise<T> {
+    segment.refs++;
+    try {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await this.ensureIndexes(segment);
+          return await fn();
+        } catch (err) {
+          if (err instanceof IndexMismatchError && attempt === 0) {
+            this.ctx.logger.warn(
+              { file: segment.paths.index, reason: err.message },
+              'offset index does not match the log, rebuilding',
+            );
+            if (segment === this.active) await this.onChain(() => this.rebuildIndexes(segment));
+            else await this.rebuildIndexes(segment);
+            continue;
+          }
+          if (err instanceof SamsaError && !(err instanceof CorruptRecordError)) throw err;
+          // Retention removed the segment under a concurrent read: the offset is simply gone now.
+          if (segment.deleted) throw new OffsetOutOfRangeError(segment.baseOffset, this.logStart, this.endOffset);
+          const position = err instanceof CorruptRecordError ? err.position : undefined;
+          throw this.ctx.goOffline(err, segment.paths.log, position);
+        }
+      }
+    } finally {
+      this.release(segment);
+    }
+  }
+
+  /** Drops a reference taken while using a segment: the last user of a deleted segment closes it. */
+  release(segment: LogSegment): void {
+    segment.refs--;
+    if (segment.deleted && segment.refs === 0) void segment.closeHandle().catch(noop);
+    else this.touchInactive(segment);
+  }
+
+  async ensureIndexes(segment: LogSegment): Promise<void> {
+    if (segment.offsetIndex) return;
+    segment.loadingIndexes ??= (async () => {
+      try {
+        await segment.loadIndexes(this.maxRelOffsetOf(segment));
+      } catch (err) {
+        if (!(err instanceof IndexCorruptError) && (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        this.ctx.logger.warn(
+          { file: segment.paths.index, reason: (err as Error).message },
+          'index files missing or inconsistent, rebuilding from the log',
+        );
+        await this.rebuildIndexes(segment);
+      }
+    })().finally(() => {
+      segment.loadingIndexes = undefined;
+    });
+    await segment.loadingIndexes;
+  }
+
+  private maxRelOffsetOf(segment: LogSegment): number {
+    const next = this.segments[this.segments.indexOf(segment) + 1];
+    return next ? next.baseOffset - segment.baseOffset - 1 : 0x7fffffff;
+  }
+
+  /**
+   * Rebuilds a segment's indexes from a full validating scan of its committed bytes, done on a
+   * scratch copy of the segment and swapped in at the end, so readers never see half-built state.
+   * The active segment's rebuild runs on the chain, between appends. Corruption goes offline.
+   */
+  async rebuildIndexes(segment: LogSegment): Promise<void> {
+    const next = this.segments[this.segments.indexOf(segment) + 1];
+    const scratch = new LogSegment(this.ctx.dir, segment.baseOffset, this.ctx.clock());
+    let outcome: RecoveryOutcome;
+    try {
+      outcome = await scratch.recover({
+        verifyCrc: true,
+        endOffsetExclusive: next?.baseOffset ?? Number.MAX_SAFE_INTEGER,
+        indexIntervalBytes: this.ctx.config.indexIntervalBytes,
+        fileSize: segment.size,
+      });
+    } finally {
+      await scratch.closeHandle();
+    }
+    if (outcome.failure || outcome.validBytes !== segment.size) {
+      throw this.ctx.goOffline(
+        new Error(outcome.failure?.reason ?? 'segment is shorter than expected'),
+        segment.paths.log,
+        outcome.failure?.position ?? outcome.validBytes,
+      );
+    }
+    segment.adoptIndexes(scratch);
+    if (segment !== this.active) segment.sealTimeIndex();
+    await segment.writeIndexes();
+  }
+
+  /** Keeps at most maxOpenInactiveSegments inactive segments open; the rest give back fd and memory. */
+  private touchInactive(segment: LogSegment): void {
+    if (segment.deleted || segment === this.active) return;
+    this.openInactive.delete(segment);
+    this.openInactive.add(segment);
+    for (const candidate of this.openInactive) {
+      if (this.openInactive.size <= this.ctx.config.maxOpenInactiveSegments) break;
+      if (candidate.refs > 0 || candidate.loadingIndexes) continue;
+      this.openInactive.delete(candidate);
+      candidate.unloadIndexes();
+      void candidate.closeHandle().catch(noop);
+    }
+  }
+}
+
+function countOffsets(spans: readonly BatchSpan[]): number {
+  return spans.reduce((n, s) => n + s.header.lastOffsetDelta + 1, 0);
+}

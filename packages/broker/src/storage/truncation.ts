@@ -1,0 +1,95 @@
+import { join } from 'node:path';
+import type { Durability } from './durability.js';
+import { KafkaStorageError } from './errors.js';
+import { LOG_START_OFFSET_FILE, unlinkIfExists } from './files.js';
+import type { LogContext } from './log-context.js';
+import { IndexMismatchError } from './segment.js';
+import type { SegmentSet } from './segment-set.js';
+import type { LogTail } from './tail.js';
+
+/**
+ * Removing from the end of a log: a follower cutting what diverged from its leader, or starting again
+ * at the leader's log start. Runs on the append chain after the background fsyncs (see
+ * append-chain.ts), cuts memory before files so readers never see past the new end, and leaves the
+ * recovery point at or below the new end.
+ */
+export interface TruncationParts {
+  readonly ctx: LogContext;
+  readonly segments: SegmentSet;
+  readonly tail: LogTail;
+  readonly durability: Durability;
+}
+
+/**
+ * Removes everything at or after `offset` (replica divergence): later segments are deleted and the
+ * segment holding `offset` is cut before the batch that contains it, so the new log end offset is
+ * that batch's base offset. At or below the log start the log is emptied and restarts at `offset`.
+ */
+export async function truncateTo(parts: TruncationParts, offset: number): Promise<void> {
+  const { ctx, segments, durability } = parts;
+  ctx.ensureOnline();
+  if (offset >= segments.endOffset) return;
+  await durability.settled();
+  ctx.ensureOnline();
+  try {
+    if (offset <= segments.startOffset) await truncateFullyAndStartAt(parts, offset);
+    else await truncateWithin(parts, offset);
+  } catch (err) {
+    if (err instanceof KafkaStorageError) throw err;
+    throw ctx.goOffline(err, segments.active.paths.log, undefined);
+  }
+  await segments.clampStartOffset();
+  await durability.saveRecoveryPoint(Math.min(durability.recoveryPoint, segments.endOffset));
+  durability.resetUnflushed();
+  ctx.logger.info({ offset, logEndOffset: segments.endOffset }, 'truncated log');
+}
+
+/**
+ * Empties the log and restarts it at `offset`: a follower whose position fell below the leader's log
+ * start (retention deleted what it still needed) starts again from there, as Kafka's
+ * truncateFullyAndStartAt does.
+ */
+export async function resetTo(parts: TruncationParts, offset: number): Promise<void> {
+  const { ctx, segments, durability } = parts;
+  ctx.ensureOnline();
+  await durability.settled();
+  ctx.ensureOnline();
+  try {
+    await truncateFullyAndStartAt(parts, offset);
+  } catch (err) {
+    if (err instanceof KafkaStorageError) throw err;
+    throw ctx.goOffline(err, segments.active.paths.log, undefined);
+  }
+  await durability.saveRecoveryPoint(offset);
+  durability.resetUnflushed();
+  ctx.logger.info({ offset }, 'emptied the log and restarted it');
+}
+
+async function truncateWithin({ ctx, segments, tail }: TruncationParts, offset: number): Promise<void> {
+  tail.clear();
+  const keep = segments.indexFor(offset);
+  const target = segments.all[keep]!;
+  await segments.ensureIndexes(target);
+  // On the chain already, so a bad index is rebuilt here rather than through withSegment.
+  const cut = await target.cutFor(offset).catch(async (err: unknown) => {
+    if (!(err instanceof IndexMismatchError)) throw err;
+    await segments.rebuildIndexes(target);
+    return target.cutFor(offset);
+  });
+  // From here the log shrinks: memory first (readers see the new end at once), then the files.
+  const doomed = segments.removeAfter(keep);
+  target.cutInMemory(cut.position, cut.baseOffset ?? offset);
+  await segments.deleteFiles(doomed);
+  await target.finishTruncation();
+  await target.writeIndexes();
+  await (await target.handle()).datasync();
+  target.createdMs = ctx.clock();
+}
+
+async function truncateFullyAndStartAt({ ctx, segments, tail }: TruncationParts, offset: number): Promise<void> {
+  tail.clear();
+  const doomed = segments.removeOldest(segments.all.length);
+  await segments.deleteFiles(doomed);
+  await unlinkIfExists(join(ctx.dir, LOG_START_OFFSET_FILE));
+  segments.replaceAll([await segments.createSegment(offset)], offset);
+}
