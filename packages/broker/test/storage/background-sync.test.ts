@@ -2,7 +2,7 @@ import { cp, open, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openPartitionLog, WritebackSlots } from '@samsa/broker';
-import { withTimeout } from '../../../../test/helpers/wait.js';
+import { waitFor, withTimeout } from '../../../../test/helpers/wait.js';
 import { makeBatch, tempDir } from './helpers.js';
 
 type Datasync = (this: unknown) => Promise<void>;
@@ -78,7 +78,9 @@ describe('partition log: rolling a segment', () => {
       await withTimeout(log.append(makeBatch({ valueSize: 100, fill: i })), 2000, `append ${i}`);
     const bases = await segmentBases(t.dir);
     expect(bases.length).toBeGreaterThan(2);
-    // The first rolled segment's fsync is still at the gate, and the others queue behind it.
+    // The first rolled segment's fsync reaches the gate (after its index files, which are not
+    // gated, so possibly after the appends above) and stays there; the others queue behind it.
+    await waitFor(() => t.disk.held() > 0, { timeoutMs: 2000, description: "the first rolled segment's fsync" });
     expect(t.disk.held()).toBe(1);
     expect(await recoveryPoint(t.dir)).toBeUndefined();
     // Reads of the rolled segments do not wait either.
