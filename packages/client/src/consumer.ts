@@ -19,6 +19,9 @@ import type { Logger } from './logger.js';
 import { EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, listOffsets, type TopicPartition } from './offsets.js';
 import { backoffMs, type RetryOptions } from './retry.js';
 import { Wakeup } from './wakeup.js';
+import { GroupRequiredError } from './errors.js';
+import type { CommitOffset, CommittedOffset } from './group/offsets.js';
+import { GroupSession, type RebalanceListener } from './group/session.js';
 
 export interface ConsumerOptions {
   /** Long poll: how long the broker may hold a Fetch waiting for minBytes (Kafka's fetch.max.wait.ms, 500). */
@@ -36,7 +39,32 @@ export interface ConsumerOptions {
   autoOffsetReset?: 'earliest' | 'latest' | 'none';
   /** Deadline of each Fetch on top of maxWaitMs; defaults to the client's requestTimeoutMs. */
   requestTimeoutMs?: number;
+  /**
+   * group.id: the consumer group this consumer belongs to. Needed by subscribe(), commit() and
+   * committed(); with assign(), positions start from the group's committed offsets.
+   */
+  groupId?: string;
+  /** group.instance.id: a static member, which keeps its partitions across a restart within its session. */
+  groupInstanceId?: string;
+  /** Commit consumed offsets every autoCommitIntervalMs, before partitions are revoked, and on close (true). */
+  enableAutoCommit?: boolean;
+  /** Kafka's auto.commit.interval.ms, 5000. */
+  autoCommitIntervalMs?: number;
+  /**
+   * Without an answered heartbeat for this long, the member counts its partitions as lost and stops
+   * consuming them (the coordinator expels it after its group.consumer.session.timeout.ms); 45000.
+   */
+  sessionTimeoutMs?: number;
+  /** Time the member has to give partitions back in a rebalance (Kafka's max.poll.interval.ms, 300000). */
+  rebalanceTimeoutMs?: number;
+  /** Kafka's group.remote.assignor: 'uniform' or 'range'; the broker's default when left out. */
+  groupRemoteAssignor?: 'uniform' | 'range';
 }
+
+type FetchOptions = Pick<
+  ConsumerOptions,
+  'maxWaitMs' | 'minBytes' | 'maxBytes' | 'maxPartitionFetchBytes' | 'autoOffsetReset' | 'requestTimeoutMs'
+>;
 
 export interface ConsumedMessage {
   readonly topic: string;
@@ -60,7 +88,8 @@ export interface ConsumedBatch {
 
 export type AssignmentSpec = TopicPartition | { topic: string; partition?: undefined };
 
-class PartitionState {
+/** @internal */
+export class PartitionState {
   /** Next offset handed to the application; undefined until reset by policy or seek. */
   position: number | undefined;
   /** Next offset to fetch (ahead of position while a chunk is buffered). */
@@ -75,6 +104,17 @@ class PartitionState {
   highWatermark = -1;
   /** Out of range with autoOffsetReset 'none': stopped until seek. */
   stopped = false;
+  /** Not fetched: being revoked, or assigned and waiting for the application's onPartitionsAssigned. */
+  paused = false;
+  /**
+   * Offset after the last message the application has finished with (it asked for the next one):
+   * what auto-commit commits. `position` is ahead of it by the message in hand.
+   */
+  consumed: number | undefined;
+  /** The last offset this consumer committed for the partition (auto-commit only moves it forward). */
+  committed: number | undefined;
+  /** The position fell out of the log: autoOffsetReset decides, not the group's committed offset. */
+  outOfRange = false;
 
   constructor(
     readonly topic: string,
@@ -82,7 +122,8 @@ class PartitionState {
   ) {}
 }
 
-interface Chunk {
+/** @internal */
+export interface Chunk {
   readonly state: PartitionState;
   readonly generation: number;
   /** Built by the decoder as messages (messageFactory): handed to the application as they are. */
@@ -93,6 +134,9 @@ interface Chunk {
 }
 
 const tpKey = (topic: string, partition: number) => `${topic}\0${partition}`;
+
+/** Kafka's consumer close timeout. */
+const DEFAULT_CLOSE_TIMEOUT_MS = 30_000;
 
 /** Decoded records become messages directly: one object per record, not a record and a copy. */
 function messageFactory(topic: string, partition: number): RecordFactory {
@@ -107,7 +151,7 @@ function messageFactory(topic: string, partition: number): RecordFactory {
  * maxBytes per response).
  */
 export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable {
-  private readonly options: Required<ConsumerOptions>;
+  private readonly options: Required<FetchOptions>;
   private readonly partitions = new Map<string, PartitionState>();
   private readonly chunks: Chunk[] = [];
   private readonly controller = new AbortController();
@@ -119,6 +163,13 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
   private tickScheduled = false;
   private readonly wakeup = new Wakeup(() => this.tick());
   private closed = false;
+  private closing: Promise<void> | undefined;
+  private mode: 'none' | 'assign' | 'subscribe' = 'none';
+  /** The group's membership and offsets; undefined without a groupId. */
+  private readonly group: GroupSession | undefined;
+  /** The partition of the message (or batch) the application holds: handed out, not yet finished with. */
+  private held: PartitionState | undefined;
+  private releaseWaiters: Array<() => void> = [];
 
   constructor(
     private readonly cluster: Cluster,
@@ -135,6 +186,161 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
       autoOffsetReset: options.autoOffsetReset ?? 'latest',
       requestTimeoutMs: options.requestTimeoutMs ?? cluster.options.requestTimeoutMs,
     };
+    if (options.groupId !== undefined) this.group = new GroupSession(this, cluster, options, retry, logger);
+  }
+
+  /** The consumer group, or a GroupRequiredError naming what needed it. */
+  private requireGroup(operation: string): GroupSession {
+    if (this.group === undefined) throw new GroupRequiredError(operation);
+    return this.group;
+  }
+
+  /**
+   * Joins the consumer group and consumes the partitions it assigns to this member, of `topics` or of
+   * every topic whose whole name matches `pattern` (JavaScript syntax; flags are ignored), including
+   * topics created later. Partitions start at the group's committed offsets (autoOffsetReset where
+   * there are none). `listener` is told of partitions assigned, revoked (commit there if you commit
+   * yourself) and lost. Calling it again changes the subscription. Needs a groupId.
+   */
+  subscribe(topics: readonly string[] | RegExp, listener: RebalanceListener = {}): void {
+    this.checkOpen();
+    const group = this.requireGroup('subscribe()');
+    if (this.mode === 'assign')
+      throw new SamsaClientError(ErrorCodes.INVALID_REQUEST, 'subscribe() after assign(): use one or the other', {
+        retriable: false,
+      });
+    this.mode = 'subscribe';
+    group.subscribe(topics, listener);
+  }
+
+  /**
+   * Commits offsets to the group: `offsets` as given (the next offset to read, i.e. the last
+   * processed record's offset + 1), or without them the position of every partition, which counts
+   * the message in hand as processed. Resolves once the commit is replicated; rejects with the
+   * coordinator's error (e.g. StaleMemberEpoch, UnknownMemberId after the member was expelled).
+   */
+  async commit(offsets?: readonly CommitOffset[]): Promise<void> {
+    this.checkOpen();
+    const group = this.requireGroup('commit()');
+    const list = offsets ?? this.offsetsToCommit('position');
+    await group.offsets.commit(list, this.controller.signal);
+    for (const o of list) {
+      const state = this.partitions.get(tpKey(o.topic, o.partition));
+      if (state) state.committed = o.offset;
+    }
+  }
+
+  /** The group's committed offsets of `partitions` (default: this consumer's); offset -1 where there is none. */
+  committed(partitions?: readonly TopicPartition[]): Promise<CommittedOffset[]> {
+    this.checkOpen();
+    const group = this.requireGroup('committed()');
+    return group.offsets.fetch(partitions ?? this.assignment(), this.controller.signal);
+  }
+
+  /** @internal Offsets of partitions with a position: their position, or what was finished with. */
+  offsetsToCommit(
+    which: 'position' | 'consumed',
+    only?: ReadonlySet<PartitionState>,
+  ): Array<CommitOffset & { state: PartitionState }> {
+    const list: Array<CommitOffset & { state: PartitionState }> = [];
+    for (const state of this.partitions.values()) {
+      if (only !== undefined && !only.has(state)) continue;
+      const offset = which === 'position' ? state.position : state.consumed;
+      if (offset === undefined) continue;
+      // Auto-commit never moves an offset back behind one committed here (seek resets that).
+      if (which === 'consumed' && state.committed !== undefined && offset <= state.committed) continue;
+      list.push({ topic: state.topic, partition: state.partition, offset, state });
+    }
+    return list;
+  }
+
+  /** @internal For the group session: whether assign() is in use (offsets committed from outside the group). */
+  get assignMode(): boolean {
+    return this.mode === 'assign';
+  }
+
+  /** @internal Stops fetching `tps` at once (buffered data dropped); they stay assigned until removed. */
+  pausePartitions(tps: readonly TopicPartition[]): Set<PartitionState> {
+    const states = new Set<PartitionState>();
+    for (const tp of tps) {
+      const state = this.partitions.get(tpKey(tp.topic, tp.partition));
+      if (!state) continue;
+      state.paused = true;
+      state.generation++;
+      state.buffered = false;
+      states.add(state);
+    }
+    return states;
+  }
+
+  /** @internal Resolves once the application is done with the message it holds, if it is from `states`. */
+  releaseOf(states: ReadonlySet<PartitionState>): Promise<void> {
+    if (this.held === undefined || !states.has(this.held) || this.closed) return Promise.resolve();
+    return new Promise((resolve) => this.releaseWaiters.push(resolve));
+  }
+
+  /** @internal The application finished with the message it held (`done`), or let it go unfinished. */
+  release(done: boolean): void {
+    const held = this.held;
+    if (held === undefined) return;
+    this.held = undefined;
+    if (done) held.consumed = held.position;
+    if (this.releaseWaiters.length > 0) for (const resolve of this.releaseWaiters.splice(0)) resolve();
+  }
+
+  /** @internal */
+  hold(state: PartitionState): void {
+    this.held = state;
+  }
+
+  /** @internal Adds partitions paused (the application's onPartitionsAssigned may seek), then resumes them. */
+  addPartitions(tps: readonly TopicPartition[], paused: boolean): void {
+    for (const { topic, partition } of tps) {
+      const key = tpKey(topic, partition);
+      const state = this.partitions.get(key) ?? new PartitionState(topic, partition);
+      state.paused = paused;
+      this.partitions.set(key, state);
+    }
+    this.updateInterest();
+    this.tick();
+  }
+
+  /** @internal */
+  resumePartitions(tps: readonly TopicPartition[]): void {
+    for (const tp of tps) {
+      const state = this.partitions.get(tpKey(tp.topic, tp.partition));
+      if (state) state.paused = false;
+    }
+    this.tick();
+  }
+
+  /** @internal Removes partitions (all without `tps`) from the assignment; returns what was removed. */
+  removePartitions(tps?: readonly TopicPartition[]): TopicPartition[] {
+    const removed: TopicPartition[] = [];
+    const keys = tps ? tps.map((tp) => tpKey(tp.topic, tp.partition)) : [...this.partitions.keys()];
+    for (const key of keys) {
+      const state = this.partitions.get(key);
+      if (!state) continue;
+      state.generation++;
+      this.partitions.delete(key);
+      removed.push({ topic: state.topic, partition: state.partition });
+    }
+    this.updateInterest();
+    return removed;
+  }
+
+  /** Keeps metadata fresh for the topics of the assignment (reference counted in the cluster). */
+  private updateInterest(): void {
+    const topics = new Set([...this.partitions.values()].map((s) => s.topic));
+    for (const topic of topics) if (!this.topicsOfInterest.has(topic)) this.cluster.addInterest(topic);
+    for (const topic of this.topicsOfInterest) if (!topics.has(topic)) this.cluster.removeInterest(topic);
+    this.topicsOfInterest.clear();
+    for (const topic of topics) this.topicsOfInterest.add(topic);
+  }
+
+  /** @internal A failure for the application: thrown by the iterator. */
+  reportError(err: unknown): void {
+    this.fail(err);
   }
 
   /**
@@ -143,6 +349,11 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
    */
   async assign(specs: readonly AssignmentSpec[]): Promise<void> {
     this.checkOpen();
+    if (this.mode === 'subscribe')
+      throw new SamsaClientError(ErrorCodes.INVALID_REQUEST, 'assign() after subscribe(): use one or the other', {
+        retriable: false,
+      });
+    this.mode = 'assign';
     const wanted: TopicPartition[] = [];
     for (const spec of specs) {
       if (spec.partition !== undefined) {
@@ -160,11 +371,8 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     for (const [key, state] of this.partitions) if (!next.has(key)) state.generation++;
     this.partitions.clear();
     for (const [key, state] of next) this.partitions.set(key, state);
-    const topics = new Set(wanted.map((tp) => tp.topic));
-    for (const topic of topics) if (!this.topicsOfInterest.has(topic)) this.cluster.addInterest(topic);
-    for (const topic of this.topicsOfInterest) if (!topics.has(topic)) this.cluster.removeInterest(topic);
-    this.topicsOfInterest.clear();
-    for (const topic of topics) this.topicsOfInterest.add(topic);
+    this.updateInterest();
+    this.group?.startAutoCommit();
     this.tick();
   }
 
@@ -189,6 +397,8 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     }
     state.generation++;
     state.position = target.offset;
+    state.consumed = target.offset;
+    state.committed = undefined;
     state.fetchOffset = target.offset;
     state.buffered = false;
     state.stopped = false;
@@ -253,7 +463,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
   }
 
   private checkOpen(): void {
-    if (this.closed) throw new ClosedError('consumer');
+    if (this.closed || this.closing) throw new ClosedError('consumer');
   }
 
   [Symbol.asyncIterator](): AsyncIterableIterator<ConsumedMessage> {
@@ -279,11 +489,17 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
         if (chunk === undefined) return;
         const { state, records: messages } = chunk;
         state.position = chunk.nextOffset;
-        if (messages.length > 0)
+        if (messages.length > 0) {
+          this.hold(state);
           yield { topic: state.topic, partition: state.partition, messages, highWatermark: chunk.highWatermark };
+          this.release(true);
+        } else {
+          state.consumed = state.position;
+        }
         if (signal?.aborted) throw new AbortError(signal);
       }
     } finally {
+      this.release(false);
       this.iterating = false;
     }
   }
@@ -312,7 +528,11 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
       state.position !== undefined &&
       this.partitions.get(tpKey(state.topic, state.partition)) === state
     ) {
+      // Only the position moves back; what was finished with (and committed) stays as it was.
+      const { consumed, committed } = state;
       this.seek({ topic: state.topic, partition: state.partition, offset: state.position });
+      state.consumed = consumed;
+      state.committed = committed;
     }
   }
 
@@ -367,7 +587,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     const byLeader = new Map<number, PartitionState[]>();
     let needMetadata = false;
     for (const state of this.partitions.values()) {
-      if (state.buffered || state.inFlight || state.resetting || state.stopped) continue;
+      if (state.buffered || state.inFlight || state.resetting || state.stopped || state.paused) continue;
       if (state.retryAtMs > now) {
         this.wakeup.at(state.retryAtMs);
         continue;
@@ -397,41 +617,57 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
 
   /** Positions from autoOffsetReset for partitions that have none. */
   private async resetPositions(states: PartitionState[]): Promise<void> {
-    const policy = this.options.autoOffsetReset;
-    if (policy === 'none') {
-      for (const state of states) state.stopped = true;
-      this.fail(
-        new SamsaClientError(
-          ErrorCodes.OFFSET_OUT_OF_RANGE,
-          `no position for ${states.map((s) => `${s.topic}-${s.partition}`).join(', ')} and autoOffsetReset is 'none': seek first`,
-          { retriable: false },
-        ),
-      );
-      return;
-    }
     for (const state of states) state.resetting = true;
     const generations = states.map((s) => s.generation);
+    const stillWanted = (state: PartitionState, i: number) =>
+      state.generation === generations[i] && state.position === undefined;
     try {
-      const answers = await listOffsets(
-        this.cluster,
-        states.map((s) => ({
-          topic: s.topic,
-          partition: s.partition,
-          timestamp: policy === 'earliest' ? EARLIEST_TIMESTAMP : LATEST_TIMESTAMP,
-        })),
-        this.controller.signal,
-      );
-      states.forEach((state, i) => {
-        if (state.generation !== generations[i] || state.position !== undefined) return;
-        state.position = (answers[i] as { offset: number }).offset;
-        state.fetchOffset = state.position;
-      });
+      let byPolicy = states;
+      // A group's partitions start at its committed offsets; only an out-of-range position skips them.
+      const fromGroup = this.group ? states.filter((s) => !s.outOfRange) : [];
+      if (this.group && fromGroup.length > 0) {
+        const committed = await this.group.offsets.fetch(fromGroup, this.controller.signal);
+        fromGroup.forEach((state, i) => {
+          const offset = (committed[i] as CommittedOffset).offset;
+          if (offset < 0 || !stillWanted(state, states.indexOf(state))) return;
+          state.position = state.consumed = state.committed = state.fetchOffset = offset;
+        });
+        byPolicy = states.filter((s, i) => stillWanted(s, i));
+      }
+      if (byPolicy.length > 0) await this.resetByPolicy(byPolicy, byPolicy.map((s) => generations[states.indexOf(s)] as number));
     } catch (err) {
       if (!this.closed) this.fail(err);
     } finally {
       for (const state of states) state.resetting = false;
       this.tick();
     }
+  }
+
+  /** Positions from autoOffsetReset: the earliest or latest offset, or an error with 'none'. */
+  private async resetByPolicy(states: PartitionState[], generations: number[]): Promise<void> {
+    const policy = this.options.autoOffsetReset;
+    if (policy === 'none') {
+      for (const state of states) state.stopped = true;
+      throw new SamsaClientError(
+        ErrorCodes.OFFSET_OUT_OF_RANGE,
+        `no position for ${states.map((s) => `${s.topic}-${s.partition}`).join(', ')} and autoOffsetReset is 'none': seek first`,
+        { retriable: false },
+      );
+    }
+    const answers = await listOffsets(
+      this.cluster,
+      states.map((s) => ({
+        topic: s.topic,
+        partition: s.partition,
+        timestamp: policy === 'earliest' ? EARLIEST_TIMESTAMP : LATEST_TIMESTAMP,
+      })),
+      this.controller.signal,
+    );
+    states.forEach((state, i) => {
+      if (state.generation !== generations[i] || state.position !== undefined) return;
+      state.position = state.consumed = state.fetchOffset = (answers[i] as { offset: number }).offset;
+      state.outOfRange = false;
+    });
   }
 
   private fail(err: unknown): void {
@@ -555,6 +791,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
         );
         state.generation++;
         state.position = undefined;
+        state.outOfRange = true;
       }
       return;
     }
@@ -567,16 +804,29 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     this.backOff(state);
   }
 
-  /** Stops fetching and ends any iteration (the iterator finishes normally). */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    this.controller.abort();
-    this.wakeup.stop();
-    for (const topic of this.topicsOfInterest) this.cluster.removeInterest(topic);
-    this.chunks.length = 0;
-    this.notify();
-    this.onClose(this);
+  /**
+   * Stops fetching and ends any iteration (the iterator finishes normally). In a group, first commits
+   * what was consumed (auto-commit), tells the listener its partitions are revoked and leaves the group
+   * at once, so they move to other members without waiting for the session timeout; a static member
+   * (groupInstanceId) leaves only for its session, to get them back when it restarts. `timeoutMs`
+   * (30000) bounds the commit and the leave.
+   */
+  close(options: { timeoutMs?: number } = {}): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.closing ??= (async () => {
+      // The message in hand is not finished with; a close() from inside the loop must not wait for it.
+      this.release(false);
+      if (this.group) await this.group.close(options.timeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS);
+      this.closed = true;
+      this.controller.abort();
+      this.wakeup.stop();
+      for (const topic of this.topicsOfInterest) this.cluster.removeInterest(topic);
+      this.chunks.length = 0;
+      for (const resolve of this.releaseWaiters.splice(0)) resolve();
+      this.notify();
+      this.onClose(this);
+    })();
+    return this.closing;
   }
 
   [Symbol.asyncDispose](): Promise<void> {
@@ -596,6 +846,8 @@ class MessageIterator implements AsyncIterableIterator<ConsumedMessage> {
   private index = 0;
   private started = false;
   private finished = false;
+  /** The application holds a message from this iterator (finished with when it asks for the next). */
+  private holding = false;
 
   constructor(
     private readonly consumer: Consumer,
@@ -617,6 +869,10 @@ class MessageIterator implements AsyncIterableIterator<ConsumedMessage> {
       }
       this.started = true;
     }
+    if (this.holding) {
+      this.holding = false;
+      this.consumer.release(true);
+    }
     if (this.signal?.aborted) return this.fail(new AbortError(this.signal));
     const chunk = this.chunk;
     if (chunk !== undefined) {
@@ -624,9 +880,11 @@ class MessageIterator implements AsyncIterableIterator<ConsumedMessage> {
       if (state.generation === generation && this.index < records.length) {
         const message = records[this.index++] as ConsumedMessage;
         state.position = message.offset + 1;
+        this.consumer.hold(state);
+        this.holding = true;
         return Promise.resolve({ done: false, value: message });
       }
-      if (state.generation === generation) state.position = chunk.nextOffset;
+      if (state.generation === generation) state.position = state.consumed = chunk.nextOffset;
       this.chunk = undefined;
     }
     return this.nextChunk();
@@ -654,6 +912,11 @@ class MessageIterator implements AsyncIterableIterator<ConsumedMessage> {
   return(): Promise<IteratorResult<ConsumedMessage, undefined>> {
     if (!this.finished) {
       this.finished = true;
+      if (this.holding) {
+        // Left with a message in hand (break, an exception): it does not count as finished with.
+        this.holding = false;
+        this.consumer.release(false);
+      }
       if (this.chunk !== undefined && this.index < this.chunk.records.length) this.consumer.resumeAfter(this.chunk);
       this.chunk = undefined;
       if (this.started) this.consumer.endIteration();

@@ -66,6 +66,18 @@ export class OffsetOutOfRangeError extends SamsaClientError {
   }
 }
 
+/** A consumer call that needs a consumer group (subscribe, commit, committed) on a consumer without a groupId. */
+export class GroupRequiredError extends SamsaClientError {
+  constructor(operation: string) {
+    super(
+      ErrorCodes.INVALID_GROUP_ID,
+      `${operation} needs a consumer group: create the consumer with samsa.consumer({ groupId: '...' })`,
+      { retriable: false },
+    );
+    this.name = 'GroupRequiredError';
+  }
+}
+
 /** The producer, consumer, admin or client was closed while the operation was pending or before it began. */
 export class ClosedError extends SamsaClientError {
   constructor(what: string) {

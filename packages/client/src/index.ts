@@ -17,6 +17,8 @@ export {
   type ConsumedMessage,
   type ConsumerOptions,
 } from './consumer.js';
+export type { RebalanceListener } from './group/session.js';
+export type { CommitOffset, CommittedOffset } from './group/offsets.js';
 export {
   Admin,
   type AdminRequestOptions,
@@ -38,6 +40,7 @@ export {
   BufferExhaustedError,
   ClosedError,
   ConnectionError,
+  GroupRequiredError,
   OffsetOutOfRangeError,
   SamsaClientError,
   TimeoutError,

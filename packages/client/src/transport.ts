@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { ErrorCodes, loadBrokerProto, type v1 } from '@samsa/protocol';
+import { ErrorCodes, loadBrokerProto, loadGroupProto, type v1 } from '@samsa/protocol';
 import {
   AbortError,
   ClosedError,
@@ -19,8 +19,28 @@ export interface BrokerRpcs {
   Produce: [v1.ProduceRequest, v1.ProduceResponse__Output];
   Fetch: [v1.FetchRequest, v1.FetchResponse__Output];
   ListOffsets: [v1.ListOffsetsRequest, v1.ListOffsetsResponse__Output];
+  FindCoordinator: [v1.FindCoordinatorRequest, v1.FindCoordinatorResponse__Output];
+  ConsumerGroupHeartbeat: [v1.ConsumerGroupHeartbeatRequest, v1.ConsumerGroupHeartbeatResponse__Output];
+  OffsetCommit: [v1.OffsetCommitRequest, v1.OffsetCommitResponse__Output];
+  OffsetFetch: [v1.OffsetFetchRequest, v1.OffsetFetchResponse__Output];
+  ListGroups: [v1.ListGroupsRequest, v1.ListGroupsResponse__Output];
+  DescribeGroups: [v1.DescribeGroupsRequest, v1.DescribeGroupsResponse__Output];
+  DeleteGroups: [v1.DeleteGroupsRequest, v1.DeleteGroupsResponse__Output];
+  OffsetDelete: [v1.OffsetDeleteRequest, v1.OffsetDeleteResponse__Output];
 }
 export type RpcName = keyof BrokerRpcs;
+
+/** The RPCs of samsa.v1.GroupCoordinator: served by the same brokers, on the same channel. */
+const GROUP_RPCS = new Set<RpcName>([
+  'FindCoordinator',
+  'ConsumerGroupHeartbeat',
+  'OffsetCommit',
+  'OffsetFetch',
+  'ListGroups',
+  'DescribeGroups',
+  'DeleteGroups',
+  'OffsetDelete',
+]);
 
 export interface CallOptions {
   timeoutMs: number;
@@ -138,6 +158,7 @@ class ProduceStream {
 export class BrokerConnection {
   readonly address: string;
   private readonly client: grpc.Client;
+  private groupClient: grpc.Client | undefined;
   private readonly metadata = new grpc.Metadata();
   private produceStream: ProduceStream | undefined;
   private closed = false;
@@ -160,10 +181,11 @@ export class BrokerConnection {
     const signal = options.signal;
     if (signal?.aborted) return Promise.reject(new AbortError(signal));
     return new Promise((resolve, reject) => {
-      const fn = (this.client as unknown as Record<string, UnaryMethod>)[method] as UnaryMethod;
+      const client = GROUP_RPCS.has(method) ? this.groupCoordinatorClient() : this.client;
+      const fn = (client as unknown as Record<string, UnaryMethod>)[method] as UnaryMethod;
       let onAbort: (() => void) | undefined;
       const call = fn.call(
-        this.client,
+        client,
         request,
         this.metadata,
         { deadline: Date.now() + options.timeoutMs },
@@ -185,6 +207,17 @@ export class BrokerConnection {
         signal.addEventListener('abort', onAbort, { once: true });
       }
     });
+  }
+
+  /** The GroupCoordinator service's stub, on the broker stub's channel (no second connection). */
+  private groupCoordinatorClient(): grpc.Client {
+    if (this.groupClient === undefined) {
+      const GroupCoordinator = loadGroupProto().GroupCoordinator;
+      this.groupClient = new GroupCoordinator(this.address, grpc.credentials.createInsecure(), {
+        channelOverride: this.client.getChannel(),
+      });
+    }
+    return this.groupClient;
   }
 
   /**
@@ -229,7 +262,7 @@ export class ConnectionPool {
   private readonly connections = new Map<string, BrokerConnection>();
   private closed = false;
 
-  constructor(private readonly clientId: string) {}
+  constructor(readonly clientId: string) {}
 
   get isClosed(): boolean {
     return this.closed;

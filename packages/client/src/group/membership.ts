@@ -1,0 +1,422 @@
+/**
+ * The consumer side of a consumer group (KIP-848): a pure state machine. It keeps the member's id and
+ * epoch, the heartbeat schedule, the partitions it owns and the assignment the coordinator wants it to
+ * have, and decides when to heartbeat, what to revoke and assign, when its partitions are lost and
+ * when it has left. Time is an input (`nowMs` on every call); it never awaits, sleeps or talks to the
+ * network. Its outputs are actions, taken with `poll()`, that a driver carries out and reports back.
+ *
+ * Ordering rules it keeps:
+ * - A partition leaves `owned` only after the driver reports it revoked (fetching stopped, offsets
+ *   committed), and the heartbeat that reports it gone is what lets the coordinator give it to another
+ *   member: no partition is consumed by two members at once.
+ * - One heartbeat in flight at a time; a response to an older one is ignored.
+ * - A fenced member gives up everything it owns (lost, no commit: its epoch can no longer commit)
+ *   before it rejoins with epoch 0.
+ */
+import { ErrorCodes, errorSpecForCode } from '@samsa/protocol';
+
+export interface GroupPartition {
+  readonly topic: string;
+  readonly partition: number;
+}
+
+export type Subscription =
+  | { readonly kind: 'topics'; readonly topics: readonly string[] }
+  | { readonly kind: 'regex'; readonly source: string };
+
+export interface MembershipConfig {
+  /** group.instance.id: a static member keeps its partitions across a restart within its session. */
+  readonly instanceId?: string | undefined;
+  /** Time the member has to revoke partitions (Kafka's max.poll.interval.ms). */
+  readonly rebalanceTimeoutMs: number;
+  /**
+   * Without a successful heartbeat for this long, the coordinator has expelled the member: it stops
+   * consuming (its partitions are lost) and rejoins, rather than read partitions others own now.
+   */
+  readonly sessionTimeoutMs: number;
+  /** 'uniform' or 'range'; undefined leaves the choice to the group. */
+  readonly serverAssignor?: string | undefined;
+  /** Backoff after a failed heartbeat, doubled per consecutive failure up to the maximum. */
+  readonly retryBackoffMs: number;
+  readonly retryBackoffMaxMs: number;
+}
+
+/** What the member tells the coordinator; the driver adds the group id and client id. */
+export interface HeartbeatRequest {
+  readonly memberId: string;
+  /** 0 to join, the current epoch to stay, -1 to leave, -2 for a static member leaving to restart. */
+  readonly memberEpoch: number;
+  readonly instanceId: string | undefined;
+  readonly rebalanceTimeoutMs: number;
+  readonly subscribedTopicNames: readonly string[] | undefined;
+  readonly subscribedTopicRegex: string | undefined;
+  readonly serverAssignor: string | undefined;
+  readonly ownedPartitions: readonly GroupPartition[];
+}
+
+export interface HeartbeatResponse {
+  readonly memberId: string;
+  readonly memberEpoch: number;
+  readonly heartbeatIntervalMs: number;
+  /** The partitions the member may own now; undefined: unchanged. */
+  readonly assignment: readonly GroupPartition[] | undefined;
+}
+
+export type MembershipAction =
+  /** Send this heartbeat; report the outcome with heartbeatSucceeded/heartbeatFailed(seq, ...). */
+  | { readonly type: 'heartbeat'; readonly seq: number; readonly request: HeartbeatRequest }
+  /**
+   * Stop consuming `revoke` (commit what was consumed if auto-commit is on, tell the application),
+   * then start `assign` (positions from committed offsets); report with reconciled(id).
+   */
+  | {
+      readonly type: 'reconcile';
+      readonly id: number;
+      readonly revoke: readonly GroupPartition[];
+      readonly assign: readonly GroupPartition[];
+    }
+  /** Every partition the member holds is lost: stop consuming them without committing; report lost(id). */
+  | { readonly type: 'lose'; readonly id: number; readonly reason: string }
+  /** The member has left the group (or never joined); close() can finish. */
+  | { readonly type: 'left' }
+  /** The member cannot go on (e.g. FencedInstanceId, UnsupportedAssignor); the iterator throws it. */
+  | { readonly type: 'fatal'; readonly errorCode: number; readonly message: string };
+
+export type MemberStateName =
+  | 'unsubscribed'
+  | 'joining'
+  | 'stable'
+  | 'reconciling'
+  | 'acknowledging'
+  | 'fenced'
+  | 'leaving'
+  | 'left'
+  | 'fatal';
+
+type Phase = 'unsubscribed' | 'joining' | 'member' | 'fenced' | 'leaving' | 'left' | 'fatal';
+
+const LEAVE_EPOCH = -1;
+const STATIC_LEAVE_EPOCH = -2;
+
+const key = (topic: string, partition: number) => `${topic}\0${partition}`;
+
+/** Errors after which the heartbeat is sent again later (to the coordinator found anew, if it moved). */
+const RETRY_HEARTBEAT = new Set<number>([
+  ErrorCodes.COORDINATOR_NOT_AVAILABLE.code,
+  ErrorCodes.NOT_COORDINATOR.code,
+  ErrorCodes.COORDINATOR_LOAD_IN_PROGRESS.code,
+  ErrorCodes.NETWORK_EXCEPTION.code,
+  ErrorCodes.REQUEST_TIMED_OUT.code,
+  // The previous holder of our instance id has not left yet; it will once its session expires.
+  ErrorCodes.UNRELEASED_INSTANCE_ID.code,
+]);
+
+/** Errors that mean the coordinator no longer counts us as a member with this epoch. */
+const FENCED = new Set<number>([ErrorCodes.FENCED_MEMBER_EPOCH.code, ErrorCodes.UNKNOWN_MEMBER_ID.code]);
+
+export class Membership {
+  private phase: Phase = 'unsubscribed';
+  private memberIdValue = '';
+  private memberEpochValue = 0;
+  /** Until the coordinator says otherwise: Kafka's group.consumer.heartbeat.interval.ms default. */
+  private heartbeatIntervalMs = 5000;
+  private subscription: Subscription | undefined;
+  /** What the member owns: what it consumes (or is still revoking) and reports in heartbeats. */
+  private readonly ownedByKey = new Map<string, GroupPartition>();
+  /** The coordinator's latest assignment for this member; undefined before the first. */
+  private target: Map<string, GroupPartition> | undefined;
+  private reconciliation: { id: number; next: Map<string, GroupPartition> } | undefined;
+  private losing: number | undefined;
+  private nextActionId = 1;
+  private inFlight: { seq: number; leaving: boolean } | undefined;
+  private nextSeq = 1;
+  /** A heartbeat is wanted as soon as possible (join, acknowledgement, new subscription). */
+  private sendNow = false;
+  private nextHeartbeatAtMs = 0;
+  private retryAtMs = 0;
+  private failures = 0;
+  private lastAnsweredMs = 0;
+  private leaveAsStatic = false;
+  private readonly actions: MembershipAction[] = [];
+
+  constructor(private readonly config: MembershipConfig) {}
+
+  get memberId(): string {
+    return this.memberIdValue;
+  }
+
+  get memberEpoch(): number {
+    return this.memberEpochValue;
+  }
+
+  /** The partitions the member owns now. */
+  owned(): GroupPartition[] {
+    return [...this.ownedByKey.values()];
+  }
+
+  /** Whether the member is in the group with an epoch it can commit with. */
+  get isMember(): boolean {
+    return this.phase === 'member' || (this.phase === 'leaving' && this.memberEpochValue > 0);
+  }
+
+  get state(): MemberStateName {
+    switch (this.phase) {
+      case 'member':
+        if (this.reconciliation !== undefined || this.needsReconciliation()) return 'reconciling';
+        return this.sendNow ? 'acknowledging' : 'stable';
+      default:
+        return this.phase;
+    }
+  }
+
+  /** Subscribes (or changes the subscription): joins the group, or tells the coordinator at once. */
+  subscribe(subscription: Subscription, nowMs: number): void {
+    this.subscription = subscription;
+    if (this.phase === 'leaving' || this.phase === 'fatal' || this.phase === 'fenced') return;
+    if (this.phase === 'unsubscribed' || this.phase === 'left') this.startJoining(nowMs);
+    this.sendNow = true;
+  }
+
+  /**
+   * Leaves the group: gives every partition back (revoked, so offsets are committed first), then sends
+   * the leave heartbeat: epoch -1, or -2 for a static member with `temporary` (it keeps its
+   * partitions for the session timeout, to come back to them after a restart).
+   */
+  leave(nowMs: number, options: { temporary?: boolean } = {}): void {
+    switch (this.phase) {
+      case 'unsubscribed':
+      case 'left':
+      case 'fatal':
+        this.phase = this.phase === 'fatal' ? 'fatal' : 'left';
+        this.actions.push({ type: 'left' });
+        return;
+      case 'leaving':
+        return;
+      default:
+        break;
+    }
+    this.leaveAsStatic = options.temporary === true && this.config.instanceId !== undefined;
+    // Nothing to tell a coordinator that never answered us: no member id, nothing owned.
+    if (
+      this.memberIdValue === '' &&
+      this.ownedByKey.size === 0 &&
+      this.inFlight === undefined &&
+      this.losing === undefined
+    ) {
+      this.finishLeaving();
+      return;
+    }
+    this.phase = 'leaving';
+    this.target = new Map();
+    this.lastAnsweredMs = nowMs;
+  }
+
+  /** The actions due at `nowMs`, in order. Call after every input and when nextWakeMs() comes. */
+  poll(nowMs: number): MembershipAction[] {
+    this.checkSession(nowMs);
+    this.maybeReconcile();
+    this.maybeHeartbeat(nowMs);
+    return this.actions.splice(0);
+  }
+
+  /** When poll() has something to do without any other input; Infinity when nothing is scheduled. */
+  nextWakeMs(): number {
+    let wake = Infinity;
+    if (this.canHeartbeat()) {
+      const due = this.sendNow || this.phase === 'joining' ? 0 : this.nextHeartbeatAtMs;
+      wake = Math.max(due, this.retryAtMs);
+    }
+    if (this.phase === 'member' && this.ownedByKey.size > 0)
+      wake = Math.min(wake, this.lastAnsweredMs + this.config.sessionTimeoutMs);
+    return wake;
+  }
+
+  heartbeatSucceeded(seq: number, response: HeartbeatResponse, nowMs: number): void {
+    if (this.inFlight?.seq !== seq) return;
+    const { leaving } = this.inFlight;
+    this.inFlight = undefined;
+    this.failures = 0;
+    this.retryAtMs = 0;
+    this.lastAnsweredMs = nowMs;
+    if (leaving) {
+      this.finishLeaving();
+      return;
+    }
+    if (this.phase !== 'joining' && this.phase !== 'member' && this.phase !== 'leaving') return;
+    if (response.memberId !== '') this.memberIdValue = response.memberId;
+    this.memberEpochValue = response.memberEpoch;
+    if (response.heartbeatIntervalMs > 0) this.heartbeatIntervalMs = response.heartbeatIntervalMs;
+    this.nextHeartbeatAtMs = nowMs + this.heartbeatIntervalMs;
+    if (this.phase === 'joining') this.phase = 'member';
+    if (this.phase === 'member' && response.assignment !== undefined) {
+      this.target = new Map(response.assignment.map((tp) => [key(tp.topic, tp.partition), tp]));
+    }
+  }
+
+  /** A heartbeat failed: `errorCode` from the response, or the transport's (NetworkException, RequestTimedOut). */
+  heartbeatFailed(seq: number, errorCode: number, message: string, nowMs: number): void {
+    if (this.inFlight?.seq !== seq) return;
+    const { leaving } = this.inFlight;
+    this.inFlight = undefined;
+    if (FENCED.has(errorCode)) {
+      if (leaving) this.finishLeaving();
+      else this.fence(`${message} (code ${errorCode})`, errorCode === ErrorCodes.UNKNOWN_MEMBER_ID.code);
+      return;
+    }
+    if (RETRY_HEARTBEAT.has(errorCode) || (errorCode !== 0 && errorSpecForCode(errorCode).retriable)) {
+      this.retryAtMs = nowMs + this.backoffMs();
+      this.failures++;
+      return;
+    }
+    if (leaving) {
+      this.finishLeaving();
+      return;
+    }
+    this.failFatally(errorCode, message);
+  }
+
+  /** The driver finished reconciliation `id`: revoked partitions are stopped (and committed), new ones started. */
+  reconciled(id: number): void {
+    const reconciliation = this.reconciliation;
+    if (reconciliation?.id !== id) return;
+    this.reconciliation = undefined;
+    this.ownedByKey.clear();
+    for (const [k, tp] of reconciliation.next) this.ownedByKey.set(k, tp);
+    // The coordinator learns of the change only from a heartbeat, so send one now (acknowledge).
+    this.sendNow = true;
+  }
+
+  /** The driver stopped every partition after a `lose` action; the member rejoins with epoch 0. */
+  lost(id: number, nowMs: number): void {
+    if (this.losing !== id) return;
+    this.losing = undefined;
+    this.ownedByKey.clear();
+    if (this.phase === 'fenced') {
+      this.startJoining(nowMs);
+      this.retryAtMs = nowMs + this.backoffMs();
+    } else if (this.phase === 'leaving') {
+      this.finishLeaving();
+    }
+  }
+
+  private startJoining(nowMs: number): void {
+    this.phase = 'joining';
+    this.memberEpochValue = 0;
+    this.target = undefined;
+    this.sendNow = true;
+    this.retryAtMs = 0;
+    this.failures = 0;
+    this.nextHeartbeatAtMs = nowMs;
+    this.lastAnsweredMs = nowMs;
+  }
+
+  private fence(reason: string, forgetMemberId: boolean): void {
+    if (this.phase === 'fatal' || this.phase === 'left') return;
+    // A reconciliation still running is abandoned: its completion is ignored, and the driver's lose
+    // (queued behind it) gives up whatever it started.
+    this.reconciliation = undefined;
+    this.target = undefined;
+    // A late answer to a heartbeat sent before is about the old epoch: ignored.
+    this.inFlight = undefined;
+    if (forgetMemberId) this.memberIdValue = '';
+    this.memberEpochValue = 0;
+    if (this.phase !== 'leaving') this.phase = 'fenced';
+    const id = this.nextActionId++;
+    this.losing = id;
+    this.actions.push({ type: 'lose', id, reason });
+  }
+
+  private failFatally(errorCode: number, message: string): void {
+    const hadPartitions = this.ownedByKey.size > 0 || this.reconciliation !== undefined;
+    this.reconciliation = undefined;
+    this.target = undefined;
+    if (hadPartitions) this.actions.push({ type: 'lose', id: this.nextActionId++, reason: message });
+    this.ownedByKey.clear();
+    this.phase = 'fatal';
+    this.actions.push({ type: 'fatal', errorCode, message });
+  }
+
+  private finishLeaving(): void {
+    this.phase = 'left';
+    this.memberIdValue = '';
+    this.memberEpochValue = 0;
+    this.target = undefined;
+    this.reconciliation = undefined;
+    this.sendNow = false;
+    this.actions.push({ type: 'left' });
+  }
+
+  /** A member cut off from its coordinator for a whole session has been expelled: stop consuming. */
+  private checkSession(nowMs: number): void {
+    if (this.phase !== 'member' || this.losing !== undefined) return;
+    if (this.ownedByKey.size === 0 && this.reconciliation === undefined) return;
+    if (nowMs - this.lastAnsweredMs < this.config.sessionTimeoutMs) return;
+    this.fence(`no heartbeat answered for ${nowMs - this.lastAnsweredMs} ms (session timeout)`, false);
+  }
+
+  private needsReconciliation(): boolean {
+    const target = this.target;
+    if (target === undefined) return false;
+    if (target.size !== this.ownedByKey.size) return true;
+    for (const k of target.keys()) if (!this.ownedByKey.has(k)) return true;
+    return false;
+  }
+
+  private maybeReconcile(): void {
+    if (this.phase !== 'member' && this.phase !== 'leaving') return;
+    if (this.reconciliation !== undefined || this.losing !== undefined || this.target === undefined) return;
+    if (!this.needsReconciliation()) return;
+    const next = new Map(this.target);
+    const revoke = [...this.ownedByKey].filter(([k]) => !next.has(k)).map(([, tp]) => tp);
+    const assign = [...next].filter(([k]) => !this.ownedByKey.has(k)).map(([, tp]) => tp);
+    const id = this.nextActionId++;
+    this.reconciliation = { id, next };
+    this.actions.push({ type: 'reconcile', id, revoke, assign });
+  }
+
+  private canHeartbeat(): boolean {
+    if (this.inFlight !== undefined) return false;
+    switch (this.phase) {
+      case 'joining':
+      case 'member':
+        return true;
+      case 'leaving':
+        // The leave heartbeat goes once every partition is given back.
+        return this.reconciliation === undefined && this.losing === undefined && !this.needsReconciliation();
+      default:
+        return false;
+    }
+  }
+
+  private maybeHeartbeat(nowMs: number): void {
+    if (!this.canHeartbeat() || nowMs < this.retryAtMs) return;
+    const leaving = this.phase === 'leaving';
+    if (!leaving && !this.sendNow && this.phase !== 'joining' && nowMs < this.nextHeartbeatAtMs) return;
+    if (leaving && this.memberIdValue === '') {
+      this.finishLeaving();
+      return;
+    }
+    const seq = this.nextSeq++;
+    this.inFlight = { seq, leaving };
+    this.sendNow = false;
+    const subscription = this.subscription;
+    this.actions.push({
+      type: 'heartbeat',
+      seq,
+      request: {
+        memberId: this.memberIdValue,
+        memberEpoch: leaving ? (this.leaveAsStatic ? STATIC_LEAVE_EPOCH : LEAVE_EPOCH) : this.memberEpochValue,
+        instanceId: this.config.instanceId,
+        rebalanceTimeoutMs: this.config.rebalanceTimeoutMs,
+        subscribedTopicNames: subscription?.kind === 'topics' ? subscription.topics : undefined,
+        subscribedTopicRegex: subscription?.kind === 'regex' ? subscription.source : undefined,
+        serverAssignor: this.config.serverAssignor,
+        ownedPartitions: this.owned(),
+      },
+    });
+  }
+
+  private backoffMs(): number {
+    return Math.min(this.config.retryBackoffMaxMs, this.config.retryBackoffMs * 2 ** Math.min(this.failures, 20));
+  }
+}

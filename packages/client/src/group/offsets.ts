@@ -1,0 +1,160 @@
+/**
+ * Committed offsets of a group: OffsetCommit (one at a time, in call order, so an older commit never
+ * lands after a newer one) and OffsetFetch, on the group's coordinator, fenced by the member's epoch.
+ */
+import { ErrorCodes, type v1 } from '@samsa/protocol';
+import { SamsaClientError, errorFromCode } from '../errors.js';
+import type { RetryOptions } from '../retry.js';
+import { backoffMs, sleep } from '../retry.js';
+import { type GroupCoordinators, groupErrorCode } from './coordinator.js';
+
+export interface CommitOffset {
+  readonly topic: string;
+  readonly partition: number;
+  /** The next offset to consume: the last processed record's offset + 1. */
+  readonly offset: number;
+  /** Stored with the offset, at most 4096 bytes (offset.metadata.max.bytes). */
+  readonly metadata?: string;
+}
+
+export interface CommittedOffset {
+  readonly topic: string;
+  readonly partition: number;
+  /** -1 when the group has no offset for the partition. */
+  readonly offset: number;
+  readonly metadata: string;
+}
+
+export interface MemberIdentity {
+  readonly memberId: string;
+  /** -1 for a commit from outside the group (an `assign` consumer, a tool). */
+  readonly memberEpoch: number;
+  readonly instanceId: string | undefined;
+}
+
+/** StaleMemberEpoch: the epoch moved on while the commit travelled; try again with the new one. */
+const STALE_EPOCH_RETRIES = 3;
+
+export class GroupOffsets {
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly coordinators: GroupCoordinators,
+    readonly groupId: string,
+    private readonly identity: () => MemberIdentity,
+    private readonly retry: RetryOptions,
+  ) {}
+
+  /** Commits `offsets` after every commit asked for before; rejects with the first partition's error. */
+  commit(offsets: readonly CommitOffset[], signal?: AbortSignal): Promise<void> {
+    for (const o of offsets) {
+      if (!Number.isSafeInteger(o.offset) || o.offset < 0)
+        throw new SamsaClientError(ErrorCodes.INVALID_REQUEST, `cannot commit offset ${o.offset}`, {
+          topic: o.topic,
+          partition: o.partition,
+          retriable: false,
+        });
+    }
+    const run = this.queue.then(() => this.commitNow(offsets, signal));
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
+  private async commitNow(offsets: readonly CommitOffset[], signal: AbortSignal | undefined): Promise<void> {
+    if (offsets.length === 0) return;
+    for (let attempt = 0; ; attempt++) {
+      const member = this.identity();
+      const response = await this.coordinators.callWithRetries(
+        this.groupId,
+        'OffsetCommit',
+        () => commitRequest(this.groupId, this.identity(), offsets),
+        groupErrorCode,
+        { signal },
+      );
+      const failure = firstFailure(response);
+      if (failure === undefined) return;
+      const staleEpoch = failure.code === ErrorCodes.STALE_MEMBER_EPOCH.code;
+      if (staleEpoch && attempt < STALE_EPOCH_RETRIES && member.memberEpoch >= 0) {
+        await sleep(backoffMs(attempt, this.retry), signal);
+        continue;
+      }
+      throw errorFromCode(failure.code, `commit to group ${this.groupId} refused: ${failure.message}`, failure.where);
+    }
+  }
+
+  /** The group's committed offsets of `partitions` (as a tool: not fenced by a member epoch). */
+  async fetch(
+    partitions: readonly { topic: string; partition: number }[],
+    signal?: AbortSignal,
+  ): Promise<CommittedOffset[]> {
+    if (partitions.length === 0) return [];
+    const byTopic = new Map<string, number[]>();
+    for (const { topic, partition } of partitions) {
+      let list = byTopic.get(topic);
+      if (!list) byTopic.set(topic, (list = []));
+      list.push(partition);
+    }
+    const response = await this.coordinators.callWithRetries(
+      this.groupId,
+      'OffsetFetch',
+      () => ({
+        groupId: this.groupId,
+        memberId: '',
+        memberEpoch: -1,
+        topics: [...byTopic].map(([name, list]) => ({ name, partitions: list })),
+      }),
+      groupErrorCode,
+      { signal },
+    );
+    if (response.errorCode !== 0)
+      throw errorFromCode(response.errorCode, `group ${this.groupId}: ${response.errorMessage || 'offset fetch refused'}`);
+    const found = new Map<string, v1.OffsetFetchPartitionResponse__Output>();
+    for (const t of response.topics) for (const p of t.partitions) found.set(`${t.name}\0${p.partition}`, p);
+    return partitions.map(({ topic, partition }) => {
+      const p = found.get(`${topic}\0${partition}`);
+      if (p && p.errorCode !== 0) throw errorFromCode(p.errorCode, p.errorMessage || undefined, { topic, partition });
+      return { topic, partition, offset: p ? Number(p.committedOffset) : -1, metadata: p?.metadata ?? '' };
+    });
+  }
+}
+
+function commitRequest(
+  groupId: string,
+  member: MemberIdentity,
+  offsets: readonly CommitOffset[],
+): v1.OffsetCommitRequest {
+  const byTopic = new Map<string, v1.OffsetCommitPartition[]>();
+  for (const o of offsets) {
+    let list = byTopic.get(o.topic);
+    if (!list) byTopic.set(o.topic, (list = []));
+    list.push({
+      partition: o.partition,
+      committedOffset: o.offset,
+      committedLeaderEpoch: -1,
+      committedMetadata: o.metadata ?? '',
+    });
+  }
+  return {
+    groupId,
+    memberId: member.memberId,
+    memberEpoch: member.memberEpoch,
+    ...(member.instanceId !== undefined ? { groupInstanceId: member.instanceId } : {}),
+    topics: [...byTopic].map(([name, partitions]) => ({ name, partitions })),
+  };
+}
+
+function firstFailure(
+  response: v1.OffsetCommitResponse__Output,
+): { code: number; message: string; where: { topic?: string; partition?: number } } | undefined {
+  if (response.errorCode !== 0)
+    return { code: response.errorCode, message: response.errorMessage || 'refused', where: {} };
+  for (const t of response.topics)
+    for (const p of t.partitions)
+      if (p.errorCode !== 0)
+        return {
+          code: p.errorCode,
+          message: p.errorMessage || 'refused',
+          where: { topic: t.name, partition: p.partition },
+        };
+  return undefined;
+}

@@ -1,0 +1,260 @@
+/**
+ * A consumer's life in its group: the membership (heartbeats through the coordinator, reconciliation
+ * of the assignment onto the consumer's fetch set), the committed offsets, auto-commit, the
+ * application's rebalance listener, and the final commit and leave on close.
+ */
+import { ErrorCodes } from '@samsa/protocol';
+import type { Cluster } from '../cluster.js';
+import type { Consumer, ConsumerOptions, PartitionState } from '../consumer.js';
+import { SamsaClientError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { TopicPartition } from '../offsets.js';
+import type { RetryOptions } from '../retry.js';
+import { GroupCoordinators, fromTopicPartitions, groupErrorCode, toTopicPartitions } from './coordinator.js';
+import { type AssignmentHost, type GroupTransport, type HeartbeatOutcome, MembershipDriver, systemClock } from './driver.js';
+import { type GroupPartition, type HeartbeatRequest, Membership } from './membership.js';
+import { GroupOffsets, type MemberIdentity } from './offsets.js';
+
+/**
+ * Told of changes to the partitions a group member consumes. Each may be async; the rebalance waits
+ * for it (within the rebalance timeout). Errors thrown are passed to the application's iterator.
+ */
+export interface RebalanceListener {
+  /** These partitions are now this member's; seek here to start elsewhere than the committed offset. */
+  onPartitionsAssigned?(partitions: TopicPartition[]): void | Promise<void>;
+  /**
+   * These partitions go to another member: no more of their messages will be handed out. Commit here
+   * (`consumer.commit()`) when committing yourself; auto-commit has already committed what was consumed.
+   */
+  onPartitionsRevoked?(partitions: TopicPartition[]): void | Promise<void>;
+  /**
+   * These partitions were taken from the member without a revocation (it was expelled, or cut off
+   * from the coordinator for a session): another member may own them already, so commits would fail.
+   */
+  onPartitionsLost?(partitions: TopicPartition[]): void | Promise<void>;
+}
+
+const DEFAULTS = {
+  enableAutoCommit: true,
+  autoCommitIntervalMs: 5_000,
+  sessionTimeoutMs: 45_000,
+  rebalanceTimeoutMs: 300_000,
+};
+
+export class GroupSession implements AssignmentHost {
+  readonly groupId: string;
+  readonly offsets: GroupOffsets;
+  private readonly coordinators: GroupCoordinators;
+  private readonly membership: Membership;
+  private driver: MembershipDriver | undefined;
+  private listener: RebalanceListener = {};
+  private readonly autoCommit: boolean;
+  private readonly autoCommitIntervalMs: number;
+  private readonly heartbeatTimeoutMs: number;
+  private autoCommitTimer: NodeJS.Timeout | undefined;
+  private readonly instanceId: string | undefined;
+
+  constructor(
+    private readonly consumer: Consumer,
+    private readonly cluster: Cluster,
+    options: ConsumerOptions,
+    retry: RetryOptions,
+    private readonly logger: Logger,
+  ) {
+    const groupId = options.groupId;
+    if (typeof groupId !== 'string' || groupId.length === 0)
+      throw new SamsaClientError(ErrorCodes.INVALID_GROUP_ID, 'groupId must be a non-empty string', {
+        retriable: false,
+      });
+    this.groupId = groupId;
+    this.instanceId = options.groupInstanceId;
+    this.autoCommit = options.enableAutoCommit ?? DEFAULTS.enableAutoCommit;
+    this.autoCommitIntervalMs = positive('autoCommitIntervalMs', options.autoCommitIntervalMs, DEFAULTS.autoCommitIntervalMs);
+    const sessionTimeoutMs = positive('sessionTimeoutMs', options.sessionTimeoutMs, DEFAULTS.sessionTimeoutMs);
+    // A paused coordinator costs at most half a session before the member tries again elsewhere.
+    this.heartbeatTimeoutMs = Math.min(cluster.options.requestTimeoutMs, Math.ceil(sessionTimeoutMs / 2));
+    this.membership = new Membership({
+      instanceId: this.instanceId,
+      rebalanceTimeoutMs: positive('rebalanceTimeoutMs', options.rebalanceTimeoutMs, DEFAULTS.rebalanceTimeoutMs),
+      sessionTimeoutMs,
+      serverAssignor: options.groupRemoteAssignor,
+      retryBackoffMs: retry.initialRetryTimeMs,
+      retryBackoffMaxMs: retry.maxRetryTimeMs,
+    });
+    this.coordinators = new GroupCoordinators(cluster);
+    this.offsets = new GroupOffsets(this.coordinators, groupId, () => this.identity(), retry);
+  }
+
+  /** Who commits: the member with its epoch, or (assign) a commit from outside the group. */
+  private identity(): MemberIdentity {
+    if (this.driver === undefined) return { memberId: '', memberEpoch: -1, instanceId: undefined };
+    return {
+      memberId: this.membership.memberId,
+      memberEpoch: this.membership.memberEpoch,
+      instanceId: this.instanceId,
+    };
+  }
+
+  subscribe(topics: readonly string[] | RegExp, listener: RebalanceListener): void {
+    if (topics instanceof RegExp) {
+      if (topics.source.length === 0)
+        throw new SamsaClientError(ErrorCodes.INVALID_REQUEST, 'an empty pattern', { retriable: false });
+    } else if (!Array.isArray(topics) || topics.length === 0 || topics.some((t) => typeof t !== 'string' || t === '')) {
+      throw new SamsaClientError(ErrorCodes.INVALID_REQUEST, 'subscribe() needs topic names or a RegExp', {
+        retriable: false,
+      });
+    }
+    this.listener = listener;
+    this.driver ??= new MembershipDriver(
+      this.membership,
+      this.transport(),
+      systemClock,
+      this,
+      this.logger,
+      this.groupId,
+    );
+    this.driver.subscribe(
+      topics instanceof RegExp ? { kind: 'regex', source: topics.source } : { kind: 'topics', topics: [...topics] },
+    );
+    this.scheduleAutoCommit();
+  }
+
+  /** The group's view of this member, for tests and tools. */
+  describe(): { memberId: string; memberEpoch: number; state: string; owned: GroupPartition[] } {
+    return {
+      memberId: this.membership.memberId,
+      memberEpoch: this.membership.memberEpoch,
+      state: this.membership.state,
+      owned: this.membership.owned(),
+    };
+  }
+
+  private transport(): GroupTransport {
+    return {
+      heartbeat: async (request: HeartbeatRequest): Promise<HeartbeatOutcome> => {
+        const response = await this.coordinators.call(
+          this.groupId,
+          'ConsumerGroupHeartbeat',
+          {
+            groupId: this.groupId,
+            memberId: request.memberId,
+            memberEpoch: request.memberEpoch,
+            ...(request.instanceId !== undefined ? { instanceId: request.instanceId } : {}),
+            rebalanceTimeoutMs: request.rebalanceTimeoutMs,
+            subscribedTopicNames:
+              request.subscribedTopicNames !== undefined ? { names: [...request.subscribedTopicNames] } : null,
+            ...(request.subscribedTopicRegex !== undefined ? { subscribedTopicRegex: request.subscribedTopicRegex } : {}),
+            ...(request.serverAssignor !== undefined ? { serverAssignor: request.serverAssignor } : {}),
+            ownedTopicPartitions: { topicPartitions: toTopicPartitions(request.ownedPartitions) },
+            clientId: this.cluster.options.pool.clientId,
+          },
+          groupErrorCode,
+          { timeoutMs: this.heartbeatTimeoutMs },
+        );
+        if (response.errorCode !== 0) return { errorCode: response.errorCode, errorMessage: response.errorMessage };
+        return {
+          errorCode: 0,
+          memberId: response.memberId,
+          memberEpoch: response.memberEpoch,
+          heartbeatIntervalMs: response.heartbeatIntervalMs,
+          assignment: response.assignment ? fromTopicPartitions(response.assignment.topicPartitions) : undefined,
+        };
+      },
+    };
+  }
+
+  // ---- AssignmentHost: what reconciliation does to the consumer ----
+
+  async revoke(partitions: readonly GroupPartition[]): Promise<void> {
+    const states = this.consumer.pausePartitions(partitions);
+    try {
+      // The message the application holds from one of them is finished first (Kafka revokes in poll()).
+      await this.consumer.releaseOf(states);
+      if (this.autoCommit) await this.commitConsumed(states);
+      await this.listener.onPartitionsRevoked?.(partitions.map(copy));
+    } finally {
+      this.consumer.removePartitions(partitions);
+    }
+  }
+
+  async assign(partitions: readonly GroupPartition[]): Promise<void> {
+    this.consumer.addPartitions(partitions, true);
+    try {
+      await this.listener.onPartitionsAssigned?.(partitions.map(copy));
+    } finally {
+      this.consumer.resumePartitions(partitions);
+    }
+  }
+
+  async lose(): Promise<void> {
+    const removed = this.consumer.removePartitions();
+    if (removed.length > 0) await this.listener.onPartitionsLost?.(removed);
+  }
+
+  fail(error: Error): void {
+    this.consumer.reportError(error);
+  }
+
+  // ---- commits ----
+
+  /** Commits what the application has finished with, where that moved since the last commit. */
+  private async commitConsumed(only?: ReadonlySet<PartitionState>): Promise<void> {
+    const list = this.consumer.offsetsToCommit('consumed', only);
+    if (list.length === 0) return;
+    try {
+      await this.offsets.commit(list.map(({ topic, partition, offset }) => ({ topic, partition, offset })));
+      for (const { state, offset } of list) if (state.committed === undefined || state.committed < offset) state.committed = offset;
+    } catch (err) {
+      this.logger.warn({ groupId: this.groupId, err }, 'auto-commit failed');
+    }
+  }
+
+  private scheduleAutoCommit(): void {
+    if (!this.autoCommit || this.autoCommitTimer !== undefined) return;
+    const run = () => {
+      const due = this.driver === undefined ? this.consumer.assignMode : this.membership.isMember;
+      void (due ? this.commitConsumed() : Promise.resolve()).finally(() => {
+        if (this.autoCommitTimer !== undefined) this.autoCommitTimer = setTimeout(run, this.autoCommitIntervalMs).unref();
+      });
+    };
+    this.autoCommitTimer = setTimeout(run, this.autoCommitIntervalMs).unref();
+  }
+
+  /** assign() with a group: auto-commit runs on the same timer. */
+  startAutoCommit(): void {
+    this.scheduleAutoCommit();
+  }
+
+  /** Final commit and leave (bounded by `timeoutMs`), then nothing more is sent. */
+  async close(timeoutMs: number): Promise<void> {
+    clearTimeout(this.autoCommitTimer);
+    this.autoCommitTimer = undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    try {
+      const work =
+        this.driver !== undefined
+          ? this.driver.leave({ temporary: this.instanceId !== undefined })
+          : this.autoCommit && this.consumer.assignMode
+            ? this.commitConsumed()
+            : Promise.resolve();
+      await Promise.race([work, timeout]);
+    } finally {
+      clearTimeout(timer);
+      this.driver?.stop();
+    }
+  }
+}
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value <= 0)
+    throw new SamsaClientError(ErrorCodes.INVALID_REQUEST, `${name} must be a positive integer of ms`, {
+      retriable: false,
+    });
+  return value;
+}
+
+const copy = (tp: GroupPartition): TopicPartition => ({ topic: tp.topic, partition: tp.partition });

@@ -1,0 +1,298 @@
+import { describe, expect, it } from 'vitest';
+import { ErrorCodes } from '@samsa/protocol';
+import {
+  Membership,
+  type GroupPartition,
+  type MembershipAction,
+  type MembershipConfig,
+} from '../src/group/membership.js';
+
+const config: MembershipConfig = {
+  rebalanceTimeoutMs: 300_000,
+  sessionTimeoutMs: 10_000,
+  serverAssignor: 'uniform',
+  retryBackoffMs: 100,
+  retryBackoffMaxMs: 1_000,
+};
+
+const tps = (topic: string, ...partitions: number[]): GroupPartition[] =>
+  partitions.map((partition) => ({ topic, partition }));
+
+const sorted = (list: readonly GroupPartition[]) =>
+  list.map((tp) => `${tp.topic}-${tp.partition}`).sort();
+
+function only<T extends MembershipAction['type']>(
+  actions: MembershipAction[],
+  type: T,
+): Extract<MembershipAction, { type: T }> {
+  const matching = actions.filter((a) => a.type === type);
+  expect(matching, `one ${type} action in ${JSON.stringify(actions)}`).toHaveLength(1);
+  return matching[0] as Extract<MembershipAction, { type: T }>;
+}
+
+/** A member that joined at t=0 and got member id m1, epoch 1, interval 1000 ms and `assignment`. */
+function joined(assignment: GroupPartition[], options: Partial<MembershipConfig> = {}) {
+  const m = new Membership({ ...config, ...options });
+  m.subscribe({ kind: 'topics', topics: ['t'] }, 0);
+  const join = only(m.poll(0), 'heartbeat');
+  m.heartbeatSucceeded(
+    join.seq,
+    { memberId: 'm1', memberEpoch: 1, heartbeatIntervalMs: 1_000, assignment },
+    10,
+  );
+  return m;
+}
+
+describe('Membership (the consumer side of KIP-848)', () => {
+  it('joins with epoch 0 and the full subscription, then heartbeats on the interval', () => {
+    const m = new Membership({ ...config, instanceId: 'i-1' });
+    expect(m.state).toBe('unsubscribed');
+    expect(m.poll(0)).toEqual([]);
+    m.subscribe({ kind: 'topics', topics: ['a', 'b'] }, 0);
+    const join = only(m.poll(0), 'heartbeat');
+    expect(join.request).toMatchObject({
+      memberId: '',
+      memberEpoch: 0,
+      instanceId: 'i-1',
+      rebalanceTimeoutMs: 300_000,
+      subscribedTopicNames: ['a', 'b'],
+      subscribedTopicRegex: undefined,
+      serverAssignor: 'uniform',
+      ownedPartitions: [],
+    });
+    // One heartbeat in flight at a time.
+    expect(m.poll(5)).toEqual([]);
+    m.heartbeatSucceeded(join.seq, { memberId: 'm1', memberEpoch: 3, heartbeatIntervalMs: 1_000, assignment: [] }, 10);
+    expect(m.state).toBe('stable');
+    expect(m.memberId).toBe('m1');
+    expect(m.memberEpoch).toBe(3);
+    expect(m.poll(500)).toEqual([]);
+    expect(m.nextWakeMs()).toBe(1_010);
+    const beat = only(m.poll(1_010), 'heartbeat');
+    expect(beat.request).toMatchObject({ memberId: 'm1', memberEpoch: 3 });
+  });
+
+  it('subscribes by regular expression', () => {
+    const m = new Membership(config);
+    m.subscribe({ kind: 'regex', source: 'orders-.*' }, 0);
+    const join = only(m.poll(0), 'heartbeat');
+    expect(join.request.subscribedTopicRegex).toBe('orders-.*');
+    expect(join.request.subscribedTopicNames).toBeUndefined();
+  });
+
+  it('assigns new partitions, owns them only once reconciled, then acknowledges at once', () => {
+    const m = joined(tps('t', 0, 1));
+    const actions = m.poll(10);
+    const reconcile = only(actions, 'reconcile');
+    expect(sorted(reconcile.assign)).toEqual(['t-0', 't-1']);
+    expect(reconcile.revoke).toEqual([]);
+    expect(actions.some((a) => a.type === 'heartbeat')).toBe(false);
+    expect(m.state).toBe('reconciling');
+    expect(m.owned()).toEqual([]);
+    // A heartbeat that comes due meanwhile still reports what is owned now: nothing.
+    const keepAlive = only(m.poll(1_010), 'heartbeat');
+    expect(keepAlive.request.ownedPartitions).toEqual([]);
+    m.heartbeatSucceeded(
+      keepAlive.seq,
+      { memberId: 'm1', memberEpoch: 1, heartbeatIntervalMs: 1_000, assignment: tps('t', 0, 1) },
+      1_020,
+    );
+    m.reconciled(reconcile.id);
+    expect(m.state).toBe('acknowledging');
+    const ack = only(m.poll(1_030), 'heartbeat');
+    expect(sorted(ack.request.ownedPartitions)).toEqual(['t-0', 't-1']);
+    m.heartbeatSucceeded(ack.seq, { memberId: 'm1', memberEpoch: 2, heartbeatIntervalMs: 1_000, assignment: tps('t', 0, 1) }, 1_040);
+    expect(m.state).toBe('stable');
+  });
+
+  it('revokes what left the assignment before acknowledging, and keeps the rest without a pause', () => {
+    const m = joined(tps('t', 0, 1, 2));
+    m.reconciled(only(m.poll(10), 'reconcile').id);
+    const ack = only(m.poll(20), 'heartbeat');
+    // A new member joined: the coordinator takes partition 2 away.
+    m.heartbeatSucceeded(ack.seq, { memberId: 'm1', memberEpoch: 1, heartbeatIntervalMs: 1_000, assignment: tps('t', 0, 1) }, 30);
+    const reconcile = only(m.poll(30), 'reconcile');
+    expect(sorted(reconcile.revoke)).toEqual(['t-2']);
+    expect(reconcile.assign).toEqual([]);
+    // Until the driver says it stopped partition 2 (and committed it), it is still owned and reported.
+    expect(sorted(m.owned())).toEqual(['t-0', 't-1', 't-2']);
+    m.reconciled(reconcile.id);
+    const acknowledge = only(m.poll(40), 'heartbeat');
+    expect(sorted(acknowledge.request.ownedPartitions)).toEqual(['t-0', 't-1']);
+  });
+
+  it('reconciles again when the assignment changed while reconciling', () => {
+    const m = joined(tps('t', 0));
+    const first = only(m.poll(10), 'reconcile');
+    const beat = only(m.poll(1_010), 'heartbeat');
+    m.heartbeatSucceeded(beat.seq, { memberId: 'm1', memberEpoch: 2, heartbeatIntervalMs: 1_000, assignment: tps('t', 1) }, 1_020);
+    // The first reconciliation is still running: no second one yet.
+    expect(m.poll(1_020).filter((a) => a.type === 'reconcile')).toEqual([]);
+    m.reconciled(first.id);
+    const actions = m.poll(1_030);
+    const second = only(actions, 'reconcile');
+    expect(sorted(second.revoke)).toEqual(['t-0']);
+    expect(sorted(second.assign)).toEqual(['t-1']);
+    // It acknowledges what it owns now (t-0) while the second runs.
+    expect(sorted(only(actions, 'heartbeat').request.ownedPartitions)).toEqual(['t-0']);
+  });
+
+  it('retries refused and undelivered heartbeats with a growing backoff', () => {
+    const m = joined([]);
+    let beat = only(m.poll(1_010), 'heartbeat');
+    m.heartbeatFailed(beat.seq, ErrorCodes.NOT_COORDINATOR.code, 'moved', 1_020);
+    expect(m.nextWakeMs()).toBe(1_120);
+    expect(m.poll(1_100)).toEqual([]);
+    beat = only(m.poll(1_120), 'heartbeat');
+    m.heartbeatFailed(beat.seq, ErrorCodes.COORDINATOR_LOAD_IN_PROGRESS.code, 'loading', 1_130);
+    expect(m.nextWakeMs()).toBe(1_330);
+    beat = only(m.poll(1_330), 'heartbeat');
+    m.heartbeatFailed(beat.seq, ErrorCodes.NETWORK_EXCEPTION.code, 'gone', 1_340);
+    expect(m.nextWakeMs()).toBe(1_740);
+    beat = only(m.poll(1_740), 'heartbeat');
+    expect(beat.request).toMatchObject({ memberId: 'm1', memberEpoch: 1 });
+    m.heartbeatSucceeded(beat.seq, { memberId: 'm1', memberEpoch: 1, heartbeatIntervalMs: 1_000, assignment: [] }, 1_750);
+    expect(m.nextWakeMs()).toBe(2_750);
+    expect(m.state).toBe('stable');
+  });
+
+  it('ignores an answer to a heartbeat it no longer waits for', () => {
+    const m = joined([]);
+    const beat = only(m.poll(1_010), 'heartbeat');
+    m.heartbeatSucceeded(beat.seq + 7, { memberId: 'x', memberEpoch: 99, heartbeatIntervalMs: 1, assignment: tps('t', 5) }, 1_020);
+    expect(m.memberEpoch).toBe(1);
+    expect(m.poll(1_020)).toEqual([]);
+  });
+
+  it('fenced: loses every partition without a revoke, then rejoins with epoch 0 and the same member id', () => {
+    const m = joined(tps('t', 0, 1));
+    m.reconciled(only(m.poll(10), 'reconcile').id);
+    const ack = only(m.poll(20), 'heartbeat');
+    m.heartbeatFailed(ack.seq, ErrorCodes.FENCED_MEMBER_EPOCH.code, 'fenced', 30);
+    const lose = only(m.poll(30), 'lose');
+    expect(m.state).toBe('fenced');
+    expect(m.isMember).toBe(false);
+    // Nothing is sent until the driver has stopped the lost partitions.
+    expect(m.poll(5_000)).toEqual([]);
+    m.lost(lose.id, 5_000);
+    expect(m.owned()).toEqual([]);
+    const rejoin = only(m.poll(5_100), 'heartbeat');
+    expect(rejoin.request).toMatchObject({ memberId: 'm1', memberEpoch: 0, ownedPartitions: [] });
+  });
+
+  it('an unknown member id is forgotten before rejoining', () => {
+    const m = joined([]);
+    const beat = only(m.poll(1_010), 'heartbeat');
+    m.heartbeatFailed(beat.seq, ErrorCodes.UNKNOWN_MEMBER_ID.code, 'who?', 1_020);
+    m.lost(only(m.poll(1_020), 'lose').id, 1_020);
+    const rejoin = only(m.poll(2_000), 'heartbeat');
+    expect(rejoin.request).toMatchObject({ memberId: '', memberEpoch: 0 });
+  });
+
+  it('a fence during a reconciliation abandons it: its late completion changes nothing', () => {
+    const m = joined(tps('t', 0));
+    const reconcile = only(m.poll(10), 'reconcile');
+    const beat = only(m.poll(1_010), 'heartbeat');
+    m.heartbeatFailed(beat.seq, ErrorCodes.FENCED_MEMBER_EPOCH.code, 'fenced', 1_020);
+    const lose = only(m.poll(1_020), 'lose');
+    m.reconciled(reconcile.id);
+    expect(m.owned()).toEqual([]);
+    m.lost(lose.id, 1_030);
+    expect(only(m.poll(2_000), 'heartbeat').request.memberEpoch).toBe(0);
+  });
+
+  it('treats its partitions as lost when no heartbeat was answered for a session timeout', () => {
+    const m = joined(tps('t', 0));
+    m.reconciled(only(m.poll(10), 'reconcile').id);
+    let beat = only(m.poll(20), 'heartbeat');
+    m.heartbeatSucceeded(beat.seq, { memberId: 'm1', memberEpoch: 1, heartbeatIntervalMs: 1_000, assignment: tps('t', 0) }, 30);
+    let t = 1_030;
+    for (;;) {
+      const actions = m.poll(t);
+      const lose = actions.find((a) => a.type === 'lose');
+      if (lose) {
+        expect(t).toBe(10_030);
+        break;
+      }
+      beat = actions.find((a) => a.type === 'heartbeat') as typeof beat;
+      if (beat) m.heartbeatFailed(beat.seq, ErrorCodes.REQUEST_TIMED_OUT.code, 'slow', t);
+      t = m.nextWakeMs();
+      expect(t).toBeLessThan(11_000);
+    }
+  });
+
+  it('fails fatally on errors a retry cannot fix, giving up its partitions first', () => {
+    const m = joined(tps('t', 0));
+    m.reconciled(only(m.poll(10), 'reconcile').id);
+    const beat = only(m.poll(20), 'heartbeat');
+    m.heartbeatFailed(beat.seq, ErrorCodes.FENCED_INSTANCE_ID.code, 'replaced', 30);
+    const actions = m.poll(30);
+    expect(actions.map((a) => a.type)).toEqual(['lose', 'fatal']);
+    expect(only(actions, 'fatal').errorCode).toBe(ErrorCodes.FENCED_INSTANCE_ID.code);
+    expect(m.poll(100_000)).toEqual([]);
+  });
+
+  it('an unreleased instance id is waited out, not fatal', () => {
+    const m = new Membership({ ...config, instanceId: 'i-1' });
+    m.subscribe({ kind: 'topics', topics: ['t'] }, 0);
+    const join = only(m.poll(0), 'heartbeat');
+    m.heartbeatFailed(join.seq, ErrorCodes.UNRELEASED_INSTANCE_ID.code, 'in use', 10);
+    expect(m.state).toBe('joining');
+    expect(only(m.poll(110), 'heartbeat').request.memberEpoch).toBe(0);
+  });
+
+  it('leaves: revokes everything, then sends epoch -1 at once, then is left', () => {
+    const m = joined(tps('t', 0, 1));
+    m.reconciled(only(m.poll(10), 'reconcile').id);
+    const ack = only(m.poll(20), 'heartbeat');
+    m.leave(25);
+    // The heartbeat in flight is answered; its assignment no longer matters.
+    m.heartbeatSucceeded(ack.seq, { memberId: 'm1', memberEpoch: 2, heartbeatIntervalMs: 1_000, assignment: tps('t', 0, 1, 2) }, 30);
+    const reconcile = only(m.poll(30), 'reconcile');
+    expect(sorted(reconcile.revoke)).toEqual(['t-0', 't-1']);
+    expect(reconcile.assign).toEqual([]);
+    expect(m.isMember).toBe(true); // it can still commit what it revokes
+    m.reconciled(reconcile.id);
+    const leave = only(m.poll(40), 'heartbeat');
+    expect(leave.request).toMatchObject({ memberId: 'm1', memberEpoch: -1, ownedPartitions: [] });
+    m.heartbeatSucceeded(leave.seq, { memberId: 'm1', memberEpoch: -1, heartbeatIntervalMs: 0, assignment: undefined }, 50);
+    expect(only(m.poll(50), 'left')).toEqual({ type: 'left' });
+    expect(m.state).toBe('left');
+  });
+
+  it('a static member leaving to restart sends epoch -2', () => {
+    const m = joined([], { instanceId: 'i-1' });
+    m.leave(20, { temporary: true });
+    const leave = only(m.poll(20), 'heartbeat');
+    expect(leave.request).toMatchObject({ memberEpoch: -2, instanceId: 'i-1' });
+  });
+
+  it('leaving before the coordinator ever answered is immediate', () => {
+    const m = new Membership(config);
+    m.leave(0);
+    expect(m.poll(0)).toEqual([{ type: 'left' }]);
+    const n = new Membership(config);
+    n.subscribe({ kind: 'topics', topics: ['t'] }, 0);
+    const join = only(n.poll(0), 'heartbeat');
+    n.leave(1);
+    // The join may have created the member: wait for its answer, then leave properly.
+    expect(n.poll(1)).toEqual([]);
+    n.heartbeatSucceeded(join.seq, { memberId: 'm9', memberEpoch: 1, heartbeatIntervalMs: 1_000, assignment: [] }, 5);
+    expect(only(n.poll(5), 'heartbeat').request).toMatchObject({ memberId: 'm9', memberEpoch: -1 });
+  });
+
+  it('a leave the coordinator no longer needs (fenced, unknown member) still completes', () => {
+    const m = joined([]);
+    m.leave(20);
+    const leave = only(m.poll(20), 'heartbeat');
+    m.heartbeatFailed(leave.seq, ErrorCodes.UNKNOWN_MEMBER_ID.code, 'gone', 30);
+    expect(m.poll(30)).toEqual([{ type: 'left' }]);
+  });
+
+  it('a new subscription is sent at once', () => {
+    const m = joined([]);
+    expect(m.poll(100)).toEqual([]);
+    m.subscribe({ kind: 'topics', topics: ['t', 'u'] }, 100);
+    expect(only(m.poll(100), 'heartbeat').request.subscribedTopicNames).toEqual(['t', 'u']);
+  });
+});
