@@ -634,7 +634,11 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
         });
         byPolicy = states.filter((s, i) => stillWanted(s, i));
       }
-      if (byPolicy.length > 0) await this.resetByPolicy(byPolicy, byPolicy.map((s) => generations[states.indexOf(s)] as number));
+      if (byPolicy.length > 0)
+        await this.resetByPolicy(
+          byPolicy,
+          byPolicy.map((s) => generations[states.indexOf(s)] as number),
+        );
     } catch (err) {
       if (!this.closed) this.fail(err);
     } finally {

@@ -18,8 +18,7 @@ const config: MembershipConfig = {
 const tps = (topic: string, ...partitions: number[]): GroupPartition[] =>
   partitions.map((partition) => ({ topic, partition }));
 
-const sorted = (list: readonly GroupPartition[]) =>
-  list.map((tp) => `${tp.topic}-${tp.partition}`).sort();
+const sorted = (list: readonly GroupPartition[]) => list.map((tp) => `${tp.topic}-${tp.partition}`).sort();
 
 function only<T extends MembershipAction['type']>(
   actions: MembershipAction[],
@@ -35,11 +34,7 @@ function joined(assignment: GroupPartition[], options: Partial<MembershipConfig>
   const m = new Membership({ ...config, ...options });
   m.subscribe({ kind: 'topics', topics: ['t'] }, 0);
   const join = only(m.poll(0), 'heartbeat');
-  m.heartbeatSucceeded(
-    join.seq,
-    { memberId: 'm1', memberEpoch: 1, heartbeatIntervalMs: 1_000, assignment },
-    10,
-  );
+  m.heartbeatSucceeded(join.seq, { memberId: 'm1', memberEpoch: 1, heartbeatIntervalMs: 1_000, assignment }, 10);
   return m;
 }
 
@@ -101,7 +96,11 @@ describe('Membership (the consumer side of KIP-848)', () => {
     expect(m.state).toBe('acknowledging');
     const ack = only(m.poll(1_030), 'heartbeat');
     expect(sorted(ack.request.ownedPartitions)).toEqual(['t-0', 't-1']);
-    m.heartbeatSucceeded(ack.seq, { memberId: 'm1', memberEpoch: 2, heartbeatIntervalMs: 1_000, assignment: tps('t', 0, 1) }, 1_040);
+    m.heartbeatSucceeded(
+      ack.seq,
+      { memberId: 'm1', memberEpoch: 2, heartbeatIntervalMs: 1_000, assignment: tps('t', 0, 1) },
+      1_040,
+    );
     expect(m.state).toBe('stable');
   });
 
@@ -110,7 +109,11 @@ describe('Membership (the consumer side of KIP-848)', () => {
     m.reconciled(only(m.poll(10), 'reconcile').id);
     const ack = only(m.poll(20), 'heartbeat');
     // A new member joined: the coordinator takes partition 2 away.
-    m.heartbeatSucceeded(ack.seq, { memberId: 'm1', memberEpoch: 1, heartbeatIntervalMs: 1_000, assignment: tps('t', 0, 1) }, 30);
+    m.heartbeatSucceeded(
+      ack.seq,
+      { memberId: 'm1', memberEpoch: 1, heartbeatIntervalMs: 1_000, assignment: tps('t', 0, 1) },
+      30,
+    );
     const reconcile = only(m.poll(30), 'reconcile');
     expect(sorted(reconcile.revoke)).toEqual(['t-2']);
     expect(reconcile.assign).toEqual([]);
@@ -125,7 +128,11 @@ describe('Membership (the consumer side of KIP-848)', () => {
     const m = joined(tps('t', 0));
     const first = only(m.poll(10), 'reconcile');
     const beat = only(m.poll(1_010), 'heartbeat');
-    m.heartbeatSucceeded(beat.seq, { memberId: 'm1', memberEpoch: 2, heartbeatIntervalMs: 1_000, assignment: tps('t', 1) }, 1_020);
+    m.heartbeatSucceeded(
+      beat.seq,
+      { memberId: 'm1', memberEpoch: 2, heartbeatIntervalMs: 1_000, assignment: tps('t', 1) },
+      1_020,
+    );
     // The first reconciliation is still running: no second one yet.
     expect(m.poll(1_020).filter((a) => a.type === 'reconcile')).toEqual([]);
     m.reconciled(first.id);
@@ -151,7 +158,11 @@ describe('Membership (the consumer side of KIP-848)', () => {
     expect(m.nextWakeMs()).toBe(1_740);
     beat = only(m.poll(1_740), 'heartbeat');
     expect(beat.request).toMatchObject({ memberId: 'm1', memberEpoch: 1 });
-    m.heartbeatSucceeded(beat.seq, { memberId: 'm1', memberEpoch: 1, heartbeatIntervalMs: 1_000, assignment: [] }, 1_750);
+    m.heartbeatSucceeded(
+      beat.seq,
+      { memberId: 'm1', memberEpoch: 1, heartbeatIntervalMs: 1_000, assignment: [] },
+      1_750,
+    );
     expect(m.nextWakeMs()).toBe(2_750);
     expect(m.state).toBe('stable');
   });
@@ -159,7 +170,11 @@ describe('Membership (the consumer side of KIP-848)', () => {
   it('ignores an answer to a heartbeat it no longer waits for', () => {
     const m = joined([]);
     const beat = only(m.poll(1_010), 'heartbeat');
-    m.heartbeatSucceeded(beat.seq + 7, { memberId: 'x', memberEpoch: 99, heartbeatIntervalMs: 1, assignment: tps('t', 5) }, 1_020);
+    m.heartbeatSucceeded(
+      beat.seq + 7,
+      { memberId: 'x', memberEpoch: 99, heartbeatIntervalMs: 1, assignment: tps('t', 5) },
+      1_020,
+    );
     expect(m.memberEpoch).toBe(1);
     expect(m.poll(1_020)).toEqual([]);
   });
@@ -205,7 +220,11 @@ describe('Membership (the consumer side of KIP-848)', () => {
     const m = joined(tps('t', 0));
     m.reconciled(only(m.poll(10), 'reconcile').id);
     let beat = only(m.poll(20), 'heartbeat');
-    m.heartbeatSucceeded(beat.seq, { memberId: 'm1', memberEpoch: 1, heartbeatIntervalMs: 1_000, assignment: tps('t', 0) }, 30);
+    m.heartbeatSucceeded(
+      beat.seq,
+      { memberId: 'm1', memberEpoch: 1, heartbeatIntervalMs: 1_000, assignment: tps('t', 0) },
+      30,
+    );
     let t = 1_030;
     for (;;) {
       const actions = m.poll(t);
@@ -247,7 +266,11 @@ describe('Membership (the consumer side of KIP-848)', () => {
     const ack = only(m.poll(20), 'heartbeat');
     m.leave(25);
     // The heartbeat in flight is answered; its assignment no longer matters.
-    m.heartbeatSucceeded(ack.seq, { memberId: 'm1', memberEpoch: 2, heartbeatIntervalMs: 1_000, assignment: tps('t', 0, 1, 2) }, 30);
+    m.heartbeatSucceeded(
+      ack.seq,
+      { memberId: 'm1', memberEpoch: 2, heartbeatIntervalMs: 1_000, assignment: tps('t', 0, 1, 2) },
+      30,
+    );
     const reconcile = only(m.poll(30), 'reconcile');
     expect(sorted(reconcile.revoke)).toEqual(['t-0', 't-1']);
     expect(reconcile.assign).toEqual([]);
@@ -255,7 +278,11 @@ describe('Membership (the consumer side of KIP-848)', () => {
     m.reconciled(reconcile.id);
     const leave = only(m.poll(40), 'heartbeat');
     expect(leave.request).toMatchObject({ memberId: 'm1', memberEpoch: -1, ownedPartitions: [] });
-    m.heartbeatSucceeded(leave.seq, { memberId: 'm1', memberEpoch: -1, heartbeatIntervalMs: 0, assignment: undefined }, 50);
+    m.heartbeatSucceeded(
+      leave.seq,
+      { memberId: 'm1', memberEpoch: -1, heartbeatIntervalMs: 0, assignment: undefined },
+      50,
+    );
     expect(only(m.poll(50), 'left')).toEqual({ type: 'left' });
     expect(m.state).toBe('left');
   });

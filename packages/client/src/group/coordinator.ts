@@ -6,7 +6,7 @@
  */
 import { ErrorCodes, type v1 } from '@samsa/protocol';
 import { brokerAddress, type Cluster } from '../cluster.js';
-import { SamsaClientError, errorFromCode, isConnectionFailure } from '../errors.js';
+import { type SamsaClientError, errorFromCode, isConnectionFailure } from '../errors.js';
 import { withRetries } from '../retry.js';
 import type { BrokerConnection, BrokerRpcs, RpcName } from '../transport.js';
 
@@ -14,10 +14,7 @@ import type { BrokerConnection, BrokerRpcs, RpcName } from '../transport.js';
 const GROUP_KEY_TYPE = 0;
 
 /** Errors that mean "find the coordinator again": it moved, or is not there. */
-const COORDINATOR_MOVED = new Set<number>([
-  ErrorCodes.NOT_COORDINATOR.code,
-  ErrorCodes.COORDINATOR_NOT_AVAILABLE.code,
-]);
+const COORDINATOR_MOVED = new Set<number>([ErrorCodes.NOT_COORDINATOR.code, ErrorCodes.COORDINATOR_NOT_AVAILABLE.code]);
 
 export function isCoordinatorError(code: number): boolean {
   return COORDINATOR_MOVED.has(code) || code === ErrorCodes.COORDINATOR_LOAD_IN_PROGRESS.code;
@@ -128,13 +125,14 @@ export class GroupCoordinators {
 export const groupErrorCode = (response: { errorCode: number }): number => response.errorCode;
 
 /** Wire partitions (TopicPartitionsList) from a flat list, grouped by topic. */
-export function toTopicPartitions(
-  list: readonly { topic: string; partition: number }[],
-): v1.GroupTopicPartitions[] {
+export function toTopicPartitions(list: readonly { topic: string; partition: number }[]): v1.GroupTopicPartitions[] {
   const byTopic = new Map<string, number[]>();
   for (const { topic, partition } of list) {
     let partitions = byTopic.get(topic);
-    if (!partitions) byTopic.set(topic, (partitions = []));
+    if (!partitions) {
+      partitions = [];
+      byTopic.set(topic, partitions);
+    }
     partitions.push(partition);
   }
   return [...byTopic].map(([topic, partitions]) => ({ topic, partitions: partitions.sort((a, b) => a - b) }));

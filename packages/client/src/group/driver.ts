@@ -153,9 +153,13 @@ export class MembershipDriver {
         this.hostWork = this.hostWork.then(() => this.resolveLeft());
         return;
       case 'fatal': {
-        const error = new SamsaClientError(errorSpecForCode(action.errorCode), `group ${this.groupId}: ${action.message}`, {
-          retriable: false,
-        });
+        const error = new SamsaClientError(
+          errorSpecForCode(action.errorCode),
+          `group ${this.groupId}: ${action.message}`,
+          {
+            retriable: false,
+          },
+        );
         this.hostWork = this.hostWork.then(() => {
           this.host.fail(error);
           this.resolveLeft();
@@ -197,7 +201,12 @@ export class MembershipDriver {
         // refusal such as InvalidGroupId from FindCoordinator is fatal.
         const errorCode = err instanceof SamsaClientError ? err.code : ErrorCodes.UNKNOWN_SERVER_ERROR.code;
         this.logger.debug({ groupId: this.groupId, err }, 'heartbeat failed');
-        this.membership.heartbeatFailed(seq, errorCode, err instanceof Error ? err.message : String(err), this.clock.nowMs());
+        this.membership.heartbeatFailed(
+          seq,
+          errorCode,
+          err instanceof Error ? err.message : String(err),
+          this.clock.nowMs(),
+        );
         this.pump();
       },
     );

@@ -91,7 +91,10 @@ export class GroupOffsets {
     const byTopic = new Map<string, number[]>();
     for (const { topic, partition } of partitions) {
       let list = byTopic.get(topic);
-      if (!list) byTopic.set(topic, (list = []));
+      if (!list) {
+        list = [];
+        byTopic.set(topic, list);
+      }
       list.push(partition);
     }
     const response = await this.coordinators.callWithRetries(
@@ -107,7 +110,10 @@ export class GroupOffsets {
       { signal },
     );
     if (response.errorCode !== 0)
-      throw errorFromCode(response.errorCode, `group ${this.groupId}: ${response.errorMessage || 'offset fetch refused'}`);
+      throw errorFromCode(
+        response.errorCode,
+        `group ${this.groupId}: ${response.errorMessage || 'offset fetch refused'}`,
+      );
     const found = new Map<string, v1.OffsetFetchPartitionResponse__Output>();
     for (const t of response.topics) for (const p of t.partitions) found.set(`${t.name}\0${p.partition}`, p);
     return partitions.map(({ topic, partition }) => {
@@ -126,7 +132,10 @@ function commitRequest(
   const byTopic = new Map<string, v1.OffsetCommitPartition[]>();
   for (const o of offsets) {
     let list = byTopic.get(o.topic);
-    if (!list) byTopic.set(o.topic, (list = []));
+    if (!list) {
+      list = [];
+      byTopic.set(o.topic, list);
+    }
     list.push({
       partition: o.partition,
       committedOffset: o.offset,

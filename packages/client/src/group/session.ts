@@ -11,7 +11,13 @@ import type { Logger } from '../logger.js';
 import type { TopicPartition } from '../offsets.js';
 import type { RetryOptions } from '../retry.js';
 import { GroupCoordinators, fromTopicPartitions, groupErrorCode, toTopicPartitions } from './coordinator.js';
-import { type AssignmentHost, type GroupTransport, type HeartbeatOutcome, MembershipDriver, systemClock } from './driver.js';
+import {
+  type AssignmentHost,
+  type GroupTransport,
+  type HeartbeatOutcome,
+  MembershipDriver,
+  systemClock,
+} from './driver.js';
 import { type GroupPartition, type HeartbeatRequest, Membership } from './membership.js';
 import { GroupOffsets, type MemberIdentity } from './offsets.js';
 
@@ -69,7 +75,11 @@ export class GroupSession implements AssignmentHost {
     this.groupId = groupId;
     this.instanceId = options.groupInstanceId;
     this.autoCommit = options.enableAutoCommit ?? DEFAULTS.enableAutoCommit;
-    this.autoCommitIntervalMs = positive('autoCommitIntervalMs', options.autoCommitIntervalMs, DEFAULTS.autoCommitIntervalMs);
+    this.autoCommitIntervalMs = positive(
+      'autoCommitIntervalMs',
+      options.autoCommitIntervalMs,
+      DEFAULTS.autoCommitIntervalMs,
+    );
     const sessionTimeoutMs = positive('sessionTimeoutMs', options.sessionTimeoutMs, DEFAULTS.sessionTimeoutMs);
     // A paused coordinator costs at most half a session before the member tries again elsewhere.
     this.heartbeatTimeoutMs = Math.min(cluster.options.requestTimeoutMs, Math.ceil(sessionTimeoutMs / 2));
@@ -143,7 +153,9 @@ export class GroupSession implements AssignmentHost {
             rebalanceTimeoutMs: request.rebalanceTimeoutMs,
             subscribedTopicNames:
               request.subscribedTopicNames !== undefined ? { names: [...request.subscribedTopicNames] } : null,
-            ...(request.subscribedTopicRegex !== undefined ? { subscribedTopicRegex: request.subscribedTopicRegex } : {}),
+            ...(request.subscribedTopicRegex !== undefined
+              ? { subscribedTopicRegex: request.subscribedTopicRegex }
+              : {}),
             ...(request.serverAssignor !== undefined ? { serverAssignor: request.serverAssignor } : {}),
             ownedTopicPartitions: { topicPartitions: toTopicPartitions(request.ownedPartitions) },
             clientId: this.cluster.options.pool.clientId,
@@ -203,7 +215,8 @@ export class GroupSession implements AssignmentHost {
     if (list.length === 0) return;
     try {
       await this.offsets.commit(list.map(({ topic, partition, offset }) => ({ topic, partition, offset })));
-      for (const { state, offset } of list) if (state.committed === undefined || state.committed < offset) state.committed = offset;
+      for (const { state, offset } of list)
+        if (state.committed === undefined || state.committed < offset) state.committed = offset;
     } catch (err) {
       this.logger.warn({ groupId: this.groupId, err }, 'auto-commit failed');
     }
@@ -214,7 +227,8 @@ export class GroupSession implements AssignmentHost {
     const run = () => {
       const due = this.driver === undefined ? this.consumer.assignMode : this.membership.isMember;
       void (due ? this.commitConsumed() : Promise.resolve()).finally(() => {
-        if (this.autoCommitTimer !== undefined) this.autoCommitTimer = setTimeout(run, this.autoCommitIntervalMs).unref();
+        if (this.autoCommitTimer !== undefined)
+          this.autoCommitTimer = setTimeout(run, this.autoCommitIntervalMs).unref();
       });
     };
     this.autoCommitTimer = setTimeout(run, this.autoCommitIntervalMs).unref();
