@@ -128,14 +128,19 @@ export class Membership {
   private reconciliation: { id: number; next: Map<string, GroupPartition> } | undefined;
   private losing: number | undefined;
   private nextActionId = 1;
-  private inFlight: { seq: number; leaving: boolean } | undefined;
+  private inFlight: { seq: number; leaving: boolean; sentMs: number } | undefined;
   private nextSeq = 1;
   /** A heartbeat is wanted as soon as possible (join, acknowledgement, new subscription). */
   private sendNow = false;
   private nextHeartbeatAtMs = 0;
   private retryAtMs = 0;
   private failures = 0;
-  private lastAnsweredMs = 0;
+  /**
+   * When the last answered heartbeat was sent: the coordinator heard from the member at or after it,
+   * so its session there lasts at least until seenSinceMs + sessionTimeoutMs, and the member gives up
+   * its partitions no later than the coordinator could give them away.
+   */
+  private seenSinceMs = 0;
   private leaveAsStatic = false;
   private readonly actions: MembershipAction[] = [];
 
@@ -208,7 +213,7 @@ export class Membership {
     }
     this.phase = 'leaving';
     this.target = new Map();
-    this.lastAnsweredMs = nowMs;
+    this.seenSinceMs = nowMs;
   }
 
   /** The actions due at `nowMs`, in order. Call after every input and when nextWakeMs() comes. */
@@ -227,17 +232,17 @@ export class Membership {
       wake = Math.max(due, this.retryAtMs);
     }
     if (this.phase === 'member' && this.ownedByKey.size > 0)
-      wake = Math.min(wake, this.lastAnsweredMs + this.config.sessionTimeoutMs);
+      wake = Math.min(wake, this.seenSinceMs + this.config.sessionTimeoutMs);
     return wake;
   }
 
   heartbeatSucceeded(seq: number, response: HeartbeatResponse, nowMs: number): void {
     if (this.inFlight?.seq !== seq) return;
-    const { leaving } = this.inFlight;
+    const { leaving, sentMs } = this.inFlight;
     this.inFlight = undefined;
     this.failures = 0;
     this.retryAtMs = 0;
-    this.lastAnsweredMs = nowMs;
+    this.seenSinceMs = sentMs;
     if (leaving) {
       this.finishLeaving();
       return;
@@ -307,7 +312,7 @@ export class Membership {
     this.retryAtMs = 0;
     this.failures = 0;
     this.nextHeartbeatAtMs = nowMs;
-    this.lastAnsweredMs = nowMs;
+    this.seenSinceMs = nowMs;
   }
 
   private fence(reason: string, forgetMemberId: boolean): void {
@@ -350,8 +355,8 @@ export class Membership {
   private checkSession(nowMs: number): void {
     if (this.phase !== 'member' || this.losing !== undefined) return;
     if (this.ownedByKey.size === 0 && this.reconciliation === undefined) return;
-    if (nowMs - this.lastAnsweredMs < this.config.sessionTimeoutMs) return;
-    this.fence(`no heartbeat answered for ${nowMs - this.lastAnsweredMs} ms (session timeout)`, false);
+    if (nowMs - this.seenSinceMs < this.config.sessionTimeoutMs) return;
+    this.fence(`no heartbeat answered for ${nowMs - this.seenSinceMs} ms (the session timeout)`, false);
   }
 
   private needsReconciliation(): boolean {
@@ -397,7 +402,7 @@ export class Membership {
       return;
     }
     const seq = this.nextSeq++;
-    this.inFlight = { seq, leaving };
+    this.inFlight = { seq, leaving, sentMs: nowMs };
     this.sendNow = false;
     const subscription = this.subscription;
     this.actions.push({

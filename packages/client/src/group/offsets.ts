@@ -62,27 +62,41 @@ export class GroupOffsets {
 
   private async commitNow(offsets: readonly CommitOffset[], signal: AbortSignal | undefined): Promise<void> {
     if (offsets.length === 0) return;
-    for (let attempt = 0; ; attempt++) {
-      const member = this.identity();
+    await this.withEpochRetries(async (member) => {
       const response = await this.coordinators.callWithRetries(
         this.groupId,
         'OffsetCommit',
-        () => commitRequest(this.groupId, this.identity(), offsets),
+        () => commitRequest(this.groupId, member, offsets),
         groupErrorCode,
         { signal },
       );
       const failure = firstFailure(response);
-      if (failure === undefined) return;
-      const staleEpoch = failure.code === ErrorCodes.STALE_MEMBER_EPOCH.code;
-      if (staleEpoch && attempt < STALE_EPOCH_RETRIES && member.memberEpoch >= 0) {
-        await sleep(backoffMs(attempt, this.retry), signal);
-        continue;
-      }
-      throw errorFromCode(failure.code, `commit to group ${this.groupId} refused: ${failure.message}`, failure.where);
+      if (failure === undefined) return undefined;
+      return errorFromCode(failure.code, `commit to group ${this.groupId} refused: ${failure.message}`, failure.where);
+    }, signal);
+  }
+
+  /**
+   * Runs `attempt` with the member's identity; a StaleMemberEpoch is tried again once the member's
+   * epoch has moved on (its heartbeat answer was still travelling). An epoch that stays put means the
+   * partition was revoked: the error stands.
+   */
+  private async withEpochRetries<T>(
+    attempt: (member: MemberIdentity) => Promise<SamsaClientError | T>,
+    signal: AbortSignal | undefined,
+  ): Promise<T> {
+    for (let n = 0; ; n++) {
+      const member = this.identity();
+      const outcome = await attempt(member);
+      if (!(outcome instanceof SamsaClientError)) return outcome;
+      if (outcome.code !== ErrorCodes.STALE_MEMBER_EPOCH.code || member.memberEpoch < 0 || n >= STALE_EPOCH_RETRIES)
+        throw outcome;
+      await sleep(backoffMs(n, this.retry), signal);
+      if (this.identity().memberEpoch === member.memberEpoch) throw outcome;
     }
   }
 
-  /** The group's committed offsets of `partitions` (as a tool: not fenced by a member epoch). */
+  /** The group's committed offsets of `partitions`, asked as the member (fenced like commits) or as a tool. */
   async fetch(
     partitions: readonly { topic: string; partition: number }[],
     signal?: AbortSignal,
@@ -97,23 +111,22 @@ export class GroupOffsets {
       }
       list.push(partition);
     }
-    const response = await this.coordinators.callWithRetries(
-      this.groupId,
-      'OffsetFetch',
-      () => ({
-        groupId: this.groupId,
-        memberId: '',
-        memberEpoch: -1,
-        topics: [...byTopic].map(([name, list]) => ({ name, partitions: list })),
-      }),
-      groupErrorCode,
-      { signal },
-    );
-    if (response.errorCode !== 0)
-      throw errorFromCode(
-        response.errorCode,
-        `group ${this.groupId}: ${response.errorMessage || 'offset fetch refused'}`,
+    const response = await this.withEpochRetries(async (member) => {
+      const answer = await this.coordinators.callWithRetries(
+        this.groupId,
+        'OffsetFetch',
+        () => ({
+          groupId: this.groupId,
+          memberId: member.memberId,
+          memberEpoch: member.memberEpoch,
+          topics: [...byTopic].map(([name, list]) => ({ name, partitions: list })),
+        }),
+        groupErrorCode,
+        { signal },
       );
+      if (answer.errorCode === 0) return answer;
+      return errorFromCode(answer.errorCode, `group ${this.groupId}: ${answer.errorMessage || 'offset fetch refused'}`);
+    }, signal);
     const found = new Map<string, v1.OffsetFetchPartitionResponse__Output>();
     for (const t of response.topics) for (const p of t.partitions) found.set(`${t.name}\0${p.partition}`, p);
     return partitions.map(({ topic, partition }) => {
