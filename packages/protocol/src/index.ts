@@ -29,3 +29,5 @@ export {
 } from './record-batch.js';
 export { kafkaPartitionForKey, murmur2, toPositive } from './murmur2.js';
 export * as kafka from './kafka/index.js';
+/** CRC-32C (Castagnoli), the checksum of record batches, also used for the broker's own binary files. */
+export { crc32c } from '@node-rs/crc32';

@@ -1,0 +1,261 @@
+/**
+ * Producer state of one partition: for every producer id that wrote to it, its epoch, the sequence
+ * and offset ranges of its last five batches, and its open transaction. This is what makes retries
+ * harmless (a batch whose sequences were already appended is answered with its original offsets
+ * instead of being written twice) and what the last stable offset is computed from.
+ *
+ * Pure: no I/O, no clock. The driver (the partition log) calls `analyze` inside its append chain,
+ * appends, then `apply`s the stamped headers, so the table always describes exactly the log's prefix.
+ * Followers and recovery `apply` the batches they copy or rescan, unvalidated: the leader already
+ * validated them. After a truncation the driver rebuilds the table from a snapshot taken at or below
+ * the new end, replaying the batches after it (ProducerStateSnapshot in producer-snapshot.ts).
+ *
+ * Rules, as Kafka's ProducerStateManager:
+ *  - a lower epoch than the one known is fenced (InvalidProducerEpoch);
+ *  - a new epoch starts at sequence 0 (unless the producer was unknown);
+ *  - within an epoch each batch's first sequence follows the last one's (wrapping at 2^31 - 1);
+ *  - a producer with no state (new, expired, or its records deleted) may start at any sequence;
+ *  - a batch whose epoch and sequence range match one of the last five is a duplicate.
+ */
+import { Attribute, type BatchHeader, ErrorCodes, type ErrorSpec, lastOffsetOf } from '@samsa/protocol';
+
+export const NO_PRODUCER_ID = -1;
+export const NO_PRODUCER_EPOCH = -1;
+export const NO_SEQUENCE = -1;
+/** How many batches per producer are remembered for duplicate detection (max.in.flight.requests.per.connection). */
+export const PRODUCER_BATCHES_RETAINED = 5;
+const INT32_MAX = 0x7fffffff;
+
+export interface ProducerBatch {
+  readonly firstSeq: number;
+  readonly lastSeq: number;
+  readonly firstOffset: number;
+  readonly lastOffset: number;
+  readonly maxTimestampMs: number;
+}
+
+export interface ProducerEntry {
+  readonly producerId: number;
+  readonly epoch: number;
+  /** Oldest first; at most PRODUCER_BATCHES_RETAINED. Empty after an epoch bump by a marker. */
+  readonly batches: readonly ProducerBatch[];
+  readonly lastTimestampMs: number;
+  /** The coordinator epoch of the last transaction marker written for this producer (fences zombie coordinators). */
+  readonly coordinatorEpoch: number;
+  /** First offset of the open transaction, or -1. */
+  readonly currentTxnFirstOffset: number;
+}
+
+/** A transaction that a commit or abort marker ended; aborted ones go into the aborted-transaction index. */
+export interface CompletedTxn {
+  readonly producerId: number;
+  readonly firstOffset: number;
+  /** Offset of the marker. */
+  readonly lastOffset: number;
+  readonly aborted: boolean;
+}
+
+export type AppendAnalysis =
+  | { readonly kind: 'append' }
+  | { readonly kind: 'duplicate'; readonly firstOffset: number; readonly lastOffset: number }
+  | { readonly kind: 'rejected'; readonly error: ErrorSpec; readonly message: string };
+
+export const ControlType = Object.freeze({ abort: 0, commit: 1 });
+
+/** The last sequence of a batch: its base sequence plus its last offset delta, wrapping as Kafka's do. */
+export function lastSequenceOf(header: Pick<BatchHeader, 'baseSequence' | 'lastOffsetDelta'>): number {
+  const { baseSequence, lastOffsetDelta } = header;
+  if (baseSequence > INT32_MAX - lastOffsetDelta) return lastOffsetDelta - (INT32_MAX - baseSequence) - 1;
+  return baseSequence + lastOffsetDelta;
+}
+
+function inSequence(lastSeq: number, nextSeq: number): boolean {
+  return nextSeq === lastSeq + 1 || (nextSeq === 0 && lastSeq === INT32_MAX);
+}
+
+export function hasProducerId(header: Pick<BatchHeader, 'producerId'>): boolean {
+  return header.producerId >= 0;
+}
+
+function rejected(error: ErrorSpec, message: string): AppendAnalysis {
+  return { kind: 'rejected', error, message };
+}
+
+export class ProducerStateTable {
+  private readonly entries = new Map<number, ProducerEntry>();
+
+  constructor(entries: Iterable<ProducerEntry> = []) {
+    for (const entry of entries) this.entries.set(entry.producerId, entry);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  entry(producerId: number): ProducerEntry | undefined {
+    return this.entries.get(producerId);
+  }
+
+  /** Every entry, in producer id order (snapshots are deterministic). */
+  all(): ProducerEntry[] {
+    return [...this.entries.values()].sort((a, b) => a.producerId - b.producerId);
+  }
+
+  /**
+   * Checks the batches of one produce request against the state (not changing it). Batches are
+   * checked in order, each against the state the earlier ones would leave. A duplicate is answered
+   * only for a request of one batch, as Kafka does: a retried request repeats its batches exactly.
+   */
+  analyze(batches: readonly BatchHeader[]): AppendAnalysis {
+    const pending = new Map<number, { epoch: number; lastSeq: number }>();
+    for (const batch of batches) {
+      if (!hasProducerId(batch)) continue;
+      if ((batch.attributes & Attribute.control) !== 0) {
+        return rejected(ErrorCodes.INVALID_RECORD, 'clients may not write control batches');
+      }
+      const known = this.entries.get(batch.producerId);
+      if (batches.length === 1 && known !== undefined) {
+        const duplicate = findDuplicate(known, batch);
+        if (duplicate !== undefined) {
+          return { kind: 'duplicate', firstOffset: duplicate.firstOffset, lastOffset: duplicate.lastOffset };
+        }
+      }
+      const before = pending.get(batch.producerId);
+      const verdict = checkSequence(known, before, batch);
+      if (verdict !== undefined) return verdict;
+      pending.set(batch.producerId, { epoch: batch.producerEpoch, lastSeq: lastSequenceOf(batch) });
+    }
+    return { kind: 'append' };
+  }
+
+  /**
+   * Records an appended batch (stamped with its offsets). For a control batch `controlType` says
+   * whether it commits or aborts, and `coordinatorEpoch` which coordinator wrote it; the transaction
+   * it ends is returned.
+   */
+  apply(
+    batch: BatchHeader,
+    control?: { readonly type: number; readonly coordinatorEpoch: number },
+  ): CompletedTxn | undefined {
+    if (!hasProducerId(batch)) return undefined;
+    const known = this.entries.get(batch.producerId);
+    const firstOffset = batch.baseOffset;
+    const lastOffset = lastOffsetOf(batch);
+    const sameEpoch = known !== undefined && known.epoch === batch.producerEpoch;
+    if ((batch.attributes & Attribute.control) !== 0) {
+      const openTxn = known?.currentTxnFirstOffset ?? -1;
+      this.entries.set(batch.producerId, {
+        producerId: batch.producerId,
+        epoch: batch.producerEpoch,
+        batches: sameEpoch ? known.batches : [],
+        lastTimestampMs: Math.max(known?.lastTimestampMs ?? 0, batch.maxTimestamp),
+        coordinatorEpoch: control?.coordinatorEpoch ?? known?.coordinatorEpoch ?? -1,
+        currentTxnFirstOffset: -1,
+      });
+      if (openTxn < 0) return undefined;
+      return {
+        producerId: batch.producerId,
+        firstOffset: openTxn,
+        lastOffset,
+        aborted: control?.type !== ControlType.commit,
+      };
+    }
+    const added: ProducerBatch = {
+      firstSeq: batch.baseSequence,
+      lastSeq: lastSequenceOf(batch),
+      firstOffset,
+      lastOffset,
+      maxTimestampMs: batch.maxTimestamp,
+    };
+    const kept = sameEpoch ? known.batches.slice(-(PRODUCER_BATCHES_RETAINED - 1)) : [];
+    const transactional = (batch.attributes & Attribute.transactional) !== 0;
+    const openTxn = known?.currentTxnFirstOffset ?? -1;
+    this.entries.set(batch.producerId, {
+      producerId: batch.producerId,
+      epoch: batch.producerEpoch,
+      batches: [...kept, added],
+      lastTimestampMs: Math.max(known?.lastTimestampMs ?? 0, batch.maxTimestamp),
+      coordinatorEpoch: known?.coordinatorEpoch ?? -1,
+      currentTxnFirstOffset: transactional && openTxn < 0 ? firstOffset : openTxn,
+    });
+    return undefined;
+  }
+
+  /** The first offset of the oldest open transaction: the last stable offset cannot pass it. */
+  firstUnstableOffset(): number | undefined {
+    let first: number | undefined;
+    for (const entry of this.entries.values()) {
+      const offset = entry.currentTxnFirstOffset;
+      if (offset >= 0 && (first === undefined || offset < first)) first = offset;
+    }
+    return first;
+  }
+
+  /**
+   * Forgets producers idle for longer than `expirationMs` (producer.id.expiration.ms) at `nowMs`,
+   * except those with an open transaction. Returns the ids removed.
+   */
+  removeExpired(nowMs: number, expirationMs: number): number[] {
+    const removed: number[] = [];
+    for (const entry of this.entries.values()) {
+      if (entry.currentTxnFirstOffset < 0 && nowMs - entry.lastTimestampMs >= expirationMs) {
+        removed.push(entry.producerId);
+      }
+    }
+    for (const id of removed) this.entries.delete(id);
+    return removed;
+  }
+
+  /** Drops what only batches below `offset` taught (retention deleted them): Kafka's truncateHead. */
+  removeBatchesBefore(offset: number): void {
+    for (const entry of [...this.entries.values()]) {
+      const batches = entry.batches.filter((b) => b.lastOffset >= offset);
+      if (batches.length === entry.batches.length) continue;
+      if (batches.length === 0 && entry.currentTxnFirstOffset < 0) this.entries.delete(entry.producerId);
+      else this.entries.set(entry.producerId, { ...entry, batches });
+    }
+  }
+}
+
+function findDuplicate(entry: ProducerEntry, batch: BatchHeader): ProducerBatch | undefined {
+  if (entry.epoch !== batch.producerEpoch) return undefined;
+  const lastSeq = lastSequenceOf(batch);
+  return entry.batches.find((b) => b.firstSeq === batch.baseSequence && b.lastSeq === lastSeq);
+}
+
+function checkSequence(
+  known: ProducerEntry | undefined,
+  pending: { epoch: number; lastSeq: number } | undefined,
+  batch: BatchHeader,
+): AppendAnalysis | undefined {
+  const currentEpoch = pending?.epoch ?? known?.epoch ?? NO_PRODUCER_EPOCH;
+  const pid = batch.producerId;
+  if (batch.producerEpoch < currentEpoch) {
+    return rejected(
+      ErrorCodes.INVALID_PRODUCER_EPOCH,
+      `producer ${pid} epoch ${batch.producerEpoch} is older than the current epoch ${currentEpoch}`,
+    );
+  }
+  if (batch.baseSequence < 0) {
+    return rejected(ErrorCodes.INVALID_RECORD, `producer ${pid} sent base sequence ${batch.baseSequence}`);
+  }
+  if (currentEpoch === NO_PRODUCER_EPOCH) return undefined;
+  if (batch.producerEpoch > currentEpoch) {
+    if (batch.baseSequence === 0) return undefined;
+    return rejected(
+      ErrorCodes.OUT_OF_ORDER_SEQUENCE_NUMBER,
+      `producer ${pid}: a new epoch ${batch.producerEpoch} must start at sequence 0, not ${batch.baseSequence}`,
+    );
+  }
+  const lastSeq = pending?.lastSeq ?? known?.batches.at(-1)?.lastSeq ?? NO_SEQUENCE;
+  // After a marker bumped the epoch there are no batches yet: the next one starts the sequence at 0.
+  if (lastSeq === NO_SEQUENCE) {
+    if (batch.baseSequence === 0) return undefined;
+  } else if (inSequence(lastSeq, batch.baseSequence)) {
+    return undefined;
+  }
+  return rejected(
+    ErrorCodes.OUT_OF_ORDER_SEQUENCE_NUMBER,
+    `producer ${pid} epoch ${batch.producerEpoch}: expected sequence ${lastSeq === NO_SEQUENCE ? 0 : (lastSeq + 1) % (INT32_MAX + 1)}, got ${batch.baseSequence}`,
+  );
+}
