@@ -9,7 +9,8 @@
 //      how busy the machine's cores were meanwhile; then the floor at that rate (bench-floor.mjs: the
 //      same pipeline shape with no Samsa code), bare and with busy work that loads the machine as
 //      much as the paced runs did.
-// Usage: node scripts/bench-cluster.mjs [--records N] [--record-size B] [--partitions P] [--paced-rounds R] [--warmup-records W]
+// Usage: node scripts/bench-cluster.mjs [--records N] [--record-size B] [--partitions P] [--paced-rounds R]
+// [--warmup-records W]
 // Build first (npm run build). Prints a table; exits non-zero only if something failed to run.
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -233,7 +234,8 @@ console.error(`bench: ${records} records of ${recordSize} bytes, ${partitions} p
   const whole = pacedRuns.map((r) => r.p99Ms.toFixed(0)).join(', ');
   const what =
     warmupRecords > 0
-      ? `steady state after ${warmupRecords} warm-up records, median of ${runs}; p99 ms (machine busy) of each: ${inOrder}; whole runs' p99: ${whole} ms`
+      ? `steady state after ${warmupRecords} warm-up records, median of ${runs}; ` +
+        `p99 ms (machine busy) of each: ${inOrder}; whole runs' p99: ${whole} ms`
       : `median of ${runs}; p99 ms (machine busy) of each: ${inOrder}`;
   row(`3 brokers, RF 3, acks=all at ${half}/s (${what})`, steady(median));
   // The floor under those figures, while the cluster idles: the same shape of pipeline with no Samsa

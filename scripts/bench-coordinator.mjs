@@ -47,7 +47,8 @@ const { values: flags } = parseArgs({
 });
 if (flags.help) {
   process.stdout.write(
-    'node scripts/bench-coordinator.mjs [--clients 8] [--duration-ms 4000 | --ops N] [--data-bytes 100] [--warmup-ms 1500] [--targets zookeeper,embedded] [--json]\n',
+    'node scripts/bench-coordinator.mjs [--clients 8] [--duration-ms 4000 | --ops N] ' +
+      '[--data-bytes 100] [--warmup-ms 1500] [--targets zookeeper,embedded] [--json]\n',
   );
   process.exit(0);
 }
@@ -385,7 +386,8 @@ function report(results, notes, servers) {
       : `${config.opsPerClient} ops per client per phase`;
   const lines = [
     '',
-    `Coordinator benchmark: ${config.clients} clients (one request in flight each), ${config.dataBytes}-byte data, ${load}, warmup ${config.warmupMs} ms`,
+    `Coordinator benchmark: ${config.clients} clients (one request in flight ` +
+      `each), ${config.dataBytes}-byte data, ${load}, warmup ${config.warmupMs} ms`,
     ...servers.map((s) => `  ${s.name}: ${s.version}`),
     '',
     table(rows),

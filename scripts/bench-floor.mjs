@@ -394,8 +394,10 @@ async function main() {
   const ms = (v) => v.toFixed(1);
   const cpu = figures.cpuPercent;
   console.log(
-    `floor, ${figures.write} writes, ${figures.cpuUsPerKb.toFixed(1)} µs/KB of work, ${Math.round(figures.recordsPerSec)} records/s: p50 ${ms(figures.p50Ms)} ms, p99 ${ms(figures.p99Ms)} ms, ` +
-      `p99.9 ${ms(figures.p999Ms)} ms, max ${ms(figures.maxMs)} ms; CPU producer ${cpu.producer.toFixed(0)}%, replicas ${cpu.replicas.map((p) => `${p.toFixed(0)}%`).join(' ')}, ` +
+    `floor, ${figures.write} writes, ${figures.cpuUsPerKb.toFixed(1)} µs/KB of work, ` +
+      `${Math.round(figures.recordsPerSec)} records/s: p50 ${ms(figures.p50Ms)} ms, p99 ${ms(figures.p99Ms)} ms, ` +
+      `p99.9 ${ms(figures.p999Ms)} ms, max ${ms(figures.maxMs)} ms; CPU producer ` +
+      `${cpu.producer.toFixed(0)}%, replicas ${cpu.replicas.map((p) => `${p.toFixed(0)}%`).join(' ')}, ` +
       `machine ${figures.machineBusyPercent.toFixed(0)}% busy`,
   );
 }

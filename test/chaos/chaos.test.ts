@@ -153,7 +153,7 @@ interface FaultReport {
 }
 
 describe('chaos: acks=all, replication factor 3, min.insync.replicas 2', () => {
-  it('loses no acknowledged write while leaders, the controller and two brokers at once are killed or paused', async () => {
+  it('loses no acknowledged write while leaders, the controller and two brokers at once die or pause', async () => {
     const workload = new Workload();
     workload.start();
     await waitFor(() => workload.acks.length >= 300, { timeoutMs: 20_000, description: 'the workload to get going' });

@@ -35,10 +35,16 @@ async function dockerUnavailable(): Promise<string | undefined> {
     ]);
     host = client.info.containerRuntime.host;
   } catch (err) {
-    return `no Docker engine (${err instanceof Error ? err.message : String(err)}; DOCKER_HOST=${process.env.DOCKER_HOST ?? 'unset'})`;
+    return (
+      `no Docker engine (${err instanceof Error ? err.message : String(err)}; ` +
+      `DOCKER_HOST=${process.env.DOCKER_HOST ?? 'unset'})`
+    );
   }
   if (!['localhost', '127.0.0.1', '::1'].includes(host)) {
-    return `the Docker engine is remote (${host}): the brokers advertise 127.0.0.1:9092-9094, reachable only from the engine's own host`;
+    return (
+      `the Docker engine is remote (${host}): the brokers advertise ` +
+      `127.0.0.1:9092-9094, reachable only from the engine's own host`
+    );
   }
   const version = await new Promise<string | undefined>((resolve) => {
     execFile('docker', ['compose', 'version', '--short'], { timeout: 10_000 }, (err, stdout) =>
@@ -51,7 +57,10 @@ async function dockerUnavailable(): Promise<string | undefined> {
     major < MIN_COMPOSE_VERSION[0]! ||
     (major === MIN_COMPOSE_VERSION[0] && minor < MIN_COMPOSE_VERSION[1]!)
   ) {
-    return `Docker Compose ${MIN_COMPOSE_VERSION.join('.')} or newer is needed (depends_on with required: false), found ${version ?? 'none'}`;
+    return (
+      `Docker Compose ${MIN_COMPOSE_VERSION.join('.')} or newer is needed ` +
+      `(depends_on with required: false), found ${version ?? 'none'}`
+    );
   }
   return undefined;
 }
@@ -179,7 +188,8 @@ describe.skipIf(unavailable !== undefined)(`docker compose (profile ${PROFILE})`
     }
     const verdict = check(attempted, acks, stored);
     console.info(
-      `compose: ${verdict.attempted} attempted, ${verdict.acknowledged} acknowledged, ${stored.length} stored, ${verdict.duplicated} duplicated`,
+      `compose: ${verdict.attempted} attempted, ${verdict.acknowledged} ` +
+        `acknowledged, ${stored.length} stored, ${verdict.duplicated} duplicated`,
     );
     expect(verdict.lost).toEqual([]);
     expect(verdict.holes).toEqual([]);

@@ -62,7 +62,8 @@ const knownDifferences = process.env.SAMSA_CONFORMANCE_STRICT === '1' ? {} : KNO
 if (availability.get('embedded')?.available) {
   for (const [name, difference] of Object.entries(knownDifferences)) {
     console.warn(
-      `[coordinator conformance] KNOWN DIFFERENCE listed (a failure on 'embedded' is reported as skipped): ${name}: ${difference}`,
+      `[coordinator conformance] KNOWN DIFFERENCE listed (a failure ` +
+        `on 'embedded' is reported as skipped): ${name}: ${difference}`,
     );
   }
 }
@@ -87,7 +88,8 @@ async function runCase(
     context.skip(`known difference: ${note}`);
   }
   console.warn(
-    `[coordinator conformance] known difference no longer reproduces (${targetName}): '${caseName}': remove it from test/coordinator/known-differences.ts`,
+    `[coordinator conformance] known difference no longer reproduces (${targetName}): ` +
+      `'${caseName}': remove it from test/coordinator/known-differences.ts`,
   );
 }
 

@@ -239,7 +239,8 @@ for (const target of ['embedded', 'zookeeper'] as const) {
         acknowledged += acked - before;
         console.info(
           `[coordinator crash test] ${target} round ${round}: verified ${checked} nodes ` +
-            `(${inFlightApplied} in-flight writes applied), killed after ${killAfter} acknowledged writes, ${acked} nodes acknowledged`,
+            `(${inFlightApplied} in-flight writes applied), killed after ` +
+            `${killAfter} acknowledged writes, ${acked} nodes acknowledged`,
         );
         server = undefined;
       }

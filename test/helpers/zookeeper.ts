@@ -44,7 +44,9 @@ function probeAvailability(): Availability {
   if (probe.error || probe.status !== 0) {
     return {
       available: false,
-      reason: `'${java} -version' failed (${probe.error ? describeError(probe.error) : `exit ${probe.status}`}); ZooKeeper needs Java`,
+      reason:
+        `'${java} -version' failed ` +
+        `(${probe.error ? describeError(probe.error) : `exit ${probe.status}`}); ZooKeeper needs Java`,
     };
   }
   return { available: true };

@@ -119,7 +119,7 @@ describe('bad input gets a typed error and loses nothing', () => {
     await expect(pending).rejects.toThrow(/cancel/i);
   });
 
-  it('a ReplicaFetch stream answers each request in order, refuses a broker that is no replica, and a peer leaving mid-poll harms nothing', async () => {
+  it('ReplicaFetch streams answer in order, refuse non-replicas; a peer leaving mid-poll harms nothing', async () => {
     const Replication = loadReplicationProto().Replication;
     const client = new Replication(
       cluster.bootstrap[0]!,
@@ -168,7 +168,7 @@ describe('bad input gets a typed error and loses nothing', () => {
     // The next test checks that the broker is up with every acknowledged record.
   });
 
-  it('a ProduceStream answers each request by its correlation id, refuses bad ones one by one, and a client leaving mid-request harms nothing', async () => {
+  it('ProduceStream answers by correlation id, refuses bad requests singly; a leaving client harms none', async () => {
     const Broker = loadBrokerProto().Broker;
     const client = new Broker(cluster.bootstrap[0]!, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
       ProduceStream(): grpc.ClientDuplexStream<v1.ProduceStreamRequest, v1.ProduceStreamResponse__Output>;

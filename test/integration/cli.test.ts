@@ -169,9 +169,8 @@ describe('samsa CLI', () => {
     expect(text.code).toBe(0);
     const lines = text.stdout.trim().split('\n');
     expect(lines).toHaveLength(2);
-    expect(lines[0]).toMatch(
-      /^1000 records sent, \d+ records\/sec \([\d.]+ MB\/sec\), latency p50 [\d.]+ ms, p99 [\d.]+ ms, p99\.9 [\d.]+ ms, max [\d.]+ ms$/,
-    );
+    expect(lines[0]).toMatch(/^1000 records sent, \d+ records\/sec \([\d.]+ MB\/sec\), latency p50 [\d.]+ ms, /);
+    expect(lines[0]).toMatch(/, p99 [\d.]+ ms, p99\.9 [\d.]+ ms, max [\d.]+ ms$/);
     expect(lines[1]).toMatch(/^steady state after 400 warm-up records: 600 records sent, \d+ records\/sec/);
 
     const without = await samsa([...args, '--num-records', '300', '--json']);

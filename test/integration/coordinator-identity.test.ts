@@ -111,7 +111,7 @@ describe('coordinator identity', () => {
     expect(existsSync(join(samsaDir, 't-0'))).toBe(true);
   }, 90_000);
 
-  it('znodes copied into a new ensemble, where every czxid differs, still name the same topics: the logs are kept', async () => {
+  it('znodes copied into a new ensemble (every czxid differs) still name the same topics: logs are kept', async () => {
     cluster = await clusterWithRecords({ legacy: true });
     const old = await ZkTestClient.connect(cluster.coordinator.connectString);
     const oldCzxid = long((await old.exists('/brokers/topics/t'))!.czxid);

@@ -185,7 +185,8 @@ describe('a leader cut off from the coordinator and its followers, still reachab
     );
     const truncated = cluster.broker(isolated).process!.output().includes('log diverged from the leader; truncating');
     console.log(
-      `isolated leader: broker ${isolated} of partition ${partition}; ${acks.length} acknowledged, ${failures} failed, the old leader truncated: ${truncated}`,
+      `isolated leader: broker ${isolated} of partition ${partition}; ${acks.length} ` +
+        `acknowledged, ${failures} failed, the old leader truncated: ${truncated}`,
     );
   }, 120_000);
 });

@@ -135,7 +135,7 @@ async function whileWriting(samsa: Samsa, topic: string, body: () => Promise<voi
 describe('preferred leader election when asked (samsa leader-election)', () => {
   const ctx = clusterForBlock({ 'auto.leader.rebalance.enable': 'false' });
 
-  it('moves leadership back to the restarted broker, bumps the leader epochs and loses no acknowledged write', async () => {
+  it('moves leadership back to the restarted broker, bumps leader epochs, loses no acknowledged write', async () => {
     const { cluster, samsa } = ctx;
     const topic = `elect-${process.pid}`;
     await whileWriting(samsa, topic, async () => {
@@ -157,7 +157,8 @@ describe('preferred leader election when asked (samsa leader-election)', () => {
       const names = (ps: number[]) => ps.map((p) => `${topic}-${p}`).join(', ');
       const others = before.map((p) => p.partition).filter((p) => !preferred.includes(p));
       expect(run.stdout).toBe(
-        `Successfully completed leader election (PREFERRED) for partitions ${names(preferred)}\nValid replica already elected for partitions ${names(others)}\n`,
+        `Successfully completed leader election (PREFERRED) for partitions ` +
+          `${names(preferred)}\nValid replica already elected for partitions ${names(others)}\n`,
       );
 
       const after = await partitions(samsa, topic);

@@ -104,7 +104,7 @@ describe('named listeners', () => {
     expect(read.sort()).toEqual([...values].sort());
   });
 
-  it('stalls replication while INTERNAL is cut, though EXTERNAL still serves clients; resumes once it heals', async () => {
+  it('stalls replication while INTERNAL is cut (EXTERNAL still serves clients); resumes once it heals', async () => {
     const admin = samsa.admin();
     const before = await admin.fetchTopicOffsets(topic);
     for (const proxy of internalProxies.values()) proxy.partition();

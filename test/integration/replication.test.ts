@@ -100,7 +100,7 @@ describe('replication', () => {
     await producer.close();
   });
 
-  it('a leader restarted within its session timeout does not resume its term, and nothing acknowledged is lost', async () => {
+  it('a leader restarted within its session timeout does not resume its term; no acknowledged loss', async () => {
     const topic = await replicatedTopic('bounce');
     const producer = samsa.producer({ acks: 'all' });
     const first = await producer.sendBatch({
@@ -137,7 +137,7 @@ describe('replication', () => {
       expect(values.get(r.offset)).toBe(i < 100 ? `a${i}` : `b${i - 100}`);
   });
 
-  it("a replica paused while its topic is deleted and re-created does not keep the old incarnation's records", async () => {
+  it('a replica paused while its topic is deleted and re-created keeps no record of the old incarnation', async () => {
     const topic = await replicatedTopic('reborn');
     const producer = samsa.producer({ acks: 'all', requestTimeoutMs: 30_000 });
     // Several batches, so that a truncation at the new log's end (offset 20) would fall between two of them.
@@ -195,7 +195,7 @@ describe('replication', () => {
   });
 
   // Last: it stops the whole cluster.
-  it('a broker restarted alone after a crash resumes its saved high watermark: what was committed stays readable with the ISR below min.insync.replicas', async () => {
+  it('a broker restarted alone after a crash resumes its saved high watermark (committed stays readable)', async () => {
     const topic = await replicatedTopic('hw');
     const producer = samsa.producer({ acks: 'all' });
     const written = await producer.sendBatch({

@@ -74,7 +74,8 @@ export const BROKER_SETTINGS = {
   ),
   'advertised.listeners': str(
     undefined,
-    'the addresses published to clients and brokers, same syntax; defaults to listeners (a 0.0.0.0 host is advertised as 127.0.0.1, port 0 as the bound port)',
+    'the addresses published to clients and brokers, same syntax; defaults to ' +
+      'listeners (a 0.0.0.0 host is advertised as 127.0.0.1, port 0 as the bound port)',
   ),
   'inter.broker.listener.name': str(
     undefined,
@@ -92,24 +93,29 @@ export const BROKER_SETTINGS = {
   'replica.lag.time.max.ms': long(30000, 1, 'a follower not caught up for this long leaves the ISR'),
   'auto.leader.rebalance.enable': bool(
     true,
-    "the controller moves leadership back to preferred replicas (each partition's first) when a broker leads too few of them",
+    'the controller moves leadership back to preferred replicas ' +
+      "(each partition's first) when a broker leads too few of them",
   ),
   'leader.imbalance.check.interval.seconds': long(300, 1, 'how often the controller checks leader imbalance'),
   'leader.imbalance.per.broker.percentage': int(
     10,
     0,
-    'when more than this share (percent) of the partitions a broker is preferred for are led by others, they move back to it',
+    'when more than this share (percent) of the partitions a broker ' +
+      'is preferred for are led by others, they move back to it',
   ),
   'replica.high.watermark.checkpoint.interval.ms': long(
     5000,
     1,
-    "how often the partitions' high watermarks are saved to replication-offset-checkpoint in log.dirs (also at shutdown)",
+    "how often the partitions' high watermarks are saved to " +
+      'replication-offset-checkpoint in log.dirs (also at shutdown)',
   ),
   'log.retention.check.interval.ms': long(300000, 1, 'how often retention is enforced'),
   'log.writeback.interval.bytes': long(
     8 * 1024 * 1024,
     0,
-    'not a Kafka setting: every this many bytes appended to a partition, start writing them to the disk without waiting (no durability promise; keeps the kernel from writing back gigabytes at once); 0 leaves it to the kernel',
+    'not a Kafka setting: every this many bytes appended to a partition, start writing them to the disk ' +
+      'without waiting (no durability promise; keeps the kernel from writing back gigabytes at once); ' +
+      '0 leaves it to the kernel',
   ),
   'socket.request.max.bytes': int(104857600, 1024, 'largest request the broker accepts'),
   'controlled.shutdown.timeout.ms': int(10000, 0, 'how long a stopping broker lets requests in flight finish'),
@@ -307,7 +313,8 @@ export function listenerConfig(settings: Settings<BrokerSettingName>): ListenerC
   }
   if (!advertised.some((a) => a.listener === interBrokerListenerName)) {
     throw invalid(
-      `inter.broker.listener.name ${interBrokerListenerName} must be in advertised.listeners: other brokers reach this one there`,
+      `inter.broker.listener.name ${interBrokerListenerName} must be ` +
+        `in advertised.listeners: other brokers reach this one there`,
     );
   }
   return { listeners, advertised, interBrokerListenerName };

@@ -63,7 +63,7 @@ describe('DelayedOperations', () => {
     }
   });
 
-  it('takes its abort listener off a long-lived signal once an operation is done (a stream serves many polls)', async () => {
+  it('takes its abort listener off a long-lived signal once done (a stream serves many polls)', async () => {
     vi.useFakeTimers();
     try {
       const ops = new DelayedOperations();

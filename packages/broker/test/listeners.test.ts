@@ -83,7 +83,8 @@ describe('listenerConfig', () => {
     expect(() => listenerConfig(settingsWith({ listeners: 'A://:9092,B://127.0.0.1:9092' }))).toThrow(
       /A and B both use port 9092/,
     );
-    expect(() => listenerConfig(settingsWith({ listeners: 'A://:0,B://:0' }))).not.toThrow(); // ephemeral ports never clash
+    // ephemeral ports never clash
+    expect(() => listenerConfig(settingsWith({ listeners: 'A://:0,B://:0' }))).not.toThrow();
     expect(() => listenerConfig(settingsWith({ listeners: 'A://:1', 'advertised.listeners': 'B://h:1' }))).toThrow(
       /advertised.listeners names B, which is not one of listeners \(A\)/,
     );
@@ -179,7 +180,8 @@ describe('the registration znode', () => {
 
   it("reads Kafka's registrations without a PLAINTEXT listener (host null, port -1)", () => {
     const kafka =
-      '{"listener_security_protocol_map":{"CLIENT":"SASL_SSL","REPLICATION":"SSL"},"endpoints":["CLIENT://k1:9094","REPLICATION://k1:9095"],"jmx_port":-1,"host":null,"port":-1,"version":4}';
+      '{"listener_security_protocol_map":{"CLIENT":"SASL_SSL","REPLICATION":"SSL"},' +
+      '"endpoints":["CLIENT://k1:9094","REPLICATION://k1:9095"],"jmx_port":-1,"host":null,"port":-1,"version":4}';
     expect(decodeBroker(1, kafka)).toEqual({
       id: 1,
       host: 'k1',

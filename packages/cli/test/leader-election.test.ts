@@ -45,7 +45,8 @@ describe('samsa leader-election', () => {
     expect(lines).toEqual([
       'Successfully completed leader election (PREFERRED) for partitions t-0, u-0',
       'Valid replica already elected for partitions t-1',
-      'Error completing leader election (PREFERRED) for partition t-2: PreferredLeaderNotAvailable: preferred leader 1 of t-2 is not alive',
+      'Error completing leader election (PREFERRED) for partition t-2: ' +
+        'PreferredLeaderNotAvailable: preferred leader 1 of t-2 is not alive',
     ]);
     expect(failed).toBe(1);
     expect(formatElection([])).toEqual({ lines: ['No partitions to elect leaders for.'], failed: 0 });

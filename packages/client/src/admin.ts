@@ -197,7 +197,8 @@ export class Admin implements AsyncDisposable {
         answered.add(outcome.name);
         if (outcome.errorCode === 0) continue;
         const err = errorFromCode(outcome.errorCode, outcome.errorMessage || undefined, { topic: outcome.name });
-        // UnknownTopicOrPartition is the answer, not a transient state, for topic administration (as in Kafka's AdminClient).
+        // UnknownTopicOrPartition is the answer, not a transient state, for topic administration (as in Kafka's
+        // AdminClient).
         if (err.retriable && outcome.errorCode !== ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code) {
           retry.push(outcome.name);
           retryError ??= err;

@@ -45,7 +45,8 @@ export class BufferMemory {
           if (at >= 0) this.waiters.splice(at, 1);
           reject(
             new BufferExhaustedError(
-              `no buffer memory for ${bytes} bytes within maxBlockMs ${maxBlockMs} (bufferMemory ${this.capacity}, in use ${this.used})`,
+              `no buffer memory for ${bytes} bytes within maxBlockMs ` +
+                `${maxBlockMs} (bufferMemory ${this.capacity}, in use ${this.used})`,
             ),
           );
           this.grant();

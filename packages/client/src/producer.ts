@@ -546,7 +546,8 @@ export class Producer implements AsyncDisposable {
       const cause = batch.lastError;
       batch.fail(
         new TimeoutError(
-          `${batch.recordCount} record(s) for ${batch.topic}-${batch.partition} not acknowledged within deliveryTimeoutMs ${limit}${cause instanceof Error ? ` (last error: ${cause.message})` : ''}`,
+          `${batch.recordCount} record(s) for ${batch.topic}-${batch.partition} not acknowledged within ` +
+            `deliveryTimeoutMs ${limit}${cause instanceof Error ? ` (last error: ${cause.message})` : ''}`,
           {
             cause,
             topic: batch.topic,
@@ -735,7 +736,8 @@ export class Producer implements AsyncDisposable {
         replaced.push(batch);
         continue;
       }
-      // The estimates are what was reserved per record; the last one takes any rounding so the halves hold exactly batch.bytes.
+      // The estimates are what was reserved per record; the last one takes any rounding so the halves hold exactly
+      // batch.bytes.
       const recordBytes = inputs.map(estimateRecordBytes);
       let sum = 0;
       for (const b of recordBytes) sum += b;
@@ -752,7 +754,10 @@ export class Producer implements AsyncDisposable {
     return true;
   }
 
-  /** Sends everything accumulated so far (ignoring lingerMs) and resolves when each batch has completed, delivered or failed. */
+  /**
+   * Sends everything accumulated so far (ignoring lingerMs) and resolves when each batch has completed, delivered or
+   * failed.
+   */
   async flush(): Promise<void> {
     if (this.appending.size > 0) await Promise.allSettled([...this.appending]);
     const pending: ProducerBatch[] = [];

@@ -66,7 +66,7 @@ describe('admin', () => {
     });
   });
 
-  it('elects preferred leaders on the controller, following it when it moves, with one outcome per partition', async () => {
+  it('elects preferred leaders on the controller, following it as it moves; one outcome per partition', async () => {
     cluster.createTopic('e', 3, { replicationFactor: 2 });
     cluster.moveLeader('e', 0, 1); // partition 0 prefers broker 0
     const admin = samsa.admin();

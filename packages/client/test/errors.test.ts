@@ -167,7 +167,7 @@ describe('client lifecycle and timeouts', () => {
     await samsa.close();
   });
 
-  it('a Produce request unanswered in time closes its stream: the others on it fail retriable, the next opens a new one', async () => {
+  it('a Produce unanswered in time closes its stream: the others fail retriable, the next opens another', async () => {
     cluster.createTopic('t', 1);
     const connection = new BrokerConnection(cluster.bootstrap[0]!, 'stream-test');
     const request = {

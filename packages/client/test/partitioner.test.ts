@@ -69,7 +69,8 @@ describe('partitioner', () => {
     const counts = [0, 0, 0];
     let previous = -1;
     for (let i = 0; i < 26_000; i++) {
-      const p = partitioner.partition('t', null, 3, all(3), 100, load); // each record fills a batch: a new draw each time
+      // each record fills a batch: a new draw each time
+      const p = partitioner.partition('t', null, 3, all(3), 100, load);
       expect(p).not.toBe(previous);
       previous = p;
       counts[p]! += 1;

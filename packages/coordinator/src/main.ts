@@ -1,5 +1,6 @@
 /**
- * `node packages/coordinator/dist/main.js --port P --data-dir D [--host H] [--tick-time-ms N] [--snapshot-every-txns N]`
+ * `node packages/coordinator/dist/main.js --port P --data-dir D [--host H] [--tick-time-ms N] [--snapshot-every-txns
+ * N]`
  * Logs pino JSON to stdout; the "coordinator listening" line means it accepts clients.
  */
 import { pino } from 'pino';

@@ -23,7 +23,9 @@ const OpTag = {
   multi: 9,
 } as const;
 
-/** The largest log record we accept when reading back (a multi of many 1 MiB ops cannot exceed the frame cap by much). */
+/**
+ * The largest log record we accept when reading back (a multi of many 1 MiB ops cannot exceed the frame cap by much).
+ */
 export const MAX_RECORD_BYTES = 64 * 1024 * 1024;
 
 function writeOp(w: Writer, op: TxnOp): void {

@@ -133,7 +133,8 @@ export function recover(dataDir: string, logger: Logger): Recovered {
     if (scan.tornReason !== null) {
       if (i !== logs.length - 1) {
         throw new Error(
-          `corrupt transaction log ${logs[i]!.name} at byte ${scan.validBytes} (${scan.tornReason}) with later logs present`,
+          `corrupt transaction log ${logs[i]!.name} at byte ` +
+            `${scan.validBytes} (${scan.tornReason}) with later logs present`,
         );
       }
       logger.warn(

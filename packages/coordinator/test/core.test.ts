@@ -274,7 +274,7 @@ describe('watches', () => {
 });
 
 describe('persistent watches', () => {
-  it('persistent watches stay; recursive ones see descendants but not child lists; a getData watch makes the data side one-shot', () => {
+  it('persistent watches stay; recursive ones see descendants, not child lists; getData makes data one-shot', () => {
     const h = new Harness();
     h.session(1);
     h.session(2);
@@ -485,7 +485,7 @@ describe('snapshots', () => {
 
 describe('seeded random workloads', () => {
   for (const seed of [1, 2, 3, 42, 1234]) {
-    it(`seed ${seed}: invariants hold and replaying the txns (or a snapshot + the rest) rebuilds the same state`, () => {
+    it(`seed ${seed}: invariants hold; replaying txns (or a snapshot + the rest) rebuilds the same state`, () => {
       const rand = prng(seed);
       const h = new Harness();
       const conns = [1, 2, 3];

@@ -1,6 +1,7 @@
 /**
  * Differential testing against a real Apache ZooKeeper 3.8 (runs when Java and /usr/share/zookeeper, or
- * SAMSA_ZK_HOME, are there, as in CI; skipped with a notice otherwise; SAMSA_ZK_DIFFERENTIAL=0 turns it off). Two clients run the same seeded random sequence
+ * SAMSA_ZK_HOME, are there, as in CI; skipped with a notice otherwise; SAMSA_ZK_DIFFERENTIAL=0 turns it off). Two
+ * clients run the same seeded random sequence
  * of requests (creates of every mode, deletes and setData with versions, reads with watches, multi,
  * ACLs, persistent/recursive watches, removeWatches, sync) against ZooKeeper and against the
  * coordinator; every reply (error code, zxid relative to the run's first, stat fields, paths, data,
@@ -199,7 +200,8 @@ describe.skipIf(!enabled)('differential testing against a real ZooKeeper 3.8', (
     const cfg = join(dir, 'zoo.cfg');
     writeFileSync(
       cfg,
-      `tickTime=2000\ndataDir=${join(dir, 'zk')}\nclientPort=${zkPort}\nadmin.enableServer=false\n4lw.commands.whitelist=*\n`,
+      `tickTime=2000\ndataDir=${join(dir, 'zk')}\nclientPort=${zkPort}\n` +
+        'admin.enableServer=false\n4lw.commands.whitelist=*\n',
     );
     zk = spawn(join(ZK_HOME, 'bin/zkServer.sh'), ['start-foreground', cfg], {
       env: { ...process.env, ZOO_LOG_DIR: dir },

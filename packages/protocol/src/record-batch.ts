@@ -33,7 +33,10 @@ import { INT32_MAX, sizeOfVarint } from './varint.js';
 export type TimestampTypeName = keyof typeof TimestampType;
 
 export interface EncodeBatchOptions {
-  /** Milliseconds since the epoch for records without a timestamp (and the log append time). Time is an input: nothing here reads the clock. */
+  /**
+   * Milliseconds since the epoch for records without a timestamp (and the log append time). Time is an input: nothing
+   * here reads the clock.
+   */
   now?: number;
   /** Default 0: producers send 0 and the broker stamps the real offset. */
   baseOffset?: number;
@@ -318,7 +321,10 @@ export function decodeBatches(buf: Buffer, options: DecodeBatchesOptions = {}): 
   return batches;
 }
 
-/** Whether the bytes at `pos` are the start of a plausible batch cut short; an implausible length is left for the decoder to reject. */
+/**
+ * Whether the bytes at `pos` are the start of a plausible batch cut short; an implausible length is left for the
+ * decoder to reject.
+ */
 function isPartialBatch(buf: Buffer, pos: number, maxBatchSize = MAX_BATCH_SIZE_CEILING): boolean {
   const remaining = buf.length - pos;
   if (remaining < LOG_OVERHEAD) return true;

@@ -152,7 +152,8 @@ describe('properties', () => {
         fc.nat({ max: 40 }),
         (plain, codec, flags, recordCount) => {
           const name = COMPRESSION_NAMES[codec];
-          // Codes 5-7 are unknown codecs: random bytes then; known codecs get a valid stream so the record parser is reached.
+          // Codes 5-7 are unknown codecs: random bytes then; known codecs get a valid stream so the record parser is
+          // reached.
           const body = name === undefined ? plain : compress(name, plain);
           const buf = Buffer.concat([header, body]);
           buf.writeInt32BE(buf.length - LOG_OVERHEAD, BatchField.batchLength);
@@ -165,7 +166,7 @@ describe('properties', () => {
     );
   });
 
-  it('mutated valid batches (flips, truncation, huge and negative lengths) only ever yield CorruptRecordError, quickly', () => {
+  it('mutated valid batches (flips, truncation, huge/negative lengths) only yield CorruptRecordError, quickly', () => {
     fc.assert(
       fc.property(
         batchArb,

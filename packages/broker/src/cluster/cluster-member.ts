@@ -72,7 +72,8 @@ export class DuplicateBrokerIdError extends Error {
     readonly ownerSessionId: string,
   ) {
     super(
-      `Broker id ${brokerId} is already registered by another live broker (ZooKeeper session 0x${ownerSessionId}); broker ids must be unique`,
+      `Broker id ${brokerId} is already registered by another live broker ` +
+        `(ZooKeeper session 0x${ownerSessionId}); broker ids must be unique`,
     );
     this.name = 'DuplicateBrokerIdError';
   }

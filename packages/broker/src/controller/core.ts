@@ -482,7 +482,8 @@ export class ControllerCore {
       else if (!this.canLeadPreferred(p))
         result(
           ErrorCodes.PREFERRED_LEADER_NOT_AVAILABLE,
-          `preferred leader ${preferred} of ${topic}-${partition} is ${this.live.has(preferred) ? 'not in the ISR' : 'not alive'}`,
+          `preferred leader ${preferred} of ${topic}-${partition} is ` +
+            `${this.live.has(preferred) ? 'not in the ISR' : 'not alive'}`,
         );
       else {
         this.movePreferred(rec, partition, out);
@@ -492,7 +493,10 @@ export class ControllerCore {
     out.flush('preferred leader election');
   }
 
-  /** Kafka's auto leader rebalance: a broker with more than the given share of its preferred partitions led by others gets them back. */
+  /**
+   * Kafka's auto leader rebalance: a broker with more than the given share of its preferred partitions led by others
+   * gets them back.
+   */
   private rebalanceLeaders(imbalancePercentage: number, out: Collector): void {
     const byPreferred = new Map<number, { rec: TopicRec; partition: number }[]>();
     for (const rec of this.topics.values()) {

@@ -159,7 +159,8 @@ export async function fencedWrite(zk: ControllerZk, epochZkVersion: number, batc
     if (stat?.version !== epochZkVersion) {
       throw new SamsaError(
         ErrorCodes.STALE_CONTROLLER_EPOCH,
-        `controller epoch znode is at version ${stat?.version ?? '?'}, this controller was elected at ${epochZkVersion} (${batch.reason})`,
+        `controller epoch znode is at version ${stat?.version ?? '?'}, this ` +
+          `controller was elected at ${epochZkVersion} (${batch.reason})`,
         { cause: error },
       );
     }

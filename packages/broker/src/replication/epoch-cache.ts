@@ -48,7 +48,8 @@ export class LeaderEpochCache implements EpochLookup {
       }
       if (last && (entry.epoch <= last.epoch || entry.startOffset <= last.startOffset)) {
         throw new RangeError(
-          `epoch cache entries must increase: (${last.epoch}, ${last.startOffset}) then (${entry.epoch}, ${entry.startOffset})`,
+          `epoch cache entries must increase: (${last.epoch}, ` +
+            `${last.startOffset}) then (${entry.epoch}, ${entry.startOffset})`,
         );
       }
       this.entries.push({ epoch: entry.epoch, startOffset: entry.startOffset });
@@ -97,7 +98,8 @@ export class LeaderEpochCache implements EpochLookup {
     if (last && epoch <= last.epoch) return false;
     if (last && startOffset < last.startOffset) {
       throw new RangeError(
-        `leader epoch ${epoch} would start at ${startOffset}, before epoch ${last.epoch} at ${last.startOffset}: the log was not truncated before appending`,
+        `leader epoch ${epoch} would start at ${startOffset}, before epoch ${last.epoch} ` +
+          `at ${last.startOffset}: the log was not truncated before appending`,
       );
     }
     if (last && startOffset === last.startOffset) this.entries.pop();

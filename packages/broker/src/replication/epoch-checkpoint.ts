@@ -53,7 +53,8 @@ export function parseEpochCheckpoint(text: string, path = LEADER_EPOCH_CHECKPOIN
     if (previous && (entry.epoch <= previous.epoch || entry.startOffset <= previous.startOffset)) {
       throw corrupt(
         line,
-        `entries must increase: (${previous.epoch}, ${previous.startOffset}) then (${entry.epoch}, ${entry.startOffset})`,
+        `entries must increase: (${previous.epoch}, ${previous.startOffset}) ` +
+          `then (${entry.epoch}, ${entry.startOffset})`,
       );
     }
     entries.push(entry);

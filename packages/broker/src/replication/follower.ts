@@ -133,7 +133,9 @@ export function validateFollowerFetch(fetch: FollowerFetch, leader: LeaderLogVie
     return {
       kind: 'error',
       error: ErrorCodes.OFFSET_OUT_OF_RANGE,
-      message: `epoch ${fetch.lastFetchedEpoch} predates this log's history (epochs from ${leader.epochCache.earliestEpoch}, log start ${leader.logStartOffset})`,
+      message:
+        `epoch ${fetch.lastFetchedEpoch} predates this log's history (epochs from ` +
+        `${leader.epochCache.earliestEpoch}, log start ${leader.logStartOffset})`,
     };
   }
   return { kind: 'ok' };

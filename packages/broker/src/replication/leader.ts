@@ -241,7 +241,9 @@ export class LeaderState {
 
   /** The error an acks=all producer gets for 'notEnoughReplicas', or before appending. */
   notEnoughReplicasError(afterAppend: boolean): SamsaError {
-    const detail = `the ISR [${this.committedIsr.join(',')}] has fewer than min.insync.replicas=${this.minInsyncReplicas} members`;
+    const detail =
+      `the ISR [${this.committedIsr.join(',')}] has fewer than ` +
+      `min.insync.replicas=${this.minInsyncReplicas} members`;
     return new SamsaError(
       afterAppend ? ErrorCodes.NOT_ENOUGH_REPLICAS_AFTER_APPEND : ErrorCodes.NOT_ENOUGH_REPLICAS,
       detail,

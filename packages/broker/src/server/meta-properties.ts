@@ -30,7 +30,8 @@ export class InconsistentBrokerIdError extends Error {
     readonly path: string,
   ) {
     super(
-      `Configured broker id ${configured} does not match broker id ${stored} stored in ${path}: this data directory belongs to broker ${stored}`,
+      `Configured broker id ${configured} does not match broker id ${stored} ` +
+        `stored in ${path}: this data directory belongs to broker ${stored}`,
     );
     this.name = 'InconsistentBrokerIdError';
   }
@@ -46,7 +47,8 @@ export class InconsistentClusterIdError extends Error {
     super(
       `The coordinator's cluster id ${coordinator} does not match cluster id ${stored} stored in ${path}: ` +
         'the broker is pointed at another cluster, or the coordinator lost its data. ' +
-        `Remove ${path} only to make this data directory part of the new cluster (its logs of unknown topics are then deleted)`,
+        `Remove ${path} only to make this data directory part of the ` +
+        `new cluster (its logs of unknown topics are then deleted)`,
     );
     this.name = 'InconsistentClusterIdError';
   }
@@ -62,7 +64,10 @@ export function parseMetaProperties(text: string): MetaProperties {
 }
 
 export function formatMetaProperties(props: { brokerId: number; clusterId?: string }): string {
-  return `#Written by the Samsa broker; remove only to move this directory to another cluster\nversion=0\nbroker.id=${props.brokerId}\n${props.clusterId ? `cluster.id=${props.clusterId}\n` : ''}`;
+  return (
+    '#Written by the Samsa broker; remove only to move this directory to another cluster\n' +
+    `version=0\nbroker.id=${props.brokerId}\n${props.clusterId ? `cluster.id=${props.clusterId}\n` : ''}`
+  );
 }
 
 async function readStored(logDir: string): Promise<{ path: string; stored: MetaProperties }> {

@@ -221,9 +221,12 @@ function figure(seconds: number, bytes: number, records: number): ThroughputFigu
 /** Human-readable lines for `samsa bench storage`. */
 export function formatStorageBenchmark(result: StorageBenchmarkResult): string[] {
   const line = (name: string, f: ThroughputFigure): string =>
-    `${name.padEnd(10)} ${Math.round(f.recordsPerSec).toLocaleString('en-US').padStart(12)} records/s ${f.mbPerSec.toFixed(1).padStart(9)} MB/s  (${f.seconds.toFixed(3)} s)`;
+    `${name.padEnd(10)} ${Math.round(f.recordsPerSec).toLocaleString('en-US').padStart(12)} ` +
+    `records/s ${f.mbPerSec.toFixed(1).padStart(9)} MB/s  (${f.seconds.toFixed(3)} s)`;
   return [
-    `${result.records.toLocaleString('en-US')} records of ${result.recordSize} bytes in batches of ${result.batchSize} (${(result.totalBytes / 1e6).toFixed(1)} MB); batches built in ${result.buildSeconds.toFixed(3)} s; median of ${result.rounds} rounds`,
+    `${result.records.toLocaleString('en-US')} records of ${result.recordSize} bytes ` +
+      `in batches of ${result.batchSize} (${(result.totalBytes / 1e6).toFixed(1)} MB); ` +
+      `batches built in ${result.buildSeconds.toFixed(3)} s; median of ${result.rounds} rounds`,
     line('raw write', result.rawWrite),
     line('append', result.append),
     line('read', result.read),

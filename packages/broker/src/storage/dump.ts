@@ -164,7 +164,8 @@ export function formatDumpedBatch(entry: DumpedBatch | DumpError): string {
     const value = text(record.value);
     const headers = record.headers.map((h) => `${JSON.stringify(h.key)}:${text(h.value)}`).join(',');
     lines.push(
-      `| offset: ${record.offset} ${entry.timestampType}: ${record.timestamp} keySize: ${record.key?.length ?? -1} valueSize: ${record.value?.length ?? -1} headerKeys: [${headers}] key: ${key} payload: ${value}`,
+      `| offset: ${record.offset} ${entry.timestampType}: ${record.timestamp} keySize: ${record.key?.length ?? -1} ` +
+        `valueSize: ${record.value?.length ?? -1} headerKeys: [${headers}] key: ${key} payload: ${value}`,
     );
   }
   return lines.join('\n');

@@ -59,7 +59,8 @@ export class OffsetIndex {
       (relOffset <= this.relOffsets[this.count - 1]! || position <= this.positions[this.count - 1]!)
     ) {
       throw new Error(
-        `offset index entries must increase: (${relOffset}, ${position}) after (${this.lastRelOffset()}, ${this.lastPosition()})`,
+        `offset index entries must increase: (${relOffset}, ${position}) ` +
+          `after (${this.lastRelOffset()}, ${this.lastPosition()})`,
       );
     }
     this.relOffsets = grow(this.relOffsets, this.count + 1);

@@ -259,7 +259,9 @@ export class LogSegment {
         last >= options.endOffsetExclusive ||
         last - this.baseOffset > 0x7fffffff
       ) {
-        const reason = `batch offsets ${header.baseOffset}..${last} out of order (expected from ${expectedMin}, below ${options.endOffsetExclusive})`;
+        const reason =
+          `batch offsets ${header.baseOffset}..${last} out of order (expected ` +
+          `from ${expectedMin}, below ${options.endOffsetExclusive})`;
         return { validBytes, failure: { position, reason, crcValid: true } };
       }
       this.recordBatch(

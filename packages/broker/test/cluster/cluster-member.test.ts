@@ -347,7 +347,7 @@ for (const backend of backends) {
       await Promise.all([a.m, b.m].map((m) => m.metadata.waitFor(topicReady('after-expiry', 1), 15_000)));
     });
 
-    it('re-reads and re-decides when a partition state changed under the controller (version-checked writes)', async () => {
+    it('re-reads and re-decides when a partition state changed under it (version-checked writes)', async () => {
       await newCluster();
       const ms = [await member(1), await member(2)];
       const controller = await controllerOf(ms);
@@ -470,7 +470,7 @@ for (const backend of backends) {
       ).toBe(ErrorCodes.NOT_CONTROLLER.code);
     });
 
-    it('auto-creates from a non-controller, deletes through the controller and rejects a duplicate broker id', async () => {
+    it('auto-creates from a non-controller, deletes via the controller, rejects a duplicate broker id', async () => {
       await newCluster();
       const ms = [await member(1), await member(2)];
       const controller = await controllerOf(ms);

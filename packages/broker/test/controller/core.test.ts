@@ -335,7 +335,7 @@ const elect = (core: ControllerCore, partitions: Array<{ topic: string; partitio
   core.step({ type: 'ElectPreferredLeaders', partitions });
 
 describe('ControllerCore: preferred leader election', () => {
-  it('moves leadership back to the first replica once it is alive and in the ISR, bumping the epoch and keeping the ISR', () => {
+  it('moves leadership back to the first replica once alive and in the ISR (epoch bumped, ISR kept)', () => {
     const core = elected([1, 2, 3], 7);
     create(core, 't', 3, 3); // [1,2,3] [2,3,1] [3,1,2]
     core.step({ type: 'BrokerDown', brokerId: 1 });
@@ -376,7 +376,7 @@ describe('ControllerCore: preferred leader election', () => {
     expect(out.changes).toEqual([expect.objectContaining({ topic: 't', partition: 0, unclean: false })]);
   });
 
-  it('answers unknown partitions and dead preferred replicas with typed errors; an empty list means every partition', () => {
+  it('answers unknown partitions and dead preferred replicas with typed errors; [] means all', () => {
     const core = elected([1, 2]);
     create(core, 'a', 2, 2); // [1,2] [2,1]
     core.step({ type: 'BrokerDown', brokerId: 1 });

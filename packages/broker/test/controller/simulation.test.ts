@@ -1,7 +1,8 @@
 /**
  * Seeded random schedules of broker failures and returns, topic creation (by the controller and by
  * other brokers) and deletion, leader ISR proposals, ISR writes behind the controller's back,
- * preferred leader elections (asked for, and the periodic imbalance check) and controller failovers, checked against invariants after every step. Writes go to an in-memory znode
+ * preferred leader elections (asked for, and the periodic imbalance check) and controller failovers, checked against
+ * invariants after every step. Writes go to an in-memory znode
  * store with ZooKeeper's version and parent rules; a failed write is followed by a re-read, as the
  * driver does; failover controllers load from the store. The invariants are checked on what is
  * persisted. A failing seed reproduces: run with SIM_SEED=<seed>.
@@ -377,7 +378,8 @@ function runSchedule(seed: number, steps: number): Stats {
         if (res.error === ErrorCodes.ELECTION_NOT_NEEDED)
           invariant(
             view?.state?.leader === view?.replicas[0],
-            `seed ${seed}, step ${i}: ElectionNotNeeded for ${res.topic}-${res.partition} led by ${view?.state?.leader}`,
+            `seed ${seed}, step ${i}: ElectionNotNeeded for ` +
+              `${res.topic}-${res.partition} led by ${view?.state?.leader}`,
           );
       }
       if (!failed) stats.preferred += out.changes.length;

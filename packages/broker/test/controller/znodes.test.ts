@@ -47,7 +47,9 @@ describe('znode codecs (Kafka layout)', () => {
 
   it('reads values as Kafka itself writes them (extra fields are ignored)', () => {
     const kafkaBroker =
-      '{"features":{},"listener_security_protocol_map":{"PLAINTEXT":"PLAINTEXT"},"endpoints":["PLAINTEXT://kafka:9092"],"jmx_port":-1,"port":9092,"host":"kafka","version":5,"timestamp":"1700000000000"}';
+      '{"features":{},"listener_security_protocol_map":{"PLAINTEXT":"PLAINTEXT"},' +
+      '"endpoints":["PLAINTEXT://kafka:9092"],"jmx_port":-1,"port":9092,"host":"kafka","version":5,' +
+      '"timestamp":"1700000000000"}';
     expect(decodeBroker(0, kafkaBroker)).toEqual({
       id: 0,
       host: 'kafka',

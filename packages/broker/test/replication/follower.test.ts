@@ -32,7 +32,8 @@ describe('followerTruncation (KIP-279)', () => {
   });
 
   it('the follower ended epoch 2 earlier than the leader (it has epoch 3 after)', () => {
-    // Follower: epoch 2 from 5, epoch 3 from 9. Leader answers for epoch 3: it never had it, its largest <= 3 is 2, ending at 11.
+    // Follower: epoch 2 from 5, epoch 3 from 9. Leader answers for epoch 3: it never had it, its largest <= 3 is 2,
+    // ending at 11.
     const cache = cacheOf([0, 0], [2, 5], [3, 9]);
     expect(followerTruncation({ epoch: 2, endOffset: 11 }, follower(cache, 14))).toEqual({
       truncateTo: 9,

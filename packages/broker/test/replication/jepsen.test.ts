@@ -60,7 +60,7 @@ describe.each([
     );
   });
 
-  it('min.insync.replicas=2 refuses to acknowledge with the leader alone, so the same election loses nothing acknowledged', () => {
+  it('min.insync.replicas=2 refuses acks with the leader alone: the same election loses nothing', () => {
     const { sim, b, c, d } = jepsen(controller, { minInsyncReplicas: 2, uncleanLeaderElection: true });
     expect(b).toMatchObject({ value: 'b', offset: 1 }); // taken while the ISR was still full...
     expect(sim.failedAcks.map((e) => e.value)).toEqual(['b']); // ...then NotEnoughReplicasAfterAppend
@@ -78,7 +78,7 @@ describe.each([
     expect(sim.stats.truncations).toBeGreaterThan(0);
   });
 
-  it('min.insync.replicas=2: an acks=all producer waiting when the ISR shrinks gets NotEnoughReplicasAfterAppend', () => {
+  it('min.insync.replicas=2: acks=all waiting as the ISR shrinks gets NotEnoughReplicasAfterAppend', () => {
     const sim = new SimCluster(2013, { minInsyncReplicas: 2, replicaLagTimeMaxMs: 1000, controller });
     sim.settle(2);
     sim.isolate(1);

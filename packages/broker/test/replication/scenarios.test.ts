@@ -91,7 +91,7 @@ describe('a leader restarting within its session', () => {
     return sim;
   }
 
-  it('loses an acknowledged write if it resumes the same epoch (the controller must bump the epoch on a bounce)', () => {
+  it('loses an acknowledged write if it resumes the same epoch (a bounce must bump the epoch)', () => {
     expect(() => restartDuringExpansion(false)).toThrow(/no acknowledged write lost: .*lacks acknowledged record x@1/);
   });
 

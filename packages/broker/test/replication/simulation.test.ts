@@ -34,7 +34,10 @@ function runSeed(seed: number, options: SimOptions = {}): SimCluster {
       }
     }
   } catch (err) {
-    const message = `seed ${seed} failed (SIM_SEED=${seed}, ${JSON.stringify({ ...options, controller: options.controller ? 'ControllerCore' : 'model' })}): ${(err as Error).message}\nlast events:\n${sim.trace.join('\n')}`;
+    const shown = JSON.stringify({ ...options, controller: options.controller ? 'ControllerCore' : 'model' });
+    const message =
+      `seed ${seed} failed (SIM_SEED=${seed}, ${shown}): ` +
+      `${(err as Error).message}\nlast events:\n${sim.trace.join('\n')}`;
     throw new Error(message, { cause: err });
   }
   return sim;

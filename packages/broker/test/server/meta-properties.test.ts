@@ -46,7 +46,7 @@ describe('meta.properties', () => {
     );
   });
 
-  it('records the cluster id on the first join and refuses another cluster afterwards, whatever the order of the checks', async () => {
+  it('records the cluster id on the first join, then refuses another, whatever the order of checks', async () => {
     await checkBrokerId(dir, 1);
     await checkClusterId(dir, 1, 'cluster-a');
     expect(parseMetaProperties(await readFile(file(), 'utf8'))).toEqual({ brokerId: 1, clusterId: 'cluster-a' });
@@ -57,7 +57,10 @@ describe('meta.properties', () => {
     const refused = await checkClusterId(dir, 1, 'cluster-b').catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(InconsistentClusterIdError);
     expect((refused as Error).message).toMatch(
-      /^The coordinator's cluster id cluster-b does not match cluster id cluster-a stored in .*meta\.properties: the broker is pointed at another cluster, or the coordinator lost its data\. Remove /,
+      /^The coordinator's cluster id cluster-b does not match cluster id cluster-a stored in .*meta\.properties: /,
+    );
+    expect((refused as Error).message).toMatch(
+      /: the broker is pointed at another cluster, or the coordinator lost its data\. Remove /,
     );
     expect(parseMetaProperties(await readFile(file(), 'utf8'))).toEqual({ brokerId: 1, clusterId: 'cluster-a' });
   });

@@ -49,7 +49,7 @@ describe('PartitionRegistry: topic ids and saved high watermarks', () => {
     await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
   });
 
-  it('records the topic id in partition.metadata, keeps the log for the same creation and deletes it for another', async () => {
+  it('records the topic id in partition.metadata; keeps the log for the same creation, not another', async () => {
     const logDir = await mkdtemp(join(tmpdir(), 'samsa-registry-'));
     dirs.push(logDir);
     const first = registry(logDir);

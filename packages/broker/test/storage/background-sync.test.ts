@@ -110,7 +110,7 @@ describe('partition log: rolling a segment', () => {
     await log.close();
   });
 
-  it('a crash before the rolled segment is durable loses nothing: the log reopens from below it and rebuilds its indexes', async () => {
+  it('a crash before the rolled segment is durable loses nothing: reopens below it, rebuilds indexes', async () => {
     const config = { segmentBytes: 1000, indexIntervalBytes: 100 };
     const log = await openPartitionLog({ dir: t.dir, config });
     const batches = Array.from({ length: 20 }, (_, i) => makeBatch({ count: 2, valueSize: 100, fill: i }));

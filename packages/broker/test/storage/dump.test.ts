@@ -63,7 +63,7 @@ describe('dumpSegment', () => {
     expect(formatDumpedBatch(batches[0]!)).toContain('baseOffset: 0 lastOffset: 2 count: 3');
   });
 
-  it('reads a single .log file, reports CRC mismatches, attaches bytes on request and stops at a torn batch', async () => {
+  it('reads one .log file, reports CRC mismatches, attaches bytes on request, stops at a torn batch', async () => {
     const file = join(dir.path, '00000000000000000000.log');
     const fh = await open(file, 'r+');
     const size = (await fh.stat()).size;

@@ -37,7 +37,7 @@ describe('partition log: append and read', () => {
     expect(splitBatches((await log.read(0, 1 << 20)).bytes).map((s) => s.header.baseOffset)).toEqual([0, 2, 6]);
   });
 
-  it('a read inside a batch returns that whole batch; the first batch is returned even if larger than maxBytes', async () => {
+  it('a read inside a batch returns the whole batch; the first batch even if larger than maxBytes', async () => {
     const big = makeBatch({ count: 10, valueSize: 100 });
     await log.append(big);
     await log.append(makeBatch({ count: 1 }));

@@ -79,7 +79,7 @@ describe('append validation', () => {
     expect(log.logEndOffset).toBe(2);
   });
 
-  it('rejects a batch over maxMessageBytes (MessageTooLarge) and an append over segmentBytes (RecordListTooLarge)', async () => {
+  it('MessageTooLarge over maxMessageBytes; RecordListTooLarge for an append over segmentBytes', async () => {
     await expect(log.append(makeBatch({ count: 1, valueSize: 1000 }))).rejects.toBeInstanceOf(RecordTooLargeError);
     await expect(log.append(makeBatch({ count: 1, valueSize: 1000 }))).rejects.toMatchObject({ code: 10 });
     const many = Buffer.concat(Array.from({ length: 8 }, () => makeBatch({ count: 1, valueSize: 700 })));

@@ -50,7 +50,8 @@ function figures(records: number, bytes: number, seconds: number, latencyUs: hdr
 export function formatFigures(what: string, f: BenchFigures): string {
   return (
     `${f.records} records ${what}, ${Math.round(f.recordsPerSec)} records/sec (${f.mbPerSec.toFixed(2)} MB/sec), ` +
-    `latency p50 ${f.p50Ms.toFixed(1)} ms, p99 ${f.p99Ms.toFixed(1)} ms, p99.9 ${f.p999Ms.toFixed(1)} ms, max ${f.maxMs.toFixed(1)} ms`
+    `latency p50 ${f.p50Ms.toFixed(1)} ms, p99 ${f.p99Ms.toFixed(1)} ms, ` +
+    `p99.9 ${f.p999Ms.toFixed(1)} ms, max ${f.maxMs.toFixed(1)} ms`
   );
 }
 
@@ -63,7 +64,8 @@ function ticker(what: string): { add(records: number, bytes: number): void; stop
     const now = performance.now();
     const seconds = (now - since) / 1000;
     process.stderr.write(
-      `${records} records ${what}, ${Math.round(records / seconds)} records/sec (${(bytes / 1e6 / seconds).toFixed(2)} MB/sec)\n`,
+      `${records} records ${what}, ${Math.round(records / seconds)} ` +
+        `records/sec (${(bytes / 1e6 / seconds).toFixed(2)} MB/sec)\n`,
     );
     records = 0;
     bytes = 0;

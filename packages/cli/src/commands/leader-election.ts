@@ -16,7 +16,8 @@ interface LeaderElectionOptions {
 export function electionTargets(o: Omit<LeaderElectionOptions, 'bootstrapServer'>): ElectionTarget[] {
   if (o.electionType.toLowerCase() !== 'preferred') {
     throw new CliError(
-      `--election-type must be preferred, not '${o.electionType}' (unclean elections follow the topic's unclean.leader.election.enable)`,
+      `--election-type must be preferred, not '${o.electionType}' (unclean ` +
+        `elections follow the topic's unclean.leader.election.enable)`,
       2,
     );
   }

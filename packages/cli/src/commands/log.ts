@@ -7,7 +7,8 @@ export function registerLog(program: Command): void {
   log
     .command('dump <path>')
     .description(
-      'one line per record batch of a .log segment file or of every segment in a partition directory (like kafka-dump-log)',
+      'one line per record batch of a .log segment file or of every ' +
+        'segment in a partition directory (like kafka-dump-log)',
     )
     .option('--print-records', 'also print each record: offset, timestamp, key, value, headers')
     .option('--no-verify-crc', 'skip the CRC-32C check')

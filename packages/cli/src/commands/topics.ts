@@ -25,7 +25,9 @@ export function formatTopic(topic: TopicDescription): string[] {
     );
     const offline = p.offlineReplicas.length > 0 ? `\tOffline: ${p.offlineReplicas.join(',')}` : '';
     lines.push(
-      `\tTopic: ${topic.name}\tPartition: ${p.partition}\tLeader: ${p.leader < 0 ? 'none' : p.leader}\tLeaderEpoch: ${p.leaderEpoch}\tReplicas: ${p.replicas.join(',')}\tIsr: ${p.isr.join(',')}${offline}${flags.length ? `\t(${flags.join(', ')})` : ''}`,
+      `\tTopic: ${topic.name}\tPartition: ${p.partition}\tLeader: ${p.leader < 0 ? 'none' : p.leader}` +
+        `\tLeaderEpoch: ${p.leaderEpoch}\tReplicas: ${p.replicas.join(',')}\tIsr: ${p.isr.join(',')}${offline}` +
+        `${flags.length ? `\t(${flags.join(', ')})` : ''}`,
     );
   }
   return lines;

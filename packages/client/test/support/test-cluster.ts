@@ -58,7 +58,9 @@ export interface Fault {
   errorCode?: number;
   /** Fail the whole call with this gRPC status instead. */
   grpcStatus?: grpc.status;
-  /** With grpcStatus: handle the request first, then fail the call (a lost answer: the client may retry and duplicate). */
+  /**
+   * With grpcStatus: handle the request first, then fail the call (a lost answer: the client may retry and duplicate).
+   */
   afterHandling?: boolean;
   /** How many matching requests (or partitions) it hits; default 1. */
   times?: number;
@@ -437,7 +439,8 @@ export class TestCluster {
           if (errorCode !== 0) return { partition: pd.partition, errorCode, baseOffset: -1 };
           const p = this.partition(t.name, pd.partition);
           try {
-            // As the broker: a batch above the topic's max.message.bytes refuses the partition's whole part, appending nothing.
+            // As the broker: a batch above the topic's max.message.bytes refuses the partition's whole part, appending
+            // nothing.
             const maxMessageBytes = Number(this.topics.get(t.name)?.configs['max.message.bytes'] ?? Infinity);
             for (const span of splitBatches(pd.records)) {
               const size = batchSize(span.header);

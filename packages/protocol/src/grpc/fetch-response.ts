@@ -126,7 +126,10 @@ export function encodeFetchResponse(response: FetchResponse): Buffer | undefined
   return encodeRecordsResponse(response, 6);
 }
 
-/** Serializes a ReplicaFetchResponse, or returns undefined for inputs only protobufjs handles (a diverging epoch among them). */
+/**
+ * Serializes a ReplicaFetchResponse, or returns undefined for inputs only protobufjs handles (a diverging epoch among
+ * them).
+ */
 export function encodeReplicaFetchResponse(response: ReplicaFetchResponse): Buffer | undefined {
   for (const topic of response.topics ?? [])
     for (const p of topic.partitions ?? []) if (p.divergingEpoch) return undefined;

@@ -64,7 +64,10 @@ function useFastFetchSerializer(proto: BrokerProto): void {
   };
 }
 
-/** Responses to followers carry every replicated byte: the same hand-written encoder, protobufjs for what it does not cover. */
+/**
+ * Responses to followers carry every replicated byte: the same hand-written encoder, protobufjs for what it does not
+ * cover.
+ */
 function useFastReplicaFetchSerializer(proto: ReplicationProto): void {
   const replicaFetch = proto.samsa.v1.Replication.service.ReplicaFetch;
   const generic = replicaFetch.responseSerialize;

@@ -728,7 +728,8 @@ export class SimCluster {
   private onAlterIsr(msg: Extract<Message, { kind: 'alterIsr' }>): void {
     const result = this.controller.alterIsr(msg.from, msg.proposal);
     this.log(
-      `controller AlterIsr from b${msg.from} [${msg.proposal.isr}] v${msg.proposal.zkVersion}: ${result.ok ? 'ok' : result.reason}`,
+      `controller AlterIsr from b${msg.from} [${msg.proposal.isr}] ` +
+        `v${msg.proposal.zkVersion}: ${result.ok ? 'ok' : result.reason}`,
     );
     if (result.ok) this.stats.isrChanges++;
     this.send(
