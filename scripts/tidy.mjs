@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 // House rules that no linter knows, checked by `npm test` (TigerBeetle's tidy.zig is the model).
-// Prints one line per violation, `file:line: rule: why`, and exits 1 if an enforced rule is broken.
+// Prints one line per violation, `file:line: rule: why`, and exits 1 if there is any.
 //
 //   node scripts/tidy.mjs [--root DIR]
 //
 // Rules:
 //   pure-core         pure cores read no clock, set no timers, draw no randomness, never await, do no I/O
+//   simulated-driver  drivers the seeded simulations run take time, timers and randomness from their inputs
 //   package-internals a package is imported through its package.json exports, never by path into its
 //                     sources; package sources never import `@samsa/*/internal` (that entry is for tests)
 //   import-cycle      no import cycle among a package's source files (type-only imports count too)
@@ -17,7 +18,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /**
  * Pure cores: an entry is a file, or a directory (ending in `/`) that covers every .ts file below it except
- * the I/O edge beside the core, named `driver.ts` or `*-driver.ts` (as controller/driver.ts). A file
+ * the drivers beside the core, named `driver.ts` or `*-driver.ts`, which are simulated drivers. A file
  * anywhere else joins by starting with the line `// tidy: pure`.
  */
 export const PURE_CORES = [
@@ -38,6 +39,13 @@ export const PURE_CORES = [
   'packages/coordinator/src/records.ts',
 ];
 
+/** Drivers generic over their I/O, which the seeded simulations run: they may await, nothing more. */
+export const SIMULATED_DRIVERS = [
+  'packages/broker/src/replication/driver.ts',
+  'packages/broker/src/replication/leader-driver.ts',
+  'packages/broker/src/replication/follower-driver.ts',
+];
+
 /** Files inside a pure directory that are not pure, each with its reason. */
 export const NOT_PURE = {
   'packages/protocol/src/grpc/load.ts': 'reads the .proto files and builds the gRPC stubs at start-up',
@@ -52,13 +60,16 @@ const SKIP_PATHS = ['packages/protocol/src/grpc/gen/', 'test/coordinator/cases/'
 const CODE_FILE = /\.(ts|mts|cts|js|mjs|cjs)$/;
 
 const IMPURE = [
-  [/\bDate\.now\b|\bnew Date\(\s*\)/, 'reads the clock: time is an input to a core'],
-  [/\bperformance\.now\b|\bprocess\.hrtime\b/, 'reads the clock: time is an input to a core'],
-  [/\b(setTimeout|setInterval|setImmediate)\b/, 'sets a timer: the driver owns timers and feeds the core ticks'],
-  [/\bMath\.random\b/, 'draws randomness: a core takes it as an input so that a seed replays it'],
-  [/\b(randomBytes|randomUUID|randomInt|getRandomValues)\b/, 'draws randomness: a core takes it as an input'],
-  [/\b(async|await)\b/, 'is asynchronous: a core steps synchronously and its driver awaits'],
+  [/\bDate\.now\b|\bnew Date\(\s*\)/, 'reads the clock: time is an input'],
+  [/\bperformance\.now\b|\bprocess\.hrtime\b/, 'reads the clock: time is an input'],
+  [/\b(setTimeout|setInterval|setImmediate)\b/, 'sets a timer: timers come from the clock the driver is given'],
+  [/\bMath\.random\b/, 'draws randomness: it is an input, so that a seed replays it'],
+  [
+    /\b(randomBytes|randomUUID|randomInt|getRandomValues)\b/,
+    'draws randomness: it is an input, so that a seed replays it',
+  ],
 ];
+const ASYNC = [/\b(async|await)\b/, 'is asynchronous: a core steps synchronously and its driver awaits'];
 const IO_MODULES = /^(node:)?(fs|fs\/promises|net|dgram|tls|http|https|http2|child_process|worker_threads|cluster)$/;
 
 /**
@@ -176,25 +187,30 @@ function walk(root, dir = root, files = []) {
 
 const isDriverFile = (rel) => /(^|\/|-)driver\.ts$/.test(rel);
 
-export function isPure(rel, source) {
-  if (source.startsWith(PURE_MARKER)) return true;
-  if (!rel.endsWith('.ts') || rel in NOT_PURE) return false;
-  return PURE_CORES.some((entry) =>
-    entry.endsWith('/') ? rel.startsWith(entry) && !isDriverFile(rel) : rel === entry,
-  );
+/** 'pure-core', 'simulated-driver' or undefined: which of the two rules a file is held to. */
+export function kindOf(rel, source) {
+  if (source.startsWith(PURE_MARKER)) return 'pure-core';
+  if (!rel.endsWith('.ts') || rel in NOT_PURE) return undefined;
+  if (SIMULATED_DRIVERS.includes(rel)) return 'simulated-driver';
+  for (const entry of PURE_CORES) {
+    if (rel === entry) return 'pure-core';
+    if (entry.endsWith('/') && rel.startsWith(entry)) return isDriverFile(rel) ? 'simulated-driver' : 'pure-core';
+  }
+  return undefined;
 }
 
-function checkPure(rel, source, report) {
+function checkPure(rel, source, rule, report) {
   const { bare } = lex(source);
+  const rules = rule === 'pure-core' ? [...IMPURE, ASYNC] : IMPURE;
   bare.split('\n').forEach((text, k) => {
-    for (const [pattern, why] of IMPURE) {
+    for (const [pattern, why] of rules) {
       const m = pattern.exec(text);
-      if (m) report(rel, k + 1, 'pure-core', `\`${m[0]}\` ${why}`);
+      if (m) report(rel, k + 1, rule, `\`${m[0]}\` ${why}`);
     }
   });
   for (const { specifier, line } of importsOf(source)) {
     if (IO_MODULES.test(specifier) || specifier.startsWith('@grpc/')) {
-      report(rel, line, 'pure-core', `imports ${specifier}: I/O belongs to the driver, not the core`);
+      report(rel, line, rule, `imports ${specifier}: I/O comes through the interfaces the driver is given`);
     }
   }
 }
@@ -380,12 +396,6 @@ function checkWidth(rel, source, report) {
   });
 }
 
-/** Rules that print their findings but do not fail the check yet, each with the reason. */
-export const REPORT_ONLY = {
-  'import-cycle': 'the cycles in broker/src/server and cli/src are being removed (issue 15)',
-  'layer-cycle': 'the controller -> cluster arrow is being removed (issue 15)',
-};
-
 /** Every violation under root, sorted by file and line. */
 export function tidy(root) {
   const violations = [];
@@ -393,7 +403,8 @@ export function tidy(root) {
   const packages = readPackages(root);
   const sources = new Map(walk(root).map((rel) => [rel, readFileSync(join(root, rel), 'utf8')]));
   for (const [rel, source] of sources) {
-    if (isPure(rel, source)) checkPure(rel, source, report);
+    const kind = kindOf(rel, source);
+    if (kind) checkPure(rel, source, kind, report);
     checkImports(rel, source, packages, report);
     checkWidth(rel, source, report);
   }
@@ -405,14 +416,10 @@ function main(argv) {
   const rootFlag = argv.indexOf('--root');
   const root = resolve(rootFlag === -1 ? fileURLToPath(new URL('..', import.meta.url)) : argv[rootFlag + 1]);
   if (!statSync(root).isDirectory()) throw new Error(`${root} is not a directory`);
-  let failed = 0;
-  for (const v of tidy(root)) {
-    const reportOnly = v.rule in REPORT_ONLY;
-    if (!reportOnly) failed++;
-    console.log(`${v.file}:${v.line}: ${v.rule}${reportOnly ? ' (not enforced yet)' : ''}: ${v.why}`);
-  }
-  if (failed > 0) console.log(`tidy: ${failed} violation(s)`);
-  return failed > 0 ? 1 : 0;
+  const violations = tidy(root);
+  for (const v of violations) console.log(`${v.file}:${v.line}: ${v.rule}: ${v.why}`);
+  if (violations.length > 0) console.log(`tidy: ${violations.length} violation(s)`);
+  return violations.length > 0 ? 1 : 0;
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {

@@ -46,7 +46,8 @@ describe('samsa in a pipeline', () => {
     );
     expect(produced).toMatchObject({ code: 0, stderr: '' });
     const run = await shell(
-      `node ${CLI_MAIN} consume --topic ${topic} --from-beginning --timeout-ms 20000 --bootstrap-server ${bootstrap} | head -3`,
+      `node ${CLI_MAIN} consume --topic ${topic} --from-beginning --timeout-ms 20000 ` +
+        `--bootstrap-server ${bootstrap} | head -3`,
     );
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
@@ -85,7 +86,7 @@ describe('samsa in a pipeline', () => {
     expect(help.stdout).toMatch(/--config <key=value>/);
   });
 
-  it('--producer-property reaches the producer settings: a record above 1 MiB goes through with a larger max.request.size', async () => {
+  it('--producer-property reaches the producer: 1 MiB+ records pass with a larger max.request.size', async () => {
     const topic = `big-${process.pid}`;
     const created = await runSamsa([
       'topics',

@@ -210,7 +210,7 @@ describe('API codecs', () => {
     );
   });
 
-  it('flexible headers: request header v2 skips tagged fields, response header v1 has them, ApiVersions keeps v0', () => {
+  it('flexible headers: request header v2 skips tagged fields, response v1 has them, ApiVersions keeps v0', () => {
     const metadata = KAFKA_APIS.get(ApiKey.Metadata)!;
     const frame = encodeRequest(metadata, { apiVersion: 12, correlationId: 1, clientId: null }, { topics: null });
     const decoded = decodeRequest(frame.subarray(4), (k) => KAFKA_APIS.get(k));

@@ -1,6 +1,6 @@
 import { array, field, message, struct } from '../schema.js';
 
-/** ListOffsets (key 2). v0 answers with a list of offsets (old_style_offsets), v1+ with one offset and its timestamp. */
+/** ListOffsets (key 2). v0 answers with a list of offsets (old_style_offsets), v1+ with one offset and timestamp. */
 export const ListOffsetsRequest = message(
   'ListOffsetsRequest',
   '6+',
@@ -59,7 +59,7 @@ export const ListOffsetsResponse = message(
   ),
 );
 
-/** Special timestamps: the earliest offset, the latest (high watermark), the record with the largest timestamp (v7+). */
+/** Special timestamps: the earliest offset, the latest (high watermark), the largest timestamp's record (v7+). */
 export const LIST_OFFSETS_EARLIEST = -2;
 export const LIST_OFFSETS_LATEST = -1;
 export const LIST_OFFSETS_MAX_TIMESTAMP = -3;
