@@ -654,7 +654,8 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
       for (const state of states) state.stopped = true;
       throw new SamsaClientError(
         ErrorCodes.OFFSET_OUT_OF_RANGE,
-        `no position for ${states.map((s) => `${s.topic}-${s.partition}`).join(', ')} and autoOffsetReset is 'none': seek first`,
+        `no position for ${states.map((s) => `${s.topic}-${s.partition}`).join(', ')} ` +
+          `and autoOffsetReset is 'none': seek first`,
         { retriable: false },
       );
     }

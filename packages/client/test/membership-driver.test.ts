@@ -260,7 +260,7 @@ describe('MembershipDriver against a KIP-848 coordinator (manual clock)', () => 
     expect(world.violations).toEqual([]);
   });
 
-  it('a member that leaves gives its partitions back at once; one that crashes loses them after the session', async () => {
+  it('a member that leaves gives its partitions back at once; a crashed one loses them after the session', async () => {
     const world = new World(4, 5_000);
     const [a, b, c, d] = [world.add('a'), world.add('b'), world.add('c'), world.add('d')];
     await world.until(spread(world, [1, 1, 1, 1]), '1/1/1/1');

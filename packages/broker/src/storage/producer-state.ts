@@ -256,6 +256,7 @@ function checkSequence(
   }
   return rejected(
     ErrorCodes.OUT_OF_ORDER_SEQUENCE_NUMBER,
-    `producer ${pid} epoch ${batch.producerEpoch}: expected sequence ${lastSeq === NO_SEQUENCE ? 0 : (lastSeq + 1) % (INT32_MAX + 1)}, got ${batch.baseSequence}`,
+    `producer ${pid} epoch ${batch.producerEpoch}: expected sequence ` +
+      `${lastSeq === NO_SEQUENCE ? 0 : (lastSeq + 1) % (INT32_MAX + 1)}, got ${batch.baseSequence}`,
   );
 }

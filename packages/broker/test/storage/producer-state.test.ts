@@ -183,7 +183,7 @@ describe('producer state snapshots', () => {
     expect(snapshotOffsetOf('00000000000000000042.log')).toBeUndefined();
   });
 
-  it('round-trips the table, and a table rebuilt from a snapshot plus the batches after it equals one built from scratch', () => {
+  it('round-trips the table; one rebuilt from a snapshot plus the later batches equals one built from scratch', () => {
     fc.assert(
       fc.property(
         fc.array(
