@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { ClusterMember } from './cluster/cluster-member.js';
 import { advertisedEndpoints, bindHost, listenerConfig, type BrokerSettingName, type Settings } from './config.js';
 import { formatListenerEndpoint } from './listeners.js';
+import { startKafkaServer } from './kafka/server.js';
 import { ReplicationDriver, saveEpochCache } from './replication/index.js';
 import { systemClock } from './clock.js';
 import type { BrokerContext } from './server/context.js';
@@ -49,7 +50,8 @@ export async function startBroker(settings: Settings<BrokerSettingName>, logger:
   const closeServers = (graceMs: number) => Promise.all(servers.map((s) => s.close(graceMs))).then(() => undefined);
   try {
     for (const listener of listeners.listeners) {
-      const server = await startGrpcServer({
+      const start = listeners.protocols.get(listener.listener) === 'PLAINTEXT' ? startKafkaServer : startGrpcServer;
+      const server = await start({
         listenerName: listener.listener,
         host: bindHost(listener),
         port: listener.port,
@@ -170,6 +172,7 @@ export async function startBroker(settings: Settings<BrokerSettingName>, logger:
   log.info(
     {
       listeners: listeners.listeners.map((l) => formatListenerEndpoint({ ...l, port: ports.get(l.listener)! })),
+      kafkaListeners: [...listeners.protocols].filter(([, p]) => p === 'PLAINTEXT').map(([name]) => name),
       advertised: endpoints.map(formatListenerEndpoint),
       interBrokerListener: listeners.interBrokerListenerName,
       logDir,

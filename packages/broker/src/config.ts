@@ -77,6 +77,10 @@ export const BROKER_SETTINGS = {
     'the addresses published to clients and brokers, same syntax; defaults to ' +
       'listeners (a 0.0.0.0 host is advertised as 127.0.0.1, port 0 as the bound port)',
   ),
+  'listener.security.protocol.map': str(
+    'KAFKA:PLAINTEXT',
+    "NAME:PROTOCOL,... for listeners: PLAINTEXT speaks Kafka's binary protocol (as on a Kafka broker), GRPC Samsa's gRPC API; a listener not named here speaks gRPC",
+  ),
   'inter.broker.listener.name': str(
     undefined,
     "the listener brokers use to reach each other (replication, AlterPartition); defaults to the first listener's name",
@@ -284,6 +288,29 @@ export interface ListenerConfig {
   /** What to publish, before port 0 and wildcard hosts are resolved (see advertisedEndpoints). */
   readonly advertised: readonly ListenerEndpoint[];
   readonly interBrokerListenerName: string;
+  /** The wire protocol of each listener, by name. */
+  readonly protocols: ReadonlyMap<string, ListenerProtocol>;
+}
+
+/** GRPC: Samsa's gRPC API. PLAINTEXT: Kafka's binary protocol without TLS, Kafka's name for it. */
+export type ListenerProtocol = 'GRPC' | 'PLAINTEXT';
+
+/** Parses `listener.security.protocol.map` (Kafka's `NAME:PROTOCOL,...`). */
+export function parseProtocolMap(value: string): Map<string, ListenerProtocol> {
+  const out = new Map<string, ListenerProtocol>();
+  for (const entry of value
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e !== '')) {
+    const match = /^([A-Za-z0-9_-]+):([A-Za-z_]+)$/.exec(entry);
+    const protocol = match?.[2]?.toUpperCase();
+    if (!match || (protocol !== 'GRPC' && protocol !== 'PLAINTEXT'))
+      throw invalid(
+        `listener.security.protocol.map: '${entry}' is not NAME:GRPC or NAME:PLAINTEXT (TLS and SASL are not supported)`,
+      );
+    out.set(match[1]!.toUpperCase(), protocol);
+  }
+  return out;
 }
 
 export function listenerConfig(settings: Settings<BrokerSettingName>): ListenerConfig {
@@ -317,7 +344,14 @@ export function listenerConfig(settings: Settings<BrokerSettingName>): ListenerC
         `in advertised.listeners: other brokers reach this one there`,
     );
   }
-  return { listeners, advertised, interBrokerListenerName };
+  const protocolMap = parseProtocolMap(settings['listener.security.protocol.map'] as string);
+  const protocols = new Map(listeners.map((l) => [l.listener, protocolMap.get(l.listener) ?? ('GRPC' as const)]));
+  if (protocols.get(interBrokerListenerName) !== 'GRPC') {
+    throw invalid(
+      `inter.broker.listener.name ${interBrokerListenerName} speaks Kafka's protocol; brokers replicate over gRPC, so it must be a GRPC listener`,
+    );
+  }
+  return { listeners, advertised, interBrokerListenerName, protocols };
 }
 
 const WILDCARD_HOSTS = new Set(['', '0.0.0.0', '::']);

@@ -65,7 +65,30 @@ describe('listenerConfig', () => {
       listeners: [{ listener: 'PLAINTEXT', host: '127.0.0.1', port: 9092 }],
       advertised: [{ listener: 'PLAINTEXT', host: '127.0.0.1', port: 9092 }],
       interBrokerListenerName: 'PLAINTEXT',
+      protocols: new Map([['PLAINTEXT', 'GRPC']]),
     });
+  });
+
+  it("listener.security.protocol.map: KAFKA speaks Kafka's protocol by default, unnamed listeners gRPC", () => {
+    const config = listenerConfig(settingsWith({ listeners: 'PLAINTEXT://:9092,KAFKA://:19092,OTHER://:29092' }));
+    expect(config.protocols).toEqual(
+      new Map([
+        ['PLAINTEXT', 'GRPC'],
+        ['KAFKA', 'PLAINTEXT'],
+        ['OTHER', 'GRPC'],
+      ]),
+    );
+    const mapped = listenerConfig(
+      settingsWith({
+        listeners: 'GRPC://:9092,PLAINTEXT://:19092',
+        'listener.security.protocol.map': 'grpc:GRPC,plaintext:plaintext',
+      }),
+    );
+    expect(mapped.protocols.get('PLAINTEXT')).toBe('PLAINTEXT');
+    expect(() => listenerConfig(settingsWith({ listeners: 'KAFKA://:19092,PLAINTEXT://:9092' }))).toThrow(
+      /must be a GRPC listener/,
+    );
+    expect(() => listenerConfig(settingsWith({ 'listener.security.protocol.map': 'X:SSL' }))).toThrow(/not supported/);
   });
 
   it('inter.broker.listener.name defaults to the first listener and is case-insensitive', () => {

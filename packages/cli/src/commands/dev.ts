@@ -84,7 +84,8 @@ async function runDevCluster(options: DevOptions): Promise<void> {
           '--id',
           String(id),
           '--listen',
-          `127.0.0.1:${port}`,
+          // gRPC for Samsa's clients and replication; Kafka's protocol for Kafka's clients (kcat, KafkaJS, ...).
+          `PLAINTEXT://127.0.0.1:${port},KAFKA://127.0.0.1:${kafkaPort(port)}`,
           '--coordinator',
           connectString,
           '--data-dir',
@@ -180,8 +181,15 @@ function portAccepts(port: number): Promise<boolean> {
   });
 }
 
+/** Each broker's Kafka-protocol listener: its gRPC port + 10000 (9092 -> 19092). */
+const kafkaPort = (grpcPort: number): number => grpcPort + 10000;
+
 function printNextSteps(members: Member[], options: DevOptions): void {
   const brokers = members.filter((m) => m.name.startsWith('broker-')).map((m) => `127.0.0.1:${m.port}`);
+  const kafkaBootstrap = members
+    .filter((m) => m.name.startsWith('broker-'))
+    .map((m) => `127.0.0.1:${kafkaPort(m.port)}`)
+    .join(',');
   const rf = Math.min(3, brokers.length);
   // As in the README: with three replicas, acks=all writes survive one broker's loss and need two copies.
   const minIsr = rf >= 3 ? ' --config min.insync.replicas=2' : '';
@@ -192,6 +200,8 @@ Try, in another terminal:
   npx samsa topics describe --topic demo
   printf 'hello\\nworld\\n' | npx samsa produce --topic demo --acks all
   npx samsa consume --topic demo --from-beginning --max-messages 2
+Kafka clients bootstrap from ${kafkaBootstrap} (Kafka's protocol), e.g.:
+  kcat -b ${kafkaBootstrap} -L
 Press Ctrl-C to stop the cluster.
 `);
 }

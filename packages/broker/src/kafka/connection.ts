@@ -1,0 +1,201 @@
+import type { Socket } from 'node:net';
+import { SamsaError, kafka } from '@samsa/protocol';
+import type { Logger } from 'pino';
+
+/** What serving one request yields: the response's chunks, or nothing (acks=0 Produce). */
+export interface Served {
+  readonly chunks: readonly Buffer[] | null;
+  /** Called once the chunks are on the socket (or dropped): returns read buffers to their pool. */
+  readonly release?: () => void;
+}
+
+export type ServeRequest = (request: kafka.DecodedRequest, signal: AbortSignal) => Promise<Served>;
+
+export interface ConnectionOptions {
+  /** socket.request.max.bytes: a frame announcing more closes the connection before any of it is buffered. */
+  readonly maxRequestBytes: number;
+  /** Requests served at once; past it the socket is paused (backpressure instead of a growing queue). */
+  readonly maxInFlight: number;
+  readonly supported: kafka.SupportedVersions;
+  readonly serve: ServeRequest;
+  readonly logger: Logger;
+}
+
+interface Slot {
+  done: boolean;
+  served: Served | undefined;
+}
+
+const SIZE_BYTES = 4;
+
+/**
+ * One client connection: Kafka's framing (a 4-byte size, then the request), requests served as they
+ * arrive (several at once: clients pipeline), responses written strictly in request order, each with
+ * one corked series of writes (Node turns them into a single writev, so stored record bytes go to the
+ * socket without being copied into a response buffer). A frame that does not decode closes the
+ * connection after the responses before it are written; the broker is never affected.
+ */
+export class KafkaConnection {
+  private readonly chunks: Buffer[] = [];
+  private buffered = 0;
+  /** Size of the frame being read, once its prefix is in. */
+  private frameBytes = -1;
+  private readonly queue: Slot[] = [];
+  private readonly abort = new AbortController();
+  private closing = false;
+  private waitingForDrain = false;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly options: ConnectionOptions,
+  ) {
+    this.log = options.logger.child({ remote: `${socket.remoteAddress}:${socket.remotePort}` });
+    socket.setNoDelay(true);
+    socket.on('data', (data: Buffer) => this.onData(data));
+    socket.on('drain', () => {
+      this.waitingForDrain = false;
+      this.flush();
+    });
+    socket.on('error', (err) => this.log.debug({ err }, 'kafka connection error'));
+    // The server is half-open: a client that sends its last request and shuts its side down still
+    // gets the responses; the socket ends once they are written.
+    socket.on('end', () => {
+      this.closing = true;
+      this.flush();
+    });
+    socket.on('close', () => {
+      this.closing = true;
+      this.abort.abort();
+      // Responses that will never be written still hold read buffers: hand them back. Requests still
+      // being served release theirs when they finish (the socket is destroyed by then).
+      for (const slot of this.queue.splice(0)) if (slot.done) slot.served?.release?.();
+    });
+  }
+
+  private onData(data: Buffer): void {
+    if (this.closing) return;
+    this.chunks.push(data);
+    this.buffered += data.length;
+    for (;;) {
+      if (this.frameBytes < 0) {
+        if (this.buffered < SIZE_BYTES) return;
+        this.frameBytes = this.take(SIZE_BYTES).readInt32BE(0);
+        if (this.frameBytes < 0 || this.frameBytes > this.options.maxRequestBytes) {
+          this.fail(
+            new kafka.KafkaProtocolError(
+              'oversized',
+              `frame of ${this.frameBytes} bytes is over socket.request.max.bytes (${this.options.maxRequestBytes})`,
+            ),
+          );
+          return;
+        }
+      }
+      if (this.buffered < this.frameBytes) return;
+      const frame = this.take(this.frameBytes);
+      this.frameBytes = -1;
+      this.onFrame(frame);
+      if (this.closing) return;
+    }
+  }
+
+  /** The next `bytes` buffered bytes: a view when one chunk holds them, else one copy. */
+  private take(bytes: number): Buffer {
+    const head = this.chunks[0]!;
+    let out: Buffer;
+    if (head.length >= bytes) {
+      out = head.subarray(0, bytes);
+      if (head.length === bytes) this.chunks.shift();
+      else this.chunks[0] = head.subarray(bytes);
+    } else {
+      out = Buffer.allocUnsafe(bytes);
+      let filled = 0;
+      while (filled < bytes) {
+        const chunk = this.chunks[0]!;
+        const n = Math.min(chunk.length, bytes - filled);
+        chunk.copy(out, filled, 0, n);
+        filled += n;
+        if (n === chunk.length) this.chunks.shift();
+        else this.chunks[0] = chunk.subarray(n);
+      }
+    }
+    this.buffered -= bytes;
+    return out;
+  }
+
+  private onFrame(frame: Buffer): void {
+    let request: kafka.DecodedRequest;
+    try {
+      request = kafka.decodeRequest(frame, this.options.supported);
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    const slot: Slot = { done: false, served: undefined };
+    this.queue.push(slot);
+    if (this.queue.length >= this.options.maxInFlight) this.socket.pause();
+    this.options
+      .serve(request, this.abort.signal)
+      .catch((err: unknown) => {
+        // Handlers turn expected per-partition failures into error codes. What reaches here failed as a
+        // whole: a SamsaError is a request this broker refuses, anything else a bug; either way the
+        // request cannot be answered in Kafka's protocol, so the connection goes.
+        const context = { apiKey: request.header.apiKey, correlationId: request.header.correlationId };
+        if (err instanceof SamsaError) this.log.warn({ ...context, reason: err.message }, 'closing kafka connection');
+        else this.log.error({ err, ...context }, 'kafka request failed');
+        this.socket.destroy();
+        const none: Served = { chunks: null };
+        return none;
+      })
+      .then((served) => {
+        slot.done = true;
+        slot.served = served;
+        if (this.socket.destroyed) served.release?.();
+        else this.flush();
+      });
+  }
+
+  /** Writes every finished response at the head of the queue, in order. */
+  private flush(): void {
+    while (!this.waitingForDrain && this.queue.length > 0 && this.queue[0]!.done) {
+      const { served } = this.queue.shift()!;
+      const { chunks, release } = served!;
+      if (chunks === null || this.socket.destroyed) {
+        release?.();
+        continue;
+      }
+      this.socket.cork();
+      let ok = true;
+      for (let i = 0; i < chunks.length; i++) {
+        const last = i === chunks.length - 1;
+        ok = this.socket.write(chunks[i]!, last && release ? () => release() : undefined) && ok;
+      }
+      this.socket.uncork();
+      if (!ok) this.waitingForDrain = true;
+    }
+    if (this.closing && this.queue.length === 0) this.socket.end();
+    else if (!this.closing && !this.waitingForDrain && this.queue.length < this.options.maxInFlight)
+      this.socket.resume();
+  }
+
+  /** Stops reading; the connection ends once the responses to what it already read are written. */
+  shutdown(): void {
+    this.closing = true;
+    this.socket.pause();
+    this.flush();
+  }
+
+  /** A request that cannot be served: log it, stop reading, and close once earlier responses are out. */
+  private fail(err: unknown): void {
+    const details =
+      err instanceof kafka.RequestDecodeError
+        ? { apiKey: err.apiKey, apiVersion: err.apiVersion, correlationId: err.correlationId, kind: err.kind }
+        : {};
+    this.log.warn({ ...details, reason: err instanceof Error ? err.message : String(err) }, 'closing kafka connection');
+    this.closing = true;
+    this.chunks.length = 0;
+    this.buffered = 0;
+    this.socket.pause();
+    this.flush();
+  }
+}
