@@ -1,0 +1,865 @@
+import { ErrorCodes, SamsaError, type ErrorSpec } from '@samsa/protocol';
+import { ASSIGNOR_NAMES, type AssignorName, assignorFor } from './assignors.js';
+import * as tp from './partitions.js';
+import type { TopicPartitions } from './partitions.js';
+import type {
+  CurrentValue,
+  GroupMetadataValue,
+  GroupRecord,
+  MemberState,
+  MemberValue,
+  OffsetValue,
+} from './records.js';
+
+/**
+ * The group coordinator's state machine for the groups of one __consumer_offsets partition, after
+ * KIP-848: members, subscriptions, member epochs, the group epoch, the target assignment and each
+ * member's current and pending-revocation partitions. Pure: time, topic metadata and fresh member ids
+ * are inputs; operations return the records to append, which the core has already applied to itself
+ * through `apply`, the same function that rebuilds it from the log. Session and revocation deadlines
+ * are soft state, restarted by `finishLoad`.
+ */
+
+export interface GroupCoreConfig {
+  /** group.consumer.session.timeout.ms */
+  readonly sessionTimeoutMs: number;
+  /** group.consumer.heartbeat.interval.ms */
+  readonly heartbeatIntervalMs: number;
+  /** group.consumer.max.size */
+  readonly maxGroupSize: number;
+  /** group.consumer.assignors: the first is the default. */
+  readonly assignors: readonly AssignorName[];
+  /** offset.metadata.max.bytes */
+  readonly offsetMetadataMaxBytes: number;
+  /** offsets.retention.minutes, in ms */
+  readonly offsetsRetentionMs: number;
+}
+
+export const DEFAULT_GROUP_CORE_CONFIG: GroupCoreConfig = Object.freeze({
+  sessionTimeoutMs: 45_000,
+  heartbeatIntervalMs: 5_000,
+  maxGroupSize: 2 ** 31 - 1,
+  assignors: ['uniform', 'range'] as const,
+  offsetMetadataMaxBytes: 4096,
+  offsetsRetentionMs: 7 * 24 * 60 * 60 * 1000,
+});
+
+export const MAX_GROUP_ID_LENGTH = 255;
+/** Kafka's max.poll.interval.ms, what a member that does not say gets as rebalance timeout. */
+export const DEFAULT_REBALANCE_TIMEOUT_MS = 300_000;
+export const LEAVE_EPOCH = -1;
+export const STATIC_LEAVE_EPOCH = -2;
+
+/** Topic name -> partition count: the broker's metadata, an input of every operation that assigns. */
+export type TopicsView = ReadonlyMap<string, number>;
+
+export interface HeartbeatInput {
+  readonly groupId: string;
+  readonly memberId: string;
+  readonly memberEpoch: number;
+  readonly instanceId?: string | undefined;
+  readonly rackId?: string | undefined;
+  readonly rebalanceTimeoutMs: number;
+  readonly subscribedTopicNames?: readonly string[] | undefined;
+  readonly subscribedTopicRegex?: string | undefined;
+  readonly serverAssignor?: string | undefined;
+  readonly ownedTopicPartitions?: readonly { topic: string; partitions: readonly number[] }[] | undefined;
+  readonly clientId: string;
+  readonly clientHost: string;
+}
+
+export interface HeartbeatResult {
+  readonly memberId: string;
+  readonly memberEpoch: number;
+  readonly heartbeatIntervalMs: number;
+  /** Undefined once the member has left. */
+  readonly assignment: TopicPartitions | undefined;
+}
+
+export interface OpContext {
+  readonly nowMs: number;
+  readonly topics: TopicsView;
+}
+
+export interface Outcome<T> {
+  readonly records: GroupRecord[];
+  readonly result: T;
+}
+
+export interface PartitionError {
+  readonly errorCode: number;
+  readonly errorMessage: string;
+}
+const NONE: PartitionError = Object.freeze({ errorCode: 0, errorMessage: '' });
+const partitionError = (spec: ErrorSpec, message: string): PartitionError => ({
+  errorCode: spec.code,
+  errorMessage: message,
+});
+
+export interface CommitInput {
+  readonly groupId: string;
+  readonly memberId: string;
+  readonly memberEpoch: number;
+  readonly topics: readonly {
+    readonly name: string;
+    readonly partitions: readonly {
+      readonly partition: number;
+      readonly offset: number;
+      readonly leaderEpoch: number;
+      readonly metadata: string;
+    }[];
+  }[];
+}
+
+export type PartitionResults = { name: string; partitions: ({ partition: number } & PartitionError)[] }[];
+
+export interface FetchedOffset {
+  readonly partition: number;
+  readonly offset: number;
+  readonly leaderEpoch: number;
+  readonly metadata: string;
+}
+
+export type GroupState = 'Empty' | 'Reconciling' | 'Stable';
+
+export interface MemberDescription {
+  readonly memberId: string;
+  readonly member: MemberValue;
+  readonly current: CurrentValue;
+  readonly target: TopicPartitions;
+}
+
+export interface GroupDescription {
+  readonly groupId: string;
+  readonly state: GroupState;
+  readonly epoch: number;
+  readonly assignor: AssignorName;
+  readonly members: readonly MemberDescription[];
+}
+
+interface Member {
+  meta: MemberValue;
+  current: CurrentValue;
+  target: TopicPartitions;
+}
+
+interface Group {
+  readonly id: string;
+  meta: GroupMetadataValue;
+  readonly members: Map<string, Member>;
+  readonly offsets: Map<string, { topic: string; partition: number; value: OffsetValue }>;
+  /** Partition key -> the member holding it (assigned or pending revocation): at most one, by construction. */
+  readonly owners: Map<string, string>;
+}
+
+const EMPTY_CURRENT: CurrentValue = Object.freeze({
+  memberEpoch: 0,
+  previousMemberEpoch: -1,
+  state: 'Stable',
+  assigned: tp.EMPTY,
+  pendingRevocation: tp.EMPTY,
+});
+
+function fail(spec: ErrorSpec, message?: string): never {
+  throw new SamsaError(spec, message);
+}
+
+export function validateGroupId(groupId: string): void {
+  if (groupId.length === 0) fail(ErrorCodes.INVALID_GROUP_ID, 'the group id is empty');
+  if (groupId.length > MAX_GROUP_ID_LENGTH)
+    fail(
+      ErrorCodes.INVALID_GROUP_ID,
+      `the group id is ${groupId.length} characters long (at most ${MAX_GROUP_ID_LENGTH})`,
+    );
+}
+
+/** A subscription regex matches whole topic names; internal topics (`__*`) never match. */
+export function compileSubscriptionRegex(source: string): RegExp {
+  try {
+    return new RegExp(`^(?:${source})$`, 'u');
+  } catch (err) {
+    return fail(ErrorCodes.INVALID_REGULAR_EXPRESSION, `${JSON.stringify(source)}: ${(err as Error).message}`);
+  }
+}
+
+export class GroupCoordinatorCore {
+  private readonly groups = new Map<string, Group>();
+  /** groupId -> memberId -> time the member is expelled unless heard from. */
+  private readonly sessionDeadlines = new Map<string, Map<string, number>>();
+  /** groupId -> memberId -> time a member that has not acknowledged a revocation is expelled. */
+  private readonly revocationDeadlines = new Map<string, Map<string, number>>();
+  private readonly regexCache = new Map<string, RegExp>();
+  private nextRetentionCheckMs = 0;
+  /** Set by a heartbeat that changed a member's subscription or assignor preference. */
+  private subscriptionEdited = false;
+
+  constructor(readonly config: GroupCoreConfig = DEFAULT_GROUP_CORE_CONFIG) {}
+
+  // ---- Applying records (the only way state changes) ----
+
+  apply(record: GroupRecord): void {
+    if (record.type === 'group') {
+      if (record.value === null) this.dropGroup(record.group);
+      else this.groupFor(record.group).meta = record.value;
+      return;
+    }
+    if (record.type === 'offset') {
+      const key = tp.tpKey(record.topic, record.partition);
+      if (record.value === null) this.groups.get(record.group)?.offsets.delete(key);
+      else
+        this.groupFor(record.group).offsets.set(key, {
+          topic: record.topic,
+          partition: record.partition,
+          value: record.value,
+        });
+      return;
+    }
+    const group = record.value === null ? this.groups.get(record.group) : this.groupFor(record.group);
+    if (!group) return;
+    if (record.type === 'member') {
+      if (record.value === null) {
+        this.setCurrent(group, record.memberId, null);
+        group.members.delete(record.memberId);
+        this.sessionDeadlines.get(group.id)?.delete(record.memberId);
+        this.revocationDeadlines.get(group.id)?.delete(record.memberId);
+      } else {
+        const member = group.members.get(record.memberId);
+        if (member) member.meta = record.value;
+        else group.members.set(record.memberId, { meta: record.value, current: EMPTY_CURRENT, target: tp.EMPTY });
+      }
+    } else if (record.type === 'target') {
+      const member = group.members.get(record.memberId);
+      if (member) member.target = record.value?.partitions ?? tp.EMPTY;
+    } else {
+      this.setCurrent(group, record.memberId, record.value);
+    }
+  }
+
+  /** Called once the log is replayed: every member's session (and revocation) timer starts now. */
+  finishLoad(nowMs: number): void {
+    for (const group of this.groups.values())
+      for (const [memberId, member] of group.members) {
+        this.deadlines(this.sessionDeadlines, group.id).set(memberId, nowMs + this.config.sessionTimeoutMs);
+        if (member.current.state === 'UnrevokedPartitions')
+          this.deadlines(this.revocationDeadlines, group.id).set(memberId, nowMs + member.meta.rebalanceTimeoutMs);
+      }
+    this.nextRetentionCheckMs = nowMs;
+  }
+
+  private groupFor(groupId: string): Group {
+    let group = this.groups.get(groupId);
+    if (!group) {
+      group = {
+        id: groupId,
+        meta: { epoch: 0, topics: {} },
+        members: new Map(),
+        offsets: new Map(),
+        owners: new Map(),
+      };
+      this.groups.set(groupId, group);
+    }
+    return group;
+  }
+
+  private dropGroup(groupId: string): void {
+    this.groups.delete(groupId);
+    this.sessionDeadlines.delete(groupId);
+    this.revocationDeadlines.delete(groupId);
+  }
+
+  private setCurrent(group: Group, memberId: string, value: CurrentValue | null): void {
+    const member = group.members.get(memberId);
+    if (!member) return;
+    for (const key of [...tp.toKeys(member.current.assigned), ...tp.toKeys(member.current.pendingRevocation)])
+      if (group.owners.get(key) === memberId) group.owners.delete(key);
+    member.current = value ?? EMPTY_CURRENT;
+    for (const key of [...tp.toKeys(member.current.assigned), ...tp.toKeys(member.current.pendingRevocation)]) {
+      const holder = group.owners.get(key);
+      if (holder !== undefined && holder !== memberId)
+        throw new Error(`group ${group.id}: ${key.replace('\u0000', '-')} held by ${holder} and ${memberId}`);
+      group.owners.set(key, memberId);
+    }
+  }
+
+  private deadlines(table: Map<string, Map<string, number>>, groupId: string): Map<string, number> {
+    const forGroup = table.get(groupId) ?? new Map<string, number>();
+    table.set(groupId, forGroup);
+    return forGroup;
+  }
+
+  /** Applies records as they are produced, collecting them for the log. */
+  private writer(): { records: GroupRecord[]; write: (record: GroupRecord) => void } {
+    const records: GroupRecord[] = [];
+    return {
+      records,
+      write: (record) => {
+        this.apply(record);
+        records.push(record);
+      },
+    };
+  }
+
+  // ---- ConsumerGroupHeartbeat ----
+
+  heartbeat(input: HeartbeatInput, ctx: OpContext & { newMemberId: string }): Outcome<HeartbeatResult> {
+    validateGroupId(input.groupId);
+    if (input.memberEpoch < STATIC_LEAVE_EPOCH)
+      fail(ErrorCodes.INVALID_REQUEST, `member epoch ${input.memberEpoch} is not valid`);
+    const { records, write } = this.writer();
+    const groupId = input.groupId;
+    const existing = this.groups.get(groupId);
+    if (input.memberEpoch === LEAVE_EPOCH || input.memberEpoch === STATIC_LEAVE_EPOCH) {
+      const member = existing?.members.get(input.memberId);
+      const result = {
+        memberId: input.memberId,
+        memberEpoch: input.memberEpoch,
+        heartbeatIntervalMs: 0,
+        assignment: undefined,
+      };
+      if (!existing || !member) return { records, result };
+      if (input.memberEpoch === STATIC_LEAVE_EPOCH && member.meta.instanceId !== null) {
+        // Keeps its partitions for the session timeout, waiting for the same instance to come back.
+        const epoch =
+          member.current.memberEpoch === STATIC_LEAVE_EPOCH
+            ? member.current.previousMemberEpoch
+            : member.current.memberEpoch;
+        write({
+          type: 'current',
+          group: groupId,
+          memberId: input.memberId,
+          value: { ...member.current, memberEpoch: STATIC_LEAVE_EPOCH, previousMemberEpoch: epoch },
+        });
+      } else {
+        this.removeMember(existing, input.memberId, write);
+        this.rebalance(existing, ctx.topics, write);
+      }
+      return { records, result };
+    }
+    this.subscriptionEdited = false;
+    const memberId = this.resolveMember(input, ctx, write);
+    const group = this.groups.get(groupId)!;
+    const member = group.members.get(memberId)!;
+    this.deadlines(this.sessionDeadlines, groupId).set(memberId, ctx.nowMs + this.config.sessionTimeoutMs);
+    if (this.subscriptionEdited || this.subscriptionChanged(group, ctx.topics))
+      this.rebalance(group, ctx.topics, write);
+    const owned = input.ownedTopicPartitions ? ownedFrom(input.ownedTopicPartitions) : undefined;
+    const next = this.reconcile(group, memberId, owned);
+    if (next !== member.current) {
+      write({ type: 'current', group: groupId, memberId, value: next });
+      const revocations = this.deadlines(this.revocationDeadlines, groupId);
+      if (next.state === 'UnrevokedPartitions') {
+        if (!revocations.has(memberId)) revocations.set(memberId, ctx.nowMs + member.meta.rebalanceTimeoutMs);
+      } else revocations.delete(memberId);
+    }
+    const now = group.members.get(memberId)!.current;
+    return {
+      records,
+      result: {
+        memberId,
+        memberEpoch: now.memberEpoch,
+        heartbeatIntervalMs: this.config.heartbeatIntervalMs,
+        assignment: now.assigned,
+      },
+    };
+  }
+
+  /**
+   * Joins, takes over (static membership), or checks the epoch of a member already in the group, and
+   * records subscription changes. Returns the member id the heartbeat is about.
+   */
+  private resolveMember(
+    input: HeartbeatInput,
+    ctx: OpContext & { newMemberId: string },
+    write: (r: GroupRecord) => void,
+  ): string {
+    const group = this.groups.get(input.groupId);
+    if (input.memberEpoch === 0) return this.join(input, ctx, write);
+    const member = group?.members.get(input.memberId);
+    if (!group || !member)
+      fail(ErrorCodes.UNKNOWN_MEMBER_ID, `member ${input.memberId} is not in group ${input.groupId}`);
+    const current = member.current;
+    if (current.memberEpoch === STATIC_LEAVE_EPOCH)
+      fail(ErrorCodes.UNKNOWN_MEMBER_ID, `member ${input.memberId} left the group; rejoin with epoch 0`);
+    if (input.memberEpoch > current.memberEpoch)
+      fail(
+        ErrorCodes.FENCED_MEMBER_EPOCH,
+        `epoch ${input.memberEpoch} is ahead of the member's ${current.memberEpoch}`,
+      );
+    if (input.memberEpoch < current.memberEpoch) {
+      // The response that moved the member to its current epoch may have been lost: its previous epoch
+      // is fine as long as it claims no partition beyond what it has now.
+      const owned = input.ownedTopicPartitions ? ownedFrom(input.ownedTopicPartitions) : undefined;
+      if (input.memberEpoch !== current.previousMemberEpoch || !owned || !tp.isEmpty(tp.minus(owned, current.assigned)))
+        fail(
+          ErrorCodes.FENCED_MEMBER_EPOCH,
+          `epoch ${input.memberEpoch} is behind the member's ${current.memberEpoch}`,
+        );
+    }
+    this.updateMember(group, input.memberId, member.meta, input, write);
+    return input.memberId;
+  }
+
+  private join(
+    input: HeartbeatInput,
+    ctx: OpContext & { newMemberId: string },
+    write: (r: GroupRecord) => void,
+  ): string {
+    const group = this.groups.get(input.groupId);
+    const memberId = input.memberId === '' ? ctx.newMemberId : input.memberId;
+    const existing = group?.members.get(memberId);
+    if (existing && group) {
+      this.updateMember(group, memberId, existing.meta, input, write);
+      return memberId;
+    }
+    if (!input.subscribedTopicNames?.length && input.subscribedTopicRegex === undefined)
+      fail(ErrorCodes.INVALID_REQUEST, 'a joining member needs subscribed_topic_names or subscribed_topic_regex');
+    const meta = this.memberValue(undefined, input);
+    const previous = input.instanceId !== undefined && group ? this.staticMember(group, input.instanceId) : undefined;
+    if (!previous && group && group.members.size >= this.config.maxGroupSize)
+      fail(ErrorCodes.GROUP_MAX_SIZE_REACHED, `group ${input.groupId} has ${group.members.size} members already`);
+    if (!group) write({ type: 'group', group: input.groupId, value: { epoch: 0, topics: {} } });
+    write({ type: 'member', group: input.groupId, memberId, value: meta });
+    if (previous) {
+      // Static membership: the new incarnation takes over the old one's epoch and partitions at once.
+      const old = previous.member.current;
+      const epoch = old.memberEpoch === STATIC_LEAVE_EPOCH ? old.previousMemberEpoch : old.memberEpoch;
+      const target = previous.member.target;
+      this.removeMember(this.groups.get(input.groupId)!, previous.memberId, write);
+      write({ type: 'target', group: input.groupId, memberId, value: { partitions: target } });
+      write({ type: 'current', group: input.groupId, memberId, value: { ...old, memberEpoch: epoch } });
+      const was = previous.member.meta;
+      this.subscriptionEdited ||=
+        JSON.stringify([was.subscribedTopicNames, was.subscribedTopicRegex, was.serverAssignor]) !==
+        JSON.stringify([meta.subscribedTopicNames, meta.subscribedTopicRegex, meta.serverAssignor]);
+    } else {
+      this.rebalance(this.groups.get(input.groupId)!, ctx.topics, write);
+    }
+    return memberId;
+  }
+
+  private staticMember(group: Group, instanceId: string): { memberId: string; member: Member } | undefined {
+    for (const [memberId, member] of group.members)
+      if (member.meta.instanceId === instanceId) return { memberId, member };
+    return undefined;
+  }
+
+  private memberValue(old: MemberValue | undefined, input: HeartbeatInput): MemberValue {
+    if (input.serverAssignor !== undefined && !(ASSIGNOR_NAMES as readonly string[]).includes(input.serverAssignor))
+      fail(
+        ErrorCodes.UNSUPPORTED_ASSIGNOR,
+        `assignor ${JSON.stringify(input.serverAssignor)} (supported: ${ASSIGNOR_NAMES.join(', ')})`,
+      );
+    if (input.subscribedTopicRegex !== undefined) this.regex(input.subscribedTopicRegex);
+    const names = input.subscribedTopicNames ? [...new Set(input.subscribedTopicNames)].sort() : undefined;
+    return {
+      instanceId: input.instanceId ?? old?.instanceId ?? null,
+      rackId: input.rackId ?? old?.rackId ?? null,
+      clientId: input.clientId,
+      clientHost: input.clientHost,
+      subscribedTopicNames: names ?? old?.subscribedTopicNames ?? [],
+      // Names and a regex exclude each other: sending one replaces the other.
+      subscribedTopicRegex:
+        input.subscribedTopicRegex ?? (names !== undefined ? null : (old?.subscribedTopicRegex ?? null)),
+      serverAssignor: input.serverAssignor ?? old?.serverAssignor ?? null,
+      rebalanceTimeoutMs:
+        input.rebalanceTimeoutMs > 0
+          ? input.rebalanceTimeoutMs
+          : (old?.rebalanceTimeoutMs ?? DEFAULT_REBALANCE_TIMEOUT_MS),
+    };
+  }
+
+  private updateMember(
+    group: Group,
+    memberId: string,
+    old: MemberValue,
+    input: HeartbeatInput,
+    write: (r: GroupRecord) => void,
+  ): void {
+    const next = this.memberValue(old, input);
+    if (input.subscribedTopicNames && input.subscribedTopicRegex !== undefined && next.subscribedTopicNames.length > 0)
+      fail(ErrorCodes.INVALID_REQUEST, 'subscribe to topic names or to a regex, not both');
+    if (JSON.stringify(next) === JSON.stringify(old)) return;
+    this.subscriptionEdited ||=
+      JSON.stringify(next.subscribedTopicNames) !== JSON.stringify(old.subscribedTopicNames) ||
+      next.subscribedTopicRegex !== old.subscribedTopicRegex ||
+      next.serverAssignor !== old.serverAssignor;
+    write({ type: 'member', group: group.id, memberId, value: next });
+  }
+
+  private regex(source: string): RegExp {
+    let re = this.regexCache.get(source);
+    if (!re) {
+      re = compileSubscriptionRegex(source);
+      if (this.regexCache.size > 1000) this.regexCache.clear();
+      this.regexCache.set(source, re);
+    }
+    return re;
+  }
+
+  private removeMember(group: Group, memberId: string, write: (r: GroupRecord) => void): void {
+    write({ type: 'current', group: group.id, memberId, value: null });
+    write({ type: 'target', group: group.id, memberId, value: null });
+    write({ type: 'member', group: group.id, memberId, value: null });
+  }
+
+  // ---- Assignment ----
+
+  /** The existing topics a member subscribes to. */
+  private memberTopics(meta: MemberValue, topics: TopicsView): string[] {
+    const out = new Set<string>();
+    for (const name of meta.subscribedTopicNames) if (topics.has(name)) out.add(name);
+    if (meta.subscribedTopicRegex !== null) {
+      const re = this.regex(meta.subscribedTopicRegex);
+      for (const name of topics.keys()) if (!name.startsWith('__') && re.test(name)) out.add(name);
+    }
+    return [...out].sort();
+  }
+
+  private subscribedCounts(group: Group, topics: TopicsView): Record<string, number> {
+    const names = new Set<string>();
+    for (const member of group.members.values()) for (const t of this.memberTopics(member.meta, topics)) names.add(t);
+    const counts: Record<string, number> = {};
+    for (const name of [...names].sort()) counts[name] = topics.get(name)!;
+    return counts;
+  }
+
+  private subscriptionChanged(group: Group, topics: TopicsView): boolean {
+    return JSON.stringify(this.subscribedCounts(group, topics)) !== JSON.stringify(group.meta.topics);
+  }
+
+  private groupAssignor(group: Group): AssignorName {
+    const votes = new Map<string, number>();
+    for (const m of group.members.values())
+      if (m.meta.serverAssignor !== null) votes.set(m.meta.serverAssignor, (votes.get(m.meta.serverAssignor) ?? 0) + 1);
+    let best: AssignorName = this.config.assignors[0] ?? 'uniform';
+    let bestVotes = 0;
+    for (const name of this.config.assignors) {
+      const n = votes.get(name) ?? 0;
+      if (n > bestVotes) [best, bestVotes] = [name, n];
+    }
+    return best;
+  }
+
+  /** Bumps the group epoch and computes the new target assignment at once (no Assigning state). */
+  private rebalance(group: Group, topics: TopicsView, write: (r: GroupRecord) => void): void {
+    const counts = this.subscribedCounts(group, topics);
+    const memberIds = [...group.members.keys()].sort();
+    const target = assignorFor(this.groupAssignor(group))({
+      members: memberIds.map((memberId) => ({
+        memberId,
+        topics: this.memberTopics(group.members.get(memberId)!.meta, topics),
+      })),
+      partitionCounts: new Map(Object.entries(counts)),
+      previous: new Map(memberIds.map((id) => [id, group.members.get(id)!.target])),
+    });
+    for (const memberId of memberIds) {
+      const partitions = target.get(memberId) ?? tp.EMPTY;
+      if (!tp.equal(partitions, group.members.get(memberId)!.target))
+        write({ type: 'target', group: group.id, memberId, value: { partitions } });
+    }
+    write({ type: 'group', group: group.id, value: { epoch: group.meta.epoch + 1, topics: counts } });
+  }
+
+  /**
+   * One step of the member towards its target (KIP-848's current assignment builder). It first gives
+   * up what it must (kept at its epoch until it reports them gone), then moves to the target epoch
+   * with the target partitions nobody else holds; the others follow as their holders release them.
+   */
+  private reconcile(group: Group, memberId: string, owned: TopicPartitions | undefined): CurrentValue {
+    const member = group.members.get(memberId)!;
+    const current = member.current;
+    const targetEpoch = group.meta.epoch;
+    if (current.state === 'UnrevokedPartitions') {
+      if (!owned || !tp.isEmpty(tp.intersect(owned, current.pendingRevocation))) return current;
+    } else if (current.state === 'Stable' && current.memberEpoch === targetEpoch) {
+      return current;
+    }
+    const target = member.target;
+    const keep = tp.intersect(current.assigned, target);
+    const revoke = tp.minus(current.assigned, target);
+    if (!tp.isEmpty(revoke))
+      return next(current, {
+        memberEpoch: current.memberEpoch,
+        previousMemberEpoch: current.previousMemberEpoch,
+        state: 'UnrevokedPartitions',
+        assigned: keep,
+        pendingRevocation: revoke,
+      });
+    const wanted = tp.toKeys(tp.minus(target, current.assigned));
+    const free = wanted.filter((key) => {
+      const holder = group.owners.get(key);
+      return holder === undefined || holder === memberId;
+    });
+    const epochs =
+      current.memberEpoch === targetEpoch
+        ? { memberEpoch: current.memberEpoch, previousMemberEpoch: current.previousMemberEpoch }
+        : { memberEpoch: targetEpoch, previousMemberEpoch: current.memberEpoch };
+    const state: MemberState = free.length < wanted.length ? 'UnreleasedPartitions' : 'Stable';
+    return next(current, {
+      ...epochs,
+      state,
+      assigned: tp.union(keep, tp.fromKeys(free)),
+      pendingRevocation: tp.EMPTY,
+    });
+  }
+
+  // ---- Timers ----
+
+  /** Expels members whose session or revocation deadline passed; expires offsets of empty groups. */
+  tick(ctx: OpContext): GroupRecord[] {
+    const { records, write } = this.writer();
+    for (const table of [this.sessionDeadlines, this.revocationDeadlines])
+      for (const [groupId, members] of table)
+        for (const [memberId, deadline] of members) {
+          if (deadline > ctx.nowMs) continue;
+          const group = this.groups.get(groupId);
+          members.delete(memberId);
+          if (!group?.members.has(memberId)) continue;
+          this.removeMember(group, memberId, write);
+          this.rebalance(group, ctx.topics, write);
+        }
+    if (ctx.nowMs >= this.nextRetentionCheckMs) {
+      this.nextRetentionCheckMs = ctx.nowMs + Math.min(600_000, this.config.offsetsRetentionMs);
+      this.expireOffsets(ctx.nowMs, write);
+    }
+    return records;
+  }
+
+  private expireOffsets(nowMs: number, write: (r: GroupRecord) => void): void {
+    for (const group of [...this.groups.values()]) {
+      if (group.members.size > 0) continue;
+      for (const { topic, partition, value } of [...group.offsets.values()])
+        if (value.commitTimestampMs + this.config.offsetsRetentionMs <= nowMs)
+          write({ type: 'offset', group: group.id, topic, partition, value: null });
+      if (group.offsets.size === 0) write({ type: 'group', group: group.id, value: null });
+    }
+  }
+
+  /** The earliest time `tick` has something to do. */
+  nextDeadlineMs(): number {
+    let next = this.nextRetentionCheckMs;
+    for (const table of [this.sessionDeadlines, this.revocationDeadlines])
+      for (const members of table.values()) for (const deadline of members.values()) next = Math.min(next, deadline);
+    return next;
+  }
+
+  // ---- Offsets ----
+
+  commitOffsets(input: CommitInput, ctx: OpContext): Outcome<PartitionResults> {
+    validateGroupId(input.groupId);
+    const group = this.groups.get(input.groupId);
+    const admin = input.memberEpoch < 0;
+    let memberId: string | undefined;
+    if (admin) {
+      if (group && group.members.size > 0)
+        fail(ErrorCodes.UNKNOWN_MEMBER_ID, `group ${input.groupId} has members: only they can commit`);
+    } else {
+      this.checkMember(group, input.groupId, input.memberId, input.memberEpoch);
+      memberId = input.memberId;
+    }
+    const { records, write } = this.writer();
+    const result = input.topics.map((topic) => ({
+      name: topic.name,
+      partitions: topic.partitions.map((p) => {
+        const error = this.commitError(group, memberId, topic.name, p, ctx.topics);
+        if (error.errorCode === 0) {
+          if (!this.groups.has(input.groupId))
+            write({ type: 'group', group: input.groupId, value: { epoch: 0, topics: {} } });
+          write({
+            type: 'offset',
+            group: input.groupId,
+            topic: topic.name,
+            partition: p.partition,
+            value: { offset: p.offset, leaderEpoch: p.leaderEpoch, metadata: p.metadata, commitTimestampMs: ctx.nowMs },
+          });
+        }
+        return { partition: p.partition, ...error };
+      }),
+    }));
+    return { records, result };
+  }
+
+  private commitError(
+    group: Group | undefined,
+    memberId: string | undefined,
+    topic: string,
+    p: CommitInput['topics'][number]['partitions'][number],
+    topics: TopicsView,
+  ): PartitionError {
+    if (!Number.isSafeInteger(p.offset) || p.offset < 0)
+      return partitionError(ErrorCodes.INVALID_REQUEST, `committed offset ${p.offset} is negative`);
+    if (Buffer.byteLength(p.metadata, 'utf8') > this.config.offsetMetadataMaxBytes)
+      return partitionError(
+        ErrorCodes.OFFSET_METADATA_TOO_LARGE,
+        `metadata is over ${this.config.offsetMetadataMaxBytes} bytes`,
+      );
+    if (memberId !== undefined) {
+      if (group?.owners.get(tp.tpKey(topic, p.partition)) !== memberId)
+        return partitionError(
+          ErrorCodes.STALE_MEMBER_EPOCH,
+          `${topic}-${p.partition} is not assigned to member ${memberId}`,
+        );
+    } else if (!(p.partition >= 0 && p.partition < (topics.get(topic) ?? 0))) {
+      return partitionError(ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION, `${topic}-${p.partition} does not exist`);
+    }
+    return NONE;
+  }
+
+  /** A member's commit or fetch: the member must be in the group at exactly this epoch. */
+  private checkMember(group: Group | undefined, groupId: string, memberId: string, memberEpoch: number): void {
+    const member = group?.members.get(memberId);
+    if (!member) fail(ErrorCodes.UNKNOWN_MEMBER_ID, `member ${memberId} is not in group ${groupId}`);
+    if (member.current.memberEpoch === STATIC_LEAVE_EPOCH)
+      fail(ErrorCodes.UNKNOWN_MEMBER_ID, `member ${memberId} left group ${groupId}`);
+    if (member.current.memberEpoch !== memberEpoch)
+      fail(
+        ErrorCodes.STALE_MEMBER_EPOCH,
+        `epoch ${memberEpoch} is not the member's current epoch ${member.current.memberEpoch}`,
+      );
+  }
+
+  fetchOffsets(input: {
+    groupId: string;
+    memberId: string;
+    memberEpoch: number;
+    topics: readonly { name: string; partitions: readonly number[] }[];
+  }): { name: string; partitions: FetchedOffset[] }[] {
+    validateGroupId(input.groupId);
+    const group = this.groups.get(input.groupId);
+    if (input.memberEpoch >= 0) this.checkMember(group, input.groupId, input.memberId, input.memberEpoch);
+    const lookup = (topic: string, partition: number): FetchedOffset => {
+      const found = group?.offsets.get(tp.tpKey(topic, partition))?.value;
+      return found
+        ? { partition, offset: found.offset, leaderEpoch: found.leaderEpoch, metadata: found.metadata }
+        : { partition, offset: -1, leaderEpoch: -1, metadata: '' };
+    };
+    if (input.topics.length > 0)
+      return input.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => lookup(t.name, p)) }));
+    const byTopic = new Map<string, FetchedOffset[]>();
+    for (const { topic, partition } of group?.offsets.values() ?? []) {
+      const list = byTopic.get(topic) ?? [];
+      byTopic.set(topic, list);
+      list.push(lookup(topic, partition));
+    }
+    return [...byTopic.keys()].sort().map((name) => ({
+      name,
+      partitions: byTopic.get(name)!.sort((a, b) => a.partition - b.partition),
+    }));
+  }
+
+  deleteOffsets(
+    input: {
+      groupId: string;
+      topics: readonly { name: string; partitions: readonly number[] }[];
+    },
+    ctx: OpContext,
+  ): Outcome<PartitionResults> {
+    validateGroupId(input.groupId);
+    const group = this.groups.get(input.groupId);
+    if (!group) fail(ErrorCodes.GROUP_ID_NOT_FOUND, `group ${input.groupId} does not exist`);
+    const subscribed = new Set<string>();
+    for (const m of group.members.values()) for (const t of this.memberTopics(m.meta, ctx.topics)) subscribed.add(t);
+    for (const m of group.members.values()) for (const t of m.meta.subscribedTopicNames) subscribed.add(t);
+    const { records, write } = this.writer();
+    const result = input.topics.map((t) => ({
+      name: t.name,
+      partitions: t.partitions.map((partition) => {
+        if (subscribed.has(t.name))
+          return {
+            partition,
+            ...partitionError(ErrorCodes.GROUP_SUBSCRIBED_TO_TOPIC, `a member of ${group.id} reads ${t.name}`),
+          };
+        if (group.offsets.has(tp.tpKey(t.name, partition)))
+          write({ type: 'offset', group: group.id, topic: t.name, partition, value: null });
+        return { partition, ...NONE };
+      }),
+    }));
+    return { records, result };
+  }
+
+  // ---- Groups ----
+
+  deleteGroups(groupIds: readonly string[]): Outcome<{ groupId: string; error: PartitionError }[]> {
+    const { records, write } = this.writer();
+    const result = groupIds.map((groupId) => {
+      try {
+        validateGroupId(groupId);
+        const group = this.groups.get(groupId);
+        if (!group) fail(ErrorCodes.GROUP_ID_NOT_FOUND, `group ${groupId} does not exist`);
+        if (group.members.size > 0)
+          fail(ErrorCodes.NON_EMPTY_GROUP, `group ${groupId} has ${group.members.size} members`);
+        for (const { topic, partition } of [...group.offsets.values()])
+          write({ type: 'offset', group: groupId, topic, partition, value: null });
+        write({ type: 'group', group: groupId, value: null });
+        return { groupId, error: NONE };
+      } catch (err) {
+        if (!(err instanceof SamsaError)) throw err;
+        return { groupId, error: { errorCode: err.code, errorMessage: err.detail } };
+      }
+    });
+    return { records, result };
+  }
+
+  groupState(groupId: string): GroupState | undefined {
+    const group = this.groups.get(groupId);
+    if (!group) return undefined;
+    if (group.members.size === 0) return 'Empty';
+    for (const m of group.members.values())
+      if (
+        m.current.state !== 'Stable' ||
+        (m.current.memberEpoch !== group.meta.epoch && m.current.memberEpoch !== STATIC_LEAVE_EPOCH)
+      )
+        return 'Reconciling';
+    return 'Stable';
+  }
+
+  listGroups(): { groupId: string; state: GroupState }[] {
+    return [...this.groups.keys()].sort().map((groupId) => ({ groupId, state: this.groupState(groupId)! }));
+  }
+
+  describeGroup(groupId: string): GroupDescription | undefined {
+    const group = this.groups.get(groupId);
+    if (!group) return undefined;
+    return {
+      groupId,
+      state: this.groupState(groupId)!,
+      epoch: group.meta.epoch,
+      assignor: this.groupAssignor(group),
+      members: [...group.members.keys()].sort().map((memberId) => {
+        const m = group.members.get(memberId)!;
+        return { memberId, member: m.meta, current: m.current, target: m.target };
+      }),
+    };
+  }
+
+  hasGroup(groupId: string): boolean {
+    return this.groups.has(groupId);
+  }
+
+  /** For invariant checks: partition key -> holder, per group. */
+  ownersOf(groupId: string): ReadonlyMap<string, string> {
+    return this.groups.get(groupId)?.owners ?? new Map();
+  }
+
+  /** For invariant checks and tests: a committed offset as the core has it. */
+  committedOffset(groupId: string, topic: string, partition: number): number | undefined {
+    return this.groups.get(groupId)?.offsets.get(tp.tpKey(topic, partition))?.value.offset;
+  }
+}
+
+function ownedFrom(list: readonly { topic: string; partitions: readonly number[] }[]): TopicPartitions {
+  const keys: string[] = [];
+  for (const { topic, partitions } of list) for (const p of partitions) keys.push(tp.tpKey(topic, p));
+  return tp.fromKeys(keys);
+}
+
+/** The member's next state, or the same object when nothing changed (so no record is written). */
+function next(current: CurrentValue, proposed: CurrentValue): CurrentValue {
+  const same =
+    current.memberEpoch === proposed.memberEpoch &&
+    current.previousMemberEpoch === proposed.previousMemberEpoch &&
+    current.state === proposed.state &&
+    tp.equal(current.assigned, proposed.assigned) &&
+    tp.equal(current.pendingRevocation, proposed.pendingRevocation);
+  return same ? current : proposed;
+}

@@ -1,0 +1,226 @@
+import { ErrorCodes, SamsaError } from '@samsa/protocol';
+import type { Logger } from 'pino';
+import {
+  type CommitInput,
+  type FetchedOffset,
+  GroupCoordinatorCore,
+  type GroupCoreConfig,
+  type GroupDescription,
+  type GroupState,
+  type HeartbeatInput,
+  type HeartbeatResult,
+  type Outcome,
+  type PartitionError,
+  type PartitionResults,
+  type TopicsView,
+  validateGroupId,
+} from './core.js';
+import { offsetsPartitionFor } from './hash.js';
+import type { GroupRecord } from './records.js';
+
+/**
+ * One __consumer_offsets partition as its leader sees it: what the coordinator driver needs from
+ * storage and replication. The broker backs it with the partition's log; the simulation with memory.
+ */
+export interface CoordinatorLog {
+  /**
+   * Appends the records of one operation as one batch; resolves with the log end offset after it.
+   * The driver calls it one batch at a time, in the order the operations ran on the core.
+   */
+  append(records: readonly GroupRecord[]): Promise<number>;
+  /** Resolves once the high watermark has reached `offset` (acks=all); rejects when it cannot. */
+  waitCommitted(offset: number): Promise<void>;
+  /** The log end offset now. */
+  endOffset(): number;
+  /** Every record of the log, batch by batch (loading). */
+  read(): AsyncIterable<readonly GroupRecord[]>;
+}
+
+export interface GroupCoordinatorOptions {
+  readonly config: GroupCoreConfig;
+  /** offsets.topic.num.partitions */
+  readonly numPartitions: number;
+  readonly nowMs: () => number;
+  /** The broker's topics (name -> partition count), for assignment and regex subscriptions. */
+  readonly topics: () => TopicsView;
+  /** A fresh member id (a UUID in the broker, a counter in the simulation). */
+  readonly newMemberId: () => string;
+  readonly logger?: Logger;
+}
+
+type Loaded = {
+  readonly partition: number;
+  readonly log: CoordinatorLog;
+  /** Bumped at every (re)load: work of an older load must not touch the new one. */
+  readonly generation: number;
+  status: 'loading' | 'active';
+  core: GroupCoordinatorCore;
+  /** The end offset once every append issued so far has completed (rejected once one failed). */
+  appended: Promise<number>;
+};
+
+/**
+ * The group coordinator of one broker: a core per __consumer_offsets partition it leads. Operations
+ * run on the core at once (state first), their records are appended in that order, and the answer is
+ * released once the high watermark has passed everything written so far: no member hears of a state
+ * a failover could undo. An append that fails leaves the core ahead of the log, so the partition is
+ * reloaded from the log.
+ */
+export class GroupCoordinator {
+  private readonly partitions = new Map<number, Loaded>();
+  private generations = 0;
+
+  constructor(private readonly options: GroupCoordinatorOptions) {}
+
+  partitionFor(groupId: string): number {
+    return offsetsPartitionFor(groupId, this.options.numPartitions);
+  }
+
+  isLoaded(partition: number): boolean {
+    return this.partitions.get(partition)?.status === 'active';
+  }
+
+  /** This broker now leads `partition`: load its groups (CoordinatorLoadInProgress until done). */
+  async becomeLeader(partition: number, log: CoordinatorLog): Promise<void> {
+    const generation = ++this.generations;
+    const loading: Loaded = {
+      partition,
+      log,
+      generation,
+      status: 'loading',
+      core: new GroupCoordinatorCore(this.options.config),
+      appended: Promise.resolve(0),
+    };
+    this.partitions.set(partition, loading);
+    let records = 0;
+    for await (const batch of log.read()) {
+      if (this.partitions.get(partition) !== loading) return;
+      for (const record of batch) loading.core.apply(record);
+      records += batch.length;
+    }
+    if (this.partitions.get(partition) !== loading) return;
+    loading.core.finishLoad(this.options.nowMs());
+    loading.appended = Promise.resolve(log.endOffset());
+    loading.status = 'active';
+    this.options.logger?.info({ partition, records }, 'group coordinator loaded');
+  }
+
+  /** This broker no longer leads `partition`: its groups are answered NotCoordinator from now on. */
+  resign(partition: number): void {
+    if (this.partitions.delete(partition)) this.options.logger?.info({ partition }, 'group coordinator unloaded');
+  }
+
+  resignAll(): void {
+    for (const partition of [...this.partitions.keys()]) this.resign(partition);
+  }
+
+  private loadedFor(groupId: string): Loaded {
+    validateGroupId(groupId);
+    const loaded = this.partitions.get(this.partitionFor(groupId));
+    if (!loaded) throw new SamsaError(ErrorCodes.NOT_COORDINATOR, `this broker does not coordinate group ${groupId}`);
+    if (loaded.status === 'loading')
+      throw new SamsaError(ErrorCodes.COORDINATOR_LOAD_IN_PROGRESS, `group ${groupId} is being loaded`);
+    return loaded;
+  }
+
+  /**
+   * Runs `op` on the core, appends its records (chained after earlier appends), and resolves with its
+   * result once the high watermark has passed the end of everything written so far.
+   */
+  private async run<T>(loaded: Loaded, op: (core: GroupCoordinatorCore) => Outcome<T>): Promise<T> {
+    const { records, result } = op(loaded.core);
+    const end = records.length > 0 ? this.append(loaded, records) : loaded.appended;
+    let offset: number;
+    try {
+      offset = await end;
+    } catch {
+      throw new SamsaError(
+        ErrorCodes.COORDINATOR_LOAD_IN_PROGRESS,
+        'the coordinator is reloading after a failed write',
+      );
+    }
+    await loaded.log.waitCommitted(offset);
+    if (this.partitions.get(loaded.partition) !== loaded)
+      throw new SamsaError(ErrorCodes.NOT_COORDINATOR, 'the coordinator moved while the request was in flight');
+    return result;
+  }
+
+  private append(loaded: Loaded, records: readonly GroupRecord[]): Promise<number> {
+    const appended = loaded.appended.then(() => loaded.log.append(records));
+    loaded.appended = appended;
+    appended.catch((err: unknown) => {
+      if (this.partitions.get(loaded.partition) !== loaded) return;
+      this.options.logger?.warn({ err, partition: loaded.partition }, 'append failed: reloading the partition');
+      void this.becomeLeader(loaded.partition, loaded.log).catch((loadErr: unknown) => {
+        this.options.logger?.error({ err: loadErr, partition: loaded.partition }, 'reload failed');
+        this.resign(loaded.partition);
+      });
+    });
+    return appended;
+  }
+
+  private context() {
+    return { nowMs: this.options.nowMs(), topics: this.options.topics() };
+  }
+
+  heartbeat(input: HeartbeatInput): Promise<HeartbeatResult> {
+    const loaded = this.loadedFor(input.groupId);
+    return this.run(loaded, (core) =>
+      core.heartbeat(input, { ...this.context(), newMemberId: this.options.newMemberId() }),
+    );
+  }
+
+  commitOffsets(input: CommitInput): Promise<PartitionResults> {
+    const loaded = this.loadedFor(input.groupId);
+    return this.run(loaded, (core) => core.commitOffsets(input, this.context()));
+  }
+
+  fetchOffsets(
+    input: Parameters<GroupCoordinatorCore['fetchOffsets']>[0],
+  ): Promise<{ name: string; partitions: FetchedOffset[] }[]> {
+    const loaded = this.loadedFor(input.groupId);
+    return this.run(loaded, (core) => ({ records: [], result: core.fetchOffsets(input) }));
+  }
+
+  deleteOffsets(input: Parameters<GroupCoordinatorCore['deleteOffsets']>[0]): Promise<PartitionResults> {
+    const loaded = this.loadedFor(input.groupId);
+    return this.run(loaded, (core) => core.deleteOffsets(input, this.context()));
+  }
+
+  describeGroup(groupId: string): Promise<GroupDescription | undefined> {
+    const loaded = this.loadedFor(groupId);
+    return this.run(loaded, (core) => ({ records: [], result: core.describeGroup(groupId) }));
+  }
+
+  async deleteGroup(groupId: string): Promise<PartitionError> {
+    const loaded = this.loadedFor(groupId);
+    const [outcome] = await this.run(loaded, (core) => {
+      const { records, result } = core.deleteGroups([groupId]);
+      return { records, result: result.map((r) => r.error) };
+    });
+    return outcome!;
+  }
+
+  /** The groups of every loaded partition (ListGroups answers what this broker coordinates). */
+  listGroups(): { groupId: string; state: GroupState }[] {
+    const out: { groupId: string; state: GroupState }[] = [];
+    for (const loaded of this.partitions.values())
+      if (loaded.status === 'active') out.push(...loaded.core.listGroups());
+    return out.sort((a, b) => (a.groupId < b.groupId ? -1 : a.groupId > b.groupId ? 1 : 0));
+  }
+
+  /** Timers: expels silent members and slow revokers, expires offsets. The broker calls it periodically. */
+  tick(): void {
+    for (const loaded of this.partitions.values()) {
+      if (loaded.status !== 'active') continue;
+      const records = loaded.core.tick(this.context());
+      if (records.length > 0) void this.append(loaded, records).catch(() => undefined);
+    }
+  }
+
+  /** For tests and the simulation: the core of a loaded partition. */
+  coreOf(partition: number): GroupCoordinatorCore | undefined {
+    const loaded = this.partitions.get(partition);
+    return loaded?.status === 'active' ? loaded.core : undefined;
+  }
+}

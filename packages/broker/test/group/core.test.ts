@@ -1,0 +1,295 @@
+import { ErrorCodes, SamsaError } from '@samsa/protocol';
+import { describe, expect, it } from 'vitest';
+import { rangeAssignor, uniformAssignor } from '../../src/group/assignors.js';
+import {
+  DEFAULT_GROUP_CORE_CONFIG,
+  GroupCoordinatorCore,
+  type HeartbeatInput,
+  type TopicsView,
+} from '../../src/group/core.js';
+import { javaStringHashCode, offsetsPartitionFor } from '../../src/group/hash.js';
+import type { TopicPartitions } from '../../src/group/partitions.js';
+import { decodeRecord, encodeKey, encodeValue, type GroupRecord } from '../../src/group/records.js';
+
+const topics: TopicsView = new Map([
+  ['orders', 6],
+  ['payments', 2],
+  ['__consumer_offsets', 50],
+]);
+
+function codeOf(fn: () => unknown): number | undefined {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof SamsaError) return err.code;
+    throw err;
+  }
+  return undefined;
+}
+
+/** A core and helpers to drive one group's members by hand. */
+function setup(config = DEFAULT_GROUP_CORE_CONFIG) {
+  const core = new GroupCoordinatorCore(config);
+  const log: GroupRecord[] = [];
+  let now = 1_000;
+  let ids = 0;
+  const hb = (input: Partial<HeartbeatInput> & { memberId?: string; memberEpoch: number }) => {
+    const { records, result } = core.heartbeat(
+      {
+        groupId: 'g',
+        memberId: '',
+        rebalanceTimeoutMs: -1,
+        clientId: 'c',
+        clientHost: '127.0.0.1',
+        ...input,
+      },
+      { nowMs: now, topics, newMemberId: `m${++ids}` },
+    );
+    log.push(...records);
+    return result;
+  };
+  const tick = (ms: number) => {
+    now += ms;
+    log.push(...core.tick({ nowMs: now, topics }));
+  };
+  return { core, log, hb, tick };
+}
+
+const owned = (tps: TopicPartitions | undefined) =>
+  Object.entries(tps ?? {}).map(([topic, partitions]) => ({ topic, partitions: [...partitions] }));
+
+describe('hash', () => {
+  it("is Java's String.hashCode, and Integer.MIN_VALUE maps to partition 0", () => {
+    expect(javaStringHashCode('')).toBe(0);
+    expect(javaStringHashCode('hello')).toBe(99162322);
+    expect(javaStringHashCode('polygenelubricants')).toBe(-2147483648);
+    expect(offsetsPartitionFor('polygenelubricants', 50)).toBe(0);
+    expect(offsetsPartitionFor('hello', 50)).toBe(99162322 % 50);
+    expect(javaStringHashCode('Aa')).toBe(javaStringHashCode('BB'));
+  });
+});
+
+describe('records', () => {
+  it('round-trip, tombstones included, and equal keys are equal bytes', () => {
+    const records: GroupRecord[] = [
+      {
+        type: 'offset',
+        group: 'g',
+        topic: 't',
+        partition: 7,
+        value: { offset: 42, leaderEpoch: 3, metadata: 'm', commitTimestampMs: 5 },
+      },
+      { type: 'offset', group: 'g', topic: 't', partition: 7, value: null },
+      { type: 'group', group: 'grüppe', value: { epoch: 4, topics: { t: 3 } } },
+      { type: 'target', group: 'g', memberId: 'm1', value: { partitions: { t: [0, 2] } } },
+      { type: 'current', group: 'g', memberId: 'm1', value: null },
+    ];
+    for (const r of records) expect(decodeRecord(encodeKey(r), encodeValue(r))).toEqual(r);
+    expect(encodeKey(records[0]!)).toEqual(encodeKey(records[1]!));
+    expect(() => decodeRecord(Buffer.from([0, 9]), null)).toThrow(/unknown key type/);
+    expect(() => decodeRecord(Buffer.from([0, 0, 0, 5, 65]), null)).toThrow(/truncated/);
+  });
+});
+
+describe('assignors', () => {
+  const members = (n: number, topicsOf = ['orders']) =>
+    Array.from({ length: n }, (_, i) => ({ memberId: `m${i}`, topics: topicsOf }));
+  const counts = new Map([['orders', 6]]);
+
+  it('range gives contiguous ranges in member order', () => {
+    const out = rangeAssignor({ members: members(4), partitionCounts: counts, previous: new Map() });
+    expect([...out.values()]).toEqual([{ orders: [0, 1] }, { orders: [2, 3] }, { orders: [4] }, { orders: [5] }]);
+  });
+
+  it('uniform balances and moves only what it must when a member joins', () => {
+    const first = uniformAssignor({ members: members(3), partitionCounts: counts, previous: new Map() });
+    expect([...first.values()].map((t) => t.orders?.length)).toEqual([2, 2, 2]);
+    const second = uniformAssignor({ members: members(6), partitionCounts: counts, previous: first });
+    let moved = 0;
+    for (const [id, tps] of first) moved += tps.orders!.filter((p) => !second.get(id)!.orders?.includes(p)).length;
+    expect(moved).toBe(3);
+    expect([...second.values()].map((t) => t.orders?.length)).toEqual([1, 1, 1, 1, 1, 1]);
+    const seventh = uniformAssignor({ members: members(7), partitionCounts: counts, previous: second });
+    expect([...seventh.values()].filter((t) => !t.orders).length).toBe(1);
+  });
+
+  it('uniform respects subscriptions', () => {
+    const out = uniformAssignor({
+      members: [
+        { memberId: 'a', topics: ['orders', 'payments'] },
+        { memberId: 'b', topics: ['payments'] },
+      ],
+      partitionCounts: new Map([
+        ['orders', 6],
+        ['payments', 2],
+      ]),
+      previous: new Map(),
+    });
+    expect(out.get('b')).toEqual({ payments: [0, 1] });
+    expect(out.get('a')).toEqual({ orders: [0, 1, 2, 3, 4, 5] });
+  });
+});
+
+describe('group core', () => {
+  it('moves a partition only after its old owner acknowledged the revocation', () => {
+    const { core, hb } = setup();
+    const a = hb({ memberEpoch: 0, subscribedTopicNames: ['orders'], ownedTopicPartitions: [] });
+    expect(a.memberEpoch).toBe(1);
+    expect(a.assignment).toEqual({ orders: [0, 1, 2, 3, 4, 5] });
+    const b = hb({ memberEpoch: 0, subscribedTopicNames: ['orders'], ownedTopicPartitions: [] });
+    expect(b.memberEpoch).toBe(2);
+    expect(b.assignment).toEqual({}); // everything is still a's
+    // a is asked to give three partitions back, and keeps its epoch until it does.
+    const a2 = hb({ memberId: a.memberId, memberEpoch: 1, ownedTopicPartitions: owned(a.assignment) });
+    expect(a2.memberEpoch).toBe(1);
+    expect(a2.assignment!.orders!.length).toBe(3);
+    expect(core.describeGroup('g')!.members[0]!.current.state).toBe('UnrevokedPartitions');
+    expect(hb({ memberId: b.memberId, memberEpoch: 2, ownedTopicPartitions: [] }).assignment).toEqual({});
+    const a3 = hb({ memberId: a.memberId, memberEpoch: 1, ownedTopicPartitions: owned(a2.assignment) });
+    expect(a3.memberEpoch).toBe(2);
+    const b2 = hb({ memberId: b.memberId, memberEpoch: 2, ownedTopicPartitions: [] });
+    expect(b2.assignment!.orders!.length).toBe(3);
+    expect(core.groupState('g')).toBe('Stable');
+  });
+
+  it('fences epochs, commits and unknown members with typed errors', () => {
+    const { core, hb } = setup();
+    const a = hb({ memberEpoch: 0, subscribedTopicNames: ['orders'], ownedTopicPartitions: [] });
+    expect(codeOf(() => hb({ memberId: a.memberId, memberEpoch: 5 }))).toBe(ErrorCodes.FENCED_MEMBER_EPOCH.code);
+    expect(codeOf(() => hb({ memberId: 'nobody', memberEpoch: 3 }))).toBe(ErrorCodes.UNKNOWN_MEMBER_ID.code);
+    expect(codeOf(() => hb({ memberEpoch: 0 }))).toBe(ErrorCodes.INVALID_REQUEST.code);
+    expect(codeOf(() => hb({ memberEpoch: 0, subscribedTopicRegex: '(' }))).toBe(
+      ErrorCodes.INVALID_REGULAR_EXPRESSION.code,
+    );
+    expect(codeOf(() => hb({ memberEpoch: 0, subscribedTopicNames: ['orders'], serverAssignor: 'x' }))).toBe(
+      ErrorCodes.UNSUPPORTED_ASSIGNOR.code,
+    );
+    expect(codeOf(() => hb({ groupId: '', memberEpoch: 0 }))).toBe(ErrorCodes.INVALID_GROUP_ID.code);
+    expect(codeOf(() => hb({ groupId: 'x'.repeat(256), memberEpoch: 0 }))).toBe(ErrorCodes.INVALID_GROUP_ID.code);
+    const ctx = { nowMs: 2_000, topics };
+    const commit = (memberId: string, memberEpoch: number, partition: number, offset: number, metadata = '') =>
+      core.commitOffsets(
+        {
+          groupId: 'g',
+          memberId,
+          memberEpoch,
+          topics: [{ name: 'orders', partitions: [{ partition, offset, leaderEpoch: -1, metadata }] }],
+        },
+        ctx,
+      ).result[0]!.partitions[0]!.errorCode;
+    expect(commit(a.memberId, 1, 0, 10)).toBe(0);
+    expect(core.committedOffset('g', 'orders', 0)).toBe(10);
+    expect(commit(a.memberId, 1, 0, -1)).toBe(ErrorCodes.INVALID_REQUEST.code);
+    expect(commit(a.memberId, 1, 0, 1, 'x'.repeat(5000))).toBe(ErrorCodes.OFFSET_METADATA_TOO_LARGE.code);
+    expect(codeOf(() => commit(a.memberId, 0, 0, 11))).toBe(ErrorCodes.STALE_MEMBER_EPOCH.code);
+    expect(codeOf(() => commit('zombie', 1, 0, 11))).toBe(ErrorCodes.UNKNOWN_MEMBER_ID.code);
+    expect(codeOf(() => commit('', -1, 0, 11))).toBe(ErrorCodes.UNKNOWN_MEMBER_ID.code); // group has members
+    const b = hb({ memberEpoch: 0, subscribedTopicNames: ['orders'], ownedTopicPartitions: [] });
+    expect(commit(b.memberId, b.memberEpoch, 0, 12)).toBe(ErrorCodes.STALE_MEMBER_EPOCH.code); // not b's
+    expect(core.deleteGroups(['g']).result[0]!.error.errorCode).toBe(ErrorCodes.NON_EMPTY_GROUP.code);
+    expect(core.deleteGroups(['nope']).result[0]!.error.errorCode).toBe(ErrorCodes.GROUP_ID_NOT_FOUND.code);
+  });
+
+  it('expels a silent member after the session timeout and a slow revoker after its rebalance timeout', () => {
+    const { core, hb, tick } = setup({ ...DEFAULT_GROUP_CORE_CONFIG, sessionTimeoutMs: 10_000 });
+    const a = hb({
+      memberEpoch: 0,
+      subscribedTopicNames: ['orders'],
+      ownedTopicPartitions: [],
+      rebalanceTimeoutMs: 5_000,
+    });
+    const b = hb({ memberEpoch: 0, subscribedTopicNames: ['orders'], ownedTopicPartitions: [] });
+    hb({ memberId: a.memberId, memberEpoch: 1, ownedTopicPartitions: owned(a.assignment) }); // a must revoke
+    tick(4_000);
+    hb({ memberId: b.memberId, memberEpoch: b.memberEpoch, ownedTopicPartitions: [] });
+    tick(1_500); // a's revocation deadline passed
+    expect(core.describeGroup('g')!.members.map((m) => m.memberId)).toEqual([b.memberId]);
+    const b2 = hb({ memberId: b.memberId, memberEpoch: b.memberEpoch, ownedTopicPartitions: [] });
+    expect(b2.assignment).toEqual({ orders: [0, 1, 2, 3, 4, 5] });
+    tick(10_001);
+    expect(core.groupState('g')).toBe('Empty');
+  });
+
+  it('a static member that comes back within its session keeps its partitions and epoch, with no rebalance', () => {
+    const { core, hb } = setup();
+    const a = hb({ memberEpoch: 0, instanceId: 'i-a', subscribedTopicNames: ['orders'], ownedTopicPartitions: [] });
+    const b = hb({ memberEpoch: 0, instanceId: 'i-b', subscribedTopicNames: ['orders'], ownedTopicPartitions: [] });
+    let a2 = hb({ memberId: a.memberId, memberEpoch: 1, ownedTopicPartitions: owned(a.assignment) });
+    a2 = hb({ memberId: a.memberId, memberEpoch: 1, ownedTopicPartitions: owned(a2.assignment) });
+    const b2 = hb({ memberId: b.memberId, memberEpoch: 2, ownedTopicPartitions: [] });
+    const epochBefore = core.describeGroup('g')!.epoch;
+    // b crashes (no leave) and a new process with the same instance id joins.
+    const b3 = hb({ memberEpoch: 0, instanceId: 'i-b', subscribedTopicNames: ['orders'], ownedTopicPartitions: [] });
+    expect(b3.memberId).not.toBe(b.memberId);
+    expect(b3.assignment).toEqual(b2.assignment);
+    expect(b3.memberEpoch).toBe(b2.memberEpoch);
+    expect(core.describeGroup('g')!.epoch).toBe(epochBefore);
+    expect(codeOf(() => hb({ memberId: b.memberId, memberEpoch: 2 }))).toBe(ErrorCodes.UNKNOWN_MEMBER_ID.code);
+    // Leaving with -2 keeps the partitions for the next incarnation too.
+    hb({ memberId: b3.memberId, memberEpoch: -2 });
+    const b4 = hb({ memberEpoch: 0, instanceId: 'i-b', subscribedTopicNames: ['orders'], ownedTopicPartitions: [] });
+    expect(b4.assignment).toEqual(b2.assignment);
+    expect(core.describeGroup('g')!.epoch).toBe(epochBefore);
+  });
+
+  it('regex subscriptions pick up new topics; internal topics never match', () => {
+    const { core, hb } = setup();
+    const a = hb({ memberEpoch: 0, subscribedTopicRegex: '.*', ownedTopicPartitions: [] });
+    expect(Object.keys(a.assignment!)).toEqual(['orders', 'payments']);
+    const more = new Map([...topics, ['orders-eu', 1]]);
+    const { result } = core.heartbeat(
+      {
+        groupId: 'g',
+        memberId: a.memberId,
+        memberEpoch: a.memberEpoch,
+        rebalanceTimeoutMs: -1,
+        clientId: 'c',
+        clientHost: 'h',
+        ownedTopicPartitions: owned(a.assignment),
+      },
+      { nowMs: 2_000, topics: more, newMemberId: 'x' },
+    );
+    expect(result.assignment!['orders-eu']).toEqual([0]);
+  });
+
+  it('replaying the records rebuilds the same state', () => {
+    const { core, log, hb } = setup();
+    const a = hb({ memberEpoch: 0, subscribedTopicNames: ['orders', 'payments'], ownedTopicPartitions: [] });
+    hb({ memberEpoch: 0, subscribedTopicNames: ['orders'], ownedTopicPartitions: [], serverAssignor: 'range' });
+    hb({ memberId: a.memberId, memberEpoch: a.memberEpoch, ownedTopicPartitions: owned(a.assignment) });
+    log.push(
+      ...core.commitOffsets(
+        {
+          groupId: 'g2',
+          memberId: '',
+          memberEpoch: -1,
+          topics: [{ name: 'orders', partitions: [{ partition: 1, offset: 5, leaderEpoch: -1, metadata: 'x' }] }],
+        },
+        { nowMs: 3, topics },
+      ).records,
+    );
+    const replayed = new GroupCoordinatorCore();
+    for (const r of log) replayed.apply(decodeRecord(encodeKey(r), encodeValue(r)));
+    expect(replayed.describeGroup('g')).toEqual(core.describeGroup('g'));
+    expect(replayed.fetchOffsets({ groupId: 'g2', memberId: '', memberEpoch: -1, topics: [] })).toEqual(
+      core.fetchOffsets({ groupId: 'g2', memberId: '', memberEpoch: -1, topics: [] }),
+    );
+  });
+
+  it('expires offsets of empty groups after the retention, then the group', () => {
+    const { core, tick } = setup({ ...DEFAULT_GROUP_CORE_CONFIG, offsetsRetentionMs: 60_000 });
+    core.commitOffsets(
+      {
+        groupId: 'g',
+        memberId: '',
+        memberEpoch: -1,
+        topics: [{ name: 'orders', partitions: [{ partition: 0, offset: 5, leaderEpoch: -1, metadata: '' }] }],
+      },
+      { nowMs: 1_000, topics },
+    );
+    tick(30_000);
+    expect(core.committedOffset('g', 'orders', 0)).toBe(5);
+    tick(61_000);
+    expect(core.hasGroup('g')).toBe(false);
+  });
+});
