@@ -1,0 +1,519 @@
+/**
+ * Seeded simulation of the group coordinator: the production driver (GroupCoordinator) and core over an
+ * in-memory __consumer_offsets partition whose high watermark advances when the schedule says so.
+ * Members join, heartbeat, commit, leave (-1, or -2 when static), crash silently, pause past their
+ * session and come back as zombies, and are slow to acknowledge revocations; topics appear under a regex;
+ * the coordinator fails over mid-rebalance to a new driver that replays the log, with or without the
+ * records that were not yet committed. Invariants are checked after every step:
+ * - no partition is owned by two members at once (clients still in the group; zombies are fenced instead);
+ * - a member owns only what the coordinator's committed state gives it (assigned or pending revocation);
+ * - a member's epoch never goes back (responses, and the coordinator's committed state);
+ * - no acknowledged commit is lost across failovers;
+ * - a commit from a member the coordinator expelled is refused;
+ * - once the membership is calm, every subscribed partition is owned within a bounded number of steps.
+ * A failing seed prints itself; reproduce it with GROUP_SIM_SEED=<seed>.
+ */
+import { ErrorCodes, SamsaError } from '@samsa/protocol';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_GROUP_CORE_CONFIG, type GroupCoordinatorCore, type HeartbeatResult } from '../../src/group/core.js';
+import { type CoordinatorLog, GroupCoordinator } from '../../src/group/driver.js';
+import { fromKeys, toKeys, tpKey } from '../../src/group/partitions.js';
+import { decodeRecord, encodeKey, encodeValue, type GroupRecord } from '../../src/group/records.js';
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+class Violation extends Error {}
+
+/** One __consumer_offsets partition in memory: offsets count batches; records go through the codec. */
+class SimLog implements CoordinatorLog {
+  private waiters: { offset: number; resolve: () => void; reject: (err: Error) => void }[] = [];
+  private dead = false;
+  failNextAppend = false;
+
+  constructor(
+    readonly batches: GroupRecord[][],
+    public hw: number,
+  ) {}
+
+  append(records: readonly GroupRecord[]): Promise<number> {
+    if (this.dead) return Promise.reject(new SamsaError(ErrorCodes.NOT_LEADER_OR_FOLLOWER));
+    if (this.failNextAppend) {
+      this.failNextAppend = false;
+      return Promise.reject(new SamsaError(ErrorCodes.NOT_ENOUGH_REPLICAS));
+    }
+    this.batches.push(records.map((r) => decodeRecord(encodeKey(r), encodeValue(r))));
+    return Promise.resolve(this.batches.length);
+  }
+
+  waitCommitted(offset: number): Promise<void> {
+    if (this.dead) return Promise.reject(new SamsaError(ErrorCodes.NOT_LEADER_OR_FOLLOWER));
+    if (this.hw >= offset) return Promise.resolve();
+    return new Promise((resolve, reject) => this.waiters.push({ offset, resolve, reject }));
+  }
+
+  endOffset(): number {
+    return this.batches.length;
+  }
+
+  async *read(): AsyncIterable<readonly GroupRecord[]> {
+    for (const batch of this.batches) yield batch;
+  }
+
+  advance(): void {
+    this.hw = this.batches.length;
+    const ready = this.waiters.filter((w) => w.offset <= this.hw);
+    this.waiters = this.waiters.filter((w) => w.offset > this.hw);
+    for (const w of ready) w.resolve();
+  }
+
+  kill(): void {
+    this.dead = true;
+    for (const w of this.waiters) w.reject(new SamsaError(ErrorCodes.NOT_LEADER_OR_FOLLOWER));
+    this.waiters = [];
+  }
+}
+
+interface Client {
+  readonly name: string;
+  readonly instanceId: string | undefined;
+  readonly subscription: { names?: string[]; regex?: string };
+  readonly slow: boolean;
+  status: 'out' | 'in' | 'paused' | 'crashed';
+  memberId: string;
+  epoch: number;
+  owned: Set<string>;
+  /** Bumped when the process restarts or rejoins: answers to an older incarnation are dropped. */
+  incarnation: number;
+  hbInFlight: boolean;
+  revokeAtStep: number | undefined;
+  pausedUntilMs: number;
+}
+
+const GROUP = 'g';
+const SESSION_MS = 10_000;
+const REBALANCE_TIMEOUT_MS = 8_000;
+const CALM_STEP_BOUND = 80;
+
+async function flush(): Promise<void> {
+  await new Promise((resolve) => setImmediate(resolve));
+}
+
+function codeOf(err: unknown): number {
+  if (err instanceof SamsaError) return err.code;
+  throw err;
+}
+
+class World {
+  private readonly rng: () => number;
+  nowMs = 1_000_000;
+  step = 0;
+  readonly topics = new Map<string, number>([
+    ['t0', 4],
+    ['t1', 3],
+  ]);
+  log = new SimLog([], 0);
+  coordinator: GroupCoordinator;
+  private memberIds = 0;
+  readonly clients: Client[] = [];
+  /** Highest acknowledged commit per partition. */
+  readonly acked = new Map<string, number>();
+  private readonly nextOffset = new Map<string, number>();
+  /** Highest epoch seen per member id: in responses, and in committed coordinator state. */
+  private readonly responseEpochs = new Map<string, number>();
+  private readonly committedEpochs = new Map<string, number>();
+  /** Member ids the committed coordinator state no longer has: expelled, left or replaced, for good. */
+  readonly gone = new Set<string>();
+  private readonly seen = new Set<string>();
+  failovers = 0;
+  commitsAcked = 0;
+
+  constructor(readonly seed: number) {
+    this.rng = mulberry32(seed);
+    this.coordinator = this.newCoordinator();
+    const subscriptions = [{ names: ['t0', 't1'] }, { regex: 't.*' }, { names: ['t0'] }, { names: ['t1', 't2'] }];
+    for (let i = 0; i < 6; i++) {
+      this.clients.push({
+        name: `c${i}`,
+        instanceId: i % 3 === 0 ? `static-${i}` : undefined,
+        subscription: subscriptions[i % subscriptions.length]!,
+        slow: i % 2 === 1,
+        status: 'out',
+        memberId: '',
+        epoch: 0,
+        owned: new Set(),
+        incarnation: 0,
+        hbInFlight: false,
+        revokeAtStep: undefined,
+        pausedUntilMs: 0,
+      });
+    }
+  }
+
+  private chance(p: number): boolean {
+    return this.rng() < p;
+  }
+  private int(lo: number, hi: number): number {
+    return lo + Math.floor(this.rng() * (hi - lo + 1));
+  }
+
+  private newCoordinator(): GroupCoordinator {
+    return new GroupCoordinator({
+      config: { ...DEFAULT_GROUP_CORE_CONFIG, sessionTimeoutMs: SESSION_MS, heartbeatIntervalMs: 1_000 },
+      numPartitions: 1,
+      nowMs: () => this.nowMs,
+      topics: () => this.topics,
+      newMemberId: () => `m${++this.memberIds}`,
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.coordinator.becomeLeader(0, this.log);
+  }
+
+  core(): GroupCoordinatorCore | undefined {
+    return this.coordinator.coreOf(0);
+  }
+
+  fail(message: string): never {
+    throw new Violation(`seed ${this.seed}, step ${this.step}: ${message}`);
+  }
+
+  // ---- Client actions ----
+
+  heartbeat(c: Client, epoch?: number): void {
+    c.hbInFlight = true;
+    const incarnation = c.incarnation;
+    const joining = c.status === 'out';
+    const memberEpoch = epoch ?? (joining ? 0 : c.epoch);
+    const input = {
+      groupId: GROUP,
+      memberId: joining ? '' : c.memberId,
+      memberEpoch,
+      instanceId: c.instanceId,
+      rebalanceTimeoutMs: REBALANCE_TIMEOUT_MS,
+      subscribedTopicNames: joining ? c.subscription.names : undefined,
+      subscribedTopicRegex: joining ? c.subscription.regex : undefined,
+      ownedTopicPartitions: Object.entries(fromKeys(c.owned)).map(([topic, partitions]) => ({
+        topic,
+        partitions: [...partitions],
+      })),
+      clientId: c.name,
+      clientHost: '127.0.0.1',
+    };
+    Promise.resolve()
+      .then(() => this.coordinator.heartbeat(input))
+      .then(
+        (res) => this.onHeartbeat(c, incarnation, res),
+        (err: unknown) => this.onHeartbeatError(c, incarnation, err),
+      )
+      .catch((err: unknown) => this.deferred.push(err))
+      .finally(() => {
+        if (c.incarnation === incarnation) c.hbInFlight = false;
+      });
+  }
+
+  /** Failures raised inside promise callbacks, rethrown by the step. */
+  readonly deferred: unknown[] = [];
+
+  private onHeartbeat(c: Client, incarnation: number, res: HeartbeatResult): void {
+    if (res.memberEpoch < 0) return; // an answer to a leave
+    const last = this.responseEpochs.get(res.memberId) ?? -1;
+    if (res.memberEpoch < last) this.fail(`member ${res.memberId} was told epoch ${res.memberEpoch} after ${last}`);
+    this.responseEpochs.set(res.memberId, res.memberEpoch);
+    if (c.incarnation !== incarnation || c.status === 'crashed') return;
+    c.memberId = res.memberId;
+    c.epoch = res.memberEpoch;
+    if (c.status === 'out') c.status = 'in';
+    const assignment = new Set(toKeys(res.assignment ?? {}));
+    const revoked = [...c.owned].filter((k) => !assignment.has(k));
+    if (revoked.length > 0 && c.slow && c.revokeAtStep === undefined) c.revokeAtStep = this.step + this.int(0, 25);
+    if (revoked.length === 0 || c.revokeAtStep === undefined || this.step >= c.revokeAtStep) {
+      for (const k of revoked) c.owned.delete(k);
+      c.revokeAtStep = undefined;
+    }
+    for (const k of assignment) c.owned.add(k);
+  }
+
+  private onHeartbeatError(c: Client, incarnation: number, err: unknown): void {
+    const code = codeOf(err);
+    if (code === ErrorCodes.NOT_COORDINATOR.code || code === ErrorCodes.COORDINATOR_LOAD_IN_PROGRESS.code) return;
+    if (code === ErrorCodes.NOT_LEADER_OR_FOLLOWER.code) return; // the log went away under the request
+    if (code !== ErrorCodes.UNKNOWN_MEMBER_ID.code && code !== ErrorCodes.FENCED_MEMBER_EPOCH.code)
+      this.fail(`${c.name}: unexpected heartbeat error ${code} (${(err as Error).message})`);
+    if (c.incarnation !== incarnation || c.status === 'crashed') return;
+    this.rejoin(c);
+  }
+
+  private rejoin(c: Client): void {
+    c.owned.clear();
+    c.status = 'out';
+    c.memberId = '';
+    c.epoch = 0;
+    c.incarnation++;
+    c.hbInFlight = false;
+    c.revokeAtStep = undefined;
+  }
+
+  commit(c: Client): void {
+    const partitions = [...c.owned].filter(() => this.chance(0.7));
+    if (partitions.length === 0) return;
+    const zombie = this.gone.has(c.memberId);
+    const offsets = partitions.map((k) => {
+      const offset = (this.nextOffset.get(k) ?? 0) + 1;
+      this.nextOffset.set(k, offset);
+      return { key: k, offset };
+    });
+    const byTopic = new Map<string, { partition: number; offset: number; leaderEpoch: number; metadata: string }[]>();
+    for (const { key, offset } of offsets) {
+      const at = key.lastIndexOf('\u0000');
+      const topic = key.slice(0, at);
+      byTopic.set(topic, [
+        ...(byTopic.get(topic) ?? []),
+        { partition: Number(key.slice(at + 1)), offset, leaderEpoch: -1, metadata: c.name },
+      ]);
+    }
+    const input = {
+      groupId: GROUP,
+      memberId: c.memberId,
+      memberEpoch: c.epoch,
+      topics: [...byTopic].map(([name, ps]) => ({ name, partitions: ps })),
+    };
+    Promise.resolve()
+      .then(() => this.coordinator.commitOffsets(input))
+      .then(
+        (results) => {
+          for (const t of results)
+            for (const p of t.partitions) {
+              if (p.errorCode !== 0) continue;
+              if (zombie) this.fail(`commit of ${t.name}-${p.partition} by expelled member ${c.memberId} was accepted`);
+              const key = tpKey(t.name, p.partition);
+              const offset = offsets.find((o) => o.key === key)!.offset;
+              this.acked.set(key, Math.max(this.acked.get(key) ?? 0, offset));
+              this.commitsAcked++;
+            }
+        },
+        (err: unknown) => void codeOf(err),
+      )
+      .catch((err: unknown) => this.deferred.push(err));
+  }
+
+  leave(c: Client): void {
+    const epoch = c.instanceId !== undefined && this.chance(0.5) ? -2 : -1;
+    // A member gives its partitions up before it says it leaves.
+    c.owned.clear();
+    const input = {
+      groupId: GROUP,
+      memberId: c.memberId,
+      memberEpoch: epoch,
+      rebalanceTimeoutMs: -1,
+      clientId: c.name,
+      clientHost: 'h',
+    };
+    Promise.resolve()
+      .then(() => this.coordinator.heartbeat(input))
+      .catch((err: unknown) => void codeOf(err));
+    this.rejoin(c);
+  }
+
+  // ---- The coordinator's side ----
+
+  async failover(): Promise<void> {
+    this.failovers++;
+    const old = this.log;
+    this.coordinator.resign(0);
+    old.kill();
+    // The new leader has at least the committed records, perhaps the rest too.
+    const keep = this.chance(0.5) ? old.batches.length : old.hw;
+    this.log = new SimLog(old.batches.slice(0, keep), Math.min(old.hw, keep));
+    this.coordinator = this.newCoordinator();
+    const loading = this.coordinator.becomeLeader(0, this.log);
+    if (this.chance(0.5)) await flush(); // requests may arrive while it loads
+    await loading;
+  }
+
+  // ---- Invariants ----
+
+  check(): void {
+    for (const err of this.deferred.splice(0)) throw err;
+    const core = this.core();
+    if (!core) return;
+    const described = core.describeGroup(GROUP);
+    const members = new Map((described?.members ?? []).map((m) => [m.memberId, m]));
+    const committed = this.log.hw === this.log.batches.length;
+    if (committed) {
+      for (const [memberId, m] of members) {
+        this.seen.add(memberId);
+        if (m.current.memberEpoch === -2) continue;
+        const last = this.committedEpochs.get(memberId) ?? -1;
+        if (m.current.memberEpoch < last)
+          this.fail(`member ${memberId} went from epoch ${last} to ${m.current.memberEpoch}`);
+        this.committedEpochs.set(memberId, m.current.memberEpoch);
+      }
+      for (const id of this.seen) if (!members.has(id)) this.gone.add(id);
+    }
+    const holder = new Map<string, string>();
+    for (const c of this.clients) {
+      if (c.status !== 'in' && c.status !== 'paused') continue;
+      const m = members.get(c.memberId);
+      if (!m) continue; // expelled or not yet joined: a zombie, fenced by its member id
+      const held = new Set([...toKeys(m.current.assigned), ...toKeys(m.current.pendingRevocation)]);
+      for (const k of c.owned) {
+        if (!held.has(k))
+          this.fail(`${c.name} (${c.memberId}) owns ${k.replace('\u0000', '-')} the coordinator does not give it`);
+        const other = holder.get(k);
+        if (other !== undefined) this.fail(`${k.replace('\u0000', '-')} owned by ${other} and ${c.name}`);
+        holder.set(k, c.name);
+      }
+    }
+    for (const [key, offset] of this.acked) {
+      const at = key.lastIndexOf('\u0000');
+      const stored = core.committedOffset(GROUP, key.slice(0, at), Number(key.slice(at + 1))) ?? -1;
+      if (stored < offset)
+        this.fail(`acknowledged commit ${offset} of ${key.replace('\u0000', '-')} lost (have ${stored})`);
+    }
+  }
+
+  /** Every partition of a subscribed topic owned by exactly one live member, and the group stable. */
+  converged(): boolean {
+    const core = this.core();
+    if (core === undefined) return false;
+    if (core.groupState(GROUP) !== 'Stable') return false;
+    const live = this.clients.filter((c) => c.status === 'in');
+    const subscribed = new Set<string>();
+    for (const c of live)
+      for (const [topic, n] of this.topics)
+        if (c.subscription.names?.includes(topic) || new RegExp(`^(?:${c.subscription.regex ?? '(?!)'})$`).test(topic))
+          for (let p = 0; p < n; p++) subscribed.add(tpKey(topic, p));
+    const owned = new Set<string>();
+    for (const c of live) for (const k of c.owned) owned.add(k);
+    const members = core.describeGroup(GROUP)?.members.length ?? 0;
+    return members === live.length && [...subscribed].every((k) => owned.has(k));
+  }
+
+  // ---- The schedule ----
+
+  async chaosStep(): Promise<void> {
+    this.step++;
+    this.nowMs += this.int(0, 1_500);
+    for (const c of this.clients) {
+      if (c.status === 'paused' && this.nowMs >= c.pausedUntilMs) c.status = 'in'; // back, perhaps a zombie
+      if (c.status === 'crashed') {
+        if (this.chance(0.1)) {
+          c.status = 'out';
+          c.incarnation++;
+        }
+        continue;
+      }
+      if (c.status === 'paused') continue;
+      const r = this.rng();
+      if (c.status === 'out') {
+        if (!c.hbInFlight && r < 0.5) this.heartbeat(c);
+      } else if (r < 0.02) {
+        this.leave(c);
+      } else if (r < 0.04) {
+        c.status = 'crashed';
+        c.owned.clear();
+        c.incarnation++;
+        c.hbInFlight = false;
+      } else if (r < 0.06) {
+        c.status = 'paused';
+        c.pausedUntilMs = this.nowMs + this.int(2_000, 20_000);
+      } else if (r < 0.35) {
+        this.commit(c);
+      } else if (!c.hbInFlight && r < 0.95) {
+        this.heartbeat(c);
+      }
+    }
+    if (this.chance(0.01) && !this.topics.has('t2')) this.topics.set('t2', 2);
+    if (this.chance(0.02)) this.log.failNextAppend = true;
+    if (this.chance(0.03)) await this.failover();
+    if (this.chance(0.7)) this.log.advance();
+    this.coordinator.tick();
+    await flush();
+    this.check();
+  }
+
+  async calm(): Promise<number> {
+    this.log.failNextAppend = false;
+    for (let i = 1; i <= CALM_STEP_BOUND; i++) {
+      this.step++;
+      this.nowMs += 500;
+      for (const c of this.clients) {
+        if (c.status === 'paused') c.status = 'in';
+        if (c.status === 'crashed') continue;
+        if (c.revokeAtStep !== undefined) c.revokeAtStep = this.step;
+        if (!c.hbInFlight) this.heartbeat(c);
+      }
+      this.coordinator.tick();
+      await flush();
+      this.log.advance();
+      await flush();
+      this.check();
+      if (this.converged()) return i;
+    }
+    const core = this.core();
+    return this.fail(
+      `no convergence within ${CALM_STEP_BOUND} calm steps: ${JSON.stringify(core?.describeGroup(GROUP), null, 1)}\nclients: ${JSON.stringify(
+        this.clients.map((c) => ({
+          n: c.name,
+          s: c.status,
+          m: c.memberId,
+          e: c.epoch,
+          o: [...c.owned].map((k) => k.replace('\u0000', '-')),
+        })),
+      )}`,
+    );
+  }
+}
+
+async function runSeed(seed: number): Promise<{ calmSteps: number[]; failovers: number; commits: number }> {
+  const world = new World(seed);
+  await world.start();
+  const calmSteps: number[] = [];
+  for (let round = 0; round < 3; round++) {
+    for (let i = 0; i < 120; i++) await world.chaosStep();
+    calmSteps.push(await world.calm());
+  }
+  return { calmSteps, failovers: world.failovers, commits: world.commitsAcked };
+}
+
+// GROUP_SIM_SEED=<n> runs one seed; GROUP_SIM_SEEDS=<count> runs more than CI's 60 (seeds 1..count).
+const SEEDS = process.env.GROUP_SIM_SEED
+  ? [Number(process.env.GROUP_SIM_SEED)]
+  : Array.from({ length: Number(process.env.GROUP_SIM_SEEDS ?? 60) }, (_, i) => i + 1);
+
+describe('group coordinator simulation', () => {
+  it(
+    `keeps its invariants over ${SEEDS.length} seeded schedules`,
+    async () => {
+      let failovers = 0;
+      let commits = 0;
+      let worstCalm = 0;
+      for (const seed of SEEDS) {
+        try {
+          const r = await runSeed(seed);
+          failovers += r.failovers;
+          commits += r.commits;
+          worstCalm = Math.max(worstCalm, ...r.calmSteps);
+        } catch (err) {
+          console.error(`group simulation failed: reproduce with GROUP_SIM_SEED=${seed}`);
+          throw err;
+        }
+      }
+      // The schedules must actually exercise failovers and commits.
+      expect(failovers).toBeGreaterThan(SEEDS.length === 1 ? -1 : SEEDS.length);
+      expect(commits).toBeGreaterThan(0);
+      expect(worstCalm).toBeLessThanOrEqual(CALM_STEP_BOUND);
+    },
+    Math.max(30_000, SEEDS.length * 200),
+  );
+});
