@@ -183,6 +183,40 @@ describe('samsa CLI', () => {
     ]);
   });
 
+  it('bench end-to-end times records from send to a consumer, paced and one at a time', async () => {
+    const topic = `cli-e2e-${process.pid}`;
+    const args = ['bench', 'end-to-end', '--topic', topic, '--acks', 'all', '--json', '--bootstrap-server', bootstrap];
+    for (const mode of [['--throughput', '2000'], ['--one-at-a-time']]) {
+      const run = await samsa([...args, ...mode, '--num-records', '400', '--warmup-records', '100']);
+      expect(run.code).toBe(0);
+      const f = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as {
+        records: number;
+        p50Ms: number;
+        maxMs: number;
+        steadyState: { records: number; p99Ms: number; maxMs: number };
+      };
+      expect(f.records).toBe(400);
+      expect(f.p50Ms).toBeGreaterThan(0);
+      expect(f.steadyState.records).toBe(300);
+      expect(f.steadyState.p99Ms).toBeLessThanOrEqual(f.steadyState.maxMs);
+    }
+    // Paced per record: a bench produce at 2000 records/s takes about its 0.2 s, not one burst.
+    const paced = await samsa([
+      'bench',
+      'produce',
+      '--topic',
+      topic,
+      '--num-records',
+      '400',
+      '--throughput',
+      '2000',
+      '--json',
+      '--bootstrap-server',
+      bootstrap,
+    ]);
+    expect(JSON.parse(paced.stdout.trim().split('\n').at(-1)!).seconds).toBeGreaterThan(0.19);
+  });
+
   it('servers log at --log-level or SAMSA_LOG_LEVEL; a bad level is one line and a non-zero exit', async () => {
     const bad = await samsa(['coordinator', 'start', '--data-dir', 'unused', '--log-level', 'loud']);
     expect(bad.code).not.toBe(0);

@@ -7,6 +7,9 @@ export interface RecordMetadata {
   readonly offset: number;
 }
 
+/** sendBatch's onAcknowledged: records `first` to `first + count - 1` of the call are acknowledged. */
+export type AcknowledgedCallback = (first: number, count: number) => void;
+
 /**
  * The promise of one send() or sendBatch() call. Its records may spread over several batches (and
  * partitions); it settles when the last of them is acknowledged, or at the first failure.
@@ -26,12 +29,27 @@ export class SendTracker {
   constructor(
     count: number,
     private readonly single = false,
+    private readonly onAcknowledged?: AcknowledgedCallback,
   ) {
     this.results = new Array<RecordMetadata>(count);
     this.promise = new Promise((resolve, reject) => {
       this.resolveFn = resolve;
       this.rejectFn = reject;
     });
+  }
+
+  /** Records `first` to `first + count - 1` of the call are acknowledged, whatever became of the others. */
+  acknowledged(first: number, count: number): void {
+    const callback = this.onAcknowledged;
+    if (callback === undefined) return;
+    try {
+      callback(first, count);
+    } catch (err) {
+      // The producer's state must not depend on user code: report it as an uncaught exception would be.
+      queueMicrotask(() => {
+        throw err;
+      });
+    }
   }
 
   seal(): void {
@@ -125,6 +143,7 @@ export class ProducerBatch {
           };
         }
       }
+      tracker.acknowledged(callIndex, count);
       tracker.segmentDone();
     }
     this.finish();

@@ -7,7 +7,13 @@ import {
   type RecordHeaderInput,
   type v1,
 } from '@samsa/protocol';
-import { PartitionQueue, ProducerBatch, SendTracker, type RecordMetadata } from './accumulator.js';
+import {
+  PartitionQueue,
+  ProducerBatch,
+  SendTracker,
+  type AcknowledgedCallback,
+  type RecordMetadata,
+} from './accumulator.js';
 import { BufferMemory } from './buffer-memory.js';
 import type { Cluster, TopicInfo } from './cluster.js';
 import {
@@ -50,6 +56,14 @@ export interface SendBatchRequest {
   messages: readonly Message[];
   /** Overrides the producer's acks for these messages. */
   acks?: Acks;
+  /**
+   * Called as each run of consecutive messages of this call is acknowledged (per acks; with acks=0
+   * once sent), before the returned promise settles: `first` is the index in `messages` of the run's
+   * first record, `count` how many. A call's records may go out in several batches, each acknowledged
+   * at its own time, so this tells when each record was, without a promise per record. Not called for
+   * records that fail. It must not throw (an exception is rethrown outside the producer).
+   */
+  onAcknowledged?: (first: number, count: number) => void;
 }
 
 export interface ProducerOptions {
@@ -233,7 +247,7 @@ export class Producer implements AsyncDisposable {
         ),
       );
     }
-    return this.enqueue(record.topic, [record], options.acks, true) as Promise<RecordMetadata>;
+    return this.enqueue(record.topic, [record], options.acks, true, undefined) as Promise<RecordMetadata>;
   }
 
   /**
@@ -242,7 +256,9 @@ export class Producer implements AsyncDisposable {
    * Waits (up to maxBlockMs) while bufferMemory is full. No promise is created per record.
    */
   sendBatch(request: SendBatchRequest): Promise<RecordMetadata[]> {
-    return this.enqueue(request.topic, request.messages, request.acks, false) as Promise<RecordMetadata[]>;
+    return this.enqueue(request.topic, request.messages, request.acks, false, request.onAcknowledged) as Promise<
+      RecordMetadata[]
+    >;
   }
 
   /**
@@ -255,6 +271,7 @@ export class Producer implements AsyncDisposable {
     messages: readonly Message[],
     acks: Acks | undefined,
     single: boolean,
+    onAcknowledged: AcknowledgedCallback | undefined,
   ): Promise<RecordMetadata[] | RecordMetadata> {
     if (this.closing) return Promise.reject(new ClosedError('producer'));
     let job: AppendJob | undefined;
@@ -265,13 +282,13 @@ export class Producer implements AsyncDisposable {
       }
       const info = this.cluster.topics.get(topic);
       if (info !== undefined && info.partitions.length > 0 && this.appending.size === 0) {
-        job = this.newJob(topic, messages, acks, single, info);
+        job = this.newJob(topic, messages, acks, single, info, onAcknowledged);
         if (this.appendSome(job)) return job.tracker.promise;
       }
     } catch (err) {
       return Promise.reject(err);
     }
-    const appending = this.appendAsync(this.appendTail, job, topic, messages, acks, single);
+    const appending = this.appendAsync(this.appendTail, job, topic, messages, acks, single, onAcknowledged);
     this.appending.add(appending);
     const tail = appending.then(
       () => {},
@@ -291,13 +308,14 @@ export class Producer implements AsyncDisposable {
     acks: Acks | undefined,
     single: boolean,
     info: TopicInfo,
+    onAcknowledged: AcknowledgedCallback | undefined,
   ): AppendJob {
     return {
       topic,
       messages,
       inputs: this.prepare(topic, info, messages),
       acks: acks === undefined ? this.options.acks : normalizeAcks(acks),
-      tracker: new SendTracker(messages.length, single),
+      tracker: new SendTracker(messages.length, single, onAcknowledged),
       deadline: Date.now() + this.options.maxBlockMs,
       next: 0,
       info,
@@ -337,13 +355,14 @@ export class Producer implements AsyncDisposable {
     messages: readonly Message[],
     acks: Acks | undefined,
     single: boolean,
+    onAcknowledged: AcknowledgedCallback | undefined,
   ): Promise<SendTracker> {
     // Behind earlier calls that are still waiting (for metadata or memory), in call order.
     if (previous !== undefined) await previous;
     if (job === undefined) {
       const deadline = Date.now() + this.options.maxBlockMs;
       const info = await this.cluster.topic(topic, deadline);
-      job = this.newJob(topic, messages, acks, single, info);
+      job = this.newJob(topic, messages, acks, single, info, onAcknowledged);
       job.deadline = deadline;
     }
     while (!this.appendSome(job)) {

@@ -67,6 +67,44 @@ describe('producer', () => {
     for (const p of produces) expect(p.request.topics[0]?.partitions).toHaveLength(2);
   });
 
+  it('sendBatch reports each run of acknowledged records to onAcknowledged before it resolves', async () => {
+    cluster.createTopic('t', 2);
+    const producer = samsa.producer({ lingerMs: 5 });
+    const partitions = [0, 0, 1, 1, 0, 1];
+    const runs: [number, number][] = [];
+    let resolved = false;
+    const sent = producer
+      .sendBatch({
+        topic: 't',
+        messages: partitions.map((partition, i) => ({ value: `v${i}`, partition })),
+        onAcknowledged: (first, count) => {
+          expect(resolved).toBe(false);
+          runs.push([first, count]);
+        },
+      })
+      .then((results) => {
+        resolved = true;
+        return results;
+      });
+    await sent;
+    // One run per stretch of consecutive messages in the same batch: 0-1 and 4 in partition 0, 2-3 and 5 in 1.
+    expect(runs.sort((a, b) => a[0] - b[0])).toEqual([
+      [0, 2],
+      [2, 2],
+      [4, 1],
+      [5, 1],
+    ]);
+    // acks=0: reported once handed to the transport.
+    const zero: [number, number][] = [];
+    await producer.sendBatch({
+      topic: 't',
+      acks: 0,
+      messages: [{ value: 'x', partition: 1 }],
+      onAcknowledged: (f, c) => zero.push([f, c]),
+    });
+    expect(zero).toEqual([[0, 1]]);
+  });
+
   it('closes a batch at batchSize bytes', async () => {
     cluster.createTopic('t', 1);
     const producer = samsa.producer({ batchSize: 1024, lingerMs: 1000 });

@@ -6,11 +6,12 @@ import { CliError } from '../errors.js';
 import { connect, withBootstrap } from '../connect.js';
 import { parseIntOption } from '../options.js';
 import { parseAcks } from './console.js';
+import { pacedSends } from './bench-pacing.js';
 
-/** Records per sendBatch call: big enough to keep per-call overhead out of the figures. */
+/** Most records in one sendBatch call: at full speed, big enough to keep per-call overhead out of the figures. */
 const RECORDS_PER_CALL = 1000;
-/** sendBatch calls in flight at once; the producer's bufferMemory bounds memory on top. */
-const CALLS_IN_FLIGHT = 64;
+/** Records sent and not yet acknowledged; the producer's bufferMemory bounds memory on top. */
+const RECORDS_IN_FLIGHT = 64_000;
 const REPORT_INTERVAL_MS = 2000;
 
 export interface BenchFigures {
@@ -48,10 +49,11 @@ function figures(records: number, bytes: number, seconds: number, latencyUs: hdr
 }
 
 export function formatFigures(what: string, f: BenchFigures): string {
+  const ms = (v: number) => (v < 10 ? v.toFixed(2) : v.toFixed(1));
   return (
     `${f.records} records ${what}, ${Math.round(f.recordsPerSec)} records/sec (${f.mbPerSec.toFixed(2)} MB/sec), ` +
-    `latency p50 ${f.p50Ms.toFixed(1)} ms, p99 ${f.p99Ms.toFixed(1)} ms, ` +
-    `p99.9 ${f.p999Ms.toFixed(1)} ms, max ${f.maxMs.toFixed(1)} ms`
+    `latency p50 ${ms(f.p50Ms)} ms, p99 ${ms(f.p99Ms)} ms, ` +
+    `p99.9 ${ms(f.p999Ms)} ms, max ${ms(f.maxMs)} ms`
   );
 }
 
@@ -80,6 +82,61 @@ function ticker(what: string): { add(records: number, bytes: number): void; stop
   };
 }
 
+/**
+ * Per-record latencies of a run, with --warmup-records W also those of the records from W on (the
+ * steady state, whose clock starts when record W is sent). A fresh process spends its first fraction
+ * of a second compiling hot code and opening connections, and that shows as latency, not as the
+ * cluster's.
+ */
+class LatencyRecorder {
+  readonly whole = histogram();
+  readonly steady: hdr.Histogram | undefined;
+  private readonly start = performance.now();
+  private steadyStart = this.start;
+  private readonly tick: ReturnType<typeof ticker>;
+
+  constructor(
+    private readonly o: { numRecords: number; warmupRecords: number; recordSize: number },
+    what: string,
+  ) {
+    this.steady = o.warmupRecords > 0 ? histogram() : undefined;
+    this.tick = ticker(what);
+  }
+
+  /** Record `first` (of a step starting at `first`) was sent at `sentMs`. */
+  sent(first: number, sentMs: number): void {
+    if (first === this.o.warmupRecords) this.steadyStart = sentMs;
+  }
+
+  /** `count` records of the step that started at record `first` took `ms` each. */
+  record(first: number, count: number, ms: number): void {
+    const us = Math.max(1, Math.round(ms * 1000));
+    this.whole.recordValueWithCount(us, count);
+    if (this.steady !== undefined && first >= this.o.warmupRecords) this.steady.recordValueWithCount(us, count);
+    this.tick.add(count, count * this.o.recordSize);
+  }
+
+  stop(): void {
+    this.tick.stop();
+  }
+
+  figures(): ProduceBenchFigures {
+    const end = performance.now();
+    const { numRecords, warmupRecords, recordSize } = this.o;
+    const result: ProduceBenchFigures = figures(
+      numRecords,
+      numRecords * recordSize,
+      (end - this.start) / 1000,
+      this.whole,
+    );
+    if (this.steady) {
+      const records = numRecords - warmupRecords;
+      result.steadyState = figures(records, records * recordSize, (end - this.steadyStart) / 1000, this.steady);
+    }
+    return result;
+  }
+}
+
 interface ProduceBenchOptions {
   topic: string;
   numRecords: number;
@@ -91,6 +148,10 @@ interface ProduceBenchOptions {
   compression: CompressionName;
   throughput: number;
   warmupRecords: number;
+  /** Burst mode: pace whole calls of this many records instead of single records. */
+  burst?: number;
+  /** Each record sent alone, the next only once it is acknowledged. */
+  oneAtATime?: boolean;
   bootstrapServer: string;
 }
 
@@ -100,12 +161,13 @@ export interface ProduceBenchFigures extends BenchFigures {
 }
 
 /**
- * Like kafka-producer-perf-test: fixed-size random payloads sent as fast as the producer takes them
- * (or at --throughput records/s); latency is from a send call to its acknowledgement, per record.
- * With --warmup-records W (as KIP-1052 added to Kafka's tool), the first W records count in the whole
- * run's figures only; the records after them also count in the steady-state figures, whose clock
- * starts when the first of them is sent. A fresh process spends its first fraction of a second
- * compiling hot code and opening connections, and that shows as latency, not as the cluster's.
+ * Like kafka-producer-perf-test: fixed-size random payloads sent as fast as the producer takes them,
+ * or paced record by record at --throughput records/s (bench-pacing.ts); each record's latency is
+ * from its own send to its own acknowledgement. Records handed over in one step share one sendBatch
+ * call, whose onAcknowledged tells when each of its batches was acknowledged (a promise per record
+ * would cost the producer a third of its top speed). --burst N paces whole calls of N records, the
+ * old method: a record then also waits for the burst it is in. With --warmup-records W (as KIP-1052
+ * added to Kafka's tool), the records after the first W also count in steady-state figures.
  */
 export async function benchProduce(o: ProduceBenchOptions): Promise<ProduceBenchFigures> {
   await using samsa = await connect(o.bootstrapServer, 'samsa-producer-perf');
@@ -116,53 +178,171 @@ export async function benchProduce(o: ProduceBenchOptions): Promise<ProduceBench
     compression: o.compression,
   });
   const payload = randomBytes(o.recordSize);
-  const chunk: Message[] = Array.from({ length: RECORDS_PER_CALL }, () => ({ value: payload }));
-  const whole = histogram();
-  const steady = o.warmupRecords > 0 ? histogram() : undefined;
-  const tick = ticker('sent');
-  const inFlight = new Set<Promise<unknown>>();
-  const start = performance.now();
-  let steadyStart = start;
-  let sent = 0;
+  const perCall = o.oneAtATime ? 1 : (o.burst ?? RECORDS_PER_CALL);
+  const chunk: Message[] = Array.from({ length: perCall }, () => ({ value: payload }));
+  const latency = new LatencyRecorder(o, 'sent');
+  const calls = new Set<Promise<unknown>>();
+  let inFlight = 0;
+  let failure: unknown;
+  const pacing = {
+    total: o.numRecords,
+    recordsPerSec: o.throughput,
+    maxPerStep: perCall,
+    boundary: o.warmupRecords > 0 ? o.warmupRecords : undefined,
+    wholeSteps: o.burst !== undefined,
+  };
   try {
-    while (sent < o.numRecords) {
-      // A call never straddles the end of the warm-up.
-      const warmingUp = sent < o.warmupRecords;
-      const count = Math.min(RECORDS_PER_CALL, o.numRecords - sent, warmingUp ? o.warmupRecords - sent : Infinity);
-      if (o.throughput > 0) {
-        const dueMs = start + (sent / o.throughput) * 1000;
-        const waitMs = dueMs - performance.now();
-        if (waitMs > 1) await new Promise((r) => setTimeout(r, waitMs));
-      }
-      const t0 = performance.now();
-      if (steady && sent === o.warmupRecords) steadyStart = t0;
-      const alsoSteady = steady && !warmingUp ? steady : undefined;
-      const call = producer
-        .sendBatch({ topic: o.topic, messages: count === chunk.length ? chunk : chunk.slice(0, count) })
-        .then(() => {
-          const us = Math.max(1, Math.round((performance.now() - t0) * 1000));
-          whole.recordValueWithCount(us, count);
-          alsoSteady?.recordValueWithCount(us, count);
-          tick.add(count, count * o.recordSize);
-        });
-      inFlight.add(call);
-      void call.finally(() => inFlight.delete(call)).catch(() => undefined);
-      sent += count;
-      if (inFlight.size >= CALLS_IN_FLIGHT) await Promise.race(inFlight);
-    }
-    await Promise.all(inFlight);
+    await pacedSends(pacing, (first, count, t0) => {
+      if (failure !== undefined) throw failure;
+      latency.sent(first, t0);
+      if (o.oneAtATime)
+        return producer
+          .send({ topic: o.topic, value: payload })
+          .then(() => latency.record(first, 1, performance.now() - t0));
+      inFlight += count;
+      const call = producer.sendBatch({
+        topic: o.topic,
+        messages: count === chunk.length ? chunk : chunk.slice(0, count),
+        onAcknowledged: (_, n) => {
+          inFlight -= n;
+          latency.record(first, n, performance.now() - t0);
+        },
+      });
+      calls.add(call);
+      call.then(
+        () => calls.delete(call),
+        (err: unknown) => {
+          failure ??= err;
+          calls.delete(call);
+        },
+      );
+      return inFlight >= RECORDS_IN_FLIGHT ? Promise.race(calls) : undefined;
+    });
+    await Promise.all(calls);
     await producer.flush();
   } finally {
-    tick.stop();
+    latency.stop();
     await producer.close();
   }
-  const end = performance.now();
-  const result: ProduceBenchFigures = figures(o.numRecords, o.numRecords * o.recordSize, (end - start) / 1000, whole);
-  if (steady) {
-    const records = o.numRecords - o.warmupRecords;
-    result.steadyState = figures(records, records * o.recordSize, (end - steadyStart) / 1000, steady);
+  return latency.figures();
+}
+
+interface EndToEndBenchOptions {
+  topic: string;
+  numRecords: number;
+  recordSize: number;
+  acks: Acks;
+  batchSize: number;
+  lingerMs?: number;
+  throughput: number;
+  warmupRecords: number;
+  oneAtATime?: boolean;
+  timeoutMs: number;
+  bootstrapServer: string;
+}
+
+/** Where an end-to-end record carries its send time and the index of its step's first record. */
+const E2E_HEADER_BYTES = 16;
+
+/**
+ * Like Kafka's EndToEndLatency: a producer and a consumer in one process on one topic; each record's
+ * latency is from its send to the consumer receiving it (both read one clock). The value carries the
+ * send time, so no record has to be looked up. The consumer starts at the log end; with
+ * --one-at-a-time the next record is sent only once the last was received, otherwise records are
+ * paced as in benchProduce.
+ */
+export async function benchEndToEnd(o: EndToEndBenchOptions): Promise<ProduceBenchFigures> {
+  if (o.recordSize < E2E_HEADER_BYTES)
+    throw new CliError(`--record-size must be at least ${E2E_HEADER_BYTES} (the send time and index)`, 2);
+  await using samsa = await connect(o.bootstrapServer, 'samsa-end-to-end');
+  const producer = samsa.producer({ acks: o.acks, batchSize: o.batchSize, lingerMs: o.lingerMs });
+  const consumer = samsa.consumer({ autoOffsetReset: 'latest' });
+  await consumer.assign([{ topic: o.topic }]);
+  await consumer.seekToEnd();
+  const latency = new LatencyRecorder(o, 'received');
+  const perStep = o.oneAtATime ? 1 : RECORDS_PER_CALL;
+  const stop = new AbortController();
+  let received = 0;
+  let onReceived: (() => void) | undefined;
+  const consuming = (async () => {
+    for await (const batch of consumer.batches({ signal: stop.signal })) {
+      const now = performance.now();
+      for (const m of batch.messages) {
+        const value = m.value;
+        if (value === null || value.length < E2E_HEADER_BYTES) continue;
+        latency.record(value.readDoubleLE(8), 1, now - value.readDoubleLE(0));
+      }
+      received += batch.messages.length;
+      onReceived?.();
+      if (received >= o.numRecords) return;
+    }
+  })();
+  const calls = new Set<Promise<unknown>>();
+  let failure: unknown;
+  const pacing = {
+    total: o.numRecords,
+    recordsPerSec: o.throughput,
+    maxPerStep: perStep,
+    boundary: o.warmupRecords > 0 ? o.warmupRecords : undefined,
+  };
+  try {
+    await pacedSends(pacing, (first, count, t0) => {
+      if (failure !== undefined) throw failure;
+      latency.sent(first, t0);
+      // The records of a step share their send time, so they can share one value.
+      const value = Buffer.alloc(o.recordSize);
+      value.writeDoubleLE(t0, 0);
+      value.writeDoubleLE(first, 8);
+      const call = producer.sendBatch({ topic: o.topic, messages: Array.from({ length: count }, () => ({ value })) });
+      calls.add(call);
+      call.then(
+        () => calls.delete(call),
+        (err: unknown) => {
+          failure ??= err;
+          calls.delete(call);
+        },
+      );
+      if (o.oneAtATime) return untilReceived(first + count);
+      return calls.size >= RECORDS_IN_FLIGHT / perStep ? Promise.race(calls) : undefined;
+    });
+    await Promise.all(calls);
+    await withTimeout(
+      untilReceived(o.numRecords),
+      o.timeoutMs,
+      () => `${o.numRecords - received} records not received`,
+    );
+  } finally {
+    stop.abort();
+    await consuming.catch(() => undefined);
+    latency.stop();
+    await producer.close();
+    await consumer.close();
   }
-  return result;
+  return latency.figures();
+
+  function untilReceived(count: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const check = (): void => {
+        if (received >= count) {
+          onReceived = undefined;
+          resolve();
+        }
+      };
+      onReceived = check;
+      check();
+      consuming.then(check, reject);
+    });
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new CliError(`gave up after ${ms} ms: ${what()}`, 1)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
 }
 
 /**
@@ -208,48 +388,42 @@ export async function benchConsume(o: {
 }
 
 export function registerClientBench(bench: Command): void {
-  withBootstrap(bench.command('produce'))
-    .description('producer throughput and latency (like kafka-producer-perf-test)')
+  producerOptions(withBootstrap(bench.command('produce')))
+    .description('producer throughput and per-record latency (like kafka-producer-perf-test)')
     .requiredOption('--topic <name>', 'topic to write to (created with the broker defaults if missing)')
-    .option(
-      '--num-records <n>',
-      'records to send',
-      parseIntOption('--num-records', 1, Number.MAX_SAFE_INTEGER),
-      1_000_000,
-    )
-    .option('--record-size <bytes>', 'value bytes per record', parseIntOption('--record-size', 0, 10_000_000), 100)
-    .option('--acks <0|1|all>', 'acknowledgement to wait for', parseAcks, 1 as Acks)
-    .option('--batch-size <bytes>', 'producer batch.size', parseIntOption('--batch-size', 1, 64 * 1024 * 1024), 262_144)
-    .option(
-      '--linger-ms <ms>',
-      "producer linger.ms (default: the producer's, 1)",
-      parseIntOption('--linger-ms', 0, 60_000),
-    )
     .option('--compression <codec>', 'none, gzip, snappy, lz4 or zstd', 'none')
-    .option('--throughput <n>', 'records/s to aim for; -1 for as fast as possible', (v) => Number(v), -1)
     .option(
-      '--warmup-records <n>',
-      "records at the start left out of the steady-state figures (printed after the whole run's)",
-      parseIntOption('--warmup-records', 0, Number.MAX_SAFE_INTEGER),
-      0,
+      '--burst <records>',
+      'pace whole calls of this many records instead of single records ' +
+        '(the old method: a record also waits for its burst)',
+      parseIntOption('--burst', 1, 1_000_000),
     )
+    .option('--one-at-a-time', 'send one record, wait for its acknowledgement, then the next')
     .option('--json', 'print the figures as JSON')
     .action(async (o: ProduceBenchOptions & { json?: boolean }) => {
-      if (o.warmupRecords >= o.numRecords)
-        throw new CliError(
-          `--warmup-records (${o.warmupRecords}) must be less than --num-records (${o.numRecords})`,
-          2,
-        );
-      const result = await benchProduce(o);
-      if (o.json) {
-        process.stdout.write(`${JSON.stringify(result)}\n`);
-        return;
-      }
-      process.stdout.write(`${formatFigures('sent', result)}\n`);
-      if (result.steadyState)
-        process.stdout.write(
-          `steady state after ${o.warmupRecords} warm-up records: ${formatFigures('sent', result.steadyState)}\n`,
-        );
+      checkWarmup(o);
+      if (o.burst !== undefined && o.oneAtATime)
+        throw new CliError('--burst and --one-at-a-time exclude each other', 2);
+      printFigures(await benchProduce(o), 'sent', o);
+    });
+
+  producerOptions(withBootstrap(bench.command('end-to-end')))
+    .description(
+      'time from send to a consumer receiving each record, producer and consumer in one process ' +
+        "(like Kafka's EndToEndLatency)",
+    )
+    .requiredOption('--topic <name>', 'topic to write to and read from (created with the broker defaults if missing)')
+    .option('--one-at-a-time', 'send one record, wait until the consumer has it, then the next')
+    .option(
+      '--timeout-ms <ms>',
+      'give up when records are still missing this long after the last was acknowledged',
+      parseIntOption('--timeout-ms', 1, 2 ** 31 - 1),
+      30_000,
+    )
+    .option('--json', 'print the figures as JSON')
+    .action(async (o: EndToEndBenchOptions & { json?: boolean }) => {
+      checkWarmup(o);
+      printFigures(await benchEndToEnd(o), 'received', o);
     });
 
   withBootstrap(bench.command('consume'))
@@ -268,5 +442,53 @@ export function registerClientBench(bench: Command): void {
         const result = await benchConsume(o);
         process.stdout.write(o.json ? `${JSON.stringify(result)}\n` : `${formatFigures('consumed', result)}\n`);
       },
+    );
+}
+
+/** The options bench produce and bench end-to-end share. */
+function producerOptions(command: Command): Command {
+  return command
+    .option(
+      '--num-records <n>',
+      'records to send',
+      parseIntOption('--num-records', 1, Number.MAX_SAFE_INTEGER),
+      1_000_000,
+    )
+    .option('--record-size <bytes>', 'value bytes per record', parseIntOption('--record-size', 0, 10_000_000), 100)
+    .option('--acks <0|1|all>', 'acknowledgement to wait for', parseAcks, 1 as Acks)
+    .option('--batch-size <bytes>', 'producer batch.size', parseIntOption('--batch-size', 1, 64 * 1024 * 1024), 262_144)
+    .option(
+      '--linger-ms <ms>',
+      "producer linger.ms (default: the producer's, 1)",
+      parseIntOption('--linger-ms', 0, 60_000),
+    )
+    .option(
+      '--throughput <n>',
+      'records/s to aim for, paced record by record; -1 for as fast as possible',
+      (v) => Number(v),
+      -1,
+    )
+    .option(
+      '--warmup-records <n>',
+      "records at the start left out of the steady-state figures (printed after the whole run's)",
+      parseIntOption('--warmup-records', 0, Number.MAX_SAFE_INTEGER),
+      0,
+    );
+}
+
+function checkWarmup(o: { warmupRecords: number; numRecords: number }): void {
+  if (o.warmupRecords >= o.numRecords)
+    throw new CliError(`--warmup-records (${o.warmupRecords}) must be less than --num-records (${o.numRecords})`, 2);
+}
+
+function printFigures(result: ProduceBenchFigures, what: string, o: { json?: boolean; warmupRecords: number }): void {
+  if (o.json) {
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    return;
+  }
+  process.stdout.write(`${formatFigures(what, result)}\n`);
+  if (result.steadyState)
+    process.stdout.write(
+      `steady state after ${o.warmupRecords} warm-up records: ${formatFigures(what, result.steadyState)}\n`,
     );
 }
