@@ -3,9 +3,9 @@
  *
  * What the chain serializes. Every change to a log runs on `chain`, one at a time, in the order it
  * was queued: a drain of the queued appends (which may roll), a forced roll, flush() and the flush.ms
- * timer's fsync, truncateTo and resetTo, deleteRecordsBefore and retention, the rebuild of the
- * active segment's indexes, and close(). None of them sees another half done, and only they change
- * the segment set, the log start offset, and the active segment's in-memory state.
+ * timer's fsync, truncateTo and resetTo, deleteRecordsBefore, retention's choice of segments, the
+ * rebuild of the active segment's indexes, and close(). None of them sees another half done, and
+ * only they change the segment set, the log start offset, and the active segment's in-memory state.
  *
  * What runs beside it.
  * - Reads, at any time. They only see bytes whose write has completed: a run of appends becomes
@@ -17,6 +17,8 @@
  *   (the old segment's indexes, its fdatasync, the directory's fsync, then the recovery point), as
  *   Kafka's roll schedules its flush, and early writeback of the active segment every
  *   writebackIntervalBytes. A roll on the chain only seals the old segment and opens the next file.
+ * - Retention's file deletions (a queue of their own in Durability): the segments leave the set on
+ *   the chain, then their files are unlinked and the directory fsynced beside it.
  * - Index loads and rebuilds of inactive segments, started by readers.
  *
  * What waits for what.
@@ -26,8 +28,9 @@
  *   appends may sit there too. Otherwise appends never wait for a background fsync.
  * - The recovery point moves past a rolled segment only once its indexes, its bytes and the
  *   directory entry of the next one are on disk. Truncation, reset and close wait for the background
- *   fsyncs first, so nothing below a pending recovery point changes under them, and no two writes of
- *   the checkpoint overlap.
+ *   fsyncs and deletions first, so nothing below a pending recovery point changes under them, no two
+ *   writes of the checkpoint overlap, and no new segment takes the name of one being deleted.
+ * - Nothing waits for retention's deletions but retention's own caller and those three.
  * - The clean-shutdown marker is deleted (and the directory fsynced) at open, before the first
  *   change, and written last by close(), after the background fsyncs, the active segment's indexes
  *   and fdatasync, and the recovery point.

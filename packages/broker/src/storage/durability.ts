@@ -8,9 +8,10 @@ import type { WritebackSlots } from './writeback-slots.js';
 
 /**
  * When a log's bytes reach the disk: the flush policy (flush.messages, flush.ms and its timer), the
- * fsyncs that run beside the append chain (`background`: a rolled segment's flush, early writeback),
- * and the recovery point, the offset below which everything is known to be on disk. The rules that
- * tie these to appends (what waits for what) are stated once, in append-chain.ts.
+ * work that runs beside the append chain (`background`: a rolled segment's flush and early
+ * writeback; `deletions`: retention's), and the recovery point, the offset below which everything
+ * is known to be on disk. The rules that tie these to appends (what waits for what) are stated
+ * once, in append-chain.ts.
  */
 export class Durability {
   private unflushedMessages = 0;
@@ -18,6 +19,8 @@ export class Durability {
   private recovery = 0;
   /** fsyncs beside the chain, one at a time: rolled segments (afterRoll) and early writeback. Never rejects. */
   private background: Promise<void> = Promise.resolve();
+  /** Retention's file deletions beside the chain, one at a time, apart from the fsyncs: flushes never wait for them. */
+  private deletions: Promise<void> = Promise.resolve();
   /** Bytes appended since the last early writeback was queued; see maybeQueueWriteback. */
   private bytesSinceWriteback = 0;
   /** An early writeback is queued and has not started: no second one is queued behind it. */
@@ -114,9 +117,19 @@ export class Durability {
 
   // ---------------------------------------------------------------- beside the chain
 
-  /** Resolves once every background fsync queued so far is done (they never reject). */
+  /** Resolves once the fsyncs and deletions queued so far are done (they never reject). */
   settled(): Promise<void> {
-    return this.background;
+    return Promise.all([this.background, this.deletions]).then(noop);
+  }
+
+  /**
+   * Runs `work` (retention's file deletions) beside the chain, after the deletions queued before it.
+   * Its outcome is the caller's; the queue goes on either way.
+   */
+  queueDeletion<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.deletions.then(work);
+    this.deletions = result.then(noop, noop);
+    return result;
   }
 
   /** What close() must not ignore: a background fsync that failed after the log stopped being online. */

@@ -7,7 +7,7 @@ export type LogState = 'online' | 'offline' | 'closed';
 /**
  * What every part of one partition log shares: its directory, settings, logger and clock, and its
  * state. A log goes offline once, on the first I/O failure or corruption it cannot repair; from then
- * on every operation throws the error that took it offline, and nothing on disk is touched again.
+ * on every operation throws the error that took it offline.
  */
 export class LogContext {
   private current: LogState = 'online';

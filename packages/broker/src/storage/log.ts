@@ -48,7 +48,7 @@ type LogParts = RecoveryParts & ReadParts & RetentionParts & TruncationParts;
  *   ordering rules (read those first);
  * - segment-set.ts: the segments, the log start offset, open files and indexes, rolling;
  * - tail.ts: the latest leader appends kept in memory for followers' fetches;
- * - durability.ts: the flush policy, the fsyncs beside the chain, the recovery point;
+ * - durability.ts: the flush policy, the work beside the chain (fsyncs, deletions), the recovery point;
  * - recovery.ts (open), reads.ts, retention.ts (the front of the log), truncation.ts (its end);
  * - log-context.ts: directory, config, logger, clock, and the online/offline/closed state.
  */
@@ -181,12 +181,12 @@ export class PartitionLog {
   }
 
   /**
-   * Deletes whole inactive segments beyond retention.ms or retention.bytes (see retention.ts).
-   * Returns how many were deleted. The broker calls this periodically (Kafka's
-   * log.retention.check.interval.ms).
+   * Deletes whole inactive segments beyond retention.ms or retention.bytes (see retention.ts); the
+   * files go beside the append chain. Returns how many were deleted, once their files are gone. The
+   * broker calls this periodically (Kafka's log.retention.check.interval.ms).
    */
   deleteOldSegments(): Promise<number> {
-    return this.appends.enqueue(() => deleteOldSegments(this.parts));
+    return deleteOldSegments(this.parts, (op) => this.appends.enqueue(op));
   }
 
   /** Removes everything at or after `offset` (replica divergence): see truncation.ts. */

@@ -1,15 +1,18 @@
 import { OffsetOutOfRangeError } from './errors.js';
-import type { LogContext } from './log-context.js';
+import type { Durability } from './durability.js';
+import { type LogContext, noop } from './log-context.js';
 import type { SegmentSet } from './segment-set.js';
 
 /**
  * Removing from the front of a log: Kafka's DeleteRecords and time/size retention. Both delete whole
- * segments only, never the active one, and move the log start offset. They run on the append chain
- * (see append-chain.ts); readers of a deleted segment finish with OffsetOutOfRange.
+ * segments only, never the active one, and move the log start offset on the append chain (see
+ * append-chain.ts); retention deletes the files beside it. Readers of a deleted segment finish with
+ * OffsetOutOfRange.
  */
 export interface RetentionParts {
   readonly ctx: LogContext;
   readonly segments: SegmentSet;
+  readonly durability: Durability;
 }
 
 /**
@@ -33,10 +36,37 @@ export async function deleteRecordsBefore({ ctx, segments }: RetentionParts, off
 
 /**
  * Deletes whole inactive segments beyond retention.ms (by largest timestamp) or retention.bytes,
- * oldest first. Returns how many were deleted.
+ * oldest first. Returns how many were deleted, once their files are gone. Which ones, and taking
+ * them out of the log (and moving the log start offset), happens on the chain, through `onChain`;
+ * deleting their files and fsyncing the directory happens beside it (Durability.queueDeletion), so
+ * appends never wait for it.
  */
-export async function deleteOldSegments({ ctx, segments }: RetentionParts): Promise<number> {
-  ctx.ensureOnline();
+export async function deleteOldSegments(
+  { ctx, segments, durability }: RetentionParts,
+  onChain: <T>(op: () => Promise<T>) => Promise<T>,
+): Promise<number> {
+  let filesDeleted: Promise<void> = Promise.resolve();
+  const count = await onChain(async () => {
+    ctx.ensureOnline();
+    const expired = expiredSegmentCount(ctx, segments);
+    if (expired === 0) return 0;
+    const doomed = segments.removeOldest(expired);
+    segments.setStartOffset(Math.max(segments.startOffset, segments.all[0]!.baseOffset));
+    segments.markDeleted(doomed);
+    const logStartOffset = segments.startOffset;
+    filesDeleted = durability.queueDeletion(async () => {
+      await segments.deleteFiles(doomed);
+      ctx.logger.info({ deleted: doomed.map((s) => s.baseOffset), logStartOffset }, 'deleted segments by retention');
+    });
+    filesDeleted.catch(noop); // awaited below, once the chain has let go
+    return expired;
+  });
+  await filesDeleted;
+  return count;
+}
+
+/** How many of the oldest segments are past retention.ms or beyond retention.bytes; never the active one. */
+function expiredSegmentCount(ctx: LogContext, segments: SegmentSet): number {
   const { retentionBytes, retentionMs } = ctx.config;
   const now = ctx.clock();
   const all = segments.all;
@@ -50,13 +80,5 @@ export async function deleteOldSegments({ ctx, segments }: RetentionParts): Prom
     excessBytes -= segment.size;
     count++;
   }
-  if (count === 0) return 0;
-  const doomed = segments.removeOldest(count);
-  segments.setStartOffset(Math.max(segments.startOffset, segments.all[0]!.baseOffset));
-  await segments.deleteFiles(doomed);
-  ctx.logger.info(
-    { deleted: doomed.map((s) => s.baseOffset), logStartOffset: segments.startOffset },
-    'deleted segments by retention',
-  );
   return count;
 }

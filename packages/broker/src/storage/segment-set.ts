@@ -106,11 +106,21 @@ export class SegmentSet {
     return doomed;
   }
 
-  /** Marks the segments deleted, closes the files nobody reads and unlinks them, then fsyncs the directory. */
-  async deleteFiles(doomed: LogSegment[]): Promise<void> {
+  /**
+   * Marks segments taken out of the set as deleted: a reader still holding one ends with
+   * OffsetOutOfRange, and its file closes when the last one lets go.
+   */
+  markDeleted(doomed: readonly LogSegment[]): void {
     for (const segment of doomed) {
       segment.deleted = true;
       this.openInactive.delete(segment);
+    }
+  }
+
+  /** Marks the segments deleted, closes the files nobody reads and unlinks them, then fsyncs the directory. */
+  async deleteFiles(doomed: readonly LogSegment[]): Promise<void> {
+    this.markDeleted(doomed);
+    for (const segment of doomed) {
       if (segment.refs === 0) await segment.closeHandle();
       for (const path of [segment.paths.log, segment.paths.index, segment.paths.timeIndex]) await unlinkIfExists(path);
     }

@@ -1,27 +1,27 @@
 import { cp, open, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openPartitionLog, WritebackSlots } from '@samsa/broker';
+import { OffsetOutOfRangeError, openPartitionLog, WritebackSlots } from '@samsa/broker';
 import { waitFor, withTimeout } from '../../../../test/helpers/wait.js';
 import { makeBatch, tempDir } from './helpers.js';
 
-type Datasync = (this: unknown) => Promise<void>;
+type Sync = (this: unknown) => Promise<void>;
+type Gate = { held: () => number; release: () => void; restore: () => void };
 
 /**
- * Holds every FileHandle.datasync() at a gate until release(): a disk that takes as long as we
- * like to make a rolled segment durable. (Index files, checkpoints and directories use sync().)
+ * Holds every call of FileHandle's `method` at a gate until release(): a disk that takes as long as
+ * we like. datasync() makes log bytes durable (a rolled segment, early writeback, a flush); index
+ * files, checkpoints and directories use sync().
  */
-async function gateDatasync(
-  scratchDir: string,
-): Promise<{ held: () => number; release: () => void; restore: () => void }> {
+async function gateFileHandle(scratchDir: string, method: 'datasync' | 'sync'): Promise<Gate> {
   const probe = await open(join(scratchDir, 'probe'), 'w');
-  const proto = Object.getPrototypeOf(probe) as { datasync: Datasync };
+  const proto = Object.getPrototypeOf(probe) as Record<typeof method, Sync>;
   await probe.close();
-  const real = proto.datasync;
+  const real = proto[method];
   let held = 0;
   let release!: () => void;
   const gate = new Promise<void>((resolve) => (release = resolve));
-  proto.datasync = async function (this: unknown) {
+  proto[method] = async function (this: unknown) {
     held++;
     await gate;
     return real.call(this);
@@ -30,7 +30,7 @@ async function gateDatasync(
     held: () => held,
     release,
     restore: () => {
-      proto.datasync = real;
+      proto[method] = real;
     },
   };
 }
@@ -50,8 +50,8 @@ async function recoveryPoint(dir: string): Promise<number | undefined> {
 }
 
 /** For each test of a describe block: a log directory, a scratch directory, and datasync gated. */
-function gatedDisk(): { dir: string; scratch: string; disk: Awaited<ReturnType<typeof gateDatasync>> } {
-  const t = {} as { dir: string; scratch: string; disk: Awaited<ReturnType<typeof gateDatasync>> };
+function gatedDisk(): { dir: string; scratch: string; disk: Gate } {
+  const t = {} as { dir: string; scratch: string; disk: Gate };
   const removals: Array<() => Promise<void>> = [];
   beforeEach(async () => {
     for (const field of ['dir', 'scratch'] as const) {
@@ -59,7 +59,7 @@ function gatedDisk(): { dir: string; scratch: string; disk: Awaited<ReturnType<t
       t[field] = made.path;
       removals.push(made.remove);
     }
-    t.disk = await gateDatasync(t.scratch);
+    t.disk = await gateFileHandle(t.scratch, 'datasync');
   });
   afterEach(async () => {
     t.disk.release();
@@ -188,5 +188,54 @@ describe('partition log: early writeback', () => {
     expect(t.disk.held()).toBe(0);
     t.disk.release();
     await log.close();
+  });
+});
+
+describe('partition log: retention', () => {
+  let dirs: Array<{ path: string; remove: () => Promise<void> }> = [];
+  beforeEach(async () => {
+    dirs = [await tempDir(), await tempDir()];
+  });
+  afterEach(async () => {
+    for (const made of dirs) await made.remove();
+  });
+
+  it('deletes files beside the append chain: appends, flushed ones included, go on while the directory fsync waits', async () => {
+    const [dir, scratch] = dirs.map((d) => d.path) as [string, string];
+    const size = makeBatch({ valueSize: 100 }).length;
+    const config = { retentionBytes: size * 2, retentionMs: -1, flushMessages: 1 };
+    const log = await openPartitionLog({ dir, config });
+    // Four segments of one batch each, and an empty active one.
+    for (let i = 0; i < 4; i++) {
+      await log.append(makeBatch({ valueSize: 100, fill: i }));
+      await log.roll();
+    }
+    await log.flush();
+    const disk = await gateFileHandle(scratch, 'sync');
+    try {
+      let retentionDone = false;
+      const retention = log.deleteOldSegments().finally(() => {
+        retentionDone = true;
+      });
+      // The segments leave the log at once...
+      const append = log.append(makeBatch({ valueSize: 100, fill: 9 }));
+      expect((await withTimeout(append, 2000, 'an append (and its fsync) queued after retention')).baseOffset).toBe(4);
+      expect(log.segmentBaseOffsets()).toEqual([2, 3, 4]);
+      expect(log.logStartOffset).toBe(2);
+      await expect(log.read(0, 1000)).rejects.toBeInstanceOf(OffsetOutOfRangeError);
+      // ...while deleting their files waits for the directory's fsync, and retention with it.
+      await waitFor(() => disk.held() > 0, { timeoutMs: 2000, description: "retention's directory fsync" });
+      expect(retentionDone).toBe(false);
+      disk.release();
+      expect(await withTimeout(retention, 2000, 'retention')).toBe(2);
+      expect(await segmentBases(dir)).toEqual([2, 3, 4]);
+    } finally {
+      disk.release();
+      disk.restore();
+    }
+    await log.close();
+    const reopened = await openPartitionLog({ dir });
+    expect([reopened.logStartOffset, reopened.logEndOffset]).toEqual([2, 5]);
+    await reopened.close();
   });
 });
