@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // `yaml` is installed with testcontainers (through docker-compose); not a direct dependency yet.
 import { parse } from 'yaml';
-import { listenerConfig, loadBrokerSettings } from '@samsa/broker';
+import { listenerConfig, loadBrokerSettings } from '@samsa/broker/internal';
 import { REPO_ROOT, startEmbeddedCoordinator, type EmbeddedCoordinator } from '../helpers/coordinator.js';
 
 interface Service {

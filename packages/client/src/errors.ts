@@ -14,11 +14,12 @@ export class SamsaClientError extends SamsaError {
     detail?: string,
     options: { cause?: unknown; topic?: string; partition?: number; retriable?: boolean } = {},
   ) {
-    super(errorSpec, detail, options.cause === undefined ? undefined : { cause: options.cause });
+    // `retriable` overrides the table where the client knows better (a timeout it will not retry itself).
+    const spec = options.retriable === undefined ? errorSpec : { ...errorSpec, retriable: options.retriable };
+    super(spec, detail, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'SamsaClientError';
     this.topic = options.topic;
     this.partition = options.partition;
-    if (options.retriable !== undefined) (this as { retriable: boolean }).retriable = options.retriable;
   }
 }
 

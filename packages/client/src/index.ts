@@ -1,7 +1,6 @@
 export { Samsa, type SamsaOptions } from './client.js';
 export {
   Producer,
-  normalizeAcks,
   type Acks,
   type HeaderValue,
   type Message,

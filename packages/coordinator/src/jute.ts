@@ -35,7 +35,6 @@ export interface Stat {
   pzxid: number;
 }
 
-export const STAT_BYTES = 68;
 const MAX_STRING_BYTES = 1 << 20;
 
 export class Reader {
@@ -734,31 +733,8 @@ export function encodeWatchEvent(w: Writer, type: number, state: number, path: s
   w.endFrame(at);
 }
 
-export interface ReplyHeader {
-  xid: number;
-  zxid: number;
-  err: number;
-}
-
-export function decodeReplyHeader(r: Reader): ReplyHeader {
-  return { xid: r.int(), zxid: r.long(), err: r.int() };
-}
-
 // ---------------------------------------------------------------------------------------------
 // Framing
-
-export const FOUR_LETTER_WORDS: ReadonlySet<string> = new Set([
-  'ruok',
-  'srvr',
-  'stat',
-  'mntr',
-  'conf',
-  'envi',
-  'cons',
-  'wchs',
-  'dump',
-  'isro',
-]);
 
 /**
  * Splits a byte stream into length-prefixed frames. `push` returns the complete frames; a length

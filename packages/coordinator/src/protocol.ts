@@ -56,7 +56,6 @@ export const ErrorCode = {
   SESSIONMOVED: -118,
   NOWATCHER: -121,
 } as const;
-export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 
 export const EventType = {
   None: -1,

@@ -1,7 +1,7 @@
 import { cp, open, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { OffsetOutOfRangeError, openPartitionLog, WritebackSlots } from '@samsa/broker';
+import { OffsetOutOfRangeError, openPartitionLog, WritebackSlots } from '@samsa/broker/internal';
 import { waitFor, withTimeout } from '../../../../test/helpers/wait.js';
 import { makeBatch, tempDir } from './helpers.js';
 

@@ -4,7 +4,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { dumpSegment, openPartitionLog } from '@samsa/broker';
+import { dumpSegment, openPartitionLog } from '@samsa/broker/internal';
 import { makeBatch, tempDir } from './helpers.js';
 
 const root = fileURLToPath(new URL('../../../../', import.meta.url));

@@ -9,7 +9,7 @@ import {
   runStorageBenchmark,
   type DumpedBatch,
   type DumpError,
-} from '@samsa/broker';
+} from '@samsa/broker/internal';
 import { makeBatch, tempDir } from './helpers.js';
 
 async function collect(iterable: AsyncIterable<DumpedBatch | DumpError>): Promise<Array<DumpedBatch | DumpError>> {

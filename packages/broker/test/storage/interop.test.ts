@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { dumpSegment, formatDumpedBatch, openPartitionLog, type DumpedBatch } from '@samsa/broker';
+import { dumpSegment, formatDumpedBatch, openPartitionLog, type DumpedBatch } from '@samsa/broker/internal';
 import { tempDir } from './helpers.js';
 
 /** Batches produced by KafkaJS (another implementation), captured by the protocol package's fixtures. */

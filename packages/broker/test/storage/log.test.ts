@@ -1,6 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BatchField, readBatchHeader, splitBatches } from '@samsa/protocol';
-import { OffsetOutOfRangeError, openPartitionLog, UnexpectedAppendOffsetError, type PartitionLog } from '@samsa/broker';
+import {
+  OffsetOutOfRangeError,
+  openPartitionLog,
+  UnexpectedAppendOffsetError,
+  type PartitionLog,
+} from '@samsa/broker/internal';
 import { makeBatch, ManualClock, tempDir } from './helpers.js';
 
 describe('partition log: append and read', () => {

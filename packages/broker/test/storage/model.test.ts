@@ -2,7 +2,7 @@ import { stat, truncate, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readBatchHeader } from '@samsa/protocol';
-import { openPartitionLog, type PartitionLog } from '@samsa/broker';
+import { openPartitionLog, type PartitionLog } from '@samsa/broker/internal';
 import { makeBatch, ManualClock, tempDir } from './helpers.js';
 
 /** A tiny seeded generator so a failing seed reproduces. */

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openPartitionLog, ReadBufferPool, type PartitionLog } from '@samsa/broker';
+import { openPartitionLog, ReadBufferPool, type PartitionLog } from '@samsa/broker/internal';
 import { makeBatch, tempDir } from './helpers.js';
 
 describe('read buffer pool', () => {

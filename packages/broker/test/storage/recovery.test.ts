@@ -4,7 +4,12 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BatchField, splitBatches } from '@samsa/protocol';
-import { KafkaStorageError, openPartitionLog, type PartitionLog, type PartitionLogOptions } from '@samsa/broker';
+import {
+  KafkaStorageError,
+  openPartitionLog,
+  type PartitionLog,
+  type PartitionLogOptions,
+} from '@samsa/broker/internal';
 import { makeBatch, tempDir } from './helpers.js';
 
 const config = { segmentBytes: 2000, indexIntervalBytes: 100 };

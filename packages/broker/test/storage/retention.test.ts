@@ -1,6 +1,6 @@
 import { readdir } from 'node:fs/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { OffsetOutOfRangeError, openPartitionLog } from '@samsa/broker';
+import { OffsetOutOfRangeError, openPartitionLog } from '@samsa/broker/internal';
 import { makeBatch, ManualClock, tempDir } from './helpers.js';
 
 describe('segment roll and retention', () => {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { TailBudget, openPartitionLog, ReadBufferPool, type PartitionLog } from '@samsa/broker';
+import { TailBudget, openPartitionLog, ReadBufferPool, type PartitionLog } from '@samsa/broker/internal';
 import { makeBatch, tempDir } from './helpers.js';
 
 describe('TailBudget', () => {

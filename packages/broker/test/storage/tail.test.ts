@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { splitBatches } from '@samsa/protocol';
-import { openPartitionLog, ReadBufferPool, type PartitionLog } from '@samsa/broker';
+import { openPartitionLog, ReadBufferPool, type PartitionLog } from '@samsa/broker/internal';
 import { makeBatch, tempDir } from './helpers.js';
 
 /**

@@ -2,7 +2,7 @@ import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { splitBatches } from '@samsa/protocol';
-import { EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, openPartitionLog, type PartitionLog } from '@samsa/broker';
+import { EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, openPartitionLog, type PartitionLog } from '@samsa/broker/internal';
 import { makeBatch, tempDir } from './helpers.js';
 
 describe('time lookup', () => {

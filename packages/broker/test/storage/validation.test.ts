@@ -9,7 +9,7 @@ import {
   RecordTooLargeError,
   type AppendResult,
   type PartitionLog,
-} from '@samsa/broker';
+} from '@samsa/broker/internal';
 import { makeBatch, tempDir } from './helpers.js';
 
 const flipCrcCovered = (batch: Buffer): Buffer => {
