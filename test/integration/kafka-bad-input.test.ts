@@ -134,7 +134,7 @@ describe('bad input on the Kafka listener', () => {
     c.socket.destroy();
   });
 
-  it('ApiVersions at an unknown version gets the v0 answer with UNSUPPORTED_VERSION, and the connection stays', async () => {
+  it('ApiVersions at an unknown version gets the v0 answer, UNSUPPORTED_VERSION; the connection stays', async () => {
     const c = await RawConnection.open();
     const frame = apiVersionsV0(20);
     frame.writeInt16BE(99, 6); // the request's api version

@@ -79,7 +79,8 @@ export const BROKER_SETTINGS = {
   ),
   'listener.security.protocol.map': str(
     'KAFKA:PLAINTEXT',
-    "NAME:PROTOCOL,... for listeners: PLAINTEXT speaks Kafka's binary protocol (as on a Kafka broker), GRPC Samsa's gRPC API; a listener not named here speaks gRPC",
+    "NAME:PROTOCOL,... for listeners: PLAINTEXT speaks Kafka's binary protocol (as on a Kafka broker), " +
+      "GRPC Samsa's gRPC API; a listener not named here speaks gRPC",
   ),
   'inter.broker.listener.name': str(
     undefined,
@@ -306,7 +307,8 @@ export function parseProtocolMap(value: string): Map<string, ListenerProtocol> {
     const protocol = match?.[2]?.toUpperCase();
     if (!match || (protocol !== 'GRPC' && protocol !== 'PLAINTEXT'))
       throw invalid(
-        `listener.security.protocol.map: '${entry}' is not NAME:GRPC or NAME:PLAINTEXT (TLS and SASL are not supported)`,
+        `listener.security.protocol.map: '${entry}' is not NAME:GRPC or NAME:PLAINTEXT ` +
+          '(TLS and SASL are not supported)',
       );
     out.set(match[1]!.toUpperCase(), protocol);
   }
@@ -348,7 +350,8 @@ export function listenerConfig(settings: Settings<BrokerSettingName>): ListenerC
   const protocols = new Map(listeners.map((l) => [l.listener, protocolMap.get(l.listener) ?? ('GRPC' as const)]));
   if (protocols.get(interBrokerListenerName) !== 'GRPC') {
     throw invalid(
-      `inter.broker.listener.name ${interBrokerListenerName} speaks Kafka's protocol; brokers replicate over gRPC, so it must be a GRPC listener`,
+      `inter.broker.listener.name ${interBrokerListenerName} speaks Kafka's protocol; ` +
+        'brokers replicate over gRPC, so it must be a GRPC listener',
     );
   }
   return { listeners, advertised, interBrokerListenerName, protocols };

@@ -460,18 +460,17 @@ class World {
       this.check();
       if (this.converged()) return i;
     }
-    const core = this.core();
-    return this.fail(
-      `no convergence within ${CALM_STEP_BOUND} calm steps: ${JSON.stringify(core?.describeGroup(GROUP), null, 1)}\nclients: ${JSON.stringify(
-        this.clients.map((c) => ({
-          n: c.name,
-          s: c.status,
-          m: c.memberId,
-          e: c.epoch,
-          o: [...c.owned].map((k) => k.replace('\u0000', '-')),
-        })),
-      )}`,
+    const group = JSON.stringify(this.core()?.describeGroup(GROUP), null, 1);
+    const clients = JSON.stringify(
+      this.clients.map((c) => ({
+        n: c.name,
+        s: c.status,
+        m: c.memberId,
+        e: c.epoch,
+        o: [...c.owned].map((k) => k.replace('\u0000', '-')),
+      })),
     );
+    return this.fail(`no convergence within ${CALM_STEP_BOUND} calm steps: ${group}\nclients: ${clients}`);
   }
 }
 
