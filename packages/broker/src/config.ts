@@ -197,6 +197,21 @@ export function validateTopicConfigs(configs: Readonly<Record<string, string>>):
   return normalised;
 }
 
+/**
+ * A topic whose min.insync.replicas is above its replication factor could never acknowledge an
+ * acks=all write (every one would wait out its timeout and fail with NotEnoughReplicas): refused
+ * with InvalidConfig when the topic is created, instead of failing every write later.
+ */
+export function checkMinInsyncReplicas(configs: Readonly<Record<string, string>>, replicationFactor: number): void {
+  const raw = configs['min.insync.replicas'];
+  if (raw === undefined) return;
+  const minIsr = Number(raw);
+  if (minIsr > replicationFactor)
+    throw invalid(
+      `min.insync.replicas ${minIsr} is larger than the replication factor ${replicationFactor}: no acks=all write could be acknowledged`,
+    );
+}
+
 /** A topic's effective settings: its own overrides over the broker's defaults for topics. */
 export function effectiveTopicSettings(
   broker: Settings<BrokerSettingName>,

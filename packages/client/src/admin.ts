@@ -1,6 +1,6 @@
 import { ErrorCodes, errorSpecForCode, type v1 } from '@samsa/protocol';
 import type { Cluster } from './cluster.js';
-import { SamsaClientError, errorFromCode, needsMetadataRefresh } from './errors.js';
+import { SamsaClientError, errorFromCode, needsMetadataRefresh, topicNameError } from './errors.js';
 import { EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, listOffsets } from './offsets.js';
 import { type RetryLoopOptions, withRetries } from './retry.js';
 import type { BrokerConnection } from './transport.js';
@@ -98,6 +98,7 @@ export class Admin implements AsyncDisposable {
     topics: readonly NewTopic[],
     options: AdminRequestOptions & { validateOnly?: boolean } = {},
   ): Promise<void> {
+    checkTopicNames(topics.map((t) => t.topic));
     const timeoutMs = options.timeoutMs ?? this.cluster.options.requestTimeoutMs;
     const byName = new Map(topics.map((t) => [t.topic, t]));
     await this.controllerOperation([...byName.keys()], options, async (connection, names) => {
@@ -123,6 +124,7 @@ export class Admin implements AsyncDisposable {
   }
 
   async deleteTopics(topics: readonly string[], options: AdminRequestOptions = {}): Promise<void> {
+    checkTopicNames(topics);
     const timeoutMs = options.timeoutMs ?? this.cluster.options.requestTimeoutMs;
     await this.controllerOperation([...new Set(topics)], options, async (connection, names) => {
       const response = await connection.call(
@@ -259,6 +261,7 @@ export class Admin implements AsyncDisposable {
     topics: readonly string[] = [],
     options: { signal?: AbortSignal } = {},
   ): Promise<TopicDescription[]> {
+    checkTopicNames(topics);
     const response = await this.cluster.callAny(
       'Metadata',
       { topics: [...topics], allowAutoTopicCreation: false },
@@ -332,6 +335,14 @@ function describe(t: v1.TopicMetadata__Output): TopicDescription {
       .sort((a, b) => a.partition - b.partition),
     configs: { ...t.configs },
   };
+}
+
+/** InvalidTopic for the first name no topic can have, before anything is sent. */
+function checkTopicNames(names: readonly string[]): void {
+  for (const name of names) {
+    const invalid = topicNameError(name);
+    if (invalid) throw invalid;
+  }
 }
 
 /** The first error, carrying all of them in `errors` (several topics can fail at once). */

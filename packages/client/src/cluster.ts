@@ -1,4 +1,4 @@
-import { ErrorCodes, type v1 } from '@samsa/protocol';
+import { ErrorCodes, errorSpecForCode, type v1 } from '@samsa/protocol';
 import {
   ConnectionError,
   type SamsaClientError,
@@ -71,6 +71,8 @@ export class Cluster {
   controllerId = -1;
   readonly brokers = new Map<number, BrokerNode>();
   readonly topics = new Map<string, TopicInfo>();
+  /** The last error the brokers gave for a topic they returned no partitions for (InvalidTopic, ...). */
+  private readonly topicErrors = new Map<string, { code: number; message: string }>();
   /** Date.now() of the last successful refresh; 0 before the first one. */
   lastRefreshMs = 0;
   private readonly interest = new Map<string, number>();
@@ -171,8 +173,10 @@ export class Cluster {
     for (const t of response.topics) {
       if (t.errorCode !== 0 && t.partitions.length === 0) {
         this.topics.delete(t.name);
+        this.topicErrors.set(t.name, { code: t.errorCode, message: t.errorMessage });
         continue;
       }
+      this.topicErrors.delete(t.name);
       const partitions: PartitionInfo[] = [];
       for (const p of t.partitions) {
         partitions[p.partition] = {
@@ -198,7 +202,8 @@ export class Cluster {
 
   /**
    * Metadata of one topic, fetching it when unknown. A topic the brokers do not know is retried
-   * (it may be being created) until the deadline, then UnknownTopicOrPartition.
+   * (it may be being created) until the deadline, then UnknownTopicOrPartition; an error that is not
+   * retriable (InvalidTopic) fails at once.
    */
   async topic(
     name: string,
@@ -213,6 +218,10 @@ export class Cluster {
         await this.refresh([name]);
         const info = this.topics.get(name);
         if (info && info.partitions.length > 0) return info;
+        // A final answer (InvalidTopic, say) ends the wait; a retriable one (being created) does not.
+        const failed = this.topicErrors.get(name);
+        if (failed && !errorSpecForCode(failed.code).retriable)
+          throw errorFromCode(failed.code, failed.message || undefined, { topic: name });
         throw errorFromCode(ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code, `topic ${name} does not exist`, {
           topic: name,
         });

@@ -14,6 +14,7 @@ import {
   SamsaClientError,
   errorFromCode,
   needsMetadataRefresh,
+  topicNameError,
 } from './errors.js';
 import type { Logger } from './logger.js';
 import { EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, listOffsets, type TopicPartition } from './offsets.js';
@@ -345,21 +346,27 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
 
   /**
    * Replaces the assignment. `{ topic }` without a partition means every partition of the topic (as the
-   * metadata says now). Partitions kept keep their positions; new ones start per autoOffsetReset.
+   * metadata says now: it waits for a topic that does not exist yet, up to the client's
+   * defaultApiTimeoutMs or until `signal` aborts). Partitions kept keep their positions; new ones
+   * start per autoOffsetReset. A name no topic can have is InvalidTopic at once.
    */
-  async assign(specs: readonly AssignmentSpec[]): Promise<void> {
+  async assign(specs: readonly AssignmentSpec[], options: { signal?: AbortSignal } = {}): Promise<void> {
     this.checkOpen();
     if (this.mode === 'subscribe')
       throw new SamsaClientError(ErrorCodes.INVALID_REQUEST, 'assign() after subscribe(): use one or the other', {
         retriable: false,
       });
     this.mode = 'assign';
+    for (const spec of specs) {
+      const invalid = topicNameError(spec.topic);
+      if (invalid) throw invalid;
+    }
     const wanted: TopicPartition[] = [];
     for (const spec of specs) {
       if (spec.partition !== undefined) {
         wanted.push({ topic: spec.topic, partition: spec.partition });
       } else {
-        const info = await this.cluster.topic(spec.topic);
+        const info = await this.cluster.topic(spec.topic, undefined, options.signal);
         for (let p = 0; p < info.partitions.length; p++) wanted.push({ topic: spec.topic, partition: p });
       }
     }

@@ -1,4 +1,4 @@
-import { ErrorCodes, SamsaError, errorSpecForCode, type ErrorSpec } from '@samsa/protocol';
+import { ErrorCodes, SamsaError, errorSpecForCode, topicNameProblem, type ErrorSpec } from '@samsa/protocol';
 import * as grpc from '@grpc/grpc-js';
 
 /**
@@ -112,6 +112,16 @@ export function errorFromCode(
         : ` (${where.topic}-${where.partition})`;
   const text = detail ? `${detail}${place}` : `${spec.message}${place}`;
   return new SamsaClientError(spec, text, where);
+}
+
+/**
+ * InvalidTopic (not retriable) for a name no topic can have, so that a mistyped name fails at once
+ * rather than after the metadata retries; undefined for a legal name.
+ */
+export function topicNameError(topic: unknown): SamsaClientError | undefined {
+  const problem = topicNameProblem(topic);
+  if (problem === undefined) return undefined;
+  return new SamsaClientError(ErrorCodes.INVALID_TOPIC_EXCEPTION, problem, typeof topic === 'string' ? { topic } : {});
 }
 
 /** Errors after which the client's view of leaders is probably stale. */

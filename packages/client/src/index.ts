@@ -44,4 +44,11 @@ export {
   SamsaClientError,
   TimeoutError,
 } from './errors.js';
-export { SamsaError, ErrorCodes, type CompressionName } from '@samsa/protocol';
+export {
+  SamsaError,
+  ErrorCodes,
+  MAX_TOPIC_NAME_LENGTH,
+  checkTopicName,
+  topicNameProblem,
+  type CompressionName,
+} from '@samsa/protocol';

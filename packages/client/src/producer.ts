@@ -23,6 +23,7 @@ import {
   errorFromCode,
   isRetriable,
   needsMetadataRefresh,
+  topicNameError,
 } from './errors.js';
 import type { Logger } from './logger.js';
 import { Partitioner, type PartitionerFunction, type PartitionerName } from './partitioner.js';
@@ -277,6 +278,9 @@ export class Producer implements AsyncDisposable {
     let job: AppendJob | undefined;
     try {
       if (!this.topicsOfInterest.has(topic)) {
+        // Checked once per topic, not per record: names of interest are legal ones.
+        const invalid = topicNameError(topic);
+        if (invalid) throw invalid;
         this.topicsOfInterest.add(topic);
         this.cluster.addInterest(topic);
       }

@@ -220,7 +220,8 @@ class CoordinatorServer {
     const conn: Conn = {
       id: this.nextConnId++,
       socket,
-      remote: `${socket.remoteAddress}:${socket.remotePort}`,
+      // Node leaves the address undefined when the peer has already gone (a port probe that connected and left).
+      remote: socket.remoteAddress === undefined ? '(disconnected)' : `${socket.remoteAddress}:${socket.remotePort}`,
       decoder: new FrameDecoder(this.maxFrameBytes),
       head: Buffer.alloc(0),
       handshaken: false,

@@ -442,7 +442,7 @@ export class ClusterMember extends EventEmitter<ClusterMemberEvents> {
       brokerId: this.brokerId,
       controllerEpoch: epoch,
       epochZkVersion: version + 1,
-      logger: this.log,
+      logger: this.options.logger, // the driver adds brokerId itself
       randomSeed: () => randomInt(0, 2 ** 31 - 1),
       ...(this.options.autoLeaderRebalance ? { autoLeaderRebalance: this.options.autoLeaderRebalance } : {}),
       onResign: (reason) => {

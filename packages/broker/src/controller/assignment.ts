@@ -5,30 +5,24 @@
  * partitions, so leaders and followers spread evenly and no broker is paired with the same
  * neighbour for every partition.
  */
-import { ErrorCodes, type ErrorSpec } from '@samsa/protocol';
+import { ErrorCodes, type ErrorSpec, topicNameProblem } from '@samsa/protocol';
 
-export const MAX_TOPIC_NAME_LENGTH = 249;
+export { MAX_TOPIC_NAME_LENGTH } from '@samsa/protocol';
 /**
  * Upper bound on partitions per creation request: the whole topic is written in one multi(), which
  * must fit ZooKeeper's 1 MiB request limit (jute.maxbuffer), and every broker keeps it in memory.
  */
 export const MAX_PARTITIONS_PER_TOPIC = 5_000;
-const TOPIC_NAME_CHARS = /^[a-zA-Z0-9._-]+$/;
 
 export interface Rejection {
   readonly error: ErrorSpec;
   readonly message: string;
 }
 
-/** Kafka's topic name rules; returns undefined when the name is valid. */
+/** Kafka's topic name rules (the protocol's); returns undefined when the name is valid. */
 export function validateTopicName(name: string): Rejection | undefined {
-  const bad = (message: string): Rejection => ({ error: ErrorCodes.INVALID_TOPIC_EXCEPTION, message });
-  if (name.length === 0) return bad('Topic name is empty');
-  if (name === '.' || name === '..') return bad(`Topic name cannot be "${name}"`);
-  if (name.length > MAX_TOPIC_NAME_LENGTH) return bad(`Topic name is longer than ${MAX_TOPIC_NAME_LENGTH} characters`);
-  if (!TOPIC_NAME_CHARS.test(name))
-    return bad(`Topic name "${name}" has characters other than ASCII letters, digits, '.', '_' and '-'`);
-  return undefined;
+  const problem = topicNameProblem(name);
+  return problem === undefined ? undefined : { error: ErrorCodes.INVALID_TOPIC_EXCEPTION, message: problem };
 }
 
 /**

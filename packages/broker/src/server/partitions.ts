@@ -1,6 +1,6 @@
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ErrorCodes, SamsaError } from '@samsa/protocol';
+import { ErrorCodes, SamsaError, checkTopicName } from '@samsa/protocol';
 import type { Logger } from 'pino';
 import type { RoleChange } from '../cluster/metadata.js';
 import { effectiveTopicSettings, type BrokerSettingName, type Settings, type TopicSettingName } from '../config.js';
@@ -129,6 +129,8 @@ export class PartitionRegistry {
         ErrorCodes.NOT_LEADER_OR_FOLLOWER,
         `broker ${this.options.brokerId} does not lead ${topic}-${partition}`,
       );
+    // A name no topic can have is the caller's mistake, not a topic still being created.
+    checkTopicName(topic);
     throw new SamsaError(ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION, `unknown topic or partition ${topic}-${partition}`);
   }
 

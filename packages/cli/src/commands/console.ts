@@ -1,6 +1,16 @@
 import { createInterface } from 'node:readline';
+import { MAX_PARTITIONS_PER_TOPIC } from '@samsa/broker';
 import type { Command } from 'commander';
-import type { Acks, CompressionName, ConsumedMessage } from '@samsa/client';
+import {
+  type Acks,
+  type Admin,
+  type CompressionName,
+  type ConsumedMessage,
+  type Consumer,
+  ErrorCodes,
+  type Samsa,
+  checkTopicName,
+} from '@samsa/client';
 import { connect, withBootstrap } from '../connect.js';
 import { CliError } from '../errors.js';
 import { parseIntOption } from '../options.js';
@@ -32,7 +42,11 @@ export function registerConsole(program: Command): void {
     .requiredOption('--topic <name>', 'topic to write to')
     .option('--key-separator <s>', 'split each line at the first <s> into key and value')
     .option('--acks <0|1|all>', 'acknowledgement to wait for (default: all)', parseAcks)
-    .option('--partition <n>', 'write every record to this partition', parseIntOption('--partition', 0, 1_000_000))
+    .option(
+      '--partition <n>',
+      'write every record to this partition',
+      parseIntOption('--partition', 0, MAX_PARTITIONS_PER_TOPIC - 1),
+    )
     .option('--compression <codec>', 'none, gzip, snappy, lz4 or zstd (default: none)', parseCompression)
     .option(
       '--producer-property <key=value>',
@@ -50,6 +64,7 @@ export function registerConsole(program: Command): void {
         producerProperty?: string[];
         bootstrapServer: string;
       }) => {
+        checkTopicName(o.topic);
         // The flags win over the same setting given as a property, as in Kafka's console producer.
         const options = producerOptionsFrom(o.producerProperty ?? []);
         await using samsa = await connect(o.bootstrapServer, 'samsa-console-producer');
@@ -97,7 +112,11 @@ export function registerConsole(program: Command): void {
     .description('print records as they arrive, one value per line')
     .requiredOption('--topic <name>', 'topic to read')
     .option('--from-beginning', 'start at the earliest offset (default: only new records)')
-    .option('--partition <n>', 'read only this partition', parseIntOption('--partition', 0, 1_000_000))
+    .option(
+      '--partition <n>',
+      'read only this partition',
+      parseIntOption('--partition', 0, MAX_PARTITIONS_PER_TOPIC - 1),
+    )
     .option('--offset <offset>', "with --partition: start here (a number, 'earliest' or 'latest')")
     .option(
       '--max-messages <n>',
@@ -112,61 +131,120 @@ export function registerConsole(program: Command): void {
     .option('--print-key', 'print the key before the value')
     .option('--print-offset', 'print partition and offset before each record')
     .option('--key-separator <s>', 'between key and value with --print-key', '\t')
-    .action(
-      async (o: {
-        topic: string;
-        fromBeginning?: boolean;
-        partition?: number;
-        offset?: string;
-        maxMessages?: number;
-        timeoutMs?: number;
-        printKey?: boolean;
-        printOffset?: boolean;
-        keySeparator: string;
-        bootstrapServer: string;
-      }) => {
-        if (o.offset !== undefined && o.partition === undefined) throw new CliError('--offset needs --partition', 2);
-        await using samsa = await connect(o.bootstrapServer, 'samsa-console-consumer');
-        const consumer = samsa.consumer({ autoOffsetReset: o.fromBeginning ? 'earliest' : 'latest' });
-        await consumer.assign([
-          o.partition !== undefined ? { topic: o.topic, partition: o.partition } : { topic: o.topic },
-        ]);
-        if (o.offset !== undefined) await seekTo(consumer, o.topic, o.partition!, o.offset);
-        const abort = new AbortController();
-        let idle: NodeJS.Timeout | undefined;
-        const armIdle = () => {
-          if (o.timeoutMs === undefined) return;
-          clearTimeout(idle);
-          idle = setTimeout(() => abort.abort(), o.timeoutMs);
-        };
-        const stop = () => abort.abort();
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-        armIdle();
-        let count = 0;
-        try {
-          for await (const m of consumer.messages({ signal: abort.signal })) {
-            process.stdout.write(formatMessage(m, o));
-            armIdle();
-            if (o.maxMessages !== undefined && ++count >= o.maxMessages) break;
-          }
-        } catch (err) {
-          if (!abort.signal.aborted) throw err;
-        } finally {
-          clearTimeout(idle);
-          process.off('SIGINT', stop);
-          process.off('SIGTERM', stop);
-        }
-      },
-    );
+    .action(runConsole);
 }
 
-async function seekTo(
-  consumer: ReturnType<import('@samsa/client').Samsa['consumer']>,
-  topic: string,
-  partition: number,
-  offset: string,
-): Promise<void> {
+interface ConsumeOptions {
+  topic: string;
+  fromBeginning?: boolean;
+  partition?: number;
+  offset?: string;
+  maxMessages?: number;
+  timeoutMs?: number;
+  printKey?: boolean;
+  printOffset?: boolean;
+  keySeparator: string;
+  bootstrapServer: string;
+}
+
+/**
+ * The console consumer. --timeout-ms bounds everything after connecting, finding the topic
+ * included: a topic that does not exist (and is not created on use) or has no leader ends the
+ * command after that long, as an idle topic does.
+ */
+async function runConsole(o: ConsumeOptions): Promise<void> {
+  if (o.offset !== undefined && o.partition === undefined) throw new CliError('--offset needs --partition', 2);
+  checkTopicName(o.topic);
+  await using samsa = await connect(o.bootstrapServer, 'samsa-console-consumer');
+  const abort = new AbortController();
+  let idle: NodeJS.Timeout | undefined;
+  const armIdle = () => {
+    if (o.timeoutMs === undefined) return;
+    clearTimeout(idle);
+    idle = setTimeout(() => abort.abort(), o.timeoutMs);
+  };
+  const stop = () => abort.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  armIdle();
+  try {
+    const consumer = samsa.consumer({ autoOffsetReset: o.fromBeginning ? 'earliest' : 'latest' });
+    if (!(await position(samsa, consumer, o, abort.signal))) return;
+    let count = 0;
+    try {
+      for await (const m of consumer.messages({ signal: abort.signal })) {
+        process.stdout.write(formatMessage(m, o));
+        armIdle();
+        if (o.maxMessages !== undefined && ++count >= o.maxMessages) break;
+      }
+    } catch (err) {
+      if (!abort.signal.aborted) throw err;
+    }
+  } finally {
+    clearTimeout(idle);
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+}
+
+/**
+ * Assigns the topic (the brokers create it on first use when auto.create.topics.enable allows) and
+ * seeks; false when `signal` ended the wait. Says so on stderr when the topic had to be created, so
+ * that a mistyped name does not pass for an empty topic; a topic that still does not exist when the
+ * wait ends is an error.
+ */
+async function position(samsa: Samsa, consumer: Consumer, o: ConsumeOptions, signal: AbortSignal): Promise<boolean> {
+  const admin = samsa.admin();
+  const existed = await exists(admin, o.topic, signal);
+  try {
+    await consumer.assign(
+      [o.partition !== undefined ? { topic: o.topic, partition: o.partition } : { topic: o.topic }],
+      {
+        signal,
+      },
+    );
+    if (o.offset !== undefined) await untilAborted(seekTo(consumer, o.topic, o.partition!, o.offset), signal);
+  } catch (err) {
+    if (!signal.aborted) throw err;
+    if (!existed && !(await exists(admin, o.topic))) {
+      throw new CliError(
+        `UnknownTopicOrPartition: topic '${o.topic}' does not exist, and the brokers did not create it (auto.create.topics.enable=false?)`,
+      );
+    }
+    return false;
+  }
+  if (!existed) {
+    const partitions = (await admin.describeTopics([o.topic]).catch(() => []))[0]?.partitions.length;
+    const count = partitions === undefined ? '' : ` with ${partitions} partition${partitions === 1 ? '' : 's'}`;
+    process.stderr.write(
+      `samsa: topic '${o.topic}' did not exist; the brokers created it${count} (auto.create.topics.enable)\n`,
+    );
+  }
+  return true;
+}
+
+/** Whether the topic exists, asking without creating it; `signal` ends the question with false. */
+async function exists(admin: Admin, topic: string, signal?: AbortSignal): Promise<boolean> {
+  try {
+    await admin.describeTopics([topic], signal ? { signal } : {});
+    return true;
+  } catch (err) {
+    if (signal?.aborted || (err as { code?: number }).code === ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code) return false;
+    throw err;
+  }
+}
+
+/** `work`, or an AbortError as soon as `signal` aborts (the work itself ends when the client closes). */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new Error('aborted'));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new Error('aborted'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+async function seekTo(consumer: Consumer, topic: string, partition: number, offset: string): Promise<void> {
   const tp = { topic, partition };
   if (offset === 'earliest') await consumer.seekToBeginning([tp]);
   else if (offset === 'latest') await consumer.seekToEnd([tp]);

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import type { TopicDescription } from '@samsa/client';
+import { MAX_PARTITIONS_PER_TOPIC } from '@samsa/broker';
+import { type TopicDescription, checkTopicName } from '@samsa/client';
 import { CliError } from '../errors.js';
 import { connect, withBootstrap } from '../connect.js';
 import { parseIntOption } from '../options.js';
@@ -42,12 +43,12 @@ export function registerTopics(program: Command): void {
     .option(
       '--partitions <n>',
       "number of partitions (default: the broker's num.partitions)",
-      parseIntOption('--partitions', 1, 100_000),
+      parseIntOption('--partitions', 1, MAX_PARTITIONS_PER_TOPIC),
     )
     .option(
       '--replication-factor <n>',
-      "replicas per partition (default: the broker's default.replication.factor)",
-      parseIntOption('--replication-factor', 1, 100),
+      "replicas per partition, at most the number of live brokers (default: the broker's default.replication.factor)",
+      parseIntOption('--replication-factor', 1, 2 ** 31 - 1),
     )
     .option(
       '--config <key=value>',
@@ -62,6 +63,7 @@ export function registerTopics(program: Command): void {
         config?: Record<string, string>;
         bootstrapServer: string;
       }) => {
+        checkTopicName(o.topic);
         await using samsa = await connect(o.bootstrapServer);
         await samsa.admin().createTopics([
           {
@@ -87,6 +89,7 @@ export function registerTopics(program: Command): void {
     .option('--topic <name>', 'only this topic')
     .option('--under-replicated-partitions', 'only partitions whose ISR is smaller than their replica set')
     .action(async (o: { topic?: string; underReplicatedPartitions?: boolean; bootstrapServer: string }) => {
+      if (o.topic !== undefined) checkTopicName(o.topic);
       await using samsa = await connect(o.bootstrapServer);
       const admin = samsa.admin();
       const names = o.topic ? [o.topic] : await admin.listTopics();
@@ -103,6 +106,7 @@ export function registerTopics(program: Command): void {
     .description('delete a topic and all its data')
     .requiredOption('--topic <name>', 'topic name')
     .action(async (o: { topic: string; bootstrapServer: string }) => {
+      checkTopicName(o.topic);
       await using samsa = await connect(o.bootstrapServer);
       await samsa.admin().deleteTopics([o.topic]);
       process.stdout.write(`Deleted topic ${o.topic}.\n`);

@@ -1,5 +1,5 @@
 import { ErrorCodes, SamsaError, type v1 } from '@samsa/protocol';
-import { validateTopicConfigs } from '../../config.js';
+import { checkMinInsyncReplicas, validateTopicConfigs } from '../../config.js';
 import type { TopicPartitionRef } from '../../controller/core.js';
 import type { NewTopic } from '../../controller/driver.js';
 import type { BrokerContext } from '../context.js';
@@ -22,12 +22,15 @@ export async function handleCreateTopics(
   const accepted: NewTopic[] = [];
   for (const t of request.topics) {
     try {
+      const replicationFactor =
+        t.replicationFactor === -1 ? (ctx.settings['default.replication.factor'] as number) : t.replicationFactor;
+      const configs = validateTopicConfigs(t.configs);
+      checkMinInsyncReplicas(configs, replicationFactor);
       accepted.push({
         name: t.name,
         numPartitions: t.numPartitions === -1 ? (ctx.settings['num.partitions'] as number) : t.numPartitions,
-        replicationFactor:
-          t.replicationFactor === -1 ? (ctx.settings['default.replication.factor'] as number) : t.replicationFactor,
-        configs: validateTopicConfigs(t.configs),
+        replicationFactor,
+        configs,
       });
     } catch (err) {
       // The detail only: the client puts the error's name in front of it.
