@@ -210,6 +210,12 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
       throw new SamsaClientError(ErrorCodes.INVALID_REQUEST, 'subscribe() after assign(): use one or the other', {
         retriable: false,
       });
+    if (!(topics instanceof RegExp)) {
+      for (const topic of topics) {
+        const invalid = topicNameError(topic);
+        if (invalid) throw invalid;
+      }
+    }
     this.mode = 'subscribe';
     group.subscribe(topics, listener);
   }
