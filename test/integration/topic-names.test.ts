@@ -56,7 +56,7 @@ describe('with auto.create.topics.enable=true (the default)', () => {
     }
   });
 
-  it('consume of a topic that does not exist says in one line that it was created, and ends at --timeout-ms', async () => {
+  it('consume of a missing topic says in one line that it was created, and ends at --timeout-ms', async () => {
     const topic = `mistyped-${process.pid}`;
     const run = await runSamsa(['consume', '--topic', topic, '--timeout-ms', '3000', '--bootstrap-server', bootstrap]);
     expect(run.code).toBe(0);
@@ -119,7 +119,8 @@ describe('with auto.create.topics.enable=true (the default)', () => {
     ]);
     expect(run.code).toBe(1);
     expect(run.stderr).toBe(
-      `samsa: InvalidConfig: min.insync.replicas 2 is larger than the replication factor 1: no acks=all write could be acknowledged (topic ${topic})\n`,
+      'samsa: InvalidConfig: min.insync.replicas 2 is larger than the replication factor 1: ' +
+        `no acks=all write could be acknowledged (topic ${topic})\n`,
     );
     const listed = await runSamsa(['topics', 'list', '--bootstrap-server', bootstrap]);
     expect(listed.stdout.split('\n')).not.toContain(topic);
@@ -150,7 +151,8 @@ describe('with auto.create.topics.enable=false', () => {
     const run = await runSamsa(['consume', '--topic', topic, '--timeout-ms', '3000', '--bootstrap-server', bootstrap]);
     expect(run.code).toBe(1);
     expect(run.stderr).toBe(
-      `samsa: UnknownTopicOrPartition: topic '${topic}' does not exist, and the brokers did not create it (auto.create.topics.enable=false?)\n`,
+      `samsa: UnknownTopicOrPartition: topic '${topic}' does not exist, and the brokers did not create it ` +
+        '(auto.create.topics.enable=false?)\n',
     );
   });
 });

@@ -208,7 +208,8 @@ export function checkMinInsyncReplicas(configs: Readonly<Record<string, string>>
   const minIsr = Number(raw);
   if (minIsr > replicationFactor)
     throw invalid(
-      `min.insync.replicas ${minIsr} is larger than the replication factor ${replicationFactor}: no acks=all write could be acknowledged`,
+      `min.insync.replicas ${minIsr} is larger than the replication factor ${replicationFactor}: ` +
+        'no acks=all write could be acknowledged',
     );
 }
 

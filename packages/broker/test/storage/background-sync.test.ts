@@ -200,7 +200,7 @@ describe('partition log: retention', () => {
     for (const made of dirs) await made.remove();
   });
 
-  it('deletes files beside the append chain: appends (flushed ones too) go on while the directory fsync waits', async () => {
+  it('deletes files beside the append chain: appends (flushed too) go on while the directory fsync waits', async () => {
     const [dir, scratch] = dirs.map((d) => d.path) as [string, string];
     const size = makeBatch({ valueSize: 100 }).length;
     const config = { retentionBytes: size * 2, retentionMs: -1, flushMessages: 1 };

@@ -208,7 +208,8 @@ async function position(samsa: Samsa, consumer: Consumer, o: ConsumeOptions, sig
     if (!signal.aborted) throw err;
     if (!existed && !(await exists(admin, o.topic))) {
       throw new CliError(
-        `UnknownTopicOrPartition: topic '${o.topic}' does not exist, and the brokers did not create it (auto.create.topics.enable=false?)`,
+        `UnknownTopicOrPartition: topic '${o.topic}' does not exist, and the brokers did not create it ` +
+          '(auto.create.topics.enable=false?)',
       );
     }
     return false;
