@@ -47,6 +47,7 @@ export {
 export {
   SamsaError,
   ErrorCodes,
+  MAX_PARTITIONS_PER_TOPIC,
   MAX_TOPIC_NAME_LENGTH,
   checkTopicName,
   topicNameProblem,

@@ -8,6 +8,13 @@ import { ErrorCodes, SamsaError } from './errors.js';
 /** Longer names would not leave room for the partition suffix in a 255-byte directory name. */
 export const MAX_TOPIC_NAME_LENGTH = 249;
 
+/**
+ * Upper bound on a topic's partitions, shared by the broker (which refuses more) and the tools (which
+ * say so before asking): a topic is written to the coordinator in one multi(), which must fit
+ * ZooKeeper's 1 MiB request limit (jute.maxbuffer), and every broker keeps it in memory.
+ */
+export const MAX_PARTITIONS_PER_TOPIC = 5_000;
+
 const LEGAL_TOPIC_NAME = /^[a-zA-Z0-9._-]+$/;
 
 /** Why `name` is not a legal topic name, or undefined when it is. */

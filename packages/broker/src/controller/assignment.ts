@@ -5,14 +5,9 @@
  * partitions, so leaders and followers spread evenly and no broker is paired with the same
  * neighbour for every partition.
  */
-import { ErrorCodes, type ErrorSpec, topicNameProblem } from '@samsa/protocol';
+import { ErrorCodes, type ErrorSpec, MAX_PARTITIONS_PER_TOPIC, topicNameProblem } from '@samsa/protocol';
 
-export { MAX_TOPIC_NAME_LENGTH } from '@samsa/protocol';
-/**
- * Upper bound on partitions per creation request: the whole topic is written in one multi(), which
- * must fit ZooKeeper's 1 MiB request limit (jute.maxbuffer), and every broker keeps it in memory.
- */
-export const MAX_PARTITIONS_PER_TOPIC = 5_000;
+export { MAX_PARTITIONS_PER_TOPIC, MAX_TOPIC_NAME_LENGTH } from '@samsa/protocol';
 
 export interface Rejection {
   readonly error: ErrorSpec;

@@ -1,5 +1,4 @@
 import { createInterface } from 'node:readline';
-import { MAX_PARTITIONS_PER_TOPIC } from '@samsa/broker';
 import type { Command } from 'commander';
 import {
   type Acks,
@@ -8,6 +7,7 @@ import {
   type ConsumedMessage,
   type Consumer,
   ErrorCodes,
+  MAX_PARTITIONS_PER_TOPIC,
   type Samsa,
   checkTopicName,
 } from '@samsa/client';

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { MAX_PARTITIONS_PER_TOPIC } from '@samsa/broker';
-import { type TopicDescription, checkTopicName } from '@samsa/client';
+import { MAX_PARTITIONS_PER_TOPIC, type TopicDescription, checkTopicName } from '@samsa/client';
 import { CliError } from '../errors.js';
 import { connect, withBootstrap } from '../connect.js';
 import { parseIntOption } from '../options.js';
