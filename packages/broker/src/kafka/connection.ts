@@ -60,8 +60,11 @@ export class KafkaConnection {
     socket.on('error', (err) => this.log.debug({ err }, 'kafka connection error'));
     // The server is half-open: a client that sends its last request and shuts its side down still
     // gets the responses; the socket ends once they are written.
+    // Requests still in service are cut short (a long poll answers with what it has): the client
+    // sends nothing more, and one that vanished must not hold waits until they time out.
     socket.on('end', () => {
       this.closing = true;
+      this.abort.abort();
       this.flush();
     });
     socket.on('close', () => {
@@ -77,7 +80,15 @@ export class KafkaConnection {
     if (this.closing) return;
     this.chunks.push(data);
     this.buffered += data.length;
-    for (;;) {
+    this.pump();
+  }
+
+  /**
+   * Serves the buffered frames while fewer than maxInFlight requests are in service; the rest wait
+   * in the buffer (and the socket is paused) until responses go out.
+   */
+  private pump(): void {
+    while (!this.closing && this.queue.length < this.options.maxInFlight) {
       if (this.frameBytes < 0) {
         if (this.buffered < SIZE_BYTES) return;
         this.frameBytes = this.take(SIZE_BYTES).readInt32BE(0);
@@ -95,7 +106,6 @@ export class KafkaConnection {
       const frame = this.take(this.frameBytes);
       this.frameBytes = -1;
       this.onFrame(frame);
-      if (this.closing) return;
     }
   }
 
@@ -173,9 +183,12 @@ export class KafkaConnection {
       this.socket.uncork();
       if (!ok) this.waitingForDrain = true;
     }
-    if (this.closing && this.queue.length === 0) this.socket.end();
-    else if (!this.closing && !this.waitingForDrain && this.queue.length < this.options.maxInFlight)
-      this.socket.resume();
+    if (this.closing) {
+      if (this.queue.length === 0) this.socket.end();
+      return;
+    }
+    this.pump();
+    if (!this.waitingForDrain && this.queue.length < this.options.maxInFlight) this.socket.resume();
   }
 
   /** Stops reading; the connection ends once the responses to what it already read are written. */

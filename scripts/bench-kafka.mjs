@@ -1,0 +1,163 @@
+#!/usr/bin/env node
+// Kafka listener vs gRPC, in one run on one cluster: kcat (librdkafka) producing and consuming 100-byte
+// records through the Kafka listener, and `samsa bench produce|consume` (the Samsa SDK over gRPC) on
+// a topic of the same shape. Usage (after npx tsc -b):
+//   node scripts/bench-kafka.mjs [--records N] [--rounds R]
+// Starts `samsa dev --brokers 3` on free ports in a temporary directory; RF 1 acks=1 and RF 3 acks=all
+// (min.insync.replicas=2), one partition each; prints one line per run and the medians.
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+
+const { values } = parseArgs({
+  options: { records: { type: 'string', default: '1000000' }, rounds: { type: 'string', default: '3' } },
+});
+const records = Number(values.records);
+const rounds = Number(values.rounds);
+const cli = new URL('../packages/cli/dist/main.js', import.meta.url).pathname;
+const dir = mkdtempSync(join(tmpdir(), 'bench-kafka-'));
+
+const freePort = () =>
+  new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+
+const portFree = (port) =>
+  new Promise((resolve) => {
+    const s = createServer()
+      .once('error', () => resolve(false))
+      .listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+
+// gRPC ports base..base+2 and Kafka ports base+10000..: pick a base whose six ports are free.
+let base;
+do base = 20000 + Math.floor(Math.random() * 20000);
+while (!(await Promise.all([0, 1, 2, 10000, 10001, 10002].map((d) => portFree(base + d)))).every(Boolean));
+const coordinatorPort = await freePort();
+const dev = spawn(
+  process.execPath,
+  [
+    cli,
+    'dev',
+    '--brokers',
+    '3',
+    '--base-port',
+    String(base),
+    '--coordinator-port',
+    String(coordinatorPort),
+    '--data-dir',
+    join(dir, 'data'),
+  ],
+  {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  },
+);
+let devOutput = '';
+dev.stdout.on('data', (d) => {
+  devOutput += d;
+});
+dev.stderr.on('data', (d) => {
+  devOutput += d;
+});
+const started = Date.now();
+while (!devOutput.includes('Kafka clients bootstrap')) {
+  if (Date.now() - started > 60_000 || dev.exitCode !== null) throw new Error(`samsa dev did not start:\n${devOutput}`);
+  await new Promise((r) => setTimeout(r, 200));
+}
+const grpc = `127.0.0.1:${base}`;
+const kafka = `127.0.0.1:${base + 10000}`;
+
+const input = join(dir, 'records.txt');
+// kcat -P sends one record per line, without the newline: 100-byte values like samsa bench's.
+writeFileSync(input, `${'x'.repeat(100)}\n`.repeat(records));
+
+function samsa(...args) {
+  return execFileSync(process.execPath, [cli, ...args, '--bootstrap-server', grpc], { encoding: 'utf8' });
+}
+
+function timed(command, args) {
+  const t0 = process.hrtime.bigint();
+  execFileSync(command, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const results = {};
+const record = (name, rate) => {
+  results[name] ??= [];
+  results[name].push(rate);
+  console.log(`${name}: ${Math.round(rate).toLocaleString('en')} records/s`);
+};
+
+try {
+  for (let round = 1; round <= rounds; round++) {
+    for (const [label, rf, acks] of [
+      ['RF 1 acks=1', 1, '1'],
+      ['RF 3 acks=all', 3, 'all'],
+    ]) {
+      const configs = rf === 3 ? ['--config', 'min.insync.replicas=2'] : [];
+      const kTopic = `kcat-${rf}-${round}`;
+      const gTopic = `grpc-${rf}-${round}`;
+      for (const t of [kTopic, gTopic])
+        samsa('topics', 'create', '--topic', t, '--partitions', '1', '--replication-factor', String(rf), ...configs);
+      const produce = timed('kcat', [
+        '-b',
+        kafka,
+        '-P',
+        '-t',
+        kTopic,
+        '-p',
+        '0',
+        '-X',
+        `acks=${acks === 'all' ? 'all' : acks}`,
+        '-l',
+        input,
+      ]);
+      record(`${label} produce, kcat over the Kafka listener`, records / produce);
+      const consume = timed('sh', [
+        '-c',
+        `kcat -b ${kafka} -C -t ${kTopic} -p 0 -o beginning -c ${records} -q > /dev/null`,
+      ]);
+      record(`${label} consume, kcat over the Kafka listener`, records / consume);
+      const out = JSON.parse(
+        samsa(
+          'bench',
+          'produce',
+          '--topic',
+          gTopic,
+          '--num-records',
+          String(records),
+          '--record-size',
+          '100',
+          '--acks',
+          acks,
+          '--json',
+        )
+          .trim()
+          .split('\n')
+          .pop(),
+      );
+      record(`${label} produce, samsa bench over gRPC`, out.recordsPerSec);
+      const cout = JSON.parse(
+        samsa('bench', 'consume', '--topic', gTopic, '--num-records', String(records), '--json')
+          .trim()
+          .split('\n')
+          .pop(),
+      );
+      record(`${label} consume, samsa bench over gRPC`, cout.recordsPerSec);
+    }
+  }
+  console.log(`\nmedians over ${rounds} round(s), ${records.toLocaleString('en')} records of 100 bytes:`);
+  for (const [name, rates] of Object.entries(results))
+    console.log(`  ${name}: ${Math.round(median(rates)).toLocaleString('en')} records/s`);
+} finally {
+  dev.kill('SIGINT');
+  await new Promise((r) => dev.once('exit', r));
+  rmSync(dir, { recursive: true, force: true });
+}
