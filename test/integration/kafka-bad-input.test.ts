@@ -26,6 +26,10 @@ beforeAll(async () => {
   });
   samsa = new Samsa({ brokers: cluster.bootstrap });
   await samsa.admin().createTopics([{ topic, numPartitions: 1, replicationFactor: 1 }]);
+  // The SDK retries until the broker has taken up the partition's leadership; raw requests do not.
+  const producer = samsa.producer({ acks: 'all' });
+  await producer.send({ topic, value: 'ready' });
+  await producer.close();
 }, 90_000);
 
 afterAll(async () => {
