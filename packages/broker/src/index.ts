@@ -14,8 +14,6 @@ export {
   type Settings,
   type TopicSettingName,
 } from './config.js';
-/** The most partitions a topic may have; the CLI checks its options against it before asking. */
-export { MAX_PARTITIONS_PER_TOPIC } from './controller/assignment.js';
 export { dumpSegment, formatDumpedBatch, type DumpError, type DumpOptions, type DumpedBatch } from './storage/dump.js';
 export {
   formatStorageBenchmark,
