@@ -1,47 +1,20 @@
 /**
- * Seeded simulation of a 3-replica partition driven by the real replication cores, with invariant
- * checks after every step (see sim/cluster.ts). A failure names its seed; reproduce it with
+ * Seeded simulation of a 3-replica partition running the broker's replication driver (and through
+ * it the pure cores), with invariant checks after every step (see sim/cluster.ts). A failure names
+ * its seed; reproduce it with
  *   SIM_SEED=<seed> npx vitest run packages/broker/test/replication/simulation.test.ts
  * and run a longer sweep with SIM_SEEDS=<count> SIM_STEPS=<steps>.
  */
 import { describe, expect, it } from 'vitest';
-import { SimCluster, type SimOptions } from './sim/cluster.js';
+import type { SimOptions } from './sim/cluster.js';
 import { coreController } from './sim/core-controller.js';
+import { runSeed } from './sim/run.js';
 
 const env = process.env;
 const SEEDS = env.SIM_SEED
   ? [Number(env.SIM_SEED)]
   : Array.from({ length: Number(env.SIM_SEEDS ?? 200) }, (_, i) => i + 1);
 const STEPS = Number(env.SIM_STEPS ?? 300);
-
-function runSeed(seed: number, options: SimOptions = {}): SimCluster {
-  const sim = new SimCluster(seed, options);
-  try {
-    for (let i = 0; i < STEPS; i++) sim.randomStep();
-    if (!sim.healAndSettle()) throw new Error('did not converge after healing (liveness)');
-    // After healing, an acks=all write goes through.
-    const leader = sim.controller.state.leader;
-    const entry = sim.produce(leader, 'all', 'final');
-    if (typeof entry === 'string') throw new Error(`final produce refused: ${entry}`);
-    if (!sim.healAndSettle()) throw new Error('did not converge after the final write');
-    if (!sim.acked.some((a) => a.value === 'final')) throw new Error('final acks=all write was not acknowledged');
-    // Every acknowledged write is in every replica's log at its offset.
-    for (const b of sim.brokers) {
-      for (const a of sim.acked) {
-        if (a.offset < b.logStart) continue; // deleted by retention
-        const e = b.log[a.offset];
-        if (e?.value !== a.value) throw new Error(`b${b.id} lacks acknowledged ${a.value}@${a.offset}`);
-      }
-    }
-  } catch (err) {
-    const shown = JSON.stringify({ ...options, controller: options.controller ? 'ControllerCore' : 'model' });
-    const message =
-      `seed ${seed} failed (SIM_SEED=${seed}, ${shown}): ` +
-      `${(err as Error).message}\nlast events:\n${sim.trace.join('\n')}`;
-    throw new Error(message, { cause: err });
-  }
-  return sim;
-}
 
 describe('replication simulation', () => {
   for (const [name, options] of [
@@ -54,10 +27,10 @@ describe('replication simulation', () => {
       { minInsyncReplicas: 2, replicaLagTimeMaxMs: 300, maxFetchRecords: 1, requestTimeoutMs: 100 },
     ],
   ] as [string, SimOptions][]) {
-    it(`${SEEDS.length} seeds x ${STEPS} steps keep every invariant (${name})`, () => {
+    it(`${SEEDS.length} seeds x ${STEPS} steps keep every invariant (${name})`, async () => {
       const totals = { produced: 0, acked: 0, elections: 0, truncations: 0, isrChanges: 0, crashes: 0, retentions: 0 };
       for (const seed of SEEDS) {
-        const sim = runSeed(seed, options);
+        const sim = await runSeed(seed, options, STEPS);
         for (const key of Object.keys(totals) as Array<keyof typeof totals>) totals[key] += sim.stats[key];
       }
       // The schedules must actually exercise the interesting paths.
@@ -71,9 +44,9 @@ describe('replication simulation', () => {
     });
   }
 
-  it('is deterministic: the same seed gives the same history', () => {
-    const a = runSeed(7);
-    const b = runSeed(7);
+  it('is deterministic: the same seed gives the same history', async () => {
+    const a = await runSeed(7, {}, STEPS);
+    const b = await runSeed(7, {}, STEPS);
     expect(a.trace).toEqual(b.trace);
     expect(a.acked).toEqual(b.acked);
   });

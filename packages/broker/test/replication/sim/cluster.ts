@@ -1,32 +1,46 @@
 /**
- * A small in-memory cluster that drives the real replication cores (LeaderState, the epoch cache,
- * validateFollowerFetch, followerTruncation) the way the broker will: brokers with logs as arrays,
- * a controller that elects from the ISR and commits ISR changes with version checks, a network
- * that delays, reorders and drops, crashes, restarts, isolation and expired sessions, and a clock.
+ * A small in-memory cluster that runs the broker's own replication driver (ReplicationDriver:
+ * src/replication/driver.ts, leader-driver.ts, follower-driver.ts, over the pure cores) on one
+ * partition, with everything around it simulated: in-memory logs of real batches (memory-log.ts), a
+ * network that delays, reorders and drops replica fetches and AlterPartition requests and cuts
+ * brokers off, a clock that moves only when the schedule says (clock.ts), crashes, restarts,
+ * expired sessions and retention, and a controller that elects from the ISR (a model of
+ * ControllerCore's rules, or the real one: core-controller.ts).
  *
- * `checkInvariants()` is run after every step; it throws an InvariantViolation naming the rule.
- * Logs are durable across crashes (a process crash, not a power loss: the page cache survives), and
- * the leader-epoch cache is either kept (as checkpointed) or rebuilt from the log on restart.
+ * The simulation only decides what happens next; the driver decides what a broker does about it.
+ * `checkInvariants()` runs after every step and throws an InvariantViolation naming the rule.
+ * Logs survive crashes (a process crash: the page cache keeps them); the leader-epoch cache comes
+ * back from its checkpoint or is rebuilt from the log; the high watermark from its checkpoint.
  */
-import { ErrorCodes } from '@samsa/protocol';
+import { encodeBatch, ErrorCodes, SamsaError } from '@samsa/protocol';
+import { pino } from 'pino';
 import {
+  type AlterPartitionRequest,
+  type CommittedPartitionState,
+  type EpochEntry,
+  type FetchSession,
   LeaderEpochCache,
-  LeaderState,
-  followerHighWatermark,
-  followerTruncation,
-  validateFollowerFetch,
-  type EpochEndOffset,
-  type IsrProposal,
-  type IsrRejection,
-  type LeaderOutput,
+  type LeaderState,
+  type ReplicaFetchPartitionResponse,
+  type ReplicaFetchRequest,
+  type ReplicaFetchResponse,
+  ReplicationDriver,
+  type ReplicationDriverOptions,
+  type ReplicationTransport,
+  type Waiters,
 } from '../../../src/replication/index.js';
+import { DelayedOperations } from '../../../src/server/delayed.js';
+import { SimClock, settleMicrotasks } from './clock.js';
+import { type Entry, MemoryLog } from './memory-log.js';
 import { Rng } from './rng.js';
 
-export interface Entry {
-  readonly offset: number;
-  readonly epoch: number;
-  readonly value: string;
-}
+export type { Entry } from './memory-log.js';
+
+const TOPIC = 'sim';
+/** What a producer waits for acks=all (Kafka's request.timeout.ms); a timeout is a failed write. */
+const PRODUCE_TIMEOUT_MS = 30_000;
+/** The size of one simulated batch (one short record): fetch limits are counted in these. */
+const BATCH_BYTES_ESTIMATE = 75;
 
 export interface PartitionState {
   readonly leader: number;
@@ -43,9 +57,12 @@ export interface SimOptions {
   readonly uncleanLeaderElection?: boolean;
   /** The model controller by default; pass coreController (core-controller.ts) to run the real one. */
   readonly controller?: ControllerFactory;
+  /** Records a follower fetch returns at most. */
   readonly maxFetchRecords?: number;
-  /** Follower fetch and AlterIsr resend timeouts (simulated ms). */
+  /** Follower fetch and AlterPartition timeouts (simulated ms). */
   readonly requestTimeoutMs?: number;
+  /** Builds each broker's leader side: a test passes a deliberately broken one (mutation testing). */
+  readonly leaderDriver?: ReplicationDriverOptions<SimReplica>['leaderDriver'];
 }
 
 export class InvariantViolation extends Error {
@@ -55,78 +72,8 @@ export class InvariantViolation extends Error {
   }
 }
 
-type Message =
-  | {
-      readonly kind: 'fetch';
-      readonly from: number;
-      readonly to: number;
-      readonly id: number;
-      readonly currentLeaderEpoch: number;
-      readonly fetchOffset: number;
-      readonly lastFetchedEpoch: number;
-    }
-  | {
-      readonly kind: 'fetchResponse';
-      readonly from: number;
-      readonly to: number;
-      readonly id: number;
-      readonly fetchOffset: number;
-      readonly outcome: 'ok' | 'diverging' | 'outOfRange' | 'error';
-      readonly logStartOffset: number;
-      readonly records: ReadonlyArray<Entry | undefined>;
-      readonly highWatermark: number;
-      readonly divergingEpoch?: EpochEndOffset;
-    }
-  | {
-      readonly kind: 'alterIsr';
-      readonly from: number;
-      readonly to: 'controller';
-      readonly term: number;
-      readonly proposal: IsrProposal;
-    }
-  | {
-      readonly kind: 'alterIsrResponse';
-      readonly from: 'controller';
-      readonly to: number;
-      readonly term: number;
-      readonly proposal: IsrProposal;
-      readonly ok: boolean;
-      readonly reason?: IsrRejection;
-      readonly isr?: readonly number[];
-      readonly zkVersion?: number;
-    };
-
-interface PendingAck {
-  readonly offset: number;
-  readonly value: string;
-  readonly term: number;
-}
-
-class Broker {
-  alive = true;
-  isolated = false;
-  /** Index = offset; offsets below logStart were deleted by retention (holes). */
-  log: Array<Entry | undefined> = [];
-  logStart = 0;
-  cache = new LeaderEpochCache();
-  highWatermark = 0;
-  hwCheckpoint = 0;
-  known: PartitionState | undefined;
-  metadataStale = true;
-  leader: LeaderState | undefined;
-  /** Unique id of the current LeaderState (a "term" of this broker's leadership). */
-  term = 0;
-  alterIsrSentAtMs = 0;
-  following: { leader: number; epoch: number } | undefined;
-  fetch: { id: number; sentAtMs: number } | undefined;
-  pendingAcks: PendingAck[] = [];
-
-  constructor(readonly id: number) {}
-
-  get logEndOffset(): number {
-    return this.log.length;
-  }
-}
+/** The controller's answer to an AlterPartition: an error code from the protocol's table. */
+export type AlterIsrAnswer = { readonly errorCode: number; readonly errorMessage: string };
 
 /** What the simulation needs from a controller: the model below, or the real ControllerCore (core-controller.ts). */
 export interface SimController {
@@ -139,7 +86,7 @@ export interface SimController {
   readonly uncleanElections: number;
   brokerDown(id: number): void;
   brokerUp(id: number): void;
-  alterIsr(from: number, p: IsrProposal): { ok: true; state: PartitionState } | { ok: false; reason: IsrRejection };
+  alterIsr(request: AlterPartitionRequest): AlterIsrAnswer;
 }
 
 export type ControllerFactory = (
@@ -147,6 +94,11 @@ export type ControllerFactory = (
   unclean: boolean,
   onChange: (state: PartitionState) => void,
 ) => SimController;
+
+const answer = (spec: { code: number; message: string }, detail = spec.message): AlterIsrAnswer => ({
+  errorCode: spec.code,
+  errorMessage: detail,
+});
 
 /** A small model of ControllerCore's rules (see its file comment). */
 class ModelController implements SimController {
@@ -212,17 +164,126 @@ class ModelController implements SimController {
     this.onChange(state);
   }
 
-  /** AlterIsr, fenced like ControllerCore.alterIsr. */
-  alterIsr(from: number, p: IsrProposal): { ok: true; state: PartitionState } | { ok: false; reason: IsrRejection } {
+  /** AlterPartition, fenced like ControllerCore.alterIsr, answered with its error codes. */
+  alterIsr(r: AlterPartitionRequest): AlterIsrAnswer {
     const s = this.state;
-    if (from !== s.leader || p.leaderEpoch !== s.leaderEpoch || p.zkVersion !== s.zkVersion)
-      return { ok: false, reason: 'stale' };
-    if (!p.isr.includes(from) || !p.isr.every((r) => this.live.has(r) && this.replicas.includes(r)))
-      return { ok: false, reason: 'invalid' };
-    this.write({ ...s, isr: [...p.isr], zkVersion: s.zkVersion + 1 });
-    return { ok: true, state: this.state };
+    if (r.brokerId !== s.leader) return answer(ErrorCodes.NOT_LEADER_OR_FOLLOWER);
+    if (r.leaderEpoch !== s.leaderEpoch) return answer(ErrorCodes.FENCED_LEADER_EPOCH);
+    if (r.partitionZkVersion !== s.zkVersion) return answer(ErrorCodes.INVALID_UPDATE_VERSION);
+    if (!r.newIsr.includes(r.brokerId) || !r.newIsr.every((x) => this.live.has(x) && this.replicas.includes(x)))
+      return answer(ErrorCodes.INVALID_REQUEST, `ISR [${r.newIsr}] names a replica that is not alive`);
+    this.write({ ...s, isr: [...r.newIsr], zkVersion: s.zkVersion + 1 });
+    return answer(ErrorCodes.NONE);
   }
 }
+
+/** The partition replica each broker incarnation drives (the broker's HostedPartition, minus the files). */
+export interface SimReplica {
+  readonly topic: string;
+  readonly partition: number;
+  readonly log: MemoryLog;
+  readonly epochCache: LeaderEpochCache;
+  leaderState: LeaderState | undefined;
+  role: 'leader' | 'follower';
+  leaderEpoch: number;
+  leader: number;
+  isr: readonly number[];
+  replicas: readonly number[];
+  highWatermark: number;
+}
+
+interface Pending<T> {
+  readonly resolve: (value: T) => void;
+  readonly reject: (err: Error) => void;
+}
+
+interface PendingAck {
+  readonly offset: number;
+  readonly value: string;
+  settled: boolean;
+}
+
+/** One broker: a process (an incarnation, replaced at every restart) around a log that survives it. */
+class SimBroker {
+  alive = true;
+  isolated = false;
+  readonly log: MemoryLog;
+  /** The leader-epoch cache as last saved (leader-epoch-checkpoint). */
+  epochCheckpoint: readonly EpochEntry[] = [];
+  hwCheckpoint = 0;
+  /** The partition state this broker last read, and whether a newer one is waiting for it. */
+  known: PartitionState | undefined;
+  metadataStale = true;
+  /** The current process: its identity owns its timers and requests. */
+  incarnation: object = {};
+  replica!: SimReplica;
+  driver!: ReplicationDriver<SimReplica>;
+  readonly requests = new Map<number, Pending<never>>();
+  pendingAcks: PendingAck[] = [];
+
+  constructor(
+    readonly id: number,
+    recordValue: (crc: number) => string,
+  ) {
+    this.log = new MemoryLog(recordValue);
+  }
+
+  /** The current leadership term's state machine, if this broker leads. */
+  get leader(): LeaderState | undefined {
+    return this.alive ? this.replica.leaderState : undefined;
+  }
+
+  get highWatermark(): number {
+    return this.replica.highWatermark;
+  }
+
+  get logEndOffset(): number {
+    return this.log.logEndOffset;
+  }
+
+  get logStart(): number {
+    return this.log.logStartOffset;
+  }
+
+  /** The values of the records held, oldest first. */
+  values(): string[] {
+    return this.log.entries().map((e) => e.value);
+  }
+}
+
+type Endpoint = number | 'controller';
+
+type Message =
+  | {
+      readonly kind: 'fetch';
+      readonly from: number;
+      readonly to: number;
+      readonly id: number;
+      readonly request: ReplicaFetchRequest;
+    }
+  | {
+      readonly kind: 'fetchResponse';
+      readonly from: number;
+      readonly to: number;
+      readonly id: number;
+      readonly response: ReplicaFetchResponse;
+    }
+  | {
+      readonly kind: 'alterIsr';
+      readonly from: number;
+      readonly to: 'controller';
+      readonly id: number;
+      readonly request: AlterPartitionRequest;
+    }
+  | {
+      readonly kind: 'alterIsrResponse';
+      readonly from: 'controller';
+      readonly to: number;
+      readonly id: number;
+      readonly answer: AlterIsrAnswer;
+    };
+
+type InFlight = Message & { readonly round: number };
 
 export interface SimStats {
   steps: number;
@@ -237,29 +298,41 @@ export interface SimStats {
 }
 
 export class SimCluster {
-  readonly brokers: Broker[];
+  readonly brokers: SimBroker[];
   readonly controller: SimController;
   readonly rng: Rng;
-  nowMs = 0;
+  readonly clock = new SimClock();
   readonly minInsyncReplicas: number;
   readonly replicaLagTimeMaxMs: number;
   private readonly maxFetchRecords: number;
   private readonly requestTimeoutMs: number;
-  private network: Message[] = [];
+  private network: InFlight[] = [];
+  /** settle() delivers, in a round, only the fetches sent before it (each follower one round trip). */
+  private round = 0;
   private storm = false;
   private nextId = 1;
   private nextValue = 1;
+  /** The record each produced batch carries, by the batch's CRC. */
+  private readonly values = new Map<number, string>();
   /** offset -> the record committed there (below some leader's HW). */
   readonly committed = new Map<number, Entry>();
   readonly acked: Entry[] = [];
   readonly failedAcks: Entry[] = [];
-  /** leader epoch -> broker that held a LeaderState for it. */
+  /** leader epoch -> the broker that held a LeaderState for it. */
   private readonly termEpochs = new Map<number, number>();
-  private readonly termHighWatermarks = new Map<number, number>();
-  private readonly termCommittedUpTo = new Map<number, number>();
+  /** Per leadership term: the highest HW seen, and how far its committed records were recorded. */
+  private readonly terms = new Map<LeaderState, { broker: number; highWatermark: number; recordedUpTo: number }>();
   private lastControllerEpoch = 0;
   private readonly uncleanAllowed: boolean;
+  private readonly options: SimOptions;
+  /** A rule broken inside a driver call (which may catch what it throws): reported by checkInvariants. */
+  private violation: InvariantViolation | undefined;
   readonly trace: string[] = [];
+  /** The drivers log into the trace (the last events print with a failing seed). */
+  private readonly logger = pino(
+    { level: 'info', base: null, timestamp: false },
+    { write: (line: string) => this.traceLine(this.trace, line) },
+  );
   readonly stats: SimStats = {
     steps: 0,
     produced: 0,
@@ -272,14 +345,16 @@ export class SimCluster {
     retentions: 0,
   };
 
-  constructor(seed: number, options: SimOptions = {}) {
+  private constructor(seed: number, options: SimOptions) {
+    this.options = options;
     this.rng = new Rng(seed);
     const n = options.brokers ?? 3;
     this.minInsyncReplicas = options.minInsyncReplicas ?? 2;
     this.replicaLagTimeMaxMs = options.replicaLagTimeMaxMs ?? 2000;
     this.maxFetchRecords = options.maxFetchRecords ?? 5;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 500;
-    this.brokers = Array.from({ length: n }, (_, i) => new Broker(i));
+    const recordValue = (crc: number): string => this.values.get(crc) ?? `?${crc}`;
+    this.brokers = Array.from({ length: n }, (_, i) => new SimBroker(i, recordValue));
     this.uncleanAllowed = options.uncleanLeaderElection ?? false;
     this.controller = (options.controller ?? ((r, u, c) => new ModelController(r, u, c)))(
       this.brokers.map((b) => b.id),
@@ -291,52 +366,62 @@ export class SimCluster {
         for (const b of this.brokers) b.metadataStale = true;
       },
     );
-    for (const b of this.brokers) this.readMetadata(b);
   }
 
-  // ---- actions (each is one step of a schedule) ----
+  /** A cluster whose brokers have all started and read the partition's state. */
+  static async start(seed: number, options: SimOptions = {}): Promise<SimCluster> {
+    const sim = new SimCluster(seed, options);
+    for (const b of sim.brokers) sim.startProcess(b, new LeaderEpochCache(), 0);
+    for (const b of sim.brokers) await sim.readMetadata(b);
+    return sim;
+  }
 
-  /** A client produces to `brokerId` if it thinks it leads. Returns the entry, or why not. */
-  produce(
+  // ---- actions (each is one step of a schedule; each runs until nothing more can happen without another) ----
+
+  /**
+   * A client produces to `brokerId` through the broker's own produce path (LeaderDriver.append):
+   * returns the record appended, or why it was refused before appending. An acks=all write lands
+   * in `acked` or `failedAcks` once the driver answers.
+   */
+  async produce(
     brokerId: number,
     acks: 'all' | 1 = 'all',
     value = `v${this.nextValue++}`,
-  ): Entry | 'notLeader' | 'notEnoughReplicas' {
+  ): Promise<Entry | 'notLeader' | 'notEnoughReplicas'> {
     const b = this.brokers[brokerId]!;
-    if (!b.alive || !b.leader) return 'notLeader';
-    // acks=all is refused before appending below min.insync.replicas (NotEnoughReplicas).
-    if (acks === 'all' && !b.leader.canAcceptAcksAll()) return 'notEnoughReplicas';
-    const entry: Entry = { offset: b.logEndOffset, epoch: b.leader.leaderEpoch, value };
-    b.log.push(entry);
-    b.cache.assign(entry.epoch, entry.offset);
+    const replica = b.replica;
+    if (!b.alive || replica.role !== 'leader' || !replica.leaderState) return 'notLeader';
+    const bytes = encodeBatch([{ key: null, value: Buffer.from(value), headers: [] }], { now: 0 });
+    this.values.set(bytes.readUInt32BE(17), value);
+    const offset = b.log.logEndOffset; // the memory log appends within the call
+    const pending: PendingAck = { offset, value, settled: false };
+    let refused = false;
+    const signal = new AbortController().signal;
+    b.driver.leaders.append(replica, bytes, acks === 'all' ? -1 : 1, PRODUCE_TIMEOUT_MS, signal).then(
+      () => {
+        if (acks === 'all') this.settleAck(b, pending, 'committed');
+      },
+      (err: unknown) => {
+        if (err instanceof SamsaError && err.code === ErrorCodes.NOT_ENOUGH_REPLICAS.code) refused = true;
+        else if (acks === 'all') this.settleAck(b, pending, 'failed');
+        else this.log(`b${b.id} acks=1 produce failed: ${String(err)}`);
+      },
+    );
+    if (acks === 'all') b.pendingAcks.push(pending);
+    await settleMicrotasks();
+    if (refused) {
+      b.pendingAcks = b.pendingAcks.filter((p) => p !== pending);
+      return 'notEnoughReplicas';
+    }
+    const entry = b.log.entryAt(offset);
+    if (!entry || entry.value !== value) throw new Error(`b${b.id}: ${value} not appended at ${offset}`);
     this.stats.produced++;
-    this.log(`b${b.id} append ${value}@${entry.offset} e${entry.epoch} acks=${acks}`);
-    this.handleLeaderOutput(b, b.leader.onLocalAppend(b.logEndOffset, this.nowMs));
-    if (acks === 'all') b.pendingAcks.push({ offset: entry.offset, value, term: b.term });
-    this.resolveAcks(b);
+    this.log(`b${b.id} append ${value}@${offset} e${entry.epoch} acks=${acks}`);
     return entry;
   }
 
-  /** A follower with no fetch outstanding sends one to the leader it follows. */
-  sendFetch(brokerId: number): boolean {
-    const b = this.brokers[brokerId]!;
-    if (!b.alive || !b.following || b.following.leader < 0 || b.fetch) return false;
-    const id = this.nextId++;
-    b.fetch = { id, sentAtMs: this.nowMs };
-    this.send({
-      kind: 'fetch',
-      from: b.id,
-      to: b.following.leader,
-      id,
-      currentLeaderEpoch: b.following.epoch,
-      fetchOffset: b.logEndOffset,
-      lastFetchedEpoch: b.cache.latestEpoch,
-    });
-    return true;
-  }
-
   /** Delivers the in-flight message at `index` (a random one by default). */
-  deliver(index = this.rng.int(0, this.network.length - 1)): boolean {
+  async deliver(index = this.rng.int(0, this.network.length - 1)): Promise<boolean> {
     const [msg] = this.network.splice(index, 1);
     if (!msg) return false;
     const endpoints = [msg.from, msg.to].filter((e): e is number => e !== 'controller');
@@ -344,25 +429,24 @@ export class SimCluster {
     if (msg.to !== 'controller' && !this.brokers[msg.to]!.alive) return this.dropped(msg);
     switch (msg.kind) {
       case 'fetch':
-        this.onFetch(msg);
-        break;
-      case 'fetchResponse':
-        this.onFetchResponse(msg);
+        await this.onFetch(msg);
         break;
       case 'alterIsr':
         this.onAlterIsr(msg);
         break;
+      case 'fetchResponse':
+        this.brokers[msg.to]!.requests.get(msg.id)?.resolve(msg.response as never);
+        break;
       case 'alterIsrResponse':
-        this.onAlterIsrResponse(msg);
+        this.brokers[msg.to]!.requests.get(msg.id)?.resolve(msg.answer as never);
         break;
     }
+    await settleMicrotasks();
     return true;
   }
 
   /** Delivers the first in-flight message matching `pred` (for scripted scenarios). */
-  deliverWhere(
-    pred: (m: { kind: Message['kind']; from: number | 'controller'; to: number | 'controller' }) => boolean,
-  ): boolean {
+  async deliverWhere(pred: (m: { kind: Message['kind']; from: Endpoint; to: Endpoint }) => boolean): Promise<boolean> {
     const index = this.network.findIndex(pred);
     return index >= 0 && this.deliver(index);
   }
@@ -372,44 +456,56 @@ export class SimCluster {
     return this.network.map((m) => m.kind);
   }
 
-  drop(index = this.rng.int(0, this.network.length - 1)): boolean {
+  get inFlight(): number {
+    return this.network.length;
+  }
+
+  async drop(index = this.rng.int(0, this.network.length - 1)): Promise<boolean> {
     const [msg] = this.network.splice(index, 1);
-    return msg ? this.dropped(msg) : false;
-  }
-
-  /** The broker re-reads the partition state znode (a watch fired). */
-  readMetadata(b: Broker): void {
-    if (!b.alive || b.isolated) return;
-    b.metadataStale = false;
-    this.applyState(b, this.controller.state);
-  }
-
-  deliverMetadata(brokerId: number): boolean {
-    const b = this.brokers[brokerId]!;
-    if (!b.metadataStale || !b.alive || b.isolated) return false;
-    this.readMetadata(b);
+    if (!msg) return false;
+    this.dropped(msg);
+    await settleMicrotasks();
     return true;
   }
 
-  /** Time passes: leaders check for lagging followers and resend unanswered proposals; fetches time out. */
-  advance(ms: number): void {
-    this.nowMs += ms;
-    for (const b of this.brokers) {
-      if (!b.alive) continue;
-      if (b.fetch && this.nowMs - b.fetch.sentAtMs > this.requestTimeoutMs) b.fetch = undefined;
-      if (!b.leader) continue;
-      this.handleLeaderOutput(b, b.leader.onTick(this.nowMs));
-      const pending = b.leader.pendingIsrProposal;
-      // The AlterIsr manager resends until answered (a resent duplicate may lose to the first copy).
-      if (pending && this.nowMs - b.alterIsrSentAtMs > this.requestTimeoutMs) this.sendAlterIsr(b, pending);
-      this.resolveAcks(b);
-    }
+  /** The broker reads the partition's state znode (a watch fired) and its driver takes the role. */
+  async readMetadata(b: SimBroker): Promise<void> {
+    if (!b.alive || b.isolated) return;
+    b.metadataStale = false;
+    const s = this.controller.state;
+    if (b.known && s.zkVersion <= b.known.zkVersion) return;
+    b.known = s;
+    // The metadata cache announces a role for every state with an epoch (a follower of -1 waits).
+    const role = {
+      kind: s.leader === b.id ? ('leader' as const) : ('follower' as const),
+      leader: s.leader,
+      leaderEpoch: s.leaderEpoch,
+      isr: s.isr,
+      replicas: this.brokers.map((x) => x.id),
+    };
+    const driver = b.driver;
+    if (await driver.applyRole(b.replica, role))
+      this.log(`b${b.id} ${role.kind} of epoch ${s.leaderEpoch} (leader ${s.leader}, isr [${s.isr}])`);
+    driver.onMetadata();
+    await settleMicrotasks();
+  }
+
+  async deliverMetadata(brokerId: number): Promise<boolean> {
+    const b = this.brokers[brokerId]!;
+    if (!b.metadataStale || !b.alive || b.isolated) return false;
+    await this.readMetadata(b);
+    return true;
+  }
+
+  /** Time passes: the brokers' timers (ISR checks, request timeouts, fetch backoffs, produce timeouts) fire. */
+  async advance(ms: number): Promise<void> {
+    await this.clock.advance(ms);
   }
 
   /** The broker's HW checkpoint is written (Kafka does it every replica.high.watermark.checkpoint.interval.ms). */
   checkpoint(brokerId: number): void {
     const b = this.brokers[brokerId]!;
-    if (b.alive) b.hwCheckpoint = b.highWatermark;
+    if (b.alive) b.hwCheckpoint = b.replica.highWatermark;
   }
 
   /**
@@ -422,32 +518,34 @@ export class SimCluster {
     this.log(`b${b.id} CRASH`);
     this.stats.crashes++;
     b.alive = false;
-    this.failAcks(b);
-    b.leader = undefined;
-    b.following = undefined;
-    b.fetch = undefined;
+    // Its producers see the connection drop; its timers and requests die with it.
+    for (const p of b.pendingAcks) this.settleAck(b, p, 'failed');
+    this.clock.cancelAll(b.incarnation);
+    b.requests.clear();
     b.known = undefined;
-    // The controller sees the session end.
     if (!options.unnoticed) this.controller.brokerDown(b.id);
   }
 
-  restart(brokerId: number): void {
+  async restart(brokerId: number): Promise<void> {
     const b = this.brokers[brokerId]!;
     if (b.alive) return;
     b.alive = true;
     b.isolated = false;
     // Recovery: the log is intact; the HW comes from its checkpoint; the epoch cache is either the
     // checkpointed one or rebuilt from the batches' epochs.
+    let cache: LeaderEpochCache;
     if (this.rng.chance(0.5)) {
-      b.cache = new LeaderEpochCache();
-      for (const e of b.log) if (e) b.cache.assign(e.epoch, e.offset);
+      cache = new LeaderEpochCache();
+      for (const e of b.log.entries()) cache.assign(e.epoch, e.offset);
     } else {
-      b.cache.truncateFromEnd(b.logEndOffset);
+      cache = new LeaderEpochCache(b.epochCheckpoint);
+      cache.truncateFromEnd(b.logEndOffset);
     }
-    b.highWatermark = Math.max(b.logStart, Math.min(b.hwCheckpoint, b.logEndOffset));
-    this.log(`b${b.id} RESTART leo ${b.logEndOffset} hw ${b.highWatermark}`);
+    const highWatermark = Math.max(b.logStart, Math.min(b.hwCheckpoint, b.logEndOffset));
+    this.startProcess(b, cache, highWatermark);
+    this.log(`b${b.id} RESTART leo ${b.logEndOffset} hw ${highWatermark}`);
     this.controller.brokerUp(b.id);
-    this.readMetadata(b);
+    await this.readMetadata(b);
   }
 
   isolate(brokerId: number): void {
@@ -473,20 +571,28 @@ export class SimCluster {
   }
 
   /** A running broker whose session expired registers again. */
-  reregister(brokerId: number): void {
+  async reregister(brokerId: number): Promise<void> {
     const b = this.brokers[brokerId]!;
     if (!b.alive || b.isolated || this.controller.live.has(brokerId)) return;
     this.log(`b${brokerId} RE-REGISTERED`);
     this.controller.brokerUp(brokerId);
-    this.readMetadata(b);
+    await this.readMetadata(b);
   }
 
-  get inFlight(): number {
-    return this.network.length;
+  /** Retention on `brokerId`: delete a prefix of its log below its HW (Kafka never deletes above it). */
+  retain(brokerId: number): void {
+    const b = this.brokers[brokerId]!;
+    if (!b.alive || b.highWatermark <= b.logStart) return;
+    const start = this.rng.int(b.logStart + 1, b.highWatermark);
+    b.log.deleteRecordsBefore(start);
+    b.replica.epochCache.truncateFromStart(start);
+    b.epochCheckpoint = [...b.replica.epochCache.epochEntries];
+    this.stats.retentions++;
+    this.log(`b${b.id} log start ${start}`);
   }
 
   /** One random step of a schedule. */
-  randomStep(): void {
+  async randomStep(): Promise<void> {
     const r = this.rng;
     const ids = this.brokers.map((b) => b.id);
     // Schedules alternate between storms (many faults) and calm stretches where the ISR can recover.
@@ -494,8 +600,7 @@ export class SimCluster {
     const f = this.storm ? 2 : 0.25;
     const action = r.weighted({
       produce: 20,
-      deliver: this.network.length > 0 ? 40 : 0,
-      fetch: 25,
+      deliver: this.network.length > 0 ? 65 : 0,
       metadata: 8,
       tick: 8,
       drop: this.network.length > 0 ? 2 * f : 0,
@@ -511,25 +616,22 @@ export class SimCluster {
     this.stats.steps++;
     switch (action) {
       case 'produce': {
-        const leaders = this.brokers.filter((b) => b.alive && b.leader).map((b) => b.id);
+        const leaders = this.brokers.filter((b) => b.leader).map((b) => b.id);
         const target = r.chance(0.9) ? r.pick(leaders) : r.pick(ids);
-        if (target !== undefined) this.produce(target, r.chance(0.8) ? 'all' : 1);
+        if (target !== undefined) await this.produce(target, r.chance(0.8) ? 'all' : 1);
         break;
       }
       case 'deliver':
-        this.deliver();
-        break;
-      case 'fetch':
-        this.sendFetch(r.pick(ids)!);
+        await this.deliver();
         break;
       case 'metadata':
-        this.deliverMetadata(r.pick(ids)!);
+        await this.deliverMetadata(r.pick(ids)!);
         break;
       case 'tick':
-        this.advance(r.int(10, 300));
+        await this.advance(r.int(10, 300));
         break;
       case 'drop':
-        this.drop();
+        await this.drop();
         break;
       case 'checkpoint':
         this.checkpoint(r.pick(ids)!);
@@ -541,7 +643,7 @@ export class SimCluster {
         this.crash(r.pick(ids)!);
         break;
       case 'restart':
-        this.restart(r.pick(this.brokers.filter((b) => !b.alive).map((b) => b.id)) ?? 0);
+        await this.restart(r.pick(this.brokers.filter((b) => !b.alive).map((b) => b.id)) ?? 0);
         break;
       case 'isolate':
         this.isolate(r.pick(ids)!);
@@ -553,22 +655,27 @@ export class SimCluster {
         this.expireSession(r.pick(ids)!);
         break;
       case 'reregister':
-        this.reregister(r.pick(ids.filter((id) => !this.controller.live.has(id))) ?? 0);
+        await this.reregister(r.pick(ids.filter((id) => !this.controller.live.has(id))) ?? 0);
         break;
     }
     this.checkInvariants();
   }
 
   /**
-   * A fair schedule without ending any fault: each round every broker reads pending metadata and
-   * fetches, every message is delivered in order (or lost to a fault), and `stepMs` pass.
+   * A fair schedule without ending any fault: each round every broker reads pending metadata, every
+   * message in flight is delivered in order (or lost to a fault), each follower completing one fetch
+   * round trip, and `stepMs` pass.
    */
-  settle(rounds: number, stepMs = 50): void {
-    for (let round = 0; round < rounds; round++) {
-      for (const b of this.brokers) this.deliverMetadata(b.id);
-      for (const b of this.brokers) this.sendFetch(b.id);
-      while (this.network.length > 0) this.deliver(0);
-      this.advance(stepMs);
+  async settle(rounds: number, stepMs = 50): Promise<void> {
+    for (let i = 0; i < rounds; i++) {
+      this.round++;
+      for (const b of this.brokers) await this.deliverMetadata(b.id);
+      for (;;) {
+        const index = this.network.findIndex((m) => m.kind !== 'fetch' || m.round < this.round);
+        if (index < 0) break;
+        await this.deliver(index);
+      }
+      await this.advance(stepMs);
       this.checkInvariants();
     }
   }
@@ -577,14 +684,14 @@ export class SimCluster {
    * Ends all faults and runs a fair schedule until every replica holds the leader's log and the ISR
    * is full (or `maxRounds` pass). Returns whether it converged.
    */
-  healAndSettle(maxRounds = 200): boolean {
+  async healAndSettle(maxRounds = 200): Promise<boolean> {
     for (const b of this.brokers) {
       this.heal(b.id);
-      this.restart(b.id);
-      this.reregister(b.id);
+      await this.restart(b.id);
+      await this.reregister(b.id);
     }
     for (let round = 0; round < maxRounds; round++) {
-      this.settle(1);
+      await this.settle(1);
       if (this.converged()) return true;
     }
     return false;
@@ -594,7 +701,7 @@ export class SimCluster {
     const s = this.controller.state;
     if (s.leader < 0) return false;
     const leader = this.brokers[s.leader]!;
-    if (!leader.leader || leader.leader.leaderEpoch !== s.leaderEpoch) return false;
+    if (leader.leader?.leaderEpoch !== s.leaderEpoch) return false;
     return (
       s.isr.length === this.brokers.length &&
       this.brokers.every(
@@ -603,286 +710,213 @@ export class SimCluster {
     );
   }
 
-  // ---- message handlers (the broker's fetch handler, fetcher loop and AlterIsr manager) ----
+  // ---- the brokers' processes and their I/O ----
 
-  private onFetch(msg: Extract<Message, { kind: 'fetch' }>): void {
-    const l = this.brokers[msg.to]!;
-    const reply = (
-      outcome: 'ok' | 'diverging' | 'outOfRange' | 'error',
-      records: ReadonlyArray<Entry | undefined> = [],
-      divergingEpoch?: EpochEndOffset,
-    ): void =>
-      this.send({
-        kind: 'fetchResponse',
-        from: l.id,
-        to: msg.from,
-        id: msg.id,
-        fetchOffset: msg.fetchOffset,
-        outcome,
-        records,
-        highWatermark: l.highWatermark,
-        logStartOffset: l.logStart,
-        ...(divergingEpoch && { divergingEpoch }),
-      });
-    if (!l.leader) {
-      reply('error');
-      return;
-    }
-    const check = validateFollowerFetch(msg, {
-      leaderEpoch: l.leader.leaderEpoch,
-      epochCache: l.cache,
-      logStartOffset: l.logStart,
-      logEndOffset: l.logEndOffset,
-    });
-    if (check.kind === 'error') {
-      reply(check.error.code === ErrorCodes.OFFSET_OUT_OF_RANGE.code ? 'outOfRange' : 'error');
-      return;
-    }
-    if (check.kind === 'diverging') {
-      reply('diverging', [], check.divergingEpoch);
-      return;
-    }
-    // Accepted: the follower acknowledges everything below its fetch offset.
-    this.handleLeaderOutput(l, l.leader.onFollowerFetch(msg.from, msg.fetchOffset, this.nowMs));
-    this.resolveAcks(l);
-    reply('ok', l.log.slice(msg.fetchOffset, msg.fetchOffset + this.maxFetchRecords));
-  }
-
-  private onFetchResponse(msg: Extract<Message, { kind: 'fetchResponse' }>): void {
-    const b = this.brokers[msg.to]!;
-    if (!b.fetch || b.fetch.id !== msg.id || !b.following) return; // stale (timed out, role changed, restarted)
-    b.fetch = undefined;
-    if (msg.outcome === 'error') return;
-    if (msg.outcome === 'outOfRange') {
-      // Behind the leader's log start (retention): start over there (Kafka's truncateFullyAndStartAt).
-      if (msg.fetchOffset <= msg.logStartOffset && b.logEndOffset === msg.fetchOffset)
-        this.restartLogAt(b, msg.logStartOffset);
-      return;
-    }
-    if (msg.outcome === 'diverging') {
-      const decision = followerTruncation(msg.divergingEpoch!, {
-        epochCache: b.cache,
-        logEndOffset: b.logEndOffset,
-        highWatermark: b.highWatermark,
-      });
-      this.truncate(b, decision.truncateTo);
-      return;
-    }
-    if (b.logEndOffset !== msg.fetchOffset) return;
-    for (const e of msg.records) {
-      if (!e || e.offset !== b.logEndOffset)
-        throw new InvariantViolation('fetch', `b${b.id} got ${show(e)} at log end ${b.logEndOffset}`);
-      b.log.push(e);
-      b.cache.assign(e.epoch, e.offset);
-    }
-    // The leader's log start first: below it the epochs cannot place a divergence any more (the
-    // leader answered "your epoch ends at my log start"), so records there may differ; drop them
-    // before the HW covers them (Kafka's follower does the same, KIP-107).
-    if (msg.logStartOffset > b.logStart) this.deletePrefix(b, msg.logStartOffset);
-    b.highWatermark = followerHighWatermark(b.highWatermark, msg.highWatermark, b.logEndOffset);
-  }
-
-  private truncate(b: Broker, offset: number): void {
+  /** A new process for `b`: a replica over its surviving log, and the production driver around it. */
+  private startProcess(b: SimBroker, epochCache: LeaderEpochCache, highWatermark: number): void {
+    b.incarnation = {};
+    b.requests.clear();
+    b.pendingAcks = [];
+    b.known = undefined;
+    b.metadataStale = true;
     // A replica never truncates records below its HW: those are committed.
-    if (offset < b.highWatermark) {
-      throw new InvariantViolation(
-        'no truncation of committed records',
-        `b${b.id} truncates to ${offset} below its HW ${b.highWatermark}`,
-      );
+    b.log.onTruncate = (offset) => {
+      if (offset < b.replica.highWatermark)
+        this.violation ??= new InvariantViolation(
+          'no truncation of committed records',
+          `b${b.id} truncates to ${offset} below its HW ${b.replica.highWatermark}`,
+        );
+      else this.log(`b${b.id} truncate ${b.log.logEndOffset} -> ${offset}`);
+    };
+    b.replica = {
+      topic: TOPIC,
+      partition: 0,
+      log: b.log,
+      epochCache,
+      leaderState: undefined,
+      role: 'follower',
+      leaderEpoch: -1,
+      leader: -1,
+      isr: [],
+      replicas: this.brokers.map((x) => x.id),
+      highWatermark,
+    };
+    const clock = this.clock.clockFor(b.incarnation);
+    const logger = this.logger.child({ b: b.id });
+    b.driver = new ReplicationDriver<SimReplica>({
+      brokerId: b.id,
+      replicaLagTimeMaxMs: this.replicaLagTimeMaxMs,
+      clock,
+      transport: this.transportFor(b, b.incarnation),
+      waiters: this.observedWaiters(b, new DelayedOperations(clock)),
+      committedState: (): CommittedPartitionState | undefined =>
+        b.known && { leaderEpoch: b.known.leaderEpoch, isr: b.known.isr, stateZkVersion: b.known.zkVersion },
+      minInsyncReplicas: () => this.minInsyncReplicas,
+      saveEpochCache: async (replica) => {
+        b.epochCheckpoint = [...replica.epochCache.epochEntries];
+      },
+      logger,
+      fetch: {
+        maxWaitMs: 0, // the simulated leader answers at once; the schedule decides when the answer arrives
+        partitionMaxBytes: this.maxFetchRecords * BATCH_BYTES_ESTIMATE,
+        requestTimeoutMs: this.requestTimeoutMs,
+      },
+      isrRequestTimeoutMs: this.requestTimeoutMs,
+      ...(this.options.leaderDriver && { leaderDriver: this.options.leaderDriver }),
+    });
+    b.driver.start();
+  }
+
+  /**
+   * The driver wakes waiters whenever a partition's HW or ISR changes: the moment to record what a
+   * leader committed (so a commit is seen even if its leader dies before the step ends).
+   */
+  private observedWaiters(b: SimBroker, waiters: DelayedOperations): Waiters {
+    return {
+      park: (op, keys, timeoutMs, signal) => waiters.park(op, keys, timeoutMs, signal),
+      notify: (key) => {
+        const state = b.leader;
+        try {
+          if (state) this.checkTerm(b, state);
+        } catch (err) {
+          if (!(err instanceof InvariantViolation)) throw err;
+          this.violation ??= err;
+        }
+        waiters.notify(key);
+      },
+    };
+  }
+
+  /** Broker `b`'s side of the simulated network: requests become messages, answers or timeouts settle them. */
+  private transportFor(b: SimBroker, incarnation: object): ReplicationTransport {
+    const clock = this.clock.clockFor(incarnation);
+    const request = <T>(send: (id: number) => Message, timeoutMs: number): { id: number; promise: Promise<T> } => {
+      const id = this.nextId++;
+      const promise = new Promise<T>((resolve, reject) => {
+        const cancel = clock.schedule(timeoutMs, () => {
+          if (b.requests.delete(id)) reject(new Error(`no answer within ${timeoutMs} ms`));
+        });
+        const settle = (fn: () => void): void => {
+          if (b.incarnation !== incarnation || !b.requests.delete(id)) return;
+          cancel();
+          fn();
+        };
+        b.requests.set(id, {
+          resolve: (value: never) => settle(() => resolve(value as T)),
+          reject: (err: Error) => settle(() => reject(err)),
+        });
+      });
+      this.send(send(id));
+      return { id, promise };
+    };
+    return {
+      openFetchSession: (leaderId): FetchSession => {
+        let closed = false;
+        let current: number | undefined;
+        return {
+          fetch: (fetch, timeoutMs) => {
+            if (closed) return Promise.reject(new Error('fetch session closed'));
+            const sent = request<ReplicaFetchResponse>(
+              (id) => ({ kind: 'fetch', from: b.id, to: leaderId, id, request: fetch }),
+              timeoutMs,
+            );
+            current = sent.id;
+            return sent.promise;
+          },
+          close: (reason) => {
+            closed = true;
+            if (current !== undefined) b.requests.get(current)?.reject(reason);
+          },
+        };
+      },
+      alterPartition: (alter, timeoutMs) =>
+        request<AlterIsrAnswer>(
+          (id) => ({ kind: 'alterIsr', from: b.id, to: 'controller', id, request: alter }),
+          timeoutMs,
+        ).promise,
+    };
+  }
+
+  /** The leader's ReplicaFetch handler, as server/handlers/replica-fetch.ts runs it (without the long poll). */
+  private async onFetch(msg: Extract<Message, { kind: 'fetch' }>): Promise<void> {
+    const l = this.brokers[msg.to]!;
+    const replica = l.replica;
+    const driver = l.driver;
+    const { replicaId, maxBytes } = msg.request;
+    const topics = [];
+    for (const topic of msg.request.topics) {
+      const partitions: ReplicaFetchPartitionResponse[] = [];
+      for (const p of topic.partitions) {
+        const base = { partition: p.partition, highWatermark: -1, logStartOffset: -1, records: Buffer.alloc(0) };
+        if (replica.role !== 'leader' || topic.name !== TOPIC) {
+          const e = ErrorCodes.NOT_LEADER_OR_FOLLOWER;
+          partitions.push({ ...base, errorCode: e.code, errorMessage: e.message });
+          continue;
+        }
+        try {
+          const limit = Math.min(p.partitionMaxBytes, maxBytes);
+          partitions.push(await driver.leaders.answerFetch(replica, replicaId, p, limit, partitions.length === 0));
+        } catch (err) {
+          if (!(err instanceof SamsaError)) throw err;
+          partitions.push({ ...base, logStartOffset: l.logStart, errorCode: err.code, errorMessage: err.detail });
+        }
+      }
+      topics.push({ name: topic.name, partitions });
     }
-    if (offset < b.logEndOffset) {
-      this.stats.truncations++;
-      this.log(`b${b.id} truncate ${b.logEndOffset} -> ${offset}`);
-    }
-    b.log.length = Math.min(b.log.length, offset);
-    b.cache.truncateFromEnd(offset);
-    b.highWatermark = Math.min(b.highWatermark, b.logEndOffset);
-  }
-
-  /** The follower's whole log is behind the leader's start: empty it and continue from `offset`. */
-  private restartLogAt(b: Broker, offset: number): void {
-    this.log(`b${b.id} log restarts at ${offset} (was [${b.logStart}, ${b.logEndOffset}))`);
-    this.stats.truncations++;
-    b.log = new Array<Entry | undefined>(offset);
-    b.logStart = offset;
-    b.cache.clear();
-    b.highWatermark = offset;
-  }
-
-  /** Retention on `brokerId`: delete a prefix of its log below its HW (Kafka never deletes above it). */
-  retain(brokerId: number): void {
-    const b = this.brokers[brokerId]!;
-    if (!b.alive || b.highWatermark <= b.logStart) return;
-    this.deletePrefix(b, this.rng.int(b.logStart + 1, b.highWatermark));
-    this.stats.retentions++;
-  }
-
-  private deletePrefix(b: Broker, start: number): void {
-    for (let o = b.logStart; o < start; o++) b.log[o] = undefined;
-    b.logStart = start;
-    b.cache.truncateFromStart(start);
-    b.highWatermark = Math.max(b.highWatermark, start);
-    this.log(`b${b.id} log start ${start}`);
+    this.send({ kind: 'fetchResponse', from: l.id, to: msg.from, id: msg.id, response: { topics } });
   }
 
   private onAlterIsr(msg: Extract<Message, { kind: 'alterIsr' }>): void {
-    const result = this.controller.alterIsr(msg.from, msg.proposal);
+    const result = this.controller.alterIsr(msg.request);
+    const ok = result.errorCode === ErrorCodes.NONE.code;
+    const { newIsr, partitionZkVersion } = msg.request;
     this.log(
-      `controller AlterIsr from b${msg.from} [${msg.proposal.isr}] ` +
-        `v${msg.proposal.zkVersion}: ${result.ok ? 'ok' : result.reason}`,
+      `controller AlterPartition from b${msg.from} [${newIsr}] v${partitionZkVersion}: ${ok || result.errorCode}`,
     );
-    if (result.ok) this.stats.isrChanges++;
-    this.send(
-      result.ok
-        ? {
-            kind: 'alterIsrResponse',
-            from: 'controller',
-            to: msg.from,
-            term: msg.term,
-            proposal: msg.proposal,
-            ok: true,
-            isr: result.state.isr,
-            zkVersion: result.state.zkVersion,
-          }
-        : {
-            kind: 'alterIsrResponse',
-            from: 'controller',
-            to: msg.from,
-            term: msg.term,
-            proposal: msg.proposal,
-            ok: false,
-            reason: result.reason,
-          },
-    );
-  }
-
-  private onAlterIsrResponse(msg: Extract<Message, { kind: 'alterIsrResponse' }>): void {
-    const b = this.brokers[msg.to]!;
-    if (!b.leader || b.term !== msg.term) return;
-    const out = msg.ok
-      ? b.leader.onIsrCommitted(msg.isr!, msg.zkVersion!)
-      : b.leader.onIsrRejected(msg.proposal, msg.reason, this.nowMs);
-    this.handleLeaderOutput(b, out);
-    this.resolveAcks(b);
-  }
-
-  // ---- role changes (the broker's reaction to a partition state read) ----
-
-  private applyState(b: Broker, s: PartitionState): void {
-    if (b.known && s.zkVersion <= b.known.zkVersion) return;
-    b.known = s;
-    if (s.leader === b.id) {
-      if (b.leader && b.leader.leaderEpoch === s.leaderEpoch) {
-        this.handleLeaderOutput(b, b.leader.onIsrCommitted(s.isr, s.zkVersion));
-        this.resolveAcks(b);
-        return;
-      }
-      this.becomeLeader(b, s);
-      return;
-    }
-    if (b.following && b.following.leader === s.leader && b.following.epoch === s.leaderEpoch) return;
-    this.failAcks(b);
-    b.leader = undefined;
-    b.following = { leader: s.leader, epoch: s.leaderEpoch };
-    b.fetch = undefined;
-    this.log(`b${b.id} follows b${s.leader} epoch ${s.leaderEpoch}`);
-  }
-
-  private becomeLeader(b: Broker, s: PartitionState): void {
-    this.failAcks(b);
-    // At most one leader per epoch.
-    const holder = this.termEpochs.get(s.leaderEpoch);
-    if (holder !== undefined && holder !== b.id) {
-      throw new InvariantViolation('one leader per epoch', `b${b.id} and b${holder} both lead epoch ${s.leaderEpoch}`);
-    }
-    this.termEpochs.set(s.leaderEpoch, b.id);
-    this.stats.elections++;
-    b.cache.assign(s.leaderEpoch, b.logEndOffset);
-    b.term = this.nextId++;
-    b.following = undefined;
-    b.fetch = undefined;
-    b.leader = new LeaderState({
-      localBrokerId: b.id,
-      leaderEpoch: s.leaderEpoch,
-      replicas: this.brokers.map((x) => x.id),
-      isr: s.isr,
-      isrZkVersion: s.zkVersion,
-      minInsyncReplicas: this.minInsyncReplicas,
-      replicaLagTimeMaxMs: this.replicaLagTimeMaxMs,
-      logEndOffset: b.logEndOffset,
-      highWatermark: Math.min(b.highWatermark, b.logEndOffset),
-      epochStartOffset: b.logEndOffset,
-      nowMs: this.nowMs,
-    });
-    b.highWatermark = b.leader.highWatermark;
-    this.recordCommitted(b);
-    this.log(`b${b.id} LEADS epoch ${s.leaderEpoch} isr [${s.isr}] leo ${b.logEndOffset} hw ${b.highWatermark}`);
-    // Every committed record is in every future leader's log, at the same offset.
-    this.checkHoldsCommitted(b, `new leader b${b.id} of epoch ${s.leaderEpoch}`);
-  }
-
-  private handleLeaderOutput(b: Broker, out: LeaderOutput): void {
-    if (out.highWatermark !== undefined) {
-      b.highWatermark = out.highWatermark;
-      this.recordCommitted(b);
-    }
-    if (out.isrProposal) this.sendAlterIsr(b, out.isrProposal);
-  }
-
-  private sendAlterIsr(b: Broker, proposal: IsrProposal): void {
-    b.alterIsrSentAtMs = this.nowMs;
-    this.send({ kind: 'alterIsr', from: b.id, to: 'controller', term: b.term, proposal });
-  }
-
-  /** acks=all producers: answered once the HW covers their record, or failed. */
-  private resolveAcks(b: Broker): void {
-    if (!b.leader) return;
-    const leader = b.leader;
-    b.pendingAcks = b.pendingAcks.filter((p) => {
-      const status = p.term === b.term ? leader.acksAllStatus(p.offset + 1) : 'notEnoughReplicas';
-      if (status === 'waiting') return true;
-      const entry: Entry = b.log[p.offset] ?? { offset: p.offset, epoch: -1, value: p.value };
-      if (status === 'committed') {
-        this.acked.push(entry);
-        this.stats.acked++;
-        this.log(`b${b.id} ACK ${p.value}@${p.offset}`);
-      } else {
-        this.failedAcks.push(entry);
-        this.stats.failedAcks++;
-      }
-      return false;
-    });
-  }
-
-  private failAcks(b: Broker): void {
-    for (const p of b.pendingAcks) {
-      this.failedAcks.push({ offset: p.offset, epoch: -1, value: p.value });
-      this.stats.failedAcks++;
-    }
-    b.pendingAcks = [];
+    if (ok) this.stats.isrChanges++;
+    this.send({ kind: 'alterIsrResponse', from: 'controller', to: msg.from, id: msg.id, answer: result });
   }
 
   private send(msg: Message): void {
-    this.network.push(msg);
+    this.network.push({ ...msg, round: this.round });
   }
 
   private dropped(msg: Message): boolean {
-    if (msg.kind === 'fetch' || msg.kind === 'fetchResponse') {
-      const requester = this.brokers[msg.kind === 'fetch' ? msg.from : msg.to]!;
-      // The requester notices through its timeout; model it as noticing at once half the time.
-      if (requester.fetch?.id === msg.id && this.rng.chance(0.5)) requester.fetch = undefined;
-    }
+    // The requester notices through its timeout; model it as noticing at once (a reset connection) half the time.
+    const requester = msg.from === 'controller' ? msg.to : msg.kind === 'fetchResponse' ? msg.to : msg.from;
+    if (this.rng.chance(0.5)) this.brokers[requester]!.requests.get(msg.id)?.reject(new Error('connection reset'));
     return true;
   }
 
+  private settleAck(b: SimBroker, p: PendingAck, outcome: 'committed' | 'failed'): void {
+    if (p.settled) return;
+    p.settled = true;
+    b.pendingAcks = b.pendingAcks.filter((x) => x !== p);
+    const entry: Entry = b.log.entryAt(p.offset) ?? { offset: p.offset, epoch: -1, value: p.value };
+    if (outcome === 'committed' && entry.value === p.value) {
+      this.acked.push(entry);
+      this.stats.acked++;
+      this.log(`b${b.id} ACK ${p.value}@${p.offset}`);
+    } else {
+      this.failedAcks.push({ offset: p.offset, epoch: -1, value: p.value });
+      this.stats.failedAcks++;
+    }
+  }
+
   private log(line: string): void {
-    this.trace.push(`[t=${this.nowMs} step=${this.stats.steps}] ${line}`);
-    if (this.trace.length > 60) this.trace.shift();
+    this.traceLine(this.trace, line);
+  }
+
+  private traceLine(trace: string[], line: string): void {
+    trace.push(`[t=${this.clock.nowMs} step=${this.stats.steps}] ${line.trimEnd()}`);
+    if (trace.length > 80) trace.shift();
   }
 
   // ---- invariants ----
 
   checkInvariants(): void {
+    if (this.violation) throw this.violation;
+    this.stats.truncations = this.brokers.reduce((sum, b) => sum + b.log.truncations, 0);
     const c = this.controller;
     // Controller: elections are clean (unless enabled for a demonstration), epochs only grow.
     if (c.state.leader !== -1 && !c.state.isr.includes(c.state.leader)) {
@@ -897,6 +931,14 @@ export class SimCluster {
     if (c.state.leaderEpoch < this.lastControllerEpoch)
       throw new InvariantViolation('epochs grow', `${c.state.leaderEpoch} < ${this.lastControllerEpoch}`);
     this.lastControllerEpoch = c.state.leaderEpoch;
+
+    for (const b of this.brokers) {
+      if (!b.alive) continue;
+      if (b.highWatermark > b.logEndOffset)
+        throw new InvariantViolation('HW within log', `b${b.id} HW ${b.highWatermark} > LEO ${b.logEndOffset}`);
+      const state = b.leader;
+      if (state) this.checkTerm(b, state);
+    }
     for (const [epoch, broker] of this.termEpochs) {
       const elected = c.epochLeaders.get(epoch);
       if (elected !== broker)
@@ -905,32 +947,16 @@ export class SimCluster {
           `b${broker} led epoch ${epoch}, the controller elected ${elected}`,
         );
     }
-
-    for (const b of this.brokers) {
-      if (b.highWatermark > b.logEndOffset)
-        throw new InvariantViolation('HW within log', `b${b.id} HW ${b.highWatermark} > LEO ${b.logEndOffset}`);
-      if (b.alive && b.leader) {
-        // HW never decreases within a leader term.
-        const previous = this.termHighWatermarks.get(b.term) ?? 0;
-        if (b.leader.highWatermark < previous) {
-          throw new InvariantViolation(
-            'HW never decreases',
-            `b${b.id} epoch ${b.leader.leaderEpoch} HW ${previous} -> ${b.leader.highWatermark}`,
-          );
-        }
-        this.termHighWatermarks.set(b.term, b.leader.highWatermark);
-        this.recordCommitted(b);
-      }
-    }
     // Replicas agree below their HWs: every record below a replica's HW is the committed one.
     for (const b of this.brokers) {
+      if (!b.alive) continue;
       for (let o = b.logStart; o < b.highWatermark; o++) {
         const known = this.committed.get(o);
-        const mine = b.log[o];
+        const mine = b.log.entryAt(o);
         if (!known || !mine || !sameEntry(known, mine)) {
           throw new InvariantViolation(
             'replicas agree below their HW',
-            `b${b.id} offset ${o} (HW ${b.highWatermark}) holds ${show(b.log[o])}, committed ${show(known)}`,
+            `b${b.id} offset ${o} (HW ${b.highWatermark}) holds ${show(mine)}, committed ${show(known)}`,
           );
         }
       }
@@ -947,10 +973,11 @@ export class SimCluster {
     }
     const s = c.state;
     const current = s.leader >= 0 ? this.brokers[s.leader]! : undefined;
-    if (current?.alive && current.leader?.leaderEpoch === s.leaderEpoch) {
+    const currentState = current?.leader;
+    if (current && currentState?.leaderEpoch === s.leaderEpoch) {
       this.checkHoldsCommitted(current, `leader b${current.id} of epoch ${s.leaderEpoch}`);
       // The HW waits for every replica the controller counts as in sync (the maximal-ISR rule).
-      const maximal = current.leader.maximalIsr;
+      const maximal = currentState.maximalIsr;
       if (!s.isr.every((r) => maximal.includes(r))) {
         throw new InvariantViolation(
           'HW covers the controller ISR',
@@ -962,36 +989,53 @@ export class SimCluster {
     for (const id of s.isr) this.checkHoldsCommitted(this.brokers[id]!, `ISR member b${id} (epoch ${s.leaderEpoch})`);
   }
 
-  /**
-   * Records below a leader's HW are committed: record them (as soon as the HW moves), and they must
-   * agree with every record any leader ever committed at that offset.
-   */
-  private recordCommitted(b: Broker): void {
-    if (!b.leader) return;
-    const from = this.termCommittedUpTo.get(b.term) ?? 0;
-    for (let o = Math.max(from, b.logStart); o < b.leader.highWatermark; o++) {
-      const entry = b.log[o];
+  /** A leadership term: one leader per epoch, holding every committed record; its HW never moves back. */
+  private checkTerm(b: SimBroker, state: LeaderState): void {
+    let term = this.terms.get(state);
+    if (!term) {
+      const holder = this.termEpochs.get(state.leaderEpoch);
+      if (holder !== undefined && holder !== b.id)
+        throw new InvariantViolation(
+          'one leader per epoch',
+          `b${b.id} and b${holder} both lead epoch ${state.leaderEpoch}`,
+        );
+      this.termEpochs.set(state.leaderEpoch, b.id);
+      this.stats.elections++;
+      // Every committed record is in every new leader's log, at the same offset.
+      this.checkHoldsCommitted(b, `new leader b${b.id} of epoch ${state.leaderEpoch}`);
+      term = { broker: b.id, highWatermark: 0, recordedUpTo: 0 };
+      this.terms.set(state, term);
+    }
+    if (state.highWatermark < term.highWatermark)
+      throw new InvariantViolation(
+        'HW never decreases',
+        `b${b.id} epoch ${state.leaderEpoch} HW ${term.highWatermark} -> ${state.highWatermark}`,
+      );
+    term.highWatermark = state.highWatermark;
+    // Records below a leader's HW are committed: they must agree with every record any leader ever
+    // committed at that offset.
+    for (let o = Math.max(term.recordedUpTo, b.logStart); o < state.highWatermark; o++) {
+      const entry = b.log.entryAt(o);
       if (!entry)
         throw new InvariantViolation(
           'HW within log',
-          `b${b.id} has no record at ${o} below its HW ${b.leader.highWatermark}`,
+          `b${b.id} has no record at ${o} below its HW ${state.highWatermark}`,
         );
       const known = this.committed.get(o);
       if (!known) this.committed.set(o, entry);
-      else if (!sameEntry(known, entry)) {
+      else if (!sameEntry(known, entry))
         throw new InvariantViolation(
           'committed records are final',
-          `offset ${o}: committed ${show(known)}, b${b.id} (epoch ${b.leader.leaderEpoch}) committed ${show(entry)}`,
+          `offset ${o}: committed ${show(known)}, b${b.id} (epoch ${state.leaderEpoch}) committed ${show(entry)}`,
         );
-      }
     }
-    this.termCommittedUpTo.set(b.term, Math.max(from, b.leader.highWatermark));
+    term.recordedUpTo = Math.max(term.recordedUpTo, state.highWatermark);
   }
 
-  private checkHoldsCommitted(b: Broker, who: string): void {
+  private checkHoldsCommitted(b: SimBroker, who: string): void {
     for (const [offset, entry] of this.committed) {
       if (offset < b.logStart) continue; // deleted by retention, not lost
-      const mine = b.log[offset];
+      const mine = b.log.entryAt(offset);
       if (!mine || !sameEntry(mine, entry)) {
         const acked = this.acked.some((a) => a.offset === offset && a.value === entry.value);
         throw new InvariantViolation(

@@ -1,15 +1,18 @@
 /**
  * The simulation's controller backed by the real ControllerCore (one topic, one partition), so the
  * replication cores are checked against the controller's actual election and AlterIsr rules.
- *
- * AlterIsr answers map to LeaderState's rejections with isrRejectionFor, as the broker's driver
- * should map them.
+ * AlterPartition is answered with the core's own error codes; the broker's driver maps them.
  */
-import { ErrorCodes } from '@samsa/protocol';
 import { ControllerCore, type StepOutput } from '../../../src/controller/core.js';
 import { UNCLEAN_LEADER_ELECTION_CONFIG } from '../../../src/controller/types.js';
-import { isrRejectionFor, type IsrProposal, type IsrRejection } from '../../../src/replication/index.js';
-import { InvariantViolation, type ControllerFactory, type PartitionState, type SimController } from './cluster.js';
+import type { AlterPartitionRequest } from '../../../src/replication/index.js';
+import {
+  type AlterIsrAnswer,
+  type ControllerFactory,
+  InvariantViolation,
+  type PartitionState,
+  type SimController,
+} from './cluster.js';
 
 const TOPIC = 'sim';
 
@@ -69,20 +72,19 @@ class CoreController implements SimController {
     this.record(this.core.step({ type: 'BrokerUp', brokerId: id }));
   }
 
-  alterIsr(from: number, p: IsrProposal): { ok: true; state: PartitionState } | { ok: false; reason: IsrRejection } {
+  alterIsr(request: AlterPartitionRequest): AlterIsrAnswer {
     const out = this.core.step({
       type: 'AlterIsr',
       topic: TOPIC,
       partition: 0,
-      leaderId: from,
-      leaderEpoch: p.leaderEpoch,
-      stateZkVersion: p.zkVersion,
-      newIsr: p.isr,
+      leaderId: request.brokerId,
+      leaderEpoch: request.leaderEpoch,
+      stateZkVersion: request.partitionZkVersion,
+      newIsr: request.newIsr,
     });
-    const error = out.results[0]!.error;
+    const result = out.results[0]!;
     this.record(out);
-    if (error.code === ErrorCodes.NONE.code) return { ok: true, state: this.state };
-    return { ok: false, reason: isrRejectionFor(error.code) };
+    return { errorCode: result.error.code, errorMessage: result.message };
   }
 
   private record(out: StepOutput, notify = true): void {

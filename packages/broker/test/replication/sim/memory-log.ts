@@ -1,0 +1,128 @@
+/**
+ * An in-memory ReplicaLog for the seeded simulation: real Kafka v2 batches (one record each, so a
+ * batch is an offset), stamped and split with the protocol package's code as PartitionLog does,
+ * kept in an array. Every operation completes within the microtasks of its call, so the
+ * simulation's schedule alone decides what happens when. It survives its broker's crash (a process
+ * crash: the page cache keeps what was written).
+ */
+import { type BatchHeader, ErrorCodes, SamsaError, batchSize, splitBatches, stampBatch } from '@samsa/protocol';
+import type { ReplicaLog } from '../../../src/replication/index.js';
+
+export interface Entry {
+  readonly offset: number;
+  readonly epoch: number;
+  readonly value: string;
+}
+
+interface StoredBatch {
+  readonly baseOffset: number;
+  readonly epoch: number;
+  readonly crc: number;
+  readonly bytes: Buffer;
+}
+
+export class MemoryLog implements ReplicaLog {
+  readonly state = 'online';
+  /** Truncations and restarts that removed records. */
+  truncations = 0;
+  /** Told before every truncation or restart (the simulation checks it against the HW). */
+  onTruncate: ((offset: number) => void) | undefined;
+  private batches: StoredBatch[] = [];
+  private start = 0;
+  private end = 0;
+
+  /** `recordValue` names the record a batch carries, by its CRC (the simulation keeps the map). */
+  constructor(private readonly recordValue: (crc: number) => string) {}
+
+  get logStartOffset(): number {
+    return this.start;
+  }
+
+  get logEndOffset(): number {
+    return this.end;
+  }
+
+  async append(
+    batches: Buffer,
+    options: { leaderEpoch?: number },
+  ): Promise<{ baseOffset: number; lastOffset: number; logAppendTimeMs: number | undefined }> {
+    const baseOffset = this.end;
+    for (const { position, header } of splitBatches(batches)) {
+      const bytes = Buffer.from(batches.subarray(position, position + batchSize(header)));
+      stampBatch(bytes, 0, this.end, options.leaderEpoch ?? -1);
+      this.push({ baseOffset: this.end, epoch: options.leaderEpoch ?? -1, crc: header.crc, bytes }, header);
+    }
+    return { baseOffset, lastOffset: this.end - 1, logAppendTimeMs: undefined };
+  }
+
+  async appendAsFollower(batches: Buffer): Promise<void> {
+    for (const { position, header } of splitBatches(batches)) {
+      if (header.baseOffset !== this.end)
+        throw new SamsaError(ErrorCodes.UNKNOWN_SERVER_ERROR, `batch at ${header.baseOffset}, log end ${this.end}`);
+      const bytes = Buffer.from(batches.subarray(position, position + batchSize(header)));
+      this.push({ baseOffset: header.baseOffset, epoch: header.partitionLeaderEpoch, crc: header.crc, bytes }, header);
+    }
+  }
+
+  async read(fromOffset: number, maxBytes: number): Promise<{ bytes: Buffer }> {
+    if (fromOffset < this.start || fromOffset > this.end)
+      throw new SamsaError(ErrorCodes.OFFSET_OUT_OF_RANGE, `offset ${fromOffset} outside [${this.start}, ${this.end}]`);
+    const out: Buffer[] = [];
+    let bytes = 0;
+    for (let i = this.indexOf(fromOffset); i < this.batches.length; i++) {
+      const batch = this.batches[i]!;
+      if (out.length > 0 && bytes + batch.bytes.length > maxBytes) break;
+      out.push(batch.bytes);
+      bytes += batch.bytes.length;
+    }
+    return { bytes: Buffer.concat(out) };
+  }
+
+  async truncateTo(offset: number): Promise<void> {
+    if (offset >= this.end) return;
+    if (offset <= this.start) return this.resetTo(offset);
+    this.onTruncate?.(offset);
+    this.truncations++;
+    this.batches = this.batches.filter((b) => b.baseOffset < offset);
+    this.end = offset;
+  }
+
+  async resetTo(offset: number): Promise<void> {
+    this.onTruncate?.(Math.min(offset, this.end));
+    if (this.end > this.start || offset !== this.start) this.truncations++;
+    this.batches = [];
+    this.start = offset;
+    this.end = offset;
+  }
+
+  /** Retention (Kafka's DeleteRecords): offsets below `offset` go. */
+  deleteRecordsBefore(offset: number): void {
+    if (offset <= this.start) return;
+    this.batches = this.batches.filter((b) => b.baseOffset >= offset);
+    this.start = offset;
+  }
+
+  /** The record at `offset`, or undefined (deleted, or past the end). */
+  entryAt(offset: number): Entry | undefined {
+    if (offset < this.start || offset >= this.end) return undefined;
+    const batch = this.batches[this.indexOf(offset)];
+    return batch && { offset: batch.baseOffset, epoch: batch.epoch, value: this.recordValue(batch.crc) };
+  }
+
+  /** Every record held, oldest first. */
+  entries(): Entry[] {
+    return this.batches.map((b) => ({ offset: b.baseOffset, epoch: b.epoch, value: this.recordValue(b.crc) }));
+  }
+
+  private push(batch: StoredBatch, header: BatchHeader): void {
+    if (header.lastOffsetDelta !== 0)
+      throw new Error('the simulation writes one record per batch (a batch is an offset)');
+    this.batches.push(batch);
+    this.end = batch.baseOffset + 1;
+  }
+
+  /** Index of the batch at `offset` (one record per batch, no gaps above the log start). */
+  private indexOf(offset: number): number {
+    return this.batches.length === 0 ? 0 : offset - this.batches[0]!.baseOffset;
+  }
+}
