@@ -7,6 +7,7 @@ import { formatListenerEndpoint } from './listeners.js';
 import { startKafkaServer } from './kafka/server.js';
 import { ReplicationDriver, saveEpochCache } from './replication/index.js';
 import { systemClock } from './clock.js';
+import { GroupCoordinatorRuntime, topicsViewOf } from './server/group-runtime.js';
 import type { BrokerContext } from './server/context.js';
 import { DelayedOperations } from './server/delayed.js';
 import { startGrpcServer, type BrokerServer } from './server/grpc-server.js';
@@ -111,6 +112,13 @@ export async function startBroker(settings: Settings<BrokerSettingName>, logger:
     saveEpochCache: (hosted) => saveEpochCache(hosted.log.dir, hosted.epochCache),
     logger: log,
   });
+  const groups = new GroupCoordinatorRuntime<HostedPartition>({
+    settings,
+    leader: replication.leaders,
+    topics: topicsViewOf(metadata),
+    nowMs: () => systemClock.now(),
+    logger: log.child({ component: 'groups' }),
+  });
   const partitions = new PartitionRegistry({
     brokerId,
     logDir,
@@ -119,8 +127,15 @@ export async function startBroker(settings: Settings<BrokerSettingName>, logger:
     waiters,
     registrationZxid: () => member.registrationZxid,
     hooks: {
-      applyRole: (hosted, change) => replication.applyRole(hosted, change),
-      stepDown: (hosted) => replication.stepDown(hosted),
+      applyRole: async (hosted, change) => {
+        const applied = await replication.applyRole(hosted, change);
+        if (applied) groups.onRole(hosted);
+        return applied;
+      },
+      stepDown: (hosted) => {
+        replication.stepDown(hosted);
+        groups.onStepDown(hosted);
+      },
     },
     logger: log,
   });
@@ -142,6 +157,7 @@ export async function startBroker(settings: Settings<BrokerSettingName>, logger:
     closing ??= (async () => {
       log.info('shutting down');
       await member.close();
+      groups.close();
       await replication.close();
       waiters.expireAll();
       await closeServers(settings['controlled.shutdown.timeout.ms'] as number);
@@ -164,6 +180,7 @@ export async function startBroker(settings: Settings<BrokerSettingName>, logger:
     partitions,
     waiters,
     replication,
+    groups: groups.coordinator,
     knowsPartition: (topic: string, partition: number) =>
       member.metadata.image.topics.get(topic)?.partitions[partition] !== undefined,
   };

@@ -30,7 +30,12 @@ const str = (def: string | undefined, doc: string, oneOf?: readonly string[]): S
 
 /** Per-topic settings: what `topics create --config KEY=VALUE` accepts. Defaults come from the broker keys. */
 export const TOPIC_SETTINGS = {
-  'cleanup.policy': str('delete', 'only delete is supported (compaction is not implemented)', ['delete']),
+  'cleanup.policy': str(
+    'delete',
+    'delete: retention removes old segments; compact: kept whole (compaction is not implemented yet, and ' +
+      'retention does not apply, as for a compacted topic in Kafka); __consumer_offsets uses compact',
+    ['delete', 'compact'],
+  ),
   'retention.ms': long(7 * DAY_MS, -1, 'delete whole segments older than this; -1 keeps them forever'),
   'retention.bytes': long(-1, -1, 'delete old segments while the partition is larger than this; -1 for no limit'),
   'segment.bytes': int(1024 * 1024 * 1024, 14, 'roll to a new segment at this size'),
@@ -124,6 +129,31 @@ export const BROKER_SETTINGS = {
   ),
   'socket.request.max.bytes': int(104857600, 1024, 'largest request the broker accepts'),
   'controlled.shutdown.timeout.ms': int(10000, 0, 'how long a stopping broker lets requests in flight finish'),
+  'offsets.topic.num.partitions': int(50, 1, 'partitions of __consumer_offsets (fixed once it is created)'),
+  'offsets.topic.replication.factor': int(
+    3,
+    1,
+    'replication factor of __consumer_offsets (the live broker count when fewer brokers are up at creation)',
+  ),
+  'offsets.topic.segment.bytes': int(104857600, 14, 'segment size of __consumer_offsets'),
+  'offsets.commit.timeout.ms': int(
+    5000,
+    1,
+    'how long a commit (or any group change) waits for the in-sync replicas of __consumer_offsets',
+  ),
+  'offsets.retention.minutes': int(
+    10080,
+    1,
+    'committed offsets of a group without members expire this long after their commit',
+  ),
+  'offset.metadata.max.bytes': int(4096, 0, 'largest metadata string of a committed offset'),
+  'group.consumer.session.timeout.ms': int(45000, 1, 'a group member not heard from this long is expelled'),
+  'group.consumer.heartbeat.interval.ms': int(5000, 1, 'how often members heartbeat'),
+  'group.consumer.max.size': int(INT_MAX, 1, 'most members a consumer group may have'),
+  'group.consumer.assignors': str(
+    'uniform,range',
+    'server-side assignors a group may use (uniform, range); the first is the default',
+  ),
   'log.cleanup.policy': TOPIC_SETTINGS['cleanup.policy'],
   'log.retention.ms': TOPIC_SETTINGS['retention.ms'],
   'log.retention.bytes': TOPIC_SETTINGS['retention.bytes'],

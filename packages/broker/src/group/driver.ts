@@ -28,6 +28,11 @@ export interface CoordinatorLog {
    * The driver calls it one batch at a time, in the order the operations ran on the core.
    */
   append(records: readonly GroupRecord[]): Promise<number>;
+  /**
+   * Throws when an append would be refused now (too few in-sync replicas), so the driver refuses an
+   * operation before it changes the core rather than reloading after a failed append.
+   */
+  checkWritable?(): void;
   /** Resolves once the high watermark has reached `offset` (acks=all); rejects when it cannot. */
   waitCommitted(offset: number): Promise<void>;
   /** The log end offset now. */
@@ -127,7 +132,14 @@ export class GroupCoordinator {
    * Runs `op` on the core, appends its records (chained after earlier appends), and resolves with its
    * result once the high watermark has passed the end of everything written so far.
    */
-  private async run<T>(loaded: Loaded, op: (core: GroupCoordinatorCore) => Outcome<T>): Promise<T> {
+  private async run<T>(loaded: Loaded, op: (core: GroupCoordinatorCore) => Outcome<T>, writes = true): Promise<T> {
+    if (writes) {
+      try {
+        loaded.log.checkWritable?.();
+      } catch (err) {
+        throw coordinatorError(err);
+      }
+    }
     const { records, result } = op(loaded.core);
     const end = records.length > 0 ? this.append(loaded, records) : loaded.appended;
     let offset: number;
@@ -139,7 +151,11 @@ export class GroupCoordinator {
         'the coordinator is reloading after a failed write',
       );
     }
-    await loaded.log.waitCommitted(offset);
+    try {
+      await loaded.log.waitCommitted(offset);
+    } catch (err) {
+      throw coordinatorError(err);
+    }
     if (this.partitions.get(loaded.partition) !== loaded)
       throw new SamsaError(ErrorCodes.NOT_COORDINATOR, 'the coordinator moved while the request was in flight');
     return result;
@@ -179,7 +195,7 @@ export class GroupCoordinator {
     input: Parameters<GroupCoordinatorCore['fetchOffsets']>[0],
   ): Promise<{ name: string; partitions: FetchedOffset[] }[]> {
     const loaded = this.loadedFor(input.groupId);
-    return this.run(loaded, (core) => ({ records: [], result: core.fetchOffsets(input) }));
+    return this.run(loaded, (core) => ({ records: [], result: core.fetchOffsets(input) }), false);
   }
 
   deleteOffsets(input: Parameters<GroupCoordinatorCore['deleteOffsets']>[0]): Promise<PartitionResults> {
@@ -189,7 +205,7 @@ export class GroupCoordinator {
 
   describeGroup(groupId: string): Promise<GroupDescription | undefined> {
     const loaded = this.loadedFor(groupId);
-    return this.run(loaded, (core) => ({ records: [], result: core.describeGroup(groupId) }));
+    return this.run(loaded, (core) => ({ records: [], result: core.describeGroup(groupId) }), false);
   }
 
   async deleteGroup(groupId: string): Promise<PartitionError> {
@@ -213,6 +229,11 @@ export class GroupCoordinator {
   tick(): void {
     for (const loaded of this.partitions.values()) {
       if (loaded.status !== 'active') continue;
+      try {
+        loaded.log.checkWritable?.();
+      } catch {
+        continue; // expulsions wait until the partition can take writes again
+      }
       const records = loaded.core.tick(this.context());
       if (records.length > 0) void this.append(loaded, records).catch(() => undefined);
     }
@@ -222,5 +243,27 @@ export class GroupCoordinator {
   coreOf(partition: number): GroupCoordinatorCore | undefined {
     const loaded = this.partitions.get(partition);
     return loaded?.status === 'active' ? loaded.core : undefined;
+  }
+}
+
+/**
+ * What a failed write of the coordinator's records means to the client (Kafka's mapping): the
+ * partition's leadership moved (NotCoordinator), or its replicas did not take the write in time or
+ * are too few (CoordinatorNotAvailable); both retriable. The records may still commit: every write is
+ * idempotent for the client (heartbeats and commits are simply sent again).
+ */
+export function coordinatorError(err: unknown): SamsaError {
+  if (!(err instanceof SamsaError)) return new SamsaError(ErrorCodes.UNKNOWN_SERVER_ERROR, String(err));
+  switch (err.code) {
+    case ErrorCodes.NOT_LEADER_OR_FOLLOWER.code:
+    case ErrorCodes.KAFKA_STORAGE_ERROR.code:
+      return new SamsaError(ErrorCodes.NOT_COORDINATOR, err.detail, { cause: err });
+    case ErrorCodes.NOT_ENOUGH_REPLICAS.code:
+    case ErrorCodes.NOT_ENOUGH_REPLICAS_AFTER_APPEND.code:
+    case ErrorCodes.REQUEST_TIMED_OUT.code:
+    case ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code:
+      return new SamsaError(ErrorCodes.COORDINATOR_NOT_AVAILABLE, err.detail, { cause: err });
+    default:
+      return err;
   }
 }

@@ -3,6 +3,7 @@ import type { ClusterMember } from '../cluster/cluster-member.js';
 import type { BrokerSettingName, Settings } from '../config.js';
 import type { DelayedOperations } from './delayed.js';
 import type { HostedPartition, PartitionRegistry } from './partitions.js';
+import type { GroupCoordinator } from '../group/driver.js';
 import type { ReplicationDriver } from '../replication/index.js';
 
 /** What every request handler may use: the broker's parts, wired once in broker.ts. */
@@ -17,6 +18,8 @@ export interface BrokerContext {
   /** Leader and follower sides of replication (acks=all, follower fetches, ISR changes). */
   readonly replication: ReplicationDriver<HostedPartition>;
   readonly waiters: DelayedOperations;
+  /** The consumer-group coordinator (the groups of the __consumer_offsets partitions this broker leads). */
+  readonly groups: GroupCoordinator;
   /** Whether the partition exists in this broker's metadata (distinguishes NotLeader from UnknownTopicOrPartition). */
   knowsPartition(topic: string, partition: number): boolean;
 }

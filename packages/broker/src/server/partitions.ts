@@ -46,8 +46,9 @@ export function logConfigFor(settings: Settings<TopicSettingName>): Partial<LogC
   return {
     segmentBytes: settings['segment.bytes'] as number,
     segmentMs: settings['segment.ms'] as number,
-    retentionMs: settings['retention.ms'] as number,
-    retentionBytes: settings['retention.bytes'] as number,
+    // A compacted topic is not cut by time or size (and compaction is not implemented yet: kept whole).
+    retentionMs: settings['cleanup.policy'] === 'compact' ? -1 : (settings['retention.ms'] as number),
+    retentionBytes: settings['cleanup.policy'] === 'compact' ? -1 : (settings['retention.bytes'] as number),
     flushMessages: settings['flush.messages'] as number,
     flushMs: settings['flush.ms'] as number,
     maxMessageBytes: settings['max.message.bytes'] as number,

@@ -1,11 +1,33 @@
 import type { v1 } from '@samsa/protocol';
 import type { BrokerContext } from '../context.js';
-import { coordinatorNotAvailable } from './group-unavailable.js';
+import { NO_ERROR, toErrorFields } from '../errors.js';
 
-/** OffsetFetch: a group's committed offsets. */
-export function handleOffsetFetch(
-  _ctx: BrokerContext,
-  _request: v1.OffsetFetchRequest__Output,
-): v1.OffsetFetchResponse {
-  return { ...coordinatorNotAvailable(), topics: [] };
+/** OffsetFetch: a group's committed offsets (-1 where none); a member's own fetch is fenced like its commits. */
+export async function handleOffsetFetch(
+  ctx: BrokerContext,
+  request: v1.OffsetFetchRequest__Output,
+): Promise<v1.OffsetFetchResponse> {
+  try {
+    const topics = await ctx.groups.fetchOffsets({
+      groupId: request.groupId,
+      memberId: request.memberId,
+      memberEpoch: request.memberEpoch,
+      topics: request.topics.map((t) => ({ name: t.name, partitions: t.partitions })),
+    });
+    return {
+      ...NO_ERROR,
+      topics: topics.map((t) => ({
+        name: t.name,
+        partitions: t.partitions.map((p) => ({
+          partition: p.partition,
+          committedOffset: p.offset,
+          committedLeaderEpoch: p.leaderEpoch,
+          metadata: p.metadata,
+          ...NO_ERROR,
+        })),
+      })),
+    };
+  } catch (err) {
+    return { ...toErrorFields(err, ctx.logger, { groupId: request.groupId }), topics: [] };
+  }
 }

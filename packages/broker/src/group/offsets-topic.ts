@@ -1,0 +1,50 @@
+import { ErrorCodes, SamsaError } from '@samsa/protocol';
+import type { AssignorName } from './assignors.js';
+import { ASSIGNOR_NAMES } from './assignors.js';
+import type { GroupCoreConfig } from './core.js';
+
+export const OFFSETS_TOPIC = '__consumer_offsets';
+
+/** How __consumer_offsets is created: Kafka's settings, the replication factor capped by the live brokers. */
+export function offsetsTopicSpec(
+  settings: { numPartitions: number; replicationFactor: number; segmentBytes: number },
+  liveBrokers: number,
+): { name: string; numPartitions: number; replicationFactor: number; configs: Record<string, string> } {
+  const replicationFactor = Math.max(1, Math.min(settings.replicationFactor, liveBrokers));
+  return {
+    name: OFFSETS_TOPIC,
+    numPartitions: settings.numPartitions,
+    replicationFactor,
+    configs: {
+      'cleanup.policy': 'compact',
+      'segment.bytes': String(settings.segmentBytes),
+      // Two copies before a commit counts, when there are three to keep one broker's loss from stopping commits.
+      'min.insync.replicas': replicationFactor >= 3 ? '2' : '1',
+    },
+  };
+}
+
+/** group.consumer.assignors parsed: known names only, in order. */
+export function parseAssignors(value: string): AssignorName[] {
+  const names = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  for (const name of names)
+    if (!(ASSIGNOR_NAMES as readonly string[]).includes(name))
+      throw new SamsaError(ErrorCodes.INVALID_CONFIG, `group.consumer.assignors: unknown assignor ${name}`);
+  if (names.length === 0) throw new SamsaError(ErrorCodes.INVALID_CONFIG, 'group.consumer.assignors is empty');
+  return names as AssignorName[];
+}
+
+/** The core's configuration from the broker's settings (Kafka's names). */
+export function groupCoreConfigFrom(settings: Readonly<Record<string, unknown>>): GroupCoreConfig {
+  return {
+    sessionTimeoutMs: settings['group.consumer.session.timeout.ms'] as number,
+    heartbeatIntervalMs: settings['group.consumer.heartbeat.interval.ms'] as number,
+    maxGroupSize: settings['group.consumer.max.size'] as number,
+    assignors: parseAssignors(settings['group.consumer.assignors'] as string),
+    offsetMetadataMaxBytes: settings['offset.metadata.max.bytes'] as number,
+    offsetsRetentionMs: (settings['offsets.retention.minutes'] as number) * 60_000,
+  };
+}
