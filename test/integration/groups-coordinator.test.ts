@@ -179,7 +179,7 @@ describe('group coordinator', () => {
     expect(nodeId).toBe(topic!.partitions[3]!.leader);
   });
 
-  it('splits incrementally, fences commits, keeps commits and members across a SIGKILL of the coordinator', async () => {
+  it('splits incrementally, fences commits, keeps commits and members across a coordinator SIGKILL', async () => {
     const group = 'g-orders';
     const a = new Member(group, ['orders']);
     expect(await a.beat()).toHaveLength(6);
