@@ -4,6 +4,9 @@ import { SamsaClientError, errorFromCode, needsMetadataRefresh, topicNameError }
 import { EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, listOffsets } from './offsets.js';
 import { type RetryLoopOptions, withRetries } from './retry.js';
 import type { BrokerConnection } from './transport.js';
+import { GroupAdmin, type GroupDescription, type GroupListing } from './group/admin.js';
+import type { CommitOffset, CommittedOffset } from './group/offsets.js';
+import type { TopicPartition } from './offsets.js';
 
 export interface NewTopic {
   topic: string;
@@ -91,7 +94,53 @@ interface TopicOutcome {
  * Everything else goes to any broker. Operations are bounded by the client's defaultApiTimeoutMs.
  */
 export class Admin implements AsyncDisposable {
-  constructor(private readonly cluster: Cluster) {}
+  private readonly groups: GroupAdmin;
+
+  constructor(private readonly cluster: Cluster) {
+    this.groups = new GroupAdmin(cluster);
+  }
+
+  /** Every consumer group (asking every broker), optionally only those in `states`. */
+  listGroups(options: { states?: readonly string[]; signal?: AbortSignal } = {}): Promise<GroupListing[]> {
+    return this.groups.listGroups(options);
+  }
+
+  /** State, epochs, assignor and members of each group; an unknown group rejects with GroupIdNotFound. */
+  describeGroups(groupIds: readonly string[], options: { signal?: AbortSignal } = {}): Promise<GroupDescription[]> {
+    return this.groups.describeGroups(groupIds, options);
+  }
+
+  /** Deletes groups and their offsets; refused with NonEmptyGroup while a group has members. */
+  deleteGroups(groupIds: readonly string[], options: { signal?: AbortSignal } = {}): Promise<void> {
+    return this.groups.deleteGroups(groupIds, options);
+  }
+
+  /** A group's committed offsets (of `partitions`, or all it has); offset -1 where there is none. */
+  fetchGroupOffsets(
+    groupId: string,
+    partitions?: readonly TopicPartition[],
+    options: { signal?: AbortSignal } = {},
+  ): Promise<CommittedOffset[]> {
+    return this.groups.fetchOffsets(groupId, partitions, options);
+  }
+
+  /** Sets a group's committed offsets; refused while the group has members (as Kafka's tools are). */
+  alterGroupOffsets(
+    groupId: string,
+    offsets: readonly CommitOffset[],
+    options: { signal?: AbortSignal } = {},
+  ): Promise<void> {
+    return this.groups.alterOffsets(groupId, offsets, options);
+  }
+
+  /** Deletes a group's committed offsets of partitions no member is subscribed to. */
+  deleteGroupOffsets(
+    groupId: string,
+    partitions: readonly TopicPartition[],
+    options: { signal?: AbortSignal } = {},
+  ): Promise<void> {
+    return this.groups.deleteOffsets(groupId, partitions, options);
+  }
 
   /** Creates topics; rejects with the first topic's error (e.g. TopicAlreadyExists), `errors` has all. */
   async createTopics(
@@ -293,6 +342,32 @@ export class Admin implements AsyncDisposable {
   }
 
   /** Log start offset and high watermark of every partition of a topic (ListOffsets to the leaders). */
+  /**
+   * Per partition, the offset of the first record with a timestamp at or after `timestampMs`
+   * (Kafka's offsetsForTimes); -1 where there is none.
+   */
+  async fetchTopicOffsetsByTimestamp(
+    topic: string,
+    timestampMs: number,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<Array<{ partition: number; offset: number }>> {
+    const info = await this.cluster.topic(topic, undefined, options.signal);
+    const answers = await listOffsets(
+      this.cluster,
+      info.partitions.map((p) => ({ topic, partition: p.partition, timestamp: timestampMs })),
+      options.signal,
+    );
+    return answers.map((a) => ({ partition: a.partition, offset: a.offset }));
+  }
+
+  /** The broker coordinating a group (FindCoordinator). */
+  findGroupCoordinator(
+    groupId: string,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<{ nodeId: number; address: string }> {
+    return this.groups.findCoordinator(groupId, options.signal);
+  }
+
   async fetchTopicOffsets(topic: string, options: { signal?: AbortSignal } = {}): Promise<PartitionOffsets[]> {
     const info = await this.cluster.topic(topic, undefined, options.signal);
     const partitions = info.partitions.map((p) => p.partition);

@@ -22,9 +22,9 @@ import { backoffMs, type RetryOptions } from './retry.js';
 import { Wakeup } from './wakeup.js';
 import { GroupRequiredError } from './errors.js';
 import type { CommitOffset, CommittedOffset } from './group/offsets.js';
-import { GroupSession, type RebalanceListener } from './group/session.js';
+import { type GroupConsumerHost, type GroupOptions, GroupSession, type RebalanceListener } from './group/session.js';
 
-export interface ConsumerOptions {
+export interface ConsumerOptions extends GroupOptions {
   /** Long poll: how long the broker may hold a Fetch waiting for minBytes (Kafka's fetch.max.wait.ms, 500). */
   maxWaitMs?: number;
   /** Kafka's fetch.min.bytes, 1. */
@@ -40,26 +40,6 @@ export interface ConsumerOptions {
   autoOffsetReset?: 'earliest' | 'latest' | 'none';
   /** Deadline of each Fetch on top of maxWaitMs; defaults to the client's requestTimeoutMs. */
   requestTimeoutMs?: number;
-  /**
-   * group.id: the consumer group this consumer belongs to. Needed by subscribe(), commit() and
-   * committed(); with assign(), positions start from the group's committed offsets.
-   */
-  groupId?: string;
-  /** group.instance.id: a static member, which keeps its partitions across a restart within its session. */
-  groupInstanceId?: string;
-  /** Commit consumed offsets every autoCommitIntervalMs, before partitions are revoked, and on close (true). */
-  enableAutoCommit?: boolean;
-  /** Kafka's auto.commit.interval.ms, 5000. */
-  autoCommitIntervalMs?: number;
-  /**
-   * Without an answered heartbeat for this long, the member counts its partitions as lost and stops
-   * consuming them (the coordinator expels it after its group.consumer.session.timeout.ms); 45000.
-   */
-  sessionTimeoutMs?: number;
-  /** Time the member has to give partitions back in a rebalance (Kafka's max.poll.interval.ms, 300000). */
-  rebalanceTimeoutMs?: number;
-  /** Kafka's group.remote.assignor: 'uniform' or 'range'; the broker's default when left out. */
-  groupRemoteAssignor?: 'uniform' | 'range';
 }
 
 type FetchOptions = Pick<
@@ -151,7 +131,7 @@ function messageFactory(topic: string, partition: number): RecordFactory {
  * fetched (pipelining), and prefetched memory stays bounded (maxPartitionFetchBytes per partition,
  * maxBytes per response).
  */
-export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable {
+export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable, GroupConsumerHost {
   private readonly options: Required<FetchOptions>;
   private readonly partitions = new Map<string, PartitionState>();
   private readonly chunks: Chunk[] = [];
@@ -247,7 +227,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
   /** @internal Offsets of partitions with a position: their position, or what was finished with. */
   offsetsToCommit(
     which: 'position' | 'consumed',
-    only?: ReadonlySet<PartitionState>,
+    only?: ReadonlySet<object>,
   ): Array<CommitOffset & { state: PartitionState }> {
     const list: Array<CommitOffset & { state: PartitionState }> = [];
     for (const state of this.partitions.values()) {
@@ -281,7 +261,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
   }
 
   /** @internal Resolves once the application is done with the message it holds, if it is from `states`. */
-  releaseOf(states: ReadonlySet<PartitionState>): Promise<void> {
+  releaseOf(states: ReadonlySet<object>): Promise<void> {
     if (this.held === undefined || !states.has(this.held) || this.closed) return Promise.resolve();
     return new Promise((resolve) => this.releaseWaiters.push(resolve));
   }

@@ -18,6 +18,7 @@ export {
 } from './consumer.js';
 export type { RebalanceListener } from './group/session.js';
 export type { CommitOffset, CommittedOffset } from './group/offsets.js';
+export type { GroupDescription, GroupListing, GroupMemberDescription } from './group/admin.js';
 export {
   Admin,
   type AdminRequestOptions,

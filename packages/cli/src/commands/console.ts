@@ -111,6 +111,11 @@ export function registerConsole(program: Command): void {
   withBootstrap(program.command('consume'))
     .description('print records as they arrive, one value per line')
     .requiredOption('--topic <name>', 'topic to read')
+    .option(
+      '--group <id>',
+      'join this consumer group: share the partitions with its other members, ' +
+        'start at its committed offsets, commit what was printed',
+    )
     .option('--from-beginning', 'start at the earliest offset (default: only new records)')
     .option(
       '--partition <n>',
@@ -145,6 +150,7 @@ interface ConsumeOptions {
   printOffset?: boolean;
   keySeparator: string;
   bootstrapServer: string;
+  group?: string;
 }
 
 /**
@@ -154,6 +160,8 @@ interface ConsumeOptions {
  */
 async function runConsole(o: ConsumeOptions): Promise<void> {
   if (o.offset !== undefined && o.partition === undefined) throw new CliError('--offset needs --partition', 2);
+  if (o.group !== undefined && o.partition !== undefined)
+    throw new CliError('--group and --partition cannot be used together: the group assigns partitions', 2);
   checkTopicName(o.topic);
   await using samsa = await connect(o.bootstrapServer, 'samsa-console-consumer');
   const abort = new AbortController();
@@ -168,8 +176,13 @@ async function runConsole(o: ConsumeOptions): Promise<void> {
   process.once('SIGTERM', stop);
   armIdle();
   try {
-    const consumer = samsa.consumer({ autoOffsetReset: o.fromBeginning ? 'earliest' : 'latest' });
-    if (!(await position(samsa, consumer, o, abort.signal))) return;
+    const consumer = samsa.consumer({
+      autoOffsetReset: o.fromBeginning ? 'earliest' : 'latest',
+      ...(o.group !== undefined ? { groupId: o.group } : {}),
+    });
+    // In a group, --from-beginning applies where the group has no committed offset (as in Kafka).
+    if (o.group !== undefined) consumer.subscribe([o.topic]);
+    else if (!(await position(samsa, consumer, o, abort.signal))) return;
     let count = 0;
     try {
       for await (const m of consumer.messages({ signal: abort.signal })) {
@@ -180,6 +193,9 @@ async function runConsole(o: ConsumeOptions): Promise<void> {
     } catch (err) {
       if (!abort.signal.aborted) throw err;
     }
+    // Everything printed counts as consumed, the last record too (auto-commit leaves the one in
+    // hand when the loop stops); closing the client then leaves the group.
+    if (o.group !== undefined) await consumer.commit();
   } finally {
     clearTimeout(idle);
     process.off('SIGINT', stop);

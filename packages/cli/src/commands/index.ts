@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { registerBench } from './bench.js';
 import { registerConsole } from './console.js';
+import { registerConsumerGroups } from './consumer-groups.js';
 import { registerDev } from './dev.js';
 import { registerLeaderElection } from './leader-election.js';
 import { registerLog } from './log.js';
@@ -17,6 +18,7 @@ export function registerCommands(program: Command): void {
   registerTopics(program);
   registerLeaderElection(program);
   registerConsole(program);
+  registerConsumerGroups(program);
   registerLog(program);
   registerBench(program);
 }

@@ -5,7 +5,6 @@
  */
 import { ErrorCodes } from '@samsa/protocol';
 import type { Cluster } from '../cluster.js';
-import type { Consumer, ConsumerOptions, PartitionState } from '../consumer.js';
 import { SamsaClientError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { TopicPartition } from '../offsets.js';
@@ -40,6 +39,56 @@ export interface RebalanceListener {
   onPartitionsLost?(partitions: TopicPartition[]): void | Promise<void>;
 }
 
+/** The consumer options of a group member (ConsumerOptions extends them). */
+export interface GroupOptions {
+  /**
+   * group.id: the consumer group this consumer belongs to. Needed by subscribe(), commit() and
+   * committed(); with assign(), positions start from the group's committed offsets.
+   */
+  groupId?: string;
+  /** group.instance.id: a static member, which keeps its partitions across a restart within its session. */
+  groupInstanceId?: string;
+  /** Commit consumed offsets every autoCommitIntervalMs, before partitions are revoked, and on close (true). */
+  enableAutoCommit?: boolean;
+  /** Kafka's auto.commit.interval.ms, 5000. */
+  autoCommitIntervalMs?: number;
+  /**
+   * Without an answered heartbeat for this long, the member counts its partitions as lost and stops
+   * consuming them (the coordinator expels it after its group.consumer.session.timeout.ms); 45000.
+   */
+  sessionTimeoutMs?: number;
+  /** Time the member has to give partitions back in a rebalance (Kafka's max.poll.interval.ms, 300000). */
+  rebalanceTimeoutMs?: number;
+  /** Kafka's group.remote.assignor: 'uniform' or 'range'; the broker's default when left out. */
+  groupRemoteAssignor?: 'uniform' | 'range';
+}
+
+/** A partition's commit bookkeeping, kept by the consumer. */
+export interface CommitState {
+  /** The last offset this consumer committed for the partition (auto-commit only moves it forward). */
+  committed: number | undefined;
+}
+
+/** What the session does to its consumer (the Consumer implements it; an interface keeps imports one way). */
+export interface GroupConsumerHost {
+  /** Whether assign() is in use: commits then come from outside the group. */
+  readonly assignMode: boolean;
+  /** Stops fetching `tps` at once (buffered data dropped); they stay assigned until removed. */
+  pausePartitions(tps: readonly TopicPartition[]): ReadonlySet<CommitState>;
+  /** Resolves once the application is done with the message it holds, if it is from `states`. */
+  releaseOf(states: ReadonlySet<CommitState>): Promise<void>;
+  addPartitions(tps: readonly TopicPartition[], paused: boolean): void;
+  resumePartitions(tps: readonly TopicPartition[]): void;
+  /** Removes partitions (all without `tps`); returns what was removed. */
+  removePartitions(tps?: readonly TopicPartition[]): TopicPartition[];
+  /** What the application has finished with, where that moved past the last commit (of `only`, or all). */
+  offsetsToCommit(
+    which: 'consumed',
+    only?: ReadonlySet<CommitState>,
+  ): Array<{ topic: string; partition: number; offset: number; state: CommitState }>;
+  reportError(err: unknown): void;
+}
+
 const DEFAULTS = {
   enableAutoCommit: true,
   autoCommitIntervalMs: 5_000,
@@ -61,9 +110,9 @@ export class GroupSession implements AssignmentHost {
   private readonly instanceId: string | undefined;
 
   constructor(
-    private readonly consumer: Consumer,
+    private readonly consumer: GroupConsumerHost,
     private readonly cluster: Cluster,
-    options: ConsumerOptions,
+    options: GroupOptions,
     retry: RetryOptions,
     private readonly logger: Logger,
   ) {
@@ -210,7 +259,7 @@ export class GroupSession implements AssignmentHost {
   // ---- commits ----
 
   /** Commits what the application has finished with, where that moved since the last commit. */
-  private async commitConsumed(only?: ReadonlySet<PartitionState>): Promise<void> {
+  private async commitConsumed(only?: ReadonlySet<CommitState>): Promise<void> {
     const list = this.consumer.offsetsToCommit('consumed', only);
     if (list.length === 0) return;
     try {
