@@ -226,6 +226,40 @@ describe('group coordinator', () => {
     await cluster.startBroker(before.nodeId);
   }, 120_000);
 
+  it('splits 6 partitions 2/2/2, then one each over six members, and a seventh idles', async () => {
+    const group = 'g-split';
+    const members = Array.from({ length: 7 }, () => new Member(group, ['orders']));
+    const three = await settle(members.slice(0, 3), (a) => a.every((x) => x.length === 2));
+    expect(new Set(three.flat()).size).toBe(6);
+    const six = await settle(members.slice(0, 6), (a) => a.every((x) => x.length === 1));
+    expect(new Set(six.flat()).size).toBe(6);
+    // The first three kept one of their two partitions each (sticky).
+    for (let i = 0; i < 3; i++) expect(three[i]).toContain(six[i]![0]);
+    const seven = await settle(members, (a) => a.filter((x) => x.length === 1).length === 6);
+    expect(seven[6]).toEqual([]);
+    for (const m of members) await m.leave();
+  }, 60_000);
+
+  it('a static member restarted within its session gets its partitions back with no rebalance', async () => {
+    const group = 'g-static';
+    const a = new Member(group, ['orders'], 'instance-a');
+    const b = new Member(group, ['orders'], 'instance-b');
+    const [ownedA, ownedB] = await settle([a, b], ([x, y]) => x!.length === 3 && y!.length === 3);
+    const epochBefore = (await withCoordinator(group, async (g) => (await g.describe([group])).groups[0]!)).groupEpoch;
+    // b "crashes" (never leaves) and a new process with the same instance id joins within the session.
+    const b2 = new Member(group, ['orders'], 'instance-b');
+    expect(await b2.beat()).toEqual(ownedB);
+    expect(b2.memberId).not.toBe(b.memberId);
+    expect(await a.beat()).toEqual(ownedA);
+    const after = await withCoordinator(group, async (g) => (await g.describe([group])).groups[0]!);
+    expect(after.groupEpoch).toBe(epochBefore);
+    expect(after.members.map((m) => m.memberId).sort()).toEqual([a.memberId, b2.memberId].sort());
+    // The old incarnation is fenced.
+    expect((await b.commit('orders', b.owned[0]!.partitions[0]!, 5)).errorCode).toBe(ErrorCodes.UNKNOWN_MEMBER_ID.code);
+    await a.leave();
+    await b2.leave();
+  }, 60_000);
+
   it('expels a silent member after its session and gives its partitions to the others', async () => {
     const group = 'g-expel';
     const a = new Member(group, ['orders']);
