@@ -295,7 +295,7 @@ async function throughputSections() {
 
 /**
  * Per-record latency at light and moderate load, on a fresh cluster (an aged one is slower, see
- * REPLICATION.md's fourth look): steady-state figures after a warm-up of a sixth of each run.
+ * docs/performance-log.md, the fourth look): steady-state figures after a warm-up of a sixth of each run.
  */
 async function latencySection() {
   const c = await cluster(3);

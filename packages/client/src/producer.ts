@@ -74,7 +74,7 @@ export interface ProducerOptions {
    * How long a batch waits for more records before it is sent (Kafka's linger.ms). 1, not Kafka 4's 5:
    * one request is in flight per partition, so under load records pile up behind it anyway, and on a
    * busy host every millisecond a batch waits grows the requests and the time each hop spends on them
-   * (packages/broker/REPLICATION.md, "The third look").
+   * (docs/performance-log.md, "The third look").
    */
   lingerMs?: number;
   /** Batch size in (uncompressed, estimated) bytes (Kafka's batch.size, 16384). */

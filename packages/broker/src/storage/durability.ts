@@ -169,9 +169,8 @@ export class Durability {
   /**
    * Queues an fdatasync of the active segment once `writebackIntervalBytes` were appended since the
    * last (RocksDB's bytes_per_sync). It promises nothing and nothing waits for it: it keeps the page
-   * cache from piling up gigabytes of dirty log that the kernel then writes back all at once (from
-   * 10% of memory dirty, or 30 s old). On a 2-vCPU VM those bursts took the CPUs from every process
-   * for 0.2–1.6 s; written back as it comes, the same bytes cost no stall. Without a free slot
+   * cache from piling up gigabytes of dirty log that the kernel then writes back all at once, which
+   * stalls every process on a small VM (docs/performance-log.md, the fifth look). Without a free slot
    * (writebackSlots, shared by a broker's logs) it is skipped until one frees.
    */
   maybeQueueWriteback(appended: ReadonlyArray<{ readonly entry: { readonly bytes: Buffer } }>): void {
