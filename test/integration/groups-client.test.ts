@@ -1,0 +1,315 @@
+/**
+ * Consumer groups through the SDK on real processes (3 brokers, replication factor 3): members split a
+ * topic and rebalance incrementally as they join; a SIGKILLed member's partitions move within its
+ * session; commit-after-processing loses nothing and duplicates only the uncommitted; the
+ * coordinator's broker SIGKILLed mid-stream; a static member restarted within its session.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ConsumedMessage, type Consumer, Samsa, type TopicPartition } from '@samsa/client';
+import { LocalCluster } from '../helpers/cluster.js';
+import { GroupMemberProcess } from '../helpers/group-member.js';
+import { createTempDir, type TempDir } from '../helpers/temp.js';
+import { waitFor } from '../helpers/wait.js';
+
+const SESSION_TIMEOUT_MS = 6_000;
+
+let cluster: LocalCluster;
+let samsa: Samsa;
+let logs: TempDir;
+let seq = 0;
+const unique = (name: string) => `${name}-${process.pid}-${++seq}`;
+
+beforeAll(async () => {
+  logs = createTempDir('groups-client');
+  cluster = await LocalCluster.start({
+    brokers: 3,
+    brokerSettings: {
+      'group.consumer.session.timeout.ms': String(SESSION_TIMEOUT_MS),
+      'group.consumer.heartbeat.interval.ms': '500',
+      'offsets.topic.num.partitions': '5',
+      'offsets.topic.replication.factor': '3',
+      'default.replication.factor': '3',
+    },
+  });
+  samsa = new Samsa({
+    brokers: cluster.bootstrap,
+    retry: { retries: 10, initialRetryTimeMs: 50, maxRetryTimeMs: 500 },
+  });
+  await samsa.connect();
+}, 90_000);
+
+afterAll(async () => {
+  await samsa?.close();
+  await cluster?.close();
+  logs?.remove();
+});
+
+async function createTopic(topic: string, partitions: number): Promise<void> {
+  await samsa
+    .admin()
+    .createTopics([
+      { topic, numPartitions: partitions, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } },
+    ]);
+}
+
+/** Produces `count` records spread over every partition (keyed), values `${prefix}-${i}`. */
+async function produce(topic: string, count: number, prefix: string): Promise<void> {
+  const producer = samsa.producer({ acks: 'all' });
+  await producer.sendBatch({
+    topic,
+    messages: Array.from({ length: count }, (_, i) => ({ key: `k${i}`, value: `${prefix}-${i}` })),
+  });
+  await producer.close();
+}
+
+interface Member {
+  name: string;
+  consumer: Consumer;
+  owned: Set<number>;
+  revocations: number;
+  records: ConsumedMessage[];
+  errors: unknown[];
+  close(): Promise<void>;
+}
+
+/** A member in this process, consuming in the background and recording what it owns. */
+function startMember(topic: string, group: string, name: string, options: { instanceId?: string } = {}): Member {
+  const consumer = samsa.consumer({
+    groupId: group,
+    autoOffsetReset: 'earliest',
+    maxWaitMs: 100,
+    sessionTimeoutMs: SESSION_TIMEOUT_MS,
+    ...(options.instanceId !== undefined ? { groupInstanceId: options.instanceId } : {}),
+  });
+  const member: Member = {
+    name,
+    consumer,
+    owned: new Set(),
+    revocations: 0,
+    records: [],
+    errors: [],
+    close: async () => {
+      await consumer.close();
+      await loop;
+    },
+  };
+  const numbers = (tps: TopicPartition[]) => tps.map((tp) => tp.partition);
+  consumer.subscribe([topic], {
+    onPartitionsAssigned: (tps) => {
+      for (const p of numbers(tps)) member.owned.add(p);
+    },
+    onPartitionsRevoked: (tps) => {
+      member.revocations++;
+      for (const p of numbers(tps)) member.owned.delete(p);
+    },
+    onPartitionsLost: (tps) => {
+      for (const p of numbers(tps)) member.owned.delete(p);
+    },
+  });
+  const loop = (async () => {
+    try {
+      for await (const m of consumer) member.records.push(m);
+    } catch (err) {
+      member.errors.push(err);
+    }
+  })();
+  return member;
+}
+
+const counts = (members: readonly Member[]) => members.map((m) => m.owned.size).sort((a, b) => a - b);
+
+/** Every partition owned by exactly one member. */
+function ownedOnce(members: readonly Member[], partitions: number): boolean {
+  const all = members.flatMap((m) => [...m.owned]).sort((a, b) => a - b);
+  return all.length === partitions && all.every((p, i) => p === i);
+}
+
+describe('consumer groups on a 3-broker cluster (RF 3)', () => {
+  it('three members split six partitions 2/2/2; three more take one each; a seventh idles', async () => {
+    const topic = unique('split');
+    const group = unique('g-split');
+    await createTopic(topic, 6);
+    const members = [0, 1, 2].map((i) => startMember(topic, group, `m${i}`));
+    try {
+      await waitFor(() => ownedOnce(members, 6) && counts(members).join() === '2,2,2', {
+        timeoutMs: 30_000,
+        description: '2/2/2',
+      });
+      for (let i = 3; i < 6; i++) members.push(startMember(topic, group, `m${i}`));
+      await waitFor(() => ownedOnce(members, 6) && counts(members).join() === '1,1,1,1,1,1', {
+        timeoutMs: 30_000,
+        description: '1 partition each',
+      });
+      const seventh = startMember(topic, group, 'm6');
+      members.push(seventh);
+      await waitFor(
+        async () => {
+          const [description] = await samsa.admin().describeGroups([group]);
+          return description?.members.length === 7 && description.state === 'Stable';
+        },
+        { timeoutMs: 30_000, description: 'seven members, stable' },
+      );
+      expect(seventh.owned.size).toBe(0);
+      expect(ownedOnce(members, 6)).toBe(true);
+      // Every record reaches exactly one member.
+      await produce(topic, 600, 'split');
+      await waitFor(() => members.reduce((n, m) => n + m.records.length, 0) >= 600, {
+        timeoutMs: 30_000,
+        description: 'every record consumed',
+      });
+      const seen = members.flatMap((m) => m.records.map((r) => `${r.partition}:${r.offset}`));
+      expect(new Set(seen).size).toBe(600);
+      expect(seen.length).toBe(600);
+      expect(members.flatMap((m) => m.errors)).toEqual([]);
+    } finally {
+      await Promise.all(members.map((m) => m.close()));
+    }
+  });
+
+  it('a SIGKILLed member: partitions move within session + 2 s; none lost, uncommitted again', async () => {
+    const topic = unique('kill');
+    const group = unique('g-kill');
+    await createTopic(topic, 4);
+    await produce(topic, 400, 'a');
+    const options = {
+      bootstrap: cluster.bootstrap,
+      topic,
+      group,
+      logDir: logs.path,
+      sessionTimeoutMs: SESSION_TIMEOUT_MS,
+    };
+    const victim = await GroupMemberProcess.start({ ...options, name: 'victim' });
+    const survivor = await GroupMemberProcess.start({ ...options, name: 'survivor' });
+    try {
+      await waitFor(() => victim.owned().length === 2 && survivor.owned().length === 2, {
+        timeoutMs: 30_000,
+        description: '2/2',
+      });
+      await victim.waitUntil((v) => v.committed().size === 2, 'commits on both partitions');
+      await victim.kill();
+      const killedAtMs = Date.now();
+      await survivor.waitUntil((s) => s.owned().length === 4, 'all four partitions', SESSION_TIMEOUT_MS + 10_000);
+      const movedMs = Date.now() - killedAtMs;
+      expect(movedMs).toBeLessThan(SESSION_TIMEOUT_MS + 2_000);
+      await produce(topic, 400, 'b');
+      const wanted = await samsa.admin().fetchTopicOffsets(topic);
+      await survivor.waitUntil(
+        (s) =>
+          wanted.every((w) => {
+            const offsets = new Set(
+              [...victim.records(), ...s.records()].filter((r) => r.partition === w.partition).map((r) => r.offset),
+            );
+            return offsets.size === w.high;
+          }),
+        'every record processed by someone',
+      );
+      // Records processed twice: only those the victim processed after its last acknowledged commit.
+      const victimCommitted = victim.committed();
+      const byVictim = new Set(victim.records().map((r) => `${r.partition}:${r.offset}`));
+      const twice = survivor.records().filter((r) => byVictim.has(`${r.partition}:${r.offset}`));
+      for (const r of twice) expect(r.offset).toBeGreaterThanOrEqual(victimCommitted.get(r.partition) ?? 0);
+      process.stdout.write(
+        `[groups] SIGKILLed member's partitions moved after ${movedMs} ms; ${twice.length} records processed twice\n`,
+      );
+    } finally {
+      await victim.kill();
+      await survivor.stop();
+    }
+  });
+
+  it("SIGKILL the coordinator's broker mid-stream: the group goes on and its committed offsets are there", async () => {
+    const topic = unique('failover');
+    const group = unique('g-failover');
+    await createTopic(topic, 4);
+    const members = [startMember(topic, group, 'a'), startMember(topic, group, 'b')];
+    const producer = samsa.producer({ acks: 'all' });
+    let produced = 0;
+    let producing = true;
+    const writer = (async () => {
+      while (producing) {
+        await producer.sendBatch({
+          topic,
+          messages: Array.from({ length: 20 }, (_, i) => ({ key: `k${produced + i}`, value: `v${produced + i}` })),
+        });
+        produced += 20;
+      }
+    })();
+    let killed: number | undefined;
+    try {
+      await waitFor(() => ownedOnce(members, 4) && counts(members).join() === '2,2', {
+        timeoutMs: 30_000,
+        description: '2/2',
+      });
+      await waitFor(() => members.every((m) => m.records.length > 50), { timeoutMs: 30_000, description: 'progress' });
+      for (const m of members) await m.consumer.commit();
+      const before = await samsa.admin().fetchGroupOffsets(group);
+      expect(before.length).toBe(4);
+      const coordinator = await samsa.admin().findGroupCoordinator(group);
+      killed = coordinator.nodeId;
+      await cluster.killBroker(coordinator.nodeId);
+      const consumedAtKill = members.map((m) => m.records.length);
+      // The group goes on: both members consume more, commit again on the new coordinator.
+      await waitFor(() => members.every((m, i) => m.records.length > (consumedAtKill[i] as number) + 100), {
+        timeoutMs: 60_000,
+        description: 'consumption after the failover',
+      });
+      await waitFor(
+        async () => {
+          for (const m of members) await m.consumer.commit();
+          return true;
+        },
+        { timeoutMs: 60_000, description: 'a commit on the new coordinator' },
+      );
+      const after = await samsa.admin().fetchGroupOffsets(group);
+      const beforeBy = new Map(before.map((o) => [o.partition, o.offset]));
+      for (const o of after) expect(o.offset).toBeGreaterThanOrEqual(beforeBy.get(o.partition) as number);
+      expect(ownedOnce(members, 4)).toBe(true);
+      expect(members.flatMap((m) => m.errors)).toEqual([]);
+    } finally {
+      producing = false;
+      await writer.catch(() => {});
+      await producer.close();
+      await Promise.all(members.map((m) => m.close()));
+      if (killed !== undefined) await cluster.startBroker(killed);
+    }
+  });
+
+  it('a static member restarted within its session keeps its partitions, and nobody else pauses', async () => {
+    const topic = unique('static');
+    const group = unique('g-static');
+    await createTopic(topic, 6);
+    const options = {
+      bootstrap: cluster.bootstrap,
+      topic,
+      group,
+      logDir: logs.path,
+      sessionTimeoutMs: SESSION_TIMEOUT_MS,
+    };
+    let staticMember = await GroupMemberProcess.start({ ...options, name: 'static-1', instanceId: 'static-a' });
+    const others = [startMember(topic, group, 'b'), startMember(topic, group, 'c')];
+    try {
+      await waitFor(() => staticMember.owned().length === 2 && counts(others).join() === '2,2', {
+        timeoutMs: 30_000,
+        description: '2/2/2',
+      });
+      const kept = staticMember.owned();
+      const revocationsBefore = others.map((m) => m.revocations);
+      const ownedBefore = others.map((m) => [...m.owned].sort());
+      await staticMember.kill();
+      staticMember = await GroupMemberProcess.start({ ...options, name: 'static-2', instanceId: 'static-a' });
+      await staticMember.waitUntil((s) => s.owned().length === 2, 'its partitions back', SESSION_TIMEOUT_MS);
+      expect(staticMember.owned()).toEqual(kept);
+      // The others were never asked to give anything up, and consume on.
+      await produce(topic, 300, 'static');
+      await waitFor(() => others.every((m) => m.records.length >= 50), {
+        timeoutMs: 30_000,
+        description: 'others consume',
+      });
+      expect(others.map((m) => m.revocations)).toEqual(revocationsBefore);
+      expect(others.map((m) => [...m.owned].sort())).toEqual(ownedBefore);
+    } finally {
+      await staticMember.stop();
+      await Promise.all(others.map((m) => m.close()));
+    }
+  });
+});
