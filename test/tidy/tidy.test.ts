@@ -120,7 +120,7 @@ describe('scripts/tidy.mjs', () => {
     ]);
   });
 
-  it('reports import cycles and directory cycles within a package (type-only imports too)', () => {
+  it('finds import cycles and directory cycles within a package (type-only imports too)', () => {
     const dir = tree({
       'packages/a/src/x/one.ts': "import { two } from './two.js';\nexport const one = two;\n",
       'packages/a/src/x/two.ts': "import type { Three } from '../y/three.js';\nexport const two = 2;\n",
@@ -129,12 +129,13 @@ describe('scripts/tidy.mjs', () => {
     });
     const { status, lines } = tidy(dir);
     expect(lines).toEqual([
-      'packages/a/src/x/one.ts:1: import-cycle (not enforced yet): x/one.ts -> x/two.ts -> y/three.ts -> x/one.ts',
-      'packages/a/src/x/two.ts:1: layer-cycle (not enforced yet): x -> y -> x ' +
+      'packages/a/src/x/one.ts:1: import-cycle: x/one.ts -> x/two.ts -> y/three.ts -> x/one.ts',
+      'packages/a/src/x/two.ts:1: layer-cycle: x -> y -> x ' +
         '(x/two.ts imports y/three.ts; y/three.ts imports x/one.ts)',
-      'packages/b/src/alone.ts:1: import-cycle (not enforced yet): alone.ts -> alone.ts',
+      'packages/b/src/alone.ts:1: import-cycle: alone.ts -> alone.ts',
+      'tidy: 3 violation(s)',
     ]);
-    expect(status).toBe(0);
+    expect(status).toBe(1);
   });
 
   it('finds lines past the formatter width in code files only', () => {
