@@ -175,11 +175,50 @@ export function validateGroupId(groupId: string): void {
 
 /** A subscription regex matches whole topic names; internal topics (`__*`) never match. */
 export function compileSubscriptionRegex(source: string): RegExp {
+  const unsafe = backtrackingHazard(source);
+  if (unsafe) fail(ErrorCodes.INVALID_REGULAR_EXPRESSION, `${JSON.stringify(source.slice(0, 100))}: ${unsafe}`);
   try {
-    return new RegExp(`^(?:${source})$`, 'u');
+    return new RegExp(`^(?:${source})$`);
   } catch (err) {
     return fail(ErrorCodes.INVALID_REGULAR_EXPRESSION, `${JSON.stringify(source)}: ${(err as Error).message}`);
   }
+}
+
+export const MAX_SUBSCRIPTION_REGEX_LENGTH = 1024;
+
+/**
+ * JavaScript's regex engine backtracks, and a client's pattern runs on the broker's event loop:
+ * a repeated group that itself repeats or alternates (`(a+)+`, `(a|aa)*`) or a backreference can take
+ * exponential time on a 249-character topic name. Kafka uses RE2 (linear time); refusing those shapes
+ * keeps the same guarantee. Returns why a pattern is refused, or undefined.
+ */
+export function backtrackingHazard(source: string): string | undefined {
+  if (source.length > MAX_SUBSCRIPTION_REGEX_LENGTH) return `longer than ${MAX_SUBSCRIPTION_REGEX_LENGTH} characters`;
+  const groups: boolean[] = []; // per open group: whether it repeats or alternates inside
+  let lastClosedRisky = false;
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i]!;
+    const justClosed = lastClosedRisky;
+    lastClosedRisky = false;
+    if (c === '\\') {
+      if (/[1-9k]/.test(source[i + 1] ?? '')) return 'backreferences are not supported';
+      i++;
+    } else if (c === '[') {
+      for (i++; i < source.length && source[i] !== ']'; i++) if (source[i] === '\\') i++;
+    } else if (c === '(') {
+      groups.push(false);
+    } else if (c === ')') {
+      const risky = groups.pop() ?? false;
+      if (risky && groups.length > 0) groups[groups.length - 1] = true;
+      lastClosedRisky = risky;
+    } else if (c === '*' || c === '+' || c === '{') {
+      if (justClosed) return 'a repeated group that repeats or alternates inside can take exponential time';
+      if (groups.length > 0) groups[groups.length - 1] = true;
+    } else if (c === '|') {
+      if (groups.length > 0) groups[groups.length - 1] = true;
+    }
+  }
+  return undefined;
 }
 
 export class GroupCoordinatorCore {

@@ -41,12 +41,9 @@ export function count(tps: TopicPartitions): number {
   return n;
 }
 
+/** Both sides are canonical (made by fromKeys, or decoded from records that were), so equal sets are equal JSON. */
 export function equal(a: TopicPartitions, b: TopicPartitions): boolean {
-  return JSON.stringify(normalize(a)) === JSON.stringify(normalize(b));
-}
-
-export function normalize(tps: TopicPartitions): TopicPartitions {
-  return fromKeys(toKeys(tps));
+  return a === b || JSON.stringify(a) === JSON.stringify(b);
 }
 
 export function minus(a: TopicPartitions, b: TopicPartitions): TopicPartitions {

@@ -232,6 +232,16 @@ describe('group core', () => {
     expect(core.describeGroup('g')!.epoch).toBe(epochBefore);
   });
 
+  it('refuses regexes that can backtrack exponentially', () => {
+    const { hb } = setup();
+    for (const regex of ['(a+)+', '(a|aa)*x', '((ab)*)+', '(x)\\1', 'a'.repeat(2000)])
+      expect(codeOf(() => hb({ memberEpoch: 0, subscribedTopicRegex: regex }))).toBe(
+        ErrorCodes.INVALID_REGULAR_EXPRESSION.code,
+      );
+    for (const regex of ['orders-.*', '(orders|payments)-[0-9]+', 'a(b+)?c', '[(+]*', 'orders\\-eu'])
+      expect(hb({ memberEpoch: 0, subscribedTopicRegex: regex }).memberEpoch).toBeGreaterThan(0);
+  });
+
   it('regex subscriptions pick up new topics; internal topics never match', () => {
     const { core, hb } = setup();
     const a = hb({ memberEpoch: 0, subscribedTopicRegex: '.*', ownedTopicPartitions: [] });
