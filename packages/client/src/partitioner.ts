@@ -87,8 +87,19 @@ export class Partitioner {
   }
 
   /**
-   * A partition other than `previous`, at random. With loads, as Kafka's BuiltInPartitioner: each
-   * candidate weighs (largest load + 1 - its load), so the busiest weighs 1 and an idle one the most.
+   * A new batch of `partition` opened behind a request still out (one per partition): its records wait
+   * for that request's answer, so keyless records move on, to an idle partition if there is one
+   * (KIP-794's aim: away from partitions that are not ready). Called once per batch, not per record.
+   */
+  batchQueued(topic: string, partition: number): void {
+    this.batchSent(topic, partition);
+  }
+
+  /**
+   * A partition other than `previous`, at random. With loads: an idle one (nothing waiting or in
+   * flight) when there is one, since its batch can go at once while a busy partition's waits for the
+   * request ahead of it (one per partition); otherwise as Kafka's BuiltInPartitioner, each candidate
+   * weighing (largest load + 1 - its load), so the busiest weighs 1 and the least busy the most.
    */
   private pick(available: readonly number[], previous: number, load?: (partition: number) => number): number {
     if (available.length === 1) return available[0] as number;
@@ -97,6 +108,8 @@ export class Partitioner {
     const loads = load === undefined ? undefined : candidates.map(load);
     const most = loads === undefined ? 0 : Math.max(...loads);
     if (loads === undefined || most === 0) return candidates[Math.floor(this.random() * candidates.length)] as number;
+    const idle = candidates.filter((_, i) => loads[i] === 0);
+    if (idle.length > 0) return idle[Math.floor(this.random() * idle.length)] as number;
     let total = 0;
     const cumulative = loads.map((l) => (total += most + 1 - l));
     const draw = this.random() * total;

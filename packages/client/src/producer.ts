@@ -71,10 +71,11 @@ export interface ProducerOptions {
   /** Default -1 ('all'), Kafka's default since 3.0. */
   acks?: Acks;
   /**
-   * How long a batch waits for more records before it is sent (Kafka's linger.ms). 1, not Kafka 4's 5:
-   * one request is in flight per partition, so under load records pile up behind it anyway, and on a
-   * busy host every millisecond a batch waits grows the requests and the time each hop spends on them
-   * (docs/performance-log.md, "The third look").
+   * How long a batch waits for more records before it is sent (Kafka's linger.ms). 0, not Kafka 4's 5:
+   * one request is in flight per partition, so under load records pile up behind it and go together
+   * anyway; a linger only adds its own wait (a timer, a millisecond or two) to every request of a light
+   * load, and on a busy host every millisecond a batch waits grows the requests and the time each hop
+   * spends on them (docs/performance-log.md, "The third look" and "The sixth look").
    */
   lingerMs?: number;
   /** Batch size in (uncompressed, estimated) bytes (Kafka's batch.size, 16384). */
@@ -223,7 +224,7 @@ export class Producer implements AsyncDisposable {
   ) {
     this.options = {
       acks: normalizeAcks(options.acks ?? -1),
-      lingerMs: options.lingerMs ?? 1,
+      lingerMs: options.lingerMs ?? 0,
       batchSize: options.batchSize ?? 16384,
       compression: options.compression ?? 'none',
       retries: options.retries ?? Number.MAX_SAFE_INTEGER,
@@ -448,10 +449,14 @@ export class Producer implements AsyncDisposable {
       batch = undefined;
     }
     if (batch === undefined) {
+      if (queue.batches.length > 0) this.partitioner.batchQueued(queue.topic, queue.partition);
       batch = new ProducerBatch(queue.topic, queue.partition, acks, now);
       queue.batches.push(batch);
       this.active.add(queue);
-      this.wakeup.at(now + this.options.lingerMs);
+      // Without a linger the batch may go on the next turn of the event loop: a timer of 0 ms would
+      // fire a millisecond or more later.
+      if (this.options.lingerMs > 0) this.wakeup.at(now + this.options.lingerMs);
+      else this.wake();
     }
     batch.append(input, bytes, tracker, index);
     if (batch.bytes >= this.options.batchSize) {

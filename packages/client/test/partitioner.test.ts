@@ -63,8 +63,8 @@ describe('partitioner', () => {
 
   it("draws the next sticky partition against the load, as Kafka's adaptive partitioning (KIP-794)", () => {
     const partitioner = new Partitioner('default', 100, seeded(5));
-    // Partition 0 has 5 batches waiting, 1 and 2 none: weights 1, 6, 6 (largest load + 1 - load).
-    const loads = [5, 0, 0];
+    // Partition 0 has 6 batches waiting, 1 and 2 one each: weights 1, 6, 6 (largest load + 1 - load).
+    const loads = [6, 1, 1];
     const load = (p: number) => loads[p] as number;
     const counts = [0, 0, 0];
     let previous = -1;
@@ -84,6 +84,33 @@ describe('partitioner', () => {
     const evenCounts = [0, 0, 0];
     for (let i = 0; i < 30_000; i++) evenCounts[even.partition('t', null, 3, all(3), 100, () => 2)]! += 1;
     for (const c of evenCounts) expect(c / 30_000).toBeCloseTo(1 / 3, 1);
+  });
+
+  it('moves the sticky partition to an idle partition whenever there is one', () => {
+    const partitioner = new Partitioner('default', 100, seeded(4));
+    const loads = [3, 0, 1];
+    const chosen: number[] = [];
+    for (let i = 0; i < 1000; i++) chosen.push(partitioner.partition('t', null, 3, all(3), 100, (p) => loads[p]!));
+    // Never the busy ones after the idle one, never twice in a row: 1, then the less busy 2 or 0, then 1 again.
+    for (let i = 0; i < chosen.length; i += 2) expect(chosen[i]).toBe(1);
+    const after = chosen.filter((_, i) => i % 2 === 1);
+    expect(after.filter((p) => p === 2).length / after.length).toBeGreaterThan(0.55); // weights 2 and 1
+  });
+
+  it('moves the sticky partition on once a batch of it queues behind a request still out', () => {
+    const partitioner = new Partitioner('default', 16384, seeded(2));
+    const loads = [0, 0, 0];
+    const load = (p: number) => loads[p]!;
+    const first = partitioner.partition('t', null, 3, all(3), 10, load);
+    expect(partitioner.partition('t', null, 3, all(3), 10, load)).toBe(first);
+    // Its request went out and a new batch opened behind it: the next record goes to an idle partition.
+    loads[first] = 2;
+    partitioner.batchQueued('t', first);
+    const next = partitioner.partition('t', null, 3, all(3), 10, load);
+    expect(next).not.toBe(first);
+    // A batch queued on another partition than the sticky one changes nothing.
+    partitioner.batchQueued('t', first);
+    expect(partitioner.partition('t', null, 3, all(3), 10, load)).toBe(next);
   });
 
   it('uses only partitions with a leader for keyless records', () => {

@@ -459,7 +459,7 @@ function producerOptions(command: Command): Command {
     .option('--batch-size <bytes>', 'producer batch.size', parseIntOption('--batch-size', 1, 64 * 1024 * 1024), 262_144)
     .option(
       '--linger-ms <ms>',
-      "producer linger.ms (default: the producer's, 1)",
+      "producer linger.ms (default: the producer's, 0)",
       parseIntOption('--linger-ms', 0, 60_000),
     )
     .option(
