@@ -9,6 +9,7 @@ import { Samsa, type ConsumedMessage } from '@samsa/client';
 import { LocalCluster } from '../helpers/cluster.js';
 import { freePort } from '../helpers/ports.js';
 import { createTempDir, type TempDir } from '../helpers/temp.js';
+import { waitFor } from '../helpers/wait.js';
 import {
   KAFKA_PYTHON_CHECK,
   SYSTEM_PYTHON,
@@ -21,7 +22,7 @@ import {
 } from '../kafka/tools.js';
 
 const require = createRequire(import.meta.url);
-const { Kafka, CompressionTypes, logLevel } = require('kafkajs') as typeof import('kafkajs');
+const { Kafka, CompressionTypes, ConfigResourceTypes, logLevel } = require('kafkajs') as typeof import('kafkajs');
 
 const BROKERS = 3;
 const kafkaPorts = new Map<number, number>();
@@ -153,7 +154,7 @@ describe('KafkaJS', () => {
   function client(): InstanceType<typeof Kafka> {
     return new Kafka({ clientId: 'kafka-clients-test', brokers: [bootstrap], logLevel: logLevel.NOTHING });
   }
-  it('admin creates a topic and lists topics and metadata', async () => {
+  it('admin creates a topic, lists topics, metadata and configs', async () => {
     const admin = client().admin();
     await admin.connect();
     try {
@@ -166,7 +167,16 @@ describe('KafkaJS', () => {
       expect(metadata.topics[0]!.partitions.map((p) => p.replicas.length)).toEqual([3, 3, 3]);
       const cluster = await admin.describeCluster();
       expect(cluster.brokers.map((b) => b.port).sort()).toEqual([...kafkaPorts.values()].sort());
-      const offsets = await admin.fetchTopicOffsets(topic);
+      const configs = await admin.describeConfigs({
+        resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['retention.ms'] }],
+        includeSynonyms: false,
+      });
+      expect(configs.resources[0]!.configEntries.map((c) => [c.configName, c.configValue])).toEqual([
+        ['retention.ms', String(7 * 24 * 3600 * 1000)],
+      ]);
+      // Metadata names a fresh topic's leaders as soon as they are chosen, a moment before the leaders
+      // have taken up the role; KafkaJS's admin does not retry a NotLeaderOrFollower answer itself.
+      const offsets = await waitFor(() => admin.fetchTopicOffsets(topic), { description: 'offsets of the new topic' });
       expect(offsets.map((o) => o.high)).toEqual(['0', '0', '0']);
     } finally {
       await admin.disconnect();

@@ -7,6 +7,7 @@ import { handleListOffsets } from '../server/handlers/list-offsets.js';
 import { handleMetadata } from '../server/handlers/metadata.js';
 import { handleProduce } from '../server/handlers/produce.js';
 import type { Served } from './connection.js';
+import { describeConfigs } from './describe-configs.js';
 
 /**
  * Kafka requests served by the handlers the gRPC server uses: each function maps a decoded request
@@ -35,6 +36,12 @@ const HANDLERS = new Map<number, Handler>([
   [ApiKey.CreateTopics, createTopics as Handler],
   [ApiKey.DeleteTopics, deleteTopics as Handler],
   [ApiKey.DescribeCluster, describeCluster as Handler],
+  [
+    ApiKey.DescribeConfigs,
+    ((ctx, _v, request: kafka.DescribeConfigsRequestData) => ({
+      body: describeConfigs(ctx, request),
+    })) as Handler,
+  ],
 ]);
 
 /** The APIs this broker serves on a Kafka listener, with the versions ApiVersions advertises. */

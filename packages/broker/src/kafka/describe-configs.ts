@@ -1,0 +1,93 @@
+import { ErrorCodes, kafka } from '@samsa/protocol';
+import {
+  BROKER_SETTINGS,
+  TOPIC_DEFAULT_FROM_BROKER,
+  effectiveTopicSettings,
+  type BrokerSettingName,
+  type SettingSpec,
+  type TopicSettingName,
+} from '../config.js';
+import type { BrokerContext } from '../server/context.js';
+
+/**
+ * DescribeConfigs for topics (a topic's effective settings: its own overrides over the broker's
+ * defaults) and for this broker (its settings). Values are strings, as Kafka reports them; a setting
+ * without a value (none configured) is null.
+ */
+export function describeConfigs(
+  ctx: BrokerContext,
+  request: kafka.DescribeConfigsRequestData,
+): kafka.DescribeConfigsResponseData {
+  return {
+    throttleTimeMs: 0,
+    results: request.resources.map((resource) => {
+      const base = { resourceType: resource.resourceType, resourceName: resource.resourceName };
+      const wanted = (name: string) => resource.configurationKeys === null || resource.configurationKeys.includes(name);
+      if (resource.resourceType === kafka.RESOURCE_TYPE_TOPIC) {
+        const topic = ctx.member.metadata.image.topics.get(resource.resourceName);
+        if (!topic)
+          return failed(base, ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code, `unknown topic ${resource.resourceName}`);
+        const effective = effectiveTopicSettings(ctx.settings, topic.configs);
+        const configs = Object.entries(effective)
+          .filter(([name]) => wanted(name))
+          .map(([name, value]) => {
+            if (Object.hasOwn(topic.configs, name)) return described(name, value, kafka.CONFIG_SOURCE_TOPIC, false);
+            // Not set on the topic: the broker's default for it, set in its configuration or Kafka's own.
+            const brokerKey = TOPIC_DEFAULT_FROM_BROKER[name as TopicSettingName] as BrokerSettingName;
+            const fromBroker = ctx.settings[brokerKey] !== BROKER_SETTINGS[brokerKey].default;
+            return described(
+              name,
+              value,
+              fromBroker ? kafka.CONFIG_SOURCE_STATIC_BROKER : kafka.CONFIG_SOURCE_DEFAULT,
+              !fromBroker,
+            );
+          });
+        return { ...base, errorCode: 0, errorMessage: null, configs };
+      }
+      if (resource.resourceType === kafka.RESOURCE_TYPE_BROKER) {
+        if (resource.resourceName !== '' && resource.resourceName !== String(ctx.brokerId))
+          return failed(
+            base,
+            ErrorCodes.INVALID_REQUEST.code,
+            `this is broker ${ctx.brokerId}; ask broker ${resource.resourceName}`,
+          );
+        const configs = Object.entries(BROKER_SETTINGS as Record<string, SettingSpec>)
+          .filter(([name]) => wanted(name))
+          .map(([name, spec]) => {
+            const value = ctx.settings[name as keyof typeof BROKER_SETTINGS];
+            const isDefault = value === spec.default;
+            return described(
+              name,
+              value,
+              isDefault ? kafka.CONFIG_SOURCE_DEFAULT : kafka.CONFIG_SOURCE_STATIC_BROKER,
+              isDefault,
+            );
+          });
+        return { ...base, errorCode: 0, errorMessage: null, configs };
+      }
+      return failed(base, ErrorCodes.INVALID_REQUEST.code, `resource type ${resource.resourceType} is not supported`);
+    }),
+  };
+}
+
+function described(name: string, value: unknown, configSource: number, isDefault: boolean): kafka.DescribedConfig {
+  return {
+    name,
+    value: value === undefined ? null : String(value),
+    readOnly: true, // Samsa changes settings by restart, not through AlterConfigs (yet)
+    isDefault,
+    configSource,
+    isSensitive: false,
+    synonyms: [],
+    configType: 0,
+    documentation: null,
+  };
+}
+
+function failed(
+  base: { resourceType: number; resourceName: string },
+  errorCode: number,
+  errorMessage: string,
+): kafka.DescribeConfigsResponseData['results'][number] {
+  return { ...base, errorCode, errorMessage, configs: [] };
+}

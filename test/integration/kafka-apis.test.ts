@@ -1,0 +1,296 @@
+/**
+ * Every API the Kafka listener serves, at every version it advertises, on a real broker process:
+ * requests encoded and responses decoded with Samsa's codecs (the clients in kafka-clients.test.ts
+ * cover the versions they use; this covers the rest, flexible versions included).
+ */
+import { connect, type Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Samsa } from '@samsa/client';
+import { decodeBatches, encodeBatch, kafka } from '@samsa/protocol';
+import { LocalCluster } from '../helpers/cluster.js';
+import { freePort } from '../helpers/ports.js';
+import { waitFor, withTimeout } from '../helpers/wait.js';
+
+const { ApiKey, KAFKA_APIS, encodeRequest, decodeResponse, encodeMessageSet, decodeMessageSet, ZERO_UUID } = kafka;
+
+let cluster: LocalCluster;
+let kafkaPort: number;
+let samsa: Samsa;
+let client: Client;
+const topic = `kafka-apis-${process.pid}`;
+
+/** One connection; requests one at a time. */
+class Client {
+  private buffered = Buffer.alloc(0);
+  private pending: ((frame: Buffer) => void) | undefined;
+  private correlationId = 0;
+
+  constructor(private readonly socket: Socket) {
+    socket.on('data', (d: Buffer) => {
+      this.buffered = Buffer.concat([this.buffered, d]);
+      if (this.buffered.length >= 4 && this.buffered.length >= 4 + this.buffered.readInt32BE(0)) {
+        const frame = this.buffered.subarray(4, 4 + this.buffered.readInt32BE(0));
+        this.buffered = this.buffered.subarray(4 + frame.length);
+        this.pending?.(frame);
+      }
+    });
+  }
+
+  async send<T>(apiKey: number, apiVersion: number, body: object): Promise<T> {
+    const api = KAFKA_APIS.get(apiKey)!;
+    const correlationId = ++this.correlationId;
+    const frame = new Promise<Buffer>((resolve) => {
+      this.pending = resolve;
+    });
+    this.socket.write(encodeRequest(api, { apiVersion, correlationId, clientId: 'apis-test' }, body));
+    const answer = await withTimeout(frame, 15_000, `${api.name} v${apiVersion}`);
+    const decoded = decodeResponse<T>(api, apiVersion, answer);
+    expect(decoded.correlationId).toBe(correlationId);
+    return decoded.body;
+  }
+}
+
+function versionsOf(apiKey: number): number[] {
+  const api = KAFKA_APIS.get(apiKey)!;
+  return Array.from({ length: api.maxVersion - api.minVersion + 1 }, (_, i) => api.minVersion + i);
+}
+
+beforeAll(async () => {
+  kafkaPort = await freePort();
+  cluster = await LocalCluster.start({
+    brokers: 1,
+    brokerSettingsFor: (b) => ({ listeners: `PLAINTEXT://${b.address},KAFKA://127.0.0.1:${kafkaPort}` }),
+  });
+  samsa = new Samsa({ brokers: cluster.bootstrap });
+  await samsa
+    .admin()
+    .createTopics([{ topic, numPartitions: 1, replicationFactor: 1, configs: { 'retention.ms': '3600000' } }]);
+  const producer = samsa.producer({ acks: 'all' });
+  await producer.send({ topic, value: 'sdk' }); // offset 0, and the partition's leader is ready
+  await producer.close();
+  const socket = connect({ host: '127.0.0.1', port: kafkaPort });
+  await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+  client = new Client(socket);
+}, 90_000);
+
+afterAll(async () => {
+  await samsa?.close();
+  await cluster?.close();
+});
+
+const produced: string[] = ['sdk'];
+
+describe('the Kafka listener at every advertised version', () => {
+  it('ApiVersions v0-v3 lists the served APIs', async () => {
+    for (const v of versionsOf(ApiKey.ApiVersions)) {
+      const body = await client.send<kafka.ApiVersionsResponseData>(ApiKey.ApiVersions, v, {
+        clientSoftwareName: 'test',
+        clientSoftwareVersion: '1',
+      });
+      expect(body.errorCode).toBe(0);
+      expect(body.apiKeys).toContainEqual({ apiKey: ApiKey.Fetch, minVersion: 0, maxVersion: 12 });
+      expect(body.apiKeys.map((k) => k.apiKey)).not.toContain(ApiKey.FindCoordinator);
+    }
+  });
+
+  it("Metadata v0-v12: this listener's address, topic ids, null/empty topic lists", async () => {
+    for (const v of versionsOf(ApiKey.Metadata)) {
+      const named = await client.send<kafka.MetadataResponseData>(ApiKey.Metadata, v, {
+        topics: [{ name: topic, topicId: ZERO_UUID }],
+        allowAutoTopicCreation: false,
+      });
+      expect(named.brokers, `v${v}`).toEqual([{ nodeId: 1, host: '127.0.0.1', port: kafkaPort, rack: null }]);
+      const t = named.topics[0]!;
+      expect(t).toMatchObject({ errorCode: 0, name: topic });
+      expect(t.partitions[0]).toMatchObject({ partitionIndex: 0, leaderId: 1, replicaNodes: [1], isrNodes: [1] });
+      if (v >= 10) expect(t.topicId).not.toBe(ZERO_UUID);
+      if (v >= 12) {
+        const byId = await client.send<kafka.MetadataResponseData>(ApiKey.Metadata, v, {
+          topics: [{ name: null, topicId: t.topicId }],
+        });
+        expect(byId.topics[0]).toMatchObject({ errorCode: 0, name: topic, topicId: t.topicId });
+      }
+      const all = await client.send<kafka.MetadataResponseData>(ApiKey.Metadata, v, { topics: v === 0 ? [] : null });
+      expect(all.topics.map((x) => x.name)).toContain(topic);
+      if (v >= 1)
+        expect((await client.send<kafka.MetadataResponseData>(ApiKey.Metadata, v, { topics: [] })).topics).toEqual([]);
+    }
+  });
+
+  it('Produce v0-v9: message sets up to v2, batches from v3, appended in order', async () => {
+    let expectedOffset = 1;
+    for (const v of versionsOf(ApiKey.Produce)) {
+      const value = `produce-v${v}`;
+      const records =
+        v < 3
+          ? encodeMessageSet(
+              [
+                {
+                  offset: 0,
+                  magic: v < 2 ? 0 : 1,
+                  timestamp: v < 2 ? null : Date.now(),
+                  key: Buffer.from('k'),
+                  value: Buffer.from(value),
+                },
+              ],
+              v < 2 ? 0 : 1,
+            )
+          : encodeBatch([{ key: Buffer.from('k'), value: Buffer.from(value) }], { now: Date.now() });
+      const body = await client.send<kafka.ProduceResponseData>(ApiKey.Produce, v, {
+        transactionalId: null,
+        acks: -1,
+        timeoutMs: 5000,
+        topicData: [{ name: topic, partitionData: [{ index: 0, records }] }],
+      });
+      expect(body.responses[0]!.partitionResponses[0], `v${v}`).toMatchObject({
+        index: 0,
+        errorCode: 0,
+        baseOffset: expectedOffset++,
+      });
+      produced.push(value);
+    }
+  });
+
+  it('Fetch v0-v12: magic 0 for v0-v1, magic 1 for v2-v3, stored batches from v4; LSO = high watermark', async () => {
+    for (const v of versionsOf(ApiKey.Fetch)) {
+      const body = await client.send<kafka.FetchResponseData>(ApiKey.Fetch, v, {
+        maxWaitMs: 100,
+        minBytes: 1,
+        maxBytes: 1 << 20,
+        isolationLevel: 1,
+        topics: [{ topic, partitions: [{ partition: 0, fetchOffset: 0, partitionMaxBytes: 1 << 20 }] }],
+      });
+      const p = body.responses[0]!.partitions[0]!;
+      expect(p, `v${v}`).toMatchObject({ partitionIndex: 0, errorCode: 0, highWatermark: produced.length });
+      if (v >= 4) expect(p.lastStableOffset).toBe(produced.length);
+      const values =
+        v < 4
+          ? decodeMessageSet(p.records!).map((m) => {
+              expect(m.magic).toBe(v < 2 ? 0 : 1);
+              return m.value!.toString();
+            })
+          : decodeBatches(p.records!).flatMap((b) => b.records.map((r) => r.value!.toString()));
+      expect(values).toEqual(produced);
+    }
+  });
+
+  it('Fetch refuses a session it never created', async () => {
+    const body = await client.send<kafka.FetchResponseData>(ApiKey.Fetch, 12, {
+      sessionId: 42,
+      sessionEpoch: 1,
+      topics: [],
+    });
+    expect(body).toMatchObject({ errorCode: 70, sessionId: 0, responses: [] });
+  });
+
+  it('ListOffsets v0-v7: earliest, latest, and MAX_TIMESTAMP refused', async () => {
+    for (const v of versionsOf(ApiKey.ListOffsets)) {
+      const ask = (timestamp: number) =>
+        client.send<kafka.ListOffsetsResponseData>(ApiKey.ListOffsets, v, {
+          replicaId: -1,
+          topics: [{ name: topic, partitions: [{ partitionIndex: 0, timestamp, maxNumOffsets: 1 }] }],
+        });
+      const latest = (await ask(-1)).topics[0]!.partitions[0]!;
+      const earliest = (await ask(-2)).topics[0]!.partitions[0]!;
+      if (v === 0) {
+        expect(latest.oldStyleOffsets).toEqual([produced.length]);
+        expect(earliest.oldStyleOffsets).toEqual([0]);
+      } else {
+        expect([latest.offset, earliest.offset], `v${v}`).toEqual([produced.length, 0]);
+      }
+      if (v >= 7) expect((await ask(-3)).topics[0]!.partitions[0]!.errorCode).toBe(35);
+    }
+  });
+
+  it('OffsetForLeaderEpoch v0-v4: the end of the current epoch is the log end', async () => {
+    for (const v of versionsOf(ApiKey.OffsetForLeaderEpoch)) {
+      const body = await client.send<kafka.OffsetForLeaderEpochResponseData>(ApiKey.OffsetForLeaderEpoch, v, {
+        replicaId: -1,
+        topics: [{ topic, partitions: [{ partition: 0, currentLeaderEpoch: -1, leaderEpoch: 0 }] }],
+      });
+      expect(body.topics[0]!.partitions[0], `v${v}`).toMatchObject({ errorCode: 0, endOffset: produced.length });
+    }
+  });
+
+  it('DescribeConfigs v0-v4: a topic override and the broker defaults', async () => {
+    for (const v of versionsOf(ApiKey.DescribeConfigs)) {
+      const body = await client.send<kafka.DescribeConfigsResponseData>(ApiKey.DescribeConfigs, v, {
+        resources: [
+          {
+            resourceType: kafka.RESOURCE_TYPE_TOPIC,
+            resourceName: topic,
+            configurationKeys: ['retention.ms', 'segment.bytes'],
+          },
+          { resourceType: kafka.RESOURCE_TYPE_BROKER, resourceName: '1', configurationKeys: null },
+          { resourceType: kafka.RESOURCE_TYPE_TOPIC, resourceName: 'no-such-topic', configurationKeys: null },
+        ],
+      });
+      const [topicResult, brokerResult, missing] = body.results;
+      expect(topicResult!.configs.map((c) => [c.name, c.value])).toEqual([
+        ['retention.ms', '3600000'],
+        ['segment.bytes', String(1024 * 1024 * 1024)],
+      ]);
+      // v0 says whether a value is the default; v1+ says where it comes from.
+      if (v === 0) expect(topicResult!.configs.map((c) => c.isDefault)).toEqual([false, true]);
+      if (v >= 1)
+        expect(topicResult!.configs.map((c) => c.configSource)).toEqual([
+          kafka.CONFIG_SOURCE_TOPIC,
+          kafka.CONFIG_SOURCE_DEFAULT,
+        ]);
+      expect(brokerResult!.configs.find((c) => c.name === 'broker.id')!.value).toBe('1');
+      expect(missing!.errorCode).toBe(3);
+    }
+  });
+
+  it('DescribeCluster v0-v1', async () => {
+    for (const v of versionsOf(ApiKey.DescribeCluster)) {
+      const body = await client.send<kafka.DescribeClusterResponseData>(ApiKey.DescribeCluster, v, {});
+      expect(body).toMatchObject({
+        errorCode: 0,
+        controllerId: 1,
+        brokers: [{ brokerId: 1, host: '127.0.0.1', port: kafkaPort }],
+      });
+      expect(body.clusterId).not.toBe('');
+    }
+  });
+
+  it('CreateTopics v0-v7 and DeleteTopics v0-v6', async () => {
+    for (const v of versionsOf(ApiKey.CreateTopics)) {
+      const name = `${topic}-create-v${v}`;
+      const created = await client.send<kafka.CreateTopicsResponseData>(ApiKey.CreateTopics, v, {
+        topics: [
+          {
+            name,
+            numPartitions: 2,
+            replicationFactor: 1,
+            assignments: [],
+            configs: [{ name: 'retention.ms', value: '60000' }],
+          },
+        ],
+        timeoutMs: 10_000,
+      });
+      expect(created.topics[0], `v${v}`).toMatchObject({ name, errorCode: 0 });
+      if (v >= 5) expect(created.topics[0]).toMatchObject({ numPartitions: 2, replicationFactor: 1 });
+      const again = await client.send<kafka.CreateTopicsResponseData>(ApiKey.CreateTopics, v, {
+        topics: [{ name, numPartitions: 1, replicationFactor: 1 }],
+        timeoutMs: 10_000,
+      });
+      expect(again.topics[0]!.errorCode).toBe(36);
+    }
+    const deleteVersions = versionsOf(ApiKey.DeleteTopics);
+    for (const created of versionsOf(ApiKey.CreateTopics)) {
+      const v = Math.min(created, deleteVersions.at(-1)!);
+      const name = `${topic}-create-v${created}`;
+      const body = await client.send<kafka.DeleteTopicsResponseData>(ApiKey.DeleteTopics, v, {
+        topicNames: [name],
+        topics: [{ name, topicId: ZERO_UUID }],
+        timeoutMs: 10_000,
+      });
+      expect(body.responses[0], `v${v}`).toMatchObject({ name, errorCode: 0 });
+    }
+    await waitFor(async () => !(await samsa.admin().listTopics()).some((t) => t.includes('-create-v')), {
+      description: 'the topics to be gone',
+      timeoutMs: 30_000,
+    });
+  });
+});
