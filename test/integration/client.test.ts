@@ -111,9 +111,9 @@ describe('produce and consume on a real cluster', () => {
     expect(await take(2)).toEqual(['old-0', 'old-1']);
     consumer.seek({ ...tp, offset: 7 });
     expect(await take(3)).toEqual(['old-7', 'old-8', 'old-9']);
-    expect(await consumer.seekToTimestamp(2_000_002, [tp])).toEqual([12]);
+    expect(await consumer.seekToTimestamp(2_000_002, [tp])).toEqual([{ ...tp, offset: 12 }]);
     expect(await take(1)).toEqual(['new-2']);
-    expect(await consumer.seekToEnd([tp])).toEqual([15]);
+    expect(await consumer.seekToEnd([tp])).toEqual([{ ...tp, offset: 15 }]);
     const pending = take(1);
     await producer.send({ topic, value: 'newest' });
     expect(await pending).toEqual(['newest']);

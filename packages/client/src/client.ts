@@ -30,6 +30,19 @@ export interface SamsaOptions {
   logger?: Logger;
 }
 
+/** What an open client holds: each of these keeps the process alive until the client is closed. */
+export interface OpenClientDescription {
+  readonly clientId: string;
+  /** Brokers it has a connection to (host:port). */
+  readonly connections: readonly string[];
+  /** Producers and consumers made by it and not closed yet. */
+  readonly producers: number;
+  readonly consumers: number;
+}
+
+/** Every client of this process not closed yet, for Samsa.openClients(). */
+const openClients = new Set<Samsa>();
+
 /**
  * The client: one per application. Owns the connections (one gRPC channel per broker) and the metadata
  * cache, shared by the producers, consumers and admins it makes. `close()` closes them all.
@@ -42,6 +55,7 @@ export class Samsa implements AsyncDisposable {
   private readonly producers = new Set<Producer>();
   private readonly consumers = new Set<Consumer>();
   private closing: Promise<void> | undefined;
+  private readonly clientId: string;
 
   constructor(options: SamsaOptions) {
     if (!options || !Array.isArray(options.brokers) || options.brokers.length === 0) {
@@ -58,7 +72,8 @@ export class Samsa implements AsyncDisposable {
     }
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     this.logger = options.logger ?? silentLogger;
-    this.pool = new ConnectionPool(options.clientId ?? 'samsa');
+    this.clientId = options.clientId ?? 'samsa';
+    this.pool = new ConnectionPool(this.clientId);
     this.cluster = new Cluster({
       brokers: [...options.brokers],
       pool: this.pool,
@@ -69,6 +84,39 @@ export class Samsa implements AsyncDisposable {
       retry: this.retry,
       logger: this.logger,
     });
+    openClients.add(this);
+    this.logger.debug(
+      { clientId: this.clientId, brokers: options.brokers },
+      'client opened: it keeps the process alive until close() (or `await using`)',
+    );
+  }
+
+  /**
+   * The clients of this process that are still open, with what each holds. A script that does not
+   * exit has probably left one open: `setTimeout(() => console.log(Samsa.openClients()), 5000).unref()`
+   * names it. Each client also logs at debug when it opens and closes.
+   */
+  static openClients(): OpenClientDescription[] {
+    return [...openClients].map((client) => client.describeOpen());
+  }
+
+  /** What this client holds open (connections, producers, consumers). */
+  describeOpen(): OpenClientDescription {
+    return {
+      clientId: this.clientId,
+      connections: this.pool.addresses(),
+      producers: this.producers.size,
+      consumers: this.consumers.size,
+    };
+  }
+
+  /** A producer or consumer closed while the client stays open: the usual reason a script does not exit. */
+  private closedOne(what: 'producer' | 'consumer'): void {
+    if (this.closing) return;
+    this.logger.debug(
+      { ...this.describeOpen() },
+      `${what} closed; the client is still open and keeps the process alive until close()`,
+    );
   }
 
   /** Fetches cluster metadata now (otherwise the first operation does): fails fast when no broker answers. */
@@ -79,14 +127,20 @@ export class Samsa implements AsyncDisposable {
 
   producer(options: ProducerOptions = {}): Producer {
     this.checkOpen();
-    const producer = new Producer(this.cluster, options, this.retry, this.logger, (p) => this.producers.delete(p));
+    const producer = new Producer(this.cluster, options, this.retry, this.logger, (p) => {
+      this.producers.delete(p);
+      this.closedOne('producer');
+    });
     this.producers.add(producer);
     return producer;
   }
 
   consumer(options: ConsumerOptions = {}): Consumer {
     this.checkOpen();
-    const consumer = new Consumer(this.cluster, options, this.retry, this.logger, (c) => this.consumers.delete(c));
+    const consumer = new Consumer(this.cluster, options, this.retry, this.logger, (c) => {
+      this.consumers.delete(c);
+      this.closedOne('consumer');
+    });
     this.consumers.add(consumer);
     return consumer;
   }
@@ -106,6 +160,8 @@ export class Samsa implements AsyncDisposable {
       await Promise.allSettled([...this.consumers].map((c) => c.close()));
       await Promise.allSettled([...this.producers].map((p) => p.close()));
       this.pool.close();
+      openClients.delete(this);
+      this.logger.debug({ clientId: this.clientId }, 'client closed');
     })();
     return this.closing;
   }

@@ -17,7 +17,13 @@ import {
   topicNameError,
 } from './errors.js';
 import type { Logger } from './logger.js';
-import { EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, listOffsets, type TopicPartition } from './offsets.js';
+import {
+  EARLIEST_TIMESTAMP,
+  LATEST_TIMESTAMP,
+  listOffsets,
+  type PartitionOffset,
+  type TopicPartition,
+} from './offsets.js';
 import { backoffMs, type RetryOptions } from './retry.js';
 import { Wakeup } from './wakeup.js';
 import { GroupRequiredError } from './errors.js';
@@ -399,25 +405,34 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     this.tick();
   }
 
-  /** Seeks to the log start offset of the given (default: all assigned) partitions; resolves with the offsets. */
-  seekToBeginning(tps?: readonly TopicPartition[]): Promise<number[]> {
+  /**
+   * Seeks to the log start offset of the given (default: all assigned) partitions; resolves with the
+   * offset of each, naming its partition, in the order asked.
+   */
+  seekToBeginning(tps?: readonly TopicPartition[]): Promise<PartitionOffset[]> {
     return this.seekToListed(tps, EARLIEST_TIMESTAMP);
   }
 
   /** Seeks past the last record (the high watermark): only records produced from now on are received. */
-  seekToEnd(tps?: readonly TopicPartition[]): Promise<number[]> {
+  seekToEnd(tps?: readonly TopicPartition[]): Promise<PartitionOffset[]> {
     return this.seekToListed(tps, LATEST_TIMESTAMP);
   }
 
-  /** Seeks to the first record with a timestamp at or after `timestampMs` (the end if there is none). */
-  seekToTimestamp(timestampMs: number, tps?: readonly TopicPartition[]): Promise<number[]> {
+  /**
+   * Seeks to the first record with a timestamp at or after `timestampMs` (the end if there is none);
+   * resolves with each partition's new position, naming the partition (as Kafka's offsetsForTimes).
+   */
+  seekToTimestamp(timestampMs: number, tps?: readonly TopicPartition[]): Promise<PartitionOffset[]> {
     if (!Number.isSafeInteger(timestampMs) || timestampMs < 0) {
       throw new SamsaClientError(ErrorCodes.INVALID_REQUEST, `invalid timestamp ${timestampMs}`, { retriable: false });
     }
     return this.seekToListed(tps, timestampMs);
   }
 
-  private async seekToListed(tps: readonly TopicPartition[] | undefined, timestamp: number): Promise<number[]> {
+  private async seekToListed(
+    tps: readonly TopicPartition[] | undefined,
+    timestamp: number,
+  ): Promise<PartitionOffset[]> {
     this.checkOpen();
     const targets = tps ?? this.assignment();
     for (const tp of targets) this.state(tp);
@@ -440,7 +455,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     return answers.map((a) => {
       const offset = a.offset >= 0 ? a.offset : (endByKey.get(tpKey(a.topic, a.partition)) ?? 0);
       this.seek({ topic: a.topic, partition: a.partition, offset });
-      return offset;
+      return { topic: a.topic, partition: a.partition, offset };
     });
   }
 

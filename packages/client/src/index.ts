@@ -1,4 +1,4 @@
-export { Samsa, type SamsaOptions } from './client.js';
+export { Samsa, type OpenClientDescription, type SamsaOptions } from './client.js';
 export {
   Producer,
   type Acks,
@@ -32,7 +32,7 @@ export {
   type TopicDescription,
 } from './admin.js';
 export type { PartitionerArgs, PartitionerFunction, PartitionerName } from './partitioner.js';
-export type { TopicPartition } from './offsets.js';
+export type { PartitionOffset, TopicPartition } from './offsets.js';
 export type { RetryOptions } from './retry.js';
 export type { Logger } from './logger.js';
 export {

@@ -8,6 +8,11 @@ export interface TopicPartition {
   partition: number;
 }
 
+/** A partition's offset, naming the partition (what the seekTo* calls resolve with). */
+export interface PartitionOffset extends TopicPartition {
+  offset: number;
+}
+
 /** ListOffsets special timestamps. */
 export const EARLIEST_TIMESTAMP = -2;
 export const LATEST_TIMESTAMP = -1;

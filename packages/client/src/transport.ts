@@ -278,6 +278,11 @@ export class ConnectionPool {
     return connection;
   }
 
+  /** Addresses of the brokers this pool has a channel to. */
+  addresses(): string[] {
+    return [...this.connections.keys()];
+  }
+
   close(): void {
     this.closed = true;
     for (const connection of this.connections.values()) connection.close();

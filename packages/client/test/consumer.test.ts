@@ -106,7 +106,10 @@ describe('consumer', () => {
       { topic: 't', partition: 0 },
       { topic: 't', partition: 1 },
     ]);
-    expect(await consumer.seekToBeginning()).toEqual([0, 0]);
+    expect(await consumer.seekToBeginning()).toEqual([
+      { topic: 't', partition: 0, offset: 0 },
+      { topic: 't', partition: 1, offset: 0 },
+    ]);
     const messages = await take(consumer.messages(), 7);
     expect(messages.filter((m) => m.partition === 0).map((m) => m.value?.toString())).toEqual(['p0-0', 'p0-1', 'p0-2']);
     expect(messages.filter((m) => m.partition === 1).map((m) => m.value?.toString())).toEqual([
@@ -150,11 +153,11 @@ describe('consumer', () => {
   it('seeks to a timestamp and to the end (ListOffsets)', async () => {
     appendBatch(cluster, 't', 0, 'a', 10, 1_000);
     await consumer.assign([{ topic: 't', partition: 0 }]);
-    expect(await consumer.seekToTimestamp(1_004)).toEqual([4]);
+    expect(await consumer.seekToTimestamp(1_004)).toEqual([{ topic: 't', partition: 0, offset: 4 }]);
     const iterator = consumer.messages();
     expect((await take(iterator, 1))[0]?.offset).toBe(4);
-    expect(await consumer.seekToTimestamp(99_999)).toEqual([10]);
-    expect(await consumer.seekToEnd()).toEqual([10]);
+    expect(await consumer.seekToTimestamp(99_999)).toEqual([{ topic: 't', partition: 0, offset: 10 }]);
+    expect(await consumer.seekToEnd()).toEqual([{ topic: 't', partition: 0, offset: 10 }]);
     expect(consumer.position({ topic: 't', partition: 0 })).toBe(10);
     await iterator.return?.();
     expect(cluster.requestsOf('ListOffsets').length).toBeGreaterThanOrEqual(3);
