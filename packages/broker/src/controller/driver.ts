@@ -11,6 +11,7 @@
  */
 import { ErrorCodes, SamsaError } from '@samsa/protocol';
 import type { Logger } from 'pino';
+import { type Clock, systemClock } from '../clock.js';
 
 import {
   type ControllerInput,
@@ -181,6 +182,8 @@ export interface ControllerDriverOptions {
   readonly onResign: (reason: Error) => void;
   /** Move leadership back to preferred replicas on its own; absent: only when asked (ElectLeaders). */
   readonly autoLeaderRebalance?: AutoLeaderRebalance;
+  /** Times the imbalance checks (the simulation passes a simulated clock). */
+  readonly clock?: Clock;
 }
 
 export class ControllerDriver {
@@ -190,7 +193,7 @@ export class ControllerDriver {
   private readonly log: Logger;
   /** The czxid of each live broker's registration as last read: a new one means the broker restarted. */
   private registrations = new Map<number, string>();
-  private rebalanceTimer: NodeJS.Timeout | undefined;
+  private cancelRebalance: (() => void) | undefined;
   private readonly onBrokers = (): void => this.enqueueWatch('brokers', () => this.readBrokers());
   private readonly onTopics = (): void => this.enqueueWatch('topics', () => this.readTopics());
   private readonly onDeletions = (): void => this.enqueueWatch('deletions', () => this.readDeletions());
@@ -205,6 +208,11 @@ export class ControllerDriver {
 
   get controllerEpoch(): number {
     return this.options.controllerEpoch;
+  }
+
+  /** What the core has decided so far, to read (a simulation compares it with the znodes). */
+  get decisions(): Pick<ControllerCore, 'topic' | 'knownTopics'> {
+    return this.core;
   }
 
   /** Loads the cluster, arms the watches and makes the failover decisions. */
@@ -237,7 +245,7 @@ export class ControllerDriver {
   resign(): void {
     if (!this.active) return;
     this.active = false;
-    clearTimeout(this.rebalanceTimer);
+    this.cancelRebalance?.();
     this.log.info('controller resigned');
   }
 
@@ -302,7 +310,8 @@ export class ControllerDriver {
   private scheduleRebalance(delayMs: number): void {
     const auto = this.options.autoLeaderRebalance;
     if (!auto || !this.active || !Number.isFinite(delayMs)) return;
-    this.rebalanceTimer = setTimeout(() => {
+    // resign() cancels it: a controller that stops leaves no timer behind.
+    this.cancelRebalance = (this.options.clock ?? systemClock).schedule(delayMs, () => {
       this.enqueueWatch('leader imbalance check', async () => {
         await this.run({
           type: 'ElectPreferredLeaders',
@@ -311,8 +320,7 @@ export class ControllerDriver {
         });
         this.scheduleRebalance(auto.intervalMs);
       });
-    }, delayMs);
-    this.rebalanceTimer.unref();
+    });
   }
 
   private enqueue<T>(task: () => Promise<T>): Promise<T> {
