@@ -185,6 +185,8 @@ export function compileSubscriptionRegex(source: string): RegExp {
 }
 
 export const MAX_SUBSCRIPTION_REGEX_LENGTH = 1024;
+/** How often an unchanged commit is written again anyway (see isRecentRepeat). */
+export const REPEAT_REFRESH_MS = 60 * 60 * 1000;
 
 /**
  * JavaScript's regex engine backtracks, and a client's pattern runs on the broker's event loop:
@@ -701,7 +703,7 @@ export class GroupCoordinatorCore {
       name: topic.name,
       partitions: topic.partitions.map((p) => {
         const error = this.commitError(group, memberId, topic.name, p, ctx.topics);
-        if (error.errorCode === 0) {
+        if (error.errorCode === 0 && !this.isRecentRepeat(group, topic.name, p, ctx.nowMs)) {
           if (!this.groups.has(input.groupId))
             write({ type: 'group', group: input.groupId, value: { epoch: 0, topics: {} } });
           write({
@@ -716,6 +718,26 @@ export class GroupCoordinatorCore {
       }),
     }));
     return { records, result };
+  }
+
+  /**
+   * An idle consumer commits the same offsets every auto-commit interval; writing each would grow the
+   * log (and the load after a failover) with nothing new. A commit equal to the stored one, written
+   * less than REPEAT_REFRESH_MS (at most a hundredth of the retention) ago, is acknowledged without a
+   * record: the stored record is already replicated (the answer waits for the high watermark to pass
+   * everything written), and the retention clock is refreshed at that interval.
+   */
+  private isRecentRepeat(
+    group: Group | undefined,
+    topic: string,
+    p: CommitInput['topics'][number]['partitions'][number],
+    nowMs: number,
+  ): boolean {
+    const stored = group?.offsets.get(tp.tpKey(topic, p.partition))?.value;
+    if (!stored || stored.offset !== p.offset || stored.leaderEpoch !== p.leaderEpoch || stored.metadata !== p.metadata)
+      return false;
+    const refreshMs = Math.min(REPEAT_REFRESH_MS, this.config.offsetsRetentionMs / 100);
+    return nowMs - stored.commitTimestampMs < refreshMs;
   }
 
   private commitError(

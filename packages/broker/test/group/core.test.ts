@@ -286,6 +286,26 @@ describe('group core', () => {
     );
   });
 
+  it('does not write an unchanged commit again until an hour has passed', () => {
+    const { core } = setup();
+    const commit = (offset: number, nowMs: number) =>
+      core.commitOffsets(
+        {
+          groupId: 'g',
+          memberId: '',
+          memberEpoch: -1,
+          topics: [{ name: 'orders', partitions: [{ partition: 0, offset, leaderEpoch: -1, metadata: '' }] }],
+        },
+        { nowMs, topics },
+      );
+    expect(commit(5, 1_000).records).toHaveLength(2); // the group and the offset
+    const repeat = commit(5, 6_000);
+    expect(repeat.records).toHaveLength(0);
+    expect(repeat.result[0]!.partitions[0]!.errorCode).toBe(0);
+    expect(commit(6, 7_000).records).toHaveLength(1);
+    expect(commit(6, 7_000 + 60 * 60 * 1000).records).toHaveLength(1);
+  });
+
   it('expires offsets of empty groups after the retention, then the group', () => {
     const { core, tick } = setup({ ...DEFAULT_GROUP_CORE_CONFIG, offsetsRetentionMs: 60_000 });
     core.commitOffsets(
