@@ -75,8 +75,8 @@ export interface ConsumedBatch {
 
 export type AssignmentSpec = TopicPartition | { topic: string; partition?: undefined };
 
-/** @internal */
-export class PartitionState {
+/** A partition's fetch and commit state, kept by the consumer. */
+class PartitionState {
   /** Next offset handed to the application; undefined until reset by policy or seek. */
   position: number | undefined;
   /** Next offset to fetch (ahead of position while a chunk is buffered). */
@@ -109,8 +109,8 @@ export class PartitionState {
   ) {}
 }
 
-/** @internal */
-export interface Chunk {
+/** One partition's records from one fetch, waiting to be handed out. */
+interface Chunk {
   readonly state: PartitionState;
   readonly generation: number;
   /** Built by the decoder as messages (messageFactory): handed to the application as they are. */
@@ -118,6 +118,19 @@ export interface Chunk {
   /** Where the partition's position goes once the chunk is consumed. */
   readonly nextOffset: number;
   readonly highWatermark: number;
+}
+
+/**
+ * What MessageIterator and the group session do to a consumer. The consumer builds it over private
+ * methods and hands it only to them, so none of it is part of the consumer's public face.
+ */
+interface ConsumerInternals extends GroupConsumerHost {
+  beginIteration(): void;
+  endIteration(): void;
+  hold(state: PartitionState): void;
+  release(done: boolean): void;
+  resumeAfter(chunk: Chunk): void;
+  nextChunk(signal: AbortSignal | undefined): Promise<Chunk | undefined>;
 }
 
 const tpKey = (topic: string, partition: number) => `${topic}\0${partition}`;
@@ -137,7 +150,7 @@ function messageFactory(topic: string, partition: number): RecordFactory {
  * fetched (pipelining), and prefetched memory stays bounded (maxPartitionFetchBytes per partition,
  * maxBytes per response).
  */
-export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable, GroupConsumerHost {
+export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable {
   private readonly options: Required<FetchOptions>;
   private readonly partitions = new Map<string, PartitionState>();
   private readonly chunks: Chunk[] = [];
@@ -154,6 +167,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
   private mode: 'none' | 'assign' | 'subscribe' = 'none';
   /** The group's membership and offsets; undefined without a groupId. */
   private readonly group: GroupSession | undefined;
+  private readonly internals: ConsumerInternals;
   /** The partition of the message (or batch) the application holds: handed out, not yet finished with. */
   private held: PartitionState | undefined;
   private releaseWaiters: Array<() => void> = [];
@@ -173,7 +187,31 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
       autoOffsetReset: options.autoOffsetReset ?? 'latest',
       requestTimeoutMs: options.requestTimeoutMs ?? cluster.options.requestTimeoutMs,
     };
-    if (options.groupId !== undefined) this.group = new GroupSession(this, cluster, options, retry, logger);
+    this.internals = this.makeInternals();
+    if (options.groupId !== undefined) this.group = new GroupSession(this.internals, cluster, options, retry, logger);
+  }
+
+  /** The machinery MessageIterator and the group session drive; users never see it. */
+  private makeInternals(): ConsumerInternals {
+    const mode = () => this.mode;
+    return {
+      get assignMode() {
+        return mode() === 'assign';
+      },
+      pausePartitions: (tps) => this.pausePartitions(tps),
+      releaseOf: (states) => this.releaseOf(states),
+      addPartitions: (tps, paused) => this.addPartitions(tps, paused),
+      resumePartitions: (tps) => this.resumePartitions(tps),
+      removePartitions: (tps) => this.removePartitions(tps),
+      offsetsToCommit: (which, only) => this.offsetsToCommit(which, only),
+      reportError: (err) => this.fail(err),
+      beginIteration: () => this.beginIteration(),
+      endIteration: () => this.endIteration(),
+      hold: (state) => this.hold(state),
+      release: (done) => this.release(done),
+      resumeAfter: (chunk) => this.resumeAfter(chunk),
+      nextChunk: (signal) => this.nextChunk(signal),
+    };
   }
 
   /** The consumer group, or a GroupRequiredError naming what needed it. */
@@ -230,8 +268,8 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     return group.offsets.fetch(partitions ?? this.assignment(), this.controller.signal);
   }
 
-  /** @internal Offsets of partitions with a position: their position, or what was finished with. */
-  offsetsToCommit(
+  /** Offsets of partitions with a position: their position, or what was finished with. */
+  private offsetsToCommit(
     which: 'position' | 'consumed',
     only?: ReadonlySet<object>,
   ): Array<CommitOffset & { state: PartitionState }> {
@@ -247,13 +285,8 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     return list;
   }
 
-  /** @internal For the group session: whether assign() is in use (offsets committed from outside the group). */
-  get assignMode(): boolean {
-    return this.mode === 'assign';
-  }
-
-  /** @internal Stops fetching `tps` at once (buffered data dropped); they stay assigned until removed. */
-  pausePartitions(tps: readonly TopicPartition[]): Set<PartitionState> {
+  /** Stops fetching `tps` at once (buffered data dropped); they stay assigned until removed. */
+  private pausePartitions(tps: readonly TopicPartition[]): Set<PartitionState> {
     const states = new Set<PartitionState>();
     for (const tp of tps) {
       const state = this.partitions.get(tpKey(tp.topic, tp.partition));
@@ -266,14 +299,14 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     return states;
   }
 
-  /** @internal Resolves once the application is done with the message it holds, if it is from `states`. */
-  releaseOf(states: ReadonlySet<object>): Promise<void> {
+  /** Resolves once the application is done with the message it holds, if it is from `states`. */
+  private releaseOf(states: ReadonlySet<object>): Promise<void> {
     if (this.held === undefined || !states.has(this.held) || this.closed) return Promise.resolve();
     return new Promise((resolve) => this.releaseWaiters.push(resolve));
   }
 
-  /** @internal The application finished with the message it held (`done`), or let it go unfinished. */
-  release(done: boolean): void {
+  /** The application finished with the message it held (`done`), or let it go unfinished. */
+  private release(done: boolean): void {
     const held = this.held;
     if (held === undefined) return;
     this.held = undefined;
@@ -281,13 +314,12 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     if (this.releaseWaiters.length > 0) for (const resolve of this.releaseWaiters.splice(0)) resolve();
   }
 
-  /** @internal */
-  hold(state: PartitionState): void {
+  private hold(state: PartitionState): void {
     this.held = state;
   }
 
-  /** @internal Adds partitions paused (the application's onPartitionsAssigned may seek), then resumes them. */
-  addPartitions(tps: readonly TopicPartition[], paused: boolean): void {
+  /** Adds partitions paused (the application's onPartitionsAssigned may seek), then resumes them. */
+  private addPartitions(tps: readonly TopicPartition[], paused: boolean): void {
     for (const { topic, partition } of tps) {
       const key = tpKey(topic, partition);
       const state = this.partitions.get(key) ?? new PartitionState(topic, partition);
@@ -298,8 +330,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     this.tick();
   }
 
-  /** @internal */
-  resumePartitions(tps: readonly TopicPartition[]): void {
+  private resumePartitions(tps: readonly TopicPartition[]): void {
     for (const tp of tps) {
       const state = this.partitions.get(tpKey(tp.topic, tp.partition));
       if (state) state.paused = false;
@@ -307,8 +338,8 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     this.tick();
   }
 
-  /** @internal Removes partitions (all without `tps`) from the assignment; returns what was removed. */
-  removePartitions(tps?: readonly TopicPartition[]): TopicPartition[] {
+  /** Removes partitions (all without `tps`) from the assignment; returns what was removed. */
+  private removePartitions(tps?: readonly TopicPartition[]): TopicPartition[] {
     const removed: TopicPartition[] = [];
     const keys = tps ? tps.map((tp) => tpKey(tp.topic, tp.partition)) : [...this.partitions.keys()];
     for (const key of keys) {
@@ -329,11 +360,6 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     for (const topic of this.topicsOfInterest) if (!topics.has(topic)) this.cluster.removeInterest(topic);
     this.topicsOfInterest.clear();
     for (const topic of topics) this.topicsOfInterest.add(topic);
-  }
-
-  /** @internal A failure for the application: thrown by the iterator. */
-  reportError(err: unknown): void {
-    this.fail(err);
   }
 
   /**
@@ -484,7 +510,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
    * when fetching cannot go on. One iterator at a time.
    */
   messages(options: { signal?: AbortSignal } = {}): AsyncIterableIterator<ConsumedMessage> {
-    return new MessageIterator(this, options.signal);
+    return new MessageIterator(this.internals, options.signal);
   }
 
   /** Like messages(), one partition's fetched records at a time: cheaper when handling records in bulk. */
@@ -512,8 +538,8 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     }
   }
 
-  /** @internal Runs on the first next(), so an iterator never used holds nothing. */
-  beginIteration(): void {
+  /** Runs on the first next(), so an iterator never used holds nothing. */
+  private beginIteration(): void {
     this.checkOpen();
     if (this.iterating)
       throw new SamsaClientError(ErrorCodes.INVALID_REQUEST, 'this consumer is already being iterated', {
@@ -523,13 +549,12 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     this.started = true;
   }
 
-  /** @internal */
-  endIteration(): void {
+  private endIteration(): void {
     this.iterating = false;
   }
 
-  /** @internal Leaves a chunk unfinished: its partition resumes right after the last message handed out. */
-  resumeAfter(chunk: Chunk): void {
+  /** Leaves a chunk unfinished: its partition resumes right after the last message handed out. */
+  private resumeAfter(chunk: Chunk): void {
     const { state, generation } = chunk;
     if (
       state.generation === generation &&
@@ -544,8 +569,8 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     }
   }
 
-  /** @internal The next current chunk, releasing its partition for the next fetch (pipelining). */
-  async nextChunk(signal: AbortSignal | undefined): Promise<Chunk | undefined> {
+  /** The next current chunk, releasing its partition for the next fetch (pipelining). */
+  private async nextChunk(signal: AbortSignal | undefined): Promise<Chunk | undefined> {
     this.tick();
     for (;;) {
       if (signal?.aborted) throw new AbortError(signal);
@@ -863,7 +888,7 @@ class MessageIterator implements AsyncIterableIterator<ConsumedMessage> {
   private holding = false;
 
   constructor(
-    private readonly consumer: Consumer,
+    private readonly consumer: ConsumerInternals,
     private readonly signal: AbortSignal | undefined,
   ) {}
 

@@ -69,7 +69,7 @@ export interface CommitState {
   committed: number | undefined;
 }
 
-/** What the session does to its consumer (the Consumer implements it; an interface keeps imports one way). */
+/** What the session does to its consumer (the consumer hands it an implementation; imports stay one way). */
 export interface GroupConsumerHost {
   /** Whether assign() is in use: commits then come from outside the group. */
   readonly assignMode: boolean;
