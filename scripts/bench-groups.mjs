@@ -3,9 +3,10 @@
 // every figure from the same run:
 //   1. rebalance of a 10-member group over 100 partitions when an 11th member joins and when one
 //      leaves: the time until every partition is owned again (by the listeners' view), how many
-//      members were asked to give anything up, and the longest delivery gap, during the rebalance, on
+//      members were asked to give anything up, and the worst end-to-end latency (produce to delivery),
+//      during the rebalance, on
 //      the partitions that did not move (a producer writes to every partition all along), next to
-//      the same gap in a quiet window before it;
+//      the same in a quiet window before it (a member that stopped consuming would show it there);
 //   2. consume throughput of a group with 1, 2 and 3 members (one process each, auto-commit on) next to
 //      one consumer with assign() over the same records;
 //   3. OffsetCommit latency p50/p99 (one partition per commit, one at a time, acks=all to RF 3).
@@ -14,7 +15,7 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -35,9 +36,6 @@ const { values } = parseArgs({
     group: { type: 'string' },
   },
 });
-
-if (values.worker) await worker();
-else await main();
 
 // ---- a consuming process: prints its count every 100 ms ----
 
@@ -75,15 +73,18 @@ async function main() {
   const bootstrap = await startCluster(dir, children, heartbeatIntervalMs);
   const samsa = new Samsa({ brokers: bootstrap });
   await samsa.connect();
+  await waitUntil(async () => (await samsa.admin().describeCluster()).brokers.length === 3, 'three brokers');
   const out = [];
   const print = (line) => {
     out.push(line);
     process.stdout.write(`${line}\n`);
   };
   print(`bench:groups, 3 brokers, RF 3, group.consumer.heartbeat.interval.ms=${heartbeatIntervalMs}`);
+  print(`machine: ${cpus().length} cores, load average ${loadavg()[0].toFixed(1)} at the start`);
+  // Commit latency first, on an idle cluster.
+  await commitLatency(samsa, print);
   await rebalance(samsa, print, heartbeatIntervalMs);
   await throughput(samsa, bootstrap, print, children);
-  await commitLatency(samsa, print);
   await samsa.close();
   process.exit(0);
 }
@@ -176,7 +177,6 @@ function member(samsa, topic, group, name) {
     owned: new Set(),
     revoked: 0,
     assigned: 0,
-    lastMs: new Map(),
     gaps: new Map(),
     consumer: undefined,
   };
@@ -190,7 +190,6 @@ function member(samsa, topic, group, name) {
       m.revoked++;
       for (const tp of tps) {
         m.owned.delete(tp.partition);
-        m.lastMs.delete(tp.partition);
       }
     },
   });
@@ -198,9 +197,8 @@ function member(samsa, topic, group, name) {
     try {
       for await (const r of m.consumer) {
         const now = Date.now();
-        const last = m.lastMs.get(r.partition);
-        if (last !== undefined) m.gaps.set(r.partition, Math.max(m.gaps.get(r.partition) ?? 0, now - last));
-        m.lastMs.set(r.partition, now);
+        // From the producer's create time to delivery: a member that stops consuming shows here.
+        m.gaps.set(r.partition, Math.max(m.gaps.get(r.partition) ?? 0, now - r.timestamp));
       }
     } catch (err) {
       console.error(`${name}: ${err.message}`);
@@ -233,7 +231,7 @@ async function rebalance(samsa, print, heartbeatIntervalMs) {
   })();
   const members = Array.from({ length: 10 }, (_, i) => member(samsa, topic, group, `m${i}`));
   await waitUntil(() => ownedOnce(members, partitions) && members.every((m) => m.owned.size === 10), '10 x 10');
-  // A quiet window first: the delivery gap when nothing happens.
+  // A quiet window first: the latency when nothing happens.
   const quietGap = await gapDuring(members, heartbeatIntervalMs * 3, () => sleep(heartbeatIntervalMs * 3));
 
   const joinFigures = await measure(members, async () => {
@@ -254,6 +252,7 @@ async function rebalance(samsa, print, heartbeatIntervalMs) {
     },
   );
   print('');
+  print(`(load average ${loadavg()[0].toFixed(1)})`);
   print('rebalance, 10 members over 100 partitions (time until every partition is owned again)');
   print(
     `  an 11th member joins:  ${joinFigures.ms} ms; members asked to give partitions up: ` +
@@ -264,9 +263,9 @@ async function rebalance(samsa, print, heartbeatIntervalMs) {
       `${leaveFigures.revokers} of 10`,
   );
   print(
-    '  partitions that did not move, longest gap between two deliveries: ' +
+    '  partitions that did not move, worst produce-to-delivery latency: ' +
       `${joinFigures.gap} ms during the join, ${leaveFigures.gap} ms during the leave ` +
-      `(${quietGap} ms in a quiet window before; records arrive every ~50 ms)`,
+      `(${quietGap} ms in a quiet window before)`,
   );
   producing = false;
   await writer;
@@ -274,7 +273,7 @@ async function rebalance(samsa, print, heartbeatIntervalMs) {
   await Promise.all(members.map((m) => m.consumer.close()));
 }
 
-/** Runs `change`, timing it, and the largest delivery gap on partitions whose owner did not change. */
+/** Runs `change`, timing it, and the worst latency on partitions whose owner did not change. */
 async function measure(members, change) {
   const before = new Map(members.map((m) => [m, new Set(m.owned)]));
   const revokedBefore = new Map(members.map((m) => [m, m.revoked]));
@@ -349,17 +348,27 @@ async function throughput(samsa, bootstrap, print, children) {
   const topic = `throughput-${Date.now()}`;
   await samsa.admin().createTopics([{ topic, numPartitions: 6, replicationFactor: 3 }]);
   await produceRecords(samsa, topic, total);
-  // The report interval (100 ms) bounds the error of each figure; alternate to share the machine's drift.
-  const assign1 = await consumeWith(bootstrap, topic, 'assign', 1, total, children);
-  const group1 = await consumeWith(bootstrap, topic, 'group', 1, total, children);
+  // The report interval (100 ms) bounds the error of each figure. assign() and the 1-member group
+  // alternate, twice each, so the machine's drift (other work on it) falls on both alike.
+  const assignRuns = [];
+  const group1Runs = [];
+  for (let round = 0; round < 2; round++) {
+    assignRuns.push(await consumeWith(bootstrap, topic, 'assign', 1, total, children));
+    group1Runs.push(await consumeWith(bootstrap, topic, 'group', 1, total, children));
+  }
   const group2 = await consumeWith(bootstrap, topic, 'group', 2, total, children);
   const group3 = await consumeWith(bootstrap, topic, 'group', 3, total, children);
-  const assign2 = await consumeWith(bootstrap, topic, 'assign', 1, total, children);
-  const assign = Math.round((assign1 + assign2) / 2);
+  const mean = (runs) => Math.round(runs.reduce((a, b) => a + b, 0) / runs.length);
+  const assign = mean(assignRuns);
+  const group1 = mean(group1Runs);
   print('');
+  print(`(load average ${loadavg()[0].toFixed(1)})`);
   print(`consume throughput, ${total} records of 100 B, 6 partitions, one process per consumer (records/s)`);
-  print(`  assign(), 1 consumer:   ${assign} (${assign1} before the group runs, ${assign2} after)`);
-  print(`  group, 1 member:        ${group1} (${((group1 / assign) * 100).toFixed(1)}% of assign)`);
+  print(`  assign(), 1 consumer:   ${assign} (runs: ${assignRuns.join(', ')})`);
+  print(
+    `  group, 1 member:        ${group1} (${((group1 / assign) * 100).toFixed(1)}% of assign; ` +
+      `runs: ${group1Runs.join(', ')})`,
+  );
   print(`  group, 2 members:       ${group2}`);
   print(`  group, 3 members:       ${group3}`);
 }
@@ -384,10 +393,12 @@ async function commitLatency(samsa, print) {
     }
   }, 'the member owns the partition');
   const latencies = [];
-  for (let i = 1; i <= count; i++) {
+  // A tenth more first, not counted: connections and code warm up.
+  const warmup = Math.ceil(count / 10);
+  for (let i = 1; i <= count + warmup; i++) {
     const start = process.hrtime.bigint();
     await consumer.commit([{ topic, partition: 0, offset: i }]);
-    latencies.push(Number(process.hrtime.bigint() - start) / 1e6);
+    if (i > warmup) latencies.push(Number(process.hrtime.bigint() - start) / 1e6);
   }
   await consumer.close();
   latencies.sort((a, b) => a - b);
@@ -398,3 +409,6 @@ async function commitLatency(samsa, print) {
       `p50 ${at(0.5)} ms, p99 ${at(0.99)} ms, max ${at(1)} ms`,
   );
 }
+
+if (values.worker) await worker();
+else await main();

@@ -166,6 +166,52 @@ describe('consumer groups on a 3-broker cluster (RF 3)', () => {
     }
   });
 
+  it('a pattern subscription takes matching topics, those created later too; assign() with a group commits', async () => {
+    const prefix = unique('pattern');
+    await createTopic(`${prefix}-a`, 2);
+    await createTopic(`${prefix}-b`, 1);
+    await createTopic(`other-${prefix}`, 1);
+    const group = unique('g-pattern');
+    const consumer = samsa.consumer({ groupId: group, autoOffsetReset: 'earliest', maxWaitMs: 100 });
+    const owned = new Set<string>();
+    consumer.subscribe(new RegExp(`${prefix}-.*`), {
+      onPartitionsAssigned: (tps) => {
+        for (const tp of tps) owned.add(`${tp.topic}:${tp.partition}`);
+      },
+    });
+    try {
+      await waitFor(() => owned.size === 3, { timeoutMs: 30_000, description: 'the three matching partitions' });
+      expect([...owned].sort()).toEqual([`${prefix}-a:0`, `${prefix}-a:1`, `${prefix}-b:0`]);
+      await createTopic(`${prefix}-c`, 1);
+      await waitFor(() => owned.has(`${prefix}-c:0`), { timeoutMs: 30_000, description: 'the new topic' });
+      expect([...owned].some((k) => k.startsWith('other-'))).toBe(false);
+    } finally {
+      await consumer.close();
+    }
+    // assign() in a group without subscribed members: positions from its committed offsets, commit() works.
+    const topic = `${prefix}-a`;
+    await produce(topic, 20, 'assign');
+    const manualGroup = unique('g-assign');
+    const first = samsa.consumer({ groupId: manualGroup, autoOffsetReset: 'earliest', maxWaitMs: 100 });
+    await first.assign([{ topic, partition: 0 }]);
+    const read: number[] = [];
+    for await (const m of first) {
+      read.push(m.offset);
+      if (read.length === 3) break;
+    }
+    await first.commit();
+    await first.close();
+    const second = samsa.consumer({ groupId: manualGroup, autoOffsetReset: 'earliest', maxWaitMs: 100 });
+    await second.assign([{ topic, partition: 0 }]);
+    try {
+      const next = await second[Symbol.asyncIterator]().next();
+      expect(next.value?.offset).toBe(3);
+      expect(await second.committed()).toEqual([{ topic, partition: 0, offset: 3, metadata: '' }]);
+    } finally {
+      await second.close();
+    }
+  });
+
   it('a SIGKILLed member: partitions move within session + 2 s; none lost, uncommitted again', async () => {
     const topic = unique('kill');
     const group = unique('g-kill');

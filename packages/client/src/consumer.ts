@@ -262,7 +262,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
   }
 
   /** The group's committed offsets of `partitions` (default: this consumer's); offset -1 where there is none. */
-  committed(partitions?: readonly TopicPartition[]): Promise<CommittedOffset[]> {
+  async committed(partitions?: readonly TopicPartition[]): Promise<CommittedOffset[]> {
     this.checkOpen();
     const group = this.requireGroup('committed()');
     return group.offsets.fetch(partitions ?? this.assignment(), this.controller.signal);

@@ -1,7 +1,14 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
 import { ErrorCodes, encodeBatch, type v1 } from '@samsa/protocol';
-import { AbortError, OffsetOutOfRangeError, Samsa, type ConsumedMessage, type Consumer } from '@samsa/client';
+import {
+  AbortError,
+  GroupRequiredError,
+  OffsetOutOfRangeError,
+  Samsa,
+  type ConsumedMessage,
+  type Consumer,
+} from '@samsa/client';
 import { TestCluster, waitFor } from './support/test-cluster.js';
 
 const fastRetry = { retries: 5, initialRetryTimeMs: 10, maxRetryTimeMs: 50 };
@@ -327,6 +334,32 @@ describe('consumer under faults', () => {
       }
       for (const p of [0, 1]) expect(received.get(p)).toEqual(Array.from({ length: perPartition }, (_, i) => i));
       await iterator.return?.();
+    } finally {
+      await samsa.close();
+      await cluster.stop();
+    }
+  });
+});
+
+describe('consumer without a group', () => {
+  it('subscribe, commit and committed need a groupId: GroupRequiredError; subscribe and assign exclude each other', async () => {
+    const cluster = await TestCluster.start();
+    cluster.createTopic('t', 1);
+    const samsa = new Samsa({ brokers: cluster.bootstrap, retry: fastRetry });
+    try {
+      const consumer = samsa.consumer();
+      expect(() => consumer.subscribe(['t'])).toThrow(GroupRequiredError);
+      await expect(consumer.commit()).rejects.toThrow(GroupRequiredError);
+      await expect(consumer.committed()).rejects.toMatchObject({
+        name: 'GroupRequiredError',
+        code: ErrorCodes.INVALID_GROUP_ID.code,
+        retriable: false,
+      });
+      await consumer.assign([{ topic: 't' }]);
+      const grouped = samsa.consumer({ groupId: 'g' });
+      await grouped.assign([{ topic: 't' }]);
+      expect(() => grouped.subscribe(['t'])).toThrow(/subscribe\(\) after assign\(\)/);
+      expect(() => samsa.consumer({ groupId: '' })).toThrow(/groupId/);
     } finally {
       await samsa.close();
       await cluster.stop();
