@@ -166,7 +166,7 @@ describe('consumer groups on a 3-broker cluster (RF 3)', () => {
     }
   });
 
-  it('a pattern subscription takes matching topics, those created later too; assign() with a group commits', async () => {
+  it('a pattern takes matching topics, later ones too; assign() with a group commits', async () => {
     const prefix = unique('pattern');
     await createTopic(`${prefix}-a`, 2);
     await createTopic(`${prefix}-b`, 1);
