@@ -16,6 +16,12 @@ export interface ConnectionOptions {
   readonly maxRequestBytes: number;
   /** Requests served at once; past it the socket is paused (backpressure instead of a growing queue). */
   readonly maxInFlight: number;
+  /**
+   * Request bytes in service at once (default maxRequestBytes): a frame that would go past it waits
+   * until earlier requests are served, unless nothing is in service (so any frame within
+   * maxRequestBytes is served eventually).
+   */
+  readonly maxInFlightBytes?: number;
   readonly supported: kafka.SupportedVersions;
   readonly serve: ServeRequest;
   readonly logger: Logger;
@@ -44,6 +50,8 @@ export class KafkaConnection {
   private readonly abort = new AbortController();
   private closing = false;
   private waitingForDrain = false;
+  /** Bytes of the requests being served (their frames are held until they are). */
+  private inServiceBytes = 0;
   private readonly log: Logger;
 
   constructor(
@@ -102,6 +110,11 @@ export class KafkaConnection {
           return;
         }
       }
+      const budget = this.options.maxInFlightBytes ?? this.options.maxRequestBytes;
+      if (this.inServiceBytes > 0 && this.inServiceBytes + this.frameBytes > budget) {
+        this.socket.pause();
+        return;
+      }
       if (this.buffered < this.frameBytes) return;
       const frame = this.take(this.frameBytes);
       this.frameBytes = -1;
@@ -143,6 +156,7 @@ export class KafkaConnection {
     }
     const slot: Slot = { done: false, served: undefined };
     this.queue.push(slot);
+    this.inServiceBytes += frame.length;
     if (this.queue.length >= this.options.maxInFlight) this.socket.pause();
     this.options
       .serve(request, this.abort.signal)
@@ -158,6 +172,7 @@ export class KafkaConnection {
         return none;
       })
       .then((served) => {
+        this.inServiceBytes -= frame.length;
         slot.done = true;
         slot.served = served;
         if (this.socket.destroyed) served.release?.();

@@ -14,11 +14,15 @@ afterEach(() => {
 });
 
 /** A KafkaConnection on a real loopback socket, served by `serve`; returns the client side. */
-async function open(serve: ServeRequest, options: { maxInFlight?: number; maxRequestBytes?: number } = {}) {
+async function open(
+  serve: ServeRequest,
+  options: { maxInFlight?: number; maxRequestBytes?: number; maxInFlightBytes?: number } = {},
+) {
   const server = createServer({ allowHalfOpen: true }, (socket) => {
     new KafkaConnection(socket, {
       maxRequestBytes: options.maxRequestBytes ?? 1 << 20,
       maxInFlight: options.maxInFlight ?? 64,
+      ...(options.maxInFlightBytes !== undefined ? { maxInFlightBytes: options.maxInFlightBytes } : {}),
       supported: (k) => KAFKA_APIS.get(k),
       serve,
       logger,
@@ -99,6 +103,28 @@ describe('KafkaConnection', () => {
     expect(most).toBe(4);
     expect(frames.map((f) => f.readInt32BE(0))).toEqual(Array.from({ length: 200 }, (_, i) => i));
     client.destroy();
+  });
+
+  it('keeps the request bytes in service within maxInFlightBytes, but always serves one request', async () => {
+    let inService = 0;
+    let most = 0;
+    const serve: ServeRequest = async (r) => {
+      inService++;
+      most = Math.max(most, inService);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+      inService--;
+      return { chunks: answer(r.header.correlationId) };
+    };
+    const frameBytes = request(0).length - 4;
+    const { client, frames } = await open(serve, { maxInFlightBytes: frameBytes * 3 + 1 });
+    client.write(Buffer.concat(Array.from({ length: 50 }, (_, i) => request(i))));
+    await until(() => frames.length === 50);
+    expect(most).toBe(3);
+    client.destroy();
+    const tiny = await open(serve, { maxInFlightBytes: 1 });
+    tiny.client.write(Buffer.concat([request(1), request(2)]));
+    await until(() => tiny.frames.length === 2);
+    tiny.client.destroy();
   });
 
   it('closes on an oversized frame without reading it, after answering what came before', async () => {
