@@ -140,7 +140,7 @@ export class GroupCoordinator {
         throw coordinatorError(err);
       }
     }
-    const { records, result } = op(loaded.core);
+    const { records, result } = this.step(loaded, op);
     const end = records.length > 0 ? this.append(loaded, records) : loaded.appended;
     let offset: number;
     try {
@@ -164,46 +164,63 @@ export class GroupCoordinator {
   private append(loaded: Loaded, records: readonly GroupRecord[]): Promise<number> {
     const appended = loaded.appended.then(() => loaded.log.append(records));
     loaded.appended = appended;
-    appended.catch((err: unknown) => {
-      if (this.partitions.get(loaded.partition) !== loaded) return;
-      this.options.logger?.warn({ err, partition: loaded.partition }, 'append failed: reloading the partition');
-      void this.becomeLeader(loaded.partition, loaded.log).catch((loadErr: unknown) => {
-        this.options.logger?.error({ err: loadErr, partition: loaded.partition }, 'reload failed');
-        this.resign(loaded.partition);
-      });
-    });
+    appended.catch((err: unknown) => this.reload(loaded, err, 'append failed'));
     return appended;
+  }
+
+  /**
+   * Runs `op` on the core. A SamsaError is an expected refusal, thrown before the core changed; anything
+   * else is a bug that may have left the core half-changed and ahead of the log: the partition is
+   * reloaded from the log, which is what the core must equal.
+   */
+  private step<T>(loaded: Loaded, op: (core: GroupCoordinatorCore) => Outcome<T>): Outcome<T> {
+    try {
+      return op(loaded.core);
+    } catch (err) {
+      if (!(err instanceof SamsaError)) this.reload(loaded, err, 'the group core failed');
+      throw err;
+    }
+  }
+
+  /** Drops a partition's core that no longer matches its log and loads it again (if still current). */
+  private reload(loaded: Loaded, err: unknown, why: string): void {
+    if (this.partitions.get(loaded.partition) !== loaded) return;
+    this.options.logger?.error({ err, partition: loaded.partition }, `${why}: reloading the partition`);
+    void this.becomeLeader(loaded.partition, loaded.log).catch((loadErr: unknown) => {
+      this.options.logger?.error({ err: loadErr, partition: loaded.partition }, 'reload failed');
+      this.resign(loaded.partition);
+    });
   }
 
   private context() {
     return { nowMs: this.options.nowMs(), topics: this.options.topics() };
   }
 
-  heartbeat(input: HeartbeatInput): Promise<HeartbeatResult> {
+  async heartbeat(input: HeartbeatInput): Promise<HeartbeatResult> {
     const loaded = this.loadedFor(input.groupId);
     return this.run(loaded, (core) =>
       core.heartbeat(input, { ...this.context(), newMemberId: this.options.newMemberId() }),
     );
   }
 
-  commitOffsets(input: CommitInput): Promise<PartitionResults> {
+  async commitOffsets(input: CommitInput): Promise<PartitionResults> {
     const loaded = this.loadedFor(input.groupId);
     return this.run(loaded, (core) => core.commitOffsets(input, this.context()));
   }
 
-  fetchOffsets(
+  async fetchOffsets(
     input: Parameters<GroupCoordinatorCore['fetchOffsets']>[0],
   ): Promise<{ name: string; partitions: FetchedOffset[] }[]> {
     const loaded = this.loadedFor(input.groupId);
     return this.run(loaded, (core) => ({ records: [], result: core.fetchOffsets(input) }), false);
   }
 
-  deleteOffsets(input: Parameters<GroupCoordinatorCore['deleteOffsets']>[0]): Promise<PartitionResults> {
+  async deleteOffsets(input: Parameters<GroupCoordinatorCore['deleteOffsets']>[0]): Promise<PartitionResults> {
     const loaded = this.loadedFor(input.groupId);
     return this.run(loaded, (core) => core.deleteOffsets(input, this.context()));
   }
 
-  describeGroup(groupId: string): Promise<GroupDescription | undefined> {
+  async describeGroup(groupId: string): Promise<GroupDescription | undefined> {
     const loaded = this.loadedFor(groupId);
     return this.run(loaded, (core) => ({ records: [], result: core.describeGroup(groupId) }), false);
   }
@@ -234,7 +251,12 @@ export class GroupCoordinator {
       } catch {
         continue; // expulsions wait until the partition can take writes again
       }
-      const records = loaded.core.tick(this.context());
+      let records: GroupRecord[];
+      try {
+        records = this.step(loaded, (core) => ({ records: core.tick(this.context()), result: undefined })).records;
+      } catch {
+        continue;
+      }
       if (records.length > 0) void this.append(loaded, records).catch(() => undefined);
     }
   }
