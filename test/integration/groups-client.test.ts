@@ -174,9 +174,19 @@ describe('consumer groups on a 3-broker cluster (RF 3)', () => {
     const group = unique('g-pattern');
     const consumer = samsa.consumer({ groupId: group, autoOffsetReset: 'earliest', maxWaitMs: 100 });
     const owned = new Set<string>();
+    const revokeCommits: unknown[] = [];
     consumer.subscribe(new RegExp(`${prefix}-.*`), {
       onPartitionsAssigned: (tps) => {
         for (const tp of tps) owned.add(`${tp.topic}:${tp.partition}`);
+      },
+      // Committing in the listener works during close() too (Kafka's commitSync in onPartitionsRevoked).
+      onPartitionsRevoked: async () => {
+        revokeCommits.push(
+          await consumer.commit().then(
+            () => 'ok',
+            (err: unknown) => err,
+          ),
+        );
       },
     });
     try {
@@ -188,6 +198,7 @@ describe('consumer groups on a 3-broker cluster (RF 3)', () => {
     } finally {
       await consumer.close();
     }
+    expect(revokeCommits).toEqual(['ok']);
     // assign() in a group without subscribed members: positions from its committed offsets, commit() works.
     const topic = `${prefix}-a`;
     await produce(topic, 20, 'assign');

@@ -251,7 +251,8 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
    * coordinator's error (e.g. StaleMemberEpoch, UnknownMemberId after the member was expelled).
    */
   async commit(offsets?: readonly CommitOffset[]): Promise<void> {
-    this.checkOpen();
+    // Allowed while closing: the listener's onPartitionsRevoked commits during close().
+    if (this.closed) throw new ClosedError('consumer');
     const group = this.requireGroup('commit()');
     const list = offsets ?? this.offsetsToCommit('position');
     await group.offsets.commit(list, this.controller.signal);
@@ -263,7 +264,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
 
   /** The group's committed offsets of `partitions` (default: this consumer's); offset -1 where there is none. */
   async committed(partitions?: readonly TopicPartition[]): Promise<CommittedOffset[]> {
-    this.checkOpen();
+    if (this.closed) throw new ClosedError('consumer');
     const group = this.requireGroup('committed()');
     return group.offsets.fetch(partitions ?? this.assignment(), this.controller.signal);
   }
