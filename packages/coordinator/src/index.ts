@@ -4,4 +4,4 @@
  * sessions and the jute codec stay internal.
  */
 export { startCoordinator, type CoordinatorOptions, type RunningCoordinator } from './server.js';
-export { runCoordinator, type CoordinatorArgs } from './cli.js';
+export { parseCoordinatorArgs, runCoordinator, type CoordinatorArgs } from './cli.js';
