@@ -43,8 +43,11 @@ export interface CoordinatorLog {
 
 export interface GroupCoordinatorOptions {
   readonly config: GroupCoreConfig;
-  /** offsets.topic.num.partitions */
-  readonly numPartitions: number;
+  /**
+   * Partitions of __consumer_offsets: the topic's own count once it exists (offsets.topic.num.partitions
+   * only decides the count at creation), so every broker maps a group to the same partition.
+   */
+  readonly numPartitions: number | (() => number);
   readonly nowMs: () => number;
   /** The broker's topics (name -> partition count), for assignment and regex subscriptions. */
   readonly topics: () => TopicsView;
@@ -78,7 +81,8 @@ export class GroupCoordinator {
   constructor(private readonly options: GroupCoordinatorOptions) {}
 
   partitionFor(groupId: string): number {
-    return offsetsPartitionFor(groupId, this.options.numPartitions);
+    const n = this.options.numPartitions;
+    return offsetsPartitionFor(groupId, typeof n === 'number' ? n : n());
   }
 
   isLoaded(partition: number): boolean {

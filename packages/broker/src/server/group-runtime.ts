@@ -123,7 +123,8 @@ export class GroupCoordinatorRuntime<R extends OffsetsPartitionRole> {
     const config = groupCoreConfigFrom(options.settings);
     this.coordinator = new GroupCoordinator({
       config,
-      numPartitions: options.settings['offsets.topic.num.partitions'] as number,
+      numPartitions: () =>
+        options.topics().get(OFFSETS_TOPIC) ?? (options.settings['offsets.topic.num.partitions'] as number),
       nowMs: options.nowMs,
       topics: options.topics,
       newMemberId: () => randomUUID(),
