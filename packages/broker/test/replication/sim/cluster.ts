@@ -13,7 +13,6 @@
  * back from its checkpoint or is rebuilt from the log; the high watermark from its checkpoint.
  */
 import { encodeBatch, ErrorCodes, SamsaError } from '@samsa/protocol';
-import { pino } from 'pino';
 import {
   type AlterPartitionRequest,
   type CommittedPartitionState,
@@ -33,6 +32,7 @@ import { DelayedOperations } from '../../../src/server/delayed.js';
 import { SimClock, settleMicrotasks } from './clock.js';
 import { type Entry, MemoryLog } from './memory-log.js';
 import { Rng } from './rng.js';
+import { type TraceLine, traceLogger } from './trace-logger.js';
 
 export type { Entry } from './memory-log.js';
 
@@ -327,12 +327,9 @@ export class SimCluster {
   private readonly options: SimOptions;
   /** A rule broken inside a driver call (which may catch what it throws): reported by checkInvariants. */
   private violation: InvariantViolation | undefined;
-  readonly trace: string[] = [];
-  /** The drivers log into the trace (the last events print with a failing seed). */
-  private readonly logger = pino(
-    { level: 'info', base: null, timestamp: false },
-    { write: (line: string) => this.traceLine(this.trace, line) },
-  );
+  /** The last events (the simulation's and the drivers' log lines), formatted when read. */
+  private readonly events: Array<{ readonly at: string; readonly line: string | TraceLine }> = [];
+  private readonly logger = traceLogger((line) => this.traceLine(line));
   readonly stats: SimStats = {
     steps: 0,
     produced: 0,
@@ -904,12 +901,17 @@ export class SimCluster {
   }
 
   private log(line: string): void {
-    this.traceLine(this.trace, line);
+    this.traceLine(line);
   }
 
-  private traceLine(trace: string[], line: string): void {
-    trace.push(`[t=${this.clock.nowMs} step=${this.stats.steps}] ${line.trimEnd()}`);
-    if (trace.length > 80) trace.shift();
+  private traceLine(line: string | TraceLine): void {
+    this.events.push({ at: `[t=${this.clock.nowMs} step=${this.stats.steps}]`, line });
+    if (this.events.length > 80) this.events.shift();
+  }
+
+  /** The last events, oldest first (printed with a failing seed). */
+  get trace(): string[] {
+    return this.events.map((e) => `${e.at} ${String(e.line)}`);
   }
 
   // ---- invariants ----

@@ -16,9 +16,9 @@ export interface Entry {
 
 interface StoredBatch {
   readonly baseOffset: number;
-  readonly epoch: number;
-  readonly crc: number;
   readonly bytes: Buffer;
+  /** The batch's one record, as the checkers see it. */
+  readonly entry: Entry;
 }
 
 export class MemoryLog implements ReplicaLog {
@@ -50,7 +50,7 @@ export class MemoryLog implements ReplicaLog {
     for (const { position, header } of splitBatches(batches)) {
       const bytes = Buffer.from(batches.subarray(position, position + batchSize(header)));
       stampBatch(bytes, 0, this.end, options.leaderEpoch ?? -1);
-      this.push({ baseOffset: this.end, epoch: options.leaderEpoch ?? -1, crc: header.crc, bytes }, header);
+      this.push(this.end, options.leaderEpoch ?? -1, bytes, header);
     }
     return { baseOffset, lastOffset: this.end - 1, logAppendTimeMs: undefined };
   }
@@ -60,7 +60,7 @@ export class MemoryLog implements ReplicaLog {
       if (header.baseOffset !== this.end)
         throw new SamsaError(ErrorCodes.UNKNOWN_SERVER_ERROR, `batch at ${header.baseOffset}, log end ${this.end}`);
       const bytes = Buffer.from(batches.subarray(position, position + batchSize(header)));
-      this.push({ baseOffset: header.baseOffset, epoch: header.partitionLeaderEpoch, crc: header.crc, bytes }, header);
+      this.push(header.baseOffset, header.partitionLeaderEpoch, bytes, header);
     }
   }
 
@@ -105,20 +105,20 @@ export class MemoryLog implements ReplicaLog {
   /** The record at `offset`, or undefined (deleted, or past the end). */
   entryAt(offset: number): Entry | undefined {
     if (offset < this.start || offset >= this.end) return undefined;
-    const batch = this.batches[this.indexOf(offset)];
-    return batch && { offset: batch.baseOffset, epoch: batch.epoch, value: this.recordValue(batch.crc) };
+    return this.batches[this.indexOf(offset)]?.entry;
   }
 
   /** Every record held, oldest first. */
   entries(): Entry[] {
-    return this.batches.map((b) => ({ offset: b.baseOffset, epoch: b.epoch, value: this.recordValue(b.crc) }));
+    return this.batches.map((b) => b.entry);
   }
 
-  private push(batch: StoredBatch, header: BatchHeader): void {
+  private push(baseOffset: number, epoch: number, bytes: Buffer, header: BatchHeader): void {
     if (header.lastOffsetDelta !== 0)
       throw new Error('the simulation writes one record per batch (a batch is an offset)');
-    this.batches.push(batch);
-    this.end = batch.baseOffset + 1;
+    const entry = { offset: baseOffset, epoch, value: this.recordValue(header.crc) };
+    this.batches.push({ baseOffset, bytes, entry });
+    this.end = baseOffset + 1;
   }
 
   /** Index of the batch at `offset` (one record per batch, no gaps above the log start). */
