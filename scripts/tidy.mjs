@@ -46,6 +46,8 @@ export const SIMULATED_DRIVERS = [
   'packages/broker/src/replication/driver.ts',
   'packages/broker/src/replication/leader-driver.ts',
   'packages/broker/src/replication/follower-driver.ts',
+  'packages/broker/src/controller/driver.ts',
+  'packages/client/src/group/driver.ts',
 ];
 
 /** Files inside a pure directory that are not pure, each with its reason. */

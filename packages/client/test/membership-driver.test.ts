@@ -6,7 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes } from '@samsa/protocol';
-import { type Clock, type HeartbeatOutcome, MembershipDriver } from '../src/group/driver.js';
+import type { Clock } from '../src/clock.js';
+import { type HeartbeatOutcome, MembershipDriver } from '../src/group/driver.js';
 import { type GroupPartition, type HeartbeatRequest, Membership } from '../src/group/membership.js';
 import { silentLogger } from '../src/logger.js';
 

@@ -5,6 +5,7 @@
  * coordinator and a manual clock.
  */
 import { ErrorCodes, errorSpecForCode } from '@samsa/protocol';
+import type { Clock } from '../clock.js';
 import { SamsaClientError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type {
@@ -15,20 +16,6 @@ import type {
   MembershipAction,
   Subscription,
 } from './membership.js';
-
-export interface Clock {
-  nowMs(): number;
-  /** Calls `fn` after `delayMs`; the returned function cancels it. */
-  setTimer(fn: () => void, delayMs: number): () => void;
-}
-
-export const systemClock: Clock = {
-  nowMs: () => Date.now(),
-  setTimer(fn, delayMs) {
-    const timer = setTimeout(fn, delayMs);
-    return () => clearTimeout(timer);
-  },
-};
 
 /** A heartbeat answer: errorCode 0 with the response's fields, or the coordinator's error. */
 export type HeartbeatOutcome =

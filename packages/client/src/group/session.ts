@@ -7,16 +7,11 @@ import { ErrorCodes } from '@samsa/protocol';
 import type { Cluster } from '../cluster.js';
 import { SamsaClientError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { systemClock } from '../clock.js';
 import type { TopicPartition } from '../offsets.js';
 import type { RetryOptions } from '../retry.js';
 import { GroupCoordinators, fromTopicPartitions, groupErrorCode, toTopicPartitions } from './coordinator.js';
-import {
-  type AssignmentHost,
-  type GroupTransport,
-  type HeartbeatOutcome,
-  MembershipDriver,
-  systemClock,
-} from './driver.js';
+import { type AssignmentHost, type GroupTransport, type HeartbeatOutcome, MembershipDriver } from './driver.js';
 import { type GroupPartition, type HeartbeatRequest, Membership } from './membership.js';
 import { GroupOffsets, type MemberIdentity } from './offsets.js';
 
