@@ -146,6 +146,7 @@ export const BROKER_SETTINGS = {
     1,
     'committed offsets of a group without members expire this long after their commit',
   ),
+  'offsets.retention.check.interval.ms': long(600000, 1, 'how often expired offsets are looked for'),
   'offset.metadata.max.bytes': int(4096, 0, 'largest metadata string of a committed offset'),
   'group.consumer.session.timeout.ms': int(45000, 1, 'a group member not heard from this long is expelled'),
   'group.consumer.heartbeat.interval.ms': int(5000, 1, 'how often members heartbeat'),

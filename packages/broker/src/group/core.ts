@@ -33,6 +33,8 @@ export interface GroupCoreConfig {
   readonly offsetMetadataMaxBytes: number;
   /** offsets.retention.minutes, in ms */
   readonly offsetsRetentionMs: number;
+  /** offsets.retention.check.interval.ms */
+  readonly offsetsRetentionCheckIntervalMs: number;
 }
 
 export const DEFAULT_GROUP_CORE_CONFIG: GroupCoreConfig = Object.freeze({
@@ -42,6 +44,7 @@ export const DEFAULT_GROUP_CORE_CONFIG: GroupCoreConfig = Object.freeze({
   assignors: ['uniform', 'range'] as const,
   offsetMetadataMaxBytes: 4096,
   offsetsRetentionMs: 7 * 24 * 60 * 60 * 1000,
+  offsetsRetentionCheckIntervalMs: 600_000,
 });
 
 export const MAX_GROUP_ID_LENGTH = 255;
@@ -660,7 +663,7 @@ export class GroupCoordinatorCore {
           this.rebalance(group, ctx.topics, write);
         }
     if (ctx.nowMs >= this.nextRetentionCheckMs) {
-      this.nextRetentionCheckMs = ctx.nowMs + Math.min(600_000, this.config.offsetsRetentionMs);
+      this.nextRetentionCheckMs = ctx.nowMs + this.config.offsetsRetentionCheckIntervalMs;
       this.expireOffsets(ctx.nowMs, write);
     }
     return records;

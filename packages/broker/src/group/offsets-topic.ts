@@ -46,5 +46,6 @@ export function groupCoreConfigFrom(settings: Readonly<Record<string, unknown>>)
     assignors: parseAssignors(settings['group.consumer.assignors'] as string),
     offsetMetadataMaxBytes: settings['offset.metadata.max.bytes'] as number,
     offsetsRetentionMs: (settings['offsets.retention.minutes'] as number) * 60_000,
+    offsetsRetentionCheckIntervalMs: settings['offsets.retention.check.interval.ms'] as number,
   };
 }

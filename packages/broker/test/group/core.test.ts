@@ -307,7 +307,11 @@ describe('group core', () => {
   });
 
   it('expires offsets of empty groups after the retention, then the group', () => {
-    const { core, tick } = setup({ ...DEFAULT_GROUP_CORE_CONFIG, offsetsRetentionMs: 60_000 });
+    const { core, tick } = setup({
+      ...DEFAULT_GROUP_CORE_CONFIG,
+      offsetsRetentionMs: 60_000,
+      offsetsRetentionCheckIntervalMs: 60_000,
+    });
     core.commitOffsets(
       {
         groupId: 'g',
