@@ -6,7 +6,8 @@
 //
 // Rules:
 //   pure-core         pure cores read no clock, set no timers, draw no randomness, never await, do no I/O
-//   simulated-driver  drivers the seeded simulations run take time, timers and randomness from their inputs
+//   simulated-driver  drivers the seeded simulations run take time, timers, randomness and I/O from their
+//                     inputs (they may await)
 //   package-internals a package is imported through its package.json exports, never by path into its
 //                     sources; package sources never import `@samsa/*/internal` (that entry is for tests)
 //   import-cycle      no import cycle among a package's source files (type-only imports count too)
@@ -41,7 +42,7 @@ export const PURE_CORES = [
   'packages/client/src/group/membership.ts',
 ];
 
-/** Drivers generic over their I/O, which the seeded simulations run: they may await, nothing more. */
+/** Drivers generic over their I/O, which the seeded simulations run: held to the pure rules except await. */
 export const SIMULATED_DRIVERS = [
   'packages/broker/src/replication/driver.ts',
   'packages/broker/src/replication/leader-driver.ts',
