@@ -127,6 +127,30 @@ async function settle(members: Member[], done: (assignments: string[][]) => bool
   );
 }
 
+/** Heartbeats the members one after another until stopped (their sessions outlive slow steps). */
+function keepAlive(members: Member[]): { stop(): Promise<void> } {
+  let stopped = false;
+  const running = (async () => {
+    while (!stopped) {
+      for (const m of members) await m.beat();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await running;
+    },
+  };
+}
+
+/** The __consumer_offsets partition of a group, as the coordinator computes it. */
+function javaPartition(groupId: string): number {
+  let hash = 0;
+  for (let i = 0; i < groupId.length; i++) hash = (Math.imul(hash, 31) + groupId.charCodeAt(i)) | 0;
+  return (hash === -2147483648 ? 0 : Math.abs(hash)) % OFFSETS_PARTITIONS;
+}
+
 async function committed(groupId: string, topic: string): Promise<Map<number, number>> {
   const response = await withCoordinator(groupId, (g) =>
     g.fetchOffsets({ groupId, memberId: '', memberEpoch: -1, topics: [] }),
@@ -223,7 +247,28 @@ describe('group coordinator', () => {
     expect(await a.beat()).toEqual(ownedA);
     expect(await b.beat()).toEqual(ownedB);
 
+    // The broker comes back; a preferred leader election moves the partition (and the group) to the
+    // first replica: the leader it replaces drops the group, the new one loads what it replicated.
+    const alive = keepAlive([a, b]);
     await cluster.startBroker(before.nodeId);
+    const partition = javaPartition(group);
+    const preferred = await waitFor(
+      async () => {
+        const [t] = await samsa.admin().describeTopics(['__consumer_offsets']);
+        const p = t?.partitions[partition];
+        return p && p.isr.length === 3 ? p.replicas[0] : undefined;
+      },
+      { timeoutMs: 30_000, description: 'the restarted broker back in the ISR' },
+    );
+    await samsa.admin().electPreferredLeaders([{ topic: '__consumer_offsets', partitions: [partition] }]);
+    await waitFor(async () => (await coordinatorOf(group)).nodeId === preferred, {
+      timeoutMs: 30_000,
+      description: 'the group on the preferred replica',
+    });
+    await alive.stop();
+    expect(await a.beat()).toEqual(ownedA);
+    expect(await b.beat()).toEqual(ownedB);
+    expect((await committed(group, 'orders')).get(bPartition)).toBe(100);
   }, 120_000);
 
   it('splits 6 partitions 2/2/2, then one each over six members, and a seventh idles', async () => {
