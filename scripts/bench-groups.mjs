@@ -11,6 +11,7 @@
 //      one consumer with assign() over the same records;
 //   3. OffsetCommit latency p50/p99 (one partition per commit, one at a time, acks=all to RF 3).
 // Usage: node scripts/bench-groups.mjs [--records N] [--heartbeat-interval-ms MS] [--commits N]
+//          [--parts commit,rebalance,throughput]
 // Build first (npm run build; npm run bench:groups does). Prints the figures.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -30,6 +31,7 @@ const { values } = parseArgs({
     records: { type: 'string', default: '1000000' },
     'heartbeat-interval-ms': { type: 'string', default: '1000' },
     commits: { type: 'string', default: '2000' },
+    parts: { type: 'string', default: 'commit,rebalance,throughput' },
     worker: { type: 'string' },
     bootstrap: { type: 'string' },
     topic: { type: 'string' },
@@ -81,10 +83,11 @@ async function main() {
   };
   print(`bench:groups, 3 brokers, RF 3, group.consumer.heartbeat.interval.ms=${heartbeatIntervalMs}`);
   print(`machine: ${cpus().length} cores, load average ${loadavg()[0].toFixed(1)} at the start`);
+  const parts = new Set(values.parts.split(','));
   // Commit latency first, on an idle cluster.
-  await commitLatency(samsa, print);
-  await rebalance(samsa, print, heartbeatIntervalMs);
-  await throughput(samsa, bootstrap, print, children);
+  if (parts.has('commit')) await commitLatency(samsa, print);
+  if (parts.has('rebalance')) await rebalance(samsa, print, heartbeatIntervalMs);
+  if (parts.has('throughput')) await throughput(samsa, bootstrap, print, children);
   await samsa.close();
   process.exit(0);
 }
