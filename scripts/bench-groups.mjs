@@ -223,18 +223,23 @@ async function rebalance(samsa, print, heartbeatIntervalMs) {
   // A steady trickle on every partition: about 20 records/s each.
   const producer = samsa.producer({ acks: 1, lingerMs: 5 });
   let producing = true;
+  let rounds = 0;
+  const writingSinceMs = Date.now();
   const writer = (async () => {
     while (producing) {
       await producer.sendBatch({
         topic,
         messages: Array.from({ length: partitions }, (_, p) => ({ value: 'x'.repeat(100), partition: p })),
       });
+      rounds++;
       await sleep(50);
     }
   })();
   const members = Array.from({ length: 10 }, (_, i) => member(samsa, topic, group, `m${i}`));
   await waitUntil(() => ownedOnce(members, partitions) && members.every((m) => m.owned.size === 10), '10 x 10');
-  // A quiet window first: the latency when nothing happens.
+  // Settle (members that got partitions late catch up from the offsets committed before), then a quiet
+  // window: the latency when nothing happens.
+  await sleep(5_000);
   const quietGap = await gapDuring(members, heartbeatIntervalMs * 3, () => sleep(heartbeatIntervalMs * 3));
 
   const joinFigures = await measure(members, async () => {
@@ -270,6 +275,7 @@ async function rebalance(samsa, print, heartbeatIntervalMs) {
       `${joinFigures.gap} ms during the join, ${leaveFigures.gap} ms during the leave ` +
       `(${quietGap} ms in a quiet window before)`,
   );
+  print(`  (a record on every partition every ${Math.round((Date.now() - writingSinceMs) / rounds)} ms on average)`);
   producing = false;
   await writer;
   await producer.close();

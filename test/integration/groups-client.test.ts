@@ -151,6 +151,12 @@ describe('consumer groups on a 3-broker cluster (RF 3)', () => {
       );
       expect(seventh.owned.size).toBe(0);
       expect(ownedOnce(members, 6)).toBe(true);
+      for (const m of members) {
+        const metadata = m.consumer.groupMetadata();
+        expect(metadata.groupId).toBe(group);
+        expect(metadata.memberId).not.toBe('');
+        expect(metadata.memberEpoch).toBeGreaterThan(0);
+      }
       // Every record reaches exactly one member.
       await produce(topic, 600, 'split');
       await waitFor(() => members.reduce((n, m) => n + m.records.length, 0) >= 600, {

@@ -28,7 +28,13 @@ import { backoffMs, type RetryOptions } from './retry.js';
 import { Wakeup } from './wakeup.js';
 import { GroupRequiredError } from './errors.js';
 import type { CommitOffset, CommittedOffset } from './group/offsets.js';
-import { type GroupConsumerHost, type GroupOptions, GroupSession, type RebalanceListener } from './group/session.js';
+import {
+  type GroupConsumerHost,
+  type GroupMetadata,
+  type GroupOptions,
+  GroupSession,
+  type RebalanceListener,
+} from './group/session.js';
 
 export interface ConsumerOptions extends GroupOptions {
   /** Long poll: how long the broker may hold a Fetch waiting for minBytes (Kafka's fetch.max.wait.ms, 500). */
@@ -260,6 +266,11 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
       const state = this.partitions.get(tpKey(o.topic, o.partition));
       if (state) state.committed = o.offset;
     }
+  }
+
+  /** Group, member id and epoch of this member (Kafka's groupMetadata()); needs a groupId. */
+  groupMetadata(): GroupMetadata {
+    return this.requireGroup('groupMetadata()').metadata();
   }
 
   /** The group's committed offsets of `partitions` (default: this consumer's); offset -1 where there is none. */

@@ -16,7 +16,7 @@ export {
   type ConsumedMessage,
   type ConsumerOptions,
 } from './consumer.js';
-export type { RebalanceListener } from './group/session.js';
+export type { GroupMetadata, RebalanceListener } from './group/session.js';
 export type { CommitOffset, CommittedOffset } from './group/offsets.js';
 export type { GroupDescription, GroupListing, GroupMemberDescription } from './group/admin.js';
 export {

@@ -58,6 +58,18 @@ export interface GroupOptions {
   groupRemoteAssignor?: 'uniform' | 'range';
 }
 
+/** A member's identity in its group, as consumer.groupMetadata() returns it. */
+export interface GroupMetadata {
+  readonly groupId: string;
+  /** '' until the coordinator has answered the first heartbeat. */
+  readonly memberId: string;
+  /** 0 while joining; commits are fenced by it. */
+  readonly memberEpoch: number;
+  readonly groupInstanceId: string | undefined;
+  /** unsubscribed, joining, stable, reconciling, acknowledging, fenced, leaving, left, fatal. */
+  readonly state: string;
+}
+
 /** A partition's commit bookkeeping, kept by the consumer. */
 export interface CommitState {
   /** The last offset this consumer committed for the partition (auto-commit only moves it forward). */
@@ -173,13 +185,14 @@ export class GroupSession implements AssignmentHost {
     this.scheduleAutoCommit();
   }
 
-  /** The group's view of this member, for tests and tools. */
-  describe(): { memberId: string; memberEpoch: number; state: string; owned: GroupPartition[] } {
+  /** Who this member is in its group now (Kafka's groupMetadata()). */
+  metadata(): GroupMetadata {
     return {
+      groupId: this.groupId,
       memberId: this.membership.memberId,
       memberEpoch: this.membership.memberEpoch,
+      groupInstanceId: this.instanceId,
       state: this.membership.state,
-      owned: this.membership.owned(),
     };
   }
 
