@@ -4,7 +4,9 @@
 // a topic of the same shape. Usage (after npx tsc -b):
 //   node scripts/bench-kafka.mjs [--records N] [--rounds R]
 // Starts `samsa dev --brokers 3` on free ports in a temporary directory; RF 1 acks=1 and RF 3 acks=all
-// (min.insync.replicas=2), one partition each; prints one line per run and the medians.
+// (min.insync.replicas=2), one partition each; then per-record latency at 10k records/s (RF 3 acks=all) of
+// librdkafka (confluent-kafka-python) over the Kafka listener and the SDK over gRPC. Prints one line per
+// run and the medians. Needs kcat and python3-confluent-kafka (Debian's packages, as .ci/run installs).
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -18,6 +20,7 @@ const { values } = parseArgs({
 const records = Number(values.records);
 const rounds = Number(values.rounds);
 const cli = new URL('../packages/cli/dist/main.js', import.meta.url).pathname;
+const latencyScript = new URL('../test/kafka/librdkafka-latency.py', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'bench-kafka-'));
 
 const freePort = () =>
@@ -153,9 +156,68 @@ try {
       record(`${label} consume, samsa bench over gRPC`, cout.recordsPerSec);
     }
   }
+  // Per-record latency at 10k records/s (produce call to acknowledgement), RF 3 acks=all: librdkafka
+  // (confluent-kafka-python) over the Kafka listener vs the SDK over gRPC, both with linger.ms 1.
+  const latency = {};
+  const paced = Math.min(records, 100_000);
+  for (let round = 1; round <= rounds; round++) {
+    const kTopic = `lat-kafka-${round}`;
+    const gTopic = `lat-grpc-${round}`;
+    for (const t of [kTopic, gTopic])
+      samsa(
+        'topics',
+        'create',
+        '--topic',
+        t,
+        '--partitions',
+        '1',
+        '--replication-factor',
+        '3',
+        '--config',
+        'min.insync.replicas=2',
+      );
+    const k = JSON.parse(
+      execFileSync('/usr/bin/python3', [latencyScript, kafka, kTopic, '10000', String(paced), 'all'], {
+        encoding: 'utf8',
+      }),
+    );
+    const g = JSON.parse(
+      samsa(
+        'bench',
+        'produce',
+        '--topic',
+        gTopic,
+        '--num-records',
+        String(paced),
+        '--record-size',
+        '100',
+        '--acks',
+        'all',
+        '--throughput',
+        '10000',
+        '--json',
+      )
+        .trim()
+        .split('\n')
+        .pop(),
+    );
+    for (const [name, f] of [
+      ['librdkafka over the Kafka listener', k],
+      ['samsa bench over gRPC', g],
+    ]) {
+      latency[name] ??= [];
+      latency[name].push(f);
+      console.log(`10k records/s RF 3 acks=all, ${name}: p50 ${f.p50Ms.toFixed(1)} ms, p99 ${f.p99Ms.toFixed(1)} ms`);
+    }
+  }
   console.log(`\nmedians over ${rounds} round(s), ${records.toLocaleString('en')} records of 100 bytes:`);
   for (const [name, rates] of Object.entries(results))
     console.log(`  ${name}: ${Math.round(median(rates)).toLocaleString('en')} records/s`);
+  for (const [name, figures] of Object.entries(latency)) {
+    const p50 = median(figures.map((f) => f.p50Ms)).toFixed(1);
+    const p99 = median(figures.map((f) => f.p99Ms)).toFixed(1);
+    console.log(`  latency at 10k records/s, RF 3 acks=all, ${name}: p50 ${p50} ms, p99 ${p99} ms`);
+  }
 } finally {
   dev.kill('SIGINT');
   await new Promise((r) => dev.once('exit', r));

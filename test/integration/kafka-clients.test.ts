@@ -11,7 +11,9 @@ import { freePort } from '../helpers/ports.js';
 import { createTempDir, type TempDir } from '../helpers/temp.js';
 import { waitFor } from '../helpers/wait.js';
 import {
+  CONFLUENT_KAFKA_CHECK,
   KAFKA_PYTHON_CHECK,
+  confluentKafkaAvailable,
   SYSTEM_PYTHON,
   available,
   buildSarama,
@@ -285,3 +287,18 @@ describe.runIf(available('kafka-python (python3-kafka)', kafkaPythonAvailable())
     ).toEqual([0, 1, 2, 3, 4].map((i) => `got ${i} key-${i} value-${i}`));
   }, 120_000);
 });
+
+describe.runIf(available('confluent-kafka-python (python3-confluent-kafka)', confluentKafkaAvailable()))(
+  'confluent-kafka-python (librdkafka)',
+  () => {
+    it('produces with acks=all and lz4, and consumes an assigned partition from the beginning', async () => {
+      const topic = unique('confluent-kafka');
+      await createTopic(topic);
+      const result = await run(SYSTEM_PYTHON, [CONFLUENT_KAFKA_CHECK, bootstrap, topic], { timeoutMs: 90_000 });
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout.trim().split('\n')).toEqual([0, 1, 2, 3, 4].map((i) => `got ${i} key-${i} value-${i}`));
+      const sdk = await readWithSdk(topic, 5);
+      expect(sdk.map((m) => m.value?.toString())).toEqual([0, 1, 2, 3, 4].map((i) => `value-${i}`));
+    }, 120_000);
+  },
+);

@@ -86,12 +86,18 @@ export const KAFKA_PYTHON_CHECK = join(HERE, 'kafka-python-check.py');
 /** Debian's interpreter, where python3-kafka is installed (a PATH python3 may be another one). */
 export const SYSTEM_PYTHON = '/usr/bin/python3';
 
-export function kafkaPythonAvailable(): boolean {
+function pythonModuleAvailable(module: string): boolean {
   if (!existsSync(SYSTEM_PYTHON)) return false;
   try {
-    execFileSync(SYSTEM_PYTHON, ['-c', 'import kafka'], { stdio: 'ignore' });
+    execFileSync(SYSTEM_PYTHON, ['-c', `import ${module}`], { stdio: 'ignore' });
     return true;
   } catch {
     return false;
   }
 }
+
+export const kafkaPythonAvailable = (): boolean => pythonModuleAvailable('kafka');
+
+export const CONFLUENT_KAFKA_CHECK = join(HERE, 'confluent-kafka-check.py');
+export const LIBRDKAFKA_LATENCY = join(HERE, 'librdkafka-latency.py');
+export const confluentKafkaAvailable = (): boolean => pythonModuleAvailable('confluent_kafka');
