@@ -9,13 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { systemClock } from '../src/clock.js';
-import { TOPIC_SETTINGS, resolveSettings } from '../src/config.js';
-import { LeaderDriver, LeaderEpochCache, saveEpochCache } from '../src/replication/index.js';
-import { DelayedOperations } from '../src/server/delayed.js';
-import type { HostedPartition, ReplicaRole } from '../src/server/partitions.js';
-import { openPartitionLog } from '../src/storage/index.js';
-import { makeBatch } from './storage/helpers.js';
+import { systemClock } from '../../src/clock.js';
+import { TOPIC_SETTINGS, resolveSettings } from '../../src/config.js';
+import { LeaderDriver, LeaderEpochCache, saveEpochCache } from '../../src/replication/index.js';
+import { DelayedOperations } from '../../src/server/delayed.js';
+import type { HostedPartition, ReplicaRole } from '../../src/server/partitions.js';
+import { openPartitionLog } from '../../src/storage/index.js';
+import { makeBatch } from '../storage/helpers.js';
 
 let dir: string | undefined;
 afterEach(async () => {
