@@ -60,7 +60,9 @@ Listeners (Kafka's syntax and rules):
   --override inter.broker.listener.name=INTERNAL
 One gRPC server runs per listener. Clients are told the addresses of the listener they connected to;
 brokers replicate and reach the controller on inter.broker.listener.name (default: the first listener).
-Advertised hosts 0.0.0.0/:: become 127.0.0.1 and port 0 the bound port.`,
+Advertised hosts 0.0.0.0/:: become 127.0.0.1 and port 0 the bound port.
+A listener mapped to PLAINTEXT in listener.security.protocol.map (default KAFKA:PLAINTEXT) speaks Kafka's
+protocol instead of gRPC: --listen PLAINTEXT://127.0.0.1:9092,KAFKA://127.0.0.1:19092 serves kcat on 19092.`,
     )
     .option('--id <n>', 'broker.id')
     .option(
