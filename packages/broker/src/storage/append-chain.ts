@@ -35,12 +35,20 @@
  *   change, and written last by close(), after the background fsyncs, the active segment's indexes
  *   and fdatasync, and the recovery point.
  * - Going offline rejects the queued appends; every operation after it throws.
+ *
+ * Producer state (producer-states.ts) changes on the chain only: a leader append with a producer id is
+ * checked against the state the appends before it in queue order leave (a retry is answered with the
+ * original offsets, a gap or a fenced epoch is refused) and applied when its offsets are assigned; a
+ * run whose CRC check fails undoes its applies with its bytes. A duplicate's answer waits for the
+ * write of its run, so nothing is acknowledged before the bytes it names are written.
  */
 import type { FileHandle } from 'node:fs/promises';
 import { Attribute, BatchField, batchSize, stampBatch, writeBatchCrc, type BatchSpan } from '@samsa/protocol';
 import { corruptionOf, crcsValid, validateAppend } from './append-validation.js';
 import type { Durability } from './durability.js';
+import type { ProducerStates } from './producer-states.js';
 import { UnexpectedAppendOffsetError } from './errors.js';
+import { SamsaError } from '@samsa/protocol';
 import { writeFully } from './files.js';
 import { type LogContext, noop } from './log-context.js';
 import type { SegmentSnapshot } from './segment.js';
@@ -63,6 +71,8 @@ interface PendingAppend {
   readonly crcChecked: boolean;
   readonly follower: boolean;
   readonly leaderEpoch: number;
+  /** Set by the drain when producer state says this append repeats one already in the log. */
+  duplicateOf?: AppendResult;
   readonly resolve: (result: AppendResult) => void;
   readonly reject: (err: unknown) => void;
 }
@@ -79,6 +89,7 @@ export class AppendChain {
     private readonly segments: SegmentSet,
     private readonly tail: LogTail,
     private readonly durability: Durability,
+    private readonly producers: ProducerStates,
   ) {
     ctx.onOffline((error) => {
       for (const entry of this.pending.splice(0)) entry.reject(error);
@@ -142,24 +153,23 @@ export class AppendChain {
     let writePos = this.segments.active.size;
     let nextOffset = this.segments.active.nextOffset;
     const commitRun = async (): Promise<PendingAppend[]> => {
-      const bad =
-        run.length === 0
-          ? []
-          : await this.writeRun(
-              run.map((r) => r.entry),
-              snapshot,
-              writePos,
-              nextOffset,
-            );
+      const writes = run.filter((r) => r.entry.duplicateOf === undefined).map((r) => r.entry);
+      const bad = writes.length === 0 ? [] : await this.writeRun(writes, snapshot, writePos, nextOffset);
       if (bad.length === 0) {
+        this.producers.commitWrite();
         for (const r of run) {
+          if (r.entry.duplicateOf !== undefined) continue;
           this.durability.countUnflushed(r.result.recordCount);
           this.tail.remember(r.entry, r.result);
         }
         done.push(...run);
+      } else {
+        this.producers.abortWrite();
       }
+      this.producers.beginWrite();
       return bad;
     };
+    this.producers.beginWrite();
     try {
       this.ctx.ensureOnline();
       for (let i = 0; i < entries.length; i++) {
@@ -174,6 +184,18 @@ export class AppendChain {
             ),
           );
           continue;
+        }
+        if (!entry.follower) {
+          const verdict = this.producers.analyze(entry.spans);
+          if (verdict.kind === 'rejected') {
+            entry.reject(new SamsaError(verdict.error, verdict.message));
+            continue;
+          }
+          if (verdict.kind === 'duplicate') {
+            entry.duplicateOf = duplicateResult(verdict.firstOffset, verdict.lastOffset, entry);
+            run.push({ entry, result: entry.duplicateOf });
+            continue;
+          }
         }
         const now = this.ctx.clock();
         if (this.segments.shouldRoll(writePos, entry, nextOffset, now)) {
@@ -194,6 +216,7 @@ export class AppendChain {
       if (this.durability.flushDue()) await this.durability.syncActive();
       else this.durability.maybeQueueWriteback(done);
     } catch (err) {
+      this.producers.commitWrite();
       const storageError = this.ctx.goOffline(err, this.segments.active.paths.log, snapshot.size);
       for (const entry of entries) entry.reject(storageError);
       return;
@@ -210,6 +233,7 @@ export class AppendChain {
   ): Promise<void> {
     for (const entry of bad) entry.reject(corruptionOf(entry));
     const again = [...run.map((r) => r.entry).filter((e) => !bad.includes(e)), ...unprocessed];
+    for (const entry of again) entry.duplicateOf = undefined;
     this.pending.unshift(...again);
     if (this.pending.length > 0 && !this.drainScheduled) {
       this.drainScheduled = true;
@@ -227,7 +251,7 @@ export class AppendChain {
   private async rollTo(baseOffset: number): Promise<void> {
     const old = await this.segments.roll(baseOffset);
     this.durability.resetUnflushed();
-    this.durability.afterRoll(old, baseOffset);
+    this.durability.afterRoll(old, baseOffset, this.producers.snapshotAt(baseOffset));
     this.ctx.logger.info({ segment: this.segments.active.paths.log, previousSize: old.size }, 'rolled segment');
   }
 
@@ -252,6 +276,10 @@ export class AppendChain {
         maxTimestamp = now;
       }
       const last = baseOffset + header.lastOffsetDelta;
+      if (header.producerId >= 0) {
+        const batchBytes = entry.bytes.subarray(position, position + batchSize(header));
+        this.producers.applyBatch({ ...header, baseOffset, maxTimestamp }, batchBytes);
+      }
       segment.recordBatch(
         filePosition + position,
         baseOffset,
@@ -322,4 +350,10 @@ async function writeBuffers(fh: FileHandle, buffers: Buffer[], start: number): P
       await writeFully(fh, Buffer.concat(group).subarray(bytesWritten), position + bytesWritten);
     position += groupBytes;
   }
+}
+
+/** The answer to a retried append: the offsets its first copy got. Nothing new is written. */
+function duplicateResult(firstOffset: number, lastOffset: number, entry: PendingAppend): AppendResult {
+  const recordCount = entry.spans.reduce((n, span) => n + span.header.recordCount, 0);
+  return { baseOffset: firstOffset, lastOffset, logAppendTimeMs: undefined, recordCount, sizeInBytes: 0 };
 }

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { UNLIMITED } from './config.js';
 import { RECOVERY_POINT_FILE, fsyncDir, writeFileAtomic } from './files.js';
 import { type LogContext, noop } from './log-context.js';
+import { snapshotFileName } from './producer-snapshot.js';
 import type { LogSegment } from './segment.js';
 import type { SegmentSet } from './segment-set.js';
 import type { WritebackSlots } from './writeback-slots.js';
@@ -144,16 +145,20 @@ export class Durability {
    * offline, as the same failure on the chain would. A crash before it ends leaves the recovery point
    * below the old segment, so opening the log rescans it and rebuilds its indexes.
    */
-  afterRoll(old: LogSegment, baseOffset: number): void {
+  afterRoll(old: LogSegment, baseOffset: number, producerSnapshot?: Buffer): void {
     old.refs++; // its file stays open for the flush, whatever retention or the LRU of open files do
-    this.background = this.background.then(() => this.flushRolled(old, baseOffset));
+    this.background = this.background.then(() => this.flushRolled(old, baseOffset, producerSnapshot));
   }
 
-  private async flushRolled(old: LogSegment, baseOffset: number): Promise<void> {
+  /** With the rolled segment, the producer state snapshot at the new segment's base goes to disk. */
+  private async flushRolled(old: LogSegment, baseOffset: number, producerSnapshot?: Buffer): Promise<void> {
     try {
       if (!old.deleted) {
         await old.writeIndexes();
         await (await old.handle()).datasync();
+      }
+      if (producerSnapshot !== undefined && this.ctx.online) {
+        await writeFileAtomic(join(this.ctx.dir, snapshotFileName(baseOffset)), producerSnapshot, this.ctx.dir);
       }
       await fsyncDir(this.ctx.dir);
       if (!this.ctx.online || this.recovery >= baseOffset) return;

@@ -7,6 +7,8 @@ import { Durability } from './durability.js';
 import { KafkaStorageError } from './errors.js';
 import { CLEAN_SHUTDOWN_FILE, writeFileAtomic } from './files.js';
 import { LogContext, type LogState } from './log-context.js';
+import { DEFAULT_PRODUCER_ID_EXPIRATION_MS, ProducerStates } from './producer-states.js';
+import type { ProducerEntry } from './producer-state.js';
 import type { ReadBufferPool } from './read-buffers.js';
 import { offsetForTimestamp, readLog, type ReadParts, type ReadResult } from './reads.js';
 import { loadLog, type RecoveryParts } from './recovery.js';
@@ -36,6 +38,8 @@ export interface PartitionLogOptions {
   readonly tailBudget?: TailBudget;
   /** Shared by the logs of a broker (BROKER_WRITEBACK_SLOTS); a log without one has a slot of its own. */
   readonly writebackSlots?: WritebackSlots;
+  /** producer.id.expiration.ms: producers idle this long are forgotten at the next retention check. */
+  readonly producerIdExpirationMs?: number;
 }
 
 /** The parts the operations in recovery.ts, reads.ts, retention.ts and truncation.ts work on. */
@@ -59,6 +63,8 @@ export class PartitionLog {
   private readonly tail: LogTail;
   private readonly durability: Durability;
   private readonly appends: AppendChain;
+  private readonly producers: ProducerStates;
+  private readonly producerIdExpirationMs: number;
   private readonly parts: LogParts;
 
   private constructor(
@@ -72,8 +78,16 @@ export class PartitionLog {
     this.ctx.onOffline(() => this.tail.clear());
     this.segments = new SegmentSet(this.ctx, onChain);
     this.durability = new Durability(this.ctx, this.segments, options.writebackSlots ?? new WritebackSlots(1), onChain);
-    this.appends = new AppendChain(this.ctx, this.segments, this.tail, this.durability);
-    this.parts = { ctx: this.ctx, segments: this.segments, tail: this.tail, durability: this.durability };
+    this.producers = new ProducerStates(this.ctx, this.segments);
+    this.producerIdExpirationMs = options.producerIdExpirationMs ?? DEFAULT_PRODUCER_ID_EXPIRATION_MS;
+    this.appends = new AppendChain(this.ctx, this.segments, this.tail, this.durability, this.producers);
+    this.parts = {
+      ctx: this.ctx,
+      segments: this.segments,
+      tail: this.tail,
+      durability: this.durability,
+      producers: this.producers,
+    };
   }
 
   /** Opens (and if needed recovers) the log in `options.dir`. A corrupt log opens in state 'offline'. */
@@ -121,6 +135,16 @@ export class PartitionLog {
   /** Base offsets of the segments, oldest first. */
   segmentBaseOffsets(): number[] {
     return this.segments.all.map((s) => s.baseOffset);
+  }
+
+  /** What this log knows of a producer (its epoch and last batches), for tests and tools. */
+  producerState(producerId: number): ProducerEntry | undefined {
+    return this.producers.table.entry(producerId);
+  }
+
+  /** The first offset of the oldest open transaction, if any: the last stable offset cannot pass it. */
+  get firstUnstableOffset(): number | undefined {
+    return this.producers.table.firstUnstableOffset();
   }
 
   /** Bytes this log keeps in its tail (for tests and metrics). */
@@ -186,7 +210,7 @@ export class PartitionLog {
    * broker calls this periodically (Kafka's log.retention.check.interval.ms).
    */
   deleteOldSegments(): Promise<number> {
-    return deleteOldSegments(this.parts, (op) => this.appends.enqueue(op));
+    return deleteOldSegments(this.parts, (op) => this.appends.enqueue(op), this.producerIdExpirationMs);
   }
 
   /** Removes everything at or after `offset` (replica divergence): see truncation.ts. */
@@ -219,6 +243,7 @@ export class PartitionLog {
           await active.writeIndexes();
           await (await active.handle()).datasync();
           await this.durability.saveRecoveryPoint(active.nextOffset);
+          await this.producers.writeSnapshot(active.nextOffset);
           await writeFileAtomic(join(this.dir, CLEAN_SHUTDOWN_FILE), '', this.dir);
         }
       } finally {

@@ -17,7 +17,15 @@
  *  - a producer with no state (new, expired, or its records deleted) may start at any sequence;
  *  - a batch whose epoch and sequence range match one of the last five is a duplicate.
  */
-import { Attribute, type BatchHeader, ErrorCodes, type ErrorSpec, lastOffsetOf } from '@samsa/protocol';
+import {
+  Attribute,
+  BATCH_HEADER_SIZE,
+  type BatchHeader,
+  ByteReader,
+  ErrorCodes,
+  type ErrorSpec,
+  lastOffsetOf,
+} from '@samsa/protocol';
 
 export const NO_PRODUCER_ID = -1;
 export const NO_PRODUCER_EPOCH = -1;
@@ -181,6 +189,18 @@ export class ProducerStateTable {
     return undefined;
   }
 
+  /** Puts back an entry as it was (or its absence): undoes applies whose write failed. */
+  restore(producerId: number, entry: ProducerEntry | undefined): void {
+    if (entry === undefined) this.entries.delete(producerId);
+    else this.entries.set(producerId, entry);
+  }
+
+  /** Replaces the whole table (a snapshot loaded, or nothing after the log was emptied). */
+  reset(entries: Iterable<ProducerEntry> = []): void {
+    this.entries.clear();
+    for (const entry of entries) this.entries.set(entry.producerId, entry);
+  }
+
   /** The first offset of the oldest open transaction: the last stable offset cannot pass it. */
   firstUnstableOffset(): number | undefined {
     let first: number | undefined;
@@ -259,4 +279,20 @@ function checkSequence(
     `producer ${pid} epoch ${batch.producerEpoch}: expected sequence ` +
       `${lastSeq === NO_SEQUENCE ? 0 : (lastSeq + 1) % (INT32_MAX + 1)}, got ${batch.baseSequence}`,
   );
+}
+
+/**
+ * The commit/abort type of a control batch: the key of its first record (int16 version, int16 type).
+ * Control batches are never compressed. Throws CorruptRecordError on malformed bytes.
+ */
+export function controlTypeOf(batch: Buffer): number {
+  const reader = new ByteReader(batch, BATCH_HEADER_SIZE);
+  reader.readVarint('record length');
+  reader.readInt8('record attributes');
+  reader.readVarlong('timestamp delta');
+  reader.readVarint('offset delta');
+  const keyLength = reader.readVarint('control key length');
+  if (keyLength < 4) throw reader.corrupt(`control record key of ${keyLength} bytes`);
+  const key = reader.readBytes(keyLength, 'control key');
+  return key.readInt16BE(2);
 }

@@ -13,6 +13,7 @@ import {
 } from './files.js';
 import { IndexCorruptError } from './indexes.js';
 import type { LogContext } from './log-context.js';
+import type { ProducerStates } from './producer-states.js';
 import { findValidBatchAfter } from './scan.js';
 import { LogSegment } from './segment.js';
 import type { SegmentSet } from './segment-set.js';
@@ -22,6 +23,7 @@ export interface RecoveryParts {
   readonly ctx: LogContext;
   readonly segments: SegmentSet;
   readonly durability: Durability;
+  readonly producers: ProducerStates;
 }
 
 /**
@@ -45,6 +47,7 @@ export async function loadLog(parts: RecoveryParts, initialOffset: number): Prom
   durability.setRecoveryPoint(clean ? Number.MAX_SAFE_INTEGER : await readOffsetFile(ctx.dir, RECOVERY_POINT_FILE, 0));
   if (bases.length === 0) {
     segments.replaceAll([await segments.createSegment(initialOffset)], initialOffset);
+    await parts.producers.clear();
     return;
   }
   const now = ctx.clock();
@@ -58,6 +61,7 @@ export async function loadLog(parts: RecoveryParts, initialOffset: number): Prom
   if (ctx.online) {
     await segments.clampStartOffset();
     durability.setRecoveryPoint(Math.min(durability.recoveryPoint, segments.endOffset));
+    await parts.producers.rebuild();
     ctx.logger.info(
       {
         dir: ctx.dir,

@@ -1,6 +1,7 @@
 import { OffsetOutOfRangeError } from './errors.js';
 import type { Durability } from './durability.js';
 import { type LogContext, noop } from './log-context.js';
+import type { ProducerStates } from './producer-states.js';
 import type { SegmentSet } from './segment-set.js';
 
 /**
@@ -13,6 +14,7 @@ export interface RetentionParts {
   readonly ctx: LogContext;
   readonly segments: SegmentSet;
   readonly durability: Durability;
+  readonly producers: ProducerStates;
 }
 
 /**
@@ -20,7 +22,10 @@ export interface RetentionParts {
  * segments entirely below it are deleted; the new log start offset survives restarts. Returns the
  * log start offset.
  */
-export async function deleteRecordsBefore({ ctx, segments }: RetentionParts, offset: number): Promise<number> {
+export async function deleteRecordsBefore(
+  { ctx, segments, producers }: RetentionParts,
+  offset: number,
+): Promise<number> {
   ctx.ensureOnline();
   if (!Number.isSafeInteger(offset) || offset > segments.endOffset)
     throw new OffsetOutOfRangeError(offset, segments.startOffset, segments.endOffset);
@@ -30,6 +35,7 @@ export async function deleteRecordsBefore({ ctx, segments }: RetentionParts, off
   let count = 0;
   while (count < all.length - 1 && all[count + 1]!.baseOffset <= offset) count++;
   if (count > 0) await segments.deleteFiles(segments.removeOldest(count));
+  producers.table.removeBatchesBefore(segments.startOffset);
   ctx.logger.info({ logStartOffset: offset, deletedSegments: count }, 'deleted records');
   return segments.startOffset;
 }
@@ -42,20 +48,29 @@ export async function deleteRecordsBefore({ ctx, segments }: RetentionParts, off
  * appends never wait for it.
  */
 export async function deleteOldSegments(
-  { ctx, segments, durability }: RetentionParts,
+  { ctx, segments, durability, producers }: RetentionParts,
   onChain: <T>(op: () => Promise<T>) => Promise<T>,
+  producerIdExpirationMs: number,
 ): Promise<number> {
   let filesDeleted: Promise<void> = Promise.resolve();
   const count = await onChain(async () => {
     ctx.ensureOnline();
     const expired = expiredSegmentCount(ctx, segments);
-    if (expired === 0) return 0;
+    // Idle producers are forgotten at every retention check, as Kafka's expiration task does.
+    if (expired === 0) {
+      producers.table.removeExpired(ctx.clock(), producerIdExpirationMs);
+      return 0;
+    }
     const doomed = segments.removeOldest(expired);
     segments.setStartOffset(Math.max(segments.startOffset, segments.all[0]!.baseOffset));
     segments.markDeleted(doomed);
     const logStartOffset = segments.startOffset;
+    producers.table.removeBatchesBefore(logStartOffset);
+    producers.table.removeExpired(ctx.clock(), producerIdExpirationMs);
+    const oldestBase = segments.all[0]!.baseOffset;
     filesDeleted = durability.queueDeletion(async () => {
       await segments.deleteFiles(doomed);
+      await producers.deleteSnapshotsBefore(oldestBase);
       ctx.logger.info({ deleted: doomed.map((s) => s.baseOffset), logStartOffset }, 'deleted segments by retention');
     });
     filesDeleted.catch(noop); // awaited below, once the chain has let go

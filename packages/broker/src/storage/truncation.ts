@@ -3,6 +3,7 @@ import type { Durability } from './durability.js';
 import { KafkaStorageError } from './errors.js';
 import { LOG_START_OFFSET_FILE, unlinkIfExists } from './files.js';
 import type { LogContext } from './log-context.js';
+import type { ProducerStates } from './producer-states.js';
 import { IndexMismatchError } from './segment.js';
 import type { SegmentSet } from './segment-set.js';
 import type { LogTail } from './tail.js';
@@ -18,6 +19,7 @@ export interface TruncationParts {
   readonly segments: SegmentSet;
   readonly tail: LogTail;
   readonly durability: Durability;
+  readonly producers: ProducerStates;
 }
 
 /**
@@ -41,6 +43,7 @@ export async function truncateTo(parts: TruncationParts, offset: number): Promis
   await segments.clampStartOffset();
   await durability.saveRecoveryPoint(Math.min(durability.recoveryPoint, segments.endOffset));
   durability.resetUnflushed();
+  await parts.producers.rebuild();
   ctx.logger.info({ offset, logEndOffset: segments.endOffset }, 'truncated log');
 }
 
@@ -62,6 +65,7 @@ export async function resetTo(parts: TruncationParts, offset: number): Promise<v
   }
   await durability.saveRecoveryPoint(offset);
   durability.resetUnflushed();
+  await parts.producers.clear();
   ctx.logger.info({ offset }, 'emptied the log and restarted it');
 }
 

@@ -1,0 +1,154 @@
+/**
+ * The producer state of one partition log, kept beside it: the pure table (producer-state.ts) plus
+ * its snapshot files and its rebuild from the log. The append chain asks it about every leader append
+ * with a producer id and tells it about every batch written; all of that happens on the chain, so the
+ * table always describes exactly the log's prefix up to its end.
+ *
+ * Snapshots are written at every roll (at the new segment's base offset, beside the chain with the
+ * roll's flush) and on clean close (at the log end). Opening the log, and truncating it, start from
+ * the newest snapshot at or below the log end and replay the batches after it; snapshots above the
+ * end describe a history that is gone and are deleted first.
+ */
+import { open, readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Attribute, type BatchHeader, type BatchSpan, lastOffsetOf } from '@samsa/protocol';
+import { unlinkIfExists, writeFileAtomic } from './files.js';
+import type { LogContext } from './log-context.js';
+import {
+  CorruptSnapshotError,
+  decodeSnapshot,
+  encodeSnapshot,
+  snapshotFileName,
+  snapshotOffsetOf,
+} from './producer-snapshot.js';
+import { type AppendAnalysis, type CompletedTxn, controlTypeOf, ProducerStateTable } from './producer-state.js';
+import { scanBatches } from './scan.js';
+import type { SegmentSet } from './segment-set.js';
+
+/** Kafka's producer.id.expiration.ms default: a producer idle for a day is forgotten. */
+export const DEFAULT_PRODUCER_ID_EXPIRATION_MS = 24 * 60 * 60 * 1000;
+
+export class ProducerStates {
+  readonly table = new ProducerStateTable();
+  /** Entries as they were before the applies of the write in progress: see beginWrite. */
+  private undo: Map<number, ReturnType<ProducerStateTable['entry']>> | undefined;
+
+  constructor(
+    private readonly ctx: LogContext,
+    private readonly segments: SegmentSet,
+  ) {}
+
+  /** Checks a leader append; batches without a producer id pass untouched. */
+  analyze(spans: readonly BatchSpan[]): AppendAnalysis {
+    if (!spans.some((s) => s.header.producerId >= 0)) return { kind: 'append' };
+    return this.table.analyze(spans.map((s) => s.header));
+  }
+
+  /** From here to commitWrite/abortWrite, applies can be undone (a run whose CRC check failed). */
+  beginWrite(): void {
+    this.undo = new Map();
+  }
+
+  /** Records a batch as written at the offsets in `header` (stamped). `bytes` is the whole batch. */
+  applyBatch(header: BatchHeader, bytes: Buffer): CompletedTxn | undefined {
+    if (header.producerId < 0) return undefined;
+    if (this.undo !== undefined && !this.undo.has(header.producerId)) {
+      this.undo.set(header.producerId, this.table.entry(header.producerId));
+    }
+    const isControl = (header.attributes & Attribute.control) !== 0;
+    const control = isControl ? { type: controlTypeOf(bytes), coordinatorEpoch: -1 } : undefined;
+    return this.table.apply(header, control);
+  }
+
+  commitWrite(): void {
+    this.undo = undefined;
+  }
+
+  abortWrite(): void {
+    for (const [producerId, entry] of this.undo ?? []) this.table.restore(producerId, entry);
+    this.undo = undefined;
+  }
+
+  /** The snapshot bytes of the table as it stands, for the segment starting at `offset`. */
+  snapshotAt(offset: number): Buffer {
+    return encodeSnapshot({ offset, entries: this.table.all() });
+  }
+
+  async writeSnapshot(offset: number, bytes: Buffer = this.snapshotAt(offset)): Promise<void> {
+    await writeFileAtomic(join(this.ctx.dir, snapshotFileName(offset)), bytes, this.ctx.dir);
+  }
+
+  /**
+   * Rebuilds the table from the newest readable snapshot at or below the log end and the batches
+   * after it; deletes snapshots above the end. Runs at open and after truncation, on the chain.
+   */
+  async rebuild(): Promise<void> {
+    const end = this.segments.endOffset;
+    const offsets = await this.snapshotOffsets();
+    for (const offset of offsets.filter((o) => o > end)) {
+      await unlinkIfExists(join(this.ctx.dir, snapshotFileName(offset)));
+    }
+    let from = this.segments.startOffset;
+    this.table.reset();
+    for (const offset of offsets.filter((o) => o <= end).reverse()) {
+      try {
+        const snapshot = decodeSnapshot(await readFile(join(this.ctx.dir, snapshotFileName(offset))));
+        this.table.reset(snapshot.entries);
+        from = Math.max(from, snapshot.offset);
+        break;
+      } catch (err) {
+        if (!(err instanceof CorruptSnapshotError)) throw err;
+        this.ctx.logger.warn({ offset, reason: err.message }, 'ignoring unreadable producer state snapshot');
+      }
+    }
+    await this.replayFrom(from);
+    this.table.removeBatchesBefore(this.segments.startOffset);
+  }
+
+  /** The log was emptied: no producer state survives, and no snapshot either. */
+  async clear(): Promise<void> {
+    this.table.reset();
+    for (const offset of await this.snapshotOffsets()) {
+      await unlinkIfExists(join(this.ctx.dir, snapshotFileName(offset)));
+    }
+  }
+
+  /**
+   * Snapshot files below `offset` (the oldest segment's base once retention deleted segments), except
+   * the newest snapshot. Runs beside the chain with retention's file deletions: a roll's snapshot is
+   * never below the oldest segment, and truncation waits for deletions first.
+   */
+  async deleteSnapshotsBefore(offset: number): Promise<void> {
+    const offsets = await this.snapshotOffsets();
+    for (const old of offsets.slice(0, -1).filter((o) => o < offset)) {
+      await unlinkIfExists(join(this.ctx.dir, snapshotFileName(old)));
+    }
+  }
+
+  private async snapshotOffsets(): Promise<number[]> {
+    const names = await readdir(this.ctx.dir);
+    return names
+      .map((name) => snapshotOffsetOf(name))
+      .filter((o): o is number => o !== undefined)
+      .sort((a, b) => a - b);
+  }
+
+  /** Applies every batch of the log ending at or after `from`, reading the segments sequentially. */
+  private async replayFrom(from: number): Promise<void> {
+    const all = this.segments.all;
+    for (const [i, segment] of all.entries()) {
+      const nextBase = all[i + 1]?.baseOffset ?? Number.MAX_SAFE_INTEGER;
+      if (nextBase <= from || segment.size === 0) continue;
+      const fh = await open(segment.paths.log, 'r');
+      try {
+        for await (const item of scanBatches(fh, 0, segment.size, { verifyCrc: false })) {
+          if (item.kind === 'error') break; // recovery already cut or refused damage; nothing valid follows
+          if (lastOffsetOf(item.header) < from) continue;
+          this.applyBatch(item.header, item.bytes);
+        }
+      } finally {
+        await fh.close();
+      }
+    }
+  }
+}
