@@ -10,8 +10,8 @@ import { IndexMismatchError, LogSegment, type RecoveryOutcome } from './segment.
 /**
  * The segments of one log, oldest first (the last is the active one), and the log start offset:
  * which offsets exist. Also which inactive segments keep a file handle and loaded indexes (an LRU of
- * `maxOpenInactiveSegments`), and rolling's two halves that are about the set: when to roll
- * (shouldRoll) and the new segment (roll).
+ * `maxOpenInactiveSegments`), and the part of rolling that is about the set: when to roll
+ * (shouldRoll) and the new active segment (roll). The old segment's flush is Durability's.
  *
  * Only the append chain changes the set (see append-chain.ts); readers take a segment with
  * withSegment, which holds a reference so that a segment removed meanwhile closes its file only once
