@@ -43,6 +43,18 @@ function untilSignalled(stop: () => Promise<void>, logger: pino.Logger): Promise
   });
 }
 
+/**
+ * A member of `samsa dev` has an IPC channel to it. The channel closes when samsa dev exits, however
+ * it exits (SIGKILL included: the kernel closes its end), and the member then stops as on SIGTERM,
+ * so that no member outlives its supervisor and keeps its ports and data directory.
+ */
+function stopWithSupervisor(): void {
+  if (!process.channel) return;
+  // The channel alone must not keep a process alive whose start failed.
+  process.channel.unref();
+  process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
+}
+
 export function registerServers(program: Command): void {
   const broker = program.command('broker').description('run a broker');
   broker
@@ -92,6 +104,7 @@ protocol instead of gRPC: --listen PLAINTEXT://127.0.0.1:9092,KAFKA://127.0.0.1:
         override?: string[];
         logLevel?: LogLevel;
       }) => {
+        stopWithSupervisor();
         const flags: Record<string, string> = {};
         for (const pair of options.override ?? []) {
           const eq = pair.indexOf('=');
@@ -153,6 +166,7 @@ protocol instead of gRPC: --listen PLAINTEXT://127.0.0.1:9092,KAFKA://127.0.0.1:
     .option('--log-level <level>', LOG_LEVEL_HELP, parseLogLevel)
     .action(
       async (options: { host: string; port: number; dataDir: string; tickTimeMs: number; logLevel?: LogLevel }) => {
+        stopWithSupervisor();
         const logger = serverLogger(options.logLevel);
         const { stopped } = await runCoordinator({
           host: options.host,
