@@ -1,6 +1,8 @@
-// A sarama program shaped like the seeds' examples: a SyncProducer with RequiredAcks = WaitForAll,
-// then a partition consumer from OffsetOldest. Usage: sarama-check BROKER TOPIC [default|v1]
-// (default: sarama's own default protocol version; v1: sarama.V1_0_0_0). Prints one line per record.
+// A sarama program shaped like the seeds' examples: a SyncProducer with RequiredAcks = WaitForAll and
+// a partition consumer. Usage: sarama-check BROKER TOPIC [default|v1] [oldest|newest]
+// (default: sarama's own default protocol version; v1: sarama.V1_0_0_0). With oldest (the default) the
+// records are produced first and consumed from OffsetOldest; with newest, as in the seeds, the consumer
+// starts at OffsetNewest before the records are produced. Prints one line per record.
 package main
 
 import (
@@ -29,6 +31,29 @@ func main() {
 	cfg.Producer.Return.Successes = true
 	cfg.Metadata.Retry.Max = 20
 	cfg.Metadata.Retry.Backoff = 250 * time.Millisecond
+	newest := len(os.Args) > 4 && os.Args[4] == "newest"
+	var pc sarama.PartitionConsumer
+	if newest {
+		pc = consume(brokers, cfg, topic, sarama.OffsetNewest)
+	}
+	produce(brokers, cfg, topic)
+	if !newest {
+		pc = consume(brokers, cfg, topic, sarama.OffsetOldest)
+	}
+	for i := 0; i < records; i++ {
+		select {
+		case m := <-pc.Messages():
+			fmt.Printf("got %d %s %s\n", m.Offset, m.Key, m.Value)
+		case err := <-pc.Errors():
+			fail("consume", err)
+		case <-time.After(20 * time.Second):
+			fail("consume", fmt.Errorf("timed out"))
+		}
+	}
+	pc.Close()
+}
+
+func produce(brokers []string, cfg *sarama.Config, topic string) {
 	producer, err := sarama.NewSyncProducer(brokers, cfg)
 	if err != nil {
 		fail("producer", err)
@@ -43,24 +68,16 @@ func main() {
 		fmt.Printf("sent %d %d\n", partition, offset)
 	}
 	producer.Close()
+}
+
+func consume(brokers []string, cfg *sarama.Config, topic string, from int64) sarama.PartitionConsumer {
 	consumer, err := sarama.NewConsumer(brokers, cfg)
 	if err != nil {
 		fail("consumer", err)
 	}
-	pc, err := consumer.ConsumePartition(topic, 0, sarama.OffsetOldest)
+	pc, err := consumer.ConsumePartition(topic, 0, from)
 	if err != nil {
 		fail("consume partition", err)
 	}
-	for i := 0; i < records; i++ {
-		select {
-		case m := <-pc.Messages():
-			fmt.Printf("got %d %s %s\n", m.Offset, m.Key, m.Value)
-		case err := <-pc.Errors():
-			fail("consume", err)
-		case <-time.After(20 * time.Second):
-			fail("consume", fmt.Errorf("timed out"))
-		}
-	}
-	pc.Close()
-	consumer.Close()
+	return pc
 }
