@@ -217,7 +217,7 @@ async function describeOffsets(admin: Admin, group: string, description: GroupDe
   );
 }
 
-type ResetTarget =
+export type ResetTarget =
   | { kind: 'earliest' }
   | { kind: 'latest' }
   | { kind: 'offset'; offset: number }
@@ -246,6 +246,28 @@ function resetTarget(o: Options): ResetTarget {
   return { kind: 'datetime', timestampMs };
 }
 
+/** Where a reset puts a partition, before it is kept within the log. */
+export function newOffset(
+  target: ResetTarget,
+  range: { low: number; high: number },
+  committed: number | undefined,
+  atTime: number,
+): number {
+  switch (target.kind) {
+    case 'earliest':
+      return range.low;
+    case 'latest':
+      return range.high;
+    case 'offset':
+      return target.offset;
+    case 'shift':
+      return (committed ?? range.low) + target.by;
+    case 'datetime':
+      // No record at or after that time: the end, as Kafka's tool does.
+      return atTime < 0 ? range.high : atTime;
+  }
+}
+
 async function resetOffsets(admin: Admin, group: string, o: Options): Promise<void> {
   if (o.dryRun && o.execute) throw new CliError('give --dry-run or --execute, not both', 2);
   const target = resetTarget(o);
@@ -270,26 +292,8 @@ async function resetOffsets(admin: Admin, group: string, o: Options): Promise<vo
       const range = bounds.find((b) => b.partition === partition);
       if (!range) throw new CliError(`topic ${spec.topic} has no partition ${partition}`);
       const now = current.get(`${spec.topic}\0${partition}`);
-      let offset: number;
-      switch (target.kind) {
-        case 'earliest':
-          offset = range.low;
-          break;
-        case 'latest':
-          offset = range.high;
-          break;
-        case 'offset':
-          offset = target.offset;
-          break;
-        case 'shift':
-          offset = (now ?? range.low) + target.by;
-          break;
-        case 'datetime': {
-          const found = byTime.find((t) => t.partition === partition)?.offset ?? -1;
-          offset = found < 0 ? range.high : found;
-          break;
-        }
-      }
+      const atTime = byTime.find((t) => t.partition === partition)?.offset ?? -1;
+      const offset = newOffset(target, range, now, atTime);
       // Kafka keeps a reset within the log: below the start is the start, past the end the end.
       plan.push({ topic: spec.topic, partition, offset: Math.min(range.high, Math.max(range.low, offset)) });
     }
