@@ -7,6 +7,7 @@ import { formatListenerEndpoint } from './listeners.js';
 import { startKafkaServer } from './kafka/server.js';
 import { ReplicationDriver, saveEpochCache } from './replication/index.js';
 import { systemClock } from './clock.js';
+import { ProducerIdManager } from './cluster/producer-ids.js';
 import { GroupCoordinatorRuntime, topicsViewOf } from './server/group-runtime.js';
 import type { BrokerContext } from './server/context.js';
 import { DelayedOperations } from './server/delayed.js';
@@ -181,6 +182,7 @@ export async function startBroker(settings: Settings<BrokerSettingName>, logger:
     waiters,
     replication,
     groups: groups.coordinator,
+    producerIds: new ProducerIdManager(() => member.allocateProducerIdBlock()),
     knowsPartition: (topic: string, partition: number) =>
       member.metadata.image.topics.get(topic)?.partitions[partition] !== undefined,
   };

@@ -33,6 +33,13 @@ import {
 } from '../controller/znodes.js';
 import { formatListenerEndpoint, type ListenerEndpoint } from '../listeners.js';
 import { MetadataCache } from './metadata-cache.js';
+import {
+  decodeProducerIdBlock,
+  encodeProducerIdBlock,
+  nextProducerIdBlock,
+  PRODUCER_ID_BLOCK_PATH,
+  type ProducerIdBlock,
+} from './producer-ids.js';
 import { type RoleChange, currentRoles } from './metadata.js';
 import { ZkErrorCode, zkErrorCode, zxidHex } from '../controller/zk-edge.js';
 import { ZkSession, splitChroot } from './zk.js';
@@ -222,6 +229,35 @@ export class ClusterMember extends EventEmitter<ClusterMemberEvents> {
     }
     this.log.info({ topic: topic.name, replicas }, 'wrote assignment of auto-created topic');
     return { name: topic.name, errorCode: ErrorCodes.NONE.code, errorMessage: '' };
+  }
+
+  /**
+   * Takes the next block of producer ids for this broker: a version-checked update of
+   * /latest_producer_id_block, retried when another broker took a block at the same time.
+   */
+  async allocateProducerIdBlock(): Promise<ProducerIdBlock> {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const zk = this.zk;
+      if (!zk) {
+        throw new SamsaError(ErrorCodes.COORDINATOR_NOT_AVAILABLE, 'This broker is reconnecting to the coordinator');
+      }
+      const current = await zk.getData(PRODUCER_ID_BLOCK_PATH);
+      const block = nextProducerIdBlock(current && decodeProducerIdBlock(current.data), this.brokerId);
+      const data = encodeProducerIdBlock(block);
+      try {
+        if (current === undefined) await zk.multi([{ op: 'create', path: PRODUCER_ID_BLOCK_PATH, data }]);
+        else await zk.multi([{ op: 'set', path: PRODUCER_ID_BLOCK_PATH, data, expectedVersion: current.stat.version }]);
+        this.log.info({ start: block.start, end: block.end }, 'took a block of producer ids');
+        return block;
+      } catch (error) {
+        const code = zkErrorCode(error);
+        if (code !== ZkErrorCode.NODE_EXISTS && code !== ZkErrorCode.BAD_VERSION) throw error;
+      }
+    }
+    throw new SamsaError(
+      ErrorCodes.COORDINATOR_NOT_AVAILABLE,
+      'Could not take a block of producer ids: other brokers kept taking them first',
+    );
   }
 
   /** Leaves the cluster: resigns, closes the session (ZooKeeper deletes the ephemerals). */

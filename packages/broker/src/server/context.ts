@@ -4,6 +4,7 @@ import type { BrokerSettingName, Settings } from '../config.js';
 import type { DelayedOperations } from './delayed.js';
 import type { HostedPartition, PartitionRegistry } from './partitions.js';
 import type { GroupCoordinator } from '../group/driver.js';
+import type { ProducerIdManager } from '../cluster/producer-ids.js';
 import type { ReplicationDriver } from '../replication/index.js';
 
 /** What every request handler may use: the broker's parts, wired once in broker.ts. */
@@ -20,6 +21,8 @@ export interface BrokerContext {
   readonly waiters: DelayedOperations;
   /** The consumer-group coordinator (the groups of the __consumer_offsets partitions this broker leads). */
   readonly groups: GroupCoordinator;
+  /** Producer ids for idempotent producers, from this broker's block. */
+  readonly producerIds: ProducerIdManager;
   /** Whether the partition exists in this broker's metadata (distinguishes NotLeader from UnknownTopicOrPartition). */
   knowsPartition(topic: string, partition: number): boolean;
 }

@@ -7,6 +7,7 @@ import { grpcAddress } from '../listeners.js';
 import type { BrokerContext } from './context.js';
 import { FLOW_CONTROL_WINDOW_BYTES } from './flow-control.js';
 import { handleCreateTopics, handleDeleteTopics, handleDescribeCluster, handleElectLeaders } from './handlers/admin.js';
+import { handleInitProducerId } from './handlers/init-producer-id.js';
 import { handleFetch } from './handlers/fetch.js';
 import { handleConsumerGroupHeartbeat } from './handlers/consumer-group-heartbeat.js';
 import { handleDeleteGroups } from './handlers/delete-groups.js';
@@ -206,6 +207,12 @@ export async function startGrpcServer(options: {
   });
   server.addService(loadBrokerProto().Broker.service, {
     Metadata: unary<v1.MetadataRequest__Output, v1.MetadataResponse>(context, logger, 'Metadata', handleMetadata),
+    InitProducerId: unary<v1.InitProducerIdRequest__Output, v1.InitProducerIdResponse>(
+      context,
+      logger,
+      'InitProducerId',
+      handleInitProducerId,
+    ),
     DescribeCluster: unary<v1.DescribeClusterRequest__Output, v1.DescribeClusterResponse>(
       context,
       logger,

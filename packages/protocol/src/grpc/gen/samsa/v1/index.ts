@@ -35,6 +35,8 @@ export type * from './FindCoordinatorResponse.js';
 export type * from './GroupCoordinator.js';
 export type * from './GroupMemberDescription.js';
 export type * from './GroupTopicPartitions.js';
+export type * from './InitProducerIdRequest.js';
+export type * from './InitProducerIdResponse.js';
 export type * from './ListGroupsRequest.js';
 export type * from './ListGroupsResponse.js';
 export type * from './ListOffsetsPartition.js';
