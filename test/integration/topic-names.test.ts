@@ -126,6 +126,12 @@ describe('with auto.create.topics.enable=true (the default)', () => {
     expect(listed.stdout.split('\n')).not.toContain(topic);
   });
 
+  it('broker log lines name the broker once (the topics created above changed partition roles)', () => {
+    const lines = cluster.brokerOutput(1).split('\n');
+    expect(lines.some((l) => l.includes('"msg":"partition role changed"'))).toBe(true);
+    expect(lines.filter((l) => (l.match(/"brokerId":/g) ?? []).length > 1)).toEqual([]);
+  });
+
   it("the CLI's limits are the broker's", async () => {
     const run = await runSamsa(['topics', 'create', '--topic', 'many', '--partitions', '5001']);
     expect(run.code).toBe(2);

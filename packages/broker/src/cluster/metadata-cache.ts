@@ -57,6 +57,7 @@ export class MetadataCache extends EventEmitter<MetadataCacheEvents> {
 
   constructor(
     readonly brokerId: number,
+    /** The member's logger, which names the broker already. */
     private readonly logger: Logger,
   ) {
     super();
@@ -129,7 +130,7 @@ export class MetadataCache extends EventEmitter<MetadataCacheEvents> {
     this.emit('change', after);
     const roles = diffRoles(this.brokerId, before, after);
     if (roles.length > 0) {
-      for (const r of roles) this.logger.info({ brokerId: this.brokerId, ...r }, 'partition role changed');
+      for (const r of roles) this.logger.info(r, 'partition role changed');
       this.emit('roles', roles);
     }
   }
@@ -166,10 +167,10 @@ export class MetadataCache extends EventEmitter<MetadataCacheEvents> {
       if (zkErrorCode(error) === undefined) {
         // Not a coordinator error: a znode with a value we cannot decode. Retrying would read the same
         // bytes; its watch (set by the read) brings the next version.
-        this.logger.error({ brokerId: this.brokerId, path: key, err: error }, 'ignoring undecodable metadata znode');
+        this.logger.error({ path: key, err: error }, 'ignoring undecodable metadata znode');
         return;
       }
-      this.logger.warn({ brokerId: this.brokerId, path: key, err: error }, 'metadata read failed; retrying');
+      this.logger.warn({ path: key, err: error }, 'metadata read failed; retrying');
       setTimeout(() => void retry(), RETRY_DELAY_MS).unref();
     }
   }
