@@ -174,13 +174,49 @@ describe('the Kafka listener at every advertised version', () => {
     }
   });
 
-  it('Fetch refuses a session it never created', async () => {
-    const body = await client.send<kafka.FetchResponseData>(ApiKey.Fetch, 12, {
-      sessionId: 42,
-      sessionEpoch: 1,
-      topics: [],
+  it('Fetch sessions (KIP-227): opened by a full fetch, then only news; unknown ids and wrong epochs refused', async () => {
+    const fetch = (sessionId: number, sessionEpoch: number, fetchOffset?: number) =>
+      client.send<kafka.FetchResponseData>(ApiKey.Fetch, 12, {
+        maxWaitMs: 50,
+        minBytes: 1,
+        maxBytes: 1 << 20,
+        sessionId,
+        sessionEpoch,
+        topics:
+          fetchOffset === undefined
+            ? []
+            : [{ topic, partitions: [{ partition: 0, fetchOffset, partitionMaxBytes: 1 << 20 }] }],
+      });
+    const opened = await fetch(0, 0, 0);
+    expect(opened.sessionId).toBeGreaterThan(0);
+    expect(opened.responses[0]!.partitions[0]!.highWatermark).toBe(produced.length);
+    const id = opened.sessionId!;
+    // Caught up and nothing moved: the partition is left out.
+    expect((await fetch(id, 1, produced.length)).responses).toEqual([]);
+    await client.send(ApiKey.Produce, 9, {
+      acks: -1,
+      timeoutMs: 5000,
+      topicData: [
+        {
+          name: topic,
+          partitionData: [
+            { index: 0, records: encodeBatch([{ value: Buffer.from('in-session') }], { now: Date.now() }) },
+          ],
+        },
+      ],
     });
-    expect(body).toMatchObject({ errorCode: 70, sessionId: 0, responses: [] });
+    produced.push('in-session');
+    // The session remembers the fetch offset: a request naming no partition still reads it.
+    const news = await fetch(id, 2);
+    expect(news.sessionId).toBe(id);
+    const p = news.responses[0]!.partitions[0]!;
+    expect(p.highWatermark).toBe(produced.length);
+    expect(decodeBatches(p.records!).flatMap((b) => b.records.map((r) => r.value!.toString()))).toEqual(['in-session']);
+    expect(await fetch(id, 7)).toMatchObject({ errorCode: 71, responses: [] });
+    expect(await fetch(424242, 1)).toMatchObject({ errorCode: 70, responses: [] });
+    // Epoch -1 closes the session and is answered as a full fetch without one.
+    expect(await fetch(id, -1, 0)).toMatchObject({ sessionId: 0, responses: [{ topic }] });
+    expect(await fetch(id, 3)).toMatchObject({ errorCode: 70 });
   });
 
   it('ListOffsets v0-v7: earliest, latest, and MAX_TIMESTAMP refused', async () => {

@@ -8,6 +8,7 @@ import { handleMetadata } from '../server/handlers/metadata.js';
 import { handleProduce } from '../server/handlers/produce.js';
 import type { Served } from './connection.js';
 import { describeConfigs } from './describe-configs.js';
+import type { FetchSessions, PartitionFetch } from './fetch-sessions.js';
 
 /**
  * Kafka requests served by the handlers the gRPC server uses: each function maps a decoded request
@@ -16,7 +17,18 @@ import { describeConfigs } from './describe-configs.js';
  * the stored ones.
  */
 
-type Handler = (ctx: BrokerContext, version: number, body: never, signal: AbortSignal) => Promise<Reply> | Reply;
+type Handler = (
+  ctx: BrokerContext,
+  version: number,
+  body: never,
+  signal: AbortSignal,
+  state: KafkaListenerState,
+) => Promise<Reply> | Reply;
+
+/** What a Kafka listener keeps across requests and connections. */
+export interface KafkaListenerState {
+  readonly fetchSessions: FetchSessions;
+}
 
 /** A response body, or none (acks=0 Produce), and what to do once it is written. */
 interface Reply {
@@ -56,6 +68,7 @@ export function supportedApi(apiKey: number): kafka.ApiCodec | undefined {
 /** Serves one decoded request and encodes its response. */
 export async function serveKafkaRequest(
   ctx: BrokerContext,
+  state: KafkaListenerState,
   request: kafka.DecodedRequest,
   signal: AbortSignal,
 ): Promise<Served> {
@@ -68,7 +81,7 @@ export async function serveKafkaRequest(
     return { chunks: kafka.encodeResponse(api, 0, header.correlationId, body) };
   }
   const handler = HANDLERS.get(header.apiKey)!;
-  const reply = await handler(ctx, header.apiVersion, request.body as never, signal);
+  const reply = await handler(ctx, header.apiVersion, request.body as never, signal, state);
   if (reply.body === null) return { chunks: null, ...(reply.release ? { release: reply.release } : {}) };
   try {
     const chunks = kafka.encodeResponse(request.api, header.apiVersion, header.correlationId, reply.body);
@@ -221,8 +234,6 @@ function transactionsUnsupported(index: number): kafka.ProducePartitionResult {
   };
 }
 
-/** Kafka's code for an incremental fetch session this broker does not hold (KIP-227). */
-const FETCH_SESSION_ID_NOT_FOUND = 70;
 const READ_COMMITTED = 1;
 
 async function fetch(
@@ -230,60 +241,81 @@ async function fetch(
   version: number,
   request: kafka.FetchRequestData,
   signal: AbortSignal,
+  state: KafkaListenerState,
 ): Promise<Reply> {
-  // This broker keeps no fetch sessions: it answers session id 0 ("no session"), so clients keep
-  // sending full fetch requests; a request inside a session it never created is refused.
-  if (request.sessionId !== 0)
-    return {
-      body: { errorCode: FETCH_SESSION_ID_NOT_FOUND, sessionId: 0, responses: [] } satisfies kafka.FetchResponseData,
-    };
   if (request.replicaId >= 0)
     throw new SamsaError(
       ErrorCodes.INVALID_REQUEST,
       'Kafka followers are not served: Samsa brokers replicate over gRPC',
     );
+  const asked: PartitionFetch[] = request.topics.flatMap((t) =>
+    t.partitions.map((p) => ({
+      topic: t.topic,
+      partition: p.partition,
+      fetchOffset: p.fetchOffset,
+      partitionMaxBytes: p.partitionMaxBytes,
+      currentLeaderEpoch: p.currentLeaderEpoch,
+    })),
+  );
+  // Sessions exist from v7 on; older requests carry no session fields and are full fetches.
+  const session =
+    version >= 7
+      ? state.fetchSessions.open({
+          sessionId: request.sessionId,
+          sessionEpoch: request.sessionEpoch,
+          partitions: asked,
+          forgotten: request.forgottenTopicsData.flatMap((t) =>
+            t.partitions.map((partition) => ({ topic: t.topic, partition })),
+          ),
+        })
+      : ({ kind: 'full', sessionId: 0, partitions: asked } as const);
+  if (session.kind === 'error')
+    return { body: { errorCode: session.errorCode, sessionId: 0, responses: [] } satisfies kafka.FetchResponseData };
   const answer: FetchResponseWithHook = await handleFetch(
     ctx,
     {
       maxWaitMs: request.maxWaitMs,
       minBytes: request.minBytes,
       maxBytes: version >= 3 ? request.maxBytes : 0,
-      topics: request.topics.map((t) => ({
-        name: t.topic,
-        partitions: t.partitions.map((p) => ({
-          partition: p.partition,
-          fetchOffset: p.fetchOffset,
-          partitionMaxBytes: p.partitionMaxBytes,
-          currentLeaderEpoch: p.currentLeaderEpoch,
-        })),
-      })),
+      topics: groupPartitions(session.partitions),
     },
     signal,
   );
   const release = answer[AFTER_SERIALIZE];
+  const partitions = (answer.topics ?? []).flatMap((t) =>
+    (t.partitions ?? []).map((p) => {
+      const records = (p.records as Buffer | undefined) ?? Buffer.alloc(0);
+      return {
+        topic: t.name ?? '',
+        partition: p.partition ?? 0,
+        errorCode: p.errorCode ?? 0,
+        highWatermark: Number(p.highWatermark ?? -1),
+        logStartOffset: Number(p.logStartOffset ?? -1),
+        records,
+        recordBytes: records.length,
+      };
+    }),
+  );
+  const included = state.fetchSessions.answered(session, partitions) as typeof partitions;
   // Consumers before v4 predate v2 batches: stored batches go down to magic 0 (v0-v1) or 1 (v2-v3).
   const downTo = version < 2 ? 0 : version < 4 ? 1 : undefined;
   const body: kafka.FetchResponseData = {
     throttleTimeMs: 0,
     errorCode: 0,
-    sessionId: 0,
-    responses: (answer.topics ?? []).map((t) => ({
-      topic: t.name ?? '',
-      partitions: (t.partitions ?? []).map((p) => {
-        const stored = (p.records as Buffer | undefined) ?? Buffer.alloc(0);
-        const highWatermark = Number(p.highWatermark ?? -1);
-        return {
-          partitionIndex: p.partition ?? 0,
-          errorCode: p.errorCode ?? 0,
-          highWatermark,
-          // No transactions yet: every committed offset is stable (LSO = high watermark).
-          lastStableOffset: highWatermark,
-          logStartOffset: Number(p.logStartOffset ?? -1),
-          abortedTransactions: request.isolationLevel === READ_COMMITTED ? [] : null,
-          preferredReadReplica: -1,
-          records: downTo === undefined ? stored : kafka.batchesToMessageSet(stored, downTo),
-        };
-      }),
+    sessionId: session.sessionId,
+    responses: groupPartitions(included).map((t) => ({
+      topic: t.name,
+      partitions: t.partitions.map((p) => ({
+        partitionIndex: p.partition,
+        errorCode: p.errorCode,
+        highWatermark: p.highWatermark,
+        // No transactions yet: every committed offset is stable (LSO = high watermark).
+        lastStableOffset: p.highWatermark,
+        logStartOffset: p.logStartOffset,
+        abortedTransactions: request.isolationLevel === READ_COMMITTED ? [] : null,
+        preferredReadReplica: -1,
+        records: downTo === undefined ? p.records : kafka.batchesToMessageSet(p.records, downTo),
+      })),
     })),
   };
   if (downTo !== undefined) {
@@ -291,6 +323,17 @@ async function fetch(
     return { body };
   }
   return { body, ...(release ? { release } : {}) };
+}
+
+/** Partitions grouped by topic, topics in order of first appearance. */
+function groupPartitions<P extends { topic: string }>(partitions: readonly P[]): { name: string; partitions: P[] }[] {
+  const byTopic = new Map<string, P[]>();
+  for (const p of partitions) {
+    const list = byTopic.get(p.topic);
+    if (list) list.push(p);
+    else byTopic.set(p.topic, [p]);
+  }
+  return [...byTopic].map(([name, list]) => ({ name, partitions: list }));
 }
 
 async function listOffsets(

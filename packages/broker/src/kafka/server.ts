@@ -1,12 +1,16 @@
+import { randomInt } from 'node:crypto';
 import { createServer, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { BrokerServer } from '../server/grpc-server.js';
 import type { BrokerContext } from '../server/context.js';
 import { KafkaConnection } from './connection.js';
-import { serveKafkaRequest, supportedApi } from './handlers.js';
+import { FetchSessions } from './fetch-sessions.js';
+import { serveKafkaRequest, supportedApi, type KafkaListenerState } from './handlers.js';
 
 /** Requests one connection may have in service at once (Kafka clients pipeline up to 5 by default; librdkafka more). */
 const MAX_IN_FLIGHT_PER_CONNECTION = 64;
+/** Incremental fetch sessions kept per listener (Kafka's max.incremental.fetch.session.cache.slots). */
+const MAX_FETCH_SESSIONS = 1000;
 
 /**
  * A listener speaking Kafka's binary protocol (security protocol PLAINTEXT). Every connection is
@@ -23,6 +27,9 @@ export async function startKafkaServer(options: {
 }): Promise<BrokerServer> {
   const logger = options.logger.child({ listener: options.listenerName, protocol: 'kafka' });
   const connections = new Map<Socket, KafkaConnection>();
+  const state: KafkaListenerState = {
+    fetchSessions: new FetchSessions(MAX_FETCH_SESSIONS, () => randomInt(1, 0x7fffffff)),
+  };
   const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
     const ctx = options.context();
     if (!ctx) {
@@ -34,7 +41,7 @@ export async function startKafkaServer(options: {
       maxRequestBytes: options.maxRequestBytes,
       maxInFlight: MAX_IN_FLIGHT_PER_CONNECTION,
       supported: supportedApi,
-      serve: (request, signal) => serveKafkaRequest(ctx, request, signal),
+      serve: (request, signal) => serveKafkaRequest(ctx, state, request, signal),
       logger,
     });
     connections.set(socket, connection);
