@@ -11,6 +11,7 @@ import {
   decodeBatches,
   lastOffsetOf,
   loadBrokerProto,
+  loadGroupProto,
   splitBatches,
   stampBatch,
   type KafkaRecord,
@@ -25,7 +26,22 @@ type Method =
   | 'ElectLeaders'
   | 'Produce'
   | 'Fetch'
-  | 'ListOffsets';
+  | 'ListOffsets'
+  | GroupMethod;
+
+/** samsa.v1.GroupCoordinator: answered by `TestCluster.groups` when a test sets it. */
+export type GroupMethod =
+  | 'FindCoordinator'
+  | 'ConsumerGroupHeartbeat'
+  | 'OffsetCommit'
+  | 'OffsetFetch'
+  | 'ListGroups'
+  | 'DescribeGroups'
+  | 'DeleteGroups'
+  | 'OffsetDelete';
+
+/** A test's group coordinator: one function per RPC it serves (the others fail with UNIMPLEMENTED). */
+export type GroupService = Partial<Record<GroupMethod, (request: never, brokerId: number) => unknown>>;
 
 export interface StoredBatch {
   baseOffset: number;
@@ -85,6 +101,8 @@ export class TestCluster {
   readonly topics = new Map<string, TestTopic>();
   readonly requests: RequestLogEntry[] = [];
   readonly faults: Fault[] = [];
+  /** The group coordinator's answers, when a test plays one. */
+  groups: GroupService = {};
   controllerId = 0;
   controllerEpoch = 1;
   /** Handlers of these methods wait for this promise before answering (set by hold()). */
@@ -179,6 +197,29 @@ export class TestCluster {
       Fetch: handler('Fetch', (r: v1.FetchRequest__Output, b) => this.fetch(r, b)),
       ListOffsets: handler('ListOffsets', (r: v1.ListOffsetsRequest__Output, b) => this.listOffsets(r, b)),
     });
+    const groupMethods: GroupMethod[] = [
+      'FindCoordinator',
+      'ConsumerGroupHeartbeat',
+      'OffsetCommit',
+      'OffsetFetch',
+      'ListGroups',
+      'DescribeGroups',
+      'DeleteGroups',
+      'OffsetDelete',
+    ];
+    server.addService(
+      loadGroupProto().GroupCoordinator.service,
+      Object.fromEntries(
+        groupMethods.map((m) => [
+          m,
+          handler(m, (r: never, b) => {
+            const fn = this.groups[m];
+            if (!fn) throw new Error(`no ${m} in this test`);
+            return fn(r, b);
+          }),
+        ]),
+      ) as grpc.UntypedServiceImplementation,
+    );
     const port = await new Promise<number>((resolve, reject) =>
       server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) =>
         err ? reject(err) : resolve(p),

@@ -1,0 +1,190 @@
+/**
+ * A group member's consumer against the in-process test cluster with a scripted coordinator: where
+ * partitions start, what a revocation waits for and commits, what close() and a fence do.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ErrorCodes, encodeBatch, type v1 } from '@samsa/protocol';
+import { type ConsumedMessage, type Consumer, Samsa, type TopicPartition } from '@samsa/client';
+import { TestCluster, waitFor } from './support/test-cluster.js';
+
+const fastRetry = { retries: 5, initialRetryTimeMs: 10, maxRetryTimeMs: 50 };
+const key = (topic: string, partition: number) => `${topic}:${partition}`;
+
+/** One member's coordinator: the test says what the member should own; commits are kept. */
+class ScriptedCoordinator {
+  assignment: TopicPartition[] = [];
+  fenceNext = false;
+  readonly heartbeats: v1.ConsumerGroupHeartbeatRequest__Output[] = [];
+  readonly commits = new Map<string, number>();
+  readonly commitLog: Array<{ memberEpoch: number; offsets: Record<string, number> }> = [];
+  private epoch = 0;
+  private given = '';
+
+  constructor(cluster: TestCluster) {
+    const port = cluster.brokers[0]!.port;
+    cluster.groups = {
+      FindCoordinator: (r: v1.FindCoordinatorRequest__Output) => ({
+        coordinators: r.keys.map((k) => ({ key: k, nodeId: 0, host: '127.0.0.1', port, errorCode: 0 })),
+      }),
+      ConsumerGroupHeartbeat: (r: v1.ConsumerGroupHeartbeatRequest__Output) => this.heartbeat(r),
+      OffsetCommit: (r: v1.OffsetCommitRequest__Output) => {
+        const offsets: Record<string, number> = {};
+        for (const t of r.topics) for (const p of t.partitions) offsets[key(t.name, p.partition)] = p.committedOffset;
+        this.commitLog.push({ memberEpoch: r.memberEpoch, offsets });
+        for (const [k, o] of Object.entries(offsets)) this.commits.set(k, o);
+        return {
+          errorCode: 0,
+          topics: r.topics.map((t) => ({
+            name: t.name,
+            partitions: t.partitions.map((p) => ({ partition: p.partition, errorCode: 0 })),
+          })),
+        };
+      },
+      OffsetFetch: (r: v1.OffsetFetchRequest__Output) => ({
+        errorCode: 0,
+        topics: r.topics.map((t) => ({
+          name: t.name,
+          partitions: t.partitions.map((partition) => ({
+            partition,
+            committedOffset: this.commits.get(key(t.name, partition)) ?? -1,
+            errorCode: 0,
+          })),
+        })),
+      }),
+    };
+  }
+
+  private heartbeat(r: v1.ConsumerGroupHeartbeatRequest__Output) {
+    this.heartbeats.push(r);
+    if (r.memberEpoch === -1) return { errorCode: 0, memberId: r.memberId, memberEpoch: -1 };
+    if (this.fenceNext && r.memberEpoch > 0) {
+      this.fenceNext = false;
+      return { errorCode: ErrorCodes.FENCED_MEMBER_EPOCH.code, errorMessage: 'fenced' };
+    }
+    const given = JSON.stringify(this.assignment);
+    if (r.memberEpoch === 0 || given !== this.given) this.epoch++;
+    this.given = given;
+    const byTopic = new Map<string, number[]>();
+    for (const tp of this.assignment) byTopic.set(tp.topic, [...(byTopic.get(tp.topic) ?? []), tp.partition]);
+    return {
+      errorCode: 0,
+      memberId: 'member-1',
+      memberEpoch: this.epoch,
+      heartbeatIntervalMs: 30,
+      assignment: { topicPartitions: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })) },
+    };
+  }
+
+  /** What the member's latest heartbeat said it owns. */
+  lastOwned(): string[] {
+    const last = this.heartbeats[this.heartbeats.length - 1];
+    return (last?.ownedTopicPartitions?.topicPartitions ?? [])
+      .flatMap((t) => t.partitions.map((p) => key(t.topic, p)))
+      .sort();
+  }
+}
+
+describe('a group member consumer (scripted coordinator)', () => {
+  let cluster: TestCluster;
+  let samsa: Samsa;
+  let coordinator: ScriptedCoordinator;
+  let consumer: Consumer;
+  const events: string[] = [];
+
+  beforeEach(async () => {
+    cluster = await TestCluster.start();
+    cluster.createTopic('t', 2);
+    for (const p of [0, 1])
+      cluster.append(
+        't',
+        p,
+        encodeBatch(
+          Array.from({ length: 10 }, (_, i) => ({ key: null, value: Buffer.from(`${p}-${i}`), timestamp: 1_000 + i })),
+        ),
+      );
+    coordinator = new ScriptedCoordinator(cluster);
+    samsa = new Samsa({ brokers: cluster.bootstrap, retry: fastRetry });
+    consumer = samsa.consumer({
+      groupId: 'g',
+      autoOffsetReset: 'earliest',
+      maxWaitMs: 20,
+      autoCommitIntervalMs: 600_000,
+    });
+    events.length = 0;
+    const names = (tps: TopicPartition[]) => tps.map((tp) => key(tp.topic, tp.partition)).join(',');
+    consumer.subscribe(['t'], {
+      onPartitionsAssigned: (tps) => void events.push(`assigned ${names(tps)}`),
+      onPartitionsRevoked: (tps) => void events.push(`revoked ${names(tps)}`),
+      onPartitionsLost: (tps) => void events.push(`lost ${names(tps)}`),
+    });
+  });
+
+  afterEach(async () => {
+    await samsa.close();
+    await cluster.stop();
+  });
+
+  /** Takes messages until one from `partition` is in hand; returns it and what came before. */
+  async function until(iterator: AsyncIterator<ConsumedMessage>, partition: number): Promise<ConsumedMessage> {
+    for (;;) {
+      const next = await iterator.next();
+      if (next.done) throw new Error('iteration ended');
+      if (next.value.partition === partition) return next.value;
+    }
+  }
+
+  it('starts at committed offsets; a revocation waits for the message in hand, then commits it', async () => {
+    coordinator.commits.set('t:0', 3);
+    coordinator.assignment = [
+      { topic: 't', partition: 0 },
+      { topic: 't', partition: 1 },
+    ];
+    const iterator = consumer.messages();
+    const held = await until(iterator, 0);
+    expect(held.offset).toBe(3); // the committed offset
+    coordinator.assignment = [{ topic: 't', partition: 1 }];
+    const heartbeatsAtChange = coordinator.heartbeats.length;
+    // The member learns of it, then waits for the application: t-0 is still owned and not committed.
+    await waitFor(() => coordinator.heartbeats.length >= heartbeatsAtChange + 4, 5_000, 'heartbeats');
+    expect(coordinator.lastOwned()).toEqual(['t:0', 't:1']);
+    expect(coordinator.commits.get('t:0')).toBe(3);
+    expect(events).toEqual(['assigned t:0,t:1']);
+    // The application asks for the next message: offset 3 is done, so 4 is committed; t-0 is given up.
+    const next = await iterator.next();
+    expect(next.value?.partition).toBe(1);
+    await waitFor(() => coordinator.lastOwned().join() === 't:1', 5_000, 'the acknowledgement');
+    expect(coordinator.commits.get('t:0')).toBe(4);
+    expect(events).toEqual(['assigned t:0,t:1', 'revoked t:0']);
+    // No message of t-0 after it was revoked.
+    for (let i = 0; i < 5; i++) expect((await iterator.next()).value?.partition).toBe(1);
+    await iterator.return?.();
+  });
+
+  it('close() commits what was finished with, tells the listener and leaves at once', async () => {
+    coordinator.assignment = [{ topic: 't', partition: 1 }];
+    const iterator = consumer.messages();
+    await until(iterator, 1);
+    await iterator.next(); // offset 0 done, 1 in hand
+    await consumer.close();
+    expect(coordinator.commits.get('t:1')).toBe(1);
+    expect(events).toEqual(['assigned t:1', 'revoked t:1']);
+    const last = coordinator.heartbeats[coordinator.heartbeats.length - 1];
+    expect(last).toMatchObject({ memberId: 'member-1', memberEpoch: -1 });
+  });
+
+  it('fenced: the partitions are lost (no revoke, no commit) and the member rejoins with epoch 0', async () => {
+    coordinator.assignment = [{ topic: 't', partition: 0 }];
+    const iterator = consumer.messages();
+    await until(iterator, 0);
+    await iterator.next();
+    const commitsBefore = coordinator.commitLog.length;
+    coordinator.fenceNext = true;
+    await waitFor(() => events.includes('lost t:0'), 5_000, 'lost');
+    await waitFor(() => events.filter((e) => e === 'assigned t:0').length === 2, 5_000, 'assigned again');
+    expect(events).toEqual(['assigned t:0', 'lost t:0', 'assigned t:0']);
+    expect(coordinator.commitLog.length).toBe(commitsBefore);
+    const rejoin = coordinator.heartbeats.find((h, i) => i > 0 && h.memberEpoch === 0);
+    expect(rejoin?.ownedTopicPartitions?.topicPartitions ?? []).toEqual([]);
+    await iterator.return?.();
+  });
+});
