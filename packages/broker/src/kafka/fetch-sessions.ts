@@ -131,7 +131,14 @@ export class FetchSessions {
         o.logStartOffset !== entry.sent.logStartOffset;
       if (!news) continue;
       included.push(o);
-      if (entry) entry.sent = { highWatermark: o.highWatermark, logStartOffset: o.logStartOffset };
+      if (!entry) continue;
+      entry.sent = { highWatermark: o.highWatermark, logStartOffset: o.logStartOffset };
+      // Partitions that just returned records go last next time, so a fetch's byte budget reaches
+      // the others too (Kafka rotates its session partitions the same way).
+      if (o.recordBytes > 0) {
+        session.partitions.delete(key(o.topic, o.partition));
+        session.partitions.set(key(o.topic, o.partition), entry);
+      }
     }
     return included;
   }

@@ -60,6 +60,14 @@ describe('FetchSessions (KIP-227)', () => {
     expect(s.answered(third, [outcome(0, 5), outcome(1, 4), outcome(3, 0, 0, 6)]).map((o) => o.partition)).toEqual([3]);
   });
 
+  it('partitions that returned records are read last next time', () => {
+    const s = sessions();
+    const opened = s.open({ sessionId: 0, sessionEpoch: 0, partitions: [p(0), p(1), p(2)], forgotten: [] });
+    s.answered(opened, [outcome(0, 5, 10), outcome(1, 0), outcome(2, 0)]);
+    const next = s.open({ sessionId: 100, sessionEpoch: 1, partitions: [], forgotten: [] });
+    expect(next.kind === 'incremental' && next.partitions.map((x) => x.partition)).toEqual([1, 2, 0]);
+  });
+
   it('refuses unknown sessions and wrong epochs; epoch -1 closes a session', () => {
     const s = sessions();
     s.open({ sessionId: 0, sessionEpoch: 0, partitions: [p(0)], forgotten: [] });
