@@ -173,7 +173,7 @@ export class PartitionLog {
   read(
     fromOffset: number,
     maxBytes: number,
-    options: { maxOffset?: number; buffers?: ReadBufferPool } = {},
+    options: { maxOffset?: number; buffers?: ReadBufferPool; fromFiles?: boolean } = {},
   ): Promise<ReadResult> {
     return readLog(this.parts, fromOffset, maxBytes, options);
   }

@@ -35,13 +35,14 @@ export interface ReadParts {
  * is always returned whole so a consumer makes progress. `maxOffset` (exclusive, e.g. the high
  * watermark) stops before any batch reaching it. Throws OffsetOutOfRangeError outside
  * [logStartOffset, logEndOffset]. With `buffers`, the bytes are read into a buffer from that pool
- * (the caller releases it once done with the bytes, see ReadBufferPool).
+ * (the caller releases it once done with the bytes, see ReadBufferPool). `fromFiles` skips the tail
+ * (tests compare the two).
  */
 export async function readLog(
   { ctx, segments, tail }: ReadParts,
   fromOffset: number,
   maxBytes: number,
-  options: { maxOffset?: number; buffers?: ReadBufferPool },
+  options: { maxOffset?: number; buffers?: ReadBufferPool; fromFiles?: boolean },
 ): Promise<ReadResult> {
   ctx.ensureOnline();
   if (!Number.isSafeInteger(maxBytes) || maxBytes < 0)
@@ -54,11 +55,19 @@ export async function readLog(
   const upperBound = Math.min(options.maxOffset ?? logEndOffset, logEndOffset);
   const empty = { bytes: Buffer.alloc(0), firstOffset: -1, lastOffset: -1, logStartOffset, logEndOffset };
   if (fromOffset >= upperBound) return empty;
-  // Pooled reads hand their buffer back later: only plain reads (followers') share the tail's bytes.
-  const fromTail = options.buffers
+  const fromTail = options.fromFiles
     ? undefined
     : tail.read(fromOffset, maxBytes, upperBound, segments.active.baseOffset);
-  if (fromTail) return { ...fromTail, logStartOffset, logEndOffset };
+  if (fromTail) {
+    const pool = options.buffers;
+    if (pool === undefined) return { ...fromTail, logStartOffset, logEndOffset };
+    // A pooled read's buffer goes back to the pool, so it cannot share the tail's bytes: a copy, which
+    // at the log end (a consumer keeping up) is far cheaper than a pread through the thread pool.
+    const length = fromTail.bytes.length;
+    const bytes = pool.acquire(length).subarray(0, length);
+    fromTail.bytes.copy(bytes);
+    return { ...fromTail, bytes, logStartOffset, logEndOffset };
+  }
   const all = segments.all;
   const indexIntervalBytes = ctx.config.indexIntervalBytes;
   for (let i = segments.indexFor(fromOffset); i < all.length; i++) {

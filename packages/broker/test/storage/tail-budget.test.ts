@@ -74,7 +74,7 @@ describe('logs sharing a tail budget', () => {
     const pool = new ReadBufferPool();
     for (let offset = 0; offset < a.logEndOffset; offset += 5) {
       const plain = await a.read(offset, 1 << 20);
-      const files = await a.read(offset, 1 << 20, { buffers: pool });
+      const files = await a.read(offset, 1 << 20, { buffers: pool, fromFiles: true });
       expect(plain.bytes.equals(files.bytes)).toBe(true);
       pool.release(files.bytes);
     }

@@ -4,8 +4,8 @@ import { openPartitionLog, ReadBufferPool, type PartitionLog } from '@samsa/brok
 import { makeBatch, tempDir } from './helpers.js';
 
 /**
- * Plain reads (a follower's) of the latest leader appends come from memory (the log's tail); pooled
- * reads always come from the files. Both must return the same bytes, whatever happened to the log.
+ * Reads of the latest leader appends come from memory (the log's tail; a pooled read copies them into
+ * its buffer). They must return what the files hold, whatever happened to the log.
  */
 describe('reads of the log tail', () => {
   let dir: { path: string; remove: () => Promise<void> };
@@ -27,7 +27,7 @@ describe('reads of the log tail', () => {
       for (const maxBytes of [0, 50, 100, 250, 1 << 20]) {
         for (const maxOffset of [undefined, offset + 1, offset + 3, log.logEndOffset]) {
           const plain = await log.read(offset, maxBytes, { maxOffset });
-          const files = await log.read(offset, maxBytes, { maxOffset, buffers: pool });
+          const files = await log.read(offset, maxBytes, { maxOffset, buffers: pool, fromFiles: true });
           expect(
             { ...plain, bytes: plain.bytes.toString('hex') },
             `offset ${offset} maxBytes ${maxBytes} maxOffset ${maxOffset}`,
@@ -58,6 +58,19 @@ describe('reads of the log tail', () => {
       [5, 1],
     ]);
     expect([read.firstOffset, read.lastOffset, read.logEndOffset]).toEqual([2, 5, 6]);
+  });
+
+  it("copies the tail into a pooled read's own buffer: what its caller does with it changes no read", async () => {
+    await log.append(makeBatch({ count: 3, fill: 0x41 }));
+    const files = await log.read(0, 1 << 20, { buffers: pool, fromFiles: true });
+    const expected = Buffer.from(files.bytes);
+    pool.release(files.bytes);
+    const pooled = await log.read(0, 1 << 20, { buffers: pool });
+    expect(pooled.bytes.equals(expected)).toBe(true);
+    pooled.bytes.fill(0); // a consumer's buffer is reused for the next read once serialized
+    pool.release(pooled.bytes);
+    expect((await log.read(0, 1 << 20)).bytes.equals(expected)).toBe(true);
+    expect((await log.read(0, 1 << 20, { buffers: pool })).bytes.equals(expected)).toBe(true);
   });
 
   it('forgets truncated appends: records written again at the same offsets are the new ones', async () => {
