@@ -73,6 +73,8 @@ export class Supervisor {
         answers.push(...(await Promise.all(launched.map(([slot, process]) => this.waitReady(slot, process)))));
       }
     } catch (err) {
+      // Ctrl-C while starting stops the members, which then fail their readiness: not their fault.
+      if (this.stopping) throw new CliError('stopped before the cluster was up');
       await this.stopAll();
       throw err;
     }
