@@ -278,6 +278,51 @@ describe('the Kafka listener at every advertised version', () => {
     }
   });
 
+  it('InitProducerId v0-v4 for idempotent producers; a retried batch is answered with its first offset', async () => {
+    const ids = new Set<number>();
+    for (const v of versionsOf(ApiKey.InitProducerId)) {
+      const fresh = await client.send<kafka.InitProducerIdResponseData>(ApiKey.InitProducerId, v, {
+        transactionalId: null,
+        transactionTimeoutMs: 60_000,
+      });
+      expect(fresh, `v${v}`).toMatchObject({ errorCode: 0, producerEpoch: 0 });
+      ids.add(fresh.producerId);
+      if (v >= 3) {
+        const bumped = await client.send<kafka.InitProducerIdResponseData>(ApiKey.InitProducerId, v, {
+          transactionalId: null,
+          transactionTimeoutMs: 60_000,
+          producerId: fresh.producerId,
+          producerEpoch: 0,
+        });
+        expect(bumped).toMatchObject({ errorCode: 0, producerId: fresh.producerId, producerEpoch: 1 });
+      }
+      const transactional = await client.send<kafka.InitProducerIdResponseData>(ApiKey.InitProducerId, v, {
+        transactionalId: 'tx',
+        transactionTimeoutMs: 60_000,
+      });
+      expect(transactional.errorCode).not.toBe(0);
+    }
+    expect(ids.size).toBe(versionsOf(ApiKey.InitProducerId).length);
+    const [producerId] = ids;
+    const batch = encodeBatch([{ value: Buffer.from('idempotent') }], {
+      now: Date.now(),
+      producerId: producerId!,
+      producerEpoch: 0,
+      baseSequence: 0,
+    });
+    const send = () =>
+      client.send<kafka.ProduceResponseData>(ApiKey.Produce, 9, {
+        acks: -1,
+        timeoutMs: 5000,
+        topicData: [{ name: topic, partitionData: [{ index: 0, records: batch }] }],
+      });
+    const first = (await send()).responses[0]!.partitionResponses[0]!;
+    const retry = (await send()).responses[0]!.partitionResponses[0]!;
+    expect(first).toMatchObject({ errorCode: 0, baseOffset: produced.length });
+    expect(retry).toMatchObject({ errorCode: 0, baseOffset: produced.length });
+    produced.push('idempotent');
+  });
+
   it('DescribeCluster v0-v1', async () => {
     for (const v of versionsOf(ApiKey.DescribeCluster)) {
       const body = await client.send<kafka.DescribeClusterResponseData>(ApiKey.DescribeCluster, v, {});

@@ -136,6 +136,34 @@ describe.runIf(available('kcat', kcat !== undefined))('kcat (librdkafka)', () =>
     ]);
   });
 
+  it('-P with enable.idempotence=true: producer id, sequences checked by the log, every record once', async () => {
+    const topic = unique('kcat-idempotent');
+    await createTopic(topic);
+    const values = Array.from({ length: 1000 }, (_, i) => `idempotent-${i}`);
+    const produced = await run(
+      kcat!,
+      [
+        '-b',
+        bootstrap,
+        '-P',
+        '-t',
+        topic,
+        '-p',
+        '0',
+        '-X',
+        'enable.idempotence=true',
+        '-X',
+        'acks=all',
+        '-X',
+        'linger.ms=0',
+      ],
+      { input: `${values.join('\n')}\n` },
+    );
+    expect(produced.code, produced.stderr).toBe(0);
+    const consumed = await run(kcat!, ['-b', bootstrap, '-C', '-t', topic, '-e', '-o', 'beginning', '-f', '%s\n']);
+    expect(consumed.stdout.trim().split('\n')).toEqual(values);
+  });
+
   it("reads the SDK's records byte for byte", async () => {
     const topic = unique('sdk-to-kcat');
     await createTopic(topic);
@@ -231,6 +259,27 @@ describe('KafkaJS', () => {
     }
     const sdk = await readWithSdk(topic, messages.length);
     expect(sdk.map((m) => m.value?.toString())).toEqual(messages.map((m) => m.value));
+  });
+});
+
+describe('KafkaJS idempotent producer', () => {
+  it('gets a producer id and writes every record once', async () => {
+    const topic = unique('kafkajs-idempotent');
+    await createTopic(topic);
+    const kafkajs = new Kafka({ clientId: 'kafka-clients-test', brokers: [bootstrap], logLevel: logLevel.NOTHING });
+    const producer = kafkajs.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    for (let i = 0; i < 5; i++)
+      await producer.send({
+        topic,
+        acks: -1,
+        messages: Array.from({ length: 10 }, (_, j) => ({ value: `${i}-${j}` })),
+      });
+    await producer.disconnect();
+    const sdk = await readWithSdk(topic, 50);
+    expect(sdk.map((m) => m.value?.toString())).toEqual(
+      Array.from({ length: 50 }, (_, k) => `${Math.floor(k / 10)}-${k % 10}`),
+    );
   });
 });
 

@@ -5,6 +5,7 @@ import { handleCreateTopics, handleDeleteTopics, handleDescribeCluster } from '.
 import { checkLeaderEpoch, handleFetch } from '../server/handlers/fetch.js';
 import { handleListOffsets } from '../server/handlers/list-offsets.js';
 import { handleMetadata } from '../server/handlers/metadata.js';
+import { handleInitProducerId } from '../server/handlers/init-producer-id.js';
 import { handleProduce } from '../server/handlers/produce.js';
 import type { Served } from './connection.js';
 import { describeConfigs } from './describe-configs.js';
@@ -48,6 +49,7 @@ const HANDLERS = new Map<number, Handler>([
   [ApiKey.CreateTopics, createTopics as Handler],
   [ApiKey.DeleteTopics, deleteTopics as Handler],
   [ApiKey.DescribeCluster, describeCluster as Handler],
+  [ApiKey.InitProducerId, initProducerId as Handler],
   [
     ApiKey.DescribeConfigs,
     ((ctx, _v, request: kafka.DescribeConfigsRequestData) => ({
@@ -492,4 +494,29 @@ function describeCluster(ctx: BrokerContext): Reply {
     const { errorCode, errorMessage } = toErrorFields(err, ctx.logger, {});
     return { body: { errorCode, errorMessage, clusterId: '', controllerId: -1, brokers: [] } };
   }
+}
+
+/**
+ * InitProducerId for idempotent producers (a new id at epoch 0, or the next epoch of the id a
+ * producer names, KIP-360); the log checks their sequences. A transactional id is refused until the
+ * transaction coordinator lands.
+ */
+async function initProducerId(
+  ctx: BrokerContext,
+  _version: number,
+  request: kafka.InitProducerIdRequestData,
+): Promise<Reply> {
+  const answer = await handleInitProducerId(ctx, {
+    transactionalId: request.transactionalId ?? '',
+    transactionTimeoutMs: request.transactionTimeoutMs,
+    producerId: request.producerId,
+    producerEpoch: request.producerEpoch,
+  });
+  const body: kafka.InitProducerIdResponseData = {
+    throttleTimeMs: 0,
+    errorCode: answer.errorCode ?? 0,
+    producerId: Number(answer.producerId ?? -1),
+    producerEpoch: answer.producerEpoch ?? -1,
+  };
+  return { body };
 }
