@@ -401,22 +401,29 @@ async function commitLatency(samsa, print) {
       return false;
     }
   }, 'the member owns the partition');
+  const commits = await timed(count, (i) => consumer.commit([{ topic, partition: 0, offset: i }]));
+  await consumer.close();
+  // The floor beside it: one-record produce requests, acks=all, to a partition of the same cluster.
+  const producer = samsa.producer({ acks: 'all', lingerMs: 0 });
+  const produces = await timed(count, () => producer.send({ topic, value: 'x' }));
+  await producer.close();
+  print('');
+  print(`OffsetCommit latency, ${count} commits one at a time, acks=all to RF 3: ${commits}`);
+  print(`  beside it, one-record produce requests with acks=all to RF 3:        ${produces}`);
+}
+
+/** Runs `op` count times one after another (a tenth more first, not counted: warm-up); its percentiles. */
+async function timed(count, op) {
   const latencies = [];
-  // A tenth more first, not counted: connections and code warm up.
   const warmup = Math.ceil(count / 10);
   for (let i = 1; i <= count + warmup; i++) {
     const start = process.hrtime.bigint();
-    await consumer.commit([{ topic, partition: 0, offset: i }]);
+    await op(i);
     if (i > warmup) latencies.push(Number(process.hrtime.bigint() - start) / 1e6);
   }
-  await consumer.close();
   latencies.sort((a, b) => a - b);
   const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))].toFixed(2);
-  print('');
-  print(
-    `OffsetCommit latency, ${count} commits one at a time, acks=all to RF 3: ` +
-      `p50 ${at(0.5)} ms, p99 ${at(0.99)} ms, max ${at(1)} ms`,
-  );
+  return `p50 ${at(0.5)} ms, p90 ${at(0.9)} ms, p99 ${at(0.99)} ms, max ${at(1)} ms`;
 }
 
 if (values.worker) await worker();
