@@ -11,7 +11,7 @@
 //      one consumer with assign() over the same records;
 //   3. OffsetCommit latency p50/p99 (one partition per commit, one at a time, acks=all to RF 3).
 // Usage: node scripts/bench-groups.mjs [--records N] [--heartbeat-interval-ms MS] [--commits N]
-//          [--parts commit,rebalance,throughput]
+//          [--parts commit,rebalance,throughput] [--rounds 3]
 // Build first (npm run build; npm run bench:groups does). Prints the figures.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -32,6 +32,7 @@ const { values } = parseArgs({
     'heartbeat-interval-ms': { type: 'string', default: '1000' },
     commits: { type: 'string', default: '2000' },
     parts: { type: 'string', default: 'commit,rebalance,throughput' },
+    rounds: { type: 'string', default: '3' },
     worker: { type: 'string' },
     bootstrap: { type: 'string' },
     topic: { type: 'string' },
@@ -358,24 +359,25 @@ async function throughput(samsa, bootstrap, print, children) {
   await samsa.admin().createTopics([{ topic, numPartitions: 6, replicationFactor: 3 }]);
   await produceRecords(samsa, topic, total);
   // The report interval (100 ms) bounds the error of each figure. assign() and the 1-member group
-  // alternate, twice each, so the machine's drift (other work on it) falls on both alike.
+  // alternate, --rounds times each, so the machine's drift (other work on it) falls on both alike;
+  // the medians are compared.
   const assignRuns = [];
   const group1Runs = [];
-  for (let round = 0; round < 2; round++) {
+  for (let round = 0; round < Number(values.rounds); round++) {
     assignRuns.push(await consumeWith(bootstrap, topic, 'assign', 1, total, children));
     group1Runs.push(await consumeWith(bootstrap, topic, 'group', 1, total, children));
   }
   const group2 = await consumeWith(bootstrap, topic, 'group', 2, total, children);
   const group3 = await consumeWith(bootstrap, topic, 'group', 3, total, children);
-  const mean = (runs) => Math.round(runs.reduce((a, b) => a + b, 0) / runs.length);
-  const assign = mean(assignRuns);
-  const group1 = mean(group1Runs);
+  const median = (runs) => [...runs].sort((a, b) => a - b)[Math.floor(runs.length / 2)];
+  const assign = median(assignRuns);
+  const group1 = median(group1Runs);
   print('');
   print(`(load average ${loadavg()[0].toFixed(1)})`);
   print(`consume throughput, ${total} records of 100 B, 6 partitions, one process per consumer (records/s)`);
-  print(`  assign(), 1 consumer:   ${assign} (runs: ${assignRuns.join(', ')})`);
+  print(`  assign(), 1 consumer:   ${assign} (median; runs: ${assignRuns.join(', ')})`);
   print(
-    `  group, 1 member:        ${group1} (${((group1 / assign) * 100).toFixed(1)}% of assign; ` +
+    `  group, 1 member:        ${group1} (median, ${((group1 / assign) * 100).toFixed(1)}% of assign; ` +
       `runs: ${group1Runs.join(', ')})`,
   );
   print(`  group, 2 members:       ${group2}`);
