@@ -120,6 +120,16 @@ describe('samsa consume --group and samsa consumer-groups', () => {
       expect([...partitionsOf(first)]).not.toEqual([...partitionsOf(second)]);
       const values = [...printed(first), ...printed(second)].map((l) => l.split('\t')[1]).sort();
       expect(values).toEqual([...lines].sort());
+      // Describing an active group: committed offsets, lag and the owning member of each partition.
+      await waitFor(
+        async () => {
+          const described = await samsa(['consumer-groups', '--describe', '--group', group]);
+          expect(described.code, described.stderr).toBe(0);
+          const table = rows(described.stdout, 'GROUP');
+          return table.length === 2 && table.every((r) => r[5] === '0' && r[6] !== '-');
+        },
+        { timeoutMs: 30_000, description: 'both partitions committed, lag 0, owned' },
+      );
     } finally {
       await Promise.all([first.stop(), second.stop()]);
     }
