@@ -174,7 +174,7 @@ describe('the Kafka listener at every advertised version', () => {
     }
   });
 
-  it('Fetch sessions (KIP-227): opened by a full fetch, then only news; unknown ids and wrong epochs refused', async () => {
+  it('Fetch sessions (KIP-227): a full fetch opens one, then only news; unknown ids, bad epochs refused', async () => {
     const fetch = (sessionId: number, sessionEpoch: number, fetchOffset?: number) =>
       client.send<kafka.FetchResponseData>(ApiKey.Fetch, 12, {
         maxWaitMs: 50,
