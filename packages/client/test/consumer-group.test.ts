@@ -188,3 +188,63 @@ describe('a group member consumer (scripted coordinator)', () => {
     await iterator.return?.();
   });
 });
+
+describe('finding the coordinator', () => {
+  it('NotCoordinator: found again elsewhere; CoordinatorLoadInProgress: the same one again, with backoff', async () => {
+    const cluster = await TestCluster.start({ brokers: 2 });
+    cluster.createTopic('t', 1);
+    let coordinatorNode = 0;
+    let loading = 2;
+    cluster.groups = {
+      FindCoordinator: (r: v1.FindCoordinatorRequest__Output) => ({
+        coordinators: r.keys.map((k) => ({
+          key: k,
+          nodeId: coordinatorNode,
+          host: '127.0.0.1',
+          port: cluster.brokers[coordinatorNode]!.port,
+          errorCode: 0,
+        })),
+      }),
+      OffsetCommit: (r: v1.OffsetCommitRequest__Output, broker: number) => {
+        const errorCode =
+          broker !== coordinatorNode
+            ? ErrorCodes.NOT_COORDINATOR.code
+            : loading-- > 0
+              ? ErrorCodes.COORDINATOR_LOAD_IN_PROGRESS.code
+              : 0;
+        return {
+          errorCode,
+          topics: r.topics.map((t) => ({
+            name: t.name,
+            partitions: t.partitions.map((p) => ({ partition: p.partition, errorCode })),
+          })),
+        };
+      },
+    };
+    const samsa = new Samsa({ brokers: cluster.bootstrap, retry: fastRetry });
+    try {
+      const consumer = samsa.consumer({ groupId: 'g' });
+      await consumer.assign([{ topic: 't', partition: 0 }]);
+      loading = 0;
+      await consumer.commit([{ topic: 't', partition: 0, offset: 1 }]);
+      coordinatorNode = 1;
+      loading = 2;
+      cluster.requests.length = 0;
+      await consumer.commit([{ topic: 't', partition: 0, offset: 2 }]);
+      const calls = cluster.requests
+        .filter((r) => r.method === 'OffsetCommit' || r.method === 'FindCoordinator')
+        .map((r) => `${r.method}@${r.broker}`);
+      // Broker 0 says it is not the coordinator; broker 1 (found again) is loading twice, then commits.
+      expect(calls.filter((c) => c.startsWith('OffsetCommit'))).toEqual([
+        'OffsetCommit@0',
+        'OffsetCommit@1',
+        'OffsetCommit@1',
+        'OffsetCommit@1',
+      ]);
+      expect(calls.filter((c) => c.startsWith('FindCoordinator'))).toHaveLength(1);
+    } finally {
+      await samsa.close();
+      await cluster.stop();
+    }
+  });
+});
