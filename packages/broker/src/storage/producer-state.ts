@@ -137,6 +137,37 @@ export class ProducerStateTable {
   }
 
   /**
+   * Checks a transaction marker the coordinator asks this leader to write (WriteTxnMarkers). A marker
+   * carries an epoch above the one its transaction's data was written with (KIP-890 part 2), so:
+   *  - with a transaction open, the marker's epoch must be above the data's: a late copy of the previous
+   *    transaction's marker (same epoch as this one's data) must not end it;
+   *  - with none open, a marker at the epoch already recorded is a retry of one written (answered, not
+   *    written again), one below it is stale;
+   *  - a marker from a coordinator older than the last one heard from is a deposed (zombie) coordinator's.
+   */
+  analyzeMarker(producerId: number, markerEpoch: number, coordinatorEpoch: number): AppendAnalysis {
+    const known = this.entries.get(producerId);
+    if (known === undefined) return { kind: 'append' };
+    if (coordinatorEpoch < known.coordinatorEpoch) {
+      return rejected(
+        ErrorCodes.TRANSACTION_COORDINATOR_FENCED,
+        `marker for producer ${producerId} from coordinator epoch ${coordinatorEpoch}, ` +
+          `already heard from ${known.coordinatorEpoch}`,
+      );
+    }
+    const open = known.currentTxnFirstOffset >= 0;
+    if (open ? markerEpoch > known.epoch : markerEpoch >= known.epoch) {
+      if (!open && markerEpoch === known.epoch) return { kind: 'duplicate', firstOffset: -1, lastOffset: -1 };
+      return { kind: 'append' };
+    }
+    return rejected(
+      ErrorCodes.INVALID_PRODUCER_EPOCH,
+      `marker epoch ${markerEpoch} for producer ${producerId} is stale (epoch ${known.epoch}` +
+        `${open ? ', transaction open' : ''})`,
+    );
+  }
+
+  /**
    * Records an appended batch (stamped with its offsets). For a control batch `controlType` says
    * whether it commits or aborts, and `coordinatorEpoch` which coordinator wrote it; the transaction
    * it ends is returned.
@@ -286,6 +317,15 @@ function checkSequence(
  * Control batches are never compressed. Throws CorruptRecordError on malformed bytes.
  */
 export function controlTypeOf(batch: Buffer): number {
+  return controlRecordOf(batch).type;
+}
+
+/**
+ * The control record of a control batch: its type (key: int16 version, int16 type) and, for a
+ * commit/abort marker, the coordinator epoch in its value (int16 version, int32 coordinator epoch;
+ * -1 when the value is shorter). Throws CorruptRecordError on malformed bytes.
+ */
+export function controlRecordOf(batch: Buffer): { type: number; coordinatorEpoch: number } {
   const reader = new ByteReader(batch, BATCH_HEADER_SIZE);
   reader.readVarint('record length');
   reader.readInt8('record attributes');
@@ -294,5 +334,7 @@ export function controlTypeOf(batch: Buffer): number {
   const keyLength = reader.readVarint('control key length');
   if (keyLength < 4) throw reader.corrupt(`control record key of ${keyLength} bytes`);
   const key = reader.readBytes(keyLength, 'control key');
-  return key.readInt16BE(2);
+  const valueLength = reader.readVarint('control value length');
+  const value = valueLength >= 6 ? reader.readBytes(valueLength, 'control value') : undefined;
+  return { type: key.readInt16BE(2), coordinatorEpoch: value === undefined ? -1 : value.readInt32BE(2) };
 }

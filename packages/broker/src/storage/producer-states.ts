@@ -21,7 +21,7 @@ import {
   snapshotFileName,
   snapshotOffsetOf,
 } from './producer-snapshot.js';
-import { type AppendAnalysis, type CompletedTxn, controlTypeOf, ProducerStateTable } from './producer-state.js';
+import { type AppendAnalysis, type CompletedTxn, controlRecordOf, ProducerStateTable } from './producer-state.js';
 import { scanBatches } from './scan.js';
 import type { SegmentSet } from './segment-set.js';
 
@@ -56,7 +56,7 @@ export class ProducerStates {
       this.undo.set(header.producerId, this.table.entry(header.producerId));
     }
     const isControl = (header.attributes & Attribute.control) !== 0;
-    const control = isControl ? { type: controlTypeOf(bytes), coordinatorEpoch: -1 } : undefined;
+    const control = isControl ? controlRecordOf(bytes) : undefined;
     return this.table.apply(header, control);
   }
 

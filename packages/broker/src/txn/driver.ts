@@ -1,0 +1,337 @@
+import { ErrorCodes, SamsaError } from '@samsa/protocol';
+import type { Logger } from 'pino';
+import { coordinatorError } from '../group/driver.js';
+import { offsetsPartitionFor } from '../group/hash.js';
+import * as tp from '../group/partitions.js';
+import type { TopicPartitions } from '../group/partitions.js';
+import {
+  type InitInput,
+  type MarkerJob,
+  type ProducerIdentity,
+  type TxnCoordinatorCore as Core,
+  TxnCoordinatorCore,
+  type TxnCoreConfig,
+  type TxnDescription,
+  type TxnOutcome,
+  type TxnRequest,
+  validateTransactionalId,
+} from './core.js';
+import type { TxnRecord } from './records.js';
+
+/** One __transaction_state partition as its leader sees it (as the group coordinator's CoordinatorLog). */
+export interface TxnLog {
+  /** Appends the records of one operation as one batch; resolves with the log end offset after it. */
+  append(records: readonly TxnRecord[]): Promise<number>;
+  /** Throws when an append would be refused now (too few in-sync replicas). */
+  checkWritable?(): void;
+  /** Resolves once the high watermark has reached `offset` (acks=all); rejects when it cannot. */
+  waitCommitted(offset: number): Promise<void>;
+  endOffset(): number;
+  read(): AsyncIterable<readonly TxnRecord[]>;
+}
+
+/**
+ * Writes transaction markers (WriteTxnMarkers): a control batch on every partition of the job, by the
+ * partitions' leaders, acks=all. Resolves with the partitions not written yet (empty once all are).
+ */
+export interface MarkerWriter {
+  write(job: MarkerJob, coordinatorEpoch: number): Promise<TopicPartitions>;
+}
+
+export interface TxnCoordinatorOptions {
+  readonly config: TxnCoreConfig;
+  /** Partitions of __transaction_state (the topic's own count once it exists). */
+  readonly numPartitions: number | (() => number);
+  /** Partitions of __consumer_offsets, for AddOffsetsToTxn. */
+  readonly offsetsPartitions: () => number;
+  readonly nowMs: () => number;
+  /** A producer id no one else has (the broker's block from the controller; a counter in the simulation). */
+  readonly newProducerId: () => Promise<number>;
+  readonly markers: MarkerWriter;
+  /** Delay before a failed marker write is tried again. */
+  readonly markerRetryBackoffMs?: number;
+  readonly logger?: Logger;
+}
+
+interface Job {
+  job: MarkerJob;
+  inFlight: boolean;
+  retryAtMs: number;
+}
+
+type Loaded = {
+  readonly partition: number;
+  readonly log: TxnLog;
+  /** The leader epoch of the partition: markers carry it so a deposed coordinator's are refused. */
+  readonly coordinatorEpoch: number;
+  status: 'loading' | 'active';
+  core: Core;
+  appended: Promise<number>;
+  readonly jobs: Map<string, Job>;
+};
+
+export const TRANSACTION_STATE_TOPIC = '__transaction_state';
+
+/**
+ * The transaction coordinator of one broker: a core per __transaction_state partition it leads.
+ * Operations run on the core at once, their records are appended in that order, and the answer waits
+ * until the high watermark has passed everything written so far. Markers are written only for Prepare
+ * states the high watermark has passed (so a failover never undoes a decision markers announced), and
+ * retried until every partition has its marker; then the transaction completes.
+ */
+export class TxnCoordinator {
+  private readonly partitions = new Map<number, Loaded>();
+
+  constructor(private readonly options: TxnCoordinatorOptions) {}
+
+  partitionFor(transactionalId: string): number {
+    const n = this.options.numPartitions;
+    return offsetsPartitionFor(transactionalId, typeof n === 'number' ? n : n());
+  }
+
+  isLoaded(partition: number): boolean {
+    return this.partitions.get(partition)?.status === 'active';
+  }
+
+  async becomeLeader(partition: number, log: TxnLog, coordinatorEpoch: number): Promise<void> {
+    const loading: Loaded = {
+      partition,
+      log,
+      coordinatorEpoch,
+      status: 'loading',
+      core: new TxnCoordinatorCore(this.options.config),
+      appended: Promise.resolve(0),
+      jobs: new Map(),
+    };
+    this.partitions.set(partition, loading);
+    let records = 0;
+    for await (const batch of log.read()) {
+      if (this.partitions.get(partition) !== loading) return;
+      for (const record of batch) loading.core.apply(record);
+      records += batch.length;
+    }
+    if (this.partitions.get(partition) !== loading) return;
+    const end = log.endOffset();
+    loading.appended = Promise.resolve(end);
+    loading.status = 'active';
+    this.options.logger?.info({ partition, records, coordinatorEpoch }, 'transaction coordinator loaded');
+    // Decisions read from the log may be above the high watermark: markers wait until they are not.
+    for (const job of loading.core.markerJobs()) this.startMarkers(loading, job, end);
+  }
+
+  resign(partition: number): void {
+    if (this.partitions.delete(partition)) this.options.logger?.info({ partition }, 'transaction coordinator unloaded');
+  }
+
+  resignAll(): void {
+    for (const partition of [...this.partitions.keys()]) this.resign(partition);
+  }
+
+  private loadedFor(transactionalId: string): Loaded {
+    validateTransactionalId(transactionalId);
+    const loaded = this.partitions.get(this.partitionFor(transactionalId));
+    if (!loaded) {
+      throw new SamsaError(ErrorCodes.NOT_COORDINATOR, `this broker does not coordinate ${transactionalId}`);
+    }
+    if (loaded.status === 'loading') {
+      throw new SamsaError(ErrorCodes.COORDINATOR_LOAD_IN_PROGRESS, `${transactionalId} is being loaded`);
+    }
+    return loaded;
+  }
+
+  /** Runs `op` on the core, appends its records, answers once the high watermark passed them. */
+  private async run<T>(loaded: Loaded, op: (core: Core) => TxnOutcome<T>, writes = true): Promise<T> {
+    if (writes) {
+      try {
+        loaded.log.checkWritable?.();
+      } catch (err) {
+        throw coordinatorError(err);
+      }
+    }
+    const { records, result } = this.step(loaded, op);
+    const end = records.length > 0 ? this.append(loaded, records) : loaded.appended;
+    let offset: number;
+    try {
+      offset = await end;
+    } catch {
+      throw new SamsaError(
+        ErrorCodes.COORDINATOR_LOAD_IN_PROGRESS,
+        'the coordinator is reloading after a failed write',
+      );
+    }
+    try {
+      await loaded.log.waitCommitted(offset);
+    } catch (err) {
+      throw coordinatorError(err);
+    }
+    if (this.partitions.get(loaded.partition) !== loaded) {
+      throw new SamsaError(ErrorCodes.NOT_COORDINATOR, 'the coordinator moved while the request was in flight');
+    }
+    return result;
+  }
+
+  /** Appends after earlier appends; Prepare states among the records get their markers once committed. */
+  private append(loaded: Loaded, records: readonly TxnRecord[]): Promise<number> {
+    const appended = loaded.appended.then(() => loaded.log.append(records));
+    loaded.appended = appended;
+    appended.then(
+      (offset) => {
+        for (const record of records) {
+          const job = record.value !== null ? loaded.core.markerJob(record.transactionalId) : undefined;
+          if (job !== undefined && job.producerEpoch === record.value?.producerEpoch)
+            this.startMarkers(loaded, job, offset);
+        }
+      },
+      (err: unknown) => this.reload(loaded, err, 'append failed'),
+    );
+    return appended;
+  }
+
+  private step<T>(loaded: Loaded, op: (core: Core) => TxnOutcome<T>): TxnOutcome<T> {
+    try {
+      return op(loaded.core);
+    } catch (err) {
+      if (!(err instanceof SamsaError)) this.reload(loaded, err, 'the transaction core failed');
+      throw err;
+    }
+  }
+
+  private reload(loaded: Loaded, err: unknown, why: string): void {
+    if (this.partitions.get(loaded.partition) !== loaded) return;
+    this.options.logger?.error({ err, partition: loaded.partition }, `${why}: reloading the partition`);
+    void this.becomeLeader(loaded.partition, loaded.log, loaded.coordinatorEpoch).catch((loadErr: unknown) => {
+      this.options.logger?.error({ err: loadErr, partition: loaded.partition }, 'reload failed');
+      this.resign(loaded.partition);
+    });
+  }
+
+  /** Writes the markers of `job` once `committedAt` is below the high watermark; completes the transaction. */
+  private startMarkers(loaded: Loaded, job: MarkerJob, committedAt: number): void {
+    const existing = loaded.jobs.get(job.transactionalId);
+    if (existing !== undefined && existing.job.producerEpoch === job.producerEpoch && existing.inFlight) return;
+    const entry: Job =
+      existing?.job.producerEpoch === job.producerEpoch ? existing : { job, inFlight: false, retryAtMs: 0 };
+    entry.inFlight = true;
+    loaded.jobs.set(job.transactionalId, entry);
+    void this.writeMarkers(loaded, entry, committedAt);
+  }
+
+  private async writeMarkers(loaded: Loaded, entry: Job, committedAt: number): Promise<void> {
+    const current = () =>
+      this.partitions.get(loaded.partition) === loaded && loaded.jobs.get(entry.job.transactionalId) === entry;
+    try {
+      await loaded.log.waitCommitted(committedAt);
+      if (!current()) return;
+      const remaining = await this.options.markers.write(entry.job, loaded.coordinatorEpoch);
+      if (!current()) return;
+      if (!tp.isEmpty(remaining)) {
+        entry.job = { ...entry.job, partitions: remaining };
+        throw new Error(`markers not yet written to ${tp.count(remaining)} partitions`);
+      }
+      loaded.jobs.delete(entry.job.transactionalId);
+      await this.run(loaded, (core) => core.completeTxn(entry.job, this.options.nowMs()));
+    } catch (err) {
+      if (!current()) return;
+      entry.inFlight = false;
+      entry.retryAtMs = this.options.nowMs() + (this.options.markerRetryBackoffMs ?? 100);
+      this.options.logger?.debug(
+        { err, transactionalId: entry.job.transactionalId },
+        'transaction markers will be retried',
+      );
+    }
+  }
+
+  async initProducerId(input: InitInput): Promise<ProducerIdentity> {
+    let loaded = this.loadedFor(input.transactionalId);
+    const fresh = loaded.core.needsProducerId(input.transactionalId) ? await this.options.newProducerId() : undefined;
+    loaded = this.loadedFor(input.transactionalId);
+    const result = await this.run(loaded, (core) => {
+      if (fresh === undefined && core.needsProducerId(input.transactionalId)) {
+        throw new SamsaError(ErrorCodes.CONCURRENT_TRANSACTIONS, 'the producer id changed meanwhile: try again');
+      }
+      return core.initProducerId(input, this.options.nowMs(), fresh);
+    });
+    if (!result.ok)
+      throw new SamsaError(result.error, `an open transaction of ${input.transactionalId} is being aborted`);
+    return { producerId: result.producerId, producerEpoch: result.producerEpoch };
+  }
+
+  async addPartitions(request: TxnRequest, partitions: TopicPartitions): Promise<void> {
+    const loaded = this.loadedFor(request.transactionalId);
+    await this.run(loaded, (core) => core.addPartitions(request, partitions, this.options.nowMs()));
+  }
+
+  /** AddOffsetsToTxn: the group's __consumer_offsets partition joins the transaction. */
+  async addOffsets(request: TxnRequest, groupId: string): Promise<void> {
+    const partition = offsetsPartitionFor(groupId, this.options.offsetsPartitions());
+    await this.addPartitions(request, tp.fromKeys([tp.tpKey('__consumer_offsets', partition)]));
+  }
+
+  /** KIP-890 part 1: whether `topic-partition` belongs to the producer's open transaction (committed state only). */
+  async verifyPartition(request: TxnRequest, topic: string, partition: number): Promise<void> {
+    const loaded = this.loadedFor(request.transactionalId);
+    const verdict = await this.run(
+      loaded,
+      (core) => ({ records: [], result: core.verifyPartition(request, topic, partition) }),
+      false,
+    );
+    if (verdict !== undefined) throw new SamsaError(verdict.error, verdict.message);
+  }
+
+  async endTxn(request: TxnRequest, commit: boolean): Promise<ProducerIdentity> {
+    let loaded = this.loadedFor(request.transactionalId);
+    const fresh = loaded.core.needsProducerId(request.transactionalId, true)
+      ? await this.options.newProducerId()
+      : undefined;
+    loaded = this.loadedFor(request.transactionalId);
+    return this.run(loaded, (core) => {
+      if (fresh === undefined && core.needsProducerId(request.transactionalId, true)) {
+        throw new SamsaError(ErrorCodes.CONCURRENT_TRANSACTIONS, 'the producer epoch changed meanwhile: try again');
+      }
+      return core.endTxn(request, commit, this.options.nowMs(), fresh);
+    });
+  }
+
+  async describe(transactionalId: string): Promise<TxnDescription | undefined> {
+    const loaded = this.loadedFor(transactionalId);
+    return this.run(loaded, (core) => ({ records: [], result: core.describe(transactionalId) }), false);
+  }
+
+  /** The transactions of every loaded partition (ListTransactions answers what this broker coordinates). */
+  list(): TxnDescription[] {
+    const out: TxnDescription[] = [];
+    for (const loaded of this.partitions.values()) if (loaded.status === 'active') out.push(...loaded.core.list());
+    return out.sort((a, b) =>
+      a.transactionalId < b.transactionalId ? -1 : a.transactionalId > b.transactionalId ? 1 : 0,
+    );
+  }
+
+  /** Timers: aborts transactions past their timeout, forgets idle ids, retries markers. Called periodically. */
+  tick(): void {
+    const nowMs = this.options.nowMs();
+    for (const loaded of this.partitions.values()) {
+      if (loaded.status !== 'active') continue;
+      for (const entry of loaded.jobs.values()) {
+        if (!entry.inFlight && nowMs >= entry.retryAtMs) this.startMarkers(loaded, entry.job, 0);
+      }
+      try {
+        loaded.log.checkWritable?.();
+      } catch {
+        continue;
+      }
+      let records: TxnRecord[];
+      try {
+        records = this.step(loaded, (core) => core.tick(nowMs)).records;
+      } catch {
+        continue;
+      }
+      if (records.length > 0) void this.append(loaded, records).catch(() => undefined);
+    }
+  }
+
+  /** For tests and the simulation. */
+  coreOf(partition: number): Core | undefined {
+    const loaded = this.partitions.get(partition);
+    return loaded?.status === 'active' ? loaded.core : undefined;
+  }
+}

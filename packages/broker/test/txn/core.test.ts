@@ -1,0 +1,161 @@
+import { ErrorCodes, SamsaError } from '@samsa/protocol';
+import { describe, expect, it } from 'vitest';
+import * as tp from '../../src/group/partitions.js';
+import { ControlType, ProducerStateTable } from '../../src/storage/producer-state.js';
+import { MAX_EPOCH, TxnCoordinatorCore } from '../../src/txn/core.js';
+import { decodeRecord, encodeKey, encodeValue, type TxnRecord } from '../../src/txn/records.js';
+
+const ID = 'app-1';
+const parts = (...ps: number[]) => tp.fromKeys(ps.map((p) => tp.tpKey('out', p)));
+
+function codeOf(f: () => unknown): number {
+  try {
+    f();
+  } catch (err) {
+    if (err instanceof SamsaError) return err.code;
+    throw err;
+  }
+  return 0;
+}
+
+function started(core = new TxnCoordinatorCore()) {
+  const r = core.initProducerId({ transactionalId: ID, timeoutMs: 60_000, producerId: -1, producerEpoch: -1 }, 0, 7);
+  if (!r.result.ok) throw new Error('init failed');
+  return { core, pid: r.result.producerId, epoch: r.result.producerEpoch };
+}
+
+describe('transaction coordinator core', () => {
+  it('round-trips records through the codec, tombstones included', () => {
+    const { core } = started();
+    const record: TxnRecord = { transactionalId: ID, value: core.get(ID)! };
+    expect(decodeRecord(encodeKey(record), encodeValue(record))).toEqual(record);
+    expect(decodeRecord(encodeKey({ transactionalId: ID, value: null }), null)).toEqual({
+      transactionalId: ID,
+      value: null,
+    });
+  });
+
+  it('runs a transaction: add, commit with an epoch bump, markers, complete', () => {
+    const { core, pid, epoch } = started();
+    core.addPartitions({ transactionalId: ID, producerId: pid, producerEpoch: epoch }, parts(0, 1), 1);
+    expect(core.get(ID)!.state).toBe('Ongoing');
+    const end = core.endTxn({ transactionalId: ID, producerId: pid, producerEpoch: epoch }, true, 2);
+    expect(end.result).toEqual({ producerId: pid, producerEpoch: epoch + 1 });
+    const job = core.markerJob(ID)!;
+    expect(job).toMatchObject({ producerEpoch: epoch + 1, commit: true, partitions: parts(0, 1) });
+    // A retried EndTxn gets the same answer; the other decision is refused.
+    const req = { transactionalId: ID, producerId: pid, producerEpoch: epoch };
+    expect(core.endTxn(req, true, 3).result).toEqual(end.result);
+    expect(codeOf(() => core.endTxn(req, false, 3))).toBe(ErrorCodes.INVALID_TXN_STATE.code);
+    core.completeTxn(job, 4);
+    expect(core.get(ID)!.state).toBe('CompleteCommit');
+    expect(core.endTxn(req, true, 5).result).toEqual(end.result);
+  });
+
+  it('refuses bad input with typed errors and no records', () => {
+    const { core, pid, epoch } = started();
+    const unknown = { transactionalId: 'nobody', producerId: pid, producerEpoch: epoch };
+    expect(codeOf(() => core.endTxn(unknown, true, 1))).toBe(ErrorCodes.INVALID_PRODUCER_ID_MAPPING.code);
+    const wrongPid = { transactionalId: ID, producerId: pid + 1, producerEpoch: epoch };
+    expect(codeOf(() => core.addPartitions(wrongPid, parts(0), 1))).toBe(ErrorCodes.INVALID_PRODUCER_ID_MAPPING.code);
+    const ahead = { transactionalId: ID, producerId: pid, producerEpoch: epoch + 1 };
+    expect(codeOf(() => core.addPartitions(ahead, parts(0), 1))).toBe(ErrorCodes.INVALID_PRODUCER_EPOCH.code);
+    const current = { transactionalId: ID, producerId: pid, producerEpoch: epoch };
+    expect(codeOf(() => core.endTxn(current, true, 1))).toBe(ErrorCodes.INVALID_TXN_STATE.code);
+    expect(
+      codeOf(() => core.initProducerId({ transactionalId: ID, timeoutMs: 0, producerId: -1, producerEpoch: -1 }, 1)),
+    ).toBe(ErrorCodes.INVALID_TRANSACTION_TIMEOUT.code);
+    expect(core.verifyPartition(current, 'out', 0)?.error).toBe(ErrorCodes.INVALID_TXN_STATE);
+    core.addPartitions(current, parts(0), 1);
+    expect(core.verifyPartition(current, 'out', 0)).toBeUndefined();
+    expect(core.verifyPartition(current, 'out', 1)?.error).toBe(ErrorCodes.INVALID_TXN_STATE);
+  });
+
+  it('fences a zombie: a new incarnation aborts its transaction and bumps the epoch', () => {
+    const { core, pid, epoch } = started();
+    const zombie = { transactionalId: ID, producerId: pid, producerEpoch: epoch };
+    core.addPartitions(zombie, parts(0), 1);
+    const init = core.initProducerId({ transactionalId: ID, timeoutMs: 60_000, producerId: -1, producerEpoch: -1 }, 2);
+    expect(init.result).toEqual({ ok: false, error: ErrorCodes.CONCURRENT_TRANSACTIONS });
+    expect(core.get(ID)!.state).toBe('PrepareAbort');
+    core.completeTxn(core.markerJob(ID)!, 3);
+    const again = core.initProducerId({ transactionalId: ID, timeoutMs: 60_000, producerId: -1, producerEpoch: -1 }, 4);
+    expect(again.result).toEqual({ ok: true, producerId: pid, producerEpoch: epoch + 2 });
+    expect(codeOf(() => core.endTxn(zombie, true, 5))).toBe(ErrorCodes.PRODUCER_FENCED.code);
+    expect(codeOf(() => core.addPartitions(zombie, parts(1), 5))).toBe(ErrorCodes.PRODUCER_FENCED.code);
+  });
+
+  it('aborts a transaction past its timeout; the producer may recover its id (KIP-360)', () => {
+    const { core, pid, epoch } = started();
+    core.addPartitions({ transactionalId: ID, producerId: pid, producerEpoch: epoch }, parts(0), 1000);
+    expect(core.tick(60_000).records).toHaveLength(0);
+    expect(core.tick(61_001).records).toHaveLength(1);
+    expect(core.get(ID)).toMatchObject({ state: 'PrepareAbort', timedOut: true });
+    core.completeTxn(core.markerJob(ID)!, 61_002);
+    const req = { transactionalId: ID, producerId: pid, producerEpoch: epoch };
+    expect(codeOf(() => core.endTxn(req, true, 61_003))).toBe(ErrorCodes.INVALID_TXN_STATE.code);
+    const recovered = core.initProducerId(
+      { transactionalId: ID, timeoutMs: 60_000, producerId: pid, producerEpoch: epoch },
+      1,
+    );
+    expect(recovered.result).toEqual({ ok: true, producerId: pid, producerEpoch: epoch + 2 });
+  });
+
+  it('moves to a fresh producer id when the epochs run out', () => {
+    const core = new TxnCoordinatorCore();
+    core.apply({
+      transactionalId: ID,
+      value: {
+        producerId: 5,
+        producerEpoch: MAX_EPOCH - 1,
+        lastProducerEpoch: -1,
+        nextProducerId: -1,
+        previousProducerId: -1,
+        timeoutMs: 1000,
+        state: 'Ongoing',
+        partitions: parts(0),
+        txnStartTimestampMs: 0,
+        lastUpdateTimestampMs: 0,
+        timedOut: false,
+      },
+    });
+    expect(core.needsProducerId(ID, true)).toBe(true);
+    const end = core.endTxn({ transactionalId: ID, producerId: 5, producerEpoch: MAX_EPOCH - 1 }, true, 1, 9);
+    expect(end.result).toEqual({ producerId: 9, producerEpoch: 0 });
+    expect(core.markerJob(ID)).toMatchObject({ producerId: 5, producerEpoch: MAX_EPOCH });
+    core.completeTxn(core.markerJob(ID)!, 2);
+    expect(core.get(ID)).toMatchObject({ producerId: 9, producerEpoch: 0, state: 'CompleteCommit' });
+  });
+});
+
+describe('transaction markers at a partition leader', () => {
+  const header = (pid: number, epoch: number, offset: number, control: boolean) => ({
+    baseOffset: offset,
+    batchLength: 0,
+    partitionLeaderEpoch: 0,
+    magic: 2,
+    crc: 0,
+    attributes: 0x10 | (control ? 0x20 : 0),
+    lastOffsetDelta: 0,
+    baseTimestamp: 0,
+    maxTimestamp: 0,
+    producerId: pid,
+    producerEpoch: epoch,
+    baseSequence: control ? -1 : 0,
+    recordCount: 1,
+  });
+
+  it('ends a transaction only with a marker above its epoch, fences old coordinators, answers retries', () => {
+    const table = new ProducerStateTable();
+    table.apply(header(1, 3, 0, false));
+    expect(table.firstUnstableOffset()).toBe(0);
+    expect(table.analyzeMarker(1, 3, 0).kind).toBe('rejected');
+    expect(table.analyzeMarker(1, 4, 0).kind).toBe('append');
+    const done = table.apply(header(1, 4, 1, true), { type: ControlType.abort, coordinatorEpoch: 2 });
+    expect(done).toEqual({ producerId: 1, firstOffset: 0, lastOffset: 1, aborted: true });
+    expect(table.analyzeMarker(1, 4, 2).kind).toBe('duplicate');
+    expect(table.analyzeMarker(1, 5, 1)).toMatchObject({ error: ErrorCodes.TRANSACTION_COORDINATOR_FENCED });
+    // A late write of the aborted transaction's epoch is fenced by the marker's.
+    expect(table.analyze([header(1, 3, 2, false)])).toMatchObject({ error: ErrorCodes.INVALID_PRODUCER_EPOCH });
+  });
+});

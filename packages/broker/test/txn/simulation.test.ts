@@ -1,0 +1,504 @@
+/**
+ * Seeded simulation of transactions end to end: the production TxnCoordinator driver and core over an
+ * in-memory __transaction_state partition whose high watermark advances when the schedule says so, and
+ * three output partitions, each with the production ProducerStateTable deciding what its leader appends
+ * (sequence and epoch checks, markers). Producers of one transactional id run transactions; new
+ * incarnations fence old ones, which go on as zombies; transactions outlive their timeout; the
+ * coordinator fails over (keeping or losing its uncommitted records) in every state; markers and data
+ * writes are delayed in the network and delivered late (a deposed coordinator's markers included), or
+ * their acknowledgements are lost. After a calm phase every transaction is complete and:
+ * - atomicity: each transaction's records are committed on every partition it wrote, or on none;
+ * - no acknowledged commit is lost, no aborted or zombie transaction is committed;
+ * - no transaction hangs: no partition has an open transaction left;
+ * - a producer fenced by a newer incarnation never commits.
+ * A failing seed prints itself; reproduce it with TXN_SIM_SEED=<seed>.
+ */
+import { Attribute, type BatchHeader, ErrorCodes, SamsaError } from '@samsa/protocol';
+import { describe, expect, it } from 'vitest';
+import * as tp from '../../src/group/partitions.js';
+import { ControlType, ProducerStateTable } from '../../src/storage/producer-state.js';
+import { DEFAULT_TXN_CORE_CONFIG, type MarkerJob } from '../../src/txn/core.js';
+import { type MarkerWriter, type TxnLog, TxnCoordinator } from '../../src/txn/driver.js';
+import { decodeRecord, encodeKey, encodeValue, type TxnRecord } from '../../src/txn/records.js';
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+class Violation extends Error {}
+
+class SimLog implements TxnLog {
+  private waiters: { offset: number; resolve: () => void; reject: (err: Error) => void }[] = [];
+  dead = false;
+
+  constructor(
+    readonly batches: TxnRecord[][],
+    public hw: number,
+  ) {}
+
+  append(records: readonly TxnRecord[]): Promise<number> {
+    if (this.dead) return Promise.reject(new SamsaError(ErrorCodes.NOT_LEADER_OR_FOLLOWER));
+    this.batches.push(records.map((r) => decodeRecord(encodeKey(r), encodeValue(r))));
+    return Promise.resolve(this.batches.length);
+  }
+
+  waitCommitted(offset: number): Promise<void> {
+    if (this.dead) return Promise.reject(new SamsaError(ErrorCodes.NOT_LEADER_OR_FOLLOWER));
+    if (this.hw >= offset) return Promise.resolve();
+    return new Promise((resolve, reject) => this.waiters.push({ offset, resolve, reject }));
+  }
+
+  endOffset(): number {
+    return this.batches.length;
+  }
+
+  async *read(): AsyncIterable<readonly TxnRecord[]> {
+    for (const batch of this.batches) yield batch;
+  }
+
+  advance(): void {
+    this.hw = this.batches.length;
+    const ready = this.waiters.filter((w) => w.offset <= this.hw);
+    this.waiters = this.waiters.filter((w) => w.offset > this.hw);
+    for (const w of ready) w.resolve();
+  }
+
+  kill(): void {
+    this.dead = true;
+    for (const w of this.waiters) w.reject(new SamsaError(ErrorCodes.NOT_LEADER_OR_FOLLOWER));
+    this.waiters = [];
+  }
+}
+
+type Entry =
+  | { kind: 'data'; pid: number; epoch: number; tag: string }
+  | { kind: 'marker'; pid: number; epoch: number; commit: boolean };
+
+/** An output partition: its log and the production producer state table its leader keeps. */
+class SimPartition {
+  readonly log: Entry[] = [];
+  readonly table = new ProducerStateTable();
+
+  header(pid: number, epoch: number, seq: number, control: boolean): BatchHeader {
+    return {
+      baseOffset: this.log.length,
+      batchLength: 0,
+      partitionLeaderEpoch: 0,
+      magic: 2,
+      crc: 0,
+      attributes: Attribute.transactional | (control ? Attribute.control : 0),
+      lastOffsetDelta: 0,
+      baseTimestamp: 0,
+      maxTimestamp: 0,
+      producerId: pid,
+      producerEpoch: epoch,
+      baseSequence: control ? -1 : seq,
+      recordCount: 1,
+    };
+  }
+
+  appendData(pid: number, epoch: number, seq: number, tag: string): void {
+    const header = this.header(pid, epoch, seq, false);
+    const verdict = this.table.analyze([header]);
+    if (verdict.kind === 'rejected') throw new SamsaError(verdict.error, verdict.message);
+    if (verdict.kind === 'duplicate') return;
+    this.table.apply(header);
+    this.log.push({ kind: 'data', pid, epoch, tag });
+  }
+
+  appendMarker(pid: number, epoch: number, commit: boolean, coordinatorEpoch: number): void {
+    const verdict = this.table.analyzeMarker(pid, epoch, coordinatorEpoch);
+    if (verdict.kind === 'rejected') throw new SamsaError(verdict.error, verdict.message);
+    if (verdict.kind === 'duplicate') return;
+    this.table.apply(this.header(pid, epoch, -1, true), {
+      type: commit ? ControlType.commit : ControlType.abort,
+      coordinatorEpoch,
+    });
+    this.log.push({ kind: 'marker', pid, epoch, commit });
+  }
+
+  /** Tags of committed data, and of aborted data, as a read_committed reader decides. */
+  outcome(): { committed: string[]; aborted: string[]; open: string[] } {
+    const pending = new Map<number, string[]>();
+    const committed: string[] = [];
+    const aborted: string[] = [];
+    for (const e of this.log) {
+      if (e.kind === 'data') {
+        const list = pending.get(e.pid) ?? [];
+        list.push(e.tag);
+        pending.set(e.pid, list);
+      } else {
+        (e.commit ? committed : aborted).push(...(pending.get(e.pid) ?? []));
+        pending.delete(e.pid);
+      }
+    }
+    return { committed, aborted, open: [...pending.values()].flat() };
+  }
+}
+
+const TXN_ID = 'tx';
+const PARTITIONS = 3;
+const TIMEOUT_MS = 20_000;
+
+interface Incarnation {
+  readonly n: number;
+  pid: number;
+  epoch: number;
+  stopped: boolean;
+  /** Sequences per partition at the current epoch. */
+  seqs: Map<number, number>;
+}
+
+class World {
+  private readonly rng: () => number;
+  nowMs = 1_000_000;
+  step = 0;
+  log = new SimLog([], 0);
+  coordinatorEpoch = 0;
+  coordinator: TxnCoordinator;
+  readonly zombies: TxnCoordinator[] = [];
+  readonly partitions = Array.from({ length: PARTITIONS }, () => new SimPartition());
+  private nextPid = 1000;
+  private stepWaiters: (() => void)[] = [];
+  /** Delayed deliveries (markers, data writes), run at a later step. */
+  private network: (() => void)[] = [];
+  incarnations: Incarnation[] = [];
+  /** Transaction tag -> what the client learned: committed (EndTxn ok), aborted, or unknown. */
+  readonly txnOutcome = new Map<string, 'commit' | 'abort' | 'unknown' | 'open'>();
+  /** Per transaction tag: the partitions it wrote with acknowledgement. */
+  readonly acked = new Map<string, Set<number>>();
+  /** The incarnation whose InitProducerId succeeded last: every other one is fenced. */
+  latestInit = -1;
+  zombieCommits: string[] = [];
+  failovers = 0;
+  commits = 0;
+
+  constructor(readonly seed: number) {
+    this.rng = mulberry32(seed);
+    this.coordinator = this.newCoordinator();
+  }
+
+  chance(p: number): boolean {
+    return this.rng() < p;
+  }
+
+  fail(message: string): never {
+    throw new Violation(`seed ${this.seed}, step ${this.step}: ${message}`);
+  }
+
+  private newCoordinator(): TxnCoordinator {
+    const markers: MarkerWriter = { write: (job, epoch) => this.writeMarkers(job, epoch) };
+    return new TxnCoordinator({
+      config: { ...DEFAULT_TXN_CORE_CONFIG, maxTimeoutMs: 60_000 },
+      numPartitions: 1,
+      offsetsPartitions: () => 1,
+      nowMs: () => this.nowMs,
+      newProducerId: async () => this.nextPid++,
+      markers,
+      markerRetryBackoffMs: 500,
+    });
+  }
+
+  /** The leaders of the job's partitions: each marker may be lost, delayed (delivered later), or written. */
+  private async writeMarkers(job: MarkerJob, coordinatorEpoch: number): Promise<tp.TopicPartitions> {
+    await this.nextStep();
+    const remaining: string[] = [];
+    for (const key of tp.toKeys(job.partitions)) {
+      const { partition } = tp.fromKey(key);
+      const write = () =>
+        this.partitions[partition]!.appendMarker(job.producerId, job.producerEpoch, job.commit, coordinatorEpoch);
+      if (this.chance(0.15)) {
+        remaining.push(key);
+        if (this.chance(0.5)) this.network.push(() => swallow(write)); // delivered late, answer lost
+        continue;
+      }
+      try {
+        write();
+        if (this.chance(0.1)) remaining.push(key); // written, acknowledgement lost
+      } catch (err) {
+        if (!(err instanceof SamsaError)) throw err;
+        remaining.push(key);
+      }
+    }
+    return tp.fromKeys(remaining);
+  }
+
+  nextStep(): Promise<void> {
+    return new Promise((resolve) => this.stepWaiters.push(resolve));
+  }
+
+  async start(): Promise<void> {
+    await this.coordinator.becomeLeader(0, this.log, this.coordinatorEpoch);
+  }
+
+  failover(): void {
+    this.failovers++;
+    const keep = this.chance(0.5) ? this.log.batches.length : this.log.hw;
+    this.log.kill();
+    this.zombies.push(this.coordinator);
+    this.log = new SimLog(this.log.batches.slice(0, keep), keep);
+    this.coordinator = this.newCoordinator();
+    this.coordinatorEpoch++;
+    void this.coordinator.becomeLeader(0, this.log, this.coordinatorEpoch);
+  }
+
+  /** One producer incarnation's life: init, then transactions until fenced or stopped. */
+  async runProducer(inc: Incarnation): Promise<void> {
+    for (;;) {
+      if (inc.stopped) return;
+      try {
+        const id = await this.coordinator.initProducerId({
+          transactionalId: TXN_ID,
+          timeoutMs: TIMEOUT_MS,
+          producerId: -1,
+          producerEpoch: -1,
+        });
+        inc.pid = id.producerId;
+        inc.epoch = id.producerEpoch;
+        this.latestInit = inc.n;
+        break;
+      } catch (err) {
+        if (!retriable(err)) throw err;
+        await this.nextStep();
+      }
+    }
+    for (let t = 0; !inc.stopped && t < 1000; t++) {
+      const tag = `i${inc.n}t${t}`;
+      try {
+        await this.transaction(inc, tag);
+      } catch (err) {
+        if (!(err instanceof SamsaError)) throw err;
+        if (err.code === ErrorCodes.PRODUCER_FENCED.code || err.code === ErrorCodes.INVALID_PRODUCER_EPOCH.code) {
+          if (this.latestInit === inc.n && !inc.stopped) {
+            // Fenced by a timeout abort, not a newer incarnation: recover the id (KIP-360).
+            if (!(await this.recover(inc))) return;
+            continue;
+          }
+          return;
+        }
+        if (err.code === ErrorCodes.INVALID_PRODUCER_ID_MAPPING.code) return;
+        await this.nextStep();
+      }
+    }
+  }
+
+  private async recover(inc: Incarnation): Promise<boolean> {
+    for (;;) {
+      if (inc.stopped) return false;
+      try {
+        const id = await this.coordinator.initProducerId({
+          transactionalId: TXN_ID,
+          timeoutMs: TIMEOUT_MS,
+          producerId: inc.pid,
+          producerEpoch: inc.epoch,
+        });
+        inc.pid = id.producerId;
+        inc.epoch = id.producerEpoch;
+        inc.seqs = new Map();
+        return true;
+      } catch (err) {
+        if (!(err instanceof SamsaError)) throw err;
+        if (!err.retriable) return false;
+        await this.nextStep();
+      }
+    }
+  }
+
+  private async retry<T>(inc: Incarnation, op: () => Promise<T>): Promise<T> {
+    for (;;) {
+      try {
+        return await op();
+      } catch (err) {
+        if (!retriable(err) || inc.stopped) throw err;
+        await this.nextStep();
+      }
+    }
+  }
+
+  private async transaction(inc: Incarnation, tag: string): Promise<void> {
+    const parts = [0, 1, 2].filter(() => this.chance(0.6));
+    if (parts.length === 0) parts.push(0);
+    const request = () => ({ transactionalId: TXN_ID, producerId: inc.pid, producerEpoch: inc.epoch });
+    this.txnOutcome.set(tag, 'open');
+    await this.retry(inc, () =>
+      this.coordinator.addPartitions(request(), tp.fromKeys(parts.map((p) => tp.tpKey('out', p)))),
+    );
+    const wrote = new Set<number>();
+    this.acked.set(tag, wrote);
+    for (const p of parts) {
+      await this.produce(inc, p, tag);
+      wrote.add(p);
+    }
+    // Sometimes a write to a partition not added: must be refused (KIP-890 part 1).
+    if (this.chance(0.05)) {
+      const others = [0, 1, 2].filter((p) => !parts.includes(p));
+      if (others.length > 0) {
+        try {
+          await this.produce(inc, others[0]!, `${tag}-unadded`);
+          this.fail(`a write to unadded partition ${others[0]} of ${tag} was accepted`);
+        } catch (err) {
+          if (err instanceof Violation) throw err;
+        }
+      }
+    }
+    if (this.chance(0.1)) {
+      // The producer stalls here: the transaction may outlive its timeout.
+      for (let i = 0; i < 5; i++) await this.nextStep();
+    }
+    const commit = this.chance(0.7);
+    this.txnOutcome.set(tag, 'unknown');
+    const fencedBefore = this.latestInit !== inc.n;
+    try {
+      const next = await this.retry(inc, () => this.coordinator.endTxn(request(), commit));
+      if (commit && (fencedBefore || this.latestInit !== inc.n)) this.zombieCommits.push(tag);
+      this.txnOutcome.set(tag, commit ? 'commit' : 'abort');
+      if (commit) this.commits++;
+      inc.pid = next.producerId;
+      inc.epoch = next.producerEpoch;
+      inc.seqs = new Map();
+    } catch (err) {
+      if (!commit && err instanceof SamsaError) this.txnOutcome.set(tag, 'abort');
+      throw err;
+    }
+  }
+
+  /** A transactional write as the partition's leader handles it: verify first (unless already in the transaction). */
+  private async produce(inc: Incarnation, p: number, tag: string): Promise<void> {
+    const partition = this.partitions[p]!;
+    const req = { transactionalId: TXN_ID, producerId: inc.pid, producerEpoch: inc.epoch };
+    const seq = inc.seqs.get(p) ?? 0;
+    await this.retry(inc, async () => {
+      const entry = partition.table.entry(inc.pid);
+      if (!(entry !== undefined && entry.currentTxnFirstOffset >= 0 && entry.epoch === inc.epoch)) {
+        await this.coordinator.verifyPartition(req, 'out', p);
+      }
+      // The append may reach the log later than the verification: markers can come in between.
+      if (this.chance(0.2)) await this.nextStep();
+      partition.appendData(req.producerId, req.producerEpoch, seq, tag);
+    });
+    inc.seqs.set(p, seq + 1);
+  }
+
+  async runStep(calm: boolean): Promise<void> {
+    this.step++;
+    this.nowMs += calm ? 1000 : Math.floor(this.rng() * 1500);
+    if (this.chance(calm ? 1 : 0.6)) this.log.advance();
+    if (!calm && this.chance(0.02)) this.failover();
+    if (!calm && this.chance(0.015)) this.newIncarnation();
+    if (this.chance(0.3) && this.network.length > 0) {
+      const i = Math.floor(this.rng() * this.network.length);
+      this.network.splice(i, 1)[0]!();
+    }
+    if (this.chance(0.5)) this.coordinator.tick();
+    for (const z of this.zombies) if (this.chance(0.2)) z.tick();
+    const waiters = this.stepWaiters;
+    this.stepWaiters = [];
+    for (const w of waiters) w();
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+  }
+
+  newIncarnation(): void {
+    for (const inc of this.incarnations) if (this.chance(0.5)) inc.stopped = true; // the rest are zombies
+    const inc: Incarnation = { n: this.incarnations.length, pid: -1, epoch: -1, stopped: false, seqs: new Map() };
+    this.incarnations.push(inc);
+    void this.runProducer(inc).catch((err: unknown) => {
+      if (err instanceof Violation) this.violation = err;
+      else if (!(err instanceof SamsaError)) this.violation = err as Error;
+    });
+  }
+
+  violation: Error | undefined;
+
+  check(): void {
+    if (this.violation) throw this.violation;
+    const committed = new Map<string, Set<number>>();
+    const aborted = new Map<string, Set<number>>();
+    for (const [p, partition] of this.partitions.entries()) {
+      const o = partition.outcome();
+      if (o.open.length > 0) this.fail(`partition ${p} has a hanging transaction: ${o.open.join(',')}`);
+      if (partition.table.firstUnstableOffset() !== undefined) this.fail(`partition ${p} has an unstable offset`);
+      for (const tag of o.committed) (committed.get(tag) ?? committed.set(tag, new Set()).get(tag)!).add(p);
+      for (const tag of o.aborted) (aborted.get(tag) ?? aborted.set(tag, new Set()).get(tag)!).add(p);
+    }
+    for (const [tag, parts] of committed) {
+      if (tag.endsWith('-unadded')) this.fail(`${tag} was written`);
+      if (aborted.has(tag))
+        this.fail(`transaction ${tag} is committed on ${[...parts]} and aborted on ${[...aborted.get(tag)!]}`);
+      const outcome = this.txnOutcome.get(tag);
+      if (outcome !== 'commit' && outcome !== 'unknown') this.fail(`transaction ${tag} (${outcome}) was committed`);
+      for (const p of this.acked.get(tag) ?? []) {
+        if (!parts.has(p)) this.fail(`transaction ${tag} lost its write to partition ${p}`);
+      }
+    }
+    for (const [tag, outcome] of this.txnOutcome) {
+      if (outcome !== 'commit') continue;
+      for (const p of this.acked.get(tag) ?? []) {
+        if (!committed.get(tag)?.has(p)) this.fail(`acknowledged commit ${tag} is missing on partition ${p}`);
+      }
+    }
+    if (this.zombieCommits.length > 0) this.fail(`fenced producers committed ${this.zombieCommits.join(',')}`);
+    const core = this.coordinator.coreOf(0);
+    const state = core?.get(TXN_ID)?.state;
+    if (state === 'PrepareCommit' || state === 'PrepareAbort') this.fail(`the transaction is stuck in ${state}`);
+  }
+}
+
+function retriable(err: unknown): boolean {
+  return err instanceof SamsaError && err.retriable;
+}
+
+function swallow(f: () => void): void {
+  try {
+    f();
+  } catch (err) {
+    if (!(err instanceof SamsaError)) throw err;
+  }
+}
+
+async function runSeed(seed: number): Promise<{ failovers: number; commits: number }> {
+  const world = new World(seed);
+  await world.start();
+  world.newIncarnation();
+  for (let round = 0; round < 3; round++) {
+    for (let i = 0; i < 150; i++) await world.runStep(false);
+  }
+  for (const inc of world.incarnations) inc.stopped = true;
+  for (let i = 0; i < 120; i++) await world.runStep(true);
+  world.check();
+  return { failovers: world.failovers, commits: world.commits };
+}
+
+// TXN_SIM_SEED=<n> runs one seed; TXN_SIM_SEEDS=<count> runs more than CI's 40 (seeds 1..count).
+const SEEDS = process.env.TXN_SIM_SEED
+  ? [Number(process.env.TXN_SIM_SEED)]
+  : Array.from({ length: Number(process.env.TXN_SIM_SEEDS ?? 40) }, (_, i) => i + 1);
+
+describe('transaction simulation', () => {
+  it(
+    `keeps its invariants over ${SEEDS.length} seeded schedules`,
+    async () => {
+      let failovers = 0;
+      let commits = 0;
+      for (const seed of SEEDS) {
+        try {
+          const r = await runSeed(seed);
+          failovers += r.failovers;
+          commits += r.commits;
+        } catch (err) {
+          console.error(`transaction simulation failed: reproduce with TXN_SIM_SEED=${seed}`);
+          throw err;
+        }
+      }
+      expect(failovers).toBeGreaterThan(SEEDS.length === 1 ? -1 : SEEDS.length / 2);
+      expect(commits).toBeGreaterThan(0);
+    },
+    Math.max(30_000, SEEDS.length * 300),
+  );
+});
