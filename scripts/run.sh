@@ -2,7 +2,8 @@
 # One entry point for a fresh machine: makes sure a Node.js >= 22.12 is on PATH (installing the
 # node@24 package from the npm registry into .tools/node when the machine's node is older), installs
 # the workspace's packages when they are missing or stale, then runs `npm run <script> [args...]`.
-#   scripts/run.sh start    # local cluster on the embedded coordinator
+#   scripts/run.sh start    # local cluster on the embedded coordinator (samsa dev: exits 1, saying why
+#                           # in one line, when a port or the data directory is taken or a member fails)
 #   scripts/run.sh test     # the whole test suite
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
