@@ -34,6 +34,8 @@ export interface LocalClusterOptions {
    * When it sets `zookeeper.connect`, the broker does not get `--coordinator` either.
    */
   brokerSettingsFor?: (broker: BrokerProcess, cluster: LocalCluster) => Record<string, string>;
+  /** A broker's data directory by id, instead of one under the cluster's temp directory (e.g. a small tmpfs). */
+  dataDirs?: Readonly<Record<number, string>>;
   /** The coordinator's tickTime; session timeouts are clamped to 2..20 ticks. */
   tickTimeMs?: number;
   startTimeoutMs?: number;
@@ -62,7 +64,7 @@ export class LocalCluster {
           id,
           port,
           address: `127.0.0.1:${port}`,
-          dataDir: join(cluster.temp.path, `broker-${id}`),
+          dataDir: options.dataDirs?.[id] ?? join(cluster.temp.path, `broker-${id}`),
           process: undefined,
           isRunning() {
             return this.process !== undefined && !this.process.hasExited();

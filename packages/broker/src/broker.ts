@@ -13,7 +13,7 @@ import type { BrokerContext } from './server/context.js';
 import { DelayedOperations } from './server/delayed.js';
 import { startGrpcServer, type BrokerServer } from './server/grpc-server.js';
 import { checkBrokerId, checkClusterId } from './server/meta-properties.js';
-import { type HostedPartition, PartitionRegistry } from './server/partitions.js';
+import { type HostedPartition, PartitionRegistry, type ReplicaRole } from './server/partitions.js';
 import { PeerClients } from './server/peer-clients.js';
 import { GrpcReplicationTransport } from './server/replication-transport.js';
 
@@ -127,6 +127,11 @@ export async function startBroker(settings: Settings<BrokerSettingName>, logger:
     topicConfigs: (topic) => member.metadata.image.topics.get(topic)?.configs ?? {},
     waiters,
     registrationZxid: () => member.registrationZxid,
+    currentRole: (topic, partition) =>
+      member
+        .currentRoles()
+        .find((r): r is ReplicaRole => r.kind !== 'deleted' && r.topic === topic && r.partition === partition),
+    reportOffline: (offline) => member.setOfflineReplicas(offline),
     hooks: {
       applyRole: async (hosted, change) => {
         const applied = await replication.applyRole(hosted, change);
@@ -150,6 +155,7 @@ export async function startBroker(settings: Settings<BrokerSettingName>, logger:
       member.metadata.image.topics.get(topic)?.partitions[partition]?.replicas.includes(brokerId) ?? false,
   );
   partitions.startRetention();
+  partitions.startOfflineRecovery();
   partitions.startHighWatermarkCheckpoints();
   replication.start();
 

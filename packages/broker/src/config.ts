@@ -127,6 +127,13 @@ export const BROKER_SETTINGS = {
       'without waiting (no durability promise; keeps the kernel from writing back gigabytes at once); ' +
       '0 leaves it to the kernel',
   ),
+  'log.offline.retry.backoff.ms': long(
+    1000,
+    1,
+    'not a Kafka setting: how soon a partition whose log failed (a full disk, an I/O error) is reopened, ' +
+      'once the data directory has room; doubled after each failed reopen',
+  ),
+  'log.offline.retry.backoff.max.ms': long(30000, 1, 'the longest wait between two reopens of an offline log'),
   'socket.request.max.bytes': int(104857600, 1024, 'largest request the broker accepts'),
   'controlled.shutdown.timeout.ms': int(10000, 0, 'how long a stopping broker lets requests in flight finish'),
   'offsets.topic.num.partitions': int(50, 1, 'partitions of __consumer_offsets (fixed once it is created)'),

@@ -135,6 +135,8 @@ const METADATA_ERRORS = new Set<number>([
   ErrorCodes.REPLICA_NOT_AVAILABLE.code,
   ErrorCodes.UNKNOWN_TOPIC_ID.code,
   ErrorCodes.NETWORK_EXCEPTION.code,
+  // The partition's log is offline on that broker (a full disk): the controller moves its leadership.
+  ErrorCodes.KAFKA_STORAGE_ERROR.code,
   // A request that timed out may have gone to a paused or cut-off leader (Kafka refreshes too).
   ErrorCodes.REQUEST_TIMED_OUT.code,
 ]);

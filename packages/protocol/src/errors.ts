@@ -247,6 +247,7 @@ export const ErrorCodes = Object.freeze({
   ),
   INVALID_UPDATE_VERSION: spec(95, 'InvalidUpdateVersion', false, 'The given version of the partition state is stale'),
   UNKNOWN_TOPIC_ID: spec(100, 'UnknownTopicId', true, 'This server does not host this topic ID'),
+  INELIGIBLE_REPLICA: spec(107, 'IneligibleReplica', false, 'The new ISR contains at least one ineligible replica'),
   GROUP_SUBSCRIBED_TO_TOPIC: spec(
     86,
     'GroupSubscribedToTopic',

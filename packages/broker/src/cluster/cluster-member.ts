@@ -112,6 +112,9 @@ export class ClusterMember extends EventEmitter<ClusterMemberEvents> {
   private campaigning: Promise<void> | undefined;
   private campaignAgain = false;
   private chrootChecked = false;
+  /** The partitions this broker reports offline (setOfflineReplicas), written into every registration. */
+  private offlineReplicas: TopicPartitionRef[] = [];
+  private reportChain: Promise<void> = Promise.resolve();
   private readonly log: Logger;
   private readonly onControllerZnode = (): void => void this.campaign();
 
@@ -260,6 +263,24 @@ export class ClusterMember extends EventEmitter<ClusterMemberEvents> {
     );
   }
 
+  /**
+   * States in this broker's registration the partitions whose logs it cannot serve now (a full disk,
+   * an I/O error), the whole set each time. The controller moves their leadership and ISR membership
+   * elsewhere; every broker's metadata shows them as offline replicas. Kept for re-registrations. A
+   * write that fails (no session right now) is logged; the next call or registration writes the set.
+   */
+  setOfflineReplicas(partitions: readonly TopicPartitionRef[]): Promise<void> {
+    this.offlineReplicas = [...partitions];
+    const write = this.reportChain.then(async () => {
+      const zk = this.zk;
+      if (!zk || this.closed) return;
+      await zk.setData(brokerPath(this.brokerId), this.registrationData());
+      this.log.info({ offline: this.offlineReplicas.map((r) => `${r.topic}-${r.partition}`) }, 'reported offline logs');
+    });
+    this.reportChain = write.catch((err: unknown) => this.log.warn({ err }, 'could not report offline logs'));
+    return write;
+  }
+
   /** Leaves the cluster: resigns, closes the session (ZooKeeper deletes the ephemerals). */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -360,16 +381,18 @@ export class ClusterMember extends EventEmitter<ClusterMemberEvents> {
     }
   }
 
-  private async register(zk: ZkSession): Promise<void> {
+  private registrationData(): string {
     const { host, port, rack, endpoints } = this.options;
+    return encodeBroker(
+      { id: this.brokerId, host, port, ...(rack ? { rack } : {}), ...(endpoints ? { endpoints } : {}) },
+      this.offlineReplicas,
+    );
+  }
+
+  private async register(zk: ZkSession): Promise<void> {
+    const { host, port, endpoints } = this.options;
     const path = brokerPath(this.brokerId);
-    const data = encodeBroker({
-      id: this.brokerId,
-      host,
-      port,
-      ...(rack ? { rack } : {}),
-      ...(endpoints ? { endpoints } : {}),
-    });
+    const data = this.registrationData();
     // A broker restarted faster than its session timeout finds its previous run's registration still
     // there: wait for that session to expire (as the controller must see it go and come back) rather
     // than fail. A registration that outlives that wait belongs to another live broker with our id.

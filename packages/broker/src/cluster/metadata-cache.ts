@@ -12,6 +12,7 @@ import {
   brokerPath,
   decodeBroker,
   decodeControllerEpoch,
+  decodeOfflineReplicas,
   decodeControllerId,
   decodePartitionState,
   decodeTopic,
@@ -19,6 +20,7 @@ import {
   partitionStatePath,
   topicConfigPath,
   topicPath,
+  type ReplicaRef,
 } from '../controller/znodes.js';
 import {
   EMPTY_IMAGE,
@@ -194,17 +196,22 @@ export class MetadataCache extends EventEmitter<MetadataCacheEvents> {
       gen,
       ZNODES.brokerIds,
       async (zk) => {
-        const ids = (await zk.getChildren(ZNODES.brokerIds, this.watcher(gen, ZNODES.brokerIds, read))) ?? [];
+        const watch = this.watcher(gen, ZNODES.brokerIds, read);
+        const ids = (await zk.getChildren(ZNODES.brokerIds, watch)) ?? [];
+        const offline = new Map<number, ReplicaRef[]>();
         const brokers = await Promise.all(
           ids.map(async (child) => {
             const id = Number(child);
-            const node = Number.isInteger(id) ? await zk.getData(brokerPath(id)) : undefined;
-            return node ? decodeBroker(id, node.data) : undefined;
+            // Watched for data changes too: a broker states its offline logs in its registration.
+            const node = Number.isInteger(id) ? await zk.getData(brokerPath(id), watch) : undefined;
+            if (!node) return undefined;
+            offline.set(id, decodeOfflineReplicas(id, node.data));
+            return decodeBroker(id, node.data);
           }),
         );
-        return brokers.filter((b): b is BrokerEndpoint => b !== undefined);
+        return { brokers: brokers.filter((b): b is BrokerEndpoint => b !== undefined), offline };
       },
-      (brokers) => this.apply((i) => withBrokers(i, brokers)),
+      ({ brokers, offline }) => this.apply((i) => withBrokers(i, brokers, offline)),
       read,
     );
   }

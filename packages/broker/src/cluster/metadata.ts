@@ -49,7 +49,12 @@ export interface MetadataImage {
   readonly controllerId: number;
   readonly controllerEpoch: number;
   readonly topics: ReadonlyMap<string, TopicInfo>;
+  /** Per registered broker, the partitions (`replicaKey`) whose logs it reports offline. */
+  readonly offlineReplicas: ReadonlyMap<number, ReadonlySet<string>>;
 }
+
+/** How `MetadataImage.offlineReplicas` names a partition. */
+export const replicaKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
 
 export const EMPTY_IMAGE: MetadataImage = Object.freeze({
   clusterId: undefined,
@@ -57,14 +62,26 @@ export const EMPTY_IMAGE: MetadataImage = Object.freeze({
   controllerId: -1,
   controllerEpoch: 0,
   topics: new Map(),
+  offlineReplicas: new Map(),
 });
 
 export function withClusterId(image: MetadataImage, clusterId: string | undefined): MetadataImage {
   return { ...image, clusterId };
 }
 
-export function withBrokers(image: MetadataImage, brokers: readonly BrokerEndpoint[]): MetadataImage {
-  return { ...image, brokers: new Map([...brokers].sort((a, b) => a.id - b.id).map((b) => [b.id, b])) };
+export function withBrokers(
+  image: MetadataImage,
+  brokers: readonly BrokerEndpoint[],
+  offline: ReadonlyMap<number, readonly { topic: string; partition: number }[]> = new Map(),
+): MetadataImage {
+  const offlineReplicas = new Map<number, ReadonlySet<string>>();
+  for (const [id, refs] of offline)
+    if (refs.length > 0) offlineReplicas.set(id, new Set(refs.map((r) => replicaKey(r.topic, r.partition))));
+  return {
+    ...image,
+    brokers: new Map([...brokers].sort((a, b) => a.id - b.id).map((b) => [b.id, b])),
+    offlineReplicas,
+  };
 }
 
 export function withController(image: MetadataImage, controllerId: number, controllerEpoch?: number): MetadataImage {
@@ -201,7 +218,11 @@ export function currentRoles(brokerId: number, image: MetadataImage): RoleChange
   return diffRoles(brokerId, EMPTY_IMAGE, image);
 }
 
-/** Replicas of a partition that are not registered right now (the Metadata response's offline_replicas). */
+/**
+ * Replicas of a partition that are not registered right now, or whose broker reports its log offline
+ * (the Metadata response's offline_replicas).
+ */
 export function offlineReplicas(image: MetadataImage, partition: PartitionInfo): number[] {
-  return partition.replicas.filter((r) => !image.brokers.has(r));
+  const key = replicaKey(partition.topic, partition.partition);
+  return partition.replicas.filter((r) => !image.brokers.has(r) || image.offlineReplicas.get(r)?.has(key) === true);
 }

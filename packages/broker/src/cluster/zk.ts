@@ -114,6 +114,12 @@ export class ZkSession implements ControllerZk {
     });
   }
 
+  setData(path: string, data: string, version = -1): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.client.setData(path, Buffer.from(data), version, (error) => (error ? reject(error) : resolve()));
+    });
+  }
+
   remove(path: string, version = -1): Promise<void> {
     return new Promise((resolve, reject) => {
       this.client.remove(path, version, (error) => (error ? reject(error) : resolve()));

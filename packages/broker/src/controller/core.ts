@@ -20,7 +20,12 @@
  *    changes included); leader-proposed ISR changes (AlterIsr) keep the leader epoch and are fenced by
  *    the state znode's version;
  *  - a partition whose replicas were all offline when it was created has no state znode yet; it is
- *    initialised (leader = first live replica, ISR = live replicas, epoch 0) once one comes up.
+ *    initialised (leader = first live replica, ISR = live replicas, epoch 0) once one comes up;
+ *  - a replica whose log its broker reports offline (a full disk, an I/O error: `ReplicasOffline`,
+ *    read from the broker's registration) counts as dead for that partition only: it leaves the ISR
+ *    (unless it is the last member), cannot be elected, and a partition it led gets another leader.
+ *    Reported back online, it is treated as a broker coming up for that partition: it leads a
+ *    leaderless partition whose ISR holds it, and otherwise rejoins the ISR through its leader.
  *
  * Preferred leader election (`ElectPreferredLeaders`, Kafka's): a partition's first replica is its
  * preferred leader, and assignment spreads first replicas evenly over the brokers. A failover moves
@@ -65,6 +70,11 @@ export type ControllerInput =
   | { readonly type: 'BrokersChanged'; readonly liveBrokerIds: readonly number[] }
   | { readonly type: 'BrokerUp'; readonly brokerId: number }
   | { readonly type: 'BrokerDown'; readonly brokerId: number }
+  /**
+   * The partitions whose logs `brokerId` cannot serve now, as its registration lists them (the whole
+   * set: a partition missing from it is back online). Kafka's log directory failure, per partition.
+   */
+  | { readonly type: 'ReplicasOffline'; readonly brokerId: number; readonly partitions: readonly TopicPartitionRef[] }
   | {
       readonly type: 'CreateTopic';
       readonly topic: string;
@@ -232,8 +242,12 @@ class Collector {
 const ok = (topic: string, message = ''): RequestResult => ({ topic, error: ErrorCodes.NONE, message });
 const fail = (topic: string, error: ErrorSpec, message: string): RequestResult => ({ topic, error, message });
 
+const replicaKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
+
 export class ControllerCore {
   private readonly live = new Set<number>();
+  /** Per broker, the partitions (replicaKey) whose logs it reported offline. */
+  private readonly offline = new Map<number, ReadonlySet<string>>();
   private readonly topics = new Map<string, TopicRec>();
   private epoch = -1;
 
@@ -244,6 +258,11 @@ export class ControllerCore {
 
   get liveBrokerIds(): number[] {
     return [...this.live].sort((a, b) => a - b);
+  }
+
+  /** The partitions `brokerId` reported offline, as `topic-partition` names (for logs and tests). */
+  offlineReplicasOf(brokerId: number): string[] {
+    return [...(this.offline.get(brokerId) ?? [])].map((k) => k.replace('\u0000', '-')).sort();
   }
 
   knownTopics(): string[] {
@@ -288,6 +307,9 @@ export class ControllerCore {
       case 'BrokerDown':
         this.brokerDown(input.brokerId, out);
         break;
+      case 'ReplicasOffline':
+        this.replicasOffline(input.brokerId, input.partitions, out);
+        break;
       case 'CreateTopic':
         this.createTopic(input, out);
         break;
@@ -319,6 +341,10 @@ export class ControllerCore {
     for (const id of snapshot.liveBrokerIds) this.live.add(id);
     this.topics.clear();
     for (const t of snapshot.topics) this.topics.set(t.name, toRec(t));
+    this.offline.clear();
+    for (const { brokerId, partitions } of snapshot.offlineReplicas ?? [])
+      if (partitions.length > 0)
+        this.offline.set(brokerId, new Set(partitions.map((r) => replicaKey(r.topic, r.partition))));
     this.reconcileAll(() => true, out);
     out.flush('controller failover: elect leaders for offline partitions');
     for (const name of snapshot.pendingDeletions) this.deleteTopic(name, true, out);
@@ -331,6 +357,8 @@ export class ControllerCore {
   }
 
   private brokerDown(id: number, out: Collector): void {
+    // Its next registration brings its own list.
+    this.offline.delete(id);
     if (!this.live.delete(id)) return;
     this.reconcileAll((p) => p.replicas.includes(id), out);
     out.flush(`broker ${id} down`);
@@ -342,6 +370,36 @@ export class ControllerCore {
     // Only leaderless or uninitialised partitions change: a returning broker rejoins ISRs through its leader.
     this.reconcileAll((p) => p.replicas.includes(id) && (p.state === undefined || p.state.leader === NO_LEADER), out);
     out.flush(`broker ${id} up`);
+  }
+
+  private replicasOffline(id: number, partitions: readonly TopicPartitionRef[], out: Collector): void {
+    const before = this.offline.get(id) ?? new Set<string>();
+    const after = new Set(partitions.map((r) => replicaKey(r.topic, r.partition)));
+    if (after.size > 0) this.offline.set(id, after);
+    else this.offline.delete(id);
+    if (!this.live.has(id)) return;
+    const wentOffline = (key: string): boolean => after.has(key) && !before.has(key);
+    const cameBack = (key: string): boolean => before.has(key) && !after.has(key);
+    for (const rec of this.topics.values()) {
+      rec.partitions.forEach((p, i) => {
+        if (!p.replicas.includes(id)) return;
+        const key = replicaKey(rec.name, i);
+        // Back online: as a broker coming up, it only takes a partition nobody leads.
+        if (wentOffline(key) || (cameBack(key) && (p.state === undefined || p.state.leader === NO_LEADER)))
+          this.reconcile(rec, i, out);
+      });
+    }
+    out.flush(`replicas offline on broker ${id}: [${this.offlineReplicasOf(id).join(', ')}]`);
+  }
+
+  private unavailability(id: number, topic: string, partition: number): string {
+    if (!this.live.has(id)) return 'not alive';
+    return this.eligible(id, topic, partition) ? 'not in the ISR' : 'offline (its broker reports its log offline)';
+  }
+
+  /** Whether broker `id` can hold its replica of the partition: registered, and its log not offline. */
+  private eligible(id: number, topic: string, partition: number): boolean {
+    return this.live.has(id) && !this.offline.get(id)?.has(replicaKey(topic, partition));
   }
 
   private createTopic(input: Extract<ControllerInput, { type: 'CreateTopic' }>, out: Collector): void {
@@ -462,6 +520,9 @@ export class ControllerCore {
     }
     const dead = isr.filter((r) => !this.live.has(r));
     if (dead.length > 0) return [ErrorCodes.INVALID_REQUEST, `ISR members [${dead.join(',')}] are not alive`];
+    const offline = isr.filter((r) => !s.isr.includes(r) && !this.eligible(r, topic, partition));
+    if (offline.length > 0)
+      return [ErrorCodes.INELIGIBLE_REPLICA, `replicas [${offline.join(',')}] report their log of it offline`];
     return undefined;
   }
 
@@ -479,11 +540,11 @@ export class ControllerCore {
       const preferred = p.replicas[0]!;
       if (p.state?.leader === preferred)
         result(ErrorCodes.ELECTION_NOT_NEEDED, `broker ${preferred} already leads ${topic}-${partition}`);
-      else if (!this.canLeadPreferred(p))
+      else if (!this.canLeadPreferred(rec, partition))
         result(
           ErrorCodes.PREFERRED_LEADER_NOT_AVAILABLE,
           `preferred leader ${preferred} of ${topic}-${partition} is ` +
-            `${this.live.has(preferred) ? 'not in the ISR' : 'not alive'}`,
+            `${this.unavailability(preferred, topic, partition)}`,
         );
       else {
         this.movePreferred(rec, partition, out);
@@ -513,7 +574,7 @@ export class ControllerCore {
       const notLed = owned.filter(({ rec, partition }) => rec.partitions[partition]!.state!.leader !== broker);
       if (notLed.length * 100 <= imbalancePercentage * owned.length) continue;
       for (const { rec, partition } of notLed) {
-        if (this.canLeadPreferred(rec.partitions[partition]!)) this.movePreferred(rec, partition, out);
+        if (this.canLeadPreferred(rec, partition)) this.movePreferred(rec, partition, out);
       }
     }
     out.flush('auto leader rebalance');
@@ -525,9 +586,10 @@ export class ControllerCore {
     );
   }
 
-  private canLeadPreferred(p: PartitionRec): boolean {
+  private canLeadPreferred(rec: TopicRec, partition: number): boolean {
+    const p = rec.partitions[partition]!;
     const preferred = p.replicas[0]!;
-    return p.state !== undefined && this.live.has(preferred) && p.state.isr.includes(preferred);
+    return p.state !== undefined && this.eligible(preferred, rec.name, partition) && p.state.isr.includes(preferred);
   }
 
   private movePreferred(rec: TopicRec, partition: number, out: Collector): void {
@@ -559,7 +621,7 @@ export class ControllerCore {
   /** Applies the election rule (see the file comment) to one partition and records any change. */
   private reconcile(rec: TopicRec, partition: number, out: Collector): void {
     const p = rec.partitions[partition]!;
-    const isLive = (id: number): boolean => this.live.has(id);
+    const isLive = (id: number): boolean => this.eligible(id, rec.name, partition);
     const s = p.state;
     if (!s) {
       const liveReplicas = p.replicas.filter(isLive);

@@ -25,6 +25,7 @@ import type { ClusterSnapshot, LoadedPartition, LoadedTopic, TopicConfigs } from
 import {
   ZNODES,
   brokerPath,
+  decodeOfflineReplicas,
   decodePartitionState,
   decodeTopic,
   decodeTopicConfig,
@@ -35,8 +36,9 @@ import {
   partitionStatePath,
   topicConfigPath,
   topicPath,
+  type ReplicaRef,
 } from './znodes.js';
-import { type ControllerZk, ZkErrorCode, zkErrorCode, zxidHex } from './zk-edge.js';
+import { type ControllerZk, ZkErrorCode, type ZnodeWatcher, zkErrorCode, zxidHex } from './zk-edge.js';
 
 /** Per-topic answer of CreateTopics/DeleteTopics, shaped like the gRPC TopicResult. */
 export interface TopicResult {
@@ -139,13 +141,46 @@ export async function loadClusterSnapshot(zk: ControllerZk): Promise<ClusterSnap
     zk.getChildren(ZNODES.brokerTopics),
     zk.getChildren(ZNODES.deleteTopics),
   ]);
-  const topics = await Promise.all((names ?? []).map((n) => loadTopic(zk, n)));
+  const liveBrokerIds = (ids ?? []).map(Number).filter(Number.isInteger);
+  const [topics, registrations] = await Promise.all([
+    Promise.all((names ?? []).map((n) => loadTopic(zk, n))),
+    readRegistrations(zk, liveBrokerIds),
+  ]);
   return {
-    liveBrokerIds: (ids ?? []).map(Number).filter(Number.isInteger),
+    liveBrokerIds,
     topics: topics.filter((t): t is LoadedTopic => t !== undefined),
     pendingDeletions: deletions ?? [],
+    offlineReplicas: [...registrations].map(([brokerId, r]) => ({ brokerId, partitions: r.offline })),
   };
 }
+
+/** A live broker's registration as the controller reads it: its broker epoch and its offline logs. */
+interface Registration {
+  /** The registration's czxid: a new one means the broker restarted. */
+  readonly zxid: string;
+  readonly offline: ReplicaRef[];
+}
+
+async function readRegistrations(
+  zk: ControllerZk,
+  ids: readonly number[],
+  watcher?: ZnodeWatcher,
+): Promise<Map<number, Registration>> {
+  const entries = await Promise.all(
+    ids.map(async (id) => {
+      const node = await zk.getData(brokerPath(id), watcher);
+      if (!node) return undefined;
+      return [id, { zxid: zxidHex(node.stat.czxid), offline: decodeOfflineReplicas(id, node.data) }] as const;
+    }),
+  );
+  return new Map(entries.filter((e) => e !== undefined));
+}
+
+const replicaNames = (refs: readonly ReplicaRef[]): string =>
+  refs
+    .map((r) => `${r.topic}-${r.partition}`)
+    .sort()
+    .join(',');
 
 /**
  * Runs one write batch fenced by the controller epoch. Resolves, or rejects with SamsaError
@@ -231,7 +266,10 @@ export class ControllerDriver {
         'controller loaded cluster state',
       );
       await this.run({ type: 'ControllerElected', controllerEpoch: this.options.controllerEpoch, snapshot });
-      this.registrations = await this.registrationZxids(snapshot.liveBrokerIds);
+      // Read again with data watches armed: a broker states its offline logs in its registration.
+      const registrations = await readRegistrations(zk, snapshot.liveBrokerIds, this.onBrokers);
+      this.registrations = new Map([...registrations].map(([id, r]) => [id, r.zxid]));
+      await this.reportedOffline(registrations);
       // A leader registered after its partition's state was written has restarted since (perhaps while
       // no controller was watching): it must not resume that term, so elect again as for a bounce.
       for (const id of await this.leadersRegisteredAfterTheirState(snapshot)) await this.bounce(id);
@@ -441,15 +479,29 @@ export class ControllerDriver {
     const ids = ((await this.options.zk.getChildren(ZNODES.brokerIds, this.onBrokers)) ?? [])
       .map(Number)
       .filter(Number.isInteger);
-    const registrations = await this.registrationZxids(ids);
+    const registrations = await readRegistrations(this.options.zk, ids, this.onBrokers);
     // A broker that restarted within its session timeout may never be seen missing from the children:
     // its registration's czxid tells (Kafka's broker epoch), and it is handled as down, then up.
-    for (const [id, zxid] of registrations) {
+    for (const [id, { zxid }] of registrations) {
       const known = this.registrations.get(id);
       if (known !== undefined && known !== zxid) await this.bounce(id);
     }
-    this.registrations = registrations;
+    this.registrations = new Map([...registrations].map(([id, r]) => [id, r.zxid]));
+    // Before BrokersChanged: a broker coming up must not be elected for a partition it cannot host.
+    await this.reportedOffline(registrations);
     await this.run({ type: 'BrokersChanged', liveBrokerIds: ids });
+  }
+
+  /** Feeds the offline logs a registration lists when they differ from what the core knows. */
+  private async reportedOffline(registrations: ReadonlyMap<number, Registration>): Promise<void> {
+    for (const [brokerId, { offline }] of registrations) {
+      if (replicaNames(offline) === this.core.offlineReplicasOf(brokerId).join(',')) continue;
+      this.log.info(
+        { reportingBrokerId: brokerId, offline: offline.map((r) => `${r.topic}-${r.partition}`) },
+        'broker reports offline logs',
+      );
+      await this.run({ type: 'ReplicasOffline', brokerId, partitions: offline });
+    }
   }
 
   /** A restarted broker: down (its partitions get new leaders and epochs), then up on the next read. */
@@ -457,13 +509,6 @@ export class ControllerDriver {
     this.log.info({ restartedBrokerId: id }, 'broker restarted: handling it as down, then up');
     await this.run({ type: 'BrokerDown', brokerId: id });
     await this.run({ type: 'BrokersChanged', liveBrokerIds: [...this.registrations.keys()] });
-  }
-
-  private async registrationZxids(ids: readonly number[]): Promise<Map<number, string>> {
-    const entries = await Promise.all(
-      ids.map(async (id) => [id, zxidHex((await this.options.zk.exists(brokerPath(id)))?.czxid)] as const),
-    );
-    return new Map(entries.filter(([, zxid]) => zxid !== ''));
   }
 
   private async leadersRegisteredAfterTheirState(snapshot: ClusterSnapshot): Promise<Set<number>> {

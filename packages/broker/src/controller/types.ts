@@ -42,4 +42,9 @@ export interface ClusterSnapshot {
   readonly topics: readonly LoadedTopic[];
   /** Children of /admin/delete_topics. */
   readonly pendingDeletions: readonly string[];
+  /** The partitions each live broker's registration reports offline (absent: none anywhere). */
+  readonly offlineReplicas?: ReadonlyArray<{
+    readonly brokerId: number;
+    readonly partitions: ReadonlyArray<{ readonly topic: string; readonly partition: number }>;
+  }>;
 }

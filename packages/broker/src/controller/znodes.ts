@@ -76,9 +76,10 @@ function intArray(path: string, value: unknown, field: string): number[] {
  * and `listener_security_protocol_map` (every Samsa listener is plaintext gRPC), plus `jmx_port`
  * (-1), which Kafka's own reader expects.
  */
-export function encodeBroker(b: BrokerEndpoint): string {
+export function encodeBroker(b: BrokerEndpoint, offline: readonly ReplicaRef[] = []): string {
   const rack = b.rack ? { rack: b.rack } : {};
-  if (!b.endpoints) return JSON.stringify({ host: b.host, port: b.port, ...rack, version: 1 });
+  const offlineField = offline.length > 0 ? { offline_replicas: encodeOfflineReplicas(offline) } : {};
+  if (!b.endpoints) return JSON.stringify({ host: b.host, port: b.port, ...rack, ...offlineField, version: 1 });
   return JSON.stringify({
     listener_security_protocol_map: Object.fromEntries(b.endpoints.map((e) => [e.listener, 'PLAINTEXT'])),
     endpoints: b.endpoints.map(formatListenerEndpoint),
@@ -86,8 +87,45 @@ export function encodeBroker(b: BrokerEndpoint): string {
     jmx_port: -1,
     host: b.host,
     port: b.port,
+    ...offlineField,
     version: 4,
   });
+}
+
+/** A partition replica's topic and partition. */
+export interface ReplicaRef {
+  readonly topic: string;
+  readonly partition: number;
+}
+
+/**
+ * Samsa's `offline_replicas` field of a registration, `{"topic": [0, 2]}`: the partitions whose logs
+ * the broker cannot serve now (a full disk, an I/O error). Kafka's ZooKeeper mode signals a failed log
+ * directory with a `/log_dir_event_notification` znode and learns the partitions through
+ * LeaderAndIsr answers; here the broker states them where the controller and every broker's
+ * metadata already watch, and they end with its session.
+ */
+function encodeOfflineReplicas(offline: readonly ReplicaRef[]): Record<string, number[]> {
+  const byTopic: Record<string, number[]> = {};
+  for (const { topic, partition } of offline) {
+    const list = byTopic[topic] ?? [];
+    list.push(partition);
+    byTopic[topic] = list;
+  }
+  for (const list of Object.values(byTopic)) list.sort((a, b) => a - b);
+  return byTopic;
+}
+
+/** The partitions a registration reports offline ([] when it has no such field, as Kafka's never do). */
+export function decodeOfflineReplicas(id: number, data: Buffer | string): ReplicaRef[] {
+  const path = brokerPath(id);
+  const field = parse(path, data).offline_replicas;
+  if (field === undefined) return [];
+  if (typeof field !== 'object' || field === null || Array.isArray(field))
+    throw new Error(`Znode ${path}: "offline_replicas" is not an object`);
+  return Object.entries(field as Record<string, unknown>).flatMap(([topic, list]) =>
+    intArray(path, list, `offline_replicas.${topic}`).map((partition) => ({ topic, partition })),
+  );
 }
 
 /**

@@ -1,4 +1,4 @@
-import { readdir, rm } from 'node:fs/promises';
+import { readdir, rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCodes, SamsaError, checkTopicName } from '@samsa/protocol';
 import type { Logger } from 'pino';
@@ -16,8 +16,10 @@ import {
 import {
   BROKER_TAIL_MAX_BYTES,
   BROKER_WRITEBACK_SLOTS,
+  KafkaStorageError,
   TailBudget,
   WritebackSlots,
+  ioErrorCode,
   openPartitionLog,
   partitionDirName,
   type LogConfig,
@@ -68,6 +70,28 @@ export interface RoleHooks {
   stepDown(hosted: HostedPartition): void;
 }
 
+/** A partition this broker is a replica of but cannot serve now: its log failed, or a role change did. */
+interface OfflinePartition {
+  readonly topic: string;
+  readonly partition: number;
+  readonly reason: string;
+  /** Reopened once the directory has room: I/O failures and failed role changes. Corruption waits for an operator. */
+  readonly retry: boolean;
+  /** Failed reopens so far: the backoff doubles with each. */
+  readonly failures: number;
+  readonly retryAtMs: number;
+  /** When it went offline (kept across failed reopens). */
+  readonly sinceMs: number;
+}
+
+/**
+ * Free space a reopen waits for: 5% of the data directory's filesystem, at most 64 MiB. Reopening
+ * with a few kilobytes free would fail again at the next append and move leadership back and forth.
+ */
+function enoughRoom(freeBytes: number, totalBytes: number): boolean {
+  return freeBytes >= Math.min(64 * 1024 * 1024, totalBytes * 0.05);
+}
+
 export interface PartitionRegistryOptions {
   readonly brokerId: number;
   readonly logDir: string;
@@ -78,6 +102,10 @@ export interface PartitionRegistryOptions {
   readonly hooks: RoleHooks;
   /** This run's registration czxid (ClusterMember.registrationZxid): Kafka's broker epoch. */
   readonly registrationZxid: () => string;
+  /** The role metadata gives this broker for a partition now (undefined: none), applied when its log comes back. */
+  readonly currentRole: (topic: string, partition: number) => ReplicaRole | undefined;
+  /** Tells the controller which partitions this broker cannot serve: the whole set (setOfflineReplicas). */
+  readonly reportOffline: (partitions: ReadonlyArray<{ topic: string; partition: number }>) => Promise<void>;
   readonly logger: Logger;
 }
 
@@ -100,6 +128,12 @@ export class PartitionRegistry {
   private lastCheckpoint: string | undefined;
   /** Checkpoint writes, one at a time (they share a temp file). */
   private checkpointing: Promise<void> = Promise.resolve();
+  /** Partitions whose logs are offline here, reported to the controller and reopened when they can be. */
+  private readonly offline = new Map<string, OfflinePartition>();
+  private recoveryTimer: NodeJS.Timeout | undefined;
+  private recovering = false;
+  /** The last report of the offline set did not reach the coordinator: the next tick sends it again. */
+  private reportFailed = false;
 
   constructor(private readonly options: PartitionRegistryOptions) {
     // Before any role is applied: a partition opened at start-up resumes from its saved high watermark.
@@ -123,6 +157,12 @@ export class PartitionRegistry {
    * broker has no replica (metadata may be stale), NotLeaderOrFollower when another broker leads.
    */
   leaderOf(topic: string, partition: number, knownPartition: boolean): HostedPartition {
+    const down = this.offline.get(partitionKey(topic, partition));
+    // Kafka's answer for a replica on a failed log directory; retriable, and the client refreshes metadata.
+    if (down)
+      throw new KafkaStorageError(
+        `the log of ${topic}-${partition} on broker ${this.options.brokerId} is offline: ${down.reason}`,
+      );
     const hosted = this.get(topic, partition);
     if (hosted?.role === 'leader') return hosted;
     if (hosted || knownPartition)
@@ -135,7 +175,16 @@ export class PartitionRegistry {
     throw new SamsaError(ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION, `unknown topic or partition ${topic}-${partition}`);
   }
 
-  /** Applies role changes in order; resolves when they are all in effect. */
+  /** Partitions whose logs are offline on this broker, as `topic-partition` (for logs and tests). */
+  offlinePartitions(): string[] {
+    return [...this.offline.values()].map((o) => `${o.topic}-${o.partition}`).sort();
+  }
+
+  /**
+   * Applies role changes in order; resolves when they are all in effect. A role that cannot be
+   * applied (its log does not open, the disk is full) leaves the partition offline here: reported to
+   * the controller, and tried again with backoff (recoverLogs).
+   */
   applyRoles(changes: readonly RoleChange[]): Promise<void> {
     const run = this.chain.then(async () => {
       for (const change of changes) {
@@ -144,13 +193,129 @@ export class PartitionRegistry {
         } catch (err) {
           this.options.logger.error(
             { err, topic: change.topic, partition: change.partition },
-            'failed to apply a role change',
+            'failed to apply a role change; the partition is offline here until it is retried',
           );
+          if (change.kind !== 'deleted') await this.takeOffline(change.topic, change.partition, err, 0);
         }
       }
     });
     this.chain = run.catch(() => undefined);
     return run;
+  }
+
+  /**
+   * Every `log.offline.retry.backoff.ms`: reopens the offline logs that are due and whose failure
+   * may pass (I/O errors, failed role changes), once the data directory has room, and applies the
+   * role metadata gives them now; then tells the controller they are back. A reopen runs recovery
+   * (a torn tail left by the failed write is cut). A failed one doubles that partition's backoff, up
+   * to `log.offline.retry.backoff.max.ms`.
+   */
+  startOfflineRecovery(): void {
+    const intervalMs = this.options.brokerSettings['log.offline.retry.backoff.ms'] as number;
+    this.recoveryTimer = setInterval(() => void this.recoverLogs(), intervalMs);
+    this.recoveryTimer.unref();
+  }
+
+  private async recoverLogs(): Promise<void> {
+    if (this.reportFailed) this.report();
+    const now = Date.now();
+    const due = [...this.offline.values()].filter((o) => o.retry && o.retryAtMs <= now);
+    if (due.length === 0 || this.recovering) return;
+    this.recovering = true;
+    const run = this.chain.then(async () => {
+      if (!(await this.hasRoom())) return;
+      let reopened = false;
+      for (const o of due) {
+        const key = partitionKey(o.topic, o.partition);
+        if (this.offline.get(key) !== o) continue;
+        this.offline.delete(key);
+        const role = this.options.currentRole(o.topic, o.partition);
+        try {
+          if (role) await this.assume(role);
+          reopened = true;
+          this.options.logger.info(
+            { topic: o.topic, partition: o.partition, role: role?.kind, offlineForMs: Date.now() - o.sinceMs },
+            'partition log is back online',
+          );
+        } catch (err) {
+          await this.takeOffline(o.topic, o.partition, err, o.failures + 1, o.sinceMs);
+        }
+      }
+      if (reopened) this.report();
+    });
+    this.chain = run.catch(() => undefined);
+    await run.catch((err: unknown) => this.options.logger.warn({ err }, 'reopening offline logs failed'));
+    this.recovering = false;
+  }
+
+  /** Whether the data directory has room enough to reopen logs in (see enoughRoom). */
+  private async hasRoom(): Promise<boolean> {
+    try {
+      const fs = await statfs(this.options.logDir);
+      return enoughRoom(fs.bavail * fs.bsize, fs.blocks * fs.bsize);
+    } catch (err) {
+      this.options.logger.warn(
+        { err, logDir: this.options.logDir },
+        'cannot read the free space of the data directory',
+      );
+      return false;
+    }
+  }
+
+  /** A hosted log went offline (its own hook): take the partition offline, on the chain. */
+  private logFailed(topic: string, partition: number, log: PartitionLog, error: KafkaStorageError): void {
+    const run = this.chain.then(async () => {
+      if (this.get(topic, partition)?.log !== log) return;
+      await this.takeOffline(topic, partition, error, 0);
+    });
+    this.chain = run.catch(() => undefined);
+  }
+
+  /**
+   * Stops serving the partition here: it stops being led or followed, its log is closed (its files
+   * released; its high watermark kept for the reopen), and the controller is told, which moves
+   * leadership to an in-sync replica elsewhere. Requests get KafkaStorageError meanwhile.
+   */
+  private async takeOffline(
+    topic: string,
+    partition: number,
+    error: unknown,
+    failures: number,
+    sinceMs = Date.now(),
+  ): Promise<void> {
+    const key = partitionKey(topic, partition);
+    const hosted = this.hosted.get(key);
+    if (hosted) {
+      this.hosted.delete(key);
+      this.options.hooks.stepDown(hosted);
+      this.savedHighWatermarks.set(key, { topic, partition, highWatermark: hosted.highWatermark });
+      await hosted.log.close().catch(() => undefined);
+    }
+    this.options.waiters.notify(key);
+    const code = ioErrorCode(error);
+    // Corruption found by the log itself (no system call failed) will not pass by waiting.
+    const retry = code !== undefined || !(error instanceof KafkaStorageError);
+    const base = this.options.brokerSettings['log.offline.retry.backoff.ms'] as number;
+    const max = this.options.brokerSettings['log.offline.retry.backoff.max.ms'] as number;
+    const backoffMs = Math.min(max, base * 2 ** Math.min(failures, 30));
+    const reason = error instanceof Error ? error.message : String(error);
+    this.offline.set(key, { topic, partition, reason, retry, failures, retryAtMs: Date.now() + backoffMs, sinceMs });
+    this.options.logger.error(
+      { topic, partition, reason, code, ...(retry ? { retryInMs: backoffMs } : {}) },
+      retry
+        ? 'partition is offline on this broker; reopening it once the disk has room'
+        : 'partition is offline on this broker until an operator repairs its log and restarts the broker',
+    );
+    this.report();
+  }
+
+  /** Sends the offline set to the controller (through the registration); a failure is retried by the tick. */
+  private report(): void {
+    this.reportFailed = false;
+    const partitions = [...this.offline.values()].map(({ topic, partition }) => ({ topic, partition }));
+    this.options.reportOffline(partitions).catch(() => {
+      this.reportFailed = true;
+    });
   }
 
   /**
@@ -232,6 +397,7 @@ export class PartitionRegistry {
   }
 
   async close(): Promise<void> {
+    if (this.recoveryTimer) clearInterval(this.recoveryTimer);
     if (this.retentionTimer) clearInterval(this.retentionTimer);
     if (this.checkpointTimer) clearInterval(this.checkpointTimer);
     await this.chain;
@@ -257,6 +423,8 @@ export class PartitionRegistry {
       return;
     }
     const key = partitionKey(change.topic, change.partition);
+    // Offline here: the role metadata holds when the log comes back is applied then (recoverLogs).
+    if (this.offline.has(key)) return;
     let hosted = this.hosted.get(key);
     if (hosted && isOtherCreation(hosted.topicId, change.topicId)) {
       // The metadata announces a deletion before a new creation; this only guards against missing it.
@@ -284,15 +452,25 @@ export class PartitionRegistry {
         ...logConfigFor(settings),
         writebackIntervalBytes: this.options.brokerSettings['log.writeback.interval.bytes'] as number,
       };
-      const log = await openPartitionLog({
+      const { topic, partition } = change;
+      const log: PartitionLog = await openPartitionLog({
         dir,
         config,
-        logger: this.options.logger.child({ topic: change.topic, partition: change.partition }),
+        logger: this.options.logger.child({ topic, partition }),
         tailBudget: this.tailBudget,
         writebackSlots: this.writebackSlots,
+        onOffline: (error) => this.logFailed(topic, partition, log, error),
       });
-      if (change.topicId !== '' && recorded !== change.topicId) await writePartitionTopicId(dir, change.topicId);
-      const epochCache = await loadEpochCache(dir);
+      let epochCache: Awaited<ReturnType<typeof loadEpochCache>>;
+      try {
+        // Found corrupt while opening: offline until an operator repairs it (not retried).
+        if (log.state !== 'online') throw new KafkaStorageError(`the log in ${dir} is corrupt; see the log above`);
+        if (change.topicId !== '' && recorded !== change.topicId) await writePartitionTopicId(dir, change.topicId);
+        epochCache = await loadEpochCache(dir);
+      } catch (err) {
+        await log.close().catch(() => undefined);
+        throw err;
+      }
       // The epoch cache may not describe records past the log end (a torn tail cut by recovery), as in Kafka.
       epochCache.truncateFromEnd(log.logEndOffset);
       hosted = {
@@ -315,7 +493,8 @@ export class PartitionRegistry {
       this.savedHighWatermarks.delete(key);
       this.hosted.set(key, hosted);
     }
-    // The same term announced again (start-up overlaps the first events): nothing to do.
+    // The same term announced again (start-up overlaps the first events): nothing to do. A failure
+    // (e.g. the epoch cache cannot be saved on a full disk) takes the partition offline (applyRoles).
     if (!(await this.options.hooks.applyRole(hosted, change))) return;
     this.options.logger.info(
       {
@@ -335,6 +514,7 @@ export class PartitionRegistry {
     const hosted = this.hosted.get(key);
     this.hosted.delete(key);
     this.savedHighWatermarks.delete(key);
+    if (this.offline.delete(key)) this.report();
     if (hosted) this.options.hooks.stepDown(hosted);
     this.options.waiters.notify(key);
     if (hosted) await hosted.log.close().catch(() => undefined);

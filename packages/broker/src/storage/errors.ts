@@ -45,7 +45,9 @@ export class UnexpectedAppendOffsetError extends SamsaError {
 
 /**
  * The partition's files cannot be trusted or written (corruption in the middle of the log, an I/O
- * error). The partition goes offline and every operation throws this until an operator intervenes.
+ * error). The partition goes offline and every operation throws this; the broker reopens a log
+ * that failed on I/O (`ioErrorCode`) once the disk has room again, and leaves a corrupt one to an
+ * operator.
  */
 export class KafkaStorageError extends SamsaError {
   constructor(
@@ -57,4 +59,18 @@ export class KafkaStorageError extends SamsaError {
     super(ErrorCodes.KAFKA_STORAGE_ERROR, detail, options);
     this.name = 'KafkaStorageError';
   }
+
+  /** The errno code (ENOSPC, EIO, EDQUOT, ...) of the system call that failed; undefined for corruption. */
+  get ioErrorCode(): string | undefined {
+    return ioErrorCode(this.cause);
+  }
+}
+
+/** The errno code of `error` or of an error in its cause chain, if any. */
+export function ioErrorCode(error: unknown): string | undefined {
+  for (let e = error, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code === 'string' && code.startsWith('E')) return code;
+  }
+  return undefined;
 }

@@ -5,6 +5,7 @@ export {
   RecordListTooLargeError,
   RecordTooLargeError,
   UnexpectedAppendOffsetError,
+  ioErrorCode,
 } from './errors.js';
 export { partitionDirName, segmentFileStem } from './files.js';
 export { ReadBufferPool } from './read-buffers.js';

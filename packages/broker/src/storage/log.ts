@@ -40,6 +40,11 @@ export interface PartitionLogOptions {
   readonly writebackSlots?: WritebackSlots;
   /** producer.id.expiration.ms: producers idle this long are forgotten at the next retention check. */
   readonly producerIdExpirationMs?: number;
+  /**
+   * Called once, synchronously, when the log goes offline (an I/O error such as a full disk, or
+   * corruption); from then on every operation throws `error`. A log that opens offline does not call it.
+   */
+  readonly onOffline?: (error: KafkaStorageError) => void;
 }
 
 /** The parts the operations in recovery.ts, reads.ts, retention.ts and truncation.ts work on. */
@@ -95,6 +100,8 @@ export class PartitionLog {
     const log = new PartitionLog(options.dir, options);
     try {
       await loadLog(log.parts, options.initialOffset ?? 0);
+      const onOffline = options.onOffline;
+      if (onOffline) log.ctx.onOffline(onOffline);
     } catch (err) {
       // An I/O failure while opening (permissions, a full disk, EIO) is a storage error, not a crash.
       await log.segments.closeAll();

@@ -174,8 +174,14 @@ export class SegmentSet {
   /** An empty segment at `baseOffset`, its files written and fsynced with the directory. */
   async createSegment(baseOffset: number): Promise<LogSegment> {
     const segment = await this.openNewSegment(baseOffset);
-    await segment.writeIndexes();
-    await fsyncDir(this.ctx.dir);
+    try {
+      await segment.writeIndexes();
+      await fsyncDir(this.ctx.dir);
+    } catch (err) {
+      // Not in the set yet, so closeAll() would not see it: a full disk here left the handle to the GC.
+      await segment.closeHandle().catch(noop);
+      throw err;
+    }
     return segment;
   }
 

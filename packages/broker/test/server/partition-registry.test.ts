@@ -27,6 +27,8 @@ function registry(logDir: string): PartitionRegistry {
       stepDown: () => {},
     },
     registrationZxid: () => '0000000000000001',
+    currentRole: () => undefined,
+    reportOffline: async () => {},
     logger: pino({ level: 'silent' }),
   });
 }

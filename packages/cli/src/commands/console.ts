@@ -182,7 +182,7 @@ async function runConsole(o: ConsumeOptions): Promise<void> {
     });
     // In a group, --from-beginning applies where the group has no committed offset (as in Kafka).
     if (o.group !== undefined) consumer.subscribe([o.topic]);
-    else if (!(await position(samsa, consumer, o, abort.signal))) return;
+    else if (!(await position(samsa, consumer, o, abort.signal))) return await failIfUnavailable(samsa, o);
     let count = 0;
     try {
       for await (const m of consumer.messages({ signal: abort.signal })) {
@@ -192,6 +192,8 @@ async function runConsole(o: ConsumeOptions): Promise<void> {
       }
     } catch (err) {
       if (!abort.signal.aborted) throw err;
+      // Ended by --timeout-ms with nothing read: an unreadable partition is an error, not an empty topic.
+      if (count === 0) await failIfUnavailable(samsa, o);
     }
     // Everything printed counts as consumed, the last record too (auto-commit leaves the one in
     // hand when the loop stops); closing the client then leaves the group.
@@ -238,6 +240,33 @@ async function position(samsa: Samsa, consumer: Consumer, o: ConsumeOptions, sig
     );
   }
   return true;
+}
+
+/**
+ * Throws when a partition the command reads has no leader now (every in-sync replica is down or has
+ * its log offline, e.g. on a full disk), naming the replicas that are offline: the records are on
+ * disk but no broker can serve them, which an empty exit would hide.
+ */
+async function failIfUnavailable(samsa: Samsa, o: ConsumeOptions): Promise<void> {
+  const described = await samsa
+    .admin()
+    .describeTopics([o.topic])
+    .catch(() => []);
+  const partitions = (described[0]?.partitions ?? []).filter(
+    (p) => o.partition === undefined || p.partition === o.partition,
+  );
+  const down = partitions.filter((p) => p.leader < 0);
+  if (down.length === 0) return;
+  const detail = down
+    .map((p) => {
+      const offline = p.offlineReplicas.length > 0 ? `offline on broker ${p.offlineReplicas.join(', ')}` : 'no replica';
+      return `${o.topic}-${p.partition} (${offline})`;
+    })
+    .join(', ');
+  throw new CliError(
+    `LeaderNotAvailable: no broker can serve ${detail}: its records are unreadable until a replica is back ` +
+      '(see samsa topics describe)',
+  );
 }
 
 /** Whether the topic exists, asking without creating it; `signal` ends the question with false. */

@@ -1,5 +1,5 @@
 import { ErrorCodes, type v1 } from '@samsa/protocol';
-import type { TopicInfo } from '../../cluster/metadata.js';
+import { type MetadataImage, type TopicInfo, replicaKey } from '../../cluster/metadata.js';
 import { validateTopicName } from '../../controller/assignment.js';
 import { endpointOn, type BrokerEndpoint } from '../../listeners.js';
 import type { BrokerContext } from '../context.js';
@@ -33,7 +33,7 @@ export async function handleMetadata(
   const topics = await Promise.all(
     names.map(async (name): Promise<v1.TopicMetadata> => {
       const topic = image.topics.get(name);
-      if (topic) return describeTopic(topic, image.brokers, ctx.listenerName);
+      if (topic) return describeTopic(topic, image.brokers, ctx.listenerName, image.offlineReplicas);
       const invalid = validateTopicName(name);
       if (invalid) return { name, partitions: [], configs: {}, ...errorFields(invalid.error, invalid.message) };
       if (request.allowAutoTopicCreation && ctx.settings['auto.create.topics.enable']) {
@@ -76,6 +76,7 @@ export function describeTopic(
   topic: TopicInfo,
   brokers: ReadonlyMap<number, BrokerEndpoint>,
   listener: string,
+  offline: MetadataImage['offlineReplicas'] = new Map(),
 ): v1.TopicMetadata {
   const reachable = (id: number) => {
     const b = brokers.get(id);
@@ -92,7 +93,10 @@ export function describeTopic(
       leaderEpoch: p.leaderEpoch,
       replicas: [...p.replicas],
       isr: [...p.isr],
-      offlineReplicas: p.replicas.filter((id) => !brokers.has(id)),
+      // Not registered, or its broker reports that log offline (a full disk).
+      offlineReplicas: p.replicas.filter(
+        (id) => !brokers.has(id) || offline.get(id)?.has(replicaKey(topic.name, p.partition)),
+      ),
     })),
   };
 }
