@@ -44,6 +44,8 @@ function tryMount(): boolean {
 
 let cluster: LocalCluster;
 let samsa: Samsa;
+/** The background writer's switch (turned off in afterAll too, should the test fail half way). */
+let writing = true;
 const filler = join(mountPoint, 'filler');
 
 beforeAll(async () => {
@@ -67,6 +69,7 @@ beforeAll(async () => {
 }, 90_000);
 
 afterAll(async () => {
+  writing = false;
   await samsa?.close();
   await cluster?.close();
   if (mounted) execFileSync('umount', ['-l', mountPoint]);
@@ -153,7 +156,6 @@ describe.skipIf(!mounted)('a full disk under a real broker', () => {
     }
 
     // A writer on the RF 3 partition through the fill: acks=all, each record awaited.
-    let writing = true;
     const ackTimes: number[] = [];
     const writer = (async () => {
       for (let i = 50; writing; i++) {
