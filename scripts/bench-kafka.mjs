@@ -5,7 +5,8 @@
 //   node scripts/bench-kafka.mjs [--records N] [--rounds R]
 // Starts `samsa dev --brokers 3` on free ports in a temporary directory; RF 1 acks=1 and RF 3 acks=all
 // (min.insync.replicas=2), one partition each; then per-record latency at 10k records/s (RF 3 acks=all) of
-// librdkafka (confluent-kafka-python) over the Kafka listener and the SDK over gRPC. Prints one line per
+// librdkafka (confluent-kafka-python) and of kafka-latency-probe.mjs (a minimal Node client shaped like the
+// SDK's producer) over the Kafka listener, and of the SDK over gRPC. Prints one line per
 // run and the medians. Needs kcat and python3-confluent-kafka (Debian's packages, as .ci/run installs).
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,6 +22,7 @@ const records = Number(values.records);
 const rounds = Number(values.rounds);
 const cli = new URL('../packages/cli/dist/main.js', import.meta.url).pathname;
 const latencyScript = new URL('../test/kafka/librdkafka-latency.py', import.meta.url).pathname;
+const probeScript = new URL('./kafka-latency-probe.mjs', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'bench-kafka-'));
 
 const freePort = () =>
@@ -163,7 +165,8 @@ try {
   for (let round = 1; round <= rounds; round++) {
     const kTopic = `lat-kafka-${round}`;
     const gTopic = `lat-grpc-${round}`;
-    for (const t of [kTopic, gTopic])
+    const pTopic = `lat-probe-${round}`;
+    for (const t of [kTopic, gTopic, pTopic])
       samsa(
         'topics',
         'create',
@@ -180,6 +183,9 @@ try {
       execFileSync('/usr/bin/python3', [latencyScript, kafka, kTopic, '10000', String(paced), 'all'], {
         encoding: 'utf8',
       }),
+    );
+    const probe = JSON.parse(
+      execFileSync(process.execPath, [probeScript, kafka, pTopic, '10000', String(paced)], { encoding: 'utf8' }),
     );
     const g = JSON.parse(
       samsa(
@@ -203,6 +209,7 @@ try {
     );
     for (const [name, f] of [
       ['librdkafka over the Kafka listener', k],
+      ['a minimal SDK-shaped Node client over the Kafka listener', probe],
       ['samsa bench over gRPC', g],
     ]) {
       latency[name] ??= [];
