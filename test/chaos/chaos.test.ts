@@ -287,6 +287,9 @@ describe('chaos: acks=all, replication factor 3, min.insync.replicas 2', () => {
     expect(elections).toHaveLength(PARTITIONS);
     expect(elections.every((e) => /: (elected|ElectionNotNeeded|PreferredLeaderNotAvailable)$/.test(e))).toBe(true);
     expect(verdict.lost).toEqual([]);
+    // The producers are idempotent (the default with acks=all): retries through the faults above are
+    // answered with their first copies' offsets, never appended twice.
+    expect(verdict.duplicated).toBe(0);
     expect(verdict.holes).toEqual([]);
     expect(verdict.reordered).toEqual([]);
     expect(stored.map((s) => `${s.partition}:${s.offset}`).length).toBe(

@@ -37,7 +37,7 @@ export interface Verdict {
  *   two different values: a replaced value would be missing there);
  * - offsets are contiguous from the first stored one;
  * - per producer and partition, acknowledged values appear in send order;
- * - duplicates are counted, not failed (no idempotent producer yet).
+ * - duplicates are counted; the chaos test expects none (its producers are idempotent).
  */
 export function check(attempted: number, acks: readonly Ack[], stored: readonly Stored[]): Verdict {
   const byPosition = new Map<string, string>();

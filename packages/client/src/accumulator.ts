@@ -107,6 +107,12 @@ export class ProducerBatch {
   done = false;
   /** Made by split(): sent as the only batch of its partition in a request, so a refusal is about it alone. */
   alone = false;
+  /**
+   * Idempotent batches: the sequence of the first record, fixed when the batch is first encoded so that
+   * every retry carries the same one (the broker answers a repeat with the first copy's offsets); -1
+   * until then, and again when the partition's sequences start over under a new producer id.
+   */
+  baseSequence = -1;
   private readonly segments: Segment[] = [];
   private doneListeners: (() => void)[] | undefined;
 
@@ -181,6 +187,8 @@ export class ProducerBatch {
       half.alone = true;
       half.attempts = this.attempts;
       half.lastError = this.lastError;
+      // The halves cover the same sequences the refused batch did, so later batches keep theirs.
+      half.baseSequence = this.baseSequence < 0 ? -1 : addSequence(this.baseSequence, start);
       for (const { tracker, callIndex, batchIndex, count } of this.segments) {
         const lo = Math.max(batchIndex, start);
         const hi = Math.min(batchIndex + count, end);
@@ -230,6 +238,17 @@ export class PartitionQueue {
   inFlight = false;
   /** Not before this time (retry backoff). */
   retryAtMs = 0;
+  /** The producer id and epoch this partition's sequences belong to (-1 until the first idempotent batch). */
+  producerId = -1;
+  producerEpoch = -1;
+  /** The sequence the next new batch starts at. */
+  nextSequence = 0;
+  /**
+   * After a failed request: how many head batches it carried. The retry carries no more than those
+   * (batches queued since wait for the next request), so an idempotent retry repeats a request the
+   * broker may already have appended, which it recognises, rather than extending it, which it cannot.
+   */
+  retryBatches = 0;
 
   constructor(
     readonly topic: string,
@@ -241,4 +260,9 @@ export class PartitionQueue {
     const last = this.batches[this.batches.length - 1];
     return last !== undefined && !last.closed ? last : undefined;
   }
+}
+
+/** Sequences are int32 and wrap to 0 after 2^31 - 1, as the broker expects. */
+export function addSequence(sequence: number, delta: number): number {
+  return (sequence + delta) % 0x80000000;
 }

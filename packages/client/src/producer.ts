@@ -2,12 +2,14 @@ import {
   ErrorCodes,
   decodeBatches,
   encodeBatch,
+  stampProducer,
   type CompressionName,
   type KafkaRecordInput,
   type RecordHeaderInput,
   type v1,
 } from '@samsa/protocol';
 import {
+  addSequence,
   PartitionQueue,
   ProducerBatch,
   SendTracker,
@@ -71,6 +73,13 @@ export interface ProducerOptions {
   /** Default -1 ('all'), Kafka's default since 3.0. */
   acks?: Acks;
   /**
+   * Kafka's enable.idempotence: every batch carries this producer's id, epoch and a sequence per
+   * partition, so a retry the broker already appended is answered with the first copy's offsets
+   * instead of being written twice. Applies to acks=all sends. Default true, as in Kafka 3+, unless
+   * acks is set to 0 or 1; true with acks 0 or 1 is a configuration error.
+   */
+  idempotent?: boolean;
+  /**
    * How long a batch waits for more records before it is sent (Kafka's linger.ms). 0, not Kafka 4's 5:
    * one request is in flight per partition, so under load records pile up behind it and go together
    * anyway; a linger only adds its own wait (a timer, a millisecond or two) to every request of a light
@@ -100,6 +109,7 @@ export interface ProducerOptions {
 
 interface ResolvedProducerOptions {
   acks: number;
+  idempotent: boolean;
   lingerMs: number;
   batchSize: number;
   compression: CompressionName;
@@ -110,6 +120,13 @@ interface ResolvedProducerOptions {
   maxRequestSize: number;
   requestTimeoutMs: number;
 }
+
+/**
+ * The most batches of one partition an idempotent producer sends in one request: fewer than the
+ * broker remembers per producer (PRODUCER_BATCHES_RETAINED, 64), so a retried request is recognised
+ * as a whole. Kafka's clients send one batch per partition per request and five requests in flight.
+ */
+const IDEMPOTENT_BATCHES_PER_REQUEST = 32;
 
 export function normalizeAcks(acks: Acks): number {
   if (acks === 'all' || acks === -1) return -1;
@@ -209,6 +226,11 @@ export class Producer implements AsyncDisposable {
   private drainScheduled = false;
   private readonly wakeup = new Wakeup(() => this.drain());
   private refreshingMetadata = false;
+  /** Idempotence: the producer id and epoch new partitions' sequences start under. */
+  private identity: { producerId: number; producerEpoch: number } | undefined;
+  private identityRequest: Promise<void> | undefined;
+  private identityRetryAtMs = 0;
+  private identityAttempts = 0;
   private flushing = 0;
   private closing = false;
   /** Closed with a timeout that expired: nothing more is sent. */
@@ -222,8 +244,15 @@ export class Producer implements AsyncDisposable {
     private readonly logger: Logger,
     private readonly onClose: (producer: Producer) => void,
   ) {
+    const acks = normalizeAcks(options.acks ?? -1);
+    if (options.idempotent === true && acks !== -1) {
+      throw new SamsaClientError(ErrorCodes.INVALID_CONFIG, `idempotent: true needs acks 'all', not ${acks}`, {
+        retriable: false,
+      });
+    }
     this.options = {
-      acks: normalizeAcks(options.acks ?? -1),
+      acks,
+      idempotent: options.idempotent ?? acks === -1,
       lingerMs: options.lingerMs ?? 0,
       batchSize: options.batchSize ?? 16384,
       compression: options.compression ?? 'none',
@@ -535,22 +564,40 @@ export class Producer implements AsyncDisposable {
       if (batch.acks !== plan.acks) break;
       // A batch split after MessageTooLarge goes on its own, so the answer tells whether it still is too large.
       if (batch.alone && taken.length > 0) break;
+      // The broker recognises a retried request only while it remembers the request's first batch, and
+      // only if it carries nothing more than the first attempt did.
+      if (this.options.idempotent && taken.length >= IDEMPOTENT_BATCHES_PER_REQUEST) break;
+      if (queue.retryBatches > 0 && taken.length >= queue.retryBatches) break;
       if (!batch.closed && !force && now - batch.createdMs < this.options.lingerMs) break;
       if (!batch.closed) {
         batch.closed = true;
         this.partitioner.batchSent(batch.topic, batch.partition);
       }
+      const idempotent = this.options.idempotent && batch.acks === -1;
+      const sequencing = idempotent ? this.assignSequence(queue, batch) : 'none';
+      if (sequencing === 'wait') break;
       if (batch.encoded === undefined) {
         try {
-          batch.encoded = encodeBatch(batch.records, { compression: this.options.compression, now: batch.createdMs });
+          batch.encoded = encodeBatch(batch.records, {
+            compression: this.options.compression,
+            now: batch.createdMs,
+            ...(idempotent
+              ? { producerId: queue.producerId, producerEpoch: queue.producerEpoch, baseSequence: batch.baseSequence }
+              : {}),
+          });
           batch.records = [];
         } catch (err) {
-          // Bad input (e.g. a timestamp out of range): this batch fails, the partition goes on.
+          // Bad input (e.g. a timestamp out of range): this batch fails, the partition goes on, and the
+          // sequences it took are given back so the next batch leaves no gap.
+          if (sequencing === 'assigned') queue.nextSequence = batch.baseSequence;
           queue.batches.splice(taken.length, 1);
           this.memory.release(batch.bytes);
           batch.fail(err);
           continue;
         }
+      } else if (sequencing === 'assigned') {
+        // Encoded under a producer id the broker forgot: the same records, new id and sequences.
+        stampProducer(batch.encoded, 0, queue.producerId, queue.producerEpoch, batch.baseSequence);
       }
       // A request may exceed maxRequestSize only by holding one batch that is bigger on its own.
       if (
@@ -565,11 +612,81 @@ export class Producer implements AsyncDisposable {
     return taken;
   }
 
+  /**
+   * Idempotence: gives `batch` its sequences, in queue order, under the partition's producer id (taking
+   * the producer's current one when the partition has none yet). 'wait' while no producer id is known
+   * (one is being asked for); 'kept' for a batch that has its sequences already (a retry).
+   */
+  private assignSequence(queue: PartitionQueue, batch: ProducerBatch): 'wait' | 'assigned' | 'kept' {
+    if (queue.producerId >= 0 && batch.baseSequence >= 0) return 'kept';
+    if (queue.producerId < 0) {
+      const identity = this.identity;
+      if (identity === undefined) {
+        this.requestIdentity();
+        return 'wait';
+      }
+      queue.producerId = identity.producerId;
+      queue.producerEpoch = identity.producerEpoch;
+      queue.nextSequence = 0;
+    }
+    batch.baseSequence = queue.nextSequence;
+    queue.nextSequence = addSequence(queue.nextSequence, batch.recordCount);
+    return 'assigned';
+  }
+
+  /** Asks any broker for a producer id (InitProducerId), once at a time, with backoff after a failure. */
+  private requestIdentity(): void {
+    if (this.identityRequest !== undefined) return;
+    const now = Date.now();
+    if (now < this.identityRetryAtMs) {
+      this.wakeup.at(this.identityRetryAtMs);
+      return;
+    }
+    const request = { transactionalId: '', transactionTimeoutMs: 0, producerId: -1, producerEpoch: -1 };
+    this.identityRequest = this.cluster
+      .callAny('InitProducerId', request, { timeoutMs: this.options.requestTimeoutMs })
+      .then((response) => {
+        if (response.errorCode !== 0) throw errorFromCode(response.errorCode, response.errorMessage || undefined);
+        this.identity = { producerId: response.producerId, producerEpoch: response.producerEpoch };
+        this.identityAttempts = 0;
+        this.logger.debug({ producerId: response.producerId }, 'idempotent producer id');
+      })
+      .catch((err: unknown) => {
+        this.identityAttempts++;
+        this.identityRetryAtMs = Date.now() + backoffMs(this.identityAttempts - 1, this.retry);
+        for (const queue of this.active) for (const batch of queue.batches) batch.lastError ??= err;
+        this.logger.warn({ err, attempts: this.identityAttempts }, 'could not get a producer id, will retry');
+      })
+      .finally(() => {
+        this.identityRequest = undefined;
+        this.wake();
+      });
+  }
+
+  /**
+   * The broker has no state for this partition's producer id, or lost the sequences before the ones
+   * sent (OutOfOrderSequenceNumber, UnknownProducerId: nothing of the refused batches was appended).
+   * The partition starts over under a new producer id, its waiting batches getting new sequences in
+   * order; other partitions keep theirs.
+   */
+  private resetSequences(queue: PartitionQueue): void {
+    if (this.identity?.producerId === queue.producerId) this.identity = undefined;
+    this.logger.warn(
+      { topic: queue.topic, partition: queue.partition, producerId: queue.producerId },
+      'the broker lost track of this producer: new producer id for the partition',
+    );
+    queue.producerId = -1;
+    queue.producerEpoch = -1;
+    queue.nextSequence = 0;
+    for (const batch of queue.batches) batch.baseSequence = -1;
+  }
+
   /** Fails waiting batches older than deliveryTimeoutMs. */
   private expire(queue: PartitionQueue, now: number): void {
     const limit = this.options.deliveryTimeoutMs;
     while (queue.batches.length > 0 && now - (queue.batches[0] as ProducerBatch).createdMs >= limit) {
       const batch = queue.batches.shift() as ProducerBatch;
+      if (queue.retryBatches > 0) queue.retryBatches--;
       this.memory.release(batch.bytes);
       const cause = batch.lastError;
       batch.fail(
@@ -679,6 +796,7 @@ export class Producer implements AsyncDisposable {
     queue.batches.splice(0, batches.length);
     queue.inFlight = false;
     queue.retryAtMs = 0;
+    queue.retryBatches = 0;
     let offset = baseOffset;
     for (const batch of batches) {
       this.memory.release(batch.bytes);
@@ -704,14 +822,20 @@ export class Producer implements AsyncDisposable {
     const now = Date.now();
     const first = batches[0] as ProducerBatch;
     const attempts = first.attempts + 1;
+    const sequencesLost =
+      err instanceof SamsaClientError &&
+      queue.producerId >= 0 &&
+      (err.code === ErrorCodes.OUT_OF_ORDER_SEQUENCE_NUMBER.code || err.code === ErrorCodes.UNKNOWN_PRODUCER_ID.code);
+    if (sequencesLost) this.resetSequences(queue);
     // Past deliveryTimeoutMs the batches stay queued too: drain() fails them with a TimeoutError whose cause is err.
-    const retriable = isRetriable(err) && attempts <= this.options.retries;
+    const retriable = (isRetriable(err) || sequencesLost) && attempts <= this.options.retries;
     this.logger[retriable ? 'warn' : 'error'](
       { topic: queue.topic, partition: queue.partition, attempts, retriable, err },
       retriable ? 'produce failed, will retry' : 'produce failed',
     );
     if (retriable) {
       if (err instanceof SamsaClientError && needsMetadataRefresh(err.code)) this.cluster.requestRefresh();
+      queue.retryBatches = sequencesLost ? 0 : batches.length;
       for (const batch of batches) {
         batch.attempts = attempts;
         batch.lastError = err;
@@ -723,6 +847,7 @@ export class Producer implements AsyncDisposable {
       return;
     }
     queue.batches.splice(0, batches.length);
+    queue.retryBatches = 0;
     for (const batch of batches) {
       this.memory.release(batch.bytes);
       batch.fail(err);
@@ -773,6 +898,7 @@ export class Producer implements AsyncDisposable {
       replaced.push(...batch.split(inputs, recordBytes));
     }
     queue.batches.splice(0, batches.length, ...replaced);
+    queue.retryBatches = 0;
     queue.retryAtMs = 0;
     this.logger.warn(
       { topic: queue.topic, partition: queue.partition, records, batches: replaced.length, err },

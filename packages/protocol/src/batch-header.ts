@@ -178,6 +178,24 @@ export function stampBatch(buf: Buffer, pos: number, baseOffset: number, partiti
   buf.writeInt32BE(partitionLeaderEpoch, pos + BatchField.partitionLeaderEpoch);
 }
 
+/**
+ * Writes a producer's id, epoch and base sequence into the batch at `pos` and its CRC again (the
+ * fields lie inside the CRC). The producer does this when it must give an encoded batch new
+ * sequences (a new producer id after the broker forgot the old one); records are not re-encoded.
+ */
+export function stampProducer(
+  buf: Buffer,
+  pos: number,
+  producerId: number,
+  producerEpoch: number,
+  baseSequence: number,
+): void {
+  buf.writeBigInt64BE(BigInt(producerId), pos + BatchField.producerId);
+  buf.writeInt16BE(producerEpoch, pos + BatchField.producerEpoch);
+  buf.writeInt32BE(baseSequence, pos + BatchField.baseSequence);
+  writeBatchCrc(buf, pos, { batchLength: buf.readInt32BE(pos + BatchField.batchLength) });
+}
+
 export interface BatchSpan {
   readonly position: number;
   readonly header: BatchHeader;

@@ -7,9 +7,9 @@
  * Binary, big-endian, pure:
  *   int16 version (1) | uint32 crc32c of everything after it | int64 offset | int32 entries
  *   entry: int64 producerId | int16 epoch | int32 coordinatorEpoch | int64 lastTimestampMs
- *          | int64 currentTxnFirstOffset | int8 batches | batches × (int32 firstSeq | int32 lastSeq
+ *          | int64 currentTxnFirstOffset | int16 batches | batches × (int32 firstSeq | int32 lastSeq
  *          | int64 firstOffset | int64 lastOffset | int64 maxTimestampMs)
- * Unlike Kafka's, which keep each producer's last batch only, all five retained batches are kept, so a
+ * Unlike Kafka's, which keep each producer's last batch only, all its retained batches are kept, so a
  * retry that arrives after a restart is still recognised.
  */
 import { crc32c, ErrorCodes, SamsaError } from '@samsa/protocol';
@@ -17,7 +17,7 @@ import { PRODUCER_BATCHES_RETAINED, type ProducerBatch, type ProducerEntry } fro
 
 const VERSION = 1;
 const HEADER_BYTES = 2 + 4 + 8 + 4;
-const ENTRY_BYTES = 8 + 2 + 4 + 8 + 8 + 1;
+const ENTRY_BYTES = 8 + 2 + 4 + 8 + 8 + 2;
 const BATCH_BYTES = 4 + 4 + 8 + 8 + 8;
 export const SNAPSHOT_SUFFIX = '.snapshot';
 
@@ -59,7 +59,7 @@ export function encodeSnapshot(snapshot: ProducerSnapshot): Buffer {
     at = buf.writeInt32BE(entry.coordinatorEpoch, at);
     at = buf.writeBigInt64BE(BigInt(entry.lastTimestampMs), at);
     at = buf.writeBigInt64BE(BigInt(entry.currentTxnFirstOffset), at);
-    at = buf.writeInt8(entry.batches.length, at);
+    at = buf.writeInt16BE(entry.batches.length, at);
     for (const batch of entry.batches) {
       at = buf.writeInt32BE(batch.firstSeq, at);
       at = buf.writeInt32BE(batch.lastSeq, at);
@@ -101,7 +101,7 @@ export function decodeSnapshot(buf: Buffer): ProducerSnapshot {
     const coordinatorEpoch = buf.readInt32BE(at + 10);
     const lastTimestampMs = readLong(buf, at + 14, 'timestamp');
     const currentTxnFirstOffset = readLong(buf, at + 22, 'transaction offset');
-    const batchCount = buf.readInt8(at + 30);
+    const batchCount = buf.readInt16BE(at + 30);
     at += ENTRY_BYTES;
     if (batchCount < 0 || batchCount > PRODUCER_BATCHES_RETAINED || at + batchCount * BATCH_BYTES > buf.length) {
       throw new CorruptSnapshotError(`entry ${i} has a bad batch count ${batchCount}`);

@@ -1,6 +1,6 @@
 /**
  * Producer state of one partition: for every producer id that wrote to it, its epoch, the sequence
- * and offset ranges of its last five batches, and its open transaction. This is what makes retries
+ * and offset ranges of its last batches, and its open transaction. This is what makes retries
  * harmless (a batch whose sequences were already appended is answered with its original offsets
  * instead of being written twice) and what the last stable offset is computed from.
  *
@@ -15,7 +15,8 @@
  *  - a new epoch starts at sequence 0 (unless the producer was unknown);
  *  - within an epoch each batch's first sequence follows the last one's (wrapping at 2^31 - 1);
  *  - a producer with no state (new, expired, or its records deleted) may start at any sequence;
- *  - a batch whose epoch and sequence range match one of the last five is a duplicate.
+ *  - a request whose epoch and sequence range match a run of retained batches (from the first
+ *    sequence of one to the last of another) is a duplicate: it was appended before, in full.
  */
 import {
   Attribute,
@@ -30,8 +31,13 @@ import {
 export const NO_PRODUCER_ID = -1;
 export const NO_PRODUCER_EPOCH = -1;
 export const NO_SEQUENCE = -1;
-/** How many batches per producer are remembered for duplicate detection (max.in.flight.requests.per.connection). */
-export const PRODUCER_BATCHES_RETAINED = 5;
+/**
+ * How many batches per producer are remembered for duplicate detection. Kafka keeps five (five
+ * requests in flight, one batch each). The Samsa SDK keeps one request in flight per partition but
+ * sends up to IDEMPOTENT_BATCHES_PER_REQUEST of its batches in it, and a retry repeats the whole
+ * request: its first batch must still be remembered when the retry arrives.
+ */
+export const PRODUCER_BATCHES_RETAINED = 64;
 const INT32_MAX = 0x7fffffff;
 
 export interface ProducerBatch {
@@ -122,11 +128,9 @@ export class ProducerStateTable {
         return rejected(ErrorCodes.INVALID_RECORD, 'clients may not write control batches');
       }
       const known = this.entries.get(batch.producerId);
-      if (batches.length === 1 && known !== undefined) {
-        const duplicate = findDuplicate(known, batch);
-        if (duplicate !== undefined) {
-          return { kind: 'duplicate', firstOffset: duplicate.firstOffset, lastOffset: duplicate.lastOffset };
-        }
+      if (batch === batches[0] && known !== undefined) {
+        const duplicate = findDuplicate(known, batches);
+        if (duplicate !== undefined) return { kind: 'duplicate', ...duplicate };
       }
       const before = pending.get(batch.producerId);
       const verdict = checkSequence(known, before, batch);
@@ -268,10 +272,28 @@ export class ProducerStateTable {
   }
 }
 
-function findDuplicate(entry: ProducerEntry, batch: BatchHeader): ProducerBatch | undefined {
-  if (entry.epoch !== batch.producerEpoch) return undefined;
-  const lastSeq = lastSequenceOf(batch);
-  return entry.batches.find((b) => b.firstSeq === batch.baseSequence && b.lastSeq === lastSeq);
+/**
+ * The offsets a repeated request got the first time: its batches (all of one producer and epoch)
+ * cover exactly a run of the retained batches, from one's first sequence to another's last.
+ */
+function findDuplicate(
+  entry: ProducerEntry,
+  batches: readonly BatchHeader[],
+): { firstOffset: number; lastOffset: number } | undefined {
+  const first = batches[0]!;
+  if (entry.epoch !== first.producerEpoch) return undefined;
+  if (batches.some((b) => b.producerId !== first.producerId || b.producerEpoch !== first.producerEpoch)) {
+    return undefined;
+  }
+  const start = entry.batches.findIndex((b) => b.firstSeq === first.baseSequence);
+  if (start < 0) return undefined;
+  const lastSeq = lastSequenceOf(batches.at(-1)!);
+  for (let i = start; i < entry.batches.length; i++) {
+    if (entry.batches[i]!.lastSeq === lastSeq) {
+      return { firstOffset: entry.batches[start]!.firstOffset, lastOffset: entry.batches[i]!.lastOffset };
+    }
+  }
+  return undefined;
 }
 
 function checkSequence(

@@ -8,7 +8,12 @@ import {
   snapshotFileName,
   snapshotOffsetOf,
 } from '../../src/storage/producer-snapshot.js';
-import { ControlType, lastSequenceOf, ProducerStateTable } from '../../src/storage/producer-state.js';
+import {
+  ControlType,
+  lastSequenceOf,
+  PRODUCER_BATCHES_RETAINED,
+  ProducerStateTable,
+} from '../../src/storage/producer-state.js';
 
 interface BatchSpec {
   pid: number;
@@ -76,10 +81,11 @@ describe('producer state', () => {
     expect(log.end).toBe(5);
   });
 
-  it('remembers five batches per producer, as many as may be in flight', () => {
+  it('remembers the last PRODUCER_BATCHES_RETAINED batches per producer', () => {
     const log = new TinyLog();
-    for (let i = 0; i < 6; i++) log.produce({ pid: 1, epoch: 0, seq: i, count: 1 });
-    expect(log.table.entry(1)?.batches.map((b) => b.firstSeq)).toEqual([1, 2, 3, 4, 5]);
+    const n = PRODUCER_BATCHES_RETAINED;
+    for (let i = 0; i <= n; i++) log.produce({ pid: 1, epoch: 0, seq: i, count: 1 });
+    expect(log.table.entry(1)?.batches.map((b) => b.firstSeq)).toEqual(Array.from({ length: n }, (_, i) => i + 1));
     expect(log.produce({ pid: 1, epoch: 0, seq: 1, count: 1 }).kind).toBe('duplicate');
     // The oldest is forgotten: its retry is out of order, never a second copy.
     expect(log.produce({ pid: 1, epoch: 0, seq: 0, count: 1 })).toMatchObject({
@@ -115,6 +121,24 @@ describe('producer state', () => {
     const log = new TinyLog();
     log.produce({ pid: 2, epoch: 0, seq: 0x7ffffffe, count: 2 });
     expect(log.produce({ pid: 2, epoch: 0, seq: 0, count: 1 }).kind).toBe('append');
+  });
+
+  it('recognises a repeated request of several batches, however the first copy was grouped', () => {
+    const table = new ProducerStateTable();
+    // The first copy: three batches appended as one request (offsets 0-5), then one more batch.
+    for (const [seq, base] of [
+      [0, 0],
+      [2, 2],
+      [4, 4],
+      [6, 6],
+    ] as const) {
+      table.apply(header({ pid: 1, epoch: 0, seq, count: 2, base }));
+    }
+    const retry = [0, 2, 4].map((seq) => header({ pid: 1, epoch: 0, seq, count: 2 }));
+    expect(table.analyze(retry)).toEqual({ kind: 'duplicate', firstOffset: 0, lastOffset: 5 });
+    expect(table.analyze([header({ pid: 1, epoch: 0, seq: 2, count: 6 })])).toMatchObject({ kind: 'duplicate' });
+    expect(table.analyze([header({ pid: 1, epoch: 0, seq: 3, count: 2 })])).toMatchObject({ kind: 'rejected' });
+    expect(table.analyze([header({ pid: 1, epoch: 0, seq: 8, count: 1 })])).toEqual({ kind: 'append' });
   });
 
   it('checks the batches of one request against each other', () => {

@@ -34,6 +34,11 @@ export const PRODUCER_PROPERTIES: Readonly<Record<string, Setter>> = {
     options.compression = raw as CompressionName;
   },
   'delivery.timeout.ms': integer(1, INT32_MAX, 'deliveryTimeoutMs'),
+  'enable.idempotence': (options, raw, key) => {
+    if (raw !== 'true' && raw !== 'false')
+      throw new CliError(`--producer-property ${key} must be true or false, not '${raw}'`, 2);
+    options.idempotent = raw === 'true';
+  },
   'linger.ms': integer(0, INT32_MAX, 'lingerMs'),
   'max.block.ms': integer(0, INT32_MAX, 'maxBlockMs'),
   'max.in.flight.requests.per.connection': integer(1, INT32_MAX, 'maxInFlightRequests'),

@@ -27,6 +27,7 @@ type Method =
   | 'Produce'
   | 'Fetch'
   | 'ListOffsets'
+  | 'InitProducerId'
   | GroupMethod;
 
 /** samsa.v1.GroupCoordinator: answered by `TestCluster.groups` when a test sets it. */
@@ -196,6 +197,7 @@ export class TestCluster {
       ProduceStream: produceStream,
       Fetch: handler('Fetch', (r: v1.FetchRequest__Output, b) => this.fetch(r, b)),
       ListOffsets: handler('ListOffsets', (r: v1.ListOffsetsRequest__Output, b) => this.listOffsets(r, b)),
+      InitProducerId: handler('InitProducerId', (_r: v1.InitProducerIdRequest__Output, b) => this.initProducerId(b)),
     });
     const groupMethods: GroupMethod[] = [
       'FindCoordinator',
@@ -568,6 +570,15 @@ export class TestCluster {
         this.appended.on('append', done);
       });
     }
+  }
+
+  /** Producer ids handed out so far (a new one per InitProducerId, at epoch 0). */
+  producerIdsIssued = 0;
+
+  private initProducerId(broker: number): v1.InitProducerIdResponse {
+    const fault = this.takeFault({ method: 'InitProducerId', broker }, (f) => f.errorCode !== undefined);
+    if (fault) return { errorCode: fault.errorCode!, errorMessage: 'injected', producerId: -1, producerEpoch: -1 };
+    return { errorCode: 0, errorMessage: '', producerId: 1000 + this.producerIdsIssued++, producerEpoch: 0 };
   }
 
   private listOffsets(request: v1.ListOffsetsRequest__Output, broker: number): v1.ListOffsetsResponse {
