@@ -5,7 +5,7 @@
 // with the client out of the picture. Used by scripts/bench-kafka.mjs (after npx tsc -b).
 // Usage: node scripts/kafka-latency-probe.mjs HOST:PORT TOPIC RATE RECORDS; prints JSON.
 import { connect } from 'node:net';
-import { encodeBatch, kafka } from '../packages/protocol/dist/index.js';
+import { encodeBatch, kafka } from '@samsa/protocol';
 
 const [address, topic, rateArg, recordsArg] = process.argv.slice(2);
 const [host, port] = address.split(':');
