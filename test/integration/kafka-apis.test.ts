@@ -335,6 +335,22 @@ describe('the Kafka listener at every advertised version', () => {
     }
   });
 
+  it('a partition this broker is about to lead is served once it leads, not refused in between', async () => {
+    const name = `${topic}-fresh`;
+    // timeoutMs 0: answered as soon as the controller has written the topic, before any leader serves it.
+    const created = await client.send<kafka.CreateTopicsResponseData>(ApiKey.CreateTopics, 7, {
+      topics: [{ name, numPartitions: 1, replicationFactor: 1 }],
+      timeoutMs: 0,
+    });
+    expect(created.topics[0]!.errorCode).toBe(0);
+    const offsets = await client.send<kafka.ListOffsetsResponseData>(ApiKey.ListOffsets, 7, {
+      replicaId: -1,
+      topics: [{ name, partitions: [{ partitionIndex: 0, timestamp: -1 }] }],
+    });
+    expect(offsets.topics[0]!.partitions[0]).toMatchObject({ errorCode: 0, offset: 0 });
+    await client.send(ApiKey.DeleteTopics, 6, { topicNames: [], topics: [{ name }], timeoutMs: 10_000 });
+  });
+
   it('CreateTopics v0-v7 and DeleteTopics v0-v6', async () => {
     for (const v of versionsOf(ApiKey.CreateTopics)) {
       const name = `${topic}-create-v${v}`;

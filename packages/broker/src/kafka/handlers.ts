@@ -7,6 +7,7 @@ import { handleListOffsets } from '../server/handlers/list-offsets.js';
 import { handleMetadata } from '../server/handlers/metadata.js';
 import { handleInitProducerId } from '../server/handlers/init-producer-id.js';
 import { handleProduce } from '../server/handlers/produce.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Served } from './connection.js';
 import { describeConfigs } from './describe-configs.js';
 import type { FetchSessions, PartitionFetch } from './fetch-sessions.js';
@@ -165,6 +166,33 @@ async function metadata(ctx: BrokerContext, version: number, request: kafka.Meta
   return { body };
 }
 
+/** How long a request waits for a partition this broker is about to lead. */
+const ROLE_GRACE_MS = 1000;
+const ROLE_POLL_MS = 10;
+
+/**
+ * Metadata names a new leader (a created topic, an election) a moment before that broker has taken up
+ * the role: each broker learns its roles from the coordinator on its own. Kafka clients that do not
+ * retry NOT_LEADER_OR_FOLLOWER on every call (sarama's ListOffsets when it starts a partition
+ * consumer, KafkaJS's admin offsets) would fail in that window, so a request for partitions this
+ * broker's metadata says it leads, or does not know yet, waits up to ROLE_GRACE_MS for the roles. A
+ * partition known to be led elsewhere is answered at once (the client's metadata is stale).
+ */
+async function awaitLeadership(
+  ctx: BrokerContext,
+  partitions: readonly { topic: string; partition: number }[],
+  signal: AbortSignal,
+): Promise<void> {
+  const becoming = () =>
+    partitions.some(({ topic, partition }) => {
+      if (ctx.partitions.get(topic, partition)?.role === 'leader') return false;
+      const known = ctx.member.metadata.image.topics.get(topic)?.partitions[partition];
+      return known === undefined || known.leader === ctx.brokerId;
+    });
+  const deadline = Date.now() + ROLE_GRACE_MS;
+  while (becoming() && Date.now() < deadline && !signal.aborted) await sleep(ROLE_POLL_MS);
+}
+
 /** Produce v0-v2 carry magic 0/1 message sets: converted once here to the v2 batch the log stores. */
 function recordsForLog(version: number, records: Buffer | null): Buffer {
   if (records === null || records.length === 0) return Buffer.alloc(0);
@@ -198,6 +226,11 @@ async function produce(
       }
     }),
   }));
+  await awaitLeadership(
+    ctx,
+    request.topicData.flatMap((t) => t.partitionData.map((p) => ({ topic: t.name, partition: p.index }))),
+    signal,
+  );
   const answer = await handleProduce(
     ctx,
     { acks: request.acks, timeoutMs: request.timeoutMs, topics } as v1.ProduceRequest__Output,
@@ -273,6 +306,7 @@ async function fetch(
       : ({ kind: 'full', sessionId: 0, partitions: asked } as const);
   if (session.kind === 'error')
     return { body: { errorCode: session.errorCode, sessionId: 0, responses: [] } satisfies kafka.FetchResponseData };
+  await awaitLeadership(ctx, session.partitions, signal);
   const answer: FetchResponseWithHook = await handleFetch(
     ctx,
     {
@@ -342,7 +376,13 @@ async function listOffsets(
   ctx: BrokerContext,
   _version: number,
   request: kafka.ListOffsetsRequestData,
+  signal: AbortSignal,
 ): Promise<Reply> {
+  await awaitLeadership(
+    ctx,
+    request.topics.flatMap((t) => t.partitions.map((p) => ({ topic: t.name, partition: p.partitionIndex }))),
+    signal,
+  );
   const unsupported = (t: number) => t === kafka.LIST_OFFSETS_MAX_TIMESTAMP;
   const answer = await handleListOffsets(ctx, {
     topics: request.topics.map((t) => ({
