@@ -1,0 +1,122 @@
+import { ErrorCodes, type kafka } from '@samsa/protocol';
+import type { BrokerContext } from '../server/context.js';
+import { toErrorFields } from '../server/errors.js';
+import { handleCreateTopics, handleDeleteTopics, handleDescribeCluster } from '../server/handlers/admin.js';
+import { handleInitProducerId } from '../server/handlers/init-producer-id.js';
+import { kafkaTopicId } from './metadata.js';
+import type { Reply } from './reply.js';
+
+export async function createTopics(
+  ctx: BrokerContext,
+  _version: number,
+  request: kafka.CreateTopicsRequestData,
+): Promise<Reply> {
+  const manual = request.topics.filter((t) => t.assignments.length > 0);
+  const answer = await handleCreateTopics(ctx, {
+    topics: request.topics
+      .filter((t) => t.assignments.length === 0)
+      .map((t) => ({
+        name: t.name,
+        numPartitions: t.numPartitions,
+        replicationFactor: t.replicationFactor,
+        configs: Object.fromEntries(t.configs.filter((c) => c.value !== null).map((c) => [c.name, c.value!])),
+      })),
+    timeoutMs: request.timeoutMs,
+    validateOnly: request.validateOnly,
+  });
+  const image = ctx.member.metadata.image;
+  const body: kafka.CreateTopicsResponseData = {
+    throttleTimeMs: 0,
+    topics: [
+      ...(answer.topics ?? []).map((r) => {
+        const topic = image.topics.get(r.name ?? '');
+        return {
+          name: r.name ?? '',
+          topicId: kafkaTopicId(topic?.id ?? ''),
+          errorCode: r.errorCode ?? 0,
+          errorMessage: r.errorMessage ? r.errorMessage : null,
+          numPartitions: topic?.partitions.length ?? -1,
+          replicationFactor: topic?.partitions[0]?.replicas.length ?? -1,
+          configs: null,
+        };
+      }),
+      ...manual.map((t) => ({
+        name: t.name,
+        errorCode: ErrorCodes.INVALID_REQUEST.code,
+        errorMessage: 'manual replica assignment is not supported',
+      })),
+    ],
+  };
+  return { body };
+}
+
+export async function deleteTopics(
+  ctx: BrokerContext,
+  _version: number,
+  request: kafka.DeleteTopicsRequestData,
+): Promise<Reply> {
+  const byId = new Map([...ctx.member.metadata.image.topics.values()].map((t) => [kafkaTopicId(t.id), t.name]));
+  const names = [
+    ...request.topicNames,
+    ...request.topics.map((t) => t.name ?? byId.get(t.topicId) ?? `unknown topic id ${t.topicId}`),
+  ];
+  const answer = await handleDeleteTopics(ctx, { topics: names, timeoutMs: request.timeoutMs });
+  const body: kafka.DeleteTopicsResponseData = {
+    throttleTimeMs: 0,
+    responses: (answer.topics ?? []).map((r) => ({
+      name: r.name ?? '',
+      errorCode: r.errorCode ?? 0,
+      errorMessage: r.errorMessage ? r.errorMessage : null,
+    })),
+  };
+  return { body };
+}
+
+export function describeCluster(ctx: BrokerContext): Reply {
+  try {
+    const answer = handleDescribeCluster(ctx);
+    return {
+      body: {
+        throttleTimeMs: 0,
+        errorCode: 0,
+        errorMessage: null,
+        clusterId: answer.clusterId ?? '',
+        controllerId: answer.controllerId ?? -1,
+        brokers: (answer.brokers ?? []).map((b) => ({
+          brokerId: b.id ?? 0,
+          host: b.host ?? '',
+          port: b.port ?? 0,
+          rack: b.rack ? b.rack : null,
+        })),
+      } satisfies kafka.DescribeClusterResponseData,
+    };
+  } catch (err) {
+    const { errorCode, errorMessage } = toErrorFields(err, ctx.logger, {});
+    return { body: { errorCode, errorMessage, clusterId: '', controllerId: -1, brokers: [] } };
+  }
+}
+
+/**
+ * InitProducerId for idempotent producers (a new id at epoch 0, or the next epoch of the id a
+ * producer names, KIP-360); the log checks their sequences. A transactional id is refused until the
+ * transaction coordinator lands.
+ */
+export async function initProducerId(
+  ctx: BrokerContext,
+  _version: number,
+  request: kafka.InitProducerIdRequestData,
+): Promise<Reply> {
+  const answer = await handleInitProducerId(ctx, {
+    transactionalId: request.transactionalId ?? '',
+    transactionTimeoutMs: request.transactionTimeoutMs,
+    producerId: request.producerId,
+    producerEpoch: request.producerEpoch,
+  });
+  const body: kafka.InitProducerIdResponseData = {
+    throttleTimeMs: 0,
+    errorCode: answer.errorCode ?? 0,
+    producerId: Number(answer.producerId ?? -1),
+    producerEpoch: answer.producerEpoch ?? -1,
+  };
+  return { body };
+}

@@ -1,0 +1,42 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { BrokerContext } from '../server/context.js';
+
+/** How long a request waits for a partition this broker is about to lead. */
+const ROLE_GRACE_MS = 1000;
+const ROLE_POLL_MS = 10;
+
+/**
+ * Metadata names a new leader (a created topic, an election) a moment before that broker has taken up
+ * the role: each broker learns its roles from the coordinator on its own. Kafka clients that do not
+ * retry NOT_LEADER_OR_FOLLOWER on every call (sarama's ListOffsets when it starts a partition
+ * consumer, KafkaJS's admin offsets) would fail in that window, so a request for partitions this
+ * broker's metadata says it leads, or does not know yet, waits up to ROLE_GRACE_MS for the roles. A
+ * partition known to be led elsewhere is answered at once (the client's metadata is stale).
+ */
+export async function awaitLeadership(
+  ctx: BrokerContext,
+  partitions: readonly { topic: string; partition: number }[],
+  signal: AbortSignal,
+): Promise<void> {
+  const becoming = () =>
+    partitions.some(({ topic, partition }) => {
+      if (ctx.partitions.get(topic, partition)?.role === 'leader') return false;
+      const known = ctx.member.metadata.image.topics.get(topic)?.partitions[partition];
+      return known === undefined || known.leader === ctx.brokerId;
+    });
+  const deadline = Date.now() + ROLE_GRACE_MS;
+  while (becoming() && Date.now() < deadline && !signal.aborted) await sleep(ROLE_POLL_MS);
+}
+
+/** Partitions grouped by topic, topics in order of first appearance. */
+export function groupPartitions<P extends { topic: string }>(
+  partitions: readonly P[],
+): { name: string; partitions: P[] }[] {
+  const byTopic = new Map<string, P[]>();
+  for (const p of partitions) {
+    const list = byTopic.get(p.topic);
+    if (list) list.push(p);
+    else byTopic.set(p.topic, [p]);
+  }
+  return [...byTopic].map(([name, list]) => ({ name, partitions: list }));
+}

@@ -1,0 +1,82 @@
+import { ErrorCodes, kafka, type v1 } from '@samsa/protocol';
+import type { BrokerContext } from '../server/context.js';
+import { toErrorFields } from '../server/errors.js';
+import { handleProduce } from '../server/handlers/produce.js';
+import { awaitLeadership } from './partitions.js';
+import type { Reply } from './reply.js';
+
+/** Produce v0-v2 carry magic 0/1 message sets: converted once here to the v2 batch the log stores. */
+function recordsForLog(version: number, records: Buffer | null): Buffer {
+  if (records === null || records.length === 0) return Buffer.alloc(0);
+  return version < 3 ? kafka.messageSetToBatch(records, Date.now()) : records;
+}
+
+export async function produce(
+  ctx: BrokerContext,
+  version: number,
+  request: kafka.ProduceRequestData,
+  signal: AbortSignal,
+): Promise<Reply> {
+  if (request.transactionalId !== null) {
+    if (request.acks === 0) return { body: null };
+    const responses = request.topicData.map((t) => ({
+      name: t.name,
+      partitionResponses: t.partitionData.map((p) => transactionsUnsupported(p.index)),
+    }));
+    return { body: { responses, throttleTimeMs: 0 } satisfies kafka.ProduceResponseData };
+  }
+  const failed = new Map<string, kafka.ProducePartitionResult>();
+  const topics: v1.ProduceTopicData[] = request.topicData.map((t) => ({
+    name: t.name,
+    partitions: t.partitionData.flatMap((p) => {
+      try {
+        return [{ partition: p.index, records: recordsForLog(version, p.records) }];
+      } catch (err) {
+        const { errorCode, errorMessage } = toErrorFields(err, ctx.logger, { topic: t.name, partition: p.index });
+        failed.set(`${t.name}/${p.index}`, { index: p.index, errorCode, baseOffset: -1, errorMessage });
+        return [];
+      }
+    }),
+  }));
+  await awaitLeadership(
+    ctx,
+    request.topicData.flatMap((t) => t.partitionData.map((p) => ({ topic: t.name, partition: p.index }))),
+    signal,
+  );
+  const answer = await handleProduce(
+    ctx,
+    { acks: request.acks, timeoutMs: request.timeoutMs, topics } as v1.ProduceRequest__Output,
+    signal,
+  );
+  if (request.acks === 0) return { body: null };
+  const results = new Map<string, kafka.ProducePartitionResult>(failed);
+  for (const t of answer.topics ?? []) {
+    for (const p of t.partitions ?? []) {
+      results.set(`${t.name}/${p.partition}`, {
+        index: p.partition ?? 0,
+        errorCode: p.errorCode ?? 0,
+        baseOffset: Number(p.baseOffset ?? -1),
+        logAppendTimeMs: Number(p.logAppendTimeMs ?? -1),
+        logStartOffset: Number(p.logStartOffset ?? -1),
+        errorMessage: p.errorMessage ? p.errorMessage : null,
+      });
+    }
+  }
+  const body: kafka.ProduceResponseData = {
+    responses: request.topicData.map((t) => ({
+      name: t.name,
+      partitionResponses: t.partitionData.map((p) => results.get(`${t.name}/${p.index}`)!),
+    })),
+    throttleTimeMs: 0,
+  };
+  return { body };
+}
+
+function transactionsUnsupported(index: number): kafka.ProducePartitionResult {
+  return {
+    index,
+    errorCode: ErrorCodes.INVALID_REQUEST.code,
+    baseOffset: -1,
+    errorMessage: 'transactional produce is not supported yet',
+  };
+}

@@ -1,0 +1,21 @@
+import type { BrokerContext } from '../server/context.js';
+import type { FetchSessions } from './fetch-sessions.js';
+
+/** A response body, or none (acks=0 Produce), and what to do once it is written. */
+export interface Reply {
+  readonly body: object | null;
+  readonly release?: () => void;
+}
+
+/** What a Kafka listener keeps across requests and connections. */
+export interface KafkaListenerState {
+  readonly fetchSessions: FetchSessions;
+}
+
+export type Handler = (
+  ctx: BrokerContext,
+  version: number,
+  body: never,
+  signal: AbortSignal,
+  state: KafkaListenerState,
+) => Promise<Reply> | Reply;
