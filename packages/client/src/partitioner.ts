@@ -87,15 +87,6 @@ export class Partitioner {
   }
 
   /**
-   * A new batch of `partition` opened behind a request still out (one per partition): its records wait
-   * for that request's answer, so keyless records move on, to an idle partition if there is one
-   * (KIP-794's aim: away from partitions that are not ready). Called once per batch, not per record.
-   */
-  batchQueued(topic: string, partition: number): void {
-    this.batchSent(topic, partition);
-  }
-
-  /**
    * A partition other than `previous`, at random. With loads: an idle one (nothing waiting or in
    * flight) when there is one, since its batch can go at once while a busy partition's waits for the
    * request ahead of it (one per partition); otherwise as Kafka's BuiltInPartitioner, each candidate

@@ -478,7 +478,6 @@ export class Producer implements AsyncDisposable {
       batch = undefined;
     }
     if (batch === undefined) {
-      if (queue.batches.length > 0) this.partitioner.batchQueued(queue.topic, queue.partition);
       batch = new ProducerBatch(queue.topic, queue.partition, acks, now);
       queue.batches.push(batch);
       this.active.add(queue);

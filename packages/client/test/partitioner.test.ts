@@ -97,22 +97,6 @@ describe('partitioner', () => {
     expect(after.filter((p) => p === 2).length / after.length).toBeGreaterThan(0.55); // weights 2 and 1
   });
 
-  it('moves the sticky partition on once a batch of it queues behind a request still out', () => {
-    const partitioner = new Partitioner('default', 16384, seeded(2));
-    const loads = [0, 0, 0];
-    const load = (p: number) => loads[p]!;
-    const first = partitioner.partition('t', null, 3, all(3), 10, load);
-    expect(partitioner.partition('t', null, 3, all(3), 10, load)).toBe(first);
-    // Its request went out and a new batch opened behind it: the next record goes to an idle partition.
-    loads[first] = 2;
-    partitioner.batchQueued('t', first);
-    const next = partitioner.partition('t', null, 3, all(3), 10, load);
-    expect(next).not.toBe(first);
-    // A batch queued on another partition than the sticky one changes nothing.
-    partitioner.batchQueued('t', first);
-    expect(partitioner.partition('t', null, 3, all(3), 10, load)).toBe(next);
-  });
-
   it('uses only partitions with a leader for keyless records', () => {
     const partitioner = new Partitioner('default', 100, seeded(3));
     for (let i = 0; i < 100; i++) expect([1, 3]).toContain(partitioner.partition('t', null, 4, [1, 3], 60));
