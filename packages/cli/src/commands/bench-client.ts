@@ -7,6 +7,7 @@ import { connect, withBootstrap } from '../connect.js';
 import { parseIntOption } from '../options.js';
 import { parseAcks } from './console.js';
 import { pacedSends } from './bench-pacing.js';
+import { collectProducerProperty, producerOptionsFrom } from './producer-properties.js';
 
 /** Most records in one sendBatch call: at full speed, big enough to keep per-call overhead out of the figures. */
 const RECORDS_PER_CALL = 1000;
@@ -152,6 +153,8 @@ interface ProduceBenchOptions {
   burst?: number;
   /** Each record sent alone, the next only once it is acknowledged. */
   oneAtATime?: boolean;
+  /** --producer-property key=value pairs (Kafka's names), applied over the options above. */
+  producerProperty?: string[];
   bootstrapServer: string;
 }
 
@@ -176,6 +179,7 @@ export async function benchProduce(o: ProduceBenchOptions): Promise<ProduceBench
     batchSize: o.batchSize,
     lingerMs: o.lingerMs,
     compression: o.compression,
+    ...producerOptionsFrom(o.producerProperty ?? []),
   });
   const payload = randomBytes(o.recordSize);
   const perCall = o.oneAtATime ? 1 : (o.burst ?? RECORDS_PER_CALL);
@@ -237,6 +241,7 @@ interface EndToEndBenchOptions {
   throughput: number;
   warmupRecords: number;
   oneAtATime?: boolean;
+  producerProperty?: string[];
   timeoutMs: number;
   bootstrapServer: string;
 }
@@ -255,7 +260,12 @@ export async function benchEndToEnd(o: EndToEndBenchOptions): Promise<ProduceBen
   if (o.recordSize < E2E_HEADER_BYTES)
     throw new CliError(`--record-size must be at least ${E2E_HEADER_BYTES} (the send time and index)`, 2);
   await using samsa = await connect(o.bootstrapServer, 'samsa-end-to-end');
-  const producer = samsa.producer({ acks: o.acks, batchSize: o.batchSize, lingerMs: o.lingerMs });
+  const producer = samsa.producer({
+    acks: o.acks,
+    batchSize: o.batchSize,
+    lingerMs: o.lingerMs,
+    ...producerOptionsFrom(o.producerProperty ?? []),
+  });
   const consumer = samsa.consumer({ autoOffsetReset: 'latest' });
   await consumer.assign([{ topic: o.topic }]);
   await consumer.seekToEnd();
@@ -473,6 +483,11 @@ function producerOptions(command: Command): Command {
       "records at the start left out of the steady-state figures (printed after the whole run's)",
       parseIntOption('--warmup-records', 0, Number.MAX_SAFE_INTEGER),
       0,
+    )
+    .option(
+      '--producer-property <key=value>',
+      'a producer setting by its Kafka name, e.g. enable.idempotence=false (repeatable; as samsa produce)',
+      collectProducerProperty,
     );
 }
 
