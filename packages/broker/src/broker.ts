@@ -16,6 +16,13 @@ import { checkBrokerId, checkClusterId } from './server/meta-properties.js';
 import { type HostedPartition, PartitionRegistry, type ReplicaRole } from './server/partitions.js';
 import { PeerClients } from './server/peer-clients.js';
 import { GrpcReplicationTransport } from './server/replication-transport.js';
+import {
+  BrokerMarkerWriter,
+  TxnCoordinatorRuntime,
+  TxnPeerClients,
+  txnPartitionVerifier,
+  writeMarkerLocally,
+} from './server/txn-runtime.js';
 
 export interface RunningBroker {
   readonly brokerId: number;
@@ -120,6 +127,29 @@ export async function startBroker(settings: Settings<BrokerSettingName>, logger:
     nowMs: () => systemClock.now(),
     logger: log.child({ component: 'groups' }),
   });
+  const producerIds = new ProducerIdManager(() => member.allocateProducerIdBlock());
+  const txnPeers = new TxnPeerClients(listeners.interBrokerListenerName);
+  const knowsPartition = (topic: string, partition: number) =>
+    member.metadata.image.topics.get(topic)?.partitions[partition] !== undefined;
+  const leaderEndpoint = (topic: string, partition: number) => {
+    const leader = metadata().topics.get(topic)?.partitions[partition]?.leader;
+    return leader === undefined || leader < 0 ? undefined : metadata().brokers.get(leader);
+  };
+  const txnLog = log.child({ component: 'transactions' });
+  const writeTxnMarker = (marker: Parameters<typeof writeMarkerLocally>[0]) =>
+    writeMarkerLocally(marker, partitions, replication.leaders, knowsPartition, systemClock.now(), txnLog);
+  const txns = new TxnCoordinatorRuntime<HostedPartition>({
+    settings,
+    leader: replication.leaders,
+    topics: topicsViewOf(metadata),
+    nowMs: () => systemClock.now(),
+    newProducerId: () => producerIds.nextId(),
+    markers: new BrokerMarkerWriter(
+      { brokerId, leaderOf: leaderEndpoint, writeLocal: writeTxnMarker, peers: txnPeers },
+      txnLog,
+    ),
+    logger: txnLog,
+  });
   const partitions = new PartitionRegistry({
     brokerId,
     logDir,
@@ -135,12 +165,16 @@ export async function startBroker(settings: Settings<BrokerSettingName>, logger:
     hooks: {
       applyRole: async (hosted, change) => {
         const applied = await replication.applyRole(hosted, change);
-        if (applied) groups.onRole(hosted);
+        if (applied) {
+          groups.onRole(hosted);
+          txns.onRole(hosted);
+        }
         return applied;
       },
       stepDown: (hosted) => {
         replication.stepDown(hosted);
         groups.onStepDown(hosted);
+        txns.onStepDown(hosted);
       },
     },
     logger: log,
@@ -165,11 +199,13 @@ export async function startBroker(settings: Settings<BrokerSettingName>, logger:
       log.info('shutting down');
       await member.close();
       groups.close();
+      txns.close();
       await replication.close();
       waiters.expireAll();
       await closeServers(settings['controlled.shutdown.timeout.ms'] as number);
       await partitions.close();
       peers.close();
+      txnPeers.close();
       log.info('stopped');
     })();
     return closing;
@@ -188,9 +224,17 @@ export async function startBroker(settings: Settings<BrokerSettingName>, logger:
     waiters,
     replication,
     groups: groups.coordinator,
-    producerIds: new ProducerIdManager(() => member.allocateProducerIdBlock()),
-    knowsPartition: (topic: string, partition: number) =>
-      member.metadata.image.topics.get(topic)?.partitions[partition] !== undefined,
+    producerIds,
+    txns: txns.coordinator,
+    verifyTxnPartition: txnPartitionVerifier({
+      brokerId,
+      coordinator: txns.coordinator,
+      coordinatorOf: (partition: number) => leaderEndpoint('__transaction_state', partition),
+      peers: txnPeers,
+      timeoutMs: 5000,
+    }),
+    writeTxnMarker,
+    knowsPartition,
   };
   for (const listener of listeners.listeners)
     contexts.set(listener.listener, { ...base, listenerName: listener.listener });

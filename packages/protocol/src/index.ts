@@ -3,6 +3,7 @@ export * from './batch-header.js';
 export * from './grpc/load.js';
 export type { ProtoGrpcType as BrokerProtoGrpcType } from './grpc/gen/broker.js';
 export type { ProtoGrpcType as GroupProtoGrpcType } from './grpc/gen/group.js';
+export type { ProtoGrpcType as TxnProtoGrpcType } from './grpc/gen/txn.js';
 export type * from './grpc/types.js';
 export {
   INT32_MAX,

@@ -98,14 +98,18 @@ export function describeCluster(ctx: BrokerContext): Reply {
 
 /**
  * InitProducerId for idempotent producers (a new id at epoch 0, or the next epoch of the id a
- * producer names, KIP-360); the log checks their sequences. A transactional id is refused until the
- * transaction coordinator lands.
+ * producer names, KIP-360); the log checks their sequences. A transactional id is refused: Kafka's
+ * transaction APIs (AddPartitionsToTxn, EndTxn, ...) are not mapped onto this listener yet.
  */
 export async function initProducerId(
   ctx: BrokerContext,
   _version: number,
   request: kafka.InitProducerIdRequestData,
 ): Promise<Reply> {
+  if ((request.transactionalId ?? '') !== '') {
+    const errorCode = ErrorCodes.COORDINATOR_NOT_AVAILABLE.code;
+    return { body: { throttleTimeMs: 0, errorCode, producerId: -1, producerEpoch: -1 } };
+  }
   const answer = await handleInitProducerId(ctx, {
     transactionalId: request.transactionalId ?? '',
     transactionTimeoutMs: request.transactionTimeoutMs,

@@ -1,7 +1,14 @@
 import type { Http2Server, ServerHttp2Session } from 'node:http2';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
-import { SamsaError, loadBrokerProto, loadGroupProto, loadReplicationProto, type v1 } from '@samsa/protocol';
+import {
+  SamsaError,
+  loadBrokerProto,
+  loadGroupProto,
+  loadReplicationProto,
+  loadTxnProto,
+  type v1,
+} from '@samsa/protocol';
 import type { Logger } from 'pino';
 import { grpcAddress } from '../listeners.js';
 import type { BrokerContext } from './context.js';
@@ -14,6 +21,14 @@ import { handleDeleteGroups } from './handlers/delete-groups.js';
 import { handleDescribeGroups } from './handlers/describe-groups.js';
 import { handleFindCoordinator } from './handlers/find-coordinator.js';
 import { handleListGroups } from './handlers/list-groups.js';
+import {
+  handleAddOffsetsToTxn,
+  handleAddPartitionsToTxn,
+  handleDescribeTransactions,
+  handleEndTxn,
+  handleListTransactions,
+  handleWriteTxnMarkers,
+} from './handlers/txn-requests.js';
 import { handleOffsetCommit } from './handlers/offset-commit.js';
 import { handleOffsetDelete } from './handlers/offset-delete.js';
 import { handleOffsetFetch } from './handlers/offset-fetch.js';
@@ -314,6 +329,39 @@ export async function startGrpcServer(options: {
       logger,
       'OffsetDelete',
       handleOffsetDelete,
+    ),
+  });
+  server.addService(loadTxnProto().TransactionCoordinator.service, {
+    AddPartitionsToTxn: unary<v1.AddPartitionsToTxnRequest__Output, v1.AddPartitionsToTxnResponse>(
+      context,
+      logger,
+      'AddPartitionsToTxn',
+      handleAddPartitionsToTxn,
+    ),
+    AddOffsetsToTxn: unary<v1.AddOffsetsToTxnRequest__Output, v1.AddOffsetsToTxnResponse>(
+      context,
+      logger,
+      'AddOffsetsToTxn',
+      handleAddOffsetsToTxn,
+    ),
+    EndTxn: unary<v1.EndTxnRequest__Output, v1.EndTxnResponse>(context, logger, 'EndTxn', handleEndTxn),
+    ListTransactions: unary<v1.ListTransactionsRequest__Output, v1.ListTransactionsResponse>(
+      context,
+      logger,
+      'ListTransactions',
+      handleListTransactions,
+    ),
+    DescribeTransactions: unary<v1.DescribeTransactionsRequest__Output, v1.DescribeTransactionsResponse>(
+      context,
+      logger,
+      'DescribeTransactions',
+      handleDescribeTransactions,
+    ),
+    WriteTxnMarkers: unary<v1.WriteTxnMarkersRequest__Output, v1.WriteTxnMarkersResponse>(
+      context,
+      logger,
+      'WriteTxnMarkers',
+      handleWriteTxnMarkers,
     ),
   });
   // grpc-js leaves Nagle's algorithm on for the connections its own listener accepts: a response

@@ -40,7 +40,8 @@
  * checked against the state the appends before it in queue order leave (a retry is answered with the
  * original offsets, a gap or a fenced epoch is refused) and applied when its offsets are assigned; a
  * run whose CRC check fails undoes its applies with its bytes. A duplicate's answer waits for the
- * write of its run, so nothing is acknowledged before the bytes it names are written.
+ * write of its run, so nothing is acknowledged before the bytes it names are written. A transaction
+ * marker (appendMarker) is checked the same way against the state before it (ProducerStateTable.analyzeMarker).
  */
 import type { FileHandle } from 'node:fs/promises';
 import { Attribute, BatchField, batchSize, stampBatch, writeBatchCrc, type BatchSpan } from '@samsa/protocol';
@@ -71,6 +72,8 @@ interface PendingAppend {
   readonly crcChecked: boolean;
   readonly follower: boolean;
   readonly leaderEpoch: number;
+  /** Set for a transaction marker written for the coordinator of this epoch (a leader append). */
+  readonly markerCoordinatorEpoch?: number;
   /** Set by the drain when producer state says this append repeats one already in the log. */
   duplicateOf?: AppendResult;
   readonly resolve: (result: AppendResult) => void;
@@ -107,10 +110,18 @@ export class AppendChain {
    * Checks `batches` (framing and sizes now, CRCs during the write) and queues them. A leader's are
    * stamped with offsets and `leaderEpoch` in place; a follower's keep theirs and must continue the log.
    */
-  append(batches: Buffer, follower: boolean, leaderEpoch: number): Promise<AppendResult> {
+  append(
+    batches: Buffer,
+    follower: boolean,
+    leaderEpoch: number,
+    markerCoordinatorEpoch?: number,
+  ): Promise<AppendResult> {
     try {
       this.ctx.ensureOnline();
       const { spans, crcChecked } = validateAppend(batches, follower, this.ctx.config);
+      if (markerCoordinatorEpoch !== undefined) {
+        return this.enqueueAppend({ bytes: batches, spans, crcChecked, follower, leaderEpoch, markerCoordinatorEpoch });
+      }
       return this.enqueueAppend({ bytes: batches, spans, crcChecked, follower, leaderEpoch });
     } catch (err) {
       return Promise.reject(err);
@@ -186,7 +197,10 @@ export class AppendChain {
           continue;
         }
         if (!entry.follower) {
-          const verdict = this.producers.analyze(entry.spans);
+          const verdict =
+            entry.markerCoordinatorEpoch === undefined
+              ? this.producers.analyze(entry.spans)
+              : this.producers.analyzeMarker(entry.spans, entry.markerCoordinatorEpoch);
           if (verdict.kind === 'rejected') {
             entry.reject(new SamsaError(verdict.error, verdict.message));
             continue;

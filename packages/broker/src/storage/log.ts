@@ -169,6 +169,15 @@ export class PartitionLog {
   }
 
   /**
+   * Appends a transaction marker (one control batch) as the leader, for the transaction coordinator of
+   * `coordinatorEpoch` (WriteTxnMarkers). Producer state checks it as a marker (analyzeMarker); a retry
+   * of a marker already written resolves with lastOffset -1 and writes nothing.
+   */
+  appendMarker(batch: Buffer, options: { leaderEpoch: number; coordinatorEpoch: number }): Promise<AppendResult> {
+    return this.appends.append(batch, false, options.leaderEpoch, options.coordinatorEpoch);
+  }
+
+  /**
    * Appends batches copied from the leader, keeping their offsets and epochs. The first base offset
    * must equal the log end offset and offsets must increase, else UnexpectedAppendOffsetError.
    */

@@ -11,7 +11,7 @@
  */
 import { open, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Attribute, type BatchHeader, type BatchSpan, lastOffsetOf } from '@samsa/protocol';
+import { Attribute, type BatchHeader, type BatchSpan, ErrorCodes, lastOffsetOf } from '@samsa/protocol';
 import { unlinkIfExists, writeFileAtomic } from './files.js';
 import type { LogContext } from './log-context.js';
 import {
@@ -42,6 +42,25 @@ export class ProducerStates {
   analyze(spans: readonly BatchSpan[]): AppendAnalysis {
     if (!spans.some((s) => s.header.producerId >= 0)) return { kind: 'append' };
     return this.table.analyze(spans.map((s) => s.header));
+  }
+
+  /** Checks a transaction marker: one control batch of a producer, from the coordinator of `coordinatorEpoch`. */
+  analyzeMarker(spans: readonly BatchSpan[], coordinatorEpoch: number): AppendAnalysis {
+    const header = spans[0]?.header;
+    const control = Attribute.control | Attribute.transactional;
+    if (
+      spans.length !== 1 ||
+      header === undefined ||
+      (header.attributes & control) !== control ||
+      header.producerId < 0
+    ) {
+      return {
+        kind: 'rejected',
+        error: ErrorCodes.INVALID_RECORD,
+        message: 'a transaction marker is one transactional control batch of a producer',
+      };
+    }
+    return this.table.analyzeMarker(header.producerId, header.producerEpoch, coordinatorEpoch);
   }
 
   /** From here to commitWrite/abortWrite, applies can be undone (a run whose CRC check failed). */

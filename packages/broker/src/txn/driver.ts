@@ -308,12 +308,10 @@ export class TxnCoordinator {
 
   /** Timers: aborts transactions past their timeout, forgets idle ids, retries markers. Called periodically. */
   tick(): void {
+    this.retryMarkers();
     const nowMs = this.options.nowMs();
     for (const loaded of this.partitions.values()) {
       if (loaded.status !== 'active') continue;
-      for (const entry of loaded.jobs.values()) {
-        if (!entry.inFlight && nowMs >= entry.retryAtMs) this.startMarkers(loaded, entry.job, 0);
-      }
       try {
         loaded.log.checkWritable?.();
       } catch {
@@ -326,6 +324,17 @@ export class TxnCoordinator {
         continue;
       }
       if (records.length > 0) void this.append(loaded, records).catch(() => undefined);
+    }
+  }
+
+  /** Starts again the marker writes whose backoff has passed. */
+  retryMarkers(): void {
+    const nowMs = this.options.nowMs();
+    for (const loaded of this.partitions.values()) {
+      if (loaded.status !== 'active') continue;
+      for (const entry of loaded.jobs.values()) {
+        if (!entry.inFlight && nowMs >= entry.retryAtMs) this.startMarkers(loaded, entry.job, 0);
+      }
     }
   }
 

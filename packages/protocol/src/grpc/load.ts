@@ -6,6 +6,7 @@ import type { ProtoGrpcType as BrokerProto } from './gen/broker.js';
 import type { ProtoGrpcType as GroupProto } from './gen/group.js';
 import type { FetchResponse } from './gen/samsa/v1/FetchResponse.js';
 import type { ProtoGrpcType as ReplicationProto } from './gen/replication.js';
+import type { ProtoGrpcType as TxnProto } from './gen/txn.js';
 
 /**
  * Loader options shared by every side of a gRPC conversation. Keep them in step with the generator
@@ -39,6 +40,7 @@ function load<T>(file: string): T {
 const BROKER_PROTO = 'samsa/v1/broker.proto';
 const REPLICATION_PROTO = 'samsa/v1/replication.proto';
 const GROUP_PROTO = 'samsa/v1/group.proto';
+const TXN_PROTO = 'samsa/v1/txn.proto';
 
 /**
  * A Fetch response may carry a function under this key: it runs once the response has been
@@ -87,4 +89,9 @@ export function loadReplicationProto(): ReplicationProto['samsa']['v1'] {
 /** samsa.v1 consumer-group API: the GroupCoordinator service (FindCoordinator, heartbeat, offsets). */
 export function loadGroupProto(): GroupProto['samsa']['v1'] {
   return load<GroupProto>(GROUP_PROTO).samsa.v1;
+}
+
+/** samsa.v1 transaction API: the TransactionCoordinator service (AddPartitionsToTxn, EndTxn, markers). */
+export function loadTxnProto(): TxnProto['samsa']['v1'] {
+  return load<TxnProto>(TXN_PROTO).samsa.v1;
 }

@@ -1,4 +1,5 @@
-import { ErrorCodes, SamsaError, type v1 } from '@samsa/protocol';
+import { Attribute, ErrorCodes, SamsaError, splitBatches, type v1 } from '@samsa/protocol';
+import type { HostedPartition } from '../partitions.js';
 import type { BrokerContext } from '../context.js';
 import { NO_ERROR, errorFields, toErrorFields } from '../errors.js';
 
@@ -34,6 +35,7 @@ export async function handleProduce(
             );
             if (data.records.length === 0)
               throw new SamsaError(ErrorCodes.CORRUPT_MESSAGE, 'no record batch in the request');
+            await verifyTransactional(ctx, request.transactionalId, hosted, data.records);
             const appended = await ctx.replication.leaders.append(
               hosted,
               data.records,
@@ -56,4 +58,44 @@ export async function handleProduce(
     })),
   );
   return { topics };
+}
+
+/**
+ * KIP-890 part 1: a transactional batch is appended only to a partition its producer added to its open
+ * transaction. When this partition already holds that transaction (an open transaction of the producer at
+ * the same epoch), it was verified before; otherwise the coordinator is asked. A verification that races
+ * with the transaction's end is harmless: the marker bumps the epoch, and the log refuses the late batch.
+ */
+async function verifyTransactional(
+  ctx: BrokerContext,
+  transactionalId: string,
+  hosted: HostedPartition,
+  records: Buffer,
+): Promise<void> {
+  let spans: ReturnType<typeof splitBatches>;
+  try {
+    spans = splitBatches(records, { verifyCrc: false });
+  } catch {
+    return; // malformed: the log refuses it with the precise error
+  }
+  const checked = new Set<string>();
+  for (const { header } of spans) {
+    if ((header.attributes & Attribute.transactional) === 0) continue;
+    if (transactionalId === '') {
+      throw new SamsaError(
+        ErrorCodes.INVALID_TXN_STATE,
+        'a transactional batch needs the transactional id in the request',
+      );
+    }
+    const key = `${header.producerId}/${header.producerEpoch}`;
+    if (checked.has(key)) continue;
+    checked.add(key);
+    const entry = hosted.log.producerState(header.producerId);
+    if (entry !== undefined && entry.currentTxnFirstOffset >= 0 && entry.epoch === header.producerEpoch) continue;
+    await ctx.verifyTxnPartition(
+      { transactionalId, producerId: header.producerId, producerEpoch: header.producerEpoch },
+      hosted.topic,
+      hosted.partition,
+    );
+  }
 }

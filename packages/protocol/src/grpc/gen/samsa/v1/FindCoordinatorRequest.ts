@@ -4,7 +4,7 @@
 
 export interface FindCoordinatorRequest {
   /**
-   * 0: group (the only type so far); 1 is kept for transactional ids.
+   * 0: group, 1: transactional id (the leader of its __transaction_state partition).
    */
   'keyType'?: (number);
   'keys'?: (string)[];
@@ -12,7 +12,7 @@ export interface FindCoordinatorRequest {
 
 export interface FindCoordinatorRequest__Output {
   /**
-   * 0: group (the only type so far); 1 is kept for transactional ids.
+   * 0: group, 1: transactional id (the leader of its __transaction_state partition).
    */
   'keyType': (number);
   'keys': (string)[];

@@ -5,7 +5,9 @@ import type { Long } from '@grpc/proto-loader';
 
 export interface InitProducerIdRequest {
   /**
-   * Empty for an idempotent producer; transactions use the transaction coordinator.
+   * Empty for an idempotent producer. A transactional id must be sent to its transaction coordinator
+   * (FindCoordinator key_type 1): it bumps the epoch, fencing older incarnations, and aborts an open
+   * transaction first (ConcurrentTransactions until that is done: ask again).
    */
   'transactionalId'?: (string);
   'transactionTimeoutMs'?: (number);
@@ -19,7 +21,9 @@ export interface InitProducerIdRequest {
 
 export interface InitProducerIdRequest__Output {
   /**
-   * Empty for an idempotent producer; transactions use the transaction coordinator.
+   * Empty for an idempotent producer. A transactional id must be sent to its transaction coordinator
+   * (FindCoordinator key_type 1): it bumps the epoch, fencing older incarnations, and aborts an open
+   * transaction first (ConcurrentTransactions until that is done: ask again).
    */
   'transactionalId': (string);
   'transactionTimeoutMs': (number);

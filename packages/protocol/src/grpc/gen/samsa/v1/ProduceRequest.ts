@@ -10,6 +10,11 @@ export interface ProduceRequest {
   'acks'?: (number);
   'timeoutMs'?: (number);
   'topics'?: (_samsa_v1_ProduceTopicData)[];
+  /**
+   * Set when the batches are transactional: the leader checks with the transaction coordinator that
+   * each partition was added to the producer's open transaction (InvalidTxnState otherwise).
+   */
+  'transactionalId'?: (string);
 }
 
 export interface ProduceRequest__Output {
@@ -19,4 +24,9 @@ export interface ProduceRequest__Output {
   'acks': (number);
   'timeoutMs': (number);
   'topics': (_samsa_v1_ProduceTopicData__Output)[];
+  /**
+   * Set when the batches are transactional: the leader checks with the transaction coordinator that
+   * each partition was added to the producer's open transaction (InvalidTxnState otherwise).
+   */
+  'transactionalId': (string);
 }

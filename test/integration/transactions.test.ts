@@ -1,0 +1,235 @@
+/**
+ * Transactions on real processes (3 brokers, __transaction_state with RF 3), driven with raw gRPC calls:
+ * the coordinator found by FindCoordinator key type 1, InitProducerId with a transactional id, a write
+ * to a partition not added refused (InvalidTxnState, nothing appended), commit markers on every
+ * partition, a zombie fenced by a new incarnation, bad input answered with typed errors, and an open
+ * transaction surviving a SIGKILL of its coordinator's broker.
+ */
+import { decodeBatches, encodeBatch, ErrorCodes } from '@samsa/protocol';
+import { Samsa } from '@samsa/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LocalCluster } from '../helpers/cluster.js';
+import { waitFor } from '../helpers/wait.js';
+import { RawTxn } from './txn-grpc.js';
+
+const RETRIABLE = new Set([
+  ErrorCodes.NOT_COORDINATOR.code,
+  ErrorCodes.COORDINATOR_NOT_AVAILABLE.code,
+  ErrorCodes.COORDINATOR_LOAD_IN_PROGRESS.code,
+  ErrorCodes.CONCURRENT_TRANSACTIONS.code,
+  ErrorCodes.NOT_LEADER_OR_FOLLOWER.code,
+  ErrorCodes.NOT_ENOUGH_REPLICAS.code,
+]);
+const TOPIC = 'txn-out';
+
+let cluster: LocalCluster;
+let samsa: Samsa;
+const clients = new Map<string, RawTxn>();
+
+function at(address: string): RawTxn {
+  let c = clients.get(address);
+  if (!c) {
+    c = new RawTxn(address);
+    clients.set(address, c);
+  }
+  return c;
+}
+
+function live(): RawTxn[] {
+  return cluster.brokers.filter((b) => b.isRunning()).map((b) => at(b.address));
+}
+
+async function coordinatorOf(id: string): Promise<{ nodeId: number; txn: RawTxn }> {
+  return waitFor(
+    async () => {
+      for (const broker of live()) {
+        const [c] = (await broker.findCoordinator(id)).coordinators;
+        if (c?.errorCode === 0) return { nodeId: c.nodeId, txn: at(`${c.host}:${c.port}`) };
+      }
+      return undefined;
+    },
+    { timeoutMs: 30_000, description: `a transaction coordinator for ${id}` },
+  );
+}
+
+async function withCoordinator<T extends { errorCode: number }>(
+  id: string,
+  call: (t: RawTxn) => Promise<T>,
+): Promise<T> {
+  return waitFor(
+    async () => {
+      const response = await call((await coordinatorOf(id)).txn);
+      return RETRIABLE.has(response.errorCode) ? undefined : response;
+    },
+    { timeoutMs: 30_000, description: `an answer from the coordinator of ${id}` },
+  );
+}
+
+async function leaderOf(partition: number): Promise<RawTxn> {
+  return waitFor(
+    async () => {
+      const [t] = await samsa.admin().describeTopics([TOPIC]);
+      const leader = t?.partitions.find((p) => p.partition === partition)?.leader ?? -1;
+      const broker = cluster.brokers.find((b) => b.id === leader && b.isRunning());
+      return broker && at(broker.address);
+    },
+    { timeoutMs: 30_000, description: `a leader for ${TOPIC}-${partition}` },
+  );
+}
+
+function batch(producerId: number, producerEpoch: number, baseSequence: number, value: string): Buffer {
+  return encodeBatch([{ value: Buffer.from(value) }], {
+    producerId,
+    producerEpoch,
+    baseSequence,
+    transactional: true,
+    now: Date.now(),
+  });
+}
+
+async function produce(id: string, partition: number, records: Buffer) {
+  return waitFor(
+    async () => {
+      const r = await (await leaderOf(partition)).produce(TOPIC, partition, records, id);
+      return RETRIABLE.has(r.errorCode) ? undefined : r;
+    },
+    { timeoutMs: 30_000, description: `a produce answer from ${TOPIC}-${partition}` },
+  );
+}
+
+/** Every batch of a partition (up to the high watermark): data values and control markers. */
+async function readAll(partition: number): Promise<{ values: string[]; markers: number; hw: number }> {
+  const r = await (await leaderOf(partition)).fetch(TOPIC, partition, 0);
+  const values: string[] = [];
+  let markers = 0;
+  for (const b of decodeBatches(r.records)) {
+    if (b.control) markers++;
+    else for (const rec of b.records) values.push(Buffer.from(rec.value!).toString());
+  }
+  return { values, markers, hw: r.highWatermark };
+}
+
+beforeAll(async () => {
+  cluster = await LocalCluster.start({
+    brokers: 3,
+    brokerSettings: {
+      'transaction.state.log.num.partitions': '4',
+      'zookeeper.session.timeout.ms': '4000',
+    },
+  });
+  samsa = new Samsa({
+    brokers: cluster.bootstrap,
+    retry: { retries: 50, initialRetryTimeMs: 50, maxRetryTimeMs: 300 },
+  });
+  await samsa.admin().createTopics([{ topic: TOPIC, numPartitions: 3, replicationFactor: 3 }]);
+}, 60_000);
+
+afterAll(async () => {
+  for (const c of clients.values()) c.close();
+  await samsa?.close();
+  await cluster?.close();
+});
+
+describe('transactions', () => {
+  it('commits across partitions; a partition not added is refused with nothing appended', async () => {
+    const id = 'tx-commit';
+    const init = await withCoordinator(id, (t) => t.initProducerId(id));
+    expect(init.errorCode).toBe(0);
+    const { producerId, producerEpoch } = init;
+    const req = { transactionalId: id, producerId, producerEpoch };
+    const added = await withCoordinator(id, (t) =>
+      t.addPartitions({ ...req, topics: [{ name: TOPIC, partitions: [0, 1] }] }),
+    );
+    expect(added.errorCode).toBe(0);
+    expect((await produce(id, 0, batch(producerId, producerEpoch, 0, 'a0'))).errorCode).toBe(0);
+    expect((await produce(id, 1, batch(producerId, producerEpoch, 0, 'a1'))).errorCode).toBe(0);
+    const before = await readAll(2);
+    const refused = await produce(id, 2, batch(producerId, producerEpoch, 0, 'unadded'));
+    expect(refused.errorCode).toBe(ErrorCodes.INVALID_TXN_STATE.code);
+    expect(await readAll(2)).toEqual(before);
+    const end = await withCoordinator(id, (t) => t.endTxn({ ...req, committed: true }));
+    expect(end).toMatchObject({ errorCode: 0, producerId, producerEpoch: producerEpoch + 1 });
+    for (const p of [0, 1]) {
+      const seen = await waitFor(
+        async () => {
+          const r = await readAll(p);
+          return r.markers === 1 ? r : undefined;
+        },
+        { timeoutMs: 20_000, description: `the commit marker on ${TOPIC}-${p}` },
+      );
+      expect(seen.values).toEqual([`a${p}`]);
+    }
+    const described = await waitFor(
+      async () => {
+        const d = (await (await coordinatorOf(id)).txn.describe([id])).transactions[0];
+        return d?.state === 'CompleteCommit' ? d : undefined;
+      },
+      { timeoutMs: 20_000, description: 'the transaction to complete' },
+    );
+    expect(described.producerId).toBe(producerId);
+  }, 90_000);
+
+  it('fences a zombie: a new incarnation aborts its transaction, its commit is refused', async () => {
+    const id = 'tx-zombie';
+    const zombie = await withCoordinator(id, (t) => t.initProducerId(id));
+    const zreq = { transactionalId: id, producerId: zombie.producerId, producerEpoch: zombie.producerEpoch };
+    await withCoordinator(id, (t) => t.addPartitions({ ...zreq, topics: [{ name: TOPIC, partitions: [2] }] }));
+    expect((await produce(id, 2, batch(zombie.producerId, zombie.producerEpoch, 0, 'zombie'))).errorCode).toBe(0);
+    const successor = await withCoordinator(id, (t) => t.initProducerId(id));
+    expect(successor).toMatchObject({ errorCode: 0, producerId: zombie.producerId });
+    expect(successor.producerEpoch).toBeGreaterThan(zombie.producerEpoch + 1);
+    const end = await withCoordinator(id, (t) => t.endTxn({ ...zreq, committed: true }));
+    expect(end.errorCode).toBe(ErrorCodes.PRODUCER_FENCED.code);
+    const late = await produce(id, 2, batch(zombie.producerId, zombie.producerEpoch, 1, 'late'));
+    expect(late.errorCode).toBe(ErrorCodes.INVALID_PRODUCER_EPOCH.code);
+    const r = await readAll(2);
+    expect(r.values).not.toContain('late');
+    expect(r.markers).toBe(1); // the abort marker
+  }, 90_000);
+
+  it('answers bad input with typed errors', async () => {
+    const unknown = await withCoordinator('tx-nobody', (t) =>
+      t.endTxn({ transactionalId: 'tx-nobody', producerId: 1, producerEpoch: 0, committed: true }),
+    );
+    expect(unknown.errorCode).toBe(ErrorCodes.INVALID_PRODUCER_ID_MAPPING.code);
+    const id = 'tx-bad';
+    const init = await withCoordinator(id, (t) => t.initProducerId(id));
+    const wrongEpoch = await withCoordinator(id, (t) =>
+      t.addPartitions({
+        transactionalId: id,
+        producerId: init.producerId,
+        producerEpoch: init.producerEpoch + 5,
+        topics: [{ name: TOPIC, partitions: [0] }],
+      }),
+    );
+    expect(wrongEpoch.errorCode).toBe(ErrorCodes.INVALID_PRODUCER_EPOCH.code);
+    const badTimeout = await withCoordinator(id, (t) => t.initProducerId(id, -1, -1, 3_600_000));
+    expect(badTimeout.errorCode).toBe(ErrorCodes.INVALID_TRANSACTION_TIMEOUT.code);
+    const noId = await (await leaderOf(0)).produce(TOPIC, 0, batch(init.producerId, init.producerEpoch, 0, 'x'), '');
+    expect(noId.errorCode).toBe(ErrorCodes.INVALID_TXN_STATE.code);
+  }, 90_000);
+
+  it('keeps an open transaction across a SIGKILL of its coordinator', async () => {
+    const id = 'tx-failover';
+    const init = await withCoordinator(id, (t) => t.initProducerId(id));
+    const req = { transactionalId: id, producerId: init.producerId, producerEpoch: init.producerEpoch };
+    await withCoordinator(id, (t) => t.addPartitions({ ...req, topics: [{ name: TOPIC, partitions: [0, 1] }] }));
+    expect((await produce(id, 0, batch(req.producerId, req.producerEpoch, 0, 'f0'))).errorCode).toBe(0);
+    const { nodeId } = await coordinatorOf(id);
+    await cluster.killBroker(nodeId);
+    expect((await produce(id, 1, batch(req.producerId, req.producerEpoch, 0, 'f1'))).errorCode).toBe(0);
+    const end = await withCoordinator(id, (t) => t.endTxn({ ...req, committed: true }));
+    expect(end.errorCode).toBe(0);
+    for (const p of [0, 1]) {
+      const r = await waitFor(
+        async () => {
+          const x = await readAll(p);
+          return x.values.includes(`f${p}`) && x.markers >= 2 ? x : undefined;
+        },
+        { timeoutMs: 30_000, description: `the commit marker of ${id} on ${TOPIC}-${p}` },
+      );
+      expect(r.values.filter((v) => v === `f${p}`)).toHaveLength(1);
+    }
+    await cluster.startBroker(nodeId);
+  }, 120_000);
+});
