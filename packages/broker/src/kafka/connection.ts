@@ -24,6 +24,11 @@ export interface ConnectionOptions {
   readonly maxInFlightBytes?: number;
   readonly supported: kafka.SupportedVersions;
   readonly serve: ServeRequest;
+  /**
+   * Requests served one at a time on a connection, each after the previous one is served (Fetch: a
+   * client pipelining fetches would otherwise hold that many responses of up to fetch.max.bytes).
+   */
+  readonly oneAtATime?: (request: kafka.DecodedRequest) => boolean;
   readonly logger: Logger;
 }
 
@@ -52,6 +57,8 @@ export class KafkaConnection {
   private waitingForDrain = false;
   /** Bytes of the requests being served (their frames are held until they are). */
   private inServiceBytes = 0;
+  /** The last of the one-at-a-time requests (see ConnectionOptions.oneAtATime), served or not. */
+  private lastOneAtATime: Promise<unknown> = Promise.resolve();
   private readonly log: Logger;
 
   constructor(
@@ -158,8 +165,7 @@ export class KafkaConnection {
     this.queue.push(slot);
     this.inServiceBytes += frame.length;
     if (this.queue.length >= this.options.maxInFlight) this.socket.pause();
-    this.options
-      .serve(request, this.abort.signal)
+    this.start(request)
       .catch((err: unknown) => {
         // Handlers turn expected per-partition failures into error codes. What reaches here failed as a
         // whole: a SamsaError is a request this broker refuses, anything else a bug; either way the
@@ -178,6 +184,13 @@ export class KafkaConnection {
         if (this.socket.destroyed) served.release?.();
         else this.flush();
       });
+  }
+
+  private start(request: kafka.DecodedRequest): Promise<Served> {
+    if (!this.options.oneAtATime?.(request)) return this.options.serve(request, this.abort.signal);
+    const served = this.lastOneAtATime.then(() => this.options.serve(request, this.abort.signal));
+    this.lastOneAtATime = served.catch(() => undefined);
+    return served;
   }
 
   /** Writes every finished response at the head of the queue, in order. */

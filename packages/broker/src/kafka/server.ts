@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { createServer, type Socket } from 'node:net';
+import { kafka } from '@samsa/protocol';
 import type { Logger } from 'pino';
 import type { BrokerServer } from '../server/grpc-server.js';
 import type { BrokerContext } from '../server/context.js';
@@ -42,6 +43,7 @@ export async function startKafkaServer(options: {
       maxInFlight: MAX_IN_FLIGHT_PER_CONNECTION,
       supported: supportedApi,
       serve: (request, signal) => serveKafkaRequest(ctx, state, request, signal),
+      oneAtATime: (request) => request.header.apiKey === kafka.ApiKey.Fetch,
       logger,
     });
     connections.set(socket, connection);

@@ -16,13 +16,19 @@ afterEach(() => {
 /** A KafkaConnection on a real loopback socket, served by `serve`; returns the client side. */
 async function open(
   serve: ServeRequest,
-  options: { maxInFlight?: number; maxRequestBytes?: number; maxInFlightBytes?: number } = {},
+  options: {
+    maxInFlight?: number;
+    maxRequestBytes?: number;
+    maxInFlightBytes?: number;
+    oneAtATime?: (r: kafka.DecodedRequest) => boolean;
+  } = {},
 ) {
   const server = createServer({ allowHalfOpen: true }, (socket) => {
     new KafkaConnection(socket, {
       maxRequestBytes: options.maxRequestBytes ?? 1 << 20,
       maxInFlight: options.maxInFlight ?? 64,
       ...(options.maxInFlightBytes !== undefined ? { maxInFlightBytes: options.maxInFlightBytes } : {}),
+      ...(options.oneAtATime ? { oneAtATime: options.oneAtATime } : {}),
       supported: (k) => KAFKA_APIS.get(k),
       serve,
       logger,
@@ -125,6 +131,31 @@ describe('KafkaConnection', () => {
     tiny.client.write(Buffer.concat([request(1), request(2)]));
     await until(() => tiny.frames.length === 2);
     tiny.client.destroy();
+  });
+
+  it('serves one-at-a-time requests one after another, others beside them', async () => {
+    const running = new Set<number>();
+    const started: number[] = [];
+    let overlapped = false;
+    const serve: ServeRequest = async (r) => {
+      const id = r.header.correlationId;
+      if (id % 2 === 0 && [...running].some((x) => x % 2 === 0)) overlapped = true;
+      running.add(id);
+      started.push(id);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      running.delete(id);
+      return { chunks: answer(id) };
+    };
+    const { client, frames } = await open(serve, { oneAtATime: (r) => r.header.correlationId % 2 === 0 });
+    client.write(Buffer.concat(Array.from({ length: 20 }, (_, i) => request(i))));
+    await until(() => frames.length === 20);
+    expect(overlapped).toBe(false);
+    // The others did not queue behind them: every odd one started before the third even one.
+    expect(Math.max(...[1, 3, 5, 7, 9, 11, 13, 15, 17, 19].map((id) => started.indexOf(id)))).toBeLessThan(
+      started.indexOf(4),
+    );
+    expect(frames.map((f) => f.readInt32BE(0))).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    client.destroy();
   });
 
   it('closes on an oversized frame without reading it, after answering what came before', async () => {
