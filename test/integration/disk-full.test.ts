@@ -130,6 +130,17 @@ async function readBack(topic: string, partition: number, count: number): Promis
   return seen;
 }
 
+/** When broker 1 logged that the partition's log went offline (pino's `time`), if it did. */
+function offlineTime(topic: string, partition: number): number | undefined {
+  for (const line of cluster.broker(1).process!.output().split('\n')) {
+    if (!line.includes('"msg":"partition log is offline"')) continue;
+    if (!line.includes(`"topic":"${topic}","partition":${partition}`)) continue;
+    const time = /"time":(\d+)/.exec(line)?.[1];
+    if (time !== undefined) return Number(time);
+  }
+  return undefined;
+}
+
 const value = (tag: string): Buffer => Buffer.from(`${tag.padEnd(40, ' ')}${VALUE}`);
 
 describe.skipIf(!mounted)('a full disk under a real broker', () => {
@@ -156,15 +167,16 @@ describe.skipIf(!mounted)('a full disk under a real broker', () => {
     }
 
     // A writer on the RF 3 partition through the fill: acks=all, each record awaited.
-    const ackTimes: number[] = [];
+    const acks: Array<{ sentAt: number; ackedAt: number }> = [];
     const writer = (async () => {
       for (let i = 50; writing; i++) {
+        const sentAt = Date.now();
         await producer.send({ topic: rf3, partition: p3, value: value(`rf3-${i}`) });
         acked3.push(`rf3-${i}`);
-        ackTimes.push(Date.now());
+        acks.push({ sentAt, ackedAt: Date.now() });
       }
     })();
-    await waitFor(() => ackTimes.length > 5, { description: 'the writer running' });
+    await waitFor(() => acks.length > 5, { description: 'the writer running' });
 
     await fillDisk();
     const filledAt = Date.now();
@@ -177,12 +189,16 @@ describe.skipIf(!mounted)('a full disk under a real broker', () => {
       },
       { timeoutMs: 30_000, description: `${rf3}-${p3} led elsewhere, offline on broker 1` },
     );
-    const firstAckAfter = await waitFor(() => ackTimes.find((t) => t > filledAt), {
+    // Broker 1 may meet the full disk before the filler does: time from its log's failure to the
+    // acknowledgement of a record sent after it (acks=all answers of records appended before it
+    // still come in after it, from followers' fetches).
+    const failedAt = Math.min(filledAt, offlineTime(rf3, p3) ?? filledAt);
+    const firstAckAfter = await waitFor(() => acks.find((a) => a.sentAt >= failedAt)?.ackedAt, {
       timeoutMs: 30_000,
-      description: 'an acknowledged write after the disk filled',
+      description: 'an acknowledged write sent after the disk filled',
     });
     console.log(
-      `disk full -> new leader (broker ${moved.leader}) takes acks=all writes: ${firstAckAfter - filledAt} ms`,
+      `disk full -> new leader (broker ${moved.leader}) takes acks=all writes: ${firstAckAfter - failedAt} ms`,
     );
 
     // RF 1: no replica elsewhere. The partition has no leader and shows offline on broker 1; the
@@ -246,6 +262,26 @@ describe.skipIf(!mounted)('a full disk under a real broker', () => {
     ]);
     expect(consumed.code).not.toBe(0);
     expect(consumed.stderr).toMatch(/offline/i);
+
+    // The console producer says why its sends wait, and gives up at its delivery timeout.
+    const produced = await runSamsa(
+      [
+        'produce',
+        '--topic',
+        rf1,
+        '--partition',
+        String(p1),
+        '--producer-property',
+        'delivery.timeout.ms=3000',
+        '--bootstrap-server',
+        cluster.bootstrap[1]!,
+      ],
+      'lost-in-the-full-disk\n',
+    );
+    expect(produced.code).not.toBe(0);
+    // Either the broker's refusal (retried, and said so) or the missing leader, named at the timeout.
+    expect(produced.stderr).toMatch(/1 of 1 records failed/);
+    expect(produced.stderr).toMatch(/offline/);
 
     // A topic created while the disk is full: its partition on broker 1 cannot be opened.
     const during = `during-${process.pid}`;

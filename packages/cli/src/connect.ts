@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { Samsa } from '@samsa/client';
+import { Samsa, type Logger } from '@samsa/client';
 
 export const DEFAULT_BOOTSTRAP = '127.0.0.1:9092';
 
@@ -12,7 +12,7 @@ export function withBootstrap(command: Command): Command {
  * A connected client for a command, with short retries so that an unreachable cluster is reported
  * in seconds, as one line, rather than after the SDK's production-grade patience.
  */
-export async function connect(bootstrap: string, clientId = 'samsa-cli'): Promise<Samsa> {
+export async function connect(bootstrap: string, clientId = 'samsa-cli', logger?: Logger): Promise<Samsa> {
   const brokers = bootstrap
     .split(',')
     .map((b) => b.trim())
@@ -22,6 +22,7 @@ export async function connect(bootstrap: string, clientId = 'samsa-cli'): Promis
     clientId,
     requestTimeoutMs: 15_000,
     retry: { retries: 3, initialRetryTimeMs: 100, maxRetryTimeMs: 500 },
+    ...(logger ? { logger } : {}),
   });
   try {
     await samsa.connect();

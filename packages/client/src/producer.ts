@@ -529,6 +529,11 @@ export class Producer implements AsyncDisposable {
       const leader = this.cluster.leaderOf(queue.topic, queue.partition);
       if (leader < 0 || !this.cluster.brokers.has(leader)) {
         needMetadata = true;
+        // Named by the timeout error if it comes to that, rather than a bare "not acknowledged".
+        head.lastError ??= errorFromCode(
+          ErrorCodes.LEADER_NOT_AVAILABLE.code,
+          `no broker leads ${queue.topic}-${queue.partition} now (its replicas are down or their logs offline)`,
+        );
         continue;
       }
       const key = leader * 4 + head.acks + 1;

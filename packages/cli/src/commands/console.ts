@@ -7,6 +7,7 @@ import {
   type ConsumedMessage,
   type Consumer,
   ErrorCodes,
+  type Logger,
   MAX_PARTITIONS_PER_TOPIC,
   type Samsa,
   checkTopicName,
@@ -67,7 +68,7 @@ export function registerConsole(program: Command): void {
         checkTopicName(o.topic);
         // The flags win over the same setting given as a property, as in Kafka's console producer.
         const options = producerOptionsFrom(o.producerProperty ?? []);
-        await using samsa = await connect(o.bootstrapServer, 'samsa-console-producer');
+        await using samsa = await connect(o.bootstrapServer, 'samsa-console-producer', retryNotices());
         const producer = samsa.producer({
           ...options,
           acks: o.acks ?? options.acks ?? 'all',
@@ -151,6 +152,31 @@ interface ConsumeOptions {
   keySeparator: string;
   bootstrapServer: string;
   group?: string;
+}
+
+/**
+ * A logger for the console producer that says on stderr, once per partition every 10 s, why sends
+ * are being retried (a full disk, no leader), instead of waiting silently until delivery.timeout.ms.
+ * Kafka's console producer prints its client's WARN lines the same way.
+ */
+function retryNotices(): Logger {
+  const lastNoticeMs = new Map<string, number>();
+  const noop = (): void => {};
+  return {
+    debug: noop,
+    info: noop,
+    error: noop,
+    warn(context: object, message?: string) {
+      if (message !== 'produce failed, will retry') return;
+      const { topic, partition, err } = context as { topic?: string; partition?: number; err?: unknown };
+      const where = `${topic}-${partition}`;
+      const now = Date.now();
+      if (now - (lastNoticeMs.get(where) ?? 0) < 10_000) return;
+      lastNoticeMs.set(where, now);
+      const reason = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+      process.stderr.write(`samsa: ${where}: ${reason}; retrying until delivery.timeout.ms\n`);
+    },
+  };
 }
 
 /**
