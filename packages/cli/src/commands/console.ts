@@ -156,7 +156,8 @@ interface ConsumeOptions {
 
 /**
  * A logger for the console producer that says on stderr, once per partition every 10 s, why sends
- * are being retried (a full disk, no leader), instead of waiting silently until delivery.timeout.ms.
+ * keep being retried (a full disk, no leader: the third attempt of a batch on), instead of waiting
+ * silently until delivery.timeout.ms. A retry or two is routine (a leader moved) and says nothing.
  * Kafka's console producer prints its client's WARN lines the same way.
  */
 function retryNotices(): Logger {
@@ -168,7 +169,13 @@ function retryNotices(): Logger {
     error: noop,
     warn(context: object, message?: string) {
       if (message !== 'produce failed, will retry') return;
-      const { topic, partition, err } = context as { topic?: string; partition?: number; err?: unknown };
+      const { topic, partition, err, attempts } = context as {
+        topic?: string;
+        partition?: number;
+        err?: unknown;
+        attempts?: number;
+      };
+      if ((attempts ?? 0) < 3) return;
       const where = `${topic}-${partition}`;
       const now = Date.now();
       if (now - (lastNoticeMs.get(where) ?? 0) < 10_000) return;
