@@ -246,6 +246,13 @@ export const ErrorCodes = Object.freeze({
     'The leader high watermark has not caught up from a recent leader election',
   ),
   INVALID_UPDATE_VERSION: spec(95, 'InvalidUpdateVersion', false, 'The given version of the partition state is stale'),
+  FETCH_SESSION_ID_NOT_FOUND: spec(
+    70,
+    'FetchSessionIdNotFound',
+    true,
+    'The fetch session ID was not found (the client starts over with a full fetch)',
+  ),
+  INVALID_FETCH_SESSION_EPOCH: spec(71, 'InvalidFetchSessionEpoch', true, 'The fetch session epoch is invalid'),
   UNKNOWN_TOPIC_ID: spec(100, 'UnknownTopicId', true, 'This server does not host this topic ID'),
   INELIGIBLE_REPLICA: spec(107, 'IneligibleReplica', false, 'The new ISR contains at least one ineligible replica'),
   GROUP_SUBSCRIBED_TO_TOPIC: spec(

@@ -1,4 +1,6 @@
 // tidy: pure
+import { ErrorCodes } from '@samsa/protocol';
+
 /**
  * Incremental fetch sessions (KIP-227), the broker's side. A consumer opens a session with a full
  * fetch at epoch 0; afterwards it sends only the partitions whose fetch position changed (and those
@@ -9,8 +11,8 @@
  * source, and nothing here reads a clock.
  */
 
-export const FETCH_SESSION_ID_NOT_FOUND = 70;
-export const INVALID_FETCH_SESSION_EPOCH = 71;
+export const FETCH_SESSION_ID_NOT_FOUND = ErrorCodes.FETCH_SESSION_ID_NOT_FOUND.code;
+export const INVALID_FETCH_SESSION_EPOCH = ErrorCodes.INVALID_FETCH_SESSION_EPOCH.code;
 /** A full fetch that opens a session. */
 const INITIAL_EPOCH = 0;
 /** A full fetch without a session (and, with a session id, one that closes it). */
