@@ -1,7 +1,11 @@
 import { ErrorCodes, kafka } from '@samsa/protocol';
 import type { BrokerContext } from '../server/context.js';
 import { handleMetadata } from '../server/handlers/metadata.js';
+import { OFFSETS_TOPIC } from '../group/offsets-topic.js';
 import type { Reply } from './reply.js';
+
+/** Topics Kafka's clients leave out of pattern subscriptions and list apart (`__transaction_state` to come). */
+const INTERNAL_TOPICS: ReadonlySet<string> = new Set([OFFSETS_TOPIC, '__transaction_state']);
 
 /** Samsa's topic ids are Kafka's 16 bytes in URL-safe base64; an id of another form (an old czxid) is unknown. */
 export function kafkaTopicId(id: string): string {
@@ -42,7 +46,7 @@ export async function metadata(
     errorCode: t.errorCode ?? 0,
     name: t.name ?? '',
     topicId: kafkaTopicId(image.topics.get(t.name ?? '')?.id ?? ''),
-    isInternal: false,
+    isInternal: INTERNAL_TOPICS.has(t.name ?? ''),
     partitions: (t.partitions ?? []).map((p) => ({
       errorCode: p.errorCode ?? 0,
       partitionIndex: p.partition ?? 0,
