@@ -328,10 +328,14 @@ export class ControllerDriver {
         throw new SamsaError(ErrorCodes.NOT_CONTROLLER, `this broker stopped being the controller: ${failure.detail}`, {
           cause: failure,
         });
-      // Any other failed write moved nothing: the partitions it would have moved report it instead.
+      // Any other failed write moved nothing: the partitions it would have moved report it instead,
+      // also where a request named a partition twice and the second answer relied on the first move.
+      const moved = new Set(
+        out.results.filter((r) => r.error.code === ErrorCodes.NONE.code).map((r) => `${r.topic}\u0000${r.partition}`),
+      );
       return out.results.map((r) => {
         const error =
-          failure !== undefined && r.error.code === ErrorCodes.NONE.code
+          failure !== undefined && moved.has(`${r.topic}\u0000${r.partition}`)
             ? {
                 errorCode: ErrorCodes.UNKNOWN_SERVER_ERROR.code,
                 errorMessage: `the election was not written: ${String(failure)}`,

@@ -1,5 +1,6 @@
 /**
- * Seeded random schedules of broker failures and returns, topic creation (by the controller and by
+ * Seeded random schedules of broker failures and returns, brokers reporting logs offline (a full disk)
+ * and back, topic creation (by the controller and by
  * other brokers) and deletion, leader ISR proposals, ISR writes behind the controller's back,
  * preferred leader elections (asked for, and the periodic imbalance check) and controller failovers,
  * run through the broker's own ControllerDriver (and its ControllerCore) against an in-memory
@@ -62,6 +63,7 @@ interface Stats {
   failovers: number;
   resyncs: number;
   preferred: number;
+  offlineReports: number;
 }
 
 async function runSchedule(seed: number, steps: number): Promise<Stats> {
@@ -79,13 +81,20 @@ async function runSchedule(seed: number, steps: number): Promise<Stats> {
   ]);
   const clock = new SimClock();
   const live = new Set<number>();
+  /** Per live broker, the partitions (`topic-partition`) its registration reports offline (a full disk). */
+  const offline = new Map<number, Set<string>>();
+  /** Registered, and its log of that partition not reported offline: what the controller may elect. */
+  const eligible = (id: number, topic: string, partition: number): boolean =>
+    live.has(id) && !offline.get(id)?.has(`${topic}-${partition}`);
   const register = (id: number): void => {
     live.add(id);
+    offline.delete(id);
     const data = encodeBroker({ id, host: '127.0.0.1', port: 9000 + id });
     store.apply([{ op: 'create', path: brokerPath(id), data, ephemeral: true }]);
   };
   const deregister = (id: number): void => {
     live.delete(id);
+    offline.delete(id);
     store.apply([{ op: 'delete', path: brokerPath(id), expectedVersion: -1 }]);
   };
   for (const id of [1, 2, 3]) register(id);
@@ -117,7 +126,7 @@ async function runSchedule(seed: number, steps: number): Promise<Stats> {
     await settleMicrotasks();
     invariant(resigned === undefined, `seed ${seed}: the controller resigned: ${resigned?.message}`);
   };
-  const stats: Stats = { elections: 0, unclean: 0, failovers: 0, resyncs: 0, preferred: 0 };
+  const stats: Stats = { elections: 0, unclean: 0, failovers: 0, resyncs: 0, preferred: 0, offlineReports: 0 };
   // Checked on what is persisted: a decision whose write failed never happened.
   const persisted = new Map<string, LeaderAndIsr>(); // by topic incarnation and partition
   const leaderAt = new Map<string, number>(); // by incarnation, partition and leader epoch
@@ -175,20 +184,16 @@ async function runSchedule(seed: number, steps: number): Promise<Stats> {
           s.isr.every((x) => r.includes(x)),
           `${ctx}: ISR outside the replicas of ${key}`,
         );
+        // Eligible: alive, and its log of this partition not reported offline.
+        const canHold = (x: number): boolean => eligible(x, name, partition);
         if (s.leader !== -1) {
-          invariant(live.has(s.leader), `${ctx}: leader ${s.leader} of ${key} is dead`);
+          invariant(canHold(s.leader), `${ctx}: leader ${s.leader} of ${key} is dead or its log offline`);
           invariant(s.isr.includes(s.leader), `${ctx}: leader outside ISR`);
-          invariant(
-            s.isr.every((x) => live.has(x)),
-            `${ctx}: dead broker in ISR with a live leader`,
-          );
+          invariant(s.isr.every(canHold), `${ctx}: dead or offline replica in ISR with a live leader`);
         } else {
-          // Leaderless only when no ISR member is alive, and then an unclean topic has no live replica.
-          invariant(!s.isr.some((x) => live.has(x)), `${ctx}: leaderless with a live ISR member`);
-          invariant(
-            configs[UNCLEAN] !== 'true' || !r.some((x) => live.has(x)),
-            `${ctx}: unclean topic left leaderless`,
-          );
+          // Leaderless only when no ISR member is eligible, and then an unclean topic has no eligible replica.
+          invariant(!s.isr.some(canHold), `${ctx}: leaderless with an eligible ISR member`);
+          invariant(configs[UNCLEAN] !== 'true' || !r.some(canHold), `${ctx}: unclean topic left leaderless`);
         }
       });
     }
@@ -234,7 +239,21 @@ async function runSchedule(seed: number, steps: number): Promise<Stats> {
       const name = decided.knownTopics().length ? pick(decided.knownTopics()) : undefined;
       return name ? pick(decided.topic(name)!.partitions) : undefined;
     };
-    if (r < 0.22) {
+    if (r < 0.22 && rand() < 0.35 && live.size > 0) {
+      // A broker's logs fail (a full disk) or come back: it lists them in its registration.
+      const id = pick([...live]);
+      const mine = decided
+        .knownTopics()
+        .flatMap((t) => decided.topic(t)!.partitions)
+        .filter((p) => p.replicas.includes(id));
+      const down = mine.filter(() => rand() < 0.3).map((p) => ({ topic: p.topic, partition: p.partition }));
+      offline.set(id, new Set(down.map((p) => `${p.topic}-${p.partition}`)));
+      const data = encodeBroker({ id, host: '127.0.0.1', port: 9000 + id }, down);
+      store.apply([{ op: 'set', path: brokerPath(id), data, expectedVersion: -1 }]);
+      stats.offlineReports++;
+      await settle();
+      check(`step ${i}: broker ${id} reports [${[...offline.get(id)!].join(', ')}] offline`);
+    } else if (r < 0.22) {
       const id = pick(BROKERS);
       if (live.has(id)) deregister(id);
       else register(id);
@@ -278,7 +297,8 @@ async function runSchedule(seed: number, steps: number): Promise<Stats> {
       // A leader proposes an ISR through the controller: drop followers or add live replicas.
       const p = randomPartition();
       if (!p?.state || p.state.leader === -1) continue;
-      const candidates = p.replicas.filter((x) => live.has(x) && x !== p.state!.leader);
+      // Only replicas that can hold the log: the controller refuses one reported offline (IneligibleReplica).
+      const candidates = p.replicas.filter((x) => eligible(x, p.topic, p.partition) && x !== p.state!.leader);
       const isr = [p.state.leader, ...candidates.filter(() => rand() < 0.5)];
       const result = await driver.alterIsr({
         topic: p.topic,
@@ -379,7 +399,7 @@ describe('ControllerDriver and ControllerCore: seeded random schedules', () => {
   const only = process.env.SIM_SEED;
   const seeds = only ? [Number(only)] : Array.from({ length: 100 }, (_, i) => i + 1);
   it(`holds the invariants for ${seeds.length} seeds x 300 steps`, async () => {
-    const total: Stats = { elections: 0, unclean: 0, failovers: 0, resyncs: 0, preferred: 0 };
+    const total: Stats = { elections: 0, unclean: 0, failovers: 0, resyncs: 0, preferred: 0, offlineReports: 0 };
     for (const seed of seeds) {
       const s = await runSchedule(seed, 300);
       total.elections += s.elections;
@@ -387,6 +407,7 @@ describe('ControllerDriver and ControllerCore: seeded random schedules', () => {
       total.failovers += s.failovers;
       total.resyncs += s.resyncs;
       total.preferred += s.preferred;
+      total.offlineReports += s.offlineReports;
     }
     // The schedules must actually exercise elections, unclean elections and failovers.
     expect(total.elections).toBeGreaterThan(100);
@@ -394,5 +415,6 @@ describe('ControllerDriver and ControllerCore: seeded random schedules', () => {
     expect(total.failovers).toBeGreaterThan(100);
     expect(total.resyncs).toBeGreaterThan(50);
     expect(total.preferred).toBeGreaterThan(100);
+    expect(total.offlineReports).toBeGreaterThan(100);
   });
 });
