@@ -54,6 +54,8 @@ export class KafkaConnection {
   private readonly queue: Slot[] = [];
   private readonly abort = new AbortController();
   private closing = false;
+  /** The client shut its side down: what is buffered is served, then the socket ends. */
+  private inputEnded = false;
   private waitingForDrain = false;
   /** Bytes of the requests being served (their frames are held until they are). */
   private inServiceBytes = 0;
@@ -73,12 +75,12 @@ export class KafkaConnection {
       this.flush();
     });
     socket.on('error', (err) => this.log.debug({ err }, 'kafka connection error'));
-    // The server is half-open: a client that sends its last request and shuts its side down still
-    // gets the responses; the socket ends once they are written.
-    // Requests still in service are cut short (a long poll answers with what it has): the client
-    // sends nothing more, and one that vanished must not hold waits until they time out.
+    // The server is half-open: a client that sends its last requests and shuts its side down still
+    // gets the responses; the socket ends once they are written. Long polls are cut short (they
+    // answer with what they have): the client sends nothing more, and one that vanished must not
+    // hold waits until they time out.
     socket.on('end', () => {
-      this.closing = true;
+      this.inputEnded = true;
       this.abort.abort();
       this.flush();
     });
@@ -211,11 +213,11 @@ export class KafkaConnection {
       this.socket.uncork();
       if (!ok) this.waitingForDrain = true;
     }
-    if (this.closing) {
+    if (!this.closing) this.pump();
+    if (this.closing || this.inputEnded) {
       if (this.queue.length === 0) this.socket.end();
       return;
     }
-    this.pump();
     if (!this.waitingForDrain && this.queue.length < this.options.maxInFlight) this.socket.resume();
   }
 

@@ -188,9 +188,10 @@ describe('KafkaConnection', () => {
       await new Promise((resolve) => setTimeout(resolve, 20));
       return { chunks: answer(r.header.correlationId) };
     };
-    const { client, frames, closed } = await open(serve);
-    client.end(request(9));
+    const { client, frames, closed } = await open(serve, { maxInFlight: 2 });
+    client.end(Buffer.concat([request(9), request(10), request(11), request(12)]));
     await closed;
-    expect(frames.map((f) => f.readInt32BE(0))).toEqual([9]);
+    // Including those still waiting in the buffer for a place in service when the client shut down.
+    expect(frames.map((f) => f.readInt32BE(0))).toEqual([9, 10, 11, 12]);
   });
 });
