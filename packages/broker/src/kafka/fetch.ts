@@ -36,6 +36,7 @@ export async function fetch(
       minBytes: request.minBytes,
       maxBytes: version >= 3 ? request.maxBytes : 0,
       topics: groupPartitions(session.partitions),
+      isolationLevel: version >= 4 ? request.isolationLevel : 0,
     },
     signal,
   );
@@ -49,6 +50,11 @@ export async function fetch(
         errorCode: p.errorCode ?? 0,
         highWatermark: Number(p.highWatermark ?? -1),
         logStartOffset: Number(p.logStartOffset ?? -1),
+        lastStableOffset: Number(p.lastStableOffset ?? p.highWatermark ?? -1),
+        abortedTransactions: (p.abortedTransactions ?? []).map((a) => ({
+          producerId: Number(a.producerId ?? -1),
+          firstOffset: Number(a.firstOffset ?? -1),
+        })),
         records,
         recordBytes: records.length,
       };
@@ -67,9 +73,9 @@ export async function fetch(
         partitionIndex: p.partition,
         errorCode: p.errorCode,
         highWatermark: p.highWatermark,
-        lastStableOffset: p.highWatermark,
+        lastStableOffset: p.lastStableOffset,
         logStartOffset: p.logStartOffset,
-        abortedTransactions: request.isolationLevel === READ_COMMITTED ? [] : null,
+        abortedTransactions: request.isolationLevel === READ_COMMITTED ? p.abortedTransactions : null,
         preferredReadReplica: -1,
         records: downTo === undefined ? p.records : kafka.batchesToMessageSet(p.records, downTo),
       })),

@@ -8,6 +8,7 @@ import { KafkaStorageError } from './errors.js';
 import { CLEAN_SHUTDOWN_FILE, writeFileAtomic } from './files.js';
 import { LogContext, type LogState } from './log-context.js';
 import { DEFAULT_PRODUCER_ID_EXPIRATION_MS, ProducerStates } from './producer-states.js';
+import type { AbortedTxn } from './txn-index.js';
 import type { ProducerEntry } from './producer-state.js';
 import type { ReadBufferPool } from './read-buffers.js';
 import { offsetForTimestamp, readLog, type ReadParts, type ReadResult } from './reads.js';
@@ -142,6 +143,21 @@ export class PartitionLog {
   /** Base offsets of the segments, oldest first. */
   segmentBaseOffsets(): number[] {
     return this.segments.all.map((s) => s.baseOffset);
+  }
+
+  /**
+   * The last stable offset given the high watermark: below it every transaction has ended (its marker
+   * is written). A transaction's decision is final before its markers are written (the coordinator
+   * replicated it), so a marker not yet below the high watermark does not hold the offset back.
+   */
+  lastStableOffset(highWatermark: number): number {
+    const firstUnstable = this.producers.table.firstUnstableOffset();
+    return firstUnstable === undefined ? highWatermark : Math.min(highWatermark, firstUnstable);
+  }
+
+  /** The aborted transactions that may have batches in [fromOffset, toOffset) (read_committed fetches). */
+  abortedTransactions(fromOffset: number, toOffset: number): AbortedTxn[] {
+    return this.producers.aborted.overlapping(fromOffset, toOffset);
   }
 
   /** What this log knows of a producer (its epoch and last batches), for tests and tools. */

@@ -24,19 +24,26 @@ import {
 import { type AppendAnalysis, type CompletedTxn, controlRecordOf, ProducerStateTable } from './producer-state.js';
 import { scanBatches } from './scan.js';
 import type { SegmentSet } from './segment-set.js';
+import { type AbortedTxn, AbortedTxnIndex } from './txn-index.js';
 
 /** Kafka's producer.id.expiration.ms default: a producer idle for a day is forgotten. */
 export const DEFAULT_PRODUCER_ID_EXPIRATION_MS = 24 * 60 * 60 * 1000;
 
 export class ProducerStates {
   readonly table = new ProducerStateTable();
+  readonly aborted: AbortedTxnIndex;
+  private abortedLoaded = false;
+  /** Aborted transactions of the write in progress: indexed once it is written (commitWrite). */
+  private pendingAborted: { entry: AbortedTxn; segmentBase: number }[] = [];
   /** Entries as they were before the applies of the write in progress: see beginWrite. */
   private undo: Map<number, ReturnType<ProducerStateTable['entry']>> | undefined;
 
   constructor(
     private readonly ctx: LogContext,
     private readonly segments: SegmentSet,
-  ) {}
+  ) {
+    this.aborted = new AbortedTxnIndex(ctx.dir);
+  }
 
   /** Checks a leader append; batches without a producer id pass untouched. */
   analyze(spans: readonly BatchSpan[]): AppendAnalysis {
@@ -68,24 +75,49 @@ export class ProducerStates {
     this.undo = new Map();
   }
 
-  /** Records a batch as written at the offsets in `header` (stamped). `bytes` is the whole batch. */
-  applyBatch(header: BatchHeader, bytes: Buffer): CompletedTxn | undefined {
+  /**
+   * Records a batch as written at the offsets in `header` (stamped). `bytes` is the whole batch, in the
+   * segment starting at `segmentBase` (the active one unless replaying). An abort marker's transaction
+   * goes into the aborted-transaction index once the write is done (at once when replaying).
+   */
+  applyBatch(
+    header: BatchHeader,
+    bytes: Buffer,
+    segmentBase = this.segments.active.baseOffset,
+  ): CompletedTxn | undefined {
     if (header.producerId < 0) return undefined;
     if (this.undo !== undefined && !this.undo.has(header.producerId)) {
       this.undo.set(header.producerId, this.table.entry(header.producerId));
     }
     const isControl = (header.attributes & Attribute.control) !== 0;
     const control = isControl ? controlRecordOf(bytes) : undefined;
-    return this.table.apply(header, control);
+    const completed = this.table.apply(header, control);
+    if (completed?.aborted) {
+      const lastStableOffset = this.table.firstUnstableOffset() ?? completed.lastOffset + 1;
+      const entry = {
+        producerId: completed.producerId,
+        firstOffset: completed.firstOffset,
+        lastOffset: completed.lastOffset,
+        lastStableOffset,
+      };
+      if (this.undo !== undefined) this.pendingAborted.push({ entry, segmentBase });
+      else this.aborted.add([{ ...entry, segmentBase }]);
+    }
+    return completed;
   }
 
   commitWrite(): void {
     this.undo = undefined;
+    if (this.pendingAborted.length > 0) {
+      this.aborted.add(this.pendingAborted.map((p) => ({ ...p.entry, segmentBase: p.segmentBase })));
+      this.pendingAborted = [];
+    }
   }
 
   abortWrite(): void {
     for (const [producerId, entry] of this.undo ?? []) this.table.restore(producerId, entry);
     this.undo = undefined;
+    this.pendingAborted = [];
   }
 
   /** The snapshot bytes of the table as it stands, for the segment starting at `offset`. */
@@ -107,6 +139,11 @@ export class ProducerStates {
     for (const offset of offsets.filter((o) => o > end)) {
       await unlinkIfExists(join(this.ctx.dir, snapshotFileName(offset)));
     }
+    if (!this.abortedLoaded) {
+      await this.aborted.load();
+      this.abortedLoaded = true;
+    }
+    await this.aborted.truncateTo(end);
     let from = this.segments.startOffset;
     this.table.reset();
     for (const offset of offsets.filter((o) => o <= end).reverse()) {
@@ -127,6 +164,8 @@ export class ProducerStates {
   /** The log was emptied: no producer state survives, and no snapshot either. */
   async clear(): Promise<void> {
     this.table.reset();
+    await this.aborted.clear();
+    this.abortedLoaded = true;
     for (const offset of await this.snapshotOffsets()) {
       await unlinkIfExists(join(this.ctx.dir, snapshotFileName(offset)));
     }
@@ -138,6 +177,7 @@ export class ProducerStates {
    * never below the oldest segment, and truncation waits for deletions first.
    */
   async deleteSnapshotsBefore(offset: number): Promise<void> {
+    await this.aborted.deleteBefore(offset);
     const offsets = await this.snapshotOffsets();
     for (const old of offsets.slice(0, -1).filter((o) => o < offset)) {
       await unlinkIfExists(join(this.ctx.dir, snapshotFileName(old)));
@@ -163,7 +203,7 @@ export class ProducerStates {
         for await (const item of scanBatches(fh, 0, segment.size, { verifyCrc: false })) {
           if (item.kind === 'error') break; // recovery already cut or refused damage; nothing valid follows
           if (lastOffsetOf(item.header) < from) continue;
-          this.applyBatch(item.header, item.bytes);
+          this.applyBatch(item.header, item.bytes, segment.baseOffset);
         }
       } finally {
         await fh.close();

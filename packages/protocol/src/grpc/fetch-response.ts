@@ -85,6 +85,8 @@ const TAG = {
   errorMessage: (3 << 3) | 2,
   highWatermark: (4 << 3) | 0,
   logStartOffset: (5 << 3) | 0,
+  /** FetchPartitionResponse only (7 is records in a ReplicaFetchPartitionResponse). */
+  lastStableOffset: (7 << 3) | 0,
 } as const;
 
 /** The records field's number in the partition message. */
@@ -98,6 +100,8 @@ interface RecordsPartition {
   highWatermark?: FetchResponsePartitionOffset;
   logStartOffset?: FetchResponsePartitionOffset;
   records?: Buffer | Uint8Array | string;
+  lastStableOffset?: FetchResponsePartitionOffset;
+  abortedTransactions?: readonly unknown[];
 }
 type FetchResponsePartitionOffset = NonNullable<
   NonNullable<FetchResponse['topics']>[number]['partitions']
@@ -154,6 +158,10 @@ function encodeRecordsResponse(
       const { records, errorMessage, highWatermark, logStartOffset, partition, errorCode } = p;
       if (typeof records === 'string' || !isPlainInteger(highWatermark) || !isPlainInteger(logStartOffset))
         return undefined;
+      // Aborted transactions (read_committed, rare) go through protobufjs; so does any LSO of a replica fetch.
+      if ((p.abortedTransactions?.length ?? 0) > 0 || !isPlainInteger(p.lastStableOffset)) return undefined;
+      const lastStableOffset = recordsField === 6 ? (p.lastStableOffset as number | undefined) : undefined;
+      if (recordsField !== 6 && p.lastStableOffset) return undefined;
       if (!isPlainInteger(partition) || !isPlainInteger(errorCode)) return undefined;
       const messageBytes = errorMessage ? Buffer.byteLength(errorMessage, 'utf8') : 0;
       const partBody =
@@ -162,7 +170,8 @@ function encodeRecordsResponse(
         bytesFieldSize(messageBytes) +
         intFieldSize(highWatermark) +
         intFieldSize(logStartOffset) +
-        bytesFieldSize(records?.length ?? 0);
+        bytesFieldSize(records?.length ?? 0) +
+        intFieldSize(lastStableOffset);
       sizes.push({ body: partBody, messageBytes });
       body += 1 + varintSize(partBody) + partBody;
     }
@@ -204,6 +213,9 @@ function encodeRecordsResponse(
         pos = writeVarint(buf, pos, records.length);
         buf.set(records, pos);
         pos += records.length;
+      }
+      if (recordsField === 6 && p.lastStableOffset) {
+        pos = writeIntField(buf, pos, TAG.lastStableOffset, p.lastStableOffset as number);
       }
     });
   });

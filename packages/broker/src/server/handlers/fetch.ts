@@ -12,6 +12,9 @@ import {
   waitForPartitions,
 } from './long-poll.js';
 
+/** FetchRequest.isolation_level: read only what ended committed or aborted (up to the last stable offset). */
+const READ_COMMITTED = 1;
+
 /** Kafka's fetch.max.bytes default: what a request may ask for when it names no limit. */
 const DEFAULT_FETCH_MAX_BYTES = 50 * 1024 * 1024;
 
@@ -31,7 +34,8 @@ interface PartitionRead {
 
 /**
  * Fetch for consumers: stored batches exactly as they are on disk, from the one holding the fetch
- * offset up to the high watermark. A long poll answers once `minBytes` are available, or at
+ * offset up to the high watermark (read_committed: up to the last stable offset, with the aborted
+ * transactions among them). A long poll answers once `minBytes` are available, or at
  * `maxWaitMs`, or when a partition hits an error.
  */
 export async function handleFetch(
@@ -42,8 +46,9 @@ export async function handleFetch(
   const deadline = longPollDeadline(request.maxWaitMs);
   const maxBytes = request.maxBytes > 0 ? request.maxBytes : DEFAULT_FETCH_MAX_BYTES;
   for (;;) {
+    const committed = request.isolationLevel === READ_COMMITTED;
     const reads = await readPartitions(request.topics, maxBytes, (topic, p, budget, first) =>
-      readPartition(ctx, topic, p, budget, first),
+      readPartition(ctx, topic, p, budget, first, committed),
     );
     const bytes = recordBytes(reads);
     const failed = reads.some((r) => r.response.errorCode !== 0);
@@ -64,6 +69,7 @@ async function readPartition(
   p: v1.FetchPartition__Output,
   budget: number,
   first: boolean,
+  readCommitted: boolean,
 ): Promise<PartitionRead> {
   const base = { partition: p.partition, highWatermark: -1, logStartOffset: -1, records: Buffer.alloc(0) };
   let hosted: HostedPartition | undefined;
@@ -71,22 +77,38 @@ async function readPartition(
     hosted = ctx.partitions.leaderOf(topic, p.partition, ctx.knowsPartition(topic, p.partition));
     checkLeaderEpoch(hosted, p.currentLeaderEpoch);
     const highWatermark = hosted.highWatermark;
+    const lastStableOffset = hosted.log.lastStableOffset(highWatermark);
+    const readUpTo = readCommitted ? lastStableOffset : highWatermark;
     const limit = partitionLimit(p.partitionMaxBytes, budget);
     const { logStartOffset, logEndOffset } = hosted.log;
     if (p.fetchOffset < logStartOffset || p.fetchOffset > logEndOffset)
       throw new OffsetOutOfRangeError(p.fetchOffset, logStartOffset, logEndOffset);
     let records: Buffer = Buffer.alloc(0);
     if (limit > 0 || first) {
-      const read = await hosted.log.read(p.fetchOffset, limit, { maxOffset: highWatermark, buffers: readBuffers });
+      const read = await hosted.log.read(p.fetchOffset, limit, { maxOffset: readUpTo, buffers: readBuffers });
       // Only the first non-empty partition may exceed the budget (so a consumer always progresses).
       if (first || read.bytes.length <= limit) records = read.bytes;
       else readBuffers.release(read.bytes);
     }
+    const abortedTransactions =
+      readCommitted && records.length > 0
+        ? hosted.log
+            .abortedTransactions(p.fetchOffset, readUpTo)
+            .map((a) => ({ producerId: a.producerId, firstOffset: a.firstOffset }))
+        : [];
     return {
       topic,
       partition: p.partition,
       hosted,
-      response: { ...base, ...NO_ERROR, highWatermark, logStartOffset: hosted.log.logStartOffset, records },
+      response: {
+        ...base,
+        ...NO_ERROR,
+        highWatermark,
+        lastStableOffset,
+        logStartOffset: hosted.log.logStartOffset,
+        records,
+        abortedTransactions,
+      },
     };
   } catch (err) {
     return {

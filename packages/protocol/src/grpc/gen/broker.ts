@@ -14,6 +14,7 @@ import type { ElectLeadersRequest as _samsa_v1_ElectLeadersRequest, ElectLeaders
 import type { ElectLeadersResponse as _samsa_v1_ElectLeadersResponse, ElectLeadersResponse__Output as _samsa_v1_ElectLeadersResponse__Output } from './samsa/v1/ElectLeadersResponse.js';
 import type { ElectLeadersTopic as _samsa_v1_ElectLeadersTopic, ElectLeadersTopic__Output as _samsa_v1_ElectLeadersTopic__Output } from './samsa/v1/ElectLeadersTopic.js';
 import type { ElectionResult as _samsa_v1_ElectionResult, ElectionResult__Output as _samsa_v1_ElectionResult__Output } from './samsa/v1/ElectionResult.js';
+import type { FetchAbortedTransaction as _samsa_v1_FetchAbortedTransaction, FetchAbortedTransaction__Output as _samsa_v1_FetchAbortedTransaction__Output } from './samsa/v1/FetchAbortedTransaction.js';
 import type { FetchPartition as _samsa_v1_FetchPartition, FetchPartition__Output as _samsa_v1_FetchPartition__Output } from './samsa/v1/FetchPartition.js';
 import type { FetchPartitionResponse as _samsa_v1_FetchPartitionResponse, FetchPartitionResponse__Output as _samsa_v1_FetchPartitionResponse__Output } from './samsa/v1/FetchPartitionResponse.js';
 import type { FetchRequest as _samsa_v1_FetchRequest, FetchRequest__Output as _samsa_v1_FetchRequest__Output } from './samsa/v1/FetchRequest.js';
@@ -62,6 +63,7 @@ export interface ProtoGrpcType {
       ElectLeadersResponse: MessageTypeDefinition<_samsa_v1_ElectLeadersResponse, _samsa_v1_ElectLeadersResponse__Output>
       ElectLeadersTopic: MessageTypeDefinition<_samsa_v1_ElectLeadersTopic, _samsa_v1_ElectLeadersTopic__Output>
       ElectionResult: MessageTypeDefinition<_samsa_v1_ElectionResult, _samsa_v1_ElectionResult__Output>
+      FetchAbortedTransaction: MessageTypeDefinition<_samsa_v1_FetchAbortedTransaction, _samsa_v1_FetchAbortedTransaction__Output>
       FetchPartition: MessageTypeDefinition<_samsa_v1_FetchPartition, _samsa_v1_FetchPartition__Output>
       FetchPartitionResponse: MessageTypeDefinition<_samsa_v1_FetchPartitionResponse, _samsa_v1_FetchPartitionResponse__Output>
       FetchRequest: MessageTypeDefinition<_samsa_v1_FetchRequest, _samsa_v1_FetchRequest__Output>

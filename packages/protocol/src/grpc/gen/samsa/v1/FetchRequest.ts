@@ -8,6 +8,11 @@ export interface FetchRequest {
   'minBytes'?: (number);
   'maxBytes'?: (number);
   'topics'?: (_samsa_v1_FetchTopic)[];
+  /**
+   * 0: read_uncommitted (up to the high watermark); 1: read_committed (up to the last stable offset,
+   * with the aborted transactions of the range, so the consumer can skip their batches).
+   */
+  'isolationLevel'?: (number);
 }
 
 export interface FetchRequest__Output {
@@ -15,4 +20,9 @@ export interface FetchRequest__Output {
   'minBytes': (number);
   'maxBytes': (number);
   'topics': (_samsa_v1_FetchTopic__Output)[];
+  /**
+   * 0: read_uncommitted (up to the high watermark); 1: read_committed (up to the last stable offset,
+   * with the aborted transactions of the range, so the consumer can skip their batches).
+   */
+  'isolationLevel': (number);
 }

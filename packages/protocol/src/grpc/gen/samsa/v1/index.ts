@@ -32,6 +32,7 @@ export type * from './ElectionResult.js';
 export type * from './EndTxnRequest.js';
 export type * from './EndTxnResponse.js';
 export type * from './EpochEndOffset.js';
+export type * from './FetchAbortedTransaction.js';
 export type * from './FetchPartition.js';
 export type * from './FetchPartitionResponse.js';
 export type * from './FetchRequest.js';

@@ -1,0 +1,159 @@
+/**
+ * The aborted-transaction index of a partition log, as Kafka's `.txnindex`: one file per segment,
+ * named by the segment's base offset, holding an entry for every abort marker written in that segment.
+ * Entries are 34 bytes: int16 version (0), int64 producer id, int64 first offset (of the aborted
+ * transaction), int64 last offset (the abort marker's), int64 last stable offset when it was written.
+ * A read_committed fetch is answered with the entries overlapping its range, so the consumer can skip
+ * the aborted batches without seeing the markers (which may lie past the last stable offset).
+ *
+ * The whole index is also kept in memory (aborts are rare, entries small). Its files change with
+ * producer state (producer-states.ts): entries are appended when a write holding abort markers
+ * completes, cut at truncation, dropped with the segments retention deletes, rebuilt at open from the
+ * files plus the markers the producer-state replay meets again (an entry is known by its marker offset).
+ */
+import { appendFileSync } from 'node:fs';
+import { readdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { segmentFileStem } from './files.js';
+
+export const TXN_INDEX_SUFFIX = '.txnindex';
+const ENTRY_BYTES = 34;
+const VERSION = 0;
+
+export interface AbortedTxn {
+  readonly producerId: number;
+  readonly firstOffset: number;
+  readonly lastOffset: number;
+  readonly lastStableOffset: number;
+}
+
+interface Located extends AbortedTxn {
+  /** Base offset of the segment whose file holds the entry. */
+  readonly segmentBase: number;
+}
+
+export function encodeAbortedTxn(entry: AbortedTxn): Buffer {
+  const buf = Buffer.alloc(ENTRY_BYTES);
+  buf.writeInt16BE(VERSION, 0);
+  buf.writeBigInt64BE(BigInt(entry.producerId), 2);
+  buf.writeBigInt64BE(BigInt(entry.firstOffset), 10);
+  buf.writeBigInt64BE(BigInt(entry.lastOffset), 18);
+  buf.writeBigInt64BE(BigInt(entry.lastStableOffset), 26);
+  return buf;
+}
+
+/** The entries of a file; a torn last entry (a crash mid-append) and unknown versions are ignored. */
+export function decodeAbortedTxns(buf: Buffer): AbortedTxn[] {
+  const out: AbortedTxn[] = [];
+  for (let at = 0; at + ENTRY_BYTES <= buf.length; at += ENTRY_BYTES) {
+    if (buf.readInt16BE(at) !== VERSION) continue;
+    out.push({
+      producerId: Number(buf.readBigInt64BE(at + 2)),
+      firstOffset: Number(buf.readBigInt64BE(at + 10)),
+      lastOffset: Number(buf.readBigInt64BE(at + 18)),
+      lastStableOffset: Number(buf.readBigInt64BE(at + 26)),
+    });
+  }
+  return out;
+}
+
+function txnIndexPath(dir: string, segmentBase: number): string {
+  return join(dir, segmentFileStem(segmentBase) + TXN_INDEX_SUFFIX);
+}
+
+export class AbortedTxnIndex {
+  /** Sorted by marker offset. */
+  private entries: Located[] = [];
+
+  constructor(private readonly dir: string) {}
+
+  get size(): number {
+    return this.entries.length;
+  }
+
+  /** Reads every `.txnindex` file of the directory (opening the log). */
+  async load(): Promise<void> {
+    const entries: Located[] = [];
+    for (const name of await readdir(this.dir)) {
+      if (!name.endsWith(TXN_INDEX_SUFFIX)) continue;
+      const segmentBase = Number(name.slice(0, -TXN_INDEX_SUFFIX.length));
+      if (!Number.isSafeInteger(segmentBase)) continue;
+      for (const e of decodeAbortedTxns(await readFile(join(this.dir, name)))) entries.push({ ...e, segmentBase });
+    }
+    entries.sort((a, b) => a.lastOffset - b.lastOffset);
+    this.entries = entries.filter((e, i) => i === 0 || entries[i - 1]!.lastOffset !== e.lastOffset);
+  }
+
+  /**
+   * Records aborted transactions whose markers were just written (synchronously: aborts are rare, and
+   * the file then never misses an entry whose marker a reader may already see). Known ones are skipped.
+   */
+  add(entries: readonly Located[]): void {
+    for (const entry of entries) {
+      if (this.entries.some((e) => e.lastOffset === entry.lastOffset)) continue;
+      appendFileSync(txnIndexPath(this.dir, entry.segmentBase), encodeAbortedTxn(entry));
+      this.entries.push(entry);
+      if (this.entries.length > 1 && this.entries.at(-2)!.lastOffset > entry.lastOffset) {
+        this.entries.sort((a, b) => a.lastOffset - b.lastOffset);
+      }
+    }
+  }
+
+  /** Forgets entries whose markers are at or past `endOffset` (truncation), rewriting their files. */
+  async truncateTo(endOffset: number): Promise<void> {
+    const cut = this.entries.filter((e) => e.lastOffset >= endOffset);
+    if (cut.length === 0) return;
+    this.entries = this.entries.filter((e) => e.lastOffset < endOffset);
+    await this.rewrite(new Set(cut.map((e) => e.segmentBase)));
+  }
+
+  /** Drops the files and entries of segments below `oldestBase` (deleted by retention). */
+  async deleteBefore(oldestBase: number): Promise<void> {
+    const gone = new Set(this.entries.filter((e) => e.segmentBase < oldestBase).map((e) => e.segmentBase));
+    if (gone.size === 0) return;
+    this.entries = this.entries.filter((e) => e.segmentBase >= oldestBase);
+    await this.rewrite(gone);
+  }
+
+  async clear(): Promise<void> {
+    const all = new Set(this.entries.map((e) => e.segmentBase));
+    this.entries = [];
+    await this.rewrite(all);
+    for (const name of await readdir(this.dir)) {
+      if (name.endsWith(TXN_INDEX_SUFFIX)) await unlinkQuietly(join(this.dir, name));
+    }
+  }
+
+  /** The aborted transactions that may have batches in [fromOffset, toOffset): marker at or after the start. */
+  overlapping(fromOffset: number, toOffset: number): AbortedTxn[] {
+    const out: AbortedTxn[] = [];
+    for (const e of this.entries) {
+      if (e.lastOffset >= fromOffset && e.firstOffset < toOffset) {
+        out.push({
+          producerId: e.producerId,
+          firstOffset: e.firstOffset,
+          lastOffset: e.lastOffset,
+          lastStableOffset: e.lastStableOffset,
+        });
+      }
+    }
+    return out;
+  }
+
+  private async rewrite(segmentBases: ReadonlySet<number>): Promise<void> {
+    for (const base of segmentBases) {
+      const kept = this.entries.filter((e) => e.segmentBase === base);
+      const path = txnIndexPath(this.dir, base);
+      if (kept.length === 0) await unlinkQuietly(path);
+      else await writeFile(path, Buffer.concat(kept.map(encodeAbortedTxn)));
+    }
+  }
+}
+
+async function unlinkQuietly(path: string): Promise<void> {
+  try {
+    await unlink(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
