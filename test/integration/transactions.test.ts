@@ -6,7 +6,7 @@
  * transaction surviving a SIGKILL of its coordinator's broker.
  */
 import { decodeBatches, encodeBatch, ErrorCodes } from '@samsa/protocol';
-import { Samsa } from '@samsa/client';
+import { type ConsumedMessage, Samsa } from '@samsa/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalCluster } from '../helpers/cluster.js';
 import { waitFor } from '../helpers/wait.js';
@@ -21,6 +21,7 @@ const RETRIABLE = new Set([
   ErrorCodes.NOT_ENOUGH_REPLICAS.code,
 ]);
 const TOPIC = 'txn-out';
+const READ_TOPIC = 'txn-read';
 
 let cluster: LocalCluster;
 let samsa: Samsa;
@@ -65,15 +66,15 @@ async function withCoordinator<T extends { errorCode: number }>(
   );
 }
 
-async function leaderOf(partition: number): Promise<RawTxn> {
+async function leaderOf(partition: number, topic = TOPIC): Promise<RawTxn> {
   return waitFor(
     async () => {
-      const [t] = await samsa.admin().describeTopics([TOPIC]);
+      const [t] = await samsa.admin().describeTopics([topic]);
       const leader = t?.partitions.find((p) => p.partition === partition)?.leader ?? -1;
       const broker = cluster.brokers.find((b) => b.id === leader && b.isRunning());
       return broker && at(broker.address);
     },
-    { timeoutMs: 30_000, description: `a leader for ${TOPIC}-${partition}` },
+    { timeoutMs: 30_000, description: `a leader for ${topic}-${partition}` },
   );
 }
 
@@ -87,10 +88,10 @@ function batch(producerId: number, producerEpoch: number, baseSequence: number, 
   });
 }
 
-async function produce(id: string, partition: number, records: Buffer) {
+async function produce(id: string, partition: number, records: Buffer, topic = TOPIC) {
   return waitFor(
     async () => {
-      const r = await (await leaderOf(partition)).produce(TOPIC, partition, records, id);
+      const r = await (await leaderOf(partition, topic)).produce(topic, partition, records, id);
       return RETRIABLE.has(r.errorCode) ? undefined : r;
     },
     { timeoutMs: 30_000, description: `a produce answer from ${TOPIC}-${partition}` },
@@ -121,7 +122,10 @@ beforeAll(async () => {
     brokers: cluster.bootstrap,
     retry: { retries: 50, initialRetryTimeMs: 50, maxRetryTimeMs: 300 },
   });
-  await samsa.admin().createTopics([{ topic: TOPIC, numPartitions: 3, replicationFactor: 3 }]);
+  await samsa.admin().createTopics([
+    { topic: TOPIC, numPartitions: 3, replicationFactor: 3 },
+    { topic: READ_TOPIC, numPartitions: 1, replicationFactor: 3 },
+  ]);
 }, 60_000);
 
 afterAll(async () => {
@@ -232,4 +236,69 @@ describe('transactions', () => {
     }
     await cluster.startBroker(nodeId);
   }, 120_000);
+
+  it('read_committed reads up to the last stable offset and skips aborted transactions', async () => {
+    const start = async (id: string) => {
+      const init = await withCoordinator(id, (t) => t.initProducerId(id));
+      const req = { transactionalId: id, producerId: init.producerId, producerEpoch: init.producerEpoch };
+      await withCoordinator(id, (t) => t.addPartitions({ ...req, topics: [{ name: READ_TOPIC, partitions: [0] }] }));
+      return req;
+    };
+    const write = (
+      req: { transactionalId: string; producerId: number; producerEpoch: number },
+      seq: number,
+      v: string,
+    ) => produce(req.transactionalId, 0, batch(req.producerId, req.producerEpoch, seq, v), READ_TOPIC);
+    const committer = await start('tx-read-c');
+    const aborter = await start('tx-read-a');
+    expect((await write(committer, 0, 'c1')).errorCode).toBe(0);
+    expect((await write(aborter, 0, 'a1')).errorCode).toBe(0);
+    expect((await write(committer, 1, 'c2')).errorCode).toBe(0);
+    expect((await write(aborter, 1, 'a2')).errorCode).toBe(0);
+    await withCoordinator('tx-read-a', (t) => t.endTxn({ ...aborter, committed: false }));
+    const next = await withCoordinator('tx-read-c', (t) => t.endTxn({ ...committer, committed: true }));
+    // A transaction left open holds the last stable offset back.
+    const open = await start('tx-read-o');
+    const openAt = (await write(open, 0, 'o1')).baseOffset;
+    const committer2 = { ...committer, producerEpoch: next.producerEpoch };
+    await withCoordinator('tx-read-c', (t) =>
+      t.addPartitions({ ...committer2, topics: [{ name: READ_TOPIC, partitions: [0] }] }),
+    );
+    expect((await write(committer2, 0, 'c3')).errorCode).toBe(0);
+    await withCoordinator('tx-read-c', (t) => t.endTxn({ ...committer2, committed: true }));
+
+    const read = async (isolationLevel: 'read_committed' | 'read_uncommitted', until: (v: string[]) => boolean) => {
+      const consumer = samsa.consumer({ autoOffsetReset: 'earliest', maxWaitMs: 100, isolationLevel });
+      await consumer.assign([{ topic: READ_TOPIC }]);
+      const out: string[] = [];
+      try {
+        if (until(out)) return out;
+        for await (const m of consumer.messages({
+          signal: AbortSignal.timeout(20_000),
+        }) as AsyncIterable<ConsumedMessage>) {
+          out.push(m.value!.toString());
+          if (until(out)) break;
+        }
+      } finally {
+        await consumer.close();
+      }
+      return out;
+    };
+    const uncommitted = await read('read_uncommitted', (v) => v.includes('c3'));
+    expect(uncommitted).toEqual(['c1', 'a1', 'c2', 'a2', 'o1', 'c3']);
+    const lso = await waitFor(
+      async () => {
+        const leader = await leaderOf(0, READ_TOPIC);
+        const r = await leader.fetch(READ_TOPIC, 0, 0);
+        return r.lastStableOffset === openAt ? r : undefined;
+      },
+      { timeoutMs: 20_000, description: 'the last stable offset at the open transaction' },
+    );
+    expect(lso.highWatermark).toBeGreaterThan(openAt);
+    const committed = await read('read_committed', (v) => v.length === 2);
+    expect(committed).toEqual(['c1', 'c2']);
+    await withCoordinator('tx-read-o', (t) => t.endTxn({ ...open, committed: false }));
+    const after = await read('read_committed', (v) => v.includes('c3'));
+    expect(after).toEqual(['c1', 'c2', 'c3']);
+  }, 90_000);
 });

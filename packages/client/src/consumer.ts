@@ -52,11 +52,23 @@ export interface ConsumerOptions extends GroupOptions {
   autoOffsetReset?: 'earliest' | 'latest' | 'none';
   /** Deadline of each Fetch on top of maxWaitMs; defaults to the client's requestTimeoutMs. */
   requestTimeoutMs?: number;
+  /**
+   * Kafka's isolation.level. 'read_uncommitted' (the default) reads up to the high watermark, records of
+   * open and aborted transactions included; 'read_committed' reads up to the last stable offset and
+   * skips the records of aborted transactions. Control records (transaction markers) are never returned.
+   */
+  isolationLevel?: 'read_uncommitted' | 'read_committed';
 }
 
 type FetchOptions = Pick<
   ConsumerOptions,
-  'maxWaitMs' | 'minBytes' | 'maxBytes' | 'maxPartitionFetchBytes' | 'autoOffsetReset' | 'requestTimeoutMs'
+  | 'maxWaitMs'
+  | 'minBytes'
+  | 'maxBytes'
+  | 'maxPartitionFetchBytes'
+  | 'autoOffsetReset'
+  | 'requestTimeoutMs'
+  | 'isolationLevel'
 >;
 
 export interface ConsumedMessage {
@@ -192,6 +204,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
       maxPartitionFetchBytes: options.maxPartitionFetchBytes ?? 1_048_576,
       autoOffsetReset: options.autoOffsetReset ?? 'latest',
       requestTimeoutMs: options.requestTimeoutMs ?? cluster.options.requestTimeoutMs,
+      isolationLevel: options.isolationLevel ?? 'read_uncommitted',
     };
     this.internals = this.makeInternals();
     if (options.groupId !== undefined) this.group = new GroupSession(this.internals, cluster, options, retry, logger);
@@ -755,6 +768,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
       minBytes: this.options.minBytes,
       maxBytes: this.options.maxBytes,
       topics: [...topics].map(([name, partitions]) => ({ name, partitions })),
+      isolationLevel: this.options.isolationLevel === 'read_committed' ? 1 : 0,
     };
     try {
       const response = await connection.call('Fetch', request, {
@@ -807,8 +821,9 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     }
     if (batches.length === 0) return;
     const records: ConsumedMessage[] = [];
+    const aborted = new AbortedTransactions(result.abortedTransactions);
     for (const batch of batches) {
-      if (batch.control) continue;
+      if (aborted.skips(batch)) continue;
       // messageFactory made them.
       for (const message of batch.records as unknown as ConsumedMessage[])
         if (message.offset >= fetchOffset) records.push(message);
@@ -977,5 +992,33 @@ class MessageIterator implements AsyncIterableIterator<ConsumedMessage> {
   throw(err?: unknown): Promise<IteratorResult<ConsumedMessage, undefined>> {
     void this.return();
     return Promise.reject(err);
+  }
+}
+
+/**
+ * Skips the batches of aborted transactions (read_committed), as Kafka's consumer does: the broker names
+ * each aborted transaction by producer id and first offset; walking the batches in offset order, a
+ * producer's transactional batches are aborted from that offset until its next control batch (the
+ * abort marker, which always comes before any later transaction of the producer in the same response).
+ * Control batches are skipped too: they are never handed to the application.
+ */
+class AbortedTransactions {
+  private readonly pending: { producerId: number; firstOffset: number }[];
+  private readonly active = new Set<number>();
+
+  constructor(list: readonly { producerId: number; firstOffset: number }[]) {
+    this.pending = [...list].sort((a, b) => a.firstOffset - b.firstOffset);
+  }
+
+  skips(batch: RecordBatch): boolean {
+    const { producerId, baseOffset, lastOffsetDelta } = batch.header;
+    while (this.pending.length > 0 && this.pending[0]!.firstOffset <= baseOffset + lastOffsetDelta) {
+      this.active.add(this.pending.shift()!.producerId);
+    }
+    if (batch.control) {
+      this.active.delete(producerId);
+      return true;
+    }
+    return batch.transactional && this.active.has(producerId);
   }
 }
