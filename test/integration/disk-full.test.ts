@@ -272,7 +272,7 @@ describe.skipIf(!mounted)('a full disk under a real broker', () => {
         '--partition',
         String(p1),
         '--producer-property',
-        'delivery.timeout.ms=3000',
+        'delivery.timeout.ms=6500',
         '--bootstrap-server',
         cluster.bootstrap[1]!,
       ],
@@ -282,6 +282,8 @@ describe.skipIf(!mounted)('a full disk under a real broker', () => {
     // Either the broker's refusal (retried, and said so) or the missing leader, named at the timeout.
     expect(produced.stderr).toMatch(/1 of 1 records failed/);
     expect(produced.stderr).toMatch(/offline/);
+    // While it waits, it says which partition has no leader and where its log is offline.
+    expect(produced.stderr).toMatch(new RegExp(`${rf1}-${p1} has no leader \\(offline on broker 1\\)`));
 
     // A topic created while the disk is full: its partition on broker 1 cannot be opened.
     const during = `during-${process.pid}`;

@@ -78,6 +78,7 @@ export function registerConsole(program: Command): void {
         let failed = 0;
         let lineNo = 0;
         const pending = new Set<Promise<unknown>>();
+        const watchdog = leaderWatchdog(samsa, o.topic, o.partition, () => pending.size > 0);
         for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
           lineNo++;
           let key: string | null = null;
@@ -100,7 +101,11 @@ export function registerConsole(program: Command): void {
           void sent.finally(() => pending.delete(sent));
           if (pending.size >= MAX_PENDING_SENDS) await Promise.race(pending);
         }
-        await Promise.all(pending);
+        try {
+          await Promise.all(pending);
+        } finally {
+          clearInterval(watchdog);
+        }
         await producer.close();
         if (failed > 0) {
           const more = failed > failures.length ? `\n  ... and ${failed - failures.length} more` : '';
@@ -152,6 +157,32 @@ interface ConsumeOptions {
   keySeparator: string;
   bootstrapServer: string;
   group?: string;
+}
+
+/**
+ * While sends are waiting, says every 5 s on stderr which partitions of the topic have no leader
+ * (and which replicas are offline, e.g. on a full disk): records for them wait until
+ * delivery.timeout.ms, and the producer itself only learns "no leader" from metadata.
+ */
+function leaderWatchdog(samsa: Samsa, topic: string, partition: number | undefined, waiting: () => boolean) {
+  const timer = setInterval(() => {
+    if (!waiting()) return;
+    void samsa
+      .admin()
+      .describeTopics([topic])
+      .then(([described]) => {
+        for (const p of described?.partitions ?? []) {
+          if (p.leader >= 0 || (partition !== undefined && p.partition !== partition)) continue;
+          const offline = p.offlineReplicas.length > 0 ? ` (offline on broker ${p.offlineReplicas.join(', ')})` : '';
+          process.stderr.write(
+            `samsa: ${topic}-${p.partition} has no leader${offline}; its records wait until delivery.timeout.ms\n`,
+          );
+        }
+      })
+      .catch(() => undefined);
+  }, 5000);
+  timer.unref();
+  return timer;
 }
 
 /**
