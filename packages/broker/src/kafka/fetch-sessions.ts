@@ -5,7 +5,7 @@ import { ErrorCodes } from '@samsa/protocol';
  * Incremental fetch sessions (KIP-227), the broker's side. A consumer opens a session with a full
  * fetch at epoch 0; afterwards it sends only the partitions whose fetch position changed (and those
  * it forgets), and the broker answers only the partitions with something new: records, a moved high
- * watermark or log start offset, or an error. Sessions are in memory, bounded (the least recently
+ * watermark, last stable offset or log start offset, or an error. Sessions are in memory, bounded (the least recently
  * used one goes when a new one needs room), and a client whose session is gone gets
  * FETCH_SESSION_ID_NOT_FOUND and starts over with a full fetch. Pure: ids come from an injected
  * source, and nothing here reads a clock.
@@ -30,6 +30,7 @@ export interface PartitionFetch {
 /** What the last response told the client of a partition (-1 before any). */
 interface Sent {
   highWatermark: number;
+  lastStableOffset: number;
   logStartOffset: number;
 }
 
@@ -55,6 +56,7 @@ export interface PartitionOutcome {
   readonly partition: number;
   readonly errorCode: number;
   readonly highWatermark: number;
+  readonly lastStableOffset: number;
   readonly logStartOffset: number;
   readonly recordBytes: number;
 }
@@ -105,7 +107,7 @@ export class FetchSessions {
       else
         session.partitions.set(key(p.topic, p.partition), {
           fetch: p,
-          sent: { highWatermark: -1, logStartOffset: -1 },
+          sent: { highWatermark: -1, lastStableOffset: -1, logStartOffset: -1 },
         });
     }
     for (const f of request.forgotten) session.partitions.delete(key(f.topic, f.partition));
@@ -114,8 +116,8 @@ export class FetchSessions {
 
   /**
    * Records what a response carries and says which partitions it must include: all of a full
-   * response, and of an incremental one those with records, an error, or a moved high watermark or
-   * log start offset since the last response that included them.
+   * response, and of an incremental one those with records, an error, or a moved high watermark, last
+   * stable offset or log start offset since the last response that included them.
    */
   answered(context: SessionContext, outcomes: readonly PartitionOutcome[]): PartitionOutcome[] {
     if (context.kind === 'error') return [];
@@ -130,11 +132,16 @@ export class FetchSessions {
         o.errorCode !== 0 ||
         o.recordBytes > 0 ||
         o.highWatermark !== entry.sent.highWatermark ||
+        o.lastStableOffset !== entry.sent.lastStableOffset ||
         o.logStartOffset !== entry.sent.logStartOffset;
       if (!news) continue;
       included.push(o);
       if (!entry) continue;
-      entry.sent = { highWatermark: o.highWatermark, logStartOffset: o.logStartOffset };
+      entry.sent = {
+        highWatermark: o.highWatermark,
+        lastStableOffset: o.lastStableOffset,
+        logStartOffset: o.logStartOffset,
+      };
       // Partitions that just returned records go last next time, so a fetch's byte budget reaches
       // the others too (Kafka rotates its session partitions the same way).
       if (o.recordBytes > 0) {
@@ -154,7 +161,10 @@ export class FetchSessions {
     while (id === 0 || this.sessions.has(id)) id = this.nextId() & 0x7fffffff;
     const session: Session = { id, epoch: 1, partitions: new Map() };
     for (const p of partitions)
-      session.partitions.set(key(p.topic, p.partition), { fetch: p, sent: { highWatermark: -1, logStartOffset: -1 } });
+      session.partitions.set(key(p.topic, p.partition), {
+        fetch: p,
+        sent: { highWatermark: -1, lastStableOffset: -1, logStartOffset: -1 },
+      });
     this.sessions.set(id, session);
     return session;
   }

@@ -15,11 +15,18 @@ const p = (partition: number, fetchOffset = 0, topic = 't'): PartitionFetch => (
   currentLeaderEpoch: -1,
 });
 
-const outcome = (partition: number, highWatermark: number, recordBytes = 0, errorCode = 0): PartitionOutcome => ({
+const outcome = (
+  partition: number,
+  highWatermark: number,
+  recordBytes = 0,
+  errorCode = 0,
+  lastStableOffset = highWatermark,
+): PartitionOutcome => ({
   topic: 't',
   partition,
   errorCode,
   highWatermark,
+  lastStableOffset,
   logStartOffset: 0,
   recordBytes,
 });
@@ -58,6 +65,16 @@ describe('FetchSessions (KIP-227)', () => {
     expect(included.map((o) => o.partition)).toEqual([1, 3]);
     const third = s.open({ sessionId: 100, sessionEpoch: 2, partitions: [], forgotten: [] });
     expect(s.answered(third, [outcome(0, 5), outcome(1, 4), outcome(3, 0, 0, 6)]).map((o) => o.partition)).toEqual([3]);
+  });
+
+  it('a moved last stable offset is news (a transaction ended: its records became readable)', () => {
+    const s = sessions();
+    const opened = s.open({ sessionId: 0, sessionEpoch: 0, partitions: [p(0)], forgotten: [] });
+    s.answered(opened, [outcome(0, 10, 10, 0, 4)]);
+    const same = s.open({ sessionId: 100, sessionEpoch: 1, partitions: [], forgotten: [] });
+    expect(s.answered(same, [outcome(0, 10, 0, 0, 4)])).toEqual([]);
+    const moved = s.open({ sessionId: 100, sessionEpoch: 2, partitions: [], forgotten: [] });
+    expect(s.answered(moved, [outcome(0, 10, 0, 0, 10)]).map((o) => o.lastStableOffset)).toEqual([10]);
   });
 
   it('partitions that returned records are read last next time', () => {
