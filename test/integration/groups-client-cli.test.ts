@@ -259,7 +259,7 @@ describe('samsa consume --group and samsa consumer-groups', () => {
     expect((await samsa(['consumer-groups', '--list'])).stdout.split('\n')).not.toContain(group);
     const gone = await samsa(['consumer-groups', '--describe', '--group', group, '--state']);
     expect(gone.code).toBe(1);
-  });
+  }, 90_000); // a dozen CLI processes one after another: each starts a Node process
 
   it('usage errors are one line and exit 2', async () => {
     const none = await samsa(['consumer-groups']);
