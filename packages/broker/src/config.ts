@@ -8,12 +8,14 @@ import { DEFAULT_LISTENER_NAME, parseListenerEndpoint, type ListenerEndpoint } f
  * the defaults, a Java-properties file (`--config server.properties`), SAMSA_* environment variables
  * (`SAMSA_LOG_RETENTION_MS` sets `log.retention.ms`, as the Kafka images do with KAFKA_*), and flags.
  */
-type SettingType = 'int' | 'long' | 'boolean' | 'string';
+type SettingType = 'int' | 'long' | 'double' | 'boolean' | 'string';
 
 export interface SettingSpec {
   readonly type: SettingType;
   readonly default: string | number | boolean | undefined;
   readonly min?: number;
+  /** Only for doubles (ints and longs are bounded by their type). */
+  readonly max?: number;
   readonly oneOf?: readonly string[];
   readonly doc: string;
 }
@@ -24,6 +26,13 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 
 const int = (def: number, min: number, doc: string): SettingSpec => ({ type: 'int', default: def, min, doc });
 const long = (def: number, min: number, doc: string): SettingSpec => ({ type: 'long', default: def, min, doc });
+const double = (def: number, min: number, max: number, doc: string): SettingSpec => ({
+  type: 'double',
+  default: def,
+  min,
+  max,
+  doc,
+});
 const bool = (def: boolean, doc: string): SettingSpec => ({ type: 'boolean', default: def, doc });
 const str = (def: string | undefined, doc: string, oneOf?: readonly string[]): SettingSpec =>
   oneOf ? { type: 'string', default: def, doc, oneOf } : { type: 'string', default: def, doc };
@@ -32,9 +41,22 @@ const str = (def: string | undefined, doc: string, oneOf?: readonly string[]): S
 export const TOPIC_SETTINGS = {
   'cleanup.policy': str(
     'delete',
-    'delete: retention removes old segments; compact: kept whole (compaction is not implemented yet, and ' +
-      'retention does not apply, as for a compacted topic in Kafka); __consumer_offsets uses compact',
-    ['delete', 'compact'],
+    'delete: retention removes old segments; compact: the log cleaner keeps the last record of every key ' +
+      '(retention does not apply); compact,delete: both; __consumer_offsets uses compact',
+    ['delete', 'compact', 'compact,delete', 'delete,compact'],
+  ),
+  'min.cleanable.dirty.ratio': double(
+    0.5,
+    0,
+    1,
+    'the cleaner compacts a log once this share of it (bytes after the last clean point) is dirty',
+  ),
+  'min.compaction.lag.ms': long(0, 0, 'records younger than this are not compacted yet'),
+  'max.compaction.lag.ms': long(LONG_MAX, 1, 'a dirty record older than this is compacted whatever the dirty ratio'),
+  'delete.retention.ms': long(
+    DAY_MS,
+    0,
+    'how long a tombstone (a record with a null value) stays readable in a compacted topic once cleaned',
   ),
   'retention.ms': long(7 * DAY_MS, -1, 'delete whole segments older than this; -1 keeps them forever'),
   'retention.bytes': long(-1, -1, 'delete old segments while the partition is larger than this; -1 for no limit'),
@@ -58,6 +80,10 @@ export type TopicSettingName = keyof typeof TOPIC_SETTINGS;
 /** Broker keys whose value is the default of a topic key (Kafka's `log.retention.ms` -> `retention.ms`). */
 export const TOPIC_DEFAULT_FROM_BROKER: Readonly<Record<TopicSettingName, string>> = {
   'cleanup.policy': 'log.cleanup.policy',
+  'min.cleanable.dirty.ratio': 'log.cleaner.min.cleanable.ratio',
+  'min.compaction.lag.ms': 'log.cleaner.min.compaction.lag.ms',
+  'max.compaction.lag.ms': 'log.cleaner.max.compaction.lag.ms',
+  'delete.retention.ms': 'log.cleaner.delete.retention.ms',
   'retention.ms': 'log.retention.ms',
   'retention.bytes': 'log.retention.bytes',
   'segment.bytes': 'log.segment.bytes',
@@ -186,6 +212,24 @@ export const BROKER_SETTINGS = {
     'server-side assignors a group may use (uniform, range); the first is the default',
   ),
   'log.cleanup.policy': TOPIC_SETTINGS['cleanup.policy'],
+  'log.cleaner.min.cleanable.ratio': TOPIC_SETTINGS['min.cleanable.dirty.ratio'],
+  'log.cleaner.min.compaction.lag.ms': TOPIC_SETTINGS['min.compaction.lag.ms'],
+  'log.cleaner.max.compaction.lag.ms': TOPIC_SETTINGS['max.compaction.lag.ms'],
+  'log.cleaner.delete.retention.ms': TOPIC_SETTINGS['delete.retention.ms'],
+  'log.cleaner.enable': bool(true, 'run the log cleaner, which compacts topics with cleanup.policy compact'),
+  'log.cleaner.threads': int(1, 1, 'logs the cleaner compacts at the same time'),
+  'log.cleaner.dedupe.buffer.size': long(
+    134217728,
+    1024,
+    "memory for the cleaners' key → offset maps, shared by log.cleaner.threads; a dirty section with more " +
+      'keys than fit is cleaned in passes',
+  ),
+  'log.cleaner.io.max.bytes.per.second': long(
+    LONG_MAX,
+    1,
+    'the cleaners read and write at most this many bytes per second together',
+  ),
+  'log.cleaner.backoff.ms': long(15000, 1, 'how long the cleaner sleeps when no log needs cleaning'),
   'log.retention.ms': TOPIC_SETTINGS['retention.ms'],
   'log.retention.bytes': TOPIC_SETTINGS['retention.bytes'],
   'log.segment.bytes': TOPIC_SETTINGS['segment.bytes'],
@@ -214,6 +258,15 @@ export function parseSetting(key: string, spec: SettingSpec, raw: string): Setti
     case 'boolean':
       if (value === 'true' || value === 'false') return value === 'true';
       throw invalid(`${key} must be true or false, not '${raw}'`);
+    case 'double': {
+      const n = Number(value);
+      const min = spec.min ?? -Number.MAX_VALUE;
+      const max = spec.max ?? Number.MAX_VALUE;
+      if (value === '' || !Number.isFinite(n) || n < min || n > max) {
+        throw invalid(`${key} must be a number from ${min} to ${max}, not '${raw}'`);
+      }
+      return n;
+    }
     case 'int':
     case 'long': {
       const max = spec.type === 'int' ? INT_MAX : LONG_MAX;
@@ -226,7 +279,8 @@ export function parseSetting(key: string, spec: SettingSpec, raw: string): Setti
     case 'string':
       if (spec.oneOf && !spec.oneOf.includes(value))
         throw invalid(`${key} must be one of ${spec.oneOf.join(', ')}, not '${raw}'`);
-      return value;
+      // Kafka's cleanup.policy is a list: both orders name the same policy.
+      return value === 'delete,compact' ? 'compact,delete' : value;
   }
 }
 

@@ -17,6 +17,7 @@ import {
   BROKER_TAIL_MAX_BYTES,
   BROKER_WRITEBACK_SLOTS,
   KafkaStorageError,
+  LogCleaner,
   TailBudget,
   WritebackSlots,
   ioErrorCode,
@@ -48,9 +49,14 @@ export function logConfigFor(settings: Settings<TopicSettingName>): Partial<LogC
   return {
     segmentBytes: settings['segment.bytes'] as number,
     segmentMs: settings['segment.ms'] as number,
-    // A compacted topic is not cut by time or size (and compaction is not implemented yet: kept whole).
+    // A compacted topic is not cut by time or size, unless its policy is compact,delete (as in Kafka).
     retentionMs: settings['cleanup.policy'] === 'compact' ? -1 : (settings['retention.ms'] as number),
     retentionBytes: settings['cleanup.policy'] === 'compact' ? -1 : (settings['retention.bytes'] as number),
+    cleanupPolicy: settings['cleanup.policy'] as LogConfig['cleanupPolicy'],
+    minCleanableDirtyRatio: settings['min.cleanable.dirty.ratio'] as number,
+    minCompactionLagMs: settings['min.compaction.lag.ms'] as number,
+    maxCompactionLagMs: settings['max.compaction.lag.ms'] as number,
+    deleteRetentionMs: settings['delete.retention.ms'] as number,
     flushMessages: settings['flush.messages'] as number,
     flushMs: settings['flush.ms'] as number,
     maxMessageBytes: settings['max.message.bytes'] as number,
@@ -134,10 +140,29 @@ export class PartitionRegistry {
   private recovering = false;
   /** The last report of the offline set did not reach the coordinator: the next tick sends it again. */
   private reportFailed = false;
+  /** Compacts the hosted logs whose cleanup.policy includes compact, below their high watermarks. */
+  readonly cleaner: LogCleaner;
 
   constructor(private readonly options: PartitionRegistryOptions) {
     // Before any role is applied: a partition opened at start-up resumes from its saved high watermark.
     this.chain = this.chain.then(() => this.loadCheckpoint());
+    const settings = options.brokerSettings;
+    this.cleaner = new LogCleaner(
+      {
+        threads: settings['log.cleaner.threads'] as number,
+        dedupeBufferBytes: settings['log.cleaner.dedupe.buffer.size'] as number,
+        ioMaxBytesPerSecond: settings['log.cleaner.io.max.bytes.per.second'] as number,
+        backoffMs: settings['log.cleaner.backoff.ms'] as number,
+      },
+      () =>
+        [...this.hosted.values()].map((h) => ({
+          log: h.log,
+          // A record above the high watermark may still be truncated away, with the older value of its key.
+          stableOffset: () => h.highWatermark,
+          context: { topic: h.topic, partition: h.partition },
+        })),
+      options.logger.child({ component: 'log-cleaner' }),
+    );
   }
 
   get size(): number {
@@ -337,8 +362,9 @@ export class PartitionRegistry {
     }
   }
 
-  /** Starts enforcing retention on every hosted log every `log.retention.check.interval.ms`. */
+  /** Starts enforcing retention on every hosted log every `log.retention.check.interval.ms`, and the cleaner. */
   startRetention(): void {
+    if (this.options.brokerSettings['log.cleaner.enable'] === true) this.cleaner.start();
     const intervalMs = this.options.brokerSettings['log.retention.check.interval.ms'] as number;
     this.retentionTimer = setInterval(() => {
       for (const hosted of this.hosted.values()) {
@@ -400,6 +426,7 @@ export class PartitionRegistry {
     if (this.recoveryTimer) clearInterval(this.recoveryTimer);
     if (this.retentionTimer) clearInterval(this.retentionTimer);
     if (this.checkpointTimer) clearInterval(this.checkpointTimer);
+    await this.cleaner.close();
     await this.chain;
     await this.checkpointHighWatermarks();
     for (const hosted of this.hosted.values()) this.options.hooks.stepDown(hosted);

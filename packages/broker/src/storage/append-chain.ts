@@ -20,6 +20,16 @@
  * - Retention's file deletions (a queue of their own in Durability): the segments leave the set on
  *   the chain, then their files are unlinked and the directory fsynced beside it.
  * - Index loads and rebuilds of inactive segments, started by readers.
+ * - The log cleaner (cleaner.ts): it reads inactive segments below the high watermark, the recovery
+ *   point and any open transaction, and writes `.cleaned` files, all beside the chain. Only its swap
+ *   touches the chain, briefly and without fsync: it checks that the group of segments is still in
+ *   the set exactly as planned (same objects, same sizes, not the active segment), renames
+ *   `.cleaned` to `.swap` (the commit point: from here a crash finishes the swap at open) and puts
+ *   the cleaned segment in the group's place. Renaming the old files to `.deleted`, the `.swap` to
+ *   its name, writing its indexes and deleting the old files run on Durability's deletion queue.
+ *   Readers holding an old segment finish with it (the cleaner pinned it, file open, indexes
+ *   loaded); readers that reach it afterwards look the offset up again in the new set.
+ *   Followers accept a batch that starts past their log end: it is the gap a cleaned leader left.
  *
  * What waits for what.
  * - Persist before acknowledging: an append resolves only after its bytes are written (page cache),
@@ -30,7 +40,9 @@
  *   directory entry of the next one are on disk. Truncation, reset and close wait for the background
  *   fsyncs and deletions first, so nothing below a pending recovery point changes under them, no two
  *   writes of the checkpoint overlap, and no new segment takes the name of one being deleted.
- * - Nothing waits for retention's deletions but retention's own caller and those three.
+ * - Nothing waits for retention's deletions (and the cleaner's swaps on the same queue) but their
+ *   own callers, those three, and deleteRecordsBefore (which deletes files on the chain itself).
+ *   close() first stops a cleaning pass and waits for it, outside the chain.
  * - The clean-shutdown marker is deleted (and the directory fsynced) at open, before the first
  *   change, and written last by close(), after the background fsyncs, the active segment's indexes
  *   and fdatasync, and the recovery point.
@@ -185,11 +197,12 @@ export class AppendChain {
       this.ctx.ensureOnline();
       for (let i = 0; i < entries.length; i++) {
         const entry = entries[i]!;
-        if (entry.follower && entry.spans[0]!.header.baseOffset !== nextOffset) {
+        // A gap is fine: the leader's cleaner may have removed the records a follower lacks.
+        if (entry.follower && entry.spans[0]!.header.baseOffset < nextOffset) {
           const actual = entry.spans[0]!.header.baseOffset;
           entry.reject(
             new UnexpectedAppendOffsetError(
-              `follower append starts at ${actual}, log end offset is ${nextOffset}`,
+              `follower append starts at ${actual}, below the log end offset ${nextOffset}`,
               nextOffset,
               actual,
             ),

@@ -35,6 +35,26 @@ export interface LogConfig {
    * is flush.messages / flush.ms). 0 leaves writeback to the kernel, as Kafka does.
    */
   readonly writebackIntervalBytes: number;
+  /**
+   * cleanup.policy: 'delete' (retention removes old segments), 'compact' (the cleaner keeps the last
+   * record of every key; retention.ms and retention.bytes do not apply), or both.
+   */
+  readonly cleanupPolicy: CleanupPolicy;
+  /** min.cleanable.dirty.ratio: the cleaner cleans a log once this share of it is dirty. */
+  readonly minCleanableDirtyRatio: number;
+  /** min.compaction.lag.ms: records younger than this are not compacted yet. */
+  readonly minCompactionLagMs: number;
+  /** max.compaction.lag.ms: a dirty record older than this is compacted whatever the dirty ratio. */
+  readonly maxCompactionLagMs: number;
+  /** delete.retention.ms: how long a tombstone stays readable after its segment was cleaned. */
+  readonly deleteRetentionMs: number;
+}
+
+export type CleanupPolicy = 'delete' | 'compact' | 'compact,delete';
+
+/** Whether the log cleaner works on logs with this policy. */
+export function isCompacted(config: Pick<LogConfig, 'cleanupPolicy'>): boolean {
+  return config.cleanupPolicy !== 'delete';
 }
 
 /** Kafka's "unlimited" for flush.messages and flush.ms is Long.MAX_VALUE; ours is the largest exact number. */
@@ -53,6 +73,11 @@ export const DEFAULT_LOG_CONFIG: LogConfig = Object.freeze({
   messageTimestampType: 'CreateTime',
   maxOpenInactiveSegments: 16,
   writebackIntervalBytes: 8 * 1024 * 1024,
+  cleanupPolicy: 'delete',
+  minCleanableDirtyRatio: 0.5,
+  minCompactionLagMs: 0,
+  maxCompactionLagMs: UNLIMITED,
+  deleteRetentionMs: 24 * 60 * 60 * 1000,
 });
 
 function requireInt(name: string, value: number, min: number, max = Number.MAX_SAFE_INTEGER): void {
@@ -76,6 +101,15 @@ export function resolveLogConfig(overrides: Partial<LogConfig> = {}): LogConfig 
   requireInt('maxMessageBytes', config.maxMessageBytes, 0, 0x7fffffff);
   requireInt('maxOpenInactiveSegments', config.maxOpenInactiveSegments, 1);
   requireInt('writebackIntervalBytes', config.writebackIntervalBytes, 0);
+  requireInt('minCompactionLagMs', config.minCompactionLagMs, 0);
+  requireInt('maxCompactionLagMs', config.maxCompactionLagMs, 1);
+  requireInt('deleteRetentionMs', config.deleteRetentionMs, 0);
+  if (!(config.minCleanableDirtyRatio >= 0 && config.minCleanableDirtyRatio <= 1))
+    throw new RangeError(`log config minCleanableDirtyRatio must lie in [0, 1], got ${config.minCleanableDirtyRatio}`);
+  if (!['delete', 'compact', 'compact,delete'].includes(config.cleanupPolicy))
+    throw new RangeError(
+      `log config cleanupPolicy must be delete, compact or compact,delete, got ${config.cleanupPolicy}`,
+    );
   if (config.messageTimestampType !== 'CreateTime' && config.messageTimestampType !== 'LogAppendTime') {
     throw new RangeError(
       `log config messageTimestampType must be CreateTime or LogAppendTime, got ${String(config.messageTimestampType)}`,

@@ -1,4 +1,22 @@
-export { DEFAULT_LOG_CONFIG, UNLIMITED, resolveLogConfig, type LogConfig } from './config.js';
+export {
+  DEFAULT_LOG_CONFIG,
+  UNLIMITED,
+  isCompacted,
+  resolveLogConfig,
+  type CleanupPolicy,
+  type LogConfig,
+} from './config.js';
+export { LogCleaner, type CleanableLog, type LogCleanerSettings, type LogCleanerTotals } from './log-cleaner.js';
+export { CLEANER_STEPS, type CleanOptions, type CleanStats, type CleanerStep } from './cleaner.js';
+export {
+  OffsetMap,
+  chooseLogToClean,
+  cleanableSection,
+  groupSegments,
+  retainRecord,
+  type CleanableSection,
+  type CompactionConfig,
+} from './cleaner-plan.js';
 export {
   KafkaStorageError,
   OffsetOutOfRangeError,

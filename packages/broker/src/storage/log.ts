@@ -2,11 +2,20 @@ import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { SamsaError } from '@samsa/protocol';
 import { AppendChain, type AppendResult } from './append-chain.js';
-import { resolveLogConfig, type LogConfig } from './config.js';
+import {
+  cleanLog,
+  readCleanerCheckpoint,
+  saveCleanerCheckpoint,
+  sectionOf,
+  type CleanOptions,
+  type CleanStats,
+} from './cleaner.js';
+import type { CleanableSection, CompactionConfig } from './cleaner-plan.js';
+import { isCompacted, resolveLogConfig, type LogConfig } from './config.js';
 import { Durability } from './durability.js';
 import { KafkaStorageError } from './errors.js';
 import { CLEAN_SHUTDOWN_FILE, writeFileAtomic } from './files.js';
-import { LogContext, type LogState } from './log-context.js';
+import { LogContext, type LogState, noop } from './log-context.js';
 import { DEFAULT_PRODUCER_ID_EXPIRATION_MS, ProducerStates } from './producer-states.js';
 import type { AbortedTxn } from './txn-index.js';
 import type { ProducerEntry } from './producer-state.js';
@@ -72,6 +81,12 @@ export class PartitionLog {
   private readonly producers: ProducerStates;
   private readonly producerIdExpirationMs: number;
   private readonly parts: LogParts;
+  /** The first offset the cleaner has not cleaned yet (cleaner-offset-checkpoint). */
+  private cleanerCheckpoint = 0;
+  /** The cleaning pass in progress, if any; passes on one log run one at a time. */
+  private cleaning: Promise<unknown> = Promise.resolve();
+  private cleaningActive = false;
+  private cleanerStopped = false;
 
   private constructor(
     readonly dir: string,
@@ -114,6 +129,7 @@ export class PartitionLog {
         { cause: err },
       );
     }
+    log.cleanerCheckpoint = await readCleanerCheckpoint(options.dir).catch(() => 0);
     log.durability.startFlushTimer();
     return log;
   }
@@ -247,12 +263,86 @@ export class PartitionLog {
 
   /** Removes everything at or after `offset` (replica divergence): see truncation.ts. */
   truncateTo(offset: number): Promise<void> {
-    return this.appends.enqueue(() => truncateTo(this.parts, offset));
+    return this.appends.enqueue(async () => {
+      await truncateTo(this.parts, offset);
+      await this.lowerCleanerCheckpoint(this.segments.endOffset);
+    });
   }
 
   /** Empties the log and restarts it at `offset` (Kafka's truncateFullyAndStartAt): see truncation.ts. */
   resetTo(offset: number): Promise<void> {
-    return this.appends.enqueue(() => resetTo(this.parts, offset));
+    return this.appends.enqueue(async () => {
+      await resetTo(this.parts, offset);
+      await this.lowerCleanerCheckpoint(offset);
+    });
+  }
+
+  // ---------------------------------------------------------------- compaction (cleaner.ts)
+
+  /** The settings the cleaner obeys for this log. */
+  get compactionConfig(): CompactionConfig {
+    const { minCleanableDirtyRatio, minCompactionLagMs, maxCompactionLagMs, deleteRetentionMs, segmentBytes } =
+      this.config;
+    return { minCleanableDirtyRatio, minCompactionLagMs, maxCompactionLagMs, deleteRetentionMs, segmentBytes };
+  }
+
+  /** Whether the cleaner works on this log (cleanup.policy compact or compact,delete). */
+  get compacted(): boolean {
+    return isCompacted(this.config);
+  }
+
+  /** The clean and dirty sections, for the cleaner to choose a log; `stableOffset` is the high watermark. */
+  cleanableSection(stableOffset: number): CleanableSection {
+    return sectionOf(this.parts, this.cleanerCheckpoint, stableOffset, this.compactionConfig, this.ctx.clock());
+  }
+
+  /**
+   * One cleaning pass (see cleaner.ts): compacts the log up to where the offset map reaches and
+   * moves the cleaner checkpoint there. Undefined when nothing was dirty or the pass was stopped.
+   * Appends and reads go on meanwhile; passes on one log run one at a time.
+   */
+  clean(options: CleanOptions): Promise<CleanStats | undefined> {
+    const run = this.cleaning.then(async () => {
+      this.ctx.ensureOnline();
+      if (!this.compacted || this.cleanerStopped) return undefined;
+      this.cleaningActive = true;
+      try {
+        const stopped = (): boolean => this.cleanerStopped || !this.ctx.online || options.aborted?.() === true;
+        const stats = await cleanLog(
+          { ...this.parts, onChain: (op) => this.appends.enqueue(op) },
+          this.cleanerCheckpoint,
+          this.compactionConfig,
+          { ...options, aborted: stopped },
+        );
+        if (stats === undefined || stopped()) return undefined;
+        await saveCleanerCheckpoint(this.dir, stats.mapEndOffset);
+        options.crashAt?.('checkpoint-written');
+        this.cleanerCheckpoint = stats.mapEndOffset;
+        return stats;
+      } finally {
+        this.cleaningActive = false;
+      }
+    });
+    this.cleaning = run.catch(noop);
+    return run;
+  }
+
+  /** After truncation the cleaner must look at what gets appended again below its old checkpoint. */
+  private async lowerCleanerCheckpoint(offset: number): Promise<void> {
+    if (this.cleanerCheckpoint <= offset) return;
+    this.cleanerCheckpoint = offset;
+    await saveCleanerCheckpoint(this.dir, offset);
+  }
+
+  /**
+   * Tests: plays a crash. Nothing more is written (no indexes, no recovery point, no clean-shutdown
+   * marker); the files are closed and the next open recovers as after a SIGKILL.
+   */
+  async abandon(): Promise<void> {
+    this.cleanerStopped = true;
+    this.durability.stopFlushTimer();
+    this.ctx.markClosed();
+    await this.segments.closeAll();
   }
 
   /**
@@ -261,6 +351,13 @@ export class PartitionLog {
    */
   close(): Promise<void> {
     this.durability.stopFlushTimer();
+    // A cleaning pass stops at its next step; its swap, if it started, finishes first.
+    this.cleanerStopped = true;
+    if (this.cleaningActive) return this.cleaning.then(() => this.closeOnChain());
+    return this.closeOnChain();
+  }
+
+  private closeOnChain(): Promise<void> {
     return this.appends.enqueue(async () => {
       if (this.ctx.state === 'closed') return;
       const wasOnline = this.ctx.online;

@@ -2,6 +2,7 @@ import { ErrorCodes, SamsaError } from '@samsa/protocol';
 import { OffsetOutOfRangeError } from './errors.js';
 import type { LogContext } from './log-context.js';
 import type { ReadBufferPool } from './read-buffers.js';
+import { SegmentReplacedError } from './segment.js';
 import type { SegmentSet } from './segment-set.js';
 import type { LogTail } from './tail.js';
 
@@ -68,16 +69,34 @@ export async function readLog(
     fromTail.bytes.copy(bytes);
     return { ...fromTail, bytes, logStartOffset, logEndOffset };
   }
-  const all = segments.all;
-  const indexIntervalBytes = ctx.config.indexIntervalBytes;
-  for (let i = segments.indexFor(fromOffset); i < all.length; i++) {
-    const segment = all[i]!;
-    const found = await segments.withSegment(segment, () =>
-      segment.read(fromOffset, maxBytes, upperBound, indexIntervalBytes, options.buffers),
-    );
-    if (found) return { ...found, logStartOffset, logEndOffset };
+  const found = await retryIfReplaced(async () => {
+    const all = segments.all;
+    const indexIntervalBytes = ctx.config.indexIntervalBytes;
+    for (let i = segments.indexFor(fromOffset); i < all.length; i++) {
+      const segment = all[i]!;
+      const read = await segments.withSegment(segment, () =>
+        segment.read(fromOffset, maxBytes, upperBound, indexIntervalBytes, options.buffers),
+      );
+      if (read) return read;
+    }
+    return undefined;
+  });
+  return found ? { ...found, logStartOffset, logEndOffset } : empty;
+}
+
+/**
+ * Runs a lookup over the segment set again when the cleaner swapped a segment out under it (the
+ * swap replaces the set, so the next look finds the cleaned segment). A swap is rare and quick; a
+ * lookup losing many races in a row is a bug, not bad luck.
+ */
+async function retryIfReplaced<T>(lookup: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await lookup();
+    } catch (err) {
+      if (!(err instanceof SegmentReplacedError) || attempt >= 100) throw err;
+    }
   }
-  return empty;
 }
 
 /**
@@ -92,10 +111,12 @@ export async function offsetForTimestamp(
   ctx.ensureOnline();
   if (timestamp === LATEST_TIMESTAMP) return { offset: segments.endOffset, timestamp: -1 };
   if (timestamp === EARLIEST_TIMESTAMP) return { offset: segments.startOffset, timestamp: -1 };
-  for (const segment of [...segments.all]) {
-    if (segment.maxTimestamp < timestamp) continue;
-    const found = await segments.withSegment(segment, () => segment.findByTimestamp(timestamp, segments.startOffset));
-    if (found) return found;
-  }
-  return undefined;
+  return retryIfReplaced(async () => {
+    for (const segment of [...segments.all]) {
+      if (segment.maxTimestamp < timestamp) continue;
+      const found = await segments.withSegment(segment, () => segment.findByTimestamp(timestamp, segments.startOffset));
+      if (found) return found;
+    }
+    return undefined;
+  });
 }

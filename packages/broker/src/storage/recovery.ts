@@ -1,5 +1,6 @@
 import { mkdir, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { finishInterruptedCleaning } from './cleaner.js';
 import type { Durability } from './durability.js';
 import {
   CLEAN_SHUTDOWN_FILE,
@@ -36,7 +37,9 @@ export interface RecoveryParts {
 export async function loadLog(parts: RecoveryParts, initialOffset: number): Promise<void> {
   const { ctx, segments, durability } = parts;
   await mkdir(ctx.dir, { recursive: true });
-  const names = await readdir(ctx.dir);
+  let names = await readdir(ctx.dir);
+  // A cleaner swap that committed before a crash is finished first, one that did not is dropped.
+  if (await finishInterruptedCleaning(ctx, names)) names = await readdir(ctx.dir);
   const clean = names.includes(CLEAN_SHUTDOWN_FILE);
   const bases = await tidyDirectory(ctx.dir, names);
   if (clean) {

@@ -23,7 +23,7 @@ export interface RetentionParts {
  * log start offset.
  */
 export async function deleteRecordsBefore(
-  { ctx, segments, producers }: RetentionParts,
+  { ctx, segments, producers, durability }: RetentionParts,
   offset: number,
 ): Promise<number> {
   ctx.ensureOnline();
@@ -34,7 +34,11 @@ export async function deleteRecordsBefore(
   const all = segments.all;
   let count = 0;
   while (count < all.length - 1 && all[count + 1]!.baseOffset <= offset) count++;
-  if (count > 0) await segments.deleteFiles(segments.removeOldest(count));
+  if (count > 0) {
+    // A cleaner swap still renaming files may involve these segments: let it finish first.
+    await durability.settled();
+    await segments.deleteFiles(segments.removeOldest(count));
+  }
   producers.table.removeBatchesBefore(segments.startOffset);
   ctx.logger.info({ logStartOffset: offset, deletedSegments: count }, 'deleted records');
   return segments.startOffset;
@@ -83,6 +87,7 @@ export async function deleteOldSegments(
 /** How many of the oldest segments are past retention.ms or beyond retention.bytes; never the active one. */
 function expiredSegmentCount(ctx: LogContext, segments: SegmentSet): number {
   const { retentionBytes, retentionMs } = ctx.config;
+  if (ctx.config.cleanupPolicy === 'compact') return 0; // compacted, not cut: the cleaner keeps it small
   const now = ctx.clock();
   const all = segments.all;
   let excessBytes = retentionBytes >= 0 ? segments.sizeInBytes - retentionBytes : -1;

@@ -5,7 +5,7 @@ import { OffsetOutOfRangeError } from './errors.js';
 import { LOG_START_OFFSET_FILE, fsyncDir, unlinkIfExists, writeFileAtomic } from './files.js';
 import { IndexCorruptError, OFFSET_INDEX_ENTRY_SIZE } from './indexes.js';
 import { type LogContext, noop } from './log-context.js';
-import { IndexMismatchError, LogSegment, type RecoveryOutcome } from './segment.js';
+import { IndexMismatchError, LogSegment, SegmentReplacedError, type RecoveryOutcome } from './segment.js';
 
 /**
  * The segments of one log, oldest first (the last is the active one), and the log start offset:
@@ -107,6 +107,17 @@ export class SegmentSet {
   }
 
   /**
+   * The cleaner's swap (memory only): `fresh` takes the place of `count` segments from `index`, which
+   * are marked deleted and replaced. Their files are the cleaner's to rename and delete.
+   */
+  replaceRange(index: number, count: number, fresh: LogSegment): void {
+    const olds = this.segments.slice(index, index + count);
+    this.segments = [...this.segments.slice(0, index), fresh, ...this.segments.slice(index + count)];
+    this.markDeleted(olds);
+    for (const old of olds) old.replaced = true;
+  }
+
+  /**
    * Marks segments taken out of the set as deleted: a reader still holding one ends with
    * OffsetOutOfRange, and its file closes when the last one lets go.
    */
@@ -200,6 +211,7 @@ export class SegmentSet {
    * the log is rebuilt once; corrupt bytes inside the log take the partition offline.
    */
   async withSegment<T>(segment: LogSegment, fn: () => Promise<T>): Promise<T> {
+    if (segment.replaced) throw new SegmentReplacedError(segment.baseOffset);
     segment.refs++;
     try {
       for (let attempt = 0; ; attempt++) {
@@ -217,6 +229,7 @@ export class SegmentSet {
             continue;
           }
           if (err instanceof SamsaError && !(err instanceof CorruptRecordError)) throw err;
+          if (segment.replaced) throw new SegmentReplacedError(segment.baseOffset);
           // Retention removed the segment under a concurrent read: the offset is simply gone now.
           if (segment.deleted) throw new OffsetOutOfRangeError(segment.baseOffset, this.logStart, this.endOffset);
           const position = err instanceof CorruptRecordError ? err.position : undefined;

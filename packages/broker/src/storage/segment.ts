@@ -13,6 +13,14 @@ import { IndexCorruptError, OffsetIndex, TimeIndex } from './indexes.js';
 import type { ReadBufferPool } from './read-buffers.js';
 import { scanBatches } from './scan.js';
 
+/** A reader took a segment the cleaner has since swapped out: it looks the offset up again. */
+export class SegmentReplacedError extends Error {
+  constructor(baseOffset: number) {
+    super(`segment ${baseOffset} was replaced by a cleaned one`);
+    this.name = 'SegmentReplacedError';
+  }
+}
+
 /** Thrown by a read when an index entry does not point at the batch it claims; the caller rebuilds. */
 export class IndexMismatchError extends Error {
   constructor(message: string) {
@@ -69,6 +77,8 @@ export class LogSegment {
   loadingIndexes: Promise<void> | undefined;
   refs = 0;
   deleted = false;
+  /** The cleaner swapped this segment out for a cleaned one: a reader finds the new one in the set. */
+  replaced = false;
 
   constructor(
     readonly dir: string,
@@ -88,6 +98,8 @@ export class LogSegment {
 
   async handle(): Promise<FileHandle> {
     if (this.fh) return this.fh;
+    // Its name may already belong to another file (a cleaned segment, a new one after truncation).
+    if (this.deleted) throw new Error(`segment ${this.paths.log} was deleted`);
     this.opening ??= open(this.paths.log, 'r+').then((fh) => {
       this.fh = fh;
       this.opening = undefined;

@@ -91,7 +91,7 @@ describe('partition log: append and read', () => {
     expect(spans.map((s) => s.header.baseOffset)).toEqual(results.map((r) => r.baseOffset));
   });
 
-  it('follower appends keep the leader offsets and must continue the log', async () => {
+  it('follower appends keep the leader offsets and must not go back (a gap is a compacted leader)', async () => {
     await log.appendAsFollower(
       Buffer.concat([
         makeBatch({ count: 2, baseOffset: 0, leaderEpoch: 3 }),
@@ -99,13 +99,15 @@ describe('partition log: append and read', () => {
       ]),
     );
     expect(log.logEndOffset).toBe(5);
-    await expect(log.appendAsFollower(makeBatch({ count: 1, baseOffset: 7 }))).rejects.toBeInstanceOf(
+    await expect(log.appendAsFollower(makeBatch({ count: 1, baseOffset: 4 }))).rejects.toBeInstanceOf(
       UnexpectedAppendOffsetError,
     );
     await expect(
       log.appendAsFollower(Buffer.concat([makeBatch({ baseOffset: 5 }), makeBatch({ baseOffset: 5 })])),
     ).rejects.toBeInstanceOf(UnexpectedAppendOffsetError);
     await log.appendAsFollower(makeBatch({ count: 1, baseOffset: 5, leaderEpoch: 4 }));
+    await log.appendAsFollower(makeBatch({ count: 1, baseOffset: 9, leaderEpoch: 4 }));
+    expect(log.logEndOffset).toBe(10);
     const headers = splitBatches((await log.read(0, 1 << 20)).bytes).map((s) => [
       s.header.baseOffset,
       s.header.partitionLeaderEpoch,
@@ -114,6 +116,7 @@ describe('partition log: append and read', () => {
       [0, 3],
       [2, 4],
       [5, 4],
+      [9, 4],
     ]);
   });
 });

@@ -1,0 +1,619 @@
+/**
+ * The log cleaner's I/O for one partition log: it builds the key → offset map over the dirty
+ * section, rewrites the segments from the log start up to the map's end into `.cleaned` files, and
+ * swaps them in. Every decision comes from cleaner-plan.ts; this file only reads, writes and renames.
+ *
+ * It runs beside the append chain (see the ordering rules in append-chain.ts): appends and reads go
+ * on while it reads and writes. The chain only sees the moment of the swap, which checks that the
+ * group is still in the log as planned, renames `.cleaned` to `.swap` and replaces the group's
+ * segments in memory; the rest of the swap runs on Durability's deletion queue.
+ *
+ * Crash safety, as Kafka's `.cleaned` / `.swap` protocol. The rename to `.swap` is the commit point:
+ * - a crash before it leaves the old segments and a `.cleaned` file, which opening the log deletes;
+ * - a crash after it leaves a `.swap` file, and opening the log finishes the swap: the segments the
+ *   swap's offsets cover (the old ones) are deleted and the `.swap` becomes the segment
+ *   (finishInterruptedCleaning below). The old files are renamed to `.deleted` before the `.swap`
+ *   takes the group's name, so no crash leaves the new segment beside an old one it replaces.
+ * Either the old segments or the new one are in the log afterwards, never both and never neither.
+ */
+import { open, rename, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  BATCH_HEADER_SIZE,
+  BatchField,
+  LOG_OVERHEAD,
+  compress,
+  compressionOf,
+  decompress,
+  lastOffsetOf,
+  writeBatchCrc,
+  type BatchHeader,
+} from '@samsa/protocol';
+import type { Durability } from './durability.js';
+import {
+  INDEX_SUFFIX,
+  LOG_SUFFIX,
+  TIME_INDEX_SUFFIX,
+  fsyncDir,
+  parseSegmentFileName,
+  readTextIfExists,
+  segmentPaths,
+  unlinkIfExists,
+  writeFileAtomic,
+  writeFully,
+} from './files.js';
+import type { LogContext } from './log-context.js';
+import {
+  batchVerdict,
+  cleanableSection,
+  deleteHorizonMs,
+  groupSegments,
+  keptWhole,
+  recordsOf,
+  retainRecord,
+  type CleanableSection,
+  type CleanerRecord,
+  type CleanerSegmentInfo,
+  type CompactionConfig,
+  type OffsetMap,
+} from './cleaner-plan.js';
+import type { ProducerStates } from './producer-states.js';
+import { scanBatches } from './scan.js';
+import { LogSegment } from './segment.js';
+import type { SegmentSet } from './segment-set.js';
+
+/** Kafka's per-log-dir file; here one per partition directory: the first offset not yet cleaned. */
+export const CLEANER_CHECKPOINT_FILE = 'cleaner-offset-checkpoint';
+export const CLEANED_SUFFIX = '.cleaned';
+export const SWAP_SUFFIX = '.swap';
+export const DELETED_SUFFIX = '.deleted';
+
+/** The moments a crash test can stop the cleaner at, in order. */
+export const CLEANER_STEPS = [
+  'map-built',
+  'cleaned-written',
+  'swap-renamed',
+  'swap-in-memory',
+  'old-renamed',
+  'swap-installed',
+  'indexes-written',
+  'old-deleted',
+  'checkpoint-written',
+] as const;
+export type CleanerStep = (typeof CLEANER_STEPS)[number];
+
+export interface CleanerParts {
+  readonly ctx: LogContext;
+  readonly segments: SegmentSet;
+  readonly durability: Durability;
+  readonly producers: ProducerStates;
+  /** Runs `op` on the append chain. */
+  readonly onChain: <T>(op: () => Promise<T>) => Promise<T>;
+}
+
+export interface CleanOptions {
+  /** The high watermark (or lower): nothing at or above it is cleaned. */
+  readonly stableOffset: number;
+  /** The map to fill; cleared first. Its capacity bounds the pass. */
+  readonly map: OffsetMap;
+  /** Called with every chunk of bytes read or written (log.cleaner.io.max.bytes.per.second). */
+  readonly throttle?: (bytes: number) => Promise<void>;
+  /** Gives the event loop a turn (appends and reads) every so often; a setImmediate by default. */
+  readonly pause?: () => Promise<void>;
+  /** True once the cleaner should stop (the log closes, the broker stops). */
+  readonly aborted?: () => boolean;
+  /** Tests: throws at a step to play a crash there. */
+  readonly crashAt?: (step: CleanerStep) => void;
+}
+
+export interface CleanStats {
+  readonly firstDirtyOffset: number;
+  /** Where the map ended: the new cleaner checkpoint. */
+  readonly mapEndOffset: number;
+  readonly dirtyBytes: number;
+  readonly bytesRead: number;
+  readonly bytesWritten: number;
+  readonly sizeBefore: number;
+  readonly sizeAfter: number;
+  readonly recordsRemoved: number;
+  readonly groupsSwapped: number;
+}
+
+/** Every this many bytes of input, the cleaner lets the event loop run. */
+const PAUSE_EVERY_BYTES = 128 * 1024;
+/** Output is written in chunks of about this size. */
+const WRITE_CHUNK_BYTES = 1024 * 1024;
+
+const defaultPause = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** The first offset not yet cleaned, from the checkpoint file (the log start when there is none). */
+export async function readCleanerCheckpoint(dir: string): Promise<number> {
+  const text = await readTextIfExists(join(dir, CLEANER_CHECKPOINT_FILE));
+  const value = Number(text?.trim());
+  return text !== undefined && Number.isSafeInteger(value) && value >= 0 ? value : 0;
+}
+
+/** The planner's view of a log's segments. */
+export function segmentInfos(segments: SegmentSet): CleanerSegmentInfo[] {
+  const all = segments.all;
+  return all.map((s, i) => ({
+    baseOffset: s.baseOffset,
+    endOffset: all[i + 1]?.baseOffset ?? s.nextOffset,
+    sizeBytes: s.size,
+    largestTimestampMs: s.largestTimestamp,
+  }));
+}
+
+/** What may be cleaned, bounded also by open transactions and the recovery point. */
+export function sectionOf(
+  parts: Pick<CleanerParts, 'segments' | 'durability' | 'producers'>,
+  checkpoint: number,
+  stableOffset: number,
+  config: CompactionConfig,
+  nowMs: number,
+): CleanableSection {
+  const { segments, durability, producers } = parts;
+  const bound = Math.min(
+    stableOffset,
+    durability.recoveryPoint,
+    producers.table.firstUnstableOffset() ?? Number.MAX_SAFE_INTEGER,
+  );
+  return cleanableSection(
+    segmentInfos(segments),
+    { checkpoint, logStartOffset: segments.startOffset, stableOffset: bound },
+    config,
+    nowMs,
+  );
+}
+
+class Aborted extends Error {}
+
+/**
+ * One cleaning pass over a log: undefined when there is nothing dirty to clean, else what it did.
+ * The caller writes the returned mapEndOffset as the checkpoint (saveCleanerCheckpoint).
+ */
+export async function cleanLog(
+  parts: CleanerParts,
+  checkpoint: number,
+  config: CompactionConfig,
+  options: CleanOptions,
+): Promise<CleanStats | undefined> {
+  const { ctx, segments } = parts;
+  const io = new CleanerIo(options);
+  // Segments rolled a moment ago are cleanable once their flush is done (the recovery point moved).
+  await parts.durability.settled();
+  const section = sectionOf(parts, checkpoint, options.stableOffset, config, ctx.clock());
+  if (section.dirtyBytes === 0) return undefined;
+  const planned = segments.all.slice(0, section.uncleanableIndex);
+  const infos = segmentInfos(segments).slice(0, section.uncleanableIndex);
+  const sizeBefore = planned.reduce((n, s) => n + s.size, 0);
+  try {
+    const mapEndOffset = await buildOffsetMap(parts, planned.slice(section.firstDirtyIndex), section, options, io);
+    options.crashAt?.('map-built');
+    const horizonMs = deleteHorizonMs(infos, section, config.deleteRetentionMs);
+    const toClean = planned.filter((s) => s.baseOffset < mapEndOffset);
+    const lastOfProducers = new Set(
+      parts.producers.table.all().map((e) => e.batches[e.batches.length - 1]?.lastOffset ?? -1),
+    );
+    const infoOf = new Map(planned.map((s, i) => [s, infos[i]!]));
+    let groupsSwapped = 0;
+    let recordsRemoved = 0;
+    let sizeAfter = sizeBefore;
+    const rules = { map: options.map, horizonMs, lastOfProducers };
+    const withSegments = toClean.map((s) => ({ ...infoOf.get(s)!, segment: s }));
+    for (const group of groupSegments(withSegments, config.segmentBytes)) {
+      const result = await cleanGroup(parts, group, rules, options, io);
+      recordsRemoved += result.recordsRemoved;
+      sizeAfter += result.sizeDelta;
+      if (result.swapped) groupsSwapped++;
+    }
+    return {
+      firstDirtyOffset: section.firstDirtyOffset,
+      mapEndOffset,
+      dirtyBytes: section.dirtyBytes,
+      bytesRead: io.bytesRead,
+      bytesWritten: io.bytesWritten,
+      sizeBefore,
+      sizeAfter,
+      recordsRemoved,
+      groupsSwapped,
+    };
+  } catch (err) {
+    if (err instanceof Aborted) return undefined;
+    throw err;
+  }
+}
+
+/** Saves where the next pass's dirty section starts. */
+export async function saveCleanerCheckpoint(dir: string, offset: number): Promise<void> {
+  await writeFileAtomic(join(dir, CLEANER_CHECKPOINT_FILE), `${offset}\n`, dir);
+}
+
+/** Counts bytes, throttles, and pauses for the event loop. */
+class CleanerIo {
+  bytesRead = 0;
+  bytesWritten = 0;
+  private sincePause = 0;
+
+  constructor(private readonly options: CleanOptions) {}
+
+  async read(bytes: number): Promise<void> {
+    this.bytesRead += bytes;
+    await this.account(bytes);
+  }
+
+  async wrote(bytes: number): Promise<void> {
+    this.bytesWritten += bytes;
+    await this.account(bytes);
+  }
+
+  private async account(bytes: number): Promise<void> {
+    if (this.options.aborted?.()) throw new Aborted();
+    this.sincePause += bytes;
+    if (this.sincePause >= PAUSE_EVERY_BYTES) {
+      this.sincePause = 0;
+      await (this.options.pause ?? defaultPause)();
+    }
+    if (this.options.throttle) await this.options.throttle(bytes);
+  }
+}
+
+/**
+ * Fills the map from the dirty segments, oldest first, until it is full or the dirty section ends.
+ * Returns the map's end: one past the last offset it covers.
+ */
+async function buildOffsetMap(
+  parts: CleanerParts,
+  dirty: readonly LogSegment[],
+  section: CleanableSection,
+  options: CleanOptions,
+  io: CleanerIo,
+): Promise<number> {
+  const map = options.map;
+  map.clear();
+  map.advanceTo(section.firstDirtyOffset);
+  for (const segment of dirty) {
+    const full = await withPinned(parts.segments, segment, async (fh) => {
+      for await (const item of scanBatches(fh, 0, segment.size, { verifyCrc: false })) {
+        if (item.kind === 'error') throw new Error(`${item.reason} in ${segment.paths.log} at ${item.position}`);
+        const { header } = item;
+        await io.read(item.bytes.length);
+        if (lastOffsetOf(header) < section.firstDirtyOffset) continue;
+        if (keptWhole(header) || header.recordCount === 0) {
+          map.advanceTo(lastOffsetOf(header) + 1);
+          continue;
+        }
+        for (const record of recordsOf(plainRecords(item.bytes, header), header)) {
+          if (record.offset < section.firstDirtyOffset) continue;
+          if (record.key === null) map.advanceTo(record.offset + 1);
+          else if (!map.put(record.key, record.offset)) return true;
+        }
+        map.advanceTo(lastOffsetOf(header) + 1);
+      }
+      return false;
+    });
+    if (full) return map.endOffset;
+  }
+  map.advanceTo(section.firstUncleanableOffset);
+  return map.endOffset;
+}
+
+/** The decompressed record bytes of a whole batch. */
+function plainRecords(batch: Buffer, header: BatchHeader): Buffer {
+  const payload = batch.subarray(BATCH_HEADER_SIZE);
+  const codec = compressionOf(header.attributes);
+  return codec === 'none' ? payload : decompress(codec, payload, { errorPosition: BATCH_HEADER_SIZE });
+}
+
+/** Runs `fn` with the segment's file open and a reference held, so it is not closed underneath. */
+async function withPinned<T>(
+  segments: SegmentSet,
+  segment: LogSegment,
+  fn: (fh: FileHandle) => Promise<T>,
+): Promise<T> {
+  if (segment.deleted) throw new Aborted();
+  segment.refs++;
+  try {
+    return await fn(await segment.handle());
+  } finally {
+    segments.release(segment);
+  }
+}
+
+interface RewriteRules {
+  readonly map: OffsetMap;
+  readonly horizonMs: number;
+  /** Last offsets of the producers' last batches: those batches stay, even empty. */
+  readonly lastOfProducers: ReadonlySet<number>;
+}
+
+/**
+ * Rewrites one group of segments into `<base>.log.cleaned` and swaps it in. A group that would come
+ * out unchanged (one segment, nothing removed) is left alone.
+ */
+async function cleanGroup(
+  parts: CleanerParts,
+  group: ReadonlyArray<CleanerSegmentInfo & { readonly segment: LogSegment }>,
+  rules: RewriteRules,
+  options: CleanOptions,
+  io: CleanerIo,
+): Promise<{ swapped: boolean; recordsRemoved: number; sizeDelta: number }> {
+  const { ctx } = parts;
+  const olds = group.map((g) => g.segment);
+  const base = olds[0]!.baseOffset;
+  const cleanedPath = segmentPaths(ctx.dir, base).log + CLEANED_SUFFIX;
+  const fresh = new LogSegment(ctx.dir, base, ctx.clock());
+  fresh.resetIndexes();
+  const fh = await open(cleanedPath, 'w+');
+  fresh.fh = fh;
+  let recordsRemoved = 0;
+  let changed = olds.length > 1;
+  const sizes = olds.map((s) => s.size);
+  try {
+    const out = new ChunkedWriter(fh, io);
+    for (const old of olds) {
+      const tombstonesExpired = old.largestTimestamp <= rules.horizonMs;
+      await withPinned(parts.segments, old, async (oldFh) => {
+        for await (const item of scanBatches(oldFh, 0, old.size, { verifyCrc: false })) {
+          if (item.kind === 'error') throw new Error(`${item.reason} in ${old.paths.log} at ${item.position}`);
+          await io.read(item.bytes.length);
+          const rewritten = rewriteBatch(item.bytes, item.header, { ...rules, tombstonesExpired });
+          recordsRemoved += rewritten.removed;
+          if (rewritten.bytes !== item.bytes) changed = true;
+          if (rewritten.bytes === undefined) continue;
+          const header = item.header;
+          fresh.recordBatch(
+            out.position,
+            header.baseOffset,
+            lastOffsetOf(header),
+            header.maxTimestamp,
+            rewritten.bytes.length,
+            ctx.config.indexIntervalBytes,
+          );
+          await out.write(rewritten.bytes);
+        }
+      });
+    }
+    await out.flush();
+    fresh.size = out.position;
+    fresh.nextOffset = group[group.length - 1]!.endOffset;
+    fresh.lastModifiedMs = Math.max(...olds.map((s) => s.lastModifiedMs));
+    fresh.sealTimeIndex();
+    if (!changed) {
+      await discard(fh, cleanedPath);
+      return { swapped: false, recordsRemoved: 0, sizeDelta: 0 };
+    }
+    await fh.datasync();
+    options.crashAt?.('cleaned-written');
+  } catch (err) {
+    await discard(fh, cleanedPath).catch(() => undefined);
+    throw err;
+  }
+  const swapped = await swapIn(parts, olds, sizes, fresh, cleanedPath, options);
+  if (!swapped) return { swapped, recordsRemoved: 0, sizeDelta: 0 };
+  return { swapped, recordsRemoved, sizeDelta: fresh.size - sizes.reduce((n, size) => n + size, 0) };
+}
+
+async function discard(fh: FileHandle, path: string): Promise<void> {
+  await fh.close().catch(() => undefined);
+  await unlinkIfExists(path);
+}
+
+/** Buffers the rewritten batches and writes them in chunks. */
+class ChunkedWriter {
+  position = 0;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+
+  constructor(
+    private readonly fh: FileHandle,
+    private readonly io: CleanerIo,
+  ) {}
+
+  async write(bytes: Buffer): Promise<void> {
+    // The scanner's buffer is reused for the next batch: keep a copy.
+    this.pending.push(Buffer.from(bytes));
+    this.pendingBytes += bytes.length;
+    this.position += bytes.length;
+    if (this.pendingBytes >= WRITE_CHUNK_BYTES) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (this.pendingBytes === 0) return;
+    const chunk = Buffer.concat(this.pending, this.pendingBytes);
+    const at = this.position - this.pendingBytes;
+    this.pending = [];
+    this.pendingBytes = 0;
+    await writeFully(this.fh, chunk, at);
+    await this.io.wrote(chunk.length);
+  }
+}
+
+/**
+ * One batch through the rules: the same bytes when kept whole, undefined when dropped, else a new
+ * batch with the surviving records' bytes, compressed with the batch's own codec. The header stays
+ * as it was except for the length, the record count and the CRC: base offset and last offset delta
+ * (so offsets keep their values and a batch keeps its place), timestamps, producer id, epoch and base
+ * sequence (so producer state rebuilt from the log is what it was).
+ */
+function rewriteBatch(
+  batch: Buffer,
+  header: BatchHeader,
+  rules: RewriteRules & { readonly tombstonesExpired: boolean },
+): { bytes: Buffer | undefined; removed: number } {
+  if (keptWhole(header) || header.recordCount === 0) return { bytes: batch, removed: 0 };
+  const plain = plainRecords(batch, header);
+  const records = recordsOf(plain, header);
+  const kept = records.filter((r) => retainRecord(r, { map: rules.map, tombstonesExpired: rules.tombstonesExpired }));
+  const lastOfProducer = header.producerId >= 0 && rules.lastOfProducers.has(lastOffsetOf(header));
+  const verdict = batchVerdict(records, kept, lastOfProducer);
+  const removed = records.length - kept.length;
+  if (verdict.kind === 'keep') return { bytes: batch, removed };
+  if (verdict.kind === 'drop') return { bytes: undefined, removed };
+  return { bytes: buildBatch(batch, header, plain, verdict.records), removed };
+}
+
+function buildBatch(batch: Buffer, header: BatchHeader, plain: Buffer, kept: readonly CleanerRecord[]): Buffer {
+  const recordBytes = Buffer.concat(kept.map((r) => plain.subarray(r.start, r.end)));
+  const codec = compressionOf(header.attributes);
+  const payload = codec === 'none' ? recordBytes : compress(codec, recordBytes);
+  const out = Buffer.allocUnsafe(BATCH_HEADER_SIZE + payload.length);
+  batch.copy(out, 0, 0, BATCH_HEADER_SIZE);
+  payload.copy(out, BATCH_HEADER_SIZE);
+  out.writeInt32BE(out.length - LOG_OVERHEAD, BatchField.batchLength);
+  out.writeInt32BE(kept.length, BatchField.recordCount);
+  writeBatchCrc(out, 0, { batchLength: out.length - LOG_OVERHEAD });
+  return out;
+}
+
+/**
+ * The swap. On the chain: if the group is still in the log exactly as planned (retention,
+ * DeleteRecords or truncation may have changed it meanwhile), `.cleaned` becomes `.swap` (the commit
+ * point) and the new segment replaces the group in memory; readers holding an old segment finish
+ * with it (its file stays open and its indexes loaded until they let go), later readers find the new
+ * one. Beside the chain, on Durability's deletion queue (which truncation, reset, close and
+ * retention's own deletions wait for): the old files become `.deleted`, the `.swap` takes the
+ * group's name, the new indexes are written, and the old files go.
+ */
+async function swapIn(
+  parts: CleanerParts,
+  olds: readonly LogSegment[],
+  sizes: readonly number[],
+  fresh: LogSegment,
+  cleanedPath: string,
+  options: CleanOptions,
+): Promise<boolean> {
+  const { ctx, segments, durability } = parts;
+  const swapPath = fresh.paths.log + SWAP_SUFFIX;
+  // Pinned, with indexes loaded, until the files are renamed: a reader that took an old segment
+  // before the swap must never load its indexes or open its file by name afterwards.
+  for (const old of olds) old.refs++;
+  fresh.refs++;
+  const unpin = (): void => {
+    for (const old of olds) segments.release(old);
+    fresh.refs--;
+  };
+  let installed: boolean;
+  try {
+    for (const old of olds) await segments.ensureIndexes(old);
+    installed = await parts.onChain(async () => {
+      if (!ctx.online || options.aborted?.()) return false;
+      const at = segments.all.indexOf(olds[0]!);
+      const intact =
+        at >= 0 &&
+        at + olds.length < segments.all.length &&
+        olds.every((old, i) => segments.all[at + i] === old && !old.deleted && old.size === sizes[i]);
+      if (!intact) return false;
+      await rename(cleanedPath, swapPath);
+      options.crashAt?.('swap-renamed');
+      segments.replaceRange(at, olds.length, fresh);
+      options.crashAt?.('swap-in-memory');
+      return true;
+    });
+  } catch (err) {
+    unpin();
+    if (!segments.all.includes(fresh)) await fresh.closeHandle().catch(() => undefined);
+    throw err;
+  }
+  if (!installed) {
+    unpin();
+    await discard(fresh.fh!, cleanedPath);
+    fresh.fh = undefined;
+    return false;
+  }
+  try {
+    await durability.queueDeletion(() => finishSwap(parts, olds, fresh, swapPath, options));
+  } catch (err) {
+    throw ctx.goOffline(err, swapPath, undefined);
+  }
+  return true;
+}
+
+async function finishSwap(
+  parts: CleanerParts,
+  olds: readonly LogSegment[],
+  fresh: LogSegment,
+  swapPath: string,
+  options: CleanOptions,
+): Promise<void> {
+  const { ctx, segments } = parts;
+  try {
+    await fsyncDir(ctx.dir);
+    const oldFiles = olds.flatMap((s) => [s.paths.log, s.paths.index, s.paths.timeIndex]);
+    for (const file of oldFiles) await renameIfExists(file, file + DELETED_SUFFIX);
+    options.crashAt?.('old-renamed');
+    await fsyncDir(ctx.dir);
+    await rename(swapPath, fresh.paths.log);
+    options.crashAt?.('swap-installed');
+    await fresh.writeIndexes();
+    await fsyncDir(ctx.dir);
+    options.crashAt?.('indexes-written');
+    for (const file of oldFiles) await unlinkIfExists(file + DELETED_SUFFIX);
+    options.crashAt?.('old-deleted');
+    ctx.logger.info(
+      { replaced: olds.map((s) => s.baseOffset), segment: fresh.paths.log, size: fresh.size },
+      'swapped in a cleaned segment',
+    );
+  } finally {
+    for (const old of olds) segments.release(old);
+    segments.release(fresh);
+  }
+}
+
+async function renameIfExists(from: string, to: string): Promise<void> {
+  try {
+    await rename(from, to);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
+
+/**
+ * At open, before the segments are listed: a `.cleaned` file is a clean that never committed
+ * (deleted: the old segments are intact); a `.swap` file is a committed swap, finished here: every
+ * segment whose base offset falls in the swap's offsets is one it replaces and goes, then the swap
+ * takes its name (its indexes are rebuilt by the open). `.deleted` files are the leftovers of a
+ * finished swap. Returns whether the directory changed.
+ */
+export async function finishInterruptedCleaning(ctx: LogContext, names: readonly string[]): Promise<boolean> {
+  let changed = false;
+  for (const name of names) {
+    if (name.endsWith(CLEANED_SUFFIX) || name.endsWith(DELETED_SUFFIX)) {
+      await unlinkIfExists(join(ctx.dir, name));
+      changed = true;
+    }
+  }
+  for (const name of names) {
+    const base = parseSegmentFileName(name, LOG_SUFFIX + SWAP_SUFFIX);
+    if (base === undefined) continue;
+    const swapPath = join(ctx.dir, name);
+    const end = await swapEndOffset(swapPath, base);
+    for (const other of names) {
+      const otherBase = [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX]
+        .map((suffix) => parseSegmentFileName(other, suffix))
+        .find((b) => b !== undefined);
+      if (otherBase !== undefined && otherBase >= base && otherBase < end) await unlinkIfExists(join(ctx.dir, other));
+    }
+    await rename(swapPath, segmentPaths(ctx.dir, base).log);
+    ctx.logger.warn({ segment: name, replacedBelow: end }, 'finished a cleaner swap interrupted by a crash');
+    changed = true;
+  }
+  if (changed) await fsyncDir(ctx.dir);
+  return changed;
+}
+
+/** One past the last offset of a swap file (its base plus one when it is empty). */
+async function swapEndOffset(path: string, base: number): Promise<number> {
+  const fh = await open(path, 'r');
+  try {
+    const { size } = await fh.stat();
+    let end = base + 1;
+    for await (const item of scanBatches(fh, 0, size, { verifyCrc: false })) {
+      if (item.kind === 'error') break;
+      end = lastOffsetOf(item.header) + 1;
+    }
+    return end;
+  } finally {
+    await fh.close();
+  }
+}

@@ -1,0 +1,195 @@
+import type { Logger } from 'pino';
+import { chooseLogToClean, OffsetMap } from './cleaner-plan.js';
+import type { CleanStats } from './cleaner.js';
+import type { PartitionLog } from './log.js';
+
+/** Kafka's broker settings for the cleaner (log.cleaner.*). */
+export interface LogCleanerSettings {
+  /** log.cleaner.threads: logs cleaned at the same time. */
+  readonly threads: number;
+  /** log.cleaner.dedupe.buffer.size: memory of all offset maps together. */
+  readonly dedupeBufferBytes: number;
+  /** log.cleaner.io.max.bytes.per.second: reads and writes of all cleaners together. */
+  readonly ioMaxBytesPerSecond: number;
+  /** log.cleaner.backoff.ms: the sleep when nothing needs cleaning. */
+  readonly backoffMs: number;
+}
+
+/** A log the cleaner may work on, with the offset below which it is stable (the high watermark). */
+export interface CleanableLog {
+  readonly log: PartitionLog;
+  readonly stableOffset: () => number;
+  /** For logs: topic and partition. */
+  readonly context: Readonly<Record<string, unknown>>;
+}
+
+export interface CleanerClock {
+  readonly now: () => number;
+  /** Resolves after `ms`, or at once when `signal` aborts. */
+  readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+}
+
+const realClock: CleanerClock = {
+  now: () => Date.now(),
+  sleep: (ms, signal) =>
+    new Promise((resolve) => {
+      if (signal.aborted) return resolve();
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        resolve();
+      }
+      signal.addEventListener('abort', done);
+    }),
+};
+
+/** Totals since start, for logs, tests and the benchmark. */
+export interface LogCleanerTotals {
+  passes: number;
+  bytesRead: number;
+  bytesWritten: number;
+  dirtyBytesCleaned: number;
+  cleaningMs: number;
+}
+
+/**
+ * The broker's log cleaner (Kafka's LogCleaner with its cleaner manager): `threads` loops, each
+ * picking the compacted log that needs cleaning most (overdue first, then the highest dirty ratio,
+ * never one another loop is cleaning), running one pass on it (PartitionLog.clean), and sleeping
+ * backoffMs when none does. The offset maps share dedupeBufferBytes; reads and writes share one
+ * throttle. A pass that fails is logged and the log is skipped until its next turn.
+ */
+export class LogCleaner {
+  readonly totals: LogCleanerTotals = { passes: 0, bytesRead: 0, bytesWritten: 0, dirtyBytesCleaned: 0, cleaningMs: 0 };
+  private readonly stop = new AbortController();
+  private readonly busy = new Set<PartitionLog>();
+  private loops: Promise<void>[] = [];
+  private readonly throttle: Throttle;
+  private readonly wakers = new Set<() => void>();
+
+  constructor(
+    private readonly settings: LogCleanerSettings,
+    private readonly logs: () => Iterable<CleanableLog>,
+    private readonly logger: Logger,
+    private readonly clock: CleanerClock = realClock,
+  ) {
+    this.throttle = new Throttle(settings.ioMaxBytesPerSecond, clock, this.stop.signal);
+  }
+
+  start(): void {
+    for (let i = 0; i < this.settings.threads; i++) this.loops.push(this.loop(i));
+  }
+
+  /** Stops after the passes in progress reach their next step; resolves when every loop ended. */
+  async close(): Promise<void> {
+    this.stop.abort();
+    await Promise.all(this.loops);
+  }
+
+  /** Looks for work now instead of at the end of the backoff (tests, and after a topic changes). */
+  poke(): void {
+    for (const wake of this.wakers) wake();
+  }
+
+  private async loop(thread: number): Promise<void> {
+    const map = new OffsetMap(Math.floor(this.settings.dedupeBufferBytes / this.settings.threads));
+    while (!this.stop.signal.aborted) {
+      const next = this.pick();
+      if (next === undefined) {
+        const wakeUp = new AbortController();
+        const wake = (): void => wakeUp.abort();
+        this.wakers.add(wake);
+        this.stop.signal.addEventListener('abort', wake);
+        await this.clock.sleep(this.settings.backoffMs, wakeUp.signal);
+        this.stop.signal.removeEventListener('abort', wake);
+        this.wakers.delete(wake);
+        continue;
+      }
+      this.busy.add(next.log);
+      try {
+        await this.cleanOne(next, map, thread);
+      } finally {
+        this.busy.delete(next.log);
+        map.clear();
+      }
+    }
+  }
+
+  private pick(): CleanableLog | undefined {
+    const candidates = [];
+    for (const entry of this.logs()) {
+      const log = entry.log;
+      if (!log.compacted || log.state !== 'online' || this.busy.has(log)) continue;
+      const section = log.cleanableSection(entry.stableOffset());
+      candidates.push({ entry, section, minRatio: log.compactionConfig.minCleanableDirtyRatio });
+    }
+    return chooseLogToClean(candidates)?.entry;
+  }
+
+  private async cleanOne(entry: CleanableLog, map: OffsetMap, thread: number): Promise<void> {
+    const started = this.clock.now();
+    let stats: CleanStats | undefined;
+    try {
+      stats = await entry.log.clean({
+        stableOffset: entry.stableOffset(),
+        map,
+        throttle: (bytes) => this.throttle.take(bytes),
+        aborted: () => this.stop.signal.aborted,
+      });
+    } catch (err) {
+      if (!this.stop.signal.aborted) this.logger.warn({ ...entry.context, err }, 'log cleaning failed');
+      return;
+    }
+    if (stats === undefined) return;
+    const elapsedMs = this.clock.now() - started;
+    this.totals.passes++;
+    this.totals.bytesRead += stats.bytesRead;
+    this.totals.bytesWritten += stats.bytesWritten;
+    this.totals.dirtyBytesCleaned += stats.dirtyBytes;
+    this.totals.cleaningMs += elapsedMs;
+    this.logger.info(
+      {
+        ...entry.context,
+        thread,
+        elapsedMs,
+        firstDirtyOffset: stats.firstDirtyOffset,
+        cleanedUpTo: stats.mapEndOffset,
+        dirtyBytes: stats.dirtyBytes,
+        sizeBefore: stats.sizeBefore,
+        sizeAfter: stats.sizeAfter,
+        recordsRemoved: stats.recordsRemoved,
+        mapKeys: map.size,
+      },
+      'cleaned log',
+    );
+  }
+}
+
+/**
+ * Kafka's Throttler: counts bytes over windows of about 100 ms and, when a window went faster than
+ * the rate allows, sleeps the difference. Shared by every cleaner loop.
+ */
+class Throttle {
+  private windowStartMs: number;
+  private windowBytes = 0;
+
+  constructor(
+    private readonly bytesPerSecond: number,
+    private readonly clock: CleanerClock,
+    private readonly signal: AbortSignal,
+  ) {
+    this.windowStartMs = clock.now();
+  }
+
+  async take(bytes: number): Promise<void> {
+    if (!Number.isFinite(this.bytesPerSecond) || this.bytesPerSecond >= Number.MAX_SAFE_INTEGER) return;
+    this.windowBytes += bytes;
+    const elapsedMs = this.clock.now() - this.windowStartMs;
+    if (elapsedMs < 100 && this.windowBytes < this.bytesPerSecond / 10) return;
+    const neededMs = (this.windowBytes * 1000) / this.bytesPerSecond;
+    if (neededMs > elapsedMs) await this.clock.sleep(neededMs - elapsedMs, this.signal);
+    this.windowStartMs = this.clock.now();
+    this.windowBytes = 0;
+  }
+}

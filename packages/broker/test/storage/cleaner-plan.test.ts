@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { OffsetMap, chooseLogToClean, cleanableSection, groupSegments, retainRecord } from '@samsa/broker/internal';
+
+const seg = (baseOffset: number, endOffset: number, sizeBytes = 100, largestTimestampMs = 1000) => ({
+  baseOffset,
+  endOffset,
+  sizeBytes,
+  largestTimestampMs,
+});
+const lags = { minCompactionLagMs: 0, maxCompactionLagMs: Number.MAX_SAFE_INTEGER };
+
+describe('cleaner planner', () => {
+  it('never cleans the active segment, nor past the stable offset or min.compaction.lag.ms', () => {
+    const segments = [seg(0, 10), seg(10, 20), seg(20, 30, 100, 5000), seg(30, 35)];
+    const all = cleanableSection(segments, { checkpoint: 0, logStartOffset: 0, stableOffset: 100 }, lags, 6000);
+    expect(all).toMatchObject({ firstUncleanableOffset: 30, uncleanableIndex: 3, dirtyBytes: 300, dirtyRatio: 1 });
+    const belowHw = cleanableSection(segments, { checkpoint: 0, logStartOffset: 0, stableOffset: 19 }, lags, 6000);
+    expect(belowHw).toMatchObject({ firstUncleanableOffset: 10, dirtyBytes: 100 });
+    const lagged = cleanableSection(
+      segments,
+      { checkpoint: 10, logStartOffset: 0, stableOffset: 100 },
+      { ...lags, minCompactionLagMs: 2000 },
+      6000,
+    );
+    expect(lagged).toMatchObject({
+      firstDirtyOffset: 10,
+      firstUncleanableOffset: 20,
+      cleanBytes: 100,
+      dirtyBytes: 100,
+    });
+  });
+
+  it('picks overdue logs first, then the dirtiest above its ratio', () => {
+    const section = (dirtyRatio: number, overdue = false) => ({
+      ...cleanableSection([seg(0, 1), seg(1, 2)], { checkpoint: 0, logStartOffset: 0, stableOffset: 9 }, lags, 0),
+      dirtyRatio,
+      overdue,
+    });
+    const a = { section: section(0.6), minRatio: 0.5 };
+    const b = { section: section(0.9), minRatio: 0.5 };
+    const c = { section: section(0.2, true), minRatio: 0.5 };
+    const d = { section: section(0.95), minRatio: 0.99 };
+    expect(chooseLogToClean([a, b, d])).toBe(b);
+    expect(chooseLogToClean([a, b, c])).toBe(c);
+    expect(chooseLogToClean([d])).toBeUndefined();
+  });
+
+  it('groups segments within segment.bytes', () => {
+    const groups = groupSegments([seg(0, 10, 400), seg(10, 20, 400), seg(20, 30, 400), seg(30, 40, 900)], 1000);
+    expect(groups.map((g) => g.map((s) => s.baseOffset))).toEqual([[0, 10], [20], [30]]);
+  });
+
+  it('keeps the newest record per key; drops expired tombstones only where the map covers them', () => {
+    const map = new OffsetMap(1 << 20);
+    map.put(Buffer.from('a'), 5);
+    map.put(Buffer.from('t'), 6);
+    const record = (key: string | null, offset: number, tombstone = false) => ({
+      offset,
+      key: key === null ? null : Buffer.from(key),
+      tombstone,
+      start: 0,
+      end: 0,
+    });
+    const fresh = { map, tombstonesExpired: false };
+    const expired = { map, tombstonesExpired: true };
+    expect(retainRecord(record('a', 3), fresh)).toBe(false);
+    expect(retainRecord(record('a', 5), fresh)).toBe(true);
+    expect(retainRecord(record('b', 1), fresh)).toBe(true);
+    expect(retainRecord(record(null, 1), fresh)).toBe(false);
+    expect(retainRecord(record('t', 6, true), fresh)).toBe(true);
+    expect(retainRecord(record('t', 6, true), expired)).toBe(false);
+    // Beyond the map's end an older value of the key may still be in the log: the tombstone stays.
+    expect(retainRecord(record('u', 9, true), expired)).toBe(true);
+  });
+
+  it('bounds the map by bytes and always takes a first key', () => {
+    const map = new OffsetMap(10);
+    expect(map.put(Buffer.from('a-long-key'), 1)).toBe(true);
+    expect(map.put(Buffer.from('b'), 2)).toBe(false);
+    expect(map.put(Buffer.from('a-long-key'), 3)).toBe(true);
+    expect(map.latest(Buffer.from('a-long-key'))).toBe(3);
+  });
+});
