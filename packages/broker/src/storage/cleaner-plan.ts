@@ -129,18 +129,23 @@ export function chooseLogToClean<T extends { readonly section: CleanableSection;
 }
 
 /**
- * Tombstones in segments whose largest timestamp is at or below this may be dropped: the clean
- * section's newest segment minus delete.retention.ms (Kafka's delete horizon). A consumer that reads
- * the log from the start within delete.retention.ms of a tombstone's segment becoming clean sees it.
- * With no clean section nothing is dropped.
+ * Tombstones in batches whose largest timestamp is at or below this may be dropped: the newest
+ * timestamp this pass cleans (the clean section's, or the map's) minus delete.retention.ms. So a
+ * tombstone goes once records written delete.retention.ms after it are cleaned, and a consumer that
+ * reads from the start within delete.retention.ms sees it. Kafka's horizon is the clean section's
+ * newest segment; here it is per batch and includes the map, because cleaning merges segments (a
+ * tombstone's segment with newer ones, and the whole clean section into the segment the next dirty
+ * section starts in), which kept tombstones forever in a first version (and in Kafka before KIP-534).
  */
 export function deleteHorizonMs(
   segments: readonly CleanerSegmentInfo[],
   section: CleanableSection,
+  mapNewestTimestampMs: number,
   deleteRetentionMs: number,
 ): number {
   const lastClean = segments[section.firstDirtyIndex - 1];
-  return lastClean === undefined ? Number.NEGATIVE_INFINITY : lastClean.largestTimestampMs - deleteRetentionMs;
+  const newest = Math.max(lastClean?.largestTimestampMs ?? Number.NEGATIVE_INFINITY, mapNewestTimestampMs);
+  return newest - deleteRetentionMs;
 }
 
 /**

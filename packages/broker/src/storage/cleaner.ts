@@ -188,9 +188,15 @@ export async function cleanLog(
   const infos = segmentInfos(segments).slice(0, section.uncleanableIndex);
   const sizeBefore = planned.reduce((n, s) => n + s.size, 0);
   try {
-    const mapEndOffset = await buildOffsetMap(parts, planned.slice(section.firstDirtyIndex), section, options, io);
+    const { mapEndOffset, newestTimestampMs } = await buildOffsetMap(
+      parts,
+      planned.slice(section.firstDirtyIndex),
+      section,
+      options,
+      io,
+    );
     options.crashAt?.('map-built');
-    const horizonMs = deleteHorizonMs(infos, section, config.deleteRetentionMs);
+    const horizonMs = deleteHorizonMs(infos, section, newestTimestampMs, config.deleteRetentionMs);
     const toClean = planned.filter((s) => s.baseOffset < mapEndOffset);
     const lastOfProducers = new Set(
       parts.producers.table.all().map((e) => e.batches[e.batches.length - 1]?.lastOffset ?? -1),
@@ -260,7 +266,8 @@ class CleanerIo {
 
 /**
  * Fills the map from the dirty segments, oldest first, until it is full or the dirty section ends.
- * Returns the map's end: one past the last offset it covers.
+ * Returns the map's end (one past the last offset it covers) and the newest timestamp of the batches
+ * it covers wholly.
  */
 async function buildOffsetMap(
   parts: CleanerParts,
@@ -268,10 +275,11 @@ async function buildOffsetMap(
   section: CleanableSection,
   options: CleanOptions,
   io: CleanerIo,
-): Promise<number> {
+): Promise<{ mapEndOffset: number; newestTimestampMs: number }> {
   const map = options.map;
   map.clear();
   map.advanceTo(section.firstDirtyOffset);
+  let newestTimestampMs = Number.NEGATIVE_INFINITY;
   for (const segment of dirty) {
     const full = await withPinned(parts.segments, segment, async (fh) => {
       for await (const item of scanBatches(fh, 0, segment.size, { verifyCrc: false })) {
@@ -289,13 +297,14 @@ async function buildOffsetMap(
           else if (!map.put(record.key, record.offset)) return true;
         }
         map.advanceTo(lastOffsetOf(header) + 1);
+        newestTimestampMs = Math.max(newestTimestampMs, header.maxTimestamp);
       }
       return false;
     });
-    if (full) return map.endOffset;
+    if (full) return { mapEndOffset: map.endOffset, newestTimestampMs };
   }
   map.advanceTo(section.firstUncleanableOffset);
-  return map.endOffset;
+  return { mapEndOffset: map.endOffset, newestTimestampMs };
 }
 
 /** The decompressed record bytes of a whole batch. */
@@ -352,11 +361,12 @@ async function cleanGroup(
   try {
     const out = new ChunkedWriter(fh, io);
     for (const old of olds) {
-      const tombstonesExpired = old.largestTimestamp <= rules.horizonMs;
       await withPinned(parts.segments, old, async (oldFh) => {
         for await (const item of scanBatches(oldFh, 0, old.size, { verifyCrc: false })) {
           if (item.kind === 'error') throw new Error(`${item.reason} in ${old.paths.log} at ${item.position}`);
           await io.read(item.bytes.length);
+          // Per batch, not per segment: cleaning merges a tombstone's segment with newer ones.
+          const tombstonesExpired = item.header.maxTimestamp <= rules.horizonMs;
           const rewritten = rewriteBatch(item.bytes, item.header, { ...rules, tombstonesExpired });
           recordsRemoved += rewritten.removed;
           if (rewritten.bytes !== item.bytes) changed = true;

@@ -44,6 +44,8 @@ export interface DumpedBatch {
   readonly baseSequence: number;
   /** Total bytes of the batch, log overhead included. */
   readonly size: number;
+  /** Offsets between the previous batch of the walk and this one (0 unless compaction removed batches). */
+  readonly gapBefore: number;
   /** The batch's bytes (a copy), only with printRecords. */
   readonly bytes?: Buffer;
   /** The decoded records, only with printRecords; absent with recordsError when decoding failed. */
@@ -70,7 +72,8 @@ export async function* dumpSegment(
 ): AsyncGenerator<DumpedBatch | DumpError> {
   const info = await stat(pathOrDir);
   const files = info.isDirectory() ? await segmentFilesOf(pathOrDir) : [pathOrDir];
-  for (const file of files) yield* dumpFile(file, options);
+  const previous = { lastOffset: undefined as number | undefined };
+  for (const file of files) yield* dumpFile(file, options, previous);
 }
 
 async function segmentFilesOf(dir: string): Promise<string[]> {
@@ -82,7 +85,11 @@ async function segmentFilesOf(dir: string): Promise<string[]> {
     .map((entry) => join(dir, entry.name));
 }
 
-async function* dumpFile(file: string, options: DumpOptions): AsyncGenerator<DumpedBatch | DumpError> {
+async function* dumpFile(
+  file: string,
+  options: DumpOptions,
+  previous: { lastOffset: number | undefined },
+): AsyncGenerator<DumpedBatch | DumpError> {
   const fh = await open(file, 'r');
   try {
     const { size } = await fh.stat();
@@ -93,6 +100,9 @@ async function* dumpFile(file: string, options: DumpOptions): AsyncGenerator<Dum
       }
       const { header } = item;
       const codec = header.attributes & Attribute.compressionMask;
+      const gapBefore =
+        previous.lastOffset === undefined ? 0 : Math.max(0, header.baseOffset - previous.lastOffset - 1);
+      previous.lastOffset = lastOffsetOf(header);
       yield {
         kind: 'batch',
         file,
@@ -113,6 +123,7 @@ async function* dumpFile(file: string, options: DumpOptions): AsyncGenerator<Dum
         producerEpoch: header.producerEpoch,
         baseSequence: header.baseSequence,
         size: item.bytes.length,
+        gapBefore,
         ...(options.printRecords ? withRecords(Buffer.from(item.bytes)) : {}),
       };
     }
@@ -156,6 +167,10 @@ export function formatDumpedBatch(entry: DumpedBatch | DumpError): string {
     `baseSequence: ${entry.baseSequence}`,
   ].join(' ');
   const lines = [batchLine];
+  // What compaction removed: whole batches before this one, and records inside it.
+  const removedInside = entry.lastOffset - entry.baseOffset + 1 - entry.count;
+  if (entry.gapBefore > 0) lines.unshift(`gap: ${entry.gapBefore} offsets before ${entry.baseOffset} removed`);
+  if (removedInside > 0) lines[lines.length - 1] += ` removedRecords: ${removedInside}`;
   if (entry.recordsError !== undefined) lines.push(`| records could not be decoded: ${entry.recordsError}`);
   for (const record of entry.records ?? []) {
     // Quoted and escaped, so binary payloads cannot break the one-line-per-record layout.

@@ -129,6 +129,7 @@ export class LogCleaner {
 
   private async cleanOne(entry: CleanableLog, map: OffsetMap, thread: number): Promise<void> {
     const started = this.clock.now();
+    this.logger.info({ ...entry.context, thread }, 'cleaning log');
     let stats: CleanStats | undefined;
     try {
       stats = await entry.log.clean({

@@ -3,6 +3,8 @@ import { COMPRESSION_NAMES, decodeBatches, encodeBatch, type CompressionName } f
 import {
   CLEANER_STEPS,
   OffsetMap,
+  dumpSegment,
+  formatDumpedBatch,
   openPartitionLog,
   type CleanerStep,
   type LogConfig,
@@ -264,6 +266,9 @@ describe('tombstones, passes and the size of a compacted log', () => {
         [2, 0, 1],
       ]);
       expect(batches[0]!.header.producerId).toBe(producerId);
+      const dumped: string[] = [];
+      for await (const entry of dumpSegment(dir.path)) dumped.push(formatDumpedBatch(entry));
+      expect(dumped[0]).toMatch(/baseOffset: 0 lastOffset: 1 count: 0 .* removedRecords: 2$/);
       await log.abandon();
       log = await openPartitionLog({ dir: dir.path, config, clock: clock.now });
       expect(log.producerState(producerId)?.batches.at(-1)).toMatchObject({ firstSeq: 0, lastSeq: 1, lastOffset: 1 });
