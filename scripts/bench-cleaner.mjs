@@ -59,7 +59,8 @@ const mb = (b) => (b / 1024 / 1024).toFixed(1);
 console.log(
   `${n.toLocaleString()} records, ${keys.toLocaleString()} keys, ${args.compression}: ${mb(dirtyBytes)} MB dirty -> ` +
     `${mb(log.sizeInBytes)} MB in ${passes} pass(es), ${seconds.toFixed(2)} s: ` +
-    `${(dirtyBytes / 1024 / 1024 / seconds).toFixed(1)} MB/s of dirty log (read ${mb(read)} MB, wrote ${mb(written)} MB)`,
+    `${(dirtyBytes / 1024 / 1024 / seconds).toFixed(1)} MB/s of dirty log ` +
+    `(read ${mb(read)} MB, wrote ${mb(written)} MB)`,
 );
 await log.close();
 await rm(args.dir, { recursive: true, force: true });

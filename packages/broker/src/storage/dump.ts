@@ -169,8 +169,8 @@ export function formatDumpedBatch(entry: DumpedBatch | DumpError): string {
   const lines = [batchLine];
   // What compaction removed: whole batches before this one, and records inside it.
   const removedInside = entry.lastOffset - entry.baseOffset + 1 - entry.count;
-  if (entry.gapBefore > 0) lines.unshift(`gap: ${entry.gapBefore} offsets before ${entry.baseOffset} removed`);
-  if (removedInside > 0) lines[lines.length - 1] += ` removedRecords: ${removedInside}`;
+  if (entry.gapBefore > 0) lines[0] += ` gapBefore: ${entry.gapBefore}`;
+  if (removedInside > 0) lines[0] += ` removedRecords: ${removedInside}`;
   if (entry.recordsError !== undefined) lines.push(`| records could not be decoded: ${entry.recordsError}`);
   for (const record of entry.records ?? []) {
     // Quoted and escaped, so binary payloads cannot break the one-line-per-record layout.
