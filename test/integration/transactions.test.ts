@@ -22,6 +22,7 @@ const RETRIABLE = new Set([
 ]);
 const TOPIC = 'txn-out';
 const READ_TOPIC = 'txn-read';
+const SDK_TOPIC = 'txn-sdk';
 
 let cluster: LocalCluster;
 let samsa: Samsa;
@@ -125,6 +126,7 @@ beforeAll(async () => {
   await samsa.admin().createTopics([
     { topic: TOPIC, numPartitions: 3, replicationFactor: 3 },
     { topic: READ_TOPIC, numPartitions: 1, replicationFactor: 3 },
+    { topic: SDK_TOPIC, numPartitions: 3, replicationFactor: 3 },
   ]);
 }, 60_000);
 
@@ -300,5 +302,48 @@ describe('transactions', () => {
     await withCoordinator('tx-read-o', (t) => t.endTxn({ ...open, committed: false }));
     const after = await read('read_committed', (v) => v.includes('c3'));
     expect(after).toEqual(['c1', 'c2', 'c3']);
+  }, 90_000);
+
+  it('SDK: transaction() commits, a throwing callback aborts, a zombie is fenced', async () => {
+    const producer = samsa.producer({ transactionalId: 'tx-sdk' });
+    await producer.transaction(async (tx) => {
+      await Promise.all(
+        Array.from({ length: 30 }, (_, i) => tx.send({ topic: SDK_TOPIC, key: `k${i}`, value: `c${i}` })),
+      );
+    });
+    await expect(
+      producer.transaction(async (tx) => {
+        await tx.send({ topic: SDK_TOPIC, key: 'k1', value: 'aborted' });
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
+    await producer.begin();
+    await producer.send({ topic: SDK_TOPIC, partition: 0, value: 'c-explicit' });
+    await producer.commit();
+    const successor = samsa.producer({ transactionalId: 'tx-sdk' });
+    await producer.begin();
+    await producer.send({ topic: SDK_TOPIC, partition: 1, value: 'zombie' });
+    await successor.init();
+    await expect(producer.commit()).rejects.toMatchObject({ code: ErrorCodes.PRODUCER_FENCED.code });
+    await successor.transaction(async (tx) => {
+      await tx.send({ topic: SDK_TOPIC, partition: 2, value: 'c-successor' });
+    });
+
+    const consumer = samsa.consumer({ autoOffsetReset: 'earliest', maxWaitMs: 100, isolationLevel: 'read_committed' });
+    await consumer.assign([{ topic: SDK_TOPIC }]);
+    const seen: string[] = [];
+    try {
+      for await (const m of consumer.messages({
+        signal: AbortSignal.timeout(20_000),
+      }) as AsyncIterable<ConsumedMessage>) {
+        seen.push(m.value!.toString());
+        if (seen.length === 32) break;
+      }
+    } finally {
+      await consumer.close();
+    }
+    expect(seen.sort()).toEqual([...Array.from({ length: 30 }, (_, i) => `c${i}`), 'c-explicit', 'c-successor'].sort());
+    await producer.close();
+    await successor.close();
   }, 90_000);
 });

@@ -6,6 +6,7 @@ import { ErrorCodes } from '@samsa/protocol';
 import { silentLogger, type Logger } from './logger.js';
 import { Producer, type ProducerOptions } from './producer.js';
 import { DEFAULT_RETRY, type RetryOptions } from './retry.js';
+import { TransactionalProducer, type TransactionalProducerOptions } from './transaction.js';
 import { ConnectionPool } from './transport.js';
 
 export interface SamsaOptions {
@@ -52,7 +53,7 @@ export class Samsa implements AsyncDisposable {
   private readonly pool: ConnectionPool;
   private readonly retry: RetryOptions;
   private readonly logger: Logger;
-  private readonly producers = new Set<Producer>();
+  private readonly producers = new Set<Producer | TransactionalProducer>();
   private readonly consumers = new Set<Consumer>();
   private closing: Promise<void> | undefined;
   private readonly clientId: string;
@@ -125,8 +126,22 @@ export class Samsa implements AsyncDisposable {
     await this.cluster.refresh();
   }
 
-  producer(options: ProducerOptions = {}): Producer {
+  /**
+   * A producer. With `transactionalId`, a transactional one (`transaction()`, `begin/commit/abort`):
+   * its records reach read_committed consumers all together or not at all.
+   */
+  producer(options: TransactionalProducerOptions): TransactionalProducer;
+  producer(options?: ProducerOptions): Producer;
+  producer(options: ProducerOptions | TransactionalProducerOptions = {}): Producer | TransactionalProducer {
     this.checkOpen();
+    if ('transactionalId' in options && options.transactionalId !== undefined) {
+      const transactional = new TransactionalProducer(this.cluster, options, this.retry, this.logger, (p) => {
+        this.producers.delete(p);
+        this.closedOne('producer');
+      });
+      this.producers.add(transactional);
+      return transactional;
+    }
     const producer = new Producer(this.cluster, options, this.retry, this.logger, (p) => {
       this.producers.delete(p);
       this.closedOne('producer');

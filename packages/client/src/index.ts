@@ -54,3 +54,4 @@ export {
   topicNameProblem,
   type CompressionName,
 } from '@samsa/protocol';
+export { TransactionalProducer, type Transaction, type TransactionalProducerOptions } from './transaction.js';

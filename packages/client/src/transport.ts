@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { ErrorCodes, loadBrokerProto, loadGroupProto, type v1 } from '@samsa/protocol';
+import { ErrorCodes, loadBrokerProto, loadGroupProto, loadTxnProto, type v1 } from '@samsa/protocol';
 import {
   AbortError,
   ClosedError,
@@ -28,6 +28,11 @@ export interface BrokerRpcs {
   DescribeGroups: [v1.DescribeGroupsRequest, v1.DescribeGroupsResponse__Output];
   DeleteGroups: [v1.DeleteGroupsRequest, v1.DeleteGroupsResponse__Output];
   OffsetDelete: [v1.OffsetDeleteRequest, v1.OffsetDeleteResponse__Output];
+  AddPartitionsToTxn: [v1.AddPartitionsToTxnRequest, v1.AddPartitionsToTxnResponse__Output];
+  AddOffsetsToTxn: [v1.AddOffsetsToTxnRequest, v1.AddOffsetsToTxnResponse__Output];
+  EndTxn: [v1.EndTxnRequest, v1.EndTxnResponse__Output];
+  ListTransactions: [v1.ListTransactionsRequest, v1.ListTransactionsResponse__Output];
+  DescribeTransactions: [v1.DescribeTransactionsRequest, v1.DescribeTransactionsResponse__Output];
 }
 export type RpcName = keyof BrokerRpcs;
 
@@ -41,6 +46,15 @@ const GROUP_RPCS = new Set<RpcName>([
   'DescribeGroups',
   'DeleteGroups',
   'OffsetDelete',
+]);
+
+/** The RPCs of samsa.v1.TransactionCoordinator: served by the same brokers, on the same channel. */
+const TXN_RPCS = new Set<RpcName>([
+  'AddPartitionsToTxn',
+  'AddOffsetsToTxn',
+  'EndTxn',
+  'ListTransactions',
+  'DescribeTransactions',
 ]);
 
 export interface CallOptions {
@@ -160,6 +174,7 @@ export class BrokerConnection {
   readonly address: string;
   private readonly client: grpc.Client;
   private groupClient: grpc.Client | undefined;
+  private txnClient: grpc.Client | undefined;
   private readonly metadata = new grpc.Metadata();
   private produceStream: ProduceStream | undefined;
   private closed = false;
@@ -182,7 +197,11 @@ export class BrokerConnection {
     const signal = options.signal;
     if (signal?.aborted) return Promise.reject(new AbortError(signal));
     return new Promise((resolve, reject) => {
-      const client = GROUP_RPCS.has(method) ? this.groupCoordinatorClient() : this.client;
+      const client = GROUP_RPCS.has(method)
+        ? this.groupCoordinatorClient()
+        : TXN_RPCS.has(method)
+          ? this.txnCoordinatorClient()
+          : this.client;
       const fn = (client as unknown as Record<string, UnaryMethod>)[method] as UnaryMethod;
       let onAbort: (() => void) | undefined;
       const call = fn.call(
@@ -208,6 +227,17 @@ export class BrokerConnection {
         signal.addEventListener('abort', onAbort, { once: true });
       }
     });
+  }
+
+  /** The TransactionCoordinator service's stub, on the broker stub's channel. */
+  private txnCoordinatorClient(): grpc.Client {
+    if (this.txnClient === undefined) {
+      const TransactionCoordinator = loadTxnProto().TransactionCoordinator;
+      this.txnClient = new TransactionCoordinator(this.address, grpc.credentials.createInsecure(), {
+        channelOverride: this.client.getChannel(),
+      });
+    }
+    return this.txnClient;
   }
 
   /** The GroupCoordinator service's stub, on the broker stub's channel (no second connection). */

@@ -1,0 +1,394 @@
+/**
+ * The transactional producer (KIP-98): records sent between begin and commit become visible to
+ * read_committed consumers all together, or (abort) never. One transactional id is one producer at a
+ * time: InitProducerId fences every older incarnation, which then gets ProducerFenced. Every partition
+ * is added to the transaction (AddPartitionsToTxn) before its first write; each partition's records go
+ * one request at a time, in order, records waiting meanwhile going together in the next batch, retried
+ * under the same sequence (the broker answers a retry it already appended). The coordinator bumps the
+ * producer epoch at every commit or abort (KIP-890), so sequences start at 0 in every transaction.
+ */
+import { encodeBatch, ErrorCodes, kafkaPartitionForKey, type KafkaRecordInput } from '@samsa/protocol';
+import type { RecordMetadata } from './accumulator.js';
+import { brokerAddress, type Cluster } from './cluster.js';
+import { SamsaClientError, errorFromCode, isConnectionFailure, needsMetadataRefresh } from './errors.js';
+import type { Logger } from './logger.js';
+import type { ProducerRecord } from './producer.js';
+import { type RetryOptions, withRetries } from './retry.js';
+import type { BrokerRpcs, RpcName } from './transport.js';
+
+export interface TransactionalProducerOptions {
+  /** Kafka's transactional.id: one live producer per id; a new one fences the old. */
+  transactionalId: string;
+  /** Kafka's transaction.timeout.ms (60000): the coordinator aborts a transaction open longer than this. */
+  transactionTimeoutMs?: number;
+  /** Largest batch per partition per request (records beyond it wait for the next request). */
+  maxBatchBytes?: number;
+  /** Deadline of each request; defaults to the client's requestTimeoutMs. */
+  requestTimeoutMs?: number;
+}
+
+/** What a transaction's callback may do. */
+export interface Transaction {
+  send(record: ProducerRecord): Promise<RecordMetadata>;
+}
+
+/** FindCoordinator key type of transactional ids. */
+const TXN_KEY_TYPE = 1;
+
+/** Answers that mean "ask again, maybe elsewhere": the coordinator moved, loads, or finishes the last transaction. */
+const COORDINATOR_RETRY = new Set<number>([
+  ErrorCodes.NOT_COORDINATOR.code,
+  ErrorCodes.COORDINATOR_NOT_AVAILABLE.code,
+  ErrorCodes.COORDINATOR_LOAD_IN_PROGRESS.code,
+  ErrorCodes.CONCURRENT_TRANSACTIONS.code,
+]);
+
+interface Pending {
+  readonly record: KafkaRecordInput;
+  readonly resolve: (m: RecordMetadata) => void;
+  readonly reject: (err: unknown) => void;
+}
+
+interface PartitionSender {
+  readonly topic: string;
+  readonly partition: number;
+  queue: Pending[];
+  nextSequence: number;
+  /** Settles when the request in flight (if any) and everything queued have been answered. */
+  draining: Promise<void> | undefined;
+}
+
+type State = 'uninitialized' | 'ready' | 'in-transaction' | 'fenced' | 'closed';
+
+export class TransactionalProducer implements Transaction, AsyncDisposable {
+  private state: State = 'uninitialized';
+  private identity = { producerId: -1, producerEpoch: -1 };
+  private coordinator: string | undefined;
+  private readonly senders = new Map<string, PartitionSender>();
+  private readonly added = new Map<string, Promise<void>>();
+  /** The first failed write of the open transaction: commit refuses, abort is the way out. */
+  private failure: unknown;
+  private roundRobin = 0;
+  private readonly timeoutMs: number;
+  private readonly requestTimeoutMs: number;
+  private readonly maxBatchBytes: number;
+
+  constructor(
+    private readonly cluster: Cluster,
+    private readonly options: TransactionalProducerOptions,
+    private readonly retry: RetryOptions,
+    private readonly logger: Logger,
+    private readonly onClose: (p: TransactionalProducer) => void,
+  ) {
+    if (!options.transactionalId) {
+      throw new SamsaClientError(ErrorCodes.INVALID_CONFIG, 'transactionalId must be a non-empty string', {
+        retriable: false,
+      });
+    }
+    this.timeoutMs = options.transactionTimeoutMs ?? 60_000;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? cluster.options.requestTimeoutMs;
+    this.maxBatchBytes = options.maxBatchBytes ?? 1_048_576;
+  }
+
+  get transactionalId(): string {
+    return this.options.transactionalId;
+  }
+
+  /** The producer id and epoch in use (for tools and tests). */
+  get producerIdentity(): { producerId: number; producerEpoch: number } {
+    return { ...this.identity };
+  }
+
+  /**
+   * Registers this producer as the transactional id's one live producer (Kafka's initTransactions):
+   * older incarnations are fenced and their open transaction aborted. Called by the first begin().
+   */
+  async init(): Promise<void> {
+    this.checkUsable();
+    const response = await this.coordinatorCall('InitProducerId', () => ({
+      transactionalId: this.options.transactionalId,
+      transactionTimeoutMs: this.timeoutMs,
+      producerId: -1,
+      producerEpoch: -1,
+    }));
+    this.identity = { producerId: response.producerId, producerEpoch: response.producerEpoch };
+    this.state = 'ready';
+    this.logger.debug({ transactionalId: this.transactionalId, ...this.identity }, 'transactional producer ready');
+  }
+
+  async begin(): Promise<void> {
+    if (this.state === 'uninitialized') await this.init();
+    this.checkUsable();
+    if (this.state === 'in-transaction') {
+      throw new SamsaClientError(ErrorCodes.INVALID_TXN_STATE, 'a transaction is already open', { retriable: false });
+    }
+    this.state = 'in-transaction';
+    this.failure = undefined;
+  }
+
+  /** Sends a record in the open transaction; resolves with its offset once every in-sync replica has it. */
+  async send(record: ProducerRecord): Promise<RecordMetadata> {
+    if (this.state !== 'in-transaction') {
+      throw new SamsaClientError(ErrorCodes.INVALID_TXN_STATE, 'send() needs an open transaction (begin())', {
+        retriable: false,
+      });
+    }
+    const info = await this.cluster.topic(record.topic);
+    const key = toBytes(record.key);
+    const partition =
+      record.partition ??
+      (key !== null ? kafkaPartitionForKey(key, info.partitions.length) : this.roundRobin++ % info.partitions.length);
+    const tp = `${record.topic}\u0000${partition}`;
+    let added = this.added.get(tp);
+    if (added === undefined) {
+      added = this.addPartition(record.topic, partition);
+      this.added.set(tp, added);
+      added.catch(() => this.added.delete(tp));
+    }
+    await added;
+    const input: KafkaRecordInput = {
+      key,
+      value: toBytes(record.value),
+      headers: [],
+      ...(record.timestamp === undefined ? {} : { timestamp: record.timestamp }),
+    };
+    return new Promise<RecordMetadata>((resolve, reject) => {
+      const sender = this.senderFor(record.topic, partition);
+      sender.queue.push({ record: input, resolve, reject });
+      this.pump(sender);
+    });
+  }
+
+  /** Waits for every record sent, then commits the transaction (all its records become visible together). */
+  async commit(): Promise<void> {
+    await this.endTransaction(true);
+  }
+
+  /** Waits for the records in flight, then aborts the transaction (read_committed consumers never see them). */
+  async abort(): Promise<void> {
+    await this.endTransaction(false);
+  }
+
+  /**
+   * Runs `work` in a transaction: commits when it resolves, aborts when it throws (and rethrows).
+   * Returns what `work` returned.
+   */
+  async transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T> {
+    await this.begin();
+    let result: T;
+    try {
+      result = await work(this);
+    } catch (err) {
+      await this.abort().catch((abortErr: unknown) =>
+        this.logger.warn({ err: abortErr, transactionalId: this.transactionalId }, 'abort after a failure failed'),
+      );
+      throw err;
+    }
+    await this.commit();
+    return result;
+  }
+
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    if (this.state === 'in-transaction') await this.abort().catch(() => undefined);
+    this.state = 'closed';
+    this.onClose(this);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  private checkUsable(): void {
+    if (this.state === 'closed') throw new SamsaClientError(ErrorCodes.INVALID_TXN_STATE, 'producer closed');
+    if (this.state === 'fenced') {
+      throw new SamsaClientError(
+        ErrorCodes.PRODUCER_FENCED,
+        `a newer producer with transactional id ${this.transactionalId} fenced this one`,
+        { retriable: false },
+      );
+    }
+  }
+
+  private async endTransaction(commit: boolean): Promise<void> {
+    if (this.state !== 'in-transaction') {
+      throw new SamsaClientError(ErrorCodes.INVALID_TXN_STATE, 'no open transaction', { retriable: false });
+    }
+    await Promise.allSettled([...this.added.values()]);
+    await Promise.all([...this.senders.values()].map((s) => s.draining));
+    if (commit && this.failure !== undefined) {
+      throw new SamsaClientError(ErrorCodes.INVALID_TXN_STATE, 'a record of this transaction failed: abort it', {
+        cause: this.failure,
+        retriable: false,
+      });
+    }
+    if (this.added.size > 0) {
+      const request = { transactionalId: this.transactionalId, ...this.identity, committed: commit };
+      const response = await this.coordinatorCall('EndTxn', () => request);
+      this.identity = { producerId: response.producerId, producerEpoch: response.producerEpoch };
+    }
+    this.added.clear();
+    this.senders.clear();
+    this.state = 'ready';
+  }
+
+  private async addPartition(topic: string, partition: number): Promise<void> {
+    await this.coordinatorCall('AddPartitionsToTxn', () => ({
+      transactionalId: this.transactionalId,
+      ...this.identity,
+      topics: [{ name: topic, partitions: [partition] }],
+    }));
+  }
+
+  private senderFor(topic: string, partition: number): PartitionSender {
+    const key = `${topic}\u0000${partition}`;
+    let sender = this.senders.get(key);
+    if (sender === undefined) {
+      sender = { topic, partition, queue: [], nextSequence: 0, draining: undefined };
+      this.senders.set(key, sender);
+    }
+    return sender;
+  }
+
+  /** One request per partition at a time; records queued meanwhile go together in the next batch. */
+  private pump(sender: PartitionSender): void {
+    if (sender.draining !== undefined || sender.queue.length === 0) return;
+    sender.draining = (async () => {
+      while (sender.queue.length > 0) {
+        const taken = this.takeBatch(sender);
+        const baseSequence = sender.nextSequence;
+        sender.nextSequence += taken.length;
+        try {
+          const baseOffset = await this.produce(sender, taken, baseSequence);
+          for (const [i, p] of taken.entries()) {
+            p.resolve({ topic: sender.topic, partition: sender.partition, offset: baseOffset + i });
+          }
+        } catch (err) {
+          this.failure ??= err;
+          for (const p of [...taken, ...sender.queue.splice(0)]) p.reject(err);
+        }
+      }
+      sender.draining = undefined;
+    })();
+  }
+
+  private takeBatch(sender: PartitionSender): Pending[] {
+    let bytes = 0;
+    let n = 0;
+    while (n < sender.queue.length) {
+      const r = sender.queue[n]!.record;
+      bytes += 16 + (r.key?.length ?? 0) + (r.value?.length ?? 0);
+      if (n > 0 && bytes > this.maxBatchBytes) break;
+      n++;
+    }
+    return sender.queue.splice(0, n);
+  }
+
+  /** Sends one batch to the partition's leader, retrying the same bytes (same sequence) on retriable errors. */
+  private async produce(sender: PartitionSender, taken: Pending[], baseSequence: number): Promise<number> {
+    const batch = encodeBatch(
+      taken.map((p) => p.record),
+      { now: Date.now(), ...this.identity, baseSequence, transactional: true },
+    );
+    const deadline = Date.now() + this.cluster.options.defaultApiTimeoutMs;
+    return withRetries(
+      async () => {
+        const leader = this.cluster.leaderOf(sender.topic, sender.partition);
+        const connection = leader >= 0 ? this.cluster.connection(leader) : undefined;
+        if (connection === undefined) {
+          this.cluster.requestRefresh();
+          throw errorFromCode(
+            ErrorCodes.LEADER_NOT_AVAILABLE.code,
+            `no leader for ${sender.topic}-${sender.partition}`,
+          );
+        }
+        let response: BrokerRpcs['Produce'][1];
+        try {
+          response = await connection.call(
+            'Produce',
+            {
+              acks: -1,
+              timeoutMs: this.requestTimeoutMs,
+              transactionalId: this.transactionalId,
+              topics: [{ name: sender.topic, partitions: [{ partition: sender.partition, records: batch }] }],
+            },
+            { timeoutMs: this.requestTimeoutMs + 1000 },
+          );
+        } catch (err) {
+          if (isConnectionFailure(err)) this.cluster.requestRefresh();
+          throw err;
+        }
+        const part = response.topics[0]?.partitions[0];
+        if (part === undefined) throw errorFromCode(ErrorCodes.UNKNOWN_SERVER_ERROR.code, 'empty Produce answer');
+        if (part.errorCode !== 0) {
+          if (needsMetadataRefresh(part.errorCode)) this.cluster.requestRefresh();
+          this.noteFenced(part.errorCode);
+          throw errorFromCode(part.errorCode, part.errorMessage || undefined, sender);
+        }
+        return part.baseOffset;
+      },
+      { retry: { ...this.retry, retries: Number.MAX_SAFE_INTEGER }, deadline },
+    );
+  }
+
+  private noteFenced(code: number): void {
+    if (code === ErrorCodes.PRODUCER_FENCED.code || code === ErrorCodes.INVALID_PRODUCER_EPOCH.code) {
+      this.state = 'fenced';
+    }
+  }
+
+  /** A call to the transaction coordinator, finding it again while it moves, loads or is busy. */
+  private async coordinatorCall<M extends 'InitProducerId' | 'AddPartitionsToTxn' | 'EndTxn'>(
+    method: M,
+    request: () => BrokerRpcs[M][0],
+  ): Promise<BrokerRpcs[M][1]> {
+    const deadline = Date.now() + this.cluster.options.defaultApiTimeoutMs;
+    return withRetries(
+      async () => {
+        const address = this.coordinator ?? (await this.findCoordinator());
+        let response: BrokerRpcs[M][1];
+        try {
+          response = (await this.cluster.options.pool
+            .get(address)
+            .call(method as RpcName, request() as never, { timeoutMs: this.requestTimeoutMs })) as BrokerRpcs[M][1];
+        } catch (err) {
+          if (isConnectionFailure(err)) this.coordinator = undefined;
+          throw err;
+        }
+        const code = (response as { errorCode: number }).errorCode;
+        if (code === 0) return response;
+        if (code !== ErrorCodes.CONCURRENT_TRANSACTIONS.code && COORDINATOR_RETRY.has(code))
+          this.coordinator = undefined;
+        this.noteFenced(code);
+        const message = (response as { errorMessage?: string }).errorMessage;
+        const error = errorFromCode(code, `${method} for ${this.transactionalId}: ${message || 'refused'}`);
+        if (COORDINATOR_RETRY.has(code)) throw error;
+        throw new SamsaClientError(error, error.detail, { retriable: false });
+      },
+      { retry: { ...this.retry, retries: Number.MAX_SAFE_INTEGER }, deadline },
+    );
+  }
+
+  private async findCoordinator(): Promise<string> {
+    const response = await this.cluster.callAny('FindCoordinator', {
+      keyType: TXN_KEY_TYPE,
+      keys: [this.transactionalId],
+    });
+    const answer = response.coordinators[0];
+    if (answer?.errorCode !== 0) {
+      throw errorFromCode(
+        answer?.errorCode ?? ErrorCodes.COORDINATOR_NOT_AVAILABLE.code,
+        `no coordinator for transactional id ${this.transactionalId}: ${answer?.errorMessage ?? ''}`,
+      );
+    }
+    this.coordinator = brokerAddress(answer.host, answer.port);
+    return this.coordinator;
+  }
+}
+
+function toBytes(value: Uint8Array | string | null | undefined): Buffer | null {
+  if (value === null || value === undefined) return null;
+  return typeof value === 'string'
+    ? Buffer.from(value, 'utf8')
+    : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+}
