@@ -345,9 +345,12 @@ async function latencySection() {
   }
   const warm = ['--warmup-records', String(Math.floor(oneAtATimeRecords / 5))];
   const oneAtATime = ['--one-at-a-time', '--num-records', String(oneAtATimeRecords), ...warm];
+  // Samsa's one-at-a-time figures by replication factor, to set beside NATS's R1 and R3.
+  const samsaOneAtATime = new Map();
   for (const k of kinds) {
     const f = await latencyBench('produce', k.topic, c.bootstrap, ['--acks', k.acks, ...oneAtATime]);
     steadyRow(`3 brokers, ${k.name}, one record at a time`, f);
+    samsaOneAtATime.set(k.acks === 'all' ? 3 : 1, f.steadyState ?? f);
   }
   await c.stop();
   const binary = natsServerPath();
@@ -385,7 +388,13 @@ async function latencySection() {
         '--record-size',
         String(recordSize),
       ]);
-      steadyRow(`NATS JetStream ${nats.servers.length} servers, R${replicas}, one message at a time`, JSON.parse(out));
+      const f = JSON.parse(out);
+      steadyRow(`NATS JetStream ${nats.servers.length} servers, R${replicas}, one message at a time`, f);
+      const ours = samsaOneAtATime.get(replicas);
+      const theirs = f.steadyState ?? f;
+      const ratio = (key) => (ours[key] / theirs[key]).toFixed(2);
+      const ratios = `${ratio('p50Ms')}x at p50, ${ratio('p99Ms')}x at p99`;
+      rows.push({ scenario: `one at a time, Samsa RF ${replicas} / NATS R${replicas}: ${ratios}` });
     }
   } finally {
     await nats.stop();

@@ -48,10 +48,22 @@ export async function startNatsCluster({ binary, count, clientPorts, clusterPort
     ];
     if (count > 1)
       args.push('--cluster_name', 'bench', '--cluster', `nats://127.0.0.1:${clusterPorts[i]}`, '--routes', routes);
-    const child = spawn(binary, args, { stdio: 'ignore' });
+    const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    // Its log goes to stderr: keep the last of it, to say why a server that exits at start did.
+    let tail = '';
+    child.stderr.on('data', (data) => {
+      tail = (tail + data).slice(-2000);
+    });
+    child.logTail = () => tail;
     children.push(child);
   }
-  for (let i = 0; i < count; i++) await waitForPort(clientPorts[i], children[i], `nats-server ${i + 1}`);
+  for (let i = 0; i < count; i++) {
+    try {
+      await waitForPort(clientPorts[i], children[i], `nats-server ${i + 1}`);
+    } catch (err) {
+      throw new Error(`${err.message}: ${children[i].logTail().trim().split('\n').slice(-3).join(' | ')}`);
+    }
+  }
   return {
     children,
     servers: clientPorts.map((p) => `nats://127.0.0.1:${p}`),
@@ -64,12 +76,14 @@ export async function startNatsCluster({ binary, count, clientPorts, clusterPort
   };
 }
 
-async function createStream(jsm, name, replicas) {
+/** The stream manager and a new stream; a fresh cluster elects its JetStream meta leader after the servers are up. */
+async function createStream(nc, name, replicas) {
   const deadline = Date.now() + 30_000;
   for (;;) {
     try {
+      const jsm = await nc.jetstreamManager();
       await jsm.streams.add({ name, subjects: [name], num_replicas: replicas, storage: 'file' });
-      return;
+      return jsm;
     } catch (err) {
       // A fresh cluster elects its JetStream meta leader after the servers are up.
       if (Date.now() > deadline) throw err;
@@ -97,9 +111,8 @@ async function publishOneAtATime({ servers, replicas, records, warmup, recordSiz
   const { connect } = await import('nats');
   const nc = await connect({ servers });
   try {
-    const jsm = await nc.jetstreamManager();
     const name = `bench_r${replicas}_${Date.now()}`;
-    await createStream(jsm, name, replicas);
+    const jsm = await createStream(nc, name, replicas);
     const js = nc.jetstream();
     const payload = randomBytes(recordSize);
     const build = () =>
