@@ -8,6 +8,7 @@
 import { decodeBatches, encodeBatch, ErrorCodes } from '@samsa/protocol';
 import { type ConsumedMessage, Samsa } from '@samsa/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runSamsa } from '../helpers/cli.js';
 import { LocalCluster } from '../helpers/cluster.js';
 import { waitFor } from '../helpers/wait.js';
 import { RawTxn } from './txn-grpc.js';
@@ -346,4 +347,35 @@ describe('transactions', () => {
     await producer.close();
     await successor.close();
   }, 90_000);
+
+  it('samsa transactions list and describe', async () => {
+    const producer = samsa.producer({ transactionalId: 'tx-cli' });
+    await producer.begin();
+    await producer.send({ topic: SDK_TOPIC, partition: 2, value: 'open' });
+    const bootstrap = cluster.bootstrap.join(',');
+    const list = await runSamsa(['transactions', 'list', '--bootstrap-server', bootstrap]);
+    expect(list.stderr).toBe('');
+    expect(list.stdout).toMatch(/tx-cli\s+\d+\s+Ongoing/);
+    const described = await runSamsa([
+      'transactions',
+      'describe',
+      '--bootstrap-server',
+      bootstrap,
+      '--transactional-id',
+      'tx-cli',
+    ]);
+    expect(described.stdout).toContain(`${SDK_TOPIC}-2`);
+    expect(described.stdout).toContain('Ongoing');
+    await producer.abort();
+    const unknown = await runSamsa([
+      'transactions',
+      'describe',
+      '--bootstrap-server',
+      bootstrap,
+      '--transactional-id',
+      'nope',
+    ]);
+    expect(unknown.code).not.toBe(0);
+    await producer.close();
+  }, 60_000);
 });

@@ -5,6 +5,7 @@ import { EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, listOffsets } from './offsets.js'
 import { type RetryLoopOptions, withRetries } from './retry.js';
 import type { BrokerConnection } from './transport.js';
 import { GroupAdmin, type GroupDescription, type GroupListing } from './group/admin.js';
+import { TransactionAdmin, type TransactionDescription, type TransactionListing } from './transaction.js';
 import type { CommitOffset, CommittedOffset } from './group/offsets.js';
 import type { TopicPartition } from './offsets.js';
 
@@ -101,6 +102,16 @@ export class Admin implements AsyncDisposable {
   }
 
   /** Every consumer group (asking every broker), optionally only those in `states`. */
+  /** The transactional ids the brokers coordinate, with their producer id and state (kafka-transactions.sh --list). */
+  listTransactions(options: { states?: readonly string[] } = {}): Promise<TransactionListing[]> {
+    return new TransactionAdmin(this.cluster).listTransactions(options);
+  }
+
+  /** One transactional id: producer id and epoch, state, timeout, open transaction's start and partitions. */
+  describeTransaction(transactionalId: string): Promise<TransactionDescription> {
+    return new TransactionAdmin(this.cluster).describeTransaction(transactionalId);
+  }
+
   listGroups(options: { states?: readonly string[]; signal?: AbortSignal } = {}): Promise<GroupListing[]> {
     return this.groups.listGroups(options);
   }

@@ -54,4 +54,10 @@ export {
   topicNameProblem,
   type CompressionName,
 } from '@samsa/protocol';
-export { TransactionalProducer, type Transaction, type TransactionalProducerOptions } from './transaction.js';
+export {
+  TransactionalProducer,
+  type Transaction,
+  type TransactionalProducerOptions,
+  type TransactionDescription,
+  type TransactionListing,
+} from './transaction.js';

@@ -392,3 +392,74 @@ function toBytes(value: Uint8Array | string | null | undefined): Buffer | null {
     ? Buffer.from(value, 'utf8')
     : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
 }
+
+export interface TransactionListing {
+  readonly transactionalId: string;
+  readonly producerId: number;
+  /** Empty, Ongoing, PrepareCommit, PrepareAbort, CompleteCommit, CompleteAbort or Dead. */
+  readonly state: string;
+}
+
+export interface TransactionDescription extends TransactionListing {
+  readonly producerEpoch: number;
+  readonly transactionTimeoutMs: number;
+  /** -1 when no transaction is open. */
+  readonly transactionStartTimeMs: number;
+  readonly partitions: readonly { topic: string; partition: number }[];
+}
+
+/** Kafka's Admin listTransactions and describeTransactions (kafka-transactions.sh). */
+export class TransactionAdmin {
+  constructor(private readonly cluster: Cluster) {}
+
+  /** Every broker's transactions (each answers for the __transaction_state partitions it leads). */
+  async listTransactions(options: { states?: readonly string[] } = {}): Promise<TransactionListing[]> {
+    await this.cluster.refresh([], true);
+    const answers = await Promise.all(
+      [...this.cluster.brokers.values()].map((b) =>
+        this.cluster.options.pool
+          .get(b.address)
+          .call(
+            'ListTransactions',
+            { stateFilters: [...(options.states ?? [])] },
+            { timeoutMs: this.cluster.options.requestTimeoutMs },
+          ),
+      ),
+    );
+    const out = new Map<string, TransactionListing>();
+    for (const answer of answers) {
+      if (answer.errorCode !== 0) throw errorFromCode(answer.errorCode, answer.errorMessage || undefined);
+      for (const t of answer.transactions) out.set(t.transactionalId, { ...t });
+    }
+    return [...out.values()].sort((a, b) => a.transactionalId.localeCompare(b.transactionalId));
+  }
+
+  /** Describes one transactional id at its coordinator; TransactionalIdNotFound when it has none. */
+  async describeTransaction(transactionalId: string): Promise<TransactionDescription> {
+    const response = await this.cluster.callAny('FindCoordinator', { keyType: TXN_KEY_TYPE, keys: [transactionalId] });
+    const c = response.coordinators[0];
+    if (c?.errorCode !== 0) {
+      throw errorFromCode(c?.errorCode ?? ErrorCodes.COORDINATOR_NOT_AVAILABLE.code, c?.errorMessage || undefined);
+    }
+    const answer = await this.cluster.options.pool.get(brokerAddress(c.host, c.port)).call(
+      'DescribeTransactions',
+      { transactionalIds: [transactionalId] },
+      {
+        timeoutMs: this.cluster.options.requestTimeoutMs,
+      },
+    );
+    const d = answer.transactions[0];
+    if (d === undefined || d.errorCode !== 0) {
+      throw errorFromCode(d?.errorCode ?? ErrorCodes.UNKNOWN_SERVER_ERROR.code, d?.errorMessage || undefined);
+    }
+    return {
+      transactionalId: d.transactionalId,
+      producerId: d.producerId,
+      producerEpoch: d.producerEpoch,
+      state: d.state,
+      transactionTimeoutMs: d.transactionTimeoutMs,
+      transactionStartTimeMs: d.transactionStartTimeMs,
+      partitions: d.topics.flatMap((t) => t.partitions.map((partition) => ({ topic: t.name, partition }))),
+    };
+  }
+}

@@ -7,6 +7,7 @@ import { registerLeaderElection } from './leader-election.js';
 import { registerLog } from './log.js';
 import { registerServers } from './servers.js';
 import { registerTopics } from './topics.js';
+import { registerTransactions } from './transactions.js';
 
 /**
  * Every command group registers itself here; each lives in its own module under commands/ and
@@ -19,6 +20,7 @@ export function registerCommands(program: Command): void {
   registerLeaderElection(program);
   registerConsole(program);
   registerConsumerGroups(program);
+  registerTransactions(program);
   registerLog(program);
   registerBench(program);
 }
