@@ -61,6 +61,7 @@ export async function startNatsCluster({ binary, count, clientPorts, clusterPort
     try {
       await waitForPort(clientPorts[i], children[i], `nats-server ${i + 1}`);
     } catch (err) {
+      for (const child of children) child.kill('SIGKILL'); // none is left behind
       throw new Error(`${err.message}: ${children[i].logTail().trim().split('\n').slice(-3).join(' | ')}`);
     }
   }
