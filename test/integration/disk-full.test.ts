@@ -256,12 +256,15 @@ describe.skipIf(!mounted)('a full disk under a real broker', () => {
       '--offset',
       'earliest',
       '--timeout-ms',
-      '3000',
+      '6000',
       '--bootstrap-server',
       cluster.bootstrap[1]!,
     ]);
     expect(consumed.code).not.toBe(0);
-    expect(consumed.stderr).toMatch(/offline/i);
+    expect(consumed.stderr).toMatch(
+      new RegExp(`${rf1}-${p1} has no leader \\(offline on broker 1\\); nothing can be read`),
+    );
+    expect(consumed.stderr).toMatch(/LeaderNotAvailable: no broker can serve .* \(offline on broker 1\)/);
 
     // The console producer says why its sends wait, and gives up at its delivery timeout.
     const produced = await runSamsa(
@@ -317,7 +320,17 @@ describe.skipIf(!mounted)('a full disk under a real broker', () => {
         return p.isr.includes(1) && p.offlineReplicas.length === 0 && Date.now();
       },
       { timeoutMs: 30_000, description: `broker 1 back in the ISR of ${rf3}-${p3}` },
-    );
+    ).catch((err: unknown) => {
+      for (const id of [1, 2, 3]) {
+        const lines = cluster
+          .broker(id)
+          .process!.output()
+          .split('\n')
+          .filter((l) => l.includes(rf3));
+        console.log(`broker ${id}:\n${lines.slice(-30).join('\n')}`);
+      }
+      throw err;
+    });
     console.log(`space freed -> broker 1 back in the RF 3 ISR: ${rejoinedAt - freedAt} ms`);
     writing = false;
     await writer;

@@ -78,7 +78,13 @@ export function registerConsole(program: Command): void {
         let failed = 0;
         let lineNo = 0;
         const pending = new Set<Promise<unknown>>();
-        const watchdog = leaderWatchdog(samsa, o.topic, o.partition, () => pending.size > 0);
+        const watchdog = leaderWatchdog(
+          samsa,
+          o.topic,
+          o.partition,
+          () => pending.size > 0,
+          'its records wait until delivery.timeout.ms',
+        );
         for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
           lineNo++;
           let key: string | null = null;
@@ -160,11 +166,18 @@ interface ConsumeOptions {
 }
 
 /**
- * While sends are waiting, says every 5 s on stderr which partitions of the topic have no leader
- * (and which replicas are offline, e.g. on a full disk): records for them wait until
- * delivery.timeout.ms, and the producer itself only learns "no leader" from metadata.
+ * While `waiting()`, says every 5 s on stderr which partitions of the topic have no leader (and which
+ * replicas are offline, e.g. on a full disk), followed by `consequence`: the producer's records for
+ * them wait until delivery.timeout.ms, the consumer reads nothing from them. Neither client says so
+ * itself: it only learns "no leader" from metadata and waits.
  */
-function leaderWatchdog(samsa: Samsa, topic: string, partition: number | undefined, waiting: () => boolean) {
+function leaderWatchdog(
+  samsa: Samsa,
+  topic: string,
+  partition: number | undefined,
+  waiting: () => boolean,
+  consequence: string,
+) {
   const timer = setInterval(() => {
     if (!waiting()) return;
     void samsa
@@ -174,9 +187,7 @@ function leaderWatchdog(samsa: Samsa, topic: string, partition: number | undefin
         for (const p of described?.partitions ?? []) {
           if (p.leader >= 0 || (partition !== undefined && p.partition !== partition)) continue;
           const offline = p.offlineReplicas.length > 0 ? ` (offline on broker ${p.offlineReplicas.join(', ')})` : '';
-          process.stderr.write(
-            `samsa: ${topic}-${p.partition} has no leader${offline}; its records wait until delivery.timeout.ms\n`,
-          );
+          process.stderr.write(`samsa: ${topic}-${p.partition} has no leader${offline}; ${consequence}\n`);
         }
       })
       .catch(() => undefined);
@@ -239,6 +250,7 @@ async function runConsole(o: ConsumeOptions): Promise<void> {
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   armIdle();
+  const watchdog = leaderWatchdog(samsa, o.topic, o.partition, () => true, 'nothing can be read from it now');
   try {
     const consumer = samsa.consumer({
       autoOffsetReset: o.fromBeginning ? 'earliest' : 'latest',
@@ -263,6 +275,7 @@ async function runConsole(o: ConsumeOptions): Promise<void> {
     // hand when the loop stops); closing the client then leaves the group.
     if (o.group !== undefined) await consumer.commit();
   } finally {
+    clearInterval(watchdog);
     clearTimeout(idle);
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
