@@ -286,6 +286,7 @@ export class TxnCoordinatorRuntime<R extends OffsetsPartitionRole> {
       nowMs: options.nowMs,
       newProducerId: options.newProducerId,
       markers: options.markers,
+      wait: (ms) => new Promise((resolve) => setTimeout(resolve, ms).unref()),
       logger: options.logger,
     });
     const cleanupMs = settings['transaction.abort.timed.out.transaction.cleanup.interval.ms'] as number;

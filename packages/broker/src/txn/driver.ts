@@ -48,6 +48,8 @@ export interface TxnCoordinatorOptions {
   /** A producer id no one else has (the broker's block from the controller; a counter in the simulation). */
   readonly newProducerId: () => Promise<number>;
   readonly markers: MarkerWriter;
+  /** Resolves after `ms` (the broker's timer; absent in the simulation, where completions wake waiters). */
+  readonly wait?: (ms: number) => Promise<void>;
   /** Delay before a failed marker write is tried again. */
   readonly markerRetryBackoffMs?: number;
   readonly logger?: Logger;
@@ -68,7 +70,12 @@ type Loaded = {
   core: Core;
   appended: Promise<number>;
   readonly jobs: Map<string, Job>;
+  /** Requests waiting for a transactional id's markers to be written (see whenSettled). */
+  readonly settled: Map<string, (() => void)[]>;
 };
+
+/** How long a request meeting a transaction still completing waits for it, then ConcurrentTransactions. */
+const CONCURRENT_WAIT_MS = 1000;
 
 export const TRANSACTION_STATE_TOPIC = '__transaction_state';
 
@@ -102,6 +109,7 @@ export class TxnCoordinator {
       core: new TxnCoordinatorCore(this.options.config),
       appended: Promise.resolve(0),
       jobs: new Map(),
+      settled: new Map(),
     };
     this.partitions.set(partition, loading);
     let records = 0;
@@ -120,6 +128,8 @@ export class TxnCoordinator {
   }
 
   resign(partition: number): void {
+    const loaded = this.partitions.get(partition);
+    if (loaded !== undefined) for (const id of [...loaded.settled.keys()]) this.notifySettled(loaded, id);
     if (this.partitions.delete(partition)) this.options.logger?.info({ partition }, 'transaction coordinator unloaded');
   }
 
@@ -229,7 +239,11 @@ export class TxnCoordinator {
         throw new Error(`markers not yet written to ${tp.count(remaining)} partitions`);
       }
       loaded.jobs.delete(entry.job.transactionalId);
-      await this.run(loaded, (core) => core.completeTxn(entry.job, this.options.nowMs()));
+      try {
+        await this.run(loaded, (core) => core.completeTxn(entry.job, this.options.nowMs()));
+      } finally {
+        this.notifySettled(loaded, entry.job.transactionalId);
+      }
     } catch (err) {
       if (!current()) return;
       entry.inFlight = false;
@@ -241,7 +255,40 @@ export class TxnCoordinator {
     }
   }
 
+  private notifySettled(loaded: Loaded, transactionalId: string): void {
+    const waiters = loaded.settled.get(transactionalId);
+    loaded.settled.delete(transactionalId);
+    for (const wake of waiters ?? []) wake();
+  }
+
+  /**
+   * Runs `attempt`; when it meets the previous transaction still completing (ConcurrentTransactions),
+   * waits (at most CONCURRENT_WAIT_MS, on the clock-free side: woken by the completion or by a resign)
+   * and tries once more, so a producer starting its next transaction right after a commit is not sent
+   * into a backoff for what takes one round of markers.
+   */
+  private async afterCompletion<T>(transactionalId: string, attempt: () => Promise<T>): Promise<T> {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (!(err instanceof SamsaError) || err.code !== ErrorCodes.CONCURRENT_TRANSACTIONS.code) throw err;
+      const loaded = this.partitions.get(this.partitionFor(transactionalId));
+      if (loaded === undefined || loaded.core.markerJob(transactionalId) === undefined) throw err;
+      await new Promise<void>((resolve) => {
+        const waiters = loaded.settled.get(transactionalId) ?? [];
+        waiters.push(resolve);
+        loaded.settled.set(transactionalId, waiters);
+        this.options.wait?.(CONCURRENT_WAIT_MS).then(resolve);
+      });
+      return attempt();
+    }
+  }
+
   async initProducerId(input: InitInput): Promise<ProducerIdentity> {
+    return this.afterCompletion(input.transactionalId, () => this.initOnce(input));
+  }
+
+  private async initOnce(input: InitInput): Promise<ProducerIdentity> {
     let loaded = this.loadedFor(input.transactionalId);
     const fresh = loaded.core.needsProducerId(input.transactionalId) ? await this.options.newProducerId() : undefined;
     loaded = this.loadedFor(input.transactionalId);
@@ -257,8 +304,10 @@ export class TxnCoordinator {
   }
 
   async addPartitions(request: TxnRequest, partitions: TopicPartitions): Promise<void> {
-    const loaded = this.loadedFor(request.transactionalId);
-    await this.run(loaded, (core) => core.addPartitions(request, partitions, this.options.nowMs()));
+    await this.afterCompletion(request.transactionalId, async () => {
+      const loaded = this.loadedFor(request.transactionalId);
+      await this.run(loaded, (core) => core.addPartitions(request, partitions, this.options.nowMs()));
+    });
   }
 
   /** AddOffsetsToTxn: the group's __consumer_offsets partition joins the transaction. */

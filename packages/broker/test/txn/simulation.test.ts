@@ -203,6 +203,7 @@ class World {
       newProducerId: async () => this.nextPid++,
       markers,
       markerRetryBackoffMs: 500,
+      wait: () => this.nextStep(),
     });
   }
 

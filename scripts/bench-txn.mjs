@@ -1,0 +1,207 @@
+#!/usr/bin/env node
+// Transaction figures on real processes (embedded coordinator + 3 brokers, replication factor 3), from
+// the same run, rounds alternated:
+//   1. produce throughput of a transactional producer committing every --commit-ms (100) next to the
+//      idempotent (non-transactional) producer, both with send() and --in-flight records outstanding;
+//   2. consuming what the transactional rounds wrote (every tenth transaction aborted), read_committed
+//      next to read_uncommitted, one consumer with assign() from the earliest offset.
+// Usage: node scripts/bench-txn.mjs [--seconds 5] [--commit-ms 100] [--in-flight 2000] [--rounds 3]
+//          [--value-bytes 100]
+// Build first (npm run build; npm run bench:txn does). Prints the figures.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const CLI = fileURLToPath(new URL('../packages/cli/dist/main.js', import.meta.url));
+const { Samsa } = await import('@samsa/client');
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '5' },
+    'commit-ms': { type: 'string', default: '100' },
+    'in-flight': { type: 'string', default: '2000' },
+    rounds: { type: 'string', default: '3' },
+    'value-bytes': { type: 'string', default: '100' },
+  },
+});
+const SECONDS = Number(values.seconds);
+const COMMIT_MS = Number(values['commit-ms']);
+const IN_FLIGHT = Number(values['in-flight']);
+const VALUE = Buffer.alloc(Number(values['value-bytes']), 'x');
+const TOPIC = 'bench-txn';
+const PARTITIONS = 6;
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function freePort() {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port, child, name) {
+  for (let i = 0; i < 300; i++) {
+    if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode}`);
+    const ok = await new Promise((resolve) => {
+      const socket = connect(port, '127.0.0.1', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    await sleep(100);
+  }
+  throw new Error(`${name} did not listen on ${port}`);
+}
+
+async function startCluster(dir, children) {
+  const start = async (name, args, port) => {
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: 'ignore' });
+    children.push(child);
+    await waitForPort(port, child, name);
+  };
+  const coordinatorPort = await freePort();
+  await start(
+    'coordinator',
+    ['coordinator', 'start', '--port', String(coordinatorPort), '--data-dir', join(dir, 'c')],
+    coordinatorPort,
+  );
+  const addresses = [];
+  for (let id = 1; id <= 3; id++) {
+    const port = await freePort();
+    const args = ['broker', 'start', '--id', String(id), '--listen', `127.0.0.1:${port}`];
+    args.push(
+      '--coordinator',
+      `127.0.0.1:${coordinatorPort}`,
+      '--data-dir',
+      join(dir, `b${id}`),
+      '--log-level',
+      'warn',
+    );
+    await start(`broker ${id}`, args, port);
+    addresses.push(`127.0.0.1:${port}`);
+  }
+  return addresses;
+}
+
+/** Sends for SECONDS with IN_FLIGHT records outstanding; `txn` commits every COMMIT_MS. Records/s acknowledged. */
+async function produce(producer, txn, round) {
+  let acked = 0;
+  let abortedRecords = 0;
+  let transactions = 0;
+  const end = Date.now() + SECONDS * 1000;
+  const started = Date.now();
+  let n = 0;
+  while (Date.now() < end) {
+    if (txn) await producer.begin();
+    const abort = txn && transactions % 10 === 9;
+    const until = txn ? Math.min(end, Date.now() + COMMIT_MS) : end;
+    const outstanding = new Set();
+    while (Date.now() < until) {
+      const p = producer.send({ topic: TOPIC, key: `k${n++}`, value: VALUE }).then(() => {
+        outstanding.delete(p);
+        if (abort) abortedRecords++;
+        else acked++;
+      });
+      outstanding.add(p);
+      if (outstanding.size >= IN_FLIGHT) await Promise.race(outstanding);
+    }
+    await Promise.all(outstanding);
+    if (txn) {
+      if (abort) await producer.abort();
+      else await producer.commit();
+      transactions++;
+    }
+  }
+  const seconds = (Date.now() - started) / 1000;
+  return { recordsPerSec: acked / seconds, acked, abortedRecords, transactions, round };
+}
+
+async function consume(samsa, isolationLevel, expected) {
+  const consumer = samsa.consumer({ autoOffsetReset: 'earliest', isolationLevel, maxWaitMs: 100 });
+  await consumer.assign([{ topic: TOPIC }]);
+  const started = Date.now();
+  let count = 0;
+  for await (const batch of consumer.batches({ signal: AbortSignal.timeout(120_000) })) {
+    count += batch.messages.length;
+    if (count >= expected) break;
+  }
+  const seconds = (Date.now() - started) / 1000;
+  await consumer.close();
+  return { recordsPerSec: count / seconds, count };
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function main() {
+  const dir = mkdtempSync(join(tmpdir(), 'samsa-bench-txn-'));
+  const children = [];
+  process.on('exit', () => {
+    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const bootstrap = await startCluster(dir, children);
+  const samsa = new Samsa({ brokers: bootstrap });
+  await samsa.connect();
+  for (;;) {
+    if ((await samsa.admin().describeCluster()).brokers.length === 3) break;
+    await sleep(100);
+  }
+  await samsa.admin().createTopics([{ topic: TOPIC, numPartitions: PARTITIONS, replicationFactor: 3 }]);
+  const plain = samsa.producer({});
+  const txn = samsa.producer({ transactionalId: 'bench-txn' });
+  await txn.init();
+  const rows = { idempotent: [], transactional: [] };
+  let visible = 0;
+  let aborted = 0;
+  for (let round = 1; round <= Number(values.rounds); round++) {
+    const i = await produce(plain, false, round);
+    rows.idempotent.push(i.recordsPerSec);
+    const t = await produce(txn, true, round);
+    rows.transactional.push(t.recordsPerSec);
+    visible += i.acked + t.acked;
+    aborted += t.abortedRecords;
+  }
+  const consumeRows = { read_uncommitted: [], read_committed: [] };
+  for (let round = 1; round <= Number(values.rounds); round++) {
+    const u = await consume(samsa, 'read_uncommitted', visible + aborted);
+    consumeRows.read_uncommitted.push(u.recordsPerSec);
+    const c = await consume(samsa, 'read_committed', visible);
+    consumeRows.read_committed.push(c.recordsPerSec);
+  }
+  const committedRecords = visible + aborted;
+  const fmt = (x) => `${Math.round(x).toLocaleString('en-US')} records/s`;
+  console.log(
+    `machine: ${cpus().length} cores, load ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
+  console.log(`produce (${SECONDS} s per round, ${IN_FLIGHT} in flight, ${VALUE.length}-byte values, RF 3, acks=all):`);
+  console.log(
+    `  idempotent:     median ${fmt(median(rows.idempotent))}  rounds ${rows.idempotent.map(fmt).join(', ')}`,
+  );
+  console.log(
+    `  transactional (commit every ${COMMIT_MS} ms): median ${fmt(median(rows.transactional))}  ` +
+      `rounds ${rows.transactional.map(fmt).join(', ')}`,
+  );
+  console.log(`  ratio: ${((100 * median(rows.transactional)) / median(rows.idempotent)).toFixed(0)}%`);
+  console.log(
+    `consume from the start: ${committedRecords.toLocaleString('en-US')} records, ` +
+      `${aborted.toLocaleString('en-US')} of them in aborted transactions (read_committed skips those):`,
+  );
+  console.log(`  read_uncommitted: median ${fmt(median(consumeRows.read_uncommitted))}`);
+  console.log(`  read_committed:   median ${fmt(median(consumeRows.read_committed))}`);
+  await txn.close();
+  await samsa.close();
+  process.exit(0);
+}
+
+await main();
