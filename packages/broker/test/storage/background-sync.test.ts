@@ -5,6 +5,13 @@ import { OffsetOutOfRangeError, openPartitionLog, WritebackSlots } from '@samsa/
 import { waitFor, withTimeout } from '../../../../test/helpers/wait.js';
 import { makeBatch, tempDir } from './helpers.js';
 
+/**
+ * How long an append, read or fsync may take before the test calls it stuck behind the gated disk. The
+ * gate stays shut until the test opens it, so anything that waits for it never finishes: a bound of
+ * seconds only tells a hang from a slow machine (at load 15 on two cores, 2 s was not always enough).
+ */
+const STUCK_MS = 10_000;
+
 type Sync = (this: unknown) => Promise<void>;
 type Gate = { held: () => number; release: () => void; restore: () => void };
 
@@ -75,16 +82,16 @@ describe('partition log: rolling a segment', () => {
   it('appends go on while a rolled segment is made durable; the recovery point moves once it is', async () => {
     const log = await openPartitionLog({ dir: t.dir, config: { segmentBytes: 1000 } });
     for (let i = 0; i < 20; i++)
-      await withTimeout(log.append(makeBatch({ valueSize: 100, fill: i })), 2000, `append ${i}`);
+      await withTimeout(log.append(makeBatch({ valueSize: 100, fill: i })), STUCK_MS, `append ${i}`);
     const bases = await segmentBases(t.dir);
     expect(bases.length).toBeGreaterThan(2);
     // The first rolled segment's fsync reaches the gate (after its index files, which are not
     // gated, so possibly after the appends above) and stays there; the others queue behind it.
-    await waitFor(() => t.disk.held() > 0, { timeoutMs: 2000, description: "the first rolled segment's fsync" });
+    await waitFor(() => t.disk.held() > 0, { timeoutMs: STUCK_MS, description: "the first rolled segment's fsync" });
     expect(t.disk.held()).toBe(1);
     expect(await recoveryPoint(t.dir)).toBeUndefined();
     // Reads of the rolled segments do not wait either.
-    expect((await withTimeout(log.read(0, 10_000), 2000, 'read')).firstOffset).toBe(0);
+    expect((await withTimeout(log.read(0, 10_000), STUCK_MS, 'read')).firstOffset).toBe(0);
 
     t.disk.release();
     await log.flush();
@@ -114,7 +121,7 @@ describe('partition log: rolling a segment', () => {
     const config = { segmentBytes: 1000, indexIntervalBytes: 100 };
     const log = await openPartitionLog({ dir: t.dir, config });
     const batches = Array.from({ length: 20 }, (_, i) => makeBatch({ count: 2, valueSize: 100, fill: i }));
-    for (const batch of batches) await withTimeout(log.append(batch), 2000, 'append');
+    for (const batch of batches) await withTimeout(log.append(batch), STUCK_MS, 'append');
     const end = log.logEndOffset;
     // What a process crash leaves behind (the page cache survives it): a copy taken now, while the
     // rolled segments' indexes and fsyncs wait at the gate.
@@ -142,10 +149,10 @@ describe('partition log: early writeback', () => {
 
   it('fsyncs the active segment every writebackIntervalBytes, beside appends that do not wait for it', async () => {
     const log = await openPartitionLog({ dir: t.dir, config: { writebackIntervalBytes: 4096 } });
-    await withTimeout(log.append(makeBatch({ valueSize: 1000 })), 2000, 'the first append');
+    await withTimeout(log.append(makeBatch({ valueSize: 1000 })), STUCK_MS, 'the first append');
     expect(t.disk.held()).toBe(0);
     for (let i = 0; i < 20; i++)
-      await withTimeout(log.append(makeBatch({ valueSize: 1000, fill: i })), 2000, `append ${i}`);
+      await withTimeout(log.append(makeBatch({ valueSize: 1000, fill: i })), STUCK_MS, `append ${i}`);
     // About 21 KB appended: the first writeback waits at the gate and holds the log's one slot, so
     // no other was queued behind it.
     expect(t.disk.held()).toBe(1);
@@ -166,10 +173,10 @@ describe('partition log: early writeback', () => {
     const a = await openPartitionLog({ dir: join(t.dir, 'a'), config, writebackSlots: slots });
     const b = await openPartitionLog({ dir: join(t.dir, 'b'), config, writebackSlots: slots });
     for (let i = 0; i < 5; i++)
-      await withTimeout(a.append(makeBatch({ valueSize: 1000, fill: i })), 2000, 'append to a');
+      await withTimeout(a.append(makeBatch({ valueSize: 1000, fill: i })), STUCK_MS, 'append to a');
     expect(t.disk.held()).toBe(1); // a's writeback, at the gate
     for (let i = 0; i < 10; i++)
-      await withTimeout(b.append(makeBatch({ valueSize: 1000, fill: i })), 2000, 'append to b');
+      await withTimeout(b.append(makeBatch({ valueSize: 1000, fill: i })), STUCK_MS, 'append to b');
     expect(t.disk.held()).toBe(1); // b found no free slot
     t.disk.release();
     await a.flush(); // a's writeback is done and its slot free: b's next append starts one
@@ -219,15 +226,17 @@ describe('partition log: retention', () => {
       });
       // The segments leave the log at once...
       const append = log.append(makeBatch({ valueSize: 100, fill: 9 }));
-      expect((await withTimeout(append, 2000, 'an append (and its fsync) queued after retention')).baseOffset).toBe(4);
+      expect((await withTimeout(append, STUCK_MS, 'an append (and its fsync) queued after retention')).baseOffset).toBe(
+        4,
+      );
       expect(log.segmentBaseOffsets()).toEqual([2, 3, 4]);
       expect(log.logStartOffset).toBe(2);
       await expect(log.read(0, 1000)).rejects.toBeInstanceOf(OffsetOutOfRangeError);
       // ...while deleting their files waits for the directory's fsync, and retention with it.
-      await waitFor(() => disk.held() > 0, { timeoutMs: 2000, description: "retention's directory fsync" });
+      await waitFor(() => disk.held() > 0, { timeoutMs: STUCK_MS, description: "retention's directory fsync" });
       expect(retentionDone).toBe(false);
       disk.release();
-      expect(await withTimeout(retention, 2000, 'retention')).toBe(2);
+      expect(await withTimeout(retention, STUCK_MS, 'retention')).toBe(2);
       expect(await segmentBases(dir)).toEqual([2, 3, 4]);
     } finally {
       disk.release();
