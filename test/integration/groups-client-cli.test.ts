@@ -279,5 +279,5 @@ describe('samsa consume --group and samsa consumer-groups', () => {
     expect(twoTargets.code).toBe(2);
     const withPartition = await samsa(['consume', '--topic', 't', '--group', 'g', '--partition', '0']);
     expect(withPartition.code).toBe(2);
-  });
+  }, 60_000); // four CLI processes one after another: 18.8 s in a full run at load 15
 });

@@ -278,7 +278,7 @@ describe('consumer groups on a 3-broker cluster (RF 3)', () => {
       await victim.kill();
       await survivor.stop();
     }
-  });
+  }, 90_000); // its own waits allow 30 s for the first split and session + 10 s for the move
 
   it("SIGKILL the coordinator's broker mid-stream: the group goes on and its committed offsets are there", async () => {
     const topic = unique('failover');

@@ -187,7 +187,7 @@ describe('preferred leader election when asked (samsa leader-election)', () => {
         stderr: '',
       });
     });
-  });
+  }, 90_000); // a broker stopped, restarted and caught up, then two CLI runs: 19.7 s in a full run at load 15
 
   it('says which partitions could not be elected, and why, with exit code 1', async () => {
     const { cluster } = ctx;

@@ -54,7 +54,7 @@ describe('with auto.create.topics.enable=true (the default)', () => {
       expect(run.code).toBe(1);
       expect(run.stderr).toMatch(/^samsa: InvalidTopic: Topic name (cannot be "\.\."|is 250 characters long)/);
     }
-  });
+  }, 60_000); // three CLI processes one after another, each a Node start (10 s in a full run at load 15)
 
   it('consume of a missing topic says in one line that it was created, and ends at --timeout-ms', async () => {
     const topic = `mistyped-${process.pid}`;
