@@ -242,22 +242,23 @@ export class PartitionRegistry {
   }
 
   private async recoverLogs(): Promise<void> {
-    if (this.reportFailed) this.report();
+    if (this.reportFailed) void this.report();
     const now = Date.now();
     const due = [...this.offline.values()].filter((o) => o.retry && o.retryAtMs <= now);
     if (due.length === 0 || this.recovering) return;
     this.recovering = true;
     const run = this.chain.then(async () => {
       if (!(await this.hasRoom())) return;
-      let reopened = false;
       for (const o of due) {
         const key = partitionKey(o.topic, o.partition);
         if (this.offline.get(key) !== o) continue;
         this.offline.delete(key);
+        // The controller hears first: a follower that fetches before that would be refused the ISR
+        // (IneligibleReplica) for a while. Role changes it sends meanwhile wait behind this on the chain.
+        await this.report();
         const role = this.options.currentRole(o.topic, o.partition);
         try {
           if (role) await this.assume(role);
-          reopened = true;
           this.options.logger.info(
             { topic: o.topic, partition: o.partition, role: role?.kind, offlineForMs: Date.now() - o.sinceMs },
             'partition log is back online',
@@ -266,7 +267,6 @@ export class PartitionRegistry {
           await this.takeOffline(o.topic, o.partition, err, o.failures + 1, o.sinceMs);
         }
       }
-      if (reopened) this.report();
     });
     this.chain = run.catch(() => undefined);
     await run.catch((err: unknown) => this.options.logger.warn({ err }, 'reopening offline logs failed'));
@@ -331,14 +331,14 @@ export class PartitionRegistry {
         ? 'partition is offline on this broker; reopening it once the disk has room'
         : 'partition is offline on this broker until an operator repairs its log and restarts the broker',
     );
-    this.report();
+    void this.report();
   }
 
   /** Sends the offline set to the controller (through the registration); a failure is retried by the tick. */
-  private report(): void {
+  private report(): Promise<void> {
     this.reportFailed = false;
     const partitions = [...this.offline.values()].map(({ topic, partition }) => ({ topic, partition }));
-    this.options.reportOffline(partitions).catch(() => {
+    return this.options.reportOffline(partitions).catch(() => {
       this.reportFailed = true;
     });
   }
@@ -541,7 +541,7 @@ export class PartitionRegistry {
     const hosted = this.hosted.get(key);
     this.hosted.delete(key);
     this.savedHighWatermarks.delete(key);
-    if (this.offline.delete(key)) this.report();
+    if (this.offline.delete(key)) void this.report();
     if (hosted) this.options.hooks.stepDown(hosted);
     this.options.waiters.notify(key);
     if (hosted) await hosted.log.close().catch(() => undefined);
