@@ -1,15 +1,24 @@
 import { ApiVersionsRequest, ApiVersionsResponse } from './apis/api-versions.js';
 import { CreateTopicsRequest, CreateTopicsResponse } from './apis/create-topics.js';
+import { DeleteGroupsRequest, DeleteGroupsResponse } from './apis/delete-groups.js';
 import { DeleteTopicsRequest, DeleteTopicsResponse } from './apis/delete-topics.js';
 import { DescribeClusterRequest, DescribeClusterResponse } from './apis/describe-cluster.js';
 import { DescribeConfigsRequest, DescribeConfigsResponse } from './apis/describe-configs.js';
+import { DescribeGroupsRequest, DescribeGroupsResponse } from './apis/describe-groups.js';
 import { FetchRequest, FetchResponse } from './apis/fetch.js';
 import { FindCoordinatorRequest, FindCoordinatorResponse } from './apis/find-coordinator.js';
+import { HeartbeatRequest, HeartbeatResponse } from './apis/heartbeat.js';
 import { InitProducerIdRequest, InitProducerIdResponse } from './apis/init-producer-id.js';
+import { JoinGroupRequest, JoinGroupResponse } from './apis/join-group.js';
+import { LeaveGroupRequest, LeaveGroupResponse } from './apis/leave-group.js';
+import { ListGroupsRequest, ListGroupsResponse } from './apis/list-groups.js';
 import { ListOffsetsRequest, ListOffsetsResponse } from './apis/list-offsets.js';
 import { MetadataRequest, MetadataResponse } from './apis/metadata.js';
+import { OffsetCommitRequest, OffsetCommitResponse } from './apis/offset-commit.js';
+import { OffsetFetchRequest, OffsetFetchResponse } from './apis/offset-fetch.js';
 import { OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse } from './apis/offset-for-leader-epoch.js';
 import { ProduceRequest, ProduceResponse } from './apis/produce.js';
+import { SyncGroupRequest, SyncGroupResponse } from './apis/sync-group.js';
 import type { MessageSchema } from './schema.js';
 
 export const ApiKey = Object.freeze({
@@ -17,13 +26,22 @@ export const ApiKey = Object.freeze({
   Fetch: 1,
   ListOffsets: 2,
   Metadata: 3,
+  OffsetCommit: 8,
+  OffsetFetch: 9,
   FindCoordinator: 10,
+  JoinGroup: 11,
+  Heartbeat: 12,
+  LeaveGroup: 13,
+  SyncGroup: 14,
+  DescribeGroups: 15,
+  ListGroups: 16,
   ApiVersions: 18,
   CreateTopics: 19,
   DeleteTopics: 20,
   InitProducerId: 22,
   OffsetForLeaderEpoch: 23,
   DescribeConfigs: 32,
+  DeleteGroups: 42,
   DescribeCluster: 60,
 });
 
@@ -56,13 +74,22 @@ export const KAFKA_APIS: ReadonlyMap<number, ApiCodec> = new Map(
     api('Fetch', 0, 12, FetchRequest, FetchResponse),
     api('ListOffsets', 0, 7, ListOffsetsRequest, ListOffsetsResponse),
     api('Metadata', 0, 12, MetadataRequest, MetadataResponse),
+    api('OffsetCommit', 0, 9, OffsetCommitRequest, OffsetCommitResponse),
+    api('OffsetFetch', 0, 9, OffsetFetchRequest, OffsetFetchResponse),
     api('FindCoordinator', 0, 4, FindCoordinatorRequest, FindCoordinatorResponse),
+    api('JoinGroup', 0, 9, JoinGroupRequest, JoinGroupResponse),
+    api('Heartbeat', 0, 4, HeartbeatRequest, HeartbeatResponse),
+    api('LeaveGroup', 0, 5, LeaveGroupRequest, LeaveGroupResponse),
+    api('SyncGroup', 0, 5, SyncGroupRequest, SyncGroupResponse),
+    api('DescribeGroups', 0, 5, DescribeGroupsRequest, DescribeGroupsResponse),
+    api('ListGroups', 0, 5, ListGroupsRequest, ListGroupsResponse),
     api('ApiVersions', 0, 3, ApiVersionsRequest, ApiVersionsResponse),
     api('CreateTopics', 0, 7, CreateTopicsRequest, CreateTopicsResponse),
     api('DeleteTopics', 0, 6, DeleteTopicsRequest, DeleteTopicsResponse),
     api('InitProducerId', 0, 4, InitProducerIdRequest, InitProducerIdResponse),
     api('OffsetForLeaderEpoch', 0, 4, OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse),
     api('DescribeConfigs', 0, 4, DescribeConfigsRequest, DescribeConfigsResponse),
+    api('DeleteGroups', 0, 2, DeleteGroupsRequest, DeleteGroupsResponse),
     api('DescribeCluster', 0, 1, DescribeClusterRequest, DescribeClusterResponse),
   ].map((a) => [a.key, a]),
 );
