@@ -99,5 +99,6 @@ function pythonModuleAvailable(module: string): boolean {
 export const kafkaPythonAvailable = (): boolean => pythonModuleAvailable('kafka');
 
 export const CONFLUENT_KAFKA_CHECK = join(HERE, 'confluent-kafka-check.py');
+export const CONFLUENT_KAFKA_GROUP = join(HERE, 'confluent-kafka-group.py');
 export const LIBRDKAFKA_LATENCY = join(HERE, 'librdkafka-latency.py');
 export const confluentKafkaAvailable = (): boolean => pythonModuleAvailable('confluent_kafka');

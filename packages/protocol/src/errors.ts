@@ -103,6 +103,7 @@ export const ErrorCodes = Object.freeze({
     'Produce request specified an invalid value for required acks',
   ),
   ILLEGAL_GENERATION: spec(22, 'IllegalGeneration', false, 'The generation id is not the current one'),
+  INCONSISTENT_GROUP_PROTOCOL: spec(23, 'InconsistentGroupProtocol', false, 'The group uses another protocol'),
   INVALID_GROUP_ID: spec(24, 'InvalidGroupId', false, 'The group id is empty or too long'),
   UNKNOWN_MEMBER_ID: spec(25, 'UnknownMemberId', false, 'The coordinator does not know this member id'),
   INVALID_SESSION_TIMEOUT: spec(
@@ -226,6 +227,7 @@ export const ErrorCodes = Object.freeze({
     true,
     'The preferred leader is not alive or not in the in-sync replica set',
   ),
+  MEMBER_ID_REQUIRED: spec(79, 'MemberIdRequired', false, 'Join again with the member id in this answer'),
   GROUP_MAX_SIZE_REACHED: spec(
     81,
     'GroupMaxSizeReached',

@@ -242,6 +242,7 @@ export class GroupCoordinatorCore {
   // ---- Applying records (the only way state changes) ----
 
   apply(record: GroupRecord): void {
+    if (record.type === 'classic') return; // classic-protocol groups are ClassicGroups' (classic.ts)
     if (record.type === 'group') {
       if (record.value === null) this.dropGroup(record.group);
       else this.groupFor(record.group).meta = record.value;

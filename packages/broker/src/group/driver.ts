@@ -1,6 +1,19 @@
 import { ErrorCodes, SamsaError } from '@samsa/protocol';
 import type { Logger } from 'pino';
 import {
+  type ClassicConfig,
+  type ClassicDescription,
+  ClassicGroups,
+  type ClassicOutcome,
+  type Completed,
+  DEFAULT_CLASSIC_CONFIG,
+  type JoinAnswer,
+  type JoinInput,
+  type SyncAnswer,
+  type SyncInput,
+  classicDescription,
+} from './classic.js';
+import {
   type CommitInput,
   type FetchedOffset,
   GroupCoordinatorCore,
@@ -54,6 +67,8 @@ export interface GroupCoordinatorOptions {
   /** A fresh member id (a UUID in the broker, a counter in the simulation). */
   readonly newMemberId: () => string;
   readonly logger?: Logger;
+  /** The classic protocol's settings (Kafka's group.min/max.session.timeout.ms, group.initial.rebalance.delay.ms). */
+  readonly classic?: ClassicConfig;
 }
 
 type Loaded = {
@@ -63,6 +78,9 @@ type Loaded = {
   readonly generation: number;
   status: 'loading' | 'active';
   core: GroupCoordinatorCore;
+  /** The classic-protocol groups of the partition, and their JoinGroup/SyncGroup requests waiting for an answer. */
+  classic: ClassicGroups;
+  readonly waiters: Map<string, (answer: Completed) => void>;
   /** The end offset once every append issued so far has completed (rejected once one failed). */
   appended: Promise<number>;
 };
@@ -98,17 +116,23 @@ export class GroupCoordinator {
       generation,
       status: 'loading',
       core: new GroupCoordinatorCore(this.options.config),
+      classic: new ClassicGroups(this.options.classic ?? DEFAULT_CLASSIC_CONFIG),
+      waiters: new Map(),
       appended: Promise.resolve(0),
     };
+    this.answerWaiters(this.partitions.get(partition), ErrorCodes.NOT_COORDINATOR.code);
     this.partitions.set(partition, loading);
     let records = 0;
     for await (const batch of log.read()) {
       if (this.partitions.get(partition) !== loading) return;
-      for (const record of batch) loading.core.apply(record);
+      for (const record of batch)
+        if (record.type === 'classic') loading.classic.apply(record);
+        else loading.core.apply(record);
       records += batch.length;
     }
     if (this.partitions.get(partition) !== loading) return;
     loading.core.finishLoad(this.options.nowMs());
+    loading.classic.finishLoad(this.options.nowMs());
     loading.appended = Promise.resolve(log.endOffset());
     loading.status = 'active';
     this.options.logger?.info({ partition, records }, 'group coordinator loaded');
@@ -116,6 +140,7 @@ export class GroupCoordinator {
 
   /** This broker no longer leads `partition`: its groups are answered NotCoordinator from now on. */
   resign(partition: number): void {
+    this.answerWaiters(this.partitions.get(partition), ErrorCodes.NOT_COORDINATOR.code);
     if (this.partitions.delete(partition)) this.options.logger?.info({ partition }, 'group coordinator unloaded');
   }
 
@@ -202,6 +227,8 @@ export class GroupCoordinator {
 
   async heartbeat(input: HeartbeatInput): Promise<HeartbeatResult> {
     const loaded = this.loadedFor(input.groupId);
+    if (loaded.classic.hasMembers(input.groupId))
+      throw new SamsaError(ErrorCodes.INCONSISTENT_GROUP_PROTOCOL, `group ${input.groupId} has classic members`);
     return this.run(loaded, (core) =>
       core.heartbeat(input, { ...this.context(), newMemberId: this.options.newMemberId() }),
     );
@@ -226,23 +253,181 @@ export class GroupCoordinator {
 
   async describeGroup(groupId: string): Promise<GroupDescription | undefined> {
     const loaded = this.loadedFor(groupId);
-    return this.run(loaded, (core) => ({ records: [], result: core.describeGroup(groupId) }), false);
+    return this.run(
+      loaded,
+      (core) => {
+        const classic = loaded.classic.describe(groupId);
+        return { records: [], result: classic ? classicDescription(classic) : core.describeGroup(groupId) };
+      },
+      false,
+    );
   }
 
   async deleteGroup(groupId: string): Promise<PartitionError> {
     const loaded = this.loadedFor(groupId);
     const [outcome] = await this.run(loaded, (core) => {
+      if (loaded.classic.hasMembers(groupId)) {
+        const errorMessage = `group ${groupId} has members`;
+        return { records: [], result: [{ errorCode: ErrorCodes.NON_EMPTY_GROUP.code, errorMessage }] };
+      }
+      const classic = loaded.classic.delete(groupId);
       const { records, result } = core.deleteGroups([groupId]);
-      return { records, result: result.map((r) => r.error) };
+      const error =
+        classic.errorCode === 0 && result[0]!.error.errorCode === ErrorCodes.GROUP_ID_NOT_FOUND.code
+          ? { errorCode: 0, errorMessage: '' }
+          : result[0]!.error;
+      return { records: [...classic.records, ...records], result: [error] };
     });
     return outcome!;
+  }
+
+  // ---- the classic protocol (Kafka's JoinGroup/SyncGroup/Heartbeat/LeaveGroup) ----
+
+  /** JoinGroup: resolves when the group's join phase ends (or at once with an error or MEMBER_ID_REQUIRED). */
+  async joinGroup(input: JoinInput): Promise<JoinAnswer> {
+    const loaded = this.loadedFor(input.groupId);
+    if ((loaded.core.describeGroup(input.groupId)?.members.length ?? 0) > 0)
+      return classicJoinError(ErrorCodes.INCONSISTENT_GROUP_PROTOCOL.code, input.memberId);
+    const newMemberId = `${input.clientId || 'member'}-${this.options.newMemberId()}`;
+    return this.runClassic(loaded, 'join', input.groupId, (classic) => {
+      const outcome = classic.join(input, this.options.nowMs(), newMemberId);
+      return { outcome, memberId: input.memberId === '' ? newMemberId : input.memberId };
+    });
+  }
+
+  /** SyncGroup: resolves when the leader has handed in the generation's assignment. */
+  async syncGroup(input: SyncInput): Promise<SyncAnswer> {
+    const loaded = this.loadedFor(input.groupId);
+    return this.runClassic(loaded, 'sync', input.groupId, (classic) => ({
+      outcome: classic.sync(input, this.options.nowMs()),
+      memberId: input.memberId,
+    }));
+  }
+
+  /** Heartbeat of a classic member: an error code (REBALANCE_IN_PROGRESS tells it to join again). */
+  classicHeartbeat(input: { groupId: string; memberId: string; generationId: number }): number {
+    return this.loadedFor(input.groupId).classic.heartbeat(input, this.options.nowMs());
+  }
+
+  /** LeaveGroup: per member, an error code. */
+  async leaveGroup(groupId: string, memberIds: readonly string[]): Promise<number[]> {
+    const loaded = this.loadedFor(groupId);
+    let completed: Completed[] = [];
+    const codes = await this.run(loaded, () => {
+      const outcome = loaded.classic.leave(groupId, memberIds, this.options.nowMs());
+      completed = outcome.completed;
+      return { records: outcome.records, result: outcome.result ?? [] };
+    });
+    this.dispatch(loaded, completed);
+    return codes;
+  }
+
+  /**
+   * OffsetCommit from a Kafka client: a classic group's member is fenced by member id and generation,
+   * then the offsets are stored as a memberless commit of the core (which holds no members for a
+   * classic group); a commit for a group the classic side does not know is the core's (KIP-848 member
+   * epochs, or -1 for a simple commit).
+   */
+  async commitKafkaOffsets(input: CommitInput & { readonly generationId: number }): Promise<PartitionResults> {
+    const loaded = this.loadedFor(input.groupId);
+    const classic = loaded.classic.has(input.groupId);
+    if (!classic) return this.commitOffsets(input);
+    const code = loaded.classic.checkCommit(input.groupId, input.memberId, input.generationId);
+    if (code !== 0) {
+      const errorMessage = `commit refused for member ${input.memberId} generation ${input.generationId}`;
+      return input.topics.map((t) => ({
+        name: t.name,
+        partitions: t.partitions.map((p) => ({ partition: p.partition, errorCode: code, errorMessage })),
+      }));
+    }
+    return this.commitOffsets({ ...input, memberId: '', memberEpoch: -1 });
+  }
+
+  classicGroups(): { groupId: string; state: string; protocolType: string; type: 'classic' | 'consumer' }[] {
+    const out: { groupId: string; state: string; protocolType: string; type: 'classic' | 'consumer' }[] = [];
+    for (const loaded of this.partitions.values()) {
+      if (loaded.status !== 'active') continue;
+      const classic = loaded.classic.list();
+      const names = new Set(classic.map((g) => g.groupId));
+      out.push(...classic.map((g) => ({ ...g, type: 'classic' as const })));
+      for (const g of loaded.core.listGroups())
+        if (!names.has(g.groupId))
+          out.push({ groupId: g.groupId, state: g.state, protocolType: 'consumer', type: 'consumer' });
+    }
+    return out;
+  }
+
+  /** A classic group as Kafka's DescribeGroups shows it; undefined when the group is not a classic one. */
+  describeClassic(groupId: string): ClassicDescription | undefined {
+    return this.loadedFor(groupId).classic.describe(groupId);
+  }
+
+  /**
+   * Runs a classic operation: a request that must wait is registered before the operation's own
+   * completions are handed out (it may complete itself), and answers go out once its records are committed.
+   */
+  private async runClassic<T>(
+    loaded: Loaded,
+    kind: 'join' | 'sync',
+    groupId: string,
+    op: (classic: ClassicGroups) => { outcome: ClassicOutcome<T>; memberId: string },
+  ): Promise<T> {
+    let waiting: Promise<T> | undefined;
+    let completed: Completed[] = [];
+    const immediate = await this.run(loaded, () => {
+      const { outcome, memberId } = op(loaded.classic);
+      completed = outcome.completed;
+      if (outcome.result === undefined) waiting = this.waitFor<T>(loaded, kind, groupId, memberId);
+      return { records: outcome.records, result: outcome.result };
+    });
+    this.dispatch(loaded, completed);
+    return waiting ?? (immediate as T);
+  }
+
+  private waitFor<T>(loaded: Loaded, kind: 'join' | 'sync', groupId: string, memberId: string): Promise<T> {
+    const key = waiterKey(kind, groupId, memberId);
+    // A member sending the same request again replaces its earlier one, which will get no answer of its own.
+    loaded.waiters.get(key)?.({
+      kind,
+      groupId,
+      memberId,
+      answer: classicError(kind, ErrorCodes.REBALANCE_IN_PROGRESS.code, memberId),
+    } as Completed);
+    return new Promise<T>((resolve) => {
+      loaded.waiters.set(key, (c) => resolve(c.answer as T));
+    });
+  }
+
+  private dispatch(loaded: Loaded, completed: readonly Completed[]): void {
+    for (const c of completed) {
+      const key = waiterKey(c.kind, c.groupId, c.memberId);
+      const waiter = loaded.waiters.get(key);
+      if (!waiter) continue;
+      loaded.waiters.delete(key);
+      waiter(c);
+    }
+  }
+
+  /** Every waiting JoinGroup/SyncGroup of a partition being dropped gets `code` (NotCoordinator: find the new one). */
+  private answerWaiters(loaded: Loaded | undefined, code: number): void {
+    if (!loaded) return;
+    for (const [key, waiter] of loaded.waiters) {
+      const [kind, groupId, memberId] = key.split('\u0000') as ['join' | 'sync', string, string];
+      waiter({ kind, groupId, memberId, answer: classicError(kind, code, memberId) } as Completed);
+    }
+    loaded.waiters.clear();
   }
 
   /** The groups of every loaded partition (ListGroups answers what this broker coordinates). */
   listGroups(): { groupId: string; state: GroupState }[] {
     const out: { groupId: string; state: GroupState }[] = [];
     for (const loaded of this.partitions.values())
-      if (loaded.status === 'active') out.push(...loaded.core.listGroups());
+      if (loaded.status === 'active') {
+        const classic = loaded.classic.list();
+        const names = new Set(classic.map((g) => g.groupId));
+        out.push(...loaded.core.listGroups().filter((g) => !names.has(g.groupId)));
+        out.push(...classic.map((g) => ({ groupId: g.groupId, state: groupStateOf(g.state) })));
+      }
     return out.sort((a, b) => (a.groupId < b.groupId ? -1 : a.groupId > b.groupId ? 1 : 0));
   }
 
@@ -256,11 +441,18 @@ export class GroupCoordinator {
         continue; // expulsions wait until the partition can take writes again
       }
       let records: GroupRecord[];
+      let completed: Completed[] = [];
       try {
-        records = this.step(loaded, (core) => ({ records: core.tick(this.context()), result: undefined })).records;
+        records = this.step(loaded, (core) => {
+          const classic = loaded.classic.tick(this.options.nowMs());
+          completed = classic.completed;
+          return { records: [...core.tick(this.context()), ...classic.records], result: undefined };
+        }).records;
       } catch {
         continue;
       }
+      // Join phases ended by time write nothing; an emptied group's record is only read after a failover.
+      this.dispatch(loaded, completed);
       if (records.length > 0) void this.append(loaded, records).catch(() => undefined);
     }
   }
@@ -292,4 +484,29 @@ export function coordinatorError(err: unknown): SamsaError {
     default:
       return err;
   }
+}
+
+function waiterKey(kind: 'join' | 'sync', groupId: string, memberId: string): string {
+  return `${kind}\u0000${groupId}\u0000${memberId}`;
+}
+
+function classicJoinError(code: number, memberId: string): JoinAnswer {
+  return {
+    errorCode: code,
+    generationId: -1,
+    protocolType: null,
+    protocolName: null,
+    leader: '',
+    memberId,
+    members: [],
+  };
+}
+
+function classicError(kind: 'join' | 'sync', code: number, memberId: string): JoinAnswer | SyncAnswer {
+  if (kind === 'join') return classicJoinError(code, memberId);
+  return { errorCode: code, protocolType: null, protocolName: null, assignment: Buffer.alloc(0) };
+}
+
+function groupStateOf(state: string): GroupState {
+  return state === 'Empty' ? 'Empty' : state === 'Stable' ? 'Stable' : 'Reconciling';
 }

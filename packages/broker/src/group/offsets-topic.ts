@@ -1,3 +1,4 @@
+import { type ClassicConfig, DEFAULT_CLASSIC_CONFIG } from './classic.js';
 import { ErrorCodes, SamsaError } from '@samsa/protocol';
 import type { AssignorName } from './assignors.js';
 import { ASSIGNOR_NAMES } from './assignors.js';
@@ -47,5 +48,16 @@ export function groupCoreConfigFrom(settings: Readonly<Record<string, unknown>>)
     offsetMetadataMaxBytes: settings['offset.metadata.max.bytes'] as number,
     offsetsRetentionMs: (settings['offsets.retention.minutes'] as number) * 60_000,
     offsetsRetentionCheckIntervalMs: settings['offsets.retention.check.interval.ms'] as number,
+  };
+}
+
+/** The classic protocol's settings (Kafka's names; each falls back to Kafka's default when unset). */
+export function classicConfigFrom(settings: Readonly<Record<string, unknown>>): ClassicConfig {
+  const num = (name: string, fallback: number) => (settings[name] as number | undefined) ?? fallback;
+  return {
+    minSessionTimeoutMs: num('group.min.session.timeout.ms', DEFAULT_CLASSIC_CONFIG.minSessionTimeoutMs),
+    maxSessionTimeoutMs: num('group.max.session.timeout.ms', DEFAULT_CLASSIC_CONFIG.maxSessionTimeoutMs),
+    initialRebalanceDelayMs: num('group.initial.rebalance.delay.ms', DEFAULT_CLASSIC_CONFIG.initialRebalanceDelayMs),
+    maxGroupSize: num('group.max.size', DEFAULT_CLASSIC_CONFIG.maxGroupSize),
   };
 }

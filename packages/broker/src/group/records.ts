@@ -7,7 +7,13 @@ import type { TopicPartitions } from './partitions.js';
  * earlier one, a null value (tombstone) deletes it, so a compacted log keeps the same state. The core
  * changes its state only by applying these records (core.ts), at run time and when loading alike.
  */
-export type GroupRecord = OffsetRecord | GroupMetadataRecord | MemberRecord | TargetRecord | CurrentRecord;
+export type GroupRecord =
+  | OffsetRecord
+  | GroupMetadataRecord
+  | MemberRecord
+  | TargetRecord
+  | CurrentRecord
+  | ClassicGroupRecord;
 
 export interface OffsetValue {
   readonly offset: number;
@@ -78,8 +84,34 @@ export interface CurrentRecord {
   readonly value: CurrentValue | null;
 }
 
-const TYPE_CODES = { offset: 0, group: 1, member: 2, target: 3, current: 4 } as const;
-const TYPE_BY_CODE = ['offset', 'group', 'member', 'target', 'current'] as const;
+/** A classic-protocol group (JoinGroup/SyncGroup members), written whole as Kafka's GroupMetadata record is. */
+export interface ClassicMemberValue {
+  readonly memberId: string;
+  readonly instanceId: string | null;
+  readonly clientId: string;
+  readonly clientHost: string;
+  readonly sessionTimeoutMs: number;
+  readonly rebalanceTimeoutMs: number;
+  /** Protocol metadata, base64. */
+  readonly protocols: readonly { readonly name: string; readonly metadata: string }[];
+  /** The assignment the leader gave the member, base64. */
+  readonly assignment: string;
+}
+export interface ClassicGroupValue {
+  readonly generationId: number;
+  readonly protocolType: string | null;
+  readonly protocolName: string | null;
+  readonly leader: string | null;
+  readonly members: readonly ClassicMemberValue[];
+}
+export interface ClassicGroupRecord {
+  readonly type: 'classic';
+  readonly group: string;
+  readonly value: ClassicGroupValue | null;
+}
+
+const TYPE_CODES = { offset: 0, group: 1, member: 2, target: 3, current: 4, classic: 5 } as const;
+const TYPE_BY_CODE = ['offset', 'group', 'member', 'target', 'current', 'classic'] as const;
 const VALUE_VERSION = 0;
 /** No key field is this long (group ids are capped at 255 characters, member ids are UUIDs). */
 const MAX_KEY_STRING_BYTES = 32 * 1024;
@@ -92,7 +124,7 @@ function corrupt(detail: string): SamsaError {
 export function encodeKey(record: GroupRecord): Buffer {
   const strings: string[] = [record.group];
   if (record.type === 'offset') strings.push(record.topic);
-  else if (record.type !== 'group') strings.push(record.memberId);
+  else if (record.type !== 'group' && record.type !== 'classic') strings.push(record.memberId);
   const encoded = strings.map((s) => Buffer.from(s, 'utf8'));
   const size = 2 + encoded.reduce((n, b) => n + 2 + b.length, 0) + (record.type === 'offset' ? 4 : 0);
   const key = Buffer.alloc(size);
@@ -140,6 +172,8 @@ export function decodeRecord(key: Uint8Array, value: Uint8Array | null): GroupRe
     }
     case 'group':
       return { type, group, value: decoded as GroupMetadataValue | null };
+    case 'classic':
+      return { type, group, value: decoded as ClassicGroupValue | null };
     case 'member':
       return { type, group, memberId: readString(), value: decoded as MemberValue | null };
     case 'target':

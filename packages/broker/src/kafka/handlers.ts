@@ -4,6 +4,7 @@ import { createTopics, deleteTopics, describeCluster, initProducerId } from './a
 import type { Served } from './connection.js';
 import { describeConfigs } from './describe-configs.js';
 import { fetch } from './fetch.js';
+import * as groups from './groups.js';
 import { metadata } from './metadata.js';
 import { listOffsets, offsetForLeaderEpoch } from './offsets.js';
 import { produce } from './produce.js';
@@ -31,6 +32,23 @@ const HANDLERS = new Map<number, Handler>([
   [ApiKey.DeleteTopics, deleteTopics as Handler],
   [ApiKey.DescribeCluster, describeCluster as Handler],
   [ApiKey.InitProducerId, initProducerId as Handler],
+  [ApiKey.FindCoordinator, groups.findCoordinator as Handler],
+  [
+    ApiKey.JoinGroup,
+    ((ctx, v, request: kafka.JoinGroupRequestData, _signal, state, header) =>
+      groups.joinGroup(ctx, v, request, {
+        clientId: header.clientId ?? '',
+        clientHost: state.clientHost ?? '',
+      })) as Handler,
+  ],
+  [ApiKey.SyncGroup, groups.syncGroup as Handler],
+  [ApiKey.Heartbeat, groups.heartbeat as Handler],
+  [ApiKey.LeaveGroup, groups.leaveGroup as Handler],
+  [ApiKey.OffsetCommit, groups.offsetCommit as Handler],
+  [ApiKey.OffsetFetch, groups.offsetFetch as Handler],
+  [ApiKey.ListGroups, groups.listGroups as Handler],
+  [ApiKey.DescribeGroups, groups.describeGroups as Handler],
+  [ApiKey.DeleteGroups, groups.deleteGroups as Handler],
   [
     ApiKey.DescribeConfigs,
     ((ctx, _v, request: kafka.DescribeConfigsRequestData) => ({
@@ -64,7 +82,7 @@ export async function serveKafkaRequest(
     return { chunks: kafka.encodeResponse(api, 0, header.correlationId, body) };
   }
   const handler = HANDLERS.get(header.apiKey)!;
-  const reply = await handler(ctx, header.apiVersion, request.body as never, signal, state);
+  const reply = await handler(ctx, header.apiVersion, request.body as never, signal, state, header);
   if (reply.body === null) return { chunks: null, ...(reply.release ? { release: reply.release } : {}) };
   try {
     const chunks = kafka.encodeResponse(request.api, header.apiVersion, header.correlationId, reply.body);

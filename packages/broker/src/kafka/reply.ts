@@ -1,3 +1,4 @@
+import type { kafka } from '@samsa/protocol';
 import type { BrokerContext } from '../server/context.js';
 import type { FetchSessions } from './fetch-sessions.js';
 
@@ -10,6 +11,8 @@ export interface Reply {
 /** What a Kafka listener keeps across requests and connections. */
 export interface KafkaListenerState {
   readonly fetchSessions: FetchSessions;
+  /** The connection's peer address (Kafka's "/host" form), for the group members it registers. */
+  readonly clientHost?: string;
 }
 
 export type Handler = (
@@ -18,4 +21,5 @@ export type Handler = (
   body: never,
   signal: AbortSignal,
   state: KafkaListenerState,
+  header: kafka.RequestHeader,
 ) => Promise<Reply> | Reply;

@@ -38,11 +38,12 @@ export async function startKafkaServer(options: {
       return;
     }
     socket.on('close', () => connections.delete(socket));
+    const connectionState: KafkaListenerState = { ...state, clientHost: `/${socket.remoteAddress ?? ''}` };
     const connection = new KafkaConnection(socket, {
       maxRequestBytes: options.maxRequestBytes,
       maxInFlight: MAX_IN_FLIGHT_PER_CONNECTION,
       supported: supportedApi,
-      serve: (request, signal) => serveKafkaRequest(ctx, state, request, signal),
+      serve: (request, signal) => serveKafkaRequest(ctx, connectionState, request, signal),
       oneAtATime: (request) => request.header.apiKey === kafka.ApiKey.Fetch,
       logger,
     });

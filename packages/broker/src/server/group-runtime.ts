@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { decodeBatches, encodeBatch } from '@samsa/protocol';
 import type { TopicsView } from '../group/core.js';
 import { type CoordinatorLog, GroupCoordinator } from '../group/driver.js';
-import { groupCoreConfigFrom, OFFSETS_TOPIC } from '../group/offsets-topic.js';
+import { classicConfigFrom, groupCoreConfigFrom, OFFSETS_TOPIC } from '../group/offsets-topic.js';
 import { decodeRecord, encodeKey, encodeValue, type GroupRecord } from '../group/records.js';
 
 /** Bytes read per step while loading a partition. */
@@ -129,6 +129,7 @@ export class GroupCoordinatorRuntime<R extends OffsetsPartitionRole> {
       topics: options.topics,
       newMemberId: () => randomUUID(),
       logger: options.logger,
+      classic: classicConfigFrom(options.settings),
     });
     // Session timers are checked this often: a twentieth of the session, at most once a second.
     const tickMs = Math.max(20, Math.min(1000, Math.floor(config.sessionTimeoutMs / 20)));

@@ -1,0 +1,144 @@
+/**
+ * Kafka consumer groups with Kafka's own clients on real broker processes: KafkaJS members sharing a
+ * topic and rebalancing through JoinGroup/SyncGroup, confluent-kafka-python (librdkafka) committing
+ * offsets that a restarted consumer goes on from, and `samsa consumer-groups` describing the group.
+ */
+import { createRequire } from 'node:module';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runSamsa } from '../helpers/cli.js';
+import { LocalCluster } from '../helpers/cluster.js';
+import { freePort } from '../helpers/ports.js';
+import { waitFor } from '../helpers/wait.js';
+import { available, CONFLUENT_KAFKA_GROUP, confluentKafkaAvailable, run, SYSTEM_PYTHON } from '../kafka/tools.js';
+
+const require = createRequire(import.meta.url);
+const { Kafka, logLevel } = require('kafkajs') as typeof import('kafkajs');
+type Consumer = import('kafkajs').Consumer;
+
+const BROKERS = 3;
+let cluster: LocalCluster;
+let bootstrap: string;
+const unique = (name: string) => `${name}-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
+
+beforeAll(async () => {
+  const ports = new Map<number, number>();
+  for (let id = 1; id <= BROKERS; id++) ports.set(id, await freePort());
+  cluster = await LocalCluster.start({
+    brokers: BROKERS,
+    brokerSettingsFor: (b) => ({
+      listeners: `PLAINTEXT://${b.address},KAFKA://127.0.0.1:${ports.get(b.id)}`,
+      'default.replication.factor': '3',
+      'min.insync.replicas': '2',
+      'offsets.topic.num.partitions': '5',
+      'group.initial.rebalance.delay.ms': '500',
+    }),
+  });
+  bootstrap = `127.0.0.1:${ports.get(1)}`;
+}, 90_000);
+
+afterAll(async () => {
+  await cluster?.close();
+});
+
+const samsa = (args: string[]) => runSamsa([...args, '--bootstrap-server', cluster.bootstrap[0]!]);
+
+describe('KafkaJS consumer group (classic protocol)', () => {
+  it('three members share a 6-partition topic 2/2/2 and take over the partitions of one that leaves', async () => {
+    const kafka = new Kafka({ clientId: 'kafkajs-group', brokers: [bootstrap], logLevel: logLevel.NOTHING });
+    const topic = unique('kjs-group');
+    const group = unique('kjs-g');
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic, numPartitions: 6, replicationFactor: 3 }], waitForLeaders: true });
+    await admin.disconnect();
+    const producer = kafka.producer();
+    await producer.connect();
+    const values = Array.from({ length: 60 }, (_, i) => `v${i}`);
+    await producer.send({ topic, acks: -1, messages: values.map((value, i) => ({ key: `k${i}`, value })) });
+    await producer.disconnect();
+
+    const assignments = new Map<number, number[]>();
+    const received = new Set<string>();
+    const consumers: Consumer[] = [];
+    for (let i = 0; i < 3; i++) {
+      const consumer = kafka.consumer({ groupId: group, sessionTimeout: 10_000, heartbeatInterval: 500 });
+      consumer.on(consumer.events.GROUP_JOIN, (e) => {
+        assignments.set(i, (e.payload.memberAssignment[topic] ?? []).slice().sort());
+      });
+      await consumer.connect();
+      await consumer.subscribe({ topic, fromBeginning: true });
+      await consumer.run({
+        eachMessage: async ({ message }) => {
+          received.add(message.value!.toString());
+        },
+      });
+      consumers.push(consumer);
+    }
+    const owned = () => [...assignments.values()].flat().sort((a, b) => a - b);
+    try {
+      await waitFor(
+        () => assignments.size === 3 && [...assignments.values()].every((a) => a.length === 2) && owned().length === 6,
+        { timeoutMs: 60_000, description: `a 2/2/2 split (${JSON.stringify([...assignments])})` },
+      );
+      expect(owned()).toEqual([0, 1, 2, 3, 4, 5]);
+      await waitFor(() => received.size === values.length, { timeoutMs: 30_000, description: 'every record consumed' });
+
+      const described = await samsa(['consumer-groups', '--describe', '--group', group, '--members']);
+      expect(described.code, described.stderr).toBe(0);
+      // One row per member: its id, host, client id and partition count.
+      expect(
+        described.stdout.match(/^\S+\s+kafkajs-group-\S+\s+-\s+\/127\.0\.0\.1\s+kafkajs-group\s+2$/gm),
+        described.stdout,
+      ).toHaveLength(3);
+
+      await consumers.pop()!.disconnect();
+      assignments.delete(2);
+      await waitFor(() => [...assignments.values()].every((a) => a.length === 3) && owned().length === 6, {
+        timeoutMs: 60_000,
+        description: `a 3/3 split after one left (${JSON.stringify([...assignments])})`,
+      });
+      expect(owned()).toEqual([0, 1, 2, 3, 4, 5]);
+    } finally {
+      await Promise.all(consumers.map((c) => c.disconnect()));
+    }
+  }, 150_000);
+});
+
+describe.runIf(available('confluent-kafka-python (python3-confluent-kafka)', confluentKafkaAvailable()))(
+  'confluent-kafka-python consumer group (librdkafka)',
+  () => {
+    it('a consumer that commits and closes is followed by one that goes on from the committed offset', async () => {
+      const kafka = new Kafka({ clientId: 'producer', brokers: [bootstrap], logLevel: logLevel.NOTHING });
+      const topic = unique('ck-group');
+      const group = unique('ck-g');
+      const admin = kafka.admin();
+      await admin.connect();
+      await admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 3 }], waitForLeaders: true });
+      await admin.disconnect();
+      const producer = kafka.producer();
+      await producer.connect();
+      await producer.send({ topic, acks: -1, messages: Array.from({ length: 10 }, (_, i) => ({ value: `r${i}` })) });
+      await producer.disconnect();
+
+      const first = await run(SYSTEM_PYTHON, [CONFLUENT_KAFKA_GROUP, bootstrap, topic, group, '4'], {
+        timeoutMs: 90_000,
+      });
+      expect(first.code, first.stderr).toBe(0);
+      expect(first.stdout.trim().split('\n')).toEqual([
+        ...[0, 1, 2, 3].map((i) => `got 0 ${i} r${i}`),
+        'committed 0:4',
+      ]);
+      const second = await run(SYSTEM_PYTHON, [CONFLUENT_KAFKA_GROUP, bootstrap, topic, group, '6'], {
+        timeoutMs: 90_000,
+      });
+      expect(second.code, second.stderr).toBe(0);
+      expect(second.stdout.trim().split('\n')).toEqual([
+        ...[4, 5, 6, 7, 8, 9].map((i) => `got 0 ${i} r${i}`),
+        'committed 0:10',
+      ]);
+      const described = await samsa(['consumer-groups', '--describe', '--group', group]);
+      expect(described.code, described.stderr).toBe(0);
+      expect(described.stdout).toContain(topic);
+    }, 200_000);
+  },
+);
