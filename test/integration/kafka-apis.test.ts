@@ -89,7 +89,8 @@ describe('the Kafka listener at every advertised version', () => {
       });
       expect(body.errorCode).toBe(0);
       expect(body.apiKeys).toContainEqual({ apiKey: ApiKey.Fetch, minVersion: 0, maxVersion: 12 });
-      expect(body.apiKeys.map((k) => k.apiKey)).not.toContain(ApiKey.FindCoordinator);
+      expect(body.apiKeys).toContainEqual({ apiKey: ApiKey.FindCoordinator, minVersion: 0, maxVersion: 4 });
+      expect(body.apiKeys).toContainEqual({ apiKey: ApiKey.JoinGroup, minVersion: 0, maxVersion: 9 });
     }
   });
 
