@@ -90,6 +90,9 @@ interface OfflinePartition {
   readonly sinceMs: number;
 }
 
+/** How long a reopen waits for the coordinator to take its report before it goes on anyway. */
+const REPORT_WAIT_MS = 2000;
+
 /**
  * Free space a reopen waits for: 5% of the data directory's filesystem, at most 64 MiB. Reopening
  * with a few kilobytes free would fail again at the next append and move leadership back and forth.
@@ -229,10 +232,10 @@ export class PartitionRegistry {
   }
 
   /**
-   * Every `log.offline.retry.backoff.ms`: reopens the offline logs that are due and whose failure
-   * may pass (I/O errors, failed role changes), once the data directory has room, and applies the
-   * role metadata gives them now; then tells the controller they are back. A reopen runs recovery
-   * (a torn tail left by the failed write is cut). A failed one doubles that partition's backoff, up
+   * Every `log.offline.retry.backoff.ms`: once the data directory has room, tells the controller the
+   * due offline logs whose failure may pass (I/O errors, failed role changes) are back, reopens them
+   * and applies the role metadata gives them now. A reopen runs recovery (a torn tail left by the
+   * failed write is cut). A failed one takes the partition offline again and doubles its backoff, up
    * to `log.offline.retry.backoff.max.ms`.
    */
   startOfflineRecovery(): void {
@@ -254,8 +257,9 @@ export class PartitionRegistry {
         if (this.offline.get(key) !== o) continue;
         this.offline.delete(key);
         // The controller hears first: a follower that fetches before that would be refused the ISR
-        // (IneligibleReplica) for a while. Role changes it sends meanwhile wait behind this on the chain.
-        await this.report();
+        // (IneligibleReplica) for a while. Role changes it sends meanwhile wait behind this on the chain;
+        // a coordinator that does not answer holds them no longer than REPORT_WAIT_MS.
+        await Promise.race([this.report(), new Promise((r) => setTimeout(r, REPORT_WAIT_MS).unref())]);
         const role = this.options.currentRole(o.topic, o.partition);
         try {
           if (role) await this.assume(role);
