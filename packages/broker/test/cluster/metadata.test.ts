@@ -88,6 +88,19 @@ describe('metadata image', () => {
     const i = withBrokers(cluster(), [{ id: 2, host: 'b', port: 2 }]);
     expect(offlineReplicas(i, i.topics.get('t')!.partitions[0]!)).toEqual([1]);
   });
+
+  it('lists a registered replica whose broker reports that log offline (a full disk), only for that partition', () => {
+    const brokers = [
+      { id: 1, host: 'a', port: 1 },
+      { id: 2, host: 'b', port: 2 },
+    ];
+    const i = withBrokers(cluster(), brokers, new Map([[2, [{ topic: 't', partition: 0 }]]]));
+    const [p0, p1] = i.topics.get('t')!.partitions;
+    expect(offlineReplicas(i, p0!)).toEqual([2]);
+    expect(offlineReplicas(i, p1!)).toEqual([]);
+    // The next read of the registrations without the report: back online.
+    expect(offlineReplicas(withBrokers(i, brokers), p0!)).toEqual([]);
+  });
 });
 
 describe('diffRoles', () => {

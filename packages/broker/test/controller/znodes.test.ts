@@ -3,6 +3,7 @@ import {
   decodeBroker,
   decodeControllerEpoch,
   decodeControllerId,
+  decodeOfflineReplicas,
   decodePartitionState,
   decodeTopic,
   decodeTopicAssignment,
@@ -17,6 +18,25 @@ import {
 } from '../../src/controller/znodes.js';
 
 describe('znode codecs (Kafka layout)', () => {
+  it('a registration lists offline logs as offline_replicas, only when there are some', () => {
+    const broker = { id: 3, host: 'h', port: 9092 };
+    const data = encodeBroker(broker, [
+      { topic: 'b', partition: 2 },
+      { topic: 'a', partition: 1 },
+      { topic: 'b', partition: 0 },
+    ]);
+    expect(JSON.parse(data).offline_replicas).toEqual({ b: [0, 2], a: [1] });
+    expect(decodeBroker(3, data)).toEqual(broker);
+    expect(decodeOfflineReplicas(3, data)).toEqual([
+      { topic: 'b', partition: 0 },
+      { topic: 'b', partition: 2 },
+      { topic: 'a', partition: 1 },
+    ]);
+    expect(JSON.parse(encodeBroker(broker, []))).not.toHaveProperty('offline_replicas');
+    expect(decodeOfflineReplicas(3, encodeBroker(broker))).toEqual([]);
+    expect(() => decodeOfflineReplicas(3, '{"host":"h","port":1,"offline_replicas":[1]}')).toThrow(/offline_replicas/);
+  });
+
   it('round-trips every value', () => {
     expect(decodeBroker(3, encodeBroker({ id: 3, host: 'h', port: 9092, rack: 'r1' }))).toEqual({
       id: 3,
