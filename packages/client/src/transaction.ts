@@ -222,14 +222,22 @@ export class TransactionalProducer implements Transaction, AsyncDisposable {
         retriable: false,
       });
     }
-    if (this.added.size > 0) {
-      const request = { transactionalId: this.transactionalId, ...this.identity, committed: commit };
-      const response = await this.coordinatorCall('EndTxn', () => request);
-      this.identity = { producerId: response.producerId, producerEpoch: response.producerEpoch };
+    try {
+      if (this.added.size > 0) {
+        const request = { transactionalId: this.transactionalId, ...this.identity, committed: commit };
+        const response = await this.coordinatorCall('EndTxn', () => request);
+        this.identity = { producerId: response.producerId, producerEpoch: response.producerEpoch };
+      }
+      if (this.state === 'in-transaction') this.state = 'ready';
+    } catch (err) {
+      // The outcome is unknown (all or nothing, either way): the next begin() starts over with
+      // InitProducerId, which waits for the transaction to complete, or aborts it.
+      if (this.state === 'in-transaction') this.state = 'uninitialized';
+      throw err;
+    } finally {
+      this.added.clear();
+      this.senders.clear();
     }
-    this.added.clear();
-    this.senders.clear();
-    this.state = 'ready';
   }
 
   private async addPartition(topic: string, partition: number): Promise<void> {
