@@ -155,9 +155,10 @@ describe('transactions under broker kills', () => {
         .describeTransaction('chaos-tx')
         .catch((e: unknown) => String(e));
       const offsets = await samsa.admin().fetchTopicOffsets(TOPIC);
-      console.log(
-        `lost detail: ${JSON.stringify({ describe, offsets, lostTxns: [...outcomes].filter(([t, o]) => o === 'commit' && new Set(byTxn.get(t) ?? []).size < PARTITIONS * PER_PARTITION).map(([t]) => t) })}`,
-      );
+      const lostTxns = [...outcomes]
+        .filter(([txn, o]) => o === 'commit' && new Set(byTxn.get(txn) ?? []).size < PARTITIONS * PER_PARTITION)
+        .map(([txn]) => txn);
+      console.log(`lost detail: ${JSON.stringify({ describe, offsets, lostTxns })}`);
     }
     expect(committed).toBeGreaterThan(5);
     expect(kills).toBeGreaterThan(2);
