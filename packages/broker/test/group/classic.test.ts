@@ -1,0 +1,229 @@
+import { ErrorCodes } from '@samsa/protocol';
+import { describe, expect, it } from 'vitest';
+import {
+  ClassicGroups,
+  type Completed,
+  DEFAULT_CLASSIC_CONFIG,
+  decodeConsumerAssignment,
+  type JoinInput,
+} from '../../src/group/classic.js';
+import { DEFAULT_GROUP_CORE_CONFIG } from '../../src/group/core.js';
+import { type CoordinatorLog, GroupCoordinator } from '../../src/group/driver.js';
+import { decodeRecord, encodeKey, encodeValue, type GroupRecord } from '../../src/group/records.js';
+
+const config = { ...DEFAULT_CLASSIC_CONFIG, initialRebalanceDelayMs: 100 };
+const meta = (s: string) => Buffer.from(s);
+
+function joinInput(memberId: string, protocols = [{ name: 'range', metadata: meta(memberId) }]): JoinInput {
+  return {
+    groupId: 'g',
+    memberId,
+    groupInstanceId: null,
+    protocolType: 'consumer',
+    protocols,
+    sessionTimeoutMs: 10_000,
+    rebalanceTimeoutMs: 30_000,
+    clientId: 'c',
+    clientHost: '/127.0.0.1',
+    requireKnownMemberId: false,
+  };
+}
+
+const joins = (completed: readonly Completed[]) =>
+  completed.filter((c) => c.kind === 'join').map((c) => [c.memberId, c.answer] as const);
+
+/** Joins members a and b into generation 1 (the initial delay run out), a the leader. */
+function twoMembers(): { groups: ClassicGroups; completed: Completed[] } {
+  const groups = new ClassicGroups(config);
+  expect(groups.join(joinInput(''), 0, 'a').result).toBeUndefined();
+  expect(groups.join(joinInput(''), 10, 'b').result).toBeUndefined();
+  const { completed } = groups.tick(100);
+  return { groups, completed };
+}
+
+describe('classic groups', () => {
+  it('the first join phase waits out the initial delay; all hear the generation, the leader the members', () => {
+    const { completed } = twoMembers();
+    const answers = new Map(joins(completed));
+    expect([...answers.keys()].sort()).toEqual(['a', 'b']);
+    expect(answers.get('a')).toMatchObject({ errorCode: 0, generationId: 1, leader: 'a', protocolName: 'range' });
+    expect(answers.get('a')!.members.map((m) => m.memberId)).toEqual(['a', 'b']);
+    expect(answers.get('b')!.members).toEqual([]);
+  });
+
+  it('SyncGroup: followers wait for the leader; the assignment is a record and comes back after a replay', () => {
+    const { groups } = twoMembers();
+    const follower = groups.sync({ groupId: 'g', memberId: 'b', generationId: 1, assignments: [] }, 200);
+    expect(follower.result).toBeUndefined();
+    const leader = groups.sync(
+      {
+        groupId: 'g',
+        memberId: 'a',
+        generationId: 1,
+        assignments: [
+          { memberId: 'a', assignment: meta('A') },
+          { memberId: 'b', assignment: meta('B') },
+        ],
+      },
+      210,
+    );
+    expect(
+      leader.completed.map((c) => [c.memberId, (c.answer as { assignment: Buffer }).assignment.toString()]),
+    ).toEqual([
+      ['a', 'A'],
+      ['b', 'B'],
+    ]);
+    expect(leader.records).toHaveLength(1);
+    const record = leader.records[0]!;
+    const replayed = new ClassicGroups(config);
+    replayed.apply(decodeRecord(encodeKey(record), encodeValue(record)) as never);
+    replayed.finishLoad(1000);
+    expect(replayed.describe('g')).toEqual(groups.describe('g'));
+    expect(replayed.heartbeat({ groupId: 'g', memberId: 'b', generationId: 1 }, 1000)).toBe(0);
+  });
+
+  it('a member leaving starts a rebalance: RebalanceInProgress, then the rejoin completes the next generation', () => {
+    const { groups } = twoMembers();
+    groups.sync({ groupId: 'g', memberId: 'a', generationId: 1, assignments: [] }, 200);
+    const left = groups.leave('g', ['a'], 300);
+    expect(left.result).toEqual([0]);
+    expect(groups.heartbeat({ groupId: 'g', memberId: 'b', generationId: 1 }, 310)).toBe(
+      ErrorCodes.REBALANCE_IN_PROGRESS.code,
+    );
+    expect(groups.heartbeat({ groupId: 'g', memberId: 'a', generationId: 1 }, 310)).toBe(
+      ErrorCodes.UNKNOWN_MEMBER_ID.code,
+    );
+    const rejoin = groups.join(joinInput('b'), 320, 'unused');
+    expect(joins(rejoin.completed)).toEqual([['b', expect.objectContaining({ generationId: 2, leader: 'b' })]]);
+    expect(groups.checkCommit('g', 'b', 1)).toBe(ErrorCodes.ILLEGAL_GENERATION.code);
+    expect(groups.checkCommit('g', 'b', 2)).toBe(0);
+    expect(groups.checkCommit('g', '', -1)).toBe(ErrorCodes.UNKNOWN_MEMBER_ID.code);
+  });
+
+  it('a silent member is expelled after its session; one that does not rejoin in time leaves the generation', () => {
+    const { groups } = twoMembers();
+    groups.sync({ groupId: 'g', memberId: 'a', generationId: 1, assignments: [] }, 200);
+    groups.heartbeat({ groupId: 'g', memberId: 'a', generationId: 1 }, 9_000);
+    const expired = groups.tick(10_300);
+    expect(expired.completed).toEqual([]);
+    expect(groups.describe('g')!.members.map((m) => m.memberId)).toEqual(['a']);
+    // a must rejoin; it does not, so the rebalance timeout (30 s) ends the generation without it.
+    const timedOut = groups.tick(10_300 + 30_000);
+    expect(groups.describe('g')).toMatchObject({ state: 'Empty', members: [] });
+    expect(timedOut.records).toHaveLength(1);
+    expect(groups.checkCommit('g', '', -1)).toBe(0);
+  });
+
+  it('JoinGroup v4+: MEMBER_ID_REQUIRED hands out the id; unknown ids and foreign protocols are refused', () => {
+    const groups = new ClassicGroups(config);
+    const first = groups.join({ ...joinInput(''), requireKnownMemberId: true }, 0, 'm1');
+    expect(first.result).toMatchObject({ errorCode: ErrorCodes.MEMBER_ID_REQUIRED.code, memberId: 'm1' });
+    expect(groups.join(joinInput('m1'), 1, 'x').result).toBeUndefined();
+    expect(groups.join(joinInput('nobody'), 2, 'x').result).toMatchObject({
+      errorCode: ErrorCodes.UNKNOWN_MEMBER_ID.code,
+    });
+    const foreign = groups.join(joinInput('', [{ name: 'roundrobin', metadata: meta('r') }]), 3, 'm2');
+    expect(foreign.result).toMatchObject({ errorCode: ErrorCodes.INCONSISTENT_GROUP_PROTOCOL.code });
+    expect(groups.join({ ...joinInput(''), sessionTimeoutMs: 10 }, 4, 'm3').result).toMatchObject({
+      errorCode: ErrorCodes.INVALID_SESSION_TIMEOUT.code,
+    });
+  });
+
+  it('the protocol is the one every member supports that most list first', () => {
+    const groups = new ClassicGroups(config);
+    const both = (first: string, second: string) => [
+      { name: first, metadata: meta(first) },
+      { name: second, metadata: meta(second) },
+    ];
+    groups.join(joinInput('', both('range', 'cooperative-sticky')), 0, 'a');
+    groups.join(joinInput('', both('cooperative-sticky', 'range')), 0, 'b');
+    groups.join(joinInput('', both('cooperative-sticky', 'range')), 0, 'c');
+    const answers = joins(groups.tick(100).completed);
+    expect(answers.every(([, a]) => a.protocolName === 'cooperative-sticky')).toBe(true);
+  });
+
+  it("reads Kafka's consumer protocol assignment", () => {
+    // version 1, one topic "t" with partitions 0 and 2, null user data.
+    const bytes = Buffer.from(
+      '0001' + '00000001' + '000174' + '00000002' + '00000000' + '00000002' + 'ffffffff',
+      'hex',
+    );
+    expect(decodeConsumerAssignment(bytes)).toEqual({ t: [0, 2] });
+    expect(decodeConsumerAssignment(Buffer.alloc(0))).toEqual({});
+  });
+});
+
+class MemLog implements CoordinatorLog {
+  readonly batches: (readonly GroupRecord[])[] = [];
+  append(records: readonly GroupRecord[]): Promise<number> {
+    this.batches.push(records);
+    return Promise.resolve(this.batches.length);
+  }
+  waitCommitted(): Promise<void> {
+    return Promise.resolve();
+  }
+  endOffset(): number {
+    return this.batches.length;
+  }
+  async *read(): AsyncIterable<readonly GroupRecord[]> {
+    for (const b of this.batches) yield b;
+  }
+}
+
+describe('classic groups in the coordinator driver', () => {
+  it('a failover keeps the generation, members and assignments; classic and KIP-848 members do not mix', async () => {
+    let now = 0;
+    let ids = 0;
+    const make = () =>
+      new GroupCoordinator({
+        config: DEFAULT_GROUP_CORE_CONFIG,
+        numPartitions: 1,
+        nowMs: () => now,
+        topics: () => new Map([['t', 2]]),
+        newMemberId: () => `id${++ids}`,
+        classic: { ...config, initialRebalanceDelayMs: 0 },
+      });
+    const log = new MemLog();
+    const first = make();
+    await first.becomeLeader(0, log);
+    const joined = await first.joinGroup(joinInput(''));
+    expect(joined).toMatchObject({ errorCode: 0, generationId: 1 });
+    const synced = await first.syncGroup({
+      groupId: 'g',
+      memberId: joined.memberId,
+      generationId: 1,
+      assignments: [{ memberId: joined.memberId, assignment: meta('A') }],
+    });
+    expect(synced.assignment.toString()).toBe('A');
+    const commit = (generationId: number) =>
+      first.commitKafkaOffsets({
+        groupId: 'g',
+        memberId: joined.memberId,
+        memberEpoch: generationId,
+        generationId,
+        topics: [{ name: 't', partitions: [{ partition: 0, offset: 5, leaderEpoch: -1, metadata: '' }] }],
+      });
+    expect((await commit(0))[0]!.partitions[0]!.errorCode).toBe(ErrorCodes.ILLEGAL_GENERATION.code);
+    expect((await commit(1))[0]!.partitions[0]!.errorCode).toBe(0);
+    await expect(
+      first.heartbeat({
+        groupId: 'g',
+        memberId: '',
+        memberEpoch: 0,
+        rebalanceTimeoutMs: 1000,
+        subscribedTopicNames: ['t'],
+        clientId: 'c',
+        clientHost: 'h',
+      }),
+    ).rejects.toMatchObject({ code: ErrorCodes.INCONSISTENT_GROUP_PROTOCOL.code });
+    first.resign(0);
+
+    now = 5_000;
+    const second = make();
+    await second.becomeLeader(0, log);
+    expect(second.describeClassic('g')).toMatchObject({ state: 'Stable', generationId: 1 });
+    expect(second.classicHeartbeat({ groupId: 'g', memberId: joined.memberId, generationId: 1 })).toBe(0);
+    const offsets = await second.fetchOffsets({ groupId: 'g', memberId: '', memberEpoch: -1, topics: [] });
+    expect(offsets).toEqual([{ name: 't', partitions: [expect.objectContaining({ partition: 0, offset: 5 })] }]);
+  });
+});
