@@ -173,6 +173,14 @@ export function formatDumpedBatch(entry: DumpedBatch | DumpError): string {
   if (removedInside > 0) lines[0] += ` removedRecords: ${removedInside}`;
   if (entry.recordsError !== undefined) lines.push(`| records could not be decoded: ${entry.recordsError}`);
   for (const record of entry.records ?? []) {
+    const marker = entry.isControl ? markerOf(record.key, record.value) : undefined;
+    if (marker !== undefined) {
+      // As Kafka's DumpLogSegments prints a transaction marker.
+      lines.push(
+        `| offset: ${record.offset} endTxnMarker: ${marker.type} coordinatorEpoch: ${marker.coordinatorEpoch}`,
+      );
+      continue;
+    }
     // Quoted and escaped, so binary payloads cannot break the one-line-per-record layout.
     const text = (bytes: Buffer | null): string => (bytes === null ? 'null' : JSON.stringify(bytes.toString('utf8')));
     const key = text(record.key);
@@ -184,4 +192,12 @@ export function formatDumpedBatch(entry: DumpedBatch | DumpError): string {
     );
   }
   return lines.join('\n');
+}
+
+/** A control record's commit/abort marker (key: version, type; value: version, coordinator epoch). */
+function markerOf(key: Buffer | null, value: Buffer | null): { type: string; coordinatorEpoch: number } | undefined {
+  if (key === null || key.length < 4) return undefined;
+  const code = key.readInt16BE(2);
+  const type = code === 0 ? 'ABORT' : code === 1 ? 'COMMIT' : `UNKNOWN(${code})`;
+  return { type, coordinatorEpoch: value !== null && value.length >= 6 ? value.readInt32BE(2) : -1 };
 }

@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import { encodeBatch, ErrorCodes, type SamsaError } from '@samsa/protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openPartitionLog, type PartitionLog } from '@samsa/broker/internal';
+import { dumpSegment, formatDumpedBatch, openPartitionLog, type PartitionLog } from '@samsa/broker/internal';
 import { decodeAbortedTxns, encodeAbortedTxn } from '../../src/storage/txn-index.js';
 import { encodeMarker } from '../../src/txn/state-topic.js';
 import { tempDir } from './helpers.js';
@@ -70,5 +70,19 @@ describe('partition log: transactions (last stable offset, aborted-transaction i
     expect(log.abortedTransactions(0, 10)).toEqual([]);
     expect(log.lastStableOffset(2)).toBe(0);
     expect((await readdir(dir.path)).filter((n) => n.endsWith('.txnindex'))).toHaveLength(0);
+  });
+
+  it('log dump shows producer id, epoch, sequence and the markers', async () => {
+    await log.append(txnBatch(5, 2, 0, 'x'));
+    await log.appendMarker(marker(5, 3, true, 7), { leaderEpoch: 0, coordinatorEpoch: 7 });
+    const lines: string[] = [];
+    const [segment] = (await readdir(dir.path)).filter((n) => n.endsWith('.log'));
+    for await (const entry of dumpSegment(`${dir.path}/${segment}`, { printRecords: true })) {
+      lines.push(formatDumpedBatch(entry));
+    }
+    const text = lines.join('\n');
+    expect(text).toContain('producerId: 5 producerEpoch: 2 baseSequence: 0');
+    expect(text).toContain('isControl: true');
+    expect(text).toContain('| offset: 1 endTxnMarker: COMMIT coordinatorEpoch: 7');
   });
 });
