@@ -105,6 +105,22 @@ function killTwoLeaders(topic: string): (chunk: number) => Promise<void> {
   };
 }
 
+/**
+ * What `samsa produce` wrote on stderr besides its retry notices. The CLI prints one when a batch's
+ * third attempt fails (da9c2f5), and a killed leader here stays the leader for 1.5 s and more (until it
+ * restarts or its session expires), more than two retries: notices are expected, how many depends on
+ * timing, and any other line is an error.
+ */
+function errorLines(stderr: string, topic: string): string[] {
+  const notice = new RegExp(
+    `^samsa: ${topic}-\\d+: SamsaClientError: \\w+: .*; retrying until delivery\\.timeout\\.ms$`,
+  );
+  const lines = stderr.split('\n').filter((line) => line !== '');
+  const notices = lines.filter((line) => notice.test(line));
+  if (notices.length > 0) console.log(`retry notices:\n${notices.join('\n')}`);
+  return lines.filter((line) => !notice.test(line));
+}
+
 function duplicatesOf(values: string[]): number {
   return values.length - new Set(values).size;
 }
@@ -116,7 +132,7 @@ describe('idempotent producer through broker kills', () => {
       .admin()
       .createTopics([{ topic, numPartitions: 3, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } }]);
     const run = await produceThroughFaults(topic, [], killTwoLeaders(topic));
-    expect(run.stderr).toBe('');
+    expect(errorLines(run.stderr, topic)).toEqual([]);
     expect(run.code).toBe(0);
     const values = await readTopic(topic);
     const missing = Array.from({ length: LINES }, (_, i) => `line-${i}`).filter((v) => !values.includes(v));
