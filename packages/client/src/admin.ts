@@ -183,6 +183,33 @@ export class Admin implements AsyncDisposable {
     });
   }
 
+  /**
+   * Adds partitions: each topic grows to `count` partitions (Kafka's createPartitions). A count at or
+   * below the current one rejects with InvalidPartitions: partitions are never removed. Producers,
+   * consumers and groups pick the new partitions up with their next metadata refresh. Keyed records
+   * map to partitions by the partition count, so a key's new records may land in another partition.
+   */
+  async createPartitions(
+    topics: ReadonlyArray<{ readonly topic: string; readonly count: number }>,
+    options: AdminRequestOptions & { validateOnly?: boolean } = {},
+  ): Promise<void> {
+    checkTopicNames(topics.map((t) => t.topic));
+    const timeoutMs = options.timeoutMs ?? this.cluster.options.requestTimeoutMs;
+    const countOf = new Map(topics.map((t) => [t.topic, t.count]));
+    await this.controllerOperation([...countOf.keys()], options, async (connection, names) => {
+      const response = await connection.call(
+        'CreatePartitions',
+        {
+          topics: names.map((name) => ({ name, count: countOf.get(name)! })),
+          timeoutMs,
+          validateOnly: options.validateOnly ?? false,
+        },
+        { timeoutMs: timeoutMs + this.cluster.options.requestTimeoutMs, signal: options.signal },
+      );
+      return response.topics;
+    });
+  }
+
   async deleteTopics(topics: readonly string[], options: AdminRequestOptions = {}): Promise<void> {
     checkTopicNames(topics);
     const timeoutMs = options.timeoutMs ?? this.cluster.options.requestTimeoutMs;

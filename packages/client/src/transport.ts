@@ -14,6 +14,7 @@ export interface BrokerRpcs {
   Metadata: [v1.MetadataRequest, v1.MetadataResponse__Output];
   DescribeCluster: [v1.DescribeClusterRequest, v1.DescribeClusterResponse__Output];
   CreateTopics: [v1.CreateTopicsRequest, v1.CreateTopicsResponse__Output];
+  CreatePartitions: [v1.CreatePartitionsRequest, v1.CreatePartitionsResponse__Output];
   DeleteTopics: [v1.DeleteTopicsRequest, v1.DeleteTopicsResponse__Output];
   ElectLeaders: [v1.ElectLeadersRequest, v1.ElectLeadersResponse__Output];
   Produce: [v1.ProduceRequest, v1.ProduceResponse__Output];

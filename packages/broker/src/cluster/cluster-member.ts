@@ -168,6 +168,16 @@ export class ClusterMember extends EventEmitter<ClusterMemberEvents> {
     return driver.createTopics(topics, options.validateOnly ?? false);
   }
 
+  /** CreatePartitions, answered by the controller only (see createTopics). */
+  async createPartitions(
+    topics: ReadonlyArray<{ readonly name: string; readonly count: number }>,
+    options: { validateOnly?: boolean } = {},
+  ): Promise<TopicResult[]> {
+    const driver = this.driver;
+    if (!driver?.isActive) return topics.map((t) => notController(t.name));
+    return driver.createPartitions(topics, options.validateOnly ?? false);
+  }
+
   /** DeleteTopics, answered by the controller only (see createTopics). */
   async deleteTopics(names: readonly string[]): Promise<TopicResult[]> {
     const driver = this.driver;

@@ -37,7 +37,7 @@
  * elects, for each broker whose share of preferred partitions it does not lead is above the given
  * percentage, those of its partitions where it is eligible.
  */
-import { ErrorCodes, type ErrorSpec } from '@samsa/protocol';
+import { ErrorCodes, type ErrorSpec, MAX_PARTITIONS_PER_TOPIC } from '@samsa/protocol';
 import { assignReplicas, validateNewTopic, validateTopicName } from './assignment.js';
 import {
   type ClusterSnapshot,
@@ -96,6 +96,19 @@ export type ControllerInput =
       readonly type: 'TopicZnodesChanged';
       readonly current: readonly string[];
       readonly loaded: readonly LoadedTopic[];
+    }
+  /**
+   * CreatePartitions: grow `topic` to `count` partitions. The driver read the topic znode (its id and
+   * version: the new assignment is written over exactly that version); undefined when it is gone.
+   */
+  | {
+      readonly type: 'CreatePartitions';
+      readonly topic: string;
+      readonly count: number;
+      readonly topicZnode: { readonly topicId: string | undefined; readonly version: number } | undefined;
+      /** Non-negative integer choosing the new partitions' start broker and follower shift. */
+      readonly seed: number;
+      readonly validateOnly?: boolean;
     }
   /** A DeleteTopics request, or a child of /admin/delete_topics (`adminRequest`: that znode exists). */
   | { readonly type: 'DeleteTopic'; readonly topic: string; readonly adminRequest: boolean }
@@ -316,6 +329,9 @@ export class ControllerCore {
       case 'TopicZnodesChanged':
         this.topicZnodesChanged(input.current, input.loaded, out);
         break;
+      case 'CreatePartitions':
+        this.createPartitions(input, out);
+        break;
       case 'DeleteTopic':
         this.deleteTopic(input.topic, input.adminRequest, out);
         break;
@@ -434,6 +450,52 @@ export class ControllerCore {
     out.addPartitionOps(ops);
     for (let i = 0; i < rec.partitions.length; i++) this.reconcile(rec, i, out);
     out.flush(`create topic ${topic}`);
+    out.results.push(ok(topic));
+  }
+
+  /**
+   * Adds partitions at the end (never removes any: a count at or below the current one is
+   * InvalidPartitions, as in Kafka), with the topic's replication factor, spread like a new topic's.
+   * One write: the topic znode's new assignment (over the version read) and the new partitions'
+   * states, so brokers watching the topic see both.
+   */
+  private createPartitions(input: Extract<ControllerInput, { type: 'CreatePartitions' }>, out: Collector): void {
+    const { topic, count } = input;
+    const rec = this.topics.get(topic);
+    if (!rec || input.topicZnode === undefined) {
+      out.results.push(fail(topic, ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION, `Topic '${topic}' does not exist`));
+      return;
+    }
+    const current = rec.partitions.length;
+    if (!Number.isInteger(count) || count <= current) {
+      const message = `Topic '${topic}' has ${current} partitions; the new count ${count} must be larger`;
+      out.results.push(fail(topic, ErrorCodes.INVALID_PARTITIONS, message));
+      return;
+    }
+    if (count > MAX_PARTITIONS_PER_TOPIC) {
+      const message = `Number of partitions must be at most ${MAX_PARTITIONS_PER_TOPIC} (got ${count})`;
+      out.results.push(fail(topic, ErrorCodes.INVALID_PARTITIONS, message));
+      return;
+    }
+    const replicationFactor = rec.partitions[0]?.replicas.length ?? 1;
+    if (replicationFactor > this.live.size) {
+      const message = `Replication factor ${replicationFactor} is larger than the ${this.live.size} live brokers`;
+      out.results.push(fail(topic, ErrorCodes.INVALID_REPLICATION_FACTOR, message));
+      return;
+    }
+    const added = assignReplicas(this.liveBrokerIds, count - current, replicationFactor, input.seed);
+    if (input.validateOnly) {
+      out.results.push(ok(topic));
+      return;
+    }
+    for (const replicas of added) rec.partitions.push({ replicas, state: undefined, zkVersion: -1, hasZnode: false });
+    const data = encodeTopicAssignment(
+      rec.partitions.map((p) => p.replicas),
+      input.topicZnode.topicId,
+    );
+    out.addPartitionOps([{ op: 'set', path: topicPath(topic), data, expectedVersion: input.topicZnode.version }]);
+    for (let i = current; i < count; i++) this.reconcile(rec, i, out);
+    out.flush(`add partitions ${current}..${count - 1} to ${topic}`);
     out.results.push(ok(topic));
   }
 

@@ -304,6 +304,34 @@ export class ControllerDriver {
     );
   }
 
+  /**
+   * CreatePartitions: each topic grows to its count. The topic znode is read first (in the queue, so
+   * no other change of ours comes between) for its id and the version the new assignment replaces.
+   */
+  createPartitions(
+    topics: ReadonlyArray<{ readonly name: string; readonly count: number }>,
+    validateOnly = false,
+  ): Promise<TopicResult[]> {
+    return Promise.all(
+      topics.map((t) =>
+        this.requestWith(t.name, async () => {
+          const node = await this.options.zk.getData(topicPath(t.name));
+          const topicZnode = node
+            ? { topicId: decodeTopic(t.name, node.data).topicId, version: node.stat.version }
+            : undefined;
+          return {
+            type: 'CreatePartitions',
+            topic: t.name,
+            count: t.count,
+            topicZnode,
+            seed: this.options.randomSeed(),
+            validateOnly,
+          };
+        }),
+      ),
+    );
+  }
+
   deleteTopics(names: readonly string[]): Promise<TopicResult[]> {
     return Promise.all(
       names.map((name) => this.request(name, { type: 'DeleteTopic', topic: name, adminRequest: false })),
@@ -384,8 +412,14 @@ export class ControllerDriver {
   }
 
   private request(topic: string, input: ControllerInput): Promise<TopicResult> {
+    return this.requestWith(topic, async () => input);
+  }
+
+  /** A request whose input is built inside the queue (after the requests before it are done). */
+  private requestWith(topic: string, build: () => Promise<ControllerInput>): Promise<TopicResult> {
     return this.enqueue(async () => {
       if (!this.active) return notController(topic);
+      const input = await build();
       const { out, failure } = await this.runCapturing(input);
       const result: RequestResult | undefined = out.results[0];
       if (failure) {

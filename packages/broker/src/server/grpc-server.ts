@@ -13,7 +13,13 @@ import type { Logger } from 'pino';
 import { grpcAddress } from '../listeners.js';
 import type { BrokerContext } from './context.js';
 import { FLOW_CONTROL_WINDOW_BYTES } from './flow-control.js';
-import { handleCreateTopics, handleDeleteTopics, handleDescribeCluster, handleElectLeaders } from './handlers/admin.js';
+import {
+  handleCreatePartitions,
+  handleCreateTopics,
+  handleDeleteTopics,
+  handleDescribeCluster,
+  handleElectLeaders,
+} from './handlers/admin.js';
 import { handleInitProducerId } from './handlers/init-producer-id.js';
 import { handleFetch } from './handlers/fetch.js';
 import { handleConsumerGroupHeartbeat } from './handlers/consumer-group-heartbeat.js';
@@ -239,6 +245,12 @@ export async function startGrpcServer(options: {
       logger,
       'CreateTopics',
       handleCreateTopics,
+    ),
+    CreatePartitions: unary<v1.CreatePartitionsRequest__Output, v1.CreatePartitionsResponse>(
+      context,
+      logger,
+      'CreatePartitions',
+      handleCreatePartitions,
     ),
     DeleteTopics: unary<v1.DeleteTopicsRequest__Output, v1.DeleteTopicsResponse>(
       context,

@@ -433,3 +433,43 @@ describe('ControllerCore: preferred leader election', () => {
     ).toEqual([]);
   });
 });
+
+describe('ControllerCore: adding partitions', () => {
+  const grow = (core: ControllerCore, topic: string, count: number, version = 0): StepOutput =>
+    core.step({ type: 'CreatePartitions', topic, count, topicZnode: { topicId: `id-${topic}`, version }, seed: 1 });
+
+  it('writes the grown assignment over the version read and the new partitions, and announces their roles', () => {
+    const core = elected([1, 2, 3]);
+    create(core, 'orders', 2, 2);
+    const out = grow(core, 'orders', 4, 7);
+    expect(out.results).toEqual([{ topic: 'orders', error: ErrorCodes.NONE, message: '' }]);
+    const ops = out.writes.flatMap((w) => w.ops);
+    expect(ops.map((o) => `${o.op} ${o.path}`)).toEqual([
+      'set /brokers/topics/orders',
+      'create /brokers/topics/orders/partitions/2',
+      'create /brokers/topics/orders/partitions/2/state',
+      'create /brokers/topics/orders/partitions/3',
+      'create /brokers/topics/orders/partitions/3/state',
+    ]);
+    const assignment = JSON.parse((ops[0] as { data: string }).data);
+    expect(Object.keys(assignment.partitions)).toEqual(['0', '1', '2', '3']);
+    expect(assignment.topic_id).toBe('id-orders');
+    expect((ops[0] as { expectedVersion: number }).expectedVersion).toBe(7);
+    expect(assignment.partitions['2']).toHaveLength(2);
+    expect(core.topic('orders')!.partitions).toHaveLength(4);
+    expect(state(core, 'orders', 3).leader).toBeGreaterThan(0);
+    expect(out.announcements.filter((a) => a.role !== 'deleted' && a.partition >= 2)).toHaveLength(4);
+  });
+
+  it('refuses to shrink or keep the count, and unknown topics', () => {
+    const core = elected([1, 2, 3]);
+    create(core, 'orders', 3, 1);
+    for (const count of [2, 3]) {
+      const out = grow(core, 'orders', count);
+      expect(out.results[0]!.error).toBe(ErrorCodes.INVALID_PARTITIONS);
+      expect(out.writes).toEqual([]);
+    }
+    expect(grow(core, 'nope', 5).results[0]!.error).toBe(ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION);
+    expect(core.topic('orders')!.partitions).toHaveLength(3);
+  });
+});

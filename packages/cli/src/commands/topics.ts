@@ -34,7 +34,7 @@ export function formatTopic(topic: TopicDescription): string[] {
 }
 
 export function registerTopics(program: Command): void {
-  const topics = program.command('topics').description('create, list, describe and delete topics');
+  const topics = program.command('topics').description('create, list, describe, alter and delete topics');
 
   withBootstrap(topics.command('create'))
     .description('create a topic')
@@ -99,6 +99,21 @@ export function registerTopics(program: Command): void {
         if (o.underReplicatedPartitions && shown.partitions.length === 0) continue;
         process.stdout.write(`${formatTopic(shown).join('\n')}\n`);
       }
+    });
+
+  withBootstrap(topics.command('alter'))
+    .description('add partitions to a topic (never fewer: partitions are not removed)')
+    .requiredOption('--topic <name>', 'topic name')
+    .requiredOption(
+      '--partitions <n>',
+      'the partition count afterwards, larger than the current one',
+      parseIntOption('--partitions', 1, MAX_PARTITIONS_PER_TOPIC),
+    )
+    .action(async (o: { topic: string; partitions: number; bootstrapServer: string }) => {
+      checkTopicName(o.topic);
+      await using samsa = await connect(o.bootstrapServer);
+      await samsa.admin().createPartitions([{ topic: o.topic, count: o.partitions }]);
+      process.stdout.write(`Topic ${o.topic} has ${o.partitions} partitions.\n`);
     });
 
   withBootstrap(topics.command('delete'))

@@ -56,6 +56,34 @@ export async function handleCreateTopics(
   return { topics: [...rejected, ...results.map((r) => ({ ...r }))] };
 }
 
+/**
+ * CreatePartitions, answered by the controller. With a timeout the answer waits until every new
+ * partition has a leader in this broker's metadata, so producers can use them at once.
+ */
+export async function handleCreatePartitions(
+  ctx: BrokerContext,
+  request: v1.CreatePartitionsRequest__Output,
+): Promise<v1.CreatePartitionsResponse> {
+  const results = await ctx.member.createPartitions(
+    request.topics.map((t) => ({ name: t.name, count: t.count })),
+    { validateOnly: request.validateOnly },
+  );
+  const grown = request.topics.filter((t) => results.some((r) => r.name === t.name && r.errorCode === 0));
+  if (!request.validateOnly && grown.length > 0 && request.timeoutMs !== 0) {
+    await ctx.member.metadata
+      .waitFor(
+        (image) =>
+          grown.every((t) => {
+            const partitions = image.topics.get(t.name)?.partitions ?? [];
+            return partitions.length >= t.count && partitions.every((p) => p.leader >= 0);
+          }),
+        timeoutOf(request.timeoutMs),
+      )
+      .catch(() => undefined); // written; the brokers may still be taking their roles
+  }
+  return { topics: results.map((r) => ({ ...r })) };
+}
+
 export async function handleDeleteTopics(
   ctx: BrokerContext,
   request: v1.DeleteTopicsRequest__Output,
