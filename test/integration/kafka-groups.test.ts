@@ -9,7 +9,16 @@ import { runSamsa } from '../helpers/cli.js';
 import { LocalCluster } from '../helpers/cluster.js';
 import { freePort } from '../helpers/ports.js';
 import { waitFor } from '../helpers/wait.js';
-import { available, CONFLUENT_KAFKA_GROUP, confluentKafkaAvailable, run, SYSTEM_PYTHON } from '../kafka/tools.js';
+import {
+  available,
+  CONFLUENT_KAFKA_GROUP,
+  confluentKafkaAvailable,
+  KAFKA_PYTHON_GROUP,
+  kafkaPythonAvailable,
+  run,
+  SYSTEM_PYTHON,
+  toolPath,
+} from '../kafka/tools.js';
 
 const require = createRequire(import.meta.url);
 const { Kafka, logLevel } = require('kafkajs') as typeof import('kafkajs');
@@ -41,6 +50,35 @@ afterAll(async () => {
 });
 
 const samsa = (args: string[]) => runSamsa([...args, '--bootstrap-server', cluster.bootstrap[0]!]);
+const kcat = toolPath('kcat');
+
+/** A one-partition topic holding r0..r(count-1), written by KafkaJS. */
+async function topicWithRecords(prefix: string, count: number): Promise<string> {
+  const kafka = new Kafka({ clientId: 'producer', brokers: [bootstrap], logLevel: logLevel.NOTHING });
+  const topic = unique(prefix);
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 3 }], waitForLeaders: true });
+  await admin.disconnect();
+  const producer = kafka.producer();
+  await producer.connect();
+  await producer.send({ topic, acks: -1, messages: Array.from({ length: count }, (_, i) => ({ value: `r${i}` })) });
+  await producer.disconnect();
+  return topic;
+}
+
+/** Runs a group consumer script twice (4 records, then 6): the second goes on from the first's commit. */
+async function commitAndRestart(script: string, topic: string, group: string): Promise<void> {
+  const first = await run(SYSTEM_PYTHON, [script, bootstrap, topic, group, '4'], { timeoutMs: 90_000 });
+  expect(first.code, first.stderr).toBe(0);
+  expect(first.stdout.trim().split('\n')).toEqual([...[0, 1, 2, 3].map((i) => `got 0 ${i} r${i}`), 'committed 0:4']);
+  const second = await run(SYSTEM_PYTHON, [script, bootstrap, topic, group, '6'], { timeoutMs: 90_000 });
+  expect(second.code, second.stderr).toBe(0);
+  expect(second.stdout.trim().split('\n')).toEqual([
+    ...[4, 5, 6, 7, 8, 9].map((i) => `got 0 ${i} r${i}`),
+    'committed 0:10',
+  ]);
+}
 
 describe('KafkaJS consumer group (classic protocol)', () => {
   it('three members share a 6-partition topic 2/2/2 and take over the partitions of one that leaves', async () => {
@@ -108,37 +146,39 @@ describe.runIf(available('confluent-kafka-python (python3-confluent-kafka)', con
   'confluent-kafka-python consumer group (librdkafka)',
   () => {
     it('a consumer that commits and closes is followed by one that goes on from the committed offset', async () => {
-      const kafka = new Kafka({ clientId: 'producer', brokers: [bootstrap], logLevel: logLevel.NOTHING });
-      const topic = unique('ck-group');
+      const topic = await topicWithRecords('ck-group', 10);
       const group = unique('ck-g');
-      const admin = kafka.admin();
-      await admin.connect();
-      await admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 3 }], waitForLeaders: true });
-      await admin.disconnect();
-      const producer = kafka.producer();
-      await producer.connect();
-      await producer.send({ topic, acks: -1, messages: Array.from({ length: 10 }, (_, i) => ({ value: `r${i}` })) });
-      await producer.disconnect();
-
-      const first = await run(SYSTEM_PYTHON, [CONFLUENT_KAFKA_GROUP, bootstrap, topic, group, '4'], {
-        timeoutMs: 90_000,
-      });
-      expect(first.code, first.stderr).toBe(0);
-      expect(first.stdout.trim().split('\n')).toEqual([
-        ...[0, 1, 2, 3].map((i) => `got 0 ${i} r${i}`),
-        'committed 0:4',
-      ]);
-      const second = await run(SYSTEM_PYTHON, [CONFLUENT_KAFKA_GROUP, bootstrap, topic, group, '6'], {
-        timeoutMs: 90_000,
-      });
-      expect(second.code, second.stderr).toBe(0);
-      expect(second.stdout.trim().split('\n')).toEqual([
-        ...[4, 5, 6, 7, 8, 9].map((i) => `got 0 ${i} r${i}`),
-        'committed 0:10',
-      ]);
+      await commitAndRestart(CONFLUENT_KAFKA_GROUP, topic, group);
       const described = await samsa(['consumer-groups', '--describe', '--group', group]);
       expect(described.code, described.stderr).toBe(0);
       expect(described.stdout).toContain(topic);
     }, 200_000);
   },
 );
+
+describe.runIf(available('kafka-python (python3-kafka)', kafkaPythonAvailable()))('kafka-python consumer group', () => {
+  it('commits, closes, and a restarted consumer goes on from the committed offset', async () => {
+    await commitAndRestart(KAFKA_PYTHON_GROUP, await topicWithRecords('kp-group', 10), unique('kp-g'));
+  }, 200_000);
+});
+
+describe.runIf(available('kcat', kcat !== undefined))('kcat -G (librdkafka balanced consumer)', () => {
+  it('reads in a group, auto-commits on exit, and a second run goes on from there', async () => {
+    const topic = await topicWithRecords('kcat-group', 10);
+    const group = unique('kcat-g');
+    const consume = (count: number) =>
+      run(
+        kcat!,
+        ['-b', bootstrap, '-G', group, '-X', 'auto.offset.reset=earliest', '-c', String(count), '-f', '%o %s\n', topic],
+        {
+          timeoutMs: 60_000,
+        },
+      );
+    const first = await consume(4);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout.trim().split('\n')).toEqual([0, 1, 2, 3].map((i) => `${i} r${i}`));
+    const second = await consume(6);
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stdout.trim().split('\n')).toEqual([4, 5, 6, 7, 8, 9].map((i) => `${i} r${i}`));
+  }, 150_000);
+});
