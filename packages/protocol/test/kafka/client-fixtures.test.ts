@@ -5,8 +5,10 @@ import { decodeBatches, kafka } from '@samsa/protocol';
 /**
  * Requests captured from real clients talking to a Samsa Kafka listener
  * (scripts/capture-kafka-fixtures.mjs): kcat 1.7.1 / librdkafka 2.0.2, KafkaJS 2, sarama 1.22.1 with
- * its default version and with V1_0_0_0, kafka-python 2.0.2. Each must decode, and encoding what was
- * decoded must give back the client's very bytes.
+ * its default version and with V1_0_0_0, kafka-python 2.0.2; for the group APIs, consumer groups of
+ * KafkaJS (with its admin listing, describing and deleting), confluent-kafka-python, kafka-python and
+ * kcat -G (captured with the broker advertising the proxy's address, so every connection went through
+ * it). Each must decode, and encoding what was decoded must give back the client's very bytes.
  */
 interface Fixture {
   readonly client: string;

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { kafka } from '@samsa/protocol';
@@ -48,6 +49,14 @@ const valid: Buffer[] = [
     },
   ),
 ].map((f) => f.subarray(4));
+
+/** Group API requests captured from real clients (JoinGroup, SyncGroup, OffsetCommit, ...) are fuzzed too. */
+const GROUP_APIS = new Set([8, 9, 10, 11, 12, 13, 14, 15, 16, 42]);
+const captured = JSON.parse(readFileSync(new URL('./fixtures/client-requests.json', import.meta.url), 'utf8')) as {
+  apiKey: number;
+  hex: string;
+}[];
+valid.push(...captured.filter((f) => GROUP_APIS.has(f.apiKey)).map((f) => Buffer.from(f.hex, 'hex')));
 
 describe('fuzzed request decoding', () => {
   it('random bytes decode or fail with a typed error', () => {
