@@ -66,6 +66,8 @@ export class TransactionalProducer implements Transaction, AsyncDisposable {
   private coordinator: string | undefined;
   private readonly senders = new Map<string, PartitionSender>();
   private readonly added = new Map<string, Promise<void>>();
+  /** Partitions to add in the next AddPartitionsToTxn, and its promise. */
+  private addBatch: { partitions: { topic: string; partition: number }[]; sent: Promise<void> } | undefined;
   /** The first failed write of the open transaction: commit refuses, abort is the way out. */
   private failure: unknown;
   private roundRobin = 0;
@@ -240,12 +242,29 @@ export class TransactionalProducer implements Transaction, AsyncDisposable {
     }
   }
 
-  private async addPartition(topic: string, partition: number): Promise<void> {
-    await this.coordinatorCall('AddPartitionsToTxn', () => ({
-      transactionalId: this.transactionalId,
-      ...this.identity,
-      topics: [{ name: topic, partitions: [partition] }],
-    }));
+  /**
+   * Adds a partition to the transaction. Partitions first written in the same turn of the event loop
+   * go in one AddPartitionsToTxn (one write of the coordinator, not one each).
+   */
+  private addPartition(topic: string, partition: number): Promise<void> {
+    let batch = this.addBatch;
+    if (batch === undefined) {
+      const partitions: { topic: string; partition: number }[] = [];
+      const sent = new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
+        this.addBatch = undefined;
+        const byTopic = new Map<string, number[]>();
+        for (const p of partitions) byTopic.set(p.topic, [...(byTopic.get(p.topic) ?? []), p.partition]);
+        await this.coordinatorCall('AddPartitionsToTxn', () => ({
+          transactionalId: this.transactionalId,
+          ...this.identity,
+          topics: [...byTopic].map(([name, ps]) => ({ name, partitions: ps })),
+        }));
+      });
+      batch = { partitions, sent };
+      this.addBatch = batch;
+    }
+    batch.partitions.push({ topic, partition });
+    return batch.sent;
   }
 
   private senderFor(topic: string, partition: number): PartitionSender {
@@ -258,10 +277,15 @@ export class TransactionalProducer implements Transaction, AsyncDisposable {
     return sender;
   }
 
-  /** One request per partition at a time; records queued meanwhile go together in the next batch. */
+  /**
+   * One request per partition at a time; records queued meanwhile go together in the next batch. The
+   * first request waits for the current turn's microtasks, so sends resumed together (their partition
+   * just added) leave in one batch.
+   */
   private pump(sender: PartitionSender): void {
     if (sender.draining !== undefined || sender.queue.length === 0) return;
     sender.draining = (async () => {
+      await new Promise<void>((resolve) => queueMicrotask(resolve));
       while (sender.queue.length > 0) {
         const taken = this.takeBatch(sender);
         const baseSequence = sender.nextSequence;
