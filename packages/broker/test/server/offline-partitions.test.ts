@@ -136,6 +136,11 @@ describe.skipIf(!mounted)('PartitionRegistry on a full disk', () => {
     unlinkSync(filler);
     await until(() => registry.offlinePartitions().length === 0, 'both logs back');
     await until(() => reports.at(-1)?.length === 0, 'the empty set reported');
+    // The controller hears first, then each role is applied again (3a9605e): wait for both.
+    await until(
+      () => registry.get('busy', 0) !== undefined && registry.get('created', 0) !== undefined,
+      'both partitions hosted again',
+    );
     const back = registry.get('busy', 0)!;
     expect(back.role).toBe('leader');
     expect(back.log.logEndOffset).toBe(5);
