@@ -77,7 +77,8 @@ export class OffsetsTopicLog<R extends OffsetsReplica> implements CoordinatorLog
       const from = next;
       for (const batch of decodeBatches(bytes)) {
         const records: GroupRecord[] = [];
-        for (const record of batch.records) {
+        // Transaction markers (AddOffsetsToTxn puts a partition in a transaction) are not group records.
+        for (const record of batch.control ? [] : batch.records) {
           next = record.offset + 1;
           if (record.key === null) continue;
           try {
