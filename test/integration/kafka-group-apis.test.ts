@@ -1,0 +1,179 @@
+/**
+ * The group APIs of the Kafka listener at every version it advertises, on a real broker process, with
+ * Samsa's codecs (the clients in kafka-groups.test.ts cover the versions they use; this covers the rest,
+ * flexible versions included): one group per JoinGroup version, taken through join, sync, heartbeat,
+ * commit, fetch, describe, list, leave and delete.
+ */
+import { connect, type Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ErrorCodes, kafka } from '@samsa/protocol';
+import { LocalCluster } from '../helpers/cluster.js';
+import { freePort } from '../helpers/ports.js';
+import { waitFor, withTimeout } from '../helpers/wait.js';
+
+const { ApiKey, KAFKA_APIS, encodeRequest, decodeResponse } = kafka;
+
+let cluster: LocalCluster;
+let client: Client;
+const topic = `group-apis-${process.pid}`;
+
+/** One connection; requests one at a time. */
+class Client {
+  private buffered = Buffer.alloc(0);
+  private pending: ((frame: Buffer) => void) | undefined;
+  private correlationId = 0;
+
+  constructor(private readonly socket: Socket) {
+    socket.on('data', (d: Buffer) => {
+      this.buffered = Buffer.concat([this.buffered, d]);
+      if (this.buffered.length >= 4 && this.buffered.length >= 4 + this.buffered.readInt32BE(0)) {
+        const frame = this.buffered.subarray(4, 4 + this.buffered.readInt32BE(0));
+        this.buffered = this.buffered.subarray(4 + frame.length);
+        this.pending?.(frame);
+      }
+    });
+  }
+
+  async send<T>(apiKey: number, apiVersion: number, body: object): Promise<T> {
+    const api = KAFKA_APIS.get(apiKey)!;
+    const correlationId = ++this.correlationId;
+    const frame = new Promise<Buffer>((resolve) => {
+      this.pending = resolve;
+    });
+    this.socket.write(encodeRequest(api, { apiVersion, correlationId, clientId: 'apis-test' }, body));
+    const answer = await withTimeout(frame, 15_000, `${api.name} v${apiVersion}`);
+    const decoded = decodeResponse<T>(api, apiVersion, answer);
+    expect(decoded.correlationId).toBe(correlationId);
+    return decoded.body;
+  }
+}
+
+beforeAll(async () => {
+  const kafkaPort = await freePort();
+  cluster = await LocalCluster.start({
+    brokers: 1,
+    brokerSettingsFor: (b) => ({
+      listeners: `PLAINTEXT://${b.address},KAFKA://127.0.0.1:${kafkaPort}`,
+      'offsets.topic.num.partitions': '1',
+      'offsets.topic.replication.factor': '1',
+      'group.initial.rebalance.delay.ms': '0',
+    }),
+  });
+  const socket = connect({ host: '127.0.0.1', port: kafkaPort });
+  await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+  client = new Client(socket);
+  await client.send(ApiKey.CreateTopics, 4, {
+    topics: [{ name: topic, numPartitions: 2, replicationFactor: 1 }],
+    timeoutMs: 10_000,
+  });
+}, 90_000);
+
+afterAll(async () => {
+  await cluster?.close();
+});
+
+const metadata = Buffer.from('000000000001000174ffffffff', 'hex');
+
+describe('the group APIs at every advertised version', () => {
+  it('FindCoordinator v0-v4 names this broker, once __consumer_offsets has a leader', async () => {
+    await waitFor(
+      async () => {
+        const r = await client.send<kafka.FindCoordinatorResponseData>(ApiKey.FindCoordinator, 1, {
+          key: 'g',
+          keyType: 0,
+        });
+        return r.errorCode === 0;
+      },
+      { timeoutMs: 30_000, description: 'a coordinator' },
+    );
+    for (let v = 0; v <= 4; v++) {
+      const r = await client.send<kafka.FindCoordinatorResponseData>(ApiKey.FindCoordinator, v, {
+        key: 'g',
+        keyType: 0,
+        coordinatorKeys: ['g', 'h'],
+      });
+      if (v < 4) expect(r, `v${v}`).toMatchObject({ errorCode: 0, nodeId: 1, host: '127.0.0.1' });
+      else
+        expect(r.coordinators!.map((c) => [c.key, c.errorCode, c.nodeId])).toEqual([
+          ['g', 0, 1],
+          ['h', 0, 1],
+        ]);
+    }
+  });
+
+  for (let v = 0; v <= 9; v++) {
+    it(`JoinGroup v${v}, then sync, heartbeat, commit, fetch (v${v}), describe, list, leave, delete`, async () => {
+      const groupId = `g${v}`;
+      const join = (memberId: string) =>
+        client.send<kafka.JoinGroupResponseData>(ApiKey.JoinGroup, v, {
+          groupId,
+          sessionTimeoutMs: 10_000,
+          rebalanceTimeoutMs: 10_000,
+          memberId,
+          protocolType: 'consumer',
+          protocols: [{ name: 'range', metadata }],
+        });
+      let joined = await join('');
+      if (v >= 4) {
+        expect(joined.errorCode).toBe(ErrorCodes.MEMBER_ID_REQUIRED.code);
+        joined = await join(joined.memberId);
+      }
+      expect(joined).toMatchObject({ errorCode: 0, generationId: 1, protocolName: 'range' });
+      expect(joined.leader).toBe(joined.memberId);
+      expect(joined.members.map((m) => m.metadata.toString('hex'))).toEqual([metadata.toString('hex')]);
+      const { memberId, generationId } = joined;
+      const assignment = Buffer.from('the leader decides');
+      const synced = await client.send<kafka.SyncGroupResponseData>(ApiKey.SyncGroup, Math.min(v, 5), {
+        groupId,
+        generationId,
+        memberId,
+        protocolType: 'consumer',
+        protocolName: 'range',
+        assignments: [{ memberId, assignment }],
+      });
+      expect(synced.errorCode).toBe(0);
+      expect(synced.assignment.equals(assignment)).toBe(true);
+      const beat = await client.send<kafka.HeartbeatResponseData>(ApiKey.Heartbeat, Math.min(v, 4), {
+        groupId,
+        generationId,
+        memberId,
+      });
+      expect(beat.errorCode).toBe(0);
+      const committed = await client.send<kafka.OffsetCommitResponseData>(ApiKey.OffsetCommit, v, {
+        groupId,
+        generationIdOrMemberEpoch: generationId,
+        memberId,
+        topics: [{ name: topic, partitions: [{ partitionIndex: 1, committedOffset: 7, committedMetadata: 'm' }] }],
+      });
+      // v0 has no generation: a simple commit, refused while the group has members.
+      const expected = v === 0 ? ErrorCodes.UNKNOWN_MEMBER_ID.code : 0;
+      expect(committed.topics[0]!.partitions[0]!.errorCode).toBe(expected);
+      const asked = [{ name: topic, partitionIndexes: [1] }];
+      const fetched = await client.send<kafka.OffsetFetchResponseData>(ApiKey.OffsetFetch, v, {
+        groupId,
+        topics: asked,
+        groups: [{ groupId, topics: asked }],
+      });
+      const partitions = v >= 8 ? fetched.groups[0]!.topics[0]!.partitions : fetched.topics[0]!.partitions;
+      expect(partitions[0]).toMatchObject({ partitionIndex: 1, committedOffset: v === 0 ? -1 : 7, errorCode: 0 });
+      const described = await client.send<kafka.DescribeGroupsResponseData>(ApiKey.DescribeGroups, Math.min(v, 5), {
+        groups: [groupId],
+      });
+      expect(described.groups[0]).toMatchObject({ errorCode: 0, groupState: 'Stable', protocolData: 'range' });
+      expect(described.groups[0]!.members[0]!.memberAssignment.equals(assignment)).toBe(true);
+      const listed = await client.send<kafka.ListGroupsResponseData>(ApiKey.ListGroups, Math.min(v, 5), {});
+      expect(listed.groups.map((g) => g.groupId)).toContain(groupId);
+      const left = await client.send<kafka.LeaveGroupResponseData>(ApiKey.LeaveGroup, Math.min(v, 5), {
+        groupId,
+        memberId,
+        members: [{ memberId }],
+      });
+      expect(left.errorCode).toBe(0);
+      if (v >= 3) expect(left.members.map((m) => m.errorCode)).toEqual([0]);
+      const deleted = await client.send<kafka.DeleteGroupsResponseData>(ApiKey.DeleteGroups, v % 3, {
+        groupsNames: [groupId],
+      });
+      expect(deleted.results).toEqual([{ groupId, errorCode: 0 }]);
+    });
+  }
+});
