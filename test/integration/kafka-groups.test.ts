@@ -11,6 +11,7 @@ import { freePort } from '../helpers/ports.js';
 import { waitFor } from '../helpers/wait.js';
 import {
   available,
+  CONFLUENT_KAFKA_COOPERATIVE,
   CONFLUENT_KAFKA_GROUP,
   confluentKafkaAvailable,
   KAFKA_PYTHON_GROUP,
@@ -182,3 +183,34 @@ describe.runIf(available('kcat', kcat !== undefined))('kcat -G (librdkafka balan
     expect(second.stdout.trim().split('\n')).toEqual([4, 5, 6, 7, 8, 9].map((i) => `${i} r${i}`));
   }, 150_000);
 });
+
+describe.runIf(available('confluent-kafka-python (python3-confluent-kafka)', confluentKafkaAvailable()))(
+  'cooperative-sticky (librdkafka)',
+  () => {
+    it('a member that keeps two of its four partitions gives up only the two that move', async () => {
+      const kafka = new Kafka({ clientId: 'admin', brokers: [bootstrap], logLevel: logLevel.NOTHING });
+      const topic = unique('coop');
+      const admin = kafka.admin();
+      await admin.connect();
+      await admin.createTopics({ topics: [{ topic, numPartitions: 4, replicationFactor: 3 }], waitForLeaders: true });
+      await admin.disconnect();
+      const result = await run(SYSTEM_PYTHON, [CONFLUENT_KAFKA_COOPERATIVE, bootstrap, topic, unique('coop-g')], {
+        timeoutMs: 120_000,
+      });
+      expect(result.code, result.stderr).toBe(0);
+      const all = result.stdout.trim().split('\n');
+      // Up to the 2/2 split (closing the members revokes the rest).
+      const lines = all.slice(0, all.findIndex((l) => l.startsWith('final')) + 1);
+      expect(lines[0]).toBe('a assign [0, 1, 2, 3]');
+      const revoked = lines.filter((l) => l.startsWith('a revoke'));
+      // Incremental: one revocation of exactly the two partitions that moved, never all four.
+      expect(revoked, result.stdout).toHaveLength(1);
+      const moved = JSON.parse(revoked[0]!.slice('a revoke '.length)) as number[];
+      expect(moved).toHaveLength(2);
+      expect(lines.filter((l) => l.startsWith('b assign')).map((l) => l.slice(2))).toContain(
+        `assign ${JSON.stringify(moved).replace(',', ', ')}`,
+      );
+      expect(lines.at(-1)).toMatch(/^final a \[\d, \d\] b \[\d, \d\]$/);
+    }, 150_000);
+  },
+);
