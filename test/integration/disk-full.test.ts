@@ -200,6 +200,14 @@ describe.skipIf(!mounted)('a full disk under a real broker', () => {
     console.log(
       `disk full -> new leader (broker ${moved.leader}) takes acks=all writes: ${firstAckAfter - failedAt} ms`,
     );
+    // A few hundred more, then stop: broker 1 copies everything the new leader took once it is back,
+    // and an unbounded writer would fill the small filesystem again while broker 1 is away.
+    await waitFor(() => acks.filter((a) => a.sentAt >= failedAt).length >= 200, {
+      timeoutMs: 30_000,
+      description: '200 writes at the new leader',
+    });
+    writing = false;
+    await writer;
 
     // RF 1: no replica elsewhere. The partition has no leader and shows offline on broker 1; the
     // broker answers a producer with KafkaStorageError (retriable) at once rather than hanging it.
@@ -332,8 +340,6 @@ describe.skipIf(!mounted)('a full disk under a real broker', () => {
       throw err;
     });
     console.log(`space freed -> broker 1 back in the RF 3 ISR: ${rejoinedAt - freedAt} ms`);
-    writing = false;
-    await writer;
 
     // The topic created while the disk was full works now, with broker 1 leading its partition.
     await waitFor(async () => (await describePartition(during, pd)).leader === 1, {
