@@ -138,9 +138,29 @@ async function runSeed(seed: number, steps: number): Promise<{ passes: number; c
           if (s === crashStep) throw new Crash(s);
         };
         const map = new OffsetMap(200 + random(3000));
-        const endBefore = log.logEndOffset;
+        let endBefore = log.logEndOffset;
+        // Half the passes without crashes run beside reads and an append, yielding to them.
+        const concurrent = crashStep === undefined && random(2) === 0;
+        const pause = concurrent ? undefined : async (): Promise<void> => {};
+        const cleaning = log.clean({ stableOffset: log.logEndOffset, map, crashAt, ...(pause ? { pause } : {}) });
+        if (concurrent) {
+          await checkAgainstModel(log, written, `${where} (while cleaning)`);
+          const record = { key: `k${random(keys)}`, value: `beside-${step}` };
+          const batch = encodeBatch([{ key: Buffer.from(record.key), value: Buffer.from(record.value), timestamp: 1 }]);
+          written.set((await log.append(batch)).baseOffset, record);
+          endBefore++;
+          // Reads go on until the pass ends, so some meet a segment the swap replaced under them.
+          let done = false;
+          void cleaning.then(
+            () => (done = true),
+            () => (done = true),
+          );
+          for (let i = 0; i < 200 && !done; i++) {
+            await checkAgainstModel(log, written, `${where} (while cleaning, after an append)`);
+          }
+        }
         try {
-          await log.clean({ stableOffset: log.logEndOffset, map, crashAt, pause: async () => {} });
+          await cleaning;
           passes++;
         } catch (err) {
           if (!(err instanceof Crash) && !(err as Error).message.includes('offline')) throw err;
