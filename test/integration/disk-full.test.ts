@@ -299,7 +299,11 @@ describe.skipIf(!mounted)('a full disk under a real broker', () => {
     // A topic created while the disk is full: its partition on broker 1 cannot be opened.
     const during = `during-${process.pid}`;
     await admin.createTopics([{ topic: during, numPartitions: 3, replicationFactor: 1 }]);
-    const pd = (await admin.describeTopics([during]))[0]!.partitions.find((p) => p.replicas[0] === 1)!.partition;
+    // The broker asked may learn of the topic a moment after the controller answered CreateTopics.
+    const pd = await waitFor(
+      async () => (await admin.describeTopics([during]))[0]!.partitions.find((p) => p.replicas[0] === 1)?.partition,
+      { description: `${during}'s partition on broker 1 in metadata` },
+    );
     await waitFor(
       async () => {
         const p = await describePartition(during, pd);
