@@ -214,3 +214,80 @@ describe.runIf(available('confluent-kafka-python (python3-confluent-kafka)', con
     }, 150_000);
   },
 );
+
+/** Kafka's coordinator rule: abs(Java String.hashCode(group)) mod the partitions of __consumer_offsets. */
+function offsetsPartitionOf(group: string, partitions: number): number {
+  let hash = 0;
+  for (let i = 0; i < group.length; i++) hash = (Math.imul(hash, 31) + group.charCodeAt(i)) | 0;
+  return (hash === -2147483648 ? 0 : Math.abs(hash)) % partitions;
+}
+
+describe('KafkaJS group through a coordinator failover', () => {
+  it("SIGKILL of the coordinator's broker: the group goes on consuming and committing", async () => {
+    const kafka = new Kafka({ clientId: 'kafkajs-failover', brokers: [bootstrap], logLevel: logLevel.NOTHING });
+    const topic = unique('kjs-failover');
+    const group = unique('kjs-fo');
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic, numPartitions: 4, replicationFactor: 3 }], waitForLeaders: true });
+    const producer = kafka.producer();
+    await producer.connect();
+    const send = (from: number, to: number) =>
+      producer.send({
+        topic,
+        acks: -1,
+        messages: Array.from({ length: to - from }, (_, i) => ({ key: `k${from + i}`, value: `v${from + i}` })),
+      });
+    await send(0, 40);
+    const received = new Set<string>();
+    /** Per consumer, the assignment of each GROUP_JOIN it went through. */
+    const joins: string[][] = [[], []];
+    const consumers: Consumer[] = [];
+    for (let i = 0; i < 2; i++) {
+      const consumer = kafka.consumer({ groupId: group, sessionTimeout: 10_000, heartbeatInterval: 500 });
+      consumer.on(consumer.events.GROUP_JOIN, (e) => joins[i]!.push(JSON.stringify(e.payload.memberAssignment)));
+      await consumer.connect();
+      await consumer.subscribe({ topic, fromBeginning: true });
+      await consumer.run({
+        autoCommitInterval: 200,
+        eachMessage: async ({ message }) => {
+          received.add(message.value!.toString());
+        },
+      });
+      consumers.push(consumer);
+    }
+    try {
+      await waitFor(() => received.size === 40, { timeoutMs: 60_000, description: 'the first 40 records' });
+      const metadata = await admin.fetchTopicMetadata({ topics: ['__consumer_offsets'] });
+      const partitions = metadata.topics[0]!.partitions;
+      const coordinator = partitions.find(
+        (p) => p.partitionId === offsetsPartitionOf(group, partitions.length),
+      )!.leader;
+      await waitFor(() => joins.every((j) => j.length > 0 && j.at(-1) !== '{}'), { description: 'both assigned' });
+      const before = joins.map((j) => j.length);
+      await cluster.killBroker(coordinator);
+      await send(40, 80);
+      await waitFor(() => received.size === 80, { timeoutMs: 60_000, description: 'the 40 records after the kill' });
+      // KafkaJS rejoins on NOT_COORDINATOR (a follower gets its generation back; the leader's rejoin
+      // rebalances, as on Kafka); whichever happened, both members are in the group afterwards.
+      await waitFor(() => joins.every((j, i) => j.length >= before[i]! && j.at(-1) !== '{}'), {
+        description: 'both members assigned after the failover',
+      });
+      await waitFor(
+        async () => {
+          const [offsets] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+          return offsets!.partitions.reduce((n, p) => n + Number(p.offset), 0) === 80;
+        },
+        { timeoutMs: 30_000, description: 'every record committed' },
+      );
+      const described = await samsa(['consumer-groups', '--describe', '--group', group]);
+      expect(described.code, described.stderr).toBe(0);
+      expect(described.stdout).toContain(topic);
+      await cluster.startBroker(coordinator);
+    } finally {
+      await Promise.all(consumers.map((c) => c.disconnect()));
+      await producer.disconnect();
+      await admin.disconnect();
+    }
+  }, 200_000);
+});
