@@ -1,91 +1,19 @@
 import * as grpc from '@grpc/grpc-js';
-import {
-  decodeBatches,
-  encodeBatch,
-  ErrorCodes,
-  errorSpecForCode,
-  loadTxnProto,
-  SamsaError,
-  type v1,
-} from '@samsa/protocol';
+import { ErrorCodes, errorSpecForCode, loadTxnProto, SamsaError, type v1 } from '@samsa/protocol';
 import type { Logger } from 'pino';
 import * as tp from '../group/partitions.js';
 import type { TopicPartitions } from '../group/partitions.js';
 import { type BrokerEndpoint, endpointOn, grpcAddress } from '../listeners.js';
 import type { MarkerJob, TxnRequest } from '../txn/core.js';
-import { type MarkerWriter, TRANSACTION_STATE_TOPIC, TxnCoordinator, type TxnLog } from '../txn/driver.js';
-import { decodeRecord, encodeKey, encodeValue, type TxnRecord } from '../txn/records.js';
+import { type MarkerWriter, TRANSACTION_STATE_TOPIC, TxnCoordinator } from '../txn/driver.js';
+import * as txnRecords from '../txn/records.js';
 import { encodeMarker, txnCoreConfigFrom } from '../txn/state-topic.js';
-import type { OffsetsLeader, OffsetsPartitionRole, OffsetsReplica } from './group-runtime.js';
+import { type InternalTopicLeader, InternalTopicLog, type InternalTopicPartitionRole } from './internal-topic-log.js';
 
-const LOAD_READ_BYTES = 1024 * 1024;
 /** How long a marker write waits for the partition's in-sync replicas before it is retried. */
 const MARKER_TIMEOUT_MS = 5000;
 /** Marker writes whose backoff has passed are started again this often. */
 const MARKER_RETRY_INTERVAL_MS = 100;
-
-/** A __transaction_state partition this broker leads, as the transaction coordinator uses it (acks=all). */
-export class TxnStateLog<R extends OffsetsReplica> implements TxnLog {
-  private readonly never = new AbortController().signal;
-
-  constructor(
-    private readonly replica: R,
-    private readonly leader: OffsetsLeader<R>,
-    private readonly commitTimeoutMs: number,
-    private readonly nowMs: () => number,
-    private readonly logger: Logger,
-  ) {}
-
-  checkWritable(): void {
-    this.leader.checkEnoughReplicas(this.replica);
-  }
-
-  async append(records: readonly TxnRecord[]): Promise<number> {
-    this.leader.checkEnoughReplicas(this.replica);
-    const batch = encodeBatch(
-      records.map((r) => ({ key: encodeKey(r), value: encodeValue(r) })),
-      { now: this.nowMs() },
-    );
-    const appended = await this.replica.log.append(batch, { leaderEpoch: this.replica.leaderEpoch });
-    this.leader.onLeaderAppend(this.replica);
-    return appended.lastOffset + 1;
-  }
-
-  waitCommitted(offset: number): Promise<void> {
-    return this.leader.waitForIsr(this.replica, offset, this.commitTimeoutMs, this.never);
-  }
-
-  endOffset(): number {
-    return this.replica.log.logEndOffset;
-  }
-
-  async *read(): AsyncIterable<readonly TxnRecord[]> {
-    const end = this.replica.log.logEndOffset;
-    let next = this.replica.log.logStartOffset;
-    while (next < end) {
-      const { bytes } = await this.replica.log.read(next, LOAD_READ_BYTES);
-      if (bytes.length === 0) return;
-      const from = next;
-      for (const batch of decodeBatches(bytes)) {
-        const records: TxnRecord[] = [];
-        for (const record of batch.records) {
-          if (record.key === null) continue;
-          try {
-            records.push(decodeRecord(record.key, record.value));
-          } catch (err) {
-            this.logger.error(
-              { err, partition: this.replica.partition, offset: record.offset },
-              'skipping an unreadable record',
-            );
-          }
-        }
-        next = Math.max(next, batch.header.baseOffset + batch.header.lastOffsetDelta + 1);
-        yield records;
-      }
-      if (next <= from) throw new Error(`loading ${this.replica.topic}-${this.replica.partition} stuck at ${from}`);
-    }
-  }
-}
 
 export type TxnClient = grpc.Client & {
   [K in 'AddPartitionsToTxn' | 'WriteTxnMarkers']: (
@@ -235,7 +163,7 @@ export interface MarkerReplica {
 /** Writes one marker on a partition this broker leads, acks=all. A retry of a written marker writes nothing. */
 export async function writeMarkerOn<R extends MarkerReplica>(
   replica: R,
-  leader: OffsetsLeader<R>,
+  leader: InternalTopicLeader<R>,
   marker: v1.WritableTxnMarker__Output,
   nowMs: number,
   signal: AbortSignal,
@@ -261,14 +189,14 @@ export async function writeMarkerOn<R extends MarkerReplica>(
  * The transaction coordinator as the broker runs it: one TxnCoordinator, told when this broker starts
  * or stops leading a __transaction_state partition, with its timers (timeouts; marker retries).
  */
-export class TxnCoordinatorRuntime<R extends OffsetsPartitionRole> {
+export class TxnCoordinatorRuntime<R extends InternalTopicPartitionRole> {
   readonly coordinator: TxnCoordinator;
   private readonly timers: NodeJS.Timeout[];
 
   constructor(
     private readonly options: {
       readonly settings: Readonly<Record<string, unknown>>;
-      readonly leader: OffsetsLeader<R>;
+      readonly leader: InternalTopicLeader<R>;
       readonly topics: () => ReadonlyMap<string, number>;
       readonly nowMs: () => number;
       readonly newProducerId: () => Promise<number>;
@@ -303,9 +231,10 @@ export class TxnCoordinatorRuntime<R extends OffsetsPartitionRole> {
       this.coordinator.resign(replica.partition);
       return;
     }
-    const log = new TxnStateLog(
+    const log = new InternalTopicLog(
       replica,
       this.options.leader,
+      txnRecords,
       this.options.settings['offsets.commit.timeout.ms'] as number,
       this.options.nowMs,
       this.options.logger,
@@ -351,7 +280,7 @@ export interface LeaderLookup<R> {
 export async function writeMarkerLocally<R extends MarkerReplica>(
   marker: v1.WritableTxnMarker__Output,
   partitions: LeaderLookup<R>,
-  leader: OffsetsLeader<R>,
+  leader: InternalTopicLeader<R>,
   knowsPartition: (topic: string, partition: number) => boolean,
   nowMs: number,
   logger: Logger,
