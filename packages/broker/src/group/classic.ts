@@ -198,6 +198,10 @@ export class ClassicGroups {
       this.dropIfUnused(group);
       return done(errorJoin(ErrorCodes.INCONSISTENT_GROUP_PROTOCOL.code, input.memberId));
     }
+    const incarnation = input.groupInstanceId === null ? undefined : this.staticMember(group, input.groupInstanceId);
+    if (incarnation && input.memberId !== '' && input.memberId !== incarnation.memberId)
+      return done(errorJoin(ErrorCodes.FENCED_INSTANCE_ID.code, input.memberId));
+    if (incarnation && input.memberId === '') return this.replaceStatic(group, incarnation, newMemberId, input, nowMs);
     if (input.memberId === '') {
       if (group.members.size >= this.config.maxGroupSize)
         return done(errorJoin(ErrorCodes.GROUP_MAX_SIZE_REACHED.code, ''));
@@ -216,6 +220,47 @@ export class ClassicGroups {
       return this.addMember(group, input.memberId, input, nowMs);
     }
     return this.rejoin(group, member, input, nowMs);
+  }
+
+  private staticMember(group: Group, instanceId: string): Member | undefined {
+    for (const m of group.members.values()) if (m.instanceId === instanceId) return m;
+    return undefined;
+  }
+
+  /**
+   * Static membership (KIP-345): a member restarting with its group.instance.id takes the place of its
+   * previous incarnation under a new member id, with its assignment; the group does not rebalance unless
+   * its protocols changed or it leads the group. The old id is fenced from then on (UNKNOWN_MEMBER_ID).
+   */
+  private replaceStatic(
+    group: Group,
+    old: Member,
+    memberId: string,
+    input: JoinInput,
+    nowMs: number,
+  ): ClassicOutcome<JoinAnswer> {
+    const order = [...group.members.keys()];
+    const completed = this.remove(group, old.memberId);
+    const member: Member = {
+      ...old,
+      memberId,
+      clientId: input.clientId,
+      clientHost: input.clientHost,
+      lastSeenMs: nowMs,
+      joinWaiting: false,
+      syncWaiting: false,
+    };
+    // The new incarnation keeps its predecessor's place (the leader's assignor sees the same order).
+    const others = new Map(group.members);
+    group.members.clear();
+    for (const id of order)
+      group.members.set(id === old.memberId ? memberId : id, id === old.memberId ? member : others.get(id)!);
+    const wasLeader = group.leader === old.memberId;
+    if (wasLeader) group.leader = memberId;
+    if (!wasLeader && sameProtocols(old.protocols, input.protocols) && group.state === 'Stable')
+      return { records: [this.record(group)], result: this.joinAnswer(group, memberId), completed };
+    const rejoined = this.rejoin(group, member, { ...input, memberId }, nowMs);
+    return { ...rejoined, completed: [...completed, ...rejoined.completed] };
   }
 
   private newGroup(groupId: string): Group {

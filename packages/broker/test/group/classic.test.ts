@@ -129,6 +129,33 @@ describe('classic groups', () => {
     });
   });
 
+  it('a static member restarting takes its place and assignment back without a rebalance; the old id is fenced', () => {
+    const groups = new ClassicGroups(config);
+    const staticJoin = (memberId: string) => ({ ...joinInput(memberId), groupInstanceId: 'i-b' });
+    groups.join(joinInput(''), 0, 'a');
+    groups.join(staticJoin(''), 0, 'b');
+    groups.tick(100);
+    groups.sync({ groupId: 'g', memberId: 'b', generationId: 1, assignments: [] }, 110);
+    const assignments = [
+      { memberId: 'a', assignment: meta('A') },
+      { memberId: 'b', assignment: meta('B') },
+    ];
+    groups.sync({ groupId: 'g', memberId: 'a', generationId: 1, assignments }, 120);
+    const restarted = groups.join(staticJoin(''), 5_000, 'b2');
+    expect(restarted.result).toMatchObject({ errorCode: 0, generationId: 1, memberId: 'b2', leader: 'a' });
+    expect(restarted.records).toHaveLength(1);
+    expect(groups.heartbeat({ groupId: 'g', memberId: 'a', generationId: 1 }, 5_010)).toBe(0);
+    const synced = groups.sync({ groupId: 'g', memberId: 'b2', generationId: 1, assignments: [] }, 5_020);
+    expect(synced.result!.assignment.toString()).toBe('B');
+    expect(groups.heartbeat({ groupId: 'g', memberId: 'b', generationId: 1 }, 5_030)).toBe(
+      ErrorCodes.UNKNOWN_MEMBER_ID.code,
+    );
+    expect(groups.join(staticJoin('b'), 5_040, 'x').result).toMatchObject({
+      errorCode: ErrorCodes.FENCED_INSTANCE_ID.code,
+    });
+    expect(groups.describe('g')!.members.map((m) => m.memberId)).toEqual(['a', 'b2']);
+  });
+
   it('the protocol is the one every member supports that most list first', () => {
     const groups = new ClassicGroups(config);
     const both = (first: string, second: string) => [
