@@ -70,6 +70,11 @@ export interface JoinAnswer {
   readonly members: readonly { memberId: string; groupInstanceId: string | null; metadata: Buffer }[];
 }
 
+export interface LeavingMember {
+  readonly memberId: string;
+  readonly instanceId: string | null;
+}
+
 export interface SyncInput {
   readonly groupId: string;
   readonly memberId: string;
@@ -442,12 +447,19 @@ export class ClassicGroups {
   }
 
   /** LeaveGroup for some members: per member, its error code. */
-  leave(groupId: string, memberIds: readonly string[], nowMs: number): ClassicOutcome<number[]> {
+  leave(groupId: string, leaving: readonly LeavingMember[], nowMs: number): ClassicOutcome<number[]> {
     const group = this.groups.get(groupId);
     const codes: number[] = [];
     const completed: Completed[] = [];
     let left = false;
-    for (const id of memberIds) {
+    for (const { memberId, instanceId } of leaving) {
+      // KIP-345: a static member may be named by its instance id alone (an admin removing it).
+      const incarnation = group && instanceId ? this.staticMember(group, instanceId) : undefined;
+      if (incarnation && memberId !== '' && memberId !== incarnation.memberId) {
+        codes.push(ErrorCodes.FENCED_INSTANCE_ID.code);
+        continue;
+      }
+      const id = incarnation?.memberId ?? memberId;
       if (!group?.members.has(id)) {
         codes.push(ErrorCodes.UNKNOWN_MEMBER_ID.code);
         continue;

@@ -9,6 +9,7 @@ import {
   DEFAULT_CLASSIC_CONFIG,
   type JoinAnswer,
   type JoinInput,
+  type LeavingMember,
   type SyncAnswer,
   type SyncInput,
   classicDescription,
@@ -310,11 +311,11 @@ export class GroupCoordinator {
   }
 
   /** LeaveGroup: per member, an error code. */
-  async leaveGroup(groupId: string, memberIds: readonly string[]): Promise<number[]> {
+  async leaveGroup(groupId: string, members: readonly LeavingMember[]): Promise<number[]> {
     const loaded = this.loadedFor(groupId);
     let completed: Completed[] = [];
     const codes = await this.run(loaded, () => {
-      const outcome = loaded.classic.leave(groupId, memberIds, this.options.nowMs());
+      const outcome = loaded.classic.leave(groupId, members, this.options.nowMs());
       completed = outcome.completed;
       return { records: outcome.records, result: outcome.result ?? [] };
     });

@@ -117,7 +117,7 @@ export async function leaveGroup(
   try {
     const codes = await ctx.groups.leaveGroup(
       request.groupId,
-      members.map((m) => m.memberId),
+      members.map((m) => ({ memberId: m.memberId, instanceId: m.groupInstanceId })),
     );
     const body: kafka.LeaveGroupResponseData = {
       throttleTimeMs: 0,

@@ -85,7 +85,7 @@ describe('classic groups', () => {
   it('a member leaving starts a rebalance: RebalanceInProgress, then the rejoin completes the next generation', () => {
     const { groups } = twoMembers();
     groups.sync({ groupId: 'g', memberId: 'a', generationId: 1, assignments: [] }, 200);
-    const left = groups.leave('g', ['a'], 300);
+    const left = groups.leave('g', [{ memberId: 'a', instanceId: null }], 300);
     expect(left.result).toEqual([0]);
     expect(groups.heartbeat({ groupId: 'g', memberId: 'b', generationId: 1 }, 310)).toBe(
       ErrorCodes.REBALANCE_IN_PROGRESS.code,
@@ -154,6 +154,11 @@ describe('classic groups', () => {
       errorCode: ErrorCodes.FENCED_INSTANCE_ID.code,
     });
     expect(groups.describe('g')!.members.map((m) => m.memberId)).toEqual(['a', 'b2']);
+    // Removed by its instance id alone (KIP-345's admin removal); a stale member id with it is fenced.
+    const fenced = groups.leave('g', [{ memberId: 'b', instanceId: 'i-b' }], 5_050);
+    expect(fenced.result).toEqual([ErrorCodes.FENCED_INSTANCE_ID.code]);
+    expect(groups.leave('g', [{ memberId: '', instanceId: 'i-b' }], 5_060).result).toEqual([0]);
+    expect(groups.describe('g')!.members.map((m) => m.memberId)).toEqual(['a']);
   });
 
   it('the protocol is the one every member supports that most list first', () => {
