@@ -18,17 +18,8 @@
  */
 import { open, rename, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  BATCH_HEADER_SIZE,
-  BatchField,
-  LOG_OVERHEAD,
-  compress,
-  compressionOf,
-  decompress,
-  lastOffsetOf,
-  writeBatchCrc,
-  type BatchHeader,
-} from '@samsa/protocol';
+import { batchSize, lastOffsetOf, type BatchHeader } from '@samsa/protocol';
+import { type CleanerCompute, InlineCompute, type MapChunkResult, type RewriteRulesData } from './cleaner-compute.js';
 import type { Durability } from './durability.js';
 import {
   INDEX_SUFFIX,
@@ -44,15 +35,10 @@ import {
 } from './files.js';
 import type { LogContext } from './log-context.js';
 import {
-  batchVerdict,
   cleanableSection,
   deleteHorizonMs,
   groupSegments,
-  keptWhole,
-  recordsOf,
-  retainRecord,
   type CleanableSection,
-  type CleanerRecord,
   type CleanerSegmentInfo,
   type CompactionConfig,
   type OffsetMap,
@@ -94,8 +80,10 @@ export interface CleanerParts {
 export interface CleanOptions {
   /** The high watermark (or lower): nothing at or above it is cleaned. */
   readonly stableOffset: number;
-  /** The map to fill; cleared first. Its capacity bounds the pass. */
-  readonly map: OffsetMap;
+  /** The map to fill on this thread; cleared first. Its capacity bounds the pass. */
+  readonly map?: OffsetMap;
+  /** Where the record work runs (a worker thread in the broker); InlineCompute over `map` when absent. */
+  readonly compute?: CleanerCompute;
   /** Called with every chunk of bytes read or written (log.cleaner.io.max.bytes.per.second). */
   readonly throttle?: (bytes: number) => Promise<void>;
   /** Gives the event loop a turn (appends and reads) every so often; a setImmediate by default. */
@@ -126,6 +114,8 @@ export interface CleanStats {
  * (README: the cleaner's effect on a producer's latency).
  */
 const PAUSE_EVERY_MS = 0.5;
+/** Batches go to the compute in chunks of about this size. */
+const COMPUTE_CHUNK_BYTES = 256 * 1024;
 /** Output is written in chunks of about this size. */
 const WRITE_CHUNK_BYTES = 1024 * 1024;
 
@@ -193,27 +183,26 @@ export async function cleanLog(
   const infos = segmentInfos(segments).slice(0, section.uncleanableIndex);
   const sizeBefore = planned.reduce((n, s) => n + s.size, 0);
   try {
+    const compute = options.compute ?? new InlineCompute(options.map!);
     const { mapEndOffset, newestTimestampMs } = await buildOffsetMap(
       parts,
       planned.slice(section.firstDirtyIndex),
       section,
-      options,
+      compute,
       io,
     );
     options.crashAt?.('map-built');
     const horizonMs = deleteHorizonMs(infos, section, newestTimestampMs, config.deleteRetentionMs);
     const toClean = planned.filter((s) => s.baseOffset < mapEndOffset);
-    const lastOfProducers = new Set(
-      parts.producers.table.all().map((e) => e.batches[e.batches.length - 1]?.lastOffset ?? -1),
-    );
+    const lastOfProducers = parts.producers.table.all().map((e) => e.batches[e.batches.length - 1]?.lastOffset ?? -1);
     const infoOf = new Map(planned.map((s, i) => [s, infos[i]!]));
     let groupsSwapped = 0;
     let recordsRemoved = 0;
     let sizeAfter = sizeBefore;
-    const rules = { map: options.map, horizonMs, lastOfProducers };
+    const rules = { horizonMs, lastOfProducers };
     const withSegments = toClean.map((s) => ({ ...infoOf.get(s)!, segment: s }));
     for (const group of groupSegments(withSegments, config.segmentBytes)) {
-      const result = await cleanGroup(parts, group, rules, options, io);
+      const result = await cleanGroup(parts, group, rules, compute, options, io);
       recordsRemoved += result.recordsRemoved;
       sizeAfter += result.sizeDelta;
       if (result.swapped) groupsSwapped++;
@@ -277,45 +266,53 @@ async function buildOffsetMap(
   parts: CleanerParts,
   dirty: readonly LogSegment[],
   section: CleanableSection,
-  options: CleanOptions,
+  compute: CleanerCompute,
   io: CleanerIo,
 ): Promise<{ mapEndOffset: number; newestTimestampMs: number }> {
-  const map = options.map;
-  map.clear();
-  map.advanceTo(section.firstDirtyOffset);
+  await compute.reset(section.firstDirtyOffset);
   let newestTimestampMs = Number.NEGATIVE_INFINITY;
+  const chunk = new BatchChunk();
+  const send = async (): Promise<MapChunkResult> => {
+    chunk.headers = [];
+    const result = await compute.mapBatches(chunk.take(), section.firstDirtyOffset);
+    newestTimestampMs = Math.max(newestTimestampMs, result.newestTimestampMs);
+    return result;
+  };
   for (const segment of dirty) {
     const full = await withPinned(parts.segments, segment, async (fh) => {
       for await (const item of scanBatches(fh, 0, segment.size, { verifyCrc: false })) {
         if (item.kind === 'error') throw new Error(`${item.reason} in ${segment.paths.log} at ${item.position}`);
-        const { header } = item;
         await io.read(item.bytes.length);
-        if (lastOffsetOf(header) < section.firstDirtyOffset) continue;
-        if (keptWhole(header) || header.recordCount === 0) {
-          map.advanceTo(lastOffsetOf(header) + 1);
-          continue;
-        }
-        for (const record of recordsOf(plainRecords(item.bytes, header), header)) {
-          if (record.offset < section.firstDirtyOffset) continue;
-          if (record.key === null) map.advanceTo(record.offset + 1);
-          else if (!map.put(record.key, record.offset)) return true;
-        }
-        map.advanceTo(lastOffsetOf(header) + 1);
-        newestTimestampMs = Math.max(newestTimestampMs, header.maxTimestamp);
+        if (lastOffsetOf(item.header) < section.firstDirtyOffset) continue;
+        chunk.add(item.bytes, item.header);
+        if (chunk.bytes >= COMPUTE_CHUNK_BYTES && (await send()).full) return true;
       }
-      return false;
+      return chunk.bytes > 0 && (await send()).full;
     });
-    if (full) return { mapEndOffset: map.endOffset, newestTimestampMs };
+    if (full) return { mapEndOffset: await compute.advanceTo(0), newestTimestampMs };
   }
-  map.advanceTo(section.firstUncleanableOffset);
-  return { mapEndOffset: map.endOffset, newestTimestampMs };
+  return { mapEndOffset: await compute.advanceTo(section.firstUncleanableOffset), newestTimestampMs };
 }
 
-/** The decompressed record bytes of a whole batch. */
-function plainRecords(batch: Buffer, header: BatchHeader): Buffer {
-  const payload = batch.subarray(BATCH_HEADER_SIZE);
-  const codec = compressionOf(header.attributes);
-  return codec === 'none' ? payload : decompress(codec, payload, { errorPosition: BATCH_HEADER_SIZE });
+/** Whole batches copied out of the scanner's buffer (reused for the next batch), sent to the compute together. */
+class BatchChunk {
+  private parts: Buffer[] = [];
+  headers: BatchHeader[] = [];
+  bytes = 0;
+
+  add(batch: Buffer, header: BatchHeader): void {
+    this.parts.push(Buffer.from(batch));
+    this.headers.push(header);
+    this.bytes += batch.length;
+  }
+
+  /** The batches as one buffer; the chunk's bytes are empty afterwards. */
+  take(): Buffer {
+    const out = Buffer.concat(this.parts, this.bytes);
+    this.parts = [];
+    this.bytes = 0;
+    return out;
+  }
 }
 
 /** Runs `fn` with the segment's file open and a reference held, so it is not closed underneath. */
@@ -333,13 +330,6 @@ async function withPinned<T>(
   }
 }
 
-interface RewriteRules {
-  readonly map: OffsetMap;
-  readonly horizonMs: number;
-  /** Last offsets of the producers' last batches: those batches stay, even empty. */
-  readonly lastOfProducers: ReadonlySet<number>;
-}
-
 /**
  * Rewrites one group of segments into `<base>.log.cleaned` and swaps it in. A group that would come
  * out unchanged (one segment, nothing removed) is left alone.
@@ -347,7 +337,8 @@ interface RewriteRules {
 async function cleanGroup(
   parts: CleanerParts,
   group: ReadonlyArray<CleanerSegmentInfo & { readonly segment: LogSegment }>,
-  rules: RewriteRules,
+  rules: RewriteRulesData,
+  compute: CleanerCompute,
   options: CleanOptions,
   io: CleanerIo,
 ): Promise<{ swapped: boolean; recordsRemoved: number; sizeDelta: number }> {
@@ -364,30 +355,44 @@ async function cleanGroup(
   const sizes = olds.map((s) => s.size);
   try {
     const out = new ChunkedWriter(fh, io);
+    const chunk = new BatchChunk();
+    const send = async (): Promise<void> => {
+      const headers = chunk.headers;
+      chunk.headers = [];
+      const batches = chunk.take();
+      const result = await compute.rewriteBatches(batches, rules);
+      recordsRemoved += result.removed;
+      let at = 0;
+      let replacement = 0;
+      for (const [i, header] of headers.entries()) {
+        const original = batches.subarray(at, at + batchSize(header));
+        at += original.length;
+        const verdict = result.verdicts[i];
+        if (verdict !== 0) changed = true;
+        if (verdict === 1) continue;
+        const bytes = verdict === 2 ? result.replacements[replacement++]! : original;
+        fresh.recordBatch(
+          out.position,
+          header.baseOffset,
+          lastOffsetOf(header),
+          header.maxTimestamp,
+          bytes.length,
+          ctx.config.indexIntervalBytes,
+        );
+        await out.write(bytes);
+      }
+    };
     for (const old of olds) {
       await withPinned(parts.segments, old, async (oldFh) => {
         for await (const item of scanBatches(oldFh, 0, old.size, { verifyCrc: false })) {
           if (item.kind === 'error') throw new Error(`${item.reason} in ${old.paths.log} at ${item.position}`);
           await io.read(item.bytes.length);
-          // Per batch, not per segment: cleaning merges a tombstone's segment with newer ones.
-          const tombstonesExpired = item.header.maxTimestamp <= rules.horizonMs;
-          const rewritten = rewriteBatch(item.bytes, item.header, { ...rules, tombstonesExpired });
-          recordsRemoved += rewritten.removed;
-          if (rewritten.bytes !== item.bytes) changed = true;
-          if (rewritten.bytes === undefined) continue;
-          const header = item.header;
-          fresh.recordBatch(
-            out.position,
-            header.baseOffset,
-            lastOffsetOf(header),
-            header.maxTimestamp,
-            rewritten.bytes.length,
-            ctx.config.indexIntervalBytes,
-          );
-          await out.write(rewritten.bytes);
+          chunk.add(item.bytes, item.header);
+          if (chunk.bytes >= COMPUTE_CHUNK_BYTES) await send();
         }
       });
     }
+    if (chunk.bytes > 0) await send();
     await out.flush();
     fresh.size = out.position;
     fresh.nextOffset = group[group.length - 1]!.endOffset;
@@ -441,43 +446,6 @@ class ChunkedWriter {
     await writeFully(this.fh, chunk, at);
     await this.io.wrote(chunk.length);
   }
-}
-
-/**
- * One batch through the rules: the same bytes when kept whole, undefined when dropped, else a new
- * batch with the surviving records' bytes, compressed with the batch's own codec. The header stays
- * as it was except for the length, the record count and the CRC: base offset and last offset delta
- * (so offsets keep their values and a batch keeps its place), timestamps, producer id, epoch and base
- * sequence (so producer state rebuilt from the log is what it was).
- */
-function rewriteBatch(
-  batch: Buffer,
-  header: BatchHeader,
-  rules: RewriteRules & { readonly tombstonesExpired: boolean },
-): { bytes: Buffer | undefined; removed: number } {
-  if (keptWhole(header) || header.recordCount === 0) return { bytes: batch, removed: 0 };
-  const plain = plainRecords(batch, header);
-  const records = recordsOf(plain, header);
-  const kept = records.filter((r) => retainRecord(r, { map: rules.map, tombstonesExpired: rules.tombstonesExpired }));
-  const lastOfProducer = header.producerId >= 0 && rules.lastOfProducers.has(lastOffsetOf(header));
-  const verdict = batchVerdict(records, kept, lastOfProducer);
-  const removed = records.length - kept.length;
-  if (verdict.kind === 'keep') return { bytes: batch, removed };
-  if (verdict.kind === 'drop') return { bytes: undefined, removed };
-  return { bytes: buildBatch(batch, header, plain, verdict.records), removed };
-}
-
-function buildBatch(batch: Buffer, header: BatchHeader, plain: Buffer, kept: readonly CleanerRecord[]): Buffer {
-  const recordBytes = Buffer.concat(kept.map((r) => plain.subarray(r.start, r.end)));
-  const codec = compressionOf(header.attributes);
-  const payload = codec === 'none' ? recordBytes : compress(codec, recordBytes);
-  const out = Buffer.allocUnsafe(BATCH_HEADER_SIZE + payload.length);
-  batch.copy(out, 0, 0, BATCH_HEADER_SIZE);
-  payload.copy(out, BATCH_HEADER_SIZE);
-  out.writeInt32BE(out.length - LOG_OVERHEAD, BatchField.batchLength);
-  out.writeInt32BE(kept.length, BatchField.recordCount);
-  writeBatchCrc(out, 0, { batchLength: out.length - LOG_OVERHEAD });
-  return out;
 }
 
 /**

@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
-import { chooseLogToClean, OffsetMap } from './cleaner-plan.js';
+import { createCompute } from './cleaner-compute.js';
+import { chooseLogToClean } from './cleaner-plan.js';
 import type { CleanStats } from './cleaner.js';
+import type { CleanerCompute } from './cleaner-compute.js';
 import type { PartitionLog } from './log.js';
 
 /** Kafka's broker settings for the cleaner (log.cleaner.*). */
@@ -93,7 +95,16 @@ export class LogCleaner {
   }
 
   private async loop(thread: number): Promise<void> {
-    const map = new OffsetMap(Math.floor(this.settings.dedupeBufferBytes / this.settings.threads));
+    // The record work of this loop runs in a worker thread of its own, with its share of the buffer.
+    const compute = createCompute(Math.floor(this.settings.dedupeBufferBytes / this.settings.threads));
+    try {
+      await this.run(thread, compute);
+    } finally {
+      await compute.close();
+    }
+  }
+
+  private async run(thread: number, compute: CleanerCompute): Promise<void> {
     while (!this.stop.signal.aborted) {
       const next = this.pick();
       if (next === undefined) {
@@ -108,10 +119,9 @@ export class LogCleaner {
       }
       this.busy.add(next.log);
       try {
-        await this.cleanOne(next, map, thread);
+        await this.cleanOne(next, compute, thread);
       } finally {
         this.busy.delete(next.log);
-        map.clear();
       }
     }
   }
@@ -127,14 +137,14 @@ export class LogCleaner {
     return chooseLogToClean(candidates)?.entry;
   }
 
-  private async cleanOne(entry: CleanableLog, map: OffsetMap, thread: number): Promise<void> {
+  private async cleanOne(entry: CleanableLog, compute: CleanerCompute, thread: number): Promise<void> {
     const started = this.clock.now();
     this.logger.info({ ...entry.context, thread }, 'cleaning log');
     let stats: CleanStats | undefined;
     try {
       stats = await entry.log.clean({
         stableOffset: entry.stableOffset(),
-        map,
+        compute,
         throttle: (bytes) => this.throttle.take(bytes),
         aborted: () => this.stop.signal.aborted,
       });
@@ -160,7 +170,7 @@ export class LogCleaner {
         sizeBefore: stats.sizeBefore,
         sizeAfter: stats.sizeAfter,
         recordsRemoved: stats.recordsRemoved,
-        mapKeys: map.size,
+        mapKeys: await compute.size(),
       },
       'cleaned log',
     );

@@ -1,0 +1,273 @@
+/**
+ * The cleaner's per-record work (decompress, read keys, fill or consult the offset map, rewrite and
+ * compress), on chunks of whole batches. InlineCompute does it on the calling thread (tests, tools);
+ * WorkerCompute does the same in a worker thread (cleaner-worker.ts), so that a broker's event loop
+ * only does the cleaner's I/O: at full speed the record work kept the broker's one thread busy, and
+ * an acks=1 producer's p50 went from about 1 ms to 17-28 ms while a large log was cleaned.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import {
+  BATCH_HEADER_SIZE,
+  BatchField,
+  LOG_OVERHEAD,
+  batchSize,
+  compress,
+  compressionOf,
+  decompress,
+  lastOffsetOf,
+  readBatchHeader,
+  writeBatchCrc,
+  type BatchHeader,
+} from '@samsa/protocol';
+import { batchVerdict, keptWhole, OffsetMap, recordsOf, retainRecord, type CleanerRecord } from './cleaner-plan.js';
+
+export interface MapChunkResult {
+  /** The map filled up inside this chunk: the pass stops at endOffset. */
+  readonly full: boolean;
+  /** One past the last offset the map covers. */
+  readonly endOffset: number;
+  /** The newest batch timestamp the map covers wholly (-Infinity when none). */
+  readonly newestTimestampMs: number;
+}
+
+export interface RewriteRulesData {
+  /** Tombstones in batches with a largest timestamp at or below this may go. */
+  readonly horizonMs: number;
+  /** Last offsets of the producers' last batches: those batches stay, even empty. */
+  readonly lastOfProducers: readonly number[];
+}
+
+/** What the rewrite did with each batch of a chunk, in order: kept as is, dropped, or new bytes. */
+export interface RewriteChunkResult {
+  /** 0 keep, 1 drop, 2 replaced by the next entry of `replacements`. */
+  readonly verdicts: readonly number[];
+  readonly replacements: readonly Buffer[];
+  readonly removed: number;
+}
+
+export interface CleanerCompute {
+  /** Empties the map and starts it at `offset`. */
+  reset(offset: number): Promise<void>;
+  /** Adds the keys of whole batches (concatenated) at or after `firstDirtyOffset`, until the map is full. */
+  mapBatches(batches: Buffer, firstDirtyOffset: number): Promise<MapChunkResult>;
+  /** Marks offsets up to `offset` as looked at; returns the map's end. */
+  advanceTo(offset: number): Promise<number>;
+  rewriteBatches(batches: Buffer, rules: RewriteRulesData): Promise<RewriteChunkResult>;
+  /** Keys in the map (for logs). */
+  size(): Promise<number>;
+}
+
+/** The record work on the calling thread, over `map`. */
+export class InlineCompute implements CleanerCompute {
+  constructor(private readonly map: OffsetMap) {}
+
+  async reset(offset: number): Promise<void> {
+    this.resetSync(offset);
+  }
+
+  resetSync(offset: number): void {
+    this.map.clear();
+    this.map.advanceTo(offset);
+  }
+
+  async mapBatches(batches: Buffer, firstDirtyOffset: number): Promise<MapChunkResult> {
+    return this.mapSync(batches, firstDirtyOffset);
+  }
+
+  mapSync(batches: Buffer, firstDirtyOffset: number): MapChunkResult {
+    const map = this.map;
+    let newestTimestampMs = Number.NEGATIVE_INFINITY;
+    for (let at = 0; at < batches.length; ) {
+      const header = readBatchHeader(batches, at);
+      const batch = batches.subarray(at, at + batchSize(header));
+      at += batch.length;
+      if (lastOffsetOf(header) < firstDirtyOffset) continue;
+      if (!keptWhole(header) && header.recordCount > 0) {
+        for (const record of recordsOf(plainRecords(batch, header), header)) {
+          if (record.offset < firstDirtyOffset) continue;
+          if (record.key === null) map.advanceTo(record.offset + 1);
+          else if (!map.put(record.key, record.offset))
+            return { full: true, endOffset: map.endOffset, newestTimestampMs };
+        }
+        newestTimestampMs = Math.max(newestTimestampMs, header.maxTimestamp);
+      }
+      map.advanceTo(lastOffsetOf(header) + 1);
+    }
+    return { full: false, endOffset: map.endOffset, newestTimestampMs };
+  }
+
+  async advanceTo(offset: number): Promise<number> {
+    return this.advanceSync(offset);
+  }
+
+  advanceSync(offset: number): number {
+    this.map.advanceTo(offset);
+    return this.map.endOffset;
+  }
+
+  async rewriteBatches(batches: Buffer, rules: RewriteRulesData): Promise<RewriteChunkResult> {
+    return this.rewriteSync(batches, rules, new Set(rules.lastOfProducers));
+  }
+
+  rewriteSync(batches: Buffer, rules: RewriteRulesData, lastOfProducers: ReadonlySet<number>): RewriteChunkResult {
+    const verdicts: number[] = [];
+    const replacements: Buffer[] = [];
+    let removed = 0;
+    for (let at = 0; at < batches.length; ) {
+      const header = readBatchHeader(batches, at);
+      const batch = batches.subarray(at, at + batchSize(header));
+      at += batch.length;
+      // Per batch, not per segment: cleaning merges a tombstone's segment with newer ones.
+      const tombstonesExpired = header.maxTimestamp <= rules.horizonMs;
+      const result = this.rewriteBatch(batch, header, tombstonesExpired, lastOfProducers);
+      removed += result.removed;
+      if (result.bytes === batch) verdicts.push(0);
+      else if (result.bytes === undefined) verdicts.push(1);
+      else {
+        verdicts.push(2);
+        replacements.push(result.bytes);
+      }
+    }
+    return { verdicts, replacements, removed };
+  }
+
+  async size(): Promise<number> {
+    return this.sizeSync();
+  }
+
+  sizeSync(): number {
+    return this.map.size;
+  }
+
+  /**
+   * One batch through the rules: the same bytes when kept whole, undefined when dropped, else a new
+   * batch with the surviving records' bytes, compressed with the batch's own codec. The header stays
+   * as it was except for the length, the record count and the CRC: base offset and last offset delta
+   * (so offsets keep their values and a batch keeps its place), timestamps, producer id, epoch and
+   * base sequence (so producer state rebuilt from the log is what it was).
+   */
+  private rewriteBatch(
+    batch: Buffer,
+    header: BatchHeader,
+    tombstonesExpired: boolean,
+    lastOfProducers: ReadonlySet<number>,
+  ): { bytes: Buffer | undefined; removed: number } {
+    if (keptWhole(header) || header.recordCount === 0) return { bytes: batch, removed: 0 };
+    const plain = plainRecords(batch, header);
+    const records = recordsOf(plain, header);
+    const kept = records.filter((r) => retainRecord(r, { map: this.map, tombstonesExpired }));
+    const lastOfProducer = header.producerId >= 0 && lastOfProducers.has(lastOffsetOf(header));
+    const verdict = batchVerdict(records, kept, lastOfProducer);
+    const removed = records.length - kept.length;
+    if (verdict.kind === 'keep') return { bytes: batch, removed };
+    if (verdict.kind === 'drop') return { bytes: undefined, removed };
+    return { bytes: buildBatch(batch, header, plain, verdict.records), removed };
+  }
+}
+
+/** The decompressed record bytes of a whole batch. */
+function plainRecords(batch: Buffer, header: BatchHeader): Buffer {
+  const payload = batch.subarray(BATCH_HEADER_SIZE);
+  const codec = compressionOf(header.attributes);
+  return codec === 'none' ? payload : decompress(codec, payload, { errorPosition: BATCH_HEADER_SIZE });
+}
+
+function buildBatch(batch: Buffer, header: BatchHeader, plain: Buffer, kept: readonly CleanerRecord[]): Buffer {
+  const recordBytes = Buffer.concat(kept.map((r) => plain.subarray(r.start, r.end)));
+  const codec = compressionOf(header.attributes);
+  const payload = codec === 'none' ? recordBytes : compress(codec, recordBytes);
+  const out = Buffer.allocUnsafe(BATCH_HEADER_SIZE + payload.length);
+  batch.copy(out, 0, 0, BATCH_HEADER_SIZE);
+  payload.copy(out, BATCH_HEADER_SIZE);
+  out.writeInt32BE(out.length - LOG_OVERHEAD, BatchField.batchLength);
+  out.writeInt32BE(kept.length, BatchField.recordCount);
+  writeBatchCrc(out, 0, { batchLength: out.length - LOG_OVERHEAD });
+  return out;
+}
+
+/** A request to the worker and its answer, matched by id. */
+export type WorkerRequest =
+  | { readonly id: number; readonly op: 'reset'; readonly offset: number }
+  | { readonly id: number; readonly op: 'map'; readonly batches: Uint8Array; readonly firstDirtyOffset: number }
+  | { readonly id: number; readonly op: 'advance'; readonly offset: number }
+  | { readonly id: number; readonly op: 'rewrite'; readonly batches: Uint8Array; readonly rules: RewriteRulesData }
+  | { readonly id: number; readonly op: 'size' };
+
+export type WorkerReply = { readonly id: number; readonly result?: unknown; readonly error?: string };
+
+/** The record work in a worker thread (cleaner-worker.js next to this file), with its own map. */
+export class WorkerCompute implements CleanerCompute {
+  private readonly worker: Worker;
+  private nextId = 0;
+  private readonly waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+
+  constructor(capacityBytes: number) {
+    this.worker = new Worker(WORKER_SCRIPT, { workerData: { capacityBytes } });
+    this.worker.unref();
+    this.worker.on('message', (reply: WorkerReply) => {
+      const waiter = this.waiting.get(reply.id);
+      this.waiting.delete(reply.id);
+      if (reply.error !== undefined) waiter?.reject(new Error(reply.error));
+      else waiter?.resolve(reply.result);
+    });
+    this.worker.on('error', (err) => this.failAll(err));
+    this.worker.on('exit', (code) => this.failAll(new Error(`cleaner worker exited with code ${code}`)));
+  }
+
+  reset(offset: number): Promise<void> {
+    return this.call({ id: 0, op: 'reset', offset }) as Promise<void>;
+  }
+
+  mapBatches(batches: Buffer, firstDirtyOffset: number): Promise<MapChunkResult> {
+    return this.call({ id: 0, op: 'map', batches, firstDirtyOffset }) as Promise<MapChunkResult>;
+  }
+
+  advanceTo(offset: number): Promise<number> {
+    return this.call({ id: 0, op: 'advance', offset }) as Promise<number>;
+  }
+
+  async rewriteBatches(batches: Buffer, rules: RewriteRulesData): Promise<RewriteChunkResult> {
+    const result = (await this.call({ id: 0, op: 'rewrite', batches, rules })) as {
+      verdicts: number[];
+      replacements: Uint8Array[];
+      removed: number;
+    };
+    const replacements = result.replacements.map((r) => Buffer.from(r.buffer, r.byteOffset, r.byteLength));
+    return { verdicts: result.verdicts, replacements, removed: result.removed };
+  }
+
+  size(): Promise<number> {
+    return this.call({ id: 0, op: 'size' }) as Promise<number>;
+  }
+
+  async close(): Promise<void> {
+    await this.worker.terminate();
+  }
+
+  private call(request: WorkerRequest): Promise<unknown> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      this.worker.postMessage({ ...request, id });
+    });
+  }
+
+  private failAll(err: Error): void {
+    for (const waiter of this.waiting.values()) waiter.reject(err);
+    this.waiting.clear();
+  }
+}
+
+const WORKER_SCRIPT = new URL('./cleaner-worker.js', import.meta.url);
+
+/**
+ * A worker thread with a map of `capacityBytes` when the built worker script is there (a broker runs
+ * the built package); the calling thread otherwise (tests that run the sources).
+ */
+export function createCompute(capacityBytes: number): CleanerCompute & { close(): Promise<void> } {
+  if (existsSync(fileURLToPath(WORKER_SCRIPT))) return new WorkerCompute(capacityBytes);
+  const inline = new InlineCompute(new OffsetMap(capacityBytes));
+  return Object.assign(inline, { close: async () => {} });
+}
