@@ -174,9 +174,8 @@ export class ClassicGroups {
       delayUntilMs: 0,
     };
     for (const m of v.members) group.members.set(m.memberId, memberFromValue(m));
-    const live = this.groups.get(record.group);
-    // At run time the live group is the newer truth (the record was written from it); at load it is absent.
-    if (!live) this.groups.set(record.group, group);
+    // Records are applied at load only (the live state wrote them): a later record replaces an earlier one.
+    this.groups.set(record.group, group);
   }
 
   /** After loading: every member's session starts now. */

@@ -227,6 +227,18 @@ describe('classic groups in the coordinator driver', () => {
       assignments: [{ memberId: joined.memberId, assignment: meta('A') }],
     });
     expect(synced.assignment.toString()).toBe('A');
+    // The leader joins again: generation 2, written as a second record that must replace the first.
+    const again = await first.joinGroup({
+      ...joinInput(joined.memberId),
+      protocols: [{ name: 'range', metadata: meta('x') }],
+    });
+    expect(again).toMatchObject({ errorCode: 0, generationId: 2 });
+    await first.syncGroup({
+      groupId: 'g',
+      memberId: joined.memberId,
+      generationId: 2,
+      assignments: [{ memberId: joined.memberId, assignment: meta('A2') }],
+    });
     const commit = (generationId: number) =>
       first.commitKafkaOffsets({
         groupId: 'g',
@@ -235,8 +247,8 @@ describe('classic groups in the coordinator driver', () => {
         generationId,
         topics: [{ name: 't', partitions: [{ partition: 0, offset: 5, leaderEpoch: -1, metadata: '' }] }],
       });
-    expect((await commit(0))[0]!.partitions[0]!.errorCode).toBe(ErrorCodes.ILLEGAL_GENERATION.code);
-    expect((await commit(1))[0]!.partitions[0]!.errorCode).toBe(0);
+    expect((await commit(1))[0]!.partitions[0]!.errorCode).toBe(ErrorCodes.ILLEGAL_GENERATION.code);
+    expect((await commit(2))[0]!.partitions[0]!.errorCode).toBe(0);
     await expect(
       first.heartbeat({
         groupId: 'g',
@@ -253,8 +265,9 @@ describe('classic groups in the coordinator driver', () => {
     now = 5_000;
     const second = make();
     await second.becomeLeader(0, log);
-    expect(second.describeClassic('g')).toMatchObject({ state: 'Stable', generationId: 1 });
-    expect(second.classicHeartbeat({ groupId: 'g', memberId: joined.memberId, generationId: 1 })).toBe(0);
+    expect(second.describeClassic('g')).toMatchObject({ state: 'Stable', generationId: 2 });
+    expect(second.describeClassic('g')!.members[0]!.assignment.toString()).toBe('A2');
+    expect(second.classicHeartbeat({ groupId: 'g', memberId: joined.memberId, generationId: 2 })).toBe(0);
     const offsets = await second.fetchOffsets({ groupId: 'g', memberId: '', memberEpoch: -1, topics: [] });
     expect(offsets).toEqual([{ name: 't', partitions: [expect.objectContaining({ partition: 0, offset: 5 })] }]);
   });
