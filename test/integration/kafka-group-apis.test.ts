@@ -156,6 +156,26 @@ describe('the group APIs at every advertised version', () => {
       });
       const partitions = v >= 8 ? fetched.groups[0]!.topics[0]!.partitions : fetched.topics[0]!.partitions;
       expect(partitions[0]).toMatchObject({ partitionIndex: 1, committedOffset: v === 0 ? -1 : 7, errorCode: 0 });
+      if (v >= 1) {
+        // OffsetDelete v0: the member subscribes to 't' (its metadata), not to the committed topic.
+        const deleted = await client.send<kafka.OffsetDeleteResponseData>(ApiKey.OffsetDelete, 0, {
+          groupId,
+          topics: [
+            { name: topic, partitions: [{ partitionIndex: 1 }] },
+            { name: 't', partitions: [{ partitionIndex: 0 }] },
+          ],
+        });
+        expect(deleted.errorCode).toBe(0);
+        expect(deleted.topics.map((t) => [t.name, t.partitions[0]!.errorCode])).toEqual([
+          [topic, 0],
+          ['t', ErrorCodes.GROUP_SUBSCRIBED_TO_TOPIC.code],
+        ]);
+        const after = await client.send<kafka.OffsetFetchResponseData>(ApiKey.OffsetFetch, 1, {
+          groupId,
+          topics: asked,
+        });
+        expect(after.topics[0]!.partitions[0]!.committedOffset).toBe(-1);
+      }
       const described = await client.send<kafka.DescribeGroupsResponseData>(ApiKey.DescribeGroups, Math.min(v, 5), {
         groups: [groupId],
       });

@@ -249,7 +249,25 @@ export class GroupCoordinator {
 
   async deleteOffsets(input: Parameters<GroupCoordinatorCore['deleteOffsets']>[0]): Promise<PartitionResults> {
     const loaded = this.loadedFor(input.groupId);
-    return this.run(loaded, (core) => core.deleteOffsets(input, this.context()));
+    const classic = loaded.classic.describe(input.groupId);
+    // A classic group's members subscribe through their protocol metadata (Kafka's consumer protocol).
+    const subscribed = new Set(
+      classic ? classicDescription(classic).members.flatMap((m) => m.member.subscribedTopicNames) : [],
+    );
+    const free = input.topics.filter((t) => !subscribed.has(t.name));
+    const refused: PartitionResults = input.topics
+      .filter((t) => subscribed.has(t.name))
+      .map((t) => ({
+        name: t.name,
+        partitions: t.partitions.map((partition) => ({
+          partition,
+          errorCode: ErrorCodes.GROUP_SUBSCRIBED_TO_TOPIC.code,
+          errorMessage: `a member of group ${input.groupId} is subscribed to ${t.name}`,
+        })),
+      }));
+    if (free.length === 0 && refused.length > 0) return refused;
+    const deleted = await this.run(loaded, (core) => core.deleteOffsets({ ...input, topics: free }, this.context()));
+    return [...deleted, ...refused];
   }
 
   async describeGroup(groupId: string): Promise<GroupDescription | undefined> {

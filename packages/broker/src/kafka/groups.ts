@@ -302,3 +302,23 @@ export async function deleteGroups(
   );
   return { body: { throttleTimeMs: 0, results } satisfies kafka.DeleteGroupsResponseData };
 }
+
+export async function offsetDelete(
+  ctx: BrokerContext,
+  _version: number,
+  request: kafka.OffsetDeleteRequestData,
+): Promise<Reply> {
+  try {
+    const results = await ctx.groups.deleteOffsets({
+      groupId: request.groupId,
+      topics: request.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => p.partitionIndex) })),
+    });
+    const topics = results.map((t) => ({
+      name: t.name,
+      partitions: t.partitions.map((p) => ({ partitionIndex: p.partition, errorCode: p.errorCode })),
+    }));
+    return { body: { errorCode: 0, throttleTimeMs: 0, topics } satisfies kafka.OffsetDeleteResponseData };
+  } catch (err) {
+    return { body: { errorCode: codeOf(ctx, err, { groupId: request.groupId }), throttleTimeMs: 0, topics: [] } };
+  }
+}

@@ -49,6 +49,7 @@ const HANDLERS = new Map<number, Handler>([
   [ApiKey.ListGroups, groups.listGroups as Handler],
   [ApiKey.DescribeGroups, groups.describeGroups as Handler],
   [ApiKey.DeleteGroups, groups.deleteGroups as Handler],
+  [ApiKey.OffsetDelete, groups.offsetDelete as Handler],
   [
     ApiKey.DescribeConfigs,
     ((ctx, _v, request: kafka.DescribeConfigsRequestData) => ({

@@ -15,6 +15,7 @@ import { ListGroupsRequest, ListGroupsResponse } from './apis/list-groups.js';
 import { ListOffsetsRequest, ListOffsetsResponse } from './apis/list-offsets.js';
 import { MetadataRequest, MetadataResponse } from './apis/metadata.js';
 import { OffsetCommitRequest, OffsetCommitResponse } from './apis/offset-commit.js';
+import { OffsetDeleteRequest, OffsetDeleteResponse } from './apis/offset-delete.js';
 import { OffsetFetchRequest, OffsetFetchResponse } from './apis/offset-fetch.js';
 import { OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse } from './apis/offset-for-leader-epoch.js';
 import { ProduceRequest, ProduceResponse } from './apis/produce.js';
@@ -42,6 +43,7 @@ export const ApiKey = Object.freeze({
   OffsetForLeaderEpoch: 23,
   DescribeConfigs: 32,
   DeleteGroups: 42,
+  OffsetDelete: 47,
   DescribeCluster: 60,
 });
 
@@ -90,6 +92,7 @@ export const KAFKA_APIS: ReadonlyMap<number, ApiCodec> = new Map(
     api('OffsetForLeaderEpoch', 0, 4, OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse),
     api('DescribeConfigs', 0, 4, DescribeConfigsRequest, DescribeConfigsResponse),
     api('DeleteGroups', 0, 2, DeleteGroupsRequest, DeleteGroupsResponse),
+    api('OffsetDelete', 0, 0, OffsetDeleteRequest, OffsetDeleteResponse),
     api('DescribeCluster', 0, 1, DescribeClusterRequest, DescribeClusterResponse),
   ].map((a) => [a.key, a]),
 );

@@ -24,3 +24,4 @@ export * from './apis/list-groups.js';
 export * from './apis/offset-commit.js';
 export * from './apis/offset-fetch.js';
 export * from './apis/sync-group.js';
+export * from './apis/offset-delete.js';

@@ -132,6 +132,14 @@ const samples: Record<number, { request: object; response: object }> = {
       ],
     },
   },
+  [ApiKey.OffsetDelete]: {
+    request: { groupId: 'g', topics: [{ name: 't', partitions: [{ partitionIndex: 2 }] }] },
+    response: {
+      errorCode: 0,
+      throttleTimeMs: 1,
+      topics: [{ name: 't', partitions: [{ partitionIndex: 2, errorCode: 86 }] }],
+    },
+  },
   [ApiKey.DeleteGroups]: {
     request: { groupsNames: ['g', 'h'] },
     response: { throttleTimeMs: 0, results: [{ groupId: 'g', errorCode: 68 }] },
