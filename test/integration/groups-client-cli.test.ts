@@ -133,7 +133,7 @@ describe('samsa consume --group and samsa consumer-groups', () => {
     } finally {
       await Promise.all([first.stop(), second.stop()]);
     }
-  });
+  }, 60_000); // two console consumers and a produce, with waits of up to 30 s: 14.4 s at load 13
 
   it('list, describe, reset-offsets (refused while active), delete', async () => {
     const lines = Array.from({ length: 20 }, (_, i) => `r${i}`);
@@ -259,7 +259,7 @@ describe('samsa consume --group and samsa consumer-groups', () => {
     expect((await samsa(['consumer-groups', '--list'])).stdout.split('\n')).not.toContain(group);
     const gone = await samsa(['consumer-groups', '--describe', '--group', group, '--state']);
     expect(gone.code).toBe(1);
-  }, 90_000); // a dozen CLI processes one after another: each starts a Node process
+  }, 180_000); // a dozen CLI processes one after another, each a Node start: 76 s alone at load 13
 
   it('usage errors are one line and exit 2', async () => {
     const none = await samsa(['consumer-groups']);
