@@ -3,52 +3,22 @@
  * requests encoded and responses decoded with Samsa's codecs (the clients in kafka-clients.test.ts
  * cover the versions they use; this covers the rest, flexible versions included).
  */
-import { connect, type Socket } from 'node:net';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Samsa } from '@samsa/client';
 import { decodeBatches, encodeBatch, kafka } from '@samsa/protocol';
 import { LocalCluster } from '../helpers/cluster.js';
+import { KafkaTestClient } from '../helpers/kafka-client.js';
 import { freePort } from '../helpers/ports.js';
-import { waitFor, withTimeout } from '../helpers/wait.js';
+import { waitFor } from '../helpers/wait.js';
 
-const { ApiKey, KAFKA_APIS, encodeRequest, decodeResponse, encodeMessageSet, decodeMessageSet, ZERO_UUID } = kafka;
+const { ApiKey, KAFKA_APIS, encodeMessageSet, decodeMessageSet, ZERO_UUID } = kafka;
 
 let cluster: LocalCluster;
 let kafkaPort: number;
 let samsa: Samsa;
-let client: Client;
+let client: KafkaTestClient;
 const topic = `kafka-apis-${process.pid}`;
-
-/** One connection; requests one at a time. */
-class Client {
-  private buffered = Buffer.alloc(0);
-  private pending: ((frame: Buffer) => void) | undefined;
-  private correlationId = 0;
-
-  constructor(private readonly socket: Socket) {
-    socket.on('data', (d: Buffer) => {
-      this.buffered = Buffer.concat([this.buffered, d]);
-      if (this.buffered.length >= 4 && this.buffered.length >= 4 + this.buffered.readInt32BE(0)) {
-        const frame = this.buffered.subarray(4, 4 + this.buffered.readInt32BE(0));
-        this.buffered = this.buffered.subarray(4 + frame.length);
-        this.pending?.(frame);
-      }
-    });
-  }
-
-  async send<T>(apiKey: number, apiVersion: number, body: object): Promise<T> {
-    const api = KAFKA_APIS.get(apiKey)!;
-    const correlationId = ++this.correlationId;
-    const frame = new Promise<Buffer>((resolve) => {
-      this.pending = resolve;
-    });
-    this.socket.write(encodeRequest(api, { apiVersion, correlationId, clientId: 'apis-test' }, body));
-    const answer = await withTimeout(frame, 15_000, `${api.name} v${apiVersion}`);
-    const decoded = decodeResponse<T>(api, apiVersion, answer);
-    expect(decoded.correlationId).toBe(correlationId);
-    return decoded.body;
-  }
-}
 
 function versionsOf(apiKey: number): number[] {
   const api = KAFKA_APIS.get(apiKey)!;
@@ -70,7 +40,7 @@ beforeAll(async () => {
   await producer.close();
   const socket = connect({ host: '127.0.0.1', port: kafkaPort });
   await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
-  client = new Client(socket);
+  client = new KafkaTestClient(socket);
 }, 90_000);
 
 afterAll(async () => {

@@ -4,49 +4,19 @@
  * flexible versions included): one group per JoinGroup version, taken through join, sync, heartbeat,
  * commit, fetch, describe, list, leave and delete.
  */
-import { connect, type Socket } from 'node:net';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes, kafka } from '@samsa/protocol';
 import { LocalCluster } from '../helpers/cluster.js';
+import { KafkaTestClient } from '../helpers/kafka-client.js';
 import { freePort } from '../helpers/ports.js';
-import { waitFor, withTimeout } from '../helpers/wait.js';
+import { waitFor } from '../helpers/wait.js';
 
-const { ApiKey, KAFKA_APIS, encodeRequest, decodeResponse } = kafka;
+const { ApiKey } = kafka;
 
 let cluster: LocalCluster;
-let client: Client;
+let client: KafkaTestClient;
 const topic = `group-apis-${process.pid}`;
-
-/** One connection; requests one at a time. */
-class Client {
-  private buffered = Buffer.alloc(0);
-  private pending: ((frame: Buffer) => void) | undefined;
-  private correlationId = 0;
-
-  constructor(private readonly socket: Socket) {
-    socket.on('data', (d: Buffer) => {
-      this.buffered = Buffer.concat([this.buffered, d]);
-      if (this.buffered.length >= 4 && this.buffered.length >= 4 + this.buffered.readInt32BE(0)) {
-        const frame = this.buffered.subarray(4, 4 + this.buffered.readInt32BE(0));
-        this.buffered = this.buffered.subarray(4 + frame.length);
-        this.pending?.(frame);
-      }
-    });
-  }
-
-  async send<T>(apiKey: number, apiVersion: number, body: object): Promise<T> {
-    const api = KAFKA_APIS.get(apiKey)!;
-    const correlationId = ++this.correlationId;
-    const frame = new Promise<Buffer>((resolve) => {
-      this.pending = resolve;
-    });
-    this.socket.write(encodeRequest(api, { apiVersion, correlationId, clientId: 'apis-test' }, body));
-    const answer = await withTimeout(frame, 15_000, `${api.name} v${apiVersion}`);
-    const decoded = decodeResponse<T>(api, apiVersion, answer);
-    expect(decoded.correlationId).toBe(correlationId);
-    return decoded.body;
-  }
-}
 
 beforeAll(async () => {
   const kafkaPort = await freePort();
@@ -61,7 +31,7 @@ beforeAll(async () => {
   });
   const socket = connect({ host: '127.0.0.1', port: kafkaPort });
   await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
-  client = new Client(socket);
+  client = new KafkaTestClient(socket);
   await client.send(ApiKey.CreateTopics, 4, {
     topics: [{ name: topic, numPartitions: 2, replicationFactor: 1 }],
     timeoutMs: 10_000,
