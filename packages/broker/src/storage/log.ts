@@ -249,7 +249,7 @@ export class PartitionLog {
    * Returns the log start offset.
    */
   deleteRecordsBefore(offset: number): Promise<number> {
-    return this.appends.enqueue(() => deleteRecordsBefore(this.parts, offset));
+    return deleteRecordsBefore(this.parts, (op) => this.appends.enqueue(op), offset);
   }
 
   /**

@@ -1,4 +1,6 @@
+import { join } from 'node:path';
 import { OffsetOutOfRangeError } from './errors.js';
+import { LOG_START_OFFSET_FILE, writeFileAtomic } from './files.js';
 import type { Durability } from './durability.js';
 import { type LogContext, noop } from './log-context.js';
 import type { ProducerStates } from './producer-states.js';
@@ -20,28 +22,45 @@ export interface RetentionParts {
 /**
  * Kafka's DeleteRecords: offsets below `offset` become unreadable (OffsetOutOfRange) and whole
  * segments entirely below it are deleted; the new log start offset survives restarts. Returns the
- * log start offset.
+ * log start offset once it is durable. On the chain, through `onChain`, only memory changes (the
+ * start offset, the segments taken out of the log, producer state); saving the start offset and
+ * deleting the files (each with its fsync) run beside the chain on Durability's deletion queue, as
+ * retention's deletions do, so appends never wait for them. That queue also runs a cleaner swap's
+ * renames in order, so a swap involving these segments finishes before their files go. A crash
+ * before the start offset is saved leaves the old start and every file: nothing was acknowledged.
  */
 export async function deleteRecordsBefore(
   { ctx, segments, producers, durability }: RetentionParts,
+  onChain: <T>(op: () => Promise<T>) => Promise<T>,
   offset: number,
 ): Promise<number> {
-  ctx.ensureOnline();
-  if (!Number.isSafeInteger(offset) || offset > segments.endOffset)
-    throw new OffsetOutOfRangeError(offset, segments.startOffset, segments.endOffset);
-  if (offset <= segments.startOffset) return segments.startOffset;
-  await segments.saveStartOffset(offset);
-  const all = segments.all;
-  let count = 0;
-  while (count < all.length - 1 && all[count + 1]!.baseOffset <= offset) count++;
-  if (count > 0) {
-    // A cleaner swap still renaming files may involve these segments: let it finish first.
-    await durability.settled();
-    await segments.deleteFiles(segments.removeOldest(count));
-  }
-  producers.table.removeBatchesBefore(segments.startOffset);
-  ctx.logger.info({ logStartOffset: offset, deletedSegments: count }, 'deleted records');
-  return segments.startOffset;
+  let durable: Promise<void> = Promise.resolve();
+  const start = await onChain(async () => {
+    ctx.ensureOnline();
+    if (!Number.isSafeInteger(offset) || offset > segments.endOffset)
+      throw new OffsetOutOfRangeError(offset, segments.startOffset, segments.endOffset);
+    // An earlier call may have moved the start without saving it yet: answer once it is saved.
+    if (offset <= segments.startOffset) {
+      durable = durability.queueDeletion(async () => {});
+      return segments.startOffset;
+    }
+    segments.setStartOffset(offset);
+    const all = segments.all;
+    let count = 0;
+    while (count < all.length - 1 && all[count + 1]!.baseOffset <= offset) count++;
+    const doomed = segments.removeOldest(count);
+    segments.markDeleted(doomed);
+    producers.table.removeBatchesBefore(offset);
+    durable = durability.queueDeletion(async () => {
+      await writeFileAtomic(join(ctx.dir, LOG_START_OFFSET_FILE), `${offset}\n`, ctx.dir);
+      if (doomed.length > 0) await segments.deleteFiles(doomed);
+      ctx.logger.info({ logStartOffset: offset, deletedSegments: doomed.length }, 'deleted records');
+    });
+    durable.catch(noop); // awaited below, once the chain has let go
+    return offset;
+  });
+  await durable;
+  return start;
 }
 
 /**

@@ -247,4 +247,40 @@ describe('partition log: retention', () => {
     expect([reopened.logStartOffset, reopened.logEndOffset]).toEqual([2, 5]);
     await reopened.close();
   });
+
+  it('DeleteRecords saves the start and deletes files beside the chain: appends go on while their fsyncs wait', async () => {
+    const [dir, scratch] = dirs.map((d) => d.path) as [string, string];
+    const log = await openPartitionLog({ dir, config: { retentionMs: -1, flushMessages: 1 } });
+    for (let i = 0; i < 4; i++) {
+      await log.append(makeBatch({ valueSize: 100, fill: i }));
+      await log.roll();
+    }
+    await log.flush();
+    const disk = await gateFileHandle(scratch, 'sync');
+    try {
+      let deleteDone = false;
+      const deleting = log.deleteRecordsBefore(2).finally(() => {
+        deleteDone = true;
+      });
+      // The start moves and the segments leave the log at once; appends do not wait for the disk...
+      const append = log.append(makeBatch({ valueSize: 100, fill: 9 }));
+      expect((await withTimeout(append, STUCK_MS, 'an append queued after DeleteRecords')).baseOffset).toBe(4);
+      expect(log.logStartOffset).toBe(2);
+      expect(log.segmentBaseOffsets()).toEqual([2, 3, 4]);
+      await expect(log.read(0, 1000)).rejects.toBeInstanceOf(OffsetOutOfRangeError);
+      // ...while DeleteRecords answers only once the start offset is saved and the files are gone.
+      await waitFor(() => disk.held() > 0, { timeoutMs: STUCK_MS, description: "DeleteRecords' fsync" });
+      expect(deleteDone).toBe(false);
+      disk.release();
+      expect(await withTimeout(deleting, STUCK_MS, 'DeleteRecords')).toBe(2);
+      expect(await segmentBases(dir)).toEqual([2, 3, 4]);
+    } finally {
+      disk.release();
+      disk.restore();
+    }
+    await log.abandon();
+    const reopened = await openPartitionLog({ dir });
+    expect([reopened.logStartOffset, reopened.logEndOffset]).toEqual([2, 5]);
+    await reopened.close();
+  });
 });
