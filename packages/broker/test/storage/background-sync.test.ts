@@ -248,7 +248,7 @@ describe('partition log: retention', () => {
     await reopened.close();
   });
 
-  it('DeleteRecords saves the start and deletes files beside the chain: appends go on while their fsyncs wait', async () => {
+  it('DeleteRecords saves the start, deletes files beside the chain: appends go on while fsyncs wait', async () => {
     const [dir, scratch] = dirs.map((d) => d.path) as [string, string];
     const log = await openPartitionLog({ dir, config: { retentionMs: -1, flushMessages: 1 } });
     for (let i = 0; i < 4; i++) {
