@@ -137,7 +137,15 @@ export async function startBroker(settings: Settings<BrokerSettingName>, logger:
   };
   const txnLog = log.child({ component: 'transactions' });
   const writeTxnMarker = (marker: Parameters<typeof writeMarkerLocally>[0]) =>
-    writeMarkerLocally(marker, partitions, replication.leaders, knowsPartition, systemClock.now(), txnLog);
+    writeMarkerLocally(
+      marker,
+      partitions,
+      replication.leaders,
+      knowsPartition,
+      systemClock.now(),
+      txnLog,
+      groups.orderMarker,
+    );
   const txns = new TxnCoordinatorRuntime<HostedPartition>({
     settings,
     leader: replication.leaders,

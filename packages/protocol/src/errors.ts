@@ -195,6 +195,12 @@ export const ErrorCodes = Object.freeze({
     'The broker has no state for this producer id (its records were deleted or it expired)',
   ),
   INVALID_RECORD: spec(87, 'InvalidRecord', false, 'The record batch is invalid for this request'),
+  UNSTABLE_OFFSET_COMMIT: spec(
+    88,
+    'UnstableOffsetCommit',
+    true,
+    'There are unstable offsets that need to be cleared (a transaction committing offsets is still open)',
+  ),
   PRODUCER_FENCED: spec(
     90,
     'ProducerFenced',

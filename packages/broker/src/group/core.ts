@@ -725,6 +725,50 @@ export class GroupCoordinatorCore {
   }
 
   /**
+   * TxnOffsetCommit (KIP-98, KIP-447): the offset records of a producer's transaction, checked as a
+   * commit is (member id and epoch, ownership, offset and metadata) but NOT applied: they stay pending
+   * (txn-offsets.ts) until the transaction's marker reaches the partition. A stale member epoch is
+   * IllegalGeneration, as Kafka answers TxnOffsetCommit (it has no StaleMemberEpoch).
+   */
+  txnCommitRecords(input: CommitInput, ctx: OpContext): Outcome<PartitionResults> {
+    validateGroupId(input.groupId);
+    const group = this.groups.get(input.groupId);
+    let memberId: string | undefined;
+    if (input.memberEpoch < 0) {
+      if (group && group.members.size > 0)
+        fail(ErrorCodes.UNKNOWN_MEMBER_ID, `group ${input.groupId} has members: only they can commit`);
+    } else {
+      if (!group) fail(ErrorCodes.GROUP_ID_NOT_FOUND, `group ${input.groupId} does not exist`);
+      try {
+        this.checkMember(group, input.groupId, input.memberId, input.memberEpoch);
+      } catch (err) {
+        if (err instanceof SamsaError && err.code === ErrorCodes.STALE_MEMBER_EPOCH.code)
+          fail(ErrorCodes.ILLEGAL_GENERATION, err.detail);
+        throw err;
+      }
+      memberId = input.memberId;
+    }
+    const records: GroupRecord[] = [];
+    const result = input.topics.map((topic) => ({
+      name: topic.name,
+      partitions: topic.partitions.map((p) => {
+        const error = this.commitError(group, memberId, topic.name, p, ctx.topics);
+        if (error.errorCode === 0) {
+          const value = {
+            offset: p.offset,
+            leaderEpoch: p.leaderEpoch,
+            metadata: p.metadata,
+            commitTimestampMs: ctx.nowMs,
+          };
+          records.push({ type: 'offset', group: input.groupId, topic: topic.name, partition: p.partition, value });
+        }
+        return { partition: p.partition, ...error };
+      }),
+    }));
+    return { records, result };
+  }
+
+  /**
    * An idle consumer commits the same offsets every auto-commit interval; writing each would grow the
    * log (and the load after a failover) with nothing new. A commit equal to the stored one, written
    * less than REPEAT_REFRESH_MS (at most a hundredth of the retention) ago, is acknowledged without a

@@ -1,4 +1,4 @@
-import { ErrorCodes, SamsaError } from '@samsa/protocol';
+import { ErrorCodes, errorSpecForCode, SamsaError } from '@samsa/protocol';
 import type { Logger } from 'pino';
 import {
   type ClassicConfig,
@@ -31,6 +31,25 @@ import {
 } from './core.js';
 import { offsetsPartitionFor } from './hash.js';
 import type { GroupRecord } from './records.js';
+import { PendingTxnOffsets } from './txn-offsets.js';
+
+/** The producer whose transaction a batch of offset records belongs to (TxnOffsetCommit). */
+export interface TxnProducer {
+  readonly producerId: number;
+  readonly producerEpoch: number;
+}
+
+/**
+ * A batch of the log as loading sees it: its records, and whether it is a transactional batch of a
+ * producer (pending offsets) or a transaction marker (its producer's pending offsets end).
+ */
+export interface LoggedBatch {
+  readonly records: readonly GroupRecord[];
+  readonly producerId: number;
+  readonly transactional: boolean;
+  /** Set on a control batch: the marker's outcome. */
+  readonly marker?: { readonly commit: boolean };
+}
 
 /**
  * One __consumer_offsets partition as its leader sees it: what the coordinator driver needs from
@@ -39,9 +58,10 @@ import type { GroupRecord } from './records.js';
 export interface CoordinatorLog {
   /**
    * Appends the records of one operation as one batch; resolves with the log end offset after it.
-   * The driver calls it one batch at a time, in the order the operations ran on the core.
+   * The driver calls it one batch at a time, in the order the operations ran on the core. With `txn`,
+   * the batch is a transactional batch of that producer (the log picks its sequence).
    */
-  append(records: readonly GroupRecord[]): Promise<number>;
+  append(records: readonly GroupRecord[], txn?: TxnProducer): Promise<number>;
   /**
    * Throws when an append would be refused now (too few in-sync replicas), so the driver refuses an
    * operation before it changes the core rather than reloading after a failed append.
@@ -53,6 +73,10 @@ export interface CoordinatorLog {
   endOffset(): number;
   /** Every record of the log, batch by batch (loading). */
   read(): AsyncIterable<readonly GroupRecord[]>;
+  /** As read(), with the batches' producers and the transaction markers (transactional offsets need them). */
+  readBatches?(): AsyncIterable<LoggedBatch>;
+  /** The producer epoch the partition's producer state has for `producerId`, if any. */
+  producerEpoch?(producerId: number): number | undefined;
 }
 
 export interface GroupCoordinatorOptions {
@@ -81,6 +105,8 @@ type Loaded = {
   core: GroupCoordinatorCore;
   /** The classic-protocol groups of the partition, and their JoinGroup/SyncGroup requests waiting for an answer. */
   classic: ClassicGroups;
+  /** Offsets of transactions that have not ended on this partition (TxnOffsetCommit). */
+  pending: PendingTxnOffsets;
   readonly waiters: Map<string, (answer: Completed) => void>;
   /** The end offset once every append issued so far has completed (rejected once one failed). */
   appended: Promise<number>;
@@ -118,18 +144,16 @@ export class GroupCoordinator {
       status: 'loading',
       core: new GroupCoordinatorCore(this.options.config),
       classic: new ClassicGroups(this.options.classic ?? DEFAULT_CLASSIC_CONFIG),
+      pending: new PendingTxnOffsets(),
       waiters: new Map(),
       appended: Promise.resolve(0),
     };
     this.answerWaiters(this.partitions.get(partition), ErrorCodes.NOT_COORDINATOR.code);
     this.partitions.set(partition, loading);
     let records = 0;
-    for await (const batch of log.read()) {
+    for await (const batch of log.readBatches?.() ?? log.read()) {
       if (this.partitions.get(partition) !== loading) return;
-      for (const record of batch)
-        if (record.type === 'classic') loading.classic.apply(record);
-        else loading.core.apply(record);
-      records += batch.length;
+      records += this.replay(loading, batch);
     }
     if (this.partitions.get(partition) !== loading) return;
     loading.core.finishLoad(this.options.nowMs());
@@ -137,6 +161,24 @@ export class GroupCoordinator {
     loading.appended = Promise.resolve(log.endOffset());
     loading.status = 'active';
     this.options.logger?.info({ partition, records }, 'group coordinator loaded');
+  }
+
+  /**
+   * Applies one batch of the log while loading: the records of a transactional batch wait as pending
+   * offsets of its producer, a marker commits or drops them, anything else applies at once.
+   */
+  private replay(loading: Loaded, batch: readonly GroupRecord[] | LoggedBatch): number {
+    const logged: LoggedBatch = isLogged(batch) ? batch : { records: batch, producerId: -1, transactional: false };
+    if (logged.marker !== undefined) {
+      for (const record of loading.pending.complete(logged.producerId, logged.marker.commit))
+        loading.core.apply(record);
+      return 0;
+    }
+    for (const record of logged.records)
+      if (logged.transactional && record.type === 'offset') loading.pending.add(logged.producerId, record);
+      else if (record.type === 'classic') loading.classic.apply(record);
+      else loading.core.apply(record);
+    return logged.records.length;
   }
 
   /** This broker no longer leads `partition`: its groups are answered NotCoordinator from now on. */
@@ -162,7 +204,12 @@ export class GroupCoordinator {
    * Runs `op` on the core, appends its records (chained after earlier appends), and resolves with its
    * result once the high watermark has passed the end of everything written so far.
    */
-  private async run<T>(loaded: Loaded, op: (core: GroupCoordinatorCore) => Outcome<T>, writes = true): Promise<T> {
+  private async run<T>(
+    loaded: Loaded,
+    op: (core: GroupCoordinatorCore) => Outcome<T>,
+    writes = true,
+    txn?: TxnProducer,
+  ): Promise<T> {
     if (writes) {
       try {
         loaded.log.checkWritable?.();
@@ -171,7 +218,7 @@ export class GroupCoordinator {
       }
     }
     const { records, result } = this.step(loaded, op);
-    const end = records.length > 0 ? this.append(loaded, records) : loaded.appended;
+    const end = records.length > 0 ? this.append(loaded, records, txn) : loaded.appended;
     let offset: number;
     try {
       offset = await end;
@@ -191,10 +238,23 @@ export class GroupCoordinator {
     return result;
   }
 
-  private append(loaded: Loaded, records: readonly GroupRecord[]): Promise<number> {
-    const appended = loaded.appended.then(() => loaded.log.append(records));
-    loaded.appended = appended;
-    appended.catch((err: unknown) => this.reload(loaded, err, 'append failed'));
+  private append(loaded: Loaded, records: readonly GroupRecord[], txn?: TxnProducer): Promise<number> {
+    return this.chain(loaded, () => loaded.log.append(records, txn), true);
+  }
+
+  /**
+   * Runs `write` after every write issued so far. When the core already reflects the write
+   * (`coreChanged`), a failure means the core is ahead of the log: the partition is reloaded.
+   */
+  private chain(loaded: Loaded, write: () => Promise<number>, coreChanged: boolean): Promise<number> {
+    const appended = loaded.appended.then(write);
+    if (coreChanged) {
+      loaded.appended = appended;
+      appended.catch((err: unknown) => this.reload(loaded, err, 'append failed'));
+    } else {
+      // Nothing to undo: the writes after it go on from wherever the log ends.
+      loaded.appended = appended.catch(() => loaded.log.endOffset());
+    }
     return appended;
   }
 
@@ -240,11 +300,95 @@ export class GroupCoordinator {
     return this.run(loaded, (core) => core.commitOffsets(input, this.context()));
   }
 
+  /**
+   * OffsetFetch. With `requireStable` (KIP-447), a partition with offsets of an open transaction
+   * pending answers UnstableOffsetCommit (retriable): its committed offset is about to be replaced.
+   */
   async fetchOffsets(
-    input: Parameters<GroupCoordinatorCore['fetchOffsets']>[0],
-  ): Promise<{ name: string; partitions: FetchedOffset[] }[]> {
+    input: Parameters<GroupCoordinatorCore['fetchOffsets']>[0] & { readonly requireStable?: boolean },
+  ): Promise<{ name: string; partitions: (FetchedOffset & PartitionError)[] }[]> {
     const loaded = this.loadedFor(input.groupId);
-    return this.run(loaded, (core) => ({ records: [], result: core.fetchOffsets(input) }), false);
+    const fetched = await this.run(loaded, (core) => ({ records: [], result: core.fetchOffsets(input) }), false);
+    return fetched.map((t) => ({
+      name: t.name,
+      partitions: t.partitions.map((p) =>
+        input.requireStable === true && loaded.pending.isPending(input.groupId, t.name, p.partition)
+          ? {
+              ...p,
+              errorCode: ErrorCodes.UNSTABLE_OFFSET_COMMIT.code,
+              errorMessage: `${t.name}-${p.partition} has offsets of an open transaction pending`,
+            }
+          : { ...p, errorCode: 0, errorMessage: '' },
+      ),
+    }));
+  }
+
+  /**
+   * TxnOffsetCommit (KIP-98, KIP-447): offsets written as a transactional batch of the producer, kept
+   * pending until its marker reaches the partition. Fenced by the producer epoch the partition knows,
+   * by the member (a classic member by its generation), and by `verify`: the transaction coordinator's
+   * word that the partition was added to the producer's open transaction (AddOffsetsToTxn). A refusal
+   * writes nothing.
+   */
+  async txnCommitOffsets(
+    input: CommitInput & TxnProducer & { readonly generationId?: number },
+    verify: (partition: number) => Promise<void>,
+  ): Promise<PartitionResults> {
+    const { producerId, producerEpoch } = input;
+    const partition = this.loadedFor(input.groupId).partition;
+    await verify(partition);
+    const loaded = this.loadedFor(input.groupId);
+    const known = loaded.log.producerEpoch?.(producerId);
+    if (known !== undefined && known > producerEpoch)
+      throw new SamsaError(
+        ErrorCodes.INVALID_PRODUCER_EPOCH,
+        `producer ${producerId} epoch ${producerEpoch} is older than ${known} on ${partition}`,
+      );
+    let commit: CommitInput = input;
+    if (loaded.classic.has(input.groupId)) {
+      const code = loaded.classic.checkCommit(input.groupId, input.memberId, input.generationId ?? input.memberEpoch);
+      if (code !== 0)
+        throw new SamsaError(
+          errorSpecForCode(code),
+          `transactional commit refused for member ${input.memberId} of group ${input.groupId}`,
+        );
+      commit = { ...input, memberId: '', memberEpoch: -1 };
+    }
+    return this.run(
+      loaded,
+      (core) => {
+        const outcome = core.txnCommitRecords(commit, this.context());
+        for (const record of outcome.records) if (record.type === 'offset') loaded.pending.add(producerId, record);
+        return outcome;
+      },
+      true,
+      { producerId, producerEpoch },
+    );
+  }
+
+  /**
+   * A transaction marker for `partition`, written by `write` (which resolves with the log end offset
+   * after it) in the order of this partition's writes: the producer's pending offsets become committed
+   * (or are dropped) on the core as the marker is queued, as loading does when it meets the marker.
+   */
+  writeTxnMarker(
+    partition: number,
+    marker: { readonly producerId: number; readonly commit: boolean },
+    write: () => Promise<number>,
+  ): Promise<number> {
+    const loaded = this.partitions.get(partition);
+    if (loaded === undefined)
+      throw new SamsaError(ErrorCodes.NOT_COORDINATOR, `the group coordinator does not lead partition ${partition}`);
+    if (loaded.status === 'loading')
+      throw new SamsaError(ErrorCodes.COORDINATOR_LOAD_IN_PROGRESS, `partition ${partition} is being loaded`);
+    const changes = loaded.pending.has(marker.producerId);
+    for (const record of loaded.pending.complete(marker.producerId, marker.commit)) loaded.core.apply(record);
+    return this.chain(loaded, write, changes);
+  }
+
+  /** Producers with transactional offsets pending on a loaded partition (tests and tools). */
+  pendingTxnProducers(partition: number): number[] {
+    return this.partitions.get(partition)?.pending.producers() ?? [];
   }
 
   async deleteOffsets(input: Parameters<GroupCoordinatorCore['deleteOffsets']>[0]): Promise<PartitionResults> {
@@ -503,6 +647,10 @@ export function coordinatorError(err: unknown): SamsaError {
     default:
       return err;
   }
+}
+
+function isLogged(batch: readonly GroupRecord[] | LoggedBatch): batch is LoggedBatch {
+  return !Array.isArray(batch);
 }
 
 function waiterKey(kind: 'join' | 'sync', groupId: string, memberId: string): string {

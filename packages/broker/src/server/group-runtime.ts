@@ -61,6 +61,25 @@ export class GroupCoordinatorRuntime<R extends InternalTopicPartitionRole> {
     });
   }
 
+  /**
+   * A transaction marker for a __consumer_offsets partition is appended in order with the group
+   * coordinator's writes of it, which commits or drops its producer's pending offsets; other
+   * partitions' markers are appended as they come.
+   */
+  readonly orderMarker = (
+    topic: string,
+    partition: number,
+    marker: { readonly producerId: number; readonly committed: boolean },
+    append: () => Promise<number>,
+  ): Promise<number> => {
+    if (topic !== OFFSETS_TOPIC) return append();
+    return this.coordinator.writeTxnMarker(
+      partition,
+      { producerId: marker.producerId, commit: marker.committed },
+      append,
+    );
+  };
+
   onStepDown(replica: R): void {
     if (replica.topic === OFFSETS_TOPIC) this.coordinator.resign(replica.partition);
   }

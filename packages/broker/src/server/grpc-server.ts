@@ -38,6 +38,7 @@ import {
 import { handleOffsetCommit } from './handlers/offset-commit.js';
 import { handleOffsetDelete } from './handlers/offset-delete.js';
 import { handleOffsetFetch } from './handlers/offset-fetch.js';
+import { handleTxnOffsetCommit } from './handlers/txn-offset-commit.js';
 import { handleListOffsets } from './handlers/list-offsets.js';
 import { handleMetadata } from './handlers/metadata.js';
 import { handleProduce } from './handlers/produce.js';
@@ -311,6 +312,12 @@ export async function startGrpcServer(options: {
       logger,
       'OffsetCommit',
       handleOffsetCommit,
+    ),
+    TxnOffsetCommit: unary<v1.TxnOffsetCommitRequest__Output, v1.TxnOffsetCommitResponse>(
+      context,
+      logger,
+      'TxnOffsetCommit',
+      handleTxnOffsetCommit,
     ),
     OffsetFetch: unary<v1.OffsetFetchRequest__Output, v1.OffsetFetchResponse>(
       context,

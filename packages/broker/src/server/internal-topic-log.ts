@@ -20,8 +20,25 @@ export interface InternalTopicReplica {
     readonly logEndOffset: number;
     append(batches: Buffer, options: { leaderEpoch?: number }): Promise<{ lastOffset: number }>;
     read(fromOffset: number, maxBytes: number): Promise<{ bytes: Buffer }>;
+    /** The partition's producer state for a producer (transactional offset commits). */
+    producerState?(
+      producerId: number,
+    ): { readonly epoch: number; readonly batches: readonly { readonly lastSeq: number }[] } | undefined;
   };
 }
+
+/** A batch of an internal topic as loading sees it: its records, its producer, or its marker. */
+export interface InternalBatch<Rec> {
+  readonly records: readonly Rec[];
+  readonly producerId: number;
+  readonly transactional: boolean;
+  /** Set on a control batch (a transaction marker). */
+  readonly marker?: { readonly commit: boolean };
+}
+
+/** Kafka's control record type of a commit marker (0 is an abort). */
+const CONTROL_COMMIT = 1;
+const INT32_MAX = 0x7fffffff;
 
 /** A hosted internal-topic partition with its role, as the broker's role hooks see it. */
 export interface InternalTopicPartitionRole extends InternalTopicReplica {
@@ -58,16 +75,34 @@ export class InternalTopicLog<R extends InternalTopicReplica, Rec> {
     this.leader.checkEnoughReplicas(this.replica);
   }
 
-  async append(records: readonly Rec[]): Promise<number> {
+  /**
+   * Appends one batch of records. With `txn`, a transactional batch of that producer (the group
+   * coordinator's TxnOffsetCommit): its sequence continues the producer's on this partition, so the
+   * log's producer-state checks (epoch, sequence) apply to it as to a client's batch.
+   */
+  async append(records: readonly Rec[], txn?: { producerId: number; producerEpoch: number }): Promise<number> {
     this.leader.checkEnoughReplicas(this.replica);
     const { codec } = this;
     const batch = encodeBatch(
       records.map((r) => ({ key: codec.encodeKey(r), value: codec.encodeValue(r) })),
-      { now: this.nowMs() },
+      txn === undefined
+        ? { now: this.nowMs() }
+        : { now: this.nowMs(), ...txn, baseSequence: this.nextSequence(txn), transactional: true },
     );
     const appended = await this.replica.log.append(batch, { leaderEpoch: this.replica.leaderEpoch });
     this.leader.onLeaderAppend(this.replica);
     return appended.lastOffset + 1;
+  }
+
+  /** The producer epoch this partition knows for `producerId`, if any. */
+  producerEpoch(producerId: number): number | undefined {
+    return this.replica.log.producerState?.(producerId)?.epoch;
+  }
+
+  private nextSequence(txn: { producerId: number; producerEpoch: number }): number {
+    const known = this.replica.log.producerState?.(txn.producerId);
+    const last = known?.epoch === txn.producerEpoch ? known.batches.at(-1)?.lastSeq : undefined;
+    return last === undefined ? 0 : (last + 1) % (INT32_MAX + 1);
   }
 
   waitCommitted(offset: number): Promise<void> {
@@ -84,6 +119,11 @@ export class InternalTopicLog<R extends InternalTopicReplica, Rec> {
    * record does not keep every group or transaction of the partition from loading.
    */
   async *read(): AsyncIterable<readonly Rec[]> {
+    for await (const batch of this.readBatches()) if (batch.marker === undefined) yield batch.records;
+  }
+
+  /** As read(), with each batch's producer, and the transaction markers (whose records are not the codec's). */
+  async *readBatches(): AsyncIterable<InternalBatch<Rec>> {
     const { topic, partition } = this.replica;
     const end = this.replica.log.logEndOffset;
     let next = this.replica.log.logStartOffset;
@@ -93,7 +133,15 @@ export class InternalTopicLog<R extends InternalTopicReplica, Rec> {
       const from = next;
       for (const batch of decodeBatches(bytes)) {
         const records: Rec[] = [];
-        for (const record of batch.control ? [] : batch.records) {
+        const { producerId } = batch.header;
+        next = Math.max(next, batch.header.baseOffset + batch.header.lastOffsetDelta + 1);
+        if (batch.control) {
+          const key = batch.records[0]?.key;
+          const type = key && key.byteLength >= 4 ? Buffer.from(key).readInt16BE(2) : -1;
+          yield { records, producerId, transactional: true, marker: { commit: type === CONTROL_COMMIT } };
+          continue;
+        }
+        for (const record of batch.records) {
           if (record.key === null) continue;
           try {
             records.push(this.codec.decodeRecord(record.key, record.value));
@@ -104,8 +152,7 @@ export class InternalTopicLog<R extends InternalTopicReplica, Rec> {
             );
           }
         }
-        next = Math.max(next, batch.header.baseOffset + batch.header.lastOffsetDelta + 1);
-        yield records;
+        yield { records, producerId, transactional: batch.transactional };
       }
       if (next <= from) throw new Error(`loading ${topic}-${partition} stuck at ${from}`);
     }

@@ -160,6 +160,18 @@ export interface MarkerReplica {
   };
 }
 
+/**
+ * Puts a marker's append in order with a coordinator's own writes of the partition: the group
+ * coordinator's, for a __consumer_offsets partition (its pending transactional offsets end with the
+ * marker). Resolves with the log end offset after the marker.
+ */
+export type OrderedMarkerAppend = (
+  topic: string,
+  partition: number,
+  marker: v1.WritableTxnMarker__Output,
+  append: () => Promise<number>,
+) => Promise<number>;
+
 /** Writes one marker on a partition this broker leads, acks=all. A retry of a written marker writes nothing. */
 export async function writeMarkerOn<R extends MarkerReplica>(
   replica: R,
@@ -167,6 +179,7 @@ export async function writeMarkerOn<R extends MarkerReplica>(
   marker: v1.WritableTxnMarker__Output,
   nowMs: number,
   signal: AbortSignal,
+  ordered?: (append: () => Promise<number>) => Promise<number>,
 ): Promise<void> {
   leader.checkEnoughReplicas(replica);
   const batch = encodeMarker({
@@ -176,12 +189,15 @@ export async function writeMarkerOn<R extends MarkerReplica>(
     coordinatorEpoch: marker.coordinatorEpoch,
     nowMs,
   });
-  const appended = await replica.log.appendMarker(batch, {
-    leaderEpoch: replica.leaderEpoch,
-    coordinatorEpoch: marker.coordinatorEpoch,
-  });
-  leader.onLeaderAppend(replica);
-  const end = appended.lastOffset >= 0 ? appended.lastOffset + 1 : replica.log.logEndOffset;
+  const append = async (): Promise<number> => {
+    const appended = await replica.log.appendMarker(batch, {
+      leaderEpoch: replica.leaderEpoch,
+      coordinatorEpoch: marker.coordinatorEpoch,
+    });
+    leader.onLeaderAppend(replica);
+    return appended.lastOffset >= 0 ? appended.lastOffset + 1 : replica.log.logEndOffset;
+  };
+  const end = await (ordered ? ordered(append) : append());
   await leader.waitForIsr(replica, end, MARKER_TIMEOUT_MS, signal);
 }
 
@@ -284,13 +300,15 @@ export async function writeMarkerLocally<R extends MarkerReplica>(
   knowsPartition: (topic: string, partition: number) => boolean,
   nowMs: number,
   logger: Logger,
+  ordered?: OrderedMarkerAppend,
 ): Promise<v1.TxnMarkerPartitionResult__Output[]> {
   const never = new AbortController().signal;
   const jobs = marker.topics.flatMap((topic) =>
     topic.partitions.map(async (partition) => {
       try {
         const replica = partitions.leaderOf(topic.name, partition, knowsPartition(topic.name, partition));
-        await writeMarkerOn(replica, leader, marker, nowMs, never);
+        const inOrder = ordered && ((append: () => Promise<number>) => ordered(topic.name, partition, marker, append));
+        await writeMarkerOn(replica, leader, marker, nowMs, never, inOrder);
         return { topic: topic.name, partition, errorCode: 0, errorMessage: '' };
       } catch (err) {
         if (!(err instanceof SamsaError))

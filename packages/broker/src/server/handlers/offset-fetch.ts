@@ -2,7 +2,10 @@ import type { v1 } from '@samsa/protocol';
 import type { BrokerContext } from '../context.js';
 import { NO_ERROR, toErrorFields } from '../errors.js';
 
-/** OffsetFetch: a group's committed offsets (-1 where none); a member's own fetch is fenced like its commits. */
+/**
+ * OffsetFetch: a group's committed offsets (-1 where none); a member's own fetch is fenced like its
+ * commits. With require_stable, a partition with transactional offsets pending is UnstableOffsetCommit.
+ */
 export async function handleOffsetFetch(
   ctx: BrokerContext,
   request: v1.OffsetFetchRequest__Output,
@@ -13,6 +16,7 @@ export async function handleOffsetFetch(
       memberId: request.memberId,
       memberEpoch: request.memberEpoch,
       topics: request.topics.map((t) => ({ name: t.name, partitions: t.partitions })),
+      requireStable: request.requireStable,
     });
     return {
       ...NO_ERROR,
@@ -23,7 +27,8 @@ export async function handleOffsetFetch(
           committedOffset: p.offset,
           committedLeaderEpoch: p.leaderEpoch,
           metadata: p.metadata,
-          ...NO_ERROR,
+          errorCode: p.errorCode,
+          errorMessage: p.errorMessage,
         })),
       })),
     };

@@ -36,6 +36,8 @@ import type { OffsetFetchTopic as _samsa_v1_OffsetFetchTopic, OffsetFetchTopic__
 import type { OffsetFetchTopicResponse as _samsa_v1_OffsetFetchTopicResponse, OffsetFetchTopicResponse__Output as _samsa_v1_OffsetFetchTopicResponse__Output } from './samsa/v1/OffsetFetchTopicResponse.js';
 import type { TopicNameList as _samsa_v1_TopicNameList, TopicNameList__Output as _samsa_v1_TopicNameList__Output } from './samsa/v1/TopicNameList.js';
 import type { TopicPartitionsList as _samsa_v1_TopicPartitionsList, TopicPartitionsList__Output as _samsa_v1_TopicPartitionsList__Output } from './samsa/v1/TopicPartitionsList.js';
+import type { TxnOffsetCommitRequest as _samsa_v1_TxnOffsetCommitRequest, TxnOffsetCommitRequest__Output as _samsa_v1_TxnOffsetCommitRequest__Output } from './samsa/v1/TxnOffsetCommitRequest.js';
+import type { TxnOffsetCommitResponse as _samsa_v1_TxnOffsetCommitResponse, TxnOffsetCommitResponse__Output as _samsa_v1_TxnOffsetCommitResponse__Output } from './samsa/v1/TxnOffsetCommitResponse.js';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
   new(...args: ConstructorParameters<Constructor>): Subtype;
@@ -79,6 +81,8 @@ export interface ProtoGrpcType {
       OffsetFetchTopicResponse: MessageTypeDefinition<_samsa_v1_OffsetFetchTopicResponse, _samsa_v1_OffsetFetchTopicResponse__Output>
       TopicNameList: MessageTypeDefinition<_samsa_v1_TopicNameList, _samsa_v1_TopicNameList__Output>
       TopicPartitionsList: MessageTypeDefinition<_samsa_v1_TopicPartitionsList, _samsa_v1_TopicPartitionsList__Output>
+      TxnOffsetCommitRequest: MessageTypeDefinition<_samsa_v1_TxnOffsetCommitRequest, _samsa_v1_TxnOffsetCommitRequest__Output>
+      TxnOffsetCommitResponse: MessageTypeDefinition<_samsa_v1_TxnOffsetCommitResponse, _samsa_v1_TxnOffsetCommitResponse__Output>
     }
   }
 }

@@ -19,6 +19,8 @@ import type { OffsetDeleteRequest as _samsa_v1_OffsetDeleteRequest, OffsetDelete
 import type { OffsetDeleteResponse as _samsa_v1_OffsetDeleteResponse, OffsetDeleteResponse__Output as _samsa_v1_OffsetDeleteResponse__Output } from '../../samsa/v1/OffsetDeleteResponse.js';
 import type { OffsetFetchRequest as _samsa_v1_OffsetFetchRequest, OffsetFetchRequest__Output as _samsa_v1_OffsetFetchRequest__Output } from '../../samsa/v1/OffsetFetchRequest.js';
 import type { OffsetFetchResponse as _samsa_v1_OffsetFetchResponse, OffsetFetchResponse__Output as _samsa_v1_OffsetFetchResponse__Output } from '../../samsa/v1/OffsetFetchResponse.js';
+import type { TxnOffsetCommitRequest as _samsa_v1_TxnOffsetCommitRequest, TxnOffsetCommitRequest__Output as _samsa_v1_TxnOffsetCommitRequest__Output } from '../../samsa/v1/TxnOffsetCommitRequest.js';
+import type { TxnOffsetCommitResponse as _samsa_v1_TxnOffsetCommitResponse, TxnOffsetCommitResponse__Output as _samsa_v1_TxnOffsetCommitResponse__Output } from '../../samsa/v1/TxnOffsetCommitResponse.js';
 
 export interface GroupCoordinatorClient extends grpc.Client {
   /**
@@ -131,6 +133,27 @@ export interface GroupCoordinatorClient extends grpc.Client {
   offsetFetch(argument: _samsa_v1_OffsetFetchRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_samsa_v1_OffsetFetchResponse__Output>): grpc.ClientUnaryCall;
   offsetFetch(argument: _samsa_v1_OffsetFetchRequest, callback: grpc.requestCallback<_samsa_v1_OffsetFetchResponse__Output>): grpc.ClientUnaryCall;
   
+  /**
+   * Offsets committed in a producer's transaction (KIP-98, KIP-447): written as a transactional batch of
+   * that producer to the group's __consumer_offsets partition (AddOffsetsToTxn must have added it), kept
+   * pending until the transaction's marker reaches that partition: a commit makes them the group's
+   * committed offsets, an abort drops them. Fenced by the consumer's member id and epoch (generation).
+   */
+  TxnOffsetCommit(argument: _samsa_v1_TxnOffsetCommitRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_samsa_v1_TxnOffsetCommitResponse__Output>): grpc.ClientUnaryCall;
+  TxnOffsetCommit(argument: _samsa_v1_TxnOffsetCommitRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_samsa_v1_TxnOffsetCommitResponse__Output>): grpc.ClientUnaryCall;
+  TxnOffsetCommit(argument: _samsa_v1_TxnOffsetCommitRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_samsa_v1_TxnOffsetCommitResponse__Output>): grpc.ClientUnaryCall;
+  TxnOffsetCommit(argument: _samsa_v1_TxnOffsetCommitRequest, callback: grpc.requestCallback<_samsa_v1_TxnOffsetCommitResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Offsets committed in a producer's transaction (KIP-98, KIP-447): written as a transactional batch of
+   * that producer to the group's __consumer_offsets partition (AddOffsetsToTxn must have added it), kept
+   * pending until the transaction's marker reaches that partition: a commit makes them the group's
+   * committed offsets, an abort drops them. Fenced by the consumer's member id and epoch (generation).
+   */
+  txnOffsetCommit(argument: _samsa_v1_TxnOffsetCommitRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_samsa_v1_TxnOffsetCommitResponse__Output>): grpc.ClientUnaryCall;
+  txnOffsetCommit(argument: _samsa_v1_TxnOffsetCommitRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_samsa_v1_TxnOffsetCommitResponse__Output>): grpc.ClientUnaryCall;
+  txnOffsetCommit(argument: _samsa_v1_TxnOffsetCommitRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_samsa_v1_TxnOffsetCommitResponse__Output>): grpc.ClientUnaryCall;
+  txnOffsetCommit(argument: _samsa_v1_TxnOffsetCommitRequest, callback: grpc.requestCallback<_samsa_v1_TxnOffsetCommitResponse__Output>): grpc.ClientUnaryCall;
+  
 }
 
 export interface GroupCoordinatorHandlers extends grpc.UntypedServiceImplementation {
@@ -169,6 +192,14 @@ export interface GroupCoordinatorHandlers extends grpc.UntypedServiceImplementat
   
   OffsetFetch: grpc.handleUnaryCall<_samsa_v1_OffsetFetchRequest__Output, _samsa_v1_OffsetFetchResponse>;
   
+  /**
+   * Offsets committed in a producer's transaction (KIP-98, KIP-447): written as a transactional batch of
+   * that producer to the group's __consumer_offsets partition (AddOffsetsToTxn must have added it), kept
+   * pending until the transaction's marker reaches that partition: a commit makes them the group's
+   * committed offsets, an abort drops them. Fenced by the consumer's member id and epoch (generation).
+   */
+  TxnOffsetCommit: grpc.handleUnaryCall<_samsa_v1_TxnOffsetCommitRequest__Output, _samsa_v1_TxnOffsetCommitResponse>;
+  
 }
 
 export interface GroupCoordinatorDefinition extends grpc.ServiceDefinition {
@@ -180,4 +211,5 @@ export interface GroupCoordinatorDefinition extends grpc.ServiceDefinition {
   OffsetCommit: MethodDefinition<_samsa_v1_OffsetCommitRequest, _samsa_v1_OffsetCommitResponse, _samsa_v1_OffsetCommitRequest__Output, _samsa_v1_OffsetCommitResponse__Output>
   OffsetDelete: MethodDefinition<_samsa_v1_OffsetDeleteRequest, _samsa_v1_OffsetDeleteResponse, _samsa_v1_OffsetDeleteRequest__Output, _samsa_v1_OffsetDeleteResponse__Output>
   OffsetFetch: MethodDefinition<_samsa_v1_OffsetFetchRequest, _samsa_v1_OffsetFetchResponse, _samsa_v1_OffsetFetchRequest__Output, _samsa_v1_OffsetFetchResponse__Output>
+  TxnOffsetCommit: MethodDefinition<_samsa_v1_TxnOffsetCommitRequest, _samsa_v1_TxnOffsetCommitResponse, _samsa_v1_TxnOffsetCommitRequest__Output, _samsa_v1_TxnOffsetCommitResponse__Output>
 }

@@ -14,6 +14,11 @@ export interface OffsetFetchRequest {
    * Empty: every partition the group has an offset for.
    */
   'topics'?: (_samsa_v1_OffsetFetchTopic)[];
+  /**
+   * KIP-447: a partition with transactional offsets pending (their transaction not ended yet) answers
+   * UnstableOffsetCommit (88, retriable) instead of the offset the transaction is about to replace.
+   */
+  'requireStable'?: (boolean);
 }
 
 export interface OffsetFetchRequest__Output {
@@ -27,4 +32,9 @@ export interface OffsetFetchRequest__Output {
    * Empty: every partition the group has an offset for.
    */
   'topics': (_samsa_v1_OffsetFetchTopic__Output)[];
+  /**
+   * KIP-447: a partition with transactional offsets pending (their transaction not ended yet) answers
+   * UnstableOffsetCommit (88, retriable) instead of the offset the transaction is about to replace.
+   */
+  'requireStable': (boolean);
 }

@@ -102,6 +102,8 @@ export type * from './TransactionCoordinator.js';
 export type * from './TransactionDescription.js';
 export type * from './TransactionListing.js';
 export type * from './TxnMarkerPartitionResult.js';
+export type * from './TxnOffsetCommitRequest.js';
+export type * from './TxnOffsetCommitResponse.js';
 export type * from './TxnTopic.js';
 export type * from './WritableTxnMarker.js';
 export type * from './WriteTxnMarkersRequest.js';
