@@ -290,14 +290,14 @@ export class MetadataCache extends EventEmitter<MetadataCacheEvents> {
       async (zk) => {
         const node = await zk.getData(path, this.watcher(gen, path, read));
         if (!node) return undefined;
-        const { replicas, topicId } = decodeTopic(topic, node.data);
+        const { replicas, topicId, moves } = decodeTopic(topic, node.data);
         // A topic written without an id (by an older Samsa or an old Kafka) is told apart by its czxid.
         const id = topicId ?? zxidHex(node.stat.czxid);
         // A new topic (or a new creation of it) enters the image together with its configs (then
         // watched by readTopicConfig).
         const configs =
           this.current.topics.get(topic)?.id === id ? undefined : await this.fetchTopicConfig(gen, zk, topic);
-        return { replicas, configs, id };
+        return { replicas, configs, id, moves };
       },
       (r) => {
         if (!r) {
@@ -314,7 +314,7 @@ export class MetadataCache extends EventEmitter<MetadataCacheEvents> {
           this.apply((i) => withTopicAssignment(i, topic, undefined));
         }
         this.apply((i) => {
-          const next = withTopicAssignment(i, topic, r.replicas, r.id);
+          const next = withTopicAssignment(i, topic, r.replicas, r.id, r.moves);
           return r.configs ? withTopicConfigs(next, topic, r.configs) : next;
         });
         started = r.replicas

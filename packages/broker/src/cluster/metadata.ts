@@ -5,6 +5,7 @@
 import type { LeaderAndIsr, TopicConfigs } from '../controller/types.js';
 import type { BrokerEndpoint } from '../listeners.js';
 import { NO_LEADER } from '../controller/types.js';
+import type { ReplicaMove } from '../controller/znodes.js';
 
 export interface PartitionInfo {
   readonly topic: string;
@@ -24,6 +25,9 @@ export interface PartitionInfo {
    * written for an earlier run of the broker, and must not be resumed (see PartitionRegistry).
    */
   readonly stateMzxid: string;
+  /** The replicas a move in progress adds and removes (KIP-455; both empty when none is). */
+  readonly addingReplicas: readonly number[];
+  readonly removingReplicas: readonly number[];
 }
 
 export interface TopicInfo {
@@ -98,6 +102,7 @@ export function withTopicAssignment(
   topic: string,
   replicas: readonly (readonly number[])[] | undefined,
   id = '',
+  moves: ReadonlyMap<number, ReplicaMove> = new Map(),
 ): MetadataImage {
   const topics = new Map(image.topics);
   if (!replicas) {
@@ -108,8 +113,9 @@ export function withTopicAssignment(
   const old = known?.id === id ? known : undefined;
   const partitions = replicas.map((r, p): PartitionInfo => {
     const prev = old?.partitions[p];
+    const move = { addingReplicas: moves.get(p)?.adding ?? [], removingReplicas: moves.get(p)?.removing ?? [] };
     return prev
-      ? { ...prev, replicas: r }
+      ? { ...prev, replicas: r, ...move }
       : {
           topic,
           partition: p,
@@ -119,6 +125,7 @@ export function withTopicAssignment(
           isr: [],
           stateZkVersion: -1,
           stateMzxid: '',
+          ...move,
         };
   });
   topics.set(topic, { name: topic, id, partitions, configs: old?.configs ?? {} });
@@ -196,7 +203,11 @@ export function diffRoles(brokerId: number, before: MetadataImage, after: Metada
     for (const p of topic.partitions) {
       if (!mine(p) || p.leaderEpoch < 0) continue;
       const old = previous?.id === topic.id ? previous.partitions[p.partition] : undefined;
-      if (old && mine(old) && old.leaderEpoch === p.leaderEpoch && old.leader === p.leader) continue;
+      // A changed replica set is announced too: the state and topic znodes of a reassignment are read
+      // separately, and a leader that took the new epoch with the old set would ignore new followers.
+      const sameReplicas =
+        old?.replicas.length === p.replicas.length && old.replicas.every((r, i) => p.replicas[i] === r);
+      if (old && mine(old) && old.leaderEpoch === p.leaderEpoch && old.leader === p.leader && sameReplicas) continue;
       changes.push({
         kind: p.leader === brokerId ? 'leader' : 'follower',
         topic: name,

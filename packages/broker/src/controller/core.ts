@@ -52,6 +52,7 @@ import {
   encodePartitionState,
   encodeTopicAssignment,
   encodeTopicConfig,
+  type ReplicaMove,
   partitionPath,
   partitionsPath,
   partitionStatePath,
@@ -126,6 +127,11 @@ export type ControllerInput =
       readonly newIsr: readonly number[];
     }
   /**
+   * AlterPartitionReassignments (KIP-455): move each partition's replicas to `replicas` (the target,
+   * preferred leader first), or with `replicas` null cancel its move in progress. One answer per entry.
+   */
+  | { readonly type: 'ReassignPartitions'; readonly reassignments: readonly PartitionReassignment[] }
+  /**
    * Move leadership back to preferred replicas: the listed partitions (every partition if empty), or
    * with `imbalanced` those of brokers whose leader imbalance is above `imbalancePercentage`.
    */
@@ -139,6 +145,11 @@ export type ControllerInput =
 export interface TopicPartitionRef {
   readonly topic: string;
   readonly partition: number;
+}
+
+export interface PartitionReassignment extends TopicPartitionRef {
+  /** The target replicas, preferred leader first; null cancels the partition's move in progress. */
+  readonly replicas: readonly number[] | null;
 }
 
 // ---- outputs ----
@@ -202,6 +213,9 @@ export interface PartitionView {
   /** Undefined until the state znode exists. */
   readonly state: LeaderAndIsr | undefined;
   readonly stateZkVersion: number;
+  /** The replicas a move in progress adds and removes (both empty when none is). */
+  readonly adding: readonly number[];
+  readonly removing: readonly number[];
 }
 
 export interface TopicView {
@@ -214,7 +228,10 @@ export interface TopicView {
 export const MAX_PARTITIONS_PER_BATCH = 200;
 
 interface PartitionRec {
-  readonly replicas: readonly number[];
+  /** During a move: the target, then the replicas being removed. */
+  replicas: readonly number[];
+  adding: readonly number[];
+  removing: readonly number[];
   state: LeaderAndIsr | undefined;
   zkVersion: number;
   hasZnode: boolean;
@@ -222,6 +239,8 @@ interface PartitionRec {
 
 interface TopicRec {
   readonly name: string;
+  /** Written back whenever the controller rewrites the topic znode. */
+  topicId: string | undefined;
   readonly partitions: PartitionRec[];
   readonly configs: TopicConfigs;
   hasConfigZnode: boolean;
@@ -294,6 +313,8 @@ export class ControllerCore {
         replicas: p.replicas,
         state: p.state,
         stateZkVersion: p.zkVersion,
+        adding: p.adding,
+        removing: p.removing,
       })),
     };
   }
@@ -342,11 +363,18 @@ export class ControllerCore {
         if (input.partitions === 'imbalanced') this.rebalanceLeaders(input.imbalancePercentage ?? 10, out);
         else this.electPreferred(input.partitions, out);
         break;
+      case 'ReassignPartitions':
+        for (const r of input.reassignments) this.reassign(r, out);
+        out.flush('partition reassignment');
+        break;
       default: {
         const never: never = input;
         throw new Error(`ControllerCore: unknown input ${JSON.stringify(never)}`);
       }
     }
+    // Any event may be the one a move waited for: the last new replica joining the ISR, a broker coming
+    // back, a new controller loading a move its predecessor started.
+    this.completeReassignments(out);
     return out.output();
   }
 
@@ -436,7 +464,8 @@ export class ControllerCore {
     }
     const rec: TopicRec = {
       name: topic,
-      partitions: replicas.map((r) => ({ replicas: r, state: undefined, zkVersion: -1, hasZnode: false })),
+      topicId: input.topicId,
+      partitions: replicas.map((r) => newPartitionRec(r)),
       configs: { ...input.configs },
       hasConfigZnode: false,
       hasPartitionsZnode: false,
@@ -488,12 +517,9 @@ export class ControllerCore {
       out.results.push(ok(topic));
       return;
     }
-    for (const replicas of added) rec.partitions.push({ replicas, state: undefined, zkVersion: -1, hasZnode: false });
-    const data = encodeTopicAssignment(
-      rec.partitions.map((p) => p.replicas),
-      input.topicZnode.topicId,
-    );
-    out.addPartitionOps([{ op: 'set', path: topicPath(topic), data, expectedVersion: input.topicZnode.version }]);
+    for (const replicas of added) rec.partitions.push(newPartitionRec(replicas));
+    rec.topicId = input.topicZnode.topicId ?? rec.topicId;
+    out.addPartitionOps([topicZnodeWrite(rec, input.topicZnode.version)]);
     for (let i = current; i < count; i++) this.reconcile(rec, i, out);
     out.flush(`add partitions ${current}..${count - 1} to ${topic}`);
     out.results.push(ok(topic));
@@ -670,6 +696,155 @@ export class ControllerCore {
     );
   }
 
+  // ---- replica reassignment (KIP-455) ----
+
+  /**
+   * Starts or cancels one partition's move. Starting: the replicas become the target followed by the
+   * original replicas not in it, the topic znode records the difference (adding / removing), and the
+   * leader epoch is bumped with the same leader and ISR, so the leader learns the new replica set and
+   * the new replicas start following. Nothing is removed here: completeReassignments does that once
+   * the whole target is in the ISR. The same target again is accepted and changes nothing; another
+   * target while a move is in progress is refused (cancel it first).
+   */
+  private reassign(r: PartitionReassignment, out: Collector): void {
+    const [error, message] = this.startOrCancelMove(r, out);
+    out.results.push({ topic: r.topic, partition: r.partition, error, message });
+  }
+
+  private startOrCancelMove(r: PartitionReassignment, out: Collector): [ErrorSpec, string] {
+    const { topic, partition } = r;
+    const result = (error: ErrorSpec, message = ''): [ErrorSpec, string] => [error, message];
+    const rec = this.topics.get(topic);
+    const p = rec?.partitions[partition];
+    if (!rec || !p) return result(ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION, `${topic}-${partition} does not exist`);
+    const s = p.state;
+    if (!s) return result(ErrorCodes.LEADER_NOT_AVAILABLE, `${topic}-${partition} has no leader and ISR yet`);
+    const original = p.replicas.filter((id) => !p.adding.includes(id));
+    if (r.replicas === null) {
+      if (!moving(p))
+        return result(ErrorCodes.NO_REASSIGNMENT_IN_PROGRESS, `${topic}-${partition} has no move in progress`);
+      return this.cancelMove(rec, partition, original, out);
+    }
+    const target = [...r.replicas];
+    if (moving(p)) {
+      const current = p.replicas.filter((id) => !p.removing.includes(id));
+      if (current.length === target.length && current.every((id, i) => target[i] === id))
+        return result(ErrorCodes.NONE);
+      return result(
+        ErrorCodes.REASSIGNMENT_IN_PROGRESS,
+        `${topic}-${partition} is already moving to [${current.join(',')}]; cancel that move first`,
+      );
+    }
+    const problem = this.targetProblem(target, original);
+    if (problem) return result(ErrorCodes.INVALID_REPLICA_ASSIGNMENT, `${topic}-${partition}: ${problem}`);
+    if (sameMembers(target, original)) {
+      // Only the order (the preferred leader) changes: no replica moves.
+      p.replicas = target;
+      out.addPartitionOps([topicZnodeWrite(rec)]);
+      return result(ErrorCodes.NONE);
+    }
+    p.adding = target.filter((id) => !original.includes(id));
+    p.removing = original.filter((id) => !target.includes(id));
+    p.replicas = [...target, ...p.removing];
+    out.addPartitionOps([topicZnodeWrite(rec)]);
+    this.writeState(rec, partition, { ...s, leaderEpoch: s.leaderEpoch + 1, controllerEpoch: this.epoch }, false, out);
+    // A leaderless partition of an unclean topic may now have a replica to elect.
+    this.reconcile(rec, partition, out);
+    return result(ErrorCodes.NONE);
+  }
+
+  /** Why a target replica list cannot be used (Kafka's InvalidReplicaAssignment), or undefined. */
+  private targetProblem(target: readonly number[], original: readonly number[]): string | undefined {
+    if (target.length === 0) return 'the target replica list is empty';
+    if (!target.every((id) => Number.isInteger(id) && id >= 0)) return `[${target.join(',')}] are not broker ids`;
+    if (new Set(target).size !== target.length) return `[${target.join(',')}] names a broker twice`;
+    const absent = target.filter((id) => !original.includes(id) && !this.live.has(id));
+    if (absent.length > 0) return `brokers [${absent.join(',')}] are not alive`;
+    return undefined;
+  }
+
+  /**
+   * Cancel: back to the original replicas. The replicas being added leave the replica set and the
+   * ISR; the original ones never left the replica set, so an original ISR member holds every
+   * committed record. Refused when no original replica is in the ISR (only the new ones hold the
+   * data then): completing the move, or waiting for an original replica to catch up, is safe.
+   */
+  private cancelMove(
+    rec: TopicRec,
+    partition: number,
+    original: readonly number[],
+    out: Collector,
+  ): [ErrorSpec, string] {
+    const p = rec.partitions[partition]!;
+    const s = p.state!;
+    const isr = s.isr.filter((id) => original.includes(id));
+    if (isr.length === 0)
+      return [
+        ErrorCodes.REASSIGNMENT_IN_PROGRESS,
+        `no original replica of ${rec.name}-${partition} ([${original.join(',')}]) is in the ISR ` +
+          `[${s.isr.join(',')}]: the move cannot be cancelled until one is`,
+      ];
+    const canLead = (id: number): boolean => this.eligible(id, rec.name, partition) && isr.includes(id);
+    const leader = original.includes(s.leader) ? s.leader : (original.find(canLead) ?? NO_LEADER);
+    const dropped = p.adding;
+    p.replicas = [...original];
+    p.adding = [];
+    p.removing = [];
+    out.addPartitionOps([topicZnodeWrite(rec)]);
+    this.writeState(
+      rec,
+      partition,
+      { leader, leaderEpoch: s.leaderEpoch + 1, isr, controllerEpoch: this.epoch },
+      false,
+      out,
+    );
+    this.announceRemoved(rec.name, partition, dropped, out);
+    this.reconcile(rec, partition, out);
+    return [ErrorCodes.NONE, ''];
+  }
+
+  /**
+   * Finishes every move whose target replicas are all in the ISR: only then can the old replicas go
+   * without the partition holding fewer in-sync copies than the target. Leadership moves to the
+   * first eligible target replica in the ISR if the leader is leaving (or there is none; a move
+   * with no such replica waits); the replicas and ISR shrink to the target in the same write, with a
+   * new leader epoch, so the removed replicas are fenced, and their brokers delete their directories
+   * once metadata no longer lists them.
+   */
+  private completeReassignments(out: Collector): void {
+    for (const rec of this.topics.values()) {
+      rec.partitions.forEach((p, partition) => {
+        const s = p.state;
+        if (!moving(p) || !s) return;
+        const target = p.replicas.filter((id) => !p.removing.includes(id));
+        if (!target.every((id) => s.isr.includes(id))) return;
+        const canLead = (id: number): boolean => this.eligible(id, rec.name, partition) && s.isr.includes(id);
+        const leader = target.includes(s.leader) && canLead(s.leader) ? s.leader : target.find(canLead);
+        if (leader === undefined) return;
+        const removed = p.removing;
+        p.replicas = target;
+        p.adding = [];
+        p.removing = [];
+        out.addPartitionOps([topicZnodeWrite(rec)]);
+        const isr = s.isr.filter((id) => target.includes(id));
+        this.writeState(
+          rec,
+          partition,
+          { leader, leaderEpoch: s.leaderEpoch + 1, isr, controllerEpoch: this.epoch },
+          false,
+          out,
+        );
+        this.announceRemoved(rec.name, partition, removed, out);
+      });
+    }
+    out.flush('complete partition reassignments');
+  }
+
+  private announceRemoved(topic: string, partition: number, removed: readonly number[], out: Collector): void {
+    for (const brokerId of removed)
+      if (this.live.has(brokerId)) out.announcements.push({ role: 'deleted', brokerId, topic, partition });
+  }
+
   // ---- decisions ----
 
   private reconcileAll(touches: (p: PartitionRec) => boolean, out: Collector): void {
@@ -772,14 +947,45 @@ export class ControllerCore {
   }
 }
 
+function newPartitionRec(replicas: readonly number[]): PartitionRec {
+  return { replicas, adding: [], removing: [], state: undefined, zkVersion: -1, hasZnode: false };
+}
+
+/** Whether the partition has a replica move in progress. */
+const moving = (p: PartitionRec): boolean => p.adding.length > 0 || p.removing.length > 0;
+
+/**
+ * The topic znode as the controller knows it: assignment, topic id and moves in progress. Over any
+ * version (-1) unless told: an existing topic znode's assignment is written only by the controller
+ * (the epoch fence on every write stops a deposed one), and topic creation by others only creates.
+ */
+function topicZnodeWrite(rec: TopicRec, expectedVersion = -1): ZnodeOp {
+  const moves = new Map<number, ReplicaMove>();
+  rec.partitions.forEach((p, i) => {
+    if (moving(p)) moves.set(i, { adding: p.adding, removing: p.removing });
+  });
+  const data = encodeTopicAssignment(
+    rec.partitions.map((p) => p.replicas),
+    rec.topicId,
+    moves,
+  );
+  return { op: 'set', path: topicPath(rec.name), data, expectedVersion };
+}
+
+const sameMembers = (a: readonly number[], b: readonly number[]): boolean =>
+  a.length === b.length && a.every((r) => b.includes(r));
+
 function toRec(t: LoadedTopic): TopicRec {
   return {
     name: t.name,
+    topicId: t.topicId,
     configs: { ...t.configs },
     hasConfigZnode: t.hasConfigZnode,
     hasPartitionsZnode: t.hasPartitionsZnode,
     partitions: t.partitions.map((p) => ({
       replicas: [...p.replicas],
+      adding: [...(p.adding ?? [])],
+      removing: [...(p.removing ?? [])],
       state: p.state,
       zkVersion: p.state ? (p.stateZkVersion ?? 0) : -1,
       hasZnode: p.hasPartitionZnode,

@@ -16,6 +16,7 @@ import { type Clock, systemClock } from '../clock.js';
 import {
   type ControllerInput,
   ControllerCore,
+  type PartitionReassignment,
   type RequestResult,
   type StepOutput,
   type TopicPartitionRef,
@@ -79,8 +80,8 @@ const MAX_RESYNCS = 5;
 async function loadTopic(zk: ControllerZk, name: string): Promise<LoadedTopic | undefined> {
   const assignment = await zk.getData(topicPath(name));
   if (!assignment) return undefined;
-  const { replicas, topicId } = decodeTopic(name, assignment.data);
-  if (topicId === undefined) await backfillTopicId(zk, name, replicas, assignment.stat);
+  const { replicas, topicId, moves } = decodeTopic(name, assignment.data);
+  if (topicId === undefined) await backfillTopicId(zk, name, assignment.data, assignment.stat);
   const [config, partitionsStat] = await Promise.all([
     zk.getData(topicConfigPath(name)),
     zk.exists(partitionsPath(name)),
@@ -91,7 +92,8 @@ async function loadTopic(zk: ControllerZk, name: string): Promise<LoadedTopic | 
         zk.exists(partitionPath(name, p)),
         zk.getData(partitionStatePath(name, p)),
       ]);
-      const base = { replicas: r, hasPartitionZnode: node !== undefined };
+      const move = moves.get(p);
+      const base = { replicas: r, hasPartitionZnode: node !== undefined, ...move };
       return state
         ? { ...base, state: decodePartitionState(name, p, state.data), stateZkVersion: state.stat.version }
         : base;
@@ -99,6 +101,8 @@ async function loadTopic(zk: ControllerZk, name: string): Promise<LoadedTopic | 
   );
   return {
     name,
+    // What the backfill wrote (or a concurrent writer did: the same czxid).
+    topicId: topicId ?? zxidHex(assignment.stat.czxid),
     partitions,
     configs: config ? decodeTopicConfig(name, config.data) : {},
     hasConfigZnode: config !== undefined,
@@ -116,15 +120,16 @@ async function loadTopic(zk: ControllerZk, name: string): Promise<LoadedTopic | 
 async function backfillTopicId(
   zk: ControllerZk,
   name: string,
-  replicas: readonly (readonly number[])[],
+  data: Buffer,
   stat: { czxid: Buffer; version: number },
 ): Promise<void> {
+  const { replicas, moves } = decodeTopic(name, data);
   try {
     await zk.multi([
       {
         op: 'set',
         path: topicPath(name),
-        data: encodeTopicAssignment(replicas, zxidHex(stat.czxid)),
+        data: encodeTopicAssignment(replicas, zxidHex(stat.czxid), moves),
         expectedVersion: stat.version,
       },
     ]);
@@ -367,6 +372,35 @@ export class ControllerDriver {
             ? {
                 errorCode: ErrorCodes.UNKNOWN_SERVER_ERROR.code,
                 errorMessage: `the election was not written: ${String(failure)}`,
+              }
+            : { errorCode: r.error.code, errorMessage: r.message };
+        return { topic: r.topic, partition: r.partition ?? -1, ...error };
+      });
+    });
+  }
+
+  /**
+   * AlterPartitionReassignments: starts (or, with replicas null, cancels) each partition's move; one
+   * answer per entry. The moves then complete on their own as the new replicas join the ISR.
+   */
+  reassignPartitions(reassignments: readonly PartitionReassignment[]): Promise<PartitionResult[]> {
+    return this.enqueue(async () => {
+      if (!this.active) throw new SamsaError(ErrorCodes.NOT_CONTROLLER, 'This broker is not the controller');
+      let { out, failure } = await this.runCapturing({ type: 'ReassignPartitions', reassignments });
+      // A write that lost a version race was followed by a re-read: decide once more on what is there
+      // now (the same target again is accepted as it is).
+      if (failure !== undefined && !(failure instanceof SamsaError) && this.active)
+        ({ out, failure } = await this.runCapturing({ type: 'ReassignPartitions', reassignments }));
+      if (failure instanceof SamsaError)
+        throw new SamsaError(ErrorCodes.NOT_CONTROLLER, `this broker stopped being the controller: ${failure.detail}`, {
+          cause: failure,
+        });
+      return out.results.map((r) => {
+        const error =
+          failure !== undefined && r.error.code === ErrorCodes.NONE.code
+            ? {
+                errorCode: ErrorCodes.UNKNOWN_SERVER_ERROR.code,
+                errorMessage: `the reassignment was not written: ${String(failure)}`,
               }
             : { errorCode: r.error.code, errorMessage: r.message };
         return { topic: r.topic, partition: r.partition ?? -1, ...error };

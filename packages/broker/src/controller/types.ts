@@ -25,10 +25,15 @@ export interface LoadedPartition {
   readonly stateZkVersion?: number;
   /** Whether /brokers/topics/<t>/partitions/<p> exists. */
   readonly hasPartitionZnode: boolean;
+  /** A replica move in progress (the topic znode's adding_replicas / removing_replicas); absent: none. */
+  readonly adding?: readonly number[];
+  readonly removing?: readonly number[];
 }
 
 export interface LoadedTopic {
   readonly name: string;
+  /** The topic znode's topic_id (kept when the controller rewrites the znode); absent when it has none. */
+  readonly topicId?: string;
   /** Index = partition id. */
   readonly partitions: readonly LoadedPartition[];
   readonly configs: TopicConfigs;

@@ -207,23 +207,49 @@ export function newTopicId(): string {
   }
 }
 
-/** The value of /brokers/topics/<t>; `topicId` becomes Kafka's `topic_id` field. */
-export function encodeTopicAssignment(replicas: readonly (readonly number[])[], topicId?: string): string {
-  const partitions: Record<string, readonly number[]> = {};
-  for (const [p, r] of replicas.entries()) partitions[String(p)] = r;
-  return JSON.stringify(
-    topicId === undefined ? { version: 1, partitions } : { version: 3, partitions, topic_id: topicId },
-  );
+/**
+ * A partition's replica move in progress (KIP-455), as the topic znode's `adding_replicas` and
+ * `removing_replicas` hold it: the partition's replicas are then the target followed by the
+ * replicas being removed.
+ */
+export interface ReplicaMove {
+  readonly adding: readonly number[];
+  readonly removing: readonly number[];
 }
 
 /**
- * Replicas by partition id (partition ids must be 0..n-1), and the topic id when the znode has one
- * (written by Samsa since topic ids, or by Kafka 2.8+; the all-zero id counts as none).
+ * The value of /brokers/topics/<t>; `topicId` becomes Kafka's `topic_id` field. `moves` (by partition
+ * id) become Kafka's `adding_replicas` / `removing_replicas` (version 2 fields; only partitions with a
+ * move are listed).
+ */
+export function encodeTopicAssignment(
+  replicas: readonly (readonly number[])[],
+  topicId?: string,
+  moves: ReadonlyMap<number, ReplicaMove> = new Map(),
+): string {
+  const partitions: Record<string, readonly number[]> = {};
+  for (const [p, r] of replicas.entries()) partitions[String(p)] = r;
+  const adding: Record<string, readonly number[]> = {};
+  const removing: Record<string, readonly number[]> = {};
+  for (const [p, m] of [...moves].sort((a, b) => a[0] - b[0])) {
+    if (m.adding.length > 0) adding[String(p)] = m.adding;
+    if (m.removing.length > 0) removing[String(p)] = m.removing;
+  }
+  const hasMoves = Object.keys(adding).length + Object.keys(removing).length > 0;
+  const moving = hasMoves ? { adding_replicas: adding, removing_replicas: removing } : {};
+  if (topicId === undefined) return JSON.stringify({ version: hasMoves ? 2 : 1, partitions, ...moving });
+  return JSON.stringify({ version: 3, partitions, ...moving, topic_id: topicId });
+}
+
+/**
+ * Replicas by partition id (partition ids must be 0..n-1), the topic id when the znode has one
+ * (written by Samsa since topic ids, or by Kafka 2.8+; the all-zero id counts as none), and the
+ * partitions with a replica move in progress.
  */
 export function decodeTopic(
   topic: string,
   data: Buffer | string,
-): { replicas: number[][]; topicId: string | undefined } {
+): { replicas: number[][]; topicId: string | undefined; moves: Map<number, ReplicaMove> } {
   const path = topicPath(topic);
   const v = parse(path, data);
   const parts = v.partitions;
@@ -239,7 +265,26 @@ export function decodeTopic(
   }
   const id = v.topic_id;
   if (id !== undefined && typeof id !== 'string') throw new Error(`Znode ${path}: "topic_id" is not a string`);
-  return { replicas, topicId: id === undefined || id === '' || id === ZERO_TOPIC_ID ? undefined : id };
+  const adding = replicaLists(path, v.adding_replicas, 'adding_replicas', replicas.length);
+  const removing = replicaLists(path, v.removing_replicas, 'removing_replicas', replicas.length);
+  const moves = new Map<number, ReplicaMove>();
+  for (const p of new Set([...adding.keys(), ...removing.keys()]))
+    moves.set(p, { adding: adding.get(p) ?? [], removing: removing.get(p) ?? [] });
+  return { replicas, topicId: id === undefined || id === '' || id === ZERO_TOPIC_ID ? undefined : id, moves };
+}
+
+function replicaLists(path: string, value: unknown, field: string, partitions: number): Map<number, number[]> {
+  const lists = new Map<number, number[]>();
+  if (value === undefined || value === null) return lists;
+  if (typeof value !== 'object' || Array.isArray(value)) throw new Error(`Znode ${path}: "${field}" is not an object`);
+  for (const [key, list] of Object.entries(value as Record<string, unknown>)) {
+    const p = Number(key);
+    if (!Number.isInteger(p) || p < 0 || p >= partitions)
+      throw new Error(`Znode ${path}: "${field}" names partition ${key}, not one of 0..${partitions - 1}`);
+    const ids = intArray(path, list, `${field}.${key}`);
+    if (ids.length > 0) lists.set(p, ids);
+  }
+  return lists;
 }
 
 /** Returns replicas by partition id; partition ids must be 0..n-1. */

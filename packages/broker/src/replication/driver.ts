@@ -87,8 +87,16 @@ export class ReplicationDriver<R extends Replica = Replica> {
    * leader. Returns false when that term is already in effect (announced again), and does nothing then.
    */
   async applyRole(replica: R, change: ReplicaRoleChange): Promise<boolean> {
-    if (replica.role === change.kind && replica.leaderEpoch === change.leaderEpoch && replica.leader === change.leader)
+    if (
+      replica.role === change.kind &&
+      replica.leaderEpoch === change.leaderEpoch &&
+      replica.leader === change.leader
+    ) {
+      // The same term with a changed replica set (a reassignment's znodes read in the other order).
+      replica.replicas = change.replicas;
+      replica.leaderState?.addReplicas(change.replicas);
       return false;
+    }
     this.stepDown(replica);
     replica.role = change.kind;
     replica.leaderEpoch = change.leaderEpoch;

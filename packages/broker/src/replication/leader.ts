@@ -125,7 +125,8 @@ interface FollowerState {
 export class LeaderState {
   readonly localBrokerId: number;
   readonly leaderEpoch: number;
-  readonly replicas: readonly number[];
+  /** Grows within a term only when a reassignment adds replicas (addReplicas). */
+  replicas: readonly number[];
   readonly minInsyncReplicas: number;
   readonly replicaLagTimeMaxMs: number;
   readonly epochStartOffset: number;
@@ -191,6 +192,24 @@ export class LeaderState {
     }
     // Alone in the ISR with min.insync.replicas = 1, the whole log is committed at once.
     this.maybeAdvanceHighWatermark();
+  }
+
+  /**
+   * A reassignment added replicas within this term (metadata read the new state before the new
+   * replica set): they are followers from now on, not in the ISR until they catch up. Replicas are
+   * never removed within a term: the controller removes them with a new leader epoch.
+   */
+  addReplicas(replicas: readonly number[]): void {
+    for (const id of replicas) {
+      if (this.replicas.includes(id)) continue;
+      this.replicas = [...this.replicas, id];
+      this.followers.set(id, {
+        logEndOffset: UNKNOWN_OFFSET,
+        lastCaughtUpTimeMs: 0,
+        lastFetchTimeMs: 0,
+        lastFetchLeaderLogEndOffset: UNKNOWN_OFFSET,
+      });
+    }
   }
 
   // ---- reads ----

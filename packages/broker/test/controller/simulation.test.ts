@@ -21,6 +21,7 @@ import {
   ZNODES,
   brokerPath,
   decodePartitionState,
+  decodeTopic,
   decodeTopicAssignment,
   decodeTopicConfig,
   encodeBroker,
@@ -64,6 +65,9 @@ interface Stats {
   resyncs: number;
   preferred: number;
   offlineReports: number;
+  movesStarted: number;
+  movesCompleted: number;
+  movesCancelled: number;
 }
 
 async function runSchedule(seed: number, steps: number): Promise<Stats> {
@@ -126,11 +130,49 @@ async function runSchedule(seed: number, steps: number): Promise<Stats> {
     await settleMicrotasks();
     invariant(resigned === undefined, `seed ${seed}: the controller resigned: ${resigned?.message}`);
   };
-  const stats: Stats = { elections: 0, unclean: 0, failovers: 0, resyncs: 0, preferred: 0, offlineReports: 0 };
+  const stats: Stats = {
+    elections: 0,
+    unclean: 0,
+    failovers: 0,
+    resyncs: 0,
+    preferred: 0,
+    offlineReports: 0,
+    movesStarted: 0,
+    movesCompleted: 0,
+    movesCancelled: 0,
+  };
+  /** The stored assignment and moves of each partition at the last check, by incarnation and partition. */
+  const storedMoves = new Map<string, { replicas: number[]; adding: number[]; removing: number[] }>();
   // Checked on what is persisted: a decision whose write failed never happened.
   const persisted = new Map<string, LeaderAndIsr>(); // by topic incarnation and partition
   const leaderAt = new Map<string, number>(); // by incarnation, partition and leader epoch
   const behindTheBack = new Set<string>(); // partitions written without the controller
+  /**
+   * Elections are checked at every controller write, not only between steps: one step may take a
+   * replica into the ISR and then elect it (a move completing), which is clean.
+   */
+  const uncleanWrites: string[] = [];
+  let uncleanElections = 0;
+  const multi = store.multi.bind(store);
+  store.multi = async (ops, checks) => {
+    const before = new Map<string, LeaderAndIsr>();
+    for (const op of ops) {
+      const node = store.nodes.get(op.path);
+      const m = /^\/brokers\/topics\/([^/]+)\/partitions\/(\d+)\/state$/.exec(op.path);
+      if (m && node) before.set(op.path, decodePartitionState(m[1]!, Number(m[2]), node.data));
+    }
+    await multi(ops, checks);
+    for (const op of ops) {
+      const was = before.get(op.path);
+      if (op.op !== 'set' || !was) continue;
+      const m = /^\/brokers\/topics\/([^/]+)\/partitions\/(\d+)\/state$/.exec(op.path)!;
+      const now = decodePartitionState(m[1]!, Number(m[2]), op.data);
+      if (now.leader === was.leader || now.leader === -1 || was.isr.includes(now.leader)) continue;
+      uncleanElections++;
+      const configs = decodeTopicConfig(m[1]!, store.nodes.get(topicConfigPath(m[1]!))!.data);
+      if (configs[UNCLEAN] !== 'true') uncleanWrites.push(`${op.path}: ${JSON.stringify(was)} -> ${op.data}`);
+    }
+  };
   let driver = await elect();
 
   const check = (what: string): void => {
@@ -138,9 +180,11 @@ async function runSchedule(seed: number, steps: number): Promise<Stats> {
     for (const name of store.children('/brokers/topics')) {
       const incarnation = `${name}@${store.nodes.get(topicPath(name))!.czxid}`;
       const configs = decodeTopicConfig(name, store.nodes.get(topicConfigPath(name))!.data);
-      const replicas = decodeTopicAssignment(name, store.nodes.get(topicPath(name))!.data);
+      const topicZnode = decodeTopic(name, store.nodes.get(topicPath(name))!.data);
+      const replicas = topicZnode.replicas;
       replicas.forEach((r, partition) => {
         const key = `${incarnation}-${partition}`;
+        checkMove(ctx, key, r, topicZnode.moves.get(partition), store.nodes.get(partitionStatePath(name, partition)));
         const stored = store.nodes.get(partitionStatePath(name, partition));
         const view = driver.decisions.topic(name)?.partitions[partition];
         if (!stored) {
@@ -166,13 +210,7 @@ async function runSchedule(seed: number, steps: number): Promise<Stats> {
         const before = persisted.get(key);
         if (before) {
           invariant(s.leaderEpoch >= before.leaderEpoch, `${ctx}: leader epoch went back for ${key}`);
-          if (s.leader !== before.leader && s.leader !== -1) {
-            stats.elections++;
-            if (!before.isr.includes(s.leader)) {
-              invariant(configs[UNCLEAN] === 'true', `${ctx}: unclean election of ${s.leader} for ${key}`);
-              stats.unclean++;
-            }
-          }
+          if (s.leader !== before.leader && s.leader !== -1) stats.elections++;
         }
         persisted.set(key, s);
         const seen = leaderAt.get(`${key}@${s.leaderEpoch}`);
@@ -197,10 +235,59 @@ async function runSchedule(seed: number, steps: number): Promise<Stats> {
         }
       });
     }
+    invariant(uncleanWrites.length === 0, `${ctx}: unclean elections: ${uncleanWrites.join('; ')}`);
+    stats.unclean = uncleanElections;
     invariant(
       isDeepStrictEqual(store.children('/brokers/topics').sort(), driver.decisions.knownTopics()),
       `${ctx}: topics differ`,
     );
+  };
+
+  /**
+   * Replica moves as stored: the replicas are the target then the replicas being removed; a replica
+   * leaves the replica set only when its move completes (every target replica was in the ISR, in a
+   * new leader epoch) or is cancelled (only replicas being added leave).
+   */
+  const checkMove = (
+    ctx: string,
+    key: string,
+    replicas: number[],
+    move: { adding: readonly number[]; removing: readonly number[] } | undefined,
+    stored: { data: Buffer | string } | undefined,
+  ): void => {
+    const adding = [...(move?.adding ?? [])];
+    const removing = [...(move?.removing ?? [])];
+    invariant(
+      adding.every((x) => replicas.includes(x)) && removing.every((x) => replicas.includes(x)),
+      `${ctx}: move of ${key} (+[${adding}] -[${removing}]) outside its replicas [${replicas}]`,
+    );
+    invariant(
+      removing.every((x) => replicas.indexOf(x) >= replicas.length - removing.length),
+      `${ctx}: replicas [${replicas}] of ${key} do not list the target first, then the removed [${removing}]`,
+    );
+    const before = storedMoves.get(key);
+    storedMoves.set(key, { replicas, adding, removing });
+    if (!before) return;
+    const gone = before.replicas.filter((x) => !replicas.includes(x));
+    if (gone.length === 0) return;
+    const [name, partition] = [key.slice(0, key.indexOf('@')), Number(key.slice(key.lastIndexOf('-') + 1))];
+    const s = stored ? decodePartitionState(name, partition, stored.data) : undefined;
+    if (before.adding.length > 0 && gone.every((x) => before.adding.includes(x))) {
+      stats.movesCancelled++;
+      return;
+    }
+    // Completed (a move whose target was all in sync already starts and completes in one step).
+    const startedNow = before.adding.length + before.removing.length === 0;
+    invariant(
+      startedNow || gone.every((x) => before.removing.includes(x)),
+      `${ctx}: ${key} lost replicas [${gone}] that no move removed or added (before ${JSON.stringify(before)})`,
+    );
+    // The whole target was in sync when the old replicas went.
+    invariant(
+      s !== undefined && replicas.every((x) => s.isr.includes(x)),
+      `${ctx}: ${key} removed [${gone}] while its target [${replicas}] was not all in the ISR ${JSON.stringify(s)}`,
+    );
+    stats.movesCompleted++;
   };
 
   /** Every stored partition state, by topic and partition. */
@@ -230,8 +317,65 @@ async function runSchedule(seed: number, steps: number): Promise<Stats> {
     return moved;
   };
 
+  /**
+   * Starts a move of a random partition to random brokers (sometimes a dead one), repeats or replaces
+   * one in progress, or cancels one; then often lets the leader take the new replicas into its ISR, as
+   * a leader does once they have caught up.
+   */
+  const reassignStep = async (i: number): Promise<void> => {
+    const decided = driver.decisions;
+    const partitions = decided.knownTopics().flatMap((t) => decided.topic(t)!.partitions);
+    if (partitions.length === 0) return;
+    const inMove = partitions.filter((p) => p.adding.length + p.removing.length > 0);
+    const p = inMove.length > 0 && rand() < 0.6 ? pick(inMove) : pick(partitions);
+    const moving = p.adding.length + p.removing.length > 0;
+    const roll = rand();
+    if (moving && roll < 0.5) {
+      // The leader takes caught-up replicas into its ISR (perhaps not all of them yet).
+      const s = p.state;
+      if (!s || s.leader === -1) return;
+      const joining = p.replicas.filter((x) => !s.isr.includes(x) && eligible(x, p.topic, p.partition) && rand() < 0.7);
+      await driver.alterIsr({
+        topic: p.topic,
+        partition: p.partition,
+        leaderId: s.leader,
+        leaderEpoch: s.leaderEpoch,
+        stateZkVersion: p.stateZkVersion,
+        newIsr: [...s.isr, ...joining],
+      });
+      await settle();
+      check(`step ${i}: ISR expands during the move of ${p.topic}-${p.partition}`);
+      return;
+    }
+    const cancel = moving && roll < 0.65;
+    const target = cancel
+      ? null
+      : BROKERS.filter(() => rand() < 0.5)
+          .sort(() => rand() - 0.5)
+          .slice(0, 3);
+    const [result] = await driver.reassignPartitions([{ topic: p.topic, partition: p.partition, replicas: target }]);
+    await settle();
+    const allowed = [
+      ErrorCodes.NONE,
+      ErrorCodes.INVALID_REPLICA_ASSIGNMENT,
+      ErrorCodes.REASSIGNMENT_IN_PROGRESS,
+      ErrorCodes.LEADER_NOT_AVAILABLE,
+    ].map((e) => e.code);
+    invariant(
+      result !== undefined && allowed.includes(result.errorCode),
+      `seed ${seed}, step ${i}: reassign ${p.topic}-${p.partition} to [${target}] answered ` +
+        `${result?.errorCode}: ${result?.errorMessage}`,
+    );
+    if (result.errorCode === ErrorCodes.NONE.code && !cancel) stats.movesStarted++;
+    check(`step ${i}: reassign ${p.topic}-${p.partition} to ${target ? `[${target}]` : 'cancel'}`);
+  };
+
   check('elected');
   for (let i = 0; i < steps; i++) {
+    if (rand() < 0.12) {
+      await reassignStep(i);
+      continue;
+    }
     const r = rand();
     const failedBefore = store.failedWrites;
     const decided = driver.decisions;
@@ -391,6 +535,47 @@ async function runSchedule(seed: number, steps: number): Promise<Stats> {
     }
     stats.resyncs += store.failedWrites - failedBefore;
   }
+  // Liveness: once every broker is back and leaders take every caught-up replica into their ISR,
+  // every move completes.
+  for (const id of BROKERS) if (!live.has(id)) register(id);
+  for (const id of BROKERS) {
+    offline.delete(id);
+    store.apply([
+      {
+        op: 'set',
+        path: brokerPath(id),
+        data: encodeBroker({ id, host: '127.0.0.1', port: 9000 + id }),
+        expectedVersion: -1,
+      },
+    ]);
+  }
+  await settle();
+  check('all brokers back');
+  for (let round = 0; round < 3; round++) {
+    const decided = driver.decisions;
+    for (const p of decided.knownTopics().flatMap((t) => decided.topic(t)!.partitions)) {
+      const s = p.state;
+      if (p.adding.length + p.removing.length === 0 || !s || s.leader === -1) continue;
+      await driver.alterIsr({
+        topic: p.topic,
+        partition: p.partition,
+        leaderId: s.leader,
+        leaderEpoch: s.leaderEpoch,
+        stateZkVersion: p.stateZkVersion,
+        newIsr: [...new Set([...s.isr, ...p.replicas])],
+      });
+      await settle();
+      check(`heal round ${round}: ${p.topic}-${p.partition} in sync`);
+    }
+  }
+  const stuck = driver.decisions
+    .knownTopics()
+    .flatMap((t) => driver.decisions.topic(t)!.partitions)
+    .filter((p) => p.adding.length + p.removing.length > 0);
+  invariant(
+    stuck.length === 0,
+    `seed ${seed}: moves never completed: ${stuck.map((p) => `${p.topic}-${p.partition} ${JSON.stringify(p)}`)}`,
+  );
   driver.resign();
   return stats;
 }
@@ -399,7 +584,17 @@ describe('ControllerDriver and ControllerCore: seeded random schedules', () => {
   const only = process.env.SIM_SEED;
   const seeds = only ? [Number(only)] : Array.from({ length: 100 }, (_, i) => i + 1);
   it(`holds the invariants for ${seeds.length} seeds x 300 steps`, async () => {
-    const total: Stats = { elections: 0, unclean: 0, failovers: 0, resyncs: 0, preferred: 0, offlineReports: 0 };
+    const total: Stats = {
+      elections: 0,
+      unclean: 0,
+      failovers: 0,
+      resyncs: 0,
+      preferred: 0,
+      offlineReports: 0,
+      movesStarted: 0,
+      movesCompleted: 0,
+      movesCancelled: 0,
+    };
     for (const seed of seeds) {
       const s = await runSchedule(seed, 300);
       total.elections += s.elections;
@@ -408,6 +603,9 @@ describe('ControllerDriver and ControllerCore: seeded random schedules', () => {
       total.resyncs += s.resyncs;
       total.preferred += s.preferred;
       total.offlineReports += s.offlineReports;
+      total.movesStarted += s.movesStarted;
+      total.movesCompleted += s.movesCompleted;
+      total.movesCancelled += s.movesCancelled;
     }
     // The schedules must actually exercise elections, unclean elections and failovers.
     expect(total.elections).toBeGreaterThan(100);
@@ -416,5 +614,8 @@ describe('ControllerDriver and ControllerCore: seeded random schedules', () => {
     expect(total.resyncs).toBeGreaterThan(50);
     expect(total.preferred).toBeGreaterThan(100);
     expect(total.offlineReports).toBeGreaterThan(100);
+    expect(total.movesStarted).toBeGreaterThan(100);
+    expect(total.movesCompleted).toBeGreaterThan(50);
+    expect(total.movesCancelled).toBeGreaterThan(10);
   }, 120_000); // CPU-bound: 22 s of wall time alone at load 13 on two cores; it timed out at 30 s in a unit run
 });

@@ -91,13 +91,21 @@ describe('znode codecs (Kafka layout)', () => {
 
   it("topic ids: written at creation as Kafka's topic_id, read back; none when absent or all zero", () => {
     const id = newTopicId();
-    expect(decodeTopic('t', encodeTopicAssignment([[1, 2]], id))).toEqual({ replicas: [[1, 2]], topicId: id });
+    expect(decodeTopic('t', encodeTopicAssignment([[1, 2]], id))).toEqual({
+      replicas: [[1, 2]],
+      topicId: id,
+      moves: new Map(),
+    });
     expect(JSON.parse(encodeTopicAssignment([[1]], id))).toEqual({
       version: 3,
       partitions: { '0': [1] },
       topic_id: id,
     });
-    expect(decodeTopic('t', encodeTopicAssignment([[1]]))).toEqual({ replicas: [[1]], topicId: undefined });
+    expect(decodeTopic('t', encodeTopicAssignment([[1]]))).toEqual({
+      replicas: [[1]],
+      topicId: undefined,
+      moves: new Map(),
+    });
     expect(
       decodeTopic('t', '{"version":3,"partitions":{"0":[0]},"topic_id":"AAAAAAAAAAAAAAAAAAAAAA"}').topicId,
     ).toBeUndefined();
