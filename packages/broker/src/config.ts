@@ -215,6 +215,12 @@ export const BROKER_SETTINGS = {
   'group.max.session.timeout.ms': int(1800000, 1, 'the longest session timeout a classic member may ask for'),
   'group.initial.rebalance.delay.ms': int(3000, 0, 'how long the first rebalance of an empty classic group waits'),
   'group.max.size': int(INT_MAX, 1, 'most members a classic group may have'),
+  'group.consumer.migration.policy': str(
+    'bidirectional',
+    'upgrade: a classic group becomes a consumer (KIP-848) group when an SDK member joins it; downgrade: back ' +
+      'when only classic members are left; bidirectional: both; disabled: neither',
+    ['bidirectional', 'upgrade', 'downgrade', 'disabled'],
+  ),
   'log.cleanup.policy': TOPIC_SETTINGS['cleanup.policy'],
   'log.cleaner.min.cleanable.ratio': TOPIC_SETTINGS['min.cleanable.dirty.ratio'],
   'log.cleaner.min.compaction.lag.ms': TOPIC_SETTINGS['min.compaction.lag.ms'],

@@ -29,13 +29,22 @@ export interface ClassicConfig {
   readonly initialRebalanceDelayMs: number;
   /** group.max.size */
   readonly maxGroupSize: number;
+  /**
+   * group.consumer.migration.policy: whether a classic group becomes a KIP-848 group when a KIP-848 member
+   * joins it (upgrade), and back when only classic members are left (downgrade).
+   */
+  readonly migrationPolicy: MigrationPolicy;
 }
+
+export const MIGRATION_POLICIES = ['bidirectional', 'upgrade', 'downgrade', 'disabled'] as const;
+export type MigrationPolicy = (typeof MIGRATION_POLICIES)[number];
 
 export const DEFAULT_CLASSIC_CONFIG: ClassicConfig = Object.freeze({
   minSessionTimeoutMs: 6_000,
   maxSessionTimeoutMs: 1_800_000,
   initialRebalanceDelayMs: 3_000,
   maxGroupSize: 2 ** 31 - 1,
+  migrationPolicy: 'bidirectional',
 });
 
 export type ClassicState = 'Empty' | 'PreparingRebalance' | 'CompletingRebalance' | 'Stable';
@@ -181,6 +190,12 @@ export class ClassicGroups {
   /** After loading: every member's session starts now. */
   finishLoad(nowMs: number): void {
     for (const g of this.groups.values()) for (const m of g.members.values()) m.lastSeenMs = nowMs;
+  }
+
+  /** The group as its record would hold it now. */
+  valueOf(groupId: string): ClassicGroupValue | undefined {
+    const group = this.groups.get(groupId);
+    return group ? this.record(group).value! : undefined;
   }
 
   hasMembers(groupId: string): boolean {
@@ -370,8 +385,9 @@ export class ClassicGroups {
     group.state = 'CompletingRebalance';
     const completed: Completed[] = [];
     for (const m of group.members.values()) {
+      // The assignment stays the last one handed out until the leader's SyncGroup replaces it: a
+      // cooperative member keeps consuming it meanwhile, and an upgrade (takeForUpgrade) must know that.
       m.joined = false;
-      m.assignment = Buffer.alloc(0);
       if (!m.joinWaiting) continue;
       m.joinWaiting = false;
       completed.push({
@@ -542,6 +558,48 @@ export class ClassicGroups {
     if (generationId !== group.generationId) return ErrorCodes.ILLEGAL_GENERATION.code;
     if (group.state === 'PreparingRebalance') return ErrorCodes.REBALANCE_IN_PROGRESS.code;
     return 0;
+  }
+
+  /**
+   * Upgrade to a KIP-848 group: the group leaves this state machine whole (its tombstone, and the value the
+   * core adopts); requests waiting in a join phase are answered REBALANCE_IN_PROGRESS, so their members
+   * join again, into the KIP-848 group.
+   */
+  takeForUpgrade(groupId: string): { value: ClassicGroupValue; tombstone: ClassicGroupRecord; completed: Completed[] } {
+    const group = this.groups.get(groupId)!;
+    const value = this.record(group).value!;
+    const completed: Completed[] = [];
+    for (const m of group.members.values()) {
+      if (m.joinWaiting)
+        completed.push({
+          kind: 'join',
+          groupId,
+          memberId: m.memberId,
+          answer: errorJoin(ErrorCodes.REBALANCE_IN_PROGRESS.code, m.memberId),
+        });
+      if (m.syncWaiting)
+        completed.push({
+          kind: 'sync',
+          groupId,
+          memberId: m.memberId,
+          answer: errorSync(ErrorCodes.REBALANCE_IN_PROGRESS.code),
+        });
+    }
+    this.groups.delete(groupId);
+    return { value, tombstone: { type: 'classic', group: groupId, value: null }, completed };
+  }
+
+  /**
+   * Downgrade from a KIP-848 group: its classic members become this group, which starts a rebalance at
+   * once (every member must join again; the generation is new to all of them). Returns the group's record.
+   */
+  adoptFromConsumerGroup(groupId: string, value: ClassicGroupValue, nowMs: number): ClassicGroupRecord {
+    const record: ClassicGroupRecord = { type: 'classic', group: groupId, value };
+    this.apply(record);
+    const group = this.groups.get(groupId)!;
+    for (const m of group.members.values()) m.lastSeenMs = nowMs;
+    if (group.members.size > 0) this.prepareRebalance(group, nowMs, false);
+    return record;
   }
 
   /** DeleteGroups: a group with members is refused. */

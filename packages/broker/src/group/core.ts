@@ -1,8 +1,11 @@
 import { ErrorCodes, SamsaError, type ErrorSpec } from '@samsa/protocol';
 import { ASSIGNOR_NAMES, type AssignorName, assignorFor } from './assignors.js';
+import { type ClassicProtocol, decodeAssignment, decodeSubscription, encodeAssignment } from './consumer-protocol.js';
 import * as tp from './partitions.js';
 import type { TopicPartitions } from './partitions.js';
 import type {
+  ClassicGroupValue,
+  ClassicMemberMetadata,
   CurrentValue,
   GroupMetadataValue,
   GroupRecord,
@@ -69,6 +72,37 @@ export interface HeartbeatInput {
   readonly ownedTopicPartitions?: readonly { topic: string; partitions: readonly number[] }[] | undefined;
   readonly clientId: string;
   readonly clientHost: string;
+  /** Set when the member is a classic (JoinGroup) member: see classicJoin. */
+  readonly classic?: ClassicMemberMetadata | undefined;
+}
+
+export interface ClassicJoinInput {
+  readonly groupId: string;
+  readonly memberId: string;
+  readonly instanceId: string | null;
+  readonly protocolType: string;
+  readonly protocols: readonly ClassicProtocol[];
+  readonly sessionTimeoutMs: number;
+  readonly rebalanceTimeoutMs: number;
+  readonly clientId: string;
+  readonly clientHost: string;
+  /** JoinGroup v4+ without an instance id: a new member first gets MEMBER_ID_REQUIRED with its id. */
+  readonly requireKnownMemberId: boolean;
+}
+
+export interface ClassicJoinResult {
+  readonly errorCode: number;
+  readonly memberId: string;
+  /** The member epoch. */
+  readonly generationId: number;
+  readonly protocolName: string | null;
+}
+
+export interface ClassicSyncResult {
+  readonly errorCode: number;
+  readonly protocolName: string | null;
+  /** ConsumerProtocolAssignment bytes. */
+  readonly assignment: Buffer;
 }
 
 export interface HeartbeatResult {
@@ -232,6 +266,11 @@ export class GroupCoordinatorCore {
   private readonly sessionDeadlines = new Map<string, Map<string, number>>();
   /** groupId -> memberId -> time a member that has not acknowledged a revocation is expelled. */
   private readonly revocationDeadlines = new Map<string, Map<string, number>>();
+  /**
+   * groupId -> memberId -> time a classic member is expelled unless it sends the SyncGroup that follows its
+   * JoinGroup, or the JoinGroup it was asked for with REBALANCE_IN_PROGRESS (its rebalance timeout).
+   */
+  private readonly classicDeadlines = new Map<string, Map<string, number>>();
   private readonly regexCache = new Map<string, RegExp>();
   private nextRetentionCheckMs = 0;
   /** Set by a heartbeat that changed a member's subscription or assignor preference. */
@@ -265,8 +304,7 @@ export class GroupCoordinatorCore {
       if (record.value === null) {
         this.setCurrent(group, record.memberId, null);
         group.members.delete(record.memberId);
-        this.sessionDeadlines.get(group.id)?.delete(record.memberId);
-        this.revocationDeadlines.get(group.id)?.delete(record.memberId);
+        for (const table of this.deadlineTables()) table.get(group.id)?.delete(record.memberId);
       } else {
         const member = group.members.get(record.memberId);
         if (member) member.meta = record.value;
@@ -284,7 +322,7 @@ export class GroupCoordinatorCore {
   finishLoad(nowMs: number): void {
     for (const group of this.groups.values())
       for (const [memberId, member] of group.members) {
-        this.deadlines(this.sessionDeadlines, group.id).set(memberId, nowMs + this.config.sessionTimeoutMs);
+        this.deadlines(this.sessionDeadlines, group.id).set(memberId, nowMs + this.sessionTimeoutOf(member.meta));
         if (member.current.state === 'UnrevokedPartitions')
           this.deadlines(this.revocationDeadlines, group.id).set(memberId, nowMs + member.meta.rebalanceTimeoutMs);
       }
@@ -308,8 +346,16 @@ export class GroupCoordinatorCore {
 
   private dropGroup(groupId: string): void {
     this.groups.delete(groupId);
-    this.sessionDeadlines.delete(groupId);
-    this.revocationDeadlines.delete(groupId);
+    for (const table of this.deadlineTables()) table.delete(groupId);
+  }
+
+  private deadlineTables(): Map<string, Map<string, number>>[] {
+    return [this.sessionDeadlines, this.revocationDeadlines, this.classicDeadlines];
+  }
+
+  /** A classic member's session timeout is its own (JoinGroup's session_timeout_ms), as in Kafka. */
+  private sessionTimeoutOf(meta: MemberValue): number {
+    return meta.classic?.sessionTimeoutMs ?? this.config.sessionTimeoutMs;
   }
 
   private setCurrent(group: Group, memberId: string, value: CurrentValue | null): void {
@@ -380,11 +426,27 @@ export class GroupCoordinatorCore {
       }
       return { records, result };
     }
+    const memberId = this.upsert(input, ctx, write);
+    const now = this.groups.get(groupId)!.members.get(memberId)!.current;
+    return {
+      records,
+      result: {
+        memberId,
+        memberEpoch: now.memberEpoch,
+        heartbeatIntervalMs: this.config.heartbeatIntervalMs,
+        assignment: now.assigned,
+      },
+    };
+  }
+
+  /** A heartbeat that is not a leave (or a classic JoinGroup): join or check the member, then one reconciliation. */
+  private upsert(input: HeartbeatInput, ctx: OpContext & { newMemberId: string }, write: (r: GroupRecord) => void) {
+    const groupId = input.groupId;
     this.subscriptionEdited = false;
     const memberId = this.resolveMember(input, ctx, write);
     const group = this.groups.get(groupId)!;
     const member = group.members.get(memberId)!;
-    this.deadlines(this.sessionDeadlines, groupId).set(memberId, ctx.nowMs + this.config.sessionTimeoutMs);
+    this.deadlines(this.sessionDeadlines, groupId).set(memberId, ctx.nowMs + this.sessionTimeoutOf(member.meta));
     if (this.subscriptionEdited || this.subscriptionChanged(group, ctx.topics))
       this.rebalance(group, ctx.topics, write);
     const owned = input.ownedTopicPartitions ? ownedFrom(input.ownedTopicPartitions) : undefined;
@@ -396,16 +458,7 @@ export class GroupCoordinatorCore {
         if (!revocations.has(memberId)) revocations.set(memberId, ctx.nowMs + member.meta.rebalanceTimeoutMs);
       } else revocations.delete(memberId);
     }
-    const now = group.members.get(memberId)!.current;
-    return {
-      records,
-      result: {
-        memberId,
-        memberEpoch: now.memberEpoch,
-        heartbeatIntervalMs: this.config.heartbeatIntervalMs,
-        assignment: now.assigned,
-      },
-    };
+    return memberId;
   }
 
   /**
@@ -422,6 +475,8 @@ export class GroupCoordinatorCore {
     const member = group?.members.get(input.memberId);
     if (!group || !member)
       fail(ErrorCodes.UNKNOWN_MEMBER_ID, `member ${input.memberId} is not in group ${input.groupId}`);
+    if (member.meta.classic && !input.classic)
+      fail(ErrorCodes.UNKNOWN_MEMBER_ID, `member ${input.memberId} uses the classic protocol (JoinGroup)`);
     const current = member.current;
     if (current.memberEpoch === STATIC_LEAVE_EPOCH)
       fail(ErrorCodes.UNKNOWN_MEMBER_ID, `member ${input.memberId} left the group; rejoin with epoch 0`);
@@ -453,6 +508,8 @@ export class GroupCoordinatorCore {
     const memberId = input.memberId === '' ? ctx.newMemberId : input.memberId;
     const existing = group?.members.get(memberId);
     if (existing && group) {
+      if (Boolean(existing.meta.classic) !== Boolean(input.classic))
+        fail(ErrorCodes.UNKNOWN_MEMBER_ID, `member ${memberId} uses the other group protocol`);
       this.updateMember(group, memberId, existing.meta, input, write);
       return memberId;
     }
@@ -510,6 +567,7 @@ export class GroupCoordinatorCore {
         input.rebalanceTimeoutMs > 0
           ? input.rebalanceTimeoutMs
           : (old?.rebalanceTimeoutMs ?? DEFAULT_REBALANCE_TIMEOUT_MS),
+      ...(input.classic ? { classic: input.classic } : {}),
     };
   }
 
@@ -547,6 +605,258 @@ export class GroupCoordinatorCore {
     write({ type: 'member', group: group.id, memberId, value: null });
   }
 
+  // ---- Classic members (Kafka's JoinGroup/SyncGroup/Heartbeat/LeaveGroup) in a KIP-848 group ----
+
+  /**
+   * JoinGroup of a classic member into a group with KIP-848 members (Kafka 4's mixed consumer group): the
+   * member's subscription and owned partitions come from its ConsumerProtocolSubscription, the server's
+   * assignor gives it partitions, and it moves one reconciliation step as a heartbeat would. It is told no
+   * leader and no member list, so its client assigns nothing; its generation is its member epoch.
+   */
+  classicJoin(input: ClassicJoinInput, ctx: OpContext & { newMemberId: string }): Outcome<ClassicJoinResult> {
+    validateGroupId(input.groupId);
+    const refused = (spec: ErrorSpec, memberId = input.memberId): Outcome<ClassicJoinResult> => ({
+      records: [],
+      result: { errorCode: spec.code, memberId, generationId: -1, protocolName: null },
+    });
+    if (input.protocolType !== 'consumer' || input.protocols.length === 0)
+      return refused(ErrorCodes.INCONSISTENT_GROUP_PROTOCOL);
+    let subscription: ReturnType<typeof decodeSubscription>;
+    try {
+      subscription = decodeSubscription(input.protocols[0]!.metadata);
+    } catch {
+      return refused(ErrorCodes.INCONSISTENT_GROUP_PROTOCOL);
+    }
+    const group = this.groups.get(input.groupId);
+    const known = input.memberId !== '' && group?.members.has(input.memberId);
+    if (known && !group!.members.get(input.memberId)!.meta.classic) return refused(ErrorCodes.UNKNOWN_MEMBER_ID);
+    const isStaticReturn = input.instanceId !== null && group && this.staticMember(group, input.instanceId);
+    if (!known && !isStaticReturn && group && group.members.size >= this.config.maxGroupSize)
+      return refused(ErrorCodes.GROUP_MAX_SIZE_REACHED);
+    if (input.memberId === '' && input.requireKnownMemberId)
+      return refused(ErrorCodes.MEMBER_ID_REQUIRED, ctx.newMemberId);
+    const { records, write } = this.writer();
+    const memberId = this.upsert(
+      {
+        groupId: input.groupId,
+        memberId: input.memberId === '' ? ctx.newMemberId : input.memberId,
+        memberEpoch: 0,
+        instanceId: input.instanceId ?? undefined,
+        rackId: subscription.rackId ?? undefined,
+        rebalanceTimeoutMs: input.rebalanceTimeoutMs,
+        subscribedTopicNames: subscription.topics,
+        ownedTopicPartitions: Object.entries(subscription.ownedPartitions).map(([topic, partitions]) => ({
+          topic,
+          partitions,
+        })),
+        clientId: input.clientId,
+        clientHost: input.clientHost,
+        classic: {
+          sessionTimeoutMs: input.sessionTimeoutMs,
+          protocols: input.protocols.map((p) => ({ name: p.name, metadata: p.metadata.toString('base64') })),
+        },
+      },
+      ctx,
+      write,
+    );
+    const member = this.groups.get(input.groupId)!.members.get(memberId)!;
+    // Its SyncGroup must follow within its rebalance timeout.
+    this.deadlines(this.classicDeadlines, input.groupId).set(memberId, ctx.nowMs + member.meta.rebalanceTimeoutMs);
+    return {
+      records,
+      result: {
+        errorCode: 0,
+        memberId,
+        generationId: member.current.memberEpoch,
+        protocolName: input.protocols[0]!.name,
+      },
+    };
+  }
+
+  /** The classic member a SyncGroup or Heartbeat names, at the generation it names, or an error code. */
+  private classicMember(
+    input: { groupId: string; memberId: string; generationId: number },
+    nowMs: number,
+  ): { group: Group; member: Member } | number {
+    const group = this.groups.get(input.groupId);
+    const member = group?.members.get(input.memberId);
+    if (!group || !member?.meta.classic) return ErrorCodes.UNKNOWN_MEMBER_ID.code;
+    this.deadlines(this.sessionDeadlines, group.id).set(input.memberId, nowMs + this.sessionTimeoutOf(member.meta));
+    if (input.generationId !== member.current.memberEpoch) return ErrorCodes.ILLEGAL_GENERATION.code;
+    return { group, member };
+  }
+
+  /**
+   * Whether a classic member must join again: the group moved past its epoch (unless it is giving partitions
+   * up, which its client finishes with a JoinGroup of its own), or partitions it waits for are free now.
+   * The JoinGroup must come within its rebalance timeout.
+   */
+  private classicMustRejoin(group: Group, memberId: string, member: Member, nowMs: number): boolean {
+    const current = member.current;
+    const behind = current.memberEpoch < group.meta.epoch && current.state !== 'UnrevokedPartitions';
+    const released =
+      current.state === 'UnreleasedPartitions' &&
+      tp.toKeys(tp.minus(member.target, current.assigned)).some((key) => !group.owners.has(key));
+    if (!behind && !released) return false;
+    const deadlines = this.deadlines(this.classicDeadlines, group.id);
+    if (!deadlines.has(memberId)) deadlines.set(memberId, nowMs + member.meta.rebalanceTimeoutMs);
+    return true;
+  }
+
+  /** SyncGroup of a classic member: its assigned partitions (not those pending revocation), consumer protocol bytes. */
+  classicSync(input: { groupId: string; memberId: string; generationId: number }, nowMs: number): ClassicSyncResult {
+    const found = this.classicMember(input, nowMs);
+    if (typeof found === 'number') return { errorCode: found, protocolName: null, assignment: Buffer.alloc(0) };
+    const { group, member } = found;
+    this.classicDeadlines.get(group.id)?.delete(input.memberId);
+    if (member.current.memberEpoch < group.meta.epoch && member.current.state !== 'UnrevokedPartitions') {
+      this.classicMustRejoin(group, input.memberId, member, nowMs);
+      return { errorCode: ErrorCodes.REBALANCE_IN_PROGRESS.code, protocolName: null, assignment: Buffer.alloc(0) };
+    }
+    const protocolName = member.meta.classic!.protocols[0]?.name ?? null;
+    return { errorCode: 0, protocolName, assignment: encodeAssignment(member.current.assigned) };
+  }
+
+  /** Heartbeat of a classic member: an error code; REBALANCE_IN_PROGRESS makes it join again. */
+  classicHeartbeat(input: { groupId: string; memberId: string; generationId: number }, nowMs: number): number {
+    const found = this.classicMember(input, nowMs);
+    if (typeof found === 'number') return found;
+    const { group, member } = found;
+    return this.classicMustRejoin(group, input.memberId, member, nowMs) ? ErrorCodes.REBALANCE_IN_PROGRESS.code : 0;
+  }
+
+  /** LeaveGroup for classic members of a KIP-848 group (a static one may be named by its instance id alone). */
+  classicLeave(
+    groupId: string,
+    leaving: readonly { memberId: string; instanceId: string | null }[],
+    ctx: OpContext,
+  ): Outcome<number[]> {
+    const { records, write } = this.writer();
+    const group = this.groups.get(groupId);
+    const codes = leaving.map(({ memberId, instanceId }) => {
+      const byInstance = group && instanceId !== null ? this.staticMember(group, instanceId) : undefined;
+      if (byInstance && memberId !== '' && memberId !== byInstance.memberId) return ErrorCodes.FENCED_INSTANCE_ID.code;
+      const id = byInstance?.memberId ?? memberId;
+      if (!group?.members.get(id)?.meta.classic) return ErrorCodes.UNKNOWN_MEMBER_ID.code;
+      this.removeMember(group, id, write);
+      return 0;
+    });
+    if (group && records.length > 0) this.rebalance(group, ctx.topics, write);
+    return { records, result: codes };
+  }
+
+  hasMembers(groupId: string): boolean {
+    return (this.groups.get(groupId)?.members.size ?? 0) > 0;
+  }
+
+  /** Every member of the group speaks the classic protocol (and there is at least one): it can become classic again. */
+  onlyClassicMembers(groupId: string): boolean {
+    const members = [...(this.groups.get(groupId)?.members.values() ?? [])];
+    return members.length > 0 && members.every((m) => m.meta.classic !== undefined);
+  }
+
+  /**
+   * Upgrade (Kafka's group.consumer.migration.policy): a classic group a KIP-848 member joins becomes a group
+   * of this core. Each classic member keeps its generation as member epoch and the partitions of its last
+   * assignment (decoded from the consumer protocol) as its current and target assignment; the group epoch is
+   * at least the generation. The joining member's heartbeat then bumps the epoch and the classic members
+   * are told REBALANCE_IN_PROGRESS on their next heartbeat. A partition named by two assignments (a client
+   * assignor's fault) goes to the first. Throws InconsistentGroupProtocol when a member's bytes do not parse.
+   */
+  adoptClassicGroup(groupId: string, classic: ClassicGroupValue, ctx: OpContext): GroupRecord[] {
+    const members = classic.members.map((m) => {
+      const protocols = m.protocols.map((p) => ({ name: p.name, metadata: Buffer.from(p.metadata, 'base64') }));
+      const chosen = protocols.find((p) => p.name === classic.protocolName) ?? protocols[0];
+      try {
+        const subscription = decodeSubscription(chosen?.metadata ?? Buffer.alloc(0));
+        return { m, subscription, assigned: decodeAssignment(Buffer.from(m.assignment, 'base64')) };
+      } catch {
+        return fail(
+          ErrorCodes.INCONSISTENT_GROUP_PROTOCOL,
+          `member ${m.memberId}'s consumer protocol bytes do not parse`,
+        );
+      }
+    });
+    const { records, write } = this.writer();
+    const existing = this.groups.get(groupId);
+    const epoch = Math.max(existing?.meta.epoch ?? 0, classic.generationId);
+    write({
+      type: 'group',
+      group: groupId,
+      value: {
+        epoch,
+        topics: this.countsOf(
+          members.map((x) => x.subscription.topics),
+          ctx.topics,
+        ),
+      },
+    });
+    const taken = new Set<string>();
+    for (const { m, subscription, assigned } of members) {
+      const mine = tp.toKeys(assigned).filter((key) => !taken.has(key));
+      for (const key of mine) taken.add(key);
+      const partitions = tp.fromKeys(mine);
+      write({
+        type: 'member',
+        group: groupId,
+        memberId: m.memberId,
+        value: {
+          instanceId: m.instanceId,
+          rackId: subscription.rackId,
+          clientId: m.clientId,
+          clientHost: m.clientHost,
+          subscribedTopicNames: [...new Set(subscription.topics)].sort(),
+          subscribedTopicRegex: null,
+          serverAssignor: null,
+          rebalanceTimeoutMs: m.rebalanceTimeoutMs,
+          classic: { sessionTimeoutMs: m.sessionTimeoutMs, protocols: m.protocols },
+        },
+      });
+      write({ type: 'target', group: groupId, memberId: m.memberId, value: { partitions } });
+      const current: CurrentValue = {
+        memberEpoch: classic.generationId,
+        previousMemberEpoch: -1,
+        state: 'Stable',
+        assigned: partitions,
+        pendingRevocation: tp.EMPTY,
+      };
+      write({ type: 'current', group: groupId, memberId: m.memberId, value: current });
+      this.deadlines(this.sessionDeadlines, groupId).set(m.memberId, ctx.nowMs + m.sessionTimeoutMs);
+    }
+    return records;
+  }
+
+  /**
+   * Downgrade: the members of a group whose last KIP-848 member left leave this core (its offsets stay),
+   * and the classic group to start in their place is returned: a generation past every member epoch (so
+   * each member's next heartbeat is refused and it joins again), their protocols, and as assignment what
+   * each still holds (assigned or pending revocation), which is never less than what its client consumes.
+   */
+  releaseToClassic(groupId: string): Outcome<ClassicGroupValue> {
+    const group = this.groups.get(groupId);
+    if (!group) fail(ErrorCodes.GROUP_ID_NOT_FOUND, `group ${groupId} does not exist`);
+    const { records, write } = this.writer();
+    const members = [...group.members].map(([memberId, m]) => ({
+      memberId,
+      instanceId: m.meta.instanceId,
+      clientId: m.meta.clientId,
+      clientHost: m.meta.clientHost,
+      sessionTimeoutMs: m.meta.classic?.sessionTimeoutMs ?? this.config.sessionTimeoutMs,
+      rebalanceTimeoutMs: m.meta.rebalanceTimeoutMs,
+      protocols: m.meta.classic?.protocols ?? [],
+      assignment: encodeAssignment(tp.union(m.current.assigned, m.current.pendingRevocation)).toString('base64'),
+    }));
+    for (const memberId of [...group.members.keys()]) this.removeMember(group, memberId, write);
+    const result: ClassicGroupValue = {
+      generationId: group.meta.epoch + 1,
+      protocolType: 'consumer',
+      protocolName: members[0]?.protocols[0]?.name ?? null,
+      leader: null,
+      members,
+    };
+    return { records, result };
+  }
+
   // ---- Assignment ----
 
   /** The existing topics a member subscribes to. */
@@ -561,8 +871,15 @@ export class GroupCoordinatorCore {
   }
 
   private subscribedCounts(group: Group, topics: TopicsView): Record<string, number> {
+    return this.countsOf(
+      [...group.members.values()].map((member) => this.memberTopics(member.meta, topics)),
+      topics,
+    );
+  }
+
+  private countsOf(subscriptions: readonly (readonly string[])[], topics: TopicsView): Record<string, number> {
     const names = new Set<string>();
-    for (const member of group.members.values()) for (const t of this.memberTopics(member.meta, topics)) names.add(t);
+    for (const list of subscriptions) for (const t of list) if (topics.has(t)) names.add(t);
     const counts: Record<string, number> = {};
     for (const name of [...names].sort()) counts[name] = topics.get(name)!;
     return counts;
@@ -622,7 +939,10 @@ export class GroupCoordinatorCore {
     const target = member.target;
     const keep = tp.intersect(current.assigned, target);
     const revoke = tp.minus(current.assigned, target);
-    if (!tp.isEmpty(revoke))
+    // A classic member says in its JoinGroup what it still owns (nothing, for an eager one: it gave all up
+    // before joining): what it no longer owns needs no revocation round (Kafka's CurrentAssignmentBuilder).
+    const alreadyGone = member.meta.classic !== undefined && owned && tp.isEmpty(tp.intersect(revoke, owned));
+    if (!tp.isEmpty(revoke) && !alreadyGone)
       return next(current, {
         memberEpoch: current.memberEpoch,
         previousMemberEpoch: current.previousMemberEpoch,
@@ -653,7 +973,7 @@ export class GroupCoordinatorCore {
   /** Expels members whose session or revocation deadline passed; expires offsets of empty groups. */
   tick(ctx: OpContext): GroupRecord[] {
     const { records, write } = this.writer();
-    for (const table of [this.sessionDeadlines, this.revocationDeadlines])
+    for (const table of this.deadlineTables())
       for (const [groupId, members] of table)
         for (const [memberId, deadline] of members) {
           if (deadline > ctx.nowMs) continue;
@@ -683,7 +1003,7 @@ export class GroupCoordinatorCore {
   /** The earliest time `tick` has something to do. */
   nextDeadlineMs(): number {
     let next = this.nextRetentionCheckMs;
-    for (const table of [this.sessionDeadlines, this.revocationDeadlines])
+    for (const table of this.deadlineTables())
       for (const members of table.values()) for (const deadline of members.values()) next = Math.min(next, deadline);
     return next;
   }
@@ -805,7 +1125,7 @@ export class GroupCoordinatorCore {
     if (memberId !== undefined) {
       if (group?.owners.get(tp.tpKey(topic, p.partition)) !== memberId)
         return partitionError(
-          ErrorCodes.STALE_MEMBER_EPOCH,
+          group?.members.get(memberId)?.meta.classic ? ErrorCodes.ILLEGAL_GENERATION : ErrorCodes.STALE_MEMBER_EPOCH,
           `${topic}-${p.partition} is not assigned to member ${memberId}`,
         );
     } else if (!(p.partition >= 0 && p.partition < (topics.get(topic) ?? 0))) {
@@ -822,7 +1142,8 @@ export class GroupCoordinatorCore {
       fail(ErrorCodes.UNKNOWN_MEMBER_ID, `member ${memberId} left group ${groupId}`);
     if (member.current.memberEpoch !== memberEpoch)
       fail(
-        ErrorCodes.STALE_MEMBER_EPOCH,
+        // A classic member's epoch is its generation: ILLEGAL_GENERATION is what its client understands.
+        member.meta.classic ? ErrorCodes.ILLEGAL_GENERATION : ErrorCodes.STALE_MEMBER_EPOCH,
         `epoch ${memberEpoch} is not the member's current epoch ${member.current.memberEpoch}`,
       );
   }

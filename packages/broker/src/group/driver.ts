@@ -10,6 +10,7 @@ import {
   type JoinAnswer,
   type JoinInput,
   type LeavingMember,
+  type MigrationPolicy,
   type SyncAnswer,
   type SyncInput,
   classicDescription,
@@ -288,11 +289,80 @@ export class GroupCoordinator {
 
   async heartbeat(input: HeartbeatInput): Promise<HeartbeatResult> {
     const loaded = this.loadedFor(input.groupId);
-    if (loaded.classic.hasMembers(input.groupId))
-      throw new SamsaError(ErrorCodes.INCONSISTENT_GROUP_PROTOCOL, `group ${input.groupId} has classic members`);
-    return this.run(loaded, (core) =>
-      core.heartbeat(input, { ...this.context(), newMemberId: this.options.newMemberId() }),
-    );
+    if (loaded.classic.has(input.groupId) && input.memberEpoch >= 0) this.upgrade(loaded, input);
+    return this.run(loaded, (core) => {
+      const { records, result } = core.heartbeat(input, { ...this.context(), newMemberId: this.options.newMemberId() });
+      return { records: [...records, ...this.maybeDowngrade(loaded, input.groupId)], result };
+    });
+  }
+
+  private get migrationPolicy(): MigrationPolicy {
+    return (this.options.classic ?? DEFAULT_CLASSIC_CONFIG).migrationPolicy;
+  }
+
+  /**
+   * A KIP-848 member joins a classic group: the group becomes a KIP-848 group with its classic members in
+   * it (Kafka's online upgrade, group.consumer.migration.policy upgrade or bidirectional); an empty
+   * classic group simply gives way. Runs on the core at once and appends its records before the joining
+   * heartbeat's, so that heartbeat's answer waits for them too.
+   */
+  private upgrade(loaded: Loaded, input: HeartbeatInput): void {
+    const groupId = input.groupId;
+    let records: GroupRecord[];
+    let completed: Completed[] = [];
+    if (!loaded.classic.hasMembers(groupId)) {
+      records = loaded.classic.delete(groupId).records;
+    } else {
+      if (input.memberEpoch !== 0)
+        throw new SamsaError(ErrorCodes.UNKNOWN_MEMBER_ID, `group ${groupId} is a classic group: join with epoch 0`);
+      const policy = this.migrationPolicy;
+      const classic = loaded.classic.describe(groupId)!;
+      if ((policy !== 'upgrade' && policy !== 'bidirectional') || classic.protocolType !== 'consumer')
+        throw new SamsaError(
+          ErrorCodes.INCONSISTENT_GROUP_PROTOCOL,
+          `group ${groupId} has classic members` +
+            (classic.protocolType !== 'consumer' ? ` of protocol type ${classic.protocolType}` : '') +
+            ` and group.consumer.migration.policy is ${policy}`,
+        );
+      try {
+        loaded.log.checkWritable?.();
+      } catch (err) {
+        throw coordinatorError(err);
+      }
+      const value = loaded.classic.valueOf(groupId)!;
+      const adopted = this.step(loaded, (core) => ({
+        records: core.adoptClassicGroup(groupId, value, this.context()),
+        result: undefined,
+      })).records;
+      const taken = loaded.classic.takeForUpgrade(groupId);
+      completed = taken.completed;
+      records = [taken.tombstone, ...adopted];
+      this.options.logger?.info(
+        { groupId, members: value.members.length },
+        'classic group upgraded to a consumer group',
+      );
+    }
+    if (records.length > 0) void this.append(loaded, records).catch(() => undefined);
+    this.dispatch(loaded, completed);
+  }
+
+  /**
+   * Downgrade: once every member left in a KIP-848 group speaks the classic protocol (its last KIP-848
+   * member left or was expelled), it becomes a classic group again and rebalances (policy downgrade or
+   * bidirectional). Called inside an operation on the core; returns the records to append with it.
+   */
+  private maybeDowngrade(loaded: Loaded, groupId: string): GroupRecord[] {
+    const policy = this.migrationPolicy;
+    if ((policy !== 'downgrade' && policy !== 'bidirectional') || !loaded.core.onlyClassicMembers(groupId)) return [];
+    const { records, result } = loaded.core.releaseToClassic(groupId);
+    const classic = loaded.classic.adoptFromConsumerGroup(groupId, result, this.options.nowMs());
+    this.options.logger?.info({ groupId, members: result.members.length }, 'consumer group downgraded to classic');
+    return [...records, classic];
+  }
+
+  /** The group's members are the KIP-848 core's (classic ones among them, if any): a consumer group. */
+  private isConsumerGroup(loaded: Loaded, groupId: string): boolean {
+    return loaded.core.hasMembers(groupId) && !loaded.classic.hasMembers(groupId);
   }
 
   async commitOffsets(input: CommitInput): Promise<PartitionResults> {
@@ -449,18 +519,51 @@ export class GroupCoordinator {
   /** JoinGroup: resolves when the group's join phase ends (or at once with an error or MEMBER_ID_REQUIRED). */
   async joinGroup(input: JoinInput): Promise<JoinAnswer> {
     const loaded = this.loadedFor(input.groupId);
-    if ((loaded.core.describeGroup(input.groupId)?.members.length ?? 0) > 0)
-      return classicJoinError(ErrorCodes.INCONSISTENT_GROUP_PROTOCOL.code, input.memberId);
     const newMemberId = `${input.clientId || 'member'}-${this.options.newMemberId()}`;
+    if (this.isConsumerGroup(loaded, input.groupId)) return this.joinConsumerGroup(loaded, input, newMemberId);
     return this.runClassic(loaded, 'join', input.groupId, (classic) => {
       const outcome = classic.join(input, this.options.nowMs(), newMemberId);
       return { outcome, memberId: input.memberId === '' ? newMemberId : input.memberId };
     });
   }
 
+  /** A classic member joining a KIP-848 group: answered at once, with its epoch as generation and no leader. */
+  private async joinConsumerGroup(loaded: Loaded, input: JoinInput, newMemberId: string): Promise<JoinAnswer> {
+    const { minSessionTimeoutMs, maxSessionTimeoutMs } = this.options.classic ?? DEFAULT_CLASSIC_CONFIG;
+    if (input.sessionTimeoutMs < minSessionTimeoutMs || input.sessionTimeoutMs > maxSessionTimeoutMs)
+      return classicJoinError(ErrorCodes.INVALID_SESSION_TIMEOUT.code, input.memberId);
+    const joined = await this.run(loaded, (core) => {
+      const { records, result } = core.classicJoin(
+        { ...input, instanceId: input.groupInstanceId },
+        { ...this.context(), newMemberId },
+      );
+      return { records: [...records, ...this.maybeDowngrade(loaded, input.groupId)], result };
+    });
+    if (joined.errorCode !== 0) return classicJoinError(joined.errorCode, joined.memberId);
+    return {
+      errorCode: 0,
+      generationId: joined.generationId,
+      protocolType: 'consumer',
+      protocolName: joined.protocolName,
+      leader: '',
+      memberId: joined.memberId,
+      members: [],
+    };
+  }
+
   /** SyncGroup: resolves when the leader has handed in the generation's assignment. */
   async syncGroup(input: SyncInput): Promise<SyncAnswer> {
     const loaded = this.loadedFor(input.groupId);
+    if (this.isConsumerGroup(loaded, input.groupId))
+      return this.run(
+        loaded,
+        (core) => {
+          const synced = core.classicSync(input, this.options.nowMs());
+          const protocolType = synced.errorCode === 0 ? 'consumer' : null;
+          return { records: [], result: { ...synced, protocolType } };
+        },
+        false,
+      );
     return this.runClassic(loaded, 'sync', input.groupId, (classic) => ({
       outcome: classic.sync(input, this.options.nowMs()),
       memberId: input.memberId,
@@ -469,12 +572,19 @@ export class GroupCoordinator {
 
   /** Heartbeat of a classic member: an error code (REBALANCE_IN_PROGRESS tells it to join again). */
   classicHeartbeat(input: { groupId: string; memberId: string; generationId: number }): number {
-    return this.loadedFor(input.groupId).classic.heartbeat(input, this.options.nowMs());
+    const loaded = this.loadedFor(input.groupId);
+    if (this.isConsumerGroup(loaded, input.groupId)) return loaded.core.classicHeartbeat(input, this.options.nowMs());
+    return loaded.classic.heartbeat(input, this.options.nowMs());
   }
 
   /** LeaveGroup: per member, an error code. */
   async leaveGroup(groupId: string, members: readonly LeavingMember[]): Promise<number[]> {
     const loaded = this.loadedFor(groupId);
+    if (this.isConsumerGroup(loaded, groupId))
+      return this.run(loaded, (core) => {
+        const { records, result } = core.classicLeave(groupId, members, this.context());
+        return { records: [...records, ...this.maybeDowngrade(loaded, groupId)], result };
+      });
     let completed: Completed[] = [];
     const codes = await this.run(loaded, () => {
       const outcome = loaded.classic.leave(groupId, members, this.options.nowMs());
@@ -609,7 +719,10 @@ export class GroupCoordinator {
         records = this.step(loaded, (core) => {
           const classic = loaded.classic.tick(this.options.nowMs());
           completed = classic.completed;
-          return { records: [...core.tick(this.context()), ...classic.records], result: undefined };
+          const expelled = core.tick(this.context());
+          const groups = new Set(expelled.map((r) => r.group));
+          const downgraded = [...groups].flatMap((groupId) => this.maybeDowngrade(loaded, groupId));
+          return { records: [...expelled, ...downgraded, ...classic.records], result: undefined };
         }).records;
       } catch {
         continue;

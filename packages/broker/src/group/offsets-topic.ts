@@ -1,4 +1,4 @@
-import { type ClassicConfig, DEFAULT_CLASSIC_CONFIG } from './classic.js';
+import { type ClassicConfig, DEFAULT_CLASSIC_CONFIG, type MigrationPolicy } from './classic.js';
 import { ErrorCodes, SamsaError } from '@samsa/protocol';
 import type { AssignorName } from './assignors.js';
 import { ASSIGNOR_NAMES } from './assignors.js';
@@ -59,5 +59,8 @@ export function classicConfigFrom(settings: Readonly<Record<string, unknown>>): 
     maxSessionTimeoutMs: num('group.max.session.timeout.ms', DEFAULT_CLASSIC_CONFIG.maxSessionTimeoutMs),
     initialRebalanceDelayMs: num('group.initial.rebalance.delay.ms', DEFAULT_CLASSIC_CONFIG.initialRebalanceDelayMs),
     maxGroupSize: num('group.max.size', DEFAULT_CLASSIC_CONFIG.maxGroupSize),
+    migrationPolicy:
+      (settings['group.consumer.migration.policy'] as MigrationPolicy | undefined) ??
+      DEFAULT_CLASSIC_CONFIG.migrationPolicy,
   };
 }

@@ -50,6 +50,16 @@ export interface MemberValue {
   readonly subscribedTopicRegex: string | null;
   readonly serverAssignor: string | null;
   readonly rebalanceTimeoutMs: number;
+  /**
+   * Set for a member that speaks Kafka's classic protocol (JoinGroup/SyncGroup) in this KIP-848 group
+   * (Kafka's ClassicMemberMetadata): its own session timeout and the protocols it joined with.
+   */
+  readonly classic?: ClassicMemberMetadata;
+}
+export interface ClassicMemberMetadata {
+  readonly sessionTimeoutMs: number;
+  /** Protocol name and metadata (base64), as the member sent them in its JoinGroup. */
+  readonly protocols: readonly { readonly name: string; readonly metadata: string }[];
 }
 export interface MemberRecord {
   readonly type: 'member';

@@ -1,0 +1,289 @@
+/**
+ * Mixed groups: classic (JoinGroup/SyncGroup) members in a KIP-848 group, the upgrade of a classic group
+ * when a KIP-848 member joins it and the downgrade when the last one leaves, through the driver and core.
+ */
+import { ErrorCodes } from '@samsa/protocol';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_CLASSIC_CONFIG, type JoinInput, type MigrationPolicy } from '../../src/group/classic.js';
+import {
+  decodeAssignment,
+  decodeSubscription,
+  encodeAssignment,
+  encodeSubscription,
+} from '../../src/group/consumer-protocol.js';
+import { DEFAULT_GROUP_CORE_CONFIG, type HeartbeatResult } from '../../src/group/core.js';
+import { type CoordinatorLog, GroupCoordinator } from '../../src/group/driver.js';
+import { toKeys, type TopicPartitions } from '../../src/group/partitions.js';
+import { decodeRecord, encodeKey, encodeValue, type GroupRecord } from '../../src/group/records.js';
+
+class MemLog implements CoordinatorLog {
+  readonly batches: (readonly GroupRecord[])[] = [];
+  append(records: readonly GroupRecord[]): Promise<number> {
+    this.batches.push(records.map((r) => decodeRecord(encodeKey(r), encodeValue(r))));
+    return Promise.resolve(this.batches.length);
+  }
+  waitCommitted(): Promise<void> {
+    return Promise.resolve();
+  }
+  endOffset(): number {
+    return this.batches.length;
+  }
+  async *read(): AsyncIterable<readonly GroupRecord[]> {
+    for (const b of this.batches) yield b;
+  }
+}
+
+const SESSION_MS = 10_000;
+
+class Setup {
+  now = 1_000;
+  ids = 0;
+  readonly log = new MemLog();
+  coordinator: GroupCoordinator;
+
+  constructor(readonly policy: MigrationPolicy = 'bidirectional') {
+    this.coordinator = this.make();
+  }
+
+  make(): GroupCoordinator {
+    return new GroupCoordinator({
+      config: { ...DEFAULT_GROUP_CORE_CONFIG, sessionTimeoutMs: 30_000, heartbeatIntervalMs: 1_000 },
+      numPartitions: 1,
+      nowMs: () => this.now,
+      topics: () => new Map([['t', 4]]),
+      newMemberId: () => `id${++this.ids}`,
+      classic: { ...DEFAULT_CLASSIC_CONFIG, initialRebalanceDelayMs: 0, migrationPolicy: this.policy },
+    });
+  }
+
+  async start(): Promise<this> {
+    await this.coordinator.becomeLeader(0, this.log);
+    return this;
+  }
+
+  /** A KIP-848 (SDK) member's heartbeat. */
+  sdk(memberId: string, memberEpoch: number, owned: TopicPartitions = {}): Promise<HeartbeatResult> {
+    return this.coordinator.heartbeat({
+      groupId: 'g',
+      memberId,
+      memberEpoch,
+      rebalanceTimeoutMs: 30_000,
+      subscribedTopicNames: memberEpoch === 0 ? ['t'] : undefined,
+      ownedTopicPartitions: Object.entries(owned).map(([topic, partitions]) => ({ topic, partitions })),
+      clientId: 'sdk',
+      clientHost: 'h',
+    });
+  }
+
+  join(memberId: string, owned: TopicPartitions = {}, extra: Partial<JoinInput> = {}) {
+    return this.coordinator.joinGroup({
+      groupId: 'g',
+      memberId,
+      groupInstanceId: null,
+      protocolType: 'consumer',
+      protocols: [{ name: 'range', metadata: encodeSubscription(['t'], owned) }],
+      sessionTimeoutMs: SESSION_MS,
+      rebalanceTimeoutMs: 20_000,
+      clientId: 'kafkajs',
+      clientHost: 'h',
+      requireKnownMemberId: false,
+      ...extra,
+    });
+  }
+
+  async sync(memberId: string, generationId: number, assignments: { memberId: string; assignment: Buffer }[] = []) {
+    const answer = await this.coordinator.syncGroup({ groupId: 'g', memberId, generationId, assignments });
+    return { ...answer, partitions: answer.errorCode === 0 ? decodeAssignment(answer.assignment) : undefined };
+  }
+
+  beat(memberId: string, generationId: number): number {
+    return this.coordinator.classicHeartbeat({ groupId: 'g', memberId, generationId });
+  }
+
+  /** partition -> owners, from the core's view: never two. */
+  owners(): Map<string, string[]> {
+    const out = new Map<string, string[]>();
+    for (const m of this.coordinator.coreOf(0)!.describeGroup('g')?.members ?? [])
+      for (const k of [...toKeys(m.current.assigned), ...toKeys(m.current.pendingRevocation)])
+        out.set(k, [...(out.get(k) ?? []), m.memberId]);
+    return out;
+  }
+}
+
+const count = (tps: TopicPartitions | undefined) => toKeys(tps ?? {}).length;
+
+describe('mixed groups: classic members in a KIP-848 group', () => {
+  it("a classic member joins, gets the server assignor's partitions once the SDK member gave them up", async () => {
+    const s = await new Setup().start();
+    const a = await s.sdk('', 0);
+    expect(count(a.assignment)).toBe(4);
+    // JoinGroup v4+: a member id first, then the join; no leader, no member list, generation = member epoch.
+    const required = await s.join('', {}, { requireKnownMemberId: true });
+    expect(required.errorCode).toBe(ErrorCodes.MEMBER_ID_REQUIRED.code);
+    const joined = await s.join(required.memberId);
+    expect(joined).toMatchObject({ errorCode: 0, leader: '', members: [], protocolType: 'consumer' });
+    expect(joined.protocolName).toBe('range');
+    const b = joined.memberId;
+    // The SDK member still holds everything: the classic member gets nothing yet.
+    const first = await s.sync(b, joined.generationId);
+    expect(first.errorCode).toBe(0);
+    expect(count(first.partitions)).toBe(0);
+    expect(s.beat(b, joined.generationId)).toBe(0);
+    // The SDK member is asked to give two up, and does.
+    const told = await s.sdk(a.memberId, a.memberEpoch, a.assignment);
+    expect(count(told.assignment)).toBe(2);
+    for (const owners of s.owners().values()) expect(owners).toHaveLength(1);
+    const acked = await s.sdk(a.memberId, told.memberEpoch, told.assignment);
+    expect(acked.memberEpoch).toBeGreaterThan(a.memberEpoch);
+    // Partitions the classic member waits for are free: its heartbeat tells it to join again.
+    expect(s.beat(b, joined.generationId)).toBe(ErrorCodes.REBALANCE_IN_PROGRESS.code);
+    const again = await s.join(b);
+    const second = await s.sync(b, again.generationId);
+    expect(count(second.partitions)).toBe(2);
+    expect(toKeys(second.partitions!).some((k) => toKeys(acked.assignment!).includes(k))).toBe(false);
+    expect(s.beat(b, again.generationId)).toBe(0);
+    // Its commits are fenced by generation (= member epoch) and by ownership.
+    const commit = (generationId: number, partition: number) =>
+      s.coordinator.commitKafkaOffsets({
+        groupId: 'g',
+        memberId: b,
+        memberEpoch: generationId,
+        generationId,
+        topics: [{ name: 't', partitions: [{ partition, offset: 7, leaderEpoch: -1, metadata: '' }] }],
+      });
+    const mine = Number(toKeys(second.partitions!)[0]!.split('\u0000')[1]);
+    const theirs = Number(toKeys(acked.assignment!)[0]!.split('\u0000')[1]);
+    expect((await commit(again.generationId, mine))[0]!.partitions[0]!.errorCode).toBe(0);
+    expect((await commit(again.generationId, theirs))[0]!.partitions[0]!.errorCode).toBe(
+      ErrorCodes.ILLEGAL_GENERATION.code,
+    );
+    await expect(commit(again.generationId - 1, mine)).rejects.toMatchObject({
+      code: ErrorCodes.ILLEGAL_GENERATION.code,
+    });
+    // A KIP-848 heartbeat cannot speak for a classic member, nor the other way round.
+    await expect(s.sdk(b, again.generationId)).rejects.toMatchObject({ code: ErrorCodes.UNKNOWN_MEMBER_ID.code });
+    expect(s.beat(a.memberId, acked.memberEpoch)).toBe(ErrorCodes.UNKNOWN_MEMBER_ID.code);
+  });
+
+  it('a cooperative classic member keeps what it owns until its JoinGroup no longer names it', async () => {
+    const s = await new Setup().start();
+    const joined = await s.join('');
+    // Alone (and the first member) it is a classic group; the SDK member's join upgrades it.
+    expect(joined.leader).toBe(joined.memberId);
+    const all = encodeAssignment({ t: [0, 1, 2, 3] });
+    await s.sync(joined.memberId, joined.generationId, [{ memberId: joined.memberId, assignment: all }]);
+    const a = await s.sdk('', 0);
+    expect(count(a.assignment)).toBe(0);
+    const b = joined.memberId;
+    expect(s.beat(b, joined.generationId)).toBe(ErrorCodes.REBALANCE_IN_PROGRESS.code);
+    // It rejoins still owning all four: two are pending revocation, the SyncGroup gives the two it keeps.
+    const again = await s.join(b, { t: [0, 1, 2, 3] });
+    expect(again.generationId).toBe(joined.generationId);
+    const kept = await s.sync(b, again.generationId);
+    expect(count(kept.partitions)).toBe(2);
+    expect(count((await s.sdk(a.memberId, a.memberEpoch)).assignment)).toBe(0);
+    // Its client revokes the other two and joins again saying so: they move.
+    const third = await s.join(b, kept.partitions);
+    expect(third.generationId).toBeGreaterThan(joined.generationId);
+    const moved = await s.sdk(a.memberId, a.memberEpoch);
+    expect(count(moved.assignment)).toBe(2);
+    for (const owners of s.owners().values()) expect(owners).toHaveLength(1);
+  });
+
+  it('a silent classic member is expelled after its own session timeout and its partitions move', async () => {
+    const s = await new Setup().start();
+    const a = await s.sdk('', 0);
+    const joined = await s.join('');
+    const told = await s.sdk(a.memberId, a.memberEpoch, a.assignment);
+    s.now += SESSION_MS - 1;
+    const alive = await s.sdk(a.memberId, told.memberEpoch, told.assignment);
+    s.coordinator.tick();
+    expect(s.coordinator.coreOf(0)!.describeGroup('g')!.members).toHaveLength(2);
+    s.now += 2;
+    s.coordinator.tick();
+    expect(s.coordinator.coreOf(0)!.describeGroup('g')!.members).toHaveLength(1);
+    expect(s.beat(joined.memberId, joined.generationId)).toBe(ErrorCodes.UNKNOWN_MEMBER_ID.code);
+    const after = await s.sdk(a.memberId, alive.memberEpoch, alive.assignment);
+    expect(count(after.assignment)).toBe(4);
+  });
+
+  it('a KIP-848 member upgrades a classic group; the log replays to the same group', async () => {
+    const s = await new Setup().start();
+    const one = await s.join('');
+    const joining = s.join('');
+    // The second join starts a rebalance: both join generation 2; one leads and assigns 2 + 2.
+    expect(s.beat(one.memberId, one.generationId)).toBe(ErrorCodes.REBALANCE_IN_PROGRESS.code);
+    const oneAgain = await Promise.all([s.join(one.memberId), joining]);
+    const two = oneAgain[1]!;
+    expect(oneAgain.map((j) => j.errorCode)).toEqual([0, 0]);
+    const assignments = [
+      { memberId: one.memberId, assignment: encodeAssignment({ t: [0, 1] }) },
+      { memberId: two.memberId, assignment: encodeAssignment({ t: [2, 3] }) },
+    ];
+    const generation = oneAgain[0]!.generationId;
+    const leader = oneAgain[0]!.leader;
+    const follower = leader === one.memberId ? two.memberId : one.memberId;
+    const [synced] = await Promise.all([s.sync(follower, generation), s.sync(leader, generation, assignments)]);
+    expect(count(synced.partitions)).toBe(2);
+    // The SDK member joins: the classic members keep their partitions, at their generation.
+    const a = await s.sdk('', 0);
+    expect(count(a.assignment)).toBe(0);
+    const group = s.coordinator.coreOf(0)!.describeGroup('g')!;
+    expect(group.members).toHaveLength(3);
+    expect(s.coordinator.describeClassic('g')).toBeUndefined();
+    expect(group.members.filter((m) => m.member.classic).map((m) => m.current.memberEpoch)).toEqual([
+      generation,
+      generation,
+    ]);
+    // Both are told to join again; as eager members they give everything up first.
+    for (const id of [one.memberId, two.memberId]) {
+      expect(s.beat(id, generation)).toBe(ErrorCodes.REBALANCE_IN_PROGRESS.code);
+      const j = await s.join(id);
+      // It owns nothing (eager): what it gives up needs no revocation round, it is at the new epoch at once.
+      expect(j.generationId).toBeGreaterThan(generation);
+      const got = await s.sync(id, j.generationId);
+      expect(count(got.partitions)).toBeGreaterThan(0);
+    }
+    const given = await s.sdk(a.memberId, a.memberEpoch);
+    expect(count(given.assignment)).toBeGreaterThan(0);
+    for (const owners of s.owners().values()) expect(owners).toHaveLength(1);
+    // A new coordinator loading the log has the same group.
+    const live = JSON.stringify(s.coordinator.coreOf(0)!.describeGroup('g'));
+    s.coordinator.resign(0);
+    const replayed = s.make();
+    await replayed.becomeLeader(0, s.log);
+    expect(JSON.stringify(replayed.coreOf(0)!.describeGroup('g'))).toBe(live);
+    expect(replayed.describeClassic('g')).toBeUndefined();
+  });
+
+  it('the last KIP-848 member leaving makes it a classic group again, which rebalances', async () => {
+    const s = await new Setup().start();
+    const a = await s.sdk('', 0);
+    const b = await s.join('');
+    const c = await s.join('');
+    const told = await s.sdk(a.memberId, a.memberEpoch, a.assignment);
+    await s.sdk(a.memberId, told.memberEpoch, told.assignment);
+    await s.sdk(a.memberId, -1);
+    expect(s.coordinator.coreOf(0)!.describeGroup('g')!.members).toHaveLength(0);
+    expect(s.coordinator.describeClassic('g')).toMatchObject({ state: 'PreparingRebalance', protocolType: 'consumer' });
+    // Each member's generation is stale: they join again, and the group is classic (a leader assigns).
+    expect(s.beat(b.memberId, b.generationId)).toBe(ErrorCodes.ILLEGAL_GENERATION.code);
+    const [jb, jc] = await Promise.all([s.join(b.memberId), s.join(c.memberId)]);
+    expect(jb.generationId).toBe(jc.generationId);
+    const leader = [jb, jc].find((j) => j.leader === j.memberId)!;
+    expect(leader.members.map((m) => decodeSubscription(m.metadata).topics)).toEqual([['t'], ['t']]);
+    // A log replay gives the classic group back, not the KIP-848 one.
+    s.coordinator.resign(0);
+    const replayed = s.make();
+    await replayed.becomeLeader(0, s.log);
+    expect(replayed.describeClassic('g')?.members).toHaveLength(2);
+    expect(replayed.coreOf(0)!.describeGroup('g')?.members ?? []).toHaveLength(0);
+  });
+
+  it('group.consumer.migration.policy=disabled keeps the types apart', async () => {
+    const s = await new Setup('disabled').start();
+    const joined = await s.join('');
+    expect(joined.errorCode).toBe(0);
+    await expect(s.sdk('', 0)).rejects.toMatchObject({ code: ErrorCodes.INCONSISTENT_GROUP_PROTOCOL.code });
+  });
+});
