@@ -196,6 +196,12 @@ export const ErrorCodes = Object.freeze({
     false,
     'A newer transaction coordinator exists for this transactional id',
   ),
+  OPERATION_NOT_ATTEMPTED: spec(
+    55,
+    'OperationNotAttempted',
+    false,
+    'The operation was not attempted because another part of the request failed',
+  ),
   UNKNOWN_PRODUCER_ID: spec(
     59,
     'UnknownProducerId',

@@ -5,6 +5,7 @@ import { handleCreateTopics, handleDeleteTopics, handleDescribeCluster } from '.
 import { handleInitProducerId } from '../server/handlers/init-producer-id.js';
 import { kafkaTopicId } from './metadata.js';
 import type { Reply } from './reply.js';
+import { initTransactionalProducerId } from './transactions.js';
 
 export async function createTopics(
   ctx: BrokerContext,
@@ -97,21 +98,18 @@ export function describeCluster(ctx: BrokerContext): Reply {
 }
 
 /**
- * InitProducerId for idempotent producers (a new id at epoch 0, or the next epoch of the id a
- * producer names, KIP-360); the log checks their sequences. A transactional id is refused: Kafka's
- * transaction APIs (AddPartitionsToTxn, EndTxn, ...) are not mapped onto this listener yet.
+ * InitProducerId: for idempotent producers a new id at epoch 0, or the next epoch of the id a producer
+ * names (KIP-360), the log checking their sequences; with a transactional id, the transaction
+ * coordinator of that id answers (transactions.ts).
  */
 export async function initProducerId(
   ctx: BrokerContext,
-  _version: number,
+  version: number,
   request: kafka.InitProducerIdRequestData,
 ): Promise<Reply> {
-  if ((request.transactionalId ?? '') !== '') {
-    const errorCode = ErrorCodes.COORDINATOR_NOT_AVAILABLE.code;
-    return { body: { throttleTimeMs: 0, errorCode, producerId: -1, producerEpoch: -1 } };
-  }
+  if ((request.transactionalId ?? '') !== '') return initTransactionalProducerId(ctx, version, request);
   const answer = await handleInitProducerId(ctx, {
-    transactionalId: request.transactionalId ?? '',
+    transactionalId: '',
     transactionTimeoutMs: request.transactionTimeoutMs,
     producerId: request.producerId,
     producerEpoch: request.producerEpoch,

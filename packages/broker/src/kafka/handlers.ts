@@ -9,6 +9,7 @@ import { metadata } from './metadata.js';
 import { listOffsets, offsetForLeaderEpoch } from './offsets.js';
 import { produce } from './produce.js';
 import type { Handler, KafkaListenerState, Reply } from './reply.js';
+import { addPartitionsToTxn, endTxn } from './transactions.js';
 
 export type { KafkaListenerState } from './reply.js';
 
@@ -32,6 +33,8 @@ const HANDLERS = new Map<number, Handler>([
   [ApiKey.DeleteTopics, deleteTopics as Handler],
   [ApiKey.DescribeCluster, describeCluster as Handler],
   [ApiKey.InitProducerId, initProducerId as Handler],
+  [ApiKey.AddPartitionsToTxn, addPartitionsToTxn as Handler],
+  [ApiKey.EndTxn, endTxn as Handler],
   [ApiKey.FindCoordinator, groups.findCoordinator as Handler],
   [
     ApiKey.JoinGroup,

@@ -1,4 +1,4 @@
-import { ErrorCodes, kafka, type v1 } from '@samsa/protocol';
+import { kafka, type v1 } from '@samsa/protocol';
 import type { BrokerContext } from '../server/context.js';
 import { toErrorFields } from '../server/errors.js';
 import { handleProduce } from '../server/handlers/produce.js';
@@ -17,14 +17,6 @@ export async function produce(
   request: kafka.ProduceRequestData,
   signal: AbortSignal,
 ): Promise<Reply> {
-  if (request.transactionalId !== null) {
-    if (request.acks === 0) return { body: null };
-    const responses = request.topicData.map((t) => ({
-      name: t.name,
-      partitionResponses: t.partitionData.map((p) => transactionsUnsupported(p.index)),
-    }));
-    return { body: { responses, throttleTimeMs: 0 } satisfies kafka.ProduceResponseData };
-  }
   const failed = new Map<string, kafka.ProducePartitionResult>();
   const topics: v1.ProduceTopicData[] = request.topicData.map((t) => ({
     name: t.name,
@@ -45,7 +37,12 @@ export async function produce(
   );
   const answer = await handleProduce(
     ctx,
-    { acks: request.acks, timeoutMs: request.timeoutMs, topics } as v1.ProduceRequest__Output,
+    {
+      acks: request.acks,
+      timeoutMs: request.timeoutMs,
+      topics,
+      transactionalId: request.transactionalId ?? '',
+    } as v1.ProduceRequest__Output,
     signal,
   );
   if (request.acks === 0) return { body: null };
@@ -70,13 +67,4 @@ export async function produce(
     throttleTimeMs: 0,
   };
   return { body };
-}
-
-function transactionsUnsupported(index: number): kafka.ProducePartitionResult {
-  return {
-    index,
-    errorCode: ErrorCodes.INVALID_REQUEST.code,
-    baseOffset: -1,
-    errorMessage: 'transactional produce is not supported yet',
-  };
 }

@@ -120,6 +120,7 @@ export class BrokerMarkerWriter implements MarkerWriter {
           committed: job.commit,
           coordinatorEpoch,
           topics: txnTopics(tp.fromKeys(keys)),
+          sameEpoch: job.sameEpoch,
         };
         try {
           const results =
@@ -155,7 +156,7 @@ export interface MarkerReplica {
     readonly logEndOffset: number;
     appendMarker(
       batch: Buffer,
-      options: { leaderEpoch: number; coordinatorEpoch: number },
+      options: { leaderEpoch: number; coordinatorEpoch: number; sameEpoch: boolean },
     ): Promise<{ lastOffset: number }>;
   };
 }
@@ -193,6 +194,7 @@ export async function writeMarkerOn<R extends MarkerReplica>(
     const appended = await replica.log.appendMarker(batch, {
       leaderEpoch: replica.leaderEpoch,
       coordinatorEpoch: marker.coordinatorEpoch,
+      sameEpoch: marker.sameEpoch,
     });
     leader.onLeaderAppend(replica);
     return appended.lastOffset >= 0 ? appended.lastOffset + 1 : replica.log.logEndOffset;

@@ -59,6 +59,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { Attribute, BatchField, batchSize, stampBatch, writeBatchCrc, type BatchSpan } from '@samsa/protocol';
 import { corruptionOf, crcsValid, validateAppend } from './append-validation.js';
 import type { Durability } from './durability.js';
+import type { MarkerCheck } from './producer-state.js';
 import type { ProducerStates } from './producer-states.js';
 import { UnexpectedAppendOffsetError } from './errors.js';
 import { SamsaError } from '@samsa/protocol';
@@ -84,8 +85,8 @@ interface PendingAppend {
   readonly crcChecked: boolean;
   readonly follower: boolean;
   readonly leaderEpoch: number;
-  /** Set for a transaction marker written for the coordinator of this epoch (a leader append). */
-  readonly markerCoordinatorEpoch?: number;
+  /** Set for a transaction marker written for a coordinator (a leader append). */
+  readonly marker?: MarkerCheck;
   /** Set by the drain when producer state says this append repeats one already in the log. */
   duplicateOf?: AppendResult;
   readonly resolve: (result: AppendResult) => void;
@@ -122,17 +123,12 @@ export class AppendChain {
    * Checks `batches` (framing and sizes now, CRCs during the write) and queues them. A leader's are
    * stamped with offsets and `leaderEpoch` in place; a follower's keep theirs and must continue the log.
    */
-  append(
-    batches: Buffer,
-    follower: boolean,
-    leaderEpoch: number,
-    markerCoordinatorEpoch?: number,
-  ): Promise<AppendResult> {
+  append(batches: Buffer, follower: boolean, leaderEpoch: number, marker?: MarkerCheck): Promise<AppendResult> {
     try {
       this.ctx.ensureOnline();
       const { spans, crcChecked } = validateAppend(batches, follower, this.ctx.config);
-      if (markerCoordinatorEpoch !== undefined) {
-        return this.enqueueAppend({ bytes: batches, spans, crcChecked, follower, leaderEpoch, markerCoordinatorEpoch });
+      if (marker !== undefined) {
+        return this.enqueueAppend({ bytes: batches, spans, crcChecked, follower, leaderEpoch, marker });
       }
       return this.enqueueAppend({ bytes: batches, spans, crcChecked, follower, leaderEpoch });
     } catch (err) {
@@ -211,9 +207,9 @@ export class AppendChain {
         }
         if (!entry.follower) {
           const verdict =
-            entry.markerCoordinatorEpoch === undefined
+            entry.marker === undefined
               ? this.producers.analyze(entry.spans)
-              : this.producers.analyzeMarker(entry.spans, entry.markerCoordinatorEpoch);
+              : this.producers.analyzeMarker(entry.spans, entry.marker);
           if (verdict.kind === 'rejected') {
             entry.reject(new SamsaError(verdict.error, verdict.message));
             continue;

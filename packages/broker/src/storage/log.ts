@@ -205,8 +205,14 @@ export class PartitionLog {
    * `coordinatorEpoch` (WriteTxnMarkers). Producer state checks it as a marker (analyzeMarker); a retry
    * of a marker already written resolves with lastOffset -1 and writes nothing.
    */
-  appendMarker(batch: Buffer, options: { leaderEpoch: number; coordinatorEpoch: number }): Promise<AppendResult> {
-    return this.appends.append(batch, false, options.leaderEpoch, options.coordinatorEpoch);
+  appendMarker(
+    batch: Buffer,
+    options: { leaderEpoch: number; coordinatorEpoch: number; sameEpoch?: boolean },
+  ): Promise<AppendResult> {
+    return this.appends.append(batch, false, options.leaderEpoch, {
+      coordinatorEpoch: options.coordinatorEpoch,
+      sameEpoch: options.sameEpoch ?? false,
+    });
   }
 
   /**

@@ -76,6 +76,16 @@ export type AppendAnalysis =
 
 export const ControlType = Object.freeze({ abort: 0, commit: 1 });
 
+/** What a marker append is checked with: its coordinator's epoch; may it end a transaction at the data's epoch. */
+export interface MarkerCheck {
+  readonly coordinatorEpoch: number;
+  /**
+   * A transaction of a Kafka client that does not learn of epoch bumps (EndTxn below v5, Kafka's
+   * transaction version 1): its marker carries the epoch its data was written with.
+   */
+  readonly sameEpoch?: boolean;
+}
+
 /** The last sequence of a batch: its base sequence plus its last offset delta, wrapping as Kafka's do. */
 export function lastSequenceOf(header: Pick<BatchHeader, 'baseSequence' | 'lastOffsetDelta'>): number {
   const { baseSequence, lastOffsetDelta } = header;
@@ -148,8 +158,11 @@ export class ProducerStateTable {
    *  - with none open, a marker at the epoch already recorded is a retry of one written (answered, not
    *    written again), one below it is stale;
    *  - a marker from a coordinator older than the last one heard from is a deposed (zombie) coordinator's.
+   * `sameEpoch` (transaction version 1, Kafka clients that keep their epoch across transactions) lets a
+   * marker at the data's epoch end the open transaction: the protection above is then the coordinator's
+   * (it writes the next transaction's markers only after every marker of this one was acknowledged).
    */
-  analyzeMarker(producerId: number, markerEpoch: number, coordinatorEpoch: number): AppendAnalysis {
+  analyzeMarker(producerId: number, markerEpoch: number, coordinatorEpoch: number, sameEpoch = false): AppendAnalysis {
     const known = this.entries.get(producerId);
     if (known === undefined) return { kind: 'append' };
     if (coordinatorEpoch < known.coordinatorEpoch) {
@@ -160,7 +173,7 @@ export class ProducerStateTable {
       );
     }
     const open = known.currentTxnFirstOffset >= 0;
-    if (open ? markerEpoch > known.epoch : markerEpoch >= known.epoch) {
+    if (open && !sameEpoch ? markerEpoch > known.epoch : markerEpoch >= known.epoch) {
       if (!open && markerEpoch === known.epoch) return { kind: 'duplicate', firstOffset: -1, lastOffset: -1 };
       return { kind: 'append' };
     }

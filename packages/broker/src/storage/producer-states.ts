@@ -21,7 +21,13 @@ import {
   snapshotFileName,
   snapshotOffsetOf,
 } from './producer-snapshot.js';
-import { type AppendAnalysis, type CompletedTxn, controlRecordOf, ProducerStateTable } from './producer-state.js';
+import {
+  type AppendAnalysis,
+  type CompletedTxn,
+  controlRecordOf,
+  type MarkerCheck,
+  ProducerStateTable,
+} from './producer-state.js';
 import { scanBatches } from './scan.js';
 import type { SegmentSet } from './segment-set.js';
 import { type AbortedTxn, AbortedTxnIndex } from './txn-index.js';
@@ -51,8 +57,8 @@ export class ProducerStates {
     return this.table.analyze(spans.map((s) => s.header));
   }
 
-  /** Checks a transaction marker: one control batch of a producer, from the coordinator of `coordinatorEpoch`. */
-  analyzeMarker(spans: readonly BatchSpan[], coordinatorEpoch: number): AppendAnalysis {
+  /** Checks a transaction marker: one control batch of a producer, from the coordinator `marker` names. */
+  analyzeMarker(spans: readonly BatchSpan[], marker: MarkerCheck): AppendAnalysis {
     const header = spans[0]?.header;
     const control = Attribute.control | Attribute.transactional;
     if (
@@ -67,7 +73,7 @@ export class ProducerStates {
         message: 'a transaction marker is one transactional control batch of a producer',
       };
     }
-    return this.table.analyzeMarker(header.producerId, header.producerEpoch, coordinatorEpoch);
+    return this.table.analyzeMarker(header.producerId, header.producerEpoch, marker.coordinatorEpoch, marker.sameEpoch);
   }
 
   /** From here to commitWrite/abortWrite, applies can be undone (a run whose CRC check failed). */

@@ -14,6 +14,11 @@ import type { TxnRecord, TxnState, TxnValue } from './records.js';
  * e+1, so a write of epoch e still in flight is refused by every partition a marker reached. After
  * EndTxn the producer continues with e+1 (the response says so); when e+1 is the last epoch the
  * producer moves to a fresh producer id at epoch 0 once the transaction completes.
+ *
+ * Kafka clients that do not learn of the bump (EndTxn below v5: KafkaJS, librdkafka, Kafka's
+ * transaction version 1) end their transactions without it: the markers carry e and the producer goes
+ * on with e. Their Prepare state has producerEpoch === lastProducerEpoch, which is how markers, retries
+ * and a reloaded coordinator know it. Fencing (InitProducerId) and timeouts bump as before.
  */
 
 export interface TxnCoreConfig {
@@ -63,9 +68,11 @@ export interface TxnRequest {
 export interface MarkerJob {
   readonly transactionalId: string;
   readonly producerId: number;
-  /** The epoch the markers carry (one above the producer's). */
+  /** The epoch the markers carry (one above the producer's, or the producer's own with `sameEpoch`). */
   readonly producerEpoch: number;
   readonly commit: boolean;
+  /** Ended without an epoch bump (transaction version 1: a Kafka client's EndTxn below v5). */
+  readonly sameEpoch: boolean;
   readonly partitions: TopicPartitions;
 }
 
@@ -123,9 +130,9 @@ export class TxnCoordinatorCore {
   }
 
   /** Whether `initProducerId` (or `endTxn` when `ending`) needs a fresh producer id from the caller. */
-  needsProducerId(transactionalId: string, ending = false): boolean {
+  needsProducerId(transactionalId: string, ending = false, bumpEpoch = true): boolean {
     const meta = this.txns.get(transactionalId);
-    if (ending) return meta?.state === 'Ongoing' && meta.producerEpoch + 1 >= MAX_EPOCH;
+    if (ending) return bumpEpoch && meta?.state === 'Ongoing' && meta.producerEpoch + 1 >= MAX_EPOCH;
     if (meta === undefined || meta.state === 'Dead') return true;
     return isIdle(meta.state) && meta.producerEpoch + 1 >= MAX_EPOCH;
   }
@@ -289,7 +296,13 @@ export class TxnCoordinatorCore {
    * markers). Answers the identity the producer continues with. A retry of an EndTxn that already
    * took effect gets the same answer.
    */
-  endTxn(request: TxnRequest, commit: boolean, nowMs: number, newProducerId?: number): TxnOutcome<ProducerIdentity> {
+  endTxn(
+    request: TxnRequest,
+    commit: boolean,
+    nowMs: number,
+    newProducerId?: number,
+    bumpEpoch = true,
+  ): TxnOutcome<ProducerIdentity> {
     validateTransactionalId(request.transactionalId);
     const before = this.txns.get(request.transactionalId);
     if (before !== undefined) {
@@ -300,7 +313,7 @@ export class TxnCoordinatorCore {
     if (meta.state !== 'Ongoing') {
       refuse(ErrorCodes.INVALID_TXN_STATE, `${request.transactionalId} has no open transaction to end`);
     }
-    const value = prepared(meta, commit, nowMs, false, newProducerId);
+    const value = prepared(meta, commit, nowMs, false, newProducerId, bumpEpoch);
     if (value.producerEpoch >= MAX_EPOCH && value.nextProducerId < 0) {
       throw new Error(`endTxn for ${request.transactionalId} needs a fresh producer id (driver bug)`);
     }
@@ -408,9 +421,16 @@ function empty(producerId: number, producerEpoch: number, timeoutMs: number, now
   };
 }
 
-/** The Prepare state ending `meta`'s open transaction: markers one epoch above the producer's. */
-function prepared(meta: TxnValue, commit: boolean, nowMs: number, timedOut: boolean, nextProducerId = -1): TxnValue {
-  const markerEpoch = meta.producerEpoch + 1;
+/** The Prepare state ending `meta`'s open transaction: markers one epoch above the producer's (unless not `bump`). */
+function prepared(
+  meta: TxnValue,
+  commit: boolean,
+  nowMs: number,
+  timedOut: boolean,
+  nextProducerId = -1,
+  bump = true,
+): TxnValue {
+  const markerEpoch = bump ? meta.producerEpoch + 1 : meta.producerEpoch;
   return {
     ...meta,
     state: commit ? 'PrepareCommit' : 'PrepareAbort',
@@ -435,6 +455,7 @@ function markerJobOf(transactionalId: string, meta: TxnValue): MarkerJob {
     producerEpoch: meta.producerEpoch,
     commit: meta.state === 'PrepareCommit',
     partitions: meta.partitions,
+    sameEpoch: meta.producerEpoch === meta.lastProducerEpoch,
   };
 }
 

@@ -327,17 +327,18 @@ export class TxnCoordinator {
     if (verdict !== undefined) throw new SamsaError(verdict.error, verdict.message);
   }
 
-  async endTxn(request: TxnRequest, commit: boolean): Promise<ProducerIdentity> {
+  /** EndTxn; `bumpEpoch` false for Kafka clients that keep their epoch across transactions (see TxnCoordinatorCore). */
+  async endTxn(request: TxnRequest, commit: boolean, bumpEpoch = true): Promise<ProducerIdentity> {
     let loaded = this.loadedFor(request.transactionalId);
-    const fresh = loaded.core.needsProducerId(request.transactionalId, true)
+    const fresh = loaded.core.needsProducerId(request.transactionalId, true, bumpEpoch)
       ? await this.options.newProducerId()
       : undefined;
     loaded = this.loadedFor(request.transactionalId);
     return this.run(loaded, (core) => {
-      if (fresh === undefined && core.needsProducerId(request.transactionalId, true)) {
+      if (fresh === undefined && core.needsProducerId(request.transactionalId, true, bumpEpoch)) {
         throw new SamsaError(ErrorCodes.CONCURRENT_TRANSACTIONS, 'the producer epoch changed meanwhile: try again');
       }
-      return core.endTxn(request, commit, this.options.nowMs(), fresh);
+      return core.endTxn(request, commit, this.options.nowMs(), fresh, bumpEpoch);
     });
   }
 

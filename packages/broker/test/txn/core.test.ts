@@ -52,6 +52,32 @@ describe('transaction coordinator core', () => {
     expect(core.endTxn(req, true, 5).result).toEqual(end.result);
   });
 
+  it("ends a Kafka client's transaction without an epoch bump (transaction version 1)", () => {
+    const { core, pid, epoch } = started();
+    const req = { transactionalId: ID, producerId: pid, producerEpoch: epoch };
+    for (const commit of [true, false]) {
+      core.addPartitions(req, parts(0, 1), 1);
+      const end = core.endTxn(req, commit, 2, undefined, false);
+      expect(end.result).toEqual({ producerId: pid, producerEpoch: epoch });
+      const job = core.markerJob(ID)!;
+      expect(job).toMatchObject({ producerEpoch: epoch, commit, sameEpoch: true });
+      // While its markers are written the next transaction waits; a retried EndTxn is answered the same.
+      expect(codeOf(() => core.addPartitions(req, parts(2), 3))).toBe(ErrorCodes.CONCURRENT_TRANSACTIONS.code);
+      expect(core.endTxn(req, commit, 3, undefined, false).result).toEqual(end.result);
+      core.completeTxn(job, 4);
+      expect(core.get(ID)!.state).toBe(commit ? 'CompleteCommit' : 'CompleteAbort');
+    }
+    // A new incarnation still fences this one by a bump.
+    const init = core.initProducerId({ transactionalId: ID, timeoutMs: 60_000, producerId: -1, producerEpoch: -1 }, 5);
+    expect(init.result).toEqual({ ok: true, producerId: pid, producerEpoch: epoch + 1 });
+    expect(codeOf(() => core.addPartitions(req, parts(0), 6))).toBe(ErrorCodes.PRODUCER_FENCED.code);
+    // The gRPC path's transactions bump: their markers do not carry sameEpoch.
+    const next = { ...req, producerEpoch: epoch + 1 };
+    core.addPartitions(next, parts(0), 7);
+    core.endTxn(next, true, 8);
+    expect(core.markerJob(ID)).toMatchObject({ producerEpoch: epoch + 2, sameEpoch: false });
+  });
+
   it('refuses bad input with typed errors and no records', () => {
     const { core, pid, epoch } = started();
     const unknown = { transactionalId: 'nobody', producerId: pid, producerEpoch: epoch };
@@ -157,5 +183,17 @@ describe('transaction markers at a partition leader', () => {
     expect(table.analyzeMarker(1, 5, 1)).toMatchObject({ error: ErrorCodes.TRANSACTION_COORDINATOR_FENCED });
     // A late write of the aborted transaction's epoch is fenced by the marker's.
     expect(table.analyze([header(1, 3, 2, false)])).toMatchObject({ error: ErrorCodes.INVALID_PRODUCER_EPOCH });
+  });
+  it('lets a same-epoch marker (transaction version 1) end a transaction open at its epoch', () => {
+    const table = new ProducerStateTable();
+    table.apply(header(1, 3, 0, false));
+    expect(table.analyzeMarker(1, 3, 0, true).kind).toBe('append');
+    expect(table.analyzeMarker(1, 2, 0, true).kind).toBe('rejected');
+    table.apply(header(1, 3, 1, true), { type: ControlType.commit, coordinatorEpoch: 0 });
+    expect(table.firstUnstableOffset()).toBeUndefined();
+    expect(table.analyzeMarker(1, 3, 0, true).kind).toBe('duplicate');
+    // The producer's next transaction goes on at the same epoch.
+    const next = { ...header(1, 3, 2, false), baseSequence: 1 };
+    expect(table.analyze([next]).kind).toBe('append');
   });
 });

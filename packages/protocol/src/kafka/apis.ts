@@ -20,6 +20,10 @@ import { OffsetFetchRequest, OffsetFetchResponse } from './apis/offset-fetch.js'
 import { OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse } from './apis/offset-for-leader-epoch.js';
 import { ProduceRequest, ProduceResponse } from './apis/produce.js';
 import { SyncGroupRequest, SyncGroupResponse } from './apis/sync-group.js';
+import { AddOffsetsToTxnRequest, AddOffsetsToTxnResponse } from './apis/add-offsets-to-txn.js';
+import { AddPartitionsToTxnRequest, AddPartitionsToTxnResponse } from './apis/add-partitions-to-txn.js';
+import { EndTxnRequest, EndTxnResponse } from './apis/end-txn.js';
+import { TxnOffsetCommitRequest, TxnOffsetCommitResponse } from './apis/txn-offset-commit.js';
 import type { MessageSchema } from './schema.js';
 
 export const ApiKey = Object.freeze({
@@ -41,6 +45,10 @@ export const ApiKey = Object.freeze({
   DeleteTopics: 20,
   InitProducerId: 22,
   OffsetForLeaderEpoch: 23,
+  AddPartitionsToTxn: 24,
+  AddOffsetsToTxn: 25,
+  EndTxn: 26,
+  TxnOffsetCommit: 28,
   DescribeConfigs: 32,
   DeleteGroups: 42,
   OffsetDelete: 47,
@@ -90,6 +98,10 @@ export const KAFKA_APIS: ReadonlyMap<number, ApiCodec> = new Map(
     api('DeleteTopics', 0, 6, DeleteTopicsRequest, DeleteTopicsResponse),
     api('InitProducerId', 0, 4, InitProducerIdRequest, InitProducerIdResponse),
     api('OffsetForLeaderEpoch', 0, 4, OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse),
+    api('AddPartitionsToTxn', 0, 3, AddPartitionsToTxnRequest, AddPartitionsToTxnResponse),
+    api('AddOffsetsToTxn', 0, 4, AddOffsetsToTxnRequest, AddOffsetsToTxnResponse),
+    api('EndTxn', 0, 4, EndTxnRequest, EndTxnResponse),
+    api('TxnOffsetCommit', 0, 4, TxnOffsetCommitRequest, TxnOffsetCommitResponse),
     api('DescribeConfigs', 0, 4, DescribeConfigsRequest, DescribeConfigsResponse),
     api('DeleteGroups', 0, 2, DeleteGroupsRequest, DeleteGroupsResponse),
     api('OffsetDelete', 0, 0, OffsetDeleteRequest, OffsetDeleteResponse),

@@ -25,3 +25,7 @@ export * from './apis/offset-commit.js';
 export * from './apis/offset-fetch.js';
 export * from './apis/sync-group.js';
 export * from './apis/offset-delete.js';
+export * from './apis/add-partitions-to-txn.js';
+export * from './apis/add-offsets-to-txn.js';
+export * from './apis/end-txn.js';
+export * from './apis/txn-offset-commit.js';

@@ -50,6 +50,29 @@ const valid: Buffer[] = [
   ),
 ].map((f) => f.subarray(4));
 
+/** The transaction APIs, flexible and not. */
+const txn = { transactionalId: 'tx', producerId: 5, producerEpoch: 1 };
+const txnRequests: [number, number, object][] = [
+  [ApiKey.AddPartitionsToTxn, 1, { ...txn, topics: [{ name: 't', partitions: [0, 1] }] }],
+  [ApiKey.AddPartitionsToTxn, 3, { ...txn, topics: [{ name: 't', partitions: [0, 1] }] }],
+  [ApiKey.AddOffsetsToTxn, 3, { ...txn, groupId: 'g' }],
+  [ApiKey.EndTxn, 1, { ...txn, committed: true }],
+  [ApiKey.EndTxn, 4, { ...txn, committed: false }],
+  [
+    ApiKey.TxnOffsetCommit,
+    3,
+    {
+      ...txn,
+      groupId: 'g',
+      memberId: 'm',
+      topics: [{ name: 't', partitions: [{ partitionIndex: 0, committedOffset: 3, committedMetadata: null }] }],
+    },
+  ],
+];
+for (const [key, apiVersion, body] of txnRequests) {
+  valid.push(encodeRequest(KAFKA_APIS.get(key)!, { apiVersion, correlationId: 9, clientId: 'c' }, body).subarray(4));
+}
+
 /** Group API requests captured from real clients (JoinGroup, SyncGroup, OffsetCommit, ...) are fuzzed too. */
 const GROUP_APIS = new Set([8, 9, 10, 11, 12, 13, 14, 15, 16, 42]);
 const captured = JSON.parse(readFileSync(new URL('./fixtures/client-requests.json', import.meta.url), 'utf8')) as {

@@ -17,6 +17,12 @@ export interface WritableTxnMarker {
    * markers are refused (TransactionCoordinatorFenced).
    */
   'coordinatorEpoch'?: (number);
+  /**
+   * The marker carries the epoch the transaction's data was written with (no bump): transactions of
+   * Kafka clients that keep their epoch across transactions (EndTxn below v5, Kafka's transaction
+   * version 1). The partition then lets it end a transaction open at that same epoch.
+   */
+  'sameEpoch'?: (boolean);
 }
 
 export interface WritableTxnMarker__Output {
@@ -32,4 +38,10 @@ export interface WritableTxnMarker__Output {
    * markers are refused (TransactionCoordinatorFenced).
    */
   'coordinatorEpoch': (number);
+  /**
+   * The marker carries the epoch the transaction's data was written with (no bump): transactions of
+   * Kafka clients that keep their epoch across transactions (EndTxn below v5, Kafka's transaction
+   * version 1). The partition then lets it end a transaction open at that same epoch.
+   */
+  'sameEpoch': (boolean);
 }

@@ -1,0 +1,101 @@
+import { ErrorCodes, type kafka } from '@samsa/protocol';
+import type { BrokerContext } from '../server/context.js';
+import { toErrorFields } from '../server/errors.js';
+import { handleAddPartitionsToTxn } from '../server/handlers/txn-requests.js';
+import { txnRequestOf } from '../server/txn-runtime.js';
+import type { Reply } from './reply.js';
+
+/**
+ * Kafka's transaction APIs on the transaction coordinator the gRPC API uses (TRANSACTIONS.md): the
+ * same state machine, records, markers and KIP-890 checks. What differs is the epoch after EndTxn:
+ * Kafka clients below EndTxn v5 (KafkaJS, librdkafka, Java before transaction version 2) keep their
+ * epoch from one transaction to the next, so their transactions end without the bump (the markers
+ * carry the data's epoch, Kafka's transaction version 1); fencing by InitProducerId and timeouts bump.
+ */
+
+/**
+ * KIP-588: clients older than these versions do not know PRODUCER_FENCED (90) and are sent
+ * INVALID_PRODUCER_EPOCH (47), which they treat as fatal the same way.
+ */
+const PRODUCER_FENCED_FROM = new Map<number, number>([
+  [22, 4], // InitProducerId
+  [24, 2], // AddPartitionsToTxn
+  [25, 2], // AddOffsetsToTxn
+  [26, 2], // EndTxn
+  [28, 3], // TxnOffsetCommit
+]);
+
+export function kafkaTxnErrorCode(apiKey: number, version: number, code: number): number {
+  if (code !== ErrorCodes.PRODUCER_FENCED.code) return code;
+  return version >= (PRODUCER_FENCED_FROM.get(apiKey) ?? 0) ? code : ErrorCodes.INVALID_PRODUCER_EPOCH.code;
+}
+
+function errorCodeOf(ctx: BrokerContext, apiKey: number, version: number, err: unknown, id: string): number {
+  const { errorCode } = toErrorFields(err, ctx.logger, { api: apiKey, transactionalId: id });
+  return kafkaTxnErrorCode(apiKey, version, errorCode);
+}
+
+/** InitProducerId with a transactional id: the coordinator of that id bumps its epoch (fencing older ones). */
+export async function initTransactionalProducerId(
+  ctx: BrokerContext,
+  version: number,
+  request: kafka.InitProducerIdRequestData,
+): Promise<Reply> {
+  const transactionalId = request.transactionalId ?? '';
+  try {
+    const identity = await ctx.txns.initProducerId({
+      transactionalId,
+      timeoutMs: request.transactionTimeoutMs,
+      producerId: request.producerId,
+      producerEpoch: request.producerEpoch,
+    });
+    return { body: { throttleTimeMs: 0, errorCode: 0, ...identity } satisfies kafka.InitProducerIdResponseData };
+  } catch (err) {
+    const errorCode = errorCodeOf(ctx, 22, version, err, transactionalId);
+    return { body: { throttleTimeMs: 0, errorCode, producerId: -1, producerEpoch: -1 } };
+  }
+}
+
+/**
+ * AddPartitionsToTxn v0-3. A partition the metadata does not know is UNKNOWN_TOPIC_OR_PARTITION and
+ * the others OPERATION_NOT_ATTEMPTED, as Kafka answers; otherwise the coordinator's one answer is every
+ * partition's.
+ */
+export async function addPartitionsToTxn(
+  ctx: BrokerContext,
+  version: number,
+  request: kafka.AddPartitionsToTxnRequestData,
+): Promise<Reply> {
+  const image = ctx.member.metadata.image;
+  const known = (topic: string, p: number) => p >= 0 && p < (image.topics.get(topic)?.partitions.length ?? 0);
+  const unknown = request.topics.some((t) => t.partitions.some((p) => !known(t.name, p)));
+  let codeOf: (topic: string, partition: number) => number;
+  if (unknown) {
+    codeOf = (topic, p) =>
+      known(topic, p) ? ErrorCodes.OPERATION_NOT_ATTEMPTED.code : ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code;
+  } else {
+    const answer = await handleAddPartitionsToTxn(ctx, {
+      ...txnRequestOf(request),
+      topics: request.topics.map((t) => ({ name: t.name, partitions: t.partitions })),
+      verifyOnly: false,
+    });
+    const code = kafkaTxnErrorCode(24, version, answer.errorCode ?? 0);
+    codeOf = () => code;
+  }
+  const results = request.topics.map((t) => ({
+    name: t.name,
+    results: t.partitions.map((p) => ({ partitionIndex: p, partitionErrorCode: codeOf(t.name, p) })),
+  }));
+  return { body: { throttleTimeMs: 0, results } satisfies kafka.AddPartitionsToTxnResponseData };
+}
+
+/** EndTxn: below v5 the producer keeps its epoch (no bump, see above). */
+export async function endTxn(ctx: BrokerContext, version: number, request: kafka.EndTxnRequestData): Promise<Reply> {
+  try {
+    const next = await ctx.txns.endTxn(txnRequestOf(request), request.committed, version >= 5);
+    return { body: { throttleTimeMs: 0, errorCode: 0, ...next } satisfies kafka.EndTxnResponseData };
+  } catch (err) {
+    const errorCode = errorCodeOf(ctx, 26, version, err, request.transactionalId);
+    return { body: { throttleTimeMs: 0, errorCode } satisfies kafka.EndTxnResponseData };
+  }
+}

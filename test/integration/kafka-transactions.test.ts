@@ -1,0 +1,287 @@
+/**
+ * Transactions through the Kafka listener, on real broker processes: KafkaJS's transactional producer
+ * committing and aborting across partitions with read_committed and read_uncommitted KafkaJS consumers,
+ * confluent-kafka-python (librdkafka) doing the same, and the errors Kafka's clients are told on bad input
+ * (raw requests with Samsa's codecs). The coordinator is the one the gRPC API uses (TRANSACTIONS.md).
+ */
+import { createRequire } from 'node:module';
+import { connect } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ErrorCodes, encodeBatch, kafka } from '@samsa/protocol';
+import { LocalCluster } from '../helpers/cluster.js';
+import { KafkaTestClient } from '../helpers/kafka-client.js';
+import { freePort } from '../helpers/ports.js';
+import { waitFor } from '../helpers/wait.js';
+import { available, CONFLUENT_KAFKA_TXN, confluentKafkaAvailable, run, SYSTEM_PYTHON } from '../kafka/tools.js';
+
+const require = createRequire(import.meta.url);
+const { Kafka, logLevel } = require('kafkajs') as typeof import('kafkajs');
+const { ApiKey } = kafka;
+
+const BROKERS = 3;
+const kafkaPorts = new Map<number, number>();
+let cluster: LocalCluster;
+let bootstrap: string;
+const unique = (name: string) => `${name}-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
+const client = () => new Kafka({ clientId: 'kafka-txn-test', brokers: [bootstrap], logLevel: logLevel.NOTHING });
+
+beforeAll(async () => {
+  for (let id = 1; id <= BROKERS; id++) kafkaPorts.set(id, await freePort());
+  cluster = await LocalCluster.start({
+    brokers: BROKERS,
+    brokerSettingsFor: (b) => ({
+      listeners: `PLAINTEXT://${b.address},KAFKA://127.0.0.1:${kafkaPorts.get(b.id)}`,
+      'default.replication.factor': '3',
+      'min.insync.replicas': '2',
+      'offsets.topic.num.partitions': '3',
+      'transaction.state.log.num.partitions': '3',
+      'group.initial.rebalance.delay.ms': '0',
+    }),
+  });
+  bootstrap = `127.0.0.1:${kafkaPorts.get(1)}`;
+}, 90_000);
+
+afterAll(async () => {
+  await cluster?.close();
+});
+
+async function createTopic(topic: string, partitions: number): Promise<void> {
+  const admin = client().admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({
+      topics: [{ topic, numPartitions: partitions, replicationFactor: 3 }],
+      waitForLeaders: true,
+    });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Reads `topic` from the beginning in a KafkaJS group until `count` records arrived; their values. */
+async function readWithKafkaJs(topic: string, count: number, readUncommitted: boolean): Promise<string[]> {
+  const consumer = client().consumer({ groupId: unique('txn-reader'), readUncommitted, maxWaitTimeInMs: 200 });
+  const values: string[] = [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        values.push(message.value!.toString());
+      },
+    });
+    await waitFor(() => values.length >= count, {
+      timeoutMs: 60_000,
+      description: `${count} records of ${topic} (${readUncommitted ? 'read_uncommitted' : 'read_committed'})`,
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return values;
+}
+
+const sorted = (values: string[]) => [...values].sort();
+const batchOf = (name: string, n: number) =>
+  Array.from({ length: n }, (_, i) => ({ partition: i % 3, value: `${name}-${i}` }));
+
+describe('KafkaJS transactional producer', () => {
+  it('commits and aborts across partitions; read_committed sees only the committed records', async () => {
+    const topic = unique('kjs-txn');
+    await createTopic(topic, 3);
+    const producer = client().producer({ transactionalId: unique('kjs-tx'), maxInFlightRequests: 1, idempotent: true });
+    await producer.connect();
+    try {
+      // Several transactions of one producer: its epoch stays the same from one to the next.
+      for (const [name, commit] of [
+        ['c1', true],
+        ['a1', false],
+        ['c2', true],
+        ['a2', false],
+        ['c3', true],
+      ] as const) {
+        const txn = await producer.transaction();
+        await txn.send({ topic, messages: batchOf(name, 6) });
+        if (commit) await txn.commit();
+        else await txn.abort();
+      }
+    } finally {
+      await producer.disconnect();
+    }
+    const committed = ['c1', 'c2', 'c3'].flatMap((name) => batchOf(name, 6).map((m) => m.value));
+    // c3 is last on every partition: once its records arrived, an aborted one would have come before.
+    expect(sorted(await readWithKafkaJs(topic, committed.length, false))).toEqual(sorted(committed));
+    const everything = await readWithKafkaJs(topic, 30, true);
+    expect(everything.filter((v) => v.startsWith('a'))).toHaveLength(12);
+  }, 180_000);
+});
+
+describe.runIf(available('confluent-kafka-python (python3-confluent-kafka)', confluentKafkaAvailable()))(
+  'confluent-kafka-python transactions (librdkafka)',
+  () => {
+    it('init_transactions, commit, abort, commit; an isolation.level=read_committed consumer', async () => {
+      const topic = unique('ck-txn');
+      await createTopic(topic, 3);
+      const result = await run(SYSTEM_PYTHON, [CONFLUENT_KAFKA_TXN, bootstrap, topic, unique('ck-tx'), '6'], {
+        timeoutMs: 150_000,
+      });
+      expect(result.code, result.stderr + result.stdout).toBe(0);
+      const read = result.stdout
+        .split('\n')
+        .filter((l) => l.startsWith('read '))
+        .map((l) => l.slice(5));
+      const committed = ['ck-c1', 'ck-c2'].flatMap((name) => batchOf(name, 6).map((m) => m.value));
+      expect(sorted(read)).toEqual(sorted(committed));
+    }, 180_000);
+  },
+);
+
+/** A raw connection to a broker's Kafka listener. */
+async function rawClient(brokerId: number): Promise<KafkaTestClient> {
+  const socket = connect({ host: '127.0.0.1', port: kafkaPorts.get(brokerId)! });
+  await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+  return new KafkaTestClient(socket);
+}
+
+/** A raw connection to the transaction coordinator of `txid` (FindCoordinator key type 1), and `init` there. */
+async function coordinatorOf(txid: string) {
+  const any = await rawClient(1);
+  let coordinator = -1;
+  await waitFor(
+    async () => {
+      const r = await any.send<kafka.FindCoordinatorResponseData>(ApiKey.FindCoordinator, 3, { key: txid, keyType: 1 });
+      coordinator = r.nodeId ?? -1;
+      return r.errorCode === 0;
+    },
+    { timeoutMs: 30_000, description: 'a transaction coordinator' },
+  );
+  const c = await rawClient(coordinator);
+  /**
+   * InitProducerId, asked again while the answer is retriable: FindCoordinator names the leader of the
+   * id's partition, which may still be loading it (NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS), and
+   * a new incarnation waits for the abort of the open transaction (CONCURRENT_TRANSACTIONS), as clients do.
+   */
+  const init = async (version = 1) => {
+    let answered: kafka.InitProducerIdResponseData | undefined;
+    await waitFor(
+      async () => {
+        answered = await c.send<kafka.InitProducerIdResponseData>(ApiKey.InitProducerId, version, {
+          transactionalId: txid,
+          transactionTimeoutMs: 60_000,
+        });
+        return answered.errorCode === 0;
+      },
+      { timeoutMs: 30_000, description: `InitProducerId v${version} at the coordinator` },
+    );
+    return answered!;
+  };
+  return { any, c, init };
+}
+
+describe('transaction APIs at every served version', () => {
+  it('InitProducerId v0-v4, AddPartitionsToTxn v0-v3 and EndTxn v0-v4, flexible versions included', async () => {
+    const topic = unique('txn-versions');
+    await createTopic(topic, 1);
+    const txid = unique('versions-tx');
+    const { c, init } = await coordinatorOf(txid);
+    let epoch = -1;
+    for (let v = 0; v <= 4; v++) {
+      const r = await init(v);
+      expect(r.producerEpoch, `InitProducerId v${v}`).toBeGreaterThan(epoch);
+      epoch = r.producerEpoch;
+    }
+    const { producerId } = await init(4);
+    for (let v = 0; v <= 4; v++) {
+      const id = { transactionalId: txid, producerId, producerEpoch: epoch + 1 };
+      const added = await c.send<kafka.AddPartitionsToTxnResponseData>(ApiKey.AddPartitionsToTxn, Math.min(v, 3), {
+        ...id,
+        topics: [{ name: topic, partitions: [0] }],
+      });
+      expect(added.results, `AddPartitionsToTxn v${Math.min(v, 3)}`).toEqual([
+        { name: topic, results: [{ partitionIndex: 0, partitionErrorCode: 0 }] },
+      ]);
+      const ended = await c.send<kafka.EndTxnResponseData>(ApiKey.EndTxn, v, { ...id, committed: v % 2 === 0 });
+      expect(ended.errorCode, `EndTxn v${v}`).toBe(0);
+    }
+  }, 120_000);
+});
+
+describe('transaction APIs on bad input (Kafka error codes)', () => {
+  it('unknown ids, partitions not added, unknown partitions, fenced epochs', async () => {
+    const topic = unique('txn-bad');
+    await createTopic(topic, 2);
+    const txid = unique('raw-tx');
+    const { any, c, init } = await coordinatorOf(txid);
+    const first = await init();
+    const { producerId } = first;
+    const txn = (epoch: number) => ({ transactionalId: txid, producerId, producerEpoch: epoch });
+
+    // Asked at its own coordinator (elsewhere it is NOT_COORDINATOR).
+    const nobody = unique('nobody');
+    const endUnknown = await (await coordinatorOf(nobody)).c.send<kafka.EndTxnResponseData>(ApiKey.EndTxn, 1, {
+      ...txn(first.producerEpoch),
+      transactionalId: nobody,
+      committed: true,
+    });
+    expect(endUnknown.errorCode).toBe(ErrorCodes.INVALID_PRODUCER_ID_MAPPING.code);
+    const endIdle = await c.send<kafka.EndTxnResponseData>(ApiKey.EndTxn, 3, {
+      ...txn(first.producerEpoch),
+      committed: true,
+    });
+    expect(endIdle.errorCode).toBe(ErrorCodes.INVALID_TXN_STATE.code);
+
+    const withUnknown = await c.send<kafka.AddPartitionsToTxnResponseData>(ApiKey.AddPartitionsToTxn, 1, {
+      ...txn(first.producerEpoch),
+      topics: [{ name: topic, partitions: [0, 7] }],
+    });
+    expect(withUnknown.results[0]!.results).toEqual([
+      { partitionIndex: 0, partitionErrorCode: ErrorCodes.OPERATION_NOT_ATTEMPTED.code },
+      { partitionIndex: 7, partitionErrorCode: ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code },
+    ]);
+    const added = await c.send<kafka.AddPartitionsToTxnResponseData>(ApiKey.AddPartitionsToTxn, 3, {
+      ...txn(first.producerEpoch),
+      topics: [{ name: topic, partitions: [0] }],
+    });
+    expect(added.results[0]!.results).toEqual([{ partitionIndex: 0, partitionErrorCode: 0 }]);
+
+    // A transactional write to partition 1, not added: refused at its leader, nothing appended (KIP-890).
+    const produceTo = async (partition: number, epoch: number) => {
+      const meta = await any.send<kafka.MetadataResponseData>(ApiKey.Metadata, 9, { topics: [{ name: topic }] });
+      const leader = meta.topics[0]!.partitions.find((p) => p.partitionIndex === partition)!.leaderId;
+      const records = encodeBatch([{ value: Buffer.from('x'), timestamp: Date.now() }], {
+        producerId,
+        producerEpoch: epoch,
+        baseSequence: 0,
+        transactional: true,
+      });
+      const r = await (await rawClient(leader)).send<kafka.ProduceResponseData>(ApiKey.Produce, 7, {
+        transactionalId: txid,
+        acks: -1,
+        timeoutMs: 10_000,
+        topicData: [{ name: topic, partitionData: [{ index: partition, records }] }],
+      });
+      return r.responses[0]!.partitionResponses[0]!;
+    };
+    expect((await produceTo(1, first.producerEpoch)).errorCode).toBe(ErrorCodes.INVALID_TXN_STATE.code);
+    expect((await produceTo(0, first.producerEpoch)).errorCode).toBe(0);
+
+    // A new incarnation aborts the open transaction and fences this one.
+    const second = await init();
+    expect(second.producerEpoch).toBeGreaterThan(first.producerEpoch);
+    const fencedAdd = (version: number) =>
+      c.send<kafka.AddPartitionsToTxnResponseData>(ApiKey.AddPartitionsToTxn, version, {
+        ...txn(first.producerEpoch),
+        topics: [{ name: topic, partitions: [1] }],
+      });
+    // KIP-588: clients below AddPartitionsToTxn v2 know only INVALID_PRODUCER_EPOCH.
+    expect((await fencedAdd(1)).results[0]!.results[0]!.partitionErrorCode).toBe(
+      ErrorCodes.INVALID_PRODUCER_EPOCH.code,
+    );
+    expect((await fencedAdd(2)).results[0]!.results[0]!.partitionErrorCode).toBe(ErrorCodes.PRODUCER_FENCED.code);
+    const fencedEnd = await c.send<kafka.EndTxnResponseData>(ApiKey.EndTxn, 2, {
+      ...txn(first.producerEpoch),
+      committed: true,
+    });
+    expect(fencedEnd.errorCode).toBe(ErrorCodes.PRODUCER_FENCED.code);
+    expect((await produceTo(0, first.producerEpoch)).errorCode).toBe(ErrorCodes.INVALID_PRODUCER_EPOCH.code);
+  }, 120_000);
+});
