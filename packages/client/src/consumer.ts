@@ -286,6 +286,30 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     return this.requireGroup('groupMetadata()').metadata();
   }
 
+  /**
+   * What a transactional producer's `sendOffsets(consumer)` commits in its transaction: this member's
+   * group metadata and the position of every partition it has one for (the message in hand counts as
+   * processed, as with commit()). Exactly-once needs `enableAutoCommit: false` (the offsets are the
+   * transaction's to commit) and `isolationLevel: 'read_committed'` (no aborted input, stable offsets):
+   * a consumer set up otherwise is refused with InvalidConfig.
+   */
+  offsetsForTransaction(): { readonly group: GroupMetadata; readonly offsets: CommitOffset[] } {
+    const group = this.requireGroup('sendOffsets()');
+    if (group.autoCommitEnabled || this.options.isolationLevel !== 'read_committed')
+      throw new SamsaClientError(
+        ErrorCodes.INVALID_CONFIG,
+        'a consumer whose offsets a transaction commits needs enableAutoCommit: false and ' +
+          "isolationLevel: 'read_committed'",
+        { retriable: false },
+      );
+    const offsets = this.offsetsToCommit('position').map(({ topic, partition, offset }) => ({
+      topic,
+      partition,
+      offset,
+    }));
+    return { group: group.metadata(), offsets };
+  }
+
   /** The group's committed offsets of `partitions` (default: this consumer's); offset -1 where there is none. */
   async committed(partitions?: readonly TopicPartition[]): Promise<CommittedOffset[]> {
     if (this.closed) throw new ClosedError('consumer');

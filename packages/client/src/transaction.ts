@@ -15,6 +15,9 @@ import type { Logger } from './logger.js';
 import type { ProducerRecord } from './producer.js';
 import { type RetryOptions, withRetries } from './retry.js';
 import type { BrokerRpcs, RpcName } from './transport.js';
+import { GroupCoordinators, groupErrorCode } from './group/coordinator.js';
+import type { CommitOffset } from './group/offsets.js';
+import type { GroupMetadata } from './group/session.js';
 
 export interface TransactionalProducerOptions {
   /** Kafka's transactional.id: one live producer per id; a new one fences the old. */
@@ -27,9 +30,24 @@ export interface TransactionalProducerOptions {
   requestTimeoutMs?: number;
 }
 
+/** The consumer side of sendOffsets: a Consumer (its offsetsForTransaction()). */
+export interface TransactionOffsetsSource {
+  offsetsForTransaction(): { readonly group: GroupMetadata; readonly offsets: readonly CommitOffset[] };
+}
+
+/** sendOffsets' argument: a consumer (its positions), or a consumer and the offsets to commit. */
+export type SendOffsetsInput =
+  | TransactionOffsetsSource
+  | { readonly consumer: TransactionOffsetsSource; readonly offsets: readonly CommitOffset[] };
+
 /** What a transaction's callback may do. */
 export interface Transaction {
   send(record: ProducerRecord): Promise<RecordMetadata>;
+  /**
+   * Commits the consumer's offsets in this transaction (Kafka's sendOffsetsToTransaction): they
+   * become the group's committed offsets when the transaction commits, never if it aborts.
+   */
+  sendOffsets(input: SendOffsetsInput): Promise<void>;
 }
 
 /** FindCoordinator key type of transactional ids. */
@@ -66,6 +84,10 @@ export class TransactionalProducer implements Transaction, AsyncDisposable {
   private coordinator: string | undefined;
   private readonly senders = new Map<string, PartitionSender>();
   private readonly added = new Map<string, Promise<void>>();
+  /** Groups whose offsets this transaction commits (AddOffsetsToTxn sent), and the commits in flight. */
+  private readonly offsetGroups = new Map<string, Promise<void>>();
+  private readonly offsetCommits = new Set<Promise<void>>();
+  private readonly groupCoordinators: GroupCoordinators;
   /** Partitions to add in the next AddPartitionsToTxn, and its promise. */
   private addBatch: { partitions: { topic: string; partition: number }[]; sent: Promise<void> } | undefined;
   /** The first failed write of the open transaction: commit refuses, abort is the way out. */
@@ -90,6 +112,7 @@ export class TransactionalProducer implements Transaction, AsyncDisposable {
     this.timeoutMs = options.transactionTimeoutMs ?? 60_000;
     this.requestTimeoutMs = options.requestTimeoutMs ?? cluster.options.requestTimeoutMs;
     this.maxBatchBytes = options.maxBatchBytes ?? 1_048_576;
+    this.groupCoordinators = new GroupCoordinators(cluster);
   }
 
   get transactionalId(): string {
@@ -161,6 +184,80 @@ export class TransactionalProducer implements Transaction, AsyncDisposable {
     });
   }
 
+  /**
+   * Commits a consumer's offsets in the open transaction (KIP-98, KIP-447): the group's
+   * __consumer_offsets partition joins the transaction (AddOffsetsToTxn), then the group coordinator
+   * takes the offsets (TxnOffsetCommit) fenced by the consumer's member id and epoch, so a member that
+   * lost its partitions to a rebalance cannot commit them. Without `offsets`, the consumer's
+   * positions. A refusal fails the transaction (abort it); ProducerFenced fences this producer.
+   */
+  async sendOffsets(input: SendOffsetsInput): Promise<void> {
+    if (this.state !== 'in-transaction') {
+      throw new SamsaClientError(ErrorCodes.INVALID_TXN_STATE, 'sendOffsets() needs an open transaction (begin())', {
+        retriable: false,
+      });
+    }
+    const source = 'consumer' in input ? input.consumer : input;
+    const { group, offsets: positions } = source.offsetsForTransaction();
+    const offsets = 'consumer' in input ? input.offsets : positions;
+    for (const o of offsets)
+      if (!Number.isSafeInteger(o.offset) || o.offset < 0)
+        throw new SamsaClientError(ErrorCodes.INVALID_REQUEST, `cannot commit offset ${o.offset}`, {
+          topic: o.topic,
+          partition: o.partition,
+          retriable: false,
+        });
+    if (offsets.length === 0) return;
+    const commit = this.commitOffsetsInTxn(group, offsets);
+    this.offsetCommits.add(commit);
+    try {
+      await commit;
+    } catch (err) {
+      this.failure ??= err;
+      throw err;
+    } finally {
+      this.offsetCommits.delete(commit);
+    }
+  }
+
+  private async commitOffsetsInTxn(group: GroupMetadata, offsets: readonly CommitOffset[]): Promise<void> {
+    let added = this.offsetGroups.get(group.groupId);
+    if (added === undefined) {
+      added = this.coordinatorCall('AddOffsetsToTxn', () => ({
+        transactionalId: this.transactionalId,
+        ...this.identity,
+        groupId: group.groupId,
+      })).then(() => undefined);
+      this.offsetGroups.set(group.groupId, added);
+      added.catch(() => this.offsetGroups.delete(group.groupId));
+    }
+    await added;
+    const deadline = Date.now() + this.cluster.options.defaultApiTimeoutMs;
+    const response = await withRetries(
+      async () => {
+        const answer = await this.groupCoordinators.callWithRetries(
+          group.groupId,
+          'TxnOffsetCommit',
+          () => txnOffsetCommitRequest(this.transactionalId, this.identity, group, offsets),
+          groupErrorCode,
+          { deadline },
+        );
+        const failure = firstTxnCommitFailure(answer);
+        if (failure === undefined) return answer;
+        this.noteFenced(failure.code);
+        const error = errorFromCode(failure.code, `TxnOffsetCommit for group ${group.groupId}: ${failure.message}`);
+        // Retriable: the transaction coordinator could not verify the partition yet, or moved.
+        if (error.retriable) throw error;
+        throw new SamsaClientError(error, error.detail, { retriable: false });
+      },
+      { retry: { ...this.retry, retries: Number.MAX_SAFE_INTEGER }, deadline },
+    );
+    this.logger.debug(
+      { transactionalId: this.transactionalId, groupId: group.groupId, partitions: response.topics.length },
+      'offsets sent to the transaction',
+    );
+  }
+
   /** Waits for every record sent, then commits the transaction (all its records become visible together). */
   async commit(): Promise<void> {
     await this.endTransaction(true);
@@ -216,7 +313,7 @@ export class TransactionalProducer implements Transaction, AsyncDisposable {
     if (this.state !== 'in-transaction') {
       throw new SamsaClientError(ErrorCodes.INVALID_TXN_STATE, 'no open transaction', { retriable: false });
     }
-    await Promise.allSettled([...this.added.values()]);
+    await Promise.allSettled([...this.added.values(), ...this.offsetGroups.values(), ...this.offsetCommits]);
     await Promise.all([...this.senders.values()].map((s) => s.draining));
     if (commit && this.failure !== undefined) {
       throw new SamsaClientError(ErrorCodes.INVALID_TXN_STATE, 'a record of this transaction failed: abort it', {
@@ -225,7 +322,7 @@ export class TransactionalProducer implements Transaction, AsyncDisposable {
       });
     }
     try {
-      if (this.added.size > 0) {
+      if (this.added.size > 0 || this.offsetGroups.size > 0) {
         const request = { transactionalId: this.transactionalId, ...this.identity, committed: commit };
         const response = await this.coordinatorCall('EndTxn', () => request);
         this.identity = { producerId: response.producerId, producerEpoch: response.producerEpoch };
@@ -238,6 +335,7 @@ export class TransactionalProducer implements Transaction, AsyncDisposable {
       throw err;
     } finally {
       this.added.clear();
+      this.offsetGroups.clear();
       this.senders.clear();
     }
   }
@@ -370,7 +468,7 @@ export class TransactionalProducer implements Transaction, AsyncDisposable {
   }
 
   /** A call to the transaction coordinator, finding it again while it moves, loads or is busy. */
-  private async coordinatorCall<M extends 'InitProducerId' | 'AddPartitionsToTxn' | 'EndTxn'>(
+  private async coordinatorCall<M extends 'InitProducerId' | 'AddPartitionsToTxn' | 'AddOffsetsToTxn' | 'EndTxn'>(
     method: M,
     request: () => BrokerRpcs[M][0],
   ): Promise<BrokerRpcs[M][1]> {
@@ -416,6 +514,42 @@ export class TransactionalProducer implements Transaction, AsyncDisposable {
     this.coordinator = brokerAddress(answer.host, answer.port);
     return this.coordinator;
   }
+}
+
+function txnOffsetCommitRequest(
+  transactionalId: string,
+  identity: { producerId: number; producerEpoch: number },
+  group: GroupMetadata,
+  offsets: readonly CommitOffset[],
+): BrokerRpcs['TxnOffsetCommit'][0] {
+  const byTopic = new Map<string, { partition: number; committedOffset: number; committedMetadata: string }[]>();
+  for (const o of offsets) {
+    const list = byTopic.get(o.topic) ?? [];
+    byTopic.set(o.topic, list);
+    list.push({ partition: o.partition, committedOffset: o.offset, committedMetadata: o.metadata ?? '' });
+  }
+  return {
+    transactionalId,
+    groupId: group.groupId,
+    ...identity,
+    memberId: group.memberId,
+    generationIdOrMemberEpoch: group.memberEpoch,
+    ...(group.groupInstanceId !== undefined ? { groupInstanceId: group.groupInstanceId } : {}),
+    topics: [...byTopic].map(([name, partitions]) => ({
+      name,
+      partitions: partitions.map((p) => ({ ...p, committedLeaderEpoch: -1 })),
+    })),
+  };
+}
+
+function firstTxnCommitFailure(
+  response: BrokerRpcs['TxnOffsetCommit'][1],
+): { code: number; message: string } | undefined {
+  if (response.errorCode !== 0) return { code: response.errorCode, message: response.errorMessage || 'refused' };
+  for (const t of response.topics)
+    for (const p of t.partitions)
+      if (p.errorCode !== 0) return { code: p.errorCode, message: `${t.name}-${p.partition}: ${p.errorMessage}` };
+  return undefined;
 }
 
 function toBytes(value: Uint8Array | string | null | undefined): Buffer | null {

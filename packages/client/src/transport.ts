@@ -25,6 +25,7 @@ export interface BrokerRpcs {
   ConsumerGroupHeartbeat: [v1.ConsumerGroupHeartbeatRequest, v1.ConsumerGroupHeartbeatResponse__Output];
   OffsetCommit: [v1.OffsetCommitRequest, v1.OffsetCommitResponse__Output];
   OffsetFetch: [v1.OffsetFetchRequest, v1.OffsetFetchResponse__Output];
+  TxnOffsetCommit: [v1.TxnOffsetCommitRequest, v1.TxnOffsetCommitResponse__Output];
   ListGroups: [v1.ListGroupsRequest, v1.ListGroupsResponse__Output];
   DescribeGroups: [v1.DescribeGroupsRequest, v1.DescribeGroupsResponse__Output];
   DeleteGroups: [v1.DeleteGroupsRequest, v1.DeleteGroupsResponse__Output];
@@ -43,6 +44,7 @@ const GROUP_RPCS = new Set<RpcName>([
   'ConsumerGroupHeartbeat',
   'OffsetCommit',
   'OffsetFetch',
+  'TxnOffsetCommit',
   'ListGroups',
   'DescribeGroups',
   'DeleteGroups',

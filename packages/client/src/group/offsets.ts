@@ -32,6 +32,9 @@ export interface MemberIdentity {
   readonly instanceId: string | undefined;
 }
 
+/** UnstableOffsetCommit: a transaction's offsets are pending; ask again until it has ended. */
+const UNSTABLE = ErrorCodes.UNSTABLE_OFFSET_COMMIT.code;
+
 /** StaleMemberEpoch: the epoch moved on while the commit travelled; try again with the new one. */
 const STALE_EPOCH_RETRIES = 3;
 
@@ -43,6 +46,12 @@ export class GroupOffsets {
     readonly groupId: string,
     private readonly identity: () => MemberIdentity,
     private readonly retry: RetryOptions,
+    /**
+     * KIP-447 (read_committed consumers): fetches ask for stable offsets only, and a partition whose
+     * committed offset an open transaction is about to replace is asked again until that transaction
+     * has ended, so a member taking it over never starts from an offset about to be replaced.
+     */
+    private readonly requireStable = false,
   ) {}
 
   /** Commits `offsets` after every commit asked for before; rejects with the first partition's error. */
@@ -111,6 +120,18 @@ export class GroupOffsets {
       }
       list.push(partition);
     }
+    for (let attempt = 0; ; attempt++) {
+      const fetched = await this.fetchOnce(byTopic, partitions, signal);
+      if (fetched !== undefined) return fetched;
+      await sleep(backoffMs(Math.min(attempt, 10), this.retry), signal);
+    }
+  }
+
+  private async fetchOnce(
+    byTopic: ReadonlyMap<string, number[]>,
+    partitions: readonly { topic: string; partition: number }[],
+    signal: AbortSignal | undefined,
+  ): Promise<CommittedOffset[] | undefined /* unstable: ask again */> {
     const response = await this.withEpochRetries(async (member) => {
       const answer = await this.coordinators.callWithRetries(
         this.groupId,
@@ -120,6 +141,7 @@ export class GroupOffsets {
           memberId: member.memberId,
           memberEpoch: member.memberEpoch,
           topics: [...byTopic].map(([name, list]) => ({ name, partitions: list })),
+          requireStable: this.requireStable,
         }),
         groupErrorCode,
         { signal },
@@ -129,6 +151,7 @@ export class GroupOffsets {
     }, signal);
     const found = new Map<string, v1.OffsetFetchPartitionResponse__Output>();
     for (const t of response.topics) for (const p of t.partitions) found.set(`${t.name}\0${p.partition}`, p);
+    if ([...found.values()].some((p) => p.errorCode === UNSTABLE)) return undefined;
     return partitions.map(({ topic, partition }) => {
       const p = found.get(`${topic}\0${partition}`);
       if (p && p.errorCode !== 0) throw errorFromCode(p.errorCode, p.errorMessage || undefined, { topic, partition });

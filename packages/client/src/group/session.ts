@@ -119,7 +119,7 @@ export class GroupSession implements AssignmentHost {
   constructor(
     private readonly consumer: GroupConsumerHost,
     private readonly cluster: Cluster,
-    options: GroupOptions,
+    options: GroupOptions & { readonly isolationLevel?: 'read_uncommitted' | 'read_committed' },
     retry: RetryOptions,
     private readonly logger: Logger,
   ) {
@@ -148,7 +148,8 @@ export class GroupSession implements AssignmentHost {
       retryBackoffMaxMs: retry.maxRetryTimeMs,
     });
     this.coordinators = new GroupCoordinators(cluster);
-    this.offsets = new GroupOffsets(this.coordinators, groupId, () => this.identity(), retry);
+    const requireStable = options.isolationLevel === 'read_committed';
+    this.offsets = new GroupOffsets(this.coordinators, groupId, () => this.identity(), retry, requireStable);
   }
 
   /** Who commits: the member with its epoch, or (assign) a commit from outside the group. */
@@ -183,6 +184,11 @@ export class GroupSession implements AssignmentHost {
       topics instanceof RegExp ? { kind: 'regex', source: topics.source } : { kind: 'topics', topics: [...topics] },
     );
     this.scheduleAutoCommit();
+  }
+
+  /** Whether consumed offsets are committed automatically (enableAutoCommit). */
+  get autoCommitEnabled(): boolean {
+    return this.autoCommit;
   }
 
   /** Who this member is in its group now (Kafka's groupMetadata()). */
