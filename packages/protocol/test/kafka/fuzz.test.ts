@@ -80,6 +80,11 @@ const captured = JSON.parse(readFileSync(new URL('./fixtures/client-requests.jso
   hex: string;
 }[];
 valid.push(...captured.filter((f) => GROUP_APIS.has(f.apiKey)).map((f) => Buffer.from(f.hex, 'hex')));
+/** And the transaction requests captured from KafkaJS and librdkafka. */
+const capturedTxn = JSON.parse(
+  readFileSync(new URL('./fixtures/client-txn-requests.json', import.meta.url), 'utf8'),
+) as { hex: string }[];
+valid.push(...capturedTxn.map((f) => Buffer.from(f.hex, 'hex')));
 
 describe('fuzzed request decoding', () => {
   it('random bytes decode or fail with a typed error', () => {

@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { kafka } from '@samsa/protocol';
+import { decodeBatches, kafka } from '@samsa/protocol';
 
 const { KAFKA_APIS, ApiKey, KafkaReader, decodeMessage, encodeMessage } = kafka;
 
@@ -87,5 +88,64 @@ describe('transaction API codecs', () => {
     expect(decodeMessage(api.response, 5, new KafkaReader(bytes))).toEqual(body);
     // Below v5 the fields do not exist: a v4 answer is throttle time, error code and an empty tag section.
     expect(encodeMessage(api.response, 4, body).toBuffer().toString('hex')).toBe('00000000' + '0000' + '00');
+  });
+});
+
+/**
+ * Transaction requests captured from real clients (scripts/capture-kafka-fixtures.mjs, the broker
+ * advertising the proxy's address): KafkaJS 2's transactional producer committing and aborting, and
+ * confluent-kafka-python 1.7 / librdkafka 2.0.2 (test/kafka/confluent-kafka-txn.py) with its
+ * read_committed consumer. Each decodes, and encoding what was decoded gives back the client's bytes.
+ */
+interface Fixture {
+  readonly client: string;
+  readonly apiKey: number;
+  readonly apiVersion: number;
+  readonly hex: string;
+}
+const fixtures = JSON.parse(
+  readFileSync(new URL('./fixtures/client-txn-requests.json', import.meta.url), 'utf8'),
+) as Fixture[];
+
+function decoded(f: Fixture) {
+  const r = kafka.decodeRequest(Buffer.from(f.hex, 'hex'), (k) => KAFKA_APIS.get(k));
+  if (r.kind !== 'request') throw new Error('not a request');
+  return r;
+}
+
+describe('transaction requests captured from real clients', () => {
+  it.each(fixtures.map((f) => [`${f.client} ${KAFKA_APIS.get(f.apiKey)?.name} v${f.apiVersion}`, f] as const))(
+    '%s decodes and re-encodes to the same bytes',
+    (_name, f) => {
+      const { header, api, body } = decoded(f);
+      expect(header).toMatchObject({ apiKey: f.apiKey, apiVersion: f.apiVersion });
+      expect(
+        kafka
+          .encodeRequest(api, header, body as object)
+          .subarray(4)
+          .toString('hex'),
+      ).toBe(f.hex);
+    },
+  );
+
+  it('carry what a transaction is made of', () => {
+    for (const client of ['kafkajs-txn', 'confluent-kafka-txn']) {
+      const of = (key: number) => fixtures.filter((f) => f.client === client && f.apiKey === key).map(decoded);
+      expect((of(ApiKey.FindCoordinator)[0]!.body as kafka.FindCoordinatorRequestData).keyType, client).toBe(1);
+      const init = of(ApiKey.InitProducerId)[0]!.body as kafka.InitProducerIdRequestData;
+      expect(init.transactionalId, client).toMatch(/tx/);
+      const add = of(ApiKey.AddPartitionsToTxn)[0]!.body as kafka.AddPartitionsToTxnRequestData;
+      expect(add.transactionalId).toBe(init.transactionalId);
+      expect(add.topics[0]!.partitions.length, client).toBeGreaterThan(0);
+      const produce = of(ApiKey.Produce)[0]!.body as kafka.ProduceRequestData;
+      expect(produce.transactionalId).toBe(init.transactionalId);
+      const batch = decodeBatches(produce.topicData[0]!.partitionData[0]!.records!)[0]!;
+      expect(batch.transactional, client).toBe(true);
+      expect(batch.header.producerId).toBe(add.producerId);
+      const end = of(ApiKey.EndTxn)[0]!.body as kafka.EndTxnRequestData;
+      expect(end).toMatchObject({ transactionalId: init.transactionalId, producerId: add.producerId, committed: true });
+    }
+    const fetch = decoded(fixtures.find((f) => f.client === 'confluent-kafka-txn' && f.apiKey === ApiKey.Fetch)!);
+    expect((fetch.body as kafka.FetchRequestData).isolationLevel).toBe(1);
   });
 });
