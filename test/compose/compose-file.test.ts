@@ -103,7 +103,7 @@ describe('docker-compose.yml', () => {
   });
 
   it.each(brokers)(
-    '%s: listener settings the broker accepts, EXTERNAL on its published port, INTERNAL by service name',
+    '%s: listener settings the broker accepts, EXTERNAL and KAFKA on published ports, INTERNAL by service name',
     async (name) => {
       const service = services[name]!;
       expect(service.build).toBe('.');
@@ -123,8 +123,18 @@ describe('docker-compose.yml', () => {
         host: '0.0.0.0',
         port: external.port,
       });
-      expect(service.ports).toEqual([`${external.port}:${external.port}`]);
-      expect(internal).toEqual({ listener: 'INTERNAL', host: name, port: 19092 });
+      // Kafka clients on the host: Kafka's protocol on the gRPC port + 10000, as `samsa dev` opens it.
+      const kafka = listeners.advertised.find((l) => l.listener === 'KAFKA')!;
+      expect(kafka).toEqual({ listener: 'KAFKA', host: '127.0.0.1', port: external.port + 10_000 });
+      expect(listeners.listeners.find((l) => l.listener === 'KAFKA')).toEqual({
+        listener: 'KAFKA',
+        host: '0.0.0.0',
+        port: kafka.port,
+      });
+      expect(listeners.protocols.get('KAFKA')).toBe('PLAINTEXT');
+      expect(listeners.protocols.get('EXTERNAL')).toBe('GRPC');
+      expect(service.ports).toEqual([`${external.port}:${external.port}`, `${kafka.port}:${kafka.port}`]);
+      expect(internal).toEqual({ listener: 'INTERNAL', host: name, port: 29092 });
       expect(service.healthcheck!.test.join(' ')).toContain(`connect(${external.port},'127.0.0.1')`);
       expect(service.volumes).toEqual([`${name}-data:/data`]);
       for (const profile of PROFILES) {

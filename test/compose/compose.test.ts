@@ -4,21 +4,27 @@
  * listeners (127.0.0.1:9092-9094, as a client on the host would) create a topic with replication
  * factor 3 and min.insync.replicas 2, produce with acks=all while the partition leader's container is
  * killed (SIGKILL, as `docker compose kill`) and later started again, and read everything back: no
- * acknowledged value may be missing from the offset it was acknowledged at.
+ * acknowledged value may be missing from the offset it was acknowledged at. A Kafka client (KafkaJS)
+ * on the host reaches the brokers through their KAFKA listeners (127.0.0.1:19092-19094).
  *
- * Needs a local Docker engine with Compose v2.20 or newer, and host ports 9092-9094 free (the brokers
- * advertise 127.0.0.1:909N). Without an engine the suite is skipped at once, with a notice.
+ * Needs a local Docker engine with Compose v2.20 or newer, and host ports 9092-9094 and 19092-19094
+ * free (the brokers advertise 127.0.0.1:909N and 127.0.0.1:1909N). Without an engine the suite is
+ * skipped at once, with a notice.
  *   npx vitest run test/compose
  * COMPOSE_PROFILE=embedded runs it against the embedded coordinator instead of ZooKeeper.
  */
 import { execFile } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Samsa } from '@samsa/client';
 import { check, type Ack, type Stored } from '../chaos/checker.js';
 import { REPO_ROOT } from '../helpers/coordinator.js';
 import { waitFor } from '../helpers/wait.js';
 
+const require = createRequire(import.meta.url);
 const BOOTSTRAP = ['127.0.0.1:9092', '127.0.0.1:9093', '127.0.0.1:9094'];
+/** The brokers' KAFKA listeners, Kafka's protocol, published as the gRPC ports + 10000. */
+const KAFKA_BOOTSTRAP = ['127.0.0.1:19092', '127.0.0.1:19093', '127.0.0.1:19094'];
 const PROFILE = process.env.COMPOSE_PROFILE ?? 'zookeeper';
 const MIN_COMPOSE_VERSION = [2, 20];
 /** Values produced in each phase: before the kill, while the leader is down, after it is back. */
@@ -101,6 +107,27 @@ describe.skipIf(unavailable !== undefined)(`docker compose (profile ${PROFILE})`
   it('tells a client on the host only EXTERNAL addresses', async () => {
     const cluster = await samsa.admin().describeCluster();
     expect(cluster.brokers.map((b) => `${b.host}:${b.port}`)).toEqual(BOOTSTRAP);
+  });
+
+  it('serves a Kafka client on the host through the KAFKA listeners, and tells it only their addresses', async () => {
+    const { Kafka, logLevel } = require('kafkajs') as typeof import('kafkajs');
+    const kafka = new Kafka({ clientId: 'compose-test', brokers: [KAFKA_BOOTSTRAP[0]!], logLevel: logLevel.NOTHING });
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const cluster = await admin.describeCluster();
+      expect(cluster.brokers.map((b) => `${b.host}:${b.port}`).sort()).toEqual(KAFKA_BOOTSTRAP);
+      const topic = `compose-kafka-${Date.now()}`;
+      await admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 3 }], waitForLeaders: true });
+      const producer = kafka.producer();
+      await producer.connect();
+      await producer.send({ topic, acks: -1, messages: [{ key: 'k', value: 'from a Kafka client' }] });
+      await producer.disconnect();
+      const [offsets] = await samsa.admin().fetchTopicOffsets(topic);
+      expect(offsets!.high).toBe(1);
+    } finally {
+      await admin.disconnect();
+    }
   });
 
   it("loses no acknowledged value when the partition leader's container is killed and started again", async () => {
