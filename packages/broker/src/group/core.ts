@@ -51,6 +51,8 @@ export const DEFAULT_GROUP_CORE_CONFIG: GroupCoreConfig = Object.freeze({
 });
 
 export const MAX_GROUP_ID_LENGTH = 255;
+/** Member ids handed out with MEMBER_ID_REQUIRED that a group remembers until they join (oldest forgotten first). */
+const PENDING_CLASSIC_IDS_MAX = 1000;
 /** Kafka's max.poll.interval.ms, what a member that does not say gets as rebalance timeout. */
 export const DEFAULT_REBALANCE_TIMEOUT_MS = 300_000;
 export const LEAVE_EPOCH = -1;
@@ -271,6 +273,8 @@ export class GroupCoordinatorCore {
    * JoinGroup, or the JoinGroup it was asked for with REBALANCE_IN_PROGRESS (its rebalance timeout).
    */
   private readonly classicDeadlines = new Map<string, Map<string, number>>();
+  /** groupId -> member ids handed out with MEMBER_ID_REQUIRED and not joined yet (soft: lost at a failover). */
+  private readonly pendingClassicIds = new Map<string, Set<string>>();
   private readonly regexCache = new Map<string, RegExp>();
   private nextRetentionCheckMs = 0;
   /** Set by a heartbeat that changed a member's subscription or assignor preference. */
@@ -346,6 +350,7 @@ export class GroupCoordinatorCore {
 
   private dropGroup(groupId: string): void {
     this.groups.delete(groupId);
+    this.pendingClassicIds.delete(groupId);
     for (const table of this.deadlineTables()) table.delete(groupId);
   }
 
@@ -630,11 +635,19 @@ export class GroupCoordinatorCore {
     const group = this.groups.get(input.groupId);
     const known = input.memberId !== '' && group?.members.has(input.memberId);
     if (known && !group!.members.get(input.memberId)!.meta.classic) return refused(ErrorCodes.UNKNOWN_MEMBER_ID);
+    // An id the group does not know is one it handed out, or one it expelled: that member starts again.
+    const pending = this.pendingClassicIds.get(input.groupId);
+    if (input.memberId !== '' && !known && !pending?.has(input.memberId)) return refused(ErrorCodes.UNKNOWN_MEMBER_ID);
     const isStaticReturn = input.instanceId !== null && group && this.staticMember(group, input.instanceId);
     if (!known && !isStaticReturn && group && group.members.size >= this.config.maxGroupSize)
       return refused(ErrorCodes.GROUP_MAX_SIZE_REACHED);
-    if (input.memberId === '' && input.requireKnownMemberId)
+    if (input.memberId === '' && input.requireKnownMemberId) {
+      const ids = this.pendingClassicIds.get(input.groupId) ?? new Set<string>();
+      if (ids.size >= PENDING_CLASSIC_IDS_MAX) ids.delete(ids.values().next().value!);
+      this.pendingClassicIds.set(input.groupId, ids.add(ctx.newMemberId));
       return refused(ErrorCodes.MEMBER_ID_REQUIRED, ctx.newMemberId);
+    }
+    pending?.delete(input.memberId);
     const { records, write } = this.writer();
     const memberId = this.upsert(
       {
@@ -757,11 +770,12 @@ export class GroupCoordinatorCore {
 
   /**
    * Upgrade (Kafka's group.consumer.migration.policy): a classic group a KIP-848 member joins becomes a group
-   * of this core. Each classic member keeps its generation as member epoch and the partitions of its last
-   * assignment (decoded from the consumer protocol) as its current and target assignment; the group epoch is
-   * at least the generation. The joining member's heartbeat then bumps the epoch and the classic members
-   * are told REBALANCE_IN_PROGRESS on their next heartbeat. A partition named by two assignments (a client
-   * assignor's fault) goes to the first. Throws InconsistentGroupProtocol when a member's bytes do not parse.
+   * of this core. Each classic member keeps its generation as member epoch, and as current and target
+   * assignment the partitions of its last assignment plus those its last JoinGroup said it owned (decoded
+   * from the consumer protocol): all a cooperative client may still consume. The group epoch is at least
+   * the generation. The joining member's heartbeat then bumps the epoch; the classic members are told
+   * REBALANCE_IN_PROGRESS on their next heartbeat. A partition named by two members (a client assignor's
+   * fault) goes to the first. Throws InconsistentGroupProtocol when a member's bytes do not parse.
    */
   adoptClassicGroup(groupId: string, classic: ClassicGroupValue, ctx: OpContext): GroupRecord[] {
     const members = classic.members.map((m) => {
@@ -769,7 +783,9 @@ export class GroupCoordinatorCore {
       const chosen = protocols.find((p) => p.name === classic.protocolName) ?? protocols[0];
       try {
         const subscription = decodeSubscription(chosen?.metadata ?? Buffer.alloc(0));
-        return { m, subscription, assigned: decodeAssignment(Buffer.from(m.assignment, 'base64')) };
+        // What it still owns from before its last join (cooperative metadata) may not be handed back yet.
+        const assigned = tp.union(decodeAssignment(Buffer.from(m.assignment, 'base64')), subscription.ownedPartitions);
+        return { m, subscription, assigned };
       } catch {
         return fail(
           ErrorCodes.INCONSISTENT_GROUP_PROTOCOL,

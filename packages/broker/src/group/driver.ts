@@ -95,6 +95,8 @@ export interface GroupCoordinatorOptions {
   readonly logger?: Logger;
   /** The classic protocol's settings (Kafka's group.min/max.session.timeout.ms, group.initial.rebalance.delay.ms). */
   readonly classic?: ClassicConfig;
+  /** For tests: the core of each loaded partition (a deliberately broken one, to prove the simulation catches it). */
+  readonly newCore?: (config: GroupCoreConfig) => GroupCoordinatorCore;
 }
 
 type Loaded = {
@@ -143,7 +145,7 @@ export class GroupCoordinator {
       log,
       generation,
       status: 'loading',
-      core: new GroupCoordinatorCore(this.options.config),
+      core: this.options.newCore?.(this.options.config) ?? new GroupCoordinatorCore(this.options.config),
       classic: new ClassicGroups(this.options.classic ?? DEFAULT_CLASSIC_CONFIG),
       pending: new PendingTxnOffsets(),
       waiters: new Map(),
