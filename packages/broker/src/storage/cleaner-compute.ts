@@ -21,7 +21,18 @@ import {
   writeBatchCrc,
   type BatchHeader,
 } from '@samsa/protocol';
-import { batchVerdict, keptWhole, OffsetMap, recordsOf, retainRecord, type CleanerRecord } from './cleaner-plan.js';
+import {
+  AbortedTransactions,
+  batchVerdict,
+  isControl,
+  MarkerTracker,
+  OffsetMap,
+  recordsOf,
+  retainRecord,
+  type AbortedRange,
+  type CleanerRecord,
+} from './cleaner-plan.js';
+import { controlRecordOf } from './producer-state.js';
 
 export interface MapChunkResult {
   /** The map filled up inside this chunk: the pass stops at endOffset. */
@@ -35,8 +46,13 @@ export interface MapChunkResult {
 export interface RewriteRulesData {
   /** Tombstones in batches with a largest timestamp at or below this may go. */
   readonly horizonMs: number;
-  /** Last offsets of the producers' last batches: those batches stay, even empty. */
+  /** Last offsets of the producers' last data batches: those batches stay, even empty. */
   readonly lastOfProducers: readonly number[];
+  /**
+   * Producer id and epoch of the producers whose last write is a marker (no data batch since the
+   * epoch it set): that marker stays, as Kafka keeps a producer's last batch.
+   */
+  readonly lastMarkers: ReadonlyArray<readonly [number, number]>;
 }
 
 /** What the rewrite did with each batch of a chunk, in order: kept as is, dropped, or new bytes. */
@@ -48,8 +64,11 @@ export interface RewriteChunkResult {
 }
 
 export interface CleanerCompute {
-  /** Empties the map and starts it at `offset`. */
-  reset(offset: number): Promise<void>;
+  /**
+   * Starts a pass: empties the map, starts it at `offset`, and takes the aborted transactions that
+   * overlap the range the pass cleans (their batches are skipped by the map and removed).
+   */
+  reset(offset: number, aborted: readonly AbortedRange[]): Promise<void>;
   /** Adds the keys of whole batches (concatenated) at or after `firstDirtyOffset`, until the map is full. */
   mapBatches(batches: Buffer, firstDirtyOffset: number): Promise<MapChunkResult>;
   /** Marks offsets up to `offset` as looked at; returns the map's end. */
@@ -61,15 +80,20 @@ export interface CleanerCompute {
 
 /** The record work on the calling thread, over `map`. */
 export class InlineCompute implements CleanerCompute {
+  private aborted = new AbortedTransactions([]);
+  private readonly markers = new MarkerTracker();
+
   constructor(private readonly map: OffsetMap) {}
 
-  async reset(offset: number): Promise<void> {
-    this.resetSync(offset);
+  async reset(offset: number, aborted: readonly AbortedRange[]): Promise<void> {
+    this.resetSync(offset, aborted);
   }
 
-  resetSync(offset: number): void {
+  resetSync(offset: number, aborted: readonly AbortedRange[]): void {
     this.map.clear();
     this.map.advanceTo(offset);
+    this.aborted = new AbortedTransactions(aborted);
+    this.markers.clear();
   }
 
   async mapBatches(batches: Buffer, firstDirtyOffset: number): Promise<MapChunkResult> {
@@ -84,7 +108,8 @@ export class InlineCompute implements CleanerCompute {
       const batch = batches.subarray(at, at + batchSize(header));
       at += batch.length;
       if (lastOffsetOf(header) < firstDirtyOffset) continue;
-      if (!keptWhole(header) && header.recordCount > 0) {
+      // Markers and aborted data never supersede anything; committed transactional data does.
+      if (!isControl(header) && !this.aborted.contains(header) && header.recordCount > 0) {
         for (const record of recordsOf(plainRecords(batch, header), header)) {
           if (record.offset < firstDirtyOffset) continue;
           if (record.key === null) map.advanceTo(record.offset + 1);
@@ -108,10 +133,15 @@ export class InlineCompute implements CleanerCompute {
   }
 
   async rewriteBatches(batches: Buffer, rules: RewriteRulesData): Promise<RewriteChunkResult> {
-    return this.rewriteSync(batches, rules, new Set(rules.lastOfProducers));
+    return this.rewriteSync(batches, rules);
   }
 
-  rewriteSync(batches: Buffer, rules: RewriteRulesData, lastOfProducers: ReadonlySet<number>): RewriteChunkResult {
+  /** Chunks of one pass must come in offset order, from the log start: the marker rules follow transactions. */
+  rewriteSync(batches: Buffer, rules: RewriteRulesData): RewriteChunkResult {
+    const producers: ProducersLast = {
+      lastOfProducers: new Set(rules.lastOfProducers),
+      lastMarkers: new Map(rules.lastMarkers),
+    };
     const verdicts: number[] = [];
     const replacements: Buffer[] = [];
     let removed = 0;
@@ -120,8 +150,8 @@ export class InlineCompute implements CleanerCompute {
       const batch = batches.subarray(at, at + batchSize(header));
       at += batch.length;
       // Per batch, not per segment: cleaning merges a tombstone's segment with newer ones.
-      const tombstonesExpired = header.maxTimestamp <= rules.horizonMs;
-      const result = this.rewriteBatch(batch, header, tombstonesExpired, lastOfProducers);
+      const pastHorizon = header.maxTimestamp <= rules.horizonMs;
+      const result = this.rewriteBatch(batch, header, pastHorizon, producers);
       removed += result.removed;
       if (result.bytes === batch) verdicts.push(0);
       else if (result.bytes === undefined) verdicts.push(1);
@@ -151,19 +181,43 @@ export class InlineCompute implements CleanerCompute {
   private rewriteBatch(
     batch: Buffer,
     header: BatchHeader,
-    tombstonesExpired: boolean,
-    lastOfProducers: ReadonlySet<number>,
+    pastHorizon: boolean,
+    producers: ProducersLast,
   ): { bytes: Buffer | undefined; removed: number } {
-    if (keptWhole(header) || header.recordCount === 0) return { bytes: batch, removed: 0 };
+    if (isControl(header)) {
+      const lastOfProducer = producers.lastMarkers.get(header.producerId) === header.producerEpoch;
+      const type = markerTypeOf(batch);
+      const removable = this.markers.markerRemovable(header, { type, pastHorizon, lastOfProducer });
+      return removable ? { bytes: undefined, removed: header.recordCount } : { bytes: batch, removed: 0 };
+    }
+    this.markers.onData(header);
+    const lastOfProducer = header.producerId >= 0 && producers.lastOfProducers.has(lastOffsetOf(header));
+    // An empty batch (left by an earlier pass) stays only while it is its producer's last, as in Kafka.
+    if (header.recordCount === 0) return { bytes: lastOfProducer ? batch : undefined, removed: 0 };
     const plain = plainRecords(batch, header);
     const records = recordsOf(plain, header);
-    const kept = records.filter((r) => retainRecord(r, { map: this.map, tombstonesExpired }));
-    const lastOfProducer = header.producerId >= 0 && lastOfProducers.has(lastOffsetOf(header));
+    const kept = this.aborted.contains(header)
+      ? []
+      : records.filter((r) => retainRecord(r, { map: this.map, tombstonesExpired: pastHorizon }));
     const verdict = batchVerdict(records, kept, lastOfProducer);
     const removed = records.length - kept.length;
     if (verdict.kind === 'keep') return { bytes: batch, removed };
     if (verdict.kind === 'drop') return { bytes: undefined, removed };
     return { bytes: buildBatch(batch, header, plain, verdict.records), removed };
+  }
+}
+
+interface ProducersLast {
+  readonly lastOfProducers: ReadonlySet<number>;
+  readonly lastMarkers: ReadonlyMap<number, number>;
+}
+
+/** A marker's control type (abort or commit); undefined for a control batch that is not a marker. */
+function markerTypeOf(batch: Buffer): number | undefined {
+  try {
+    return controlRecordOf(batch).type;
+  } catch {
+    return undefined;
   }
 }
 
@@ -189,7 +243,7 @@ function buildBatch(batch: Buffer, header: BatchHeader, plain: Buffer, kept: rea
 
 /** A request to the worker and its answer, matched by id. */
 export type WorkerRequest =
-  | { readonly id: number; readonly op: 'reset'; readonly offset: number }
+  | { readonly id: number; readonly op: 'reset'; readonly offset: number; readonly aborted: readonly AbortedRange[] }
   | { readonly id: number; readonly op: 'map'; readonly batches: Uint8Array; readonly firstDirtyOffset: number }
   | { readonly id: number; readonly op: 'advance'; readonly offset: number }
   | { readonly id: number; readonly op: 'rewrite'; readonly batches: Uint8Array; readonly rules: RewriteRulesData }
@@ -216,8 +270,8 @@ export class WorkerCompute implements CleanerCompute {
     this.worker.on('exit', (code) => this.failAll(new Error(`cleaner worker exited with code ${code}`)));
   }
 
-  reset(offset: number): Promise<void> {
-    return this.call({ id: 0, op: 'reset', offset }) as Promise<void>;
+  reset(offset: number, aborted: readonly AbortedRange[]): Promise<void> {
+    return this.call({ id: 0, op: 'reset', offset, aborted }) as Promise<void>;
   }
 
   mapBatches(batches: Buffer, firstDirtyOffset: number): Promise<MapChunkResult> {

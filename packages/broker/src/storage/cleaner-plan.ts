@@ -11,6 +11,9 @@
  * the latest offset of every key of the dirty section (as far as the map has room: a dirty section
  * larger than the map is cleaned in passes), then rewrites every segment from the log start up to
  * the map's end, keeping a record only if no later record of its key is in the map.
+ *
+ * Transactions: batches of aborted transactions never enter the map and are removed; committed
+ * transactional records supersede and are superseded like any other; markers follow MarkerTracker.
  */
 import { Attribute, BATCH_HEADER_SIZE, type BatchHeader, ByteReader } from '@samsa/protocol';
 
@@ -276,12 +279,86 @@ export function recordsOf(plain: Buffer, header: Pick<BatchHeader, 'baseOffset' 
   return records;
 }
 
-/** Batches the cleaner keeps whole, without looking at their records. */
-export function keptWhole(header: Pick<BatchHeader, 'attributes'>): boolean {
-  // Control batches (transaction markers) are kept: without an aborted-transaction index the cleaner
-  // cannot tell when a marker stops mattering. Transactional data is kept and does not supersede
-  // older values either, since it may belong to a transaction that is aborted.
-  return (header.attributes & (Attribute.control | Attribute.transactional)) !== 0;
+/** A control batch (a transaction marker): its fate is the marker rules', not the map's. */
+export function isControl(header: Pick<BatchHeader, 'attributes'>): boolean {
+  return (header.attributes & Attribute.control) !== 0;
+}
+
+/** Transactional data (not a marker). */
+export function isTransactionalData(header: Pick<BatchHeader, 'attributes'>): boolean {
+  return (header.attributes & (Attribute.control | Attribute.transactional)) === Attribute.transactional;
+}
+
+/** An aborted transaction, from the aborted-transaction index: its producer's batches from first to last offset. */
+export interface AbortedRange {
+  readonly producerId: number;
+  readonly firstOffset: number;
+  /** The abort marker's offset. */
+  readonly lastOffset: number;
+}
+
+/**
+ * Which transactional batches belong to aborted transactions, from the index entries overlapping
+ * the cleaned range. Every transaction with data there is decided (the section ends before the
+ * first open transaction), so a transactional batch not covered here was committed, even when its
+ * marker lies beyond the range. A producer's batches between an aborted transaction's first offset
+ * and its marker are that transaction's (a producer has one transaction open at a time).
+ */
+export class AbortedTransactions {
+  private readonly byProducer = new Map<number, AbortedRange[]>();
+
+  constructor(ranges: readonly AbortedRange[]) {
+    for (const range of ranges) {
+      const list = this.byProducer.get(range.producerId);
+      if (list === undefined) this.byProducer.set(range.producerId, [range]);
+      else list.push(range);
+    }
+  }
+
+  /** Whether `header` is transactional data of an aborted transaction. */
+  contains(header: Pick<BatchHeader, 'attributes' | 'producerId' | 'baseOffset'>): boolean {
+    if (!isTransactionalData(header)) return false;
+    const ranges = this.byProducer.get(header.producerId);
+    return ranges?.some((r) => r.firstOffset <= header.baseOffset && header.baseOffset < r.lastOffset) ?? false;
+  }
+}
+
+/** The control record types of transaction markers (Kafka's ControlRecordType). */
+export const MarkerType = Object.freeze({ abort: 0, commit: 1 });
+
+/**
+ * The transaction markers of one rewrite pass, which sees every batch from the log start on, in
+ * offset order (Kafka's CleanedTransactionMetadata). A marker is removed only when no batch of its
+ * transaction was in the log when the pass began (its data went in an earlier pass: Kafka's two
+ * passes), it is past the delete horizon (like a tombstone: a consumer less than
+ * delete.retention.ms behind still reads it), and it is not the last thing its producer wrote (the
+ * epoch it bumped must survive a rebuild of producer state). While any batch of its transaction
+ * remains, even one left empty, the marker stays: producer state rebuilt from the log would see the
+ * transaction open forever without it (the last stable offset stuck), and a read_committed consumer
+ * that fetched the aborted data before it went needs the marker to stop skipping that producer.
+ */
+export class MarkerTracker {
+  /** Producers with a transactional batch seen since their last marker, in this pass. */
+  private readonly open = new Set<number>();
+
+  /** Notes a data batch (call it for every batch that is not a marker, kept or not). */
+  onData(header: Pick<BatchHeader, 'attributes' | 'producerId'>): void {
+    if (isTransactionalData(header) && header.producerId >= 0) this.open.add(header.producerId);
+  }
+
+  /** Whether a marker goes; its transaction ends here either way. */
+  markerRemovable(
+    header: Pick<BatchHeader, 'producerId'>,
+    marker: { readonly type: number | undefined; readonly pastHorizon: boolean; readonly lastOfProducer: boolean },
+  ): boolean {
+    const hadData = this.open.delete(header.producerId);
+    if (marker.type !== MarkerType.abort && marker.type !== MarkerType.commit) return false;
+    return !hadData && marker.pastHorizon && !marker.lastOfProducer;
+  }
+
+  clear(): void {
+    this.open.clear();
+  }
 }
 
 export interface RetainContext {

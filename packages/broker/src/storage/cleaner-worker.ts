@@ -12,14 +12,14 @@ const asBuffer = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.
 function handle(request: WorkerRequest): unknown {
   switch (request.op) {
     case 'reset':
-      compute.resetSync(request.offset);
+      compute.resetSync(request.offset, request.aborted);
       return undefined;
     case 'map':
       return compute.mapSync(asBuffer(request.batches), request.firstDirtyOffset);
     case 'advance':
       return compute.advanceSync(request.offset);
     case 'rewrite':
-      return compute.rewriteSync(asBuffer(request.batches), request.rules, new Set(request.rules.lastOfProducers));
+      return compute.rewriteSync(asBuffer(request.batches), request.rules);
     case 'size':
       return compute.sizeSync();
   }

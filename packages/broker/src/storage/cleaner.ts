@@ -38,6 +38,7 @@ import {
   cleanableSection,
   deleteHorizonMs,
   groupSegments,
+  isControl,
   type CleanableSection,
   type CleanerSegmentInfo,
   type CompactionConfig,
@@ -58,6 +59,7 @@ export const DELETED_SUFFIX = '.deleted';
 export const CLEANER_STEPS = [
   'map-built',
   'cleaned-written',
+  'markers-unindexed',
   'swap-renamed',
   'swap-in-memory',
   'old-renamed',
@@ -184,6 +186,9 @@ export async function cleanLog(
   const sizeBefore = planned.reduce((n, s) => n + s.size, 0);
   try {
     const compute = options.compute ?? new InlineCompute(options.map!);
+    // Every transaction with data in the range is decided: the section ends before the first open one.
+    const aborted = parts.producers.aborted.overlapping(planned[0]?.baseOffset ?? 0, section.firstUncleanableOffset);
+    await compute.reset(section.firstDirtyOffset, aborted);
     const { mapEndOffset, newestTimestampMs } = await buildOffsetMap(
       parts,
       planned.slice(section.firstDirtyIndex),
@@ -194,12 +199,14 @@ export async function cleanLog(
     options.crashAt?.('map-built');
     const horizonMs = deleteHorizonMs(infos, section, newestTimestampMs, config.deleteRetentionMs);
     const toClean = planned.filter((s) => s.baseOffset < mapEndOffset);
-    const lastOfProducers = parts.producers.table.all().map((e) => e.batches[e.batches.length - 1]?.lastOffset ?? -1);
+    const producers = parts.producers.table.all();
+    const lastOfProducers = producers.flatMap((e) => (e.batches.length > 0 ? [e.batches.at(-1)!.lastOffset] : []));
+    const lastMarkers = producers.filter((e) => e.batches.length === 0).map((e) => [e.producerId, e.epoch] as const);
     const infoOf = new Map(planned.map((s, i) => [s, infos[i]!]));
     let groupsSwapped = 0;
     let recordsRemoved = 0;
     let sizeAfter = sizeBefore;
-    const rules = { horizonMs, lastOfProducers };
+    const rules = { horizonMs, lastOfProducers, lastMarkers };
     const withSegments = toClean.map((s) => ({ ...infoOf.get(s)!, segment: s }));
     for (const group of groupSegments(withSegments, config.segmentBytes)) {
       const result = await cleanGroup(parts, group, rules, compute, options, io);
@@ -269,7 +276,6 @@ async function buildOffsetMap(
   compute: CleanerCompute,
   io: CleanerIo,
 ): Promise<{ mapEndOffset: number; newestTimestampMs: number }> {
-  await compute.reset(section.firstDirtyOffset);
   let newestTimestampMs = Number.NEGATIVE_INFINITY;
   const chunk = new BatchChunk();
   const send = async (): Promise<MapChunkResult> => {
@@ -352,6 +358,7 @@ async function cleanGroup(
   fresh.fh = fh;
   let recordsRemoved = 0;
   let changed = olds.length > 1;
+  const droppedMarkers: number[] = [];
   const sizes = olds.map((s) => s.size);
   try {
     const out = new ChunkedWriter(fh, io);
@@ -369,6 +376,7 @@ async function cleanGroup(
         at += original.length;
         const verdict = result.verdicts[i];
         if (verdict !== 0) changed = true;
+        if (verdict === 1 && isControl(header)) droppedMarkers.push(lastOffsetOf(header));
         if (verdict === 1) continue;
         const bytes = verdict === 2 ? result.replacements[replacement++]! : original;
         fresh.recordBatch(
@@ -408,7 +416,7 @@ async function cleanGroup(
     await discard(fh, cleanedPath).catch(() => undefined);
     throw err;
   }
-  const swapped = await swapIn(parts, olds, sizes, fresh, cleanedPath, options);
+  const swapped = await swapIn(parts, olds, sizes, fresh, cleanedPath, droppedMarkers, options);
   if (!swapped) return { swapped, recordsRemoved: 0, sizeDelta: 0 };
   return { swapped, recordsRemoved, sizeDelta: fresh.size - sizes.reduce((n, size) => n + size, 0) };
 }
@@ -463,6 +471,7 @@ async function swapIn(
   sizes: readonly number[],
   fresh: LogSegment,
   cleanedPath: string,
+  droppedMarkers: readonly number[],
   options: CleanOptions,
 ): Promise<boolean> {
   const { ctx, segments, durability } = parts;
@@ -486,6 +495,10 @@ async function swapIn(
         at + olds.length < segments.all.length &&
         olds.every((old, i) => segments.all[at + i] === old && !old.deleted && old.size === sizes[i]);
       if (!intact) return false;
+      // The index entries of removed abort markers go first: a crash here leaves markers without
+      // entries, harmless since their transactions' data is gone; never an entry without its marker.
+      await parts.producers.aborted.removeMarkers(droppedMarkers);
+      options.crashAt?.('markers-unindexed');
       await rename(cleanedPath, swapPath);
       options.crashAt?.('swap-renamed');
       segments.replaceRange(at, olds.length, fresh);

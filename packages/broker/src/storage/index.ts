@@ -7,8 +7,17 @@ export {
   type LogConfig,
 } from './config.js';
 export { LogCleaner, type CleanableLog, type LogCleanerSettings, type LogCleanerTotals } from './log-cleaner.js';
-export { CLEANER_STEPS, type CleanOptions, type CleanStats, type CleanerStep } from './cleaner.js';
 export {
+  CLEANER_STEPS,
+  readCleanerCheckpoint,
+  type CleanOptions,
+  type CleanStats,
+  type CleanerStep,
+} from './cleaner.js';
+export {
+  AbortedTransactions,
+  MarkerTracker,
+  MarkerType,
   OffsetMap,
   chooseLogToClean,
   cleanableSection,

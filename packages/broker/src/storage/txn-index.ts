@@ -12,7 +12,7 @@
  * files plus the markers the producer-state replay meets again (an entry is known by its marker offset).
  */
 import { appendFileSync } from 'node:fs';
-import { readdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { segmentFileStem } from './files.js';
 
@@ -115,6 +115,19 @@ export class AbortedTxnIndex {
     await this.rewrite(gone);
   }
 
+  /**
+   * Forgets the entries of these markers (the cleaner removed them, their transactions' data long
+   * gone), rewriting their files. Before the markers leave the log: an entry without its marker would
+   * make a read_committed consumer skip its producer's later transactions.
+   */
+  async removeMarkers(markerOffsets: readonly number[]): Promise<void> {
+    const gone = new Set(markerOffsets);
+    const removed = this.entries.filter((e) => gone.has(e.lastOffset));
+    if (removed.length === 0) return;
+    this.entries = this.entries.filter((e) => !gone.has(e.lastOffset));
+    await this.rewrite(new Set(removed.map((e) => e.segmentBase)));
+  }
+
   async clear(): Promise<void> {
     const all = new Set(this.entries.map((e) => e.segmentBase));
     this.entries = [];
@@ -145,7 +158,11 @@ export class AbortedTxnIndex {
       const kept = this.entries.filter((e) => e.segmentBase === base);
       const path = txnIndexPath(this.dir, base);
       if (kept.length === 0) await unlinkQuietly(path);
-      else await writeFile(path, Buffer.concat(kept.map(encodeAbortedTxn)));
+      else {
+        // Renamed into place, so a crash mid-write never loses the file's other entries.
+        await writeFile(`${path}.tmp`, Buffer.concat(kept.map(encodeAbortedTxn)));
+        await rename(`${path}.tmp`, path);
+      }
     }
   }
 }

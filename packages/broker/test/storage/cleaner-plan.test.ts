@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { OffsetMap, chooseLogToClean, cleanableSection, groupSegments, retainRecord } from '@samsa/broker/internal';
+import { Attribute } from '@samsa/protocol';
+import {
+  AbortedTransactions,
+  MarkerTracker,
+  MarkerType,
+  OffsetMap,
+  chooseLogToClean,
+  cleanableSection,
+  groupSegments,
+  retainRecord,
+} from '@samsa/broker/internal';
 
 const seg = (baseOffset: number, endOffset: number, sizeBytes = 100, largestTimestampMs = 1000) => ({
   baseOffset,
@@ -79,5 +89,39 @@ describe('cleaner planner', () => {
     expect(map.put(Buffer.from('b'), 2)).toBe(false);
     expect(map.put(Buffer.from('a-long-key'), 3)).toBe(true);
     expect(map.latest(Buffer.from('a-long-key'))).toBe(3);
+  });
+
+  it('tells aborted transactional batches by their producer and the index ranges', () => {
+    const aborted = new AbortedTransactions([{ producerId: 7, firstOffset: 10, lastOffset: 20 }]);
+    const batch = (producerId: number, baseOffset: number, attributes: number = Attribute.transactional) => ({
+      producerId,
+      baseOffset,
+      attributes,
+    });
+    expect(aborted.contains(batch(7, 10))).toBe(true);
+    expect(aborted.contains(batch(7, 19))).toBe(true);
+    expect(aborted.contains(batch(7, 9))).toBe(false); // an earlier transaction of the producer
+    expect(aborted.contains(batch(7, 21))).toBe(false); // a later one
+    expect(aborted.contains(batch(8, 12))).toBe(false); // another producer
+    expect(aborted.contains(batch(7, 12, 0))).toBe(false); // not transactional
+    expect(aborted.contains(batch(7, 20, Attribute.transactional | Attribute.control))).toBe(false); // the marker
+  });
+
+  it('removes a marker only with no data of its transaction in the pass, past the horizon, not the last', () => {
+    const data = { producerId: 7, attributes: Attribute.transactional };
+    const marker = { producerId: 7 };
+    const commit = { type: MarkerType.commit, pastHorizon: true, lastOfProducer: false };
+    const tracker = new MarkerTracker();
+    tracker.onData(data);
+    expect(tracker.markerRemovable(marker, commit)).toBe(false); // its data was there: a pass later
+    expect(tracker.markerRemovable(marker, commit)).toBe(true); // the next marker of 7 had none
+    expect(tracker.markerRemovable(marker, { ...commit, type: MarkerType.abort })).toBe(true);
+    expect(tracker.markerRemovable(marker, { ...commit, pastHorizon: false })).toBe(false);
+    expect(tracker.markerRemovable(marker, { ...commit, lastOfProducer: true })).toBe(false);
+    expect(tracker.markerRemovable(marker, { ...commit, type: 5 })).toBe(false); // not a marker we know
+    tracker.onData({ producerId: 8, attributes: Attribute.transactional });
+    tracker.onData({ producerId: 7, attributes: 0 }); // non-transactional data is not the transaction's
+    expect(tracker.markerRemovable(marker, commit)).toBe(true);
+    expect(tracker.markerRemovable({ producerId: 8 }, commit)).toBe(false);
   });
 });

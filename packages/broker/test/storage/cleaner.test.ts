@@ -1,15 +1,26 @@
 import { describe, expect, it } from 'vitest';
-import { COMPRESSION_NAMES, decodeBatches, encodeBatch, type CompressionName } from '@samsa/protocol';
+import { readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  Attribute,
+  COMPRESSION_NAMES,
+  decodeBatches,
+  encodeBatch,
+  type BatchHeader,
+  type CompressionName,
+} from '@samsa/protocol';
 import {
   CLEANER_STEPS,
   OffsetMap,
   dumpSegment,
   formatDumpedBatch,
   openPartitionLog,
+  readCleanerCheckpoint,
   type CleanerStep,
   type LogConfig,
   type PartitionLog,
 } from '@samsa/broker/internal';
+import { encodeMarker } from '../../src/txn/state-topic.js';
 import { ManualClock, tempDir } from './helpers.js';
 
 /** A tiny seeded generator so a failing seed reproduces. */
@@ -26,64 +37,159 @@ function rng(seed: number): (n: number) => number {
 interface Written {
   readonly key: string;
   readonly value: string | null;
+  /** The transaction the record was written in (an index into Model.outcomes). */
+  readonly txn?: number;
+}
+
+type Outcome = 'open' | 'commit' | 'abort';
+
+/** Everything appended: records by offset, the outcome of every transaction, the markers' offsets. */
+interface Model {
+  readonly written: Map<number, Written>;
+  readonly outcomes: Outcome[];
+  readonly markers: Set<number>;
+  /** First offset of each producer's open transaction. */
+  readonly openTxns: Map<number, { readonly txn: number; readonly firstOffset: number }>;
 }
 
 class Crash extends Error {}
 
-/** Everything readable in the log, from its start: offset → record, in order. */
-async function readAll(
-  log: PartitionLog,
-): Promise<Array<{ offset: number; key: string | null; value: string | null }>> {
-  const out: Array<{ offset: number; key: string | null; value: string | null }> = [];
+interface ReadRecord {
+  readonly offset: number;
+  readonly key: string | null;
+  readonly value: string | null;
+}
+
+interface ReadBatch {
+  readonly header: BatchHeader;
+  readonly records: readonly ReadRecord[];
+}
+
+const isControlBatch = (header: BatchHeader): boolean => (header.attributes & Attribute.control) !== 0;
+const isTransactional = (header: BatchHeader): boolean => (header.attributes & Attribute.transactional) !== 0;
+
+/** Every batch readable in the log, from its start, as read_uncommitted sees them. */
+async function readBatches(log: PartitionLog): Promise<ReadBatch[]> {
+  const out: ReadBatch[] = [];
   let next = log.logStartOffset;
   while (next < log.logEndOffset) {
     const { bytes } = await log.read(next, 64 * 1024);
     if (bytes.length === 0) break;
     for (const batch of decodeBatches(bytes)) {
-      for (const r of batch.records) {
-        if (r.offset < next) continue;
-        out.push({ offset: r.offset, key: r.key?.toString() ?? null, value: r.value?.toString() ?? null });
-      }
-      next = Math.max(next, batch.header.baseOffset + batch.header.lastOffsetDelta + 1);
+      const last = batch.header.baseOffset + batch.header.lastOffsetDelta;
+      if (last < next) continue;
+      const records = batch.records
+        .filter((r) => r.offset >= next)
+        .map((r) => ({ offset: r.offset, key: r.key?.toString() ?? null, value: r.value?.toString() ?? null }));
+      out.push({ header: batch.header, records });
+      next = last + 1;
     }
   }
   return out;
 }
 
+/** The records (not markers) readable from the start. */
+async function readAll(log: PartitionLog): Promise<ReadRecord[]> {
+  return (await readBatches(log)).filter((b) => !isControlBatch(b.header)).flatMap((b) => b.records);
+}
+
 /**
- * The model is the list of every record appended (offset → key, value). After every cleaning,
- * crash and reopen: each record read is the one written at its offset; for every key, the newest
- * record read is the newest written (no older value comes back), and a key whose newest record is a
- * value still has it.
+ * What a read_committed consumer reading from the start sees, by Kafka's consumer rules: records
+ * below the last stable offset; a producer's transactional batches skipped from the first offset of
+ * an aborted transaction the fetch named until that producer's abort marker; markers never shown.
  */
-async function checkAgainstModel(log: PartitionLog, written: Map<number, Written>, where: string): Promise<void> {
-  const read = await readAll(log);
-  const newestWritten = new Map<string, number>();
-  for (const [offset, w] of written) newestWritten.set(w.key, offset);
-  const newestRead = new Map<string, number>();
+function readCommitted(log: PartitionLog, batches: readonly ReadBatch[]): ReadRecord[] {
+  const lso = log.lastStableOffset(log.logEndOffset);
+  const aborted = log.abortedTransactions(log.logStartOffset, lso).sort((a, b) => a.firstOffset - b.firstOffset);
+  const abortedProducers = new Set<number>();
+  const out: ReadRecord[] = [];
+  for (const { header, records } of batches) {
+    if (header.baseOffset >= lso) break;
+    const lastOffset = header.baseOffset + header.lastOffsetDelta;
+    while (aborted.length > 0 && aborted[0]!.firstOffset <= lastOffset)
+      abortedProducers.add(aborted.shift()!.producerId);
+    if (isControlBatch(header)) {
+      if (records[0]?.key?.charCodeAt(3) === 0) abortedProducers.delete(header.producerId);
+      continue;
+    }
+    if (isTransactional(header) && abortedProducers.has(header.producerId)) continue;
+    out.push(...records.filter((r) => r.offset < lso));
+  }
+  return out;
+}
+
+/**
+ * The model is the list of every record appended (offset → key, value, transaction) and the fate of
+ * every transaction. After every cleaning, crash and reopen: each record read is the one written at
+ * its offset, and each control batch one of the markers written; no record of an aborted transaction
+ * is left in the clean section; the last stable offset is the first offset of the oldest open
+ * transaction; and a read_committed reader from the start sees no aborted or open transaction's
+ * record and, for every key, the newest committed record below the last stable offset (or nothing,
+ * when that is a tombstone).
+ */
+async function checkAgainstModel(log: PartitionLog, model: Model, where: string, dir: string): Promise<void> {
+  const batches = await readBatches(log);
+  const checkpoint = await readCleanerCheckpoint(dir);
   let previous = -1;
-  for (const r of read) {
-    expect(r.offset, `${where}: offsets increase`).toBeGreaterThan(previous);
-    previous = r.offset;
-    const w = written.get(r.offset);
-    expect(w, `${where}: offset ${r.offset} was written`).toBeDefined();
-    expect({ key: r.key, value: r.value }, `${where}: offset ${r.offset}`).toEqual(w);
+  for (const { header, records } of batches) {
+    if (isControlBatch(header)) {
+      expect(model.markers.has(header.baseOffset), `${where}: marker at ${header.baseOffset} was written`).toBe(true);
+      continue;
+    }
+    for (const r of records) {
+      expect(r.offset, `${where}: offsets increase`).toBeGreaterThan(previous);
+      previous = r.offset;
+      const w = model.written.get(r.offset);
+      expect(w, `${where}: offset ${r.offset} was written`).toBeDefined();
+      expect({ key: r.key, value: r.value }, `${where}: offset ${r.offset}`).toEqual({ key: w!.key, value: w!.value });
+      if (r.offset < checkpoint && w!.txn !== undefined) {
+        expect(model.outcomes[w!.txn], `${where}: aborted record at ${r.offset} left in the clean section`).not.toBe(
+          'abort',
+        );
+      }
+    }
+  }
+  const firstOpen = Math.min(...[...model.openTxns.values()].map((t) => t.firstOffset));
+  const lso = Math.min(firstOpen, log.logEndOffset);
+  expect(log.lastStableOffset(log.logEndOffset), `${where}: last stable offset`).toBe(lso);
+  const committed = (w: Written): boolean => w.txn === undefined || model.outcomes[w.txn] === 'commit';
+  const newestCommitted = new Map<string, number>();
+  for (const [offset, w] of model.written) if (offset < lso && committed(w)) newestCommitted.set(w.key, offset);
+  const newestRead = new Map<string, number>();
+  for (const r of readCommitted(log, batches)) {
+    const w = model.written.get(r.offset)!;
+    expect(committed(w), `${where}: read_committed shows ${r.offset} of a ${model.outcomes[w.txn!]} transaction`).toBe(
+      true,
+    );
     newestRead.set(r.key!, r.offset);
   }
-  for (const [key, offset] of newestWritten) {
-    const last = written.get(offset)!;
+  for (const [key, offset] of newestCommitted) {
+    const last = model.written.get(offset)!;
     const seen = newestRead.get(key);
     if (last.value !== null) expect(seen, `${where}: key ${key} keeps its last value at ${offset}`).toBe(offset);
     else if (seen !== undefined) expect(seen, `${where}: deleted key ${key} shows only its tombstone`).toBe(offset);
   }
 }
 
+interface SeedStats {
+  readonly passes: number;
+  readonly crashes: number;
+  readonly txn: { markersWritten: number; markersLeft: number; abortedWritten: number; abortedLeft: number };
+}
+
+/** Deletes the producer-state snapshots, so the next open rebuilds producer state from the whole log. */
+async function dropSnapshots(dir: string): Promise<void> {
+  for (const name of await readdir(dir)) if (name.endsWith('.snapshot')) await rm(join(dir, name));
+}
+
 /**
- * Random appends (keys from a small set, values, tombstones, every codec, some with a producer id),
- * rolls, cleaning passes with a small map (so a dirty section takes several passes), crashes at
- * every step of a pass, and clean reopens, checked against the model after each.
+ * Random appends (keys from a small set, values, tombstones, every codec, some with a producer id,
+ * some in transactions of two transactional producers that commit or abort), rolls, cleaning passes
+ * with a small map (so a dirty section takes several passes), crashes at every step of a pass, and
+ * clean reopens (some rebuilding producer state from the whole log), checked against the model after
+ * each.
  */
-async function runSeed(seed: number, steps: number): Promise<{ passes: number; crashes: number }> {
+async function runSeed(seed: number, steps: number): Promise<SeedStats> {
   const random = rng(seed);
   const dir = await tempDir('samsa-cleaner-');
   const clock = new ManualClock();
@@ -93,14 +199,17 @@ async function runSeed(seed: number, steps: number): Promise<{ passes: number; c
     cleanupPolicy: 'compact',
     retentionMs: -1,
     minCleanableDirtyRatio: 0,
-    deleteRetentionMs: 5_000,
+    deleteRetentionMs: 3_000,
   };
   const keys = 4 + random(40);
   const open = (): Promise<PartitionLog> => openPartitionLog({ dir: dir.path, config, clock: clock.now });
   let log = await open();
-  const written = new Map<number, Written>();
+  const model: Model = { written: new Map(), outcomes: [], markers: new Set(), openTxns: new Map() };
+  const check = (where: string): Promise<void> => checkAgainstModel(log, model, where, dir.path);
   const producerId = 1000 + seed;
   let sequence = 0;
+  // Transactional producers: their epoch (a marker bumps it) and next sequence.
+  const txnProducers = [0, 1].map((i) => ({ producerId: 2000 + 10 * seed + i, epoch: 0, sequence: 0 }));
   let passes = 0;
   let crashes = 0;
   try {
@@ -108,28 +217,63 @@ async function runSeed(seed: number, steps: number): Promise<{ passes: number; c
       const op = random(100);
       const where = `seed ${seed} step ${step} op ${op}`;
       clock.advance(random(300));
-      if (op < 55) {
+      if (op < 50) {
         const count = 1 + random(6);
         const records = Array.from({ length: count }, () => {
           const key = `k${random(keys)}`;
           const value = random(6) === 0 ? null : `v${step}-${random(1e6)}`.repeat(1 + random(4));
           return { key, value };
         });
-        const idempotent = random(3) === 0;
+        const kind = random(3); // 0 idempotent, 1 transactional, 2 plain
+        const txnProducer = kind === 1 ? txnProducers[random(txnProducers.length)]! : undefined;
+        const identity = txnProducer
+          ? {
+              producerId: txnProducer.producerId,
+              producerEpoch: txnProducer.epoch,
+              baseSequence: txnProducer.sequence,
+              transactional: true,
+            }
+          : kind === 0
+            ? { producerId, producerEpoch: 0, baseSequence: sequence }
+            : {};
         const batch = encodeBatch(
           records.map((r) => ({
             key: Buffer.from(r.key),
             value: r.value === null ? null : Buffer.from(r.value),
             timestamp: clock.now(),
           })),
-          {
-            compression: COMPRESSION_NAMES[random(COMPRESSION_NAMES.length)] as CompressionName,
-            ...(idempotent ? { producerId, producerEpoch: 0, baseSequence: sequence } : {}),
-          },
+          { compression: COMPRESSION_NAMES[random(COMPRESSION_NAMES.length)] as CompressionName, ...identity },
         );
-        if (idempotent) sequence += count;
+        if (kind === 0) sequence += count;
+        if (txnProducer) txnProducer.sequence += count;
         const result = await log.append(batch);
-        for (const [i, r] of records.entries()) written.set(result.baseOffset + i, r);
+        let txn: number | undefined;
+        if (txnProducer) {
+          const openTxn = model.openTxns.get(txnProducer.producerId);
+          txn = openTxn?.txn ?? model.outcomes.push('open') - 1;
+          if (!openTxn) model.openTxns.set(txnProducer.producerId, { txn, firstOffset: result.baseOffset });
+        }
+        for (const [i, r] of records.entries())
+          model.written.set(result.baseOffset + i, txn === undefined ? r : { ...r, txn });
+      } else if (op < 57) {
+        const txnProducer = txnProducers[random(txnProducers.length)]!;
+        const openTxn = model.openTxns.get(txnProducer.producerId);
+        if (openTxn === undefined) continue;
+        const commit = random(5) < 3;
+        // The marker bumps the epoch (KIP-890): the next transaction starts at sequence 0.
+        txnProducer.epoch++;
+        txnProducer.sequence = 0;
+        const marker = encodeMarker({
+          producerId: txnProducer.producerId,
+          producerEpoch: txnProducer.epoch,
+          commit,
+          coordinatorEpoch: 0,
+          nowMs: clock.now(),
+        });
+        const result = await log.appendMarker(marker, { leaderEpoch: 0, coordinatorEpoch: 0 });
+        model.markers.add(result.baseOffset);
+        model.outcomes[openTxn.txn] = commit ? 'commit' : 'abort';
+        model.openTxns.delete(txnProducer.producerId);
       } else if (op < 62) {
         await log.roll();
       } else if (op < 85) {
@@ -144,10 +288,10 @@ async function runSeed(seed: number, steps: number): Promise<{ passes: number; c
         const pause = concurrent ? undefined : async (): Promise<void> => {};
         const cleaning = log.clean({ stableOffset: log.logEndOffset, map, crashAt, ...(pause ? { pause } : {}) });
         if (concurrent) {
-          await checkAgainstModel(log, written, `${where} (while cleaning)`);
+          await check(`${where} (while cleaning)`);
           const record = { key: `k${random(keys)}`, value: `beside-${step}` };
           const batch = encodeBatch([{ key: Buffer.from(record.key), value: Buffer.from(record.value), timestamp: 1 }]);
-          written.set((await log.append(batch)).baseOffset, record);
+          model.written.set((await log.append(batch)).baseOffset, record);
           endBefore++;
           // Reads go on until the pass ends, so some meet a segment the swap replaced under them.
           let done = false;
@@ -155,9 +299,7 @@ async function runSeed(seed: number, steps: number): Promise<{ passes: number; c
             () => (done = true),
             () => (done = true),
           );
-          for (let i = 0; i < 200 && !done; i++) {
-            await checkAgainstModel(log, written, `${where} (while cleaning, after an append)`);
-          }
+          for (let i = 0; i < 200 && !done; i++) await check(`${where} (while cleaning, after an append)`);
         }
         try {
           await cleaning;
@@ -169,23 +311,44 @@ async function runSeed(seed: number, steps: number): Promise<{ passes: number; c
           log = await open();
         }
         expect(log.logEndOffset, `${where}: cleaning keeps the log end`).toBe(endBefore);
-        await checkAgainstModel(log, written, where);
+        await check(where);
       } else if (op < 90) {
         await log.close();
+        if (random(2) === 0) await dropSnapshots(dir.path);
         log = await open();
-        await checkAgainstModel(log, written, where);
+        await check(where);
       } else {
         const before = log.producerState(producerId);
         await log.abandon();
+        if (random(2) === 0) await dropSnapshots(dir.path);
         log = await open();
         expect(log.producerState(producerId)?.batches.at(-1)?.lastSeq, `${where}: producer state`).toBe(
           before?.batches.at(-1)?.lastSeq,
         );
-        await checkAgainstModel(log, written, where);
+        for (const p of txnProducers) {
+          // The epoch the last marker bumped survives, even once its transaction's data is gone.
+          if (p.epoch > 0)
+            expect(log.producerState(p.producerId)?.epoch, `${where}: epoch of ${p.producerId}`).toBe(p.epoch);
+        }
+        await check(where);
       }
     }
-    await checkAgainstModel(log, written, `seed ${seed} end`);
-    return { passes, crashes };
+    await check(`seed ${seed} end`);
+    const batches = await readBatches(log);
+    const markersLeft = batches.filter((b) => isControlBatch(b.header)).length;
+    const abortedWritten = [...model.written.values()].filter((w) => model.outcomes[w.txn ?? -1] === 'abort').length;
+    const abortedLeft = batches
+      .flatMap((b) => b.records)
+      .filter(
+        (r) => !model.markers.has(r.offset) && model.outcomes[model.written.get(r.offset)?.txn ?? -1] === 'abort',
+      );
+    const txn = {
+      markersWritten: model.markers.size,
+      markersLeft,
+      abortedWritten,
+      abortedLeft: abortedLeft.length,
+    };
+    return { passes, crashes, txn };
   } finally {
     await log.close().catch(() => undefined);
     await dir.remove();
@@ -202,7 +365,8 @@ function seedRange(): number[] {
 describe('log cleaner against a model of the last value per key', () => {
   for (const seed of seedRange()) {
     it(`seed ${seed}`, async () => {
-      const { passes, crashes } = await runSeed(seed, 200);
+      const { passes, crashes, txn } = await runSeed(seed, 200);
+      if (process.env.SAMSA_CLEANER_VERBOSE) console.log(seed, passes, crashes, txn);
       expect(passes + crashes).toBeGreaterThan(0);
     }, 60_000);
   }
@@ -297,6 +461,138 @@ describe('tombstones, passes and the size of a compacted log', () => {
         encodeBatch([record('a'), record('b')], { producerId, producerEpoch: 3, baseSequence: 0 }),
       );
       expect(retry.baseOffset).toBe(0);
+    } finally {
+      await log.close();
+      await dir.remove();
+    }
+  });
+});
+
+describe('transactions in a compacted log', () => {
+  it('removes aborted data at once, a marker a pass after its data, and never a producer last marker', async () => {
+    const dir = await tempDir('samsa-cleaner-');
+    const clock = new ManualClock();
+    const config: Partial<LogConfig> = {
+      cleanupPolicy: 'compact',
+      minCleanableDirtyRatio: 0,
+      deleteRetentionMs: 1_000,
+    };
+    let log = await openPartitionLog({ dir: dir.path, config, clock: clock.now });
+    const producerId = 42;
+    const data = (epoch: number, sequence: number, key: string, value: string): Buffer =>
+      encodeBatch([{ key: Buffer.from(key), value: Buffer.from(value), timestamp: clock.now() }], {
+        producerId,
+        producerEpoch: epoch,
+        baseSequence: sequence,
+        transactional: true,
+      });
+    const marker = async (epoch: number, commit: boolean): Promise<void> => {
+      const bytes = encodeMarker({ producerId, producerEpoch: epoch, commit, coordinatorEpoch: 0, nowMs: clock.now() });
+      await log.appendMarker(bytes, { leaderEpoch: 0, coordinatorEpoch: 0 });
+    };
+    const plain = (key: string, value: string): Buffer =>
+      encodeBatch([{ key: Buffer.from(key), value: Buffer.from(value), timestamp: clock.now() }]);
+    const clean = (): Promise<unknown> => log.clean({ stableOffset: log.logEndOffset, map: new OffsetMap(1 << 20) });
+    const controlOffsets = async (): Promise<number[]> =>
+      (await readBatches(log)).filter((b) => isControlBatch(b.header)).map((b) => b.header.baseOffset);
+    try {
+      await log.append(data(0, 0, 'a', 'aborted')); // 0
+      await marker(1, false); // 1: abort
+      await log.append(data(1, 0, 'b', 'committed')); // 2
+      await marker(2, true); // 3: commit
+      clock.advance(10_000);
+      await log.append(plain('c', 'later')); // 4: puts both markers past delete.retention.ms
+      await log.roll();
+      // A read_committed consumer fetches the aborted batch (and the index entry naming it) before the pass.
+      const first = await log.read(0, 1);
+      expect(decodeBatches(first.bytes).map((b) => b.header.baseOffset)).toEqual([0]);
+      expect(log.abortedTransactions(0, 1)).toHaveLength(1);
+      await clean();
+      // Pass 1: the aborted data went, both markers stay (their transactions had data at the pass's start).
+      expect((await readAll(log)).map((r) => r.offset)).toEqual([2, 4]);
+      expect(await controlOffsets()).toEqual([1, 3]);
+      // So the consumer, going on from offset 1, meets the abort marker and stops skipping producer 42.
+      const rest = (await readBatches(log)).filter((b) => b.header.baseOffset >= 1);
+      expect(rest[0]!.header.baseOffset).toBe(1);
+      // Pass 2: the abort marker (no data left) goes with its index entry; the commit marker stays, its
+      // record is there; so does producer 42's last marker.
+      await log.append(plain('c', 'again')); // 5
+      await log.roll();
+      await clean();
+      expect(await controlOffsets()).toEqual([3]);
+      expect(log.abortedTransactions(0, log.logEndOffset)).toEqual([]);
+      expect(readCommitted(log, await readBatches(log)).map((r) => r.value)).toEqual(['committed', 'again']);
+      // The committed record superseded: its marker goes a pass later, unless it is the producer's last.
+      await log.append(plain('b', 'plain')); // 6
+      await log.roll();
+      await clean();
+      await log.append(plain('d', 'x')); // 7
+      await log.roll();
+      await clean();
+      expect(await controlOffsets()).toEqual([3]); // producer 42's last write: the epoch it set must survive
+      await log.close();
+      await dropSnapshots(dir.path);
+      log = await openPartitionLog({ dir: dir.path, config, clock: clock.now });
+      expect(log.producerState(producerId)?.epoch).toBe(2);
+      expect(log.lastStableOffset(log.logEndOffset)).toBe(log.logEndOffset);
+      // Once the producer writes again, the old marker is no longer its last and goes.
+      await log.append(data(2, 0, 'e', 'next')); // 8, open until its marker
+      await marker(3, true); // 9
+      await log.append(plain('f', 'y')); // 10
+      await log.roll();
+      await clean();
+      await log.append(plain('g', 'z')); // 11
+      await log.roll();
+      await clean();
+      expect(await controlOffsets()).toEqual([9]);
+      expect(readCommitted(log, await readBatches(log)).map((r) => r.value)).toEqual([
+        'again',
+        'plain',
+        'x',
+        'next',
+        'y',
+        'z',
+      ]);
+      // An abort marker whose data is gone stays until records written delete.retention.ms after it are cleaned.
+      const other = { producerId: 43, producerEpoch: 0, baseSequence: 0, transactional: true };
+      await log.append(
+        encodeBatch([{ key: Buffer.from('h'), value: Buffer.from('no'), timestamp: clock.now() }], other),
+      );
+      const abort = encodeMarker({
+        producerId: 43,
+        producerEpoch: 1,
+        commit: false,
+        coordinatorEpoch: 0,
+        nowMs: clock.now(),
+      });
+      const markerOffset = (await log.appendMarker(abort, { leaderEpoch: 0, coordinatorEpoch: 0 })).baseOffset;
+      // ...and producer 43 goes on, so that marker is not its last write.
+      const next = { ...other, producerEpoch: 1 };
+      await log.append(
+        encodeBatch([{ key: Buffer.from('i'), value: Buffer.from('yes'), timestamp: clock.now() }], next),
+      );
+      const commit = encodeMarker({
+        producerId: 43,
+        producerEpoch: 2,
+        commit: true,
+        coordinatorEpoch: 0,
+        nowMs: clock.now(),
+      });
+      await log.appendMarker(commit, { leaderEpoch: 0, coordinatorEpoch: 0 });
+      await log.append(data(3, 0, 'e', 'last')); // producer 42 writes again: its marker 9 is no longer its last
+      await marker(4, true);
+      for (const value of ['1', '2']) {
+        await log.append(plain('g', value));
+        await log.roll();
+        await clean();
+      }
+      expect(await controlOffsets()).toContain(markerOffset);
+      clock.advance(1_001);
+      await log.append(plain('g', '3'));
+      await log.roll();
+      await clean();
+      expect(await controlOffsets()).not.toContain(markerOffset);
+      expect(await controlOffsets()).not.toContain(9);
     } finally {
       await log.close();
       await dir.remove();
