@@ -73,12 +73,25 @@ export const TOPIC_SETTINGS = {
     "CreateTime keeps the producer's timestamps; LogAppendTime stamps the broker's",
     ['CreateTime', 'LogAppendTime'],
   ),
+  'leader.replication.throttled.replicas': str(
+    '',
+    'partition:broker pairs (or *) whose leader throttles fetches of out-of-sync followers; set by a reassignment',
+  ),
+  'follower.replication.throttled.replicas': str(
+    '',
+    'partition:broker pairs (or *) of replicas being added by a reassignment (their fetches are throttled)',
+  ),
+  'leader.replication.throttled.rate': long(
+    LONG_MAX,
+    1,
+    "bytes/s a leader sends the topic's throttled replicas (Kafka's broker key; a reassignment sets it per topic)",
+  ),
 } as const satisfies Record<string, SettingSpec>;
 
 export type TopicSettingName = keyof typeof TOPIC_SETTINGS;
 
 /** Broker keys whose value is the default of a topic key (Kafka's `log.retention.ms` -> `retention.ms`). */
-export const TOPIC_DEFAULT_FROM_BROKER: Readonly<Record<TopicSettingName, string>> = {
+export const TOPIC_DEFAULT_FROM_BROKER: Readonly<Partial<Record<TopicSettingName, string>>> = {
   'cleanup.policy': 'log.cleanup.policy',
   'min.cleanable.dirty.ratio': 'log.cleaner.min.cleanable.ratio',
   'min.compaction.lag.ms': 'log.cleaner.min.compaction.lag.ms',
@@ -95,10 +108,17 @@ export const TOPIC_DEFAULT_FROM_BROKER: Readonly<Record<TopicSettingName, string
   'flush.ms': 'log.flush.interval.ms',
   'index.interval.bytes': 'log.index.interval.bytes',
   'message.timestamp.type': 'log.message.timestamp.type',
+  'leader.replication.throttled.rate': 'leader.replication.throttled.rate',
 };
 
 export const BROKER_SETTINGS = {
   'broker.id': int(-1, 0, "this broker's id, unique in the cluster (required)"),
+  'leader.replication.throttled.rate': long(
+    LONG_MAX,
+    1,
+    'bytes/s a leader sends throttled replicas (leader.replication.throttled.replicas) of a topic; ' +
+      'the topic key of the same name, which a reassignment sets, wins',
+  ),
   listeners: str(
     '127.0.0.1:9092',
     'where the gRPC servers listen: host:port (one listener, PLAINTEXT) or NAME://host:port,NAME://host:port,...',

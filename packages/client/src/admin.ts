@@ -33,6 +33,9 @@ export interface PartitionDescription {
   replicas: number[];
   isr: number[];
   offlineReplicas: number[];
+  /** A replica move in progress (KIP-455): `replicas` is then the target followed by `removingReplicas`. */
+  addingReplicas: number[];
+  removingReplicas: number[];
   /** Non-zero while, e.g., LeaderNotAvailable. */
   errorCode: number;
 }
@@ -61,6 +64,21 @@ export interface ClusterDescription {
 export interface ElectionTarget {
   topic: string;
   partitions?: readonly number[];
+}
+
+/** A partition's new replicas (preferred leader first), or null to cancel its move in progress. */
+export interface PartitionReassignment {
+  topic: string;
+  partition: number;
+  replicas: readonly number[] | null;
+}
+
+/** One partition's answer to alterPartitionReassignments: absent error means started (or cancelled). */
+export interface ReassignmentOutcome {
+  topic: string;
+  partition: number;
+  /** InvalidReplicaAssignment, ReassignmentInProgress, NoReassignmentInProgress, UnknownTopicOrPartition. */
+  error?: SamsaClientError;
 }
 
 /** One partition's outcome of a preferred leader election. */
@@ -264,6 +282,78 @@ export class Admin implements AsyncDisposable {
   }
 
   /**
+   * Kafka's alterPartitionReassignments (KIP-455): starts moving each partition to its replicas, or
+   * with null cancels its move. Resolves once the controller has recorded the moves, not when they
+   * are done: describeTopics shows addingReplicas / removingReplicas until then. With
+   * `throttleBytesPerSecond` the leaders send the moving replicas at most that many bytes/s per topic
+   * (kept until clearReassignmentThrottles).
+   */
+  async alterPartitionReassignments(
+    reassignments: readonly PartitionReassignment[],
+    options: AdminRequestOptions & { throttleBytesPerSecond?: number } = {},
+  ): Promise<ReassignmentOutcome[]> {
+    const request: v1.AlterPartitionReassignmentsRequest = {
+      partitions: reassignments.map((r) => ({
+        topic: r.topic,
+        partition: r.partition,
+        replicas: [...(r.replicas ?? [])],
+      })),
+      throttleBytesPerSec: options.throttleBytesPerSecond ?? 0,
+      clearThrottleTopics: [],
+    };
+    const response = await this.reassignmentCall(request, options);
+    return response.results.map(({ topic, partition, errorCode, errorMessage }) =>
+      errorCode === 0
+        ? { topic, partition }
+        : {
+            topic,
+            partition,
+            error: new SamsaClientError(errorSpecForCode(errorCode), errorMessage || undefined, { topic, partition }),
+          },
+    );
+  }
+
+  /**
+   * Removes the reassignment throttle of the topics whose moves are all done (Kafka's --verify does
+   * this); a topic still moving keeps it and is answered ReassignmentInProgress.
+   */
+  async clearReassignmentThrottles(
+    topics: readonly string[],
+    options: AdminRequestOptions = {},
+  ): Promise<Array<{ topic: string; error?: SamsaClientError }>> {
+    const request: v1.AlterPartitionReassignmentsRequest = {
+      partitions: [],
+      throttleBytesPerSec: 0,
+      clearThrottleTopics: [...topics],
+    };
+    const response = await this.reassignmentCall(request, options);
+    return response.throttlesCleared.map(({ name, errorCode, errorMessage }) =>
+      errorCode === 0
+        ? { topic: name }
+        : {
+            topic: name,
+            error: new SamsaClientError(errorSpecForCode(errorCode), errorMessage || undefined, { topic: name }),
+          },
+    );
+  }
+
+  private reassignmentCall(
+    request: v1.AlterPartitionReassignmentsRequest,
+    options: AdminRequestOptions,
+  ): Promise<v1.AlterPartitionReassignmentsResponse__Output> {
+    const timeoutMs = options.timeoutMs ?? this.cluster.options.requestTimeoutMs;
+    return withRetries(async () => {
+      const connection = await this.controller();
+      const response = await connection.call('AlterPartitionReassignments', request, {
+        timeoutMs: timeoutMs + this.cluster.options.requestTimeoutMs,
+        signal: options.signal,
+      });
+      if (response.errorCode !== 0) throw errorFromCode(response.errorCode, response.errorMessage || undefined);
+      return response;
+    }, this.controllerRetries(options));
+  }
+
+  /**
    * Sends to the controller until every topic has a final answer. Retriable per-topic errors
    * (NotController) and failed connections refresh metadata (to find the controller) and retry
    * those topics only.
@@ -443,6 +533,8 @@ function describe(t: v1.TopicMetadata__Output): TopicDescription {
         replicas: [...p.replicas],
         isr: [...p.isr],
         offlineReplicas: [...p.offlineReplicas],
+        addingReplicas: [...p.addingReplicas],
+        removingReplicas: [...p.removingReplicas],
         errorCode: p.errorCode,
       }))
       .sort((a, b) => a.partition - b.partition),

@@ -25,6 +25,8 @@ export {
   type BrokerDescription,
   type ClusterDescription,
   type ElectionOutcome,
+  type PartitionReassignment,
+  type ReassignmentOutcome,
   type ElectionTarget,
   type NewTopic,
   type PartitionDescription,

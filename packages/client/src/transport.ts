@@ -17,6 +17,7 @@ export interface BrokerRpcs {
   CreatePartitions: [v1.CreatePartitionsRequest, v1.CreatePartitionsResponse__Output];
   DeleteTopics: [v1.DeleteTopicsRequest, v1.DeleteTopicsResponse__Output];
   ElectLeaders: [v1.ElectLeadersRequest, v1.ElectLeadersResponse__Output];
+  AlterPartitionReassignments: [v1.AlterPartitionReassignmentsRequest, v1.AlterPartitionReassignmentsResponse__Output];
   Produce: [v1.ProduceRequest, v1.ProduceResponse__Output];
   Fetch: [v1.FetchRequest, v1.FetchResponse__Output];
   ListOffsets: [v1.ListOffsetsRequest, v1.ListOffsetsResponse__Output];

@@ -107,12 +107,13 @@ describe('admin', () => {
     const admin = samsa.admin();
     expect(await admin.listTopics()).toEqual(['a', 'b']);
     const [b] = await admin.describeTopics(['b']);
+    const noMove = { offlineReplicas: [], addingReplicas: [], removingReplicas: [] };
     expect(b).toEqual({
       name: 'b',
       configs: { 'cleanup.policy': 'delete' },
       partitions: [
-        { partition: 0, leader: 0, leaderEpoch: 0, replicas: [0, 1], isr: [0, 1], offlineReplicas: [], errorCode: 0 },
-        { partition: 1, leader: 2, leaderEpoch: 1, replicas: [1, 2], isr: [1, 2], offlineReplicas: [], errorCode: 0 },
+        { partition: 0, leader: 0, leaderEpoch: 0, replicas: [0, 1], isr: [0, 1], ...noMove, errorCode: 0 },
+        { partition: 1, leader: 2, leaderEpoch: 1, replicas: [1, 2], isr: [1, 2], ...noMove, errorCode: 0 },
       ],
     });
     await expect(admin.describeTopics(['nope'])).rejects.toMatchObject({ errorName: 'UnknownTopicOrPartition' });

@@ -15,7 +15,7 @@ import {
   type PartitionResult,
   type TopicResult,
 } from '../controller/driver.js';
-import type { ControllerInput, TopicPartitionRef } from '../controller/core.js';
+import type { ControllerInput, PartitionReassignment, TopicPartitionRef } from '../controller/core.js';
 import {
   PERSISTENT_PATHS,
   ZNODES,
@@ -197,6 +197,27 @@ export class ClusterMember extends EventEmitter<ClusterMemberEvents> {
         'This broker is not the controller; send leader elections to the controller',
       );
     return driver.electPreferredLeaders(partitions);
+  }
+
+  /**
+   * AlterPartitionReassignments, answered by the controller only (NotController elsewhere, and the
+   * client retries at the controller), and the removal of reassignment throttles.
+   */
+  async reassignPartitions(
+    reassignments: readonly PartitionReassignment[],
+    throttleBytesPerSecond: number,
+    clearThrottleTopics: readonly string[],
+  ): Promise<{ results: PartitionResult[]; throttlesCleared: TopicResult[] }> {
+    const driver = this.driver;
+    if (!driver?.isActive)
+      throw new SamsaError(
+        ErrorCodes.NOT_CONTROLLER,
+        'This broker is not the controller; send reassignments to the controller',
+      );
+    const results =
+      reassignments.length > 0 ? await driver.reassignPartitions(reassignments, throttleBytesPerSecond) : [];
+    const throttlesCleared = await driver.clearReassignmentThrottles(clearThrottleTopics);
+    return { results, throttlesCleared };
   }
 
   /** A leader's ISR proposal (controller only); the seam replication will call through an RPC. */

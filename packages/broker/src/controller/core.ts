@@ -130,7 +130,14 @@ export type ControllerInput =
    * AlterPartitionReassignments (KIP-455): move each partition's replicas to `replicas` (the target,
    * preferred leader first), or with `replicas` null cancel its move in progress. One answer per entry.
    */
-  | { readonly type: 'ReassignPartitions'; readonly reassignments: readonly PartitionReassignment[] }
+  | {
+      readonly type: 'ReassignPartitions';
+      readonly reassignments: readonly PartitionReassignment[];
+      /** > 0: throttle the moving partitions' replication to this many bytes/s (see setThrottles). */
+      readonly throttleBytesPerSecond?: number;
+    }
+  /** Removes the reassignment throttle of topics with no move in progress (one answer per topic). */
+  | { readonly type: 'ClearReassignmentThrottles'; readonly topics: readonly string[] }
   /**
    * Move leadership back to preferred replicas: the listed partitions (every partition if empty), or
    * with `imbalanced` those of brokers whose leader imbalance is above `imbalancePercentage`.
@@ -239,10 +246,10 @@ interface PartitionRec {
 
 interface TopicRec {
   readonly name: string;
+  configs: TopicConfigs;
   /** Written back whenever the controller rewrites the topic znode. */
   topicId: string | undefined;
   readonly partitions: PartitionRec[];
-  readonly configs: TopicConfigs;
   hasConfigZnode: boolean;
   hasPartitionsZnode: boolean;
 }
@@ -275,6 +282,11 @@ const ok = (topic: string, message = ''): RequestResult => ({ topic, error: Erro
 const fail = (topic: string, error: ErrorSpec, message: string): RequestResult => ({ topic, error, message });
 
 const replicaKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
+
+/** Kafka's throttle configs (the rate is a broker config in Kafka; Samsa keeps it with the topic). */
+export const THROTTLED_LEADERS = 'leader.replication.throttled.replicas';
+export const THROTTLED_FOLLOWERS = 'follower.replication.throttled.replicas';
+export const THROTTLED_RATE = 'leader.replication.throttled.rate';
 
 export class ControllerCore {
   private readonly live = new Set<number>();
@@ -365,7 +377,14 @@ export class ControllerCore {
         break;
       case 'ReassignPartitions':
         for (const r of input.reassignments) this.reassign(r, out);
+        if ((input.throttleBytesPerSecond ?? 0) > 0)
+          for (const topic of new Set(input.reassignments.map((r) => r.topic)))
+            this.setThrottles(topic, input.throttleBytesPerSecond!, out);
         out.flush('partition reassignment');
+        break;
+      case 'ClearReassignmentThrottles':
+        for (const topic of input.topics) this.clearThrottles(topic, out);
+        out.flush('clear reassignment throttles');
         break;
       default: {
         const never: never = input;
@@ -838,6 +857,66 @@ export class ControllerCore {
       });
     }
     out.flush('complete partition reassignments');
+  }
+
+  /**
+   * Kafka's reassignment throttle, in the topic's configs: the leader side lists each moving
+   * partition's original replicas (any of them may lead while it moves), the follower side the
+   * replicas being added, and the rate is the bytes/s a leader sends those replicas while they are
+   * out of sync. Lists are rebuilt from the moves in progress; completed moves keep their throttle
+   * until it is cleared (--verify).
+   */
+  private setThrottles(topic: string, bytesPerSecond: number, out: Collector): void {
+    const rec = this.topics.get(topic);
+    if (!rec) return;
+    const leaders: string[] = [];
+    const followers: string[] = [];
+    rec.partitions.forEach((p, i) => {
+      if (!moving(p)) return;
+      for (const id of p.replicas) (p.adding.includes(id) ? followers : leaders).push(`${i}:${id}`);
+    });
+    if (leaders.length + followers.length === 0) return;
+    this.writeConfigs(
+      rec,
+      {
+        ...rec.configs,
+        [THROTTLED_LEADERS]: leaders.join(','),
+        [THROTTLED_FOLLOWERS]: followers.join(','),
+        [THROTTLED_RATE]: String(Math.trunc(bytesPerSecond)),
+      },
+      out,
+    );
+  }
+
+  private clearThrottles(topic: string, out: Collector): void {
+    const rec = this.topics.get(topic);
+    if (!rec) {
+      out.results.push(fail(topic, ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION, `Topic '${topic}' does not exist`));
+      return;
+    }
+    const inMove = rec.partitions.flatMap((p, i) => (moving(p) ? [i] : []));
+    if (inMove.length > 0) {
+      const message = `partitions [${inMove.join(',')}] of ${topic} are still moving`;
+      out.results.push(fail(topic, ErrorCodes.REASSIGNMENT_IN_PROGRESS, message));
+      return;
+    }
+    const configs = Object.fromEntries(
+      Object.entries(rec.configs).filter(
+        ([k]) => k !== THROTTLED_LEADERS && k !== THROTTLED_FOLLOWERS && k !== THROTTLED_RATE,
+      ),
+    );
+    if (Object.keys(configs).length !== Object.keys(rec.configs).length) this.writeConfigs(rec, configs, out);
+    out.results.push(ok(topic));
+  }
+
+  private writeConfigs(rec: TopicRec, configs: TopicConfigs, out: Collector): void {
+    rec.configs = configs;
+    const data = encodeTopicConfig(configs);
+    const path = topicConfigPath(rec.name);
+    out.addPartitionOps([
+      rec.hasConfigZnode ? { op: 'set', path, data, expectedVersion: -1 } : { op: 'create', path, data },
+    ]);
+    rec.hasConfigZnode = true;
   }
 
   private announceRemoved(topic: string, partition: number, removed: readonly number[], out: Collector): void {

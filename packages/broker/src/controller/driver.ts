@@ -383,14 +383,18 @@ export class ControllerDriver {
    * AlterPartitionReassignments: starts (or, with replicas null, cancels) each partition's move; one
    * answer per entry. The moves then complete on their own as the new replicas join the ISR.
    */
-  reassignPartitions(reassignments: readonly PartitionReassignment[]): Promise<PartitionResult[]> {
+  reassignPartitions(
+    reassignments: readonly PartitionReassignment[],
+    throttleBytesPerSecond = 0,
+  ): Promise<PartitionResult[]> {
     return this.enqueue(async () => {
       if (!this.active) throw new SamsaError(ErrorCodes.NOT_CONTROLLER, 'This broker is not the controller');
-      let { out, failure } = await this.runCapturing({ type: 'ReassignPartitions', reassignments });
+      const input: ControllerInput = { type: 'ReassignPartitions', reassignments, throttleBytesPerSecond };
+      let { out, failure } = await this.runCapturing(input);
       // A write that lost a version race was followed by a re-read: decide once more on what is there
       // now (the same target again is accepted as it is).
       if (failure !== undefined && !(failure instanceof SamsaError) && this.active)
-        ({ out, failure } = await this.runCapturing({ type: 'ReassignPartitions', reassignments }));
+        ({ out, failure } = await this.runCapturing(input));
       if (failure instanceof SamsaError)
         throw new SamsaError(ErrorCodes.NOT_CONTROLLER, `this broker stopped being the controller: ${failure.detail}`, {
           cause: failure,
@@ -406,6 +410,13 @@ export class ControllerDriver {
         return { topic: r.topic, partition: r.partition ?? -1, ...error };
       });
     });
+  }
+
+  /** Removes the reassignment throttle of each topic whose moves are all done (ReassignmentInProgress otherwise). */
+  clearReassignmentThrottles(topics: readonly string[]): Promise<TopicResult[]> {
+    return Promise.all(
+      topics.map((topic) => this.request(topic, { type: 'ClearReassignmentThrottles', topics: [topic] })),
+    );
   }
 
   // ---- internals ----

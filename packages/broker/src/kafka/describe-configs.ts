@@ -33,8 +33,9 @@ export function describeConfigs(
           .map(([name, value]) => {
             if (Object.hasOwn(topic.configs, name)) return described(name, value, kafka.CONFIG_SOURCE_TOPIC, false);
             // Not set on the topic: the broker's default for it, set in its configuration or Kafka's own.
-            const brokerKey = TOPIC_DEFAULT_FROM_BROKER[name as TopicSettingName] as BrokerSettingName;
-            const fromBroker = ctx.settings[brokerKey] !== BROKER_SETTINGS[brokerKey].default;
+            const brokerKey = TOPIC_DEFAULT_FROM_BROKER[name as TopicSettingName] as BrokerSettingName | undefined;
+            const fromBroker =
+              brokerKey !== undefined && ctx.settings[brokerKey] !== BROKER_SETTINGS[brokerKey].default;
             return described(
               name,
               value,

@@ -65,3 +65,4 @@ export {
 export { LeaderDriver, type LeaderDriverOptions } from './leader-driver.js';
 export { FollowerDriver, type FollowerDriverOptions } from './follower-driver.js';
 export { ReplicationDriver, type ReplicationDriverOptions } from './driver.js';
+export { ReplicationThrottle, listsReplica } from './throttle.js';

@@ -18,6 +18,7 @@ import {
   handleCreateTopics,
   handleDeleteTopics,
   handleDescribeCluster,
+  handleAlterPartitionReassignments,
   handleElectLeaders,
 } from './handlers/admin.js';
 import { handleInitProducerId } from './handlers/init-producer-id.js';
@@ -265,6 +266,10 @@ export async function startGrpcServer(options: {
       'ElectLeaders',
       handleElectLeaders,
     ),
+    AlterPartitionReassignments: unary<
+      v1.AlterPartitionReassignmentsRequest__Output,
+      v1.AlterPartitionReassignmentsResponse
+    >(context, logger, 'AlterPartitionReassignments', handleAlterPartitionReassignments),
     Produce: unary<v1.ProduceRequest__Output, v1.ProduceResponse>(context, logger, 'Produce', handleProduce),
     ProduceStream: correlatedStream<v1.ProduceRequest__Output, v1.ProduceResponse>(
       context,

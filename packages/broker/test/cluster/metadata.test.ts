@@ -127,6 +127,24 @@ describe('diffRoles', () => {
     expect(diffRoles(1, cluster(), isrOnly)).toEqual([]);
   });
 
+  it('re-announces a changed replica set within a term, and shows a move in progress', () => {
+    // A reassignment's state (new epoch) may be read before its topic znode (new replicas).
+    const moving = withTopicAssignment(
+      cluster(),
+      't',
+      [[1, 2, 3], [2, 1], [2]],
+      '',
+      new Map([[0, { adding: [3], removing: [] }]]),
+    );
+    expect(diffRoles(1, cluster(), moving)).toEqual([
+      expect.objectContaining({ kind: 'leader', partition: 0, leaderEpoch: 0, replicas: [1, 2, 3] }),
+    ]);
+    expect(moving.topics.get('t')!.partitions[0]).toMatchObject({ addingReplicas: [3], removingReplicas: [] });
+    expect(diffRoles(3, cluster(), moving)).toEqual([
+      expect.objectContaining({ kind: 'follower', partition: 0, leader: 1 }),
+    ]);
+  });
+
   it('becomes leader after failover and follower of no one when leaderless', () => {
     const failover = withPartitionState(cluster(), 't', 1, state(1, 1, [1]), 1);
     expect(diffRoles(1, cluster(), failover)).toEqual([expect.objectContaining({ kind: 'leader', partition: 1 })]);

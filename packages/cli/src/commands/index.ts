@@ -4,6 +4,7 @@ import { registerConsole } from './console.js';
 import { registerConsumerGroups } from './consumer-groups.js';
 import { registerDev } from './dev.js';
 import { registerLeaderElection } from './leader-election.js';
+import { registerReassign } from './reassign.js';
 import { registerLog } from './log.js';
 import { registerServers } from './servers.js';
 import { registerTopics } from './topics.js';
@@ -18,6 +19,7 @@ export function registerCommands(program: Command): void {
   registerServers(program);
   registerTopics(program);
   registerLeaderElection(program);
+  registerReassign(program);
   registerConsole(program);
   registerConsumerGroups(program);
   registerTransactions(program);

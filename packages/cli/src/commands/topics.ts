@@ -15,7 +15,9 @@ export function formatTopic(topic: TopicDescription): string[] {
   const configs = Object.entries(topic.configs)
     .map(([k, v]) => `${k}=${v}`)
     .join(',');
-  const rf = topic.partitions[0]?.replicas.length ?? 0;
+  // During a move the replicas are the target and the ones leaving (Kafka counts the target).
+  const first = topic.partitions[0];
+  const rf = first ? first.replicas.length - first.removingReplicas.length : 0;
   const lines = [
     `Topic: ${topic.name}\tPartitionCount: ${topic.partitions.length}\tReplicationFactor: ${rf}\tConfigs: ${configs}`,
   ];
@@ -24,9 +26,14 @@ export function formatTopic(topic: TopicDescription): string[] {
       Boolean,
     );
     const offline = p.offlineReplicas.length > 0 ? `\tOffline: ${p.offlineReplicas.join(',')}` : '';
+    const moving =
+      p.addingReplicas.length + p.removingReplicas.length > 0
+        ? `\tAdding Replicas: ${p.addingReplicas.join(',')}\tRemoving Replicas: ${p.removingReplicas.join(',')}`
+        : '';
     lines.push(
       `\tTopic: ${topic.name}\tPartition: ${p.partition}\tLeader: ${p.leader < 0 ? 'none' : p.leader}` +
-        `\tLeaderEpoch: ${p.leaderEpoch}\tReplicas: ${p.replicas.join(',')}\tIsr: ${p.isr.join(',')}${offline}` +
+        `\tLeaderEpoch: ${p.leaderEpoch}\tReplicas: ${p.replicas.join(',')}\tIsr: ${p.isr.join(',')}` +
+        `${moving}${offline}` +
         `${flags.length ? `\t(${flags.join(', ')})` : ''}`,
     );
   }

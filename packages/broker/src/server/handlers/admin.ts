@@ -154,6 +154,35 @@ export async function handleElectLeaders(
   return { ...NO_ERROR, results: [...unknown, ...results] };
 }
 
+/**
+ * AlterPartitionReassignments (KIP-455), answered by the controller; elsewhere the whole request
+ * fails with NotController and the client retries there. An empty replica list cancels that
+ * partition's move. The answer comes once the moves are started (written), not when they complete:
+ * Metadata shows adding/removing replicas until then.
+ */
+export async function handleAlterPartitionReassignments(
+  ctx: BrokerContext,
+  request: v1.AlterPartitionReassignmentsRequest__Output,
+): Promise<v1.AlterPartitionReassignmentsResponse> {
+  const reassignments = request.partitions.map((p) => ({
+    topic: p.topic,
+    partition: p.partition,
+    replicas: p.replicas.length > 0 ? p.replicas : null,
+  }));
+  try {
+    const { results, throttlesCleared } = await ctx.member.reassignPartitions(
+      reassignments,
+      Number(request.throttleBytesPerSec),
+      request.clearThrottleTopics,
+    );
+    return { ...NO_ERROR, results, throttlesCleared };
+  } catch (err) {
+    if (err instanceof SamsaError)
+      return { errorCode: err.code, errorMessage: err.detail, results: [], throttlesCleared: [] };
+    throw err;
+  }
+}
+
 export function handleDescribeCluster(ctx: BrokerContext): v1.DescribeClusterResponse {
   const image = ctx.member.metadata.image;
   if (!image.clusterId) throw new SamsaError(ErrorCodes.BROKER_NOT_AVAILABLE, 'metadata is not loaded yet');

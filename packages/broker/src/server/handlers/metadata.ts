@@ -97,6 +97,8 @@ export function describeTopic(
       offlineReplicas: p.replicas.filter(
         (id) => !brokers.has(id) || offline.get(id)?.has(replicaKey(topic.name, p.partition)),
       ),
+      addingReplicas: [...p.addingReplicas],
+      removingReplicas: [...p.removingReplicas],
     })),
   };
 }

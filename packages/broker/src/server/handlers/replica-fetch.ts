@@ -1,4 +1,5 @@
 import type { v1 } from '@samsa/protocol';
+import { ReplicationThrottle, listsReplica } from '../../replication/index.js';
 import type { BrokerContext } from '../context.js';
 import { toErrorFields } from '../errors.js';
 import type { HostedPartition } from '../partitions.js';
@@ -17,6 +18,39 @@ interface ReplicaRead {
   readonly hosted: HostedPartition | undefined;
   readonly fetchOffset: number;
   readonly response: v1.ReplicaFetchPartitionResponse;
+  /** The reassignment throttle held this partition's records back this time. */
+  readonly throttled?: boolean;
+}
+
+/** Each broker's leader-side reassignment throttle (see replication/throttle.ts). */
+const throttles = new WeakMap<BrokerContext, ReplicationThrottle>();
+
+/**
+ * What the throttle lets the fetch take of this partition now: undefined when the follower is not a
+ * throttled replica of it, or is in the ISR.
+ */
+function throttleAllowance(
+  ctx: BrokerContext,
+  hosted: HostedPartition,
+  replicaId: number,
+  nowMs: number,
+): number | undefined {
+  const configs = ctx.member.metadata.image.topics.get(hosted.topic)?.configs;
+  if (!configs) return undefined;
+  const throttled =
+    listsReplica(configs['leader.replication.throttled.replicas'], hosted.partition, ctx.brokerId) ||
+    listsReplica(configs['follower.replication.throttled.replicas'], hosted.partition, replicaId);
+  if (!throttled || hosted.leaderState?.isr.includes(replicaId)) return undefined;
+  const rate = Number(
+    configs['leader.replication.throttled.rate'] ?? ctx.settings['leader.replication.throttled.rate'],
+  );
+  if (!(rate > 0) || rate >= Number.MAX_SAFE_INTEGER) return undefined;
+  let throttle = throttles.get(ctx);
+  if (!throttle) {
+    throttle = new ReplicationThrottle();
+    throttles.set(ctx, throttle);
+  }
+  return throttle.allowance(hosted.topic, rate, nowMs);
 }
 
 /**
@@ -41,6 +75,14 @@ export async function handleReplicaFetch(
     const remainingMs = deadline - Date.now();
     if (bytes >= Math.max(request.minBytes, 1) || answered || remainingMs <= 0 || signal.aborted)
       return { topics: groupByTopic(reads) };
+    const held = reads.filter((r) => r.throttled);
+    if (held.length > 0) {
+      // Records are there but the throttle holds them back: wait for its bucket, not for new data.
+      const throttle = throttles.get(ctx);
+      const refillMs = Math.min(...held.map((r) => throttle?.refillMs(r.topic, Date.now()) ?? 0));
+      await pause(Math.max(1, Math.min(remainingMs, refillMs)), signal);
+      continue;
+    }
     await waitForData(ctx, reads, remainingMs, signal);
   }
 }
@@ -64,8 +106,18 @@ async function readOne(
   let hosted: HostedPartition | undefined;
   try {
     hosted = ctx.partitions.leaderOf(topic, p.partition, ctx.knowsPartition(topic, p.partition));
-    const limit = partitionLimit(p.partitionMaxBytes, budget);
-    return read(hosted, await ctx.replication.leaders.answerFetch(hosted, replicaId, p, limit, first));
+    const allowance = throttleAllowance(ctx, hosted, replicaId, Date.now());
+    if (allowance === undefined) {
+      const limit = partitionLimit(p.partitionMaxBytes, budget);
+      return read(hosted, await ctx.replication.leaders.answerFetch(hosted, replicaId, p, limit, first));
+    }
+    // Throttled: nothing while the bucket is empty (the fetch still acknowledges the follower's
+    // position), else up to what is left, at least one batch.
+    const limit = allowance > 0 ? partitionLimit(p.partitionMaxBytes, Math.min(budget, allowance)) : 0;
+    const response = await ctx.replication.leaders.answerFetch(hosted, replicaId, p, limit, allowance > 0);
+    throttles.get(ctx)?.consumed(topic, response.records.length);
+    const heldBack = allowance <= 0 && hosted.log.logEndOffset > p.fetchOffset;
+    return { ...read(hosted, response), throttled: heldBack };
   } catch (err) {
     return read(hosted, {
       ...base,
@@ -73,6 +125,18 @@ async function readOne(
       ...toErrorFields(err, ctx.logger, { topic, partition: p.partition, replicaId }),
     });
   }
+}
+
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
 }
 
 /** Parks until a partition's log grows past the follower's position or changes hands. */

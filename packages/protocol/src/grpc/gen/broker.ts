@@ -1,6 +1,8 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { MessageTypeDefinition } from '@grpc/proto-loader';
 
+import type { AlterPartitionReassignmentsRequest as _samsa_v1_AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsRequest__Output as _samsa_v1_AlterPartitionReassignmentsRequest__Output } from './samsa/v1/AlterPartitionReassignmentsRequest.js';
+import type { AlterPartitionReassignmentsResponse as _samsa_v1_AlterPartitionReassignmentsResponse, AlterPartitionReassignmentsResponse__Output as _samsa_v1_AlterPartitionReassignmentsResponse__Output } from './samsa/v1/AlterPartitionReassignmentsResponse.js';
 import type { BrokerClient as _samsa_v1_BrokerClient, BrokerDefinition as _samsa_v1_BrokerDefinition } from './samsa/v1/Broker.js';
 import type { BrokerInfo as _samsa_v1_BrokerInfo, BrokerInfo__Output as _samsa_v1_BrokerInfo__Output } from './samsa/v1/BrokerInfo.js';
 import type { CreatableTopic as _samsa_v1_CreatableTopic, CreatableTopic__Output as _samsa_v1_CreatableTopic__Output } from './samsa/v1/CreatableTopic.js';
@@ -43,6 +45,8 @@ import type { ProduceStreamRequest as _samsa_v1_ProduceStreamRequest, ProduceStr
 import type { ProduceStreamResponse as _samsa_v1_ProduceStreamResponse, ProduceStreamResponse__Output as _samsa_v1_ProduceStreamResponse__Output } from './samsa/v1/ProduceStreamResponse.js';
 import type { ProduceTopicData as _samsa_v1_ProduceTopicData, ProduceTopicData__Output as _samsa_v1_ProduceTopicData__Output } from './samsa/v1/ProduceTopicData.js';
 import type { ProduceTopicResponse as _samsa_v1_ProduceTopicResponse, ProduceTopicResponse__Output as _samsa_v1_ProduceTopicResponse__Output } from './samsa/v1/ProduceTopicResponse.js';
+import type { ReassignablePartition as _samsa_v1_ReassignablePartition, ReassignablePartition__Output as _samsa_v1_ReassignablePartition__Output } from './samsa/v1/ReassignablePartition.js';
+import type { ReassignmentResult as _samsa_v1_ReassignmentResult, ReassignmentResult__Output as _samsa_v1_ReassignmentResult__Output } from './samsa/v1/ReassignmentResult.js';
 import type { TopicMetadata as _samsa_v1_TopicMetadata, TopicMetadata__Output as _samsa_v1_TopicMetadata__Output } from './samsa/v1/TopicMetadata.js';
 import type { TopicResult as _samsa_v1_TopicResult, TopicResult__Output as _samsa_v1_TopicResult__Output } from './samsa/v1/TopicResult.js';
 
@@ -53,6 +57,8 @@ type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> 
 export interface ProtoGrpcType {
   samsa: {
     v1: {
+      AlterPartitionReassignmentsRequest: MessageTypeDefinition<_samsa_v1_AlterPartitionReassignmentsRequest, _samsa_v1_AlterPartitionReassignmentsRequest__Output>
+      AlterPartitionReassignmentsResponse: MessageTypeDefinition<_samsa_v1_AlterPartitionReassignmentsResponse, _samsa_v1_AlterPartitionReassignmentsResponse__Output>
       Broker: SubtypeConstructor<typeof grpc.Client, _samsa_v1_BrokerClient> & { service: _samsa_v1_BrokerDefinition }
       BrokerInfo: MessageTypeDefinition<_samsa_v1_BrokerInfo, _samsa_v1_BrokerInfo__Output>
       CreatableTopic: MessageTypeDefinition<_samsa_v1_CreatableTopic, _samsa_v1_CreatableTopic__Output>
@@ -95,6 +101,8 @@ export interface ProtoGrpcType {
       ProduceStreamResponse: MessageTypeDefinition<_samsa_v1_ProduceStreamResponse, _samsa_v1_ProduceStreamResponse__Output>
       ProduceTopicData: MessageTypeDefinition<_samsa_v1_ProduceTopicData, _samsa_v1_ProduceTopicData__Output>
       ProduceTopicResponse: MessageTypeDefinition<_samsa_v1_ProduceTopicResponse, _samsa_v1_ProduceTopicResponse__Output>
+      ReassignablePartition: MessageTypeDefinition<_samsa_v1_ReassignablePartition, _samsa_v1_ReassignablePartition__Output>
+      ReassignmentResult: MessageTypeDefinition<_samsa_v1_ReassignmentResult, _samsa_v1_ReassignmentResult__Output>
       TopicMetadata: MessageTypeDefinition<_samsa_v1_TopicMetadata, _samsa_v1_TopicMetadata__Output>
       TopicResult: MessageTypeDefinition<_samsa_v1_TopicResult, _samsa_v1_TopicResult__Output>
     }

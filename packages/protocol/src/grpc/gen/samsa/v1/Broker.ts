@@ -3,6 +3,8 @@
 
 import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
+import type { AlterPartitionReassignmentsRequest as _samsa_v1_AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsRequest__Output as _samsa_v1_AlterPartitionReassignmentsRequest__Output } from '../../samsa/v1/AlterPartitionReassignmentsRequest.js';
+import type { AlterPartitionReassignmentsResponse as _samsa_v1_AlterPartitionReassignmentsResponse, AlterPartitionReassignmentsResponse__Output as _samsa_v1_AlterPartitionReassignmentsResponse__Output } from '../../samsa/v1/AlterPartitionReassignmentsResponse.js';
 import type { CreatePartitionsRequest as _samsa_v1_CreatePartitionsRequest, CreatePartitionsRequest__Output as _samsa_v1_CreatePartitionsRequest__Output } from '../../samsa/v1/CreatePartitionsRequest.js';
 import type { CreatePartitionsResponse as _samsa_v1_CreatePartitionsResponse, CreatePartitionsResponse__Output as _samsa_v1_CreatePartitionsResponse__Output } from '../../samsa/v1/CreatePartitionsResponse.js';
 import type { CreateTopicsRequest as _samsa_v1_CreateTopicsRequest, CreateTopicsRequest__Output as _samsa_v1_CreateTopicsRequest__Output } from '../../samsa/v1/CreateTopicsRequest.js';
@@ -27,6 +29,25 @@ import type { ProduceStreamRequest as _samsa_v1_ProduceStreamRequest, ProduceStr
 import type { ProduceStreamResponse as _samsa_v1_ProduceStreamResponse, ProduceStreamResponse__Output as _samsa_v1_ProduceStreamResponse__Output } from '../../samsa/v1/ProduceStreamResponse.js';
 
 export interface BrokerClient extends grpc.Client {
+  /**
+   * Replica reassignment (Kafka's AlterPartitionReassignments, KIP-455), answered by the controller:
+   * starts or cancels partition moves, and sets or clears their replication throttle. The moves then
+   * complete on their own; Metadata shows them as adding_replicas / removing_replicas until then.
+   */
+  AlterPartitionReassignments(argument: _samsa_v1_AlterPartitionReassignmentsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_samsa_v1_AlterPartitionReassignmentsResponse__Output>): grpc.ClientUnaryCall;
+  AlterPartitionReassignments(argument: _samsa_v1_AlterPartitionReassignmentsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_samsa_v1_AlterPartitionReassignmentsResponse__Output>): grpc.ClientUnaryCall;
+  AlterPartitionReassignments(argument: _samsa_v1_AlterPartitionReassignmentsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_samsa_v1_AlterPartitionReassignmentsResponse__Output>): grpc.ClientUnaryCall;
+  AlterPartitionReassignments(argument: _samsa_v1_AlterPartitionReassignmentsRequest, callback: grpc.requestCallback<_samsa_v1_AlterPartitionReassignmentsResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Replica reassignment (Kafka's AlterPartitionReassignments, KIP-455), answered by the controller:
+   * starts or cancels partition moves, and sets or clears their replication throttle. The moves then
+   * complete on their own; Metadata shows them as adding_replicas / removing_replicas until then.
+   */
+  alterPartitionReassignments(argument: _samsa_v1_AlterPartitionReassignmentsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_samsa_v1_AlterPartitionReassignmentsResponse__Output>): grpc.ClientUnaryCall;
+  alterPartitionReassignments(argument: _samsa_v1_AlterPartitionReassignmentsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_samsa_v1_AlterPartitionReassignmentsResponse__Output>): grpc.ClientUnaryCall;
+  alterPartitionReassignments(argument: _samsa_v1_AlterPartitionReassignmentsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_samsa_v1_AlterPartitionReassignmentsResponse__Output>): grpc.ClientUnaryCall;
+  alterPartitionReassignments(argument: _samsa_v1_AlterPartitionReassignmentsRequest, callback: grpc.requestCallback<_samsa_v1_AlterPartitionReassignmentsResponse__Output>): grpc.ClientUnaryCall;
+  
   /**
    * Adds partitions to topics (Kafka's CreatePartitions), answered by the controller. A count below or
    * equal to the current one is refused with INVALID_PARTITIONS: partitions are never removed.
@@ -186,6 +207,13 @@ export interface BrokerClient extends grpc.Client {
 
 export interface BrokerHandlers extends grpc.UntypedServiceImplementation {
   /**
+   * Replica reassignment (Kafka's AlterPartitionReassignments, KIP-455), answered by the controller:
+   * starts or cancels partition moves, and sets or clears their replication throttle. The moves then
+   * complete on their own; Metadata shows them as adding_replicas / removing_replicas until then.
+   */
+  AlterPartitionReassignments: grpc.handleUnaryCall<_samsa_v1_AlterPartitionReassignmentsRequest__Output, _samsa_v1_AlterPartitionReassignmentsResponse>;
+  
+  /**
    * Adds partitions to topics (Kafka's CreatePartitions), answered by the controller. A count below or
    * equal to the current one is refused with INVALID_PARTITIONS: partitions are never removed.
    */
@@ -240,6 +268,7 @@ export interface BrokerHandlers extends grpc.UntypedServiceImplementation {
 }
 
 export interface BrokerDefinition extends grpc.ServiceDefinition {
+  AlterPartitionReassignments: MethodDefinition<_samsa_v1_AlterPartitionReassignmentsRequest, _samsa_v1_AlterPartitionReassignmentsResponse, _samsa_v1_AlterPartitionReassignmentsRequest__Output, _samsa_v1_AlterPartitionReassignmentsResponse__Output>
   CreatePartitions: MethodDefinition<_samsa_v1_CreatePartitionsRequest, _samsa_v1_CreatePartitionsResponse, _samsa_v1_CreatePartitionsRequest__Output, _samsa_v1_CreatePartitionsResponse__Output>
   CreateTopics: MethodDefinition<_samsa_v1_CreateTopicsRequest, _samsa_v1_CreateTopicsResponse, _samsa_v1_CreateTopicsRequest__Output, _samsa_v1_CreateTopicsResponse__Output>
   DeleteTopics: MethodDefinition<_samsa_v1_DeleteTopicsRequest, _samsa_v1_DeleteTopicsResponse, _samsa_v1_DeleteTopicsRequest__Output, _samsa_v1_DeleteTopicsResponse__Output>

@@ -13,6 +13,11 @@ export interface PartitionMetadata {
   'replicas'?: (number)[];
   'isr'?: (number)[];
   'offlineReplicas'?: (number)[];
+  /**
+   * A replica move in progress: replicas = the target, then removing_replicas.
+   */
+  'addingReplicas'?: (number)[];
+  'removingReplicas'?: (number)[];
 }
 
 export interface PartitionMetadata__Output {
@@ -26,4 +31,9 @@ export interface PartitionMetadata__Output {
   'replicas': (number)[];
   'isr': (number)[];
   'offlineReplicas': (number)[];
+  /**
+   * A replica move in progress: replicas = the target, then removing_replicas.
+   */
+  'addingReplicas': (number)[];
+  'removingReplicas': (number)[];
 }
