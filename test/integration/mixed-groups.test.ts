@@ -13,6 +13,7 @@ import { runSamsa } from '../helpers/cli.js';
 import { LocalCluster } from '../helpers/cluster.js';
 import { freePort } from '../helpers/ports.js';
 import { waitFor } from '../helpers/wait.js';
+import { available, CONFLUENT_KAFKA_GROUP, confluentKafkaAvailable, run, SYSTEM_PYTHON } from '../kafka/tools.js';
 
 const require = createRequire(import.meta.url);
 const { Kafka, logLevel } = require('kafkajs') as typeof import('kafkajs');
@@ -223,3 +224,52 @@ describe('a group shared by KafkaJS (classic protocol) and the Samsa SDK (KIP-84
     expect(twice, 'records consumed other than once').toEqual([]);
   }, 240_000);
 });
+
+describe.runIf(available('confluent-kafka-python (python3-confluent-kafka)', confluentKafkaAvailable()))(
+  'a group shared by librdkafka (confluent-kafka-python, classic) and the Samsa SDK',
+  () => {
+    it('the librdkafka member gets the partition the SDK member gives up, and only that one', async () => {
+      const topic = unique('mixed-rdkafka');
+      const group = unique('mixed-rdkafka-g');
+      const kafka = new Kafka({ clientId: 'mixed-admin', brokers: [bootstrap], logLevel: logLevel.NOTHING });
+      const admin = kafka.admin();
+      await admin.connect();
+      await admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true });
+      await admin.disconnect();
+      const sdk = startSdk('sdk', topic, group);
+      const before = consumed.size;
+      try {
+        await waitFor(() => sdk.owned.size === 2, { timeoutMs: 30_000, description: 'the SDK member owns both' });
+        const python = run(SYSTEM_PYTHON, [CONFLUENT_KAFKA_GROUP, bootstrap, topic, group, '5'], { timeoutMs: 90_000 });
+        await waitFor(() => sdk.owned.size === 1, {
+          timeoutMs: 60_000,
+          description: 'the SDK member gave one partition to the librdkafka member',
+        });
+        const mine = [...sdk.owned][0]!;
+        const producer = kafka.producer();
+        await producer.connect();
+        await producer.send({
+          topic,
+          acks: -1,
+          messages: Array.from({ length: 10 }, (_, i) => ({ value: `p${i % 2}-${i}`, partition: i % 2 })),
+        });
+        await producer.disconnect();
+        const result = await python;
+        expect(result.code, result.stderr).toBe(0);
+        const theirs = 1 - mine;
+        const lines = result.stdout.trim().split('\n');
+        expect(
+          lines.slice(0, 5).every((l) => l.startsWith(`got ${theirs} `)),
+          result.stdout,
+        ).toBe(true);
+        expect(lines[5]).toBe(`committed ${theirs}:5`);
+        await waitFor(() => consumed.size - before === 5, { timeoutMs: 30_000, description: 'the SDK read its five' });
+        expect([...consumed.keys()].filter((v) => v.startsWith(`p${theirs}-`))).toEqual([]);
+        // The librdkafka member left: the SDK member takes its partition back, from its committed offset.
+        await waitFor(() => sdk.owned.size === 2, { timeoutMs: 30_000, description: 'the SDK member owns both again' });
+      } finally {
+        await sdk.close();
+      }
+    }, 180_000);
+  },
+);
