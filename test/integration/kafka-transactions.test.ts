@@ -23,7 +23,12 @@ const kafkaPorts = new Map<number, number>();
 let cluster: LocalCluster;
 let bootstrap: string;
 const unique = (name: string) => `${name}-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
-const client = () => new Kafka({ clientId: 'kafka-txn-test', brokers: [bootstrap], logLevel: logLevel.NOTHING });
+const client = () =>
+  new Kafka({
+    clientId: 'kafka-txn-test',
+    brokers: [bootstrap],
+    logLevel: process.env.KJS_LOG ? logLevel.ERROR : logLevel.NOTHING,
+  });
 
 beforeAll(async () => {
   for (let id = 1; id <= BROKERS; id++) kafkaPorts.set(id, await freePort());
@@ -115,6 +120,96 @@ describe('KafkaJS transactional producer', () => {
   }, 180_000);
 });
 
+describe('KafkaJS consume-transform-produce with sendOffsets', () => {
+  it('each input record is in the output once, and the group has committed offsets past every one', async () => {
+    const input = unique('ctp-in');
+    const output = unique('ctp-out');
+    const group = unique('ctp-g');
+    await createTopic(input, 3);
+    await createTopic(output, 3);
+    const records = 30;
+    const plain = client().producer();
+    await plain.connect();
+    await plain.send({
+      topic: input,
+      acks: -1,
+      messages: Array.from({ length: records }, (_, i) => ({ partition: i % 3, value: `in-${i}` })),
+    });
+    await plain.disconnect();
+
+    const producer = client().producer({ transactionalId: unique('ctp-tx'), maxInFlightRequests: 1, idempotent: true });
+    const consumer = client().consumer({ groupId: group, maxWaitTimeInMs: 200 });
+    await producer.connect();
+    await consumer.connect();
+    let processed = 0;
+    try {
+      await consumer.subscribe({ topic: input, fromBeginning: true });
+      await consumer.run({
+        autoCommit: false,
+        eachBatch: async ({ batch }) => {
+          if (batch.messages.length === 0) return;
+          const txn = await producer.transaction();
+          try {
+            await txn.send({
+              topic: output,
+              messages: batch.messages.map((m) => ({ partition: batch.partition, value: `out-${m.value}` })),
+            });
+            const next = Number(batch.lastOffset()) + 1;
+            await txn.sendOffsets({
+              consumerGroupId: group,
+              topics: [{ topic: input, partitions: [{ partition: batch.partition, offset: String(next) }] }],
+            });
+            await txn.commit();
+          } catch (err) {
+            await txn.abort();
+            throw err;
+          }
+          processed += batch.messages.length;
+        },
+      });
+      await waitFor(() => processed >= records, { timeoutMs: 60_000, description: `${records} records processed` });
+    } finally {
+      await consumer.disconnect();
+    }
+
+    const admin = client().admin();
+    await admin.connect();
+    try {
+      const offsets = async () =>
+        (await admin.fetchOffsets({ groupId: group, topics: [input] }))[0]!.partitions
+          .sort((a, b) => a.partition - b.partition)
+          .map((p) => Number(p.offset));
+      // Committed offsets become the group's when the commit's marker reaches its partition, just after EndTxn.
+      await waitFor(async () => (await offsets()).join() === '10,10,10', {
+        description: 'the transactional offsets committed',
+      });
+      // A transaction that rewinds the group's offsets and writes more output, aborted: neither is seen.
+      const rewind = await producer.transaction();
+      await rewind.send({ topic: output, messages: [0, 1, 2].map((partition) => ({ partition, value: 'aborted' })) });
+      await rewind.sendOffsets({
+        consumerGroupId: group,
+        topics: [{ topic: input, partitions: [0, 1, 2].map((partition) => ({ partition, offset: '0' })) }],
+      });
+      await rewind.abort();
+      // The next one's marker follows the aborted one's on the group's partition: once its offset shows,
+      // the abort was applied too.
+      const next = await producer.transaction();
+      await next.sendOffsets({
+        consumerGroupId: group,
+        topics: [{ topic: input, partitions: [{ partition: 0, offset: '9' }] }],
+      });
+      await next.commit();
+      await waitFor(async () => (await offsets())[0] === 9, { description: "the next transaction's offset" });
+      expect(await offsets()).toEqual([9, 10, 10]);
+    } finally {
+      await admin.disconnect();
+      await producer.disconnect();
+    }
+    const expected = Array.from({ length: records }, (_, i) => `out-in-${i}`);
+    expect(sorted(await readWithKafkaJs(output, records, false))).toEqual(sorted(expected));
+  }, 180_000);
+});
+
 describe.runIf(available('confluent-kafka-python (python3-confluent-kafka)', confluentKafkaAvailable()))(
   'confluent-kafka-python transactions (librdkafka)',
   () => {
@@ -178,11 +273,25 @@ async function coordinatorOf(txid: string) {
 }
 
 describe('transaction APIs at every served version', () => {
-  it('InitProducerId v0-v4, AddPartitionsToTxn v0-v3 and EndTxn v0-v4, flexible versions included', async () => {
+  it('InitProducerId v0-4, AddPartitionsToTxn v0-3, AddOffsetsToTxn, TxnOffsetCommit and EndTxn v0-4', async () => {
     const topic = unique('txn-versions');
     await createTopic(topic, 1);
     const txid = unique('versions-tx');
-    const { c, init } = await coordinatorOf(txid);
+    const groupId = unique('versions-g');
+    const { any, c, init } = await coordinatorOf(txid);
+    let groupCoordinator = -1;
+    await waitFor(
+      async () => {
+        const r = await any.send<kafka.FindCoordinatorResponseData>(ApiKey.FindCoordinator, 3, {
+          key: groupId,
+          keyType: 0,
+        });
+        groupCoordinator = r.nodeId ?? -1;
+        return r.errorCode === 0;
+      },
+      { timeoutMs: 30_000, description: 'a group coordinator' },
+    );
+    const g = await rawClient(groupCoordinator);
     let epoch = -1;
     for (let v = 0; v <= 4; v++) {
       const r = await init(v);
@@ -199,9 +308,36 @@ describe('transaction APIs at every served version', () => {
       expect(added.results, `AddPartitionsToTxn v${Math.min(v, 3)}`).toEqual([
         { name: topic, results: [{ partitionIndex: 0, partitionErrorCode: 0 }] },
       ]);
+      const addedOffsets = await c.send<kafka.AddOffsetsToTxnResponseData>(ApiKey.AddOffsetsToTxn, v, {
+        ...id,
+        groupId,
+      });
+      expect(addedOffsets.errorCode, `AddOffsetsToTxn v${v}`).toBe(0);
+      // No member (v3+ may name one; -1 and "" are a commit from outside the group, as below v3).
+      const offsetCommit = await g.send<kafka.TxnOffsetCommitResponseData>(ApiKey.TxnOffsetCommit, v, {
+        ...id,
+        groupId,
+        topics: [
+          { name: topic, partitions: [{ partitionIndex: 0, committedOffset: 100 + v, committedMetadata: 'm' }] },
+        ],
+      });
+      expect(offsetCommit.topics, `TxnOffsetCommit v${v}`).toEqual([
+        { name: topic, partitions: [{ partitionIndex: 0, errorCode: 0 }] },
+      ]);
       const ended = await c.send<kafka.EndTxnResponseData>(ApiKey.EndTxn, v, { ...id, committed: v % 2 === 0 });
       expect(ended.errorCode, `EndTxn v${v}`).toBe(0);
     }
+    // The last transaction (v4) committed its offset: the group's once its marker is applied.
+    await waitFor(
+      async () => {
+        const r = await g.send<kafka.OffsetFetchResponseData>(ApiKey.OffsetFetch, 1, {
+          groupId,
+          topics: [{ name: topic, partitionIndexes: [0] }],
+        });
+        return r.topics[0]?.partitions[0]?.committedOffset === 104;
+      },
+      { description: 'the offset committed by the last transaction' },
+    );
   }, 120_000);
 });
 

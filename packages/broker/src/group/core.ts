@@ -139,6 +139,11 @@ export interface CommitInput {
   readonly groupId: string;
   readonly memberId: string;
   readonly memberEpoch: number;
+  /**
+   * TxnOffsetCommit from a Kafka client predating KIP-447 (below v3: no member id, generation -1): not
+   * fenced by member, whether or not the group has members, as Kafka accepts it.
+   */
+  readonly memberless?: boolean;
   readonly topics: readonly {
     readonly name: string;
     readonly partitions: readonly {
@@ -1071,7 +1076,7 @@ export class GroupCoordinatorCore {
     const group = this.groups.get(input.groupId);
     let memberId: string | undefined;
     if (input.memberEpoch < 0) {
-      if (group && group.members.size > 0)
+      if (group && group.members.size > 0 && !input.memberless)
         fail(ErrorCodes.UNKNOWN_MEMBER_ID, `group ${input.groupId} has members: only they can commit`);
     } else {
       if (!group) fail(ErrorCodes.GROUP_ID_NOT_FOUND, `group ${input.groupId} does not exist`);

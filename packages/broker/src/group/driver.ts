@@ -403,7 +403,7 @@ export class GroupCoordinator {
    * writes nothing.
    */
   async txnCommitOffsets(
-    input: CommitInput & TxnProducer & { readonly generationId?: number },
+    input: CommitInput & TxnProducer & { readonly generationId?: number; readonly memberless?: boolean },
     verify: (partition: number) => Promise<void>,
   ): Promise<PartitionResults> {
     const { producerId, producerEpoch } = input;
@@ -418,7 +418,9 @@ export class GroupCoordinator {
       );
     let commit: CommitInput = input;
     if (loaded.classic.has(input.groupId)) {
-      const code = loaded.classic.checkCommit(input.groupId, input.memberId, input.generationId ?? input.memberEpoch);
+      const code = input.memberless
+        ? 0
+        : loaded.classic.checkCommit(input.groupId, input.memberId, input.generationId ?? input.memberEpoch);
       if (code !== 0)
         throw new SamsaError(
           errorSpecForCode(code),

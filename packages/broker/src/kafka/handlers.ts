@@ -9,7 +9,7 @@ import { metadata } from './metadata.js';
 import { listOffsets, offsetForLeaderEpoch } from './offsets.js';
 import { produce } from './produce.js';
 import type { Handler, KafkaListenerState, Reply } from './reply.js';
-import { addPartitionsToTxn, endTxn } from './transactions.js';
+import { addOffsetsToTxn, addPartitionsToTxn, endTxn, txnOffsetCommit } from './transactions.js';
 
 export type { KafkaListenerState } from './reply.js';
 
@@ -34,7 +34,9 @@ const HANDLERS = new Map<number, Handler>([
   [ApiKey.DescribeCluster, describeCluster as Handler],
   [ApiKey.InitProducerId, initProducerId as Handler],
   [ApiKey.AddPartitionsToTxn, addPartitionsToTxn as Handler],
+  [ApiKey.AddOffsetsToTxn, addOffsetsToTxn as Handler],
   [ApiKey.EndTxn, endTxn as Handler],
+  [ApiKey.TxnOffsetCommit, txnOffsetCommit as Handler],
   [ApiKey.FindCoordinator, groups.findCoordinator as Handler],
   [
     ApiKey.JoinGroup,

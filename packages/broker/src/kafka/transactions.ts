@@ -1,7 +1,8 @@
 import { ErrorCodes, type kafka } from '@samsa/protocol';
 import type { BrokerContext } from '../server/context.js';
 import { toErrorFields } from '../server/errors.js';
-import { handleAddPartitionsToTxn } from '../server/handlers/txn-requests.js';
+import { OFFSETS_TOPIC } from '../group/offsets-topic.js';
+import { handleAddOffsetsToTxn, handleAddPartitionsToTxn } from '../server/handlers/txn-requests.js';
 import { txnRequestOf } from '../server/txn-runtime.js';
 import type { Reply } from './reply.js';
 
@@ -98,4 +99,69 @@ export async function endTxn(ctx: BrokerContext, version: number, request: kafka
     const errorCode = errorCodeOf(ctx, 26, version, err, request.transactionalId);
     return { body: { throttleTimeMs: 0, errorCode } satisfies kafka.EndTxnResponseData };
   }
+}
+
+/** AddOffsetsToTxn: the group's __consumer_offsets partition joins the transaction (sendOffsets). */
+export async function addOffsetsToTxn(
+  ctx: BrokerContext,
+  version: number,
+  request: kafka.AddOffsetsToTxnRequestData,
+): Promise<Reply> {
+  const answer = await handleAddOffsetsToTxn(ctx, { ...txnRequestOf(request), groupId: request.groupId });
+  const errorCode = kafkaTxnErrorCode(25, version, answer.errorCode ?? 0);
+  return { body: { throttleTimeMs: 0, errorCode } satisfies kafka.AddOffsetsToTxnResponseData };
+}
+
+/**
+ * TxnOffsetCommit on the group coordinator, as the gRPC API's (pending until the transaction's marker
+ * reaches the group's partition). v3+ carry the consumer's member id and generation (KIP-447) and are
+ * fenced by them; below v3 there are none, and the commit is not fenced by member, as Kafka accepts
+ * it from clients predating KIP-447 (KafkaJS's sendOffsets).
+ */
+export async function txnOffsetCommit(
+  ctx: BrokerContext,
+  version: number,
+  request: kafka.TxnOffsetCommitRequestData,
+): Promise<Reply> {
+  const txn = txnRequestOf(request);
+  const kip447 = version >= 3 && (request.memberId !== '' || request.generationId >= 0);
+  let topics: kafka.TxnOffsetCommitResponseData['topics'];
+  try {
+    const results = await ctx.groups.txnCommitOffsets(
+      {
+        groupId: request.groupId,
+        memberId: kip447 ? request.memberId : '',
+        memberEpoch: kip447 ? request.generationId : -1,
+        memberless: !kip447,
+        producerId: txn.producerId,
+        producerEpoch: txn.producerEpoch,
+        topics: request.topics.map((t) => ({
+          name: t.name,
+          partitions: t.partitions.map((p) => ({
+            partition: p.partitionIndex,
+            offset: p.committedOffset,
+            leaderEpoch: p.committedLeaderEpoch,
+            metadata: p.committedMetadata ?? '',
+          })),
+        })),
+      },
+      (partition) => ctx.verifyTxnPartition(txn, OFFSETS_TOPIC, partition),
+    );
+    topics = results.map((t) => ({
+      name: t.name,
+      partitions: t.partitions.map((p) => ({
+        partitionIndex: p.partition,
+        errorCode: kafkaTxnErrorCode(28, version, p.errorCode),
+      })),
+    }));
+  } catch (err) {
+    // A group-level refusal (fenced producer or member, partition not added, not the coordinator): every
+    // partition carries it, nothing was written.
+    const errorCode = errorCodeOf(ctx, 28, version, err, request.transactionalId);
+    topics = request.topics.map((t) => ({
+      name: t.name,
+      partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode })),
+    }));
+  }
+  return { body: { throttleTimeMs: 0, topics } satisfies kafka.TxnOffsetCommitResponseData };
 }

@@ -197,6 +197,28 @@ describe('transactional offset commits (TxnOffsetCommit)', () => {
     expect(c.pendingTxnProducers(0)).toEqual([]);
   });
 
+  it('accepts a memberless commit (a Kafka client below TxnOffsetCommit v3) in a group with members', async () => {
+    const c = coordinator();
+    const log = new TxnLog();
+    await c.becomeLeader(0, log);
+    await member(c);
+    const none = { memberId: '', memberEpoch: -1 };
+    expect(await codeOf(txnCommit(c, none, 5))).toBe(ErrorCodes.UNKNOWN_MEMBER_ID.code);
+    const [topic] = await c.txnCommitOffsets(
+      {
+        groupId: 'g',
+        ...none,
+        memberless: true,
+        producerId: 7,
+        producerEpoch: 0,
+        topics: [{ name: 'orders', partitions: [{ partition: 0, offset: 5, leaderEpoch: -1, metadata: '' }] }],
+      },
+      verified,
+    );
+    expect(topic!.partitions[0]!.errorCode).toBe(0);
+    expect(c.pendingTxnProducers(0)).toEqual([7]);
+  });
+
   it('a marker logged before a late transactional write makes the write fail and the core reload', async () => {
     const c = coordinator();
     const log = new TxnLog();
