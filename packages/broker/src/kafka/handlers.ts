@@ -1,6 +1,7 @@
 import { ErrorCodes, kafka } from '@samsa/protocol';
 import type { BrokerContext } from '../server/context.js';
 import { createTopics, deleteTopics, describeCluster, initProducerId } from './admin.js';
+import { createPartitions, describeTransactions, electLeaders, listTransactions } from './admin-ops.js';
 import type { Served } from './connection.js';
 import { describeConfigs } from './describe-configs.js';
 import { fetch } from './fetch.js';
@@ -32,6 +33,10 @@ const HANDLERS = new Map<number, Handler>([
   [ApiKey.CreateTopics, createTopics as Handler],
   [ApiKey.DeleteTopics, deleteTopics as Handler],
   [ApiKey.DescribeCluster, describeCluster as Handler],
+  [ApiKey.CreatePartitions, createPartitions as Handler],
+  [ApiKey.ElectLeaders, electLeaders as Handler],
+  [ApiKey.DescribeTransactions, describeTransactions as Handler],
+  [ApiKey.ListTransactions, listTransactions as Handler],
   [ApiKey.InitProducerId, initProducerId as Handler],
   [ApiKey.AddPartitionsToTxn, addPartitionsToTxn as Handler],
   [ApiKey.AddOffsetsToTxn, addOffsetsToTxn as Handler],

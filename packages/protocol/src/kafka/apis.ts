@@ -24,6 +24,14 @@ import { AddOffsetsToTxnRequest, AddOffsetsToTxnResponse } from './apis/add-offs
 import { AddPartitionsToTxnRequest, AddPartitionsToTxnResponse } from './apis/add-partitions-to-txn.js';
 import { EndTxnRequest, EndTxnResponse } from './apis/end-txn.js';
 import { TxnOffsetCommitRequest, TxnOffsetCommitResponse } from './apis/txn-offset-commit.js';
+import { CreatePartitionsRequest, CreatePartitionsResponse } from './apis/create-partitions.js';
+import { ElectLeadersRequest, ElectLeadersResponse } from './apis/elect-leaders.js';
+import {
+  DescribeTransactionsRequest,
+  DescribeTransactionsResponse,
+  ListTransactionsRequest,
+  ListTransactionsResponse,
+} from './apis/transactions-admin.js';
 import type { MessageSchema } from './schema.js';
 
 export const ApiKey = Object.freeze({
@@ -50,9 +58,13 @@ export const ApiKey = Object.freeze({
   EndTxn: 26,
   TxnOffsetCommit: 28,
   DescribeConfigs: 32,
+  CreatePartitions: 37,
   DeleteGroups: 42,
+  ElectLeaders: 43,
   OffsetDelete: 47,
   DescribeCluster: 60,
+  DescribeTransactions: 65,
+  ListTransactions: 66,
 });
 
 export type ApiName = keyof typeof ApiKey;
@@ -106,5 +118,9 @@ export const KAFKA_APIS: ReadonlyMap<number, ApiCodec> = new Map(
     api('DeleteGroups', 0, 2, DeleteGroupsRequest, DeleteGroupsResponse),
     api('OffsetDelete', 0, 0, OffsetDeleteRequest, OffsetDeleteResponse),
     api('DescribeCluster', 0, 1, DescribeClusterRequest, DescribeClusterResponse),
+    api('CreatePartitions', 0, 3, CreatePartitionsRequest, CreatePartitionsResponse),
+    api('ElectLeaders', 0, 2, ElectLeadersRequest, ElectLeadersResponse),
+    api('DescribeTransactions', 0, 0, DescribeTransactionsRequest, DescribeTransactionsResponse),
+    api('ListTransactions', 0, 1, ListTransactionsRequest, ListTransactionsResponse),
   ].map((a) => [a.key, a]),
 );

@@ -29,3 +29,6 @@ export * from './apis/add-partitions-to-txn.js';
 export * from './apis/add-offsets-to-txn.js';
 export * from './apis/end-txn.js';
 export * from './apis/txn-offset-commit.js';
+export * from './apis/create-partitions.js';
+export * from './apis/elect-leaders.js';
+export * from './apis/transactions-admin.js';

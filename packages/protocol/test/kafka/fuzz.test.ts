@@ -50,7 +50,7 @@ const valid: Buffer[] = [
   ),
 ].map((f) => f.subarray(4));
 
-/** The transaction APIs, flexible and not. */
+/** The transaction and admin APIs, flexible and not. */
 const txn = { transactionalId: 'tx', producerId: 5, producerEpoch: 1 };
 const txnRequests: [number, number, object][] = [
   [ApiKey.AddPartitionsToTxn, 1, { ...txn, topics: [{ name: 't', partitions: [0, 1] }] }],
@@ -69,6 +69,14 @@ const txnRequests: [number, number, object][] = [
     },
   ],
 ];
+txnRequests.push(
+  [ApiKey.CreatePartitions, 0, { topics: [{ name: 't', count: 3, assignments: null }], timeoutMs: 1 }],
+  [ApiKey.CreatePartitions, 3, { topics: [{ name: 't', count: 3, assignments: [{ brokerIds: [1] }] }] }],
+  [ApiKey.ElectLeaders, 2, { electionType: 0, topicPartitions: [{ topic: 't', partitions: [0] }] }],
+  [ApiKey.ElectLeaders, 0, { topicPartitions: null }],
+  [ApiKey.DescribeTransactions, 0, { transactionalIds: ['a', 'b'] }],
+  [ApiKey.ListTransactions, 1, { stateFilters: ['Ongoing'], producerIdFilters: [7], durationFilter: 10 }],
+);
 for (const [key, apiVersion, body] of txnRequests) {
   valid.push(encodeRequest(KAFKA_APIS.get(key)!, { apiVersion, correlationId: 9, clientId: 'c' }, body).subarray(4));
 }

@@ -1,0 +1,143 @@
+import { ErrorCodes, kafka } from '@samsa/protocol';
+import type { BrokerContext } from '../server/context.js';
+import { handleCreatePartitions, handleElectLeaders } from '../server/handlers/admin.js';
+import { handleDescribeTransactions } from '../server/handlers/txn-requests.js';
+import { TXN_STATES } from '../txn/records.js';
+import type { Reply } from './reply.js';
+
+/**
+ * Admin APIs of the Kafka listener mapped onto the gRPC API's handlers: CreatePartitions and
+ * ElectLeaders on the controller, DescribeTransactions and ListTransactions on the transaction
+ * coordinators.
+ */
+
+const message = (m: string | undefined) => (m ? m : null);
+
+/** CreatePartitions: on the controller (NOT_CONTROLLER elsewhere); no manual replica assignment. */
+export async function createPartitions(
+  ctx: BrokerContext,
+  _version: number,
+  request: kafka.CreatePartitionsRequestData,
+): Promise<Reply> {
+  const manual = request.topics.filter((t) => t.assignments !== null && t.assignments.length > 0);
+  const answer = await handleCreatePartitions(ctx, {
+    topics: request.topics.filter((t) => !manual.includes(t)).map((t) => ({ name: t.name, count: t.count })),
+    timeoutMs: request.timeoutMs,
+    validateOnly: request.validateOnly,
+  });
+  const results = [
+    ...(answer.topics ?? []).map((r) => ({
+      name: r.name ?? '',
+      errorCode: r.errorCode ?? 0,
+      errorMessage: message(r.errorMessage),
+    })),
+    ...manual.map((t) => ({
+      name: t.name,
+      errorCode: ErrorCodes.INVALID_REQUEST.code,
+      errorMessage: 'manual replica assignment is not supported',
+    })),
+  ];
+  return { body: { throttleTimeMs: 0, results } satisfies kafka.CreatePartitionsResponseData };
+}
+
+/**
+ * ElectLeaders: preferred elections on the controller (null partitions: every partition). Unclean
+ * elections are not offered here (a topic's `unclean.leader.election.enable` does that).
+ */
+export async function electLeaders(
+  ctx: BrokerContext,
+  version: number,
+  request: kafka.ElectLeadersRequestData,
+): Promise<Reply> {
+  const wanted = request.topicPartitions ?? [];
+  if (request.electionType !== kafka.ELECTION_TYPE_PREFERRED) {
+    const replicaElectionResults = wanted.map((t) => ({
+      topic: t.topic,
+      partitionResult: t.partitions.map((partitionId) => ({
+        partitionId,
+        errorCode: ErrorCodes.INVALID_REQUEST.code,
+        errorMessage: 'only preferred leader elections are supported',
+      })),
+    }));
+    return { body: { throttleTimeMs: 0, errorCode: 0, replicaElectionResults } };
+  }
+  const answer = await handleElectLeaders(ctx, {
+    topics: wanted.map((t) => ({ topic: t.topic, partitions: t.partitions })),
+    timeoutMs: request.timeoutMs,
+  });
+  const byTopic = new Map<string, kafka.ElectLeadersResponseData['replicaElectionResults'][number]>();
+  for (const r of answer.results ?? []) {
+    const topic = r.topic ?? '';
+    const entry = byTopic.get(topic) ?? { topic, partitionResult: [] };
+    entry.partitionResult.push({
+      partitionId: r.partition ?? -1,
+      errorCode: r.errorCode ?? 0,
+      errorMessage: message(r.errorMessage),
+    });
+    byTopic.set(topic, entry);
+  }
+  const errorCode = answer.errorCode ?? 0;
+  if (errorCode !== 0 && version === 0) {
+    // v0 has no top-level error: every asked partition carries it.
+    const replicaElectionResults = wanted.map((t) => ({
+      topic: t.topic,
+      partitionResult: t.partitions.map((partitionId) => ({
+        partitionId,
+        errorCode,
+        errorMessage: message(answer.errorMessage),
+      })),
+    }));
+    return { body: { throttleTimeMs: 0, errorCode, replicaElectionResults } };
+  }
+  const body = { throttleTimeMs: 0, errorCode, replicaElectionResults: [...byTopic.values()] };
+  return { body: body satisfies kafka.ElectLeadersResponseData };
+}
+
+export async function describeTransactions(
+  ctx: BrokerContext,
+  _version: number,
+  request: kafka.DescribeTransactionsRequestData,
+): Promise<Reply> {
+  const answer = await handleDescribeTransactions(ctx, { transactionalIds: request.transactionalIds });
+  const transactionStates = (answer.transactions ?? []).map((t) => ({
+    errorCode: t.errorCode ?? 0,
+    transactionalId: t.transactionalId ?? '',
+    transactionState: t.state ?? '',
+    transactionTimeoutMs: t.transactionTimeoutMs ?? 0,
+    transactionStartTimeMs: Number(t.transactionStartTimeMs ?? -1),
+    producerId: Number(t.producerId ?? -1),
+    producerEpoch: t.producerEpoch ?? -1,
+    topics: (t.topics ?? []).map((topic) => ({ topic: topic.name ?? '', partitions: topic.partitions ?? [] })),
+  }));
+  return { body: { throttleTimeMs: 0, transactionStates } satisfies kafka.DescribeTransactionsResponseData };
+}
+
+const KNOWN_STATES: ReadonlySet<string> = new Set([...TXN_STATES, 'PrepareEpochFence']);
+
+/**
+ * ListTransactions: the transactions this broker coordinates (ask every broker, as Kafka's tools do),
+ * by state, producer id and (v1) how long they have been open.
+ */
+export function listTransactions(
+  ctx: BrokerContext,
+  version: number,
+  request: kafka.ListTransactionsRequestData,
+): Reply {
+  const states = new Set(request.stateFilters);
+  const producerIds = new Set(request.producerIdFilters);
+  const minDurationMs = version >= 1 ? request.durationFilter : -1;
+  const nowMs = Date.now();
+  const transactionStates = ctx.txns
+    .list()
+    .filter((t) => states.size === 0 || states.has(t.state))
+    .filter((t) => producerIds.size === 0 || producerIds.has(t.producerId))
+    .filter((t) => minDurationMs < 0 || (t.txnStartTimestampMs >= 0 && nowMs - t.txnStartTimestampMs >= minDurationMs))
+    .map((t) => ({ transactionalId: t.transactionalId, producerId: t.producerId, transactionState: t.state }));
+  const body: kafka.ListTransactionsResponseData = {
+    throttleTimeMs: 0,
+    errorCode: 0,
+    unknownStateFilters: request.stateFilters.filter((s) => !KNOWN_STATES.has(s)),
+    transactionStates,
+  };
+  return { body };
+}
