@@ -718,12 +718,14 @@ export class ControllerCore {
   // ---- replica reassignment (KIP-455) ----
 
   /**
-   * Starts or cancels one partition's move. Starting: the replicas become the target followed by the
-   * original replicas not in it, the topic znode records the difference (adding / removing), and the
-   * leader epoch is bumped with the same leader and ISR, so the leader learns the new replica set and
-   * the new replicas start following. Nothing is removed here: completeReassignments does that once
-   * the whole target is in the ISR. The same target again is accepted and changes nothing; another
-   * target while a move is in progress is refused (cancel it first).
+   * Starts, replaces or cancels one partition's move (Kafka's ReplicaAssignment.reassignTo). The
+   * original replicas O are the current ones less those being added; for a target T the replicas
+   * become T followed by O - T, the topic znode records the difference (adding / removing), and the
+   * leader epoch is bumped, so the leader learns the new replica set and the new replicas start
+   * following. Nothing of O is removed here: completeReassignments does that once the whole target is
+   * in the ISR. Replicas a previous move was adding that T no longer names leave the replica set and
+   * the ISR at once (they were never needed for a commit: O stayed in the replica set throughout).
+   * Cancel is the move to O. The same target again is accepted and changes nothing.
    */
   private reassign(r: PartitionReassignment, out: Collector): void {
     const [error, message] = this.startOrCancelMove(r, out);
@@ -732,94 +734,59 @@ export class ControllerCore {
 
   private startOrCancelMove(r: PartitionReassignment, out: Collector): [ErrorSpec, string] {
     const { topic, partition } = r;
-    const result = (error: ErrorSpec, message = ''): [ErrorSpec, string] => [error, message];
     const rec = this.topics.get(topic);
     const p = rec?.partitions[partition];
-    if (!rec || !p) return result(ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION, `${topic}-${partition} does not exist`);
+    if (!rec || !p) return [ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION, `${topic}-${partition} does not exist`];
     const s = p.state;
-    if (!s) return result(ErrorCodes.LEADER_NOT_AVAILABLE, `${topic}-${partition} has no leader and ISR yet`);
+    if (!s) return [ErrorCodes.LEADER_NOT_AVAILABLE, `${topic}-${partition} has no leader and ISR yet`];
     const original = p.replicas.filter((id) => !p.adding.includes(id));
-    if (r.replicas === null) {
-      if (!moving(p))
-        return result(ErrorCodes.NO_REASSIGNMENT_IN_PROGRESS, `${topic}-${partition} has no move in progress`);
-      return this.cancelMove(rec, partition, original, out);
-    }
-    const target = [...r.replicas];
-    if (moving(p)) {
-      const current = p.replicas.filter((id) => !p.removing.includes(id));
-      if (current.length === target.length && current.every((id, i) => target[i] === id))
-        return result(ErrorCodes.NONE);
-      return result(
-        ErrorCodes.REASSIGNMENT_IN_PROGRESS,
-        `${topic}-${partition} is already moving to [${current.join(',')}]; cancel that move first`,
-      );
-    }
-    const problem = this.targetProblem(target, original);
-    if (problem) return result(ErrorCodes.INVALID_REPLICA_ASSIGNMENT, `${topic}-${partition}: ${problem}`);
-    if (sameMembers(target, original)) {
+    if (r.replicas === null && !moving(p))
+      return [ErrorCodes.NO_REASSIGNMENT_IN_PROGRESS, `${topic}-${partition} has no move in progress`];
+    const target = r.replicas === null ? original : [...r.replicas];
+    const problem = this.targetProblem(target, p.replicas);
+    if (problem) return [ErrorCodes.INVALID_REPLICA_ASSIGNMENT, `${topic}-${partition}: ${problem}`];
+    const current = p.replicas.filter((id) => !p.removing.includes(id));
+    if (moving(p) && current.length === target.length && current.every((id, i) => target[i] === id))
+      return [ErrorCodes.NONE, ''];
+    if (!moving(p) && sameMembers(target, original)) {
       // Only the order (the preferred leader) changes: no replica moves.
       p.replicas = target;
       out.addPartitionOps([topicZnodeWrite(rec)]);
-      return result(ErrorCodes.NONE);
+      return [ErrorCodes.NONE, ''];
     }
-    p.adding = target.filter((id) => !original.includes(id));
-    p.removing = original.filter((id) => !target.includes(id));
-    p.replicas = [...target, ...p.removing];
-    out.addPartitionOps([topicZnodeWrite(rec)]);
-    this.writeState(rec, partition, { ...s, leaderEpoch: s.leaderEpoch + 1, controllerEpoch: this.epoch }, false, out);
-    // A leaderless partition of an unclean topic may now have a replica to elect.
-    this.reconcile(rec, partition, out);
-    return result(ErrorCodes.NONE);
-  }
-
-  /** Why a target replica list cannot be used (Kafka's InvalidReplicaAssignment), or undefined. */
-  private targetProblem(target: readonly number[], original: readonly number[]): string | undefined {
-    if (target.length === 0) return 'the target replica list is empty';
-    if (!target.every((id) => Number.isInteger(id) && id >= 0)) return `[${target.join(',')}] are not broker ids`;
-    if (new Set(target).size !== target.length) return `[${target.join(',')}] names a broker twice`;
-    const absent = target.filter((id) => !original.includes(id) && !this.live.has(id));
-    if (absent.length > 0) return `brokers [${absent.join(',')}] are not alive`;
-    return undefined;
-  }
-
-  /**
-   * Cancel: back to the original replicas. The replicas being added leave the replica set and the
-   * ISR; the original ones never left the replica set, so an original ISR member holds every
-   * committed record. Refused when no original replica is in the ISR (only the new ones hold the
-   * data then): completing the move, or waiting for an original replica to catch up, is safe.
-   */
-  private cancelMove(
-    rec: TopicRec,
-    partition: number,
-    original: readonly number[],
-    out: Collector,
-  ): [ErrorSpec, string] {
-    const p = rec.partitions[partition]!;
-    const s = p.state!;
-    const isr = s.isr.filter((id) => original.includes(id));
+    const dropped = p.adding.filter((id) => !target.includes(id));
+    const isr = s.isr.filter((id) => !dropped.includes(id));
     if (isr.length === 0)
       return [
         ErrorCodes.REASSIGNMENT_IN_PROGRESS,
-        `no original replica of ${rec.name}-${partition} ([${original.join(',')}]) is in the ISR ` +
-          `[${s.isr.join(',')}]: the move cannot be cancelled until one is`,
+        `only replicas [${dropped.join(',')}] being added to ${topic}-${partition} are in its ISR: ` +
+          'its move cannot be cancelled or replaced until an original replica is back in sync',
       ];
-    const canLead = (id: number): boolean => this.eligible(id, rec.name, partition) && isr.includes(id);
-    const leader = original.includes(s.leader) ? s.leader : (original.find(canLead) ?? NO_LEADER);
-    const dropped = p.adding;
-    p.replicas = [...original];
-    p.adding = [];
-    p.removing = [];
+    p.adding = target.filter((id) => !original.includes(id));
+    p.removing = original.filter((id) => !target.includes(id));
+    p.replicas = [...target, ...p.removing];
+    const canLead = (id: number): boolean => this.eligible(id, topic, partition) && isr.includes(id);
+    const leader = dropped.includes(s.leader) ? (p.replicas.find(canLead) ?? NO_LEADER) : s.leader;
     out.addPartitionOps([topicZnodeWrite(rec)]);
-    this.writeState(
-      rec,
-      partition,
-      { leader, leaderEpoch: s.leaderEpoch + 1, isr, controllerEpoch: this.epoch },
-      false,
-      out,
-    );
-    this.announceRemoved(rec.name, partition, dropped, out);
+    const after = { leader, leaderEpoch: s.leaderEpoch + 1, isr, controllerEpoch: this.epoch };
+    this.writeState(rec, partition, after, false, out);
+    this.announceRemoved(topic, partition, dropped, out);
+    // A leaderless partition (of an unclean topic, or after a dropped leader) may now have a replica to elect.
     this.reconcile(rec, partition, out);
     return [ErrorCodes.NONE, ''];
+  }
+
+  /**
+   * Why a target replica list cannot be used (Kafka's InvalidReplicaAssignment), or undefined. Brokers
+   * that are not replicas yet must be alive.
+   */
+  private targetProblem(target: readonly number[], replicas: readonly number[]): string | undefined {
+    if (target.length === 0) return 'the target replica list is empty';
+    if (!target.every((id) => Number.isInteger(id) && id >= 0)) return `[${target.join(',')}] are not broker ids`;
+    if (new Set(target).size !== target.length) return `[${target.join(',')}] names a broker twice`;
+    const absent = target.filter((id) => !replicas.includes(id) && !this.live.has(id));
+    if (absent.length > 0) return `brokers [${absent.join(',')}] are not alive`;
+    return undefined;
   }
 
   /**

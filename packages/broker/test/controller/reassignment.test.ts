@@ -88,7 +88,7 @@ describe('ControllerCore: replica reassignment (KIP-455)', () => {
     expect(move(core, null).results[0]!.error).toBe(ErrorCodes.NO_REASSIGNMENT_IN_PROGRESS);
   });
 
-  it('refuses dead brokers, duplicates and a second target, and accepts the same target again', () => {
+  it('refuses dead brokers and duplicates, and accepts the same target again', () => {
     const core = clusterWithTopic([1, 2, 3, 4], [1, 2, 3]);
     expect(move(core, [1, 2, 9]).results[0]!.error).toBe(ErrorCodes.INVALID_REPLICA_ASSIGNMENT);
     expect(move(core, [1, 1, 2]).results[0]!.error).toBe(ErrorCodes.INVALID_REPLICA_ASSIGNMENT);
@@ -97,7 +97,29 @@ describe('ControllerCore: replica reassignment (KIP-455)', () => {
     const again = move(core, [2, 3, 4]);
     expect(again.results[0]!.error).toBe(ErrorCodes.NONE);
     expect(again.writes).toEqual([]);
-    expect(move(core, [1, 3, 4]).results[0]!.error).toBe(ErrorCodes.REASSIGNMENT_IN_PROGRESS);
+  });
+
+  it('a new target replaces a move in progress: added replicas it does not name leave at once', () => {
+    const core = clusterWithTopic([1, 2, 3, 4, 5], [1, 2, 3]);
+    move(core, [2, 3, 4]);
+    expandIsr(core, [1, 2, 3]);
+    const replaced = move(core, [2, 3, 5]);
+    expect(replaced.results[0]!.error).toBe(ErrorCodes.NONE);
+    // Original replicas 1,2,3; now adding 5 (4 dropped), removing 1.
+    expect(view(core)).toMatchObject({ replicas: [2, 3, 5, 1], adding: [5], removing: [1] });
+    expect(replaced.announcements).toContainEqual({ role: 'deleted', brokerId: 4, topic: 't', partition: 0 });
+    expandIsr(core, [1, 2, 3, 5]);
+    expect(view(core)).toMatchObject({ replicas: [2, 3, 5], adding: [], removing: [] });
+  });
+
+  it('a dropped replica that is the only one in sync keeps the move: cancel is refused', () => {
+    const core = clusterWithTopic([1, 2, 3, 4, 5], [1, 2, 3]);
+    move(core, [4, 5, 3]);
+    expandIsr(core, [1, 2, 3, 4]); // 5 not yet: the move waits
+    // Brokers 1, 2 and 3 fail: 4 is the last ISR member and leads.
+    core.step({ type: 'BrokersChanged', liveBrokerIds: [4, 5] });
+    expect(view(core).state).toMatchObject({ leader: 4, isr: [4] });
+    expect(move(core, null).results[0]!.error).toBe(ErrorCodes.REASSIGNMENT_IN_PROGRESS);
   });
 
   it('a new controller finishes a move its predecessor started', () => {

@@ -15,9 +15,9 @@ export function formatTopic(topic: TopicDescription): string[] {
   const configs = Object.entries(topic.configs)
     .map(([k, v]) => `${k}=${v}`)
     .join(',');
-  // During a move the replicas are the target and the ones leaving (Kafka counts the target).
+  // During a move the replicas are the target and the ones leaving; Kafka counts them less those being added.
   const first = topic.partitions[0];
-  const rf = first ? first.replicas.length - first.removingReplicas.length : 0;
+  const rf = first ? first.replicas.length - first.addingReplicas.length : 0;
   const lines = [
     `Topic: ${topic.name}\tPartitionCount: ${topic.partitions.length}\tReplicationFactor: ${rf}\tConfigs: ${configs}`,
   ];
