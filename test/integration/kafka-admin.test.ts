@@ -6,7 +6,7 @@
 import { createRequire } from 'node:module';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ErrorCodes, kafka } from '@samsa/protocol';
+import { ErrorCodes, encodeBatch, kafka } from '@samsa/protocol';
 import { LocalCluster } from '../helpers/cluster.js';
 import { KafkaTestClient } from '../helpers/kafka-client.js';
 import { freePort } from '../helpers/ports.js';
@@ -185,5 +185,45 @@ describe('DescribeTransactions and ListTransactions', () => {
       },
       { description: 'the transaction aborted' },
     );
+  }, 60_000);
+});
+
+describe('ListOffsets MAX_TIMESTAMP (KIP-734)', () => {
+  it('answers the first record with the largest timestamp, across batches; -1 for an empty partition', async () => {
+    const topic = unique('max-ts');
+    await raw.send(ApiKey.CreateTopics, 4, {
+      topics: [{ name: topic, numPartitions: 2, replicationFactor: 1 }],
+      timeoutMs: 10_000,
+    });
+    const batch = (timestamps: number[]) =>
+      encodeBatch(timestamps.map((timestamp, i) => ({ value: Buffer.from(`r${i}`), timestamp })));
+    for (const timestamps of [[1_000, 5_000, 3_000], [2_000, 5_000], [4_000]]) {
+      // Sent again while the new topic's leader takes up its role (NOT_LEADER_OR_FOLLOWER), as clients do.
+      await waitFor(
+        async () => {
+          const r = await raw.send<kafka.ProduceResponseData>(ApiKey.Produce, 7, {
+            transactionalId: null,
+            acks: -1,
+            timeoutMs: 10_000,
+            topicData: [{ name: topic, partitionData: [{ index: 0, records: batch(timestamps) }] }],
+          });
+          return r.responses[0]!.partitionResponses[0]!.errorCode === 0;
+        },
+        { description: 'a produce to the new topic' },
+      );
+    }
+    const r = await raw.send<kafka.ListOffsetsResponseData>(ApiKey.ListOffsets, 7, {
+      replicaId: -1,
+      topics: [
+        {
+          name: topic,
+          partitions: [0, 1].map((partitionIndex) => ({ partitionIndex, timestamp: -3, maxNumOffsets: 1 })),
+        },
+      ],
+    });
+    const [full, empty] = r.topics[0]!.partitions;
+    // Offsets 0-2 (1000, 5000, 3000), 3-4 (2000, 5000), 5 (4000): the first 5000 is offset 1.
+    expect(full).toMatchObject({ errorCode: 0, offset: 1, timestamp: 5_000 });
+    expect(empty).toMatchObject({ errorCode: 0, offset: -1, timestamp: -1 });
   }, 60_000);
 });

@@ -1,4 +1,4 @@
-import { ErrorCodes, kafka, type v1 } from '@samsa/protocol';
+import { kafka, type v1 } from '@samsa/protocol';
 import type { BrokerContext } from '../server/context.js';
 import { toErrorFields } from '../server/errors.js';
 import { checkLeaderEpoch } from '../server/handlers/fetch.js';
@@ -17,29 +17,28 @@ export async function listOffsets(
     request.topics.flatMap((t) => t.partitions.map((p) => ({ topic: t.name, partition: p.partitionIndex }))),
     signal,
   );
-  const unsupported = (t: number) => t === kafka.LIST_OFFSETS_MAX_TIMESTAMP;
+  const isMax = (t: number) => t === kafka.LIST_OFFSETS_MAX_TIMESTAMP;
   const answer = await handleListOffsets(ctx, {
     topics: request.topics.map((t) => ({
       name: t.name,
       partitions: t.partitions
-        .filter((p) => !unsupported(p.timestamp))
+        .filter((p) => !isMax(p.timestamp))
         .map((p) => ({ partition: p.partitionIndex, timestamp: p.timestamp })),
     })),
   });
   const found = new Map<string, v1.ListOffsetsPartitionResponse>();
   for (const t of answer.topics ?? []) for (const p of t.partitions ?? []) found.set(`${t.name}/${p.partition}`, p);
+  const maxima = new Map<string, v1.ListOffsetsPartitionResponse>();
+  for (const t of request.topics)
+    for (const p of t.partitions)
+      if (isMax(p.timestamp)) maxima.set(`${t.name}/${p.partitionIndex}`, await maxTimestampOf(ctx, t.name, p));
   const body: kafka.ListOffsetsResponseData = {
     throttleTimeMs: 0,
     topics: request.topics.map((t) => ({
       name: t.name,
       partitions: t.partitions.map((p): kafka.ListOffsetsPartitionResult => {
-        if (unsupported(p.timestamp))
-          return {
-            partitionIndex: p.partitionIndex,
-            errorCode: ErrorCodes.UNSUPPORTED_VERSION.code,
-            oldStyleOffsets: [],
-          };
-        const r = found.get(`${t.name}/${p.partitionIndex}`)!;
+        const key = `${t.name}/${p.partitionIndex}`;
+        const r = isMax(p.timestamp) ? maxima.get(key)! : found.get(key)!;
         const offset = Number(r.offset ?? -1);
         return {
           partitionIndex: p.partitionIndex,
@@ -78,4 +77,28 @@ export function offsetForLeaderEpoch(
     })),
   };
   return { body };
+}
+
+/**
+ * ListOffsets MAX_TIMESTAMP (-3, KIP-734, v7+): the first record with the partition's largest
+ * timestamp, at the leader; offset and timestamp -1 for a partition with no record.
+ */
+async function maxTimestampOf(
+  ctx: BrokerContext,
+  topic: string,
+  p: kafka.ListOffsetsRequestData['topics'][number]['partitions'][number],
+): Promise<v1.ListOffsetsPartitionResponse> {
+  try {
+    const hosted = ctx.partitions.leaderOf(topic, p.partitionIndex, ctx.knowsPartition(topic, p.partitionIndex));
+    const found = await hosted.log.offsetForMaxTimestamp();
+    return {
+      partition: p.partitionIndex,
+      errorCode: 0,
+      offset: found?.offset ?? -1,
+      timestamp: found?.timestamp ?? -1,
+    };
+  } catch (err) {
+    const { errorCode } = toErrorFields(err, ctx.logger, { topic, partition: p.partitionIndex });
+    return { partition: p.partitionIndex, errorCode, offset: -1, timestamp: -1 };
+  }
 }

@@ -20,7 +20,7 @@ import { DEFAULT_PRODUCER_ID_EXPIRATION_MS, ProducerStates } from './producer-st
 import type { AbortedTxn } from './txn-index.js';
 import type { ProducerEntry } from './producer-state.js';
 import type { ReadBufferPool } from './read-buffers.js';
-import { offsetForTimestamp, readLog, type ReadParts, type ReadResult } from './reads.js';
+import { offsetForTimestamp, offsetForMaxTimestamp, readLog, type ReadParts, type ReadResult } from './reads.js';
 import { loadLog, type RecoveryParts } from './recovery.js';
 import { deleteOldSegments, deleteRecordsBefore, type RetentionParts } from './retention.js';
 import { SegmentSet } from './segment-set.js';
@@ -235,6 +235,11 @@ export class PartitionLog {
   /** See reads.ts: the first offset whose timestamp is >= `timestamp`. */
   offsetForTimestamp(timestamp: number): Promise<{ offset: number; timestamp: number } | undefined> {
     return offsetForTimestamp(this.parts, timestamp);
+  }
+
+  /** See reads.ts: the first record with the largest timestamp (ListOffsets MAX_TIMESTAMP, KIP-734). */
+  offsetForMaxTimestamp(): Promise<{ offset: number; timestamp: number } | undefined> {
+    return offsetForMaxTimestamp(this.parts);
   }
 
   /** fsyncs everything written so far. Resolves when it is on stable storage. */

@@ -100,6 +100,27 @@ async function retryIfReplaced<T>(lookup: () => Promise<T>): Promise<T> {
 }
 
 /**
+ * KIP-734 (ListOffsets MAX_TIMESTAMP): the first record holding the largest timestamp in the log, and
+ * that timestamp; undefined for a log with no timestamped record. The segment with the largest
+ * maxTimestamp holds it (the first such segment on a tie, so the earliest record).
+ */
+export async function offsetForMaxTimestamp({
+  ctx,
+  segments,
+}: ReadParts): Promise<{ offset: number; timestamp: number } | undefined> {
+  ctx.ensureOnline();
+  return retryIfReplaced(async () => {
+    let best: (typeof segments.all)[number] | undefined;
+    for (const segment of segments.all) {
+      if (segment.maxTimestamp >= 0 && (best === undefined || segment.maxTimestamp > best.maxTimestamp)) best = segment;
+    }
+    if (best === undefined) return undefined;
+    const chosen = best;
+    return segments.withSegment(chosen, () => chosen.findByTimestamp(chosen.maxTimestamp, segments.startOffset));
+  });
+}
+
+/**
  * Kafka's ListOffsets by timestamp: the first offset whose record timestamp is >= `timestamp`
  * (exact for uncompressed batches, the batch's base offset otherwise), or undefined if none.
  * LATEST_TIMESTAMP and EARLIEST_TIMESTAMP return the log end and start offsets.
