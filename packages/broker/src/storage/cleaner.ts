@@ -300,22 +300,31 @@ async function buildOffsetMap(
   return { mapEndOffset: await compute.advanceTo(section.firstUncleanableOffset), newestTimestampMs };
 }
 
-/** Whole batches copied out of the scanner's buffer (reused for the next batch), sent to the compute together. */
+/**
+ * Whole batches copied out of the scanner's buffer (reused for the next batch) into one buffer of
+ * their own, sent to the compute together: one copy per batch, and a buffer the map phase can hand
+ * to the worker without another (the cleaner's garbage is the broker's thread's GC time).
+ */
 class BatchChunk {
-  private parts: Buffer[] = [];
+  private buffer: Buffer = Buffer.alloc(0);
   headers: BatchHeader[] = [];
   bytes = 0;
 
   add(batch: Buffer, header: BatchHeader): void {
-    this.parts.push(Buffer.from(batch));
+    if (this.bytes + batch.length > this.buffer.length) {
+      const grown = Buffer.allocUnsafeSlow(Math.max(2 * COMPUTE_CHUNK_BYTES, 2 * (this.bytes + batch.length)));
+      this.buffer.copy(grown, 0, 0, this.bytes);
+      this.buffer = grown;
+    }
+    batch.copy(this.buffer, this.bytes);
     this.headers.push(header);
     this.bytes += batch.length;
   }
 
-  /** The batches as one buffer; the chunk's bytes are empty afterwards. */
+  /** The batches as one buffer, which the caller now owns; the chunk starts a new one. */
   take(): Buffer {
-    const out = Buffer.concat(this.parts, this.bytes);
-    this.parts = [];
+    const out = this.buffer.subarray(0, this.bytes);
+    this.buffer = Buffer.alloc(0);
     this.bytes = 0;
     return out;
   }
@@ -437,9 +446,9 @@ class ChunkedWriter {
     private readonly io: CleanerIo,
   ) {}
 
+  /** `bytes` must stay unchanged until written (a chunk's own buffer or a replacement: never the scanner's). */
   async write(bytes: Buffer): Promise<void> {
-    // The scanner's buffer is reused for the next batch: keep a copy.
-    this.pending.push(Buffer.from(bytes));
+    this.pending.push(bytes);
     this.pendingBytes += bytes.length;
     this.position += bytes.length;
     if (this.pendingBytes >= WRITE_CHUNK_BYTES) await this.flush();

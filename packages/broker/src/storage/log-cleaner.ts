@@ -15,6 +15,8 @@ export interface LogCleanerSettings {
   readonly ioMaxBytesPerSecond: number;
   /** log.cleaner.backoff.ms: the sleep when nothing needs cleaning. */
   readonly backoffMs: number;
+  /** Nice value of the worker threads (DEFAULT_CLEANER_THREAD_NICE when absent; 0: the broker's priority). */
+  readonly threadNice?: number;
 }
 
 /** A log the cleaner may work on, with the offset below which it is stable (the high watermark). */
@@ -96,7 +98,10 @@ export class LogCleaner {
 
   private async loop(thread: number): Promise<void> {
     // The record work of this loop runs in a worker thread of its own, with its share of the buffer.
-    const compute = createCompute(Math.floor(this.settings.dedupeBufferBytes / this.settings.threads));
+    const compute = createCompute(
+      Math.floor(this.settings.dedupeBufferBytes / this.settings.threads),
+      this.settings.threadNice,
+    );
     try {
       await this.run(thread, compute);
     } finally {

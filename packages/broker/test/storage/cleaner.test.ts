@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readdir, rm } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   Attribute,
@@ -596,6 +596,32 @@ describe('transactions in a compacted log', () => {
     } finally {
       await log.close();
       await dir.remove();
+    }
+  });
+});
+
+/** The nice value of every thread of this process (Linux: field 19 of /proc/self/task/<tid>/stat). */
+async function threadNiceValues(): Promise<number[]> {
+  const out: number[] = [];
+  for (const tid of await readdir('/proc/self/task')) {
+    const stat = await readFile(`/proc/self/task/${tid}/stat`, 'utf8').catch(() => undefined);
+    if (stat !== undefined) out.push(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]));
+  }
+  return out;
+}
+
+describe('the cleaner worker thread', () => {
+  it.runIf(process.platform === 'linux')('runs at a lower CPU priority than the broker (nice 19)', async () => {
+    // The built worker (as a broker runs it): `npx tsc -b` first, as for the integration tests.
+    const built = new URL('../../dist/storage/cleaner-compute.js', import.meta.url).href;
+    const { WorkerCompute } = (await import(built)) as typeof import('../../src/storage/cleaner-compute.js');
+    const before = (await threadNiceValues()).filter((n) => n === 19).length;
+    const compute = new WorkerCompute(1 << 20);
+    try {
+      await compute.reset(0, []); // answered once the worker has started (and lowered its priority)
+      expect((await threadNiceValues()).filter((n) => n === 19).length).toBe(before + 1);
+    } finally {
+      await compute.close();
     }
   });
 });
