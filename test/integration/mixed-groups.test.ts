@@ -7,10 +7,13 @@
  * before the first gave it up shows up as a record consumed twice, and the owners are sampled throughout.
  */
 import { createRequire } from 'node:module';
+import { connect } from 'node:net';
 import { type Consumer as SdkConsumer, Samsa, type TopicPartition } from '@samsa/client';
+import { ErrorCodes, kafka } from '@samsa/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runSamsa } from '../helpers/cli.js';
 import { LocalCluster } from '../helpers/cluster.js';
+import { KafkaTestClient } from '../helpers/kafka-client.js';
 import { freePort } from '../helpers/ports.js';
 import { waitFor } from '../helpers/wait.js';
 import { available, CONFLUENT_KAFKA_GROUP, confluentKafkaAvailable, run, SYSTEM_PYTHON } from '../kafka/tools.js';
@@ -273,3 +276,126 @@ describe.runIf(available('confluent-kafka-python (python3-confluent-kafka)', con
     }, 180_000);
   },
 );
+
+describe('ConsumerGroupHeartbeat (68) and ConsumerGroupDescribe (69) on the Kafka listener', () => {
+  const { ApiKey } = kafka;
+  const retriable = new Set([ErrorCodes.NOT_COORDINATOR.code, ErrorCodes.COORDINATOR_LOAD_IN_PROGRESS.code]);
+
+  it('a raw KIP-848 client and a KafkaJS member share a group: assignments by topic id, member types', async () => {
+    const topic = unique('kip848');
+    const group = unique('kip848-g');
+    const [host, port] = bootstrap.split(':');
+    const socket = connect({ host: host!, port: Number(port) });
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    const client = new KafkaTestClient(socket);
+    await client.send(ApiKey.CreateTopics, 4, {
+      topics: [{ name: topic, numPartitions: 2, replicationFactor: 1 }],
+      timeoutMs: 10_000,
+    });
+    const meta = await client.send<kafka.MetadataResponseData>(ApiKey.Metadata, 12, {
+      topics: [{ topicId: kafka.ZERO_UUID, name: topic }],
+    });
+    const topicId = meta.topics[0]!.topicId;
+    expect(topicId).not.toBe(kafka.ZERO_UUID);
+    // As clients do: find the coordinator first (its first use creates __consumer_offsets).
+    await waitFor(
+      async () =>
+        (
+          await client.send<kafka.FindCoordinatorResponseData>(ApiKey.FindCoordinator, 4, {
+            keyType: 0,
+            coordinatorKeys: [group],
+          })
+        ).coordinators?.[0]?.errorCode === 0,
+      { timeoutMs: 30_000, description: 'FindCoordinator' },
+    );
+
+    /** A heartbeat, sent again while the coordinator is still taking up its partition (as clients do). */
+    let answer: kafka.ConsumerGroupHeartbeatResponseData | undefined;
+    const heartbeat = async (body: Partial<kafka.ConsumerGroupHeartbeatRequestData>, version = 1) => {
+      await waitFor(
+        async () => {
+          answer = await client.send<kafka.ConsumerGroupHeartbeatResponseData>(ApiKey.ConsumerGroupHeartbeat, version, {
+            groupId: group,
+            memberId,
+            ...body,
+          });
+          return !retriable.has(answer.errorCode);
+        },
+        { timeoutMs: 30_000, description: 'a coordinator' },
+      );
+      return answer!;
+    };
+    const describeGroup = async () =>
+      (
+        await client.send<kafka.ConsumerGroupDescribeResponseData>(ApiKey.ConsumerGroupDescribe, 1, {
+          groupIds: [group],
+          includeAuthorizedOperations: false,
+        })
+      ).groups[0]!;
+    const memberId = `kip848-${process.pid}`;
+
+    // v1 requires the client's own member id.
+    expect((await heartbeat({ memberId: '', memberEpoch: 0, subscribedTopicNames: [topic] })).errorCode).toBe(
+      ErrorCodes.INVALID_REQUEST.code,
+    );
+    const joined = await heartbeat({
+      memberEpoch: 0,
+      rebalanceTimeoutMs: 30_000,
+      subscribedTopicNames: [topic],
+      topicPartitions: [],
+    });
+    expect(joined).toMatchObject({ errorCode: 0, memberId });
+    expect(joined.assignment?.topicPartitions).toEqual([{ topicId, partitions: [0, 1] }]);
+    const alone = await describeGroup();
+    expect(alone).toMatchObject({ errorCode: 0, groupState: 'stable', assignorName: 'uniform' });
+    expect(alone.members).toMatchObject([{ memberId, memberType: 1, subscribedTopicNames: [topic] }]);
+    expect(alone.members[0]!.assignment.topicPartitions).toEqual([{ topicId, topicName: topic, partitions: [0, 1] }]);
+
+    // A KafkaJS (classic) member joins: the KIP-848 member is asked to give one partition up.
+    const k = startKafkaJs('kafkajs-kip848', topic, group);
+    try {
+      let epoch = joined.memberEpoch;
+      let owned = joined.assignment!.topicPartitions;
+      await waitFor(
+        async () => {
+          const r = await heartbeat({ memberEpoch: epoch, topicPartitions: owned });
+          expect(r.errorCode).toBe(0);
+          epoch = r.memberEpoch;
+          if (r.assignment) owned = r.assignment.topicPartitions;
+          return owned[0]?.partitions.length === 1 && k.owned.size === 1;
+        },
+        { timeoutMs: 60_000, description: `one partition each (KafkaJS: ${[...k.owned]})` },
+      );
+      expect([...k.owned]).not.toContain(owned[0]!.partitions[0]);
+      const both = await describeGroup();
+      expect(both.members.map((m) => m.memberType).sort()).toEqual([0, 1]);
+      const classic = both.members.find((m) => m.memberType === 0)!;
+      expect(classic.clientId).toBe('kafkajs-kip848');
+      expect(classic.assignment.topicPartitions[0]!.partitions).toEqual([...k.owned]);
+      // DescribeGroups (the classic API) shows the same members in the consumer protocol.
+      const classicView = await client.send<kafka.DescribeGroupsResponseData>(ApiKey.DescribeGroups, 5, {
+        groups: [group],
+        includeAuthorizedOperations: false,
+      });
+      expect(classicView.groups[0]!.members.map((m) => m.memberId).sort()).toEqual(
+        both.members.map((m) => m.memberId).sort(),
+      );
+
+      // The KIP-848 member leaves: the group is classic again and KafkaJS takes both partitions.
+      expect((await heartbeat({ memberEpoch: -1 })).errorCode).toBe(0);
+      await waitFor(() => k.owned.size === 2, { timeoutMs: 60_000, description: 'KafkaJS owns both' });
+      expect((await describeGroup()).errorCode).toBe(ErrorCodes.GROUP_ID_NOT_FOUND.code);
+
+      // v0: the coordinator gives a joining member its id.
+      const v0 = await heartbeat(
+        { memberId: '', memberEpoch: 0, rebalanceTimeoutMs: 30_000, subscribedTopicNames: [topic] },
+        0,
+      );
+      expect(v0.errorCode).toBe(0);
+      expect(v0.memberId).toMatch(/.+/);
+    } finally {
+      await k.close();
+      socket.destroy();
+    }
+  }, 180_000);
+});

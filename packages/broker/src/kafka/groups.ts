@@ -1,5 +1,6 @@
 import { ErrorCodes, type kafka, SamsaError } from '@samsa/protocol';
 import type { BrokerContext } from '../server/context.js';
+import { consumerGroupAsClassic } from './consumer-groups.js';
 import { handleFindCoordinator } from '../server/handlers/find-coordinator.js';
 import type { Reply } from './reply.js';
 
@@ -274,10 +275,11 @@ export async function describeGroups(
               memberAssignment: m.assignment,
             })),
           };
-        // A KIP-848 group (Kafka describes those with ConsumerGroupDescribe): its state, no member data.
+        // A KIP-848 group (ConsumerGroupDescribe describes it fully): its members in the consumer protocol.
         const group = await ctx.groups.describeGroup(groupId);
         if (!group) return { errorCode: 0, ...none, groupState: 'Dead' };
-        return { errorCode: 0, ...none, groupState: group.state, protocolType: 'consumer' };
+        const members = consumerGroupAsClassic(group);
+        return { errorCode: 0, ...none, groupState: group.state, protocolType: 'consumer', members };
       } catch (err) {
         return { errorCode: codeOf(ctx, err, { groupId }), ...none };
       }

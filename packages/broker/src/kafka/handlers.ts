@@ -3,6 +3,7 @@ import type { BrokerContext } from '../server/context.js';
 import { createTopics, deleteTopics, describeCluster, initProducerId } from './admin.js';
 import { createPartitions, describeTransactions, electLeaders, listTransactions } from './admin-ops.js';
 import type { Served } from './connection.js';
+import { consumerGroupDescribe, consumerGroupHeartbeat } from './consumer-groups.js';
 import { describeConfigs } from './describe-configs.js';
 import { fetch } from './fetch.js';
 import * as groups from './groups.js';
@@ -60,6 +61,15 @@ const HANDLERS = new Map<number, Handler>([
   [ApiKey.DescribeGroups, groups.describeGroups as Handler],
   [ApiKey.DeleteGroups, groups.deleteGroups as Handler],
   [ApiKey.OffsetDelete, groups.offsetDelete as Handler],
+  [
+    ApiKey.ConsumerGroupHeartbeat,
+    ((ctx, v, request: kafka.ConsumerGroupHeartbeatRequestData, _signal, state, header) =>
+      consumerGroupHeartbeat(ctx, v, request, {
+        clientId: header.clientId ?? '',
+        clientHost: state.clientHost ?? '',
+      })) as Handler,
+  ],
+  [ApiKey.ConsumerGroupDescribe, consumerGroupDescribe as Handler],
   [
     ApiKey.DescribeConfigs,
     ((ctx, _v, request: kafka.DescribeConfigsRequestData) => ({

@@ -1,4 +1,6 @@
 import { ApiVersionsRequest, ApiVersionsResponse } from './apis/api-versions.js';
+import { ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse } from './apis/consumer-group-describe.js';
+import { ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse } from './apis/consumer-group-heartbeat.js';
 import { CreateTopicsRequest, CreateTopicsResponse } from './apis/create-topics.js';
 import { DeleteGroupsRequest, DeleteGroupsResponse } from './apis/delete-groups.js';
 import { DeleteTopicsRequest, DeleteTopicsResponse } from './apis/delete-topics.js';
@@ -65,6 +67,8 @@ export const ApiKey = Object.freeze({
   DescribeCluster: 60,
   DescribeTransactions: 65,
   ListTransactions: 66,
+  ConsumerGroupHeartbeat: 68,
+  ConsumerGroupDescribe: 69,
 });
 
 export type ApiName = keyof typeof ApiKey;
@@ -122,5 +126,7 @@ export const KAFKA_APIS: ReadonlyMap<number, ApiCodec> = new Map(
     api('ElectLeaders', 0, 2, ElectLeadersRequest, ElectLeadersResponse),
     api('DescribeTransactions', 0, 0, DescribeTransactionsRequest, DescribeTransactionsResponse),
     api('ListTransactions', 0, 1, ListTransactionsRequest, ListTransactionsResponse),
+    api('ConsumerGroupHeartbeat', 0, 1, ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse),
+    api('ConsumerGroupDescribe', 0, 1, ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse),
   ].map((a) => [a.key, a]),
 );

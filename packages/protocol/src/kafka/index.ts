@@ -16,6 +16,8 @@ export * from './apis/metadata.js';
 export * from './apis/offset-for-leader-epoch.js';
 export * from './apis/produce.js';
 export * from './apis/delete-groups.js';
+export * from './apis/consumer-group-describe.js';
+export * from './apis/consumer-group-heartbeat.js';
 export * from './apis/describe-groups.js';
 export * from './apis/heartbeat.js';
 export * from './apis/join-group.js';

@@ -172,7 +172,11 @@ function decodeType(
   what: string,
 ): unknown {
   if (typeof type === 'string') return decodePrimitive(r, type, flexible, nullable, what);
-  if (type.kind === 'struct') return decodeStruct(r, type.fields, version, flexible, what);
+  if (type.kind === 'struct') {
+    // A nullable struct is preceded by an int8: -1 for null, 1 for present (Kafka's generated code).
+    if (nullable && r.int8(what) < 0) return null;
+    return decodeStruct(r, type.fields, version, flexible, what);
+  }
   const n = r.arrayLength(flexible, nullable, what);
   if (n === null) return null;
   const out = new Array<unknown>(n);
@@ -325,6 +329,10 @@ function encodeStruct(
     if (v === undefined) v = defaultOf(f);
     const nullable = f.nullable !== undefined && within(f.nullable, version);
     if (v === null && !nullable) throw new RangeError(`${what}.${f.name} may not be null in version ${version}`);
+    if (nullable && typeof f.type === 'object' && f.type.kind === 'struct') {
+      w.int8(v === null ? -1 : 1);
+      if (v === null) continue;
+    }
     encodeType(w, f.type, version, flexible, v, `${what}.${f.name}`);
   }
   if (!flexible) return;
