@@ -1,7 +1,8 @@
 /**
  * Admin APIs of the Kafka listener on a real broker: CreatePartitions through KafkaJS's admin and
  * confluent-kafka-python's AdminClient (librdkafka), ElectLeaders, and DescribeTransactions and
- * ListTransactions of a KafkaJS transaction left open (with Samsa's codecs: neither client has them).
+ * ListTransactions of a KafkaJS transaction left open and DescribeProducers of its partitions (with Samsa's
+ * codecs: neither client has them), ListOffsets MAX_TIMESTAMP.
  */
 import { createRequire } from 'node:module';
 import { connect } from 'node:net';
@@ -133,7 +134,7 @@ describe('ElectLeaders', () => {
   }, 60_000);
 });
 
-describe('DescribeTransactions and ListTransactions', () => {
+describe('DescribeTransactions, ListTransactions and DescribeProducers', () => {
   it('show a KafkaJS transaction left open, with its partitions, then aborted', async () => {
     const topic = unique('txn-admin');
     const txid = unique('admin-tx');
@@ -172,6 +173,18 @@ describe('DescribeTransactions and ListTransactions', () => {
       });
       expect(described.transactionStates[0]!.transactionStartTimeMs).toBeGreaterThan(0);
       expect(described.transactionStates[1]!.errorCode).toBe(ErrorCodes.TRANSACTIONAL_ID_NOT_FOUND.code);
+      // The partition leader's producer state: the open transaction's first offset and last sequence.
+      const producers = await raw.send<kafka.DescribeProducersResponseData>(ApiKey.DescribeProducers, 0, {
+        topics: [{ name: topic, partitionIndexes: [0, 1, 7] }],
+      });
+      const [p0, p1, p7] = producers.topics[0]!.partitions;
+      expect(p0).toMatchObject({ errorCode: 0, activeProducers: [] });
+      expect(p1).toMatchObject({
+        errorCode: 0,
+        activeProducers: [{ producerId: mine!.producerId, lastSequence: 0, currentTxnStartOffset: 0 }],
+      });
+      expect(p1!.activeProducers[0]!.lastTimestamp).toBeGreaterThan(0);
+      expect(p7!.errorCode).toBe(ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code);
     } finally {
       await txn.abort();
       await producer.disconnect();

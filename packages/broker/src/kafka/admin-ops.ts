@@ -1,5 +1,6 @@
 import { ErrorCodes, kafka } from '@samsa/protocol';
 import type { BrokerContext } from '../server/context.js';
+import { toErrorFields } from '../server/errors.js';
 import { handleCreatePartitions, handleElectLeaders } from '../server/handlers/admin.js';
 import { handleDescribeTransactions } from '../server/handlers/txn-requests.js';
 import { TXN_STATES } from '../txn/records.js';
@@ -8,7 +9,7 @@ import type { Reply } from './reply.js';
 /**
  * Admin APIs of the Kafka listener mapped onto the gRPC API's handlers: CreatePartitions and
  * ElectLeaders on the controller, DescribeTransactions and ListTransactions on the transaction
- * coordinators.
+ * coordinators, DescribeProducers on the partition leaders' producer state.
  */
 
 const message = (m: string | undefined) => (m ? m : null);
@@ -140,4 +141,36 @@ export function listTransactions(
     transactionStates,
   };
   return { body };
+}
+
+/** DescribeProducers: the producer state of partitions this broker leads (NOT_LEADER_OR_FOLLOWER elsewhere). */
+export function describeProducers(
+  ctx: BrokerContext,
+  _version: number,
+  request: kafka.DescribeProducersRequestData,
+): Reply {
+  const topics = request.topics.map((t) => ({
+    name: t.name,
+    partitions: t.partitionIndexes.map((partitionIndex) => {
+      try {
+        const hosted = ctx.partitions.leaderOf(t.name, partitionIndex, ctx.knowsPartition(t.name, partitionIndex));
+        const activeProducers = hosted.log.activeProducers().map((p) => ({
+          producerId: p.producerId,
+          producerEpoch: p.epoch,
+          lastSequence: p.batches.at(-1)?.lastSeq ?? -1,
+          lastTimestamp: p.lastTimestampMs,
+          coordinatorEpoch: p.coordinatorEpoch,
+          currentTxnStartOffset: p.currentTxnFirstOffset,
+        }));
+        return { partitionIndex, errorCode: 0, errorMessage: null, activeProducers };
+      } catch (err) {
+        const { errorCode, errorMessage } = toErrorFields(err, ctx.logger, {
+          topic: t.name,
+          partition: partitionIndex,
+        });
+        return { partitionIndex, errorCode, errorMessage: message(errorMessage), activeProducers: [] };
+      }
+    }),
+  }));
+  return { body: { throttleTimeMs: 0, topics } satisfies kafka.DescribeProducersResponseData };
 }

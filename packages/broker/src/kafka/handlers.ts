@@ -1,7 +1,13 @@
 import { ErrorCodes, kafka } from '@samsa/protocol';
 import type { BrokerContext } from '../server/context.js';
 import { createTopics, deleteTopics, describeCluster, initProducerId } from './admin.js';
-import { createPartitions, describeTransactions, electLeaders, listTransactions } from './admin-ops.js';
+import {
+  createPartitions,
+  describeProducers,
+  describeTransactions,
+  electLeaders,
+  listTransactions,
+} from './admin-ops.js';
 import type { Served } from './connection.js';
 import { consumerGroupDescribe, consumerGroupHeartbeat } from './consumer-groups.js';
 import { describeConfigs } from './describe-configs.js';
@@ -36,6 +42,7 @@ const HANDLERS = new Map<number, Handler>([
   [ApiKey.DescribeCluster, describeCluster as Handler],
   [ApiKey.CreatePartitions, createPartitions as Handler],
   [ApiKey.ElectLeaders, electLeaders as Handler],
+  [ApiKey.DescribeProducers, describeProducers as Handler],
   [ApiKey.DescribeTransactions, describeTransactions as Handler],
   [ApiKey.ListTransactions, listTransactions as Handler],
   [ApiKey.InitProducerId, initProducerId as Handler],

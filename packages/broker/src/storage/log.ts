@@ -176,6 +176,11 @@ export class PartitionLog {
     return this.producers.aborted.overlapping(fromOffset, toOffset);
   }
 
+  /** Every producer this log keeps state for, in producer id order (DescribeProducers). */
+  activeProducers(): ProducerEntry[] {
+    return this.producers.table.all();
+  }
+
   /** What this log knows of a producer (its epoch and last batches), for tests and tools. */
   producerState(producerId: number): ProducerEntry | undefined {
     return this.producers.table.entry(producerId);

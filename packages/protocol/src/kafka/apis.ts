@@ -27,6 +27,7 @@ import { AddPartitionsToTxnRequest, AddPartitionsToTxnResponse } from './apis/ad
 import { EndTxnRequest, EndTxnResponse } from './apis/end-txn.js';
 import { TxnOffsetCommitRequest, TxnOffsetCommitResponse } from './apis/txn-offset-commit.js';
 import { CreatePartitionsRequest, CreatePartitionsResponse } from './apis/create-partitions.js';
+import { DescribeProducersRequest, DescribeProducersResponse } from './apis/describe-producers.js';
 import { ElectLeadersRequest, ElectLeadersResponse } from './apis/elect-leaders.js';
 import {
   DescribeTransactionsRequest,
@@ -65,6 +66,7 @@ export const ApiKey = Object.freeze({
   ElectLeaders: 43,
   OffsetDelete: 47,
   DescribeCluster: 60,
+  DescribeProducers: 61,
   DescribeTransactions: 65,
   ListTransactions: 66,
   ConsumerGroupHeartbeat: 68,
@@ -124,6 +126,7 @@ export const KAFKA_APIS: ReadonlyMap<number, ApiCodec> = new Map(
     api('DescribeCluster', 0, 1, DescribeClusterRequest, DescribeClusterResponse),
     api('CreatePartitions', 0, 3, CreatePartitionsRequest, CreatePartitionsResponse),
     api('ElectLeaders', 0, 2, ElectLeadersRequest, ElectLeadersResponse),
+    api('DescribeProducers', 0, 0, DescribeProducersRequest, DescribeProducersResponse),
     api('DescribeTransactions', 0, 0, DescribeTransactionsRequest, DescribeTransactionsResponse),
     api('ListTransactions', 0, 1, ListTransactionsRequest, ListTransactionsResponse),
     api('ConsumerGroupHeartbeat', 0, 1, ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse),

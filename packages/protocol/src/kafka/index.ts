@@ -34,3 +34,4 @@ export * from './apis/txn-offset-commit.js';
 export * from './apis/create-partitions.js';
 export * from './apis/elect-leaders.js';
 export * from './apis/transactions-admin.js';
+export * from './apis/describe-producers.js';

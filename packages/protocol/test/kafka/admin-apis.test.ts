@@ -56,6 +56,35 @@ const samples: Record<number, { request: object; response: object }> = {
       ],
     },
   },
+  [ApiKey.DescribeProducers]: {
+    request: { topics: [{ name: 't', partitionIndexes: [0, 3] }] },
+    response: {
+      throttleTimeMs: 5,
+      topics: [
+        {
+          name: 't',
+          partitions: [
+            {
+              partitionIndex: 0,
+              errorCode: 0,
+              errorMessage: null,
+              activeProducers: [
+                {
+                  producerId: 2 ** 40,
+                  producerEpoch: 2,
+                  lastSequence: 99,
+                  lastTimestamp: 1_700_000_000_000,
+                  coordinatorEpoch: 4,
+                  currentTxnStartOffset: 12,
+                },
+              ],
+            },
+            { partitionIndex: 3, errorCode: 6, errorMessage: 'not the leader', activeProducers: [] },
+          ],
+        },
+      ],
+    },
+  },
   [ApiKey.ListTransactions]: {
     request: { stateFilters: ['Ongoing'], producerIdFilters: [4242, 2 ** 40], durationFilter: 1000 },
     response: {
