@@ -12,7 +12,14 @@ import { LocalCluster } from '../helpers/cluster.js';
 import { KafkaTestClient } from '../helpers/kafka-client.js';
 import { freePort } from '../helpers/ports.js';
 import { waitFor } from '../helpers/wait.js';
-import { available, CONFLUENT_KAFKA_TXN, confluentKafkaAvailable, run, SYSTEM_PYTHON } from '../kafka/tools.js';
+import {
+  available,
+  CONFLUENT_KAFKA_CTP,
+  CONFLUENT_KAFKA_TXN,
+  confluentKafkaAvailable,
+  run,
+  SYSTEM_PYTHON,
+} from '../kafka/tools.js';
 
 const require = createRequire(import.meta.url);
 const { Kafka, logLevel } = require('kafkajs') as typeof import('kafkajs');
@@ -226,6 +233,29 @@ describe.runIf(available('confluent-kafka-python (python3-confluent-kafka)', con
         .map((l) => l.slice(5));
       const committed = ['ck-c1', 'ck-c2'].flatMap((name) => batchOf(name, 6).map((m) => m.value));
       expect(sorted(read)).toEqual(sorted(committed));
+    }, 180_000);
+
+    it('consume-transform-produce with send_offsets_to_transaction (member id and generation, KIP-447)', async () => {
+      const input = unique('ck-ctp-in');
+      const output = unique('ck-ctp-out');
+      await createTopic(input, 3);
+      await createTopic(output, 3);
+      const records = 30;
+      const plain = client().producer();
+      await plain.connect();
+      await plain.send({
+        topic: input,
+        acks: -1,
+        messages: Array.from({ length: records }, (_, i) => ({ partition: i % 3, value: `in-${i}` })),
+      });
+      await plain.disconnect();
+      const args = [CONFLUENT_KAFKA_CTP, bootstrap, input, output, unique('ck-ctp-g'), unique('ck-ctp-tx')];
+      const result = await run(SYSTEM_PYTHON, [...args, String(records)], { timeoutMs: 150_000 });
+      expect(result.code, result.stderr + result.stdout).toBe(0);
+      expect(result.stdout).toContain(`done ${records}`);
+      expect(result.stdout).toContain('committed 0:10 1:10 2:10');
+      const expected = Array.from({ length: records }, (_, i) => `out-in-${i}`);
+      expect(sorted(await readWithKafkaJs(output, records, false))).toEqual(sorted(expected));
     }, 180_000);
   },
 );

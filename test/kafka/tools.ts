@@ -101,6 +101,7 @@ export const kafkaPythonAvailable = (): boolean => pythonModuleAvailable('kafka'
 export const CONFLUENT_KAFKA_CHECK = join(HERE, 'confluent-kafka-check.py');
 export const CONFLUENT_KAFKA_GROUP = join(HERE, 'confluent-kafka-group.py');
 export const CONFLUENT_KAFKA_TXN = join(HERE, 'confluent-kafka-txn.py');
+export const CONFLUENT_KAFKA_CTP = join(HERE, 'confluent-kafka-ctp.py');
 export const CONFLUENT_KAFKA_ADMIN = join(HERE, 'confluent-kafka-admin.py');
 export const KAFKA_PYTHON_GROUP = join(HERE, 'kafka-python-group.py');
 export const CONFLUENT_KAFKA_COOPERATIVE = join(HERE, 'confluent-kafka-cooperative.py');
