@@ -178,6 +178,7 @@ const row = (scenario, f) =>
     'p99 ms': f.p99Ms.toFixed(2),
     'p99.9 ms': f.p999Ms.toFixed(2),
     'max ms': f.maxMs === undefined ? '' : f.maxMs.toFixed(1),
+    'broker CPU µs/rec': f.brokerCpuUsPerRecord === undefined ? '' : f.brokerCpuUsPerRecord.toFixed(0),
   });
 
 console.error(`bench: ${records} records of ${recordSize} bytes, ${partitions} partitions per topic`);
@@ -318,20 +319,21 @@ async function latencySection() {
     { name: 'RF 1, acks=1', topic: 'lat1', acks: '1' },
     { name: 'RF 3, acks=all', topic: 'lat3', acks: 'all' },
   ];
-  const steadyRow = (scenario, f) => row(scenario, f.steadyState ?? f);
+  const steadyRow = (scenario, f) =>
+    row(scenario, { ...(f.steadyState ?? f), brokerCpuUsPerRecord: f.brokerCpuUsPerRecord });
   for (const rate of latencyRates) {
     const total = Math.max(2, Math.round(rate * latencySeconds));
     const paced = ['--num-records', String(total), '--throughput', String(rate)];
     const warm = ['--warmup-records', String(Math.floor(total / 6))];
     for (const k of kinds) {
-      const f = await latencyBench('produce', k.topic, c.bootstrap, ['--acks', k.acks, ...paced, ...warm]);
+      const f = await latencyBench('produce', k.topic, c, ['--acks', k.acks, ...paced, ...warm]);
       steadyRow(`3 brokers, ${k.name} at ${rate}/s, per record`, f);
     }
   }
   {
     const rate = 10_000;
     const total = rate * latencySeconds;
-    const f = await latencyBench('end-to-end', 'lat3', c.bootstrap, [
+    const f = await latencyBench('end-to-end', 'lat3', c, [
       '--acks',
       'all',
       '--num-records',
@@ -348,7 +350,7 @@ async function latencySection() {
   // Samsa's one-at-a-time figures by replication factor, to set beside NATS's R1 and R3.
   const samsaOneAtATime = new Map();
   for (const k of kinds) {
-    const f = await latencyBench('produce', k.topic, c.bootstrap, ['--acks', k.acks, ...oneAtATime]);
+    const f = await latencyBench('produce', k.topic, c, ['--acks', k.acks, ...oneAtATime]);
     steadyRow(`3 brokers, ${k.name}, one record at a time`, f);
     samsaOneAtATime.set(k.acks === 'all' ? 3 : 1, f.steadyState ?? f);
   }
@@ -401,7 +403,27 @@ async function latencySection() {
   }
 }
 
-async function latencyBench(kind, topic, bootstrap, extra) {
+/**
+ * One `samsa bench` run against cluster `c`, with the CPU its brokers used per record meanwhile (user +
+ * system, from /proc): on this 2-core machine it says how much of the latency is the brokers' own work.
+ */
+async function latencyBench(kind, topic, c, extra) {
+  const before = brokersCpuMs(c.brokers);
+  const f = await latencyBenchRun(kind, topic, c.bootstrap, extra);
+  return { ...f, brokerCpuUsPerRecord: ((brokersCpuMs(c.brokers) - before) * 1000) / f.records };
+}
+
+/** CPU time (ms) the processes used so far, from /proc/PID/stat (utime + stime, in 10 ms ticks). */
+function brokersCpuMs(processes) {
+  let ticks = 0;
+  for (const child of processes) {
+    const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks * 10;
+}
+
+async function latencyBenchRun(kind, topic, bootstrap, extra) {
   const out = await samsa([
     'bench',
     kind,
