@@ -3,7 +3,8 @@
 // moves the figures: twin 3-broker clusters, one started from each build, and short `samsa bench`
 // runs alternating between them (A B, B A, A B, ...), so both see the same load. Each run prints its
 // steady-state percentiles, the CPU its cluster's brokers used per record (from /proc, user + system)
-// and the load average; the summary gives the medians of each side.
+// and the load average (bench produce also its requests' queue time and latency p50); the summary
+// gives the medians of each side.
 //   node scripts/bench-ab.mjs --b DIR [--a DIR] [--mode paced|one-at-a-time|end-to-end] [--rate 10000]
 //        [--seconds 4] [--records 3000] [--rounds 4] [--acks all] [--replication-factor 3]
 //        [--partitions 3] [--client a|b] [--broker-env-b NAME=VALUE]
@@ -169,11 +170,15 @@ for (let round = 0; round < Number(values.rounds); round++) {
     console.log(
       `${side} round ${round}: p50 ${fixed(f.p50Ms)} p99 ${fixed(f.p99Ms)} p99.9 ${fixed(f.p999Ms)} ms, ` +
         `${Math.round(f.recordsPerSec)} records/s, brokers ${fixed(f.brokerCpuUsPerRecord, 0)} µs CPU/record, ` +
-        `load ${fixed(f.load, 1)}`,
+        `load ${fixed(f.load, 1)}` +
+        (f.requests
+          ? `; requests: queue p50 ${fixed(f.queueTimeP50Ms)}, latency p50 ${fixed(f.requestLatencyP50Ms)} ms`
+          : ''),
     );
   }
 }
 function median(xs) {
+  if (xs.some((x) => x === undefined)) return undefined; // a build whose bench does not report it
   const sorted = [...xs].sort((x, y) => x - y);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
@@ -188,6 +193,8 @@ const rows = ['A', 'B'].map((side) => {
     'p99 ms': fixed(of('p99Ms')),
     'p99.9 ms': fixed(of('p999Ms')),
     'broker CPU µs/record': fixed(of('brokerCpuUsPerRecord'), 0),
+    'request queue p50 ms': fixed(of('queueTimeP50Ms')),
+    'request latency p50 ms': fixed(of('requestLatencyP50Ms')),
     'load average': `${fixed(Math.min(...loads), 1)}–${fixed(Math.max(...loads), 1)}`,
   };
 });

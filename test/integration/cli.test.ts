@@ -142,10 +142,27 @@ describe('samsa CLI', () => {
       mbPerSec: number;
       recordsPerSec: number;
       p99Ms: number;
-      steadyState: { records: number; recordsPerSec: number; p50Ms: number; p99Ms: number; maxMs: number };
+      requests: number;
+      steadyState: {
+        records: number;
+        recordsPerSec: number;
+        p50Ms: number;
+        p99Ms: number;
+        maxMs: number;
+        requests: number;
+        queueTimeP50Ms: number;
+        requestLatencyP50Ms: number;
+        requestLatencyP99Ms: number;
+      };
     };
     expect(figures.records).toBe(5000);
     expect(figures.steadyState.records).toBe(3000);
+    // The producer's requests: how long their batches waited in it, and their round trips.
+    expect(figures.steadyState.requests).toBeGreaterThan(0);
+    expect(figures.steadyState.requests).toBeLessThanOrEqual(figures.requests);
+    expect(figures.steadyState.queueTimeP50Ms).toBeGreaterThanOrEqual(0);
+    expect(figures.steadyState.requestLatencyP50Ms).toBeGreaterThan(0);
+    expect(figures.steadyState.requestLatencyP99Ms).toBeGreaterThanOrEqual(figures.steadyState.requestLatencyP50Ms);
     expect(figures.steadyState.recordsPerSec).toBeGreaterThan(0);
     expect(figures.steadyState.p50Ms).toBeGreaterThan(0);
     expect(figures.steadyState.p99Ms).toBeLessThanOrEqual(figures.steadyState.maxMs);
@@ -170,7 +187,10 @@ describe('samsa CLI', () => {
     const lines = text.stdout.trim().split('\n');
     expect(lines).toHaveLength(2);
     expect(lines[0]).toMatch(/^1000 records sent, \d+ records\/sec \([\d.]+ MB\/sec\), latency p50 [\d.]+ ms, /);
-    expect(lines[0]).toMatch(/, p99 [\d.]+ ms, p99\.9 [\d.]+ ms, max [\d.]+ ms$/);
+    expect(lines[0]).toMatch(
+      /, p99 [\d.]+ ms, p99\.9 [\d.]+ ms, max [\d.]+ ms; \d+ requests: queue time p50 [\d.]+ ms, /,
+    );
+    expect(lines[0]).toMatch(/, request latency p50 [\d.]+ ms, p99 [\d.]+ ms$/);
     expect(lines[1]).toMatch(/^steady state after 400 warm-up records: 600 records sent, \d+ records\/sec/);
 
     const without = await samsa([...args, '--num-records', '300', '--json']);

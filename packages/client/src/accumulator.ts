@@ -113,6 +113,8 @@ export class ProducerBatch {
    * until then, and again when the partition's sequences start over under a new producer id.
    */
   baseSequence = -1;
+  /** When it was opened on the high-resolution clock (performance.now), for onRequestTimed's queue time. */
+  readonly openedAt = performance.now();
   private readonly segments: Segment[] = [];
   private doneListeners: (() => void)[] | undefined;
 

@@ -6,6 +6,7 @@ export {
   type Message,
   type ProducerOptions,
   type ProducerRecord,
+  type ProduceRequestTiming,
   type RecordMetadata,
   type SendBatchRequest,
 } from './producer.js';

@@ -105,6 +105,24 @@ export interface ProducerOptions {
   maxRequestSize?: number;
   /** Deadline of each Produce request; defaults to the client's requestTimeoutMs. */
   requestTimeoutMs?: number;
+  /**
+   * Called as each Produce request is answered or fails, with Kafka's two producer timings of it, for
+   * telling where a record's latency goes (`samsa bench produce` prints them). It must not throw (an
+   * exception is rethrown outside the producer).
+   */
+  onRequestTimed?: (timing: ProduceRequestTiming) => void;
+}
+
+/** One Produce request's timings (Kafka's record-queue-time and request-latency, per request). */
+export interface ProduceRequestTiming {
+  /** From opening the request's oldest batch to sending the request: what its records waited in the producer. */
+  readonly queueTimeMs: number;
+  /** From sending the request to its answer (or failure). */
+  readonly requestLatencyMs: number;
+  readonly batches: number;
+  readonly records: number;
+  /** False when the request as a whole failed (no answer, or not one the producer could use). */
+  readonly answered: boolean;
 }
 
 interface ResolvedProducerOptions {
@@ -119,6 +137,7 @@ interface ResolvedProducerOptions {
   maxBlockMs: number;
   maxRequestSize: number;
   requestTimeoutMs: number;
+  onRequestTimed: ((timing: ProduceRequestTiming) => void) | undefined;
 }
 
 /**
@@ -262,6 +281,7 @@ export class Producer implements AsyncDisposable {
       maxBlockMs: options.maxBlockMs ?? 60_000,
       maxRequestSize: options.maxRequestSize ?? 1_048_576,
       requestTimeoutMs: options.requestTimeoutMs ?? cluster.options.requestTimeoutMs,
+      onRequestTimed: options.onRequestTimed,
     };
     this.memory = new BufferMemory(options.bufferMemory ?? 32 * 1024 * 1024);
     this.partitioner = new Partitioner(options.partitioner ?? 'default', this.options.batchSize);
@@ -746,15 +766,46 @@ export class Producer implements AsyncDisposable {
       this.requestDone(plan.broker);
       return;
     }
+    const sentAt = performance.now();
     const call = connection.produce(request, { timeoutMs: this.options.requestTimeoutMs });
     // acks=0: nobody will tell us the offset, so the records count as sent once handed to the transport.
     if (plan.acks === 0) for (const part of plan.parts) for (const batch of part.batches) batch.complete(-1);
     call
       .then(
-        (response) => this.requestSucceeded(plan, response),
-        (err: unknown) => this.requestFailed(plan, err),
+        (response) => {
+          this.timeRequest(plan, sentAt, true);
+          this.requestSucceeded(plan, response);
+        },
+        (err: unknown) => {
+          this.timeRequest(plan, sentAt, false);
+          this.requestFailed(plan, err);
+        },
       )
       .finally(() => this.requestDone(plan.broker));
+  }
+
+  private timeRequest(plan: ProduceRequestPlan, sentAt: number, answered: boolean): void {
+    const onRequestTimed = this.options.onRequestTimed;
+    if (onRequestTimed === undefined) return;
+    let openedAt = sentAt;
+    let batches = 0;
+    let records = 0;
+    for (const part of plan.parts) {
+      for (const batch of part.batches) {
+        openedAt = Math.min(openedAt, batch.openedAt);
+        batches++;
+        records += batch.recordCount;
+      }
+    }
+    const requestLatencyMs = performance.now() - sentAt;
+    try {
+      onRequestTimed({ queueTimeMs: sentAt - openedAt, requestLatencyMs, batches, records, answered });
+    } catch (err) {
+      // The producer's state must not depend on user code: report it as an uncaught exception would be.
+      queueMicrotask(() => {
+        throw err;
+      });
+    }
   }
 
   private requestDone(broker: number): void {

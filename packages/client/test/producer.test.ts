@@ -1,7 +1,14 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
 import { ErrorCodes, decodeBatches, type v1 } from '@samsa/protocol';
-import { BufferExhaustedError, ClosedError, Samsa, SamsaClientError, TimeoutError } from '@samsa/client';
+import {
+  BufferExhaustedError,
+  ClosedError,
+  type ProduceRequestTiming,
+  Samsa,
+  SamsaClientError,
+  TimeoutError,
+} from '@samsa/client';
 import { TestCluster, waitFor } from './support/test-cluster.js';
 
 const fastRetry = { retries: 5, initialRetryTimeMs: 10, maxRetryTimeMs: 50 };
@@ -103,6 +110,25 @@ describe('producer', () => {
       onAcknowledged: (f, c) => zero.push([f, c]),
     });
     expect(zero).toEqual([[0, 1]]);
+  });
+
+  it('onRequestTimed gives each request the time its oldest batch waited and the time it took', async () => {
+    cluster.createTopic('t', 1);
+    const timings: ProduceRequestTiming[] = [];
+    const producer = samsa.producer({ lingerMs: 20, onRequestTimed: (timing) => timings.push(timing) });
+    const release = cluster.hold('Produce');
+    const sent = producer.sendBatch({ topic: 't', messages: [{ value: 'a' }, { value: 'b' }] });
+    await waitFor(() => cluster.requestsOf<Produce>('Produce').length === 1);
+    const heldAt = performance.now();
+    await waitFor(() => performance.now() - heldAt >= 30);
+    expect(timings).toEqual([]);
+    release();
+    await sent;
+    expect(timings).toHaveLength(1);
+    expect(timings[0]).toMatchObject({ batches: 1, records: 2, answered: true });
+    // The linger is timed in whole milliseconds of Date.now(), the queue time on performance.now().
+    expect(timings[0]?.queueTimeMs).toBeGreaterThanOrEqual(19);
+    expect(timings[0]?.requestLatencyMs).toBeGreaterThanOrEqual(30);
   });
 
   it('closes a batch at batchSize bytes', async () => {

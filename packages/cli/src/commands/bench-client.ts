@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import hdr from 'hdr-histogram-js';
-import type { Acks, CompressionName, Message } from '@samsa/client';
+import type { Acks, CompressionName, Message, ProduceRequestTiming } from '@samsa/client';
 import { CliError } from '../errors.js';
 import { connect, withBootstrap } from '../connect.js';
 import { parseIntOption } from '../options.js';
@@ -24,6 +24,17 @@ export interface BenchFigures {
   p99Ms: number;
   p999Ms: number;
   maxMs: number;
+  /**
+   * bench produce: its Produce requests (answered ones, sent in the figures' period) and Kafka's two
+   * producer timings of them, which split a record's latency into the wait in the producer and the
+   * request's round trip: what the oldest batch waited before its request went out, and the request's
+   * time to its answer.
+   */
+  requests?: number;
+  queueTimeP50Ms?: number;
+  queueTimeP99Ms?: number;
+  requestLatencyP50Ms?: number;
+  requestLatencyP99Ms?: number;
 }
 
 function histogram(): hdr.Histogram {
@@ -51,11 +62,40 @@ function figures(records: number, bytes: number, seconds: number, latencyUs: hdr
 
 export function formatFigures(what: string, f: BenchFigures): string {
   const ms = (v: number) => (v < 10 ? v.toFixed(2) : v.toFixed(1));
+  const requests =
+    f.requests === undefined || f.requests === 0
+      ? ''
+      : `; ${f.requests} requests: queue time p50 ${ms(f.queueTimeP50Ms ?? 0)} ms, ` +
+        `p99 ${ms(f.queueTimeP99Ms ?? 0)} ms, ` +
+        `request latency p50 ${ms(f.requestLatencyP50Ms ?? 0)} ms, p99 ${ms(f.requestLatencyP99Ms ?? 0)} ms`;
   return (
     `${f.records} records ${what}, ${Math.round(f.recordsPerSec)} records/sec (${f.mbPerSec.toFixed(2)} MB/sec), ` +
     `latency p50 ${ms(f.p50Ms)} ms, p99 ${ms(f.p99Ms)} ms, ` +
-    `p99.9 ${ms(f.p999Ms)} ms, max ${ms(f.maxMs)} ms`
+    `p99.9 ${ms(f.p999Ms)} ms, max ${ms(f.maxMs)} ms${requests}`
   );
+}
+
+/** The producer's per-request timings (onRequestTimed) as histograms, as LatencyRecorder keeps records'. */
+class RequestTimings {
+  private readonly queueUs = histogram();
+  private readonly requestUs = histogram();
+  private count = 0;
+
+  add(queueTimeMs: number, requestLatencyMs: number): void {
+    this.queueUs.recordValue(Math.max(1, Math.round(queueTimeMs * 1000)));
+    this.requestUs.recordValue(Math.max(1, Math.round(requestLatencyMs * 1000)));
+    this.count++;
+  }
+
+  addTo(f: BenchFigures): void {
+    const ms = (h: hdr.Histogram, p: number) => Math.min(h.getValueAtPercentile(p), h.maxValue) / 1000;
+    f.requests = this.count;
+    if (this.count === 0) return;
+    f.queueTimeP50Ms = ms(this.queueUs, 50);
+    f.queueTimeP99Ms = ms(this.queueUs, 99);
+    f.requestLatencyP50Ms = ms(this.requestUs, 50);
+    f.requestLatencyP99Ms = ms(this.requestUs, 99);
+  }
 }
 
 /** A progress line every few seconds: the figures of the interval since the last one. */
@@ -94,7 +134,9 @@ class LatencyRecorder {
   readonly steady: hdr.Histogram | undefined;
   private readonly start = performance.now();
   private steadyStart = this.start;
+  private steadyStarted = false;
   private readonly tick: ReturnType<typeof ticker>;
+  private readonly requests = { whole: new RequestTimings(), steady: new RequestTimings() };
 
   constructor(
     private readonly o: { numRecords: number; warmupRecords: number; recordSize: number },
@@ -106,7 +148,19 @@ class LatencyRecorder {
 
   /** Record `first` (of a step starting at `first`) was sent at `sentMs`. */
   sent(first: number, sentMs: number): void {
-    if (first === this.o.warmupRecords) this.steadyStart = sentMs;
+    if (first === this.o.warmupRecords) {
+      this.steadyStart = sentMs;
+      this.steadyStarted = true;
+    }
+  }
+
+  /** A Produce request of the run was answered `requestLatencyMs` after it was sent (onRequestTimed). */
+  request(timing: ProduceRequestTiming): void {
+    if (!timing.answered) return;
+    this.requests.whole.add(timing.queueTimeMs, timing.requestLatencyMs);
+    const sentMs = performance.now() - timing.requestLatencyMs;
+    if (this.steady !== undefined && this.steadyStarted && sentMs >= this.steadyStart)
+      this.requests.steady.add(timing.queueTimeMs, timing.requestLatencyMs);
   }
 
   /** `count` records of the step that started at record `first` took `ms` each. */
@@ -130,9 +184,11 @@ class LatencyRecorder {
       (end - this.start) / 1000,
       this.whole,
     );
+    this.requests.whole.addTo(result);
     if (this.steady) {
       const records = numRecords - warmupRecords;
       result.steadyState = figures(records, records * recordSize, (end - this.steadyStart) / 1000, this.steady);
+      this.requests.steady.addTo(result.steadyState);
     }
     return result;
   }
@@ -174,17 +230,18 @@ export interface ProduceBenchFigures extends BenchFigures {
  */
 export async function benchProduce(o: ProduceBenchOptions): Promise<ProduceBenchFigures> {
   await using samsa = await connect(o.bootstrapServer, 'samsa-producer-perf');
+  const latency = new LatencyRecorder(o, 'sent');
   const producer = samsa.producer({
     acks: o.acks,
     batchSize: o.batchSize,
     lingerMs: o.lingerMs,
     compression: o.compression,
     ...producerOptionsFrom(o.producerProperty ?? []),
+    onRequestTimed: (timing) => latency.request(timing),
   });
   const payload = randomBytes(o.recordSize);
   const perCall = o.oneAtATime ? 1 : (o.burst ?? RECORDS_PER_CALL);
   const chunk: Message[] = Array.from({ length: perCall }, () => ({ value: payload }));
-  const latency = new LatencyRecorder(o, 'sent');
   const calls = new Set<Promise<unknown>>();
   let inFlight = 0;
   let failure: unknown;
