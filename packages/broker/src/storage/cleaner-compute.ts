@@ -1,11 +1,14 @@
 /**
- * The cleaner's per-record work (decompress, read keys, fill or consult the offset map, rewrite and
- * compress), on chunks of whole batches. InlineCompute does it on the calling thread (tests, tools);
- * WorkerCompute does the same in a worker thread (cleaner-worker.ts), so that a broker's event loop
- * only does the cleaner's I/O: at full speed the record work kept the broker's one thread busy, and
- * an acks=1 producer's p50 went from about 1 ms to 17-28 ms while a large log was cleaned.
+ * The cleaner's bulk work: reading segments in chunks of whole batches, decompressing, reading keys,
+ * filling or consulting the offset map, rewriting and compressing, writing the cleaned file and its
+ * fdatasync. InlineCompute does it on the calling thread (tests, tools); WorkerCompute does the same
+ * in a worker thread (cleaner-worker.ts, at a low CPU priority), so that a broker's event loop only
+ * pins segments, builds the new indexes from what the worker reports, and swaps. With the record
+ * work on the event loop an acks=1 producer's p50 went from about 1 ms to 17-28 ms while a large log
+ * was cleaned; with only the reads and writes there, still 7-20 ms on a saturated machine, where the
+ * broker's thread, kept busy, waits for a core (README: the cleaner's figures).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, fdatasyncSync, readSync, writeSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import {
@@ -63,19 +66,62 @@ export interface RewriteChunkResult {
   readonly removed: number;
 }
 
+/** A map chunk read from a file: where the next one starts and how much was read. */
+export interface MapRangeResult extends MapChunkResult {
+  readonly nextPosition: number;
+  readonly bytesRead: number;
+}
+
+/** A rewrite chunk read from a segment and written to the cleaned file. */
+export interface RewriteRangeResult {
+  readonly nextPosition: number;
+  readonly bytesRead: number;
+  readonly bytesWritten: number;
+  /** The batches written, in order: base offset, last offset, max timestamp, size (for the indexes). */
+  readonly written: ReadonlyArray<readonly [number, number, number, number]>;
+  readonly removed: number;
+  /** Some batch was dropped or rewritten. */
+  readonly changed: boolean;
+  /** Offsets of the markers dropped (their aborted-transaction index entries go). */
+  readonly droppedMarkers: readonly number[];
+}
+
 export interface CleanerCompute {
   /**
    * Starts a pass: empties the map, starts it at `offset`, and takes the aborted transactions that
    * overlap the range the pass cleans (their batches are skipped by the map and removed).
    */
   reset(offset: number, aborted: readonly AbortedRange[]): Promise<void>;
-  /** Adds the keys of whole batches (concatenated) at or after `firstDirtyOffset`, until the map is full. */
-  mapBatches(batches: Buffer, firstDirtyOffset: number): Promise<MapChunkResult>;
   /** Marks offsets up to `offset` as looked at; returns the map's end. */
   advanceTo(offset: number): Promise<number>;
-  rewriteBatches(batches: Buffer, rules: RewriteRulesData): Promise<RewriteChunkResult>;
   /** Keys in the map (for logs). */
   size(): Promise<number>;
+  /**
+   * Reads about `maxBytes` of whole batches of the open file `fd` from `position` (before `end`) and
+   * maps them: adds their keys (at or after `firstDirtyOffset`) until the map is full. The compute
+   * reads the file itself (the broker's thread only waits), so the caller keeps `fd` open until the
+   * answer.
+   */
+  mapRange(
+    fd: number,
+    position: number,
+    end: number,
+    firstDirtyOffset: number,
+    maxBytes: number,
+  ): Promise<MapRangeResult>;
+  /**
+   * Reads about `maxBytes` of whole batches of `fd` from `position` (before `end`), rewrites them by
+   * the rules (in offset order across calls, from the log start: see MarkerTracker), and writes what
+   * is kept to `out.fd` at `out.position`.
+   */
+  rewriteRange(
+    fd: number,
+    range: { readonly position: number; readonly end: number; readonly maxBytes: number },
+    rules: RewriteRulesData,
+    out: { readonly fd: number; readonly position: number },
+  ): Promise<RewriteRangeResult>;
+  /** fdatasync of `fd` (the cleaned file), on the compute's thread. */
+  syncFile(fd: number): Promise<void>;
 }
 
 /** The record work on the calling thread, over `map`. */
@@ -94,10 +140,6 @@ export class InlineCompute implements CleanerCompute {
     this.map.advanceTo(offset);
     this.aborted = new AbortedTransactions(aborted);
     this.markers.clear();
-  }
-
-  async mapBatches(batches: Buffer, firstDirtyOffset: number): Promise<MapChunkResult> {
-    return this.mapSync(batches, firstDirtyOffset);
   }
 
   mapSync(batches: Buffer, firstDirtyOffset: number): MapChunkResult {
@@ -132,10 +174,6 @@ export class InlineCompute implements CleanerCompute {
     return this.map.endOffset;
   }
 
-  async rewriteBatches(batches: Buffer, rules: RewriteRulesData): Promise<RewriteChunkResult> {
-    return this.rewriteSync(batches, rules);
-  }
-
   /** Chunks of one pass must come in offset order, from the log start: the marker rules follow transactions. */
   rewriteSync(batches: Buffer, rules: RewriteRulesData): RewriteChunkResult {
     const producers: ProducersLast = {
@@ -165,6 +203,78 @@ export class InlineCompute implements CleanerCompute {
 
   async size(): Promise<number> {
     return this.sizeSync();
+  }
+
+  async mapRange(
+    fd: number,
+    position: number,
+    end: number,
+    firstDirtyOffset: number,
+    maxBytes: number,
+  ): Promise<MapRangeResult> {
+    return this.mapRangeSync(fd, position, end, firstDirtyOffset, maxBytes);
+  }
+
+  mapRangeSync(fd: number, position: number, end: number, firstDirtyOffset: number, maxBytes: number): MapRangeResult {
+    const batches = readWholeBatches(fd, position, end, maxBytes);
+    return {
+      ...this.mapSync(batches, firstDirtyOffset),
+      nextPosition: position + batches.length,
+      bytesRead: batches.length,
+    };
+  }
+
+  async rewriteRange(
+    fd: number,
+    range: { readonly position: number; readonly end: number; readonly maxBytes: number },
+    rules: RewriteRulesData,
+    out: { readonly fd: number; readonly position: number },
+  ): Promise<RewriteRangeResult> {
+    return this.rewriteRangeSync(fd, range, rules, out);
+  }
+
+  rewriteRangeSync(
+    fd: number,
+    range: { readonly position: number; readonly end: number; readonly maxBytes: number },
+    rules: RewriteRulesData,
+    out: { readonly fd: number; readonly position: number },
+  ): RewriteRangeResult {
+    const batches = readWholeBatches(fd, range.position, range.end, range.maxBytes);
+    const result = this.rewriteSync(batches, rules);
+    const parts: Buffer[] = [];
+    const written: Array<readonly [number, number, number, number]> = [];
+    const droppedMarkers: number[] = [];
+    let replacement = 0;
+    let changed = false;
+    let at = 0;
+    for (const verdict of result.verdicts) {
+      const header = readBatchHeader(batches, at);
+      const original = batches.subarray(at, at + batchSize(header));
+      at += original.length;
+      if (verdict !== 0) changed = true;
+      if (verdict === 1) {
+        if (isControl(header)) droppedMarkers.push(lastOffsetOf(header));
+        continue;
+      }
+      const bytes = verdict === 2 ? result.replacements[replacement++]! : original;
+      parts.push(bytes);
+      written.push([header.baseOffset, lastOffsetOf(header), header.maxTimestamp, bytes.length]);
+    }
+    const output = Buffer.concat(parts);
+    writeFullySync(out.fd, output, out.position);
+    return {
+      nextPosition: range.position + batches.length,
+      bytesRead: batches.length,
+      bytesWritten: output.length,
+      written,
+      removed: result.removed,
+      changed,
+      droppedMarkers,
+    };
+  }
+
+  async syncFile(fd: number): Promise<void> {
+    fdatasyncSync(fd);
   }
 
   sizeSync(): number {
@@ -221,9 +331,40 @@ function markerTypeOf(batch: Buffer): number | undefined {
   }
 }
 
-/** Whether a Buffer lives in Node's shared pool (small allocations): its memory is not its own to give away. */
-function isPooled(buffer: Buffer): boolean {
-  return buffer.buffer.byteLength === Buffer.poolSize && buffer.length < Buffer.poolSize;
+/**
+ * Whole batches of the file from `position`: about `maxBytes` of them (at least one whole batch,
+ * however large), none past `end`. A batch whose length does not fit is corruption.
+ */
+function readWholeBatches(fd: number, position: number, end: number, maxBytes: number): Buffer {
+  let buffer = readFullySync(fd, Math.min(maxBytes, end - position), position);
+  let at = 0;
+  while (at + LOG_OVERHEAD <= buffer.length) {
+    const size = LOG_OVERHEAD + buffer.readInt32BE(at + BatchField.batchLength);
+    if (size < BATCH_HEADER_SIZE || position + at + size > end) {
+      throw new Error(`a batch of ${size} bytes at position ${position + at} does not fit the segment (${end} bytes)`);
+    }
+    if (at + size > buffer.length) {
+      if (at > 0) break;
+      buffer = readFullySync(fd, size, position); // one batch larger than maxBytes
+    }
+    at += size;
+  }
+  if (at === 0 && end > position) throw new Error(`a torn batch at position ${position} (segment of ${end} bytes)`);
+  return buffer.subarray(0, at);
+}
+
+function readFullySync(fd: number, length: number, position: number): Buffer {
+  const buffer = Buffer.allocUnsafeSlow(length);
+  for (let done = 0; done < length; ) {
+    const n = readSync(fd, buffer, done, length - done, position + done);
+    if (n === 0) throw new Error(`the file ended at ${position + done}, ${length - done} bytes short`);
+    done += n;
+  }
+  return buffer;
+}
+
+function writeFullySync(fd: number, bytes: Buffer, position: number): void {
+  for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done, position + done);
 }
 
 /** The decompressed record bytes of a whole batch. */
@@ -249,10 +390,26 @@ function buildBatch(batch: Buffer, header: BatchHeader, plain: Buffer, kept: rea
 /** A request to the worker and its answer, matched by id. */
 export type WorkerRequest =
   | { readonly id: number; readonly op: 'reset'; readonly offset: number; readonly aborted: readonly AbortedRange[] }
-  | { readonly id: number; readonly op: 'map'; readonly batches: Uint8Array; readonly firstDirtyOffset: number }
   | { readonly id: number; readonly op: 'advance'; readonly offset: number }
-  | { readonly id: number; readonly op: 'rewrite'; readonly batches: Uint8Array; readonly rules: RewriteRulesData }
-  | { readonly id: number; readonly op: 'size' };
+  | { readonly id: number; readonly op: 'size' }
+  | {
+      readonly id: number;
+      readonly op: 'mapRange';
+      readonly fd: number;
+      readonly position: number;
+      readonly end: number;
+      readonly firstDirtyOffset: number;
+      readonly maxBytes: number;
+    }
+  | {
+      readonly id: number;
+      readonly op: 'rewriteRange';
+      readonly fd: number;
+      readonly range: { readonly position: number; readonly end: number; readonly maxBytes: number };
+      readonly rules: RewriteRulesData;
+      readonly out: { readonly fd: number; readonly position: number };
+    }
+  | { readonly id: number; readonly op: 'syncFile'; readonly fd: number };
 
 export type WorkerReply = { readonly id: number; readonly result?: unknown; readonly error?: string };
 
@@ -279,40 +436,54 @@ export class WorkerCompute implements CleanerCompute {
     return this.call({ id: 0, op: 'reset', offset, aborted }) as Promise<void>;
   }
 
-  /** Hands the batches' memory to the worker when they own all of it (the caller must not use them again). */
-  mapBatches(batches: Buffer, firstDirtyOffset: number): Promise<MapChunkResult> {
-    const owned = batches.byteOffset === 0 && !isPooled(batches);
-    const transfer = owned ? [batches.buffer as ArrayBuffer] : [];
-    return this.call({ id: 0, op: 'map', batches, firstDirtyOffset }, transfer) as Promise<MapChunkResult>;
-  }
-
   advanceTo(offset: number): Promise<number> {
     return this.call({ id: 0, op: 'advance', offset }) as Promise<number>;
-  }
-
-  async rewriteBatches(batches: Buffer, rules: RewriteRulesData): Promise<RewriteChunkResult> {
-    const result = (await this.call({ id: 0, op: 'rewrite', batches, rules })) as {
-      verdicts: number[];
-      replacements: Uint8Array[];
-      removed: number;
-    };
-    const replacements = result.replacements.map((r) => Buffer.from(r.buffer, r.byteOffset, r.byteLength));
-    return { verdicts: result.verdicts, replacements, removed: result.removed };
   }
 
   size(): Promise<number> {
     return this.call({ id: 0, op: 'size' }) as Promise<number>;
   }
 
+  mapRange(
+    fd: number,
+    position: number,
+    end: number,
+    firstDirtyOffset: number,
+    maxBytes: number,
+  ): Promise<MapRangeResult> {
+    return this.call({
+      id: 0,
+      op: 'mapRange',
+      fd,
+      position,
+      end,
+      firstDirtyOffset,
+      maxBytes,
+    }) as Promise<MapRangeResult>;
+  }
+
+  rewriteRange(
+    fd: number,
+    range: { readonly position: number; readonly end: number; readonly maxBytes: number },
+    rules: RewriteRulesData,
+    out: { readonly fd: number; readonly position: number },
+  ): Promise<RewriteRangeResult> {
+    return this.call({ id: 0, op: 'rewriteRange', fd, range, rules, out }) as Promise<RewriteRangeResult>;
+  }
+
+  async syncFile(fd: number): Promise<void> {
+    await this.call({ id: 0, op: 'syncFile', fd });
+  }
+
   async close(): Promise<void> {
     await this.worker.terminate();
   }
 
-  private call(request: WorkerRequest, transfer: ArrayBuffer[] = []): Promise<unknown> {
+  private call(request: WorkerRequest): Promise<unknown> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
-      this.worker.postMessage({ ...request, id }, transfer);
+      this.worker.postMessage({ ...request, id });
     });
   }
 

@@ -2,7 +2,7 @@
  * The worker thread of WorkerCompute (cleaner-compute.ts): one offset map, and the record work of
  * one cleaner loop, answered message by message.
  */
-import { readlinkSync } from 'node:fs';
+import { fdatasyncSync, readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { InlineCompute, type WorkerReply, type WorkerRequest } from './cleaner-compute.js';
@@ -27,21 +27,29 @@ function lowerPriority(): void {
   }
 }
 lowerPriority();
-const asBuffer = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 
 function handle(request: WorkerRequest): unknown {
   switch (request.op) {
     case 'reset':
       compute.resetSync(request.offset, request.aborted);
       return undefined;
-    case 'map':
-      return compute.mapSync(asBuffer(request.batches), request.firstDirtyOffset);
     case 'advance':
       return compute.advanceSync(request.offset);
-    case 'rewrite':
-      return compute.rewriteSync(asBuffer(request.batches), request.rules);
     case 'size':
       return compute.sizeSync();
+    case 'mapRange':
+      return compute.mapRangeSync(
+        request.fd,
+        request.position,
+        request.end,
+        request.firstDirtyOffset,
+        request.maxBytes,
+      );
+    case 'rewriteRange':
+      return compute.rewriteRangeSync(request.fd, request.range, request.rules, request.out);
+    case 'syncFile':
+      fdatasyncSync(request.fd);
+      return undefined;
   }
 }
 

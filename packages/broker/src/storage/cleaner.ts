@@ -1,7 +1,9 @@
 /**
  * The log cleaner's I/O for one partition log: it builds the key → offset map over the dirty
  * section, rewrites the segments from the log start up to the map's end into `.cleaned` files, and
- * swaps them in. Every decision comes from cleaner-plan.ts; this file only reads, writes and renames.
+ * swaps them in. Every decision comes from cleaner-plan.ts; the bytes are read and written by the
+ * compute (cleaner-compute.ts: a worker thread in the broker) through the pinned segments' file
+ * descriptors; this file pins, builds the new segment's indexes, renames and swaps.
  *
  * It runs beside the append chain (see the ordering rules in append-chain.ts): appends and reads go
  * on while it reads and writes. The chain only sees the moment of the swap, which checks that the
@@ -18,8 +20,8 @@
  */
 import { open, rename, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { batchSize, lastOffsetOf, type BatchHeader } from '@samsa/protocol';
-import { type CleanerCompute, InlineCompute, type MapChunkResult, type RewriteRulesData } from './cleaner-compute.js';
+import { lastOffsetOf } from '@samsa/protocol';
+import { type CleanerCompute, InlineCompute, type RewriteRulesData } from './cleaner-compute.js';
 import type { Durability } from './durability.js';
 import {
   INDEX_SUFFIX,
@@ -31,14 +33,12 @@ import {
   segmentPaths,
   unlinkIfExists,
   writeFileAtomic,
-  writeFully,
 } from './files.js';
 import type { LogContext } from './log-context.js';
 import {
   cleanableSection,
   deleteHorizonMs,
   groupSegments,
-  isControl,
   type CleanableSection,
   type CleanerSegmentInfo,
   type CompactionConfig,
@@ -110,16 +110,14 @@ export interface CleanStats {
 }
 
 /**
- * The cleaner shares the broker's event loop: after this much work it lets the loop run (appends,
- * fetches, replication), so no request waits behind more than this. That bounds the wait per turn,
- * not the CPU the cleaner takes from the broker's thread: log.cleaner.io.max.bytes.per.second does
- * (README: the cleaner's effect on a producer's latency).
+ * What the cleaner does on the broker's event loop (indexes of the new segment, bookkeeping) lets the
+ * loop run (appends, fetches, replication) after this much, so no request waits behind more than
+ * this. log.cleaner.io.max.bytes.per.second bounds the disk traffic (README: the cleaner's effect on
+ * a producer's latency).
  */
 const PAUSE_EVERY_MS = 0.5;
-/** Batches go to the compute in chunks of about this size. */
+/** The compute reads (and rewrites) batches in chunks of about this size. */
 const COMPUTE_CHUNK_BYTES = 256 * 1024;
-/** Output is written in chunks of about this size. */
-const WRITE_CHUNK_BYTES = 1024 * 1024;
 
 const defaultPause = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -267,7 +265,7 @@ class CleanerIo {
 /**
  * Fills the map from the dirty segments, oldest first, until it is full or the dirty section ends.
  * Returns the map's end (one past the last offset it covers) and the newest timestamp of the batches
- * it covers wholly.
+ * it covers wholly. The compute reads the segments itself (through the pinned segment's descriptor).
  */
 async function buildOffsetMap(
   parts: CleanerParts,
@@ -277,56 +275,30 @@ async function buildOffsetMap(
   io: CleanerIo,
 ): Promise<{ mapEndOffset: number; newestTimestampMs: number }> {
   let newestTimestampMs = Number.NEGATIVE_INFINITY;
-  const chunk = new BatchChunk();
-  const send = async (): Promise<MapChunkResult> => {
-    chunk.headers = [];
-    const result = await compute.mapBatches(chunk.take(), section.firstDirtyOffset);
-    newestTimestampMs = Math.max(newestTimestampMs, result.newestTimestampMs);
-    return result;
-  };
   for (const segment of dirty) {
     const full = await withPinned(parts.segments, segment, async (fh) => {
-      for await (const item of scanBatches(fh, 0, segment.size, { verifyCrc: false })) {
-        if (item.kind === 'error') throw new Error(`${item.reason} in ${segment.paths.log} at ${item.position}`);
-        await io.read(item.bytes.length);
-        if (lastOffsetOf(item.header) < section.firstDirtyOffset) continue;
-        chunk.add(item.bytes, item.header);
-        if (chunk.bytes >= COMPUTE_CHUNK_BYTES && (await send()).full) return true;
+      for (let position = 0; position < segment.size; ) {
+        const result = await inSegment(segment, () =>
+          compute.mapRange(fh.fd, position, segment.size, section.firstDirtyOffset, COMPUTE_CHUNK_BYTES),
+        );
+        newestTimestampMs = Math.max(newestTimestampMs, result.newestTimestampMs);
+        position = result.nextPosition;
+        await io.read(result.bytesRead);
+        if (result.full) return true;
       }
-      return chunk.bytes > 0 && (await send()).full;
+      return false;
     });
     if (full) return { mapEndOffset: await compute.advanceTo(0), newestTimestampMs };
   }
   return { mapEndOffset: await compute.advanceTo(section.firstUncleanableOffset), newestTimestampMs };
 }
 
-/**
- * Whole batches copied out of the scanner's buffer (reused for the next batch) into one buffer of
- * their own, sent to the compute together: one copy per batch, and a buffer the map phase can hand
- * to the worker without another (the cleaner's garbage is the broker's thread's GC time).
- */
-class BatchChunk {
-  private buffer: Buffer = Buffer.alloc(0);
-  headers: BatchHeader[] = [];
-  bytes = 0;
-
-  add(batch: Buffer, header: BatchHeader): void {
-    if (this.bytes + batch.length > this.buffer.length) {
-      const grown = Buffer.allocUnsafeSlow(Math.max(2 * COMPUTE_CHUNK_BYTES, 2 * (this.bytes + batch.length)));
-      this.buffer.copy(grown, 0, 0, this.bytes);
-      this.buffer = grown;
-    }
-    batch.copy(this.buffer, this.bytes);
-    this.headers.push(header);
-    this.bytes += batch.length;
-  }
-
-  /** The batches as one buffer, which the caller now owns; the chunk starts a new one. */
-  take(): Buffer {
-    const out = this.buffer.subarray(0, this.bytes);
-    this.buffer = Buffer.alloc(0);
-    this.bytes = 0;
-    return out;
+/** Names the segment in an error of the compute's reading. */
+async function inSegment<T>(segment: LogSegment, read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (err) {
+    throw new Error(`${(err as Error).message} in ${segment.paths.log}`, { cause: err });
   }
 }
 
@@ -370,48 +342,30 @@ async function cleanGroup(
   const droppedMarkers: number[] = [];
   const sizes = olds.map((s) => s.size);
   try {
-    const out = new ChunkedWriter(fh, io);
-    const chunk = new BatchChunk();
-    const send = async (): Promise<void> => {
-      const headers = chunk.headers;
-      chunk.headers = [];
-      const batches = chunk.take();
-      const result = await compute.rewriteBatches(batches, rules);
-      recordsRemoved += result.removed;
-      let at = 0;
-      let replacement = 0;
-      for (const [i, header] of headers.entries()) {
-        const original = batches.subarray(at, at + batchSize(header));
-        at += original.length;
-        const verdict = result.verdicts[i];
-        if (verdict !== 0) changed = true;
-        if (verdict === 1 && isControl(header)) droppedMarkers.push(lastOffsetOf(header));
-        if (verdict === 1) continue;
-        const bytes = verdict === 2 ? result.replacements[replacement++]! : original;
-        fresh.recordBatch(
-          out.position,
-          header.baseOffset,
-          lastOffsetOf(header),
-          header.maxTimestamp,
-          bytes.length,
-          ctx.config.indexIntervalBytes,
-        );
-        await out.write(bytes);
-      }
-    };
+    // The compute reads the old segments and writes the cleaned file itself; this thread only builds
+    // the new segment's indexes from what it reports.
+    let outPosition = 0;
     for (const old of olds) {
       await withPinned(parts.segments, old, async (oldFh) => {
-        for await (const item of scanBatches(oldFh, 0, old.size, { verifyCrc: false })) {
-          if (item.kind === 'error') throw new Error(`${item.reason} in ${old.paths.log} at ${item.position}`);
-          await io.read(item.bytes.length);
-          chunk.add(item.bytes, item.header);
-          if (chunk.bytes >= COMPUTE_CHUNK_BYTES) await send();
+        for (let position = 0; position < old.size; ) {
+          const range = { position, end: old.size, maxBytes: COMPUTE_CHUNK_BYTES };
+          const result = await inSegment(old, () =>
+            compute.rewriteRange(oldFh.fd, range, rules, { fd: fh.fd, position: outPosition }),
+          );
+          position = result.nextPosition;
+          recordsRemoved += result.removed;
+          if (result.changed) changed = true;
+          droppedMarkers.push(...result.droppedMarkers);
+          for (const [baseOffset, lastOffset, maxTimestamp, size] of result.written) {
+            fresh.recordBatch(outPosition, baseOffset, lastOffset, maxTimestamp, size, ctx.config.indexIntervalBytes);
+            outPosition += size;
+          }
+          await io.read(result.bytesRead);
+          await io.wrote(result.bytesWritten);
         }
       });
     }
-    if (chunk.bytes > 0) await send();
-    await out.flush();
-    fresh.size = out.position;
+    fresh.size = outPosition;
     fresh.nextOffset = group[group.length - 1]!.endOffset;
     fresh.lastModifiedMs = Math.max(...olds.map((s) => s.lastModifiedMs));
     fresh.sealTimeIndex();
@@ -419,7 +373,7 @@ async function cleanGroup(
       await discard(fh, cleanedPath);
       return { swapped: false, recordsRemoved: 0, sizeDelta: 0 };
     }
-    await fh.datasync();
+    await compute.syncFile(fh.fd);
     options.crashAt?.('cleaned-written');
   } catch (err) {
     await discard(fh, cleanedPath).catch(() => undefined);
@@ -433,36 +387,6 @@ async function cleanGroup(
 async function discard(fh: FileHandle, path: string): Promise<void> {
   await fh.close().catch(() => undefined);
   await unlinkIfExists(path);
-}
-
-/** Buffers the rewritten batches and writes them in chunks. */
-class ChunkedWriter {
-  position = 0;
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
-
-  constructor(
-    private readonly fh: FileHandle,
-    private readonly io: CleanerIo,
-  ) {}
-
-  /** `bytes` must stay unchanged until written (a chunk's own buffer or a replacement: never the scanner's). */
-  async write(bytes: Buffer): Promise<void> {
-    this.pending.push(bytes);
-    this.pendingBytes += bytes.length;
-    this.position += bytes.length;
-    if (this.pendingBytes >= WRITE_CHUNK_BYTES) await this.flush();
-  }
-
-  async flush(): Promise<void> {
-    if (this.pendingBytes === 0) return;
-    const chunk = Buffer.concat(this.pending, this.pendingBytes);
-    const at = this.position - this.pendingBytes;
-    this.pending = [];
-    this.pendingBytes = 0;
-    await writeFully(this.fh, chunk, at);
-    await this.io.wrote(chunk.length);
-  }
 }
 
 /**
