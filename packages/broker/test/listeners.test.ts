@@ -254,12 +254,13 @@ describe('Metadata by listener', () => {
   });
 
   it('reports a leader unreachable on this listener as LeaderNotAvailable with no leader, as Kafka does', () => {
+    const NO_MOVE = { stateZkVersion: 0, addingReplicas: [], removingReplicas: [] };
     const topic = {
       name: 't',
       configs: {},
       partitions: [
-        { partition: 0, leader: 1, leaderEpoch: 3, replicas: [1, 2], isr: [1, 2], stateZkVersion: 0 },
-        { partition: 1, leader: 2, leaderEpoch: 4, replicas: [2, 1], isr: [2, 1], stateZkVersion: 0 },
+        { partition: 0, leader: 1, leaderEpoch: 3, replicas: [1, 2], isr: [1, 2], ...NO_MOVE },
+        { partition: 1, leader: 2, leaderEpoch: 4, replicas: [2, 1], isr: [2, 1], ...NO_MOVE },
       ],
     } as unknown as Parameters<typeof describeTopic>[0];
     const external = describeTopic(topic, brokers, 'EXTERNAL');
