@@ -6,7 +6,8 @@
  * incarnations fence old ones, which go on as zombies; transactions outlive their timeout; the
  * coordinator fails over (keeping or losing its uncommitted records) in every state; markers and data
  * writes are delayed in the network and delivered late (a deposed coordinator's markers included), or
- * their acknowledgements are lost. After a calm phase every transaction is complete and:
+ * their acknowledgements are lost; half the incarnations keep their epoch across transactions, as Kafka
+ * clients do (transaction version 1). After a calm phase every transaction is complete and:
  * - atomicity: each transaction's records are committed on every partition it wrote, or on none;
  * - no acknowledged commit is lost, no aborted or zombie transaction is committed;
  * - no transaction hangs: no partition has an open transaction left;
@@ -113,8 +114,8 @@ class SimPartition {
     this.log.push({ kind: 'data', pid, epoch, tag });
   }
 
-  appendMarker(pid: number, epoch: number, commit: boolean, coordinatorEpoch: number): void {
-    const verdict = this.table.analyzeMarker(pid, epoch, coordinatorEpoch);
+  appendMarker(pid: number, epoch: number, commit: boolean, coordinatorEpoch: number, sameEpoch = false): void {
+    const verdict = this.table.analyzeMarker(pid, epoch, coordinatorEpoch, sameEpoch);
     if (verdict.kind === 'rejected') throw new SamsaError(verdict.error, verdict.message);
     if (verdict.kind === 'duplicate') return;
     this.table.apply(this.header(pid, epoch, -1, true), {
@@ -144,6 +145,19 @@ class SimPartition {
 }
 
 const TXN_ID = 'tx';
+/**
+ * TXN_SIM_KEEPS_EPOCH=none|some|all: producers that end their transactions without the epoch bump, as
+ * Kafka clients below EndTxn v5 do (transaction version 1); by default half the incarnations.
+ */
+const KEEPS_EPOCH = process.env.TXN_SIM_KEEPS_EPOCH ?? 'some';
+/**
+ * Their markers carry the data's epoch, so a copy of one delivered after its transaction completed and
+ * the next one began writing the partition ends that next transaction there (Kafka's transaction
+ * version 1 has the same hole; KIP-890 part 2 closes it with the bump). Such late copies are left out
+ * unless TXN_SIM_LATE_SAME_EPOCH_MARKERS=1, which shows the hole (with TXN_SIM_KEEPS_EPOCH=all, seed 5
+ * fails: committed on one partition, aborted on another). TRANSACTIONS.md says what would close it.
+ */
+const LATE_SAME_EPOCH_MARKERS = process.env.TXN_SIM_LATE_SAME_EPOCH_MARKERS === '1';
 const PARTITIONS = 3;
 const TIMEOUT_MS = 20_000;
 
@@ -154,6 +168,8 @@ interface Incarnation {
   stopped: boolean;
   /** Sequences per partition at the current epoch. */
   seqs: Map<number, number>;
+  /** A Kafka client below EndTxn v5: keeps its epoch (and sequences) from one transaction to the next. */
+  readonly keepsEpoch: boolean;
 }
 
 class World {
@@ -214,10 +230,17 @@ class World {
     for (const key of tp.toKeys(job.partitions)) {
       const { partition } = tp.fromKey(key);
       const write = () =>
-        this.partitions[partition]!.appendMarker(job.producerId, job.producerEpoch, job.commit, coordinatorEpoch);
+        this.partitions[partition]!.appendMarker(
+          job.producerId,
+          job.producerEpoch,
+          job.commit,
+          coordinatorEpoch,
+          job.sameEpoch,
+        );
       if (this.chance(0.15)) {
         remaining.push(key);
-        if (this.chance(0.5)) this.network.push(() => swallow(write)); // delivered late, answer lost
+        // Delivered late, answer lost. Not for same-epoch markers unless asked (see LATE_SAME_EPOCH_MARKERS).
+        if (this.chance(0.5) && (!job.sameEpoch || LATE_SAME_EPOCH_MARKERS)) this.network.push(() => swallow(write));
         continue;
       }
       try {
@@ -357,13 +380,13 @@ class World {
     this.txnOutcome.set(tag, 'unknown');
     const fencedBefore = this.latestInit !== inc.n;
     try {
-      const next = await this.retry(inc, () => this.coordinator.endTxn(request(), commit));
+      const next = await this.retry(inc, () => this.coordinator.endTxn(request(), commit, !inc.keepsEpoch));
       if (commit && (fencedBefore || this.latestInit !== inc.n)) this.zombieCommits.push(tag);
       this.txnOutcome.set(tag, commit ? 'commit' : 'abort');
       if (commit) this.commits++;
+      if (next.producerId !== inc.pid || next.producerEpoch !== inc.epoch) inc.seqs = new Map();
       inc.pid = next.producerId;
       inc.epoch = next.producerEpoch;
-      inc.seqs = new Map();
     } catch (err) {
       if (!commit && err instanceof SamsaError) this.txnOutcome.set(tag, 'abort');
       throw err;
@@ -407,7 +430,14 @@ class World {
 
   newIncarnation(): void {
     for (const inc of this.incarnations) if (this.chance(0.5)) inc.stopped = true; // the rest are zombies
-    const inc: Incarnation = { n: this.incarnations.length, pid: -1, epoch: -1, stopped: false, seqs: new Map() };
+    const inc: Incarnation = {
+      n: this.incarnations.length,
+      pid: -1,
+      epoch: -1,
+      stopped: false,
+      seqs: new Map(),
+      keepsEpoch: KEEPS_EPOCH === 'all' || (KEEPS_EPOCH === 'some' && this.chance(0.5)),
+    };
     this.incarnations.push(inc);
     void this.runProducer(inc).catch((err: unknown) => {
       if (err instanceof Violation) this.violation = err;
