@@ -88,6 +88,12 @@ export class TransactionalProducer implements Transaction, AsyncDisposable {
   private readonly offsetGroups = new Map<string, Promise<void>>();
   private readonly offsetCommits = new Set<Promise<void>>();
   private readonly groupCoordinators: GroupCoordinators;
+  /**
+   * Topics written so far, kept in the client's metadata refreshes until close(). Without it, a client
+   * whose consumer has topics of interest refreshes only those, and a leader move of an output
+   * partition is never learnt (the producer retried a deposed leader until its deadline, forever).
+   */
+  private readonly topicsOfInterest = new Set<string>();
   /** Partitions to add in the next AddPartitionsToTxn, and its promise. */
   private addBatch: { partitions: { topic: string; partition: number }[]; sent: Promise<void> } | undefined;
   /** The first failed write of the open transaction: commit refuses, abort is the way out. */
@@ -159,6 +165,11 @@ export class TransactionalProducer implements Transaction, AsyncDisposable {
       });
     }
     const info = await this.cluster.topic(record.topic);
+    // Only a topic that exists (so a legal name) joins the refreshes.
+    if (!this.topicsOfInterest.has(record.topic)) {
+      this.topicsOfInterest.add(record.topic);
+      this.cluster.addInterest(record.topic);
+    }
     const key = toBytes(record.key);
     const partition =
       record.partition ??
@@ -291,6 +302,8 @@ export class TransactionalProducer implements Transaction, AsyncDisposable {
     if (this.state === 'closed') return;
     if (this.state === 'in-transaction') await this.abort().catch(() => undefined);
     this.state = 'closed';
+    for (const topic of this.topicsOfInterest) this.cluster.removeInterest(topic);
+    this.topicsOfInterest.clear();
     this.onClose(this);
   }
 
