@@ -65,7 +65,13 @@ const seen = (value: string) => consumed.set(value, (consumed.get(value) ?? 0) +
 
 function startKafkaJs(name: string, topic: string, group: string): Owner & { consumer: KafkaJsConsumer } {
   const kafka = new Kafka({ clientId: name, brokers: [bootstrap], logLevel: logLevel.NOTHING });
-  const consumer = kafka.consumer({ groupId: group, sessionTimeout: 10_000, heartbeatInterval: 500 });
+  // KafkaJS heartbeats between fetches: a short fetch wait lets it hear of a rebalance sooner (default 5 s).
+  const consumer = kafka.consumer({
+    groupId: group,
+    sessionTimeout: 10_000,
+    heartbeatInterval: 500,
+    maxWaitTimeInMs: 500,
+  });
   const owned = new Set<number>();
   // KafkaJS (eager) stops consuming before it joins again: what it owns is its last assignment until then.
   consumer.on(consumer.events.REBALANCING, () => owned.clear());
@@ -163,9 +169,12 @@ describe('a group shared by KafkaJS (classic protocol) and the Samsa SDK (KIP-84
       if (new Set(all).size !== all.length)
         overlap ??= owners.map((o) => `${o.name}: ${[...o.owned].sort()}`).join('; ');
     }, 10);
+    /** How long each change of membership took until the partitions were split again (printed). */
+    const splitMs: Record<string, number> = {};
     /** Waits until the members named own all partitions between them, each at least `least`. */
-    const split = (members: Owner[], least: number) =>
-      waitFor(
+    const split = async (members: Owner[], least: number) => {
+      const startedMs = Date.now();
+      await waitFor(
         () => {
           const all = members.flatMap((o) => [...o.owned]);
           return (
@@ -177,6 +186,8 @@ describe('a group shared by KafkaJS (classic protocol) and the Samsa SDK (KIP-84
           description: `a split over ${members.map((o) => o.name)} (${members.map((o) => [...o.owned])})`,
         },
       );
+      splitMs[members.map((o) => o.name).join('+')] ??= Date.now() - startedMs;
+    };
     try {
       // A classic group first: KafkaJS alone.
       const k1 = startKafkaJs('kafkajs-1', topic, group);
@@ -222,6 +233,7 @@ describe('a group shared by KafkaJS (classic protocol) and the Samsa SDK (KIP-84
       await admin.disconnect();
       await Promise.all(owners.map((o) => o.close().catch(() => undefined)));
     }
+    console.log(`mixed group: ms from a membership change to the new split ${JSON.stringify(splitMs)}`);
     expect(overlap, 'a partition owned by two members at once').toBeUndefined();
     const twice = values.filter((v) => consumed.get(v) !== 1);
     expect(twice, 'records consumed other than once').toEqual([]);

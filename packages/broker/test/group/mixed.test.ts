@@ -280,6 +280,29 @@ describe('mixed groups: classic members in a KIP-848 group', () => {
     expect(replayed.coreOf(0)!.describeGroup('g')?.members ?? []).toHaveLength(0);
   });
 
+  it('a static classic member restarting takes its place and partitions back; the old id is fenced', async () => {
+    const s = await new Setup().start();
+    const a = await s.sdk('', 0);
+    const first = await s.join('', {}, { groupInstanceId: 'kafkajs-0' });
+    expect(first.errorCode).toBe(0);
+    const told = await s.sdk(a.memberId, a.memberEpoch, a.assignment);
+    await s.sdk(a.memberId, told.memberEpoch, told.assignment);
+    const again = await s.join(first.memberId, {}, { groupInstanceId: 'kafkajs-0' });
+    const held = await s.sync(first.memberId, again.generationId);
+    expect(count(held.partitions)).toBe(2);
+    // The process restarts: a join with the instance id and no member id.
+    const restarted = await s.join('', {}, { groupInstanceId: 'kafkajs-0' });
+    expect(restarted.errorCode).toBe(0);
+    expect(restarted.memberId).not.toBe(first.memberId);
+    expect(restarted.generationId).toBe(again.generationId);
+    expect((await s.sync(restarted.memberId, restarted.generationId)).partitions).toEqual(held.partitions);
+    expect(s.beat(first.memberId, again.generationId)).toBe(ErrorCodes.UNKNOWN_MEMBER_ID.code);
+    expect(s.coordinator.coreOf(0)!.describeGroup('g')!.members).toHaveLength(2);
+    // The SDK member was not disturbed.
+    const undisturbed = await s.sdk(a.memberId, told.memberEpoch, told.assignment);
+    expect(undisturbed.assignment).toEqual(told.assignment);
+  });
+
   it('group.consumer.migration.policy=disabled keeps the types apart', async () => {
     const s = await new Setup('disabled').start();
     const joined = await s.join('');
