@@ -5,11 +5,14 @@
  * made committed by a commit, also across a SIGKILL of the group coordinator's broker (the new
  * coordinator replays the transactional batch and its marker); stale members refused.
  */
+import { connect } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
-import { ErrorCodes, loadGroupProto, type v1 } from '@samsa/protocol';
+import { ErrorCodes, kafka, loadGroupProto, type v1 } from '@samsa/protocol';
 import { type ConsumedMessage, type Consumer, Samsa, type TransactionalProducer } from '@samsa/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalCluster } from '../helpers/cluster.js';
+import { KafkaTestClient } from '../helpers/kafka-client.js';
+import { freePort } from '../helpers/ports.js';
 import { waitFor } from '../helpers/wait.js';
 
 const IN = 'txo-in';
@@ -21,6 +24,8 @@ const RETRIABLE = new Set([
 ]);
 
 let cluster: LocalCluster;
+/** Each broker's Kafka listener port (kept across restarts). */
+const kafkaPorts = new Map<number, number>();
 let samsa: Samsa;
 type Unary = (
   request: unknown,
@@ -103,6 +108,23 @@ async function coordinatorBrokerOf(groupId: string): Promise<number> {
   );
 }
 
+/** OffsetFetch v7 on the Kafka listener of the group's coordinator: each partition's error code. */
+async function kafkaFetchCodes(groupId: string, requireStable: boolean): Promise<number[]> {
+  const port = kafkaPorts.get(await coordinatorBrokerOf(groupId))!;
+  const socket = connect({ host: '127.0.0.1', port });
+  await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+  try {
+    const answer = await new KafkaTestClient(socket).send<kafka.OffsetFetchResponseData>(kafka.ApiKey.OffsetFetch, 7, {
+      groupId,
+      topics: [{ name: IN, partitionIndexes: [0, 1] }],
+      requireStable,
+    });
+    return answer.topics[0]!.partitions.map((p) => p.errorCode);
+  } finally {
+    socket.destroy();
+  }
+}
+
 function member(groupId: string): Consumer {
   const consumer = samsa.consumer({
     groupId,
@@ -143,8 +165,10 @@ async function readCommitted(topic: string, expected: number): Promise<string[]>
 }
 
 beforeAll(async () => {
+  for (const id of [1, 2, 3]) kafkaPorts.set(id, await freePort());
   cluster = await LocalCluster.start({
     brokers: 3,
+    brokerSettingsFor: (b) => ({ listeners: `PLAINTEXT://${b.address},KAFKA://127.0.0.1:${kafkaPorts.get(b.id)}` }),
     brokerSettings: {
       'transaction.state.log.num.partitions': '4',
       'offsets.topic.num.partitions': '4',
@@ -184,6 +208,9 @@ describe('offsets in transactions (sendOffsets)', () => {
     await producer.sendOffsets(consumer);
     expect((await committed(groupId, true)).map((p) => p.errorCode)).toContain(ErrorCodes.UNSTABLE_OFFSET_COMMIT.code);
     expect((await committed(groupId, false)).map((p) => p.offset)).toEqual([-1, -1]);
+    // Kafka clients see the same (OffsetFetch v7+, KIP-447).
+    expect(await kafkaFetchCodes(groupId, true)).toContain(ErrorCodes.UNSTABLE_OFFSET_COMMIT.code);
+    expect(await kafkaFetchCodes(groupId, false)).toEqual([0, 0]);
     await producer.abort();
     await waitFor(async () => ((await committed(groupId, true)).every((p) => p.errorCode === 0) ? true : undefined), {
       timeoutMs: 20_000,

@@ -179,6 +179,7 @@ async function fetchGroupOffsets(
   groupId: string,
   topics: readonly kafka.OffsetFetchTopicRequest[] | null,
   member: { memberId: string | null; memberEpoch: number },
+  requireStable = false,
 ): Promise<{ topics: kafka.OffsetFetchTopicData[]; errorCode: number }> {
   try {
     // Classic members' fetches are not fenced (Kafka checks only KIP-848 member epochs, OffsetFetch v9+).
@@ -187,6 +188,8 @@ async function fetchGroupOffsets(
       memberId: member.memberId ?? '',
       memberEpoch: member.memberId ? member.memberEpoch : -1,
       topics: (topics ?? []).map((t) => ({ name: t.name, partitions: t.partitionIndexes })),
+      // KIP-447 (v7+): UnstableOffsetCommit where a transaction's offsets are pending.
+      requireStable,
     });
     return {
       errorCode: 0,
@@ -197,7 +200,7 @@ async function fetchGroupOffsets(
           committedOffset: p.offset,
           committedLeaderEpoch: p.leaderEpoch,
           metadata: p.metadata,
-          errorCode: 0,
+          errorCode: p.errorCode,
         })),
       })),
     };
@@ -215,12 +218,18 @@ export async function offsetFetch(
     const groups = await Promise.all(
       request.groups.map(async (g) => ({
         groupId: g.groupId,
-        ...(await fetchGroupOffsets(ctx, g.groupId, g.topics, g)),
+        ...(await fetchGroupOffsets(ctx, g.groupId, g.topics, g, request.requireStable)),
       })),
     );
     return { body: { throttleTimeMs: 0, groups } satisfies Partial<kafka.OffsetFetchResponseData> };
   }
-  const answer = await fetchGroupOffsets(ctx, request.groupId, request.topics, { memberId: null, memberEpoch: -1 });
+  const answer = await fetchGroupOffsets(
+    ctx,
+    request.groupId,
+    request.topics,
+    { memberId: null, memberEpoch: -1 },
+    request.requireStable,
+  );
   if (answer.errorCode !== 0 && version < 2) {
     // v0-1 have no top-level error: every asked partition carries it.
     const topics = (request.topics ?? []).map((t) => ({
