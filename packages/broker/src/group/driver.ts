@@ -78,6 +78,8 @@ export interface CoordinatorLog {
   readBatches?(): AsyncIterable<LoggedBatch>;
   /** The producer epoch the partition's producer state has for `producerId`, if any. */
   producerEpoch?(producerId: number): number | undefined;
+  /** The transaction coordinator verified the producer's transaction that started at `txnStartMs`. */
+  noteTxnVerified?(producerId: number, txnStartMs: number): void;
 }
 
 export interface GroupCoordinatorOptions {
@@ -404,12 +406,13 @@ export class GroupCoordinator {
    */
   async txnCommitOffsets(
     input: CommitInput & TxnProducer & { readonly generationId?: number; readonly memberless?: boolean },
-    verify: (partition: number) => Promise<void>,
+    verify: (partition: number) => Promise<unknown>,
   ): Promise<PartitionResults> {
     const { producerId, producerEpoch } = input;
     const partition = this.loadedFor(input.groupId).partition;
-    await verify(partition);
+    const txnStartMs = await verify(partition);
     const loaded = this.loadedFor(input.groupId);
+    if (typeof txnStartMs === 'number') loaded.log.noteTxnVerified?.(producerId, txnStartMs);
     const known = loaded.log.producerEpoch?.(producerId);
     if (known !== undefined && known > producerEpoch)
       throw new SamsaError(

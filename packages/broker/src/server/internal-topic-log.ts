@@ -24,6 +24,8 @@ export interface InternalTopicReplica {
     producerState?(
       producerId: number,
     ): { readonly epoch: number; readonly batches: readonly { readonly lastSeq: number }[] } | undefined;
+    /** The coordinator verified the producer's transaction started then (see ProducerStateTable.analyzeMarker). */
+    noteTxnVerified?(producerId: number, txnStartMs: number): void;
   };
 }
 
@@ -97,6 +99,10 @@ export class InternalTopicLog<R extends InternalTopicReplica, Rec> {
   /** The producer epoch this partition knows for `producerId`, if any. */
   producerEpoch(producerId: number): number | undefined {
     return this.replica.log.producerState?.(producerId)?.epoch;
+  }
+
+  noteTxnVerified(producerId: number, txnStartMs: number): void {
+    this.replica.log.noteTxnVerified?.(producerId, txnStartMs);
   }
 
   private nextSequence(txn: { producerId: number; producerEpoch: number }): number {

@@ -121,6 +121,7 @@ export class BrokerMarkerWriter implements MarkerWriter {
           coordinatorEpoch,
           topics: txnTopics(tp.fromKeys(keys)),
           sameEpoch: job.sameEpoch,
+          txnStartMs: job.txnStartMs,
         };
         try {
           const results =
@@ -156,7 +157,7 @@ export interface MarkerReplica {
     readonly logEndOffset: number;
     appendMarker(
       batch: Buffer,
-      options: { leaderEpoch: number; coordinatorEpoch: number; sameEpoch: boolean },
+      options: { leaderEpoch: number; coordinatorEpoch: number; sameEpoch: boolean; txnStartMs: number },
     ): Promise<{ lastOffset: number }>;
   };
 }
@@ -195,6 +196,7 @@ export async function writeMarkerOn<R extends MarkerReplica>(
       leaderEpoch: replica.leaderEpoch,
       coordinatorEpoch: marker.coordinatorEpoch,
       sameEpoch: marker.sameEpoch,
+      txnStartMs: Number(marker.txnStartMs),
     });
     leader.onLeaderAppend(replica);
     return appended.lastOffset >= 0 ? appended.lastOffset + 1 : replica.log.logEndOffset;
@@ -330,16 +332,13 @@ export function txnPartitionVerifier(options: {
   readonly coordinatorOf: (partition: number) => BrokerEndpoint | undefined;
   readonly peers: TxnPeerClients;
   readonly timeoutMs: number;
-}): (request: TxnRequest, topic: string, partition: number) => Promise<void> {
-  const verify = async (request: TxnRequest, topic: string, partition: number): Promise<void> => {
+}): (request: TxnRequest, topic: string, partition: number) => Promise<number> {
+  const verify = async (request: TxnRequest, topic: string, partition: number): Promise<number> => {
     const broker = options.coordinatorOf(options.coordinator.partitionFor(request.transactionalId));
     if (broker === undefined) {
       throw new SamsaError(ErrorCodes.COORDINATOR_NOT_AVAILABLE, `no coordinator for ${request.transactionalId}`);
     }
-    if (broker.id === options.brokerId) {
-      await options.coordinator.verifyPartition(request, topic, partition);
-      return;
-    }
+    if (broker.id === options.brokerId) return options.coordinator.verifyPartition(request, topic, partition);
     const response = await call<v1.AddPartitionsToTxnRequest, v1.AddPartitionsToTxnResponse__Output>(
       options.peers.forBroker(broker),
       'AddPartitionsToTxn',
@@ -349,12 +348,13 @@ export function txnPartitionVerifier(options: {
     if (response.errorCode !== 0) {
       throw new SamsaError(errorSpecForCode(response.errorCode), response.errorMessage);
     }
+    return Number(response.txnStartMs);
   };
   // A coordinator that cannot answer now (moving, loading, unreachable) is a produce error the producer
   // retries: NotEnoughReplicas, as Kafka answers producers that do not know the coordinator's errors.
   return async (request, topic, partition) => {
     try {
-      await verify(request, topic, partition);
+      return await verify(request, topic, partition);
     } catch (err) {
       if (err instanceof SamsaError && err.retriable) {
         throw new SamsaError(ErrorCodes.NOT_ENOUGH_REPLICAS, `transaction not verified yet: ${err.detail}`, {

@@ -212,12 +212,18 @@ export class PartitionLog {
    */
   appendMarker(
     batch: Buffer,
-    options: { leaderEpoch: number; coordinatorEpoch: number; sameEpoch?: boolean },
+    options: { leaderEpoch: number; coordinatorEpoch: number; sameEpoch?: boolean; txnStartMs?: number },
   ): Promise<AppendResult> {
     return this.appends.append(batch, false, options.leaderEpoch, {
       coordinatorEpoch: options.coordinatorEpoch,
       sameEpoch: options.sameEpoch ?? false,
+      txnStartMs: options.txnStartMs ?? 0,
     });
+  }
+
+  /** The coordinator verified a write of `producerId`'s transaction started at `txnStartMs` (see MarkerCheck). */
+  noteTxnVerified(producerId: number, txnStartMs: number): void {
+    this.producers.table.noteVerified(producerId, txnStartMs);
   }
 
   /**

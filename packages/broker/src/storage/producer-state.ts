@@ -84,6 +84,8 @@ export interface MarkerCheck {
    * transaction version 1): its marker carries the epoch its data was written with.
    */
   readonly sameEpoch?: boolean;
+  /** The start time of the transaction a same-epoch marker ends (0 or less: unknown). */
+  readonly txnStartMs?: number;
 }
 
 /** The last sequence of a batch: its base sequence plus its last offset delta, wrapping as Kafka's do. */
@@ -107,6 +109,11 @@ function rejected(error: ErrorSpec, message: string): AppendAnalysis {
 
 export class ProducerStateTable {
   private readonly entries = new Map<number, ProducerEntry>();
+  /**
+   * The leader's memory (not replicated, not in snapshots) of the transaction the coordinator verified
+   * for each producer's open transaction here: its start time, which names it (see analyzeMarker).
+   */
+  private readonly verifiedTxnStart = new Map<number, number>();
 
   constructor(entries: Iterable<ProducerEntry> = []) {
     for (const entry of entries) this.entries.set(entry.producerId, entry);
@@ -159,10 +166,19 @@ export class ProducerStateTable {
    *    written again), one below it is stale;
    *  - a marker from a coordinator older than the last one heard from is a deposed (zombie) coordinator's.
    * `sameEpoch` (transaction version 1, Kafka clients that keep their epoch across transactions) lets a
-   * marker at the data's epoch end the open transaction: the protection above is then the coordinator's
-   * (it writes the next transaction's markers only after every marker of this one was acknowledged).
+   * marker at the data's epoch end the open transaction. Then the epoch cannot tell a late copy of the
+   * previous transaction's marker from this one's: the start time can. A same-epoch marker naming
+   * another transaction than the one verified here is such a copy, answered as written (it was: the
+   * coordinator completes a transaction only once every partition acknowledged its marker). A new leader
+   * has not verified anything yet and takes the marker (the hole KIP-890 part 2 closes with the bump).
    */
-  analyzeMarker(producerId: number, markerEpoch: number, coordinatorEpoch: number, sameEpoch = false): AppendAnalysis {
+  analyzeMarker(
+    producerId: number,
+    markerEpoch: number,
+    coordinatorEpoch: number,
+    sameEpoch = false,
+    txnStartMs = 0,
+  ): AppendAnalysis {
     const known = this.entries.get(producerId);
     if (known === undefined) return { kind: 'append' };
     if (coordinatorEpoch < known.coordinatorEpoch) {
@@ -173,6 +189,10 @@ export class ProducerStateTable {
       );
     }
     const open = known.currentTxnFirstOffset >= 0;
+    const verified = this.verifiedTxnStart.get(producerId);
+    if (open && sameEpoch && txnStartMs > 0 && verified !== undefined && verified > 0 && verified !== txnStartMs) {
+      return { kind: 'duplicate', firstOffset: -1, lastOffset: -1 };
+    }
     if (open && !sameEpoch ? markerEpoch > known.epoch : markerEpoch >= known.epoch) {
       if (!open && markerEpoch === known.epoch) return { kind: 'duplicate', firstOffset: -1, lastOffset: -1 };
       return { kind: 'append' };
@@ -182,6 +202,11 @@ export class ProducerStateTable {
       `marker epoch ${markerEpoch} for producer ${producerId} is stale (epoch ${known.epoch}` +
         `${open ? ', transaction open' : ''})`,
     );
+  }
+
+  /** The coordinator verified a write of the producer's transaction started at `txnStartMs` (leader only). */
+  noteVerified(producerId: number, txnStartMs: number): void {
+    this.verifiedTxnStart.set(producerId, txnStartMs);
   }
 
   /**
@@ -199,6 +224,7 @@ export class ProducerStateTable {
     const lastOffset = lastOffsetOf(batch);
     const sameEpoch = known !== undefined && known.epoch === batch.producerEpoch;
     if ((batch.attributes & Attribute.control) !== 0) {
+      this.verifiedTxnStart.delete(batch.producerId);
       const openTxn = known?.currentTxnFirstOffset ?? -1;
       this.entries.set(batch.producerId, {
         producerId: batch.producerId,
@@ -246,6 +272,7 @@ export class ProducerStateTable {
   /** Replaces the whole table (a snapshot loaded, or nothing after the log was emptied). */
   reset(entries: Iterable<ProducerEntry> = []): void {
     this.entries.clear();
+    this.verifiedTxnStart.clear();
     for (const entry of entries) this.entries.set(entry.producerId, entry);
   }
 

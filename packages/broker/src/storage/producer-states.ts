@@ -73,7 +73,13 @@ export class ProducerStates {
         message: 'a transaction marker is one transactional control batch of a producer',
       };
     }
-    return this.table.analyzeMarker(header.producerId, header.producerEpoch, marker.coordinatorEpoch, marker.sameEpoch);
+    return this.table.analyzeMarker(
+      header.producerId,
+      header.producerEpoch,
+      marker.coordinatorEpoch,
+      marker.sameEpoch,
+      marker.txnStartMs,
+    );
   }
 
   /** From here to commitWrite/abortWrite, applies can be undone (a run whose CRC check failed). */

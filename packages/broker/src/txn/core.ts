@@ -73,6 +73,8 @@ export interface MarkerJob {
   readonly commit: boolean;
   /** Ended without an epoch bump (transaction version 1: a Kafka client's EndTxn below v5). */
   readonly sameEpoch: boolean;
+  /** When the transaction started: strictly increasing per transactional id, so it names the transaction. */
+  readonly txnStartMs: number;
   readonly partitions: TopicPartitions;
 }
 
@@ -247,7 +249,10 @@ export class TxnCoordinatorCore {
       ...meta,
       state: 'Ongoing',
       partitions: tp.union(meta.state === 'Ongoing' ? meta.partitions : tp.EMPTY, partitions),
-      txnStartTimestampMs: meta.state === 'Ongoing' ? meta.txnStartTimestampMs : nowMs,
+      // Strictly after the previous transaction's last update: the start time names the transaction
+      // (a same-epoch marker says which one it ends, see MarkerJob).
+      txnStartTimestampMs:
+        meta.state === 'Ongoing' ? meta.txnStartTimestampMs : Math.max(nowMs, meta.lastUpdateTimestampMs + 1),
       lastUpdateTimestampMs: nowMs,
       lastProducerEpoch: -1,
       previousProducerId: -1,
@@ -456,6 +461,7 @@ function markerJobOf(transactionalId: string, meta: TxnValue): MarkerJob {
     commit: meta.state === 'PrepareCommit',
     partitions: meta.partitions,
     sameEpoch: meta.producerEpoch === meta.lastProducerEpoch,
+    txnStartMs: meta.txnStartTimestampMs,
   };
 }
 

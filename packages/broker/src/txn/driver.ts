@@ -316,15 +316,25 @@ export class TxnCoordinator {
     await this.addPartitions(request, tp.fromKeys([tp.tpKey('__consumer_offsets', partition)]));
   }
 
-  /** KIP-890 part 1: whether `topic-partition` belongs to the producer's open transaction (committed state only). */
-  async verifyPartition(request: TxnRequest, topic: string, partition: number): Promise<void> {
+  /**
+   * KIP-890 part 1: whether `topic-partition` belongs to the producer's open transaction (committed
+   * state only). Resolves with the transaction's start time, which its markers will name.
+   */
+  async verifyPartition(request: TxnRequest, topic: string, partition: number): Promise<number> {
     const loaded = this.loadedFor(request.transactionalId);
-    const verdict = await this.run(
+    const { verdict, startMs } = await this.run(
       loaded,
-      (core) => ({ records: [], result: core.verifyPartition(request, topic, partition) }),
+      (core) => ({
+        records: [],
+        result: {
+          verdict: core.verifyPartition(request, topic, partition),
+          startMs: core.get(request.transactionalId)?.txnStartTimestampMs ?? -1,
+        },
+      }),
       false,
     );
     if (verdict !== undefined) throw new SamsaError(verdict.error, verdict.message);
+    return startMs;
   }
 
   /** EndTxn; `bumpEpoch` false for Kafka clients that keep their epoch across transactions (see TxnCoordinatorCore). */

@@ -196,4 +196,23 @@ describe('transaction markers at a partition leader', () => {
     const next = { ...header(1, 3, 2, false), baseSequence: 1 };
     expect(table.analyze([next]).kind).toBe('append');
   });
+
+  it('takes a same-epoch marker naming another transaction than the one verified for a late copy', () => {
+    const table = new ProducerStateTable();
+    // Transaction started at 100 verified and written, ended by its marker.
+    table.noteVerified(1, 100);
+    table.apply(header(1, 3, 0, false));
+    expect(table.analyzeMarker(1, 3, 0, true, 100).kind).toBe('append');
+    table.apply(header(1, 3, 1, true), { type: ControlType.commit, coordinatorEpoch: 0 });
+    // The next one (started at 250) writes here; a late copy of the first one's marker must not end it.
+    table.noteVerified(1, 250);
+    table.apply({ ...header(1, 3, 2, false), baseSequence: 1 });
+    expect(table.analyzeMarker(1, 3, 0, true, 100).kind).toBe('duplicate');
+    expect(table.firstUnstableOffset()).toBe(2);
+    expect(table.analyzeMarker(1, 3, 0, true, 250).kind).toBe('append');
+    // Nothing verified here (a new leader): the marker is taken, as before.
+    const fresh = new ProducerStateTable();
+    fresh.apply(header(1, 3, 0, false));
+    expect(fresh.analyzeMarker(1, 3, 0, true, 100).kind).toBe('append');
+  });
 });

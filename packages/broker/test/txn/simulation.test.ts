@@ -114,8 +114,8 @@ class SimPartition {
     this.log.push({ kind: 'data', pid, epoch, tag });
   }
 
-  appendMarker(pid: number, epoch: number, commit: boolean, coordinatorEpoch: number, sameEpoch = false): void {
-    const verdict = this.table.analyzeMarker(pid, epoch, coordinatorEpoch, sameEpoch);
+  appendMarker(pid: number, epoch: number, commit: boolean, coordinatorEpoch: number, job: MarkerJob): void {
+    const verdict = this.table.analyzeMarker(pid, epoch, coordinatorEpoch, job.sameEpoch, job.txnStartMs);
     if (verdict.kind === 'rejected') throw new SamsaError(verdict.error, verdict.message);
     if (verdict.kind === 'duplicate') return;
     this.table.apply(this.header(pid, epoch, -1, true), {
@@ -151,13 +151,12 @@ const TXN_ID = 'tx';
  */
 const KEEPS_EPOCH = process.env.TXN_SIM_KEEPS_EPOCH ?? 'some';
 /**
- * Their markers carry the data's epoch, so a copy of one delivered after its transaction completed and
- * the next one began writing the partition ends that next transaction there (Kafka's transaction
- * version 1 has the same hole; KIP-890 part 2 closes it with the bump). Such late copies are left out
- * unless TXN_SIM_LATE_SAME_EPOCH_MARKERS=1, which shows the hole (with TXN_SIM_KEEPS_EPOCH=all, seed 5
- * fails: committed on one partition, aborted on another). TRANSACTIONS.md says what would close it.
+ * Their markers carry the data's epoch, so only the transaction's start time, which the partition
+ * learns when the coordinator verifies the transaction's first write there, tells a late copy of the
+ * previous transaction's marker from this one's. TXN_SIM_FORGET_VERIFIED=1 plays a partition that does
+ * not remember it (as a new leader): late copies then tear transactions (seed 5 with TXN_SIM_KEEPS_EPOCH=all).
  */
-const LATE_SAME_EPOCH_MARKERS = process.env.TXN_SIM_LATE_SAME_EPOCH_MARKERS === '1';
+const FORGET_VERIFIED = process.env.TXN_SIM_FORGET_VERIFIED === '1';
 const PARTITIONS = 3;
 const TIMEOUT_MS = 20_000;
 
@@ -230,17 +229,10 @@ class World {
     for (const key of tp.toKeys(job.partitions)) {
       const { partition } = tp.fromKey(key);
       const write = () =>
-        this.partitions[partition]!.appendMarker(
-          job.producerId,
-          job.producerEpoch,
-          job.commit,
-          coordinatorEpoch,
-          job.sameEpoch,
-        );
+        this.partitions[partition]!.appendMarker(job.producerId, job.producerEpoch, job.commit, coordinatorEpoch, job);
       if (this.chance(0.15)) {
         remaining.push(key);
-        // Delivered late, answer lost. Not for same-epoch markers unless asked (see LATE_SAME_EPOCH_MARKERS).
-        if (this.chance(0.5) && (!job.sameEpoch || LATE_SAME_EPOCH_MARKERS)) this.network.push(() => swallow(write));
+        if (this.chance(0.5)) this.network.push(() => swallow(write)); // delivered late, answer lost
         continue;
       }
       try {
@@ -401,7 +393,8 @@ class World {
     await this.retry(inc, async () => {
       const entry = partition.table.entry(inc.pid);
       if (!(entry !== undefined && entry.currentTxnFirstOffset >= 0 && entry.epoch === inc.epoch)) {
-        await this.coordinator.verifyPartition(req, 'out', p);
+        const txnStartMs = await this.coordinator.verifyPartition(req, 'out', p);
+        if (!FORGET_VERIFIED) partition.table.noteVerified(req.producerId, txnStartMs);
       }
       // The append may reach the log later than the verification: markers can come in between.
       if (this.chance(0.2)) await this.nextStep();

@@ -92,10 +92,11 @@ async function verifyTransactional(
     checked.add(key);
     const entry = hosted.log.producerState(header.producerId);
     if (entry !== undefined && entry.currentTxnFirstOffset >= 0 && entry.epoch === header.producerEpoch) continue;
-    await ctx.verifyTxnPartition(
+    const txnStartMs = await ctx.verifyTxnPartition(
       { transactionalId, producerId: header.producerId, producerEpoch: header.producerEpoch },
       hosted.topic,
       hosted.partition,
     );
+    hosted.log.noteTxnVerified(header.producerId, txnStartMs);
   }
 }

@@ -34,10 +34,12 @@ export async function handleAddPartitionsToTxn(
     }
     const txn = txnRequestOf(request);
     if (request.verifyOnly) {
+      let txnStartMs = -1;
       for (const key of tp.toKeys(partitions)) {
         const { topic, partition } = tp.fromKey(key);
-        await ctx.txns.verifyPartition(txn, topic, partition);
+        txnStartMs = await ctx.txns.verifyPartition(txn, topic, partition);
       }
+      return { ...NO_ERROR, txnStartMs };
     } else {
       await ctx.txns.addPartitions(txn, partitions);
     }

@@ -23,6 +23,12 @@ export interface WritableTxnMarker {
    * version 1). The partition then lets it end a transaction open at that same epoch.
    */
   'sameEpoch'?: (boolean);
+  /**
+   * The start time of the transaction the marker ends (strictly increasing per transactional id), 0 when
+   * unknown: a partition that verified a later transaction of the producer takes a same-epoch marker
+   * naming an earlier one for a late copy of a marker it wrote, and does not write it again.
+   */
+  'txnStartMs'?: (number | string | Long);
 }
 
 export interface WritableTxnMarker__Output {
@@ -44,4 +50,10 @@ export interface WritableTxnMarker__Output {
    * version 1). The partition then lets it end a transaction open at that same epoch.
    */
   'sameEpoch': (boolean);
+  /**
+   * The start time of the transaction the marker ends (strictly increasing per transactional id), 0 when
+   * unknown: a partition that verified a later transaction of the producer takes a same-epoch marker
+   * naming an earlier one for a late copy of a marker it wrote, and does not write it again.
+   */
+  'txnStartMs': (number);
 }
