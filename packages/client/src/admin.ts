@@ -5,7 +5,12 @@ import { EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, listOffsets } from './offsets.js'
 import { type RetryLoopOptions, withRetries } from './retry.js';
 import type { BrokerConnection } from './transport.js';
 import { GroupAdmin, type GroupDescription, type GroupListing } from './group/admin.js';
-import { TransactionAdmin, type TransactionDescription, type TransactionListing } from './transaction.js';
+import {
+  type ProducerState,
+  TransactionAdmin,
+  type TransactionDescription,
+  type TransactionListing,
+} from './transaction.js';
 import type { CommitOffset, CommittedOffset } from './group/offsets.js';
 import type { TopicPartition } from './offsets.js';
 
@@ -128,6 +133,21 @@ export class Admin implements AsyncDisposable {
   /** One transactional id: producer id and epoch, state, timeout, open transaction's start and partitions. */
   describeTransaction(transactionalId: string): Promise<TransactionDescription> {
     return new TransactionAdmin(this.cluster).describeTransaction(transactionalId);
+  }
+
+  /** The producers a partition's leader keeps state for (Kafka's describeProducers). */
+  describeProducers(topic: string, partition: number): Promise<ProducerState[]> {
+    return new TransactionAdmin(this.cluster).describeProducers(topic, partition);
+  }
+
+  /** Ends a hanging transaction with an abort marker (kafka-transactions.sh abort); see TransactionAdmin. */
+  abortTransaction(options: {
+    topic: string;
+    partition: number;
+    startOffset: number;
+    force?: boolean;
+  }): Promise<ProducerState> {
+    return new TransactionAdmin(this.cluster).abortTransaction(options);
   }
 
   listGroups(options: { states?: readonly string[]; signal?: AbortSignal } = {}): Promise<GroupListing[]> {

@@ -587,7 +587,23 @@ export interface TransactionDescription extends TransactionListing {
   readonly partitions: readonly { topic: string; partition: number }[];
 }
 
-/** Kafka's Admin listTransactions and describeTransactions (kafka-transactions.sh). */
+/** A producer as a partition's leader keeps it (Kafka's DescribeProducers). */
+export interface ProducerState {
+  readonly producerId: number;
+  readonly producerEpoch: number;
+  /** -1: no batch since the last epoch bump. */
+  readonly lastSequence: number;
+  readonly lastTimestampMs: number;
+  /** -1: no marker written for this producer yet. */
+  readonly coordinatorEpoch: number;
+  /** -1: no transaction open on the partition. */
+  readonly currentTransactionStartOffset: number;
+}
+
+/** States in which a coordinator still ends the transaction itself. */
+const OPEN_AT_COORDINATOR = new Set(['Ongoing', 'PrepareCommit', 'PrepareAbort']);
+
+/** Kafka's Admin listTransactions, describeTransactions, describeProducers, abortTransaction (kafka-transactions). */
 export class TransactionAdmin {
   constructor(private readonly cluster: Cluster) {}
 
@@ -611,6 +627,96 @@ export class TransactionAdmin {
       for (const t of answer.transactions) out.set(t.transactionalId, { ...t });
     }
     return [...out.values()].sort((a, b) => a.transactionalId.localeCompare(b.transactionalId));
+  }
+
+  /** The producers the leader of `topic`-`partition` keeps state for. */
+  async describeProducers(topic: string, partition: number): Promise<ProducerState[]> {
+    const answer = await this.atLeader(topic, partition, (connection) =>
+      connection.call('DescribeProducers', { topic, partition }, { timeoutMs: this.cluster.options.requestTimeoutMs }),
+    );
+    return answer.producers.map((p) => ({
+      producerId: p.producerId,
+      producerEpoch: p.producerEpoch,
+      lastSequence: p.lastSequence,
+      lastTimestampMs: p.lastTimestampMs,
+      coordinatorEpoch: p.coordinatorEpoch,
+      currentTransactionStartOffset: p.currentTxnStartOffset,
+    }));
+  }
+
+  /**
+   * Ends a hanging transaction (kafka-transactions.sh abort): the producer whose open transaction on
+   * `topic`-`partition` starts at `startOffset` gets an abort marker there, written by the partition's
+   * leader, one epoch above the producer's (so its later writes at that epoch are refused). A transaction
+   * its coordinator still has open (Ongoing, Prepare*) is refused unless `force`: the coordinator ends
+   * it itself, and aborting one it commits would tear it. Resolves with the producer aborted.
+   */
+  async abortTransaction(options: {
+    topic: string;
+    partition: number;
+    startOffset: number;
+    force?: boolean;
+  }): Promise<ProducerState> {
+    const { topic, partition, startOffset } = options;
+    const producers = await this.describeProducers(topic, partition);
+    const hanging = producers.find((p) => p.currentTransactionStartOffset === startOffset);
+    if (hanging === undefined)
+      throw new SamsaClientError(
+        ErrorCodes.INVALID_TXN_STATE,
+        `no open transaction on ${topic}-${partition} starts at offset ${startOffset}`,
+        { retriable: false },
+      );
+    if (!options.force) await this.refuseIfOpenAtCoordinator(hanging.producerId, topic, partition);
+    const marker = {
+      producerId: hanging.producerId,
+      producerEpoch: hanging.producerEpoch + 1,
+      committed: false,
+      coordinatorEpoch: hanging.coordinatorEpoch,
+      topics: [{ name: topic, partitions: [partition] }],
+    };
+    await this.atLeader(topic, partition, async (connection) => {
+      const answer = await connection.call(
+        'WriteTxnMarkers',
+        { markers: [marker] },
+        { timeoutMs: this.cluster.options.requestTimeoutMs },
+      );
+      const result = answer.markers[0]?.partitions[0];
+      return result ?? { errorCode: ErrorCodes.UNKNOWN_SERVER_ERROR.code, errorMessage: 'no answer for the partition' };
+    });
+    return hanging;
+  }
+
+  private async refuseIfOpenAtCoordinator(producerId: number, topic: string, partition: number): Promise<void> {
+    for (const listed of await this.listTransactions()) {
+      if (listed.producerId !== producerId || !OPEN_AT_COORDINATOR.has(listed.state)) continue;
+      const described = await this.describeTransaction(listed.transactionalId).catch(() => undefined);
+      if (described?.partitions.some((p) => p.topic === topic && p.partition === partition))
+        throw new SamsaClientError(
+          ErrorCodes.INVALID_TXN_STATE,
+          `the transaction of ${listed.transactionalId} (producer ${producerId}) is ${listed.state} at its ` +
+            'coordinator, which ends it (or aborts it at its timeout): not hanging (force to abort it anyway)',
+          { retriable: false },
+        );
+    }
+  }
+
+  /** Runs `call` on the partition's leader, once more after a metadata refresh if it moved. */
+  private async atLeader<T extends { errorCode: number; errorMessage: string }>(
+    topic: string,
+    partition: number,
+    call: (connection: NonNullable<ReturnType<Cluster['connection']>>) => Promise<T>,
+  ): Promise<T> {
+    await this.cluster.topic(topic);
+    for (let attempt = 0; ; attempt++) {
+      const connection = this.cluster.connection(this.cluster.leaderOf(topic, partition));
+      const answer = connection
+        ? await call(connection)
+        : ({ errorCode: ErrorCodes.LEADER_NOT_AVAILABLE.code, errorMessage: 'no leader' } as T);
+      if (answer.errorCode === 0) return answer;
+      if (attempt >= 3 || !needsMetadataRefresh(answer.errorCode))
+        throw errorFromCode(answer.errorCode, `${topic}-${partition}: ${answer.errorMessage || 'refused'}`);
+      await this.cluster.refresh([topic]);
+    }
   }
 
   /** Describes one transactional id at its coordinator; TransactionalIdNotFound when it has none. */

@@ -36,6 +36,8 @@ export interface BrokerRpcs {
   EndTxn: [v1.EndTxnRequest, v1.EndTxnResponse__Output];
   ListTransactions: [v1.ListTransactionsRequest, v1.ListTransactionsResponse__Output];
   DescribeTransactions: [v1.DescribeTransactionsRequest, v1.DescribeTransactionsResponse__Output];
+  DescribeProducers: [v1.DescribeProducersRequest, v1.DescribeProducersResponse__Output];
+  WriteTxnMarkers: [v1.WriteTxnMarkersRequest, v1.WriteTxnMarkersResponse__Output];
 }
 export type RpcName = keyof BrokerRpcs;
 
@@ -59,6 +61,8 @@ const TXN_RPCS = new Set<RpcName>([
   'EndTxn',
   'ListTransactions',
   'DescribeTransactions',
+  'DescribeProducers',
+  'WriteTxnMarkers',
 ]);
 
 export interface CallOptions {

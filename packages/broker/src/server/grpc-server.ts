@@ -30,6 +30,7 @@ import { handleFindCoordinator } from './handlers/find-coordinator.js';
 import { handleListGroups } from './handlers/list-groups.js';
 import {
   handleAddOffsetsToTxn,
+  handleDescribeProducers,
   handleAddPartitionsToTxn,
   handleDescribeTransactions,
   handleEndTxn,
@@ -386,6 +387,12 @@ export async function startGrpcServer(options: {
       logger,
       'WriteTxnMarkers',
       handleWriteTxnMarkers,
+    ),
+    DescribeProducers: unary<v1.DescribeProducersRequest__Output, v1.DescribeProducersResponse>(
+      context,
+      logger,
+      'DescribeProducers',
+      handleDescribeProducers,
     ),
   });
   // grpc-js leaves Nagle's algorithm on for the connections its own listener accepts: a response

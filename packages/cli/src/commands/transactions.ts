@@ -1,6 +1,7 @@
 /**
  * `samsa transactions`: Kafka's kafka-transactions.sh. List the transactional ids the brokers
- * coordinate, and describe one (producer id and epoch, state, the open transaction's partitions).
+ * coordinate, describe one (producer id and epoch, state, the open transaction's partitions), show a
+ * partition's producers, and abort a hanging transaction.
  */
 import type { Command } from 'commander';
 import { connect, withBootstrap } from '../connect.js';
@@ -58,4 +59,68 @@ export function registerTransactions(program: Command): void {
         ),
       );
     });
+  withBootstrap(transactions.command('describe-producers'))
+    .description("a partition's producers as its leader keeps them: epoch, last sequence, open transaction")
+    .option('--topic <topic>', 'the topic')
+    .option('--partition <n>', 'the partition')
+    .action(async (o: { bootstrapServer: string; topic?: string; partition?: string }) => {
+      const { topic, partition } = partitionOf(o, 'describe-producers');
+      await using samsa = await connect(o.bootstrapServer, 'samsa-transactions');
+      const producers = await samsa.admin().describeProducers(topic, partition);
+      process.stdout.write(
+        formatTable(
+          [
+            'ProducerId',
+            'ProducerEpoch',
+            'LatestCoordinatorEpoch',
+            'LastSequence',
+            'LastTimestamp',
+            'CurrentTransactionStartOffset',
+          ],
+          producers.map((p) => [
+            String(p.producerId),
+            String(p.producerEpoch),
+            String(p.coordinatorEpoch),
+            String(p.lastSequence),
+            String(p.lastTimestampMs),
+            p.currentTransactionStartOffset < 0 ? 'None' : String(p.currentTransactionStartOffset),
+          ]),
+        ),
+      );
+    });
+  withBootstrap(transactions.command('abort'))
+    .description('abort a hanging transaction: the one open on a partition from --start-offset')
+    .option('--topic <topic>', 'the topic')
+    .option('--partition <n>', 'the partition')
+    .option('--start-offset <offset>', 'the first offset of the open transaction (describe-producers shows it)')
+    .option('--force', 'abort even a transaction its coordinator still has open (may tear it)')
+    .action(
+      async (o: {
+        bootstrapServer: string;
+        topic?: string;
+        partition?: string;
+        startOffset?: string;
+        force?: boolean;
+      }) => {
+        const { topic, partition } = partitionOf(o, 'abort');
+        const startOffset = Number(o.startOffset);
+        if (o.startOffset === undefined || !Number.isSafeInteger(startOffset) || startOffset < 0)
+          throw new CliError('abort needs --start-offset, a non-negative integer', 2);
+        await using samsa = await connect(o.bootstrapServer, 'samsa-transactions');
+        const aborted = await samsa
+          .admin()
+          .abortTransaction({ topic, partition, startOffset, force: o.force === true });
+        process.stdout.write(
+          `aborted the transaction of producer ${aborted.producerId} (epoch ${aborted.producerEpoch}) ` +
+            `on ${topic}-${partition} from offset ${startOffset}\n`,
+        );
+      },
+    );
+}
+
+function partitionOf(o: { topic?: string; partition?: string }, command: string): { topic: string; partition: number } {
+  const partition = Number(o.partition);
+  if (!o.topic || o.partition === undefined || !Number.isSafeInteger(partition) || partition < 0)
+    throw new CliError(`${command} needs --topic and --partition`, 2);
+  return { topic: o.topic, partition };
 }

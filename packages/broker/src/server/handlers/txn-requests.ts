@@ -118,6 +118,28 @@ export async function handleDescribeTransactions(
 }
 
 /** WriteTxnMarkers (broker to broker): the coordinator's markers, written on the partitions this broker leads. */
+/** DescribeProducers: the producer state of a partition this broker leads. */
+export async function handleDescribeProducers(
+  ctx: BrokerContext,
+  request: v1.DescribeProducersRequest__Output,
+): Promise<v1.DescribeProducersResponse> {
+  try {
+    const { topic, partition } = request;
+    const hosted = ctx.partitions.leaderOf(topic, partition, ctx.knowsPartition(topic, partition));
+    const producers = hosted.log.activeProducers().map((p) => ({
+      producerId: p.producerId,
+      producerEpoch: p.epoch,
+      lastSequence: p.batches.at(-1)?.lastSeq ?? -1,
+      lastTimestampMs: p.lastTimestampMs,
+      coordinatorEpoch: p.coordinatorEpoch,
+      currentTxnStartOffset: p.currentTxnFirstOffset,
+    }));
+    return { ...NO_ERROR, producers };
+  } catch (err) {
+    return { ...toErrorFields(err, ctx.logger, { api: 'DescribeProducers', topic: request.topic }), producers: [] };
+  }
+}
+
 export async function handleWriteTxnMarkers(
   ctx: BrokerContext,
   request: v1.WriteTxnMarkersRequest__Output,

@@ -1,10 +1,13 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { MessageTypeDefinition } from '@grpc/proto-loader';
 
+import type { ActiveProducer as _samsa_v1_ActiveProducer, ActiveProducer__Output as _samsa_v1_ActiveProducer__Output } from './samsa/v1/ActiveProducer.js';
 import type { AddOffsetsToTxnRequest as _samsa_v1_AddOffsetsToTxnRequest, AddOffsetsToTxnRequest__Output as _samsa_v1_AddOffsetsToTxnRequest__Output } from './samsa/v1/AddOffsetsToTxnRequest.js';
 import type { AddOffsetsToTxnResponse as _samsa_v1_AddOffsetsToTxnResponse, AddOffsetsToTxnResponse__Output as _samsa_v1_AddOffsetsToTxnResponse__Output } from './samsa/v1/AddOffsetsToTxnResponse.js';
 import type { AddPartitionsToTxnRequest as _samsa_v1_AddPartitionsToTxnRequest, AddPartitionsToTxnRequest__Output as _samsa_v1_AddPartitionsToTxnRequest__Output } from './samsa/v1/AddPartitionsToTxnRequest.js';
 import type { AddPartitionsToTxnResponse as _samsa_v1_AddPartitionsToTxnResponse, AddPartitionsToTxnResponse__Output as _samsa_v1_AddPartitionsToTxnResponse__Output } from './samsa/v1/AddPartitionsToTxnResponse.js';
+import type { DescribeProducersRequest as _samsa_v1_DescribeProducersRequest, DescribeProducersRequest__Output as _samsa_v1_DescribeProducersRequest__Output } from './samsa/v1/DescribeProducersRequest.js';
+import type { DescribeProducersResponse as _samsa_v1_DescribeProducersResponse, DescribeProducersResponse__Output as _samsa_v1_DescribeProducersResponse__Output } from './samsa/v1/DescribeProducersResponse.js';
 import type { DescribeTransactionsRequest as _samsa_v1_DescribeTransactionsRequest, DescribeTransactionsRequest__Output as _samsa_v1_DescribeTransactionsRequest__Output } from './samsa/v1/DescribeTransactionsRequest.js';
 import type { DescribeTransactionsResponse as _samsa_v1_DescribeTransactionsResponse, DescribeTransactionsResponse__Output as _samsa_v1_DescribeTransactionsResponse__Output } from './samsa/v1/DescribeTransactionsResponse.js';
 import type { EndTxnRequest as _samsa_v1_EndTxnRequest, EndTxnRequest__Output as _samsa_v1_EndTxnRequest__Output } from './samsa/v1/EndTxnRequest.js';
@@ -28,10 +31,13 @@ type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> 
 export interface ProtoGrpcType {
   samsa: {
     v1: {
+      ActiveProducer: MessageTypeDefinition<_samsa_v1_ActiveProducer, _samsa_v1_ActiveProducer__Output>
       AddOffsetsToTxnRequest: MessageTypeDefinition<_samsa_v1_AddOffsetsToTxnRequest, _samsa_v1_AddOffsetsToTxnRequest__Output>
       AddOffsetsToTxnResponse: MessageTypeDefinition<_samsa_v1_AddOffsetsToTxnResponse, _samsa_v1_AddOffsetsToTxnResponse__Output>
       AddPartitionsToTxnRequest: MessageTypeDefinition<_samsa_v1_AddPartitionsToTxnRequest, _samsa_v1_AddPartitionsToTxnRequest__Output>
       AddPartitionsToTxnResponse: MessageTypeDefinition<_samsa_v1_AddPartitionsToTxnResponse, _samsa_v1_AddPartitionsToTxnResponse__Output>
+      DescribeProducersRequest: MessageTypeDefinition<_samsa_v1_DescribeProducersRequest, _samsa_v1_DescribeProducersRequest__Output>
+      DescribeProducersResponse: MessageTypeDefinition<_samsa_v1_DescribeProducersResponse, _samsa_v1_DescribeProducersResponse__Output>
       DescribeTransactionsRequest: MessageTypeDefinition<_samsa_v1_DescribeTransactionsRequest, _samsa_v1_DescribeTransactionsRequest__Output>
       DescribeTransactionsResponse: MessageTypeDefinition<_samsa_v1_DescribeTransactionsResponse, _samsa_v1_DescribeTransactionsResponse__Output>
       EndTxnRequest: MessageTypeDefinition<_samsa_v1_EndTxnRequest, _samsa_v1_EndTxnRequest__Output>

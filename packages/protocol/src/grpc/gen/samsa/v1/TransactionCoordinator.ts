@@ -7,6 +7,8 @@ import type { AddOffsetsToTxnRequest as _samsa_v1_AddOffsetsToTxnRequest, AddOff
 import type { AddOffsetsToTxnResponse as _samsa_v1_AddOffsetsToTxnResponse, AddOffsetsToTxnResponse__Output as _samsa_v1_AddOffsetsToTxnResponse__Output } from '../../samsa/v1/AddOffsetsToTxnResponse.js';
 import type { AddPartitionsToTxnRequest as _samsa_v1_AddPartitionsToTxnRequest, AddPartitionsToTxnRequest__Output as _samsa_v1_AddPartitionsToTxnRequest__Output } from '../../samsa/v1/AddPartitionsToTxnRequest.js';
 import type { AddPartitionsToTxnResponse as _samsa_v1_AddPartitionsToTxnResponse, AddPartitionsToTxnResponse__Output as _samsa_v1_AddPartitionsToTxnResponse__Output } from '../../samsa/v1/AddPartitionsToTxnResponse.js';
+import type { DescribeProducersRequest as _samsa_v1_DescribeProducersRequest, DescribeProducersRequest__Output as _samsa_v1_DescribeProducersRequest__Output } from '../../samsa/v1/DescribeProducersRequest.js';
+import type { DescribeProducersResponse as _samsa_v1_DescribeProducersResponse, DescribeProducersResponse__Output as _samsa_v1_DescribeProducersResponse__Output } from '../../samsa/v1/DescribeProducersResponse.js';
 import type { DescribeTransactionsRequest as _samsa_v1_DescribeTransactionsRequest, DescribeTransactionsRequest__Output as _samsa_v1_DescribeTransactionsRequest__Output } from '../../samsa/v1/DescribeTransactionsRequest.js';
 import type { DescribeTransactionsResponse as _samsa_v1_DescribeTransactionsResponse, DescribeTransactionsResponse__Output as _samsa_v1_DescribeTransactionsResponse__Output } from '../../samsa/v1/DescribeTransactionsResponse.js';
 import type { EndTxnRequest as _samsa_v1_EndTxnRequest, EndTxnRequest__Output as _samsa_v1_EndTxnRequest__Output } from '../../samsa/v1/EndTxnRequest.js';
@@ -48,6 +50,23 @@ export interface TransactionCoordinatorClient extends grpc.Client {
   addPartitionsToTxn(argument: _samsa_v1_AddPartitionsToTxnRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_samsa_v1_AddPartitionsToTxnResponse__Output>): grpc.ClientUnaryCall;
   addPartitionsToTxn(argument: _samsa_v1_AddPartitionsToTxnRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_samsa_v1_AddPartitionsToTxnResponse__Output>): grpc.ClientUnaryCall;
   addPartitionsToTxn(argument: _samsa_v1_AddPartitionsToTxnRequest, callback: grpc.requestCallback<_samsa_v1_AddPartitionsToTxnResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * The producer state of a partition this broker leads (Kafka's DescribeProducers): each producer's
+   * epoch, last sequence, the coordinator epoch of its last marker and where its open transaction starts.
+   */
+  DescribeProducers(argument: _samsa_v1_DescribeProducersRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_samsa_v1_DescribeProducersResponse__Output>): grpc.ClientUnaryCall;
+  DescribeProducers(argument: _samsa_v1_DescribeProducersRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_samsa_v1_DescribeProducersResponse__Output>): grpc.ClientUnaryCall;
+  DescribeProducers(argument: _samsa_v1_DescribeProducersRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_samsa_v1_DescribeProducersResponse__Output>): grpc.ClientUnaryCall;
+  DescribeProducers(argument: _samsa_v1_DescribeProducersRequest, callback: grpc.requestCallback<_samsa_v1_DescribeProducersResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * The producer state of a partition this broker leads (Kafka's DescribeProducers): each producer's
+   * epoch, last sequence, the coordinator epoch of its last marker and where its open transaction starts.
+   */
+  describeProducers(argument: _samsa_v1_DescribeProducersRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_samsa_v1_DescribeProducersResponse__Output>): grpc.ClientUnaryCall;
+  describeProducers(argument: _samsa_v1_DescribeProducersRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_samsa_v1_DescribeProducersResponse__Output>): grpc.ClientUnaryCall;
+  describeProducers(argument: _samsa_v1_DescribeProducersRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_samsa_v1_DescribeProducersResponse__Output>): grpc.ClientUnaryCall;
+  describeProducers(argument: _samsa_v1_DescribeProducersRequest, callback: grpc.requestCallback<_samsa_v1_DescribeProducersResponse__Output>): grpc.ClientUnaryCall;
   
   DescribeTransactions(argument: _samsa_v1_DescribeTransactionsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_samsa_v1_DescribeTransactionsResponse__Output>): grpc.ClientUnaryCall;
   DescribeTransactions(argument: _samsa_v1_DescribeTransactionsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_samsa_v1_DescribeTransactionsResponse__Output>): grpc.ClientUnaryCall;
@@ -91,14 +110,16 @@ export interface TransactionCoordinatorClient extends grpc.Client {
   listTransactions(argument: _samsa_v1_ListTransactionsRequest, callback: grpc.requestCallback<_samsa_v1_ListTransactionsResponse__Output>): grpc.ClientUnaryCall;
   
   /**
-   * Broker to broker: the coordinator asks partition leaders to write commit/abort markers.
+   * Broker to broker: the coordinator asks partition leaders to write commit/abort markers. Also the
+   * operator's way to end a hanging transaction (samsa transactions abort, Kafka's kafka-transactions.sh).
    */
   WriteTxnMarkers(argument: _samsa_v1_WriteTxnMarkersRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_samsa_v1_WriteTxnMarkersResponse__Output>): grpc.ClientUnaryCall;
   WriteTxnMarkers(argument: _samsa_v1_WriteTxnMarkersRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_samsa_v1_WriteTxnMarkersResponse__Output>): grpc.ClientUnaryCall;
   WriteTxnMarkers(argument: _samsa_v1_WriteTxnMarkersRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_samsa_v1_WriteTxnMarkersResponse__Output>): grpc.ClientUnaryCall;
   WriteTxnMarkers(argument: _samsa_v1_WriteTxnMarkersRequest, callback: grpc.requestCallback<_samsa_v1_WriteTxnMarkersResponse__Output>): grpc.ClientUnaryCall;
   /**
-   * Broker to broker: the coordinator asks partition leaders to write commit/abort markers.
+   * Broker to broker: the coordinator asks partition leaders to write commit/abort markers. Also the
+   * operator's way to end a hanging transaction (samsa transactions abort, Kafka's kafka-transactions.sh).
    */
   writeTxnMarkers(argument: _samsa_v1_WriteTxnMarkersRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_samsa_v1_WriteTxnMarkersResponse__Output>): grpc.ClientUnaryCall;
   writeTxnMarkers(argument: _samsa_v1_WriteTxnMarkersRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_samsa_v1_WriteTxnMarkersResponse__Output>): grpc.ClientUnaryCall;
@@ -119,6 +140,12 @@ export interface TransactionCoordinatorHandlers extends grpc.UntypedServiceImple
    */
   AddPartitionsToTxn: grpc.handleUnaryCall<_samsa_v1_AddPartitionsToTxnRequest__Output, _samsa_v1_AddPartitionsToTxnResponse>;
   
+  /**
+   * The producer state of a partition this broker leads (Kafka's DescribeProducers): each producer's
+   * epoch, last sequence, the coordinator epoch of its last marker and where its open transaction starts.
+   */
+  DescribeProducers: grpc.handleUnaryCall<_samsa_v1_DescribeProducersRequest__Output, _samsa_v1_DescribeProducersResponse>;
+  
   DescribeTransactions: grpc.handleUnaryCall<_samsa_v1_DescribeTransactionsRequest__Output, _samsa_v1_DescribeTransactionsResponse>;
   
   /**
@@ -133,7 +160,8 @@ export interface TransactionCoordinatorHandlers extends grpc.UntypedServiceImple
   ListTransactions: grpc.handleUnaryCall<_samsa_v1_ListTransactionsRequest__Output, _samsa_v1_ListTransactionsResponse>;
   
   /**
-   * Broker to broker: the coordinator asks partition leaders to write commit/abort markers.
+   * Broker to broker: the coordinator asks partition leaders to write commit/abort markers. Also the
+   * operator's way to end a hanging transaction (samsa transactions abort, Kafka's kafka-transactions.sh).
    */
   WriteTxnMarkers: grpc.handleUnaryCall<_samsa_v1_WriteTxnMarkersRequest__Output, _samsa_v1_WriteTxnMarkersResponse>;
   
@@ -142,6 +170,7 @@ export interface TransactionCoordinatorHandlers extends grpc.UntypedServiceImple
 export interface TransactionCoordinatorDefinition extends grpc.ServiceDefinition {
   AddOffsetsToTxn: MethodDefinition<_samsa_v1_AddOffsetsToTxnRequest, _samsa_v1_AddOffsetsToTxnResponse, _samsa_v1_AddOffsetsToTxnRequest__Output, _samsa_v1_AddOffsetsToTxnResponse__Output>
   AddPartitionsToTxn: MethodDefinition<_samsa_v1_AddPartitionsToTxnRequest, _samsa_v1_AddPartitionsToTxnResponse, _samsa_v1_AddPartitionsToTxnRequest__Output, _samsa_v1_AddPartitionsToTxnResponse__Output>
+  DescribeProducers: MethodDefinition<_samsa_v1_DescribeProducersRequest, _samsa_v1_DescribeProducersResponse, _samsa_v1_DescribeProducersRequest__Output, _samsa_v1_DescribeProducersResponse__Output>
   DescribeTransactions: MethodDefinition<_samsa_v1_DescribeTransactionsRequest, _samsa_v1_DescribeTransactionsResponse, _samsa_v1_DescribeTransactionsRequest__Output, _samsa_v1_DescribeTransactionsResponse__Output>
   EndTxn: MethodDefinition<_samsa_v1_EndTxnRequest, _samsa_v1_EndTxnResponse, _samsa_v1_EndTxnRequest__Output, _samsa_v1_EndTxnResponse__Output>
   ListTransactions: MethodDefinition<_samsa_v1_ListTransactionsRequest, _samsa_v1_ListTransactionsResponse, _samsa_v1_ListTransactionsRequest__Output, _samsa_v1_ListTransactionsResponse__Output>
