@@ -93,9 +93,10 @@ describe('transaction API codecs', () => {
 
 /**
  * Transaction requests captured from real clients (scripts/capture-kafka-fixtures.mjs, the broker
- * advertising the proxy's address): KafkaJS 2's transactional producer committing and aborting, and
- * confluent-kafka-python 1.7 / librdkafka 2.0.2 (test/kafka/confluent-kafka-txn.py) with its
- * read_committed consumer. Each decodes, and encoding what was decoded gives back the client's bytes.
+ * advertising the proxy's address): KafkaJS 2's transactional producer committing and aborting and its
+ * sendOffsets, confluent-kafka-python 1.7 / librdkafka 2.0.2 (test/kafka/confluent-kafka-txn.py, -ctp.py)
+ * with its read_committed consumer and send_offsets_to_transaction, and both growing a topic
+ * (CreatePartitions). Each decodes, and encoding what was decoded gives back the client's bytes.
  */
 interface Fixture {
   readonly client: string;
@@ -147,5 +148,25 @@ describe('transaction requests captured from real clients', () => {
     }
     const fetch = decoded(fixtures.find((f) => f.client === 'confluent-kafka-txn' && f.apiKey === ApiKey.Fetch)!);
     expect((fetch.body as kafka.FetchRequestData).isolationLevel).toBe(1);
+  });
+
+  it('sendOffsets: AddOffsetsToTxn, then TxnOffsetCommit with (librdkafka, v3) or without (KafkaJS) the member', () => {
+    const find = (client: string, key: number) =>
+      decoded(fixtures.find((f) => f.client === client && f.apiKey === key)!).body;
+    for (const client of ['kafkajs-txn', 'confluent-kafka-txn']) {
+      const add = find(client, ApiKey.AddOffsetsToTxn) as kafka.AddOffsetsToTxnRequestData;
+      const commit = find(client, ApiKey.TxnOffsetCommit) as kafka.TxnOffsetCommitRequestData;
+      expect(commit).toMatchObject({ groupId: add.groupId, producerId: add.producerId });
+      expect(commit.topics[0]!.partitions.length, client).toBeGreaterThan(0);
+    }
+    const librdkafka = find('confluent-kafka-txn', ApiKey.TxnOffsetCommit) as kafka.TxnOffsetCommitRequestData;
+    expect(librdkafka.memberId).not.toBe('');
+    expect(librdkafka.generationId).toBeGreaterThan(0);
+    const kafkajs = find('kafkajs-txn', ApiKey.TxnOffsetCommit) as kafka.TxnOffsetCommitRequestData;
+    expect(kafkajs).toMatchObject({ memberId: '', generationId: -1 });
+    for (const client of ['kafkajs-txn', 'confluent-kafka-txn']) {
+      const grow = find(client, ApiKey.CreatePartitions) as kafka.CreatePartitionsRequestData;
+      expect(grow.topics[0]!.count, client).toBe(2);
+    }
   });
 });
