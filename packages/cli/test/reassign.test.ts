@@ -26,14 +26,25 @@ const topic = (name: string, partitions: TopicDescription['partitions']): TopicD
 });
 
 describe('samsa reassign-partitions', () => {
-  it("--generate keeps each partition's replication factor and uses only the given brokers", () => {
-    const plan = proposePlan([topic('t', [partition(0, [1, 2, 3]), partition(1, [2, 3, 1])])], [4, 2, 3]);
+  it('--generate keeps what can stay and spreads the rest over the least-loaded brokers', () => {
+    const topics = [
+      topic('t', [partition(0, [1, 2, 3]), partition(1, [2, 3, 1]), partition(2, [3, 1, 2]), partition(3, [1, 2, 3])]),
+    ];
+    // Decommission broker 1 of 1..4: only its replicas move, onto broker 4 (the emptiest); the
+    // partitions it was preferred leader of get the brokers preferred by the fewest.
+    const plan = proposePlan(topics, [2, 3, 4]);
     expect(plan.partitions).toEqual([
-      { topic: 't', partition: 0, replicas: [2, 3, 4] },
-      { topic: 't', partition: 1, replicas: [3, 4, 2] },
+      { topic: 't', partition: 0, replicas: [4, 2, 3] },
+      { topic: 't', partition: 1, replicas: [2, 3, 4] },
+      { topic: 't', partition: 2, replicas: [3, 2, 4] },
+      { topic: 't', partition: 3, replicas: [2, 3, 4] },
     ]);
-    // Decommission: every replica of broker 1 moves off it.
-    expect(plan.partitions.every((p) => !p.replicas.includes(1))).toBe(true);
+    // Growing onto new brokers spreads the slots that must move.
+    const spread = proposePlan([topic('u', [partition(0, [1]), partition(1, [1]), partition(2, [1])])], [2, 3, 4]);
+    expect(spread.partitions.map((p) => p.replicas)).toEqual([[2], [3], [4]]);
+    // A move in progress counts by its target; too few brokers is a usage error.
+    const moving = partition(0, [2, 3, 4, 1], { addingReplicas: [4], removingReplicas: [1] });
+    expect(proposePlan([topic('v', [moving])], [2, 3, 4]).partitions[0]!.replicas).toEqual([2, 3, 4]);
     expect(() => proposePlan([topic('t', [partition(0, [1, 2, 3])])], [1, 2])).toThrow(/only 2 brokers/);
   });
 

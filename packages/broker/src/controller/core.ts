@@ -17,8 +17,9 @@
  *    and in the ISR; if there is none the leader becomes -1, unless the topic sets
  *    unclean.leader.election.enable=true, in which case the first live replica leads with ISR [itself];
  *  - every controller-made change bumps the leader epoch (as Kafka's controller does, ISR-only
- *    changes included); leader-proposed ISR changes (AlterIsr) keep the leader epoch and are fenced by
- *    the state znode's version;
+ *    changes included), except a replica move's steps that keep the leader (see writeMoveState);
+ *    leader-proposed ISR changes (AlterIsr) keep the leader epoch and are fenced by the state znode's
+ *    version;
  *  - a partition whose replicas were all offline when it was created has no state znode yet; it is
  *    initialised (leader = first live replica, ISR = live replicas, epoch 0) once one comes up;
  *  - a replica whose log its broker reports offline (a full disk, an I/O error: `ReplicasOffline`,
@@ -720,9 +721,9 @@ export class ControllerCore {
   /**
    * Starts, replaces or cancels one partition's move (Kafka's ReplicaAssignment.reassignTo). The
    * original replicas O are the current ones less those being added; for a target T the replicas
-   * become T followed by O - T, the topic znode records the difference (adding / removing), and the
-   * leader epoch is bumped, so the leader learns the new replica set and the new replicas start
-   * following. Nothing of O is removed here: completeReassignments does that once the whole target is
+   * become T followed by O - T, and the topic znode records the difference (adding / removing): the
+   * leader learns the new replica set from it and the new replicas start following (the leader epoch
+   * stays, see writeMoveState). Nothing of O is removed here: completeReassignments does that once the whole target is
    * in the ISR. Replicas a previous move was adding that T no longer names leave the replica set and
    * the ISR at once (they were never needed for a commit: O stayed in the replica set throughout).
    * Cancel is the move to O. The same target again is accepted and changes nothing.
@@ -768,8 +769,7 @@ export class ControllerCore {
     const canLead = (id: number): boolean => this.eligible(id, topic, partition) && isr.includes(id);
     const leader = dropped.includes(s.leader) ? (p.replicas.find(canLead) ?? NO_LEADER) : s.leader;
     out.addPartitionOps([topicZnodeWrite(rec)]);
-    const after = { leader, leaderEpoch: s.leaderEpoch + 1, isr, controllerEpoch: this.epoch };
-    this.writeState(rec, partition, after, false, out);
+    this.writeMoveState(rec, partition, leader, isr, out);
     this.announceRemoved(topic, partition, dropped, out);
     // A leaderless partition (of an unclean topic, or after a dropped leader) may now have a replica to elect.
     this.reconcile(rec, partition, out);
@@ -793,9 +793,9 @@ export class ControllerCore {
    * Finishes every move whose target replicas are all in the ISR: only then can the old replicas go
    * without the partition holding fewer in-sync copies than the target. Leadership moves to the
    * first eligible target replica in the ISR if the leader is leaving (or there is none; a move
-   * with no such replica waits); the replicas and ISR shrink to the target in the same write, with a
-   * new leader epoch, so the removed replicas are fenced, and their brokers delete their directories
-   * once metadata no longer lists them.
+   * with no such replica waits), with a new leader epoch; the replicas and ISR shrink to the target in
+   * the same write. The removed replicas are out of the ISR and the replica set (the controller
+   * refuses them back), and their brokers delete their directories once metadata no longer lists them.
    */
   private completeReassignments(out: Collector): void {
     for (const rec of this.topics.values()) {
@@ -812,12 +812,11 @@ export class ControllerCore {
         p.adding = [];
         p.removing = [];
         out.addPartitionOps([topicZnodeWrite(rec)]);
-        const isr = s.isr.filter((id) => target.includes(id));
-        this.writeState(
+        this.writeMoveState(
           rec,
           partition,
-          { leader, leaderEpoch: s.leaderEpoch + 1, isr, controllerEpoch: this.epoch },
-          false,
+          leader,
+          s.isr.filter((id) => target.includes(id)),
           out,
         );
         this.announceRemoved(rec.name, partition, removed, out);
@@ -884,6 +883,44 @@ export class ControllerCore {
       rec.hasConfigZnode ? { op: 'set', path, data, expectedVersion: -1 } : { op: 'create', path, data },
     ]);
     rec.hasConfigZnode = true;
+  }
+
+  /**
+   * The state a move step leaves: a new leader gets a new leader epoch (the usual fencing); with the
+   * same leader only the ISR changes, within its epoch, as a leader's own AlterIsr does (and nothing
+   * is written when the ISR stays too). A leader told of a new epoch for its own term re-reads its log
+   * end while appends stamped with the old epoch may still land: their followers then diverge at that
+   * offset on every fetch until leadership moves (seen on real processes), so a move, which needs no
+   * fencing while the leader stays, does not bump. The replicas learn the new replica set from the
+   * topic znode (MetadataCache re-announces a changed replica set within a term).
+   */
+  private writeMoveState(
+    rec: TopicRec,
+    partition: number,
+    leader: number,
+    isr: readonly number[],
+    out: Collector,
+  ): void {
+    const p = rec.partitions[partition]!;
+    const s = p.state!;
+    if (leader !== s.leader) {
+      const after = { leader, leaderEpoch: s.leaderEpoch + 1, isr, controllerEpoch: this.epoch };
+      this.writeState(rec, partition, after, false, out);
+    } else if (!sameMembers(isr, s.isr)) {
+      this.writeState(rec, partition, { ...s, isr, controllerEpoch: this.epoch }, false, out);
+    } else {
+      for (const brokerId of p.replicas)
+        if (this.live.has(brokerId) && p.adding.includes(brokerId))
+          out.announcements.push({
+            role: 'follower',
+            brokerId,
+            topic: rec.name,
+            partition,
+            leader,
+            leaderEpoch: s.leaderEpoch,
+            isr,
+          });
+    }
   }
 
   private announceRemoved(topic: string, partition: number, removed: readonly number[], out: Collector): void {

@@ -94,7 +94,7 @@ export class ReplicationDriver<R extends Replica = Replica> {
     ) {
       // The same term with a changed replica set (a reassignment's znodes read in the other order).
       replica.replicas = change.replicas;
-      replica.leaderState?.addReplicas(change.replicas);
+      replica.leaderState?.setReplicas(change.replicas);
       return false;
     }
     this.stepDown(replica);

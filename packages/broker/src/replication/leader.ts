@@ -125,8 +125,10 @@ interface FollowerState {
 export class LeaderState {
   readonly localBrokerId: number;
   readonly leaderEpoch: number;
-  /** Grows within a term only when a reassignment adds replicas (addReplicas). */
+  /** Changes within a term only when a reassignment does (setReplicas). */
   replicas: readonly number[];
+  /** The replica set metadata last gave this term (setReplicas); undefined: unchanged since it began. */
+  private assigned: readonly number[] | undefined;
   readonly minInsyncReplicas: number;
   readonly replicaLagTimeMaxMs: number;
   readonly epochStartOffset: number;
@@ -195,11 +197,15 @@ export class LeaderState {
   }
 
   /**
-   * A reassignment added replicas within this term (metadata read the new state before the new
-   * replica set): they are followers from now on, not in the ISR until they catch up. Replicas are
-   * never removed within a term: the controller removes them with a new leader epoch.
+   * A reassignment changed the replica set within this term (the leader stays, so the controller
+   * keeps its epoch). New replicas are followers from now on, not in the ISR until they catch up.
+   * Removed ones are forgotten once out of the committed ISR (the controller takes them out in the
+   * same write, which may be read later), with any proposal naming them: the controller refuses a
+   * non-replica, so such a proposal can never apply, and kept in the maximal ISR it would hold the
+   * HW back until the removed replica lagged out.
    */
-  addReplicas(replicas: readonly number[]): void {
+  setReplicas(replicas: readonly number[]): void {
+    this.assigned = [...replicas];
     for (const id of replicas) {
       if (this.replicas.includes(id)) continue;
       this.replicas = [...this.replicas, id];
@@ -210,6 +216,20 @@ export class LeaderState {
         lastFetchLeaderLogEndOffset: UNKNOWN_OFFSET,
       });
     }
+    this.forgetRemovedReplicas();
+  }
+
+  private forgetRemovedReplicas(): void {
+    const assigned = this.assigned;
+    if (!assigned) return;
+    const removed = this.replicas.filter(
+      (id) => !assigned.includes(id) && !this.committedIsr.includes(id) && id !== this.localBrokerId,
+    );
+    if (removed.length === 0) return;
+    this.replicas = this.replicas.filter((id) => !removed.includes(id));
+    for (const id of removed) this.followers.delete(id);
+    this.proposed = this.proposed.filter((p) => !p.isr.some((id) => removed.includes(id)));
+    if (this.awaiting && !this.proposed.includes(this.awaiting)) this.awaiting = undefined;
   }
 
   // ---- reads ----
@@ -352,6 +372,7 @@ export class LeaderState {
     this.proposed = [];
     this.awaiting = undefined;
     this.awaitingNewState = false;
+    this.forgetRemovedReplicas();
     const highWatermark = this.maybeAdvanceHighWatermark();
     return { ...(highWatermark !== undefined && { highWatermark }), ...(changed && { isr: this.committedIsr }) };
   }

@@ -57,8 +57,9 @@ describe('ControllerCore: replica reassignment (KIP-455)', () => {
     // Replicas: target, then the ones being removed; the topic znode records the move as Kafka does.
     expect(view(core)).toMatchObject({ replicas: [2, 3, 4, 1], adding: [4], removing: [1] });
     expect(topicZnode(started)?.moves.get(0)).toEqual({ adding: [4], removing: [1] });
-    // Same leader and ISR in a new epoch, so the leader hears of the new replica set.
-    expect(view(core).state).toMatchObject({ leader: 1, leaderEpoch: 1, isr: [1, 2, 3] });
+    // Same leader, ISR and epoch: a new epoch with the same leader would race its in-flight appends.
+    expect(view(core).state).toMatchObject({ leader: 1, leaderEpoch: 0, isr: [1, 2, 3] });
+    expect(started.writes.flatMap((w) => w.ops).map((o) => o.path)).toEqual([topicPath('t')]);
     expect(started.announcements.map((a) => [a.brokerId, a.role])).toContainEqual([4, 'follower']);
 
     // Not yet in sync: nothing is removed, whatever else happens.
@@ -69,7 +70,7 @@ describe('ControllerCore: replica reassignment (KIP-455)', () => {
     // the ISR, and replicas and ISR shrink to the target, all in one write with a new epoch.
     const done = expandIsr(core, [1, 2, 3, 4]);
     expect(view(core)).toMatchObject({ replicas: [2, 3, 4], adding: [], removing: [] });
-    expect(view(core).state).toMatchObject({ leader: 2, leaderEpoch: 2, isr: [2, 3, 4] });
+    expect(view(core).state).toMatchObject({ leader: 2, leaderEpoch: 1, isr: [2, 3, 4] });
     expect(topicZnode(done)).toEqual({ replicas: [[2, 3, 4]], topicId: 'id-t', moves: new Map() });
     expect(done.announcements).toContainEqual({ role: 'deleted', brokerId: 1, topic: 't', partition: 0 });
   });
@@ -83,7 +84,7 @@ describe('ControllerCore: replica reassignment (KIP-455)', () => {
     expect(cancelled.results[0]!.error).toBe(ErrorCodes.NONE);
     // As in Kafka, the original replicas are the current ones less those being added (in that order).
     expect(view(core)).toMatchObject({ replicas: [3, 1, 2], adding: [], removing: [] });
-    expect(view(core).state).toMatchObject({ leader: 1, isr: [1, 2, 3] });
+    expect(view(core).state).toMatchObject({ leader: 1, leaderEpoch: 0, isr: [1, 2, 3] });
     expect(cancelled.announcements).toContainEqual({ role: 'deleted', brokerId: 4, topic: 't', partition: 0 });
     expect(move(core, null).results[0]!.error).toBe(ErrorCodes.NO_REASSIGNMENT_IN_PROGRESS);
   });

@@ -70,29 +70,52 @@ export function parsePlan(text: string, source: string): ReassignmentPlan {
 }
 
 /**
- * A proposal like Kafka's --generate: each partition keeps its replication factor and gets replicas
- * round-robin over the brokers (first replicas spread, followers at the next brokers), so a
- * decommission is `--brokers` without the broker that leaves.
+ * A proposal for --generate: each partition keeps its replication factor and every replica it has on
+ * one of the given brokers (in its order, so a preferred leader that stays stays first); the other
+ * slots go to the given brokers holding the fewest replicas of the proposal so far (lowest id on a
+ * tie), and a partition whose preferred leader leaves gets the member preferred by the fewest
+ * partitions so far. Kafka's --generate reassigns from scratch; keeping what can stay means a
+ * decommission (`--brokers` without the broker that leaves) moves only that broker's replicas.
  */
 export function proposePlan(topics: readonly TopicDescription[], brokers: readonly number[]): ReassignmentPlan {
-  const sorted = [...new Set(brokers)].sort((a, b) => a - b);
-  const partitions: ReassignmentPlan['partitions'] = [];
-  let start = 0;
-  for (const t of topics) {
-    for (const p of t.partitions) {
-      const rf = p.replicas.length - p.removingReplicas.length;
-      if (rf > sorted.length)
+  const given = [...new Set(brokers)].sort((a, b) => a - b);
+  const load = new Map(given.map((id) => [id, 0]));
+  const leads = new Map(given.map((id) => [id, 0]));
+  const kept = topics.flatMap((t) =>
+    t.partitions.map((p) => {
+      const rf = p.replicas.length - p.addingReplicas.length;
+      if (rf > given.length)
         throw new CliError(
-          `${t.name}-${p.partition} has ${rf} replicas but only ${sorted.length} brokers were given`,
+          `${t.name}-${p.partition} has ${rf} replicas but only ${given.length} brokers were given`,
           2,
         );
-      const first = (start + p.partition) % sorted.length;
-      const replicas = Array.from({ length: rf }, (_, j) => sorted[(first + j) % sorted.length]!);
-      partitions.push({ topic: t.name, partition: p.partition, replicas });
-    }
-    start += 1;
-  }
-  return { version: 1, partitions };
+      const stay = targetOf(p).filter((id) => load.has(id));
+      for (const id of stay) load.set(id, load.get(id)! + 1);
+      const leaderStays = stay.length > 0 && stay[0] === targetOf(p)[0];
+      if (leaderStays) leads.set(stay[0]!, leads.get(stay[0]!)! + 1);
+      return { topic: t.name, partition: p.partition, rf, replicas: stay, leaderStays };
+    }),
+  );
+  return {
+    version: 1,
+    partitions: kept.map(({ topic, partition, rf, replicas, leaderStays }) => {
+      const chosen = [...replicas];
+      const fewest = (candidates: number[], count: Map<number, number>): number =>
+        candidates.reduce((best, id) => (count.get(id)! < count.get(best)! ? id : best));
+      while (chosen.length < rf) {
+        const next = fewest(
+          given.filter((id) => !chosen.includes(id)),
+          load,
+        );
+        chosen.push(next);
+        load.set(next, load.get(next)! + 1);
+      }
+      if (leaderStays) return { topic, partition, replicas: chosen };
+      const leader = fewest(chosen, leads);
+      leads.set(leader, leads.get(leader)! + 1);
+      return { topic, partition, replicas: [leader, ...chosen.filter((id) => id !== leader)] };
+    }),
+  };
 }
 
 /** The current assignment of the plan's partitions, as a plan (what --execute prints for rollback). */
