@@ -240,6 +240,63 @@ describe('transactional offset commits (TxnOffsetCommit)', () => {
     expect(await fetched(c, true)).toMatchObject({ offset: -1, errorCode: 0 });
   });
 
+  it('a replay of the log equals the live core, whatever the order of plain commits, txn commits and markers', async () => {
+    for (let seed = 1; seed <= 30; seed++) {
+      let state = seed;
+      const random = (n: number) => {
+        state = (state * 1103515245 + 12345) % 2 ** 31;
+        return state % n;
+      };
+      const c = coordinator();
+      const log = new TxnLog();
+      await c.becomeLeader(0, log);
+      const m = await member(c);
+      const epochs = new Map<number, number>();
+      for (let step = 0; step < 40; step++) {
+        const producerId = 7 + random(3);
+        const producerEpoch = epochs.get(producerId) ?? 0;
+        const partition = random(2);
+        const offset = random(1000);
+        const choice = random(3);
+        const offsets = [{ partition, offset, leaderEpoch: -1, metadata: '' }];
+        if (choice === 0) {
+          await c.commitOffsets({ groupId: 'g', ...m, topics: [{ name: 'orders', partitions: offsets }] });
+        } else if (choice === 1) {
+          await c.txnCommitOffsets(
+            { groupId: 'g', ...m, producerId, producerEpoch, topics: [{ name: 'orders', partitions: offsets }] },
+            verified,
+          );
+        } else {
+          const commit = random(2) === 0;
+          epochs.set(producerId, producerEpoch + 1);
+          await c.writeTxnMarker(0, { producerId, commit }, () => log.marker(producerId, producerEpoch + 1, commit));
+        }
+      }
+      const replayed = coordinator();
+      await replayed.becomeLeader(0, log);
+      for (const requireStable of [false, true]) {
+        const live = await c.fetchOffsets({ groupId: 'g', memberId: '', memberEpoch: -1, topics: [], requireStable });
+        const fromLog = await replayed.fetchOffsets({
+          groupId: 'g',
+          memberId: '',
+          memberEpoch: -1,
+          topics: [{ name: 'orders', partitions: [0, 1] }],
+          requireStable,
+        });
+        const asked = await c.fetchOffsets({
+          groupId: 'g',
+          memberId: '',
+          memberEpoch: -1,
+          topics: [{ name: 'orders', partitions: [0, 1] }],
+          requireStable,
+        });
+        expect(fromLog, `seed ${seed}`).toEqual(asked);
+        expect(live.length).toBeLessThanOrEqual(1);
+      }
+      expect(replayed.pendingTxnProducers(0).sort(), `seed ${seed}`).toEqual(c.pendingTxnProducers(0).sort());
+    }
+  });
+
   it('refuses a marker while the partition loads (the transaction coordinator retries it)', async () => {
     const c = coordinator();
     const log = new TxnLog();
