@@ -240,7 +240,7 @@ describe('transactional offset commits (TxnOffsetCommit)', () => {
     expect(await fetched(c, true)).toMatchObject({ offset: -1, errorCode: 0 });
   });
 
-  it('a replay of the log equals the live core, whatever the order of plain commits, txn commits and markers', async () => {
+  it('a replay of the log equals the live core, whatever the order of commits, txn commits and markers', async () => {
     for (let seed = 1; seed <= 30; seed++) {
       let state = seed;
       const random = (n: number) => {
