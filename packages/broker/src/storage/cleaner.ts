@@ -478,6 +478,7 @@ async function finishSwap(
     options.crashAt?.('indexes-written');
     for (const file of oldFiles) await unlinkIfExists(file + DELETED_SUFFIX);
     options.crashAt?.('old-deleted');
+    await parts.producers.deleteSnapshotsAt(olds.map((s) => s.baseOffset).filter((o) => o !== fresh.baseOffset));
     ctx.logger.info(
       { replaced: olds.map((s) => s.baseOffset), segment: fresh.paths.log, size: fresh.size },
       'swapped in a cleaned segment',

@@ -196,6 +196,18 @@ export class ProducerStates {
     }
   }
 
+  /**
+   * The snapshots of segments a cleaner swap merged away (their bases are no segment's any more),
+   * except the newest snapshot: without this a compacted log, which retention never shortens, keeps
+   * one file per roll forever. A later rebuild starts from the merged segment's own snapshot.
+   */
+  async deleteSnapshotsAt(offsets: readonly number[]): Promise<void> {
+    const newest = (await this.snapshotOffsets()).at(-1);
+    for (const offset of offsets) {
+      if (offset !== newest) await unlinkIfExists(join(this.ctx.dir, snapshotFileName(offset)));
+    }
+  }
+
   private async snapshotOffsets(): Promise<number[]> {
     const names = await readdir(this.ctx.dir);
     return names

@@ -424,6 +424,13 @@ describe('tombstones, passes and the size of a compacted log', () => {
       expect(final.map((r) => r.key).sort()).toEqual([...last.keys()].filter((k) => last.get(k) !== null).sort());
       for (const r of final) expect(r.value).toBe(last.get(r.key!));
       expect(log.sizeInBytes).toBeLessThan(sizeBefore / 4);
+      // Producer state snapshots (one per roll) go with the segments merged away: retention, which
+      // deletes the others, never shortens a compacted log.
+      const names = await readdir(dir.path);
+      const bases = new Set(names.filter((n) => n.endsWith('.log')).map((n) => Number(n.slice(0, 20))));
+      const snapshots = names.filter((n) => n.endsWith('.snapshot')).map((n) => Number(n.slice(0, 20)));
+      expect(snapshots.length).toBeGreaterThan(0);
+      expect(snapshots.slice(0, -1).filter((o) => !bases.has(o))).toEqual([]);
     } finally {
       await log.close();
       await dir.remove();
