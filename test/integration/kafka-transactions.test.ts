@@ -3,6 +3,7 @@
  * committing and aborting across partitions with read_committed and read_uncommitted KafkaJS consumers,
  * confluent-kafka-python (librdkafka) doing the same, and the errors Kafka's clients are told on bad input
  * (raw requests with Samsa's codecs). The coordinator is the one the gRPC API uses (TRANSACTIONS.md).
+ * At the end, on the same cluster, partition reassignments (they need several brokers).
  */
 import { createRequire } from 'node:module';
 import { connect } from 'node:net';
@@ -449,5 +450,57 @@ describe('transaction APIs on bad input (Kafka error codes)', () => {
     });
     expect(fencedEnd.errorCode).toBe(ErrorCodes.PRODUCER_FENCED.code);
     expect((await produceTo(0, first.producerEpoch)).errorCode).toBe(ErrorCodes.INVALID_PRODUCER_EPOCH.code);
+  }, 120_000);
+});
+
+/**
+ * Not transactions, but this file's cluster has the brokers a move needs: AlterPartitionReassignments and
+ * ListPartitionReassignments on the Kafka listener (the controller answers; clients look it up in Metadata).
+ */
+describe('partition reassignments (KIP-455) on the Kafka listener', () => {
+  it('moves a partition to another broker; refuses an empty replica set; a cancel with nothing moving', async () => {
+    const topic = unique('move');
+    const admin = client().admin();
+    await admin.connect();
+    try {
+      await admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 1 }], waitForLeaders: true });
+    } finally {
+      await admin.disconnect();
+    }
+    const any = await rawClient(1);
+    const replicasOf = async () => {
+      const r = await any.send<kafka.MetadataResponseData>(ApiKey.Metadata, 9, { topics: [{ name: topic }] });
+      return r.topics[0]!.partitions[0]!.replicaNodes;
+    };
+    const [from] = await replicasOf();
+    const to = from === 1 ? 2 : 1;
+    const cluster = await any.send<kafka.MetadataResponseData>(ApiKey.Metadata, 9, { topics: [] });
+    const c = await rawClient(cluster.controllerId);
+    const move = (replicas: number[] | null) =>
+      c.send<kafka.AlterPartitionReassignmentsResponseData>(ApiKey.AlterPartitionReassignments, 0, {
+        timeoutMs: 10_000,
+        topics: [{ name: topic, partitions: [{ partitionIndex: 0, replicas }] }],
+      });
+    const started = await move([to!]);
+    expect(started.errorCode).toBe(0);
+    expect(started.responses[0]!.partitions[0]!.errorCode).toBe(0);
+    // While it moves ListPartitionReassignments names it; once done, Metadata shows the new replica.
+    const listed = await c.send<kafka.ListPartitionReassignmentsResponseData>(ApiKey.ListPartitionReassignments, 0, {
+      timeoutMs: 10_000,
+      topics: [{ name: topic, partitionIndexes: [0] }],
+    });
+    expect(listed.errorCode).toBe(0);
+    for (const p of listed.topics.flatMap((t) => t.partitions)) expect(p.addingReplicas).toEqual([to]);
+    await waitFor(async () => (await replicasOf()).join() === String(to), {
+      timeoutMs: 60_000,
+      description: `${topic} moved to broker ${to}`,
+    });
+    const done = await c.send<kafka.ListPartitionReassignmentsResponseData>(ApiKey.ListPartitionReassignments, 0, {
+      timeoutMs: 10_000,
+      topics: null,
+    });
+    expect(done.topics.filter((t) => t.name === topic)).toEqual([]);
+    expect((await move([])).responses[0]!.partitions[0]!.errorCode).toBe(ErrorCodes.INVALID_REPLICA_ASSIGNMENT.code);
+    expect((await move(null)).responses[0]!.partitions[0]!.errorCode).toBe(ErrorCodes.NO_REASSIGNMENT_IN_PROGRESS.code);
   }, 120_000);
 });

@@ -1,7 +1,11 @@
 import { ErrorCodes, kafka } from '@samsa/protocol';
 import type { BrokerContext } from '../server/context.js';
 import { toErrorFields } from '../server/errors.js';
-import { handleCreatePartitions, handleElectLeaders } from '../server/handlers/admin.js';
+import {
+  handleAlterPartitionReassignments,
+  handleCreatePartitions,
+  handleElectLeaders,
+} from '../server/handlers/admin.js';
 import { handleDescribeTransactions } from '../server/handlers/txn-requests.js';
 import { TXN_STATES } from '../txn/records.js';
 import type { Reply } from './reply.js';
@@ -173,4 +177,80 @@ export function describeProducers(
     }),
   }));
   return { body: { throttleTimeMs: 0, topics } satisfies kafka.DescribeProducersResponseData };
+}
+
+/**
+ * AlterPartitionReassignments (KIP-455) on the controller (NOT_CONTROLLER elsewhere): the moves start,
+ * the answer does not wait for them to finish (ListPartitionReassignments and Metadata show them).
+ * Null replicas cancel a partition's move; an empty list is not a replica set (INVALID_REPLICA_ASSIGNMENT).
+ */
+export async function alterPartitionReassignments(
+  ctx: BrokerContext,
+  _version: number,
+  request: kafka.AlterPartitionReassignmentsRequestData,
+): Promise<Reply> {
+  const asked = request.topics.flatMap((t) =>
+    t.partitions.map((p) => ({ topic: t.name, partition: p.partitionIndex, replicas: p.replicas })),
+  );
+  const empty = asked.filter((p) => p.replicas !== null && p.replicas.length === 0);
+  const answer = await handleAlterPartitionReassignments(ctx, {
+    partitions: asked.filter((p) => !empty.includes(p)).map((p) => ({ ...p, replicas: p.replicas ?? [] })),
+    throttleBytesPerSec: 0,
+    clearThrottleTopics: [],
+  });
+  const results = new Map<string, { errorCode: number; errorMessage: string | null }>();
+  for (const r of answer.results ?? [])
+    results.set(`${r.topic}/${r.partition}`, { errorCode: r.errorCode ?? 0, errorMessage: message(r.errorMessage) });
+  const invalid = { errorCode: ErrorCodes.INVALID_REPLICA_ASSIGNMENT.code, errorMessage: 'no replicas' };
+  const responses = request.topics.map((t) => ({
+    name: t.name,
+    partitions: t.partitions.map((p) => {
+      const key = `${t.name}/${p.partitionIndex}`;
+      const result = p.replicas !== null && p.replicas.length === 0 ? invalid : results.get(key);
+      return {
+        partitionIndex: p.partitionIndex,
+        ...(result ?? { errorCode: answer.errorCode ?? 0, errorMessage: null }),
+      };
+    }),
+  }));
+  const body: kafka.AlterPartitionReassignmentsResponseData = {
+    throttleTimeMs: 0,
+    errorCode: answer.errorCode ?? 0,
+    errorMessage: message(answer.errorMessage),
+    responses,
+  };
+  return { body };
+}
+
+/** ListPartitionReassignments: the moves in progress in this broker's metadata (null topics: all of them). */
+export function listPartitionReassignments(
+  ctx: BrokerContext,
+  _version: number,
+  request: kafka.ListPartitionReassignmentsRequestData,
+): Reply {
+  const image = ctx.member.metadata.image;
+  const wanted =
+    request.topics ??
+    [...image.topics.values()].map((t) => ({ name: t.name, partitionIndexes: t.partitions.map((p) => p.partition) }));
+  const topics = wanted
+    .map((t) => ({
+      name: t.name,
+      partitions: t.partitionIndexes
+        .map((i) => image.topics.get(t.name)?.partitions[i])
+        .filter((p) => p !== undefined && (p.addingReplicas.length > 0 || p.removingReplicas.length > 0))
+        .map((p) => ({
+          partitionIndex: p!.partition,
+          replicas: [...p!.replicas],
+          addingReplicas: [...p!.addingReplicas],
+          removingReplicas: [...p!.removingReplicas],
+        })),
+    }))
+    .filter((t) => t.partitions.length > 0);
+  const body: kafka.ListPartitionReassignmentsResponseData = {
+    throttleTimeMs: 0,
+    errorCode: 0,
+    errorMessage: null,
+    topics,
+  };
+  return { body };
 }

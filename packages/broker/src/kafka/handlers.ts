@@ -2,10 +2,12 @@ import { ErrorCodes, kafka } from '@samsa/protocol';
 import type { BrokerContext } from '../server/context.js';
 import { createTopics, deleteTopics, describeCluster, initProducerId } from './admin.js';
 import {
+  alterPartitionReassignments,
   createPartitions,
   describeProducers,
   describeTransactions,
   electLeaders,
+  listPartitionReassignments,
   listTransactions,
 } from './admin-ops.js';
 import type { Served } from './connection.js';
@@ -42,6 +44,8 @@ const HANDLERS = new Map<number, Handler>([
   [ApiKey.DescribeCluster, describeCluster as Handler],
   [ApiKey.CreatePartitions, createPartitions as Handler],
   [ApiKey.ElectLeaders, electLeaders as Handler],
+  [ApiKey.AlterPartitionReassignments, alterPartitionReassignments as Handler],
+  [ApiKey.ListPartitionReassignments, listPartitionReassignments as Handler],
   [ApiKey.DescribeProducers, describeProducers as Handler],
   [ApiKey.DescribeTransactions, describeTransactions as Handler],
   [ApiKey.ListTransactions, listTransactions as Handler],

@@ -35,6 +35,12 @@ import {
   ListTransactionsRequest,
   ListTransactionsResponse,
 } from './apis/transactions-admin.js';
+import {
+  AlterPartitionReassignmentsRequest,
+  AlterPartitionReassignmentsResponse,
+  ListPartitionReassignmentsRequest,
+  ListPartitionReassignmentsResponse,
+} from './apis/partition-reassignments.js';
 import type { MessageSchema } from './schema.js';
 
 export const ApiKey = Object.freeze({
@@ -64,6 +70,8 @@ export const ApiKey = Object.freeze({
   CreatePartitions: 37,
   DeleteGroups: 42,
   ElectLeaders: 43,
+  AlterPartitionReassignments: 45,
+  ListPartitionReassignments: 46,
   OffsetDelete: 47,
   DescribeCluster: 60,
   DescribeProducers: 61,
@@ -126,6 +134,8 @@ export const KAFKA_APIS: ReadonlyMap<number, ApiCodec> = new Map(
     api('DescribeCluster', 0, 1, DescribeClusterRequest, DescribeClusterResponse),
     api('CreatePartitions', 0, 3, CreatePartitionsRequest, CreatePartitionsResponse),
     api('ElectLeaders', 0, 2, ElectLeadersRequest, ElectLeadersResponse),
+    api('AlterPartitionReassignments', 0, 0, AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse),
+    api('ListPartitionReassignments', 0, 0, ListPartitionReassignmentsRequest, ListPartitionReassignmentsResponse),
     api('DescribeProducers', 0, 0, DescribeProducersRequest, DescribeProducersResponse),
     api('DescribeTransactions', 0, 0, DescribeTransactionsRequest, DescribeTransactionsResponse),
     api('ListTransactions', 0, 1, ListTransactionsRequest, ListTransactionsResponse),

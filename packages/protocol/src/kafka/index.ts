@@ -35,3 +35,4 @@ export * from './apis/create-partitions.js';
 export * from './apis/elect-leaders.js';
 export * from './apis/transactions-admin.js';
 export * from './apis/describe-producers.js';
+export * from './apis/partition-reassignments.js';

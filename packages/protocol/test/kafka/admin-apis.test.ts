@@ -85,6 +85,48 @@ const samples: Record<number, { request: object; response: object }> = {
       ],
     },
   },
+  [ApiKey.AlterPartitionReassignments]: {
+    request: {
+      timeoutMs: 5000,
+      topics: [
+        {
+          name: 't',
+          partitions: [
+            { partitionIndex: 0, replicas: [2, 3] },
+            { partitionIndex: 1, replicas: null },
+          ],
+        },
+      ],
+    },
+    response: {
+      throttleTimeMs: 0,
+      errorCode: 0,
+      errorMessage: null,
+      responses: [
+        {
+          name: 't',
+          partitions: [
+            { partitionIndex: 0, errorCode: 0, errorMessage: null },
+            { partitionIndex: 1, errorCode: 85, errorMessage: 'none' },
+          ],
+        },
+      ],
+    },
+  },
+  [ApiKey.ListPartitionReassignments]: {
+    request: { timeoutMs: 5000, topics: [{ name: 't', partitionIndexes: [0] }] },
+    response: {
+      throttleTimeMs: 0,
+      errorCode: 0,
+      errorMessage: null,
+      topics: [
+        {
+          name: 't',
+          partitions: [{ partitionIndex: 0, replicas: [1, 2], addingReplicas: [2], removingReplicas: [1] }],
+        },
+      ],
+    },
+  },
   [ApiKey.ListTransactions]: {
     request: { stateFilters: ['Ongoing'], producerIdFilters: [4242, 2 ** 40], durationFilter: 1000 },
     response: {

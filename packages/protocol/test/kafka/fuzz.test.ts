@@ -75,6 +75,12 @@ txnRequests.push(
   [ApiKey.ElectLeaders, 2, { electionType: 0, topicPartitions: [{ topic: 't', partitions: [0] }] }],
   [ApiKey.ElectLeaders, 0, { topicPartitions: null }],
   [ApiKey.DescribeTransactions, 0, { transactionalIds: ['a', 'b'] }],
+  [
+    ApiKey.AlterPartitionReassignments,
+    0,
+    { topics: [{ name: 't', partitions: [{ partitionIndex: 0, replicas: [1] }] }] },
+  ],
+  [ApiKey.ListPartitionReassignments, 0, { topics: null }],
   [ApiKey.DescribeProducers, 0, { topics: [{ name: 't', partitionIndexes: [0, 1] }] }],
   [ApiKey.ListTransactions, 1, { stateFilters: ['Ongoing'], producerIdFilters: [7], durationFilter: 10 }],
 );
