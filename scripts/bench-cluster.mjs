@@ -179,6 +179,9 @@ const row = (scenario, f) =>
     'p99.9 ms': f.p999Ms.toFixed(2),
     'max ms': f.maxMs === undefined ? '' : f.maxMs.toFixed(1),
     'broker CPU µs/rec': f.brokerCpuUsPerRecord === undefined ? '' : f.brokerCpuUsPerRecord.toFixed(0),
+    // bench produce's requests (the producer's onRequestTimed): their oldest batch's wait, their round trip.
+    'request queue p50 ms': f.queueTimeP50Ms === undefined ? '' : f.queueTimeP50Ms.toFixed(2),
+    'request latency p50 ms': f.requestLatencyP50Ms === undefined ? '' : f.requestLatencyP50Ms.toFixed(2),
   });
 
 console.error(`bench: ${records} records of ${recordSize} bytes, ${partitions} partitions per topic`);
