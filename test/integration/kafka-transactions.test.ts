@@ -128,6 +128,32 @@ describe('KafkaJS transactional producer', () => {
   }, 180_000);
 });
 
+describe('KafkaJS zombie fencing', () => {
+  it('a new producer with the same transactional id fences the old one and aborts what it left open', async () => {
+    const topic = unique('kjs-zombie');
+    const txid = unique('kjs-zombie-tx');
+    await createTopic(topic, 2);
+    const zombie = client().producer({ transactionalId: txid, maxInFlightRequests: 1, idempotent: true });
+    await zombie.connect();
+    const open = await zombie.transaction();
+    await open.send({ topic, messages: [0, 1].map((partition) => ({ partition, value: `zombie-${partition}` })) });
+    // The new incarnation's InitProducerId bumps the epoch and aborts the zombie's open transaction.
+    const successor = client().producer({ transactionalId: txid, maxInFlightRequests: 1, idempotent: true });
+    await successor.connect();
+    const txn = await successor.transaction();
+    await txn.send({ topic, messages: [0, 1].map((partition) => ({ partition, value: `successor-${partition}` })) });
+    await txn.commit();
+    await successor.disconnect();
+    // KafkaJS asks EndTxn v1: PRODUCER_FENCED reaches it as INVALID_PRODUCER_EPOCH (KIP-588).
+    await expect(open.commit()).rejects.toThrow(/epoch|fenced/i);
+    await zombie.disconnect();
+    const read = await readWithKafkaJs(topic, 2, false);
+    expect(sorted(read)).toEqual(['successor-0', 'successor-1']);
+    const everything = await readWithKafkaJs(topic, 4, true);
+    expect(sorted(everything)).toEqual(['successor-0', 'successor-1', 'zombie-0', 'zombie-1']);
+  }, 120_000);
+});
+
 describe('KafkaJS consume-transform-produce with sendOffsets', () => {
   it('each input record is in the output once, and the group has committed offsets past every one', async () => {
     const input = unique('ctp-in');
