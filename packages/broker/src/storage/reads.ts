@@ -101,8 +101,9 @@ async function retryIfReplaced<T>(lookup: () => Promise<T>): Promise<T> {
 
 /**
  * KIP-734 (ListOffsets MAX_TIMESTAMP): the first record holding the largest timestamp in the log, and
- * that timestamp; undefined for a log with no timestamped record. The segment with the largest
- * maxTimestamp holds it (the first such segment on a tie, so the earliest record).
+ * that timestamp; undefined for a log with no timestamped record. Segments are tried by their largest
+ * timestamp, highest first (the earlier on a tie); one whose largest record is below the log start
+ * (DeleteRecords inside it) is passed over for the next.
  */
 export async function offsetForMaxTimestamp({
   ctx,
@@ -110,13 +111,16 @@ export async function offsetForMaxTimestamp({
 }: ReadParts): Promise<{ offset: number; timestamp: number } | undefined> {
   ctx.ensureOnline();
   return retryIfReplaced(async () => {
-    let best: (typeof segments.all)[number] | undefined;
-    for (const segment of segments.all) {
-      if (segment.maxTimestamp >= 0 && (best === undefined || segment.maxTimestamp > best.maxTimestamp)) best = segment;
+    const candidates = segments.all
+      .filter((segment) => segment.maxTimestamp >= 0)
+      .sort((a, b) => b.maxTimestamp - a.maxTimestamp || a.baseOffset - b.baseOffset);
+    for (const segment of candidates) {
+      const found = await segments.withSegment(segment, () =>
+        segment.findByTimestamp(segment.maxTimestamp, segments.startOffset),
+      );
+      if (found) return found;
     }
-    if (best === undefined) return undefined;
-    const chosen = best;
-    return segments.withSegment(chosen, () => chosen.findByTimestamp(chosen.maxTimestamp, segments.startOffset));
+    return undefined;
   });
 }
 
