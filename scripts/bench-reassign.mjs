@@ -8,7 +8,7 @@
 // Usage: node scripts/bench-reassign.mjs [--mb 20] [--throttles 0,5242880] [--rate 200] [--before-seconds 10]
 // Build first (npx tsc -b).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -126,6 +126,7 @@ for (let sent = 0; sent < preloadBytes; sent += 1000 * 1024)
 // The paced producer: one record every 1000/rate ms, each send timed, tagged with the phase it began in.
 let phase = 'idle';
 const samples = [];
+const failures = [];
 let stop = false;
 const pacing = (async () => {
   const intervalMs = 1000 / ratePerSecond;
@@ -134,9 +135,12 @@ const pacing = (async () => {
   while (!stop) {
     const t0 = performance.now();
     const tag = phase;
-    const p = producer
-      .send({ topic, value: Buffer.from('live') })
-      .then(() => samples.push({ tag, ms: performance.now() - t0 }));
+    const p = producer.send({ topic, value: Buffer.from('live') }).then(
+      () => samples.push({ tag, ms: performance.now() - t0 }),
+      (err) => {
+        failures.push({ tag, err });
+      },
+    );
     inFlight.add(p);
     p.finally(() => inFlight.delete(p));
     next += intervalMs;
@@ -152,9 +156,12 @@ const pct = (xs, q) => {
 };
 const stats = (tag) => {
   const xs = samples.filter((s) => s.tag === tag).map((s) => s.ms);
-  if (xs.length === 0) return 'no sends began in this phase (the machine held the pacing timer back)';
+  const failed = failures.filter((f) => f.tag === tag);
+  const failedText = failed.length > 0 ? `; ${failed.length} sends failed, first: ${failed[0].err}` : '';
+  if (xs.length === 0) return `no send began and succeeded in this phase${failedText}`;
   const ms = (x) => `${x.toFixed(1)} ms`;
-  return `p50 ${ms(pct(xs, 0.5))}, p99 ${ms(pct(xs, 0.99))}, max ${ms(Math.max(...xs))} (${xs.length} sends)`;
+  const spread = `p50 ${ms(pct(xs, 0.5))}, p99 ${ms(pct(xs, 0.99))}, max ${ms(Math.max(...xs))}`;
+  return `${spread} (${xs.length} sends)${failedText}`;
 };
 const offsets = (await samsa.admin().fetchTopicOffsets(topic))[0];
 console.log(
@@ -169,10 +176,17 @@ for (const [i, throttle] of throttles.entries()) {
   phase = `during-${i}`;
   const ms = await move(target, throttle);
   phase = 'idle';
-  const mbps = preloadBytes / 1024 / 1024 / (ms / 1000);
+  // What the added broker copied: its log's size once the move completed.
+  const added = target.find((id) => !on.includes(id));
+  const partitionDir = join(dir, `b${added}`, `${topic}-0`);
+  const copied = readdirSync(partitionDir)
+    .filter((f) => f.endsWith('.log'))
+    .reduce((sum, f) => sum + statSync(join(partitionDir, f)).size, 0);
+  const mbps = copied / 1024 / 1024 / (ms / 1000);
   console.log(
     `move ${on} -> ${target}, throttle ${throttle > 0 ? `${(throttle / 1024 / 1024).toFixed(2)} MiB/s` : 'none'}: ` +
-      `${(ms / 1000).toFixed(1)} s (${mbps.toFixed(2)} MiB/s of preloaded data)\n` +
+      `${(ms / 1000).toFixed(1)} s: broker ${added} copied ${(copied / 1024 / 1024).toFixed(1)} MiB, ` +
+      `${mbps.toFixed(2)} MiB/s\n` +
       `  producer before: ${stats(`before-${i}`)}\n  producer during: ${stats(`during-${i}`)}`,
   );
   on = target;
