@@ -722,11 +722,11 @@ export class ControllerCore {
    * Starts, replaces or cancels one partition's move (Kafka's ReplicaAssignment.reassignTo). The
    * original replicas O are the current ones less those being added; for a target T the replicas
    * become T followed by O - T, and the topic znode records the difference (adding / removing): the
-   * leader learns the new replica set from it and the new replicas start following (the leader epoch
-   * stays, see writeMoveState). Nothing of O is removed here: completeReassignments does that once the whole target is
-   * in the ISR. Replicas a previous move was adding that T no longer names leave the replica set and
-   * the ISR at once (they were never needed for a commit: O stayed in the replica set throughout).
-   * Cancel is the move to O. The same target again is accepted and changes nothing.
+   * leader learns the new replica set from it and the new replicas start following (the leader
+   * epoch stays, see writeMoveState). Nothing of O is removed here: completeReassignments does that
+   * once the whole target is in the ISR. Replicas a previous move was adding that T no longer names
+   * leave the replica set and the ISR at once (they were never needed for a commit: O stayed in the
+   * replica set throughout). Cancel is the move to O. The same target again changes nothing.
    */
   private reassign(r: PartitionReassignment, out: Collector): void {
     const [error, message] = this.startOrCancelMove(r, out);
