@@ -3,6 +3,7 @@
  * when a KIP-848 member joins it and the downgrade when the last one leaves, through the driver and core.
  */
 import { ErrorCodes } from '@samsa/protocol';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CLASSIC_CONFIG, type JoinInput, type MigrationPolicy } from '../../src/group/classic.js';
 import {
@@ -301,6 +302,52 @@ describe('mixed groups: classic members in a KIP-848 group', () => {
     // The SDK member was not disturbed.
     const undisturbed = await s.sdk(a.memberId, told.memberEpoch, told.assignment);
     expect(undisturbed.assignment).toEqual(told.assignment);
+  });
+
+  it('bad classic joins into a KIP-848 group get typed errors and change nothing', async () => {
+    const s = await new Setup().start();
+    const a = await s.sdk('', 0);
+    const before = JSON.stringify(s.coordinator.coreOf(0)!.describeGroup('g'));
+    const garbage = { name: 'range', metadata: Buffer.from('00010000ffff', 'hex') };
+    const cases: [Partial<JoinInput>, number][] = [
+      [{ protocols: [garbage] }, ErrorCodes.INCONSISTENT_GROUP_PROTOCOL.code],
+      [{ protocolType: 'connect' }, ErrorCodes.INCONSISTENT_GROUP_PROTOCOL.code],
+      [{ protocols: [] }, ErrorCodes.INCONSISTENT_GROUP_PROTOCOL.code],
+      [{ sessionTimeoutMs: 10 }, ErrorCodes.INVALID_SESSION_TIMEOUT.code],
+      // A member id the group neither knows nor handed out (an expelled member's): start again.
+      [{ memberId: 'kafkajs-gone' }, ErrorCodes.UNKNOWN_MEMBER_ID.code],
+      // The SDK member's id through JoinGroup.
+      [{ memberId: a.memberId }, ErrorCodes.UNKNOWN_MEMBER_ID.code],
+    ];
+    for (const [extra, code] of cases) {
+      const answer = await s.join(extra.memberId ?? '', {}, extra);
+      expect(answer.errorCode, JSON.stringify(extra)).toBe(code);
+    }
+    expect(JSON.stringify(s.coordinator.coreOf(0)!.describeGroup('g'))).toBe(before);
+  });
+
+  it('consumer-protocol bytes: any mutation decodes or is refused with a RangeError', () => {
+    const valid = encodeSubscription(['topic-a', 'b'], { 'topic-a': [0, 3] });
+    const assignment = encodeAssignment({ t: [1, 2] });
+    fc.assert(
+      fc.property(fc.nat(), fc.integer({ min: 0, max: 255 }), fc.nat(), (at, value, cut) => {
+        for (const [bytes, decode] of [
+          [valid, decodeSubscription],
+          [assignment, decodeAssignment],
+        ] as const) {
+          const mutated = Buffer.from(bytes);
+          mutated[at % mutated.length] = value;
+          for (const input of [mutated, bytes.subarray(0, cut % bytes.length)]) {
+            try {
+              decode(input);
+            } catch (err) {
+              expect(err).toBeInstanceOf(RangeError);
+            }
+          }
+        }
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('group.consumer.migration.policy=disabled keeps the types apart', async () => {
