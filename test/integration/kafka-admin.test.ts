@@ -12,7 +12,15 @@ import { LocalCluster } from '../helpers/cluster.js';
 import { KafkaTestClient } from '../helpers/kafka-client.js';
 import { freePort } from '../helpers/ports.js';
 import { waitFor } from '../helpers/wait.js';
-import { available, CONFLUENT_KAFKA_ADMIN, confluentKafkaAvailable, run, SYSTEM_PYTHON } from '../kafka/tools.js';
+import {
+  available,
+  CONFLUENT_KAFKA_ADMIN,
+  confluentKafkaAvailable,
+  KAFKA_PYTHON_ADMIN,
+  kafkaPythonAvailable,
+  run,
+  SYSTEM_PYTHON,
+} from '../kafka/tools.js';
 
 const require = createRequire(import.meta.url);
 const { Kafka, logLevel } = require('kafkajs') as typeof import('kafkajs');
@@ -101,6 +109,21 @@ describe('CreatePartitions', () => {
     },
     60_000,
   );
+});
+
+describe.runIf(available('kafka-python (python3-kafka)', kafkaPythonAvailable()))('kafka-python admin', () => {
+  it('KafkaAdminClient.create_partitions grows a topic and is refused a count that does not grow it', async () => {
+    const topic = unique('kp-grow');
+    await raw.send(ApiKey.CreateTopics, 4, {
+      topics: [{ name: topic, numPartitions: 1, replicationFactor: 1 }],
+      timeoutMs: 10_000,
+    });
+    const r = await run(SYSTEM_PYTHON, [KAFKA_PYTHON_ADMIN, bootstrap, topic, '3'], { timeoutMs: 60_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('grown');
+    expect(r.stdout).toContain('refused InvalidPartitionsError');
+    expect(await partitionCount(topic)).toBe(3);
+  }, 60_000);
 });
 
 describe('ElectLeaders', () => {
