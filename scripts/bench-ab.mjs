@@ -15,11 +15,11 @@
 // Run it at `nice -n -10` on a busy machine, as bench-cluster's latency figures are.
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { freePort, waitForPort } from './bench-processes.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -55,31 +55,6 @@ process.on('exit', () => {
 });
 
 const cliOf = (build) => join(build, 'packages/cli/dist/main.js');
-
-function freePort() {
-  return new Promise((done) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => done(port));
-    });
-  });
-}
-
-async function waitForPort(port, child) {
-  for (let i = 0; i < 300; i++) {
-    if (child.exitCode !== null) throw new Error(`${child.spawnargs.join(' ')} exited with ${child.exitCode}`);
-    const ok = await new Promise((done) => {
-      const socket = connect(port, '127.0.0.1', () => {
-        socket.destroy();
-        done(true);
-      });
-      socket.on('error', () => done(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`nothing listens on ${port}`);
-}
 
 async function start(build, args, port, env) {
   const child = spawn(process.execPath, [cliOf(build), ...args], { stdio: 'ignore', env: { ...process.env, ...env } });

@@ -20,12 +20,13 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import zookeeper from 'node-zookeeper-client';
+import { freePort } from './bench-processes.mjs';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const COORDINATOR_MAIN = join(REPO, 'packages/coordinator/dist/main.js');
@@ -112,17 +113,6 @@ function spawnServer(name, command, args, env, cwd) {
       clearTimeout(timer);
     },
   };
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function fourLetterWord(port, word) {
