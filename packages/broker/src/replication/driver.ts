@@ -98,13 +98,20 @@ export class ReplicationDriver<R extends Replica = Replica> {
       return false;
     }
     this.stepDown(replica);
+    // A fetch answer the follower role was applying finishes before the new role reads the log.
+    const previousWork = this.followers.inFlight(replica);
     replica.role = change.kind;
     replica.leaderEpoch = change.leaderEpoch;
     replica.leader = change.leader;
     replica.isr = change.isr;
     replica.replicas = change.replicas;
-    if (change.kind === 'leader') await this.leaders.becomeLeader(replica, change);
-    else this.followers.follow(replica);
+    if (change.kind === 'leader') await this.leaders.becomeLeader(replica, change, previousWork);
+    else {
+      if (previousWork) await previousWork;
+      // Another role may have been applied meanwhile (it follows, or not, itself).
+      const current = replica.role === 'follower' && replica.leaderEpoch === change.leaderEpoch;
+      if (current && replica.leader === change.leader) this.followers.follow(replica);
+    }
     // Requests parked on this partition must re-check: they may now get NotLeaderOrFollower.
     this.options.waiters.notify(partitionKey(replica.topic, replica.partition));
     return true;

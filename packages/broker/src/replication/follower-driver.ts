@@ -41,8 +41,20 @@ export interface FollowerDriverOptions<R extends Replica> {
 
 export class FollowerDriver<R extends Replica = Replica> {
   private readonly loops = new Map<number, FetchLoop<R>>();
+  /** The fetch answer being applied to each replica (at most one: a replica is in one loop at a time). */
+  private readonly applying = new Map<R, Promise<void>>();
 
   constructor(private readonly options: FollowerDriverOptions<R>) {}
+
+  /**
+   * Settles once the fetch answer being applied to `replica` is done, or undefined when none is. A role
+   * change waits for it after unfollow: a truncation or copy started as a follower changes the log and
+   * then the epoch cache, and must not do the second half after the replica leads (it would delete the
+   * new epoch's entry) or while another loop fetches for it.
+   */
+  inFlight(replica: R): Promise<void> | undefined {
+    return this.applying.get(replica);
+  }
 
   /** Starts (or moves) following `replica` from its current leader. */
   follow(replica: R): void {
@@ -50,7 +62,7 @@ export class FollowerDriver<R extends Replica = Replica> {
     if (replica.leader < 0 || replica.leader === this.options.brokerId) return;
     let loop = this.loops.get(replica.leader);
     if (!loop) {
-      loop = new FetchLoop(replica.leader, this.options);
+      loop = new FetchLoop(replica.leader, this.options, (r, work) => this.track(r, work));
       this.loops.set(replica.leader, loop);
     }
     loop.add(replica);
@@ -69,10 +81,24 @@ export class FollowerDriver<R extends Replica = Replica> {
     await Promise.all([...this.loops.values()].map((loop) => loop.stop()));
     this.loops.clear();
   }
+
+  private track(replica: R, work: Promise<boolean>): Promise<boolean> {
+    const done = work.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.applying.set(replica, done);
+    void done.then(() => {
+      if (this.applying.get(replica) === done) this.applying.delete(replica);
+    });
+    return work;
+  }
 }
 
 class FetchLoop<R extends Replica> {
-  private readonly partitions = new Set<R>();
+  /** Followed replicas, each with the token of its latest add: an answer to a fetch sent before is dropped. */
+  private readonly partitions = new Map<R, number>();
+  private nextToken = 0;
   private running = true;
   private wake: (() => void) | undefined;
   private readonly done: Promise<void>;
@@ -82,6 +108,7 @@ class FetchLoop<R extends Replica> {
   constructor(
     private readonly leaderId: number,
     private readonly options: FollowerDriverOptions<R>,
+    private readonly track: (replica: R, work: Promise<boolean>) => Promise<boolean>,
   ) {
     this.log = options.logger.child({ fetchingFrom: leaderId });
     this.session = options.transport.openFetchSession(leaderId);
@@ -89,7 +116,7 @@ class FetchLoop<R extends Replica> {
   }
 
   add(replica: R): void {
-    this.partitions.add(replica);
+    this.partitions.set(replica, this.nextToken++);
     this.wake?.();
   }
 
@@ -111,7 +138,7 @@ class FetchLoop<R extends Replica> {
   private async run(): Promise<void> {
     const backoffMs = this.options.backoffMs ?? 200;
     while (this.running) {
-      const batch = [...this.partitions].filter(
+      const batch = [...this.partitions.keys()].filter(
         (r) => r.role === 'follower' && r.leader === this.leaderId && r.log.state === 'online',
       );
       if (batch.length === 0) {
@@ -121,6 +148,7 @@ class FetchLoop<R extends Replica> {
         this.wake = undefined;
         continue;
       }
+      const tokens = new Map(batch.map((r) => [r, this.partitions.get(r)]));
       try {
         const response = await this.fetch(batch);
         const byKey = new Map(batch.map((r) => [partitionKey(r.topic, r.partition), r]));
@@ -130,7 +158,9 @@ class FetchLoop<R extends Replica> {
           response.topics.flatMap((topic) =>
             topic.partitions.map((p) => {
               const replica = byKey.get(partitionKey(topic.name, p.partition));
-              return replica && this.partitions.has(replica) ? this.handle(replica, p) : true;
+              // Fenced: a replica unfollowed (or followed anew) since the fetch was sent is not touched.
+              const current = replica !== undefined && this.partitions.get(replica) === tokens.get(replica);
+              return current ? this.track(replica, this.handle(replica, p)) : true;
             }),
           ),
         );

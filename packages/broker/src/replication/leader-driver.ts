@@ -49,6 +49,10 @@ export class LeaderDriver<R extends Replica = Replica> {
   private readonly inFlightProposals = new Set<R>();
   private cancelTick: (() => void) | undefined;
   private readonly led = new Set<R>();
+  /** Replicas whose new epoch's start offset is not recorded yet: this driver's appends wait for it. */
+  private readonly epochStarts = new Map<R, Promise<void>>();
+  /** Bumped by every resign: a term that started before it must not take effect. */
+  private readonly generations = new WeakMap<R, number>();
 
   constructor(private readonly options: LeaderDriverOptions<R>) {}
 
@@ -70,14 +74,58 @@ export class LeaderDriver<R extends Replica = Replica> {
     this.led.clear();
   }
 
-  /** This broker leads `replica` in a new epoch: record the epoch's start offset and start a term. */
-  async becomeLeader(replica: R, change: ReplicaRoleChange): Promise<void> {
+  /**
+   * This broker leads `replica` in a new epoch (`replica.leaderEpoch` already says so, so appends
+   * from here on are stamped with it): record the epoch's start offset and start a term.
+   * `previousWork` is what the replica's previous role still had in flight (a follower's fetch
+   * being applied); the term starts after it.
+   */
+  async becomeLeader(replica: R, change: ReplicaRoleChange, previousWork?: Promise<void>): Promise<void> {
+    const generation = this.generationOf(replica);
+    let resolve!: () => void;
+    const epochAssigned = new Promise<void>((r) => {
+      resolve = r;
+    });
+    // Leaves the map as it resolves: appends waiting on it look again and must not find it.
+    const assigned = (): void => {
+      if (this.epochStarts.get(replica) === epochAssigned) this.epochStarts.delete(replica);
+      resolve();
+    };
+    this.epochStarts.set(replica, epochAssigned);
+    try {
+      await this.startTerm(replica, change, generation, assigned, previousWork);
+    } finally {
+      assigned();
+    }
+  }
+
+  private async startTerm(
+    replica: R,
+    change: ReplicaRoleChange,
+    generation: number,
+    assigned: () => void,
+    previousWork: Promise<void> | undefined,
+  ): Promise<void> {
+    const current = (): boolean =>
+      this.generationOf(replica) === generation &&
+      replica.role === 'leader' &&
+      replica.leaderEpoch === change.leaderEpoch;
+    // Ordering rule: the epoch starts after every batch stamped with an older epoch. Appends queued
+    // before the bump (this leader's previous term, or a copy from the previous leader) may still be
+    // on the log's chain: reading the log end now would start the epoch at an offset that then holds
+    // an old-epoch batch, and every follower fetch would diverge there. Kafka assigns the epoch under
+    // the log's lock; here the log says when the appends queued before now have settled, and this
+    // driver's own appends wait for the assignment (append), so none of the new epoch lands below it.
+    await (previousWork ? previousWork.then(() => replica.log.appendsSettled()) : replica.log.appendsSettled());
+    if (!current()) return;
     const epochStartOffset = replica.log.logEndOffset;
-    // The epoch starts at the current log end: every record this leader appends carries the epoch.
-    if (replica.epochCache.assign(change.leaderEpoch, epochStartOffset)) await this.options.saveEpochCache(replica);
-    // The partition already answers as leader, so acks=0/1 produces may have appended (in this epoch)
-    // while the cache was saved: the term starts from the log end as it is now, or those records would
-    // sit above a high watermark that nothing moves until the next append.
+    const changed = replica.epochCache.assign(change.leaderEpoch, epochStartOffset);
+    assigned();
+    if (changed) await this.options.saveEpochCache(replica);
+    if (!current()) return;
+    // Appends made while the cache was saved (markers, internal topics writing to the log directly)
+    // count: the term starts from the log end as it is now, or those records would sit above a
+    // high watermark that nothing moves until the next append.
     const logEndOffset = replica.log.logEndOffset;
     const committed = this.options.committedState(replica.topic, replica.partition);
     replica.leaderState = new LeaderState({
@@ -98,6 +146,8 @@ export class LeaderDriver<R extends Replica = Replica> {
   }
 
   resign(replica: R): void {
+    // A term still starting (becomeLeader awaiting the log) is abandoned.
+    this.generations.set(replica, this.generationOf(replica) + 1);
     replica.leaderState = undefined;
     this.led.delete(replica);
     this.notify(replica);
@@ -120,6 +170,9 @@ export class LeaderDriver<R extends Replica = Replica> {
     timeoutMs: number,
     signal: AbortSignal,
   ): Promise<{ baseOffset: number; lastOffset: number; logAppendTimeMs: number | undefined }> {
+    // A new epoch is starting: its first batch must not land below the offset it will be said to start at.
+    for (let starting = this.epochStarts.get(replica); starting; starting = this.epochStarts.get(replica))
+      await starting;
     if (acks === -1) this.checkEnoughReplicas(replica);
     const appended = await replica.log.append(batches, { leaderEpoch: replica.leaderEpoch });
     this.onLeaderAppend(replica);
@@ -242,6 +295,10 @@ export class LeaderDriver<R extends Replica = Replica> {
    */
   protected acksAllStatus(state: LeaderState, requiredOffset: number): AcksAllStatus {
     return state.acksAllStatus(requiredOffset);
+  }
+
+  private generationOf(replica: R): number {
+    return this.generations.get(replica) ?? 0;
   }
 
   private leaderStateOf(replica: R): LeaderState {

@@ -24,6 +24,11 @@ export interface ReplicaLog {
     readonly lastOffset: number;
     readonly logAppendTimeMs: number | undefined;
   }>;
+  /**
+   * Resolves once every append queued before the call is written or refused: a leader taking a new
+   * epoch starts it after every batch stamped with an older one.
+   */
+  appendsSettled(): Promise<void>;
   /** A follower's append: the leader's batches as they are (offsets and epochs kept). */
   appendAsFollower(batches: Buffer): Promise<unknown>;
   /** Whole batches from the one holding `fromOffset`, at most `maxBytes` except the first. */

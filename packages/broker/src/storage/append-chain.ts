@@ -99,6 +99,8 @@ export class AppendChain {
   private chain: Promise<void> = Promise.resolve();
   private pending: PendingAppend[] = [];
   private drainScheduled = false;
+  /** Every append queued and not yet settled (appendsSettled waits for them). */
+  private readonly unsettled = new Set<Promise<AppendResult>>();
 
   constructor(
     private readonly ctx: LogContext,
@@ -136,6 +138,17 @@ export class AppendChain {
     }
   }
 
+  /**
+   * Resolves once every append queued before the call has settled (written, or refused). A drain
+   * queued behind a no-op on the chain is not enough: a run whose CRC check failed puts its good
+   * appends back in the queue with a new drain, which then runs after such a no-op. Appends queued
+   * after the call are not waited for.
+   */
+  appendsSettled(): Promise<void> {
+    if (this.unsettled.size === 0) return Promise.resolve();
+    return Promise.allSettled([...this.unsettled]).then(noop);
+  }
+
   /** Rolls now if the active segment is non-empty (Kafka's forced roll). */
   roll(): Promise<void> {
     return this.enqueue(async () => {
@@ -146,13 +159,19 @@ export class AppendChain {
   }
 
   private enqueueAppend(append: Omit<PendingAppend, 'resolve' | 'reject'>): Promise<AppendResult> {
-    return new Promise<AppendResult>((resolve, reject) => {
+    const appended = new Promise<AppendResult>((resolve, reject) => {
       this.pending.push({ ...append, resolve, reject });
       if (!this.drainScheduled) {
         this.drainScheduled = true;
         void this.enqueue(() => this.drainAppends()).catch(noop);
       }
     });
+    this.unsettled.add(appended);
+    const settled = (): void => {
+      this.unsettled.delete(appended);
+    };
+    appended.then(settled, settled);
+    return appended;
   }
 
   /**

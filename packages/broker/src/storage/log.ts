@@ -206,6 +206,15 @@ export class PartitionLog {
   }
 
   /**
+   * Resolves once every append (leader, marker or follower) queued before the call is written or
+   * refused. A leader taking a new epoch waits for it, so the epoch starts after every batch stamped
+   * with an older one (Kafka assigns the epoch under the log's lock for the same reason).
+   */
+  appendsSettled(): Promise<void> {
+    return this.appends.appendsSettled();
+  }
+
+  /**
    * Appends a transaction marker (one control batch) as the leader, for the transaction coordinator of
    * `coordinatorEpoch` (WriteTxnMarkers). Producer state checks it as a marker (analyzeMarker); a retry
    * of a marker already written resolves with lastOffset -1 and writes nothing.

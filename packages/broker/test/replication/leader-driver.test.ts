@@ -11,7 +11,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/clock.js';
 import { TOPIC_SETTINGS, resolveSettings } from '../../src/config.js';
-import { LeaderDriver, LeaderEpochCache, saveEpochCache } from '../../src/replication/index.js';
+import { LeaderDriver, LeaderEpochCache, saveEpochCache, validateFollowerFetch } from '../../src/replication/index.js';
 import { DelayedOperations } from '../../src/server/delayed.js';
 import type { HostedPartition, ReplicaRole } from '../../src/server/partitions.js';
 import { openPartitionLog } from '../../src/storage/index.js';
@@ -23,7 +23,89 @@ afterEach(async () => {
   dir = undefined;
 });
 
+function leaderDriver(): LeaderDriver<HostedPartition> {
+  return new LeaderDriver<HostedPartition>({
+    brokerId: 1,
+    replicaLagTimeMaxMs: 30_000,
+    clock: systemClock,
+    transport: { alterPartition: () => Promise.reject(new Error('no controller in this test')) },
+    waiters: new DelayedOperations(),
+    committedState: () => undefined,
+    minInsyncReplicas: (h) => h.settings['min.insync.replicas'] as number,
+    saveEpochCache: (h) => saveEpochCache(h.log.dir, h.epochCache),
+    logger: pino({ level: 'silent' }),
+  });
+}
+
+function leaderRole(leaderEpoch: number, isr: number[]): ReplicaRole {
+  return {
+    kind: 'leader',
+    topic: 't',
+    partition: 0,
+    leader: 1,
+    leaderEpoch,
+    isr,
+    replicas: [1, 2, 3],
+    stateMzxid: '',
+    topicId: '',
+  };
+}
+
 describe('LeaderDriver.becomeLeader', () => {
+  it('starts a same-leader epoch bump after the appends stamped with the old epoch', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'samsa-leadership-'));
+    const log = await openPartitionLog({ dir });
+    const hosted: HostedPartition = {
+      topic: 't',
+      topicId: '',
+      partition: 0,
+      log,
+      epochCache: new LeaderEpochCache(),
+      leaderState: undefined,
+      role: 'leader',
+      leaderEpoch: 0,
+      leader: 1,
+      isr: [1, 2, 3],
+      replicas: [1, 2, 3],
+      highWatermark: 0,
+      settings: resolveSettings(TOPIC_SETTINGS),
+    };
+    const leadership = leaderDriver();
+    try {
+      await leadership.becomeLeader(hosted, leaderRole(0, [1, 2, 3]));
+      await leadership.append(hosted, makeBatch({ count: 3 }), 1, 1000, new AbortController().signal);
+      // Two acks=1 produces of epoch 0 are queued on the log's chain when the controller bumps the
+      // epoch with the same leader (a dead follower leaves the ISR); a third arrives right after.
+      const signal = new AbortController().signal;
+      const old = [
+        leadership.append(hosted, makeBatch({ count: 2 }), 1, 1000, signal),
+        leadership.append(hosted, makeBatch({ count: 2 }), 1, 1000, signal),
+      ];
+      leadership.resign(hosted);
+      hosted.leaderEpoch = 1;
+      hosted.isr = [1, 2];
+      const becoming = leadership.becomeLeader(hosted, leaderRole(1, [1, 2]));
+      const next = leadership.append(hosted, makeBatch({ count: 1 }), 1, 1000, signal);
+      await Promise.all([...old, becoming]);
+      const fresh = await next;
+      expect((await Promise.all(old)).map((a) => a.baseOffset)).toEqual([3, 5]);
+      // Epoch 1 starts after the last epoch-0 batch and at its own first batch.
+      expect(hosted.epochCache.epochEntries).toEqual([
+        { epoch: 0, startOffset: 0 },
+        { epoch: 1, startOffset: 7 },
+      ]);
+      expect(fresh.baseOffset).toBe(7);
+      expect(hosted.leaderState!.leaderEpoch).toBe(1);
+      // A follower that copied every epoch-0 batch fetches on without diverging.
+      const fetch = { fetchOffset: 7, currentLeaderEpoch: 1, lastFetchedEpoch: 0 };
+      const leader = { leaderEpoch: 1, epochCache: hosted.epochCache, logStartOffset: 0, logEndOffset: 8 };
+      expect(validateFollowerFetch(fetch, leader).kind).toBe('ok');
+    } finally {
+      leadership.stop();
+      await log.close();
+    }
+  });
+
   it('starts the term from the log end after the epoch checkpoint, counting appends made meanwhile', async () => {
     dir = await mkdtemp(join(tmpdir(), 'samsa-leadership-'));
     const log = await openPartitionLog({ dir });

@@ -45,6 +45,21 @@ describe('append validation', () => {
     expect((await log.append(makeBatch())).baseOffset).toBe(2);
   });
 
+  it('appendsSettled waits for the appends a bad batch sent back to the queue; a queued no-op does not', async () => {
+    const appends = [makeBatch({ count: 2 }), flipCrcCovered(makeBatch({ count: 5 })), makeBatch({ count: 3 })].map(
+      (b) => log.append(b),
+    );
+    const outcomes = Promise.allSettled(appends);
+    // flush() runs on the chain behind the drain; the run with the bad batch is undone and its good
+    // appends queued again behind it. A leader reading its log end there would miss them.
+    const settled = log.appendsSettled();
+    await log.flush();
+    expect(log.logEndOffset).toBe(2);
+    await settled;
+    expect(log.logEndOffset).toBe(7);
+    expect((await outcomes).map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+  });
+
   it('a bad batch among concurrent appends fails alone; the others get contiguous offsets', async () => {
     const appends = [
       makeBatch({ count: 2 }),

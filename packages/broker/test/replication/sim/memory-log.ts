@@ -55,6 +55,9 @@ export class MemoryLog implements ReplicaLog {
     return { baseOffset, lastOffset: this.end - 1, logAppendTimeMs: undefined };
   }
 
+  /** Appends here complete within their call: nothing is ever queued. */
+  async appendsSettled(): Promise<void> {}
+
   async appendAsFollower(batches: Buffer): Promise<void> {
     for (const { position, header } of splitBatches(batches)) {
       if (header.baseOffset !== this.end)
