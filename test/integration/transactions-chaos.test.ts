@@ -6,9 +6,10 @@
  * when its outcome is unknown, in order per partition. Prints attempted, committed, aborted, unknown, lost,
  * duplicated and aborted-read counts.
  */
-import { type ConsumedMessage, Samsa } from '@samsa/client';
+import { Samsa } from '@samsa/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalCluster } from '../helpers/cluster.js';
+import { readUntilQuiet } from '../helpers/read-until-quiet.js';
 
 const TOPIC = 'txn-chaos';
 const PARTITIONS = 3;
@@ -83,29 +84,14 @@ describe('transactions under broker kills', () => {
     const kills = await nemesis;
     await producer.close().catch(() => undefined);
 
-    const consumer = samsa.consumer({ autoOffsetReset: 'earliest', maxWaitMs: 200, isolationLevel: 'read_committed' });
-    await consumer.assign([{ topic: TOPIC }]);
-    const seen: ConsumedMessage[] = [];
     const committed = [...outcomes.values()].filter((o) => o === 'commit').length;
     const expectedAtLeast = committed * PARTITIONS * PER_PARTITION;
-    let quietSince = Date.now();
-    const reading = new AbortController();
-    const giveUp = setTimeout(() => reading.abort(), 45_000);
-    const watch = setInterval(() => {
-      if (seen.length >= expectedAtLeast && Date.now() - quietSince > 3000) reading.abort();
-    }, 200);
-    try {
-      for await (const batch of consumer.batches({ signal: reading.signal })) {
-        if (batch.messages.length > 0) quietSince = Date.now();
-        seen.push(...batch.messages);
-      }
-    } catch (err) {
-      if (!reading.signal.aborted) throw err;
-    } finally {
-      clearTimeout(giveUp);
-      clearInterval(watch);
-    }
-    await consumer.close();
+    const seen = await readUntilQuiet(samsa, TOPIC, {
+      isolationLevel: 'read_committed',
+      expectedAtLeast,
+      quietMs: 3000,
+      giveUpMs: 45_000,
+    });
 
     const byTxn = new Map<number, string[]>();
     const counts = new Map<string, number>();

@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalCluster } from '../helpers/cluster.js';
 import { REPO_ROOT } from '../helpers/coordinator.js';
 import { type SpawnedProcess, spawnProcess } from '../helpers/process.js';
+import { readUntilQuiet } from '../helpers/read-until-quiet.js';
 import { waitFor } from '../helpers/wait.js';
 
 const JOB = fileURLToPath(new URL('../helpers/txn-job.mjs', import.meta.url));
@@ -166,29 +167,13 @@ async function leadersByBroker(): Promise<Record<number, unknown>> {
 }
 
 /** Every record of the output a read_committed reader sees, once it has been quiet for a while. */
-async function readOutput(expectedAtLeast: number): Promise<ConsumedMessage[]> {
-  const reader = samsa.consumer({ autoOffsetReset: 'earliest', maxWaitMs: 200, isolationLevel: 'read_committed' });
-  await reader.assign([{ topic: OUT }]);
-  const seen: ConsumedMessage[] = [];
-  let quietSince = Date.now();
-  const reading = new AbortController();
-  const giveUp = setTimeout(() => reading.abort(), 30_000);
-  const watch = setInterval(() => {
-    if (seen.length >= expectedAtLeast && Date.now() - quietSince > 2000) reading.abort();
-  }, 200);
-  try {
-    for await (const batch of reader.batches({ signal: reading.signal })) {
-      if (batch.messages.length > 0) quietSince = Date.now();
-      seen.push(...batch.messages);
-    }
-  } catch (err) {
-    if (!reading.signal.aborted) throw err;
-  } finally {
-    clearTimeout(giveUp);
-    clearInterval(watch);
-  }
-  await reader.close();
-  return seen;
+function readOutput(expectedAtLeast: number): Promise<ConsumedMessage[]> {
+  return readUntilQuiet(samsa, OUT, {
+    isolationLevel: 'read_committed',
+    expectedAtLeast,
+    quietMs: 2000,
+    giveUpMs: 30_000,
+  });
 }
 
 describe('exactly-once consume-transform-produce under kills', () => {
