@@ -41,6 +41,7 @@ import {
 import { type CoordinatorLog, GroupCoordinator } from '../../src/group/driver.js';
 import { fromKeys, toKeys, tpKey } from '../../src/group/partitions.js';
 import { decodeRecord, encodeKey, encodeValue, type GroupRecord } from '../../src/group/records.js';
+import { SimInternalLog } from '../helpers/sim-internal-log.js';
 
 function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
@@ -55,52 +56,10 @@ function mulberry32(seed: number): () => number {
 
 class Violation extends Error {}
 
-/** One __consumer_offsets partition in memory: offsets count batches; records go through the codec. */
-class SimLog implements CoordinatorLog {
-  private waiters: { offset: number; resolve: () => void; reject: (err: Error) => void }[] = [];
-  private dead = false;
-  failNextAppend = false;
-
-  constructor(
-    readonly batches: GroupRecord[][],
-    public hw: number,
-  ) {}
-
-  append(records: readonly GroupRecord[]): Promise<number> {
-    if (this.dead) return Promise.reject(new SamsaError(ErrorCodes.NOT_LEADER_OR_FOLLOWER));
-    if (this.failNextAppend) {
-      this.failNextAppend = false;
-      return Promise.reject(new SamsaError(ErrorCodes.NOT_ENOUGH_REPLICAS));
-    }
-    this.batches.push(records.map((r) => decodeRecord(encodeKey(r), encodeValue(r))));
-    return Promise.resolve(this.batches.length);
-  }
-
-  waitCommitted(offset: number): Promise<void> {
-    if (this.dead) return Promise.reject(new SamsaError(ErrorCodes.NOT_LEADER_OR_FOLLOWER));
-    if (this.hw >= offset) return Promise.resolve();
-    return new Promise((resolve, reject) => this.waiters.push({ offset, resolve, reject }));
-  }
-
-  endOffset(): number {
-    return this.batches.length;
-  }
-
-  async *read(): AsyncIterable<readonly GroupRecord[]> {
-    for (const batch of this.batches) yield batch;
-  }
-
-  advance(): void {
-    this.hw = this.batches.length;
-    const ready = this.waiters.filter((w) => w.offset <= this.hw);
-    this.waiters = this.waiters.filter((w) => w.offset > this.hw);
-    for (const w of ready) w.resolve();
-  }
-
-  kill(): void {
-    this.dead = true;
-    for (const w of this.waiters) w.reject(new SamsaError(ErrorCodes.NOT_LEADER_OR_FOLLOWER));
-    this.waiters = [];
+/** One partition of the coordinator's topic in memory; records go through the real codec. */
+class SimLog extends SimInternalLog<GroupRecord> implements CoordinatorLog {
+  constructor(batches: GroupRecord[][], hw: number) {
+    super(batches, hw, (r) => decodeRecord(encodeKey(r), encodeValue(r)));
   }
 }
 

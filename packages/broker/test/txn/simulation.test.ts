@@ -21,6 +21,7 @@ import { ControlType, ProducerStateTable } from '../../src/storage/producer-stat
 import { DEFAULT_TXN_CORE_CONFIG, type MarkerJob } from '../../src/txn/core.js';
 import { type MarkerWriter, type TxnLog, TxnCoordinator } from '../../src/txn/driver.js';
 import { decodeRecord, encodeKey, encodeValue, type TxnRecord } from '../../src/txn/records.js';
+import { SimInternalLog } from '../helpers/sim-internal-log.js';
 
 function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
@@ -35,46 +36,10 @@ function mulberry32(seed: number): () => number {
 
 class Violation extends Error {}
 
-class SimLog implements TxnLog {
-  private waiters: { offset: number; resolve: () => void; reject: (err: Error) => void }[] = [];
-  dead = false;
-
-  constructor(
-    readonly batches: TxnRecord[][],
-    public hw: number,
-  ) {}
-
-  append(records: readonly TxnRecord[]): Promise<number> {
-    if (this.dead) return Promise.reject(new SamsaError(ErrorCodes.NOT_LEADER_OR_FOLLOWER));
-    this.batches.push(records.map((r) => decodeRecord(encodeKey(r), encodeValue(r))));
-    return Promise.resolve(this.batches.length);
-  }
-
-  waitCommitted(offset: number): Promise<void> {
-    if (this.dead) return Promise.reject(new SamsaError(ErrorCodes.NOT_LEADER_OR_FOLLOWER));
-    if (this.hw >= offset) return Promise.resolve();
-    return new Promise((resolve, reject) => this.waiters.push({ offset, resolve, reject }));
-  }
-
-  endOffset(): number {
-    return this.batches.length;
-  }
-
-  async *read(): AsyncIterable<readonly TxnRecord[]> {
-    for (const batch of this.batches) yield batch;
-  }
-
-  advance(): void {
-    this.hw = this.batches.length;
-    const ready = this.waiters.filter((w) => w.offset <= this.hw);
-    this.waiters = this.waiters.filter((w) => w.offset > this.hw);
-    for (const w of ready) w.resolve();
-  }
-
-  kill(): void {
-    this.dead = true;
-    for (const w of this.waiters) w.reject(new SamsaError(ErrorCodes.NOT_LEADER_OR_FOLLOWER));
-    this.waiters = [];
+/** One partition of the coordinator's topic in memory; records go through the real codec. */
+class SimLog extends SimInternalLog<TxnRecord> implements TxnLog {
+  constructor(batches: TxnRecord[][], hw: number) {
+    super(batches, hw, (r) => decodeRecord(encodeKey(r), encodeValue(r)));
   }
 }
 
