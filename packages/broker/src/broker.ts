@@ -188,7 +188,10 @@ export async function startBroker(settings: Settings<BrokerSettingName>, logger:
     logger: log,
   });
   member.on('roles', (changes) => void partitions.applyRoles(changes));
-  member.metadata.on('change', () => replication.onMetadata());
+  member.metadata.on('change', () => {
+    partitions.applyTopicConfigs();
+    replication.onMetadata();
+  });
   // Roles announced while joining were emitted before this listener existed: apply the current ones.
   // Applying a role twice is harmless (the second only refreshes it).
   await partitions.applyRoles(member.currentRoles());

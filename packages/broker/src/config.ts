@@ -342,6 +342,38 @@ export function validateTopicConfigs(configs: Readonly<Record<string, string>>):
   return normalised;
 }
 
+/** Kafka's IncrementalAlterConfigs operations (APPEND and SUBTRACT on list configs are not served). */
+export const ALTER_CONFIG_SET = 0;
+export const ALTER_CONFIG_DELETE = 1;
+
+/**
+ * Checks one topic's IncrementalAlterConfigs operations as creation checks configs (unknown names and
+ * bad values are InvalidConfig; a name twice or another operation InvalidRequest) and returns what
+ * to set (normalised) and what to remove.
+ */
+export function topicConfigChanges(ops: readonly { name: string; op: number; value: string | null }[]): {
+  set: Record<string, string>;
+  remove: string[];
+} {
+  const names = new Set<string>();
+  const raw: Record<string, string> = {};
+  const remove: string[] = [];
+  for (const { name, op, value } of ops) {
+    if (names.has(name)) throw new SamsaError(ErrorCodes.INVALID_REQUEST, `config '${name}' is named twice`);
+    names.add(name);
+    if (op === ALTER_CONFIG_SET) raw[name] = value ?? '';
+    else if (op === ALTER_CONFIG_DELETE) {
+      if (!(name in TOPIC_SETTINGS)) throw invalid(`unknown topic setting '${name}'`);
+      remove.push(name);
+    } else
+      throw new SamsaError(
+        ErrorCodes.INVALID_REQUEST,
+        `config operation ${op} on '${name}' is not served (SET or DELETE)`,
+      );
+  }
+  return { set: validateTopicConfigs(raw), remove };
+}
+
 /**
  * A topic whose min.insync.replicas is above its replication factor could never acknowledge an
  * acks=all write (every one would wait out its timeout and fail with NotEnoughReplicas): refused

@@ -248,6 +248,42 @@ export class Admin implements AsyncDisposable {
     });
   }
 
+  /**
+   * Changes topics' configs (Kafka's incrementalAlterConfigs): per topic, `set` gives config names new
+   * values and `delete` returns names to the broker default; configs not named keep their values.
+   * Validated as at creation (an unknown name or a bad value rejects with InvalidConfig, an unknown
+   * topic with UnknownTopicOrPartition); brokers apply the change to open logs without reopening them.
+   * describeTopics shows the new configs once this broker's metadata has them.
+   */
+  async incrementalAlterConfigs(
+    changes: ReadonlyArray<{
+      readonly topic: string;
+      readonly set?: Readonly<Record<string, string>>;
+      readonly delete?: readonly string[];
+    }>,
+    options: AdminRequestOptions & { validateOnly?: boolean } = {},
+  ): Promise<void> {
+    checkTopicNames(changes.map((c) => c.topic));
+    const timeoutMs = options.timeoutMs ?? this.cluster.options.requestTimeoutMs;
+    const byTopic = new Map(changes.map((c) => [c.topic, c]));
+    await this.controllerOperation([...byTopic.keys()], options, async (connection, names) => {
+      const resources = names.map((topic) => {
+        const change = byTopic.get(topic)!;
+        const ops = [
+          ...Object.entries(change.set ?? {}).map(([name, value]) => ({ name, op: 0, value })),
+          ...(change.delete ?? []).map((name) => ({ name, op: 1, value: '' })),
+        ];
+        return { topic, ops };
+      });
+      const response = await connection.call(
+        'AlterConfigs',
+        { resources, validateOnly: options.validateOnly ?? false },
+        { timeoutMs, signal: options.signal },
+      );
+      return response.topics;
+    });
+  }
+
   async deleteTopics(topics: readonly string[], options: AdminRequestOptions = {}): Promise<void> {
     checkTopicNames(topics);
     const timeoutMs = options.timeoutMs ?? this.cluster.options.requestTimeoutMs;

@@ -15,6 +15,7 @@ export interface BrokerRpcs {
   DescribeCluster: [v1.DescribeClusterRequest, v1.DescribeClusterResponse__Output];
   CreateTopics: [v1.CreateTopicsRequest, v1.CreateTopicsResponse__Output];
   CreatePartitions: [v1.CreatePartitionsRequest, v1.CreatePartitionsResponse__Output];
+  AlterConfigs: [v1.AlterConfigsRequest, v1.AlterConfigsResponse__Output];
   DeleteTopics: [v1.DeleteTopicsRequest, v1.DeleteTopicsResponse__Output];
   ElectLeaders: [v1.ElectLeadersRequest, v1.ElectLeadersResponse__Output];
   AlterPartitionReassignments: [v1.AlterPartitionReassignmentsRequest, v1.AlterPartitionReassignmentsResponse__Output];

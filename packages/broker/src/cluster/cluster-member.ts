@@ -220,6 +220,15 @@ export class ClusterMember extends EventEmitter<ClusterMemberEvents> {
     return { results, throttlesCleared };
   }
 
+  /** IncrementalAlterConfigs / AlterConfigs on one topic, answered by the controller only. */
+  async alterTopicConfigs(
+    input: Omit<Extract<ControllerInput, { type: 'AlterTopicConfigs' }>, 'type'>,
+  ): Promise<TopicResult> {
+    const driver = this.driver;
+    if (!driver?.isActive) return notController(input.topic);
+    return driver.alterTopicConfigs(input);
+  }
+
   /** A leader's ISR proposal (controller only); the seam replication will call through an RPC. */
   async alterIsr(input: Omit<Extract<ControllerInput, { type: 'AlterIsr' }>, 'type'>): Promise<TopicResult> {
     const driver = this.driver;

@@ -140,6 +140,20 @@ export type ControllerInput =
   /** Removes the reassignment throttle of topics with no move in progress (one answer per topic). */
   | { readonly type: 'ClearReassignmentThrottles'; readonly topics: readonly string[] }
   /**
+   * IncrementalAlterConfigs on one topic (one answer): `set` over its current configs, then `remove`
+   * (back to the broker default); with `replace` (Kafka's older AlterConfigs) `set` is the whole new
+   * set. Values were validated by the caller; the core checks what needs the topic (it exists, and
+   * min.insync.replicas fits its replication factor) and writes /config/topics/<topic>.
+   */
+  | {
+      readonly type: 'AlterTopicConfigs';
+      readonly topic: string;
+      readonly set: TopicConfigs;
+      readonly remove: readonly string[];
+      readonly replace?: boolean;
+      readonly validateOnly?: boolean;
+    }
+  /**
    * Move leadership back to preferred replicas: the listed partitions (every partition if empty), or
    * with `imbalanced` those of brokers whose leader imbalance is above `imbalancePercentage`.
    */
@@ -386,6 +400,10 @@ export class ControllerCore {
       case 'ClearReassignmentThrottles':
         for (const topic of input.topics) this.clearThrottles(topic, out);
         out.flush('clear reassignment throttles');
+        break;
+      case 'AlterTopicConfigs':
+        this.alterTopicConfigs(input, out);
+        out.flush('alter topic configs');
         break;
       default: {
         const never: never = input;
@@ -873,6 +891,31 @@ export class ControllerCore {
     );
     if (Object.keys(configs).length !== Object.keys(rec.configs).length) this.writeConfigs(rec, configs, out);
     out.results.push(ok(topic));
+  }
+
+  private alterTopicConfigs(input: Extract<ControllerInput, { type: 'AlterTopicConfigs' }>, out: Collector): void {
+    const rec = this.topics.get(input.topic);
+    if (!rec) {
+      const message = `Topic '${input.topic}' does not exist`;
+      out.results.push(fail(input.topic, ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION, message));
+      return;
+    }
+    const configs: Record<string, string> = input.replace ? { ...input.set } : { ...rec.configs, ...input.set };
+    for (const name of input.remove) delete configs[name];
+    const minIsr = configs['min.insync.replicas'];
+    const replicationFactor = Math.min(...rec.partitions.map((p) => p.replicas.length));
+    if (minIsr !== undefined && Number(minIsr) > replicationFactor) {
+      const message =
+        `min.insync.replicas ${minIsr} is larger than the replication factor ${replicationFactor}: ` +
+        'no acks=all write could be acknowledged';
+      out.results.push(fail(input.topic, ErrorCodes.INVALID_CONFIG, message));
+      return;
+    }
+    const same =
+      Object.keys(configs).length === Object.keys(rec.configs).length &&
+      Object.entries(configs).every(([k, v]) => rec.configs[k] === v);
+    if (!input.validateOnly && !same) this.writeConfigs(rec, configs, out);
+    out.results.push(ok(input.topic));
   }
 
   private writeConfigs(rec: TopicRec, configs: TopicConfigs, out: Collector): void {

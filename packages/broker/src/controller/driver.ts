@@ -419,6 +419,13 @@ export class ControllerDriver {
     );
   }
 
+  /** Alters one topic's configs (see the AlterTopicConfigs input); one answer. */
+  alterTopicConfigs(
+    input: Omit<Extract<ControllerInput, { type: 'AlterTopicConfigs' }>, 'type'>,
+  ): Promise<TopicResult> {
+    return this.request(input.topic, { type: 'AlterTopicConfigs', ...input });
+  }
+
   // ---- internals ----
 
   /** The periodic auto leader rebalance (when configured): each check runs in the input queue. */

@@ -14,6 +14,7 @@ import { grpcAddress } from '../listeners.js';
 import type { BrokerContext } from './context.js';
 import { FLOW_CONTROL_WINDOW_BYTES } from './flow-control.js';
 import {
+  handleAlterConfigs,
   handleCreatePartitions,
   handleCreateTopics,
   handleDeleteTopics,
@@ -248,6 +249,12 @@ export async function startGrpcServer(options: {
       logger,
       'CreateTopics',
       handleCreateTopics,
+    ),
+    AlterConfigs: unary<v1.AlterConfigsRequest__Output, v1.AlterConfigsResponse>(
+      context,
+      logger,
+      'AlterConfigs',
+      handleAlterConfigs,
     ),
     CreatePartitions: unary<v1.CreatePartitionsRequest__Output, v1.CreatePartitionsResponse>(
       context,

@@ -17,11 +17,21 @@ export class LogContext {
 
   constructor(
     readonly dir: string,
-    readonly config: LogConfig,
+    private settings: LogConfig,
     readonly logger: Logger,
     /** ms since the epoch: rolls, retention, flush.ms and LogAppendTime read it, never Date.now. */
     readonly clock: () => number,
   ) {}
+
+  /** Read at each use, never kept: reconfigure() changes it while the log is open. */
+  get config(): LogConfig {
+    return this.settings;
+  }
+
+  /** A topic's configs changed at run time (IncrementalAlterConfigs); `config` is resolved already. */
+  reconfigure(config: LogConfig): void {
+    this.settings = config;
+  }
 
   get state(): LogState {
     return this.current;

@@ -72,7 +72,6 @@ type LogParts = RecoveryParts & ReadParts & RetentionParts & TruncationParts;
  * - log-context.ts: directory, config, logger, clock, and the online/offline/closed state.
  */
 export class PartitionLog {
-  readonly config: LogConfig;
   private readonly ctx: LogContext;
   private readonly segments: SegmentSet;
   private readonly tail: LogTail;
@@ -92,8 +91,12 @@ export class PartitionLog {
     readonly dir: string,
     options: PartitionLogOptions,
   ) {
-    this.config = resolveLogConfig(options.config);
-    this.ctx = new LogContext(dir, this.config, options.logger ?? pino({ level: 'silent' }), options.clock ?? Date.now);
+    this.ctx = new LogContext(
+      dir,
+      resolveLogConfig(options.config),
+      options.logger ?? pino({ level: 'silent' }),
+      options.clock ?? Date.now,
+    );
     const onChain = (op: () => Promise<void>): Promise<void> => this.appends.enqueue(op);
     this.tail = new LogTail(options.tailBudget);
     this.ctx.onOffline(() => this.tail.clear());
@@ -109,6 +112,21 @@ export class PartitionLog {
       durability: this.durability,
       producers: this.producers,
     };
+  }
+
+  /** The settings in effect now (reconfigure changes them). */
+  get config(): LogConfig {
+    return this.ctx.config;
+  }
+
+  /**
+   * Applies changed topic configs to the open log without reopening it: `overrides` go over the
+   * current settings, checked as at open (a RangeError leaves them as they were). Every part reads
+   * the settings at each use, so retention, the cleaner, flushing and append checks follow at once;
+   * segment.bytes and segment.ms apply from the next roll decision (the active segment is not cut).
+   */
+  reconfigure(overrides: Partial<LogConfig>): void {
+    this.ctx.reconfigure(resolveLogConfig({ ...this.ctx.config, ...overrides }));
   }
 
   /** Opens (and if needed recovers) the log in `options.dir`. A corrupt log opens in state 'offline'. */

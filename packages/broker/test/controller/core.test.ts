@@ -473,3 +473,46 @@ describe('ControllerCore: adding partitions', () => {
     expect(core.topic('orders')!.partitions).toHaveLength(3);
   });
 });
+
+describe('ControllerCore: altering topic configs', () => {
+  const alter = (
+    core: ControllerCore,
+    topic: string,
+    change: { set?: Record<string, string>; remove?: string[]; replace?: boolean; validateOnly?: boolean },
+  ): StepOutput =>
+    core.step({ type: 'AlterTopicConfigs', topic, set: change.set ?? {}, remove: change.remove ?? [], ...change });
+  const written = (out: StepOutput) => out.writes.flatMap((w) => w.ops);
+
+  it('sets over and removes from the current configs, writing /config/topics/<topic>', () => {
+    const core = elected([1, 2, 3]);
+    create(core, 'orders', 1, 2, { 'retention.ms': '1000', 'segment.bytes': '4096' });
+    const out = alter(core, 'orders', { set: { 'retention.bytes': '10' }, remove: ['retention.ms'] });
+    expect(out.results).toEqual([{ topic: 'orders', error: ErrorCodes.NONE, message: '' }]);
+    const ops = written(out);
+    expect(ops.map((o) => `${o.op} ${o.path}`)).toEqual(['set /config/topics/orders']);
+    expect(JSON.parse((ops[0] as { data: string }).data).config).toEqual({
+      'segment.bytes': '4096',
+      'retention.bytes': '10',
+    });
+    expect(core.topic('orders')!.configs).toEqual({ 'segment.bytes': '4096', 'retention.bytes': '10' });
+    // The same configs again, or validate_only: answered, nothing written.
+    expect(written(alter(core, 'orders', { set: { 'retention.bytes': '10' } }))).toEqual([]);
+    const checked = alter(core, 'orders', { set: { 'retention.bytes': '99' }, validateOnly: true });
+    expect(checked.results[0]!.error).toBe(ErrorCodes.NONE);
+    expect(written(checked)).toEqual([]);
+    // AlterConfigs' full replacement.
+    alter(core, 'orders', { set: { 'retention.ms': '5' }, replace: true });
+    expect(core.topic('orders')!.configs).toEqual({ 'retention.ms': '5' });
+  });
+
+  it('refuses an unknown topic and a min.insync.replicas above the replication factor', () => {
+    const core = elected([1, 2, 3]);
+    create(core, 'orders', 2, 2);
+    const unknown = alter(core, 'nope', { set: { 'retention.ms': '1' } });
+    expect(unknown.results[0]!.error).toBe(ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION);
+    const tooMany = alter(core, 'orders', { set: { 'min.insync.replicas': '3' } });
+    expect(tooMany.results[0]!.error).toBe(ErrorCodes.INVALID_CONFIG);
+    expect(written(tooMany)).toEqual([]);
+    expect(alter(core, 'orders', { set: { 'min.insync.replicas': '2' } }).results[0]!.error).toBe(ErrorCodes.NONE);
+  });
+});

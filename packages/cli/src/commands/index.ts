@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { registerBench } from './bench.js';
+import { registerConfigs } from './configs.js';
 import { registerConsole } from './console.js';
 import { registerConsumerGroups } from './consumer-groups.js';
 import { registerDev } from './dev.js';
@@ -18,6 +19,7 @@ export function registerCommands(program: Command): void {
   registerDev(program);
   registerServers(program);
   registerTopics(program);
+  registerConfigs(program);
   registerLeaderElection(program);
   registerReassign(program);
   registerConsole(program);

@@ -1,5 +1,5 @@
 import { ErrorCodes, SamsaError, type v1 } from '@samsa/protocol';
-import { checkMinInsyncReplicas, validateTopicConfigs } from '../../config.js';
+import { checkMinInsyncReplicas, topicConfigChanges, validateTopicConfigs } from '../../config.js';
 import type { TopicPartitionRef } from '../../controller/core.js';
 import type { NewTopic } from '../../controller/driver.js';
 import type { BrokerContext } from '../context.js';
@@ -82,6 +82,29 @@ export async function handleCreatePartitions(
       .catch(() => undefined); // written; the brokers may still be taking their roles
   }
   return { topics: results.map((r) => ({ ...r })) };
+}
+
+/**
+ * AlterConfigs (Kafka's IncrementalAlterConfigs on topics), answered by the controller: each
+ * resource's operations are checked here, then the controller applies them to the topic's configs.
+ */
+export async function handleAlterConfigs(
+  ctx: BrokerContext,
+  request: v1.AlterConfigsRequest__Output,
+): Promise<v1.AlterConfigsResponse> {
+  const topics = await Promise.all(
+    request.resources.map(async (r): Promise<v1.TopicResult> => {
+      let changes: ReturnType<typeof topicConfigChanges>;
+      try {
+        changes = topicConfigChanges(r.ops);
+      } catch (err) {
+        if (!(err instanceof SamsaError)) throw err;
+        return { name: r.topic, errorCode: err.code, errorMessage: err.detail };
+      }
+      return ctx.member.alterTopicConfigs({ topic: r.topic, ...changes, validateOnly: request.validateOnly });
+    }),
+  );
+  return { topics };
 }
 
 export async function handleDeleteTopics(

@@ -3,6 +3,8 @@
 
 import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
+import type { AlterConfigsRequest as _samsa_v1_AlterConfigsRequest, AlterConfigsRequest__Output as _samsa_v1_AlterConfigsRequest__Output } from '../../samsa/v1/AlterConfigsRequest.js';
+import type { AlterConfigsResponse as _samsa_v1_AlterConfigsResponse, AlterConfigsResponse__Output as _samsa_v1_AlterConfigsResponse__Output } from '../../samsa/v1/AlterConfigsResponse.js';
 import type { AlterPartitionReassignmentsRequest as _samsa_v1_AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsRequest__Output as _samsa_v1_AlterPartitionReassignmentsRequest__Output } from '../../samsa/v1/AlterPartitionReassignmentsRequest.js';
 import type { AlterPartitionReassignmentsResponse as _samsa_v1_AlterPartitionReassignmentsResponse, AlterPartitionReassignmentsResponse__Output as _samsa_v1_AlterPartitionReassignmentsResponse__Output } from '../../samsa/v1/AlterPartitionReassignmentsResponse.js';
 import type { CreatePartitionsRequest as _samsa_v1_CreatePartitionsRequest, CreatePartitionsRequest__Output as _samsa_v1_CreatePartitionsRequest__Output } from '../../samsa/v1/CreatePartitionsRequest.js';
@@ -29,6 +31,23 @@ import type { ProduceStreamRequest as _samsa_v1_ProduceStreamRequest, ProduceStr
 import type { ProduceStreamResponse as _samsa_v1_ProduceStreamResponse, ProduceStreamResponse__Output as _samsa_v1_ProduceStreamResponse__Output } from '../../samsa/v1/ProduceStreamResponse.js';
 
 export interface BrokerClient extends grpc.Client {
+  /**
+   * Changes topics' configs (Kafka's IncrementalAlterConfigs), answered by the controller: SET or
+   * DELETE per config name; brokers apply a change to their open logs without reopening them.
+   */
+  AlterConfigs(argument: _samsa_v1_AlterConfigsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_samsa_v1_AlterConfigsResponse__Output>): grpc.ClientUnaryCall;
+  AlterConfigs(argument: _samsa_v1_AlterConfigsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_samsa_v1_AlterConfigsResponse__Output>): grpc.ClientUnaryCall;
+  AlterConfigs(argument: _samsa_v1_AlterConfigsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_samsa_v1_AlterConfigsResponse__Output>): grpc.ClientUnaryCall;
+  AlterConfigs(argument: _samsa_v1_AlterConfigsRequest, callback: grpc.requestCallback<_samsa_v1_AlterConfigsResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Changes topics' configs (Kafka's IncrementalAlterConfigs), answered by the controller: SET or
+   * DELETE per config name; brokers apply a change to their open logs without reopening them.
+   */
+  alterConfigs(argument: _samsa_v1_AlterConfigsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_samsa_v1_AlterConfigsResponse__Output>): grpc.ClientUnaryCall;
+  alterConfigs(argument: _samsa_v1_AlterConfigsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_samsa_v1_AlterConfigsResponse__Output>): grpc.ClientUnaryCall;
+  alterConfigs(argument: _samsa_v1_AlterConfigsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_samsa_v1_AlterConfigsResponse__Output>): grpc.ClientUnaryCall;
+  alterConfigs(argument: _samsa_v1_AlterConfigsRequest, callback: grpc.requestCallback<_samsa_v1_AlterConfigsResponse__Output>): grpc.ClientUnaryCall;
+  
   /**
    * Replica reassignment (Kafka's AlterPartitionReassignments, KIP-455), answered by the controller:
    * starts or cancels partition moves, and sets or clears their replication throttle. The moves then
@@ -207,6 +226,12 @@ export interface BrokerClient extends grpc.Client {
 
 export interface BrokerHandlers extends grpc.UntypedServiceImplementation {
   /**
+   * Changes topics' configs (Kafka's IncrementalAlterConfigs), answered by the controller: SET or
+   * DELETE per config name; brokers apply a change to their open logs without reopening them.
+   */
+  AlterConfigs: grpc.handleUnaryCall<_samsa_v1_AlterConfigsRequest__Output, _samsa_v1_AlterConfigsResponse>;
+  
+  /**
    * Replica reassignment (Kafka's AlterPartitionReassignments, KIP-455), answered by the controller:
    * starts or cancels partition moves, and sets or clears their replication throttle. The moves then
    * complete on their own; Metadata shows them as adding_replicas / removing_replicas until then.
@@ -268,6 +293,7 @@ export interface BrokerHandlers extends grpc.UntypedServiceImplementation {
 }
 
 export interface BrokerDefinition extends grpc.ServiceDefinition {
+  AlterConfigs: MethodDefinition<_samsa_v1_AlterConfigsRequest, _samsa_v1_AlterConfigsResponse, _samsa_v1_AlterConfigsRequest__Output, _samsa_v1_AlterConfigsResponse__Output>
   AlterPartitionReassignments: MethodDefinition<_samsa_v1_AlterPartitionReassignmentsRequest, _samsa_v1_AlterPartitionReassignmentsResponse, _samsa_v1_AlterPartitionReassignmentsRequest__Output, _samsa_v1_AlterPartitionReassignmentsResponse__Output>
   CreatePartitions: MethodDefinition<_samsa_v1_CreatePartitionsRequest, _samsa_v1_CreatePartitionsResponse, _samsa_v1_CreatePartitionsRequest__Output, _samsa_v1_CreatePartitionsResponse__Output>
   CreateTopics: MethodDefinition<_samsa_v1_CreateTopicsRequest, _samsa_v1_CreateTopicsResponse, _samsa_v1_CreateTopicsRequest__Output, _samsa_v1_CreateTopicsResponse__Output>
