@@ -25,6 +25,8 @@ beforeAll(async () => {
   samsa = new Samsa({
     brokers: cluster.bootstrap,
     metadataMaxAgeMs: 300,
+    // A request to the paused broker fails fast and goes elsewhere.
+    requestTimeoutMs: 3000,
     retry: { retries: 50, initialRetryTimeMs: 50, maxRetryTimeMs: 300 },
   });
   bootstrap = ['--bootstrap-server', cluster.bootstrap.join(',')];
@@ -97,7 +99,7 @@ describe('altering topic configs', () => {
     await admin.createTopics([{ topic, numPartitions: 1, replicationFactor: 3 }]);
     await waitFor(async () => (await partition0(topic)).isr.length === 3, { description: 'a full ISR' });
     await admin.incrementalAlterConfigs([{ topic, set: { 'min.insync.replicas': '3' } }]);
-    const producer = samsa.producer({ acks: 'all', retries: 0, requestTimeoutMs: 10_000 });
+    const producer = samsa.producer({ acks: 'all', requestTimeoutMs: 3000 });
     await producer.send({ topic, value: 'full isr' });
 
     // Pause a follower that is not the controller (the ISR shrink goes through the controller).
@@ -111,24 +113,28 @@ describe('altering topic configs', () => {
         description: `broker ${follower} to leave the ISR`,
       });
       // Other errors (a stale leader in the producer's metadata) are tried again; an accepted write fails.
-      const outcome = await waitFor(async () => {
-        const once = samsa.producer({ acks: 'all', retries: 0, requestTimeoutMs: 10_000 });
-        try {
-          await once.send({ topic, value: 'refused' });
-          return 'accepted';
-        } catch (err) {
-          if (/NotEnoughReplicas/.test(String(err))) return String(err);
-          throw err;
-        } finally {
-          await once.close();
-        }
-      });
+      const outcome = await waitFor(
+        async () => {
+          const once = samsa.producer({ acks: 'all', retries: 0, requestTimeoutMs: 3000 });
+          try {
+            await once.send({ topic, value: 'refused' });
+            return 'accepted';
+          } catch (err) {
+            if (/NotEnoughReplicas/.test(String(err))) return String(err);
+            throw err;
+          } finally {
+            await once.close();
+          }
+        },
+        { timeoutMs: 30_000, description: 'an acks=all write refused' },
+      );
       expect(outcome).toMatch(/NotEnoughReplicas/);
       await admin.incrementalAlterConfigs([{ topic, delete: ['min.insync.replicas'] }]);
       // A producer whose batch failed for good may not go on with its sequence: a new one.
-      const after = samsa.producer({ acks: 'all', retries: 0, requestTimeoutMs: 10_000 });
+      const after = samsa.producer({ acks: 'all', retries: 0, requestTimeoutMs: 3000 });
       try {
         await waitFor(async () => (await after.send({ topic, value: 'accepted' })).offset >= 0, {
+          timeoutMs: 30_000,
           description: 'an acks=all write accepted with min.insync.replicas back at 1',
         });
       } finally {
@@ -138,7 +144,7 @@ describe('altering topic configs', () => {
       cluster.resumeBroker(follower);
     }
     await producer.close();
-  });
+  }, 120_000);
 
   it('refuses unknown names, bad values, unknown topics and a min.insync.replicas above the replicas', async () => {
     const topic = `bad-${process.pid}`;
