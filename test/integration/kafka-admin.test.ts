@@ -126,6 +126,116 @@ describe.runIf(available('kafka-python (python3-kafka)', kafkaPythonAvailable())
   }, 60_000);
 });
 
+describe('AlterConfigs and IncrementalAlterConfigs', () => {
+  const topicConfigs = async (topic: string): Promise<Record<string, string>> => {
+    const r = await raw.send<kafka.DescribeConfigsResponseData>(ApiKey.DescribeConfigs, 4, {
+      resources: [{ resourceType: 2, resourceName: topic, configurationKeys: null }],
+    });
+    const own = r.results[0]!.configs.filter((c) => c.configSource === kafka.CONFIG_SOURCE_TOPIC);
+    return Object.fromEntries(own.map((c) => [c.name, c.value ?? '']));
+  };
+
+  it("KafkaJS admin.alterConfigs (AlterConfigs) replaces a topic's configs; DescribeConfigs shows them", async () => {
+    const topic = unique('alter');
+    const admin = client().admin();
+    await admin.connect();
+    try {
+      await admin.createTopics({
+        topics: [{ topic, numPartitions: 1, configEntries: [{ name: 'segment.bytes', value: '100000' }] }],
+        waitForLeaders: true,
+      });
+      await admin.alterConfigs({
+        validateOnly: false,
+        resources: [{ type: 2, name: topic, configEntries: [{ name: 'retention.ms', value: '3600000' }] }],
+      });
+      await waitFor(async () => (await topicConfigs(topic))['retention.ms'] === '3600000', {
+        description: 'retention.ms in DescribeConfigs',
+      });
+      // Full replacement: segment.bytes, not named, is back to the default.
+      expect(await topicConfigs(topic)).toEqual({ 'retention.ms': '3600000' });
+      await expect(
+        admin.alterConfigs({
+          validateOnly: false,
+          resources: [{ type: 2, name: topic, configEntries: [{ name: 'retention.ms', value: 'soon' }] }],
+        }),
+      ).rejects.toMatchObject({ type: 'INVALID_CONFIG' });
+    } finally {
+      await admin.disconnect();
+    }
+  }, 60_000);
+
+  it('IncrementalAlterConfigs v0-1: SET and DELETE; bad names, values, operations, resources and topics refused', async () => {
+    const topic = unique('incr');
+    await raw.send(ApiKey.CreateTopics, 4, {
+      topics: [{ name: topic, numPartitions: 1, replicationFactor: 1 }],
+      timeoutMs: 10_000,
+    });
+    for (let v = 0; v <= 1; v++) {
+      const r = await raw.send<kafka.AlterConfigsResponseData>(ApiKey.IncrementalAlterConfigs, v, {
+        resources: [
+          {
+            resourceType: 2,
+            resourceName: topic,
+            configs: [
+              { name: 'retention.bytes', configOperation: 0, value: String(1000 + v) },
+              { name: 'retention.ms', configOperation: 1, value: null },
+            ],
+          },
+          {
+            resourceType: 2,
+            resourceName: topic,
+            configs: [{ name: 'retention.msec', configOperation: 0, value: '1' }],
+          },
+          { resourceType: 2, resourceName: topic, configs: [{ name: 'retention.ms', configOperation: 0, value: 'x' }] },
+          {
+            resourceType: 2,
+            resourceName: topic,
+            configs: [{ name: 'cleanup.policy', configOperation: 2, value: 'x' }],
+          },
+          {
+            resourceType: 2,
+            resourceName: unique('none'),
+            configs: [{ name: 'retention.ms', configOperation: 0, value: '1' }],
+          },
+          {
+            resourceType: 4,
+            resourceName: '1',
+            configs: [{ name: 'log.retention.ms', configOperation: 0, value: '1' }],
+          },
+        ],
+        validateOnly: false,
+      });
+      expect(
+        r.responses.map((x) => x.errorCode),
+        `v${v}`,
+      ).toEqual([
+        0,
+        ErrorCodes.INVALID_CONFIG.code,
+        ErrorCodes.INVALID_CONFIG.code,
+        ErrorCodes.INVALID_REQUEST.code,
+        ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code,
+        ErrorCodes.INVALID_REQUEST.code,
+      ]);
+      expect(r.responses[1]!.errorMessage).toMatch(/unknown topic setting 'retention.msec'/);
+      await waitFor(async () => (await topicConfigs(topic))['retention.bytes'] === String(1000 + v), {
+        description: `retention.bytes ${1000 + v}`,
+      });
+    }
+    const checked = await raw.send<kafka.AlterConfigsResponseData>(ApiKey.IncrementalAlterConfigs, 1, {
+      resources: [
+        {
+          resourceType: 2,
+          resourceName: topic,
+          configs: [{ name: 'retention.bytes', configOperation: 1, value: null }],
+        },
+      ],
+      validateOnly: true,
+    });
+    expect(checked.responses[0]!.errorCode).toBe(0);
+    expect(await topicConfigs(topic)).toEqual({ 'retention.bytes': '1001' });
+  }, 60_000);
+});
+
 describe('ElectLeaders', () => {
   it('a preferred leader already leading is ELECTION_NOT_NEEDED, an unknown topic UNKNOWN_TOPIC', async () => {
     const topic = unique('elect');

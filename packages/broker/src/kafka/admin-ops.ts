@@ -1,4 +1,5 @@
-import { ErrorCodes, kafka } from '@samsa/protocol';
+import { ErrorCodes, SamsaError, kafka } from '@samsa/protocol';
+import { ALTER_CONFIG_SET, topicConfigChanges } from '../config.js';
 import type { BrokerContext } from '../server/context.js';
 import { toErrorFields } from '../server/errors.js';
 import {
@@ -253,4 +254,65 @@ export function listPartitionReassignments(
     topics,
   };
   return { body };
+}
+
+type ConfigResource = { resourceType: number; resourceName: string };
+
+/**
+ * IncrementalAlterConfigs (SET and DELETE per name) and AlterConfigs (the resource's configs replaced
+ * by the ones given) on topics, answered by the controller (NOT_CONTROLLER elsewhere, as CreateTopics).
+ * Broker resources are refused: a broker's settings are static here.
+ */
+async function alterConfigResources<R extends ConfigResource>(
+  ctx: BrokerContext,
+  resources: readonly R[],
+  validateOnly: boolean,
+  replace: boolean,
+  opsOf: (resource: R) => { name: string; op: number; value: string | null }[],
+): Promise<Reply> {
+  const responses = await Promise.all(
+    resources.map(async (r) => {
+      const answer = (errorCode: number, errorMessage: string | null) => ({
+        errorCode,
+        errorMessage,
+        resourceType: r.resourceType,
+        resourceName: r.resourceName,
+      });
+      if (r.resourceType !== kafka.RESOURCE_TYPE_TOPIC)
+        return answer(
+          ErrorCodes.INVALID_REQUEST.code,
+          'only topic configs can be altered (broker settings are static)',
+        );
+      let changes: ReturnType<typeof topicConfigChanges>;
+      try {
+        changes = topicConfigChanges(opsOf(r));
+      } catch (err) {
+        if (!(err instanceof SamsaError)) throw err;
+        return answer(err.code, err.detail);
+      }
+      const result = await ctx.member.alterTopicConfigs({ topic: r.resourceName, ...changes, replace, validateOnly });
+      return answer(result.errorCode ?? 0, message(result.errorMessage));
+    }),
+  );
+  return { body: { throttleTimeMs: 0, responses } satisfies kafka.AlterConfigsResponseData };
+}
+
+export function incrementalAlterConfigs(
+  ctx: BrokerContext,
+  _version: number,
+  request: kafka.IncrementalAlterConfigsRequestData,
+): Promise<Reply> {
+  return alterConfigResources(ctx, request.resources, request.validateOnly, false, (r) =>
+    r.configs.map((c) => ({ name: c.name, op: c.configOperation, value: c.value })),
+  );
+}
+
+export function alterConfigs(
+  ctx: BrokerContext,
+  _version: number,
+  request: kafka.AlterConfigsRequestData,
+): Promise<Reply> {
+  return alterConfigResources(ctx, request.resources, request.validateOnly, true, (r) =>
+    r.configs.filter((c) => c.value !== null).map((c) => ({ name: c.name, op: ALTER_CONFIG_SET, value: c.value })),
+  );
 }

@@ -3,7 +3,9 @@ import type { BrokerContext } from '../server/context.js';
 import { createTopics, deleteTopics, describeCluster, initProducerId } from './admin.js';
 import {
   alterPartitionReassignments,
+  alterConfigs,
   createPartitions,
+  incrementalAlterConfigs,
   describeProducers,
   describeTransactions,
   electLeaders,
@@ -43,6 +45,8 @@ const HANDLERS = new Map<number, Handler>([
   [ApiKey.DeleteTopics, deleteTopics as Handler],
   [ApiKey.DescribeCluster, describeCluster as Handler],
   [ApiKey.CreatePartitions, createPartitions as Handler],
+  [ApiKey.AlterConfigs, alterConfigs as Handler],
+  [ApiKey.IncrementalAlterConfigs, incrementalAlterConfigs as Handler],
   [ApiKey.ElectLeaders, electLeaders as Handler],
   [ApiKey.AlterPartitionReassignments, alterPartitionReassignments as Handler],
   [ApiKey.ListPartitionReassignments, listPartitionReassignments as Handler],

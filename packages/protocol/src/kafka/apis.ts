@@ -1,3 +1,9 @@
+import {
+  AlterConfigsRequest,
+  AlterConfigsResponse,
+  IncrementalAlterConfigsRequest,
+  IncrementalAlterConfigsResponse,
+} from './apis/alter-configs.js';
 import { ApiVersionsRequest, ApiVersionsResponse } from './apis/api-versions.js';
 import { ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse } from './apis/consumer-group-describe.js';
 import { ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse } from './apis/consumer-group-heartbeat.js';
@@ -67,9 +73,11 @@ export const ApiKey = Object.freeze({
   EndTxn: 26,
   TxnOffsetCommit: 28,
   DescribeConfigs: 32,
+  AlterConfigs: 33,
   CreatePartitions: 37,
   DeleteGroups: 42,
   ElectLeaders: 43,
+  IncrementalAlterConfigs: 44,
   AlterPartitionReassignments: 45,
   ListPartitionReassignments: 46,
   OffsetDelete: 47,
@@ -129,6 +137,8 @@ export const KAFKA_APIS: ReadonlyMap<number, ApiCodec> = new Map(
     api('EndTxn', 0, 4, EndTxnRequest, EndTxnResponse),
     api('TxnOffsetCommit', 0, 4, TxnOffsetCommitRequest, TxnOffsetCommitResponse),
     api('DescribeConfigs', 0, 4, DescribeConfigsRequest, DescribeConfigsResponse),
+    api('AlterConfigs', 0, 2, AlterConfigsRequest, AlterConfigsResponse),
+    api('IncrementalAlterConfigs', 0, 1, IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse),
     api('DeleteGroups', 0, 2, DeleteGroupsRequest, DeleteGroupsResponse),
     api('OffsetDelete', 0, 0, OffsetDeleteRequest, OffsetDeleteResponse),
     api('DescribeCluster', 0, 1, DescribeClusterRequest, DescribeClusterResponse),

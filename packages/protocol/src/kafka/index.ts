@@ -8,6 +8,7 @@ export * from './apis/create-topics.js';
 export * from './apis/delete-topics.js';
 export * from './apis/describe-cluster.js';
 export * from './apis/describe-configs.js';
+export * from './apis/alter-configs.js';
 export * from './apis/fetch.js';
 export * from './apis/find-coordinator.js';
 export * from './apis/init-producer-id.js';

@@ -5,6 +5,38 @@ const { KAFKA_APIS, ApiKey, KafkaReader, decodeMessage, encodeMessage } = kafka;
 
 /** CreatePartitions, ElectLeaders, DescribeTransactions and ListTransactions, every field set where it exists. */
 const samples: Record<number, { request: object; response: object }> = {
+  [ApiKey.IncrementalAlterConfigs]: {
+    request: {
+      resources: [
+        {
+          resourceType: 2,
+          resourceName: 't',
+          configs: [
+            { name: 'retention.ms', configOperation: 0, value: '1000' },
+            { name: 'segment.bytes', configOperation: 1, value: null },
+          ],
+        },
+      ],
+      validateOnly: true,
+    },
+    response: {
+      throttleTimeMs: 3,
+      responses: [
+        { errorCode: 0, errorMessage: null, resourceType: 2, resourceName: 't' },
+        { errorCode: 40, errorMessage: 'bad', resourceType: 4, resourceName: '1' },
+      ],
+    },
+  },
+  [ApiKey.AlterConfigs]: {
+    request: {
+      resources: [{ resourceType: 2, resourceName: 't', configs: [{ name: 'retention.ms', value: '5' }] }],
+      validateOnly: false,
+    },
+    response: {
+      throttleTimeMs: 0,
+      responses: [{ errorCode: 3, errorMessage: 'no such topic', resourceType: 2, resourceName: 't' }],
+    },
+  },
   [ApiKey.CreatePartitions]: {
     request: {
       topics: [
@@ -162,6 +194,14 @@ describe('admin API codecs', () => {
     // [string t, int32 3, null array -1], int32 1, bool false.
     expect(encodeMessage(create.request, 0, body).toBuffer().toString('hex')).toBe(
       '00000001' + '000174' + '00000003' + 'ffffffff' + '00000001' + '00',
+    );
+    // IncrementalAlterConfigs v0: [int8 2, string t, [string a, int8 1, null string -1]], bool true.
+    const alter = KAFKA_APIS.get(ApiKey.IncrementalAlterConfigs)!;
+    const resources = [
+      { resourceType: 2, resourceName: 't', configs: [{ name: 'a', configOperation: 1, value: null }] },
+    ];
+    expect(encodeMessage(alter.request, 0, { resources, validateOnly: true }).toBuffer().toString('hex')).toBe(
+      '00000001' + '02' + '000174' + '00000001' + '000161' + '01' + 'ffff' + '01',
     );
     const elect = KAFKA_APIS.get(ApiKey.ElectLeaders)!;
     const bytes = encodeMessage(elect.request, 0, { electionType: 1, topicPartitions: null, timeoutMs: 5 }).toBuffer();

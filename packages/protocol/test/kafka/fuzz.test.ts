@@ -70,6 +70,16 @@ const txnRequests: [number, number, object][] = [
   ],
 ];
 txnRequests.push(
+  [
+    ApiKey.IncrementalAlterConfigs,
+    1,
+    { resources: [{ resourceType: 2, resourceName: 't', configs: [{ name: 'a', configOperation: 0, value: 'b' }] }] },
+  ],
+  [
+    ApiKey.AlterConfigs,
+    0,
+    { resources: [{ resourceType: 2, resourceName: 't', configs: [{ name: 'a', value: null }] }] },
+  ],
   [ApiKey.CreatePartitions, 0, { topics: [{ name: 't', count: 3, assignments: null }], timeoutMs: 1 }],
   [ApiKey.CreatePartitions, 3, { topics: [{ name: 't', count: 3, assignments: [{ brokerIds: [1] }] }] }],
   [ApiKey.ElectLeaders, 2, { electionType: 0, topicPartitions: [{ topic: 't', partitions: [0] }] }],
