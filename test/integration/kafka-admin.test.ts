@@ -164,7 +164,7 @@ describe('AlterConfigs and IncrementalAlterConfigs', () => {
     }
   }, 60_000);
 
-  it('IncrementalAlterConfigs v0-1: SET and DELETE; bad names, values, operations, resources and topics refused', async () => {
+  it('IncrementalAlterConfigs v0-1: SET and DELETE; bad names, values, ops, resources, topics refused', async () => {
     const topic = unique('incr');
     await raw.send(ApiKey.CreateTopics, 4, {
       topics: [{ name: topic, numPartitions: 1, replicationFactor: 1 }],
