@@ -61,6 +61,11 @@ export interface SimOptions {
   readonly maxFetchRecords?: number;
   /** Follower fetch and AlterPartition timeouts (simulated ms). */
   readonly requestTimeoutMs?: number;
+  /**
+   * Logs queue appends and truncations until a step drains them (MemoryLog.queueing), so roles change
+   * while a leader's old-epoch appends or a follower's truncation are still queued.
+   */
+  readonly queuedLogs?: boolean;
   /** Builds each broker's leader side: a test passes a deliberately broken one (mutation testing). */
   readonly leaderDriver?: ReplicationDriverOptions<SimReplica>['leaderDriver'];
 }
@@ -198,7 +203,8 @@ interface Pending<T> {
 }
 
 interface PendingAck {
-  readonly offset: number;
+  /** Where the record landed (known at once unless logs queue: then when its append is written). */
+  offset: number;
   readonly value: string;
   settled: boolean;
 }
@@ -220,6 +226,8 @@ class SimBroker {
   driver!: ReplicationDriver<SimReplica>;
   readonly requests = new Map<number, Pending<never>>();
   pendingAcks: PendingAck[] = [];
+  /** The role changes this process applies, one after the other. */
+  roleChanges: Promise<void> = Promise.resolve();
 
   constructor(
     readonly id: number,
@@ -326,7 +334,7 @@ export class SimCluster {
   private readonly uncleanAllowed: boolean;
   private readonly options: SimOptions;
   /** A rule broken inside a driver call (which may catch what it throws): reported by checkInvariants. */
-  private violation: InvariantViolation | undefined;
+  private violation: Error | undefined;
   /** The last events (the simulation's and the drivers' log lines), formatted when read. */
   private readonly events: Array<{ readonly at: string; readonly line: string | TraceLine }> = [];
   private readonly logger = traceLogger((line) => this.traceLine(line));
@@ -352,6 +360,7 @@ export class SimCluster {
     this.requestTimeoutMs = options.requestTimeoutMs ?? 500;
     const recordValue = (crc: number): string => this.values.get(crc) ?? `?${crc}`;
     this.brokers = Array.from({ length: n }, (_, i) => new SimBroker(i, recordValue));
+    for (const b of this.brokers) b.log.queueing = options.queuedLogs ?? false;
     this.uncleanAllowed = options.uncleanLeaderElection ?? false;
     this.controller = (options.controller ?? ((r, u, c) => new ModelController(r, u, c)))(
       this.brokers.map((b) => b.id),
@@ -390,12 +399,14 @@ export class SimCluster {
     if (!b.alive || replica.role !== 'leader' || !replica.leaderState) return 'notLeader';
     const bytes = encodeBatch([{ key: null, value: Buffer.from(value), headers: [] }], { now: 0 });
     this.values.set(bytes.readUInt32BE(17), value);
-    const offset = b.log.logEndOffset; // the memory log appends within the call
+    const queued = b.log.queueing;
+    const offset = queued ? -1 : b.log.logEndOffset; // an unqueued memory log appends within the call
     const pending: PendingAck = { offset, value, settled: false };
     let refused = false;
     const signal = new AbortController().signal;
     b.driver.leaders.append(replica, bytes, acks === 'all' ? -1 : 1, PRODUCE_TIMEOUT_MS, signal).then(
-      () => {
+      (appended) => {
+        pending.offset = appended.baseOffset;
         if (acks === 'all') this.settleAck(b, pending, 'committed');
       },
       (err: unknown) => {
@@ -409,6 +420,11 @@ export class SimCluster {
     if (refused) {
       b.pendingAcks = b.pendingAcks.filter((p) => p !== pending);
       return 'notEnoughReplicas';
+    }
+    if (queued) {
+      this.stats.produced++;
+      this.log(`b${b.id} queue ${value} e${replica.leaderEpoch} acks=${acks}`);
+      return { offset: -1, epoch: replica.leaderEpoch, value };
     }
     const entry = b.log.entryAt(offset);
     if (!entry || entry.value !== value) throw new Error(`b${b.id}: ${value} not appended at ${offset}`);
@@ -438,6 +454,16 @@ export class SimCluster {
         this.brokers[msg.to]!.requests.get(msg.id)?.resolve(msg.answer as never);
         break;
     }
+    await settleMicrotasks();
+    return true;
+  }
+
+  /** Writes what `brokerId`'s log has queued (its append chain's next drain). */
+  async drainLog(brokerId: number): Promise<boolean> {
+    const b = this.brokers[brokerId]!;
+    if (!b.alive || b.log.queued === 0) return false;
+    this.log(`b${b.id} drains ${b.log.queued} queued log operations`);
+    b.log.drain();
     await settleMicrotasks();
     return true;
   }
@@ -480,10 +506,18 @@ export class SimCluster {
       isr: s.isr,
       replicas: this.brokers.map((x) => x.id),
     };
-    const driver = b.driver;
-    if (await driver.applyRole(b.replica, role))
-      this.log(`b${b.id} ${role.kind} of epoch ${s.leaderEpoch} (leader ${s.leader}, isr [${s.isr}])`);
-    driver.onMetadata();
+    const { driver, replica } = b;
+    // One role change at a time, as on the broker's partition chain; one may wait for queued log
+    // operations (a new epoch starts after them), which later steps drain.
+    b.roleChanges = b.roleChanges.then(async () => {
+      try {
+        if (await driver.applyRole(replica, role))
+          this.log(`b${b.id} ${role.kind} of epoch ${s.leaderEpoch} (leader ${s.leader}, isr [${s.isr}])`);
+        driver.onMetadata();
+      } catch (err) {
+        this.violation ??= err as Error;
+      }
+    });
     await settleMicrotasks();
   }
 
@@ -517,6 +551,7 @@ export class SimCluster {
     b.alive = false;
     // Its producers see the connection drop; its timers and requests die with it.
     for (const p of b.pendingAcks) this.settleAck(b, p, 'failed');
+    b.log.dropQueued();
     this.clock.cancelAll(b.incarnation);
     b.requests.clear();
     b.known = undefined;
@@ -598,6 +633,7 @@ export class SimCluster {
     const action = r.weighted({
       produce: 20,
       deliver: this.network.length > 0 ? 65 : 0,
+      drainLog: this.brokers.some((b) => b.alive && b.log.queued > 0) ? 10 : 0,
       metadata: 8,
       tick: 8,
       drop: this.network.length > 0 ? 2 * f : 0,
@@ -620,6 +656,9 @@ export class SimCluster {
       }
       case 'deliver':
         await this.deliver();
+        break;
+      case 'drainLog':
+        await this.drainLog(r.pick(this.brokers.filter((b) => b.alive && b.log.queued > 0).map((b) => b.id))!);
         break;
       case 'metadata':
         await this.deliverMetadata(r.pick(ids)!);
@@ -668,6 +707,7 @@ export class SimCluster {
       this.round++;
       for (const b of this.brokers) await this.deliverMetadata(b.id);
       for (;;) {
+        for (const b of this.brokers) await this.drainLog(b.id);
         const index = this.network.findIndex((m) => m.kind !== 'fetch' || m.round < this.round);
         if (index < 0) break;
         await this.deliver(index);
@@ -712,6 +752,7 @@ export class SimCluster {
   /** A new process for `b`: a replica over its surviving log, and the production driver around it. */
   private startProcess(b: SimBroker, epochCache: LeaderEpochCache, highWatermark: number): void {
     b.incarnation = {};
+    b.roleChanges = Promise.resolve();
     b.requests.clear();
     b.pendingAcks = [];
     b.known = undefined;
@@ -1032,6 +1073,28 @@ export class SimCluster {
         );
     }
     term.recordedUpTo = Math.max(term.recordedUpTo, state.highWatermark);
+    this.checkEpochStart(b, state.leaderEpoch);
+  }
+
+  /**
+   * A leader's epoch cache ends with its own epoch, which starts after every batch of an older one and
+   * at its own first batch. Otherwise a follower holding those batches is told it diverged on every
+   * fetch (an old-epoch batch above the start), or gets an undefined diverging epoch (no entry).
+   */
+  private checkEpochStart(b: SimBroker, epoch: number): void {
+    const cache = b.replica.epochCache;
+    const start = cache.startOffsetOf(epoch);
+    if (cache.latestEpoch !== epoch || start === undefined)
+      throw new InvariantViolation(
+        "a leader's epoch is its cache's latest",
+        `b${b.id} leads epoch ${epoch}; its cache: ${JSON.stringify(cache.epochEntries)}`,
+      );
+    for (const e of b.log.entries())
+      if (e.offset >= start !== (e.epoch === epoch))
+        throw new InvariantViolation(
+          'a leader epoch starts at its first batch',
+          `b${b.id}: epoch ${epoch} starts at ${start}, but ${show(e)}`,
+        );
   }
 
   private checkHoldsCommitted(b: SimBroker, who: string): void {
