@@ -4,8 +4,12 @@
  * retention.bytes deletes old segments at the next retention check; min.insync.replicas decides at
  * once whether an acks=all write is refused. Bad input is refused with Kafka's codes.
  */
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Samsa } from '@samsa/client';
+import { ErrorCodes, kafka } from '@samsa/protocol';
+import { KafkaTestClient } from '../helpers/kafka-client.js';
+import { freePort } from '../helpers/ports.js';
 import { runSamsa } from '../helpers/cli.js';
 import { LocalCluster } from '../helpers/cluster.js';
 import { waitFor } from '../helpers/wait.js';
@@ -13,9 +17,12 @@ import { waitFor } from '../helpers/wait.js';
 let cluster: LocalCluster;
 let samsa: Samsa;
 let bootstrap: string[];
+const kafkaPorts = new Map<number, number>();
 
 beforeAll(async () => {
+  for (const id of [1, 2, 3]) kafkaPorts.set(id, await freePort());
   cluster = await LocalCluster.start({
+    brokerSettingsFor: (b) => ({ listeners: `PLAINTEXT://${b.address},KAFKA://127.0.0.1:${kafkaPorts.get(b.id)}` }),
     brokers: 3,
     brokerSettings: {
       'log.retention.check.interval.ms': '300',
@@ -169,5 +176,49 @@ describe('altering topic configs', () => {
     expect(cli.stderr.trim().split('\n')).toHaveLength(1);
     expect(cli.stderr).toMatch(/InvalidConfig/);
     expect((await admin.describeTopics([topic]))[0]!.configs).toEqual({ 'retention.ms': '5000' });
+  });
+
+  it('Kafka IncrementalAlterConfigs and AlterConfigs sent to another broker reach the controller', async () => {
+    const topic = `forward-${process.pid}`;
+    const admin = samsa.admin();
+    await admin.createTopics([{ topic, numPartitions: 1, replicationFactor: 1, configs: { 'segment.bytes': '4096' } }]);
+    const { controllerId } = await admin.describeCluster();
+    const other = [1, 2, 3].find((id) => id !== controllerId)!;
+    const socket = connect({ host: '127.0.0.1', port: kafkaPorts.get(other)! });
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    const raw = new KafkaTestClient(socket);
+    try {
+      const incremental = await raw.send<kafka.AlterConfigsResponseData>(kafka.ApiKey.IncrementalAlterConfigs, 1, {
+        resources: [
+          {
+            resourceType: 2,
+            resourceName: topic,
+            configs: [{ name: 'retention.ms', configOperation: 0, value: '60000' }],
+          },
+          {
+            resourceType: 2,
+            resourceName: topic,
+            configs: [{ name: 'retention.ms', configOperation: 0, value: '-2' }],
+          },
+        ],
+        validateOnly: false,
+      });
+      expect(incremental.responses.map((r) => r.errorCode)).toEqual([0, ErrorCodes.INVALID_CONFIG.code]);
+      await waitFor(async () => (await admin.describeTopics([topic]))[0]!.configs['retention.ms'] === '60000', {
+        description: 'retention.ms set through a non-controller',
+      });
+      expect((await admin.describeTopics([topic]))[0]!.configs['segment.bytes']).toBe('4096');
+      const replaced = await raw.send<kafka.AlterConfigsResponseData>(kafka.ApiKey.AlterConfigs, 1, {
+        resources: [{ resourceType: 2, resourceName: topic, configs: [{ name: 'retention.bytes', value: '9999' }] }],
+        validateOnly: false,
+      });
+      expect(replaced.responses[0]!.errorCode).toBe(0);
+      await waitFor(
+        async () => JSON.stringify((await admin.describeTopics([topic]))[0]!.configs) === '{"retention.bytes":"9999"}',
+        { description: 'configs replaced through a non-controller' },
+      );
+    } finally {
+      socket.destroy();
+    }
   });
 });

@@ -1,5 +1,8 @@
 import { ErrorCodes, SamsaError, kafka } from '@samsa/protocol';
-import { ALTER_CONFIG_SET, topicConfigChanges } from '../config.js';
+import * as grpc from '@grpc/grpc-js';
+import { loadBrokerProto, type v1 } from '@samsa/protocol';
+import { ALTER_CONFIG_DELETE, ALTER_CONFIG_SET, listenerConfig, topicConfigChanges } from '../config.js';
+import { endpointOn, grpcAddress } from '../listeners.js';
 import type { BrokerContext } from '../server/context.js';
 import { toErrorFields } from '../server/errors.js';
 import {
@@ -260,7 +263,7 @@ type ConfigResource = { resourceType: number; resourceName: string };
 
 /**
  * IncrementalAlterConfigs (SET and DELETE per name) and AlterConfigs (the resource's configs replaced
- * by the ones given) on topics, answered by the controller (NOT_CONTROLLER elsewhere, as CreateTopics).
+ * by the ones given) on topics, answered by the controller; another broker forwards the change there.
  * Broker resources are refused: a broker's settings are static here.
  */
 async function alterConfigResources<R extends ConfigResource>(
@@ -290,12 +293,53 @@ async function alterConfigResources<R extends ConfigResource>(
         if (!(err instanceof SamsaError)) throw err;
         return answer(err.code, err.detail);
       }
-      const result = await ctx.member.alterTopicConfigs({ topic: r.resourceName, ...changes, replace, validateOnly });
+      let result = await ctx.member.alterTopicConfigs({ topic: r.resourceName, ...changes, replace, validateOnly });
+      // Kafka's Java AdminClient sends it to any broker: this one passes it on to the controller.
+      if (result.errorCode === ErrorCodes.NOT_CONTROLLER.code) {
+        const ops = [
+          ...Object.entries(changes.set).map(([name, value]) => ({ name, op: ALTER_CONFIG_SET, value })),
+          ...changes.remove.map((name) => ({ name, op: ALTER_CONFIG_DELETE, value: '' })),
+        ];
+        result = await forwardToController(ctx, { resources: [{ topic: r.resourceName, ops }], validateOnly, replace })
+          .then((a) => a.topics[0] ?? result)
+          .catch(() => result);
+      }
       return answer(result.errorCode ?? 0, message(result.errorMessage));
     }),
   );
   return { body: { throttleTimeMs: 0, responses } satisfies kafka.AlterConfigsResponseData };
 }
+
+/** Sends an AlterConfigs to the controller's inter-broker listener (a one-off channel: admin requests are rare). */
+async function forwardToController(
+  ctx: BrokerContext,
+  request: v1.AlterConfigsRequest,
+): Promise<v1.AlterConfigsResponse__Output> {
+  const image = ctx.member.metadata.image;
+  const controller = image.brokers.get(image.controllerId);
+  const endpoint = controller && endpointOn(controller, listenerConfig(ctx.settings).interBrokerListenerName);
+  if (!endpoint) throw new SamsaError(ErrorCodes.NOT_CONTROLLER, 'no controller known');
+  type Client = grpc.Client & {
+    AlterConfigs(
+      req: v1.AlterConfigsRequest,
+      opts: grpc.CallOptions,
+      cb: (err: grpc.ServiceError | null, res?: v1.AlterConfigsResponse__Output) => void,
+    ): grpc.ClientUnaryCall;
+  };
+  const Broker = loadBrokerProto().Broker;
+  const client = new Broker(grpcAddress(endpoint), grpc.credentials.createInsecure()) as unknown as Client;
+  try {
+    return await new Promise((resolve, reject) =>
+      client.AlterConfigs(request, { deadline: Date.now() + FORWARD_TIMEOUT_MS }, (err, res) =>
+        err || !res ? reject(err ?? new Error('no answer')) : resolve(res),
+      ),
+    );
+  } finally {
+    client.close();
+  }
+}
+
+const FORWARD_TIMEOUT_MS = 30_000;
 
 export function incrementalAlterConfigs(
   ctx: BrokerContext,

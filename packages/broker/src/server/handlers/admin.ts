@@ -101,7 +101,12 @@ export async function handleAlterConfigs(
         if (!(err instanceof SamsaError)) throw err;
         return { name: r.topic, errorCode: err.code, errorMessage: err.detail };
       }
-      return ctx.member.alterTopicConfigs({ topic: r.topic, ...changes, validateOnly: request.validateOnly });
+      return ctx.member.alterTopicConfigs({
+        topic: r.topic,
+        ...changes,
+        replace: request.replace,
+        validateOnly: request.validateOnly,
+      });
     }),
   );
   return { topics };

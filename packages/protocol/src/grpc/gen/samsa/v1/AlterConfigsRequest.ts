@@ -6,9 +6,19 @@ import type { AlterConfigsResource as _samsa_v1_AlterConfigsResource, AlterConfi
 export interface AlterConfigsRequest {
   'resources'?: (_samsa_v1_AlterConfigsResource)[];
   'validateOnly'?: (boolean);
+  /**
+   * Kafka's older AlterConfigs: each topic's configs become exactly the SET ones (the rest go back to
+   * the broker default). A broker forwarding a Kafka client's AlterConfigs to the controller sets it.
+   */
+  'replace'?: (boolean);
 }
 
 export interface AlterConfigsRequest__Output {
   'resources': (_samsa_v1_AlterConfigsResource__Output)[];
   'validateOnly': (boolean);
+  /**
+   * Kafka's older AlterConfigs: each topic's configs become exactly the SET ones (the rest go back to
+   * the broker default). A broker forwarding a Kafka client's AlterConfigs to the controller sets it.
+   */
+  'replace': (boolean);
 }
