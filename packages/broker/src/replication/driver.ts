@@ -97,6 +97,9 @@ export class ReplicationDriver<R extends Replica = Replica> {
       replica.leaderState?.setReplicas(change.replicas);
       return false;
     }
+    // A new epoch of the same leader: acks=all producers of the old term wait for the new one.
+    if (change.kind === 'leader' && replica.role === 'leader' && replica.leader === change.leader)
+      this.leaders.keepLeading(replica);
     this.stepDown(replica);
     // A fetch answer the follower role was applying finishes before the new role reads the log.
     const previousWork = this.followers.inFlight(replica);

@@ -51,6 +51,8 @@ export class LeaderDriver<R extends Replica = Replica> {
   private readonly led = new Set<R>();
   /** Replicas whose new epoch's start offset is not recorded yet: this driver's appends wait for it. */
   private readonly epochStarts = new Map<R, Promise<void>>();
+  /** Replicas in becomeLeader: acks=all producers of their previous term wait for the new one. */
+  private readonly starting = new Set<R>();
   /** Bumped by every resign: a term that started before it must not take effect. */
   private readonly generations = new WeakMap<R, number>();
 
@@ -92,11 +94,23 @@ export class LeaderDriver<R extends Replica = Replica> {
       resolve();
     };
     this.epochStarts.set(replica, epochAssigned);
+    this.starting.add(replica);
     try {
       await this.startTerm(replica, change, generation, assigned, previousWork);
     } finally {
       assigned();
+      this.starting.delete(replica);
+      // acks=all producers of the previous term re-check: the new one answers them, or nobody will.
+      this.notify(replica);
     }
+  }
+
+  /**
+   * This broker stays leader of `replica` in a new epoch: called before the old term is resigned, so
+   * that its acks=all producers wait for the new term (becomeLeader) instead of failing.
+   */
+  keepLeading(replica: R): void {
+    this.starting.add(replica);
   }
 
   private async startTerm(
@@ -261,13 +275,21 @@ export class LeaderDriver<R extends Replica = Replica> {
    * ended, RequestTimedOut after `timeoutMs`, NetworkException if the producer went away.
    */
   waitForIsr(replica: R, requiredOffset: number, timeoutMs: number, signal: AbortSignal): Promise<void> {
-    const state = this.leaderStateOf(replica);
+    let state = this.leaderStateOf(replica);
     return new Promise((resolve, reject) => {
       const check = (): boolean => {
         if (replica.leaderState !== state) {
-          const detail = `leadership of ${replica.topic}-${replica.partition} moved while waiting for replicas`;
-          reject(new SamsaError(ErrorCodes.NOT_LEADER_OR_FOLLOWER, detail));
-          return true;
+          // A new epoch of this same leader (the controller bumped it: a follower left the ISR, the
+          // replica set changed) answers the wait, as Kafka's DelayedProduce does: the records are in
+          // this log, which a leader never truncates, and the new term's HW counts only its own ISR.
+          const next = replica.leaderState;
+          if (!next && this.starting.has(replica)) return false;
+          if (!next || next.leaderEpoch <= state.leaderEpoch) {
+            const detail = `leadership of ${replica.topic}-${replica.partition} moved while waiting for replicas`;
+            reject(new SamsaError(ErrorCodes.NOT_LEADER_OR_FOLLOWER, detail));
+            return true;
+          }
+          state = next;
         }
         const status = this.acksAllStatus(state, requiredOffset);
         if (status === 'committed') resolve();

@@ -106,6 +106,50 @@ describe('LeaderDriver.becomeLeader', () => {
     }
   });
 
+  it('answers an acks=all producer of the previous term when the same leader gets a new epoch', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'samsa-leadership-'));
+    const log = await openPartitionLog({ dir });
+    const hosted: HostedPartition = {
+      topic: 't',
+      topicId: '',
+      partition: 0,
+      log,
+      epochCache: new LeaderEpochCache(),
+      leaderState: undefined,
+      role: 'leader',
+      leaderEpoch: 0,
+      leader: 1,
+      isr: [1, 2],
+      replicas: [1, 2],
+      highWatermark: 0,
+      settings: resolveSettings(TOPIC_SETTINGS),
+    };
+    const leadership = leaderDriver();
+    try {
+      await leadership.becomeLeader(hosted, { ...leaderRole(0, [1, 2]), replicas: [1, 2] });
+      // Waits for broker 2, which dies; the controller takes it out of the ISR with epoch 1.
+      const produce = leadership.append(hosted, makeBatch({ count: 2 }), -1, 10_000, new AbortController().signal);
+      const outcome = produce.then(
+        () => 'acknowledged',
+        (err: unknown) => String(err),
+      );
+      await log.appendsSettled();
+      await new Promise(setImmediate); // the produce parks its acks=all wait
+      expect(hosted.log.logEndOffset).toBe(2);
+      leadership.keepLeading(hosted);
+      leadership.resign(hosted);
+      hosted.leaderEpoch = 1;
+      hosted.isr = [1];
+      await leadership.becomeLeader(hosted, { ...leaderRole(1, [1]), replicas: [1, 2] });
+      // Alone in the ISR with min.insync.replicas=1, the new term commits the records at once.
+      expect(hosted.highWatermark).toBe(2);
+      expect(await outcome).toBe('acknowledged');
+    } finally {
+      leadership.stop();
+      await log.close();
+    }
+  });
+
   it('starts the term from the log end after the epoch checkpoint, counting appends made meanwhile', async () => {
     dir = await mkdtemp(join(tmpdir(), 'samsa-leadership-'));
     const log = await openPartitionLog({ dir });
