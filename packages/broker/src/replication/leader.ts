@@ -129,7 +129,8 @@ export class LeaderState {
   replicas: readonly number[];
   /** The replica set metadata last gave this term (setReplicas); undefined: unchanged since it began. */
   private assigned: readonly number[] | undefined;
-  readonly minInsyncReplicas: number;
+  /** min.insync.replicas: from the topic's settings when the term began, then setMinInsyncReplicas. */
+  private minIsr: number;
   readonly replicaLagTimeMaxMs: number;
   readonly epochStartOffset: number;
   private readonly isrRetryBackoffMs: number;
@@ -172,7 +173,7 @@ export class LeaderState {
     this.localBrokerId = localBrokerId;
     this.leaderEpoch = options.leaderEpoch;
     this.replicas = [...replicas];
-    this.minInsyncReplicas = options.minInsyncReplicas;
+    this.minIsr = options.minInsyncReplicas;
     this.replicaLagTimeMaxMs = options.replicaLagTimeMaxMs;
     this.epochStartOffset = options.epochStartOffset;
     this.isrRetryBackoffMs = options.isrRetryBackoffMs ?? DEFAULT_ISR_RETRY_BACKOFF_MS;
@@ -204,6 +205,20 @@ export class LeaderState {
    * non-replica, so such a proposal can never apply, and kept in the maximal ISR it would hold the
    * HW back until the removed replica lagged out.
    */
+  get minInsyncReplicas(): number {
+    return this.minIsr;
+  }
+
+  /**
+   * The topic's min.insync.replicas changed within the term (AlterConfigs): acks=all writes are
+   * accepted or refused by the new value from now on, and the high watermark follows it at the next
+   * fetch or append.
+   */
+  setMinInsyncReplicas(value: number): void {
+    check(Number.isSafeInteger(value) && value >= 1, `min.insync.replicas ${value} must be >= 1`);
+    this.minIsr = value;
+  }
+
   setReplicas(replicas: readonly number[]): void {
     this.assigned = [...replicas];
     for (const id of replicas) {

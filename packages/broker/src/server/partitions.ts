@@ -388,10 +388,8 @@ export class PartitionRegistry {
         if (changed.length === 0) continue;
         hosted.log.reconfigure(logConfigFor(settings));
         hosted.settings = settings;
-        // The leader's term took min.insync.replicas when it began. LeaderState (replication/, worked on
-        // elsewhere today) has no setter yet: its field is written here, the one run-time change it gets.
-        const leader = hosted.leaderState as { minInsyncReplicas: number } | undefined;
-        if (leader) leader.minInsyncReplicas = settings['min.insync.replicas'] as number;
+        // The leader's term took min.insync.replicas when it began.
+        hosted.leaderState?.setMinInsyncReplicas(settings['min.insync.replicas'] as number);
         this.options.logger.info({ ...context, changed }, 'topic configs changed; applied to the open log');
       } catch (err) {
         // Written by a tool that skipped validation: keep the settings the log has.
