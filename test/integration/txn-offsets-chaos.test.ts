@@ -252,6 +252,8 @@ describe('exactly-once consume-transform-produce under kills', () => {
     const seen = await readOutput(inputRecords);
 
     const counts = new Map<string, number>();
+    /** Per input record, where each copy of it in the output came from (for a failure's diagnostics). */
+    const copies = new Map<string, string[]>();
     let abortedRead = 0;
     let outOfOrder = 0;
     const lastOffset = new Map<number, number>();
@@ -259,6 +261,7 @@ describe('exactly-once consume-transform-produce under kills', () => {
       const v = JSON.parse(m.value!.toString()) as { txn: string; partition: number; offset: number };
       const key = `${v.partition}:${v.offset}`;
       counts.set(key, (counts.get(key) ?? 0) + 1);
+      copies.set(key, [...(copies.get(key) ?? []), `${v.txn}@${m.partition}:${m.offset}`]);
       if (abortedTxns.has(v.txn)) abortedRead++;
       if (v.partition !== m.partition) outOfOrder++;
       if (v.offset <= (lastOffset.get(m.partition) ?? -1)) outOfOrder++;
@@ -283,6 +286,13 @@ describe('exactly-once consume-transform-produce under kills', () => {
       outOfOrder,
     };
     console.log(`exactly-once job chaos: ${JSON.stringify(tally)}`);
+    if (duplicated > 0 || outOfOrder > 0) {
+      // Each copy's transaction (job-pid-n) and output offset, and what the jobs said about those transactions.
+      const twice = [...copies].filter(([, c]) => c.length > 1);
+      const txns = new Set(twice.flatMap(([, c]) => c.map((x) => x.split('@')[0]!)));
+      console.log(`copies: ${JSON.stringify(twice)}`);
+      console.log(`their transactions: ${JSON.stringify(events.filter((e) => e.txn && txns.has(e.txn)))}`);
+    }
     expect(brokerKills).toBeGreaterThan(1);
     expect(tally.jobKills).toBeGreaterThan(2);
     expect(tally.aborted).toBeGreaterThan(0);
