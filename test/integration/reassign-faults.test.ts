@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Samsa } from '@samsa/client';
 import { runSamsa } from '../helpers/cli.js';
 import { LocalCluster } from '../helpers/cluster.js';
+import { createTopicOnFirstThree, describePartition as describeOnlyPartition } from '../helpers/reassign.js';
 import { createTempDir, type TempDir } from '../helpers/temp.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -37,7 +38,7 @@ describe('replica reassignment under faults', () => {
     temp?.remove();
   });
 
-  const describePartition = async (topic: string) => (await samsa.admin().describeTopics([topic]))[0]!.partitions[0]!;
+  const describePartition = (topic: string) => describeOnlyPartition(samsa, topic);
 
   const writePlan = (topic: string, replicas: number[]): string => {
     const plan = join(temp.path, `${topic}-${replicas.join('')}.json`);
@@ -45,25 +46,9 @@ describe('replica reassignment under faults', () => {
     return plan;
   };
 
-  async function onFirstThree(topic: string): Promise<void> {
-    await samsa.admin().createTopics([{ topic, numPartitions: 1, replicationFactor: 3 }]);
-    await waitFor(async () => (await describePartition(topic)).leader >= 0, { description: 'a leader' });
-    if ([...(await describePartition(topic)).replicas].sort().join() !== '1,2,3') {
-      const [o] = await samsa.admin().alterPartitionReassignments([{ topic, partition: 0, replicas: [1, 2, 3] }]);
-      expect(o!.error).toBeUndefined();
-    }
-    await waitFor(
-      async () => {
-        const p = await describePartition(topic);
-        return p.removingReplicas.length === 0 && p.isr.length === 3 && p.leader >= 0;
-      },
-      { timeoutMs: 30_000, description: 'the topic on brokers 1,2,3, in sync' },
-    );
-  }
-
   it('a move finishes across a restart of the new replica and a controller failover', async () => {
     const topic = `faults-${Date.now()}`;
-    await onFirstThree(topic);
+    await createTopicOnFirstThree(samsa, topic);
     const producer = samsa.producer({ acks: 'all', lingerMs: 5, idempotent: true });
     const filler = 'x'.repeat(1024);
     await Promise.all(Array.from({ length: 400 }, (_, i) => producer.send({ topic, value: `pre${i}:${filler}` })));
@@ -132,7 +117,7 @@ describe('replica reassignment under faults', () => {
 
   it('--cancel goes back to the original replicas and the added replica is deleted', async () => {
     const topic = `cancel-${Date.now()}`;
-    await onFirstThree(topic);
+    await createTopicOnFirstThree(samsa, topic);
     const producer = samsa.producer({ acks: 'all', lingerMs: 5 });
     const filler = 'x'.repeat(1024);
     await Promise.all(Array.from({ length: 300 }, (_, i) => producer.send({ topic, value: `pre${i}:${filler}` })));

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Samsa } from '@samsa/client';
 import { runSamsa } from '../helpers/cli.js';
 import { LocalCluster } from '../helpers/cluster.js';
+import { createTopicOnFirstThree, describePartition as describeOnlyPartition } from '../helpers/reassign.js';
 import { createTempDir, type TempDir } from '../helpers/temp.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -40,28 +41,10 @@ describe('replica reassignment (samsa reassign-partitions)', () => {
     temp?.remove();
   });
 
-  const describePartition = async (topic: string) => (await samsa.admin().describeTopics([topic]))[0]!.partitions[0]!;
-
-  /** An RF 3 topic whose only partition sits on brokers 1,2,3 (moved there if creation put it elsewhere). */
-  async function topicOnFirstThree(topic: string): Promise<void> {
-    await samsa.admin().createTopics([{ topic, numPartitions: 1, replicationFactor: 3 }]);
-    await waitFor(async () => (await describePartition(topic)).leader >= 0, { description: 'a leader' });
-    const replicas = (await describePartition(topic)).replicas;
-    if ([...replicas].sort().join() !== '1,2,3') {
-      const [outcome] = await samsa.admin().alterPartitionReassignments([{ topic, partition: 0, replicas: [1, 2, 3] }]);
-      expect(outcome!.error).toBeUndefined();
-    }
-    await waitFor(
-      async () => {
-        const p = await describePartition(topic);
-        return p.removingReplicas.length === 0 && p.isr.length === 3 && p.leader >= 0;
-      },
-      { timeoutMs: 30_000, description: 'the topic on brokers 1,2,3, in sync' },
-    );
-  }
+  const describePartition = (topic: string) => describeOnlyPartition(samsa, topic);
 
   async function moveUnderLoad(topic: string, throttleBytesPerSecond?: number) {
-    await topicOnFirstThree(topic);
+    await createTopicOnFirstThree(samsa, topic);
     const producer = samsa.producer({ acks: 'all', lingerMs: 5, idempotent: true });
     const filler = 'x'.repeat(VALUE_BYTES);
     await Promise.all(
