@@ -37,6 +37,26 @@ function leaderDriver(): LeaderDriver<HostedPartition> {
   });
 }
 
+/** Partition t-0 in a fresh temporary log directory, led by broker 1 at epoch 0 with `replicas` all in sync. */
+async function hostedPartition(replicas: number[]): Promise<HostedPartition> {
+  dir = await mkdtemp(join(tmpdir(), 'samsa-leadership-'));
+  return {
+    topic: 't',
+    topicId: '',
+    partition: 0,
+    log: await openPartitionLog({ dir }),
+    epochCache: new LeaderEpochCache(),
+    leaderState: undefined,
+    role: 'leader',
+    leaderEpoch: 0,
+    leader: 1,
+    isr: [...replicas],
+    replicas: [...replicas],
+    highWatermark: 0,
+    settings: resolveSettings(TOPIC_SETTINGS),
+  };
+}
+
 function leaderRole(leaderEpoch: number, isr: number[]): ReplicaRole {
   return {
     kind: 'leader',
@@ -53,23 +73,8 @@ function leaderRole(leaderEpoch: number, isr: number[]): ReplicaRole {
 
 describe('LeaderDriver.becomeLeader', () => {
   it('starts a same-leader epoch bump after the appends stamped with the old epoch', async () => {
-    dir = await mkdtemp(join(tmpdir(), 'samsa-leadership-'));
-    const log = await openPartitionLog({ dir });
-    const hosted: HostedPartition = {
-      topic: 't',
-      topicId: '',
-      partition: 0,
-      log,
-      epochCache: new LeaderEpochCache(),
-      leaderState: undefined,
-      role: 'leader',
-      leaderEpoch: 0,
-      leader: 1,
-      isr: [1, 2, 3],
-      replicas: [1, 2, 3],
-      highWatermark: 0,
-      settings: resolveSettings(TOPIC_SETTINGS),
-    };
+    const hosted = await hostedPartition([1, 2, 3]);
+    const log = hosted.log;
     const leadership = leaderDriver();
     try {
       await leadership.becomeLeader(hosted, leaderRole(0, [1, 2, 3]));
@@ -107,23 +112,8 @@ describe('LeaderDriver.becomeLeader', () => {
   });
 
   it('answers an acks=all producer of the previous term when the same leader gets a new epoch', async () => {
-    dir = await mkdtemp(join(tmpdir(), 'samsa-leadership-'));
-    const log = await openPartitionLog({ dir });
-    const hosted: HostedPartition = {
-      topic: 't',
-      topicId: '',
-      partition: 0,
-      log,
-      epochCache: new LeaderEpochCache(),
-      leaderState: undefined,
-      role: 'leader',
-      leaderEpoch: 0,
-      leader: 1,
-      isr: [1, 2],
-      replicas: [1, 2],
-      highWatermark: 0,
-      settings: resolveSettings(TOPIC_SETTINGS),
-    };
+    const hosted = await hostedPartition([1, 2]);
+    const log = hosted.log;
     const leadership = leaderDriver();
     try {
       await leadership.becomeLeader(hosted, { ...leaderRole(0, [1, 2]), replicas: [1, 2] });
@@ -151,23 +141,8 @@ describe('LeaderDriver.becomeLeader', () => {
   });
 
   it('starts the term from the log end after the epoch checkpoint, counting appends made meanwhile', async () => {
-    dir = await mkdtemp(join(tmpdir(), 'samsa-leadership-'));
-    const log = await openPartitionLog({ dir });
-    const hosted: HostedPartition = {
-      topic: 't',
-      topicId: '',
-      partition: 0,
-      log,
-      epochCache: new LeaderEpochCache(),
-      leaderState: undefined,
-      role: 'leader',
-      leaderEpoch: 0,
-      leader: 1,
-      isr: [1],
-      replicas: [1],
-      highWatermark: 0,
-      settings: resolveSettings(TOPIC_SETTINGS),
-    };
+    const hosted = await hostedPartition([1]);
+    const log = hosted.log;
     const change: ReplicaRole = {
       kind: 'leader',
       topic: 't',
