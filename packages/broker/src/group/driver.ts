@@ -377,24 +377,29 @@ export class GroupCoordinator {
   /**
    * OffsetFetch. With `requireStable` (KIP-447), a partition with offsets of an open transaction
    * pending answers UnstableOffsetCommit (retriable): its committed offset is about to be replaced.
+   * The offsets and the pending check are read together, before the wait on the high watermark: a
+   * marker applied during the wait must not make an offset read before it look stable.
    */
   async fetchOffsets(
     input: Parameters<GroupCoordinatorCore['fetchOffsets']>[0] & { readonly requireStable?: boolean },
   ): Promise<{ name: string; partitions: (FetchedOffset & PartitionError)[] }[]> {
     const loaded = this.loadedFor(input.groupId);
-    const fetched = await this.run(loaded, (core) => ({ records: [], result: core.fetchOffsets(input) }), false);
-    return fetched.map((t) => ({
-      name: t.name,
-      partitions: t.partitions.map((p) =>
-        input.requireStable === true && loaded.pending.isPending(input.groupId, t.name, p.partition)
-          ? {
-              ...p,
-              errorCode: ErrorCodes.UNSTABLE_OFFSET_COMMIT.code,
-              errorMessage: `${t.name}-${p.partition} has offsets of an open transaction pending`,
-            }
-          : { ...p, errorCode: 0, errorMessage: '' },
-      ),
-    }));
+    const unstable = (topic: string, partition: number) =>
+      input.requireStable === true && loaded.pending.isPending(input.groupId, topic, partition);
+    const snapshot = (core: GroupCoordinatorCore) =>
+      core.fetchOffsets(input).map((t) => ({
+        name: t.name,
+        partitions: t.partitions.map((p) =>
+          unstable(t.name, p.partition)
+            ? {
+                ...p,
+                errorCode: ErrorCodes.UNSTABLE_OFFSET_COMMIT.code,
+                errorMessage: `${t.name}-${p.partition} has offsets of an open transaction pending`,
+              }
+            : { ...p, errorCode: 0, errorMessage: '' },
+        ),
+      }));
+    return this.run(loaded, (core) => ({ records: [], result: snapshot(core) }), false);
   }
 
   /**

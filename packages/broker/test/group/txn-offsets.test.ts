@@ -12,6 +12,8 @@ class TxnLog implements CoordinatorLog {
   readonly batches: LoggedBatch[] = [];
   readonly epochs = new Map<number, number>();
   appendGate: Promise<void> = Promise.resolve();
+  /** What waitCommitted waits for: the high watermark catching up. */
+  commitGate: Promise<void> = Promise.resolve();
 
   async append(records: readonly GroupRecord[], txn?: TxnProducer): Promise<number> {
     await this.appendGate;
@@ -30,7 +32,7 @@ class TxnLog implements CoordinatorLog {
     return Promise.resolve(this.batches.length);
   }
   waitCommitted(): Promise<void> {
-    return Promise.resolve();
+    return this.commitGate;
   }
   endOffset(): number {
     return this.batches.length;
@@ -149,6 +151,32 @@ describe('transactional offset commits (TxnOffsetCommit)', () => {
     await txnCommit(c, m, 10);
     await c.writeTxnMarker(0, { producerId: 7, commit: false }, () => log.marker(7, 1, false));
     expect(await fetched(c, true)).toMatchObject({ offset: -1, errorCode: 0 });
+  });
+
+  it('a require_stable fetch never answers the offset from before a marker that lands while it waits', async () => {
+    // The core's offset and the pending check are one snapshot: an answer that read the old offset and
+    // then found the transaction ended (its marker applied while waiting on the high watermark) would
+    // send a consumer back over records its committed transaction already processed.
+    const c = coordinator();
+    const log = new TxnLog();
+    await c.becomeLeader(0, log);
+    const m = await member(c);
+    await c.commitOffsets({
+      groupId: 'g',
+      ...m,
+      topics: [{ name: 'orders', partitions: [{ partition: 0, offset: 5, leaderEpoch: -1, metadata: '' }] }],
+    });
+    await txnCommit(c, m, 10);
+    let release!: () => void;
+    log.commitGate = new Promise((resolve) => {
+      release = resolve;
+    });
+    const answer = fetched(c, true);
+    await c.writeTxnMarker(0, { producerId: 7, commit: true }, () => log.marker(7, 1, true));
+    release();
+    const p = await answer;
+    expect(p.errorCode === ErrorCodes.UNSTABLE_OFFSET_COMMIT.code || p.offset === 10).toBe(true);
+    expect(await fetched(c, true)).toMatchObject({ offset: 10, errorCode: 0 });
   });
 
   it('rebuilds pending offsets, commits and aborts from the log after a failover', async () => {
