@@ -3,7 +3,8 @@
 // moves the figures: twin 3-broker clusters, one started from each build, and short `samsa bench`
 // runs alternating between them (A B, B A, A B, ...), so both see the same load. Each run prints its
 // steady-state percentiles, the CPU its cluster's brokers used per record (from /proc, user + system)
-// and the load average (bench produce also its requests' queue time and latency p50); the summary
+// and the load average (bench produce also its requests' queue time and latency p50; bench end-to-end
+// its records' acknowledgement latency and how long after it the consumer received them); the summary
 // gives the medians of each side.
 //   node scripts/bench-ab.mjs --b DIR [--a DIR] [--mode paced|one-at-a-time|end-to-end] [--rate 10000]
 //        [--seconds 4] [--records 3000] [--rounds 4] [--acks all] [--replication-factor 3]
@@ -146,6 +147,10 @@ for (let round = 0; round < Number(values.rounds); round++) {
       `${side} round ${round}: p50 ${fixed(f.p50Ms)} p99 ${fixed(f.p99Ms)} p99.9 ${fixed(f.p999Ms)} ms, ` +
         `${Math.round(f.recordsPerSec)} records/s, brokers ${fixed(f.brokerCpuUsPerRecord, 0)} µs CPU/record, ` +
         `load ${fixed(f.load, 1)}` +
+        (f.acknowledgedP50Ms !== undefined
+          ? `; acknowledged p50 ${fixed(f.acknowledgedP50Ms)} p99 ${fixed(f.acknowledgedP99Ms)} ms, ` +
+            `received after it p50 ${fixed(f.afterAckP50Ms)} p99 ${fixed(f.afterAckP99Ms)} ms`
+          : '') +
         (f.requests
           ? `; requests: queue p50 ${fixed(f.queueTimeP50Ms)}, latency p50 ${fixed(f.requestLatencyP50Ms)} ms`
           : ''),
@@ -170,6 +175,12 @@ const rows = ['A', 'B'].map((side) => {
     'broker CPU µs/record': fixed(of('brokerCpuUsPerRecord'), 0),
     'request queue p50 ms': fixed(of('queueTimeP50Ms')),
     'request latency p50 ms': fixed(of('requestLatencyP50Ms')),
+    ...(values.mode === 'end-to-end'
+      ? {
+          'acknowledged p50/p99 ms': `${fixed(of('acknowledgedP50Ms'))} / ${fixed(of('acknowledgedP99Ms'))}`,
+          'received after ack p50/p99 ms': `${fixed(of('afterAckP50Ms'))} / ${fixed(of('afterAckP99Ms'))}`,
+        }
+      : {}),
     'load average': `${fixed(Math.min(...loads), 1)}–${fixed(Math.max(...loads), 1)}`,
   };
 });

@@ -322,6 +322,14 @@ async function latencySection() {
       String(Math.floor(total / 6)),
     ]);
     steadyRow(`3 brokers, RF 3, acks=all at ${rate}/s, end to end (send to consumer)`, f);
+    // The same records split: send → the producer's acknowledgement, and that → the consumer having them.
+    const s = f.steadyState ?? f;
+    if (s.acknowledgedP50Ms !== undefined)
+      for (const [part, p50, p99] of [
+        ['send to acknowledgement', s.acknowledgedP50Ms, s.acknowledgedP99Ms],
+        ['acknowledgement to consumer', s.afterAckP50Ms, s.afterAckP99Ms],
+      ])
+        rows.push({ scenario: `  of which ${part}`, 'p50 ms': p50.toFixed(2), 'p99 ms': p99.toFixed(2) });
   }
   const warm = ['--warmup-records', String(Math.floor(oneAtATimeRecords / 5))];
   const oneAtATime = ['--one-at-a-time', '--num-records', String(oneAtATimeRecords), ...warm];

@@ -214,11 +214,19 @@ describe('samsa CLI', () => {
         p50Ms: number;
         maxMs: number;
         steadyState: { records: number; p99Ms: number; maxMs: number };
+        acknowledgedP50Ms: number;
+        afterAckP99Ms: number;
+        receivedBeforeAck: number;
       };
       expect(f.records).toBe(400);
       expect(f.p50Ms).toBeGreaterThan(0);
       expect(f.steadyState.records).toBe(300);
       expect(f.steadyState.p99Ms).toBeLessThanOrEqual(f.steadyState.maxMs);
+      // The split: the produce path's share and the consumer's after it.
+      expect(f.acknowledgedP50Ms).toBeGreaterThan(0);
+      expect(f.afterAckP99Ms).toBeGreaterThan(0);
+      expect(f.receivedBeforeAck).toBeGreaterThanOrEqual(0);
+      expect(f.receivedBeforeAck).toBeLessThanOrEqual(1);
     }
     // Paced per record: a bench produce at 2000 records/s takes about its 0.2 s, not one burst.
     const paced = await samsa([

@@ -35,6 +35,17 @@ export interface BenchFigures {
   queueTimeP99Ms?: number;
   requestLatencyP50Ms?: number;
   requestLatencyP99Ms?: number;
+  /**
+   * bench end-to-end: the same records' acknowledgement latency (send → the producer's acknowledgement)
+   * and how long after its step's acknowledgement the consumer received each record (0 when it came
+   * first), which split a record's end-to-end time into the produce path and the consumer's.
+   */
+  acknowledgedP50Ms?: number;
+  acknowledgedP99Ms?: number;
+  afterAckP50Ms?: number;
+  afterAckP99Ms?: number;
+  /** bench end-to-end: the share of records the consumer received before their step was acknowledged. */
+  receivedBeforeAck?: number;
 }
 
 function histogram(): hdr.Histogram {
@@ -68,10 +79,16 @@ export function formatFigures(what: string, f: BenchFigures): string {
       : `; ${f.requests} requests: queue time p50 ${ms(f.queueTimeP50Ms ?? 0)} ms, ` +
         `p99 ${ms(f.queueTimeP99Ms ?? 0)} ms, ` +
         `request latency p50 ${ms(f.requestLatencyP50Ms ?? 0)} ms, p99 ${ms(f.requestLatencyP99Ms ?? 0)} ms`;
+  const split =
+    f.acknowledgedP50Ms === undefined
+      ? ''
+      : `; acknowledged p50 ${ms(f.acknowledgedP50Ms)} ms, p99 ${ms(f.acknowledgedP99Ms ?? 0)} ms, ` +
+        `received after acknowledgement p50 ${ms(f.afterAckP50Ms ?? 0)} ms, p99 ${ms(f.afterAckP99Ms ?? 0)} ms ` +
+        `(${(100 * (f.receivedBeforeAck ?? 0)).toFixed(0)}% before it)`;
   return (
     `${f.records} records ${what}, ${Math.round(f.recordsPerSec)} records/sec (${f.mbPerSec.toFixed(2)} MB/sec), ` +
     `latency p50 ${ms(f.p50Ms)} ms, p99 ${ms(f.p99Ms)} ms, ` +
-    `p99.9 ${ms(f.p999Ms)} ms, max ${ms(f.maxMs)} ms${requests}`
+    `p99.9 ${ms(f.p999Ms)} ms, max ${ms(f.maxMs)} ms${requests}${split}`
   );
 }
 
@@ -95,6 +112,39 @@ class RequestTimings {
     f.queueTimeP99Ms = ms(this.queueUs, 99);
     f.requestLatencyP50Ms = ms(this.requestUs, 50);
     f.requestLatencyP99Ms = ms(this.requestUs, 99);
+  }
+}
+
+/**
+ * bench end-to-end's split of each record's time: send → acknowledged (the produce path, which the
+ * consumer cannot beat: it sees a record once the high watermark passes it, as the acknowledgement
+ * does) and the step's acknowledgement → the consumer receiving the record (the fetch path).
+ */
+class AcknowledgementSplit {
+  private readonly ackUs = histogram();
+  private readonly afterUs = histogram();
+  private before = 0;
+  private after = 0;
+
+  acknowledged(count: number, ms: number): void {
+    this.ackUs.recordValueWithCount(Math.max(1, Math.round(ms * 1000)), count);
+  }
+
+  /** `count` records received `ms` after their step was acknowledged; undefined: not acknowledged yet. */
+  received(count: number, ms: number | undefined): void {
+    if (ms === undefined) this.before += count;
+    else this.after += count;
+    this.afterUs.recordValueWithCount(Math.max(1, Math.round((ms ?? 0) * 1000)), count);
+  }
+
+  addTo(f: BenchFigures): void {
+    const ms = (h: hdr.Histogram, p: number) => Math.min(h.getValueAtPercentile(p), h.maxValue) / 1000;
+    if (this.ackUs.totalCount === 0 || this.afterUs.totalCount === 0) return;
+    f.acknowledgedP50Ms = ms(this.ackUs, 50);
+    f.acknowledgedP99Ms = ms(this.ackUs, 99);
+    f.afterAckP50Ms = ms(this.afterUs, 50);
+    f.afterAckP99Ms = ms(this.afterUs, 99);
+    f.receivedBeforeAck = this.before / (this.before + this.after);
   }
 }
 
@@ -137,6 +187,7 @@ class LatencyRecorder {
   private steadyStarted = false;
   private readonly tick: ReturnType<typeof ticker>;
   private readonly requests = { whole: new RequestTimings(), steady: new RequestTimings() };
+  private readonly split = { whole: new AcknowledgementSplit(), steady: new AcknowledgementSplit() };
 
   constructor(
     private readonly o: { numRecords: number; warmupRecords: number; recordSize: number },
@@ -171,6 +222,18 @@ class LatencyRecorder {
     this.tick.add(count, count * this.o.recordSize);
   }
 
+  /** bench end-to-end: `count` records of the step that started at `first` were acknowledged `ms` after their send. */
+  acknowledged(first: number, count: number, ms: number): void {
+    this.split.whole.acknowledged(count, ms);
+    if (this.steady !== undefined && first >= this.o.warmupRecords) this.split.steady.acknowledged(count, ms);
+  }
+
+  /** bench end-to-end: `count` records of step `first` received `ms` after the step's acknowledgement. */
+  receivedAfterAck(first: number, count: number, ms: number | undefined): void {
+    this.split.whole.received(count, ms);
+    if (this.steady !== undefined && first >= this.o.warmupRecords) this.split.steady.received(count, ms);
+  }
+
   stop(): void {
     this.tick.stop();
   }
@@ -185,10 +248,12 @@ class LatencyRecorder {
       this.whole,
     );
     this.requests.whole.addTo(result);
+    this.split.whole.addTo(result);
     if (this.steady) {
       const records = numRecords - warmupRecords;
       result.steadyState = figures(records, records * recordSize, (end - this.steadyStart) / 1000, this.steady);
       this.requests.steady.addTo(result.steadyState);
+      this.split.steady.addTo(result.steadyState);
     }
     return result;
   }
@@ -331,13 +396,20 @@ export async function benchEndToEnd(o: EndToEndBenchOptions): Promise<ProduceBen
   const stop = new AbortController();
   let received = 0;
   let onReceived: (() => void) | undefined;
+  /** When each step (by its first record) was wholly acknowledged; dropped once received in full. */
+  const steps = new Map<number, { unacknowledged: number; unreceived: number; acknowledgedAt?: number }>();
   const consuming = (async () => {
     for await (const batch of consumer.batches({ signal: stop.signal })) {
       const now = performance.now();
       for (const m of batch.messages) {
         const value = m.value;
         if (value === null || value.length < E2E_HEADER_BYTES) continue;
-        latency.record(value.readDoubleLE(8), 1, now - value.readDoubleLE(0));
+        const first = value.readDoubleLE(8);
+        latency.record(first, 1, now - value.readDoubleLE(0));
+        const step = steps.get(first);
+        if (step === undefined) continue;
+        latency.receivedAfterAck(first, 1, step.acknowledgedAt === undefined ? undefined : now - step.acknowledgedAt);
+        if (--step.unreceived === 0 && step.unacknowledged === 0) steps.delete(first);
       }
       received += batch.messages.length;
       onReceived?.();
@@ -360,7 +432,23 @@ export async function benchEndToEnd(o: EndToEndBenchOptions): Promise<ProduceBen
       const value = Buffer.alloc(o.recordSize);
       value.writeDoubleLE(t0, 0);
       value.writeDoubleLE(first, 8);
-      const call = producer.sendBatch({ topic: o.topic, messages: Array.from({ length: count }, () => ({ value })) });
+      const step: { unacknowledged: number; unreceived: number; acknowledgedAt?: number } = {
+        unacknowledged: count,
+        unreceived: count,
+      };
+      steps.set(first, step);
+      const call = producer.sendBatch({
+        topic: o.topic,
+        messages: Array.from({ length: count }, () => ({ value })),
+        onAcknowledged: (_, n) => {
+          const now = performance.now();
+          latency.acknowledged(first, n, now - t0);
+          step.unacknowledged -= n;
+          if (step.unacknowledged > 0) return;
+          step.acknowledgedAt = now;
+          if (step.unreceived === 0) steps.delete(first);
+        },
+      });
       calls.add(call);
       call.then(
         () => calls.delete(call),
