@@ -207,6 +207,51 @@ describe('bad input gets a typed error and loses nothing', () => {
     // The next test checks that the broker is up with every acknowledged record.
   });
 
+  it('FetchStream answers each fetch by correlation id as it completes, refuses bad requests singly', async () => {
+    const Broker = loadBrokerProto().Broker;
+    const client = new Broker(cluster.bootstrap[0]!, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
+      FetchStream(): grpc.ClientDuplexStream<v1.FetchStreamRequest, v1.FetchStreamResponse__Output>;
+    };
+    try {
+      const stream = client.FetchStream();
+      const answers: v1.FetchStreamResponse__Output[] = [];
+      stream.on('data', (r: v1.FetchStreamResponse__Output) => answers.push(r));
+      stream.on('error', () => undefined);
+      const fetch = (name: string, fetchOffset: number, maxWaitMs: number) => ({
+        maxWaitMs,
+        minBytes: 1,
+        maxBytes: 1 << 20,
+        topics: [
+          { name, partitions: [{ partition: 0, fetchOffset, partitionMaxBytes: 1 << 20, currentLeaderEpoch: -1 }] },
+        ],
+      });
+      // A long poll at the log end, parked, then a fetch with records that overtakes it.
+      stream.write({ correlationId: 21, request: fetch(TOPIC, 2, 400) });
+      stream.write({ correlationId: 22, request: fetch(TOPIC, 0, 400) });
+      stream.write({ correlationId: 23 }); // no request at all
+      stream.write({ correlationId: 24, request: fetch(`${TOPIC}-missing-${Date.now()}`, 0, 0) });
+      await waitFor(() => answers.length === 4, { description: 'four answers on the stream' });
+      const byId = new Map(answers.map((a) => [a.correlationId, a]));
+      expect(answers.at(-1)!.correlationId).toBe(21);
+      const records = byId.get(22)!.response!.topics[0]!.partitions[0]!.records;
+      expect(decodeBatches(records).flatMap((b) => b.records.map((r) => r.value?.toString()))).toEqual([
+        'kept-1',
+        'kept-2',
+      ]);
+      expect(byId.get(21)!.response!.topics[0]!.partitions[0]).toMatchObject({ errorCode: 0, highWatermark: 2 });
+      expect(byId.get(21)!.response!.topics[0]!.partitions[0]!.records.length).toBe(0);
+      expect(byId.get(23)).toMatchObject({ statusCode: grpc.status.INVALID_ARGUMENT, response: null });
+      expect(byId.get(24)!.response!.topics[0]!.partitions[0]!.errorCode).toBe(
+        ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code,
+      );
+      // Gone while a long poll is parked: the broker stays up.
+      stream.write({ correlationId: 25, request: fetch(TOPIC, 2, 10_000) });
+      stream.cancel();
+    } finally {
+      client.close();
+    }
+  });
+
   it('after all of it the broker is up and every acknowledged record is there', async () => {
     const response = await leader.fetch(TOPIC, 0, 0);
     expect(response.errorCode).toBe(0);

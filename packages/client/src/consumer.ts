@@ -25,6 +25,7 @@ import {
   type TopicPartition,
 } from './offsets.js';
 import { backoffMs, type RetryOptions } from './retry.js';
+import type { BrokerConnection, CorrelatedStream, FetchOnStream } from './transport.js';
 import { Wakeup } from './wakeup.js';
 import { GroupRequiredError } from './errors.js';
 import type { CommitOffset, CommittedOffset } from './group/offsets.js';
@@ -189,6 +190,15 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
   /** The partition of the message (or batch) the application holds: handed out, not yet finished with. */
   private held: PartitionState | undefined;
   private releaseWaiters: Array<() => void> = [];
+  /**
+   * This consumer's FetchStream to each broker it fetches from: a fetch is a message on it rather than
+   * a call of its own (an HTTP/2 stream, headers and a deadline per fetch). Closed with the consumer, so
+   * its long polls end then; a broken one is replaced on the next fetch.
+   */
+  private readonly fetchStreams = new Map<
+    BrokerConnection,
+    { stream: CorrelatedStream<'FetchStream'>; fetch: FetchOnStream }
+  >();
 
   constructor(
     private readonly cluster: Cluster,
@@ -795,10 +805,10 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
       isolationLevel: this.options.isolationLevel === 'read_committed' ? 1 : 0,
     };
     try {
-      const response = await connection.call('Fetch', request, {
-        timeoutMs: this.options.requestTimeoutMs + this.options.maxWaitMs,
-        signal: this.controller.signal,
-      });
+      const response = await this.fetchStream(connection)(
+        request,
+        this.options.requestTimeoutMs + this.options.maxWaitMs,
+      );
       const byKey = new Map<string, v1.FetchPartitionResponse__Output>();
       for (const t of response.topics) for (const p of t.partitions) byKey.set(tpKey(t.name, p.partition), p);
       states.forEach((state, i) => {
@@ -816,6 +826,17 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
       for (const state of states) state.inFlight = false;
       this.tick();
     }
+  }
+
+  /** The consumer's open FetchStream to `connection`'s broker, opened on first use and after it broke. */
+  private fetchStream(connection: BrokerConnection): FetchOnStream {
+    let open = this.fetchStreams.get(connection);
+    if (open === undefined || open.stream.closed) {
+      for (const [c, o] of this.fetchStreams) if (o.stream.closed) this.fetchStreams.delete(c);
+      open = connection.openFetchStream();
+      this.fetchStreams.set(connection, open);
+    }
+    return open.fetch;
   }
 
   private backOff(state: PartitionState): void {
@@ -908,6 +929,8 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
       if (this.group) await this.group.close(options.timeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS);
       this.closed = true;
       this.controller.abort();
+      for (const { stream } of this.fetchStreams.values()) stream.fail(new ClosedError('consumer'));
+      this.fetchStreams.clear();
       this.wakeup.stop();
       for (const topic of this.topicsOfInterest) this.cluster.removeInterest(topic);
       this.chunks.length = 0;

@@ -93,32 +93,46 @@ type UnaryMethod = (
   callback: (err: grpc.ServiceError | null, response?: unknown) => void,
 ) => grpc.ClientUnaryCall;
 
-interface PendingProduce {
-  resolve: (response: v1.ProduceResponse__Output) => void;
+interface Pending<Res> {
+  resolve: (response: Res) => void;
   reject: (err: Error) => void;
   timer: NodeJS.Timeout;
 }
 
+/** The stream methods with correlated requests: the unary method each carries, and its types. */
+interface CorrelatedRpcs {
+  ProduceStream: { unary: 'Produce'; request: v1.ProduceRequest; response: v1.ProduceResponse__Output };
+  FetchStream: { unary: 'Fetch'; request: v1.FetchRequest; response: v1.FetchResponse__Output };
+}
+
 /**
- * One ProduceStream to a broker: requests go out as messages with a correlation id, answers come back
- * in any order. The stream fails every outstanding request, as retriable network errors, when it
- * breaks (the broker went away, or ended it) and when any request is not answered within its time (a
- * paused or cut-off broker); the connection then opens a new one for the next request.
+ * One stream of correlated requests to a broker (ProduceStream, FetchStream): requests go out as
+ * messages with a correlation id, answers come back in any order. The stream fails every outstanding
+ * request, as retriable network errors, when it breaks (the broker went away, or ended it) and when
+ * any request is not answered within its time (a paused or cut-off broker); its owner then opens a new
+ * one for the next request.
  */
-class ProduceStream {
+export class CorrelatedStream<M extends keyof CorrelatedRpcs> {
   closed = false;
   private nextId = 1;
-  private readonly pending = new Map<number, PendingProduce>();
-  private readonly call: grpc.ClientDuplexStream<v1.ProduceStreamRequest, v1.ProduceStreamResponse__Output>;
+  private readonly pending = new Map<number, Pending<CorrelatedRpcs[M]['response']>>();
+  private readonly call: grpc.ClientDuplexStream<
+    { correlationId: number; request: CorrelatedRpcs[M]['request'] },
+    { correlationId: number; response: CorrelatedRpcs[M]['response'] | null; statusCode: number; statusMessage: string }
+  >;
+  private readonly rpc: CorrelatedRpcs[M]['unary'];
 
   constructor(
     client: grpc.Client,
     metadata: grpc.Metadata,
     private readonly address: string,
+    method: M,
+    private readonly onClosed?: () => void,
   ) {
-    const open = (client as unknown as { ProduceStream(metadata: grpc.Metadata): ProduceStream['call'] }).ProduceStream;
+    this.rpc = (method === 'ProduceStream' ? 'Produce' : 'Fetch') as CorrelatedRpcs[M]['unary'];
+    const open = (client as unknown as Record<M, (metadata: grpc.Metadata) => CorrelatedStream<M>['call']>)[method];
     this.call = open.call(client, metadata);
-    this.call.on('data', (message: v1.ProduceStreamResponse__Output) => {
+    this.call.on('data', (message) => {
       const pending = this.pending.get(message.correlationId);
       if (pending === undefined) return; // answered after it timed out
       this.pending.delete(message.correlationId);
@@ -132,30 +146,33 @@ class ProduceStream {
               details: message.statusMessage,
             }),
             this.address,
-            'Produce',
+            this.rpc,
           ),
         );
     });
-    this.call.on('error', (err: Error) => this.fail(errorFromGrpc(err, this.address, 'Produce')));
+    this.call.on('error', (err: Error) => this.fail(errorFromGrpc(err, this.address, this.rpc)));
     this.call.on('end', () =>
       this.fail(
-        new SamsaClientError(ErrorCodes.NETWORK_EXCEPTION, `broker ${this.address} ended the produce stream`, {
-          retriable: true,
-        }),
+        new SamsaClientError(
+          ErrorCodes.NETWORK_EXCEPTION,
+          `broker ${this.address} ended the ${this.rpc.toLowerCase()} stream`,
+          { retriable: true },
+        ),
       ),
     );
   }
 
-  request(request: v1.ProduceRequest, timeoutMs: number): Promise<v1.ProduceResponse__Output> {
+  request(request: CorrelatedRpcs[M]['request'], timeoutMs: number): Promise<CorrelatedRpcs[M]['response']> {
+    if (this.closed) return Promise.reject(new ClosedError(`${this.rpc.toLowerCase()} stream`));
     const correlationId = this.nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(correlationId);
-        reject(new TimeoutError(`Produce to ${this.address} timed out`, { retriable: true }));
+        reject(new TimeoutError(`${this.rpc} to ${this.address} timed out`, { retriable: true }));
         this.fail(
           new SamsaClientError(
             ErrorCodes.NETWORK_EXCEPTION,
-            `produce stream to ${this.address} closed after a request timed out`,
+            `${this.rpc.toLowerCase()} stream to ${this.address} closed after a request timed out`,
             { retriable: true },
           ),
         );
@@ -175,8 +192,12 @@ class ProduceStream {
     }
     this.pending.clear();
     this.call.cancel();
+    this.onClosed?.();
   }
 }
+
+/** A Fetch request on a consumer's FetchStream, answered as `call('Fetch', ...)` is. */
+export type FetchOnStream = (request: v1.FetchRequest, timeoutMs: number) => Promise<v1.FetchResponse__Output>;
 
 /** One gRPC channel to one broker address, shared by every producer, consumer and admin of a client. */
 export class BrokerConnection {
@@ -185,7 +206,9 @@ export class BrokerConnection {
   private groupClient: grpc.Client | undefined;
   private txnClient: grpc.Client | undefined;
   private readonly metadata = new grpc.Metadata();
-  private produceStream: ProduceStream | undefined;
+  private produceStream: CorrelatedStream<'ProduceStream'> | undefined;
+  /** Consumers' open fetch streams, closed with the connection (each leaves the set as it closes). */
+  private readonly fetchStreams = new Set<CorrelatedStream<'FetchStream'>>();
   private closed = false;
   /** When the last call failed to reach the broker or timed out; 0 after a success. */
   private lastFailureMs = 0;
@@ -267,8 +290,32 @@ export class BrokerConnection {
   produce(request: v1.ProduceRequest, options: { timeoutMs: number }): Promise<v1.ProduceResponse__Output> {
     if (this.closed) return Promise.reject(new ClosedError('connection'));
     if (this.produceStream === undefined || this.produceStream.closed)
-      this.produceStream = new ProduceStream(this.client, this.metadata, this.address);
-    return this.produceStream.request(request, options.timeoutMs).then(
+      this.produceStream = new CorrelatedStream(this.client, this.metadata, this.address, 'ProduceStream');
+    return this.track(this.produceStream.request(request, options.timeoutMs));
+  }
+
+  /**
+   * A FetchStream of the caller's own (a consumer keeps one per broker, so that closing it cancels
+   * only its own long polls): Fetch requests as messages on one HTTP/2 stream. Requests through
+   * `fetch` count towards recentlyFailed as calls do.
+   */
+  openFetchStream(): { stream: CorrelatedStream<'FetchStream'>; fetch: FetchOnStream } {
+    if (this.closed) throw new ClosedError('connection');
+    const stream: CorrelatedStream<'FetchStream'> = new CorrelatedStream(
+      this.client,
+      this.metadata,
+      this.address,
+      'FetchStream',
+      () => this.fetchStreams.delete(stream),
+    );
+    this.fetchStreams.add(stream);
+    const fetch: FetchOnStream = (request, timeoutMs) => this.track(stream.request(request, timeoutMs));
+    return { stream, fetch };
+  }
+
+  /** Notes a request's outcome for recentlyFailed. */
+  private track<T>(answer: Promise<T>): Promise<T> {
+    return answer.then(
       (response) => {
         this.lastFailureMs = 0;
         return response;
@@ -293,6 +340,7 @@ export class BrokerConnection {
     if (this.closed) return;
     this.closed = true;
     this.produceStream?.fail(new ClosedError('connection'));
+    for (const stream of [...this.fetchStreams]) stream.fail(new ClosedError('connection'));
     this.client.close();
   }
 }

@@ -77,6 +77,27 @@ describe('consumer', () => {
     await iterator.return?.();
   });
 
+  it('fetches as messages on one FetchStream per broker, which close() ends', async () => {
+    appendBatch(cluster, 't', 0, 'a', 3);
+    appendBatch(cluster, 't', 1, 'b', 3);
+    await consumer.assign([{ topic: 't' }]);
+    await consumer.seekToBeginning();
+    const iterator = consumer.messages();
+    await take(iterator, 6);
+    appendBatch(cluster, 't', 0, 'c', 2);
+    await take(iterator, 2);
+    const fetches = cluster.requests.filter((r) => r.method === 'Fetch');
+    expect(fetches.length).toBeGreaterThanOrEqual(3);
+    expect(fetches.filter((r) => r.stream === undefined)).toEqual([]);
+    // One stream per broker for all of them.
+    for (const broker of [0, 1])
+      expect(new Set(fetches.filter((r) => r.broker === broker).map((r) => r.stream)).size).toBe(1);
+    expect(cluster.openStreams).toBe(2);
+    await iterator.return?.();
+    await consumer.close();
+    await waitFor(() => cluster.openStreams === 0);
+  });
+
   it('position follows delivery, and seek while iterating wins', async () => {
     appendBatch(cluster, 't', 0, 'a', 10);
     await consumer.assign([{ topic: 't', partition: 0 }]);

@@ -4,9 +4,14 @@ import {
   loadBrokerProto,
   loadReplicationProto,
   type FetchResponseWithHook,
+  type FetchStreamResponseWithHook,
   type v1,
 } from '@samsa/protocol';
-import { encodeFetchResponse, encodeReplicaFetchResponse } from '../src/grpc/fetch-response.js';
+import {
+  encodeFetchResponse,
+  encodeFetchStreamResponse,
+  encodeReplicaFetchResponse,
+} from '../src/grpc/fetch-response.js';
 
 const service = loadBrokerProto().Broker.service.Fetch;
 const decode = (bytes: Buffer) => service.responseDeserialize(bytes) as v1.FetchResponse__Output;
@@ -112,6 +117,48 @@ describe('FetchResponse encoder', () => {
   });
 });
 
+describe('FetchStreamResponse encoder', () => {
+  const stream = loadBrokerProto().Broker.service.FetchStream;
+  const decodeStream = (bytes: Buffer) => stream.responseDeserialize(bytes) as v1.FetchStreamResponse__Output;
+  const response: v1.FetchResponse = {
+    topics: [
+      { name: 'orders', partitions: [partition(), partition({ partition: 0, records: Buffer.alloc(70_000, 9) })] },
+    ],
+  };
+
+  for (const correlationId of [0, 1, 2 ** 40 + 3]) {
+    it(`wraps a response with correlation id ${correlationId} as protobufjs would`, () => {
+      const fast = decodeStream(Buffer.from(encodeFetchStreamResponse({ correlationId, response })!));
+      // Base64 records make the service fall back to protobufjs for the whole message.
+      const slow = decodeStream(Buffer.from(stream.responseSerialize({ correlationId, response: base64(response) })));
+      expect(fast).toEqual(slow);
+      expect(fast.response).toEqual(decode(protobufjsEncode(response)));
+    });
+  }
+
+  it('leaves failures to protobufjs, which the service then uses', () => {
+    const failure = { correlationId: 7, statusCode: 14, statusMessage: 'broker is starting' };
+    expect(encodeFetchStreamResponse(failure)).toBeUndefined();
+    expect(decodeStream(Buffer.from(stream.responseSerialize(failure)))).toEqual({ ...failure, response: null });
+  });
+
+  it("runs the response's AFTER_SERIALIZE hook once the records are copied into the message", () => {
+    const records = Buffer.from('batch bytes');
+    const inner: FetchResponseWithHook = { topics: [{ name: 't', partitions: [partition({ records })] }] };
+    let calls = 0;
+    inner[AFTER_SERIALIZE] = () => {
+      calls++;
+      records.fill(0);
+    };
+    const message: FetchStreamResponseWithHook = { correlationId: 5, response: inner };
+    const bytes = Buffer.from(stream.responseSerialize(message));
+    expect(calls).toBe(1);
+    const decoded = decodeStream(bytes);
+    expect(decoded.correlationId).toBe(5);
+    expect(decoded.response!.topics[0]!.partitions[0]!.records.toString()).toBe('batch bytes');
+  });
+});
+
 describe('ReplicaFetchResponse encoder', () => {
   const replicaFetch = loadReplicationProto().Replication.service.ReplicaFetch;
   const decodeReplica = (bytes: Buffer) => replicaFetch.responseDeserialize(bytes) as v1.ReplicaFetchResponse__Output;
@@ -190,7 +237,12 @@ describe('ReplicaFetchResponse encoder', () => {
  * records, so encode a copy with its records as base64.
  */
 function protobufjsEncode(response: v1.FetchResponse): Buffer {
-  const slow = {
+  return Buffer.from(service.responseSerialize(base64(response)));
+}
+
+/** The response with its records as base64 strings, which only protobufjs encodes. */
+function base64(response: v1.FetchResponse): v1.FetchResponse {
+  return {
     topics: (response.topics ?? []).map((t) => ({
       ...t,
       partitions: (t.partitions ?? []).map((p) => ({
@@ -199,5 +251,4 @@ function protobufjsEncode(response: v1.FetchResponse): Buffer {
       })),
     })),
   };
-  return Buffer.from(service.responseSerialize(slow));
 }

@@ -148,7 +148,7 @@ function statusFields(status: Partial<grpc.StatusObject>): { statusCode: number;
 }
 
 /**
- * Adapts a handler to a bidirectional stream of correlated requests (ProduceStream): each message is
+ * Adapts a handler to a bidirectional stream of correlated requests (ProduceStream, FetchStream): each message is
  * handed to the handler as it arrives, so requests start in arrival order, and answered when it
  * completes, in any order, with the request's correlation id. A request that fails as a whole is
  * answered with the status a unary call would have ended with; the stream goes on. Cancelling the
@@ -286,6 +286,9 @@ export async function startGrpcServer(options: {
       handleProduce,
     ),
     Fetch: unary<v1.FetchRequest__Output, v1.FetchResponse>(context, logger, 'Fetch', handleFetch),
+    // Each answer's pooled read buffers go back once it is serialized (the FetchStream serializer runs
+    // its response's AFTER_SERIALIZE hook), as the unary Fetch's do.
+    FetchStream: correlatedStream<v1.FetchRequest__Output, v1.FetchResponse>(context, logger, 'Fetch', handleFetch),
     ListOffsets: unary<v1.ListOffsetsRequest__Output, v1.ListOffsetsResponse>(
       context,
       logger,

@@ -88,6 +88,8 @@ export interface RequestLogEntry {
   method: Method;
   request: unknown;
   at: number;
+  /** A unary call, or a message on a ProduceStream / FetchStream (the stream's number on its broker). */
+  stream?: number;
 }
 
 interface TestBroker {
@@ -102,6 +104,8 @@ export class TestCluster {
   readonly topics = new Map<string, TestTopic>();
   readonly requests: RequestLogEntry[] = [];
   readonly faults: Fault[] = [];
+  /** ProduceStreams and FetchStreams open now, on all brokers. */
+  openStreams = 0;
   /** The group coordinator's answers, when a test plays one. */
   groups: GroupService = {};
   controllerId = 0;
@@ -132,8 +136,9 @@ export class TestCluster {
       method: Method,
       request: Req,
       fn: (request: Req, brokerId: number) => Promise<Res> | Res,
+      stream?: number,
     ): Promise<{ response: Res } | { code: grpc.status; details: string }> => {
-      this.requests.push({ broker: id, method, request, at: Date.now() });
+      this.requests.push({ broker: id, method, request, at: Date.now(), ...(stream === undefined ? {} : { stream }) });
       try {
         await this.gates.get(method);
         const fault = this.takeFault({ method, broker: id }, (f) => f.grpcStatus !== undefined);
@@ -160,33 +165,47 @@ export class TestCluster {
         );
       };
     };
-    // The SDK's producer uses ProduceStream: each message is served like a unary Produce, and a
-    // status the call would have failed with is the message's answer instead.
-    const produceStream = (
-      call: grpc.ServerDuplexStream<v1.ProduceStreamRequest__Output, v1.ProduceStreamResponse>,
-    ) => {
-      let outstanding = 0;
-      let ended = false;
-      call.on('data', (message: v1.ProduceStreamRequest__Output) => {
-        outstanding++;
-        void serve('Produce', message.request as v1.ProduceRequest__Output, (r: v1.ProduceRequest__Output, b) =>
-          this.produce(r, b),
-        ).then((outcome) => {
-          if ('response' in outcome) call.write({ correlationId: message.correlationId, response: outcome.response });
-          else
-            call.write({
-              correlationId: message.correlationId,
-              statusCode: outcome.code,
-              statusMessage: outcome.details,
-            });
-          if (--outstanding === 0 && ended) call.end();
+    let streams = 0;
+    // The SDK's producer uses ProduceStream and its consumer FetchStream: each message is served like
+    // the unary call, and a status the call would have failed with is the message's answer instead.
+    const correlatedStream =
+      <Req, Res>(method: Method, fn: (request: Req, brokerId: number) => Promise<Res> | Res) =>
+      (
+        call: grpc.ServerDuplexStream<
+          { correlationId: number; request: Req | null },
+          { correlationId: number; response?: Res; statusCode?: number; statusMessage?: string }
+        >,
+      ) => {
+        let outstanding = 0;
+        let ended = false;
+        const stream = ++streams;
+        this.openStreams++;
+        let open = true;
+        const closed = (): void => {
+          if (open) this.openStreams--;
+          open = false;
+        };
+        call.on('cancelled', closed);
+        call.on('finish', closed);
+        call.on('data', (message: { correlationId: number; request: Req | null }) => {
+          outstanding++;
+          void serve(method, message.request as Req, fn, stream).then((outcome) => {
+            if (call.cancelled) return;
+            if ('response' in outcome) call.write({ correlationId: message.correlationId, response: outcome.response });
+            else
+              call.write({
+                correlationId: message.correlationId,
+                statusCode: outcome.code,
+                statusMessage: outcome.details,
+              });
+            if (--outstanding === 0 && ended) call.end();
+          });
         });
-      });
-      call.on('end', () => {
-        ended = true;
-        if (outstanding === 0) call.end();
-      });
-    };
+        call.on('end', () => {
+          ended = true;
+          if (outstanding === 0) call.end();
+        });
+      };
     server.addService(loadBrokerProto().Broker.service, {
       Metadata: handler('Metadata', (r: v1.MetadataRequest__Output) => this.metadata(r)),
       DescribeCluster: handler('DescribeCluster', () => this.describeCluster()),
@@ -194,8 +213,9 @@ export class TestCluster {
       DeleteTopics: handler('DeleteTopics', (r: v1.DeleteTopicsRequest__Output, b) => this.deleteTopics(r, b)),
       ElectLeaders: handler('ElectLeaders', (r: v1.ElectLeadersRequest__Output, b) => this.electLeaders(r, b)),
       Produce: handler('Produce', (r: v1.ProduceRequest__Output, b) => this.produce(r, b)),
-      ProduceStream: produceStream,
+      ProduceStream: correlatedStream('Produce', (r: v1.ProduceRequest__Output, b) => this.produce(r, b)),
       Fetch: handler('Fetch', (r: v1.FetchRequest__Output, b) => this.fetch(r, b)),
+      FetchStream: correlatedStream('Fetch', (r: v1.FetchRequest__Output, b) => this.fetch(r, b)),
       ListOffsets: handler('ListOffsets', (r: v1.ListOffsetsRequest__Output, b) => this.listOffsets(r, b)),
       InitProducerId: handler('InitProducerId', (_r: v1.InitProducerIdRequest__Output, b) => this.initProducerId(b)),
     });

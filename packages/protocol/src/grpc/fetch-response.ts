@@ -1,4 +1,5 @@
 import type { FetchResponse } from './gen/samsa/v1/FetchResponse.js';
+import type { FetchStreamResponse } from './gen/samsa/v1/FetchStreamResponse.js';
 import type { ReplicaFetchResponse } from './gen/samsa/v1/ReplicaFetchResponse.js';
 
 /**
@@ -89,6 +90,9 @@ const TAG = {
   lastStableOffset: (7 << 3) | 0,
 } as const;
 
+/** FetchStreamResponse's fields around the response. */
+const STREAM_TAG = { correlationId: (1 << 3) | 0, response: (2 << 3) | 2 } as const;
+
 /** The records field's number in the partition message. */
 type RecordsField = 6 | 7;
 
@@ -131,6 +135,17 @@ export function encodeFetchResponse(response: FetchResponse): Buffer | undefined
 }
 
 /**
+ * Serializes a FetchStreamResponse that carries a response (correlation_id 1, response 2), the
+ * response written as encodeFetchResponse writes it; undefined for a failure or what only protobufjs
+ * handles.
+ */
+export function encodeFetchStreamResponse(message: FetchStreamResponse): Buffer | undefined {
+  const { correlationId, response } = message;
+  if (!response || message.statusCode || message.statusMessage || !isPlainInteger(correlationId)) return undefined;
+  return encodeRecordsResponse(response, 6, correlationId ?? 0);
+}
+
+/**
  * Serializes a ReplicaFetchResponse, or returns undefined for inputs only protobufjs handles (a diverging epoch among
  * them).
  */
@@ -140,9 +155,11 @@ export function encodeReplicaFetchResponse(response: ReplicaFetchResponse): Buff
   return encodeRecordsResponse(response, 7);
 }
 
+/** With `correlationId`, the response is wrapped as field 2 of a FetchStreamResponse that carries the id. */
 function encodeRecordsResponse(
   response: { topics?: readonly RecordsTopic[] },
   recordsField: RecordsField,
+  correlationId?: number,
 ): Buffer | undefined {
   const recordsTag = (recordsField << 3) | 2;
   const topics = response.topics ?? [];
@@ -179,6 +196,8 @@ function encodeRecordsResponse(
     partitionSizes.push(sizes);
     total += 1 + varintSize(body) + body;
   }
+  const inner = total;
+  if (correlationId !== undefined) total += intFieldSize(correlationId) + 1 + varintSize(inner);
   let buf: Buffer;
   if (total <= scratch.length) buf = scratch;
   else if (total <= MAX_SCRATCH_BYTES)
@@ -186,6 +205,11 @@ function encodeRecordsResponse(
   else buf = Buffer.allocUnsafeSlow(total);
   // Pass 2: bytes.
   let pos = 0;
+  if (correlationId !== undefined) {
+    if (correlationId) pos = writeIntField(buf, pos, STREAM_TAG.correlationId, correlationId);
+    buf[pos++] = STREAM_TAG.response;
+    pos = writeVarint(buf, pos, inner);
+  }
   topics.forEach((topic, t) => {
     buf[pos++] = TAG.topics;
     pos = writeVarint(buf, pos, topicBodies[t]!);

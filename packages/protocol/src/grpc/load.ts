@@ -1,10 +1,11 @@
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { encodeFetchResponse, encodeReplicaFetchResponse } from './fetch-response.js';
+import { encodeFetchResponse, encodeFetchStreamResponse, encodeReplicaFetchResponse } from './fetch-response.js';
 import type { ProtoGrpcType as BrokerProto } from './gen/broker.js';
 import type { ProtoGrpcType as GroupProto } from './gen/group.js';
 import type { FetchResponse } from './gen/samsa/v1/FetchResponse.js';
+import type { FetchStreamResponse } from './gen/samsa/v1/FetchStreamResponse.js';
 import type { ProtoGrpcType as ReplicationProto } from './gen/replication.js';
 import type { ProtoGrpcType as TxnProto } from './gen/txn.js';
 
@@ -52,6 +53,11 @@ export const AFTER_SERIALIZE: unique symbol = Symbol('samsa.afterSerialize');
 /** A Fetch response with an optional AFTER_SERIALIZE hook. */
 export type FetchResponseWithHook = FetchResponse & { [AFTER_SERIALIZE]?: () => void };
 
+/** An answer on a FetchStream, whose response's hook runs once the answer is serialized. */
+export type FetchStreamResponseWithHook = Omit<FetchStreamResponse, 'response'> & {
+  response?: FetchResponseWithHook | null;
+};
+
 /**
  * Fetch responses carry the bulk of a consumer's bytes: serialize them with the hand-written encoder
  * (one copy less than protobufjs, see fetch-response.ts), protobufjs for whatever it does not cover.
@@ -62,6 +68,13 @@ function useFastFetchSerializer(proto: BrokerProto): void {
   fetch.responseSerialize = (response: FetchResponseWithHook) => {
     const bytes = encodeFetchResponse(response) ?? generic(response);
     response[AFTER_SERIALIZE]?.();
+    return bytes;
+  };
+  const stream = proto.samsa.v1.Broker.service.FetchStream;
+  const genericStream = stream.responseSerialize;
+  stream.responseSerialize = (message: FetchStreamResponseWithHook) => {
+    const bytes = encodeFetchStreamResponse(message) ?? genericStream(message);
+    message.response?.[AFTER_SERIALIZE]?.();
     return bytes;
   };
 }

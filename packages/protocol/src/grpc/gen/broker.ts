@@ -28,6 +28,8 @@ import type { FetchPartition as _samsa_v1_FetchPartition, FetchPartition__Output
 import type { FetchPartitionResponse as _samsa_v1_FetchPartitionResponse, FetchPartitionResponse__Output as _samsa_v1_FetchPartitionResponse__Output } from './samsa/v1/FetchPartitionResponse.js';
 import type { FetchRequest as _samsa_v1_FetchRequest, FetchRequest__Output as _samsa_v1_FetchRequest__Output } from './samsa/v1/FetchRequest.js';
 import type { FetchResponse as _samsa_v1_FetchResponse, FetchResponse__Output as _samsa_v1_FetchResponse__Output } from './samsa/v1/FetchResponse.js';
+import type { FetchStreamRequest as _samsa_v1_FetchStreamRequest, FetchStreamRequest__Output as _samsa_v1_FetchStreamRequest__Output } from './samsa/v1/FetchStreamRequest.js';
+import type { FetchStreamResponse as _samsa_v1_FetchStreamResponse, FetchStreamResponse__Output as _samsa_v1_FetchStreamResponse__Output } from './samsa/v1/FetchStreamResponse.js';
 import type { FetchTopic as _samsa_v1_FetchTopic, FetchTopic__Output as _samsa_v1_FetchTopic__Output } from './samsa/v1/FetchTopic.js';
 import type { FetchTopicResponse as _samsa_v1_FetchTopicResponse, FetchTopicResponse__Output as _samsa_v1_FetchTopicResponse__Output } from './samsa/v1/FetchTopicResponse.js';
 import type { InitProducerIdRequest as _samsa_v1_InitProducerIdRequest, InitProducerIdRequest__Output as _samsa_v1_InitProducerIdRequest__Output } from './samsa/v1/InitProducerIdRequest.js';
@@ -88,6 +90,8 @@ export interface ProtoGrpcType {
       FetchPartitionResponse: MessageTypeDefinition<_samsa_v1_FetchPartitionResponse, _samsa_v1_FetchPartitionResponse__Output>
       FetchRequest: MessageTypeDefinition<_samsa_v1_FetchRequest, _samsa_v1_FetchRequest__Output>
       FetchResponse: MessageTypeDefinition<_samsa_v1_FetchResponse, _samsa_v1_FetchResponse__Output>
+      FetchStreamRequest: MessageTypeDefinition<_samsa_v1_FetchStreamRequest, _samsa_v1_FetchStreamRequest__Output>
+      FetchStreamResponse: MessageTypeDefinition<_samsa_v1_FetchStreamResponse, _samsa_v1_FetchStreamResponse__Output>
       FetchTopic: MessageTypeDefinition<_samsa_v1_FetchTopic, _samsa_v1_FetchTopic__Output>
       FetchTopicResponse: MessageTypeDefinition<_samsa_v1_FetchTopicResponse, _samsa_v1_FetchTopicResponse__Output>
       InitProducerIdRequest: MessageTypeDefinition<_samsa_v1_InitProducerIdRequest, _samsa_v1_InitProducerIdRequest__Output>

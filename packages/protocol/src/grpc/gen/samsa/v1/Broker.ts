@@ -19,6 +19,8 @@ import type { ElectLeadersRequest as _samsa_v1_ElectLeadersRequest, ElectLeaders
 import type { ElectLeadersResponse as _samsa_v1_ElectLeadersResponse, ElectLeadersResponse__Output as _samsa_v1_ElectLeadersResponse__Output } from '../../samsa/v1/ElectLeadersResponse.js';
 import type { FetchRequest as _samsa_v1_FetchRequest, FetchRequest__Output as _samsa_v1_FetchRequest__Output } from '../../samsa/v1/FetchRequest.js';
 import type { FetchResponse as _samsa_v1_FetchResponse, FetchResponse__Output as _samsa_v1_FetchResponse__Output } from '../../samsa/v1/FetchResponse.js';
+import type { FetchStreamRequest as _samsa_v1_FetchStreamRequest, FetchStreamRequest__Output as _samsa_v1_FetchStreamRequest__Output } from '../../samsa/v1/FetchStreamRequest.js';
+import type { FetchStreamResponse as _samsa_v1_FetchStreamResponse, FetchStreamResponse__Output as _samsa_v1_FetchStreamResponse__Output } from '../../samsa/v1/FetchStreamResponse.js';
 import type { InitProducerIdRequest as _samsa_v1_InitProducerIdRequest, InitProducerIdRequest__Output as _samsa_v1_InitProducerIdRequest__Output } from '../../samsa/v1/InitProducerIdRequest.js';
 import type { InitProducerIdResponse as _samsa_v1_InitProducerIdResponse, InitProducerIdResponse__Output as _samsa_v1_InitProducerIdResponse__Output } from '../../samsa/v1/InitProducerIdResponse.js';
 import type { ListOffsetsRequest as _samsa_v1_ListOffsetsRequest, ListOffsetsRequest__Output as _samsa_v1_ListOffsetsRequest__Output } from '../../samsa/v1/ListOffsetsRequest.js';
@@ -144,6 +146,23 @@ export interface BrokerClient extends grpc.Client {
   fetch(argument: _samsa_v1_FetchRequest, callback: grpc.requestCallback<_samsa_v1_FetchResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * Fetch on one long-lived stream: what the client SDK's consumer uses, one stream per consumer and
+   * broker. Each request is one message and is answered as Fetch answers it (a long poll each), in any
+   * order, each answer naming its request's correlation id; a unary call per fetch pays for its own
+   * HTTP/2 stream, headers and deadline, and a consumer at the log end sends one per new record batch.
+   */
+  FetchStream(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_samsa_v1_FetchStreamRequest, _samsa_v1_FetchStreamResponse__Output>;
+  FetchStream(options?: grpc.CallOptions): grpc.ClientDuplexStream<_samsa_v1_FetchStreamRequest, _samsa_v1_FetchStreamResponse__Output>;
+  /**
+   * Fetch on one long-lived stream: what the client SDK's consumer uses, one stream per consumer and
+   * broker. Each request is one message and is answered as Fetch answers it (a long poll each), in any
+   * order, each answer naming its request's correlation id; a unary call per fetch pays for its own
+   * HTTP/2 stream, headers and deadline, and a consumer at the log end sends one per new record batch.
+   */
+  fetchStream(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_samsa_v1_FetchStreamRequest, _samsa_v1_FetchStreamResponse__Output>;
+  fetchStream(options?: grpc.CallOptions): grpc.ClientDuplexStream<_samsa_v1_FetchStreamRequest, _samsa_v1_FetchStreamResponse__Output>;
+  
+  /**
    * A producer id and epoch for an idempotent producer (Kafka's InitProducerId without a
    * transactional id), answered by any broker from the block of ids it holds.
    */
@@ -262,6 +281,14 @@ export interface BrokerHandlers extends grpc.UntypedServiceImplementation {
   Fetch: grpc.handleUnaryCall<_samsa_v1_FetchRequest__Output, _samsa_v1_FetchResponse>;
   
   /**
+   * Fetch on one long-lived stream: what the client SDK's consumer uses, one stream per consumer and
+   * broker. Each request is one message and is answered as Fetch answers it (a long poll each), in any
+   * order, each answer naming its request's correlation id; a unary call per fetch pays for its own
+   * HTTP/2 stream, headers and deadline, and a consumer at the log end sends one per new record batch.
+   */
+  FetchStream: grpc.handleBidiStreamingCall<_samsa_v1_FetchStreamRequest__Output, _samsa_v1_FetchStreamResponse>;
+  
+  /**
    * A producer id and epoch for an idempotent producer (Kafka's InitProducerId without a
    * transactional id), answered by any broker from the block of ids it holds.
    */
@@ -301,6 +328,7 @@ export interface BrokerDefinition extends grpc.ServiceDefinition {
   DescribeCluster: MethodDefinition<_samsa_v1_DescribeClusterRequest, _samsa_v1_DescribeClusterResponse, _samsa_v1_DescribeClusterRequest__Output, _samsa_v1_DescribeClusterResponse__Output>
   ElectLeaders: MethodDefinition<_samsa_v1_ElectLeadersRequest, _samsa_v1_ElectLeadersResponse, _samsa_v1_ElectLeadersRequest__Output, _samsa_v1_ElectLeadersResponse__Output>
   Fetch: MethodDefinition<_samsa_v1_FetchRequest, _samsa_v1_FetchResponse, _samsa_v1_FetchRequest__Output, _samsa_v1_FetchResponse__Output>
+  FetchStream: MethodDefinition<_samsa_v1_FetchStreamRequest, _samsa_v1_FetchStreamResponse, _samsa_v1_FetchStreamRequest__Output, _samsa_v1_FetchStreamResponse__Output>
   InitProducerId: MethodDefinition<_samsa_v1_InitProducerIdRequest, _samsa_v1_InitProducerIdResponse, _samsa_v1_InitProducerIdRequest__Output, _samsa_v1_InitProducerIdResponse__Output>
   ListOffsets: MethodDefinition<_samsa_v1_ListOffsetsRequest, _samsa_v1_ListOffsetsResponse, _samsa_v1_ListOffsetsRequest__Output, _samsa_v1_ListOffsetsResponse__Output>
   Metadata: MethodDefinition<_samsa_v1_MetadataRequest, _samsa_v1_MetadataResponse, _samsa_v1_MetadataRequest__Output, _samsa_v1_MetadataResponse__Output>

@@ -49,6 +49,8 @@ export type * from './FetchPartition.js';
 export type * from './FetchPartitionResponse.js';
 export type * from './FetchRequest.js';
 export type * from './FetchResponse.js';
+export type * from './FetchStreamRequest.js';
+export type * from './FetchStreamResponse.js';
 export type * from './FetchTopic.js';
 export type * from './FetchTopicResponse.js';
 export type * from './FindCoordinatorRequest.js';
