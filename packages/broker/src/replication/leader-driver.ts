@@ -9,7 +9,9 @@
  *  - the high watermark a partition exposes is its LeaderState's, which advances only from ISR
  *    positions and only while the ISR has min.insync.replicas members;
  *  - acks=all producers are answered from acksAllStatus, never from the local append alone;
- *  - a follower fetch counts as an acknowledgement only after validateFollowerFetch accepted it.
+ *  - a follower fetch counts as an acknowledgement only after validateFollowerFetch accepted it;
+ *  - followers may copy an append once exposed (its CRCs passed, its write under way), but the
+ *    leader's LEO in its LeaderState, which bounds the HW, is the written end only.
  */
 import { ErrorCodes, SamsaError } from '@samsa/protocol';
 import type { Logger } from 'pino';
@@ -188,7 +190,10 @@ export class LeaderDriver<R extends Replica = Replica> {
     for (let starting = this.epochStarts.get(replica); starting; starting = this.epochStarts.get(replica))
       await starting;
     if (acks === -1) this.checkEnoughReplicas(replica);
-    const appended = await replica.log.append(batches, { leaderEpoch: replica.leaderEpoch });
+    // Followers parked at the log end are woken as soon as the append is exposed (its CRCs passed),
+    // so they copy it while this leader writes it; the HW still waits for the write (onLeaderAppend).
+    const onExposed = (): void => this.notify(replica);
+    const appended = await replica.log.append(batches, { leaderEpoch: replica.leaderEpoch, onExposed });
     this.onLeaderAppend(replica);
     if (acks === -1) await this.waitForIsr(replica, appended.lastOffset + 1, timeoutMs, signal);
     return appended;
@@ -201,10 +206,19 @@ export class LeaderDriver<R extends Replica = Replica> {
     this.notify(replica);
   }
 
-  /** A follower's accepted fetch: its position acknowledges everything below it. */
+  /**
+   * A follower's accepted fetch: its position acknowledges everything below it. The log's written end
+   * goes to the LeaderState first (an append whose write completed while the fetch was read), since
+   * the state's LEO, which bounds the HW, moves only with what this leader has written: the follower
+   * may hold more (exposed records, see answerFetch).
+   */
   onFollowerFetch(replica: R, replicaId: number, fetchOffset: number): void {
     const state = replica.leaderState;
-    if (state) this.apply(replica, state.onFollowerFetch(replicaId, fetchOffset, this.options.clock.now()));
+    if (!state) return;
+    const now = this.options.clock.now();
+    const written = replica.log.logEndOffset;
+    if (written > state.logEndOffset) this.apply(replica, state.onLocalAppend(written, now));
+    this.apply(replica, state.onFollowerFetch(replicaId, fetchOffset, now));
   }
 
   /**
@@ -234,7 +248,9 @@ export class LeaderDriver<R extends Replica = Replica> {
         leaderEpoch: state.leaderEpoch,
         epochCache: replica.epochCache,
         logStartOffset: log.logStartOffset,
-        logEndOffset: log.logEndOffset,
+        // Range and divergence: what followers may hold, exposed records included (the HW counts
+        // only the written end, see onFollowerFetch).
+        logEndOffset: log.exposedEndOffset,
       },
     );
     if (validation.kind === 'error')
@@ -245,7 +261,7 @@ export class LeaderDriver<R extends Replica = Replica> {
     this.onFollowerFetch(replica, replicaId, p.fetchOffset);
     let records: Buffer = base.records;
     if (maxBytes > 0 || first) {
-      const result = await log.read(p.fetchOffset, maxBytes);
+      const result = await log.readForFollower(p.fetchOffset, maxBytes);
       if (first || result.bytes.length <= maxBytes) records = result.bytes;
     }
     return {

@@ -327,8 +327,10 @@ export class LeaderState {
   /**
    * A follower's fetch was accepted: `fetchOffset` is its log end offset, so it acknowledges holding
    * every offset below. The fetch handler must have validated it first (validateFollowerFetch: right
-   * epoch, not diverging, not past this log's end) and must not call this for a diverging fetch.
-   * Fetches from non-replicas are ignored.
+   * epoch, not diverging, not past what this log exposes) and must not call this for a diverging
+   * fetch; it may be past this state's LEO (records exposed before their write completed), and the
+   * handler should first report the log's written end (onLocalAppend). Fetches from non-replicas are
+   * ignored.
    */
   onFollowerFetch(replicaId: number, fetchOffset: number, nowMs: number): LeaderOutput {
     this.advanceTime(nowMs);
@@ -339,9 +341,10 @@ export class LeaderState {
       Number.isSafeInteger(fetchOffset) && fetchOffset >= 0,
       `fetch offset ${fetchOffset} from replica ${replicaId} is not an offset`,
     );
-    // The handler validated fetchOffset against the log itself, whose end can be ahead of the last
-    // onLocalAppend (an append completing while the fetch was read): the log does hold it.
-    this.leo = Math.max(this.leo, fetchOffset);
+    // A follower may hold more than this leader has written: the leader hands its followers an
+    // append as soon as its CRCs passed, while its own write is still under way. Its LEO here moves
+    // only with onLocalAppend (the written end), so the HW (rule 1) never passes a record the
+    // leader's own log does not hold yet.
     // Kafka's lastCaughtUpTime: caught up now if the fetch reached the leader's current LEO; caught
     // up as of the previous fetch if it reached the LEO the leader had then.
     if (fetchOffset >= this.leo) {

@@ -12,13 +12,22 @@ import type { LeaderState } from './leader.js';
 /** The log operations replication uses (storage's PartitionLog has them). */
 export interface ReplicaLog {
   readonly logStartOffset: number;
+  /** The written end: what this replica's own log holds (a leader's LEO for the high watermark). */
   readonly logEndOffset: number;
+  /**
+   * What a leader's followers may copy (readForFollower): at least logEndOffset, and past it the
+   * appends whose CRCs passed and whose write is under way.
+   */
+  readonly exposedEndOffset: number;
   /** Only an 'online' log is fetched for. */
   readonly state: string;
-  /** A leader's append: stamps offsets and `leaderEpoch` into the batches. */
+  /**
+   * A leader's append: stamps offsets and `leaderEpoch` into the batches; `onExposed` is told when
+   * followers may copy it, which may be before the promise resolves (its write completed).
+   */
   append(
     batches: Buffer,
-    options: { leaderEpoch?: number },
+    options: { leaderEpoch?: number; onExposed?: () => void },
   ): Promise<{
     readonly baseOffset: number;
     readonly lastOffset: number;
@@ -31,8 +40,11 @@ export interface ReplicaLog {
   appendsSettled(): Promise<void>;
   /** A follower's append: the leader's batches as they are (offsets and epochs kept). */
   appendAsFollower(batches: Buffer): Promise<unknown>;
-  /** Whole batches from the one holding `fromOffset`, at most `maxBytes` except the first. */
-  read(fromOffset: number, maxBytes: number): Promise<{ readonly bytes: Buffer }>;
+  /**
+   * For a follower: whole batches from the one holding `fromOffset` up to exposedEndOffset, at most
+   * `maxBytes` except the first.
+   */
+  readForFollower(fromOffset: number, maxBytes: number): Promise<{ readonly bytes: Buffer }>;
   /** Removes everything at or after `offset`. */
   truncateTo(offset: number): Promise<void>;
   /** Empties the log and restarts it at `offset`. */

@@ -13,6 +13,11 @@
  *   passed, and a run with a bad batch is undone before anything became visible. Truncation cuts
  *   memory before files, so no reader sees past the new end; a segment deleted under a read keeps
  *   its file open until the read is done, which then ends with OffsetOutOfRange.
+ * - One exception, for a leader's followers only (PartitionLog.readForFollower): a run's leader
+ *   appends join the tail, exposed, as soon as its CRCs passed and its write was handed to the
+ *   thread pool, so followers copy it while the leader writes. Replication's high watermark still
+ *   counts only the written end (the leader's LeaderState), so nothing exposed is acknowledged or
+ *   read by consumers before the leader's own log holds it.
  * - Background fsyncs (Durability's queue, one at a time, never rejecting): the disk half of a roll
  *   (the old segment's indexes, its fdatasync, the directory's fsync, then the recovery point), as
  *   Kafka's roll schedules its flush, and early writeback of the active segment every
@@ -89,6 +94,8 @@ interface PendingAppend {
   readonly marker?: MarkerCheck;
   /** Set by the drain when producer state says this append repeats one already in the log. */
   duplicateOf?: AppendResult;
+  /** Told when a leader's followers may copy it: its CRCs passed and its write is under way. */
+  readonly onExposed?: () => void;
   readonly resolve: (result: AppendResult) => void;
   readonly reject: (err: unknown) => void;
 }
@@ -125,14 +132,22 @@ export class AppendChain {
    * Checks `batches` (framing and sizes now, CRCs during the write) and queues them. A leader's are
    * stamped with offsets and `leaderEpoch` in place; a follower's keep theirs and must continue the log.
    */
-  append(batches: Buffer, follower: boolean, leaderEpoch: number, marker?: MarkerCheck): Promise<AppendResult> {
+  append(
+    batches: Buffer,
+    follower: boolean,
+    leaderEpoch: number,
+    marker?: MarkerCheck,
+    onExposed?: () => void,
+  ): Promise<AppendResult> {
     try {
       this.ctx.ensureOnline();
       const { spans, crcChecked } = validateAppend(batches, follower, this.ctx.config);
-      if (marker !== undefined) {
-        return this.enqueueAppend({ bytes: batches, spans, crcChecked, follower, leaderEpoch, marker });
-      }
-      return this.enqueueAppend({ bytes: batches, spans, crcChecked, follower, leaderEpoch });
+      const append = { bytes: batches, spans, crcChecked, follower, leaderEpoch };
+      return this.enqueueAppend({
+        ...append,
+        ...(marker !== undefined ? { marker } : {}),
+        ...(onExposed !== undefined ? { onExposed } : {}),
+      });
     } catch (err) {
       return Promise.reject(err);
     }
@@ -191,15 +206,13 @@ export class AppendChain {
     let writePos = this.segments.active.size;
     let nextOffset = this.segments.active.nextOffset;
     const commitRun = async (): Promise<PendingAppend[]> => {
-      const writes = run.filter((r) => r.entry.duplicateOf === undefined).map((r) => r.entry);
-      const bad = writes.length === 0 ? [] : await this.writeRun(writes, snapshot, writePos, nextOffset);
+      const written = run.filter((r) => r.entry.duplicateOf === undefined);
+      const writes = written.map((r) => r.entry);
+      const expose = (): void => this.expose(written);
+      const bad = writes.length === 0 ? [] : await this.writeRun(writes, snapshot, writePos, nextOffset, expose);
       if (bad.length === 0) {
         this.producers.commitWrite();
-        for (const r of run) {
-          if (r.entry.duplicateOf !== undefined) continue;
-          this.durability.countUnflushed(r.result.recordCount);
-          this.tail.remember(r.entry, r.result);
-        }
+        for (const r of written) this.durability.countUnflushed(r.result.recordCount);
         done.push(...run);
       } else {
         this.producers.abortWrite();
@@ -286,6 +299,18 @@ export class AppendChain {
   }
 
   /**
+   * A run whose CRCs passed, its write under way: its leader appends join the tail, from where a
+   * leader's followers may copy them (PartitionLog.exposedEndOffset and readForFollower) while the
+   * write runs; other readers stop at the written end. Nothing else undoes a run from here: a failed
+   * write takes the log offline, which clears the tail. Exposing before the CRC check would hand
+   * followers batches that a bad one's undo then moves to other offsets.
+   */
+  private expose(run: readonly Written[]): void {
+    for (const r of run) this.tail.remember(r.entry, r.result);
+    for (const r of run) r.entry.onExposed?.();
+  }
+
+  /**
    * Seals the active segment and starts one at `baseOffset`. Only opening the new file happens here,
    * on the chain; the old segment's flush (Durability.afterRoll) can take seconds behind other
    * writes on a busy disk, and appends do not wait for it.
@@ -352,6 +377,7 @@ export class AppendChain {
     snapshot: SegmentSnapshot,
     end: number,
     nextOffset: number,
+    expose: () => void,
   ): Promise<PendingAppend[]> {
     const segment = this.segments.active;
     const fh = segment.fh ?? (await segment.handle());
@@ -361,6 +387,7 @@ export class AppendChain {
       snapshot.size,
     );
     const bad = entries.filter((e) => !e.crcChecked && !crcsValid(e));
+    if (bad.length === 0) expose();
     await written;
     if (bad.length > 0) {
       await fh.truncate(snapshot.size);

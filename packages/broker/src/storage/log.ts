@@ -218,9 +218,36 @@ export class PartitionLog {
    * Appends producer batches as the leader: checks framing, CRC and sizes, then stamps base offsets
    * and `leaderEpoch` into `batches` in place (outside the CRC, records untouched). The caller must
    * not modify the buffer until the promise settles. Several concatenated batches are one append.
+   * `onExposed` is told when followers may copy it (readForFollower), before its write completes.
    */
-  append(batches: Buffer, options: { leaderEpoch?: number } = {}): Promise<AppendResult> {
-    return this.appends.append(batches, false, options.leaderEpoch ?? -1);
+  append(batches: Buffer, options: { leaderEpoch?: number; onExposed?: () => void } = {}): Promise<AppendResult> {
+    return this.appends.append(batches, false, options.leaderEpoch ?? -1, undefined, options.onExposed);
+  }
+
+  /**
+   * What a leader's followers may copy: the log end, or past it the end of the appends whose CRCs
+   * passed and whose write is under way (append-chain.ts). Only replication reads up to it.
+   */
+  get exposedEndOffset(): number {
+    return Math.max(this.segments.endOffset, this.tail.endOffset);
+  }
+
+  /**
+   * A leader's read for a follower: as read(), but up to exposedEndOffset. An exposed append the tail
+   * no longer holds (the broker-wide tail budget took it back) is read once written.
+   */
+  async readForFollower(fromOffset: number, maxBytes: number): Promise<ReadResult> {
+    this.ctx.ensureOnline();
+    const exposedEnd = this.exposedEndOffset;
+    const written = this.segments.endOffset;
+    if (exposedEnd > written && fromOffset >= this.segments.startOffset && fromOffset <= exposedEnd) {
+      const positions = { logStartOffset: this.segments.startOffset, logEndOffset: written };
+      if (fromOffset === exposedEnd) return { bytes: Buffer.alloc(0), firstOffset: -1, lastOffset: -1, ...positions };
+      const fromTail = this.tail.read(fromOffset, maxBytes, exposedEnd, this.segments.active.baseOffset);
+      if (fromTail) return { ...fromTail, ...positions };
+      if (fromOffset >= written) await this.appends.appendsSettled();
+    }
+    return readLog(this.parts, fromOffset, maxBytes, {});
   }
 
   /**

@@ -26,9 +26,11 @@ interface TailEntry {
 }
 
 /**
- * The latest leader appends of one log, contiguous and visible (written), oldest first, kept as the
- * caller's buffers (no copy). The append chain adds to it once an append's write completed; anything
- * that changes the log other than at its end (truncation, reset, close, going offline) clears it.
+ * The latest leader appends of one log, contiguous, oldest first, kept as the caller's buffers (no
+ * copy). The append chain adds to it once an append's CRCs passed and its write started; the last
+ * entries may therefore not be written yet, and every read bounds itself by an upper offset (the
+ * written end, or for a leader's followers the exposed end). Anything that changes the log other
+ * than at its end (truncation, reset, close, going offline) clears it.
  */
 export class LogTail {
   private entries: TailEntry[] = [];
@@ -41,7 +43,16 @@ export class LogTail {
     return this.retained;
   }
 
-  /** A written append joins the tail if it is a leader's and follows the tail's last entry. */
+  /** One past the last offset the tail holds, or -1 when it is empty. */
+  get endOffset(): number {
+    const last = this.entries[this.entries.length - 1];
+    return last ? last.lastOffset + 1 : -1;
+  }
+
+  /**
+   * A leader append joins the tail (once its CRCs passed: exposed to followers while its write runs,
+   * see append-chain.ts) if it follows the tail's last entry.
+   */
   remember(
     append: { readonly follower: boolean; readonly bytes: Buffer; readonly spans: readonly BatchSpan[] },
     written: { readonly baseOffset: number; readonly lastOffset: number },

@@ -34,6 +34,20 @@ describe('LeaderState: high watermark', () => {
     expect(l.acksAllStatus(16)).toBe('waiting');
   });
 
+  it("waits for the leader's own write when followers already hold more (records exposed before it)", () => {
+    const l = leader();
+    // Both followers copied offsets 10-14 while the leader's write of them was still under way.
+    expect(l.onFollowerFetch(2, 15, 1001)).toEqual({});
+    expect(l.onFollowerFetch(3, 15, 1002)).toEqual({});
+    expect(l.highWatermark).toBe(10);
+    expect(l.logEndOffset).toBe(10);
+    expect(l.acksAllStatus(15)).toBe('waiting');
+    expect(l.onLocalAppend(13, 1003)).toEqual({ highWatermark: 13 });
+    expect(l.onLocalAppend(15, 1004)).toEqual({ highWatermark: 15 });
+    // Both were caught up at their fetches: nothing to shrink.
+    expect(l.onTick(1002 + LAG - 1).isrProposal).toBeUndefined();
+  });
+
   it('never decreases, even when a follower reports a smaller LEO', () => {
     const l = leader();
     l.onLocalAppend(20, 1001);

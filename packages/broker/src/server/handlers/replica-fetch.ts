@@ -116,7 +116,7 @@ async function readOne(
     const limit = allowance > 0 ? partitionLimit(p.partitionMaxBytes, Math.min(budget, allowance)) : 0;
     const response = await ctx.replication.leaders.answerFetch(hosted, replicaId, p, limit, allowance > 0);
     throttles.get(ctx)?.consumed(topic, response.records.length);
-    const heldBack = allowance <= 0 && hosted.log.logEndOffset > p.fetchOffset;
+    const heldBack = allowance <= 0 && hosted.log.exposedEndOffset > p.fetchOffset;
     return { ...read(hosted, response), throttled: heldBack };
   } catch (err) {
     return read(hosted, {
@@ -150,7 +150,10 @@ function waitForData(
     reads.some((r) => {
       const now = ctx.partitions.get(r.topic, r.partition);
       return (
-        now !== r.hosted || now === undefined || now.leaderState === undefined || now.log.logEndOffset > r.fetchOffset
+        now !== r.hosted ||
+        now === undefined ||
+        now.leaderState === undefined ||
+        now.log.exposedEndOffset > r.fetchOffset
       );
     });
   return waitForPartitions(ctx, reads, changed, timeoutMs, signal);

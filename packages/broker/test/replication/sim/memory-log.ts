@@ -9,6 +9,11 @@
  * chain, until the schedule drains it (`drain`): a role can then change while a leader's appends,
  * stamped with its old epoch, or a follower's truncation are still queued. A crash drops the queue
  * (the dead process's operations never settle, like its requests).
+ *
+ * Queued leader appends also pass through the phase PartitionLog gives them between its CRC check and
+ * the end of its write: a drain that reaches them exposes them (stamped, readable by followers up to
+ * exposedEndOffset, not in the log yet) and stops; the next drain writes them. A crash in between
+ * loses them here while followers may already hold them.
  */
 import { type BatchHeader, ErrorCodes, SamsaError, batchSize, splitBatches, stampBatch } from '@samsa/protocol';
 import type { ReplicaLog } from '../../../src/replication/index.js';
@@ -26,6 +31,13 @@ interface StoredBatch {
   readonly entry: Entry;
 }
 
+interface QueuedOp {
+  readonly run: () => void;
+  /** A leader append's exposure (see drain). */
+  readonly expose?: () => void;
+  exposed?: boolean;
+}
+
 export class MemoryLog implements ReplicaLog {
   readonly state = 'online';
   /** Truncations and restarts that removed records. */
@@ -34,7 +46,9 @@ export class MemoryLog implements ReplicaLog {
   onTruncate: ((offset: number) => void) | undefined;
   /** Queue operations until drain() (see the file comment). */
   queueing = false;
-  private ops: Array<() => void> = [];
+  private ops: QueuedOp[] = [];
+  /** Leader appends exposed by a drain and not written yet, in offset order. */
+  private exposed: StoredBatch[] = [];
   private readonly unsettledAppends = new Set<Promise<unknown>>();
   private batches: StoredBatch[] = [];
   private start = 0;
@@ -51,21 +65,32 @@ export class MemoryLog implements ReplicaLog {
     return this.end;
   }
 
+  get exposedEndOffset(): number {
+    return this.end + this.exposed.length;
+  }
+
   /** Operations waiting for drain(). */
   get queued(): number {
     return this.ops.length;
   }
 
-  /** Runs every queued operation, in order. */
+  /**
+   * Runs the queued operations in order: writes the exposed leader appends, runs what follows them,
+   * and stops after exposing the next leader appends in a row (written by the next drain).
+   */
   drain(): void {
-    const ops = this.ops;
-    this.ops = [];
-    for (const op of ops) op();
+    while (this.ops.length > 0 && !(this.ops[0]!.expose && !this.ops[0]!.exposed)) this.ops.shift()!.run();
+    for (const op of this.ops) {
+      if (!op.expose || op.exposed) break;
+      op.exposed = true;
+      op.expose();
+    }
   }
 
-  /** The process died: what it queued is lost, and its callers never hear back. */
+  /** The process died: what it queued (and exposed) is lost, and its callers never hear back. */
   dropQueued(): void {
     this.ops = [];
+    this.exposed = [];
     this.unsettledAppends.clear();
   }
 
@@ -81,22 +106,47 @@ export class MemoryLog implements ReplicaLog {
 
   append(
     batches: Buffer,
-    options: { leaderEpoch?: number },
+    options: { leaderEpoch?: number; onExposed?: () => void },
   ): Promise<{ baseOffset: number; lastOffset: number; logAppendTimeMs: number | undefined }> {
     // The epoch is read now, as PartitionLog takes it when the append is queued.
-    return this.trackAppend(this.queueOr(() => this.appendNow(batches, options.leaderEpoch ?? -1)));
+    const leaderEpoch = options.leaderEpoch ?? -1;
+    if (!this.queueing) {
+      return this.queueOr(() => {
+        const written = this.appendNow(this.stamp(batches, leaderEpoch, this.end));
+        options.onExposed?.();
+        return written;
+      });
+    }
+    let stamped: StoredBatch[] = [];
+    const expose = (): void => {
+      stamped = this.stamp(batches, leaderEpoch, this.exposedEndOffset);
+      this.exposed.push(...stamped);
+      options.onExposed?.();
+    };
+    return this.trackAppend(this.queue(() => this.appendNow(stamped), expose));
   }
 
-  private appendNow(
-    batches: Buffer,
-    leaderEpoch: number,
-  ): { baseOffset: number; lastOffset: number; logAppendTimeMs: number | undefined } {
-    const options = { leaderEpoch };
-    const baseOffset = this.end;
-    for (const { position, header } of splitBatches(batches)) {
+  /** The batches of a leader append as they will be stored, at offsets from `baseOffset`. */
+  private stamp(batches: Buffer, leaderEpoch: number, baseOffset: number): StoredBatch[] {
+    return splitBatches(batches).map(({ position, header }, i) => {
       const bytes = Buffer.from(batches.subarray(position, position + batchSize(header)));
-      stampBatch(bytes, 0, this.end, options.leaderEpoch ?? -1);
-      this.push(this.end, options.leaderEpoch ?? -1, bytes, header);
+      stampBatch(bytes, 0, baseOffset + i, leaderEpoch);
+      return this.stored(baseOffset + i, leaderEpoch, bytes, header);
+    });
+  }
+
+  /** Writes stamped batches (exposed first, when queued). */
+  private appendNow(stamped: StoredBatch[]): {
+    baseOffset: number;
+    lastOffset: number;
+    logAppendTimeMs: number | undefined;
+  } {
+    const baseOffset = this.end;
+    for (const batch of stamped) {
+      if (batch.baseOffset !== this.end) throw new Error(`leader append at ${batch.baseOffset}, log end ${this.end}`);
+      if (this.exposed[0] === batch) this.exposed.shift();
+      this.batches.push(batch);
+      this.end = batch.baseOffset + 1;
     }
     return { baseOffset, lastOffset: this.end - 1, logAppendTimeMs: undefined };
   }
@@ -119,13 +169,15 @@ export class MemoryLog implements ReplicaLog {
     }
   }
 
-  async read(fromOffset: number, maxBytes: number): Promise<{ bytes: Buffer }> {
-    if (fromOffset < this.start || fromOffset > this.end)
-      throw new SamsaError(ErrorCodes.OFFSET_OUT_OF_RANGE, `offset ${fromOffset} outside [${this.start}, ${this.end}]`);
+  async readForFollower(fromOffset: number, maxBytes: number): Promise<{ bytes: Buffer }> {
+    const end = this.exposedEndOffset;
+    if (fromOffset < this.start || fromOffset > end)
+      throw new SamsaError(ErrorCodes.OFFSET_OUT_OF_RANGE, `offset ${fromOffset} outside [${this.start}, ${end}]`);
     const out: Buffer[] = [];
     let bytes = 0;
-    for (let i = this.indexOf(fromOffset); i < this.batches.length; i++) {
-      const batch = this.batches[i]!;
+    const all = [...this.batches, ...this.exposed];
+    for (let i = all.length === 0 ? 0 : fromOffset - all[0]!.baseOffset; i < all.length; i++) {
+      const batch = all[i]!;
       if (out.length > 0 && bytes + batch.bytes.length > maxBytes) break;
       out.push(batch.bytes);
       bytes += batch.bytes.length;
@@ -180,15 +232,23 @@ export class MemoryLog implements ReplicaLog {
   }
 
   private push(baseOffset: number, epoch: number, bytes: Buffer, header: BatchHeader): void {
+    this.batches.push(this.stored(baseOffset, epoch, bytes, header));
+    this.end = baseOffset + 1;
+  }
+
+  private stored(baseOffset: number, epoch: number, bytes: Buffer, header: BatchHeader): StoredBatch {
     if (header.lastOffsetDelta !== 0)
       throw new Error('the simulation writes one record per batch (a batch is an offset)');
-    const entry = { offset: baseOffset, epoch, value: this.recordValue(header.crc) };
-    this.batches.push({ baseOffset, bytes, entry });
-    this.end = baseOffset + 1;
+    return { baseOffset, bytes, entry: { offset: baseOffset, epoch, value: this.recordValue(header.crc) } };
   }
 
   /** Runs `op` now (within the call, as before queueing existed) or queues it for drain(). */
   private queueOr<T>(op: () => T): Promise<T> {
+    return this.queueing ? this.queue(op) : new Promise<T>((resolve) => resolve(op()));
+  }
+
+  /** Queues `op` for drain(); `expose` first, in a drain of its own, for a leader append. */
+  private queue<T>(op: () => T, expose?: () => void): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const run = (): void => {
         try {
@@ -197,8 +257,7 @@ export class MemoryLog implements ReplicaLog {
           reject(err);
         }
       };
-      if (this.queueing) this.ops.push(run);
-      else run();
+      this.ops.push(expose ? { run, expose, exposed: false } : { run });
     });
   }
 
