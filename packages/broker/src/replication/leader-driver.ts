@@ -199,6 +199,15 @@ export class LeaderDriver<R extends Replica = Replica> {
     return appended;
   }
 
+  /**
+   * While a new epoch of `replica` is starting, what to wait for before appending to its log directly
+   * (markers, internal topics): check again after each wait, then append without awaiting in between,
+   * so nothing stamped with the new epoch lands below the start offset it is about to be given.
+   */
+  epochStarting(replica: R): Promise<void> | undefined {
+    return this.epochStarts.get(replica);
+  }
+
   onLeaderAppend(replica: R): void {
     const state = replica.leaderState;
     if (state) this.apply(replica, state.onLocalAppend(replica.log.logEndOffset, this.options.clock.now()));

@@ -50,6 +50,8 @@ export interface InternalTopicPartitionRole extends InternalTopicReplica {
 /** The leader side of replication the coordinators' logs need (LeaderDriver satisfies it). */
 export interface InternalTopicLeader<R> {
   checkEnoughReplicas(replica: R): void;
+  /** Set while a new leader epoch of the replica is starting: appends wait for it (LeaderDriver.epochStarting). */
+  epochStarting?(replica: R): Promise<void> | undefined;
   onLeaderAppend(replica: R): void;
   waitForIsr(replica: R, requiredOffset: number, timeoutMs: number, signal: AbortSignal): Promise<void>;
 }
@@ -91,6 +93,8 @@ export class InternalTopicLog<R extends InternalTopicReplica, Rec> {
         ? { now: this.nowMs() }
         : { now: this.nowMs(), ...txn, baseSequence: this.nextSequence(txn), transactional: true },
     );
+    // A new epoch starting: wait, then append with no await between the last look and the append.
+    for (let s = this.leader.epochStarting?.(this.replica); s; s = this.leader.epochStarting?.(this.replica)) await s;
     const appended = await this.replica.log.append(batch, { leaderEpoch: this.replica.leaderEpoch });
     this.leader.onLeaderAppend(this.replica);
     return appended.lastOffset + 1;

@@ -192,6 +192,8 @@ export async function writeMarkerOn<R extends MarkerReplica>(
     nowMs,
   });
   const append = async (): Promise<number> => {
+    // Checked above but queued since: a new epoch may be starting now (see InternalTopicLog.append).
+    for (let s = leader.epochStarting?.(replica); s; s = leader.epochStarting?.(replica)) await s;
     const appended = await replica.log.appendMarker(batch, {
       leaderEpoch: replica.leaderEpoch,
       coordinatorEpoch: marker.coordinatorEpoch,

@@ -14,6 +14,7 @@ import { TOPIC_SETTINGS, resolveSettings } from '../../src/config.js';
 import { LeaderDriver, LeaderEpochCache, saveEpochCache, validateFollowerFetch } from '../../src/replication/index.js';
 import { DelayedOperations } from '../../src/server/delayed.js';
 import type { HostedPartition, ReplicaRole } from '../../src/server/partitions.js';
+import { writeMarkerOn } from '../../src/server/txn-runtime.js';
 import { openPartitionLog } from '../../src/storage/index.js';
 import { makeBatch } from '../storage/helpers.js';
 
@@ -105,6 +106,47 @@ describe('LeaderDriver.becomeLeader', () => {
       const fetch = { fetchOffset: 7, currentLeaderEpoch: 1, lastFetchedEpoch: 0 };
       const leader = { leaderEpoch: 1, epochCache: hosted.epochCache, logStartOffset: 0, logEndOffset: 8 };
       expect(validateFollowerFetch(fetch, leader).kind).toBe('ok');
+    } finally {
+      leadership.stop();
+      await log.close();
+    }
+  });
+
+  it('holds a transaction marker queued across a same-leader epoch bump until the new epoch has started', async () => {
+    const hosted = await hostedPartition([1]);
+    const log = hosted.log;
+    const leadership = leaderDriver();
+    try {
+      await leadership.becomeLeader(hosted, { ...leaderRole(0, [1]), replicas: [1] });
+      await leadership.append(hosted, makeBatch({ count: 3 }), 1, 1000, new AbortController().signal);
+      // The marker passed the leader check and waits behind a coordinator's writes (OrderedMarkerAppend)
+      // when the controller bumps the epoch; its queue releases it while the new epoch is starting.
+      let release!: () => void;
+      const queue = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const marker = {
+        producerId: 9,
+        producerEpoch: 1,
+        committed: true,
+        topics: [],
+        coordinatorEpoch: 0,
+        sameEpoch: false,
+        txnStartMs: 0,
+      };
+      const signal = new AbortController().signal;
+      const written = writeMarkerOn(hosted, leadership, marker, Date.now(), signal, (append) => queue.then(append));
+      const old = leadership.append(hosted, makeBatch({ count: 2 }), 1, 1000, signal);
+      leadership.resign(hosted);
+      hosted.leaderEpoch = 1;
+      const becoming = leadership.becomeLeader(hosted, { ...leaderRole(1, [1]), replicas: [1] });
+      release();
+      // Its acks=all wait may find no term yet (NotLeaderOrFollower: the coordinator writes it again).
+      await Promise.all([old, becoming, written.catch(() => undefined)]);
+      // Epoch 1 starts at or below its first batch, the marker: never above a batch stamped with it.
+      const start = hosted.epochCache.epochEntries.find((e) => e.epoch === 1)!.startOffset;
+      expect(start).toBe(5);
+      expect(log.logEndOffset).toBe(6);
     } finally {
       leadership.stop();
       await log.close();
