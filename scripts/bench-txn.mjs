@@ -26,6 +26,7 @@ const { values } = parseArgs({
     'in-flight': { type: 'string', default: '2000' },
     rounds: { type: 'string', default: '3' },
     'value-bytes': { type: 'string', default: '100' },
+    phases: { type: 'boolean', default: false },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -68,7 +69,7 @@ async function startCluster(dir, children) {
 }
 
 /** Sends for SECONDS with IN_FLIGHT records outstanding; `txn` commits every COMMIT_MS. Records/s acknowledged. */
-async function produce(producer, txn, round) {
+async function produce(producer, txn, round, phases) {
   let acked = 0;
   let abortedRecords = 0;
   let transactions = 0;
@@ -76,12 +77,15 @@ async function produce(producer, txn, round) {
   const started = Date.now();
   let n = 0;
   while (Date.now() < end) {
+    const t0 = performance.now();
     if (txn) await producer.begin();
     const abort = txn && transactions % 10 === 9;
     const until = txn ? Math.min(end, Date.now() + COMMIT_MS) : end;
     const outstanding = new Set();
+    let firstAck = -1;
     while (Date.now() < until) {
       const p = producer.send({ topic: TOPIC, key: `k${n++}`, value: VALUE }).then(() => {
+        if (firstAck < 0) firstAck = performance.now();
         outstanding.delete(p);
         if (abort) abortedRecords++;
         else acked++;
@@ -89,12 +93,15 @@ async function produce(producer, txn, round) {
       outstanding.add(p);
       if (outstanding.size >= IN_FLIGHT) await Promise.race(outstanding);
     }
+    const t1 = performance.now();
     await Promise.all(outstanding);
+    const t2 = performance.now();
     if (txn) {
       if (abort) await producer.abort();
       else await producer.commit();
       transactions++;
     }
+    phases?.push({ firstAck: firstAck - t0, sending: t1 - t0, drain: t2 - t1, end: performance.now() - t2 });
   }
   const seconds = (Date.now() - started) / 1000;
   return { recordsPerSec: acked / seconds, acked, abortedRecords, transactions, round };
@@ -135,12 +142,13 @@ async function main() {
   const txn = samsa.producer({ transactionalId: 'bench-txn' });
   await txn.init();
   const rows = { idempotent: [], transactional: [] };
+  const phases = values.phases ? [] : undefined;
   let visible = 0;
   let aborted = 0;
   for (let round = 1; round <= Number(values.rounds); round++) {
     const i = await produce(plain, false, round);
     rows.idempotent.push(i.recordsPerSec);
-    const t = await produce(txn, true, round);
+    const t = await produce(txn, true, round, phases);
     rows.transactional.push(t.recordsPerSec);
     visible += i.acked + t.acked;
     aborted += t.abortedRecords;
@@ -168,6 +176,13 @@ async function main() {
       `rounds ${rows.transactional.map(fmt).join(', ')}`,
   );
   console.log(`  ratio: ${((100 * median(rows.transactional)) / median(rows.idempotent)).toFixed(0)}%`);
+  if (phases !== undefined) {
+    const ms = (key) => `${median(phases.map((p) => p[key])).toFixed(1)} ms`;
+    console.log(
+      `  per transaction (medians of ${phases.length}): begin to first acknowledgement ${ms('firstAck')}, ` +
+        `sending ${ms('sending')}, draining ${ms('drain')}, commit/abort ${ms('end')}`,
+    );
+  }
   console.log(
     `consume from the start: ${committedRecords.toLocaleString('en-US')} records, ` +
       `${aborted.toLocaleString('en-US')} of them in aborted transactions (read_committed skips those):`,

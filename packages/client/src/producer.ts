@@ -141,6 +141,17 @@ interface ResolvedProducerOptions {
 }
 
 /**
+ * How the transactional producer (transaction.ts) sends through this one: its batches carry the
+ * transactional id and the transactional bit, under the identity the transaction coordinator gave
+ * (never one of our own InitProducerId), and a batch that fails for good fails the transaction.
+ */
+export interface TransactionalSending {
+  readonly transactionalId: string;
+  /** A batch failed for good (its records are rejected): the open transaction can only abort. */
+  readonly onFailure: (err: unknown) => void;
+}
+
+/**
  * The most batches of one partition an idempotent producer sends in one request: fewer than the
  * broker remembers per producer (PRODUCER_BATCHES_RETAINED, 64), so a retried request is recognised
  * as a whole. Kafka's clients send one batch per partition per request and five requests in flight.
@@ -262,6 +273,7 @@ export class Producer implements AsyncDisposable {
     private readonly retry: RetryOptions,
     private readonly logger: Logger,
     private readonly onClose: (producer: Producer) => void,
+    private readonly transactional?: TransactionalSending,
   ) {
     const acks = normalizeAcks(options.acks ?? -1);
     if (options.idempotent === true && acks !== -1) {
@@ -608,6 +620,7 @@ export class Producer implements AsyncDisposable {
             ...(idempotent
               ? { producerId: queue.producerId, producerEpoch: queue.producerEpoch, baseSequence: batch.baseSequence }
               : {}),
+            transactional: this.transactional !== undefined,
           });
           batch.records = [];
         } catch (err) {
@@ -616,7 +629,7 @@ export class Producer implements AsyncDisposable {
           if (sequencing === 'assigned') queue.nextSequence = batch.baseSequence;
           queue.batches.splice(taken.length, 1);
           this.memory.release(batch.bytes);
-          batch.fail(err);
+          this.failBatch(batch, err);
           continue;
         }
       } else if (sequencing === 'assigned') {
@@ -658,9 +671,27 @@ export class Producer implements AsyncDisposable {
     return 'assigned';
   }
 
+  /**
+   * The transactional producer's identity for its next transaction: every partition's sequences start
+   * over at 0 under it (the coordinator bumps the epoch at each commit or abort, KIP-890). Called
+   * between transactions, when no batch is queued.
+   */
+  useTransactionIdentity(identity: { producerId: number; producerEpoch: number }): void {
+    this.identity = { ...identity };
+    for (const queues of this.queues.values()) {
+      for (const queue of queues) {
+        queue.producerId = -1;
+        queue.producerEpoch = -1;
+        queue.nextSequence = 0;
+        for (const batch of queue.batches) batch.baseSequence = -1;
+      }
+    }
+  }
+
   /** Asks any broker for a producer id (InitProducerId), once at a time, with backoff after a failure. */
   private requestIdentity(): void {
-    if (this.identityRequest !== undefined) return;
+    // A transactional producer's identity is its coordinator's to give (useTransactionIdentity).
+    if (this.identityRequest !== undefined || this.transactional !== undefined) return;
     const now = Date.now();
     if (now < this.identityRetryAtMs) {
       this.wakeup.at(this.identityRetryAtMs);
@@ -713,7 +744,8 @@ export class Producer implements AsyncDisposable {
       if (queue.retryBatches > 0) queue.retryBatches--;
       this.memory.release(batch.bytes);
       const cause = batch.lastError;
-      batch.fail(
+      this.failBatch(
+        batch,
         new TimeoutError(
           `${batch.recordCount} record(s) for ${batch.topic}-${batch.partition} not acknowledged within ` +
             `deliveryTimeoutMs ${limit}${cause instanceof Error ? ` (last error: ${cause.message})` : ''}`,
@@ -726,6 +758,11 @@ export class Producer implements AsyncDisposable {
         ),
       );
     }
+  }
+
+  private failBatch(batch: ProducerBatch, err: unknown): void {
+    batch.fail(err);
+    this.transactional?.onFailure(err);
   }
 
   private refreshMetadata(): void {
@@ -756,6 +793,7 @@ export class Producer implements AsyncDisposable {
       acks: plan.acks,
       timeoutMs: this.options.requestTimeoutMs,
       topics: [...byTopic].map(([name, partitions]) => ({ name, partitions })),
+      ...(this.transactional ? { transactionalId: this.transactional.transactionalId } : {}),
     };
     const connection = this.cluster.connection(plan.broker);
     if (connection === undefined) {
@@ -877,7 +915,9 @@ export class Producer implements AsyncDisposable {
     const now = Date.now();
     const first = batches[0] as ProducerBatch;
     const attempts = first.attempts + 1;
+    // A transaction's sequences cannot start over under another producer id: it fails (and aborts).
     const sequencesLost =
+      this.transactional === undefined &&
       err instanceof SamsaClientError &&
       queue.producerId >= 0 &&
       (err.code === ErrorCodes.OUT_OF_ORDER_SEQUENCE_NUMBER.code || err.code === ErrorCodes.UNKNOWN_PRODUCER_ID.code);
@@ -901,11 +941,12 @@ export class Producer implements AsyncDisposable {
       );
       return;
     }
-    queue.batches.splice(0, batches.length);
+    // A transaction's later batches of the partition would only meet a sequence gap: they fail with it.
+    const failed = queue.batches.splice(0, this.transactional ? queue.batches.length : batches.length);
     queue.retryBatches = 0;
-    for (const batch of batches) {
+    for (const batch of failed) {
       this.memory.release(batch.bytes);
-      batch.fail(err);
+      this.failBatch(batch, err);
     }
   }
 

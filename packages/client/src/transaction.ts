@@ -2,17 +2,19 @@
  * The transactional producer (KIP-98): records sent between begin and commit become visible to
  * read_committed consumers all together, or (abort) never. One transactional id is one producer at a
  * time: InitProducerId fences every older incarnation, which then gets ProducerFenced. Every partition
- * is added to the transaction (AddPartitionsToTxn) before its first write; each partition's records go
- * one request at a time, in order, records waiting meanwhile going together in the next batch, retried
- * under the same sequence (the broker answers a retry it already appended). The coordinator bumps the
- * producer epoch at every commit or abort (KIP-890), so sequences start at 0 in every transaction.
+ * is added to the transaction (AddPartitionsToTxn) before its first write, records sent meanwhile
+ * waiting for it in send order. Then they go through a Producer (producer.ts) as an idempotent
+ * producer's do: batched per partition, one request per partition at a time (so in order), every ready
+ * partition of a broker in one Produce request, retried under the same sequences (the broker answers a
+ * retry it already appended). The coordinator bumps the producer epoch at every commit or abort
+ * (KIP-890), so sequences start at 0 in every transaction.
  */
-import { encodeBatch, ErrorCodes, kafkaPartitionForKey, type KafkaRecordInput } from '@samsa/protocol';
+import { ErrorCodes, kafkaPartitionForKey } from '@samsa/protocol';
 import type { RecordMetadata } from './accumulator.js';
-import { brokerAddress, type Cluster } from './cluster.js';
+import { brokerAddress, type Cluster, type TopicInfo } from './cluster.js';
 import { SamsaClientError, errorFromCode, isConnectionFailure, needsMetadataRefresh } from './errors.js';
 import type { Logger } from './logger.js';
-import type { ProducerRecord } from './producer.js';
+import { Producer, type ProducerRecord } from './producer.js';
 import { type RetryOptions, withRetries } from './retry.js';
 import type { BrokerRpcs, RpcName } from './transport.js';
 import { GroupCoordinators, groupErrorCode } from './group/coordinator.js';
@@ -24,7 +26,7 @@ export interface TransactionalProducerOptions {
   transactionalId: string;
   /** Kafka's transaction.timeout.ms (60000): the coordinator aborts a transaction open longer than this. */
   transactionTimeoutMs?: number;
-  /** Largest batch per partition per request (records beyond it wait for the next request). */
+  /** Largest Produce request, and largest record (the producer's maxRequestSize, Kafka's max.request.size, 1 MiB). */
   maxBatchBytes?: number;
   /** Deadline of each request; defaults to the client's requestTimeoutMs. */
   requestTimeoutMs?: number;
@@ -61,19 +63,19 @@ const COORDINATOR_RETRY = new Set<number>([
   ErrorCodes.CONCURRENT_TRANSACTIONS.code,
 ]);
 
-interface Pending {
-  readonly record: KafkaRecordInput;
+interface Waiting {
+  readonly record: ProducerRecord;
   readonly resolve: (m: RecordMetadata) => void;
   readonly reject: (err: unknown) => void;
 }
 
-interface PartitionSender {
-  readonly topic: string;
-  readonly partition: number;
-  queue: Pending[];
-  nextSequence: number;
-  /** Settles when the request in flight (if any) and everything queued have been answered. */
-  draining: Promise<void> | undefined;
+/** A partition of the open transaction: added (AddPartitionsToTxn answered), or records waiting for it. */
+interface TxnPartition {
+  added: boolean;
+  /** Records sent before the partition was added, in send order. */
+  readonly waiting: Waiting[];
+  /** Settles (never rejects) once the waiting records were handed to the producer, or failed. */
+  settled: Promise<void>;
 }
 
 type State = 'uninitialized' | 'ready' | 'in-transaction' | 'fenced' | 'closed';
@@ -82,18 +84,15 @@ export class TransactionalProducer implements Transaction, AsyncDisposable {
   private state: State = 'uninitialized';
   private identity = { producerId: -1, producerEpoch: -1 };
   private coordinator: string | undefined;
-  private readonly senders = new Map<string, PartitionSender>();
-  private readonly added = new Map<string, Promise<void>>();
+  /** Sends the records, under the identity the coordinator gave for the open transaction. */
+  private readonly sender: Producer;
+  private readonly partitions = new Map<string, TxnPartition>();
+  /** An AddPartitionsToTxn was sent in the open transaction (it may have taken effect even if it failed). */
+  private addsSent = false;
   /** Groups whose offsets this transaction commits (AddOffsetsToTxn sent), and the commits in flight. */
   private readonly offsetGroups = new Map<string, Promise<void>>();
   private readonly offsetCommits = new Set<Promise<void>>();
   private readonly groupCoordinators: GroupCoordinators;
-  /**
-   * Topics written so far, kept in the client's metadata refreshes until close(). Without it, a client
-   * whose consumer has topics of interest refreshes only those, and a leader move of an output
-   * partition is never learnt (the producer retried a deposed leader until its deadline, forever).
-   */
-  private readonly topicsOfInterest = new Set<string>();
   /** Partitions to add in the next AddPartitionsToTxn, and its promise. */
   private addBatch: { partitions: { topic: string; partition: number }[]; sent: Promise<void> } | undefined;
   /** The first failed write of the open transaction: commit refuses, abort is the way out. */
@@ -101,7 +100,6 @@ export class TransactionalProducer implements Transaction, AsyncDisposable {
   private roundRobin = 0;
   private readonly timeoutMs: number;
   private readonly requestTimeoutMs: number;
-  private readonly maxBatchBytes: number;
 
   constructor(
     private readonly cluster: Cluster,
@@ -117,8 +115,23 @@ export class TransactionalProducer implements Transaction, AsyncDisposable {
     }
     this.timeoutMs = options.transactionTimeoutMs ?? 60_000;
     this.requestTimeoutMs = options.requestTimeoutMs ?? cluster.options.requestTimeoutMs;
-    this.maxBatchBytes = options.maxBatchBytes ?? 1_048_576;
     this.groupCoordinators = new GroupCoordinators(cluster);
+    // The producer keeps the topics written in the client's metadata refreshes until close(). Without
+    // that, a client whose consumer has topics of interest refreshes only those, and a leader move of
+    // an output partition is never learnt (the producer retried a deposed leader for ever).
+    this.sender = new Producer(
+      cluster,
+      {
+        acks: -1,
+        idempotent: true,
+        requestTimeoutMs: this.requestTimeoutMs,
+        ...(options.maxBatchBytes === undefined ? {} : { maxRequestSize: options.maxBatchBytes }),
+      },
+      retry,
+      logger,
+      () => {},
+      { transactionalId: options.transactionalId, onFailure: (err) => this.writeFailed(err) },
+    );
   }
 
   get transactionalId(): string {
@@ -143,6 +156,7 @@ export class TransactionalProducer implements Transaction, AsyncDisposable {
       producerEpoch: -1,
     }));
     this.identity = { producerId: response.producerId, producerEpoch: response.producerEpoch };
+    this.sender.useTransactionIdentity(this.identity);
     this.state = 'ready';
     this.logger.debug({ transactionalId: this.transactionalId, ...this.identity }, 'transactional producer ready');
   }
@@ -158,41 +172,63 @@ export class TransactionalProducer implements Transaction, AsyncDisposable {
   }
 
   /** Sends a record in the open transaction; resolves with its offset once every in-sync replica has it. */
-  async send(record: ProducerRecord): Promise<RecordMetadata> {
+  send(record: ProducerRecord): Promise<RecordMetadata> {
     if (this.state !== 'in-transaction') {
-      throw new SamsaClientError(ErrorCodes.INVALID_TXN_STATE, 'send() needs an open transaction (begin())', {
-        retriable: false,
-      });
+      return Promise.reject(
+        new SamsaClientError(ErrorCodes.INVALID_TXN_STATE, 'send() needs an open transaction (begin())', {
+          retriable: false,
+        }),
+      );
     }
-    const info = await this.cluster.topic(record.topic);
-    // Only a topic that exists (so a legal name) joins the refreshes.
-    if (!this.topicsOfInterest.has(record.topic)) {
-      this.topicsOfInterest.add(record.topic);
-      this.cluster.addInterest(record.topic);
+    const info = this.cluster.topics.get(record.topic);
+    if (info !== undefined && info.partitions.length > 0) return this.sendTo(record, info);
+    return this.cluster.topic(record.topic).then((known) => this.sendTo(record, known));
+  }
+
+  /** Hands the record to the producer once its partition is added (at once when it already is). */
+  private sendTo(record: ProducerRecord, info: TopicInfo): Promise<RecordMetadata> {
+    const count = info.partitions.length;
+    const key = record.key === undefined || record.key === null ? null : toBytes(record.key);
+    let partition = record.partition;
+    if (partition === undefined) {
+      partition = key !== null ? kafkaPartitionForKey(key, count) : this.roundRobin++ % count;
+    } else if (!(Number.isInteger(partition) && partition >= 0 && partition < count)) {
+      return Promise.reject(
+        new SamsaClientError(
+          ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION,
+          `partition ${partition} does not exist; ${record.topic} has ${count}`,
+          { topic: record.topic, partition, retriable: false },
+        ),
+      );
     }
-    const key = toBytes(record.key);
-    const partition =
-      record.partition ??
-      (key !== null ? kafkaPartitionForKey(key, info.partitions.length) : this.roundRobin++ % info.partitions.length);
+    const message: ProducerRecord = { ...record, key, partition };
     const tp = `${record.topic}\u0000${partition}`;
-    let added = this.added.get(tp);
-    if (added === undefined) {
-      added = this.addPartition(record.topic, partition);
-      this.added.set(tp, added);
-      added.catch(() => this.added.delete(tp));
-    }
-    await added;
-    const input: KafkaRecordInput = {
-      key,
-      value: toBytes(record.value),
-      headers: [],
-      ...(record.timestamp === undefined ? {} : { timestamp: record.timestamp }),
-    };
-    return new Promise<RecordMetadata>((resolve, reject) => {
-      const sender = this.senderFor(record.topic, partition);
-      sender.queue.push({ record: input, resolve, reject });
-      this.pump(sender);
-    });
+    const txnPartition = this.partitions.get(tp) ?? this.addPartition(record.topic, partition, tp);
+    if (txnPartition.added) return this.sender.send(message);
+    return new Promise<RecordMetadata>((resolve, reject) =>
+      txnPartition.waiting.push({ record: message, resolve, reject }),
+    );
+  }
+
+  /**
+   * Adds a partition to the open transaction; its waiting records go to the producer, in send order,
+   * as soon as the coordinator answers. A failed add fails them and the transaction (abort it).
+   */
+  private addPartition(topic: string, partition: number, tp: string): TxnPartition {
+    const txnPartition: TxnPartition = { added: false, waiting: [], settled: Promise.resolve() };
+    this.partitions.set(tp, txnPartition);
+    txnPartition.settled = this.addToTxn(topic, partition).then(
+      () => {
+        txnPartition.added = true;
+        for (const w of txnPartition.waiting.splice(0)) this.sender.send(w.record).then(w.resolve, w.reject);
+      },
+      (err: unknown) => {
+        this.failure ??= err;
+        if (this.partitions.get(tp) === txnPartition) this.partitions.delete(tp);
+        for (const w of txnPartition.waiting.splice(0)) w.reject(err);
+      },
+    );
+    return txnPartition;
   }
 
   /**
@@ -302,8 +338,7 @@ export class TransactionalProducer implements Transaction, AsyncDisposable {
     if (this.state === 'closed') return;
     if (this.state === 'in-transaction') await this.abort().catch(() => undefined);
     this.state = 'closed';
-    for (const topic of this.topicsOfInterest) this.cluster.removeInterest(topic);
-    this.topicsOfInterest.clear();
+    await this.sender.close();
     this.onClose(this);
   }
 
@@ -326,8 +361,10 @@ export class TransactionalProducer implements Transaction, AsyncDisposable {
     if (this.state !== 'in-transaction') {
       throw new SamsaClientError(ErrorCodes.INVALID_TXN_STATE, 'no open transaction', { retriable: false });
     }
-    await Promise.allSettled([...this.added.values(), ...this.offsetGroups.values(), ...this.offsetCommits]);
-    await Promise.all([...this.senders.values()].map((s) => s.draining));
+    const partitions = [...this.partitions.values()].map((p) => p.settled);
+    await Promise.allSettled([...partitions, ...this.offsetGroups.values(), ...this.offsetCommits]);
+    // Every record sent goes out now, whole batches or not, and is answered before EndTxn.
+    await this.sender.flush();
     if (commit && this.failure !== undefined) {
       throw new SamsaClientError(ErrorCodes.INVALID_TXN_STATE, 'a record of this transaction failed: abort it', {
         cause: this.failure,
@@ -335,10 +372,11 @@ export class TransactionalProducer implements Transaction, AsyncDisposable {
       });
     }
     try {
-      if (this.added.size > 0 || this.offsetGroups.size > 0) {
+      if (this.addsSent || this.offsetGroups.size > 0) {
         const request = { transactionalId: this.transactionalId, ...this.identity, committed: commit };
         const response = await this.coordinatorCall('EndTxn', () => request);
         this.identity = { producerId: response.producerId, producerEpoch: response.producerEpoch };
+        this.sender.useTransactionIdentity(this.identity);
       }
       if (this.state === 'in-transaction') this.state = 'ready';
     } catch (err) {
@@ -347,9 +385,9 @@ export class TransactionalProducer implements Transaction, AsyncDisposable {
       if (this.state === 'in-transaction') this.state = 'uninitialized';
       throw err;
     } finally {
-      this.added.clear();
+      this.partitions.clear();
+      this.addsSent = false;
       this.offsetGroups.clear();
-      this.senders.clear();
     }
   }
 
@@ -357,12 +395,13 @@ export class TransactionalProducer implements Transaction, AsyncDisposable {
    * Adds a partition to the transaction. Partitions first written in the same turn of the event loop
    * go in one AddPartitionsToTxn (one write of the coordinator, not one each).
    */
-  private addPartition(topic: string, partition: number): Promise<void> {
+  private addToTxn(topic: string, partition: number): Promise<void> {
     let batch = this.addBatch;
     if (batch === undefined) {
       const partitions: { topic: string; partition: number }[] = [];
       const sent = new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
         this.addBatch = undefined;
+        this.addsSent = true;
         const byTopic = new Map<string, number[]>();
         for (const p of partitions) byTopic.set(p.topic, [...(byTopic.get(p.topic) ?? []), p.partition]);
         await this.coordinatorCall('AddPartitionsToTxn', () => ({
@@ -378,100 +417,10 @@ export class TransactionalProducer implements Transaction, AsyncDisposable {
     return batch.sent;
   }
 
-  private senderFor(topic: string, partition: number): PartitionSender {
-    const key = `${topic}\u0000${partition}`;
-    let sender = this.senders.get(key);
-    if (sender === undefined) {
-      sender = { topic, partition, queue: [], nextSequence: 0, draining: undefined };
-      this.senders.set(key, sender);
-    }
-    return sender;
-  }
-
-  /**
-   * One request per partition at a time; records queued meanwhile go together in the next batch. The
-   * first request waits for the current turn's microtasks, so sends resumed together (their partition
-   * just added) leave in one batch.
-   */
-  private pump(sender: PartitionSender): void {
-    if (sender.draining !== undefined || sender.queue.length === 0) return;
-    sender.draining = (async () => {
-      await new Promise<void>((resolve) => queueMicrotask(resolve));
-      while (sender.queue.length > 0) {
-        const taken = this.takeBatch(sender);
-        const baseSequence = sender.nextSequence;
-        sender.nextSequence += taken.length;
-        try {
-          const baseOffset = await this.produce(sender, taken, baseSequence);
-          for (const [i, p] of taken.entries()) {
-            p.resolve({ topic: sender.topic, partition: sender.partition, offset: baseOffset + i });
-          }
-        } catch (err) {
-          this.failure ??= err;
-          for (const p of [...taken, ...sender.queue.splice(0)]) p.reject(err);
-        }
-      }
-      sender.draining = undefined;
-    })();
-  }
-
-  private takeBatch(sender: PartitionSender): Pending[] {
-    let bytes = 0;
-    let n = 0;
-    while (n < sender.queue.length) {
-      const r = sender.queue[n]!.record;
-      bytes += 16 + (r.key?.length ?? 0) + (r.value?.length ?? 0);
-      if (n > 0 && bytes > this.maxBatchBytes) break;
-      n++;
-    }
-    return sender.queue.splice(0, n);
-  }
-
-  /** Sends one batch to the partition's leader, retrying the same bytes (same sequence) on retriable errors. */
-  private async produce(sender: PartitionSender, taken: Pending[], baseSequence: number): Promise<number> {
-    const batch = encodeBatch(
-      taken.map((p) => p.record),
-      { now: Date.now(), ...this.identity, baseSequence, transactional: true },
-    );
-    const deadline = Date.now() + this.cluster.options.defaultApiTimeoutMs;
-    return withRetries(
-      async () => {
-        const leader = this.cluster.leaderOf(sender.topic, sender.partition);
-        const connection = leader >= 0 ? this.cluster.connection(leader) : undefined;
-        if (connection === undefined) {
-          this.cluster.requestRefresh();
-          throw errorFromCode(
-            ErrorCodes.LEADER_NOT_AVAILABLE.code,
-            `no leader for ${sender.topic}-${sender.partition}`,
-          );
-        }
-        let response: BrokerRpcs['Produce'][1];
-        try {
-          response = await connection.call(
-            'Produce',
-            {
-              acks: -1,
-              timeoutMs: this.requestTimeoutMs,
-              transactionalId: this.transactionalId,
-              topics: [{ name: sender.topic, partitions: [{ partition: sender.partition, records: batch }] }],
-            },
-            { timeoutMs: this.requestTimeoutMs + 1000 },
-          );
-        } catch (err) {
-          if (isConnectionFailure(err)) this.cluster.requestRefresh();
-          throw err;
-        }
-        const part = response.topics[0]?.partitions[0];
-        if (part === undefined) throw errorFromCode(ErrorCodes.UNKNOWN_SERVER_ERROR.code, 'empty Produce answer');
-        if (part.errorCode !== 0) {
-          if (needsMetadataRefresh(part.errorCode)) this.cluster.requestRefresh();
-          this.noteFenced(part.errorCode);
-          throw errorFromCode(part.errorCode, part.errorMessage || undefined, sender);
-        }
-        return part.baseOffset;
-      },
-      { retry: { ...this.retry, retries: Number.MAX_SAFE_INTEGER }, deadline },
-    );
+  /** A write failed for good: commit refuses, abort is the way out; a fenced producer is done. */
+  private writeFailed(err: unknown): void {
+    this.failure ??= err;
+    if (err instanceof SamsaClientError) this.noteFenced(err.code);
   }
 
   private noteFenced(code: number): void {

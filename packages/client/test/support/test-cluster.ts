@@ -12,6 +12,7 @@ import {
   lastOffsetOf,
   loadBrokerProto,
   loadGroupProto,
+  loadTxnProto,
   splitBatches,
   stampBatch,
   type KafkaRecord,
@@ -28,7 +29,8 @@ type Method =
   | 'Fetch'
   | 'ListOffsets'
   | 'InitProducerId'
-  | GroupMethod;
+  | GroupMethod
+  | TxnMethod;
 
 /** samsa.v1.GroupCoordinator: answered by `TestCluster.groups` when a test sets it. */
 export type GroupMethod =
@@ -40,6 +42,12 @@ export type GroupMethod =
   | 'DescribeGroups'
   | 'DeleteGroups'
   | 'OffsetDelete';
+
+/** samsa.v1.TransactionCoordinator's client-facing RPCs: answered by `TestCluster.txn` when a test sets it. */
+export type TxnMethod = 'AddPartitionsToTxn' | 'AddOffsetsToTxn' | 'EndTxn';
+
+/** A test's transaction coordinator: one function per RPC it serves (the others fail). */
+export type TxnService = Partial<Record<TxnMethod, (request: never, brokerId: number) => unknown>>;
 
 /** A test's group coordinator: one function per RPC it serves (the others fail with UNIMPLEMENTED). */
 export type GroupService = Partial<Record<GroupMethod, (request: never, brokerId: number) => unknown>>;
@@ -108,6 +116,8 @@ export class TestCluster {
   openStreams = 0;
   /** The group coordinator's answers, when a test plays one. */
   groups: GroupService = {};
+  /** The transaction coordinator's answers, when a test plays one. */
+  txn: TxnService = {};
   controllerId = 0;
   controllerEpoch = 1;
   /** Handlers of these methods wait for this promise before answering (set by hold()). */
@@ -236,6 +246,20 @@ export class TestCluster {
           m,
           handler(m, (r: never, b) => {
             const fn = this.groups[m];
+            if (!fn) throw new Error(`no ${m} in this test`);
+            return fn(r, b);
+          }),
+        ]),
+      ) as grpc.UntypedServiceImplementation,
+    );
+    const txnMethods: TxnMethod[] = ['AddPartitionsToTxn', 'AddOffsetsToTxn', 'EndTxn'];
+    server.addService(
+      loadTxnProto().TransactionCoordinator.service,
+      Object.fromEntries(
+        txnMethods.map((m) => [
+          m,
+          handler(m, (r: never, b) => {
+            const fn = this.txn[m];
             if (!fn) throw new Error(`no ${m} in this test`);
             return fn(r, b);
           }),

@@ -1,0 +1,133 @@
+/**
+ * The transactional producer's sending, against the in-process test cluster playing a transaction
+ * coordinator: how a transaction's records leave (batched as the idempotent producer's, every ready
+ * partition of a broker in one Produce request), under which identity, and what a failed write does.
+ * The protocol itself (markers, fencing, read_committed) is tested on real brokers
+ * (test/integration/transactions.test.ts).
+ */
+import { Samsa, type SamsaClientError } from '@samsa/client';
+import { ErrorCodes, splitBatches, type v1 } from '@samsa/protocol';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { TestCluster } from './support/test-cluster.js';
+
+const fastRetry = { retries: 5, initialRetryTimeMs: 10, maxRetryTimeMs: 50 };
+const TRANSACTIONAL = 0x10;
+
+/** Plays the transaction coordinator: adds partitions, and bumps the epoch at every EndTxn (KIP-890). */
+function playCoordinator(cluster: TestCluster) {
+  const port = cluster.brokers[0]!.port;
+  const state = { epoch: 0, added: [] as string[][], ended: [] as boolean[] };
+  cluster.groups = {
+    FindCoordinator: (r: v1.FindCoordinatorRequest__Output) => ({
+      coordinators: r.keys.map((k) => ({ key: k, nodeId: 0, host: '127.0.0.1', port, errorCode: 0 })),
+    }),
+  };
+  cluster.txn = {
+    AddPartitionsToTxn: (r: v1.AddPartitionsToTxnRequest__Output) => {
+      state.added.push(r.topics.flatMap((t) => t.partitions.map((p) => `${t.name}-${p}`)));
+      return { errorCode: 0, errorMessage: '' };
+    },
+    EndTxn: (r: v1.EndTxnRequest__Output) => {
+      state.ended.push(r.committed);
+      state.epoch = r.producerEpoch + 1;
+      return { errorCode: 0, errorMessage: '', producerId: r.producerId, producerEpoch: state.epoch };
+    },
+  };
+  return state;
+}
+
+/** Every Produce request: its transactional id, and per partition the batches' identity and sequences. */
+function produceRequests(cluster: TestCluster) {
+  return cluster.requestsOf<v1.ProduceRequest__Output>('Produce').map(({ broker, request }) => ({
+    broker,
+    transactionalId: request.transactionalId,
+    partitions: request.topics.flatMap((t) =>
+      t.partitions.map((p) => ({
+        partition: p.partition,
+        batches: splitBatches(p.records).map(({ header }) => ({
+          producerId: header.producerId,
+          epoch: header.producerEpoch,
+          sequence: header.baseSequence,
+          count: header.recordCount,
+          transactional: (header.attributes & TRANSACTIONAL) !== 0,
+        })),
+      })),
+    ),
+  }));
+}
+
+describe('transactional producer: sending', () => {
+  let cluster: TestCluster;
+  let samsa: Samsa;
+
+  beforeEach(async () => {
+    cluster = await TestCluster.start({ brokers: 2 });
+    samsa = new Samsa({ brokers: cluster.bootstrap, retry: fastRetry });
+  });
+
+  afterEach(async () => {
+    await samsa.close();
+    await cluster.stop();
+  });
+
+  it('sends one Produce request per broker for all its partitions, sequences from 0 in each transaction', async () => {
+    cluster.createTopic('t', 4); // leaders 0, 1, 0, 1
+    const coordinator = playCoordinator(cluster);
+    const producer = samsa.producer({ transactionalId: 'tx' });
+    for (let round = 0; round < 2; round++) {
+      await producer.transaction(async (tx) => {
+        await Promise.all(
+          Array.from({ length: 20 }, (_, i) => tx.send({ topic: 't', partition: i % 4, value: `r${round}-${i}` })),
+        );
+      });
+    }
+    expect(coordinator.added).toEqual([
+      ['t-0', 't-1', 't-2', 't-3'],
+      ['t-0', 't-1', 't-2', 't-3'],
+    ]);
+    expect(coordinator.ended).toEqual([true, true]);
+    // Only the coordinator's InitProducerId: the producer never asks for an id of its own.
+    expect(cluster.requestsOf('InitProducerId')).toHaveLength(1);
+    const requests = produceRequests(cluster);
+    // Per transaction, the records waiting for their partitions leave together: one request per broker.
+    expect(requests).toHaveLength(4);
+    for (const request of requests) {
+      expect(request.transactionalId).toBe('tx');
+      expect(request.partitions.map((p) => p.partition).sort()).toEqual(request.broker === 0 ? [0, 2] : [1, 3]);
+    }
+    for (const [round, epoch] of [0, 1].entries()) {
+      for (const request of requests.slice(2 * round, 2 * round + 2)) {
+        for (const p of request.partitions) {
+          expect(p.batches).toEqual([{ producerId: 1000, epoch, sequence: 0, count: 5, transactional: true }]);
+        }
+      }
+    }
+    for (let partition = 0; partition < 4; partition++) {
+      expect(cluster.partition('t', partition).records.map((r) => r.value?.toString())).toEqual([
+        ...[0, 1, 2, 3, 4].map((i) => `r0-${partition + 4 * i}`),
+        ...[0, 1, 2, 3, 4].map((i) => `r1-${partition + 4 * i}`),
+      ]);
+    }
+  });
+
+  it('a write refused for good fails the transaction: commit refuses, abort ends it', async () => {
+    cluster.createTopic('t', 2);
+    const coordinator = playCoordinator(cluster);
+    const producer = samsa.producer({ transactionalId: 'tx' });
+    await producer.begin();
+    cluster.inject({ method: 'Produce', topic: 't', partition: 1, errorCode: ErrorCodes.INVALID_TXN_STATE.code });
+    const ok = producer.send({ topic: 't', partition: 0, value: 'a' });
+    const refused = producer.send({ topic: 't', partition: 1, value: 'b' });
+    await expect(ok).resolves.toMatchObject({ partition: 0, offset: 0 });
+    await expect(refused).rejects.toMatchObject({ code: ErrorCodes.INVALID_TXN_STATE.code });
+    const commit = await producer.commit().catch((err: SamsaClientError) => err);
+    expect(commit).toMatchObject({ code: ErrorCodes.INVALID_TXN_STATE.code, message: /abort it/ });
+    expect(coordinator.ended).toEqual([]);
+    await producer.abort();
+    expect(coordinator.ended).toEqual([false]);
+    // The next transaction goes on under the new epoch.
+    await producer.transaction((tx) => tx.send({ topic: 't', partition: 1, value: 'c' }));
+    expect(coordinator.ended).toEqual([false, true]);
+    expect(cluster.partition('t', 1).records.map((r) => r.value?.toString())).toEqual(['c']);
+  });
+});
