@@ -70,9 +70,17 @@ type Loaded = {
   core: Core;
   appended: Promise<number>;
   readonly jobs: Map<string, Job>;
-  /** Requests waiting for a transactional id's markers to be written (see whenSettled). */
+  /** InitProducerId requests waiting for a transactional id's markers to be written (see afterCompletion). */
   readonly settled: Map<string, (() => void)[]>;
+  /** AddPartitionsToTxn requests waiting for those markers, run with the Complete record (see addPartitions). */
+  readonly parked: Map<string, Parked[]>;
 };
+
+/** A request's core operation waiting for the previous transaction to complete, and how to answer it. */
+interface Parked {
+  readonly op: (core: Core) => TxnOutcome<unknown>;
+  readonly settle: (outcome: Promise<unknown>) => void;
+}
 
 /** How long a request meeting a transaction still completing waits for it, then ConcurrentTransactions. */
 const CONCURRENT_WAIT_MS = 1000;
@@ -110,7 +118,10 @@ export class TxnCoordinator {
       appended: Promise.resolve(0),
       jobs: new Map(),
       settled: new Map(),
+      parked: new Map(),
     };
+    const previous = this.partitions.get(partition);
+    if (previous !== undefined) this.releaseWaiters(previous);
     this.partitions.set(partition, loading);
     let records = 0;
     for await (const batch of log.read()) {
@@ -129,8 +140,18 @@ export class TxnCoordinator {
 
   resign(partition: number): void {
     const loaded = this.partitions.get(partition);
-    if (loaded !== undefined) for (const id of [...loaded.settled.keys()]) this.notifySettled(loaded, id);
+    if (loaded !== undefined) this.releaseWaiters(loaded);
     if (this.partitions.delete(partition)) this.options.logger?.info({ partition }, 'transaction coordinator unloaded');
+  }
+
+  /** The partition is unloaded or reloaded: waiting requests are woken (they find the coordinator gone). */
+  private releaseWaiters(loaded: Loaded): void {
+    for (const id of [...loaded.settled.keys()]) this.notifySettled(loaded, id);
+    for (const id of [...loaded.parked.keys()]) {
+      for (const parked of this.takeParked(loaded, id)) {
+        parked.settle(Promise.reject(new SamsaError(ErrorCodes.NOT_COORDINATOR, 'the coordinator moved')));
+      }
+    }
   }
 
   resignAll(): void {
@@ -159,7 +180,34 @@ export class TxnCoordinator {
       }
     }
     const { records, result } = this.step(loaded, op);
-    const end = records.length > 0 ? this.append(loaded, records) : loaded.appended;
+    await this.committed(loaded, records.length > 0 ? this.append(loaded, records) : loaded.appended);
+    return result;
+  }
+
+  /**
+   * Runs `ops` on the core one after another and appends all their records as one batch, so they wait
+   * for the high watermark together (one replication round trip); each answers on its own (an op the
+   * core refuses fails alone).
+   */
+  private runTogether(loaded: Loaded, ops: readonly ((core: Core) => TxnOutcome<unknown>)[]): Promise<unknown>[] {
+    const records: TxnRecord[] = [];
+    const outcomes = ops.map((op) => {
+      try {
+        const outcome = this.step(loaded, op);
+        records.push(...outcome.records);
+        return { ok: true as const, result: outcome.result };
+      } catch (err) {
+        return { ok: false as const, err };
+      }
+    });
+    const committed = this.committed(loaded, records.length > 0 ? this.append(loaded, records) : loaded.appended);
+    // Observed through the answers below; when every op failed, nobody else would.
+    committed.catch(() => undefined);
+    return outcomes.map((o) => (o.ok ? committed.then(() => o.result) : Promise.reject(o.err)));
+  }
+
+  /** Waits for the append ending at `end` to be committed, as an answer must; the coordinator errors otherwise. */
+  private async committed(loaded: Loaded, end: Promise<number>): Promise<void> {
     let offset: number;
     try {
       offset = await end;
@@ -177,7 +225,6 @@ export class TxnCoordinator {
     if (this.partitions.get(loaded.partition) !== loaded) {
       throw new SamsaError(ErrorCodes.NOT_COORDINATOR, 'the coordinator moved while the request was in flight');
     }
-    return result;
   }
 
   /** Appends after earlier appends; Prepare states among the records get their markers once committed. */
@@ -227,8 +274,8 @@ export class TxnCoordinator {
   }
 
   private async writeMarkers(loaded: Loaded, entry: Job, committedAt: number): Promise<void> {
-    const current = () =>
-      this.partitions.get(loaded.partition) === loaded && loaded.jobs.get(entry.job.transactionalId) === entry;
+    const id = entry.job.transactionalId;
+    const current = () => this.partitions.get(loaded.partition) === loaded && loaded.jobs.get(id) === entry;
     try {
       await loaded.log.waitCommitted(committedAt);
       if (!current()) return;
@@ -238,13 +285,18 @@ export class TxnCoordinator {
         entry.job = { ...entry.job, partitions: remaining };
         throw new Error(`markers not yet written to ${tp.count(remaining)} partitions`);
       }
-      loaded.jobs.delete(entry.job.transactionalId);
+      loaded.jobs.delete(id);
       try {
-        await this.run(loaded, (core) => core.completeTxn(entry.job, this.options.nowMs()));
+        await this.complete(loaded, entry.job);
       } finally {
-        this.notifySettled(loaded, entry.job.transactionalId);
+        this.notifySettled(loaded, id);
       }
     } catch (err) {
+      // A Complete record that could not be written leaves the transaction in its Prepare state: the
+      // job goes back, to be tried again (its markers are answered as written).
+      const stillPrepared = loaded.core.markerJob(id)?.producerEpoch === entry.job.producerEpoch;
+      if (this.partitions.get(loaded.partition) === loaded && !loaded.jobs.has(id) && stillPrepared)
+        loaded.jobs.set(id, entry);
       if (!current()) return;
       entry.inFlight = false;
       entry.retryAtMs = this.options.nowMs() + (this.options.markerRetryBackoffMs ?? 100);
@@ -253,6 +305,56 @@ export class TxnCoordinator {
         'transaction markers will be retried',
       );
     }
+  }
+
+  /**
+   * Every marker of `job` is written: its Complete record, and the AddPartitionsToTxn requests parked
+   * behind it (the producer's next transaction), go in one append and one replication wait.
+   */
+  private async complete(loaded: Loaded, job: MarkerJob): Promise<void> {
+    const parked = this.takeParked(loaded, job.transactionalId);
+    try {
+      loaded.log.checkWritable?.();
+    } catch (err) {
+      const refused = coordinatorError(err);
+      for (const p of parked) p.settle(Promise.reject(refused));
+      throw refused;
+    }
+    const [completed, ...answers] = this.runTogether(loaded, [
+      (core) => core.completeTxn(job, this.options.nowMs()),
+      ...parked.map((p) => p.op),
+    ]);
+    for (const [i, p] of parked.entries()) p.settle(answers[i] as Promise<unknown>);
+    await completed;
+  }
+
+  /** Parks `op` until the previous transaction's markers are written (see complete), up to CONCURRENT_WAIT_MS. */
+  private parkBehindMarkers(loaded: Loaded, transactionalId: string, op: Parked['op']): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const parked: Parked = { op, settle: (outcome) => outcome.then(resolve, reject) };
+      const waiting = loaded.parked.get(transactionalId) ?? [];
+      waiting.push(parked);
+      loaded.parked.set(transactionalId, waiting);
+      this.options.wait?.(CONCURRENT_WAIT_MS).then(() => {
+        const still = loaded.parked.get(transactionalId);
+        const at = still?.indexOf(parked) ?? -1;
+        if (still === undefined || at < 0) return;
+        still.splice(at, 1);
+        if (still.length === 0) loaded.parked.delete(transactionalId);
+        reject(
+          new SamsaError(
+            ErrorCodes.CONCURRENT_TRANSACTIONS,
+            `the last transaction of ${transactionalId} is still completing`,
+          ),
+        );
+      });
+    });
+  }
+
+  private takeParked(loaded: Loaded, transactionalId: string): Parked[] {
+    const parked = loaded.parked.get(transactionalId) ?? [];
+    loaded.parked.delete(transactionalId);
+    return parked;
   }
 
   private notifySettled(loaded: Loaded, transactionalId: string): void {
@@ -303,11 +405,25 @@ export class TxnCoordinator {
     return { producerId: result.producerId, producerEpoch: result.producerEpoch };
   }
 
+  /**
+   * AddPartitionsToTxn. One that meets the previous transaction's markers still being written
+   * (ConcurrentTransactions) waits for them (at most CONCURRENT_WAIT_MS) and is then written in the
+   * same append as that transaction's Complete record: the producer's next transaction starts one
+   * replication round trip after the markers, not two.
+   */
   async addPartitions(request: TxnRequest, partitions: TopicPartitions): Promise<void> {
-    await this.afterCompletion(request.transactionalId, async () => {
-      const loaded = this.loadedFor(request.transactionalId);
-      await this.run(loaded, (core) => core.addPartitions(request, partitions, this.options.nowMs()));
-    });
+    const id = request.transactionalId;
+    const loaded = this.loadedFor(id);
+    const op = (core: Core) => core.addPartitions(request, partitions, this.options.nowMs());
+    try {
+      await this.run(loaded, op);
+    } catch (err) {
+      if (!(err instanceof SamsaError) || err.code !== ErrorCodes.CONCURRENT_TRANSACTIONS.code) throw err;
+      if (this.partitions.get(loaded.partition) !== loaded) throw err;
+      // Completed meanwhile: the Complete record is written (committed or not), this one goes after it.
+      if (loaded.core.markerJob(id) === undefined) await this.run(loaded, op);
+      else await this.parkBehindMarkers(loaded, id, op);
+    }
   }
 
   /** AddOffsetsToTxn: the group's __consumer_offsets partition joins the transaction. */
