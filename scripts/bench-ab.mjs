@@ -5,17 +5,21 @@
 // steady-state percentiles, the CPU its cluster's brokers used per record (from /proc, user + system)
 // and the load average (bench produce also its requests' queue time and latency p50; bench end-to-end
 // its records' acknowledgement latency and how long after it the consumer received them); the summary
-// gives the medians of each side.
-//   node scripts/bench-ab.mjs --b DIR [--a DIR] [--mode paced|one-at-a-time|end-to-end] [--rate 10000]
+// gives the medians of each side. `--mode max` runs `bench produce` unpaced (--records, default
+// 3000 x 200) for the maximum rate. With --probe every cluster process preloads
+// scripts/bench-probe.cjs, and each run also reports the brokers' event-loop delay p99 (the worst
+// broker's) and GC time, and the coordinator's loop delay p99: it idles through the run, so it
+// witnesses how the machine itself scheduled everything meanwhile.
+//   node scripts/bench-ab.mjs --b DIR [--a DIR] [--mode paced|one-at-a-time|end-to-end|max] [--rate 10000]
 //        [--seconds 4] [--records 3000] [--rounds 4] [--acks all] [--replication-factor 3]
-//        [--partitions 3] [--client a|b] [--broker-env-b NAME=VALUE]
+//        [--partitions 3] [--client a|b] [--broker-env-b NAME=VALUE] [--probe]
 // A and B are built checkouts (`npx tsc -b`; A defaults to this one): a copy of one made before a
 // change (`cp -a` of the worktree after building) against the worktree after it. Each side's bench
 // client is its own build unless --client names one, so a client-only change can be run against one
 // broker build by starting both clusters from it. --broker-env-b sets a variable in B's brokers only.
 // Run it at `nice -n -10` on a busy machine, as bench-cluster's latency figures are.
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,14 +40,15 @@ const { values } = parseArgs({
     partitions: { type: 'string', default: '3' },
     client: { type: 'string' },
     'broker-env-b': { type: 'string' },
+    probe: { type: 'boolean', default: false },
   },
 });
 if (values.b === undefined) {
   console.error('bench-ab: --b DIR (a built checkout) is required');
   process.exit(2);
 }
-if (!['paced', 'one-at-a-time', 'end-to-end'].includes(values.mode)) {
-  console.error(`bench-ab: --mode is paced, one-at-a-time or end-to-end, not ${values.mode}`);
+if (!['paced', 'one-at-a-time', 'end-to-end', 'max'].includes(values.mode)) {
+  console.error(`bench-ab: --mode is paced, one-at-a-time, end-to-end or max, not ${values.mode}`);
   process.exit(2);
 }
 const builds = { A: resolve(values.a), B: resolve(values.b) };
@@ -57,8 +62,20 @@ process.on('exit', () => {
 
 const cliOf = (build) => join(build, 'packages/cli/dist/main.js');
 
+const probeDir = join(dir, 'probe');
+const probeEnv = {};
+if (values.probe) {
+  mkdirSync(probeDir);
+  const preload = `--require ${fileURLToPath(new URL('bench-probe.cjs', import.meta.url))}`;
+  probeEnv.NODE_OPTIONS = [process.env.NODE_OPTIONS, preload].filter(Boolean).join(' ');
+  probeEnv.SAMSA_BENCH_PROBE_DIR = probeDir;
+}
+
 async function start(build, args, port, env) {
-  const child = spawn(process.execPath, [cliOf(build), ...args], { stdio: 'ignore', env: { ...process.env, ...env } });
+  const child = spawn(process.execPath, [cliOf(build), ...args], {
+    stdio: 'ignore',
+    env: { ...process.env, ...probeEnv, ...env },
+  });
   children.push(child);
   await waitForPort(port, child);
   return child;
@@ -92,7 +109,7 @@ async function cluster(side) {
   }
   const coordinatorPort = await freePort();
   const coordinatorDir = join(dir, `coordinator-${side}`);
-  await start(
+  const coordinator = await start(
     build,
     ['coordinator', 'start', '--port', String(coordinatorPort), '--data-dir', coordinatorDir],
     coordinatorPort,
@@ -110,13 +127,43 @@ async function cluster(side) {
   const create = ['topics', 'create', '--topic', 'ab', '--partitions', values.partitions, '--replication-factor', rf];
   if (rf !== '1') create.push('--config', `min.insync.replicas=${Math.min(2, Number(rf))}`);
   await samsa(build, [...create, bootstrap]);
-  return { bootstrap, brokers };
+  return { bootstrap, brokers, coordinator };
+}
+
+const probeLines = (child) => {
+  const file = join(probeDir, `${child.pid}.jsonl`);
+  return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n') : [];
+};
+
+/** Ends the probes' current period in `processes` (bench-probe.cjs); resolves with each one's figures. */
+async function probePeriod(processes) {
+  const seen = processes.map((child) => probeLines(child).length);
+  for (const child of processes) child.kill('SIGUSR2');
+  for (let i = 0; i < 100 && processes.some((child, k) => probeLines(child).length <= seen[k]); i++)
+    await new Promise((r) => setTimeout(r, 20));
+  return processes.map((child) => JSON.parse(probeLines(child).at(-1) ?? '{}'));
+}
+
+/** A run's figures from the probes of its cluster: the worst broker's loop delay, their GC, the witness's. */
+async function probeFigures(c) {
+  const [witness, ...brokers] = await probePeriod([c.coordinator, ...c.brokers]);
+  return {
+    brokerLoopDelayP99Ms: Math.max(...brokers.map((b) => b.loopDelayP99Ms)),
+    brokerLoopDelayMaxMs: Math.max(...brokers.map((b) => b.loopDelayMaxMs)),
+    brokerGcMs: brokers.reduce((n, b) => n + b.gcTotalMs, 0),
+    brokerGcMaxMs: Math.max(...brokers.map((b) => b.gcMaxMs)),
+    witnessLoopDelayP99Ms: witness.loopDelayP99Ms,
+  };
 }
 
 function benchArgs() {
   if (values.mode === 'one-at-a-time') {
     const n = Number(values.records);
     return ['produce', '--one-at-a-time', '--num-records', String(n), '--warmup-records', String(Math.floor(n / 5))];
+  }
+  if (values.mode === 'max') {
+    const n = Number(values.records) * 200;
+    return ['produce', '--num-records', String(n), '--warmup-records', String(Math.floor(n / 5))];
   }
   const total = Math.round(Number(values.rate) * Number(values.seconds));
   const paced = ['--num-records', String(total), '--throughput', values.rate];
@@ -136,12 +183,15 @@ for (let round = 0; round < Number(values.rounds); round++) {
   for (const side of round % 2 === 0 ? ['A', 'B'] : ['B', 'A']) {
     const c = clusters[side];
     const client = values.client ? builds[values.client.toUpperCase()] : builds[side];
+    if (values.probe) await probePeriod([c.coordinator, ...c.brokers]); // the run's period starts
     const before = cpuMs(c.brokers);
     const args = ['bench', kind, '--topic', 'ab', '--record-size', '100', '--acks', values.acks, '--json'];
     const out = await samsa(client, [...args, ...rest, c.bootstrap]);
     const used = cpuMs(c.brokers) - before;
     const all = JSON.parse(out.trim().split('\n').at(-1));
-    const f = { ...(all.steadyState ?? all), brokerCpuUsPerRecord: (used * 1000) / all.records, load: loadavg()[0] };
+    const probed = values.probe ? await probeFigures(c) : {};
+    const cpu = { brokerCpuUsPerRecord: (used * 1000) / all.records, load: loadavg()[0] };
+    const f = { ...(all.steadyState ?? all), ...cpu, ...probed };
     results[side].push(f);
     console.log(
       `${side} round ${round}: p50 ${fixed(f.p50Ms)} p99 ${fixed(f.p99Ms)} p99.9 ${fixed(f.p999Ms)} ms, ` +
@@ -153,6 +203,11 @@ for (let round = 0; round < Number(values.rounds); round++) {
           : '') +
         (f.requests
           ? `; requests: queue p50 ${fixed(f.queueTimeP50Ms)}, latency p50 ${fixed(f.requestLatencyP50Ms)} ms`
+          : '') +
+        (values.probe
+          ? `; brokers' loop delay p99 ${fixed(f.brokerLoopDelayP99Ms)} max ${fixed(f.brokerLoopDelayMaxMs)} ms, ` +
+            `GC ${fixed(f.brokerGcMs, 1)} ms (longest ${fixed(f.brokerGcMaxMs, 1)}); ` +
+            `witness loop delay p99 ${fixed(f.witnessLoopDelayP99Ms)} ms`
           : ''),
     );
   }
@@ -172,6 +227,7 @@ const rows = ['A', 'B'].map((side) => {
     'p50 ms': fixed(of('p50Ms')),
     'p99 ms': fixed(of('p99Ms')),
     'p99.9 ms': fixed(of('p999Ms')),
+    'records/s': fixed(of('recordsPerSec'), 0),
     'broker CPU µs/record': fixed(of('brokerCpuUsPerRecord'), 0),
     'request queue p50 ms': fixed(of('queueTimeP50Ms')),
     'request latency p50 ms': fixed(of('requestLatencyP50Ms')),
@@ -179,6 +235,13 @@ const rows = ['A', 'B'].map((side) => {
       ? {
           'acknowledged p50/p99 ms': `${fixed(of('acknowledgedP50Ms'))} / ${fixed(of('acknowledgedP99Ms'))}`,
           'received after ack p50/p99 ms': `${fixed(of('afterAckP50Ms'))} / ${fixed(of('afterAckP99Ms'))}`,
+        }
+      : {}),
+    ...(values.probe
+      ? {
+          "brokers' loop delay p99 ms": fixed(of('brokerLoopDelayP99Ms')),
+          'broker GC ms': fixed(of('brokerGcMs'), 1),
+          'witness loop delay p99 ms': fixed(of('witnessLoopDelayP99Ms')),
         }
       : {}),
     'load average': `${fixed(Math.min(...loads), 1)}–${fixed(Math.max(...loads), 1)}`,
