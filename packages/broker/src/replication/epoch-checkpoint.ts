@@ -9,8 +9,9 @@
  *
  * Ordering rules:
  * - Save after every change that matters for truncation (a new epoch assigned, truncateFromEnd)
- *   before answering a fetch with the new state; saves of one partition must not overlap (they share
- *   the temp file): run them on the partition's own chain.
+ *   before answering a fetch with the new state. Saves of one partition must not overlap (they share
+ *   the temp file): saveEpochCache queues them per directory, since the follower's fetch loop, a new
+ *   term, DeleteRecords and retention can each save one.
  * - The write is atomic (temp file, fsync, rename, fsync of the directory): a crash leaves the old or
  *   the new content, never a mix. A missing file is an empty cache (a new log); a damaged file is a
  *   typed error, and the caller may rebuild the cache from the batches' partitionLeaderEpoch fields.
@@ -69,7 +70,21 @@ export async function loadEpochCache(dir: string): Promise<LeaderEpochCache> {
   return text === undefined ? new LeaderEpochCache() : parseEpochCheckpoint(text, path);
 }
 
-/** Replaces `<dir>/leader-epoch-checkpoint` atomically (temp, fsync, rename, fsync dir). */
-export async function saveEpochCache(dir: string, cache: LeaderEpochCache): Promise<void> {
-  await writeFileAtomic(join(dir, LEADER_EPOCH_CHECKPOINT_FILE), formatEpochCheckpoint(cache.epochEntries), dir);
+/** The save running or queued last in each partition directory. */
+const savesByDir = new Map<string, Promise<void>>();
+
+/**
+ * Replaces `<dir>/leader-epoch-checkpoint` atomically (temp, fsync, rename, fsync dir), after the
+ * saves of the same directory queued before it; each writes the cache as it is when its turn comes.
+ */
+export function saveEpochCache(dir: string, cache: LeaderEpochCache): Promise<void> {
+  const write = (): Promise<void> =>
+    writeFileAtomic(join(dir, LEADER_EPOCH_CHECKPOINT_FILE), formatEpochCheckpoint(cache.epochEntries), dir);
+  const save = (savesByDir.get(dir) ?? Promise.resolve()).then(write, write);
+  savesByDir.set(dir, save);
+  const forget = (): void => {
+    if (savesByDir.get(dir) === save) savesByDir.delete(dir);
+  };
+  save.then(forget, forget);
+  return save;
 }

@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import { assignEpochsFromBatches } from './batches.js';
 import { followerHighWatermark, followerTruncation } from './follower.js';
+import { adoptLeaderLogStart } from './log-start.js';
 import {
   type FetchSession,
   partitionKey,
@@ -182,6 +183,7 @@ class FetchLoop<R extends Replica> {
         currentLeaderEpoch: r.leaderEpoch,
         lastFetchedEpoch: r.epochCache.latestEpoch,
         partitionMaxBytes: this.options.partitionMaxBytes ?? 1024 * 1024,
+        logStartOffset: r.log.logStartOffset,
       });
       topics.set(r.topic, list);
     }
@@ -241,6 +243,8 @@ class FetchLoop<R extends Replica> {
         if (assignEpochsFromBatches(replica.epochCache, p.records)) await this.options.saveEpochCache(replica);
       }
       replica.highWatermark = followerHighWatermark(replica.highWatermark, p.highWatermark, log.logEndOffset);
+      // Records the leader deleted (DeleteRecords, retention) go here too, or electing us would bring them back.
+      await adoptLeaderLogStart(replica, p.logStartOffset, this.options.saveEpochCache);
       return true;
     } catch (err) {
       this.log.warn({ ...context, err }, 'could not apply a replica fetch');

@@ -156,6 +156,7 @@ export class LeaderDriver<R extends Replica = Replica> {
       highWatermark: Math.min(replica.highWatermark, logEndOffset),
       epochStartOffset,
       nowMs: this.options.clock.now(),
+      logStartOffset: replica.log.logStartOffset,
     });
     this.led.add(replica);
     this.apply(replica, { highWatermark: replica.leaderState.highWatermark });
@@ -221,13 +222,13 @@ export class LeaderDriver<R extends Replica = Replica> {
    * the state's LEO, which bounds the HW, moves only with what this leader has written: the follower
    * may hold more (exposed records, see answerFetch).
    */
-  onFollowerFetch(replica: R, replicaId: number, fetchOffset: number): void {
+  onFollowerFetch(replica: R, replicaId: number, fetchOffset: number, logStartOffset?: number): void {
     const state = replica.leaderState;
     if (!state) return;
     const now = this.options.clock.now();
     const written = replica.log.logEndOffset;
     if (written > state.logEndOffset) this.apply(replica, state.onLocalAppend(written, now));
-    this.apply(replica, state.onFollowerFetch(replicaId, fetchOffset, now));
+    this.apply(replica, state.onFollowerFetch(replicaId, fetchOffset, now, logStartOffset));
   }
 
   /**
@@ -267,7 +268,7 @@ export class LeaderDriver<R extends Replica = Replica> {
     // A diverging fetch acknowledges nothing: the follower must truncate first.
     if (validation.kind === 'diverging')
       return { ...base, ...positions, errorCode: 0, errorMessage: '', divergingEpoch: validation.divergingEpoch };
-    this.onFollowerFetch(replica, replicaId, p.fetchOffset);
+    this.onFollowerFetch(replica, replicaId, p.fetchOffset, p.logStartOffset);
     let records: Buffer = base.records;
     if (maxBytes > 0 || first) {
       const result = await log.readForFollower(p.fetchOffset, maxBytes);
@@ -383,7 +384,7 @@ export class LeaderDriver<R extends Replica = Replica> {
       replica.isr = out.isr;
       changed = true;
     }
-    if (changed) this.notify(replica);
+    if (changed || out.lowWatermark !== undefined) this.notify(replica);
     if (out.isrProposal && replica.leaderState) this.propose(replica, replica.leaderState, out.isrProposal);
   }
 

@@ -24,6 +24,9 @@
  *     this leader's epoch: it then holds every committed record and has truncated any divergent tail.
  *  6. At most one ISR proposal awaits an answer; after a version conflict nothing is proposed until
  *     a newer ISR state is read; after a refusal, nothing for isrRetryBackoffMs.
+ *  7. The low watermark (DeleteRecords) is the smallest log start offset among the leader and the
+ *     maximal ISR, a follower that has not fetched in this term counting as unknown (-1): records
+ *     below it are deleted on every replica that can be elected, so no election brings them back.
  */
 import { ErrorCodes, SamsaError } from '@samsa/protocol';
 
@@ -48,6 +51,8 @@ export interface LeaderStateOptions {
   readonly nowMs: number;
   /** After a proposal the controller refused as invalid (not a version conflict), wait this long. */
   readonly isrRetryBackoffMs?: number;
+  /** The leader's own log start offset (default 0); onLocalLogStart moves it. */
+  readonly logStartOffset?: number;
 }
 
 /** An AlterIsr request to send to the controller. */
@@ -69,6 +74,8 @@ export interface LeaderOutput {
   readonly isrProposal?: IsrProposal;
   /** Set when the committed ISR changed: wake acks=all producers (they may now fail), update metadata. */
   readonly isr?: readonly number[];
+  /** Set when the low watermark changed (rule 7): wake DeleteRecords requests waiting for it. */
+  readonly lowWatermark?: number;
 }
 
 /**
@@ -110,6 +117,8 @@ export interface FollowerSnapshot {
   readonly lastFetchTimeMs: number;
   /** The leader's LEO when that fetch arrived; -1 until the first fetch. */
   readonly lastFetchLeaderLogEndOffset: number;
+  /** The follower's log start offset as of its last accepted fetch; -1 until its first fetch in this term. */
+  readonly logStartOffset: number;
 }
 
 const UNKNOWN_OFFSET = -1;
@@ -120,6 +129,18 @@ interface FollowerState {
   lastCaughtUpTimeMs: number;
   lastFetchTimeMs: number;
   lastFetchLeaderLogEndOffset: number;
+  logStartOffset: number;
+}
+
+/** A follower nothing is known of yet (a new term, or a replica just added). */
+function unknownFollower(lastCaughtUpTimeMs: number): FollowerState {
+  return {
+    logEndOffset: UNKNOWN_OFFSET,
+    lastCaughtUpTimeMs,
+    lastFetchTimeMs: 0,
+    lastFetchLeaderLogEndOffset: UNKNOWN_OFFSET,
+    logStartOffset: UNKNOWN_OFFSET,
+  };
 }
 
 export class LeaderState {
@@ -148,6 +169,9 @@ export class LeaderState {
   private awaitingNewState = false;
   private retryAtMs = 0;
   private readonly followers = new Map<number, FollowerState>();
+  private localLogStart: number;
+  /** The low watermark last reported in an output (rule 7). */
+  private reportedLowWatermark: number;
 
   constructor(options: LeaderStateOptions) {
     const { localBrokerId, replicas, isr } = options;
@@ -186,13 +210,10 @@ export class LeaderState {
       if (id === localBrokerId) continue;
       // A new term knows nothing of the followers' logs (their LEO is unknown until they fetch, so the
       // HW waits for every ISR member). ISR members get a full lag period to show up before a shrink.
-      this.followers.set(id, {
-        logEndOffset: UNKNOWN_OFFSET,
-        lastCaughtUpTimeMs: isr.includes(id) ? options.nowMs : 0,
-        lastFetchTimeMs: 0,
-        lastFetchLeaderLogEndOffset: UNKNOWN_OFFSET,
-      });
+      this.followers.set(id, unknownFollower(isr.includes(id) ? options.nowMs : 0));
     }
+    this.localLogStart = options.logStartOffset ?? 0;
+    this.reportedLowWatermark = this.lowWatermark;
     // Alone in the ISR with min.insync.replicas = 1, the whole log is committed at once.
     this.maybeAdvanceHighWatermark();
   }
@@ -224,12 +245,7 @@ export class LeaderState {
     for (const id of replicas) {
       if (this.replicas.includes(id)) continue;
       this.replicas = [...this.replicas, id];
-      this.followers.set(id, {
-        logEndOffset: UNKNOWN_OFFSET,
-        lastCaughtUpTimeMs: 0,
-        lastFetchTimeMs: 0,
-        lastFetchLeaderLogEndOffset: UNKNOWN_OFFSET,
-      });
+      this.followers.set(id, unknownFollower(0));
     }
     this.forgetRemovedReplicas();
   }
@@ -270,6 +286,20 @@ export class LeaderState {
   get maximalIsr(): readonly number[] {
     if (this.proposed.length === 0) return this.committedIsr;
     return [...new Set([...this.committedIsr, ...this.proposed.flatMap((p) => p.isr)])];
+  }
+
+  /**
+   * Rule 7, Kafka's lowWatermarkIfLeader over the replicas that can be elected: the smallest log
+   * start offset among the leader and the maximal ISR; -1 while an ISR member has not fetched in
+   * this term. A DeleteRecords request is answered once it reaches the request's offset.
+   */
+  get lowWatermark(): number {
+    let low = this.localLogStart;
+    for (const id of this.maximalIsr) {
+      if (id === this.localBrokerId) continue;
+      low = Math.min(low, this.followers.get(id)?.logStartOffset ?? UNKNOWN_OFFSET);
+    }
+    return low;
   }
 
   /** The proposal awaiting an answer (resend it, unchanged, if the answer does not come). */
@@ -325,14 +355,28 @@ export class LeaderState {
   }
 
   /**
+   * The leader's log start moved (DeleteRecords, retention) to `logStartOffset`. A start that does
+   * not move forward is ignored: the log start never moves back within a term.
+   */
+  onLocalLogStart(logStartOffset: number): LeaderOutput {
+    this.localLogStart = Math.max(this.localLogStart, logStartOffset);
+    return this.output(undefined);
+  }
+
+  /**
    * A follower's fetch was accepted: `fetchOffset` is its log end offset, so it acknowledges holding
    * every offset below. The fetch handler must have validated it first (validateFollowerFetch: right
    * epoch, not diverging, not past what this log exposes) and must not call this for a diverging
    * fetch; it may be past this state's LEO (records exposed before their write completed), and the
    * handler should first report the log's written end (onLocalAppend). Fetches from non-replicas are
-   * ignored.
+   * ignored. `logStartOffset` is the follower's log start as the fetch states it (-1: not given).
    */
-  onFollowerFetch(replicaId: number, fetchOffset: number, nowMs: number): LeaderOutput {
+  onFollowerFetch(
+    replicaId: number,
+    fetchOffset: number,
+    nowMs: number,
+    logStartOffset = UNKNOWN_OFFSET,
+  ): LeaderOutput {
     this.advanceTime(nowMs);
     check(replicaId !== this.localBrokerId, `leader ${replicaId} cannot fetch from itself`);
     const f = this.followers.get(replicaId);
@@ -353,6 +397,7 @@ export class LeaderState {
       f.lastCaughtUpTimeMs = Math.max(f.lastCaughtUpTimeMs, f.lastFetchTimeMs);
     }
     f.logEndOffset = fetchOffset;
+    f.logStartOffset = logStartOffset;
     f.lastFetchLeaderLogEndOffset = this.leo;
     f.lastFetchTimeMs = this.nowMs;
     const highWatermark = this.maybeAdvanceHighWatermark();
@@ -392,7 +437,7 @@ export class LeaderState {
     this.awaitingNewState = false;
     this.forgetRemovedReplicas();
     const highWatermark = this.maybeAdvanceHighWatermark();
-    return { ...(highWatermark !== undefined && { highWatermark }), ...(changed && { isr: this.committedIsr }) };
+    return { ...this.output(highWatermark), ...(changed && { isr: this.committedIsr }) };
   }
 
   /**
@@ -492,7 +537,14 @@ export class LeaderState {
   }
 
   private output(highWatermark: number | undefined, isrProposal?: IsrProposal): LeaderOutput {
-    return { ...(highWatermark !== undefined && { highWatermark }), ...(isrProposal && { isrProposal }) };
+    const lowWatermark = this.lowWatermark;
+    const lowWatermarkChanged = lowWatermark !== this.reportedLowWatermark;
+    this.reportedLowWatermark = lowWatermark;
+    return {
+      ...(highWatermark !== undefined && { highWatermark }),
+      ...(isrProposal && { isrProposal }),
+      ...(lowWatermarkChanged && { lowWatermark }),
+    };
   }
 }
 

@@ -49,6 +49,11 @@ export interface ReplicaLog {
   truncateTo(offset: number): Promise<void>;
   /** Empties the log and restarts it at `offset`. */
   resetTo(offset: number): Promise<void>;
+  /**
+   * Moves the log start up to `offset` (DeleteRecords; a follower adopting its leader's start):
+   * offsets below it become unreadable. Resolves once the new start is durable.
+   */
+  deleteRecordsBefore(offset: number): Promise<unknown>;
 }
 
 /** One partition replica as replication drives it (the broker's HostedPartition is one). */
@@ -110,6 +115,8 @@ export interface ReplicaFetchPartition {
   readonly currentLeaderEpoch: number;
   readonly lastFetchedEpoch: number;
   readonly partitionMaxBytes: number;
+  /** The follower's log start offset: the leader's low watermark waits for it (DeleteRecords). */
+  readonly logStartOffset: number;
 }
 
 export interface ReplicaFetchRequest {

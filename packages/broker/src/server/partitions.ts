@@ -5,9 +5,11 @@ import type { Logger } from 'pino';
 import type { RoleChange } from '../cluster/metadata.js';
 import { effectiveTopicSettings, type BrokerSettingName, type Settings, type TopicSettingName } from '../config.js';
 import {
+  afterLogStartMoved,
   formatHighWatermarkCheckpoint,
   loadEpochCache,
   loadHighWatermarks,
+  saveEpochCache,
   saveHighWatermarks,
   type HighWatermarkEntry,
   partitionKey,
@@ -406,6 +408,13 @@ export class PartitionRegistry {
       for (const hosted of this.hosted.values()) {
         hosted.log
           .deleteOldSegments()
+          // The epoch cache follows the new log start (and a leader's low watermark, for DeleteRecords).
+          .then(async (deleted) => {
+            if (deleted === 0) return;
+            const save = (h: HostedPartition): Promise<void> => saveEpochCache(h.log.dir, h.epochCache);
+            if (await afterLogStartMoved(hosted, save))
+              this.options.waiters.notify(partitionKey(hosted.topic, hosted.partition));
+          })
           .catch((err: unknown) =>
             this.options.logger.warn({ err, topic: hosted.topic, partition: hosted.partition }, 'retention failed'),
           );

@@ -163,7 +163,7 @@ describe('LeaderState: ISR shrink', () => {
     const p = l.onTick(1000 + LAG + 1).isrProposal!;
     expect(p.isr).toEqual([1]);
     expect(l.acksAllStatus(11)).toBe('waiting'); // not committed yet: 2 still counts
-    expect(l.onIsrCommitted(p.isr, p.zkVersion + 1)).toEqual({ isr: [1] });
+    expect(l.onIsrCommitted(p.isr, p.zkVersion + 1)).toEqual({ isr: [1], lowWatermark: 0 });
     expect(l.acksAllStatus(11)).toBe('notEnoughReplicas');
     expect(l.canAcceptAcksAll()).toBe(false);
   });
@@ -303,5 +303,35 @@ describe('isrRejectionFor', () => {
     expect(isrRejectionFor(95)).toBe('stale'); // InvalidUpdateVersion
     expect(isrRejectionFor(ErrorCodes.INVALID_REQUEST.code)).toBe('invalid');
     expect(isrRejectionFor(ErrorCodes.UNKNOWN_SERVER_ERROR.code)).toBe('invalid');
+  });
+});
+
+describe('LeaderState: low watermark (DeleteRecords)', () => {
+  it('is the smallest log start among the leader and the ISR, unknown until each ISR member fetched', () => {
+    const l = leader({ isr: [1, 2], logStartOffset: 4 });
+    expect(l.lowWatermark).toBe(-1); // 2 has not fetched in this term
+    expect(l.onFollowerFetch(2, 10, 1001, 3)).toEqual({ lowWatermark: 3 });
+    expect(l.onFollowerFetch(3, 5, 1002, 0)).toEqual({}); // outside the ISR (and behind the HW)
+    expect(l.lowWatermark).toBe(3);
+    expect(l.onLocalLogStart(8)).toEqual({});
+    expect(l.onFollowerFetch(2, 10, 1003, 8)).toEqual({ lowWatermark: 8 });
+    expect(l.onLocalLogStart(6)).toEqual({}); // a start never moves back
+    expect(l.lowWatermark).toBe(8);
+  });
+
+  it('waits for a member the controller may count as in sync, and not for one that left', () => {
+    const l = leader({ isr: [1, 2], logStartOffset: 5 });
+    l.onFollowerFetch(2, 10, 1001, 5);
+    expect(l.lowWatermark).toBe(5);
+    // 3 catches up: its expansion is proposed, so it may already be in the ISR the controller elects from.
+    const out = l.onFollowerFetch(3, 10, 1002, 0);
+    expect(out.isrProposal?.isr).toEqual([1, 2, 3]);
+    expect(out.lowWatermark).toBe(0);
+    expect(l.onFollowerFetch(3, 10, 1003, 5)).toEqual({ lowWatermark: 5 });
+    // 2 is shrunk out, then committed without it: its start no longer counts.
+    l.onIsrCommitted([1, 2, 3], 8);
+    l.onFollowerFetch(2, 10, 1004, 1);
+    expect(l.lowWatermark).toBe(1);
+    expect(l.onIsrCommitted([1, 3], 9)).toEqual({ isr: [1, 3], lowWatermark: 5 });
   });
 });

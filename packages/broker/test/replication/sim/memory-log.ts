@@ -213,11 +213,13 @@ export class MemoryLog implements ReplicaLog {
     this.end = offset;
   }
 
-  /** Retention (Kafka's DeleteRecords): offsets below `offset` go. */
-  deleteRecordsBefore(offset: number): void {
-    if (offset <= this.start) return;
-    this.batches = this.batches.filter((b) => b.baseOffset >= offset);
-    this.start = offset;
+  /** Retention, DeleteRecords, a follower adopting its leader's start: offsets below `offset` go. */
+  deleteRecordsBefore(offset: number): Promise<void> {
+    if (offset > this.start) {
+      this.batches = this.batches.filter((b) => b.baseOffset >= offset);
+      this.start = offset;
+    }
+    return Promise.resolve();
   }
 
   /** The record at `offset`, or undefined (deleted, or past the end). */

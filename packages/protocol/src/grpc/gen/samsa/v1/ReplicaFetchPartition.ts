@@ -20,6 +20,11 @@ export interface ReplicaFetchPartition {
    */
   'lastFetchedEpoch'?: (number);
   'partitionMaxBytes'?: (number);
+  /**
+   * The follower's log start offset (Kafka's FetchRequest LogStartOffset): the leader's low watermark
+   * (DeleteRecords) waits for every in-sync follower's to pass the deletion offset.
+   */
+  'logStartOffset'?: (number | string | Long);
 }
 
 export interface ReplicaFetchPartition__Output {
@@ -39,4 +44,9 @@ export interface ReplicaFetchPartition__Output {
    */
   'lastFetchedEpoch': (number);
   'partitionMaxBytes': (number);
+  /**
+   * The follower's log start offset (Kafka's FetchRequest LogStartOffset): the leader's low watermark
+   * (DeleteRecords) waits for every in-sync follower's to pass the deletion offset.
+   */
+  'logStartOffset': (number);
 }

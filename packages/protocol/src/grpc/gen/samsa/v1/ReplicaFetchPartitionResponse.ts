@@ -9,6 +9,10 @@ export interface ReplicaFetchPartitionResponse {
   'errorCode'?: (number);
   'errorMessage'?: (string);
   'highWatermark'?: (number | string | Long);
+  /**
+   * The follower adopts it (bounded by its own high watermark): records deleted on the leader
+   * (DeleteRecords, retention) are deleted on the followers too.
+   */
   'logStartOffset'?: (number | string | Long);
   /**
    * Set when the follower must truncate to diverging_epoch.end_offset (or below) before fetching again.
@@ -22,6 +26,10 @@ export interface ReplicaFetchPartitionResponse__Output {
   'errorCode': (number);
   'errorMessage': (string);
   'highWatermark': (number);
+  /**
+   * The follower adopts it (bounded by its own high watermark): records deleted on the leader
+   * (DeleteRecords, retention) are deleted on the followers too.
+   */
   'logStartOffset': (number);
   /**
    * Set when the follower must truncate to diverging_epoch.end_offset (or below) before fetching again.

@@ -1,0 +1,52 @@
+/**
+ * Moving a replica's log start offset forward: DeleteRecords on the leader, a follower adopting its
+ * leader's start from a fetch answer (Kafka's maybeIncrementLogStartOffset, KIP-107), and retention.
+ * Each moves the log and then the epoch cache (truncateFromStart), so the cache's first entry never
+ * points below the log start: a leader answering a follower's epoch query from a cache that still
+ * names deleted offsets would send it to records that are gone.
+ */
+import type { Replica } from './replica.js';
+
+/**
+ * The log start a follower takes from its leader's fetch answer, or undefined to keep its own: the
+ * leader's, but never past the follower's high watermark (Kafka refuses a start above it), so only
+ * committed records are deleted and the log keeps what the next fetch needs.
+ */
+export function adoptedLogStart(own: number, leaderLogStart: number, highWatermark: number): number | undefined {
+  const target = Math.min(leaderLogStart, highWatermark);
+  return target > own ? target : undefined;
+}
+
+/**
+ * After the log's start moved (by this module, or retention's deleteOldSegments): the epoch cache
+ * forgets what lies below it (saved when it changed), and a leader's term counts the new start in
+ * its low watermark. Returns whether that low watermark changed (wake DeleteRecords waiters).
+ */
+export async function afterLogStartMoved<R extends Replica>(
+  replica: R,
+  saveEpochCache: (replica: R) => Promise<void>,
+): Promise<boolean> {
+  const start = replica.log.logStartOffset;
+  if (replica.epochCache.truncateFromStart(start)) await saveEpochCache(replica);
+  return replica.leaderState?.onLocalLogStart(replica.log.logStartOffset).lowWatermark !== undefined;
+}
+
+/** Moves the log start up to `offset` (durably), then the epoch cache; returns afterLogStartMoved's answer. */
+export async function moveLogStart<R extends Replica>(
+  replica: R,
+  offset: number,
+  saveEpochCache: (replica: R) => Promise<void>,
+): Promise<boolean> {
+  await replica.log.deleteRecordsBefore(offset);
+  return afterLogStartMoved(replica, saveEpochCache);
+}
+
+/** A follower's side: adopt the leader's log start from a fetch answer (see adoptedLogStart). */
+export async function adoptLeaderLogStart<R extends Replica>(
+  replica: R,
+  leaderLogStart: number,
+  saveEpochCache: (replica: R) => Promise<void>,
+): Promise<void> {
+  const target = adoptedLogStart(replica.log.logStartOffset, leaderLogStart, replica.highWatermark);
+  if (target !== undefined) await moveLogStart(replica, target, saveEpochCache);
+}
