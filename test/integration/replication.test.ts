@@ -1,5 +1,6 @@
 /**
- * Replication on real processes: followers copy the leader, the ISR shrinks and grows back, a leader
+ * Replication on real processes: followers copy the leader, a consumer's long poll wakes when the high
+ * watermark moves, the ISR shrinks and grows back, a leader
  * restarted faster than its session timeout does not resume its old term, and a broker restarted
  * alone resumes its saved high watermarks.
  */
@@ -8,8 +9,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dumpSegment } from '@samsa/broker';
 import { Samsa } from '@samsa/client';
+import { decodeBatches, encodeBatch } from '@samsa/protocol';
 import { LocalCluster } from '../helpers/cluster.js';
 import { waitFor } from '../helpers/wait.js';
+import { RawBroker } from './grpc.js';
 
 const SESSION_TIMEOUT_MS = 6000;
 let cluster: LocalCluster;
@@ -67,6 +70,36 @@ async function partition0(topic: string) {
 }
 
 describe('replication', () => {
+  it("a consumer's long poll wakes when the high watermark moves, with no new bytes appended", async () => {
+    const topic = await replicatedTopic('hw-wake');
+    const { leader, replicas } = await partition0(topic);
+    const followers = replicas.filter((r) => r !== leader);
+    const raw = new RawBroker(cluster.broker(leader).address);
+    try {
+      // With its followers stopped, an acks=1 record is in the leader's log but above its high watermark.
+      for (const f of followers) cluster.pauseBroker(f);
+      expect(
+        (await raw.produce(topic, 0, encodeBatch([{ key: null, value: Buffer.from('w') }], { now: Date.now() })))
+          .errorCode,
+      ).toBe(0);
+      const maxWaitMs = 10_000; // within RawBroker's 15 s call deadline
+      const startedMs = Date.now();
+      const parked = raw.fetch(topic, 0, 0, { maxWaitMs });
+      // Answered after the long poll above was read (one connection, requests served in order): nothing committed.
+      const probe = await raw.fetch(topic, 0, 0);
+      expect({ hw: probe.highWatermark, bytes: probe.records.length }).toEqual({ hw: 0, bytes: 0 });
+      // The followers catch up (or the ISR shrinks): either moves the high watermark, and nothing else happens.
+      for (const f of followers) cluster.resumeBroker(f);
+      const answer = await parked;
+      expect(decodeBatches(answer.records).flatMap((b) => b.records.map((r) => r.value?.toString()))).toEqual(['w']);
+      // Woken by the move, not answered at the long poll's deadline.
+      expect(Date.now() - startedMs).toBeLessThan(maxWaitMs);
+    } finally {
+      for (const f of followers) cluster.resumeBroker(f);
+      raw.close();
+    }
+  });
+
   it('a follower that stops fetching is dropped from the ISR by its leader, and rejoins once caught up', async () => {
     const topic = await replicatedTopic('isr');
     const { leader, replicas } = await partition0(topic);
