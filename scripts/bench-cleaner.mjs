@@ -8,14 +8,23 @@
  *
  * With --latency, the cleaner's effect on a producer in the same process (the broker's event loop
  * and thread pool): an open-loop producer appends --rate batches/s of --producer-records records
- * to another log, first with the cleaner idle, then while the broker's LogCleaner (worker thread,
- * throttle --io-max bytes/s) cleans a fresh dirty log of --mb MB, --rounds times, alternating; the
- * idle phase lasts as long as the cleaning phase before it did; the cleaner's worker thread runs at
- * the nice values of --nice in turn (19,0: lowered, then the broker's priority). Reports append latency p50 / p99
- * / max (from the scheduled time, so a stalled loop counts) and the event loop's delay p99:
- *   node scripts/bench-cleaner.mjs --latency [--mb 60] [--rounds 3] [--rate 2000] [--io-max 0] [--nice 19,0]
+ * to another log for --idle-seconds with the cleaner idle, then while a LogCleaner cleans a fresh
+ * dirty log of --mb MB, then --idle-seconds idle again. Each of --variants (priority/MB per second
+ * [/sync MB]: the worker thread's priority, 'idle' for SCHED_IDLE or a nice value,
+ * log.cleaner.io.max.bytes.per.second in MB, 0 for unlimited, and optionally the cleaned file's sync
+ * slice in MB, 0 for one fdatasync at the end) has its own LogCleaner for the whole
+ * run, started before the first round as a broker's is; every round runs each variant once, in a
+ * rotated order. Reports append latency p50 / p99 / max (from the scheduled time, so a stall counts)
+ * and the event loop's delay p99 per phase, the median p99 per variant over the rounds and the load
+ * average; --trace MS prints each cleaning's steps and the stalls of MS or more among them. With
+ * --duty MS the cleaner pauses every other MS window instead (at its next chunk) and the appends of
+ * the windows it worked in are compared with those of the windows it paused in, within the same
+ * seconds, which a machine whose load swings from second to second needs:
+ *   node scripts/bench-cleaner.mjs --latency [--mb 150] [--rounds 3] [--rate 2000]
+ *     [--variants idle/0,19/0] [--idle-seconds 2] [--trace 0] [--duty 0]
  */
 import { rm } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -35,8 +44,10 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '3' },
     rate: { type: 'string', default: '2000' },
     'producer-records': { type: 'string', default: '10' },
-    'io-max': { type: 'string', default: '0' },
-    nice: { type: 'string', default: '19,0' },
+    variants: { type: 'string', default: 'idle/0,19/0' },
+    trace: { type: 'string', default: '0' },
+    'idle-seconds': { type: 'string', default: '2' },
+    duty: { type: 'string', default: '0' },
   },
 });
 const totalBytes = Number(args.mb) * 1024 * 1024;
@@ -115,7 +126,7 @@ function percentile(sorted, p) {
 }
 
 /** Appends at `rate` batches/s until `until()` is true; latencies from each append's scheduled time. */
-async function produce(log, until) {
+async function produce(log, until, samples) {
   const rate = Number(args.rate);
   const batch = () =>
     encodeBatch(
@@ -138,6 +149,7 @@ async function produce(log, until) {
       const scheduled = started + (sent * 1000) / rate;
       const p = log.append(batch()).then(() => {
         latencies.push(performance.now() - scheduled);
+        samples.push([scheduled, performance.now() - scheduled]);
         inflight.delete(p);
       });
       inflight.add(p);
@@ -146,22 +158,26 @@ async function produce(log, until) {
   }
   await Promise.all(inflight);
   delay.disable();
-  latencies.sort((a, b) => a - b);
   return {
-    seconds: (performance.now() - started) / 1000,
-    appends: latencies.length,
-    p50: percentile(latencies, 0.5),
-    p99: percentile(latencies, 0.99),
-    max: latencies.at(-1),
-    loopP99: delay.percentile(99) / 1e6,
+    ...summarize(latencies, (performance.now() - started) / 1000, delay.percentile(99) / 1e6),
+    samples: latencies,
+  };
+}
+
+function summarize(latencies, seconds, loopP99) {
+  const sorted = [...latencies].sort((a, b) => a - b);
+  return {
+    seconds,
+    appends: sorted.length,
+    p50: percentile(sorted, 0.5),
+    p99: percentile(sorted, 0.99),
+    max: sorted.at(-1),
+    loopP99,
   };
 }
 
 async function latencyBench() {
   const rounds = Number(args.rounds);
-  const ioMax = Number(args['io-max']) > 0 ? Number(args['io-max']) : Number.POSITIVE_INFINITY;
-  const dirty = [];
-  for (let r = 0; r < rounds; r++) dirty.push(await dirtyLog(join(args.dir, `dirty-${r}`), totalBytes));
   const producerLog = await openPartitionLog({
     dir: join(args.dir, 'producer'),
     config: { segmentBytes: 64 * 1024 * 1024, retentionMs: -1 },
@@ -171,40 +187,152 @@ async function latencyBench() {
   const line = (name, r) =>
     `${name}: ${r.appends} appends in ${r.seconds.toFixed(1)} s, p50 ${fmt(r.p50)} ms, p99 ${fmt(r.p99)} ms, ` +
     `max ${fmt(r.max)} ms, event loop delay p99 ${fmt(r.loopP99)} ms`;
-  console.log(`${rounds} rounds, ${args.mb} MB dirty each, ${args.rate} appends/s, io max ${ioMax} B/s`);
-  const nices = args.nice.split(',').map(Number);
-  for (let r = 0; r < rounds; r++) {
-    const log = dirty[r];
-    const threadNice = nices[r % nices.length];
+  const idleMs = Number(args['idle-seconds']) * 1000;
+  console.log(
+    `${rounds} rounds, ${args.mb} MB dirty each, ${args.rate} appends/s, ` +
+      `idle ${idleMs / 1000} s before and after each cleaning`,
+  );
+  // One cleaner per variant for the whole run, as a broker keeps its own: its worker thread starts once.
+  const variants = args.variants.split(',').map((spec) => {
+    const [priority, ioMb = '0', syncMb] = spec.split('/');
+    const ioMax = Number(ioMb) > 0 ? Number(ioMb) * 1024 * 1024 : Number.POSITIVE_INFINITY;
+    const armed = { log: undefined };
     const cleaner = new LogCleaner(
       {
         threads: 1,
         dedupeBufferBytes: Number(args['map-mb']) * 1024 * 1024,
         ioMaxBytesPerSecond: ioMax,
         backoffMs: 50,
-        threadNice,
+        threadPriority: priority === 'idle' ? 'idle' : Number(priority),
       },
-      () => [{ log, stableOffset: () => log.logEndOffset, context: {} }],
+      () => (armed.log ? [{ log: armed.log, stableOffset: () => armed.log.logEndOffset, context: {} }] : []),
       quiet,
     );
-    let cleanedAt;
     cleaner.start();
-    const cleaning = await produce(producerLog, () => {
-      if (
-        cleanedAt === undefined &&
-        log.cleanableSection(log.logEndOffset).dirtyBytes === 0 &&
-        cleaner.totals.passes > 0
-      )
-        cleanedAt = performance.now();
-      return cleanedAt !== undefined;
-    });
+    const throttle = Number(ioMb) > 0 ? `${ioMb} MB/s` : 'unthrottled';
+    const slices = syncMb === undefined ? '' : `, sync ${Number(syncMb) > 0 ? `every ${syncMb} MB` : 'at the end'}`;
+    const name = `${priority === 'idle' ? 'SCHED_IDLE' : `nice ${priority}`}, ${throttle}${slices}`;
+    const syncEveryBytes = Number(syncMb) > 0 ? Number(syncMb) * 1024 * 1024 : Number.POSITIVE_INFINITY;
+    return { name, armed, cleaner, results: [], syncEveryBytes: syncMb === undefined ? undefined : syncEveryBytes };
+  });
+  await new Promise((resolve) => setTimeout(resolve, 1000)); // the workers start
+  const traceMs = Number(args.trace);
+  for (let r = 0; r < rounds; r++) {
+    // Each round runs every variant, in a rotated order so that none always goes first.
+    for (let v = 0; v < variants.length; v++) {
+      const variant = variants[(r + v) % variants.length];
+      const log = await dirtyLog(join(args.dir, `dirty-${r}-${v}`), totalBytes);
+      await new Promise((resolve) => setTimeout(resolve, 1000)); // the writing of it settles
+      const load = loadavg()[0];
+      const idleStart = performance.now();
+      const beforeMs = Number(args.duty) > 0 ? 0 : idleMs;
+      const before = await produce(producerLog, () => performance.now() - idleStart > beforeMs, []);
+      const events = traceMs > 0 ? traceSteps(log) : undefined;
+      if (variant.syncEveryBytes !== undefined) {
+        const clean = log.clean.bind(log);
+        log.clean = (options) => clean({ ...options, syncEveryBytes: variant.syncEveryBytes });
+      }
+      const passes = variant.cleaner.totals.passes;
+      const done = () =>
+        variant.cleaner.totals.passes > passes && log.cleanableSection(log.logEndOffset).dirtyBytes === 0;
+      const dutyMs = Number(args.duty);
+      const startMs = performance.now();
+      if (dutyMs > 0) dutyCycle(log, startMs, dutyMs);
+      variant.armed.log = log;
+      variant.cleaner.poke();
+      const cleaningSamples = [];
+      let cleaning = await produce(producerLog, done, cleaningSamples);
+      variant.armed.log = undefined;
+      let idle;
+      if (dutyMs > 0) {
+        // Appends scheduled in the first 20 ms of a window are left out: a stall can straddle the switch.
+        const counted = cleaningSamples.filter(([t]) => (t - startMs) % dutyMs >= 20);
+        const of = (on) => counted.filter(([t]) => (t - startMs) % (2 * dutyMs) < dutyMs === on).map(([, ms]) => ms);
+        idle = summarize(of(false), cleaning.seconds / 2, Number.NaN);
+        cleaning = summarize(of(true), cleaning.seconds / 2, Number.NaN);
+      } else {
+        const afterStart = performance.now();
+        const after = await produce(producerLog, () => performance.now() - afterStart > idleMs, []);
+        idle = summarize(
+          [...before.samples, ...after.samples],
+          before.seconds + after.seconds,
+          Math.max(before.loopP99, after.loopP99),
+        );
+      }
+      variant.results.push({ cleaning, idle, load });
+      const at = `round ${r + 1}, load ${load.toFixed(1)}`;
+      console.log(`${at}: ${line(`cleaning (${variant.name})`, cleaning)}`);
+      console.log(`${at}: ${line(dutyMs > 0 ? 'paused between' : 'idle before and after', idle)}`);
+      if (events) printTrace(events, cleaningSamples, traceMs);
+      await log.close();
+      await rm(join(args.dir, `dirty-${r}-${v}`), { recursive: true, force: true });
+    }
+  }
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+  for (const { name, results, cleaner } of variants) {
     await cleaner.close();
-    const idleStart = performance.now();
-    const idle = await produce(producerLog, () => performance.now() - idleStart > cleaning.seconds * 1000);
-    console.log(`round ${r + 1}: ${line(`cleaning (worker nice ${threadNice})`, cleaning)}`);
-    console.log(`round ${r + 1}: ${line('idle    ', idle)}`);
-    await log.close();
+    const p99c = median(results.map((x) => x.cleaning.p99));
+    const p99i = median(results.map((x) => x.idle.p99));
+    const ratios = results.map((x) => x.cleaning.p99 / x.idle.p99);
+    console.log(
+      `${name}: median p99 ${fmt(p99c)} ms cleaning / ${fmt(p99i)} ms idle (${(p99c / p99i).toFixed(2)}x); ` +
+        `median p50 ${fmt(median(results.map((x) => x.cleaning.p50)))} / ` +
+        `${fmt(median(results.map((x) => x.idle.p50)))} ms; ` +
+        `per round p99 ratio ${ratios.map((x) => x.toFixed(2)).join(', ')} (median ${median(ratios).toFixed(2)}); ` +
+        `load ${results.map((x) => x.load.toFixed(1)).join(', ')}`,
+    );
   }
   await producerLog.close();
   await rm(args.dir, { recursive: true, force: true });
+}
+
+/**
+ * Pauses the log's cleaning every other `dutyMs` window from `startMs` (at its next chunk), so that
+ * the producer's appends with the cleaner working and paused interleave within the same seconds.
+ */
+function dutyCycle(log, startMs, dutyMs) {
+  const clean = log.clean.bind(log);
+  const paused = () => (performance.now() - startMs) % (2 * dutyMs) >= dutyMs;
+  const resumeIn = () => 2 * dutyMs - ((performance.now() - startMs) % (2 * dutyMs));
+  log.clean = (options) =>
+    clean({
+      ...options,
+      throttle: async (bytes) => {
+        while (paused()) await new Promise((resolve) => setTimeout(resolve, resumeIn()));
+        await options.throttle?.(bytes);
+      },
+    });
+}
+
+/** Records when each step of the log's cleaning passes happened (the crash tests' step hook). */
+function traceSteps(log) {
+  const events = [[performance.now(), 'start']];
+  const clean = log.clean.bind(log);
+  log.clean = (options) => {
+    events.push([performance.now(), 'pass']);
+    return clean({ ...options, crashAt: (step) => events.push([performance.now(), step]) });
+  };
+  return events;
+}
+
+/**
+ * The cleaning phase, in ms from its start: the cleaner's steps and the stalls (appends scheduled
+ * within 5 ms of each other that took `thresholdMs` or more, with the slowest).
+ */
+function printTrace(events, samples, thresholdMs) {
+  const start = events[0][0];
+  const stalls = [];
+  for (const [t, ms] of samples.filter(([, ms]) => ms >= thresholdMs).sort((a, b) => a[0] - b[0])) {
+    const last = stalls.at(-1);
+    if (last && t - last.end < 5) {
+      last.end = t;
+      last.max = Math.max(last.max, ms);
+      last.n++;
+    } else stalls.push({ t, end: t, max: ms, n: 1 });
+  }
+  const rows = [
+    ...events.map(([t, step]) => [t, step]),
+    ...stalls.map((x) => [x.t, `STALL ${x.max.toFixed(1)} ms (${x.n})`]),
+  ].sort((a, b) => a[0] - b[0]);
+  console.log(rows.map(([t, what]) => `${(t - start).toFixed(0)} ${what}`).join('; '));
 }

@@ -419,8 +419,8 @@ export class WorkerCompute implements CleanerCompute {
   private nextId = 0;
   private readonly waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
 
-  constructor(capacityBytes: number, nice = DEFAULT_CLEANER_THREAD_NICE) {
-    this.worker = new Worker(WORKER_SCRIPT, { workerData: { capacityBytes, nice } });
+  constructor(capacityBytes: number, priority: CleanerThreadPriority = DEFAULT_CLEANER_THREAD_PRIORITY) {
+    this.worker = new Worker(WORKER_SCRIPT, { workerData: { capacityBytes, priority } });
     this.worker.unref();
     this.worker.on('message', (reply: WorkerReply) => {
       const waiter = this.waiting.get(reply.id);
@@ -495,12 +495,15 @@ export class WorkerCompute implements CleanerCompute {
 
 const WORKER_SCRIPT = new URL('./cleaner-worker.js', import.meta.url);
 
+/** A nice value for the cleaner's worker threads (0: the broker's priority), or 'idle': SCHED_IDLE (Linux). */
+export type CleanerThreadPriority = number | 'idle';
+
 /**
- * The nice value of the cleaner's worker threads (Linux; 0 keeps the process's priority). With the
- * worker at the broker's priority, an acks=1 append's p50 went from 1.5 ms to 3.6-10 ms and its p99
- * doubled while a log was cleaned on a loaded 2-core machine (scripts/bench-cleaner.mjs --latency).
+ * The CPU priority of the cleaner's worker threads (cleaner-worker.ts). With the worker at the
+ * broker's priority, an acks=1 append's p50 went from 1.5 ms to 3.6-10 ms and its p99 doubled while
+ * a log was cleaned on a loaded 2-core machine (scripts/bench-cleaner.mjs --latency).
  */
-export const DEFAULT_CLEANER_THREAD_NICE = 19;
+export const DEFAULT_CLEANER_THREAD_PRIORITY: CleanerThreadPriority = 'idle';
 
 /**
  * A worker thread with a map of `capacityBytes` when the built worker script is there (a broker runs
@@ -508,9 +511,9 @@ export const DEFAULT_CLEANER_THREAD_NICE = 19;
  */
 export function createCompute(
   capacityBytes: number,
-  nice = DEFAULT_CLEANER_THREAD_NICE,
+  priority: CleanerThreadPriority = DEFAULT_CLEANER_THREAD_PRIORITY,
 ): CleanerCompute & { close(): Promise<void> } {
-  if (existsSync(fileURLToPath(WORKER_SCRIPT))) return new WorkerCompute(capacityBytes, nice);
+  if (existsSync(fileURLToPath(WORKER_SCRIPT))) return new WorkerCompute(capacityBytes, priority);
   const inline = new InlineCompute(new OffsetMap(capacityBytes));
   return Object.assign(inline, { close: async () => {} });
 }

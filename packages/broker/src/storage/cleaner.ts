@@ -94,6 +94,8 @@ export interface CleanOptions {
   readonly aborted?: () => boolean;
   /** Tests: throws at a step to play a crash there. */
   readonly crashAt?: (step: CleanerStep) => void;
+  /** The cleaned file is fdatasynced after every this many bytes written (CLEANED_SYNC_BYTES by default). */
+  readonly syncEveryBytes?: number;
 }
 
 export interface CleanStats {
@@ -118,6 +120,12 @@ export interface CleanStats {
 const PAUSE_EVERY_MS = 0.5;
 /** The compute reads (and rewrites) batches in chunks of about this size. */
 const COMPUTE_CHUNK_BYTES = 256 * 1024;
+/**
+ * The cleaned file goes to disk in slices of about this size (RocksDB's bytes_per_sync, the log's
+ * writeback.interval.bytes): the dirty pages a cleaning leaves stay bounded, and no single fdatasync
+ * (whose journal commit every other fsync on the disk waits behind) writes a whole segment.
+ */
+export const CLEANED_SYNC_BYTES = 4 * 1024 * 1024;
 
 const defaultPause = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -345,6 +353,8 @@ async function cleanGroup(
     // The compute reads the old segments and writes the cleaned file itself; this thread only builds
     // the new segment's indexes from what it reports.
     let outPosition = 0;
+    let unsyncedBytes = 0;
+    const syncEveryBytes = options.syncEveryBytes ?? CLEANED_SYNC_BYTES;
     for (const old of olds) {
       await withPinned(parts.segments, old, async (oldFh) => {
         for (let position = 0; position < old.size; ) {
@@ -362,6 +372,11 @@ async function cleanGroup(
           }
           await io.read(result.bytesRead);
           await io.wrote(result.bytesWritten);
+          unsyncedBytes += result.bytesWritten;
+          if (unsyncedBytes >= syncEveryBytes) {
+            await compute.syncFile(fh.fd);
+            unsyncedBytes = 0;
+          }
         }
       });
     }

@@ -7,6 +7,7 @@ export {
   type LogConfig,
 } from './config.js';
 export { LogCleaner, type CleanableLog, type LogCleanerSettings, type LogCleanerTotals } from './log-cleaner.js';
+export { InlineCompute } from './cleaner-compute.js';
 export {
   CLEANER_STEPS,
   readCleanerCheckpoint,

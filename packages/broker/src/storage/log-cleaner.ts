@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { createCompute } from './cleaner-compute.js';
 import { chooseLogToClean } from './cleaner-plan.js';
 import type { CleanStats } from './cleaner.js';
-import type { CleanerCompute } from './cleaner-compute.js';
+import type { CleanerCompute, CleanerThreadPriority } from './cleaner-compute.js';
 import type { PartitionLog } from './log.js';
 
 /** Kafka's broker settings for the cleaner (log.cleaner.*). */
@@ -15,8 +15,8 @@ export interface LogCleanerSettings {
   readonly ioMaxBytesPerSecond: number;
   /** log.cleaner.backoff.ms: the sleep when nothing needs cleaning. */
   readonly backoffMs: number;
-  /** Nice value of the worker threads (DEFAULT_CLEANER_THREAD_NICE when absent; 0: the broker's priority). */
-  readonly threadNice?: number;
+  /** CPU priority of the worker threads (DEFAULT_CLEANER_THREAD_PRIORITY when absent; 0: the broker's). */
+  readonly threadPriority?: CleanerThreadPriority;
 }
 
 /** A log the cleaner may work on, with the offset below which it is stable (the high watermark). */
@@ -100,7 +100,7 @@ export class LogCleaner {
     // The record work of this loop runs in a worker thread of its own, with its share of the buffer.
     const compute = createCompute(
       Math.floor(this.settings.dedupeBufferBytes / this.settings.threads),
-      this.settings.threadNice,
+      this.settings.threadPriority,
     );
     try {
       await this.run(thread, compute);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
@@ -11,6 +12,7 @@ import {
 } from '@samsa/protocol';
 import {
   CLEANER_STEPS,
+  InlineCompute,
   OffsetMap,
   dumpSegment,
   formatDumpedBatch,
@@ -475,6 +477,45 @@ describe('tombstones, passes and the size of a compacted log', () => {
   });
 });
 
+describe('writing the cleaned file', () => {
+  it('fdatasyncs it every syncEveryBytes, so the dirty pages of a cleaning stay bounded', async () => {
+    const dir = await tempDir('samsa-cleaner-');
+    const config: Partial<LogConfig> = {
+      segmentBytes: 64 * 1024,
+      cleanupPolicy: 'compact',
+      retentionMs: -1,
+      minCleanableDirtyRatio: 0,
+    };
+    const log = await openPartitionLog({ dir: dir.path, config });
+    const compute = new InlineCompute(new OffsetMap(1 << 20));
+    let syncs = 0;
+    const syncFile = compute.syncFile.bind(compute);
+    compute.syncFile = (fd) => {
+      syncs++;
+      return syncFile(fd);
+    };
+    try {
+      const value = (round: number) => Buffer.alloc(100, 97 + round);
+      for (let round = 0; round < 2; round++) {
+        for (let k = 0; k < 400; k++) {
+          await log.append(encodeBatch([{ key: Buffer.from(`key-${k}`), value: value(round), timestamp: 0 }]));
+        }
+      }
+      await log.roll();
+      const stats = await log.clean({ stableOffset: log.logEndOffset, compute, syncEveryBytes: 8 * 1024 });
+      expect(stats!.groupsSwapped).toBeGreaterThan(0);
+      // Every group written past 8 KiB is synced at least once before its final fdatasync.
+      expect(syncs).toBeGreaterThan(stats!.groupsSwapped);
+      const records = await readAll(log);
+      expect(records).toHaveLength(400);
+      for (const r of records) expect(r.value).toEqual(value(1).toString());
+    } finally {
+      await log.close();
+      await dir.remove();
+    }
+  });
+});
+
 describe('transactions in a compacted log', () => {
   it('removes aborted data at once, a marker a pass after its data, and never a producer last marker', async () => {
     const dir = await tempDir('samsa-cleaner-');
@@ -607,28 +648,48 @@ describe('transactions in a compacted log', () => {
   });
 });
 
-/** The nice value of every thread of this process (Linux: field 19 of /proc/self/task/<tid>/stat). */
-async function threadNiceValues(): Promise<number[]> {
-  const out: number[] = [];
+/** Nice value and scheduling policy of every thread of this process (Linux: fields 19 and 41 of its stat). */
+async function threadPriorities(): Promise<Array<{ nice: number; policy: number }>> {
+  const out: Array<{ nice: number; policy: number }> = [];
   for (const tid of await readdir('/proc/self/task')) {
     const stat = await readFile(`/proc/self/task/${tid}/stat`, 'utf8').catch(() => undefined);
-    if (stat !== undefined) out.push(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]));
+    if (stat === undefined) continue;
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    out.push({ nice: Number(fields[16]), policy: Number(fields[38]) });
   }
   return out;
 }
 
+const SCHED_IDLE = 5;
+const hasChrt = process.platform === 'linux' && spawnSync('chrt', ['--help']).status === 0;
+
 describe('the cleaner worker thread', () => {
-  it.runIf(process.platform === 'linux')('runs at a lower CPU priority than the broker (nice 19)', async () => {
-    // The built worker (as a broker runs it): `npx tsc -b` first, as for the integration tests.
+  /** The built worker (as a broker runs it): `npx tsc -b` first, as for the integration tests. */
+  async function builtCompute(): Promise<typeof import('../../src/storage/cleaner-compute.js')> {
     const built = new URL('../../dist/storage/cleaner-compute.js', import.meta.url).href;
-    const { WorkerCompute } = (await import(built)) as typeof import('../../src/storage/cleaner-compute.js');
-    const before = (await threadNiceValues()).filter((n) => n === 19).length;
-    const compute = new WorkerCompute(1 << 20);
+    return (await import(built)) as typeof import('../../src/storage/cleaner-compute.js');
+  }
+
+  async function countNew(
+    priority: number | 'idle' | undefined,
+    match: (t: { nice: number; policy: number }) => boolean,
+  ): Promise<number> {
+    const { WorkerCompute } = await builtCompute();
+    const before = (await threadPriorities()).filter(match).length;
+    const compute = new WorkerCompute(1 << 20, priority);
     try {
       await compute.reset(0, []); // answered once the worker has started (and lowered its priority)
-      expect((await threadNiceValues()).filter((n) => n === 19).length).toBe(before + 1);
+      return (await threadPriorities()).filter(match).length - before;
     } finally {
       await compute.close();
     }
+  }
+
+  it.runIf(process.platform === 'linux')('runs at nice 19 when asked', async () => {
+    expect(await countNew(19, (t) => t.nice === 19 && t.policy !== SCHED_IDLE)).toBe(1);
+  });
+
+  it.runIf(hasChrt)('runs as SCHED_IDLE by default, so any broker thread that wakes up takes its core', async () => {
+    expect(await countNew(undefined, (t) => t.policy === SCHED_IDLE)).toBe(1);
   });
 });
