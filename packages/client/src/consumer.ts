@@ -154,6 +154,13 @@ interface ConsumerInternals extends GroupConsumerHost {
 
 const tpKey = (topic: string, partition: number) => `${topic}\0${partition}`;
 
+/** gRPC's UNIMPLEMENTED status: the broker does not know the method. */
+const GRPC_UNIMPLEMENTED = 12;
+
+function isUnimplemented(err: unknown): boolean {
+  return err instanceof SamsaClientError && (err.cause as { code?: unknown } | undefined)?.code === GRPC_UNIMPLEMENTED;
+}
+
 /** Kafka's consumer close timeout. */
 const DEFAULT_CLOSE_TIMEOUT_MS = 30_000;
 
@@ -199,6 +206,8 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     BrokerConnection,
     { stream: CorrelatedStream<'FetchStream'>; fetch: FetchOnStream }
   >();
+  /** Connections to brokers that do not serve FetchStream (older ones): a unary Fetch call per fetch there. */
+  private readonly unaryFetch = new WeakSet<BrokerConnection>();
 
   constructor(
     private readonly cluster: Cluster,
@@ -805,10 +814,10 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
       isolationLevel: this.options.isolationLevel === 'read_committed' ? 1 : 0,
     };
     try {
-      const response = await this.fetchStream(connection)(
-        request,
-        this.options.requestTimeoutMs + this.options.maxWaitMs,
-      );
+      const timeoutMs = this.options.requestTimeoutMs + this.options.maxWaitMs;
+      const response = this.unaryFetch.has(connection)
+        ? await connection.call('Fetch', request, { timeoutMs, signal: this.controller.signal })
+        : await this.fetchStream(connection)(request, timeoutMs);
       const byKey = new Map<string, v1.FetchPartitionResponse__Output>();
       for (const t of response.topics) for (const p of t.partitions) byKey.set(tpKey(t.name, p.partition), p);
       states.forEach((state, i) => {
@@ -817,6 +826,12 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
       });
     } catch (err) {
       if (this.closed) return;
+      if (isUnimplemented(err) && !this.unaryFetch.has(connection)) {
+        // A broker from before FetchStream: the same fetch again at once, as a unary call.
+        this.logger.info({ broker: leader }, 'broker has no FetchStream; fetching with a call per fetch');
+        this.unaryFetch.add(connection);
+        return;
+      }
       const retriable = err instanceof SamsaClientError && err.retriable;
       this.logger.debug({ broker: leader, err }, 'fetch failed');
       if (!retriable) this.fail(err);

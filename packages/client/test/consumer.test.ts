@@ -98,6 +98,27 @@ describe('consumer', () => {
     await waitFor(() => cluster.openStreams === 0);
   });
 
+  it('fetches with a unary call per fetch from a broker without FetchStream', async () => {
+    const old = await TestCluster.start({ brokers: 1, fetchStream: false });
+    old.createTopic('t', 1, { leaders: [0] });
+    const client = new Samsa({ brokers: old.bootstrap, retry: fastRetry });
+    try {
+      appendBatch(old, 't', 0, 'a', 3);
+      const c = client.consumer({ maxWaitMs: 100 });
+      await c.assign([{ topic: 't', partition: 0 }]);
+      c.seek({ topic: 't', partition: 0, offset: 0 });
+      const iterator = c.messages();
+      expect((await take(iterator, 3)).map((m) => m.value?.toString())).toEqual(['a0', 'a1', 'a2']);
+      appendBatch(old, 't', 0, 'b', 1);
+      expect((await take(iterator, 1)).map((m) => m.value?.toString())).toEqual(['b0']);
+      expect(old.requests.filter((r) => r.method === 'Fetch' && r.stream === undefined).length).toBeGreaterThan(1);
+      await iterator.return?.();
+    } finally {
+      await client.close();
+      await old.stop();
+    }
+  });
+
   it('position follows delivery, and seek while iterating wins', async () => {
     appendBatch(cluster, 't', 0, 'a', 10);
     await consumer.assign([{ topic: 't', partition: 0 }]);

@@ -124,10 +124,11 @@ export class TestCluster {
   private readonly gates = new Map<Method, Promise<void>>();
   private readonly appended = new EventEmitter();
 
-  static async start(options: { brokers?: number } = {}): Promise<TestCluster> {
+  /** `fetchStream: false`: brokers without FetchStream (as before it), which answer it UNIMPLEMENTED. */
+  static async start(options: { brokers?: number; fetchStream?: boolean } = {}): Promise<TestCluster> {
     const cluster = new TestCluster();
     const count = options.brokers ?? 1;
-    for (let id = 0; id < count; id++) await cluster.startBroker(id);
+    for (let id = 0; id < count; id++) await cluster.startBroker(id, options.fetchStream ?? true);
     cluster.appended.setMaxListeners(0);
     return cluster;
   }
@@ -136,7 +137,7 @@ export class TestCluster {
     return this.brokers.map((b) => b.address);
   }
 
-  private async startBroker(id: number): Promise<void> {
+  private async startBroker(id: number, fetchStream: boolean): Promise<void> {
     const server = new grpc.Server({
       'grpc.max_receive_message_length': 256 * 1024 * 1024,
       'grpc.max_send_message_length': 256 * 1024 * 1024,
@@ -225,7 +226,9 @@ export class TestCluster {
       Produce: handler('Produce', (r: v1.ProduceRequest__Output, b) => this.produce(r, b)),
       ProduceStream: correlatedStream('Produce', (r: v1.ProduceRequest__Output, b) => this.produce(r, b)),
       Fetch: handler('Fetch', (r: v1.FetchRequest__Output, b) => this.fetch(r, b)),
-      FetchStream: correlatedStream('Fetch', (r: v1.FetchRequest__Output, b) => this.fetch(r, b)),
+      ...(fetchStream
+        ? { FetchStream: correlatedStream('Fetch', (r: v1.FetchRequest__Output, b) => this.fetch(r, b)) }
+        : {}),
       ListOffsets: handler('ListOffsets', (r: v1.ListOffsetsRequest__Output, b) => this.listOffsets(r, b)),
       InitProducerId: handler('InitProducerId', (_r: v1.InitProducerIdRequest__Output, b) => this.initProducerId(b)),
     });
