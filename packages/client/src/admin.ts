@@ -1,4 +1,10 @@
 import { ErrorCodes, errorSpecForCode, type v1 } from '@samsa/protocol';
+import {
+  type DeleteRecordsOptions,
+  type DeletedRecords,
+  type RecordsToDelete,
+  deleteRecords,
+} from './admin-delete-records.js';
 import type { Cluster } from './cluster.js';
 import { SamsaClientError, errorFromCode, needsMetadataRefresh, topicNameError } from './errors.js';
 import { EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, listOffsets } from './offsets.js';
@@ -568,6 +574,17 @@ export class Admin implements AsyncDisposable {
       ),
     ]);
     return partitions.map((partition, i) => ({ partition, low: low[i]?.offset ?? -1, high: high[i]?.offset ?? -1 }));
+  }
+
+  /**
+   * Kafka's deleteRecords (KafkaJS's deleteTopicRecords): makes the records below each offset
+   * unreadable and deletes them, on every in-sync replica, so a new leader does not bring them back;
+   * offset -1 means the high watermark. One answer per partition: its low watermark, or its error
+   * (OffsetOutOfRange past the high watermark, UnknownTopicOrPartition, PolicyViolation for a
+   * compact-only topic, RequestTimedOut when the replicas did not follow within `timeoutMs`).
+   */
+  deleteRecords(targets: readonly RecordsToDelete[], options: DeleteRecordsOptions = {}): Promise<DeletedRecords[]> {
+    return deleteRecords(this.cluster, targets, options);
   }
 
   /** The admin shares the client's connections; closing it releases nothing. Close the Samsa client. */

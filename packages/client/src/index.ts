@@ -34,6 +34,12 @@ export {
   type PartitionOffsets,
   type TopicDescription,
 } from './admin.js';
+export {
+  DELETE_UP_TO_HIGH_WATERMARK,
+  type DeleteRecordsOptions,
+  type DeletedRecords,
+  type RecordsToDelete,
+} from './admin-delete-records.js';
 export type { PartitionerArgs, PartitionerFunction, PartitionerName } from './partitioner.js';
 export type { PartitionOffset, TopicPartition } from './offsets.js';
 export type { RetryOptions } from './retry.js';

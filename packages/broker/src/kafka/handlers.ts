@@ -14,6 +14,7 @@ import {
 } from './admin-ops.js';
 import type { Served } from './connection.js';
 import { consumerGroupDescribe, consumerGroupHeartbeat } from './consumer-groups.js';
+import { deleteRecords } from './delete-records.js';
 import { describeConfigs } from './describe-configs.js';
 import { fetch } from './fetch.js';
 import * as groups from './groups.js';
@@ -43,6 +44,7 @@ const HANDLERS = new Map<number, Handler>([
   [ApiKey.OffsetForLeaderEpoch, offsetForLeaderEpoch as Handler],
   [ApiKey.CreateTopics, createTopics as Handler],
   [ApiKey.DeleteTopics, deleteTopics as Handler],
+  [ApiKey.DeleteRecords, deleteRecords as Handler],
   [ApiKey.DescribeCluster, describeCluster as Handler],
   [ApiKey.CreatePartitions, createPartitions as Handler],
   [ApiKey.AlterConfigs, alterConfigs as Handler],

@@ -43,6 +43,7 @@ import { handleOffsetDelete } from './handlers/offset-delete.js';
 import { handleOffsetFetch } from './handlers/offset-fetch.js';
 import { handleTxnOffsetCommit } from './handlers/txn-offset-commit.js';
 import { handleListOffsets } from './handlers/list-offsets.js';
+import { handleDeleteRecords } from './handlers/delete-records.js';
 import { handleMetadata } from './handlers/metadata.js';
 import { handleProduce } from './handlers/produce.js';
 import { handleAlterPartition, handleReplicaFetch } from './handlers/replica-fetch.js';
@@ -294,6 +295,12 @@ export async function startGrpcServer(options: {
       logger,
       'ListOffsets',
       handleListOffsets,
+    ),
+    DeleteRecords: unary<v1.DeleteRecordsRequest__Output, v1.DeleteRecordsResponse>(
+      context,
+      logger,
+      'DeleteRecords',
+      handleDeleteRecords,
     ),
   });
   server.addService(loadReplicationProto().Replication.service, {

@@ -3,6 +3,7 @@ import { registerBench } from './bench.js';
 import { registerConfigs } from './configs.js';
 import { registerConsole } from './console.js';
 import { registerConsumerGroups } from './consumer-groups.js';
+import { registerDeleteRecords } from './delete-records.js';
 import { registerDev } from './dev.js';
 import { registerLeaderElection } from './leader-election.js';
 import { registerReassign } from './reassign.js';
@@ -20,6 +21,7 @@ export function registerCommands(program: Command): void {
   registerServers(program);
   registerTopics(program);
   registerConfigs(program);
+  registerDeleteRecords(program);
   registerLeaderElection(program);
   registerReassign(program);
   registerConsole(program);

@@ -9,6 +9,7 @@ import { ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse } from './a
 import { ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse } from './apis/consumer-group-heartbeat.js';
 import { CreateTopicsRequest, CreateTopicsResponse } from './apis/create-topics.js';
 import { DeleteGroupsRequest, DeleteGroupsResponse } from './apis/delete-groups.js';
+import { DeleteRecordsRequest, DeleteRecordsResponse } from './apis/delete-records.js';
 import { DeleteTopicsRequest, DeleteTopicsResponse } from './apis/delete-topics.js';
 import { DescribeClusterRequest, DescribeClusterResponse } from './apis/describe-cluster.js';
 import { DescribeConfigsRequest, DescribeConfigsResponse } from './apis/describe-configs.js';
@@ -66,6 +67,7 @@ export const ApiKey = Object.freeze({
   ApiVersions: 18,
   CreateTopics: 19,
   DeleteTopics: 20,
+  DeleteRecords: 21,
   InitProducerId: 22,
   OffsetForLeaderEpoch: 23,
   AddPartitionsToTxn: 24,
@@ -130,6 +132,7 @@ export const KAFKA_APIS: ReadonlyMap<number, ApiCodec> = new Map(
     api('ApiVersions', 0, 3, ApiVersionsRequest, ApiVersionsResponse),
     api('CreateTopics', 0, 7, CreateTopicsRequest, CreateTopicsResponse),
     api('DeleteTopics', 0, 6, DeleteTopicsRequest, DeleteTopicsResponse),
+    api('DeleteRecords', 0, 2, DeleteRecordsRequest, DeleteRecordsResponse),
     api('InitProducerId', 0, 4, InitProducerIdRequest, InitProducerIdResponse),
     api('OffsetForLeaderEpoch', 0, 4, OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse),
     api('AddPartitionsToTxn', 0, 3, AddPartitionsToTxnRequest, AddPartitionsToTxnResponse),

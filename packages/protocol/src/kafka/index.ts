@@ -6,6 +6,7 @@ export { ZERO_UUID, decodeMessage, encodeMessage, type MessageSchema } from './s
 export * from './apis/api-versions.js';
 export * from './apis/create-topics.js';
 export * from './apis/delete-topics.js';
+export * from './apis/delete-records.js';
 export * from './apis/describe-cluster.js';
 export * from './apis/describe-configs.js';
 export * from './apis/alter-configs.js';

@@ -27,6 +27,21 @@ const samples: Record<number, { request: object; response: object }> = {
       ],
     },
   },
+  [ApiKey.DeleteRecords]: {
+    request: { topics: [{ name: 't', partitions: [{ partitionIndex: 2, offset: 2 ** 40 }] }], timeoutMs: 30_000 },
+    response: {
+      throttleTimeMs: 0,
+      topics: [
+        {
+          name: 't',
+          partitions: [
+            { partitionIndex: 2, lowWatermark: 2 ** 40, errorCode: 0 },
+            { partitionIndex: 3, lowWatermark: -1, errorCode: 1 },
+          ],
+        },
+      ],
+    },
+  },
   [ApiKey.AlterConfigs]: {
     request: {
       resources: [{ resourceType: 2, resourceName: 't', configs: [{ name: 'retention.ms', value: '5' }] }],
@@ -187,6 +202,26 @@ describe('admin API codecs', () => {
       });
     }
   }
+
+  it('DeleteRecords has the bytes of its schema: v0 and v1 plain, v2 flexible (compact arrays, tagged fields)', () => {
+    const api = KAFKA_APIS.get(ApiKey.DeleteRecords)!;
+    const body = { topics: [{ name: 't', partitions: [{ partitionIndex: 0, offset: 5 }] }], timeoutMs: 1000 };
+    // [string t, [int32 0, int64 5]], int32 1000.
+    const plain = '00000001' + '000174' + '00000001' + '00000000' + '0000000000000005' + '000003e8';
+    expect(encodeMessage(api.request, 0, body).toBuffer().toString('hex')).toBe(plain);
+    expect(encodeMessage(api.request, 1, body).toBuffer().toString('hex')).toBe(plain);
+    // Compact lengths are n + 1; each struct and the message end with an empty tagged-field section.
+    expect(encodeMessage(api.request, 2, body).toBuffer().toString('hex')).toBe(
+      '02' + '0274' + '02' + '00000000' + '0000000000000005' + '00' + '00' + '000003e8' + '00',
+    );
+    const answer = {
+      throttleTimeMs: 0,
+      topics: [{ name: 't', partitions: [{ partitionIndex: 0, lowWatermark: 5, errorCode: 0 }] }],
+    };
+    expect(encodeMessage(api.response, 0, answer).toBuffer().toString('hex')).toBe(
+      '00000000' + '00000001' + '000174' + '00000001' + '00000000' + '0000000000000005' + '0000',
+    );
+  });
 
   it('CreatePartitions v0 has the bytes of the protocol guide; ElectLeaders v0 has no election type', () => {
     const create = KAFKA_APIS.get(ApiKey.CreatePartitions)!;

@@ -84,6 +84,8 @@ txnRequests.push(
   [ApiKey.CreatePartitions, 3, { topics: [{ name: 't', count: 3, assignments: [{ brokerIds: [1] }] }] }],
   [ApiKey.ElectLeaders, 2, { electionType: 0, topicPartitions: [{ topic: 't', partitions: [0] }] }],
   [ApiKey.ElectLeaders, 0, { topicPartitions: null }],
+  [ApiKey.DeleteRecords, 0, { topics: [{ name: 't', partitions: [{ partitionIndex: 0, offset: -1 }] }], timeoutMs: 1 }],
+  [ApiKey.DeleteRecords, 2, { topics: [{ name: 't', partitions: [{ partitionIndex: 1, offset: 9 }] }], timeoutMs: 1 }],
   [ApiKey.DescribeTransactions, 0, { transactionalIds: ['a', 'b'] }],
   [
     ApiKey.AlterPartitionReassignments,

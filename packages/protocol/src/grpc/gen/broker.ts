@@ -15,6 +15,12 @@ import type { CreatePartitionsResponse as _samsa_v1_CreatePartitionsResponse, Cr
 import type { CreatePartitionsTopic as _samsa_v1_CreatePartitionsTopic, CreatePartitionsTopic__Output as _samsa_v1_CreatePartitionsTopic__Output } from './samsa/v1/CreatePartitionsTopic.js';
 import type { CreateTopicsRequest as _samsa_v1_CreateTopicsRequest, CreateTopicsRequest__Output as _samsa_v1_CreateTopicsRequest__Output } from './samsa/v1/CreateTopicsRequest.js';
 import type { CreateTopicsResponse as _samsa_v1_CreateTopicsResponse, CreateTopicsResponse__Output as _samsa_v1_CreateTopicsResponse__Output } from './samsa/v1/CreateTopicsResponse.js';
+import type { DeleteRecordsPartition as _samsa_v1_DeleteRecordsPartition, DeleteRecordsPartition__Output as _samsa_v1_DeleteRecordsPartition__Output } from './samsa/v1/DeleteRecordsPartition.js';
+import type { DeleteRecordsPartitionResponse as _samsa_v1_DeleteRecordsPartitionResponse, DeleteRecordsPartitionResponse__Output as _samsa_v1_DeleteRecordsPartitionResponse__Output } from './samsa/v1/DeleteRecordsPartitionResponse.js';
+import type { DeleteRecordsRequest as _samsa_v1_DeleteRecordsRequest, DeleteRecordsRequest__Output as _samsa_v1_DeleteRecordsRequest__Output } from './samsa/v1/DeleteRecordsRequest.js';
+import type { DeleteRecordsResponse as _samsa_v1_DeleteRecordsResponse, DeleteRecordsResponse__Output as _samsa_v1_DeleteRecordsResponse__Output } from './samsa/v1/DeleteRecordsResponse.js';
+import type { DeleteRecordsTopic as _samsa_v1_DeleteRecordsTopic, DeleteRecordsTopic__Output as _samsa_v1_DeleteRecordsTopic__Output } from './samsa/v1/DeleteRecordsTopic.js';
+import type { DeleteRecordsTopicResponse as _samsa_v1_DeleteRecordsTopicResponse, DeleteRecordsTopicResponse__Output as _samsa_v1_DeleteRecordsTopicResponse__Output } from './samsa/v1/DeleteRecordsTopicResponse.js';
 import type { DeleteTopicsRequest as _samsa_v1_DeleteTopicsRequest, DeleteTopicsRequest__Output as _samsa_v1_DeleteTopicsRequest__Output } from './samsa/v1/DeleteTopicsRequest.js';
 import type { DeleteTopicsResponse as _samsa_v1_DeleteTopicsResponse, DeleteTopicsResponse__Output as _samsa_v1_DeleteTopicsResponse__Output } from './samsa/v1/DeleteTopicsResponse.js';
 import type { DescribeClusterRequest as _samsa_v1_DescribeClusterRequest, DescribeClusterRequest__Output as _samsa_v1_DescribeClusterRequest__Output } from './samsa/v1/DescribeClusterRequest.js';
@@ -77,6 +83,12 @@ export interface ProtoGrpcType {
       CreatePartitionsTopic: MessageTypeDefinition<_samsa_v1_CreatePartitionsTopic, _samsa_v1_CreatePartitionsTopic__Output>
       CreateTopicsRequest: MessageTypeDefinition<_samsa_v1_CreateTopicsRequest, _samsa_v1_CreateTopicsRequest__Output>
       CreateTopicsResponse: MessageTypeDefinition<_samsa_v1_CreateTopicsResponse, _samsa_v1_CreateTopicsResponse__Output>
+      DeleteRecordsPartition: MessageTypeDefinition<_samsa_v1_DeleteRecordsPartition, _samsa_v1_DeleteRecordsPartition__Output>
+      DeleteRecordsPartitionResponse: MessageTypeDefinition<_samsa_v1_DeleteRecordsPartitionResponse, _samsa_v1_DeleteRecordsPartitionResponse__Output>
+      DeleteRecordsRequest: MessageTypeDefinition<_samsa_v1_DeleteRecordsRequest, _samsa_v1_DeleteRecordsRequest__Output>
+      DeleteRecordsResponse: MessageTypeDefinition<_samsa_v1_DeleteRecordsResponse, _samsa_v1_DeleteRecordsResponse__Output>
+      DeleteRecordsTopic: MessageTypeDefinition<_samsa_v1_DeleteRecordsTopic, _samsa_v1_DeleteRecordsTopic__Output>
+      DeleteRecordsTopicResponse: MessageTypeDefinition<_samsa_v1_DeleteRecordsTopicResponse, _samsa_v1_DeleteRecordsTopicResponse__Output>
       DeleteTopicsRequest: MessageTypeDefinition<_samsa_v1_DeleteTopicsRequest, _samsa_v1_DeleteTopicsRequest__Output>
       DeleteTopicsResponse: MessageTypeDefinition<_samsa_v1_DeleteTopicsResponse, _samsa_v1_DeleteTopicsResponse__Output>
       DescribeClusterRequest: MessageTypeDefinition<_samsa_v1_DescribeClusterRequest, _samsa_v1_DescribeClusterRequest__Output>

@@ -11,6 +11,8 @@ import type { CreatePartitionsRequest as _samsa_v1_CreatePartitionsRequest, Crea
 import type { CreatePartitionsResponse as _samsa_v1_CreatePartitionsResponse, CreatePartitionsResponse__Output as _samsa_v1_CreatePartitionsResponse__Output } from '../../samsa/v1/CreatePartitionsResponse.js';
 import type { CreateTopicsRequest as _samsa_v1_CreateTopicsRequest, CreateTopicsRequest__Output as _samsa_v1_CreateTopicsRequest__Output } from '../../samsa/v1/CreateTopicsRequest.js';
 import type { CreateTopicsResponse as _samsa_v1_CreateTopicsResponse, CreateTopicsResponse__Output as _samsa_v1_CreateTopicsResponse__Output } from '../../samsa/v1/CreateTopicsResponse.js';
+import type { DeleteRecordsRequest as _samsa_v1_DeleteRecordsRequest, DeleteRecordsRequest__Output as _samsa_v1_DeleteRecordsRequest__Output } from '../../samsa/v1/DeleteRecordsRequest.js';
+import type { DeleteRecordsResponse as _samsa_v1_DeleteRecordsResponse, DeleteRecordsResponse__Output as _samsa_v1_DeleteRecordsResponse__Output } from '../../samsa/v1/DeleteRecordsResponse.js';
 import type { DeleteTopicsRequest as _samsa_v1_DeleteTopicsRequest, DeleteTopicsRequest__Output as _samsa_v1_DeleteTopicsRequest__Output } from '../../samsa/v1/DeleteTopicsRequest.js';
 import type { DeleteTopicsResponse as _samsa_v1_DeleteTopicsResponse, DeleteTopicsResponse__Output as _samsa_v1_DeleteTopicsResponse__Output } from '../../samsa/v1/DeleteTopicsResponse.js';
 import type { DescribeClusterRequest as _samsa_v1_DescribeClusterRequest, DescribeClusterRequest__Output as _samsa_v1_DescribeClusterRequest__Output } from '../../samsa/v1/DescribeClusterRequest.js';
@@ -94,6 +96,27 @@ export interface BrokerClient extends grpc.Client {
   createTopics(argument: _samsa_v1_CreateTopicsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_samsa_v1_CreateTopicsResponse__Output>): grpc.ClientUnaryCall;
   createTopics(argument: _samsa_v1_CreateTopicsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_samsa_v1_CreateTopicsResponse__Output>): grpc.ClientUnaryCall;
   createTopics(argument: _samsa_v1_CreateTopicsRequest, callback: grpc.requestCallback<_samsa_v1_CreateTopicsResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Deletes the records below an offset of each partition (Kafka's DeleteRecords), on its leader;
+   * offset -1 means the high watermark. A partition is answered once every in-sync replica has
+   * deleted them (its low watermark, the smallest log start among them, reached the offset) or
+   * timeout_ms passed (REQUEST_TIMED_OUT).
+   */
+  DeleteRecords(argument: _samsa_v1_DeleteRecordsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_samsa_v1_DeleteRecordsResponse__Output>): grpc.ClientUnaryCall;
+  DeleteRecords(argument: _samsa_v1_DeleteRecordsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_samsa_v1_DeleteRecordsResponse__Output>): grpc.ClientUnaryCall;
+  DeleteRecords(argument: _samsa_v1_DeleteRecordsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_samsa_v1_DeleteRecordsResponse__Output>): grpc.ClientUnaryCall;
+  DeleteRecords(argument: _samsa_v1_DeleteRecordsRequest, callback: grpc.requestCallback<_samsa_v1_DeleteRecordsResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Deletes the records below an offset of each partition (Kafka's DeleteRecords), on its leader;
+   * offset -1 means the high watermark. A partition is answered once every in-sync replica has
+   * deleted them (its low watermark, the smallest log start among them, reached the offset) or
+   * timeout_ms passed (REQUEST_TIMED_OUT).
+   */
+  deleteRecords(argument: _samsa_v1_DeleteRecordsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_samsa_v1_DeleteRecordsResponse__Output>): grpc.ClientUnaryCall;
+  deleteRecords(argument: _samsa_v1_DeleteRecordsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_samsa_v1_DeleteRecordsResponse__Output>): grpc.ClientUnaryCall;
+  deleteRecords(argument: _samsa_v1_DeleteRecordsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_samsa_v1_DeleteRecordsResponse__Output>): grpc.ClientUnaryCall;
+  deleteRecords(argument: _samsa_v1_DeleteRecordsRequest, callback: grpc.requestCallback<_samsa_v1_DeleteRecordsResponse__Output>): grpc.ClientUnaryCall;
   
   DeleteTopics(argument: _samsa_v1_DeleteTopicsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_samsa_v1_DeleteTopicsResponse__Output>): grpc.ClientUnaryCall;
   DeleteTopics(argument: _samsa_v1_DeleteTopicsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_samsa_v1_DeleteTopicsResponse__Output>): grpc.ClientUnaryCall;
@@ -265,6 +288,14 @@ export interface BrokerHandlers extends grpc.UntypedServiceImplementation {
   
   CreateTopics: grpc.handleUnaryCall<_samsa_v1_CreateTopicsRequest__Output, _samsa_v1_CreateTopicsResponse>;
   
+  /**
+   * Deletes the records below an offset of each partition (Kafka's DeleteRecords), on its leader;
+   * offset -1 means the high watermark. A partition is answered once every in-sync replica has
+   * deleted them (its low watermark, the smallest log start among them, reached the offset) or
+   * timeout_ms passed (REQUEST_TIMED_OUT).
+   */
+  DeleteRecords: grpc.handleUnaryCall<_samsa_v1_DeleteRecordsRequest__Output, _samsa_v1_DeleteRecordsResponse>;
+  
   DeleteTopics: grpc.handleUnaryCall<_samsa_v1_DeleteTopicsRequest__Output, _samsa_v1_DeleteTopicsResponse>;
   
   DescribeCluster: grpc.handleUnaryCall<_samsa_v1_DescribeClusterRequest__Output, _samsa_v1_DescribeClusterResponse>;
@@ -324,6 +355,7 @@ export interface BrokerDefinition extends grpc.ServiceDefinition {
   AlterPartitionReassignments: MethodDefinition<_samsa_v1_AlterPartitionReassignmentsRequest, _samsa_v1_AlterPartitionReassignmentsResponse, _samsa_v1_AlterPartitionReassignmentsRequest__Output, _samsa_v1_AlterPartitionReassignmentsResponse__Output>
   CreatePartitions: MethodDefinition<_samsa_v1_CreatePartitionsRequest, _samsa_v1_CreatePartitionsResponse, _samsa_v1_CreatePartitionsRequest__Output, _samsa_v1_CreatePartitionsResponse__Output>
   CreateTopics: MethodDefinition<_samsa_v1_CreateTopicsRequest, _samsa_v1_CreateTopicsResponse, _samsa_v1_CreateTopicsRequest__Output, _samsa_v1_CreateTopicsResponse__Output>
+  DeleteRecords: MethodDefinition<_samsa_v1_DeleteRecordsRequest, _samsa_v1_DeleteRecordsResponse, _samsa_v1_DeleteRecordsRequest__Output, _samsa_v1_DeleteRecordsResponse__Output>
   DeleteTopics: MethodDefinition<_samsa_v1_DeleteTopicsRequest, _samsa_v1_DeleteTopicsResponse, _samsa_v1_DeleteTopicsRequest__Output, _samsa_v1_DeleteTopicsResponse__Output>
   DescribeCluster: MethodDefinition<_samsa_v1_DescribeClusterRequest, _samsa_v1_DescribeClusterResponse, _samsa_v1_DescribeClusterRequest__Output, _samsa_v1_DescribeClusterResponse__Output>
   ElectLeaders: MethodDefinition<_samsa_v1_ElectLeadersRequest, _samsa_v1_ElectLeadersResponse, _samsa_v1_ElectLeadersRequest__Output, _samsa_v1_ElectLeadersResponse__Output>
