@@ -9,10 +9,14 @@
 // 3000 x 200) for the maximum rate. With --probe every cluster process preloads
 // scripts/bench-probe.cjs, and each run also reports the brokers' event-loop delay p99 (the worst
 // broker's) and GC time, and the coordinator's loop delay p99: it idles through the run, so it
-// witnesses how the machine itself scheduled everything meanwhile.
+// witnesses how the machine itself scheduled everything meanwhile. Twin clusters can differ on their
+// own: with the builds exchanged between them, the same cluster slot stayed a tenth to a fifth faster
+// at p50 in two runs (one at a time, load 11-25, 2026-12-07). --swap runs the rounds again on two
+// fresh clusters started in the other order; the summary pools both halves and shows the start
+// order's effect.
 //   node scripts/bench-ab.mjs --b DIR [--a DIR] [--mode paced|one-at-a-time|end-to-end|max] [--rate 10000]
 //        [--seconds 4] [--records 3000] [--rounds 4] [--acks all] [--replication-factor 3]
-//        [--partitions 3] [--client a|b] [--broker-env-b NAME=VALUE] [--probe]
+//        [--partitions 3] [--client a|b] [--broker-env-b NAME=VALUE] [--probe] [--swap]
 // A and B are built checkouts (`npx tsc -b`; A defaults to this one): a copy of one made before a
 // change (`cp -a` of the worktree after building) against the worktree after it. Each side's bench
 // client is its own build unless --client names one, so a client-only change can be run against one
@@ -41,6 +45,7 @@ const { values } = parseArgs({
     client: { type: 'string' },
     'broker-env-b': { type: 'string' },
     probe: { type: 'boolean', default: false },
+    swap: { type: 'boolean', default: false },
   },
 });
 if (values.b === undefined) {
@@ -100,7 +105,7 @@ function cpuMs(processes) {
   return ticks * 10;
 }
 
-async function cluster(side) {
+async function cluster(side, half) {
   const build = builds[side];
   const env = {};
   if (side === 'B' && values['broker-env-b']) {
@@ -108,7 +113,7 @@ async function cluster(side) {
     env[name] = rest.join('=');
   }
   const coordinatorPort = await freePort();
-  const coordinatorDir = join(dir, `coordinator-${side}`);
+  const coordinatorDir = join(dir, `coordinator-${side}${half}`);
   const coordinator = await start(
     build,
     ['coordinator', 'start', '--port', String(coordinatorPort), '--data-dir', coordinatorDir],
@@ -119,7 +124,7 @@ async function cluster(side) {
   for (let id = 1; id <= 3; id++) {
     const port = await freePort();
     const args = ['broker', 'start', '--id', String(id), '--listen', `127.0.0.1:${port}`];
-    args.push('--coordinator', `127.0.0.1:${coordinatorPort}`, '--data-dir', join(dir, `broker-${side}${id}`));
+    args.push('--coordinator', `127.0.0.1:${coordinatorPort}`, '--data-dir', join(dir, `broker-${side}${half}-${id}`));
     brokers.push(await start(build, args, port, env));
     addresses.push(`127.0.0.1:${port}`);
   }
@@ -175,41 +180,66 @@ function benchArgs() {
   ];
 }
 
-const clusters = { A: await cluster('A'), B: await cluster('B') };
 const [kind, ...rest] = benchArgs();
 const results = { A: [], B: [] };
 const fixed = (x, digits = 2) => (x === undefined ? '-' : x.toFixed(digits));
-for (let round = 0; round < Number(values.rounds); round++) {
-  for (const side of round % 2 === 0 ? ['A', 'B'] : ['B', 'A']) {
-    const c = clusters[side];
-    const client = values.client ? builds[values.client.toUpperCase()] : builds[side];
-    if (values.probe) await probePeriod([c.coordinator, ...c.brokers]); // the run's period starts
-    const before = cpuMs(c.brokers);
-    const args = ['bench', kind, '--topic', 'ab', '--record-size', '100', '--acks', values.acks, '--json'];
-    const out = await samsa(client, [...args, ...rest, c.bootstrap]);
-    const used = cpuMs(c.brokers) - before;
-    const all = JSON.parse(out.trim().split('\n').at(-1));
-    const probed = values.probe ? await probeFigures(c) : {};
-    const cpu = { brokerCpuUsPerRecord: (used * 1000) / all.records, load: loadavg()[0] };
-    const f = { ...(all.steadyState ?? all), ...cpu, ...probed };
-    results[side].push(f);
-    console.log(
-      `${side} round ${round}: p50 ${fixed(f.p50Ms)} p99 ${fixed(f.p99Ms)} p99.9 ${fixed(f.p999Ms)} ms, ` +
-        `${Math.round(f.recordsPerSec)} records/s, brokers ${fixed(f.brokerCpuUsPerRecord, 0)} µs CPU/record, ` +
-        `load ${fixed(f.load, 1)}` +
-        (f.acknowledgedP50Ms !== undefined
-          ? `; acknowledged p50 ${fixed(f.acknowledgedP50Ms)} p99 ${fixed(f.acknowledgedP99Ms)} ms, ` +
-            `received after it p50 ${fixed(f.afterAckP50Ms)} p99 ${fixed(f.afterAckP99Ms)} ms`
-          : '') +
-        (f.requests
-          ? `; requests: queue p50 ${fixed(f.queueTimeP50Ms)}, latency p50 ${fixed(f.requestLatencyP50Ms)} ms`
-          : '') +
-        (values.probe
-          ? `; brokers' loop delay p99 ${fixed(f.brokerLoopDelayP99Ms)} max ${fixed(f.brokerLoopDelayMaxMs)} ms, ` +
-            `GC ${fixed(f.brokerGcMs, 1)} ms (longest ${fixed(f.brokerGcMaxMs, 1)}); ` +
-            `witness loop delay p99 ${fixed(f.witnessLoopDelayP99Ms)} ms`
-          : ''),
-    );
+const halves = values.swap
+  ? [
+      ['A', 'B'],
+      ['B', 'A'],
+    ]
+  : [['A', 'B']];
+for (const [half, order] of halves.entries()) {
+  const clusters = {};
+  for (const side of order) clusters[side] = await cluster(side, half);
+  if (half > 0) console.log(`clusters started again, ${order.join(' then ')}`);
+  await runRounds(clusters, order);
+  await stop(clusters);
+}
+
+function stop(clusters) {
+  const all = Object.values(clusters).flatMap((c) => [...c.brokers, c.coordinator]);
+  for (const child of all) child.kill('SIGTERM');
+  const kill = setTimeout(() => {
+    for (const child of all) if (child.exitCode === null) child.kill('SIGKILL');
+  }, 5000);
+  const exits = all.map((child) => (child.exitCode === null ? new Promise((r) => child.once('exit', r)) : 0));
+  return Promise.all(exits).then(() => clearTimeout(kill));
+}
+
+async function runRounds(clusters, order) {
+  for (let round = 0; round < Number(values.rounds); round++) {
+    for (const side of round % 2 === 0 ? order : [...order].reverse()) {
+      const c = clusters[side];
+      const client = values.client ? builds[values.client.toUpperCase()] : builds[side];
+      if (values.probe) await probePeriod([c.coordinator, ...c.brokers]); // the run's period starts
+      const before = cpuMs(c.brokers);
+      const args = ['bench', kind, '--topic', 'ab', '--record-size', '100', '--acks', values.acks, '--json'];
+      const out = await samsa(client, [...args, ...rest, c.bootstrap]);
+      const used = cpuMs(c.brokers) - before;
+      const all = JSON.parse(out.trim().split('\n').at(-1));
+      const probed = values.probe ? await probeFigures(c) : {};
+      const cpu = { brokerCpuUsPerRecord: (used * 1000) / all.records, load: loadavg()[0] };
+      const f = { ...(all.steadyState ?? all), ...cpu, ...probed, startedFirst: side === order[0] };
+      results[side].push(f);
+      console.log(
+        `${side} round ${round}: p50 ${fixed(f.p50Ms)} p99 ${fixed(f.p99Ms)} p99.9 ${fixed(f.p999Ms)} ms, ` +
+          `${Math.round(f.recordsPerSec)} records/s, brokers ${fixed(f.brokerCpuUsPerRecord, 0)} µs CPU/record, ` +
+          `load ${fixed(f.load, 1)}` +
+          (f.acknowledgedP50Ms !== undefined
+            ? `; acknowledged p50 ${fixed(f.acknowledgedP50Ms)} p99 ${fixed(f.acknowledgedP99Ms)} ms, ` +
+              `received after it p50 ${fixed(f.afterAckP50Ms)} p99 ${fixed(f.afterAckP99Ms)} ms`
+            : '') +
+          (f.requests
+            ? `; requests: queue p50 ${fixed(f.queueTimeP50Ms)}, latency p50 ${fixed(f.requestLatencyP50Ms)} ms`
+            : '') +
+          (values.probe
+            ? `; brokers' loop delay p99 ${fixed(f.brokerLoopDelayP99Ms)} max ${fixed(f.brokerLoopDelayMaxMs)} ms, ` +
+              `GC ${fixed(f.brokerGcMs, 1)} ms (longest ${fixed(f.brokerGcMaxMs, 1)}); ` +
+              `witness loop delay p99 ${fixed(f.witnessLoopDelayP99Ms)} ms`
+            : ''),
+      );
+    }
   }
 }
 function median(xs) {
@@ -247,7 +277,12 @@ const rows = ['A', 'B'].map((side) => {
     'load average': `${fixed(Math.min(...loads), 1)}–${fixed(Math.max(...loads), 1)}`,
   };
 });
-console.log(`medians of ${values.rounds} runs each, ${values.mode}, acks=${values.acks}, RF ${rf}:`);
+const runs = Number(values.rounds) * halves.length;
+console.log(`medians of ${runs} runs each, ${values.mode}, acks=${values.acks}, RF ${rf}:`);
 console.table(rows);
-for (const side of ['A', 'B']) for (const child of clusters[side].brokers) child.kill('SIGTERM');
+if (values.swap) {
+  const all = [...results.A, ...results.B];
+  const p50 = (first) => fixed(median(all.filter((f) => f.startedFirst === first).map((f) => f.p50Ms)));
+  console.log(`start order, both builds pooled: p50 ${p50(true)} ms started first, ${p50(false)} ms second`);
+}
 process.exit(0);
