@@ -2,13 +2,15 @@
  * The cleaner's bulk work: reading segments in chunks of whole batches, decompressing, reading keys,
  * filling or consulting the offset map, rewriting and compressing, writing the cleaned file and its
  * fdatasync. InlineCompute does it on the calling thread (tests, tools); WorkerCompute does the same
- * in a worker thread (cleaner-worker.ts, at a low CPU priority), so that a broker's event loop only
- * pins segments, builds the new indexes from what the worker reports, and swaps. With the record
+ * in a worker thread (cleaner-worker.ts, at a low CPU priority), but for the fdatasync (a libuv
+ * thread: see syncFile), so that a broker's event loop only pins segments, builds the new indexes
+ * from what the worker reports, and swaps. With the record
  * work on the event loop an acks=1 producer's p50 went from about 1 ms to 17-28 ms while a large log
  * was cleaned; with only the reads and writes there, still 7-20 ms on a saturated machine, where the
  * broker's thread, kept busy, waits for a core (README: the cleaner's figures).
  */
-import { existsSync, fdatasyncSync, readSync, writeSync } from 'node:fs';
+import { existsSync, fdatasync, fdatasyncSync, readSync, writeSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import {
@@ -120,7 +122,12 @@ export interface CleanerCompute {
     rules: RewriteRulesData,
     out: { readonly fd: number; readonly position: number },
   ): Promise<RewriteRangeResult>;
-  /** fdatasync of `fd` (the cleaned file), on the compute's thread. */
+  /**
+   * fdatasync of `fd` (the cleaned file). Not on a low-priority thread: the fdatasync allocates the
+   * file's blocks holding ext4 journal handles, and a thread the scheduler leaves waiting while it
+   * holds one stops the journal's next commit, which every other fsync, and every write that
+   * updates a file's size or mtime once the commit has begun, then wait for.
+   */
   syncFile(fd: number): Promise<void>;
 }
 
@@ -419,7 +426,15 @@ export class WorkerCompute implements CleanerCompute {
   private nextId = 0;
   private readonly waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
 
-  constructor(capacityBytes: number, priority: CleanerThreadPriority = DEFAULT_CLEANER_THREAD_PRIORITY) {
+  /**
+   * `syncOnWorker`: the fdatasync on the worker thread (the benchmark's A/B) instead of a libuv
+   * thread at the broker's priority (see CleanerCompute.syncFile).
+   */
+  constructor(
+    capacityBytes: number,
+    priority: CleanerThreadPriority = DEFAULT_CLEANER_THREAD_PRIORITY,
+    private readonly syncOnWorker = false,
+  ) {
     this.worker = new Worker(WORKER_SCRIPT, { workerData: { capacityBytes, priority } });
     this.worker.unref();
     this.worker.on('message', (reply: WorkerReply) => {
@@ -472,7 +487,8 @@ export class WorkerCompute implements CleanerCompute {
   }
 
   async syncFile(fd: number): Promise<void> {
-    await this.call({ id: 0, op: 'syncFile', fd });
+    if (this.syncOnWorker) await this.call({ id: 0, op: 'syncFile', fd });
+    else await fdatasyncOnPool(fd);
   }
 
   async close(): Promise<void> {
@@ -494,6 +510,7 @@ export class WorkerCompute implements CleanerCompute {
 }
 
 const WORKER_SCRIPT = new URL('./cleaner-worker.js', import.meta.url);
+const fdatasyncOnPool = promisify(fdatasync);
 
 /** A nice value for the cleaner's worker threads (0: the broker's priority), or 'idle': SCHED_IDLE (Linux). */
 export type CleanerThreadPriority = number | 'idle';
@@ -512,8 +529,9 @@ export const DEFAULT_CLEANER_THREAD_PRIORITY: CleanerThreadPriority = 'idle';
 export function createCompute(
   capacityBytes: number,
   priority: CleanerThreadPriority = DEFAULT_CLEANER_THREAD_PRIORITY,
+  syncOnWorker = false,
 ): CleanerCompute & { close(): Promise<void> } {
-  if (existsSync(fileURLToPath(WORKER_SCRIPT))) return new WorkerCompute(capacityBytes, priority);
+  if (existsSync(fileURLToPath(WORKER_SCRIPT))) return new WorkerCompute(capacityBytes, priority, syncOnWorker);
   const inline = new InlineCompute(new OffsetMap(capacityBytes));
   return Object.assign(inline, { close: async () => {} });
 }

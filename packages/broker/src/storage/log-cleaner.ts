@@ -17,6 +17,8 @@ export interface LogCleanerSettings {
   readonly backoffMs: number;
   /** CPU priority of the worker threads (DEFAULT_CLEANER_THREAD_PRIORITY when absent; 0: the broker's). */
   readonly threadPriority?: CleanerThreadPriority;
+  /** The cleaned files' fdatasync on the worker threads (the benchmark's A/B; see CleanerCompute.syncFile). */
+  readonly syncOnWorker?: boolean;
 }
 
 /** A log the cleaner may work on, with the offset below which it is stable (the high watermark). */
@@ -101,6 +103,7 @@ export class LogCleaner {
     const compute = createCompute(
       Math.floor(this.settings.dedupeBufferBytes / this.settings.threads),
       this.settings.threadPriority,
+      this.settings.syncOnWorker,
     );
     try {
       await this.run(thread, compute);

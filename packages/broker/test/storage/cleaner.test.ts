@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { open, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   Attribute,
@@ -691,5 +691,36 @@ describe('the cleaner worker thread', () => {
 
   it.runIf(hasChrt)('runs as SCHED_IDLE by default, so any broker thread that wakes up takes its core', async () => {
     expect(await countNew(undefined, (t) => t.policy === SCHED_IDLE)).toBe(1);
+  });
+
+  it('leaves the cleaned file fdatasync to a libuv thread: it does not wait behind the worker', async () => {
+    const { WorkerCompute } = await builtCompute();
+    const dir = await tempDir('samsa-cleaner-');
+    const compute = new WorkerCompute(1 << 20);
+    const big = await open(join(dir.path, 'big.log'), 'w+');
+    const small = await open(join(dir.path, 'small.log'), 'w+');
+    try {
+      // About a million records: seconds of work for the worker, against a few ms for the sync.
+      const batch = encodeBatch(
+        Array.from({ length: 1000 }, (_, i) => ({ key: Buffer.from(`k${i}`), value: Buffer.from('v'), timestamp: 0 })),
+      );
+      await big.writeFile(Buffer.concat(Array.from({ length: 1000 }, () => batch)));
+      await big.datasync();
+      const size = (await big.stat()).size;
+      await small.writeFile('x');
+      await compute.reset(0, []);
+      let mapped = false;
+      const mapping = compute.mapRange(big.fd, 0, size, 0, size).then(() => {
+        mapped = true;
+      });
+      await compute.syncFile(small.fd);
+      expect(mapped).toBe(false);
+      await mapping;
+    } finally {
+      await big.close();
+      await small.close();
+      await compute.close();
+      await dir.remove();
+    }
   });
 });
