@@ -1,7 +1,8 @@
 /**
  * Transactions on real processes (3 brokers, __transaction_state with RF 3), driven with raw gRPC calls:
  * the coordinator found by FindCoordinator key type 1, InitProducerId with a transactional id, a write
- * to a partition not added refused (InvalidTxnState, nothing appended), commit markers on every
+ * to a partition not added refused (InvalidTxnState, nothing appended), a write adding its own
+ * partition (KIP-890 part 2) and a late one of an ended transaction refused, commit markers on every
  * partition, a zombie fenced by a new incarnation, bad input answered with typed errors, and an open
  * transaction surviving a SIGKILL of its coordinator's broker.
  */
@@ -24,6 +25,7 @@ const RETRIABLE = new Set([
 const TOPIC = 'txn-out';
 const READ_TOPIC = 'txn-read';
 const SDK_TOPIC = 'txn-sdk';
+const IMPLICIT_TOPIC = 'txn-implicit';
 
 let cluster: LocalCluster;
 let samsa: Samsa;
@@ -90,10 +92,10 @@ function batch(producerId: number, producerEpoch: number, baseSequence: number, 
   });
 }
 
-async function produce(id: string, partition: number, records: Buffer, topic = TOPIC) {
+async function produce(id: string, partition: number, records: Buffer, topic = TOPIC, addPartitionsToTxn = false) {
   return waitFor(
     async () => {
-      const r = await (await leaderOf(partition, topic)).produce(topic, partition, records, id);
+      const r = await (await leaderOf(partition, topic)).produce(topic, partition, records, id, addPartitionsToTxn);
       return RETRIABLE.has(r.errorCode) ? undefined : r;
     },
     { timeoutMs: 30_000, description: `a produce answer from ${TOPIC}-${partition}` },
@@ -101,8 +103,8 @@ async function produce(id: string, partition: number, records: Buffer, topic = T
 }
 
 /** Every batch of a partition (up to the high watermark): data values and control markers. */
-async function readAll(partition: number): Promise<{ values: string[]; markers: number; hw: number }> {
-  const r = await (await leaderOf(partition)).fetch(TOPIC, partition, 0);
+async function readAll(partition: number, topic = TOPIC): Promise<{ values: string[]; markers: number; hw: number }> {
+  const r = await (await leaderOf(partition, topic)).fetch(topic, partition, 0);
   const values: string[] = [];
   let markers = 0;
   for (const b of decodeBatches(r.records)) {
@@ -128,6 +130,7 @@ beforeAll(async () => {
     { topic: TOPIC, numPartitions: 3, replicationFactor: 3 },
     { topic: READ_TOPIC, numPartitions: 1, replicationFactor: 3 },
     { topic: SDK_TOPIC, numPartitions: 3, replicationFactor: 3 },
+    { topic: IMPLICIT_TOPIC, numPartitions: 3, replicationFactor: 3 },
   ]);
 }, 60_000);
 
@@ -174,6 +177,51 @@ describe('transactions', () => {
       { timeoutMs: 20_000, description: 'the transaction to complete' },
     );
     expect(described.producerId).toBe(producerId);
+  }, 90_000);
+
+  it('KIP-890 part 2: a write adds its own partition; a late write of the ended transaction is refused', async () => {
+    const id = 'tx-implicit';
+    const init = await withCoordinator(id, (t) => t.initProducerId(id));
+    expect(init.errorCode).toBe(0);
+    const { producerId, producerEpoch } = init;
+    const write = (p: number, epoch: number, seq: number, value: string) =>
+      produce(id, p, batch(producerId, epoch, seq, value), IMPLICIT_TOPIC, true);
+    expect((await write(0, producerEpoch, 0, 'i0')).errorCode).toBe(0);
+    expect((await write(1, producerEpoch, 0, 'i1')).errorCode).toBe(0);
+    const open = (await (await coordinatorOf(id)).txn.describe([id])).transactions[0];
+    expect(open).toMatchObject({ state: 'Ongoing', topics: [{ name: IMPLICIT_TOPIC, partitions: [0, 1] }] });
+    const end = await withCoordinator(id, (t) =>
+      t.endTxn({ transactionalId: id, producerId, producerEpoch, committed: true }),
+    );
+    expect(end).toMatchObject({ errorCode: 0, producerEpoch: producerEpoch + 1 });
+    for (const p of [0, 1]) {
+      const seen = await waitFor(
+        async () => {
+          const r = await readAll(p, IMPLICIT_TOPIC);
+          return r.markers === 1 ? r : undefined;
+        },
+        { timeoutMs: 20_000, description: `the commit marker on ${IMPLICIT_TOPIC}-${p}` },
+      );
+      expect(seen.values).toEqual([`i${p}`]);
+    }
+    // Writes of the ended transaction arriving late, on a partition it wrote and on one it did not: the
+    // coordinator refuses to add them (an old epoch), nothing is appended.
+    const before = await readAll(2, IMPLICIT_TOPIC);
+    expect((await write(0, producerEpoch, 1, 'late0')).errorCode).toBe(ErrorCodes.PRODUCER_FENCED.code);
+    expect((await write(2, producerEpoch, 0, 'late2')).errorCode).toBe(ErrorCodes.PRODUCER_FENCED.code);
+    expect((await readAll(0, IMPLICIT_TOPIC)).values).toEqual(['i0']);
+    expect(await readAll(2, IMPLICIT_TOPIC)).toEqual(before);
+    // The next transaction (the epoch EndTxn answered) starts with a write, and commits.
+    expect((await write(2, producerEpoch + 1, 0, 'next2')).errorCode).toBe(0);
+    const next = await withCoordinator(id, (t) =>
+      t.endTxn({ transactionalId: id, producerId, producerEpoch: producerEpoch + 1, committed: true }),
+    );
+    expect(next.errorCode).toBe(0);
+    await waitFor(async () => ((await readAll(2, IMPLICIT_TOPIC)).markers === 1 ? true : undefined), {
+      timeoutMs: 20_000,
+      description: `the second commit marker on ${IMPLICIT_TOPIC}-2`,
+    });
+    expect((await readAll(2, IMPLICIT_TOPIC)).values).toEqual(['next2']);
   }, 90_000);
 
   it('fences a zombie: a new incarnation aborts its transaction, its commit is refused', async () => {

@@ -62,11 +62,13 @@ export class RawTxn {
     partition: number,
     records: Buffer,
     transactionalId: string,
+    addPartitionsToTxn = false,
   ): Promise<v1.ProducePartitionResponse__Output> {
     return unary<v1.ProduceResponse__Output>(this.broker, 'Produce', {
       acks: -1,
       timeoutMs: 10_000,
       transactionalId,
+      addPartitionsToTxn,
       topics: [{ name: topic, partitions: [{ partition, records }] }],
     }).then((r) => r.topics[0]!.partitions[0]!);
   }

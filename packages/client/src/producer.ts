@@ -793,7 +793,8 @@ export class Producer implements AsyncDisposable {
       acks: plan.acks,
       timeoutMs: this.options.requestTimeoutMs,
       topics: [...byTopic].map(([name, partitions]) => ({ name, partitions })),
-      ...(this.transactional ? { transactionalId: this.transactional.transactionalId } : {}),
+      // KIP-890 part 2: each leader adds its partition to the open transaction itself.
+      ...(this.transactional ? { transactionalId: this.transactional.transactionalId, addPartitionsToTxn: true } : {}),
     };
     const connection = this.cluster.connection(plan.broker);
     if (connection === undefined) {

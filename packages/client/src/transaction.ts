@@ -1,13 +1,14 @@
 /**
  * The transactional producer (KIP-98): records sent between begin and commit become visible to
  * read_committed consumers all together, or (abort) never. One transactional id is one producer at a
- * time: InitProducerId fences every older incarnation, which then gets ProducerFenced. Every partition
- * is added to the transaction (AddPartitionsToTxn) before its first write, records sent meanwhile
- * waiting for it in send order. Then they go through a Producer (producer.ts) as an idempotent
- * producer's do: batched per partition, one request per partition at a time (so in order), every ready
- * partition of a broker in one Produce request, retried under the same sequences (the broker answers a
- * retry it already appended). The coordinator bumps the producer epoch at every commit or abort
- * (KIP-890), so sequences start at 0 in every transaction.
+ * time: InitProducerId fences every older incarnation, which then gets ProducerFenced. Records go
+ * through a Producer (producer.ts) as an idempotent producer's do: batched per partition, one request
+ * per partition at a time (so in order), every ready partition of a broker in one Produce request,
+ * retried under the same sequences (the broker answers a retry it already appended). Each partition
+ * joins the transaction with its first write: its leader adds it at the coordinator before appending
+ * (KIP-890 part 2; no AddPartitionsToTxn from here). The coordinator bumps the producer epoch at every
+ * commit or abort (KIP-890), so sequences start at 0 in every transaction, and a late write of an
+ * ended transaction, naming the old epoch, cannot be added to the next one.
  */
 import { ErrorCodes, kafkaPartitionForKey } from '@samsa/protocol';
 import type { RecordMetadata } from './accumulator.js';
@@ -63,21 +64,6 @@ const COORDINATOR_RETRY = new Set<number>([
   ErrorCodes.CONCURRENT_TRANSACTIONS.code,
 ]);
 
-interface Waiting {
-  readonly record: ProducerRecord;
-  readonly resolve: (m: RecordMetadata) => void;
-  readonly reject: (err: unknown) => void;
-}
-
-/** A partition of the open transaction: added (AddPartitionsToTxn answered), or records waiting for it. */
-interface TxnPartition {
-  added: boolean;
-  /** Records sent before the partition was added, in send order. */
-  readonly waiting: Waiting[];
-  /** Settles (never rejects) once the waiting records were handed to the producer, or failed. */
-  settled: Promise<void>;
-}
-
 type State = 'uninitialized' | 'ready' | 'in-transaction' | 'fenced' | 'closed';
 
 export class TransactionalProducer implements Transaction, AsyncDisposable {
@@ -86,15 +72,12 @@ export class TransactionalProducer implements Transaction, AsyncDisposable {
   private coordinator: string | undefined;
   /** Sends the records, under the identity the coordinator gave for the open transaction. */
   private readonly sender: Producer;
-  private readonly partitions = new Map<string, TxnPartition>();
-  /** An AddPartitionsToTxn was sent in the open transaction (it may have taken effect even if it failed). */
-  private addsSent = false;
+  /** A record was sent in the open transaction (its leader may have added its partition even if it failed). */
+  private written = false;
   /** Groups whose offsets this transaction commits (AddOffsetsToTxn sent), and the commits in flight. */
   private readonly offsetGroups = new Map<string, Promise<void>>();
   private readonly offsetCommits = new Set<Promise<void>>();
   private readonly groupCoordinators: GroupCoordinators;
-  /** Partitions to add in the next AddPartitionsToTxn, and its promise. */
-  private addBatch: { partitions: { topic: string; partition: number }[]; sent: Promise<void> } | undefined;
   /** The first failed write of the open transaction: commit refuses, abort is the way out. */
   private failure: unknown;
   private roundRobin = 0;
@@ -185,50 +168,16 @@ export class TransactionalProducer implements Transaction, AsyncDisposable {
     return this.cluster.topic(record.topic).then((known) => this.sendTo(record, known));
   }
 
-  /** Hands the record to the producer once its partition is added (at once when it already is). */
+  /** Picks the partition (the key's, or round robin) and hands the record to the producer. */
   private sendTo(record: ProducerRecord, info: TopicInfo): Promise<RecordMetadata> {
     const count = info.partitions.length;
     const key = record.key === undefined || record.key === null ? null : toBytes(record.key);
     let partition = record.partition;
     if (partition === undefined) {
       partition = key !== null ? kafkaPartitionForKey(key, count) : this.roundRobin++ % count;
-    } else if (!(Number.isInteger(partition) && partition >= 0 && partition < count)) {
-      return Promise.reject(
-        new SamsaClientError(
-          ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION,
-          `partition ${partition} does not exist; ${record.topic} has ${count}`,
-          { topic: record.topic, partition, retriable: false },
-        ),
-      );
     }
-    const message: ProducerRecord = { ...record, key, partition };
-    const tp = `${record.topic}\u0000${partition}`;
-    const txnPartition = this.partitions.get(tp) ?? this.addPartition(record.topic, partition, tp);
-    if (txnPartition.added) return this.sender.send(message);
-    return new Promise<RecordMetadata>((resolve, reject) =>
-      txnPartition.waiting.push({ record: message, resolve, reject }),
-    );
-  }
-
-  /**
-   * Adds a partition to the open transaction; its waiting records go to the producer, in send order,
-   * as soon as the coordinator answers. A failed add fails them and the transaction (abort it).
-   */
-  private addPartition(topic: string, partition: number, tp: string): TxnPartition {
-    const txnPartition: TxnPartition = { added: false, waiting: [], settled: Promise.resolve() };
-    this.partitions.set(tp, txnPartition);
-    txnPartition.settled = this.addToTxn(topic, partition).then(
-      () => {
-        txnPartition.added = true;
-        for (const w of txnPartition.waiting.splice(0)) this.sender.send(w.record).then(w.resolve, w.reject);
-      },
-      (err: unknown) => {
-        this.failure ??= err;
-        if (this.partitions.get(tp) === txnPartition) this.partitions.delete(tp);
-        for (const w of txnPartition.waiting.splice(0)) w.reject(err);
-      },
-    );
-    return txnPartition;
+    this.written = true;
+    return this.sender.send({ ...record, key, partition });
   }
 
   /**
@@ -361,8 +310,7 @@ export class TransactionalProducer implements Transaction, AsyncDisposable {
     if (this.state !== 'in-transaction') {
       throw new SamsaClientError(ErrorCodes.INVALID_TXN_STATE, 'no open transaction', { retriable: false });
     }
-    const partitions = [...this.partitions.values()].map((p) => p.settled);
-    await Promise.allSettled([...partitions, ...this.offsetGroups.values(), ...this.offsetCommits]);
+    await Promise.allSettled([...this.offsetGroups.values(), ...this.offsetCommits]);
     // Every record sent goes out now, whole batches or not, and is answered before EndTxn.
     await this.sender.flush();
     if (commit && this.failure !== undefined) {
@@ -372,9 +320,9 @@ export class TransactionalProducer implements Transaction, AsyncDisposable {
       });
     }
     try {
-      if (this.addsSent || this.offsetGroups.size > 0) {
+      if (this.written || this.offsetGroups.size > 0) {
         const request = { transactionalId: this.transactionalId, ...this.identity, committed: commit };
-        const response = await this.coordinatorCall('EndTxn', () => request);
+        const response = await this.endTxn(request);
         this.identity = { producerId: response.producerId, producerEpoch: response.producerEpoch };
         this.sender.useTransactionIdentity(this.identity);
       }
@@ -385,36 +333,23 @@ export class TransactionalProducer implements Transaction, AsyncDisposable {
       if (this.state === 'in-transaction') this.state = 'uninitialized';
       throw err;
     } finally {
-      this.partitions.clear();
-      this.addsSent = false;
+      this.written = false;
       this.offsetGroups.clear();
     }
   }
 
   /**
-   * Adds a partition to the transaction. Partitions first written in the same turn of the event loop
-   * go in one AddPartitionsToTxn (one write of the coordinator, not one each).
+   * EndTxn. An abort answered InvalidTxnState found nothing open: every write of the transaction failed
+   * before its leader added its partition (an abort is always allowed otherwise, retries included).
    */
-  private addToTxn(topic: string, partition: number): Promise<void> {
-    let batch = this.addBatch;
-    if (batch === undefined) {
-      const partitions: { topic: string; partition: number }[] = [];
-      const sent = new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
-        this.addBatch = undefined;
-        this.addsSent = true;
-        const byTopic = new Map<string, number[]>();
-        for (const p of partitions) byTopic.set(p.topic, [...(byTopic.get(p.topic) ?? []), p.partition]);
-        await this.coordinatorCall('AddPartitionsToTxn', () => ({
-          transactionalId: this.transactionalId,
-          ...this.identity,
-          topics: [...byTopic].map(([name, ps]) => ({ name, partitions: ps })),
-        }));
-      });
-      batch = { partitions, sent };
-      this.addBatch = batch;
+  private async endTxn(request: BrokerRpcs['EndTxn'][0]): Promise<{ producerId: number; producerEpoch: number }> {
+    try {
+      return await this.coordinatorCall('EndTxn', () => request);
+    } catch (err) {
+      const nothingOpen = err instanceof SamsaClientError && err.code === ErrorCodes.INVALID_TXN_STATE.code;
+      if (request.committed || !nothingOpen || this.offsetGroups.size > 0) throw err;
+      return this.identity;
     }
-    batch.partitions.push({ topic, partition });
-    return batch.sent;
   }
 
   /** A write failed for good: commit refuses, abort is the way out; a fenced producer is done. */

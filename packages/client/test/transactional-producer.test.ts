@@ -1,7 +1,8 @@
 /**
  * The transactional producer's sending, against the in-process test cluster playing a transaction
  * coordinator: how a transaction's records leave (batched as the idempotent producer's, every ready
- * partition of a broker in one Produce request), under which identity, and what a failed write does.
+ * partition of a broker in one Produce request, each leader adding its partition to the transaction),
+ * under which identity, and what a failed write does.
  * The protocol itself (markers, fencing, read_committed) is tested on real brokers
  * (test/integration/transactions.test.ts).
  */
@@ -13,7 +14,7 @@ import { TestCluster } from './support/test-cluster.js';
 const fastRetry = { retries: 5, initialRetryTimeMs: 10, maxRetryTimeMs: 50 };
 const TRANSACTIONAL = 0x10;
 
-/** Plays the transaction coordinator: adds partitions, and bumps the epoch at every EndTxn (KIP-890). */
+/** Plays the transaction coordinator: bumps the epoch at every EndTxn (KIP-890); adds are counted. */
 function playCoordinator(cluster: TestCluster) {
   const port = cluster.brokers[0]!.port;
   const state = { epoch: 0, added: [] as string[][], ended: [] as boolean[] };
@@ -41,6 +42,7 @@ function produceRequests(cluster: TestCluster) {
   return cluster.requestsOf<v1.ProduceRequest__Output>('Produce').map(({ broker, request }) => ({
     broker,
     transactionalId: request.transactionalId,
+    addPartitionsToTxn: request.addPartitionsToTxn,
     partitions: request.topics.flatMap((t) =>
       t.partitions.map((p) => ({
         partition: p.partition,
@@ -70,7 +72,7 @@ describe('transactional producer: sending', () => {
     await cluster.stop();
   });
 
-  it('sends one Produce request per broker for all its partitions, sequences from 0 in each transaction', async () => {
+  it('one Produce request per broker, its leader adding each partition; sequences from 0 per transaction', async () => {
     cluster.createTopic('t', 4); // leaders 0, 1, 0, 1
     const coordinator = playCoordinator(cluster);
     const producer = samsa.producer({ transactionalId: 'tx' });
@@ -81,10 +83,8 @@ describe('transactional producer: sending', () => {
         );
       });
     }
-    expect(coordinator.added).toEqual([
-      ['t-0', 't-1', 't-2', 't-3'],
-      ['t-0', 't-1', 't-2', 't-3'],
-    ]);
+    // KIP-890 part 2: the records go at once, their leaders add the partitions.
+    expect(coordinator.added).toEqual([]);
     expect(coordinator.ended).toEqual([true, true]);
     // Only the coordinator's InitProducerId: the producer never asks for an id of its own.
     expect(cluster.requestsOf('InitProducerId')).toHaveLength(1);
@@ -93,6 +93,7 @@ describe('transactional producer: sending', () => {
     expect(requests).toHaveLength(4);
     for (const request of requests) {
       expect(request.transactionalId).toBe('tx');
+      expect(request.addPartitionsToTxn).toBe(true);
       expect(request.partitions.map((p) => p.partition).sort()).toEqual(request.broker === 0 ? [0, 2] : [1, 3]);
     }
     for (const [round, epoch] of [0, 1].entries()) {

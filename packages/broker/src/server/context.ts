@@ -30,8 +30,11 @@ export interface BrokerContext {
    * KIP-890 part 1, for the produce path: asks the coordinator of the request's transactional id (here or
    * on another broker) whether the partition is in the producer's open transaction; throws if not.
    */
-  /** KIP-890 part 1 at the coordinator; resolves with the open transaction's start time (its markers name it). */
-  verifyTxnPartition(request: TxnRequest, topic: string, partition: number): Promise<number>;
+  /**
+   * With `add`, asks it to add the partition to that transaction instead (KIP-890 part 2). Resolves with the
+   * open transaction's start time (its markers name it).
+   */
+  verifyTxnPartition(request: TxnRequest, topic: string, partition: number, add?: boolean): Promise<number>;
   /** Writes a transaction marker on the partitions of `marker` this broker leads (acks=all); errors by partition. */
   writeTxnMarker(marker: v1.WritableTxnMarker__Output): Promise<v1.TxnMarkerPartitionResult__Output[]>;
   /** Producer ids for idempotent producers, from this broker's block. */

@@ -327,24 +327,32 @@ export async function writeMarkerLocally<R extends MarkerReplica>(
   return Promise.all(jobs);
 }
 
-/** KIP-890 part 1 for the produce path: the coordinator of the id (here, or a peer) verifies the partition. */
+/**
+ * KIP-890 for the produce path: the coordinator of the id (here, or a peer) verifies that the partition
+ * is in the producer's open transaction (part 1), or with `add` adds it (part 2). Resolves with the
+ * transaction's start time.
+ */
 export function txnPartitionVerifier(options: {
   readonly brokerId: number;
   readonly coordinator: TxnCoordinator;
   readonly coordinatorOf: (partition: number) => BrokerEndpoint | undefined;
   readonly peers: TxnPeerClients;
   readonly timeoutMs: number;
-}): (request: TxnRequest, topic: string, partition: number) => Promise<number> {
-  const verify = async (request: TxnRequest, topic: string, partition: number): Promise<number> => {
+}): (request: TxnRequest, topic: string, partition: number, add?: boolean) => Promise<number> {
+  const verify = async (request: TxnRequest, topic: string, partition: number, add: boolean): Promise<number> => {
     const broker = options.coordinatorOf(options.coordinator.partitionFor(request.transactionalId));
     if (broker === undefined) {
       throw new SamsaError(ErrorCodes.COORDINATOR_NOT_AVAILABLE, `no coordinator for ${request.transactionalId}`);
     }
-    if (broker.id === options.brokerId) return options.coordinator.verifyPartition(request, topic, partition);
+    if (broker.id === options.brokerId) {
+      return add
+        ? options.coordinator.addPartitions(request, tp.fromKeys([tp.tpKey(topic, partition)]))
+        : options.coordinator.verifyPartition(request, topic, partition);
+    }
     const response = await call<v1.AddPartitionsToTxnRequest, v1.AddPartitionsToTxnResponse__Output>(
       options.peers.forBroker(broker),
       'AddPartitionsToTxn',
-      { ...request, topics: [{ name: topic, partitions: [partition] }], verifyOnly: true },
+      { ...request, topics: [{ name: topic, partitions: [partition] }], verifyOnly: !add },
       options.timeoutMs,
     );
     if (response.errorCode !== 0) {
@@ -354,9 +362,9 @@ export function txnPartitionVerifier(options: {
   };
   // A coordinator that cannot answer now (moving, loading, unreachable) is a produce error the producer
   // retries: NotEnoughReplicas, as Kafka answers producers that do not know the coordinator's errors.
-  return async (request, topic, partition) => {
+  return async (request, topic, partition, add = false) => {
     try {
-      return await verify(request, topic, partition);
+      return await verify(request, topic, partition, add);
     } catch (err) {
       if (err instanceof SamsaError && err.retriable) {
         throw new SamsaError(ErrorCodes.NOT_ENOUGH_REPLICAS, `transaction not verified yet: ${err.detail}`, {

@@ -409,20 +409,24 @@ export class TxnCoordinator {
    * AddPartitionsToTxn. One that meets the previous transaction's markers still being written
    * (ConcurrentTransactions) waits for them (at most CONCURRENT_WAIT_MS) and is then written in the
    * same append as that transaction's Complete record: the producer's next transaction starts one
-   * replication round trip after the markers, not two.
+   * replication round trip after the markers, not two. Resolves with the transaction's start time
+   * (what its markers will name).
    */
-  async addPartitions(request: TxnRequest, partitions: TopicPartitions): Promise<void> {
+  async addPartitions(request: TxnRequest, partitions: TopicPartitions): Promise<number> {
     const id = request.transactionalId;
     const loaded = this.loadedFor(id);
-    const op = (core: Core) => core.addPartitions(request, partitions, this.options.nowMs());
+    const op = (core: Core): TxnOutcome<number> => ({
+      records: core.addPartitions(request, partitions, this.options.nowMs()).records,
+      result: core.get(id)?.txnStartTimestampMs ?? -1,
+    });
     try {
-      await this.run(loaded, op);
+      return await this.run(loaded, op);
     } catch (err) {
       if (!(err instanceof SamsaError) || err.code !== ErrorCodes.CONCURRENT_TRANSACTIONS.code) throw err;
       if (this.partitions.get(loaded.partition) !== loaded) throw err;
       // Completed meanwhile: the Complete record is written (committed or not), this one goes after it.
-      if (loaded.core.markerJob(id) === undefined) await this.run(loaded, op);
-      else await this.parkBehindMarkers(loaded, id, op);
+      if (loaded.core.markerJob(id) === undefined) return await this.run(loaded, op);
+      return (await this.parkBehindMarkers(loaded, id, op)) as number;
     }
   }
 

@@ -125,6 +125,8 @@ const FORGET_VERIFIED = process.env.TXN_SIM_FORGET_VERIFIED === '1';
 const PARTITIONS = 3;
 const TIMEOUT_MS = 20_000;
 
+type TxnRequestShape = { transactionalId: string; producerId: number; producerEpoch: number };
+
 interface Incarnation {
   readonly n: number;
   pid: number;
@@ -307,22 +309,28 @@ class World {
     const parts = [0, 1, 2].filter(() => this.chance(0.6));
     if (parts.length === 0) parts.push(0);
     const request = () => ({ transactionalId: TXN_ID, producerId: inc.pid, producerEpoch: inc.epoch });
+    // KIP-890 part 2 (the SDK): each write's leader adds its partition; only for producers whose every
+    // transaction bumps the epoch.
+    const implicit = !inc.keepsEpoch && this.chance(0.5);
     this.txnOutcome.set(tag, 'open');
-    await this.retry(inc, () =>
-      this.coordinator.addPartitions(request(), tp.fromKeys(parts.map((p) => tp.tpKey('out', p)))),
-    );
+    if (!implicit) {
+      await this.retry(inc, () =>
+        this.coordinator.addPartitions(request(), tp.fromKeys(parts.map((p) => tp.tpKey('out', p)))),
+      );
+    }
     const wrote = new Set<number>();
     this.acked.set(tag, wrote);
     for (const p of parts) {
-      await this.produce(inc, p, tag);
+      await this.produce(inc, p, tag, implicit);
       wrote.add(p);
     }
+    const ended = { ...request() };
     // Sometimes a write to a partition not added: must be refused (KIP-890 part 1).
-    if (this.chance(0.05)) {
+    if (!implicit && this.chance(0.05)) {
       const others = [0, 1, 2].filter((p) => !parts.includes(p));
       if (others.length > 0) {
         try {
-          await this.produce(inc, others[0]!, `${tag}-unadded`);
+          await this.produce(inc, others[0]!, `${tag}-unadded`, false);
           this.fail(`a write to unadded partition ${others[0]} of ${tag} was accepted`);
         } catch (err) {
           if (err instanceof Violation) throw err;
@@ -338,6 +346,12 @@ class World {
     const fencedBefore = this.latestInit !== inc.n;
     try {
       const next = await this.retry(inc, () => this.coordinator.endTxn(request(), commit, !inc.keepsEpoch));
+      if (implicit && this.chance(0.2)) {
+        // A write of the transaction that reaches a leader only after EndTxn was answered (sent by a
+        // zombie, or stuck in the network): its partition must never join a later transaction.
+        const p = Math.floor(this.rng() * PARTITIONS);
+        this.network.push(() => void this.lateWrite(ended, p, tag));
+      }
       if (commit && (fencedBefore || this.latestInit !== inc.n)) this.zombieCommits.push(tag);
       this.txnOutcome.set(tag, commit ? 'commit' : 'abort');
       if (commit) this.commits++;
@@ -350,15 +364,20 @@ class World {
     }
   }
 
-  /** A transactional write as the partition's leader handles it: verify first (unless already in the transaction). */
-  private async produce(inc: Incarnation, p: number, tag: string): Promise<void> {
+  /**
+   * A transactional write as the partition's leader handles it: verify first, or with `implicit` add the
+   * partition (unless already in the transaction).
+   */
+  private async produce(inc: Incarnation, p: number, tag: string, implicit: boolean): Promise<void> {
     const partition = this.partitions[p]!;
     const req = { transactionalId: TXN_ID, producerId: inc.pid, producerEpoch: inc.epoch };
     const seq = inc.seqs.get(p) ?? 0;
     await this.retry(inc, async () => {
       const entry = partition.table.entry(inc.pid);
       if (!(entry !== undefined && entry.currentTxnFirstOffset >= 0 && entry.epoch === inc.epoch)) {
-        const txnStartMs = await this.coordinator.verifyPartition(req, 'out', p);
+        const txnStartMs = implicit
+          ? await this.coordinator.addPartitions(req, tp.fromKeys([tp.tpKey('out', p)]))
+          : await this.coordinator.verifyPartition(req, 'out', p);
         if (!FORGET_VERIFIED) partition.table.noteVerified(req.producerId, txnStartMs);
       }
       // The append may reach the log later than the verification: markers can come in between.
@@ -366,6 +385,28 @@ class World {
       partition.appendData(req.producerId, req.producerEpoch, seq, tag);
     });
     inc.seqs.set(p, seq + 1);
+  }
+
+  /**
+   * A write of a transaction reaching its leader after EndTxn was answered (one try, its next sequence):
+   * appended to the transaction where that is still open (the marker has not come), never added to it
+   * (or to a later one) anywhere else.
+   */
+  private async lateWrite(req: TxnRequestShape, p: number, tag: string): Promise<void> {
+    const partition = this.partitions[p]!;
+    try {
+      const entry = partition.table.entry(req.producerId);
+      const openHere = entry !== undefined && entry.currentTxnFirstOffset >= 0 && entry.epoch === req.producerEpoch;
+      if (!openHere) {
+        await this.coordinator.addPartitions(req, tp.fromKeys([tp.tpKey('out', p)]));
+        this.fail(`${tag}: partition ${p} added to an ended transaction by a late write`);
+      }
+      const last = entry?.epoch === req.producerEpoch ? entry.batches[entry.batches.length - 1] : undefined;
+      partition.appendData(req.producerId, req.producerEpoch, last === undefined ? 0 : last.lastSeq + 1, tag);
+    } catch (err) {
+      if (err instanceof Violation) this.violation = err;
+      else if (!(err instanceof SamsaError)) this.violation = err as Error;
+    }
   }
 
   async runStep(calm: boolean): Promise<void> {

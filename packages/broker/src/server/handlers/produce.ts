@@ -35,7 +35,7 @@ export async function handleProduce(
             );
             if (data.records.length === 0)
               throw new SamsaError(ErrorCodes.CORRUPT_MESSAGE, 'no record batch in the request');
-            await verifyTransactional(ctx, request.transactionalId, hosted, data.records);
+            await verifyTransactional(ctx, request, hosted, data.records);
             const appended = await ctx.replication.leaders.append(
               hosted,
               data.records,
@@ -63,12 +63,13 @@ export async function handleProduce(
 /**
  * KIP-890 part 1: a transactional batch is appended only to a partition its producer added to its open
  * transaction. When this partition already holds that transaction (an open transaction of the producer at
- * the same epoch), it was verified before; otherwise the coordinator is asked. A verification that races
- * with the transaction's end is harmless: the marker bumps the epoch, and the log refuses the late batch.
+ * the same epoch), it was verified before; otherwise the coordinator is asked, or (part 2, when the
+ * request says so) asked to add it. A verification that races with the transaction's end is harmless:
+ * the marker bumps the epoch, and the log refuses the late batch.
  */
 async function verifyTransactional(
   ctx: BrokerContext,
-  transactionalId: string,
+  request: v1.ProduceRequest__Output,
   hosted: HostedPartition,
   records: Buffer,
 ): Promise<void> {
@@ -78,6 +79,7 @@ async function verifyTransactional(
   } catch {
     return; // malformed: the log refuses it with the precise error
   }
+  const { transactionalId, addPartitionsToTxn } = request;
   const checked = new Set<string>();
   for (const { header } of spans) {
     if ((header.attributes & Attribute.transactional) === 0) continue;
@@ -96,6 +98,7 @@ async function verifyTransactional(
       { transactionalId, producerId: header.producerId, producerEpoch: header.producerEpoch },
       hosted.topic,
       hosted.partition,
+      addPartitionsToTxn,
     );
     hosted.log.noteTxnVerified(header.producerId, txnStartMs);
   }

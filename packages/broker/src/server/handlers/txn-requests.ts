@@ -10,7 +10,11 @@ import { fromTxnTopics, txnRequestOf, txnTopics } from '../txn-runtime.js';
  * of its transactional id and answers once the coordinator's records are replicated (acks=all).
  */
 
-/** AddPartitionsToTxn; with verify_only, the partition leader's check before a transactional write (KIP-890). */
+/**
+ * AddPartitionsToTxn; with verify_only, the partition leader's check before a transactional write
+ * (KIP-890 part 1). A partition leader also sends it without verify_only, adding the partition of a
+ * write that asks for it (ProduceRequest.add_partitions_to_txn, KIP-890 part 2).
+ */
 export async function handleAddPartitionsToTxn(
   ctx: BrokerContext,
   request: v1.AddPartitionsToTxnRequest__Output,
@@ -40,10 +44,8 @@ export async function handleAddPartitionsToTxn(
         txnStartMs = await ctx.txns.verifyPartition(txn, topic, partition);
       }
       return { ...NO_ERROR, txnStartMs };
-    } else {
-      await ctx.txns.addPartitions(txn, partitions);
     }
-    return { ...NO_ERROR };
+    return { ...NO_ERROR, txnStartMs: await ctx.txns.addPartitions(txn, partitions) };
   } catch (err) {
     return toErrorFields(err, ctx.logger, { api: 'AddPartitionsToTxn', transactionalId: request.transactionalId });
   }

@@ -12,7 +12,7 @@ export interface AddPartitionsToTxnResponse {
   'errorCode'?: (number);
   'errorMessage'?: (string);
   /**
-   * verify_only: the open transaction's start time (what its markers will name, see WritableTxnMarker).
+   * The open transaction's start time (what its markers will name, see WritableTxnMarker).
    */
   'txnStartMs'?: (number | string | Long);
 }
@@ -26,7 +26,7 @@ export interface AddPartitionsToTxnResponse__Output {
   'errorCode': (number);
   'errorMessage': (string);
   /**
-   * verify_only: the open transaction's start time (what its markers will name, see WritableTxnMarker).
+   * The open transaction's start time (what its markers will name, see WritableTxnMarker).
    */
   'txnStartMs': (number);
 }

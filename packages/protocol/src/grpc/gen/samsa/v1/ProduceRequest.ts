@@ -15,6 +15,13 @@ export interface ProduceRequest {
    * each partition was added to the producer's open transaction (InvalidTxnState otherwise).
    */
   'transactionalId'?: (string);
+  /**
+   * With transactional_id: the leader adds each partition to the producer's open transaction itself
+   * (an AddPartitionsToTxn of its own) instead of checking that the producer added it (KIP-890 part
+   * 2, the SDK's transactions). Safe because every commit or abort bumps the producer's epoch: a late
+   * write of an ended transaction names an old epoch, and the coordinator refuses to add it.
+   */
+  'addPartitionsToTxn'?: (boolean);
 }
 
 export interface ProduceRequest__Output {
@@ -29,4 +36,11 @@ export interface ProduceRequest__Output {
    * each partition was added to the producer's open transaction (InvalidTxnState otherwise).
    */
   'transactionalId': (string);
+  /**
+   * With transactional_id: the leader adds each partition to the producer's open transaction itself
+   * (an AddPartitionsToTxn of its own) instead of checking that the producer added it (KIP-890 part
+   * 2, the SDK's transactions). Safe because every commit or abort bumps the producer's epoch: a late
+   * write of an ended transaction names an old epoch, and the coordinator refuses to add it.
+   */
+  'addPartitionsToTxn': (boolean);
 }
