@@ -27,9 +27,19 @@ describe('replication simulation', () => {
       { minInsyncReplicas: 2, replicaLagTimeMaxMs: 300, maxFetchRecords: 1, requestTimeoutMs: 100 },
     ],
     ['queued log operations (roles change while appends and truncations wait)', { queuedLogs: true }],
+    ['DeleteRecords (leaders delete below their HW; answered at the low watermark)', { deleteRecords: true }],
   ] as [string, SimOptions][]) {
     it(`${SEEDS.length} seeds x ${STEPS} steps keep every invariant (${name})`, async () => {
-      const totals = { produced: 0, acked: 0, elections: 0, truncations: 0, isrChanges: 0, crashes: 0, retentions: 0 };
+      const totals = {
+        produced: 0,
+        acked: 0,
+        elections: 0,
+        truncations: 0,
+        isrChanges: 0,
+        crashes: 0,
+        retentions: 0,
+        deletions: 0,
+      };
       for (const seed of SEEDS) {
         const sim = await runSeed(seed, options, STEPS);
         for (const key of Object.keys(totals) as Array<keyof typeof totals>) totals[key] += sim.stats[key];
@@ -40,6 +50,7 @@ describe('replication simulation', () => {
         expect(totals.elections).toBeGreaterThan(SEEDS.length);
         expect(totals.truncations).toBeGreaterThan(0);
         expect(totals.isrChanges).toBeGreaterThan(0);
+        if (options.deleteRecords) expect(totals.deletions).toBeGreaterThan(SEEDS.length);
       }
       console.log(`${name}: ${JSON.stringify(totals)}`);
     }, 120_000); // CPU-bound: 6 s of CPU took 21-24 s of wall time on a loaded 2-core machine

@@ -20,6 +20,7 @@ import {
   type FetchSession,
   LeaderEpochCache,
   type LeaderState,
+  moveLogStart,
   type ReplicaFetchPartitionResponse,
   type ReplicaFetchRequest,
   type ReplicaFetchResponse,
@@ -66,6 +67,12 @@ export interface SimOptions {
    * while a leader's old-epoch appends or a follower's truncation are still queued.
    */
   readonly queuedLogs?: boolean;
+  /**
+   * Leaders delete records (DeleteRecords) below their HW, through the broker's moveLogStart; a
+   * deletion is answered once the leader's low watermark reaches it. Off by default, so the other
+   * configurations keep their schedules.
+   */
+  readonly deleteRecords?: boolean;
   /** Builds each broker's leader side: a test passes a deliberately broken one (mutation testing). */
   readonly leaderDriver?: ReplicationDriverOptions<SimReplica>['leaderDriver'];
 }
@@ -303,6 +310,8 @@ export interface SimStats {
   isrChanges: number;
   crashes: number;
   retentions: number;
+  /** DeleteRecords requests answered (the low watermark reached their offset). */
+  deletions: number;
 }
 
 export class SimCluster {
@@ -348,7 +357,15 @@ export class SimCluster {
     isrChanges: 0,
     crashes: 0,
     retentions: 0,
+    deletions: 0,
   };
+  /** DeleteRecords requests waiting for their leader's low watermark. */
+  private deletions: Array<{ readonly broker: number; readonly state: LeaderState; readonly offset: number }> = [];
+  /**
+   * The highest offset below which a leader the controller still counted as the leader answered a
+   * DeleteRecords: every replica that can be elected has deleted below it, and keeps it deleted.
+   */
+  deletedBelow = 0;
 
   private constructor(seed: number, options: SimOptions) {
     this.options = options;
@@ -623,6 +640,23 @@ export class SimCluster {
     this.log(`b${b.id} log start ${start}`);
   }
 
+  /**
+   * DeleteRecords on `brokerId` if it leads: a random offset in (log start, HW], its log start moved
+   * by the broker's own code (moveLogStart: log, then epoch cache); answered when checkInvariants sees
+   * the leader's low watermark reach it (as the broker's handler waits for it).
+   */
+  async deleteRecords(brokerId: number): Promise<void> {
+    const b = this.brokers[brokerId]!;
+    const state = b.leader;
+    if (!state || b.highWatermark <= b.logStart) return;
+    const offset = this.rng.int(b.logStart + 1, b.highWatermark);
+    this.log(`b${b.id} DeleteRecords below ${offset}`);
+    await moveLogStart(b.replica, offset, async (r) => {
+      b.epochCheckpoint = [...r.epochCache.epochEntries];
+    });
+    this.deletions.push({ broker: b.id, state, offset });
+  }
+
   /** One random step of a schedule. */
   async randomStep(): Promise<void> {
     const r = this.rng;
@@ -644,6 +678,7 @@ export class SimCluster {
       isolate: 0.7 * f,
       heal: 2,
       expire: 0.7 * f,
+      deleteRecords: this.options.deleteRecords ? 1.5 : 0,
       reregister: 3,
     });
     this.stats.steps++;
@@ -689,6 +724,9 @@ export class SimCluster {
         break;
       case 'expire':
         this.expireSession(r.pick(ids)!);
+        break;
+      case 'deleteRecords':
+        await this.deleteRecords(r.pick(this.brokers.filter((b) => b.leader).map((b) => b.id)) ?? 0);
         break;
       case 'reregister':
         await this.reregister(r.pick(ids.filter((id) => !this.controller.live.has(id))) ?? 0);
@@ -1030,6 +1068,42 @@ export class SimCluster {
     }
     // Any ISR member may be elected next: each holds every committed record.
     for (const id of s.isr) this.checkHoldsCommitted(this.brokers[id]!, `ISR member b${id} (epoch ${s.leaderEpoch})`);
+    this.checkDeletions();
+  }
+
+  /**
+   * DeleteRecords: a request is answered once its leader's low watermark reaches the offset (the
+   * broker's handler), and fails if the term ends first. An answer from the leader the controller
+   * counts as current means every replica it could elect has deleted below the offset; a zombie
+   * leader's answer promises nothing (as in Kafka).
+   */
+  private checkDeletions(): void {
+    const s = this.controller.state;
+    this.deletions = this.deletions.filter((d) => {
+      const b = this.brokers[d.broker]!;
+      if (b.leader !== d.state) return false; // NotLeaderOrFollower
+      if (d.state.lowWatermark < d.offset) return true;
+      this.stats.deletions++;
+      if (s.leader !== d.broker || s.leaderEpoch !== d.state.leaderEpoch) return false;
+      for (const id of s.isr) {
+        const start = this.brokers[id]!.logStart;
+        if (start < d.offset)
+          throw new InvariantViolation(
+            'deleted records stay deleted',
+            `b${d.broker} answered DeleteRecords below ${d.offset}; ISR member b${id} starts at ${start}`,
+          );
+      }
+      this.deletedBelow = Math.max(this.deletedBelow, d.offset);
+      return false;
+    });
+    // Every leader of the controller's current term starts at or past every answered deletion.
+    const current = s.leader >= 0 ? this.brokers[s.leader]! : undefined;
+    if (current?.leader?.leaderEpoch === s.leaderEpoch && current.logStart < this.deletedBelow)
+      throw new InvariantViolation(
+        'deleted records stay deleted',
+        `leader b${current.id} of epoch ${s.leaderEpoch} starts at ${current.logStart}, ` +
+          `below the answered deletion at ${this.deletedBelow}`,
+      );
   }
 
   /** A leadership term: one leader per epoch, holding every committed record; its HW never moves back. */

@@ -17,10 +17,12 @@ export async function runSeed(seed: number, options: SimOptions = {}, steps: num
     if (typeof entry === 'string') throw new Error(`final produce refused: ${entry}`);
     if (!(await sim.healAndSettle())) throw new Error('did not converge after the final write');
     if (!sim.acked.some((a) => a.value === 'final')) throw new Error('final acks=all write was not acknowledged');
-    // Every acknowledged write is in every replica's log at its offset.
+    // Every acknowledged write is in every replica's log at its offset; no answered deletion came back.
     for (const b of sim.brokers) {
+      if (b.logStart < sim.deletedBelow)
+        throw new Error(`b${b.id} starts at ${b.logStart}, below the answered deletion at ${sim.deletedBelow}`);
       for (const a of sim.acked) {
-        if (a.offset < b.logStart) continue; // deleted by retention
+        if (a.offset < b.logStart) continue; // deleted by retention or DeleteRecords
         const e = b.log.entryAt(a.offset);
         if (e?.value !== a.value) throw new Error(`b${b.id} lacks acknowledged ${a.value}@${a.offset}`);
       }
