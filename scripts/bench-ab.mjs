@@ -13,8 +13,8 @@
 // own: with the builds exchanged between them, the same cluster slot stayed a tenth to a fifth faster
 // at p50 in two runs (one at a time, load 11-25, 2026-12-07). --swap runs the rounds again on two
 // fresh clusters started in the other order; the summary pools both halves and shows the start
-// order's effect.
-//   node scripts/bench-ab.mjs --b DIR [--a DIR] [--mode paced|one-at-a-time|end-to-end|max] [--rate 10000]
+// order's effect. `--mode end-to-end-one-at-a-time`: `bench end-to-end --one-at-a-time` (--records).
+//   node scripts/bench-ab.mjs --b DIR [--a DIR] [--mode paced|one-at-a-time|end-to-end|max|...] [--rate 10000]
 //        [--seconds 4] [--records 3000] [--rounds 4] [--acks all] [--replication-factor 3]
 //        [--partitions 3] [--client a|b] [--broker-env-b NAME=VALUE] [--probe] [--swap]
 // A and B are built checkouts (`npx tsc -b`; A defaults to this one): a copy of one made before a
@@ -52,8 +52,9 @@ if (values.b === undefined) {
   console.error('bench-ab: --b DIR (a built checkout) is required');
   process.exit(2);
 }
-if (!['paced', 'one-at-a-time', 'end-to-end', 'max'].includes(values.mode)) {
-  console.error(`bench-ab: --mode is paced, one-at-a-time, end-to-end or max, not ${values.mode}`);
+const MODES = ['paced', 'one-at-a-time', 'end-to-end', 'end-to-end-one-at-a-time', 'max'];
+if (!MODES.includes(values.mode)) {
+  console.error(`bench-ab: --mode is ${MODES.join(', ')}, not ${values.mode}`);
   process.exit(2);
 }
 const builds = { A: resolve(values.a), B: resolve(values.b) };
@@ -162,9 +163,10 @@ async function probeFigures(c) {
 }
 
 function benchArgs() {
-  if (values.mode === 'one-at-a-time') {
+  if (values.mode === 'one-at-a-time' || values.mode === 'end-to-end-one-at-a-time') {
     const n = Number(values.records);
-    return ['produce', '--one-at-a-time', '--num-records', String(n), '--warmup-records', String(Math.floor(n / 5))];
+    const kind = values.mode === 'one-at-a-time' ? 'produce' : 'end-to-end';
+    return [kind, '--one-at-a-time', '--num-records', String(n), '--warmup-records', String(Math.floor(n / 5))];
   }
   if (values.mode === 'max') {
     const n = Number(values.records) * 200;
@@ -261,7 +263,7 @@ const rows = ['A', 'B'].map((side) => {
     'broker CPU µs/record': fixed(of('brokerCpuUsPerRecord'), 0),
     'request queue p50 ms': fixed(of('queueTimeP50Ms')),
     'request latency p50 ms': fixed(of('requestLatencyP50Ms')),
-    ...(values.mode === 'end-to-end'
+    ...(values.mode.startsWith('end-to-end')
       ? {
           'acknowledged p50/p99 ms': `${fixed(of('acknowledgedP50Ms'))} / ${fixed(of('acknowledgedP99Ms'))}`,
           'received after ack p50/p99 ms': `${fixed(of('afterAckP50Ms'))} / ${fixed(of('afterAckP99Ms'))}`,

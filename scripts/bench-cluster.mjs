@@ -340,6 +340,11 @@ async function latencySection() {
     steadyRow(`3 brokers, ${k.name}, one record at a time`, f);
     samsaOneAtATime.set(k.acks === 'all' ? 3 : 1, f.steadyState ?? f);
   }
+  // The consumer's hop when nothing else is in flight: each record sent once the last was received.
+  steadyRow(
+    '3 brokers, RF 3, acks=all, one record at a time, end to end',
+    await latencyBench('end-to-end', 'lat3', c, ['--acks', 'all', ...oneAtATime]),
+  );
   await c.stop();
   const binary = natsServerPath();
   if (binary === undefined) {
