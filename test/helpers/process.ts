@@ -5,9 +5,15 @@
  *
  * Children run in their own process group (detached) and signals go to the whole group, so that a
  * wrapper script and the program it starts are stopped together.
+ *
+ * A test process killed outright (SIGKILL, a CI timeout) runs no exit hook: a watchdog shell, started
+ * with the first child, polls the test process and SIGKILLs the groups listed in its file once it is
+ * gone, so brokers and jobs of an interrupted run do not live on.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, writeFileSync, type WriteStream } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { withTimeout } from './wait.js';
 
 export interface SpawnOptions {
@@ -74,12 +80,14 @@ export function spawnProcess(options: SpawnOptions): SpawnedProcess {
     child.once('exit', (code, signal) => {
       exitStatus = { code, signal };
       running.delete(handle);
+      listGroupsForWatchdog();
       for (const listener of outputListeners) listener();
       resolve(exitStatus);
     });
     child.once('error', () => {
       exitStatus ??= { code: null, signal: null };
       running.delete(handle);
+      listGroupsForWatchdog();
       resolve(exitStatus);
     });
   });
@@ -142,6 +150,7 @@ export function spawnProcess(options: SpawnOptions): SpawnedProcess {
   };
   running.add(handle);
   installExitHook();
+  listGroupsForWatchdog();
   return handle;
 }
 
@@ -160,4 +169,27 @@ function installExitHook(): void {
   process.on('exit', () => {
     for (const spawned of running) spawned.signal('SIGKILL');
   });
+  startWatchdog();
+}
+
+/** The file the watchdog reads: the process groups of the children still running, one per line. */
+const watchdogFile = join(tmpdir(), `samsa-test-children-${process.pid}`);
+
+function listGroupsForWatchdog(): void {
+  try {
+    writeFileSync(watchdogFile, [...running].map((p) => `${p.pid}\n`).join(''));
+  } catch {
+    // Without the list the exit hook still covers an orderly exit.
+  }
+}
+
+function startWatchdog(): void {
+  const script =
+    'while kill -0 "$0" 2>/dev/null; do sleep 1; done; ' +
+    'if [ -f "$1" ]; then for g in $(cat "$1"); do kill -9 -"$g" 2>/dev/null; done; rm -f "$1"; fi';
+  try {
+    spawn('sh', ['-c', script, String(process.pid), watchdogFile], { detached: true, stdio: 'ignore' }).unref();
+  } catch {
+    // No shell: the exit hook alone.
+  }
 }
