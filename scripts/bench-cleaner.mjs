@@ -16,7 +16,9 @@
  * run, started before the first round as a broker's is; every round runs each variant once, in a
  * rotated order. Reports append latency p50 / p99 / max (from the scheduled time, so a stall counts)
  * and the event loop's delay p99 per phase, the median p99 per variant over the rounds and the load
- * average; --trace MS prints each cleaning's steps and the stalls of MS or more among them. With
+ * average; --trace MS prints each cleaning's steps, the stalls of MS or more among them and the
+ * moments the event loop itself ran MS or more late (a stall without one waited for I/O, or for a
+ * thread of the pool to run). With
  * --duty MS the cleaner pauses every other MS window instead (at its next chunk) and the appends of
  * the windows it worked in are compared with those of the windows it paused in, within the same
  * seconds, which a machine whose load swings from second to second needs:
@@ -142,6 +144,7 @@ async function produce(log, until, samples) {
   const started = performance.now();
   let sent = 0;
   const inflight = new Set();
+  const gaps = [];
   while (!until()) {
     const now = performance.now();
     const due = Math.floor(((now - started) * rate) / 1000);
@@ -155,12 +158,15 @@ async function produce(log, until, samples) {
       inflight.add(p);
     }
     await new Promise((resolve) => setTimeout(resolve, 1));
+    // The event loop's own stalls (a 1 ms timer fired late), to tell them from waits for I/O.
+    if (performance.now() - now > 6) gaps.push([now, performance.now() - now]);
   }
   await Promise.all(inflight);
   delay.disable();
   return {
     ...summarize(latencies, (performance.now() - started) / 1000, delay.percentile(99) / 1e6),
     samples: latencies,
+    gaps,
   };
 }
 
@@ -246,33 +252,42 @@ async function latencyBench() {
       variant.cleaner.poke();
       const cleaningSamples = [];
       let cleaning = await produce(producerLog, done, cleaningSamples);
+      const loopGaps = cleaning.gaps;
       variant.armed.log = undefined;
       let idle;
       if (dutyMs > 0) {
         // Appends scheduled in the first 20 ms of a window are left out: a stall can straddle the switch.
         const counted = cleaningSamples.filter(([t]) => (t - startMs) % dutyMs >= 20);
         const of = (on) => counted.filter(([t]) => (t - startMs) % (2 * dutyMs) < dutyMs === on).map(([, ms]) => ms);
-        idle = summarize(of(false), cleaning.seconds / 2, Number.NaN);
-        cleaning = summarize(of(true), cleaning.seconds / 2, Number.NaN);
+        idle = { ...summarize(of(false), cleaning.seconds / 2, Number.NaN), samples: of(false) };
+        cleaning = { ...summarize(of(true), cleaning.seconds / 2, Number.NaN), samples: of(true) };
       } else {
         const afterStart = performance.now();
         const after = await produce(producerLog, () => performance.now() - afterStart > idleMs, []);
-        idle = summarize(
-          [...before.samples, ...after.samples],
-          before.seconds + after.seconds,
-          Math.max(before.loopP99, after.loopP99),
-        );
+        const samples = [...before.samples, ...after.samples];
+        const loopP99 = Math.max(before.loopP99, after.loopP99);
+        idle = { ...summarize(samples, before.seconds + after.seconds, loopP99), samples };
       }
       variant.results.push({ cleaning, idle, load });
       const at = `round ${r + 1}, load ${load.toFixed(1)}`;
       console.log(`${at}: ${line(`cleaning (${variant.name})`, cleaning)}`);
       console.log(`${at}: ${line(dutyMs > 0 ? 'paused between' : 'idle before and after', idle)}`);
-      if (events) printTrace(events, cleaningSamples, traceMs);
+      if (events) printTrace(events, cleaningSamples, loopGaps, traceMs);
       await log.close();
       await rm(join(args.dir, `dirty-${r}-${v}`), { recursive: true, force: true });
     }
   }
-  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+  const median = (xs) => {
+    const sorted = [...xs].sort((a, b) => a - b);
+    return (sorted[Math.floor((sorted.length - 1) / 2)] + sorted[Math.ceil((sorted.length - 1) / 2)]) / 2;
+  };
+  // Every round's appends together: a p99 over thousands of samples more, less at one stall's mercy.
+  const pooled = (results, phase) =>
+    summarize(
+      results.flatMap((x) => x[phase].samples),
+      0,
+      0,
+    );
   for (const { name, results, cleaner } of variants) {
     await cleaner.close();
     const p99c = median(results.map((x) => x.cleaning.p99));
@@ -283,7 +298,8 @@ async function latencyBench() {
         `median p50 ${fmt(median(results.map((x) => x.cleaning.p50)))} / ` +
         `${fmt(median(results.map((x) => x.idle.p50)))} ms; ` +
         `per round p99 ratio ${ratios.map((x) => x.toFixed(2)).join(', ')} (median ${median(ratios).toFixed(2)}); ` +
-        `load ${results.map((x) => x.load.toFixed(1)).join(', ')}`,
+        `all rounds' appends: p99 ${fmt(pooled(results, 'cleaning').p99)} ms cleaning / ` +
+        `${fmt(pooled(results, 'idle').p99)} ms idle; load ${results.map((x) => x.load.toFixed(1)).join(', ')}`,
     );
   }
   await producerLog.close();
@@ -320,10 +336,11 @@ function traceSteps(log) {
 }
 
 /**
- * The cleaning phase, in ms from its start: the cleaner's steps and the stalls (appends scheduled
- * within 5 ms of each other that took `thresholdMs` or more, with the slowest).
+ * The cleaning phase, in ms from its start: the cleaner's steps, the stalls (appends scheduled
+ * within 5 ms of each other that took `thresholdMs` or more, with the slowest) and the moments the
+ * event loop itself ran late: a stall without one waited for I/O or the thread pool.
  */
-function printTrace(events, samples, thresholdMs) {
+function printTrace(events, samples, gaps, thresholdMs) {
   const start = events[0][0];
   const stalls = [];
   for (const [t, ms] of samples.filter(([, ms]) => ms >= thresholdMs).sort((a, b) => a[0] - b[0])) {
@@ -337,6 +354,7 @@ function printTrace(events, samples, thresholdMs) {
   const rows = [
     ...events.map(([t, step]) => [t, step]),
     ...stalls.map((x) => [x.t, `STALL ${x.max.toFixed(1)} ms (${x.n})`]),
+    ...gaps.filter(([, ms]) => ms >= thresholdMs).map(([t, ms]) => [t, `event loop late ${ms.toFixed(0)} ms`]),
   ].sort((a, b) => a[0] - b[0]);
   console.log(rows.map(([t, what]) => `${(t - start).toFixed(0)} ${what}`).join('; '));
 }
