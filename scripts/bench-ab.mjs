@@ -156,6 +156,7 @@ async function probeFigures(c) {
   return {
     brokerLoopDelayP99Ms: Math.max(...brokers.map((b) => b.loopDelayP99Ms)),
     brokerLoopDelayMaxMs: Math.max(...brokers.map((b) => b.loopDelayMaxMs)),
+    brokerGcCount: brokers.reduce((n, b) => n + b.gcCount, 0),
     brokerGcMs: brokers.reduce((n, b) => n + b.gcTotalMs, 0),
     brokerGcMaxMs: Math.max(...brokers.map((b) => b.gcMaxMs)),
     witnessLoopDelayP99Ms: witness.loopDelayP99Ms,
@@ -237,7 +238,7 @@ async function runRounds(clusters, order) {
             : '') +
           (values.probe
             ? `; brokers' loop delay p99 ${fixed(f.brokerLoopDelayP99Ms)} max ${fixed(f.brokerLoopDelayMaxMs)} ms, ` +
-              `GC ${fixed(f.brokerGcMs, 1)} ms (longest ${fixed(f.brokerGcMaxMs, 1)}); ` +
+              `GC ${f.brokerGcCount} pauses, ${fixed(f.brokerGcMs, 1)} ms (longest ${fixed(f.brokerGcMaxMs, 1)}); ` +
               `witness loop delay p99 ${fixed(f.witnessLoopDelayP99Ms)} ms`
             : ''),
       );

@@ -4,14 +4,20 @@
  * append in that window: the term must start from the log end as it is then, or those records sit
  * above a high watermark that nothing moves until the next append (consumers would not see them).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/clock.js';
 import { TOPIC_SETTINGS, resolveSettings } from '../../src/config.js';
-import { LeaderDriver, LeaderEpochCache, saveEpochCache, validateFollowerFetch } from '../../src/replication/index.js';
+import {
+  LeaderDriver,
+  LeaderEpochCache,
+  partitionKey,
+  saveEpochCache,
+  validateFollowerFetch,
+} from '../../src/replication/index.js';
 import { DelayedOperations } from '../../src/server/delayed.js';
 import type { HostedPartition, ReplicaRole } from '../../src/server/partitions.js';
 import { writeMarkerOn } from '../../src/server/txn-runtime.js';
@@ -24,13 +30,13 @@ afterEach(async () => {
   dir = undefined;
 });
 
-function leaderDriver(): LeaderDriver<HostedPartition> {
+function leaderDriver(waiters = new DelayedOperations()): LeaderDriver<HostedPartition> {
   return new LeaderDriver<HostedPartition>({
     brokerId: 1,
     replicaLagTimeMaxMs: 30_000,
     clock: systemClock,
     transport: { alterPartition: () => Promise.reject(new Error('no controller in this test')) },
-    waiters: new DelayedOperations(),
+    waiters,
     committedState: () => undefined,
     minInsyncReplicas: (h) => h.settings['min.insync.replicas'] as number,
     saveEpochCache: (h) => saveEpochCache(h.log.dir, h.epochCache),
@@ -222,6 +228,87 @@ describe('LeaderDriver.becomeLeader', () => {
     } finally {
       leadership.stop();
       await log.close();
+    }
+  });
+});
+
+/** Holds every FileHandle write of this process until the returned release is called. */
+async function holdFileWrites(scratchDir: string): Promise<() => void> {
+  const probe = await open(join(scratchDir, 'probe'), 'w');
+  const proto = Object.getPrototypeOf(probe) as { write: (...args: unknown[]) => Promise<unknown> };
+  await probe.close();
+  const original = proto.write;
+  let release!: () => void;
+  const gate = new Promise<void>((r) => {
+    release = r;
+  });
+  proto.write = async function (this: unknown, ...args: unknown[]) {
+    await gate;
+    return original.apply(this, args);
+  };
+  return () => {
+    proto.write = original;
+    release();
+  };
+}
+
+describe('LeaderDriver: followers copy an append while the leader writes it', () => {
+  it('wakes a parked follower fetch and serves it before the write completes; the HW waits for the write', async () => {
+    const hosted = await hostedPartition([1, 2, 3]);
+    const waiters = new DelayedOperations();
+    const leadership = leaderDriver(waiters);
+    const fetchAt = (offset: number) => ({
+      partition: 0,
+      fetchOffset: offset,
+      currentLeaderEpoch: 0,
+      lastFetchedEpoch: offset === 0 ? -1 : 0,
+      logStartOffset: 0,
+      partitionMaxBytes: 1 << 20,
+    });
+    let release: (() => void) | undefined;
+    try {
+      await leadership.becomeLeader(hosted, leaderRole(0, [1, 2, 3]));
+      for (const follower of [2, 3]) await leadership.answerFetch(hosted, follower, fetchAt(0), 1 << 20, true);
+      // A follower's long poll at the log end, parked as the ReplicaFetch handler parks it.
+      let woken = false;
+      waiters.park(
+        {
+          tryComplete: () => {
+            woken = hosted.log.exposedEndOffset > 0;
+            return woken;
+          },
+          onExpire: () => {},
+        },
+        [partitionKey('t', 0)],
+        10_000,
+      );
+      release = await holdFileWrites(dir!);
+      let acknowledged = false;
+      const produce = leadership.append(hosted, makeBatch({ count: 3 }), -1, 10_000, new AbortController().signal);
+      void produce.then(() => {
+        acknowledged = true;
+      });
+      await expect.poll(() => woken).toBe(true);
+      expect(hosted.log.logEndOffset).toBe(0); // not written yet
+      const copy = await leadership.answerFetch(hosted, 2, fetchAt(0), 1 << 20, true);
+      expect(copy.errorCode).toBe(0);
+      expect(copy.records.length).toBeGreaterThan(0);
+      // Both followers hold offsets 0-2 now, the leader does not: nothing is committed or acknowledged.
+      for (const follower of [2, 3]) {
+        const ack = await leadership.answerFetch(hosted, follower, fetchAt(3), 1 << 20, true);
+        expect(ack.errorCode).toBe(0);
+      }
+      expect(hosted.highWatermark).toBe(0);
+      await new Promise((r) => setImmediate(r));
+      expect(acknowledged).toBe(false);
+      release();
+      release = undefined;
+      await produce;
+      expect(hosted.highWatermark).toBe(3);
+    } finally {
+      release?.();
+      leadership.stop();
+      await hosted.log.close();
     }
   });
 });
