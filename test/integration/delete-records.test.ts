@@ -5,7 +5,7 @@
  * delete_records). The answer waits for the in-sync followers to delete too, so the records stay
  * deleted when the leader is SIGKILLed and another replica is elected.
  */
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,7 +30,7 @@ beforeAll(async () => {
   for (const id of [1, 2, 3]) kafkaPorts.set(id, await freePort());
   cluster = await LocalCluster.start({
     brokers: 3,
-    brokerSettings: { 'zookeeper.session.timeout.ms': '4000' },
+    brokerSettings: { 'zookeeper.session.timeout.ms': '4000', 'log.retention.check.interval.ms': '300' },
     brokerSettingsFor: (b) => ({ listeners: `PLAINTEXT://${b.address},KAFKA://127.0.0.1:${kafkaPorts.get(b.id)}` }),
   });
   grpcBootstrap = cluster.bootstrap.join(',');
@@ -249,6 +249,34 @@ describe('DeleteRecords on the Kafka listener', () => {
       }
     },
   );
+});
+
+describe('retention', () => {
+  it("moves each replica's leader-epoch cache start with its log start (truncateFromStart)", async () => {
+    const topic = unique('del-retention');
+    await samsa.admin().createTopics([
+      {
+        topic,
+        numPartitions: 1,
+        replicationFactor: 3,
+        configs: { 'segment.bytes': '1024', 'retention.bytes': '2048' },
+      },
+    ]);
+    const producer = samsa.producer({ acks: 'all', lingerMs: 0 });
+    for (let i = 0; i < 60; i++) await producer.send({ topic, value: `v${i}`.padEnd(100, '.') });
+    await producer.close();
+    await waitFor(async () => (await offsets(topic))[0]!.low > 20, { timeoutMs: 20_000, description: 'retention' });
+    // Epoch 0 covers the whole log: its entry must start where the log now starts, not at 0.
+    const firstStart = async (id: number): Promise<number> => {
+      const file = join(cluster.broker(id).dataDir, `${topic}-0`, 'leader-epoch-checkpoint');
+      const [, , first] = (await readFile(file, 'utf8')).trim().split('\n');
+      return Number(first?.split(' ')[1]);
+    };
+    await waitFor(async () => (await Promise.all([1, 2, 3].map(firstStart))).every((start) => start > 20), {
+      timeoutMs: 20_000,
+      description: 'every replica epoch cache starting past the deleted segments',
+    });
+  });
 });
 
 describe('deleted records stay deleted across a leader failure', () => {

@@ -22,6 +22,8 @@
  *     ISR, whose commit (a newer version) retires the refused proposals.
  *  5. A follower outside the ISR rejoins (expand) once its LEO reaches both the HW and the start of
  *     this leader's epoch: it then holds every committed record and has truncated any divergent tail.
+ *     A follower that states its log start must also have deleted what this leader deleted (its start
+ *     at least min(this leader's start, HW)), or an election could bring deleted records back.
  *  6. At most one ISR proposal awaits an answer; after a version conflict nothing is proposed until
  *     a newer ISR state is read; after a refusal, nothing for isrRetryBackoffMs.
  *  7. The low watermark (DeleteRecords) is the smallest log start offset among the leader and the
@@ -369,7 +371,8 @@ export class LeaderState {
    * epoch, not diverging, not past what this log exposes) and must not call this for a diverging
    * fetch; it may be past this state's LEO (records exposed before their write completed), and the
    * handler should first report the log's written end (onLocalAppend). Fetches from non-replicas are
-   * ignored. `logStartOffset` is the follower's log start as the fetch states it (-1: not given).
+   * ignored. `logStartOffset` is the follower's log start as the fetch states it (-1: not given: it then
+   * counts as unknown in the low watermark, and rule 5 does not check it).
    */
   onFollowerFetch(
     replicaId: number,
@@ -505,8 +508,12 @@ export class LeaderState {
   /** Rule 5, for the replica that just fetched. */
   private maybeExpand(replicaId: number): IsrProposal | undefined {
     if (!this.canPropose() || this.committedIsr.includes(replicaId)) return undefined;
-    const leo = this.followers.get(replicaId)!.logEndOffset;
-    if (leo < this.hw || leo < this.epochStartOffset) return undefined;
+    const f = this.followers.get(replicaId)!;
+    if (f.logEndOffset < this.hw || f.logEndOffset < this.epochStartOffset) return undefined;
+    // It adopts this leader's start from the answer to this very fetch (bounded by its HW), and
+    // states it in the next one: join then.
+    const deleted = Math.min(this.localLogStart, this.hw);
+    if (f.logStartOffset !== UNKNOWN_OFFSET && f.logStartOffset < deleted) return undefined;
     return this.propose('expand', [...this.committedIsr, replicaId], [replicaId]);
   }
 

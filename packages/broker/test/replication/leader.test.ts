@@ -319,15 +319,22 @@ describe('LeaderState: low watermark (DeleteRecords)', () => {
     expect(l.lowWatermark).toBe(8);
   });
 
-  it('waits for a member the controller may count as in sync, and not for one that left', () => {
+  it('lets a follower rejoin the ISR only once it has deleted what the leader deleted', () => {
+    const l = leader({ isr: [1, 2], logStartOffset: 6 });
+    l.onFollowerFetch(2, 10, 1001, 6);
+    // 3 is caught up but still holds records below the leader's start: it could bring them back.
+    expect(l.onFollowerFetch(3, 10, 1002, 0)).toEqual({});
+    expect(l.onFollowerFetch(3, 10, 1003, 6).isrProposal?.isr).toEqual([1, 2, 3]);
+  });
+
+  it('holds when a member joins (it has deleted already), and stops waiting for one that left', () => {
     const l = leader({ isr: [1, 2], logStartOffset: 5 });
     l.onFollowerFetch(2, 10, 1001, 5);
     expect(l.lowWatermark).toBe(5);
-    // 3 catches up: its expansion is proposed, so it may already be in the ISR the controller elects from.
-    const out = l.onFollowerFetch(3, 10, 1002, 0);
+    // 3 catches up, past the leader's start: proposed, it counts (the controller may already elect it).
+    const out = l.onFollowerFetch(3, 10, 1002, 7);
     expect(out.isrProposal?.isr).toEqual([1, 2, 3]);
-    expect(out.lowWatermark).toBe(0);
-    expect(l.onFollowerFetch(3, 10, 1003, 5)).toEqual({ lowWatermark: 5 });
+    expect(out.lowWatermark).toBeUndefined();
     // 2 is shrunk out, then committed without it: its start no longer counts.
     l.onIsrCommitted([1, 2, 3], 8);
     l.onFollowerFetch(2, 10, 1004, 1);
