@@ -72,7 +72,9 @@ async function moveStart(ctx: BrokerContext, hosted: HostedPartition, offset: nu
     );
   if (target <= hosted.log.logStartOffset) return target; // already deleted here: wait for the others
   const save = (h: HostedPartition): Promise<void> => saveEpochCache(h.log.dir, h.epochCache);
-  if (await moveLogStart(hosted, target, save)) ctx.waiters.notify(partitionKey(hosted.topic, hosted.partition));
+  await moveLogStart(hosted, target, save);
+  // Followers parked in a long poll are answered now with the new start (replica-fetch.ts).
+  ctx.waiters.notify(partitionKey(hosted.topic, hosted.partition));
   ctx.logger.info(
     { topic: hosted.topic, partition: hosted.partition, logStartOffset: hosted.log.logStartOffset },
     'deleted records (DeleteRecords)',

@@ -20,6 +20,16 @@ interface ReplicaRead {
   readonly response: v1.ReplicaFetchPartitionResponse;
   /** The reassignment throttle held this partition's records back this time. */
   readonly throttled?: boolean;
+  /** The log start the follower stated: DeleteRecords waits for it to follow the leader's. */
+  readonly followerLogStartOffset: number;
+}
+
+/**
+ * The leader's log start is past the follower's, as far as the follower can adopt it (its HW bounds
+ * it): answered at once, not after the long poll, so a DeleteRecords waiting for it is not held.
+ */
+function startBehind(hosted: HostedPartition, followerLogStartOffset: number): boolean {
+  return Math.min(hosted.log.logStartOffset, hosted.highWatermark) > followerLogStartOffset;
 }
 
 /** Each broker's leader-side reassignment throttle (see replication/throttle.ts). */
@@ -71,7 +81,12 @@ export async function handleReplicaFetch(
       readOne(ctx, request.replicaId, topic, p, budget, first),
     );
     const bytes = recordBytes(reads);
-    const answered = reads.some((r) => r.response.errorCode !== 0 || r.response.divergingEpoch);
+    const answered = reads.some(
+      (r) =>
+        r.response.errorCode !== 0 ||
+        r.response.divergingEpoch ||
+        (r.hosted !== undefined && startBehind(r.hosted, r.followerLogStartOffset)),
+    );
     const remainingMs = deadline - Date.now();
     if (bytes >= Math.max(request.minBytes, 1) || answered || remainingMs <= 0 || signal.aborted)
       return { topics: groupByTopic(reads) };
@@ -102,6 +117,7 @@ async function readOne(
     hosted,
     fetchOffset: p.fetchOffset,
     response,
+    followerLogStartOffset: p.logStartOffset,
   });
   let hosted: HostedPartition | undefined;
   try {
@@ -153,7 +169,8 @@ function waitForData(
         now !== r.hosted ||
         now === undefined ||
         now.leaderState === undefined ||
-        now.log.exposedEndOffset > r.fetchOffset
+        now.log.exposedEndOffset > r.fetchOffset ||
+        startBehind(now, r.followerLogStartOffset)
       );
     });
   return waitForPartitions(ctx, reads, changed, timeoutMs, signal);
