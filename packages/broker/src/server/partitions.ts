@@ -407,7 +407,7 @@ export class PartitionRegistry {
     this.retentionTimer = setInterval(() => {
       for (const hosted of this.hosted.values()) {
         hosted.log
-          .deleteOldSegments()
+          .deleteOldSegments(hosted.highWatermark)
           // The epoch cache follows the new log start (and a leader's low watermark, for DeleteRecords).
           .then(async (deleted) => {
             if (deleted === 0) return;

@@ -331,10 +331,11 @@ export class PartitionLog {
   /**
    * Deletes whole inactive segments beyond retention.ms or retention.bytes (see retention.ts); the
    * files go beside the append chain. Returns how many were deleted, once their files are gone. The
-   * broker calls this periodically (Kafka's log.retention.check.interval.ms).
+   * broker calls this periodically (Kafka's log.retention.check.interval.ms), with the partition's
+   * high watermark as `maxOffset`: only segments wholly below it go.
    */
-  deleteOldSegments(): Promise<number> {
-    return deleteOldSegments(this.parts, (op) => this.appends.enqueue(op), this.producerIdExpirationMs);
+  deleteOldSegments(maxOffset?: number): Promise<number> {
+    return deleteOldSegments(this.parts, (op) => this.appends.enqueue(op), this.producerIdExpirationMs, maxOffset);
   }
 
   /** Removes everything at or after `offset` (replica divergence): see truncation.ts. */

@@ -65,7 +65,10 @@ export async function deleteRecordsBefore(
 
 /**
  * Deletes whole inactive segments beyond retention.ms (by largest timestamp) or retention.bytes,
- * oldest first. Returns how many were deleted, once their files are gone. Which ones, and taking
+ * oldest first, but only segments whose records all lie below `maxOffset` (the broker passes the
+ * high watermark, as Kafka does: an uncommitted record is never deleted, and followers, which adopt
+ * their leader's log start only up to their own HW, can follow). Returns how many were deleted,
+ * once their files are gone. Which ones, and taking
  * them out of the log (and moving the log start offset), happens on the chain, through `onChain`;
  * deleting their files and fsyncing the directory happens beside it (Durability.queueDeletion), so
  * appends never wait for it.
@@ -74,11 +77,12 @@ export async function deleteOldSegments(
   { ctx, segments, durability, producers }: RetentionParts,
   onChain: <T>(op: () => Promise<T>) => Promise<T>,
   producerIdExpirationMs: number,
+  maxOffset = Number.POSITIVE_INFINITY,
 ): Promise<number> {
   let filesDeleted: Promise<void> = Promise.resolve();
   const count = await onChain(async () => {
     ctx.ensureOnline();
-    const expired = expiredSegmentCount(ctx, segments);
+    const expired = expiredSegmentCount(ctx, segments, maxOffset);
     // Idle producers are forgotten at every retention check, as Kafka's expiration task does.
     if (expired === 0) {
       producers.table.removeExpired(ctx.clock(), producerIdExpirationMs);
@@ -103,15 +107,18 @@ export async function deleteOldSegments(
   return count;
 }
 
-/** How many of the oldest segments are past retention.ms or beyond retention.bytes; never the active one. */
-function expiredSegmentCount(ctx: LogContext, segments: SegmentSet): number {
+/**
+ * How many of the oldest segments are past retention.ms or beyond retention.bytes; never the active
+ * one, nor one holding an offset at or above `maxOffset` (its successor's base is the bound).
+ */
+function expiredSegmentCount(ctx: LogContext, segments: SegmentSet, maxOffset: number): number {
   const { retentionBytes, retentionMs } = ctx.config;
   if (ctx.config.cleanupPolicy === 'compact') return 0; // compacted, not cut: the cleaner keeps it small
   const now = ctx.clock();
   const all = segments.all;
   let excessBytes = retentionBytes >= 0 ? segments.sizeInBytes - retentionBytes : -1;
   let count = 0;
-  while (count < all.length - 1) {
+  while (count < all.length - 1 && all[count + 1]!.baseOffset <= maxOffset) {
     const segment = all[count]!;
     const expired = retentionMs >= 0 && now - segment.largestTimestamp > retentionMs;
     const oversize = excessBytes >= 0 && excessBytes - segment.size >= 0;

@@ -86,6 +86,24 @@ describe('segment roll and retention', () => {
     await log.close();
   });
 
+  it('deletes only segments wholly below maxOffset (the broker passes the high watermark, as Kafka)', async () => {
+    const size = makeBatch({ count: 1, valueSize: 200 }).length;
+    const log = await openPartitionLog({
+      dir: dir.path,
+      config: { retentionBytes: size, segmentBytes: size * 2, retentionMs: -1 },
+    });
+    for (let i = 0; i < 9; i++) await log.append(makeBatch({ count: 1, valueSize: 200 }));
+    expect(log.segmentBaseOffsets()).toEqual([0, 2, 4, 6, 8]);
+    // Offsets 3 and up are not committed: [2,3] and everything after it stay.
+    expect(await log.deleteOldSegments(3)).toBe(1);
+    expect(log.segmentBaseOffsets()).toEqual([2, 4, 6, 8]);
+    expect(await log.deleteOldSegments(6)).toBe(2);
+    expect(log.logStartOffset).toBe(6);
+    expect(await log.deleteOldSegments()).toBe(1);
+    expect(log.segmentBaseOffsets()).toEqual([8]);
+    await log.close();
+  });
+
   it('deleteRecordsBefore advances the log start offset durably and deletes whole segments below it', async () => {
     const size = makeBatch({ count: 2, valueSize: 100 }).length;
     let log = await openPartitionLog({ dir: dir.path, config: { segmentBytes: size * 2 } });
