@@ -25,6 +25,7 @@
  *   node scripts/bench-cleaner.mjs --latency [--mb 150] [--rounds 3] [--rate 2000]
  *     [--variants idle/0,19/0] [--idle-seconds 2] [--trace 0] [--duty 0]
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -78,6 +79,7 @@ await log.flush();
 const dirtyBytes = log.sizeInBytes;
 const map = new OffsetMap(Number(args['map-mb']) * 1024 * 1024);
 const started = performance.now();
+const cpuStarted = process.cpuUsage();
 let passes = 0;
 let read = 0;
 let written = 0;
@@ -89,12 +91,15 @@ for (;;) {
   written += stats.bytesWritten;
 }
 const seconds = (performance.now() - started) / 1000;
+const cpu = process.cpuUsage(cpuStarted);
+const cpuSeconds = (cpu.user + cpu.system) / 1e6;
 const mb = (b) => (b / 1024 / 1024).toFixed(1);
 console.log(
   `${n.toLocaleString()} records, ${keys.toLocaleString()} keys, ${args.compression}: ${mb(dirtyBytes)} MB dirty -> ` +
     `${mb(log.sizeInBytes)} MB in ${passes} pass(es), ${seconds.toFixed(2)} s: ` +
     `${(dirtyBytes / 1024 / 1024 / seconds).toFixed(1)} MB/s of dirty log ` +
-    `(read ${mb(read)} MB, wrote ${mb(written)} MB)`,
+    `(read ${mb(read)} MB, wrote ${mb(written)} MB); CPU ${cpuSeconds.toFixed(2)} s, ` +
+    `${(dirtyBytes / 1024 / 1024 / cpuSeconds).toFixed(1)} MB of dirty log per CPU second`,
 );
 await log.close();
 await rm(args.dir, { recursive: true, force: true });
@@ -234,6 +239,7 @@ async function latencyBench() {
       const log = await dirtyLog(join(args.dir, `dirty-${r}-${v}`), totalBytes);
       await new Promise((resolve) => setTimeout(resolve, 1000)); // the writing of it settles
       const load = loadavg()[0];
+      const cpuIdle = traceMs > 0 ? threadCpuMs() : undefined;
       const idleStart = performance.now();
       const beforeMs = Number(args.duty) > 0 ? 0 : idleMs;
       const before = await produce(producerLog, () => performance.now() - idleStart > beforeMs, []);
@@ -248,11 +254,16 @@ async function latencyBench() {
       const dutyMs = Number(args.duty);
       const startMs = performance.now();
       if (dutyMs > 0) dutyCycle(log, startMs, dutyMs);
+      const cpuBefore = traceMs > 0 ? threadCpuMs() : undefined;
+      const cpuDelta = (from, to) => [...to].map(([name, ms]) => `${name} ${(ms - (from.get(name) ?? 0)).toFixed(0)}`);
+      if (cpuIdle)
+        console.log(`CPU ms by thread in the ${beforeMs / 1000} s idle: ${cpuDelta(cpuIdle, cpuBefore).join(', ')}`);
       variant.armed.log = log;
       variant.cleaner.poke();
       const cleaningSamples = [];
       let cleaning = await produce(producerLog, done, cleaningSamples);
       const loopGaps = cleaning.gaps;
+      const cpuAfter = traceMs > 0 ? threadCpuMs() : undefined;
       variant.armed.log = undefined;
       let idle;
       if (dutyMs > 0) {
@@ -273,6 +284,7 @@ async function latencyBench() {
       console.log(`${at}: ${line(`cleaning (${variant.name})`, cleaning)}`);
       console.log(`${at}: ${line(dutyMs > 0 ? 'paused between' : 'idle before and after', idle)}`);
       if (events) printTrace(events, cleaningSamples, loopGaps, traceMs);
+      if (cpuBefore) console.log(`CPU ms by thread while cleaning: ${cpuDelta(cpuBefore, cpuAfter).join(', ')}`);
       await log.close();
       await rm(join(args.dir, `dirty-${r}-${v}`), { recursive: true, force: true });
     }
@@ -304,6 +316,23 @@ async function latencyBench() {
   }
   await producerLog.close();
   await rm(args.dir, { recursive: true, force: true });
+}
+
+/** CPU time (user and system) of this process's threads so far, in ms, summed by thread name (Linux). */
+function threadCpuMs() {
+  const byName = new Map();
+  try {
+    for (const tid of readdirSync('/proc/self/task')) {
+      const name = readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim();
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ms = ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks of 10 ms
+      byName.set(name, (byName.get(name) ?? 0) + ms);
+    }
+  } catch {
+    // not Linux
+  }
+  return byName;
 }
 
 /**

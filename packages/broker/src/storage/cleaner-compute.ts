@@ -34,6 +34,7 @@ import {
   OffsetMap,
   recordsOf,
   retainRecord,
+  visitRecordKeys,
   type AbortedRange,
   type CleanerRecord,
 } from './cleaner-plan.js';
@@ -159,12 +160,16 @@ export class InlineCompute implements CleanerCompute {
       if (lastOffsetOf(header) < firstDirtyOffset) continue;
       // Markers and aborted data never supersede anything; committed transactional data does.
       if (!isControl(header) && !this.aborted.contains(header) && header.recordCount > 0) {
-        for (const record of recordsOf(plainRecords(batch, header), header)) {
-          if (record.offset < firstDirtyOffset) continue;
-          if (record.key === null) map.advanceTo(record.offset + 1);
-          else if (!map.put(record.key, record.offset))
-            return { full: true, endOffset: map.endOffset, newestTimestampMs };
-        }
+        const plain = plainRecords(batch, header);
+        const fits = visitRecordKeys(plain, header, (offset, keyStart, keyEnd) => {
+          if (offset < firstDirtyOffset) return true;
+          if (keyStart < 0) {
+            map.advanceTo(offset + 1);
+            return true;
+          }
+          return map.putRange(plain, keyStart, keyEnd, offset);
+        });
+        if (!fits) return { full: true, endOffset: map.endOffset, newestTimestampMs };
         newestTimestampMs = Math.max(newestTimestampMs, header.maxTimestamp);
       }
       map.advanceTo(lastOffsetOf(header) + 1);

@@ -179,18 +179,31 @@ export function groupSegments<T extends CleanerSegmentInfo>(segments: readonly T
 }
 
 /**
- * Bytes an entry of the offset map is charged: the key's bytes plus what a JavaScript Map entry
- * with a one-byte string key and a number costs (measured about 60-70 bytes on V8). Kafka's map
- * stores a 16-byte hash per key instead; keeping the key itself means no collisions to reason about.
+ * Bytes an entry of the offset map is charged: the key's bytes plus its slot in the hash table and
+ * the entry's hash, key place and offset (about 30 bytes), with room for the tables' growth. Kafka's
+ * map stores a 16-byte hash per key instead; keeping the key itself means no collisions to reason about.
  */
 export const OFFSET_MAP_ENTRY_OVERHEAD_BYTES = 64;
 
 /**
  * Key → latest offset over a dirty section, bounded by `capacityBytes` (a share of
  * log.cleaner.dedupe.buffer.size). A key seen again only moves its offset.
+ *
+ * An open-addressing hash table over typed arrays, with the keys' bytes copied into one arena: a
+ * lookup hashes the key's bytes where they lie and allocates nothing. (A JavaScript Map keyed by
+ * latin1 strings made a string per record looked up, and its hashing and the garbage were most of
+ * the cleaner's CPU time: scripts/bench-cleaner.mjs.)
  */
 export class OffsetMap {
-  private readonly offsets = new Map<string, number>();
+  /** Entry index + 1 per slot, 0 for a free slot; a power of two, at most half full. */
+  private slots = new Int32Array(1024);
+  private hashes = new Int32Array(512);
+  private keyStarts = new Int32Array(512);
+  private keyLengths = new Int32Array(512);
+  private offsets = new Float64Array(512);
+  private arena = Buffer.allocUnsafe(16 * 1024);
+  private arenaUsed = 0;
+  private count = 0;
   private used = 0;
   /** One past the last offset put: records at or after it were not looked at. */
   private end = -1;
@@ -198,7 +211,7 @@ export class OffsetMap {
   constructor(readonly capacityBytes: number) {}
 
   get size(): number {
-    return this.offsets.size;
+    return this.count;
   }
 
   get usedBytes(): number {
@@ -215,15 +228,7 @@ export class OffsetMap {
    * nothing changed); the first key always fits, so every pass makes progress.
    */
   put(key: Buffer, offset: number): boolean {
-    const id = key.toString('latin1');
-    if (!this.offsets.has(id)) {
-      const cost = key.length + OFFSET_MAP_ENTRY_OVERHEAD_BYTES;
-      if (this.offsets.size > 0 && this.used + cost > this.capacityBytes) return false;
-      this.used += cost;
-    }
-    this.offsets.set(id, offset);
-    this.end = offset + 1;
-    return true;
+    return this.putRange(key, 0, key.length, offset);
   }
 
   /** Marks offsets up to `offset` (exclusive) as looked at: records without a key, control batches. */
@@ -231,15 +236,98 @@ export class OffsetMap {
     if (offset > this.end) this.end = offset;
   }
 
+  /** put() of the key at `bytes[start, end)`, without a view of it. */
+  putRange(bytes: Buffer, start: number, end: number, offset: number): boolean {
+    const hash = hashBytes(bytes, start, end);
+    const found = this.find(bytes, start, end - start, hash);
+    if (found >= 0) {
+      this.offsets[found] = offset;
+    } else {
+      const cost = end - start + OFFSET_MAP_ENTRY_OVERHEAD_BYTES;
+      if (this.count > 0 && this.used + cost > this.capacityBytes) return false;
+      this.used += cost;
+      this.insert(-found - 1, bytes, start, end, hash, offset);
+    }
+    this.end = offset + 1;
+    return true;
+  }
+
   latest(key: Buffer): number | undefined {
-    return this.offsets.get(key.toString('latin1'));
+    const found = this.find(key, 0, key.length, hashBytes(key, 0, key.length));
+    return found >= 0 ? this.offsets[found] : undefined;
   }
 
   clear(): void {
-    this.offsets.clear();
+    this.slots.fill(0);
+    this.count = 0;
+    this.arenaUsed = 0;
     this.used = 0;
     this.end = -1;
   }
+
+  /** The entry of the key at `bytes[start, start + length)`, or -(its free slot + 1). */
+  private find(bytes: Buffer, start: number, length: number, hash: number): number {
+    const mask = this.slots.length - 1;
+    for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
+      const entry = this.slots[slot]! - 1;
+      if (entry < 0) return -slot - 1;
+      if (this.hashes[entry] !== hash || this.keyLengths[entry] !== length) continue;
+      const at = this.keyStarts[entry]!;
+      let same = true;
+      for (let i = 0; i < length && same; i++) same = this.arena[at + i] === bytes[start + i];
+      if (same) return entry;
+    }
+  }
+
+  private insert(slot: number, bytes: Buffer, start: number, end: number, hash: number, offset: number): void {
+    const entry = this.count;
+    if (entry === this.offsets.length) this.growEntries();
+    const length = end - start;
+    if (this.arenaUsed + length > this.arena.length) {
+      const arena = Buffer.allocUnsafe(Math.max(this.arena.length * 2, this.arenaUsed + length));
+      this.arena.copy(arena, 0, 0, this.arenaUsed);
+      this.arena = arena;
+    }
+    bytes.copy(this.arena, this.arenaUsed, start, end);
+    this.hashes[entry] = hash;
+    this.keyStarts[entry] = this.arenaUsed;
+    this.keyLengths[entry] = length;
+    this.offsets[entry] = offset;
+    this.arenaUsed += length;
+    this.count++;
+    this.slots[slot] = entry + 1;
+    if (this.count * 2 > this.slots.length) this.rehash(this.slots.length * 2);
+  }
+
+  private growEntries(): void {
+    const grow = <T extends Int32Array | Float64Array>(old: T, make: (n: number) => T): T => {
+      const next = make(old.length * 2);
+      next.set(old);
+      return next;
+    };
+    this.hashes = grow(this.hashes, (n) => new Int32Array(n));
+    this.keyStarts = grow(this.keyStarts, (n) => new Int32Array(n));
+    this.keyLengths = grow(this.keyLengths, (n) => new Int32Array(n));
+    this.offsets = grow(this.offsets, (n) => new Float64Array(n));
+  }
+
+  private rehash(slotCount: number): void {
+    const slots = new Int32Array(slotCount);
+    const mask = slotCount - 1;
+    for (let entry = 0; entry < this.count; entry++) {
+      let slot = this.hashes[entry]! & mask;
+      while (slots[slot] !== 0) slot = (slot + 1) & mask;
+      slots[slot] = entry + 1;
+    }
+    this.slots = slots;
+  }
+}
+
+/** FNV-1a over `bytes[start, end)`, as a signed 32-bit integer. */
+function hashBytes(bytes: Buffer, start: number, end: number): number {
+  let hash = 0x811c9dc5 | 0;
+  for (let i = start; i < end; i++) hash = Math.imul(hash ^ bytes[i]!, 0x01000193);
+  return hash;
 }
 
 /** One record of a batch as the cleaner sees it: where its bytes are, its key, and whether it is a tombstone. */
@@ -277,6 +365,38 @@ export function recordsOf(plain: Buffer, header: Pick<BatchHeader, 'baseOffset' 
   }
   if (reader.pos !== plain.length) throw reader.corrupt(`${plain.length - reader.pos} bytes follow the last record`);
   return records;
+}
+
+/**
+ * The map phase's view of a batch's records, as recordsOf reads them but without an object or a key
+ * view per record: calls `visit` with each record's offset and its key's place in `plain` (keyStart
+ * -1 for a record without a key) until it returns false. False when `visit` stopped it. The map
+ * phase reads every record of the dirty section, and those allocations were most of its garbage.
+ */
+export function visitRecordKeys(
+  plain: Buffer,
+  header: Pick<BatchHeader, 'baseOffset' | 'recordCount'>,
+  visit: (offset: number, keyStart: number, keyEnd: number) => boolean,
+): boolean {
+  const reader = new ByteReader(plain, 0, plain.length);
+  for (let i = 0; i < header.recordCount; i++) {
+    const start = reader.pos;
+    const bodySize = reader.readVarint('record length');
+    const end = reader.pos + bodySize;
+    if (bodySize < 0 || end > plain.length) throw reader.corrupt(`record length ${bodySize} does not fit`, start);
+    reader.readInt8('record attributes');
+    reader.readVarlong('timestamp delta');
+    const offsetDelta = reader.readVarint('offset delta');
+    const keyLength = reader.readVarint('key length');
+    if (keyLength >= 0 && reader.pos + keyLength > plain.length) {
+      throw reader.corrupt(`key needs ${keyLength} bytes, ${plain.length - reader.pos} left`, reader.pos);
+    }
+    const keyStart = keyLength < 0 ? -1 : reader.pos;
+    if (!visit(header.baseOffset + offsetDelta, keyStart, keyStart + keyLength)) return false;
+    reader.pos = end;
+  }
+  if (reader.pos !== plain.length) throw reader.corrupt(`${plain.length - reader.pos} bytes follow the last record`);
+  return true;
 }
 
 /** A control batch (a transaction marker): its fate is the marker rules', not the map's. */

@@ -83,6 +83,34 @@ describe('cleaner planner', () => {
     expect(retainRecord(record('u', 9, true), expired)).toBe(true);
   });
 
+  it('answers as a Map of the last offset per key would, across its tables growing and clear()', () => {
+    let state = 12345;
+    const random = (n: number): number => {
+      state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+      return state % n;
+    };
+    const map = new OffsetMap(1 << 30);
+    for (let pass = 0; pass < 3; pass++) {
+      const model = new Map<string, number>();
+      map.clear();
+      for (let offset = 0; offset < 20_000; offset++) {
+        // Keys of 0 to 40 bytes, some sharing prefixes, some binary.
+        const key =
+          random(4) === 0
+            ? Buffer.from([random(256), random(256)])
+            : Buffer.from(`k${random(5000)}`.repeat(1 + random(4)));
+        const bytes = Buffer.concat([Buffer.from('xx'), key, Buffer.from('yy')]); // a key inside a larger buffer
+        expect(map.putRange(bytes, 2, 2 + key.length, offset)).toBe(true);
+        model.set(key.toString('latin1'), offset);
+      }
+      expect(map.size).toBe(model.size);
+      expect(map.endOffset).toBe(20_000);
+      for (const [key, offset] of model) expect(map.latest(Buffer.from(key, 'latin1'))).toBe(offset);
+      expect(map.latest(Buffer.from('not-a-key'))).toBeUndefined();
+      expect(map.latest(Buffer.alloc(0))).toBe(model.get(''));
+    }
+  });
+
   it('bounds the map by bytes and always takes a first key', () => {
     const map = new OffsetMap(10);
     expect(map.put(Buffer.from('a-long-key'), 1)).toBe(true);
