@@ -182,6 +182,20 @@ describe('samsa delete-records', () => {
       expect.stringMatching(/deleting records failed for 1 partition$/),
     ]);
     expect(tooFar.code).toBe(1);
+    const missing = await runSamsa(['delete-records', '--bootstrap-server', grpcBootstrap, '--topic', unique('no')]);
+    expect(missing.stderr.trim()).toMatch(/^samsa: name the records: /);
+    expect(missing.code).toBe(2);
+    const unknown = await runSamsa([
+      'delete-records',
+      '--bootstrap-server',
+      grpcBootstrap,
+      '--topic',
+      unique('no'),
+      '--offset',
+      '1',
+    ]);
+    expect(unknown.stderr.trim().split('\n')).toEqual([expect.stringMatching(/UnknownTopicOrPartition/)]);
+    expect(unknown.code).toBe(1);
     await writeFile(file, JSON.stringify({ partitions: [plan.partitions[0], plan.partitions[0]] }));
     const twice = await runSamsa(['delete-records', '--bootstrap-server', grpcBootstrap, '--offset-json-file', file]);
     expect(twice.stderr.trim()).toMatch(new RegExp(`partition ${topic}-0 is listed twice$`));
