@@ -74,6 +74,13 @@ export class TransactionalProducer implements Transaction, AsyncDisposable {
   private readonly sender: Producer;
   /** A record was sent in the open transaction (its leader may have added its partition even if it failed). */
   private written = false;
+  /**
+   * commit() or abort() is under way: no more records or offsets join the transaction (a record sent
+   * now could reach its leader after EndTxn and join the next transaction instead).
+   */
+  private ending = false;
+  /** Records sent before their topic's metadata was known, until they are handed to the producer. */
+  private readonly awaitingMetadata = new Set<Promise<unknown>>();
   /** Groups whose offsets this transaction commits (AddOffsetsToTxn sent), and the commits in flight. */
   private readonly offsetGroups = new Map<string, Promise<void>>();
   private readonly offsetCommits = new Set<Promise<void>>();
@@ -156,16 +163,27 @@ export class TransactionalProducer implements Transaction, AsyncDisposable {
 
   /** Sends a record in the open transaction; resolves with its offset once every in-sync replica has it. */
   send(record: ProducerRecord): Promise<RecordMetadata> {
-    if (this.state !== 'in-transaction') {
+    if (this.state !== 'in-transaction' || this.ending) {
       return Promise.reject(
-        new SamsaClientError(ErrorCodes.INVALID_TXN_STATE, 'send() needs an open transaction (begin())', {
-          retriable: false,
-        }),
+        new SamsaClientError(
+          ErrorCodes.INVALID_TXN_STATE,
+          this.ending ? 'send() while the transaction commits or aborts' : 'send() needs an open transaction (begin())',
+          { retriable: false },
+        ),
       );
     }
+    this.written = true;
     const info = this.cluster.topics.get(record.topic);
     if (info !== undefined && info.partitions.length > 0) return this.sendTo(record, info);
-    return this.cluster.topic(record.topic).then((known) => this.sendTo(record, known));
+    // commit() waits for the lookup too: the record was sent before it.
+    const lookup = this.cluster.topic(record.topic);
+    this.awaitingMetadata.add(lookup);
+    const sent = lookup.then((known) => this.sendTo(record, known));
+    void lookup.then(
+      () => this.awaitingMetadata.delete(lookup),
+      () => this.awaitingMetadata.delete(lookup),
+    );
+    return sent;
   }
 
   /** Picks the partition (the key's, or round robin) and hands the record to the producer. */
@@ -176,7 +194,6 @@ export class TransactionalProducer implements Transaction, AsyncDisposable {
     if (partition === undefined) {
       partition = key !== null ? kafkaPartitionForKey(key, count) : this.roundRobin++ % count;
     }
-    this.written = true;
     return this.sender.send({ ...record, key, partition });
   }
 
@@ -188,7 +205,7 @@ export class TransactionalProducer implements Transaction, AsyncDisposable {
    * positions. A refusal fails the transaction (abort it); ProducerFenced fences this producer.
    */
   async sendOffsets(input: SendOffsetsInput): Promise<void> {
-    if (this.state !== 'in-transaction') {
+    if (this.state !== 'in-transaction' || this.ending) {
       throw new SamsaClientError(ErrorCodes.INVALID_TXN_STATE, 'sendOffsets() needs an open transaction (begin())', {
         retriable: false,
       });
@@ -310,7 +327,21 @@ export class TransactionalProducer implements Transaction, AsyncDisposable {
     if (this.state !== 'in-transaction') {
       throw new SamsaClientError(ErrorCodes.INVALID_TXN_STATE, 'no open transaction', { retriable: false });
     }
-    await Promise.allSettled([...this.offsetGroups.values(), ...this.offsetCommits]);
+    if (this.ending) {
+      throw new SamsaClientError(ErrorCodes.INVALID_TXN_STATE, 'the transaction is already committing or aborting', {
+        retriable: false,
+      });
+    }
+    this.ending = true;
+    try {
+      await this.endOpenTransaction(commit);
+    } finally {
+      this.ending = false;
+    }
+  }
+
+  private async endOpenTransaction(commit: boolean): Promise<void> {
+    await Promise.allSettled([...this.awaitingMetadata, ...this.offsetGroups.values(), ...this.offsetCommits]);
     // Every record sent goes out now, whole batches or not, and is answered before EndTxn.
     await this.sender.flush();
     if (commit && this.failure !== undefined) {

@@ -111,6 +111,27 @@ describe('transactional producer: sending', () => {
     }
   });
 
+  it('a commit waits for every record sent before it, and refuses records and a second commit meanwhile', async () => {
+    cluster.createTopic('t', 1);
+    const coordinator = playCoordinator(cluster);
+    const producer = samsa.producer({ transactionalId: 'tx' });
+    await producer.begin();
+    // Sent before the topic's metadata is known: the commit waits for it too.
+    const sent = producer.send({ topic: 't', value: 'in' });
+    const committing = producer.commit();
+    // Sent now, it could reach its leader after EndTxn and land in the next transaction.
+    await expect(producer.send({ topic: 't', value: 'late' })).rejects.toMatchObject({
+      code: ErrorCodes.INVALID_TXN_STATE.code,
+    });
+    await expect(producer.commit()).rejects.toMatchObject({ code: ErrorCodes.INVALID_TXN_STATE.code });
+    await sent;
+    await committing;
+    expect(coordinator.ended).toEqual([true]);
+    expect(cluster.partition('t', 0).records.map((r) => r.value?.toString())).toEqual(['in']);
+    await producer.transaction((tx) => tx.send({ topic: 't', value: 'next' }));
+    expect(cluster.partition('t', 0).records.map((r) => r.value?.toString())).toEqual(['in', 'next']);
+  });
+
   it('a write refused for good fails the transaction: commit refuses, abort ends it', async () => {
     cluster.createTopic('t', 2);
     const coordinator = playCoordinator(cluster);
