@@ -112,6 +112,7 @@ export async function startBroker(settings: Settings<BrokerSettingName>, logger:
   const replication = new ReplicationDriver<HostedPartition>({
     brokerId,
     replicaLagTimeMaxMs: settings['replica.lag.time.max.ms'] as number,
+    exposeUnwrittenAppends: settings['replica.fetch.unwritten.enable'] as boolean,
     clock: systemClock,
     transport: new GrpcReplicationTransport(peers, metadata),
     waiters,

@@ -23,6 +23,8 @@ export interface ReplicationDriverOptions<R extends Replica> {
   readonly brokerId: number;
   /** replica.lag.time.max.ms. */
   readonly replicaLagTimeMaxMs: number;
+  /** replica.fetch.unwritten.enable: see LeaderDriverOptions. */
+  readonly exposeUnwrittenAppends?: boolean;
   readonly clock: Clock;
   readonly transport: ReplicationTransport;
   readonly waiters: Waiters;
@@ -59,6 +61,7 @@ export class ReplicationDriver<R extends Replica = Replica> {
       saveEpochCache: options.saveEpochCache,
       logger: options.logger,
       ...(options.isrRequestTimeoutMs !== undefined && { isrRequestTimeoutMs: options.isrRequestTimeoutMs }),
+      ...(options.exposeUnwrittenAppends !== undefined && { exposeUnwrittenAppends: options.exposeUnwrittenAppends }),
     };
     this.leaders = options.leaderDriver?.(leaderOptions) ?? new LeaderDriver(leaderOptions);
     this.followers = new FollowerDriver({

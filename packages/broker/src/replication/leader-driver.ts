@@ -43,6 +43,12 @@ export interface LeaderDriverOptions<R extends Replica> {
   readonly logger: Logger;
   /** How long an AlterPartition may go unanswered before the next tick sends it again. */
   readonly isrRequestTimeoutMs?: number;
+  /**
+   * replica.fetch.unwritten.enable (default false): produce appends are exposed to followers once
+   * their CRCs passed, while this leader's write still runs (ReplicaLog.append's onExposed), and the
+   * parked follower fetches are woken then. The HW waits for the write either way (LeaderState).
+   */
+  readonly exposeUnwrittenAppends?: boolean;
 }
 
 const DEFAULT_ISR_REQUEST_TIMEOUT_MS = 10_000;
@@ -191,10 +197,14 @@ export class LeaderDriver<R extends Replica = Replica> {
     for (let starting = this.epochStarts.get(replica); starting; starting = this.epochStarts.get(replica))
       await starting;
     if (acks === -1) this.checkEnoughReplicas(replica);
-    // Followers parked at the log end are woken as soon as the append is exposed (its CRCs passed),
-    // so they copy it while this leader writes it; the HW still waits for the write (onLeaderAppend).
-    const onExposed = (): void => this.notify(replica);
-    const appended = await replica.log.append(batches, { leaderEpoch: replica.leaderEpoch, onExposed });
+    // With exposeUnwrittenAppends, followers parked at the log end are woken as soon as the append is
+    // exposed (its CRCs passed), so they copy it while this leader writes it; the HW still waits for
+    // the write (onLeaderAppend). Without, they are woken once it is written (onLeaderAppend).
+    const onExposed = this.options.exposeUnwrittenAppends ? this.exposedCallback(replica) : undefined;
+    const appended = await replica.log.append(batches, {
+      leaderEpoch: replica.leaderEpoch,
+      ...(onExposed && { onExposed }),
+    });
     this.onLeaderAppend(replica);
     if (acks === -1) await this.waitForIsr(replica, appended.lastOffset + 1, timeoutMs, signal);
     return appended;
@@ -207,6 +217,10 @@ export class LeaderDriver<R extends Replica = Replica> {
    */
   epochStarting(replica: R): Promise<void> | undefined {
     return this.epochStarts.get(replica);
+  }
+
+  private exposedCallback(replica: R): () => void {
+    return () => this.notify(replica);
   }
 
   onLeaderAppend(replica: R): void {

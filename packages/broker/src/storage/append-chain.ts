@@ -13,7 +13,8 @@
  *   passed, and a run with a bad batch is undone before anything became visible. Truncation cuts
  *   memory before files, so no reader sees past the new end; a segment deleted under a read keeps
  *   its file open until the read is done, which then ends with OffsetOutOfRange.
- * - One exception, for a leader's followers only (PartitionLog.readForFollower): a run's leader
+ * - One exception, for a leader's followers only (PartitionLog.readForFollower), and only for a run
+ *   with an append that asks for it (`onExposed`, replica.fetch.unwritten.enable): the run's leader
  *   appends join the tail, exposed, as soon as its CRCs passed and its write was handed to the
  *   thread pool, so followers copy it while the leader writes. Replication's high watermark still
  *   counts only the written end (the leader's LeaderState), so nothing exposed is acknowledged or
@@ -299,11 +300,12 @@ export class AppendChain {
   }
 
   /**
-   * A run whose CRCs passed, its write under way: its leader appends join the tail, from where a
-   * leader's followers may copy them (PartitionLog.exposedEndOffset and readForFollower) while the
-   * write runs; other readers stop at the written end. Nothing else undoes a run from here: a failed
-   * write takes the log offline, which clears the tail. Exposing before the CRC check would hand
-   * followers batches that a bad one's undo then moves to other offsets.
+   * A run whose CRCs passed joins the tail. When one of its appends asked for it (onExposed), that is
+   * while its write is still under way, and a leader's followers may copy it (PartitionLog.
+   * exposedEndOffset and readForFollower) meanwhile; other readers stop at the written end. Nothing
+   * else undoes a run from there: a failed write takes the log offline, which clears the tail.
+   * Exposing before the CRC check would hand followers batches that a bad one's undo then moves to
+   * other offsets. Otherwise a run joins the tail once written, before it becomes visible.
    */
   private expose(run: readonly Written[]): void {
     for (const r of run) this.tail.remember(r.entry, r.result);
@@ -387,8 +389,11 @@ export class AppendChain {
       snapshot.size,
     );
     const bad = entries.filter((e) => !e.crcChecked && !crcsValid(e));
-    if (bad.length === 0) expose();
+    // Only a run with an append that asks for it (onExposed) is exposed before its write completes.
+    const early = entries.some((e) => e.onExposed !== undefined);
+    if (bad.length === 0 && early) expose();
     await written;
+    if (bad.length === 0 && !early) expose();
     if (bad.length > 0) {
       await fh.truncate(snapshot.size);
       segment.restore(snapshot);

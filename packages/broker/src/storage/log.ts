@@ -218,7 +218,8 @@ export class PartitionLog {
    * Appends producer batches as the leader: checks framing, CRC and sizes, then stamps base offsets
    * and `leaderEpoch` into `batches` in place (outside the CRC, records untouched). The caller must
    * not modify the buffer until the promise settles. Several concatenated batches are one append.
-   * `onExposed` is told when followers may copy it (readForFollower), before its write completes.
+   * With `onExposed`, its run is exposed to followers (readForFollower) once its CRCs passed, before
+   * its write completes, and `onExposed` is told then; without, it is exposed once written.
    */
   append(batches: Buffer, options: { leaderEpoch?: number; onExposed?: () => void } = {}): Promise<AppendResult> {
     return this.appends.append(batches, false, options.leaderEpoch ?? -1, undefined, options.onExposed);

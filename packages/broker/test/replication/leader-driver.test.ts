@@ -30,9 +30,13 @@ afterEach(async () => {
   dir = undefined;
 });
 
-function leaderDriver(waiters = new DelayedOperations()): LeaderDriver<HostedPartition> {
+function leaderDriver(
+  waiters = new DelayedOperations(),
+  exposeUnwrittenAppends = false,
+): LeaderDriver<HostedPartition> {
   return new LeaderDriver<HostedPartition>({
     brokerId: 1,
+    exposeUnwrittenAppends,
     replicaLagTimeMaxMs: 30_000,
     clock: systemClock,
     transport: { alterPartition: () => Promise.reject(new Error('no controller in this test')) },
@@ -252,11 +256,11 @@ async function holdFileWrites(scratchDir: string): Promise<() => void> {
   };
 }
 
-describe('LeaderDriver: followers copy an append while the leader writes it', () => {
+describe('LeaderDriver with replica.fetch.unwritten.enable: followers copy an append while the leader writes it', () => {
   it('wakes a parked follower fetch and serves it before the write completes; the HW waits for the write', async () => {
     const hosted = await hostedPartition([1, 2, 3]);
     const waiters = new DelayedOperations();
-    const leadership = leaderDriver(waiters);
+    const leadership = leaderDriver(waiters, true);
     const fetchAt = (offset: number) => ({
       partition: 0,
       fetchOffset: offset,

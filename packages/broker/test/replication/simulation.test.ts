@@ -27,6 +27,10 @@ describe('replication simulation', () => {
       { minInsyncReplicas: 2, replicaLagTimeMaxMs: 300, maxFetchRecords: 1, requestTimeoutMs: 100 },
     ],
     ['queued log operations (roles change while appends and truncations wait)', { queuedLogs: true }],
+    [
+      'queued log operations, followers copying appends before their leader wrote them',
+      { queuedLogs: true, exposeUnwrittenAppends: true },
+    ],
     ['DeleteRecords (leaders delete below their HW; answered at the low watermark)', { deleteRecords: true }],
   ] as [string, SimOptions][]) {
     it(`${SEEDS.length} seeds x ${STEPS} steps keep every invariant (${name})`, async () => {

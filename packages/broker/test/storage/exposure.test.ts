@@ -94,6 +94,17 @@ describe('a leader append exposed to followers before its write completes', () =
     expect(exposedAt).toEqual([5]);
   });
 
+  it('exposes an append without onExposed only once written', async () => {
+    const release = holdWrites();
+    const appended = log.append(makeBatch({ count: 3 }), { leaderEpoch: 4 });
+    await new Promise((r) => setImmediate(r));
+    expect([log.logEndOffset, log.exposedEndOffset]).toEqual([2, 2]);
+    expect((await log.readForFollower(2, 1 << 20)).bytes.length).toBe(0);
+    release();
+    await appended;
+    expect([log.logEndOffset, log.exposedEndOffset]).toEqual([5, 5]);
+  });
+
   it('exposes nothing of a follower append', async () => {
     const follower = await openPartitionLog({ dir: join(dir.path, 'f'), config: { segmentBytes: 1 << 20 } });
     try {

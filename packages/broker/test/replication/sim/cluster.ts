@@ -68,6 +68,11 @@ export interface SimOptions {
    */
   readonly queuedLogs?: boolean;
   /**
+   * Leaders expose their appends to followers before writing them (replica.fetch.unwritten.enable);
+   * with queuedLogs, an exposed append waits a drain before it is written, and a crash loses it.
+   */
+  readonly exposeUnwrittenAppends?: boolean;
+  /**
    * Leaders delete records (DeleteRecords) below their HW, through the broker's moveLogStart; a
    * deletion is answered once the leader's low watermark reaches it. Off by default, so the other
    * configurations keep their schedules.
@@ -822,6 +827,7 @@ export class SimCluster {
     b.driver = new ReplicationDriver<SimReplica>({
       brokerId: b.id,
       replicaLagTimeMaxMs: this.replicaLagTimeMaxMs,
+      exposeUnwrittenAppends: this.options.exposeUnwrittenAppends ?? false,
       clock,
       transport: this.transportFor(b, b.incarnation),
       waiters: this.observedWaiters(b, new DelayedOperations(clock)),

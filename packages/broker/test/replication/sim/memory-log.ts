@@ -10,8 +10,9 @@
  * stamped with its old epoch, or a follower's truncation are still queued. A crash drops the queue
  * (the dead process's operations never settle, like its requests).
  *
- * Queued leader appends also pass through the phase PartitionLog gives them between its CRC check and
- * the end of its write: a drain that reaches them exposes them (stamped, readable by followers up to
+ * Queued leader appends with `onExposed` (replica.fetch.unwritten.enable) also pass through the phase
+ * PartitionLog gives them between its CRC check and the end of its write: a drain that reaches them
+ * exposes them (stamped, readable by followers up to
  * exposedEndOffset, not in the log yet) and stops; the next drain writes them. A crash in between
  * loses them here while followers may already hold them.
  */
@@ -110,13 +111,16 @@ export class MemoryLog implements ReplicaLog {
   ): Promise<{ baseOffset: number; lastOffset: number; logAppendTimeMs: number | undefined }> {
     // The epoch is read now, as PartitionLog takes it when the append is queued.
     const leaderEpoch = options.leaderEpoch ?? -1;
+    const writeNow = () => this.appendNow(this.stamp(batches, leaderEpoch, this.end));
     if (!this.queueing) {
       return this.queueOr(() => {
-        const written = this.appendNow(this.stamp(batches, leaderEpoch, this.end));
+        const written = writeNow();
         options.onExposed?.();
         return written;
       });
     }
+    // As PartitionLog: exposed before written only when the caller asks for it (onExposed).
+    if (options.onExposed === undefined) return this.trackAppend(this.queue(writeNow));
     let stamped: StoredBatch[] = [];
     const expose = (): void => {
       stamped = this.stamp(batches, leaderEpoch, this.exposedEndOffset);
