@@ -22,14 +22,17 @@
  * --duty MS the cleaner pauses every other MS window instead (at its next chunk) and the appends of
  * the windows it worked in are compared with those of the windows it paused in, within the same
  * seconds, which a machine whose load swings from second to second needs:
+ * --baseline DIR adds a variant: the cleaner of the broker package built in DIR (a checkout of an
+ * older commit, `npx tsc -b packages/broker` there), on logs that build opened:
  *   node scripts/bench-cleaner.mjs --latency [--mb 150] [--rounds 3] [--rate 2000]
- *     [--variants idle/0,19/0] [--idle-seconds 2] [--trace 0] [--duty 0]
+ *     [--variants idle/0,19/0] [--idle-seconds 2] [--trace 0] [--duty 0] [--baseline DIR]
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { LogCleaner, OffsetMap, openPartitionLog } from '@samsa/broker/internal';
 import { encodeBatch } from '@samsa/protocol';
@@ -51,6 +54,7 @@ const { values: args } = parseArgs({
     trace: { type: 'string', default: '0' },
     'idle-seconds': { type: 'string', default: '2' },
     duty: { type: 'string', default: '0' },
+    baseline: { type: 'string' },
   },
 });
 const totalBytes = Number(args.mb) * 1024 * 1024;
@@ -105,14 +109,14 @@ await log.close();
 await rm(args.dir, { recursive: true, force: true });
 
 /** Fills a compacted log at `dir` with about `bytes` of repeated keys, rolled. */
-async function dirtyLog(dir, bytes) {
+async function dirtyLog(dir, bytes, openLog = openPartitionLog) {
   const config = {
     cleanupPolicy: 'compact',
     segmentBytes: 16 * 1024 * 1024,
     retentionMs: -1,
     minCleanableDirtyRatio: 0,
   };
-  const log = await openPartitionLog({ dir, config });
+  const log = await openLog({ dir, config });
   const value = Buffer.alloc(valueBytes, 0x61);
   let n = 0;
   while (log.sizeInBytes < bytes) {
@@ -228,15 +232,40 @@ async function latencyBench() {
         : `, sync ${Number(syncMb) > 0 ? `every ${syncMb} MB` : 'at the end'} on the ${syncThread}`;
     const name = `${priority === 'idle' ? 'SCHED_IDLE' : `nice ${priority}`}, ${throttle}${slices}`;
     const syncEveryBytes = Number(syncMb) > 0 ? Number(syncMb) * 1024 * 1024 : Number.POSITIVE_INFINITY;
-    return { name, armed, cleaner, results: [], syncEveryBytes: syncMb === undefined ? undefined : syncEveryBytes };
+    return {
+      name,
+      armed,
+      cleaner,
+      results: [],
+      syncEveryBytes: syncMb === undefined ? undefined : syncEveryBytes,
+      openLog: openPartitionLog,
+    };
   });
+  if (args.baseline) {
+    // Another build of the broker package (a checkout of an older commit, built): its cleaner cleans
+    // logs it opened itself, in this process, beside the producer of this build.
+    const base = await import(pathToFileURL(join(args.baseline, 'packages/broker/dist/internal.js')).href);
+    const armed = { log: undefined };
+    const cleaner = new base.LogCleaner(
+      {
+        threads: 1,
+        dedupeBufferBytes: Number(args['map-mb']) * 1024 * 1024,
+        ioMaxBytesPerSecond: Number.POSITIVE_INFINITY,
+        backoffMs: 50,
+      },
+      () => (armed.log ? [{ log: armed.log, stableOffset: () => armed.log.logEndOffset, context: {} }] : []),
+      quiet,
+    );
+    cleaner.start();
+    variants.push({ name: `baseline ${args.baseline}`, armed, cleaner, results: [], openLog: base.openPartitionLog });
+  }
   await new Promise((resolve) => setTimeout(resolve, 1000)); // the workers start
   const traceMs = Number(args.trace);
   for (let r = 0; r < rounds; r++) {
     // Each round runs every variant, in a rotated order so that none always goes first.
     for (let v = 0; v < variants.length; v++) {
       const variant = variants[(r + v) % variants.length];
-      const log = await dirtyLog(join(args.dir, `dirty-${r}-${v}`), totalBytes);
+      const log = await dirtyLog(join(args.dir, `dirty-${r}-${v}`), totalBytes, variant.openLog);
       await new Promise((resolve) => setTimeout(resolve, 1000)); // the writing of it settles
       const load = loadavg()[0];
       const cpuIdle = traceMs > 0 ? threadCpuMs() : undefined;
