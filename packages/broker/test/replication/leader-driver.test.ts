@@ -256,7 +256,7 @@ async function holdFileWrites(scratchDir: string): Promise<() => void> {
   };
 }
 
-describe('LeaderDriver with replica.fetch.unwritten.enable: followers copy an append while the leader writes it', () => {
+describe('LeaderDriver, replica.fetch.unwritten.enable: followers copy an append while the leader writes it', () => {
   it('wakes a parked follower fetch and serves it before the write completes; the HW waits for the write', async () => {
     const hosted = await hostedPartition([1, 2, 3]);
     const waiters = new DelayedOperations();
