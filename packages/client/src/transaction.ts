@@ -172,16 +172,19 @@ export class TransactionalProducer implements Transaction, AsyncDisposable {
         ),
       );
     }
-    this.written = true;
     const info = this.cluster.topics.get(record.topic);
     if (info !== undefined && info.partitions.length > 0) return this.sendTo(record, info);
-    // commit() waits for the lookup too: the record was sent before it.
+    // commit() waits for the lookup too: the record was sent before it. A record that cannot be sent
+    // fails the transaction, as a refused write does.
     const lookup = this.cluster.topic(record.topic);
     this.awaitingMetadata.add(lookup);
     const sent = lookup.then((known) => this.sendTo(record, known));
     void lookup.then(
       () => this.awaitingMetadata.delete(lookup),
-      () => this.awaitingMetadata.delete(lookup),
+      (err: unknown) => {
+        this.awaitingMetadata.delete(lookup);
+        this.failure ??= err;
+      },
     );
     return sent;
   }
@@ -193,7 +196,16 @@ export class TransactionalProducer implements Transaction, AsyncDisposable {
     let partition = record.partition;
     if (partition === undefined) {
       partition = key !== null ? kafkaPartitionForKey(key, count) : this.roundRobin++ % count;
+    } else if (!(Number.isInteger(partition) && partition >= 0 && partition < count)) {
+      return Promise.reject(
+        new SamsaClientError(
+          ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION,
+          `partition ${partition} does not exist; ${record.topic} has ${count}`,
+          { topic: record.topic, partition, retriable: false },
+        ),
+      );
     }
+    this.written = true;
     return this.sender.send({ ...record, key, partition });
   }
 

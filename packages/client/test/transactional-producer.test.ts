@@ -132,6 +132,29 @@ describe('transactional producer: sending', () => {
     expect(cluster.partition('t', 0).records.map((r) => r.value?.toString())).toEqual(['in', 'next']);
   });
 
+  it('a record for a topic that cannot be found fails the transaction; a partition out of range does not', async () => {
+    cluster.createTopic('t', 1);
+    const coordinator = playCoordinator(cluster);
+    const impatient = new Samsa({ brokers: cluster.bootstrap, retry: fastRetry, defaultApiTimeoutMs: 200 });
+    try {
+      const producer = impatient.producer({ transactionalId: 'tx' });
+      await producer.begin();
+      await expect(producer.send({ topic: 't', partition: 1, value: 'x' })).rejects.toMatchObject({
+        code: ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code,
+      });
+      await producer.commit(); // nothing was written: nothing to end
+      expect(coordinator.ended).toEqual([]);
+      await producer.begin();
+      await expect(producer.send({ topic: 'missing', value: 'x' })).rejects.toMatchObject({
+        code: ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code,
+      });
+      await expect(producer.commit()).rejects.toMatchObject({ message: /abort it/ });
+      await producer.abort();
+    } finally {
+      await impatient.close();
+    }
+  });
+
   it('a write refused for good fails the transaction: commit refuses, abort ends it', async () => {
     cluster.createTopic('t', 2);
     const coordinator = playCoordinator(cluster);
