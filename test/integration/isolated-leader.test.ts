@@ -14,7 +14,8 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dumpSegment } from '@samsa/broker';
-import { ClosedError, Samsa } from '@samsa/client';
+import { ClosedError, Samsa, SamsaClientError } from '@samsa/client';
+import { ErrorCodes } from '@samsa/protocol';
 import { TcpProxy } from '../../packages/broker/test/cluster/tcp-proxy.js';
 import { LocalCluster } from '../helpers/cluster.js';
 import { freePort } from '../helpers/ports.js';
@@ -90,11 +91,24 @@ async function replicaValues(brokerId: number, partition: number, end: number): 
 
 describe('a leader cut off from the coordinator and its followers, still reachable by clients', () => {
   it('acknowledges nothing the new leader lacks, and drops what it took once the network heals', async () => {
-    await samsa
-      .admin()
-      .createTopics([
-        { topic: TOPIC, numPartitions: 3, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } },
-      ]);
+    // On a loaded machine a broker's 3 s session may lapse while the cluster starts: it registers again
+    // within seconds, and the topic needs all three.
+    await waitFor(
+      async () => {
+        try {
+          await samsa
+            .admin()
+            .createTopics([
+              { topic: TOPIC, numPartitions: 3, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } },
+            ]);
+          return true;
+        } catch (err) {
+          if (err instanceof SamsaClientError && err.code === ErrorCodes.INVALID_REPLICATION_FACTOR.code) return false;
+          throw err;
+        }
+      },
+      { timeoutMs: 30_000, description: 'three live brokers to create the topic on' },
+    );
     await waitFor(
       async () => (await samsa.admin().describeTopics([TOPIC]))[0]!.partitions.every((p) => p.isr.length === 3),
       { timeoutMs: 20_000, description: 'full ISRs' },

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dumpSegment } from '@samsa/broker';
 import { Samsa } from '@samsa/client';
-import { decodeBatches, encodeBatch } from '@samsa/protocol';
+import { decodeBatches, encodeBatch, ErrorCodes } from '@samsa/protocol';
 import { LocalCluster } from '../helpers/cluster.js';
 import { waitFor } from '../helpers/wait.js';
 import { RawBroker } from './grpc.js';
@@ -78,10 +78,17 @@ describe('replication', () => {
     try {
       // With its followers stopped, an acks=1 record is in the leader's log but above its high watermark.
       for (const f of followers) cluster.pauseBroker(f);
-      expect(
-        (await raw.produce(topic, 0, encodeBatch([{ key: null, value: Buffer.from('w') }], { now: Date.now() })))
-          .errorCode,
-      ).toBe(0);
+      // The metadata that named the leader may be ahead of the leader taking up its role (NotLeaderOrFollower).
+      let code = -1;
+      await waitFor(
+        async () => {
+          const batch = encodeBatch([{ key: null, value: Buffer.from('w') }], { now: Date.now() });
+          code = (await raw.produce(topic, 0, batch)).errorCode;
+          return code !== ErrorCodes.NOT_LEADER_OR_FOLLOWER.code;
+        },
+        { timeoutMs: 20_000, description: 'the leader to take up its role' },
+      );
+      expect(code).toBe(0);
       const maxWaitMs = 10_000; // within RawBroker's 15 s call deadline
       const startedMs = Date.now();
       const parked = raw.fetch(topic, 0, 0, { maxWaitMs });
