@@ -119,7 +119,7 @@ const KEEPS_EPOCH = process.env.TXN_SIM_KEEPS_EPOCH ?? 'some';
  * Their markers carry the data's epoch, so only the transaction's start time, which the partition
  * learns when the coordinator verifies the transaction's first write there, tells a late copy of the
  * previous transaction's marker from this one's. TXN_SIM_FORGET_VERIFIED=1 plays a partition that does
- * not remember it (as a new leader): late copies then tear transactions (seed 5 with TXN_SIM_KEEPS_EPOCH=all).
+ * not remember it (as a new leader): late copies then tear transactions (seed 9 with TXN_SIM_KEEPS_EPOCH=all).
  */
 const FORGET_VERIFIED = process.env.TXN_SIM_FORGET_VERIFIED === '1';
 const PARTITIONS = 3;
