@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { BrokerContext } from '../server/context.js';
 
 /** How long a request waits for a partition this broker is about to lead. */
-const ROLE_GRACE_MS = 1000;
+const ROLE_GRACE_MS = 5000;
 const ROLE_POLL_MS = 10;
 
 /**
@@ -10,8 +10,9 @@ const ROLE_POLL_MS = 10;
  * the role: each broker learns its roles from the coordinator on its own. Kafka clients that do not
  * retry NOT_LEADER_OR_FOLLOWER on every call (sarama's ListOffsets when it starts a partition
  * consumer, KafkaJS's admin offsets) would fail in that window, so a request for partitions this
- * broker's metadata says it leads, or does not know yet, waits up to ROLE_GRACE_MS for the roles. A
- * partition known to be led elsewhere is answered at once (the client's metadata is stale).
+ * broker's metadata says it leads, or does not know yet, waits up to ROLE_GRACE_MS for the roles (the
+ * window is milliseconds on an idle machine; 1 s was too short on a loaded one). A partition known to
+ * be led elsewhere is answered at once (the client's metadata is stale).
  */
 export async function awaitLeadership(
   ctx: BrokerContext,
