@@ -1,0 +1,152 @@
+/**
+ * DeleteRecords on the leader, through the broker's handlers on a real partition log: the answer
+ * waits for the in-sync follower to state the new log start, and the follower's fetch parked in its
+ * long poll is answered at once with that start instead of when the poll ends.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ErrorCodes, type v1 } from '@samsa/protocol';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { systemClock } from '../../src/clock.js';
+import { TOPIC_SETTINGS, resolveSettings } from '../../src/config.js';
+import { LeaderDriver, LeaderEpochCache, saveEpochCache } from '../../src/replication/index.js';
+import type { BrokerContext } from '../../src/server/context.js';
+import { DelayedOperations } from '../../src/server/delayed.js';
+import { handleDeleteRecords } from '../../src/server/handlers/delete-records.js';
+import { handleReplicaFetch } from '../../src/server/handlers/replica-fetch.js';
+import type { HostedPartition } from '../../src/server/partitions.js';
+import { openPartitionLog } from '../../src/storage/index.js';
+import { makeBatch } from '../storage/helpers.js';
+import { withTimeout } from '../../../../test/helpers/wait.js';
+
+let dir: string | undefined;
+afterEach(async () => {
+  if (dir) await rm(dir, { recursive: true, force: true });
+  dir = undefined;
+});
+
+/** Broker 1 leading t-0 (replicas 1 and 2, both in sync) with 10 records, and the handlers' context. */
+async function leaderWithRecords() {
+  dir = await mkdtemp(join(tmpdir(), 'samsa-delete-records-'));
+  const waiters = new DelayedOperations();
+  const leaders = new LeaderDriver<HostedPartition>({
+    brokerId: 1,
+    replicaLagTimeMaxMs: 30_000,
+    clock: systemClock,
+    transport: { alterPartition: () => Promise.reject(new Error('no controller in this test')) },
+    waiters,
+    committedState: () => undefined,
+    minInsyncReplicas: () => 1,
+    saveEpochCache: (h) => saveEpochCache(h.log.dir, h.epochCache),
+    logger: pino({ level: 'silent' }),
+  });
+  const hosted: HostedPartition = {
+    topic: 't',
+    topicId: '',
+    partition: 0,
+    log: await openPartitionLog({ dir }),
+    epochCache: new LeaderEpochCache(),
+    leaderState: undefined,
+    role: 'leader',
+    leaderEpoch: 0,
+    leader: 1,
+    isr: [1, 2],
+    replicas: [1, 2],
+    highWatermark: 0,
+    settings: resolveSettings(TOPIC_SETTINGS),
+  };
+  await leaders.becomeLeader(hosted, { kind: 'leader', leader: 1, leaderEpoch: 0, isr: [1, 2], replicas: [1, 2] });
+  await leaders.append(hosted, makeBatch({ count: 10 }), 1, 1000, new AbortController().signal);
+  const ctx = {
+    brokerId: 1,
+    logger: pino({ level: 'silent' }),
+    waiters,
+    partitions: { leaderOf: () => hosted, get: () => hosted },
+    knowsPartition: () => true,
+    member: { metadata: { image: { topics: new Map() } } },
+    replication: { leaders },
+  } as unknown as BrokerContext;
+  return { hosted, leaders, ctx };
+}
+
+/** Follower 2's fetch at the log end, stating `logStartOffset`, long-polling `maxWaitMs`. */
+function followerFetch(ctx: BrokerContext, logStartOffset: number, maxWaitMs: number) {
+  const request: v1.ReplicaFetchRequest__Output = {
+    replicaId: 2,
+    maxWaitMs,
+    minBytes: 1,
+    maxBytes: 1 << 20,
+    topics: [
+      {
+        name: 't',
+        partitions: [
+          {
+            partition: 0,
+            fetchOffset: 10,
+            currentLeaderEpoch: 0,
+            lastFetchedEpoch: 0,
+            partitionMaxBytes: 1 << 20,
+            logStartOffset,
+          },
+        ],
+      },
+    ],
+  };
+  return handleReplicaFetch(ctx, request, new AbortController().signal);
+}
+
+const deleteBelow = (ctx: BrokerContext, offset: number, timeoutMs = 60_000) =>
+  handleDeleteRecords(
+    ctx,
+    { topics: [{ name: 't', partitions: [{ partition: 0, offset }] }], timeoutMs },
+    new AbortController().signal,
+  );
+
+describe('DeleteRecords on the leader', () => {
+  it('answers once the in-sync follower states the new start; its parked fetch gets the start at once', async () => {
+    const { hosted, leaders, ctx } = await leaderWithRecords();
+    try {
+      await followerFetch(ctx, 0, 0); // the follower holds everything: HW 10
+      expect(hosted.highWatermark).toBe(10);
+      // The follower waits at the log end, for a minute at most.
+      const parked = followerFetch(ctx, 0, 60_000);
+      const deleting = deleteBelow(ctx, 6);
+      const answer = await withTimeout(parked, 10_000, "the parked fetch's answer");
+      expect(answer.topics![0]!.partitions![0]!.logStartOffset).toBe(6);
+      expect(hosted.log.logStartOffset).toBe(6);
+      // The follower adopted it and says so in its next fetch: the low watermark reaches 6.
+      await followerFetch(ctx, 6, 0);
+      const deleted = await withTimeout(deleting, 10_000, 'the DeleteRecords answer');
+      expect(hosted.epochCache.epochEntries).toEqual([{ epoch: 0, startOffset: 6 }]);
+      expect(deleted.topics![0]!.partitions![0]).toEqual({
+        partition: 0,
+        errorCode: 0,
+        errorMessage: '',
+        lowWatermark: 6,
+      });
+    } finally {
+      leaders.stop();
+      await hosted.log.close();
+    }
+  });
+
+  it('refuses past the high watermark; times out while the follower has not followed', async () => {
+    const { hosted, leaders, ctx } = await leaderWithRecords();
+    try {
+      await followerFetch(ctx, 0, 0);
+      const tooFar = (await deleteBelow(ctx, 11)).topics![0]!.partitions![0]!;
+      expect([tooFar.errorCode, tooFar.lowWatermark]).toEqual([ErrorCodes.OFFSET_OUT_OF_RANGE.code, -1]);
+      const late = (await deleteBelow(ctx, 4, 50)).topics![0]!.partitions![0]!;
+      expect(late.errorCode).toBe(ErrorCodes.REQUEST_TIMED_OUT.code);
+      expect(hosted.log.logStartOffset).toBe(4); // the leader has deleted: asking again waits again
+      const all = deleteBelow(ctx, -1);
+      await followerFetch(ctx, 10, 0);
+      expect((await all).topics![0]!.partitions![0]!.lowWatermark).toBe(10);
+    } finally {
+      leaders.stop();
+      await hosted.log.close();
+    }
+  });
+});
