@@ -115,8 +115,11 @@ export interface ReplicaFetchPartition {
   readonly currentLeaderEpoch: number;
   readonly lastFetchedEpoch: number;
   readonly partitionMaxBytes: number;
-  /** The follower's log start offset: the leader's low watermark waits for it (DeleteRecords). */
-  readonly logStartOffset: number;
+  /**
+   * The follower's log start offset: the leader's low watermark waits for it (DeleteRecords). Undefined
+   * from a follower built before it was sent (unknown: it neither holds nor speeds anything up).
+   */
+  readonly logStartOffset?: number | undefined;
 }
 
 export interface ReplicaFetchRequest {

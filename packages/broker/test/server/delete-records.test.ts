@@ -71,8 +71,8 @@ async function leaderWithRecords() {
   return { hosted, leaders, ctx };
 }
 
-/** Follower 2's fetch at the log end, stating `logStartOffset`, long-polling `maxWaitMs`. */
-function followerFetch(ctx: BrokerContext, logStartOffset: number, maxWaitMs: number) {
+/** Follower 2's fetch at the log end, stating `logStartOffset` (undefined: too old to), long-polling `maxWaitMs`. */
+function followerFetch(ctx: BrokerContext, logStartOffset: number | undefined, maxWaitMs: number) {
   const request: v1.ReplicaFetchRequest__Output = {
     replicaId: 2,
     maxWaitMs,
@@ -88,7 +88,7 @@ function followerFetch(ctx: BrokerContext, logStartOffset: number, maxWaitMs: nu
             currentLeaderEpoch: 0,
             lastFetchedEpoch: 0,
             partitionMaxBytes: 1 << 20,
-            logStartOffset,
+            ...(logStartOffset === undefined ? {} : { logStartOffset }),
           },
         ],
       },
@@ -144,6 +144,25 @@ describe('DeleteRecords on the leader', () => {
       const all = deleteBelow(ctx, -1);
       await followerFetch(ctx, 10, 0);
       expect((await all).topics![0]!.partitions![0]!.lowWatermark).toBe(10);
+    } finally {
+      leaders.stop();
+      await hosted.log.close();
+    }
+  });
+
+  it('a follower too old to state its start is long-polled as before, not answered at once in a loop', async () => {
+    const { hosted, leaders, ctx } = await leaderWithRecords();
+    try {
+      await followerFetch(ctx, undefined, 0);
+      expect(hosted.highWatermark).toBe(10);
+      await hosted.log.deleteRecordsBefore(6);
+      const startedMs = Date.now();
+      const answer = await followerFetch(ctx, undefined, 300);
+      expect(Date.now() - startedMs).toBeGreaterThanOrEqual(250);
+      expect(answer.topics![0]!.partitions![0]!.logStartOffset).toBe(6);
+      // Its start is unknown: a DeleteRecords cannot be confirmed by it.
+      const late = (await deleteBelow(ctx, 6, 50)).topics![0]!.partitions![0]!;
+      expect(late.errorCode).toBe(ErrorCodes.REQUEST_TIMED_OUT.code);
     } finally {
       leaders.stop();
       await hosted.log.close();

@@ -20,15 +20,17 @@ interface ReplicaRead {
   readonly response: v1.ReplicaFetchPartitionResponse;
   /** The reassignment throttle held this partition's records back this time. */
   readonly throttled?: boolean;
-  /** The log start the follower stated: DeleteRecords waits for it to follow the leader's. */
-  readonly followerLogStartOffset: number;
+  /** The log start the follower stated (undefined from a follower too old to state it). */
+  readonly followerLogStartOffset: number | undefined;
 }
 
 /**
  * The leader's log start is past the follower's, as far as the follower can adopt it (its HW bounds
  * it): answered at once, not after the long poll, so a DeleteRecords waiting for it is not held.
  */
-function startBehind(hosted: HostedPartition, followerLogStartOffset: number): boolean {
+function startBehind(hosted: HostedPartition, followerLogStartOffset: number | undefined): boolean {
+  // A follower that does not state its start would be answered at once on every fetch, in a loop.
+  if (followerLogStartOffset === undefined) return false;
   return Math.min(hosted.log.logStartOffset, hosted.highWatermark) > followerLogStartOffset;
 }
 

@@ -22,9 +22,11 @@ export interface ReplicaFetchPartition {
   'partitionMaxBytes'?: (number);
   /**
    * The follower's log start offset (Kafka's FetchRequest LogStartOffset): the leader's low watermark
-   * (DeleteRecords) waits for every in-sync follower's to pass the deletion offset.
+   * (DeleteRecords) waits for every in-sync follower's to pass the deletion offset. Absent from a
+   * follower built before the field (a rolling upgrade): its log start is unknown, not 0.
    */
   'logStartOffset'?: (number | string | Long);
+  '_logStartOffset'?: "logStartOffset";
 }
 
 export interface ReplicaFetchPartition__Output {
@@ -46,7 +48,9 @@ export interface ReplicaFetchPartition__Output {
   'partitionMaxBytes': (number);
   /**
    * The follower's log start offset (Kafka's FetchRequest LogStartOffset): the leader's low watermark
-   * (DeleteRecords) waits for every in-sync follower's to pass the deletion offset.
+   * (DeleteRecords) waits for every in-sync follower's to pass the deletion offset. Absent from a
+   * follower built before the field (a rolling upgrade): its log start is unknown, not 0.
    */
-  'logStartOffset': (number);
+  'logStartOffset'?: (number);
+  '_logStartOffset'?: "logStartOffset";
 }
