@@ -508,7 +508,7 @@ async function runSeed(seed: number): Promise<{ failovers: number; commits: numb
 // TXN_SIM_SEED=<n> runs one seed; TXN_SIM_SEEDS=<count> runs more than CI's 40 (seeds 1..count).
 const SEEDS = process.env.TXN_SIM_SEED
   ? [Number(process.env.TXN_SIM_SEED)]
-  : Array.from({ length: Number(process.env.TXN_SIM_SEEDS ?? 40) }, (_, i) => i + 1);
+  : Array.from({ length: Number(process.env.TXN_SIM_SEEDS ?? 100) }, (_, i) => i + 1);
 
 describe('transaction simulation', () => {
   it(
