@@ -278,8 +278,15 @@ async function latencyBench() {
         log.clean = (options) => clean({ ...options, syncEveryBytes: variant.syncEveryBytes });
       }
       const passes = variant.cleaner.totals.passes;
-      const done = () =>
-        variant.cleaner.totals.passes > passes && log.cleanableSection(log.logEndOffset).dirtyBytes === 0;
+      // Looks at the log once a pass ends (the producer's loop asks every millisecond).
+      let seenPasses = passes;
+      let finished = false;
+      const done = () => {
+        if (finished || variant.cleaner.totals.passes === seenPasses) return finished;
+        seenPasses = variant.cleaner.totals.passes;
+        finished = log.cleanableSection(log.logEndOffset).dirtyBytes === 0;
+        return finished;
+      };
       const dutyMs = Number(args.duty);
       const startMs = performance.now();
       if (dutyMs > 0) dutyCycle(log, startMs, dutyMs);
