@@ -137,6 +137,18 @@ export class InlineCompute implements CleanerCompute {
   private aborted = new AbortedTransactions([]);
   private readonly markers = new MarkerTracker();
 
+  /**
+   * The buffer every chunk is read into, reused: a chunk's bytes never outlive the call that read
+   * it (keys are copied into the map, kept batches into the output). A fresh 256 KiB buffer per
+   * chunk was external memory that made V8 collect the worker's heap again and again, and its
+   * collector threads run at the process's priority, beside the broker's event loop.
+   */
+  private readBuffer = Buffer.allocUnsafeSlow(0);
+  private readonly scratch = (length: number): Buffer => {
+    if (this.readBuffer.length < length) this.readBuffer = Buffer.allocUnsafeSlow(length);
+    return this.readBuffer.subarray(0, length);
+  };
+
   constructor(private readonly map: OffsetMap) {}
 
   async reset(offset: number, aborted: readonly AbortedRange[]): Promise<void> {
@@ -228,7 +240,7 @@ export class InlineCompute implements CleanerCompute {
   }
 
   mapRangeSync(fd: number, position: number, end: number, firstDirtyOffset: number, maxBytes: number): MapRangeResult {
-    const batches = readWholeBatches(fd, position, end, maxBytes);
+    const batches = readWholeBatches(fd, position, end, maxBytes, this.scratch);
     return {
       ...this.mapSync(batches, firstDirtyOffset),
       nextPosition: position + batches.length,
@@ -251,7 +263,7 @@ export class InlineCompute implements CleanerCompute {
     rules: RewriteRulesData,
     out: { readonly fd: number; readonly position: number },
   ): RewriteRangeResult {
-    const batches = readWholeBatches(fd, range.position, range.end, range.maxBytes);
+    const batches = readWholeBatches(fd, range.position, range.end, range.maxBytes, this.scratch);
     const result = this.rewriteSync(batches, rules);
     const parts: Buffer[] = [];
     const written: Array<readonly [number, number, number, number]> = [];
@@ -347,8 +359,14 @@ function markerTypeOf(batch: Buffer): number | undefined {
  * Whole batches of the file from `position`: about `maxBytes` of them (at least one whole batch,
  * however large), none past `end`. A batch whose length does not fit is corruption.
  */
-function readWholeBatches(fd: number, position: number, end: number, maxBytes: number): Buffer {
-  let buffer = readFullySync(fd, Math.min(maxBytes, end - position), position);
+function readWholeBatches(
+  fd: number,
+  position: number,
+  end: number,
+  maxBytes: number,
+  scratch: (length: number) => Buffer,
+): Buffer {
+  let buffer = readFullySync(fd, scratch(Math.min(maxBytes, end - position)), position);
   let at = 0;
   while (at + LOG_OVERHEAD <= buffer.length) {
     const size = LOG_OVERHEAD + buffer.readInt32BE(at + BatchField.batchLength);
@@ -357,7 +375,7 @@ function readWholeBatches(fd: number, position: number, end: number, maxBytes: n
     }
     if (at + size > buffer.length) {
       if (at > 0) break;
-      buffer = readFullySync(fd, size, position); // one batch larger than maxBytes
+      buffer = readFullySync(fd, scratch(size), position); // one batch larger than maxBytes
     }
     at += size;
   }
@@ -365,8 +383,9 @@ function readWholeBatches(fd: number, position: number, end: number, maxBytes: n
   return buffer.subarray(0, at);
 }
 
-function readFullySync(fd: number, length: number, position: number): Buffer {
-  const buffer = Buffer.allocUnsafeSlow(length);
+/** Fills `buffer` from the file at `position`. */
+function readFullySync(fd: number, buffer: Buffer, position: number): Buffer {
+  const length = buffer.length;
   for (let done = 0; done < length; ) {
     const n = readSync(fd, buffer, done, length - done, position + done);
     if (n === 0) throw new Error(`the file ended at ${position + done}, ${length - done} bytes short`);
