@@ -292,8 +292,8 @@ async function latencyBench() {
       if (dutyMs > 0) dutyCycle(log, startMs, dutyMs);
       const cpuBefore = traceMs > 0 ? threadCpuMs() : undefined;
       const cpuDelta = (from, to) => [...to].map(([name, ms]) => `${name} ${(ms - (from.get(name) ?? 0)).toFixed(0)}`);
-      if (cpuIdle)
-        console.log(`CPU ms by thread in the ${beforeMs / 1000} s idle: ${cpuDelta(cpuIdle, cpuBefore).join(', ')}`);
+      const idleCpu = cpuIdle && cpuDelta(cpuIdle, cpuBefore).join(', ');
+      if (cpuIdle) console.log(`CPU and run-queue wait ms by thread in the ${beforeMs / 1000} s idle: ${idleCpu}`);
       variant.armed.log = log;
       variant.cleaner.poke();
       const cleaningSamples = [];
@@ -320,7 +320,8 @@ async function latencyBench() {
       console.log(`${at}: ${line(`cleaning (${variant.name})`, cleaning)}`);
       console.log(`${at}: ${line(dutyMs > 0 ? 'paused between' : 'idle before and after', idle)}`);
       if (events) printTrace(events, cleaningSamples, loopGaps, traceMs);
-      if (cpuBefore) console.log(`CPU ms by thread while cleaning: ${cpuDelta(cpuBefore, cpuAfter).join(', ')}`);
+      if (cpuBefore)
+        console.log(`CPU and run-queue wait ms by thread while cleaning: ${cpuDelta(cpuBefore, cpuAfter).join(', ')}`);
       await log.close();
       await rm(join(args.dir, `dirty-${r}-${v}`), { recursive: true, force: true });
     }
@@ -354,16 +355,19 @@ async function latencyBench() {
   await rm(args.dir, { recursive: true, force: true });
 }
 
-/** CPU time (user and system) of this process's threads so far, in ms, summed by thread name (Linux). */
+/**
+ * CPU time of this process's threads so far and their time runnable but waiting for a CPU (the
+ * scheduler's run queue), in ms, summed by thread name (Linux, /proc/self/task/<tid>/schedstat).
+ */
 function threadCpuMs() {
   const byName = new Map();
   try {
     for (const tid of readdirSync('/proc/self/task')) {
       const name = readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim();
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const ms = ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks of 10 ms
-      byName.set(name, (byName.get(name) ?? 0) + ms);
+      // Time on a CPU and time runnable but waiting for one, in ns.
+      const [runNs, waitNs] = readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ').map(Number);
+      byName.set(name, (byName.get(name) ?? 0) + runNs / 1e6);
+      byName.set(`${name} waited`, (byName.get(`${name} waited`) ?? 0) + waitNs / 1e6);
     }
   } catch {
     // not Linux
