@@ -34,6 +34,8 @@ interface TailEntry {
  */
 export class LogTail {
   private entries: TailEntry[] = [];
+  /** One past the last offset of the entries dropped (not cleared) since the last clear(), or -1. */
+  private droppedEnd = -1;
   private retained = 0;
 
   constructor(private readonly budget: TailBudget = new TailBudget(TAIL_MAX_BYTES)) {}
@@ -43,10 +45,15 @@ export class LogTail {
     return this.retained;
   }
 
-  /** One past the last offset the tail holds, or -1 when it is empty. */
+  /**
+   * One past the last offset the tail holds or dropped since it was last cleared, or -1. Dropping an
+   * entry (its own limit, the broker-wide budget) must not lower it: an exposed append may be dropped
+   * before its write completes, and a leader whose exposed end fell back would answer a follower that
+   * copied it with a divergence while still counting that follower's earlier fetch of it for the HW.
+   */
   get endOffset(): number {
     const last = this.entries[this.entries.length - 1];
-    return last ? last.lastOffset + 1 : -1;
+    return Math.max(last ? last.lastOffset + 1 : -1, this.droppedEnd);
   }
 
   /**
@@ -85,6 +92,7 @@ export class LogTail {
     for (const entry of this.entries) this.budget.release(entry.token);
     this.entries = [];
     this.retained = 0;
+    this.droppedEnd = -1;
   }
 
   /**
@@ -138,6 +146,7 @@ export class LogTail {
 
   private dropOldest(): void {
     const oldest = this.entries.shift()!;
+    this.droppedEnd = Math.max(this.droppedEnd, oldest.lastOffset + 1);
     this.retained -= oldest.retained;
     this.budget.release(oldest.token);
   }

@@ -21,7 +21,7 @@ import {
 import { DelayedOperations } from '../../src/server/delayed.js';
 import type { HostedPartition, ReplicaRole } from '../../src/server/partitions.js';
 import { writeMarkerOn } from '../../src/server/txn-runtime.js';
-import { openPartitionLog } from '../../src/storage/index.js';
+import { TailBudget, openPartitionLog } from '../../src/storage/index.js';
 import { makeBatch } from '../storage/helpers.js';
 
 let dir: string | undefined;
@@ -49,13 +49,13 @@ function leaderDriver(
 }
 
 /** Partition t-0 in a fresh temporary log directory, led by broker 1 at epoch 0 with `replicas` all in sync. */
-async function hostedPartition(replicas: number[]): Promise<HostedPartition> {
+async function hostedPartition(replicas: number[], tailBudget?: TailBudget): Promise<HostedPartition> {
   dir = await mkdtemp(join(tmpdir(), 'samsa-leadership-'));
   return {
     topic: 't',
     topicId: '',
     partition: 0,
-    log: await openPartitionLog({ dir }),
+    log: await openPartitionLog({ dir, ...(tailBudget && { tailBudget }) }),
     epochCache: new LeaderEpochCache(),
     leaderState: undefined,
     role: 'leader',
@@ -312,6 +312,64 @@ describe('LeaderDriver, replica.fetch.unwritten.enable: followers copy an append
     } finally {
       release?.();
       leadership.stop();
+      await hosted.log.close();
+    }
+  });
+
+  it('keeps the exposed end while the broker-wide tail budget takes the exposed append back', async () => {
+    // The budget holds one append: another log's exposed append evicts this log's while both writes
+    // are held. The exposed end fell back to the written end then, so a follower that had copied the
+    // append was told to truncate it (a diverging epoch at the written end) while the leader still
+    // counted its fetch: the write completing then committed records that follower no longer held.
+    const batch = (fill: number): Buffer => {
+      const bytes = makeBatch({ count: 3, fill });
+      const own = Buffer.alloc(bytes.length); // its own ArrayBuffer: what the tail is charged
+      bytes.copy(own);
+      return own;
+    };
+    const first = batch(1);
+    const budget = new TailBudget(first.length);
+    const hosted = await hostedPartition([1, 2], budget);
+    const other = await openPartitionLog({ dir: join(dir!, 'other'), tailBudget: budget });
+    const leadership = leaderDriver(new DelayedOperations(), true);
+    const fetchAt = (offset: number) => ({
+      partition: 0,
+      fetchOffset: offset,
+      currentLeaderEpoch: 0,
+      lastFetchedEpoch: offset === 0 ? -1 : 0,
+      logStartOffset: 0,
+      partitionMaxBytes: 1 << 20,
+    });
+    let release: (() => void) | undefined;
+    try {
+      await leadership.becomeLeader(hosted, leaderRole(0, [1, 2]));
+      await leadership.answerFetch(hosted, 2, fetchAt(0), 1 << 20, true);
+      release = await holdFileWrites(dir!);
+      const produce = leadership.append(hosted, first, -1, 10_000, new AbortController().signal);
+      await expect.poll(() => hosted.log.exposedEndOffset).toBe(3);
+      expect((await leadership.answerFetch(hosted, 2, fetchAt(0), 1 << 20, true)).records.length).toBeGreaterThan(0);
+      expect((await leadership.answerFetch(hosted, 2, fetchAt(3), 1 << 20, true)).errorCode).toBe(0);
+      let otherExposed = false;
+      const otherAppend = other.append(batch(2), {
+        leaderEpoch: 0,
+        onExposed: () => {
+          otherExposed = true;
+        },
+      });
+      await expect.poll(() => otherExposed).toBe(true);
+      expect(hosted.log.logEndOffset).toBe(0); // still not written
+      expect(hosted.log.exposedEndOffset).toBe(3);
+      const again = await leadership.answerFetch(hosted, 2, fetchAt(3), 1 << 20, true);
+      expect(again.divergingEpoch).toBeUndefined();
+      expect(again.errorCode).toBe(0);
+      release();
+      release = undefined;
+      await Promise.all([produce, otherAppend]);
+      expect(hosted.highWatermark).toBe(3);
+    } finally {
+      release?.();
+      leadership.stop();
+      await other.close();
       await hosted.log.close();
     }
   });
