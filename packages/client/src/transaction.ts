@@ -382,8 +382,12 @@ export class TransactionalProducer implements Transaction, AsyncDisposable {
   }
 
   /**
-   * EndTxn. An abort answered InvalidTxnState found nothing open: every write of the transaction failed
-   * before its leader added its partition (an abort is always allowed otherwise, retries included).
+   * EndTxn. An abort answered InvalidTxnState found nothing open: no leader has added a partition of
+   * the transaction yet. That is not "never will": a write that failed here (timed out) may still be
+   * on its way, and its leader would add its partition at this epoch and append it in the next
+   * transaction, sequence 0 again (joining it, or standing for its first record as a duplicate). So
+   * the epoch is bumped all the same (InitProducerId naming this producer, KIP-360): such a late
+   * write is then refused, or the transaction it opened is aborted first.
    */
   private async endTxn(request: BrokerRpcs['EndTxn'][0]): Promise<{ producerId: number; producerEpoch: number }> {
     try {
@@ -391,7 +395,11 @@ export class TransactionalProducer implements Transaction, AsyncDisposable {
     } catch (err) {
       const nothingOpen = err instanceof SamsaClientError && err.code === ErrorCodes.INVALID_TXN_STATE.code;
       if (request.committed || !nothingOpen || this.offsetGroups.size > 0) throw err;
-      return this.identity;
+      return this.coordinatorCall('InitProducerId', () => ({
+        transactionalId: this.options.transactionalId,
+        transactionTimeoutMs: this.timeoutMs,
+        ...this.identity,
+      }));
     }
   }
 

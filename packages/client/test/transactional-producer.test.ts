@@ -7,6 +7,7 @@
  * (test/integration/transactions.test.ts).
  */
 import { Samsa, type SamsaClientError } from '@samsa/client';
+import * as grpc from '@grpc/grpc-js';
 import { ErrorCodes, splitBatches, type v1 } from '@samsa/protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TestCluster } from './support/test-cluster.js';
@@ -153,6 +154,35 @@ describe('transactional producer: sending', () => {
     } finally {
       await impatient.close();
     }
+  });
+
+  it('an abort finding nothing open still bumps the epoch: a failed write cannot join the next', async () => {
+    cluster.createTopic('t', 1);
+    const coordinator = playCoordinator(cluster);
+    const endTxn = cluster.txn.EndTxn as (r: v1.EndTxnRequest__Output) => unknown;
+    // The real coordinator's answer to an abort before any leader added a partition: nothing open.
+    cluster.txn.EndTxn = (r: v1.EndTxnRequest__Output) =>
+      r.committed ? endTxn(r) : { errorCode: ErrorCodes.INVALID_TXN_STATE.code, errorMessage: 'nothing open' };
+    const producer = samsa.producer({ transactionalId: 'tx' });
+    await producer.begin();
+    // The call is cancelled here while the request could still be on its way to the leader, or waiting
+    // there for the coordinator: the write fails, yet its leader may add the partition later.
+    cluster.inject({ method: 'Produce', grpcStatus: grpc.status.CANCELLED });
+    await expect(producer.send({ topic: 't', partition: 0, value: 'failed' })).rejects.toMatchObject({
+      message: /cancelled/,
+    });
+    await producer.abort();
+    const failed = produceRequests(cluster)[0]!.partitions[0]!.batches[0]!;
+    await producer.transaction((tx) => tx.send({ topic: 't', partition: 0, value: 'next' }));
+    expect(coordinator.ended).toEqual([true]);
+    const next = produceRequests(cluster).at(-1)!.partitions[0]!.batches[0]!;
+    // Under the failed write's identity, the next transaction's sequence 0 is the failed write's too:
+    // its late copy would open that transaction (or be taken for this record, a duplicate).
+    expect({ producerId: next.producerId, epoch: next.epoch }).not.toEqual({
+      producerId: failed.producerId,
+      epoch: failed.epoch,
+    });
+    expect(cluster.requestsOf('InitProducerId')).toHaveLength(2);
   });
 
   it('a write refused for good fails the transaction: commit refuses, abort ends it', async () => {
