@@ -3,7 +3,7 @@
  * waits for the in-sync follower to state the new log start, and the follower's fetch parked in its
  * long poll is answered at once with that start instead of when the poll ends.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ErrorCodes, type v1 } from '@samsa/protocol';
@@ -72,7 +72,7 @@ async function leaderWithRecords() {
 }
 
 /** Follower 2's fetch at the log end, stating `logStartOffset` (undefined: too old to), long-polling `maxWaitMs`. */
-function followerFetch(ctx: BrokerContext, logStartOffset: number | undefined, maxWaitMs: number) {
+function followerFetch(ctx: BrokerContext, logStartOffset: number | undefined, maxWaitMs: number, leaderEpoch = 0) {
   const request: v1.ReplicaFetchRequest__Output = {
     replicaId: 2,
     maxWaitMs,
@@ -85,7 +85,7 @@ function followerFetch(ctx: BrokerContext, logStartOffset: number | undefined, m
           {
             partition: 0,
             fetchOffset: 10,
-            currentLeaderEpoch: 0,
+            currentLeaderEpoch: leaderEpoch,
             lastFetchedEpoch: 0,
             partitionMaxBytes: 1 << 20,
             ...(logStartOffset === undefined ? {} : { logStartOffset }),
@@ -164,6 +164,49 @@ describe('DeleteRecords on the leader', () => {
       const late = (await deleteBelow(ctx, 6, 50)).topics![0]!.partitions![0]!;
       expect(late.errorCode).toBe(ErrorCodes.REQUEST_TIMED_OUT.code);
     } finally {
+      leaders.stop();
+      await hosted.log.close();
+    }
+  });
+
+  it('a request again for a start moved but not yet saved waits for the save, across a new term', async () => {
+    const { hosted, leaders, ctx } = await leaderWithRecords();
+    // Holds the write of the log-start-offset file (its text is one number), not the epoch checkpoint.
+    const probe = await open(join(dir!, 'probe'), 'w');
+    const proto = Object.getPrototypeOf(probe) as { writeFile: (...args: unknown[]) => Promise<unknown> };
+    await probe.close();
+    const original = proto.writeFile;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    proto.writeFile = async function (this: unknown, ...args: unknown[]) {
+      if (typeof args[0] === 'string' && /^\d+\n$/.test(args[0])) await gate;
+      return original.apply(this, args);
+    };
+    try {
+      await followerFetch(ctx, 0, 0);
+      const first = deleteBelow(ctx, 6);
+      await expect.poll(() => hosted.log.logStartOffset).toBe(6); // moved in memory, its file held
+      // The same leader takes a new epoch meanwhile; the follower adopts the start and states it.
+      hosted.leaderEpoch = 1;
+      await leaders.becomeLeader(hosted, { kind: 'leader', leader: 1, leaderEpoch: 1, isr: [1, 2], replicas: [1, 2] });
+      expect(hosted.leaderState?.leaderEpoch).toBe(1);
+      await followerFetch(ctx, 6, 0, 1);
+      let answered = false;
+      const again = deleteBelow(ctx, 6).then((r) => {
+        answered = true;
+        return r;
+      });
+      for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+      // A crash now would bring records 0-5 back on this leader: the request must not be answered yet.
+      expect(answered).toBe(false);
+      release();
+      for (const answer of [await first, await again]) expect(answer.topics![0]!.partitions![0]!.lowWatermark).toBe(6);
+      expect(await readFile(join(dir!, 'log-start-offset'), 'utf8')).toBe('6\n');
+    } finally {
+      release();
+      proto.writeFile = original;
       leaders.stop();
       await hosted.log.close();
     }
