@@ -153,6 +153,8 @@ export class BrokerMarkerWriter implements MarkerWriter {
 /** A hosted partition as marker writing needs it: the log's marker append and the leader's acks=all wait. */
 export interface MarkerReplica {
   readonly leaderEpoch: number;
+  /** Checked again right before the append: a queue or wait before it may end with this broker a follower. */
+  readonly role?: 'leader' | 'follower';
   readonly log: {
     readonly logEndOffset: number;
     appendMarker(
@@ -194,6 +196,11 @@ export async function writeMarkerOn<R extends MarkerReplica>(
   const append = async (): Promise<number> => {
     // Checked above but queued since: a new epoch may be starting now (see InternalTopicLog.append).
     for (let s = leader.epochStarting?.(replica); s; s = leader.epochStarting?.(replica)) await s;
+    // The wait (or the queue) may end with this broker a follower: its log must not take a batch
+    // stamped with the new leader's epoch at an offset that leader never wrote (no fetch truncates it).
+    if (replica.role === 'follower') {
+      throw new SamsaError(ErrorCodes.NOT_LEADER_OR_FOLLOWER, `no longer the leader (epoch ${replica.leaderEpoch})`);
+    }
     const appended = await replica.log.appendMarker(batch, {
       leaderEpoch: replica.leaderEpoch,
       coordinatorEpoch: marker.coordinatorEpoch,

@@ -163,6 +163,54 @@ describe('LeaderDriver.becomeLeader', () => {
     }
   });
 
+  for (const bump of [false, true]) {
+    it(`drops a marker whose queue ends with this broker a follower${bump ? ', across an epoch start' : ''}`, async () => {
+      const hosted = await hostedPartition([1]);
+      const log = hosted.log;
+      const leadership = leaderDriver();
+      try {
+        await leadership.becomeLeader(hosted, { ...leaderRole(0, [1]), replicas: [1] });
+        await leadership.append(hosted, makeBatch({ count: 3 }), 1, 1000, new AbortController().signal);
+        // The marker passed the leader check and waits behind a coordinator's writes (OrderedMarkerAppend).
+        let release!: () => void;
+        const queue = new Promise<void>((resolve) => {
+          release = resolve;
+        });
+        const marker = {
+          producerId: 9,
+          producerEpoch: 1,
+          committed: true,
+          topics: [],
+          coordinatorEpoch: 0,
+          sameEpoch: false,
+          txnStartMs: 0,
+        };
+        const signal = new AbortController().signal;
+        const written = writeMarkerOn(hosted, leadership, marker, Date.now(), signal, (append) => queue.then(append));
+        let becoming: Promise<void> | undefined;
+        if (bump) {
+          leadership.resign(hosted);
+          hosted.leaderEpoch = 1;
+          becoming = leadership.becomeLeader(hosted, { ...leaderRole(1, [1]), replicas: [1] });
+        }
+        release();
+        // Meanwhile the controller moves the partition on: broker 2 leads epoch 2.
+        leadership.resign(hosted);
+        hosted.role = 'follower';
+        hosted.leader = 2;
+        hosted.leaderEpoch = 2;
+        await becoming;
+        await expect(written).rejects.toMatchObject({ code: 6 }); // NotLeaderOrFollower: written again elsewhere
+        // Appended here it would be stamped with the new leader's epoch at an offset that leader never
+        // wrote: this follower's fetch (last epoch 2) would not truncate it.
+        expect(log.logEndOffset).toBe(3);
+      } finally {
+        leadership.stop();
+        await log.close();
+      }
+    });
+  }
+
   it('answers an acks=all producer of the previous term when the same leader gets a new epoch', async () => {
     const hosted = await hostedPartition([1, 2]);
     const log = hosted.log;
