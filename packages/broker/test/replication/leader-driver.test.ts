@@ -164,7 +164,7 @@ describe('LeaderDriver.becomeLeader', () => {
   });
 
   for (const bump of [false, true]) {
-    it(`drops a marker whose queue ends with this broker a follower${bump ? ', across an epoch start' : ''}`, async () => {
+    it(`drops a marker whose queue ends with this broker a follower${bump ? ' (epoch starting)' : ''}`, async () => {
       const hosted = await hostedPartition([1]);
       const log = hosted.log;
       const leadership = leaderDriver();
