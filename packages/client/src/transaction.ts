@@ -303,13 +303,24 @@ export class TransactionalProducer implements Transaction, AsyncDisposable {
     try {
       result = await work(this);
     } catch (err) {
-      await this.abort().catch((abortErr: unknown) =>
-        this.logger.warn({ err: abortErr, transactionalId: this.transactionalId }, 'abort after a failure failed'),
-      );
+      await this.abortAfterFailure();
       throw err;
     }
-    await this.commit();
+    try {
+      await this.commit();
+    } catch (err) {
+      // Refused before EndTxn (a record of it failed): left open, it would hold read_committed readers
+      // back until its timeout and refuse the next begin(). An EndTxn with no answer is not retried here.
+      if (this.state === 'in-transaction') await this.abortAfterFailure();
+      throw err;
+    }
     return result;
+  }
+
+  private async abortAfterFailure(): Promise<void> {
+    await this.abort().catch((abortErr: unknown) =>
+      this.logger.warn({ err: abortErr, transactionalId: this.transactionalId }, 'abort after a failure failed'),
+    );
   }
 
   async close(): Promise<void> {

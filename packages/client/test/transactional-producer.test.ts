@@ -185,6 +185,22 @@ describe('transactional producer: sending', () => {
     expect(cluster.requestsOf('InitProducerId')).toHaveLength(2);
   });
 
+  it('transaction() aborts when its commit is refused for a record the callback did not wait for', async () => {
+    cluster.createTopic('t', 1);
+    const coordinator = playCoordinator(cluster);
+    const producer = samsa.producer({ transactionalId: 'tx' });
+    cluster.inject({ method: 'Produce', topic: 't', partition: 0, errorCode: ErrorCodes.INVALID_RECORD.code });
+    await expect(
+      producer.transaction(async (tx) => {
+        void tx.send({ topic: 't', partition: 0, value: 'refused' }).catch(() => undefined);
+      }),
+    ).rejects.toMatchObject({ code: ErrorCodes.INVALID_TXN_STATE.code, message: /abort it/ });
+    // Left open, it would hold read_committed readers back until its timeout, and refuse the next one.
+    expect(coordinator.ended).toEqual([false]);
+    await producer.transaction((tx) => tx.send({ topic: 't', partition: 0, value: 'next' }));
+    expect(coordinator.ended).toEqual([false, true]);
+  });
+
   it('a write refused for good fails the transaction: commit refuses, abort ends it', async () => {
     cluster.createTopic('t', 2);
     const coordinator = playCoordinator(cluster);
