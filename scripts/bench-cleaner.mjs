@@ -10,9 +10,11 @@
  * and thread pool): an open-loop producer appends --rate batches/s of --producer-records records
  * to another log for --idle-seconds with the cleaner idle, then while a LogCleaner cleans a fresh
  * dirty log of --mb MB, then --idle-seconds idle again. Each of --variants (priority/MB per second
- * [/sync MB[/pool|worker]]: the worker thread's priority, 'idle' for SCHED_IDLE or a nice value,
- * log.cleaner.io.max.bytes.per.second in MB, 0 for unlimited, and optionally the cleaned file's sync
- * slice in MB, 0 for one fdatasync at the end, and the thread that runs it) has its own LogCleaner for the whole
+ * [/sync MB[/pool|worker[/thread|process]]]: the cleaner's priority, 'idle' for SCHED_IDLE or a nice
+ * value, log.cleaner.io.max.bytes.per.second in MB, 0 for unlimited, and optionally the cleaned file's
+ * sync slice in MB, 0 for one fdatasync at the end, the thread that runs it, and where the record work
+ * runs: a worker thread or a child process in its own session, the default where it can lower its
+ * autogroup, e.g. idle/0/4/pool/process,idle/0/4/pool/thread) has its own LogCleaner for the whole
  * run, started before the first round as a broker's is; every round runs each variant once, in a
  * rotated order. Reports append latency p50 / p99 / max (from the scheduled time, so a stall counts)
  * and the event loop's delay p99 per phase, the median p99 per variant over the rounds and the load
@@ -209,7 +211,7 @@ async function latencyBench() {
   );
   // One cleaner per variant for the whole run, as a broker keeps its own: its worker thread starts once.
   const variants = args.variants.split(',').map((spec) => {
-    const [priority, ioMb = '0', syncMb, syncThread = 'pool'] = spec.split('/');
+    const [priority, ioMb = '0', syncMb, syncThread = 'pool', computeIn] = spec.split('/');
     const ioMax = Number(ioMb) > 0 ? Number(ioMb) * 1024 * 1024 : Number.POSITIVE_INFINITY;
     const armed = { log: undefined };
     const cleaner = new LogCleaner(
@@ -220,6 +222,7 @@ async function latencyBench() {
         backoffMs: 50,
         threadPriority: priority === 'idle' ? 'idle' : Number(priority),
         syncOnWorker: syncThread === 'worker',
+        computeIn: computeIn === 'thread' || computeIn === 'process' ? computeIn : undefined,
       },
       () => (armed.log ? [{ log: armed.log, stableOffset: () => armed.log.logEndOffset, context: {} }] : []),
       quiet,
@@ -230,7 +233,8 @@ async function latencyBench() {
       syncMb === undefined
         ? ''
         : `, sync ${Number(syncMb) > 0 ? `every ${syncMb} MB` : 'at the end'} on the ${syncThread}`;
-    const name = `${priority === 'idle' ? 'SCHED_IDLE' : `nice ${priority}`}, ${throttle}${slices}`;
+    const where = computeIn === undefined ? '' : `, in a ${computeIn}`;
+    const name = `${priority === 'idle' ? 'SCHED_IDLE' : `nice ${priority}`}, ${throttle}${slices}${where}`;
     const syncEveryBytes = Number(syncMb) > 0 ? Number(syncMb) * 1024 * 1024 : Number.POSITIVE_INFINITY;
     return {
       name,

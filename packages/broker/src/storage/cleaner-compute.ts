@@ -9,6 +9,7 @@
  * was cleaned; with only the reads and writes there, still 7-20 ms on a saturated machine, where the
  * broker's thread, kept busy, waits for a core (README: the cleaner's figures).
  */
+import { type ChildProcess, fork } from 'node:child_process';
 import { existsSync, fdatasync, fdatasyncSync, readSync, writeSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -444,11 +445,200 @@ export type WorkerRequest =
 
 export type WorkerReply = { readonly id: number; readonly result?: unknown; readonly error?: string };
 
-/** The record work in a worker thread (cleaner-worker.js next to this file), with its own map. */
-export class WorkerCompute implements CleanerCompute {
-  private readonly worker: Worker;
+/** What the broker passes the cleaner's child process in argv[2] (JSON). */
+export interface CleanerProcessOptions {
+  readonly capacityBytes: number;
+  readonly priority: CleanerThreadPriority;
+  readonly brokerPid: number;
+}
+
+/** The child's first message: whether it lowered its autogroup (else the broker uses a thread). */
+export interface CleanerProcessHello {
+  readonly hello: true;
+  readonly autogroupNice?: number;
+  readonly error?: string;
+}
+
+/** Where WorkerCompute runs the record work: a worker thread of the broker, or a child process. */
+export type CleanerComputeWhere = 'thread' | 'process';
+
+/** A notice for the broker's log (the process fell back to a thread, the process exited). */
+export type CleanerComputeNotice = (level: 'info' | 'warn', context: Record<string, unknown>, message: string) => void;
+
+/** How WorkerCompute's requests reach the thread or process that answers them. */
+interface ComputeChannel {
+  call(request: WorkerRequest): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+/**
+ * Requests to a worker or child, matched with their answers by id. Every request still waiting fails
+ * when the other side exits.
+ */
+class Pending {
   private nextId = 0;
   private readonly waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+
+  get size(): number {
+    return this.waiting.size;
+  }
+
+  add(request: WorkerRequest, send: (request: WorkerRequest) => void): Promise<unknown> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      send({ ...request, id });
+    });
+  }
+
+  answer(reply: WorkerReply): void {
+    const waiter = this.waiting.get(reply.id);
+    this.waiting.delete(reply.id);
+    if (reply.error !== undefined) waiter?.reject(new Error(reply.error));
+    else waiter?.resolve(reply.result);
+  }
+
+  failAll(err: Error): void {
+    for (const waiter of this.waiting.values()) waiter.reject(err);
+    this.waiting.clear();
+  }
+}
+
+class ThreadChannel implements ComputeChannel {
+  private readonly worker: Worker;
+  private readonly pending = new Pending();
+
+  constructor(capacityBytes: number, priority: CleanerThreadPriority) {
+    this.worker = new Worker(WORKER_SCRIPT, { workerData: { capacityBytes, priority } });
+    this.worker.unref();
+    this.worker.on('message', (reply: WorkerReply) => this.pending.answer(reply));
+    this.worker.on('error', (err) => this.pending.failAll(err));
+    this.worker.on('exit', (code) => this.pending.failAll(new Error(`cleaner worker exited with code ${code}`)));
+  }
+
+  call(request: WorkerRequest): Promise<unknown> {
+    return this.pending.add(request, (r) => this.worker.postMessage(r));
+  }
+
+  async close(): Promise<void> {
+    await this.worker.terminate();
+  }
+}
+
+/**
+ * A child process in a session of its own (cleaner-process.js), or a worker thread where its
+ * autogroup cannot be lowered. A child that exits fails the requests waiting and every later one
+ * until the next pass's `reset`, which starts a new child: a pass never goes on with an empty map.
+ */
+class ProcessChannel implements ComputeChannel {
+  private child: ChildProcess | undefined;
+  private started: Promise<ComputeChannel | undefined> | undefined;
+  private readonly pending = new Pending();
+  private thread: ThreadChannel | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly capacityBytes: number,
+    private readonly priority: CleanerThreadPriority,
+    private readonly notice: CleanerComputeNotice,
+  ) {
+    this.started = this.start();
+  }
+
+  /** The child's pid (tests), once it has started. */
+  async pid(): Promise<number | undefined> {
+    await this.started;
+    return this.child?.pid;
+  }
+
+  async call(request: WorkerRequest): Promise<unknown> {
+    if (this.started === undefined) {
+      if (request.op !== 'reset') throw new Error('the cleaner process exited during the pass');
+      this.started = this.start();
+    }
+    const fallback = await this.started;
+    if (fallback !== undefined) return fallback.call(request);
+    const child = this.child;
+    if (child === undefined) throw new Error('the cleaner process exited during the pass');
+    if (this.pending.size === 0) child.channel?.ref();
+    try {
+      return await this.pending.add(request, (r) => child.send(r));
+    } finally {
+      if (this.pending.size === 0) child.channel?.unref();
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.started;
+    await this.thread?.close();
+    const child = this.child;
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+  }
+
+  /** Resolves to the thread to use instead, or undefined when the child answers. */
+  private start(): Promise<ComputeChannel | undefined> {
+    if (this.thread !== undefined) return Promise.resolve(this.thread);
+    const options = { capacityBytes: this.capacityBytes, priority: this.priority, brokerPid: process.pid };
+    const child = fork(fileURLToPath(PROCESS_SCRIPT), [JSON.stringify(options)], {
+      detached: true, // setsid: a session, so an autogroup, of its own
+      stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
+      serialization: 'advanced', // -Infinity and undefined survive, as with a worker
+      execArgv: [],
+    });
+    this.child = child;
+    // Like the worker, the child keeps no broker alive, but for the time its answer is awaited.
+    child.unref();
+    return new Promise((resolve) => {
+      const onHello = (hello: CleanerProcessHello): void => {
+        child.channel?.unref();
+        if (hello.error === undefined) {
+          child.on('message', (reply: WorkerReply) => this.pending.answer(reply));
+          this.notice('info', { pid: child.pid, autogroupNice: hello.autogroupNice }, 'cleaner process started');
+          resolve(undefined);
+          return;
+        }
+        this.notice(
+          'warn',
+          { reason: hello.error },
+          'cleaner process cannot lower its autogroup: cleaning in a thread',
+        );
+        child.kill('SIGKILL');
+        resolve(this.fallBack());
+      };
+      child.once('message', onHello);
+      child.once('error', (err) => {
+        this.notice('warn', { err }, 'cleaner process did not start: cleaning in a thread');
+        resolve(this.fallBack());
+      });
+      child.once('exit', (code, signal) => {
+        child.off('message', onHello);
+        resolve(this.child === child ? undefined : this.thread);
+        if (this.child !== child) return;
+        this.child = undefined;
+        this.started = undefined;
+        this.pending.failAll(new Error(`cleaner process exited (code ${code}, signal ${signal})`));
+        if (!this.closed) this.notice('warn', { pid: child.pid, code, signal }, 'cleaner process exited');
+      });
+    });
+  }
+
+  private fallBack(): ThreadChannel {
+    this.child = undefined;
+    this.thread ??= new ThreadChannel(this.capacityBytes, this.priority);
+    return this.thread;
+  }
+}
+
+/**
+ * The record work in a worker thread (cleaner-worker.js next to this file) or, with `where`
+ * 'process', in a child process (cleaner-process.js), with its own map either way.
+ */
+export class WorkerCompute implements CleanerCompute {
+  private readonly channel: ComputeChannel;
 
   /**
    * `syncOnWorker`: the fdatasync on the worker thread (the benchmark's A/B) instead of a libuv
@@ -458,29 +648,30 @@ export class WorkerCompute implements CleanerCompute {
     capacityBytes: number,
     priority: CleanerThreadPriority = DEFAULT_CLEANER_THREAD_PRIORITY,
     private readonly syncOnWorker = false,
+    where: CleanerComputeWhere = 'thread',
+    notice: CleanerComputeNotice = () => {},
   ) {
-    this.worker = new Worker(WORKER_SCRIPT, { workerData: { capacityBytes, priority } });
-    this.worker.unref();
-    this.worker.on('message', (reply: WorkerReply) => {
-      const waiter = this.waiting.get(reply.id);
-      this.waiting.delete(reply.id);
-      if (reply.error !== undefined) waiter?.reject(new Error(reply.error));
-      else waiter?.resolve(reply.result);
-    });
-    this.worker.on('error', (err) => this.failAll(err));
-    this.worker.on('exit', (code) => this.failAll(new Error(`cleaner worker exited with code ${code}`)));
+    this.channel =
+      where === 'process'
+        ? new ProcessChannel(capacityBytes, priority, notice)
+        : new ThreadChannel(capacityBytes, priority);
+  }
+
+  /** The child process's pid in 'process' mode once started (undefined on a thread). */
+  async processId(): Promise<number | undefined> {
+    return this.channel instanceof ProcessChannel ? this.channel.pid() : undefined;
   }
 
   reset(offset: number, aborted: readonly AbortedRange[]): Promise<void> {
-    return this.call({ id: 0, op: 'reset', offset, aborted }) as Promise<void>;
+    return this.channel.call({ id: 0, op: 'reset', offset, aborted }) as Promise<void>;
   }
 
   advanceTo(offset: number): Promise<number> {
-    return this.call({ id: 0, op: 'advance', offset }) as Promise<number>;
+    return this.channel.call({ id: 0, op: 'advance', offset }) as Promise<number>;
   }
 
   size(): Promise<number> {
-    return this.call({ id: 0, op: 'size' }) as Promise<number>;
+    return this.channel.call({ id: 0, op: 'size' }) as Promise<number>;
   }
 
   mapRange(
@@ -490,7 +681,7 @@ export class WorkerCompute implements CleanerCompute {
     firstDirtyOffset: number,
     maxBytes: number,
   ): Promise<MapRangeResult> {
-    return this.call({
+    return this.channel.call({
       id: 0,
       op: 'mapRange',
       fd,
@@ -507,33 +698,21 @@ export class WorkerCompute implements CleanerCompute {
     rules: RewriteRulesData,
     out: { readonly fd: number; readonly position: number },
   ): Promise<RewriteRangeResult> {
-    return this.call({ id: 0, op: 'rewriteRange', fd, range, rules, out }) as Promise<RewriteRangeResult>;
+    return this.channel.call({ id: 0, op: 'rewriteRange', fd, range, rules, out }) as Promise<RewriteRangeResult>;
   }
 
   async syncFile(fd: number): Promise<void> {
-    if (this.syncOnWorker) await this.call({ id: 0, op: 'syncFile', fd });
+    if (this.syncOnWorker) await this.channel.call({ id: 0, op: 'syncFile', fd });
     else await fdatasyncOnPool(fd);
   }
 
-  async close(): Promise<void> {
-    await this.worker.terminate();
-  }
-
-  private call(request: WorkerRequest): Promise<unknown> {
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
-      this.worker.postMessage({ ...request, id });
-    });
-  }
-
-  private failAll(err: Error): void {
-    for (const waiter of this.waiting.values()) waiter.reject(err);
-    this.waiting.clear();
+  close(): Promise<void> {
+    return this.channel.close();
   }
 }
 
 const WORKER_SCRIPT = new URL('./cleaner-worker.js', import.meta.url);
+const PROCESS_SCRIPT = new URL('./cleaner-process.js', import.meta.url);
 const fdatasyncOnPool = promisify(fdatasync);
 
 /** A nice value for the cleaner's worker threads (0: the broker's priority), or 'idle': SCHED_IDLE (Linux). */
@@ -547,15 +726,29 @@ export type CleanerThreadPriority = number | 'idle';
 export const DEFAULT_CLEANER_THREAD_PRIORITY: CleanerThreadPriority = 'idle';
 
 /**
- * A worker thread with a map of `capacityBytes` when the built worker script is there (a broker runs
- * the built package); the calling thread otherwise (tests that run the sources).
+ * Where the record work runs by default: a child process where the kernel has autogroups (Linux with
+ * /proc/self/autogroup), whose group it lowers; elsewhere a worker thread. At priority 0 (the
+ * broker's) a thread: a child's group at nice 0 would get as much CPU as the whole broker.
+ */
+export function defaultComputeWhere(priority: CleanerThreadPriority): CleanerComputeWhere {
+  if (priority === 0 || !existsSync('/proc/self/autogroup')) return 'thread';
+  return 'process';
+}
+
+/**
+ * A worker thread or a child process (`where`) with a map of `capacityBytes` when the built scripts
+ * are there (a broker runs the built package); the calling thread otherwise (tests that run the sources).
  */
 export function createCompute(
   capacityBytes: number,
   priority: CleanerThreadPriority = DEFAULT_CLEANER_THREAD_PRIORITY,
   syncOnWorker = false,
+  where: CleanerComputeWhere = defaultComputeWhere(priority),
+  notice: CleanerComputeNotice = () => {},
 ): CleanerCompute & { close(): Promise<void> } {
-  if (existsSync(fileURLToPath(WORKER_SCRIPT))) return new WorkerCompute(capacityBytes, priority, syncOnWorker);
+  if (existsSync(fileURLToPath(WORKER_SCRIPT))) {
+    return new WorkerCompute(capacityBytes, priority, syncOnWorker, where, notice);
+  }
   const inline = new InlineCompute(new OffsetMap(capacityBytes));
   return Object.assign(inline, { close: async () => {} });
 }

@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
-import { createCompute } from './cleaner-compute.js';
+import { createCompute, DEFAULT_CLEANER_THREAD_PRIORITY, defaultComputeWhere } from './cleaner-compute.js';
 import { chooseLogToClean } from './cleaner-plan.js';
 import type { CleanStats } from './cleaner.js';
-import type { CleanerCompute, CleanerThreadPriority } from './cleaner-compute.js';
+import type { CleanerCompute, CleanerComputeWhere, CleanerThreadPriority } from './cleaner-compute.js';
 import type { PartitionLog } from './log.js';
 
 /** Kafka's broker settings for the cleaner (log.cleaner.*). */
@@ -19,6 +19,13 @@ export interface LogCleanerSettings {
   readonly threadPriority?: CleanerThreadPriority;
   /** The cleaned files' fdatasync on the worker threads (the benchmark's A/B; see CleanerCompute.syncFile). */
   readonly syncOnWorker?: boolean;
+  /**
+   * Where each loop's record work runs: a child process in a session (so an autogroup) of its own,
+   * or a worker thread of the broker. Default: the process where /proc/self/autogroup exists (Linux
+   * with sched autogroup) and the priority is not 0; a child that cannot lower its group falls back to
+   * a thread, and says so in the log.
+   */
+  readonly computeIn?: CleanerComputeWhere;
 }
 
 /** A log the cleaner may work on, with the offset below which it is stable (the high watermark). */
@@ -99,11 +106,15 @@ export class LogCleaner {
   }
 
   private async loop(thread: number): Promise<void> {
-    // The record work of this loop runs in a worker thread of its own, with its share of the buffer.
+    // The record work of this loop runs in a child process or a worker thread of its own, with its
+    // share of the buffer.
+    const priority = this.settings.threadPriority ?? DEFAULT_CLEANER_THREAD_PRIORITY;
     const compute = createCompute(
       Math.floor(this.settings.dedupeBufferBytes / this.settings.threads),
-      this.settings.threadPriority,
+      priority,
       this.settings.syncOnWorker,
+      this.settings.computeIn ?? defaultComputeWhere(priority),
+      (level, context, message) => this.logger[level]({ ...context, thread }, message),
     );
     try {
       await this.run(thread, compute);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { open, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
@@ -747,4 +748,118 @@ describe('the cleaner worker thread', () => {
       await dir.remove();
     }
   });
+});
+
+/** A process's state letter, or undefined once it is gone (a zombie counts as gone: it runs nothing). */
+async function processState(pid: number): Promise<string | undefined> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'latin1').catch(() => undefined);
+  const state = stat?.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+  return state === 'Z' || state === 'X' ? undefined : state;
+}
+
+async function waitUntil(condition: () => Promise<boolean>, description: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${description}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+const hasAutogroup = process.platform === 'linux' && existsSync('/proc/self/autogroup');
+
+describe.runIf(hasAutogroup)('the cleaner child process', () => {
+  const builtUrl = new URL('../../dist/storage/cleaner-compute.js', import.meta.url).href;
+  async function builtCompute(): Promise<typeof import('../../src/storage/cleaner-compute.js')> {
+    return (await import(builtUrl)) as typeof import('../../src/storage/cleaner-compute.js');
+  }
+
+  /** A file of `batches` batches of 1000 records, keys k0..k999 (so 1000 keys in the map). */
+  async function bigFile(path: string, batches: number): Promise<{ fd: number; size: number; close(): Promise<void> }> {
+    const file = await open(path, 'w+');
+    const batch = encodeBatch(
+      Array.from({ length: 1000 }, (_, i) => ({ key: Buffer.from(`k${i}`), value: Buffer.from('v'), timestamp: 0 })),
+    );
+    await file.writeFile(Buffer.concat(Array.from({ length: batches }, () => batch)));
+    return { fd: file.fd, size: (await file.stat()).size, close: () => file.close() };
+  }
+
+  it('runs in a session of its own, its autogroup at nice 19, its threads SCHED_IDLE', async () => {
+    const { WorkerCompute } = await builtCompute();
+    const notices: string[] = [];
+    const compute = new WorkerCompute(1 << 20, 'idle', false, 'process', (_l, _c, m) => notices.push(m));
+    try {
+      await compute.reset(0, []);
+      const pid = (await compute.processId())!;
+      expect(pid).not.toBe(process.pid);
+      const stat = await readFile(`/proc/${pid}/stat`, 'latin1');
+      expect(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[3])).toBe(pid); // session leader
+      expect(await readFile(`/proc/${pid}/autogroup`, 'latin1')).toMatch(/ nice 19\n?$/);
+      expect(await readFile('/proc/self/autogroup', 'latin1')).not.toMatch(/ nice 19\n?$/); // ours untouched
+      if (hasChrt) {
+        for (const tid of await readdir(`/proc/${pid}/task`)) {
+          const t = await readFile(`/proc/${pid}/task/${tid}/stat`, 'latin1').catch(() => undefined);
+          if (t !== undefined) expect(Number(t.slice(t.lastIndexOf(')') + 2).split(' ')[38])).toBe(SCHED_IDLE);
+        }
+      }
+      expect(notices).toEqual(['cleaner process started']);
+    } finally {
+      await compute.close();
+    }
+  });
+
+  it('fails the request a dying child had, and the rest of that pass; the next pass gets a new child', async () => {
+    const { WorkerCompute, InlineCompute: BuiltInline } = await builtCompute();
+    const { OffsetMap: BuiltMap } = await import(new URL('../../dist/storage/cleaner-plan.js', import.meta.url).href);
+    const dir = await tempDir('samsa-cleaner-');
+    const compute = new WorkerCompute(16 << 20, 'idle', false, 'process');
+    const file = await bigFile(join(dir.path, 'big.log'), 1000);
+    try {
+      await compute.reset(0, []);
+      const first = (await compute.processId())!;
+      // About a million records: seconds of work, killed inside it.
+      const mapping = compute.mapRange(file.fd, 0, file.size, 0, file.size);
+      process.kill(first, 'SIGKILL');
+      await expect(mapping).rejects.toThrow(/cleaner process exited/);
+      await expect(compute.advanceTo(5)).rejects.toThrow(/exited during the pass/);
+      await compute.reset(0, []);
+      const second = (await compute.processId())!;
+      expect(second).not.toBe(first);
+      await waitUntil(async () => (await processState(first)) === undefined, 'the first child gone');
+      // The new child reads the broker's descriptor and answers as the calling thread would.
+      const small = await bigFile(join(dir.path, 'small.log'), 3);
+      const inline = new BuiltInline(new BuiltMap(16 << 20));
+      inline.resetSync(0, []);
+      const expected = inline.mapRangeSync(small.fd, 0, small.size, 0, small.size);
+      expect(await compute.mapRange(small.fd, 0, small.size, 0, small.size)).toEqual(expected);
+      expect(await compute.size()).toBe(1000);
+      await small.close();
+    } finally {
+      await file.close();
+      await compute.close();
+      await dir.remove();
+    }
+  }, 30_000);
+
+  it('exits when the broker does, even by SIGKILL', async () => {
+    const script =
+      `const { WorkerCompute } = await import(${JSON.stringify(builtUrl)});` +
+      `const c = new WorkerCompute(1 << 20, 'idle', false, 'process'); await c.reset(0, []);` +
+      'console.log(await c.processId()); setInterval(() => {}, 1000);';
+    const broker = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    try {
+      let out = '';
+      broker.stdout.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+      });
+      await waitUntil(async () => out.includes('\n'), 'the child pid');
+      const child = Number(out.trim());
+      expect(await processState(child)).toBeDefined();
+      broker.kill('SIGKILL');
+      await waitUntil(async () => (await processState(child)) === undefined, 'the child gone with its broker');
+    } finally {
+      broker.kill('SIGKILL');
+    }
+  }, 30_000);
 });
