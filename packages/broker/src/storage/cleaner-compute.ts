@@ -10,7 +10,7 @@
  * broker's thread, kept busy, waits for a core (README: the cleaner's figures).
  */
 import { type ChildProcess, fork } from 'node:child_process';
-import { existsSync, fdatasync, fdatasyncSync, readSync, writeSync } from 'node:fs';
+import { existsSync, fdatasync, fdatasyncSync, readSync, write, writeSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -264,6 +264,17 @@ export class InlineCompute implements CleanerCompute {
     rules: RewriteRulesData,
     out: { readonly fd: number; readonly position: number },
   ): RewriteRangeResult {
+    const { output, ...result } = this.rewriteRangeToBytesSync(fd, range, rules);
+    writeFullySync(out.fd, output, out.position);
+    return result;
+  }
+
+  /** rewriteRangeSync without the write: the bytes to write come back with the answer. */
+  rewriteRangeToBytesSync(
+    fd: number,
+    range: { readonly position: number; readonly end: number; readonly maxBytes: number },
+    rules: RewriteRulesData,
+  ): RewriteRangeResult & { readonly output: Buffer } {
     const batches = readWholeBatches(fd, range.position, range.end, range.maxBytes, this.scratch);
     const result = this.rewriteSync(batches, rules);
     const parts: Buffer[] = [];
@@ -286,8 +297,8 @@ export class InlineCompute implements CleanerCompute {
       written.push([header.baseOffset, lastOffsetOf(header), header.maxTimestamp, bytes.length]);
     }
     const output = Buffer.concat(parts);
-    writeFullySync(out.fd, output, out.position);
     return {
+      output,
       nextPosition: range.position + batches.length,
       bytesRead: batches.length,
       bytesWritten: output.length,
@@ -441,6 +452,13 @@ export type WorkerRequest =
       readonly rules: RewriteRulesData;
       readonly out: { readonly fd: number; readonly position: number };
     }
+  | {
+      readonly id: number;
+      readonly op: 'rewriteRangeToBytes';
+      readonly fd: number;
+      readonly range: { readonly position: number; readonly end: number; readonly maxBytes: number };
+      readonly rules: RewriteRulesData;
+    }
   | { readonly id: number; readonly op: 'syncFile'; readonly fd: number };
 
 export type WorkerReply = { readonly id: number; readonly result?: unknown; readonly error?: string };
@@ -450,6 +468,8 @@ export interface CleanerProcessOptions {
   readonly capacityBytes: number;
   readonly priority: CleanerThreadPriority;
   readonly brokerPid: number;
+  /** The file that sets the child's autogroup's nice (tests point it elsewhere to see the fallback). */
+  readonly autogroupPath: string;
 }
 
 /** The child's first message: whether it lowered its autogroup (else the broker uses a thread). */
@@ -541,6 +561,7 @@ class ProcessChannel implements ComputeChannel {
     private readonly capacityBytes: number,
     private readonly priority: CleanerThreadPriority,
     private readonly notice: CleanerComputeNotice,
+    private readonly autogroupPath: string,
   ) {
     this.started = this.start();
   }
@@ -582,7 +603,12 @@ class ProcessChannel implements ComputeChannel {
   /** Resolves to the thread to use instead, or undefined when the child answers. */
   private start(): Promise<ComputeChannel | undefined> {
     if (this.thread !== undefined) return Promise.resolve(this.thread);
-    const options = { capacityBytes: this.capacityBytes, priority: this.priority, brokerPid: process.pid };
+    const options: CleanerProcessOptions = {
+      capacityBytes: this.capacityBytes,
+      priority: this.priority,
+      brokerPid: process.pid,
+      autogroupPath: this.autogroupPath,
+    };
     const child = fork(fileURLToPath(PROCESS_SCRIPT), [JSON.stringify(options)], {
       detached: true, // setsid: a session, so an autogroup, of its own
       stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
@@ -593,9 +619,11 @@ class ProcessChannel implements ComputeChannel {
     // Like the worker, the child keeps no broker alive, but for the time its answer is awaited.
     child.unref();
     return new Promise((resolve) => {
+      let answering = false;
       const onHello = (hello: CleanerProcessHello): void => {
         child.channel?.unref();
         if (hello.error === undefined) {
+          answering = true;
           child.on('message', (reply: WorkerReply) => this.pending.answer(reply));
           this.notice('info', { pid: child.pid, autogroupNice: hello.autogroupNice }, 'cleaner process started');
           resolve(undefined);
@@ -616,6 +644,12 @@ class ProcessChannel implements ComputeChannel {
       });
       child.once('exit', (code, signal) => {
         child.off('message', onHello);
+        if (this.child === child && !answering && !this.closed) {
+          // It died before its hello: a new one would too (no script, no memory); no respawning per pass.
+          this.notice('warn', { code, signal }, 'cleaner process died at start: cleaning in a thread');
+          resolve(this.fallBack());
+          return;
+        }
         resolve(this.child === child ? undefined : this.thread);
         if (this.child !== child) return;
         this.child = undefined;
@@ -650,10 +684,18 @@ export class WorkerCompute implements CleanerCompute {
     private readonly syncOnWorker = false,
     where: CleanerComputeWhere = 'thread',
     notice: CleanerComputeNotice = () => {},
+    autogroupPath = '/proc/self/autogroup',
+    /**
+     * The cleaned file's writes on a libuv thread of the broker, the bytes coming back with the
+     * answer (default in 'process' mode): a write that changes a file's size or mtime holds an ext4
+     * journal handle, and a helper left waiting for a core while it holds one stalls the journal's
+     * next commit, and every append behind it (see syncFile). A helper in a nice-19 group waits longer.
+     */
+    private readonly writeInBroker = where === 'process',
   ) {
     this.channel =
       where === 'process'
-        ? new ProcessChannel(capacityBytes, priority, notice)
+        ? new ProcessChannel(capacityBytes, priority, notice, autogroupPath)
         : new ThreadChannel(capacityBytes, priority);
   }
 
@@ -692,13 +734,29 @@ export class WorkerCompute implements CleanerCompute {
     }) as Promise<MapRangeResult>;
   }
 
-  rewriteRange(
+  async rewriteRange(
     fd: number,
     range: { readonly position: number; readonly end: number; readonly maxBytes: number },
     rules: RewriteRulesData,
     out: { readonly fd: number; readonly position: number },
   ): Promise<RewriteRangeResult> {
-    return this.channel.call({ id: 0, op: 'rewriteRange', fd, range, rules, out }) as Promise<RewriteRangeResult>;
+    if (!this.writeInBroker) {
+      return this.channel.call({ id: 0, op: 'rewriteRange', fd, range, rules, out }) as Promise<RewriteRangeResult>;
+    }
+    const answer = (await this.channel.call({
+      id: 0,
+      op: 'rewriteRangeToBytes',
+      fd,
+      range,
+      rules,
+    })) as RewriteRangeResult & {
+      readonly output: Uint8Array;
+    };
+    const { output, ...result } = answer;
+    for (let done = 0; done < output.length; ) {
+      done += (await writeOnPool(out.fd, output, done, output.length - done, out.position + done)).bytesWritten;
+    }
+    return result;
   }
 
   async syncFile(fd: number): Promise<void> {
@@ -714,6 +772,7 @@ export class WorkerCompute implements CleanerCompute {
 const WORKER_SCRIPT = new URL('./cleaner-worker.js', import.meta.url);
 const PROCESS_SCRIPT = new URL('./cleaner-process.js', import.meta.url);
 const fdatasyncOnPool = promisify(fdatasync);
+const writeOnPool = promisify(write);
 
 /** A nice value for the cleaner's worker threads (0: the broker's priority), or 'idle': SCHED_IDLE (Linux). */
 export type CleanerThreadPriority = number | 'idle';

@@ -29,10 +29,10 @@ function lowerAutogroup(): CleanerProcessHello {
   const nice = options.priority === 'idle' ? 19 : options.priority;
   try {
     if (sessionId() !== process.pid) return { hello: true, error: 'the cleaner process leads no session of its own' };
-    writeFileSync('/proc/self/autogroup', String(nice));
+    writeFileSync(options.autogroupPath, String(nice));
     return { hello: true, autogroupNice: nice };
   } catch (err) {
-    return { hello: true, error: `/proc/self/autogroup: ${err instanceof Error ? err.message : String(err)}` };
+    return { hello: true, error: `${options.autogroupPath}: ${err instanceof Error ? err.message : String(err)}` };
   }
 }
 
@@ -89,6 +89,8 @@ if (hello.error !== undefined) {
         const out = { fd: reopen(request.out.fd, 'r+'), position: request.out.position };
         return compute.rewriteRangeSync(fd, request.range, request.rules, out);
       }
+      case 'rewriteRangeToBytes':
+        return compute.rewriteRangeToBytesSync(reopen(request.fd, 'r'), request.range, request.rules);
       case 'syncFile':
         fdatasyncSync(reopen(request.fd, 'r+'));
         return undefined;

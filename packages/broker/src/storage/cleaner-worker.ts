@@ -62,6 +62,8 @@ function handle(request: WorkerRequest): unknown {
       );
     case 'rewriteRange':
       return compute.rewriteRangeSync(request.fd, request.range, request.rules, request.out);
+    case 'rewriteRangeToBytes':
+      return compute.rewriteRangeToBytesSync(request.fd, request.range, request.rules);
     case 'syncFile':
       fdatasyncSync(request.fd);
       return undefined;

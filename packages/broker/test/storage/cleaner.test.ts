@@ -840,6 +840,59 @@ describe.runIf(hasAutogroup)('the cleaner child process', () => {
     }
   }, 30_000);
 
+  it('rewrites as the calling thread does, the cleaned file written by the broker', async () => {
+    const { WorkerCompute, InlineCompute: BuiltInline } = await builtCompute();
+    const { OffsetMap: BuiltMap } = await import(new URL('../../dist/storage/cleaner-plan.js', import.meta.url).href);
+    const dir = await tempDir('samsa-cleaner-');
+    const compute = new WorkerCompute(16 << 20, 'idle', false, 'process');
+    const source = await bigFile(join(dir.path, 'source.log'), 3);
+    const viaProcess = await open(join(dir.path, 'process.cleaned'), 'w+');
+    const viaInline = await open(join(dir.path, 'inline.cleaned'), 'w+');
+    try {
+      const inline = new BuiltInline(new BuiltMap(16 << 20));
+      const rules = { horizonMs: 0, lastOfProducers: [], lastMarkers: [] };
+      const range = { position: 0, end: source.size, maxBytes: source.size };
+      inline.resetSync(0, []);
+      inline.mapRangeSync(source.fd, 0, source.size, 0, source.size);
+      const expected = inline.rewriteRangeSync(source.fd, range, rules, { fd: viaInline.fd, position: 7 });
+      await compute.reset(0, []);
+      await compute.mapRange(source.fd, 0, source.size, 0, source.size);
+      const result = await compute.rewriteRange(source.fd, range, rules, { fd: viaProcess.fd, position: 7 });
+      expect(result).toEqual(expected);
+      expect(result.bytesWritten).toBeGreaterThan(0);
+      expect(await readFile(join(dir.path, 'process.cleaned'))).toEqual(
+        await readFile(join(dir.path, 'inline.cleaned')),
+      );
+    } finally {
+      await source.close();
+      await viaProcess.close();
+      await viaInline.close();
+      await compute.close();
+      await dir.remove();
+    }
+  });
+
+  it('falls back to a worker thread, and says so, where it cannot lower its autogroup', async () => {
+    const { WorkerCompute } = await builtCompute();
+    const notices: string[] = [];
+    const compute = new WorkerCompute(
+      1 << 20,
+      'idle',
+      false,
+      'process',
+      (_l, _c, m) => notices.push(m),
+      '/nonexistent/x',
+    );
+    try {
+      await compute.reset(0, []);
+      expect(await compute.advanceTo(7)).toBe(7);
+      expect(await compute.processId()).toBeUndefined();
+      expect(notices).toEqual(['cleaner process cannot lower its autogroup: cleaning in a thread']);
+    } finally {
+      await compute.close();
+    }
+  });
+
   it('exits when the broker does, even by SIGKILL', async () => {
     const script =
       `const { WorkerCompute } = await import(${JSON.stringify(builtUrl)});` +
