@@ -14,7 +14,8 @@
  * value, log.cleaner.io.max.bytes.per.second in MB, 0 for unlimited, and optionally the cleaned file's
  * sync slice in MB, 0 for one fdatasync at the end, the thread that runs it, and where the record work
  * runs: a worker thread or a child process in its own session, the default where it can lower its
- * autogroup, e.g. idle/0/4/pool/process,idle/0/4/pool/thread) has its own LogCleaner for the whole
+ * autogroup, or process-writes: a child that also writes the cleaned file itself, e.g.
+ * idle/0/4/pool/process,idle/0/4/pool/thread) has its own LogCleaner for the whole
  * run, started before the first round as a broker's is; every round runs each variant once, in a
  * rotated order. Reports append latency p50 / p99 / max (from the scheduled time, so a stall counts)
  * and the event loop's delay p99 per phase, the median p99 per variant over the rounds and the load
@@ -222,7 +223,8 @@ async function latencyBench() {
         backoffMs: 50,
         threadPriority: priority === 'idle' ? 'idle' : Number(priority),
         syncOnWorker: syncThread === 'worker',
-        computeIn: computeIn === 'thread' || computeIn === 'process' ? computeIn : undefined,
+        computeIn: computeIn === 'thread' ? 'thread' : computeIn?.startsWith('process') ? 'process' : undefined,
+        writeOnProcess: computeIn === 'process-writes',
       },
       () => (armed.log ? [{ log: armed.log, stableOffset: () => armed.log.logEndOffset, context: {} }] : []),
       quiet,

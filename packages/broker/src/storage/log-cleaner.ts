@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { createCompute, DEFAULT_CLEANER_THREAD_PRIORITY, defaultComputeWhere } from './cleaner-compute.js';
+import { computeWhere, createCompute, DEFAULT_CLEANER_THREAD_PRIORITY } from './cleaner-compute.js';
 import { chooseLogToClean } from './cleaner-plan.js';
 import type { CleanStats } from './cleaner.js';
 import type { CleanerCompute, CleanerComputeWhere, CleanerThreadPriority } from './cleaner-compute.js';
@@ -20,12 +20,17 @@ export interface LogCleanerSettings {
   /** The cleaned files' fdatasync on the worker threads (the benchmark's A/B; see CleanerCompute.syncFile). */
   readonly syncOnWorker?: boolean;
   /**
-   * Where each loop's record work runs: a child process in a session (so an autogroup) of its own,
-   * or a worker thread of the broker. Default: the process where /proc/self/autogroup exists (Linux
-   * with sched autogroup) and the priority is not 0; a child that cannot lower its group falls back to
-   * a thread, and says so in the log.
+   * Where each loop's record work runs: a worker thread of the broker (the default:
+   * DEFAULT_CLEANER_COMPUTE_WHERE), or a child process in a session (so an autogroup) of its own.
+   * A thread at threadPriority 0; where /proc/self/autogroup is missing or the child cannot lower its
+   * group, a thread too, and the log says so.
    */
   readonly computeIn?: CleanerComputeWhere;
+  /**
+   * The cleaned files' writes by the child process itself instead of the broker (the benchmark's A/B;
+   * see WorkerCompute's writeInBroker). Only with computeIn 'process'.
+   */
+  readonly writeOnProcess?: boolean;
 }
 
 /** A log the cleaner may work on, with the offset below which it is stable (the high watermark). */
@@ -109,12 +114,14 @@ export class LogCleaner {
     // The record work of this loop runs in a child process or a worker thread of its own, with its
     // share of the buffer.
     const priority = this.settings.threadPriority ?? DEFAULT_CLEANER_THREAD_PRIORITY;
+    const where = computeWhere(this.settings.computeIn, priority);
     const compute = createCompute(
       Math.floor(this.settings.dedupeBufferBytes / this.settings.threads),
       priority,
       this.settings.syncOnWorker,
-      this.settings.computeIn ?? defaultComputeWhere(priority),
+      where,
       (level, context, message) => this.logger[level]({ ...context, thread }, message),
+      where === 'process' && this.settings.writeOnProcess !== true,
     );
     try {
       await this.run(thread, compute);

@@ -872,7 +872,7 @@ describe.runIf(hasAutogroup)('the cleaner child process', () => {
     }
   });
 
-  it('falls back to a worker thread, and says so, where it cannot lower its autogroup', async () => {
+  it('falls back to a worker thread, and says so, where it cannot lower its autogroup or has none', async () => {
     const { WorkerCompute } = await builtCompute();
     const notices: string[] = [];
     const compute = new WorkerCompute(
@@ -881,7 +881,7 @@ describe.runIf(hasAutogroup)('the cleaner child process', () => {
       false,
       'process',
       (_l, _c, m) => notices.push(m),
-      '/nonexistent/x',
+      '/proc/version', // there, but not writable
     );
     try {
       await compute.reset(0, []);
@@ -890,6 +890,14 @@ describe.runIf(hasAutogroup)('the cleaner child process', () => {
       expect(notices).toEqual(['cleaner process cannot lower its autogroup: cleaning in a thread']);
     } finally {
       await compute.close();
+    }
+    const none = new WorkerCompute(1 << 20, 'idle', false, 'process', (_l, _c, m) => notices.push(m), '/nonexistent/x');
+    try {
+      expect(await none.advanceTo(3)).toBe(3);
+      expect(await none.processId()).toBeUndefined();
+      expect(notices.at(-1)).toBe('no sched autogroup: cleaning in a thread');
+    } finally {
+      await none.close();
     }
   });
 
