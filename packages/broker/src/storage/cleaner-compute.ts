@@ -463,6 +463,57 @@ export type WorkerRequest =
 
 export type WorkerReply = { readonly id: number; readonly result?: unknown; readonly error?: string };
 
+/**
+ * Answers one request on `compute`: the loop of the worker thread (cleaner-worker.ts) and of the child
+ * process (cleaner-process.ts). `fd` turns a descriptor named in the request into one this side can
+ * use: the worker shares the broker's, the child reopens it.
+ */
+export function answerRequest(
+  compute: InlineCompute,
+  request: WorkerRequest,
+  fd: (brokerFd: number, flags: 'r' | 'r+') => number,
+): WorkerReply {
+  try {
+    return { id: request.id, result: serveRequest(compute, request, fd) };
+  } catch (err) {
+    return { id: request.id, error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+function serveRequest(
+  compute: InlineCompute,
+  request: WorkerRequest,
+  fd: (brokerFd: number, flags: 'r' | 'r+') => number,
+): unknown {
+  switch (request.op) {
+    case 'reset':
+      compute.resetSync(request.offset, request.aborted);
+      return undefined;
+    case 'advance':
+      return compute.advanceSync(request.offset);
+    case 'size':
+      return compute.sizeSync();
+    case 'mapRange':
+      return compute.mapRangeSync(
+        fd(request.fd, 'r'),
+        request.position,
+        request.end,
+        request.firstDirtyOffset,
+        request.maxBytes,
+      );
+    case 'rewriteRange': {
+      const input = fd(request.fd, 'r');
+      const out = { fd: fd(request.out.fd, 'r+'), position: request.out.position };
+      return compute.rewriteRangeSync(input, request.range, request.rules, out);
+    }
+    case 'rewriteRangeToBytes':
+      return compute.rewriteRangeToBytesSync(fd(request.fd, 'r'), request.range, request.rules);
+    case 'syncFile':
+      fdatasyncSync(fd(request.fd, 'r+'));
+      return undefined;
+  }
+}
+
 /** What the broker passes the cleaner's child process in argv[2] (JSON). */
 export interface CleanerProcessOptions {
   readonly capacityBytes: number;

@@ -11,7 +11,7 @@
  * its channel closes, so a broker that exits, even by SIGKILL, does not leave it running.
  */
 import { execFileSync } from 'node:child_process';
-import { closeSync, fdatasyncSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import type { CleanerProcessHello, CleanerProcessOptions, WorkerReply, WorkerRequest } from './cleaner-compute.js';
 
@@ -60,7 +60,7 @@ if (hello.error !== undefined) {
   process.send!(hello);
 } else {
   lowerThreads();
-  const { InlineCompute } = await import('./cleaner-compute.js');
+  const { InlineCompute, answerRequest } = await import('./cleaner-compute.js');
   const { OffsetMap } = await import('./cleaner-plan.js');
   const compute = new InlineCompute(new OffsetMap(options.capacityBytes));
   const opened: number[] = [];
@@ -71,38 +71,10 @@ if (hello.error !== undefined) {
     return own;
   };
 
-  const handle = (request: WorkerRequest): unknown => {
-    switch (request.op) {
-      case 'reset':
-        compute.resetSync(request.offset, request.aborted);
-        return undefined;
-      case 'advance':
-        return compute.advanceSync(request.offset);
-      case 'size':
-        return compute.sizeSync();
-      case 'mapRange': {
-        const fd = reopen(request.fd, 'r');
-        return compute.mapRangeSync(fd, request.position, request.end, request.firstDirtyOffset, request.maxBytes);
-      }
-      case 'rewriteRange': {
-        const fd = reopen(request.fd, 'r');
-        const out = { fd: reopen(request.out.fd, 'r+'), position: request.out.position };
-        return compute.rewriteRangeSync(fd, request.range, request.rules, out);
-      }
-      case 'rewriteRangeToBytes':
-        return compute.rewriteRangeToBytesSync(reopen(request.fd, 'r'), request.range, request.rules);
-      case 'syncFile':
-        fdatasyncSync(reopen(request.fd, 'r+'));
-        return undefined;
-    }
-  };
-
   process.on('message', (request: WorkerRequest) => {
     let reply: WorkerReply;
     try {
-      reply = { id: request.id, result: handle(request) };
-    } catch (err) {
-      reply = { id: request.id, error: err instanceof Error ? err.message : String(err) };
+      reply = answerRequest(compute, request, reopen);
     } finally {
       for (const fd of opened.splice(0)) closeSync(fd);
     }

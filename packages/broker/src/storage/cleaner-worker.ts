@@ -4,10 +4,10 @@
  * anything else (the protocol package takes a few hundred ms of CPU to load).
  */
 import { execFileSync } from 'node:child_process';
-import { fdatasyncSync, readlinkSync } from 'node:fs';
+import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { WorkerReply, WorkerRequest } from './cleaner-compute.js';
+import type { WorkerRequest } from './cleaner-compute.js';
 
 const { capacityBytes, priority } = workerData as { capacityBytes: number; priority: number | 'idle' };
 
@@ -39,43 +39,11 @@ function lowerPriority(): void {
 }
 lowerPriority();
 
-const { InlineCompute } = await import('./cleaner-compute.js');
+const { InlineCompute, answerRequest } = await import('./cleaner-compute.js');
 const { OffsetMap } = await import('./cleaner-plan.js');
 const compute = new InlineCompute(new OffsetMap(capacityBytes));
 
-function handle(request: WorkerRequest): unknown {
-  switch (request.op) {
-    case 'reset':
-      compute.resetSync(request.offset, request.aborted);
-      return undefined;
-    case 'advance':
-      return compute.advanceSync(request.offset);
-    case 'size':
-      return compute.sizeSync();
-    case 'mapRange':
-      return compute.mapRangeSync(
-        request.fd,
-        request.position,
-        request.end,
-        request.firstDirtyOffset,
-        request.maxBytes,
-      );
-    case 'rewriteRange':
-      return compute.rewriteRangeSync(request.fd, request.range, request.rules, request.out);
-    case 'rewriteRangeToBytes':
-      return compute.rewriteRangeToBytesSync(request.fd, request.range, request.rules);
-    case 'syncFile':
-      fdatasyncSync(request.fd);
-      return undefined;
-  }
-}
-
-parentPort!.on('message', (request: WorkerRequest) => {
-  let reply: WorkerReply;
-  try {
-    reply = { id: request.id, result: handle(request) };
-  } catch (err) {
-    reply = { id: request.id, error: err instanceof Error ? err.message : String(err) };
-  }
-  parentPort!.postMessage(reply);
-});
+// The worker shares the broker's descriptors.
+parentPort!.on('message', (request: WorkerRequest) =>
+  parentPort!.postMessage(answerRequest(compute, request, (fd) => fd)),
+);
