@@ -35,17 +35,7 @@ import {
 } from '../../src/controller/znodes.js';
 import { SimClock, settleMicrotasks } from '../replication/sim/clock.js';
 import { FakeZk } from './fake-zk.js';
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../replication/sim/rng.js';
 
 /** Plain checks in the hot loop (vitest's expect is slow at this volume); the message names the seed. */
 function invariant(condition: boolean, message: string): asserts condition {
@@ -71,7 +61,7 @@ interface Stats {
 }
 
 async function runSchedule(seed: number, steps: number): Promise<Stats> {
-  const rand = mulberry32(seed);
+  const rand = seededRandom(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
   const store = new FakeZk([
     '/brokers',

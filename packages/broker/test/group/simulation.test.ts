@@ -42,17 +42,7 @@ import { type CoordinatorLog, GroupCoordinator } from '../../src/group/driver.js
 import { fromKeys, toKeys, tpKey } from '../../src/group/partitions.js';
 import { decodeRecord, encodeKey, encodeValue, type GroupRecord } from '../../src/group/records.js';
 import { SimInternalLog } from '../helpers/sim-internal-log.js';
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../replication/sim/rng.js';
 
 class Violation extends Error {}
 
@@ -132,7 +122,7 @@ class World {
     readonly mixed = false,
     private readonly newCore?: (config: GroupCoreConfig) => GroupCoordinatorCore,
   ) {
-    this.rng = mulberry32(seed);
+    this.rng = seededRandom(seed);
     this.coordinator = this.newCoordinator();
     const subscriptions = [{ names: ['t0', 't1'] }, { regex: 't.*' }, { names: ['t0'] }, { names: ['t1', 't2'] }];
     // Mixed: two KIP-848 members and three Kafka clients, so that the group is often classic-only too.

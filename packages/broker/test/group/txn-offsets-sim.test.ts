@@ -16,17 +16,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_GROUP_CORE_CONFIG } from '../../src/group/core.js';
 import { type CoordinatorLog, GroupCoordinator, type LoggedBatch, type TxnProducer } from '../../src/group/driver.js';
 import type { GroupRecord } from '../../src/group/records.js';
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../replication/sim/rng.js';
 
 /** The partition in memory: batches with their producers and markers, a high watermark moved by hand. */
 class SimTxnLog implements CoordinatorLog {
@@ -109,7 +99,7 @@ function newCoordinator() {
 const totals = { stableAnswers: 0, unstableAnswers: 0, committedTxns: 0, failovers: 0 };
 
 async function runSeed(seed: number): Promise<void> {
-  const random = mulberry32(seed);
+  const random = seededRandom(seed);
   let log = new SimTxnLog([], 0);
   let c = newCoordinator();
   await c.becomeLeader(0, log);

@@ -24,17 +24,7 @@ import { DEFAULT_TXN_CORE_CONFIG, type MarkerJob } from '../../src/txn/core.js';
 import { type MarkerWriter, type TxnLog, TxnCoordinator } from '../../src/txn/driver.js';
 import { decodeRecord, encodeKey, encodeValue, type TxnRecord } from '../../src/txn/records.js';
 import { SimInternalLog } from '../helpers/sim-internal-log.js';
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../replication/sim/rng.js';
 
 class Violation extends Error {}
 
@@ -176,7 +166,7 @@ class World {
     readonly seed: number,
     private readonly failedWrites = false,
   ) {
-    this.rng = mulberry32(seed);
+    this.rng = seededRandom(seed);
     this.coordinator = this.newCoordinator();
   }
 

@@ -39,3 +39,9 @@ export class Rng {
     return entries.at(-1)![0];
   }
 }
+
+/** Rng's sequence as a bare function, for the simulations that only draw numbers in [0, 1). */
+export function seededRandom(seed: number): () => number {
+  const rng = new Rng(seed);
+  return () => rng.next();
+}
