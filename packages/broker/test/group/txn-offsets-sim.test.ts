@@ -11,52 +11,53 @@
  * - events never go back for a reader asking again.
  * A failing seed prints itself; reproduce it with TXN_OFFSETS_SIM_SEED=<seed>.
  */
-import { ErrorCodes, SamsaError } from '@samsa/protocol';
+import { ErrorCodes } from '@samsa/protocol';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_GROUP_CORE_CONFIG } from '../../src/group/core.js';
 import { type CoordinatorLog, GroupCoordinator, type LoggedBatch, type TxnProducer } from '../../src/group/driver.js';
 import type { GroupRecord } from '../../src/group/records.js';
+import { SimInternalLog } from '../helpers/sim-internal-log.js';
 import { seededRandom } from '../replication/sim/rng.js';
 
-/** The partition in memory: batches with their producers and markers, a high watermark moved by hand. */
+/**
+ * The partition in memory: batches with their producers and markers. Its high watermark, waiters and
+ * deposed-leader refusals are SimInternalLog's (the other coordinators' simulations use it), one
+ * logged batch per entry.
+ */
 class SimTxnLog implements CoordinatorLog {
-  private waiters: { offset: number; resolve: () => void; reject: (err: Error) => void }[] = [];
-  private dead = false;
+  private readonly log: SimInternalLog<LoggedBatch>;
 
-  constructor(
-    readonly batches: LoggedBatch[],
-    public hw: number,
-  ) {}
+  constructor(batches: readonly LoggedBatch[], hw: number) {
+    this.log = new SimInternalLog(
+      batches.map((b) => [b]),
+      hw,
+      (b) => b,
+    );
+  }
 
+  get batches(): LoggedBatch[] {
+    return this.log.batches.map(([b]) => b!);
+  }
+  get hw(): number {
+    return this.log.hw;
+  }
   append(records: readonly GroupRecord[], txn?: TxnProducer): Promise<number> {
-    return this.push({ records, producerId: txn?.producerId ?? -1, transactional: txn !== undefined });
+    return this.log.append([{ records, producerId: txn?.producerId ?? -1, transactional: txn !== undefined }]);
   }
   marker(producerId: number, commit: boolean): Promise<number> {
-    return this.push({ records: [], producerId, transactional: true, marker: { commit } });
-  }
-  private push(batch: LoggedBatch): Promise<number> {
-    if (this.dead) return Promise.reject(new SamsaError(ErrorCodes.NOT_LEADER_OR_FOLLOWER));
-    this.batches.push(batch);
-    return Promise.resolve(this.batches.length);
+    return this.log.append([{ records: [], producerId, transactional: true, marker: { commit } }]);
   }
   waitCommitted(offset: number): Promise<void> {
-    if (this.dead) return Promise.reject(new SamsaError(ErrorCodes.NOT_LEADER_OR_FOLLOWER));
-    if (this.hw >= offset) return Promise.resolve();
-    return new Promise((resolve, reject) => this.waiters.push({ offset, resolve, reject }));
+    return this.log.waitCommitted(offset);
   }
   advance(): void {
-    this.hw = this.batches.length;
-    const ready = this.waiters.filter((w) => w.offset <= this.hw);
-    this.waiters = this.waiters.filter((w) => w.offset > this.hw);
-    for (const w of ready) w.resolve();
+    this.log.advance();
   }
   kill(): void {
-    this.dead = true;
-    for (const w of this.waiters) w.reject(new SamsaError(ErrorCodes.NOT_LEADER_OR_FOLLOWER));
-    this.waiters = [];
+    this.log.kill();
   }
   endOffset(): number {
-    return this.batches.length;
+    return this.log.endOffset();
   }
   async *read(): AsyncIterable<readonly GroupRecord[]> {
     for (const b of this.batches) if (b.marker === undefined) yield b.records;
