@@ -82,6 +82,31 @@ function leaderRole(leaderEpoch: number, isr: number[]): ReplicaRole {
   };
 }
 
+/**
+ * Broker 1 leading `hosted` alone at epoch 0 with 3 records, and a commit marker for it that passed the
+ * leader check and waits in a queue (as behind a coordinator's writes) until `release`.
+ */
+async function queuedMarker(hosted: HostedPartition, leadership: LeaderDriver<HostedPartition>) {
+  await leadership.becomeLeader(hosted, { ...leaderRole(0, [1]), replicas: [1] });
+  await leadership.append(hosted, makeBatch({ count: 3 }), 1, 1000, new AbortController().signal);
+  let release!: () => void;
+  const queue = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const marker = {
+    producerId: 9,
+    producerEpoch: 1,
+    committed: true,
+    topics: [],
+    coordinatorEpoch: 0,
+    sameEpoch: false,
+    txnStartMs: 0,
+  };
+  const signal = new AbortController().signal;
+  const written = writeMarkerOn(hosted, leadership, marker, Date.now(), signal, (append) => queue.then(append));
+  return { written, release };
+}
+
 describe('LeaderDriver.becomeLeader', () => {
   it('starts a same-leader epoch bump after the appends stamped with the old epoch', async () => {
     const hosted = await hostedPartition([1, 2, 3]);
@@ -127,25 +152,10 @@ describe('LeaderDriver.becomeLeader', () => {
     const log = hosted.log;
     const leadership = leaderDriver();
     try {
-      await leadership.becomeLeader(hosted, { ...leaderRole(0, [1]), replicas: [1] });
-      await leadership.append(hosted, makeBatch({ count: 3 }), 1, 1000, new AbortController().signal);
       // The marker passed the leader check and waits behind a coordinator's writes (OrderedMarkerAppend)
       // when the controller bumps the epoch; its queue releases it while the new epoch is starting.
-      let release!: () => void;
-      const queue = new Promise<void>((resolve) => {
-        release = resolve;
-      });
-      const marker = {
-        producerId: 9,
-        producerEpoch: 1,
-        committed: true,
-        topics: [],
-        coordinatorEpoch: 0,
-        sameEpoch: false,
-        txnStartMs: 0,
-      };
+      const { written, release } = await queuedMarker(hosted, leadership);
       const signal = new AbortController().signal;
-      const written = writeMarkerOn(hosted, leadership, marker, Date.now(), signal, (append) => queue.then(append));
       const old = leadership.append(hosted, makeBatch({ count: 2 }), 1, 1000, signal);
       leadership.resign(hosted);
       hosted.leaderEpoch = 1;
@@ -169,24 +179,8 @@ describe('LeaderDriver.becomeLeader', () => {
       const log = hosted.log;
       const leadership = leaderDriver();
       try {
-        await leadership.becomeLeader(hosted, { ...leaderRole(0, [1]), replicas: [1] });
-        await leadership.append(hosted, makeBatch({ count: 3 }), 1, 1000, new AbortController().signal);
         // The marker passed the leader check and waits behind a coordinator's writes (OrderedMarkerAppend).
-        let release!: () => void;
-        const queue = new Promise<void>((resolve) => {
-          release = resolve;
-        });
-        const marker = {
-          producerId: 9,
-          producerEpoch: 1,
-          committed: true,
-          topics: [],
-          coordinatorEpoch: 0,
-          sameEpoch: false,
-          txnStartMs: 0,
-        };
-        const signal = new AbortController().signal;
-        const written = writeMarkerOn(hosted, leadership, marker, Date.now(), signal, (append) => queue.then(append));
+        const { written, release } = await queuedMarker(hosted, leadership);
         let becoming: Promise<void> | undefined;
         if (bump) {
           leadership.resign(hosted);
