@@ -1,7 +1,7 @@
 import type { kafka } from '@samsa/protocol';
 import type { BrokerContext } from '../server/context.js';
 import { deletePartitionRecords } from '../server/handlers/delete-records.js';
-import { awaitLeadership } from './partitions.js';
+import { awaitLeadership, partitionsNamed } from './partitions.js';
 import type { Reply } from './reply.js';
 
 /**
@@ -17,11 +17,7 @@ export async function deleteRecords(
   request: kafka.DeleteRecordsRequestData,
   signal: AbortSignal,
 ): Promise<Reply> {
-  await awaitLeadership(
-    ctx,
-    request.topics.flatMap((t) => t.partitions.map((p) => ({ topic: t.name, partition: p.partitionIndex }))),
-    signal,
-  );
+  await awaitLeadership(ctx, partitionsNamed(request.topics), signal);
   const topics = await Promise.all(
     request.topics.map(async (t) => ({
       name: t.name,

@@ -3,7 +3,7 @@ import type { BrokerContext } from '../server/context.js';
 import { toErrorFields } from '../server/errors.js';
 import { checkLeaderEpoch } from '../server/handlers/fetch.js';
 import { handleListOffsets } from '../server/handlers/list-offsets.js';
-import { awaitLeadership } from './partitions.js';
+import { awaitLeadership, partitionsNamed } from './partitions.js';
 import type { Reply } from './reply.js';
 
 export async function listOffsets(
@@ -12,11 +12,7 @@ export async function listOffsets(
   request: kafka.ListOffsetsRequestData,
   signal: AbortSignal,
 ): Promise<Reply> {
-  await awaitLeadership(
-    ctx,
-    request.topics.flatMap((t) => t.partitions.map((p) => ({ topic: t.name, partition: p.partitionIndex }))),
-    signal,
-  );
+  await awaitLeadership(ctx, partitionsNamed(request.topics), signal);
   const isMax = (t: number) => t === kafka.LIST_OFFSETS_MAX_TIMESTAMP;
   const answer = await handleListOffsets(ctx, {
     topics: request.topics.map((t) => ({

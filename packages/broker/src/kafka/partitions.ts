@@ -29,6 +29,13 @@ export async function awaitLeadership(
   while (becoming() && Date.now() < deadline && !signal.aborted) await sleep(ROLE_POLL_MS);
 }
 
+/** The partitions a request names in Kafka's usual shape (topics[].partitions[].partitionIndex). */
+export function partitionsNamed(
+  topics: readonly { readonly name: string; readonly partitions: readonly { readonly partitionIndex: number }[] }[],
+): { topic: string; partition: number }[] {
+  return topics.flatMap((t) => t.partitions.map((p) => ({ topic: t.name, partition: p.partitionIndex })));
+}
+
 /** Partitions grouped by topic, topics in order of first appearance. */
 export function groupPartitions<P extends { topic: string }>(
   partitions: readonly P[],
