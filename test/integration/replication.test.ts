@@ -78,13 +78,15 @@ describe('replication', () => {
     try {
       // With its followers stopped, an acks=1 record is in the leader's log but above its high watermark.
       for (const f of followers) cluster.pauseBroker(f);
-      // The metadata that named the leader may be ahead of the leader taking up its role (NotLeaderOrFollower).
+      // The metadata that named the leader may be ahead of the leader taking up its role: it answers
+      // UnknownTopicOrPartition before it knows the partition, NotLeaderOrFollower before it leads it.
+      const notYet = [ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code, ErrorCodes.NOT_LEADER_OR_FOLLOWER.code];
       let code = -1;
       await waitFor(
         async () => {
           const batch = encodeBatch([{ key: null, value: Buffer.from('w') }], { now: Date.now() });
           code = (await raw.produce(topic, 0, batch)).errorCode;
-          return code !== ErrorCodes.NOT_LEADER_OR_FOLLOWER.code;
+          return !notYet.includes(code);
         },
         { timeoutMs: 20_000, description: 'the leader to take up its role' },
       );
