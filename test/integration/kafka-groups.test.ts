@@ -245,7 +245,9 @@ describe('KafkaJS group through a coordinator failover', () => {
     const memberIds: string[] = ['', ''];
     const consumers: Consumer[] = [];
     for (let i = 0; i < 2; i++) {
-      const consumer = kafka.consumer({ groupId: group, sessionTimeout: 10_000, heartbeatInterval: 500 });
+      // A 30 s session: on a loaded machine KafkaJS can take longer than 10 s to find the new coordinator,
+      // and a lapsed session (new member ids) is not what this test is about.
+      const consumer = kafka.consumer({ groupId: group, sessionTimeout: 30_000, heartbeatInterval: 500 });
       consumer.on(consumer.events.GROUP_JOIN, (e) => {
         joins[i]!.push(JSON.stringify(e.payload.memberAssignment));
         memberIds[i] = e.payload.memberId;
