@@ -99,9 +99,10 @@ describe('samsa transactions abort', () => {
     expect(forced.stdout).toContain(`aborted the transaction of producer ${producerId}`);
     expect(await readCommitted(1)).toEqual(['after']);
 
-    // The producer's epoch is fenced on that partition now.
+    // The producer's epoch is fenced on that partition now: the SDK reports the transaction abortable.
     await expect(producer.send({ topic: TOPIC, partition: 0, value: 'open-2' })).rejects.toMatchObject({
-      code: ErrorCodes.INVALID_PRODUCER_EPOCH.code,
+      code: ErrorCodes.TRANSACTION_ABORTABLE.code,
+      cause: { code: ErrorCodes.INVALID_PRODUCER_EPOCH.code },
     });
     await producer.close();
     await plain.close();

@@ -9,6 +9,13 @@
  * (KIP-890 part 2; no AddPartitionsToTxn from here). The coordinator bumps the producer epoch at every
  * commit or abort (KIP-890), so sequences start at 0 in every transaction, and a late write of an
  * ended transaction, naming the old epoch, cannot be added to the next one.
+ *
+ * A transaction the coordinator aborted at its timeout (transaction.timeout.ms) bumped the epoch too:
+ * the producer's next write or commit is refused (InvalidProducerEpoch at a partition, TransactionAbortable
+ * at the coordinator), the application sees TransactionAbortable, and abort() re-initializes with
+ * InitProducerId naming this producer's id and epoch (KIP-360, KIP-588). The coordinator accepts that
+ * after a timeout and refuses it (ProducerFenced) when a newer incarnation fenced this one, which is
+ * the one case where the producer is done.
  */
 import { ErrorCodes, kafkaPartitionForKey } from '@samsa/protocol';
 import type { RecordMetadata } from './accumulator.js';
@@ -64,6 +71,32 @@ const COORDINATOR_RETRY = new Set<number>([
   ErrorCodes.CONCURRENT_TRANSACTIONS.code,
 ]);
 
+/** Refusals that end the open transaction but not the producer, unless its re-initialization is refused. */
+const ABORT_WITH_NEW_EPOCH = new Set<number>([
+  ErrorCodes.INVALID_PRODUCER_EPOCH.code,
+  ErrorCodes.TRANSACTION_ABORTABLE.code,
+]);
+
+/**
+ * What the application sees for a refusal it can only abort after: TransactionAbortable, whatever said it
+ * (a partition's InvalidProducerEpoch is the same news as the coordinator's TransactionAbortable).
+ */
+function abortableError(err: unknown): unknown {
+  if (!(err instanceof SamsaClientError) || !ABORT_WITH_NEW_EPOCH.has(err.code)) return err;
+  return err.code === ErrorCodes.TRANSACTION_ABORTABLE.code ? err : mustAbort(err);
+}
+
+function mustAbort(cause: unknown): SamsaClientError {
+  const where = cause instanceof SamsaClientError ? { topic: cause.topic, partition: cause.partition } : {};
+  return new SamsaClientError(
+    ErrorCodes.TRANSACTION_ABORTABLE,
+    'the transaction cannot be committed: its coordinator aborted it at its timeout (transactionTimeoutMs), ' +
+      'or a newer producer fenced this one; abort() it, and the producer goes on unless it was fenced' +
+      (cause instanceof Error ? ` (${cause.message})` : ''),
+    { cause, retriable: false, ...where },
+  );
+}
+
 type State = 'uninitialized' | 'ready' | 'in-transaction' | 'fenced' | 'closed';
 
 export class TransactionalProducer implements Transaction, AsyncDisposable {
@@ -87,6 +120,11 @@ export class TransactionalProducer implements Transaction, AsyncDisposable {
   private readonly groupCoordinators: GroupCoordinators;
   /** The first failed write of the open transaction: commit refuses, abort is the way out. */
   private failure: unknown;
+  /**
+   * The open transaction met a newer epoch than ours (its coordinator aborted it at its timeout, or a
+   * newer incarnation fenced us): abort re-initializes with InitProducerId naming this producer.
+   */
+  private epochBumpNeeded = false;
   private roundRobin = 0;
   private readonly timeoutMs: number;
   private readonly requestTimeoutMs: number;
@@ -206,7 +244,9 @@ export class TransactionalProducer implements Transaction, AsyncDisposable {
       );
     }
     this.written = true;
-    return this.sender.send({ ...record, key, partition });
+    return this.sender.send({ ...record, key, partition }).catch((err: unknown) => {
+      throw abortableError(err);
+    });
   }
 
   /**
@@ -269,11 +309,11 @@ export class TransactionalProducer implements Transaction, AsyncDisposable {
         );
         const failure = firstTxnCommitFailure(answer);
         if (failure === undefined) return answer;
-        this.noteFenced(failure.code);
+        this.noteRefusal(failure.code);
         const error = errorFromCode(failure.code, `TxnOffsetCommit for group ${group.groupId}: ${failure.message}`);
         // Retriable: the transaction coordinator could not verify the partition yet, or moved.
         if (error.retriable) throw error;
-        throw new SamsaClientError(error, error.detail, { retriable: false });
+        throw abortableError(new SamsaClientError(error, error.detail, { retriable: false }));
       },
       { retry: { ...this.retry, retries: Number.MAX_SAFE_INTEGER }, deadline },
     );
@@ -347,6 +387,7 @@ export class TransactionalProducer implements Transaction, AsyncDisposable {
   }
 
   private async endTransaction(commit: boolean): Promise<void> {
+    this.checkUsable();
     if (this.state !== 'in-transaction') {
       throw new SamsaClientError(ErrorCodes.INVALID_TXN_STATE, 'no open transaction', { retriable: false });
     }
@@ -367,6 +408,7 @@ export class TransactionalProducer implements Transaction, AsyncDisposable {
     await Promise.allSettled([...this.awaitingMetadata, ...this.offsetGroups.values(), ...this.offsetCommits]);
     // Every record sent goes out now, whole batches or not, and is answered before EndTxn.
     await this.sender.flush();
+    if (commit && this.epochBumpNeeded) throw mustAbort(this.failure);
     if (commit && this.failure !== undefined) {
       throw new SamsaClientError(ErrorCodes.INVALID_TXN_STATE, 'a record of this transaction failed: abort it', {
         cause: this.failure,
@@ -374,18 +416,23 @@ export class TransactionalProducer implements Transaction, AsyncDisposable {
       });
     }
     try {
-      if (this.written || this.offsetGroups.size > 0) {
-        const request = { transactionalId: this.transactionalId, ...this.identity, committed: commit };
-        const response = await this.endTxn(request);
-        this.identity = { producerId: response.producerId, producerEpoch: response.producerEpoch };
+      let next: { producerId: number; producerEpoch: number } | undefined;
+      if (this.epochBumpNeeded) next = await this.reinitialize();
+      else if (this.written || this.offsetGroups.size > 0) {
+        next = await this.endTxn({ transactionalId: this.transactionalId, ...this.identity, committed: commit });
+      }
+      if (next !== undefined) {
+        this.identity = { producerId: next.producerId, producerEpoch: next.producerEpoch };
         this.sender.useTransactionIdentity(this.identity);
       }
+      this.epochBumpNeeded = false;
       if (this.state === 'in-transaction') this.state = 'ready';
     } catch (err) {
       // The outcome is unknown (all or nothing, either way): the next begin() starts over with
-      // InitProducerId, which waits for the transaction to complete, or aborts it.
-      if (this.state === 'in-transaction') this.state = 'uninitialized';
-      throw err;
+      // InitProducerId, which waits for the transaction to complete, or aborts it. A commit refused as
+      // abortable (the coordinator aborted it at its timeout) stays open for abort().
+      if (this.state === 'in-transaction' && !this.epochBumpNeeded) this.state = 'uninitialized';
+      throw abortableError(err);
     } finally {
       this.written = false;
       this.offsetGroups.clear();
@@ -406,24 +453,37 @@ export class TransactionalProducer implements Transaction, AsyncDisposable {
     } catch (err) {
       const nothingOpen = err instanceof SamsaClientError && err.code === ErrorCodes.INVALID_TXN_STATE.code;
       if (request.committed || !nothingOpen || this.offsetGroups.size > 0) throw err;
-      return this.coordinatorCall('InitProducerId', () => ({
-        transactionalId: this.options.transactionalId,
-        transactionTimeoutMs: this.timeoutMs,
-        ...this.identity,
-      }));
+      return this.reinitialize();
     }
+  }
+
+  /**
+   * InitProducerId naming this producer (KIP-360): aborts its open transaction, if the coordinator still
+   * has one, and bumps the epoch. After a timeout the coordinator accepts the epoch before its own bump;
+   * after a newer incarnation's it answers ProducerFenced, and this producer is fenced for good.
+   */
+  private reinitialize(): Promise<{ producerId: number; producerEpoch: number }> {
+    return this.coordinatorCall('InitProducerId', () => ({
+      transactionalId: this.options.transactionalId,
+      transactionTimeoutMs: this.timeoutMs,
+      ...this.identity,
+    }));
   }
 
   /** A write failed for good: commit refuses, abort is the way out; a fenced producer is done. */
   private writeFailed(err: unknown): void {
     this.failure ??= err;
-    if (err instanceof SamsaClientError) this.noteFenced(err.code);
+    if (err instanceof SamsaClientError) this.noteRefusal(err.code);
   }
 
-  private noteFenced(code: number): void {
-    if (code === ErrorCodes.PRODUCER_FENCED.code || code === ErrorCodes.INVALID_PRODUCER_EPOCH.code) {
-      this.state = 'fenced';
-    }
+  /**
+   * ProducerFenced comes from the coordinator alone, which knows a newer incarnation fenced us. A newer
+   * epoch at a partition (InvalidProducerEpoch) or an abortable refusal may be a timeout's: the abort
+   * asks the coordinator (reinitialize).
+   */
+  private noteRefusal(code: number): void {
+    if (code === ErrorCodes.PRODUCER_FENCED.code) this.state = 'fenced';
+    else if (ABORT_WITH_NEW_EPOCH.has(code)) this.epochBumpNeeded = true;
   }
 
   /** A call to the transaction coordinator, finding it again while it moves, loads or is busy. */
@@ -448,7 +508,7 @@ export class TransactionalProducer implements Transaction, AsyncDisposable {
         if (code === 0) return response;
         if (code !== ErrorCodes.CONCURRENT_TRANSACTIONS.code && COORDINATOR_RETRY.has(code))
           this.coordinator = undefined;
-        this.noteFenced(code);
+        this.noteRefusal(code);
         const message = (response as { errorMessage?: string }).errorMessage;
         const error = errorFromCode(code, `${method} for ${this.transactionalId}: ${message || 'refused'}`);
         if (COORDINATOR_RETRY.has(code)) throw error;

@@ -222,6 +222,12 @@ export const ErrorCodes = Object.freeze({
     false,
     'A newer producer with the same transactional id has been initialized: this one is fenced',
   ),
+  TRANSACTION_ABORTABLE: spec(
+    120,
+    'TransactionAbortable',
+    false,
+    'The transaction cannot be committed (it outlived its timeout): abort it, then the producer can go on',
+  ),
   TRANSACTIONAL_ID_NOT_FOUND: spec(105, 'TransactionalIdNotFound', false, 'The transactional id was not found'),
   KAFKA_STORAGE_ERROR: spec(56, 'KafkaStorageError', true, 'Disk error when trying to access the log file on disk'),
   FENCED_LEADER_EPOCH: spec(

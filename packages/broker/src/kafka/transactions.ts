@@ -26,7 +26,16 @@ const PRODUCER_FENCED_FROM = new Map<number, number>([
   [28, 3], // TxnOffsetCommit
 ]);
 
-export function kafkaTxnErrorCode(apiKey: number, version: number, code: number): number {
+/**
+ * TransactionAbortable (120, KIP-890) is the coordinator's answer to the epoch before its timeout bump.
+ * Kafka clients learn it at versions this listener does not all serve (AddPartitionsToTxn v5,
+ * InitProducerId v5), and Kafka before transaction version 2 answers a timed-out producer's coordinator
+ * requests as fenced: so does this listener, at every version. What a Kafka client can do after a
+ * timeout is what KIP-360 gives it: InitProducerId naming its producer id and epoch, which the
+ * coordinator accepts after a timeout and refuses after a newer incarnation's bump.
+ */
+export function kafkaTxnErrorCode(apiKey: number, version: number, errorCode: number): number {
+  const code = errorCode === ErrorCodes.TRANSACTION_ABORTABLE.code ? ErrorCodes.PRODUCER_FENCED.code : errorCode;
   if (code !== ErrorCodes.PRODUCER_FENCED.code) return code;
   return version >= (PRODUCER_FENCED_FROM.get(apiKey) ?? 0) ? code : ErrorCodes.INVALID_PRODUCER_EPOCH.code;
 }

@@ -169,15 +169,20 @@ export class TxnCoordinatorCore {
           input.transactionalId,
       );
     }
+    // A new incarnation (no producer id) fences the producer for good; the producer's own InitProducerId
+    // (its abort after an error, KIP-360) aborts and bumps as a timeout does, and may ask again.
+    const recovering = input.producerId >= 0;
     if (isPrepare(meta.state)) return { records: [], result: concurrent() };
     if (meta.state === 'Ongoing') {
-      const record = this.write(input.transactionalId, prepared(meta, false, nowMs, false));
-      return { records: [record], result: concurrent() };
+      const value: TxnValue = { ...prepared(meta, false, nowMs, false), fenced: !recovering };
+      return { records: [this.write(input.transactionalId, value)], result: concurrent() };
     }
     const bumped = meta.producerEpoch + 1;
     if (bumped >= MAX_EPOCH) return this.fresh(input, nowMs, newProducerId, meta.producerId);
     const value: TxnValue = {
       ...empty(meta.producerId, bumped, input.timeoutMs, nowMs),
+      // A retry of this request (its answer lost) names the same epoch: accepted, not fenced.
+      lastProducerEpoch: recovering ? input.producerEpoch : -1,
     };
     const record = this.write(input.transactionalId, value);
     return { records: [record], result: { ok: true, producerId: value.producerId, producerEpoch: bumped } };
@@ -192,11 +197,13 @@ export class TxnCoordinatorCore {
     return { records: [record], result: { ok: true as const, producerId: newProducerId, producerEpoch: 0 } };
   }
 
-  /** The producer's current identity, or its identity before the last Prepare (a retry, a recovery after a timeout). */
+  /**
+   * The producer's current identity, or its identity before the last bump (a retry, a recovery after a
+   * timeout or after its own abort), unless a new incarnation made that bump.
+   */
   private isCurrentOrLast(meta: TxnValue, producerId: number, epoch: number): boolean {
     if (!isPrepare(meta.state) && producerId === meta.producerId && epoch === meta.producerEpoch) return true;
-    if (meta.lastProducerEpoch < 0 || epoch !== meta.lastProducerEpoch) return false;
-    return producerId === meta.producerId || producerId === meta.previousProducerId;
+    return meta.fenced !== true && isLastIdentity(meta, producerId, epoch);
   }
 
   /**
@@ -211,6 +218,12 @@ export class TxnCoordinatorCore {
     }
     if (isPrepare(meta.state) && request.producerId === meta.nextProducerId && request.producerEpoch === 0) {
       refuse(ErrorCodes.CONCURRENT_TRANSACTIONS, `the last transaction of ${id} is still completing`);
+    }
+    if (isTimedOutIdentity(meta, request.producerId, request.producerEpoch)) {
+      refuse(
+        ErrorCodes.TRANSACTION_ABORTABLE,
+        `the transaction of ${id} outlived its timeout (${meta.timeoutMs} ms) and was aborted: abort, then go on`,
+      );
     }
     if (request.producerId !== meta.producerId) {
       refuse(
@@ -257,6 +270,7 @@ export class TxnCoordinatorCore {
       lastProducerEpoch: -1,
       previousProducerId: -1,
       timedOut: false,
+      fenced: false,
     };
     return { records: [this.write(request.transactionalId, value)], result: undefined };
   }
@@ -329,10 +343,17 @@ export class TxnCoordinatorCore {
     if (meta.state === 'Ongoing' || meta.state === 'Empty' || meta.state === 'Dead') return undefined;
     if (request.producerEpoch !== meta.lastProducerEpoch) return undefined;
     if (request.producerId !== meta.producerId && request.producerId !== meta.previousProducerId) return undefined;
+    if (meta.fenced === true) {
+      refuse(
+        ErrorCodes.PRODUCER_FENCED,
+        `a newer incarnation of ${request.transactionalId} aborted the transaction of producer ` +
+          `${request.producerId} epoch ${request.producerEpoch}`,
+      );
+    }
     const committed = meta.state === 'PrepareCommit' || meta.state === 'CompleteCommit';
     if (committed !== commit) {
       refuse(
-        ErrorCodes.INVALID_TXN_STATE,
+        meta.timedOut ? ErrorCodes.TRANSACTION_ABORTABLE : ErrorCodes.INVALID_TXN_STATE,
         `the transaction of ${request.transactionalId} was ${committed ? 'committed' : 'aborted'}` +
           (meta.timedOut ? ' (it outlived its timeout)' : ''),
       );
@@ -406,6 +427,18 @@ export class TxnCoordinatorCore {
   }
 }
 
+/** The producer's identity before the last bump (in a Prepare or Complete state, or after a recovery). */
+function isLastIdentity(meta: TxnValue, producerId: number, epoch: number): boolean {
+  if (meta.lastProducerEpoch < 0 || epoch !== meta.lastProducerEpoch) return false;
+  return producerId === meta.producerId || producerId === meta.previousProducerId;
+}
+
+/** A request of the producer whose transaction timed out: it must abort, then may go on. */
+function isTimedOutIdentity(meta: TxnValue, producerId: number, epoch: number): boolean {
+  if (!meta.timedOut || meta.fenced === true || meta.state === 'Ongoing') return false;
+  return isLastIdentity(meta, producerId, epoch);
+}
+
 function concurrent(): InitResult {
   return { ok: false, error: ErrorCodes.CONCURRENT_TRANSACTIONS };
 }
@@ -423,6 +456,7 @@ function empty(producerId: number, producerEpoch: number, timeoutMs: number, now
     txnStartTimestampMs: -1,
     lastUpdateTimestampMs: nowMs,
     timedOut: false,
+    fenced: false,
   };
 }
 

@@ -34,7 +34,10 @@ export interface TxnValue {
    * fenced by every partition the marker reaches.
    */
   readonly producerEpoch: number;
-  /** The producer's epoch before the bump of the last Prepare state (-1 when none): a retried EndTxn carries it. */
+  /**
+   * The producer's epoch before the last bump (-1 when none): a retried EndTxn carries it, and so does
+   * the InitProducerId of a producer recovering after a timeout or its own abort (not after `fenced`).
+   */
   readonly lastProducerEpoch: number;
   /**
    * Set in a Prepare state when the markers take the last epoch: the producer continues with this id at
@@ -52,6 +55,12 @@ export interface TxnValue {
   readonly lastUpdateTimestampMs: number;
   /** Set when the coordinator aborted the transaction because it outlived its timeout. */
   readonly timedOut: boolean;
+  /**
+   * Set when a new incarnation's InitProducerId aborted the transaction (the bump fences the producer
+   * for good): the epoch before that bump may not recover (KIP-360); after a timeout or its own abort
+   * it may. Absent in records written before it existed (false).
+   */
+  readonly fenced?: boolean;
 }
 
 export interface TxnRecord {

@@ -119,12 +119,105 @@ describe('transaction coordinator core', () => {
     expect(core.get(ID)).toMatchObject({ state: 'PrepareAbort', timedOut: true });
     core.completeTxn(core.markerJob(ID)!, 61_002);
     const req = { transactionalId: ID, producerId: pid, producerEpoch: epoch };
-    expect(codeOf(() => core.endTxn(req, true, 61_003))).toBe(ErrorCodes.INVALID_TXN_STATE.code);
+    expect(codeOf(() => core.endTxn(req, true, 61_003))).toBe(ErrorCodes.TRANSACTION_ABORTABLE.code);
     const recovered = core.initProducerId(
       { transactionalId: ID, timeoutMs: 60_000, producerId: pid, producerEpoch: epoch },
       1,
     );
     expect(recovered.result).toEqual({ ok: true, producerId: pid, producerEpoch: epoch + 2 });
+  });
+
+  describe('InitProducerId naming its producer (KIP-360, KIP-588)', () => {
+    const init = (producerId: number, producerEpoch: number) => ({
+      transactionalId: ID,
+      timeoutMs: 1000,
+      producerId,
+      producerEpoch,
+    });
+    const codeOfInit = (core: TxnCoordinatorCore, producerId: number, producerEpoch: number) =>
+      codeOf(() => core.initProducerId(init(producerId, producerEpoch), 10_000, 99));
+
+    it('accepts the current epoch: an open transaction is aborted first, then the epoch is bumped', () => {
+      const { core, pid, epoch } = started();
+      core.addPartitions({ transactionalId: ID, producerId: pid, producerEpoch: epoch }, parts(0), 1);
+      expect(core.initProducerId(init(pid, epoch), 2).result).toEqual({
+        ok: false,
+        error: ErrorCodes.CONCURRENT_TRANSACTIONS,
+      });
+      expect(core.get(ID)).toMatchObject({ state: 'PrepareAbort', producerEpoch: epoch + 1, fenced: false });
+      core.completeTxn(core.markerJob(ID)!, 3);
+      expect(core.initProducerId(init(pid, epoch), 4).result).toEqual({
+        ok: true,
+        producerId: pid,
+        producerEpoch: epoch + 2,
+      });
+      // Its answer lost, the same request again is still this producer's, not a fenced one's.
+      expect(core.initProducerId(init(pid, epoch), 5).result).toMatchObject({ ok: true, producerId: pid });
+    });
+
+    it('accepts the epoch before a timeout bump, and answers that epoch TransactionAbortable meanwhile', () => {
+      const { core, pid, epoch } = started();
+      const req = { transactionalId: ID, producerId: pid, producerEpoch: epoch };
+      core.addPartitions(req, parts(0), 1);
+      core.tick(70_000);
+      expect(core.get(ID)).toMatchObject({ state: 'PrepareAbort', timedOut: true, producerEpoch: epoch + 1 });
+      // While the markers are written: told to abort, and its abort waits for them.
+      expect(codeOf(() => core.addPartitions(req, parts(1), 70_001))).toBe(ErrorCodes.TRANSACTION_ABORTABLE.code);
+      expect(core.initProducerId(init(pid, epoch), 70_001).result).toEqual({
+        ok: false,
+        error: ErrorCodes.CONCURRENT_TRANSACTIONS,
+      });
+      core.completeTxn(core.markerJob(ID)!, 70_002);
+      expect(codeOf(() => core.addPartitions(req, parts(1), 70_003))).toBe(ErrorCodes.TRANSACTION_ABORTABLE.code);
+      expect(codeOf(() => core.endTxn(req, true, 70_003))).toBe(ErrorCodes.TRANSACTION_ABORTABLE.code);
+      expect(core.initProducerId(init(pid, epoch), 70_004).result).toEqual({
+        ok: true,
+        producerId: pid,
+        producerEpoch: epoch + 2,
+      });
+      // The next transaction runs at the new epoch; the old one is fenced now.
+      const next = { ...req, producerEpoch: epoch + 2 };
+      core.addPartitions(next, parts(1), 70_005);
+      expect(core.endTxn(next, true, 70_006).result).toEqual({ producerId: pid, producerEpoch: epoch + 3 });
+      expect(codeOf(() => core.addPartitions(req, parts(2), 70_007))).toBe(ErrorCodes.PRODUCER_FENCED.code);
+    });
+
+    it('refuses the epoch before a new incarnation fenced it, while its markers are written and after', () => {
+      const { core, pid, epoch } = started();
+      const zombie = { transactionalId: ID, producerId: pid, producerEpoch: epoch };
+      core.addPartitions(zombie, parts(0), 1);
+      core.initProducerId(init(-1, -1), 2);
+      expect(core.get(ID)).toMatchObject({ state: 'PrepareAbort', fenced: true });
+      expect(codeOfInit(core, pid, epoch)).toBe(ErrorCodes.PRODUCER_FENCED.code);
+      expect(codeOf(() => core.endTxn(zombie, false, 3))).toBe(ErrorCodes.PRODUCER_FENCED.code);
+      core.completeTxn(core.markerJob(ID)!, 3);
+      expect(codeOfInit(core, pid, epoch)).toBe(ErrorCodes.PRODUCER_FENCED.code);
+      expect(codeOf(() => core.endTxn(zombie, false, 4))).toBe(ErrorCodes.PRODUCER_FENCED.code);
+      expect(core.initProducerId(init(-1, -1), 5).result).toEqual({
+        ok: true,
+        producerId: pid,
+        producerEpoch: epoch + 2,
+      });
+      expect(codeOfInit(core, pid, epoch)).toBe(ErrorCodes.PRODUCER_FENCED.code);
+      expect(codeOfInit(core, pid, epoch + 1)).toBe(ErrorCodes.PRODUCER_FENCED.code);
+    });
+
+    it('refuses the epoch before a timeout bump once a new incarnation followed it', () => {
+      const { core, pid, epoch } = started();
+      core.addPartitions({ transactionalId: ID, producerId: pid, producerEpoch: epoch }, parts(0), 1);
+      core.tick(70_000);
+      core.completeTxn(core.markerJob(ID)!, 70_001);
+      expect(core.initProducerId(init(-1, -1), 70_002).result).toMatchObject({ ok: true, producerEpoch: epoch + 2 });
+      expect(codeOfInit(core, pid, epoch)).toBe(ErrorCodes.PRODUCER_FENCED.code);
+    });
+
+    it('refuses an unknown producer id, and any id for a transactional id it does not know', () => {
+      const { core, pid, epoch } = started();
+      expect(codeOfInit(core, pid + 1, epoch)).toBe(ErrorCodes.PRODUCER_FENCED.code);
+      expect(codeOfInit(core, pid, epoch + 1)).toBe(ErrorCodes.PRODUCER_FENCED.code);
+      const other = { ...init(pid, epoch), transactionalId: 'nobody' };
+      expect(codeOf(() => core.initProducerId(other, 1, 99))).toBe(ErrorCodes.PRODUCER_FENCED.code);
+    });
   });
 
   it('moves to a fresh producer id when the epochs run out', () => {

@@ -261,13 +261,11 @@ class World {
         await this.transaction(inc, tag);
       } catch (err) {
         if (!(err instanceof SamsaError)) throw err;
-        if (err.code === ErrorCodes.PRODUCER_FENCED.code || err.code === ErrorCodes.INVALID_PRODUCER_EPOCH.code) {
-          if (this.latestInit === inc.n && !inc.stopped) {
-            // Fenced by a timeout abort, not a newer incarnation: recover the id (KIP-360).
-            if (!(await this.recover(inc))) return;
-            continue;
-          }
-          return;
+        if (MUST_ABORT.has(err.code)) {
+          // Timed out, or fenced by a newer incarnation: the producer cannot tell, so it asks to recover
+          // its id (KIP-360, as the SDK's abort does) and the coordinator decides.
+          if (inc.stopped || !(await this.recover(inc))) return;
+          continue;
         }
         if (err.code === ErrorCodes.INVALID_PRODUCER_ID_MAPPING.code) return;
         await this.nextStep();
@@ -528,6 +526,13 @@ class World {
     if (state === 'PrepareCommit' || state === 'PrepareAbort') this.fail(`the transaction is stuck in ${state}`);
   }
 }
+
+/** Refusals after which a producer aborts by InitProducerId naming itself (refused again if it was fenced). */
+const MUST_ABORT = new Set([
+  ErrorCodes.PRODUCER_FENCED.code,
+  ErrorCodes.INVALID_PRODUCER_EPOCH.code,
+  ErrorCodes.TRANSACTION_ABORTABLE.code,
+]);
 
 function retriable(err: unknown): boolean {
   return err instanceof SamsaError && err.retriable;
