@@ -183,7 +183,9 @@ class FetchLoop<R extends Replica> {
         currentLeaderEpoch: r.leaderEpoch,
         lastFetchedEpoch: r.epochCache.latestEpoch,
         partitionMaxBytes: this.options.partitionMaxBytes ?? 1024 * 1024,
-        logStartOffset: r.log.logStartOffset,
+        // The saved start, not the one in memory: the leader counts it for DeleteRecords, and a crash
+        // before the save would bring the records back (REPLICATION.md, rule 12).
+        logStartOffset: r.log.savedLogStartOffset,
       });
       topics.set(r.topic, list);
     }

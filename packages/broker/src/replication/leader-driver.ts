@@ -162,7 +162,8 @@ export class LeaderDriver<R extends Replica = Replica> {
       highWatermark: Math.min(replica.highWatermark, logEndOffset),
       epochStartOffset,
       nowMs: this.options.clock.now(),
-      logStartOffset: replica.log.logStartOffset,
+      // Saved only: a start moved in memory counts once saved (afterLogStartMoved tells the term then).
+      logStartOffset: replica.log.savedLogStartOffset,
     });
     this.led.add(replica);
     this.apply(replica, { highWatermark: replica.leaderState.highWatermark });

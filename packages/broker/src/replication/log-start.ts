@@ -4,13 +4,20 @@
  * Each moves the log and then the epoch cache (truncateFromStart), so the cache's first entry never
  * points below the log start: a leader answering a follower's epoch query from a cache that still
  * names deleted offsets would send it to records that are gone.
+ *
+ * A start counts for DeleteRecords only once it is saved (ReplicaLog.savedLogStartOffset): the log
+ * moves it in memory first and saves it beside its append chain (retention, by deleting the segment
+ * files below it), and a crash in between brings the records back. So a follower states its saved
+ * start, compares the leader's with it, and a leader's term counts its own saved start.
  */
 import type { Replica } from './replica.js';
 
 /**
  * The log start a follower takes from its leader's fetch answer, or undefined to keep its own: the
  * leader's, but never past the follower's high watermark (Kafka refuses a start above it), so only
- * committed records are deleted and the log keeps what the next fetch needs.
+ * committed records are deleted and the log keeps what the next fetch needs. `own` is the saved
+ * start: one moved in memory only (retention) is saved before the next fetch states it, or the
+ * leader, seeing the follower behind, would answer its fetches at once, in a loop, until it is.
  */
 export function adoptedLogStart(own: number, leaderLogStart: number, highWatermark: number): number | undefined {
   const target = Math.min(leaderLogStart, highWatermark);
@@ -28,10 +35,13 @@ export async function afterLogStartMoved<R extends Replica>(
 ): Promise<boolean> {
   const start = replica.log.logStartOffset;
   if (replica.epochCache.truncateFromStart(start)) await saveEpochCache(replica);
-  return replica.leaderState?.onLocalLogStart(replica.log.logStartOffset).lowWatermark !== undefined;
+  return replica.leaderState?.onLocalLogStart(replica.log.savedLogStartOffset).lowWatermark !== undefined;
 }
 
-/** Moves the log start up to `offset` (durably), then the epoch cache; returns afterLogStartMoved's answer. */
+/**
+ * Moves the log start up to `offset` (durably: also a start already there in memory is saved first),
+ * then the epoch cache; returns afterLogStartMoved's answer.
+ */
 export async function moveLogStart<R extends Replica>(
   replica: R,
   offset: number,
@@ -47,6 +57,6 @@ export async function adoptLeaderLogStart<R extends Replica>(
   leaderLogStart: number,
   saveEpochCache: (replica: R) => Promise<void>,
 ): Promise<void> {
-  const target = adoptedLogStart(replica.log.logStartOffset, leaderLogStart, replica.highWatermark);
+  const target = adoptedLogStart(replica.log.savedLogStartOffset, leaderLogStart, replica.highWatermark);
   if (target !== undefined) await moveLogStart(replica, target, saveEpochCache);
 }

@@ -11,7 +11,14 @@ import type { LeaderState } from './leader.js';
 
 /** The log operations replication uses (storage's PartitionLog has them). */
 export interface ReplicaLog {
+  /** The first readable offset, as in memory now. */
   readonly logStartOffset: number;
+  /**
+   * The log start that holds now and after a crash (at most logStartOffset): a start moved in
+   * memory counts once it is saved. A follower states this one (rule 12), and a leader counts its
+   * own by it, so DeleteRecords is answered only when no crash can bring the records back.
+   */
+  readonly savedLogStartOffset: number;
   /** The written end: what this replica's own log holds (a leader's LEO for the high watermark). */
   readonly logEndOffset: number;
   /**
@@ -51,7 +58,8 @@ export interface ReplicaLog {
   resetTo(offset: number): Promise<void>;
   /**
    * Moves the log start up to `offset` (DeleteRecords; a follower adopting its leader's start):
-   * offsets below it become unreadable. Resolves once the new start is durable.
+   * offsets below it become unreadable. Resolves once the new start is durable: savedLogStartOffset
+   * reaches `offset` (also when the start in memory was there already).
    */
   deleteRecordsBefore(offset: number): Promise<unknown>;
 }
@@ -116,8 +124,9 @@ export interface ReplicaFetchPartition {
   readonly lastFetchedEpoch: number;
   readonly partitionMaxBytes: number;
   /**
-   * The follower's log start offset: the leader's low watermark waits for it (DeleteRecords). Undefined
-   * from a follower built before it was sent (unknown: it neither holds nor speeds anything up).
+   * The follower's saved log start offset (ReplicaLog.savedLogStartOffset): the leader's low
+   * watermark waits for it (DeleteRecords). Undefined from a follower built before it was sent
+   * (unknown: it neither holds nor speeds anything up).
    */
   readonly logStartOffset?: number | undefined;
 }

@@ -160,6 +160,15 @@ export class PartitionLog {
     return this.segments.startOffset;
   }
 
+  /**
+   * The log start that survives a crash: at most logStartOffset, and behind it while a start moved
+   * by deleteRecordsBefore or retention is not saved yet (its file, or the segment files below it
+   * deleted). What a follower states to its leader for DeleteRecords' low watermark.
+   */
+  get savedLogStartOffset(): number {
+    return this.segments.savedStartOffset;
+  }
+
   /** Offset the next append gets: one past the last acknowledged-as-written batch. */
   get logEndOffset(): number {
     return this.segments.endOffset;

@@ -60,7 +60,9 @@ export async function loadLog(parts: RecoveryParts, initialOffset: number): Prom
   for (let i = 0; i < loaded.length && ctx.online; i++) {
     await loadSegment(parts, loaded, i, clean);
   }
-  segments.setStartOffset(Math.max(loaded[0]!.baseOffset, await readOffsetFile(ctx.dir, LOG_START_OFFSET_FILE, 0)));
+  const start = Math.max(loaded[0]!.baseOffset, await readOffsetFile(ctx.dir, LOG_START_OFFSET_FILE, 0));
+  segments.setStartOffset(start);
+  segments.startOffsetSaved(start); // read from the disk
   if (ctx.online) {
     await segments.clampStartOffset();
     durability.setRecoveryPoint(Math.min(durability.recoveryPoint, segments.endOffset));

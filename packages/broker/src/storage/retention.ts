@@ -1,6 +1,4 @@
-import { join } from 'node:path';
 import { OffsetOutOfRangeError } from './errors.js';
-import { LOG_START_OFFSET_FILE, writeFileAtomic } from './files.js';
 import type { Durability } from './durability.js';
 import { type LogContext, noop } from './log-context.js';
 import type { ProducerStates } from './producer-states.js';
@@ -22,12 +20,13 @@ export interface RetentionParts {
 /**
  * Kafka's DeleteRecords: offsets below `offset` become unreadable (OffsetOutOfRange) and whole
  * segments entirely below it are deleted; the new log start offset survives restarts. Returns the
- * log start offset once it is durable. On the chain, through `onChain`, only memory changes (the
- * start offset, the segments taken out of the log, producer state); saving the start offset and
- * deleting the files (each with its fsync) run beside the chain on Durability's deletion queue, as
- * retention's deletions do, so appends never wait for them. That queue also runs a cleaner swap's
- * renames in order, so a swap involving these segments finishes before their files go. A crash
- * before the start offset is saved leaves the old start and every file: nothing was acknowledged.
+ * log start offset once it is durable (savedStartOffset reaches it). On the chain, through
+ * `onChain`, only memory changes (the start offset, the segments taken out of the log, producer
+ * state); saving the start offset and deleting the files (each with its fsync) run beside the chain
+ * on Durability's deletion queue, as retention's deletions do, so appends never wait for them. That
+ * queue also runs a cleaner swap's renames in order, so a swap involving these segments finishes
+ * before their files go. A crash before the start offset is saved leaves the old start and every
+ * file: nothing was acknowledged.
  */
 export async function deleteRecordsBefore(
   { ctx, segments, producers, durability }: RetentionParts,
@@ -39,10 +38,15 @@ export async function deleteRecordsBefore(
     ctx.ensureOnline();
     if (!Number.isSafeInteger(offset) || offset > segments.endOffset)
       throw new OffsetOutOfRangeError(offset, segments.startOffset, segments.endOffset);
-    // An earlier call may have moved the start without saving it yet: answer once it is saved.
+    // An earlier call, or retention, may have moved the start without saving it yet: answer once
+    // it is saved (after the deletions queued before), and save it here if they did not.
     if (offset <= segments.startOffset) {
-      durable = durability.queueDeletion(async () => {});
-      return segments.startOffset;
+      const start = segments.startOffset;
+      durable = durability.queueDeletion(async () => {
+        if (segments.savedStartOffset < start) await segments.writeStartOffset(start);
+      });
+      durable.catch(noop); // awaited below, once the chain has let go
+      return start;
     }
     segments.setStartOffset(offset);
     const all = segments.all;
@@ -52,7 +56,7 @@ export async function deleteRecordsBefore(
     segments.markDeleted(doomed);
     producers.table.removeBatchesBefore(offset);
     durable = durability.queueDeletion(async () => {
-      await writeFileAtomic(join(ctx.dir, LOG_START_OFFSET_FILE), `${offset}\n`, ctx.dir);
+      await segments.writeStartOffset(offset);
       if (doomed.length > 0) await segments.deleteFiles(doomed);
       ctx.logger.info({ logStartOffset: offset, deletedSegments: doomed.length }, 'deleted records');
     });
@@ -97,6 +101,7 @@ export async function deleteOldSegments(
     const oldestBase = segments.all[0]!.baseOffset;
     filesDeleted = durability.queueDeletion(async () => {
       await segments.deleteFiles(doomed);
+      segments.startOffsetSaved(logStartOffset); // the first segment file left, or a start saved before
       await producers.deleteSnapshotsBefore(oldestBase);
       ctx.logger.info({ deleted: doomed.map((s) => s.baseOffset), logStartOffset }, 'deleted segments by retention');
     });

@@ -20,6 +20,8 @@ import { IndexMismatchError, LogSegment, SegmentReplacedError, type RecoveryOutc
 export class SegmentSet {
   private segments: LogSegment[] = [];
   private logStart = 0;
+  /** The log start a crash would leave (see savedStartOffset). */
+  private savedStart = 0;
   /** Inactive segments holding a file handle and indexes, least recently used first. */
   private readonly openInactive = new Set<LogSegment>();
 
@@ -39,6 +41,17 @@ export class SegmentSet {
 
   get startOffset(): number {
     return this.logStart;
+  }
+
+  /**
+   * The log start offset that holds now and after a crash: the lower of the start in memory and
+   * the one on disk (the log-start-offset file, or the first segment file left). DeleteRecords and
+   * retention move the start in memory first and save it beside the chain; until then a crash
+   * brings the records between the two back. A follower states this one in its fetches, so a
+   * leader answers DeleteRecords only once its followers' deletions survive a crash.
+   */
+  get savedStartOffset(): number {
+    return Math.min(this.logStart, this.savedStart);
   }
 
   /** Offset the next append gets: one past the last written batch. */
@@ -68,6 +81,7 @@ export class SegmentSet {
   replaceAll(segments: LogSegment[], logStart: number): void {
     this.segments = segments;
     this.logStart = logStart;
+    this.savedStart = logStart;
   }
 
   /** Moves the log start offset in memory; see saveStartOffset for the durable kind. */
@@ -75,10 +89,24 @@ export class SegmentSet {
     this.logStart = offset;
   }
 
-  /** Moves the log start offset and saves it, so that it survives restarts (DeleteRecords). */
+  /**
+   * The start `offset` is on disk now (found there at open, its file written, or the segment files
+   * below it deleted): savedStartOffset follows. Saves run in the order their moves were made.
+   */
+  startOffsetSaved(offset: number): void {
+    this.savedStart = offset;
+  }
+
+  /** Writes `offset` as the log-start-offset file (not the start in memory, which may be ahead). */
+  async writeStartOffset(offset: number): Promise<void> {
+    await writeFileAtomic(join(this.ctx.dir, LOG_START_OFFSET_FILE), `${offset}\n`, this.ctx.dir);
+    this.savedStart = offset;
+  }
+
+  /** Moves the log start offset and saves it, so that it survives restarts. */
   async saveStartOffset(offset: number): Promise<void> {
     this.logStart = offset;
-    await writeFileAtomic(join(this.ctx.dir, LOG_START_OFFSET_FILE), `${offset}\n`, this.ctx.dir);
+    await this.writeStartOffset(offset);
   }
 
   /**

@@ -29,8 +29,11 @@ const answer = (highWatermark: number, logStartOffset: number): ReplicaFetchResp
   ],
 });
 
-/** A follower of broker 2 holding offsets 0-5 (epoch 0 for 0-2, epoch 1 for 3-5), HW 1. */
-async function follower(answers: ReplicaFetchResponse[]) {
+/**
+ * A follower of broker 2 holding offsets 0-5 (epoch 0 for 0-2, epoch 1 for 3-5), HW 1; `prepare`
+ * changes its log before it starts following.
+ */
+async function follower(answers: ReplicaFetchResponse[], prepare?: (log: MemoryLog) => void) {
   const log = new MemoryLog(() => 'x');
   const epochCache = new LeaderEpochCache();
   for (const epoch of [0, 0, 0, 1, 1, 1]) {
@@ -38,6 +41,7 @@ async function follower(answers: ReplicaFetchResponse[]) {
     const { baseOffset } = await log.append(batch, { leaderEpoch: epoch });
     epochCache.assign(epoch, baseOffset);
   }
+  prepare?.(log);
   const replica: Replica = {
     topic: 't',
     partition: 0,
@@ -128,6 +132,30 @@ describe("a follower adopts its leader's log start", () => {
         ]),
       );
       expect(f.log.logStartOffset).toBe(4);
+    } finally {
+      await f.driver.close();
+    }
+  });
+});
+
+describe('a follower states the log start it has saved', () => {
+  const stated = (requests: ReplicaFetchRequest[]) => requests.map((r) => r.topics[0]!.partitions[0]!.logStartOffset);
+
+  it('not one moved in memory only; it saves that before its next fetch instead of fetching in a loop', async () => {
+    // Retention moved the start to 4 in memory; its save (the segment files deleted) waits for drain().
+    const f = await follower([answer(6, 4), answer(6, 4), answer(6, 4)], (log) => {
+      log.deferStartSaves = true;
+      void log.deleteRecordsBefore(4);
+    });
+    try {
+      for (let i = 0; i < 10; i++) await settleMicrotasks();
+      expect([f.log.logStartOffset, f.log.savedLogStartOffset]).toEqual([4, 0]);
+      // A leader at 4 answers a follower stating 0 at once (no long poll): the follower waits for its save.
+      expect(stated(f.requests)).toEqual([0]);
+      f.log.drain();
+      for (let i = 0; i < 10 && f.requests.length < 2; i++) await settleMicrotasks();
+      expect(stated(f.requests).slice(0, 2)).toEqual([0, 4]);
+      expect(f.epochCache.epochEntries).toEqual([{ epoch: 1, startOffset: 4 }]);
     } finally {
       await f.driver.close();
     }

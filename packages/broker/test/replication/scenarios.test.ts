@@ -106,3 +106,63 @@ describe('a leader restarting within its session', () => {
     expect(await sim.healAndSettle()).toBe(true);
   });
 });
+
+describe('DeleteRecords and a follower crashing before its log start is saved', () => {
+  /**
+   * Broker 1's retention moves its log start to 4 in memory; the save (the segment files deleted)
+   * has not happened when the leader, 0, deletes the records below 4 and 1 fetches. 0's low watermark
+   * must not count 1's start before it is saved: 1 may crash, come back within its session (still
+   * in the ISR) with its records from 0 again, and be elected when 0 dies.
+   */
+  async function retainedInMemoryOnly(): Promise<SimCluster> {
+    const sim = await SimCluster.start(1, { deferStartSaves: true });
+    await sim.settle(2);
+    for (let i = 0; i < 6; i++) await sim.produce(0, 'all', `r${i}`);
+    await sim.settle(10);
+    expect(sim.brokers.map((b) => b.highWatermark)).toEqual([6, 6, 6]);
+    await sim.retain(1, 4);
+    await sim.deleteRecords(0, 4);
+    await sim.drainLog(0); // the leader's own start is saved
+    for (let i = 0; i < 3; i++) {
+      await pumpFetches(sim, 2, 2);
+      await sim.drainLog(2); // 2 adopts the leader's start and saves it
+      await pumpFetches(sim, 1, 2);
+    }
+    const b1 = sim.brokers[1]!;
+    expect([b1.logStart, b1.savedLogStart]).toEqual([4, 0]);
+    expect(sim.brokers[2]!.savedLogStart).toBe(4);
+    return sim;
+  }
+
+  it("waits for a follower's saved start: elected after a crash before its save, it holds the records", async () => {
+    const sim = await retainedInMemoryOnly();
+    const [b0, b1] = sim.brokers as [(typeof sim.brokers)[0], (typeof sim.brokers)[0]];
+    const answeredBelow = b0.leader!.lowWatermark; // a DeleteRecords below it would be answered now
+    // 1 crashes before its save and restarts within its session: the controller still counts it in sync.
+    sim.crash(1, { unnoticed: true });
+    await sim.restart(1);
+    expect(b1.logStart).toBe(0);
+    sim.crash(0);
+    await sim.deliverMetadata(1);
+    await sim.settle(1);
+    expect(sim.controller.state.leader).toBe(1);
+    expect(b1.leader).toBeDefined();
+    // Its records below 4 are back, so none of them may have been acknowledged as deleted.
+    expect(b1.log.entryAt(0)?.value).toBe('r0');
+    for (let o = 0; o < answeredBelow; o++)
+      expect(b1.log.entryAt(o), `offset ${o}, below the answered ${answeredBelow}`).toBeUndefined();
+    expect(answeredBelow).toBe(0); // 1 stated 0, its saved start
+    sim.checkInvariants();
+  });
+
+  it('is answered once that follower saved its start and says so', async () => {
+    const sim = await retainedInMemoryOnly();
+    await sim.drainLog(1);
+    await pumpFetches(sim, 1, 4);
+    expect(sim.brokers[1]!.savedLogStart).toBe(4);
+    expect(sim.brokers[0]!.leader!.lowWatermark).toBe(4);
+    sim.checkInvariants();
+    expect(sim.deletedBelow).toBe(4);
+    expect(await sim.healAndSettle()).toBe(true);
+  });
+});

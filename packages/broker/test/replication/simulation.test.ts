@@ -31,7 +31,10 @@ describe('replication simulation', () => {
       'queued log operations, followers copying appends before their leader wrote them',
       { queuedLogs: true, exposeUnwrittenAppends: true },
     ],
-    ['DeleteRecords (leaders delete below their HW; answered at the low watermark)', { deleteRecords: true }],
+    [
+      'DeleteRecords (leaders delete below their HW; answered at the low watermark; starts saved later)',
+      { deleteRecords: true, deferStartSaves: true },
+    ],
   ] as [string, SimOptions][]) {
     it(`${SEEDS.length} seeds x ${STEPS} steps keep every invariant (${name})`, async () => {
       const totals = {

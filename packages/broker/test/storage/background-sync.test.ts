@@ -283,4 +283,41 @@ describe('partition log: retention', () => {
     expect([reopened.logStartOffset, reopened.logEndOffset]).toEqual([2, 5]);
     await reopened.close();
   });
+
+  it('savedLogStartOffset follows a moved start once it is on disk (what a follower states)', async () => {
+    const [dir, scratch] = dirs.map((d) => d.path) as [string, string];
+    const size = makeBatch({ valueSize: 100 }).length;
+    const log = await openPartitionLog({ dir, config: { retentionBytes: size * 2, retentionMs: -1 } });
+    for (let i = 0; i < 4; i++) {
+      await log.append(makeBatch({ valueSize: 100, fill: i }));
+      await log.roll();
+    }
+    const disk = await gateFileHandle(scratch, 'sync');
+    try {
+      const retention = log.deleteOldSegments();
+      await waitFor(() => disk.held() > 0, { timeoutMs: STUCK_MS, description: "retention's directory fsync" });
+      // Retention moved the start in memory; a crash now would bring offsets 0-1 back.
+      expect([log.logStartOffset, log.savedLogStartOffset]).toEqual([2, 0]);
+      // Deleting below that start again (a follower adopting its leader's 2) answers once it is saved.
+      let deleted = false;
+      const deleting = log.deleteRecordsBefore(2).finally(() => {
+        deleted = true;
+      });
+      for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+      expect(deleted).toBe(false);
+      disk.release();
+      expect(await withTimeout(retention, STUCK_MS, 'retention')).toBe(2);
+      expect(await withTimeout(deleting, STUCK_MS, 'DeleteRecords at the start')).toBe(2);
+      expect(log.savedLogStartOffset).toBe(2);
+    } finally {
+      disk.release();
+      disk.restore();
+    }
+    expect(await log.deleteRecordsBefore(3)).toBe(3);
+    expect([log.logStartOffset, log.savedLogStartOffset]).toEqual([3, 3]);
+    await log.abandon();
+    const reopened = await openPartitionLog({ dir });
+    expect([reopened.logStartOffset, reopened.savedLogStartOffset]).toEqual([3, 3]);
+    await reopened.close();
+  });
 });

@@ -70,14 +70,9 @@ async function moveStart(ctx: BrokerContext, hosted: HostedPartition, offset: nu
       ErrorCodes.OFFSET_OUT_OF_RANGE,
       `cannot delete the records of ${name} below ${offset}: the high watermark is ${highWatermark}`,
     );
-  if (target <= hosted.log.logStartOffset) {
-    // Already deleted here, but perhaps not saved yet (an earlier request's log-start file still being
-    // written): wait for that save, then for the others. A new term's low watermark starts from the
-    // log start in memory, so without this a retried request could be answered before a crash would
-    // keep the deletion.
-    await hosted.log.deleteRecordsBefore(target);
-    return target;
-  }
+  // Also when the start is there already (a retried request): it may not be saved yet (an earlier
+  // request's log-start file still being written, or retention's files still being deleted), and the
+  // term counts the leader's own start only once saved (afterLogStartMoved tells it).
   const save = (h: HostedPartition): Promise<void> => saveEpochCache(h.log.dir, h.epochCache);
   await moveLogStart(hosted, target, save);
   // Followers parked in a long poll are answered now with the new start (replica-fetch.ts).

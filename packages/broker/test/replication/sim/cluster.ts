@@ -21,6 +21,7 @@ import {
   LeaderEpochCache,
   type LeaderState,
   moveLogStart,
+  afterLogStartMoved,
   type ReplicaFetchPartitionResponse,
   type ReplicaFetchRequest,
   type ReplicaFetchResponse,
@@ -78,6 +79,11 @@ export interface SimOptions {
    * configurations keep their schedules.
    */
   readonly deleteRecords?: boolean;
+  /**
+   * A moved log start is saved only at its log's next drain (MemoryLog.deferStartSaves), as
+   * PartitionLog saves it beside its append chain; a crash in between brings the records back.
+   */
+  readonly deferStartSaves?: boolean;
   /** Builds each broker's leader side: a test passes a deliberately broken one (mutation testing). */
   readonly leaderDriver?: ReplicationDriverOptions<SimReplica>['leaderDriver'];
 }
@@ -265,6 +271,11 @@ class SimBroker {
     return this.log.logStartOffset;
   }
 
+  /** The log start a crash would leave (at most logStart). */
+  get savedLogStart(): number {
+    return this.log.savedLogStartOffset;
+  }
+
   /** The values of the records held, oldest first. */
   values(): string[] {
     return this.log.entries().map((e) => e.value);
@@ -382,7 +393,10 @@ export class SimCluster {
     this.requestTimeoutMs = options.requestTimeoutMs ?? 500;
     const recordValue = (crc: number): string => this.values.get(crc) ?? `?${crc}`;
     this.brokers = Array.from({ length: n }, (_, i) => new SimBroker(i, recordValue));
-    for (const b of this.brokers) b.log.queueing = options.queuedLogs ?? false;
+    for (const b of this.brokers) {
+      b.log.queueing = options.queuedLogs ?? false;
+      b.log.deferStartSaves = options.deferStartSaves ?? false;
+    }
     this.uncleanAllowed = options.uncleanLeaderElection ?? false;
     this.controller = (options.controller ?? ((r, u, c) => new ModelController(r, u, c)))(
       this.brokers.map((b) => b.id),
@@ -633,33 +647,52 @@ export class SimCluster {
     await this.readMetadata(b);
   }
 
-  /** Retention on `brokerId`: delete a prefix of its log below its HW (Kafka never deletes above it). */
-  retain(brokerId: number): void {
+  /**
+   * Retention on `brokerId`: delete a prefix of its log below its HW (Kafka never deletes above it),
+   * then, once that is saved, the broker's afterLogStartMoved (epoch cache, a leader's low watermark),
+   * as PartitionRegistry's retention check does. `start` is random unless given.
+   */
+  async retain(brokerId: number, at?: number): Promise<void> {
     const b = this.brokers[brokerId]!;
     if (!b.alive || b.highWatermark <= b.logStart) return;
-    const start = this.rng.int(b.logStart + 1, b.highWatermark);
-    b.log.deleteRecordsBefore(start);
-    b.replica.epochCache.truncateFromStart(start);
-    b.epochCheckpoint = [...b.replica.epochCache.epochEntries];
+    const start = at ?? this.rng.int(b.logStart + 1, b.highWatermark);
+    const replica = b.replica;
+    b.log
+      .deleteRecordsBefore(start)
+      .then(() => afterLogStartMoved(replica, async (r) => this.saveEpochCheckpoint(b, r)))
+      .catch((err: unknown) => {
+        this.violation ??= err as Error;
+      });
     this.stats.retentions++;
     this.log(`b${b.id} log start ${start}`);
+    await settleMicrotasks();
+  }
+
+  /** The epoch cache's checkpoint, written by the process that owns `replica` (a dead one writes nothing). */
+  private saveEpochCheckpoint(b: SimBroker, replica: SimReplica): void {
+    if (b.alive && b.replica === replica) b.epochCheckpoint = [...replica.epochCache.epochEntries];
   }
 
   /**
    * DeleteRecords on `brokerId` if it leads: a random offset in (log start, HW], its log start moved
    * by the broker's own code (moveLogStart: log, then epoch cache); answered when checkInvariants sees
-   * the leader's low watermark reach it (as the broker's handler waits for it).
+   * the leader's low watermark reach it (as the broker's handler waits for it). `offset` is random
+   * unless given.
    */
-  async deleteRecords(brokerId: number): Promise<void> {
+  async deleteRecords(brokerId: number, below?: number): Promise<void> {
     const b = this.brokers[brokerId]!;
     const state = b.leader;
     if (!state || b.highWatermark <= b.logStart) return;
-    const offset = this.rng.int(b.logStart + 1, b.highWatermark);
+    const offset = below ?? this.rng.int(b.logStart + 1, b.highWatermark);
     this.log(`b${b.id} DeleteRecords below ${offset}`);
-    await moveLogStart(b.replica, offset, async (r) => {
-      b.epochCheckpoint = [...r.epochCache.epochEntries];
-    });
-    this.deletions.push({ broker: b.id, state, offset });
+    // The handler waits for the low watermark once the move is saved (it may wait for a drain).
+    moveLogStart(b.replica, offset, async (r) => this.saveEpochCheckpoint(b, r)).then(
+      () => this.deletions.push({ broker: b.id, state, offset }),
+      (err: unknown) => {
+        this.violation ??= err as Error;
+      },
+    );
+    await settleMicrotasks();
   }
 
   /** One random step of a schedule. */
@@ -713,7 +746,7 @@ export class SimCluster {
         this.checkpoint(r.pick(ids)!);
         break;
       case 'retain':
-        this.retain(r.pick(ids)!);
+        await this.retain(r.pick(ids)!);
         break;
       case 'crash':
         this.crash(r.pick(ids)!);
@@ -1080,8 +1113,9 @@ export class SimCluster {
   /**
    * DeleteRecords: a request is answered once its leader's low watermark reaches the offset (the
    * broker's handler), and fails if the term ends first. An answer from the leader the controller
-   * counts as current means every replica it could elect has deleted below the offset; a zombie
-   * leader's answer promises nothing (as in Kafka).
+   * counts as current means every replica it could elect has deleted below the offset, so that no
+   * crash brings the records back (its saved log start is past it); a zombie leader's answer promises
+   * nothing (as in Kafka).
    */
   private checkDeletions(): void {
     const s = this.controller.state;
@@ -1091,17 +1125,19 @@ export class SimCluster {
       if (d.state.lowWatermark < d.offset) return true;
       this.stats.deletions++;
       if (s.leader !== d.broker || s.leaderEpoch !== d.state.leaderEpoch) return false;
-      for (const id of s.isr) {
-        const start = this.brokers[id]!.logStart;
-        if (start < d.offset)
-          throw new InvariantViolation(
-            'deleted records stay deleted',
-            `b${d.broker} answered DeleteRecords below ${d.offset}; ISR member b${id} starts at ${start}`,
-          );
-      }
       this.deletedBelow = Math.max(this.deletedBelow, d.offset);
       return false;
     });
+    // From then on every replica the controller could elect starts past it, also after a crash.
+    for (const id of s.isr) {
+      const { logStart, savedLogStart } = this.brokers[id]!;
+      if (Math.min(logStart, savedLogStart) < this.deletedBelow)
+        throw new InvariantViolation(
+          'deleted records stay deleted',
+          `DeleteRecords below ${this.deletedBelow} was answered; ISR member b${id} starts at ${logStart}, ` +
+            `saved ${savedLogStart}`,
+        );
+    }
     // Every leader of the controller's current term starts at or past every answered deletion.
     const current = s.leader >= 0 ? this.brokers[s.leader]! : undefined;
     if (current?.leader?.leaderEpoch === s.leaderEpoch && current.logStart < this.deletedBelow)

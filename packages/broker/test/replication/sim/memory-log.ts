@@ -15,6 +15,11 @@
  * exposes them (stamped, readable by followers up to
  * exposedEndOffset, not in the log yet) and stops; the next drain writes them. A crash in between
  * loses them here while followers may already hold them.
+ *
+ * With `deferStartSaves` on, a log start moved forward (DeleteRecords, retention, a follower adopting
+ * its leader's) takes effect at once and is saved at the next drain, as PartitionLog moves it on its
+ * chain and saves it beside (the log-start file, or the segment files below it deleted): the promise
+ * resolves then. A crash in between brings the records below the move back.
  */
 import { type BatchHeader, ErrorCodes, SamsaError, batchSize, splitBatches, stampBatch } from '@samsa/protocol';
 import type { ReplicaLog } from '../../../src/replication/index.js';
@@ -51,8 +56,14 @@ export class MemoryLog implements ReplicaLog {
   /** Leader appends exposed by a drain and not written yet, in offset order. */
   private exposed: StoredBatch[] = [];
   private readonly unsettledAppends = new Set<Promise<unknown>>();
+  /** Save moved log starts only at the next drain (see the file comment). */
+  deferStartSaves = false;
+  /** Starts moved and not saved yet, in order, each with its waiter. */
+  private saves: Array<{ readonly offset: number; readonly done: () => void }> = [];
+  /** Every record from the saved start on (those below `start` until their move is saved). */
   private batches: StoredBatch[] = [];
   private start = 0;
+  private savedStart = 0;
   private end = 0;
 
   /** `recordValue` names the record a batch carries, by its CRC (the simulation keeps the map). */
@@ -60,6 +71,10 @@ export class MemoryLog implements ReplicaLog {
 
   get logStartOffset(): number {
     return this.start;
+  }
+
+  get savedLogStartOffset(): number {
+    return Math.min(this.start, this.savedStart);
   }
 
   get logEndOffset(): number {
@@ -70,14 +85,15 @@ export class MemoryLog implements ReplicaLog {
     return this.end + this.exposed.length;
   }
 
-  /** Operations waiting for drain(). */
+  /** Operations and log-start saves waiting for drain(). */
   get queued(): number {
-    return this.ops.length;
+    return this.ops.length + this.saves.length;
   }
 
   /**
    * Runs the queued operations in order: writes the exposed leader appends, runs what follows them,
-   * and stops after exposing the next leader appends in a row (written by the next drain).
+   * and stops after exposing the next leader appends in a row (written by the next drain). Then
+   * saves the log starts moved so far.
    */
   drain(): void {
     while (this.ops.length > 0 && !(this.ops[0]!.expose && !this.ops[0]!.exposed)) this.ops.shift()!.run();
@@ -86,13 +102,31 @@ export class MemoryLog implements ReplicaLog {
       op.exposed = true;
       op.expose();
     }
+    this.saveStarts();
   }
 
-  /** The process died: what it queued (and exposed) is lost, and its callers never hear back. */
+  /**
+   * The process died: what it queued (and exposed) is lost, and its callers never hear back; a log
+   * start not saved yet goes back to the saved one, and the records between are readable again.
+   */
   dropQueued(): void {
     this.ops = [];
     this.exposed = [];
     this.unsettledAppends.clear();
+    this.saves = [];
+    this.start = this.savedStart;
+  }
+
+  private saveStarts(): void {
+    const saves = this.saves;
+    this.saves = [];
+    for (const save of saves) {
+      if (save.offset > this.savedStart) {
+        this.savedStart = save.offset;
+        this.batches = this.batches.filter((b) => b.baseOffset >= save.offset);
+      }
+      save.done();
+    }
   }
 
   private trackAppend<T>(appended: Promise<T>): Promise<T> {
@@ -210,20 +244,32 @@ export class MemoryLog implements ReplicaLog {
   }
 
   private resetNow(offset: number): void {
+    this.saveStarts(); // PartitionLog's reset waits for the saves beside its chain first
     this.onTruncate?.(Math.min(offset, this.end));
     if (this.end > this.start || offset !== this.start) this.truncations++;
     this.batches = [];
     this.start = offset;
+    this.savedStart = offset;
     this.end = offset;
   }
 
-  /** Retention, DeleteRecords, a follower adopting its leader's start: offsets below `offset` go. */
+  /**
+   * Retention, DeleteRecords, a follower adopting its leader's start: offsets below `offset` go.
+   * Resolves once the start is saved, also when it was moved there already (see the file comment).
+   */
   deleteRecordsBefore(offset: number): Promise<void> {
-    if (offset > this.start) {
-      this.batches = this.batches.filter((b) => b.baseOffset >= offset);
-      this.start = offset;
+    return this.queueOr(() => this.moveStart(offset)).then((saved) => saved);
+  }
+
+  private moveStart(offset: number): Promise<void> {
+    if (offset > this.start) this.start = offset;
+    if (!this.deferStartSaves) {
+      this.saves.push({ offset: this.start, done: () => {} });
+      this.saveStarts();
+      return Promise.resolve();
     }
-    return Promise.resolve();
+    if (this.start <= this.savedStart && this.saves.length === 0) return Promise.resolve();
+    return new Promise((done) => this.saves.push({ offset: this.start, done }));
   }
 
   /** The record at `offset`, or undefined (deleted, or past the end). */
@@ -234,7 +280,7 @@ export class MemoryLog implements ReplicaLog {
 
   /** Every record held, oldest first. */
   entries(): Entry[] {
-    return this.batches.map((b) => b.entry);
+    return this.batches.filter((b) => b.baseOffset >= this.start).map((b) => b.entry);
   }
 
   private push(baseOffset: number, epoch: number, bytes: Buffer, header: BatchHeader): void {
