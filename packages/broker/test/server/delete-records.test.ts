@@ -193,6 +193,8 @@ describe('DeleteRecords on the leader', () => {
       await leaders.becomeLeader(hosted, { kind: 'leader', leader: 1, leaderEpoch: 1, isr: [1, 2], replicas: [1, 2] });
       expect(hosted.leaderState?.leaderEpoch).toBe(1);
       await followerFetch(ctx, 6, 0, 1);
+      // The new term counts the leader's own start as saved (0), not as moved in memory (6).
+      expect(hosted.leaderState!.lowWatermark).toBe(0);
       let answered = false;
       const again = deleteBelow(ctx, 6).then((r) => {
         answered = true;
@@ -203,6 +205,7 @@ describe('DeleteRecords on the leader', () => {
       expect(answered).toBe(false);
       release();
       for (const answer of [await first, await again]) expect(answer.topics![0]!.partitions![0]!.lowWatermark).toBe(6);
+      expect(hosted.leaderState!.lowWatermark).toBe(6);
       expect(await readFile(join(dir!, 'log-start-offset'), 'utf8')).toBe('6\n');
     } finally {
       release();
