@@ -9,19 +9,26 @@
  * With --latency, the cleaner's effect on a producer in the same process (the broker's event loop
  * and thread pool): an open-loop producer appends --rate batches/s of --producer-records records
  * to another log for --idle-seconds with the cleaner idle, then while a LogCleaner cleans a fresh
- * dirty log of --mb MB, then --idle-seconds idle again. Each of --variants (priority/MB per second
+ * dirty log of --mb MB, then --idle-seconds idle again. Before each idle phase the machine's dirty and
+ * writeback pages are synced and waited out (to --settle-mb, for at most --settle-timeout-seconds,
+ * both printed), so neither idle phase carries the writeback of the dirty log just written or of the
+ * cleaning's swaps. Each of --variants (priority/MB per second
  * [/sync MB[/pool|worker[/thread|process]]]: the cleaner's priority, 'idle' for SCHED_IDLE or a nice
- * value, log.cleaner.io.max.bytes.per.second in MB, 0 for unlimited, and optionally the cleaned file's
+ * value, log.cleaner.io.max.bytes.per.second in MB, 0 for unlimited (a throttle also makes the
+ * cleaning phase longer), and optionally the cleaned file's
  * sync slice in MB, 0 for one fdatasync at the end, the thread that runs it, and where the record work
  * runs: a worker thread or a child process in its own session, the default where it can lower its
  * autogroup, or process-writes: a child that also writes the cleaned file itself, e.g.
  * idle/0/4/pool/process,idle/0/4/pool/thread) has its own LogCleaner for the whole
  * run, started before the first round as a broker's is; every round runs each variant once, in a
- * rotated order. Reports append latency p50 / p99 / max (from the scheduled time, so a stall counts)
- * and the event loop's delay p99 per phase, the median p99 per variant over the rounds and the load
- * average; --trace MS prints each cleaning's steps, the stalls of MS or more among them and the
- * moments the event loop itself ran MS or more late (a stall without one waited for I/O, or for a
- * thread of the pool to run). With
+ * rotated order. Reports per phase (idle before, cleaning, idle after, and both idle phases together)
+ * append latency p50 / p99 / p99.9 / max (from the scheduled time, so a stall counts), the event
+ * loop's delay p99, the process's CPU and disk traffic and how busy the disk was (/proc/diskstats, all
+ * processes), and for the cleaning what the cleaner read and wrote per second; then per variant the
+ * medians over the rounds, the per-round p99 ratios against each idle phase, every round's appends
+ * pooled, and the load average of each round. --trace MS prints each cleaning's steps, the stalls of
+ * MS or more among them and the moments the event loop itself ran MS or more late (a stall without one
+ * waited for I/O, or for a thread of the pool to run). With
  * --duty MS the cleaner pauses every other MS window instead (at its next chunk) and the appends of
  * the windows it worked in are compared with those of the windows it paused in, within the same
  * seconds, which a machine whose load swings from second to second needs:
@@ -29,8 +36,10 @@
  * older commit, `npx tsc -b packages/broker` there), on logs that build opened:
  *   node scripts/bench-cleaner.mjs --latency [--mb 150] [--rounds 3] [--rate 2000]
  *     [--variants idle/0,19/0] [--idle-seconds 2] [--trace 0] [--duty 0] [--baseline DIR]
+ *     [--settle-mb 32] [--settle-timeout-seconds 60]
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -58,8 +67,20 @@ const { values: args } = parseArgs({
     'idle-seconds': { type: 'string', default: '2' },
     duty: { type: 'string', default: '0' },
     baseline: { type: 'string' },
+    'settle-mb': { type: 'string', default: '32' },
+    'settle-timeout-seconds': { type: 'string', default: '60' },
   },
 });
+const MiB = 1024 * 1024;
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const elapsedOver = (ms) => {
+  const start = performance.now();
+  return () => performance.now() - start > ms;
+};
+const fmt = (x) => x.toFixed(1);
+const line = (name, r) =>
+  `${name}: ${r.appends} appends in ${r.seconds.toFixed(1)} s, p50 ${fmt(r.p50)} ms, p99 ${fmt(r.p99)} ms, ` +
+  `p99.9 ${fmt(r.p999)} ms, max ${fmt(r.max)} ms, event loop delay p99 ${fmt(r.loopP99)} ms`;
 const totalBytes = Number(args.mb) * 1024 * 1024;
 const keys = Number(args.keys);
 const valueBytes = Number(args['value-bytes']);
@@ -189,9 +210,154 @@ function summarize(latencies, seconds, loopP99) {
     appends: sorted.length,
     p50: percentile(sorted, 0.5),
     p99: percentile(sorted, 0.99),
+    p999: percentile(sorted, 0.999),
     max: sorted.at(-1),
     loopP99,
   };
+}
+
+/** The machine's dirty and writeback pages (/proc/meminfo Dirty + Writeback), in bytes; 0 off Linux. */
+function dirtyPageBytes() {
+  try {
+    const meminfo = readFileSync('/proc/meminfo', 'utf8');
+    const kb = (name) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(meminfo)?.[1] ?? 0);
+    return (kb('Dirty') + kb('Writeback')) * 1024;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Syncs and waits until the machine's dirty and writeback pages are under --settle-mb (giving up
+ * after --settle-timeout-seconds: other work may keep writing), so that a phase starts without the
+ * kernel's writeback of what was written before it.
+ */
+async function settleWriteback() {
+  const boundBytes = Number(args['settle-mb']) * MiB;
+  const timeoutMs = Number(args['settle-timeout-seconds']) * 1000;
+  const started = performance.now();
+  const found = dirtyPageBytes();
+  for (;;) {
+    await new Promise((resolve) => execFile('sync', () => resolve()));
+    const bytes = dirtyPageBytes();
+    const ms = performance.now() - started;
+    if (bytes <= boundBytes || ms > timeoutMs) return { found, ms, bytes, timedOut: bytes > boundBytes };
+    await sleep(100);
+  }
+}
+
+/** The disk (major:minor) that holds `dir`, for its /proc/diskstats line. */
+function diskOf(dir) {
+  try {
+    const dev = statSync(dir).dev;
+    return `${Math.floor(dev / 256) & 0xfff} ${(dev & 0xff) | ((dev >> 12) & 0xfff00)}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** This process's CPU and disk traffic, and its disk's (sectors read and written, ms busy), now. */
+function resourceSnapshot(disk) {
+  const io = (() => {
+    try {
+      const text = readFileSync('/proc/self/io', 'utf8');
+      const field = (name) => Number(new RegExp(`^${name}: (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+      return { readBytes: field('read_bytes'), writeBytes: field('write_bytes') };
+    } catch {
+      return { readBytes: 0, writeBytes: 0 };
+    }
+  })();
+  let device = { sectorsRead: 0, sectorsWritten: 0, busyMs: 0 };
+  try {
+    const row = readFileSync('/proc/diskstats', 'utf8')
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/))
+      .find((f) => `${f[0]} ${f[1]}` === disk);
+    if (row) device = { sectorsRead: Number(row[5]), sectorsWritten: Number(row[9]), busyMs: Number(row[12]) };
+  } catch {
+    // not Linux
+  }
+  return { ms: performance.now(), cpu: process.cpuUsage(), io, device };
+}
+
+/** Runs a phase and adds what the process and its disk did meanwhile. */
+async function measured(phase) {
+  const disk = diskOf(args.dir);
+  const from = resourceSnapshot(disk);
+  const result = await phase();
+  const to = resourceSnapshot(disk);
+  const seconds = (to.ms - from.ms) / 1000;
+  const rate = (bytes) => bytes / MiB / seconds;
+  return {
+    ...result,
+    cores: (to.cpu.user + to.cpu.system - from.cpu.user - from.cpu.system) / 1e6 / seconds,
+    processReadMBps: rate(to.io.readBytes - from.io.readBytes),
+    processWriteMBps: rate(to.io.writeBytes - from.io.writeBytes),
+    diskReadMBps: rate((to.device.sectorsRead - from.device.sectorsRead) * 512),
+    diskWriteMBps: rate((to.device.sectorsWritten - from.device.sectorsWritten) * 512),
+    diskBusy: (to.device.busyMs - from.device.busyMs) / (to.ms - from.ms),
+  };
+}
+
+function resources(r) {
+  return (
+    `process CPU ${r.cores.toFixed(2)} cores, disk I/O ${r.processReadMBps.toFixed(1)} MB/s read / ` +
+    `${r.processWriteMBps.toFixed(1)} MB/s written; the disk ${(100 * r.diskBusy).toFixed(0)}% busy ` +
+    `(${r.diskReadMBps.toFixed(1)} / ${r.diskWriteMBps.toFixed(1)} MB/s, all processes)`
+  );
+}
+
+function median(xs) {
+  const sorted = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+  if (sorted.length === 0) return Number.NaN;
+  return (sorted[Math.floor((sorted.length - 1) / 2)] + sorted[Math.ceil((sorted.length - 1) / 2)]) / 2;
+}
+
+/**
+ * A variant's figures over the rounds: medians of the per-round p99s (cleaning, idle before, after,
+ * both), the per-round ratios, every round's appends pooled (a p99 over many thousand samples, less
+ * at one stall's mercy), the cleaner's I/O and the settling.
+ */
+function variantSummary({ name, results }) {
+  const phases = ['cleaning', 'before', 'after', 'idle'].filter((phase) => results.every((x) => x[phase]));
+  const label = { cleaning: 'cleaning', before: 'idle before', after: 'idle after', idle: 'idle both' };
+  const of = (phase, field) => median(results.map((x) => x[phase][field]));
+  const pooled = (phase) =>
+    summarize(
+      results.flatMap((x) => x[phase].samples),
+      0,
+      0,
+    );
+  const ratios = (phase) => results.map((x) => x.cleaning.p99 / x[phase].p99);
+  const ratioText = (phase) => {
+    const xs = ratios(phase);
+    return `${xs.map((x) => x.toFixed(2)).join(', ')} (median ${median(xs).toFixed(2)})`;
+  };
+  const idlePhases = phases.filter((p) => p !== 'cleaning');
+  const idleOf = (field) => (phases.includes('before') ? of('before', field) : Number.NaN);
+  const all = Object.fromEntries(phases.map((p) => [p, pooled(p)]));
+  const rows = [
+    `${name}, ${results.length} rounds, load ${results.map((x) => x.load.toFixed(1)).join(', ')}:`,
+    `  medians over rounds: p99 ${phases.map((p) => `${label[p]} ${fmt(of(p, 'p99'))}`).join(', ')} ms ` +
+      `(cleaning / idle both ${(of('cleaning', 'p99') / of('idle', 'p99')).toFixed(2)}x); ` +
+      `p50 ${phases.map((p) => fmt(of(p, 'p50'))).join(' / ')} ms`,
+    ...idlePhases.map((p) => `  per round p99 ratio cleaning / ${label[p]}: ${ratioText(p)}`),
+    `  all rounds' appends pooled: ${phases
+      .map((p) => `${label[p]} p99 ${fmt(all[p].p99)} / p99.9 ${fmt(all[p].p999)} ms (${all[p].appends})`)
+      .join(', ')} ` + `(cleaning / idle both p99 ${(all.cleaning.p99 / all.idle.p99).toFixed(2)}x)`,
+    `  cleaning: ${fmt(of('cleaning', 'seconds'))} s, ${of('cleaning', 'appends')} appends (medians); the cleaner ` +
+      `read ${fmt(median(results.map((x) => x.io.readMBps)))} MB/s, ` +
+      `wrote ${fmt(median(results.map((x) => x.io.writtenMBps)))} MB/s; ` +
+      `process CPU ${of('cleaning', 'cores').toFixed(2)} cores (${idleOf('cores').toFixed(2)} idle before); ` +
+      `the disk ${(100 * of('cleaning', 'diskBusy')).toFixed(0)}% busy ` +
+      `(${(100 * idleOf('diskBusy')).toFixed(0)}% idle before)`,
+    `  writeback settled in ${results.map((x) => (x.settleBefore.ms / 1000).toFixed(1)).join(', ')} s ` +
+      "before the rounds' first idle phase" +
+      (results[0].settleAfter
+        ? `, ${results.map((x) => (x.settleAfter.ms / 1000).toFixed(1)).join(', ')} s before the idle after`
+        : ''),
+  ];
+  return rows.join('\n');
 }
 
 async function latencyBench() {
@@ -201,10 +367,6 @@ async function latencyBench() {
     config: { segmentBytes: 64 * 1024 * 1024, retentionMs: -1 },
   });
   const quiet = { info() {}, warn() {}, error() {}, debug() {} };
-  const fmt = (x) => x.toFixed(1);
-  const line = (name, r) =>
-    `${name}: ${r.appends} appends in ${r.seconds.toFixed(1)} s, p50 ${fmt(r.p50)} ms, p99 ${fmt(r.p99)} ms, ` +
-    `max ${fmt(r.max)} ms, event loop delay p99 ${fmt(r.loopP99)} ms`;
   const idleMs = Number(args['idle-seconds']) * 1000;
   console.log(
     `${rounds} rounds, ${args.mb} MB dirty each, ${args.rate} appends/s, ` +
@@ -267,25 +429,26 @@ async function latencyBench() {
   }
   await new Promise((resolve) => setTimeout(resolve, 1000)); // the workers start
   const traceMs = Number(args.trace);
+  const dutyMs = Number(args.duty);
   for (let r = 0; r < rounds; r++) {
     // Each round runs every variant, in a rotated order so that none always goes first.
     for (let v = 0; v < variants.length; v++) {
       const variant = variants[(r + v) % variants.length];
       const log = await dirtyLog(join(args.dir, `dirty-${r}-${v}`), totalBytes, variant.openLog);
-      await new Promise((resolve) => setTimeout(resolve, 1000)); // the writing of it settles
+      // The kernel would write the dirty log out some seconds later, in whichever phase runs then.
+      const settleBefore = await settleWriteback();
       const load = loadavg()[0];
       const cpuIdle = traceMs > 0 ? threadCpuMs() : undefined;
-      const idleStart = performance.now();
-      const beforeMs = Number(args.duty) > 0 ? 0 : idleMs;
-      const before = await produce(producerLog, () => performance.now() - idleStart > beforeMs, []);
+      const beforeMs = dutyMs > 0 ? 0 : idleMs;
+      const before = await measured(() => produce(producerLog, elapsedOver(beforeMs), []));
       const events = traceMs > 0 ? traceSteps(log) : undefined;
       if (variant.syncEveryBytes !== undefined) {
         const clean = log.clean.bind(log);
         log.clean = (options) => clean({ ...options, syncEveryBytes: variant.syncEveryBytes });
       }
-      const passes = variant.cleaner.totals.passes;
+      const totalsBefore = { ...variant.cleaner.totals };
       // Looks at the log once a pass ends (the producer's loop asks every millisecond).
-      let seenPasses = passes;
+      let seenPasses = totalsBefore.passes;
       let finished = false;
       const done = () => {
         if (finished || variant.cleaner.totals.passes === seenPasses) return finished;
@@ -293,7 +456,6 @@ async function latencyBench() {
         finished = log.cleanableSection(log.logEndOffset).dirtyBytes === 0;
         return finished;
       };
-      const dutyMs = Number(args.duty);
       const startMs = performance.now();
       if (dutyMs > 0) dutyCycle(log, startMs, dutyMs);
       const cpuBefore = traceMs > 0 ? threadCpuMs() : undefined;
@@ -303,27 +465,47 @@ async function latencyBench() {
       variant.armed.log = log;
       variant.cleaner.poke();
       const cleaningSamples = [];
-      let cleaning = await produce(producerLog, done, cleaningSamples);
+      let cleaning = await measured(() => produce(producerLog, done, cleaningSamples));
       const loopGaps = cleaning.gaps;
       const cpuAfter = traceMs > 0 ? threadCpuMs() : undefined;
       variant.armed.log = undefined;
+      // What the cleaner itself read and wrote (its files, whether from the page cache or the disk).
+      const io = {
+        readMBps: (variant.cleaner.totals.bytesRead - totalsBefore.bytesRead) / MiB / cleaning.seconds,
+        writtenMBps: (variant.cleaner.totals.bytesWritten - totalsBefore.bytesWritten) / MiB / cleaning.seconds,
+      };
       let idle;
+      let after;
+      let settleAfter;
       if (dutyMs > 0) {
         // Appends scheduled in the first 20 ms of a window are left out: a stall can straddle the switch.
         const counted = cleaningSamples.filter(([t]) => (t - startMs) % dutyMs >= 20);
         const of = (on) => counted.filter(([t]) => (t - startMs) % (2 * dutyMs) < dutyMs === on).map(([, ms]) => ms);
         idle = { ...summarize(of(false), cleaning.seconds / 2, Number.NaN), samples: of(false) };
-        cleaning = { ...summarize(of(true), cleaning.seconds / 2, Number.NaN), samples: of(true) };
+        cleaning = { ...cleaning, ...summarize(of(true), cleaning.seconds / 2, Number.NaN), samples: of(true) };
       } else {
-        const afterStart = performance.now();
-        const after = await produce(producerLog, () => performance.now() - afterStart > idleMs, []);
+        // The swaps' deletions and the cleaned files' last pages are the cleaner's: out of the idle phase too.
+        settleAfter = await settleWriteback();
+        after = await measured(() => produce(producerLog, elapsedOver(idleMs), []));
         const samples = [...before.samples, ...after.samples];
         const loopP99 = Math.max(before.loopP99, after.loopP99);
         idle = { ...summarize(samples, before.seconds + after.seconds, loopP99), samples };
       }
-      variant.results.push({ cleaning, idle, load });
+      variant.results.push({ cleaning, idle, before: after && before, after, load, io, settleBefore, settleAfter });
       const at = `round ${r + 1}, load ${load.toFixed(1)}`;
-      console.log(`${at}: ${line(`cleaning (${variant.name})`, cleaning)}`);
+      const settled = (s) =>
+        `${(s.found / MiB).toFixed(0)} MB in ${(s.ms / 1000).toFixed(1)} s, to ${(s.bytes / MiB).toFixed(0)} MB` +
+        (s.timedOut ? ' (timed out)' : '');
+      console.log(
+        `${at}: dirty log of ${args.mb} MB written; the machine's dirty + writeback pages: ${settled(settleBefore)}` +
+          (settleAfter ? `, after the cleaning ${settled(settleAfter)}` : ''),
+      );
+      if (after) console.log(`${at}: ${line('idle before', before)}; ${resources(before)}`);
+      console.log(
+        `${at}: ${line(`cleaning (${variant.name})`, cleaning)}; ${resources(cleaning)}; ` +
+          `the cleaner read ${io.readMBps.toFixed(1)} MB/s and wrote ${io.writtenMBps.toFixed(1)} MB/s`,
+      );
+      if (after) console.log(`${at}: ${line('idle after', after)}; ${resources(after)}`);
       console.log(`${at}: ${line(dutyMs > 0 ? 'paused between' : 'idle before and after', idle)}`);
       if (events) printTrace(events, cleaningSamples, loopGaps, traceMs);
       if (cpuBefore)
@@ -332,30 +514,9 @@ async function latencyBench() {
       await rm(join(args.dir, `dirty-${r}-${v}`), { recursive: true, force: true });
     }
   }
-  const median = (xs) => {
-    const sorted = [...xs].sort((a, b) => a - b);
-    return (sorted[Math.floor((sorted.length - 1) / 2)] + sorted[Math.ceil((sorted.length - 1) / 2)]) / 2;
-  };
-  // Every round's appends together: a p99 over thousands of samples more, less at one stall's mercy.
-  const pooled = (results, phase) =>
-    summarize(
-      results.flatMap((x) => x[phase].samples),
-      0,
-      0,
-    );
-  for (const { name, results, cleaner } of variants) {
-    await cleaner.close();
-    const p99c = median(results.map((x) => x.cleaning.p99));
-    const p99i = median(results.map((x) => x.idle.p99));
-    const ratios = results.map((x) => x.cleaning.p99 / x.idle.p99);
-    console.log(
-      `${name}: median p99 ${fmt(p99c)} ms cleaning / ${fmt(p99i)} ms idle (${(p99c / p99i).toFixed(2)}x); ` +
-        `median p50 ${fmt(median(results.map((x) => x.cleaning.p50)))} / ` +
-        `${fmt(median(results.map((x) => x.idle.p50)))} ms; ` +
-        `per round p99 ratio ${ratios.map((x) => x.toFixed(2)).join(', ')} (median ${median(ratios).toFixed(2)}); ` +
-        `all rounds' appends: p99 ${fmt(pooled(results, 'cleaning').p99)} ms cleaning / ` +
-        `${fmt(pooled(results, 'idle').p99)} ms idle; load ${results.map((x) => x.load.toFixed(1)).join(', ')}`,
-    );
+  for (const variant of variants) {
+    await variant.cleaner.close();
+    console.log(variantSummary(variant));
   }
   await producerLog.close();
   await rm(args.dir, { recursive: true, force: true });
