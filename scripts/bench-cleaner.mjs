@@ -38,8 +38,7 @@
  *     [--variants idle/0,19/0] [--idle-seconds 2] [--trace 0] [--duty 0] [--baseline DIR]
  *     [--settle-mb 32] [--settle-timeout-seconds 60]
  */
-import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -48,6 +47,15 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { LogCleaner, OffsetMap, openPartitionLog } from '@samsa/broker/internal';
 import { encodeBatch } from '@samsa/protocol';
+import {
+  diskCounters,
+  diskOf,
+  diskRates,
+  formatDisk,
+  formatSettle,
+  processIo,
+  settleWriteback,
+} from './bench-cleaner-io.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -72,7 +80,6 @@ const { values: args } = parseArgs({
   },
 });
 const MiB = 1024 * 1024;
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const elapsedOver = (ms) => {
   const start = performance.now();
   return () => performance.now() - start > ms;
@@ -216,68 +223,14 @@ function summarize(latencies, seconds, loopP99) {
   };
 }
 
-/** The machine's dirty and writeback pages (/proc/meminfo Dirty + Writeback), in bytes; 0 off Linux. */
-function dirtyPageBytes() {
-  try {
-    const meminfo = readFileSync('/proc/meminfo', 'utf8');
-    const kb = (name) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(meminfo)?.[1] ?? 0);
-    return (kb('Dirty') + kb('Writeback')) * 1024;
-  } catch {
-    return 0;
-  }
-}
-
-/**
- * Syncs and waits until the machine's dirty and writeback pages are under --settle-mb (giving up
- * after --settle-timeout-seconds: other work may keep writing), so that a phase starts without the
- * kernel's writeback of what was written before it.
- */
-async function settleWriteback() {
-  const boundBytes = Number(args['settle-mb']) * MiB;
-  const timeoutMs = Number(args['settle-timeout-seconds']) * 1000;
-  const started = performance.now();
-  const found = dirtyPageBytes();
-  for (;;) {
-    await new Promise((resolve) => execFile('sync', () => resolve()));
-    const bytes = dirtyPageBytes();
-    const ms = performance.now() - started;
-    if (bytes <= boundBytes || ms > timeoutMs) return { found, ms, bytes, timedOut: bytes > boundBytes };
-    await sleep(100);
-  }
-}
-
-/** The disk (major:minor) that holds `dir`, for its /proc/diskstats line. */
-function diskOf(dir) {
-  try {
-    const dev = statSync(dir).dev;
-    return `${Math.floor(dev / 256) & 0xfff} ${(dev & 0xff) | ((dev >> 12) & 0xfff00)}`;
-  } catch {
-    return undefined;
-  }
+/** Syncs and waits out the machine's dirty and writeback pages (--settle-mb, --settle-timeout-seconds). */
+function settle() {
+  return settleWriteback(Number(args['settle-mb']) * MiB, Number(args['settle-timeout-seconds']) * 1000);
 }
 
 /** This process's CPU and disk traffic, and its disk's (sectors read and written, ms busy), now. */
 function resourceSnapshot(disk) {
-  const io = (() => {
-    try {
-      const text = readFileSync('/proc/self/io', 'utf8');
-      const field = (name) => Number(new RegExp(`^${name}: (\\d+)`, 'm').exec(text)?.[1] ?? 0);
-      return { readBytes: field('read_bytes'), writeBytes: field('write_bytes') };
-    } catch {
-      return { readBytes: 0, writeBytes: 0 };
-    }
-  })();
-  let device = { sectorsRead: 0, sectorsWritten: 0, busyMs: 0 };
-  try {
-    const row = readFileSync('/proc/diskstats', 'utf8')
-      .split('\n')
-      .map((l) => l.trim().split(/\s+/))
-      .find((f) => `${f[0]} ${f[1]}` === disk);
-    if (row) device = { sectorsRead: Number(row[5]), sectorsWritten: Number(row[9]), busyMs: Number(row[12]) };
-  } catch {
-    // not Linux
-  }
-  return { ms: performance.now(), cpu: process.cpuUsage(), io, device };
+  return { ms: performance.now(), cpu: process.cpuUsage(), io: processIo(), device: diskCounters(disk) };
 }
 
 /** Runs a phase and adds what the process and its disk did meanwhile. */
@@ -293,17 +246,14 @@ async function measured(phase) {
     cores: (to.cpu.user + to.cpu.system - from.cpu.user - from.cpu.system) / 1e6 / seconds,
     processReadMBps: rate(to.io.readBytes - from.io.readBytes),
     processWriteMBps: rate(to.io.writeBytes - from.io.writeBytes),
-    diskReadMBps: rate((to.device.sectorsRead - from.device.sectorsRead) * 512),
-    diskWriteMBps: rate((to.device.sectorsWritten - from.device.sectorsWritten) * 512),
-    diskBusy: (to.device.busyMs - from.device.busyMs) / (to.ms - from.ms),
+    ...diskRates(from.device, to.device, to.ms - from.ms),
   };
 }
 
 function resources(r) {
   return (
     `process CPU ${r.cores.toFixed(2)} cores, disk I/O ${r.processReadMBps.toFixed(1)} MB/s read / ` +
-    `${r.processWriteMBps.toFixed(1)} MB/s written; the disk ${(100 * r.diskBusy).toFixed(0)}% busy ` +
-    `(${r.diskReadMBps.toFixed(1)} / ${r.diskWriteMBps.toFixed(1)} MB/s, all processes)`
+    `${r.processWriteMBps.toFixed(1)} MB/s written; ${formatDisk(r)}`
   );
 }
 
@@ -436,7 +386,7 @@ async function latencyBench() {
       const variant = variants[(r + v) % variants.length];
       const log = await dirtyLog(join(args.dir, `dirty-${r}-${v}`), totalBytes, variant.openLog);
       // The kernel would write the dirty log out some seconds later, in whichever phase runs then.
-      const settleBefore = await settleWriteback();
+      const settleBefore = await settle();
       const load = loadavg()[0];
       const cpuIdle = traceMs > 0 ? threadCpuMs() : undefined;
       const beforeMs = dutyMs > 0 ? 0 : idleMs;
@@ -485,7 +435,7 @@ async function latencyBench() {
         cleaning = { ...cleaning, ...summarize(of(true), cleaning.seconds / 2, Number.NaN), samples: of(true) };
       } else {
         // The swaps' deletions and the cleaned files' last pages are the cleaner's: out of the idle phase too.
-        settleAfter = await settleWriteback();
+        settleAfter = await settle();
         after = await measured(() => produce(producerLog, elapsedOver(idleMs), []));
         const samples = [...before.samples, ...after.samples];
         const loopP99 = Math.max(before.loopP99, after.loopP99);
@@ -493,12 +443,10 @@ async function latencyBench() {
       }
       variant.results.push({ cleaning, idle, before: after && before, after, load, io, settleBefore, settleAfter });
       const at = `round ${r + 1}, load ${load.toFixed(1)}`;
-      const settled = (s) =>
-        `${(s.found / MiB).toFixed(0)} MB in ${(s.ms / 1000).toFixed(1)} s, to ${(s.bytes / MiB).toFixed(0)} MB` +
-        (s.timedOut ? ' (timed out)' : '');
       console.log(
-        `${at}: dirty log of ${args.mb} MB written; the machine's dirty + writeback pages: ${settled(settleBefore)}` +
-          (settleAfter ? `, after the cleaning ${settled(settleAfter)}` : ''),
+        `${at}: dirty log of ${args.mb} MB written; the machine's dirty + writeback pages: ` +
+          formatSettle(settleBefore) +
+          (settleAfter ? `, after the cleaning ${formatSettle(settleAfter)}` : ''),
       );
       if (after) console.log(`${at}: ${line('idle before', before)}; ${resources(before)}`);
       console.log(

@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import hdr from 'hdr-histogram-js';
 import { runSamsa } from '../helpers/cli.js';
 import { CLI_MAIN, LocalCluster } from '../helpers/cluster.js';
 import { freePort } from '../helpers/ports.js';
@@ -143,7 +144,9 @@ describe('samsa CLI', () => {
       recordsPerSec: number;
       p99Ms: number;
       requests: number;
+      latencyHistogram: string;
       steadyState: {
+        latencyHistogram: string;
         records: number;
         recordsPerSec: number;
         p50Ms: number;
@@ -166,6 +169,12 @@ describe('samsa CLI', () => {
     expect(figures.steadyState.recordsPerSec).toBeGreaterThan(0);
     expect(figures.steadyState.p50Ms).toBeGreaterThan(0);
     expect(figures.steadyState.p99Ms).toBeLessThanOrEqual(figures.steadyState.maxMs);
+    // Each record's latency, in a histogram a script can pool with other runs'.
+    expect(hdr.decodeFromCompressedBase64(figures.latencyHistogram).totalCount).toBe(5000);
+    const steady = hdr.decodeFromCompressedBase64(figures.steadyState.latencyHistogram);
+    expect(steady.totalCount).toBe(3000);
+    // (to the histogram's precision: three significant digits)
+    expect(Math.abs(steady.maxValue / 1000 / figures.steadyState.maxMs - 1)).toBeLessThan(0.002);
     // Every record was written, warm-up included.
     const consumed = await samsa([
       'bench',

@@ -193,6 +193,8 @@ export class LogCleaner {
         firstDirtyOffset: stats.firstDirtyOffset,
         cleanedUpTo: stats.mapEndOffset,
         dirtyBytes: stats.dirtyBytes,
+        bytesRead: stats.bytesRead,
+        bytesWritten: stats.bytesWritten,
         sizeBefore: stats.sizeBefore,
         sizeAfter: stats.sizeAfter,
         recordsRemoved: stats.recordsRemoved,

@@ -25,6 +25,11 @@ export interface BenchFigures {
   p999Ms: number;
   maxMs: number;
   /**
+   * The records' latencies in µs as an HdrHistogram in its compressed base64 form (hdr-histogram-js
+   * decodeFromCompressedBase64), so runs can be pooled: a p99 over several runs' records together.
+   */
+  latencyHistogram: string;
+  /**
    * bench produce: its Produce requests (answered ones, sent in the figures' period) and Kafka's two
    * producer timings of them, which split a record's latency into the wait in the producer and the
    * request's round trip: what the oldest batch waited before its request went out, and the request's
@@ -68,6 +73,7 @@ function figures(records: number, bytes: number, seconds: number, latencyUs: hdr
     p99Ms: ms(99),
     p999Ms: ms(99.9),
     maxMs: latencyUs.maxValue / 1000,
+    latencyHistogram: hdr.encodeIntoCompressedBase64(latencyUs),
   };
 }
 

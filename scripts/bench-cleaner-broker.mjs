@@ -1,0 +1,388 @@
+#!/usr/bin/env node
+/**
+ * The log cleaner's effect on a producer's latency, on real broker processes (issue 20's figure: p99
+ * within 20% of the same producer with the cleaner idle). Starts a coordinator and --brokers brokers
+ * (1: RF 1 and --acks 1; 3: RF 3 and acks=all), a compacted topic `dirty` whose records are not
+ * cleanable while its min.compaction.lag.ms is a day, and a topic `bench`. Then, on the same brokers,
+ * a calibration round (fill, clean, unmeasured) and --rounds rounds of:
+ *   fill `dirty` with --mb MB of keyed records (--keys keys, 100-byte values);
+ *   sync and wait until the machine's dirty + writeback pages are under --settle-mb (printed);
+ *   idle before: `samsa bench produce --topic bench`, paced per record at --rate records/s;
+ *   cleaning: the same `bench produce` again, and as its steady state begins (its start-up time in
+ *     the idle phase) min.compaction.lag.ms set to 0: the brokers run with log.cleaner.backoff.ms=100,
+ *     so their cleaners start within a tenth of a second;
+ *   once every broker's cleaner logged `cleaned log`: lag back to a day, writeback settled again;
+ *   idle after: the same `bench produce` again.
+ * Each `bench produce` sends --warmup-seconds of records first (left out: a fresh process compiling
+ * its code and connecting), then records for 90% of the last cleaning's time (so the cleaning covers
+ * them; how much of them it covered is printed), at least --min-phase-records.
+ * --io-max-mb sets log.cleaner.io.max.bytes.per.second (a throttle makes the cleaning longer too).
+ * Reports per phase p50 / p99 / p99.9 (bench produce's steady-state figures), the brokers' CPU and
+ * disk traffic and the disk's busy share, and for the cleaning the leader cleaner's MB/s (dirty bytes,
+ * bytes read and written, from its `cleaned log` line); then medians over rounds, the per-round p99
+ * ratios, every round's records pooled (bench produce's latency histograms added), and the load
+ * average of each round. Build first (npx tsc -b):
+ *   node scripts/bench-cleaner-broker.mjs [--brokers 1] [--mb 300] [--rounds 4] [--rate 10000]
+ *     [--keys 100000] [--warmup-seconds 1] [--min-phase-records 20000] [--io-max-mb 0]
+ *     [--settle-mb 32] [--settle-timeout-seconds 60] [--dir DIR]
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import hdr from 'hdr-histogram-js';
+import { Samsa } from '@samsa/client';
+import {
+  diskCounters,
+  diskOf,
+  diskRates,
+  formatDisk,
+  formatSettle,
+  processCpuMs,
+  processIo,
+  settleWriteback,
+} from './bench-cleaner-io.mjs';
+import { freePort, waitForPort } from './bench-processes.mjs';
+
+const CLI = fileURLToPath(new URL('../packages/cli/dist/main.js', import.meta.url));
+const { values: args } = parseArgs({
+  options: {
+    brokers: { type: 'string', default: '1' },
+    acks: { type: 'string' },
+    mb: { type: 'string', default: '300' },
+    rounds: { type: 'string', default: '4' },
+    rate: { type: 'string', default: '10000' },
+    keys: { type: 'string', default: '100000' },
+    'warmup-seconds': { type: 'string', default: '1' },
+    'min-phase-records': { type: 'string', default: '20000' },
+    'io-max-mb': { type: 'string', default: '0' },
+    'settle-mb': { type: 'string', default: '32' },
+    'settle-timeout-seconds': { type: 'string', default: '60' },
+    dir: { type: 'string' },
+  },
+});
+const MiB = 1024 * 1024;
+const DAY_MS = '86400000';
+const brokerCount = Number(args.brokers);
+const acks = args.acks ?? (brokerCount >= 3 ? 'all' : '1');
+const replicationFactor = Math.min(3, brokerCount);
+const rate = Number(args.rate);
+const warmupRecords = Math.round(Number(args['warmup-seconds']) * rate);
+const settle = () => settleWriteback(Number(args['settle-mb']) * MiB, Number(args['settle-timeout-seconds']) * 1000);
+
+const dir = args.dir ?? mkdtempSync(join(tmpdir(), 'samsa-cleaner-broker-bench-'));
+const children = [];
+process.on('exit', () => {
+  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+  if (!args.dir) rmSync(dir, { recursive: true, force: true });
+});
+process.on('SIGINT', () => process.exit(130));
+
+/** The cleaners' log lines about `dirty`, as they come, with the time they arrived. */
+const cleanerEvents = [];
+const eventWaiters = new Set();
+
+function watchLog(child, brokerId) {
+  createInterface({ input: child.stdout }).on('line', (text) => {
+    if (!text.includes('log-cleaner')) return;
+    let entry;
+    try {
+      entry = JSON.parse(text);
+    } catch {
+      return;
+    }
+    if (entry.topic !== 'dirty') return;
+    cleanerEvents.push({ atMs: performance.now(), brokerId, msg: entry.msg, entry });
+    for (const waiter of eventWaiters) waiter();
+  });
+}
+
+/** Resolves with the events since index `from` once `done(events)` says they are enough. */
+function untilEvents(from, done, what, timeoutMs = 600_000) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      eventWaiters.delete(check);
+      reject(new Error(`timed out waiting for ${what}`));
+    }, timeoutMs);
+    function check() {
+      const events = cleanerEvents.slice(from);
+      if (!done(events)) return;
+      clearTimeout(timer);
+      eventWaiters.delete(check);
+      resolve(events);
+    }
+    eventWaiters.add(check);
+    check();
+  });
+}
+
+async function start(name, cliArgs, port, brokerId) {
+  const child = spawn(process.execPath, [CLI, ...cliArgs], { stdio: ['ignore', 'pipe', 'ignore'] });
+  children.push(child);
+  if (brokerId === undefined) child.stdout.resume();
+  else watchLog(child, brokerId);
+  await waitForPort(port, child, name);
+  return child;
+}
+
+const coordinatorPort = await freePort();
+await start(
+  'coordinator',
+  ['coordinator', 'start', '--port', String(coordinatorPort), '--data-dir', join(dir, 'c')],
+  coordinatorPort,
+);
+const brokers = [];
+for (let id = 1; id <= brokerCount; id++) {
+  const port = await freePort();
+  const cliArgs = ['broker', 'start', '--id', String(id), '--listen', `127.0.0.1:${port}`];
+  cliArgs.push('--coordinator', `127.0.0.1:${coordinatorPort}`, '--data-dir', join(dir, `b${id}`));
+  cliArgs.push('--override', 'log.cleaner.backoff.ms=100');
+  if (Number(args['io-max-mb']) > 0)
+    cliArgs.push('--override', `log.cleaner.io.max.bytes.per.second=${Math.round(Number(args['io-max-mb']) * MiB)}`);
+  const child = await start(`broker ${id}`, cliArgs, port, id);
+  brokers.push({ id, child, address: `127.0.0.1:${port}` });
+}
+const bootstrap = brokers.map((b) => b.address).join(',');
+const samsa = new Samsa({ brokers: brokers.map((b) => b.address), retry: { retries: 100, maxRetryTimeMs: 500 } });
+const admin = samsa.admin();
+await admin.createTopics([
+  {
+    topic: 'dirty',
+    numPartitions: 1,
+    replicationFactor,
+    configs: {
+      'cleanup.policy': 'compact',
+      'segment.bytes': String(16 * MiB),
+      'min.cleanable.dirty.ratio': '0.01',
+      'min.compaction.lag.ms': DAY_MS,
+    },
+  },
+  { topic: 'bench', numPartitions: 1, replicationFactor },
+]);
+const leaderOf = async (topic) => {
+  for (;;) {
+    const [described] = await admin.describeTopics([topic]);
+    const leader = described?.partitions[0]?.leader ?? -1;
+    if (leader >= 0) return leader;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+};
+const dirtyLeader = await leaderOf('dirty');
+await leaderOf('bench');
+
+const producer = samsa.producer({ acks: acks === 'all' ? 'all' : Number(acks), lingerMs: 5 });
+let keyCounter = 0;
+/** Writes about --mb MB of keyed records to `dirty`; returns the seconds it took. */
+async function fill() {
+  const started = performance.now();
+  const value = Buffer.alloc(100, 0x61);
+  const bytesPerRecord = 100 + 10;
+  const records = Math.ceil((Number(args.mb) * MiB) / bytesPerRecord);
+  const inFlight = new Set();
+  for (let sent = 0; sent < records; sent += 1000) {
+    const messages = Array.from({ length: 1000 }, () => ({
+      key: Buffer.from(`key-${(keyCounter++ * 7919) % Number(args.keys)}`),
+      value,
+    }));
+    const p = producer.sendBatch({ topic: 'dirty', messages }).finally(() => inFlight.delete(p));
+    inFlight.add(p);
+    if (inFlight.size >= 32) await Promise.race(inFlight);
+  }
+  await Promise.all(inFlight);
+  return (performance.now() - started) / 1000;
+}
+
+async function setLag(ms) {
+  await admin.incrementalAlterConfigs([{ topic: 'dirty', set: { 'min.compaction.lag.ms': ms } }]);
+}
+
+/** One `samsa bench produce` run of `records` steady-state records; its steady-state figures. */
+function benchProduce(records) {
+  return new Promise((resolve, reject) => {
+    const cliArgs = ['bench', 'produce', '--topic', 'bench', '--acks', acks, '--record-size', '100'];
+    cliArgs.push('--throughput', String(rate), '--num-records', String(records + warmupRecords));
+    cliArgs.push('--warmup-records', String(warmupRecords), '--json', '--bootstrap-server', bootstrap);
+    const startMs = performance.now();
+    const child = spawn(process.execPath, [CLI, ...cliArgs], { stdio: ['ignore', 'pipe', 'ignore'] });
+    children.push(child);
+    let out = '';
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      if (code !== 0) return reject(new Error(`bench produce exited with ${code}`));
+      const endMs = performance.now();
+      const figures = JSON.parse(out.trim().split('\n').at(-1)).steadyState;
+      resolve({ ...figures, histogram: hdr.decodeFromCompressedBase64(figures.latencyHistogram), startMs, endMs });
+    });
+  });
+}
+
+/** Runs a phase and adds what the brokers and the disk did meanwhile. */
+async function measured(phase) {
+  const disk = diskOf(dir);
+  const snapshot = () => ({
+    ms: performance.now(),
+    cpuMs: brokers.reduce((n, b) => n + processCpuMs(b.child.pid), 0),
+    io: brokers.map((b) => processIo(b.child.pid)),
+    device: diskCounters(disk),
+  });
+  const from = snapshot();
+  const load = loadavg();
+  const result = await phase();
+  const to = snapshot();
+  const ms = to.ms - from.ms;
+  const sum = (field) => to.io.reduce((n, io, i) => n + io[field] - from.io[i][field], 0);
+  return {
+    ...result,
+    load,
+    brokerCores: (to.cpuMs - from.cpuMs) / ms,
+    brokerReadMBps: sum('readBytes') / MiB / (ms / 1000),
+    brokerWriteMBps: sum('writeBytes') / MiB / (ms / 1000),
+    ...diskRates(from.device, to.device, ms),
+  };
+}
+
+const ms = (x) => (x < 10 ? x.toFixed(2) : x.toFixed(1));
+const phaseLine = (name, r) =>
+  `${name}: ${r.records} records at ${Math.round(r.recordsPerSec)}/s, p50 ${ms(r.p50Ms)} ms, ` +
+  `p99 ${ms(r.p99Ms)} ms, p99.9 ${ms(r.p999Ms)} ms, max ${ms(r.maxMs)} ms; brokers' CPU ` +
+  `${r.brokerCores.toFixed(2)} cores, disk I/O ${r.brokerReadMBps.toFixed(1)} / ${r.brokerWriteMBps.toFixed(1)} MB/s ` +
+  `read / written; ${formatDisk(r)}; load ${r.load.map((x) => x.toFixed(2)).join(' ')}`;
+
+/**
+ * Starts `during()`, and `leadMs` later sets the lag to 0 (so the cleaning starts as the producer's
+ * steady state does); waits for during() and for every broker's cleaner to finish, sets the lag back
+ * to a day, and returns during()'s result and the leader's cleaning (from its log lines).
+ */
+async function cleaning(during, leadMs) {
+  const from = cleanerEvents.length;
+  const result = during();
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, leadMs)));
+  await setLag('0');
+  const events = await untilEvents(
+    from,
+    (events) => new Set(events.filter((e) => e.msg === 'cleaned log').map((e) => e.brokerId)).size === brokerCount,
+    'every cleaner to finish',
+  );
+  await setLag(DAY_MS);
+  const leader = (msg) => events.find((e) => e.brokerId === dirtyLeader && e.msg === msg);
+  const [started, done] = [leader('cleaning log'), leader('cleaned log')];
+  return { result: await result, startMs: started.atMs, endMs: done.atMs, entry: done.entry };
+}
+
+const MB = (bytes) => bytes / MiB;
+const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
+console.log(
+  `${brokerCount} broker(s), RF ${replicationFactor}, acks=${acks}; ${args.mb} MB of ${args.keys} keys to clean a ` +
+    `round; bench produce at ${rate} records/s after ${warmupRecords} warm-up records; ` +
+    `log.cleaner.io.max.bytes.per.second ${Number(args['io-max-mb']) > 0 ? `${args['io-max-mb']} MB` : 'unlimited'}`,
+);
+// Calibration: the first cleaning of the topic (unmeasured) says how long a round's will last.
+await fill();
+await settle();
+let last = await cleaning(async () => undefined, 0);
+console.log(
+  `calibration: the leader cleaned ${MB(last.entry.dirtyBytes).toFixed(0)} MB in ${seconds(last.entry.elapsedMs)}`,
+);
+const results = [];
+for (let round = 1; round <= Number(args.rounds); round++) {
+  const fillSeconds = await fill();
+  const settleBefore = await settle();
+  const records = Math.max(Number(args['min-phase-records']), Math.round(0.9 * (last.entry.elapsedMs / 1000) * rate));
+  const before = await measured(() => benchProduce(records));
+  // From the spawn of bench produce to its steady state (its start-up and warm-up records).
+  const leadMs = before.endMs - before.startMs - (records / rate) * 1000;
+  const cleaned = await cleaning(() => measured(() => benchProduce(records)), leadMs - 100);
+  const during = cleaned.result;
+  const settleAfter = await settle();
+  const after = await measured(() => benchProduce(records));
+  last = cleaned;
+  // The producer's steady state: its last `records` records, ending when it exited.
+  const steadyStartMs = during.endMs - (records / rate) * 1000;
+  const covered =
+    Math.max(0, Math.min(during.endMs, cleaned.endMs) - Math.max(steadyStartMs, cleaned.startMs)) /
+    (during.endMs - steadyStartMs);
+  const e = cleaned.entry;
+  const io = {
+    dirtyMBps: MB(e.dirtyBytes) / (e.elapsedMs / 1000),
+    readMBps: MB(e.bytesRead ?? 0) / (e.elapsedMs / 1000),
+    writtenMBps: MB(e.bytesWritten ?? 0) / (e.elapsedMs / 1000),
+  };
+  results.push({ before, during, after, covered, io, load: before.load });
+  const at = `round ${round}`;
+  console.log(
+    `${at}: filled ${args.mb} MB in ${fillSeconds.toFixed(1)} s; the machine's dirty + writeback pages: ` +
+      `${formatSettle(settleBefore)}, after the cleaning ${formatSettle(settleAfter)}`,
+  );
+  console.log(`${at}: ${phaseLine('idle before', before)}`);
+  console.log(
+    `${at}: ${phaseLine('cleaning', during)}\n` +
+      `${at}: the leader's cleaner: ${MB(e.dirtyBytes).toFixed(0)} MB dirty to ${MB(e.sizeAfter).toFixed(1)} MB in ` +
+      `${seconds(e.elapsedMs)}: ${io.dirtyMBps.toFixed(1)} MB/s of dirty log, read ${io.readMBps.toFixed(1)} MB/s, ` +
+      `wrote ${io.writtenMBps.toFixed(1)} MB/s; it covered ${(100 * covered).toFixed(0)}% ` +
+      "of the producer's steady state",
+  );
+  console.log(`${at}: ${phaseLine('idle after', after)}`);
+}
+
+const median = (xs) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return (sorted[Math.floor((sorted.length - 1) / 2)] + sorted[Math.ceil((sorted.length - 1) / 2)]) / 2;
+};
+const pooled = (histograms) => {
+  const all = hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 3_600_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
+  for (const h of histograms) all.add(h);
+  const at = (p) => Math.min(all.getValueAtPercentile(p), all.maxValue) / 1000;
+  return { records: all.totalCount, p50Ms: at(50), p99Ms: at(99), p999Ms: at(99.9) };
+};
+const phases = {
+  'idle before': (r) => [r.before.histogram],
+  cleaning: (r) => [r.during.histogram],
+  'idle after': (r) => [r.after.histogram],
+  'idle both': (r) => [r.before.histogram, r.after.histogram],
+};
+const perRound = Object.fromEntries(
+  Object.entries(phases).map(([name, of]) => [name, results.map((r) => pooled(of(r)))]),
+);
+const all = Object.fromEntries(Object.entries(phases).map(([name, of]) => [name, pooled(results.flatMap(of))]));
+console.log(`\n${results.length} rounds, load ${results.map((r) => r.load[0].toFixed(2)).join(', ')}:`);
+for (const name of Object.keys(phases)) {
+  const of = (field) => ms(median(perRound[name].map((r) => r[field])));
+  console.log(
+    `  ${name}: medians over rounds p50 ${of('p50Ms')} / p99 ${of('p99Ms')} / p99.9 ${of('p999Ms')} ms; ` +
+      `pooled (${all[name].records} records) p50 ` +
+      `${ms(all[name].p50Ms)} / p99 ${ms(all[name].p99Ms)} / p99.9 ${ms(all[name].p999Ms)} ms`,
+  );
+}
+for (const idle of ['idle before', 'idle after', 'idle both']) {
+  const ratios = results.map((_, i) => perRound.cleaning[i].p99Ms / perRound[idle][i].p99Ms);
+  const medianP99 = (name) => median(perRound[name].map((r) => r.p99Ms));
+  console.log(
+    `  p99 cleaning / ${idle}: per round ${ratios.map((x) => x.toFixed(2)).join(', ')} (median ` +
+      `${median(ratios).toFixed(2)}); medians ${(medianP99('cleaning') / medianP99(idle)).toFixed(2)}x; ` +
+      `pooled ${(all.cleaning.p99Ms / all[idle].p99Ms).toFixed(2)}x`,
+  );
+}
+const medianOf = (get, digits = 1) => median(results.map(get)).toFixed(digits);
+console.log(
+  `  the leader's cleaner: ${medianOf((r) => r.io.dirtyMBps)} MB/s of dirty log, ` +
+    `read ${medianOf((r) => r.io.readMBps)} MB/s, wrote ${medianOf((r) => r.io.writtenMBps)} MB/s (medians); ` +
+    `it covered ${results.map((r) => `${(100 * r.covered).toFixed(0)}%`).join(', ')} of the cleaning phases; ` +
+    `brokers' CPU ${medianOf((r) => r.during.brokerCores, 2)} cores cleaning, ` +
+    `${medianOf((r) => r.before.brokerCores, 2)} idle before; the disk ` +
+    `${medianOf((r) => 100 * r.during.diskBusy, 0)}% busy cleaning, ` +
+    `${medianOf((r) => 100 * r.before.diskBusy, 0)}% idle before`,
+);
+await producer.close();
+await samsa.close();
+for (const b of brokers) b.child.kill('SIGTERM');
+process.exit(0);
