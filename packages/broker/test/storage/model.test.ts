@@ -127,6 +127,8 @@ async function runSeed(seed: number, steps: number): Promise<void> {
         expect(log.state, where).toBe('online');
       }
       expect(log.logStartOffset, where).toBe(logStart);
+      // Every operation above resolved once its start was on disk (reopens read it from there).
+      expect(log.savedLogStartOffset, where).toBe(logStart);
       expect(log.logEndOffset, where).toBe(end);
     }
     // Finally the whole log equals the model.
