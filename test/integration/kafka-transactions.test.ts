@@ -8,11 +8,12 @@
 import { createRequire } from 'node:module';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ErrorCodes, encodeBatch, kafka } from '@samsa/protocol';
+import { decodeBatches, ErrorCodes, encodeBatch, kafka } from '@samsa/protocol';
 import { LocalCluster } from '../helpers/cluster.js';
 import { KafkaTestClient } from '../helpers/kafka-client.js';
 import { freePort } from '../helpers/ports.js';
 import { waitFor } from '../helpers/wait.js';
+import { RawTxn } from './txn-grpc.js';
 import {
   available,
   CONFLUENT_KAFKA_CTP,
@@ -476,6 +477,84 @@ describe('transaction APIs on bad input (Kafka error codes)', () => {
     });
     expect(fencedEnd.errorCode).toBe(ErrorCodes.PRODUCER_FENCED.code);
     expect((await produceTo(0, first.producerEpoch)).errorCode).toBe(ErrorCodes.INVALID_PRODUCER_EPOCH.code);
+  }, 120_000);
+
+  it("refuses a leader's add (add_partitions_to_txn) for a Kafka client's producer: it keeps its epoch", async () => {
+    const topic = unique('txn-keeps-epoch');
+    await createTopic(topic, 2);
+    const txid = unique('keeps-epoch-tx');
+    const { c, init } = await coordinatorOf(txid);
+    const { producerId, producerEpoch } = await init(4);
+    const txn = { transactionalId: txid, producerId, producerEpoch };
+    const grpcLeader = async (partition: number) => {
+      const meta = await (await rawClient(1)).send<kafka.MetadataResponseData>(ApiKey.Metadata, 9, {
+        topics: [{ name: topic }],
+      });
+      const leader = meta.topics[0]!.partitions.find((p) => p.partitionIndex === partition)!.leaderId;
+      return new RawTxn(cluster.brokers.find((b) => b.id === leader)!.address);
+    };
+    const write = async (partition: number, sequence: number, value: string, addPartitionsToTxn: boolean) => {
+      const records = encodeBatch([{ value: Buffer.from(value), timestamp: Date.now() }], {
+        producerId,
+        producerEpoch,
+        baseSequence: sequence,
+        transactional: true,
+      });
+      const leader = await grpcLeader(partition);
+      try {
+        return await leader.produce(topic, partition, records, txid, addPartitionsToTxn);
+      } finally {
+        leader.close();
+      }
+    };
+    const valuesOf = async (partition: number) => {
+      const leader = await grpcLeader(partition);
+      try {
+        const r = await leader.fetch(topic, partition, 0);
+        return decodeBatches(r.records).flatMap((b) =>
+          b.control ? [] : b.records.map((x) => Buffer.from(x.value!).toString()),
+        );
+      } finally {
+        leader.close();
+      }
+    };
+
+    // One transaction as a Kafka client runs it: AddPartitionsToTxn, the write, EndTxn v4 (no bump).
+    const added = await c.send<kafka.AddPartitionsToTxnResponseData>(ApiKey.AddPartitionsToTxn, 3, {
+      ...txn,
+      topics: [{ name: topic, partitions: [0] }],
+    });
+    expect(added.results[0]!.results[0]!.partitionErrorCode).toBe(0);
+    expect((await write(0, 0, 'committed', false)).errorCode).toBe(0);
+    const ended = await c.send<kafka.EndTxnResponseData>(ApiKey.EndTxn, 4, { ...txn, committed: true });
+    expect(ended.errorCode).toBe(0);
+    await waitFor(
+      async () =>
+        (
+          await c.send<kafka.DescribeTransactionsResponseData>(ApiKey.DescribeTransactions, 0, {
+            transactionalIds: [txid],
+          })
+        ).transactionStates[0]?.transactionState === 'CompleteCommit',
+      { description: 'the commit completing' },
+    );
+
+    // A late write of that transaction, at the same epoch, asking the leader to add its partition (any
+    // gRPC client can ask): refused on a partition it wrote and on one it did not, nothing appended.
+    // Added, it would open the next transaction at that epoch with an ended transaction's record.
+    for (const [partition, sequence] of [
+      [0, 1],
+      [1, 0],
+    ] as const) {
+      const late = await write(partition, sequence, 'late', true);
+      expect(late.errorCode, `partition ${partition}`).toBe(ErrorCodes.INVALID_TXN_STATE.code);
+      expect(late.errorMessage).toMatch(/without an epoch bump/);
+    }
+    expect(await valuesOf(0)).toEqual(['committed']);
+    expect(await valuesOf(1)).toEqual([]);
+    const described = await c.send<kafka.DescribeTransactionsResponseData>(ApiKey.DescribeTransactions, 0, {
+      transactionalIds: [txid],
+    });
+    expect(described.transactionStates[0]?.transactionState).toBe('CompleteCommit');
   }, 120_000);
 });
 

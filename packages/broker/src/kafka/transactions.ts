@@ -58,6 +58,8 @@ export async function initTransactionalProducerId(
       timeoutMs: request.transactionTimeoutMs,
       producerId: request.producerId,
       producerEpoch: request.producerEpoch,
+      // EndTxn below v5 keeps the epoch: no partition leader may add this producer's partitions.
+      clientTransactionVersion: 1,
     });
     return { body: { throttleTimeMs: 0, errorCode: 0, ...identity } satisfies kafka.InitProducerIdResponseData };
   } catch (err) {
@@ -88,6 +90,7 @@ export async function addPartitionsToTxn(
       ...txnRequestOf(request),
       topics: request.topics.map((t) => ({ name: t.name, partitions: t.partitions })),
       verifyOnly: false,
+      forProduce: false,
     });
     const code = kafkaTxnErrorCode(24, version, answer.errorCode ?? 0);
     codeOf = () => code;

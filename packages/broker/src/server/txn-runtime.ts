@@ -353,13 +353,13 @@ export function txnPartitionVerifier(options: {
     }
     if (broker.id === options.brokerId) {
       return add
-        ? options.coordinator.addPartitions(request, tp.fromKeys([tp.tpKey(topic, partition)]))
+        ? options.coordinator.addPartitions(request, tp.fromKeys([tp.tpKey(topic, partition)]), true)
         : options.coordinator.verifyPartition(request, topic, partition);
     }
     const response = await call<v1.AddPartitionsToTxnRequest, v1.AddPartitionsToTxnResponse__Output>(
       options.peers.forBroker(broker),
       'AddPartitionsToTxn',
-      { ...request, topics: [{ name: topic, partitions: [partition] }], verifyOnly: !add },
+      { ...request, topics: [{ name: topic, partitions: [partition] }], verifyOnly: !add, forProduce: add },
       options.timeoutMs,
     );
     if (response.errorCode !== 0) {

@@ -1,7 +1,7 @@
 import { ErrorCodes, type ErrorSpec, SamsaError } from '@samsa/protocol';
 import * as tp from '../group/partitions.js';
 import type { TopicPartitions } from '../group/partitions.js';
-import type { TxnRecord, TxnState, TxnValue } from './records.js';
+import type { ClientTransactionVersion, TxnRecord, TxnState, TxnValue } from './records.js';
 
 /**
  * The transaction coordinator's state machine for the transactional ids of one __transaction_state
@@ -56,6 +56,11 @@ export interface InitInput {
   /** -1/-1 for a new incarnation; the producer's own id and epoch to recover it (KIP-360). */
   readonly producerId: number;
   readonly producerEpoch: number;
+  /**
+   * 2 when the producer's every commit or abort will bump its epoch (the gRPC API's clients), 1 (the
+   * default) for Kafka clients that keep it (see TxnValue.clientTransactionVersion).
+   */
+  readonly clientTransactionVersion?: ClientTransactionVersion;
 }
 
 export interface TxnRequest {
@@ -180,7 +185,7 @@ export class TxnCoordinatorCore {
     const bumped = meta.producerEpoch + 1;
     if (bumped >= MAX_EPOCH) return this.fresh(input, nowMs, newProducerId, meta.producerId);
     const value: TxnValue = {
-      ...empty(meta.producerId, bumped, input.timeoutMs, nowMs),
+      ...empty(meta.producerId, bumped, input.timeoutMs, nowMs, versionOf(input)),
       // A retry of this request (its answer lost) names the same epoch: accepted, not fenced.
       lastProducerEpoch: recovering ? input.producerEpoch : -1,
     };
@@ -192,7 +197,10 @@ export class TxnCoordinatorCore {
     if (newProducerId === undefined || newProducerId < 0) {
       throw new Error(`initProducerId for ${input.transactionalId} needs a fresh producer id (driver bug)`);
     }
-    const value: TxnValue = { ...empty(newProducerId, 0, input.timeoutMs, nowMs), previousProducerId: previous };
+    const value: TxnValue = {
+      ...empty(newProducerId, 0, input.timeoutMs, nowMs, versionOf(input)),
+      previousProducerId: previous,
+    };
     const record = this.write(input.transactionalId, value);
     return { records: [record], result: { ok: true as const, producerId: newProducerId, producerEpoch: 0 } };
   }
@@ -251,10 +259,23 @@ export class TxnCoordinatorCore {
     return meta;
   }
 
-  /** AddPartitionsToTxn (and AddOffsetsToTxn, with the group's __consumer_offsets partition). */
-  addPartitions(request: TxnRequest, partitions: TopicPartitions, nowMs: number): TxnOutcome<void> {
+  /**
+   * AddPartitionsToTxn (and AddOffsetsToTxn, with the group's __consumer_offsets partition). With
+   * `forProduce`, a partition leader adds the partition of a write (KIP-890 part 2): only for a producer
+   * whose every commit or abort bumps the epoch, since with one that keeps it a late write of an ended
+   * transaction, at the same epoch, would join the next transaction.
+   */
+  addPartitions(request: TxnRequest, partitions: TopicPartitions, nowMs: number, forProduce = false): TxnOutcome<void> {
     validateTransactionalId(request.transactionalId);
     const meta = this.checkProducer(this.txns.get(request.transactionalId), request);
+    if (forProduce && meta.clientTransactionVersion !== 2) {
+      refuse(
+        ErrorCodes.INVALID_TXN_STATE,
+        `producer ${request.producerId} of ${request.transactionalId} ends its transactions without an epoch ` +
+          'bump (transaction version 1): a partition leader may not add its partitions (add_partitions_to_txn); ' +
+          'add them with AddPartitionsToTxn first',
+      );
+    }
     if (meta.state === 'Ongoing' && tp.equal(tp.union(meta.partitions, partitions), meta.partitions)) {
       return { records: [], result: undefined };
     }
@@ -332,7 +353,12 @@ export class TxnCoordinatorCore {
     if (meta.state !== 'Ongoing') {
       refuse(ErrorCodes.INVALID_TXN_STATE, `${request.transactionalId} has no open transaction to end`);
     }
-    const value = prepared(meta, commit, nowMs, false, newProducerId, bumpEpoch);
+    // The producer says here whether its transactions bump the epoch (Kafka records the client's
+    // transaction version at EndTxn too): one that did not may not have leaders add its partitions.
+    const value: TxnValue = {
+      ...prepared(meta, commit, nowMs, false, newProducerId, bumpEpoch),
+      clientTransactionVersion: bumpEpoch ? 2 : 1,
+    };
     if (value.producerEpoch >= MAX_EPOCH && value.nextProducerId < 0) {
       throw new Error(`endTxn for ${request.transactionalId} needs a fresh producer id (driver bug)`);
     }
@@ -443,7 +469,17 @@ function concurrent(): InitResult {
   return { ok: false, error: ErrorCodes.CONCURRENT_TRANSACTIONS };
 }
 
-function empty(producerId: number, producerEpoch: number, timeoutMs: number, nowMs: number): TxnValue {
+function versionOf(input: InitInput): ClientTransactionVersion {
+  return input.clientTransactionVersion ?? 1;
+}
+
+function empty(
+  producerId: number,
+  producerEpoch: number,
+  timeoutMs: number,
+  nowMs: number,
+  clientTransactionVersion: ClientTransactionVersion = 1,
+): TxnValue {
   return {
     producerId,
     producerEpoch,
@@ -457,6 +493,7 @@ function empty(producerId: number, producerEpoch: number, timeoutMs: number, now
     lastUpdateTimestampMs: nowMs,
     timedOut: false,
     fenced: false,
+    clientTransactionVersion,
   };
 }
 

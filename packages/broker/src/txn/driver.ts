@@ -412,11 +412,11 @@ export class TxnCoordinator {
    * replication round trip after the markers, not two. Resolves with the transaction's start time
    * (what its markers will name).
    */
-  async addPartitions(request: TxnRequest, partitions: TopicPartitions): Promise<number> {
+  async addPartitions(request: TxnRequest, partitions: TopicPartitions, forProduce = false): Promise<number> {
     const id = request.transactionalId;
     const loaded = this.loadedFor(id);
     const op = (core: Core): TxnOutcome<number> => ({
-      records: core.addPartitions(request, partitions, this.options.nowMs()).records,
+      records: core.addPartitions(request, partitions, this.options.nowMs(), forProduce).records,
       result: core.get(id)?.txnStartTimestampMs ?? -1,
     });
     try {

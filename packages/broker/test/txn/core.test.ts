@@ -220,6 +220,49 @@ describe('transaction coordinator core', () => {
     });
   });
 
+  it('lets a partition leader add partitions only for producers whose transactions bump the epoch', () => {
+    const core = new TxnCoordinatorCore();
+    const init = (clientTransactionVersion?: 1 | 2) =>
+      core.initProducerId(
+        {
+          transactionalId: ID,
+          timeoutMs: 60_000,
+          producerId: -1,
+          producerEpoch: -1,
+          ...(clientTransactionVersion === undefined ? {} : { clientTransactionVersion }),
+        },
+        0,
+        7,
+      ).result as { producerId: number; producerEpoch: number };
+    // A Kafka client's producer (no version: 1) adds its partitions itself; a leader's add is refused.
+    let id = init();
+    let req = { transactionalId: ID, ...id };
+    expect(codeOf(() => core.addPartitions(req, parts(0), 1, true))).toBe(ErrorCodes.INVALID_TXN_STATE.code);
+    expect(core.get(ID)!.state).toBe('Empty');
+    core.addPartitions(req, parts(0), 1);
+    expect(codeOf(() => core.addPartitions(req, parts(1), 2, true))).toBe(ErrorCodes.INVALID_TXN_STATE.code);
+    // The SDK's (version 2), once the open transaction is aborted: a leader adds them, also into an open
+    // transaction.
+    init(2);
+    core.completeTxn(core.markerJob(ID)!, 3);
+    id = init(2);
+    req = { transactionalId: ID, ...id };
+    core.addPartitions(req, parts(0), 4, true);
+    core.addPartitions(req, parts(1), 4, true);
+    expect(core.get(ID)).toMatchObject({ state: 'Ongoing', partitions: parts(0, 1) });
+    // An EndTxn without the bump says the producer keeps its epoch: no more leader adds (the next
+    // transaction would be open at the same epoch an ended transaction's late write names).
+    core.endTxn(req, true, 5, undefined, false);
+    core.completeTxn(core.markerJob(ID)!, 6);
+    expect(codeOf(() => core.addPartitions(req, parts(2), 7, true))).toBe(ErrorCodes.INVALID_TXN_STATE.code);
+    // One with the bump says it bumps: the next epoch is fresh, leaders may add again.
+    core.addPartitions(req, parts(2), 8);
+    const next = { ...req, ...core.endTxn(req, false, 9).result };
+    core.completeTxn(core.markerJob(ID)!, 10);
+    core.addPartitions(next, parts(2), 11, true);
+    expect(core.get(ID)).toMatchObject({ state: 'Ongoing', clientTransactionVersion: 2 });
+  });
+
   it('moves to a fresh producer id when the epochs run out', () => {
     const core = new TxnCoordinatorCore();
     core.apply({

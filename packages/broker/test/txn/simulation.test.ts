@@ -11,7 +11,11 @@
  * - atomicity: each transaction's records are committed on every partition it wrote, or on none;
  * - no acknowledged commit is lost, no aborted or zombie transaction is committed;
  * - no transaction hangs: no partition has an open transaction left;
- * - a producer fenced by a newer incarnation never commits.
+ * - a producer fenced by a newer incarnation never commits;
+ * - no partition is added to a transaction by a leader (add_partitions_to_txn) for a producer that keeps
+ *   its epoch: such producers' late writes ask for it, and must be refused.
+ * Producers meeting a fenced or abortable refusal re-initialize naming their id and epoch (KIP-360), and
+ * the coordinator decides whether they go on.
  * A second run fails some transactions' first write while its request is still in the network (the
  * abort finds nothing open; the write reaches its leader after it).
  * A failing seed prints itself; reproduce it with TXN_SIM_SEED=<seed>.
@@ -245,6 +249,7 @@ class World {
           timeoutMs: TIMEOUT_MS,
           producerId: -1,
           producerEpoch: -1,
+          clientTransactionVersion: inc.keepsEpoch ? 1 : 2,
         });
         inc.pid = id.producerId;
         inc.epoch = id.producerEpoch;
@@ -282,6 +287,7 @@ class World {
           timeoutMs: TIMEOUT_MS,
           producerId: inc.pid,
           producerEpoch: inc.epoch,
+          clientTransactionVersion: inc.keepsEpoch ? 1 : 2,
         });
         inc.pid = id.producerId;
         inc.epoch = id.producerEpoch;
@@ -354,6 +360,12 @@ class World {
         const p = Math.floor(this.rng() * PARTITIONS);
         this.network.push(() => void this.lateWrite(ended, p, tag));
       }
+      if (inc.keepsEpoch && this.chance(0.2)) {
+        // A client that keeps its epoch across transactions asking a leader to add its partition (any
+        // gRPC client may): a late write of this transaction would join the next one, at the same epoch.
+        const p = Math.floor(this.rng() * PARTITIONS);
+        this.network.push(() => void this.leaderAddOfKeptEpoch(ended, p, tag));
+      }
       if (commit && (fencedBefore || this.latestInit !== inc.n)) this.zombieCommits.push(tag);
       this.txnOutcome.set(tag, commit ? 'commit' : 'abort');
       if (commit) this.commits++;
@@ -378,7 +390,7 @@ class World {
       const entry = partition.table.entry(inc.pid);
       if (!(entry !== undefined && entry.currentTxnFirstOffset >= 0 && entry.epoch === inc.epoch)) {
         const txnStartMs = implicit
-          ? await this.coordinator.addPartitions(req, tp.fromKeys([tp.tpKey('out', p)]))
+          ? await this.coordinator.addPartitions(req, tp.fromKeys([tp.tpKey('out', p)]), true)
           : await this.coordinator.verifyPartition(req, 'out', p);
         if (!FORGET_VERIFIED) partition.table.noteVerified(req.producerId, txnStartMs);
       }
@@ -407,7 +419,12 @@ class World {
       if (!(err instanceof SamsaError) || err.code !== ErrorCodes.INVALID_TXN_STATE.code) throw err;
       if (!ABORT_KEEPS_EPOCH) {
         const id = await this.retry(inc, () =>
-          this.coordinator.initProducerId({ ...failed, timeoutMs: TIMEOUT_MS, transactionalId: TXN_ID }),
+          this.coordinator.initProducerId({
+            ...failed,
+            timeoutMs: TIMEOUT_MS,
+            transactionalId: TXN_ID,
+            clientTransactionVersion: 2,
+          }),
         );
         inc.pid = id.producerId;
         inc.epoch = id.producerEpoch;
@@ -424,7 +441,7 @@ class World {
       if (!(entry !== undefined && entry.currentTxnFirstOffset >= 0 && entry.epoch === req.producerEpoch)) {
         partition.table.noteVerified(
           req.producerId,
-          await this.coordinator.addPartitions(req, tp.fromKeys([tp.tpKey('out', p)])),
+          await this.coordinator.addPartitions(req, tp.fromKeys([tp.tpKey('out', p)]), true),
         );
       }
       partition.appendData(req.producerId, req.producerEpoch, 0, tag);
@@ -445,11 +462,29 @@ class World {
       const entry = partition.table.entry(req.producerId);
       const openHere = entry !== undefined && entry.currentTxnFirstOffset >= 0 && entry.epoch === req.producerEpoch;
       if (!openHere) {
-        await this.coordinator.addPartitions(req, tp.fromKeys([tp.tpKey('out', p)]));
+        await this.coordinator.addPartitions(req, tp.fromKeys([tp.tpKey('out', p)]), true);
         this.fail(`${tag}: partition ${p} added to an ended transaction by a late write`);
       }
       const last = entry?.epoch === req.producerEpoch ? entry.batches[entry.batches.length - 1] : undefined;
       partition.appendData(req.producerId, req.producerEpoch, last === undefined ? 0 : last.lastSeq + 1, tag);
+    } catch (err) {
+      if (err instanceof Violation) this.violation = err;
+      else if (!(err instanceof SamsaError)) this.violation = err as Error;
+    }
+  }
+
+  /**
+   * A leader's add (Produce with add_partitions_to_txn) for a producer that keeps its epoch, reaching the
+   * leader after EndTxn: the coordinator must refuse it whatever its state (the next transaction may be
+   * open at that epoch already), or the ended transaction's write would join a later one.
+   */
+  private async leaderAddOfKeptEpoch(req: TxnRequestShape, p: number, tag: string): Promise<void> {
+    const entry = this.partitions[p]!.table.entry(req.producerId);
+    if (entry !== undefined && entry.currentTxnFirstOffset >= 0 && entry.epoch === req.producerEpoch) return;
+    try {
+      await this.coordinator.addPartitions(req, tp.fromKeys([tp.tpKey('out', p)]), true);
+      // The leader would now append it: in whatever transaction is open at that epoch, or will be.
+      this.fail(`${tag}: a late write of a producer that keeps its epoch had partition ${p} added after EndTxn`);
     } catch (err) {
       if (err instanceof Violation) this.violation = err;
       else if (!(err instanceof SamsaError)) this.violation = err as Error;

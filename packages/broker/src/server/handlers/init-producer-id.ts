@@ -21,6 +21,8 @@ export async function handleInitProducerId(
         timeoutMs: request.transactionTimeoutMs,
         producerId,
         producerEpoch,
+        // Every EndTxn of this API bumps the epoch: leaders may add the producer's partitions.
+        clientTransactionVersion: 2,
       });
       return { ...NO_ERROR, ...identity };
     }

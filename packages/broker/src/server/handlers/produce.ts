@@ -64,8 +64,10 @@ export async function handleProduce(
  * KIP-890 part 1: a transactional batch is appended only to a partition its producer added to its open
  * transaction. When this partition already holds that transaction (an open transaction of the producer at
  * the same epoch), it was verified before; otherwise the coordinator is asked, or (part 2, when the
- * request says so) asked to add it. A verification that races with the transaction's end is harmless:
- * the marker bumps the epoch, and the log refuses the late batch.
+ * request says so) asked to add it, which it refuses for a producer that keeps its epoch across
+ * transactions (a Kafka client's: its late write would join the next transaction). A verification that
+ * races with the transaction's end is harmless: the marker bumps the epoch, and the log refuses the late
+ * batch.
  */
 async function verifyTransactional(
   ctx: BrokerContext,

@@ -12,8 +12,9 @@ import { fromTxnTopics, txnRequestOf, txnTopics } from '../txn-runtime.js';
 
 /**
  * AddPartitionsToTxn; with verify_only, the partition leader's check before a transactional write
- * (KIP-890 part 1). A partition leader also sends it without verify_only, adding the partition of a
- * write that asks for it (ProduceRequest.add_partitions_to_txn, KIP-890 part 2).
+ * (KIP-890 part 1). A partition leader also sends it without verify_only and with for_produce, adding the
+ * partition of a write that asks for it (ProduceRequest.add_partitions_to_txn, KIP-890 part 2): only for
+ * producers whose every commit or abort bumps the epoch.
  */
 export async function handleAddPartitionsToTxn(
   ctx: BrokerContext,
@@ -45,7 +46,7 @@ export async function handleAddPartitionsToTxn(
       }
       return { ...NO_ERROR, txnStartMs };
     }
-    return { ...NO_ERROR, txnStartMs: await ctx.txns.addPartitions(txn, partitions) };
+    return { ...NO_ERROR, txnStartMs: await ctx.txns.addPartitions(txn, partitions, request.forProduce) };
   } catch (err) {
     return toErrorFields(err, ctx.logger, { api: 'AddPartitionsToTxn', transactionalId: request.transactionalId });
   }

@@ -13,6 +13,12 @@ export interface AddPartitionsToTxnRequest {
    * Only check that the partitions are in the open transaction (KIP-890 part 1); nothing is added.
    */
   'verifyOnly'?: (boolean);
+  /**
+   * Sent by a partition leader adding the partition of a Produce with add_partitions_to_txn (KIP-890
+   * part 2): refused (InvalidTxnState) unless the producer's every commit or abort bumps its epoch
+   * (transaction version 2: it was initialized through this API, and its last EndTxn bumped).
+   */
+  'forProduce'?: (boolean);
 }
 
 export interface AddPartitionsToTxnRequest__Output {
@@ -24,4 +30,10 @@ export interface AddPartitionsToTxnRequest__Output {
    * Only check that the partitions are in the open transaction (KIP-890 part 1); nothing is added.
    */
   'verifyOnly': (boolean);
+  /**
+   * Sent by a partition leader adding the partition of a Produce with add_partitions_to_txn (KIP-890
+   * part 2): refused (InvalidTxnState) unless the producer's every commit or abort bumps its epoch
+   * (transaction version 2: it was initialized through this API, and its last EndTxn bumped).
+   */
+  'forProduce': (boolean);
 }

@@ -19,7 +19,9 @@ export interface ProduceRequest {
    * With transactional_id: the leader adds each partition to the producer's open transaction itself
    * (an AddPartitionsToTxn of its own) instead of checking that the producer added it (KIP-890 part
    * 2, the SDK's transactions). Safe because every commit or abort bumps the producer's epoch: a late
-   * write of an ended transaction names an old epoch, and the coordinator refuses to add it.
+   * write of an ended transaction names an old epoch, and the coordinator refuses to add it. The
+   * coordinator refuses it (InvalidTxnState) for a producer that keeps its epoch across transactions
+   * (one initialized through the Kafka listener, or whose last EndTxn did not bump).
    */
   'addPartitionsToTxn'?: (boolean);
 }
@@ -40,7 +42,9 @@ export interface ProduceRequest__Output {
    * With transactional_id: the leader adds each partition to the producer's open transaction itself
    * (an AddPartitionsToTxn of its own) instead of checking that the producer added it (KIP-890 part
    * 2, the SDK's transactions). Safe because every commit or abort bumps the producer's epoch: a late
-   * write of an ended transaction names an old epoch, and the coordinator refuses to add it.
+   * write of an ended transaction names an old epoch, and the coordinator refuses to add it. The
+   * coordinator refuses it (InvalidTxnState) for a producer that keeps its epoch across transactions
+   * (one initialized through the Kafka listener, or whose last EndTxn did not bump).
    */
   'addPartitionsToTxn': (boolean);
 }
