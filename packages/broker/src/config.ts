@@ -179,6 +179,13 @@ export const BROKER_SETTINGS = {
       'without waiting (no durability promise; keeps the kernel from writing back gigabytes at once); ' +
       '0 leaves it to the kernel',
   ),
+  'log.inline.write.max.bytes': long(
+    32 * 1024,
+    0,
+    'not a Kafka setting: an append run of at most this many bytes is written to the page cache on the ' +
+      'event loop instead of the thread pool (saves a round trip); 0 writes every run on the thread pool, ' +
+      'for storage where a write can block for long',
+  ),
   'log.offline.retry.backoff.ms': long(
     1000,
     1,

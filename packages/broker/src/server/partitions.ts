@@ -523,6 +523,7 @@ export class PartitionRegistry {
       const config = {
         ...logConfigFor(settings),
         writebackIntervalBytes: this.options.brokerSettings['log.writeback.interval.bytes'] as number,
+        inlineWriteMaxBytes: this.options.brokerSettings['log.inline.write.max.bytes'] as number,
       };
       const { topic, partition } = change;
       const log: PartitionLog = await openPartitionLog({

@@ -36,6 +36,16 @@ export interface LogConfig {
    */
   readonly writebackIntervalBytes: number;
   /**
+   * Not a Kafka setting: a run of appends up to this many bytes is written with a synchronous
+   * positional write on the event loop (as Kafka's request threads write to the page cache), larger
+   * runs through the libuv thread pool. Up to about 32 KiB the synchronous write costs the event loop
+   * no more than handing the write to the pool does, and it saves the pool's round trip (about 50 µs).
+   * 0 writes every run through the pool: for storage where a write to the page cache can block for
+   * long (a network file system, a disk whose dirty pages throttle writers), where it would stall
+   * every partition of the broker.
+   */
+  readonly inlineWriteMaxBytes: number;
+  /**
    * cleanup.policy: 'delete' (retention removes old segments), 'compact' (the cleaner keeps the last
    * record of every key; retention.ms and retention.bytes do not apply), or both.
    */
@@ -73,6 +83,7 @@ export const DEFAULT_LOG_CONFIG: LogConfig = Object.freeze({
   messageTimestampType: 'CreateTime',
   maxOpenInactiveSegments: 16,
   writebackIntervalBytes: 8 * 1024 * 1024,
+  inlineWriteMaxBytes: 32 * 1024,
   cleanupPolicy: 'delete',
   minCleanableDirtyRatio: 0.5,
   minCompactionLagMs: 0,
@@ -101,6 +112,7 @@ export function resolveLogConfig(overrides: Partial<LogConfig> = {}): LogConfig 
   requireInt('maxMessageBytes', config.maxMessageBytes, 0, 0x7fffffff);
   requireInt('maxOpenInactiveSegments', config.maxOpenInactiveSegments, 1);
   requireInt('writebackIntervalBytes', config.writebackIntervalBytes, 0);
+  requireInt('inlineWriteMaxBytes', config.inlineWriteMaxBytes, 0);
   requireInt('minCompactionLagMs', config.minCompactionLagMs, 0);
   requireInt('maxCompactionLagMs', config.maxCompactionLagMs, 1);
   requireInt('deleteRetentionMs', config.deleteRetentionMs, 0);

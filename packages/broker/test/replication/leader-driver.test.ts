@@ -21,7 +21,7 @@ import {
 import { DelayedOperations } from '../../src/server/delayed.js';
 import type { HostedPartition, ReplicaRole } from '../../src/server/partitions.js';
 import { writeMarkerOn } from '../../src/server/txn-runtime.js';
-import { TailBudget, openPartitionLog } from '../../src/storage/index.js';
+import { type LogConfig, TailBudget, openPartitionLog } from '../../src/storage/index.js';
 import { makeBatch } from '../storage/helpers.js';
 
 let dir: string | undefined;
@@ -49,13 +49,17 @@ function leaderDriver(
 }
 
 /** Partition t-0 in a fresh temporary log directory, led by broker 1 at epoch 0 with `replicas` all in sync. */
-async function hostedPartition(replicas: number[], tailBudget?: TailBudget): Promise<HostedPartition> {
+async function hostedPartition(
+  replicas: number[],
+  tailBudget?: TailBudget,
+  config?: Partial<LogConfig>,
+): Promise<HostedPartition> {
   dir = await mkdtemp(join(tmpdir(), 'samsa-leadership-'));
   return {
     topic: 't',
     topicId: '',
     partition: 0,
-    log: await openPartitionLog({ dir, ...(tailBudget && { tailBudget }) }),
+    log: await openPartitionLog({ dir, ...(tailBudget && { tailBudget }), ...(config && { config }) }),
     epochCache: new LeaderEpochCache(),
     leaderState: undefined,
     role: 'leader',
@@ -278,7 +282,10 @@ describe('LeaderDriver.becomeLeader', () => {
   });
 });
 
-/** Holds every FileHandle write of this process until the returned release is called. */
+/**
+ * Holds every FileHandle write of this process until the returned release is called. Only appends
+ * written through the thread pool go through FileHandle (a log opened with inlineWriteMaxBytes 0).
+ */
 async function holdFileWrites(scratchDir: string): Promise<() => void> {
   const probe = await open(join(scratchDir, 'probe'), 'w');
   const proto = Object.getPrototypeOf(probe) as { write: (...args: unknown[]) => Promise<unknown> };
@@ -298,9 +305,12 @@ async function holdFileWrites(scratchDir: string): Promise<() => void> {
   };
 }
 
+/** Small appends are written on the event loop, exposed once written: these tests need the thread pool's. */
+const throughPool: Partial<LogConfig> = { inlineWriteMaxBytes: 0 };
+
 describe('LeaderDriver, replica.fetch.unwritten.enable: followers copy an append while the leader writes it', () => {
   it('wakes a parked follower fetch and serves it before the write completes; the HW waits for the write', async () => {
-    const hosted = await hostedPartition([1, 2, 3]);
+    const hosted = await hostedPartition([1, 2, 3], undefined, throughPool);
     const waiters = new DelayedOperations();
     const leadership = leaderDriver(waiters, true);
     const fetchAt = (offset: number) => ({
@@ -371,7 +381,7 @@ describe('LeaderDriver, replica.fetch.unwritten.enable: followers copy an append
     };
     const first = batch(1);
     const budget = new TailBudget(first.length);
-    const hosted = await hostedPartition([1, 2], budget);
+    const hosted = await hostedPartition([1, 2], budget, throughPool);
     const other = await openPartitionLog({ dir: join(dir!, 'other'), tailBudget: budget });
     const leadership = leaderDriver(new DelayedOperations(), true);
     const fetchAt = (offset: number) => ({
