@@ -1,3 +1,4 @@
+import { createHook } from 'node:async_hooks';
 import fs from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -164,6 +165,35 @@ describe('appends written on the event loop', () => {
       [4, 3],
     ]);
     expect(fs.statSync(segmentFile()).size).toBe(stored.reduce((n, s) => n + s.header.batchLength + 12, 0));
+  });
+
+  it("makes no thread-pool request for a small leader append or its follower's copy", async () => {
+    log = await openPartitionLog({ dir: dir.path });
+    const follower = await openPartitionLog({ dir: join(dir.path, 'follower') });
+    try {
+      await log.append(makeBatch({ count: 2 }));
+      await follower.appendAsFollower((await log.read(0, 1 << 20)).bytes);
+      // Every fs request (fs/promises or callback) made while the appends run; reads of the tail are in memory.
+      const requests: string[] = [];
+      const hook = createHook({
+        init: (_id, type) => {
+          if (type.startsWith('FSREQ') || type.startsWith('FILEHANDLE')) requests.push(type);
+        },
+      });
+      hook.enable();
+      try {
+        for (let i = 0; i < 5; i++) {
+          const { baseOffset } = await log.append(makeBatch({ count: 3, fill: i }), { leaderEpoch: 0 });
+          await follower.appendAsFollower((await log.read(baseOffset, 1 << 20)).bytes);
+        }
+      } finally {
+        hook.disable();
+      }
+      expect(requests).toEqual([]);
+      expect([log.logEndOffset, follower.logEndOffset]).toEqual([17, 17]);
+    } finally {
+      await follower.close();
+    }
   });
 
   it('tells onExposed once the run is written, before the log end moves', async () => {
