@@ -7,7 +7,9 @@ export interface AddPartitionsToTxnResponse {
   /**
    * InvalidProducerIdMapping (49): unknown id or another producer's; ProducerFenced (90): an older
    * incarnation; InvalidProducerEpoch (47); ConcurrentTransactions (51): the last transaction is still
-   * completing; InvalidTxnState (48) for verify_only: a partition is not in the open transaction.
+   * completing; InvalidTxnState (48) for verify_only: a partition is not in the open transaction, and
+   * for for_produce: a producer that keeps its epoch; TransactionAbortable (120): the epoch before a
+   * timeout's bump (abort with InitProducerId naming the producer, then go on).
    */
   'errorCode'?: (number);
   'errorMessage'?: (string);
@@ -21,7 +23,9 @@ export interface AddPartitionsToTxnResponse__Output {
   /**
    * InvalidProducerIdMapping (49): unknown id or another producer's; ProducerFenced (90): an older
    * incarnation; InvalidProducerEpoch (47); ConcurrentTransactions (51): the last transaction is still
-   * completing; InvalidTxnState (48) for verify_only: a partition is not in the open transaction.
+   * completing; InvalidTxnState (48) for verify_only: a partition is not in the open transaction, and
+   * for for_produce: a producer that keeps its epoch; TransactionAbortable (120): the epoch before a
+   * timeout's bump (abort with InitProducerId naming the producer, then go on).
    */
   'errorCode': (number);
   'errorMessage': (string);

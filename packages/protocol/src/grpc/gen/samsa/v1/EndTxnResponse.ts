@@ -5,8 +5,10 @@ import type { Long } from '@grpc/proto-loader';
 
 export interface EndTxnResponse {
   /**
-   * InvalidTxnState (48): no open transaction, or a retry asking the other outcome than the one taken
-   * (a transaction aborted because it outlived transaction.timeout.ms cannot be committed).
+   * InvalidTxnState (48): no open transaction, or a retry asking the other outcome than the one taken;
+   * TransactionAbortable (120): a commit of a transaction aborted because it outlived
+   * transaction.timeout.ms (abort with InitProducerId naming the producer, then go on); ProducerFenced
+   * (90): a newer incarnation fenced the producer (its abort included).
    */
   'errorCode'?: (number);
   'errorMessage'?: (string);
@@ -16,8 +18,10 @@ export interface EndTxnResponse {
 
 export interface EndTxnResponse__Output {
   /**
-   * InvalidTxnState (48): no open transaction, or a retry asking the other outcome than the one taken
-   * (a transaction aborted because it outlived transaction.timeout.ms cannot be committed).
+   * InvalidTxnState (48): no open transaction, or a retry asking the other outcome than the one taken;
+   * TransactionAbortable (120): a commit of a transaction aborted because it outlived
+   * transaction.timeout.ms (abort with InitProducerId naming the producer, then go on); ProducerFenced
+   * (90): a newer incarnation fenced the producer (its abort included).
    */
   'errorCode': (number);
   'errorMessage': (string);
