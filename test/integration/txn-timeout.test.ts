@@ -4,26 +4,34 @@
  * commit is refused as TransactionAbortable, its abort re-initializes with InitProducerId naming its id
  * and epoch, and the same producer commits the next transaction. A producer that a newer incarnation
  * fenced is refused that re-initialization and stays fenced. read_committed readers never see a record
- * of a timed-out or fenced transaction, and see every committed one once.
+ * of a timed-out or fenced transaction, and see every committed one once. On the Kafka listener, the
+ * same decision with Kafka's codes: a timed-out producer's coordinator requests answered as fenced (by
+ * version), its InitProducerId v3+ naming its id and epoch accepted, a fenced one's refused.
  */
-import { ErrorCodes } from '@samsa/protocol';
+import { connect } from 'node:net';
+import { ErrorCodes, kafka } from '@samsa/protocol';
 import { Samsa, type TransactionalProducer } from '@samsa/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalCluster } from '../helpers/cluster.js';
+import { KafkaTestClient } from '../helpers/kafka-client.js';
+import { freePort } from '../helpers/ports.js';
 import { readUntilQuiet } from '../helpers/read-until-quiet.js';
 import { waitFor } from '../helpers/wait.js';
 
 const TIMEOUT_MS = 1000;
 let cluster: LocalCluster;
 let samsa: Samsa;
+let kafkaPort: number;
 
 beforeAll(async () => {
+  kafkaPort = await freePort();
   cluster = await LocalCluster.start({
     brokers: 1,
     brokerSettings: {
       'transaction.state.log.num.partitions': '2',
       'transaction.abort.timed.out.transaction.cleanup.interval.ms': '100',
     },
+    brokerSettingsFor: (b) => ({ listeners: `PLAINTEXT://${b.address},KAFKA://127.0.0.1:${kafkaPort}` }),
   });
   samsa = new Samsa({
     brokers: cluster.bootstrap,
@@ -140,5 +148,81 @@ describe('a transaction past its timeout (KIP-360, KIP-588)', () => {
     await successor.close();
     await zombie.close();
     expect(await committedValues(name, 2)).toEqual([['successor-1'], ['successor-2']]);
+  }, 60_000);
+
+  it('on the Kafka listener: fenced by version until InitProducerId names the producer (KIP-360)', async () => {
+    const name = await topic('txn-timeout-kafka');
+    const { ApiKey } = kafka;
+    const socket = connect({ host: '127.0.0.1', port: kafkaPort });
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    const c = new KafkaTestClient(socket);
+    try {
+      const init = async (transactionalId: string, producerId: number, producerEpoch: number, version = 4) => {
+        let answer: kafka.InitProducerIdResponseData | undefined;
+        await waitFor(
+          async () => {
+            answer = await c.send<kafka.InitProducerIdResponseData>(ApiKey.InitProducerId, version, {
+              transactionalId,
+              transactionTimeoutMs: TIMEOUT_MS,
+              producerId,
+              producerEpoch,
+            });
+            return answer.errorCode !== ErrorCodes.CONCURRENT_TRANSACTIONS.code;
+          },
+          { description: `InitProducerId v${version} for ${transactionalId}` },
+        );
+        return answer!;
+      };
+      const openTransaction = async (transactionalId: string, producerId: number, producerEpoch: number) => {
+        const added = await c.send<kafka.AddPartitionsToTxnResponseData>(ApiKey.AddPartitionsToTxn, 3, {
+          transactionalId,
+          producerId,
+          producerEpoch,
+          topics: [{ name, partitions: [0] }],
+        });
+        expect(added.results[0]!.results[0]!.partitionErrorCode).toBe(0);
+      };
+      const end = (transactionalId: string, producerId: number, producerEpoch: number, version: number) =>
+        c.send<kafka.EndTxnResponseData>(ApiKey.EndTxn, version, {
+          transactionalId,
+          producerId,
+          producerEpoch,
+          committed: true,
+        });
+
+      // Timed out: its commit is refused as fenced (what each version knows), its InitProducerId naming
+      // its id and epoch recovers it at a newer epoch, and its next transaction commits.
+      const first = await init('tx-kafka-timeout', -1, -1);
+      expect(first.errorCode).toBe(0);
+      await openTransaction('tx-kafka-timeout', first.producerId, first.producerEpoch);
+      await abortedByTimeout('tx-kafka-timeout');
+      const { producerId, producerEpoch } = first;
+      expect((await end('tx-kafka-timeout', producerId, producerEpoch, 1)).errorCode).toBe(
+        ErrorCodes.INVALID_PRODUCER_EPOCH.code,
+      );
+      expect((await end('tx-kafka-timeout', producerId, producerEpoch, 4)).errorCode).toBe(
+        ErrorCodes.PRODUCER_FENCED.code,
+      );
+      const recovered = await init('tx-kafka-timeout', producerId, producerEpoch);
+      expect(recovered).toMatchObject({ errorCode: 0, producerId });
+      expect(recovered.producerEpoch).toBeGreaterThan(producerEpoch + 1);
+      await openTransaction('tx-kafka-timeout', producerId, recovered.producerEpoch);
+      expect((await end('tx-kafka-timeout', producerId, recovered.producerEpoch, 4)).errorCode).toBe(0);
+
+      // Fenced by a newer incarnation: InitProducerId naming its id and epoch is refused (v4: PRODUCER_FENCED,
+      // v3: INVALID_PRODUCER_EPOCH, KIP-588).
+      const zombie = await init('tx-kafka-fenced', -1, -1);
+      await openTransaction('tx-kafka-fenced', zombie.producerId, zombie.producerEpoch);
+      const successor = await init('tx-kafka-fenced', -1, -1);
+      expect(successor.errorCode).toBe(0);
+      expect((await init('tx-kafka-fenced', zombie.producerId, zombie.producerEpoch)).errorCode).toBe(
+        ErrorCodes.PRODUCER_FENCED.code,
+      );
+      expect((await init('tx-kafka-fenced', zombie.producerId, zombie.producerEpoch, 3)).errorCode).toBe(
+        ErrorCodes.INVALID_PRODUCER_EPOCH.code,
+      );
+    } finally {
+      socket.destroy();
+    }
   }, 60_000);
 });
