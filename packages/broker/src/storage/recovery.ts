@@ -10,6 +10,8 @@ import {
   TIME_INDEX_SUFFIX,
   fsyncDir,
   parseSegmentFileName,
+  segmentFileStem,
+  segmentPaths,
   unlinkIfExists,
 } from './files.js';
 import { IndexCorruptError } from './indexes.js';
@@ -18,6 +20,7 @@ import type { ProducerStates } from './producer-states.js';
 import { findValidBatchAfter } from './scan.js';
 import { LogSegment } from './segment.js';
 import type { SegmentSet } from './segment-set.js';
+import { TXN_INDEX_SUFFIX } from './txn-index.js';
 
 /** What opening a log fills in: the segment set and log start, and the recovery point. */
 export interface RecoveryParts {
@@ -33,6 +36,12 @@ export interface RecoveryParts {
  * past the recovery point is rescanned with CRC checks. A torn tail of the last segment is cut off;
  * any other damage takes the log offline, naming file and byte, and deletes nothing. A new directory
  * gets one empty segment at `initialOffset`.
+ *
+ * The saved log start (log-start-offset) decides what the segments mean, as in Kafka's LogLoader:
+ * segments wholly below it are deleted unread (a DeleteRecords, reset or truncation a crash
+ * interrupted after saving it); with no segment left the log is the empty one at that start; and a
+ * start past the end of the segments (a reset interrupted the same way, or a torn tail cut below a
+ * DeleteRecords start) empties the log and restarts it at the start.
  */
 export async function loadLog(parts: RecoveryParts, initialOffset: number): Promise<void> {
   const { ctx, segments, durability } = parts;
@@ -41,15 +50,18 @@ export async function loadLog(parts: RecoveryParts, initialOffset: number): Prom
   // A cleaner swap that committed before a crash is finished first, one that did not is dropped.
   if (await finishInterruptedCleaning(ctx, names)) names = await readdir(ctx.dir);
   const clean = names.includes(CLEAN_SHUTDOWN_FILE);
-  const bases = await tidyDirectory(ctx.dir, names);
+  const savedStart = await readOffsetFile(ctx.dir, LOG_START_OFFSET_FILE, undefined);
+  const found = await tidyDirectory(ctx.dir, names);
   if (clean) {
     // From here on the log may change: a crash must not look like a clean shutdown.
     await unlink(join(ctx.dir, CLEAN_SHUTDOWN_FILE));
     await fsyncDir(ctx.dir);
   }
+  const bases = await deleteSegmentsBelow(ctx, found, savedStart ?? 0);
   durability.setRecoveryPoint(clean ? Number.MAX_SAFE_INTEGER : await readOffsetFile(ctx.dir, RECOVERY_POINT_FILE, 0));
   if (bases.length === 0) {
-    segments.replaceAll([await segments.createSegment(initialOffset)], initialOffset);
+    const start = savedStart ?? initialOffset;
+    segments.replaceAll([await segments.createSegment(start)], start);
     await parts.producers.clear();
     return;
   }
@@ -60,11 +72,11 @@ export async function loadLog(parts: RecoveryParts, initialOffset: number): Prom
   for (let i = 0; i < loaded.length && ctx.online; i++) {
     await loadSegment(parts, loaded, i, clean);
   }
-  const start = Math.max(loaded[0]!.baseOffset, await readOffsetFile(ctx.dir, LOG_START_OFFSET_FILE, 0));
+  const start = Math.max(loaded[0]!.baseOffset, savedStart ?? 0);
   segments.setStartOffset(start);
   segments.startOffsetSaved(start); // read from the disk
   if (ctx.online) {
-    await segments.clampStartOffset();
+    if (start > segments.endOffset) await restartAt(parts, start);
     durability.setRecoveryPoint(Math.min(durability.recoveryPoint, segments.endOffset));
     await parts.producers.rebuild();
     ctx.logger.info(
@@ -78,6 +90,40 @@ export async function loadLog(parts: RecoveryParts, initialOffset: number): Prom
       'opened log',
     );
   }
+}
+
+/**
+ * Segments whose records all lie below the saved start (the next segment's base is at or below it)
+ * are deleted without being read: the leftovers of a deletion a crash interrupted. Returns the rest.
+ */
+async function deleteSegmentsBelow(ctx: LogContext, bases: number[], start: number): Promise<number[]> {
+  let below = 0;
+  while (below + 1 < bases.length && bases[below + 1]! <= start) below++;
+  if (below === 0) return bases;
+  for (const base of bases.slice(0, below)) {
+    const paths = segmentPaths(ctx.dir, base);
+    const txnIndex = join(ctx.dir, segmentFileStem(base) + TXN_INDEX_SUFFIX);
+    for (const path of [paths.log, paths.index, paths.timeIndex, txnIndex]) await unlinkIfExists(path);
+  }
+  await fsyncDir(ctx.dir);
+  ctx.logger.info({ deleted: bases.slice(0, below), logStartOffset: start }, 'deleted segments below the log start');
+  return bases.slice(below);
+}
+
+/**
+ * The saved start lies past every record: the log is the empty one at `start`. Its segments and
+ * producer state go and one empty segment at `start` takes their place (Kafka's LogLoader does the
+ * same), rather than moving the start back onto offsets that were deleted or never written here.
+ */
+async function restartAt({ ctx, segments, producers }: RecoveryParts, start: number): Promise<void> {
+  ctx.logger.warn(
+    { logStartOffset: start, logEndOffset: segments.endOffset },
+    'the saved log start is past the end of the log: restarting the log empty at its start',
+  );
+  const doomed = [...segments.all];
+  await producers.clear();
+  await segments.deleteFiles(doomed.reverse());
+  segments.replaceAll([await segments.createSegment(start)], start);
 }
 
 /** Removes leftovers (temp files, indexes without a log); returns the segment base offsets. */
@@ -193,7 +239,11 @@ async function recoverSegment(
 }
 
 /** A checkpoint file's offset; `fallback` when it is missing or unreadable. */
-async function readOffsetFile(dir: string, name: string, fallback: number): Promise<number> {
+async function readOffsetFile<T extends number | undefined>(
+  dir: string,
+  name: string,
+  fallback: T,
+): Promise<number | T> {
   try {
     const value = Number((await readFile(join(dir, name), 'utf8')).trim());
     return Number.isSafeInteger(value) && value >= 0 ? value : fallback;

@@ -156,7 +156,11 @@ export class SegmentSet {
     }
   }
 
-  /** Marks the segments deleted, closes the files nobody reads and unlinks them, then fsyncs the directory. */
+  /**
+   * Marks the segments deleted, closes the files nobody reads and unlinks them in the order given, then
+   * fsyncs the directory. Callers give them from the edge of the log inwards (retention oldest first,
+   * truncation newest first), so a crash part way leaves a log without a hole.
+   */
   async deleteFiles(doomed: readonly LogSegment[]): Promise<void> {
     this.markDeleted(doomed);
     for (const segment of doomed) {

@@ -1,7 +1,5 @@
-import { join } from 'node:path';
 import type { Durability } from './durability.js';
 import { KafkaStorageError } from './errors.js';
-import { LOG_START_OFFSET_FILE, unlinkIfExists } from './files.js';
 import type { LogContext } from './log-context.js';
 import type { ProducerStates } from './producer-states.js';
 import { IndexMismatchError } from './segment.js';
@@ -12,7 +10,8 @@ import type { LogTail } from './tail.js';
  * Removing from the end of a log: a follower cutting what diverged from its leader, or starting again
  * at the leader's log start. Runs on the append chain after the background fsyncs (see
  * append-chain.ts), cuts memory before files so readers never see past the new end, and leaves the
- * recovery point at or below the new end.
+ * recovery point at or below the new end. Files go newest first, so a crash part way leaves a prefix
+ * of the log, never a hole; emptying it saves the new start first (truncateFullyAndStartAt).
  */
 export interface TruncationParts {
   readonly ctx: LogContext;
@@ -33,12 +32,13 @@ export async function truncateTo(parts: TruncationParts, offset: number): Promis
   if (offset >= segments.endOffset) return;
   await durability.settled();
   ctx.ensureOnline();
+  const activeLog = segments.active.paths.log;
   try {
     if (offset <= segments.startOffset) await truncateFullyAndStartAt(parts, offset);
     else await truncateWithin(parts, offset);
   } catch (err) {
     if (err instanceof KafkaStorageError) throw err;
-    throw ctx.goOffline(err, segments.active.paths.log, undefined);
+    throw ctx.goOffline(err, activeLog, undefined);
   }
   await segments.clampStartOffset();
   await durability.saveRecoveryPoint(Math.min(durability.recoveryPoint, segments.endOffset));
@@ -57,15 +57,15 @@ export async function resetTo(parts: TruncationParts, offset: number): Promise<v
   ctx.ensureOnline();
   await durability.settled();
   ctx.ensureOnline();
+  const activeLog = segments.active.paths.log;
   try {
     await truncateFullyAndStartAt(parts, offset);
   } catch (err) {
     if (err instanceof KafkaStorageError) throw err;
-    throw ctx.goOffline(err, segments.active.paths.log, undefined);
+    throw ctx.goOffline(err, activeLog, undefined);
   }
   await durability.saveRecoveryPoint(offset);
   durability.resetUnflushed();
-  await parts.producers.clear();
   ctx.logger.info({ offset }, 'emptied the log and restarted it');
 }
 
@@ -83,17 +83,32 @@ async function truncateWithin({ ctx, segments, tail }: TruncationParts, offset: 
   // From here the log shrinks: memory first (readers see the new end at once), then the files.
   const doomed = segments.removeAfter(keep);
   target.cutInMemory(cut.position, cut.baseOffset ?? offset);
-  await segments.deleteFiles(doomed);
+  await segments.deleteFiles(doomed.reverse()); // newest first: a crash leaves a prefix, never a hole
   await target.finishTruncation();
   await target.writeIndexes();
   await (await target.handle()).datasync();
   target.createdMs = ctx.clock();
 }
 
-async function truncateFullyAndStartAt({ ctx, segments, tail }: TruncationParts, offset: number): Promise<void> {
+/**
+ * Crash-safe in this order; every state a crash leaves reopens as the old log, what is left of it from
+ * its start, or the empty log at `offset` (recovery.ts: a saved start past the end empties the log):
+ * 1. producer snapshots and transaction indexes go: a crash here rebuilds producer state from the log;
+ * 2. the start offset is saved, the commit point, when saving it cannot bring back records a
+ *    DeleteRecords removed (it is at or past the start, or the start is the first segment's base);
+ * 3. the segment files go, newest first, so a crash never leaves a hole in the log;
+ * 4. otherwise (truncation to below a start inside the first segment) the start is saved now: a crash
+ *    before it reopens the empty log at the old start;
+ * 5. the new segment.
+ */
+async function truncateFullyAndStartAt({ segments, tail, producers }: TruncationParts, offset: number): Promise<void> {
   tail.clear();
-  const doomed = segments.removeOldest(segments.all.length);
-  await segments.deleteFiles(doomed);
-  await unlinkIfExists(join(ctx.dir, LOG_START_OFFSET_FILE));
+  const startFirst = offset >= segments.startOffset || segments.startOffset <= segments.all[0]!.baseOffset;
+  // Kept in the set until the new segment replaces them: readers of one deleted meanwhile get OffsetOutOfRange.
+  const doomed = [...segments.all];
+  await producers.clear();
+  if (startFirst) await segments.writeStartOffset(offset);
+  await segments.deleteFiles(doomed.reverse());
+  if (!startFirst) await segments.writeStartOffset(offset);
   segments.replaceAll([await segments.createSegment(offset)], offset);
 }

@@ -1,0 +1,223 @@
+import { readdir } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { PartitionLog } from '@samsa/broker/internal';
+import { crashAtEveryStep, DiskCrash, type CrashRun } from './disk-crash.js';
+import { makeBatch, tempDir } from './helpers.js';
+
+/**
+ * Every multi-step disk operation of the log, crashed at each of its changes in turn (DiskCrash: the
+ * files stay as a SIGKILL at that moment leaves them) and reopened: the log must be one of the states
+ * the operation allows, with no hole, the right start and end, and every record byte for byte.
+ */
+
+const BATCH_BYTES = makeBatch({ valueSize: 100 }).length;
+/** Three batches of one record per segment. */
+const config = { segmentBytes: BATCH_BYTES * 3, retentionMs: -1 };
+
+/** Ten one-record batches, offsets 0-9, in segments 0, 3, 6 and 9 (the active one). */
+async function tenRecords(log: PartitionLog): Promise<void> {
+  for (let i = 0; i < 10; i++) await log.append(makeBatch({ valueSize: 100, fill: i }));
+}
+
+/** The fill byte of every record from the log start to the end, read through the log. */
+async function fills(log: PartitionLog): Promise<number[]> {
+  const out: number[] = [];
+  for (let offset = log.logStartOffset; offset < log.logEndOffset; ) {
+    const read = await log.read(offset, 1 << 20);
+    if (read.lastOffset < 0) break;
+    for (let at = 0; at < read.bytes.length; at += BATCH_BYTES) {
+      const base = Number(read.bytes.readBigInt64BE(at));
+      if (base >= offset) out.push(read.bytes[at + BATCH_BYTES - 2]!);
+    }
+    offset = read.lastOffset + 1;
+  }
+  return out;
+}
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: Math.max(0, to - from) }, (_, i) => from + i);
+}
+
+/** Segment base offsets found on disk. */
+async function segmentFiles(dir: string): Promise<number[]> {
+  return (await readdir(dir))
+    .filter((n) => /^\d{20}\.log$/.test(n))
+    .map((n) => Number(n.slice(0, 20)))
+    .sort((a, b) => a - b);
+}
+
+/** [start, end, records (their fills: offset i holds fill i)]. */
+async function stateOf(run: CrashRun): Promise<[number, number, number[]]> {
+  return [run.log.logStartOffset, run.log.logEndOffset, await fills(run.log)];
+}
+
+/** The log appends at its end after the reopen, and no segment file lies wholly below its start. */
+async function stillWorks(run: CrashRun, where: string): Promise<void> {
+  const onDisk = await segmentFiles(run.dir);
+  expect(onDisk[1] === undefined || onDisk[1] > run.log.logStartOffset, `${where}: files ${onDisk}`).toBe(true);
+  const end = run.log.logEndOffset;
+  expect((await run.log.append(makeBatch({ valueSize: 100, fill: 99 }))).baseOffset, where).toBe(end);
+}
+
+const describeIt = (run: CrashRun): string => `crash at change ${run.step} (${run.steps.join(', ')})`;
+
+describe('storage: a crash at every change of a multi-step operation', () => {
+  const disk = new DiskCrash();
+  let scratch: { path: string; remove: () => Promise<void> };
+  beforeAll(async () => {
+    scratch = await tempDir();
+    await disk.install(scratch.path);
+  });
+  afterAll(async () => {
+    disk.uninstall();
+    await scratch.remove();
+  });
+
+  it("resetTo (a follower behind its leader's start): the old log or the empty log at the new start", async () => {
+    const changes = await crashAtEveryStep({
+      disk,
+      open: { config },
+      setup: async (log) => {
+        await tenRecords(log);
+        await log.deleteRecordsBefore(1);
+      },
+      operation: (log) => log.resetTo(25),
+      check: async (run) => {
+        const where = describeIt(run);
+        const [start, end, records] = await stateOf(run);
+        // The old log, or what is left of it (a later start: the log is being emptied anyway)...
+        if (end === 10) expect(records, where).toEqual(range(start, 10));
+        // ...or the empty log at the new start, never at the initial offset or the old start.
+        else expect([start, end, records], where).toEqual([25, 25, []]);
+        await stillWorks(run, where);
+      },
+    });
+    expect(changes).toBeGreaterThan(5);
+  });
+
+  it('truncateTo inside the log: a prefix at least as long as the truncated log, never a hole', async () => {
+    await crashAtEveryStep({
+      disk,
+      open: { config },
+      setup: tenRecords,
+      operation: (log) => log.truncateTo(4),
+      check: async (run) => {
+        const where = describeIt(run);
+        const [start, end, records] = await stateOf(run);
+        expect(start, where).toBe(0);
+        expect(end, where).toBeGreaterThanOrEqual(4);
+        expect(records, where).toEqual(range(0, end));
+        await stillWorks(run, where);
+      },
+    });
+  });
+
+  it('truncateTo below the start (the start at a segment base): a prefix, or the empty log at the offset', async () => {
+    await crashAtEveryStep({
+      disk,
+      open: { config },
+      setup: async (log) => {
+        await tenRecords(log);
+        await log.deleteRecordsBefore(3); // segment 0 goes: the start is the first segment's base
+      },
+      operation: (log) => log.truncateTo(2),
+      check: async (run) => {
+        const where = describeIt(run);
+        const [start, end, records] = await stateOf(run);
+        // What is left of the old log from its start, or the empty log at the offset.
+        if (end === start) expect(start, where).toBe(2);
+        else expect([start >= 3, records], where).toEqual([true, range(start, end)]);
+        await stillWorks(run, where);
+      },
+    });
+  });
+
+  it('truncateTo below a start inside the first segment: a prefix, or the empty log (old start or offset)', async () => {
+    await crashAtEveryStep({
+      disk,
+      open: { config },
+      setup: async (log) => {
+        await tenRecords(log);
+        await log.deleteRecordsBefore(2);
+      },
+      operation: (log) => log.truncateTo(1),
+      check: async (run) => {
+        const where = describeIt(run);
+        const [start, end, records] = await stateOf(run);
+        // Never offset 1 with records: the records DeleteRecords removed stay removed.
+        if (end === start) expect([1, 2], where).toContain(start);
+        else expect([start >= 2, records], where).toEqual([true, range(start, end)]);
+        await stillWorks(run, where);
+      },
+    });
+  });
+
+  it('deleteRecordsBefore: the old start or the new, and no segment file left wholly below it', async () => {
+    await crashAtEveryStep({
+      disk,
+      open: { config },
+      setup: tenRecords,
+      operation: (log) => log.deleteRecordsBefore(7),
+      check: async (run) => {
+        const where = describeIt(run);
+        const [start, end, records] = await stateOf(run);
+        expect([0, 7], where).toContain(start);
+        expect([end, records], where).toEqual([10, range(start, 10)]);
+        await stillWorks(run, where);
+      },
+    });
+  });
+
+  it('retention: the old start or a later segment base, every record from there', async () => {
+    await crashAtEveryStep({
+      disk,
+      open: { config: { ...config, retentionBytes: BATCH_BYTES * 4 } },
+      setup: tenRecords,
+      operation: (log) => log.deleteOldSegments(),
+      check: async (run) => {
+        const where = describeIt(run);
+        const [start, end, records] = await stateOf(run);
+        expect([0, 3, 6], where).toContain(start);
+        expect([end, records], where).toEqual([10, range(start, 10)]);
+        await stillWorks(run, where);
+      },
+    });
+  });
+
+  it('a roll and its flush: every record, appends go on at the end', async () => {
+    await crashAtEveryStep({
+      disk,
+      open: { config },
+      setup: async (log) => {
+        for (let i = 0; i < 8; i++) await log.append(makeBatch({ valueSize: 100, fill: i }));
+      },
+      operation: async (log) => {
+        await log.append(makeBatch({ valueSize: 100, fill: 8 }));
+        await log.append(makeBatch({ valueSize: 100, fill: 9 })); // rolls
+        await log.flush();
+      },
+      check: async (run) => {
+        const where = describeIt(run);
+        const [start, end, records] = await stateOf(run);
+        expect(start, where).toBe(0);
+        expect(end, where).toBeGreaterThanOrEqual(8);
+        expect(records, where).toEqual(range(0, end));
+        await stillWorks(run, where);
+      },
+    });
+  });
+
+  it('close: every record, whatever the step', async () => {
+    await crashAtEveryStep({
+      disk,
+      open: { config },
+      setup: tenRecords,
+      operation: (log) => log.close(),
+      check: async (run) => {
+        const where = describeIt(run);
+        expect(await stateOf(run), where).toEqual([0, 10, range(0, 10)]);
+        await stillWorks(run, where);
+      },
+    });
+  });
+});
