@@ -186,8 +186,7 @@ export class TxnCoordinatorCore {
     if (bumped >= MAX_EPOCH) return this.fresh(input, nowMs, newProducerId, meta.producerId);
     const value: TxnValue = {
       ...empty(meta.producerId, bumped, input.timeoutMs, nowMs, versionOf(input)),
-      // A retry of this request (its answer lost) names the same epoch: accepted, not fenced.
-      lastProducerEpoch: recovering ? input.producerEpoch : -1,
+      ...recoveredFrom(input, meta.producerId),
     };
     const record = this.write(input.transactionalId, value);
     return { records: [record], result: { ok: true, producerId: value.producerId, producerEpoch: bumped } };
@@ -200,6 +199,7 @@ export class TxnCoordinatorCore {
     const value: TxnValue = {
       ...empty(newProducerId, 0, input.timeoutMs, nowMs, versionOf(input)),
       previousProducerId: previous,
+      ...recoveredFrom(input, newProducerId),
     };
     const record = this.write(input.transactionalId, value);
     return { records: [record], result: { ok: true as const, producerId: newProducerId, producerEpoch: 0 } };
@@ -463,6 +463,20 @@ function isLastIdentity(meta: TxnValue, producerId: number, epoch: number): bool
 function isTimedOutIdentity(meta: TxnValue, producerId: number, epoch: number): boolean {
   if (!meta.timedOut || meta.fenced === true || meta.state === 'Ongoing') return false;
   return isLastIdentity(meta, producerId, epoch);
+}
+
+/**
+ * A recovering InitProducerId (naming its producer) leaves the identity it named as the last one, so
+ * that a retry whose answer was lost (the same request again, maybe at a new coordinator that loaded
+ * the record) is this producer's and not a fenced one's: across a fresh producer id at the last epoch
+ * too, and across repeated retries.
+ */
+function recoveredFrom(input: InitInput, producerId: number): Partial<TxnValue> {
+  if (input.producerId < 0) return {};
+  return {
+    lastProducerEpoch: input.producerEpoch,
+    ...(input.producerId === producerId ? {} : { previousProducerId: input.producerId }),
+  };
 }
 
 function concurrent(): InitResult {

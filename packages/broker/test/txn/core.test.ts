@@ -211,6 +211,43 @@ describe('transaction coordinator core', () => {
       expect(codeOfInit(core, pid, epoch)).toBe(ErrorCodes.PRODUCER_FENCED.code);
     });
 
+    it('recovers across the epochs running out: a retry whose answer was lost is still this producer', () => {
+      const core = new TxnCoordinatorCore();
+      const pid = 5;
+      const epoch = MAX_EPOCH - 1;
+      core.apply({
+        transactionalId: ID,
+        value: {
+          producerId: pid,
+          producerEpoch: epoch,
+          lastProducerEpoch: -1,
+          nextProducerId: -1,
+          previousProducerId: -1,
+          timeoutMs: 1000,
+          state: 'Ongoing',
+          partitions: parts(0),
+          txnStartTimestampMs: 0,
+          lastUpdateTimestampMs: 0,
+          timedOut: false,
+        },
+      });
+      core.tick(2000);
+      core.completeTxn(core.markerJob(ID)!, 2001);
+      expect(core.get(ID)).toMatchObject({ state: 'CompleteAbort', producerEpoch: MAX_EPOCH, timedOut: true });
+      expect(core.needsProducerId(ID)).toBe(true);
+      expect(core.initProducerId(init(pid, epoch), 2002, 9).result).toEqual({
+        ok: true,
+        producerId: 9,
+        producerEpoch: 0,
+      });
+      // The answer lost, the producer asks again under the identity it still has.
+      expect(core.initProducerId(init(pid, epoch), 2003, 10).result).toMatchObject({ ok: true, producerId: 9 });
+      expect(core.initProducerId(init(pid, epoch), 2003, 10).result).toMatchObject({ ok: true, producerId: 9 });
+      // A new incarnation still fences it.
+      expect(core.initProducerId(init(-1, -1), 2004, 11).result).toMatchObject({ ok: true, producerId: 9 });
+      expect(codeOfInit(core, pid, epoch)).toBe(ErrorCodes.PRODUCER_FENCED.code);
+    });
+
     it('refuses an unknown producer id, and any id for a transactional id it does not know', () => {
       const { core, pid, epoch } = started();
       expect(codeOfInit(core, pid + 1, epoch)).toBe(ErrorCodes.PRODUCER_FENCED.code);
