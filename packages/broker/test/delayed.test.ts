@@ -1,8 +1,36 @@
 import { getEventListeners } from 'node:events';
 import { describe, expect, it, vi } from 'vitest';
+import type { Clock } from '../src/clock.js';
 import type { BrokerContext } from '../src/server/context.js';
 import { DelayedOperations } from '../src/server/delayed.js';
 import { waitForPartitions } from '../src/server/handlers/long-poll.js';
+
+/** A clock whose time moves only when the test says, counting its armed timers. */
+function manualClock(): Clock & { advanceTo(ms: number, late?: boolean): void; pending(): number } {
+  let nowMs = 0;
+  const timers = new Set<{ atMs: number; fn: () => void }>();
+  return {
+    now: () => nowMs,
+    schedule(delayMs, fn) {
+      const timer = { atMs: nowMs + Math.max(0, delayMs), fn };
+      timers.add(timer);
+      return () => timers.delete(timer);
+    },
+    /** Fires the timers due by `ms` in order; `late`: all of them only at `ms`, as a busy event loop does. */
+    advanceTo(ms, late = false) {
+      if (late) nowMs = ms;
+      for (;;) {
+        const due = [...timers].filter((t) => t.atMs <= ms).sort((a, b) => a.atMs - b.atMs)[0];
+        if (!due) break;
+        timers.delete(due);
+        nowMs = Math.max(nowMs, due.atMs);
+        due.fn();
+      }
+      nowMs = ms;
+    },
+    pending: () => timers.size,
+  };
+}
 
 function op(ready: () => boolean) {
   const calls = { completed: 0, expired: 0 };
@@ -63,7 +91,7 @@ describe('DelayedOperations', () => {
     }
   });
 
-  it('takes its abort listener off a long-lived signal once done (a stream serves many polls)', async () => {
+  it('adds one abort listener per signal, however many operations it serves (a stream serves many polls)', async () => {
     vi.useFakeTimers();
     try {
       const ops = new DelayedOperations();
@@ -71,13 +99,16 @@ describe('DelayedOperations', () => {
       let ready = false;
       for (let i = 0; i < 50; i++) ops.park(op(() => ready).op, ['t-0'], 1000, signal);
       for (let i = 0; i < 50; i++) ops.park(op(() => false).op, ['t-1'], 10, signal);
-      expect(getEventListeners(signal, 'abort')).toHaveLength(100);
+      expect(getEventListeners(signal, 'abort')).toHaveLength(1);
       ready = true;
       ops.notify('t-0');
       vi.advanceTimersByTime(10);
-      expect(getEventListeners(signal, 'abort')).toHaveLength(0);
+      expect(ops.size).toBe(0);
+      for (let i = 0; i < 50; i++) ops.park(op(() => false).op, ['t-1'], 10, signal);
+      vi.advanceTimersByTime(10);
+      expect(getEventListeners(signal, 'abort')).toHaveLength(1);
 
-      // The long poll on top of it does the same for its own listener.
+      // The long poll on top of it adds none of its own.
       const ctx = { waiters: ops } as unknown as BrokerContext;
       let changed = false;
       const reads = [{ topic: 't', partition: 0, response: {} }];
@@ -85,15 +116,68 @@ describe('DelayedOperations', () => {
         waitForPartitions(ctx, reads, () => changed, 1000, signal),
         waitForPartitions(ctx, reads, () => false, 5, signal),
       ];
-      expect(getEventListeners(signal, 'abort')).toHaveLength(2);
+      expect(getEventListeners(signal, 'abort')).toHaveLength(1);
       changed = true;
       ops.notify('t\u00000');
       vi.advanceTimersByTime(5);
       await Promise.all(polls);
-      expect(getEventListeners(signal, 'abort')).toHaveLength(0);
+      expect(getEventListeners(signal, 'abort')).toHaveLength(1);
     } finally {
       vi.useRealTimers();
     }
+  });
+
+  it('aborts only the operations of the signal that aborted', () => {
+    const ops = new DelayedOperations();
+    const [one, two] = [new AbortController(), new AbortController()];
+    const aborted: string[] = [];
+    const waiting = (name: string) => ({ ...op(() => false).op, onAbort: () => void aborted.push(name) });
+    ops.park(waiting('a1'), ['k'], 60_000, one.signal);
+    ops.park(waiting('b1'), ['k'], 60_000, two.signal);
+    ops.park(waiting('a2'), ['j'], 60_000, one.signal);
+    one.abort();
+    expect(aborted).toEqual(['a1', 'a2']);
+    expect(ops.size).toBe(1);
+    two.abort();
+    expect(aborted).toEqual(['a1', 'a2', 'b1']);
+    expect(ops.size).toBe(0);
+  });
+
+  it('times every deadline with one timer, armed for the earliest, each expiring at its own deadline', () => {
+    const clock = manualClock();
+    const ops = new DelayedOperations(clock);
+    const expired: string[] = [];
+    const waiting = (name: string) => ({ tryComplete: () => false, onExpire: () => void expired.push(name) });
+    ops.park(waiting('produce'), ['k'], 30_000);
+    ops.park(waiting('fetch-500'), ['k'], 500);
+    ops.park(waiting('fetch-300'), ['j'], 300); // earlier than the armed deadline: the timer moves
+    ops.park(waiting('fetch-700'), ['j'], 700);
+    let completing = false;
+    const done = { tryComplete: () => completing, onExpire: () => void expired.push('completed') };
+    ops.park(done, ['j'], 100);
+    expect(clock.pending()).toBe(1);
+    completing = true;
+    ops.notify('j'); // completes 'completed' only; its deadline's timer fires for nothing
+    clock.advanceTo(100);
+    expect(expired).toEqual([]);
+    clock.advanceTo(299);
+    expect(expired).toEqual([]);
+    clock.advanceTo(300);
+    expect(expired).toEqual(['fetch-300']);
+    clock.advanceTo(699);
+    expect(expired).toEqual(['fetch-300', 'fetch-500']);
+    clock.advanceTo(700);
+    expect(expired).toEqual(['fetch-300', 'fetch-500', 'fetch-700']);
+    expect(clock.pending()).toBe(1);
+    clock.advanceTo(30_000);
+    expect(expired).toEqual(['fetch-300', 'fetch-500', 'fetch-700', 'produce']);
+    expect([ops.size, clock.pending()]).toEqual([0, 0]);
+    // Late timers (a busy loop) expire everything due, in deadline order.
+    ops.park(waiting('late-20'), ['k'], 20);
+    ops.park(waiting('late-10'), ['k'], 10);
+    clock.advanceTo(40_000, true);
+    expect(expired.slice(-2)).toEqual(['late-10', 'late-20']);
+    expect([ops.size, clock.pending()]).toEqual([0, 0]);
   });
 
   it('calls onAbort once when the signal aborts first, at once when it already had, and never after completion', () => {

@@ -84,6 +84,8 @@ const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   'grpc.max_reconnect_backoff_ms': 1000,
   'grpc.keepalive_time_ms': 60_000,
   'grpc.enable_retries': 0,
+  // grpc-js's introspection service, which counts and time-stamps every message when on (its default).
+  'grpc.enable_channelz': 0,
   'grpc-node.flow_control_window': 64 * 1024 * 1024,
 };
 
@@ -97,7 +99,7 @@ type UnaryMethod = (
 interface Pending<Res> {
   resolve: (response: Res) => void;
   reject: (err: Error) => void;
-  timer: NodeJS.Timeout;
+  deadlineMs: number;
 }
 
 /** The stream methods with correlated requests: the unary method each carries, and its types. */
@@ -111,7 +113,8 @@ interface CorrelatedRpcs {
  * messages with a correlation id, answers come back in any order. The stream fails every outstanding
  * request, as retriable network errors, when it breaks (the broker went away, or ended it) and when
  * any request is not answered within its time (a paused or cut-off broker); its owner then opens a new
- * one for the next request.
+ * one for the next request. The requests' times share one timer, armed for the earliest deadline and
+ * looking at what is outstanding when it fires, instead of one made and cleared per request.
  */
 export class CorrelatedStream<M extends keyof CorrelatedRpcs> {
   closed = false;
@@ -122,6 +125,8 @@ export class CorrelatedStream<M extends keyof CorrelatedRpcs> {
     { correlationId: number; response: CorrelatedRpcs[M]['response'] | null; statusCode: number; statusMessage: string }
   >;
   private readonly rpc: CorrelatedRpcs[M]['unary'];
+  private timer: NodeJS.Timeout | undefined;
+  private timerAtMs = Number.POSITIVE_INFINITY;
 
   constructor(
     client: grpc.Client,
@@ -137,7 +142,6 @@ export class CorrelatedStream<M extends keyof CorrelatedRpcs> {
       const pending = this.pending.get(message.correlationId);
       if (pending === undefined) return; // answered after it timed out
       this.pending.delete(message.correlationId);
-      clearTimeout(pending.timer);
       if (message.statusCode === 0 && message.response) pending.resolve(message.response);
       else
         pending.reject(
@@ -167,30 +171,54 @@ export class CorrelatedStream<M extends keyof CorrelatedRpcs> {
     if (this.closed) return Promise.reject(new ClosedError(`${this.rpc.toLowerCase()} stream`));
     const correlationId = this.nextId++;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(correlationId);
-        reject(new TimeoutError(`${this.rpc} to ${this.address} timed out`, { retriable: true }));
-        this.fail(
-          new SamsaClientError(
-            ErrorCodes.NETWORK_EXCEPTION,
-            `${this.rpc.toLowerCase()} stream to ${this.address} closed after a request timed out`,
-            { retriable: true },
-          ),
-        );
-      }, timeoutMs);
-      this.pending.set(correlationId, { resolve, reject, timer });
+      const deadlineMs = Date.now() + timeoutMs;
+      this.pending.set(correlationId, { resolve, reject, deadlineMs });
+      if (deadlineMs < this.timerAtMs) this.arm(deadlineMs);
       this.call.write({ correlationId, request });
     });
+  }
+
+  private arm(atMs: number): void {
+    clearTimeout(this.timer);
+    this.timerAtMs = atMs;
+    // Unreferenced: it may stay armed after the last answer, and the open stream holds the process anyway.
+    this.timer = setTimeout(() => this.checkDeadlines(), Math.max(0, atMs - Date.now())).unref();
+  }
+
+  /** The timer fired: a request past its deadline times out (and closes the stream), else it waits on. */
+  private checkDeadlines(): void {
+    this.timer = undefined;
+    this.timerAtMs = Number.POSITIVE_INFINITY;
+    if (this.closed) return;
+    const nowMs = Date.now();
+    let earliest: [number, Pending<CorrelatedRpcs[M]['response']>] | undefined;
+    for (const entry of this.pending)
+      if (earliest === undefined || entry[1].deadlineMs < earliest[1].deadlineMs) earliest = entry;
+    if (earliest === undefined) return;
+    const [correlationId, pending] = earliest;
+    if (pending.deadlineMs > nowMs) {
+      this.arm(pending.deadlineMs);
+      return;
+    }
+    this.pending.delete(correlationId);
+    pending.reject(new TimeoutError(`${this.rpc} to ${this.address} timed out`, { retriable: true }));
+    this.fail(
+      new SamsaClientError(
+        ErrorCodes.NETWORK_EXCEPTION,
+        `${this.rpc.toLowerCase()} stream to ${this.address} closed after a request timed out`,
+        { retriable: true },
+      ),
+    );
   }
 
   /** Fails what is outstanding and closes the stream; later requests go to a new one. */
   fail(err: SamsaClientError): void {
     if (this.closed) return;
     this.closed = true;
-    for (const pending of this.pending.values()) {
-      clearTimeout(pending.timer);
-      pending.reject(err);
-    }
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAtMs = Number.POSITIVE_INFINITY;
+    for (const pending of this.pending.values()) pending.reject(err);
     this.pending.clear();
     this.call.cancel();
     this.onClosed?.();

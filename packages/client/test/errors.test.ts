@@ -203,4 +203,25 @@ describe('client lifecycle and timeouts', () => {
       connection.close();
     }
   });
+
+  it('times a Produce on a stream from its own send, whatever was answered on the stream before it', async () => {
+    cluster.createTopic('t', 1);
+    const connection = new BrokerConnection(cluster.bootstrap[0]!, 'stream-test');
+    const records = encodeBatch([{ key: null, value: Buffer.from('x'), headers: [] }], { now: Date.now() });
+    const request = { acks: 1, timeoutMs: 10_000, topics: [{ name: 't', partitions: [{ partition: 0, records }] }] };
+    const timeoutMs = 300;
+    try {
+      // Answered requests first, for half the time: the stream's timer was armed for the first one's deadline.
+      const firstSentMs = Date.now();
+      while (Date.now() - firstSentMs < timeoutMs / 2) await connection.produce(request, { timeoutMs });
+      const release = cluster.hold('Produce');
+      const sentMs = Date.now();
+      const err = await connection.produce(request, { timeoutMs }).catch((e: unknown) => e);
+      release();
+      expect(err).toMatchObject({ name: 'TimeoutError', code: ErrorCodes.REQUEST_TIMED_OUT.code });
+      expect(Date.now() - sentMs).toBeGreaterThanOrEqual(timeoutMs - 1);
+    } finally {
+      connection.close();
+    }
+  });
 });

@@ -230,6 +230,9 @@ export async function startGrpcServer(options: {
     // without closing its socket (a host gone, a cut network) has its session and parked polls ended.
     'grpc.keepalive_time_ms': 30_000,
     'grpc.keepalive_timeout_ms': 10_000,
+    // channelz (grpc-js's introspection service, which nothing here serves) counts and time-stamps every
+    // message of every call when on, its default.
+    'grpc.enable_channelz': 0,
   });
   server.addService(loadBrokerProto().Broker.service, {
     Metadata: unary<v1.MetadataRequest__Output, v1.MetadataResponse>(context, logger, 'Metadata', handleMetadata),

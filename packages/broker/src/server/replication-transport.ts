@@ -85,7 +85,9 @@ class GrpcFetchSession implements FetchSession {
 /**
  * One ReplicaFetch stream to a leader: one request outstanding at a time, answered in order. A
  * failure, the leader ending the stream, or a request unanswered within its time closes the stream
- * for good (the request fails); the session then opens a new one.
+ * for good (the request fails); the session then opens a new one. The time is kept by one timer per
+ * stream that looks at the outstanding request's deadline when it fires, not one per request: a
+ * follower sends a fetch for every append it copies, and nearly all are answered long before theirs.
  */
 class FetchStream {
   closed = false;
@@ -94,9 +96,12 @@ class FetchStream {
     | {
         resolve: (response: v1.ReplicaFetchResponse__Output) => void;
         reject: (err: Error) => void;
-        timer: NodeJS.Timeout;
+        deadlineMs: number;
+        timeoutMs: number;
       }
     | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private timerAtMs = Number.POSITIVE_INFINITY;
 
   constructor(readonly client: ReplicationClient) {
     this.call = client.ReplicaFetch();
@@ -107,7 +112,6 @@ class FetchStream {
         return;
       }
       this.pending = undefined;
-      clearTimeout(pending.timer);
       pending.resolve(response);
     });
     this.call.on('error', (err: Error) => this.close(err));
@@ -119,13 +123,27 @@ class FetchStream {
     if (this.pending !== undefined)
       return Promise.reject(new Error('a replica fetch is already outstanding on this stream'));
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => this.close(new Error(`no answer to a replica fetch within ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-      this.pending = { resolve, reject, timer };
+      const deadlineMs = Date.now() + timeoutMs;
+      this.pending = { resolve, reject, deadlineMs, timeoutMs };
+      if (deadlineMs < this.timerAtMs) this.arm(deadlineMs);
       this.call.write(request);
     });
+  }
+
+  private arm(atMs: number): void {
+    clearTimeout(this.timer);
+    this.timerAtMs = atMs;
+    this.timer = setTimeout(() => this.checkDeadline(), Math.max(0, atMs - Date.now()));
+  }
+
+  /** The timer fired: closes the stream if the request outstanding now is past its deadline, else waits on. */
+  private checkDeadline(): void {
+    this.timer = undefined;
+    this.timerAtMs = Number.POSITIVE_INFINITY;
+    const pending = this.pending;
+    if (pending === undefined || this.closed) return;
+    if (pending.deadlineMs > Date.now()) this.arm(pending.deadlineMs);
+    else this.close(new Error(`no answer to a replica fetch within ${pending.timeoutMs} ms`));
   }
 
   close(reason: Error): void {
@@ -133,11 +151,11 @@ class FetchStream {
       this.closed = true;
       this.call.cancel();
     }
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAtMs = Number.POSITIVE_INFINITY;
     const pending = this.pending;
     this.pending = undefined;
-    if (pending !== undefined) {
-      clearTimeout(pending.timer);
-      pending.reject(reason);
-    }
+    pending?.reject(reason);
   }
 }

@@ -1,0 +1,68 @@
+import * as grpc from '@grpc/grpc-js';
+import { loadReplicationProto, type v1 } from '@samsa/protocol';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MetadataImage } from '../../src/cluster/metadata.js';
+import type { ReplicaFetchRequest } from '../../src/replication/index.js';
+import { PeerClients } from '../../src/server/peer-clients.js';
+import { GrpcReplicationTransport } from '../../src/server/replication-transport.js';
+
+/** A leader that answers a fetch at once unless its fetch offset is `SILENT_OFFSET`, counting its streams. */
+const SILENT_OFFSET = 999;
+let server: grpc.Server;
+let port: number;
+let streamsOpened = 0;
+
+beforeAll(async () => {
+  server = new grpc.Server();
+  server.addService(loadReplicationProto().Replication.service, {
+    ReplicaFetch: (call: grpc.ServerDuplexStream<v1.ReplicaFetchRequest__Output, v1.ReplicaFetchResponse>) => {
+      streamsOpened++;
+      call.on('data', (request: v1.ReplicaFetchRequest__Output) => {
+        if (request.topics[0]?.partitions[0]?.fetchOffset !== SILENT_OFFSET) call.write({ topics: [] });
+      });
+      call.on('end', () => call.end());
+      call.on('error', () => {});
+    },
+    AlterPartition: (_call: unknown, callback: grpc.sendUnaryData<v1.AlterPartitionResponse>) =>
+      callback(null, { errorCode: 0, errorMessage: '' }),
+  });
+  port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, bound) =>
+      err ? reject(err) : resolve(bound),
+    ),
+  );
+});
+
+afterAll(() => server?.forceShutdown());
+
+function fetchAt(fetchOffset: number): ReplicaFetchRequest {
+  const partition = { partition: 0, fetchOffset, currentLeaderEpoch: 0, lastFetchedEpoch: 0, partitionMaxBytes: 1 };
+  return { replicaId: 2, maxWaitMs: 0, minBytes: 1, maxBytes: 1, topics: [{ name: 't', partitions: [partition] }] };
+}
+
+describe('the follower side of ReplicaFetch over gRPC', () => {
+  it('closes a stream whose request goes unanswered, at that request’s own deadline, and opens another', async () => {
+    const peers = new PeerClients('PLAINTEXT');
+    const image = { brokers: new Map([[1, { id: 1, host: '127.0.0.1', port }]]) } as unknown as MetadataImage;
+    const session = new GrpcReplicationTransport(peers, () => image).openFetchSession(1);
+    try {
+      const before = streamsOpened;
+      const timeoutMs = 300;
+      // Many answered fetches on one stream first: the stream's timer, armed for the first one's
+      // deadline, must not cut the unanswered one short.
+      const firstSentMs = Date.now();
+      while (Date.now() - firstSentMs < timeoutMs / 2) await session.fetch(fetchAt(0), timeoutMs);
+      const sentMs = Date.now();
+      const err = await session.fetch(fetchAt(SILENT_OFFSET), timeoutMs).catch((e: unknown) => e);
+      expect(Date.now() - sentMs).toBeGreaterThanOrEqual(timeoutMs - 1);
+      expect((err as Error).message).toBe(`no answer to a replica fetch within ${timeoutMs} ms`);
+      expect(streamsOpened - before).toBe(1);
+      // The next fetch goes on a new stream, and is answered.
+      await expect(session.fetch(fetchAt(0), timeoutMs)).resolves.toEqual({ topics: [] });
+      expect(streamsOpened - before).toBe(2);
+    } finally {
+      session.close(new Error('test over'));
+      peers.close();
+    }
+  });
+});
