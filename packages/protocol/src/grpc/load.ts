@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { encodeFetchResponse, encodeFetchStreamResponse, encodeReplicaFetchResponse } from './fetch-response.js';
+import { MessageCodec } from './message-codec.js';
 import type { ProtoGrpcType as BrokerProto } from './gen/broker.js';
 import type { ProtoGrpcType as GroupProto } from './gen/group.js';
 import type { FetchResponse } from './gen/samsa/v1/FetchResponse.js';
@@ -31,11 +32,57 @@ function load<T>(file: string): T {
   if (!proto) {
     const definition = protoLoader.loadSync(file, { ...PROTO_LOADER_OPTIONS, includeDirs: [PROTO_DIR] });
     proto = grpc.loadPackageDefinition(definition);
+    useMessageCodecs(definition, proto as grpc.GrpcObject);
     if (file === BROKER_PROTO) useFastFetchSerializer(proto as BrokerProto);
     if (file === REPLICATION_PROTO) useFastReplicaFetchSerializer(proto as ReplicationProto);
     loaded.set(file, proto);
   }
   return proto as T;
+}
+
+/**
+ * The methods whose messages every record crosses (produce, consumer and follower fetches): their
+ * requests and responses go through MessageCodec (message-codec.ts) instead of proto-loader's generic
+ * codec, both ways and on both sides (clients and servers share these method definitions).
+ */
+const HOT_METHODS: Readonly<Record<string, readonly string[]>> = {
+  'samsa.v1.Broker': ['Produce', 'ProduceStream', 'Fetch', 'FetchStream'],
+  'samsa.v1.Replication': ['ReplicaFetch'],
+};
+
+interface MethodCodecs {
+  requestType: { type: { name: string } };
+  responseType: { type: { name: string } };
+  requestSerialize: (value: object) => Buffer;
+  requestDeserialize: (bytes: Buffer) => object;
+  responseSerialize: (value: object) => Buffer;
+  responseDeserialize: (bytes: Buffer) => object;
+}
+
+function useMessageCodecs(definition: protoLoader.PackageDefinition, proto: grpc.GrpcObject): void {
+  for (const [serviceName, methods] of Object.entries(HOT_METHODS)) {
+    const service = serviceName.split('.').reduce<unknown>((o, key) => (o as Record<string, unknown>)?.[key], proto) as
+      | { service: Record<string, MethodCodecs> }
+      | undefined;
+    if (service === undefined) continue; // another file's service
+    const pkg = serviceName.slice(0, serviceName.lastIndexOf('.'));
+    for (const name of methods) {
+      const method = service.service[name];
+      if (method === undefined) continue;
+      const request = MessageCodec.fromDefinition(definition, `${pkg}.${method.requestType.type.name}`);
+      const response = MessageCodec.fromDefinition(definition, `${pkg}.${method.responseType.type.name}`);
+      if (request) {
+        const [serialize, deserialize] = [method.requestSerialize, method.requestDeserialize];
+        method.requestSerialize = (value) => request.encode(value) ?? serialize(value);
+        method.requestDeserialize = (bytes) => request.decode(bytes) ?? deserialize(bytes);
+      }
+      if (response) {
+        const [serialize, deserialize] = [method.responseSerialize, method.responseDeserialize];
+        method.responseSerialize = (value) => response.encode(value) ?? serialize(value);
+        method.responseDeserialize = (bytes) => response.decode(bytes) ?? deserialize(bytes);
+      }
+    }
+  }
 }
 
 const BROKER_PROTO = 'samsa/v1/broker.proto';
