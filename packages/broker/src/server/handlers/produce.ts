@@ -1,4 +1,4 @@
-import { Attribute, ErrorCodes, SamsaError, splitBatches, type v1 } from '@samsa/protocol';
+import { Attribute, BatchField, ErrorCodes, LOG_OVERHEAD, SamsaError, splitBatches, type v1 } from '@samsa/protocol';
 import type { HostedPartition } from '../partitions.js';
 import type { BrokerContext } from '../context.js';
 import { NO_ERROR, errorFields, toErrorFields } from '../errors.js';
@@ -75,6 +75,7 @@ async function verifyTransactional(
   hosted: HostedPartition,
   records: Buffer,
 ): Promise<void> {
+  if (!anyTransactional(records)) return; // most requests: no header parsed twice (the log parses them)
   let spans: ReturnType<typeof splitBatches>;
   try {
     spans = splitBatches(records, { verifyCrc: false });
@@ -104,4 +105,19 @@ async function verifyTransactional(
     );
     hosted.log.noteTxnVerified(header.producerId, txnStartMs);
   }
+}
+
+/**
+ * Whether a batch in `records` says it is transactional, from the batch framing and attributes alone.
+ * False where the framing stops making sense: the log refuses such a request anyway.
+ */
+function anyTransactional(records: Buffer): boolean {
+  let pos = 0;
+  while (pos + BatchField.attributes + 2 <= records.length) {
+    if ((records.readInt16BE(pos + BatchField.attributes) & Attribute.transactional) !== 0) return true;
+    const batchLength = records.readInt32BE(pos + BatchField.batchLength);
+    if (batchLength <= 0) return false;
+    pos += LOG_OVERHEAD + batchLength;
+  }
+  return false;
 }
