@@ -31,8 +31,9 @@ function load<T>(file: string): T {
   let proto = loaded.get(file);
   if (!proto) {
     const definition = protoLoader.loadSync(file, { ...PROTO_LOADER_OPTIONS, includeDirs: [PROTO_DIR] });
+    // Before the client classes are made: they take their serializers from the definition then.
+    useMessageCodecs(definition);
     proto = grpc.loadPackageDefinition(definition);
-    useMessageCodecs(definition, proto as grpc.GrpcObject);
     if (file === BROKER_PROTO) useFastFetchSerializer(proto as BrokerProto);
     if (file === REPLICATION_PROTO) useFastReplicaFetchSerializer(proto as ReplicationProto);
     loaded.set(file, proto);
@@ -59,15 +60,13 @@ interface MethodCodecs {
   responseDeserialize: (bytes: Buffer) => object;
 }
 
-function useMessageCodecs(definition: protoLoader.PackageDefinition, proto: grpc.GrpcObject): void {
+function useMessageCodecs(definition: protoLoader.PackageDefinition): void {
   for (const [serviceName, methods] of Object.entries(HOT_METHODS)) {
-    const service = serviceName.split('.').reduce<unknown>((o, key) => (o as Record<string, unknown>)?.[key], proto) as
-      | { service: Record<string, MethodCodecs> }
-      | undefined;
+    const service = definition[serviceName] as Record<string, MethodCodecs> | undefined;
     if (service === undefined) continue; // another file's service
     const pkg = serviceName.slice(0, serviceName.lastIndexOf('.'));
     for (const name of methods) {
-      const method = service.service[name];
+      const method = service[name];
       if (method === undefined) continue;
       const request = MessageCodec.fromDefinition(definition, `${pkg}.${method.requestType.type.name}`);
       const response = MessageCodec.fromDefinition(definition, `${pkg}.${method.responseType.type.name}`);
