@@ -158,7 +158,7 @@ describe('MessageCodec', () => {
     );
   });
 
-  it('is what the clients made from the loaded protos send with (their classes take serializers when made)', async () => {
+  it('is what clients made from the loaded protos send with (their classes take serializers when made)', async () => {
     // A server that keeps the raw bytes of each message it receives on the two methods.
     const received: Buffer[] = [];
     const raw = (path: string) => ({
