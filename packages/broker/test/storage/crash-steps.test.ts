@@ -132,7 +132,7 @@ describe('storage: a crash at every change of a multi-step operation', () => {
     });
   });
 
-  it('truncateTo below a start inside the first segment: a prefix, or the empty log (old start or offset)', async () => {
+  it('truncateTo below a start inside the first segment: a prefix, or the empty log at either start', async () => {
     await crashAtEveryStep({
       disk,
       open: { config },
