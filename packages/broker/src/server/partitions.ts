@@ -1,4 +1,4 @@
-import { readdir, rm, statfs } from 'node:fs/promises';
+import { readdir, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCodes, SamsaError, checkTopicName } from '@samsa/protocol';
 import type { Logger } from 'pino';
@@ -22,9 +22,11 @@ import {
   LogCleaner,
   TailBudget,
   WritebackSlots,
+  deleteDirectory,
   ioErrorCode,
   openPartitionLog,
   partitionDirName,
+  removeDeletedDirectories,
   type LogConfig,
   type PartitionLog,
 } from '../storage/index.js';
@@ -357,6 +359,8 @@ export class PartitionRegistry {
    */
   async removeStrayLogs(isReplica: (topic: string, partition: number) => boolean): Promise<void> {
     await this.chain;
+    const halfDeleted = await removeDeletedDirectories(this.options.logDir);
+    if (halfDeleted.length > 0) this.options.logger.info({ dirs: halfDeleted }, 'finished deleting partition logs');
     const entries = await readdir(this.options.logDir, { withFileTypes: true }).catch(() => []);
     for (const entry of entries) {
       const match = /^(.+)-(\d+)$/.exec(entry.name);
@@ -366,7 +370,7 @@ export class PartitionRegistry {
       if (this.get(topic, partition) || isReplica(topic, partition)) continue;
       this.savedHighWatermarks.delete(partitionKey(topic, partition));
       this.options.logger.info({ topic, partition }, 'deleting stray partition log');
-      await rm(join(this.options.logDir, entry.name), { recursive: true, force: true });
+      await deleteDirectory(join(this.options.logDir, entry.name));
     }
   }
 
@@ -518,7 +522,7 @@ export class PartitionRegistry {
           'the partition directory belongs to an earlier creation of the topic; deleting it',
         );
         this.savedHighWatermarks.delete(key);
-        await rm(dir, { recursive: true, force: true });
+        await deleteDirectory(dir);
       }
       const config = {
         ...logConfigFor(settings),
@@ -591,7 +595,7 @@ export class PartitionRegistry {
     if (hosted) this.options.hooks.stepDown(hosted);
     this.options.waiters.notify(key);
     if (hosted) await hosted.log.close().catch(() => undefined);
-    await rm(join(this.options.logDir, partitionDirName(topic, partition)), { recursive: true, force: true });
+    await deleteDirectory(join(this.options.logDir, partitionDirName(topic, partition)));
     this.options.logger.info({ topic, partition }, 'deleted partition log');
   }
 }

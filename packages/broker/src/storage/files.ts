@@ -1,5 +1,5 @@
-import { open, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { open, readdir, readFile, rename, rm, unlink, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 
 export const LOG_SUFFIX = '.log';
 export const INDEX_SUFFIX = '.index';
@@ -117,4 +117,35 @@ export async function unlinkIfExists(path: string): Promise<void> {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
+}
+
+/** A directory being deleted is renamed to end with this first (Kafka's `-delete`): no partition has such a name. */
+export const DELETED_DIR_SUFFIX = '-delete';
+
+/**
+ * Deletes a partition directory so that a crash part way never leaves a directory of the partition's
+ * name holding some of its files (a log with a hole, or without its `partition.metadata`, which a
+ * topic created again under the name would then take for its own): renamed first, atomically, with
+ * the parent directory fsynced, then removed. removeDeletedDirectories finishes what a crash left.
+ */
+export async function deleteDirectory(dir: string): Promise<void> {
+  const doomed = dir + DELETED_DIR_SUFFIX;
+  await rm(doomed, { recursive: true, force: true }); // an earlier deletion a crash interrupted
+  try {
+    await rename(dir, doomed);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  await fsyncDir(dirname(dir));
+  await rm(doomed, { recursive: true, force: true });
+}
+
+/** Removes the directories under `parent` that a crash left half deleted (deleteDirectory). */
+export async function removeDeletedDirectories(parent: string): Promise<string[]> {
+  const names = (await readdir(parent, { withFileTypes: true }).catch(() => []))
+    .filter((entry) => entry.isDirectory() && entry.name.endsWith(DELETED_DIR_SUFFIX))
+    .map((entry) => entry.name);
+  for (const name of names) await rm(join(parent, name), { recursive: true, force: true });
+  return names;
 }

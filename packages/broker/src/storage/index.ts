@@ -35,7 +35,7 @@ export {
   UnexpectedAppendOffsetError,
   ioErrorCode,
 } from './errors.js';
-export { partitionDirName, segmentFileStem } from './files.js';
+export { deleteDirectory, partitionDirName, removeDeletedDirectories, segmentFileStem } from './files.js';
 export { ReadBufferPool } from './read-buffers.js';
 export { TailBudget } from './tail-budget.js';
 export { BROKER_WRITEBACK_SLOTS, WritebackSlots } from './writeback-slots.js';

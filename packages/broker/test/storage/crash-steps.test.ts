@@ -1,6 +1,7 @@
-import { readdir } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { PartitionLog } from '@samsa/broker/internal';
+import { deleteDirectory, openPartitionLog, removeDeletedDirectories, type PartitionLog } from '@samsa/broker/internal';
 import { crashAtEveryStep, DiskCrash, type CrashRun } from './disk-crash.js';
 import { makeBatch, tempDir } from './helpers.js';
 
@@ -205,6 +206,38 @@ describe('storage: a crash at every change of a multi-step operation', () => {
         await stillWorks(run, where);
       },
     });
+  });
+
+  it('deleting a partition directory (topic deletion, a replica moved away): all of it or none of it', async () => {
+    for (let step = 1; ; step++) {
+      const parent = await tempDir();
+      try {
+        const dir = join(parent.path, 'orders-0');
+        await mkdir(dir);
+        const log = await openPartitionLog({ dir, config });
+        await tenRecords(log);
+        await log.close();
+        const files = (await readdir(dir)).sort();
+        disk.arm(step);
+        const done = deleteDirectory(dir).then(() => true);
+        const finished = await Promise.race([done, disk.crash.then(() => false)]);
+        disk.freeze();
+        const where = `crash at change ${step} (${disk.steps.join(', ')})`;
+        disk.disarm();
+        // What a restarted broker finds under the partition's name: the whole log, or no directory.
+        const left = await readdir(dir).then(
+          (names) => names.sort(),
+          () => undefined,
+        );
+        expect([JSON.stringify(files), undefined], where).toContain(left && JSON.stringify(left));
+        await removeDeletedDirectories(parent.path);
+        expect(await readdir(parent.path), where).toEqual(left ? ['orders-0'] : []);
+        if (finished) break;
+      } finally {
+        disk.disarm();
+        await parent.remove();
+      }
+    }
   });
 
   it('close: every record, whatever the step', async () => {

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
-import { basename } from 'node:path';
+import { basename, join } from 'node:path';
 import { openPartitionLog, type PartitionLog, type PartitionLogOptions } from '@samsa/broker/internal';
 import { tempDir } from './helpers.js';
 
@@ -11,13 +11,14 @@ const fsSync = fs as unknown as Record<string, unknown>;
 type AnyFn = (this: unknown, ...args: unknown[]) => unknown;
 
 /** Calls that change what a process crash leaves on disk (fsyncs only matter for a power loss). */
-const MUTATING = ['rename', 'unlink', 'rm', 'writeFile', 'appendFile', 'truncate', 'copyFile', 'mkdir'];
+const MUTATING = ['rename', 'unlink', 'rmdir', 'writeFile', 'appendFile', 'truncate', 'copyFile', 'mkdir'];
 const MUTATING_HANDLE = ['write', 'writev', 'writeFile', 'appendFile', 'truncate'];
 const SYNCS = ['sync', 'datasync'];
 
 /**
  * A disk that "crashes the process" at its Nth change: the Nth call that changes the directory or a
- * file (an open that creates or truncates, a write, truncate, rename, unlink, appendFileSync) and every
+ * file (an open that creates or truncates, a write, truncate, rename, unlink, appendFileSync; a
+ * recursive rm is one unlink per file and one rmdir per directory) and every
  * later change or fsync never return, so the files stay exactly as a SIGKILL at that moment would
  * leave them, whatever the code under test still tries. Patches node:fs/promises (and the ESM
  * bindings, syncBuiltinESMExports), FileHandle's prototype and fs.appendFileSync while installed.
@@ -72,6 +73,21 @@ export class DiskCrash {
       };
       this.restores.push(() => (fsp[name] = real));
     }
+    // A recursive rm is many changes, one file at a time, as the kernel sees it: a crash can stop it half way.
+    const realRm = fsp.rm as AnyFn;
+    const rm = async (path: string, options?: { recursive?: boolean; force?: boolean }): Promise<void> => {
+      if (!options?.recursive) return (this.gate('rm', path, true) ?? realRm(path, options)) as Promise<void>;
+      const info = await fs.promises.lstat(path).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT' && options.force) return undefined;
+        throw err;
+      });
+      if (info === undefined) return;
+      if (!info.isDirectory()) return (fsp.unlink as AnyFn)(path) as Promise<void>;
+      for (const name of await fs.promises.readdir(path)) await rm(join(path, name), options);
+      return (fsp.rmdir as AnyFn)(path) as Promise<void>;
+    };
+    fsp.rm = rm;
+    this.restores.push(() => (fsp.rm = realRm));
     const realAppendSync = fsSync.appendFileSync as AnyFn;
     fsSync.appendFileSync = (...args: unknown[]) => {
       if (this.crashed || this.steps.length + 1 >= this.crashAt) {
