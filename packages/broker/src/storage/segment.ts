@@ -1,4 +1,4 @@
-import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
+import { open, readFile, rename, stat, type FileHandle } from 'node:fs/promises';
 import {
   Attribute,
   BATCH_HEADER_SIZE,
@@ -189,7 +189,7 @@ export class LogSegment {
       this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp - this.baseOffset);
   }
 
-  /** Writes both index images and fsyncs them. */
+  /** Writes both index images and fsyncs them, each replacing its file by rename (writeAndSync). */
   async writeIndexes(): Promise<void> {
     await writeAndSync(this.paths.index, this.offsetIndex!.toBuffer());
     await writeAndSync(this.paths.timeIndex, this.timeIndex!.toBuffer());
@@ -477,14 +477,25 @@ function collectBatches(
   return { bytes: buf.subarray(start, end), firstOffset: first.baseOffset, lastOffset };
 }
 
+/** Temp-file names of index writes in flight: two writes of one segment's indexes never share one. */
+let indexWrites = 0;
+
+/**
+ * Replaces an index file by rename, so a crash leaves the old file or the new one, never an empty
+ * or short one: below the recovery point indexes are trusted after a sanity check that an empty
+ * file passes (every read of the segment would then scan it from its first byte). The directory is
+ * the caller's to fsync; a leftover `.tmp` is deleted at open.
+ */
 async function writeAndSync(path: string, data: Buffer): Promise<void> {
-  const fh = await open(path, 'w');
+  const tmp = `${path}.${++indexWrites}.tmp`;
+  const fh = await open(tmp, 'w');
   try {
     await fh.writeFile(data);
     await fh.sync();
   } finally {
     await fh.close();
   }
+  await rename(tmp, path);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { mkdir, readdir } from 'node:fs/promises';
+import { mkdir, readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deleteDirectory, openPartitionLog, removeDeletedDirectories, type PartitionLog } from '@samsa/broker/internal';
@@ -238,6 +238,31 @@ describe('storage: a crash at every change of a multi-step operation', () => {
         await parent.remove();
       }
     }
+  });
+
+  it("open rebuilding an inactive segment's missing indexes: never leaves them empty and trusted", async () => {
+    const indexed = { config: { ...config, indexIntervalBytes: 1 } };
+    await crashAtEveryStep({
+      disk,
+      open: indexed,
+      setup: async (log) => {
+        await tenRecords(log);
+        await log.close();
+        await unlink(join(log.dir, '00000000000000000003.index'));
+      },
+      operation: (log) => openPartitionLog({ ...indexed, dir: log.dir }).then((reopened) => reopened.abandon()),
+      check: async (run) => {
+        const where = describeIt(run);
+        expect(await stateOf(run), where).toEqual([0, 10, range(0, 10)]);
+        // A torn rewrite would be trusted below the recovery point: every read of the segment a scan
+        // from its first byte, and retention by the file's mtime instead of the largest timestamp.
+        for (const suffix of ['index', 'timeindex']) {
+          const size = await stat(join(run.dir, `00000000000000000003.${suffix}`)).then((s) => s.size);
+          expect(size, `${where}: .${suffix}`).toBeGreaterThan(0);
+        }
+        await stillWorks(run, where);
+      },
+    });
   });
 
   it('close: every record, whatever the step', async () => {

@@ -153,7 +153,8 @@ export async function crashAtEveryStep(options: {
     try {
       const log = await openPartitionLog({ ...options.open, dir: dir.path });
       await options.setup(log);
-      await log.flush(); // the setup's roll flushes are done: the operation's changes are all that is counted
+      // The setup's roll flushes are done: the operation's changes are all that is counted.
+      if (log.state === 'online') await log.flush();
       disk.arm(step);
       const done = options.operation(log).then(
         () => 'done' as const,
