@@ -148,6 +148,7 @@ export class PartitionLog {
       );
     }
     log.cleanerCheckpoint = await readCleanerCheckpoint(options.dir).catch(() => 0);
+    if (log.state === 'online') await log.lowerCleanerCheckpoint(log.logEndOffset);
     log.durability.startFlushTimer();
     return log;
   }
@@ -414,7 +415,10 @@ export class PartitionLog {
     return run;
   }
 
-  /** After truncation the cleaner must look at what gets appended again below its old checkpoint. */
+  /**
+   * After truncation the cleaner must look at what gets appended again below its old checkpoint. Also
+   * at open: a crash between a truncation and this, or a torn tail, leaves a checkpoint past the end.
+   */
   private async lowerCleanerCheckpoint(offset: number): Promise<void> {
     if (this.cleanerCheckpoint <= offset) return;
     this.cleanerCheckpoint = offset;

@@ -124,7 +124,9 @@ describe('partition log: rolling a segment', () => {
     for (const batch of batches) await withTimeout(log.append(batch), STUCK_MS, 'append');
     const end = log.logEndOffset;
     // What a process crash leaves behind (the page cache survives it): a copy taken now, while the
-    // rolled segments' indexes and fsyncs wait at the gate.
+    // rolled segments' indexes and fsyncs wait at the gate (once the first flush reached it, no index
+    // file is being renamed into place under the copy).
+    await waitFor(() => t.disk.held() > 0, { timeoutMs: STUCK_MS, description: 'the first roll flush at the gate' });
     const crashed = join(t.scratch, 'crashed');
     await cp(t.dir, crashed, { recursive: true });
     t.disk.release();

@@ -1,5 +1,6 @@
-import { mkdir, readdir, stat, unlink } from 'node:fs/promises';
+import { mkdir, readdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { encodeBatch } from '@samsa/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deleteDirectory, openPartitionLog, removeDeletedDirectories, type PartitionLog } from '@samsa/broker/internal';
 import { crashAtEveryStep, DiskCrash, type CrashRun } from './disk-crash.js';
@@ -96,6 +97,39 @@ describe('storage: a crash at every change of a multi-step operation', () => {
     expect(changes).toBeGreaterThan(5);
   });
 
+  it('resetTo: an open transaction of the old log never holds the new one back', async () => {
+    const open = encodeBatch([{ value: Buffer.from('in a transaction') }], {
+      now: 1_000,
+      producerId: 7,
+      producerEpoch: 0,
+      baseSequence: 0,
+      transactional: true,
+    });
+    await crashAtEveryStep({
+      disk,
+      open: { config },
+      setup: async (log) => {
+        await log.append(open);
+        await tenRecords(log); // rolls write producer snapshots holding the open transaction
+        expect(log.firstUnstableOffset).toBe(0);
+      },
+      operation: (log) => log.resetTo(25),
+      check: async (run) => {
+        const where = describeIt(run);
+        const { log } = run;
+        if (log.logEndOffset === 25) {
+          expect([log.logStartOffset, log.firstUnstableOffset, log.lastStableOffset(25)], where).toEqual([
+            25,
+            undefined,
+            25,
+          ]);
+        } else {
+          expect([log.logEndOffset, log.firstUnstableOffset], where).toEqual([11, 0]);
+        }
+      },
+    });
+  });
+
   it('truncateTo inside the log: a prefix at least as long as the truncated log, never a hole', async () => {
     await crashAtEveryStep({
       disk,
@@ -109,6 +143,31 @@ describe('storage: a crash at every change of a multi-step operation', () => {
         expect(end, where).toBeGreaterThanOrEqual(4);
         expect(records, where).toEqual(range(0, end));
         await stillWorks(run, where);
+      },
+    });
+  });
+
+  it('truncateTo on a compacted log: what is appended again below the old cleaner checkpoint is dirty', async () => {
+    const compacted = { config: { ...config, cleanupPolicy: 'compact' as const } };
+    await crashAtEveryStep({
+      disk,
+      open: compacted,
+      setup: async (log) => {
+        await tenRecords(log);
+        await log.close();
+        await writeFile(join(log.dir, 'cleaner-offset-checkpoint'), '9\n');
+      },
+      operation: async (log) => {
+        const reopened = await openPartitionLog({ ...compacted, dir: log.dir });
+        await reopened.truncateTo(4);
+        await reopened.abandon();
+      },
+      check: async (run) => {
+        const where = describeIt(run);
+        const end = run.log.logEndOffset;
+        for (let i = 0; i < 10; i++) await run.log.append(makeBatch({ valueSize: 100, fill: 50 + i }));
+        await run.log.flush(); // the roll flushes: the recovery point no longer bounds the section
+        expect(run.log.cleanableSection(run.log.logEndOffset).firstDirtyOffset, where).toBeLessThanOrEqual(end);
       },
     });
   });
