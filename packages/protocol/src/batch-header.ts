@@ -88,11 +88,14 @@ export function compressionOf(attributes: number): CompressionName {
 }
 
 function readInt64AsNumber(buf: Buffer, at: number, field: string): number {
-  const value = buf.readBigInt64BE(at);
-  if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < BigInt(Number.MIN_SAFE_INTEGER)) {
-    throw new CorruptRecordError(`${field} ${value} is outside the exact integer range`, at);
+  // Two 32-bit halves rather than a BigInt: four of these per batch header, on every append.
+  const high = buf.readInt32BE(at);
+  const low = buf.readUInt32BE(at + 4);
+  // Exact (|value| <= 2^53 - 1) exactly when the high half is within [-2^21, 2^21), -2^53 itself excluded.
+  if (high >= 0x200000 || high < -0x200000 || (high === -0x200000 && low === 0)) {
+    throw new CorruptRecordError(`${field} ${buf.readBigInt64BE(at)} is outside the exact integer range`, at);
   }
-  return Number(value);
+  return high * 2 ** 32 + low;
 }
 
 /**

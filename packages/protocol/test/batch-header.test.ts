@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   BATCH_HEADER_SIZE,
@@ -44,5 +45,37 @@ describe('batch header', () => {
     buf.writeInt32BE(0x7fffffff, BatchField.batchLength);
     expect(() => readBatchHeader(buf)).toThrow(CorruptRecordError);
     expect(() => splitBatches(Buffer.concat([emptyBatch(), emptyBatch().subarray(0, 40)]))).toThrow(CorruptRecordError);
+  });
+
+  it('reads 64-bit fields exactly within ±(2^53 - 1) and refuses the rest', () => {
+    const limit = BigInt(Number.MAX_SAFE_INTEGER);
+    const edges = [
+      0n,
+      -1n,
+      1n,
+      limit,
+      -limit,
+      limit + 1n,
+      -limit - 1n,
+      2n ** 32n,
+      -(2n ** 32n),
+      2n ** 63n - 1n,
+      -(2n ** 63n),
+    ];
+    const values = fc.oneof(
+      fc.constantFrom(...edges),
+      fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }),
+      fc.bigInt({ min: -limit - 3n, max: limit + 3n }),
+    );
+    fc.assert(
+      fc.property(values, (value) => {
+        const buf = emptyBatch();
+        buf.writeBigInt64BE(value, BatchField.maxTimestamp);
+        if (value > limit || value < -limit)
+          expect(() => readBatchHeader(buf)).toThrow(/outside the exact integer range/);
+        else expect(readBatchHeader(buf).maxTimestamp).toBe(Number(value));
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
