@@ -41,7 +41,8 @@ export interface RecoveryParts {
  * segments wholly below it are deleted unread (a DeleteRecords, reset or truncation a crash
  * interrupted after saving it); with no segment left the log is the empty one at that start; and a
  * start past the end of the segments (a reset interrupted the same way, or a torn tail cut below a
- * DeleteRecords start) empties the log and restarts it at the start.
+ * DeleteRecords start) empties the log and restarts it at the start. A recovery point past the end
+ * (a truncation a crash interrupted) is saved lowered to it.
  */
 export async function loadLog(parts: RecoveryParts, initialOffset: number): Promise<void> {
   const { ctx, segments, durability } = parts;
@@ -62,6 +63,7 @@ export async function loadLog(parts: RecoveryParts, initialOffset: number): Prom
   if (bases.length === 0) {
     const start = savedStart ?? initialOffset;
     segments.replaceAll([await segments.createSegment(start)], start);
+    if (durability.recoveryPoint > start) await durability.saveRecoveryPoint(start); // as below
     await parts.producers.clear();
     return;
   }
@@ -77,7 +79,10 @@ export async function loadLog(parts: RecoveryParts, initialOffset: number): Prom
   segments.startOffsetSaved(start); // read from the disk
   if (ctx.online) {
     if (start > segments.endOffset) await restartAt(parts, start);
-    durability.setRecoveryPoint(Math.min(durability.recoveryPoint, segments.endOffset));
+    // Saved when lowered: a truncation a crash interrupted left it past the end, where the segments
+    // appended next would be trusted unread at the open after the next crash.
+    if (!clean && durability.recoveryPoint > segments.endOffset) await durability.saveRecoveryPoint(segments.endOffset);
+    else durability.setRecoveryPoint(Math.min(durability.recoveryPoint, segments.endOffset));
     await parts.producers.rebuild();
     ctx.logger.info(
       {
