@@ -256,6 +256,15 @@ export class TxnCoordinatorCore {
     if (isPrepare(meta.state)) {
       refuse(ErrorCodes.CONCURRENT_TRANSACTIONS, `the last transaction of ${id} is still completing`);
     }
+    if (request.producerEpoch >= MAX_EPOCH) {
+      // A timeout (or a retried abort's answer after one) left the producer at the last epoch, which
+      // markers alone may take: a transaction there could not be ended. It moves to a fresh producer id.
+      refuse(
+        ErrorCodes.TRANSACTION_ABORTABLE,
+        `producer ${request.producerId} of ${id} is at the last epoch (${MAX_EPOCH}): abort, and InitProducerId ` +
+          'naming it gives it a fresh producer id',
+      );
+    }
     return meta;
   }
 

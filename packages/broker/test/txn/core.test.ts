@@ -248,6 +248,47 @@ describe('transaction coordinator core', () => {
       expect(codeOfInit(core, pid, epoch)).toBe(ErrorCodes.PRODUCER_FENCED.code);
     });
 
+    it('never opens a transaction at the last epoch, where a timeout left the producer; it moves to a fresh id', () => {
+      const core = new TxnCoordinatorCore();
+      const pid = 5;
+      const epoch = MAX_EPOCH - 1;
+      core.apply({
+        transactionalId: ID,
+        value: {
+          producerId: pid,
+          producerEpoch: epoch,
+          lastProducerEpoch: -1,
+          nextProducerId: -1,
+          previousProducerId: -1,
+          timeoutMs: 1000,
+          state: 'Ongoing',
+          partitions: parts(0),
+          txnStartTimestampMs: 0,
+          lastUpdateTimestampMs: 0,
+          timedOut: false,
+          clientTransactionVersion: 2,
+        },
+      });
+      core.tick(2000);
+      core.completeTxn(core.markerJob(ID)!, 2001);
+      // The producer's abort, as a retry of the timeout's: answered with the epoch the markers took.
+      const req = { transactionalId: ID, producerId: pid, producerEpoch: epoch };
+      expect(core.endTxn(req, false, 2002).result).toEqual({ producerId: pid, producerEpoch: MAX_EPOCH });
+      const atLast = { ...req, producerEpoch: MAX_EPOCH };
+      // Its next transaction would end with markers past the last epoch (or not at all): refused.
+      expect(codeOf(() => core.addPartitions(atLast, parts(1), 2003, true))).toBe(
+        ErrorCodes.TRANSACTION_ABORTABLE.code,
+      );
+      expect(codeOf(() => core.addPartitions(atLast, parts(1), 2003))).toBe(ErrorCodes.TRANSACTION_ABORTABLE.code);
+      expect(core.get(ID)).toMatchObject({ state: 'CompleteAbort' });
+      expect(core.needsProducerId(ID)).toBe(true);
+      expect(core.initProducerId(init(pid, MAX_EPOCH), 2004, 9).result).toEqual({
+        ok: true,
+        producerId: 9,
+        producerEpoch: 0,
+      });
+    });
+
     it('refuses an unknown producer id, and any id for a transactional id it does not know', () => {
       const { core, pid, epoch } = started();
       expect(codeOfInit(core, pid + 1, epoch)).toBe(ErrorCodes.PRODUCER_FENCED.code);
