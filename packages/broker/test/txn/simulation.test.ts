@@ -18,13 +18,17 @@
  * the coordinator decides whether they go on.
  * A second run fails some transactions' first write while its request is still in the network (the
  * abort finds nothing open; the write reaches its leader after it).
+ * A third run loses answers: a producer asks again with EndTxn or InitProducerId (its recovery) under the
+ * identity it still has, maybe at a new coordinator that loaded the record the first one wrote, and must
+ * get the same answer unless a newer incarnation exists; its transactional id starts a few epochs below
+ * the last one, so producers move to a fresh producer id (also in a recovery, and in a timed-out one).
  * A failing seed prints itself; reproduce it with TXN_SIM_SEED=<seed>.
  */
 import { Attribute, type BatchHeader, ErrorCodes, SamsaError } from '@samsa/protocol';
 import { describe, expect, it } from 'vitest';
 import * as tp from '../../src/group/partitions.js';
 import { ControlType, ProducerStateTable } from '../../src/storage/producer-state.js';
-import { DEFAULT_TXN_CORE_CONFIG, type MarkerJob } from '../../src/txn/core.js';
+import { DEFAULT_TXN_CORE_CONFIG, MAX_EPOCH, type MarkerJob, type ProducerIdentity } from '../../src/txn/core.js';
 import { type MarkerWriter, type TxnLog, TxnCoordinator } from '../../src/txn/driver.js';
 import { decodeRecord, encodeKey, encodeValue, type TxnRecord } from '../../src/txn/records.js';
 import { SimInternalLog } from '../helpers/sim-internal-log.js';
@@ -139,6 +143,8 @@ interface Incarnation {
   seqs: Map<number, number>;
   /** A Kafka client below EndTxn v5: keeps its epoch (and sequences) from one transaction to the next. */
   readonly keepsEpoch: boolean;
+  /** World.freshInitsDone when the call that gave the current identity started. */
+  freshInitsBefore: number;
 }
 
 class World {
@@ -162,15 +168,24 @@ class World {
   /** The incarnation whose InitProducerId succeeded last: every other one is fenced. */
   latestInit = -1;
   zombieCommits: string[] = [];
+  /** New incarnations' InitProducerId calls answered (or refused) so far, and those under way. */
+  freshInitsDone = 0;
+  freshInitsPending = 0;
   failovers = 0;
   commits = 0;
 
-  /** With `failedWrites`, some transactions' first write fails while its request is still on its way. */
+  /**
+   * With `failedWrites`, some transactions' first write fails while its request is still on its way.
+   * With `lostAnswers`, some EndTxn and recovering InitProducerId answers are lost (asked again), and the
+   * transactional id starts near the last epoch.
+   */
   constructor(
     readonly seed: number,
     private readonly failedWrites = false,
+    private readonly lostAnswers = false,
   ) {
     this.rng = seededRandom(seed);
+    if (lostAnswers) this.log = new SimLog([[nearLastEpoch()]], 1);
     this.coordinator = this.newCoordinator();
   }
 
@@ -243,6 +258,8 @@ class World {
   async runProducer(inc: Incarnation): Promise<void> {
     for (;;) {
       if (inc.stopped) return;
+      const before = this.freshInitsDone;
+      this.freshInitsPending++;
       try {
         const id = await this.coordinator.initProducerId({
           transactionalId: TXN_ID,
@@ -253,11 +270,15 @@ class World {
         });
         inc.pid = id.producerId;
         inc.epoch = id.producerEpoch;
+        inc.freshInitsBefore = before;
         this.latestInit = inc.n;
         break;
       } catch (err) {
         if (!retriable(err)) throw err;
         await this.nextStep();
+      } finally {
+        this.freshInitsPending--;
+        this.freshInitsDone++;
       }
     }
     for (let t = 0; !inc.stopped && t < 1000; t++) {
@@ -281,6 +302,7 @@ class World {
   private async recover(inc: Incarnation): Promise<boolean> {
     for (;;) {
       if (inc.stopped) return false;
+      const before = this.freshInitsDone;
       try {
         const id = await this.coordinator.initProducerId({
           transactionalId: TXN_ID,
@@ -289,15 +311,61 @@ class World {
           producerEpoch: inc.epoch,
           clientTransactionVersion: inc.keepsEpoch ? 1 : 2,
         });
+        if (this.lostAnswers && this.chance(0.2)) {
+          // The answer is lost: the producer asks again under the identity it still has.
+          for (let i = 0; i < 3; i++) await this.nextStep();
+          continue;
+        }
         inc.pid = id.producerId;
         inc.epoch = id.producerEpoch;
+        inc.freshInitsBefore = before;
         inc.seqs = new Map();
         return true;
       } catch (err) {
         if (!(err instanceof SamsaError)) throw err;
-        if (!err.retriable) return false;
+        if (!err.retriable) {
+          if (this.lostAnswers && !this.hasNewerIncarnation(inc)) {
+            this.fail(`incarnation ${inc.n}, the newest, was refused its recovery: ${err.message}`);
+          }
+          return false;
+        }
         await this.nextStep();
       }
+    }
+  }
+
+  /**
+   * Whether a new incarnation may have fenced `inc`: one's InitProducerId was under way, or answered,
+   * since the call that gave `inc` its identity started.
+   */
+  private hasNewerIncarnation(inc: Incarnation): boolean {
+    return this.freshInitsPending > 0 || this.freshInitsDone > inc.freshInitsBefore;
+  }
+
+  /**
+   * EndTxn's answer was lost: the producer asks again (maybe at a new coordinator) and must get the same
+   * answer, unless a newer incarnation fenced it meanwhile.
+   */
+  private async endAgain(
+    inc: Incarnation,
+    req: TxnRequestShape,
+    commit: boolean,
+    first: ProducerIdentity,
+  ): Promise<ProducerIdentity> {
+    for (let i = 0; i < 3; i++) await this.nextStep();
+    try {
+      const again = await this.retry(inc, () => this.coordinator.endTxn(req, commit, !inc.keepsEpoch));
+      if (again.producerId !== first.producerId || again.producerEpoch !== first.producerEpoch) {
+        this.fail(`a retried EndTxn got ${JSON.stringify(again)}, the first ${JSON.stringify(first)}`);
+      }
+      return again;
+    } catch (err) {
+      if (err instanceof Violation || !(err instanceof SamsaError) || inc.stopped) throw err;
+      // Fenced; across a fresh producer id the id it names is no longer the transactional id's at all.
+      const fenced =
+        err.code === ErrorCodes.PRODUCER_FENCED.code || err.code === ErrorCodes.INVALID_PRODUCER_ID_MAPPING.code;
+      if (fenced && this.hasNewerIncarnation(inc)) throw err;
+      this.fail(`incarnation ${inc.n}'s retried EndTxn (${commit ? 'commit' : 'abort'}) was refused: ${err.message}`);
     }
   }
 
@@ -346,14 +414,16 @@ class World {
       }
     }
     if (this.chance(0.1)) {
-      // The producer stalls here: the transaction may outlive its timeout.
-      for (let i = 0; i < 5; i++) await this.nextStep();
+      // The producer stalls here: the transaction may outlive its timeout (with lost answers, mostly does).
+      for (let i = 0; i < (this.lostAnswers ? 35 : 5); i++) await this.nextStep();
     }
     const commit = this.chance(0.7);
     this.txnOutcome.set(tag, 'unknown');
     const fencedBefore = this.latestInit !== inc.n;
+    const initsBefore = this.freshInitsDone;
     try {
-      const next = await this.retry(inc, () => this.coordinator.endTxn(request(), commit, !inc.keepsEpoch));
+      let next = await this.retry(inc, () => this.coordinator.endTxn(request(), commit, !inc.keepsEpoch));
+      if (this.lostAnswers && this.chance(0.15)) next = await this.endAgain(inc, ended, commit, next);
       if (implicit && this.chance(0.2)) {
         // A write of the transaction that reaches a leader only after EndTxn was answered (sent by a
         // zombie, or stuck in the network): its partition must never join a later transaction.
@@ -372,6 +442,7 @@ class World {
       if (next.producerId !== inc.pid || next.producerEpoch !== inc.epoch) inc.seqs = new Map();
       inc.pid = next.producerId;
       inc.epoch = next.producerEpoch;
+      inc.freshInitsBefore = initsBefore;
     } catch (err) {
       if (!commit && err instanceof SamsaError) this.txnOutcome.set(tag, 'abort');
       throw err;
@@ -517,6 +588,7 @@ class World {
       epoch: -1,
       stopped: false,
       seqs: new Map(),
+      freshInitsBefore: 0,
       keepsEpoch: KEEPS_EPOCH === 'all' || (KEEPS_EPOCH === 'some' && this.chance(0.5)),
     };
     this.incarnations.push(inc);
@@ -527,6 +599,11 @@ class World {
   }
 
   violation: Error | undefined;
+
+  /** How many producer ids the coordinator handed out (more than one: the epochs ran out). */
+  freshIds(): number {
+    return this.nextPid - 1000;
+  }
 
   check(): void {
     if (this.violation) throw this.violation;
@@ -581,8 +658,12 @@ function swallow(f: () => void): void {
   }
 }
 
-async function runSeed(seed: number, failedWrites = false): Promise<{ failovers: number; commits: number }> {
-  const world = new World(seed, failedWrites);
+async function runSeed(
+  seed: number,
+  failedWrites = false,
+  lostAnswers = false,
+): Promise<{ failovers: number; commits: number; freshIds: number }> {
+  const world = new World(seed, failedWrites, lostAnswers);
   await world.start();
   world.newIncarnation();
   for (let round = 0; round < 3; round++) {
@@ -591,7 +672,29 @@ async function runSeed(seed: number, failedWrites = false): Promise<{ failovers:
   for (const inc of world.incarnations) inc.stopped = true;
   for (let i = 0; i < 120; i++) await world.runStep(true);
   world.check();
-  return { failovers: world.failovers, commits: world.commits };
+  return { failovers: world.failovers, commits: world.commits, freshIds: world.freshIds() };
+}
+
+/** The id's record before the first incarnation: a producer a few epochs below the last one. */
+function nearLastEpoch(): TxnRecord {
+  return {
+    transactionalId: TXN_ID,
+    value: {
+      producerId: 999,
+      producerEpoch: MAX_EPOCH - 6,
+      lastProducerEpoch: -1,
+      nextProducerId: -1,
+      previousProducerId: -1,
+      timeoutMs: TIMEOUT_MS,
+      state: 'CompleteCommit',
+      partitions: tp.EMPTY,
+      txnStartTimestampMs: -1,
+      lastUpdateTimestampMs: 0,
+      timedOut: false,
+      fenced: false,
+      clientTransactionVersion: 2,
+    },
+  };
 }
 
 // TXN_SIM_SEED=<n> runs one seed; TXN_SIM_SEEDS=<count> runs more than CI's 40 (seeds 1..count).
@@ -637,6 +740,28 @@ describe('transaction simulation', () => {
         }
       }
       expect(commits).toBeGreaterThan(0);
+    },
+    Math.max(30_000, FAILED_WRITE_SEEDS.length * 300),
+  );
+
+  it(
+    `keeps them when EndTxn and recovery answers are lost near the last epoch, over ${FAILED_WRITE_SEEDS.length} seeds`,
+    async () => {
+      let commits = 0;
+      let freshIds = 0;
+      for (const seed of FAILED_WRITE_SEEDS) {
+        try {
+          const r = await runSeed(seed, false, true);
+          commits += r.commits;
+          freshIds += r.freshIds;
+        } catch (err) {
+          console.error(`transaction simulation (lost answers) failed: reproduce with TXN_SIM_SEED=${seed}`);
+          throw err;
+        }
+      }
+      expect(commits).toBeGreaterThan(0);
+      // The epochs ran out (a fresh producer id) in most schedules.
+      expect(freshIds).toBeGreaterThanOrEqual(FAILED_WRITE_SEEDS.length / 2);
     },
     Math.max(30_000, FAILED_WRITE_SEEDS.length * 300),
   );
