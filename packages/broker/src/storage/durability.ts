@@ -2,7 +2,6 @@ import { join } from 'node:path';
 import { UNLIMITED } from './config.js';
 import { RECOVERY_POINT_FILE, fsyncDir, writeFileAtomic } from './files.js';
 import { type LogContext, noop } from './log-context.js';
-import { snapshotFileName } from './producer-snapshot.js';
 import type { LogSegment } from './segment.js';
 import type { SegmentSet } from './segment-set.js';
 import type { WritebackSlots } from './writeback-slots.js';
@@ -36,6 +35,8 @@ export class Durability {
     private readonly writebackSlots: WritebackSlots,
     /** Runs `op` on the append chain: how the flush.ms timer fsyncs an idle log. */
     private readonly onChain: (op: () => Promise<void>) => Promise<void>,
+    /** Saves a producer-state snapshot (ProducerStates.writeSnapshot: its transaction index first). */
+    private readonly writeSnapshot: (offset: number, bytes: Buffer) => Promise<void>,
   ) {
     ctx.onOffline(() => this.stopFlushTimer());
   }
@@ -158,7 +159,7 @@ export class Durability {
         await (await old.handle()).datasync();
       }
       if (producerSnapshot !== undefined && this.ctx.online) {
-        await writeFileAtomic(join(this.ctx.dir, snapshotFileName(baseOffset)), producerSnapshot, this.ctx.dir);
+        await this.writeSnapshot(baseOffset, producerSnapshot);
       }
       await fsyncDir(this.ctx.dir);
       if (!this.ctx.online || this.recovery >= baseOffset) return;

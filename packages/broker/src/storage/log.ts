@@ -101,7 +101,13 @@ export class PartitionLog {
     this.tail = new LogTail(options.tailBudget);
     this.ctx.onOffline(() => this.tail.clear());
     this.segments = new SegmentSet(this.ctx, onChain);
-    this.durability = new Durability(this.ctx, this.segments, options.writebackSlots ?? new WritebackSlots(1), onChain);
+    this.durability = new Durability(
+      this.ctx,
+      this.segments,
+      options.writebackSlots ?? new WritebackSlots(1),
+      onChain,
+      (offset, bytes) => this.producers.writeSnapshot(offset, bytes),
+    );
     this.producers = new ProducerStates(this.ctx, this.segments);
     this.producerIdExpirationMs = options.producerIdExpirationMs ?? DEFAULT_PRODUCER_ID_EXPIRATION_MS;
     this.appends = new AppendChain(this.ctx, this.segments, this.tail, this.durability, this.producers);

@@ -137,7 +137,9 @@ export class ProducerStates {
     return encodeSnapshot({ offset, entries: this.table.all() });
   }
 
+  /** Saves a snapshot, after the aborted-transaction entries below it (AbortedTxnIndex.sync). */
   async writeSnapshot(offset: number, bytes: Buffer = this.snapshotAt(offset)): Promise<void> {
+    await this.aborted.sync();
     await writeFileAtomic(join(this.ctx.dir, snapshotFileName(offset)), bytes, this.ctx.dir);
   }
 

@@ -1,5 +1,5 @@
 import { mkdir, readdir, readFile, stat, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { finishInterruptedCleaning } from './cleaner.js';
 import type { Durability } from './durability.js';
 import {
@@ -46,7 +46,13 @@ export interface RecoveryParts {
  */
 export async function loadLog(parts: RecoveryParts, initialOffset: number): Promise<void> {
   const { ctx, segments, durability } = parts;
-  await mkdir(ctx.dir, { recursive: true });
+  // A new directory's entry is fsynced in its parent, or a power loss could take it with every file
+  // in it, fsynced or not.
+  const created = await mkdir(ctx.dir, { recursive: true });
+  for (let made = ctx.dir; created !== undefined; made = dirname(made)) {
+    await fsyncDir(dirname(made));
+    if (made === created) break;
+  }
   let names = await readdir(ctx.dir);
   // A cleaner swap that committed before a crash is finished first, one that did not is dropped.
   if (await finishInterruptedCleaning(ctx, names)) names = await readdir(ctx.dir);

@@ -12,9 +12,9 @@
  * files plus the markers the producer-state replay meets again (an entry is known by its marker offset).
  */
 import { appendFileSync } from 'node:fs';
-import { readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { open, readdir, readFile, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { segmentFileStem } from './files.js';
+import { segmentFileStem, writeFileAtomic } from './files.js';
 
 export const TXN_INDEX_SUFFIX = '.txnindex';
 const ENTRY_BYTES = 34;
@@ -64,6 +64,8 @@ function txnIndexPath(dir: string, segmentBase: number): string {
 export class AbortedTxnIndex {
   /** Sorted by marker offset. */
   private entries: Located[] = [];
+  /** Segments whose file was appended to since the last sync(). */
+  private unsynced = new Set<number>();
 
   constructor(private readonly dir: string) {}
 
@@ -92,9 +94,35 @@ export class AbortedTxnIndex {
     for (const entry of entries) {
       if (this.entries.some((e) => e.lastOffset === entry.lastOffset)) continue;
       appendFileSync(txnIndexPath(this.dir, entry.segmentBase), encodeAbortedTxn(entry));
+      this.unsynced.add(entry.segmentBase);
       this.entries.push(entry);
       if (this.entries.length > 1 && this.entries.at(-2)!.lastOffset > entry.lastOffset) {
         this.entries.sort((a, b) => a.lastOffset - b.lastOffset);
+      }
+    }
+  }
+
+  /**
+   * fsyncs the files appended to since the last call. Before a producer-state snapshot is saved: a
+   * rebuild replays only the markers after the snapshot, so an entry of a marker below it that a
+   * power loss took from its file would be lost for good (read_committed consumers would then get
+   * that transaction's aborted records). Kafka's segment flush syncs its `.txnindex` too.
+   */
+  async sync(): Promise<void> {
+    const bases = [...this.unsynced];
+    this.unsynced = new Set();
+    for (const base of bases) {
+      let fh: FileHandle;
+      try {
+        fh = await open(txnIndexPath(this.dir, base), 'r');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // rewritten away meanwhile
+        throw err;
+      }
+      try {
+        await fh.datasync();
+      } finally {
+        await fh.close();
       }
     }
   }
@@ -159,9 +187,8 @@ export class AbortedTxnIndex {
       const path = txnIndexPath(this.dir, base);
       if (kept.length === 0) await unlinkQuietly(path);
       else {
-        // Renamed into place, so a crash mid-write never loses the file's other entries.
-        await writeFile(`${path}.tmp`, Buffer.concat(kept.map(encodeAbortedTxn)));
-        await rename(`${path}.tmp`, path);
+        // Replaced (fsynced, renamed), so a crash mid-write never loses the file's other entries.
+        await writeFileAtomic(path, Buffer.concat(kept.map(encodeAbortedTxn)), this.dir);
       }
     }
   }

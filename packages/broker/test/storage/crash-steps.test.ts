@@ -1,8 +1,9 @@
 import { mkdir, readdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { encodeBatch } from '@samsa/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deleteDirectory, openPartitionLog, removeDeletedDirectories, type PartitionLog } from '@samsa/broker/internal';
+import { encodeMarker } from '../../src/txn/state-topic.js';
 import { crashAtEveryStep, DiskCrash, type CrashRun } from './disk-crash.js';
 import { makeBatch, tempDir } from './helpers.js';
 
@@ -328,6 +329,60 @@ describe('storage: a crash at every change of a multi-step operation', () => {
         await stillWorks(run, where);
       },
     });
+  });
+
+  // What an fsync makes durable: the order of fsyncs and renames a machine crash depends on.
+
+  it('a new partition directory is fsynced in its parent before the log is used', async () => {
+    const parent = await tempDir();
+    try {
+      disk.arm(Number.POSITIVE_INFINITY);
+      const log = await openPartitionLog({ dir: join(parent.path, 'orders-0') });
+      const events = [...disk.events];
+      await log.close();
+      const made = events.indexOf('mkdir orders-0');
+      expect(made, events.join(', ')).toBeGreaterThanOrEqual(0);
+      expect(events.indexOf(`sync ${basename(parent.path)}`, made), events.join(', ')).toBeGreaterThan(made);
+    } finally {
+      await parent.remove();
+    }
+  });
+
+  it("an abort marker's .txnindex entry is fsynced before a producer snapshot above it is saved", async () => {
+    const dir = await tempDir();
+    const txn = (producerId: number, epoch: number): Buffer =>
+      encodeBatch([{ value: Buffer.from('t') }], {
+        now: 1_000,
+        producerId,
+        producerEpoch: epoch,
+        baseSequence: 0,
+        transactional: true,
+      });
+    const abort = (producerId: number, epoch: number): Buffer =>
+      encodeMarker({ producerId, producerEpoch: epoch, commit: false, coordinatorEpoch: 0, nowMs: 1_000 });
+    try {
+      disk.arm(Number.POSITIVE_INFINITY);
+      const log = await openPartitionLog({ dir: dir.path });
+      await log.append(txn(1, 0)); // 0
+      await log.appendMarker(abort(1, 1), { leaderEpoch: 0, coordinatorEpoch: 0 }); // 1
+      await log.roll(); // a snapshot at 2, written beside the chain with the roll's flush
+      await log.flush();
+      await log.append(txn(2, 0)); // 2
+      await log.appendMarker(abort(2, 1), { leaderEpoch: 0, coordinatorEpoch: 0 }); // 3
+      await log.close(); // a snapshot at 4
+      const events = [...disk.events];
+      for (const [txnIndex, snapshot] of [
+        ['00000000000000000000.txnindex', '00000000000000000002.snapshot.tmp'],
+        ['00000000000000000002.txnindex', '00000000000000000004.snapshot.tmp'],
+      ] as const) {
+        const saved = events.indexOf(`rename ${snapshot}`);
+        expect(saved, events.join(', ')).toBeGreaterThan(0);
+        const synced = events.findIndex((e) => /sync /.test(e) && e.endsWith(` ${txnIndex}`));
+        expect([synced >= 0, synced < saved], `${txnIndex}: ${events.join(', ')}`).toEqual([true, true]);
+      }
+    } finally {
+      await dir.remove();
+    }
   });
 
   it('close: every record, whatever the step', async () => {

@@ -26,6 +26,9 @@ const SYNCS = ['sync', 'datasync'];
 export class DiskCrash {
   /** The changes made so far in this run, as `call name`, for messages. */
   readonly steps: string[] = [];
+  /** The changes and the fsyncs in order, as `call name` (an fsync names the file or directory). */
+  readonly events: string[] = [];
+  private readonly handlePaths = new WeakMap<object, string>();
   private crashAt = Number.POSITIVE_INFINITY;
   crashed = false;
   private crashedSignal!: () => void;
@@ -36,6 +39,7 @@ export class DiskCrash {
   /** From now on the `n`th change (1-based) crashes; counting starts again. */
   arm(n: number): void {
     this.steps.length = 0;
+    this.events.length = 0;
     this.crashAt = n;
     this.crashed = false;
     this.crash = new Promise((resolve) => (this.crashedSignal = resolve));
@@ -56,7 +60,9 @@ export class DiskCrash {
   private gate(name: string, path: unknown, mutating: boolean): Promise<never> | undefined {
     if (this.crashed) return new Promise<never>(() => {});
     if (!mutating) return undefined;
-    this.steps.push(`${name} ${typeof path === 'string' ? basename(path) : ''}`.trim());
+    const step = `${name} ${typeof path === 'string' ? basename(path) : ''}`.trim();
+    this.steps.push(step);
+    this.events.push(step);
     if (this.steps.length < this.crashAt) return undefined;
     this.crashed = true;
     this.crashedSignal();
@@ -69,7 +75,14 @@ export class DiskCrash {
       fsp[name] = (...args: unknown[]) => {
         const flags = name === 'open' ? String(args[1] ?? 'r') : '';
         const mutating = name !== 'open' || /[wax]/.test(flags);
-        return this.gate(name, args[0], mutating) ?? real.apply(fsp, args);
+        const gated = this.gate(name, args[0], mutating);
+        if (gated) return gated;
+        const result = real.apply(fsp, args);
+        if (name !== 'open') return result;
+        return (result as Promise<object>).then((handle) => {
+          this.handlePaths.set(handle, String(args[0]));
+          return handle;
+        });
       };
       this.restores.push(() => (fsp[name] = real));
     }
@@ -96,6 +109,7 @@ export class DiskCrash {
         throw new Error('simulated crash');
       }
       this.steps.push(`appendFileSync ${basename(String(args[0]))}`);
+      this.events.push(`appendFileSync ${basename(String(args[0]))}`);
       return realAppendSync.apply(fs, args);
     };
     this.restores.push(() => (fsSync.appendFileSync = realAppendSync));
@@ -108,9 +122,14 @@ export class DiskCrash {
     await probe.close();
     for (const name of [...MUTATING_HANDLE, ...SYNCS]) {
       const real = proto[name]!;
-      const gate = (): Promise<never> | undefined => this.gate(name, undefined, !SYNCS.includes(name));
+      const gate = (handle: unknown): Promise<never> | undefined => {
+        const path = this.handlePaths.get(handle as object);
+        if (!SYNCS.includes(name)) return this.gate(name, path, true);
+        if (!this.crashed) this.events.push(`${name} ${path === undefined ? '?' : basename(path)}`);
+        return this.gate(name, path, false);
+      };
       proto[name] = function (this: unknown, ...args: unknown[]) {
-        return gate() ?? real.apply(this, args);
+        return gate(this) ?? real.apply(this, args);
       };
       this.restores.push(() => (proto[name] = real));
     }
