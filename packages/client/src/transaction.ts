@@ -189,8 +189,23 @@ export class TransactionalProducer implements Transaction, AsyncDisposable {
     this.logger.debug({ transactionalId: this.transactionalId, ...this.identity }, 'transactional producer ready');
   }
 
+  /**
+   * The first begin() after an EndTxn whose outcome is unknown: InitProducerId naming this producer
+   * (KIP-360) lets its coordinator complete or abort that transaction and bump the epoch, unless a newer
+   * incarnation fenced this producer meanwhile: then ProducerFenced, and it stays fenced. A fresh
+   * InitProducerId (init()) would fence that newer incarnation instead, bringing this zombie back.
+   */
+  private async recover(): Promise<void> {
+    this.checkUsable();
+    const response = await this.reinitialize();
+    this.identity = { producerId: response.producerId, producerEpoch: response.producerEpoch };
+    this.sender.useTransactionIdentity(this.identity);
+    this.state = 'ready';
+    this.logger.debug({ transactionalId: this.transactionalId, ...this.identity }, 'transactional producer recovered');
+  }
+
   async begin(): Promise<void> {
-    if (this.state === 'uninitialized') await this.init();
+    if (this.state === 'uninitialized') await (this.identity.producerId >= 0 ? this.recover() : this.init());
     this.checkUsable();
     if (this.state === 'in-transaction') {
       throw new SamsaClientError(ErrorCodes.INVALID_TXN_STATE, 'a transaction is already open', { retriable: false });
@@ -429,8 +444,9 @@ export class TransactionalProducer implements Transaction, AsyncDisposable {
       if (this.state === 'in-transaction') this.state = 'ready';
     } catch (err) {
       // The outcome is unknown (all or nothing, either way): the next begin() starts over with
-      // InitProducerId, which waits for the transaction to complete, or aborts it. A commit refused as
-      // abortable (the coordinator aborted it at its timeout) stays open for abort().
+      // InitProducerId naming this producer (recover), which waits for the transaction to complete, or
+      // aborts it. A commit refused as abortable (the coordinator aborted it at its timeout) stays open
+      // for abort().
       if (this.state === 'in-transaction' && !this.epochBumpNeeded) this.state = 'uninitialized';
       throw abortableError(err);
     } finally {

@@ -185,6 +185,38 @@ describe('transactional producer: sending', () => {
     expect(cluster.requestsOf('InitProducerId')).toHaveLength(2);
   });
 
+  it('after an EndTxn with no answer, the next begin() names the producer: a fenced one stays fenced', async () => {
+    cluster.createTopic('t', 1);
+    const coordinator = playCoordinator(cluster);
+    const endTxn = cluster.txn.EndTxn as (r: v1.EndTxnRequest__Output) => unknown;
+    // Refused as the coordinator refuses a producer whose id a newer incarnation replaced (the outcome
+    // is unknown to the producer: it may have been fenced, or its transaction may have ended).
+    cluster.txn.EndTxn = () => ({ errorCode: ErrorCodes.INVALID_PRODUCER_ID_MAPPING.code, errorMessage: 'gone' });
+    const producer = samsa.producer({ transactionalId: 'tx' });
+    await producer.begin();
+    await producer.send({ topic: 't', partition: 0, value: 'a' });
+    await expect(producer.commit()).rejects.toMatchObject({ code: ErrorCodes.INVALID_PRODUCER_ID_MAPPING.code });
+    const identity = producer.producerIdentity;
+    // Not fenced: the coordinator decides, and here the transaction had ended; the producer goes on.
+    cluster.txn.EndTxn = endTxn;
+    await producer.transaction((tx) => tx.send({ topic: 't', partition: 0, value: 'b' }));
+    const inits = cluster.requestsOf<v1.InitProducerIdRequest__Output>('InitProducerId').map((r) => r.request);
+    expect(inits).toHaveLength(2);
+    expect(inits[1]).toMatchObject({ producerId: identity.producerId, producerEpoch: identity.producerEpoch });
+    expect(coordinator.ended).toEqual([true]);
+    // Again, and this time a newer incarnation fenced it: its recovery is refused, and it stays fenced
+    // (a fresh InitProducerId would have fenced the newer incarnation instead).
+    cluster.txn.EndTxn = () => ({ errorCode: ErrorCodes.INVALID_PRODUCER_ID_MAPPING.code, errorMessage: 'gone' });
+    await producer.begin();
+    await producer.send({ topic: 't', partition: 0, value: 'c' });
+    await expect(producer.commit()).rejects.toMatchObject({ code: ErrorCodes.INVALID_PRODUCER_ID_MAPPING.code });
+    cluster.inject({ method: 'InitProducerId', errorCode: ErrorCodes.PRODUCER_FENCED.code });
+    await expect(producer.begin()).rejects.toMatchObject({ code: ErrorCodes.PRODUCER_FENCED.code });
+    await expect(producer.begin()).rejects.toMatchObject({ code: ErrorCodes.PRODUCER_FENCED.code });
+    const last = cluster.requestsOf<v1.InitProducerIdRequest__Output>('InitProducerId').at(-1)!.request;
+    expect(last.producerId).toBeGreaterThanOrEqual(0);
+  });
+
   it('transaction() aborts when its commit is refused for a record the callback did not wait for', async () => {
     cluster.createTopic('t', 1);
     const coordinator = playCoordinator(cluster);
