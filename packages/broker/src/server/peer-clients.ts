@@ -43,11 +43,8 @@ export class PeerClients {
         'grpc-node.flow_control_window': FLOW_CONTROL_WINDOW_BYTES,
         'grpc.initial_reconnect_backoff_ms': 100,
         'grpc.max_reconnect_backoff_ms': 1000,
-        // Per-message bookkeeping nothing here uses: channelz's counters and time stamps, and the
-        // retry layer's copy of each message sent (a failed replica fetch is sent again by the
-        // follower's loop on a new stream, an ISR proposal by the leader's tick).
+        // channelz (grpc-js's introspection, which nothing here serves) counts and time-stamps every message.
         'grpc.enable_channelz': 0,
-        'grpc.enable_retries': 0,
       }) as unknown as ReplicationClient;
       this.clients.set(address, client);
     }
