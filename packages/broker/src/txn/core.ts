@@ -277,7 +277,8 @@ export class TxnCoordinatorCore {
   addPartitions(request: TxnRequest, partitions: TopicPartitions, nowMs: number, forProduce = false): TxnOutcome<void> {
     validateTransactionalId(request.transactionalId);
     const meta = this.checkProducer(this.txns.get(request.transactionalId), request);
-    if (forProduce && meta.clientTransactionVersion !== 2) {
+    const version = clientVersionOf(meta);
+    if (forProduce && version !== 2) {
       refuse(
         ErrorCodes.INVALID_TXN_STATE,
         `producer ${request.producerId} of ${request.transactionalId} ends its transactions without an epoch ` +
@@ -301,6 +302,7 @@ export class TxnCoordinatorCore {
       previousProducerId: -1,
       timedOut: false,
       fenced: false,
+      ...(version === undefined ? {} : { clientTransactionVersion: version }),
     };
     return { records: [this.write(request.transactionalId, value)], result: undefined };
   }
@@ -490,6 +492,21 @@ function recoveredFrom(input: InitInput, producerId: number): Partial<TxnValue> 
 
 function concurrent(): InitResult {
   return { ok: false, error: ErrorCodes.CONCURRENT_TRANSACTIONS };
+}
+
+/**
+ * The client transaction version of the id's producer. A record written before the field was (a broker
+ * upgraded since) says it only by how its last transaction ended: a completed one whose markers took
+ * the epoch after the producer's was ended by an EndTxn that bumped (the SDK's; a timeout's or a new
+ * incarnation's bump leaves no producer at that epoch to ask a leader to add a partition), so an SDK
+ * producer's first transaction after the upgrade is not refused its leaders' adds. Otherwise unknown:
+ * leaders may not add partitions until an InitProducerId or EndTxn says.
+ */
+function clientVersionOf(meta: TxnValue): ClientTransactionVersion | undefined {
+  if (meta.clientTransactionVersion !== undefined) return meta.clientTransactionVersion;
+  const completed = meta.state === 'CompleteCommit' || meta.state === 'CompleteAbort';
+  if (completed && meta.lastProducerEpoch >= 0 && meta.producerEpoch === meta.lastProducerEpoch + 1) return 2;
+  return undefined;
 }
 
 function versionOf(input: InitInput): ClientTransactionVersion {

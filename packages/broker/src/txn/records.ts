@@ -65,7 +65,8 @@ export interface TxnValue {
    * Kafka's ClientTransactionVersion: 2 when every commit or abort of the producer bumps its epoch (the
    * SDK: InitProducerId through the gRPC API, or an EndTxn with the bump), 1 when its transactions end
    * at the same epoch (Kafka clients below EndTxn v5). Only at 2 may a partition leader add a partition
-   * for a Produce (KIP-890 part 2). Absent in records written before it existed: 1.
+   * for a Produce (KIP-890 part 2). Absent in records written before it existed: 2 when the record's
+   * last transaction completed with an epoch bump, else 1 (core.ts, clientVersionOf).
    */
   readonly clientTransactionVersion?: ClientTransactionVersion;
 }

@@ -341,6 +341,40 @@ describe('transaction coordinator core', () => {
     expect(core.get(ID)).toMatchObject({ state: 'Ongoing', clientTransactionVersion: 2 });
   });
 
+  it("lets leaders add partitions for an SDK producer whose record predates the client's version", () => {
+    // Written by a broker before clientTransactionVersion: the SDK's last EndTxn bumped the epoch.
+    const old = (producerEpoch: number, lastProducerEpoch: number) => ({
+      transactionalId: ID,
+      value: {
+        producerId: 5,
+        producerEpoch,
+        lastProducerEpoch,
+        nextProducerId: -1,
+        previousProducerId: -1,
+        timeoutMs: 60_000,
+        state: 'CompleteCommit' as const,
+        partitions: tp.EMPTY,
+        txnStartTimestampMs: -1,
+        lastUpdateTimestampMs: 0,
+        timedOut: false,
+      },
+    });
+    const sdk = new TxnCoordinatorCore();
+    sdk.apply(old(4, 3));
+    const req = { transactionalId: ID, producerId: 5, producerEpoch: 4 };
+    sdk.addPartitions(req, parts(0), 1, true);
+    // The transaction's next leader add, from the Ongoing state: still known.
+    sdk.addPartitions(req, parts(1), 2, true);
+    expect(sdk.get(ID)).toMatchObject({ state: 'Ongoing', clientTransactionVersion: 2 });
+    // A Kafka client's (EndTxn below v5 kept the epoch): still refused.
+    const kafka = new TxnCoordinatorCore();
+    kafka.apply(old(3, 3));
+    const kafkaReq = { ...req, producerEpoch: 3 };
+    expect(codeOf(() => kafka.addPartitions(kafkaReq, parts(0), 1, true))).toBe(ErrorCodes.INVALID_TXN_STATE.code);
+    kafka.addPartitions(kafkaReq, parts(0), 1);
+    expect(codeOf(() => kafka.addPartitions(kafkaReq, parts(1), 2, true))).toBe(ErrorCodes.INVALID_TXN_STATE.code);
+  });
+
   it('moves to a fresh producer id when the epochs run out', () => {
     const core = new TxnCoordinatorCore();
     core.apply({
