@@ -4,8 +4,9 @@
 // runs alternating between them (A B, B A, A B, ...), so both see the same load. Each run prints its
 // steady-state percentiles, the CPU its cluster's brokers used per record (from /proc, user + system)
 // and the load average (bench produce also its requests' queue time and latency p50; bench end-to-end
-// its records' acknowledgement latency and how long after it the consumer received them); the summary
-// gives the medians of each side. `--mode max` runs `bench produce` unpaced (--records, default
+// its records' acknowledgement latency and how long after it the consumer received them), and the bench
+// client's own CPU per record (process.cpuUsage over the steady state) when its build reports it; the
+// summary gives the medians of each side. `--mode max` runs `bench produce` unpaced (--records, default
 // 3000 x 200) for the maximum rate. With --probe every cluster process preloads
 // scripts/bench-probe.cjs, and each run also reports the brokers' event-loop delay p99 (the worst
 // broker's) and GC time, and the coordinator's loop delay p99: it idles through the run, so it
@@ -228,6 +229,7 @@ async function runRounds(clusters, order) {
       console.log(
         `${side} round ${round}: p50 ${fixed(f.p50Ms)} p99 ${fixed(f.p99Ms)} p99.9 ${fixed(f.p999Ms)} ms, ` +
           `${Math.round(f.recordsPerSec)} records/s, brokers ${fixed(f.brokerCpuUsPerRecord, 0)} µs CPU/record, ` +
+          `client ${fixed(f.clientCpuUsPerRecord, 1)} µs, ` +
           `load ${fixed(f.load, 1)}` +
           (f.acknowledgedP50Ms !== undefined
             ? `; acknowledged p50 ${fixed(f.acknowledgedP50Ms)} p99 ${fixed(f.acknowledgedP99Ms)} ms, ` +
@@ -262,6 +264,7 @@ const rows = ['A', 'B'].map((side) => {
     'p99.9 ms': fixed(of('p999Ms')),
     'records/s': fixed(of('recordsPerSec'), 0),
     'broker CPU µs/record': fixed(of('brokerCpuUsPerRecord'), 0),
+    'client CPU µs/record': fixed(of('clientCpuUsPerRecord'), 1),
     'request queue p50 ms': fixed(of('queueTimeP50Ms')),
     'request latency p50 ms': fixed(of('requestLatencyP50Ms')),
     ...(values.mode.startsWith('end-to-end')

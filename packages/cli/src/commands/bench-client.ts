@@ -51,6 +51,12 @@ export interface BenchFigures {
   afterAckP99Ms?: number;
   /** bench end-to-end: the share of records the consumer received before their step was acknowledged. */
   receivedBeforeAck?: number;
+  /**
+   * bench produce and end-to-end: the CPU time (user + system, process.cpuUsage) the bench process used
+   * over the figures' period per record, in µs: the producer's (and consumer's) own cost, which on a
+   * small machine queues the brokers' work behind it.
+   */
+  clientCpuUsPerRecord?: number;
 }
 
 function histogram(): hdr.Histogram {
@@ -94,7 +100,8 @@ export function formatFigures(what: string, f: BenchFigures): string {
   return (
     `${f.records} records ${what}, ${Math.round(f.recordsPerSec)} records/sec (${f.mbPerSec.toFixed(2)} MB/sec), ` +
     `latency p50 ${ms(f.p50Ms)} ms, p99 ${ms(f.p99Ms)} ms, ` +
-    `p99.9 ${ms(f.p999Ms)} ms, max ${ms(f.maxMs)} ms${requests}${split}`
+    `p99.9 ${ms(f.p999Ms)} ms, max ${ms(f.maxMs)} ms${requests}${split}` +
+    (f.clientCpuUsPerRecord === undefined ? '' : `; client CPU ${f.clientCpuUsPerRecord.toFixed(1)} µs/record`)
   );
 }
 
@@ -191,6 +198,8 @@ class LatencyRecorder {
   private readonly start = performance.now();
   private steadyStart = this.start;
   private steadyStarted = false;
+  private readonly startCpu = process.cpuUsage();
+  private steadyStartCpu = this.startCpu;
   private readonly tick: ReturnType<typeof ticker>;
   private readonly requests = { whole: new RequestTimings(), steady: new RequestTimings() };
   private readonly split = { whole: new AcknowledgementSplit(), steady: new AcknowledgementSplit() };
@@ -205,9 +214,10 @@ class LatencyRecorder {
 
   /** Record `first` (of a step starting at `first`) was sent at `sentMs`. */
   sent(first: number, sentMs: number): void {
-    if (first === this.o.warmupRecords) {
+    if (first === this.o.warmupRecords && !this.steadyStarted) {
       this.steadyStart = sentMs;
       this.steadyStarted = true;
+      this.steadyStartCpu = process.cpuUsage();
     }
   }
 
@@ -246,6 +256,9 @@ class LatencyRecorder {
 
   figures(): ProduceBenchFigures {
     const end = performance.now();
+    const endCpu = process.cpuUsage();
+    const cpuUsPerRecord = (since: NodeJS.CpuUsage, records: number): number =>
+      (endCpu.user - since.user + endCpu.system - since.system) / records;
     const { numRecords, warmupRecords, recordSize } = this.o;
     const result: ProduceBenchFigures = figures(
       numRecords,
@@ -253,11 +266,13 @@ class LatencyRecorder {
       (end - this.start) / 1000,
       this.whole,
     );
+    result.clientCpuUsPerRecord = cpuUsPerRecord(this.startCpu, numRecords);
     this.requests.whole.addTo(result);
     this.split.whole.addTo(result);
     if (this.steady) {
       const records = numRecords - warmupRecords;
       result.steadyState = figures(records, records * recordSize, (end - this.steadyStart) / 1000, this.steady);
+      result.steadyState.clientCpuUsPerRecord = cpuUsPerRecord(this.steadyStartCpu, records);
       this.requests.steady.addTo(result.steadyState);
       this.split.steady.addTo(result.steadyState);
     }
