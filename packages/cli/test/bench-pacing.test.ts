@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { pacedSends, type PacingOptions } from '../src/commands/bench-pacing.js';
 
-/** Runs the loop on a fake clock: a sleep moves it forward (at least 1 ms, as Node's timers do). */
-async function run(o: Omit<PacingOptions, 'now' | 'sleep' | 'yieldToIo'>, ioMs = 0) {
+/**
+ * Runs the loop on a fake clock: a sleep moves it forward (at least 1 ms, as Node's timers do); `ioMs`
+ * is what each sleep and each yield to I/O takes on top (a stall).
+ */
+async function run(o: Omit<PacingOptions, 'now' | 'sleep' | 'yieldToIo'>, ioMs = 0, hops = { sleeps: 0, yields: 0 }) {
   let clock = 1000;
   const steps: { first: number; count: number; atMs: number }[] = [];
   await pacedSends(
@@ -10,9 +13,11 @@ async function run(o: Omit<PacingOptions, 'now' | 'sleep' | 'yieldToIo'>, ioMs =
       ...o,
       now: () => clock,
       sleep: async (ms) => {
-        clock += Math.max(1, ms);
+        hops.sleeps++;
+        clock += Math.max(1, ms) + ioMs;
       },
       yieldToIo: async () => {
+        hops.yields++;
         clock += ioMs;
       },
     },
@@ -42,8 +47,15 @@ describe('pacedSends', () => {
     expect(steps.at(-1)!.atMs).toBeLessThan(1002);
   });
 
+  it('a step that is on time costs one timer, not a timer and a yield to I/O as well', async () => {
+    const hops = { sleeps: 0, yields: 0 };
+    const steps = await run({ total: 10_000, recordsPerSec: 10_000, maxPerStep: 1000 }, 0, hops);
+    expect(hops.yields).toBe(0);
+    expect(hops.sleeps).toBeLessThanOrEqual(steps.length);
+  });
+
   it('sends at once what is overdue after a stall, up to maxPerStep per step', async () => {
-    // Every yield to I/O takes 50 ms: the loop is always behind and catches up in bigger steps.
+    // Every sleep and yield to I/O takes 50 ms more: the loop is always behind and catches up in bigger steps.
     const steps = await run({ total: 2000, recordsPerSec: 10_000, maxPerStep: 300 }, 50);
     expect(steps.map((s) => s.count).slice(0, 4)).toEqual([1, 300, 300, 300]);
     expect(steps.reduce((n, s) => n + s.count, 0)).toBe(2000);

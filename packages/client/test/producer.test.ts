@@ -74,6 +74,52 @@ describe('producer', () => {
     for (const p of produces) expect(p.request.topics[0]?.partitions).toHaveLength(2);
   });
 
+  it('matches each partition to its answer whatever order the broker answers in', async () => {
+    cluster.createTopic('t', 4);
+    cluster.createTopic('u', 4);
+    cluster.reverseProduceAnswers = true;
+    // A linger longer than the test: flush() sends what both calls queued, in one request per broker.
+    const producer = samsa.producer({ lingerMs: 60_000 });
+    const messages = Array.from({ length: 24 }, (_, i) => ({ key: `key-${i % 8}`, value: `v${i}` }));
+    const check = (topic: string, results: readonly { partition: number; offset: number }[]) => {
+      for (let i = 0; i < 24; i++) {
+        const r = results[i]!;
+        const stored = cluster.partition(topic, r.partition).records.find((x) => x.offset === r.offset);
+        expect(stored?.value?.toString()).toBe(`v${i}`);
+      }
+    };
+    // Learn both topics' metadata first, so the next two calls append at once.
+    const firsts = Promise.all(['t', 'u'].map((topic) => producer.send({ topic, value: 'first', partition: 0 })));
+    await producer.flush();
+    await firsts;
+    // One topic: two of its partitions in each request.
+    const alone = producer.sendBatch({ topic: 't', messages });
+    await producer.flush();
+    check('t', await alone);
+    const before = cluster.requestsOf<Produce>('Produce').length;
+    expect(
+      cluster
+        .requestsOf<Produce>('Produce')
+        .slice(before - 2)
+        .map((p) => p.request.topics[0]?.partitions.length),
+    ).toEqual([2, 2]);
+    // Two topics.
+    const calls = Promise.all([
+      producer.sendBatch({ topic: 't', messages }),
+      producer.sendBatch({ topic: 'u', messages }),
+    ]);
+    await producer.flush();
+    const [t, u] = await calls;
+    check('t', t);
+    check('u', u);
+    // Each request carried both topics, two partitions of each; the answers listed both the other way round.
+    const requests = cluster.requestsOf<Produce>('Produce').slice(before);
+    expect(requests.map((p) => p.request.topics.map((x) => x.partitions.length))).toEqual([
+      [2, 2],
+      [2, 2],
+    ]);
+  });
+
   it('sendBatch reports each run of acknowledged records to onAcknowledged before it resolves', async () => {
     cluster.createTopic('t', 2);
     const producer = samsa.producer({ lingerMs: 5 });

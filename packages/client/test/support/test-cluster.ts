@@ -120,6 +120,8 @@ export class TestCluster {
   txn: TxnService = {};
   controllerId = 0;
   controllerEpoch = 1;
+  /** Produce answers list topics and partitions in the reverse of the request's order (legal, if unusual). */
+  reverseProduceAnswers = false;
   /** Handlers of these methods wait for this promise before answering (set by hold()). */
   private readonly gates = new Map<Method, Promise<void>>();
   private readonly appended = new EventEmitter();
@@ -521,6 +523,15 @@ export class TestCluster {
   }
 
   private produce(request: v1.ProduceRequest__Output, broker: number): v1.ProduceResponse {
+    const response = this.answerProduce(request, broker);
+    if (this.reverseProduceAnswers) {
+      response.topics?.reverse();
+      for (const t of response.topics ?? []) t.partitions?.reverse();
+    }
+    return response;
+  }
+
+  private answerProduce(request: v1.ProduceRequest__Output, broker: number): v1.ProduceResponse {
     return {
       topics: request.topics.map((t) => ({
         name: t.name,
