@@ -57,11 +57,22 @@ export function diskCounters(disk) {
       .split('\n')
       .map((l) => l.trim().split(/\s+/))
       .find((f) => `${f[0]} ${f[1]}` === disk);
-    if (row) return { sectorsRead: Number(row[5]), sectorsWritten: Number(row[9]), busyMs: Number(row[12]) };
+    if (row) {
+      // Discards (Linux 4.18 on): with ext4's `discard` mount option, a deleted file's blocks are
+      // discarded when the journal commits, and the next commit waits for that.
+      const [sectorsDiscarded, discardMs] = [Number(row[16] ?? 0), Number(row[17] ?? 0)];
+      return {
+        sectorsRead: Number(row[5]),
+        sectorsWritten: Number(row[9]),
+        busyMs: Number(row[12]),
+        sectorsDiscarded,
+        discardMs,
+      };
+    }
   } catch {
     // not Linux
   }
-  return { sectorsRead: 0, sectorsWritten: 0, busyMs: 0 };
+  return { sectorsRead: 0, sectorsWritten: 0, busyMs: 0, sectorsDiscarded: 0, discardMs: 0 };
 }
 
 /** A process's bytes read from and written to storage so far (/proc/<pid>/io; page-cache hits not counted). */
@@ -92,12 +103,15 @@ export function diskRates(from, to, ms) {
     diskBusy: (to.busyMs - from.busyMs) / ms,
     diskReadMBps: ((to.sectorsRead - from.sectorsRead) * 512) / MiB / (ms / 1000),
     diskWriteMBps: ((to.sectorsWritten - from.sectorsWritten) * 512) / MiB / (ms / 1000),
+    discardedMB: ((to.sectorsDiscarded - from.sectorsDiscarded) * 512) / MiB,
+    discardMs: to.discardMs - from.discardMs,
   };
 }
 
 export function formatDisk(r) {
   return (
     `the disk ${(100 * r.diskBusy).toFixed(0)}% busy ` +
-    `(${r.diskReadMBps.toFixed(1)} / ${r.diskWriteMBps.toFixed(1)} MB/s read / written, all processes)`
+    `(${r.diskReadMBps.toFixed(1)} / ${r.diskWriteMBps.toFixed(1)} MB/s read / written, ` +
+    `${r.discardedMB.toFixed(0)} MB discarded in ${r.discardMs} ms, all processes)`
   );
 }
