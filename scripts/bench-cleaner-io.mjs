@@ -17,25 +17,48 @@ export function dirtyPageBytes() {
 }
 
 /**
- * Syncs and waits until the machine's dirty and writeback pages are under `boundBytes` (giving up
- * after `timeoutMs`: other work may keep writing), so that a phase starts without the kernel's
- * writeback of what was written before it. Returns what it found, how long it took and what was left.
+ * Syncs and waits until the machine's dirty and writeback pages are under `boundBytes`, and then,
+ * given `disk`, until it discarded nothing for a second (with ext4's `discard` mount option a deleted
+ * file's blocks are discarded after the journal commits); gives up after `timeoutMs` (other work may
+ * keep writing and deleting). So a phase starts without the kernel's writeback of what was written
+ * before it, or the discards of what was deleted. Returns what it found, how long it took, what was left.
  */
-export async function settleWriteback(boundBytes, timeoutMs) {
+export async function settleWriteback(boundBytes, timeoutMs, disk) {
   const started = performance.now();
   const found = dirtyPageBytes();
+  const discards = { from: diskCounters(disk).sectorsDiscarded };
   for (;;) {
     await new Promise((resolve) => execFile('sync', () => resolve()));
     const bytes = dirtyPageBytes();
     const ms = performance.now() - started;
-    if (bytes <= boundBytes || ms > timeoutMs) return { found, ms, bytes, timedOut: bytes > boundBytes };
+    if (bytes <= boundBytes || ms > timeoutMs) {
+      const timedOut = bytes > boundBytes || !(await discardsQuiet(disk, started + timeoutMs));
+      const discardedBytes = (diskCounters(disk).sectorsDiscarded - discards.from) * 512;
+      return { found, ms: performance.now() - started, bytes, discardedBytes, timedOut };
+    }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/** Resolves true once `disk` discarded nothing for a second, false at `deadlineMs`. */
+async function discardsQuiet(disk, deadlineMs) {
+  if (disk === undefined) return true;
+  let last = diskCounters(disk).sectorsDiscarded;
+  let quietSince = performance.now();
+  while (performance.now() - quietSince < 1000) {
+    if (performance.now() > deadlineMs) return false;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const now = diskCounters(disk).sectorsDiscarded;
+    if (now !== last) quietSince = performance.now();
+    last = now;
+  }
+  return true;
 }
 
 export function formatSettle(s) {
   return (
     `${(s.found / MiB).toFixed(0)} MB in ${(s.ms / 1000).toFixed(1)} s, to ${(s.bytes / MiB).toFixed(0)} MB` +
+    (s.discardedBytes > 0 ? ` (${(s.discardedBytes / MiB).toFixed(0)} MB discarded meanwhile)` : '') +
     (s.timedOut ? ' (timed out)' : '')
   );
 }

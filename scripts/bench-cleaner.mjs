@@ -6,40 +6,40 @@
  *   node scripts/bench-cleaner.mjs [--mb 200] [--keys 100000] [--value-bytes 100] [--batch 100]
  *     [--compression none|gzip|lz4|snappy|zstd] [--map-mb 128] [--dir /tmp/samsa-cleaner-bench]
  *
- * With --latency, the cleaner's effect on a producer in the same process (the broker's event loop
- * and thread pool): an open-loop producer appends --rate batches/s of --producer-records records
- * to another log for --idle-seconds with the cleaner idle, then while a LogCleaner cleans a fresh
- * dirty log of --mb MB, then --idle-seconds idle again. Before each idle phase the machine's dirty and
+ * With --latency, the cleaner's effect on a producer in the same process (the broker's event loop and
+ * thread pool): an open-loop producer appends --rate batches/s of --producer-records records to
+ * another log for --idle-seconds with the cleaner idle, then while a LogCleaner cleans a fresh dirty
+ * log of --mb MB, then --idle-seconds idle again. Before each idle phase the machine's dirty and
  * writeback pages are synced and waited out (to --settle-mb, for at most --settle-timeout-seconds,
  * both printed), so neither idle phase carries the writeback of the dirty log just written or of the
- * cleaning's swaps. Each of --variants (priority/MB per second
- * [/sync MB[/pool|worker[/thread|process]]]: the cleaner's priority, 'idle' for SCHED_IDLE or a nice
- * value, log.cleaner.io.max.bytes.per.second in MB, 0 for unlimited (a throttle also makes the
- * cleaning phase longer), and optionally the cleaned file's
- * sync slice in MB, 0 for one fdatasync at the end, the thread that runs it, and where the record work
- * runs: a worker thread or a child process in its own session, the default where it can lower its
- * autogroup, or process-writes: a child that also writes the cleaned file itself, e.g.
- * idle/0/4/pool/process,idle/0/4/pool/thread) has its own LogCleaner for the whole
- * run, started before the first round as a broker's is; every round runs each variant once, in a
- * rotated order. Reports per phase (idle before, cleaning, idle after, and both idle phases together)
- * append latency p50 / p99 / p99.9 / max (from the scheduled time, so a stall counts), the event
- * loop's delay p99, the process's CPU and disk traffic and how busy the disk was (/proc/diskstats, all
- * processes), and for the cleaning what the cleaner read and wrote per second; then per variant the
- * medians over the rounds, the per-round p99 ratios against each idle phase, every round's appends
- * pooled, and the load average of each round. --trace MS prints each cleaning's steps, the stalls of
- * MS or more among them and the moments the event loop itself ran MS or more late (a stall without one
- * waited for I/O, or for a thread of the pool to run). With
- * --duty MS the cleaner pauses every other MS window instead (at its next chunk) and the appends of
- * the windows it worked in are compared with those of the windows it paused in, within the same
- * seconds, which a machine whose load swings from second to second needs:
- * --baseline DIR adds a variant: the cleaner of the broker package built in DIR (a checkout of an
- * older commit, `npx tsc -b packages/broker` there), on logs that build opened:
+ * cleaning's swaps. Each of --variants (priority/MB per second [/sync
+ * MB[/pool|worker[/thread|process]]]: the cleaner's priority, 'idle' for SCHED_IDLE or a nice value,
+ * log.cleaner.io.max.bytes.per.second in MB, 0 for unlimited (a throttle also makes the cleaning phase
+ * longer), and optionally the cleaned file's sync slice in MB, 0 for one fdatasync at the end, the
+ * thread that runs it, and where the record work runs: a worker thread or a child process in its own
+ * session, the default where it can lower its autogroup, or process-writes: a child that also writes
+ * the cleaned file itself, e.g. idle/0/4/pool/process,idle/0/4/pool/thread; or `deletes`: no cleaner,
+ * the dirty log's segment files deleted one every --delete-interval-ms as a cleaning's swaps delete
+ * the old ones) has its own LogCleaner for the whole run, started before the first round as a broker's
+ * is; every round runs each variant once, in a rotated order. Reports per phase (idle before,
+ * cleaning, idle after, and both idle phases together) append latency p50 / p99 / p99.9 / max (from
+ * the scheduled time, so a stall counts), the event loop's delay p99, the process's CPU and disk
+ * traffic and how busy the disk was (/proc/diskstats, all processes), and for the cleaning what the
+ * cleaner read and wrote per second; then per variant the medians over the rounds, the per-round p99
+ * ratios against each idle phase, every round's appends pooled, and the load average of each round.
+ * --trace MS prints each cleaning's steps, the stalls of MS or more among them and the moments the
+ * event loop itself ran MS or more late (a stall without one waited for I/O, or for a thread of the
+ * pool to run). With --duty MS the cleaner pauses every other MS window instead (at its next chunk)
+ * and the appends of the windows it worked in are compared with those of the windows it paused in,
+ * within the same seconds, which a machine whose load swings from second to second needs: --baseline
+ * DIR adds a variant: the cleaner of the broker package built in DIR (a checkout of an older commit,
+ * `npx tsc -b packages/broker` there), on logs that build opened:
  *   node scripts/bench-cleaner.mjs --latency [--mb 150] [--rounds 3] [--rate 2000]
  *     [--variants idle/0,19/0] [--idle-seconds 2] [--trace 0] [--duty 0] [--baseline DIR]
- *     [--settle-mb 32] [--settle-timeout-seconds 60]
+ *     [--settle-mb 32] [--settle-timeout-seconds 15] [--delete-interval-ms 100]
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { rm, unlink } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -76,7 +76,8 @@ const { values: args } = parseArgs({
     duty: { type: 'string', default: '0' },
     baseline: { type: 'string' },
     'settle-mb': { type: 'string', default: '32' },
-    'settle-timeout-seconds': { type: 'string', default: '60' },
+    'settle-timeout-seconds': { type: 'string', default: '15' },
+    'delete-interval-ms': { type: 'string', default: '100' },
   },
 });
 const MiB = 1024 * 1024;
@@ -223,9 +224,10 @@ function summarize(latencies, seconds, loopP99) {
   };
 }
 
-/** Syncs and waits out the machine's dirty and writeback pages (--settle-mb, --settle-timeout-seconds). */
+/** Syncs and waits out the dirty and writeback pages and the discards (--settle-mb, --settle-timeout-seconds). */
 function settle() {
-  return settleWriteback(Number(args['settle-mb']) * MiB, Number(args['settle-timeout-seconds']) * 1000);
+  const timeoutMs = Number(args['settle-timeout-seconds']) * 1000;
+  return settleWriteback(Number(args['settle-mb']) * MiB, timeoutMs, diskOf(args.dir));
 }
 
 /** This process's CPU and disk traffic, and its disk's (sectors read and written, ms busy), now. */
@@ -324,6 +326,19 @@ async function latencyBench() {
   );
   // One cleaner per variant for the whole run, as a broker keeps its own: its worker thread starts once.
   const variants = args.variants.split(',').map((spec) => {
+    if (spec === 'deletes') {
+      const armed = { log: undefined, dir: undefined };
+      const intervalMs = Number(args['delete-interval-ms']);
+      const name = `no cleaner: the dirty log's segments deleted one every ${intervalMs} ms`;
+      return {
+        name,
+        armed,
+        cleaner: deletingCleaner(armed, intervalMs),
+        deletes: true,
+        results: [],
+        openLog: openPartitionLog,
+      };
+    }
     const [priority, ioMb = '0', syncMb, syncThread = 'pool', computeIn] = spec.split('/');
     const ioMax = Number(ioMb) > 0 ? Number(ioMb) * 1024 * 1024 : Number.POSITIVE_INFINITY;
     const armed = { log: undefined };
@@ -403,7 +418,7 @@ async function latencyBench() {
       const done = () => {
         if (finished || variant.cleaner.totals.passes === seenPasses) return finished;
         seenPasses = variant.cleaner.totals.passes;
-        finished = log.cleanableSection(log.logEndOffset).dirtyBytes === 0;
+        finished = variant.deletes || log.cleanableSection(log.logEndOffset).dirtyBytes === 0;
         return finished;
       };
       const startMs = performance.now();
@@ -413,6 +428,7 @@ async function latencyBench() {
       const idleCpu = cpuIdle && cpuDelta(cpuIdle, cpuBefore).join(', ');
       if (cpuIdle) console.log(`CPU and run-queue wait ms by thread in the ${beforeMs / 1000} s idle: ${idleCpu}`);
       variant.armed.log = log;
+      variant.armed.dir = join(args.dir, `dirty-${r}-${v}`);
       variant.cleaner.poke();
       const cleaningSamples = [];
       let cleaning = await measured(() => produce(producerLog, done, cleaningSamples));
@@ -458,7 +474,7 @@ async function latencyBench() {
       if (events) printTrace(events, cleaningSamples, loopGaps, traceMs);
       if (cpuBefore)
         console.log(`CPU and run-queue wait ms by thread while cleaning: ${cpuDelta(cpuBefore, cpuAfter).join(', ')}`);
-      await log.close();
+      if (!variant.deletes) await log.close();
       await rm(join(args.dir, `dirty-${r}-${v}`), { recursive: true, force: true });
     }
   }
@@ -468,6 +484,33 @@ async function latencyBench() {
   }
   await producerLog.close();
   await rm(args.dir, { recursive: true, force: true });
+}
+
+/**
+ * Not a cleaner: once poked, closes the armed log and deletes its segment files one every
+ * `intervalMs`, as a cleaning's swaps delete the old segments, so that a run can tell what the
+ * deletions alone cost the producer (on ext4 mounted with `discard`, each commit after them
+ * discards the freed blocks).
+ */
+function deletingCleaner(armed, intervalMs) {
+  const totals = { passes: 0, bytesRead: 0, bytesWritten: 0 };
+  return {
+    totals,
+    poke() {
+      const { log, dir } = armed;
+      (async () => {
+        await log.close();
+        for (const file of readdirSync(dir)
+          .filter((f) => f.endsWith('.log'))
+          .sort()) {
+          await unlink(join(dir, file));
+          await new Promise((resolve) => setTimeout(resolve, intervalMs));
+        }
+        totals.passes++;
+      })();
+    },
+    async close() {},
+  };
 }
 
 /**
