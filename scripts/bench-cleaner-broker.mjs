@@ -24,7 +24,7 @@
  * average of each round. Build first (npx tsc -b):
  *   node scripts/bench-cleaner-broker.mjs [--brokers 1] [--mb 300] [--rounds 4] [--rate 10000]
  *     [--keys 100000] [--warmup-seconds 1] [--min-phase-records 20000] [--io-max-mb 0]
- *     [--settle-mb 32] [--settle-timeout-seconds 15] [--dir DIR]
+ *     [--settle-mb 32] [--settle-timeout-seconds 10] [--dir DIR]
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -60,7 +60,7 @@ const { values: args } = parseArgs({
     'min-phase-records': { type: 'string', default: '20000' },
     'io-max-mb': { type: 'string', default: '0' },
     'settle-mb': { type: 'string', default: '32' },
-    'settle-timeout-seconds': { type: 'string', default: '15' },
+    'settle-timeout-seconds': { type: 'string', default: '10' },
     dir: { type: 'string' },
   },
 });

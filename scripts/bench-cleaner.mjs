@@ -36,7 +36,7 @@
  * `npx tsc -b packages/broker` there), on logs that build opened:
  *   node scripts/bench-cleaner.mjs --latency [--mb 150] [--rounds 3] [--rate 2000]
  *     [--variants idle/0,19/0] [--idle-seconds 2] [--trace 0] [--duty 0] [--baseline DIR]
- *     [--settle-mb 32] [--settle-timeout-seconds 15] [--delete-interval-ms 100]
+ *     [--settle-mb 32] [--settle-timeout-seconds 10] [--delete-interval-ms 100]
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { rm, unlink } from 'node:fs/promises';
@@ -76,7 +76,7 @@ const { values: args } = parseArgs({
     duty: { type: 'string', default: '0' },
     baseline: { type: 'string' },
     'settle-mb': { type: 'string', default: '32' },
-    'settle-timeout-seconds': { type: 'string', default: '15' },
+    'settle-timeout-seconds': { type: 'string', default: '10' },
     'delete-interval-ms': { type: 'string', default: '100' },
   },
 });
