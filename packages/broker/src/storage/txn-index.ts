@@ -84,6 +84,8 @@ export class AbortedTxnIndex {
     }
     entries.sort((a, b) => a.lastOffset - b.lastOffset);
     this.entries = entries.filter((e, i) => i === 0 || entries[i - 1]!.lastOffset !== e.lastOffset);
+    // Appended to before a crash of the process, maybe not on the disk yet: synced with the first snapshot.
+    this.unsynced = new Set(this.entries.map((e) => e.segmentBase));
   }
 
   /**

@@ -371,14 +371,24 @@ describe('storage: a crash at every change of a multi-step operation', () => {
       await log.appendMarker(abort(2, 1), { leaderEpoch: 0, coordinatorEpoch: 0 }); // 3
       await log.close(); // a snapshot at 4
       const events = [...disk.events];
-      for (const [txnIndex, snapshot] of [
-        ['00000000000000000000.txnindex', '00000000000000000002.snapshot.tmp'],
-        ['00000000000000000002.txnindex', '00000000000000000004.snapshot.tmp'],
+      // A crashed process's entries may not be on the disk either: the reopened log syncs them too.
+      const crashed = await openPartitionLog({ dir: dir.path });
+      await crashed.append(txn(3, 0)); // 4, in segment 2
+      await crashed.appendMarker(abort(3, 1), { leaderEpoch: 0, coordinatorEpoch: 0 }); // 5
+      await crashed.abandon();
+      disk.arm(Number.POSITIVE_INFINITY);
+      const reopened = await openPartitionLog({ dir: dir.path });
+      await reopened.roll(); // a snapshot at 6
+      await reopened.close();
+      for (const [txnIndex, snapshot, run] of [
+        ['00000000000000000000.txnindex', '00000000000000000002.snapshot.tmp', events],
+        ['00000000000000000002.txnindex', '00000000000000000004.snapshot.tmp', events],
+        ['00000000000000000002.txnindex', '00000000000000000006.snapshot.tmp', [...disk.events]],
       ] as const) {
-        const saved = events.indexOf(`rename ${snapshot}`);
-        expect(saved, events.join(', ')).toBeGreaterThan(0);
-        const synced = events.findIndex((e) => /sync /.test(e) && e.endsWith(` ${txnIndex}`));
-        expect([synced >= 0, synced < saved], `${txnIndex}: ${events.join(', ')}`).toEqual([true, true]);
+        const saved = run.indexOf(`rename ${snapshot}`);
+        expect(saved, run.join(', ')).toBeGreaterThan(0);
+        const synced = run.findIndex((e) => /sync /.test(e) && e.endsWith(` ${txnIndex}`));
+        expect([synced >= 0, synced < saved], `${txnIndex}: ${run.join(', ')}`).toEqual([true, true]);
       }
     } finally {
       await dir.remove();
