@@ -117,6 +117,17 @@ class RequestTimings {
     this.count++;
   }
 
+  /** Both sets of timings together. */
+  plus(other: RequestTimings): RequestTimings {
+    const sum = new RequestTimings();
+    for (const t of [this, other]) {
+      sum.queueUs.add(t.queueUs);
+      sum.requestUs.add(t.requestUs);
+      sum.count += t.count;
+    }
+    return sum;
+  }
+
   addTo(f: BenchFigures): void {
     const ms = (h: hdr.Histogram, p: number) => Math.min(h.getValueAtPercentile(p), h.maxValue) / 1000;
     f.requests = this.count;
@@ -141,6 +152,18 @@ class AcknowledgementSplit {
 
   acknowledged(count: number, ms: number): void {
     this.ackUs.recordValueWithCount(Math.max(1, Math.round(ms * 1000)), count);
+  }
+
+  /** Both splits together. */
+  plus(other: AcknowledgementSplit): AcknowledgementSplit {
+    const sum = new AcknowledgementSplit();
+    for (const t of [this, other]) {
+      sum.ackUs.add(t.ackUs);
+      sum.afterUs.add(t.afterUs);
+      sum.before += t.before;
+      sum.after += t.after;
+    }
+    return sum;
   }
 
   /** `count` records received `ms` after their step was acknowledged; undefined: not acknowledged yet. */
@@ -190,25 +213,29 @@ function ticker(what: string): { add(records: number, bytes: number): void; stop
  * Per-record latencies of a run, with --warmup-records W also those of the records from W on (the
  * steady state, whose clock starts when record W is sent). A fresh process spends its first fraction
  * of a second compiling hot code and opening connections, and that shows as latency, not as the
- * cluster's.
+ * cluster's. Each record, request and split is recorded once, in the warm-up's set or the steady
+ * state's (all in the first without a warm-up); the whole run's figures add the two at the end.
  */
-class LatencyRecorder {
-  readonly whole = histogram();
-  readonly steady: hdr.Histogram | undefined;
+export class LatencyRecorder {
+  private readonly warmup = { records: histogram(), requests: new RequestTimings(), split: new AcknowledgementSplit() };
+  private readonly steady:
+    | { records: hdr.Histogram; requests: RequestTimings; split: AcknowledgementSplit }
+    | undefined;
   private readonly start = performance.now();
   private steadyStart = this.start;
   private steadyStarted = false;
   private readonly startCpu = process.cpuUsage();
   private steadyStartCpu = this.startCpu;
   private readonly tick: ReturnType<typeof ticker>;
-  private readonly requests = { whole: new RequestTimings(), steady: new RequestTimings() };
-  private readonly split = { whole: new AcknowledgementSplit(), steady: new AcknowledgementSplit() };
 
   constructor(
     private readonly o: { numRecords: number; warmupRecords: number; recordSize: number },
     what: string,
   ) {
-    this.steady = o.warmupRecords > 0 ? histogram() : undefined;
+    this.steady =
+      o.warmupRecords > 0
+        ? { records: histogram(), requests: new RequestTimings(), split: new AcknowledgementSplit() }
+        : undefined;
     this.tick = ticker(what);
   }
 
@@ -221,33 +248,34 @@ class LatencyRecorder {
     }
   }
 
+  /** The set the records of the step that started at `first` count in. */
+  private of(first: number): NonNullable<LatencyRecorder['steady']> {
+    return this.steady !== undefined && first >= this.o.warmupRecords ? this.steady : this.warmup;
+  }
+
   /** A Produce request of the run was answered `requestLatencyMs` after it was sent (onRequestTimed). */
   request(timing: ProduceRequestTiming): void {
     if (!timing.answered) return;
-    this.requests.whole.add(timing.queueTimeMs, timing.requestLatencyMs);
+    const steady = this.steady;
     const sentMs = performance.now() - timing.requestLatencyMs;
-    if (this.steady !== undefined && this.steadyStarted && sentMs >= this.steadyStart)
-      this.requests.steady.add(timing.queueTimeMs, timing.requestLatencyMs);
+    const into = steady !== undefined && this.steadyStarted && sentMs >= this.steadyStart ? steady : this.warmup;
+    into.requests.add(timing.queueTimeMs, timing.requestLatencyMs);
   }
 
   /** `count` records of the step that started at record `first` took `ms` each. */
   record(first: number, count: number, ms: number): void {
-    const us = Math.max(1, Math.round(ms * 1000));
-    this.whole.recordValueWithCount(us, count);
-    if (this.steady !== undefined && first >= this.o.warmupRecords) this.steady.recordValueWithCount(us, count);
+    this.of(first).records.recordValueWithCount(Math.max(1, Math.round(ms * 1000)), count);
     this.tick.add(count, count * this.o.recordSize);
   }
 
   /** bench end-to-end: `count` records of the step that started at `first` were acknowledged `ms` after their send. */
   acknowledged(first: number, count: number, ms: number): void {
-    this.split.whole.acknowledged(count, ms);
-    if (this.steady !== undefined && first >= this.o.warmupRecords) this.split.steady.acknowledged(count, ms);
+    this.of(first).split.acknowledged(count, ms);
   }
 
   /** bench end-to-end: `count` records of step `first` received `ms` after the step's acknowledgement. */
   receivedAfterAck(first: number, count: number, ms: number | undefined): void {
-    this.split.whole.received(count, ms);
-    if (this.steady !== undefined && first >= this.o.warmupRecords) this.split.steady.received(count, ms);
+    this.of(first).split.received(count, ms);
   }
 
   stop(): void {
@@ -260,21 +288,20 @@ class LatencyRecorder {
     const cpuUsPerRecord = (since: NodeJS.CpuUsage, records: number): number =>
       (endCpu.user - since.user + endCpu.system - since.system) / records;
     const { numRecords, warmupRecords, recordSize } = this.o;
-    const result: ProduceBenchFigures = figures(
-      numRecords,
-      numRecords * recordSize,
-      (end - this.start) / 1000,
-      this.whole,
-    );
+    const { warmup, steady } = this;
+    const whole = histogram();
+    whole.add(warmup.records);
+    if (steady) whole.add(steady.records);
+    const result: ProduceBenchFigures = figures(numRecords, numRecords * recordSize, (end - this.start) / 1000, whole);
     result.clientCpuUsPerRecord = cpuUsPerRecord(this.startCpu, numRecords);
-    this.requests.whole.addTo(result);
-    this.split.whole.addTo(result);
-    if (this.steady) {
+    (steady ? warmup.requests.plus(steady.requests) : warmup.requests).addTo(result);
+    (steady ? warmup.split.plus(steady.split) : warmup.split).addTo(result);
+    if (steady) {
       const records = numRecords - warmupRecords;
-      result.steadyState = figures(records, records * recordSize, (end - this.steadyStart) / 1000, this.steady);
+      result.steadyState = figures(records, records * recordSize, (end - this.steadyStart) / 1000, steady.records);
       result.steadyState.clientCpuUsPerRecord = cpuUsPerRecord(this.steadyStartCpu, records);
-      this.requests.steady.addTo(result.steadyState);
-      this.split.steady.addTo(result.steadyState);
+      steady.requests.addTo(result.steadyState);
+      steady.split.addTo(result.steadyState);
     }
     return result;
   }
