@@ -507,10 +507,12 @@ export class Producer implements AsyncDisposable {
     index: number,
     now: number,
   ): void {
+    // While the partition's request is out its batches wait for the answer, which wakes the sender
+    // itself: no drain for them before that (one per request at a moderate rate).
     let batch = queue.open;
     if (batch !== undefined && (batch.acks !== acks || batch.bytes + bytes > this.options.batchSize)) {
       batch.closed = true;
-      this.wake();
+      if (!queue.inFlight) this.wake();
       batch = undefined;
     }
     if (batch === undefined) {
@@ -520,12 +522,12 @@ export class Producer implements AsyncDisposable {
       // Without a linger the batch may go on the next turn of the event loop: a timer of 0 ms would
       // fire a millisecond or more later.
       if (this.options.lingerMs > 0) this.wakeup.at(now + this.options.lingerMs);
-      else this.wake();
+      else if (!queue.inFlight) this.wake();
     }
     batch.append(input, bytes, tracker, index);
     if (batch.bytes >= this.options.batchSize) {
       batch.closed = true;
-      this.wake();
+      if (!queue.inFlight) this.wake();
     }
   }
 

@@ -177,6 +177,32 @@ describe('producer', () => {
     expect(timings[0]?.requestLatencyMs).toBeGreaterThanOrEqual(30);
   });
 
+  it("records queued while their partition's request is out wake no sender until its answer", async () => {
+    cluster.createTopic('t', 1);
+    const producer = samsa.producer({ lingerMs: 0, batchSize: 200 });
+    const drains = { count: 0 };
+    const drain = (producer as unknown as { drain: () => void }).drain.bind(producer);
+    (producer as unknown as { drain: () => void }).drain = () => {
+      drains.count++;
+      drain();
+    };
+    const release = cluster.hold('Produce');
+    const first = producer.send({ topic: 't', value: 'first' });
+    await waitFor(() => cluster.requestsOf<Produce>('Produce').length === 1);
+    drains.count = 0;
+    // Full batches and new ones while the request is out, over several turns of the event loop.
+    const later: Promise<unknown>[] = [];
+    for (let i = 0; i < 20; i++) {
+      later.push(producer.send({ topic: 't', value: Buffer.alloc(50, i) }));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(drains.count).toBe(0);
+    release();
+    await Promise.all([first, ...later]);
+    expect(drains.count).toBeGreaterThan(0);
+    expect(values(cluster, 't', 0)).toHaveLength(21);
+  });
+
   it('closes a batch at batchSize bytes', async () => {
     cluster.createTopic('t', 1);
     const producer = samsa.producer({ batchSize: 1024, lingerMs: 1000 });
