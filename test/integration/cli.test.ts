@@ -156,9 +156,12 @@ describe('samsa CLI', () => {
         queueTimeP50Ms: number;
         requestLatencyP50Ms: number;
         requestLatencyP99Ms: number;
+        clientCpuUsPerRecord: number;
       };
     };
     expect(figures.records).toBe(5000);
+    // The bench process's own CPU per record (process.cpuUsage over the steady state).
+    expect(figures.steadyState.clientCpuUsPerRecord).toBeGreaterThan(0);
     expect(figures.steadyState.records).toBe(3000);
     // The producer's requests: how long their batches waited in it, and their round trips.
     expect(figures.steadyState.requests).toBeGreaterThan(0);
@@ -199,7 +202,7 @@ describe('samsa CLI', () => {
     expect(lines[0]).toMatch(
       /, p99 [\d.]+ ms, p99\.9 [\d.]+ ms, max [\d.]+ ms; \d+ requests: queue time p50 [\d.]+ ms, /,
     );
-    expect(lines[0]).toMatch(/, request latency p50 [\d.]+ ms, p99 [\d.]+ ms$/);
+    expect(lines[0]).toMatch(/, request latency p50 [\d.]+ ms, p99 [\d.]+ ms; client CPU [\d.]+ µs\/record$/);
     expect(lines[1]).toMatch(/^steady state after 400 warm-up records: 600 records sent, \d+ records\/sec/);
 
     const without = await samsa([...args, '--num-records', '300', '--json']);
@@ -222,7 +225,8 @@ describe('samsa CLI', () => {
         records: number;
         p50Ms: number;
         maxMs: number;
-        steadyState: { records: number; p99Ms: number; maxMs: number };
+        latencyHistogram: string;
+        steadyState: { records: number; p99Ms: number; maxMs: number; latencyHistogram: string };
         acknowledgedP50Ms: number;
         afterAckP99Ms: number;
         receivedBeforeAck: number;
@@ -231,6 +235,9 @@ describe('samsa CLI', () => {
       expect(f.p50Ms).toBeGreaterThan(0);
       expect(f.steadyState.records).toBe(300);
       expect(f.steadyState.p99Ms).toBeLessThanOrEqual(f.steadyState.maxMs);
+      // Every record received counted once (a step's records are recorded as one run).
+      expect(hdr.decodeFromCompressedBase64(f.latencyHistogram).totalCount).toBe(400);
+      expect(hdr.decodeFromCompressedBase64(f.steadyState.latencyHistogram).totalCount).toBe(300);
       // The split: the produce path's share and the consumer's after it.
       expect(f.acknowledgedP50Ms).toBeGreaterThan(0);
       expect(f.afterAckP99Ms).toBeGreaterThan(0);
