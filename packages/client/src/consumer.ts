@@ -121,6 +121,8 @@ class PartitionState {
   committed: number | undefined;
   /** The position fell out of the log: autoOffsetReset decides, not the group's committed offset. */
   outOfRange = false;
+  /** Some of its records were handed to the application (the consumer's handedOut names it). */
+  handedOut = false;
 
   constructor(
     readonly topic: string,
@@ -197,6 +199,13 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
   /** The partition of the message (or batch) the application holds: handed out, not yet finished with. */
   private held: PartitionState | undefined;
   private releaseWaiters: Array<() => void> = [];
+  /**
+   * Per partition, the assignment (its PartitionState) whose records were last handed to the application.
+   * A transaction may commit a partition's offsets only while that assignment is still the member's: one
+   * dropped and made again (fenced and rejoined, revoked and assigned back) reads from the committed offset
+   * again, so the records handed out before are being handed out twice (see offsetsForTransaction).
+   */
+  private readonly handedOut = new Map<string, PartitionState>();
   /**
    * This consumer's FetchStream to each broker it fetches from: a fetch is a message on it rather than
    * a call of its own (an HTTP/2 stream, headers and a deadline per fetch). Closed with the consumer, so
@@ -307,12 +316,22 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
 
   /**
    * What a transactional producer's `sendOffsets(consumer)` commits in its transaction: this member's
-   * group metadata and the position of every partition it has one for (the message in hand counts as
-   * processed, as with commit()). Exactly-once needs `enableAutoCommit: false` (the offsets are the
-   * transaction's to commit) and `isolationLevel: 'read_committed'` (no aborted input, stable offsets):
-   * a consumer set up otherwise is refused with InvalidConfig.
+   * group metadata and `offsets`, or without them the position of every partition it has one for (the
+   * message in hand counts as processed, as with commit()). Exactly-once needs `enableAutoCommit: false`
+   * (the offsets are the transaction's to commit) and `isolationLevel: 'read_committed'` (no aborted
+   * input, stable offsets): a consumer set up otherwise is refused with InvalidConfig.
+   *
+   * The member epoch fences the commit, so it must be the one the records were handed out under (Kafka's
+   * consumer changes its assignment only inside poll(); this one's membership runs in the background).
+   * A partition whose records were handed out under an assignment the member no longer has (it was fenced
+   * and rejoined, or the partition was revoked or lost, maybe assigned back and read again from the
+   * committed offset) is refused with StaleMemberEpoch, as is any commit while the application holds
+   * such records: the transaction must abort, and the records are processed again by their new owner.
    */
-  offsetsForTransaction(): { readonly group: GroupMetadata; readonly offsets: CommitOffset[] } {
+  offsetsForTransaction(offsets?: readonly CommitOffset[]): {
+    readonly group: GroupMetadata;
+    readonly offsets: CommitOffset[];
+  } {
     const group = this.requireGroup('sendOffsets()');
     if (group.autoCommitEnabled || this.options.isolationLevel !== 'read_committed')
       throw new SamsaClientError(
@@ -321,12 +340,31 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
           "isolationLevel: 'read_committed'",
         { retriable: false },
       );
-    const offsets = this.offsetsToCommit('position').map(({ topic, partition, offset }) => ({
+    const list = (offsets ?? this.offsetsToCommit('position')).map(({ topic, partition, offset }) => ({
       topic,
       partition,
       offset,
     }));
-    return { group: group.metadata(), offsets };
+    const held = this.held;
+    const stale = list.find((o) => this.handedOutElsewhere(o.topic, o.partition));
+    const staleHeld = held !== undefined && this.handedOutElsewhere(held.topic, held.partition) ? held : undefined;
+    const where = stale ?? staleHeld;
+    if (where !== undefined)
+      throw new SamsaClientError(
+        ErrorCodes.STALE_MEMBER_EPOCH,
+        `${where.topic}-${where.partition}: its records were handed out under an assignment this member ` +
+          'no longer has (fenced, revoked or lost since); abort the transaction',
+        { topic: where.topic, partition: where.partition, retriable: false },
+      );
+    // Taken with the check: a later fence changes the epoch, and the coordinator refuses this one.
+    return { group: group.metadata(), offsets: list };
+  }
+
+  /** Records of the partition were handed out under an assignment other than its current one (or none). */
+  private handedOutElsewhere(topic: string, partition: number): boolean {
+    const key = tpKey(topic, partition);
+    const handed = this.handedOut.get(key);
+    return handed !== undefined && this.partitions.get(key) !== handed;
   }
 
   /** The group's committed offsets of `partitions` (default: this consumer's); offset -1 where there is none. */
@@ -384,6 +422,10 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
 
   private hold(state: PartitionState): void {
     this.held = state;
+    if (!state.handedOut) {
+      state.handedOut = true;
+      this.handedOut.set(tpKey(state.topic, state.partition), state);
+    }
   }
 
   /** Adds partitions paused (the application's onPartitionsAssigned may seek), then resumes them. */

@@ -40,9 +40,16 @@ export interface TransactionalProducerOptions {
   requestTimeoutMs?: number;
 }
 
-/** The consumer side of sendOffsets: a Consumer (its offsetsForTransaction()). */
+/**
+ * The consumer side of sendOffsets: a Consumer (its offsetsForTransaction()). It names the group
+ * metadata that fences the commit, and refuses offsets it cannot vouch for (records handed out under an
+ * assignment the member no longer has): the transaction then cannot commit.
+ */
 export interface TransactionOffsetsSource {
-  offsetsForTransaction(): { readonly group: GroupMetadata; readonly offsets: readonly CommitOffset[] };
+  offsetsForTransaction(offsets?: readonly CommitOffset[]): {
+    readonly group: GroupMetadata;
+    readonly offsets: readonly CommitOffset[];
+  };
 }
 
 /** sendOffsets' argument: a consumer (its positions), or a consumer and the offsets to commit. */
@@ -277,16 +284,27 @@ export class TransactionalProducer implements Transaction, AsyncDisposable {
         retriable: false,
       });
     }
-    const source = 'consumer' in input ? input.consumer : input;
-    const { group, offsets: positions } = source.offsetsForTransaction();
-    const offsets = 'consumer' in input ? input.offsets : positions;
-    for (const o of offsets)
+    const explicit = 'consumer' in input ? input.offsets : undefined;
+    for (const o of explicit ?? [])
       if (!Number.isSafeInteger(o.offset) || o.offset < 0)
         throw new SamsaClientError(ErrorCodes.INVALID_REQUEST, `cannot commit offset ${o.offset}`, {
           topic: o.topic,
           partition: o.partition,
           retriable: false,
         });
+    const source = 'consumer' in input ? input.consumer : input;
+    let group: GroupMetadata;
+    let offsets: readonly CommitOffset[];
+    try {
+      // The source checks explicit offsets too; they are what is committed.
+      const answer = source.offsetsForTransaction(explicit);
+      group = answer.group;
+      offsets = explicit ?? answer.offsets;
+    } catch (err) {
+      // The records whose output this transaction holds cannot have their offsets committed: it must abort.
+      this.failure ??= err;
+      throw err;
+    }
     if (offsets.length === 0) return;
     const commit = this.commitOffsetsInTxn(group, offsets);
     this.offsetCommits.add(commit);

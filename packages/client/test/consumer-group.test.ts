@@ -4,7 +4,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ErrorCodes, encodeBatch, type v1 } from '@samsa/protocol';
-import { type ConsumedMessage, type Consumer, Samsa, type TopicPartition } from '@samsa/client';
+import { type ConsumedMessage, type Consumer, Samsa, SamsaClientError, type TopicPartition } from '@samsa/client';
 import { TestCluster, waitFor } from './support/test-cluster.js';
 
 const fastRetry = { retries: 5, initialRetryTimeMs: 10, maxRetryTimeMs: 50 };
@@ -246,5 +246,118 @@ describe('finding the coordinator', () => {
       await samsa.close();
       await cluster.stop();
     }
+  });
+});
+
+/**
+ * Exactly-once: the offsets a transaction commits must belong to the records the application was handed.
+ * A member fenced while it holds a batch loses the partition and rejoins with a new epoch; the partition
+ * is assigned again and read again from the committed offset. The batch in hand was handed out under the
+ * old epoch: committing its offsets under the new one would commit its output twice (chaos run 217).
+ */
+describe('a fenced member holding records: their offsets cannot go into a transaction', () => {
+  let cluster: TestCluster;
+  let samsa: Samsa;
+  let coordinator: ScriptedCoordinator;
+  let consumer: Consumer;
+  const events: string[] = [];
+
+  beforeEach(async () => {
+    cluster = await TestCluster.start();
+    cluster.createTopic('t', 2);
+    for (const p of [0, 1])
+      cluster.append(
+        't',
+        p,
+        encodeBatch(Array.from({ length: 10 }, (_, i) => ({ key: null, value: Buffer.from(`${i}`), timestamp: i }))),
+      );
+    coordinator = new ScriptedCoordinator(cluster);
+    coordinator.commits.set('t:0', 3);
+    samsa = new Samsa({ brokers: cluster.bootstrap, retry: fastRetry });
+    consumer = samsa.consumer({
+      groupId: 'g',
+      autoOffsetReset: 'earliest',
+      maxWaitMs: 20,
+      enableAutoCommit: false,
+      isolationLevel: 'read_committed',
+    });
+    events.length = 0;
+    consumer.subscribe(['t'], {
+      onPartitionsAssigned: (tps) => void events.push(`assigned ${tps.map((tp) => tp.partition).join()}`),
+      onPartitionsLost: (tps) => void events.push(`lost ${tps.map((tp) => tp.partition).join()}`),
+    });
+  });
+
+  afterEach(async () => {
+    await samsa.close();
+    await cluster.stop();
+  });
+
+  /** Fences the member and waits until it owns its partitions again under a new epoch. */
+  async function fenceAndRejoin(): Promise<number> {
+    const before = consumer.groupMetadata().memberEpoch;
+    const assigned = events.filter((e) => e.startsWith('assigned')).length;
+    coordinator.fenceNext = true;
+    await waitFor(() => events.filter((e) => e.startsWith('assigned')).length > assigned, 5_000, 'assigned again');
+    await waitFor(() => consumer.groupMetadata().state === 'stable', 5_000, 'stable again');
+    const after = consumer.groupMetadata().memberEpoch;
+    expect(after).toBeGreaterThan(before);
+    return after;
+  }
+
+  const refusal = (fn: () => unknown): SamsaClientError => {
+    try {
+      fn();
+    } catch (err) {
+      expect(err).toBeInstanceOf(SamsaClientError);
+      return err as SamsaClientError;
+    }
+    throw new Error('not refused');
+  };
+
+  it('batches(): the batch in hand is refused, explicit offsets or positions; the new batch commits', async () => {
+    coordinator.assignment = [{ topic: 't', partition: 0 }];
+    const batches = consumer.batches();
+    const first = (await batches.next()).value!;
+    expect(first.messages.map((m) => m.offset)).toEqual([3, 4, 5, 6, 7, 8, 9]);
+    expect(consumer.offsetsForTransaction([{ topic: 't', partition: 0, offset: 5 }]).offsets).toEqual([
+      { topic: 't', partition: 0, offset: 5 },
+    ]);
+    await fenceAndRejoin();
+    expect(events).toEqual(['assigned 0', 'lost 0', 'assigned 0']);
+    // What the dropped assignment handed out cannot be committed under the new epoch...
+    const stale = refusal(() => consumer.offsetsForTransaction([{ topic: 't', partition: 0, offset: 10 }]));
+    expect(stale.code).toBe(ErrorCodes.STALE_MEMBER_EPOCH.code);
+    expect(stale.partition).toBe(0);
+    expect(refusal(() => consumer.offsetsForTransaction()).code).toBe(ErrorCodes.STALE_MEMBER_EPOCH.code);
+    // ...because the new assignment hands the same records out again, from the committed offset.
+    const again = (await batches.next()).value!;
+    expect(again.messages[0]?.offset).toBe(3);
+    expect(consumer.offsetsForTransaction([{ topic: 't', partition: 0, offset: 10 }])).toMatchObject({
+      group: { memberId: 'member-1', memberEpoch: consumer.groupMetadata().memberEpoch },
+      offsets: [{ topic: 't', partition: 0, offset: 10 }],
+    });
+    await batches.return();
+  });
+
+  it('messages(): a partition lost after its messages were handed out is refused until handed out again', async () => {
+    coordinator.assignment = [
+      { topic: 't', partition: 0 },
+      { topic: 't', partition: 1 },
+    ];
+    const iterator = consumer.messages();
+    const seen = new Set<number>();
+    while (seen.size < 2) seen.add((await iterator.next()).value!.partition);
+    coordinator.assignment = [{ topic: 't', partition: 1 }];
+    await fenceAndRejoin();
+    expect(consumer.assignment()).toEqual([{ topic: 't', partition: 1 }]);
+    // t-0 is another member's now: its records handed out before cannot be committed by this one.
+    const refused = refusal(() => consumer.offsetsForTransaction([{ topic: 't', partition: 0, offset: 5 }]));
+    expect(refused.code).toBe(ErrorCodes.STALE_MEMBER_EPOCH.code);
+    expect(refusal(() => consumer.offsetsForTransaction([{ topic: 't', partition: 1, offset: 1 }])).partition).toBe(1);
+    const next = await iterator.next();
+    expect(next.value?.partition).toBe(1);
+    expect(consumer.offsetsForTransaction([{ topic: 't', partition: 1, offset: 1 }]).offsets).toHaveLength(1);
+    await iterator.return?.();
   });
 });

@@ -6,7 +6,7 @@
  * The protocol itself (markers, fencing, read_committed) is tested on real brokers
  * (test/integration/transactions.test.ts).
  */
-import { Samsa, type SamsaClientError } from '@samsa/client';
+import { Samsa, SamsaClientError } from '@samsa/client';
 import * as grpc from '@grpc/grpc-js';
 import { ErrorCodes, splitBatches, type v1 } from '@samsa/protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -252,5 +252,32 @@ describe('transactional producer: sending', () => {
     await producer.transaction((tx) => tx.send({ topic: 't', partition: 1, value: 'c' }));
     expect(coordinator.ended).toEqual([false, true]);
     expect(cluster.partition('t', 1).records.map((r) => r.value?.toString())).toEqual(['c']);
+  });
+
+  it('offsets the consumer refuses (records of a lost assignment) fail the transaction: commit refuses', async () => {
+    cluster.createTopic('t', 1);
+    const coordinator = playCoordinator(cluster);
+    const producer = samsa.producer({ transactionalId: 'tx' });
+    const asked: unknown[] = [];
+    const consumer = {
+      offsetsForTransaction: (offsets?: readonly unknown[]): never => {
+        asked.push(offsets);
+        throw new SamsaClientError(ErrorCodes.STALE_MEMBER_EPOCH, 'handed out under an assignment since lost', {
+          retriable: false,
+        });
+      },
+    };
+    await producer.begin();
+    await producer.send({ topic: 't', partition: 0, value: 'a' });
+    const offsets = [{ topic: 'in', partition: 0, offset: 10 }];
+    // Even if the application goes on after the refusal, the output cannot commit without its offsets.
+    await expect(producer.sendOffsets({ consumer, offsets })).rejects.toMatchObject({
+      code: ErrorCodes.STALE_MEMBER_EPOCH.code,
+    });
+    expect(asked).toEqual([offsets]);
+    await expect(producer.commit()).rejects.toMatchObject({ code: ErrorCodes.INVALID_TXN_STATE.code });
+    expect(coordinator.ended).toEqual([]);
+    await producer.abort();
+    expect(coordinator.ended).toEqual([false]);
   });
 });
