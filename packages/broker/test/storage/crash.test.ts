@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +9,7 @@ import { makeBatch, tempDir } from './helpers.js';
 
 const root = fileURLToPath(new URL('../../../../', import.meta.url));
 const fixture = fileURLToPath(new URL('./fixtures/crash-writer.mjs', import.meta.url));
+const truncator = fileURLToPath(new URL('./fixtures/crash-truncator.mjs', import.meta.url));
 
 interface Report {
   readonly baseOffset: number;
@@ -90,6 +91,79 @@ function runWriterUntilKilled(
   });
 }
 
+interface Offsets {
+  readonly start: number;
+  readonly end: number;
+}
+type Intent = { readonly intent: 'append' } | { readonly intent: 'delete' | 'truncate' | 'reset'; readonly to: number };
+
+/**
+ * Starts the truncator (fixtures/crash-truncator.mjs), lets it report `minOps` operations done and
+ * run a random extra moment, then SIGKILLs it. Returns where it started, the offsets after the last
+ * operation it reported done, and the operation it had begun since, if any.
+ */
+function runTruncatorUntilKilled(
+  dir: string,
+  seed: number,
+  minOps: number,
+  extraMs: number,
+): Promise<{ ready: Offsets; last: Offsets; inFlight: Intent | undefined }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [truncator, dir, String(seed)], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let buffered = '';
+    let ready: Offsets | undefined;
+    let last: Offsets | undefined;
+    let inFlight: Intent | undefined;
+    let ops = 0;
+    let killTimer: NodeJS.Timeout | undefined;
+    const safety = setTimeout(() => child.kill('SIGKILL'), 8000);
+    child.stdout.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString();
+      const lines = buffered.split('\n');
+      buffered = lines.pop()!;
+      for (const line of lines) {
+        const message = JSON.parse(line) as Partial<Offsets> & { ready?: boolean; done?: boolean; intent?: string };
+        if (message.ready) ready = last = { start: message.start!, end: message.end! };
+        else if (message.done) {
+          last = { start: message.start!, end: message.end! };
+          inFlight = undefined;
+          ops++;
+        } else inFlight = message as Intent;
+      }
+      if (ops >= minOps && !killTimer) killTimer = setTimeout(() => child.kill('SIGKILL'), extraMs);
+    });
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      clearTimeout(safety);
+      if (killTimer) clearTimeout(killTimer);
+      if (signal !== 'SIGKILL' || !ready || !last) reject(new Error(`truncator exited with ${signal ?? code}`));
+      else resolve({ ready, last, inFlight });
+    });
+  });
+}
+
+/** Whether `after` is a state a crash during `intent`, begun at `before`, may reopen as. */
+function allowedAfter(before: Offsets, intent: Intent | undefined, after: Offsets): boolean {
+  const unchanged = after.start === before.start && after.end === before.end;
+  if (intent === undefined || intent.intent === 'append')
+    return after.start === before.start && after.end >= before.end;
+  const { to } = intent;
+  if (intent.intent === 'delete')
+    return after.end === before.end && (after.start === before.start || after.start === Math.max(before.start, to));
+  if (intent.intent === 'reset') return unchanged || (after.start === to && after.end === to);
+  // truncate: what is left of the old log from its start, or an empty log at the offset or the old start,
+  // or where the start followed the end back (the cut removed the batch holding it). The cut is at the
+  // base of the batch holding the offset: the truncator's batches hold at most 5 records.
+  if (to >= before.end) return unchanged;
+  const cut = after.end <= before.end && after.end > to - 5;
+  const empty = after.start === after.end && (after.start === to || after.start === before.start);
+  const clamped = after.start === after.end && after.start < before.start && cut;
+  return empty || clamped || (after.start === before.start && cut);
+}
+
 describe('crash safety with real processes', () => {
   beforeAll(ensureBuilt, 120_000);
 
@@ -144,4 +218,47 @@ describe('crash safety with real processes', () => {
     },
     60_000,
   );
+
+  it('DeleteRecords, truncations and resets SIGKILLed at random moments reopen as states they allow', async () => {
+    const dir = await tempDir('samsa-crash-');
+    try {
+      let seed = 777;
+      let expected: Offsets = { start: 0, end: 0 };
+      const interrupted = new Set<string>();
+      for (let round = 0; round < 12; round++) {
+        seed = (seed * 7919 + round) % 1_000_003;
+        const { ready, last, inFlight } = await runTruncatorUntilKilled(dir.path, seed, 5 + (seed % 40), seed % 50);
+        expect(ready).toEqual(expected);
+        interrupted.add(inFlight?.intent ?? 'none');
+        const log = await openPartitionLog({ dir: dir.path });
+        try {
+          const after = { start: log.logStartOffset, end: log.logEndOffset };
+          const where = `round ${round}: ${JSON.stringify({ last, inFlight, after })}`;
+          expect(log.state, where).toBe('online');
+          expect(allowedAfter(last, inFlight, after), where).toBe(true);
+          // Whole, valid, contiguous batches up to the end; nothing wholly below the start.
+          let next: number | undefined;
+          for await (const entry of dumpSegment(dir.path)) {
+            expect(entry.kind, where).toBe('batch');
+            if (entry.kind !== 'batch') break;
+            expect([entry.crcValid, entry.baseOffset], where).toEqual([true, next ?? entry.baseOffset]);
+            next = entry.lastOffset + 1;
+          }
+          expect(next ?? after.end, where).toBe(after.end);
+          const bases = (await readdir(dir.path)).filter((n) => n.endsWith('.log')).map((n) => Number(n.slice(0, 20)));
+          expect(bases.sort((a, b) => a - b)[1] ?? Number.POSITIVE_INFINITY, where).toBeGreaterThan(after.start);
+          const recoveryPoint = Number(await readFile(join(dir.path, 'recovery-point'), 'utf8').catch(() => '0'));
+          expect(recoveryPoint, where).toBeLessThanOrEqual(after.end);
+          expect((await log.append(makeBatch({ count: 2 }))).baseOffset, where).toBe(after.end);
+          expected = { start: after.start, end: after.end + 2 };
+        } finally {
+          await log.close();
+        }
+      }
+      // Most rounds end inside an operation; over 12 rounds the kills land in more than one kind.
+      expect(interrupted.size).toBeGreaterThan(1);
+    } finally {
+      await dir.remove();
+    }
+  }, 120_000);
 });
