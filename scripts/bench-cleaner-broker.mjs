@@ -149,20 +149,29 @@ for (let id = 1; id <= brokerCount; id++) {
 const bootstrap = brokers.map((b) => b.address).join(',');
 const samsa = new Samsa({ brokers: brokers.map((b) => b.address), retry: { retries: 100, maxRetryTimeMs: 500 } });
 const admin = samsa.admin();
-await admin.createTopics([
-  {
-    topic: 'dirty',
-    numPartitions: 1,
-    replicationFactor,
-    configs: {
-      'cleanup.policy': 'compact',
-      'segment.bytes': String(16 * MiB),
-      'min.cleanable.dirty.ratio': '0.01',
-      'min.compaction.lag.ms': DAY_MS,
-    },
-  },
-  { topic: 'bench', numPartitions: 1, replicationFactor },
-]);
+// A broker listens before the controller knows it is alive: until then RF 3 is refused.
+for (let attempt = 0; ; attempt++) {
+  try {
+    await admin.createTopics([
+      {
+        topic: 'dirty',
+        numPartitions: 1,
+        replicationFactor,
+        configs: {
+          'cleanup.policy': 'compact',
+          'segment.bytes': String(16 * MiB),
+          'min.cleanable.dirty.ratio': '0.01',
+          'min.compaction.lag.ms': DAY_MS,
+        },
+      },
+      { topic: 'bench', numPartitions: 1, replicationFactor },
+    ]);
+    break;
+  } catch (err) {
+    if (err.errorName !== 'InvalidReplicationFactor' || attempt > 300) throw err;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
 const leaderOf = async (topic) => {
   for (;;) {
     const [described] = await admin.describeTopics([topic]);
