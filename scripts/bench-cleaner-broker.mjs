@@ -304,14 +304,21 @@ for (let round = 1; round <= Number(args.rounds); round++) {
   const fillSeconds = await fill();
   const settleBefore = await settle();
   const records = Math.max(Number(args['min-phase-records']), Math.round(0.9 * (last.entry.elapsedMs / 1000) * rate));
+  const marks = [cleanerEvents.length];
   const before = await measured(() => benchProduce(records));
+  marks.push(cleanerEvents.length);
   // From the spawn of bench produce to its steady state (its start-up and warm-up records).
   const leadMs = before.endMs - before.startMs - (records / rate) * 1000;
   const cleaned = await cleaning(() => measured(() => benchProduce(records)), leadMs - 100);
   const during = cleaned.result;
   const settleAfter = await settle();
+  marks.push(cleanerEvents.length);
   const after = await measured(() => benchProduce(records));
+  marks.push(cleanerEvents.length);
   last = cleaned;
+  // A cleaner that worked in an idle phase (a follower's second pass, say) makes it no idle phase.
+  const passesIn = (from, to) => cleanerEvents.slice(from, to).filter((e) => e.msg === 'cleaning log').length;
+  const stray = [passesIn(marks[0], marks[1]), passesIn(marks[2], marks[3])];
   // The producer's steady state: its last `records` records, ending when it exited.
   const steadyStartMs = during.endMs - (records / rate) * 1000;
   const covered =
@@ -338,6 +345,8 @@ for (let round = 1; round <= Number(args.rounds); round++) {
       "of the producer's steady state",
   );
   console.log(`${at}: ${phaseLine('idle after', after)}`);
+  if (stray[0] + stray[1] > 0)
+    console.log(`${at}: cleaner passes begun in the idle phases: ${stray[0]} before, ${stray[1]} after (not idle)`);
 }
 
 const median = (xs) => {
