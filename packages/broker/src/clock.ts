@@ -8,11 +8,17 @@ export interface Clock {
   now(): number;
   /** Calls `fn` once after `delayMs`; the returned function cancels it (harmless once fired). */
   schedule(delayMs: number, fn: () => void): () => void;
+  /**
+   * Milliseconds on a clock that never goes back (the timers' own), for deadlines that `schedule`'s
+   * timers check: `now()` may be set back or forward. Absent on a simulated clock, whose `now()` is that.
+   */
+  monotonicNow?(): number;
 }
 
 /** Wall-clock time and Node's timers. */
 export const systemClock: Clock = {
   now: () => Date.now(),
+  monotonicNow: () => performance.now(),
   schedule(delayMs, fn) {
     const timer = setTimeout(fn, Math.max(0, delayMs));
     return () => clearTimeout(timer);

@@ -1,6 +1,6 @@
 import { getEventListeners } from 'node:events';
 import { describe, expect, it, vi } from 'vitest';
-import type { Clock } from '../src/clock.js';
+import { type Clock, systemClock } from '../src/clock.js';
 import type { BrokerContext } from '../src/server/context.js';
 import { DelayedOperations } from '../src/server/delayed.js';
 import { waitForPartitions } from '../src/server/handlers/long-poll.js';
@@ -178,6 +178,29 @@ describe('DelayedOperations', () => {
     clock.advanceTo(40_000, true);
     expect(expired.slice(-2)).toEqual(['late-10', 'late-20']);
     expect([ops.size, clock.pending()]).toEqual([0, 0]);
+  });
+
+  it('times deadlines on the monotonic clock: a wall clock set back or forward moves no deadline', () => {
+    const timers = manualClock();
+    let wallMs = 1_000_000;
+    // The timers' own time is the monotonic one; the wall clock is set back an hour, then forward two.
+    const clock: Clock = { now: () => wallMs, monotonicNow: timers.now, schedule: timers.schedule };
+    const ops = new DelayedOperations(clock);
+    const expired: string[] = [];
+    const waiting = (name: string) => ({ tryComplete: () => false, onExpire: () => void expired.push(name) });
+    ops.park(waiting('fetch'), ['k'], 500);
+    wallMs -= 3_600_000;
+    ops.park(waiting('produce'), ['k'], 30_000);
+    timers.advanceTo(499);
+    expect(expired).toEqual([]);
+    timers.advanceTo(500);
+    expect(expired).toEqual(['fetch']);
+    wallMs += 7_200_000;
+    timers.advanceTo(29_999);
+    expect(expired).toEqual(['fetch']);
+    timers.advanceTo(30_000);
+    expect(expired).toEqual(['fetch', 'produce']);
+    expect(systemClock.monotonicNow).toBeDefined();
   });
 
   it('calls onAbort once when the signal aborts first, at once when it already had, and never after completion', () => {

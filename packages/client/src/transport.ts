@@ -171,7 +171,8 @@ export class CorrelatedStream<M extends keyof CorrelatedRpcs> {
     if (this.closed) return Promise.reject(new ClosedError(`${this.rpc.toLowerCase()} stream`));
     const correlationId = this.nextId++;
     return new Promise((resolve, reject) => {
-      const deadlineMs = Date.now() + timeoutMs;
+      // On the monotonic clock: a wall clock set back would keep a timed-out request waiting that much longer.
+      const deadlineMs = performance.now() + timeoutMs;
       this.pending.set(correlationId, { resolve, reject, deadlineMs });
       if (deadlineMs < this.timerAtMs) this.arm(deadlineMs);
       this.call.write({ correlationId, request });
@@ -182,7 +183,7 @@ export class CorrelatedStream<M extends keyof CorrelatedRpcs> {
     clearTimeout(this.timer);
     this.timerAtMs = atMs;
     // Unreferenced: it may stay armed after the last answer, and the open stream holds the process anyway.
-    this.timer = setTimeout(() => this.checkDeadlines(), Math.max(0, atMs - Date.now())).unref();
+    this.timer = setTimeout(() => this.checkDeadlines(), Math.max(0, atMs - performance.now())).unref();
   }
 
   /** The timer fired: a request past its deadline times out (and closes the stream), else it waits on. */
@@ -190,7 +191,7 @@ export class CorrelatedStream<M extends keyof CorrelatedRpcs> {
     this.timer = undefined;
     this.timerAtMs = Number.POSITIVE_INFINITY;
     if (this.closed) return;
-    const nowMs = Date.now();
+    const nowMs = performance.now();
     let earliest: [number, Pending<CorrelatedRpcs[M]['response']>] | undefined;
     for (const entry of this.pending)
       if (earliest === undefined || entry[1].deadlineMs < earliest[1].deadlineMs) earliest = entry;

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
 import { ErrorCodes, SamsaError, encodeBatch } from '@samsa/protocol';
 import { AbortError, ClosedError, Samsa, SamsaClientError, TimeoutError } from '@samsa/client';
@@ -203,6 +203,28 @@ describe('client lifecycle and timeouts', () => {
       connection.close();
     }
   });
+
+  it('times a request on a stream on the monotonic clock: a wall clock set back does not hold it', async () => {
+    cluster.createTopic('t', 1);
+    const connection = new BrokerConnection(cluster.bootstrap[0]!, 'stream-test');
+    const records = encodeBatch([{ key: null, value: Buffer.from('x'), headers: [] }], { now: Date.now() });
+    const request = { acks: 1, timeoutMs: 10_000, topics: [{ name: 't', partitions: [{ partition: 0, records }] }] };
+    try {
+      await connection.produce(request, { timeoutMs: 5_000 }); // the stream is open
+      const release = cluster.hold('Produce');
+      const answer = connection.produce(request, { timeoutMs: 200 }).catch((e: unknown) => e);
+      const realNow = Date.now.bind(Date);
+      const setBack = vi.spyOn(Date, 'now').mockImplementation(() => realNow() - 3_600_000);
+      try {
+        expect(await answer).toMatchObject({ name: 'TimeoutError', code: ErrorCodes.REQUEST_TIMED_OUT.code });
+      } finally {
+        setBack.mockRestore();
+        release();
+      }
+    } finally {
+      connection.close();
+    }
+  }, 10_000);
 
   it('times a Produce on a stream from its own send, whatever was answered on the stream before it', async () => {
     cluster.createTopic('t', 1);

@@ -59,7 +59,7 @@ export class DelayedOperations {
       op.onAbort?.();
       return () => {};
     }
-    const deadlineMs = this.clock.now() + Math.max(0, timeoutMs);
+    const deadlineMs = this.nowMs() + Math.max(0, timeoutMs);
     const parked: Parked = { op, keys, deadlineMs, signal, done: false };
     for (const key of keys) {
       let set = this.byKey.get(key);
@@ -109,20 +109,28 @@ export class DelayedOperations {
     return set;
   }
 
+  /**
+   * The deadlines' time: the monotonic one where the clock has it. On the wall clock, one set back an hour
+   * would keep every parked operation an hour past its deadline (the timer, when it fires, finds none due).
+   */
+  private nowMs(): number {
+    return this.clock.monotonicNow?.() ?? this.clock.now();
+  }
+
   private armedAtMs(): number {
     return this.timer?.atMs ?? Number.POSITIVE_INFINITY;
   }
 
   private arm(atMs: number): void {
     this.timer?.cancel();
-    const cancel = this.clock.schedule(atMs - this.clock.now(), () => this.expireDue());
+    const cancel = this.clock.schedule(atMs - this.nowMs(), () => this.expireDue());
     this.timer = { atMs, cancel };
   }
 
   /** The timer fired: expires what is due, in deadline order, then arms for the earliest left. */
   private expireDue(): void {
     this.timer = undefined;
-    const nowMs = this.clock.now();
+    const nowMs = this.nowMs();
     const due: Parked[] = [];
     let nextMs = Number.POSITIVE_INFINITY;
     for (const parked of this.parked) {

@@ -123,7 +123,8 @@ class FetchStream {
     if (this.pending !== undefined)
       return Promise.reject(new Error('a replica fetch is already outstanding on this stream'));
     return new Promise((resolve, reject) => {
-      const deadlineMs = Date.now() + timeoutMs;
+      // On the monotonic clock: a wall clock set back would keep an unanswered fetch waiting that much longer.
+      const deadlineMs = performance.now() + timeoutMs;
       this.pending = { resolve, reject, deadlineMs, timeoutMs };
       if (deadlineMs < this.timerAtMs) this.arm(deadlineMs);
       this.call.write(request);
@@ -133,7 +134,7 @@ class FetchStream {
   private arm(atMs: number): void {
     clearTimeout(this.timer);
     this.timerAtMs = atMs;
-    this.timer = setTimeout(() => this.checkDeadline(), Math.max(0, atMs - Date.now()));
+    this.timer = setTimeout(() => this.checkDeadline(), Math.max(0, atMs - performance.now()));
   }
 
   /** The timer fired: closes the stream if the request outstanding now is past its deadline, else waits on. */
@@ -142,7 +143,7 @@ class FetchStream {
     this.timerAtMs = Number.POSITIVE_INFINITY;
     const pending = this.pending;
     if (pending === undefined || this.closed) return;
-    if (pending.deadlineMs > Date.now()) this.arm(pending.deadlineMs);
+    if (pending.deadlineMs > performance.now()) this.arm(pending.deadlineMs);
     else this.close(new Error(`no answer to a replica fetch within ${pending.timeoutMs} ms`));
   }
 

@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { loadReplicationProto, type v1 } from '@samsa/protocol';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { MetadataImage } from '../../src/cluster/metadata.js';
 import type { ReplicaFetchRequest } from '../../src/replication/index.js';
 import { PeerClients } from '../../src/server/peer-clients.js';
@@ -65,4 +65,24 @@ describe('the follower side of ReplicaFetch over gRPC', () => {
       peers.close();
     }
   });
+
+  it('times an unanswered fetch on the monotonic clock: a wall clock set back does not hold it', async () => {
+    const peers = new PeerClients('PLAINTEXT');
+    const image = { brokers: new Map([[1, { id: 1, host: '127.0.0.1', port }]]) } as unknown as MetadataImage;
+    const session = new GrpcReplicationTransport(peers, () => image).openFetchSession(1);
+    try {
+      await session.fetch(fetchAt(0), 5_000); // the stream is open
+      const answer = session.fetch(fetchAt(SILENT_OFFSET), 200).catch((e: unknown) => e);
+      const realNow = Date.now.bind(Date);
+      const setBack = vi.spyOn(Date, 'now').mockImplementation(() => realNow() - 3_600_000);
+      try {
+        expect(((await answer) as Error).message).toBe('no answer to a replica fetch within 200 ms');
+      } finally {
+        setBack.mockRestore();
+      }
+    } finally {
+      session.close(new Error('test over'));
+      peers.close();
+    }
+  }, 10_000);
 });
