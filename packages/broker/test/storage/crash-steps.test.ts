@@ -289,6 +289,7 @@ describe('storage: a crash at every change of a multi-step operation', () => {
         const finished = await Promise.race([done, disk.crash.then(() => false)]);
         disk.freeze();
         const where = `crash at change ${step} (${disk.steps.join(', ')})`;
+        await disk.closeLeftovers();
         disk.disarm();
         // What a restarted broker finds under the partition's name: the whole log, or no directory.
         const left = await readdir(dir).then(

@@ -29,6 +29,8 @@ export class DiskCrash {
   /** The changes and the fsyncs in order, as `call name` (an fsync names the file or directory). */
   readonly events: string[] = [];
   private readonly handlePaths = new WeakMap<object, string>();
+  /** Files opened since the last closeLeftovers(): what a crash leaves open is closed there, not by the GC. */
+  private readonly opened = new Set<fs.promises.FileHandle>();
   private crashAt = Number.POSITIVE_INFINITY;
   crashed = false;
   private crashedSignal!: () => void;
@@ -48,6 +50,12 @@ export class DiskCrash {
   /** Every change and fsync from now on hangs, as after the crash (what is left of the old process). */
   freeze(): void {
     this.crashed = true;
+  }
+
+  /** Closes every file the crashed process left open (the kernel would); call before reopening. */
+  async closeLeftovers(): Promise<void> {
+    for (const handle of this.opened) await handle.close().catch(() => {});
+    this.opened.clear();
   }
 
   /** Changes go through again (the "restarted" process); calls stuck at the crash stay stuck. */
@@ -79,8 +87,9 @@ export class DiskCrash {
         if (gated) return gated;
         const result = real.apply(fsp, args);
         if (name !== 'open') return result;
-        return (result as Promise<object>).then((handle) => {
+        return (result as Promise<fs.promises.FileHandle>).then((handle) => {
           this.handlePaths.set(handle, String(args[0]));
+          this.opened.add(handle);
           return handle;
         });
       };
@@ -186,6 +195,7 @@ export async function crashAtEveryStep(options: {
       // Let whatever still runs reach its next change or fsync, where the crashed disk holds it.
       for (let i = 0; i < 50; i++) await new Promise((resolve) => setImmediate(resolve));
       await log.abandon();
+      await disk.closeLeftovers();
       disk.disarm();
       const reopened = await openPartitionLog({ ...options.open, dir: dir.path });
       try {
