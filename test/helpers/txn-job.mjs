@@ -5,6 +5,10 @@
  * (packages/client/dist). Every event is one JSON line on stdout:
  *   {"event":"committed","txn":"A-3-7","partition":0,"from":40,"to":65}   input offsets [from, to)
  *   {"event":"aborted","txn":"A-3-8","partition":0,"message":"..."}        its output never shows
+ * and, for a post-mortem, what the job was handed and under which membership (t: ms since the epoch):
+ *   {"event":"assigned"|"revoked"|"lost","partitions":[0],"memberId":"..","memberEpoch":5,"t":..}
+ *   {"event":"batch","partition":0,"from":120,"to":154,"memberId":"..","memberEpoch":5,"t":..}
+ *   {"event":"status","phase":"..","assignment":[0],"memberId":"..","memberEpoch":5,"state":"stable",..}
  * A transaction that fails is aborted and the partition goes back to the group's committed offset (a
  * commit whose outcome is unknown may have committed: the committed offset says). Output values are
  * JSON: { txn, partition, offset, value } of the input record. SIGTERM closes it; SIGKILL is the point.
@@ -50,7 +54,17 @@ const consumer = samsa.consumer({
 const producer = samsa.producer({ transactionalId: `txn-job-${values.name}`, transactionTimeoutMs: 10_000 });
 const abort = new AbortController();
 process.once('SIGTERM', () => abort.abort());
-consumer.subscribe([values.input]);
+/** The member as it is now, for events about what it was handed. */
+const member = () => {
+  const { memberId, memberEpoch } = consumer.groupMetadata();
+  return { memberId, memberEpoch, t: Date.now() };
+};
+const told = (event) => (tps) => emit({ event, partitions: tps.map((tp) => tp.partition), ...member() });
+consumer.subscribe([values.input], {
+  onPartitionsAssigned: told('assigned'),
+  onPartitionsRevoked: told('revoked'),
+  onPartitionsLost: told('lost'),
+});
 emit({ event: 'started', pid: process.pid });
 
 let txns = 0;
@@ -63,6 +77,7 @@ const status = setInterval(
       phase,
       assignment: consumer.assignment().map((tp) => tp.partition),
       ...consumer.groupMetadata(),
+      t: Date.now(),
     }),
   2000,
 );
@@ -88,10 +103,10 @@ async function processChunk(chunk) {
       await tx.sendOffsets({ consumer, offsets: [{ topic: values.input, partition, offset: to }] });
       if (abortEvery > 0 && txns % abortEvery === 0) throw new Error('aborted on purpose');
     });
-    emit({ event: 'committed', txn, partition, from, to });
+    emit({ event: 'committed', txn, partition, from, to, t: Date.now() });
     return true;
   } catch (err) {
-    emit({ event: 'aborted', txn, partition, message: String(err?.message ?? err) });
+    emit({ event: 'aborted', txn, partition, message: String(err?.message ?? err), t: Date.now() });
     return false;
   }
 }
@@ -120,6 +135,8 @@ async function rewind(partition) {
 try {
   phase = 'waiting for records';
   for await (const batch of consumer.batches({ signal: abort.signal })) {
+    const { partition, messages } = batch;
+    emit({ event: 'batch', partition, from: messages[0].offset, to: messages.at(-1).offset + 1, ...member() });
     for (let i = 0; i < batch.messages.length; i += maxRecords) {
       if (!(await processChunk(batch.messages.slice(i, i + maxRecords)))) {
         await rewind(batch.partition);

@@ -8,6 +8,7 @@
  * checks that every input record appears exactly once, none from a transaction a job saw abort, in input
  * order per partition. Prints attempted, committed, aborted, lost, duplicated and aborted-read counts.
  */
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { loadBrokerProto, type v1 } from '@samsa/protocol';
@@ -50,7 +51,12 @@ class Job {
   constructor(readonly name: string) {}
 
   start(): void {
+    // Kept for a post-mortem with SAMSA_KEEP_TEMP=1: every incarnation's whole event stream, next to the
+    // brokers' data directories and logs (job-A.log: assignments, batches handed out, statuses, commits).
+    const keep = process.env.SAMSA_KEEP_TEMP === '1';
+    const logFile = keep ? join(dirname(cluster.brokers[0]!.dataDir), `job-${this.name}.log`) : undefined;
     this.process = spawnProcess({
+      logFile,
       name: `job-${this.name}`,
       command: process.execPath,
       args: [
@@ -286,6 +292,8 @@ describe('exactly-once consume-transform-produce under kills', () => {
       outOfOrder,
     };
     console.log(`exactly-once job chaos: ${JSON.stringify(tally)}`);
+    if (process.env.SAMSA_KEEP_TEMP === '1')
+      console.log(`kept: ${dirname(cluster.brokers[0]!.dataDir)} (job-A.log, job-B.log, broker logs and data)`);
     if (duplicated > 0 || outOfOrder > 0) {
       // Each copy's transaction (job-pid-n) and output offset, and what the jobs said about those transactions.
       const twice = [...copies].filter(([, c]) => c.length > 1);
