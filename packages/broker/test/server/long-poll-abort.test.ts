@@ -1,0 +1,147 @@
+/**
+ * Long polls through the broker's handlers on a real partition log, parked on the signal of the stream
+ * they came on (as the FetchStream and ReplicaFetch streams park theirs): a client that vanishes ends
+ * exactly its own polls at once, and every other poll still ends at its own deadline.
+ */
+import { getEventListeners } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { v1 } from '@samsa/protocol';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { systemClock } from '../../src/clock.js';
+import { TOPIC_SETTINGS, resolveSettings } from '../../src/config.js';
+import { LeaderDriver, LeaderEpochCache, saveEpochCache } from '../../src/replication/index.js';
+import type { BrokerContext } from '../../src/server/context.js';
+import { DelayedOperations } from '../../src/server/delayed.js';
+import { handleFetch } from '../../src/server/handlers/fetch.js';
+import { handleReplicaFetch } from '../../src/server/handlers/replica-fetch.js';
+import type { HostedPartition } from '../../src/server/partitions.js';
+import { openPartitionLog } from '../../src/storage/index.js';
+import { makeBatch } from '../storage/helpers.js';
+import { withTimeout } from '../../../../test/helpers/wait.js';
+
+let dir: string | undefined;
+afterEach(async () => {
+  if (dir) await rm(dir, { recursive: true, force: true });
+  dir = undefined;
+});
+
+/** Broker 1 leading t-0 alone (replicas 1 and 2, ISR [1]) with 10 committed records, and the handlers' context. */
+async function leader() {
+  dir = await mkdtemp(join(tmpdir(), 'samsa-long-poll-abort-'));
+  const waiters = new DelayedOperations();
+  const leaders = new LeaderDriver<HostedPartition>({
+    brokerId: 1,
+    replicaLagTimeMaxMs: 30_000,
+    clock: systemClock,
+    transport: { alterPartition: () => Promise.reject(new Error('no controller in this test')) },
+    waiters,
+    committedState: () => undefined,
+    minInsyncReplicas: () => 1,
+    saveEpochCache: (h) => saveEpochCache(h.log.dir, h.epochCache),
+    logger: pino({ level: 'silent' }),
+  });
+  const hosted: HostedPartition = {
+    topic: 't',
+    topicId: '',
+    partition: 0,
+    log: await openPartitionLog({ dir }),
+    epochCache: new LeaderEpochCache(),
+    leaderState: undefined,
+    role: 'leader',
+    leaderEpoch: 0,
+    leader: 1,
+    isr: [1],
+    replicas: [1, 2],
+    highWatermark: 0,
+    settings: resolveSettings(TOPIC_SETTINGS),
+  };
+  await leaders.becomeLeader(hosted, { kind: 'leader', leader: 1, leaderEpoch: 0, isr: [1], replicas: [1, 2] });
+  await leaders.append(hosted, makeBatch({ count: 10 }), 1, 1000, new AbortController().signal);
+  const ctx = {
+    brokerId: 1,
+    logger: pino({ level: 'silent' }),
+    waiters,
+    partitions: { leaderOf: () => hosted, get: () => hosted },
+    knowsPartition: () => true,
+    member: { metadata: { image: { topics: new Map() } } },
+    replication: { leaders },
+  } as unknown as BrokerContext;
+  return { hosted, leaders, ctx, waiters };
+}
+
+/** A consumer's fetch at the log end (offset 10), long-polling `maxWaitMs`. */
+function consumerFetch(ctx: BrokerContext, maxWaitMs: number, signal: AbortSignal): Promise<v1.FetchResponse> {
+  const partition = { partition: 0, fetchOffset: 10, partitionMaxBytes: 1 << 20, currentLeaderEpoch: -1 };
+  const request = {
+    maxWaitMs,
+    minBytes: 1,
+    maxBytes: 1 << 20,
+    isolationLevel: 0,
+    topics: [{ name: 't', partitions: [partition] }],
+  };
+  return handleFetch(ctx, request, signal);
+}
+
+/** Follower 2's fetch at the log end, long-polling `maxWaitMs`. */
+function followerFetch(ctx: BrokerContext, maxWaitMs: number, signal: AbortSignal) {
+  const partition = {
+    partition: 0,
+    fetchOffset: 10,
+    currentLeaderEpoch: 0,
+    lastFetchedEpoch: 0,
+    partitionMaxBytes: 1 << 20,
+    logStartOffset: 0,
+  };
+  const request = {
+    replicaId: 2,
+    maxWaitMs,
+    minBytes: 1,
+    maxBytes: 1 << 20,
+    topics: [{ name: 't', partitions: [partition] }],
+  };
+  return handleReplicaFetch(ctx, request, signal);
+}
+
+describe('long polls parked on a stream’s signal', () => {
+  it('end at once, exactly those of the stream that went away; the others at their own deadlines', async () => {
+    const { hosted, leaders, ctx, waiters } = await leader();
+    try {
+      expect(hosted.highWatermark).toBe(10);
+      const gone = new AbortController(); // a client's stream, cancelled below
+      const staying = new AbortController();
+      const goneFetches = [
+        consumerFetch(ctx, 60_000, gone.signal),
+        consumerFetch(ctx, 60_000, gone.signal),
+        followerFetch(ctx, 60_000, gone.signal),
+      ];
+      const startedMs = Date.now();
+      const short = consumerFetch(ctx, 200, staying.signal);
+      const long = consumerFetch(ctx, 60_000, staying.signal);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(waiters.size).toBe(5);
+      // One listener per signal, however many polls it serves.
+      expect(getEventListeners(gone.signal, 'abort')).toHaveLength(1);
+
+      gone.abort();
+      const answers = await withTimeout(Promise.all(goneFetches), 5000, 'the vanished stream’s polls');
+      for (const answer of answers) expect(answer.topics![0]!.partitions![0]!.records).toHaveLength(0);
+      expect(waiters.size).toBe(2);
+
+      // The short poll still ends at its own deadline, and not before it.
+      const shortAnswer = await withTimeout(short, 5000, 'the short poll');
+      expect(Date.now() - startedMs).toBeGreaterThanOrEqual(199);
+      expect(shortAnswer.topics![0]!.partitions![0]!.records).toHaveLength(0);
+      expect(waiters.size).toBe(1);
+
+      staying.abort();
+      await withTimeout(long, 5000, 'the long poll');
+      expect(waiters.size).toBe(0);
+    } finally {
+      leaders.stop();
+      await hosted.log.close();
+    }
+  });
+});
