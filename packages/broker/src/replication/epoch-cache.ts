@@ -151,6 +151,18 @@ export class LeaderEpochCache implements EpochLookup {
     return changed;
   }
 
+  /**
+   * At open: the cache may describe only the records the log holds, [logStartOffset, logEndOffset).
+   * A torn tail cut by recovery leaves entries past the end; a crash after a follower's reset
+   * (truncateFullyAndStartAt) and before its cleared cache was saved leaves the old log's entries,
+   * every one below the new start: the empty log then gets an empty cache, as Kafka's reset leaves
+   * (clearAndFlush), not the old log's last epoch, which the follower would send as its history.
+   */
+  trimToLog(logStartOffset: number, logEndOffset: number): boolean {
+    const fromStart = this.truncateFromStart(logStartOffset);
+    return this.truncateFromEnd(logEndOffset) || fromStart;
+  }
+
   /** Forget everything (the log was deleted and restarted from a new offset). */
   clear(): boolean {
     const changed = this.entries.length > 0;

@@ -212,8 +212,10 @@ class FetchLoop<R extends Replica> {
           { ...context, logEndOffset: log.logEndOffset, leaderLogStartOffset: p.logStartOffset },
           "behind the leader's log start; restarting the log there",
         );
+        // The log first, then its cleared cache (as Kafka): a crash between reopens the empty log, whose
+        // cache is trimmed to nothing at open (LeaderEpochCache.trimToLog), not the old log's history.
         await log.resetTo(p.logStartOffset);
-        replica.epochCache.truncateFromEnd(0); // none of its epochs' records are left here
+        replica.epochCache.clear(); // none of its epochs' records are left here
         await this.options.saveEpochCache(replica);
         return true;
       }
@@ -241,8 +243,13 @@ class FetchLoop<R extends Replica> {
         return true;
       }
       if (p.records.length > 0) {
+        // After a reset to a start inside a batch, the leader sends that batch from its base, and the log
+        // restarts there with its start kept (PartitionLog.appendAsFollower): the epoch's entry is
+        // clamped up to the start, as the cache never points below the log start.
         await log.appendAsFollower(p.records);
-        if (assignEpochsFromBatches(replica.epochCache, p.records)) await this.options.saveEpochCache(replica);
+        const assigned = assignEpochsFromBatches(replica.epochCache, p.records);
+        const clamped = replica.epochCache.truncateFromStart(log.logStartOffset);
+        if (assigned || clamped) await this.options.saveEpochCache(replica);
       }
       replica.highWatermark = followerHighWatermark(replica.highWatermark, p.highWatermark, log.logEndOffset);
       // Records the leader deleted (DeleteRecords, retention) go here too, or electing us would bring them back.

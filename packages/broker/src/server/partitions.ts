@@ -548,8 +548,8 @@ export class PartitionRegistry {
         await log.close().catch(() => undefined);
         throw err;
       }
-      // The epoch cache may not describe records past the log end (a torn tail cut by recovery), as in Kafka.
-      epochCache.truncateFromEnd(log.logEndOffset);
+      // Only records the log holds (a torn tail cut; a reset whose cleared cache a crash did not save).
+      epochCache.trimToLog(log.logStartOffset, log.logEndOffset);
       hosted = {
         topic: change.topic,
         partition: change.partition,

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
-import { SamsaError } from '@samsa/protocol';
+import { readBatchHeader, SamsaError } from '@samsa/protocol';
 import { AppendChain, type AppendResult } from './append-chain.js';
 import {
   cleanLog,
@@ -13,7 +13,7 @@ import {
 import type { CleanableSection, CompactionConfig } from './cleaner-plan.js';
 import { isCompacted, resolveLogConfig, type LogConfig } from './config.js';
 import { Durability } from './durability.js';
-import { KafkaStorageError } from './errors.js';
+import { KafkaStorageError, UnexpectedAppendOffsetError } from './errors.js';
 import { CLEAN_SHUTDOWN_FILE, writeFileAtomic } from './files.js';
 import { LogContext, type LogState, noop } from './log-context.js';
 import { DEFAULT_PRODUCER_ID_EXPIRATION_MS, ProducerStates } from './producer-states.js';
@@ -26,7 +26,7 @@ import { deleteOldSegments, deleteRecordsBefore, type RetentionParts } from './r
 import { SegmentSet } from './segment-set.js';
 import { LogTail } from './tail.js';
 import type { TailBudget } from './tail-budget.js';
-import { resetTo, truncateTo, type TruncationParts } from './truncation.js';
+import { resetTo, restartBelowStart, truncateTo, type TruncationParts } from './truncation.js';
 import { WritebackSlots } from './writeback-slots.js';
 
 export type { AppendResult } from './append-chain.js';
@@ -299,10 +299,27 @@ export class PartitionLog {
 
   /**
    * Appends batches copied from the leader, keeping their offsets and epochs. The first base offset
-   * must equal the log end offset and offsets must increase, else UnexpectedAppendOffsetError.
+   * must not be below the log end offset (above it is a gap a cleaned leader left) and offsets must
+   * increase, else UnexpectedAppendOffsetError. One exception: an empty log whose start lies inside
+   * the first batch (its leader's start, moved there by DeleteRecords, retention or compaction, and
+   * the follower reset to it) restarts at that batch's base, keeping its start, and takes the batch
+   * (see restartBelowStart in truncation.ts).
    */
-  appendAsFollower(batches: Buffer): Promise<AppendResult> {
-    return this.appends.append(batches, true, -1);
+  async appendAsFollower(batches: Buffer): Promise<AppendResult> {
+    try {
+      return await this.appends.append(batches, true, -1);
+    } catch (err) {
+      if (!(err instanceof UnexpectedAppendOffsetError) || batches.length === 0) throw err;
+      const first = readBatchHeader(batches, 0);
+      const restarted = await this.appends.enqueue(async () => {
+        const last = first.baseOffset + first.lastOffsetDelta;
+        const done = await restartBelowStart(this.parts, first.baseOffset, last);
+        if (done) await this.lowerCleanerCheckpoint(first.baseOffset);
+        return done;
+      });
+      if (!restarted) throw err;
+      return this.appends.append(batches, true, -1);
+    }
   }
 
   /** See readLog. */

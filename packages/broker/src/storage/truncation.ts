@@ -69,6 +69,52 @@ export async function resetTo(parts: TruncationParts, offset: number): Promise<v
   ctx.logger.info({ offset }, 'emptied the log and restarted it');
 }
 
+/**
+ * A follower whose log is empty at its start `logStart` (it was reset to its leader's start) is sent
+ * the batch that holds that start, from the batch's base: DeleteRecords, retention or compaction left
+ * the leader's start inside a batch. Its log restarts at the batch's base with its start kept, as the
+ * leader's is (the records below the start are there and unreadable), so the batch can be appended
+ * (Kafka's Partition.appendRecordsToFollowerOrFutureReplica). Returns false, doing nothing, unless the
+ * log is still empty at `logStart` and the batch holds it.
+ *
+ * Crash-safe: the log-start file already says `logStart` (the reset saved it), so a crash after the
+ * new segment is created and before the batch is written reopens with a start past the end, which
+ * recovery empties at that start again (recovery.ts): the log a crash before the restart left.
+ */
+export async function restartBelowStart(
+  parts: TruncationParts,
+  batchBase: number,
+  batchLast: number,
+): Promise<boolean> {
+  const { ctx, segments, durability } = parts;
+  ctx.ensureOnline();
+  const logStart = segments.startOffset;
+  if (segments.endOffset !== logStart || batchBase >= logStart || batchLast < logStart) return false;
+  await durability.settled();
+  ctx.ensureOnline();
+  if (segments.endOffset !== logStart) return false;
+  const activeLog = segments.active.paths.log;
+  try {
+    parts.tail.clear();
+    const doomed = [...segments.all];
+    await parts.producers.clear();
+    if (segments.savedStartOffset !== logStart) await segments.writeStartOffset(logStart);
+    await segments.deleteFiles(doomed.reverse());
+    segments.replaceAll([await segments.createSegment(batchBase)], logStart);
+  } catch (err) {
+    if (err instanceof KafkaStorageError) throw err;
+    throw ctx.goOffline(err, activeLog, undefined);
+  }
+  // Below the old one: the batch's segment must be recovered from its base after a crash.
+  await durability.saveRecoveryPoint(batchBase);
+  durability.resetUnflushed();
+  ctx.logger.info(
+    { batchBase, logStartOffset: logStart },
+    'restarted the empty log at the base of the batch holding its start',
+  );
+  return true;
+}
+
 async function truncateWithin({ ctx, segments, tail }: TruncationParts, offset: number): Promise<void> {
   tail.clear();
   const keep = segments.indexFor(offset);

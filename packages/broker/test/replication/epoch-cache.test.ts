@@ -126,6 +126,22 @@ describe('LeaderEpochCache truncation', () => {
     expect(entries(cache)).toEqual([[3, 50]]);
   });
 
+  it('trimToLog keeps only what the log holds: an empty log reset past the old one gets an empty cache', () => {
+    // A crash after a follower's reset to 200 and before its cleared cache was saved.
+    const reset = cacheOf([1, 0], [3, 50]);
+    expect(reset.trimToLog(200, 200)).toBe(true);
+    expect(entries(reset)).toEqual([]);
+    expect(reset.latestEpoch).toBe(-1);
+    const torn = cacheOf([1, 0], [3, 50], [4, 90]);
+    expect(torn.trimToLog(10, 80)).toBe(true);
+    expect(entries(torn)).toEqual([
+      [1, 10],
+      [3, 50],
+    ]);
+    const exact = cacheOf([1, 0], [3, 50]);
+    expect(exact.trimToLog(0, 60)).toBe(false);
+  });
+
   it('clear forgets everything', () => {
     const cache = cacheOf([3, 50]);
     expect(cache.clear()).toBe(true);

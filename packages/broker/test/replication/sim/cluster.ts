@@ -607,7 +607,7 @@ export class SimCluster {
       for (const e of b.log.entries()) cache.assign(e.epoch, e.offset);
     } else {
       cache = new LeaderEpochCache(b.epochCheckpoint);
-      cache.truncateFromEnd(b.logEndOffset);
+      cache.trimToLog(b.logStart, b.logEndOffset);
     }
     const highWatermark = Math.max(b.logStart, Math.min(b.hwCheckpoint, b.logEndOffset));
     this.startProcess(b, cache, highWatermark);
