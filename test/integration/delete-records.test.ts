@@ -3,12 +3,14 @@
  * admin, the `samsa delete-records` command, and Kafka clients on the Kafka listener (KafkaJS
  * admin.deleteTopicRecords; kafka-python's wire layer, since neither installed Python client has a
  * delete_records). The answer waits for the in-sync followers to delete too, so the records stay
- * deleted when the leader is SIGKILLed and another replica is elected.
+ * deleted when the leader is SIGKILLed and another replica is elected. A follower down meanwhile,
+ * behind the new start, restarts its log there and copies the batch holding it from its base.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dumpSegment } from '@samsa/broker';
 import { ErrorCodes, Samsa } from '@samsa/client';
 import { runSamsa } from '../helpers/cli.js';
 import { LocalCluster } from '../helpers/cluster.js';
@@ -322,4 +324,58 @@ describe('deleted records stay deleted across a leader failure', () => {
       await cluster.startBroker(before.leader);
     }
   });
+});
+
+describe('a follower reset to a log start inside a batch', () => {
+  /** The batches of a replica's log on disk that hold offsets at or past `from`. */
+  async function batchesOnDisk(id: number, topic: string, from: number) {
+    const out: Array<[number, number, number, number]> = [];
+    for await (const entry of dumpSegment(join(cluster.broker(id).dataDir, `${topic}-0`))) {
+      if (entry.kind === 'error') throw new Error(`${entry.file}: ${entry.reason}`);
+      if (entry.lastOffset >= from)
+        out.push([entry.baseOffset, entry.lastOffset, entry.crc, entry.partitionLeaderEpoch]);
+    }
+    return out;
+  }
+
+  it('copies the batch holding the start, rejoins the ISR, holds what the leader holds from the start', async () => {
+    const topic = await topicWithRecords('del-reset', 100); // ten batches of ten records
+    const { leader, replicas } = (await samsa.admin().describeTopics([topic]))[0]!.partitions[0]!;
+    const follower = replicas.find((r) => r !== leader)!;
+    await cluster.killBroker(follower);
+    try {
+      await waitFor(async () => (await samsa.admin().describeTopics([topic]))[0]!.partitions[0]!.isr.length === 2, {
+        timeoutMs: 30_000,
+        description: `broker ${follower} out of the ISR`,
+      });
+      const producer = samsa.producer({ acks: 'all', lingerMs: 0 });
+      for (let b = 10; b < 20; b++)
+        await producer.sendBatch({
+          topic,
+          messages: Array.from({ length: 10 }, (_, i) => ({ partition: 0, value: `v${b * 10 + i}` })),
+        });
+      await producer.close();
+      // Past the stopped follower's log end (100), in the middle of the batch 150-159.
+      expect((await samsa.admin().deleteRecords([{ topic, partition: 0, offset: 155 }]))[0]!.lowWatermark).toBe(155);
+    } finally {
+      await cluster.startBroker(follower);
+    }
+    // It fetches at 100, is told to restart at 155, and is answered from the batch's base, 150.
+    await waitFor(async () => (await samsa.admin().describeTopics([topic]))[0]!.partitions[0]!.isr.length === 3, {
+      timeoutMs: 30_000,
+      description: `broker ${follower} back in the ISR (its output: ${cluster.brokerOutput(follower)})`,
+    });
+    const leaderNow = (await samsa.admin().describeTopics([topic]))[0]!.partitions[0]!.leader;
+    const expected = await batchesOnDisk(leaderNow, topic, 155);
+    expect(expected.map(([base]) => base)).toEqual([150, 160, 170, 180, 190]);
+    await waitFor(async () => (await batchesOnDisk(follower, topic, 0)).length === expected.length, {
+      description: 'the follower holding every batch',
+    });
+    // Nothing below the batch holding the start, and the start kept where the leader has it.
+    expect(await batchesOnDisk(follower, topic, 0)).toEqual(expected);
+    expect(
+      (await readFile(join(cluster.broker(follower).dataDir, `${topic}-0`, 'log-start-offset'), 'utf8')).trim(),
+    ).toBe('155');
+    expect((await offsets(topic))[0]).toEqual({ partition: 0, low: 155, high: 200 });
+  }, 90_000);
 });
