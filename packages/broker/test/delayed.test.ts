@@ -203,6 +203,23 @@ describe('DelayedOperations', () => {
     expect(systemClock.monotonicNow).toBeDefined();
   });
 
+  it('expires an operation parked with a timeout that is not a number at once, and the others on time', () => {
+    const clock = manualClock();
+    const ops = new DelayedOperations(clock);
+    const expired: string[] = [];
+    const waiting = (name: string) => ({ tryComplete: () => false, onExpire: () => void expired.push(name) });
+    ops.park(waiting('a'), ['k'], 100);
+    ops.park(waiting('nan'), ['k'], Number.NaN);
+    ops.park(waiting('c'), ['k'], 200);
+    clock.advanceTo(0);
+    expect(expired).toEqual(['nan']);
+    clock.advanceTo(100);
+    expect(expired).toEqual(['nan', 'a']);
+    clock.advanceTo(200);
+    expect(expired).toEqual(['nan', 'a', 'c']);
+    expect(ops.size).toBe(0);
+  });
+
   it('calls onAbort once when the signal aborts first, at once when it already had, and never after completion', () => {
     const ops = new DelayedOperations();
     const aborted: string[] = [];

@@ -59,7 +59,9 @@ export class DelayedOperations {
       op.onAbort?.();
       return () => {};
     }
-    const deadlineMs = this.nowMs() + Math.max(0, timeoutMs);
+    // Not a number (a caller's bug) counts as 0, as setTimeout took it: a NaN deadline would make the
+    // sweep's next deadline NaN and leave every other operation parked with no timer armed.
+    const deadlineMs = this.nowMs() + (Number.isNaN(timeoutMs) ? 0 : Math.max(0, timeoutMs));
     const parked: Parked = { op, keys, deadlineMs, signal, done: false };
     for (const key of keys) {
       let set = this.byKey.get(key);
