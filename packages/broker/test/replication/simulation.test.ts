@@ -35,6 +35,10 @@ describe('replication simulation', () => {
       'DeleteRecords (leaders delete below their HW; answered at the low watermark; starts saved later)',
       { deleteRecords: true, deferStartSaves: true },
     ],
+    [
+      'DeleteRecords into batches of 3 records (followers reset to a start inside a batch copy it from its base)',
+      { deleteRecords: true, deferStartSaves: true, batchRecords: 3 },
+    ],
   ] as [string, SimOptions][]) {
     it(`${SEEDS.length} seeds x ${STEPS} steps keep every invariant (${name})`, async () => {
       const totals = {
@@ -46,6 +50,7 @@ describe('replication simulation', () => {
         crashes: 0,
         retentions: 0,
         deletions: 0,
+        restartsBelowStart: 0,
       };
       for (const seed of SEEDS) {
         const sim = await runSeed(seed, options, STEPS);
@@ -58,6 +63,7 @@ describe('replication simulation', () => {
         expect(totals.truncations).toBeGreaterThan(0);
         expect(totals.isrChanges).toBeGreaterThan(0);
         if (options.deleteRecords) expect(totals.deletions).toBeGreaterThan(SEEDS.length);
+        if (options.batchRecords) expect(totals.restartsBelowStart).toBeGreaterThan(0);
       }
       console.log(`${name}: ${JSON.stringify(totals)}`);
     }, 120_000); // CPU-bound: 6 s of CPU took 21-24 s of wall time on a loaded 2-core machine

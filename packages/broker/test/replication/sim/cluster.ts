@@ -84,6 +84,11 @@ export interface SimOptions {
    * PartitionLog saves it beside its append chain; a crash in between brings the records back.
    */
   readonly deferStartSaves?: boolean;
+  /**
+   * Records per produced batch (1 by default): above 1, DeleteRecords and retention move log starts
+   * inside batches, and a follower reset to such a start must copy the batch from its base.
+   */
+  readonly batchRecords?: number;
   /** Builds each broker's leader side: a test passes a deliberately broken one (mutation testing). */
   readonly leaderDriver?: ReplicationDriverOptions<SimReplica>['leaderDriver'];
 }
@@ -328,6 +333,8 @@ export interface SimStats {
   retentions: number;
   /** DeleteRecords requests answered (the low watermark reached their offset). */
   deletions: number;
+  /** Follower logs, reset to a start inside a batch, restarted at the batch's base (MemoryLog). */
+  restartsBelowStart: number;
 }
 
 export class SimCluster {
@@ -374,6 +381,7 @@ export class SimCluster {
     crashes: 0,
     retentions: 0,
     deletions: 0,
+    restartsBelowStart: 0,
   };
   /** DeleteRecords requests waiting for their leader's low watermark. */
   private deletions: Array<{ readonly broker: number; readonly state: LeaderState; readonly offset: number }> = [];
@@ -433,7 +441,12 @@ export class SimCluster {
     const b = this.brokers[brokerId]!;
     const replica = b.replica;
     if (!b.alive || replica.role !== 'leader' || !replica.leaderState) return 'notLeader';
-    const bytes = encodeBatch([{ key: null, value: Buffer.from(value), headers: [] }], { now: 0 });
+    const records = Array.from({ length: this.options.batchRecords ?? 1 }, (_, i) => ({
+      key: null,
+      value: Buffer.from(i === 0 ? value : `${value}+${i}`),
+      headers: [],
+    }));
+    const bytes = encodeBatch(records, { now: 0 });
     this.values.set(bytes.readUInt32BE(17), value);
     const queued = b.log.queueing;
     const offset = queued ? -1 : b.log.logEndOffset; // an unqueued memory log appends within the call
@@ -1037,6 +1050,7 @@ export class SimCluster {
   checkInvariants(): void {
     if (this.violation) throw this.violation;
     this.stats.truncations = this.brokers.reduce((sum, b) => sum + b.log.truncations, 0);
+    this.stats.restartsBelowStart = this.brokers.reduce((sum, b) => sum + b.log.restartsBelowStart, 0);
     const c = this.controller;
     // Controller: elections are clean (unless enabled for a demonstration), epochs only grow.
     if (c.state.leader !== -1 && !c.state.isr.includes(c.state.leader)) {

@@ -1,7 +1,10 @@
 /**
- * An in-memory ReplicaLog for the seeded simulation: real Kafka v2 batches (one record each, so a
- * batch is an offset), stamped and split with the protocol package's code as PartitionLog does,
- * kept in an array. Every operation completes within the microtasks of its call, so the
+ * An in-memory ReplicaLog for the seeded simulation: real Kafka v2 batches (one record each, or
+ * several with the simulation's `batchRecords`), stamped and split with the protocol package's code
+ * as PartitionLog does, kept in an array. As PartitionLog: a truncation cuts before the batch that
+ * holds its offset, a log start may lie inside a batch (the batch is kept, the records below the
+ * start unreadable), and a follower's empty log restarts at the base of a first batch that holds its
+ * start (PartitionLog.appendAsFollower). Every operation completes within the microtasks of its call, so the
  * simulation's schedule alone decides what happens when. It survives its broker's crash (a process
  * crash: the page cache keeps what was written).
  *
@@ -32,9 +35,10 @@ export interface Entry {
 
 interface StoredBatch {
   readonly baseOffset: number;
+  readonly lastOffset: number;
   readonly bytes: Buffer;
-  /** The batch's one record, as the checkers see it. */
-  readonly entry: Entry;
+  /** The batch's records, as the checkers see them. */
+  readonly entries: readonly Entry[];
 }
 
 interface QueuedOp {
@@ -48,6 +52,8 @@ export class MemoryLog implements ReplicaLog {
   readonly state = 'online';
   /** Truncations and restarts that removed records. */
   truncations = 0;
+  /** Empty logs restarted at the base of a batch holding their start (see appendAsFollowerNow). */
+  restartsBelowStart = 0;
   /** Told before every truncation or restart (the simulation checks it against the HW). */
   onTruncate: ((offset: number) => void) | undefined;
   /** Queue operations until drain() (see the file comment). */
@@ -82,7 +88,7 @@ export class MemoryLog implements ReplicaLog {
   }
 
   get exposedEndOffset(): number {
-    return this.end + this.exposed.length;
+    return this.exposed.length === 0 ? this.end : this.exposed[this.exposed.length - 1]!.lastOffset + 1;
   }
 
   /** Operations and log-start saves waiting for drain(). */
@@ -123,7 +129,7 @@ export class MemoryLog implements ReplicaLog {
     for (const save of saves) {
       if (save.offset > this.savedStart) {
         this.savedStart = save.offset;
-        this.batches = this.batches.filter((b) => b.baseOffset >= save.offset);
+        this.batches = this.batches.filter((b) => b.lastOffset >= save.offset);
       }
       save.done();
     }
@@ -166,10 +172,13 @@ export class MemoryLog implements ReplicaLog {
 
   /** The batches of a leader append as they will be stored, at offsets from `baseOffset`. */
   private stamp(batches: Buffer, leaderEpoch: number, baseOffset: number): StoredBatch[] {
-    return splitBatches(batches).map(({ position, header }, i) => {
+    let next = baseOffset;
+    return splitBatches(batches).map(({ position, header }) => {
       const bytes = Buffer.from(batches.subarray(position, position + batchSize(header)));
-      stampBatch(bytes, 0, baseOffset + i, leaderEpoch);
-      return this.stored(baseOffset + i, leaderEpoch, bytes, header);
+      stampBatch(bytes, 0, next, leaderEpoch);
+      const stored = this.stored(next, leaderEpoch, bytes, header);
+      next = stored.lastOffset + 1;
+      return stored;
     });
   }
 
@@ -184,7 +193,7 @@ export class MemoryLog implements ReplicaLog {
       if (batch.baseOffset !== this.end) throw new Error(`leader append at ${batch.baseOffset}, log end ${this.end}`);
       if (this.exposed[0] === batch) this.exposed.shift();
       this.batches.push(batch);
-      this.end = batch.baseOffset + 1;
+      this.end = batch.lastOffset + 1;
     }
     return { baseOffset, lastOffset: this.end - 1, logAppendTimeMs: undefined };
   }
@@ -199,7 +208,21 @@ export class MemoryLog implements ReplicaLog {
   }
 
   private appendAsFollowerNow(batches: Buffer): void {
-    for (const { position, header } of splitBatches(batches)) {
+    const spans = splitBatches(batches);
+    const first = spans[0]?.header;
+    // The leader's start inside a batch: an empty log restarts at its base, the start kept.
+    if (
+      first &&
+      this.end === this.start &&
+      first.baseOffset < this.start &&
+      first.baseOffset + first.lastOffsetDelta >= this.start
+    ) {
+      this.saveStarts();
+      this.batches = [];
+      this.end = first.baseOffset;
+      this.restartsBelowStart++;
+    }
+    for (const { position, header } of spans) {
       if (header.baseOffset !== this.end)
         throw new SamsaError(ErrorCodes.UNKNOWN_SERVER_ERROR, `batch at ${header.baseOffset}, log end ${this.end}`);
       const bytes = Buffer.from(batches.subarray(position, position + batchSize(header)));
@@ -214,7 +237,8 @@ export class MemoryLog implements ReplicaLog {
     const out: Buffer[] = [];
     let bytes = 0;
     const all = [...this.batches, ...this.exposed];
-    for (let i = all.length === 0 ? 0 : fromOffset - all[0]!.baseOffset; i < all.length; i++) {
+    const first = all.findIndex((b) => b.lastOffset >= fromOffset);
+    for (let i = first < 0 ? all.length : first; i < all.length; i++) {
       const batch = all[i]!;
       if (out.length > 0 && bytes + batch.bytes.length > maxBytes) break;
       out.push(batch.bytes);
@@ -237,10 +261,18 @@ export class MemoryLog implements ReplicaLog {
       this.resetNow(offset);
       return;
     }
-    this.onTruncate?.(offset);
+    // As PartitionLog: cut before the batch that holds `offset`; a start inside that batch follows
+    // the end back (SegmentSet.clampStartOffset), durably.
+    const cut = this.batches.find((b) => b.lastOffset >= offset)?.baseOffset ?? offset;
+    this.onTruncate?.(cut);
     this.truncations++;
-    this.batches = this.batches.filter((b) => b.baseOffset < offset);
-    this.end = offset;
+    this.batches = this.batches.filter((b) => b.baseOffset < cut);
+    this.end = cut;
+    if (this.start > cut) {
+      this.saveStarts();
+      this.start = cut;
+      this.savedStart = cut;
+    }
   }
 
   private resetNow(offset: number): void {
@@ -275,23 +307,30 @@ export class MemoryLog implements ReplicaLog {
   /** The record at `offset`, or undefined (deleted, or past the end). */
   entryAt(offset: number): Entry | undefined {
     if (offset < this.start || offset >= this.end) return undefined;
-    return this.batches[this.indexOf(offset)]?.entry;
+    const batch = this.batches.find((b) => b.lastOffset >= offset);
+    return batch?.entries[offset - batch.baseOffset];
   }
 
   /** Every record held, oldest first. */
   entries(): Entry[] {
-    return this.batches.filter((b) => b.baseOffset >= this.start).map((b) => b.entry);
+    return this.batches.flatMap((b) => b.entries).filter((e) => e.offset >= this.start);
   }
 
   private push(baseOffset: number, epoch: number, bytes: Buffer, header: BatchHeader): void {
-    this.batches.push(this.stored(baseOffset, epoch, bytes, header));
-    this.end = baseOffset + 1;
+    const batch = this.stored(baseOffset, epoch, bytes, header);
+    this.batches.push(batch);
+    this.end = batch.lastOffset + 1;
   }
 
+  /** A batch's records: the first carries the value the simulation named its CRC by, record i `${value}+${i}`. */
   private stored(baseOffset: number, epoch: number, bytes: Buffer, header: BatchHeader): StoredBatch {
-    if (header.lastOffsetDelta !== 0)
-      throw new Error('the simulation writes one record per batch (a batch is an offset)');
-    return { baseOffset, bytes, entry: { offset: baseOffset, epoch, value: this.recordValue(header.crc) } };
+    const value = this.recordValue(header.crc);
+    const entries = Array.from({ length: header.lastOffsetDelta + 1 }, (_, i) => ({
+      offset: baseOffset + i,
+      epoch,
+      value: i === 0 ? value : `${value}+${i}`,
+    }));
+    return { baseOffset, lastOffset: baseOffset + header.lastOffsetDelta, bytes, entries };
   }
 
   /** Runs `op` now (within the call, as before queueing existed) or queues it for drain(). */
@@ -311,10 +350,5 @@ export class MemoryLog implements ReplicaLog {
       };
       this.ops.push(expose ? { run, expose, exposed: false } : { run });
     });
-  }
-
-  /** Index of the batch at `offset` (one record per batch, no gaps above the log start). */
-  private indexOf(offset: number): number {
-    return this.batches.length === 0 ? 0 : offset - this.batches[0]!.baseOffset;
   }
 }
