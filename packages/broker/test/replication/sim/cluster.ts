@@ -1122,6 +1122,22 @@ export class SimCluster {
     // Any ISR member may be elected next: each holds every committed record.
     for (const id of s.isr) this.checkHoldsCommitted(this.brokers[id]!, `ISR member b${id} (epoch ${s.leaderEpoch})`);
     this.checkDeletions();
+    for (const b of this.brokers) if (b.alive) this.checkEpochCacheStart(b);
+  }
+
+  /**
+   * An epoch cache never points below its log's saved start (log-start.ts): a leader would answer a
+   * follower's epoch query with deleted offsets. A follower restarted at the base of a batch holding
+   * its start clamps the batch's epoch up to the start (FollowerDriver).
+   */
+  private checkEpochCacheStart(b: SimBroker): void {
+    const first = b.replica.epochCache.epochEntries[0];
+    if (first && first.startOffset < b.log.savedLogStartOffset)
+      throw new InvariantViolation(
+        'an epoch cache starts at or past its log start',
+        `b${b.id} starts at ${b.log.savedLogStartOffset}; ` +
+          `its cache: ${JSON.stringify(b.replica.epochCache.epochEntries)}`,
+      );
   }
 
   /**
