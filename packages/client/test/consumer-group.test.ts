@@ -360,4 +360,28 @@ describe('a fenced member holding records: their offsets cannot go into a transa
     expect(consumer.offsetsForTransaction([{ topic: 't', partition: 1, offset: 1 }]).offsets).toHaveLength(1);
     await iterator.return?.();
   });
+  it('a partition revoked and assigned back: what was handed out before is refused', async () => {
+    coordinator.assignment = [
+      { topic: 't', partition: 0 },
+      { topic: 't', partition: 1 },
+    ];
+    const iterator = consumer.messages();
+    let next = await iterator.next();
+    while (next.value?.partition !== 0) next = await iterator.next();
+    // Done with it (the next message is asked for), not committed yet: an application batching its commits.
+    while (next.value?.partition !== 1) next = await iterator.next();
+    const handedOut = next.value.offset + 1;
+    coordinator.assignment = [{ topic: 't', partition: 1 }];
+    await waitFor(() => consumer.assignment().length === 1, 5_000, 't-0 revoked');
+    coordinator.assignment = [
+      { topic: 't', partition: 0 },
+      { topic: 't', partition: 1 },
+    ];
+    await waitFor(() => consumer.assignment().length === 2, 5_000, 't-0 assigned back');
+    const refused = refusal(() => consumer.offsetsForTransaction([{ topic: 't', partition: 0, offset: 4 }]));
+    expect(refused).toMatchObject({ code: ErrorCodes.STALE_MEMBER_EPOCH.code, partition: 0 });
+    // t-1 stayed this member's all along.
+    expect(consumer.offsetsForTransaction([{ topic: 't', partition: 1, offset: handedOut }]).offsets).toHaveLength(1);
+    await iterator.return?.();
+  });
 });
