@@ -8,6 +8,7 @@ import type { RoleChange } from '../../src/cluster/metadata.js';
 import { BROKER_SETTINGS, resolveSettings } from '../../src/config.js';
 import { DelayedOperations } from '../../src/server/delayed.js';
 import { PARTITION_METADATA_FILE, parsePartitionMetadata } from '../../src/server/partition-metadata.js';
+import { LeaderEpochCache, saveEpochCache } from '../../src/replication/index.js';
 import { PartitionRegistry } from '../../src/server/partitions.js';
 
 function registry(logDir: string): PartitionRegistry {
@@ -84,6 +85,36 @@ describe('PartitionRegistry: topic ids and saved high watermarks', () => {
     expect(parsePartitionMetadata(await readFile(join(logDir, 't-0', PARTITION_METADATA_FILE), 'utf8'))).toBe(
       '00000000000000b2',
     );
+  });
+
+  it('trims a saved epoch cache to the log at open: a reset whose cleared cache a crash lost keeps none', async () => {
+    const logDir = await mkdtemp(join(tmpdir(), 'samsa-registry-'));
+    dirs.push(logDir);
+    const first = registry(logDir);
+    await first.applyRoles([follow('00000000000000a1')]);
+    const hosted = first.get('t', 0)!;
+    for (const baseOffset of [0, 1])
+      await hosted.log.appendAsFollower(
+        encodeBatch([{ key: null, value: Buffer.from('old'), headers: [] }], { baseOffset, now: Date.now() }),
+      );
+    await saveEpochCache(
+      join(logDir, 't-0'),
+      new LeaderEpochCache([
+        { epoch: 1, startOffset: 0 },
+        { epoch: 3, startOffset: 1 },
+      ]),
+    );
+    // A follower behind its leader's start: the log restarts at 200, and the process dies before
+    // the cleared cache is saved (FollowerDriver saves it after the reset, as Kafka does).
+    await hosted.log.resetTo(200);
+    await first.close();
+    const again = registry(logDir);
+    await again.applyRoles([follow('00000000000000a1')]);
+    const reopened = again.get('t', 0)!;
+    expect(reopened.log.logEndOffset).toBe(200);
+    // Not the old log's last epoch, which the follower would send as the history of its empty log.
+    expect(reopened.epochCache.epochEntries).toEqual([]);
+    await again.close();
   });
 
   it('reads only its own format', () => {
