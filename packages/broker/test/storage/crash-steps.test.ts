@@ -104,6 +104,32 @@ describe('storage: a crash at every change of a multi-step operation', () => {
     expect(changes).toBeGreaterThan(5);
   });
 
+  it("a follower's append at a start inside its first batch: the empty log at the start, or the batch", async () => {
+    // The leader's start, 25, is inside its batch 20-29: the reset follower's log restarts at 20 and takes it.
+    const batch = makeBatch({ count: 10, baseOffset: 20, valueSize: 10, fill: 7 });
+    const changes = await crashAtEveryStep({
+      disk,
+      open: { config },
+      setup: async (log) => {
+        await tenRecords(log);
+        await log.resetTo(25);
+      },
+      operation: (log) => log.appendAsFollower(batch),
+      check: async (run) => {
+        const where = describeIt(run);
+        const { log } = run;
+        if (log.logEndOffset === 30) {
+          const read = await log.read(25, 1 << 20);
+          expect([log.logStartOffset, read.bytes.equals(batch)], where).toEqual([25, true]);
+        } else {
+          expect([log.logStartOffset, log.logEndOffset], where).toEqual([25, 25]);
+        }
+        await stillWorks(run, where);
+      },
+    });
+    expect(changes).toBeGreaterThan(3);
+  });
+
   it('resetTo: an open transaction of the old log never holds the new one back', async () => {
     const open = encodeBatch([{ value: Buffer.from('in a transaction') }], {
       now: 1_000,
