@@ -331,6 +331,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
   offsetsForTransaction(offsets?: readonly CommitOffset[]): {
     readonly group: GroupMetadata;
     readonly offsets: CommitOffset[];
+    readonly stillCurrent: () => boolean;
   } {
     const group = this.requireGroup('sendOffsets()');
     if (group.autoCommitEnabled || this.options.isolationLevel !== 'read_committed')
@@ -356,8 +357,13 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
           'no longer has (fenced, revoked or lost since); abort the transaction',
         { topic: where.topic, partition: where.partition, retriable: false },
       );
-    // Taken with the check: a later fence changes the epoch, and the coordinator refuses this one.
-    return { group: group.metadata(), offsets: list };
+    // The metadata is taken with the check. A fence while the offsets are on their way is not always
+    // refused by the coordinator (a member rejoining an unchanged group gets its old epoch number back),
+    // and the partition's next assignment may have read the committed offset before they arrived:
+    // sendOffsets asks stillCurrent() once they are in, and fails the transaction if not.
+    const states = list.map((o) => this.partitions.get(tpKey(o.topic, o.partition)));
+    const stillCurrent = () => list.every((o, i) => this.partitions.get(tpKey(o.topic, o.partition)) === states[i]);
+    return { group: group.metadata(), offsets: list, stillCurrent };
   }
 
   /** Records of the partition were handed out under an assignment other than its current one (or none). */

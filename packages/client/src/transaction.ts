@@ -49,6 +49,8 @@ export interface TransactionOffsetsSource {
   offsetsForTransaction(offsets?: readonly CommitOffset[]): {
     readonly group: GroupMetadata;
     readonly offsets: readonly CommitOffset[];
+    /** Whether the assignment the offsets were checked against is still the member's (asked once they are in). */
+    readonly stillCurrent?: () => boolean;
   };
 }
 
@@ -295,11 +297,13 @@ export class TransactionalProducer implements Transaction, AsyncDisposable {
     const source = 'consumer' in input ? input.consumer : input;
     let group: GroupMetadata;
     let offsets: readonly CommitOffset[];
+    let stillCurrent: (() => boolean) | undefined;
     try {
       // The source checks explicit offsets too; they are what is committed.
       const answer = source.offsetsForTransaction(explicit);
       group = answer.group;
       offsets = explicit ?? answer.offsets;
+      stillCurrent = answer.stillCurrent;
     } catch (err) {
       // The records whose output this transaction holds cannot have their offsets committed: it must abort.
       this.failure ??= err;
@@ -310,6 +314,15 @@ export class TransactionalProducer implements Transaction, AsyncDisposable {
     this.offsetCommits.add(commit);
     try {
       await commit;
+      // The assignment changed while they were on their way: its next owner (this member again, maybe
+      // under the same epoch number) may have read the committed offset before they arrived.
+      if (stillCurrent !== undefined && !stillCurrent())
+        throw new SamsaClientError(
+          ErrorCodes.STALE_MEMBER_EPOCH,
+          `the consumer's assignment changed while the offsets of group ${group.groupId} were being sent; ` +
+            'abort the transaction',
+          { retriable: false },
+        );
     } catch (err) {
       this.failure ??= err;
       throw err;

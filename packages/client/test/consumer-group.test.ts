@@ -320,10 +320,12 @@ describe('a fenced member holding records: their offsets cannot go into a transa
     const batches = consumer.batches();
     const first = (await batches.next()).value!;
     expect(first.messages.map((m) => m.offset)).toEqual([3, 4, 5, 6, 7, 8, 9]);
-    expect(consumer.offsetsForTransaction([{ topic: 't', partition: 0, offset: 5 }]).offsets).toEqual([
-      { topic: 't', partition: 0, offset: 5 },
-    ]);
+    const before = consumer.offsetsForTransaction([{ topic: 't', partition: 0, offset: 5 }]);
+    expect(before.offsets).toEqual([{ topic: 't', partition: 0, offset: 5 }]);
+    expect(before.stillCurrent()).toBe(true);
     await fenceAndRejoin();
+    // Offsets checked before the fence and still on their way when it came: sendOffsets fails them.
+    expect(before.stillCurrent()).toBe(false);
     expect(events).toEqual(['assigned 0', 'lost 0', 'assigned 0']);
     // What the dropped assignment handed out cannot be committed under the new epoch...
     const stale = refusal(() => consumer.offsetsForTransaction([{ topic: 't', partition: 0, offset: 10 }]));

@@ -280,4 +280,40 @@ describe('transactional producer: sending', () => {
     await producer.abort();
     expect(coordinator.ended).toEqual([false]);
   });
+
+  it('an assignment that changed while the offsets were on their way fails the transaction', async () => {
+    cluster.createTopic('t', 1);
+    const coordinator = playCoordinator(cluster);
+    cluster.txn.AddOffsetsToTxn = () => ({ errorCode: 0, errorMessage: '' });
+    let current = true;
+    const epochs: number[] = [];
+    cluster.groups.TxnOffsetCommit = (r: v1.TxnOffsetCommitRequest__Output) => {
+      epochs.push(r.generationIdOrMemberEpoch);
+      const answer = {
+        errorCode: 0,
+        topics: r.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ ...p, errorCode: 0 })) })),
+      };
+      // Accepted (a member rejoining an unchanged group has its old epoch back), but the member was fenced.
+      if (epochs.length === 2) current = false;
+      return answer;
+    };
+    const group = { groupId: 'g', memberId: 'm', memberEpoch: 3, groupInstanceId: undefined, state: 'stable' };
+    const consumer = { offsetsForTransaction: () => ({ group, offsets: [], stillCurrent: () => current }) };
+    const offsets = [{ topic: 'in', partition: 0, offset: 10 }];
+    const producer = samsa.producer({ transactionalId: 'tx' });
+    await producer.transaction(async (tx) => {
+      await tx.send({ topic: 't', partition: 0, value: 'a' });
+      await tx.sendOffsets({ consumer, offsets });
+    });
+    expect(coordinator.ended).toEqual([true]);
+    await producer.begin();
+    await producer.send({ topic: 't', partition: 0, value: 'b' });
+    await expect(producer.sendOffsets({ consumer, offsets })).rejects.toMatchObject({
+      code: ErrorCodes.STALE_MEMBER_EPOCH.code,
+    });
+    await expect(producer.commit()).rejects.toMatchObject({ code: ErrorCodes.INVALID_TXN_STATE.code });
+    await producer.abort();
+    expect(coordinator.ended).toEqual([true, false]);
+    expect(epochs).toEqual([3, 3]);
+  });
 });

@@ -41,7 +41,8 @@ export type GroupMethod =
   | 'ListGroups'
   | 'DescribeGroups'
   | 'DeleteGroups'
-  | 'OffsetDelete';
+  | 'OffsetDelete'
+  | 'TxnOffsetCommit';
 
 /** samsa.v1.TransactionCoordinator's client-facing RPCs: answered by `TestCluster.txn` when a test sets it. */
 export type TxnMethod = 'AddPartitionsToTxn' | 'AddOffsetsToTxn' | 'EndTxn';
@@ -243,6 +244,7 @@ export class TestCluster {
       'DescribeGroups',
       'DeleteGroups',
       'OffsetDelete',
+      'TxnOffsetCommit',
     ];
     server.addService(
       loadGroupProto().GroupCoordinator.service,
