@@ -10,7 +10,8 @@ const ROLE_POLL_MS = 10;
  * the role: each broker learns its roles from the coordinator on its own. Kafka clients that do not
  * retry NOT_LEADER_OR_FOLLOWER on every call (sarama's ListOffsets when it starts a partition
  * consumer, KafkaJS's admin offsets) would fail in that window, so a request for partitions this
- * broker's metadata says it leads, or does not know yet, waits up to ROLE_GRACE_MS for the roles (the
+ * broker's metadata says it leads, does not know yet, or knows without a first leader yet (a replica
+ * here, its state not written: leader and epoch -1), waits up to ROLE_GRACE_MS for the roles (the
  * window is milliseconds on an idle machine; 1 s was too short on a loaded one). A partition known to
  * be led elsewhere is answered at once (the client's metadata is stale).
  */
@@ -23,7 +24,10 @@ export async function awaitLeadership(
     partitions.some(({ topic, partition }) => {
       if (ctx.partitions.get(topic, partition)?.role === 'leader') return false;
       const known = ctx.member.metadata.image.topics.get(topic)?.partitions[partition];
-      return known === undefined || known.leader === ctx.brokerId;
+      if (known === undefined || known.leader === ctx.brokerId) return true;
+      // A created topic's partition before its first election (no state yet: epoch -1) that this broker
+      // may lead; a partition with a state and no leader (offline) is answered at once.
+      return known.leaderEpoch < 0 && known.replicas.includes(ctx.brokerId);
     });
   const deadline = Date.now() + ROLE_GRACE_MS;
   while (becoming() && Date.now() < deadline && !signal.aborted) await sleep(ROLE_POLL_MS);
