@@ -1,6 +1,7 @@
 import type { FetchResponse } from './gen/samsa/v1/FetchResponse.js';
 import type { FetchStreamResponse } from './gen/samsa/v1/FetchStreamResponse.js';
 import type { ReplicaFetchResponse } from './gen/samsa/v1/ReplicaFetchResponse.js';
+import { varintSize, writeVarint } from './proto-varint.js';
 
 /**
  * Hand-written protobuf encoders for the two messages that carry bulk data: samsa.v1.FetchResponse
@@ -25,47 +26,6 @@ import type { ReplicaFetchResponse } from './gen/samsa/v1/ReplicaFetchResponse.j
 /** Larger responses get a buffer of their own, so an occasional 50 MB fetch does not pin 50 MB. */
 const MAX_SCRATCH_BYTES = 8 * 1024 * 1024;
 let scratch = Buffer.allocUnsafeSlow(64 * 1024);
-
-const TWO_32 = 2 ** 32;
-
-/** Bytes of a varint holding `n` as a 64-bit two's complement value (int32 and int64 fields alike). */
-function varintSize(n: number): number {
-  if (n < 0) return 10;
-  let size = 1;
-  while (n >= 128) {
-    n = Math.floor(n / 128);
-    size++;
-  }
-  return size;
-}
-
-function writeVarint(buf: Buffer, pos: number, n: number): number {
-  if (n >= 0) {
-    while (n >= 128) {
-      buf[pos++] = (n % 128) | 128;
-      n = Math.floor(n / 128);
-    }
-    buf[pos++] = n;
-    return pos;
-  }
-  // Negative: 64-bit two's complement, 10 bytes, as protobuf encodes negative int32 and int64.
-  let hi = Math.floor(n / TWO_32);
-  let lo = n - hi * TWO_32;
-  hi >>>= 0;
-  for (let i = 0; i < 4; i++) {
-    buf[pos++] = (lo & 0x7f) | 0x80;
-    lo = Math.floor(lo / 128);
-  }
-  // Byte 5 takes lo's top 4 bits and hi's low 3 bits.
-  buf[pos++] = (lo & 0x0f) | ((hi & 0x07) << 4) | 0x80;
-  hi >>>= 3;
-  for (let i = 0; i < 4; i++) {
-    buf[pos++] = (hi & 0x7f) | 0x80;
-    hi >>>= 7;
-  }
-  buf[pos++] = hi & 0x01;
-  return pos;
-}
 
 interface PartitionSizes {
   body: number;

@@ -15,6 +15,8 @@
  * proto-loader's codec for that message, which decodes or refuses it exactly as before.
  */
 
+import { varintSize, writeVarint } from './proto-varint.js';
+
 /** The parts of a proto-loader message definition (a DescriptorProto) this codec reads. */
 interface DescriptorField {
   readonly name: string;
@@ -502,42 +504,4 @@ function skip(r: Reader, wireType: number, end: number): void {
       throw UNHANDLED; // groups (3, 4) and invalid wire types
   }
   if (r.pos > end) throw UNHANDLED;
-}
-
-/** Bytes of a varint holding `n` as a 64-bit two's complement value (negative int32 and int64 take 10). */
-function varintSize(n: number): number {
-  if (n < 0) return 10;
-  let size = 1;
-  while (n >= 128) {
-    n = Math.floor(n / 128);
-    size++;
-  }
-  return size;
-}
-
-function writeVarint(buf: Buffer, pos: number, n: number): number {
-  if (n >= 0) {
-    while (n >= 128) {
-      buf[pos++] = (n % 128) | 128;
-      n = Math.floor(n / 128);
-    }
-    buf[pos++] = n;
-    return pos;
-  }
-  // 64-bit two's complement: the low and high 32-bit halves, 7 bits a byte, 10 bytes in all.
-  let hi = Math.floor(n / TWO_32);
-  let lo = n - hi * TWO_32;
-  hi >>>= 0;
-  for (let i = 0; i < 4; i++) {
-    buf[pos++] = (lo & 0x7f) | 0x80;
-    lo = Math.floor(lo / 128);
-  }
-  buf[pos++] = (lo & 0x0f) | ((hi & 0x07) << 4) | 0x80;
-  hi >>>= 3;
-  for (let i = 0; i < 4; i++) {
-    buf[pos++] = (hi & 0x7f) | 0x80;
-    hi >>>= 7;
-  }
-  buf[pos++] = hi & 0x01;
-  return pos;
 }
