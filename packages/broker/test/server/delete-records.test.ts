@@ -7,18 +7,11 @@ import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ErrorCodes, type v1 } from '@samsa/protocol';
-import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { systemClock } from '../../src/clock.js';
-import { TOPIC_SETTINGS, resolveSettings } from '../../src/config.js';
-import { LeaderDriver, LeaderEpochCache, saveEpochCache } from '../../src/replication/index.js';
 import type { BrokerContext } from '../../src/server/context.js';
-import { DelayedOperations } from '../../src/server/delayed.js';
 import { handleDeleteRecords } from '../../src/server/handlers/delete-records.js';
 import { handleReplicaFetch } from '../../src/server/handlers/replica-fetch.js';
-import type { HostedPartition } from '../../src/server/partitions.js';
-import { openPartitionLog } from '../../src/storage/index.js';
-import { makeBatch } from '../storage/helpers.js';
+import { leaderWithTenRecords } from './leader-fixture.js';
 import { withTimeout } from '../../../../test/helpers/wait.js';
 
 let dir: string | undefined;
@@ -30,45 +23,7 @@ afterEach(async () => {
 /** Broker 1 leading t-0 (replicas 1 and 2, both in sync) with 10 records, and the handlers' context. */
 async function leaderWithRecords() {
   dir = await mkdtemp(join(tmpdir(), 'samsa-delete-records-'));
-  const waiters = new DelayedOperations();
-  const leaders = new LeaderDriver<HostedPartition>({
-    brokerId: 1,
-    replicaLagTimeMaxMs: 30_000,
-    clock: systemClock,
-    transport: { alterPartition: () => Promise.reject(new Error('no controller in this test')) },
-    waiters,
-    committedState: () => undefined,
-    minInsyncReplicas: () => 1,
-    saveEpochCache: (h) => saveEpochCache(h.log.dir, h.epochCache),
-    logger: pino({ level: 'silent' }),
-  });
-  const hosted: HostedPartition = {
-    topic: 't',
-    topicId: '',
-    partition: 0,
-    log: await openPartitionLog({ dir }),
-    epochCache: new LeaderEpochCache(),
-    leaderState: undefined,
-    role: 'leader',
-    leaderEpoch: 0,
-    leader: 1,
-    isr: [1, 2],
-    replicas: [1, 2],
-    highWatermark: 0,
-    settings: resolveSettings(TOPIC_SETTINGS),
-  };
-  await leaders.becomeLeader(hosted, { kind: 'leader', leader: 1, leaderEpoch: 0, isr: [1, 2], replicas: [1, 2] });
-  await leaders.append(hosted, makeBatch({ count: 10 }), 1, 1000, new AbortController().signal);
-  const ctx = {
-    brokerId: 1,
-    logger: pino({ level: 'silent' }),
-    waiters,
-    partitions: { leaderOf: () => hosted, get: () => hosted },
-    knowsPartition: () => true,
-    member: { metadata: { image: { topics: new Map() } } },
-    replication: { leaders },
-  } as unknown as BrokerContext;
-  return { hosted, leaders, ctx };
+  return leaderWithTenRecords(dir, [1, 2]);
 }
 
 /** Follower 2's fetch at the log end, stating `logStartOffset` (undefined: too old to), long-polling `maxWaitMs`. */

@@ -1,0 +1,55 @@
+/**
+ * Broker 1 leading t-0 (replicas 1 and 2, ISR `isr`) on a real partition log in `dir` with 10 committed
+ * records, and a handlers' context around it: for tests that drive the broker's handlers directly.
+ */
+import { pino } from 'pino';
+import { systemClock } from '../../src/clock.js';
+import { TOPIC_SETTINGS, resolveSettings } from '../../src/config.js';
+import { LeaderDriver, LeaderEpochCache, saveEpochCache } from '../../src/replication/index.js';
+import type { BrokerContext } from '../../src/server/context.js';
+import { DelayedOperations } from '../../src/server/delayed.js';
+import type { HostedPartition } from '../../src/server/partitions.js';
+import { openPartitionLog } from '../../src/storage/index.js';
+import { makeBatch } from '../storage/helpers.js';
+
+export async function leaderWithTenRecords(dir: string, isr: number[]) {
+  const waiters = new DelayedOperations();
+  const leaders = new LeaderDriver<HostedPartition>({
+    brokerId: 1,
+    replicaLagTimeMaxMs: 30_000,
+    clock: systemClock,
+    transport: { alterPartition: () => Promise.reject(new Error('no controller in this test')) },
+    waiters,
+    committedState: () => undefined,
+    minInsyncReplicas: () => 1,
+    saveEpochCache: (h) => saveEpochCache(h.log.dir, h.epochCache),
+    logger: pino({ level: 'silent' }),
+  });
+  const hosted: HostedPartition = {
+    topic: 't',
+    topicId: '',
+    partition: 0,
+    log: await openPartitionLog({ dir }),
+    epochCache: new LeaderEpochCache(),
+    leaderState: undefined,
+    role: 'leader',
+    leaderEpoch: 0,
+    leader: 1,
+    isr,
+    replicas: [1, 2],
+    highWatermark: 0,
+    settings: resolveSettings(TOPIC_SETTINGS),
+  };
+  await leaders.becomeLeader(hosted, { kind: 'leader', leader: 1, leaderEpoch: 0, isr, replicas: [1, 2] });
+  await leaders.append(hosted, makeBatch({ count: 10 }), 1, 1000, new AbortController().signal);
+  const ctx = {
+    brokerId: 1,
+    logger: pino({ level: 'silent' }),
+    waiters,
+    partitions: { leaderOf: () => hosted, get: () => hosted },
+    knowsPartition: () => true,
+    member: { metadata: { image: { topics: new Map() } } },
+    replication: { leaders },
+  } as unknown as BrokerContext;
+  return { hosted, leaders, ctx, waiters };
+}
