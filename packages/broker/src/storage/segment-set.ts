@@ -109,16 +109,6 @@ export class SegmentSet {
     await this.writeStartOffset(offset);
   }
 
-  /**
-   * A start moved by deleteRecordsBefore can end up past the log end when truncation or a torn tail
-   * removes the batch holding it: the start follows the end back, durably, so that new appends there
-   * stay readable after a restart.
-   */
-  async clampStartOffset(): Promise<void> {
-    if (this.logStart <= this.endOffset) return;
-    await this.saveStartOffset(this.endOffset);
-  }
-
   /** Takes the oldest `count` segments out of the set (memory only); delete their files next. */
   removeOldest(count: number): LogSegment[] {
     const doomed = this.segments.slice(0, count);

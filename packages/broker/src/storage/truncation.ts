@@ -24,7 +24,9 @@ export interface TruncationParts {
 /**
  * Removes everything at or after `offset` (replica divergence): later segments are deleted and the
  * segment holding `offset` is cut before the batch that contains it, so the new log end offset is
- * that batch's base offset. At or below the log start the log is emptied and restarts at `offset`.
+ * that batch's base offset. At or below the log start the log is emptied and restarts at `offset`;
+ * above a start inside the batch that is cut, it is emptied and restarts at its start, which stays
+ * (a crash after the cut reopens the same: recovery empties a log whose saved start is past its end).
  */
 export async function truncateTo(parts: TruncationParts, offset: number): Promise<void> {
   const { ctx, segments, durability } = parts;
@@ -35,12 +37,18 @@ export async function truncateTo(parts: TruncationParts, offset: number): Promis
   const activeLog = segments.active.paths.log;
   try {
     if (offset <= segments.startOffset) await truncateFullyAndStartAt(parts, offset);
-    else await truncateWithin(parts, offset);
+    else {
+      await truncateWithin(parts, offset);
+      // The cut removed the batch holding a start inside it (DeleteRecords, a reset follower's restart
+      // below its start): what is left lies below the start, so the log is the empty one at that start.
+      // The start stays: moving it back to the batch's base would have a follower state a lower saved
+      // start than it had (no record comes back, but the leader's low watermark would count it).
+      if (segments.startOffset > segments.endOffset) await truncateFullyAndStartAt(parts, segments.startOffset);
+    }
   } catch (err) {
     if (err instanceof KafkaStorageError) throw err;
     throw ctx.goOffline(err, activeLog, undefined);
   }
-  await segments.clampStartOffset();
   await durability.saveRecoveryPoint(Math.min(durability.recoveryPoint, segments.endOffset));
   durability.resetUnflushed();
   await parts.producers.rebuild();

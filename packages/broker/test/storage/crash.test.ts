@@ -154,14 +154,13 @@ function allowedAfter(before: Offsets, intent: Intent | undefined, after: Offset
   if (intent.intent === 'delete')
     return after.end === before.end && (after.start === before.start || after.start === Math.max(before.start, to));
   if (intent.intent === 'reset') return unchanged || (after.start === to && after.end === to);
-  // truncate: what is left of the old log from its start, or an empty log at the offset or the old start,
-  // or where the start followed the end back (the cut removed the batch holding it). The cut is at the
-  // base of the batch holding the offset: the truncator's batches hold at most 5 records.
+  // truncate: what is left of the old log from its start, or an empty log at the offset or the old start
+  // (also when the cut removed the batch holding the start: the start stays). The cut is at the base of
+  // the batch holding the offset: the truncator's batches hold at most 5 records.
   if (to >= before.end) return unchanged;
   const cut = after.end <= before.end && after.end > to - 5;
   const empty = after.start === after.end && (after.start === to || after.start === before.start);
-  const clamped = after.start === after.end && after.start < before.start && cut;
-  return empty || clamped || (after.start === before.start && cut);
+  return empty || (after.start === before.start && cut);
 }
 
 describe('crash safety with real processes', () => {

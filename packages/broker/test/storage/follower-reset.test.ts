@@ -77,4 +77,22 @@ describe('follower append at a log start inside the first batch', () => {
     await log.appendAsFollower(makeBatch({ count: 10, baseOffset: 100 }));
     expect({ start: log.logStartOffset, end: log.logEndOffset }).toEqual({ start: 105, end: 110 });
   });
+
+  it('a truncation cutting the batch that holds the start keeps the start: the empty log at it', async () => {
+    for (let i = 0; i < 3; i++) await log.append(makeBatch({ count: 10, fill: 0x20 + i }));
+    await log.deleteRecordsBefore(15); // inside batch 10-19
+    // Divergence at 17: the cut goes before the batch (to 10), below the start. Without keeping the start it
+    // followed the end back to 10, saved, and a follower stated 10 where it had stated 15.
+    await log.truncateTo(17);
+    const state = () => ({ start: log.logStartOffset, saved: log.savedLogStartOffset, end: log.logEndOffset });
+    expect(state()).toEqual({ start: 15, saved: 15, end: 15 });
+    await expect(log.read(12, 1 << 20)).rejects.toMatchObject({ errorName: 'OffsetOutOfRange' });
+    // The leader sends the batch holding the start from its base: the empty log restarts below its start.
+    await log.appendAsFollower(makeBatch({ count: 10, baseOffset: 10, leaderEpoch: 2, fill: 0x40 }));
+    expect(state()).toEqual({ start: 15, saved: 15, end: 20 });
+    await log.close();
+    log = await openPartitionLog({ dir: dir.path, config });
+    expect(state()).toEqual({ start: 15, saved: 15, end: 20 });
+    expect(await baseOffsets(15)).toEqual([10]);
+  });
 });

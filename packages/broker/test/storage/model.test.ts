@@ -89,10 +89,10 @@ async function runSeed(seed: number, steps: number): Promise<void> {
           model = [];
           end = logStart = offset;
         } else {
+          // A cut below a start inside the batch leaves the empty log at that start (the start stays).
           const cut = model.findIndex((b) => b.lastOffset >= offset);
-          end = model[cut]!.baseOffset;
-          model = model.slice(0, cut);
-          logStart = Math.min(logStart, end);
+          end = Math.max(model[cut]!.baseOffset, logStart);
+          model = model.slice(0, cut).filter((b) => b.lastOffset >= logStart);
         }
       } else if (op < 82) {
         await log.roll();

@@ -261,18 +261,17 @@ export class MemoryLog implements ReplicaLog {
       this.resetNow(offset);
       return;
     }
-    // As PartitionLog: cut before the batch that holds `offset`; a start inside that batch follows
-    // the end back (SegmentSet.clampStartOffset), durably.
+    // As PartitionLog: cut before the batch that holds `offset`; when that batch holds the start too,
+    // the log is the empty one at its start, which stays (storage/truncation.ts).
     const cut = this.batches.find((b) => b.lastOffset >= offset)?.baseOffset ?? offset;
+    if (cut < this.start) {
+      this.resetNow(this.start);
+      return;
+    }
     this.onTruncate?.(cut);
     this.truncations++;
     this.batches = this.batches.filter((b) => b.baseOffset < cut);
     this.end = cut;
-    if (this.start > cut) {
-      this.saveStarts();
-      this.start = cut;
-      this.savedStart = cut;
-    }
   }
 
   private resetNow(offset: number): void {
