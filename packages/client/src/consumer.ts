@@ -10,6 +10,7 @@ import type { Cluster } from './cluster.js';
 import {
   AbortError,
   ClosedError,
+  CommitFailedError,
   OffsetOutOfRangeError,
   SamsaClientError,
   errorFromCode,
@@ -28,7 +29,7 @@ import { backoffMs, type RetryOptions } from './retry.js';
 import type { BrokerConnection, CorrelatedStream, FetchOnStream } from './transport.js';
 import { Wakeup } from './wakeup.js';
 import { GroupRequiredError } from './errors.js';
-import type { CommitOffset, CommittedOffset } from './group/offsets.js';
+import type { CommitCheck, CommitOffset, CommittedOffset } from './group/offsets.js';
 import {
   type GroupConsumerHost,
   type GroupMetadata,
@@ -251,6 +252,11 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
       resumePartitions: (tps) => this.resumePartitions(tps),
       removePartitions: (tps) => this.removePartitions(tps),
       offsetsToCommit: (which, only) => this.offsetsToCommit(which, only),
+      assignmentCheck: (list) =>
+        this.assignmentCheck(
+          list,
+          list.map((o) => o.state as PartitionState),
+        ),
       reportError: (err) => this.fail(err),
       beginIteration: () => this.beginIteration(),
       endIteration: () => this.endIteration(),
@@ -295,18 +301,70 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
    * Commits offsets to the group: `offsets` as given (the next offset to read, i.e. the last
    * processed record's offset + 1), or without them the position of every partition, which counts
    * the message in hand as processed. Resolves once the commit is replicated; rejects with the
-   * coordinator's error (e.g. StaleMemberEpoch, UnknownMemberId after the member was expelled).
+   * coordinator's error (e.g. UnknownMemberId after the member was expelled), or with CommitFailedError
+   * (StaleMemberEpoch) when a partition's records were handed out under an assignment this member no
+   * longer has: it was fenced and rejoined, or the partition was revoked or lost, before the commit was
+   * sent or while it was on its way. Nothing is committed then; those records come again from the
+   * committed offset to the partition's owner (maybe this member), so go on consuming.
    */
   async commit(offsets?: readonly CommitOffset[]): Promise<void> {
     // Allowed while closing: the listener's onPartitionsRevoked commits during close().
     if (this.closed) throw new ClosedError('consumer');
     const group = this.requireGroup('commit()');
     const list = offsets ?? this.offsetsToCommit('position');
-    await group.offsets.commit(list, this.controller.signal);
-    for (const o of list) {
-      const state = this.partitions.get(tpKey(o.topic, o.partition));
-      if (state) state.committed = o.offset;
-    }
+    const owners = this.checkHandedOut(list, offsets === undefined);
+    await group.offsets.commit(list, this.controller.signal, this.assignmentCheck(list, owners));
+    list.forEach((o, i) => {
+      const state = owners[i];
+      if (state !== undefined && this.partitions.get(tpKey(o.topic, o.partition)) === state) state.committed = o.offset;
+    });
+  }
+
+  /**
+   * A group member's commit must be of records handed out under the partitions' current assignment: one
+   * dropped and made again (fenced and rejoined, revoked and assigned back) reads from the committed
+   * offset again, and the member's epoch has moved on, so the coordinator would take such a commit under
+   * the new epoch. Throws CommitFailedError for the first such partition (or, with `held`, when the
+   * message in hand is one); returns the assignment (PartitionState) each offset is committed under.
+   */
+  private checkHandedOut(list: readonly CommitOffset[], held: boolean): Array<PartitionState | undefined> {
+    const owners = list.map((o) => this.partitions.get(tpKey(o.topic, o.partition)));
+    if (this.mode !== 'subscribe') return owners;
+    const heldState = held ? this.held : undefined;
+    const stale =
+      list.find((o) => this.handedOutElsewhere(o.topic, o.partition)) ??
+      (heldState !== undefined && this.handedOutElsewhere(heldState.topic, heldState.partition)
+        ? heldState
+        : undefined);
+    if (stale !== undefined)
+      throw new CommitFailedError(
+        stale.topic,
+        stale.partition,
+        'its records were handed out under an assignment this member no longer has (fenced, revoked or lost since)',
+      );
+    return owners;
+  }
+
+  /**
+   * The check a commit runs before each attempt: every partition is still under `owners[i]`, the
+   * assignment its offsets belong to. A StaleMemberEpoch retry under the member's newer epoch is then
+   * legitimate (the epoch moved for another reason: a partition assigned elsewhere, another member
+   * joined); after a fence and rejoin, a revocation or a loss it would commit stale offsets.
+   */
+  private assignmentCheck(
+    list: readonly TopicPartition[],
+    owners: readonly (PartitionState | undefined)[],
+  ): CommitCheck | undefined {
+    if (this.mode !== 'subscribe') return undefined;
+    return () => {
+      const moved = list.find((o, i) => this.partitions.get(tpKey(o.topic, o.partition)) !== owners[i]);
+      if (moved === undefined) return undefined;
+      return new CommitFailedError(
+        moved.topic,
+        moved.partition,
+        'its assignment changed while the commit was on its way (fenced and rejoined, revoked or lost)',
+      );
+    };
   }
 
   /** Group, member id and epoch of this member (Kafka's groupMetadata()); needs a groupId. */

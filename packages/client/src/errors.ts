@@ -79,6 +79,23 @@ export class GroupRequiredError extends SamsaClientError {
   }
 }
 
+/**
+ * A commit refused because the records it covers were handed out under an assignment the member no
+ * longer has (fenced and rejoined, or the partition revoked or lost since): Kafka's CommitFailedException,
+ * with Kafka's StaleMemberEpoch code. Nothing was committed; the records are delivered again, from the
+ * committed offset, to the partition's owner (maybe this member again). Not retriable.
+ */
+export class CommitFailedError extends SamsaClientError {
+  constructor(topic: string, partition: number, why: string) {
+    super(ErrorCodes.STALE_MEMBER_EPOCH, `cannot commit ${topic}-${partition}: ${why}`, {
+      topic,
+      partition,
+      retriable: false,
+    });
+    this.name = 'CommitFailedError';
+  }
+}
+
 /** The producer, consumer, admin or client was closed while the operation was pending or before it began. */
 export class ClosedError extends SamsaClientError {
   constructor(what: string) {

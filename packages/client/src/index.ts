@@ -48,6 +48,7 @@ export {
   AbortError,
   BufferExhaustedError,
   ClosedError,
+  CommitFailedError,
   ConnectionError,
   GroupRequiredError,
   OffsetOutOfRangeError,

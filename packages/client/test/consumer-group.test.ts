@@ -4,7 +4,15 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ErrorCodes, encodeBatch, type v1 } from '@samsa/protocol';
-import { type ConsumedMessage, type Consumer, Samsa, SamsaClientError, type TopicPartition } from '@samsa/client';
+import {
+  CommitFailedError,
+  type ConsumedMessage,
+  type Consumer,
+  type ConsumerOptions,
+  Samsa,
+  SamsaClientError,
+  type TopicPartition,
+} from '@samsa/client';
 import { TestCluster, waitFor } from './support/test-cluster.js';
 
 const fastRetry = { retries: 5, initialRetryTimeMs: 10, maxRetryTimeMs: 50 };
@@ -14,6 +22,8 @@ const key = (topic: string, partition: number) => `${topic}:${partition}`;
 class ScriptedCoordinator {
   assignment: TopicPartition[] = [];
   fenceNext = false;
+  /** As the broker does: a commit under an epoch other than the member's is refused (StaleMemberEpoch). */
+  checkCommitEpoch = false;
   readonly heartbeats: v1.ConsumerGroupHeartbeatRequest__Output[] = [];
   readonly commits = new Map<string, number>();
   readonly commitLog: Array<{ memberEpoch: number; offsets: Record<string, number> }> = [];
@@ -28,6 +38,8 @@ class ScriptedCoordinator {
       }),
       ConsumerGroupHeartbeat: (r: v1.ConsumerGroupHeartbeatRequest__Output) => this.heartbeat(r),
       OffsetCommit: (r: v1.OffsetCommitRequest__Output) => {
+        if (this.checkCommitEpoch && r.memberEpoch !== this.epoch)
+          return { errorCode: ErrorCodes.STALE_MEMBER_EPOCH.code, errorMessage: 'stale', topics: [] };
         const offsets: Record<string, number> = {};
         for (const t of r.topics) for (const p of t.partitions) offsets[key(t.name, p.partition)] = p.committedOffset;
         this.commitLog.push({ memberEpoch: r.memberEpoch, offsets });
@@ -385,5 +397,182 @@ describe('a fenced member holding records: their offsets cannot go into a transa
     // t-1 stayed this member's all along.
     expect(consumer.offsetsForTransaction([{ topic: 't', partition: 1, offset: handedOut }]).offsets).toHaveLength(1);
     await iterator.return?.();
+  });
+});
+
+/**
+ * At least once: a plain commit (explicit offsets, positions, auto-commit) of records handed out under an
+ * assignment the member no longer has is refused, before it is sent and when the StaleMemberEpoch answer
+ * to one on its way would have it sent again under the member's new epoch (Kafka's CommitFailedException).
+ * The coordinator here checks the epoch as the broker does, and gives a rejoining member a new one.
+ */
+describe('a fenced member holding records: plain commits', () => {
+  let cluster: TestCluster;
+  let samsa: Samsa;
+  let coordinator: ScriptedCoordinator;
+  let consumer: Consumer;
+  const events: string[] = [];
+  const warnings: string[] = [];
+
+  beforeEach(async () => {
+    cluster = await TestCluster.start();
+    cluster.createTopic('t', 2);
+    for (const p of [0, 1])
+      cluster.append(
+        't',
+        p,
+        encodeBatch(Array.from({ length: 10 }, (_, i) => ({ key: null, value: Buffer.from(`${i}`), timestamp: i }))),
+      );
+    coordinator = new ScriptedCoordinator(cluster);
+    coordinator.checkCommitEpoch = true;
+    coordinator.commits.set('t:0', 3);
+    const noop = () => {};
+    const logger = {
+      debug: noop,
+      info: noop,
+      error: noop,
+      warn: (_: object, m?: string) => void warnings.push(m ?? ''),
+    };
+    samsa = new Samsa({ brokers: cluster.bootstrap, retry: fastRetry, logger });
+    events.length = 0;
+    warnings.length = 0;
+  });
+
+  afterEach(async () => {
+    await samsa.close();
+    await cluster.stop();
+  });
+
+  function start(options: Partial<ConsumerOptions> = {}, onRevoked?: () => Promise<void>): void {
+    consumer = samsa.consumer({
+      groupId: 'g',
+      autoOffsetReset: 'earliest',
+      maxWaitMs: 20,
+      enableAutoCommit: false,
+      ...options,
+    });
+    consumer.subscribe(['t'], {
+      onPartitionsAssigned: (tps) => void events.push(`assigned ${tps.map((tp) => tp.partition).join()}`),
+      onPartitionsLost: (tps) => void events.push(`lost ${tps.map((tp) => tp.partition).join()}`),
+      onPartitionsRevoked: async (tps) => {
+        events.push(`revoked ${tps.map((tp) => tp.partition).join()}`);
+        await onRevoked?.();
+      },
+    });
+  }
+
+  /** Fences the member and waits until it owns its partitions again under a new epoch. */
+  async function fenceAndRejoin(): Promise<void> {
+    const before = consumer.groupMetadata().memberEpoch;
+    const assigned = events.filter((e) => e.startsWith('assigned')).length;
+    coordinator.fenceNext = true;
+    await waitFor(() => events.filter((e) => e.startsWith('assigned')).length > assigned, 5_000, 'assigned again');
+    await waitFor(() => consumer.groupMetadata().state === 'stable', 5_000, 'stable again');
+    expect(consumer.groupMetadata().memberEpoch).toBeGreaterThan(before);
+  }
+
+  const accepted = () => coordinator.commitLog.map((c) => c.offsets);
+
+  it('refuses offsets of the batch in hand after a fence and rejoin, explicit or positions', async () => {
+    start();
+    coordinator.assignment = [{ topic: 't', partition: 0 }];
+    const batches = consumer.batches();
+    const first = (await batches.next()).value!;
+    expect(first.messages[0]?.offset).toBe(3);
+    await fenceAndRejoin();
+    const explicit = consumer.commit([{ topic: 't', partition: 0, offset: 10 }]);
+    await expect(explicit).rejects.toBeInstanceOf(CommitFailedError);
+    await expect(explicit).rejects.toMatchObject({ code: ErrorCodes.STALE_MEMBER_EPOCH.code, partition: 0 });
+    await expect(consumer.commit()).rejects.toMatchObject({ code: ErrorCodes.STALE_MEMBER_EPOCH.code });
+    expect(accepted()).toEqual([]);
+    // The new assignment hands the records out again from the committed offset; their commit is taken.
+    const again = (await batches.next()).value!;
+    expect(again.messages[0]?.offset).toBe(3);
+    await consumer.commit([{ topic: 't', partition: 0, offset: 10 }]);
+    expect(coordinator.commits.get('t:0')).toBe(10);
+    await batches.return();
+  });
+
+  it('a commit on its way when the member is fenced and rejoins is refused, not sent again', async () => {
+    start();
+    coordinator.assignment = [{ topic: 't', partition: 0 }];
+    const batches = consumer.batches();
+    await batches.next();
+    const release = cluster.hold('OffsetCommit');
+    const commit = consumer.commit([{ topic: 't', partition: 0, offset: 10 }]);
+    commit.catch(() => {});
+    await waitFor(() => cluster.requestsOf('OffsetCommit').length === 1, 5_000, 'the commit sent');
+    await fenceAndRejoin();
+    release(); // it arrives under the old epoch: StaleMemberEpoch
+    await expect(commit).rejects.toBeInstanceOf(CommitFailedError);
+    expect(cluster.requestsOf('OffsetCommit')).toHaveLength(1);
+    expect(accepted()).toEqual([]);
+    expect(coordinator.commits.get('t:0')).toBe(3);
+    await batches.return();
+  });
+
+  it('the epoch moved for another partition: the StaleMemberEpoch commit is sent again and taken', async () => {
+    start();
+    coordinator.assignment = [{ topic: 't', partition: 0 }];
+    const batches = consumer.batches();
+    await batches.next();
+    const epoch = consumer.groupMetadata().memberEpoch;
+    const release = cluster.hold('OffsetCommit');
+    const commit = consumer.commit([{ topic: 't', partition: 0, offset: 10 }]);
+    await waitFor(() => cluster.requestsOf('OffsetCommit').length === 1, 5_000, 'the commit sent');
+    coordinator.assignment = [
+      { topic: 't', partition: 0 },
+      { topic: 't', partition: 1 },
+    ];
+    await waitFor(() => consumer.assignment().length === 2, 5_000, 't-1 assigned');
+    expect(consumer.groupMetadata().memberEpoch).toBeGreaterThan(epoch);
+    release();
+    await commit;
+    expect(cluster.requestsOf('OffsetCommit')).toHaveLength(2);
+    expect(coordinator.commits.get('t:0')).toBe(10);
+    expect(events).toEqual(['assigned 0', 'assigned 1']);
+    await batches.return();
+  });
+
+  it('auto-commit on its way at a fence is not sent again under the new epoch', async () => {
+    start({ enableAutoCommit: true, autoCommitIntervalMs: 20 });
+    coordinator.assignment = [{ topic: 't', partition: 0 }];
+    const release = cluster.hold('OffsetCommit');
+    const iterator = consumer.messages();
+    expect((await iterator.next()).value?.offset).toBe(3);
+    expect((await iterator.next()).value?.offset).toBe(4); // 3 finished with: auto-commit sends 4
+    await waitFor(() => cluster.requestsOf('OffsetCommit').length === 1, 5_000, 'the auto-commit sent');
+    await fenceAndRejoin();
+    release();
+    await waitFor(() => warnings.includes('auto-commit failed'), 5_000, 'the auto-commit refused');
+    expect(accepted()).toEqual([]);
+    // The new assignment starts at the committed offset and commits what it finishes with.
+    expect((await iterator.next()).value?.offset).toBe(3);
+    expect((await iterator.next()).value?.offset).toBe(4);
+    await waitFor(() => coordinator.commits.get('t:0') === 4, 5_000, 'the new assignment auto-commits');
+    await iterator.return?.();
+  });
+
+  it('commits in onPartitionsRevoked and on close() still go through', async () => {
+    start({}, () => consumer.commit());
+    coordinator.assignment = [
+      { topic: 't', partition: 0 },
+      { topic: 't', partition: 1 },
+    ];
+    const iterator = consumer.messages();
+    let next = await iterator.next();
+    while (next.value?.partition !== 0) next = await iterator.next();
+    const offset = next.value.offset;
+    coordinator.assignment = [{ topic: 't', partition: 1 }];
+    await waitFor(() => consumer.groupMetadata().state === 'reconciling', 5_000, 'the revocation');
+    const pending = iterator.next(); // the message of t-0 is finished with: the revocation goes on
+    await waitFor(() => events.includes('revoked 0'), 5_000, 'revoked');
+    await waitFor(() => consumer.assignment().length === 1, 5_000, 't-0 given up');
+    expect(coordinator.commits.get('t:0')).toBe(offset + 1);
+    const commits = coordinator.commitLog.length;
+    await consumer.close();
+    await pending;
+    expect(events.at(-1)).toBe('revoked 1');
+    expect(coordinator.commitLog.length).toBe(commits + 1);
   });
 });

@@ -32,10 +32,20 @@ export interface MemberIdentity {
   readonly instanceId: string | undefined;
 }
 
+/**
+ * Run before each attempt of a commit (the first and every retry): an error when the commit must not be
+ * sent (or sent again), because a partition's records were handed out under an assignment the member no
+ * longer has; undefined to go on.
+ */
+export type CommitCheck = () => SamsaClientError | undefined;
+
 /** UnstableOffsetCommit: a transaction's offsets are pending; ask again until it has ended. */
 const UNSTABLE = ErrorCodes.UNSTABLE_OFFSET_COMMIT.code;
 
-/** StaleMemberEpoch: the epoch moved on while the commit travelled; try again with the new one. */
+/**
+ * StaleMemberEpoch: the epoch moved on while the commit travelled; try again with the new one, if the
+ * commit's check says its partitions are still under the assignment their records came from.
+ */
 const STALE_EPOCH_RETRIES = 3;
 
 export class GroupOffsets {
@@ -54,8 +64,11 @@ export class GroupOffsets {
     private readonly requireStable = false,
   ) {}
 
-  /** Commits `offsets` after every commit asked for before; rejects with the first partition's error. */
-  commit(offsets: readonly CommitOffset[], signal?: AbortSignal): Promise<void> {
+  /**
+   * Commits `offsets` after every commit asked for before; rejects with the first partition's error, or
+   * with `check`'s when it refuses an attempt (the first one, or a retry with a newer epoch).
+   */
+  commit(offsets: readonly CommitOffset[], signal?: AbortSignal, check?: CommitCheck): Promise<void> {
     for (const o of offsets) {
       if (!Number.isSafeInteger(o.offset) || o.offset < 0)
         throw new SamsaClientError(ErrorCodes.INVALID_REQUEST, `cannot commit offset ${o.offset}`, {
@@ -64,14 +77,21 @@ export class GroupOffsets {
           retriable: false,
         });
     }
-    const run = this.queue.then(() => this.commitNow(offsets, signal));
+    const run = this.queue.then(() => this.commitNow(offsets, signal, check));
     this.queue = run.catch(() => {});
     return run;
   }
 
-  private async commitNow(offsets: readonly CommitOffset[], signal: AbortSignal | undefined): Promise<void> {
+  private async commitNow(
+    offsets: readonly CommitOffset[],
+    signal: AbortSignal | undefined,
+    check: CommitCheck | undefined,
+  ): Promise<void> {
     if (offsets.length === 0) return;
     await this.withEpochRetries(async (member) => {
+      // Taken with the identity: a retry under a newer epoch is for records of the same assignment only.
+      const refused = check?.();
+      if (refused !== undefined) throw refused;
       const response = await this.coordinators.callWithRetries(
         this.groupId,
         'OffsetCommit',

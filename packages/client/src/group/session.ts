@@ -13,7 +13,7 @@ import type { RetryOptions } from '../retry.js';
 import { GroupCoordinators, fromTopicPartitions, groupErrorCode, toTopicPartitions } from './coordinator.js';
 import { type AssignmentHost, type GroupTransport, type HeartbeatOutcome, MembershipDriver } from './driver.js';
 import { type GroupPartition, type HeartbeatRequest, Membership } from './membership.js';
-import { GroupOffsets, type MemberIdentity } from './offsets.js';
+import { type CommitCheck, GroupOffsets, type MemberIdentity } from './offsets.js';
 
 /**
  * Told of changes to the partitions a group member consumes. Each may be async; the rebalance waits
@@ -93,6 +93,13 @@ export interface GroupConsumerHost {
     which: 'consumed',
     only?: ReadonlySet<CommitState>,
   ): Array<{ topic: string; partition: number; offset: number; state: CommitState }>;
+  /**
+   * The check a commit of `offsets` (as offsetsToCommit listed them) runs before each attempt: refused
+   * once a partition is no longer under the assignment (`state`) its offsets were taken from.
+   */
+  assignmentCheck(
+    offsets: ReadonlyArray<{ topic: string; partition: number; state: CommitState }>,
+  ): CommitCheck | undefined;
   reportError(err: unknown): void;
 }
 
@@ -277,7 +284,13 @@ export class GroupSession implements AssignmentHost {
     const list = this.consumer.offsetsToCommit('consumed', only);
     if (list.length === 0) return;
     try {
-      await this.offsets.commit(list.map(({ topic, partition, offset }) => ({ topic, partition, offset })));
+      // A retry under a newer epoch only while the partitions are still under the assignment the
+      // offsets were taken from: not after a fence and rejoin, a revocation or a loss.
+      await this.offsets.commit(
+        list.map(({ topic, partition, offset }) => ({ topic, partition, offset })),
+        undefined,
+        this.consumer.assignmentCheck(list),
+      );
       for (const { state, offset } of list)
         if (state.committed === undefined || state.committed < offset) state.committed = offset;
     } catch (err) {
