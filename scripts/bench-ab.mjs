@@ -15,21 +15,30 @@
 // at p50 in two runs (one at a time, load 11-25, 2026-12-07). --swap runs the rounds again on two
 // fresh clusters started in the other order; the summary pools both halves and shows the start
 // order's effect. `--mode end-to-end-one-at-a-time`: `bench end-to-end --one-at-a-time` (--records).
+// --trace (implies --probe) also collects the request timeline in the brokers and the bench client
+// (bench-probe.cjs with SAMSA_BENCH_TRACE=1) and joins it after each run (bench-timeline.mjs): per run,
+// the record-weighted p99 of the requests' oldest records and which step held the slow requests' time;
+// per side at the end, each step's p50 / p99 over all requests and, over the requests at or above each
+// run's p99, its share of their time and what its holder did meanwhile (GC, CPU, run-queue wait).
+// --trace-keep DIR keeps each run's trace files in DIR/<side><half>-<round>/. Tracing adds a few µs of
+// CPU per event (about ten events per request across the processes).
 //   node scripts/bench-ab.mjs --b DIR [--a DIR] [--mode paced|one-at-a-time|end-to-end|max|...] [--rate 10000]
 //        [--seconds 4] [--records 3000] [--rounds 4] [--acks all] [--replication-factor 3]
-//        [--partitions 3] [--client a|b] [--broker-env-b NAME=VALUE] [--probe] [--swap]
+//        [--partitions 3] [--client a|b] [--broker-env-b NAME=VALUE] [--probe] [--swap] [--trace]
+//        [--trace-keep DIR]
 // A and B are built checkouts (`npx tsc -b`; A defaults to this one): a copy of one made before a
 // change (`cp -a` of the worktree after building) against the worktree after it. Each side's bench
 // client is its own build unless --client names one, so a client-only change can be run against one
 // broker build by starting both clusters from it. --broker-env-b sets a variable in B's brokers only.
 // Run it at `nice -n -10` on a busy machine, as bench-cluster's latency figures are.
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { freePort, waitForPort } from './bench-processes.mjs';
+import { analyse, readTraces, STEPS, summarise } from './bench-timeline.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -47,6 +56,8 @@ const { values } = parseArgs({
     'broker-env-b': { type: 'string' },
     probe: { type: 'boolean', default: false },
     swap: { type: 'boolean', default: false },
+    trace: { type: 'boolean', default: false },
+    'trace-keep': { type: 'string' },
   },
 });
 if (values.b === undefined) {
@@ -71,6 +82,10 @@ const cliOf = (build) => join(build, 'packages/cli/dist/main.js');
 
 const probeDir = join(dir, 'probe');
 const probeEnv = {};
+if (values.trace) {
+  values.probe = true;
+  probeEnv.SAMSA_BENCH_TRACE = '1';
+}
 if (values.probe) {
   mkdirSync(probeDir);
   const preload = `--require ${fileURLToPath(new URL('bench-probe.cjs', import.meta.url))}`;
@@ -78,22 +93,25 @@ if (values.probe) {
   probeEnv.SAMSA_BENCH_PROBE_DIR = probeDir;
 }
 
-async function start(build, args, port, env) {
+async function start(build, args, port, env, role) {
   const child = spawn(process.execPath, [cliOf(build), ...args], {
     stdio: 'ignore',
-    env: { ...process.env, ...probeEnv, ...env },
+    env: { ...process.env, ...probeEnv, ...env, SAMSA_BENCH_ROLE: role },
   });
   children.push(child);
   await waitForPort(port, child);
   return child;
 }
 
-function samsa(build, args) {
+/** Runs the CLI; `onPid` is told its process id (the bench client's, whose trace file bears it). */
+function samsa(build, args, env, onPid) {
   return new Promise((done, fail) => {
-    execFile(process.execPath, [cliOf(build), ...args], { maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+    const options = { maxBuffer: 16 * 1024 * 1024, ...(env && { env: { ...process.env, ...env } }) };
+    const child = execFile(process.execPath, [cliOf(build), ...args], options, (err, stdout, stderr) => {
       if (err) fail(new Error(`samsa ${args.join(' ')} failed: ${stderr.trim() || err.message}`));
       else done(stdout);
     });
+    onPid?.(child.pid);
   });
 }
 
@@ -120,6 +138,8 @@ async function cluster(side, half) {
     build,
     ['coordinator', 'start', '--port', String(coordinatorPort), '--data-dir', coordinatorDir],
     coordinatorPort,
+    {},
+    'coordinator',
   );
   const brokers = [];
   const addresses = [];
@@ -127,7 +147,7 @@ async function cluster(side, half) {
     const port = await freePort();
     const args = ['broker', 'start', '--id', String(id), '--listen', `127.0.0.1:${port}`];
     args.push('--coordinator', `127.0.0.1:${coordinatorPort}`, '--data-dir', join(dir, `broker-${side}${half}-${id}`));
-    brokers.push(await start(build, args, port, env));
+    brokers.push(await start(build, args, port, env, `broker-${id}`));
     addresses.push(`127.0.0.1:${port}`);
   }
   const bootstrap = `--bootstrap-server=${addresses.join(',')}`;
@@ -186,6 +206,7 @@ function benchArgs() {
 
 const [kind, ...rest] = benchArgs();
 const results = { A: [], B: [] };
+const timelines = { A: { requests: [], slow: [] }, B: { requests: [], slow: [] } };
 const fixed = (x, digits = 2) => (x === undefined ? '-' : x.toFixed(digits));
 const halves = values.swap
   ? [
@@ -197,7 +218,7 @@ for (const [half, order] of halves.entries()) {
   const clusters = {};
   for (const side of order) clusters[side] = await cluster(side, half);
   if (half > 0) console.log(`clusters started again, ${order.join(' then ')}`);
-  await runRounds(clusters, order);
+  await runRounds(clusters, order, half);
   await stop(clusters);
 }
 
@@ -211,7 +232,7 @@ function stop(clusters) {
   return Promise.all(exits).then(() => clearTimeout(kill));
 }
 
-async function runRounds(clusters, order) {
+async function runRounds(clusters, order, half) {
   for (let round = 0; round < Number(values.rounds); round++) {
     for (const side of round % 2 === 0 ? order : [...order].reverse()) {
       const c = clusters[side];
@@ -219,10 +240,15 @@ async function runRounds(clusters, order) {
       if (values.probe) await probePeriod([c.coordinator, ...c.brokers]); // the run's period starts
       const before = cpuMs(c.brokers);
       const args = ['bench', kind, '--topic', 'ab', '--record-size', '100', '--acks', values.acks, '--json'];
-      const out = await samsa(client, [...args, ...rest, c.bootstrap]);
+      let clientPid;
+      const clientEnv = values.trace ? { ...probeEnv, SAMSA_BENCH_ROLE: 'client' } : undefined;
+      const out = await samsa(client, [...args, ...rest, c.bootstrap], clientEnv, (pid) => {
+        clientPid = pid;
+      });
       const used = cpuMs(c.brokers) - before;
       const all = JSON.parse(out.trim().split('\n').at(-1));
       const probed = values.probe ? await probeFigures(c) : {};
+      if (values.trace) timeline(side, `${side}${half}-${round}`, c, clientPid);
       const cpu = { brokerCpuUsPerRecord: (used * 1000) / all.records, load: loadavg()[0] };
       const f = { ...(all.steadyState ?? all), ...cpu, ...probed, startedFirst: side === order[0] };
       results[side].push(f);
@@ -247,6 +273,31 @@ async function runRounds(clusters, order) {
     }
   }
 }
+/** Joins a run's trace files (bench-timeline.mjs), prints its slow requests' steps, and pools them per side. */
+function timeline(side, name, c, clientPid) {
+  const files = [clientPid, ...c.brokers.map((b) => b.pid)].map((pid) => `${pid}.trace.json`);
+  if (values['trace-keep']) {
+    const keep = join(values['trace-keep'], name);
+    mkdirSync(keep, { recursive: true });
+    for (const f of files) cpSync(join(probeDir, f), join(keep, f));
+  }
+  let analysed;
+  try {
+    analysed = analyse(readTraces(probeDir, files));
+  } catch (err) {
+    console.log(`  timeline: ${err.message}`);
+    return;
+  }
+  const { requests, slow, p99Ms } = analysed;
+  timelines[side].requests.push(...requests);
+  timelines[side].slow.push(...slow);
+  const longest = STEPS.map((step) => [step, slow.filter((r) => r.longest === step).length]).filter(([, n]) => n > 0);
+  console.log(
+    `  timeline: ${requests.length} requests, oldest record's p99 ${fixed(p99Ms)} ms; ` +
+      `${slow.length} at or above it, longest step: ${longest.map(([step, n]) => `${step} ${n}`).join(', ')}`,
+  );
+}
+
 function median(xs) {
   if (xs.some((x) => x === undefined)) return undefined; // a build whose bench does not report it
   const sorted = [...xs].sort((x, y) => x - y);
@@ -286,6 +337,15 @@ const rows = ['A', 'B'].map((side) => {
 const runs = Number(values.rounds) * halves.length;
 console.log(`medians of ${runs} runs each, ${values.mode}, acks=${values.acks}, RF ${rf}:`);
 console.table(rows);
+if (values.trace) {
+  for (const side of ['A', 'B']) {
+    const { requests, slow } = timelines[side];
+    console.log(
+      `${side}: the request timeline, ${requests.length} requests, ${slow.length} at or above their run's p99:`,
+    );
+    console.table(summarise(requests, slow));
+  }
+}
 if (values.swap) {
   const all = [...results.A, ...results.B];
   const p50 = (first) => fixed(median(all.filter((f) => f.startedFirst === first).map((f) => f.p50Ms)));

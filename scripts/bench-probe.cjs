@@ -6,12 +6,68 @@
 // $SAMSA_BENCH_PROBE_DIR/<pid>.jsonl and a new period starts (the first signal starts the first).
 // A process that is idle during the run (the coordinator) is the witness of the machine itself:
 // what it sees is the scheduling every process got, not anything the benchmark did.
-const { appendFileSync } = require('node:fs');
+//
+// With SAMSA_BENCH_TRACE=1 as well, it collects the request timeline: it installs the hook that
+// @samsa/protocol's `trace` calls at each step of a produce request's path (packages/protocol/src/trace.ts)
+// and stamps every event with process.hrtime (CLOCK_MONOTONIC, shared by every process on the machine),
+// the main thread's CPU time (process.threadCpuUsage) and its time spent runnable but waiting for a CPU
+// (the second field of /proc/thread-self/schedstat), and keeps every GC pause on the same clock. Each
+// SIGUSR2 writes the period's events to $SAMSA_BENCH_PROBE_DIR/<pid>.trace.json (a process that is not
+// signalled writes at exit); scripts/bench-timeline.mjs joins the files. SAMSA_BENCH_ROLE names the process.
+const { appendFileSync, openSync, readSync, writeFileSync } = require('node:fs');
 const { join } = require('node:path');
 const { PerformanceObserver, monitorEventLoopDelay } = require('node:perf_hooks');
 
 const dir = process.env.SAMSA_BENCH_PROBE_DIR;
 const RESOLUTION_MS = 10;
+const hrNowNs = () => Number(process.hrtime.bigint());
+
+/** The timeline's collector: columns of events and GC pauses, written out per period. */
+function startTrace() {
+  const schedstat = openSync('/proc/thread-self/schedstat', 'r'); // opened on the main thread: its own
+  const buf = Buffer.alloc(128);
+  const runQueueWaitNs = () => {
+    const n = readSync(schedstat, buf, 0, buf.length, 0);
+    const text = buf.toString('latin1', 0, n);
+    return Number(text.slice(text.indexOf(' ') + 1, text.lastIndexOf(' ')));
+  };
+  const cpuUs = () => {
+    const usage = process.threadCpuUsage();
+    return usage.user + usage.system;
+  };
+  const fresh = () => ({ event: [], tNs: [], p: [], a: [], b: [], c: [], cpuUs: [], runQueueNs: [], gc: [] });
+  let columns = fresh();
+  globalThis[Symbol.for('samsa.trace')] = (event, p, a = 0, b = 0, c = 0) => {
+    columns.event.push(event);
+    columns.tNs.push(hrNowNs());
+    columns.p.push(p);
+    columns.a.push(a);
+    columns.b.push(b);
+    columns.c.push(c);
+    columns.cpuUs.push(cpuUs());
+    columns.runQueueNs.push(runQueueWaitNs());
+  };
+  // performance's clock is hrtime's from another origin: the offset turns a GC entry's start into hrtime.
+  const originNs = hrNowNs() - performance.now() * 1e6;
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries())
+      columns.gc.push([Math.round(originNs + entry.startTime * 1e6), entry.duration, entry.detail?.kind ?? 0]);
+  }).observe({ entryTypes: ['gc'] });
+  const write = () => {
+    const role = process.env.SAMSA_BENCH_ROLE ?? 'process';
+    // A last sample closes the period, so a step after the process's last event still has an end.
+    const end = { tNs: hrNowNs(), cpuUs: cpuUs(), runQueueNs: runQueueWaitNs() };
+    writeFileSync(join(dir, `${process.pid}.trace.json`), JSON.stringify({ pid: process.pid, role, end, ...columns }));
+    columns = fresh();
+  };
+  process.on('SIGUSR2', write);
+  process.on('exit', () => {
+    if (columns.event.length > 0) write();
+  });
+}
+
+if (dir && process.env.SAMSA_BENCH_TRACE === '1') startTrace();
+
 if (dir) {
   const delay = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
   delay.enable();

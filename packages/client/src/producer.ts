@@ -3,6 +3,7 @@ import {
   decodeBatches,
   encodeBatch,
   stampProducer,
+  trace,
   type CompressionName,
   type KafkaRecordInput,
   type RecordHeaderInput,
@@ -824,6 +825,7 @@ export class Producer implements AsyncDisposable {
     }
     const sentAt = performance.now();
     const call = connection.produce(request, { timeoutMs: this.options.requestTimeoutMs });
+    if (trace) this.traceSent(plan, sentAt);
     // acks=0: nobody will tell us the offset, so the records count as sent once handed to the transport.
     if (plan.acks === 0) for (const part of plan.parts) for (const batch of part.batches) batch.complete(-1);
     // requestDone in each handler rather than a .finally: one promise and microtask fewer per request.
@@ -906,8 +908,22 @@ export class Producer implements AsyncDisposable {
       } else if (result.errorCode !== 0) {
         this.partFailed(part, errorFromCode(result.errorCode, result.errorMessage || undefined, { topic, partition }));
       } else {
+        trace?.('c.ack', partition, result.baseOffset);
         this.partDelivered(part, result.baseOffset);
       }
+    }
+  }
+
+  /** The request timeline (@samsa/protocol's trace): each partition's records and oldest batch's wait. */
+  private traceSent(plan: ProduceRequestPlan, sentAt: number): void {
+    for (const part of plan.parts) {
+      let records = 0;
+      let openedAt = sentAt;
+      for (const batch of part.batches) {
+        records += batch.recordCount;
+        openedAt = Math.min(openedAt, batch.openedAt);
+      }
+      trace?.('c.send', part.queue.partition, records, sentAt - openedAt);
     }
   }
 

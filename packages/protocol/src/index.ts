@@ -33,3 +33,4 @@ export * as kafka from './kafka/index.js';
 /** CRC-32C (Castagnoli), the checksum of record batches, also used for the broker's own binary files. */
 export { crc32c } from '@node-rs/crc32';
 export { MAX_PARTITIONS_PER_TOPIC, MAX_TOPIC_NAME_LENGTH, checkTopicName, topicNameProblem } from './topic-name.js';
+export { recordsEndOffset, trace, type TraceHook } from './trace.js';

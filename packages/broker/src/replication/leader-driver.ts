@@ -13,7 +13,7 @@
  *  - followers may copy an append once exposed (its CRCs passed, its write under way), but the
  *    leader's LEO in its LeaderState, which bounds the HW, is the written end only.
  */
-import { ErrorCodes, SamsaError } from '@samsa/protocol';
+import { ErrorCodes, SamsaError, trace } from '@samsa/protocol';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import { validateFollowerFetch } from './follower.js';
@@ -206,6 +206,7 @@ export class LeaderDriver<R extends Replica = Replica> {
       leaderEpoch: replica.leaderEpoch,
       ...(onExposed && { onExposed }),
     });
+    trace?.('l.app', replica.partition, appended.baseOffset, appended.lastOffset);
     this.onLeaderAppend(replica);
     if (acks === -1) await this.waitForIsr(replica, appended.lastOffset + 1, timeoutMs, signal);
     return appended;
@@ -393,6 +394,7 @@ export class LeaderDriver<R extends Replica = Replica> {
     let changed = false;
     if (out.highWatermark !== undefined && out.highWatermark > replica.highWatermark) {
       replica.highWatermark = out.highWatermark;
+      trace?.('l.hw', replica.partition, out.highWatermark);
       changed = true;
     }
     if (out.isr) {

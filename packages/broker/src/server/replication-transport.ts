@@ -4,7 +4,7 @@
  * the controller. Peers are found in the metadata and reached on the inter-broker listener.
  */
 import type * as grpc from '@grpc/grpc-js';
-import type { v1 } from '@samsa/protocol';
+import { recordsEndOffset, trace, type v1 } from '@samsa/protocol';
 import type { MetadataImage } from '../cluster/metadata.js';
 import type {
   AlterPartitionRequest,
@@ -112,6 +112,7 @@ class FetchStream {
         return;
       }
       this.pending = undefined;
+      if (trace) for (const t of response.topics) for (const p of t.partitions) traceReceived(p);
       pending.resolve(response);
     });
     this.call.on('error', (err: Error) => this.close(err));
@@ -128,6 +129,7 @@ class FetchStream {
       this.pending = { resolve, reject, deadlineMs, timeoutMs };
       if (deadlineMs < this.timerAtMs) this.arm(deadlineMs);
       this.call.write(request);
+      if (trace) for (const t of request.topics ?? []) for (const p of t.partitions ?? []) traceSent(p);
     });
   }
 
@@ -159,4 +161,13 @@ class FetchStream {
     this.pending = undefined;
     pending?.reject(reason);
   }
+}
+
+/** The request timeline (@samsa/protocol's trace): a follower's fetch sent, and what the answer carries. */
+function traceSent(p: v1.ReplicaFetchPartition): void {
+  trace?.('f.send', p.partition ?? -1, Number(p.fetchOffset));
+}
+
+function traceReceived(p: v1.ReplicaFetchPartitionResponse__Output): void {
+  trace?.('f.recv', p.partition, recordsEndOffset(p.records, -1));
 }

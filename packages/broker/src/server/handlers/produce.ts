@@ -1,9 +1,20 @@
-import { Attribute, BatchField, ErrorCodes, LOG_OVERHEAD, SamsaError, splitBatches, type v1 } from '@samsa/protocol';
+import {
+  Attribute,
+  BatchField,
+  ErrorCodes,
+  LOG_OVERHEAD,
+  SamsaError,
+  splitBatches,
+  trace,
+  type v1,
+} from '@samsa/protocol';
 import type { HostedPartition } from '../partitions.js';
 import type { BrokerContext } from '../context.js';
 import { NO_ERROR, errorFields, toErrorFields } from '../errors.js';
 
 const VALID_ACKS = new Set([0, 1, -1]);
+/** Joins a partition's l.pin to its l.pout in the request timeline (@samsa/protocol's trace). */
+let traceId = 0;
 
 /**
  * Produce: validate and append each partition's batches on the leader. Records are never decoded:
@@ -35,6 +46,8 @@ export async function handleProduce(
             );
             if (data.records.length === 0)
               throw new SamsaError(ErrorCodes.CORRUPT_MESSAGE, 'no record batch in the request');
+            const id = trace && ++traceId;
+            trace?.('l.pin', data.partition, id);
             await verifyTransactional(ctx, request, hosted, data.records);
             const appended = await ctx.replication.leaders.append(
               hosted,
@@ -43,6 +56,7 @@ export async function handleProduce(
               request.timeoutMs,
               signal,
             );
+            trace?.('l.pout', data.partition, id, appended.baseOffset);
             return {
               ...base,
               ...NO_ERROR,

@@ -1,4 +1,4 @@
-import type { v1 } from '@samsa/protocol';
+import { recordsEndOffset, trace, type v1 } from '@samsa/protocol';
 import { ReplicationThrottle, listsReplica } from '../../replication/index.js';
 import type { BrokerContext } from '../context.js';
 import { toErrorFields } from '../errors.js';
@@ -78,6 +78,9 @@ export async function handleReplicaFetch(
 ): Promise<v1.ReplicaFetchResponse> {
   const deadline = longPollDeadline(request.maxWaitMs);
   const maxBytes = request.maxBytes > 0 ? request.maxBytes : 10 * 1024 * 1024;
+  if (trace)
+    for (const t of request.topics)
+      for (const p of t.partitions) trace('l.fin', p.partition, request.replicaId, p.fetchOffset);
   for (;;) {
     const reads = await readPartitions(request.topics, maxBytes, (topic, p, budget, first) =>
       readOne(ctx, request.replicaId, topic, p, budget, first),
@@ -90,8 +93,10 @@ export async function handleReplicaFetch(
         (r.hosted !== undefined && startBehind(r.hosted, r.followerLogStartOffset)),
     );
     const remainingMs = deadline - Date.now();
-    if (bytes >= Math.max(request.minBytes, 1) || answered || remainingMs <= 0 || signal.aborted)
+    if (bytes >= Math.max(request.minBytes, 1) || answered || remainingMs <= 0 || signal.aborted) {
+      if (trace) traceAnswer(request.replicaId, reads);
       return { topics: groupByTopic(reads) };
+    }
     const held = reads.filter((r) => r.throttled);
     if (held.length > 0) {
       // Records are there but the throttle holds them back: wait for its bucket, not for new data.
@@ -102,6 +107,12 @@ export async function handleReplicaFetch(
     }
     await waitForData(ctx, reads, remainingMs, signal);
   }
+}
+
+/** The request timeline (@samsa/protocol's trace): the end of what each partition's answer carries. */
+function traceAnswer(replicaId: number, reads: readonly ReplicaRead[]): void {
+  for (const r of reads)
+    trace?.('l.fout', r.partition, replicaId, recordsEndOffset(r.response.records as Uint8Array, r.fetchOffset));
 }
 
 async function readOne(
