@@ -416,9 +416,9 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
         { topic: where.topic, partition: where.partition, retriable: false },
       );
     // The metadata is taken with the check. A fence while the offsets are on their way is not always
-    // refused by the coordinator (a member rejoining an unchanged group gets its old epoch number back),
-    // and the partition's next assignment may have read the committed offset before they arrived:
-    // sendOffsets asks stillCurrent() once they are in, and fails the transaction if not.
+    // refused by the coordinator (older ones gave a member rejoining an unchanged group its old epoch
+    // number back), and the partition's next assignment may have read the committed offset before they
+    // arrived: sendOffsets asks stillCurrent() once they are in, and fails the transaction if not.
     const states = list.map((o) => this.partitions.get(tpKey(o.topic, o.partition)));
     const stillCurrent = () => list.every((o, i) => this.partitions.get(tpKey(o.topic, o.partition)) === states[i]);
     return { group: group.metadata(), offsets: list, stillCurrent };

@@ -284,6 +284,8 @@ export class GroupCoordinatorCore {
   private nextRetentionCheckMs = 0;
   /** Set by a heartbeat that changed a member's subscription or assignor preference. */
   private subscriptionEdited = false;
+  /** Set by a heartbeat of a KIP-848 member the group knows, joining again with epoch 0 (a new incarnation). */
+  private rejoined = false;
 
   constructor(readonly config: GroupCoreConfig = DEFAULT_GROUP_CORE_CONFIG) {}
 
@@ -453,14 +455,19 @@ export class GroupCoordinatorCore {
   private upsert(input: HeartbeatInput, ctx: OpContext & { newMemberId: string }, write: (r: GroupRecord) => void) {
     const groupId = input.groupId;
     this.subscriptionEdited = false;
+    this.rejoined = false;
     const memberId = this.resolveMember(input, ctx, write);
     const group = this.groups.get(groupId)!;
     const member = group.members.get(memberId)!;
     this.deadlines(this.sessionDeadlines, groupId).set(memberId, ctx.nowMs + this.sessionTimeoutOf(member.meta));
-    if (this.subscriptionEdited || this.subscriptionChanged(group, ctx.topics))
+    // A rejoin bumps the group epoch as a join does, so the member's new epoch is one no earlier
+    // incarnation of it had: their commits, still on their way, are refused by epoch.
+    if (this.rejoined || this.subscriptionEdited || this.subscriptionChanged(group, ctx.topics))
       this.rebalance(group, ctx.topics, write);
-    const owned = input.ownedTopicPartitions ? ownedFrom(input.ownedTopicPartitions) : undefined;
-    const next = this.reconcile(group, memberId, owned);
+    let owned = input.ownedTopicPartitions ? ownedFrom(input.ownedTopicPartitions) : undefined;
+    // Joining with epoch 0, the member starts over: it owns only what it says it owns.
+    if (this.rejoined) owned ??= tp.EMPTY;
+    const next = this.reconcile(group, memberId, owned, this.rejoined);
     if (next !== member.current) {
       write({ type: 'current', group: groupId, memberId, value: next });
       const revocations = this.deadlines(this.revocationDeadlines, groupId);
@@ -521,6 +528,9 @@ export class GroupCoordinatorCore {
       if (Boolean(existing.meta.classic) !== Boolean(input.classic))
         fail(ErrorCodes.UNKNOWN_MEMBER_ID, `member ${memberId} uses the other group protocol`);
       this.updateMember(group, memberId, existing.meta, input, write);
+      // A KIP-848 member joins with epoch 0 only to start over (fenced on its side, e.g. cut off for a
+      // session, or its last join's answer lost); a classic member's every JoinGroup comes here.
+      if (!input.classic) this.rejoined = true;
       return memberId;
     }
     if (!input.subscribedTopicNames?.length && input.subscribedTopicRegex === undefined)
@@ -948,7 +958,12 @@ export class GroupCoordinatorCore {
    * up what it must (kept at its epoch until it reports them gone), then moves to the target epoch
    * with the target partitions nobody else holds; the others follow as their holders release them.
    */
-  private reconcile(group: Group, memberId: string, owned: TopicPartitions | undefined): CurrentValue {
+  private reconcile(
+    group: Group,
+    memberId: string,
+    owned: TopicPartitions | undefined,
+    rejoined = false,
+  ): CurrentValue {
     const member = group.members.get(memberId)!;
     const current = member.current;
     const targetEpoch = group.meta.epoch;
@@ -961,8 +976,10 @@ export class GroupCoordinatorCore {
     const keep = tp.intersect(current.assigned, target);
     const revoke = tp.minus(current.assigned, target);
     // A classic member says in its JoinGroup what it still owns (nothing, for an eager one: it gave all up
-    // before joining): what it no longer owns needs no revocation round (Kafka's CurrentAssignmentBuilder).
-    const alreadyGone = member.meta.classic !== undefined && owned && tp.isEmpty(tp.intersect(revoke, owned));
+    // before joining), as does a KIP-848 member rejoining with epoch 0: what it no longer owns needs no
+    // revocation round (Kafka's CurrentAssignmentBuilder).
+    const alreadyGone =
+      (member.meta.classic !== undefined || rejoined) && owned && tp.isEmpty(tp.intersect(revoke, owned));
     if (!tp.isEmpty(revoke) && !alreadyGone)
       return next(current, {
         memberEpoch: current.memberEpoch,

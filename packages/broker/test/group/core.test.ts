@@ -232,6 +232,57 @@ describe('group core', () => {
     expect(core.describeGroup('g')!.epoch).toBe(epochBefore);
   });
 
+  it('a member rejoining with epoch 0 gets an epoch no earlier incarnation had: their commits are refused', () => {
+    const { core, hb, log } = setup();
+    const ctx = { nowMs: 2_000, topics };
+    const commit = (memberId: string, memberEpoch: number, offset: number) =>
+      codeOf(() =>
+        core.commitOffsets(
+          {
+            groupId: 'g',
+            memberId,
+            memberEpoch,
+            topics: [{ name: 'orders', partitions: [{ partition: 0, offset, leaderEpoch: -1, metadata: '' }] }],
+          },
+          ctx,
+        ),
+      );
+    const a = hb({ memberEpoch: 0, subscribedTopicNames: ['orders'], ownedTopicPartitions: [] });
+    expect(a.memberEpoch).toBe(1);
+    expect(commit(a.memberId, 1, 5)).toBeUndefined();
+    // Fenced on its side (cut off for a session, say) while the coordinator kept it: it gave everything
+    // up and joins again under its id. The group's epoch has not moved, yet the member's must.
+    const again = hb({
+      memberId: a.memberId,
+      memberEpoch: 0,
+      subscribedTopicNames: ['orders'],
+      ownedTopicPartitions: [],
+    });
+    expect(again.memberId).toBe(a.memberId);
+    expect(again.memberEpoch).toBe(2);
+    expect(again.assignment).toEqual(a.assignment);
+    expect(core.describeGroup('g')!.epoch).toBe(2);
+    // The old incarnation's commit, still on its way, is refused; the new one's is taken.
+    expect(commit(a.memberId, 1, 9)).toBe(ErrorCodes.STALE_MEMBER_EPOCH.code);
+    expect(core.committedOffset('g', 'orders', 0)).toBe(5);
+    expect(commit(a.memberId, 2, 6)).toBeUndefined();
+    // A member fenced while it had partitions to give up starts over without them: the other gets them.
+    const b = hb({ memberEpoch: 0, subscribedTopicNames: ['orders'], ownedTopicPartitions: [] });
+    const revoking = hb({ memberId: a.memberId, memberEpoch: 2, ownedTopicPartitions: owned(again.assignment) });
+    expect(core.describeGroup('g')!.members.find((m) => m.memberId === a.memberId)!.current.state).toBe(
+      'UnrevokedPartitions',
+    );
+    const rejoined = hb({ memberId: a.memberId, memberEpoch: 0, ownedTopicPartitions: [] });
+    expect(rejoined.memberEpoch).toBe(4);
+    expect(rejoined.assignment).toEqual(revoking.assignment);
+    const b2 = hb({ memberId: b.memberId, memberEpoch: b.memberEpoch, ownedTopicPartitions: [] });
+    expect(b2.memberEpoch).toBe(4);
+    expect(b2.assignment!.orders).toHaveLength(3);
+    const replayed = new GroupCoordinatorCore();
+    for (const r of log) replayed.apply(decodeRecord(encodeKey(r), encodeValue(r)));
+    expect(replayed.describeGroup('g')).toEqual(core.describeGroup('g'));
+  });
+
   it('refuses regexes that can backtrack exponentially', () => {
     const { hb } = setup();
     for (const regex of ['(a+)+', '(a|aa)*x', '((ab)*)+', '(x)\\1', 'a'.repeat(2000)])

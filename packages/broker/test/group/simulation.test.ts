@@ -13,6 +13,8 @@
  * - a member's epoch never goes back (responses, and the coordinator's committed state);
  * - no acknowledged commit is lost across failovers;
  * - a commit from a member the coordinator expelled is refused;
+ * - a member fenced on its side (cut off for a session) that joins again under its id with epoch 0 gets an
+ *   epoch past every one it had, and a commit under an earlier incarnation's epoch is refused;
  * - once the membership is calm, every subscribed partition is owned within a bounded number of steps.
  * A failing seed prints itself; reproduce it with GROUP_SIM_SEED=<seed>.
  */
@@ -70,6 +72,8 @@ interface Client {
   hbInFlight: boolean;
   revokeAtStep: number | undefined;
   pausedUntilMs: number;
+  /** Fenced on its side and joining again under its member id: the incarnation it gave up. */
+  rejoinFrom: { memberId: string; epoch: number } | undefined;
 }
 
 const GROUP = 'g';
@@ -106,6 +110,9 @@ class World {
   private readonly committedEpochs = new Map<string, number>();
   /** Member ids the committed coordinator state no longer has: expelled, left or replaced, for good. */
   readonly gone = new Set<string>();
+  /** Incarnations given up by members that joined again under their id (their epochs must be refused). */
+  readonly staleIncarnations: { memberId: string; epoch: number }[] = [];
+  staleCommitsRefused = 0;
   /**
    * Member ids seen in a classic group, whose join phases are not written: a failover may bring back a
    * member a join phase dropped, so their commits are not held to "gone for good".
@@ -146,6 +153,7 @@ class World {
         hbInFlight: false,
         revokeAtStep: undefined,
         pausedUntilMs: 0,
+        rejoinFrom: undefined,
       });
     }
   }
@@ -202,7 +210,7 @@ class World {
     const memberEpoch = epoch ?? (joining ? 0 : c.epoch);
     const input = {
       groupId: GROUP,
-      memberId: joining ? '' : c.memberId,
+      memberId: joining ? (c.rejoinFrom?.memberId ?? '') : c.memberId,
       memberEpoch,
       instanceId: c.instanceId,
       rebalanceTimeoutMs: REBALANCE_TIMEOUT_MS,
@@ -236,6 +244,16 @@ class World {
     if (res.memberEpoch < last) this.fail(`member ${res.memberId} was told epoch ${res.memberEpoch} after ${last}`);
     this.responseEpochs.set(res.memberId, res.memberEpoch);
     if (c.incarnation !== incarnation || c.status === 'crashed') return;
+    const from = c.rejoinFrom;
+    c.rejoinFrom = undefined;
+    if (from !== undefined && res.memberId === from.memberId) {
+      if (res.memberEpoch <= from.epoch)
+        this.fail(`${from.memberId} joined again at epoch ${res.memberEpoch}, not past its earlier ${from.epoch}`);
+      // Expelled meanwhile, it is back under its id (answered: the coordinator's records are committed).
+      this.gone.delete(from.memberId);
+      this.staleIncarnations.push(from);
+      if (this.staleIncarnations.length > 20) this.staleIncarnations.shift();
+    }
     c.memberId = res.memberId;
     c.epoch = res.memberEpoch;
     if (c.status === 'out') c.status = 'in';
@@ -260,6 +278,7 @@ class World {
   }
 
   private rejoin(c: Client): void {
+    c.rejoinFrom = undefined;
     c.owned.clear();
     c.status = 'out';
     c.memberId = '';
@@ -308,6 +327,43 @@ class World {
             }
         },
         (err: unknown) => void codeOf(err),
+      )
+      .catch((err: unknown) => this.deferred.push(err));
+  }
+
+  /** Fenced on its side (no heartbeat answered for a session): gives everything up, joins again under its id. */
+  private fenceRejoin(c: Client): void {
+    c.rejoinFrom = { memberId: c.memberId, epoch: c.epoch };
+    c.owned.clear();
+    c.status = 'out';
+    c.epoch = 0;
+    c.incarnation++;
+    c.hbInFlight = false;
+    c.revokeAtStep = undefined;
+  }
+
+  /** A commit of an incarnation a member gave up, arriving after its new one was answered: refused. */
+  private staleCommit(): void {
+    const from = this.staleIncarnations[this.int(0, this.staleIncarnations.length - 1)]!;
+    const input = {
+      groupId: GROUP,
+      memberId: from.memberId,
+      memberEpoch: from.epoch,
+      topics: [{ name: 't0', partitions: [{ partition: this.int(0, 3), offset: 1, leaderEpoch: -1, metadata: 'z' }] }],
+    };
+    Promise.resolve()
+      .then(() => this.coordinator.commitOffsets(input))
+      .then(
+        (results) => {
+          if (results.some((t) => t.partitions.some((p) => p.errorCode === 0)))
+            this.fail(`a commit of ${from.memberId} at its given-up epoch ${from.epoch} was accepted`);
+          this.staleCommitsRefused++;
+        },
+        (err: unknown) => {
+          const code = codeOf(err);
+          if (code === ErrorCodes.STALE_MEMBER_EPOCH.code || code === ErrorCodes.UNKNOWN_MEMBER_ID.code)
+            this.staleCommitsRefused++;
+        },
       )
       .catch((err: unknown) => this.deferred.push(err));
   }
@@ -584,12 +640,15 @@ class World {
         this.crash(c);
       } else if (r < 0.06) {
         this.pause(c);
+      } else if (r < 0.075 && c.memberId !== '') {
+        this.fenceRejoin(c);
       } else if (r < 0.35) {
         this.commit(c);
       } else if (!c.hbInFlight && r < 0.95) {
         this.heartbeat(c);
       }
     }
+    if (this.staleIncarnations.length > 0 && this.chance(0.1)) this.staleCommit();
     if (this.chance(0.01) && !this.topics.has('t2')) this.topics.set('t2', 2);
     if (this.chance(0.02)) this.log.failNextAppend = true;
     if (this.chance(0.03)) await this.failover();
@@ -601,6 +660,7 @@ class World {
   }
 
   private crash(c: Client): void {
+    c.rejoinFrom = undefined;
     c.status = 'crashed';
     c.owned.clear();
     c.incarnation++;
@@ -682,7 +742,13 @@ async function runSeed(
   seed: number,
   mixed = false,
   newCore?: (config: GroupCoreConfig) => GroupCoordinatorCore,
-): Promise<{ calmSteps: number[]; failovers: number; commits: number; conversions: World['conversions'] }> {
+): Promise<{
+  calmSteps: number[];
+  failovers: number;
+  commits: number;
+  staleRefused: number;
+  conversions: World['conversions'];
+}> {
   const world = new World(seed, mixed, newCore);
   await world.start();
   const calmSteps: number[] = [];
@@ -690,7 +756,13 @@ async function runSeed(
     for (let i = 0; i < 120; i++) await world.chaosStep();
     calmSteps.push(await world.calm());
   }
-  return { calmSteps, failovers: world.failovers, commits: world.commitsAcked, conversions: world.conversions };
+  return {
+    calmSteps,
+    failovers: world.failovers,
+    commits: world.commitsAcked,
+    staleRefused: world.staleCommitsRefused,
+    conversions: world.conversions,
+  };
 }
 
 // GROUP_SIM_SEED=<n> runs one seed; GROUP_SIM_SEEDS=<count> runs more than CI's 60 (seeds 1..count).
@@ -713,12 +785,14 @@ describe('group coordinator simulation', () => {
     async () => {
       let failovers = 0;
       let commits = 0;
+      let staleRefused = 0;
       let worstCalm = 0;
       for (const seed of SEEDS) {
         try {
           const r = await runSeed(seed);
           failovers += r.failovers;
           commits += r.commits;
+          staleRefused += r.staleRefused;
           worstCalm = Math.max(worstCalm, ...r.calmSteps);
         } catch (err) {
           console.error(`group simulation failed: reproduce with GROUP_SIM_SEED=${seed}`);
@@ -732,6 +806,7 @@ describe('group coordinator simulation', () => {
           for (const k of Object.keys(exercised) as (keyof typeof exercised)[]) exercised[k] += r.conversions[k];
           failovers += r.failovers;
           commits += r.commits;
+          staleRefused += r.staleRefused;
           worstCalm = Math.max(worstCalm, ...r.calmSteps);
         } catch (err) {
           console.error(`mixed group simulation failed: reproduce with GROUP_SIM_MIXED_SEED=${seed}`);
@@ -741,6 +816,8 @@ describe('group coordinator simulation', () => {
       // The schedules must actually exercise failovers and commits.
       expect(failovers).toBeGreaterThan(SEEDS.length === 1 ? -1 : SEEDS.length);
       expect(commits).toBeGreaterThan(0);
+      // ...and commits of incarnations that members fenced on their side gave up.
+      expect(staleRefused).toBeGreaterThan(SEEDS.length + MIXED_SEEDS.length > 1 ? 10 : -1);
       if (MIXED_SEEDS.length > 1) {
         console.log(`mixed schedules: ${JSON.stringify(exercised)}`);
         for (const n of Object.values(exercised)) expect(n).toBeGreaterThan(MIXED_SEEDS.length);
