@@ -31,13 +31,13 @@
 // client is its own build unless --client names one, so a client-only change can be run against one
 // broker build by starting both clusters from it. --broker-env-b sets a variable in B's brokers only.
 // Run it at `nice -n -10` on a busy machine, as bench-cluster's latency figures are.
-import { execFile, spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { execFile } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { freePort, waitForPort } from './bench-processes.mjs';
+import { startCluster, tempDir } from './bench-processes.mjs';
 import { analyse, readTraces, STEPS, summarise } from './bench-timeline.mjs';
 
 const { values } = parseArgs({
@@ -71,12 +71,7 @@ if (!MODES.includes(values.mode)) {
 }
 const builds = { A: resolve(values.a), B: resolve(values.b) };
 const rf = values['replication-factor'];
-const dir = mkdtempSync(join(tmpdir(), 'samsa-bench-ab-'));
-const children = [];
-process.on('exit', () => {
-  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
-  rmSync(dir, { recursive: true, force: true });
-});
+const dir = tempDir('samsa-bench-ab-');
 
 const cliOf = (build) => join(build, 'packages/cli/dist/main.js');
 
@@ -91,16 +86,6 @@ if (values.probe) {
   const preload = `--require ${fileURLToPath(new URL('bench-probe.cjs', import.meta.url))}`;
   probeEnv.NODE_OPTIONS = [process.env.NODE_OPTIONS, preload].filter(Boolean).join(' ');
   probeEnv.SAMSA_BENCH_PROBE_DIR = probeDir;
-}
-
-async function start(build, args, port, env, role) {
-  const child = spawn(process.execPath, [cliOf(build), ...args], {
-    stdio: 'ignore',
-    env: { ...process.env, ...probeEnv, ...env, SAMSA_BENCH_ROLE: role },
-  });
-  children.push(child);
-  await waitForPort(port, child);
-  return child;
 }
 
 /** Runs the CLI; `onPid` is told its process id (the bench client's, whose trace file bears it). */
@@ -132,29 +117,21 @@ async function cluster(side, half) {
     const [name, ...rest] = values['broker-env-b'].split('=');
     env[name] = rest.join('=');
   }
-  const coordinatorPort = await freePort();
-  const coordinatorDir = join(dir, `coordinator-${side}${half}`);
-  const coordinator = await start(
+  const started = await startCluster({
+    brokers: 3,
     build,
-    ['coordinator', 'start', '--port', String(coordinatorPort), '--data-dir', coordinatorDir],
-    coordinatorPort,
-    {},
-    'coordinator',
-  );
-  const brokers = [];
-  const addresses = [];
-  for (let id = 1; id <= 3; id++) {
-    const port = await freePort();
-    const args = ['broker', 'start', '--id', String(id), '--listen', `127.0.0.1:${port}`];
-    args.push('--coordinator', `127.0.0.1:${coordinatorPort}`, '--data-dir', join(dir, `broker-${side}${half}-${id}`));
-    brokers.push(await start(build, args, port, env, `broker-${id}`));
-    addresses.push(`127.0.0.1:${port}`);
-  }
+    name: `ab-${side}${half}`,
+    env: probeEnv,
+    brokerEnv: env,
+  });
+  const brokers = started.brokers.map((b) => b.child);
+  const coordinator = started.coordinator.child;
+  const addresses = started.addresses;
   const bootstrap = `--bootstrap-server=${addresses.join(',')}`;
   const create = ['topics', 'create', '--topic', 'ab', '--partitions', values.partitions, '--replication-factor', rf];
   if (rf !== '1') create.push('--config', `min.insync.replicas=${Math.min(2, Number(rf))}`);
   await samsa(build, [...create, bootstrap]);
-  return { bootstrap, brokers, coordinator };
+  return { bootstrap, brokers, coordinator, stop: started.stop };
 }
 
 const probeLines = (child) => {
@@ -223,13 +200,7 @@ for (const [half, order] of halves.entries()) {
 }
 
 function stop(clusters) {
-  const all = Object.values(clusters).flatMap((c) => [...c.brokers, c.coordinator]);
-  for (const child of all) child.kill('SIGTERM');
-  const kill = setTimeout(() => {
-    for (const child of all) if (child.exitCode === null) child.kill('SIGKILL');
-  }, 5000);
-  const exits = all.map((child) => (child.exitCode === null ? new Promise((r) => child.once('exit', r)) : 0));
-  return Promise.all(exits).then(() => clearTimeout(kill));
+  return Promise.all(Object.values(clusters).map((c) => c.stop()));
 }
 
 async function runRounds(clusters, order, half) {

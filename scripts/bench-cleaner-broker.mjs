@@ -27,9 +27,7 @@
  *     [--settle-mb 32] [--settle-timeout-seconds 10] [--dir DIR]
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -45,7 +43,7 @@ import {
   processIo,
   settleWriteback,
 } from './bench-cleaner-io.mjs';
-import { freePort, waitForPort } from './bench-processes.mjs';
+import { killOnExit, startCluster, tempDir } from './bench-processes.mjs';
 
 const CLI = fileURLToPath(new URL('../packages/cli/dist/main.js', import.meta.url));
 const { values: args } = parseArgs({
@@ -74,13 +72,7 @@ const warmupRecords = Math.round(Number(args['warmup-seconds']) * rate);
 const settle = () =>
   settleWriteback(Number(args['settle-mb']) * MiB, Number(args['settle-timeout-seconds']) * 1000, diskOf(dir));
 
-const dir = args.dir ?? mkdtempSync(join(tmpdir(), 'samsa-cleaner-broker-bench-'));
-const children = [];
-process.on('exit', () => {
-  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
-  if (!args.dir) rmSync(dir, { recursive: true, force: true });
-});
-process.on('SIGINT', () => process.exit(130));
+const dir = args.dir ?? tempDir('samsa-cleaner-broker-bench-');
 
 /** The cleaners' log lines about `dirty`, as they come, with the time they arrived. */
 const cleanerEvents = [];
@@ -120,34 +112,19 @@ function untilEvents(from, done, what, timeoutMs = 600_000) {
   });
 }
 
-async function start(name, cliArgs, port, brokerId) {
-  const child = spawn(process.execPath, [CLI, ...cliArgs], { stdio: ['ignore', 'pipe', 'ignore'] });
-  children.push(child);
-  if (brokerId === undefined) child.stdout.resume();
-  else watchLog(child, brokerId);
-  await waitForPort(port, child, name);
-  return child;
-}
-
-const coordinatorPort = await freePort();
-await start(
-  'coordinator',
-  ['coordinator', 'start', '--port', String(coordinatorPort), '--data-dir', join(dir, 'c')],
-  coordinatorPort,
-);
-const brokers = [];
-for (let id = 1; id <= brokerCount; id++) {
-  const port = await freePort();
-  const cliArgs = ['broker', 'start', '--id', String(id), '--listen', `127.0.0.1:${port}`];
-  cliArgs.push('--coordinator', `127.0.0.1:${coordinatorPort}`, '--data-dir', join(dir, `b${id}`));
-  cliArgs.push('--override', 'log.cleaner.backoff.ms=100');
-  if (Number(args['io-max-mb']) > 0)
-    cliArgs.push('--override', `log.cleaner.io.max.bytes.per.second=${Math.round(Number(args['io-max-mb']) * MiB)}`);
-  const child = await start(`broker ${id}`, cliArgs, port, id);
-  brokers.push({ id, child, address: `127.0.0.1:${port}` });
-}
-const bootstrap = brokers.map((b) => b.address).join(',');
-const samsa = new Samsa({ brokers: brokers.map((b) => b.address), retry: { retries: 100, maxRetryTimeMs: 500 } });
+const ioMaxBytes = Math.round(Number(args['io-max-mb']) * MiB);
+const cluster = await startCluster({
+  brokers: brokerCount,
+  dir,
+  overrides: {
+    'log.cleaner.backoff.ms': '100',
+    ...(ioMaxBytes > 0 ? { 'log.cleaner.io.max.bytes.per.second': String(ioMaxBytes) } : {}),
+  },
+  brokerStdout: watchLog,
+});
+const brokers = cluster.brokers;
+const bootstrap = cluster.bootstrap;
+const samsa = new Samsa({ brokers: cluster.addresses, retry: { retries: 100, maxRetryTimeMs: 500 } });
 const admin = samsa.admin();
 // A broker listens before the controller knows it is alive: until then RF 3 is refused.
 for (let attempt = 0; ; attempt++) {
@@ -216,8 +193,7 @@ function benchProduce(records) {
     cliArgs.push('--throughput', String(rate), '--num-records', String(records + warmupRecords));
     cliArgs.push('--warmup-records', String(warmupRecords), '--json', '--bootstrap-server', bootstrap);
     const startMs = performance.now();
-    const child = spawn(process.execPath, [CLI, ...cliArgs], { stdio: ['ignore', 'pipe', 'ignore'] });
-    children.push(child);
+    const child = killOnExit(spawn(process.execPath, [CLI, ...cliArgs], { stdio: ['ignore', 'pipe', 'ignore'] }));
     let out = '';
     child.stdout.on('data', (chunk) => {
       out += chunk;
@@ -403,5 +379,5 @@ console.log(
 );
 await producer.close();
 await samsa.close();
-for (const b of brokers) b.child.kill('SIGTERM');
+await cluster.stop();
 process.exit(0);

@@ -18,15 +18,13 @@
 //        [--warmup-records W] [--latency-seconds S] [--latency-rates R1,R2,..] [--one-at-a-time-records N]
 //        [--latency-only]
 // Build first (npm run build). Prints a table; exits non-zero only if something failed to run.
-import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { natsServerPath, startNatsCluster } from './bench-nats.mjs';
 import { runFloor, runFloorAtLoad, sampleMachineCpu } from './bench-floor.mjs';
-import { freePort, waitForPort } from './bench-processes.mjs';
+import { freePort, killOnExit, startCluster, tempDir, waitForPort } from './bench-processes.mjs';
 
 const CLI = fileURLToPath(new URL('../packages/cli/dist/main.js', import.meta.url));
 const { values } = parseArgs({
@@ -51,19 +49,6 @@ const partitions = Number(values.partitions);
 const pacedRounds = Math.max(1, Number(values['paced-rounds']));
 const warmupRecords = Number(values['warmup-records'] ?? Math.floor(records / 5));
 
-const dir = mkdtempSync(join(tmpdir(), 'samsa-bench-'));
-const children = [];
-process.on('exit', () => {
-  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
-  rmSync(dir, { recursive: true, force: true });
-});
-
-function start(name, args, port) {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: 'ignore' });
-  children.push(child);
-  return waitForPort(port, child, name).then(() => child);
-}
-
 function samsa(args) {
   return runNode([CLI, ...args]);
 }
@@ -82,49 +67,10 @@ function peakRssMb(child) {
   return Number(/VmHWM:\s+(\d+) kB/.exec(status)[1]) / 1024;
 }
 
+/** A fresh cluster of `brokerCount` brokers; `bootstrap` is the --bootstrap-server argument of its brokers. */
 async function cluster(brokerCount) {
-  const coordinatorPort = await freePort();
-  const run = `${Date.now()}`;
-  const coordinator = await start(
-    'coordinator',
-    ['coordinator', 'start', '--port', String(coordinatorPort), '--data-dir', join(dir, `c-${run}`)],
-    coordinatorPort,
-  );
-  const brokers = [];
-  const addresses = [];
-  for (let id = 1; id <= brokerCount; id++) {
-    const port = await freePort();
-    brokers.push(
-      await start(
-        `broker ${id}`,
-        [
-          'broker',
-          'start',
-          '--id',
-          String(id),
-          '--listen',
-          `127.0.0.1:${port}`,
-          '--coordinator',
-          `127.0.0.1:${coordinatorPort}`,
-          '--data-dir',
-          join(dir, `b${id}-${run}`),
-        ],
-        port,
-      ),
-    );
-    addresses.push(`127.0.0.1:${port}`);
-  }
-  const bootstrap = `--bootstrap-server=${addresses.join(',')}`;
-  return {
-    bootstrap,
-    brokers,
-    async stop() {
-      for (const child of [...brokers, coordinator]) {
-        child.kill('SIGTERM');
-        await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
-      }
-    },
-  };
+  const c = await startCluster({ brokers: brokerCount });
+  return { bootstrap: `--bootstrap-server=${c.bootstrap}`, brokers: c.brokers.map((b) => b.child), stop: c.stop };
 }
 
 async function bench(kind, topic, bootstrap, extra = []) {
@@ -361,10 +307,10 @@ async function latencySection() {
     count: 3,
     clientPorts: ports.slice(0, 3),
     clusterPorts: ports.slice(3),
-    dir,
+    dir: tempDir('samsa-bench-nats-'),
     waitForPort,
   });
-  children.push(...nats.children);
+  for (const child of nats.children) killOnExit(child);
   try {
     for (const replicas of [3, 1]) {
       const out = await runNode([

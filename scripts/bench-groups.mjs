@@ -14,15 +14,12 @@
 //          [--parts commit,rebalance,throughput] [--rounds 3]
 // Build first (npm run build; npm run bench:groups does). Prints the figures.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { cpus, loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { freePort, waitForPort } from './bench-processes.mjs';
+import { killOnExit, startCluster } from './bench-processes.mjs';
 
-const CLI = fileURLToPath(new URL('../packages/cli/dist/main.js', import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
 const { Samsa } = await import('@samsa/client');
 
@@ -66,14 +63,18 @@ async function worker() {
 // ---- the cluster ----
 
 async function main() {
-  const dir = mkdtempSync(join(tmpdir(), 'samsa-bench-groups-'));
-  const children = [];
-  process.on('exit', () => {
-    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-  });
   const heartbeatIntervalMs = Number(values['heartbeat-interval-ms']);
-  const bootstrap = await startCluster(dir, children, heartbeatIntervalMs);
+  const cluster = await startCluster({
+    brokers: 3,
+    name: 'groups',
+    logLevel: 'warn',
+    overrides: {
+      'group.consumer.heartbeat.interval.ms': String(heartbeatIntervalMs),
+      'group.consumer.session.timeout.ms': '10000',
+      'offsets.topic.replication.factor': '3',
+    },
+  });
+  const bootstrap = cluster.addresses;
   const samsa = new Samsa({ brokers: bootstrap });
   await samsa.connect();
   await waitUntil(async () => (await samsa.admin().describeCluster()).brokers.length === 3, 'three brokers');
@@ -88,56 +89,13 @@ async function main() {
   // Commit latency first, on an idle cluster.
   if (parts.has('commit')) await commitLatency(samsa, print);
   if (parts.has('rebalance')) await rebalance(samsa, print, heartbeatIntervalMs);
-  if (parts.has('throughput')) await throughput(samsa, bootstrap, print, children);
+  if (parts.has('throughput')) await throughput(samsa, bootstrap, print);
   await samsa.close();
+  await cluster.stop();
   process.exit(0);
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function startCluster(dir, children, heartbeatIntervalMs) {
-  const start = async (name, args, port) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: 'ignore' });
-    children.push(child);
-    await waitForPort(port, child, name);
-  };
-  const coordinatorPort = await freePort();
-  await start(
-    'coordinator',
-    ['coordinator', 'start', '--port', String(coordinatorPort), '--data-dir', join(dir, 'c')],
-    coordinatorPort,
-  );
-  const addresses = [];
-  for (let id = 1; id <= 3; id++) {
-    const port = await freePort();
-    const overrides = {
-      'group.consumer.heartbeat.interval.ms': String(heartbeatIntervalMs),
-      'group.consumer.session.timeout.ms': '10000',
-      'offsets.topic.replication.factor': '3',
-    };
-    await start(
-      `broker ${id}`,
-      [
-        'broker',
-        'start',
-        '--id',
-        String(id),
-        '--listen',
-        `127.0.0.1:${port}`,
-        '--coordinator',
-        `127.0.0.1:${coordinatorPort}`,
-        '--data-dir',
-        join(dir, `b${id}`),
-        '--log-level',
-        'warn',
-        ...Object.entries(overrides).flatMap(([k, v]) => ['--override', `${k}=${v}`]),
-      ],
-      port,
-    );
-    addresses.push(`127.0.0.1:${port}`);
-  }
-  return addresses;
-}
 
 async function waitUntil(check, what, timeoutMs = 120_000) {
   const deadline = Date.now() + timeoutMs;
@@ -298,16 +256,17 @@ async function produceRecords(samsa, topic, count) {
 }
 
 /** Starts `n` worker processes consuming `topic`; resolves with records/s once they consumed `total`. */
-async function consumeWith(bootstrap, topic, mode, n, total, children) {
+async function consumeWith(bootstrap, topic, mode, n, total) {
   const group = `bench-tput-${mode}-${n}-${Date.now()}`;
   const workers = [];
   for (let i = 0; i < n; i++) {
-    const child = spawn(
-      process.execPath,
-      [SELF, '--worker', mode, '--bootstrap', bootstrap.join(','), '--topic', topic, '--group', group],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
+    const child = killOnExit(
+      spawn(
+        process.execPath,
+        [SELF, '--worker', mode, '--bootstrap', bootstrap.join(','), '--topic', topic, '--group', group],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      ),
     );
-    children.push(child);
     const state = { child, count: 0, firstMs: 0 };
     createInterface({ input: child.stdout }).on('line', (line) => {
       const [count, firstMs] = line.split(' ').map(Number);
@@ -328,7 +287,7 @@ async function consumeWith(bootstrap, topic, mode, n, total, children) {
   return Math.round(total / ((endMs - startMs) / 1000));
 }
 
-async function throughput(samsa, bootstrap, print, children) {
+async function throughput(samsa, bootstrap, print) {
   const total = Number(values.records);
   const topic = `throughput-${Date.now()}`;
   await samsa.admin().createTopics([{ topic, numPartitions: 6, replicationFactor: 3 }]);
@@ -339,11 +298,11 @@ async function throughput(samsa, bootstrap, print, children) {
   const assignRuns = [];
   const group1Runs = [];
   for (let round = 0; round < Number(values.rounds); round++) {
-    assignRuns.push(await consumeWith(bootstrap, topic, 'assign', 1, total, children));
-    group1Runs.push(await consumeWith(bootstrap, topic, 'group', 1, total, children));
+    assignRuns.push(await consumeWith(bootstrap, topic, 'assign', 1, total));
+    group1Runs.push(await consumeWith(bootstrap, topic, 'group', 1, total));
   }
-  const group2 = await consumeWith(bootstrap, topic, 'group', 2, total, children);
-  const group3 = await consumeWith(bootstrap, topic, 'group', 3, total, children);
+  const group2 = await consumeWith(bootstrap, topic, 'group', 2, total);
+  const group3 = await consumeWith(bootstrap, topic, 'group', 3, total);
   const median = (runs) => [...runs].sort((a, b) => a - b)[Math.floor(runs.length / 2)];
   const assign = median(assignRuns);
   const group1 = median(group1Runs);

@@ -7,16 +7,12 @@
 // move against during it. Every figure of a run is measured in the same run, on the same data.
 // Usage: node scripts/bench-reassign.mjs [--mb 20] [--throttles 0,5242880] [--rate 200] [--before-seconds 10]
 // Build first (npx tsc -b).
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Samsa } from '@samsa/client';
-import { freePort, waitForPort } from './bench-processes.mjs';
+import { startCluster } from './bench-processes.mjs';
 
-const CLI = fileURLToPath(new URL('../packages/cli/dist/main.js', import.meta.url));
 const { values } = parseArgs({
   options: {
     mb: { type: 'string', default: '20' },
@@ -30,34 +26,8 @@ const throttles = values.throttles.split(',').map(Number);
 const ratePerSecond = Number(values.rate);
 const beforeMs = Number(values['before-seconds']) * 1000;
 
-const dir = mkdtempSync(join(tmpdir(), 'samsa-reassign-bench-'));
-const children = [];
-process.on('exit', () => {
-  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
-  rmSync(dir, { recursive: true, force: true });
-});
-
-async function start(name, args, port) {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: 'ignore' });
-  children.push(child);
-  await waitForPort(port, child, name);
-  return child;
-}
-
-const coordinatorPort = await freePort();
-await start(
-  'coordinator',
-  ['coordinator', 'start', '--port', String(coordinatorPort), '--data-dir', join(dir, 'c')],
-  coordinatorPort,
-);
-const addresses = [];
-for (let id = 1; id <= 4; id++) {
-  const port = await freePort();
-  const args = ['broker', 'start', '--id', String(id), '--listen', `127.0.0.1:${port}`];
-  args.push('--coordinator', `127.0.0.1:${coordinatorPort}`, '--data-dir', join(dir, `b${id}`));
-  await start(`broker ${id}`, args, port);
-  addresses.push(`127.0.0.1:${port}`);
-}
+const cluster = await startCluster({ brokers: 4, name: 'reassign' });
+const addresses = cluster.addresses;
 
 const samsa = new Samsa({ brokers: addresses, metadataMaxAgeMs: 500, retry: { retries: 100, maxRetryTimeMs: 500 } });
 const admin = samsa.admin();
@@ -153,7 +123,7 @@ for (const [i, throttle] of throttles.entries()) {
   phase = 'idle';
   // What the added broker copied: its log's size once the move completed.
   const added = target.find((id) => !on.includes(id));
-  const partitionDir = join(dir, `b${added}`, `${topic}-0`);
+  const partitionDir = join(cluster.brokers[added - 1].dataDir, `${topic}-0`);
   const copied = readdirSync(partitionDir)
     .filter((f) => f.endsWith('.log'))
     .reduce((sum, f) => sum + statSync(join(partitionDir, f)).size, 0);
@@ -170,5 +140,5 @@ stop = true;
 await pacing;
 await producer.close();
 await samsa.close();
-for (const child of children) child.kill('SIGTERM');
+await cluster.stop();
 process.exit(0);

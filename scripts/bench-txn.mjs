@@ -8,15 +8,10 @@
 // Usage: node scripts/bench-txn.mjs [--seconds 5] [--commit-ms 100] [--in-flight 2000] [--rounds 3]
 //          [--value-bytes 100]
 // Build first (npm run build; npm run bench:txn does). Prints the figures.
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { freePort, waitForPort } from './bench-processes.mjs';
+import { startCluster } from './bench-processes.mjs';
 
-const CLI = fileURLToPath(new URL('../packages/cli/dist/main.js', import.meta.url));
 const { Samsa } = await import('@samsa/client');
 
 const { values } = parseArgs({
@@ -37,36 +32,6 @@ const TOPIC = 'bench-txn';
 const PARTITIONS = 6;
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function startCluster(dir, children) {
-  const start = async (name, args, port) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: 'ignore' });
-    children.push(child);
-    await waitForPort(port, child, name);
-  };
-  const coordinatorPort = await freePort();
-  await start(
-    'coordinator',
-    ['coordinator', 'start', '--port', String(coordinatorPort), '--data-dir', join(dir, 'c')],
-    coordinatorPort,
-  );
-  const addresses = [];
-  for (let id = 1; id <= 3; id++) {
-    const port = await freePort();
-    const args = ['broker', 'start', '--id', String(id), '--listen', `127.0.0.1:${port}`];
-    args.push(
-      '--coordinator',
-      `127.0.0.1:${coordinatorPort}`,
-      '--data-dir',
-      join(dir, `b${id}`),
-      '--log-level',
-      'warn',
-    );
-    await start(`broker ${id}`, args, port);
-    addresses.push(`127.0.0.1:${port}`);
-  }
-  return addresses;
-}
 
 /** Sends for SECONDS with IN_FLIGHT records outstanding; `txn` commits every COMMIT_MS. Records/s acknowledged. */
 async function produce(producer, txn, round, phases) {
@@ -124,14 +89,8 @@ async function consume(samsa, isolationLevel, expected) {
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function main() {
-  const dir = mkdtempSync(join(tmpdir(), 'samsa-bench-txn-'));
-  const children = [];
-  process.on('exit', () => {
-    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const bootstrap = await startCluster(dir, children);
-  const samsa = new Samsa({ brokers: bootstrap });
+  const cluster = await startCluster({ brokers: 3, name: 'txn', logLevel: 'warn' });
+  const samsa = new Samsa({ brokers: cluster.addresses });
   await samsa.connect();
   for (;;) {
     if ((await samsa.admin().describeCluster()).brokers.length === 3) break;
@@ -191,6 +150,7 @@ async function main() {
   console.log(`  read_committed:   median ${fmt(median(consumeRows.read_committed))}`);
   await txn.close();
   await samsa.close();
+  await cluster.stop();
   process.exit(0);
 }
 
