@@ -16,6 +16,8 @@ interface Started {
   dir: string;
   pids: number[];
   bootstrap: string;
+  /** The ids of the brokers whose stdout was handed to the script. */
+  piped: number[];
 }
 
 const scripts: SpawnedProcess[] = [];
@@ -68,6 +70,7 @@ describe('startCluster', () => {
     const [started, stopped] = await lines<[Started, { dirLeft: boolean }]>(p, 2);
     expect(started.pids).toHaveLength(3);
     expect(started.bootstrap.split(',')).toHaveLength(2);
+    expect(started.piped).toEqual([1, 2]);
     expect(stopped.dirLeft).toBe(false);
     expect((await p.exited).code).toBe(0);
     expect(started.pids.every((pid) => !alive(pid))).toBe(true);

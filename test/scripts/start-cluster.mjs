@@ -16,12 +16,18 @@ const options = {
   env: { SAMSA_TEST_ALL: 'all' },
   brokerEnv: { SAMSA_TEST_BROKERS: 'brokers' },
   nodeOptions: '--max-old-space-size=300',
+  // Which brokers' stdout came as a pipe (the script must read it).
+  brokerStdout: (child, id) => {
+    piped.push(id);
+    child.stdout.resume();
+  },
 };
+const piped = [];
 if (mode === 'bad') options.overrides = { 'no.such.setting': '1' };
 try {
   const c = await startCluster(options);
   const pids = [c.coordinator.child.pid, ...c.brokers.map((b) => b.child.pid)];
-  console.log(JSON.stringify({ dir: c.dir, pids, bootstrap: c.bootstrap }));
+  console.log(JSON.stringify({ dir: c.dir, pids, bootstrap: c.bootstrap, piped }));
   if (mode === 'stop') {
     await c.stop();
     console.log(JSON.stringify({ stopped: true, dirLeft: existsSync(c.dir) }));
