@@ -2,14 +2,18 @@
  * Consumer groups through the SDK on real processes (3 brokers, replication factor 3): members split a
  * topic and rebalance incrementally as they join; a SIGKILLed member's partitions move within its
  * session; commit-after-processing loses nothing and duplicates only the uncommitted; the
- * coordinator's broker SIGKILLed mid-stream; a static member restarted within its session.
+ * coordinator's broker SIGKILLed mid-stream; a static member restarted within its session; a member
+ * fenced on its side (its coordinator's broker SIGSTOPped past the member's session) while it holds a
+ * batch rejoins under a new epoch, and its stale commits are refused by the broker and by the SDK.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ConsumedMessage, type Consumer, Samsa, type TopicPartition } from '@samsa/client';
+import { ErrorCodes } from '@samsa/protocol';
+import { CommitFailedError, type ConsumedMessage, type Consumer, Samsa, type TopicPartition } from '@samsa/client';
 import { LocalCluster } from '../helpers/cluster.js';
 import { GroupMemberProcess } from '../helpers/group-member.js';
 import { createTempDir, type TempDir } from '../helpers/temp.js';
 import { waitFor } from '../helpers/wait.js';
+import { RawGroups } from './group-grpc.js';
 
 const SESSION_TIMEOUT_MS = 6_000;
 
@@ -375,6 +379,80 @@ describe('consumer groups on a 3-broker cluster (RF 3)', () => {
     } finally {
       await staticMember.stop();
       await Promise.all(others.map((m) => m.close()));
+    }
+  });
+
+  it('fenced while holding a batch: rejoins under a new epoch, its stale commits refused, nothing lost', async () => {
+    const topic = unique('fenced');
+    const group = unique('g-fenced');
+    await createTopic(topic, 1);
+    await produce(topic, 20, 'fenced');
+    const events: string[] = [];
+    // Cut off from its coordinator for 2 s, the member counts its partitions as lost (the brokers would
+    // expel it only after 6 s) and joins again under its member id.
+    const consumer = samsa.consumer({
+      groupId: group,
+      autoOffsetReset: 'earliest',
+      enableAutoCommit: false,
+      maxWaitMs: 100,
+      sessionTimeoutMs: 2_000,
+    });
+    consumer.subscribe([topic], {
+      onPartitionsAssigned: () => void events.push('assigned'),
+      onPartitionsLost: () => void events.push('lost'),
+    });
+    const batches = consumer.batches();
+    let coordinator: { nodeId: number; address: string } | undefined;
+    let raw: RawGroups | undefined;
+    let paused = false;
+    try {
+      const first = (await batches.next()).value!;
+      expect(first.messages[0]?.offset).toBe(0);
+      coordinator = await samsa.admin().findGroupCoordinator(group);
+      raw = new RawGroups(coordinator.address);
+      const old = consumer.groupMetadata();
+      cluster.pauseBroker(coordinator.nodeId);
+      paused = true;
+      await waitFor(() => events.includes('lost'), { timeoutMs: 15_000, description: 'the partition lost' });
+      cluster.resumeBroker(coordinator.nodeId);
+      paused = false;
+      await waitFor(() => events.length === 3 && consumer.groupMetadata().state === 'stable', {
+        timeoutMs: 30_000,
+        description: 'assigned again',
+      });
+      const now = consumer.groupMetadata();
+      expect(now.memberId).toBe(old.memberId);
+      // The group's epoch had not moved; the rejoin moved it, so the old incarnation's epoch is refused.
+      expect(now.memberEpoch).toBeGreaterThan(old.memberEpoch);
+      const stale = await raw.commit({
+        groupId: group,
+        memberId: old.memberId,
+        memberEpoch: old.memberEpoch,
+        topics: [{ name: topic, partitions: [{ partition: 0, committedOffset: 20, committedLeaderEpoch: -1 }] }],
+      });
+      const codes = [stale.errorCode, ...stale.topics.flatMap((t) => t.partitions.map((p) => p.errorCode))];
+      expect(codes).toContain(ErrorCodes.STALE_MEMBER_EPOCH.code);
+      // The SDK refuses the batch in hand before sending it.
+      const lastOffset = first.messages[first.messages.length - 1]!.offset;
+      await expect(consumer.commit([{ topic, partition: 0, offset: lastOffset + 1 }])).rejects.toBeInstanceOf(
+        CommitFailedError,
+      );
+      expect((await consumer.committed([{ topic, partition: 0 }]))[0]?.offset).toBe(-1);
+      // The new assignment reads from the committed offset (none: the start): nothing skipped, and its
+      // commit is taken.
+      const seen: number[] = [];
+      while (seen.length < 20) {
+        const batch = (await batches.next()).value!;
+        seen.push(...batch.messages.map((m) => m.offset));
+        await consumer.commit([{ topic, partition: 0, offset: seen[seen.length - 1]! + 1 }]);
+      }
+      expect(seen).toEqual(Array.from({ length: 20 }, (_, i) => i));
+      expect((await consumer.committed([{ topic, partition: 0 }]))[0]?.offset).toBe(20);
+    } finally {
+      if (paused && coordinator) cluster.resumeBroker(coordinator.nodeId);
+      raw?.close();
+      await batches.return();
+      await consumer.close();
     }
   });
 });
