@@ -22,6 +22,10 @@ export class KafkaTestClient {
     });
   }
 
+  close(): void {
+    this.socket.destroy();
+  }
+
   /** Sends one request and decodes its answer, checking the correlation id. */
   async send<T>(apiKey: number, apiVersion: number, body: object): Promise<T> {
     const api = KAFKA_APIS.get(apiKey)!;
