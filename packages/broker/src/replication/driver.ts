@@ -39,6 +39,7 @@ export interface ReplicationDriverOptions<R extends Replica> {
     readonly responseMaxBytes?: number;
     readonly backoffMs?: number;
     readonly requestTimeoutMs?: number;
+    readonly startSavePollMs?: number;
   };
   readonly isrRequestTimeoutMs?: number;
   /** Builds the leader side (a test passes a subclass with a deliberate bug, to prove the simulation finds it). */
@@ -68,6 +69,7 @@ export class ReplicationDriver<R extends Replica = Replica> {
       brokerId: options.brokerId,
       clock: options.clock,
       transport: options.transport,
+      waiters: options.waiters,
       saveEpochCache: options.saveEpochCache,
       logger: options.logger,
       ...options.fetch,

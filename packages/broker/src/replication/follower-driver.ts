@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import { assignEpochsFromBatches } from './batches.js';
 import { followerHighWatermark, followerTruncation } from './follower.js';
-import { adoptLeaderLogStart } from './log-start.js';
+import { adoptedLogStart, moveLogStart } from './log-start.js';
 import {
   type FetchSession,
   partitionKey,
@@ -20,12 +20,18 @@ import {
   type ReplicaFetchRequest,
   type ReplicaFetchResponse,
   type ReplicationTransport,
+  type Waiters,
 } from './replica.js';
 
 export interface FollowerDriverOptions<R extends Replica> {
   readonly brokerId: number;
   readonly clock: Clock;
   readonly transport: Pick<ReplicationTransport, 'openFetchSession'>;
+  /**
+   * Told when an adopted start's save moved the low watermark of a term this replica leads by then
+   * (the save does not hold the role change): DeleteRecords waiters re-check.
+   */
+  readonly waiters?: Pick<Waiters, 'notify'>;
   /** Persists the replica's leader-epoch cache (leader-epoch-checkpoint). */
   readonly saveEpochCache: (replica: R) => Promise<void>;
   readonly logger: Logger;
@@ -38,6 +44,12 @@ export interface FollowerDriverOptions<R extends Replica> {
   readonly backoffMs?: number;
   /** A fetch unanswered this long after its long poll ends is given up (a paused or cut-off leader). */
   readonly requestTimeoutMs?: number;
+  /**
+   * The long poll asked for while a log start this loop adopted is being saved (default 10): the
+   * leader learns the saved start on the fetch after the save, so that fetch is not held for
+   * replica.fetch.wait.max.ms (a DeleteRecords waits for it).
+   */
+  readonly startSavePollMs?: number;
 }
 
 export class FollowerDriver<R extends Replica = Replica> {
@@ -105,6 +117,12 @@ class FetchLoop<R extends Replica> {
   private readonly done: Promise<void>;
   private readonly log: Logger;
   private readonly session: FetchSession;
+  /**
+   * Log starts adopted from the leader whose save is under way, per replica (the latest adoption).
+   * The fetches meanwhile state the saved start, as ever, and this one as unsaved: no fetch waits
+   * for a save, so one partition's slow save (behind retention's file deletions) holds no other.
+   */
+  private readonly startSaves = new Map<R, { readonly target: number; readonly done: Promise<void> }>();
 
   constructor(
     private readonly leaderId: number,
@@ -186,10 +204,16 @@ class FetchLoop<R extends Replica> {
         // The saved start, not the one in memory: the leader counts it for DeleteRecords, and a crash
         // before the save would bring the records back (REPLICATION.md, rule 12).
         logStartOffset: r.log.savedLogStartOffset,
+        ...this.unsavedStart(r),
       });
       topics.set(r.topic, list);
     }
-    const maxWaitMs = this.options.maxWaitMs ?? 500;
+    // While a start is saved, poll briefly: the fetch after the save tells the leader the new start.
+    const saving = batch.some((r) => (this.startSaves.get(r)?.target ?? -1) > r.log.savedLogStartOffset);
+    const maxWaitMs = Math.min(
+      this.options.maxWaitMs ?? 500,
+      saving ? (this.options.startSavePollMs ?? 10) : Number.POSITIVE_INFINITY,
+    );
     const request: ReplicaFetchRequest = {
       replicaId: this.options.brokerId,
       maxWaitMs,
@@ -253,12 +277,45 @@ class FetchLoop<R extends Replica> {
       }
       replica.highWatermark = followerHighWatermark(replica.highWatermark, p.highWatermark, log.logEndOffset);
       // Records the leader deleted (DeleteRecords, retention) go here too, or electing us would bring them back.
-      await adoptLeaderLogStart(replica, p.logStartOffset, this.options.saveEpochCache);
+      this.adoptLogStart(replica, p.logStartOffset);
       return true;
     } catch (err) {
       this.log.warn({ ...context, err }, 'could not apply a replica fetch');
       return false;
     }
+  }
+
+  /**
+   * The start the follower has moved to and not saved yet, when past the saved one: adopted by this
+   * loop (moved on the log's chain, maybe not yet in memory) or moved by retention.
+   */
+  private unsavedStart(r: R): { unsavedLogStartOffset?: number } {
+    const unsaved = Math.max(r.log.logStartOffset, this.startSaves.get(r)?.target ?? -1);
+    return unsaved > r.log.savedLogStartOffset ? { unsavedLogStartOffset: unsaved } : {};
+  }
+
+  /**
+   * Adopts the leader's start (bounded by our HW, past the saved start and any adoption under way)
+   * without waiting for its save: the next fetch goes out at once and states the saved start until
+   * the save ends (rule 12: a follower states only a start that survives its crash). A start only
+   * retention moved is saved here too (deleteRecordsBefore at or below the start waits for its save).
+   */
+  private adoptLogStart(replica: R, leaderLogStart: number): void {
+    const own = Math.max(replica.log.savedLogStartOffset, this.startSaves.get(replica)?.target ?? -1);
+    const target = adoptedLogStart(own, leaderLogStart, replica.highWatermark);
+    if (target === undefined) return;
+    const done: Promise<void> = moveLogStart(replica, target, this.options.saveEpochCache).then(
+      (lowWatermarkMoved) => {
+        if (this.startSaves.get(replica)?.done === done) this.startSaves.delete(replica);
+        if (lowWatermarkMoved) this.options.waiters?.notify(partitionKey(replica.topic, replica.partition));
+      },
+      (err: unknown) => {
+        if (this.startSaves.get(replica)?.done === done) this.startSaves.delete(replica);
+        const context = { topic: replica.topic, partition: replica.partition, logStartOffset: target };
+        this.log.warn({ ...context, err }, "could not adopt the leader's log start");
+      },
+    );
+    this.startSaves.set(replica, { target, done });
   }
 
   private sleep(ms: number): Promise<void> {

@@ -129,6 +129,11 @@ export interface ReplicaFetchPartition {
    * (unknown: it neither holds nor speeds anything up).
    */
   readonly logStartOffset?: number | undefined;
+  /**
+   * The follower's start when it is past logStartOffset, its save under way: the leader does not
+   * answer at once to announce a start the follower has (it counts only the saved one).
+   */
+  readonly unsavedLogStartOffset?: number | undefined;
 }
 
 export interface ReplicaFetchRequest {

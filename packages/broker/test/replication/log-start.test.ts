@@ -4,7 +4,7 @@
  * what lies below (truncateFromStart); its next fetch tells the leader its new start, which the
  * leader's low watermark (DeleteRecords) waits for.
  */
-import { encodeBatch } from '@samsa/protocol';
+import { encodeBatch, stampBatch } from '@samsa/protocol';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import {
@@ -125,13 +125,8 @@ describe("a follower adopts its leader's log start", () => {
       for (let i = 0; i < 10 && f.requests.length < 3; i++) await settleMicrotasks();
       const starts = f.requests.map((r) => r.topics[0]!.partitions[0]!.logStartOffset);
       expect(starts).toEqual([0, 2, 4]);
-      expect(f.saved[0]).toBe(
-        JSON.stringify([
-          { epoch: 0, startOffset: 2 },
-          { epoch: 1, startOffset: 3 },
-        ]),
-      );
       expect(f.log.logStartOffset).toBe(4);
+      expect(f.epochCache.epochEntries).toEqual([{ epoch: 1, startOffset: 4 }]);
     } finally {
       await f.driver.close();
     }
@@ -139,9 +134,13 @@ describe("a follower adopts its leader's log start", () => {
 });
 
 describe('a follower states the log start it has saved', () => {
-  const stated = (requests: ReplicaFetchRequest[]) => requests.map((r) => r.topics[0]!.partitions[0]!.logStartOffset);
+  const stated = (requests: ReplicaFetchRequest[]) =>
+    requests.map((r) => {
+      const p = r.topics[0]!.partitions[0]!;
+      return [p.logStartOffset, p.unsavedLogStartOffset];
+    });
 
-  it('not one moved in memory only; it saves that before its next fetch instead of fetching in a loop', async () => {
+  it('not one moved in memory only: that one goes as unsaved, and the fetch after its save states it', async () => {
     // Retention moved the start to 4 in memory; its save (the segment files deleted) waits for drain().
     const f = await follower([answer(6, 4), answer(6, 4), answer(6, 4)], (log) => {
       log.deferStartSaves = true;
@@ -150,14 +149,132 @@ describe('a follower states the log start it has saved', () => {
     try {
       for (let i = 0; i < 10; i++) await settleMicrotasks();
       expect([f.log.logStartOffset, f.log.savedLogStartOffset]).toEqual([4, 0]);
-      // A leader at 4 answers a follower stating 0 at once (no long poll): the follower waits for its save.
-      expect(stated(f.requests)).toEqual([0]);
-      f.log.drain();
-      for (let i = 0; i < 10 && f.requests.length < 2; i++) await settleMicrotasks();
-      expect(stated(f.requests).slice(0, 2)).toEqual([0, 4]);
-      expect(f.epochCache.epochEntries).toEqual([{ epoch: 1, startOffset: 4 }]);
+      // Each fetch went out at once (the leader, told of the unsaved 4, long-polls it: not in a loop here).
+      expect(stated(f.requests)).toEqual([
+        [0, 4],
+        [0, 4],
+        [0, 4],
+        [0, 4],
+      ]);
+      // While its save runs the follower polls briefly, so the leader hears of the save soon after it.
+      expect(f.requests.map((r) => r.maxWaitMs)).toEqual([500, 10, 10, 10]);
     } finally {
       await f.driver.close();
+    }
+  });
+});
+
+/** One record at `offset` written by leader epoch `epoch`, as a leader would send it. */
+function recordAt(offset: number, epoch: number): Buffer {
+  const batch = encodeBatch([{ key: null, value: Buffer.from(`r${offset}`), headers: [] }], { now: 0 });
+  stampBatch(batch, 0, offset, epoch);
+  return batch;
+}
+
+describe("one partition's slow start save holds no other partition", () => {
+  it('the next fetch goes out at once, stating the saved start; the fetch after the save states the new one', async () => {
+    const slow = new MemoryLog(() => 'x');
+    for (let i = 0; i < 6; i++) await slow.append(recordAt(0, 1), { leaderEpoch: 1 });
+    slow.deferStartSaves = true; // t-0's save waits for drain()
+    const fast = new MemoryLog(() => 'y');
+    const replica = (partition: number, log: MemoryLog, highWatermark: number): Replica => ({
+      topic: 't',
+      partition,
+      log,
+      epochCache: new LeaderEpochCache(log.logEndOffset > 0 ? [{ epoch: 1, startOffset: 0 }] : []),
+      leaderState: undefined,
+      role: 'follower',
+      leaderEpoch: 1,
+      leader: -1,
+      isr: [1, 2],
+      replicas: [1, 2],
+      highWatermark,
+    });
+    const requests: ReplicaFetchRequest[] = [];
+    const pending: Array<(response: ReplicaFetchResponse) => void> = [];
+    const driver = new ReplicationDriver({
+      brokerId: 1,
+      replicaLagTimeMaxMs: 30_000,
+      clock: {
+        now: () => Date.now(),
+        schedule: (ms, fn) => {
+          const timer = setTimeout(fn, ms);
+          return () => clearTimeout(timer);
+        },
+      },
+      transport: {
+        openFetchSession: () => ({
+          fetch: (request) =>
+            new Promise((resolve) => {
+              requests.push(request);
+              pending.push(resolve);
+            }),
+          close: () => {},
+        }),
+        alterPartition: () => Promise.reject(new Error('no controller in this test')),
+      },
+      waiters: { park: () => () => {}, notify: () => {} },
+      committedState: () => undefined,
+      minInsyncReplicas: () => 1,
+      saveEpochCache: async () => {},
+      logger: pino({ level: 'silent' }),
+    });
+    const role = { kind: 'follower', leader: 2, leaderEpoch: 1, isr: [1, 2], replicas: [1, 2] } as const;
+    const t0 = replica(0, slow, 1);
+    const t1 = replica(1, fast, 0);
+    await driver.applyRole(t0, role);
+    await driver.applyRole(t1, role);
+    const partition = (
+      p: number,
+      highWatermark: number,
+      logStartOffset: number,
+      records: Buffer = Buffer.alloc(0),
+    ) => ({
+      partition: p,
+      errorCode: 0,
+      errorMessage: '',
+      highWatermark,
+      logStartOffset,
+      records,
+    });
+    /** Answers the outstanding fetch and waits for the next one. */
+    const reply = async (...partitions: ReturnType<typeof partition>[]) => {
+      const count = requests.length;
+      pending.shift()!({ topics: [{ name: 't', partitions }] });
+      for (let i = 0; i < 20 && requests.length === count; i++) await settleMicrotasks();
+      expect(requests.length, 'the next fetch went out').toBe(count + 1);
+      const next = requests.at(-1)!.topics[0]!.partitions;
+      return next.map((p) => [p.partition, p.fetchOffset, p.logStartOffset, p.unsavedLogStartOffset]);
+    };
+    try {
+      for (let i = 0; i < 10 && requests.length === 0; i++) await settleMicrotasks();
+      // The first fetch went out before t-1 was followed.
+      expect(await reply(partition(0, 1, 0))).toEqual([
+        [0, 6, 0, undefined],
+        [1, 0, 0, undefined],
+      ]);
+      // The leader deleted t-0 below 4 (its HW 6); t-1 gets a record. t-0's save is held (drain).
+      expect(await reply(partition(0, 6, 4), partition(1, 1, 0, recordAt(0, 1)))).toEqual([
+        [0, 6, 0, 4], // the saved start, and the one being saved
+        [1, 1, 0, undefined], // copied, without waiting for t-0's save
+      ]);
+      expect(requests.at(-1)!.maxWaitMs).toBe(10);
+      expect(await reply(partition(0, 6, 4), partition(1, 2, 0, recordAt(1, 1)))).toEqual([
+        [0, 6, 0, 4],
+        [1, 2, 0, undefined],
+      ]);
+      expect(slow.logStartOffset).toBe(4);
+      slow.drain(); // t-0's start is saved: the fetch after it states it
+      expect(await reply(partition(0, 6, 4), partition(1, 2, 0))).toEqual([
+        [0, 6, 4, undefined],
+        [1, 2, 0, undefined],
+      ]);
+      expect(requests.at(-1)!.maxWaitMs).toBe(500);
+      expect(t0.epochCache.epochEntries).toEqual([{ epoch: 1, startOffset: 4 }]);
+    } finally {
+      const closing = driver.close();
+      for (const resolve of pending) resolve({ topics: [] });
+      await closing;
     }
   });
 });

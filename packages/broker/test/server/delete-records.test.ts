@@ -26,8 +26,17 @@ async function leaderWithRecords() {
   return leaderWithTenRecords(dir, [1, 2]);
 }
 
-/** Follower 2's fetch at the log end, stating `logStartOffset` (undefined: too old to), long-polling `maxWaitMs`. */
-function followerFetch(ctx: BrokerContext, logStartOffset: number | undefined, maxWaitMs: number, leaderEpoch = 0) {
+/**
+ * Follower 2's fetch at the log end, stating `logStartOffset` (undefined: too old to) and `unsaved` (the
+ * start it is saving), long-polling `maxWaitMs`.
+ */
+function followerFetch(
+  ctx: BrokerContext,
+  logStartOffset: number | undefined,
+  maxWaitMs: number,
+  leaderEpoch = 0,
+  unsaved?: number,
+) {
   const request: v1.ReplicaFetchRequest__Output = {
     replicaId: 2,
     maxWaitMs,
@@ -44,6 +53,7 @@ function followerFetch(ctx: BrokerContext, logStartOffset: number | undefined, m
             lastFetchedEpoch: 0,
             partitionMaxBytes: 1 << 20,
             ...(logStartOffset === undefined ? {} : { logStartOffset }),
+            ...(unsaved === undefined ? {} : { unsavedLogStartOffset: unsaved }),
           },
         ],
       },
@@ -118,6 +128,33 @@ describe('DeleteRecords on the leader', () => {
       // Its start is unknown: a DeleteRecords cannot be confirmed by it.
       const late = (await deleteBelow(ctx, 6, 50)).topics![0]!.partitions![0]!;
       expect(late.errorCode).toBe(ErrorCodes.REQUEST_TIMED_OUT.code);
+    } finally {
+      leaders.stop();
+      await hosted.log.close();
+    }
+  });
+
+  it('a follower saving the start it was told is long-polled, not answered at once in a loop', async () => {
+    const { hosted, leaders, ctx } = await leaderWithRecords();
+    try {
+      await followerFetch(ctx, 0, 0);
+      const deleting = deleteBelow(ctx, 6);
+      await expect.poll(() => hosted.log.savedLogStartOffset).toBe(6);
+      // Saved start 0, start 6 being saved: answered when the poll ends (at once, the follower would ask
+      // again at once, and so on until its save ended).
+      const startedMs = Date.now();
+      const answer = await followerFetch(ctx, 0, 300, 0, 6);
+      expect(Date.now() - startedMs).toBeGreaterThanOrEqual(250);
+      expect(answer.topics![0]!.partitions![0]!.logStartOffset).toBe(6);
+      // The unsaved start does not count for DeleteRecords; the fetch after the save does.
+      expect(hosted.leaderState!.lowWatermark).toBe(0);
+      await followerFetch(ctx, 6, 0);
+      expect((await withTimeout(deleting, 10_000, 'the DeleteRecords answer')).topics![0]!.partitions![0]!).toEqual({
+        partition: 0,
+        errorCode: 0,
+        errorMessage: '',
+        lowWatermark: 6,
+      });
     } finally {
       leaders.stop();
       await hosted.log.close();

@@ -20,18 +20,29 @@ interface ReplicaRead {
   readonly response: v1.ReplicaFetchPartitionResponse;
   /** The reassignment throttle held this partition's records back this time. */
   readonly throttled?: boolean;
-  /** The log start the follower stated (undefined from a follower too old to state it). */
+  /**
+   * The log start the follower has taken, saved or not (undefined from a follower too old to state
+   * it): what it needs to be told.
+   */
   readonly followerLogStartOffset: number | undefined;
 }
 
 /**
  * The leader's log start is past the follower's, as far as the follower can adopt it (its HW bounds
  * it): answered at once, not after the long poll, so a DeleteRecords waiting for it is not held.
+ * The follower's start here counts its unsaved one: a follower saving the start it was told would
+ * otherwise be answered at once, over and over, until its save ended.
  */
 function startBehind(hosted: HostedPartition, followerLogStartOffset: number | undefined): boolean {
   // A follower that does not state its start would be answered at once on every fetch, in a loop.
   if (followerLogStartOffset === undefined) return false;
   return Math.min(hosted.log.logStartOffset, hosted.highWatermark) > followerLogStartOffset;
+}
+
+/** The start a follower has taken: its saved one, or the one it is saving (see startBehind). */
+function takenLogStart(p: v1.ReplicaFetchPartition__Output): number | undefined {
+  if (p.logStartOffset === undefined) return undefined;
+  return Math.max(p.logStartOffset, p.unsavedLogStartOffset ?? -1);
 }
 
 /** Each broker's leader-side reassignment throttle (see replication/throttle.ts). */
@@ -130,7 +141,7 @@ async function readOne(
     hosted,
     fetchOffset: p.fetchOffset,
     response,
-    followerLogStartOffset: p.logStartOffset,
+    followerLogStartOffset: takenLogStart(p),
   });
   let hosted: HostedPartition | undefined;
   try {

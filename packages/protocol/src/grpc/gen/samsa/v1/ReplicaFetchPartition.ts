@@ -26,7 +26,15 @@ export interface ReplicaFetchPartition {
    * follower built before the field (a rolling upgrade): its log start is unknown, not 0.
    */
   'logStartOffset'?: (number | string | Long);
+  /**
+   * The follower's log start when it has moved past log_start_offset and its save is under way (it
+   * adopted the leader's start, or retention moved it). Not counted for DeleteRecords, which waits for
+   * the saved one; it only tells the leader not to answer at once to announce a start the follower
+   * already has (that answer would come back at once, in a loop, until the save ended).
+   */
+  'unsavedLogStartOffset'?: (number | string | Long);
   '_logStartOffset'?: "logStartOffset";
+  '_unsavedLogStartOffset'?: "unsavedLogStartOffset";
 }
 
 export interface ReplicaFetchPartition__Output {
@@ -52,5 +60,13 @@ export interface ReplicaFetchPartition__Output {
    * follower built before the field (a rolling upgrade): its log start is unknown, not 0.
    */
   'logStartOffset'?: (number);
+  /**
+   * The follower's log start when it has moved past log_start_offset and its save is under way (it
+   * adopted the leader's start, or retention moved it). Not counted for DeleteRecords, which waits for
+   * the saved one; it only tells the leader not to answer at once to announce a start the follower
+   * already has (that answer would come back at once, in a loop, until the save ended).
+   */
+  'unsavedLogStartOffset'?: (number);
   '_logStartOffset'?: "logStartOffset";
+  '_unsavedLogStartOffset'?: "unsavedLogStartOffset";
 }
