@@ -12,6 +12,7 @@ import {
 } from '../server/handlers/admin.js';
 import { handleDescribeTransactions } from '../server/handlers/txn-requests.js';
 import { TXN_STATES } from '../txn/records.js';
+import { awaitLeadership } from './partitions.js';
 import type { Reply } from './reply.js';
 
 /**
@@ -151,12 +152,21 @@ export function listTransactions(
   return { body };
 }
 
-/** DescribeProducers: the producer state of partitions this broker leads (NOT_LEADER_OR_FOLLOWER elsewhere). */
-export function describeProducers(
+/**
+ * DescribeProducers: the producer state of partitions this broker leads (NOT_LEADER_OR_FOLLOWER elsewhere),
+ * after waiting for a role about to be taken, as the other leader APIs do.
+ */
+export async function describeProducers(
   ctx: BrokerContext,
   _version: number,
   request: kafka.DescribeProducersRequestData,
-): Reply {
+  signal: AbortSignal,
+): Promise<Reply> {
+  await awaitLeadership(
+    ctx,
+    request.topics.flatMap((t) => t.partitionIndexes.map((partition) => ({ topic: t.name, partition }))),
+    signal,
+  );
   const topics = request.topics.map((t) => ({
     name: t.name,
     partitions: t.partitionIndexes.map((partitionIndex) => {

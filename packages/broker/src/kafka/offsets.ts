@@ -50,11 +50,18 @@ export async function listOffsets(
   return { body };
 }
 
-export function offsetForLeaderEpoch(
+/** OffsetForLeaderEpoch, at the leader; like the other leader APIs it waits for a role about to be taken. */
+export async function offsetForLeaderEpoch(
   ctx: BrokerContext,
   _version: number,
   request: kafka.OffsetForLeaderEpochRequestData,
-): Reply {
+  signal: AbortSignal,
+): Promise<Reply> {
+  await awaitLeadership(
+    ctx,
+    request.topics.flatMap((t) => t.partitions.map((p) => ({ topic: t.topic, partition: p.partition }))),
+    signal,
+  );
   const body: kafka.OffsetForLeaderEpochResponseData = {
     throttleTimeMs: 0,
     topics: request.topics.map((t) => ({

@@ -13,7 +13,9 @@ const ROLE_POLL_MS = 10;
  * broker's metadata says it leads, does not know yet, or knows without a first leader yet (a replica
  * here, its state not written: leader and epoch -1), waits up to ROLE_GRACE_MS for the roles (the
  * window is milliseconds on an idle machine; 1 s was too short on a loaded one). A partition known to
- * be led elsewhere is answered at once (the client's metadata is stale).
+ * be led elsewhere is answered at once (the client's metadata is stale). Every API answered by a
+ * partition's leader waits so: Produce, Fetch, ListOffsets, OffsetForLeaderEpoch, DeleteRecords,
+ * DescribeProducers.
  */
 export async function awaitLeadership(
   ctx: BrokerContext,
