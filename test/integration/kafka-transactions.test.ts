@@ -66,12 +66,12 @@ afterAll(async () => {
  * coordinator that does not know the topic yet answers AddPartitionsToTxn UNKNOWN_TOPIC_OR_PARTITION
  * (as Kafka's does; Kafka clients retry it), and a broker's Metadata names no leader to write to.
  */
-async function createTopic(topic: string, partitions: number): Promise<void> {
+async function createTopic(topic: string, partitions: number, replicationFactor = 3): Promise<void> {
   const admin = client().admin();
   await admin.connect();
   try {
     await admin.createTopics({
-      topics: [{ topic, numPartitions: partitions, replicationFactor: 3 }],
+      topics: [{ topic, numPartitions: partitions, replicationFactor }],
       waitForLeaders: true,
     });
   } finally {
@@ -589,13 +589,7 @@ describe('transaction APIs on bad input (Kafka error codes)', () => {
 describe('partition reassignments (KIP-455) on the Kafka listener', () => {
   it('moves a partition to another broker; refuses an empty replica set; a cancel with nothing moving', async () => {
     const topic = unique('move');
-    const admin = client().admin();
-    await admin.connect();
-    try {
-      await admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 1 }], waitForLeaders: true });
-    } finally {
-      await admin.disconnect();
-    }
+    await createTopic(topic, 1, 1);
     const any = await rawClient(1);
     const replicasOf = async () => {
       const r = await any.send<kafka.MetadataResponseData>(ApiKey.Metadata, 9, { topics: [{ name: topic }] });
