@@ -172,7 +172,7 @@ function recordAt(offset: number, epoch: number): Buffer {
 }
 
 describe("one partition's slow start save holds no other partition", () => {
-  it('the next fetch goes out at once, stating the saved start; the fetch after the save states the new one', async () => {
+  it('the next fetch goes out at once with the saved start; the fetch after the save states the new one', async () => {
     const slow = new MemoryLog(() => 'x');
     for (let i = 0; i < 6; i++) await slow.append(recordAt(0, 1), { leaderEpoch: 1 });
     slow.deferStartSaves = true; // t-0's save waits for drain()
