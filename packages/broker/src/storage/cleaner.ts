@@ -173,7 +173,7 @@ class Aborted extends Error {}
 
 /**
  * One cleaning pass over a log: undefined when there is nothing dirty to clean, else what it did.
- * The caller writes the returned mapEndOffset as the checkpoint (saveCleanerCheckpoint).
+ * The caller moves the checkpoint to the returned mapEndOffset (CleanerCheckpoint.advance).
  */
 export async function cleanLog(
   parts: CleanerParts,
@@ -237,8 +237,75 @@ export async function cleanLog(
   }
 }
 
-/** Saves where the next pass's dirty section starts. */
-export async function saveCleanerCheckpoint(dir: string, offset: number): Promise<void> {
+/**
+ * One log's cleaner checkpoint (the first offset not yet cleaned), in memory and in
+ * `cleaner-offset-checkpoint`, and the only writer of that file. Two things move it: a cleaning pass
+ * up to where its map reached (advance, beside the append chain), and a truncation down to the new log
+ * end (lower, on the chain), which after an unclean election can go below where the pass in progress
+ * reaches. So:
+ * - writes run one at a time, each writing the value current when it starts: the temporary file is
+ *   never written by two at once (two writers could rename each other's half-written file in, or fail
+ *   a truncation on the other's rename), and the last write leaves the latest value. A crash at any
+ *   moment leaves the file as one complete write left it, never above the truncation's offset once
+ *   that write was done;
+ * - a pass never moves the checkpoint above where a truncation since the pass began went (its map
+ *   covered records that are gone; the offsets are written again and are dirty), and the pass stops
+ *   there (truncatedBelow): its remaining swaps would install segments built from that map.
+ */
+export class CleanerCheckpoint {
+  private writing: Promise<void> = Promise.resolve();
+  /** The lowest offset truncated to since the pass in progress began; Infinity when none. */
+  private truncatedTo = Number.POSITIVE_INFINITY;
+
+  private constructor(
+    private readonly dir: string,
+    private current: number,
+  ) {}
+
+  /** The checkpoint saved in `dir` (0 when there is none or it is unreadable). */
+  static async load(dir: string): Promise<CleanerCheckpoint> {
+    return new CleanerCheckpoint(dir, await readCleanerCheckpoint(dir).catch(() => 0));
+  }
+
+  get offset(): number {
+    return this.current;
+  }
+
+  /** A cleaning pass begins: the truncations that count against it are the ones from now on. */
+  beginPass(): void {
+    this.truncatedTo = Number.POSITIVE_INFINITY;
+  }
+
+  /** Whether a truncation since the pass began went below `offset` (the pass must stop). */
+  truncatedBelow(offset: number): boolean {
+    return this.truncatedTo < offset;
+  }
+
+  /** A pass cleaned up to `offset`: saved, unless a truncation since it began went below it. */
+  async advance(offset: number): Promise<boolean> {
+    if (this.truncatedBelow(offset)) return false;
+    this.current = offset;
+    await this.save();
+    return true;
+  }
+
+  /** The log was truncated (or reset) to end at `offset`: the checkpoint goes no higher. */
+  async lower(offset: number): Promise<void> {
+    this.truncatedTo = Math.min(this.truncatedTo, offset);
+    if (this.current <= offset) return;
+    this.current = offset;
+    await this.save();
+  }
+
+  private save(): Promise<void> {
+    const write = this.writing.then(() => saveCleanerCheckpoint(this.dir, this.current));
+    this.writing = write.catch(() => undefined);
+    return write;
+  }
+}
+
+/** Writes where the next pass's dirty section starts; only CleanerCheckpoint (one writer per file) calls it. */
+async function saveCleanerCheckpoint(dir: string, offset: number): Promise<void> {
   await writeFileAtomic(join(dir, CLEANER_CHECKPOINT_FILE), `${offset}\n`, dir);
 }
 

@@ -10,6 +10,7 @@ export { LogCleaner, type CleanableLog, type LogCleanerSettings, type LogCleaner
 export { InlineCompute } from './cleaner-compute.js';
 export {
   CLEANER_STEPS,
+  CleanerCheckpoint,
   readCleanerCheckpoint,
   type CleanOptions,
   type CleanStats,

@@ -2,14 +2,7 @@ import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { readBatchHeader, SamsaError } from '@samsa/protocol';
 import { AppendChain, type AppendResult } from './append-chain.js';
-import {
-  cleanLog,
-  readCleanerCheckpoint,
-  saveCleanerCheckpoint,
-  sectionOf,
-  type CleanOptions,
-  type CleanStats,
-} from './cleaner.js';
+import { cleanLog, CleanerCheckpoint, sectionOf, type CleanOptions, type CleanStats } from './cleaner.js';
 import type { CleanableSection, CompactionConfig } from './cleaner-plan.js';
 import { isCompacted, resolveLogConfig, type LogConfig } from './config.js';
 import { Durability } from './durability.js';
@@ -80,8 +73,8 @@ export class PartitionLog {
   private readonly producers: ProducerStates;
   private readonly producerIdExpirationMs: number;
   private readonly parts: LogParts;
-  /** The first offset the cleaner has not cleaned yet (cleaner-offset-checkpoint). */
-  private cleanerCheckpoint = 0;
+  /** The first offset the cleaner has not cleaned yet (cleaner-offset-checkpoint), and its one writer. */
+  private cleanerCheckpoint!: CleanerCheckpoint;
   /** The cleaning pass in progress, if any; passes on one log run one at a time. */
   private cleaning: Promise<unknown> = Promise.resolve();
   private cleaningActive = false;
@@ -153,7 +146,7 @@ export class PartitionLog {
         { cause: err },
       );
     }
-    log.cleanerCheckpoint = await readCleanerCheckpoint(options.dir).catch(() => 0);
+    log.cleanerCheckpoint = await CleanerCheckpoint.load(options.dir);
     if (log.state === 'online') await log.lowerCleanerCheckpoint(log.logEndOffset);
     log.durability.startFlushTimer();
     return log;
@@ -404,7 +397,7 @@ export class PartitionLog {
 
   /** The clean and dirty sections, for the cleaner to choose a log; `stableOffset` is the high watermark. */
   cleanableSection(stableOffset: number): CleanableSection {
-    return sectionOf(this.parts, this.cleanerCheckpoint, stableOffset, this.compactionConfig, this.ctx.clock());
+    return sectionOf(this.parts, this.cleanerCheckpoint.offset, stableOffset, this.compactionConfig, this.ctx.clock());
   }
 
   /**
@@ -417,18 +410,24 @@ export class PartitionLog {
       this.ctx.ensureOnline();
       if (!this.compacted || this.cleanerStopped) return undefined;
       this.cleaningActive = true;
+      const checkpoint = this.cleanerCheckpoint;
+      checkpoint.beginPass();
       try {
-        const stopped = (): boolean => this.cleanerStopped || !this.ctx.online || options.aborted?.() === true;
+        // A truncation below what the pass may reach (an unclean election) stops it: see CleanerCheckpoint.
+        const stopped = (): boolean =>
+          this.cleanerStopped ||
+          !this.ctx.online ||
+          options.aborted?.() === true ||
+          checkpoint.truncatedBelow(options.stableOffset);
         const stats = await cleanLog(
           { ...this.parts, onChain: (op) => this.appends.enqueue(op) },
-          this.cleanerCheckpoint,
+          checkpoint.offset,
           this.compactionConfig,
           { ...options, aborted: stopped },
         );
         if (stats === undefined || stopped()) return undefined;
-        await saveCleanerCheckpoint(this.dir, stats.mapEndOffset);
+        if (!(await checkpoint.advance(stats.mapEndOffset))) return undefined;
         options.crashAt?.('checkpoint-written');
-        this.cleanerCheckpoint = stats.mapEndOffset;
         return stats;
       } finally {
         this.cleaningActive = false;
@@ -442,10 +441,8 @@ export class PartitionLog {
    * After truncation the cleaner must look at what gets appended again below its old checkpoint. Also
    * at open: a crash between a truncation and this, or a torn tail, leaves a checkpoint past the end.
    */
-  private async lowerCleanerCheckpoint(offset: number): Promise<void> {
-    if (this.cleanerCheckpoint <= offset) return;
-    this.cleanerCheckpoint = offset;
-    await saveCleanerCheckpoint(this.dir, offset);
+  private lowerCleanerCheckpoint(offset: number): Promise<void> {
+    return this.cleanerCheckpoint.lower(offset);
   }
 
   /**

@@ -13,6 +13,7 @@ import {
 } from '@samsa/protocol';
 import {
   CLEANER_STEPS,
+  CleanerCheckpoint,
   InlineCompute,
   OffsetMap,
   dumpSegment,
@@ -473,6 +474,84 @@ describe('tombstones, passes and the size of a compacted log', () => {
       expect(retry.baseOffset).toBe(0);
     } finally {
       await log.close();
+      await dir.remove();
+    }
+  });
+});
+
+describe('the cleaner checkpoint', () => {
+  it('a truncation below a pass in progress stops it; the checkpoint stays at or below the truncation', async () => {
+    const dir = await tempDir('samsa-cleaner-');
+    const config: Partial<LogConfig> = { segmentBytes: 1024, cleanupPolicy: 'compact', minCleanableDirtyRatio: 0 };
+    let log = await openPartitionLog({ dir: dir.path, config });
+    try {
+      const record = (key: string, value: string) => ({
+        key: Buffer.from(key),
+        value: Buffer.from(value),
+        timestamp: 1,
+      });
+      for (let round = 0; round < 6; round++)
+        for (let k = 0; k < 20; k++) await log.append(encodeBatch([record(`key-${k}`, `value-${round}-${k}`)]));
+      await log.roll();
+      await log.flush();
+      // The last segment the pass cleans: a truncation inside it (an unclean election) happens while
+      // the pass rewrites, after its map covered the records the truncation removes.
+      const lastCleanable = log.cleanableSection(log.logEndOffset).firstUncleanableOffset;
+      const truncateAt = lastCleanable - 2;
+      let mapBuilt = false;
+      let truncated = false;
+      const pass = await log.clean({
+        stableOffset: log.logEndOffset,
+        map: new OffsetMap(1 << 20),
+        crashAt: (step) => {
+          if (step === 'map-built') mapBuilt = true;
+        },
+        throttle: async () => {
+          if (!mapBuilt || truncated) return;
+          truncated = true;
+          await log.truncateTo(truncateAt);
+        },
+      });
+      expect(truncated).toBe(true);
+      expect(pass).toBeUndefined();
+      expect(log.logEndOffset).toBe(truncateAt);
+      expect(await readCleanerCheckpoint(dir.path)).toBeLessThanOrEqual(truncateAt);
+      // The offsets written again after the truncation are dirty: the next pass cleans them.
+      for (let k = 0; k < 20; k++) await log.append(encodeBatch([record(`key-${k}`, `again-${k}`)]));
+      await log.roll();
+      expect(log.cleanableSection(log.logEndOffset).firstDirtyOffset).toBeLessThanOrEqual(truncateAt);
+      const next = await log.clean({ stableOffset: log.logEndOffset, map: new OffsetMap(1 << 20) });
+      expect(next?.firstDirtyOffset).toBeLessThanOrEqual(truncateAt);
+      expect(await readCleanerCheckpoint(dir.path)).toBe(next?.mapEndOffset);
+      const values = new Map((await readAll(log)).map((r) => [r.key, r.value]));
+      for (let k = 0; k < 20; k++) expect(values.get(`key-${k}`)).toBe(`again-${k}`);
+      await log.abandon();
+      log = await openPartitionLog({ dir: dir.path, config });
+      expect(await readCleanerCheckpoint(dir.path)).toBe(next?.mapEndOffset);
+    } finally {
+      await log.close();
+      await dir.remove();
+    }
+  });
+
+  it('writes one at a time, the last value last, whatever the order the pass and truncations ask in', async () => {
+    const dir = await tempDir('samsa-cleaner-');
+    try {
+      const checkpoint = await CleanerCheckpoint.load(dir.path);
+      checkpoint.beginPass();
+      // A pass's end and truncations at once: none may fail on another's temporary file.
+      await Promise.all([checkpoint.lower(900), checkpoint.advance(800), checkpoint.lower(500), checkpoint.lower(700)]);
+      expect(checkpoint.offset).toBe(500);
+      expect(await readCleanerCheckpoint(dir.path)).toBe(500);
+      // The pass began before the truncation to 500: it may not move the checkpoint above it.
+      expect(await checkpoint.advance(1000)).toBe(false);
+      expect(checkpoint.truncatedBelow(501)).toBe(true);
+      checkpoint.beginPass();
+      expect(await checkpoint.advance(1000)).toBe(true);
+      await Promise.all(Array.from({ length: 20 }, (_, i) => checkpoint.lower(980 - i)));
+      expect(await readCleanerCheckpoint(dir.path)).toBe(961);
+      expect((await readdir(dir.path)).sort()).toEqual(['cleaner-offset-checkpoint']);
+    } finally {
       await dir.remove();
     }
   });
