@@ -13,21 +13,36 @@
  *     so their cleaners start within a tenth of a second;
  *   once every broker's cleaner logged `cleaned log`: lag back to a day, writeback settled again;
  *   idle after: the same `bench produce` again.
+ * --steady-mb R[,R...] measures instead whether the cleaner keeps up: for each budget and each rate, a
+ * fresh compacted topic (Kafka's default min.cleanable.dirty.ratio 0.5, segment.bytes 16 MiB, --keys
+ * keys) written at R MB/s for --steady-seconds while its leader's cleaner runs; printed: the partition's
+ * size on disk over time and the cleaner's passes (dirty MB cleaned, MB/s). A size that stops growing
+ * is a cleaner that keeps up.
+ * --internal-seconds S measures instead how fast a busy group and transactional load write the internal
+ * compacted topics: --internal-clients transactional producers committing one-record transactions, and as
+ * many consumers of their own groups committing an offset, each in a loop for S seconds; printed: what
+ * __transaction_state and __consumer_offsets grew by on disk (all partitions), per second.
  * Each `bench produce` sends --warmup-seconds of records first (left out: a fresh process compiling
  * its code and connecting), then records for 90% of the last cleaning's time (so the cleaning covers
  * them; how much of them it covered is printed), at least --min-phase-records.
- * --io-max-mb sets log.cleaner.io.max.bytes.per.second (a throttle makes the cleaning longer too).
+ * --io-max-mb sets log.cleaner.io.max.bytes.per.second in MiB/s (0: unlimited; absent: the broker's
+ * default; a throttle makes the cleaning longer too). A list (`--io-max-mb 0,80,30`) makes each round run
+ * every budget once, in a rotated order, the brokers restarted with the next budget (and warmed up by an
+ * unmeasured `bench produce`) whenever it changes; the figures are reported per budget.
  * Reports per phase p50 / p99 / p99.9 (bench produce's steady-state figures), the brokers' CPU and
  * disk traffic and the disk's busy share, and for the cleaning the leader cleaner's MB/s (dirty bytes,
  * bytes read and written, from its `cleaned log` line); then medians over rounds, the per-round p99
  * ratios, every round's records pooled (bench produce's latency histograms added), and the load
  * average of each round. Build first (npx tsc -b):
  *   node scripts/bench-cleaner-broker.mjs [--brokers 1] [--mb 300] [--rounds 4] [--rate 10000]
- *     [--keys 100000] [--warmup-seconds 1] [--min-phase-records 20000] [--io-max-mb 0]
- *     [--settle-mb 32] [--settle-timeout-seconds 10] [--dir DIR]
+ *     [--keys 100000] [--warmup-seconds 1] [--min-phase-records 20000] [--io-max-mb default|0|MB[,MB...]]
+ *     [--settle-mb 32] [--settle-timeout-seconds 10] [--dir DIR] [--steady-mb R[,R...] --steady-seconds 60]
+ *     [--internal-seconds S --internal-clients 8]
  */
 import { spawn } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -56,10 +71,14 @@ const { values: args } = parseArgs({
     keys: { type: 'string', default: '100000' },
     'warmup-seconds': { type: 'string', default: '1' },
     'min-phase-records': { type: 'string', default: '20000' },
-    'io-max-mb': { type: 'string', default: '0' },
+    'io-max-mb': { type: 'string', default: 'default' },
     'settle-mb': { type: 'string', default: '32' },
     'settle-timeout-seconds': { type: 'string', default: '10' },
     dir: { type: 'string' },
+    'steady-mb': { type: 'string' },
+    'steady-seconds': { type: 'string', default: '60' },
+    'internal-seconds': { type: 'string' },
+    'internal-clients': { type: 'string', default: '8' },
   },
 });
 const MiB = 1024 * 1024;
@@ -69,6 +88,9 @@ const acks = args.acks ?? (brokerCount >= 3 ? 'all' : '1');
 const replicationFactor = Math.min(3, brokerCount);
 const rate = Number(args.rate);
 const warmupRecords = Math.round(Number(args['warmup-seconds']) * rate);
+/** The budgets to compare, in MiB/s: 0 is unlimited, undefined the broker's default. */
+const budgets = args['io-max-mb'].split(',').map((x) => (x === 'default' ? undefined : Number(x)));
+const budgetName = (mb) => (mb === undefined ? 'default' : mb > 0 ? `${mb} MB/s` : 'unlimited');
 const settle = () =>
   settleWriteback(Number(args['settle-mb']) * MiB, Number(args['settle-timeout-seconds']) * 1000, diskOf(dir));
 
@@ -76,6 +98,8 @@ const dir = args.dir ?? tempDir('samsa-cleaner-broker-bench-');
 
 /** The cleaners' log lines about `dirty`, as they come, with the time they arrived. */
 const cleanerEvents = [];
+/** The cleaners' passes over the --steady-mb topics. */
+const steadyPasses = [];
 const eventWaiters = new Set();
 
 function watchLog(child, brokerId) {
@@ -87,6 +111,7 @@ function watchLog(child, brokerId) {
     } catch {
       return;
     }
+    if (entry.topic?.startsWith('steady-') && entry.msg === 'cleaned log') steadyPasses.push(entry);
     if (entry.topic !== 'dirty') return;
     cleanerEvents.push({ atMs: performance.now(), brokerId, msg: entry.msg, entry });
     for (const waiter of eventWaiters) waiter();
@@ -112,20 +137,26 @@ function untilEvents(from, done, what, timeoutMs = 600_000) {
   });
 }
 
-const ioMaxBytes = Math.round(Number(args['io-max-mb']) * MiB);
-const cluster = await startCluster({
-  brokers: brokerCount,
-  dir,
-  overrides: {
-    'log.cleaner.backoff.ms': '100',
-    ...(ioMaxBytes > 0 ? { 'log.cleaner.io.max.bytes.per.second': String(ioMaxBytes) } : {}),
-  },
-  brokerStdout: watchLog,
-});
-const brokers = cluster.brokers;
-const bootstrap = cluster.bootstrap;
-const samsa = new Samsa({ brokers: cluster.addresses, retry: { retries: 100, maxRetryTimeMs: 500 } });
-const admin = samsa.admin();
+/** Starts the cluster (on `dir`, so a restart keeps the topics) with the cleaner budget `mb` (see budgets). */
+function startWithBudget(mb) {
+  // 0 is unlimited (Kafka's default): any budget from 2^53 up is.
+  const bytesPerSecond = mb > 0 ? Math.round(mb * MiB) : Number.MAX_SAFE_INTEGER;
+  return startCluster({
+    brokers: brokerCount,
+    dir,
+    overrides: {
+      'log.cleaner.backoff.ms': '100',
+      ...(mb !== undefined ? { 'log.cleaner.io.max.bytes.per.second': String(bytesPerSecond) } : {}),
+    },
+    brokerStdout: watchLog,
+  });
+}
+let budgetRunning = budgets[0];
+let cluster = await startWithBudget(budgetRunning);
+let brokers = cluster.brokers;
+let bootstrap = cluster.bootstrap;
+let samsa = new Samsa({ brokers: cluster.addresses, retry: { retries: 100, maxRetryTimeMs: 500 } });
+let admin = samsa.admin();
 // A broker listens before the controller knows it is alive: until then RF 3 is refused.
 for (let attempt = 0; ; attempt++) {
   try {
@@ -157,10 +188,11 @@ const leaderOf = async (topic) => {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 };
-const dirtyLeader = await leaderOf('dirty');
+let dirtyLeader = await leaderOf('dirty');
 await leaderOf('bench');
 
-const producer = samsa.producer({ acks: acks === 'all' ? 'all' : Number(acks), lingerMs: 5 });
+const producerOptions = { acks: acks === 'all' ? 'all' : Number(acks), lingerMs: 5 };
+let producer = samsa.producer(producerOptions);
 let keyCounter = 0;
 /** Writes about --mb MB of keyed records to `dirty`; returns the seconds it took. */
 async function fill() {
@@ -266,20 +298,204 @@ const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
 console.log(
   `${brokerCount} broker(s), RF ${replicationFactor}, acks=${acks}; ${args.mb} MB of ${args.keys} keys to clean a ` +
     `round; bench produce at ${rate} records/s after ${warmupRecords} warm-up records; ` +
-    `log.cleaner.io.max.bytes.per.second ${Number(args['io-max-mb']) > 0 ? `${args['io-max-mb']} MB` : 'unlimited'}`,
+    `log.cleaner.io.max.bytes.per.second: ${budgets.map(budgetName).join(', ')}`,
 );
+
+/**
+ * Restarts the cluster on the same data with the cleaner budget `mb` (new ports: new clients), then
+ * warms the brokers up with an unmeasured bench produce.
+ */
+async function restartBrokers(mb) {
+  if (mb === budgetRunning) return;
+  await producer.close();
+  await samsa.close();
+  await cluster.stop();
+  cluster = await startWithBudget(mb);
+  budgetRunning = mb;
+  brokers = cluster.brokers;
+  bootstrap = cluster.bootstrap;
+  samsa = new Samsa({ brokers: cluster.addresses, retry: { retries: 100, maxRetryTimeMs: 500 } });
+  admin = samsa.admin();
+  producer = samsa.producer(producerOptions);
+  dirtyLeader = await leaderOf('dirty');
+  await leaderOf('bench');
+  // The producers reconnect (with retries) once the partitions have leaders again.
+  await producer.sendBatch({ topic: 'bench', messages: [{ value: Buffer.from('restarted') }] });
+  await benchProduce(2 * rate);
+}
+
+if (args['internal-seconds'] !== undefined) {
+  await internalLoad(Number(args['internal-seconds']), Number(args['internal-clients']));
+  await shutDown();
+}
+if (args['steady-mb'] !== undefined) {
+  for (const mb of budgets) {
+    await restartBrokers(mb);
+    for (const rateMB of args['steady-mb'].split(',').map(Number)) await steady(mb, rateMB);
+  }
+  await shutDown();
+}
+
+/** The total size of the files of the partitions of broker `id` whose directory name `matches`. */
+function partitionBytes(id, matches) {
+  const test = typeof matches === 'string' ? (name) => name === `${matches}-0` : (name) => matches.test(name);
+  const dirs = [];
+  const find = (path, depth) => {
+    for (const entry of readdirSync(path, { withFileTypes: true })) {
+      if (!entry.isDirectory()) continue;
+      const child = join(path, entry.name);
+      if (test(entry.name)) dirs.push(child);
+      else if (depth > 0) find(child, depth - 1);
+    }
+  };
+  find(join(dir, `b${id}`), 3);
+  let bytes = 0;
+  for (const partitionDir of dirs)
+    for (const name of readdirSync(partitionDir)) {
+      try {
+        bytes += statSync(join(partitionDir, name)).size;
+      } catch {
+        // deleted meanwhile (a swap)
+      }
+    }
+  return bytes;
+}
+
+/** Transactions and offset commits in loops for `seconds`; what the internal topics grew by. */
+async function internalLoad(seconds, clients) {
+  const value = Buffer.alloc(100, 0x62);
+  const counts = { transactions: 0, commits: 0 };
+  const sizes = () => [/^__transaction_state-\d+$/, /^__consumer_offsets-\d+$/].map((re) => partitionBytes(1, re));
+  const producers = Array.from({ length: clients }, (_, i) => samsa.producer({ transactionalId: `bench-txn-${i}` }));
+  const consumers = Array.from({ length: clients }, (_, i) => samsa.consumer({ groupId: `bench-group-${i}` }));
+  for (const c of consumers) c.assign([{ topic: 'bench', partition: 0 }]);
+  // The first transaction and commit of each create the coordinators' state: not counted.
+  await Promise.all(producers.map((p) => p.transaction((tx) => tx.send({ topic: 'bench', value }))));
+  await Promise.all(consumers.map((c) => c.commit([{ topic: 'bench', partition: 0, offset: 0 }])));
+  const before = sizes();
+  const load = loadavg();
+  const endMs = performance.now() + seconds * 1000;
+  const loops = [
+    ...producers.map(async (p) => {
+      while (performance.now() < endMs) {
+        await p.transaction((tx) => tx.send({ topic: 'bench', value }));
+        counts.transactions++;
+      }
+    }),
+    ...consumers.map(async (c) => {
+      for (let offset = 1; performance.now() < endMs; offset++) {
+        await c.commit([{ topic: 'bench', partition: 0, offset }]);
+        counts.commits++;
+      }
+    }),
+  ];
+  await Promise.all(loops);
+  const after = sizes();
+  const perSecond = (n) => (n / seconds).toFixed(0);
+  const mbps = (i) => ((after[i] - before[i]) / MiB / seconds).toFixed(3);
+  console.log(
+    `${clients} transactional producers and ${clients} committing consumers for ${seconds} s: ` +
+      `${perSecond(counts.transactions)} transactions/s, __transaction_state grew ${mbps(0)} MB/s; ` +
+      `${perSecond(counts.commits)} offset commits/s, __consumer_offsets grew ${mbps(1)} MB/s; load ` +
+      `${load.map((x) => x.toFixed(2)).join(' ')} before, ${loadavg()
+        .map((x) => x.toFixed(2))
+        .join(' ')} after`,
+  );
+  await Promise.all([...producers.map((p) => p.close()), ...consumers.map((c) => c.close())]);
+}
+
+/** Writes a fresh compacted topic at `rateMB` MB/s for --steady-seconds and follows its size on disk. */
+async function steady(mb, rateMB) {
+  const topic = `steady-${steadyPasses.length}-${Date.now()}`;
+  await admin.createTopics([
+    {
+      topic,
+      numPartitions: 1,
+      replicationFactor,
+      configs: { 'cleanup.policy': 'compact', 'segment.bytes': String(16 * MiB) },
+    },
+  ]);
+  const leader = await leaderOf(topic);
+  const seconds = Number(args['steady-seconds']);
+  const value = Buffer.alloc(100, 0x61);
+  const batchRecords = 1000;
+  const batchesPerSecond = (rateMB * MiB) / (110 * batchRecords);
+  const passesFrom = steadyPasses.length;
+  const sizes = [];
+  const started = performance.now();
+  const load = loadavg();
+  let sent = 0;
+  let lastSampleS = 0;
+  let late = 0;
+  while (performance.now() - started < seconds * 1000) {
+    const dueMs = started + (sent / batchesPerSecond) * 1000;
+    const waitMs = dueMs - performance.now();
+    if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
+    else if (waitMs < -1000) late++;
+    const messages = Array.from({ length: batchRecords }, () => ({
+      key: Buffer.from(`key-${(keyCounter++ * 7919) % Number(args.keys)}`),
+      value,
+    }));
+    await producer.sendBatch({ topic, messages });
+    sent++;
+    const atS = Math.floor((performance.now() - started) / 1000);
+    if (atS > lastSampleS) {
+      lastSampleS = atS;
+      sizes.push(partitionBytes(leader, topic));
+    }
+  }
+  const writtenMB = (sent * batchRecords * 110) / MiB;
+  const passes = steadyPasses.slice(passesFrom).filter((e) => e.topic === topic);
+  const cleanedMB = passes.reduce((n, e) => n + e.dirtyBytes, 0) / MiB;
+  const cleaningS = passes.reduce((n, e) => n + e.elapsedMs, 0) / 1000;
+  const at = (share) => (sizes[Math.min(sizes.length - 1, Math.floor(share * sizes.length))] ?? 0) / MiB;
+  console.log(
+    `${budgetName(mb)}, written at ${rateMB} MB/s (${(writtenMB / seconds).toFixed(1)} MB/s sent, ` +
+      `${writtenMB.toFixed(0)} MB in ${seconds} s${late > 0 ? `, ${late} batches over a second late` : ''}): ` +
+      `partition size at 1/4, 1/2, 3/4, end ${[0.25, 0.5, 0.75, 1].map((x) => at(x).toFixed(0)).join(', ')} MB ` +
+      `(max ${(Math.max(...sizes) / MiB).toFixed(0)}); ${passes.length} passes cleaned ` +
+      `${cleanedMB.toFixed(0)} MB dirty ` +
+      `in ${cleaningS.toFixed(1)} s of cleaning (${(cleanedMB / Math.max(cleaningS, 0.001)).toFixed(1)} MB/s while ` +
+      `cleaning, the cleaner busy ${((100 * cleaningS) / seconds).toFixed(0)}% of the time); load ` +
+      `${load.map((x) => x.toFixed(2)).join(' ')} before, ${loadavg()
+        .map((x) => x.toFixed(2))
+        .join(' ')} after`,
+  );
+  await admin.deleteTopics([topic]);
+}
+
 // Calibration: the first cleaning of the topic (unmeasured) says how long a round's will last.
 await fill();
 await settle();
-let last = await cleaning(async () => undefined, 0);
+const calibration = await cleaning(async () => undefined, 0);
 console.log(
-  `calibration: the leader cleaned ${MB(last.entry.dirtyBytes).toFixed(0)} MB in ${seconds(last.entry.elapsedMs)}`,
+  `calibration (${budgetName(budgetRunning)}): the leader cleaned ${MB(calibration.entry.dirtyBytes).toFixed(0)} MB ` +
+    `in ${seconds(calibration.entry.elapsedMs)}`,
 );
+/** Each budget's last cleaning, for its phases' length; a budget not yet run estimates it from the calibration. */
+const lastCleaningMs = new Map([[budgetRunning, calibration.entry.elapsedMs]]);
+const expectedCleaningMs = (mb) => {
+  const e = calibration.entry;
+  const throttledMs = mb > 0 ? ((e.bytesRead + e.bytesWritten) / (mb * MiB)) * 1000 : 0;
+  return lastCleaningMs.get(mb) ?? Math.max(e.elapsedMs, throttledMs);
+};
 const results = [];
 for (let round = 1; round <= Number(args.rounds); round++) {
+  // Each round runs every budget once, in a rotated order so that none always goes first.
+  for (let v = 0; v < budgets.length; v++) {
+    const mb = budgets[(v + round - 1) % budgets.length];
+    await restartBrokers(mb);
+    const result = await measureRound(`round ${round}, ${budgetName(mb)}`, expectedCleaningMs(mb));
+    lastCleaningMs.set(mb, result.cleaningMs);
+    results.push({ ...result, budget: mb });
+  }
+}
+
+/** Fill, settle, idle before, cleaning, settle, idle after; prints the round and returns its figures. */
+async function measureRound(at, cleaningMs) {
   const fillSeconds = await fill();
   const settleBefore = await settle();
-  const records = Math.max(Number(args['min-phase-records']), Math.round(0.9 * (last.entry.elapsedMs / 1000) * rate));
+  const records = Math.max(Number(args['min-phase-records']), Math.round(0.9 * (cleaningMs / 1000) * rate));
   const marks = [cleanerEvents.length];
   const before = await measured(() => benchProduce(records));
   marks.push(cleanerEvents.length);
@@ -291,7 +507,6 @@ for (let round = 1; round <= Number(args.rounds); round++) {
   marks.push(cleanerEvents.length);
   const after = await measured(() => benchProduce(records));
   marks.push(cleanerEvents.length);
-  last = cleaned;
   // A cleaner that worked in an idle phase (a follower's second pass, say) makes it no idle phase.
   const passesIn = (from, to) => cleanerEvents.slice(from, to).filter((e) => e.msg === 'cleaning log').length;
   const stray = [passesIn(marks[0], marks[1]), passesIn(marks[2], marks[3])];
@@ -306,8 +521,6 @@ for (let round = 1; round <= Number(args.rounds); round++) {
     readMBps: MB(e.bytesRead ?? 0) / (e.elapsedMs / 1000),
     writtenMBps: MB(e.bytesWritten ?? 0) / (e.elapsedMs / 1000),
   };
-  results.push({ before, during, after, covered, io, load: before.load });
-  const at = `round ${round}`;
   console.log(
     `${at}: filled ${args.mb} MB in ${fillSeconds.toFixed(1)} s; the machine's dirty + writeback pages: ` +
       `${formatSettle(settleBefore)}, after the cleaning ${formatSettle(settleAfter)}`,
@@ -323,6 +536,7 @@ for (let round = 1; round <= Number(args.rounds); round++) {
   console.log(`${at}: ${phaseLine('idle after', after)}`);
   if (stray[0] + stray[1] > 0)
     console.log(`${at}: cleaner passes begun in the idle phases: ${stray[0]} before, ${stray[1]} after (not idle)`);
+  return { before, during, after, covered, io, load: before.load, cleaningMs: e.elapsedMs };
 }
 
 const median = (xs) => {
@@ -345,39 +559,52 @@ const phases = {
   'idle after': (r) => [r.after.histogram],
   'idle both': (r) => [r.before.histogram, r.after.histogram],
 };
-const perRound = Object.fromEntries(
-  Object.entries(phases).map(([name, of]) => [name, results.map((r) => pooled(of(r)))]),
-);
-const all = Object.fromEntries(Object.entries(phases).map(([name, of]) => [name, pooled(results.flatMap(of))]));
-console.log(`\n${results.length} rounds, load ${results.map((r) => r.load[0].toFixed(2)).join(', ')}:`);
-for (const name of Object.keys(phases)) {
-  const of = (field) => ms(median(perRound[name].map((r) => r[field])));
+for (const mb of budgets)
+  report(
+    budgetName(mb),
+    results.filter((r) => r.budget === mb),
+  );
+
+/** Medians over rounds, per-round p99 ratios and every round pooled, for one budget's rounds. */
+function report(name, rounds) {
+  const perRound = Object.fromEntries(
+    Object.entries(phases).map(([phase, of]) => [phase, rounds.map((r) => pooled(of(r)))]),
+  );
+  const all = Object.fromEntries(Object.entries(phases).map(([phase, of]) => [phase, pooled(rounds.flatMap(of))]));
+  console.log(`\n${name}: ${rounds.length} rounds, load ${rounds.map((r) => r.load[0].toFixed(2)).join(', ')}:`);
+  for (const phase of Object.keys(phases)) {
+    const of = (field) => ms(median(perRound[phase].map((r) => r[field])));
+    console.log(
+      `  ${phase}: medians over rounds p50 ${of('p50Ms')} / p99 ${of('p99Ms')} / p99.9 ${of('p999Ms')} ms; ` +
+        `pooled (${all[phase].records} records) p50 ` +
+        `${ms(all[phase].p50Ms)} / p99 ${ms(all[phase].p99Ms)} / p99.9 ${ms(all[phase].p999Ms)} ms`,
+    );
+  }
+  for (const idle of ['idle before', 'idle after', 'idle both']) {
+    const ratios = rounds.map((_, i) => perRound.cleaning[i].p99Ms / perRound[idle][i].p99Ms);
+    const medianP99 = (phase) => median(perRound[phase].map((r) => r.p99Ms));
+    console.log(
+      `  p99 cleaning / ${idle}: per round ${ratios.map((x) => x.toFixed(2)).join(', ')} (median ` +
+        `${median(ratios).toFixed(2)}); medians ${(medianP99('cleaning') / medianP99(idle)).toFixed(2)}x; ` +
+        `pooled ${(all.cleaning.p99Ms / all[idle].p99Ms).toFixed(2)}x`,
+    );
+  }
+  const medianOf = (get, digits = 1) => median(rounds.map(get)).toFixed(digits);
   console.log(
-    `  ${name}: medians over rounds p50 ${of('p50Ms')} / p99 ${of('p99Ms')} / p99.9 ${of('p999Ms')} ms; ` +
-      `pooled (${all[name].records} records) p50 ` +
-      `${ms(all[name].p50Ms)} / p99 ${ms(all[name].p99Ms)} / p99.9 ${ms(all[name].p999Ms)} ms`,
+    `  the leader's cleaner: ${medianOf((r) => r.io.dirtyMBps)} MB/s of dirty log, ` +
+      `read ${medianOf((r) => r.io.readMBps)} MB/s, wrote ${medianOf((r) => r.io.writtenMBps)} MB/s (medians); ` +
+      `it covered ${rounds.map((r) => `${(100 * r.covered).toFixed(0)}%`).join(', ')} of the cleaning phases; ` +
+      `brokers' CPU ${medianOf((r) => r.during.brokerCores, 2)} cores cleaning, ` +
+      `${medianOf((r) => r.before.brokerCores, 2)} idle before; the disk ` +
+      `${medianOf((r) => 100 * r.during.diskBusy, 0)}% busy cleaning, ` +
+      `${medianOf((r) => 100 * r.before.diskBusy, 0)}% idle before`,
   );
 }
-for (const idle of ['idle before', 'idle after', 'idle both']) {
-  const ratios = results.map((_, i) => perRound.cleaning[i].p99Ms / perRound[idle][i].p99Ms);
-  const medianP99 = (name) => median(perRound[name].map((r) => r.p99Ms));
-  console.log(
-    `  p99 cleaning / ${idle}: per round ${ratios.map((x) => x.toFixed(2)).join(', ')} (median ` +
-      `${median(ratios).toFixed(2)}); medians ${(medianP99('cleaning') / medianP99(idle)).toFixed(2)}x; ` +
-      `pooled ${(all.cleaning.p99Ms / all[idle].p99Ms).toFixed(2)}x`,
-  );
+await shutDown();
+
+async function shutDown() {
+  await producer.close();
+  await samsa.close();
+  await cluster.stop();
+  process.exit(0);
 }
-const medianOf = (get, digits = 1) => median(results.map(get)).toFixed(digits);
-console.log(
-  `  the leader's cleaner: ${medianOf((r) => r.io.dirtyMBps)} MB/s of dirty log, ` +
-    `read ${medianOf((r) => r.io.readMBps)} MB/s, wrote ${medianOf((r) => r.io.writtenMBps)} MB/s (medians); ` +
-    `it covered ${results.map((r) => `${(100 * r.covered).toFixed(0)}%`).join(', ')} of the cleaning phases; ` +
-    `brokers' CPU ${medianOf((r) => r.during.brokerCores, 2)} cores cleaning, ` +
-    `${medianOf((r) => r.before.brokerCores, 2)} idle before; the disk ` +
-    `${medianOf((r) => 100 * r.during.diskBusy, 0)}% busy cleaning, ` +
-    `${medianOf((r) => 100 * r.before.diskBusy, 0)}% idle before`,
-);
-await producer.close();
-await samsa.close();
-await cluster.stop();
-process.exit(0);
