@@ -37,7 +37,7 @@ import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { startCluster, tempDir } from './bench-processes.mjs';
+import { cpuMs, startCluster, tempDir } from './bench-processes.mjs';
 import { analyse, readTraces, STEPS, summarise } from './bench-timeline.mjs';
 
 const { values } = parseArgs({
@@ -98,16 +98,6 @@ function samsa(build, args, env, onPid) {
     });
     onPid?.(child.pid);
   });
-}
-
-/** CPU time (user + system, ms) the processes used so far, from /proc/PID/stat (clock ticks of 10 ms). */
-function cpuMs(processes) {
-  let ticks = 0;
-  for (const child of processes) {
-    const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    ticks += Number(fields[11]) + Number(fields[12]);
-  }
-  return ticks * 10;
 }
 
 async function cluster(side, half) {

@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { natsServerPath, startNatsCluster } from './bench-nats.mjs';
 import { runFloor, runFloorAtLoad, sampleMachineCpu } from './bench-floor.mjs';
-import { freePort, killOnExit, startCluster, tempDir, waitForPort } from './bench-processes.mjs';
+import { cpuMs, freePort, killOnExit, startCluster, tempDir, waitForPort } from './bench-processes.mjs';
 
 const CLI = fileURLToPath(new URL('../packages/cli/dist/main.js', import.meta.url));
 const { values } = parseArgs({
@@ -345,19 +345,9 @@ async function latencySection() {
  * system, from /proc): on this 2-core machine it says how much of the latency is the brokers' own work.
  */
 async function latencyBench(kind, topic, c, extra) {
-  const before = brokersCpuMs(c.brokers);
+  const before = cpuMs(c.brokers);
   const f = await latencyBenchRun(kind, topic, c.bootstrap, extra);
-  return { ...f, brokerCpuUsPerRecord: ((brokersCpuMs(c.brokers) - before) * 1000) / f.records };
-}
-
-/** CPU time (ms) the processes used so far, from /proc/PID/stat (utime + stime, in 10 ms ticks). */
-function brokersCpuMs(processes) {
-  let ticks = 0;
-  for (const child of processes) {
-    const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    ticks += Number(fields[11]) + Number(fields[12]);
-  }
-  return ticks * 10;
+  return { ...f, brokerCpuUsPerRecord: ((cpuMs(c.brokers) - before) * 1000) / f.records };
 }
 
 async function latencyBenchRun(kind, topic, bootstrap, extra) {

@@ -9,11 +9,11 @@
 // SDK's producer) over the Kafka listener, and of the SDK over gRPC. Prints one line per
 // run and the medians. Needs kcat and python3-confluent-kafka (Debian's packages, as .ci/run installs).
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { freePort, killOnExit, stopProcess, tempDir } from './bench-processes.mjs';
 
 const { values } = parseArgs({
   options: { records: { type: 'string', default: '1000000' }, rounds: { type: 'string', default: '3' } },
@@ -23,15 +23,8 @@ const rounds = Number(values.rounds);
 const cli = new URL('../packages/cli/dist/main.js', import.meta.url).pathname;
 const latencyScript = new URL('../test/kafka/librdkafka-latency.py', import.meta.url).pathname;
 const probeScript = new URL('./kafka-latency-probe.mjs', import.meta.url).pathname;
-const dir = mkdtempSync(join(tmpdir(), 'bench-kafka-'));
-
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
+// Removed on any exit, as `samsa dev` is killed (its members stop when it dies: it supervises them).
+const dir = tempDir('bench-kafka-');
 
 const portFree = (port) =>
   new Promise((resolve) => {
@@ -45,24 +38,9 @@ let base;
 do base = 20000 + Math.floor(Math.random() * 20000);
 while (!(await Promise.all([0, 1, 2, 10000, 10001, 10002].map((d) => portFree(base + d)))).every(Boolean));
 const coordinatorPort = await freePort();
-const dev = spawn(
-  process.execPath,
-  [
-    cli,
-    'dev',
-    '--brokers',
-    '3',
-    '--base-port',
-    String(base),
-    '--coordinator-port',
-    String(coordinatorPort),
-    '--data-dir',
-    join(dir, 'data'),
-  ],
-  {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  },
-);
+const devArgs = ['dev', '--brokers', '3', '--base-port', String(base), '--coordinator-port', String(coordinatorPort)];
+devArgs.push('--data-dir', join(dir, 'data'));
+const dev = killOnExit(spawn(process.execPath, [cli, ...devArgs], { stdio: ['ignore', 'pipe', 'pipe'] }));
 let devOutput = '';
 dev.stdout.on('data', (d) => {
   devOutput += d;
@@ -226,7 +204,6 @@ try {
     console.log(`  latency at 10k records/s, RF 3 acks=all, ${name}: p50 ${p50} ms, p99 ${p99} ms`);
   }
 } finally {
-  dev.kill('SIGINT');
-  await new Promise((r) => dev.once('exit', r));
-  rmSync(dir, { recursive: true, force: true });
+  // samsa dev stops its members; the temp dir goes when this process exits.
+  await stopProcess(dev, 60_000);
 }

@@ -19,9 +19,10 @@
 // still running is SIGKILLed and the temp dirs are removed; and each coordinator and broker gets an IPC
 // channel, which `samsa broker|coordinator start` treat as a supervisor (packages/cli's servers.ts): when
 // the channel closes, even because the script was SIGKILLed, the process stops as on SIGTERM.
-// freePort and waitForPort are the pieces underneath, for scripts that start other servers.
+// freePort and waitForPort are the pieces underneath, for scripts that start other servers; cpuMs
+// reads how much CPU started processes used.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,6 +57,16 @@ export async function waitForPort(port, child, name = child.spawnargs.join(' '))
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`${name} did not listen on ${port}`);
+}
+
+/** CPU time (user + system, ms) the processes used so far, from /proc/PID/stat (clock ticks of 10 ms). */
+export function cpuMs(processes) {
+  let ticks = 0;
+  for (const child of processes) {
+    const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks * 10;
 }
 
 const exited = (child) => child.exitCode !== null || child.signalCode !== null;
