@@ -21,11 +21,13 @@ interface Started {
 }
 
 const scripts: SpawnedProcess[] = [];
-/** Every cluster process a script reported: a case that fails must not leave them running. */
+/** Every cluster process and temp dir a script reported: no case leaves them behind, passed or failed. */
 const reported: number[] = [];
+const reportedDirs: string[] = [];
 afterEach(async () => {
   await Promise.all(scripts.splice(0).map((p) => p.kill()));
   for (const pid of reported.splice(0)) if (alive(pid)) process.kill(pid, 'SIGKILL');
+  for (const dir of reportedDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
 function run(...args: string[]): SpawnedProcess {
@@ -48,7 +50,10 @@ async function lines<T extends unknown[]>(p: SpawnedProcess, count: number): Pro
     },
     { timeoutMs: 30_000, description: `${count} line(s) from the script` },
   );
-  for (const line of found as { pids?: number[] }[]) reported.push(...(line.pids ?? []));
+  for (const line of found as { pids?: number[]; dir?: string }[]) {
+    reported.push(...(line.pids ?? []));
+    if (line.dir !== undefined) reportedDirs.push(line.dir);
+  }
   return found as T;
 }
 
@@ -115,11 +120,8 @@ describe('startCluster', () => {
     const [started] = await lines<[Started]>(p, 1);
     process.kill(p.pid, 'SIGKILL');
     await p.exited;
-    try {
-      await allGone(started.pids, 'the cluster to stop after its script was SIGKILLed');
-    } finally {
-      rmSync(started.dir, { recursive: true, force: true }); // nothing can remove it in a SIGKILLed script
-    }
+    // Nothing can remove the temp dir in a SIGKILLed script: afterEach does.
+    await allGone(started.pids, 'the cluster to stop after its script was SIGKILLed');
   });
 
   it('stops what it started when a broker fails to start, naming it', async () => {
