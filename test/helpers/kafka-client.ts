@@ -1,8 +1,9 @@
 /** A raw Kafka-protocol connection for tests: Samsa's own codecs, one request at a time. */
-import type { Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
+import { once } from 'node:events';
 import { kafka } from '@samsa/protocol';
 import { expect } from 'vitest';
-import { withTimeout } from './wait.js';
+import { waitFor, withTimeout } from './wait.js';
 
 const { KAFKA_APIS, encodeRequest, decodeResponse } = kafka;
 
@@ -38,5 +39,38 @@ export class KafkaTestClient {
     const decoded = decodeResponse<T>(api, apiVersion, answer);
     expect(decoded.correlationId).toBe(correlationId);
     return decoded.body;
+  }
+}
+
+/** A KafkaTestClient connected to the Kafka listener at 127.0.0.1:`port`. */
+export async function kafkaTestClient(port: number): Promise<KafkaTestClient> {
+  const socket = connect({ host: '127.0.0.1', port });
+  await withTimeout(once(socket, 'connect'), 10_000, `a connection to the Kafka listener at ${port}`);
+  return new KafkaTestClient(socket);
+}
+
+/**
+ * Waits until the Kafka listener at each of `ports` lists `topic` with a leader for each of its
+ * `partitions`. CreateTopics (and KafkaJS's waitForLeaders, which asks the controller) answers once one
+ * broker's metadata has the leaders; each other broker learns the topic from the coordinator on its own,
+ * a moment later (longer on a loaded machine). A test that then sends requests to chosen brokers waits
+ * for this first: in between such a broker answers as Kafka's would, UNKNOWN_TOPIC_OR_PARTITION.
+ */
+export async function waitForTopicOnEveryBroker(ports: Iterable<number>, topic: string, partitions: number) {
+  const clients = await Promise.all([...ports].map(kafkaTestClient));
+  const listed = async (client: KafkaTestClient) => {
+    const meta = await client.send<kafka.MetadataResponseData>(kafka.ApiKey.Metadata, 9, {
+      topics: [{ name: topic }],
+      allowAutoTopicCreation: false,
+    });
+    const t = meta.topics[0];
+    return t?.errorCode === 0 && t.partitions.length === partitions && t.partitions.every((p) => p.leaderId >= 0);
+  };
+  try {
+    await waitFor(async () => (await Promise.all(clients.map(listed))).every(Boolean), {
+      description: `every broker's Kafka listener to list ${topic} with a leader for each partition`,
+    });
+  } finally {
+    for (const client of clients) client.close();
   }
 }

@@ -4,14 +4,12 @@
  * Records cross between them and the Samsa SDK byte for byte.
  */
 import { createRequire } from 'node:module';
-import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Samsa, type ConsumedMessage } from '@samsa/client';
-import { kafka } from '@samsa/protocol';
 import { LocalCluster } from '../helpers/cluster.js';
 import { freePort } from '../helpers/ports.js';
 import { createTempDir, type TempDir } from '../helpers/temp.js';
-import { waitFor, withTimeout } from '../helpers/wait.js';
+import { waitForTopicOnEveryBroker } from '../helpers/kafka-client.js';
 import {
   CONFLUENT_KAFKA_CHECK,
   KAFKA_PYTHON_CHECK,
@@ -69,40 +67,7 @@ afterAll(async () => {
  */
 async function createTopic(topic: string, partitions = 1): Promise<void> {
   await samsa.admin().createTopics([{ topic, numPartitions: partitions, replicationFactor: 3 }]);
-  for (const [id, port] of kafkaPorts) {
-    await waitFor(
-      async () => {
-        const [listed] = (await kafkaMetadataAt(port, topic)).topics;
-        return listed?.errorCode === 0 && listed.partitions.filter((p) => p.leaderId >= 0).length === partitions;
-      },
-      { description: `broker ${id}'s Kafka listener to list ${topic} with a leader for each partition` },
-    );
-  }
-}
-
-/** One Metadata request for `topic` to a broker's Kafka listener, on a connection of its own. */
-async function kafkaMetadataAt(port: number, topic: string): Promise<kafka.MetadataResponseData> {
-  const api = kafka.KAFKA_APIS.get(kafka.ApiKey.Metadata)!;
-  const version = 9;
-  const socket = connect(port, '127.0.0.1');
-  try {
-    const frame = new Promise<Buffer>((resolve, reject) => {
-      let buffered = Buffer.alloc(0);
-      socket.on('error', reject);
-      socket.on('close', () => reject(new Error('connection closed')));
-      socket.on('data', (d: Buffer) => {
-        buffered = Buffer.concat([buffered, d]);
-        if (buffered.length >= 4 && buffered.length >= 4 + buffered.readInt32BE(0))
-          resolve(buffered.subarray(4, 4 + buffered.readInt32BE(0)));
-      });
-    });
-    const request = { topics: [{ name: topic, topicId: kafka.ZERO_UUID }], allowAutoTopicCreation: false };
-    socket.write(kafka.encodeRequest(api, { apiVersion: version, correlationId: 1, clientId: 'test' }, request));
-    const answer = await withTimeout(frame, 10_000, `Metadata from the Kafka listener at ${port}`);
-    return kafka.decodeResponse<kafka.MetadataResponseData>(api, version, answer).body;
-  } finally {
-    socket.destroy();
-  }
+  await waitForTopicOnEveryBroker(kafkaPorts.values(), topic, partitions);
 }
 
 async function readWithSdk(topic: string, count: number): Promise<ConsumedMessage[]> {

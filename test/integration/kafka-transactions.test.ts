@@ -10,7 +10,7 @@ import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeBatches, ErrorCodes, encodeBatch, kafka } from '@samsa/protocol';
 import { LocalCluster } from '../helpers/cluster.js';
-import { KafkaTestClient } from '../helpers/kafka-client.js';
+import { KafkaTestClient, waitForTopicOnEveryBroker } from '../helpers/kafka-client.js';
 import { freePort } from '../helpers/ports.js';
 import { waitFor } from '../helpers/wait.js';
 import { RawTxn } from './txn-grpc.js';
@@ -60,11 +60,10 @@ afterAll(async () => {
 });
 
 /**
- * Creates `topic` and waits until every broker's metadata names its leaders. KafkaJS waits for them in
- * the controller's metadata only, and each broker learns a topic from the coordinator on its own, a
- * moment later (longer on a loaded machine). The raw requests below go to other brokers: a transaction
- * coordinator that does not know the topic yet answers AddPartitionsToTxn UNKNOWN_TOPIC_OR_PARTITION
- * (as Kafka's does; Kafka clients retry it), and a broker's Metadata names no leader to write to.
+ * Creates `topic` and waits until every broker's metadata names its leaders: KafkaJS waits for them in
+ * the controller's only. The raw requests below go to other brokers: a transaction coordinator that does
+ * not know the topic yet answers AddPartitionsToTxn UNKNOWN_TOPIC_OR_PARTITION (as Kafka's does; Kafka
+ * clients retry it), and a broker's Metadata names no leader to write to.
  */
 async function createTopic(topic: string, partitions: number, replicationFactor = 3): Promise<void> {
   const admin = client().admin();
@@ -77,23 +76,7 @@ async function createTopic(topic: string, partitions: number, replicationFactor 
   } finally {
     await admin.disconnect();
   }
-  const brokers = await Promise.all([...kafkaPorts.keys()].map((id) => rawClient(id)));
-  try {
-    const ledAt = async (broker: KafkaTestClient) => {
-      const meta = await broker.send<kafka.MetadataResponseData>(ApiKey.Metadata, 9, { topics: [{ name: topic }] });
-      const known = meta.topics[0];
-      return (
-        known?.errorCode === 0 &&
-        known.partitions.length === partitions &&
-        known.partitions.every((p) => p.leaderId >= 0)
-      );
-    };
-    await waitFor(async () => (await Promise.all(brokers.map(ledAt))).every(Boolean), {
-      description: `the leaders of ${topic} in every broker's metadata`,
-    });
-  } finally {
-    for (const broker of brokers) broker.close();
-  }
+  await waitForTopicOnEveryBroker(kafkaPorts.values(), topic, partitions);
 }
 
 /** Reads `topic` from the beginning in a KafkaJS group until `count` records arrived; their values. */
