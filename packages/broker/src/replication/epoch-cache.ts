@@ -152,15 +152,18 @@ export class LeaderEpochCache implements EpochLookup {
   }
 
   /**
-   * At open: the cache may describe only the records the log holds, [logStartOffset, logEndOffset).
-   * A torn tail cut by recovery leaves entries past the end; a crash after a follower's reset
-   * (truncateFullyAndStartAt) and before its cleared cache was saved leaves the old log's entries,
-   * every one below the new start: the empty log then gets an empty cache, as Kafka's reset leaves
-   * (clearAndFlush), not the old log's last epoch, which the follower would send as its history.
+   * At open: the cache may describe only the records the log holds, [logStartOffset, logEndOffset),
+   * and the epoch covering the start: entries past the end go (a torn tail cut by recovery), then the
+   * start is clamped (truncateFromStart), as Kafka's log loader does. An empty log keeps one entry, the
+   * epoch covering its start, clamped to it (DeleteRecords or retention up to the log end, a crash after
+   * a follower's reset and before its cleared cache was saved): its history, which a fetch states and
+   * the leader checks (a follower whose epoch predates the leader's history is reset, rule 10). Until
+   * 2026-12-07 the start was clamped first, and the clamped entry, at the end, went too: an empty cache.
    */
   trimToLog(logStartOffset: number, logEndOffset: number): boolean {
-    const fromStart = this.truncateFromStart(logStartOffset);
-    return this.truncateFromEnd(logEndOffset) || fromStart;
+    // An entry at the start of an empty log is not past its end: it is the epoch its next record continues.
+    const fromEnd = this.truncateFromEnd(Math.max(logEndOffset, logStartOffset + 1));
+    return this.truncateFromStart(logStartOffset) || fromEnd;
   }
 
   /** Forget everything (the log was deleted and restarted from a new offset). */

@@ -237,7 +237,8 @@ class FetchLoop<R extends Replica> {
           "behind the leader's log start; restarting the log there",
         );
         // The log first, then its cleared cache (as Kafka): a crash between reopens the empty log, whose
-        // cache is trimmed to nothing at open (LeaderEpochCache.trimToLog), not the old log's history.
+        // cache is trimmed at open to the old log's last epoch clamped to the start (trimToLog), a history
+        // the leader checks (an older one than the leader's is reset again, rule 10).
         await log.resetTo(p.logStartOffset);
         replica.epochCache.clear(); // none of its epochs' records are left here
         await this.options.saveEpochCache(replica);

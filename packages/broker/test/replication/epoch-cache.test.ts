@@ -126,18 +126,27 @@ describe('LeaderEpochCache truncation', () => {
     expect(entries(cache)).toEqual([[3, 50]]);
   });
 
-  it('trimToLog keeps only what the log holds: an empty log reset past the old one gets an empty cache', () => {
-    // A crash after a follower's reset to 200 and before its cleared cache was saved.
+  it('trimToLog keeps what the log holds and, for an empty log, the epoch covering its start', () => {
+    // A crash after a follower's reset to 200 and before its cleared cache was saved: the old log's last
+    // epoch, clamped to the start (as Kafka's loader). It was an empty cache until 2026-12-07.
     const reset = cacheOf([1, 0], [3, 50]);
     expect(reset.trimToLog(200, 200)).toBe(true);
-    expect(entries(reset)).toEqual([]);
-    expect(reset.latestEpoch).toBe(-1);
+    expect(entries(reset)).toEqual([[3, 200]]);
+    expect(reset.latestEpoch).toBe(3);
+    // DeleteRecords up to the log end clamped epoch 3 to it; reopened, it stays (Kafka's loader drops it).
+    const emptied = cacheOf([3, 200]);
+    expect(emptied.trimToLog(200, 200)).toBe(false);
+    expect(entries(emptied)).toEqual([[3, 200]]);
     const torn = cacheOf([1, 0], [3, 50], [4, 90]);
     expect(torn.trimToLog(10, 80)).toBe(true);
     expect(entries(torn)).toEqual([
       [1, 10],
       [3, 50],
     ]);
+    // An entry at an empty log's start stays, as in the cache of a leader of epoch 3 that wrote nothing.
+    const tornEmpty = cacheOf([1, 0], [3, 50]);
+    expect(tornEmpty.trimToLog(50, 50)).toBe(true);
+    expect(entries(tornEmpty)).toEqual([[3, 50]]);
     const exact = cacheOf([1, 0], [3, 50]);
     expect(exact.trimToLog(0, 60)).toBe(false);
   });
