@@ -180,6 +180,47 @@ describe('DelayedOperations', () => {
     expect([ops.size, clock.pending()]).toEqual([0, 0]);
   });
 
+  it('looks only at what is due when the timer fires, not at every operation parked', () => {
+    const clock = manualClock();
+    const ops = new DelayedOperations(clock);
+    const expired: number[] = [];
+    const waiting = (n: number) => ({ tryComplete: () => false, onExpire: () => void expired.push(n) });
+    // 1000 long polls of 500 ms parked over 100 ms, and between them 10 produce waits of 30 s.
+    for (let i = 0; i < 1000; i++) {
+      clock.advanceTo(i / 10);
+      ops.park(waiting(i), ['t-0'], 500);
+      if (i % 100 === 0) ops.park(waiting(-1), ['t-1'], 30_000);
+    }
+    clock.advanceTo(500); // the first poll is due (parked at 0)
+    expect(expired).toEqual([0]);
+    // The due one, the next one of its queue, and the front of the other queue: not the 1010 parked.
+    expect(ops.lastSweepLooked).toBeLessThanOrEqual(3);
+    clock.advanceTo(600, true);
+    expect(expired).toHaveLength(1000);
+    expect(expired).toEqual([...expired].sort((a, b) => a - b));
+    expect(ops.size).toBe(10);
+  });
+
+  it('keeps a queue of completed operations short while an older one waits in front of them', () => {
+    const clock = manualClock();
+    const ops = new DelayedOperations(clock);
+    let expired = 0;
+    ops.park({ tryComplete: () => false, onExpire: () => void expired++ }, ['slow'], 1000);
+    // 100k polls complete behind it, each before its deadline.
+    let ready = false;
+    for (let i = 0; i < 100_000; i++) {
+      ready = false;
+      ops.park({ tryComplete: () => ready, onExpire: () => void expired++ }, ['fast'], 1000);
+      ready = true;
+      ops.notify('fast');
+    }
+    expect(ops.size).toBe(1);
+    clock.advanceTo(1000);
+    expect(expired).toBe(1);
+    // The sweep met the one live operation and what was left of the completed ones: compacted, not 100k.
+    expect(ops.lastSweepLooked).toBeLessThan(2100);
+  });
+
   it('times deadlines on the monotonic clock: a wall clock set back or forward moves no deadline', () => {
     const timers = manualClock();
     let wallMs = 1_000_000;

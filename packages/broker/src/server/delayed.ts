@@ -22,7 +22,72 @@ interface Parked {
   readonly keys: readonly string[];
   readonly deadlineMs: number;
   readonly signal: AbortSignal | undefined;
+  readonly queue: DeadlineQueue;
   done: boolean;
+}
+
+/**
+ * The operations parked with one timeout, in deadline order: a deadline is the park's time plus the
+ * timeout, and that time does not go back (the monotonic clock), so each one parked goes at the end. A
+ * completed operation stays in place until it reaches the front (removing it from the middle would cost
+ * a search); once those are most of a long queue, they are dropped in one pass, so a queue holds at most
+ * about twice its live operations.
+ */
+class DeadlineQueue {
+  private items: Parked[] = [];
+  private head = 0;
+  /** Operations in the queue not completed yet. */
+  live = 0;
+
+  push(parked: Parked): void {
+    // A clock that went back after all (a simulated one): keep the order by inserting from the end.
+    let at = this.items.length;
+    while (at > this.head && (this.items[at - 1] as Parked).deadlineMs > parked.deadlineMs) at--;
+    if (at === this.items.length) this.items.push(parked);
+    else this.items.splice(at, 0, parked);
+    this.live++;
+  }
+
+  /** One of its operations completed (it is `done` now). */
+  removed(): void {
+    this.live--;
+    const length = this.items.length - this.head;
+    if (length > 1024 && this.live < length / 2) {
+      this.items = this.items.slice(this.head).filter((p) => !p.done);
+      this.head = 0;
+    }
+  }
+
+  /** Takes the operations due at `nowMs` off the front into `due`; returns how many entries it looked at. */
+  takeDue(nowMs: number, due: Parked[]): number {
+    let looked = 0;
+    while (this.head < this.items.length) {
+      const first = this.items[this.head] as Parked;
+      looked++;
+      if (!first.done && first.deadlineMs > nowMs) break;
+      this.head++;
+      if (!first.done) due.push(first);
+    }
+    if (this.head === this.items.length) {
+      this.items = [];
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return looked;
+  }
+
+  /** The earliest deadline of a live operation (the front, once takeDue has dropped the completed ones). */
+  nextDeadlineMs(): number {
+    while (this.head < this.items.length && (this.items[this.head] as Parked).done) this.head++;
+    return this.items[this.head]?.deadlineMs ?? Number.POSITIVE_INFINITY;
+  }
+
+  /** Every live operation (shutdown). */
+  liveOperations(): Parked[] {
+    return this.items.slice(this.head).filter((p) => !p.done);
+  }
 }
 
 /**
@@ -31,12 +96,18 @@ interface Parked {
  * for the earliest deadline and, when it fires, expires what is due and is armed again for the next.
  * Parking costs no timer of its own and completing none to cancel: at one record per request that was
  * three timers made and cleared per record on a leader. Likewise an abort signal gets one listener,
- * however many operations it serves over its life (a stream's serves one per request on it).
+ * however many operations it serves over its life (a stream's serves one per request on it). When the
+ * timer fires it looks only at what is due: the operations are kept in one deadline-ordered queue per
+ * timeout (the timeouts in use are few: the followers' wait, the consumers', the producers'), so a sweep
+ * looks at the front of each, not at every operation parked (at 1000 parked long polls, scanning them all
+ * cost more than the timers per operation it replaced had).
  */
 export class DelayedOperations {
   private readonly byKey = new Map<string, Set<Parked>>();
-  /** Every parked operation, in the order parked (the deadline sweep looks at them all). */
-  private readonly parked = new Set<Parked>();
+  /** The parked operations by their timeout, each queue in deadline order. */
+  private readonly byTimeout = new Map<number, DeadlineQueue>();
+  private parkedCount = 0;
+  private looked = 0;
   /** The parked operations each signal aborts; the signal's one listener aborts what is in its set. */
   private readonly bySignal = new WeakMap<AbortSignal, Set<Parked>>();
   private timer: { readonly atMs: number; readonly cancel: () => void } | undefined;
@@ -46,7 +117,12 @@ export class DelayedOperations {
 
   /** Number of operations waiting right now (for metrics and tests). */
   get size(): number {
-    return this.parked.size;
+    return this.parkedCount;
+  }
+
+  /** How many queue entries the last deadline sweep looked at (for tests: the due ones and a front each). */
+  get lastSweepLooked(): number {
+    return this.looked;
   }
 
   /**
@@ -61,8 +137,14 @@ export class DelayedOperations {
     }
     // Not a number (a caller's bug) counts as 0, as setTimeout took it: a NaN deadline would make the
     // sweep's next deadline NaN and leave every other operation parked with no timer armed.
-    const deadlineMs = this.nowMs() + (Number.isNaN(timeoutMs) ? 0 : Math.max(0, timeoutMs));
-    const parked: Parked = { op, keys, deadlineMs, signal, done: false };
+    const afterMs = Number.isNaN(timeoutMs) ? 0 : Math.max(0, timeoutMs);
+    const deadlineMs = this.nowMs() + afterMs;
+    let queue = this.byTimeout.get(afterMs);
+    if (!queue) {
+      queue = new DeadlineQueue();
+      this.byTimeout.set(afterMs, queue);
+    }
+    const parked: Parked = { op, keys, deadlineMs, signal, queue, done: false };
     for (const key of keys) {
       let set = this.byKey.get(key);
       if (!set) {
@@ -71,7 +153,8 @@ export class DelayedOperations {
       }
       set.add(parked);
     }
-    this.parked.add(parked);
+    queue.push(parked);
+    this.parkedCount++;
     if (signal) this.listen(signal).add(parked);
     if (deadlineMs < this.armedAtMs()) this.arm(deadlineMs);
     return () => this.remove(parked);
@@ -88,7 +171,8 @@ export class DelayedOperations {
 
   /** Completes every parked operation by expiring it now, and disarms the timer (shutdown). */
   expireAll(): void {
-    for (const parked of [...this.parked]) if (this.remove(parked)) parked.op.onExpire();
+    const all = [...this.byTimeout.values()].flatMap((queue) => queue.liveOperations());
+    for (const parked of all) if (this.remove(parked)) parked.op.onExpire();
     this.timer?.cancel();
     this.timer = undefined;
   }
@@ -135,12 +219,16 @@ export class DelayedOperations {
     const nowMs = this.nowMs();
     const due: Parked[] = [];
     let nextMs = Number.POSITIVE_INFINITY;
-    for (const parked of this.parked) {
-      if (parked.deadlineMs <= nowMs) due.push(parked);
-      else nextMs = Math.min(nextMs, parked.deadlineMs);
+    this.looked = 0;
+    for (const queue of this.byTimeout.values()) {
+      this.looked += queue.takeDue(nowMs, due);
+      nextMs = Math.min(nextMs, queue.nextDeadlineMs());
     }
     due.sort((a, b) => a.deadlineMs - b.deadlineMs);
     for (const parked of due) if (this.remove(parked)) parked.op.onExpire();
+    // A timeout no operation waits with any more gives up its queue (kept meanwhile: one-at-a-time
+    // requests would otherwise make and drop a queue per request).
+    for (const [timeoutMs, queue] of this.byTimeout) if (queue.live === 0) this.byTimeout.delete(timeoutMs);
     // An operation expired above may have parked another: arm only if none did (an earlier one armed).
     if (nextMs < this.armedAtMs()) this.arm(nextMs);
   }
@@ -148,7 +236,8 @@ export class DelayedOperations {
   private remove(parked: Parked): boolean {
     if (parked.done) return false;
     parked.done = true;
-    this.parked.delete(parked);
+    this.parkedCount--;
+    parked.queue.removed();
     if (parked.signal) this.bySignal.get(parked.signal)?.delete(parked);
     for (const key of parked.keys) {
       const set = this.byKey.get(key);
