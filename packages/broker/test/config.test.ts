@@ -25,6 +25,15 @@ describe('broker settings', () => {
     expect(settings['replica.lag.time.max.ms']).toBe(30000);
   });
 
+  it("throttles the log cleaner by default, unlike Kafka; Kafka's unlimited (Double.MAX_VALUE) is accepted", () => {
+    expect(resolveSettings(BROKER_SETTINGS)['log.cleaner.io.max.bytes.per.second']).toBe(30 * 1024 * 1024);
+    const kafka = resolveSettings(BROKER_SETTINGS, { 'log.cleaner.io.max.bytes.per.second': '1.7976931348623157E308' });
+    expect(kafka['log.cleaner.io.max.bytes.per.second']).toBe(Number.MAX_VALUE);
+    expect(() => resolveSettings(BROKER_SETTINGS, { 'log.cleaner.io.max.bytes.per.second': '0' })).toThrow(
+      /log.cleaner.io.max.bytes.per.second must be a number/,
+    );
+  });
+
   it('rejects unknown keys and bad values with InvalidConfig naming the key', () => {
     expect(() => resolveSettings(BROKER_SETTINGS, { 'log.retention.mss': '1' })).toThrow(
       /unknown setting 'log.retention.mss'/,
