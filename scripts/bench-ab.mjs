@@ -38,7 +38,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { cpuMs, startCluster, tempDir } from './bench-processes.mjs';
-import { analyse, readTraces, STEPS, summarise } from './bench-timeline.mjs';
+import { analyse, gcLine, readTraces, STEPS, summarise } from './bench-timeline.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -173,7 +173,7 @@ function benchArgs() {
 
 const [kind, ...rest] = benchArgs();
 const results = { A: [], B: [] };
-const timelines = { A: { requests: [], slow: [] }, B: { requests: [], slow: [] } };
+const timelines = { A: { requests: [], slow: [], gc: [] }, B: { requests: [], slow: [], gc: [] } };
 const fixed = (x, digits = 2) => (x === undefined ? '-' : x.toFixed(digits));
 const halves = values.swap
   ? [
@@ -241,6 +241,9 @@ function timeline(side, name, c, clientPid) {
     const keep = join(values['trace-keep'], name);
     mkdirSync(keep, { recursive: true });
     for (const f of files) cpSync(join(probeDir, f), join(keep, f));
+    // SAMSA_BENCH_HEAP_PROFILE=1 in the environment: each process's sampling heap profile of the run too.
+    for (const f of files.map((name) => name.replace('.trace.json', '.heapprofile')))
+      if (existsSync(join(probeDir, f))) cpSync(join(probeDir, f), join(keep, f));
   }
   let analysed;
   try {
@@ -249,14 +252,17 @@ function timeline(side, name, c, clientPid) {
     console.log(`  timeline: ${err.message}`);
     return;
   }
-  const { requests, slow, p99Ms } = analysed;
+  const { requests, slow, p99Ms, gc } = analysed;
   timelines[side].requests.push(...requests);
   timelines[side].slow.push(...slow);
+  timelines[side].gc.push(...gc);
   const longest = STEPS.map((step) => [step, slow.filter((r) => r.longest === step).length]).filter(([, n]) => n > 0);
   console.log(
     `  timeline: ${requests.length} requests, oldest record's p99 ${fixed(p99Ms)} ms; ` +
       `${slow.length} at or above it, longest step: ${longest.map(([step, n]) => `${step} ${n}`).join(', ')}`,
   );
+  console.log(`  brokers' ${gcLine(gc.filter((p) => p.role !== 'client'))}`);
+  console.log(`  client's ${gcLine(gc.filter((p) => p.role === 'client'))}`);
 }
 
 function median(xs) {
@@ -300,11 +306,13 @@ console.log(`medians of ${runs} runs each, ${values.mode}, acks=${values.acks}, 
 console.table(rows);
 if (values.trace) {
   for (const side of ['A', 'B']) {
-    const { requests, slow } = timelines[side];
+    const { requests, slow, gc } = timelines[side];
     console.log(
       `${side}: the request timeline, ${requests.length} requests, ${slow.length} at or above their run's p99:`,
     );
     console.table(summarise(requests, slow));
+    console.log(`${side}: brokers' ${gcLine(gc.filter((p) => p.role !== 'client'))}`);
+    console.log(`${side}: client's ${gcLine(gc.filter((p) => p.role === 'client'))}`);
   }
 }
 if (values.swap) {

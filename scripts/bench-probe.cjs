@@ -68,6 +68,28 @@ function startTrace() {
 
 if (dir && process.env.SAMSA_BENCH_TRACE === '1') startTrace();
 
+// With SAMSA_BENCH_HEAP_PROFILE=1, V8's sampling heap profiler runs for each period, counting objects that
+// the young and old generation's collections freed as well (what a scavenge costs is what was allocated),
+// and each SIGUSR2 writes the period's profile to $SAMSA_BENCH_PROBE_DIR/<pid>.heapprofile.
+if (dir && process.env.SAMSA_BENCH_HEAP_PROFILE === '1') {
+  const { Session } = require('node:inspector');
+  const session = new Session();
+  session.connect();
+  const start = () =>
+    session.post('HeapProfiler.startSampling', {
+      samplingInterval: 8192,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true,
+    });
+  start();
+  process.on('SIGUSR2', () => {
+    session.post('HeapProfiler.stopSampling', (err, result) => {
+      if (!err) writeFileSync(join(dir, `${process.pid}.heapprofile`), JSON.stringify(result.profile));
+      start();
+    });
+  });
+}
+
 if (dir) {
   const delay = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
   delay.enable();

@@ -185,6 +185,35 @@ function holderFigures(proc, t0, t1) {
   };
 }
 
+/**
+ * Each GC pause of at least `minMs`, and what the process's main thread did during it, between its samples
+ * around it: ran (CPU), waited for a CPU (run queue), or neither: blocked, which in a pause is waiting for
+ * V8's helper threads (a parallel scavenge's) to be scheduled and finish their share.
+ */
+export function gcPauses(traces, minMs = 4) {
+  const pauses = [];
+  for (const trace of traces) {
+    const t = trace.tNs;
+    for (const [start, durationMs] of trace.gc) {
+      if (durationMs < minMs) continue;
+      const end = start + durationMs * 1e6;
+      let i0 = -1;
+      while (i0 + 1 < t.length && t[i0 + 1] <= start) i0++;
+      if (i0 < 0) continue;
+      let i1 = i0 + 1;
+      while (i1 < t.length && t[i1] < end) i1++;
+      const b = i1 < t.length ? { tNs: t[i1], cpuUs: trace.cpuUs[i1], runQueueNs: trace.runQueueNs[i1] } : trace.end;
+      const spanMs = (b.tNs - t[i0]) / 1e6;
+      const cpuMs = (b.cpuUs - trace.cpuUs[i0]) / 1e3;
+      const runQueueMs = (b.runQueueNs - trace.runQueueNs[i0]) / 1e6;
+      const blockedMs = spanMs - cpuMs - runQueueMs;
+      const held = blockedMs > durationMs / 2 ? 'blocked' : runQueueMs > durationMs / 2 ? 'runQueue' : 'running';
+      pauses.push({ role: trace.role, durationMs, spanMs, cpuMs, runQueueMs, blockedMs, held });
+    }
+  }
+  return pauses;
+}
+
 function percentile(sorted, q) {
   if (sorted.length === 0) return undefined;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
@@ -235,7 +264,7 @@ export function analyse(traces, { warmupShare = 1 / 6 } = {}) {
     }
     r.longest = STEPS.filter((s) => r.steps[s] !== undefined).reduce((x, y) => (r.steps[y] > r.steps[x] ? y : x));
   }
-  return { requests, slow, p99Ms, requestP99Ms, records };
+  return { requests, slow, p99Ms, requestP99Ms, records, gc: gcPauses(traces) };
 }
 
 /** Per step: p50 / p99 over all requests, the median and share over the slow ones, and what held them. */
@@ -267,6 +296,18 @@ export function summarise(requests, slow) {
   return rows;
 }
 
+/** One line on the GC pauses of at least 4 ms: how many, and what the main thread did in them. */
+export function gcLine(pauses) {
+  const of = (held) => pauses.filter((p) => p.held === held);
+  const ms = (list) => list.reduce((n, p) => n + p.durationMs, 0).toFixed(0);
+  const longest = pauses.reduce((m, p) => Math.max(m, p.durationMs), 0).toFixed(1);
+  return (
+    `GC pauses >= 4 ms: ${pauses.length} (${ms(pauses)} ms, longest ${longest}); main thread blocked ` +
+    `(waiting for GC helper threads) ${of('blocked').length} (${ms(of('blocked'))} ms), waiting for a CPU ` +
+    `${of('runQueue').length} (${ms(of('runQueue'))} ms), running ${of('running').length} (${ms(of('running'))} ms)`
+  );
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
@@ -283,6 +324,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   } else {
     console.log(`${requests.length} requests, ${records} records, p99 (oldest record of a request) ${p99Ms} ms`);
     console.table(summarise(requests, slow));
+    console.log(gcLine(gcPauses(traces)));
     // The slowest requests one by one: each step's time, and the holder's GC / CPU / run-queue over its span.
     for (const r of [...slow].sort((x, y) => y.latencyMs - x.latencyMs).slice(0, Number(values.list))) {
       const steps = Object.entries(r.held).map(

@@ -8,9 +8,16 @@ import { setFlagsFromString } from 'node:v8';
  * V8's own growing factor for a heap that small meant a full collection every 60-150 ms.
  * `--semi-space-growth-factor=1`: V8 also collects fully after each 64 MB of Buffers allocated, and a
  * young generation grown large let the Buffers between two scavenges come close to that mark.
- * The measurements behind both: docs/performance-log.md (the first and second looks).
+ * `--no-parallel-scavenge`: a scavenge's main thread does the work alone instead of sharing it with V8's
+ * helper threads and waiting for them to finish. On a machine whose cores are shared with other work,
+ * a helper thread that has taken its share may wait for a CPU, and the main thread waits with it: at a
+ * load average of 10-13, 21 of 77 scavenge pauses of 4 ms or more in a 10k records/s run had the main
+ * thread blocked for most of the pause, and they were the longest (40-147 ms, against about 1 ms of
+ * work). Set at startup it takes effect (V8 reads it at every scavenge); `--single-threaded-gc`, which
+ * only implies it on the command line, does not.
+ * The measurements behind these: docs/performance-log.md (the first, second and thirteenth looks).
  */
-export const DEFAULT_V8_FLAGS = '--heap-growing-percent=300 --semi-space-growth-factor=1';
+export const DEFAULT_V8_FLAGS = '--heap-growing-percent=300 --semi-space-growth-factor=1 --no-parallel-scavenge';
 
 /**
  * Applies SAMSA_V8_FLAGS (default DEFAULT_V8_FLAGS; empty for none). Only flags V8 reads while
