@@ -27,6 +27,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { killOnExit } from './bench-processes.mjs';
 
 const RECORDS_PER_CHUNK = 1000;
 // A v2 record with a 100-byte value and no key or headers takes about 10 more bytes than its value.
@@ -160,6 +161,8 @@ async function replica(id, dir, write, usPerKb, writebackBytes) {
       }
     });
   });
+  // A replica never outlives the benchmark, however it ends (SIGKILL included: the channel closes then).
+  process.once('disconnect', () => process.exit(0));
   process.send({ port: await listen(server) });
   process.on('message', async (message) => {
     if (message.followers) {
@@ -270,7 +273,7 @@ export async function runFloor({
         '--writeback-bytes',
         String(writebackBytes),
       ];
-      const child = fork(fileURLToPath(import.meta.url), args);
+      const child = killOnExit(fork(fileURLToPath(import.meta.url), args));
       replicas.push(child);
       ports.push((await nextMessage(child)).port);
     }
