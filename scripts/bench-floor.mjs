@@ -389,6 +389,8 @@ async function main() {
     write: values.write,
     writebackBytes: Number(values['writeback-bytes']),
   };
+  // Otherwise no record is in the steady state and there are no figures to print.
+  if (!(run.warmupSeconds < run.seconds)) throw new Error('--warmup-seconds (default 5) must be under --seconds');
   const figures =
     values['busy-percent'] === undefined
       ? await runFloor({ ...run, cpuUsPerKb: Number(values['cpu-us-per-kb']) })
