@@ -131,8 +131,8 @@ export async function startCluster(options = {}) {
   const cli = join(build, 'packages/cli/dist/main.js');
   const dir = options.dir ?? tempDir(`samsa-bench-${name}-`);
   mkdirSync(dir, { recursive: true });
-  const nodeOptions = [process.env.NODE_OPTIONS, options.nodeOptions].filter(Boolean).join(' ');
-  const baseEnv = { ...process.env, ...options.env, ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}) };
+  const baseEnv = { ...process.env, ...options.env };
+  if (options.nodeOptions) baseEnv.NODE_OPTIONS = [baseEnv.NODE_OPTIONS, options.nodeOptions].filter(Boolean).join(' ');
   const started = [];
   const start = async (role, args, port, env, stdout) => {
     // The IPC channel: the process stops when it closes, so none outlives this one however it dies.

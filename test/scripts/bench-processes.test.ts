@@ -31,7 +31,9 @@ afterEach(async () => {
 });
 
 function run(...args: string[]): SpawnedProcess {
-  const p = spawnProcess({ name: 'start-cluster.mjs', command: process.execPath, args: [SCRIPT, ...args] });
+  // The script's environment has NODE_OPTIONS too: the `env` option's replaces it.
+  const env = { ...process.env, NODE_OPTIONS: '--no-deprecation' };
+  const p = spawnProcess({ name: 'start-cluster.mjs', command: process.execPath, args: [SCRIPT, ...args], env });
   scripts.push(p);
   return p;
 }
@@ -92,7 +94,8 @@ describe('startCluster', () => {
     const [coordinator, broker] = [processOf(coordinatorPid), processOf(brokerPid)];
     expect(broker.args).toEqual(expect.arrayContaining(['--override', 'log.cleaner.backoff.ms=100', '--log-level']));
     expect(broker.env).toEqual(expect.arrayContaining(['SAMSA_TEST_ALL=all', 'SAMSA_TEST_BROKERS=brokers']));
-    expect(broker.env.find((e) => e.startsWith('NODE_OPTIONS='))).toContain('--max-old-space-size=300');
+    expect(broker.env).toContain('NODE_OPTIONS=--no-warnings --max-old-space-size=300');
+    expect(coordinator.env).toContain('NODE_OPTIONS=--no-warnings --max-old-space-size=300');
     expect(coordinator.env).toContain('SAMSA_TEST_ALL=all');
     expect(coordinator.env).not.toContain('SAMSA_TEST_BROKERS=brokers');
     expect(coordinator.args).not.toContain('--override');

@@ -13,7 +13,8 @@ const options = {
   dir,
   overrides: { 'log.cleaner.backoff.ms': '100' },
   logLevel: 'warn',
-  env: { SAMSA_TEST_ALL: 'all' },
+  // NODE_OPTIONS given as a script's own (bench-ab's probe preload): nodeOptions adds to it.
+  env: { SAMSA_TEST_ALL: 'all', NODE_OPTIONS: '--no-warnings' },
   brokerEnv: { SAMSA_TEST_BROKERS: 'brokers' },
   nodeOptions: '--max-old-space-size=300',
   // Which brokers' stdout came as a pipe (the script must read it).
