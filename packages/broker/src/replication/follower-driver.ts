@@ -240,6 +240,7 @@ class FetchLoop<R extends Replica> {
         // cache is trimmed at open to the old log's last epoch clamped to the start (trimToLog), a history
         // the leader checks (an older one than the leader's is reset again, rule 10).
         await log.resetTo(p.logStartOffset);
+        this.startSaves.delete(replica); // the reset waited for the saves; its start replaces theirs
         replica.epochCache.clear(); // none of its epochs' records are left here
         await this.options.saveEpochCache(replica);
         return true;
@@ -262,6 +263,7 @@ class FetchLoop<R extends Replica> {
           'log diverged from the leader; truncating',
         );
         await log.truncateTo(decision.truncateTo);
+        this.startSaves.delete(replica); // as the reset: a start it moved back is not one being saved
         replica.epochCache.truncateFromEnd(decision.truncateTo);
         await this.options.saveEpochCache(replica);
         replica.highWatermark = Math.min(replica.highWatermark, log.logEndOffset);
