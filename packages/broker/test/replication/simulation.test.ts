@@ -51,6 +51,7 @@ describe('replication simulation', () => {
         retentions: 0,
         deletions: 0,
         restartsBelowStart: 0,
+        fetchesWhileSaving: 0,
       };
       for (const seed of SEEDS) {
         const sim = await runSeed(seed, options, STEPS);
@@ -64,6 +65,8 @@ describe('replication simulation', () => {
         expect(totals.isrChanges).toBeGreaterThan(0);
         if (options.deleteRecords) expect(totals.deletions).toBeGreaterThan(SEEDS.length);
         if (options.batchRecords) expect(totals.restartsBelowStart).toBeGreaterThan(0);
+        // Followers fetch while a start's save is held (until 2026-12-07 the fetch waited for it).
+        if (options.deferStartSaves) expect(totals.fetchesWhileSaving).toBeGreaterThan(SEEDS.length);
       }
       console.log(`${name}: ${JSON.stringify(totals)}`);
     }, 120_000); // CPU-bound: 6 s of CPU took 21-24 s of wall time on a loaded 2-core machine

@@ -335,6 +335,8 @@ export interface SimStats {
   deletions: number;
   /** Follower logs, reset to a start inside a batch, restarted at the batch's base (MemoryLog). */
   restartsBelowStart: number;
+  /** Follower fetches sent while their log start's save was held (stating it as unsaved): none waits for it. */
+  fetchesWhileSaving: number;
 }
 
 export class SimCluster {
@@ -380,6 +382,7 @@ export class SimCluster {
     isrChanges: 0,
     crashes: 0,
     retentions: 0,
+    fetchesWhileSaving: 0,
     deletions: 0,
     restartsBelowStart: 0,
   };
@@ -976,6 +979,7 @@ export class SimCluster {
       const partitions: ReplicaFetchPartitionResponse[] = [];
       for (const p of topic.partitions) {
         const base = { partition: p.partition, highWatermark: -1, logStartOffset: -1, records: Buffer.alloc(0) };
+        if ((p.unsavedLogStartOffset ?? -1) > (p.logStartOffset ?? -1)) this.stats.fetchesWhileSaving++;
         if (replica.role !== 'leader' || topic.name !== TOPIC) {
           const e = ErrorCodes.NOT_LEADER_OR_FOLLOWER;
           partitions.push({ ...base, errorCode: e.code, errorMessage: e.message });
