@@ -81,7 +81,7 @@ function installExitHandler() {
   exitHandlerInstalled = true;
   process.on('exit', () => {
     for (const child of live) if (!exited(child)) child.kill('SIGKILL');
-    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+    for (const dir of dirs) removeDir(dir);
   });
   // Without a handler these signals end the process without the 'exit' event, leaving the rest behind.
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'])
@@ -105,8 +105,16 @@ export function tempDir(prefix) {
 }
 
 function removeTempDir(dir) {
-  if (!dirs.delete(dir)) return;
-  rmSync(dir, { recursive: true, force: true });
+  if (dirs.delete(dir)) removeDir(dir);
+}
+
+/** Removes `dir`, retrying while a process just killed may still add to it; never throws (an exit handler calls it). */
+function removeDir(dir) {
+  try {
+    rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+  } catch (err) {
+    console.error(`bench: could not remove ${dir}: ${err.message}`);
+  }
 }
 
 /** SIGTERM, and SIGKILL if `child` has not exited `timeoutMs` later; resolves once it has exited. */
