@@ -62,7 +62,7 @@ export {
   type ReplicationTransport,
   type Waiters,
 } from './replica.js';
-export { adoptLeaderLogStart, adoptedLogStart, afterLogStartMoved, moveLogStart } from './log-start.js';
+export { adoptedLogStart, afterLogStartMoved, moveLogStart } from './log-start.js';
 export { LeaderDriver, type LeaderDriverOptions } from './leader-driver.js';
 export { FollowerDriver, type FollowerDriverOptions } from './follower-driver.js';
 export { ReplicationDriver, type ReplicationDriverOptions } from './driver.js';

@@ -16,8 +16,9 @@ import type { Replica } from './replica.js';
  * The log start a follower takes from its leader's fetch answer, or undefined to keep its own: the
  * leader's, but never past the follower's high watermark (Kafka refuses a start above it), so only
  * committed records are deleted and the log keeps what the next fetch needs. `own` is the saved
- * start: one moved in memory only (retention) is saved before the next fetch states it, or the
- * leader, seeing the follower behind, would answer its fetches at once, in a loop, until it is.
+ * start, or a start already being saved for the leader: one moved in memory only (retention) is
+ * then saved too (the follower driver does not wait for the save; its fetches state the saved start
+ * and the unsaved one, which keeps the leader from answering them at once, in a loop).
  */
 export function adoptedLogStart(own: number, leaderLogStart: number, highWatermark: number): number | undefined {
   const target = Math.min(leaderLogStart, highWatermark);
@@ -49,14 +50,4 @@ export async function moveLogStart<R extends Replica>(
 ): Promise<boolean> {
   await replica.log.deleteRecordsBefore(offset);
   return afterLogStartMoved(replica, saveEpochCache);
-}
-
-/** A follower's side: adopt the leader's log start from a fetch answer (see adoptedLogStart). */
-export async function adoptLeaderLogStart<R extends Replica>(
-  replica: R,
-  leaderLogStart: number,
-  saveEpochCache: (replica: R) => Promise<void>,
-): Promise<void> {
-  const target = adoptedLogStart(replica.log.savedLogStartOffset, leaderLogStart, replica.highWatermark);
-  if (target !== undefined) await moveLogStart(replica, target, saveEpochCache);
 }
