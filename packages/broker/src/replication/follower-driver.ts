@@ -45,9 +45,10 @@ export interface FollowerDriverOptions<R extends Replica> {
   /** A fetch unanswered this long after its long poll ends is given up (a paused or cut-off leader). */
   readonly requestTimeoutMs?: number;
   /**
-   * The long poll asked for while a log start this loop adopted is being saved (default 10): the
-   * leader learns the saved start on the fetch after the save, so that fetch is not held for
-   * replica.fetch.wait.max.ms (a DeleteRecords waits for it).
+   * The first long poll asked for while a log start this loop adopted is being saved (default 1),
+   * doubled on each fetch until the save ends (at most replica.fetch.wait.max.ms): the leader learns
+   * the saved start on the fetch after the save, soon after a quick save, with a few fetches more
+   * during a slow one (a DeleteRecords waits for it).
    */
   readonly startSavePollMs?: number;
 }
@@ -123,6 +124,8 @@ class FetchLoop<R extends Replica> {
    * for a save, so one partition's slow save (behind retention's file deletions) holds no other.
    */
   private readonly startSaves = new Map<R, { readonly target: number; readonly done: Promise<void> }>();
+  /** The long poll of the last fetch sent while a start was being saved (0: none was); see startSavePollMs. */
+  private savePollMs = 0;
 
   constructor(
     private readonly leaderId: number,
@@ -208,12 +211,13 @@ class FetchLoop<R extends Replica> {
       });
       topics.set(r.topic, list);
     }
-    // While a start is saved, poll briefly: the fetch after the save tells the leader the new start.
+    // While a start is saved, poll briefly, then longer: the fetch after the save tells the leader the new start.
     const saving = batch.some((r) => (this.startSaves.get(r)?.target ?? -1) > r.log.savedLogStartOffset);
-    const maxWaitMs = Math.min(
-      this.options.maxWaitMs ?? 500,
-      saving ? (this.options.startSavePollMs ?? 10) : Number.POSITIVE_INFINITY,
-    );
+    const longPollMs = this.options.maxWaitMs ?? 500;
+    this.savePollMs = !saving
+      ? 0
+      : Math.min(longPollMs, this.savePollMs === 0 ? (this.options.startSavePollMs ?? 1) : this.savePollMs * 2);
+    const maxWaitMs = saving ? this.savePollMs : longPollMs;
     const request: ReplicaFetchRequest = {
       replicaId: this.options.brokerId,
       maxWaitMs,
@@ -319,6 +323,7 @@ class FetchLoop<R extends Replica> {
       },
     );
     this.startSaves.set(replica, { target, done });
+    this.savePollMs = 0; // a new save: poll briefly again
   }
 
   private sleep(ms: number): Promise<void> {
