@@ -124,6 +124,11 @@ class PartitionState {
   outOfRange = false;
   /** Some of its records were handed to the application (the consumer's handedOut names it). */
   handedOut = false;
+  /**
+   * A transaction was refused this partition's offsets because an earlier assignment's records may be in
+   * it (offsetsForTransaction): that transaction aborts with them, so its positions go into later ones.
+   */
+  oldRecordsAborted = false;
 
   constructor(
     readonly topic: string,
@@ -332,7 +337,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     if (this.mode !== 'subscribe') return owners;
     const heldState = held ? this.held : undefined;
     const stale =
-      list.find((o) => this.handedOutElsewhere(o.topic, o.partition)) ??
+      list.find((o) => this.staleOffset(o, false)) ??
       (heldState !== undefined && this.handedOutElsewhere(heldState.topic, heldState.partition)
         ? heldState
         : undefined);
@@ -385,6 +390,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
    * and rejoined, or the partition was revoked or lost, maybe assigned back and read again from the
    * committed offset) is refused with StaleMemberEpoch, as is any commit while the application holds
    * such records: the transaction must abort, and the records are processed again by their new owner.
+   * The partition's position under its new assignment goes into the transactions after that abort.
    */
   offsetsForTransaction(offsets?: readonly CommitOffset[]): {
     readonly group: GroupMetadata;
@@ -405,16 +411,24 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
       offset,
     }));
     const held = this.held;
-    const stale = list.find((o) => this.handedOutElsewhere(o.topic, o.partition));
+    const stale = list.find((o) => this.staleOffset(o, true));
     const staleHeld = held !== undefined && this.handedOutElsewhere(held.topic, held.partition) ? held : undefined;
     const where = stale ?? staleHeld;
-    if (where !== undefined)
+    if (where !== undefined) {
+      // The refusal aborts the transaction, and with it any of the old records it held: the positions of
+      // partitions that have handed nothing out since may go into the next one (else an idle partition,
+      // given back with nothing new to read, would refuse every transaction).
+      for (const o of list) {
+        const current = this.partitions.get(tpKey(o.topic, o.partition));
+        if (current !== undefined && current.position === o.offset) current.oldRecordsAborted = true;
+      }
       throw new SamsaClientError(
         ErrorCodes.STALE_MEMBER_EPOCH,
         `${where.topic}-${where.partition}: its records were handed out under an assignment this member ` +
           'no longer has (fenced, revoked or lost since); abort the transaction',
         { topic: where.topic, partition: where.partition, retriable: false },
       );
+    }
     // The metadata is taken with the check. A fence while the offsets are on their way is not always
     // refused by the coordinator (older ones gave a member rejoining an unchanged group its old epoch
     // number back), and the partition's next assignment may have read the committed offset before they
@@ -422,6 +436,19 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     const states = list.map((o) => this.partitions.get(tpKey(o.topic, o.partition)));
     const stillCurrent = () => list.every((o, i) => this.partitions.get(tpKey(o.topic, o.partition)) === states[i]);
     return { group: group.metadata(), offsets: list, stillCurrent };
+  }
+
+  /**
+   * An offset to commit that may cover records handed out under an earlier assignment of its partition.
+   * One at the current assignment's position is that assignment's own (it has handed nothing out yet, and
+   * hands the old records out again from there): a plain commit of it loses nothing. A transaction may
+   * still hold the old records' output, so it is refused there until a refusal has aborted one.
+   */
+  private staleOffset(o: CommitOffset, transaction: boolean): boolean {
+    if (!this.handedOutElsewhere(o.topic, o.partition)) return false;
+    const current = this.partitions.get(tpKey(o.topic, o.partition));
+    if (current === undefined || current.position !== o.offset) return true;
+    return transaction && !current.oldRecordsAborted;
   }
 
   /** Records of the partition were handed out under an assignment other than its current one (or none). */

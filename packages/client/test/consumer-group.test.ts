@@ -398,6 +398,35 @@ describe('a fenced member holding records: their offsets cannot go into a transa
     expect(consumer.offsetsForTransaction([{ topic: 't', partition: 1, offset: handedOut }]).offsets).toHaveLength(1);
     await iterator.return?.();
   });
+
+  it('a partition given back with nothing new to hand out: refused once (that aborts), then not', async () => {
+    coordinator.assignment = [
+      { topic: 't', partition: 0 },
+      { topic: 't', partition: 1 },
+    ];
+    const iterator = consumer.messages();
+    let next = await iterator.next();
+    while (next.value?.partition !== 1 || next.value.offset !== 9) next = await iterator.next();
+    coordinator.commits.set('t:1', 10); // a transaction committed all of t-1
+    await fenceAndRejoin();
+    next = await iterator.next();
+    expect(next.value).toMatchObject({ partition: 0, offset: 3 });
+    // t-1's old records may be in the open transaction, and its position would not cover them: abort.
+    expect(refusal(() => consumer.offsetsForTransaction())).toMatchObject({
+      code: ErrorCodes.STALE_MEMBER_EPOCH.code,
+      partition: 1,
+    });
+    // That transaction aborted with whatever it held; t-1 stays idle, and the next ones are not refused.
+    expect(consumer.offsetsForTransaction().offsets).toEqual([
+      { topic: 't', partition: 0, offset: 4 },
+      { topic: 't', partition: 1, offset: 10 },
+    ]);
+    const positions = consumer.assignment().map((tp) => ({ ...tp, offset: consumer.position(tp)! }));
+    expect(consumer.offsetsForTransaction(positions).offsets).toHaveLength(2);
+    // An offset from t-1's old records is still refused.
+    expect(refusal(() => consumer.offsetsForTransaction([{ topic: 't', partition: 1, offset: 7 }])).partition).toBe(1);
+    await iterator.return?.();
+  });
 });
 
 /**
@@ -550,6 +579,33 @@ describe('a fenced member holding records: plain commits', () => {
     expect((await iterator.next()).value?.offset).toBe(3);
     expect((await iterator.next()).value?.offset).toBe(4);
     await waitFor(() => coordinator.commits.get('t:0') === 4, 5_000, 'the new assignment auto-commits');
+    await iterator.return?.();
+  });
+
+  it('a partition given back with nothing new to hand out: its position still commits', async () => {
+    start();
+    coordinator.assignment = [
+      { topic: 't', partition: 0 },
+      { topic: 't', partition: 1 },
+    ];
+    const iterator = consumer.messages();
+    let next = await iterator.next();
+    while (next.value?.partition !== 1 || next.value.offset !== 9) next = await iterator.next();
+    await consumer.commit([{ topic: 't', partition: 1, offset: 10 }]); // all of t-1 processed
+    await fenceAndRejoin();
+    // t-1 starts at 10 again and stays idle (its records were all handed out before the fence); t-0 at 3.
+    next = await iterator.next();
+    expect(next.value).toMatchObject({ partition: 0, offset: 3 });
+    // Positions are the new assignment's own: committing them is not committing the old records.
+    await consumer.commit();
+    expect(coordinator.commits.get('t:0')).toBe(4);
+    expect(coordinator.commits.get('t:1')).toBe(10);
+    // As are explicit offsets at the positions (Kafka's commitSync(positions of the assignment)).
+    const positions = consumer.assignment().map((tp) => ({ ...tp, offset: consumer.position(tp)! }));
+    await consumer.commit(positions);
+    // An explicit offset of t-1 from the old assignment's records is still refused.
+    await expect(consumer.commit([{ topic: 't', partition: 1, offset: 7 }])).rejects.toBeInstanceOf(CommitFailedError);
+    expect(coordinator.commits.get('t:1')).toBe(10);
     await iterator.return?.();
   });
 
