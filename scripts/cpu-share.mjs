@@ -48,7 +48,10 @@ const share = Number(shareArg);
 if (!(share > 0 && share <= 64) || dashes !== '--' || command.length === 0) usage('give a share and a command');
 const group = makeGroup(share);
 // The shell joins the group, then becomes the command: nothing runs outside the quota.
-const child = spawn('sh', ['-c', 'echo $$ > "$0" && exec "$@"', group.procs, ...command], { stdio: 'inherit' });
+const child = spawn('sh', ['-c', 'echo $$ > "$CPU_SHARE_PROCS" && exec "$@"', 'cpu-share', ...command], {
+  stdio: 'inherit',
+  env: { ...process.env, CPU_SHARE_PROCS: group.procs },
+});
 const started = Date.now();
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
 /** Removes the group once its last process is gone (a command's children may outlive it by a moment). */
