@@ -24,7 +24,10 @@ export async function awaitLeadership(
 ): Promise<void> {
   const becoming = () =>
     partitions.some(({ topic, partition }) => {
-      if (ctx.partitions.get(topic, partition)?.role === 'leader') return false;
+      // In effect once its term has started (leaderState), not when the role is set: in between the
+      // broker saves the new epoch to its cache (an fsync), and acks=all writes were refused then.
+      const hosted = ctx.partitions.get(topic, partition);
+      if (hosted?.role === 'leader' && hosted.leaderState !== undefined) return false;
       const known = ctx.member.metadata.image.topics.get(topic)?.partitions[partition];
       if (known === undefined || known.leader === ctx.brokerId) return true;
       // A created topic's partition before its first election (no state yet: epoch -1) that this broker

@@ -7,7 +7,7 @@ function broker(partition: { leader: number; leaderEpoch: number; replicas: numb
   let role: 'leader' | 'follower' | undefined;
   const ctx = {
     brokerId: 1,
-    partitions: { get: () => (role === undefined ? undefined : { role }) },
+    partitions: { get: () => (role === undefined ? undefined : { role, leaderState: {} }) },
     member: { metadata: { image: { topics: new Map([['t', { partitions: [partition] }]]) } } },
   } as unknown as BrokerContext;
   return {

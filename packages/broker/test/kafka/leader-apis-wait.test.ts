@@ -2,16 +2,27 @@
  * The Kafka listener's leader APIs answered right after CreateTopics: on a broker among a new partition's
  * replicas that has not taken its role yet, OffsetForLeaderEpoch and DescribeProducers wait for the role
  * (awaitLeadership) as Produce, Fetch, ListOffsets and DeleteRecords do, instead of answering
- * NOT_LEADER_OR_FOLLOWER. Real partition log; the role comes 100 ms after the request.
+ * NOT_LEADER_OR_FOLLOWER. Real partition log; the role comes 100 ms after the request. And an acks=all
+ * Produce that arrives while the new term saves its epoch cache (role set, term not started) waits too.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ErrorCodes, SamsaError } from '@samsa/protocol';
+import { ErrorCodes, SamsaError, type kafka } from '@samsa/protocol';
+import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { systemClock } from '../../src/clock.js';
+import { TOPIC_SETTINGS, resolveSettings } from '../../src/config.js';
 import { describeProducers } from '../../src/kafka/admin-ops.js';
 import { offsetForLeaderEpoch } from '../../src/kafka/offsets.js';
+import { produce } from '../../src/kafka/produce.js';
+import { LeaderDriver, LeaderEpochCache } from '../../src/replication/index.js';
 import type { BrokerContext } from '../../src/server/context.js';
+import { DelayedOperations } from '../../src/server/delayed.js';
+import type { HostedPartition } from '../../src/server/partitions.js';
+import { openPartitionLog } from '../../src/storage/index.js';
+import { deferred, waitFor } from '../../../../test/helpers/wait.js';
+import { makeBatch } from '../storage/helpers.js';
 import { leaderWithTenRecords } from '../server/leader-fixture.js';
 
 let dir: string | undefined;
@@ -81,5 +92,76 @@ describe('leader APIs on a broker about to lead a created partition (the Kafka l
         { name: 't', partitions: [{ partitionIndex: 0, errorCode: 0, errorMessage: null, activeProducers: [] }] },
       ],
     });
+  });
+});
+
+describe('Produce (acks=all) on a broker whose new term is starting (the Kafka listener)', () => {
+  it('waits while the term saves its epoch cache instead of answering NOT_LEADER_OR_FOLLOWER', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'samsa-term-start-'));
+    const waiters = new DelayedOperations();
+    const cacheSaved = deferred<void>();
+    let saving = false;
+    const leaders = new LeaderDriver<HostedPartition>({
+      brokerId: 1,
+      replicaLagTimeMaxMs: 30_000,
+      clock: systemClock,
+      transport: { alterPartition: () => Promise.reject(new Error('no controller in this test')) },
+      waiters,
+      committedState: () => undefined,
+      minInsyncReplicas: () => 1,
+      // The epoch cache's save (an fsync on a busy disk) is held until the test lets it end.
+      saveEpochCache: () => {
+        saving = true;
+        return cacheSaved.promise;
+      },
+      logger: pino({ level: 'silent' }),
+    });
+    const hosted: HostedPartition = {
+      topic: 't',
+      topicId: '',
+      partition: 0,
+      log: await openPartitionLog({ dir }),
+      epochCache: new LeaderEpochCache(),
+      leaderState: undefined,
+      // As the replication driver sets it before the term starts.
+      role: 'leader',
+      leaderEpoch: 0,
+      leader: 1,
+      isr: [1],
+      replicas: [1],
+      highWatermark: 0,
+      settings: resolveSettings(TOPIC_SETTINGS),
+    };
+    const term = leaders.becomeLeader(hosted, { kind: 'leader', leader: 1, leaderEpoch: 0, isr: [1], replicas: [1] });
+    await waitFor(() => saving, { description: 'the epoch cache being saved' });
+    const ctx = {
+      brokerId: 1,
+      logger: pino({ level: 'silent' }),
+      waiters,
+      partitions: { leaderOf: () => hosted, get: () => hosted },
+      knowsPartition: () => true,
+      member: {
+        metadata: {
+          image: { topics: new Map([['t', { partitions: [{ leader: 1, leaderEpoch: 0, replicas: [1] }] }]]) },
+        },
+      },
+      replication: { leaders },
+    } as unknown as BrokerContext;
+    setTimeout(() => cacheSaved.resolve(), 100);
+    const reply = await produce(
+      ctx,
+      7,
+      {
+        transactionalId: null,
+        acks: -1,
+        timeoutMs: 5000,
+        topicData: [{ name: 't', partitionData: [{ index: 0, records: makeBatch({ count: 3 }) }] }],
+      },
+      new AbortController().signal,
+    );
+    await term;
+    const answer = (reply.body as kafka.ProduceResponseData).responses[0]!.partitionResponses[0]!;
+    expect(answer).toMatchObject({ errorCode: 0, baseOffset: 0 });
+    await hosted.log.close();
   });
 });
