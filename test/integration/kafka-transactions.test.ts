@@ -574,14 +574,16 @@ describe('partition reassignments (KIP-455) on the Kafka listener', () => {
     const topic = unique('move');
     await createTopic(topic, 1, 1);
     const any = await rawClient(1);
+    const cluster = await any.send<kafka.MetadataResponseData>(ApiKey.Metadata, 9, { topics: [] });
+    const c = await rawClient(cluster.controllerId);
+    // Asked at the controller, whose metadata ListPartitionReassignments answers from: another broker's
+    // may show the move done while the controller's does not yet.
     const replicasOf = async () => {
-      const r = await any.send<kafka.MetadataResponseData>(ApiKey.Metadata, 9, { topics: [{ name: topic }] });
+      const r = await c.send<kafka.MetadataResponseData>(ApiKey.Metadata, 9, { topics: [{ name: topic }] });
       return r.topics[0]!.partitions[0]!.replicaNodes;
     };
     const [from] = await replicasOf();
     const to = from === 1 ? 2 : 1;
-    const cluster = await any.send<kafka.MetadataResponseData>(ApiKey.Metadata, 9, { topics: [] });
-    const c = await rawClient(cluster.controllerId);
     const move = (replicas: number[] | null) =>
       c.send<kafka.AlterPartitionReassignmentsResponseData>(ApiKey.AlterPartitionReassignments, 0, {
         timeoutMs: 10_000,
