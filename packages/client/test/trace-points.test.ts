@@ -23,7 +23,7 @@ afterEach(async () => {
 });
 
 describe("the producer's trace points (the request timeline)", () => {
-  it("mark each partition's request when written (records, oldest batch's wait) and its answer (base offset)", async () => {
+  it("mark each partition's request when written and its answer, with the records and base offset", async () => {
     cluster = await TestCluster.start();
     cluster.createTopic('t', 1);
     samsa = new Samsa({ brokers: cluster.bootstrap });
