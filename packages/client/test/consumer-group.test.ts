@@ -66,6 +66,9 @@ class ScriptedCoordinator {
     };
   }
 
+  /** How a join (epoch 0) is answered; a test may lose an answer. */
+  answerJoin: (r: v1.ConsumerGroupHeartbeatRequest__Output) => object = (r) => this.answer(r);
+
   private heartbeat(r: v1.ConsumerGroupHeartbeatRequest__Output) {
     this.heartbeats.push(r);
     if (r.memberEpoch === -1) return { errorCode: 0, memberId: r.memberId, memberEpoch: -1 };
@@ -73,6 +76,10 @@ class ScriptedCoordinator {
       this.fenceNext = false;
       return { errorCode: ErrorCodes.FENCED_MEMBER_EPOCH.code, errorMessage: 'fenced' };
     }
+    return r.memberEpoch === 0 ? this.answerJoin(r) : this.answer(r);
+  }
+
+  private answer(r: v1.ConsumerGroupHeartbeatRequest__Output) {
     const given = JSON.stringify(this.assignment);
     if (r.memberEpoch === 0 || given !== this.given) this.epoch++;
     this.given = given;
@@ -182,6 +189,24 @@ describe('a group member consumer (scripted coordinator)', () => {
     expect(events).toEqual(['assigned t:1', 'revoked t:1']);
     const last = coordinator.heartbeats[coordinator.heartbeats.length - 1];
     expect(last).toMatchObject({ memberId: 'member-1', memberEpoch: -1 });
+  });
+
+  it('a join whose answer is lost is sent again under the same member id (no second member)', async () => {
+    // The coordinator applied the join and then failed to answer it (CoordinatorNotAvailable: its records
+    // were not replicated in time, as the real one answers); a join retried under '' would be a new member
+    // beside the first, holding partitions nobody consumes until its session ends.
+    await consumer.close();
+    const answer = coordinator.answerJoin;
+    let joins = 0;
+    coordinator.answerJoin = (r) =>
+      ++joins === 1 ? { errorCode: ErrorCodes.COORDINATOR_NOT_AVAILABLE.code } : answer(r);
+    consumer = samsa.consumer({ groupId: 'g', autoOffsetReset: 'earliest', maxWaitMs: 20 });
+    consumer.subscribe(['t']);
+    await waitFor(() => consumer.groupMetadata().state === 'stable', 5_000, 'joined');
+    const attempts = coordinator.heartbeats.filter((h) => h.memberEpoch === 0).slice(-2);
+    expect(attempts).toHaveLength(2);
+    expect(attempts[0]!.memberId).not.toBe('');
+    expect(attempts[1]!.memberId).toBe(attempts[0]!.memberId);
   });
 
   it('fenced: the partitions are lost (no revoke, no commit) and the member rejoins with epoch 0', async () => {

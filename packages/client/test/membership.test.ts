@@ -310,6 +310,21 @@ describe('Membership (the consumer side of KIP-848)', () => {
     expect(only(n.poll(5), 'heartbeat').request).toMatchObject({ memberId: 'm9', memberEpoch: -1 });
   });
 
+  it('joins under its own member id: a lost join is sent again, and a leave is sent, under that id', () => {
+    const m = new Membership({ ...config, memberId: 'own-1' });
+    m.subscribe({ kind: 'topics', topics: ['t'] }, 0);
+    const join = only(m.poll(0), 'heartbeat');
+    expect(join.request).toMatchObject({ memberId: 'own-1', memberEpoch: 0 });
+    expect(m.memberId).toBe(''); // not known by it until the coordinator says so
+    m.heartbeatFailed(join.seq, ErrorCodes.REQUEST_TIMED_OUT.code, 'lost', 10);
+    const again = only(m.poll(1_000), 'heartbeat');
+    expect(again.request).toMatchObject({ memberId: 'own-1', memberEpoch: 0 });
+    m.heartbeatFailed(again.seq, ErrorCodes.REQUEST_TIMED_OUT.code, 'lost', 1_010);
+    // The coordinator may have made it a member: the leave goes out rather than being skipped.
+    m.leave(1_020);
+    expect(only(m.poll(5_000), 'heartbeat').request).toMatchObject({ memberId: 'own-1', memberEpoch: -1 });
+  });
+
   it('a leave the coordinator no longer needs (fenced, unknown member) still completes', () => {
     const m = joined([]);
     m.leave(20);

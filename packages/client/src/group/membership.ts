@@ -25,6 +25,12 @@ export type Subscription =
   | { readonly kind: 'regex'; readonly source: string };
 
 export interface MembershipConfig {
+  /**
+   * The id this member joins under until the coordinator knows it by one (KIP-1082's member id chosen by
+   * the client, a UUID): a join whose answer was lost is sent again under the same id, so the coordinator
+   * takes it for the same member rather than a second one. '' (or left out): the coordinator picks it.
+   */
+  readonly memberId?: string | undefined;
   /** group.instance.id: a static member keeps its partitions across a restart within its session. */
   readonly instanceId?: string | undefined;
   /** Time the member has to revoke partitions (Kafka's max.poll.interval.ms). */
@@ -142,6 +148,8 @@ export class Membership {
    */
   private seenSinceMs = 0;
   private leaveAsStatic = false;
+  /** A join went out under config.memberId: the coordinator may know the member by it without having said so. */
+  private joinedUnderOwnId = false;
   private readonly actions: MembershipAction[] = [];
 
   constructor(private readonly config: MembershipConfig) {}
@@ -204,6 +212,7 @@ export class Membership {
     // Nothing to tell a coordinator that never answered us: no member id, nothing owned.
     if (
       this.memberIdValue === '' &&
+      !this.joinedUnderOwnId &&
       this.ownedByKey.size === 0 &&
       this.inFlight === undefined &&
       this.losing === undefined
@@ -344,6 +353,7 @@ export class Membership {
   private finishLeaving(): void {
     this.phase = 'left';
     this.memberIdValue = '';
+    this.joinedUnderOwnId = false;
     this.memberEpochValue = 0;
     this.target = undefined;
     this.reconciliation = undefined;
@@ -397,10 +407,12 @@ export class Membership {
     if (!this.canHeartbeat() || nowMs < this.retryAtMs) return;
     const leaving = this.phase === 'leaving';
     if (!leaving && !this.sendNow && this.phase !== 'joining' && nowMs < this.nextHeartbeatAtMs) return;
-    if (leaving && this.memberIdValue === '') {
+    if (leaving && this.memberIdValue === '' && !this.joinedUnderOwnId) {
       this.finishLeaving();
       return;
     }
+    const memberId = this.memberIdValue !== '' ? this.memberIdValue : (this.config.memberId ?? '');
+    if (memberId !== this.memberIdValue) this.joinedUnderOwnId = true;
     const seq = this.nextSeq++;
     this.inFlight = { seq, leaving, sentMs: nowMs };
     this.sendNow = false;
@@ -409,7 +421,7 @@ export class Membership {
       type: 'heartbeat',
       seq,
       request: {
-        memberId: this.memberIdValue,
+        memberId,
         memberEpoch: leaving ? (this.leaveAsStatic ? STATIC_LEAVE_EPOCH : LEAVE_EPOCH) : this.memberEpochValue,
         instanceId: this.config.instanceId,
         rebalanceTimeoutMs: this.config.rebalanceTimeoutMs,

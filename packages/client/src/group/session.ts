@@ -3,6 +3,7 @@
  * of the assignment onto the consumer's fetch set), the committed offsets, auto-commit, the
  * application's rebalance listener, and the final commit and leave on close.
  */
+import { randomUUID } from 'node:crypto';
 import { ErrorCodes } from '@samsa/protocol';
 import type { Cluster } from '../cluster.js';
 import { SamsaClientError } from '../errors.js';
@@ -147,6 +148,8 @@ export class GroupSession implements AssignmentHost {
     // A paused coordinator costs at most half a session before the member tries again elsewhere.
     this.heartbeatTimeoutMs = Math.min(cluster.options.requestTimeoutMs, Math.ceil(sessionTimeoutMs / 2));
     this.membership = new Membership({
+      // Chosen here (KIP-1082): a join whose answer is lost is sent again as the same member.
+      memberId: randomUUID(),
       instanceId: this.instanceId,
       rebalanceTimeoutMs: positive('rebalanceTimeoutMs', options.rebalanceTimeoutMs, DEFAULTS.rebalanceTimeoutMs),
       sessionTimeoutMs,
