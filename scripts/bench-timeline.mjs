@@ -82,13 +82,17 @@ export function requestsOf(traces) {
     const apps = new Map(leader.get('l.app', p).map((e) => [e.a, e]));
     const sends = c.get('c.send', p);
     const acks = c.get('c.ack', p);
-    // One request in flight per partition: the k-th answer is the k-th request's.
-    for (let k = 0; k < Math.min(sends.length, acks.length); k++) {
+    // One request in flight per partition: an answer is that of the last request sent before it (a
+    // request that failed has no c.ack, and its send is passed over).
+    let k = 0;
+    for (const ack of acks) {
+      while (k + 1 < sends.length && sends[k + 1].t <= ack.t) k++;
       const send = sends[k];
-      const ack = acks[k];
+      if (send === undefined || send.t > ack.t || send.used) continue;
+      send.used = true;
       const pout = pouts.get(ack.a);
       const app = apps.get(ack.a);
-      if (!pout || !app || ack.t < send.t) continue;
+      if (!pout || !app) continue;
       const r = { partition: p, leaderId, records: send.a, baseOffset: ack.a, sendNs: send.t, ackNs: ack.t };
       r.queueMs = send.b;
       r.latencyMs = (ack.t - send.t) / 1e6 + send.b; // its oldest record's: opened -> answered

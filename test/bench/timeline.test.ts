@@ -146,6 +146,23 @@ describe('analyse (bench-timeline.mjs)', () => {
     expect(r.held.toFollower.spanMs).toBeCloseTo(11.6);
   });
 
+  it('passes over a request that failed (sent, never answered) when pairing sends with answers', () => {
+    const client = traceOf('client', [
+      ['c.send', 1, 0, 3, 0], // failed: no answer
+      ['c.send', 5, 0, 3, 0],
+      ['c.ack', 6, 0, 0],
+    ]);
+    const leader = traceOf('broker-1', [
+      ['l.pin', 5.2, 0, 1],
+      ['l.app', 5.4, 0, 0, 2],
+      ['l.pout', 5.5, 0, 1, 0],
+    ]);
+    const { requests } = analyse([client, leader], { warmupShare: 0 });
+    expect(requests).toHaveLength(1);
+    expect(requests[0].sendNs).toBe(5e6);
+    expect(requests[0].steps.toLeader).toBeCloseTo(0.2);
+  });
+
   it('splits an acks=1 request into the hop, the append and the answer', () => {
     const client = traceOf('client', [
       ['c.send', 1, 4, 3, 0],
