@@ -148,8 +148,6 @@ export class Membership {
    */
   private seenSinceMs = 0;
   private leaveAsStatic = false;
-  /** A join went out under config.memberId: the coordinator may know the member by it without having said so. */
-  private joinedUnderOwnId = false;
   private readonly actions: MembershipAction[] = [];
 
   constructor(private readonly config: MembershipConfig) {}
@@ -212,7 +210,6 @@ export class Membership {
     // Nothing to tell a coordinator that never answered us: no member id, nothing owned.
     if (
       this.memberIdValue === '' &&
-      !this.joinedUnderOwnId &&
       this.ownedByKey.size === 0 &&
       this.inFlight === undefined &&
       this.losing === undefined
@@ -353,7 +350,6 @@ export class Membership {
   private finishLeaving(): void {
     this.phase = 'left';
     this.memberIdValue = '';
-    this.joinedUnderOwnId = false;
     this.memberEpochValue = 0;
     this.target = undefined;
     this.reconciliation = undefined;
@@ -407,12 +403,13 @@ export class Membership {
     if (!this.canHeartbeat() || nowMs < this.retryAtMs) return;
     const leaving = this.phase === 'leaving';
     if (!leaving && !this.sendNow && this.phase !== 'joining' && nowMs < this.nextHeartbeatAtMs) return;
-    if (leaving && this.memberIdValue === '' && !this.joinedUnderOwnId) {
+    // A join never answered is not followed by a leave (close() stays quick when the coordinator cannot
+    // be reached); if the coordinator took it, that member's session ends it.
+    if (leaving && this.memberIdValue === '') {
       this.finishLeaving();
       return;
     }
     const memberId = this.memberIdValue !== '' ? this.memberIdValue : (this.config.memberId ?? '');
-    if (memberId !== this.memberIdValue) this.joinedUnderOwnId = true;
     const seq = this.nextSeq++;
     this.inFlight = { seq, leaving, sentMs: nowMs };
     this.sendNow = false;
