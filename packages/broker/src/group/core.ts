@@ -490,8 +490,18 @@ export class GroupCoordinatorCore {
     const group = this.groups.get(input.groupId);
     if (input.memberEpoch === 0) return this.join(input, ctx, write);
     const member = group?.members.get(input.memberId);
-    if (!group || !member)
+    if (!group || !member) {
+      // Replaced by a new incarnation of its instance (static membership): fenced for good, as Kafka's
+      // FencedInstanceId. Told UnknownMemberId it would join again and take the instance back, and the
+      // two would take the partitions from each other for ever, each consuming them until told.
+      const replacement = input.instanceId !== undefined && group && this.staticMember(group, input.instanceId);
+      if (replacement)
+        fail(
+          ErrorCodes.FENCED_INSTANCE_ID,
+          `instance ${input.instanceId} is member ${replacement.memberId} now, not ${input.memberId}`,
+        );
       fail(ErrorCodes.UNKNOWN_MEMBER_ID, `member ${input.memberId} is not in group ${input.groupId}`);
+    }
     if (member.meta.classic && !input.classic)
       fail(ErrorCodes.UNKNOWN_MEMBER_ID, `member ${input.memberId} uses the classic protocol (JoinGroup)`);
     const current = member.current;

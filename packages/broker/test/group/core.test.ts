@@ -225,6 +225,12 @@ describe('group core', () => {
     expect(b3.memberEpoch).toBe(b2.memberEpoch);
     expect(core.describeGroup('g')!.epoch).toBe(epochBefore);
     expect(codeOf(() => hb({ memberId: b.memberId, memberEpoch: 2 }))).toBe(ErrorCodes.UNKNOWN_MEMBER_ID.code);
+    // The old process was not dead (a paused zombie): naming the instance, it is fenced for good
+    // (FencedInstanceId, fatal), not told to rejoin: rejoining, it would take the instance back, and the
+    // two would take the partitions from each other for ever, each consuming them until told.
+    const zombie = { memberId: b.memberId, memberEpoch: 2, instanceId: 'i-b' };
+    expect(codeOf(() => hb(zombie))).toBe(ErrorCodes.FENCED_INSTANCE_ID.code);
+    expect(hb({ memberId: b3.memberId, memberEpoch: b3.memberEpoch }).assignment).toEqual(b2.assignment);
     // Leaving with -2 keeps the partitions for the next incarnation too.
     hb({ memberId: b3.memberId, memberEpoch: -2 });
     const b4 = hb({ memberEpoch: 0, instanceId: 'i-b', subscribedTopicNames: ['orders'], ownedTopicPartitions: [] });
