@@ -231,6 +231,12 @@ describe('group core', () => {
     const zombie = { memberId: b.memberId, memberEpoch: 2, instanceId: 'i-b' };
     expect(codeOf(() => hb(zombie))).toBe(ErrorCodes.FENCED_INSTANCE_ID.code);
     expect(hb({ memberId: b3.memberId, memberEpoch: b3.memberEpoch }).assignment).toEqual(b2.assignment);
+    // Had it found its session over on its own side, it would join again (epoch 0) and take the instance
+    // back; then the newer process is the replaced one, fenced by its next heartbeat: one of them stops.
+    const back = hb({ memberId: b.memberId, memberEpoch: 0, instanceId: 'i-b', subscribedTopicNames: ['orders'] });
+    expect(back.assignment).toEqual(b2.assignment);
+    const newer = { memberId: b3.memberId, memberEpoch: b3.memberEpoch, instanceId: 'i-b' };
+    expect(codeOf(() => hb(newer))).toBe(ErrorCodes.FENCED_INSTANCE_ID.code);
     // Leaving with -2 keeps the partitions for the next incarnation too.
     hb({ memberId: b3.memberId, memberEpoch: -2 });
     const b4 = hb({ memberEpoch: 0, instanceId: 'i-b', subscribedTopicNames: ['orders'], ownedTopicPartitions: [] });
