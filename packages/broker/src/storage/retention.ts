@@ -1,4 +1,6 @@
+import { join } from 'node:path';
 import { OffsetOutOfRangeError } from './errors.js';
+import { LOG_START_OFFSET_FILE } from './files.js';
 import type { Durability } from './durability.js';
 import { type LogContext, noop } from './log-context.js';
 import type { ProducerStates } from './producer-states.js';
@@ -43,7 +45,7 @@ export async function deleteRecordsBefore(
     if (offset <= segments.startOffset) {
       const start = segments.startOffset;
       durable = durability.queueDeletion(async () => {
-        if (segments.savedStartOffset < start) await segments.writeStartOffset(start);
+        if (segments.savedStartOffset < start) await saveStart(ctx, segments, start);
       });
       durable.catch(noop); // awaited below, once the chain has let go
       return start;
@@ -56,7 +58,7 @@ export async function deleteRecordsBefore(
     segments.markDeleted(doomed);
     producers.table.removeBatchesBefore(offset);
     durable = durability.queueDeletion(async () => {
-      await segments.writeStartOffset(offset);
+      await saveStart(ctx, segments, offset);
       if (doomed.length > 0) await segments.deleteFiles(doomed);
       ctx.logger.info({ logStartOffset: offset, deletedSegments: doomed.length }, 'deleted records');
     });
@@ -65,6 +67,20 @@ export async function deleteRecordsBefore(
   });
   await durable;
   return start;
+}
+
+/**
+ * Writes the log-start-offset file; a failure takes the log offline, as Kafka takes the log directory
+ * offline. Left online, the log kept the start in memory and its segments out of the set with their
+ * files still on disk, and retention, deleting the next segment, took the start past it as saved (the
+ * first file left): a follower stated it, DeleteRecords counted it, and a restart found the records.
+ */
+async function saveStart(ctx: LogContext, segments: SegmentSet, offset: number): Promise<void> {
+  try {
+    await segments.writeStartOffset(offset);
+  } catch (err) {
+    throw ctx.goOffline(err, join(ctx.dir, LOG_START_OFFSET_FILE), undefined);
+  }
 }
 
 /**

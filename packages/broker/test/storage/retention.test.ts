@@ -1,6 +1,7 @@
-import { readdir } from 'node:fs/promises';
+import { mkdir, readdir, rmdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { OffsetOutOfRangeError, openPartitionLog } from '@samsa/broker/internal';
+import { KafkaStorageError, OffsetOutOfRangeError, openPartitionLog } from '@samsa/broker/internal';
 import { makeBatch, ManualClock, tempDir } from './helpers.js';
 
 describe('segment roll and retention', () => {
@@ -127,6 +128,30 @@ describe('segment roll and retention', () => {
     await log.close();
     log = await openPartitionLog({ dir: dir.path });
     expect([log.logStartOffset, log.logEndOffset]).toEqual([5, 5]);
+    await log.close();
+  });
+
+  it('a log-start save that fails takes the log offline: no later step states a start a crash would undo', async () => {
+    // Before: the start stayed moved in memory, its segments out of the set but their files on disk,
+    // and retention, deleting the next segment, marked the start past it saved: a follower stated it
+    // (DeleteRecords counted it) while a restart found the first segment file and its records again.
+    const size = makeBatch({ count: 2, valueSize: 100 }).length;
+    const config = { segmentBytes: size * 2, retentionBytes: size * 2, retentionMs: -1 };
+    let log = await openPartitionLog({ dir: dir.path, config });
+    for (let i = 0; i < 6; i++) await log.append(makeBatch({ count: 2, valueSize: 100 }));
+    expect(log.segmentBaseOffsets()).toEqual([0, 4, 8]);
+    // The atomic write's temporary file cannot be made (as ENOSPC or EIO would).
+    await mkdir(join(dir.path, 'log-start-offset.tmp'));
+    await expect(log.deleteRecordsBefore(5)).rejects.toBeInstanceOf(KafkaStorageError);
+    expect(log.state).toBe('offline');
+    await rmdir(join(dir.path, 'log-start-offset.tmp'));
+    await log.deleteOldSegments().catch(() => 0);
+    await log.deleteRecordsBefore(5).catch(() => 0);
+    const stated = log.savedLogStartOffset;
+    await log.abandon();
+    log = await openPartitionLog({ dir: dir.path, config });
+    // What the log stated as saved holds after the crash: nothing below it is readable.
+    expect(log.logStartOffset).toBeGreaterThanOrEqual(stated);
     await log.close();
   });
 
