@@ -116,7 +116,11 @@ export async function deleteOldSegments(
     producers.table.removeExpired(ctx.clock(), producerIdExpirationMs);
     const oldestBase = segments.all[0]!.baseOffset;
     filesDeleted = durability.queueDeletion(async () => {
-      await segments.deleteFiles(doomed);
+      // Offline on failure, as a failed log-start save (saveStart): some files below the start stay,
+      // and the next deletion would take the start past them as saved.
+      await segments.deleteFiles(doomed).catch((err: unknown) => {
+        throw ctx.goOffline(err, doomed[0]?.paths.log, undefined);
+      });
       segments.startOffsetSaved(logStartOffset); // the first segment file left, or a start saved before
       await producers.deleteSnapshotsBefore(oldestBase);
       ctx.logger.info({ deleted: doomed.map((s) => s.baseOffset), logStartOffset }, 'deleted segments by retention');

@@ -1,4 +1,4 @@
-import { mkdir, readdir, rmdir } from 'node:fs/promises';
+import { mkdir, readdir, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { KafkaStorageError, OffsetOutOfRangeError, openPartitionLog } from '@samsa/broker/internal';
@@ -151,6 +151,35 @@ describe('segment roll and retention', () => {
     await log.abandon();
     log = await openPartitionLog({ dir: dir.path, config });
     // What the log stated as saved holds after the crash: nothing below it is readable.
+    expect(log.logStartOffset).toBeGreaterThanOrEqual(stated);
+    await log.close();
+  });
+
+  it("retention's failed deletion takes the log offline: a later one counts no start past a file left", async () => {
+    // Before: the log stayed online with the start moved past files still on disk, and the next
+    // retention, deleting one more segment, took the start past it as saved (the first file left).
+    const size = makeBatch({ count: 2, valueSize: 100 }).length;
+    const config = { segmentBytes: size * 2, retentionBytes: size * 4, retentionMs: -1 };
+    let log = await openPartitionLog({ dir: dir.path, config });
+    for (let i = 0; i < 8; i++) await log.append(makeBatch({ count: 2, valueSize: 100 }));
+    expect(log.segmentBaseOffsets()).toEqual([0, 4, 8, 12]);
+    await log.close(); // its rolled segments' indexes written: none is written again
+    log = await openPartitionLog({ dir: dir.path, config });
+    // Segment 0's time index cannot be unlinked (a directory in its place): 4's files stay on disk.
+    const timeIndex = join(dir.path, '00000000000000000000.timeindex');
+    await rm(timeIndex);
+    await mkdir(join(timeIndex, 'x'), { recursive: true });
+    await log.append(makeBatch({ count: 2, valueSize: 100 }));
+    await log.append(makeBatch({ count: 2, valueSize: 100 }));
+    expect(log.segmentBaseOffsets()).toEqual([0, 4, 8, 12, 16]);
+    await expect(log.deleteOldSegments()).rejects.toBeInstanceOf(KafkaStorageError);
+    expect(log.state).toBe('offline');
+    await rm(timeIndex, { recursive: true });
+    for (let i = 0; i < 4; i++) await log.append(makeBatch({ count: 2, valueSize: 100 })).catch(() => undefined);
+    await log.deleteOldSegments().catch(() => 0);
+    const stated = log.savedLogStartOffset;
+    await log.abandon();
+    log = await openPartitionLog({ dir: dir.path, config });
     expect(log.logStartOffset).toBeGreaterThanOrEqual(stated);
     await log.close();
   });
