@@ -477,12 +477,16 @@ console.log(
   `calibration (${budgetName(budgetRunning)}): the leader cleaned ${MB(calibration.entry.dirtyBytes).toFixed(0)} MB ` +
     `in ${seconds(calibration.entry.elapsedMs)}`,
 );
-/** Each budget's last cleaning, for its phases' length; a budget not yet run estimates it from the calibration. */
+/**
+ * Each budget's last cleaning, for its phases' length. One not yet run is estimated from its budget
+ * (the default's is 30 MiB/s, packages/broker/src/config.ts), unlimited at 300 MiB/s (about what the
+ * cleaner reads and writes unthrottled here).
+ */
 const lastCleaningMs = new Map([[budgetRunning, calibration.entry.elapsedMs]]);
 const expectedCleaningMs = (mb) => {
-  const e = calibration.entry;
-  const throttledMs = mb > 0 ? ((e.bytesRead + e.bytesWritten) / (mb * MiB)) * 1000 : 0;
-  return lastCleaningMs.get(mb) ?? Math.max(e.elapsedMs, throttledMs);
+  const bytes = calibration.entry.bytesRead + calibration.entry.bytesWritten;
+  const mbPerSecond = mb === undefined ? 30 : mb > 0 ? mb : 300;
+  return lastCleaningMs.get(mb) ?? (bytes / (mbPerSecond * MiB)) * 1000;
 };
 const results = [];
 for (let round = 1; round <= Number(args.rounds); round++) {
