@@ -276,10 +276,12 @@ class FetchLoop<R extends Replica> {
       if (p.records.length > 0) {
         // After a reset to a start inside a batch, the leader sends that batch from its base, and the log
         // restarts there with its start kept (PartitionLog.appendAsFollower): the epoch's entry is
-        // clamped up to the start, as the cache never points below the log start.
+        // clamped up to the start, as the cache never points below the log start. The saved start: one
+        // being saved (adopted, not awaited) is not clamped to before its save, or the cache saved here
+        // would leave the records below it without an epoch after a crash (log-start.ts).
         await log.appendAsFollower(p.records);
         const assigned = assignEpochsFromBatches(replica.epochCache, p.records);
-        const clamped = replica.epochCache.truncateFromStart(log.logStartOffset);
+        const clamped = replica.epochCache.truncateFromStart(log.savedLogStartOffset);
         if (assigned || clamped) await this.options.saveEpochCache(replica);
       }
       replica.highWatermark = followerHighWatermark(replica.highWatermark, p.highWatermark, log.logEndOffset);

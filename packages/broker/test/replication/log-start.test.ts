@@ -14,6 +14,7 @@ import {
   type ReplicaFetchResponse,
   ReplicationDriver,
   adoptedLogStart,
+  afterLogStartMoved,
 } from '../../src/replication/index.js';
 import { settleMicrotasks } from './sim/clock.js';
 import { MemoryLog } from './sim/memory-log.js';
@@ -130,6 +131,27 @@ describe("a follower adopts its leader's log start", () => {
     } finally {
       await f.driver.close();
     }
+  });
+});
+
+describe('afterLogStartMoved', () => {
+  it('clamps the epoch cache to the saved start, not a later one moved in memory and not saved yet', async () => {
+    // An adoption's save ended while a later adoption's start is moved in memory only: a cache saved
+    // clamped to that one would leave offsets 4-5 without an epoch after a crash (REPLICATION.md).
+    const log = new MemoryLog(() => 'x');
+    for (let i = 0; i < 8; i++) await log.append(recordAt(0, i < 3 ? 0 : 1), { leaderEpoch: i < 3 ? 0 : 1 });
+    log.deferStartSaves = true;
+    void log.deleteRecordsBefore(4);
+    log.drain();
+    void log.deleteRecordsBefore(6); // held
+    expect([log.logStartOffset, log.savedLogStartOffset]).toEqual([6, 4]);
+    const epochCache = new LeaderEpochCache([
+      { epoch: 0, startOffset: 0 },
+      { epoch: 1, startOffset: 3 },
+    ]);
+    const replica = { topic: 't', partition: 0, log, epochCache, leaderState: undefined } as unknown as Replica;
+    await afterLogStartMoved(replica, async () => {});
+    expect(epochCache.epochEntries).toEqual([{ epoch: 1, startOffset: 4 }]);
   });
 });
 
@@ -260,18 +282,26 @@ describe("one partition's slow start save holds no other partition", () => {
         [1, 1, 0, undefined], // copied, without waiting for t-0's save
       ]);
       expect(requests.at(-1)!.maxWaitMs).toBe(1);
-      expect(await reply(partition(0, 6, 4), partition(1, 2, 0, recordAt(1, 1)))).toEqual([
-        [0, 6, 0, 4],
+      // t-0 copies a record of epoch 2 while its start's save is held.
+      expect(await reply(partition(0, 6, 4, recordAt(6, 2)), partition(1, 2, 0, recordAt(1, 1)))).toEqual([
+        [0, 7, 0, 4],
         [1, 2, 0, undefined],
       ]);
       expect(slow.logStartOffset).toBe(4);
+      // Its epoch cache (saved with the record's new entry) still covers the saved start: clamped to
+      // the unsaved one (until 2026-12-07), a crash before the start's save reopened offsets 0-3 with
+      // no epoch, and this replica, as leader, told a stale follower that an older epoch ended at 4.
+      expect(t0.epochCache.epochEntries[0]!.startOffset).toBeLessThanOrEqual(slow.savedLogStartOffset);
       slow.drain(); // t-0's start is saved: the fetch after it states it
-      expect(await reply(partition(0, 6, 4), partition(1, 2, 0))).toEqual([
-        [0, 6, 4, undefined],
+      expect(await reply(partition(0, 7, 4), partition(1, 2, 0))).toEqual([
+        [0, 7, 4, undefined],
         [1, 2, 0, undefined],
       ]);
       expect(requests.at(-1)!.maxWaitMs).toBe(500);
-      expect(t0.epochCache.epochEntries).toEqual([{ epoch: 1, startOffset: 4 }]);
+      expect(t0.epochCache.epochEntries).toEqual([
+        { epoch: 1, startOffset: 4 },
+        { epoch: 2, startOffset: 6 },
+      ]);
     } finally {
       const closing = driver.close();
       for (const resolve of pending) resolve({ topics: [] });
