@@ -319,3 +319,78 @@ describe('DelayedOperations', () => {
     expect([a.calls.expired, b.calls.expired, ops.size]).toEqual([1, 1, 0]);
   });
 });
+
+describe('DelayedOperations against a model (seeded random parks, notifies, aborts, cancels, time)', () => {
+  it('each operation ends once: completed when ready and notified, aborted, cancelled, or expired on time', () => {
+    for (let seed = 1; seed <= 40; seed++) {
+      let state = seed;
+      const rand = (n: number): number => {
+        state = (state * 1103515245 + 12345) % 2147483648;
+        return state % n;
+      };
+      const clock = manualClock();
+      const ops = new DelayedOperations(clock);
+      const signals = [new AbortController(), new AbortController()];
+      type Model = { ready: boolean; deadlineMs: number; ends: string[]; cancel: () => void; key: string };
+      const parked: Model[] = [];
+      let nowMs = 0;
+      for (let step = 0; step < 400; step++) {
+        const choice = rand(10);
+        if (choice < 4) {
+          const timeoutMs = [0, 5, 10, 10, 25, 100][rand(6)]!;
+          const m: Model = {
+            ready: false,
+            deadlineMs: nowMs + timeoutMs,
+            ends: [],
+            cancel: () => {},
+            key: `k${rand(3)}`,
+          };
+          const which = rand(3);
+          const signal = which < 2 ? signals[which]!.signal : undefined;
+          const aborted = signal?.aborted ?? false;
+          m.cancel = ops.park(
+            {
+              tryComplete: () => {
+                if (!m.ready) return false;
+                m.ends.push('completed');
+                return true;
+              },
+              onExpire: () => {
+                expect(nowMs, `seed ${seed}: expired before its deadline`).toBeGreaterThanOrEqual(m.deadlineMs);
+                m.ends.push('expired');
+              },
+              onAbort: () => m.ends.push('aborted'),
+            },
+            [m.key],
+            timeoutMs,
+            signal,
+          );
+          if (aborted) expect(m.ends).toEqual(['aborted']);
+          parked.push(m);
+        } else if (choice < 6) {
+          for (const m of parked) if (rand(2) === 0) m.ready = true;
+          ops.notify(`k${rand(3)}`);
+        } else if (choice < 7) {
+          const m = parked[rand(Math.max(1, parked.length))];
+          if (m && m.ends.length === 0) {
+            m.cancel();
+            m.ends.push('cancelled');
+          }
+        } else if (choice < 8) {
+          const i = rand(2);
+          signals[i]!.abort();
+          signals[i] = new AbortController();
+        } else {
+          nowMs += rand(30);
+          clock.advanceTo(nowMs);
+        }
+        for (const m of parked) {
+          expect(m.ends.length, `seed ${seed}: ended more than once`).toBeLessThanOrEqual(1);
+          // Every operation past its deadline has ended: the timer fired for it.
+          if (m.deadlineMs < nowMs) expect(m.ends.length, `seed ${seed}: still parked past its deadline`).toBe(1);
+        }
+        expect(ops.size).toBe(parked.filter((m) => m.ends.length === 0).length);
+      }
+    }
+  });
+});
