@@ -1,5 +1,19 @@
 import type { Command } from 'commander';
-import { Samsa, type Logger } from '@samsa/client';
+import type { Logger, Samsa } from '@samsa/client';
+
+/**
+ * The SDK, imported when a command first needs it rather than when the CLI starts: `samsa --help` and
+ * every command's parsing run without it (see the README's CLI section on start-up time).
+ */
+export function loadClient(): Promise<typeof import('@samsa/client')> {
+  return import('@samsa/client');
+}
+
+/** Kafka's topic name rules (the SDK's), checked before connecting; throws InvalidTopic. */
+export async function checkTopicName(name: string): Promise<void> {
+  const client: typeof import('@samsa/client') = await loadClient();
+  client.checkTopicName(name);
+}
 
 export const DEFAULT_BOOTSTRAP = '127.0.0.1:9092';
 
@@ -17,6 +31,7 @@ export async function connect(bootstrap: string, clientId = 'samsa-cli', logger?
     .split(',')
     .map((b) => b.trim())
     .filter((b) => b.length > 0);
+  const { Samsa } = await loadClient();
   const samsa = new Samsa({
     brokers,
     clientId,

@@ -1,5 +1,11 @@
 import { InvalidArgumentError } from 'commander';
 
+/**
+ * The protocol's MAX_PARTITIONS_PER_TOPIC, here so that registering the commands' options does not load
+ * the SDK; test/lazy-loading.test.ts checks that the two agree.
+ */
+export const MAX_PARTITIONS_PER_TOPIC = 5_000;
+
 /** A commander argument parser for an integer option within [min, max]. */
 export function parseIntOption(flag: string, min: number, max: number): (value: string) => number {
   return (value: string) => {

@@ -1,13 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import type { Command } from 'commander';
 import hdr from 'hdr-histogram-js';
 import type { Acks, CompressionName, Message, ProduceRequestTiming } from '@samsa/client';
 import { CliError } from '../errors.js';
-import { connect, withBootstrap } from '../connect.js';
-import { parseIntOption } from '../options.js';
-import { parseAcks } from './console.js';
+import { connect } from '../connect.js';
 import { pacedSends } from './bench-pacing.js';
-import { collectProducerProperty, producerOptionsFrom } from './producer-properties.js';
+import { producerOptionsFrom } from './producer-properties.js';
 
 /** Most records in one sendBatch call: at full speed, big enough to keep per-call overhead out of the figures. */
 const RECORDS_PER_CALL = 1000;
@@ -307,7 +304,7 @@ export class LatencyRecorder {
   }
 }
 
-interface ProduceBenchOptions {
+export interface ProduceBenchOptions {
   topic: string;
   numRecords: number;
   recordSize: number;
@@ -401,7 +398,7 @@ export async function benchProduce(o: ProduceBenchOptions): Promise<ProduceBench
   return latency.figures();
 }
 
-interface EndToEndBenchOptions {
+export interface EndToEndBenchOptions {
   topic: string;
   numRecords: number;
   recordSize: number;
@@ -604,115 +601,4 @@ export async function benchConsume(o: {
     await consumer.close();
   }
   return figures(records, bytes, (end - start) / 1000, latencyUs);
-}
-
-export function registerClientBench(bench: Command): void {
-  producerOptions(withBootstrap(bench.command('produce')))
-    .description('producer throughput and per-record latency (like kafka-producer-perf-test)')
-    .requiredOption('--topic <name>', 'topic to write to (created with the broker defaults if missing)')
-    .option('--compression <codec>', 'none, gzip, snappy, lz4 or zstd', 'none')
-    .option(
-      '--burst <records>',
-      'pace whole calls of this many records instead of single records ' +
-        '(the old method: a record also waits for its burst)',
-      parseIntOption('--burst', 1, 1_000_000),
-    )
-    .option('--one-at-a-time', 'send one record, wait for its acknowledgement, then the next')
-    .option('--json', 'print the figures as JSON')
-    .action(async (o: ProduceBenchOptions & { json?: boolean }) => {
-      checkWarmup(o);
-      if (o.burst !== undefined && o.oneAtATime)
-        throw new CliError('--burst and --one-at-a-time exclude each other', 2);
-      printFigures(await benchProduce(o), 'sent', o);
-    });
-
-  producerOptions(withBootstrap(bench.command('end-to-end')))
-    .description(
-      'time from send to a consumer receiving each record, producer and consumer in one process ' +
-        "(like Kafka's EndToEndLatency)",
-    )
-    .requiredOption('--topic <name>', 'topic to write to and read from (created with the broker defaults if missing)')
-    .option('--one-at-a-time', 'send one record, wait until the consumer has it, then the next')
-    .option(
-      '--timeout-ms <ms>',
-      'give up when records are still missing this long after the last was acknowledged',
-      parseIntOption('--timeout-ms', 1, 2 ** 31 - 1),
-      30_000,
-    )
-    .option('--json', 'print the figures as JSON')
-    .action(async (o: EndToEndBenchOptions & { json?: boolean }) => {
-      checkWarmup(o);
-      printFigures(await benchEndToEnd(o), 'received', o);
-    });
-
-  withBootstrap(bench.command('consume'))
-    .description('consumer throughput from the beginning of a topic (like kafka-consumer-perf-test)')
-    .requiredOption('--topic <name>', 'topic to read')
-    .option(
-      '--num-records <n>',
-      'records to read',
-      parseIntOption('--num-records', 1, Number.MAX_SAFE_INTEGER),
-      1_000_000,
-    )
-    .option('--timeout-ms <ms>', 'give up after this long', parseIntOption('--timeout-ms', 1, 2 ** 31 - 1), 120_000)
-    .option('--json', 'print the figures as JSON')
-    .action(
-      async (o: { topic: string; numRecords: number; timeoutMs: number; bootstrapServer: string; json?: boolean }) => {
-        const result = await benchConsume(o);
-        process.stdout.write(o.json ? `${JSON.stringify(result)}\n` : `${formatFigures('consumed', result)}\n`);
-      },
-    );
-}
-
-/** The options bench produce and bench end-to-end share. */
-function producerOptions(command: Command): Command {
-  return command
-    .option(
-      '--num-records <n>',
-      'records to send',
-      parseIntOption('--num-records', 1, Number.MAX_SAFE_INTEGER),
-      1_000_000,
-    )
-    .option('--record-size <bytes>', 'value bytes per record', parseIntOption('--record-size', 0, 10_000_000), 100)
-    .option('--acks <0|1|all>', 'acknowledgement to wait for', parseAcks, 1 as Acks)
-    .option('--batch-size <bytes>', 'producer batch.size', parseIntOption('--batch-size', 1, 64 * 1024 * 1024), 262_144)
-    .option(
-      '--linger-ms <ms>',
-      "producer linger.ms (default: the producer's, 0)",
-      parseIntOption('--linger-ms', 0, 60_000),
-    )
-    .option(
-      '--throughput <n>',
-      'records/s to aim for, paced record by record; -1 for as fast as possible',
-      (v) => Number(v),
-      -1,
-    )
-    .option(
-      '--warmup-records <n>',
-      "records at the start left out of the steady-state figures (printed after the whole run's)",
-      parseIntOption('--warmup-records', 0, Number.MAX_SAFE_INTEGER),
-      0,
-    )
-    .option(
-      '--producer-property <key=value>',
-      'a producer setting by its Kafka name, e.g. enable.idempotence=false (repeatable; as samsa produce)',
-      collectProducerProperty,
-    );
-}
-
-function checkWarmup(o: { warmupRecords: number; numRecords: number }): void {
-  if (o.warmupRecords >= o.numRecords)
-    throw new CliError(`--warmup-records (${o.warmupRecords}) must be less than --num-records (${o.numRecords})`, 2);
-}
-
-function printFigures(result: ProduceBenchFigures, what: string, o: { json?: boolean; warmupRecords: number }): void {
-  if (o.json) {
-    process.stdout.write(`${JSON.stringify(result)}\n`);
-    return;
-  }
-  process.stdout.write(`${formatFigures(what, result)}\n`);
-  if (result.steadyState)
-    process.stdout.write(
-      `steady state after ${o.warmupRecords} warm-up records: ${formatFigures(what, result.steadyState)}\n`,
-    );
 }

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
-import { checkTopicName } from '@samsa/client';
 import { CliError } from '../errors.js';
-import { connect, withBootstrap } from '../connect.js';
+import { checkTopicName, connect, withBootstrap } from '../connect.js';
 
 /**
  * Splits Kafka's `--add-config k1=v1,k2=[a,b]` (square brackets keep commas inside a list value, as
@@ -61,7 +60,7 @@ export function registerConfigs(program: Command): void {
       if (o.entityType !== 'topics' && o.entityType !== 'topic')
         throw new CliError(`--entity-type ${o.entityType} is not served (only topics)`, 2);
       if (o.alter === o.describe) throw new CliError('give exactly one of --alter and --describe', 2);
-      if (o.entityName !== undefined) checkTopicName(o.entityName);
+      if (o.entityName !== undefined) await checkTopicName(o.entityName);
       if (o.alter) return alter(o);
       await using samsa = await connect(o.bootstrapServer);
       const admin = samsa.admin();

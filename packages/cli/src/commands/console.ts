@@ -1,20 +1,9 @@
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
-import {
-  type Acks,
-  type Admin,
-  type CompressionName,
-  type ConsumedMessage,
-  type Consumer,
-  ErrorCodes,
-  type Logger,
-  MAX_PARTITIONS_PER_TOPIC,
-  type Samsa,
-  checkTopicName,
-} from '@samsa/client';
-import { connect, withBootstrap } from '../connect.js';
+import type { Acks, Admin, CompressionName, ConsumedMessage, Consumer, Logger, Samsa } from '@samsa/client';
+import { checkTopicName, connect, loadClient, withBootstrap } from '../connect.js';
 import { CliError } from '../errors.js';
-import { parseIntOption } from '../options.js';
+import { MAX_PARTITIONS_PER_TOPIC, parseIntOption } from '../options.js';
 import {
   COMPRESSIONS,
   PRODUCER_PROPERTIES,
@@ -65,7 +54,7 @@ export function registerConsole(program: Command): void {
         producerProperty?: string[];
         bootstrapServer: string;
       }) => {
-        checkTopicName(o.topic);
+        await checkTopicName(o.topic);
         // The flags win over the same setting given as a property, as in Kafka's console producer.
         const options = producerOptionsFrom(o.producerProperty ?? []);
         await using samsa = await connect(o.bootstrapServer, 'samsa-console-producer', retryNotices());
@@ -237,7 +226,7 @@ async function runConsole(o: ConsumeOptions): Promise<void> {
   if (o.offset !== undefined && o.partition === undefined) throw new CliError('--offset needs --partition', 2);
   if (o.group !== undefined && o.partition !== undefined)
     throw new CliError('--group and --partition cannot be used together: the group assigns partitions', 2);
-  checkTopicName(o.topic);
+  await checkTopicName(o.topic);
   await using samsa = await connect(o.bootstrapServer, 'samsa-console-consumer');
   const abort = new AbortController();
   let idle: NodeJS.Timeout | undefined;
@@ -348,6 +337,7 @@ async function failIfUnavailable(samsa: Samsa, o: ConsumeOptions): Promise<void>
 
 /** Whether the topic exists, asking without creating it; `signal` ends the question with false. */
 async function exists(admin: Admin, topic: string, signal?: AbortSignal): Promise<boolean> {
+  const { ErrorCodes } = await loadClient();
   try {
     await admin.describeTopics([topic], signal ? { signal } : {});
     return true;

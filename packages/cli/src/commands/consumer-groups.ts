@@ -4,8 +4,8 @@
  * have no members.
  */
 import type { Command } from 'commander';
-import { type Admin, type CommitOffset, ErrorCodes, type GroupDescription } from '@samsa/client';
-import { connect, withBootstrap } from '../connect.js';
+import type { Admin, CommitOffset, GroupDescription } from '@samsa/client';
+import { connect, loadClient, withBootstrap } from '../connect.js';
 import { CliError } from '../errors.js';
 
 interface Options {
@@ -119,6 +119,7 @@ async function list(admin: Admin, o: Options): Promise<void> {
 }
 
 async function describeOrEmpty(admin: Admin, group: string): Promise<GroupDescription | undefined> {
+  const { ErrorCodes } = await loadClient();
   try {
     const [description] = await admin.describeGroups([group]);
     return description;

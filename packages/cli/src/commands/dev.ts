@@ -3,8 +3,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { askControl, claimDataDir, serveControl } from '../dev/control.js';
 import type { MemberSpec } from '../dev/member.js';
-import { brokerIdentity, coordinatorMismatch, portIsFree } from '../dev/probes.js';
-import { Supervisor } from '../dev/supervisor.js';
+import type { Supervisor } from '../dev/supervisor.js';
 import { CliError } from '../errors.js';
 import { parseIntOption } from '../options.js';
 
@@ -75,6 +74,8 @@ async function runDevCluster(options: DevOptions): Promise<void> {
   try {
     const { specs, groups } = memberSpecs(options, dataDir);
     await checkPortsFree(specs);
+    // The supervisor (pino-pretty) and the probes (the SDK) load when a cluster starts, not with the CLI.
+    const { Supervisor } = await import('../dev/supervisor.js');
     const supervisor = new Supervisor(specs, (line) => process.stdout.write(`${line}\n`));
     const stopped = new Promise<void>((done) => {
       const stop = () => {
@@ -110,6 +111,7 @@ function memberSpecs(options: DevOptions, dataDir: string): { specs: MemberSpec[
       port,
       args: ['coordinator', 'start', '--port', String(port), '--data-dir', coordinatorDir],
       probe: async () => {
+        const { coordinatorMismatch } = await import('../dev/probes.js');
         const why = await coordinatorMismatch(port, coordinatorDir);
         return why === undefined ? { ready: true, as: `the coordinator of ${coordinatorDir}` } : { ready: false, why };
       },
@@ -142,6 +144,7 @@ function memberSpecs(options: DevOptions, dataDir: string): { specs: MemberSpec[
         ...overrides.flatMap((o) => ['--override', o]),
       ],
       probe: async () => {
+        const { brokerIdentity } = await import('../dev/probes.js');
         const identity = await brokerIdentity(id, port, cluster.id);
         if (!identity) return { ready: false, why: `not serving as broker ${id} of cluster ${cluster.id ?? '?'} yet` };
         cluster.id ??= identity.clusterId;
@@ -156,6 +159,7 @@ function memberSpecs(options: DevOptions, dataDir: string): { specs: MemberSpec[
 
 /** A port someone else holds would make a member fail, or worse, let a stranger answer in its place. */
 async function checkPortsFree(specs: readonly MemberSpec[]): Promise<void> {
+  const { portIsFree } = await import('../dev/probes.js');
   for (const spec of specs) {
     const ports = spec.name === 'coordinator' ? [spec.port] : [spec.port, kafkaPort(spec.port)];
     for (const port of ports) {

@@ -14,7 +14,9 @@ import { registerTransactions } from './transactions.js';
 
 /**
  * Every command group registers itself here; each lives in its own module under commands/ and
- * stays thin: parse options, call into client, broker or coordinator, print.
+ * stays thin: parse options, call into client, broker or coordinator, print. Registering imports no
+ * other package: an action imports the client, broker or coordinator when it runs, so that a command
+ * starts without loading the code of the others (test/lazy-loading.test.ts).
  */
 export function registerCommands(program: Command): void {
   registerDev(program);

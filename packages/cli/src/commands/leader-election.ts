@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { ErrorCodes, type ElectionOutcome, type ElectionTarget } from '@samsa/client';
+import type { ElectionOutcome, ElectionTarget } from '@samsa/client';
 import { CliError } from '../errors.js';
 import { connect, withBootstrap } from '../connect.js';
 import { parseIntOption } from '../options.js';
@@ -34,8 +34,9 @@ export function electionTargets(o: Omit<LeaderElectionOptions, 'bootstrapServer'
 export function formatElection(outcomes: readonly ElectionOutcome[]): { lines: string[]; failed: number } {
   const name = (o: ElectionOutcome): string => (o.partition < 0 ? o.topic : `${o.topic}-${o.partition}`);
   const elected = outcomes.filter((o) => !o.error).map(name);
-  const notNeeded = outcomes.filter((o) => o.error?.code === ErrorCodes.ELECTION_NOT_NEEDED.code).map(name);
-  const failures = outcomes.filter((o) => o.error && o.error.code !== ErrorCodes.ELECTION_NOT_NEEDED.code);
+  // By the error's Kafka name, not its code: the error table would load the SDK with this module.
+  const notNeeded = outcomes.filter((o) => o.error?.errorName === 'ElectionNotNeeded').map(name);
+  const failures = outcomes.filter((o) => o.error && o.error.errorName !== 'ElectionNotNeeded');
   const lines: string[] = [];
   if (elected.length > 0)
     lines.push(`Successfully completed leader election (PREFERRED) for partitions ${elected.join(', ')}`);

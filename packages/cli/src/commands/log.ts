@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { dumpSegment, formatDumpedBatch } from '@samsa/broker';
 import { CliError } from '../errors.js';
 
 export function registerLog(program: Command): void {
@@ -13,6 +12,7 @@ export function registerLog(program: Command): void {
     .option('--print-records', 'also print each record: offset, timestamp, key, value, headers')
     .option('--no-verify-crc', 'skip the CRC-32C check')
     .action(async (path: string, o: { printRecords?: boolean; verifyCrc: boolean }) => {
+      const { dumpSegment, formatDumpedBatch } = await import('@samsa/broker');
       let batches = 0;
       let records = 0;
       let problems = 0;

@@ -1,14 +1,15 @@
 import type { Command } from 'commander';
-import { pino } from 'pino';
-import { BROKER_SETTINGS, TOPIC_SETTINGS, loadBrokerSettings, startBroker, type SettingSpec } from '@samsa/broker';
-import { runCoordinator } from '@samsa/coordinator';
+import type { Logger } from 'pino';
+import type { SettingSpec } from '@samsa/broker';
 import { logLevelFrom, parseIntOption, parseLogLevel, type LogLevel } from '../options.js';
 
 const LOG_LEVEL_HELP =
   'log level: trace, debug, info, warn, error, fatal or silent (default: SAMSA_LOG_LEVEL, else info)';
 
 /** The JSON logger of a server process, at the level --log-level or SAMSA_LOG_LEVEL asks for. */
-function serverLogger(level: LogLevel | undefined): pino.Logger {
+async function serverLogger(level: LogLevel | undefined): Promise<Logger> {
+  // pino, the broker and the coordinator are imported by the commands that run them, not at start-up.
+  const { pino } = await import('pino');
   return pino({ level: logLevelFrom(level), base: { pid: process.pid } });
 }
 
@@ -19,7 +20,7 @@ const STOP_WATCHDOG_MS = 30_000;
  * Runs until SIGTERM/SIGINT, then calls `stop` once. A second signal, or a stop that hangs past the
  * watchdog, exits at once: a stuck shutdown must never leave a process holding its port and files.
  */
-function untilSignalled(stop: () => Promise<void>, logger: pino.Logger): Promise<void> {
+function untilSignalled(stop: () => Promise<void>, logger: Logger): Promise<void> {
   return new Promise((resolve) => {
     let stopping = false;
     const onSignal = (signal: string) => {
@@ -119,12 +120,13 @@ protocol instead of gRPC: --listen PLAINTEXT://127.0.0.1:9092,KAFKA://127.0.0.1:
           'log.dirs': options.dataDir,
         };
         for (const [key, value] of Object.entries(named)) if (value !== undefined) flags[key] = value;
+        const { loadBrokerSettings, startBroker } = await import('@samsa/broker');
         const settings = await loadBrokerSettings({
           ...(options.config ? { configFile: options.config } : {}),
           env: process.env,
           flags,
         });
-        const logger = serverLogger(options.logLevel);
+        const logger = await serverLogger(options.logLevel);
         const running = await startBroker(settings, logger);
         await untilSignalled(() => running.close(), logger);
       },
@@ -133,7 +135,8 @@ protocol instead of gRPC: --listen PLAINTEXT://127.0.0.1:9092,KAFKA://127.0.0.1:
   broker
     .command('settings')
     .description('every broker and topic setting with its default, as the code defines them')
-    .action(() => {
+    .action(async () => {
+      const { BROKER_SETTINGS, TOPIC_SETTINGS } = await import('@samsa/broker');
       const rows = (table: Record<string, SettingSpec>) =>
         Object.entries(table).map(
           ([key, spec]) => `  ${key.padEnd(34)} ${String(spec.default ?? '(none)').padEnd(18)} ${spec.doc}`,
@@ -167,7 +170,8 @@ protocol instead of gRPC: --listen PLAINTEXT://127.0.0.1:9092,KAFKA://127.0.0.1:
     .action(
       async (options: { host: string; port: number; dataDir: string; tickTimeMs: number; logLevel?: LogLevel }) => {
         stopWithSupervisor();
-        const logger = serverLogger(options.logLevel);
+        const logger = await serverLogger(options.logLevel);
+        const { runCoordinator } = await import('@samsa/coordinator');
         const { stopped } = await runCoordinator({
           host: options.host,
           port: options.port,

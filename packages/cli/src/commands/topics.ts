@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import { MAX_PARTITIONS_PER_TOPIC, type TopicDescription, checkTopicName } from '@samsa/client';
+import type { TopicDescription } from '@samsa/client';
 import { CliError } from '../errors.js';
-import { connect, withBootstrap } from '../connect.js';
-import { parseIntOption } from '../options.js';
+import { checkTopicName, connect, withBootstrap } from '../connect.js';
+import { MAX_PARTITIONS_PER_TOPIC, parseIntOption } from '../options.js';
 
 function collectConfig(pair: string, previous: Record<string, string> | undefined): Record<string, string> {
   const eq = pair.indexOf('=');
@@ -69,7 +69,7 @@ export function registerTopics(program: Command): void {
         config?: Record<string, string>;
         bootstrapServer: string;
       }) => {
-        checkTopicName(o.topic);
+        await checkTopicName(o.topic);
         await using samsa = await connect(o.bootstrapServer);
         await samsa.admin().createTopics([
           {
@@ -95,7 +95,7 @@ export function registerTopics(program: Command): void {
     .option('--topic <name>', 'only this topic')
     .option('--under-replicated-partitions', 'only partitions whose ISR is smaller than their replica set')
     .action(async (o: { topic?: string; underReplicatedPartitions?: boolean; bootstrapServer: string }) => {
-      if (o.topic !== undefined) checkTopicName(o.topic);
+      if (o.topic !== undefined) await checkTopicName(o.topic);
       await using samsa = await connect(o.bootstrapServer);
       const admin = samsa.admin();
       const names = o.topic ? [o.topic] : await admin.listTopics();
@@ -117,7 +117,7 @@ export function registerTopics(program: Command): void {
       parseIntOption('--partitions', 1, MAX_PARTITIONS_PER_TOPIC),
     )
     .action(async (o: { topic: string; partitions: number; bootstrapServer: string }) => {
-      checkTopicName(o.topic);
+      await checkTopicName(o.topic);
       await using samsa = await connect(o.bootstrapServer);
       await samsa.admin().createPartitions([{ topic: o.topic, count: o.partitions }]);
       process.stdout.write(`Topic ${o.topic} has ${o.partitions} partitions.\n`);
@@ -127,7 +127,7 @@ export function registerTopics(program: Command): void {
     .description('delete a topic and all its data')
     .requiredOption('--topic <name>', 'topic name')
     .action(async (o: { topic: string; bootstrapServer: string }) => {
-      checkTopicName(o.topic);
+      await checkTopicName(o.topic);
       await using samsa = await connect(o.bootstrapServer);
       await samsa.admin().deleteTopics([o.topic]);
       process.stdout.write(`Deleted topic ${o.topic}.\n`);
