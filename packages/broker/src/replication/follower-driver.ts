@@ -267,7 +267,10 @@ class FetchLoop<R extends Replica> {
           'log diverged from the leader; truncating',
         );
         await log.truncateTo(decision.truncateTo);
-        this.startSaves.delete(replica); // as the reset: a start it moved back is not one being saved
+        // As the reset: a start it moved back is not one being saved. One that truncated nothing did not
+        // wait for the save, which goes on (forgotten, the fetches asked for full long polls meanwhile).
+        const saving = this.startSaves.get(replica);
+        if (saving && log.logStartOffset < saving.target) this.startSaves.delete(replica);
         replica.epochCache.truncateFromEnd(decision.truncateTo);
         await this.options.saveEpochCache(replica);
         replica.highWatermark = Math.min(replica.highWatermark, log.logEndOffset);

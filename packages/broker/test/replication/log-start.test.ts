@@ -292,6 +292,15 @@ describe("one partition's slow start save holds no other partition", () => {
       // the unsaved one (until 2026-12-07), a crash before the start's save reopened offsets 0-3 with
       // no epoch, and this replica, as leader, told a stale follower that an older epoch ended at 4.
       expect(t0.epochCache.epochEntries[0]!.startOffset).toBeLessThanOrEqual(slow.savedLogStartOffset);
+      // A divergence check that truncates nothing (the leader's epoch 2 ends past our end) keeps the
+      // save in view: still stated as unsaved, still a short poll (it was forgotten, as if the
+      // truncation had waited for it: polls of replica.fetch.wait.max.ms, which a leader holds).
+      const noCut = { ...partition(0, 6, 4), divergingEpoch: { epoch: 2, endOffset: 9 } };
+      expect(await reply(noCut, partition(1, 2, 0)), 'a no-op truncation').toEqual([
+        [0, 7, 0, 4],
+        [1, 2, 0, undefined],
+      ]);
+      expect(requests.at(-1)!.maxWaitMs).toBeLessThan(500);
       slow.drain(); // t-0's start is saved: the fetch after it states it
       expect(await reply(partition(0, 7, 4), partition(1, 2, 0))).toEqual([
         [0, 7, 4, undefined],
