@@ -195,6 +195,13 @@ export const BROKER_SETTINGS = {
       'once the data directory has room; doubled after each failed reopen',
   ),
   'log.offline.retry.backoff.max.ms': long(30000, 1, 'the longest wait between two reopens of an offline log'),
+  'leadership.wait.ms': long(
+    5000,
+    0,
+    'not a Kafka setting: how long a Kafka-protocol request for a partition this broker is about to lead ' +
+      '(a topic just created, an election) waits for the role; a topic or partition the coordinator ' +
+      'does not have is answered at once',
+  ),
   'socket.request.max.bytes': int(104857600, 1024, 'largest request the broker accepts'),
   'controlled.shutdown.timeout.ms': int(10000, 0, 'how long a stopping broker lets requests in flight finish'),
   'offsets.topic.num.partitions': int(50, 1, 'partitions of __consumer_offsets (fixed once it is created)'),

@@ -21,6 +21,7 @@ import {
   ZNODES,
   brokerPath,
   decodeControllerEpoch,
+  decodeTopic,
   decodeControllerId,
   encodeBroker,
   encodeController,
@@ -272,6 +273,20 @@ export class ClusterMember extends EventEmitter<ClusterMemberEvents> {
     }
     this.log.info({ topic: topic.name, replicas }, 'wrote assignment of auto-created topic');
     return { name: topic.name, errorCode: ErrorCodes.NONE.code, errorMessage: '' };
+  }
+
+  /**
+   * The topic's partition count as the coordinator holds it now (one read of its znode, no watch), or
+   * undefined when the topic does not exist there. The metadata image learns a created topic (or added
+   * partitions) a moment after this; the Kafka listener asks here before it waits for one. Rejects
+   * while this broker has no coordinator session.
+   */
+  async topicPartitionCount(topic: string): Promise<number | undefined> {
+    const zk = this.zk;
+    if (!zk)
+      throw new SamsaError(ErrorCodes.COORDINATOR_NOT_AVAILABLE, 'This broker is reconnecting to the coordinator');
+    const node = await zk.getData(topicPath(topic));
+    return node && decodeTopic(topic, node.data).replicas.length;
   }
 
   /**

@@ -12,7 +12,7 @@ import { ErrorCodes, SamsaError, type kafka } from '@samsa/protocol';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/clock.js';
-import { TOPIC_SETTINGS, resolveSettings } from '../../src/config.js';
+import { BROKER_SETTINGS, TOPIC_SETTINGS, resolveSettings } from '../../src/config.js';
 import { describeProducers } from '../../src/kafka/admin-ops.js';
 import { offsetForLeaderEpoch } from '../../src/kafka/offsets.js';
 import { produce } from '../../src/kafka/produce.js';
@@ -45,6 +45,7 @@ async function aboutToLead(): Promise<BrokerContext> {
   const notYet = () => new SamsaError(ErrorCodes.NOT_LEADER_OR_FOLLOWER, 'broker 1 does not lead t-0 yet');
   return {
     ...ctx,
+    settings: resolveSettings(BROKER_SETTINGS),
     partitions: {
       get: () => (led ? hosted : undefined),
       leaderOf: () => {
@@ -136,6 +137,7 @@ describe('Produce (acks=all) on a broker whose new term is starting (the Kafka l
     await waitFor(() => saving, { description: 'the epoch cache being saved' });
     const ctx = {
       brokerId: 1,
+      settings: resolveSettings(BROKER_SETTINGS),
       logger: pino({ level: 'silent' }),
       waiters,
       partitions: { leaderOf: () => hosted, get: () => hosted },
