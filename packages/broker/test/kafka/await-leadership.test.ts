@@ -96,7 +96,10 @@ describe('awaitLeadership (the Kafka listener)', () => {
 
   it('waits for a topic (or added partition) the coordinator has and its metadata has not learned yet', async () => {
     for (const [coordinator, asked] of [
-      [{ t: 1, fresh: 1 }, { topic: 'fresh', partition: 0 }],
+      [
+        { t: 1, fresh: 1 },
+        { topic: 'fresh', partition: 0 },
+      ],
       [{ t: 2 }, { topic: 't', partition: 1 }],
     ] as const) {
       const { ctx, topics, lead } = broker([aboutToLead], coordinator, LONG_GRACE);
