@@ -4,7 +4,7 @@
  * These run the built CLI (npx tsc -b first) in a child process that records every module it resolves.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,12 +42,12 @@ function loadedPackages(urls: readonly string[]): Set<Heavy> {
 }
 
 let runs = 0;
-function samsa(args: string[]): Promise<Run> {
+function samsa(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Run> {
   const out = join(work, `modules-${runs++}.txt`);
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', pathToFileURL(RECORDER).href, CLI_MAIN, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, SAMSA_TEST_MODULES_OUT: out },
+      env: { ...env, SAMSA_TEST_MODULES_OUT: out },
     });
     let stdout = '';
     let stderr = '';
@@ -140,6 +140,16 @@ describe('samsa loads only what a command needs', () => {
     expect(run.stdout).toContain('num.partitions');
     expect(run.loaded.has('broker')).toBe(true);
     expect(run.loaded.has('coordinator')).toBe(false);
+  });
+
+  it("keeps the modules' compiled code in the compile cache of the temp dir for the next run", async () => {
+    const tmp = join(work, 'tmp');
+    mkdirSync(tmp);
+    const { NODE_COMPILE_CACHE: _dir, NODE_DISABLE_COMPILE_CACHE: _off, ...env } = process.env;
+    const run = await samsa(['--help'], { ...env, TMPDIR: tmp, TMP: tmp, TEMP: tmp });
+    expect(run.code).toBe(0);
+    const cached = readdirSync(join(tmp, 'node-compile-cache'), { recursive: true, withFileTypes: true });
+    expect(cached.filter((e) => e.isFile()).length).toBeGreaterThan(10);
   });
 
   it("the CLI's partition bound is the protocol's", () => {
