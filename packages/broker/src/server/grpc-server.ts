@@ -45,7 +45,7 @@ import { handleTxnOffsetCommit } from './handlers/txn-offset-commit.js';
 import { handleListOffsets } from './handlers/list-offsets.js';
 import { handleDeleteRecords } from './handlers/delete-records.js';
 import { handleMetadata } from './handlers/metadata.js';
-import { handleProduce } from './handlers/produce.js';
+import { handleGrpcProduce } from './handlers/produce.js';
 import { handleAlterPartition, handleReplicaFetch } from './handlers/replica-fetch.js';
 
 /** Trailer naming the error table entry when a whole request fails with a SamsaError. */
@@ -282,12 +282,12 @@ export async function startGrpcServer(options: {
       v1.AlterPartitionReassignmentsRequest__Output,
       v1.AlterPartitionReassignmentsResponse
     >(context, logger, 'AlterPartitionReassignments', handleAlterPartitionReassignments),
-    Produce: unary<v1.ProduceRequest__Output, v1.ProduceResponse>(context, logger, 'Produce', handleProduce),
+    Produce: unary<v1.ProduceRequest__Output, v1.ProduceResponse>(context, logger, 'Produce', handleGrpcProduce),
     ProduceStream: correlatedStream<v1.ProduceRequest__Output, v1.ProduceResponse>(
       context,
       logger,
       'Produce',
-      handleProduce,
+      handleGrpcProduce,
     ),
     Fetch: unary<v1.FetchRequest__Output, v1.FetchResponse>(context, logger, 'Fetch', handleFetch),
     // Each answer's pooled read buffers go back once it is serialized (the FetchStream serializer runs

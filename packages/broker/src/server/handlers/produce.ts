@@ -11,10 +11,49 @@ import {
 import type { HostedPartition } from '../partitions.js';
 import type { BrokerContext } from '../context.js';
 import { NO_ERROR, errorFields, toErrorFields } from '../errors.js';
+import { awaitLeadership, ledHere } from '../leadership.js';
 
 const VALID_ACKS = new Set([0, 1, -1]);
 /** Joins a partition's l.pin to its l.pout in the request timeline (@samsa/protocol's trace). */
 let traceId = 0;
+
+/**
+ * The gRPC Produce (unary and stream). Right after an election the new leader is named in metadata,
+ * and producers write to it, before its term has started: the broker learns its role from the
+ * coordinator, then saves the new epoch to the partition's epoch cache (an fsync) before it can answer
+ * acks=all. A request for a partition whose term is about to start here waits for it (awaitLeadership,
+ * the Kafka listener's wait) within its own timeout, which the wait uses up, and the client's abort,
+ * instead of costing an idempotent producer a retry and its backoff just when failover time counts (a
+ * producer that is not idempotent would risk a duplicate). A partition led elsewhere is answered at once.
+ */
+export function handleGrpcProduce(
+  ctx: BrokerContext,
+  request: v1.ProduceRequest__Output,
+  signal: AbortSignal,
+): Promise<v1.ProduceResponse> {
+  if (termsStarted(ctx, request)) return handleProduce(ctx, request, signal);
+  return produceOnceLed(ctx, request, signal);
+}
+
+async function produceOnceLed(
+  ctx: BrokerContext,
+  request: v1.ProduceRequest__Output,
+  signal: AbortSignal,
+): Promise<v1.ProduceResponse> {
+  const startMs = Date.now();
+  const waitMs = Math.min(ctx.settings['leadership.wait.ms'] as number, Math.max(0, request.timeoutMs));
+  const named = request.topics.flatMap((t) => t.partitions.map((p) => ({ topic: t.name, partition: p.partition })));
+  await awaitLeadership(ctx, named, signal, waitMs);
+  const timeoutMs = Math.max(0, request.timeoutMs - (Date.now() - startMs));
+  return handleProduce(ctx, { ...request, timeoutMs }, signal);
+}
+
+/** Whether every partition the request names is led here in a started term (the usual case: no wait). */
+function termsStarted(ctx: BrokerContext, request: v1.ProduceRequest__Output): boolean {
+  for (const topic of request.topics)
+    for (const data of topic.partitions) if (!ledHere(ctx, topic.name, data.partition)) return false;
+  return true;
+}
 
 /**
  * Produce: validate and append each partition's batches on the leader. Records are never decoded:
