@@ -109,6 +109,12 @@ export class FollowerDriver<R extends Replica = Replica> {
   }
 }
 
+/** A replica in a fetch, with the token of its latest add when the fetch was built. */
+interface Fetching<R> {
+  readonly replica: R;
+  readonly token: number | undefined;
+}
+
 class FetchLoop<R extends Replica> {
   /** Followed replicas, each with the token of its latest add: an answer to a fetch sent before is dropped. */
   private readonly partitions = new Map<R, number>();
@@ -160,9 +166,7 @@ class FetchLoop<R extends Replica> {
   private async run(): Promise<void> {
     const backoffMs = this.options.backoffMs ?? 200;
     while (this.running) {
-      const batch = [...this.partitions.keys()].filter(
-        (r) => r.role === 'follower' && r.leader === this.leaderId && r.log.state === 'online',
-      );
+      const batch = this.fetchable();
       if (batch.length === 0) {
         await new Promise<void>((resolve) => {
           this.wake = resolve;
@@ -170,23 +174,9 @@ class FetchLoop<R extends Replica> {
         this.wake = undefined;
         continue;
       }
-      const tokens = new Map(batch.map((r) => [r, this.partitions.get(r)]));
       try {
         const response = await this.fetch(batch);
-        const byKey = new Map(batch.map((r) => [partitionKey(r.topic, r.partition), r]));
-        // Partitions are independent logs: apply them concurrently, so one slow write does not hold
-        // back the next fetch (which is what acknowledges the others to the leader).
-        const applied = await Promise.all(
-          response.topics.flatMap((topic) =>
-            topic.partitions.map((p) => {
-              const replica = byKey.get(partitionKey(topic.name, p.partition));
-              // Fenced: a replica unfollowed (or followed anew) since the fetch was sent is not touched.
-              const current = replica !== undefined && this.partitions.get(replica) === tokens.get(replica);
-              return current ? this.track(replica, this.handle(replica, p)) : true;
-            }),
-          ),
-        );
-        if (applied.includes(false)) await this.sleep(backoffMs);
+        if (!(await this.applyAll(batch, response))) await this.sleep(backoffMs);
       } catch (err) {
         this.log.debug({ err }, 'replica fetch failed; backing off');
         await this.sleep(backoffMs);
@@ -194,25 +184,70 @@ class FetchLoop<R extends Replica> {
     }
   }
 
-  private fetch(batch: R[]): Promise<ReplicaFetchResponse> {
-    const topics = new Map<string, ReplicaFetchPartition[]>();
-    for (const r of batch) {
-      const list = topics.get(r.topic) ?? [];
-      list.push({
+  /**
+   * The replicas to fetch now, in the order the request lists them (by topic, as fetch() groups them),
+   * each with the token of its latest add. Built once per fetch and read by index: a follower sends a
+   * fetch for every append it copies, so no per-fetch maps or partition-key strings.
+   */
+  private fetchable(): Fetching<R>[] {
+    const byTopic = new Map<string, Fetching<R>[]>();
+    for (const [replica, token] of this.partitions) {
+      if (replica.role !== 'follower' || replica.leader !== this.leaderId || replica.log.state !== 'online') continue;
+      const list = byTopic.get(replica.topic);
+      if (list) list.push({ replica, token });
+      else byTopic.set(replica.topic, [{ replica, token }]);
+    }
+    if (byTopic.size === 1) for (const list of byTopic.values()) return list;
+    return [...byTopic.values()].flat();
+  }
+
+  /**
+   * Applies each partition's answer; false when one failed and the loop should back off. Partitions are
+   * independent logs: applied concurrently, so one slow write does not hold back the next fetch (which
+   * is what acknowledges the others to the leader). The leader answers in request order; an answer out
+   * of it is matched by name.
+   */
+  private async applyAll(batch: readonly Fetching<R>[], response: ReplicaFetchResponse): Promise<boolean> {
+    const work: Promise<boolean>[] = [];
+    let next = 0;
+    for (const topic of response.topics) {
+      for (const p of topic.partitions) {
+        let fetched: Fetching<R> | undefined = batch[next];
+        if (fetched === undefined || fetched.replica.topic !== topic.name || fetched.replica.partition !== p.partition)
+          fetched = batch.find((f) => f.replica.topic === topic.name && f.replica.partition === p.partition);
+        else next++;
+        // Fenced: a replica unfollowed (or followed anew) since the fetch was sent is not touched.
+        if (fetched === undefined || this.partitions.get(fetched.replica) !== fetched.token) continue;
+        work.push(this.track(fetched.replica, this.handle(fetched.replica, p)));
+      }
+    }
+    if (work.length === 1) return work[0] as Promise<boolean>;
+    return !(await Promise.all(work)).includes(false);
+  }
+
+  private fetch(batch: readonly Fetching<R>[]): Promise<ReplicaFetchResponse> {
+    const topics: { name: string; partitions: ReplicaFetchPartition[] }[] = [];
+    const partitionMaxBytes = this.options.partitionMaxBytes ?? 1024 * 1024;
+    let saving = false;
+    for (const { replica: r } of batch) {
+      const partition: { -readonly [K in keyof ReplicaFetchPartition]: ReplicaFetchPartition[K] } = {
         partition: r.partition,
         fetchOffset: r.log.logEndOffset,
         currentLeaderEpoch: r.leaderEpoch,
         lastFetchedEpoch: r.epochCache.latestEpoch,
-        partitionMaxBytes: this.options.partitionMaxBytes ?? 1024 * 1024,
+        partitionMaxBytes,
         // The saved start, not the one in memory: the leader counts it for DeleteRecords, and a crash
         // before the save would bring the records back (REPLICATION.md, rule 12).
         logStartOffset: r.log.savedLogStartOffset,
-        ...this.unsavedStart(r),
-      });
-      topics.set(r.topic, list);
+      };
+      const unsaved = this.unsavedStart(r);
+      if (unsaved !== undefined) partition.unsavedLogStartOffset = unsaved;
+      const last = topics[topics.length - 1];
+      if (last?.name === r.topic) last.partitions.push(partition);
+      else topics.push({ name: r.topic, partitions: [partition] });
+      if (this.startSaves.size > 0 && (this.startSaves.get(r)?.target ?? -1) > r.log.savedLogStartOffset) saving = true;
     }
     // While a start is saved, poll briefly, then longer: the fetch after the save tells the leader the new start.
-    const saving = batch.some((r) => (this.startSaves.get(r)?.target ?? -1) > r.log.savedLogStartOffset);
     const longPollMs = this.options.maxWaitMs ?? 500;
     this.savePollMs = !saving
       ? 0
@@ -223,7 +258,7 @@ class FetchLoop<R extends Replica> {
       maxWaitMs,
       minBytes: 1,
       maxBytes: this.options.responseMaxBytes ?? 10 * 1024 * 1024,
-      topics: [...topics].map(([name, partitions]) => ({ name, partitions })),
+      topics,
     };
     // A paused or cut-off leader does not answer: give up after the long poll plus the request timeout.
     return this.session.fetch(request, maxWaitMs + (this.options.requestTimeoutMs ?? 10_000));
@@ -301,9 +336,9 @@ class FetchLoop<R extends Replica> {
    * The start the follower has moved to and not saved yet, when past the saved one: adopted by this
    * loop (moved on the log's chain, maybe not yet in memory) or moved by retention.
    */
-  private unsavedStart(r: R): { unsavedLogStartOffset?: number } {
+  private unsavedStart(r: R): number | undefined {
     const unsaved = Math.max(r.log.logStartOffset, this.startSaves.get(r)?.target ?? -1);
-    return unsaved > r.log.savedLogStartOffset ? { unsavedLogStartOffset: unsaved } : {};
+    return unsaved > r.log.savedLogStartOffset ? unsaved : undefined;
   }
 
   /**

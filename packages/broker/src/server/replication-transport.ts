@@ -6,6 +6,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import { recordsEndOffset, trace, type v1 } from '@samsa/protocol';
 import type { MetadataImage } from '../cluster/metadata.js';
+import type { BrokerEndpoint } from '../listeners.js';
 import type {
   AlterPartitionRequest,
   FetchSession,
@@ -51,6 +52,8 @@ export class GrpcReplicationTransport implements ReplicationTransport {
 class GrpcFetchSession implements FetchSession {
   private stream: FetchStream | undefined;
   private closed = false;
+  private lastLeader: BrokerEndpoint | undefined;
+  private lastClient: ReplicationClient | undefined;
 
   constructor(
     private readonly leaderId: number,
@@ -62,11 +65,17 @@ class GrpcFetchSession implements FetchSession {
     if (this.closed) return Promise.reject(new Error('replica fetch session closed'));
     const leader = this.metadata().brokers.get(this.leaderId);
     if (!leader) return Promise.reject(new Error(`leader ${this.leaderId} is not registered`));
-    let client: ReplicationClient;
-    try {
-      client = this.peers.forBroker(leader); // on the inter-broker listener
-    } catch (err) {
-      return Promise.reject(err);
+    // The same registration as the last fetch's (metadata replaces a broker's entry when it changes):
+    // its client, without finding the listener and building the address again on every fetch.
+    let client = leader === this.lastLeader ? this.lastClient : undefined;
+    if (client === undefined) {
+      try {
+        client = this.peers.forBroker(leader); // on the inter-broker listener
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      this.lastLeader = leader;
+      this.lastClient = client;
     }
     // A leader that moved to another address (restarted elsewhere) gets a new stream.
     if (this.stream === undefined || this.stream.closed || this.stream.client !== client) {

@@ -85,4 +85,24 @@ describe('the follower side of ReplicaFetch over gRPC', () => {
       peers.close();
     }
   }, 10_000);
+
+  it('finds the leader’s client once per registration, not on every fetch, and again when it moves', async () => {
+    const peers = new PeerClients('PLAINTEXT');
+    const forBroker = vi.spyOn(peers, 'forBroker');
+    let image = { brokers: new Map([[1, { id: 1, host: '127.0.0.1', port }]]) } as unknown as MetadataImage;
+    const session = new GrpcReplicationTransport(peers, () => image).openFetchSession(1);
+    try {
+      for (let i = 0; i < 5; i++) await session.fetch(fetchAt(0), 5_000);
+      expect(forBroker).toHaveBeenCalledTimes(1);
+      const before = streamsOpened;
+      // Registered again (here at another address for the same server): a new client and a new stream.
+      image = { brokers: new Map([[1, { id: 1, host: 'localhost', port }]]) } as unknown as MetadataImage;
+      await expect(session.fetch(fetchAt(0), 5_000)).resolves.toEqual({ topics: [] });
+      expect(forBroker).toHaveBeenCalledTimes(2);
+      expect(streamsOpened - before).toBe(1);
+    } finally {
+      session.close(new Error('test over'));
+      peers.close();
+    }
+  });
 });
