@@ -3,10 +3,13 @@
  * at once with UNKNOWN_TOPIC_OR_PARTITION (3), as Kafka's broker does, not after the wait meant for a
  * partition this broker is about to lead. The broker waits up to 10 minutes for such a role here
  * (`leadership.wait.ms`), so an answer that waited would fail by the client's 15 s timeout; nothing is
- * asserted about speed. A topic created a moment ago is still waited for and answered.
+ * asserted about speed. A topic created a moment ago is still waited for and answered. And the console
+ * commands (the SDK over gRPC), with auto.create.topics.enable=false, fail naming the topic instead of
+ * waiting for it (the consumer waited for ever, the producer 60 s).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kafka } from '@samsa/protocol';
+import { runSamsa } from '../helpers/cli.js';
 import { LocalCluster } from '../helpers/cluster.js';
 import { type KafkaTestClient, kafkaTestClient } from '../helpers/kafka-client.js';
 import { freePort } from '../helpers/ports.js';
@@ -87,4 +90,31 @@ describe('the Kafka listener, for a topic or partition that does not exist', () 
     const answer = await listOffsets(fresh, 0);
     expect(answer.topics[0]!.partitions[0]).toMatchObject({ errorCode: 0, offset: 0 });
   });
+});
+
+describe('the console commands, for a topic that does not exist (auto.create.topics.enable=false)', () => {
+  const unknownLine = new RegExp(
+    `^samsa: UnknownTopicOrPartition: unknown topic ${typo}: it does not exist, and the brokers did not create it [^\\n]*\\n$`,
+  );
+
+  it('samsa consume fails with one line naming the topic', async () => {
+    for (const args of [[], ['--partition', '0', '--offset', '0'], ['--group', `${topic}-g`]]) {
+      const run = await runSamsa([
+        'consume',
+        '--topic',
+        typo,
+        ...args,
+        '--bootstrap-server',
+        cluster.bootstrap.join(','),
+      ]);
+      expect(run.code, args.join(' ')).toBe(1);
+      expect(run.stderr, args.join(' ')).toMatch(unknownLine);
+    }
+  }, 60_000);
+
+  it('samsa produce fails with one line naming the topic, before reading its input', async () => {
+    const run = await runSamsa(['produce', '--topic', typo, '--bootstrap-server', cluster.bootstrap.join(',')], 'x\n');
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(unknownLine);
+  }, 60_000);
 });

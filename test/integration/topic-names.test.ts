@@ -152,12 +152,12 @@ describe('with auto.create.topics.enable=false', () => {
     await cluster?.close();
   });
 
-  it('consume --timeout-ms 3000 of a topic that does not exist ends after the timeout, saying so', async () => {
+  it('consume --timeout-ms 3000 of a topic that does not exist fails, saying so', async () => {
     const topic = `missing-${process.pid}`;
     const run = await runSamsa(['consume', '--topic', topic, '--timeout-ms', '3000', '--bootstrap-server', bootstrap]);
     expect(run.code).toBe(1);
     expect(run.stderr).toBe(
-      `samsa: UnknownTopicOrPartition: topic '${topic}' does not exist, and the brokers did not create it ` +
+      `samsa: UnknownTopicOrPartition: unknown topic ${topic}: it does not exist, and the brokers did not create it ` +
         '(auto.create.topics.enable=false?)\n',
     );
   });

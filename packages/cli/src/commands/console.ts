@@ -58,6 +58,7 @@ export function registerConsole(program: Command): void {
         // The flags win over the same setting given as a property, as in Kafka's console producer.
         const options = producerOptionsFrom(o.producerProperty ?? []);
         await using samsa = await connect(o.bootstrapServer, 'samsa-console-producer', retryNotices());
+        await requireTopic(samsa, o.topic, undefined, false);
         const producer = samsa.producer({
           ...options,
           acks: o.acks ?? options.acks ?? 'all',
@@ -246,8 +247,10 @@ async function runConsole(o: ConsumeOptions): Promise<void> {
       ...(o.group !== undefined ? { groupId: o.group } : {}),
     });
     // In a group, --from-beginning applies where the group has no committed offset (as in Kafka).
-    if (o.group !== undefined) consumer.subscribe([o.topic]);
-    else if (!(await position(samsa, consumer, o, abort.signal))) return await failIfUnavailable(samsa, o);
+    if (o.group !== undefined) {
+      if ((await requireTopic(samsa, o.topic, abort.signal)) === 'aborted') return;
+      consumer.subscribe([o.topic]);
+    } else if (!(await position(samsa, consumer, o, abort.signal))) return await failIfUnavailable(samsa, o);
     let count = 0;
     try {
       for await (const m of consumer.messages({ signal: abort.signal })) {
@@ -272,14 +275,11 @@ async function runConsole(o: ConsumeOptions): Promise<void> {
 }
 
 /**
- * Assigns the topic (the brokers create it on first use when auto.create.topics.enable allows) and
- * seeks; false when `signal` ended the wait. Says so on stderr when the topic had to be created, so
- * that a mistyped name does not pass for an empty topic; a topic that still does not exist when the
- * wait ends is an error.
+ * Assigns the topic and seeks; false when `signal` ended the wait. The topic must exist or be created
+ * by the brokers on first use (requireTopic).
  */
 async function position(samsa: Samsa, consumer: Consumer, o: ConsumeOptions, signal: AbortSignal): Promise<boolean> {
-  const admin = samsa.admin();
-  const existed = await exists(admin, o.topic, signal);
+  if ((await requireTopic(samsa, o.topic, signal)) === 'aborted') return false;
   try {
     await consumer.assign(
       [o.partition !== undefined ? { topic: o.topic, partition: o.partition } : { topic: o.topic }],
@@ -290,22 +290,57 @@ async function position(samsa: Samsa, consumer: Consumer, o: ConsumeOptions, sig
     if (o.offset !== undefined) await untilAborted(seekTo(consumer, o.topic, o.partition!, o.offset), signal);
   } catch (err) {
     if (!signal.aborted) throw err;
-    if (!existed && !(await exists(admin, o.topic))) {
-      throw new CliError(
-        `UnknownTopicOrPartition: topic '${o.topic}' does not exist, and the brokers did not create it ` +
-          '(auto.create.topics.enable=false?)',
-      );
-    }
     return false;
   }
-  if (!existed) {
-    const partitions = (await admin.describeTopics([o.topic]).catch(() => []))[0]?.partitions.length;
-    const count = partitions === undefined ? '' : ` with ${partitions} partition${partitions === 1 ? '' : 's'}`;
-    process.stderr.write(
-      `samsa: topic '${o.topic}' did not exist; the brokers created it${count} (auto.create.topics.enable)\n`,
+  return true;
+}
+
+/** How long a command waits for the brokers to create a topic it names that does not exist. */
+const AUTO_CREATE_WAIT_MS = 3000;
+
+/**
+ * Fails at once, naming the topic, when it does not exist and the brokers do not create it on first use
+ * (auto.create.topics.enable=false): the SDK would wait for it up to default.api.timeout.ms (60 s), and
+ * the console consumer for ever, as Kafka's clients do for a topic that may be being created. When the
+ * brokers create it, says so on stderr (when `announceCreation`: the consumer, so that a mistyped name
+ * does not pass for an empty topic). 'aborted' when `signal` ended the wait for an existing topic.
+ */
+async function requireTopic(
+  samsa: Samsa,
+  topic: string,
+  signal?: AbortSignal,
+  announceCreation = true,
+): Promise<'ready' | 'aborted'> {
+  const admin = samsa.admin();
+  if (await exists(admin, topic, signal)) return 'ready';
+  if (signal?.aborted) return 'aborted';
+  // A lookup that allows auto-creation (the SDK's default) makes the brokers create it if they may.
+  const probe = samsa.consumer();
+  const waited = AbortSignal.timeout(AUTO_CREATE_WAIT_MS);
+  try {
+    await probe.assign([{ topic }], { signal: signal ? AbortSignal.any([signal, waited]) : waited });
+  } catch (err) {
+    const { ErrorCodes } = await loadClient();
+    const unknown = (err as { code?: number }).code === ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code;
+    if (!waited.aborted && !signal?.aborted && !unknown) throw err;
+  } finally {
+    await probe.close();
+  }
+  // Asked without `signal`: a --timeout-ms that ended the look still gets the answer.
+  if (!(await exists(admin, topic))) {
+    throw new CliError(
+      `UnknownTopicOrPartition: unknown topic ${topic}: it does not exist, and the brokers did not create it ` +
+        '(auto.create.topics.enable=false?)',
     );
   }
-  return true;
+  if (announceCreation) {
+    const partitions = (await admin.describeTopics([topic]).catch(() => []))[0]?.partitions.length;
+    const count = partitions === undefined ? '' : ` with ${partitions} partition${partitions === 1 ? '' : 's'}`;
+    process.stderr.write(
+      `samsa: topic '${topic}' did not exist; the brokers created it${count} (auto.create.topics.enable)\n`,
+    );
+  }
+  return signal?.aborted ? 'aborted' : 'ready';
 }
 
 /**
