@@ -60,6 +60,11 @@ describe('the Kafka listener, for a topic or partition that does not exist', () 
     expect(answer.topics[0]!.partitions[0]).toMatchObject({ errorCode: UNKNOWN_TOPIC_OR_PARTITION });
   });
 
+  it('ListOffsets answers INVALID_TOPIC_EXCEPTION at once for a name no topic can have', async () => {
+    const answer = await listOffsets('no/such', 0);
+    expect(answer.topics[0]!.partitions[0]).toMatchObject({ errorCode: 17 });
+  });
+
   it('ListOffsets answers at once for a partition past the topic’s count', async () => {
     const answer = await listOffsets(topic, 3);
     expect(answer.topics[0]!.partitions[0]).toMatchObject({ errorCode: UNKNOWN_TOPIC_OR_PARTITION });
