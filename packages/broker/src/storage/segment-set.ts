@@ -160,9 +160,12 @@ export class SegmentSet {
     await fsyncDir(this.ctx.dir);
   }
 
-  /** Closes every file (close, or a failed open); the set itself stays as it is. */
+  /**
+   * Closes every file for good (close, abandon, or a failed open); the set itself stays as it is. Work
+   * beside the chain that is still under way (a roll's flush after a log went offline) cannot reopen one.
+   */
   async closeAll(): Promise<void> {
-    for (const segment of this.segments) await segment.closeHandle().catch(noop);
+    for (const segment of this.segments) await segment.retire().catch(noop);
     this.openInactive.clear();
   }
 

@@ -79,6 +79,11 @@ export class LogSegment {
   deleted = false;
   /** The cleaner swapped this segment out for a cleaned one: a reader finds the new one in the set. */
   replaced = false;
+  /**
+   * Its log closed its files (close, a crash played by a test, a failed open): nothing opens it again.
+   * A roll's flush or a read still under way would otherwise open a file nobody closes any more.
+   */
+  retired = false;
 
   constructor(
     readonly dir: string,
@@ -100,12 +105,19 @@ export class LogSegment {
     if (this.fh) return this.fh;
     // Its name may already belong to another file (a cleaned segment, a new one after truncation).
     if (this.deleted) throw new Error(`segment ${this.paths.log} was deleted`);
+    if (this.retired) throw new Error(`segment ${this.paths.log} was closed with its log`);
     this.opening ??= open(this.paths.log, 'r+').then((fh) => {
       this.fh = fh;
       this.opening = undefined;
       return fh;
     });
     return this.opening;
+  }
+
+  /** Closes the file for good: see `retired`. */
+  retire(): Promise<void> {
+    this.retired = true;
+    return this.closeHandle();
   }
 
   async closeHandle(): Promise<void> {

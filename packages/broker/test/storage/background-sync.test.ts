@@ -1,7 +1,14 @@
-import { cp, open, readdir, readFile } from 'node:fs/promises';
+import { readdirSync, readlinkSync } from 'node:fs';
+import { cp, mkdir, open, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { OffsetOutOfRangeError, openPartitionLog, WritebackSlots } from '@samsa/broker/internal';
+import {
+  KafkaStorageError,
+  OffsetOutOfRangeError,
+  openPartitionLog,
+  type PartitionLog,
+  WritebackSlots,
+} from '@samsa/broker/internal';
 import { waitFor, withTimeout } from '../../../../test/helpers/wait.js';
 import { makeBatch, tempDir } from './helpers.js';
 
@@ -54,6 +61,25 @@ async function recoveryPoint(dir: string): Promise<number | undefined> {
     (t) => Number(t.trim()),
     () => undefined,
   );
+}
+
+/** The files under `dir` this process holds open (its descriptors, from /proc/self/fd). */
+function openFilesUnder(dir: string): string[] {
+  const files: string[] = [];
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      const target = readlinkSync(`/proc/self/fd/${fd}`);
+      if (target.startsWith(`${dir}/`)) files.push(target);
+    } catch {
+      // closed between the listing and the read
+    }
+  }
+  return files;
+}
+
+/** Resolves once the log's background work (roll flushes, writeback, deletions) has ended. */
+function backgroundSettled(log: PartitionLog): Promise<void> {
+  return (log as unknown as { durability: { settled(): Promise<void> } }).durability.settled();
 }
 
 /** For each test of a describe block: a log directory, a scratch directory, and datasync gated. */
@@ -142,6 +168,37 @@ describe('partition log: rolling a segment', () => {
       }
     } finally {
       await reopened.close();
+    }
+  });
+  it("a roll's flush still queued when the log is abandoned or closed offline opens no file again", async () => {
+    // Before: the flush, held at its index writes, went on after the log had closed its files and
+    // opened the rolled segment again to fsync it; nothing closed that handle (the GC did, with a warning).
+    t.disk.release();
+    for (const end of ['abandon', 'offline close'] as const) {
+      const dir = join(t.dir, end.replace(' ', '-'));
+      const log = await openPartitionLog({ dir });
+      await log.append(makeBatch({ count: 2, valueSize: 100 }));
+      const indexWrites = await gateFileHandle(t.scratch, 'sync');
+      try {
+        await log.roll();
+        await waitFor(() => indexWrites.held() > 0, { timeoutMs: STUCK_MS, description: "the flush's index write" });
+        if (end === 'abandon') await log.abandon();
+        else {
+          // The log start's save fails (its temporary file's name is a directory's, as ENOSPC would).
+          await mkdir(join(dir, 'log-start-offset.tmp'));
+          await expect(log.deleteRecordsBefore(1)).rejects.toBeInstanceOf(KafkaStorageError);
+          expect(log.state).toBe('offline');
+          await log.close();
+        }
+        // Only the held index write's temporary file is open.
+        expect(openFilesUnder(dir).filter((file) => !file.endsWith('.tmp'))).toEqual([]);
+        indexWrites.release();
+        await withTimeout(backgroundSettled(log), STUCK_MS, 'the roll flush');
+        expect(openFilesUnder(dir)).toEqual([]);
+      } finally {
+        indexWrites.release();
+        indexWrites.restore();
+      }
     }
   });
 });
