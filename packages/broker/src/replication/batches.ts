@@ -2,7 +2,7 @@
  * Keeping the epoch cache in step with the log: every appended batch carries its leader epoch in
  * the header (partitionLeaderEpoch, outside the CRC). Pure; the driver calls it after each append.
  */
-import { splitBatches } from '@samsa/protocol';
+import { BatchField, LOG_OVERHEAD } from '@samsa/protocol';
 import type { LeaderEpochCache } from './epoch-cache.js';
 
 /**
@@ -12,10 +12,22 @@ import type { LeaderEpochCache } from './epoch-cache.js';
  * Batches without an epoch (-1, pre-KIP-101 format) are skipped.
  */
 export function assignEpochsFromBatches(cache: LeaderEpochCache, stampedBatches: Buffer): boolean {
+  // A walk of the framing reading two fields, not a parse of every header: the log checked these
+  // batches as it appended them, and a follower calls this for every fetch answer it copies. Only a
+  // batch newer than the latest epoch changes the cache (assign ignores the others), so only its
+  // base offset is read.
   let changed = false;
-  for (const { header } of splitBatches(stampedBatches, { verifyCrc: false })) {
-    if (header.partitionLeaderEpoch < 0) continue;
-    if (cache.assign(header.partitionLeaderEpoch, header.baseOffset)) changed = true;
+  let pos = 0;
+  while (pos + LOG_OVERHEAD + 4 <= stampedBatches.length) {
+    const epoch = stampedBatches.readInt32BE(pos + BatchField.partitionLeaderEpoch);
+    if (epoch >= 0 && epoch > cache.latestEpoch) {
+      const high = stampedBatches.readInt32BE(pos + BatchField.baseOffset);
+      const baseOffset = high * 2 ** 32 + stampedBatches.readUInt32BE(pos + BatchField.baseOffset + 4);
+      if (cache.assign(epoch, baseOffset)) changed = true;
+    }
+    const batchLength = stampedBatches.readInt32BE(pos + BatchField.batchLength);
+    if (batchLength <= 0) break;
+    pos += LOG_OVERHEAD + batchLength;
   }
   return changed;
 }

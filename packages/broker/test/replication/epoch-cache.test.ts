@@ -176,6 +176,23 @@ describe('assignEpochsFromBatches', () => {
     ]);
     expect(assignEpochsFromBatches(cache, batch(12, 5))).toBe(false);
   });
+
+  it('skips batches without an epoch and at or below the latest, and reads offsets past 2^32', () => {
+    const batch = (offset: number, epoch: number): Buffer => {
+      const buf = encodeBatch([{ value: Buffer.from('x') }], { now: 1_700_000_000_000 });
+      stampBatch(buf, 0, offset, epoch);
+      return buf;
+    };
+    const cache = cacheOf();
+    const far = 2 ** 40 + 7;
+    const batches = [batch(far, -1), batch(far + 1, 2), batch(far + 2, 1), batch(far + 3, 2), batch(far + 4, 9)];
+    expect(assignEpochsFromBatches(cache, Buffer.concat(batches))).toBe(true);
+    expect(entries(cache)).toEqual([
+      [2, far + 1],
+      [9, far + 4],
+    ]);
+    expect(assignEpochsFromBatches(cache, Buffer.alloc(0))).toBe(false);
+  });
 });
 
 describe('leader-epoch-checkpoint file', () => {
