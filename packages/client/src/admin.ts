@@ -531,17 +531,16 @@ export class Admin implements AsyncDisposable {
     };
   }
 
-  /** Log start offset and high watermark of every partition of a topic (ListOffsets to the leaders). */
   /**
    * Per partition, the offset of the first record with a timestamp at or after `timestampMs`
-   * (Kafka's offsetsForTimes); -1 where there is none.
+   * (Kafka's offsetsForTimes); -1 where there is none. Never creates the topic.
    */
   async fetchTopicOffsetsByTimestamp(
     topic: string,
     timestampMs: number,
     options: { signal?: AbortSignal } = {},
   ): Promise<Array<{ partition: number; offset: number }>> {
-    const info = await this.cluster.topic(topic, undefined, options.signal);
+    const info = await this.cluster.topic(topic, undefined, options.signal, false);
     const answers = await listOffsets(
       this.cluster,
       info.partitions.map((p) => ({ topic, partition: p.partition, timestamp: timestampMs })),
@@ -558,8 +557,13 @@ export class Admin implements AsyncDisposable {
     return this.groups.findCoordinator(groupId, options.signal);
   }
 
+  /**
+   * Log start offset and high watermark of every partition of a topic (ListOffsets to the leaders).
+   * Never creates the topic: one the brokers do not know is asked again (it may be being created) until
+   * defaultApiTimeoutMs, then UnknownTopicOrPartition.
+   */
   async fetchTopicOffsets(topic: string, options: { signal?: AbortSignal } = {}): Promise<PartitionOffsets[]> {
-    const info = await this.cluster.topic(topic, undefined, options.signal);
+    const info = await this.cluster.topic(topic, undefined, options.signal, false);
     const partitions = info.partitions.map((p) => p.partition);
     const [low, high] = await Promise.all([
       listOffsets(

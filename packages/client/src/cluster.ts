@@ -156,6 +156,12 @@ export class Cluster {
     for (const topic of topics) if (this.interest.get(topic) === 0) this.interest.delete(topic);
   }
 
+  /** One Metadata request for `name` that never asks the brokers to create it (admin lookups, as Kafka's). */
+  private async lookUpWithoutCreating(name: string, signal: AbortSignal | undefined): Promise<void> {
+    const response = await this.callAny('Metadata', { topics: [name], allowAutoTopicCreation: false }, { signal });
+    this.apply(response, false);
+  }
+
   private apply(response: v1.MetadataResponse__Output, complete: boolean): void {
     this.clusterId = response.clusterId;
     this.controllerId = response.controllerId;
@@ -209,13 +215,15 @@ export class Cluster {
     name: string,
     deadline = Date.now() + this.options.defaultApiTimeoutMs,
     signal?: AbortSignal,
+    autoCreate = true,
   ): Promise<TopicInfo> {
     this.refreshIfStale();
     const cached = this.topics.get(name);
     if (cached && cached.partitions.length > 0) return cached;
     return withRetries(
       async () => {
-        await this.refresh([name]);
+        if (autoCreate) await this.refresh([name]);
+        else await this.lookUpWithoutCreating(name, signal);
         const info = this.topics.get(name);
         if (info && info.partitions.length > 0) return info;
         // A final answer (InvalidTopic, say) ends the wait; a retriable one (being created) does not.

@@ -144,6 +144,26 @@ describe('admin', () => {
       { partition: 1, low: 7, high: 42 },
     ]);
   });
+
+  it("never asks the brokers to create the topic it looks up offsets of (as Kafka's admin)", async () => {
+    const quick = new Samsa({ brokers: [cluster.bootstrap[0] as string], retry: fastRetry, defaultApiTimeoutMs: 300 });
+    try {
+      const admin = quick.admin();
+      await expect(admin.fetchTopicOffsets('typo')).rejects.toMatchObject({
+        code: ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code,
+      });
+      await expect(admin.fetchTopicOffsetsByTimestamp('typo', 0)).rejects.toMatchObject({
+        code: ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code,
+      });
+      const asked = cluster
+        .requestsOf<{ topics: string[]; allowAutoTopicCreation: boolean }>('Metadata')
+        .filter((r) => r.request.topics.includes('typo'));
+      expect(asked.length).toBeGreaterThan(0);
+      expect(asked.every((r) => !r.request.allowAutoTopicCreation)).toBe(true);
+    } finally {
+      await quick.close();
+    }
+  });
 });
 
 describe('bootstrap', () => {
