@@ -26,7 +26,11 @@ import { makeBatch } from '../storage/helpers.js';
 import { leaderWithTenRecords } from '../server/leader-fixture.js';
 
 let dir: string | undefined;
+/** aboutToLead's log: closed after each test (its files were left to the garbage collector, DEP0137). */
+let opened: HostedPartition | undefined;
 afterEach(async () => {
+  await opened?.log.close();
+  opened = undefined;
   if (dir) await rm(dir, { recursive: true, force: true });
   dir = undefined;
 });
@@ -38,6 +42,7 @@ afterEach(async () => {
 async function aboutToLead(): Promise<BrokerContext> {
   dir = await mkdtemp(join(tmpdir(), 'samsa-leader-apis-'));
   const { hosted, ctx } = await leaderWithTenRecords(dir, [1, 2]);
+  opened = hosted;
   let led = false;
   setTimeout(() => {
     led = true;

@@ -54,7 +54,7 @@ function followerFetch(ctx: BrokerContext, fetchOffset: number) {
 describe("the leader's trace points (the request timeline)", () => {
   it('mark an acks=all produce, the follower fetch that copies it, the HW move and the answer', async () => {
     dir = mkdtempSync(join(tmpdir(), 'samsa-trace-points-'));
-    const { ctx, leaders, waiters } = await leaderWithTenRecords(dir, [1, 2]);
+    const { ctx, leaders, waiters, hosted } = await leaderWithTenRecords(dir, [1, 2]);
     try {
       hook.events.length = 0;
       const request = {
@@ -84,6 +84,7 @@ describe("the leader's trace points (the request timeline)", () => {
     } finally {
       leaders.stop();
       waiters.expireAll();
+      await hosted.log.close(); // its files were left to the garbage collector (a DEP0137 warning)
     }
   });
 });
