@@ -28,5 +28,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     reporters: ['default'],
+    // Fails a file that leaves a FileHandle open, with the opener's stack (README, Tests).
+    setupFiles: process.env.SAMSA_TRACK_FILE_HANDLES ? ['test/helpers/file-handles.ts'] : [],
   },
 });
