@@ -1,0 +1,168 @@
+// A producer's view of a leadership change: a 3-broker cluster (RF 3, min.insync.replicas 2, one
+// partition), one SDK producer (acks=all, idempotent, the client's default retry backoff) sending one
+// record at a time while the partition's leader changes: `--fault kill` SIGKILLs it (one fault a run;
+// zookeeper.session.timeout.ms is --session-ms), `--fault elect` makes the next replica the preferred one
+// (a reassignment that only reorders) and asks for a preferred election, --moves times a run. Per fault:
+// the longest send from the fault until the new leader answered and --after-ms more passed, the time
+// from the fault to the first answer of a send started after it (kill), and the producer's retries by
+// error code (6: NOT_LEADER_OR_FOLLOWER). With several --build checkouts the builds alternate run by run,
+// so an A/B shares the machine's load; the client is this checkout's either way.
+//   flock /tmp/samsa-bench.lock node scripts/bench-failover.mjs --fault elect --build A --build B --runs 2
+import { loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
+import { Samsa } from '@samsa/client';
+import { startCluster } from './bench-processes.mjs';
+
+const { values } = parseArgs({
+  options: {
+    build: { type: 'string', multiple: true },
+    runs: { type: 'string', default: '3' },
+    'session-ms': { type: 'string', default: '3000' },
+    'after-ms': { type: 'string', default: '1000' },
+    fault: { type: 'string', default: 'kill' },
+    moves: { type: 'string', default: '4' },
+  },
+});
+const builds = values.build ?? [undefined];
+const runs = Number(values.runs);
+const sessionMs = Number(values['session-ms']);
+
+/** Counts the producer's retries by error code (the client logs each 'produce failed, will retry'). */
+function countingLogger(retriesByCode, refusals) {
+  const count = (context, message) => {
+    if (message !== 'produce failed, will retry') return;
+    const code = context?.err?.code ?? 'other';
+    retriesByCode[code] = (retriesByCode[code] ?? 0) + 1;
+    // Which broker refused: the old leader says it does not lead; a new one whose term has not started,
+    // that it is not the leader (LeaderDriver) or that it does not lead (before the role).
+    if (code === 6) refusals.push(String(context.err.message).replace(/\d+/g, 'N'));
+  };
+  return { debug: () => {}, info: () => {}, warn: count, error: count };
+}
+
+async function waitFor(probe, what, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Sends one record at a time until stopped, keeping each send's start and answer times. */
+function writer(producer) {
+  const sends = [];
+  let running = true;
+  const done = (async () => {
+    for (let seq = 0; running; seq++) {
+      const sentAt = Date.now();
+      await producer.send({ topic: 'f', partition: 0, value: `v${seq}` });
+      sends.push({ sentAt, ackAt: Date.now() });
+    }
+  })();
+  return {
+    sends,
+    stop: async () => {
+      running = false;
+      await done;
+    },
+  };
+}
+
+/** Waits until a send that started after `since` was answered. */
+function firstAckAfter(sends, since) {
+  return waitFor(async () => sends.find((s) => s.sentAt >= since), 'a send answered after the fault');
+}
+
+async function oneRun(build) {
+  const cluster = await startCluster({
+    brokers: 3,
+    name: 'failover',
+    ...(build && { build }),
+    overrides: { 'zookeeper.session.timeout.ms': String(sessionMs), 'replica.lag.time.max.ms': '2000' },
+  });
+  const retriesByCode = {};
+  const refusals = [];
+  const options = { brokers: cluster.addresses, requestTimeoutMs: 4000, metadataMaxAgeMs: 2000 };
+  const admin = new Samsa(options);
+  const client = new Samsa({ ...options, logger: countingLogger(retriesByCode, refusals) });
+  const faults = [];
+  try {
+    await admin
+      .admin()
+      .createTopics([{ topic: 'f', numPartitions: 1, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } }]);
+    const describe = async () => (await admin.admin().describeTopics(['f']))[0].partitions[0];
+    const settled = () =>
+      waitFor(async () => {
+        const p = await describe();
+        return p.leader >= 0 && p.isr.length === 3 && (p.addingReplicas ?? []).length === 0 && p;
+      }, 'a leader and a full ISR');
+    await settled();
+    const producer = client.producer({ acks: 'all', lingerMs: 0, deliveryTimeoutMs: 60_000 });
+    const w = writer(producer);
+    await waitFor(async () => w.sends.length >= 50, 'the writes to get going');
+    const moves = values.fault === 'kill' ? 1 : Number(values.moves);
+    for (let move = 0; move < moves; move++) {
+      const before = await settled();
+      if (values.fault === 'elect') {
+        // The next replica becomes the preferred one, then a preferred election hands it the partition.
+        const replicas = [...before.replicas.filter((r) => r !== before.leader), before.leader];
+        await admin.admin().alterPartitionReassignments([{ topic: 'f', partition: 0, replicas }]);
+        await waitFor(async () => (await settled()).replicas[0] === replicas[0], 'the new replica order');
+      }
+      await new Promise((r) => setTimeout(r, 500));
+      for (const code of Object.keys(retriesByCode)) delete retriesByCode[code];
+      refusals.length = 0;
+      const faultAt = Date.now();
+      if (values.fault === 'kill') cluster.brokers[before.leader - 1].child.kill('SIGKILL');
+      else void admin.admin().electPreferredLeaders([{ topic: 'f', partitions: [0] }]);
+      const first = await firstAckAfter(w.sends, faultAt + 1);
+      // The election happens a moment after it is asked for: the window ends once the new leader (in
+      // metadata) has answered a send that started after it showed, and after-ms more have passed.
+      await waitFor(async () => (await describe()).leader !== before.leader, 'the new leader in metadata');
+      await firstAckAfter(w.sends, Date.now());
+      await new Promise((r) => setTimeout(r, Number(values['after-ms'])));
+      const during = w.sends.filter((s) => s.ackAt >= faultAt);
+      faults.push({
+        maxSendMs: Math.max(...during.map((s) => s.ackAt - s.sentAt)),
+        faultToAckMs: first.ackAt - faultAt,
+        notLeaderRetries: retriesByCode[6] ?? 0,
+        retriesByCode: { ...retriesByCode },
+        refusals: [...refusals],
+        from: before.leader,
+        to: (await describe()).leader,
+      });
+    }
+    await w.stop();
+    await producer.close();
+    return faults;
+  } finally {
+    await client.close();
+    await admin.close();
+    await cluster.stop();
+  }
+}
+
+const results = builds.map(() => []);
+for (let run = 0; run < runs; run++) {
+  // Alternate the order so neither build always runs on the warmer machine.
+  const order = builds.map((_, i) => i);
+  if (run % 2 === 1) order.reverse();
+  for (const i of order) {
+    const load = loadavg()[0].toFixed(1);
+    for (const r of await oneRun(builds[i])) {
+      results[i].push(r);
+      console.log(JSON.stringify({ build: builds[i] ?? '.', run, load1: load, ...r }));
+    }
+  }
+}
+for (const [i, list] of results.entries()) {
+  const max = list.map((r) => r.maxSendMs).sort((a, b) => a - b);
+  const first = list.map((r) => r.faultToAckMs).sort((a, b) => a - b);
+  const retries = list.map((r) => r.notLeaderRetries);
+  console.log(
+    `${builds[i] ?? '.'}: max send ms ${max.join(' ')} | fault to first ack ms ${first.join(' ')}` +
+      ` | NOT_LEADER retries ${retries.join(' ')}`,
+  );
+}
