@@ -197,7 +197,10 @@ export class LeaderDriver<R extends Replica = Replica> {
     // A new epoch is starting: its first batch must not land below the offset it will be said to start at.
     for (let starting = this.epochStarts.get(replica); starting; starting = this.epochStarts.get(replica))
       await starting;
-    if (acks === -1) this.checkEnoughReplicas(replica);
+    if (acks === -1) {
+      if (!replica.leaderState && this.starting.has(replica)) await this.termStart(replica, timeoutMs, signal);
+      this.checkEnoughReplicas(replica);
+    }
     // With exposeUnwrittenAppends, followers parked at the log end are woken as soon as the append is
     // exposed (its CRCs passed), so they copy it while this leader writes it; the HW still waits for
     // the write (onLeaderAppend). Without, they are woken once it is written (onLeaderAppend).
@@ -210,6 +213,32 @@ export class LeaderDriver<R extends Replica = Replica> {
     this.onLeaderAppend(replica);
     if (acks === -1) await this.waitForIsr(replica, appended.lastOffset + 1, timeoutMs, signal);
     return appended;
+  }
+
+  /**
+   * Waits while `replica`'s new term is starting (its epoch saved to the cache: an fsync) for an acks=all
+   * append, which needs the term's LeaderState: a producer that got past the server's wait for the term
+   * (awaitLeadership) just before this leader was given a new epoch (a follower left the ISR) would
+   * otherwise be refused NotLeaderOrFollower by its own leader. Ends with the term started or abandoned
+   * (the caller's check then answers), after `timeoutMs` (the same), or when the producer goes away.
+   */
+  private termStart(replica: R, timeoutMs: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.options.waiters.park(
+        {
+          tryComplete: () => {
+            const over = replica.leaderState !== undefined || !this.starting.has(replica);
+            if (over) resolve();
+            return over;
+          },
+          onExpire: () => resolve(),
+          onAbort: () => reject(new SamsaError(ErrorCodes.NETWORK_EXCEPTION, 'the producer disconnected')),
+        },
+        [partitionKey(replica.topic, replica.partition)],
+        timeoutMs,
+        signal,
+      );
+    });
   }
 
   /**

@@ -238,6 +238,54 @@ describe('LeaderDriver.becomeLeader', () => {
     }
   });
 
+  it('holds an acks=all append that arrives while a new term saves its epoch, and appends in that term', async () => {
+    const hosted = await hostedPartition([1, 2]);
+    let held: Promise<void> | undefined;
+    let saving = false;
+    const leadership = new LeaderDriver<HostedPartition>({
+      brokerId: 1,
+      replicaLagTimeMaxMs: 30_000,
+      clock: systemClock,
+      transport: { alterPartition: () => Promise.reject(new Error('no controller in this test')) },
+      waiters: new DelayedOperations(),
+      committedState: () => undefined,
+      minInsyncReplicas: () => 1,
+      saveEpochCache: () => {
+        saving = true;
+        return held ?? Promise.resolve();
+      },
+      logger: pino({ level: 'silent' }),
+    });
+    try {
+      await leadership.becomeLeader(hosted, { ...leaderRole(0, [1, 2]), replicas: [1, 2] });
+      // Broker 2 left the ISR: epoch 1 for the same leader, whose save (an fsync) is held.
+      let release!: () => void;
+      held = new Promise<void>((r) => {
+        release = r;
+      });
+      saving = false;
+      leadership.keepLeading(hosted);
+      leadership.resign(hosted);
+      hosted.leaderEpoch = 1;
+      hosted.isr = [1];
+      const term = leadership.becomeLeader(hosted, { ...leaderRole(1, [1]), replicas: [1, 2] });
+      while (!saving) await new Promise(setImmediate);
+      const produce = leadership.append(hosted, makeBatch({ count: 2 }), -1, 60_000, new AbortController().signal);
+      const outcome = produce.then(
+        (appended) => appended.baseOffset,
+        (err: unknown) => String(err),
+      );
+      await new Promise(setImmediate); // refused by now without the wait for the term
+      release();
+      await term;
+      expect(await outcome).toBe(0);
+      expect(hosted.highWatermark).toBe(2);
+    } finally {
+      leadership.stop();
+      await hosted.log.close();
+    }
+  });
+
   it('starts the term from the log end after the epoch checkpoint, counting appends made meanwhile', async () => {
     const hosted = await hostedPartition([1]);
     const log = hosted.log;
