@@ -1,7 +1,9 @@
 // A producer's view of a leadership change: a 3-broker cluster (RF 3, min.insync.replicas 2, one
 // partition), one SDK producer (acks=all, idempotent, the client's default retry backoff) sending one
 // record at a time while the partition's leader changes: `--fault kill` SIGKILLs it (one fault a run;
-// zookeeper.session.timeout.ms is --session-ms), `--fault elect` makes the next replica the preferred one
+// zookeeper.session.timeout.ms is --session-ms), `--fault kill-follower` a follower instead (the leader
+// keeps the partition in a new epoch once the follower leaves the ISR: its term starts again),
+// `--fault elect` makes the next replica the preferred one
 // (a reassignment that only reorders) and asks for a preferred election, --moves times a run. Per fault:
 // the longest send from the fault until the new leader answered and --after-ms more passed, the time
 // from the fault to the first answer of a send started after it (kill), and the producer's retries by
@@ -89,9 +91,9 @@ async function oneRun(build) {
   const client = new Samsa({ ...options, logger: countingLogger(retriesByCode, refusals) });
   const faults = [];
   try {
-    await admin
-      .admin()
-      .createTopics([{ topic: 'f', numPartitions: 1, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } }]);
+    // Refused (InvalidReplicationFactor) until all three brokers have registered.
+    const topic = { topic: 'f', numPartitions: 1, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } };
+    await waitFor(async () => (await admin.admin().createTopics([topic])) ?? true, 'the topic created');
     const describe = async () => (await admin.admin().describeTopics(['f']))[0].partitions[0];
     const settled = () =>
       waitFor(async () => {
@@ -102,7 +104,7 @@ async function oneRun(build) {
     const producer = client.producer({ acks: 'all', lingerMs: 0, deliveryTimeoutMs: 60_000 });
     const w = writer(producer);
     await waitFor(async () => w.sends.length >= 50, 'the writes to get going');
-    const moves = values.fault === 'kill' ? 1 : Number(values.moves);
+    const moves = values.fault === 'elect' ? Number(values.moves) : 1;
     for (let move = 0; move < moves; move++) {
       const before = await settled();
       if (values.fault === 'elect') {
@@ -115,12 +117,17 @@ async function oneRun(build) {
       for (const code of Object.keys(retriesByCode)) delete retriesByCode[code];
       refusals.length = 0;
       const faultAt = Date.now();
+      const follower = before.replicas.find((r) => r !== before.leader);
       if (values.fault === 'kill') cluster.brokers[before.leader - 1].child.kill('SIGKILL');
+      else if (values.fault === 'kill-follower') cluster.brokers[follower - 1].child.kill('SIGKILL');
       else void admin.admin().electPreferredLeaders([{ topic: 'f', partitions: [0] }]);
       const first = await firstAckAfter(w.sends, faultAt + 1);
       // The election happens a moment after it is asked for: the window ends once the new leader (in
       // metadata) has answered a send that started after it showed, and after-ms more have passed.
-      await waitFor(async () => (await describe()).leader !== before.leader, 'the new leader in metadata');
+      if (values.fault === 'kill-follower')
+        // The leader stays; the dead follower leaves the ISR (a new epoch of the same leader).
+        await waitFor(async () => !(await describe()).isr.includes(follower), 'the ISR without the follower');
+      else await waitFor(async () => (await describe()).leader !== before.leader, 'the new leader in metadata');
       await firstAckAfter(w.sends, Date.now());
       await new Promise((r) => setTimeout(r, Number(values['after-ms'])));
       const during = w.sends.filter((s) => s.ackAt >= faultAt);
