@@ -523,16 +523,25 @@ export class ClassicGroups {
     return [...completed, ...this.maybeCompleteJoin(group, nowMs)];
   }
 
-  /** Timers: expels members whose session ran out, ends join phases whose time is up. */
-  tick(nowMs: number): { records: ClassicGroupRecord[]; completed: Completed[] } {
+  /**
+   * Timers: expels members whose session ran out (named in `expired`), ends join phases whose time is
+   * up.
+   */
+  tick(nowMs: number): {
+    records: ClassicGroupRecord[];
+    completed: Completed[];
+    expired: { groupId: string; memberId: string }[];
+  } {
     const records: ClassicGroupRecord[] = [];
     const completed: Completed[] = [];
+    const expired: { groupId: string; memberId: string }[] = [];
     for (const group of [...this.groups.values()]) {
       let removed = false;
       for (const m of [...group.members.values()]) {
         // A member whose JoinGroup or SyncGroup waits is alive: its session restarts when it is answered.
         if (m.joinWaiting || m.syncWaiting || nowMs - m.lastSeenMs < m.sessionTimeoutMs) continue;
         completed.push(...this.remove(group, m.memberId));
+        expired.push({ groupId: group.id, memberId: m.memberId });
         removed = true;
       }
       if (removed) {
@@ -546,7 +555,7 @@ export class ClassicGroups {
         if (wasMembers > 0 && group.members.size === 0) records.push(this.record(group));
       } else completed.push(...this.maybeCompleteJoin(group, nowMs));
     }
-    return { records, completed };
+    return { records, completed, expired };
   }
 
   /** Commits from classic members are fenced by member id and generation; -1 with no member id is a simple commit. */

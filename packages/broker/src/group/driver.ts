@@ -683,7 +683,41 @@ export class GroupCoordinator {
     });
   }
 
+  /**
+   * Members the timers removed, at info: a member that went silent (or did not give partitions back in
+   * time) explains a rebalance nobody asked for, and the client's own log may be gone with it.
+   */
+  private logExpulsions(
+    classic: readonly { groupId: string; memberId: string }[],
+    records: readonly GroupRecord[],
+  ): void {
+    const logger = this.options.logger;
+    if (!logger) return;
+    for (const { groupId, memberId } of classic)
+      logger.info({ groupId, memberId, groupType: 'classic' }, 'group member expelled: its session timed out');
+    for (const r of records)
+      if (r.type === 'member' && r.value === null)
+        logger.info(
+          { groupId: r.group, memberId: r.memberId, groupType: 'consumer' },
+          'group member expelled: its session or its revocation timed out',
+        );
+  }
+
   private dispatch(loaded: Loaded, completed: readonly Completed[]): void {
+    // A classic group's join phase ends with every member's JoinGroup answered at once: one line for the
+    // new generation (and nothing when the phase only answered errors).
+    const generations = new Map<string, { generationId: number; members: number; leader: string }>();
+    for (const c of completed)
+      if (c.kind === 'join' && c.answer.errorCode === 0) {
+        const seen = generations.get(c.groupId);
+        generations.set(c.groupId, {
+          generationId: c.answer.generationId,
+          members: (seen?.members ?? 0) + 1,
+          leader: c.answer.leader,
+        });
+      }
+    for (const [groupId, g] of generations)
+      this.options.logger?.info({ groupId, ...g, groupType: 'classic' }, 'classic group rebalanced');
     for (const c of completed) {
       const key = waiterKey(c.kind, c.groupId, c.memberId);
       const waiter = loaded.waiters.get(key);
@@ -727,11 +761,14 @@ export class GroupCoordinator {
       }
       let records: GroupRecord[];
       let completed: Completed[] = [];
+      let expired: { groupId: string; memberId: string }[] = [];
+      let expelled: GroupRecord[] = [];
       try {
         records = this.step(loaded, (core) => {
           const classic = loaded.classic.tick(this.options.nowMs());
           completed = classic.completed;
-          const expelled = core.tick(this.context());
+          expired = classic.expired;
+          expelled = core.tick(this.context());
           const groups = new Set(expelled.map((r) => r.group));
           const downgraded = [...groups].flatMap((groupId) => this.maybeDowngrade(loaded, groupId));
           return { records: [...expelled, ...downgraded, ...classic.records], result: undefined };
@@ -739,6 +776,7 @@ export class GroupCoordinator {
       } catch {
         continue;
       }
+      this.logExpulsions(expired, expelled);
       // Join phases ended by time write nothing; an emptied group's record is only read after a failover.
       this.dispatch(loaded, completed);
       if (records.length > 0) void this.append(loaded, records).catch(() => undefined);

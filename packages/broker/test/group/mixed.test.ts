@@ -4,6 +4,7 @@
  */
 import { ErrorCodes } from '@samsa/protocol';
 import fc from 'fast-check';
+import type { Logger } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CLASSIC_CONFIG, type JoinInput, type MigrationPolicy } from '../../src/group/classic.js';
 import {
@@ -42,12 +43,16 @@ class Setup {
   readonly log = new MemLog();
   coordinator: GroupCoordinator;
 
-  constructor(readonly policy: MigrationPolicy = 'bidirectional') {
+  constructor(
+    readonly policy: MigrationPolicy = 'bidirectional',
+    readonly logger?: Logger,
+  ) {
     this.coordinator = this.make();
   }
 
   make(): GroupCoordinator {
     return new GroupCoordinator({
+      logger: this.logger,
       config: { ...DEFAULT_GROUP_CORE_CONFIG, sessionTimeoutMs: 30_000, heartbeatIntervalMs: 1_000 },
       numPartitions: 1,
       nowMs: () => this.now,
@@ -206,6 +211,34 @@ describe('mixed groups: classic members in a KIP-848 group', () => {
     expect(s.beat(joined.memberId, joined.generationId)).toBe(ErrorCodes.UNKNOWN_MEMBER_ID.code);
     const after = await s.sdk(a.memberId, alive.memberEpoch, alive.assignment);
     expect(count(after.assignment)).toBe(4);
+  });
+
+  it('logs each member the timers expel and each classic generation, for the operator', async () => {
+    const lines: { obj: Record<string, unknown>; msg: string }[] = [];
+    const info = (obj: Record<string, unknown>, msg: string) => lines.push({ obj, msg });
+    const logger = { info, debug: () => {}, warn: () => {}, error: () => {} } as unknown as Logger;
+    const logged = (prefix: string) => lines.filter((l) => l.msg.startsWith(prefix)).map((l) => l.obj);
+    // A classic member: its generation is logged once, and its expulsion when it goes silent.
+    const classic = await new Setup('bidirectional', logger).start();
+    const joined = await classic.join('');
+    classic.coordinator.tick();
+    expect(logged('classic group rebalanced')).toEqual([
+      { groupId: 'g', generationId: joined.generationId, members: 1, leader: joined.memberId, groupType: 'classic' },
+    ]);
+    classic.now += SESSION_MS + 1;
+    classic.coordinator.tick();
+    expect(logged('group member expelled')).toEqual([
+      { groupId: 'g', memberId: joined.memberId, groupType: 'classic' },
+    ]);
+    // A KIP-848 member that goes silent past its session.
+    lines.length = 0;
+    const consumer = await new Setup('bidirectional', logger).start();
+    const member = await consumer.sdk('', 0);
+    consumer.now += 30_001;
+    consumer.coordinator.tick();
+    expect(logged('group member expelled')).toEqual([
+      { groupId: 'g', memberId: member.memberId, groupType: 'consumer' },
+    ]);
   });
 
   it('a KIP-848 member upgrades a classic group; the log replays to the same group', async () => {
