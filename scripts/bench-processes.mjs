@@ -32,14 +32,23 @@ const THIS_BUILD = fileURLToPath(new URL('..', import.meta.url));
 /** How long a stopping process may take after SIGTERM before it is SIGKILLed. */
 const STOP_TIMEOUT_MS = 10_000;
 
-/** A port free on 127.0.0.1 now (the OS picks it; a process started next binds it). */
-export function freePort() {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
+/** Ports freePort has handed out in this process. */
+const handedOut = new Set();
+
+/** A port free on 127.0.0.1 now (the OS picks it; a process started next binds it), never one handed out before. */
+export async function freePort() {
+  // The OS gives a just-released port to a later bind on port 0 now and then: never hand one out twice.
+  for (;;) {
+    const port = await new Promise((resolve) => {
+      const server = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = server.address();
+        server.close(() => resolve(port));
+      });
     });
-  });
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
 }
 
 /** Resolves once 127.0.0.1:`port` accepts a connection; throws if `child` exits or after 30 s. */
