@@ -11,19 +11,16 @@ import { join } from 'node:path';
 import { ErrorCodes, SamsaError, type kafka } from '@samsa/protocol';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { systemClock } from '../../src/clock.js';
-import { BROKER_SETTINGS, TOPIC_SETTINGS, resolveSettings } from '../../src/config.js';
+import { BROKER_SETTINGS, resolveSettings } from '../../src/config.js';
 import { describeProducers } from '../../src/kafka/admin-ops.js';
 import { offsetForLeaderEpoch } from '../../src/kafka/offsets.js';
 import { produce } from '../../src/kafka/produce.js';
-import { LeaderDriver, LeaderEpochCache } from '../../src/replication/index.js';
 import type { BrokerContext } from '../../src/server/context.js';
 import { DelayedOperations } from '../../src/server/delayed.js';
 import type { HostedPartition } from '../../src/server/partitions.js';
-import { openPartitionLog } from '../../src/storage/index.js';
 import { deferred, waitFor } from '../../../../test/helpers/wait.js';
 import { makeBatch } from '../storage/helpers.js';
-import { leaderWithTenRecords } from '../server/leader-fixture.js';
+import { hostedT0, leaderWithTenRecords, testLeaderDriver } from '../server/leader-fixture.js';
 
 let dir: string | undefined;
 /** aboutToLead's log: closed after each test (its files were left to the garbage collector, DEP0137). */
@@ -107,37 +104,16 @@ describe('Produce (acks=all) on a broker whose new term is starting (the Kafka l
     const waiters = new DelayedOperations();
     const cacheSaved = deferred<void>();
     let saving = false;
-    const leaders = new LeaderDriver<HostedPartition>({
-      brokerId: 1,
-      replicaLagTimeMaxMs: 30_000,
-      clock: systemClock,
-      transport: { alterPartition: () => Promise.reject(new Error('no controller in this test')) },
+    // The epoch cache's save (an fsync on a busy disk) is held until the test lets it end.
+    const leaders = testLeaderDriver({
       waiters,
-      committedState: () => undefined,
-      minInsyncReplicas: () => 1,
-      // The epoch cache's save (an fsync on a busy disk) is held until the test lets it end.
       saveEpochCache: () => {
         saving = true;
         return cacheSaved.promise;
       },
-      logger: pino({ level: 'silent' }),
     });
-    const hosted: HostedPartition = {
-      topic: 't',
-      topicId: '',
-      partition: 0,
-      log: await openPartitionLog({ dir }),
-      epochCache: new LeaderEpochCache(),
-      leaderState: undefined,
-      // As the replication driver sets it before the term starts.
-      role: 'leader',
-      leaderEpoch: 0,
-      leader: 1,
-      isr: [1],
-      replicas: [1],
-      highWatermark: 0,
-      settings: resolveSettings(TOPIC_SETTINGS),
-    };
+    // Its role as the replication driver sets it before the term starts.
+    const hosted = await hostedT0(dir);
     const term = leaders.becomeLeader(hosted, { kind: 'leader', leader: 1, leaderEpoch: 0, isr: [1], replicas: [1] });
     await waitFor(() => saving, { description: 'the epoch cache being saved' });
     const ctx = {

@@ -33,6 +33,7 @@ afterEach(async () => {
 function leaderDriver(
   waiters = new DelayedOperations(),
   exposeUnwrittenAppends = false,
+  saveEpoch: (h: HostedPartition) => Promise<void> = (h) => saveEpochCache(h.log.dir, h.epochCache),
 ): LeaderDriver<HostedPartition> {
   return new LeaderDriver<HostedPartition>({
     brokerId: 1,
@@ -43,7 +44,7 @@ function leaderDriver(
     waiters,
     committedState: () => undefined,
     minInsyncReplicas: (h) => h.settings['min.insync.replicas'] as number,
-    saveEpochCache: (h) => saveEpochCache(h.log.dir, h.epochCache),
+    saveEpochCache: saveEpoch,
     logger: pino({ level: 'silent' }),
   });
 }
@@ -242,19 +243,9 @@ describe('LeaderDriver.becomeLeader', () => {
     const hosted = await hostedPartition([1, 2]);
     let held: Promise<void> | undefined;
     let saving = false;
-    const leadership = new LeaderDriver<HostedPartition>({
-      brokerId: 1,
-      replicaLagTimeMaxMs: 30_000,
-      clock: systemClock,
-      transport: { alterPartition: () => Promise.reject(new Error('no controller in this test')) },
-      waiters: new DelayedOperations(),
-      committedState: () => undefined,
-      minInsyncReplicas: () => 1,
-      saveEpochCache: () => {
-        saving = true;
-        return held ?? Promise.resolve();
-      },
-      logger: pino({ level: 'silent' }),
+    const leadership = leaderDriver(new DelayedOperations(), false, () => {
+      saving = true;
+      return held ?? Promise.resolve();
     });
     try {
       await leadership.becomeLeader(hosted, { ...leaderRole(0, [1, 2]), replicas: [1, 2] });
@@ -301,17 +292,7 @@ describe('LeaderDriver.becomeLeader', () => {
       topicId: '',
     };
     const waiters = new DelayedOperations();
-    const leadership = new LeaderDriver<HostedPartition>({
-      brokerId: 1,
-      replicaLagTimeMaxMs: 30_000,
-      clock: systemClock,
-      transport: { alterPartition: () => Promise.reject(new Error('no controller in this test')) },
-      waiters,
-      committedState: () => undefined,
-      minInsyncReplicas: (h) => h.settings['min.insync.replicas'] as number,
-      saveEpochCache: (h) => saveEpochCache(h.log.dir, h.epochCache),
-      logger: pino({ level: 'silent' }),
-    });
+    const leadership = leaderDriver(waiters);
     try {
       const becoming = leadership.becomeLeader(hosted, change);
       // A produce with acks=1 lands while the epoch checkpoint is being written.

@@ -12,20 +12,29 @@ import type { HostedPartition } from '../../src/server/partitions.js';
 import { openPartitionLog } from '../../src/storage/index.js';
 import { makeBatch } from '../storage/helpers.js';
 
-export async function leaderWithTenRecords(dir: string, isr: number[]) {
-  const waiters = new DelayedOperations();
-  const leaders = new LeaderDriver<HostedPartition>({
+/**
+ * Broker 1's LeaderDriver over HostedPartitions as the handlers see them, with no controller; the epoch
+ * cache saved to the log's directory unless `saveEpochCache` says otherwise (a test holding the save).
+ */
+export function testLeaderDriver(
+  options: { waiters?: DelayedOperations; saveEpochCache?: (h: HostedPartition) => Promise<void> } = {},
+): LeaderDriver<HostedPartition> {
+  return new LeaderDriver<HostedPartition>({
     brokerId: 1,
     replicaLagTimeMaxMs: 30_000,
     clock: systemClock,
     transport: { alterPartition: () => Promise.reject(new Error('no controller in this test')) },
-    waiters,
+    waiters: options.waiters ?? new DelayedOperations(),
     committedState: () => undefined,
     minInsyncReplicas: () => 1,
-    saveEpochCache: (h) => saveEpochCache(h.log.dir, h.epochCache),
+    saveEpochCache: options.saveEpochCache ?? ((h) => saveEpochCache(h.log.dir, h.epochCache)),
     logger: pino({ level: 'silent' }),
   });
-  const hosted: HostedPartition = {
+}
+
+/** Partition t-0 on a real log in `dir`: broker 1 its only replica and leader, unless `fields` say otherwise. */
+export async function hostedT0(dir: string, fields: Partial<HostedPartition> = {}): Promise<HostedPartition> {
+  return {
     topic: 't',
     topicId: '',
     partition: 0,
@@ -35,11 +44,18 @@ export async function leaderWithTenRecords(dir: string, isr: number[]) {
     role: 'leader',
     leaderEpoch: 0,
     leader: 1,
-    isr,
-    replicas: [1, 2],
+    isr: [1],
+    replicas: [1],
     highWatermark: 0,
     settings: resolveSettings(TOPIC_SETTINGS),
+    ...fields,
   };
+}
+
+export async function leaderWithTenRecords(dir: string, isr: number[]) {
+  const waiters = new DelayedOperations();
+  const leaders = testLeaderDriver({ waiters });
+  const hosted = await hostedT0(dir, { isr, replicas: [1, 2] });
   await leaders.becomeLeader(hosted, { kind: 'leader', leader: 1, leaderEpoch: 0, isr, replicas: [1, 2] });
   await leaders.append(hosted, makeBatch({ count: 10 }), 1, 1000, new AbortController().signal);
   const ctx = {

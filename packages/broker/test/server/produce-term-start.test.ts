@@ -11,16 +11,13 @@ import { join } from 'node:path';
 import { ErrorCodes, SamsaError, type v1 } from '@samsa/protocol';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { systemClock } from '../../src/clock.js';
-import { BROKER_SETTINGS, TOPIC_SETTINGS, resolveSettings } from '../../src/config.js';
-import { LeaderDriver, LeaderEpochCache } from '../../src/replication/index.js';
+import { BROKER_SETTINGS, resolveSettings } from '../../src/config.js';
 import type { BrokerContext } from '../../src/server/context.js';
-import { DelayedOperations } from '../../src/server/delayed.js';
 import { handleGrpcProduce } from '../../src/server/handlers/produce.js';
 import type { HostedPartition } from '../../src/server/partitions.js';
-import { openPartitionLog } from '../../src/storage/index.js';
 import { deferred } from '../../../../test/helpers/wait.js';
 import { makeBatch } from '../storage/helpers.js';
+import { hostedT0, testLeaderDriver } from './leader-fixture.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -38,32 +35,11 @@ const settled = () => new Promise<void>((resolve) => setImmediate(resolve));
 async function newLeader(options: { ledElsewhere?: boolean; leadershipWaitMs?: number } = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'samsa-produce-term-'));
   const cacheSaved = deferred<void>();
-  const leaders = new LeaderDriver<HostedPartition>({
-    brokerId: 1,
-    replicaLagTimeMaxMs: 30_000,
-    clock: systemClock,
-    transport: { alterPartition: () => Promise.reject(new Error('no controller in this test')) },
-    waiters: new DelayedOperations(),
-    committedState: () => undefined,
-    minInsyncReplicas: () => 1,
-    saveEpochCache: () => cacheSaved.promise,
-    logger: pino({ level: 'silent' }),
-  });
-  const replica: HostedPartition = {
-    topic: 't',
-    topicId: '',
-    partition: 0,
-    log: await openPartitionLog({ dir }),
-    epochCache: new LeaderEpochCache(),
-    leaderState: undefined,
+  const leaders = testLeaderDriver({ saveEpochCache: () => cacheSaved.promise });
+  const replica = await hostedT0(dir, {
     role: options.ledElsewhere ? 'follower' : undefined,
-    leaderEpoch: 0,
     leader: options.ledElsewhere ? 2 : -1,
-    isr: [1],
-    replicas: [1],
-    highWatermark: 0,
-    settings: resolveSettings(TOPIC_SETTINGS),
-  } as unknown as HostedPartition;
+  } as Partial<HostedPartition>);
   cleanups.push(async () => {
     await replica.log.close();
     await rm(dir, { recursive: true, force: true });
