@@ -106,11 +106,18 @@ export class LogSegment {
     // Its name may already belong to another file (a cleaned segment, a new one after truncation).
     if (this.deleted) throw new Error(`segment ${this.paths.log} was deleted`);
     if (this.retired) throw new Error(`segment ${this.paths.log} was closed with its log`);
-    this.opening ??= open(this.paths.log, 'r+').then((fh) => {
-      this.fh = fh;
-      this.opening = undefined;
-      return fh;
-    });
+    // A failed open is not kept: the next call tries again (EMFILE, say, passes).
+    this.opening ??= open(this.paths.log, 'r+').then(
+      (fh) => {
+        this.fh = fh;
+        this.opening = undefined;
+        return fh;
+      },
+      (err: unknown) => {
+        this.opening = undefined;
+        throw err;
+      },
+    );
     return this.opening;
   }
 
