@@ -87,7 +87,25 @@ export function compressionOf(attributes: number): CompressionName {
   return name;
 }
 
-function readInt64AsNumber(buf: Buffer, at: number, field: string): number {
+/**
+ * Calls `visit` with the position of each batch of `records` (batches back to back) whose first
+ * `fieldEnd` bytes are there, walking the framing (batchLength) only: no header is parsed or checked.
+ * For paths that read a field or two of batches the log has checked, or will refuse. Stops where the
+ * framing stops making sense (a length that is not positive, a batch cut short) or when `visit`
+ * returns true.
+ */
+export function forEachBatchAt(records: Buffer, fieldEnd: number, visit: (pos: number) => boolean | undefined): void {
+  let pos = 0;
+  while (pos + fieldEnd <= records.length) {
+    if (visit(pos) === true) return;
+    const batchLength = records.readInt32BE(pos + BatchField.batchLength);
+    if (batchLength <= 0) return;
+    pos += LOG_OVERHEAD + batchLength;
+  }
+}
+
+/** A 64-bit field (an offset, a timestamp, a producer id) as a number; CorruptRecordError past 2^53. */
+export function readInt64AsNumber(buf: Buffer, at: number, field: string): number {
   // Two 32-bit halves rather than a BigInt: four of these per batch header, on every append.
   const high = buf.readInt32BE(at);
   const low = buf.readUInt32BE(at + 4);

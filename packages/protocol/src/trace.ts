@@ -1,4 +1,4 @@
-import { BatchField, LOG_OVERHEAD } from './batch-header.js';
+import { BatchField, forEachBatchAt } from './batch-header.js';
 
 /**
  * The request timeline's trace points (docs/performance-log.md, the thirteenth look): the SDK producer,
@@ -31,13 +31,10 @@ export const trace: TraceHook | undefined = (globalThis as Record<symbol, unknow
 export function recordsEndOffset(records: Uint8Array, otherwise: number): number {
   const buf = Buffer.from(records.buffer, records.byteOffset, records.byteLength);
   let end = otherwise;
-  let pos = 0;
-  while (pos + BatchField.lastOffsetDelta + 4 <= buf.length) {
+  forEachBatchAt(buf, BatchField.lastOffsetDelta + 4, (pos) => {
     end =
       Number(buf.readBigInt64BE(pos + BatchField.baseOffset)) + buf.readInt32BE(pos + BatchField.lastOffsetDelta) + 1;
-    const batchLength = buf.readInt32BE(pos + BatchField.batchLength);
-    if (batchLength <= 0) break;
-    pos += LOG_OVERHEAD + batchLength;
-  }
+    return undefined;
+  });
   return end;
 }

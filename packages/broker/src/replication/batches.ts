@@ -2,7 +2,7 @@
  * Keeping the epoch cache in step with the log: every appended batch carries its leader epoch in
  * the header (partitionLeaderEpoch, outside the CRC). Pure; the driver calls it after each append.
  */
-import { BatchField, LOG_OVERHEAD } from '@samsa/protocol';
+import { BatchField, forEachBatchAt, readInt64AsNumber } from '@samsa/protocol';
 import type { LeaderEpochCache } from './epoch-cache.js';
 
 /**
@@ -17,17 +17,13 @@ export function assignEpochsFromBatches(cache: LeaderEpochCache, stampedBatches:
   // batch newer than the latest epoch changes the cache (assign ignores the others), so only its
   // base offset is read.
   let changed = false;
-  let pos = 0;
-  while (pos + LOG_OVERHEAD + 4 <= stampedBatches.length) {
+  forEachBatchAt(stampedBatches, BatchField.partitionLeaderEpoch + 4, (pos) => {
     const epoch = stampedBatches.readInt32BE(pos + BatchField.partitionLeaderEpoch);
     if (epoch >= 0 && epoch > cache.latestEpoch) {
-      const high = stampedBatches.readInt32BE(pos + BatchField.baseOffset);
-      const baseOffset = high * 2 ** 32 + stampedBatches.readUInt32BE(pos + BatchField.baseOffset + 4);
+      const baseOffset = readInt64AsNumber(stampedBatches, pos + BatchField.baseOffset, 'baseOffset');
       if (cache.assign(epoch, baseOffset)) changed = true;
     }
-    const batchLength = stampedBatches.readInt32BE(pos + BatchField.batchLength);
-    if (batchLength <= 0) break;
-    pos += LOG_OVERHEAD + batchLength;
-  }
+    return undefined;
+  });
   return changed;
 }

@@ -2,7 +2,7 @@ import {
   Attribute,
   BatchField,
   ErrorCodes,
-  LOG_OVERHEAD,
+  forEachBatchAt,
   SamsaError,
   splitBatches,
   trace,
@@ -165,12 +165,10 @@ async function verifyTransactional(
  * False where the framing stops making sense: the log refuses such a request anyway.
  */
 function anyTransactional(records: Buffer): boolean {
-  let pos = 0;
-  while (pos + BatchField.attributes + 2 <= records.length) {
-    if ((records.readInt16BE(pos + BatchField.attributes) & Attribute.transactional) !== 0) return true;
-    const batchLength = records.readInt32BE(pos + BatchField.batchLength);
-    if (batchLength <= 0) return false;
-    pos += LOG_OVERHEAD + batchLength;
-  }
-  return false;
+  let found = false;
+  forEachBatchAt(records, BatchField.attributes + 2, (pos) => {
+    found = (records.readInt16BE(pos + BatchField.attributes) & Attribute.transactional) !== 0;
+    return found;
+  });
+  return found;
 }
