@@ -286,6 +286,36 @@ describe('finding the coordinator', () => {
   });
 });
 
+/** Topic t with two partitions of ten records each, and a scripted coordinator with t-0 committed at 3. */
+async function fencingCluster(): Promise<{ cluster: TestCluster; coordinator: ScriptedCoordinator }> {
+  const cluster = await TestCluster.start();
+  cluster.createTopic('t', 2);
+  for (const p of [0, 1])
+    cluster.append(
+      't',
+      p,
+      encodeBatch(Array.from({ length: 10 }, (_, i) => ({ key: null, value: Buffer.from(`${i}`), timestamp: i }))),
+    );
+  return { cluster, coordinator: new ScriptedCoordinator(cluster) };
+}
+
+/**
+ * Fences the consumer's member and waits until it owns its partitions again under a new epoch (`events`
+ * collects its listener's `assigned ...` lines).
+ */
+async function fenceAndRejoinMember(
+  consumer: Consumer,
+  coordinator: ScriptedCoordinator,
+  events: readonly string[],
+): Promise<void> {
+  const before = consumer.groupMetadata().memberEpoch;
+  const assigned = events.filter((e) => e.startsWith('assigned')).length;
+  coordinator.fenceNext = true;
+  await waitFor(() => events.filter((e) => e.startsWith('assigned')).length > assigned, 5_000, 'assigned again');
+  await waitFor(() => consumer.groupMetadata().state === 'stable', 5_000, 'stable again');
+  expect(consumer.groupMetadata().memberEpoch).toBeGreaterThan(before);
+}
+
 /**
  * Exactly-once: the offsets a transaction commits must belong to the records the application was handed.
  * A member fenced while it holds a batch loses the partition and rejoins with a new epoch; the partition
@@ -300,15 +330,7 @@ describe('a fenced member holding records: their offsets cannot go into a transa
   const events: string[] = [];
 
   beforeEach(async () => {
-    cluster = await TestCluster.start();
-    cluster.createTopic('t', 2);
-    for (const p of [0, 1])
-      cluster.append(
-        't',
-        p,
-        encodeBatch(Array.from({ length: 10 }, (_, i) => ({ key: null, value: Buffer.from(`${i}`), timestamp: i }))),
-      );
-    coordinator = new ScriptedCoordinator(cluster);
+    ({ cluster, coordinator } = await fencingCluster());
     coordinator.commits.set('t:0', 3);
     samsa = new Samsa({ brokers: cluster.bootstrap, retry: fastRetry });
     consumer = samsa.consumer({
@@ -330,17 +352,7 @@ describe('a fenced member holding records: their offsets cannot go into a transa
     await cluster.stop();
   });
 
-  /** Fences the member and waits until it owns its partitions again under a new epoch. */
-  async function fenceAndRejoin(): Promise<number> {
-    const before = consumer.groupMetadata().memberEpoch;
-    const assigned = events.filter((e) => e.startsWith('assigned')).length;
-    coordinator.fenceNext = true;
-    await waitFor(() => events.filter((e) => e.startsWith('assigned')).length > assigned, 5_000, 'assigned again');
-    await waitFor(() => consumer.groupMetadata().state === 'stable', 5_000, 'stable again');
-    const after = consumer.groupMetadata().memberEpoch;
-    expect(after).toBeGreaterThan(before);
-    return after;
-  }
+  const fenceAndRejoin = () => fenceAndRejoinMember(consumer, coordinator, events);
 
   const refusal = (fn: () => unknown): SamsaClientError => {
     try {
@@ -469,15 +481,7 @@ describe('a fenced member holding records: plain commits', () => {
   const warnings: string[] = [];
 
   beforeEach(async () => {
-    cluster = await TestCluster.start();
-    cluster.createTopic('t', 2);
-    for (const p of [0, 1])
-      cluster.append(
-        't',
-        p,
-        encodeBatch(Array.from({ length: 10 }, (_, i) => ({ key: null, value: Buffer.from(`${i}`), timestamp: i }))),
-      );
-    coordinator = new ScriptedCoordinator(cluster);
+    ({ cluster, coordinator } = await fencingCluster());
     coordinator.checkCommitEpoch = true;
     coordinator.commits.set('t:0', 3);
     const noop = () => {};
@@ -515,15 +519,7 @@ describe('a fenced member holding records: plain commits', () => {
     });
   }
 
-  /** Fences the member and waits until it owns its partitions again under a new epoch. */
-  async function fenceAndRejoin(): Promise<void> {
-    const before = consumer.groupMetadata().memberEpoch;
-    const assigned = events.filter((e) => e.startsWith('assigned')).length;
-    coordinator.fenceNext = true;
-    await waitFor(() => events.filter((e) => e.startsWith('assigned')).length > assigned, 5_000, 'assigned again');
-    await waitFor(() => consumer.groupMetadata().state === 'stable', 5_000, 'stable again');
-    expect(consumer.groupMetadata().memberEpoch).toBeGreaterThan(before);
-  }
+  const fenceAndRejoin = () => fenceAndRejoinMember(consumer, coordinator, events);
 
   const accepted = () => coordinator.commitLog.map((c) => c.offsets);
 
