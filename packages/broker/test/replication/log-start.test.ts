@@ -7,6 +7,7 @@
 import { encodeBatch, stampBatch } from '@samsa/protocol';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import { systemClock } from '../../src/clock.js';
 import {
   LeaderEpochCache,
   type Replica,
@@ -62,13 +63,7 @@ async function follower(answers: ReplicaFetchResponse[], prepare?: (log: MemoryL
     brokerId: 1,
     replicaLagTimeMaxMs: 30_000,
     // Real timers: the fetch loop's backoff after its session closes must fire for close() to finish.
-    clock: {
-      now: () => Date.now(),
-      schedule: (ms, fn) => {
-        const timer = setTimeout(fn, ms);
-        return () => clearTimeout(timer);
-      },
-    },
+    clock: systemClock,
     transport: {
       openFetchSession: () => {
         let closed: (err: Error) => void = () => {};
@@ -218,13 +213,7 @@ describe("one partition's slow start save holds no other partition", () => {
     const driver = new ReplicationDriver({
       brokerId: 1,
       replicaLagTimeMaxMs: 30_000,
-      clock: {
-        now: () => Date.now(),
-        schedule: (ms, fn) => {
-          const timer = setTimeout(fn, ms);
-          return () => clearTimeout(timer);
-        },
-      },
+      clock: systemClock,
       transport: {
         openFetchSession: () => ({
           fetch: (request) =>
