@@ -177,12 +177,21 @@ export class TxnLog {
 
   private constructor(private readonly options: TxnLogOptions) {}
 
-  /** Opens a fresh log file starting after `lastZxid` (any older log stays as it is). */
+  /**
+   * Opens a fresh log file starting after `lastZxid` (any older log stays as it is). A failure after
+   * the file is open (the directory's fsync: EIO, a full disk) closes it: the caller gets no log to close.
+   */
   static async open(options: TxnLogOptions, lastZxid: number): Promise<TxnLog> {
     const log = new TxnLog(options);
     await mkdir(options.dataDir, { recursive: true });
-    log.fh = await open(join(options.dataDir, `log.${hex(lastZxid + 1)}`), 'w');
-    fsyncDirSync(options.dataDir);
+    const fh = await open(join(options.dataDir, `log.${hex(lastZxid + 1)}`), 'w');
+    try {
+      fsyncDirSync(options.dataDir);
+    } catch (err) {
+      await fh.close().catch(() => undefined);
+      throw err;
+    }
+    log.fh = fh;
     return log;
   }
 

@@ -135,8 +135,12 @@ export class PartitionLog {
       await loadLog(log.parts, options.initialOffset ?? 0);
       const onOffline = options.onOffline;
       if (onOffline) log.ctx.onOffline(onOffline);
+      // Inside the try: lowering the checkpoint writes a file, and a failure there must close the segments too.
+      log.cleanerCheckpoint = await CleanerCheckpoint.load(options.dir);
+      if (log.state === 'online') await log.lowerCleanerCheckpoint(log.logEndOffset);
     } catch (err) {
-      // An I/O failure while opening (permissions, a full disk, EIO) is a storage error, not a crash.
+      // An I/O failure while opening (permissions, a full disk, EIO) is a storage error, not a crash; the
+      // segment files opened so far are closed (the caller gets no log to close).
       await log.segments.closeAll();
       if (err instanceof SamsaError) throw err;
       throw new KafkaStorageError(
@@ -146,8 +150,6 @@ export class PartitionLog {
         { cause: err },
       );
     }
-    log.cleanerCheckpoint = await CleanerCheckpoint.load(options.dir);
-    if (log.state === 'online') await log.lowerCleanerCheckpoint(log.logEndOffset);
     log.durability.startFlushTimer();
     return log;
   }
