@@ -38,7 +38,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { cpuMs, startCluster, tempDir } from './bench-processes.mjs';
-import { analyse, gcLine, readTraces, STEPS, summarise } from './bench-timeline.mjs';
+import { analyse, droppedLines, gcLine, readTraces, STEPS, summarise } from './bench-timeline.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -247,7 +247,9 @@ function timeline(side, name, c, clientPid) {
   }
   let analysed;
   try {
-    analysed = analyse(readTraces(probeDir, files));
+    const traces = readTraces(probeDir, files);
+    for (const line of droppedLines(traces)) console.log(`  timeline: ${line}`);
+    analysed = analyse(traces);
   } catch (err) {
     console.log(`  timeline: ${err.message}`);
     return;

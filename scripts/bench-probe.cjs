@@ -14,6 +14,10 @@
 // (the second field of /proc/thread-self/schedstat), and keeps every GC pause on the same clock. Each
 // SIGUSR2 writes the period's events to $SAMSA_BENCH_PROBE_DIR/<pid>.trace.json (a process that is not
 // signalled writes at exit); scripts/bench-timeline.mjs joins the files. SAMSA_BENCH_ROLE names the process.
+// Memory is bounded: a period keeps at most SAMSA_BENCH_TRACE_MAX_EVENTS events (default 1,000,000, about
+// 85 MB; a traced broker makes ~12k a second, ~1 MB/s) and as many GC pauses. A process left tracing with
+// no period signal keeps its first events, drops the rest, says so once on stderr, and writes the count
+// dropped in its file (`dropped`), which bench-timeline.mjs reports.
 const { appendFileSync, openSync, readSync, writeFileSync } = require('node:fs');
 const { join } = require('node:path');
 const { PerformanceObserver, monitorEventLoopDelay } = require('node:perf_hooks');
@@ -35,9 +39,19 @@ function startTrace() {
     const usage = process.threadCpuUsage();
     return usage.user + usage.system;
   };
+  const maxEvents = traceMaxEvents();
   const fresh = () => ({ event: [], tNs: [], p: [], a: [], b: [], c: [], cpuUs: [], runQueueNs: [], gc: [] });
   let columns = fresh();
+  let dropped = 0;
+  const drop = () => {
+    if (dropped++ > 0) return;
+    process.stderr.write(
+      `bench-probe: pid ${process.pid} holds ${maxEvents} trace events since its last period signal (SIGUSR2); ` +
+        'dropping the rest of this period (SAMSA_BENCH_TRACE_MAX_EVENTS)\n',
+    );
+  };
   globalThis[Symbol.for('samsa.trace')] = (event, p, a = 0, b = 0, c = 0) => {
+    if (columns.event.length >= maxEvents) return drop();
     columns.event.push(event);
     columns.tNs.push(hrNowNs());
     columns.p.push(p);
@@ -51,19 +65,32 @@ function startTrace() {
   const originNs = hrNowNs() - performance.now() * 1e6;
   new PerformanceObserver((list) => {
     for (const entry of list.getEntries())
-      columns.gc.push([Math.round(originNs + entry.startTime * 1e6), entry.duration, entry.detail?.kind ?? 0]);
+      if (columns.gc.length < maxEvents)
+        columns.gc.push([Math.round(originNs + entry.startTime * 1e6), entry.duration, entry.detail?.kind ?? 0]);
   }).observe({ entryTypes: ['gc'] });
   const write = () => {
     const role = process.env.SAMSA_BENCH_ROLE ?? 'process';
     // A last sample closes the period, so a step after the process's last event still has an end.
     const end = { tNs: hrNowNs(), cpuUs: cpuUs(), runQueueNs: runQueueWaitNs() };
-    writeFileSync(join(dir, `${process.pid}.trace.json`), JSON.stringify({ pid: process.pid, role, end, ...columns }));
+    const file = join(dir, `${process.pid}.trace.json`);
+    writeFileSync(file, JSON.stringify({ pid: process.pid, role, end, dropped, ...columns }));
     columns = fresh();
+    dropped = 0;
   };
   process.on('SIGUSR2', write);
   process.on('exit', () => {
     if (columns.event.length > 0) write();
   });
+}
+
+/** The bound on a period's trace events: SAMSA_BENCH_TRACE_MAX_EVENTS, a positive integer. */
+function traceMaxEvents() {
+  const value = process.env.SAMSA_BENCH_TRACE_MAX_EVENTS;
+  if (value === undefined || value === '') return 1_000_000;
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new Error(`SAMSA_BENCH_TRACE_MAX_EVENTS must be a positive integer, not '${value}'`);
+  return n;
 }
 
 if (dir && process.env.SAMSA_BENCH_TRACE === '1') startTrace();

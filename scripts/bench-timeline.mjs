@@ -32,6 +32,17 @@ export function readTraces(dir, files) {
   return names.map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')));
 }
 
+/** A line per trace that dropped events past bench-probe's SAMSA_BENCH_TRACE_MAX_EVENTS (none when none did). */
+export function droppedLines(traces) {
+  return traces
+    .filter((t) => t.dropped > 0)
+    .map(
+      (t) =>
+        `warning: ${t.role} (pid ${t.pid}) dropped ${t.dropped} trace events past SAMSA_BENCH_TRACE_MAX_EVENTS: ` +
+        'its timeline covers the start of its period only',
+    );
+}
+
 /** A process's events as a list per kind and partition, in time order. */
 function index(trace) {
   const byKey = new Map();
@@ -322,6 +333,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     },
   });
   const traces = readTraces(positionals[0]);
+  for (const line of droppedLines(traces)) console.error(line);
   const { requests, slow, p99Ms, records } = analyse(traces, { warmupShare: Number(values['warmup-share']) });
   if (values.json) {
     console.log(JSON.stringify({ p99Ms, records, requests: requests.length, slow }));

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { encodeBatch, recordsEndOffset } from '@samsa/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 // @ts-expect-error: a plain .mjs script without types
-import { analyse } from '../../scripts/bench-timeline.mjs';
+import { analyse, droppedLines, readTraces } from '../../scripts/bench-timeline.mjs';
 
 const PROBE = fileURLToPath(new URL('../../scripts/bench-probe.cjs', import.meta.url));
 
@@ -49,6 +49,52 @@ describe('the trace collector (bench-probe.cjs, SAMSA_BENCH_TRACE=1)', () => {
     expect(trace.end.tNs).toBeGreaterThanOrEqual(trace.tNs[1]);
     expect(trace.cpuUs[0]).toBeGreaterThan(0);
     expect(Number.isFinite(trace.runQueueNs[0])).toBe(true);
+  });
+
+  it('keeps at most SAMSA_BENCH_TRACE_MAX_EVENTS events a period, says once that it drops, and counts them', () => {
+    dir = mkdtempSync(join(tmpdir(), 'samsa-trace-'));
+    const script =
+      "const t = globalThis[Symbol.for('samsa.trace')]; for (let i = 0; i < 10; i++) t('l.pin', 0, i);" +
+      // A period signal starts a new period with room again (this listener runs after the probe's write).
+      'const keep = setInterval(() => {}, 1000);' +
+      "process.on('SIGUSR2', () => { t('l.pout', 0, 99); clearInterval(keep); });" +
+      "process.kill(process.pid, 'SIGUSR2');";
+    const run = spawnSync(process.execPath, ['--require', PROBE, '-e', script], {
+      env: {
+        ...process.env,
+        SAMSA_BENCH_PROBE_DIR: dir,
+        SAMSA_BENCH_TRACE: '1',
+        SAMSA_BENCH_TRACE_MAX_EVENTS: '4',
+        SAMSA_BENCH_ROLE: 'broker-1',
+      },
+      encoding: 'utf8',
+    });
+    expect(run.status).toBe(0);
+    expect(run.stderr.match(/dropping the rest of this period/g)).toHaveLength(1);
+    const [file] = readdirSync(dir).filter((f) => f.endsWith('.trace.json'));
+    // The exit's write replaced the signal's: the second period, one event, nothing dropped.
+    const last = JSON.parse(readFileSync(join(dir, file as string), 'utf8'));
+    expect(last.event).toEqual(['l.pout']);
+    expect(last.dropped).toBe(0);
+  });
+
+  it("writes the first period's kept events and the count it dropped", () => {
+    dir = mkdtempSync(join(tmpdir(), 'samsa-trace-'));
+    const script = "const t = globalThis[Symbol.for('samsa.trace')]; for (let i = 0; i < 10; i++) t('l.pin', 0, i);";
+    const run = spawnSync(process.execPath, ['--require', PROBE, '-e', script], {
+      env: {
+        ...process.env,
+        SAMSA_BENCH_PROBE_DIR: dir,
+        SAMSA_BENCH_TRACE: '1',
+        SAMSA_BENCH_TRACE_MAX_EVENTS: '4',
+        SAMSA_BENCH_ROLE: 'broker-1',
+      },
+    });
+    expect(run.status).toBe(0);
+    const traces = readTraces(dir);
+    expect(traces[0].a).toEqual([0, 1, 2, 3]);
+    expect(traces[0].dropped).toBe(6);
+    expect(droppedLines(traces)).toEqual([expect.stringMatching(/^warning: broker-1 .* dropped 6 trace events/)]);
   });
 
   it('installs no hook without the switch', () => {

@@ -6,7 +6,8 @@ import { BatchField, forEachBatchAt } from './batch-header.js';
  * call `trace?.(event, partition, ...)` at each step of a produce request's path. The hook is whatever a
  * preloaded script put at `globalThis[Symbol.for('samsa.trace')]` before this module was loaded
  * (scripts/bench-probe.cjs with SAMSA_BENCH_TRACE=1: it stamps each event with CLOCK_MONOTONIC, which
- * every process on the machine shares, and the thread's CPU and run-queue wait). Without one it is
+ * every process on the machine shares, and the thread's CPU and run-queue wait; at most
+ * SAMSA_BENCH_TRACE_MAX_EVENTS events a period, the rest dropped and counted). Without one it is
  * undefined, and `trace?.(...)` costs a property load: an optional call evaluates no arguments.
  *
  * Events (partition, then numbers; one topic is assumed, as in the benchmarks):
