@@ -2,26 +2,33 @@ import { kafka, type v1 } from '@samsa/protocol';
 import type { BrokerContext } from '../server/context.js';
 import { toErrorFields } from '../server/errors.js';
 import { checkLeaderEpoch } from '../server/handlers/fetch.js';
-import { handleListOffsets } from '../server/handlers/list-offsets.js';
+import { listOffsetsAt } from '../server/handlers/list-offsets.js';
 import { awaitLeadership, partitionsNamed } from './partitions.js';
 import type { Reply } from './reply.js';
 
+/** ListOffsetsRequest.isolation_level (v2+): read_committed consumers list up to the last stable offset. */
+const READ_COMMITTED = 1;
+
 export async function listOffsets(
   ctx: BrokerContext,
-  _version: number,
+  version: number,
   request: kafka.ListOffsetsRequestData,
   signal: AbortSignal,
 ): Promise<Reply> {
   await awaitLeadership(ctx, partitionsNamed(request.topics), signal);
   const isMax = (t: number) => t === kafka.LIST_OFFSETS_MAX_TIMESTAMP;
-  const answer = await handleListOffsets(ctx, {
-    topics: request.topics.map((t) => ({
-      name: t.name,
-      partitions: t.partitions
-        .filter((p) => !isMax(p.timestamp))
-        .map((p) => ({ partition: p.partitionIndex, timestamp: p.timestamp })),
-    })),
-  });
+  const answer = await listOffsetsAt(
+    ctx,
+    {
+      topics: request.topics.map((t) => ({
+        name: t.name,
+        partitions: t.partitions
+          .filter((p) => !isMax(p.timestamp))
+          .map((p) => ({ partition: p.partitionIndex, timestamp: p.timestamp })),
+      })),
+    },
+    version >= 2 && request.isolationLevel === READ_COMMITTED ? 'read_committed' : 'read_uncommitted',
+  );
   const found = new Map<string, v1.ListOffsetsPartitionResponse>();
   for (const t of answer.topics ?? []) for (const p of t.partitions ?? []) found.set(`${t.name}/${p.partition}`, p);
   const maxima = new Map<string, v1.ListOffsetsPartitionResponse>();

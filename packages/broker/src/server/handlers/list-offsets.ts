@@ -8,10 +8,24 @@ import { NO_ERROR, toErrorFields } from '../errors.js';
  * consumer can read up to), otherwise the first committed offset whose timestamp is at or after
  * the one asked for, or -1 when there is none.
  */
-export async function handleListOffsets(
+export function handleListOffsets(
   ctx: BrokerContext,
   request: v1.ListOffsetsRequest__Output,
 ): Promise<v1.ListOffsetsResponse> {
+  return listOffsetsAt(ctx, request, 'read_uncommitted');
+}
+
+/**
+ * ListOffsets at an isolation level (Kafka's, which the gRPC API does not carry): read_committed reads
+ * up to the last stable offset instead of the high watermark, so a consumer reset to "latest" while a
+ * transaction is open does not start past that transaction's records.
+ */
+export async function listOffsetsAt(
+  ctx: BrokerContext,
+  request: v1.ListOffsetsRequest__Output,
+  isolation: 'read_uncommitted' | 'read_committed',
+): Promise<v1.ListOffsetsResponse> {
+  const readCommitted = isolation === 'read_committed';
   const topics = await Promise.all(
     request.topics.map(async (topic) => ({
       name: topic.name,
@@ -24,10 +38,12 @@ export async function handleListOffsets(
               ctx.knowsPartition(topic.name, p.partition),
             );
             const ok = { partition: p.partition, ...NO_ERROR, timestamp: -1 };
+            const readable = () =>
+              readCommitted ? hosted.log.lastStableOffset(hosted.highWatermark) : hosted.highWatermark;
             if (p.timestamp === EARLIEST_TIMESTAMP) return { ...ok, offset: hosted.log.logStartOffset };
-            if (p.timestamp === LATEST_TIMESTAMP) return { ...ok, offset: hosted.highWatermark };
+            if (p.timestamp === LATEST_TIMESTAMP) return { ...ok, offset: readable() };
             const found = await hosted.log.offsetForTimestamp(p.timestamp);
-            if (!found || found.offset >= hosted.highWatermark) return { ...ok, offset: -1 };
+            if (!found || found.offset >= readable()) return { ...ok, offset: -1 };
             return { ...ok, offset: found.offset, timestamp: found.timestamp };
           } catch (err) {
             return {

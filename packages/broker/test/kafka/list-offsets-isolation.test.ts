@@ -1,0 +1,78 @@
+/**
+ * ListOffsets' isolation level (v2+) on the Kafka listener: a read_committed consumer's "latest" is the
+ * last stable offset, and a lookup by timestamp does not find a record at or past it, as on Kafka's
+ * broker. A consumer reset to the high watermark while a transaction is open would skip that
+ * transaction's records once it commits. Real partition log: 10 committed records, then an open
+ * transaction's 3 records (offsets 10-12).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { encodeBatch, type kafka } from '@samsa/protocol';
+import { afterEach, describe, expect, it } from 'vitest';
+import { BROKER_SETTINGS, resolveSettings } from '../../src/config.js';
+import { listOffsets } from '../../src/kafka/offsets.js';
+import type { BrokerContext } from '../../src/server/context.js';
+import type { HostedPartition } from '../../src/server/partitions.js';
+import { leaderWithTenRecords } from '../server/leader-fixture.js';
+
+let dir: string | undefined;
+let opened: HostedPartition | undefined;
+afterEach(async () => {
+  await opened?.log.close();
+  opened = undefined;
+  if (dir) await rm(dir, { recursive: true, force: true });
+  dir = undefined;
+});
+
+/** Broker 1 leading t-0 alone: offsets 0-9 committed at timestamp 1000, 10-12 an open transaction's at 5000. */
+async function withOpenTransaction(): Promise<BrokerContext> {
+  dir = await mkdtemp(join(tmpdir(), 'samsa-list-offsets-'));
+  const { hosted, leaders, ctx } = await leaderWithTenRecords(dir, [1]);
+  opened = hosted;
+  const open = encodeBatch(
+    [0, 1, 2].map((i) => ({ value: Buffer.from(`txn-${i}`), timestamp: 5000 })),
+    { producerId: 7, producerEpoch: 0, baseSequence: 0, transactional: true },
+  );
+  await leaders.append(hosted, open, 1, 1000, new AbortController().signal);
+  expect([hosted.highWatermark, hosted.log.lastStableOffset(hosted.highWatermark)]).toEqual([13, 10]);
+  return { ...ctx, settings: resolveSettings(BROKER_SETTINGS) } as BrokerContext;
+}
+
+async function offsetOf(ctx: BrokerContext, version: number, isolationLevel: number, timestamp: number) {
+  const reply = await listOffsets(
+    ctx,
+    version,
+    {
+      replicaId: -1,
+      isolationLevel,
+      topics: [{ name: 't', partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp, maxNumOffsets: 1 }] }],
+    },
+    new AbortController().signal,
+  );
+  const answer = (reply.body as kafka.ListOffsetsResponseData).topics[0]!.partitions[0]!;
+  expect(answer.errorCode).toBe(0);
+  return answer.offset;
+}
+
+describe('ListOffsets isolation level on the Kafka listener', () => {
+  it('read_committed latest is the last stable offset; read_uncommitted the high watermark', async () => {
+    const ctx = await withOpenTransaction();
+    for (const v of [2, 5, 7]) {
+      expect(await offsetOf(ctx, v, 1, -1), `v${v} read_committed`).toBe(10);
+      expect(await offsetOf(ctx, v, 0, -1), `v${v} read_uncommitted`).toBe(13);
+    }
+  });
+
+  it('read_committed does not find by timestamp a record past the last stable offset', async () => {
+    const ctx = await withOpenTransaction();
+    expect(await offsetOf(ctx, 2, 1, 2000)).toBe(-1);
+    expect(await offsetOf(ctx, 2, 0, 2000)).toBe(10);
+    expect(await offsetOf(ctx, 2, 1, 1000)).toBe(0);
+  });
+
+  it('v0-v1 have no isolation level: the high watermark', async () => {
+    const ctx = await withOpenTransaction();
+    expect(await offsetOf(ctx, 1, 1, -1)).toBe(13);
+  });
+});
