@@ -88,7 +88,7 @@ const apiVersionsV0 = (correlationId: number) =>
 const metadataV1 = (correlationId: number) =>
   encodeRequest(api(ApiKey.Metadata), { apiVersion: 1, correlationId, clientId: 't' }, { topics: [{ name: topic }] });
 
-function produceV3(correlationId: number, value: string, acks = -1): Buffer {
+function produceV3(correlationId: number, value: string, acks = -1, partition = 0): Buffer {
   const records = encodeBatch([{ value: Buffer.from(value) }], { now: Date.now() });
   return encodeRequest(
     api(ApiKey.Produce),
@@ -97,7 +97,7 @@ function produceV3(correlationId: number, value: string, acks = -1): Buffer {
       transactionalId: null,
       acks,
       timeoutMs: 5000,
-      topicData: [{ name: topic, partitionData: [{ index: 0, records }] }],
+      topicData: [{ name: topic, partitionData: [{ index: partition, records }] }],
     },
   );
 }
@@ -136,6 +136,15 @@ describe('bad input on the Kafka listener', () => {
     expect(produced.responses[0]!.partitionResponses[0]!.errorCode).toBe(0);
     acknowledged.push('first');
     c.socket.destroy();
+  });
+
+  it('closes the connection after a failed acks=0 Produce (the client gets no answer to learn it from)', async () => {
+    const c = await RawConnection.open();
+    // Partition 5 of a 1-partition topic: UNKNOWN_TOPIC_OR_PARTITION, which acks=0 cannot be told.
+    c.socket.write(Buffer.concat([apiVersionsV0(80), produceV3(81, 'nowhere', 0, 5), apiVersionsV0(82)]));
+    await c.expectClosed();
+    expect(c.frames.map((f) => f.readInt32BE(0))).toEqual([80]);
+    await expectBrokerServes();
   });
 
   it('ApiVersions at an unknown version gets the v0 answer, UNSUPPORTED_VERSION; the connection stays', async () => {

@@ -7,6 +7,12 @@ export interface Served {
   readonly chunks: readonly Buffer[] | null;
   /** Called once the chunks are on the socket (or dropped): returns read buffers to their pool. */
   readonly release?: () => void;
+  /**
+   * Close the connection once this response (if any) and those before it are written; later requests
+   * go unanswered. Kafka's answer to an acks=0 Produce that failed: the client expects no response,
+   * and only a closed connection makes it refresh its metadata.
+   */
+  readonly closeConnection?: boolean;
 }
 
 export type ServeRequest = (request: kafka.DecodedRequest, signal: AbortSignal) => Promise<Served>;
@@ -56,6 +62,8 @@ export class KafkaConnection {
   private closing = false;
   /** The client shut its side down: what is buffered is served, then the socket ends. */
   private inputEnded = false;
+  /** A response closed the connection (Served.closeConnection): nothing after it is written. */
+  private cutShort = false;
   private waitingForDrain = false;
   /** Bytes of the requests being served (their frames are held until they are). */
   private inServiceBytes = 0;
@@ -199,23 +207,24 @@ export class KafkaConnection {
   private flush(): void {
     while (!this.waitingForDrain && this.queue.length > 0 && this.queue[0]!.done) {
       const { served } = this.queue.shift()!;
-      const { chunks, release } = served!;
-      if (chunks === null || this.socket.destroyed) {
-        release?.();
-        continue;
+      const { chunks, release, closeConnection } = served!;
+      if (chunks === null || this.socket.destroyed || this.cutShort) release?.();
+      else {
+        this.socket.cork();
+        let ok = true;
+        for (let i = 0; i < chunks.length; i++) {
+          const last = i === chunks.length - 1;
+          ok = this.socket.write(chunks[i]!, last && release ? () => release() : undefined) && ok;
+        }
+        this.socket.uncork();
+        if (!ok) this.waitingForDrain = true;
       }
-      this.socket.cork();
-      let ok = true;
-      for (let i = 0; i < chunks.length; i++) {
-        const last = i === chunks.length - 1;
-        ok = this.socket.write(chunks[i]!, last && release ? () => release() : undefined) && ok;
-      }
-      this.socket.uncork();
-      if (!ok) this.waitingForDrain = true;
+      if (closeConnection && !this.cutShort) this.cutShortHere();
     }
     if (!this.closing) this.pump();
     if (this.closing || this.inputEnded) {
-      if (this.queue.length === 0) this.socket.end();
+      // Cut short: later requests still in service release their buffers when they finish (flush skips them).
+      if (this.queue.length === 0 || this.cutShort) this.socket.end();
       return;
     }
     if (!this.waitingForDrain && this.queue.length < this.options.maxInFlight) this.socket.resume();
@@ -226,6 +235,16 @@ export class KafkaConnection {
     this.closing = true;
     this.socket.pause();
     this.flush();
+  }
+
+  /** Stops at a response that closes the connection: nothing more is read, later answers are dropped. */
+  private cutShortHere(): void {
+    this.log.info('closing kafka connection after a failed acks=0 produce');
+    this.cutShort = true;
+    this.closing = true;
+    this.chunks.length = 0;
+    this.buffered = 0;
+    this.socket.pause();
   }
 
   /** A request that cannot be served: log it, stop reading, and close once earlier responses are out. */

@@ -121,7 +121,12 @@ export async function serveKafkaRequest(
   }
   const handler = HANDLERS.get(header.apiKey)!;
   const reply = await handler(ctx, header.apiVersion, request.body as never, signal, state, header);
-  if (reply.body === null) return { chunks: null, ...(reply.release ? { release: reply.release } : {}) };
+  if (reply.body === null)
+    return {
+      chunks: null,
+      ...(reply.release ? { release: reply.release } : {}),
+      ...(reply.closeConnection ? { closeConnection: true } : {}),
+    };
   try {
     const chunks = kafka.encodeResponse(request.api, header.apiVersion, header.correlationId, reply.body);
     return { chunks, ...(reply.release ? { release: reply.release } : {}) };

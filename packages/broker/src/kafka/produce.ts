@@ -45,7 +45,12 @@ export async function produce(
     } as v1.ProduceRequest__Output,
     signal,
   );
-  if (request.acks === 0) return { body: null };
+  // acks=0 has no answer; a failure closes the connection, as Kafka's broker does, so the client notices
+  // (a partition led elsewhere now) and refreshes its metadata instead of writing into the void.
+  if (request.acks === 0) {
+    const failedHere = (answer.topics ?? []).some((t) => (t.partitions ?? []).some((p) => (p.errorCode ?? 0) !== 0));
+    return { body: null, closeConnection: failed.size > 0 || failedHere };
+  }
   const results = new Map<string, kafka.ProducePartitionResult>(failed);
   for (const t of answer.topics ?? []) {
     for (const p of t.partitions ?? []) {

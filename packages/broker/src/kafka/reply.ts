@@ -6,6 +6,8 @@ import type { FetchSessions } from './fetch-sessions.js';
 export interface Reply {
   readonly body: object | null;
   readonly release?: () => void;
+  /** Close the connection after this answer (Served.closeConnection: a failed acks=0 Produce). */
+  readonly closeConnection?: boolean;
 }
 
 /** What a Kafka listener keeps across requests and connections. */

@@ -166,6 +166,22 @@ describe('KafkaConnection', () => {
     expect(frames.map((f) => f.readInt32BE(0))).toEqual([7]);
   });
 
+  it('closes after a response that says so (failed acks=0 Produce): earlier answers out, later ones not', async () => {
+    const released: number[] = [];
+    const serve: ServeRequest = async (r) => {
+      const id = r.header.correlationId;
+      // The one that closes finishes last: the answers before it wait for it, the ones after are dropped.
+      await new Promise((resolve) => setTimeout(resolve, id === 2 ? 30 : 1));
+      if (id === 2) return { chunks: null, closeConnection: true, release: () => released.push(id) };
+      return { chunks: answer(id), release: () => released.push(id) };
+    };
+    const { client, frames, closed } = await open(serve);
+    client.write(Buffer.concat([1, 2, 3, 4].map(request)));
+    await closed;
+    expect(frames.map((f) => f.readInt32BE(0))).toEqual([1]);
+    await until(() => released.length === 4);
+  });
+
   it('aborts requests in service when the client goes, and still releases their buffers', async () => {
     let aborted = false;
     let released = false;
