@@ -362,4 +362,26 @@ describe('the Kafka listener at every advertised version', () => {
       timeoutMs: 30_000,
     });
   });
+
+  it('DeleteTopics v6 by topic id: each result names its id (Java clients match them by id); unknown ids', async () => {
+    const name = `${topic}-delete-by-id`;
+    const created = await client.send<kafka.CreateTopicsResponseData>(ApiKey.CreateTopics, 7, {
+      topics: [{ name, numPartitions: 1, replicationFactor: 1 }],
+      timeoutMs: 10_000,
+    });
+    const { topicId } = created.topics[0]!;
+    expect(topicId).not.toBe(ZERO_UUID);
+    const unknownId = Buffer.alloc(16, 7).toString('base64url');
+    const body = await client.send<kafka.DeleteTopicsResponseData>(ApiKey.DeleteTopics, 6, {
+      topics: [
+        { name: null, topicId },
+        { name: null, topicId: unknownId },
+      ],
+      timeoutMs: 10_000,
+    });
+    expect(body.responses).toEqual([
+      { name, topicId, errorCode: 0, errorMessage: null },
+      { name: null, topicId: unknownId, errorCode: 100, errorMessage: expect.any(String) },
+    ]);
+  });
 });

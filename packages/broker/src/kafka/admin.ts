@@ -1,4 +1,4 @@
-import { ErrorCodes, type kafka } from '@samsa/protocol';
+import { ErrorCodes, kafka } from '@samsa/protocol';
 import type { BrokerContext } from '../server/context.js';
 import { toErrorFields } from '../server/errors.js';
 import { handleCreateTopics, handleDeleteTopics, handleDescribeCluster } from '../server/handlers/admin.js';
@@ -51,24 +51,42 @@ export async function createTopics(
   return { body };
 }
 
+/**
+ * DeleteTopics; v6 may name a topic by id. Every result carries its topic's id (v6): Java's admin client
+ * matches the results of a delete by id to its topics by id alone. An id no topic has is
+ * UNKNOWN_TOPIC_ID with a null name, as Kafka answers.
+ */
 export async function deleteTopics(
   ctx: BrokerContext,
   _version: number,
   request: kafka.DeleteTopicsRequestData,
 ): Promise<Reply> {
-  const byId = new Map([...ctx.member.metadata.image.topics.values()].map((t) => [kafkaTopicId(t.id), t.name]));
+  const topics = [...ctx.member.metadata.image.topics.values()];
+  const byId = new Map(topics.map((t) => [kafkaTopicId(t.id), t.name]));
+  const idOf = new Map(topics.map((t) => [t.name, kafkaTopicId(t.id)]));
+  const unknownIds = request.topics.filter((t) => t.name === null && !byId.has(t.topicId)).map((t) => t.topicId);
   const names = [
     ...request.topicNames,
-    ...request.topics.map((t) => t.name ?? byId.get(t.topicId) ?? `unknown topic id ${t.topicId}`),
+    ...request.topics.flatMap((t) => t.name ?? (byId.has(t.topicId) ? [byId.get(t.topicId)!] : [])),
   ];
-  const answer = await handleDeleteTopics(ctx, { topics: names, timeoutMs: request.timeoutMs });
+  const answer =
+    names.length > 0 ? await handleDeleteTopics(ctx, { topics: names, timeoutMs: request.timeoutMs }) : { topics: [] };
   const body: kafka.DeleteTopicsResponseData = {
     throttleTimeMs: 0,
-    responses: (answer.topics ?? []).map((r) => ({
-      name: r.name ?? '',
-      errorCode: r.errorCode ?? 0,
-      errorMessage: r.errorMessage ? r.errorMessage : null,
-    })),
+    responses: [
+      ...(answer.topics ?? []).map((r) => ({
+        name: r.name ?? '',
+        topicId: idOf.get(r.name ?? '') ?? kafka.ZERO_UUID,
+        errorCode: r.errorCode ?? 0,
+        errorMessage: r.errorMessage ? r.errorMessage : null,
+      })),
+      ...unknownIds.map((topicId) => ({
+        name: null,
+        topicId,
+        errorCode: ErrorCodes.UNKNOWN_TOPIC_ID.code,
+        errorMessage: `no topic has id ${topicId}`,
+      })),
+    ],
   };
   return { body };
 }
