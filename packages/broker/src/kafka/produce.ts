@@ -1,14 +1,34 @@
-import { kafka, type v1 } from '@samsa/protocol';
+import { Attribute, BatchField, CompressionCodec, ErrorCodes, SamsaError, kafka, type v1 } from '@samsa/protocol';
 import type { BrokerContext } from '../server/context.js';
 import { toErrorFields } from '../server/errors.js';
 import { handleProduce } from '../server/handlers/produce.js';
 import { awaitLeadership } from './partitions.js';
 import type { Reply } from './reply.js';
 
-/** Produce v0-v2 carry magic 0/1 message sets: converted once here to the v2 batch the log stores. */
+/** ZStandard (KIP-110) is for Produce v7+: older clients' requests may not carry it. */
+const ZSTD_FROM_VERSION = 7;
+
+/**
+ * Produce v0-v2 carry magic 0/1 message sets: converted once here to the v2 batch the log stores. From v3
+ * the records must be RecordBatch v2 and not empty, INVALID_RECORD otherwise, and ZStandard needs v7, as
+ * Kafka's broker checks them (ProduceRequest.validateRecords): not CORRUPT_MESSAGE, which is retriable.
+ */
 function recordsForLog(version: number, records: Buffer | null): Buffer {
-  if (records === null || records.length === 0) return Buffer.alloc(0);
-  return version < 3 ? kafka.messageSetToBatch(records, Date.now()) : records;
+  if (version < 3) {
+    if (records === null || records.length === 0) return Buffer.alloc(0);
+    return kafka.messageSetToBatch(records, Date.now());
+  }
+  // Magic is at the same byte in message sets and batches.
+  if (records === null || records.length <= BatchField.magic)
+    throw new SamsaError(ErrorCodes.INVALID_RECORD, `Produce v${version} needs a record batch per partition`);
+  if (records[BatchField.magic] !== 2)
+    throw new SamsaError(ErrorCodes.INVALID_RECORD, `Produce v${version} carries record batches of magic 2 only`);
+  const zstd =
+    records.length >= BatchField.attributes + 2 &&
+    (records.readInt16BE(BatchField.attributes) & Attribute.compressionMask) === CompressionCodec.zstd;
+  if (zstd && version < ZSTD_FROM_VERSION)
+    throw new SamsaError(ErrorCodes.UNSUPPORTED_COMPRESSION_TYPE, `Produce v${version} may not use ZStandard`);
+  return records;
 }
 
 export async function produce(

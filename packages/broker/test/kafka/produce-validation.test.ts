@@ -1,0 +1,87 @@
+/**
+ * What Kafka's broker checks of a Produce request's records before it appends (ProduceRequest's
+ * validateRecords), answered per partition with Kafka's codes: from v3 the records must be RecordBatch v2
+ * (magic 2) and not empty, INVALID_RECORD (87, not retriable) otherwise, and ZStandard needs v7+,
+ * UNSUPPORTED_COMPRESSION_TYPE (76). These were CORRUPT_MESSAGE (2), which clients retry until their
+ * delivery timeout. Below v3 any message set is converted as before. Real partition log.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { encodeBatch, kafka } from '@samsa/protocol';
+import { afterEach, describe, expect, it } from 'vitest';
+import { BROKER_SETTINGS, resolveSettings } from '../../src/config.js';
+import { produce } from '../../src/kafka/produce.js';
+import type { BrokerContext } from '../../src/server/context.js';
+import type { HostedPartition } from '../../src/server/partitions.js';
+import { leaderWithTenRecords } from '../server/leader-fixture.js';
+
+let dir: string | undefined;
+let opened: HostedPartition | undefined;
+afterEach(async () => {
+  await opened?.log.close();
+  opened = undefined;
+  if (dir) await rm(dir, { recursive: true, force: true });
+  dir = undefined;
+});
+
+async function leader(): Promise<BrokerContext> {
+  dir = await mkdtemp(join(tmpdir(), 'samsa-produce-validation-'));
+  const { hosted, ctx } = await leaderWithTenRecords(dir, [1]);
+  opened = hosted;
+  return { ...ctx, settings: resolveSettings(BROKER_SETTINGS) } as BrokerContext;
+}
+
+async function produced(ctx: BrokerContext, version: number, records: Buffer | null) {
+  const reply = await produce(
+    ctx,
+    version,
+    {
+      transactionalId: null,
+      acks: 1,
+      timeoutMs: 1000,
+      topicData: [{ name: 't', partitionData: [{ index: 0, records }] }],
+    },
+    new AbortController().signal,
+  );
+  return (reply.body as kafka.ProduceResponseData).responses[0]!.partitionResponses[0]!;
+}
+
+const messageSet = (magic: 0 | 1) =>
+  kafka.encodeMessageSet(
+    [{ offset: 0, magic, timestamp: magic === 1 ? 1000 : null, key: null, value: Buffer.from('v') }],
+    magic,
+  );
+const batch = (compression: 'none' | 'zstd') => encodeBatch([{ value: Buffer.from('v') }], { now: 1000, compression });
+
+describe('Produce record validation on the Kafka listener', () => {
+  it('v3+: a magic 0 or 1 message set is INVALID_RECORD, nothing appended', async () => {
+    const ctx = await leader();
+    for (const magic of [0, 1] as const) {
+      expect(await produced(ctx, 3, messageSet(magic)), `magic ${magic}`).toMatchObject({
+        errorCode: 87,
+        baseOffset: -1,
+      });
+    }
+    expect(opened!.log.logEndOffset).toBe(10);
+  });
+
+  it('v3+: no records (null or empty) is INVALID_RECORD', async () => {
+    const ctx = await leader();
+    expect((await produced(ctx, 3, null)).errorCode).toBe(87);
+    expect((await produced(ctx, 9, Buffer.alloc(0))).errorCode).toBe(87);
+  });
+
+  it('ZStandard below v7 is UNSUPPORTED_COMPRESSION_TYPE; from v7 it is appended', async () => {
+    const ctx = await leader();
+    expect((await produced(ctx, 6, batch('zstd'))).errorCode).toBe(76);
+    expect(await produced(ctx, 7, batch('zstd'))).toMatchObject({ errorCode: 0, baseOffset: 10 });
+  });
+
+  it('v0-v2 message sets are still converted and appended; a v2 batch at v3 as before', async () => {
+    const ctx = await leader();
+    expect(await produced(ctx, 2, messageSet(1))).toMatchObject({ errorCode: 0, baseOffset: 10 });
+    expect(await produced(ctx, 0, messageSet(0))).toMatchObject({ errorCode: 0, baseOffset: 11 });
+    expect(await produced(ctx, 3, batch('none'))).toMatchObject({ errorCode: 0, baseOffset: 12 });
+  });
+});
