@@ -8,11 +8,15 @@
 // the longest send from the fault until the new leader answered and --after-ms more passed, the time
 // from the fault to the first answer of a send started after it (kill), and the producer's retries by
 // error code (6: NOT_LEADER_OR_FOLLOWER). With several --build checkouts the builds alternate run by run,
-// so an A/B shares the machine's load; the client is this checkout's either way.
+// so an A/B shares the machine's load; the client is this checkout's, or with --build-client each
+// build's own (packages/client/dist). --timeline prints, per fault, when the brokers logged the election
+// and the partition's new roles and when the client retried, saw the new leader and was acknowledged.
 //   flock /tmp/samsa-bench.lock node scripts/bench-failover.mjs --fault elect --build A --build B --runs 2
 import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Samsa } from '@samsa/client';
+import { Samsa as ThisSamsa } from '@samsa/client';
 import { startCluster } from './bench-processes.mjs';
 
 const { values } = parseArgs({
@@ -23,15 +27,44 @@ const { values } = parseArgs({
     'after-ms': { type: 'string', default: '1000' },
     fault: { type: 'string', default: 'kill' },
     moves: { type: 'string', default: '4' },
+    timeline: { type: 'boolean', default: false },
+    'build-client': { type: 'boolean', default: false },
   },
 });
 const builds = values.build ?? [undefined];
 const runs = Number(values.runs);
 const sessionMs = Number(values['session-ms']);
 
+/** With --timeline: what the client and the brokers logged about the partition, with Date.now() times. */
+const events = [];
+/** Broker log lines (pino JSON) that tell where a failover's time goes. */
+const TIMELINE_MESSAGES = new Set(['partition state change', 'partition role changed', 'elected controller']);
+
+function timelineLog(child, id) {
+  let rest = '';
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (chunk) => {
+    const lines = (rest + chunk).split('\n');
+    rest = lines.pop();
+    for (const line of lines) {
+      if (!line.includes('"msg"')) continue;
+      try {
+        const { time, msg, topic, after, cause } = JSON.parse(line);
+        if (!TIMELINE_MESSAGES.has(msg) || (topic !== undefined && topic !== 'f')) continue;
+        const detail = after ? ` leader ${after.leader} epoch ${after.leaderEpoch} (${cause})` : '';
+        events.push({ at: time, what: `broker ${id}: ${msg}${detail}` });
+      } catch {}
+    }
+  });
+}
+
 /** Counts the producer's retries by error code (the client logs each 'produce failed, will retry'). */
 function countingLogger(retriesByCode, refusals) {
   const count = (context, message) => {
+    if (values.timeline && context?.topic === 'f') {
+      const detail = message === 'partition leader changed' ? ` to ${context.leader}` : `: ${context?.err?.message}`;
+      events.push({ at: Date.now(), what: `client: ${message}${detail}` });
+    }
     if (message !== 'produce failed, will retry') return;
     const code = context?.err?.code ?? 'other';
     retriesByCode[code] = (retriesByCode[code] ?? 0) + 1;
@@ -39,7 +72,7 @@ function countingLogger(retriesByCode, refusals) {
     // that it is not the leader (LeaderDriver) or that it does not lead (before the role).
     if (code === 6) refusals.push(String(context.err.message).replace(/\d+/g, 'N'));
   };
-  return { debug: () => {}, info: () => {}, warn: count, error: count };
+  return { debug: count, info: () => {}, warn: count, error: count };
 }
 
 async function waitFor(probe, what, timeoutMs = 60_000) {
@@ -77,12 +110,23 @@ function firstAckAfter(sends, since) {
   return waitFor(async () => sends.find((s) => s.sentAt >= since), 'a send answered after the fault');
 }
 
+function printTimeline(faultAt, first) {
+  const lines = [...events, { at: first.ackAt, what: 'first acknowledgement of a send started after the fault' }];
+  lines.sort((a, b) => a.at - b.at);
+  for (const e of lines) if (e.at >= faultAt) console.log(`  +${String(e.at - faultAt).padStart(5)} ms ${e.what}`);
+}
+
 async function oneRun(build) {
+  const Samsa =
+    build && values['build-client']
+      ? (await import(pathToFileURL(join(build, 'packages/client/dist/index.js')).href)).Samsa
+      : ThisSamsa;
   const cluster = await startCluster({
     brokers: 3,
     name: 'failover',
     ...(build && { build }),
     overrides: { 'zookeeper.session.timeout.ms': String(sessionMs), 'replica.lag.time.max.ms': '2000' },
+    ...(values.timeline && { brokerStdout: timelineLog }),
   });
   const retriesByCode = {};
   const refusals = [];
@@ -117,11 +161,13 @@ async function oneRun(build) {
       for (const code of Object.keys(retriesByCode)) delete retriesByCode[code];
       refusals.length = 0;
       const faultAt = Date.now();
+      events.length = 0;
       const follower = before.replicas.find((r) => r !== before.leader);
       if (values.fault === 'kill') cluster.brokers[before.leader - 1].child.kill('SIGKILL');
       else if (values.fault === 'kill-follower') cluster.brokers[follower - 1].child.kill('SIGKILL');
       else void admin.admin().electPreferredLeaders([{ topic: 'f', partitions: [0] }]);
       const first = await firstAckAfter(w.sends, faultAt + 1);
+      if (values.timeline) printTimeline(faultAt, first);
       // The election happens a moment after it is asked for: the window ends once the new leader (in
       // metadata) has answered a send that started after it showed, and after-ms more have passed.
       if (values.fault === 'kill-follower')

@@ -238,8 +238,16 @@ export class PartitionQueue {
   readonly batches: ProducerBatch[] = [];
   /** A request with this partition's batches is outstanding. */
   inFlight = false;
-  /** Not before this time (retry backoff). */
+  /** Not before this time (retry backoff), unless the partition's leader moves meanwhile. */
   retryAtMs = 0;
+  /**
+   * The leader (id and epoch, as the metadata had them) the failed request went to: once the metadata
+   * names another leader, or a newer epoch, the retry goes at once instead of after its backoff (KIP-951).
+   */
+  retryLeader = -1;
+  retryLeaderEpoch = -1;
+  /** The failure suggested the metadata is stale (not the leader, unreachable): refresh it while backing off. */
+  retryAwaitsMetadata = false;
   /** The producer id and epoch this partition's sequences belong to (-1 until the first idempotent batch). */
   producerId = -1;
   producerEpoch = -1;

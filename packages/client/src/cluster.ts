@@ -77,6 +77,8 @@ export class Cluster {
   lastRefreshMs = 0;
   private readonly interest = new Map<string, number>();
   private refreshing: Promise<void> | undefined;
+  /** Called after every metadata answer is applied (producers retry at a new leader at once). */
+  private readonly listeners = new Set<() => void>();
   private refreshAgain = false;
   private refreshAll = false;
 
@@ -102,8 +104,19 @@ export class Cluster {
 
   /** The current leader's id, or -1; also starts a background refresh when metadata is older than its max age. */
   leaderOf(topic: string, partition: number): number {
+    return this.partitionOf(topic, partition)?.leader ?? -1;
+  }
+
+  /** A partition's metadata, if known; also starts a background refresh when it is older than its max age. */
+  partitionOf(topic: string, partition: number): PartitionInfo | undefined {
     this.refreshIfStale();
-    return this.topics.get(topic)?.partitions[partition]?.leader ?? -1;
+    return this.topics.get(topic)?.partitions[partition];
+  }
+
+  /** Calls `listener` after each metadata update is applied; the returned function unsubscribes. */
+  onUpdate(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   refreshIfStale(): void {
@@ -175,6 +188,7 @@ export class Cluster {
         address: brokerAddress(b.host, b.port),
       });
     }
+    const previous = complete ? new Map(this.topics) : this.topics;
     if (complete) this.topics.clear();
     for (const t of response.topics) {
       if (t.errorCode !== 0 && t.partitions.length === 0) {
@@ -184,7 +198,20 @@ export class Cluster {
       }
       this.topicErrors.delete(t.name);
       const partitions: PartitionInfo[] = [];
+      const known = previous.get(t.name)?.partitions;
       for (const p of t.partitions) {
+        const before = known?.[p.partition];
+        if (before !== undefined && before.leader !== p.leader)
+          this.options.logger.debug(
+            {
+              topic: t.name,
+              partition: p.partition,
+              from: before.leader,
+              leader: p.leader,
+              leaderEpoch: p.leaderEpoch,
+            },
+            'partition leader changed',
+          );
         partitions[p.partition] = {
           partition: p.partition,
           errorCode: p.errorCode,
@@ -204,6 +231,7 @@ export class Cluster {
       });
     }
     this.lastRefreshMs = Date.now();
+    for (const listener of this.listeners) listener();
   }
 
   /**

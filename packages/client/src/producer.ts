@@ -228,6 +228,8 @@ interface RequestPart {
   /** Where sendRequest put it in the request (topics[topicIndex].partitions[partitionIndex]). */
   topicIndex: number;
   partitionIndex: number;
+  /** The partition's leader epoch in the metadata the request was planned with. */
+  readonly leaderEpoch: number;
 }
 
 interface ProduceRequestPlan {
@@ -260,6 +262,9 @@ export class Producer implements AsyncDisposable {
   private drainScheduled = false;
   private readonly wakeup = new Wakeup(() => this.drain());
   private refreshingMetadata = false;
+  /** No producer-started metadata refresh before this time (Date.now() scale). */
+  private metadataPollAtMs = 0;
+  private readonly stopWatchingMetadata: () => void;
   /** Idempotence: the producer id and epoch new partitions' sequences start under. */
   private identity: { producerId: number; producerEpoch: number } | undefined;
   private identityRequest: Promise<void> | undefined;
@@ -301,6 +306,10 @@ export class Producer implements AsyncDisposable {
     };
     this.memory = new BufferMemory(options.bufferMemory ?? 32 * 1024 * 1024);
     this.partitioner = new Partitioner(options.partitioner ?? 'default', this.options.batchSize);
+    // New metadata may name a new leader for a partition backing off: it retries there at once.
+    this.stopWatchingMetadata = cluster.onUpdate(() => {
+      if (this.active.size > 0) this.wake();
+    });
   }
 
   /** Sends one record; resolves with its partition and offset once acknowledged per acks. */
@@ -558,14 +567,21 @@ export class Producer implements AsyncDisposable {
       }
       nextWakeMs = Math.min(nextWakeMs, head.createdMs + deliveryTimeoutMs);
       if (queue.retryAtMs > now) {
-        nextWakeMs = Math.min(nextWakeMs, queue.retryAtMs);
-        continue;
+        if (!this.leaderMoved(queue)) {
+          nextWakeMs = Math.min(nextWakeMs, queue.retryAtMs);
+          // Until the metadata names a new leader (after a session timeout, for a dead one), look again
+          // every retry backoff rather than only at this partition's growing retry times.
+          if (queue.retryAwaitsMetadata) needMetadata = true;
+          continue;
+        }
+        queue.retryAtMs = 0;
       }
       if (!head.closed && !force && now - head.createdMs < lingerMs) {
         nextWakeMs = Math.min(nextWakeMs, head.createdMs + lingerMs);
         continue;
       }
-      const leader = this.cluster.leaderOf(queue.topic, queue.partition);
+      const info = this.cluster.partitionOf(queue.topic, queue.partition);
+      const leader = info?.leader ?? -1;
       if (leader < 0 || !this.cluster.brokers.has(leader)) {
         needMetadata = true;
         // Named by the timeout error if it comes to that, rather than a bare "not acknowledged".
@@ -587,7 +603,8 @@ export class Producer implements AsyncDisposable {
       }
       const taken = this.take(queue, plan, now, force);
       if (taken.length > 0) {
-        plan.parts.push({ queue, batches: taken, topicIndex: -1, partitionIndex: -1 });
+        const leaderEpoch = info?.leaderEpoch ?? -1;
+        plan.parts.push({ queue, batches: taken, topicIndex: -1, partitionIndex: -1, leaderEpoch });
         queue.inFlight = true;
       }
     }
@@ -772,8 +789,26 @@ export class Producer implements AsyncDisposable {
     this.transactional?.onFailure(err);
   }
 
+  /**
+   * Whether the metadata names another leader for a partition backing off, or a newer epoch of the
+   * one its failed request went to: the backoff was for that leader, the retry goes to the new one now.
+   */
+  private leaderMoved(queue: PartitionQueue): boolean {
+    if (queue.retryLeader < 0) return false;
+    const info = this.cluster.topics.get(queue.topic)?.partitions[queue.partition];
+    if (info === undefined || info.leader < 0 || !this.cluster.brokers.has(info.leader)) return false;
+    return info.leader !== queue.retryLeader || info.leaderEpoch > queue.retryLeaderEpoch;
+  }
+
+  /** A metadata refresh in the background, at most one per retry backoff (initialRetryTimeMs) however often asked. */
   private refreshMetadata(): void {
     if (this.refreshingMetadata) return;
+    const now = Date.now();
+    if (now < this.metadataPollAtMs) {
+      this.wakeup.at(this.metadataPollAtMs);
+      return;
+    }
+    this.metadataPollAtMs = now + this.retry.initialRetryTimeMs;
     this.refreshingMetadata = true;
     this.cluster
       .refresh()
@@ -899,6 +934,7 @@ export class Producer implements AsyncDisposable {
         this.partDelivered(part, -1);
       } else if (result === undefined) {
         this.partFailed(
+          plan.broker,
           part,
           errorFromCode(ErrorCodes.UNKNOWN_SERVER_ERROR.code, 'the broker did not answer for this partition', {
             topic,
@@ -906,7 +942,8 @@ export class Producer implements AsyncDisposable {
           }),
         );
       } else if (result.errorCode !== 0) {
-        this.partFailed(part, errorFromCode(result.errorCode, result.errorMessage || undefined, { topic, partition }));
+        const err = errorFromCode(result.errorCode, result.errorMessage || undefined, { topic, partition });
+        this.partFailed(plan.broker, part, err);
       } else {
         trace?.('c.ack', partition, result.baseOffset);
         this.partDelivered(part, result.baseOffset);
@@ -931,7 +968,7 @@ export class Producer implements AsyncDisposable {
     if (err instanceof SamsaClientError && needsMetadataRefresh(err.code)) this.cluster.requestRefresh();
     for (const part of plan.parts) {
       if (plan.acks === 0) this.partDelivered(part, -1);
-      else this.partFailed(part, err);
+      else this.partFailed(plan.broker, part, err);
     }
   }
 
@@ -941,6 +978,7 @@ export class Producer implements AsyncDisposable {
     queue.batches.splice(0, batches.length);
     queue.inFlight = false;
     queue.retryAtMs = 0;
+    queue.retryAwaitsMetadata = false;
     queue.retryBatches = 0;
     let offset = baseOffset;
     for (const batch of batches) {
@@ -955,7 +993,8 @@ export class Producer implements AsyncDisposable {
     }
   }
 
-  private partFailed(part: RequestPart, err: unknown): void {
+  /** The request of `part` went to `broker`. */
+  private partFailed(broker: number, part: RequestPart, err: unknown): void {
     const { queue, batches } = part;
     queue.inFlight = false;
     if (
@@ -981,7 +1020,11 @@ export class Producer implements AsyncDisposable {
       retriable ? 'produce failed, will retry' : 'produce failed',
     );
     if (retriable) {
-      if (err instanceof SamsaClientError && needsMetadataRefresh(err.code)) this.cluster.requestRefresh();
+      const staleMetadata = err instanceof SamsaClientError && needsMetadataRefresh(err.code);
+      if (staleMetadata) this.cluster.requestRefresh();
+      queue.retryAwaitsMetadata = staleMetadata;
+      queue.retryLeader = broker;
+      queue.retryLeaderEpoch = part.leaderEpoch;
       queue.retryBatches = sequencesLost ? 0 : batches.length;
       for (const batch of batches) {
         batch.attempts = attempts;
@@ -1099,6 +1142,7 @@ export class Producer implements AsyncDisposable {
       }
       this.memory.close();
       this.wakeup.stop();
+      this.stopWatchingMetadata();
       for (const topic of this.topicsOfInterest) this.cluster.removeInterest(topic);
       this.onClose(this);
     })();
