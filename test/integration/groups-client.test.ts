@@ -4,7 +4,8 @@
  * session; commit-after-processing loses nothing and duplicates only the uncommitted; the
  * coordinator's broker SIGKILLed mid-stream; a static member restarted within its session; a member
  * fenced on its side (its coordinator's broker SIGSTOPped past the member's session) while it holds a
- * batch rejoins under a new epoch, and its stale commits are refused by the broker and by the SDK.
+ * batch hears of the loss once done with the batch, rejoins under a new epoch, and its stale commits are
+ * refused by the broker and by the SDK.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes } from '@samsa/protocol';
@@ -412,13 +413,25 @@ describe('consumer groups on a 3-broker cluster (RF 3)', () => {
       const old = consumer.groupMetadata();
       cluster.pauseBroker(coordinator.nodeId);
       paused = true;
-      await waitFor(() => events.includes('lost'), { timeoutMs: 15_000, description: 'the partition lost' });
+      await waitFor(() => consumer.groupMetadata().state === 'fenced', {
+        timeoutMs: 15_000,
+        description: 'the partition lost',
+      });
+      // The SDK refuses the batch in hand from the moment it knows; the application hears of the loss only
+      // once it is done with the batch, and the member rejoins after that.
+      const lastOffset = first.messages[first.messages.length - 1]!.offset;
+      await expect(consumer.commit([{ topic, partition: 0, offset: lastOffset + 1 }])).rejects.toBeInstanceOf(
+        CommitFailedError,
+      );
+      expect(events).toEqual(['assigned']);
       cluster.resumeBroker(coordinator.nodeId);
       paused = false;
+      const next = batches.next();
       await waitFor(() => events.at(-1) === 'assigned' && consumer.groupMetadata().state === 'stable', {
         timeoutMs: 30_000,
         description: 'assigned again',
       });
+      expect(events).toEqual(['assigned', 'lost', 'assigned']);
       const now = consumer.groupMetadata();
       expect(now.memberId).toBe(old.memberId);
       // The group's epoch had not moved; the rejoin moved it, so the old incarnation's epoch is refused.
@@ -441,19 +454,14 @@ describe('consumer groups on a 3-broker cluster (RF 3)', () => {
       );
       const codes = [stale.errorCode, ...stale.topics.flatMap((t) => t.partitions.map((p) => p.errorCode))];
       expect(codes).toContain(ErrorCodes.STALE_MEMBER_EPOCH.code);
-      // The SDK refuses the batch in hand before sending it.
-      const lastOffset = first.messages[first.messages.length - 1]!.offset;
-      await expect(consumer.commit([{ topic, partition: 0, offset: lastOffset + 1 }])).rejects.toBeInstanceOf(
-        CommitFailedError,
-      );
       expect((await consumer.committed([{ topic, partition: 0 }]))[0]?.offset).toBe(-1);
       // The new assignment reads from the committed offset (none: the start): nothing skipped, and its
       // commit is taken.
       const seen: number[] = [];
-      while (seen.length < 20) {
-        const batch = (await batches.next()).value!;
+      for (let batch = (await next).value!; ; batch = (await batches.next()).value!) {
         seen.push(...batch.messages.map((m) => m.offset));
         await consumer.commit([{ topic, partition: 0, offset: seen[seen.length - 1]! + 1 }]);
+        if (seen.length >= 20) break;
       }
       expect(seen).toEqual(Array.from({ length: 20 }, (_, i) => i));
       expect((await consumer.committed([{ topic, partition: 0 }]))[0]?.offset).toBe(20);

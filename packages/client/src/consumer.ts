@@ -496,9 +496,10 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     return states;
   }
 
-  /** Resolves once the application is done with the message it holds, if it is from `states`. */
-  private releaseOf(states: ReadonlySet<object>): Promise<void> {
-    if (this.held === undefined || !states.has(this.held) || this.closed) return Promise.resolve();
+  /** Resolves once the application is done with the message it holds, if it is from `states` (or any). */
+  private releaseOf(states: ReadonlySet<object> | undefined): Promise<void> {
+    if (this.held === undefined || (states !== undefined && !states.has(this.held)) || this.closed)
+      return Promise.resolve();
     return new Promise((resolve) => this.releaseWaiters.push(resolve));
   }
 
@@ -1066,7 +1067,8 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
    * Stops fetching and ends any iteration (the iterator finishes normally). In a group, first commits
    * what was consumed (auto-commit), tells the listener its partitions are revoked and leaves the group
    * at once, so they move to other members without waiting for the session timeout; a static member
-   * (groupInstanceId) leaves only for its session, to get them back when it restarts. `timeoutMs`
+   * (groupInstanceId) leaves only for its session, to get them back when it restarts. A member closed
+   * while fenced still leaves under the member id the coordinator knows. `timeoutMs`
    * (30000) bounds the commit and the leave.
    */
   close(options: { timeoutMs?: number } = {}): Promise<void> {

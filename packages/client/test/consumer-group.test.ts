@@ -213,15 +213,63 @@ describe('a group member consumer (scripted coordinator)', () => {
     coordinator.assignment = [{ topic: 't', partition: 0 }];
     const iterator = consumer.messages();
     await until(iterator, 0);
-    await iterator.next();
+    const held = await iterator.next(); // offset 1 in hand
     const commitsBefore = coordinator.commitLog.length;
+    const heartbeatsBefore = coordinator.heartbeats.length;
     coordinator.fenceNext = true;
+    await waitFor(() => consumer.groupMetadata().state === 'fenced', 5_000, 'fenced');
+    // The application still works on its record: the listener hears of the loss only once it is done
+    // (Kafka's consumer runs onPartitionsLost in poll()), and the member does not rejoin before that.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(events).toEqual(['assigned t:0']);
+    expect(coordinator.heartbeats.slice(heartbeatsBefore).filter((h) => h.memberEpoch === 0)).toEqual([]);
+    // Its offsets are refused now, not sent under an epoch the member lost.
+    await expect(consumer.commit()).rejects.toBeInstanceOf(CommitFailedError);
+    const nextMessage = iterator.next(); // done with offset 1
     await waitFor(() => events.includes('lost t:0'), 5_000, 'lost');
     await waitFor(() => events.filter((e) => e === 'assigned t:0').length === 2, 5_000, 'assigned again');
     expect(events).toEqual(['assigned t:0', 'lost t:0', 'assigned t:0']);
     expect(coordinator.commitLog.length).toBe(commitsBefore);
     const rejoin = coordinator.heartbeats.find((h, i) => i > 0 && h.memberEpoch === 0);
     expect(rejoin?.ownedTopicPartitions?.topicPartitions ?? []).toEqual([]);
+    // Nothing committed: the partition starts again from the beginning (at-least-once).
+    expect(held.value?.offset).toBe(1);
+    expect((await nextMessage).value).toMatchObject({ partition: 0, offset: 0 });
+    await iterator.return?.();
+  });
+
+  it('close() while fenced still leaves, under the member id the coordinator knows', async () => {
+    coordinator.assignment = [{ topic: 't', partition: 0 }];
+    const iterator = consumer.messages();
+    await until(iterator, 0); // in hand when fenced; close() does not wait for it
+    coordinator.fenceNext = true;
+    await waitFor(() => consumer.groupMetadata().state === 'fenced', 5_000, 'fenced');
+    await consumer.close();
+    expect(events).toEqual(['assigned t:0', 'lost t:0']);
+    const last = coordinator.heartbeats[coordinator.heartbeats.length - 1];
+    expect(last).toMatchObject({ memberId: 'member-1', memberEpoch: -1 });
+  });
+
+  it('a loss behind a revocation that waits for the application: nothing more of any lost partition', async () => {
+    coordinator.assignment = [
+      { topic: 't', partition: 0 },
+      { topic: 't', partition: 1 },
+    ];
+    const iterator = consumer.messages();
+    await until(iterator, 0); // a record of t-0 in hand, t-1's records fetched too
+    await waitFor(() => events.length === 1, 5_000, 'assigned');
+    // t-0 is revoked: the revocation waits for the record in hand. Then the member is fenced.
+    coordinator.assignment = [{ topic: 't', partition: 1 }];
+    const heartbeats = coordinator.heartbeats.length;
+    await waitFor(() => coordinator.heartbeats.length >= heartbeats + 2, 5_000, 'the revocation known');
+    coordinator.fenceNext = true;
+    await waitFor(() => consumer.groupMetadata().state === 'fenced', 5_000, 'fenced');
+    // The loss is known: the next record handed out is one of the rejoined member, after the loss is told.
+    const next = await iterator.next();
+    events.push(`message t:${next.value?.partition}`);
+    expect(events.slice(0, 2)).toEqual(['assigned t:0,t:1', 'lost t:0,t:1']);
+    expect(events).not.toContain('revoked t:0');
+    expect(events.indexOf(`message t:${next.value?.partition}`)).toBeGreaterThan(events.indexOf('assigned t:1'));
     await iterator.return?.();
   });
 });
@@ -300,20 +348,24 @@ async function fencingCluster(): Promise<{ cluster: TestCluster; coordinator: Sc
 }
 
 /**
- * Fences the consumer's member and waits until it owns its partitions again under a new epoch (`events`
- * collects its listener's `assigned ...` lines).
+ * Fences the consumer's member and resolves once it knows: its partitions are dropped, and the loss waits
+ * for the application to finish with what it holds. The returned function waits until the member owns
+ * its partitions again under a new epoch (`events` collects its listener's `assigned ...` lines).
  */
-async function fenceAndRejoinMember(
+async function fenceMember(
   consumer: Consumer,
   coordinator: ScriptedCoordinator,
   events: readonly string[],
-): Promise<void> {
+): Promise<() => Promise<void>> {
   const before = consumer.groupMetadata().memberEpoch;
   const assigned = events.filter((e) => e.startsWith('assigned')).length;
   coordinator.fenceNext = true;
-  await waitFor(() => events.filter((e) => e.startsWith('assigned')).length > assigned, 5_000, 'assigned again');
-  await waitFor(() => consumer.groupMetadata().state === 'stable', 5_000, 'stable again');
-  expect(consumer.groupMetadata().memberEpoch).toBeGreaterThan(before);
+  await waitFor(() => consumer.groupMetadata().state === 'fenced', 5_000, 'fenced');
+  return async () => {
+    await waitFor(() => events.filter((e) => e.startsWith('assigned')).length > assigned, 5_000, 'assigned again');
+    await waitFor(() => consumer.groupMetadata().state === 'stable', 5_000, 'stable again');
+    expect(consumer.groupMetadata().memberEpoch).toBeGreaterThan(before);
+  };
 }
 
 /**
@@ -352,7 +404,7 @@ describe('a fenced member holding records: their offsets cannot go into a transa
     await cluster.stop();
   });
 
-  const fenceAndRejoin = () => fenceAndRejoinMember(consumer, coordinator, events);
+  const fence = () => fenceMember(consumer, coordinator, events);
 
   const refusal = (fn: () => unknown): SamsaClientError => {
     try {
@@ -372,17 +424,20 @@ describe('a fenced member holding records: their offsets cannot go into a transa
     const before = consumer.offsetsForTransaction([{ topic: 't', partition: 0, offset: 5 }]);
     expect(before.offsets).toEqual([{ topic: 't', partition: 0, offset: 5 }]);
     expect(before.stillCurrent()).toBe(true);
-    await fenceAndRejoin();
+    const rejoined = await fence();
     // Offsets checked before the fence and still on their way when it came: sendOffsets fails them.
     expect(before.stillCurrent()).toBe(false);
-    expect(events).toEqual(['assigned 0', 'lost 0', 'assigned 0']);
-    // What the dropped assignment handed out cannot be committed under the new epoch...
+    // What the lost assignment handed out cannot be committed, from the moment the loss is known...
     const stale = refusal(() => consumer.offsetsForTransaction([{ topic: 't', partition: 0, offset: 10 }]));
     expect(stale.code).toBe(ErrorCodes.STALE_MEMBER_EPOCH.code);
     expect(stale.partition).toBe(0);
     expect(refusal(() => consumer.offsetsForTransaction()).code).toBe(ErrorCodes.STALE_MEMBER_EPOCH.code);
-    // ...because the new assignment hands the same records out again, from the committed offset.
-    const again = (await batches.next()).value!;
+    // ...because, once the application is done with the batch, the member rejoins and the new assignment
+    // hands the same records out again, from the committed offset.
+    const next = batches.next();
+    await rejoined();
+    expect(events).toEqual(['assigned 0', 'lost 0', 'assigned 0']);
+    const again = (await next).value!;
     expect(again.messages[0]?.offset).toBe(3);
     expect(consumer.offsetsForTransaction([{ topic: 't', partition: 0, offset: 10 }])).toMatchObject({
       group: { memberId: 'member-1', memberEpoch: consumer.groupMetadata().memberEpoch },
@@ -400,13 +455,17 @@ describe('a fenced member holding records: their offsets cannot go into a transa
     const seen = new Set<number>();
     while (seen.size < 2) seen.add((await iterator.next()).value!.partition);
     coordinator.assignment = [{ topic: 't', partition: 1 }];
-    await fenceAndRejoin();
-    expect(consumer.assignment()).toEqual([{ topic: 't', partition: 1 }]);
-    // t-0 is another member's now: its records handed out before cannot be committed by this one.
+    const rejoined = await fence();
+    // Lost: their records handed out before cannot be committed by this member.
     const refused = refusal(() => consumer.offsetsForTransaction([{ topic: 't', partition: 0, offset: 5 }]));
     expect(refused.code).toBe(ErrorCodes.STALE_MEMBER_EPOCH.code);
     expect(refusal(() => consumer.offsetsForTransaction([{ topic: 't', partition: 1, offset: 1 }])).partition).toBe(1);
-    const next = await iterator.next();
+    const pending = iterator.next();
+    await rejoined();
+    expect(consumer.assignment()).toEqual([{ topic: 't', partition: 1 }]);
+    // t-0 is another member's now: still refused; t-1 once its records are handed out again.
+    expect(refusal(() => consumer.offsetsForTransaction([{ topic: 't', partition: 0, offset: 5 }])).partition).toBe(0);
+    const next = await pending;
     expect(next.value?.partition).toBe(1);
     expect(consumer.offsetsForTransaction([{ topic: 't', partition: 1, offset: 1 }]).offsets).toHaveLength(1);
     await iterator.return?.();
@@ -445,8 +504,10 @@ describe('a fenced member holding records: their offsets cannot go into a transa
     let next = await iterator.next();
     while (next.value?.partition !== 1 || next.value.offset !== 9) next = await iterator.next();
     coordinator.commits.set('t:1', 10); // a transaction committed all of t-1
-    await fenceAndRejoin();
-    next = await iterator.next();
+    const rejoined = await fence();
+    const pending = iterator.next();
+    await rejoined();
+    next = await pending;
     expect(next.value).toMatchObject({ partition: 0, offset: 3 });
     // t-1's old records may be in the open transaction, and its position would not cover them: abort.
     expect(refusal(() => consumer.offsetsForTransaction())).toMatchObject({
@@ -519,7 +580,7 @@ describe('a fenced member holding records: plain commits', () => {
     });
   }
 
-  const fenceAndRejoin = () => fenceAndRejoinMember(consumer, coordinator, events);
+  const fence = () => fenceMember(consumer, coordinator, events);
 
   const accepted = () => coordinator.commitLog.map((c) => c.offsets);
 
@@ -529,14 +590,16 @@ describe('a fenced member holding records: plain commits', () => {
     const batches = consumer.batches();
     const first = (await batches.next()).value!;
     expect(first.messages[0]?.offset).toBe(3);
-    await fenceAndRejoin();
+    const rejoined = await fence();
     const explicit = consumer.commit([{ topic: 't', partition: 0, offset: 10 }]);
     await expect(explicit).rejects.toBeInstanceOf(CommitFailedError);
     await expect(explicit).rejects.toMatchObject({ code: ErrorCodes.STALE_MEMBER_EPOCH.code, partition: 0 });
     await expect(consumer.commit()).rejects.toMatchObject({ code: ErrorCodes.STALE_MEMBER_EPOCH.code });
     expect(accepted()).toEqual([]);
     // The new assignment hands the records out again from the committed offset; their commit is taken.
-    const again = (await batches.next()).value!;
+    const next = batches.next();
+    await rejoined();
+    const again = (await next).value!;
     expect(again.messages[0]?.offset).toBe(3);
     await consumer.commit([{ topic: 't', partition: 0, offset: 10 }]);
     expect(coordinator.commits.get('t:0')).toBe(10);
@@ -552,12 +615,15 @@ describe('a fenced member holding records: plain commits', () => {
     const commit = consumer.commit([{ topic: 't', partition: 0, offset: 10 }]);
     commit.catch(() => {});
     await waitFor(() => cluster.requestsOf('OffsetCommit').length === 1, 5_000, 'the commit sent');
-    await fenceAndRejoin();
+    const rejoined = await fence();
+    const next = batches.next();
+    await rejoined();
     release(); // it arrives under the old epoch: StaleMemberEpoch
     await expect(commit).rejects.toBeInstanceOf(CommitFailedError);
     expect(cluster.requestsOf('OffsetCommit')).toHaveLength(1);
     expect(accepted()).toEqual([]);
     expect(coordinator.commits.get('t:0')).toBe(3);
+    expect((await next).value?.messages[0]?.offset).toBe(3);
     await batches.return();
   });
 
@@ -592,12 +658,14 @@ describe('a fenced member holding records: plain commits', () => {
     expect((await iterator.next()).value?.offset).toBe(3);
     expect((await iterator.next()).value?.offset).toBe(4); // 3 finished with: auto-commit sends 4
     await waitFor(() => cluster.requestsOf('OffsetCommit').length === 1, 5_000, 'the auto-commit sent');
-    await fenceAndRejoin();
+    const rejoined = await fence();
+    const pending = iterator.next();
+    await rejoined();
     release();
     await waitFor(() => warnings.includes('auto-commit failed'), 5_000, 'the auto-commit refused');
     expect(accepted()).toEqual([]);
     // The new assignment starts at the committed offset and commits what it finishes with.
-    expect((await iterator.next()).value?.offset).toBe(3);
+    expect((await pending).value?.offset).toBe(3);
     expect((await iterator.next()).value?.offset).toBe(4);
     await waitFor(() => coordinator.commits.get('t:0') === 4, 5_000, 'the new assignment auto-commits');
     await iterator.return?.();
@@ -613,9 +681,11 @@ describe('a fenced member holding records: plain commits', () => {
     let next = await iterator.next();
     while (next.value?.partition !== 1 || next.value.offset !== 9) next = await iterator.next();
     await consumer.commit([{ topic: 't', partition: 1, offset: 10 }]); // all of t-1 processed
-    await fenceAndRejoin();
+    const rejoined = await fence();
+    const pending = iterator.next();
+    await rejoined();
     // t-1 starts at 10 again and stays idle (its records were all handed out before the fence); t-0 at 3.
-    next = await iterator.next();
+    next = await pending;
     expect(next.value).toMatchObject({ partition: 0, offset: 3 });
     // Positions are the new assignment's own: committing them is not committing the old records.
     await consumer.commit();

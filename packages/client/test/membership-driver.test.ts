@@ -192,6 +192,9 @@ class World {
       async assign(partitions: readonly GroupPartition[]) {
         for (const tp of partitions) world.start(member, tp.partition);
       },
+      markLost() {
+        for (const p of [...member.consuming]) world.stop(member, p);
+      },
       async lose() {
         member.lost++;
         for (const p of [...member.consuming]) world.stop(member, p);

@@ -340,6 +340,53 @@ describe('Membership (the consumer side of KIP-848)', () => {
     expect(m.poll(30)).toEqual([{ type: 'left' }]);
   });
 
+  it('close() while fenced: the leave is sent once the partitions are stopped, under the member id', () => {
+    // The coordinator still counts the member (at another epoch) and its partitions as its own: without
+    // the leave they move only when its session ends there.
+    for (const temporary of [false, true]) {
+      const m = joined(tps('t', 0, 1), { instanceId: 'i-1' });
+      m.reconciled(only(m.poll(10), 'reconcile').id);
+      const ack = only(m.poll(20), 'heartbeat');
+      m.heartbeatFailed(ack.seq, ErrorCodes.FENCED_MEMBER_EPOCH.code, 'fenced', 30);
+      const lose = only(m.poll(30), 'lose');
+      m.leave(40, { temporary });
+      expect(m.poll(40)).toEqual([]); // not before the lost partitions are stopped
+      m.lost(lose.id, 50);
+      const leave = only(m.poll(50), 'heartbeat');
+      expect(leave.request).toMatchObject({ memberId: 'm1', memberEpoch: temporary ? -2 : -1, ownedPartitions: [] });
+      m.heartbeatSucceeded(leave.seq, { memberId: 'm1', memberEpoch: -1, heartbeatIntervalMs: 0, assignment: [] }, 60);
+      expect(m.poll(60)).toEqual([{ type: 'left' }]);
+    }
+  });
+
+  it('close() while cut off for a session: the leave goes under the member id once it is stopped', () => {
+    const m = joined(tps('t', 0));
+    m.reconciled(only(m.poll(10), 'reconcile').id);
+    const beat = only(m.poll(20), 'heartbeat');
+    m.heartbeatFailed(beat.seq, ErrorCodes.REQUEST_TIMED_OUT.code, 'slow', 5_000);
+    let lose: Extract<MembershipAction, { type: 'lose' }> | undefined;
+    for (let t = 5_000; lose === undefined; t = m.nextWakeMs()) {
+      for (const a of m.poll(t)) {
+        if (a.type === 'lose') lose = a;
+        if (a.type === 'heartbeat') m.heartbeatFailed(a.seq, ErrorCodes.REQUEST_TIMED_OUT.code, 'slow', t);
+      }
+    }
+    m.leave(10_030);
+    m.lost(lose.id, 10_030);
+    expect(only(m.poll(12_000), 'heartbeat').request).toMatchObject({ memberId: 'm1', memberEpoch: -1 });
+  });
+
+  it('close() after a fence as an unknown member: nothing to leave', () => {
+    const m = joined(tps('t', 0));
+    m.reconciled(only(m.poll(10), 'reconcile').id);
+    const beat = only(m.poll(20), 'heartbeat');
+    m.heartbeatFailed(beat.seq, ErrorCodes.UNKNOWN_MEMBER_ID.code, 'expelled', 30);
+    const lose = only(m.poll(30), 'lose');
+    m.leave(40);
+    m.lost(lose.id, 50);
+    expect(m.poll(50)).toEqual([{ type: 'left' }]);
+  });
+
   it('a new subscription is sent at once', () => {
     const m = joined([]);
     expect(m.poll(100)).toEqual([]);

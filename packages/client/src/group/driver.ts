@@ -33,7 +33,16 @@ export interface AssignmentHost {
   revoke(partitions: readonly GroupPartition[]): Promise<void>;
   /** Start consuming these partitions (from their committed offsets), tell the application. */
   assign(partitions: readonly GroupPartition[]): Promise<void>;
-  /** Stop consuming everything, without committing (the member's epoch can no longer commit). */
+  /**
+   * Called the moment the member learns its partitions are lost (before any host work queued ahead of
+   * the loss finishes): nothing more of them may be handed to the application or committed.
+   */
+  markLost(): void;
+  /**
+   * After markLost, in turn with the other host work: waits until the application is done with the
+   * records it holds, then tells it which partitions were lost. Nothing is committed (the member's
+   * epoch can no longer commit).
+   */
   lose(reason: string): Promise<void>;
   /** The membership cannot go on: surface the error to the application. */
   fail(error: Error): void;
@@ -130,6 +139,9 @@ export class MembershipDriver {
         return;
       case 'lose':
         this.logger.warn({ groupId: this.groupId, reason: action.reason }, 'partitions lost, rejoining the group');
+        // At once, not in turn: a reconciliation ahead of it may wait on the application for a long time,
+        // and records of partitions another member may own already must not be handed out meanwhile.
+        this.host.markLost();
         this.onHost(
           () => this.host.lose(action.reason),
           () => this.membership.lost(action.id, this.clock.nowMs()),

@@ -297,7 +297,12 @@ export class Membership {
     this.sendNow = true;
   }
 
-  /** The driver stopped every partition after a `lose` action; the member rejoins with epoch 0. */
+  /**
+   * The driver stopped every partition after a `lose` action; the member rejoins with epoch 0. A member
+   * leaving meanwhile (close() while fenced) sends its leave now instead, under the member id the
+   * coordinator may still know it by: a leave is taken whatever the epoch, so the partitions the
+   * coordinator still counts as its own move at once rather than when its session ends.
+   */
   lost(id: number, nowMs: number): void {
     if (this.losing !== id) return;
     this.losing = undefined;
@@ -305,8 +310,6 @@ export class Membership {
     if (this.phase === 'fenced') {
       this.startJoining(nowMs);
       this.retryAtMs = nowMs + this.backoffMs();
-    } else if (this.phase === 'leaving') {
-      this.finishLeaving();
     }
   }
 

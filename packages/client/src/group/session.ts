@@ -31,6 +31,9 @@ export interface RebalanceListener {
   /**
    * These partitions were taken from the member without a revocation (it was expelled, or cut off
    * from the coordinator for a session): another member may own them already, so commits would fail.
+   * From the moment the member knew, none of their records was handed out and their commits were
+   * refused; this runs once the application is done with the records it held, and the member rejoins
+   * after it.
    */
   onPartitionsLost?(partitions: TopicPartition[]): void | Promise<void>;
 }
@@ -83,8 +86,8 @@ export interface GroupConsumerHost {
   readonly assignMode: boolean;
   /** Stops fetching `tps` at once (buffered data dropped); they stay assigned until removed. */
   pausePartitions(tps: readonly TopicPartition[]): ReadonlySet<CommitState>;
-  /** Resolves once the application is done with the message it holds, if it is from `states`. */
-  releaseOf(states: ReadonlySet<CommitState>): Promise<void>;
+  /** Resolves once the application is done with the message it holds, if it is from `states` (or any). */
+  releaseOf(states: ReadonlySet<CommitState> | undefined): Promise<void>;
   addPartitions(tps: readonly TopicPartition[], paused: boolean): void;
   resumePartitions(tps: readonly TopicPartition[]): void;
   /** Removes partitions (all without `tps`); returns what was removed. */
@@ -123,6 +126,11 @@ export class GroupSession implements AssignmentHost {
   private readonly heartbeatTimeoutMs: number;
   private autoCommitTimer: NodeJS.Timeout | undefined;
   private readonly instanceId: string | undefined;
+  /**
+   * Set from markLost until lose() has told the application: the partitions dropped at the loss. Host
+   * work the membership queued before the loss (an abandoned reconciliation) does nothing meanwhile.
+   */
+  private lostPartitions: TopicPartition[] | undefined;
 
   constructor(
     private readonly consumer: GroupConsumerHost,
@@ -251,10 +259,13 @@ export class GroupSession implements AssignmentHost {
   // ---- AssignmentHost: what reconciliation does to the consumer ----
 
   async revoke(partitions: readonly GroupPartition[]): Promise<void> {
+    // A reconciliation the membership abandoned at a loss: its partitions are the loss's to report.
+    if (this.lostPartitions !== undefined) return;
     const states = this.consumer.pausePartitions(partitions);
     try {
       // The message the application holds from one of them is finished first (Kafka revokes in poll()).
       await this.consumer.releaseOf(states);
+      if (this.lostPartitions !== undefined) return;
       if (this.autoCommit) await this.commitConsumed(states);
       await this.listener.onPartitionsRevoked?.(partitions.map(copy));
     } finally {
@@ -263,6 +274,7 @@ export class GroupSession implements AssignmentHost {
   }
 
   async assign(partitions: readonly GroupPartition[]): Promise<void> {
+    if (this.lostPartitions !== undefined) return;
     this.consumer.addPartitions(partitions, true);
     try {
       await this.listener.onPartitionsAssigned?.(partitions.map(copy));
@@ -271,9 +283,28 @@ export class GroupSession implements AssignmentHost {
     }
   }
 
+  /**
+   * The partitions are dropped at once: their fetched records are not handed out (the rest of a chunk
+   * included), and a commit of their offsets is refused (CommitFailedError) from now on.
+   */
+  markLost(): void {
+    this.lostPartitions = [...(this.lostPartitions ?? []), ...this.consumer.removePartitions()];
+  }
+
+  /**
+   * onPartitionsLost runs once the application is done with the records it holds, as Kafka's consumer
+   * runs it inside poll(), and the member rejoins only after it: the application hears of the loss
+   * after its last record of those partitions, never while it still works on one.
+   */
   async lose(): Promise<void> {
-    const removed = this.consumer.removePartitions();
-    if (removed.length > 0) await this.listener.onPartitionsLost?.(removed);
+    try {
+      await this.consumer.releaseOf(undefined);
+      const lost = this.lostPartitions ?? [];
+      this.lostPartitions = [];
+      if (lost.length > 0) await this.listener.onPartitionsLost?.(lost);
+    } finally {
+      this.lostPartitions = undefined;
+    }
   }
 
   fail(error: Error): void {
