@@ -9,6 +9,7 @@ import { encodeBatch, kafka } from '@samsa/protocol';
 import { LocalCluster } from '../helpers/cluster.js';
 import { freePort } from '../helpers/ports.js';
 import { withTimeout } from '../helpers/wait.js';
+import { available, run, toolPath } from '../kafka/tools.js';
 
 const { ApiKey, KAFKA_APIS, encodeRequest, decodeResponse } = kafka;
 const api = (key: number) => KAFKA_APIS.get(key)!;
@@ -145,6 +146,48 @@ describe('bad input on the Kafka listener', () => {
     await c.expectClosed();
     expect(c.frames.map((f) => f.readInt32BE(0))).toEqual([80]);
     await expectBrokerServes();
+  });
+
+  it('SASL on this PLAINTEXT listener is answered ILLEGAL_SASL_STATE, as by Kafka; the connection stays', async () => {
+    const c = await RawConnection.open();
+    c.socket.write(
+      Buffer.concat([
+        encodeRequest(
+          api(ApiKey.SaslHandshake),
+          { apiVersion: 1, correlationId: 90, clientId: 't' },
+          { mechanism: 'PLAIN' },
+        ),
+        encodeRequest(
+          api(ApiKey.SaslAuthenticate),
+          { apiVersion: 2, correlationId: 91, clientId: 't' },
+          { authBytes: Buffer.from('\u0000u\u0000p') },
+        ),
+        apiVersionsV0(92),
+      ]),
+    );
+    const handshake = decodeResponse<kafka.SaslHandshakeResponseData>(api(ApiKey.SaslHandshake), 1, await c.frame(0));
+    expect(handshake).toEqual({ correlationId: 90, body: { errorCode: 34, mechanisms: [] } });
+    const authenticate = decodeResponse<kafka.SaslAuthenticateResponseData>(
+      api(ApiKey.SaslAuthenticate),
+      2,
+      await c.frame(1),
+    );
+    expect(authenticate.body.errorCode).toBe(34);
+    expect((await c.frame(2)).readInt32BE(0)).toBe(92);
+    c.socket.destroy();
+  });
+
+  it('kcat configured for SASL_PLAINTEXT is told the listener does not authenticate', async (context) => {
+    const kcat = toolPath('kcat');
+    if (!available('kcat', kcat !== undefined)) return context.skip();
+    const sasl = ['security.protocol=SASL_PLAINTEXT', 'sasl.mechanisms=PLAIN', 'sasl.username=u', 'sasl.password=p'];
+    const { code, stderr } = await run(
+      kcat!,
+      ['-b', `127.0.0.1:${kafkaPort}`, '-L', '-m', '3', ...sasl.flatMap((x) => ['-X', x])],
+      { timeoutMs: 30_000 },
+    );
+    expect(code).not.toBe(0);
+    expect(stderr).toMatch(/SASL state/);
   });
 
   it('ApiVersions at an unknown version gets the v0 answer, UNSUPPORTED_VERSION; the connection stays', async () => {

@@ -145,6 +145,7 @@ export const ErrorCodes = Object.freeze({
     'The message format version does not support the request',
   ),
   POLICY_VIOLATION: spec(44, 'PolicyViolation', false, 'Request parameters do not satisfy the configured policy'),
+  ILLEGAL_SASL_STATE: spec(34, 'IllegalSaslState', false, 'Request is not valid given the current SASL state'),
   UNSUPPORTED_VERSION: spec(35, 'UnsupportedVersion', false, 'The version of this API is not supported'),
   TOPIC_ALREADY_EXISTS: spec(36, 'TopicAlreadyExists', false, 'Topic with this name already exists'),
   NON_EMPTY_GROUP: spec(68, 'NonEmptyGroup', false, 'The group is not empty'),

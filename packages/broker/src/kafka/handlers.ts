@@ -37,6 +37,8 @@ const { ApiKey } = kafka;
 
 const HANDLERS = new Map<number, Handler>([
   [ApiKey.ApiVersions, apiVersions as Handler],
+  [ApiKey.SaslHandshake, saslHandshake as Handler],
+  [ApiKey.SaslAuthenticate, saslAuthenticate as Handler],
   [ApiKey.Metadata, metadata as Handler],
   [ApiKey.Produce, produce as Handler],
   [ApiKey.Fetch, fetch as Handler],
@@ -143,5 +145,30 @@ function apiVersionRanges(): kafka.ApiVersionRange[] {
 function apiVersions(): Reply {
   return {
     body: { errorCode: 0, apiKeys: apiVersionRanges(), throttleTimeMs: 0 } satisfies kafka.ApiVersionsResponseData,
+  };
+}
+
+/**
+ * SASL on a PLAINTEXT listener, as Kafka's broker answers it: ILLEGAL_SASL_STATE, no mechanisms. A client
+ * configured for SASL_PLAINTEXT learns that this listener does not authenticate; without the API it fell
+ * back to unframed SASL tokens (librdkafka) that closed the connection, and retried that forever.
+ */
+function saslHandshake(): Reply {
+  return {
+    body: {
+      errorCode: ErrorCodes.ILLEGAL_SASL_STATE.code,
+      mechanisms: [],
+    } satisfies kafka.SaslHandshakeResponseData,
+  };
+}
+
+function saslAuthenticate(): Reply {
+  return {
+    body: {
+      errorCode: ErrorCodes.ILLEGAL_SASL_STATE.code,
+      errorMessage: 'this listener does not authenticate (security protocol PLAINTEXT)',
+      authBytes: Buffer.alloc(0),
+      sessionLifetimeMs: 0,
+    } satisfies kafka.SaslAuthenticateResponseData,
   };
 }

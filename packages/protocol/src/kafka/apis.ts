@@ -48,6 +48,12 @@ import {
   ListPartitionReassignmentsRequest,
   ListPartitionReassignmentsResponse,
 } from './apis/partition-reassignments.js';
+import {
+  SaslAuthenticateRequest,
+  SaslAuthenticateResponse,
+  SaslHandshakeRequest,
+  SaslHandshakeResponse,
+} from './apis/sasl.js';
 import type { MessageSchema } from './schema.js';
 
 export const ApiKey = Object.freeze({
@@ -64,6 +70,7 @@ export const ApiKey = Object.freeze({
   SyncGroup: 14,
   DescribeGroups: 15,
   ListGroups: 16,
+  SaslHandshake: 17,
   ApiVersions: 18,
   CreateTopics: 19,
   DeleteTopics: 20,
@@ -76,6 +83,7 @@ export const ApiKey = Object.freeze({
   TxnOffsetCommit: 28,
   DescribeConfigs: 32,
   AlterConfigs: 33,
+  SaslAuthenticate: 36,
   CreatePartitions: 37,
   DeleteGroups: 42,
   ElectLeaders: 43,
@@ -129,6 +137,7 @@ export const KAFKA_APIS: ReadonlyMap<number, ApiCodec> = new Map(
     api('SyncGroup', 0, 5, SyncGroupRequest, SyncGroupResponse),
     api('DescribeGroups', 0, 5, DescribeGroupsRequest, DescribeGroupsResponse),
     api('ListGroups', 0, 5, ListGroupsRequest, ListGroupsResponse),
+    api('SaslHandshake', 0, 1, SaslHandshakeRequest, SaslHandshakeResponse),
     api('ApiVersions', 0, 3, ApiVersionsRequest, ApiVersionsResponse),
     api('CreateTopics', 0, 7, CreateTopicsRequest, CreateTopicsResponse),
     api('DeleteTopics', 0, 6, DeleteTopicsRequest, DeleteTopicsResponse),
@@ -145,6 +154,7 @@ export const KAFKA_APIS: ReadonlyMap<number, ApiCodec> = new Map(
     api('DeleteGroups', 0, 2, DeleteGroupsRequest, DeleteGroupsResponse),
     api('OffsetDelete', 0, 0, OffsetDeleteRequest, OffsetDeleteResponse),
     api('DescribeCluster', 0, 1, DescribeClusterRequest, DescribeClusterResponse),
+    api('SaslAuthenticate', 0, 2, SaslAuthenticateRequest, SaslAuthenticateResponse),
     api('CreatePartitions', 0, 3, CreatePartitionsRequest, CreatePartitionsResponse),
     api('ElectLeaders', 0, 2, ElectLeadersRequest, ElectLeadersResponse),
     api('AlterPartitionReassignments', 0, 0, AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse),

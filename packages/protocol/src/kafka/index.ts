@@ -38,3 +38,4 @@ export * from './apis/elect-leaders.js';
 export * from './apis/transactions-admin.js';
 export * from './apis/describe-producers.js';
 export * from './apis/partition-reassignments.js';
+export * from './apis/sasl.js';

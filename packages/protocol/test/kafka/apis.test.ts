@@ -109,6 +109,14 @@ const samples: Record<number, { request: object; response: object }> = {
       ],
     },
   },
+  [ApiKey.SaslHandshake]: {
+    request: { mechanism: 'PLAIN' },
+    response: { errorCode: 34, mechanisms: ['PLAIN'] },
+  },
+  [ApiKey.SaslAuthenticate]: {
+    request: { authBytes: Buffer.from('\u0000user\u0000secret') },
+    response: { errorCode: 34, errorMessage: 'no SASL here', authBytes: Buffer.alloc(0), sessionLifetimeMs: 0 },
+  },
   [ApiKey.Metadata]: {
     request: {
       topics: [{ topicId: 'AAAAAAAAAAAAAAAAAAAAAA', name: 't' }],
@@ -207,6 +215,19 @@ describe('API codecs', () => {
         '0000' +
         '00026162' +
         '00000000',
+    );
+  });
+
+  it('SaslHandshake v1 and SaslAuthenticate v2 (flexible) answers are the bytes of the message definitions', () => {
+    const handshake = KAFKA_APIS.get(ApiKey.SaslHandshake)!;
+    expect(Buffer.concat(encodeResponse(handshake, 1, 3, { errorCode: 34, mechanisms: [] })).toString('hex')).toBe(
+      '0000000a' + '00000003' + '0022' + '00000000',
+    );
+    const authenticate = KAFKA_APIS.get(ApiKey.SaslAuthenticate)!;
+    const answer = encodeResponse(authenticate, 2, 3, { errorCode: 34, errorMessage: 'x', authBytes: Buffer.alloc(0) });
+    // correlation id, header tags; error code, compact string 'x', compact empty bytes, session lifetime, tags
+    expect(Buffer.concat(answer).toString('hex')).toBe(
+      '00000013' + '00000003' + '00' + '0022' + '0278' + '01' + '0000000000000000' + '00',
     );
   });
 
