@@ -9,8 +9,9 @@ export default defineConfig({
   resolve: {
     // Unit tests run against sources; spawned processes (integration, chaos) run the built dist/.
     alias: {
-      '@samsa/protocol': pkg('protocol'),
       // Subpaths before their package: an alias also matches what starts with its key and a slash.
+      '@samsa/protocol/kafka': src('protocol', 'kafka/entry.ts'),
+      '@samsa/protocol': pkg('protocol'),
       '@samsa/broker/internal': src('broker', 'internal.ts'),
       '@samsa/broker': pkg('broker'),
       '@samsa/coordinator': pkg('coordinator'),

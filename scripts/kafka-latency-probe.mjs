@@ -5,7 +5,8 @@
 // with the client out of the picture. Used by scripts/bench-kafka.mjs (after npx tsc -b).
 // Usage: node scripts/kafka-latency-probe.mjs HOST:PORT TOPIC RATE RECORDS; prints JSON.
 import { connect } from 'node:net';
-import { encodeBatch, kafka } from '@samsa/protocol';
+import { encodeBatch } from '@samsa/protocol';
+import { kafka } from '@samsa/protocol/kafka';
 
 const [address, topic, rateArg, recordsArg] = process.argv.slice(2);
 const [host, port] = address.split(':');

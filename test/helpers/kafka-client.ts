@@ -1,7 +1,7 @@
 /** A raw Kafka-protocol connection for tests: Samsa's own codecs, one request at a time. */
 import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
-import { kafka } from '@samsa/protocol';
+import { kafka } from '@samsa/protocol/kafka';
 import { expect } from 'vitest';
 import { waitFor, withTimeout } from './wait.js';
 

@@ -7,7 +7,8 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Samsa } from '@samsa/client';
-import { ErrorCodes, kafka } from '@samsa/protocol';
+import { ErrorCodes } from '@samsa/protocol';
+import { kafka } from '@samsa/protocol/kafka';
 import { KafkaTestClient } from '../helpers/kafka-client.js';
 import { freePort } from '../helpers/ports.js';
 import { runSamsa } from '../helpers/cli.js';

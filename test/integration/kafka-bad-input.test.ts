@@ -5,7 +5,8 @@
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Samsa } from '@samsa/client';
-import { encodeBatch, kafka } from '@samsa/protocol';
+import { encodeBatch } from '@samsa/protocol';
+import { kafka } from '@samsa/protocol/kafka';
 import { LocalCluster } from '../helpers/cluster.js';
 import { freePort } from '../helpers/ports.js';
 import { withTimeout } from '../helpers/wait.js';

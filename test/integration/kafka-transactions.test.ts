@@ -8,7 +8,8 @@
 import { createRequire } from 'node:module';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeBatches, ErrorCodes, encodeBatch, kafka } from '@samsa/protocol';
+import { decodeBatches, ErrorCodes, encodeBatch } from '@samsa/protocol';
+import { kafka } from '@samsa/protocol/kafka';
 import { LocalCluster } from '../helpers/cluster.js';
 import { KafkaTestClient, waitForTopicOnEveryBroker } from '../helpers/kafka-client.js';
 import { freePort } from '../helpers/ports.js';

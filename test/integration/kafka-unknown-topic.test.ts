@@ -8,7 +8,7 @@
  * waiting for it (the consumer waited for ever, the producer 60 s).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { kafka } from '@samsa/protocol';
+import { kafka } from '@samsa/protocol/kafka';
 import { runSamsa } from '../helpers/cli.js';
 import { LocalCluster } from '../helpers/cluster.js';
 import { type KafkaTestClient, kafkaTestClient } from '../helpers/kafka-client.js';

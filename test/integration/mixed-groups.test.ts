@@ -9,7 +9,8 @@
 import { createRequire } from 'node:module';
 import { connect } from 'node:net';
 import { type Consumer as SdkConsumer, Samsa, type TopicPartition } from '@samsa/client';
-import { ErrorCodes, kafka } from '@samsa/protocol';
+import { ErrorCodes } from '@samsa/protocol';
+import { kafka } from '@samsa/protocol/kafka';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runSamsa } from '../helpers/cli.js';
 import { LocalCluster } from '../helpers/cluster.js';

@@ -7,7 +7,8 @@
  */
 import { connect } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
-import { ErrorCodes, kafka, loadGroupProto, type v1 } from '@samsa/protocol';
+import { ErrorCodes, loadGroupProto, type v1 } from '@samsa/protocol';
+import { kafka } from '@samsa/protocol/kafka';
 import { type ConsumedMessage, type Consumer, Samsa, type TransactionalProducer } from '@samsa/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalCluster } from '../helpers/cluster.js';

@@ -9,7 +9,8 @@
  * version), its InitProducerId v3+ naming its id and epoch accepted, a fenced one's refused.
  */
 import { connect } from 'node:net';
-import { ErrorCodes, kafka } from '@samsa/protocol';
+import { ErrorCodes } from '@samsa/protocol';
+import { kafka } from '@samsa/protocol/kafka';
 import { Samsa, type TransactionalProducer } from '@samsa/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalCluster } from '../helpers/cluster.js';

@@ -20,7 +20,8 @@ const PACKAGES = fileURLToPath(new URL('../../', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'samsa-cli-lazy-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-type Heavy = 'client' | 'broker' | 'coordinator' | 'pino' | 'hdr-histogram-js';
+/** `kafka-wire`: @samsa/protocol's Kafka wire code (`@samsa/protocol/kafka`), which gRPC clients never use. */
+type Heavy = 'client' | 'broker' | 'coordinator' | 'pino' | 'hdr-histogram-js' | 'kafka-wire';
 
 interface Run {
   code: number | null;
@@ -36,6 +37,9 @@ function loadedPackages(urls: readonly string[]): Set<Heavy> {
     const dir = pathToFileURL(join(PACKAGES, name)).href;
     if (urls.some((u) => u.startsWith(`${dir}/`) || u.includes(`/node_modules/@samsa/${name}/`))) loaded.add(name);
   }
+  const kafkaWire = pathToFileURL(join(PACKAGES, 'protocol', 'dist', 'kafka')).href;
+  if (urls.some((u) => u.startsWith(`${kafkaWire}/`) || u.includes('/node_modules/@samsa/protocol/dist/kafka/')))
+    loaded.add('kafka-wire');
   for (const name of ['pino', 'hdr-histogram-js'] as const)
     if (urls.some((u) => u.includes(`/node_modules/${name}/`))) loaded.add(name);
   return loaded;
@@ -110,7 +114,7 @@ describe('samsa loads only what a command needs', () => {
     check(program);
   });
 
-  it('topics list loads the SDK and neither the broker nor the coordinator, and still fails in one line', async () => {
+  it('topics list loads the SDK, not the broker, coordinator or Kafka wire code, and fails in one line', async () => {
     const run = await samsa(['topics', 'list', '--bootstrap-server', `127.0.0.1:${await closedPort()}`]);
     expect(run.code).toBe(1);
     expect(run.stderr.trimEnd().split('\n')).toHaveLength(1);

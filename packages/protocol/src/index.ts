@@ -29,7 +29,6 @@ export {
   type TimestampTypeName,
 } from './record-batch.js';
 export { kafkaPartitionForKey, murmur2, toPositive } from './murmur2.js';
-export * as kafka from './kafka/index.js';
 /** CRC-32C (Castagnoli), the checksum of record batches, also used for the broker's own binary files. */
 export { crc32c } from '@node-rs/crc32';
 export { MAX_PARTITIONS_PER_TOPIC, MAX_TOPIC_NAME_LENGTH, checkTopicName, topicNameProblem } from './topic-name.js';

@@ -1,4 +1,5 @@
-import { ErrorCodes, SamsaError, kafka } from '@samsa/protocol';
+import { ErrorCodes, SamsaError } from '@samsa/protocol';
+import { kafka } from '@samsa/protocol/kafka';
 import * as grpc from '@grpc/grpc-js';
 import { loadBrokerProto, type v1 } from '@samsa/protocol';
 import { ALTER_CONFIG_DELETE, ALTER_CONFIG_SET, listenerConfig, topicConfigChanges } from '../config.js';

@@ -1,4 +1,5 @@
-import { ErrorCodes, kafka } from '@samsa/protocol';
+import { ErrorCodes } from '@samsa/protocol';
+import { kafka } from '@samsa/protocol/kafka';
 import type { BrokerContext } from '../server/context.js';
 import { toErrorFields } from '../server/errors.js';
 import { handleCreateTopics, handleDeleteTopics, handleDescribeCluster } from '../server/handlers/admin.js';

@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
-import { SamsaError, kafka } from '@samsa/protocol';
+import { SamsaError } from '@samsa/protocol';
+import { kafka } from '@samsa/protocol/kafka';
 import type { Logger } from 'pino';
 
 /** What serving one request yields: the response's chunks, or nothing (acks=0 Produce). */

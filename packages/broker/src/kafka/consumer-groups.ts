@@ -1,4 +1,5 @@
-import { ErrorCodes, kafka, SamsaError } from '@samsa/protocol';
+import { ErrorCodes, SamsaError } from '@samsa/protocol';
+import { kafka } from '@samsa/protocol/kafka';
 import { encodeAssignment, encodeSubscription } from '../group/consumer-protocol.js';
 import type { GroupDescription } from '../group/core.js';
 import type { TopicPartitions } from '../group/partitions.js';

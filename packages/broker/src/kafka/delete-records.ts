@@ -1,4 +1,4 @@
-import type { kafka } from '@samsa/protocol';
+import type { kafka } from '@samsa/protocol/kafka';
 import type { BrokerContext } from '../server/context.js';
 import { deletePartitionRecords } from '../server/handlers/delete-records.js';
 import { awaitLeadership, partitionsNamed } from './partitions.js';

@@ -1,4 +1,5 @@
-import { ErrorCodes, kafka } from '@samsa/protocol';
+import { ErrorCodes } from '@samsa/protocol';
+import { kafka } from '@samsa/protocol/kafka';
 import {
   BROKER_SETTINGS,
   TOPIC_DEFAULT_FROM_BROKER,

@@ -1,4 +1,5 @@
-import { AFTER_SERIALIZE, ErrorCodes, SamsaError, kafka, type FetchResponseWithHook } from '@samsa/protocol';
+import { AFTER_SERIALIZE, ErrorCodes, SamsaError, type FetchResponseWithHook } from '@samsa/protocol';
+import { kafka } from '@samsa/protocol/kafka';
 import type { BrokerContext } from '../server/context.js';
 import { handleFetch } from '../server/handlers/fetch.js';
 import type { PartitionFetch, SessionContext } from './fetch-sessions.js';

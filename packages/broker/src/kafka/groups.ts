@@ -1,4 +1,5 @@
-import { ErrorCodes, type kafka, SamsaError } from '@samsa/protocol';
+import { ErrorCodes, SamsaError } from '@samsa/protocol';
+import type { kafka } from '@samsa/protocol/kafka';
 import type { BrokerContext } from '../server/context.js';
 import { consumerGroupAsClassic } from './consumer-groups.js';
 import { handleFindCoordinator } from '../server/handlers/find-coordinator.js';

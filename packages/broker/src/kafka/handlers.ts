@@ -1,4 +1,5 @@
-import { ErrorCodes, kafka } from '@samsa/protocol';
+import { ErrorCodes } from '@samsa/protocol';
+import { kafka } from '@samsa/protocol/kafka';
 import type { BrokerContext } from '../server/context.js';
 import { createTopics, deleteTopics, describeCluster, initProducerId } from './admin.js';
 import {

@@ -1,4 +1,5 @@
-import { ErrorCodes, kafka } from '@samsa/protocol';
+import { ErrorCodes } from '@samsa/protocol';
+import { kafka } from '@samsa/protocol/kafka';
 import type { BrokerContext } from '../server/context.js';
 import { handleMetadata } from '../server/handlers/metadata.js';
 import { OFFSETS_TOPIC } from '../group/offsets-topic.js';

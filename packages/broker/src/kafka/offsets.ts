@@ -1,4 +1,5 @@
-import { kafka, type v1 } from '@samsa/protocol';
+import type { v1 } from '@samsa/protocol';
+import { kafka } from '@samsa/protocol/kafka';
 import type { BrokerContext } from '../server/context.js';
 import { toErrorFields } from '../server/errors.js';
 import { checkLeaderEpoch } from '../server/handlers/fetch.js';

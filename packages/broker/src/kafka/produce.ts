@@ -1,4 +1,5 @@
-import { Attribute, BatchField, CompressionCodec, ErrorCodes, SamsaError, kafka, type v1 } from '@samsa/protocol';
+import { Attribute, BatchField, CompressionCodec, ErrorCodes, SamsaError, type v1 } from '@samsa/protocol';
+import { kafka } from '@samsa/protocol/kafka';
 import type { BrokerContext } from '../server/context.js';
 import { toErrorFields } from '../server/errors.js';
 import { handleProduce } from '../server/handlers/produce.js';

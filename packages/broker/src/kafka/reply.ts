@@ -1,4 +1,4 @@
-import type { kafka } from '@samsa/protocol';
+import type { kafka } from '@samsa/protocol/kafka';
 import type { BrokerContext } from '../server/context.js';
 import type { FetchSessions } from './fetch-sessions.js';
 

@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { createServer, type Socket } from 'node:net';
-import { kafka } from '@samsa/protocol';
+import { kafka } from '@samsa/protocol/kafka';
 import type { Logger } from 'pino';
 import type { BrokerServer } from '../server/grpc-server.js';
 import type { BrokerContext } from '../server/context.js';

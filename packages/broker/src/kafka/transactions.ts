@@ -1,4 +1,5 @@
-import { ErrorCodes, type kafka } from '@samsa/protocol';
+import { ErrorCodes } from '@samsa/protocol';
+import type { kafka } from '@samsa/protocol/kafka';
 import type { BrokerContext } from '../server/context.js';
 import { toErrorFields } from '../server/errors.js';
 import { OFFSETS_TOPIC } from '../group/offsets-topic.js';

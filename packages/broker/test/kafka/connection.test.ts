@@ -1,6 +1,6 @@
 import { connect, createServer, type Server } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { kafka } from '@samsa/protocol';
+import { kafka } from '@samsa/protocol/kafka';
 import pino from 'pino';
 import { KafkaConnection, type ServeRequest } from '../../src/kafka/connection.js';
 

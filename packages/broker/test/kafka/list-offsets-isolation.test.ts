@@ -8,7 +8,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeBatch, type kafka } from '@samsa/protocol';
+import { encodeBatch } from '@samsa/protocol';
+import type { kafka } from '@samsa/protocol/kafka';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BROKER_SETTINGS, resolveSettings } from '../../src/config.js';
 import { listOffsets } from '../../src/kafka/offsets.js';

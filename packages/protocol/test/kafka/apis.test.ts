@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { kafka } from '@samsa/protocol';
+import { kafka } from '@samsa/protocol/kafka';
 
 /** KafkaJS's and the generic decoder's untyped results. */
 // biome-ignore lint/suspicious/noExplicitAny: test-only view of untyped decoder output

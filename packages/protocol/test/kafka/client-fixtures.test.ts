@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { decodeBatches, kafka } from '@samsa/protocol';
+import { decodeBatches } from '@samsa/protocol';
+import { kafka } from '@samsa/protocol/kafka';
 
 /**
  * Requests captured from real clients talking to a Samsa Kafka listener

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { kafka } from '@samsa/protocol';
+import { kafka } from '@samsa/protocol/kafka';
 
 const {
   KAFKA_APIS,

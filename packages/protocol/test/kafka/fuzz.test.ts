@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { kafka } from '@samsa/protocol';
+import { kafka } from '@samsa/protocol/kafka';
 
 const { KAFKA_APIS, ApiKey, KafkaProtocolError, decodeRequest, encodeRequest, decodeMessageSet, encodeMessageSet } =
   kafka;

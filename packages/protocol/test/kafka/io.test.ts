@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { kafka } from '@samsa/protocol';
+import { kafka } from '@samsa/protocol/kafka';
 
 const { KafkaReader, KafkaWriter, KafkaProtocolError } = kafka;
 

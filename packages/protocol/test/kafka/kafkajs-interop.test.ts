@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { decodeBatches, encodeBatch, kafka } from '@samsa/protocol';
+import { decodeBatches, encodeBatch } from '@samsa/protocol';
+import { kafka } from '@samsa/protocol/kafka';
 
 /** KafkaJS's and the generic decoder's untyped results. */
 // biome-ignore lint/suspicious/noExplicitAny: test-only view of untyped decoder output

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { decodeBatch, encodeBatch, kafka } from '@samsa/protocol';
+import { decodeBatch, encodeBatch } from '@samsa/protocol';
+import { kafka } from '@samsa/protocol/kafka';
 
 const { encodeMessageSet, decodeMessageSet, compressMessageSet, messageSetToBatch, batchesToMessageSet } = kafka;
 
