@@ -32,7 +32,8 @@ export function describeConfigs(
         const configs = Object.entries(effective)
           .filter(([name]) => wanted(name))
           .map(([name, value]) => {
-            if (Object.hasOwn(topic.configs, name)) return described(name, value, kafka.CONFIG_SOURCE_TOPIC, false);
+            if (Object.hasOwn(topic.configs, name))
+              return described(name, value, kafka.CONFIG_SOURCE_TOPIC, false, TOPIC_CONFIG_READ_ONLY);
             // Not set on the topic: the broker's default for it, set in its configuration or Kafka's own.
             const brokerKey = TOPIC_DEFAULT_FROM_BROKER[name as TopicSettingName] as BrokerSettingName | undefined;
             const fromBroker =
@@ -42,6 +43,7 @@ export function describeConfigs(
               value,
               fromBroker ? kafka.CONFIG_SOURCE_STATIC_BROKER : kafka.CONFIG_SOURCE_DEFAULT,
               !fromBroker,
+              TOPIC_CONFIG_READ_ONLY,
             );
           });
         return { ...base, errorCode: 0, errorMessage: null, configs };
@@ -63,6 +65,7 @@ export function describeConfigs(
               value,
               isDefault ? kafka.CONFIG_SOURCE_DEFAULT : kafka.CONFIG_SOURCE_STATIC_BROKER,
               isDefault,
+              BROKER_CONFIG_READ_ONLY,
             );
           });
         return { ...base, errorCode: 0, errorMessage: null, configs };
@@ -72,11 +75,22 @@ export function describeConfigs(
   };
 }
 
-function described(name: string, value: unknown, configSource: number, isDefault: boolean): kafka.DescribedConfig {
+/** A topic's configs change through AlterConfigs and IncrementalAlterConfigs (tools offer to edit them). */
+const TOPIC_CONFIG_READ_ONLY = false;
+/** A broker's settings change by restart: AlterConfigs on a broker resource is INVALID_REQUEST. */
+const BROKER_CONFIG_READ_ONLY = true;
+
+function described(
+  name: string,
+  value: unknown,
+  configSource: number,
+  isDefault: boolean,
+  readOnly: boolean,
+): kafka.DescribedConfig {
   return {
     name,
     value: value === undefined ? null : String(value),
-    readOnly: true, // Samsa changes settings by restart, not through AlterConfigs (yet)
+    readOnly,
     isDefault,
     configSource,
     isSensitive: false,
