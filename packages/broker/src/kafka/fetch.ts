@@ -33,7 +33,9 @@ export async function fetch(
   const answer: FetchResponseWithHook = await handleFetch(
     ctx,
     {
-      maxWaitMs: request.maxWaitMs,
+      // Kafka answers once the bytes readable reach min_bytes: with 0 at once. The shared long poll waits
+      // for a first byte whatever min_bytes says (a gRPC request's 0 is an unset field), so no wait here.
+      maxWaitMs: request.minBytes <= 0 ? 0 : request.maxWaitMs,
       minBytes: request.minBytes,
       maxBytes: version >= 3 ? request.maxBytes : 0,
       topics: groupPartitions(session.partitions),

@@ -1,0 +1,93 @@
+/**
+ * Fetch's min_bytes on the Kafka listener: 0 asks for an answer at once, with whatever there is (Kafka's
+ * broker answers when the bytes readable reach min_bytes, and 0 bytes always do). The long poll used to
+ * wait the whole max_wait_ms for a first byte. Real partition log with 10 records; the fetch asks at its end.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { kafka } from '@samsa/protocol/kafka';
+import { afterEach, describe, expect, it } from 'vitest';
+import { BROKER_SETTINGS, resolveSettings } from '../../src/config.js';
+import { fetch } from '../../src/kafka/fetch.js';
+import { FetchSessions } from '../../src/kafka/fetch-sessions.js';
+import type { BrokerContext } from '../../src/server/context.js';
+import type { HostedPartition } from '../../src/server/partitions.js';
+import { withTimeout } from '../../../../test/helpers/wait.js';
+import { leaderWithTenRecords } from '../server/leader-fixture.js';
+import { makeBatch } from '../storage/helpers.js';
+
+let dir: string | undefined;
+let opened: HostedPartition | undefined;
+afterEach(async () => {
+  await opened?.log.close();
+  opened = undefined;
+  if (dir) await rm(dir, { recursive: true, force: true });
+  dir = undefined;
+});
+
+async function leader() {
+  dir = await mkdtemp(join(tmpdir(), 'samsa-fetch-min-bytes-'));
+  const { hosted, ctx, leaders } = await leaderWithTenRecords(dir, [1]);
+  opened = hosted;
+  return { ctx: { ...ctx, settings: resolveSettings(BROKER_SETTINGS) } as BrokerContext, hosted, leaders };
+}
+
+function fetchAt(ctx: BrokerContext, fetchOffset: number, minBytes: number, signal: AbortSignal) {
+  const request: kafka.FetchRequestData = {
+    clusterId: null,
+    replicaId: -1,
+    maxWaitMs: 30_000,
+    minBytes,
+    maxBytes: 1 << 20,
+    isolationLevel: 0,
+    sessionId: 0,
+    sessionEpoch: -1,
+    topics: [
+      {
+        topic: 't',
+        topicId: '',
+        partitions: [
+          {
+            partition: 0,
+            currentLeaderEpoch: -1,
+            fetchOffset,
+            lastFetchedEpoch: -1,
+            logStartOffset: -1,
+            partitionMaxBytes: 1 << 20,
+          },
+        ],
+      },
+    ],
+    forgottenTopicsData: [],
+    rackId: '',
+  };
+  return fetch(ctx, 11, request, signal, { fetchSessions: new FetchSessions(0, () => 1) });
+}
+
+describe('Fetch min_bytes on the Kafka listener', () => {
+  it('0 answers at once at the log end (no record), not after max_wait_ms', async () => {
+    const { ctx } = await leader();
+    const abort = new AbortController();
+    try {
+      const reply = await withTimeout(fetchAt(ctx, 10, 0, abort.signal), 10_000, 'a fetch with min_bytes 0');
+      const partition = (reply.body as kafka.FetchResponseData).responses[0]!.partitions[0]!;
+      expect(partition).toMatchObject({ errorCode: 0, highWatermark: 10 });
+      expect(partition.records!.length).toBe(0);
+      reply.release?.();
+    } finally {
+      abort.abort(); // a fetch still parked (the defect) ends with the test
+    }
+  });
+
+  it('1 still waits for a record: the long poll answers with the one appended after it parked', async () => {
+    const { ctx, hosted, leaders } = await leader();
+    const pending = fetchAt(ctx, 10, 1, new AbortController().signal);
+    await leaders.append(hosted, makeBatch({ count: 1 }), 1, 1000, new AbortController().signal);
+    const reply = await withTimeout(pending, 10_000, 'the long poll to answer');
+    const partition = (reply.body as kafka.FetchResponseData).responses[0]!.partitions[0]!;
+    expect(partition.highWatermark).toBe(11);
+    expect(partition.records!.length).toBeGreaterThan(0);
+    reply.release?.();
+  });
+});
