@@ -157,8 +157,8 @@ describe('with auto.create.topics.enable=false', () => {
     const run = await runSamsa(['consume', '--topic', topic, '--timeout-ms', '3000', '--bootstrap-server', bootstrap]);
     expect(run.code).toBe(1);
     expect(run.stderr).toBe(
-      `samsa: UnknownTopicOrPartition: unknown topic ${topic}: it does not exist, and the brokers did not create it ` +
-        '(auto.create.topics.enable=false?)\n',
+      `samsa: UnknownTopicOrPartition: unknown topic ${topic}: it does not exist, and the brokers do not create ` +
+        'topics on use (auto.create.topics.enable=false)\n',
     );
   });
 });

@@ -17,6 +17,14 @@ export async function checkTopicName(name: string): Promise<void> {
 
 export const DEFAULT_BOOTSTRAP = '127.0.0.1:9092';
 
+/** The `host:port` entries of a `--bootstrap-server` list. */
+export function bootstrapBrokers(bootstrap: string): string[] {
+  return bootstrap
+    .split(',')
+    .map((b) => b.trim())
+    .filter((b) => b.length > 0);
+}
+
 /** Adds `--bootstrap-server` (Kafka's flag name) to a command. */
 export function withBootstrap(command: Command): Command {
   return command.option('--bootstrap-server <host:port,...>', 'brokers to bootstrap from', DEFAULT_BOOTSTRAP);
@@ -27,10 +35,7 @@ export function withBootstrap(command: Command): Command {
  * in seconds, as one line, rather than after the SDK's production-grade patience.
  */
 export async function connect(bootstrap: string, clientId = 'samsa-cli', logger?: Logger): Promise<Samsa> {
-  const brokers = bootstrap
-    .split(',')
-    .map((b) => b.trim())
-    .filter((b) => b.length > 0);
+  const brokers = bootstrapBrokers(bootstrap);
   const { Samsa } = await loadClient();
   const samsa = new Samsa({
     brokers,

@@ -1,9 +1,10 @@
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
-import type { Acks, Admin, CompressionName, ConsumedMessage, Consumer, Logger, Samsa } from '@samsa/client';
-import { checkTopicName, connect, loadClient, withBootstrap } from '../connect.js';
+import type { Acks, CompressionName, ConsumedMessage, Consumer, Logger, Samsa } from '@samsa/client';
+import { bootstrapBrokers, checkTopicName, connect, withBootstrap } from '../connect.js';
 import { CliError } from '../errors.js';
 import { MAX_PARTITIONS_PER_TOPIC, parseIntOption } from '../options.js';
+import { lookUpTopic } from '../topic-lookup.js';
 import {
   COMPRESSIONS,
   PRODUCER_PROPERTIES,
@@ -58,7 +59,7 @@ export function registerConsole(program: Command): void {
         // The flags win over the same setting given as a property, as in Kafka's console producer.
         const options = producerOptionsFrom(o.producerProperty ?? []);
         await using samsa = await connect(o.bootstrapServer, 'samsa-console-producer', retryNotices());
-        await requireTopic(samsa, o.topic, undefined, false);
+        await requireTopic(samsa, o, undefined, false);
         const producer = samsa.producer({
           ...options,
           acks: o.acks ?? options.acks ?? 'all',
@@ -248,7 +249,7 @@ async function runConsole(o: ConsumeOptions): Promise<void> {
     });
     // In a group, --from-beginning applies where the group has no committed offset (as in Kafka).
     if (o.group !== undefined) {
-      if ((await requireTopic(samsa, o.topic, abort.signal)) === 'aborted') return;
+      if ((await requireTopic(samsa, o, abort.signal)) === 'aborted') return;
       consumer.subscribe([o.topic]);
     } else if (!(await position(samsa, consumer, o, abort.signal))) return await failIfUnavailable(samsa, o);
     let count = 0;
@@ -279,7 +280,7 @@ async function runConsole(o: ConsumeOptions): Promise<void> {
  * by the brokers on first use (requireTopic).
  */
 async function position(samsa: Samsa, consumer: Consumer, o: ConsumeOptions, signal: AbortSignal): Promise<boolean> {
-  if ((await requireTopic(samsa, o.topic, signal)) === 'aborted') return false;
+  if ((await requireTopic(samsa, o, signal)) === 'aborted') return false;
   try {
     await consumer.assign(
       [o.partition !== undefined ? { topic: o.topic, partition: o.partition } : { topic: o.topic }],
@@ -295,52 +296,65 @@ async function position(samsa: Samsa, consumer: Consumer, o: ConsumeOptions, sig
   return true;
 }
 
-/** How long a command waits for the brokers to create a topic it names that does not exist. */
-const AUTO_CREATE_WAIT_MS = 3000;
-
 /**
- * Fails at once, naming the topic, when it does not exist and the brokers do not create it on first use
- * (auto.create.topics.enable=false): the SDK would wait for it up to default.api.timeout.ms (60 s), and
- * the console consumer for ever, as Kafka's clients do for a topic that may be being created. When the
- * brokers create it, says so on stderr (when `announceCreation`: the consumer, so that a mistyped name
- * does not pass for an empty topic). 'aborted' when `signal` ended the wait for an existing topic.
+ * Makes sure the topic exists before a command uses it, with one Metadata request that lets the brokers
+ * create it (lookUpTopic). Fails at once, in one line naming the topic, when it does not exist and the
+ * brokers do not create topics on use (auto.create.topics.enable=false: their answer is
+ * UnknownTopicOrPartition), where the SDK would wait up to default.api.timeout.ms (60 s) and the console
+ * consumer for ever, as Kafka's clients do for a topic that may be being created; and when `partition` is
+ * past the topic's partitions, naming their count. When the brokers create it, waits for its metadata and
+ * says so on stderr (when `announceCreation`: the consumer, so that a mistyped name does not pass for an
+ * empty topic). 'aborted' when `signal` ended that wait.
  */
 async function requireTopic(
   samsa: Samsa,
-  topic: string,
+  o: { topic: string; partition?: number; bootstrapServer: string },
   signal?: AbortSignal,
   announceCreation = true,
 ): Promise<'ready' | 'aborted'> {
-  const admin = samsa.admin();
-  if (await exists(admin, topic, signal)) return 'ready';
-  if (signal?.aborted) return 'aborted';
-  // A lookup that allows auto-creation (the SDK's default) makes the brokers create it if they may.
+  const found = await lookUpTopic(bootstrapBrokers(o.bootstrapServer), o.topic, signal);
+  if (found === 'aborted') return 'aborted';
+  if (found.state === 'unknown') {
+    throw new CliError(
+      `UnknownTopicOrPartition: unknown topic ${o.topic}: it does not exist, and the brokers do not create ` +
+        'topics on use (auto.create.topics.enable=false)',
+    );
+  }
+  let partitions = found.state === 'exists' ? found.partitions : undefined;
+  if (partitions === undefined) {
+    partitions = await createdTopicPartitions(samsa, o.topic, signal);
+    if (partitions === undefined) return 'aborted';
+    if (announceCreation) {
+      process.stderr.write(
+        `samsa: topic '${o.topic}' did not exist; the brokers created it with ${partitions} ` +
+          `partition${partitions === 1 ? '' : 's'} (auto.create.topics.enable)\n`,
+      );
+    }
+  }
+  if (o.partition !== undefined && o.partition >= partitions) {
+    throw new CliError(
+      `UnknownTopicOrPartition: topic ${o.topic} has ${partitions} partition${partitions === 1 ? '' : 's'} ` +
+        `(0 to ${partitions - 1}); there is no partition ${o.partition}`,
+    );
+  }
+  return 'ready';
+}
+
+/**
+ * The partition count of a topic the brokers have just created, once its metadata has reached them (the
+ * SDK's lookup waits for that, up to default.api.timeout.ms); undefined when `signal` ended the wait.
+ */
+async function createdTopicPartitions(samsa: Samsa, topic: string, signal?: AbortSignal): Promise<number | undefined> {
   const probe = samsa.consumer();
-  const waited = AbortSignal.timeout(AUTO_CREATE_WAIT_MS);
   try {
-    await probe.assign([{ topic }], { signal: signal ? AbortSignal.any([signal, waited]) : waited });
+    await probe.assign([{ topic }], signal ? { signal } : {});
+    return probe.assignment().length;
   } catch (err) {
-    const { ErrorCodes } = await loadClient();
-    const unknown = (err as { code?: number }).code === ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code;
-    if (!waited.aborted && !signal?.aborted && !unknown) throw err;
+    if (signal?.aborted) return undefined;
+    throw err;
   } finally {
     await probe.close();
   }
-  // Asked without `signal`: a --timeout-ms that ended the look still gets the answer.
-  if (!(await exists(admin, topic))) {
-    throw new CliError(
-      `UnknownTopicOrPartition: unknown topic ${topic}: it does not exist, and the brokers did not create it ` +
-        '(auto.create.topics.enable=false?)',
-    );
-  }
-  if (announceCreation) {
-    const partitions = (await admin.describeTopics([topic]).catch(() => []))[0]?.partitions.length;
-    const count = partitions === undefined ? '' : ` with ${partitions} partition${partitions === 1 ? '' : 's'}`;
-    process.stderr.write(
-      `samsa: topic '${topic}' did not exist; the brokers created it${count} (auto.create.topics.enable)\n`,
-    );
-  }
-  return signal?.aborted ? 'aborted' : 'ready';
 }
 
 /**
@@ -368,18 +382,6 @@ async function failIfUnavailable(samsa: Samsa, o: ConsumeOptions): Promise<void>
     `LeaderNotAvailable: no broker can serve ${detail}: its records are unreadable until a replica is back ` +
       '(see samsa topics describe)',
   );
-}
-
-/** Whether the topic exists, asking without creating it; `signal` ends the question with false. */
-async function exists(admin: Admin, topic: string, signal?: AbortSignal): Promise<boolean> {
-  const { ErrorCodes } = await loadClient();
-  try {
-    await admin.describeTopics([topic], signal ? { signal } : {});
-    return true;
-  } catch (err) {
-    if (signal?.aborted || (err as { code?: number }).code === ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code) return false;
-    throw err;
-  }
 }
 
 /** `work`, or an AbortError as soon as `signal` aborts (the work itself ends when the client closes). */
