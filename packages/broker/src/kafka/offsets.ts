@@ -18,6 +18,7 @@ export async function listOffsets(
 ): Promise<Reply> {
   await awaitLeadership(ctx, partitionsNamed(request.topics), signal);
   const isMax = (t: number) => t === kafka.LIST_OFFSETS_MAX_TIMESTAMP;
+  const isolation = version >= 2 && request.isolationLevel === READ_COMMITTED ? 'read_committed' : 'read_uncommitted';
   const answer = await listOffsetsAt(
     ctx,
     {
@@ -28,14 +29,15 @@ export async function listOffsets(
           .map((p) => ({ partition: p.partitionIndex, timestamp: p.timestamp })),
       })),
     },
-    version >= 2 && request.isolationLevel === READ_COMMITTED ? 'read_committed' : 'read_uncommitted',
+    isolation,
   );
   const found = new Map<string, v1.ListOffsetsPartitionResponse>();
   for (const t of answer.topics ?? []) for (const p of t.partitions ?? []) found.set(`${t.name}/${p.partition}`, p);
   const maxima = new Map<string, v1.ListOffsetsPartitionResponse>();
   for (const t of request.topics)
     for (const p of t.partitions)
-      if (isMax(p.timestamp)) maxima.set(`${t.name}/${p.partitionIndex}`, await maxTimestampOf(ctx, t.name, p));
+      if (isMax(p.timestamp))
+        maxima.set(`${t.name}/${p.partitionIndex}`, await maxTimestampOf(ctx, t.name, p, isolation));
   const body: kafka.ListOffsetsResponseData = {
     throttleTimeMs: 0,
     topics: request.topics.map((t) => ({
@@ -92,21 +94,27 @@ export async function offsetForLeaderEpoch(
 
 /**
  * ListOffsets MAX_TIMESTAMP (-3, KIP-734, v7+): the first record with the partition's largest
- * timestamp, at the leader; offset and timestamp -1 for a partition with no record.
+ * timestamp, at the leader; offset and timestamp -1 for a partition with no record, and (as Kafka filters
+ * every lookup by timestamp) when that record is past what the isolation level reads: the high watermark,
+ * or for read_committed the last stable offset.
  */
 async function maxTimestampOf(
   ctx: BrokerContext,
   topic: string,
   p: kafka.ListOffsetsRequestData['topics'][number]['partitions'][number],
+  isolation: 'read_uncommitted' | 'read_committed',
 ): Promise<v1.ListOffsetsPartitionResponse> {
   try {
     const hosted = ctx.partitions.leaderOf(topic, p.partitionIndex, ctx.knowsPartition(topic, p.partitionIndex));
     const found = await hosted.log.offsetForMaxTimestamp();
+    const readable =
+      isolation === 'read_committed' ? hosted.log.lastStableOffset(hosted.highWatermark) : hosted.highWatermark;
+    const visible = found !== undefined && found.offset < readable;
     return {
       partition: p.partitionIndex,
       errorCode: 0,
-      offset: found?.offset ?? -1,
-      timestamp: found?.timestamp ?? -1,
+      offset: visible ? found.offset : -1,
+      timestamp: visible ? found.timestamp : -1,
     };
   } catch (err) {
     const { errorCode } = toErrorFields(err, ctx.logger, { topic, partition: p.partitionIndex });

@@ -72,6 +72,13 @@ describe('ListOffsets isolation level on the Kafka listener', () => {
     expect(await offsetOf(ctx, 2, 1, 1000)).toBe(0);
   });
 
+  it('MAX_TIMESTAMP (v7) finds no record past what the isolation level reads, as Kafka filters it', async () => {
+    const ctx = await withOpenTransaction();
+    // The largest timestamp (5000) is the open transaction's first record, offset 10.
+    expect(await offsetOf(ctx, 7, 0, -3)).toBe(10);
+    expect(await offsetOf(ctx, 7, 1, -3)).toBe(-1);
+  });
+
   it('v0-v1 have no isolation level: the high watermark', async () => {
     const ctx = await withOpenTransaction();
     expect(await offsetOf(ctx, 1, 1, -1)).toBe(13);
