@@ -68,6 +68,16 @@ export function ledHere(ctx: BrokerContext, topic: string, partition: number): b
  * Of partitions this broker's metadata does not know, those the coordinator does not have either: one
  * read of each topic's znode (shared and reused for EXISTENCE_TTL_MS). A read that fails or does not
  * answer by the deadline (no coordinator session) counts as "maybe there": the request waits as before.
+ *
+ * The read is not preceded by a ZooKeeper `sync`, so an ensemble member that lags the leader can say
+ * "absent" for a topic created elsewhere a few milliseconds before (the answer is then reused for a
+ * second). That is Kafka's behaviour too: its broker answers from a metadata cache that the controller
+ * updates asynchronously, and UNKNOWN_TOPIC_OR_PARTITION is retriable. A `sync` is not to be had here:
+ * node-zookeeper-client 1.1.3 has no sync call (no SyncRequest in its jute specification, and its reply
+ * dispatch drops the connection for an op code it does not know), and the one barrier it can send, a
+ * multi of a single check, is a quorum write, an fsync of every member's log per cache miss, which a client
+ * repeating a mistyped name would turn into load on the ensemble. The embedded coordinator is one server
+ * and never lags.
  */
 async function absentAtCoordinator(ctx: BrokerContext, unknown: readonly Named[], deadline: number) {
   const absent = new Set<Named>();
