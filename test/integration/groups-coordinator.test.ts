@@ -296,8 +296,10 @@ describe('group coordinator', () => {
     expect(await b2.beat()).toEqual(ownedB);
     expect(b2.memberId).not.toBe(b.memberId);
     expect(await a.beat()).toEqual(ownedA);
+    // No partition moved; the group epoch did, so the new incarnation's epoch is one the old never had.
+    expect(b2.epoch).toBeGreaterThan(b.epoch);
     const after = await withCoordinator(group, async (g) => (await g.describe([group])).groups[0]!);
-    expect(after.groupEpoch).toBe(epochBefore);
+    expect(after.groupEpoch).toBe(epochBefore + 1);
     expect(after.members.map((m) => m.memberId).sort()).toEqual([a.memberId, b2.memberId].sort());
     // The old incarnation is fenced.
     expect((await b.commit('orders', b.owned[0]!.partitions[0]!, 5)).errorCode).toBe(ErrorCodes.UNKNOWN_MEMBER_ID.code);

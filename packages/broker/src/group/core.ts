@@ -286,6 +286,8 @@ export class GroupCoordinatorCore {
   private subscriptionEdited = false;
   /** Set by a heartbeat of a KIP-848 member the group knows, joining again with epoch 0 (a new incarnation). */
   private rejoined = false;
+  /** Set by a join that took a static member's place (the same instance id): a new incarnation too. */
+  private replacedStatic = false;
 
   constructor(readonly config: GroupCoreConfig = DEFAULT_GROUP_CORE_CONFIG) {}
 
@@ -456,6 +458,7 @@ export class GroupCoordinatorCore {
     const groupId = input.groupId;
     this.subscriptionEdited = false;
     this.rejoined = false;
+    this.replacedStatic = false;
     const memberId = this.resolveMember(input, ctx, write);
     const group = this.groups.get(groupId)!;
     const member = group.members.get(memberId)!;
@@ -464,10 +467,13 @@ export class GroupCoordinatorCore {
     // incarnation of it had: their commits, still on their way, are refused by epoch.
     if (this.rejoined || this.subscriptionEdited || this.subscriptionChanged(group, ctx.topics))
       this.rebalance(group, ctx.topics, write);
+    // So does a static member's takeover, but without asking the assignor: nobody's partitions move.
+    else if (this.replacedStatic) this.bumpEpoch(group, write);
+    const newIncarnation = this.rejoined || this.replacedStatic;
     let owned = input.ownedTopicPartitions ? ownedFrom(input.ownedTopicPartitions) : undefined;
     // Joining with epoch 0, the member starts over: it owns only what it says it owns.
-    if (this.rejoined) owned ??= tp.EMPTY;
-    const next = this.reconcile(group, memberId, owned, this.rejoined);
+    if (newIncarnation) owned ??= tp.EMPTY;
+    const next = this.reconcile(group, memberId, owned, newIncarnation);
     if (next !== member.current) {
       write({ type: 'current', group: groupId, memberId, value: next });
       const revocations = this.deadlines(this.revocationDeadlines, groupId);
@@ -552,13 +558,18 @@ export class GroupCoordinatorCore {
     if (!group) write({ type: 'group', group: input.groupId, value: { epoch: 0, topics: {} } });
     write({ type: 'member', group: input.groupId, memberId, value: meta });
     if (previous) {
-      // Static membership: the new incarnation takes over the old one's epoch and partitions at once.
+      // Static membership: the new incarnation takes over the old one's partitions at once, and (upsert
+      // bumps the group epoch) moves to an epoch no earlier incarnation of the instance had, so their
+      // commits still on their way are refused by epoch even when it joins under an old member id (a
+      // process that was not dead after all taking its instance back). KIP-848's coordinator gives it the
+      // group's epoch, which can be the old member's.
       const old = previous.member.current;
       const epoch = old.memberEpoch === STATIC_LEAVE_EPOCH ? old.previousMemberEpoch : old.memberEpoch;
       const target = previous.member.target;
       this.removeMember(this.groups.get(input.groupId)!, previous.memberId, write);
       write({ type: 'target', group: input.groupId, memberId, value: { partitions: target } });
       write({ type: 'current', group: input.groupId, memberId, value: { ...old, memberEpoch: epoch } });
+      this.replacedStatic = true;
       const was = previous.member.meta;
       this.subscriptionEdited ||=
         JSON.stringify([was.subscribedTopicNames, was.subscribedTopicRegex, was.serverAssignor]) !==
@@ -725,13 +736,13 @@ export class GroupCoordinatorCore {
   }
 
   /**
-   * Whether a classic member must join again: the group moved past its epoch (unless it is giving partitions
-   * up, which its client finishes with a JoinGroup of its own), or partitions it waits for are free now.
-   * The JoinGroup must come within its rebalance timeout.
+   * Whether a classic member must join again: the group moved past its epoch and its partitions are to
+   * change (classicBehind), or partitions it waits for are free now. A move of the group epoch that leaves
+   * it holding exactly its target does not make it join. The JoinGroup must come within its rebalance timeout.
    */
   private classicMustRejoin(group: Group, memberId: string, member: Member, nowMs: number): boolean {
     const current = member.current;
-    const behind = current.memberEpoch < group.meta.epoch && current.state !== 'UnrevokedPartitions';
+    const behind = classicBehind(group, member);
     const released =
       current.state === 'UnreleasedPartitions' &&
       tp.toKeys(tp.minus(member.target, current.assigned)).some((key) => !group.owners.has(key));
@@ -747,7 +758,7 @@ export class GroupCoordinatorCore {
     if (typeof found === 'number') return { errorCode: found, protocolName: null, assignment: Buffer.alloc(0) };
     const { group, member } = found;
     this.classicDeadlines.get(group.id)?.delete(input.memberId);
-    if (member.current.memberEpoch < group.meta.epoch && member.current.state !== 'UnrevokedPartitions') {
+    if (classicBehind(group, member)) {
       this.classicMustRejoin(group, input.memberId, member, nowMs);
       return { errorCode: ErrorCodes.REBALANCE_IN_PROGRESS.code, protocolName: null, assignment: Buffer.alloc(0) };
     }
@@ -961,6 +972,11 @@ export class GroupCoordinatorCore {
         write({ type: 'target', group: group.id, memberId, value: { partitions } });
     }
     write({ type: 'group', group: group.id, value: { epoch: group.meta.epoch + 1, topics: counts } });
+  }
+
+  /** A new group epoch with the target assignment as it is (members at the old one move up on their next heartbeat). */
+  private bumpEpoch(group: Group, write: (r: GroupRecord) => void): void {
+    write({ type: 'group', group: group.id, value: { ...group.meta, epoch: group.meta.epoch + 1 } });
   }
 
   /**
@@ -1285,7 +1301,9 @@ export class GroupCoordinatorCore {
     for (const m of group.members.values())
       if (
         m.current.state !== 'Stable' ||
-        (m.current.memberEpoch !== group.meta.epoch && m.current.memberEpoch !== STATIC_LEAVE_EPOCH)
+        (m.current.memberEpoch !== group.meta.epoch &&
+          m.current.memberEpoch !== STATIC_LEAVE_EPOCH &&
+          !classicSettled(m))
       )
         return 'Reconciling';
     return 'Stable';
@@ -1323,6 +1341,31 @@ export class GroupCoordinatorCore {
   committedOffset(groupId: string, topic: string, partition: number): number | undefined {
     return this.groups.get(groupId)?.offsets.get(tp.tpKey(topic, partition))?.value.offset;
   }
+}
+
+/**
+ * A classic member whose partitions the group epoch's moves left as they were: it holds its whole target and
+ * nothing else. It stays at its epoch (its generation) rather than join again, which would cost an eager
+ * client a stop of everything it consumes for nothing (a KIP-848 member's rejoin, a static takeover, a
+ * change elsewhere in the group).
+ */
+function classicSettled(member: Member): boolean {
+  const current = member.current;
+  return (
+    member.meta.classic !== undefined &&
+    current.state === 'Stable' &&
+    tp.isEmpty(current.pendingRevocation) &&
+    tp.equal(current.assigned, member.target)
+  );
+}
+
+/**
+ * A classic member must join again to move: the group epoch moved past its epoch and its partitions are
+ * to change (unless it is giving partitions up, which its client finishes with a JoinGroup of its own).
+ */
+function classicBehind(group: Group, member: Member): boolean {
+  const current = member.current;
+  return current.memberEpoch < group.meta.epoch && current.state !== 'UnrevokedPartitions' && !classicSettled(member);
 }
 
 function ownedFrom(list: readonly { topic: string; partitions: readonly number[] }[]): TopicPartitions {

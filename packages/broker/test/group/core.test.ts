@@ -210,8 +210,20 @@ describe('group core', () => {
     expect(core.groupState('g')).toBe('Empty');
   });
 
-  it('a static member that comes back within its session keeps its partitions and epoch, with no rebalance', () => {
+  it('a static member that comes back within its session keeps its partitions, under a new epoch', () => {
     const { core, hb } = setup();
+    const commit = (memberId: string, memberEpoch: number) =>
+      codeOf(() =>
+        core.commitOffsets(
+          {
+            groupId: 'g',
+            memberId,
+            memberEpoch,
+            topics: [{ name: 'orders', partitions: [{ partition: 0, offset: 1, leaderEpoch: -1, metadata: '' }] }],
+          },
+          { nowMs: 2_000, topics },
+        ),
+      );
     const a = hb({ memberEpoch: 0, instanceId: 'i-a', subscribedTopicNames: ['orders'], ownedTopicPartitions: [] });
     const b = hb({ memberEpoch: 0, instanceId: 'i-b', subscribedTopicNames: ['orders'], ownedTopicPartitions: [] });
     let a2 = hb({ memberId: a.memberId, memberEpoch: 1, ownedTopicPartitions: owned(a.assignment) });
@@ -222,8 +234,12 @@ describe('group core', () => {
     const b3 = hb({ memberEpoch: 0, instanceId: 'i-b', subscribedTopicNames: ['orders'], ownedTopicPartitions: [] });
     expect(b3.memberId).not.toBe(b.memberId);
     expect(b3.assignment).toEqual(b2.assignment);
-    expect(b3.memberEpoch).toBe(b2.memberEpoch);
-    expect(core.describeGroup('g')!.epoch).toBe(epochBefore);
+    // An epoch no earlier incarnation of the instance had (the group epoch moves, no partition does).
+    expect(b3.memberEpoch).toBeGreaterThan(b2.memberEpoch);
+    expect(core.describeGroup('g')!.epoch).toBe(epochBefore + 1);
+    const a3 = hb({ memberId: a.memberId, memberEpoch: a2.memberEpoch, ownedTopicPartitions: owned(a2.assignment) });
+    expect(a3.assignment).toEqual(a2.assignment);
+    expect(a3.memberEpoch).toBe(epochBefore + 1);
     expect(codeOf(() => hb({ memberId: b.memberId, memberEpoch: 2 }))).toBe(ErrorCodes.UNKNOWN_MEMBER_ID.code);
     // The old process was not dead (a paused zombie): naming the instance, it is fenced for good
     // (FencedInstanceId, fatal), not told to rejoin: rejoining, it would take the instance back, and the
@@ -235,13 +251,18 @@ describe('group core', () => {
     // back; then the newer process is the replaced one, fenced by its next heartbeat: one of them stops.
     const back = hb({ memberId: b.memberId, memberEpoch: 0, instanceId: 'i-b', subscribedTopicNames: ['orders'] });
     expect(back.assignment).toEqual(b2.assignment);
+    // Under its old member id, but not at its old epoch: a commit it sent before the pause is refused.
+    expect(back.memberEpoch).toBeGreaterThan(b3.memberEpoch);
+    expect(commit(b.memberId, b2.memberEpoch)).toBe(ErrorCodes.STALE_MEMBER_EPOCH.code);
+    expect(commit(b.memberId, back.memberEpoch)).toBeUndefined();
     const newer = { memberId: b3.memberId, memberEpoch: b3.memberEpoch, instanceId: 'i-b' };
     expect(codeOf(() => hb(newer))).toBe(ErrorCodes.FENCED_INSTANCE_ID.code);
-    // Leaving with -2 keeps the partitions for the next incarnation too.
-    hb({ memberId: b3.memberId, memberEpoch: -2 });
+    // Leaving with -2 keeps the partitions for the next incarnation too, which gets a new epoch again.
+    hb({ memberId: b.memberId, memberEpoch: -2 });
     const b4 = hb({ memberEpoch: 0, instanceId: 'i-b', subscribedTopicNames: ['orders'], ownedTopicPartitions: [] });
     expect(b4.assignment).toEqual(b2.assignment);
-    expect(core.describeGroup('g')!.epoch).toBe(epochBefore);
+    expect(b4.memberEpoch).toBeGreaterThan(back.memberEpoch);
+    expect(core.describeGroup('g')!.epoch).toBe(b4.memberEpoch);
   });
 
   it('a member rejoining with epoch 0 gets an epoch no earlier incarnation had: their commits are refused', () => {

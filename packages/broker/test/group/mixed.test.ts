@@ -117,6 +117,7 @@ class Setup {
 }
 
 const count = (tps: TopicPartitions | undefined) => toKeys(tps ?? {}).length;
+const partitionOf = (tps: TopicPartitions) => Number(toKeys(tps)[0]!.split('\u0000')[1]);
 
 describe('mixed groups: classic members in a KIP-848 group', () => {
   it("a classic member joins, gets the server assignor's partitions once the SDK member gave them up", async () => {
@@ -169,6 +170,46 @@ describe('mixed groups: classic members in a KIP-848 group', () => {
     // A KIP-848 heartbeat cannot speak for a classic member, nor the other way round.
     await expect(s.sdk(b, again.generationId)).rejects.toMatchObject({ code: ErrorCodes.UNKNOWN_MEMBER_ID.code });
     expect(s.beat(a.memberId, acked.memberEpoch)).toBe(ErrorCodes.UNKNOWN_MEMBER_ID.code);
+  });
+
+  it('a KIP-848 rejoin that moves no partition does not make classic members rejoin', async () => {
+    const s = await new Setup().start();
+    const a = await s.sdk('', 0);
+    const joined = await s.join('');
+    const b = joined.memberId;
+    const told = await s.sdk(a.memberId, a.memberEpoch, a.assignment);
+    const acked = await s.sdk(a.memberId, told.memberEpoch, told.assignment);
+    expect(s.beat(b, joined.generationId)).toBe(ErrorCodes.REBALANCE_IN_PROGRESS.code); // partitions released
+    const settled = await s.join(b);
+    const mine = (await s.sync(b, settled.generationId)).partitions!;
+    expect(count(mine)).toBe(2);
+    expect(s.beat(b, settled.generationId)).toBe(0);
+    const core = () => s.coordinator.coreOf(0)!;
+    const epochBefore = core().describeGroup('g')!.epoch;
+    // The SDK member was fenced on its side and joins again under its id: the group epoch moves (its new
+    // incarnation's epoch must be new), the target does not.
+    const rejoined = await s.sdk(a.memberId, 0);
+    expect(rejoined.memberEpoch).toBeGreaterThan(acked.memberEpoch);
+    expect(rejoined.assignment).toEqual(acked.assignment);
+    expect(core().describeGroup('g')!.epoch).toBeGreaterThan(epochBefore);
+    // An eager client told to rebalance would stop everything it consumes for nothing: it is left at its
+    // generation, which its commits and heartbeats keep using.
+    expect(s.beat(b, settled.generationId)).toBe(0);
+    expect((await s.sync(b, settled.generationId)).partitions).toEqual(mine);
+    const commit = await s.coordinator.commitKafkaOffsets({
+      groupId: 'g',
+      memberId: b,
+      memberEpoch: settled.generationId,
+      generationId: settled.generationId,
+      topics: [{ name: 't', partitions: [{ partition: partitionOf(mine), offset: 1, leaderEpoch: -1, metadata: '' }] }],
+    });
+    expect(commit[0]!.partitions[0]!.errorCode).toBe(0);
+    expect(core().groupState('g')).toBe('Stable');
+    // Two more members: its share shrinks, so it must rejoin now.
+    const c = await s.sdk('', 0);
+    await s.sdk('', 0);
+    expect(c.memberEpoch).toBeGreaterThan(rejoined.memberEpoch);
+    expect(s.beat(b, settled.generationId)).toBe(ErrorCodes.REBALANCE_IN_PROGRESS.code);
   });
 
   it('a cooperative classic member keeps what it owns until its JoinGroup no longer names it', async () => {
@@ -269,8 +310,19 @@ describe('mixed groups: classic members in a KIP-848 group', () => {
       generation,
       generation,
     ]);
-    // Both are told to join again; as eager members they give everything up first.
+    // The one whose share shrinks is told to join again; as an eager member it gives everything up first.
+    // The other holds exactly its target: it is left at its generation, consuming.
+    const after = s.coordinator.coreOf(0)!.describeGroup('g')!.members;
+    const moves = (id: string) => {
+      const m = after.find((x) => x.memberId === id)!;
+      return toKeys(m.target).join() !== toKeys(m.current.assigned).join();
+    };
+    expect([one.memberId, two.memberId].filter(moves)).toHaveLength(1);
     for (const id of [one.memberId, two.memberId]) {
+      if (!moves(id)) {
+        expect(s.beat(id, generation)).toBe(0);
+        continue;
+      }
       expect(s.beat(id, generation)).toBe(ErrorCodes.REBALANCE_IN_PROGRESS.code);
       const j = await s.join(id);
       // It owns nothing (eager): what it gives up needs no revocation round, it is at the new epoch at once.
@@ -328,7 +380,8 @@ describe('mixed groups: classic members in a KIP-848 group', () => {
     const restarted = await s.join('', {}, { groupInstanceId: 'kafkajs-0' });
     expect(restarted.errorCode).toBe(0);
     expect(restarted.memberId).not.toBe(first.memberId);
-    expect(restarted.generationId).toBe(again.generationId);
+    // A generation none of its earlier incarnations had: the old process's commits are refused by it too.
+    expect(restarted.generationId).toBeGreaterThan(again.generationId);
     expect((await s.sync(restarted.memberId, restarted.generationId)).partitions).toEqual(held.partitions);
     expect(s.beat(first.memberId, again.generationId)).toBe(ErrorCodes.UNKNOWN_MEMBER_ID.code);
     expect(s.coordinator.coreOf(0)!.describeGroup('g')!.members).toHaveLength(2);

@@ -74,6 +74,8 @@ interface Client {
   pausedUntilMs: number;
   /** Fenced on its side and joining again under its member id: the incarnation it gave up. */
   rejoinFrom: { memberId: string; epoch: number } | undefined;
+  /** A static member: the highest epoch any incarnation of its instance was told (-1 before the first). */
+  instanceEpoch: number;
 }
 
 const GROUP = 'g';
@@ -113,6 +115,10 @@ class World {
   /** Incarnations given up by members that joined again under their id (their epochs must be refused). */
   readonly staleIncarnations: { memberId: string; epoch: number }[] = [];
   staleCommitsRefused = 0;
+  /** Joins of a static instance after an earlier incarnation of it (checked for a new epoch). */
+  staticRejoins = 0;
+  /** Kafka clients in a consumer group told to join again (each with partitions to change). */
+  classicRebalances = 0;
   /**
    * Member ids seen in a classic group, whose join phases are not written: a failover may bring back a
    * member a join phase dropped, so their commits are not held to "gone for good".
@@ -154,6 +160,7 @@ class World {
         revokeAtStep: undefined,
         pausedUntilMs: 0,
         rejoinFrom: undefined,
+        instanceEpoch: -1,
       });
     }
   }
@@ -243,7 +250,16 @@ class World {
     const last = this.responseEpochs.get(res.memberId) ?? -1;
     if (res.memberEpoch < last) this.fail(`member ${res.memberId} was told epoch ${res.memberEpoch} after ${last}`);
     this.responseEpochs.set(res.memberId, res.memberEpoch);
+    const instanceEpoch = c.instanceEpoch;
+    if (c.instanceId !== undefined) c.instanceEpoch = Math.max(c.instanceEpoch, res.memberEpoch);
     if (c.incarnation !== incarnation || c.status === 'crashed') return;
+    // A static member joining (after a crash, or a leave with -2) takes its instance's place, partitions
+    // and all, but never an epoch an earlier incarnation had: their commits on their way must be refused.
+    if (c.instanceId !== undefined && c.status === 'out' && instanceEpoch >= 0) {
+      if (res.memberEpoch <= instanceEpoch)
+        this.fail(`${c.instanceId} joined again at epoch ${res.memberEpoch}, not past its earlier ${instanceEpoch}`);
+      this.staticRejoins++;
+    }
     const from = c.rejoinFrom;
     c.rejoinFrom = undefined;
     if (from !== undefined && res.memberId === from.memberId) {
@@ -486,7 +502,26 @@ class World {
     } catch (err) {
       code = codeOf(err);
     }
+    if (code === ErrorCodes.REBALANCE_IN_PROGRESS.code) this.checkNeededRejoin(c);
     if (code === ErrorCodes.REBALANCE_IN_PROGRESS.code || code !== 0) this.onClassicCode(c, code, 'Heartbeat');
+  }
+
+  /**
+   * A Kafka client in a consumer group (KIP-848 core) is told to join again only when its partitions are to
+   * change: an eager one stops everything it consumes until its SyncGroup. A move of the group epoch that
+   * leaves it holding exactly its target (a KIP-848 member's rejoin, a static takeover) must not.
+   */
+  private checkNeededRejoin(c: Client): void {
+    const m = this.core()
+      ?.describeGroup(GROUP)
+      ?.members.find((x) => x.memberId === c.memberId);
+    if (m === undefined) return; // a classic group's rebalance
+    const settled =
+      m.current.state === 'Stable' &&
+      toKeys(m.current.pendingRevocation).length === 0 &&
+      toKeys(m.current.assigned).join() === toKeys(m.target).join();
+    if (settled) this.fail(`${c.name} was told to rebalance while holding exactly its target`);
+    this.classicRebalances++;
   }
 
   classicLeave(c: Client): void {
@@ -747,6 +782,8 @@ async function runSeed(
   failovers: number;
   commits: number;
   staleRefused: number;
+  staticRejoins: number;
+  classicRebalances: number;
   conversions: World['conversions'];
 }> {
   const world = new World(seed, mixed, newCore);
@@ -761,6 +798,8 @@ async function runSeed(
     failovers: world.failovers,
     commits: world.commitsAcked,
     staleRefused: world.staleCommitsRefused,
+    staticRejoins: world.staticRejoins,
+    classicRebalances: world.classicRebalances,
     conversions: world.conversions,
   };
 }
@@ -786,6 +825,7 @@ describe('group coordinator simulation', () => {
       let failovers = 0;
       let commits = 0;
       let staleRefused = 0;
+      let staticRejoins = 0;
       let worstCalm = 0;
       for (const seed of SEEDS) {
         try {
@@ -793,6 +833,7 @@ describe('group coordinator simulation', () => {
           failovers += r.failovers;
           commits += r.commits;
           staleRefused += r.staleRefused;
+          staticRejoins += r.staticRejoins;
           worstCalm = Math.max(worstCalm, ...r.calmSteps);
         } catch (err) {
           console.error(`group simulation failed: reproduce with GROUP_SIM_SEED=${seed}`);
@@ -800,13 +841,16 @@ describe('group coordinator simulation', () => {
         }
       }
       const exercised = { upgrades: 0, downgrades: 0, classicSyncsWithPartitions: 0 };
+      let classicRebalances = 0;
       for (const seed of MIXED_SEEDS) {
         try {
           const r = await runSeed(seed, true);
           for (const k of Object.keys(exercised) as (keyof typeof exercised)[]) exercised[k] += r.conversions[k];
+          classicRebalances += r.classicRebalances;
           failovers += r.failovers;
           commits += r.commits;
           staleRefused += r.staleRefused;
+          staticRejoins += r.staticRejoins;
           worstCalm = Math.max(worstCalm, ...r.calmSteps);
         } catch (err) {
           console.error(`mixed group simulation failed: reproduce with GROUP_SIM_MIXED_SEED=${seed}`);
@@ -818,8 +862,11 @@ describe('group coordinator simulation', () => {
       expect(commits).toBeGreaterThan(0);
       // ...and commits of incarnations that members fenced on their side gave up.
       expect(staleRefused).toBeGreaterThan(SEEDS.length + MIXED_SEEDS.length > 1 ? 10 : -1);
+      // ...and static members joining again after an earlier incarnation (crashed, or left with -2).
+      expect(staticRejoins).toBeGreaterThan(SEEDS.length + MIXED_SEEDS.length > 1 ? 10 : -1);
+      console.log(`static instances joined again ${staticRejoins} times, each at a new epoch`);
       if (MIXED_SEEDS.length > 1) {
-        console.log(`mixed schedules: ${JSON.stringify(exercised)}`);
+        console.log(`mixed schedules: ${JSON.stringify({ ...exercised, classicRebalances })}`);
         for (const n of Object.values(exercised)) expect(n).toBeGreaterThan(MIXED_SEEDS.length);
       }
       expect(worstCalm).toBeLessThanOrEqual(CALM_STEP_BOUND);
