@@ -9,14 +9,14 @@
 //      how busy the machine's cores were meanwhile; then the floor at that rate (bench-floor.mjs: the
 //      same pipeline shape with no Samsa code), bare and with busy work that loads the machine as
 //      much as the paced runs did;
-//   3. per-record latency on a fresh three-broker cluster, paced record by record as
+//   3. per-record latency on a fresh three-broker cluster, warmed by a load first, paced record by record as
 //      kafka-producer-perf-test paces (`samsa bench produce --throughput`), at 1k, 10k and 100k
 //      records/s, for RF 1 acks=1 and RF 3 acks=all; end to end (send to a consumer receiving it) at
 //      10k records/s on RF 3; then one record at a time (each send awaited) next to NATS JetStream R3
 //      and R1 run on three `nats-server` processes of the same machine, when nats-server is installed.
 // Usage: node scripts/bench-cluster.mjs [--records N] [--record-size B] [--partitions P] [--paced-rounds R]
-//        [--warmup-records W] [--latency-seconds S] [--latency-rates R1,R2,..] [--one-at-a-time-records N]
-//        [--latency-only]
+//        [--warmup-records W] [--latency-seconds S] [--latency-warmup-seconds S] [--cluster-warmup-seconds S]
+//        [--latency-rates R1,R2,..] [--one-at-a-time-records N] [--one-at-a-time-warmup-records N] [--latency-only]
 // Build first (npm run build). Prints a table; exits non-zero only if something failed to run.
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -35,14 +35,20 @@ const { values } = parseArgs({
     'paced-rounds': { type: 'string', default: '3' },
     'warmup-records': { type: 'string' },
     'latency-seconds': { type: 'string', default: '6' },
+    'latency-warmup-seconds': { type: 'string', default: '10' },
+    'cluster-warmup-seconds': { type: 'string', default: '15' },
     'latency-rates': { type: 'string', default: '1000,10000,100000' },
     'one-at-a-time-records': { type: 'string', default: '5000' },
+    'one-at-a-time-warmup-records': { type: 'string', default: '15000' },
     'latency-only': { type: 'boolean', default: false },
   },
 });
 const latencySeconds = Number(values['latency-seconds']);
 const latencyRates = values['latency-rates'].split(',').map(Number);
+const latencyWarmupSeconds = Number(values['latency-warmup-seconds']);
+const clusterWarmupSeconds = Number(values['cluster-warmup-seconds']);
 const oneAtATimeRecords = Number(values['one-at-a-time-records']);
+const oneAtATimeWarmupRecords = Number(values['one-at-a-time-warmup-records']);
 const records = Number(values.records);
 const recordSize = Number(values['record-size']);
 const partitions = Number(values.partitions);
@@ -220,7 +226,10 @@ async function throughputSections() {
 
 /**
  * Per-record latency at light and moderate load, on a fresh cluster (an aged one is slower, see
- * docs/performance-log.md, the fourth look): steady-state figures after a warm-up of a sixth of each run.
+ * docs/performance-log.md, the fourth look) that has first run a 10k records/s load for
+ * --cluster-warmup-seconds: steady-state figures of --latency-seconds after --latency-warmup-seconds of
+ * warm-up in each run (--one-at-a-time-warmup-records one at a time), long enough for the bench client's
+ * own JIT to settle (docs/performance-log.md, the fifteenth look).
  */
 async function latencySection() {
   const c = await cluster(3);
@@ -245,10 +254,19 @@ async function latencySection() {
   ];
   const steadyRow = (scenario, f) =>
     row(scenario, { ...(f.steadyState ?? f), brokerCpuUsPerRecord: f.brokerCpuUsPerRecord });
+  // The brokers' JIT: a fresh broker's V8 is still compiling its hot code 20 s into a 10k records/s load
+  // (--trace-opt), on threads that compete with every hop for the two cores; a broker that has run a
+  // while has finished. So the cluster runs a load first, not measured.
+  if (clusterWarmupSeconds > 0) {
+    const rate = 10_000;
+    const n = String(rate * clusterWarmupSeconds);
+    await latencyBench('produce', 'lat3', c, ['--acks', 'all', '--num-records', n, '--throughput', String(rate)]);
+  }
   for (const rate of latencyRates) {
-    const total = Math.max(2, Math.round(rate * latencySeconds));
-    const paced = ['--num-records', String(total), '--throughput', String(rate)];
-    const warm = ['--warmup-records', String(Math.floor(total / 6))];
+    const measured = Math.max(2, Math.round(rate * latencySeconds));
+    const warmup = Math.round(rate * latencyWarmupSeconds);
+    const paced = ['--num-records', String(measured + warmup), '--throughput', String(rate)];
+    const warm = ['--warmup-records', String(warmup)];
     for (const k of kinds) {
       const f = await latencyBench('produce', k.topic, c, ['--acks', k.acks, ...paced, ...warm]);
       steadyRow(`3 brokers, ${k.name} at ${rate}/s, per record`, f);
@@ -256,16 +274,16 @@ async function latencySection() {
   }
   {
     const rate = 10_000;
-    const total = rate * latencySeconds;
+    const warmup = rate * latencyWarmupSeconds;
     const f = await latencyBench('end-to-end', 'lat3', c, [
       '--acks',
       'all',
       '--num-records',
-      String(total),
+      String(rate * latencySeconds + warmup),
       '--throughput',
       String(rate),
       '--warmup-records',
-      String(Math.floor(total / 6)),
+      String(warmup),
     ]);
     steadyRow(`3 brokers, RF 3, acks=all at ${rate}/s, end to end (send to consumer)`, f);
     // The same records split: send → the producer's acknowledgement, and that → the consumer having them.
@@ -277,8 +295,9 @@ async function latencySection() {
       ])
         rows.push({ scenario: `  of which ${part}`, 'p50 ms': p50.toFixed(2), 'p99 ms': p99.toFixed(2) });
   }
-  const warm = ['--warmup-records', String(Math.floor(oneAtATimeRecords / 5))];
-  const oneAtATime = ['--one-at-a-time', '--num-records', String(oneAtATimeRecords), ...warm];
+  const oneAtATimeTotal = String(oneAtATimeRecords + oneAtATimeWarmupRecords);
+  const warm = ['--warmup-records', String(oneAtATimeWarmupRecords)];
+  const oneAtATime = ['--one-at-a-time', '--num-records', oneAtATimeTotal, ...warm];
   // Samsa's one-at-a-time figures by replication factor, to set beside NATS's R1 and R3.
   const samsaOneAtATime = new Map();
   for (const k of kinds) {
@@ -321,9 +340,9 @@ async function latencySection() {
         '--replicas',
         String(replicas),
         '--records',
-        String(oneAtATimeRecords),
+        oneAtATimeTotal,
         '--warmup-records',
-        String(Math.floor(oneAtATimeRecords / 5)),
+        String(oneAtATimeWarmupRecords),
         '--record-size',
         String(recordSize),
       ]);

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { LatencyRecorder } from '../src/commands/bench-client.js';
 
 describe('LatencyRecorder', () => {
@@ -41,5 +41,33 @@ describe('LatencyRecorder', () => {
     const f = recorder.figures();
     expect(f.maxMs).toBeCloseTo(3, 1);
     expect(f.steadyState).toBeUndefined();
+  });
+
+  it("prints each interval's records and their latency percentiles, then starts the next interval afresh", () => {
+    vi.useFakeTimers();
+    const lines: string[] = [];
+    const write = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+      lines.push(String(chunk));
+      return true;
+    });
+    const recorder = new LatencyRecorder({ numRecords: 200, warmupRecords: 0, recordSize: 100 }, 'sent');
+    try {
+      recorder.record(0, 99, 1); // 99 records at 1 ms and one at 20 ms in the first interval
+      recorder.record(99, 1, 20);
+      vi.advanceTimersByTime(2000);
+      recorder.record(100, 100, 3); // the second interval's: 3 ms each
+      vi.advanceTimersByTime(2000);
+    } finally {
+      recorder.stop();
+      write.mockRestore();
+      vi.useRealTimers();
+    }
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(
+      /^100 records sent, 50 records\/sec \(0\.01 MB\/sec\), latency p50 1\.00 ms, p99 1\.00 ms, max 20\.0 ms\n$/,
+    );
+    expect(lines[1]).toMatch(
+      /^100 records sent, 50 records\/sec \(0\.01 MB\/sec\), latency p50 3\.00 ms, p99 3\.00 ms, max 3\.0 ms\n$/,
+    );
   });
 });

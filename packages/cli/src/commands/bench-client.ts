@@ -181,26 +181,41 @@ class AcknowledgementSplit {
   }
 }
 
-/** A progress line every few seconds: the figures of the interval since the last one. */
-function ticker(what: string): { add(records: number, bytes: number): void; stop(): void } {
+/**
+ * A progress line every few seconds: the figures of the interval since the last one, with the latency
+ * percentiles of the records timed in it when the caller times records (as Kafka's perf tool prints each
+ * window's average and maximum), so a run shows how long its warm-up lasted.
+ */
+function ticker(what: string): {
+  add(records: number, bytes: number, latencyUs?: number): void;
+  stop(): void;
+} {
   let records = 0;
   let bytes = 0;
   let since = performance.now();
+  const latencyUs = histogram();
   const timer = setInterval(() => {
     const now = performance.now();
     const seconds = (now - since) / 1000;
+    let latency = '';
+    if (latencyUs.totalCount > 0) {
+      const ms = (p: number) => (Math.min(latencyUs.getValueAtPercentile(p), latencyUs.maxValue) / 1000).toFixed(2);
+      latency = `, latency p50 ${ms(50)} ms, p99 ${ms(99)} ms, max ${(latencyUs.maxValue / 1000).toFixed(1)} ms`;
+      latencyUs.reset();
+    }
     process.stderr.write(
       `${records} records ${what}, ${Math.round(records / seconds)} ` +
-        `records/sec (${(bytes / 1e6 / seconds).toFixed(2)} MB/sec)\n`,
+        `records/sec (${(bytes / 1e6 / seconds).toFixed(2)} MB/sec)${latency}\n`,
     );
     records = 0;
     bytes = 0;
     since = now;
   }, REPORT_INTERVAL_MS);
   return {
-    add: (r, b) => {
+    add: (r, b, us) => {
       records += r;
       bytes += b;
+      if (us !== undefined && r > 0) latencyUs.recordValueWithCount(us, r);
     },
     stop: () => clearInterval(timer),
   };
@@ -261,8 +276,9 @@ export class LatencyRecorder {
 
   /** `count` records of the step that started at record `first` took `ms` each. */
   record(first: number, count: number, ms: number): void {
-    this.of(first).records.recordValueWithCount(Math.max(1, Math.round(ms * 1000)), count);
-    this.tick.add(count, count * this.o.recordSize);
+    const us = Math.max(1, Math.round(ms * 1000));
+    this.of(first).records.recordValueWithCount(us, count);
+    this.tick.add(count, count * this.o.recordSize, us);
   }
 
   /** bench end-to-end: `count` records of the step that started at `first` were acknowledged `ms` after their send. */
