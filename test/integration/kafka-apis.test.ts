@@ -251,7 +251,10 @@ describe('the Kafka listener at every advertised version', () => {
           kafka.CONFIG_SOURCE_DEFAULT,
         ]);
       // A topic's configs can be changed (AlterConfigs, IncrementalAlterConfigs); the broker's are static.
-      expect(topicResult!.configs.map((c) => c.readOnly), `v${v}`).toEqual([false, false]);
+      expect(
+        topicResult!.configs.map((c) => c.readOnly),
+        `v${v}`,
+      ).toEqual([false, false]);
       expect(brokerResult!.configs.find((c) => c.name === 'broker.id')).toMatchObject({ value: '1', readOnly: true });
       expect(missing!.errorCode).toBe(3);
     }
