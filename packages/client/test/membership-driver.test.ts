@@ -141,6 +141,8 @@ interface TestMember {
   lost: number;
   crashed: boolean;
   errors: Error[];
+  /** While set, a loss waits for it (the application still working on records of the lost partitions). */
+  loseGate?: Promise<void>;
 }
 
 class World {
@@ -196,6 +198,7 @@ class World {
         for (const p of [...member.consuming]) world.stop(member, p);
       },
       async lose() {
+        await member.loseGate;
         member.lost++;
         for (const p of [...member.consuming]) world.stop(member, p);
       },
@@ -296,6 +299,32 @@ describe('MembershipDriver against a KIP-848 coordinator (manual clock)', () => 
     await world.until(spread(world, [3, 3]), '3/3 again');
     expect(a.lost).toBe(0);
     expect(world.violations).toEqual([]);
+  });
+
+  it('a fenced member closed before its loss is handled still leaves: its partitions move at once', async () => {
+    const world = new World(4, 10_000);
+    const a = world.add('a');
+    const b = world.add('b');
+    await world.until(spread(world, [2, 2]), '2/2');
+    let release = () => {};
+    b.loseGate = new Promise((resolve) => {
+      release = resolve;
+    });
+    world.coordinator.fenced.add(b.driver.membership.memberId);
+    await world.until(() => b.driver.membership.state === 'fenced' && b.consuming.size === 0, 'b fenced');
+    let left = false;
+    void b.driver.leave().then(() => {
+      left = true;
+    });
+    await world.clock.advance(1_000);
+    expect(left).toBe(false); // the application still holds records of the lost partitions
+    release();
+    // The coordinator still counted b (at its old epoch) and its partitions: only b's leave frees them
+    // before b's session ends there.
+    const movedMs = await world.until(() => left && world.counts().join() === '4,0', 'a takes everything');
+    expect(movedMs).toBeLessThan(5_000);
+    expect(b.lost).toBe(1);
+    expect(a.errors.concat(b.errors)).toEqual([]);
   });
 
   it('a member cut off from its coordinator for a session stops consuming before others take over', async () => {
