@@ -345,7 +345,31 @@ describe('the Kafka listener at every advertised version', () => {
         timeoutMs: 10_000,
       });
       expect(created.topics[0], `v${v}`).toMatchObject({ name, errorCode: 0 });
-      if (v >= 5) expect(created.topics[0]).toMatchObject({ numPartitions: 2, replicationFactor: 1 });
+      if (v >= 5) {
+        expect(created.topics[0]).toMatchObject({ numPartitions: 2, replicationFactor: 1 });
+        // The topic's configs (KIP-525): Java's admin client reads them and fails the call when they are null.
+        const configs = created.topics[0]!.configs!;
+        expect(configs.find((c) => c.name === 'retention.ms'), `v${v}`).toEqual({
+          name: 'retention.ms',
+          value: '60000',
+          readOnly: false,
+          configSource: kafka.CONFIG_SOURCE_TOPIC,
+          isSensitive: false,
+        });
+        expect(configs.find((c) => c.name === 'cleanup.policy')).toMatchObject({
+          value: 'delete',
+          configSource: kafka.CONFIG_SOURCE_DEFAULT,
+        });
+        const validated = await client.send<kafka.CreateTopicsResponseData>(ApiKey.CreateTopics, v, {
+          topics: [{ name: `${name}-validated`, numPartitions: 3, replicationFactor: 1, configs: [] }],
+          timeoutMs: 10_000,
+          validateOnly: true,
+        });
+        expect(validated.topics[0]).toMatchObject({ errorCode: 0, numPartitions: 3, replicationFactor: 1 });
+        expect(validated.topics[0]!.configs!.find((c) => c.name === 'retention.ms')).toMatchObject({
+          configSource: kafka.CONFIG_SOURCE_DEFAULT,
+        });
+      }
       const again = await client.send<kafka.CreateTopicsResponseData>(ApiKey.CreateTopics, v, {
         topics: [{ name, numPartitions: 1, replicationFactor: 1 }],
         timeoutMs: 10_000,

@@ -4,6 +4,7 @@ import type { BrokerContext } from '../server/context.js';
 import { toErrorFields } from '../server/errors.js';
 import { handleCreateTopics, handleDeleteTopics, handleDescribeCluster } from '../server/handlers/admin.js';
 import { handleInitProducerId } from '../server/handlers/init-producer-id.js';
+import { describeTopicConfigs } from './describe-configs.js';
 import { kafkaTopicId } from './metadata.js';
 import type { Reply } from './reply.js';
 import { initTransactionalProducerId } from './transactions.js';
@@ -27,19 +28,22 @@ export async function createTopics(
     validateOnly: request.validateOnly,
   });
   const image = ctx.member.metadata.image;
+  const asked = new Map(request.topics.map((t) => [t.name, t]));
   const body: kafka.CreateTopicsResponseData = {
     throttleTimeMs: 0,
     topics: [
       ...(answer.topics ?? []).map((r) => {
-        const topic = image.topics.get(r.name ?? '');
+        const name = r.name ?? '';
+        const topic = image.topics.get(name);
+        const errorCode = r.errorCode ?? 0;
         return {
-          name: r.name ?? '',
+          name,
           topicId: kafkaTopicId(topic?.id ?? ''),
-          errorCode: r.errorCode ?? 0,
+          errorCode,
           errorMessage: r.errorMessage ? r.errorMessage : null,
-          numPartitions: topic?.partitions.length ?? -1,
-          replicationFactor: topic?.partitions[0]?.replicas.length ?? -1,
-          configs: null,
+          ...(errorCode === 0
+            ? createdShape(ctx, topic, asked.get(name)!)
+            : { numPartitions: -1, replicationFactor: -1, configs: null }),
         };
       }),
       ...manual.map((t) => ({
@@ -57,6 +61,37 @@ export async function createTopics(
  * matches the results of a delete by id to its topics by id alone. An id no topic has is
  * UNKNOWN_TOPIC_ID with a null name, as Kafka answers.
  */
+/**
+ * What CreateTopics v5+ tells of a created (or, validateOnly, validated) topic (KIP-525): its partition
+ * count, replication factor and effective configs. Java's admin client reads the configs of every
+ * successful topic and fails the call on a null list, so they are always there; a validated topic does
+ * not exist, and its answer is what the request asked for over the broker's defaults.
+ */
+function createdShape(
+  ctx: BrokerContext,
+  topic:
+    | { partitions: readonly { replicas: readonly number[] }[]; configs: Readonly<Record<string, string>> }
+    | undefined,
+  asked: kafka.CreateTopicsRequestData['topics'][number],
+): { numPartitions: number; replicationFactor: number; configs: kafka.CreatableTopicConfig[] } {
+  const overrides =
+    topic?.configs ?? Object.fromEntries(asked.configs.flatMap((c) => (c.value === null ? [] : [[c.name, c.value]])));
+  const defaultOr = (n: number, setting: 'num.partitions' | 'default.replication.factor') =>
+    n === -1 ? (ctx.settings[setting] as number) : n;
+  return {
+    numPartitions: topic?.partitions.length ?? defaultOr(asked.numPartitions, 'num.partitions'),
+    replicationFactor:
+      topic?.partitions[0]?.replicas.length ?? defaultOr(asked.replicationFactor, 'default.replication.factor'),
+    configs: describeTopicConfigs(ctx, overrides).map((c) => ({
+      name: c.name,
+      value: c.value,
+      readOnly: c.readOnly,
+      configSource: c.configSource,
+      isSensitive: c.isSensitive,
+    })),
+  };
+}
+
 export async function deleteTopics(
   ctx: BrokerContext,
   _version: number,

@@ -28,24 +28,7 @@ export function describeConfigs(
         const topic = ctx.member.metadata.image.topics.get(resource.resourceName);
         if (!topic)
           return failed(base, ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code, `unknown topic ${resource.resourceName}`);
-        const effective = effectiveTopicSettings(ctx.settings, topic.configs);
-        const configs = Object.entries(effective)
-          .filter(([name]) => wanted(name))
-          .map(([name, value]) => {
-            if (Object.hasOwn(topic.configs, name))
-              return described(name, value, kafka.CONFIG_SOURCE_TOPIC, false, TOPIC_CONFIG_READ_ONLY);
-            // Not set on the topic: the broker's default for it, set in its configuration or Kafka's own.
-            const brokerKey = TOPIC_DEFAULT_FROM_BROKER[name as TopicSettingName] as BrokerSettingName | undefined;
-            const fromBroker =
-              brokerKey !== undefined && ctx.settings[brokerKey] !== BROKER_SETTINGS[brokerKey].default;
-            return described(
-              name,
-              value,
-              fromBroker ? kafka.CONFIG_SOURCE_STATIC_BROKER : kafka.CONFIG_SOURCE_DEFAULT,
-              !fromBroker,
-              TOPIC_CONFIG_READ_ONLY,
-            );
-          });
+        const configs = describeTopicConfigs(ctx, topic.configs).filter((c) => wanted(c.name));
         return { ...base, errorCode: 0, errorMessage: null, configs };
       }
       if (resource.resourceType === kafka.RESOURCE_TYPE_BROKER) {
@@ -73,6 +56,30 @@ export function describeConfigs(
       return failed(base, ErrorCodes.INVALID_REQUEST.code, `resource type ${resource.resourceType} is not supported`);
     }),
   };
+}
+
+/**
+ * A topic's effective configs, given its own (`overrides`): each with where its value comes from, the
+ * topic, the broker's configuration, or Kafka's default (DescribeConfigs, and CreateTopics v5+).
+ */
+export function describeTopicConfigs(
+  ctx: BrokerContext,
+  overrides: Readonly<Record<string, string>>,
+): kafka.DescribedConfig[] {
+  return Object.entries(effectiveTopicSettings(ctx.settings, overrides)).map(([name, value]) => {
+    if (Object.hasOwn(overrides, name))
+      return described(name, value, kafka.CONFIG_SOURCE_TOPIC, false, TOPIC_CONFIG_READ_ONLY);
+    // Not set on the topic: the broker's default for it, set in its configuration or Kafka's own.
+    const brokerKey = TOPIC_DEFAULT_FROM_BROKER[name as TopicSettingName] as BrokerSettingName | undefined;
+    const fromBroker = brokerKey !== undefined && ctx.settings[brokerKey] !== BROKER_SETTINGS[brokerKey].default;
+    return described(
+      name,
+      value,
+      fromBroker ? kafka.CONFIG_SOURCE_STATIC_BROKER : kafka.CONFIG_SOURCE_DEFAULT,
+      !fromBroker,
+      TOPIC_CONFIG_READ_ONLY,
+    );
+  });
 }
 
 /** A topic's configs change through AlterConfigs and IncrementalAlterConfigs (tools offer to edit them). */

@@ -85,6 +85,15 @@ export interface CreateTopicsResponseData {
     errorMessage: string | null;
     numPartitions?: number;
     replicationFactor?: number;
-    configs?: null;
+    configs?: CreatableTopicConfig[] | null;
   }[];
+}
+
+/** A created topic's config in the CreateTopics answer (v5+, KIP-525). */
+export interface CreatableTopicConfig {
+  name: string;
+  value: string | null;
+  readOnly: boolean;
+  configSource: number;
+  isSensitive: boolean;
 }
