@@ -221,8 +221,8 @@ function retryNotices(): Logger {
 
 /**
  * The console consumer. --timeout-ms bounds everything after connecting, finding the topic
- * included: a topic that does not exist (and is not created on use) or has no leader ends the
- * command after that long, as an idle topic does.
+ * included: a topic being created or without a leader ends the command after that long, as an idle
+ * topic does (one that does not exist and will not be created fails at once, requireTopic).
  */
 async function runConsole(o: ConsumeOptions): Promise<void> {
   if (o.offset !== undefined && o.partition === undefined) throw new CliError('--offset needs --partition', 2);
