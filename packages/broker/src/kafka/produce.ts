@@ -1,7 +1,7 @@
 import { Attribute, BatchField, CompressionCodec, ErrorCodes, SamsaError, type v1 } from '@samsa/protocol';
 import { kafka } from '@samsa/protocol/kafka';
 import type { BrokerContext } from '../server/context.js';
-import { toErrorFields } from '../server/errors.js';
+import { errorFields, toErrorFields } from '../server/errors.js';
 import { handleProduce } from '../server/handlers/produce.js';
 import { awaitLeadership } from './partitions.js';
 import type { Reply } from './reply.js';
@@ -56,6 +56,14 @@ export async function produce(
     request.topicData.flatMap((t) => t.partitionData.map((p) => ({ topic: t.name, partition: p.index }))),
     signal,
   );
+  // Kafka looks for the partition before it checks its records: one it does not have is
+  // UNKNOWN_TOPIC_OR_PARTITION, whatever the records (a topic being created was waited for just now).
+  for (const [key, result] of failed) {
+    const topic = key.slice(0, key.lastIndexOf('/'));
+    const hosted = ctx.partitions.get(topic, result.index) !== undefined;
+    if (!hosted && ctx.member.metadata.image.topics.get(topic)?.partitions[result.index] === undefined)
+      failed.set(key, { ...result, ...errorFields(ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION, `unknown topic ${topic}`) });
+  }
   const answer = await handleProduce(
     ctx,
     {
