@@ -93,7 +93,10 @@ function writer(producer) {
     for (let seq = 0; running; seq++) {
       const sentAt = Date.now();
       await producer.send({ topic: 'f', partition: 0, value: `v${seq}` });
-      sends.push({ sentAt, ackAt: Date.now() });
+      const ackAt = Date.now();
+      sends.push({ sentAt, ackAt });
+      if (values.timeline && ackAt - sentAt >= 20)
+        events.push({ at: ackAt, sentAt, what: `client: acknowledged after ${ackAt - sentAt} ms` });
     }
   })();
   return {
@@ -113,7 +116,11 @@ function firstAckAfter(sends, since) {
 function printTimeline(faultAt, first) {
   const lines = [...events, { at: first.ackAt, what: 'first acknowledgement of a send started after the fault' }];
   lines.sort((a, b) => a.at - b.at);
-  for (const e of lines) if (e.at >= faultAt) console.log(`  +${String(e.at - faultAt).padStart(5)} ms ${e.what}`);
+  for (const e of lines) {
+    if (e.at < faultAt) continue;
+    const started = e.sentAt === undefined ? '' : ` (sent at ${e.sentAt - faultAt} ms)`;
+    console.log(`  +${String(e.at - faultAt).padStart(5)} ms ${e.what}${started}`);
+  }
 }
 
 async function oneRun(build) {
@@ -167,7 +174,6 @@ async function oneRun(build) {
       else if (values.fault === 'kill-follower') cluster.brokers[follower - 1].child.kill('SIGKILL');
       else void admin.admin().electPreferredLeaders([{ topic: 'f', partitions: [0] }]);
       const first = await firstAckAfter(w.sends, faultAt + 1);
-      if (values.timeline) printTimeline(faultAt, first);
       // The election happens a moment after it is asked for: the window ends once the new leader (in
       // metadata) has answered a send that started after it showed, and after-ms more have passed.
       if (values.fault === 'kill-follower')
@@ -176,6 +182,7 @@ async function oneRun(build) {
       else await waitFor(async () => (await describe()).leader !== before.leader, 'the new leader in metadata');
       await firstAckAfter(w.sends, Date.now());
       await new Promise((r) => setTimeout(r, Number(values['after-ms'])));
+      if (values.timeline) printTimeline(faultAt, first);
       const during = w.sends.filter((s) => s.ackAt >= faultAt);
       faults.push({
         maxSendMs: Math.max(...during.map((s) => s.ackAt - s.sentAt)),

@@ -10,9 +10,11 @@
  * --fault kill` measures the figure.
  */
 import { Samsa } from '@samsa/client';
+import { ErrorCodes, encodeBatch, type v1 } from '@samsa/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalCluster } from '../helpers/cluster.js';
 import { waitFor } from '../helpers/wait.js';
+import { RawBroker } from './grpc.js';
 
 const SESSION_TIMEOUT_MS = 3000;
 /** The coordinator's tick rounds a session's expiry up by at most one tick (LocalCluster's default). */
@@ -38,20 +40,61 @@ afterAll(async () => {
   await cluster?.close();
 });
 
+/** Creates an RF 3 topic of one partition (refused until all three brokers registered) and waits for a full ISR. */
+async function createTopic(topic: string) {
+  await waitFor(
+    async () => {
+      await samsa
+        .admin()
+        .createTopics([{ topic, numPartitions: 1, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } }]);
+      return true;
+    },
+    { timeoutMs: 30_000, description: 'the topic created (all three brokers registered)' },
+  );
+  const partition = async () => (await samsa.admin().describeTopics([topic]))[0]!.partitions[0]!;
+  await waitFor(async () => (await partition()).isr.length === 3, { timeoutMs: 30_000, description: 'a full ISR' });
+  return partition;
+}
+
+describe('a broker that does not lead a partition (KIP-951)', () => {
+  it('names the leader, its epoch and its address in a Produce or Fetch refusal', async () => {
+    const topic = 'leader-hints';
+    const { leader, leaderEpoch } = await (await createTopic(topic))();
+    const follower = cluster.brokers.find((b) => b.id !== leader)!;
+    const leaderAddress = cluster.brokers.find((b) => b.id === leader)!.address;
+    const raw = new RawBroker(follower.address);
+    try {
+      const records = encodeBatch([{ value: Buffer.from('x') }], { now: Date.now() });
+      const produced = await raw.call<v1.ProduceResponse__Output>('Produce', {
+        acks: 1,
+        timeoutMs: 5000,
+        topics: [{ name: topic, partitions: [{ partition: 0, records }] }],
+      });
+      const refused = produced.topics[0]!.partitions[0]!;
+      expect(refused.errorCode).toBe(ErrorCodes.NOT_LEADER_OR_FOLLOWER.code);
+      expect(refused.currentLeader).toEqual({ leaderId: leader, leaderEpoch });
+      expect(produced.nodeEndpoints.map((b) => [b.id, `${b.host}:${b.port}`])).toEqual([[leader, leaderAddress]]);
+      const fetchPartition = { partition: 0, fetchOffset: 0, partitionMaxBytes: 1 << 20, currentLeaderEpoch: -1 };
+      const fetched = await raw.call<v1.FetchResponse__Output>('Fetch', {
+        maxWaitMs: 0,
+        minBytes: 1,
+        maxBytes: 1 << 20,
+        topics: [{ name: topic, partitions: [fetchPartition] }],
+      });
+      const fetchRefused = fetched.topics[0]!.partitions[0]!;
+      expect(fetchRefused.errorCode).toBe(ErrorCodes.NOT_LEADER_OR_FOLLOWER.code);
+      expect(fetchRefused.currentLeader).toEqual({ leaderId: leader, leaderEpoch });
+      expect(fetched.nodeEndpoints.map((b) => b.id)).toEqual([leader]);
+    } finally {
+      raw.close();
+    }
+  }, 60_000);
+});
+
 describe('a producer across a leader kill', () => {
   it('is acknowledged again within a session timeout and an election of the kill', async () => {
     const topic = 'failover-kill';
-    await waitFor(
-      async () => {
-        await samsa
-          .admin()
-          .createTopics([{ topic, numPartitions: 1, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } }]);
-        return true;
-      },
-      { timeoutMs: 30_000, description: 'the topic created (all three brokers registered)' },
-    );
-    const partition = async () => (await samsa.admin().describeTopics([topic]))[0]!.partitions[0]!;
-    await waitFor(async () => (await partition()).isr.length === 3, { timeoutMs: 30_000, description: 'a full ISR' });
+    const partition = await createTopic(topic);
     const producer = samsa.producer({ acks: 'all', deliveryTimeoutMs: 60_000 });
     const sends: { value: string; sentAt: number; ackAt: number; offset: number }[] = [];
     let running = true;

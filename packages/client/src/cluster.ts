@@ -235,6 +235,43 @@ export class Cluster {
   }
 
   /**
+   * KIP-951: a broker that refused a partition (not the leader) named the leader it knows of, and that
+   * broker's address. Taken, without a metadata request, when its epoch is newer than the one known;
+   * returns whether it was.
+   */
+  applyLeaderHint(
+    topic: string,
+    partition: number,
+    hint: { readonly leaderId: number; readonly leaderEpoch: number },
+    endpoints: readonly v1.BrokerInfo__Output[],
+  ): boolean {
+    const info = this.topics.get(topic);
+    const known = info?.partitions[partition];
+    if (info === undefined || known === undefined || hint.leaderId < 0 || hint.leaderEpoch <= known.leaderEpoch)
+      return false;
+    if (!this.brokers.has(hint.leaderId)) {
+      const b = endpoints.find((e) => e.id === hint.leaderId);
+      if (b === undefined) return false;
+      this.brokers.set(b.id, {
+        id: b.id,
+        host: b.host,
+        port: b.port,
+        rack: b.rack,
+        address: brokerAddress(b.host, b.port),
+      });
+    }
+    const partitions = [...info.partitions];
+    partitions[partition] = { ...known, leader: hint.leaderId, leaderEpoch: hint.leaderEpoch };
+    this.topics.set(topic, { ...info, partitions });
+    this.options.logger.debug(
+      { topic, partition, from: known.leader, leader: hint.leaderId, leaderEpoch: hint.leaderEpoch, hinted: true },
+      'partition leader changed',
+    );
+    for (const listener of this.listeners) listener();
+    return true;
+  }
+
+  /**
    * Metadata of one topic, fetching it when unknown. A topic the brokers do not know is retried
    * (it may be being created) until the deadline, then UnknownTopicOrPartition; an error that is not
    * retriable (InvalidTopic) fails at once.

@@ -943,7 +943,11 @@ export class Producer implements AsyncDisposable {
         );
       } else if (result.errorCode !== 0) {
         const err = errorFromCode(result.errorCode, result.errorMessage || undefined, { topic, partition });
-        this.partFailed(plan.broker, part, err);
+        // KIP-951: a refusal that names the new leader saves the metadata request.
+        const hinted =
+          result.currentLeader !== null &&
+          this.cluster.applyLeaderHint(topic, partition, result.currentLeader, response.nodeEndpoints);
+        this.partFailed(plan.broker, part, err, hinted);
       } else {
         trace?.('c.ack', partition, result.baseOffset);
         this.partDelivered(part, result.baseOffset);
@@ -993,8 +997,8 @@ export class Producer implements AsyncDisposable {
     }
   }
 
-  /** The request of `part` went to `broker`. */
-  private partFailed(broker: number, part: RequestPart, err: unknown): void {
+  /** The request of `part` went to `broker`; `hinted`: its answer named the new leader, now in the metadata. */
+  private partFailed(broker: number, part: RequestPart, err: unknown, hinted = false): void {
     const { queue, batches } = part;
     queue.inFlight = false;
     if (
@@ -1020,7 +1024,7 @@ export class Producer implements AsyncDisposable {
       retriable ? 'produce failed, will retry' : 'produce failed',
     );
     if (retriable) {
-      const staleMetadata = err instanceof SamsaClientError && needsMetadataRefresh(err.code);
+      const staleMetadata = !hinted && err instanceof SamsaClientError && needsMetadataRefresh(err.code);
       if (staleMetadata) this.cluster.requestRefresh();
       queue.retryAwaitsMetadata = staleMetadata;
       queue.retryLeader = broker;

@@ -44,6 +44,25 @@ describe('producer across a leader change', () => {
     expect(producesTo(1)).toBe(1);
   }, 30_000);
 
+  it('takes the new leader a refusal names (KIP-951) and retries there without a metadata request', async () => {
+    samsa = new Samsa({
+      brokers: cluster.bootstrap,
+      retry: { retries: 5, initialRetryTimeMs: 10_000, maxRetryTimeMs: 10_000 },
+    });
+    cluster.leaderHints = true;
+    cluster.createTopic('t', 1, { leaders: [0] });
+    const producer = samsa.producer();
+    await producer.send({ topic: 't', value: 'before' });
+    // A controlled move: broker 0 is alive and refuses, naming broker 1 and the new epoch.
+    cluster.moveLeader('t', 0, 1);
+    const since = cluster.requests.length;
+    const startedAt = Date.now();
+    expect((await producer.send({ topic: 't', value: 'after' })).offset).toBe(1);
+    expect(Date.now() - startedAt).toBeLessThan(6_000);
+    const after = cluster.requests.slice(since).map((r) => `${r.method}@${r.broker}`);
+    expect(after).toEqual(['Produce@0', 'Produce@1']);
+  }, 30_000);
+
   it('while its leader cannot be reached, picks up the new leader from metadata between its retries', async () => {
     // Retries against the dead leader back off 50, 100, 200 ... ms, up to 20 s: the metadata is looked at
     // every 50 ms meanwhile, so the election is seen before the next retry would have gone out.

@@ -13,6 +13,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BROKER_SETTINGS, resolveSettings } from '../../src/config.js';
 import type { BrokerContext } from '../../src/server/context.js';
+import { DEFAULT_LISTENER_NAME } from '../../src/listeners.js';
 import { handleGrpcProduce } from '../../src/server/handlers/produce.js';
 import type { HostedPartition } from '../../src/server/partitions.js';
 import { deferred } from '../../../../test/helpers/wait.js';
@@ -58,11 +59,16 @@ async function newLeader(options: { ledElsewhere?: boolean; leadershipWaitMs?: n
       },
     },
     knowsPartition: () => true,
+    listenerName: DEFAULT_LISTENER_NAME,
     member: {
       metadata: {
         image: {
           topics: new Map([
             ['t', { partitions: [{ leader: options.ledElsewhere ? 2 : 1, leaderEpoch: 0, replicas: [1] }] }],
+          ]),
+          brokers: new Map([
+            [1, { id: 1, host: '127.0.0.1', port: 9092 }],
+            [2, { id: 2, host: '127.0.0.1', port: 9093 }],
           ]),
         },
       },
@@ -119,7 +125,11 @@ describe('gRPC Produce (acks=all) on a broker whose term is about to start', () 
 
   it('answers a partition led elsewhere at once', async () => {
     const { ctx } = await newLeader({ ledElsewhere: true });
-    expect(await produce(ctx)).toMatchObject({ errorCode: ErrorCodes.NOT_LEADER_OR_FOLLOWER.code });
+    // KIP-951: the refusal names the leader metadata has.
+    expect(await produce(ctx)).toMatchObject({
+      errorCode: ErrorCodes.NOT_LEADER_OR_FOLLOWER.code,
+      currentLeader: { leaderId: 2, leaderEpoch: 0 },
+    });
   });
 
   it("waits no longer than the request's timeout, nor than leadership.wait.ms", async () => {

@@ -123,6 +123,8 @@ export class TestCluster {
   controllerEpoch = 1;
   /** Produce answers list topics and partitions in the reverse of the request's order (legal, if unusual). */
   reverseProduceAnswers = false;
+  /** KIP-951: a Produce refused with NOT_LEADER_OR_FOLLOWER names the current leader and its address. */
+  leaderHints = false;
   /** Handlers of these methods wait for this promise before answering (set by hold()). */
   private readonly gates = new Map<Method, Promise<void>>();
   private readonly appended = new EventEmitter();
@@ -534,11 +536,18 @@ export class TestCluster {
   }
 
   private answerProduce(request: v1.ProduceRequest__Output, broker: number): v1.ProduceResponse {
-    return {
+    const hinted = new Set<number>();
+    const response: v1.ProduceResponse = {
       topics: request.topics.map((t) => ({
         name: t.name,
         partitions: t.partitions.map((pd) => {
           const errorCode = this.partitionError('Produce', broker, t.name, pd.partition);
+          const current = this.topics.get(t.name)?.partitions[pd.partition];
+          if (errorCode === ErrorCodes.NOT_LEADER_OR_FOLLOWER.code && this.leaderHints && current) {
+            hinted.add(current.leader);
+            const currentLeader = { leaderId: current.leader, leaderEpoch: current.leaderEpoch };
+            return { partition: pd.partition, errorCode, baseOffset: -1, currentLeader };
+          }
           if (errorCode !== 0) return { partition: pd.partition, errorCode, baseOffset: -1 };
           const p = this.partition(t.name, pd.partition);
           try {
@@ -575,6 +584,8 @@ export class TestCluster {
         }),
       })),
     };
+    response.nodeEndpoints = this.brokerInfos().filter((b) => hinted.has(b.id ?? -1));
+    return response;
   }
 
   private async fetch(request: v1.FetchRequest__Output, broker: number): Promise<v1.FetchResponse> {

@@ -66,6 +66,8 @@ interface RecordsPartition {
   records?: Buffer | Uint8Array | string;
   lastStableOffset?: FetchResponsePartitionOffset;
   abortedTransactions?: readonly unknown[];
+  /** KIP-951's hint in a refusal (FetchPartitionResponse only): the fast path leaves it to protobufjs. */
+  currentLeader?: unknown;
 }
 type FetchResponsePartitionOffset = NonNullable<
   NonNullable<FetchResponse['topics']>[number]['partitions']
@@ -117,11 +119,13 @@ export function encodeReplicaFetchResponse(response: ReplicaFetchResponse): Buff
 
 /** With `correlationId`, the response is wrapped as field 2 of a FetchStreamResponse that carries the id. */
 function encodeRecordsResponse(
-  response: { topics?: readonly RecordsTopic[] },
+  response: { topics?: readonly RecordsTopic[]; nodeEndpoints?: readonly unknown[] },
   recordsField: RecordsField,
   correlationId?: number,
 ): Buffer | undefined {
   const recordsTag = (recordsField << 3) | 2;
+  // A refusal naming the current leader (KIP-951, rare) goes through protobufjs.
+  if ((response.nodeEndpoints?.length ?? 0) > 0) return undefined;
   const topics = response.topics ?? [];
   // Pass 1: sizes (and the fast path's preconditions).
   const topicBodies: number[] = [];
@@ -137,6 +141,7 @@ function encodeRecordsResponse(
         return undefined;
       // Aborted transactions (read_committed, rare) go through protobufjs; so does any LSO of a replica fetch.
       if ((p.abortedTransactions?.length ?? 0) > 0 || !isPlainInteger(p.lastStableOffset)) return undefined;
+      if (p.currentLeader) return undefined;
       const lastStableOffset = recordsField === 6 ? (p.lastStableOffset as number | undefined) : undefined;
       if (recordsField !== 6 && p.lastStableOffset) return undefined;
       if (!isPlainInteger(partition) || !isPlainInteger(errorCode)) return undefined;

@@ -2,6 +2,7 @@ import { AFTER_SERIALIZE, ErrorCodes, SamsaError, type FetchResponseWithHook, ty
 import type { BrokerContext } from '../context.js';
 import { OffsetOutOfRangeError, ReadBufferPool } from '../../storage/index.js';
 import { NO_ERROR, toErrorFields } from '../errors.js';
+import { addLeaderHints } from './leader-hints.js';
 import type { HostedPartition } from '../partitions.js';
 import {
   groupByTopic,
@@ -54,7 +55,9 @@ export async function handleFetch(
     const failed = reads.some((r) => r.response.errorCode !== 0);
     const remainingMs = deadline - Date.now();
     if (bytes >= Math.max(request.minBytes, 1) || failed || remainingMs <= 0 || signal.aborted) {
-      const response: FetchResponseWithHook = { topics: groupByTopic(reads) };
+      const topics = groupByTopic(reads);
+      const nodeEndpoints = failed ? addLeaderHints(ctx, topics) : [];
+      const response: FetchResponseWithHook = nodeEndpoints.length > 0 ? { topics, nodeEndpoints } : { topics };
       response[AFTER_SERIALIZE] = () => releaseAll(reads);
       return response;
     }

@@ -12,6 +12,7 @@ import type { HostedPartition } from '../partitions.js';
 import type { BrokerContext } from '../context.js';
 import { NO_ERROR, errorFields, toErrorFields } from '../errors.js';
 import { awaitLeadership, ledHere } from '../leadership.js';
+import { addLeaderHints } from './leader-hints.js';
 
 const VALID_ACKS = new Set([0, 1, -1]);
 /** Joins a partition's l.pin to its l.pout in the request timeline (@samsa/protocol's trace). */
@@ -110,7 +111,8 @@ export async function handleProduce(
       ),
     })),
   );
-  return { topics };
+  const nodeEndpoints = addLeaderHints(ctx, topics);
+  return nodeEndpoints.length > 0 ? { topics, nodeEndpoints } : { topics };
 }
 
 /**

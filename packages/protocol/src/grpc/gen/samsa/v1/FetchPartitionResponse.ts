@@ -2,6 +2,7 @@
 // Original file: proto/samsa/v1/broker.proto
 
 import type { FetchAbortedTransaction as _samsa_v1_FetchAbortedTransaction, FetchAbortedTransaction__Output as _samsa_v1_FetchAbortedTransaction__Output } from '../../samsa/v1/FetchAbortedTransaction.js';
+import type { LeaderIdAndEpoch as _samsa_v1_LeaderIdAndEpoch, LeaderIdAndEpoch__Output as _samsa_v1_LeaderIdAndEpoch__Output } from '../../samsa/v1/LeaderIdAndEpoch.js';
 import type { Long } from '@grpc/proto-loader';
 
 export interface FetchPartitionResponse {
@@ -23,6 +24,10 @@ export interface FetchPartitionResponse {
    * read_committed only: the aborted transactions whose batches may be among the records.
    */
   'abortedTransactions'?: (_samsa_v1_FetchAbortedTransaction)[];
+  /**
+   * KIP-951: with NOT_LEADER_OR_FOLLOWER or FENCED_LEADER_EPOCH, the leader this broker knows of.
+   */
+  'currentLeader'?: (_samsa_v1_LeaderIdAndEpoch | null);
 }
 
 export interface FetchPartitionResponse__Output {
@@ -44,4 +49,8 @@ export interface FetchPartitionResponse__Output {
    * read_committed only: the aborted transactions whose batches may be among the records.
    */
   'abortedTransactions': (_samsa_v1_FetchAbortedTransaction__Output)[];
+  /**
+   * KIP-951: with NOT_LEADER_OR_FOLLOWER or FENCED_LEADER_EPOCH, the leader this broker knows of.
+   */
+  'currentLeader': (_samsa_v1_LeaderIdAndEpoch__Output | null);
 }

@@ -2,11 +2,20 @@
 // Original file: proto/samsa/v1/broker.proto
 
 import type { FetchTopicResponse as _samsa_v1_FetchTopicResponse, FetchTopicResponse__Output as _samsa_v1_FetchTopicResponse__Output } from '../../samsa/v1/FetchTopicResponse.js';
+import type { BrokerInfo as _samsa_v1_BrokerInfo, BrokerInfo__Output as _samsa_v1_BrokerInfo__Output } from '../../samsa/v1/BrokerInfo.js';
 
 export interface FetchResponse {
   'topics'?: (_samsa_v1_FetchTopicResponse)[];
+  /**
+   * KIP-951: the address of each broker named by a current_leader above.
+   */
+  'nodeEndpoints'?: (_samsa_v1_BrokerInfo)[];
 }
 
 export interface FetchResponse__Output {
   'topics': (_samsa_v1_FetchTopicResponse__Output)[];
+  /**
+   * KIP-951: the address of each broker named by a current_leader above.
+   */
+  'nodeEndpoints': (_samsa_v1_BrokerInfo__Output)[];
 }

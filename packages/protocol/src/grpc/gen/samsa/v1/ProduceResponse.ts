@@ -2,11 +2,22 @@
 // Original file: proto/samsa/v1/broker.proto
 
 import type { ProduceTopicResponse as _samsa_v1_ProduceTopicResponse, ProduceTopicResponse__Output as _samsa_v1_ProduceTopicResponse__Output } from '../../samsa/v1/ProduceTopicResponse.js';
+import type { BrokerInfo as _samsa_v1_BrokerInfo, BrokerInfo__Output as _samsa_v1_BrokerInfo__Output } from '../../samsa/v1/BrokerInfo.js';
 
 export interface ProduceResponse {
   'topics'?: (_samsa_v1_ProduceTopicResponse)[];
+  /**
+   * KIP-951: the address (on the listener the request came in on) of each broker named by a
+   * current_leader above.
+   */
+  'nodeEndpoints'?: (_samsa_v1_BrokerInfo)[];
 }
 
 export interface ProduceResponse__Output {
   'topics': (_samsa_v1_ProduceTopicResponse__Output)[];
+  /**
+   * KIP-951: the address (on the listener the request came in on) of each broker named by a
+   * current_leader above.
+   */
+  'nodeEndpoints': (_samsa_v1_BrokerInfo__Output)[];
 }

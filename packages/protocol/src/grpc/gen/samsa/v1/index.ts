@@ -66,6 +66,7 @@ export type * from './GroupMemberDescription.js';
 export type * from './GroupTopicPartitions.js';
 export type * from './InitProducerIdRequest.js';
 export type * from './InitProducerIdResponse.js';
+export type * from './LeaderIdAndEpoch.js';
 export type * from './ListGroupsRequest.js';
 export type * from './ListGroupsResponse.js';
 export type * from './ListOffsetsPartition.js';
