@@ -349,7 +349,10 @@ describe('the Kafka listener at every advertised version', () => {
         expect(created.topics[0]).toMatchObject({ numPartitions: 2, replicationFactor: 1 });
         // The topic's configs (KIP-525): Java's admin client reads them and fails the call when they are null.
         const configs = created.topics[0]!.configs!;
-        expect(configs.find((c) => c.name === 'retention.ms'), `v${v}`).toEqual({
+        expect(
+          configs.find((c) => c.name === 'retention.ms'),
+          `v${v}`,
+        ).toEqual({
           name: 'retention.ms',
           value: '60000',
           readOnly: false,
