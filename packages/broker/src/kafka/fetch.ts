@@ -10,9 +10,9 @@ const READ_COMMITTED = 1;
 
 /**
  * Fetch for consumers: the stored batches as they are from v4 on, converted down to magic 0 or 1
- * message sets before (headers and control batches dropped). No transactions yet, so the last stable
- * offset is the high watermark and read_committed consumers read everything committed. Incremental
- * fetch sessions (KIP-227) from v7 on.
+ * message sets before (headers and control batches dropped). read_committed (v4+) reads up to the last
+ * stable offset and is told the aborted transactions among what it reads. Incremental fetch sessions
+ * (KIP-227) from v7 on.
  */
 export async function fetch(
   ctx: BrokerContext,
