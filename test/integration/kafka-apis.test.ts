@@ -14,6 +14,13 @@ import { freePort } from '../helpers/ports.js';
 import { waitFor } from '../helpers/wait.js';
 
 const { ApiKey, KAFKA_APIS, encodeMessageSet, decodeMessageSet, ZERO_UUID } = kafka;
+/** Kafka's AclOperation codes as a bit field (Utils.to32BitField): what a broker without an authorizer allows. */
+const bits = (...operations: number[]) => operations.reduce((field, op) => field | (1 << op), 0);
+// READ 3, WRITE 4, CREATE 5, DELETE 6, ALTER 7, DESCRIBE 8, CLUSTER_ACTION 9, DESCRIBE_CONFIGS 10,
+// ALTER_CONFIGS 11, IDEMPOTENT_WRITE 12 (AclEntry.supportedOperations per resource type)
+const TOPIC_OPERATIONS = bits(3, 4, 5, 6, 7, 8, 10, 11);
+const CLUSTER_OPERATIONS = bits(5, 7, 8, 9, 10, 11, 12);
+const AUTHORIZED_OPERATIONS_UNKNOWN = -2147483648;
 
 let cluster: LocalCluster;
 let kafkaPort: number;
@@ -308,8 +315,31 @@ describe('the Kafka listener at every advertised version', () => {
         errorCode: 0,
         controllerId: 1,
         brokers: [{ brokerId: 1, host: '127.0.0.1', port: kafkaPort }],
+        clusterAuthorizedOperations: AUTHORIZED_OPERATIONS_UNKNOWN,
       });
       expect(body.clusterId).not.toBe('');
+      const asked = await client.send<kafka.DescribeClusterResponseData>(ApiKey.DescribeCluster, v, {
+        includeClusterAuthorizedOperations: true,
+      });
+      expect(asked.clusterAuthorizedOperations).toBe(CLUSTER_OPERATIONS);
+    }
+  });
+
+  it('Metadata v8+ asked for authorized operations: all of them, as a Kafka broker without an authorizer', async () => {
+    for (const v of versionsOf(ApiKey.Metadata).filter((x) => x >= 8)) {
+      const asked = await client.send<kafka.MetadataResponseData>(ApiKey.Metadata, v, {
+        topics: [{ name: topic, topicId: ZERO_UUID }],
+        allowAutoTopicCreation: false,
+        includeClusterAuthorizedOperations: v <= 10,
+        includeTopicAuthorizedOperations: true,
+      });
+      expect(asked.topics[0]!.topicAuthorizedOperations, `v${v}`).toBe(TOPIC_OPERATIONS);
+      if (v <= 10) expect(asked.clusterAuthorizedOperations, `v${v}`).toBe(CLUSTER_OPERATIONS);
+      const notAsked = await client.send<kafka.MetadataResponseData>(ApiKey.Metadata, v, {
+        topics: [{ name: topic, topicId: ZERO_UUID }],
+        allowAutoTopicCreation: false,
+      });
+      expect(notAsked.topics[0]!.topicAuthorizedOperations).toBe(AUTHORIZED_OPERATIONS_UNKNOWN);
     }
   });
 

@@ -4,6 +4,7 @@ import type { BrokerContext } from '../server/context.js';
 import { toErrorFields } from '../server/errors.js';
 import { handleCreateTopics, handleDeleteTopics, handleDescribeCluster } from '../server/handlers/admin.js';
 import { handleInitProducerId } from '../server/handlers/init-producer-id.js';
+import { authorizedOperations } from './authorized-operations.js';
 import { describeTopicConfigs } from './describe-configs.js';
 import { kafkaTopicId } from './metadata.js';
 import type { Reply } from './reply.js';
@@ -127,12 +128,17 @@ export async function deleteTopics(
   return { body };
 }
 
-export function describeCluster(ctx: BrokerContext): Reply {
+export function describeCluster(
+  ctx: BrokerContext,
+  _version: number,
+  request: kafka.DescribeClusterRequestData,
+): Reply {
   try {
     const answer = handleDescribeCluster(ctx);
     return {
       body: {
         throttleTimeMs: 0,
+        clusterAuthorizedOperations: authorizedOperations(request.includeClusterAuthorizedOperations, 'cluster'),
         errorCode: 0,
         errorMessage: null,
         clusterId: answer.clusterId ?? '',

@@ -4,6 +4,7 @@ import { encodeAssignment, encodeSubscription } from '../group/consumer-protocol
 import type { GroupDescription } from '../group/core.js';
 import type { TopicPartitions } from '../group/partitions.js';
 import type { BrokerContext } from '../server/context.js';
+import { authorizedOperations } from './authorized-operations.js';
 import { kafkaTopicId } from './metadata.js';
 import type { Reply } from './reply.js';
 
@@ -113,7 +114,10 @@ export async function consumerGroupDescribe(
   const groups = await Promise.all(
     request.groupIds.map(async (groupId): Promise<kafka.DescribedConsumerGroup> => {
       const none = { groupId, groupState: '', groupEpoch: -1, assignmentEpoch: -1, assignorName: '', members: [] };
-      const common = { errorMessage: null, authorizedOperations: -2147483648 };
+      const common = {
+        errorMessage: null,
+        authorizedOperations: authorizedOperations(request.includeAuthorizedOperations, 'group'),
+      };
       try {
         // A classic group is not a consumer group (Kafka: GROUP_ID_NOT_FOUND; DescribeGroups describes it).
         if (ctx.groups.describeClassic(groupId))

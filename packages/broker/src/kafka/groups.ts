@@ -1,6 +1,7 @@
 import { ErrorCodes, SamsaError } from '@samsa/protocol';
 import type { kafka } from '@samsa/protocol/kafka';
 import type { BrokerContext } from '../server/context.js';
+import { authorizedOperations } from './authorized-operations.js';
 import { consumerGroupAsClassic } from './consumer-groups.js';
 import { handleFindCoordinator } from '../server/handlers/find-coordinator.js';
 import type { Reply } from './reply.js';
@@ -261,9 +262,10 @@ export function listGroups(ctx: BrokerContext, _version: number, request: kafka.
 
 export async function describeGroups(
   ctx: BrokerContext,
-  _version: number,
+  version: number,
   request: kafka.DescribeGroupsRequestData,
 ): Promise<Reply> {
+  const operations = authorizedOperations(version >= 3 && request.includeAuthorizedOperations, 'group');
   const groups = await Promise.all(
     request.groups.map(async (groupId): Promise<kafka.DescribedGroup> => {
       const none = { groupId, groupState: '', protocolType: '', protocolData: '', members: [] };
@@ -295,7 +297,8 @@ export async function describeGroups(
       }
     }),
   );
-  return { body: { throttleTimeMs: 0, groups } satisfies kafka.DescribeGroupsResponseData };
+  const described = groups.map((g) => ({ ...g, authorizedOperations: operations }));
+  return { body: { throttleTimeMs: 0, groups: described } satisfies kafka.DescribeGroupsResponseData };
 }
 
 export async function deleteGroups(

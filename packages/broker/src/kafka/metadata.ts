@@ -3,6 +3,7 @@ import { kafka } from '@samsa/protocol/kafka';
 import type { BrokerContext } from '../server/context.js';
 import { handleMetadata } from '../server/handlers/metadata.js';
 import { OFFSETS_TOPIC } from '../group/offsets-topic.js';
+import { authorizedOperations } from './authorized-operations.js';
 import type { Reply } from './reply.js';
 
 /** Topics Kafka's clients leave out of pattern subscriptions and list apart (`__transaction_state` to come). */
@@ -43,11 +44,13 @@ export async function metadata(
           allowAutoTopicCreation: version < 4 || request.allowAutoTopicCreation,
         })
       : await handleMetadata(ctx, { topics: [], allowAutoTopicCreation: false }).then((r) => ({ ...r, topics: [] }));
+  const topicOperations = authorizedOperations(version >= 8 && request.includeTopicAuthorizedOperations, 'topic');
   const topics: kafka.MetadataTopic[] = (answer.topics ?? []).map((t) => ({
     errorCode: t.errorCode ?? 0,
     name: t.name ?? '',
     topicId: kafkaTopicId(image.topics.get(t.name ?? '')?.id ?? ''),
     isInternal: INTERNAL_TOPICS.has(t.name ?? ''),
+    topicAuthorizedOperations: topicOperations,
     partitions: (t.partitions ?? []).map((p) => ({
       errorCode: p.errorCode ?? 0,
       partitionIndex: p.partition ?? 0,
@@ -69,6 +72,10 @@ export async function metadata(
     clusterId: answer.clusterId ? answer.clusterId : null,
     controllerId: answer.controllerId ?? -1,
     topics: [...topics, ...unknownIds],
+    clusterAuthorizedOperations: authorizedOperations(
+      version >= 8 && version <= 10 && request.includeClusterAuthorizedOperations,
+      'cluster',
+    ),
   };
   return { body };
 }

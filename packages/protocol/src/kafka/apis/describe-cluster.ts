@@ -44,4 +44,5 @@ export interface DescribeClusterResponseData {
   clusterId: string;
   controllerId: number;
   brokers: { brokerId: number; host: string; port: number; rack: string | null }[];
+  clusterAuthorizedOperations?: number;
 }

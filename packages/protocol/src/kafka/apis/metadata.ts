@@ -99,6 +99,8 @@ export interface MetadataTopic {
   topicId: string;
   isInternal: boolean;
   partitions: MetadataPartition[];
+  /** v8+: KIP-430's bit field of operations, Integer.MIN_VALUE when the request did not ask. */
+  topicAuthorizedOperations?: number;
 }
 
 export interface MetadataResponseData {
@@ -107,4 +109,6 @@ export interface MetadataResponseData {
   clusterId: string | null;
   controllerId: number;
   topics: MetadataTopic[];
+  /** v8-v10. */
+  clusterAuthorizedOperations?: number;
 }
