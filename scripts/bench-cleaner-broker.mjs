@@ -25,8 +25,10 @@
  * Each `bench produce` sends --warmup-seconds of records first (left out: a fresh process compiling
  * its code and connecting), then records for 90% of the last cleaning's time (so the cleaning covers
  * them; how much of them it covered is printed), at least --min-phase-records.
- * --io-max-mb sets log.cleaner.io.max.bytes.per.second in MiB/s (0: unlimited; absent: the broker's
- * default; a throttle makes the cleaning longer too). A list (`--io-max-mb 0,80,30`) makes each round run
+ * --io-max-mb sets log.cleaner.io.max.bytes.per.second in MiB/s (0: unlimited; absent or `default`: the
+ * broker's default, which rises while the cleaner falls behind; a number is set, so a hard cap: `30` is
+ * the default's value held fixed; a throttle makes the cleaning longer too). The default budget's rises
+ * and fall-backs (its log lines) are printed per round and per --steady-mb run. A list (`--io-max-mb 0,80,30`) makes each round run
  * every budget once, in a rotated order, the brokers restarted with the next budget (and warmed up by an
  * unmeasured `bench produce`) whenever it changes; the figures are reported per budget.
  * Reports per phase p50 / p99 / p99.9 (bench produce's steady-state figures), the brokers' CPU and
@@ -90,7 +92,19 @@ const rate = Number(args.rate);
 const warmupRecords = Math.round(Number(args['warmup-seconds']) * rate);
 /** The budgets to compare, in MiB/s: 0 is unlimited, undefined the broker's default. */
 const budgets = args['io-max-mb'].split(',').map((x) => (x === 'default' ? undefined : Number(x)));
-const budgetName = (mb) => (mb === undefined ? 'default' : mb > 0 ? `${mb} MB/s` : 'unlimited');
+const budgetName = (mb) => (mb === undefined ? 'default' : mb > 0 ? `${mb} MB/s (set)` : 'unlimited');
+/** What the default budget did among `events` (budgetEvents) of broker `id`: rises, the highest, fall-backs. */
+function budgetChanges(events, id) {
+  const mine = events.filter((e) => e.brokerId === id);
+  const rises = mine.filter((e) => e.entry.msg.includes('raised'));
+  if (mine.length === 0) return 'the budget never changed';
+  const values = rises.map((e) => e.entry.budgetBytesPerSecond);
+  const highest = values.includes('unlimited') ? 'unlimited' : `${Math.max(...values) / MiB} MiB/s`;
+  return (
+    `the budget rose ${rises.length} times${rises.length > 0 ? ` (to ${highest} at most)` : ''} ` +
+    `and fell back ${mine.length - rises.length} times`
+  );
+}
 const settle = () =>
   settleWriteback(Number(args['settle-mb']) * MiB, Number(args['settle-timeout-seconds']) * 1000, diskOf(dir));
 
@@ -100,6 +114,8 @@ const dir = args.dir ?? tempDir('samsa-cleaner-broker-bench-');
 const cleanerEvents = [];
 /** The cleaners' passes over the --steady-mb topics. */
 const steadyPasses = [];
+/** The default budget's rises and fall-backs (packages/broker/src/storage/cleaner-budget.ts), as they come. */
+const budgetEvents = [];
 const eventWaiters = new Set();
 
 function watchLog(child, brokerId) {
@@ -112,6 +128,7 @@ function watchLog(child, brokerId) {
       return;
     }
     if (entry.topic?.startsWith('steady-') && entry.msg === 'cleaned log') steadyPasses.push(entry);
+    if (entry.msg?.includes('I/O budget')) budgetEvents.push({ atMs: performance.now(), brokerId, entry });
     if (entry.topic !== 'dirty') return;
     cleanerEvents.push({ atMs: performance.now(), brokerId, msg: entry.msg, entry });
     for (const waiter of eventWaiters) waiter();
@@ -421,6 +438,7 @@ async function steady(mb, rateMB) {
   const batchRecords = 1000;
   const batchesPerSecond = (rateMB * MiB) / (110 * batchRecords);
   const passesFrom = steadyPasses.length;
+  const budgetFrom = budgetEvents.length;
   const sizes = [];
   const started = performance.now();
   const load = loadavg();
@@ -461,7 +479,8 @@ async function steady(mb, rateMB) {
       `(max ${(Math.max(...sizes) / MiB).toFixed(0)}); ${passes.length} passes cleaned ` +
       `${cleanedMB.toFixed(0)} MB dirty ` +
       `in ${cleaningS.toFixed(1)} s of cleaning (${(cleanedMB / Math.max(cleaningS, 0.001)).toFixed(1)} MB/s while ` +
-      `cleaning, the cleaner busy ${((100 * cleaningS) / seconds).toFixed(0)}% of the time); load ` +
+      `cleaning, the cleaner busy ${((100 * cleaningS) / seconds).toFixed(0)}% of the time; ` +
+      `${budgetChanges(budgetEvents.slice(budgetFrom), leader)}); load ` +
       `${load.map((x) => x.toFixed(2)).join(' ')} before, ${loadavg()
         .map((x) => x.toFixed(2))
         .join(' ')} after`,
@@ -506,6 +525,7 @@ async function measureRound(at, cleaningMs) {
   const settleBefore = await settle();
   const records = Math.max(Number(args['min-phase-records']), Math.round(0.9 * (cleaningMs / 1000) * rate));
   const marks = [cleanerEvents.length];
+  const budgetFrom = budgetEvents.length;
   const before = await measured(() => benchProduce(records));
   marks.push(cleanerEvents.length);
   // From the spawn of bench produce to its steady state (its start-up and warm-up records).
@@ -543,6 +563,7 @@ async function measureRound(at, cleaningMs) {
       "of the producer's steady state",
   );
   console.log(`${at}: ${phaseLine('idle after', after)}`);
+  console.log(`${at}: the leader's cleaner budget: ${budgetChanges(budgetEvents.slice(budgetFrom), dirtyLeader)}`);
   if (stray[0] + stray[1] > 0)
     console.log(`${at}: cleaner passes begun in the idle phases: ${stray[0]} before, ${stray[1]} after (not idle)`);
   return { before, during, after, covered, io, load: before.load, cleaningMs: e.elapsedMs };

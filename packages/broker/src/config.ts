@@ -277,13 +277,16 @@ export const BROKER_SETTINGS = {
       'keys than fit is cleaned in passes',
   ),
   // Not Kafka's default (unlimited): unthrottled, the cleaner doubled a concurrent producer's p99 on a
-  // 2-core machine; 1.7976931348623157E308 (Kafka's Double.MAX_VALUE) is Kafka's behaviour. README:
-  // Compacted topics; docs/performance-log.md: the cleaner's default I/O budget.
+  // 2-core machine; 1.7976931348623157E308 (Kafka's Double.MAX_VALUE) is Kafka's behaviour. Left
+  // unset, it adapts (storage/cleaner-budget.ts), so a cleaner that falls behind is not held to it.
+  // README: Compacted topics; docs/performance-log.md: the cleaner's default I/O budget.
   'log.cleaner.io.max.bytes.per.second': double(
     CLEANER_IO_DEFAULT_BYTES_PER_SECOND,
     1,
     Number.MAX_VALUE,
-    'the cleaners read and write at most this many bytes per second together (a double, as in Kafka)',
+    'the cleaners read and write at most this many bytes per second together (a double, as in Kafka); ' +
+      'left at the default, it doubles while the cleaner falls behind (up to unlimited) and comes back ' +
+      'once the cleaner is idle; set, it is a hard cap',
   ),
   'log.cleaner.backoff.ms': long(15000, 1, 'how long the cleaner sleeps when no log needs cleaning'),
   'log.retention.ms': TOPIC_SETTINGS['retention.ms'],
@@ -340,21 +343,37 @@ export function parseSetting(key: string, spec: SettingSpec, raw: string): Setti
   }
 }
 
+/** The keys a resolved settings object took from a layer (file, environment, flags), not from the defaults. */
+const setKeys = new WeakMap<object, ReadonlySet<string>>();
+
 /** Applies `overrides` (raw strings by Kafka name) over the defaults of `table`; unknown keys are an error. */
 export function resolveSettings<K extends string>(
   table: Record<K, SettingSpec>,
   ...layers: Readonly<Record<string, string>>[]
 ): Settings<K> {
   const out: Record<string, SettingValue> = {};
+  const set = new Set<string>();
   for (const [key, spec] of Object.entries<SettingSpec>(table)) out[key] = spec.default;
   for (const layer of layers) {
     for (const [key, raw] of Object.entries(layer)) {
       const spec = (table as Record<string, SettingSpec | undefined>)[key];
       if (!spec) throw invalid(`unknown setting '${key}'`);
       out[key] = parseSetting(key, spec, raw);
+      set.add(key);
     }
   }
+  setKeys.set(out, set);
   return out as Settings<K>;
+}
+
+/**
+ * Whether the user set a broker setting (to any value, its default's included) rather than leaving
+ * the default. For settings not from resolveSettings (a copy): whether the value differs from the default.
+ */
+export function brokerSettingIsSet(settings: Settings<BrokerSettingName>, key: BrokerSettingName): boolean {
+  const set = setKeys.get(settings);
+  if (set !== undefined) return set.has(key);
+  return settings[key] !== (BROKER_SETTINGS[key] as SettingSpec).default;
 }
 
 /** Validates per-topic overrides (as sent by `topics create --config`) and returns them normalised. */

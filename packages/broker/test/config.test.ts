@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { SamsaError } from '@samsa/protocol';
 import {
   BROKER_SETTINGS,
+  brokerSettingIsSet,
   effectiveTopicSettings,
   parseHostPort,
   parseProperties,
@@ -32,6 +33,22 @@ describe('broker settings', () => {
     expect(() => resolveSettings(BROKER_SETTINGS, { 'log.cleaner.io.max.bytes.per.second': '0' })).toThrow(
       /log.cleaner.io.max.bytes.per.second must be a number/,
     );
+  });
+
+  it("tells the cleaner's budget left at its default from one the user set, even to the default's value", () => {
+    const key = 'log.cleaner.io.max.bytes.per.second';
+    expect(brokerSettingIsSet(resolveSettings(BROKER_SETTINGS, { 'broker.id': '1' }), key)).toBe(false);
+    expect(brokerSettingIsSet(resolveSettings(BROKER_SETTINGS, { [key]: '31457280' }), key)).toBe(true);
+    expect(
+      brokerSettingIsSet(
+        resolveSettings(BROKER_SETTINGS, {}, settingsFromEnv({ SAMSA_LOG_CLEANER_IO_MAX_BYTES_PER_SECOND: '1e6' })),
+        key,
+      ),
+    ).toBe(true);
+    // A copy is not tracked: a value other than the default counts as set.
+    const copy = { ...resolveSettings(BROKER_SETTINGS) };
+    expect(brokerSettingIsSet(copy, key)).toBe(false);
+    expect(brokerSettingIsSet({ ...copy, [key]: 1e6 }, key)).toBe(true);
   });
 
   it('rejects unknown keys and bad values with InvalidConfig naming the key', () => {

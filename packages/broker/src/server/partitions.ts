@@ -3,7 +3,13 @@ import { join } from 'node:path';
 import { ErrorCodes, SamsaError, checkTopicName } from '@samsa/protocol';
 import type { Logger } from 'pino';
 import type { RoleChange } from '../cluster/metadata.js';
-import { effectiveTopicSettings, type BrokerSettingName, type Settings, type TopicSettingName } from '../config.js';
+import {
+  brokerSettingIsSet,
+  effectiveTopicSettings,
+  type BrokerSettingName,
+  type Settings,
+  type TopicSettingName,
+} from '../config.js';
 import {
   afterLogStartMoved,
   formatHighWatermarkCheckpoint,
@@ -161,6 +167,7 @@ export class PartitionRegistry {
         threads: settings['log.cleaner.threads'] as number,
         dedupeBufferBytes: settings['log.cleaner.dedupe.buffer.size'] as number,
         ioMaxBytesPerSecond: settings['log.cleaner.io.max.bytes.per.second'] as number,
+        ioMaxIsDefault: !brokerSettingIsSet(settings, 'log.cleaner.io.max.bytes.per.second'),
         backoffMs: settings['log.cleaner.backoff.ms'] as number,
       },
       () =>

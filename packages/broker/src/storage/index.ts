@@ -9,6 +9,14 @@ export {
 export { LogCleaner, type CleanableLog, type LogCleanerSettings, type LogCleanerTotals } from './log-cleaner.js';
 export { InlineCompute } from './cleaner-compute.js';
 export {
+  ADAPTIVE_MAX_DOUBLINGS,
+  initialCleanerBudget,
+  nextCleanerBudget,
+  type CleanerBudgetConfig,
+  type CleanerBudgetEvent,
+  type CleanerBudgetState,
+} from './cleaner-budget.js';
+export {
   CLEANER_STEPS,
   CleanerCheckpoint,
   readCleanerCheckpoint,

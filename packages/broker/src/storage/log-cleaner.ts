@@ -1,6 +1,14 @@
 import type { Logger } from 'pino';
 import { computeWhere, createCompute, DEFAULT_CLEANER_THREAD_PRIORITY } from './cleaner-compute.js';
-import { chooseLogToClean } from './cleaner-plan.js';
+import {
+  type CleanerBudgetConfig,
+  type CleanerBudgetEvent,
+  type CleanerBudgetState,
+  initialCleanerBudget,
+  isUnlimitedBudget,
+  nextCleanerBudget,
+} from './cleaner-budget.js';
+import { chooseLogToClean, needsCleaning } from './cleaner-plan.js';
 import type { CleanStats } from './cleaner.js';
 import type { CleanerCompute, CleanerComputeWhere, CleanerThreadPriority } from './cleaner-compute.js';
 import type { PartitionLog } from './log.js';
@@ -13,6 +21,11 @@ export interface LogCleanerSettings {
   readonly dedupeBufferBytes: number;
   /** log.cleaner.io.max.bytes.per.second: reads and writes of all cleaners together. */
   readonly ioMaxBytesPerSecond: number;
+  /**
+   * ioMaxBytesPerSecond is the broker's default, not a value the user set: it rises while the cleaner
+   * falls behind and falls back when it is idle (cleaner-budget.ts). Absent or false: a hard cap.
+   */
+  readonly ioMaxIsDefault?: boolean;
   /** log.cleaner.backoff.ms: the sleep when nothing needs cleaning. */
   readonly backoffMs: number;
   /** CPU priority of the worker threads (DEFAULT_CLEANER_THREAD_PRIORITY when absent; 0: the broker's). */
@@ -69,6 +82,8 @@ export interface LogCleanerTotals {
   bytesWritten: number;
   dirtyBytesCleaned: number;
   cleaningMs: number;
+  /** Times the default budget rose because the cleaner fell behind (cleaner-budget.ts). */
+  budgetRises: number;
 }
 
 /**
@@ -79,12 +94,21 @@ export interface LogCleanerTotals {
  * throttle. A pass that fails is logged and the log is skipped until its next turn.
  */
 export class LogCleaner {
-  readonly totals: LogCleanerTotals = { passes: 0, bytesRead: 0, bytesWritten: 0, dirtyBytesCleaned: 0, cleaningMs: 0 };
+  readonly totals: LogCleanerTotals = {
+    passes: 0,
+    bytesRead: 0,
+    bytesWritten: 0,
+    dirtyBytesCleaned: 0,
+    cleaningMs: 0,
+    budgetRises: 0,
+  };
   private readonly stop = new AbortController();
   private readonly busy = new Set<PartitionLog>();
   private loops: Promise<void>[] = [];
   private readonly throttle: Throttle;
   private readonly wakers = new Set<() => void>();
+  private readonly budgetConfig: CleanerBudgetConfig;
+  private budget: CleanerBudgetState;
 
   constructor(
     private readonly settings: LogCleanerSettings,
@@ -93,6 +117,16 @@ export class LogCleaner {
     private readonly clock: CleanerClock = realClock,
   ) {
     this.throttle = new Throttle(settings.ioMaxBytesPerSecond, clock, this.stop.signal);
+    this.budgetConfig = {
+      configuredBytesPerSecond: settings.ioMaxBytesPerSecond,
+      explicit: settings.ioMaxIsDefault !== true,
+    };
+    this.budget = initialCleanerBudget(this.budgetConfig);
+  }
+
+  /** The I/O budget of the passes from now on (bytes per second; Infinity: unlimited). */
+  get budgetBytesPerSecond(): number {
+    return this.budget.bytesPerSecond;
   }
 
   start(): void {
@@ -132,7 +166,9 @@ export class LogCleaner {
 
   private async run(thread: number, compute: CleanerCompute): Promise<void> {
     while (!this.stop.signal.aborted) {
-      const next = this.pick();
+      const { next, backlogBytes } = this.pick();
+      // Nothing left to clean, here or on another loop: the cleaner keeps up.
+      if (backlogBytes === 0) this.adjustBudget({ kind: 'idle' });
       if (next === undefined) {
         const wakeUp = new AbortController();
         const wake = (): void => wakeUp.abort();
@@ -143,6 +179,7 @@ export class LogCleaner {
         this.wakers.delete(wake);
         continue;
       }
+      this.adjustBudget({ kind: 'pass', backlogBytes });
       this.busy.add(next.log);
       try {
         await this.cleanOne(next, compute, thread);
@@ -152,15 +189,49 @@ export class LogCleaner {
     }
   }
 
-  private pick(): CleanableLog | undefined {
+  /**
+   * The log to clean next, and the cleaner's backlog: the dirty bytes of every log that needs
+   * cleaning, those other loops are cleaning included (their dirty section is dirty until the pass ends).
+   */
+  private pick(): { next: CleanableLog | undefined; backlogBytes: number } {
     const candidates = [];
+    let backlogBytes = 0;
     for (const entry of this.logs()) {
       const log = entry.log;
-      if (!log.compacted || log.state !== 'online' || this.busy.has(log)) continue;
+      if (!log.compacted || log.state !== 'online') continue;
       const section = log.cleanableSection(entry.stableOffset());
-      candidates.push({ entry, section, minRatio: log.compactionConfig.minCleanableDirtyRatio });
+      const minRatio = log.compactionConfig.minCleanableDirtyRatio;
+      if (this.busy.has(log)) backlogBytes += section.dirtyBytes;
+      else {
+        if (needsCleaning(section, minRatio)) backlogBytes += section.dirtyBytes;
+        candidates.push({ entry, section, minRatio });
+      }
     }
-    return chooseLogToClean(candidates)?.entry;
+    return { next: chooseLogToClean(candidates)?.entry, backlogBytes };
+  }
+
+  /** Applies the budget rule to `event`; says so in one line when the budget rises or falls back. */
+  private adjustBudget(event: CleanerBudgetEvent): void {
+    const before = this.budget;
+    const { state, change } = nextCleanerBudget(this.budgetConfig, before, event);
+    this.budget = state;
+    if (change === undefined) return;
+    this.throttle.setRate(state.bytesPerSecond);
+    const budget = (bytes: number): number | string => (isUnlimitedBudget(bytes) ? 'unlimited' : bytes);
+    const context = { budgetBytesPerSecond: budget(state.bytesPerSecond), was: budget(before.bytesPerSecond) };
+    if (change === 'fall-back') {
+      this.logger.info(context, 'cleaner idle: I/O budget back to its default');
+      return;
+    }
+    this.totals.budgetRises++;
+    this.logger.info(
+      {
+        ...context,
+        backlogBytes: event.kind === 'pass' ? event.backlogBytes : undefined,
+        previousBacklogBytes: before.previousBacklogBytes,
+      },
+      'cleaner falling behind (dirty bytes grew between back-to-back passes): I/O budget raised',
+    );
   }
 
   private async cleanOne(entry: CleanableLog, compute: CleanerCompute, thread: number): Promise<void> {
@@ -214,11 +285,16 @@ class Throttle {
   private windowBytes = 0;
 
   constructor(
-    private readonly bytesPerSecond: number,
+    private bytesPerSecond: number,
     private readonly clock: CleanerClock,
     private readonly signal: AbortSignal,
   ) {
     this.windowStartMs = clock.now();
+  }
+
+  /** A new rate from the next window on. */
+  setRate(bytesPerSecond: number): void {
+    this.bytesPerSecond = bytesPerSecond;
   }
 
   async take(bytes: number): Promise<void> {
