@@ -3,6 +3,7 @@ import type { kafka } from '@samsa/protocol/kafka';
 import type { BrokerContext } from '../server/context.js';
 import { authorizedOperations } from './authorized-operations.js';
 import { consumerGroupAsClassic } from './consumer-groups.js';
+import { OFFSETS_TOPIC } from '../group/offsets-topic.js';
 import { handleFindCoordinator } from '../server/handlers/find-coordinator.js';
 import type { Reply } from './reply.js';
 
@@ -249,6 +250,17 @@ export async function offsetFetch(
   return { body: { throttleTimeMs: 0, topics: answer.topics, errorCode: answer.errorCode } };
 }
 
+/**
+ * Whether a `__consumer_offsets` partition this broker leads has not finished loading its groups: Kafka's
+ * ListGroups then answers the groups it has with COORDINATOR_LOAD_IN_PROGRESS, and clients ask again.
+ */
+function loadingGroups(ctx: BrokerContext): boolean {
+  const count = ctx.member.metadata.image.topics.get(OFFSETS_TOPIC)?.partitions.length ?? 0;
+  for (let p = 0; p < count; p++)
+    if (ctx.partitions.get(OFFSETS_TOPIC, p)?.role === 'leader' && !ctx.groups.isLoaded(p)) return true;
+  return false;
+}
+
 export function listGroups(ctx: BrokerContext, _version: number, request: kafka.ListGroupsRequestData): Reply {
   const states = new Set(request.statesFilter.map((s) => s.toLowerCase()));
   const types = new Set(request.typesFilter.map((s) => s.toLowerCase()));
@@ -257,7 +269,8 @@ export function listGroups(ctx: BrokerContext, _version: number, request: kafka.
     .filter((g) => states.size === 0 || states.has(g.state.toLowerCase()))
     .filter((g) => types.size === 0 || types.has(g.type))
     .map((g) => ({ groupId: g.groupId, protocolType: g.protocolType, groupState: g.state, groupType: g.type }));
-  return { body: { throttleTimeMs: 0, errorCode: 0, groups } satisfies kafka.ListGroupsResponseData };
+  const errorCode = loadingGroups(ctx) ? ErrorCodes.COORDINATOR_LOAD_IN_PROGRESS.code : 0;
+  return { body: { throttleTimeMs: 0, errorCode, groups } satisfies kafka.ListGroupsResponseData };
 }
 
 export async function describeGroups(
