@@ -143,6 +143,8 @@ interface TestMember {
   errors: Error[];
   /** While set, a loss waits for it (the application still working on records of the lost partitions). */
   loseGate?: Promise<void>;
+  /** While set, a revocation waits for it before it stops the partitions (a slow onPartitionsRevoked). */
+  revokeGate?: Promise<void>;
 }
 
 class World {
@@ -188,6 +190,7 @@ class World {
     const host = {
       async revoke(partitions: readonly GroupPartition[]) {
         await Promise.resolve(); // committing takes a moment
+        await member.revokeGate;
         member.revoked.push(partitions.map((tp) => tp.partition));
         for (const tp of partitions) world.stop(member, tp.partition);
       },
@@ -324,6 +327,30 @@ describe('MembershipDriver against a KIP-848 coordinator (manual clock)', () => 
     const movedMs = await world.until(() => left && world.counts().join() === '4,0', 'a takes everything');
     expect(movedMs).toBeLessThan(5_000);
     expect(b.lost).toBe(1);
+    expect(a.errors.concat(b.errors)).toEqual([]);
+  });
+
+  it('a member leaving keeps its session while its revocation outlasts it: its partitions wait', async () => {
+    const world = new World(4, 5_000);
+    const a = world.add('a');
+    const b = world.add('b');
+    await world.until(spread(world, [2, 2]), '2/2');
+    let release = () => {};
+    b.revokeGate = new Promise((resolve) => {
+      release = resolve;
+    });
+    let left = false;
+    void b.driver.leave().then(() => {
+      left = true;
+    });
+    // Three sessions long in onPartitionsRevoked (within the rebalance timeout): b is still a member.
+    await world.clock.advance(15_000);
+    expect(world.violations).toEqual([]);
+    expect(world.coordinator.members.has(b.driver.membership.memberId)).toBe(true);
+    expect(world.counts()).toEqual([2, 2]);
+    release();
+    await world.until(() => left && world.counts().join() === '4,0', 'a takes everything');
+    expect(b.lost).toBe(0);
     expect(a.errors.concat(b.errors)).toEqual([]);
   });
 

@@ -289,6 +289,62 @@ describe('Membership (the consumer side of KIP-848)', () => {
     expect(m.state).toBe('left');
   });
 
+  it('leaving: heartbeats go on while the partitions are given back, then the leave goes at once', () => {
+    // close() whose revocation (commit, onPartitionsRevoked) outlasts the session: without heartbeats the
+    // coordinator expels the member and gives its partitions away while it still works on them, and its
+    // last commit is refused. Kafka's consumer heartbeats while it prepares to leave.
+    const m = joined(tps('t', 0, 1));
+    m.reconciled(only(m.poll(10), 'reconcile').id);
+    const ack = only(m.poll(20), 'heartbeat');
+    m.heartbeatSucceeded(
+      ack.seq,
+      { memberId: 'm1', memberEpoch: 2, heartbeatIntervalMs: 1_000, assignment: tps('t', 0, 1) },
+      30,
+    );
+    m.leave(40);
+    const revoke = only(m.poll(40), 'reconcile');
+    expect(sorted(revoke.revoke)).toEqual(['t-0', 't-1']);
+    for (let t = 1_030; t < 30_000; t += 1_000) {
+      expect(m.nextWakeMs()).toBeLessThanOrEqual(t);
+      const beat = only(m.poll(t), 'heartbeat');
+      expect(beat.request).toMatchObject({ memberId: 'm1', memberEpoch: 2 });
+      expect(sorted(beat.request.ownedPartitions)).toEqual(['t-0', 't-1']);
+      // Its answer's assignment does not matter any more: nothing new to reconcile.
+      m.heartbeatSucceeded(
+        beat.seq,
+        { memberId: 'm1', memberEpoch: 2, heartbeatIntervalMs: 1_000, assignment: tps('t', 0, 1, 2) },
+        t,
+      );
+      expect(m.poll(t)).toEqual([]);
+    }
+    m.reconciled(revoke.id);
+    const leave = only(m.poll(30_000), 'heartbeat');
+    expect(leave.request).toMatchObject({ memberId: 'm1', memberEpoch: -1, ownedPartitions: [] });
+  });
+
+  it('leaving: cut off for a session while giving partitions back, they are lost; fenced, the same', () => {
+    for (const cutOff of [true, false]) {
+      const m = joined(tps('t', 0));
+      m.reconciled(only(m.poll(10), 'reconcile').id);
+      m.leave(20);
+      only(m.poll(20), 'reconcile');
+      let lose: Extract<MembershipAction, { type: 'lose' }> | undefined;
+      for (let t = 1_010; lose === undefined && t < 60_000; t = Math.max(t + 1, m.nextWakeMs())) {
+        for (const a of m.poll(t)) {
+          if (a.type === 'lose') lose = a;
+          if (a.type === 'heartbeat') {
+            expect(a.request.memberEpoch).toBe(1);
+            if (cutOff) m.heartbeatFailed(a.seq, ErrorCodes.REQUEST_TIMED_OUT.code, 'slow', t);
+            else m.heartbeatFailed(a.seq, ErrorCodes.FENCED_MEMBER_EPOCH.code, 'fenced', t);
+          }
+        }
+      }
+      expect(lose).toBeDefined();
+      m.lost(lose!.id, 70_000);
+      expect(only(m.poll(70_000), 'heartbeat').request).toMatchObject({ memberId: 'm1', memberEpoch: -1 });
+    }
+  });
+
   it('a static member leaving to restart sends epoch -2', () => {
     const m = joined([], { instanceId: 'i-1' });
     m.leave(20, { temporary: true });

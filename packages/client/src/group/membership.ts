@@ -234,10 +234,10 @@ export class Membership {
   nextWakeMs(): number {
     let wake = Infinity;
     if (this.canHeartbeat()) {
-      const due = this.sendNow || this.phase === 'joining' ? 0 : this.nextHeartbeatAtMs;
+      const due = this.sendNow || this.phase === 'joining' || this.leaveReady() ? 0 : this.nextHeartbeatAtMs;
       wake = Math.max(due, this.retryAtMs);
     }
-    if (this.phase === 'member' && this.ownedByKey.size > 0)
+    if ((this.phase === 'member' || this.phase === 'leaving') && this.ownedByKey.size > 0)
       wake = Math.min(wake, this.seenSinceMs + this.config.sessionTimeoutMs);
     return wake;
   }
@@ -360,9 +360,12 @@ export class Membership {
     this.actions.push({ type: 'left' });
   }
 
-  /** A member cut off from its coordinator for a whole session has been expelled: stop consuming. */
+  /**
+   * A member cut off from its coordinator for a whole session has been expelled: stop consuming. So has one
+   * leaving while it still gives partitions back (another member may have them already).
+   */
   private checkSession(nowMs: number): void {
-    if (this.phase !== 'member' || this.losing !== undefined) return;
+    if ((this.phase !== 'member' && this.phase !== 'leaving') || this.losing !== undefined) return;
     if (this.ownedByKey.size === 0 && this.reconciliation === undefined) return;
     if (nowMs - this.seenSinceMs < this.config.sessionTimeoutMs) return;
     this.fence(`no heartbeat answered for ${nowMs - this.seenSinceMs} ms (the session timeout)`, false);
@@ -395,16 +398,28 @@ export class Membership {
       case 'member':
         return true;
       case 'leaving':
-        // The leave heartbeat goes once every partition is given back.
-        return this.reconciliation === undefined && this.losing === undefined && !this.needsReconciliation();
+        // Until every partition is given back, heartbeats go on at the interval (as Kafka's consumer's do
+        // while it prepares to leave): a revocation may take up to the rebalance timeout, and a member
+        // silent for its session is expelled and its partitions given away while it still works on them.
+        return this.losing === undefined;
       default:
         return false;
     }
   }
 
+  /** Leaving, and every partition is given back: the leave heartbeat goes now. */
+  private leaveReady(): boolean {
+    return (
+      this.phase === 'leaving' &&
+      this.reconciliation === undefined &&
+      this.losing === undefined &&
+      !this.needsReconciliation()
+    );
+  }
+
   private maybeHeartbeat(nowMs: number): void {
     if (!this.canHeartbeat() || nowMs < this.retryAtMs) return;
-    const leaving = this.phase === 'leaving';
+    const leaving = this.leaveReady();
     if (!leaving && !this.sendNow && this.phase !== 'joining' && nowMs < this.nextHeartbeatAtMs) return;
     // A join never answered is not followed by a leave (close() stays quick when the coordinator cannot
     // be reached); if the coordinator took it, that member's session ends it.
