@@ -137,6 +137,47 @@ describe('KafkaJS transactional producer', () => {
   }, 180_000);
 });
 
+describe('KafkaJS read_committed consumer starting at the end while a transaction is open', () => {
+  it("starts at the last stable offset and reads that transaction's records once it commits", async () => {
+    const topic = unique('kjs-lso-start');
+    await createTopic(topic, 1);
+    const producer = client().producer({
+      transactionalId: unique('kjs-lso'),
+      maxInFlightRequests: 1,
+      idempotent: true,
+    });
+    await producer.connect();
+    const consumer = client().consumer({ groupId: unique('kjs-lso-g'), maxWaitTimeInMs: 200 });
+    try {
+      const txn = await producer.transaction();
+      await txn.send({ topic, messages: [{ value: 'open-0' }, { value: 'open-1' }] });
+      // No committed offset, fromBeginning false: the group starts at ListOffsets' latest for read_committed.
+      let fetched = false;
+      consumer.on(consumer.events.FETCH, () => {
+        fetched = true;
+      });
+      const values: string[] = [];
+      await consumer.connect();
+      await consumer.subscribe({ topic, fromBeginning: false });
+      await consumer.run({
+        eachMessage: async ({ message }) => {
+          values.push(message.value!.toString());
+        },
+      });
+      await waitFor(() => fetched, { timeoutMs: 60_000, description: 'the consumer to have its position and fetch' });
+      await txn.commit();
+      await waitFor(() => values.length >= 2, {
+        timeoutMs: 30_000,
+        description: "the open transaction's records once committed (the high watermark would start past them)",
+      });
+      expect(values).toEqual(['open-0', 'open-1']);
+    } finally {
+      await consumer.disconnect();
+      await producer.disconnect();
+    }
+  }, 120_000);
+});
+
 describe('KafkaJS zombie fencing', () => {
   it('a new producer with the same transactional id fences the old one and aborts what it left open', async () => {
     const topic = unique('kjs-zombie');
