@@ -19,45 +19,72 @@ export async function listOffsets(
   await awaitLeadership(ctx, partitionsNamed(request.topics), signal);
   const isMax = (t: number) => t === kafka.LIST_OFFSETS_MAX_TIMESTAMP;
   const isolation = version >= 2 && request.isolationLevel === READ_COMMITTED ? 'read_committed' : 'read_uncommitted';
+  const key = (topic: string, p: Asked) => `${topic}/${p.partitionIndex}`;
+  const fenced = new Map<string, v1.ListOffsetsPartitionResponse>();
+  for (const t of request.topics)
+    for (const p of t.partitions) {
+      const refused = epochRefusal(ctx, t.name, p);
+      if (refused) fenced.set(key(t.name, p), refused);
+    }
   const answer = await listOffsetsAt(
     ctx,
     {
       topics: request.topics.map((t) => ({
         name: t.name,
         partitions: t.partitions
-          .filter((p) => !isMax(p.timestamp))
+          .filter((p) => !isMax(p.timestamp) && !fenced.has(key(t.name, p)))
           .map((p) => ({ partition: p.partitionIndex, timestamp: p.timestamp })),
       })),
     },
     isolation,
   );
-  const found = new Map<string, v1.ListOffsetsPartitionResponse>();
+  const found = new Map<string, v1.ListOffsetsPartitionResponse>(fenced);
   for (const t of answer.topics ?? []) for (const p of t.partitions ?? []) found.set(`${t.name}/${p.partition}`, p);
-  const maxima = new Map<string, v1.ListOffsetsPartitionResponse>();
   for (const t of request.topics)
     for (const p of t.partitions)
-      if (isMax(p.timestamp))
-        maxima.set(`${t.name}/${p.partitionIndex}`, await maxTimestampOf(ctx, t.name, p, isolation));
+      if (isMax(p.timestamp) && !fenced.has(key(t.name, p)))
+        found.set(key(t.name, p), await maxTimestampOf(ctx, t.name, p, isolation));
   const body: kafka.ListOffsetsResponseData = {
     throttleTimeMs: 0,
     topics: request.topics.map((t) => ({
       name: t.name,
       partitions: t.partitions.map((p): kafka.ListOffsetsPartitionResult => {
-        const key = `${t.name}/${p.partitionIndex}`;
-        const r = isMax(p.timestamp) ? maxima.get(key)! : found.get(key)!;
+        const r = found.get(key(t.name, p))!;
         const offset = Number(r.offset ?? -1);
+        const latest = p.timestamp === kafka.LIST_OFFSETS_LATEST && (r.errorCode ?? 0) === 0;
         return {
           partitionIndex: p.partitionIndex,
           errorCode: r.errorCode ?? 0,
           oldStyleOffsets: offset >= 0 ? [offset] : [],
           timestamp: Number(r.timestamp ?? -1),
           offset,
-          leaderEpoch: -1,
+          // Kafka answers "latest" with the leader's epoch (the epoch of the others' records is not looked up).
+          leaderEpoch: latest ? (ctx.partitions.get(t.name, p.partitionIndex)?.leaderEpoch ?? -1) : -1,
         };
       }),
     })),
   };
   return { body };
+}
+
+type Asked = kafka.ListOffsetsRequestData['topics'][number]['partitions'][number];
+
+/**
+ * ListOffsets v4+ names the leader epoch the client knows, and the leader checks it as Fetch does: an
+ * older one is FENCED_LEADER_EPOCH (the client's metadata is stale), a newer one UNKNOWN_LEADER_EPOCH
+ * (this broker is behind). Undefined when it passes, or when this broker does not lead the partition
+ * (the lookup answers that).
+ */
+function epochRefusal(ctx: BrokerContext, topic: string, p: Asked): v1.ListOffsetsPartitionResponse | undefined {
+  const hosted = ctx.partitions.get(topic, p.partitionIndex);
+  if (p.currentLeaderEpoch < 0 || hosted?.role !== 'leader') return undefined;
+  try {
+    checkLeaderEpoch(hosted, p.currentLeaderEpoch);
+    return undefined;
+  } catch (err) {
+    const { errorCode } = toErrorFields(err, ctx.logger, { topic, partition: p.partitionIndex });
+    return { partition: p.partitionIndex, errorCode, offset: -1, timestamp: -1 };
+  }
 }
 
 /** OffsetForLeaderEpoch, at the leader; like the other leader APIs it waits for a role about to be taken. */

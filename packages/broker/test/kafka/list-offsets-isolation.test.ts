@@ -84,3 +84,31 @@ describe('ListOffsets isolation level on the Kafka listener', () => {
     expect(await offsetOf(ctx, 1, 1, -1)).toBe(13);
   });
 });
+
+describe('ListOffsets leader epochs on the Kafka listener (v4+)', () => {
+  async function ask(ctx: BrokerContext, currentLeaderEpoch: number, timestamp = -1) {
+    const reply = await listOffsets(
+      ctx,
+      7,
+      {
+        replicaId: -1,
+        isolationLevel: 0,
+        topics: [{ name: 't', partitions: [{ partitionIndex: 0, currentLeaderEpoch, timestamp, maxNumOffsets: 1 }] }],
+      },
+      new AbortController().signal,
+    );
+    return (reply.body as kafka.ListOffsetsResponseData).topics[0]!.partitions[0]!;
+  }
+
+  it("latest answers the leader's epoch; the epoch the client names is checked as Fetch checks it", async () => {
+    const ctx = await withOpenTransaction(); // broker 1 leads t-0 at epoch 0
+    expect(await ask(ctx, -1)).toMatchObject({ errorCode: 0, offset: 13, leaderEpoch: 0 });
+    expect(await ask(ctx, 0)).toMatchObject({ errorCode: 0, offset: 13, leaderEpoch: 0 });
+    // A newer epoch than this broker knows: UNKNOWN_LEADER_EPOCH (the client retries); no offset.
+    expect(await ask(ctx, 1)).toMatchObject({ errorCode: 75, offset: -1 });
+    expect(await ask(ctx, 1, -3)).toMatchObject({ errorCode: 75, offset: -1 });
+    // An older one: FENCED_LEADER_EPOCH (the client's metadata is stale and it refreshes it).
+    opened!.leaderEpoch = 3;
+    expect(await ask(ctx, 2, -2)).toMatchObject({ errorCode: 74, offset: -1 });
+  });
+});
