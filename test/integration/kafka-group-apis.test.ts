@@ -72,6 +72,65 @@ describe('the group APIs at every advertised version', () => {
     }
   });
 
+  it("a static member's old incarnation is told FENCED_INSTANCE_ID (fatal), not UNKNOWN_MEMBER_ID", async () => {
+    // Told UNKNOWN_MEMBER_ID, librdkafka and sarama join again with the instance id and no member id, take
+    // the instance back from the new process, which does the same in turn, for ever.
+    const groupId = 'static-zombie';
+    const instance = 'i-1';
+    const notYet = new Set([ErrorCodes.NOT_COORDINATOR.code, ErrorCodes.COORDINATOR_LOAD_IN_PROGRESS.code]);
+    const join = (memberId: string) =>
+      waitFor(
+        async () => {
+          const r = await client.send<kafka.JoinGroupResponseData>(ApiKey.JoinGroup, 5, {
+            groupId,
+            sessionTimeoutMs: 10_000,
+            rebalanceTimeoutMs: 10_000,
+            memberId,
+            groupInstanceId: instance,
+            protocolType: 'consumer',
+            protocols: [{ name: 'range', metadata }],
+          });
+          return notYet.has(r.errorCode) ? undefined : r;
+        },
+        { timeoutMs: 30_000, description: `group ${groupId}'s coordinator to take the join` },
+      );
+    const first = await join('');
+    expect(first).toMatchObject({ errorCode: 0, generationId: 1 });
+    const sync = (memberId: string) =>
+      client.send<kafka.SyncGroupResponseData>(ApiKey.SyncGroup, 3, {
+        groupId,
+        generationId: 1,
+        memberId,
+        groupInstanceId: instance,
+        assignments: memberId === first.memberId ? [{ memberId, assignment: Buffer.from('a') }] : [],
+      });
+    expect((await sync(first.memberId)).errorCode).toBe(0);
+    // The process restarts (or a second one starts with the same instance id): it takes the place.
+    const restarted = await join('');
+    expect(restarted.errorCode).toBe(0);
+    expect(restarted.memberId).not.toBe(first.memberId);
+    const beat = (memberId: string) =>
+      client.send<kafka.HeartbeatResponseData>(ApiKey.Heartbeat, 3, {
+        groupId,
+        generationId: restarted.generationId,
+        memberId,
+        groupInstanceId: instance,
+      });
+    const fenced = ErrorCodes.FENCED_INSTANCE_ID.code;
+    expect((await beat(first.memberId)).errorCode).toBe(fenced);
+    expect((await sync(first.memberId)).errorCode).toBe(fenced);
+    const committed = await client.send<kafka.OffsetCommitResponseData>(ApiKey.OffsetCommit, 7, {
+      groupId,
+      generationIdOrMemberEpoch: restarted.generationId,
+      memberId: first.memberId,
+      groupInstanceId: instance,
+      topics: [{ name: topic, partitions: [{ partitionIndex: 0, committedOffset: 1, committedMetadata: '' }] }],
+    });
+    expect(committed.topics[0]!.partitions[0]!.errorCode).toBe(fenced);
+    expect((await join(first.memberId)).errorCode).toBe(fenced);
+    expect((await beat(restarted.memberId)).errorCode).toBe(0);
+  });
+
   for (let v = 0; v <= 9; v++) {
     it(`JoinGroup v${v}, then sync, heartbeat, commit, fetch (v${v}), describe, list, leave, delete`, async () => {
       const groupId = `g${v}`;

@@ -1,6 +1,6 @@
 import { ErrorCodes } from '@samsa/protocol';
 import type { AssignorName } from './assignors.js';
-import type { GroupDescription } from './core.js';
+import type { ClassicMemberRequest, GroupDescription } from './core.js';
 import * as tp from './partitions.js';
 import type { TopicPartitions } from './partitions.js';
 import type { ClassicGroupRecord, ClassicGroupValue, ClassicMemberValue } from './records.js';
@@ -88,6 +88,8 @@ export interface SyncInput {
   readonly groupId: string;
   readonly memberId: string;
   readonly generationId: number;
+  /** SyncGroup v3+: a static member names its instance (a stale incarnation is fenced by it). */
+  readonly groupInstanceId?: string | null;
   readonly assignments: readonly { memberId: string; assignment: Buffer }[];
 }
 
@@ -244,6 +246,18 @@ export class ClassicGroups {
   private staticMember(group: Group, instanceId: string): Member | undefined {
     for (const m of group.members.values()) if (m.instanceId === instanceId) return m;
     return undefined;
+  }
+
+  /**
+   * A request naming an instance id another member id holds now comes from an earlier incarnation of that
+   * static member: FENCED_INSTANCE_ID, fatal in Kafka's clients (ClassicGroup.validateMember). Told
+   * UNKNOWN_MEMBER_ID, the client would join again with the instance id and no member id, take the
+   * instance back, and the two processes would take the partitions from each other for ever.
+   */
+  private fencedInstance(group: Group, memberId: string, instanceId: string | null | undefined): boolean {
+    if (instanceId === null || instanceId === undefined) return false;
+    const holder = this.staticMember(group, instanceId);
+    return holder !== undefined && holder.memberId !== memberId;
   }
 
   /**
@@ -423,6 +437,8 @@ export class ClassicGroups {
   sync(input: SyncInput, nowMs: number): ClassicOutcome<SyncAnswer> {
     const group = this.groups.get(input.groupId);
     const member = group?.members.get(input.memberId);
+    if (group && this.fencedInstance(group, input.memberId, input.groupInstanceId))
+      return done(errorSync(ErrorCodes.FENCED_INSTANCE_ID.code));
     if (!group || !member) return done(errorSync(ErrorCodes.UNKNOWN_MEMBER_ID.code));
     member.lastSeenMs = nowMs;
     if (input.generationId !== group.generationId) return done(errorSync(ErrorCodes.ILLEGAL_GENERATION.code));
@@ -451,9 +467,11 @@ export class ClassicGroups {
     };
   }
 
-  heartbeat(input: { groupId: string; memberId: string; generationId: number }, nowMs: number): number {
+  heartbeat(input: ClassicMemberRequest, nowMs: number): number {
     const group = this.groups.get(input.groupId);
     const member = group?.members.get(input.memberId);
+    if (group && this.fencedInstance(group, input.memberId, input.groupInstanceId))
+      return ErrorCodes.FENCED_INSTANCE_ID.code;
     if (!group || !member) return ErrorCodes.UNKNOWN_MEMBER_ID.code;
     member.lastSeenMs = nowMs;
     if (input.generationId !== group.generationId) return ErrorCodes.ILLEGAL_GENERATION.code;
@@ -558,9 +576,13 @@ export class ClassicGroups {
     return { records, completed, expired };
   }
 
-  /** Commits from classic members are fenced by member id and generation; -1 with no member id is a simple commit. */
-  checkCommit(groupId: string, memberId: string, generationId: number): number {
+  /**
+   * Commits from classic members are fenced by member id, generation and (OffsetCommit v7+) instance id; -1
+   * with no member id is a simple commit.
+   */
+  checkCommit(groupId: string, memberId: string, generationId: number, instanceId: string | null = null): number {
     const group = this.groups.get(groupId);
+    if (group && this.fencedInstance(group, memberId, instanceId)) return ErrorCodes.FENCED_INSTANCE_ID.code;
     if (generationId < 0 && memberId === '')
       return group && group.members.size > 0 ? ErrorCodes.UNKNOWN_MEMBER_ID.code : 0;
     if (!group?.members.has(memberId)) return ErrorCodes.UNKNOWN_MEMBER_ID.code;

@@ -100,6 +100,14 @@ export interface ClassicJoinResult {
   readonly protocolName: string | null;
 }
 
+/** A classic member's Heartbeat or SyncGroup: the instance id (v3+) fences an earlier incarnation. */
+export interface ClassicMemberRequest {
+  readonly groupId: string;
+  readonly memberId: string;
+  readonly generationId: number;
+  readonly groupInstanceId?: string | null | undefined;
+}
+
 export interface ClassicSyncResult {
   readonly errorCode: number;
   readonly protocolName: string | null;
@@ -580,6 +588,13 @@ export class GroupCoordinatorCore {
     return memberId;
   }
 
+  /** Another member id holds `instanceId` now: `memberId` is an earlier incarnation of that static member. */
+  private replacedInstance(group: Group, memberId: string, instanceId: string | null): boolean {
+    if (instanceId === null) return false;
+    const holder = this.staticMember(group, instanceId);
+    return holder !== undefined && holder.memberId !== memberId;
+  }
+
   private staticMember(group: Group, instanceId: string): { memberId: string; member: Member } | undefined {
     for (const [memberId, member] of group.members)
       if (member.meta.instanceId === instanceId) return { memberId, member };
@@ -669,6 +684,11 @@ export class GroupCoordinatorCore {
       return refused(ErrorCodes.INCONSISTENT_GROUP_PROTOCOL);
     }
     const group = this.groups.get(input.groupId);
+    // A process whose instance another member id holds now is an earlier incarnation: FENCED_INSTANCE_ID
+    // (fatal in Kafka's clients). Told UNKNOWN_MEMBER_ID it would join again with no member id, take the
+    // instance back, and the two processes would take the partitions from each other for ever.
+    if (input.memberId !== '' && group && this.replacedInstance(group, input.memberId, input.instanceId))
+      return refused(ErrorCodes.FENCED_INSTANCE_ID);
     const known = input.memberId !== '' && group?.members.has(input.memberId);
     if (known && !group!.members.get(input.memberId)!.meta.classic) return refused(ErrorCodes.UNKNOWN_MEMBER_ID);
     // An id the group does not know is one it handed out, or one it expelled: that member starts again.
@@ -723,12 +743,12 @@ export class GroupCoordinatorCore {
   }
 
   /** The classic member a SyncGroup or Heartbeat names, at the generation it names, or an error code. */
-  private classicMember(
-    input: { groupId: string; memberId: string; generationId: number },
-    nowMs: number,
-  ): { group: Group; member: Member } | number {
+  private classicMember(input: ClassicMemberRequest, nowMs: number): { group: Group; member: Member } | number {
     const group = this.groups.get(input.groupId);
     const member = group?.members.get(input.memberId);
+    // An earlier incarnation of a static member (see classicJoin): fenced for good.
+    if (group && this.replacedInstance(group, input.memberId, input.groupInstanceId ?? null))
+      return ErrorCodes.FENCED_INSTANCE_ID.code;
     if (!group || !member?.meta.classic) return ErrorCodes.UNKNOWN_MEMBER_ID.code;
     this.deadlines(this.sessionDeadlines, group.id).set(input.memberId, nowMs + this.sessionTimeoutOf(member.meta));
     if (input.generationId !== member.current.memberEpoch) return ErrorCodes.ILLEGAL_GENERATION.code;
@@ -753,7 +773,7 @@ export class GroupCoordinatorCore {
   }
 
   /** SyncGroup of a classic member: its assigned partitions (not those pending revocation), consumer protocol bytes. */
-  classicSync(input: { groupId: string; memberId: string; generationId: number }, nowMs: number): ClassicSyncResult {
+  classicSync(input: ClassicMemberRequest, nowMs: number): ClassicSyncResult {
     const found = this.classicMember(input, nowMs);
     if (typeof found === 'number') return { errorCode: found, protocolName: null, assignment: Buffer.alloc(0) };
     const { group, member } = found;
@@ -767,7 +787,7 @@ export class GroupCoordinatorCore {
   }
 
   /** Heartbeat of a classic member: an error code; REBALANCE_IN_PROGRESS makes it join again. */
-  classicHeartbeat(input: { groupId: string; memberId: string; generationId: number }, nowMs: number): number {
+  classicHeartbeat(input: ClassicMemberRequest, nowMs: number): number {
     const found = this.classicMember(input, nowMs);
     if (typeof found === 'number') return found;
     const { group, member } = found;

@@ -16,6 +16,7 @@ import {
   classicDescription,
 } from './classic.js';
 import {
+  type ClassicMemberRequest,
   type CommitInput,
   type FetchedOffset,
   GroupCoordinatorCore,
@@ -583,7 +584,7 @@ export class GroupCoordinator {
   }
 
   /** Heartbeat of a classic member: an error code (REBALANCE_IN_PROGRESS tells it to join again). */
-  classicHeartbeat(input: { groupId: string; memberId: string; generationId: number }): number {
+  classicHeartbeat(input: ClassicMemberRequest): number {
     const loaded = this.loadedFor(input.groupId);
     if (this.isConsumerGroup(loaded, input.groupId)) return loaded.core.classicHeartbeat(input, this.options.nowMs());
     return loaded.classic.heartbeat(input, this.options.nowMs());
@@ -613,11 +614,18 @@ export class GroupCoordinator {
    * classic group); a commit for a group the classic side does not know is the core's (KIP-848 member
    * epochs, or -1 for a simple commit).
    */
-  async commitKafkaOffsets(input: CommitInput & { readonly generationId: number }): Promise<PartitionResults> {
+  async commitKafkaOffsets(
+    input: CommitInput & { readonly generationId: number; readonly groupInstanceId?: string | null },
+  ): Promise<PartitionResults> {
     const loaded = this.loadedFor(input.groupId);
     const classic = loaded.classic.has(input.groupId);
     if (!classic) return this.commitOffsets(input);
-    const code = loaded.classic.checkCommit(input.groupId, input.memberId, input.generationId);
+    const code = loaded.classic.checkCommit(
+      input.groupId,
+      input.memberId,
+      input.generationId,
+      input.groupInstanceId ?? null,
+    );
     if (code !== 0) {
       const errorMessage = `commit refused for member ${input.memberId} generation ${input.generationId}`;
       return input.topics.map((t) => ({

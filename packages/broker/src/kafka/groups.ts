@@ -151,6 +151,7 @@ export async function offsetCommit(
       memberId: request.memberId,
       memberEpoch: generationId,
       generationId,
+      groupInstanceId: version >= 7 ? request.groupInstanceId : null,
       topics: request.topics.map((t) => ({
         name: t.name,
         partitions: t.partitions.map((p) => ({

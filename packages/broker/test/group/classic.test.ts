@@ -161,6 +161,33 @@ describe('classic groups', () => {
     expect(groups.describe('g')!.members.map((m) => m.memberId)).toEqual(['a']);
   });
 
+  it("a static member's old incarnation naming its instance id is fenced for good, not told to rejoin", () => {
+    // Told UNKNOWN_MEMBER_ID, a Kafka client forgets its member id and joins again with the instance id,
+    // which takes the instance back from the new process, which then does the same: the two would take
+    // the partitions from each other for ever. FENCED_INSTANCE_ID is fatal in the client (as Kafka's
+    // ClassicGroup.validateMember answers a Heartbeat, SyncGroup or OffsetCommit naming the instance).
+    const groups = new ClassicGroups(config);
+    const staticJoin = (memberId: string) => ({ ...joinInput(memberId), groupInstanceId: 'i-b' });
+    groups.join(joinInput(''), 0, 'a');
+    groups.join(staticJoin(''), 0, 'b');
+    groups.tick(100);
+    groups.sync({ groupId: 'g', memberId: 'b', generationId: 1, assignments: [] }, 110);
+    groups.sync({ groupId: 'g', memberId: 'a', generationId: 1, assignments: [] }, 120);
+    expect(groups.join(staticJoin(''), 5_000, 'b2').result).toMatchObject({ errorCode: 0, memberId: 'b2' });
+    const old = { groupId: 'g', memberId: 'b', generationId: 1, groupInstanceId: 'i-b' };
+    expect(groups.heartbeat(old, 5_010)).toBe(ErrorCodes.FENCED_INSTANCE_ID.code);
+    expect(groups.sync({ ...old, assignments: [] }, 5_020).result).toMatchObject({
+      errorCode: ErrorCodes.FENCED_INSTANCE_ID.code,
+    });
+    expect(groups.checkCommit('g', 'b', 1, 'i-b')).toBe(ErrorCodes.FENCED_INSTANCE_ID.code);
+    // The new incarnation naming its instance is fine; without an instance id the old id is just unknown.
+    const current = { ...old, memberId: 'b2' };
+    expect(groups.heartbeat(current, 5_030)).toBe(0);
+    expect(groups.checkCommit('g', 'b2', 1, 'i-b')).toBe(0);
+    expect(groups.heartbeat({ ...old, groupInstanceId: null }, 5_040)).toBe(ErrorCodes.UNKNOWN_MEMBER_ID.code);
+    expect(groups.describe('g')!.members.map((m) => m.memberId)).toEqual(['a', 'b2']);
+  });
+
   it('the protocol is the one every member supports that most list first', () => {
     const groups = new ClassicGroups(config);
     const both = (first: string, second: string) => [

@@ -102,8 +102,8 @@ class Setup {
     return { ...answer, partitions: answer.errorCode === 0 ? decodeAssignment(answer.assignment) : undefined };
   }
 
-  beat(memberId: string, generationId: number): number {
-    return this.coordinator.classicHeartbeat({ groupId: 'g', memberId, generationId });
+  beat(memberId: string, generationId: number, groupInstanceId: string | null = null): number {
+    return this.coordinator.classicHeartbeat({ groupId: 'g', memberId, generationId, groupInstanceId });
   }
 
   /** partition -> owners, from the core's view: never two. */
@@ -384,6 +384,21 @@ describe('mixed groups: classic members in a KIP-848 group', () => {
     expect(restarted.generationId).toBeGreaterThan(again.generationId);
     expect((await s.sync(restarted.memberId, restarted.generationId)).partitions).toEqual(held.partitions);
     expect(s.beat(first.memberId, again.generationId)).toBe(ErrorCodes.UNKNOWN_MEMBER_ID.code);
+    // The old process naming its instance is fenced for good (fatal in its client): told UNKNOWN_MEMBER_ID,
+    // it would join again with the instance id and no member id, take the instance back, and the two
+    // processes would take the partitions from each other for ever.
+    expect(s.beat(first.memberId, again.generationId, 'kafkajs-0')).toBe(ErrorCodes.FENCED_INSTANCE_ID.code);
+    const staleSync = await s.coordinator.syncGroup({
+      groupId: 'g',
+      memberId: first.memberId,
+      generationId: again.generationId,
+      groupInstanceId: 'kafkajs-0',
+      assignments: [],
+    });
+    expect(staleSync.errorCode).toBe(ErrorCodes.FENCED_INSTANCE_ID.code);
+    const staleJoin = await s.join(first.memberId, {}, { groupInstanceId: 'kafkajs-0' });
+    expect(staleJoin.errorCode).toBe(ErrorCodes.FENCED_INSTANCE_ID.code);
+    expect(s.beat(restarted.memberId, restarted.generationId, 'kafkajs-0')).toBe(0);
     expect(s.coordinator.coreOf(0)!.describeGroup('g')!.members).toHaveLength(2);
     // The SDK member was not disturbed.
     const undisturbed = await s.sdk(a.memberId, told.memberEpoch, told.assignment);
