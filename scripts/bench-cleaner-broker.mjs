@@ -28,9 +28,10 @@
  * --io-max-mb sets log.cleaner.io.max.bytes.per.second in MiB/s (0: unlimited; absent or `default`: the
  * broker's default, which rises while the cleaner falls behind; a number is set, so a hard cap: `30` is
  * the default's value held fixed; a throttle makes the cleaning longer too). The default budget's rises
- * and fall-backs (its log lines) are printed per round and per --steady-mb run. A list (`--io-max-mb 0,80,30`) makes each round run
- * every budget once, in a rotated order, the brokers restarted with the next budget (and warmed up by an
- * unmeasured `bench produce`) whenever it changes; the figures are reported per budget.
+ * and fall-backs (its log lines) are printed per round and per --steady-mb run. A list (`--io-max-mb
+ * 0,80,30`) makes each round run every budget once, in a rotated order, the brokers restarted with the
+ * next budget (and warmed up by an unmeasured `bench produce`) whenever it changes; the figures are
+ * reported per budget.
  * Reports per phase p50 / p99 / p99.9 (bench produce's steady-state figures), the brokers' CPU and
  * disk traffic and the disk's busy share, and for the cleaning the leader cleaner's MB/s (dirty bytes,
  * bytes read and written, from its `cleaned log` line); then medians over rounds, the per-round p99
