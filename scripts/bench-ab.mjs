@@ -22,10 +22,14 @@
 // run's p99, its share of their time and what its holder did meanwhile (GC, CPU, run-queue wait).
 // --trace-keep DIR keeps each run's trace files in DIR/<side><half>-<round>/. Tracing adds a few µs of
 // CPU per event (about ten events per request across the processes).
+// --warmup-seconds N (default 20; 0 for none) first runs N s of `bench produce --throughput 10000` (acks
+// as --acks) against each new cluster, both clusters at once, before the measured rounds: a fresh
+// broker's V8 compiles its hot code for about 20 s of load at that rate (performance-log.md, the
+// fifteenth look), so short runs on fresh clusters measured warm-up and steady state mixed.
 //   node scripts/bench-ab.mjs --b DIR [--a DIR] [--mode paced|one-at-a-time|end-to-end|max|...] [--rate 10000]
 //        [--seconds 4] [--records 3000] [--rounds 4] [--acks all] [--replication-factor 3]
 //        [--partitions 3] [--client a|b] [--broker-env-b NAME=VALUE] [--probe] [--swap] [--trace]
-//        [--trace-keep DIR]
+//        [--trace-keep DIR] [--warmup-seconds 20]
 // A and B are built checkouts (`npx tsc -b`; A defaults to this one): a copy of one made before a
 // change (`cp -a` of the worktree after building) against the worktree after it. Each side's bench
 // client is its own build unless --client names one, so a client-only change can be run against one
@@ -58,6 +62,7 @@ const { values } = parseArgs({
     swap: { type: 'boolean', default: false },
     trace: { type: 'boolean', default: false },
     'trace-keep': { type: 'string' },
+    'warmup-seconds': { type: 'string', default: '20' },
   },
 });
 if (values.b === undefined) {
@@ -185,8 +190,22 @@ for (const [half, order] of halves.entries()) {
   const clusters = {};
   for (const side of order) clusters[side] = await cluster(side, half);
   if (half > 0) console.log(`clusters started again, ${order.join(' then ')}`);
+  await warmUp(clusters);
   await runRounds(clusters, order, half);
   await stop(clusters);
+}
+
+/** Runs --warmup-seconds of load at 10k records/s against each cluster, all at once, from its own build. */
+async function warmUp(clusters) {
+  const seconds = Number(values['warmup-seconds']);
+  if (!(seconds > 0)) return;
+  const load = loadavg()[0];
+  const started = Date.now();
+  const args = ['bench', 'produce', '--topic', 'ab', '--record-size', '100', '--acks', values.acks, '--json'];
+  const paced = ['--throughput', '10000', '--num-records', String(Math.round(seconds * 10_000))];
+  await Promise.all(Object.entries(clusters).map(([side, c]) => samsa(builds[side], [...args, ...paced, c.bootstrap])));
+  const tookS = ((Date.now() - started) / 1000).toFixed(1);
+  console.log(`warmed up: ${seconds} s of 10k records/s per cluster took ${tookS} s, load ${fixed(load, 1)}`);
 }
 
 function stop(clusters) {
