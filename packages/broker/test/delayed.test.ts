@@ -221,6 +221,67 @@ describe('DelayedOperations', () => {
     expect(ops.lastSweepLooked).toBeLessThan(2100);
   });
 
+  it('keeps a key whose operations completed for its next park, and drops such keys past a bound', () => {
+    const clock = manualClock();
+    const ops = new DelayedOperations(clock);
+    let ready = false;
+    const parkAndComplete = (key: string) => {
+      ready = false;
+      ops.park({ tryComplete: () => ready, onExpire: () => {} }, [key], 500);
+      ready = true;
+      ops.notify(key);
+    };
+    // A follower's fetches, one after another under one partition's key: one key held, not one per fetch.
+    for (let i = 0; i < 100; i++) parkAndComplete('t-0');
+    expect(ops.size).toBe(0);
+    expect(ops.keysHeld).toBe(1);
+    // Waits on 5000 partitions that come and go: their keys are dropped by the next sweep past 1024.
+    for (let i = 0; i < 5000; i++) parkAndComplete(`gone-${i}`);
+    expect(ops.keysHeld).toBe(5001);
+    ops.park({ tryComplete: () => false, onExpire: () => {} }, ['t-0'], 10);
+    clock.advanceTo(10);
+    expect(ops.size).toBe(0);
+    expect(ops.keysHeld).toBe(0);
+    // A key dropped while empty works as a new one.
+    ready = false;
+    const late = op(() => ready);
+    ops.park(late.op, ['gone-7'], 500);
+    ready = true;
+    ops.notify('gone-7');
+    expect(late.calls.completed).toBe(1);
+  });
+
+  it('tries each operation of a notified key once, also one parked under it by a completion meanwhile', () => {
+    const ops = new DelayedOperations();
+    let ready = false;
+    const tries: string[] = [];
+    const second = {
+      tryComplete: () => {
+        tries.push('second');
+        return false;
+      },
+      onExpire: () => {},
+    };
+    const first = {
+      tryComplete: () => {
+        tries.push('first');
+        if (!ready) return false;
+        ops.park(second, ['t-0'], 1000); // as an answered request's next one could, synchronously
+        return true;
+      },
+      onExpire: () => {},
+    };
+    const other = op(() => ready);
+    ops.park(first, ['t-0'], 1000);
+    ops.park(other.op, ['t-0'], 1000);
+    ready = true;
+    ops.notify('t-0');
+    // first completes and parks second (tried by park, then once more by the notify), other completes.
+    expect(tries).toEqual(['first', 'first', 'second', 'second']);
+    expect(other.calls.completed).toBe(1);
+    expect(ops.size).toBe(1);
+  });
+
   it('times deadlines on the monotonic clock: a wall clock set back or forward moves no deadline', () => {
     const timers = manualClock();
     let wallMs = 1_000_000;

@@ -47,6 +47,7 @@ export {
   type TruncationDecision,
 } from './follower.js';
 export {
+  EMPTY_RECORDS,
   partitionKey,
   type AlterPartitionRequest,
   type CommittedPartitionState,

@@ -20,6 +20,7 @@ import { validateFollowerFetch } from './follower.js';
 import { type AcksAllStatus, type IsrProposal, isrRejectionFor, type LeaderOutput, LeaderState } from './leader.js';
 import {
   type CommittedPartitionState,
+  EMPTY_RECORDS,
   partitionKey,
   type Replica,
   type ReplicaFetchPartition,
@@ -288,15 +289,24 @@ export class LeaderDriver<R extends Replica = Replica> {
     maxBytes: number,
     first: boolean,
   ): Promise<ReplicaFetchPartitionResponse> {
-    const base = { partition: p.partition, highWatermark: -1, logStartOffset: -1, records: Buffer.alloc(0) };
+    // Every answer is one object literal of one shape (no spreads of a base): a leader makes two per
+    // follower fetch, the first when the fetch parks.
+    const partition = p.partition;
     const state = replica.leaderState;
     if (!state?.isReplica(replicaId)) {
       const error = ErrorCodes.NOT_LEADER_OR_FOLLOWER;
       const message = `broker ${replicaId} is not a replica of ${replica.topic}-${replica.partition}`;
-      return { ...base, errorCode: error.code, errorMessage: message };
+      const records = EMPTY_RECORDS;
+      return {
+        partition,
+        highWatermark: -1,
+        logStartOffset: -1,
+        records,
+        errorCode: error.code,
+        errorMessage: message,
+      };
     }
     const log = replica.log;
-    const positions = { highWatermark: replica.highWatermark, logStartOffset: log.logStartOffset };
     const validation = validateFollowerFetch(
       { fetchOffset: p.fetchOffset, currentLeaderEpoch: p.currentLeaderEpoch, lastFetchedEpoch: p.lastFetchedEpoch },
       {
@@ -308,25 +318,26 @@ export class LeaderDriver<R extends Replica = Replica> {
         logEndOffset: log.exposedEndOffset,
       },
     );
-    if (validation.kind === 'error')
-      return { ...base, ...positions, errorCode: validation.error.code, errorMessage: validation.message };
-    // A diverging fetch acknowledges nothing: the follower must truncate first.
-    if (validation.kind === 'diverging')
-      return { ...base, ...positions, errorCode: 0, errorMessage: '', divergingEpoch: validation.divergingEpoch };
+    if (validation.kind !== 'ok') {
+      const highWatermark = replica.highWatermark;
+      const logStartOffset = log.logStartOffset;
+      const records = EMPTY_RECORDS;
+      if (validation.kind === 'error') {
+        const { error, message } = validation;
+        return { partition, highWatermark, logStartOffset, records, errorCode: error.code, errorMessage: message };
+      }
+      // A diverging fetch acknowledges nothing: the follower must truncate first.
+      const divergingEpoch = validation.divergingEpoch;
+      return { partition, highWatermark, logStartOffset, records, errorCode: 0, errorMessage: '', divergingEpoch };
+    }
     this.onFollowerFetch(replica, replicaId, p.fetchOffset, p.logStartOffset);
-    let records: Buffer = base.records;
+    let records = EMPTY_RECORDS;
     if (maxBytes > 0 || first) {
       const result = await log.readForFollower(p.fetchOffset, maxBytes);
       if (first || result.bytes.length <= maxBytes) records = result.bytes;
     }
-    return {
-      ...base,
-      errorCode: 0,
-      errorMessage: '',
-      highWatermark: replica.highWatermark,
-      logStartOffset: log.logStartOffset,
-      records,
-    };
+    const highWatermark = replica.highWatermark;
+    return { partition, highWatermark, logStartOffset: log.logStartOffset, records, errorCode: 0, errorMessage: '' };
   }
 
   /** New metadata: committed ISR states of led partitions feed their LeaderStates. */

@@ -98,8 +98,38 @@ export interface CommittedPartitionState {
   readonly stateZkVersion: number;
 }
 
-/** The key requests on a partition wait under (long polls, acks=all producers). */
-export const partitionKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
+/** Each topic's partition keys made so far, by partition (see partitionKey). */
+const keysByTopic = new Map<string, string[]>();
+/** Topics whose keys partitionKey keeps (all are dropped past it: a bound, not a working set). */
+const KEYED_TOPICS_KEPT = 10_000;
+
+/**
+ * The key requests on a partition wait under (long polls, acks=all producers). A leader parks and
+ * notifies under it several times per request: the same string each time, not one built anew, so no
+ * allocation, and the Map lookups with it hash it once (a string caches its hash).
+ */
+export function partitionKey(topic: string, partition: number): string {
+  let keys = keysByTopic.get(topic);
+  if (keys === undefined) {
+    if (keysByTopic.size >= KEYED_TOPICS_KEPT) keysByTopic.clear();
+    keys = [];
+    keysByTopic.set(topic, keys);
+  }
+  // Partitions past any real topic's (a request's bad number) are not kept: a sparse array of them.
+  if (!(partition >= 0 && partition < 1 << 16)) return `${topic}\u0000${partition}`;
+  let key = keys[partition];
+  if (key === undefined) {
+    key = `${topic}\u0000${partition}`;
+    keys[partition] = key;
+  }
+  return key;
+}
+
+/**
+ * The records of every answer that carries none: one shared buffer, as nothing can be written into a
+ * zero-length one (a leader's answers to its followers' fetches are mostly empty on their first pass).
+ */
+export const EMPTY_RECORDS: Buffer = Buffer.alloc(0);
 
 /** A request waiting on partitions (server/delayed.ts's DelayedOperations keeps them). */
 export interface ParkedOperation {

@@ -17,6 +17,9 @@ export interface DelayedOperation {
 
 import { type Clock, systemClock } from '../clock.js';
 
+/** Empty per-key sets kept for their keys' next park before a sweep drops them (bounds the memory they hold). */
+const EMPTY_KEYS_KEPT = 1024;
+
 interface Parked {
   readonly op: DelayedOperation;
   readonly keys: readonly string[];
@@ -105,6 +108,8 @@ class DeadlineQueue {
  */
 export class DelayedOperations {
   private readonly byKey = new Map<string, Set<Parked>>();
+  /** Sets in byKey that are empty (kept for the key's next park; dropped by the sweep past EMPTY_KEYS_KEPT). */
+  private emptyKeys = 0;
   /** The parked operations by their timeout, each queue in deadline order. */
   private readonly byTimeout = new Map<number, DeadlineQueue>();
   private parkedCount = 0;
@@ -119,6 +124,11 @@ export class DelayedOperations {
   /** Number of operations waiting right now (for metrics and tests). */
   get size(): number {
     return this.parkedCount;
+  }
+
+  /** Number of keys holding a set, empty ones included (for tests: they are bounded). */
+  get keysHeld(): number {
+    return this.byKey.size;
   }
 
   /** How many queue entries the last deadline sweep looked at (for tests: the due ones and a front each). */
@@ -151,7 +161,7 @@ export class DelayedOperations {
       if (!set) {
         set = new Set();
         this.byKey.set(key, set);
-      }
+      } else if (set.size === 0) this.emptyKeys--;
       set.add(parked);
     }
     queue.push(parked);
@@ -164,10 +174,17 @@ export class DelayedOperations {
   /** Something changed on `key`: every operation parked under it gets a chance to complete. */
   notify(key: string): void {
     const set = this.byKey.get(key);
-    if (!set) return;
-    for (const parked of [...set]) {
-      if (!parked.done && parked.op.tryComplete()) this.remove(parked);
-    }
+    if (set === undefined || set.size === 0) return;
+    // The live set, not a copy (a leader notifies a key several times per append): a Set's iteration
+    // survives deleting what it has visited, and an operation parked under the key meanwhile (by
+    // something a completion ran) is only tried once more, as park has just tried it.
+    for (const parked of set) if (!parked.done && parked.op.tryComplete()) this.remove(parked);
+  }
+
+  /** Drops the keys whose sets are empty (keys of partitions gone or idle since their last wait). */
+  private dropEmptyKeys(): void {
+    for (const [key, set] of this.byKey) if (set.size === 0) this.byKey.delete(key);
+    this.emptyKeys = 0;
   }
 
   /** Completes every parked operation by expiring it now, and disarms the timer (shutdown). */
@@ -230,6 +247,7 @@ export class DelayedOperations {
     // A timeout no operation waits with any more gives up its queue (kept meanwhile: one-at-a-time
     // requests would otherwise make and drop a queue per request).
     for (const [timeoutMs, queue] of this.byTimeout) if (queue.live === 0) this.byTimeout.delete(timeoutMs);
+    if (this.emptyKeys > EMPTY_KEYS_KEPT) this.dropEmptyKeys();
     // An operation expired above may have parked another: arm only if none did (an earlier one armed).
     if (nextMs < this.armedAtMs()) this.arm(nextMs);
   }
@@ -240,10 +258,11 @@ export class DelayedOperations {
     this.parkedCount--;
     parked.queue.removed();
     if (parked.signal) this.bySignal.get(parked.signal)?.delete(parked);
+    // A key's set stays when it empties: a follower's fetch parks under its partition's key again at
+    // every fetch, so dropping it made and dropped a Set per fetch. The sweep drops empty ones.
     for (const key of parked.keys) {
       const set = this.byKey.get(key);
-      set?.delete(parked);
-      if (set?.size === 0) this.byKey.delete(key);
+      if (set?.delete(parked) && set.size === 0) this.emptyKeys++;
     }
     // The timer stays armed when nothing is left: it fires once for nothing, where cancelling it here
     // would make and clear a timer per request again whenever requests come one at a time.

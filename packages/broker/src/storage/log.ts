@@ -13,7 +13,14 @@ import { DEFAULT_PRODUCER_ID_EXPIRATION_MS, ProducerStates } from './producer-st
 import type { AbortedTxn } from './txn-index.js';
 import type { ProducerEntry } from './producer-state.js';
 import type { ReadBufferPool } from './read-buffers.js';
-import { offsetForTimestamp, offsetForMaxTimestamp, readLog, type ReadParts, type ReadResult } from './reads.js';
+import {
+  EMPTY_BYTES,
+  offsetForMaxTimestamp,
+  offsetForTimestamp,
+  readLog,
+  type ReadParts,
+  type ReadResult,
+} from './reads.js';
 import { loadLog, type RecoveryParts } from './recovery.js';
 import { deleteOldSegments, deleteRecordsBefore, type RetentionParts } from './retention.js';
 import { SegmentSet } from './segment-set.js';
@@ -253,10 +260,14 @@ export class PartitionLog {
     const exposedEnd = this.exposedEndOffset;
     const written = this.segments.endOffset;
     if (exposedEnd > written && fromOffset >= this.segments.startOffset && fromOffset <= exposedEnd) {
-      const positions = { logStartOffset: this.segments.startOffset, logEndOffset: written };
-      if (fromOffset === exposedEnd) return { bytes: Buffer.alloc(0), firstOffset: -1, lastOffset: -1, ...positions };
+      const logStartOffset = this.segments.startOffset;
+      if (fromOffset === exposedEnd)
+        return { bytes: EMPTY_BYTES, firstOffset: -1, lastOffset: -1, logStartOffset, logEndOffset: written };
       const fromTail = this.tail.read(fromOffset, maxBytes, exposedEnd, this.segments.active.baseOffset);
-      if (fromTail) return { ...fromTail, ...positions };
+      if (fromTail) {
+        const { bytes, firstOffset, lastOffset } = fromTail;
+        return { bytes, firstOffset, lastOffset, logStartOffset, logEndOffset: written };
+      }
       if (fromOffset >= written) await this.appends.appendsSettled();
     }
     return readLog(this.parts, fromOffset, maxBytes, {});

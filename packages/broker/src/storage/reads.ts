@@ -17,6 +17,12 @@ export interface ReadResult {
   readonly logEndOffset: number;
 }
 
+/**
+ * The bytes of every empty read: one shared buffer, as nothing can be written into a zero-length one
+ * (a leader answers every parked follower fetch's first pass with it, one at a time a few per record).
+ */
+export const EMPTY_BYTES: Buffer = Buffer.alloc(0);
+
 /** Kafka's ListOffsets sentinels. */
 export const LATEST_TIMESTAMP = -1;
 export const EARLIEST_TIMESTAMP = -2;
@@ -54,8 +60,8 @@ export async function readLog(
     throw new OffsetOutOfRangeError(fromOffset, logStartOffset, logEndOffset);
   }
   const upperBound = Math.min(options.maxOffset ?? logEndOffset, logEndOffset);
-  const empty = { bytes: Buffer.alloc(0), firstOffset: -1, lastOffset: -1, logStartOffset, logEndOffset };
-  if (fromOffset >= upperBound) return empty;
+  if (fromOffset >= upperBound)
+    return { bytes: EMPTY_BYTES, firstOffset: -1, lastOffset: -1, logStartOffset, logEndOffset };
   const fromTail = options.fromFiles
     ? undefined
     : tail.read(fromOffset, maxBytes, upperBound, segments.active.baseOffset);
@@ -81,7 +87,8 @@ export async function readLog(
     }
     return undefined;
   });
-  return found ? { ...found, logStartOffset, logEndOffset } : empty;
+  if (found) return { ...found, logStartOffset, logEndOffset };
+  return { bytes: EMPTY_BYTES, firstOffset: -1, lastOffset: -1, logStartOffset, logEndOffset };
 }
 
 /**

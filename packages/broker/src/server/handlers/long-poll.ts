@@ -76,6 +76,11 @@ export function waitForPartitions(
 export function groupByTopic<R>(
   reads: readonly PartitionReadResult<R & { records?: unknown }>[],
 ): { name: string; partitions: R[] }[] {
+  // A follower's fetch names one partition of one topic (a leader of several partitions of a topic,
+  // still one topic): no Map for that.
+  const first = reads[0];
+  if (first !== undefined && reads.every((r) => r.topic === first.topic))
+    return [{ name: first.topic, partitions: reads.map((r) => r.response) }];
   const topics = new Map<string, R[]>();
   for (const read of reads) {
     const list = topics.get(read.topic);

@@ -1,5 +1,5 @@
 import { recordsEndOffset, trace, type v1 } from '@samsa/protocol';
-import { ReplicationThrottle, listsReplica } from '../../replication/index.js';
+import { EMPTY_RECORDS, ReplicationThrottle, listsReplica } from '../../replication/index.js';
 import type { BrokerContext } from '../context.js';
 import { toErrorFields } from '../errors.js';
 import type { HostedPartition } from '../partitions.js';
@@ -96,28 +96,32 @@ export async function handleReplicaFetch(
     const reads = await readPartitions(request.topics, maxBytes, (topic, p, budget, first) =>
       readOne(ctx, request.replicaId, topic, p, budget, first),
     );
-    const bytes = recordBytes(reads);
-    const answered = reads.some(
-      (r) =>
-        r.response.errorCode !== 0 ||
-        r.response.divergingEpoch ||
-        (r.hosted !== undefined && startBehind(r.hosted, r.followerLogStartOffset)),
-    );
     const remainingMs = deadline - Date.now();
-    if (bytes >= Math.max(request.minBytes, 1) || answered || remainingMs <= 0 || signal.aborted) {
+    if (recordBytes(reads) >= Math.max(request.minBytes, 1) || answerNow(reads) || remainingMs <= 0 || signal.aborted) {
       if (trace) traceAnswer(request.replicaId, reads);
       return { topics: groupByTopic(reads) };
     }
-    const held = reads.filter((r) => r.throttled);
-    if (held.length > 0) {
+    if (reads.some(isThrottled)) {
       // Records are there but the throttle holds them back: wait for its bucket, not for new data.
       const throttle = throttles.get(ctx);
+      const held = reads.filter(isThrottled);
       const refillMs = Math.min(...held.map((r) => throttle?.refillMs(r.topic, Date.now()) ?? 0));
       await pause(Math.max(1, Math.min(remainingMs, refillMs)), signal);
       continue;
     }
     await waitForData(ctx, reads, remainingMs, signal);
   }
+}
+
+const isThrottled = (r: ReplicaRead): boolean => r.throttled === true;
+
+/** A partition's answer that cannot wait for records: an error, a divergence, or a log start to tell. */
+function answerNow(reads: readonly ReplicaRead[]): boolean {
+  for (const r of reads) {
+    if (r.response.errorCode !== 0 || r.response.divergingEpoch) return true;
+    if (r.hosted !== undefined && startBehind(r.hosted, r.followerLogStartOffset)) return true;
+  }
+  return false;
 }
 
 /** The request timeline (@samsa/protocol's trace): the end of what each partition's answer carries. */
@@ -134,22 +138,18 @@ async function readOne(
   budget: number,
   first: boolean,
 ): Promise<ReplicaRead> {
-  const base = { partition: p.partition, highWatermark: -1, logStartOffset: -1, records: Buffer.alloc(0) };
-  const read = (hosted: HostedPartition | undefined, response: v1.ReplicaFetchPartitionResponse): ReplicaRead => ({
-    topic,
-    partition: p.partition,
-    hosted,
-    fetchOffset: p.fetchOffset,
-    response,
-    followerLogStartOffset: takenLogStart(p),
-  });
   let hosted: HostedPartition | undefined;
   try {
     hosted = ctx.partitions.leaderOf(topic, p.partition, ctx.knowsPartition(topic, p.partition));
     const allowance = throttleAllowance(ctx, hosted, replicaId, Date.now());
     if (allowance === undefined) {
       const limit = partitionLimit(p.partitionMaxBytes, budget);
-      return read(hosted, await ctx.replication.leaders.answerFetch(hosted, replicaId, p, limit, first));
+      return replicaRead(
+        topic,
+        p,
+        hosted,
+        await ctx.replication.leaders.answerFetch(hosted, replicaId, p, limit, first),
+      );
     }
     // Throttled: nothing while the bucket is empty (the fetch still acknowledges the follower's
     // position), else up to what is left, at least one batch.
@@ -157,14 +157,25 @@ async function readOne(
     const response = await ctx.replication.leaders.answerFetch(hosted, replicaId, p, limit, allowance > 0);
     throttles.get(ctx)?.consumed(topic, response.records.length);
     const heldBack = allowance <= 0 && hosted.log.exposedEndOffset > p.fetchOffset;
-    return { ...read(hosted, response), throttled: heldBack };
+    return { ...replicaRead(topic, p, hosted, response), throttled: heldBack };
   } catch (err) {
-    return read(hosted, {
+    const base = { partition: p.partition, highWatermark: -1, logStartOffset: -1, records: EMPTY_RECORDS };
+    return replicaRead(topic, p, hosted, {
       ...base,
       ...(hosted ? { logStartOffset: hosted.log.logStartOffset } : {}),
       ...toErrorFields(err, ctx.logger, { topic, partition: p.partition, replicaId }),
     });
   }
+}
+
+function replicaRead(
+  topic: string,
+  p: v1.ReplicaFetchPartition__Output,
+  hosted: HostedPartition | undefined,
+  response: v1.ReplicaFetchPartitionResponse,
+): ReplicaRead {
+  const followerLogStartOffset = takenLogStart(p);
+  return { topic, partition: p.partition, hosted, fetchOffset: p.fetchOffset, response, followerLogStartOffset };
 }
 
 function pause(ms: number, signal: AbortSignal): Promise<void> {
