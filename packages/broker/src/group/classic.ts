@@ -90,6 +90,9 @@ export interface SyncInput {
   readonly generationId: number;
   /** SyncGroup v3+: a static member names its instance (a stale incarnation is fenced by it). */
   readonly groupInstanceId?: string | null;
+  /** SyncGroup v5+: checked against the generation's (INCONSISTENT_GROUP_PROTOCOL), when given. */
+  readonly protocolType?: string | null;
+  readonly protocolName?: string | null;
   readonly assignments: readonly { memberId: string; assignment: Buffer }[];
 }
 
@@ -442,6 +445,10 @@ export class ClassicGroups {
     if (!group || !member) return done(errorSync(ErrorCodes.UNKNOWN_MEMBER_ID.code));
     member.lastSeenMs = nowMs;
     if (input.generationId !== group.generationId) return done(errorSync(ErrorCodes.ILLEGAL_GENERATION.code));
+    const otherProtocol =
+      (input.protocolType != null && input.protocolType !== group.protocolType) ||
+      (input.protocolName != null && input.protocolName !== group.protocolName);
+    if (otherProtocol) return done(errorSync(ErrorCodes.INCONSISTENT_GROUP_PROTOCOL.code));
     if (group.state === 'PreparingRebalance') return done(errorSync(ErrorCodes.REBALANCE_IN_PROGRESS.code));
     if (group.state === 'Stable') return done(this.syncAnswer(group, member));
     member.syncWaiting = true;

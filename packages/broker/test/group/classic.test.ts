@@ -188,6 +188,17 @@ describe('classic groups', () => {
     expect(groups.describe('g')!.members.map((m) => m.memberId)).toEqual(['a', 'b2']);
   });
 
+  it('SyncGroup v5 naming another protocol type or name than the generation is INCONSISTENT_GROUP_PROTOCOL', () => {
+    const { groups } = twoMembers();
+    const sync = (fields: object) =>
+      groups.sync({ groupId: 'g', memberId: 'b', generationId: 1, assignments: [], ...fields }, 200).result;
+    const inconsistent = { errorCode: ErrorCodes.INCONSISTENT_GROUP_PROTOCOL.code };
+    expect(sync({ protocolType: 'connect' })).toMatchObject(inconsistent);
+    expect(sync({ protocolType: 'consumer', protocolName: 'roundrobin' })).toMatchObject(inconsistent);
+    // The right ones (or none, before v5) wait for the leader's assignment as before.
+    expect(sync({ protocolType: 'consumer', protocolName: 'range' })).toBeUndefined();
+  });
+
   it('the protocol is the one every member supports that most list first', () => {
     const groups = new ClassicGroups(config);
     const both = (first: string, second: string) => [
