@@ -13,6 +13,7 @@ import {
   available,
   CONFLUENT_KAFKA_COOPERATIVE,
   CONFLUENT_KAFKA_GROUP,
+  CONFLUENT_KAFKA_STATIC,
   confluentKafkaAvailable,
   KAFKA_PYTHON_GROUP,
   kafkaPythonAvailable,
@@ -214,6 +215,32 @@ describe.runIf(available('confluent-kafka-python (python3-confluent-kafka)', con
         `assign ${JSON.stringify(moved).replace(',', ', ')}`,
       );
       expect(lines.at(-1)).toMatch(/^final a \[\d, \d\] b \[\d, \d\]$/);
+    }, 150_000);
+  },
+);
+
+describe.runIf(available('confluent-kafka-python (python3-confluent-kafka)', confluentKafkaAvailable()))(
+  'static membership (librdkafka)',
+  () => {
+    it('a second process of the same group.instance.id takes over; the first is fenced for good', async () => {
+      // Told UNKNOWN_MEMBER_ID instead of FENCED_INSTANCE_ID, the first process joined again with the
+      // instance id and took it back, and the two took the partitions from each other for ever.
+      const kafka = new Kafka({ clientId: 'admin', brokers: [bootstrap], logLevel: logLevel.NOTHING });
+      const topic = unique('static');
+      const admin = kafka.admin();
+      await admin.connect();
+      await admin.createTopics({ topics: [{ topic, numPartitions: 2, replicationFactor: 3 }], waitForLeaders: true });
+      await admin.disconnect();
+      const result = await run(SYSTEM_PYTHON, [CONFLUENT_KAFKA_STATIC, bootstrap, topic, unique('static-g')], {
+        timeoutMs: 120_000,
+      });
+      expect(result.code, result.stdout + result.stderr).toBe(0);
+      const lines = result.stdout.trim().split('\n');
+      expect(
+        lines.some((l) => l.startsWith('a fatal') && /fenced|FENCED_INSTANCE_ID/i.test(l)),
+        result.stdout,
+      ).toBe(true);
+      expect(lines.at(-1)).toMatch(/^final assigns a 1 b 1 b owns \[0, 1\]$/);
     }, 150_000);
   },
 );
