@@ -124,12 +124,23 @@ export class LogCleaner {
     this.budget = initialCleanerBudget(this.budgetConfig);
   }
 
+  /** Whether the budget rises while the cleaner falls behind (the default), or is a hard cap (a value set). */
+  get budgetAdapts(): boolean {
+    return !this.budgetConfig.explicit;
+  }
+
   /** The I/O budget of the passes from now on (bytes per second; Infinity: unlimited). */
   get budgetBytesPerSecond(): number {
     return this.budget.bytesPerSecond;
   }
 
   start(): void {
+    const { threads, ioMaxBytesPerSecond } = this.settings;
+    // Says whether the budget may rise (left unset) or is a cap the user set (cleaner-budget.ts).
+    this.logger.info(
+      { threads, ioMaxBytesPerSecond, budget: this.budgetAdapts ? 'adaptive (the default)' : 'hard cap (set)' },
+      'log cleaner started',
+    );
     for (let i = 0; i < this.settings.threads; i++) this.loops.push(this.loop(i));
   }
 

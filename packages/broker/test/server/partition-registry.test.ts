@@ -11,11 +11,11 @@ import { PARTITION_METADATA_FILE, parsePartitionMetadata } from '../../src/serve
 import { LeaderEpochCache, saveEpochCache } from '../../src/replication/index.js';
 import { PartitionRegistry } from '../../src/server/partitions.js';
 
-function registry(logDir: string): PartitionRegistry {
+function registry(logDir: string, settings: Record<string, string> = {}): PartitionRegistry {
   return new PartitionRegistry({
     brokerId: 1,
     logDir,
-    brokerSettings: resolveSettings(BROKER_SETTINGS, { 'broker.id': '1' }),
+    brokerSettings: resolveSettings(BROKER_SETTINGS, { 'broker.id': '1', ...settings }),
     topicConfigs: () => ({}),
     waiters: new DelayedOperations(),
     hooks: {
@@ -123,5 +123,19 @@ describe('PartitionRegistry: topic ids and saved high watermarks', () => {
     expect(parsePartitionMetadata('version: 1\ntopic_id: abc\n')).toBeUndefined();
     expect(parsePartitionMetadata('version: 0\n')).toBeUndefined();
     expect(parsePartitionMetadata('\u0000garbage')).toBeUndefined();
+  });
+});
+
+describe("PartitionRegistry: the log cleaner's I/O budget", () => {
+  it('adapts when log.cleaner.io.max.bytes.per.second is left unset, and is a hard cap when set, even to the default', async () => {
+    const key = 'log.cleaner.io.max.bytes.per.second';
+    const logDir = await mkdtemp(join(tmpdir(), 'samsa-registry-'));
+    try {
+      expect(registry(logDir).cleaner.budgetAdapts).toBe(true);
+      expect(registry(logDir, { [key]: '31457280' }).cleaner.budgetAdapts).toBe(false);
+      expect(registry(logDir, { [key]: '1.7976931348623157E308' }).cleaner.budgetAdapts).toBe(false);
+    } finally {
+      await rm(logDir, { recursive: true, force: true });
+    }
   });
 });
