@@ -829,9 +829,10 @@ export class GroupCoordinatorCore {
    * of this core. Each classic member keeps its generation as member epoch, and as current and target
    * assignment the partitions of its last assignment plus those its last JoinGroup said it owned (decoded
    * from the consumer protocol): all a cooperative client may still consume. The group epoch is at least
-   * the generation. The joining member's heartbeat then bumps the epoch; the classic members are told
-   * REBALANCE_IN_PROGRESS on their next heartbeat. A partition named by two members (a client assignor's
-   * fault) goes to the first. Throws InconsistentGroupProtocol when a member's bytes do not parse.
+   * the generation. The joining member's heartbeat then bumps the epoch; the classic members whose partitions
+   * are to change are told REBALANCE_IN_PROGRESS on their next heartbeat (see classicBehind). A partition
+   * named by two members (a client assignor's fault) goes to the first. Throws InconsistentGroupProtocol
+   * when a member's bytes do not parse.
    */
   adoptClassicGroup(groupId: string, classic: ClassicGroupValue, ctx: OpContext): GroupRecord[] {
     const members = classic.members.map((m) => {
