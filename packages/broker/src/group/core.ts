@@ -286,6 +286,11 @@ export class GroupCoordinatorCore {
    * JoinGroup, or the JoinGroup it was asked for with REBALANCE_IN_PROGRESS (its rebalance timeout).
    */
   private readonly classicDeadlines = new Map<string, Map<string, number>>();
+  /**
+   * groupId -> classic members whose classicDeadlines entry is for a JoinGroup asked with REBALANCE_IN_PROGRESS
+   * (not a SyncGroup that follows a JoinGroup): dropped with the deadline when the need goes away.
+   */
+  private readonly classicRejoinAsked = new Map<string, Set<string>>();
   /** groupId -> member ids handed out with MEMBER_ID_REQUIRED and not joined yet (soft: lost at a failover). */
   private readonly pendingClassicIds = new Map<string, Set<string>>();
   private readonly regexCache = new Map<string, RegExp>();
@@ -326,6 +331,7 @@ export class GroupCoordinatorCore {
         this.setCurrent(group, record.memberId, null);
         group.members.delete(record.memberId);
         for (const table of this.deadlineTables()) table.get(group.id)?.delete(record.memberId);
+        this.classicRejoinAsked.get(group.id)?.delete(record.memberId);
       } else {
         const member = group.members.get(record.memberId);
         if (member) member.meta = record.value;
@@ -368,6 +374,7 @@ export class GroupCoordinatorCore {
   private dropGroup(groupId: string): void {
     this.groups.delete(groupId);
     this.pendingClassicIds.delete(groupId);
+    this.classicRejoinAsked.delete(groupId);
     for (const table of this.deadlineTables()) table.delete(groupId);
   }
 
@@ -731,6 +738,7 @@ export class GroupCoordinatorCore {
     const member = this.groups.get(input.groupId)!.members.get(memberId)!;
     // Its SyncGroup must follow within its rebalance timeout.
     this.deadlines(this.classicDeadlines, input.groupId).set(memberId, ctx.nowMs + member.meta.rebalanceTimeoutMs);
+    this.classicRejoinAsked.get(input.groupId)?.delete(memberId);
     return {
       records,
       result: {
@@ -766,9 +774,18 @@ export class GroupCoordinatorCore {
     const released =
       current.state === 'UnreleasedPartitions' &&
       tp.toKeys(tp.minus(member.target, current.assigned)).some((key) => !group.owners.has(key));
-    if (!behind && !released) return false;
+    const asked = this.classicRejoinAsked.get(group.id) ?? new Set<string>();
+    if (!behind && !released) {
+      // Asked to join again, and no longer needs to (its target is what it holds again, see classicBehind):
+      // no JoinGroup is due, so it is not expelled for not sending one (say the answer that asked was lost).
+      if (asked.delete(memberId)) this.classicDeadlines.get(group.id)?.delete(memberId);
+      return false;
+    }
     const deadlines = this.deadlines(this.classicDeadlines, group.id);
-    if (!deadlines.has(memberId)) deadlines.set(memberId, nowMs + member.meta.rebalanceTimeoutMs);
+    if (!deadlines.has(memberId)) {
+      deadlines.set(memberId, nowMs + member.meta.rebalanceTimeoutMs);
+      this.classicRejoinAsked.set(group.id, asked.add(memberId));
+    }
     return true;
   }
 
@@ -778,6 +795,7 @@ export class GroupCoordinatorCore {
     if (typeof found === 'number') return { errorCode: found, protocolName: null, assignment: Buffer.alloc(0) };
     const { group, member } = found;
     this.classicDeadlines.get(group.id)?.delete(input.memberId);
+    this.classicRejoinAsked.get(group.id)?.delete(input.memberId);
     if (classicBehind(group, member)) {
       this.classicMustRejoin(group, input.memberId, member, nowMs);
       return { errorCode: ErrorCodes.REBALANCE_IN_PROGRESS.code, protocolName: null, assignment: Buffer.alloc(0) };

@@ -212,6 +212,53 @@ describe('mixed groups: classic members in a KIP-848 group', () => {
     expect(s.beat(b, settled.generationId)).toBe(ErrorCodes.REBALANCE_IN_PROGRESS.code);
   });
 
+  it('a classic member told to rejoin whose partitions then stay as they are is not expelled for it', async () => {
+    // Its target changed (told REBALANCE_IN_PROGRESS, its JoinGroup due within its rebalance timeout), then
+    // changed back before it joined: answered 0 since, it must not be expelled when that timeout ends (as
+    // when the REBALANCE_IN_PROGRESS answer was lost and the client heartbeats on at its generation).
+    const s = await new Setup().start();
+    // The range assignor (contiguous ranges in member-id order) makes the change and its undoing exact.
+    const sdk = (memberId: string, memberEpoch: number, owned: TopicPartitions = {}) =>
+      s.coordinator.heartbeat({
+        groupId: 'g',
+        memberId,
+        memberEpoch,
+        rebalanceTimeoutMs: 30_000,
+        subscribedTopicNames: memberEpoch === 0 ? ['t'] : undefined,
+        serverAssignor: 'range',
+        ownedTopicPartitions: Object.entries(owned).map(([topic, partitions]) => ({ topic, partitions })),
+        clientId: 'sdk',
+        clientHost: 'h',
+      });
+    const a = await sdk('', 0);
+    const joined = await s.join('');
+    const b = joined.memberId;
+    const told = await sdk(a.memberId, a.memberEpoch, a.assignment);
+    let acked = await sdk(a.memberId, told.memberEpoch, told.assignment);
+    expect(s.beat(b, joined.generationId)).toBe(ErrorCodes.REBALANCE_IN_PROGRESS.code);
+    const settled = await s.join(b);
+    const mine = (await s.sync(b, settled.generationId)).partitions!;
+    expect(count(mine)).toBe(2);
+    // A third member (its id sorts between the two) takes one of b's: b is told to rejoin. The third
+    // leaves before b has joined again: b's target is what it holds again.
+    const c = await sdk('', 0);
+    expect(s.beat(b, settled.generationId)).toBe(ErrorCodes.REBALANCE_IN_PROGRESS.code);
+    await sdk(c.memberId, -1);
+    for (let i = 0; i < 40; i++) {
+      s.now += 1_000;
+      acked = await sdk(a.memberId, acked.memberEpoch, acked.assignment);
+      expect(s.beat(b, settled.generationId), `after ${i + 1} s`).toBe(0);
+      s.coordinator.tick();
+    }
+    expect(
+      s.coordinator
+        .coreOf(0)!
+        .describeGroup('g')!
+        .members.map((m) => m.memberId),
+    ).toContain(b);
+    expect((await s.sync(b, settled.generationId)).partitions).toEqual(mine);
+  });
+
   it('a cooperative classic member keeps what it owns until its JoinGroup no longer names it', async () => {
     const s = await new Setup().start();
     const joined = await s.join('');
