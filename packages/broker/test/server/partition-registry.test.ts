@@ -127,7 +127,7 @@ describe('PartitionRegistry: topic ids and saved high watermarks', () => {
 });
 
 describe("PartitionRegistry: the log cleaner's I/O budget", () => {
-  it('adapts when log.cleaner.io.max.bytes.per.second is left unset, and is a hard cap when set, even to the default', async () => {
+  it('adapts when its budget is left unset, and is a hard cap when set, even to the default', async () => {
     const key = 'log.cleaner.io.max.bytes.per.second';
     const logDir = await mkdtemp(join(tmpdir(), 'samsa-registry-'));
     try {
