@@ -7,7 +7,7 @@ import {
 } from './admin-delete-records.js';
 import type { Cluster } from './cluster.js';
 import { SamsaClientError, errorFromCode, needsMetadataRefresh, topicNameError } from './errors.js';
-import { EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, listOffsets } from './offsets.js';
+import { EARLIEST_TIMESTAMP, type IsolationLevel, LATEST_TIMESTAMP, listOffsets } from './offsets.js';
 import { type RetryLoopOptions, withRetries } from './retry.js';
 import type { BrokerConnection } from './transport.js';
 import { GroupAdmin, type GroupDescription, type GroupListing } from './group/admin.js';
@@ -108,8 +108,18 @@ export interface PartitionOffsets {
   partition: number;
   /** Log start offset. */
   low: number;
-  /** High watermark: the offset the next acknowledged record will get. */
+  /**
+   * High watermark: the offset the next acknowledged record will get; with read_committed the last
+   * stable offset (the first offset of the earliest open transaction, or the high watermark).
+   */
   high: number;
+}
+
+/** Options of the admin's ListOffsets lookups (Kafka's ListOffsetsOptions). */
+export interface ListOffsetsOptions {
+  signal?: AbortSignal;
+  /** 'read_uncommitted' (default) or 'read_committed': latest is then the last stable offset. */
+  isolationLevel?: IsolationLevel;
 }
 
 interface TopicOutcome {
@@ -533,18 +543,20 @@ export class Admin implements AsyncDisposable {
 
   /**
    * Per partition, the offset of the first record with a timestamp at or after `timestampMs`
-   * (Kafka's offsetsForTimes); -1 where there is none. Never creates the topic.
+   * (Kafka's offsetsForTimes); -1 where there is none. Never creates the topic. With
+   * `isolationLevel: 'read_committed'` only records below the last stable offset are found.
    */
   async fetchTopicOffsetsByTimestamp(
     topic: string,
     timestampMs: number,
-    options: { signal?: AbortSignal } = {},
+    options: ListOffsetsOptions = {},
   ): Promise<Array<{ partition: number; offset: number }>> {
     const info = await this.cluster.topic(topic, undefined, options.signal, false);
     const answers = await listOffsets(
       this.cluster,
       info.partitions.map((p) => ({ topic, partition: p.partition, timestamp: timestampMs })),
       options.signal,
+      options.isolationLevel,
     );
     return answers.map((a) => ({ partition: a.partition, offset: a.offset }));
   }
@@ -558,11 +570,12 @@ export class Admin implements AsyncDisposable {
   }
 
   /**
-   * Log start offset and high watermark of every partition of a topic (ListOffsets to the leaders).
+   * Log start offset and high watermark of every partition of a topic (ListOffsets to the leaders);
+   * with `isolationLevel: 'read_committed'` (Kafka's ListOffsetsOptions) `high` is the last stable offset.
    * Never creates the topic: one the brokers do not know is asked again (it may be being created) until
    * defaultApiTimeoutMs, then UnknownTopicOrPartition.
    */
-  async fetchTopicOffsets(topic: string, options: { signal?: AbortSignal } = {}): Promise<PartitionOffsets[]> {
+  async fetchTopicOffsets(topic: string, options: ListOffsetsOptions = {}): Promise<PartitionOffsets[]> {
     const info = await this.cluster.topic(topic, undefined, options.signal, false);
     const partitions = info.partitions.map((p) => p.partition);
     const [low, high] = await Promise.all([
@@ -570,11 +583,13 @@ export class Admin implements AsyncDisposable {
         this.cluster,
         partitions.map((partition) => ({ topic, partition, timestamp: EARLIEST_TIMESTAMP })),
         options.signal,
+        options.isolationLevel,
       ),
       listOffsets(
         this.cluster,
         partitions.map((partition) => ({ topic, partition, timestamp: LATEST_TIMESTAMP })),
         options.signal,
+        options.isolationLevel,
       ),
     ]);
     return partitions.map((partition, i) => ({ partition, low: low[i]?.offset ?? -1, high: high[i]?.offset ?? -1 }));

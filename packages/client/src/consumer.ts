@@ -641,7 +641,10 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     return this.seekToListed(tps, EARLIEST_TIMESTAMP);
   }
 
-  /** Seeks past the last record (the high watermark): only records produced from now on are received. */
+  /**
+   * Seeks past the last record (the high watermark; for a read_committed consumer the last stable offset,
+   * so an open transaction's records are received once it commits): only records from now on are received.
+   */
   seekToEnd(tps?: readonly TopicPartition[]): Promise<PartitionOffset[]> {
     return this.seekToListed(tps, LATEST_TIMESTAMP);
   }
@@ -668,6 +671,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
       this.cluster,
       targets.map((tp) => ({ ...tp, timestamp })),
       this.controller.signal,
+      this.options.isolationLevel,
     );
     let needEnd: TopicPartition[] = answers.filter((a) => a.offset < 0);
     const ends =
@@ -676,6 +680,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
             this.cluster,
             needEnd.map((tp) => ({ ...tp, timestamp: LATEST_TIMESTAMP })),
             this.controller.signal,
+            this.options.isolationLevel,
           )
         : [];
     needEnd = [];
@@ -902,6 +907,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
         timestamp: policy === 'earliest' ? EARLIEST_TIMESTAMP : LATEST_TIMESTAMP,
       })),
       this.controller.signal,
+      this.options.isolationLevel,
     );
     states.forEach((state, i) => {
       if (state.generation !== generations[i] || state.position !== undefined) return;

@@ -31,6 +31,7 @@ export {
   type ElectionTarget,
   type NewTopic,
   type PartitionDescription,
+  type ListOffsetsOptions,
   type PartitionOffsets,
   type TopicDescription,
 } from './admin.js';
@@ -41,7 +42,7 @@ export {
   type RecordsToDelete,
 } from './admin-delete-records.js';
 export type { PartitionerArgs, PartitionerFunction, PartitionerName } from './partitioner.js';
-export type { PartitionOffset, TopicPartition } from './offsets.js';
+export type { IsolationLevel, PartitionOffset, TopicPartition } from './offsets.js';
 export type { RetryOptions } from './retry.js';
 export type { Logger } from './logger.js';
 export {

@@ -28,17 +28,27 @@ export interface OffsetAnswer extends TopicPartition {
   timestamp: number;
 }
 
+/**
+ * Kafka's isolation.level. For ListOffsets: read_committed's latest is the last stable offset (not the
+ * high watermark) and a timestamp finds no record at or past it, as the consumer reads.
+ */
+export type IsolationLevel = 'read_uncommitted' | 'read_committed';
+
 const key = (topic: string, partition: number) => `${topic}\0${partition}`;
 
 /**
  * ListOffsets, sent to each partition's leader; partitions whose leader moved are asked again after a
- * metadata refresh, until the client's defaultApiTimeoutMs.
+ * metadata refresh, until the client's defaultApiTimeoutMs. A read_committed consumer must ask at its
+ * own level: reset to the high watermark while a transaction is open, it would start past that
+ * transaction's records and never see them once committed.
  */
 export async function listOffsets(
   cluster: Cluster,
   queries: readonly OffsetQuery[],
   signal?: AbortSignal,
+  isolationLevel: IsolationLevel = 'read_uncommitted',
 ): Promise<OffsetAnswer[]> {
+  const isolation = isolationLevel === 'read_committed' ? 1 : 0;
   const answers = new Map<string, OffsetAnswer>();
   let pending = [...queries];
   const deadline = Date.now() + cluster.options.defaultApiTimeoutMs;
@@ -84,7 +94,7 @@ export async function listOffsets(
           try {
             response = await connection.call(
               'ListOffsets',
-              { topics: [...topics].map(([name, partitions]) => ({ name, partitions })) },
+              { topics: [...topics].map(([name, partitions]) => ({ name, partitions })), isolationLevel: isolation },
               { timeoutMs: cluster.options.requestTimeoutMs, signal },
             );
           } catch (err) {

@@ -145,6 +145,19 @@ describe('admin', () => {
     ]);
   });
 
+  it("asks ListOffsets at the isolation level given (Kafka's ListOffsetsOptions), by default uncommitted", async () => {
+    cluster.createTopic('t', 1);
+    const levels = () =>
+      cluster.requestsOf<{ isolationLevel: number }>('ListOffsets').map((r) => r.request.isolationLevel);
+    const admin = samsa.admin();
+    await admin.fetchTopicOffsets('t');
+    await admin.fetchTopicOffsetsByTimestamp('t', 0);
+    expect(levels()).toEqual([0, 0, 0]);
+    await admin.fetchTopicOffsets('t', { isolationLevel: 'read_committed' });
+    await admin.fetchTopicOffsetsByTimestamp('t', 0, { isolationLevel: 'read_committed' });
+    expect(levels().slice(3)).toEqual([1, 1, 1]);
+  });
+
   it("never asks the brokers to create the topic it looks up offsets of (as Kafka's admin)", async () => {
     const quick = new Samsa({ brokers: [cluster.bootstrap[0] as string], retry: fastRetry, defaultApiTimeoutMs: 300 });
     try {

@@ -212,6 +212,30 @@ describe('consumer', () => {
     expect(cluster.requestsOf('ListOffsets').length).toBeGreaterThanOrEqual(3);
   });
 
+  it("asks ListOffsets at the consumer's isolation level: reset, seekToEnd, seekToTimestamp", async () => {
+    // A read_committed consumer reset to the high watermark while a transaction is open would start past
+    // that transaction's records; the broker answers the last stable offset when asked at read_committed.
+    type Listed = v1.ListOffsetsRequest__Output;
+    appendBatch(cluster, 't', 0, 'a', 10, 1_000);
+    const levels = () => cluster.requestsOf<Listed>('ListOffsets').map((r) => r.request.isolationLevel);
+    const committed = samsa.consumer({ maxWaitMs: 100, isolationLevel: 'read_committed' });
+    await committed.assign([{ topic: 't', partition: 0 }]);
+    const iterator = committed.messages();
+    const next = iterator.next();
+    await waitFor(() => levels().length > 0, 5000, 'reset to latest');
+    appendBatch(cluster, 't', 0, 'b', 1, 2_000);
+    expect((await next).value?.offset).toBe(10);
+    await committed.seekToEnd();
+    await committed.seekToTimestamp(99_999); // finds nothing: the end, asked at read_committed too
+    await iterator.return?.();
+    expect(levels().length).toBeGreaterThanOrEqual(4);
+    expect(levels().every((level) => level === 1)).toBe(true);
+    const before = levels().length;
+    await consumer.assign([{ topic: 't', partition: 0 }]);
+    await consumer.seekToEnd();
+    expect(levels().slice(before)).toEqual([0]);
+  });
+
   it('pipelines: the next Fetch is in flight while the application handles the current batch', async () => {
     appendBatch(cluster, 't', 0, 'a', 5);
     appendBatch(cluster, 't', 0, 'b', 5);

@@ -3,26 +3,29 @@ import { EARLIEST_TIMESTAMP, LATEST_TIMESTAMP } from '../../storage/index.js';
 import type { BrokerContext } from '../context.js';
 import { NO_ERROR, toErrorFields } from '../errors.js';
 
+/** ListOffsetsRequest.isolation_level, as FetchRequest's: 1 is read_committed, anything else (0, absent) not. */
+const READ_COMMITTED = 1;
+
 /**
  * ListOffsets for consumers: earliest is the log start offset, latest the high watermark (what a
- * consumer can read up to), otherwise the first committed offset whose timestamp is at or after
- * the one asked for, or -1 when there is none.
+ * consumer can read up to; for a read_committed request the last stable offset), otherwise the first
+ * offset it can read whose timestamp is at or after the one asked for, or -1 when there is none.
  */
 export function handleListOffsets(
   ctx: BrokerContext,
   request: v1.ListOffsetsRequest__Output,
 ): Promise<v1.ListOffsetsResponse> {
-  return listOffsetsAt(ctx, request, 'read_uncommitted');
+  return listOffsetsAt(ctx, request, request.isolationLevel === READ_COMMITTED ? 'read_committed' : 'read_uncommitted');
 }
 
 /**
- * ListOffsets at an isolation level (Kafka's, which the gRPC API does not carry): read_committed reads
- * up to the last stable offset instead of the high watermark, so a consumer reset to "latest" while a
- * transaction is open does not start past that transaction's records.
+ * ListOffsets at an isolation level (the gRPC request's, or the Kafka listener's v2+): read_committed
+ * reads up to the last stable offset instead of the high watermark, so a consumer reset to "latest" while
+ * a transaction is open does not start past that transaction's records.
  */
 export async function listOffsetsAt(
   ctx: BrokerContext,
-  request: v1.ListOffsetsRequest__Output,
+  request: Pick<v1.ListOffsetsRequest__Output, 'topics'>,
   isolation: 'read_uncommitted' | 'read_committed',
 ): Promise<v1.ListOffsetsResponse> {
   const readCommitted = isolation === 'read_committed';

@@ -5,8 +5,20 @@ import type { ListOffsetsTopic as _samsa_v1_ListOffsetsTopic, ListOffsetsTopic__
 
 export interface ListOffsetsRequest {
   'topics'?: (_samsa_v1_ListOffsetsTopic)[];
+  /**
+   * As FetchRequest's. 0 (or absent, from older clients): read_uncommitted, latest is the high watermark.
+   * 1: read_committed, latest is the last stable offset and a timestamp finds no record at or past it,
+   * so a consumer reset to the end while a transaction is open still reads that transaction once committed.
+   */
+  'isolationLevel'?: (number);
 }
 
 export interface ListOffsetsRequest__Output {
   'topics': (_samsa_v1_ListOffsetsTopic__Output)[];
+  /**
+   * As FetchRequest's. 0 (or absent, from older clients): read_uncommitted, latest is the high watermark.
+   * 1: read_committed, latest is the last stable offset and a timestamp finds no record at or past it,
+   * so a consumer reset to the end while a transaction is open still reads that transaction once committed.
+   */
+  'isolationLevel': (number);
 }

@@ -6,7 +6,8 @@ export interface PartitionMetadata {
   'errorCode'?: (number);
   'partition'?: (number);
   /**
-   * -1 when the partition has no leader right now.
+   * -1 when the partition has no leader right now, or its leader's broker is not registered (its session
+   * expired, before the controller elects another); error_code is then LEADER_NOT_AVAILABLE (retriable).
    */
   'leader'?: (number);
   'leaderEpoch'?: (number);
@@ -24,7 +25,8 @@ export interface PartitionMetadata__Output {
   'errorCode': (number);
   'partition': (number);
   /**
-   * -1 when the partition has no leader right now.
+   * -1 when the partition has no leader right now, or its leader's broker is not registered (its session
+   * expired, before the controller elects another); error_code is then LEADER_NOT_AVAILABLE (retriable).
    */
   'leader': (number);
   'leaderEpoch': (number);

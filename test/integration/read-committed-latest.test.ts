@@ -1,0 +1,83 @@
+/**
+ * A read_committed SDK consumer reset to "latest" while a transaction is open (real processes: one
+ * broker, the gRPC ListOffsets with its isolation_level): it starts at the last stable offset, the open
+ * transaction's first record, so it receives that transaction's records once it commits. Reset to the
+ * high watermark it would start past them and never see them (the Kafka listener's twin of this defect
+ * is test/integration/kafka-transactions.test.ts's group starting at the end).
+ */
+import { type ConsumedMessage, Samsa } from '@samsa/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LocalCluster } from '../helpers/cluster.js';
+import { waitFor } from '../helpers/wait.js';
+
+const TOPIC = 'rc-latest';
+let cluster: LocalCluster;
+let samsa: Samsa;
+
+beforeAll(async () => {
+  cluster = await LocalCluster.start({ brokers: 1, brokerSettings: { 'transaction.state.log.num.partitions': '2' } });
+  samsa = new Samsa({
+    brokers: cluster.bootstrap,
+    retry: { retries: 50, initialRetryTimeMs: 50, maxRetryTimeMs: 300 },
+  });
+  await samsa.admin().createTopics([{ topic: TOPIC, numPartitions: 1, replicationFactor: 1 }]);
+}, 60_000);
+
+afterAll(async () => {
+  await samsa?.close();
+  await cluster?.close();
+});
+
+describe('read_committed consumer starting at latest during an open transaction', () => {
+  it('starts at the last stable offset and receives the transaction once it commits', async () => {
+    const before = samsa.producer();
+    await before.send({ topic: TOPIC, partition: 0, value: 'before' }); // offset 0: committed, not transactional
+    await before.close();
+
+    const producer = samsa.producer({ transactionalId: 'rc-latest-tx' });
+    await producer.begin();
+    for (const v of ['t0', 't1', 't2']) await producer.send({ topic: TOPIC, partition: 0, value: v });
+    const admin = samsa.admin();
+    expect((await admin.fetchTopicOffsets(TOPIC))[0]).toMatchObject({ low: 0, high: 4 });
+    expect((await admin.fetchTopicOffsets(TOPIC, { isolationLevel: 'read_committed' }))[0]).toMatchObject({
+      low: 0,
+      high: 1,
+    });
+
+    const consumer = samsa.consumer({
+      groupId: 'rc-latest-group',
+      autoOffsetReset: 'latest',
+      isolationLevel: 'read_committed',
+      maxWaitMs: 100,
+    });
+    consumer.subscribe([TOPIC]);
+    const received: ConsumedMessage[] = [];
+    const signal = AbortSignal.timeout(20_000);
+    const loop = (async () => {
+      try {
+        for await (const m of consumer.messages({ signal })) {
+          received.push(m);
+          if (received.length >= 3) break;
+        }
+      } catch (err) {
+        if (!signal.aborted) throw err;
+      }
+    })();
+    const tp = { topic: TOPIC, partition: 0 };
+    const position = await waitFor(() => consumer.position(tp), {
+      timeoutMs: 30_000,
+      description: 'the consumer reset to latest',
+    });
+    expect(position).toBe(1); // the open transaction's first offset, not the high watermark (4)
+
+    await producer.commit();
+    await loop;
+    await consumer.close();
+    await producer.close();
+    expect(received.map((m) => [m.offset, m.value?.toString()])).toEqual([
+      [1, 't0'],
+      [2, 't1'],
+      [3, 't2'],
+    ]);
+  }, 60_000);
+});
