@@ -1,7 +1,8 @@
 // A producer's view of a leadership change: a 3-broker cluster (RF 3, min.insync.replicas 2, one
 // partition), one SDK producer (acks=all, idempotent, the client's default retry backoff) sending one
 // record at a time while the partition's leader changes: `--fault kill` SIGKILLs it (one fault a run;
-// zookeeper.session.timeout.ms is --session-ms), `--fault kill-follower` a follower instead (the leader
+// zookeeper.session.timeout.ms is --session-ms), `--fault pause` SIGSTOPs it instead (SIGCONT once a send
+// started after the pause was answered), `--fault kill-follower` a follower instead (the leader
 // keeps the partition in a new epoch once the follower leaves the ISR: its term starts again),
 // `--fault elect` makes the next replica the preferred one
 // (a reassignment that only reorders) and asks for a preferred election, --moves times a run. Per fault:
@@ -29,6 +30,7 @@ const { values } = parseArgs({
     moves: { type: 'string', default: '4' },
     timeline: { type: 'boolean', default: false },
     'build-client': { type: 'boolean', default: false },
+    'request-timeout-ms': { type: 'string', default: '4000' },
   },
 });
 const builds = values.build ?? [undefined];
@@ -139,7 +141,11 @@ async function oneRun(build) {
   const refusals = [];
   const options = { brokers: cluster.addresses, requestTimeoutMs: 4000, metadataMaxAgeMs: 2000 };
   const admin = new Samsa(options);
-  const client = new Samsa({ ...options, logger: countingLogger(retriesByCode, refusals) });
+  const client = new Samsa({
+    ...options,
+    requestTimeoutMs: Number(values['request-timeout-ms']),
+    logger: countingLogger(retriesByCode, refusals),
+  });
   const faults = [];
   try {
     // Refused (InvalidReplicationFactor) until all three brokers have registered.
@@ -170,10 +176,13 @@ async function oneRun(build) {
       const faultAt = Date.now();
       events.length = 0;
       const follower = before.replicas.find((r) => r !== before.leader);
-      if (values.fault === 'kill') cluster.brokers[before.leader - 1].child.kill('SIGKILL');
+      const leaderChild = cluster.brokers[before.leader - 1].child;
+      if (values.fault === 'kill') leaderChild.kill('SIGKILL');
+      else if (values.fault === 'pause') leaderChild.kill('SIGSTOP');
       else if (values.fault === 'kill-follower') cluster.brokers[follower - 1].child.kill('SIGKILL');
       else void admin.admin().electPreferredLeaders([{ topic: 'f', partitions: [0] }]);
       const first = await firstAckAfter(w.sends, faultAt + 1);
+      if (values.fault === 'pause') leaderChild.kill('SIGCONT');
       // The election happens a moment after it is asked for: the window ends once the new leader (in
       // metadata) has answered a send that started after it showed, and after-ms more have passed.
       if (values.fault === 'kill-follower')

@@ -91,37 +91,65 @@ describe('a broker that does not lead a partition (KIP-951)', () => {
   }, 60_000);
 });
 
-describe('a producer across a leader kill', () => {
-  it('is acknowledged again within a session timeout and an election of the kill', async () => {
-    const topic = 'failover-kill';
-    const partition = await createTopic(topic);
-    const producer = samsa.producer({ acks: 'all', deliveryTimeoutMs: 60_000 });
-    const sends: { value: string; sentAt: number; ackAt: number; offset: number }[] = [];
-    let running = true;
-    const writing = (async () => {
-      for (let i = 0; running; i++) {
-        const sentAt = Date.now();
-        const { offset } = await producer.send({ topic, partition: 0, value: `v${i}` });
-        sends.push({ value: `v${i}`, sentAt, ackAt: Date.now(), offset });
-      }
-    })();
+/**
+ * Writes one record at a time to `topic`'s only partition through `client` while `fault(leader)` strikes
+ * its leader; returns the time from the fault to the acknowledgement of the first send started after it.
+ */
+async function firstAckAfterFault(client: Samsa, topic: string, fault: (leader: number) => Promise<void>) {
+  const partition = await createTopic(topic);
+  const producer = client.producer({ acks: 'all', deliveryTimeoutMs: 60_000 });
+  const sends: { sentAt: number; ackAt: number; offset: number }[] = [];
+  let running = true;
+  const writing = (async () => {
+    for (let i = 0; running; i++) {
+      const sentAt = Date.now();
+      const { offset } = await producer.send({ topic, partition: 0, value: `v${i}` });
+      sends.push({ sentAt, ackAt: Date.now(), offset });
+    }
+  })();
+  try {
     await waitFor(async () => sends.length >= 20, { timeoutMs: 30_000, description: 'the writes going' });
     const leader = (await partition()).leader;
-    const killedAt = Date.now();
-    await cluster.killBroker(leader);
-    await waitFor(async () => sends.some((s) => s.sentAt > killedAt), {
+    const faultAt = Date.now();
+    await fault(leader);
+    await waitFor(async () => sends.some((s) => s.sentAt > faultAt), {
       timeoutMs: 60_000,
-      description: 'a send started after the kill acknowledged',
+      description: 'a send started after the fault acknowledged',
     });
-    const first = sends.find((s) => s.sentAt > killedAt)!;
-    const faultToAckMs = first.ackAt - killedAt;
-    console.log(`kill of leader ${leader} to the first acknowledgement: ${faultToAckMs} ms`);
+    const faultToAckMs = sends.find((s) => s.sentAt > faultAt)!.ackAt - faultAt;
+    console.log(`${topic}: leader ${leader}, fault to the first acknowledgement ${faultToAckMs} ms`);
+    expect((await partition()).leader).not.toBe(leader);
+    return faultToAckMs;
+  } finally {
     running = false;
     await writing;
     await producer.close();
-    expect((await partition()).leader).not.toBe(leader);
-    expect(faultToAckMs).toBeLessThan(SESSION_TIMEOUT_MS + TICK_MS + 2500);
     // One record at a time, each acknowledged once: offsets follow send order without gaps or repeats.
     expect(sends.map((s) => s.offset)).toEqual(sends.map((_, i) => (sends[0]?.offset ?? 0) + i));
+  }
+}
+
+describe('a producer across a paused leader', () => {
+  it('gives up on the request the paused leader holds once another is elected', async () => {
+    // The client's default request timeout (30 s): without giving up, the held request waits it out.
+    const client = new Samsa({ brokers: cluster.bootstrap });
+    let paused = -1;
+    try {
+      const faultToAckMs = await firstAckAfterFault(client, 'failover-pause', async (leader) => {
+        paused = leader;
+        cluster.pauseBroker(leader);
+      });
+      expect(faultToAckMs).toBeLessThan(SESSION_TIMEOUT_MS + TICK_MS + 2500);
+    } finally {
+      if (paused >= 0) cluster.resumeBroker(paused);
+      await client.close();
+    }
+  }, 120_000);
+});
+
+describe('a producer across a leader kill', () => {
+  it('is acknowledged again within a session timeout and an election of the kill', async () => {
+    const faultToAckMs = await firstAckAfterFault(samsa, 'failover-kill', (leader) => cluster.killBroker(leader));
+    expect(faultToAckMs).toBeLessThan(SESSION_TIMEOUT_MS + TICK_MS + 2500);
   }, 120_000);
 });

@@ -238,6 +238,11 @@ export class PartitionQueue {
   readonly batches: ProducerBatch[] = [];
   /** A request with this partition's batches is outstanding. */
   inFlight = false;
+  /**
+   * The producer's own record of that request's part (acks 1 and all): an answer to a part that is no
+   * longer this is dropped (the producer gave up on it and retried elsewhere).
+   */
+  outstanding: unknown = undefined;
   /** Not before this time (retry backoff), unless the partition's leader moves meanwhile. */
   retryAtMs = 0;
   /**

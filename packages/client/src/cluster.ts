@@ -55,6 +55,8 @@ export interface ClusterOptions {
 
 /** How long a broker that failed or timed out is tried last by requests any broker can answer. */
 const SUSPECT_WINDOW_MS = 30_000;
+/** A broker holding a request unanswered this long is tried after the others (a paused one would hold this one too). */
+const STALLED_REQUEST_MS = 1000;
 
 export function brokerAddress(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
@@ -332,20 +334,24 @@ export class Cluster {
     request: BrokerRpcs[M][0],
     options: Partial<CallOptions>,
   ): Promise<BrokerRpcs[M][1]> {
-    // Brokers that just failed or timed out go last (Kafka's least-loaded-node choice avoids them too).
-    const healthyFirst = (address: string) =>
-      this.options.pool.get(address).recentlyFailed(SUSPECT_WINDOW_MS) ? 1 : 0;
+    // Brokers that just failed or timed out go last, and before them those holding a request unanswered
+    // for a while (paused?) (Kafka's least-loaded-node choice avoids both too).
+    const healthyFirst = (address: string) => {
+      const connection = this.options.pool.get(address);
+      if (connection.recentlyFailed(SUSPECT_WINDOW_MS)) return 2;
+      return connection.hasStalledRequest(STALLED_REQUEST_MS) ? 1 : 0;
+    };
     const addresses = [...new Set([...[...this.brokers.values()].map((b) => b.address), ...this.options.brokers])].sort(
       (a, b) => healthyFirst(a) - healthyFirst(b),
     );
+    const timeoutMs = options.timeoutMs ?? this.options.requestTimeoutMs;
+    if (method === 'Metadata' && addresses.length > 1)
+      return this.hedgedCall(method, request, addresses, timeoutMs, options.signal);
     let lastError: unknown;
     let timeouts = 0;
     for (const address of addresses) {
       try {
-        return await this.options.pool.get(address).call(method, request, {
-          timeoutMs: options.timeoutMs ?? this.options.requestTimeoutMs,
-          signal: options.signal,
-        });
+        return await this.options.pool.get(address).call(method, request, { timeoutMs, signal: options.signal });
       } catch (err) {
         if (!isConnectionFailure(err)) throw err;
         this.options.logger.debug({ address, err }, 'broker unreachable');
@@ -353,12 +359,76 @@ export class Cluster {
         if ((err as SamsaClientError).code === ErrorCodes.REQUEST_TIMED_OUT.code) timeouts++;
       }
     }
+    throw this.noBrokerAnswered(addresses, lastError, timeouts);
+  }
+
+  private noBrokerAnswered(addresses: readonly string[], lastError: unknown, timeouts: number): unknown {
     // Every broker was slow rather than unreachable: the timeout says more than "cannot reach".
-    if (timeouts === addresses.length) throw lastError;
+    if (timeouts === addresses.length) return lastError;
     const tried = this.brokers.size > 0 ? addresses : this.options.brokers;
-    throw new ConnectionError(`cannot reach any broker at ${tried.join(', ')} (${connectionReason(lastError)})`, {
+    return new ConnectionError(`cannot reach any broker at ${tried.join(', ')} (${connectionReason(lastError)})`, {
       cause: lastError,
       retriable: true,
+    });
+  }
+
+  /**
+   * A request any broker answers the same (Metadata), sent to the first address and, each time
+   * STALLED_REQUEST_MS pass without an answer or a broker cannot be reached, to the next one as well: the
+   * first answer wins and the others are cancelled. A paused or cut-off broker that nothing has marked
+   * yet would otherwise hold the client's metadata (and every refresh queued behind it) for the whole
+   * request timeout, just when a failover needs fresh metadata.
+   */
+  private hedgedCall<M extends RpcName>(
+    method: M,
+    request: BrokerRpcs[M][0],
+    addresses: readonly string[],
+    timeoutMs: number,
+    outer: AbortSignal | undefined,
+  ): Promise<BrokerRpcs[M][1]> {
+    return new Promise((resolve, reject) => {
+      const losers = new AbortController();
+      const signal = outer === undefined ? losers.signal : AbortSignal.any([losers.signal, outer]);
+      let next = 0;
+      let running = 0;
+      let settled = false;
+      let timeouts = 0;
+      let lastError: unknown;
+      let timer: NodeJS.Timeout | undefined;
+      const finish = (settle: () => void) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        losers.abort();
+        settle();
+      };
+      const launch = (): void => {
+        clearTimeout(timer);
+        if (settled) return;
+        const address = addresses[next++];
+        if (address === undefined) {
+          if (running === 0) finish(() => reject(this.noBrokerAnswered(addresses, lastError, timeouts)));
+          return;
+        }
+        running++;
+        this.options.pool
+          .get(address)
+          .call(method, request, { timeoutMs, signal })
+          .then(
+            (response) => finish(() => resolve(response)),
+            (err: unknown) => {
+              running--;
+              if (settled) return;
+              if (!isConnectionFailure(err)) return finish(() => reject(err));
+              this.options.logger.debug({ address, err }, 'broker unreachable');
+              lastError = err;
+              if ((err as SamsaClientError).code === ErrorCodes.REQUEST_TIMED_OUT.code) timeouts++;
+              launch();
+            },
+          );
+        if (next < addresses.length) timer = setTimeout(launch, STALLED_REQUEST_MS);
+      };
+      launch();
     });
   }
 }

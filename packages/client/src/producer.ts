@@ -230,7 +230,17 @@ interface RequestPart {
   partitionIndex: number;
   /** The partition's leader epoch in the metadata the request was planned with. */
   readonly leaderEpoch: number;
+  /** The broker the request went to, and when (Date.now(); 0 until sent). */
+  readonly broker: number;
+  sentAtMs: number;
 }
+
+/**
+ * A request unanswered this long is looked at: the producer refreshes metadata (every retry backoff)
+ * and, once it names another leader in a newer epoch, gives up on that partition's part and retries at
+ * the new leader instead of waiting out requestTimeoutMs (30 s by default) at a paused or cut-off one.
+ */
+const STALLED_REQUEST_MS = 1000;
 
 interface ProduceRequestPlan {
   readonly broker: number;
@@ -558,7 +568,19 @@ export class Producer implements AsyncDisposable {
     let needMetadata = false;
     const plans = new Map<number, ProduceRequestPlan>();
     for (const queue of this.active) {
-      if (queue.inFlight) continue;
+      if (queue.inFlight) {
+        const part = queue.outstanding as RequestPart | undefined;
+        if (part === undefined) continue;
+        const stalledAtMs = part.sentAtMs + STALLED_REQUEST_MS;
+        if (now < stalledAtMs) {
+          nextWakeMs = Math.min(nextWakeMs, stalledAtMs);
+          continue;
+        }
+        if (!this.abandonIfLeaderMoved(part, now)) {
+          needMetadata = true;
+          continue;
+        }
+      }
       this.expire(queue, now);
       const head = queue.batches[0];
       if (head === undefined) {
@@ -604,7 +626,15 @@ export class Producer implements AsyncDisposable {
       const taken = this.take(queue, plan, now, force);
       if (taken.length > 0) {
         const leaderEpoch = info?.leaderEpoch ?? -1;
-        plan.parts.push({ queue, batches: taken, topicIndex: -1, partitionIndex: -1, leaderEpoch });
+        plan.parts.push({
+          queue,
+          batches: taken,
+          topicIndex: -1,
+          partitionIndex: -1,
+          leaderEpoch,
+          broker: leader,
+          sentAtMs: 0,
+        });
         queue.inFlight = true;
       }
     }
@@ -859,6 +889,14 @@ export class Producer implements AsyncDisposable {
       return;
     }
     const sentAt = performance.now();
+    if (plan.acks !== 0) {
+      const sentAtMs = Date.now();
+      for (const part of plan.parts) {
+        part.sentAtMs = sentAtMs;
+        part.queue.outstanding = part;
+      }
+      this.wakeup.at(sentAtMs + STALLED_REQUEST_MS);
+    }
     const call = connection.produce(request, { timeoutMs: this.options.requestTimeoutMs });
     if (trace) this.traceSent(plan, sentAt);
     // acks=0: nobody will tell us the offset, so the records count as sent once handed to the transport.
@@ -916,6 +954,7 @@ export class Producer implements AsyncDisposable {
   private requestSucceeded(plan: ProduceRequestPlan, response: v1.ProduceResponse__Output): void {
     let results: Map<string, v1.ProducePartitionResponse__Output> | undefined;
     for (const part of plan.parts) {
+      if (this.givenUp(plan, part)) continue;
       const { topic, partition } = part.queue;
       // The broker answers in the request's order; a map of the answer only if it did not.
       let result: v1.ProducePartitionResponse__Output | undefined;
@@ -971,9 +1010,41 @@ export class Producer implements AsyncDisposable {
   private requestFailed(plan: ProduceRequestPlan, err: unknown): void {
     if (err instanceof SamsaClientError && needsMetadataRefresh(err.code)) this.cluster.requestRefresh();
     for (const part of plan.parts) {
+      if (this.givenUp(plan, part)) continue;
       if (plan.acks === 0) this.partDelivered(part, -1);
       else this.partFailed(plan.broker, part, err);
     }
+  }
+
+  /** Whether the producer gave up on this part of an answered request (abandonIfLeaderMoved). */
+  private givenUp(plan: ProduceRequestPlan, part: RequestPart): boolean {
+    if (plan.acks === 0) return false;
+    if (part.queue.outstanding !== part) return true;
+    part.queue.outstanding = undefined;
+    return false;
+  }
+
+  /**
+   * A request stalled at a broker the metadata no longer names as the partition's leader (another one,
+   * in a newer epoch: an election happened): the partition's part fails as a timeout would, and its
+   * batches go to the new leader at once. The old leader was deposed, so it commits none of them; a copy
+   * its followers took before is in the new leader's log, which an idempotent producer's retry finds by
+   * its sequences. The late answer, if any, is dropped.
+   */
+  private abandonIfLeaderMoved(part: RequestPart, now: number): boolean {
+    const { queue } = part;
+    const info = this.cluster.topics.get(queue.topic)?.partitions[queue.partition];
+    if (info === undefined || info.leader < 0 || info.leader === part.broker || info.leaderEpoch <= part.leaderEpoch)
+      return false;
+    if (!this.cluster.brokers.has(info.leader)) return false;
+    queue.outstanding = undefined;
+    const err = new TimeoutError(
+      `Produce to broker ${part.broker} unanswered after ${now - part.sentAtMs} ms, and ` +
+        `${queue.topic}-${queue.partition} has a new leader (${info.leader}, epoch ${info.leaderEpoch})`,
+      { topic: queue.topic, partition: queue.partition, retriable: true },
+    );
+    this.partFailed(part.broker, part, err);
+    return true;
   }
 
   /** The partition's batches were appended back to back starting at baseOffset. */

@@ -100,6 +100,8 @@ interface Pending<Res> {
   resolve: (response: Res) => void;
   reject: (err: Error) => void;
   deadlineMs: number;
+  /** performance.now() when it was sent. */
+  sentAtMs: number;
 }
 
 /** The stream methods with correlated requests: the unary method each carries, and its types. */
@@ -172,8 +174,9 @@ export class CorrelatedStream<M extends keyof CorrelatedRpcs> {
     const correlationId = this.nextId++;
     return new Promise((resolve, reject) => {
       // On the monotonic clock: a wall clock set back would keep a timed-out request waiting that much longer.
-      const deadlineMs = performance.now() + timeoutMs;
-      this.pending.set(correlationId, { resolve, reject, deadlineMs });
+      const sentAtMs = performance.now();
+      const deadlineMs = sentAtMs + timeoutMs;
+      this.pending.set(correlationId, { resolve, reject, deadlineMs, sentAtMs });
       if (deadlineMs < this.timerAtMs) this.arm(deadlineMs);
       this.call.write({ correlationId, request });
     });
@@ -212,6 +215,13 @@ export class CorrelatedStream<M extends keyof CorrelatedRpcs> {
     );
   }
 
+  /** When the oldest request still unanswered was sent (performance.now()), Infinity when none is. */
+  oldestPendingAtMs(): number {
+    let oldest = Number.POSITIVE_INFINITY;
+    for (const pending of this.pending.values()) if (pending.sentAtMs < oldest) oldest = pending.sentAtMs;
+    return oldest;
+  }
+
   /** Fails what is outstanding and closes the stream; later requests go to a new one. */
   fail(err: SamsaClientError): void {
     if (this.closed) return;
@@ -242,6 +252,9 @@ export class BrokerConnection {
   private closed = false;
   /** When the last call failed to reach the broker or timed out; 0 after a success. */
   private lastFailureMs = 0;
+  /** Unary calls unanswered, by number: when each was made (performance.now()). */
+  private readonly callsSentAtMs = new Map<number, number>();
+  private nextCall = 0;
 
   constructor(address: string, clientId: string) {
     this.address = address;
@@ -266,12 +279,15 @@ export class BrokerConnection {
           : this.client;
       const fn = (client as unknown as Record<string, UnaryMethod>)[method] as UnaryMethod;
       let onAbort: (() => void) | undefined;
+      const callNumber = this.nextCall++;
+      this.callsSentAtMs.set(callNumber, performance.now());
       const call = fn.call(
         client,
         request,
         this.metadata,
         { deadline: Date.now() + options.timeoutMs },
         (err, response) => {
+          this.callsSentAtMs.delete(callNumber);
           if (onAbort) signal?.removeEventListener('abort', onAbort);
           if (signal?.aborted) reject(new AbortError(signal));
           else if (err) {
@@ -364,6 +380,18 @@ export class BrokerConnection {
    */
   recentlyFailed(windowMs: number, now = Date.now()): boolean {
     return this.lastFailureMs > 0 && now - this.lastFailureMs < windowMs;
+  }
+
+  /**
+   * Whether a Produce or a unary call (not a consumer's long poll) has waited `stalledMs` or more for its
+   * answer: the broker may be paused or cut off, which only its timeouts would tell, much later. Kafka's
+   * clients send metadata requests to the least loaded broker for the same reason.
+   */
+  hasStalledRequest(stalledMs: number): boolean {
+    const before = performance.now() - stalledMs;
+    if (this.produceStream !== undefined && this.produceStream.oldestPendingAtMs() <= before) return true;
+    for (const sentAtMs of this.callsSentAtMs.values()) if (sentAtMs <= before) return true;
+    return false;
   }
 
   close(): void {

@@ -126,7 +126,7 @@ export class TestCluster {
   /** KIP-951: a Produce refused with NOT_LEADER_OR_FOLLOWER names the current leader and its address. */
   leaderHints = false;
   /** Handlers of these methods wait for this promise before answering (set by hold()). */
-  private readonly gates = new Map<Method, Promise<void>>();
+  private readonly gates = new Map<string, Promise<void>>();
   private readonly appended = new EventEmitter();
 
   /** `fetchStream: false`: brokers without FetchStream (as before it), which answer it UNIMPLEMENTED. */
@@ -157,6 +157,7 @@ export class TestCluster {
       this.requests.push({ broker: id, method, request, at: Date.now(), ...(stream === undefined ? {} : { stream }) });
       try {
         await this.gates.get(method);
+        await this.gates.get(`${method}@${id}`);
         const fault = this.takeFault({ method, broker: id }, (f) => f.grpcStatus !== undefined);
         if (fault && !fault.afterHandling)
           return {
@@ -326,12 +327,13 @@ export class TestCluster {
     this.faults.push({ times: 1, ...fault });
   }
 
-  /** Requests of `method` wait until the returned function is called. */
-  hold(method: Method): () => void {
+  /** Requests of `method` (to `broker` only, if given) wait until the returned function is called. */
+  hold(method: Method, broker?: number): () => void {
+    const key = broker === undefined ? method : `${method}@${broker}`;
     let release!: () => void;
-    this.gates.set(method, new Promise<void>((resolve) => (release = resolve)));
+    this.gates.set(key, new Promise<void>((resolve) => (release = resolve)));
     return () => {
-      this.gates.delete(method);
+      this.gates.delete(key);
       release();
     };
   }
