@@ -206,10 +206,7 @@ export class LeaderDriver<R extends Replica = Replica> {
     // exposed (its CRCs passed), so they copy it while this leader writes it; the HW still waits for
     // the write (onLeaderAppend). Without, they are woken once it is written (onLeaderAppend).
     const onExposed = this.options.exposeUnwrittenAppends ? this.exposedCallback(replica) : undefined;
-    const appended = await replica.log.append(batches, {
-      leaderEpoch: replica.leaderEpoch,
-      ...(onExposed && { onExposed }),
-    });
+    const appended = await replica.log.append(batches, { leaderEpoch: replica.leaderEpoch, onExposed });
     trace?.('l.app', replica.partition, appended.baseOffset, appended.lastOffset);
     this.onLeaderAppend(replica);
     if (acks === -1) await this.waitForIsr(replica, appended.lastOffset + 1, timeoutMs, signal);
@@ -378,11 +375,13 @@ export class LeaderDriver<R extends Replica = Replica> {
         else if (status === 'notEnoughReplicas') reject(state.notEnoughReplicasError(true));
         return status !== 'waiting';
       };
-      const timedOut = `the in-sync replicas did not acknowledge within ${timeoutMs} ms`;
       this.options.waiters.park(
         {
           tryComplete: check,
-          onExpire: () => reject(new SamsaError(ErrorCodes.REQUEST_TIMED_OUT, timedOut)),
+          onExpire: () => {
+            const timedOut = `the in-sync replicas did not acknowledge within ${timeoutMs} ms`;
+            reject(new SamsaError(ErrorCodes.REQUEST_TIMED_OUT, timedOut));
+          },
           // The producer went away: stop waiting (the append itself stands, as in Kafka).
           onAbort: () => reject(new SamsaError(ErrorCodes.NETWORK_EXCEPTION, 'the producer disconnected')),
         },

@@ -249,13 +249,15 @@ export class ProducerStateTable {
       lastOffset,
       maxTimestampMs: batch.maxTimestamp,
     };
-    const kept = sameEpoch ? known.batches.slice(-(PRODUCER_BATCHES_RETAINED - 1)) : [];
+    // One new array per append (the copy an undo needs: restore puts back the entry before it), not two.
+    const batches = sameEpoch ? known.batches.slice(-(PRODUCER_BATCHES_RETAINED - 1)) : [];
+    batches.push(added);
     const transactional = (batch.attributes & Attribute.transactional) !== 0;
     const openTxn = known?.currentTxnFirstOffset ?? -1;
     this.entries.set(batch.producerId, {
       producerId: batch.producerId,
       epoch: batch.producerEpoch,
-      batches: [...kept, added],
+      batches,
       lastTimestampMs: Math.max(known?.lastTimestampMs ?? 0, batch.maxTimestamp),
       coordinatorEpoch: known?.coordinatorEpoch ?? -1,
       currentTxnFirstOffset: transactional && openTxn < 0 ? firstOffset : openTxn,
