@@ -406,12 +406,18 @@ export class GroupCoordinator {
   /**
    * TxnOffsetCommit (KIP-98, KIP-447): offsets written as a transactional batch of the producer, kept
    * pending until its marker reaches the partition. Fenced by the producer epoch the partition knows,
-   * by the member (a classic member by its generation), and by `verify`: the transaction coordinator's
-   * word that the partition was added to the producer's open transaction (AddOffsetsToTxn). A refusal
-   * writes nothing.
+   * by the member (a classic member by its generation, and by its instance id when it names one: a static
+   * member replaced by a newer incarnation is FENCED_INSTANCE_ID, as Kafka's validateMember answers), and
+   * by `verify`: the transaction coordinator's word that the partition was added to the producer's open
+   * transaction (AddOffsetsToTxn). A refusal writes nothing.
    */
   async txnCommitOffsets(
-    input: CommitInput & TxnProducer & { readonly generationId?: number; readonly memberless?: boolean },
+    input: CommitInput &
+      TxnProducer & {
+        readonly generationId?: number;
+        readonly memberless?: boolean;
+        readonly groupInstanceId?: string | null;
+      },
     verify: (partition: number) => Promise<unknown>,
   ): Promise<PartitionResults> {
     const { producerId, producerEpoch } = input;
@@ -429,7 +435,12 @@ export class GroupCoordinator {
     if (loaded.classic.has(input.groupId)) {
       const code = input.memberless
         ? 0
-        : loaded.classic.checkCommit(input.groupId, input.memberId, input.generationId ?? input.memberEpoch);
+        : loaded.classic.checkCommit(
+            input.groupId,
+            input.memberId,
+            input.generationId ?? input.memberEpoch,
+            input.groupInstanceId ?? null,
+          );
       if (code !== 0)
         throw new SamsaError(
           errorSpecForCode(code),

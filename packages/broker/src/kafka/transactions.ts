@@ -126,6 +126,20 @@ export async function addOffsetsToTxn(
 }
 
 /**
+ * Whether a TxnOffsetCommit is fenced by member: v3+ naming a member id, a generation or an instance id (a
+ * static member's commit with neither id nor generation is checked against the instance's holder, as
+ * Kafka's classic group validates it); below v3 the fields do not exist.
+ */
+export function namesMember(
+  version: number,
+  request: Pick<kafka.TxnOffsetCommitRequestData, 'memberId' | 'generationId' | 'groupInstanceId'>,
+): boolean {
+  return (
+    version >= 3 && (request.memberId !== '' || request.generationId >= 0 || (request.groupInstanceId ?? null) !== null)
+  );
+}
+
+/**
  * TxnOffsetCommit on the group coordinator, as the gRPC API's (pending until the transaction's marker
  * reaches the group's partition). v3+ carry the consumer's member id and generation (KIP-447) and are
  * fenced by them; below v3 there are none, and the commit is not fenced by member, as Kafka accepts
@@ -137,7 +151,7 @@ export async function txnOffsetCommit(
   request: kafka.TxnOffsetCommitRequestData,
 ): Promise<Reply> {
   const txn = txnRequestOf(request);
-  const kip447 = version >= 3 && (request.memberId !== '' || request.generationId >= 0);
+  const kip447 = namesMember(version, request);
   let topics: kafka.TxnOffsetCommitResponseData['topics'];
   try {
     const results = await ctx.groups.txnCommitOffsets(
@@ -146,6 +160,7 @@ export async function txnOffsetCommit(
         memberId: kip447 ? request.memberId : '',
         memberEpoch: kip447 ? request.generationId : -1,
         memberless: !kip447,
+        groupInstanceId: kip447 ? request.groupInstanceId : null,
         producerId: txn.producerId,
         producerEpoch: txn.producerEpoch,
         topics: request.topics.map((t) => ({

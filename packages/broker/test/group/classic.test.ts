@@ -10,6 +10,7 @@ import {
 import { DEFAULT_GROUP_CORE_CONFIG } from '../../src/group/core.js';
 import { type CoordinatorLog, GroupCoordinator } from '../../src/group/driver.js';
 import { decodeRecord, encodeKey, encodeValue, type GroupRecord } from '../../src/group/records.js';
+import { namesMember } from '../../src/kafka/transactions.js';
 
 const config = { ...DEFAULT_CLASSIC_CONFIG, initialRebalanceDelayMs: 100 };
 const meta = (s: string) => Buffer.from(s);
@@ -309,5 +310,67 @@ describe('classic groups in the coordinator driver', () => {
     expect(second.classicHeartbeat({ groupId: 'g', memberId: joined.memberId, generationId: 2 })).toBe(0);
     const offsets = await second.fetchOffsets({ groupId: 'g', memberId: '', memberEpoch: -1, topics: [] });
     expect(offsets).toEqual([{ name: 't', partitions: [expect.objectContaining({ partition: 0, offset: 5 })] }]);
+  });
+
+  it("a replaced static member's transactional commit naming its instance is FENCED_INSTANCE_ID", async () => {
+    // TxnOffsetCommit v3+ carries the instance id: Kafka's classic group fences a commit whose instance is
+    // held by another member id, and one naming only the instance (no member id, no generation) is
+    // checked against its holder, not taken as a memberless commit.
+    let ids = 0;
+    const coordinator = new GroupCoordinator({
+      config: DEFAULT_GROUP_CORE_CONFIG,
+      numPartitions: 1,
+      nowMs: () => 0,
+      topics: () => new Map([['t', 2]]),
+      newMemberId: () => `id${++ids}`,
+      classic: { ...config, initialRebalanceDelayMs: 0 },
+    });
+    await coordinator.becomeLeader(0, new MemLog());
+    const staticJoin = { ...joinInput(''), groupInstanceId: 'i-a' };
+    const first = await coordinator.joinGroup(staticJoin);
+    await coordinator.syncGroup({ groupId: 'g', memberId: first.memberId, generationId: 1, assignments: [] });
+    const restarted = await coordinator.joinGroup(staticJoin);
+    expect(restarted.errorCode).toBe(0);
+    expect(restarted.memberId).not.toBe(first.memberId);
+    const generation = restarted.generationId;
+    await coordinator.syncGroup({
+      groupId: 'g',
+      memberId: restarted.memberId,
+      generationId: generation,
+      assignments: [],
+    });
+    const txnCommit = (memberId: string, generationId: number) =>
+      coordinator
+        .txnCommitOffsets(
+          {
+            groupId: 'g',
+            memberId,
+            memberEpoch: generationId,
+            generationId,
+            groupInstanceId: 'i-a',
+            producerId: 7,
+            producerEpoch: 0,
+            topics: [{ name: 't', partitions: [{ partition: 0, offset: 5, leaderEpoch: -1, metadata: '' }] }],
+          },
+          () => Promise.resolve(),
+        )
+        .then(
+          () => 0,
+          (err: { code: number }) => err.code,
+        );
+    expect(await txnCommit(first.memberId, generation)).toBe(ErrorCodes.FENCED_INSTANCE_ID.code);
+    expect(await txnCommit('', -1)).toBe(ErrorCodes.FENCED_INSTANCE_ID.code);
+    expect(await txnCommit(restarted.memberId, generation)).toBe(0);
+  });
+});
+
+describe('TxnOffsetCommit on the Kafka listener: which requests are fenced by member', () => {
+  it('v3+ naming a member id, a generation or an instance id; never below v3', () => {
+    const none = { memberId: '', generationId: -1, groupInstanceId: null };
+    expect(namesMember(3, none)).toBe(false);
+    expect(namesMember(3, { ...none, groupInstanceId: 'i-a' })).toBe(true);
+    expect(namesMember(3, { ...none, memberId: 'm' })).toBe(true);
+    expect(namesMember(3, { ...none, generationId: 0 })).toBe(true);
+    expect(namesMember(2, { memberId: 'm', generationId: 1, groupInstanceId: 'i-a' })).toBe(false);
   });
 });
