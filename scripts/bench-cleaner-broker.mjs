@@ -17,7 +17,8 @@
  * fresh compacted topic (Kafka's default min.cleanable.dirty.ratio 0.5, segment.bytes 16 MiB, --keys
  * keys) written at R MB/s for --steady-seconds while its leader's cleaner runs; printed: the partition's
  * size on disk over time and the cleaner's passes (dirty MB cleaned, MB/s). A size that stops growing
- * is a cleaner that keeps up.
+ * is a cleaner that keeps up. --backoff-ms sets the brokers' log.cleaner.backoff.ms (100 by default,
+ * so a cleaning starts at once; Kafka's and the broker's default is 15000).
  * --internal-seconds S measures instead how fast a busy group and transactional load write the internal
  * compacted topics: --internal-clients transactional producers committing one-record transactions, and as
  * many consumers of their own groups committing an offset, each in a loop for S seconds; printed: what
@@ -40,6 +41,7 @@
  *   node scripts/bench-cleaner-broker.mjs [--brokers 1] [--mb 300] [--rounds 4] [--rate 10000]
  *     [--keys 100000] [--warmup-seconds 1] [--min-phase-records 20000] [--io-max-mb default|0|MB[,MB...]]
  *     [--settle-mb 32] [--settle-timeout-seconds 10] [--dir DIR] [--steady-mb R[,R...] --steady-seconds 60]
+ *     [--backoff-ms 100]
  *     [--internal-seconds S --internal-clients 8]
  */
 import { spawn } from 'node:child_process';
@@ -80,6 +82,7 @@ const { values: args } = parseArgs({
     dir: { type: 'string' },
     'steady-mb': { type: 'string' },
     'steady-seconds': { type: 'string', default: '60' },
+    'backoff-ms': { type: 'string', default: '100' },
     'internal-seconds': { type: 'string' },
     'internal-clients': { type: 'string', default: '8' },
   },
@@ -163,7 +166,7 @@ function startWithBudget(mb) {
     brokers: brokerCount,
     dir,
     overrides: {
-      'log.cleaner.backoff.ms': '100',
+      'log.cleaner.backoff.ms': args['backoff-ms'],
       ...(mb !== undefined ? { 'log.cleaner.io.max.bytes.per.second': String(bytesPerSecond) } : {}),
     },
     brokerStdout: watchLog,
