@@ -286,6 +286,28 @@ describe('consumer', () => {
     await iterator.return?.();
   });
 
+  it("waits for a new leader while the metadata names none (its broker's session expired)", async () => {
+    appendBatch(cluster, 't', 0, 'a', 2);
+    await consumer.assign([{ topic: 't', partition: 0 }]);
+    consumer.seek({ topic: 't', partition: 0, offset: 0 });
+    const iterator = consumer.messages();
+    expect((await take(iterator, 2)).map((m) => m.offset)).toEqual([0, 1]);
+    cluster.dropLeader('t', 0);
+    const next = take(iterator, 1);
+    const metadataAnswers = () => cluster.requestsOf('Metadata').length;
+    const asked = metadataAnswers();
+    await waitFor(() => metadataAnswers() >= asked + 2, 5000, 'metadata refreshes while there is no leader');
+    const fetches = cluster.requestsOf('Fetch').length;
+    await waitFor(() => metadataAnswers() >= asked + 4, 5000, 'more metadata refreshes');
+    // Backing off and asking the metadata again, not fetching from the broker that was the leader.
+    expect(cluster.requestsOf('Fetch').length).toBe(fetches);
+    cluster.moveLeader('t', 0, 1);
+    appendBatch(cluster, 't', 0, 'b', 1);
+    expect((await next)[0]?.value?.toString()).toBe('b0');
+    expect(cluster.requestsOf('Fetch').at(-1)?.broker).toBe(1);
+    await iterator.return?.();
+  });
+
   it('follows the leader when it moves (NotLeaderOrFollower, refresh, retry)', async () => {
     appendBatch(cluster, 't', 0, 'a', 2);
     await consumer.assign([{ topic: 't', partition: 0 }]);

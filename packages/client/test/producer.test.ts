@@ -276,6 +276,27 @@ describe('producer', () => {
     expect(values(cluster, 't', 0)).toEqual(['before', 'after']);
   });
 
+  it("waits for a new leader while the metadata names none (its broker's session expired)", async () => {
+    cluster.createTopic('t', 1, { leaders: [0] });
+    cluster.leaderHints = true; // the refusal names leader -1: not a leader to go to (KIP-951)
+    const producer = samsa.producer({ lingerMs: 0 });
+    await producer.send({ topic: 't', value: 'before' });
+    cluster.dropLeader('t', 0);
+    const metadataAnswers = () => cluster.requestsOf('Metadata').length;
+    const asked = metadataAnswers();
+    const during = producer.send({ topic: 't', value: 'during' });
+    await waitFor(() => metadataAnswers() >= asked + 3, 5000, 'metadata refreshes while there is no leader');
+    const refused = cluster.requestsOf('Produce').length;
+    expect(cluster.requestsOf('Produce').every((r) => r.broker === 0)).toBe(true);
+    // The producer backs off and asks the metadata again, not the old leader.
+    await waitFor(() => metadataAnswers() >= asked + 6, 5000, 'more metadata refreshes');
+    expect(cluster.requestsOf('Produce').length).toBe(refused);
+    cluster.moveLeader('t', 0, 1);
+    expect(await during).toEqual({ topic: 't', partition: 0, offset: 1 });
+    expect(cluster.requestsOf('Produce').at(-1)?.broker).toBe(1);
+    expect(values(cluster, 't', 0)).toEqual(['before', 'during']);
+  });
+
   it('retries retriable errors with backoff and keeps the order of a partition', async () => {
     cluster.createTopic('t', 1);
     const producer = samsa.producer({ lingerMs: 0, batchSize: 200 });

@@ -315,6 +315,14 @@ export class TestCluster {
     return p;
   }
 
+  /**
+   * The leader's broker is no longer registered (its session expired) and no other is elected yet: the
+   * metadata names no leader (-1, LEADER_NOT_AVAILABLE, as the brokers answer) and the old leader refuses.
+   */
+  dropLeader(topic: string, partition: number): void {
+    this.partition(topic, partition).leader = -1;
+  }
+
   /** Leadership moves (an election): the new leader has a higher epoch; the old one answers NotLeaderOrFollower. */
   moveLeader(topic: string, partition: number, to: number): void {
     const p = this.partition(topic, partition);
@@ -401,7 +409,7 @@ export class TestCluster {
           errorCode: 0,
           configs: t.configs,
           partitions: t.partitions.map((p, i) => ({
-            errorCode: 0,
+            errorCode: p.leader < 0 ? ErrorCodes.LEADER_NOT_AVAILABLE.code : 0,
             partition: i,
             leader: p.leader,
             leaderEpoch: p.leaderEpoch,

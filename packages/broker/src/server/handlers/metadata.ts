@@ -69,8 +69,10 @@ export async function handleMetadata(
 }
 
 /**
- * A topic's partitions. A leader that is alive but lacks `listener` is reported as no leader
- * (LeaderNotAvailable, retriable), as Kafka does: the client could not reach it on this listener.
+ * A topic's partitions. A leader that is not registered (its session expired and the controller has not
+ * elected another yet) or is alive but lacks `listener` is reported as no leader (-1,
+ * LeaderNotAvailable, retriable), as Kafka's metadata cache does: the client could not reach it, and
+ * one told a dead broker leads would send it requests until the next refresh.
  */
 export function describeTopic(
   topic: TopicInfo,
@@ -80,7 +82,7 @@ export function describeTopic(
 ): v1.TopicMetadata {
   const reachable = (id: number) => {
     const b = brokers.get(id);
-    return b === undefined || endpointOn(b, listener) !== undefined;
+    return b !== undefined && endpointOn(b, listener) !== undefined;
   };
   return {
     name: topic.name,
@@ -88,7 +90,7 @@ export function describeTopic(
     configs: { ...topic.configs },
     partitions: topic.partitions.map((p) => ({
       partition: p.partition,
-      errorCode: p.leader < 0 || !reachable(p.leader) ? ErrorCodes.LEADER_NOT_AVAILABLE.code : 0,
+      errorCode: reachable(p.leader) ? 0 : ErrorCodes.LEADER_NOT_AVAILABLE.code,
       leader: reachable(p.leader) ? p.leader : -1,
       leaderEpoch: p.leaderEpoch,
       replicas: [...p.replicas],
