@@ -10,8 +10,9 @@
 // from the fault to the first answer of a send started after it (kill), and the producer's retries by
 // error code (6: NOT_LEADER_OR_FOLLOWER). With several --build checkouts the builds alternate run by run,
 // so an A/B shares the machine's load; the client is this checkout's, or with --build-client each
-// build's own (packages/client/dist). --timeline prints, per fault, when the brokers logged the election
-// and the partition's new roles and when the client retried, saw the new leader and was acknowledged.
+// build's own (packages/client/dist). --timeline prints, per fault, when the brokers logged the election,
+// the partition's new roles and refused replica fetches (the brokers log at debug level then) and when
+// the client retried, saw the new leader and had a slow send acknowledged.
 //   flock /tmp/samsa-bench.lock node scripts/bench-failover.mjs --fault elect --build A --build B --runs 2
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -40,7 +41,14 @@ const sessionMs = Number(values['session-ms']);
 /** With --timeline: what the client and the brokers logged about the partition, with Date.now() times. */
 const events = [];
 /** Broker log lines (pino JSON) that tell where a failover's time goes. */
-const TIMELINE_MESSAGES = new Set(['partition state change', 'partition role changed', 'elected controller']);
+const TIMELINE_MESSAGES = new Set([
+  'partition state change',
+  'partition role changed',
+  'elected controller',
+  // Debug lines: with --timeline the brokers log at debug level.
+  'replica fetch refused',
+  'replica fetch failed; backing off',
+]);
 
 function timelineLog(child, id) {
   let rest = '';
@@ -51,9 +59,10 @@ function timelineLog(child, id) {
     for (const line of lines) {
       if (!line.includes('"msg"')) continue;
       try {
-        const { time, msg, topic, after, cause } = JSON.parse(line);
+        const { time, msg, topic, after, cause, fetchingFrom, message } = JSON.parse(line);
         if (!TIMELINE_MESSAGES.has(msg) || (topic !== undefined && topic !== 'f')) continue;
-        const detail = after ? ` leader ${after.leader} epoch ${after.leaderEpoch} (${cause})` : '';
+        let detail = after ? ` leader ${after.leader} epoch ${after.leaderEpoch} (${cause})` : '';
+        if (fetchingFrom !== undefined) detail = ` from broker ${fetchingFrom}${message ? `: ${message}` : ''}`;
         events.push({ at: time, what: `broker ${id}: ${msg}${detail}` });
       } catch {}
     }
@@ -135,7 +144,7 @@ async function oneRun(build) {
     name: 'failover',
     ...(build && { build }),
     overrides: { 'zookeeper.session.timeout.ms': String(sessionMs), 'replica.lag.time.max.ms': '2000' },
-    ...(values.timeline && { brokerStdout: timelineLog }),
+    ...(values.timeline && { brokerStdout: timelineLog, logLevel: 'debug' }),
   });
   const retriesByCode = {};
   const refusals = [];
