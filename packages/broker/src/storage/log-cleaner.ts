@@ -303,7 +303,7 @@ class Throttle {
     this.windowStartMs = clock.now();
   }
 
-  /** A new rate from the next window on. */
+  /** The rate the next take() waits for (the window under way included). */
   setRate(bytesPerSecond: number): void {
     this.bytesPerSecond = bytesPerSecond;
   }
