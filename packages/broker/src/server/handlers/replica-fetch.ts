@@ -1,7 +1,8 @@
-import { recordsEndOffset, trace, type v1 } from '@samsa/protocol';
+import { ErrorCodes, recordsEndOffset, trace, type v1 } from '@samsa/protocol';
 import { EMPTY_RECORDS, ReplicationThrottle, listsReplica } from '../../replication/index.js';
 import type { BrokerContext } from '../context.js';
 import { toErrorFields } from '../errors.js';
+import { awaitLeadership, ledHere } from '../leadership.js';
 import type { HostedPartition } from '../partitions.js';
 import {
   groupByTopic,
@@ -92,11 +93,24 @@ export async function handleReplicaFetch(
   if (trace)
     for (const t of request.topics)
       for (const p of t.partitions) trace('l.fin', p.partition, request.replicaId, p.fetchOffset);
+  let awaitedTerms = false;
   for (;;) {
     const reads = await readPartitions(request.topics, maxBytes, (topic, p, budget, first) =>
       readOne(ctx, request.replicaId, topic, p, budget, first),
     );
     const remainingMs = deadline - Date.now();
+    // A follower that heard of the election before this broker's term started (its epoch-cache save) is
+    // parked until it has, within its long poll, rather than refused into replica.fetch.backoff.ms: an
+    // acks=all write to the new leader waits for that follower.
+    if (!awaitedTerms && remainingMs > 0 && !signal.aborted) {
+      const starting = termsStarting(ctx, reads);
+      if (starting.length > 0) {
+        awaitedTerms = true;
+        const waitMs = Math.min(remainingMs, ctx.settings['leadership.wait.ms'] as number);
+        await awaitLeadership(ctx, starting, signal, waitMs);
+        continue;
+      }
+    }
     if (recordBytes(reads) >= Math.max(request.minBytes, 1) || answerNow(reads) || remainingMs <= 0 || signal.aborted) {
       if (trace) traceAnswer(request.replicaId, reads);
       return { topics: groupByTopic(reads) };
@@ -114,6 +128,17 @@ export async function handleReplicaFetch(
 }
 
 const isThrottled = (r: ReplicaRead): boolean => r.throttled === true;
+
+/** Partitions refused as not led here whose leader, in this broker's metadata, is this broker: a term starting. */
+function termsStarting(ctx: BrokerContext, reads: readonly ReplicaRead[]): { topic: string; partition: number }[] {
+  const starting: { topic: string; partition: number }[] = [];
+  for (const r of reads) {
+    if (r.response.errorCode !== ErrorCodes.NOT_LEADER_OR_FOLLOWER.code || ledHere(ctx, r.topic, r.partition)) continue;
+    const known = ctx.member.metadata.image.topics.get(r.topic)?.partitions[r.partition];
+    if (known?.leader === ctx.brokerId) starting.push({ topic: r.topic, partition: r.partition });
+  }
+  return starting;
+}
 
 /** A partition's answer that cannot wait for records: an error, a divergence, or a log start to tell. */
 function answerNow(reads: readonly ReplicaRead[]): boolean {
