@@ -116,7 +116,7 @@ const dir = args.dir ?? tempDir('samsa-cleaner-broker-bench-');
 
 /** The cleaners' log lines about `dirty`, as they come, with the time they arrived. */
 const cleanerEvents = [];
-/** The cleaners' passes over the --steady-mb topics. */
+/** The cleaners' passes over the --steady-mb topics, with the broker's id. */
 const steadyPasses = [];
 /** The default budget's rises and fall-backs (packages/broker/src/storage/cleaner-budget.ts), as they come. */
 const budgetEvents = [];
@@ -131,7 +131,7 @@ function watchLog(child, brokerId) {
     } catch {
       return;
     }
-    if (entry.topic?.startsWith('steady-') && entry.msg === 'cleaned log') steadyPasses.push(entry);
+    if (entry.topic?.startsWith('steady-') && entry.msg === 'cleaned log') steadyPasses.push({ ...entry, brokerId });
     if (entry.msg?.includes('I/O budget')) budgetEvents.push({ atMs: performance.now(), brokerId, entry });
     if (entry.topic !== 'dirty') return;
     cleanerEvents.push({ atMs: performance.now(), brokerId, msg: entry.msg, entry });
@@ -472,7 +472,8 @@ async function steady(mb, rateMB) {
   }
   await Promise.all(inFlight);
   const writtenMB = (sent * batchRecords * 110) / MiB;
-  const passes = steadyPasses.slice(passesFrom).filter((e) => e.topic === topic);
+  // The leader's passes (with --brokers 3 every replica cleans its own copy).
+  const passes = steadyPasses.slice(passesFrom).filter((e) => e.topic === topic && e.brokerId === leader);
   const cleanedMB = passes.reduce((n, e) => n + e.dirtyBytes, 0) / MiB;
   const cleaningS = passes.reduce((n, e) => n + e.elapsedMs, 0) / 1000;
   const at = (share) => (sizes[Math.min(sizes.length - 1, Math.floor(share * sizes.length))] ?? 0) / MiB;
