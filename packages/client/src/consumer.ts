@@ -205,6 +205,8 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
   /** The partition of the message (or batch) the application holds: handed out, not yet finished with. */
   private held: PartitionState | undefined;
   private releaseWaiters: Array<() => void> = [];
+  /** How many times a message or batch was handed to the application: the poll timer sees it move. */
+  private handOuts = 0;
   /**
    * Per partition, the assignment (its PartitionState) whose records were last handed to the application.
    * A transaction may commit a partition's offsets only while that assignment is still the member's: one
@@ -253,6 +255,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
       },
       pausePartitions: (tps) => this.pausePartitions(tps),
       releaseOf: (states) => this.releaseOf(states),
+      applicationProbe: () => ({ holding: this.held !== undefined, handOuts: this.handOuts }),
       addPartitions: (tps, paused) => this.addPartitions(tps, paused),
       resumePartitions: (tps) => this.resumePartitions(tps),
       removePartitions: (tps) => this.removePartitions(tps),
@@ -514,6 +517,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
 
   private hold(state: PartitionState): void {
     this.held = state;
+    this.handOuts++;
     if (!state.handedOut) {
       state.handedOut = true;
       this.handedOut.set(tpKey(state.topic, state.partition), state);

@@ -238,6 +238,66 @@ describe('a group member consumer (scripted coordinator)', () => {
     await iterator.return?.();
   });
 
+  it('maxPollIntervalMs: a message held past it: the member leaves, rejoins when the application is back', async () => {
+    await consumer.close();
+    events.length = 0;
+    consumer = samsa.consumer({ groupId: 'g', autoOffsetReset: 'earliest', maxWaitMs: 20, maxPollIntervalMs: 400 });
+    consumer.subscribe(['t'], {
+      onPartitionsAssigned: (tps) => void events.push(`assigned ${tps.map((tp) => key(tp.topic, tp.partition))}`),
+      onPartitionsLost: (tps) => void events.push(`lost ${tps.map((tp) => key(tp.topic, tp.partition))}`),
+    });
+    const heartbeatsBefore = coordinator.heartbeats.length;
+    coordinator.assignment = [{ topic: 't', partition: 0 }];
+    const iterator = consumer.messages();
+    await until(iterator, 0);
+    // Messages asked for in time (each within 400 ms) keep the member.
+    for (let i = 0; i < 3; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      await iterator.next();
+    }
+    expect(consumer.groupMetadata().state).not.toBe('stale');
+    const held = await iterator.next(); // offset 4, then the application hangs
+    const sent = () => coordinator.heartbeats.slice(heartbeatsBefore);
+    expect(sent()[0]).toMatchObject({ memberEpoch: 0, rebalanceTimeoutMs: 400 });
+    await waitFor(() => sent().some((h) => h.memberEpoch === -1), 5_000, 'the leave');
+    expect(consumer.groupMetadata().state).toBe('stale');
+    // Its partitions are another member's now: its commit is refused, nothing more is handed out to it.
+    await expect(consumer.commit()).rejects.toBeInstanceOf(CommitFailedError);
+    const afterLeave = sent().length;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(
+      sent()
+        .slice(afterLeave - 1)
+        .filter((h) => h.memberEpoch === 0),
+    ).toEqual([]);
+    expect(events).toEqual(['assigned t:0']);
+    // The application is back: the loss is told, the member joins again and starts at the committed offset.
+    const next = iterator.next();
+    await waitFor(() => events.length === 3, 5_000, 'lost and assigned again');
+    expect(events).toEqual(['assigned t:0', 'lost t:0', 'assigned t:0']);
+    expect(held.value?.offset).toBe(4);
+    expect((await next).value).toMatchObject({ partition: 0, offset: 0 });
+    await iterator.return?.();
+  });
+
+  it('maxPollIntervalMs with batches(): from a batch yielded to the next asked for', async () => {
+    await consumer.close();
+    consumer = samsa.consumer({ groupId: 'g', autoOffsetReset: 'earliest', maxWaitMs: 20, maxPollIntervalMs: 300 });
+    consumer.subscribe(['t']);
+    coordinator.assignment = [{ topic: 't', partition: 1 }];
+    const heartbeatsBefore = coordinator.heartbeats.length;
+    for await (const batch of consumer.batches()) {
+      expect(batch.partition).toBe(1);
+      await waitFor(() => consumer.groupMetadata().state === 'stale', 5_000, 'left on the poll timer');
+      await expect(consumer.commit()).rejects.toBeInstanceOf(CommitFailedError);
+      break;
+    }
+    const left = () => coordinator.heartbeats.slice(heartbeatsBefore).some((h) => h.memberEpoch === -1);
+    await waitFor(left, 5_000, 'the leave');
+    // Left the loop: the member joins again.
+    await waitFor(() => consumer.groupMetadata().state === 'stable', 5_000, 'joined again');
+  });
+
   it('close() while fenced still leaves, under the member id the coordinator knows', async () => {
     coordinator.assignment = [{ topic: 't', partition: 0 }];
     const iterator = consumer.messages();

@@ -8,7 +8,12 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCodes } from '@samsa/protocol';
 import type { Clock } from '../src/clock.js';
 import { type HeartbeatOutcome, MembershipDriver } from '../src/group/driver.js';
-import { type GroupPartition, type HeartbeatRequest, Membership } from '../src/group/membership.js';
+import {
+  type ApplicationProbe,
+  type GroupPartition,
+  type HeartbeatRequest,
+  Membership,
+} from '../src/group/membership.js';
 import { silentLogger } from '../src/logger.js';
 
 class ManualClock implements Clock {
@@ -162,8 +167,9 @@ class World {
     this.coordinator = new FakeCoordinator(this.clock, partitions, sessionTimeoutMs);
   }
 
-  add(name: string): TestMember {
+  add(name: string, poll: { maxPollIntervalMs: number; probe: () => ApplicationProbe } | undefined = undefined) {
     const membership = new Membership({
+      maxPollIntervalMs: poll?.maxPollIntervalMs,
       rebalanceTimeoutMs: 60_000,
       sessionTimeoutMs: this.sessionTimeoutMs,
       serverAssignor: undefined,
@@ -209,7 +215,7 @@ class World {
         member.errors.push(error);
       },
     };
-    member.driver = new MembershipDriver(membership, transport, this.clock, host, silentLogger, 'g');
+    member.driver = new MembershipDriver(membership, transport, this.clock, host, silentLogger, 'g', poll?.probe);
     member.driver.subscribe({ kind: 'topics', topics: ['t'] });
     this.members.push(member);
     return member;
@@ -326,6 +332,43 @@ describe('MembershipDriver against a KIP-848 coordinator (manual clock)', () => 
     // before b's session ends there.
     const movedMs = await world.until(() => left && world.counts().join() === '4,0', 'a takes everything');
     expect(movedMs).toBeLessThan(5_000);
+    expect(b.lost).toBe(1);
+    expect(a.errors.concat(b.errors)).toEqual([]);
+  });
+
+  it('an application stuck past maxPollIntervalMs: its member leaves, the other takes over', async () => {
+    const world = new World(4, 10_000);
+    const a = world.add('a');
+    // b's application takes a record at some point and does not come back for the next one.
+    const app = { holding: false, handOuts: 0 };
+    const b = world.add('b', { maxPollIntervalMs: 30_000, probe: () => app });
+    await world.until(spread(world, [2, 2]), '2/2');
+    // Records handed out and asked for again in time, for a minute: b stays.
+    for (let i = 0; i < 12; i++) {
+      app.holding = true;
+      app.handOuts++;
+      await world.clock.advance(5_000);
+    }
+    expect(world.counts()).toEqual([2, 2]);
+    let back = () => {};
+    b.loseGate = new Promise((resolve) => {
+      back = resolve;
+    });
+    app.handOuts++;
+    const stuckAtMs = world.clock.now;
+    // Sessions go on (heartbeats from the timer), yet b leaves once the poll timer runs out: a takes
+    // everything well before the stuck application comes back.
+    const movedMs = await world.until(() => world.counts().join() === '4,0', 'a takes everything', 120_000);
+    expect(world.clock.now - stuckAtMs).toBeGreaterThanOrEqual(30_000);
+    expect(movedMs).toBeLessThan(30_000 + 30_000 / 8 + 2_000);
+    expect(b.driver.membership.state).toBe('stale');
+    expect(world.coordinator.members.has(b.driver.membership.memberId)).toBe(false);
+    await world.clock.advance(60_000);
+    expect(world.counts()).toEqual([4, 0]);
+    // The application is back: the loss is reported and b joins again.
+    app.holding = false;
+    back();
+    await world.until(spread(world, [2, 2]), '2/2 again');
     expect(b.lost).toBe(1);
     expect(a.errors.concat(b.errors)).toEqual([]);
   });

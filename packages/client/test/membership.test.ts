@@ -450,3 +450,128 @@ describe('Membership (the consumer side of KIP-848)', () => {
     expect(only(m.poll(100), 'heartbeat').request.subscribedTopicNames).toEqual(['t', 'u']);
   });
 });
+
+describe('Membership: the poll timer (max.poll.interval.ms)', () => {
+  const maxPoll = { maxPollIntervalMs: 8_000 };
+  /** A member owning t-0 and t-1 at t=20 whose application holds hand-out 1 from t=100. */
+  function holding(options: Partial<MembershipConfig> = {}) {
+    const m = joined(tps('t', 0, 1), { ...maxPoll, ...options });
+    m.observeApplication(10, { holding: false, handOuts: 0 });
+    m.reconciled(only(m.poll(10), 'reconcile').id);
+    const ack = only(m.poll(20), 'heartbeat');
+    m.heartbeatSucceeded(
+      ack.seq,
+      { memberId: 'm1', memberEpoch: 1, heartbeatIntervalMs: 1_000, assignment: undefined },
+      20,
+    );
+    m.observeApplication(100, { holding: true, handOuts: 1 });
+    return m;
+  }
+
+  /** Heartbeats answered and the application looked at on every wake until `endMs`; the actions seen. */
+  function run(m: Membership, endMs: number, probe: (t: number) => { holding: boolean; handOuts: number }) {
+    const seen: MembershipAction[] = [];
+    for (let t = m.nextWakeMs(); t <= endMs; t = m.nextWakeMs()) {
+      m.observeApplication(t, probe(t));
+      for (const a of m.poll(t)) {
+        seen.push(a);
+        if (a.type === 'heartbeat' && a.request.memberEpoch >= 0)
+          m.heartbeatSucceeded(
+            a.seq,
+            { memberId: 'm1', memberEpoch: 1, heartbeatIntervalMs: 1_000, assignment: undefined },
+            t,
+          );
+      }
+      if (seen.some((a) => a.type === 'poll-expired')) break;
+    }
+    return seen;
+  }
+
+  const leaveIn = (seen: MembershipAction[]) => {
+    const leaves = seen.filter((a) => a.type === 'heartbeat' && a.request.memberEpoch < 0);
+    expect(leaves).toHaveLength(1);
+    return leaves[0] as Extract<MembershipAction, { type: 'heartbeat' }>;
+  };
+
+  it('an application asking for more records in time keeps the member; holding nothing stops the timer', () => {
+    const m = holding();
+    // A new hand-out every 5 s (under 8 s), then nothing held for a minute: never expires.
+    const seen = run(m, 100_000, (t) =>
+      t < 40_000 ? { holding: true, handOuts: 1 + Math.floor(t / 5_000) } : { holding: false, handOuts: 9 },
+    );
+    expect(seen.filter((a) => a.type === 'poll-expired' || a.type === 'lose')).toEqual([]);
+    expect(m.state).toBe('stable');
+  });
+
+  it('held past it: leaves with epoch -1 at once, loses its partitions, rejoins when the application is back', () => {
+    const m = holding();
+    const seen = run(m, 100_000, () => ({ holding: true, handOuts: 1 }));
+    const expired = only(seen, 'poll-expired');
+    // Never before 8 s from the hand-out (seen at 100), at most an eighth of it late.
+    expect(expired.heldMs).toBeGreaterThanOrEqual(8_000);
+    expect(expired.heldMs).toBeLessThanOrEqual(9_000);
+    const t = 100 + expired.heldMs;
+    expect(m.state).toBe('stale');
+    expect(m.isMember).toBe(false);
+    const lose = only(seen, 'lose');
+    expect(lose.reason).toContain('maxPollIntervalMs');
+    // In the same poll: the leave goes at once.
+    const leave = leaveIn(seen);
+    expect(leave.request).toMatchObject({ memberId: 'm1', memberEpoch: -1 });
+    m.heartbeatSucceeded(leave.seq, { memberId: 'm1', memberEpoch: -1, heartbeatIntervalMs: 0, assignment: [] }, t + 5);
+    // Nothing more until the application is back (the driver reports the loss once it let go).
+    expect(m.poll(t + 60_000)).toEqual([]);
+    expect(m.nextWakeMs()).toBe(Infinity);
+    m.lost(lose.id, t + 60_000);
+    const rejoin = only(m.poll(t + 60_000), 'heartbeat');
+    expect(rejoin.request).toMatchObject({ memberId: 'm1', memberEpoch: 0, ownedPartitions: [] });
+    expect(m.state).toBe('joining');
+  });
+
+  it('a static member leaves with epoch -2 (keeping its instance); the rejoin waits for the leave answer', () => {
+    const m = holding({ instanceId: 'i-1' });
+    const seen = run(m, 100_000, () => ({ holding: true, handOuts: 1 }));
+    const lose = only(seen, 'lose');
+    const leave = leaveIn(seen);
+    expect(leave.request).toMatchObject({ memberEpoch: -2, instanceId: 'i-1' });
+    m.lost(lose.id, 20_000);
+    // The leave is still unanswered: a join now could reach the coordinator before it.
+    expect(m.poll(20_000)).toEqual([]);
+    m.heartbeatFailed(leave.seq, ErrorCodes.COORDINATOR_LOAD_IN_PROGRESS.code, 'loading', 20_010);
+    const again = only(m.poll(m.nextWakeMs()), 'heartbeat');
+    expect(again.request.memberEpoch).toBe(-2);
+    m.heartbeatFailed(again.seq, ErrorCodes.UNKNOWN_MEMBER_ID.code, 'gone already', 21_000);
+    expect(only(m.poll(21_000), 'heartbeat').request).toMatchObject({ memberEpoch: 0, instanceId: 'i-1' });
+  });
+
+  it('a reconciliation waiting on the stuck application is abandoned; close() meanwhile ends it', () => {
+    const m = holding();
+    const beat = only(m.poll(1_020), 'heartbeat');
+    m.heartbeatSucceeded(
+      beat.seq,
+      { memberId: 'm1', memberEpoch: 2, heartbeatIntervalMs: 1_000, assignment: tps('t', 0) },
+      1_030,
+    );
+    const revoke = only(m.poll(1_030), 'reconcile');
+    expect(revoke.revoke).toEqual(tps('t', 1));
+    const seen = run(m, 100_000, () => ({ holding: true, handOuts: 1 }));
+    const lose = only(seen, 'lose');
+    m.reconciled(revoke.id);
+    expect(m.owned()).toHaveLength(2); // the late completion changes nothing
+    const leave = leaveIn(seen);
+    m.leave(12_000);
+    m.heartbeatSucceeded(
+      leave.seq,
+      { memberId: 'm1', memberEpoch: -1, heartbeatIntervalMs: 0, assignment: [] },
+      12_000,
+    );
+    m.lost(lose.id, 13_000);
+    expect(m.poll(13_000)).toEqual([{ type: 'left' }]);
+  });
+
+  it('without maxPollIntervalMs nothing is watched', () => {
+    const m = holding({ maxPollIntervalMs: undefined });
+    const seen = run(m, 1_000_000, () => ({ holding: true, handOuts: 1 }));
+    expect(seen.filter((a) => a.type !== 'heartbeat')).toEqual([]);
+  });
+});

@@ -9,6 +9,7 @@ import type { Clock } from '../clock.js';
 import { SamsaClientError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type {
+  ApplicationProbe,
   GroupPartition,
   HeartbeatRequest,
   HeartbeatResponse,
@@ -64,6 +65,8 @@ export class MembershipDriver {
     private readonly host: AssignmentHost,
     private readonly logger: Logger,
     private readonly groupId: string,
+    /** What the application is doing, for the poll timer (max.poll.interval.ms); none: not watched. */
+    private readonly probe?: () => ApplicationProbe,
   ) {}
 
   subscribe(subscription: Subscription): void {
@@ -95,6 +98,7 @@ export class MembershipDriver {
   pump(): void {
     if (this.stopped) return;
     const nowMs = this.clock.nowMs();
+    if (this.probe !== undefined) this.membership.observeApplication(nowMs, this.probe());
     for (const action of this.membership.poll(nowMs)) this.execute(action);
     const wakeMs = this.membership.nextWakeMs();
     if (wakeMs === this.timerAtMs) return;
@@ -146,6 +150,21 @@ export class MembershipDriver {
           () => this.host.lose(action.reason),
           () => this.membership.lost(action.id, this.clock.nowMs()),
           'losing partitions',
+        );
+        return;
+      case 'poll-expired':
+        // Kafka's consumer warns the same way: the setting to raise, or the work per hand-out to cut.
+        this.logger.warn(
+          {
+            groupId: this.groupId,
+            memberId: this.membership.memberId,
+            heldMs: action.heldMs,
+            maxPollIntervalMs: action.maxPollIntervalMs,
+          },
+          'the application held the same records longer than maxPollIntervalMs: the member leaves the group, ' +
+            'its partitions go to other members and its commits are refused; it joins again when the ' +
+            'application asks for more records. Raise maxPollIntervalMs, or spend less time per message or ' +
+            'batch (a smaller maxPartitionFetchBytes makes batches smaller)',
         );
         return;
       case 'left':

@@ -12,6 +12,9 @@
  * - One heartbeat in flight at a time; a response to an older one is ignored.
  * - A fenced member gives up everything it owns (lost, no commit: its epoch can no longer commit)
  *   before it rejoins with epoch 0.
+ * - The poll timer (max.poll.interval.ms, KIP-62): an application holding the same records for longer
+ *   makes the member leave (epoch -1, or -2 for a static member) and lose its partitions at once; it
+ *   rejoins once the application is back (the loss reported) and the leave answered.
  */
 import { ErrorCodes, errorSpecForCode } from '@samsa/protocol';
 
@@ -33,8 +36,14 @@ export interface MembershipConfig {
   readonly memberId?: string | undefined;
   /** group.instance.id: a static member keeps its partitions across a restart within its session. */
   readonly instanceId?: string | undefined;
-  /** Time the member has to revoke partitions (Kafka's max.poll.interval.ms). */
+  /** Time the member has to revoke partitions, sent to the coordinator (Kafka sends max.poll.interval.ms). */
   readonly rebalanceTimeoutMs: number;
+  /**
+   * max.poll.interval.ms: the longest the application may hold the same records (handed out, not yet
+   * finished with) before the member leaves the group; undefined: no limit. Watched through
+   * observeApplication().
+   */
+  readonly maxPollIntervalMs?: number | undefined;
   /**
    * Without a successful heartbeat for this long, the coordinator has expelled the member: it stops
    * consuming (its partitions are lost) and rejoins, rather than read partitions others own now.
@@ -68,6 +77,15 @@ export interface HeartbeatResponse {
   readonly assignment: readonly GroupPartition[] | undefined;
 }
 
+/**
+ * What the application is doing, as the consumer counts it (cheap enough for every record): whether it
+ * holds records now, and how many times records were handed to it so far.
+ */
+export interface ApplicationProbe {
+  readonly holding: boolean;
+  readonly handOuts: number;
+}
+
 export type MembershipAction =
   /** Send this heartbeat; report the outcome with heartbeatSucceeded/heartbeatFailed(seq, ...). */
   | { readonly type: 'heartbeat'; readonly seq: number; readonly request: HeartbeatRequest }
@@ -83,6 +101,11 @@ export type MembershipAction =
     }
   /** Every partition the member holds is lost: stop consuming them without committing; report lost(id). */
   | { readonly type: 'lose'; readonly id: number; readonly reason: string }
+  /**
+   * The application held the same records for `heldMs`, past max.poll.interval.ms: the member leaves the
+   * group (a 'lose' follows); the driver warns.
+   */
+  | { readonly type: 'poll-expired'; readonly heldMs: number; readonly maxPollIntervalMs: number }
   /** The member has left the group (or never joined); close() can finish. */
   | { readonly type: 'left' }
   /** The member cannot go on (e.g. FencedInstanceId, UnsupportedAssignor); the iterator throws it. */
@@ -95,11 +118,16 @@ export type MemberStateName =
   | 'reconciling'
   | 'acknowledging'
   | 'fenced'
+  | 'stale'
   | 'leaving'
   | 'left'
   | 'fatal';
 
-type Phase = 'unsubscribed' | 'joining' | 'member' | 'fenced' | 'leaving' | 'left' | 'fatal';
+/**
+ * stale: left the group because the poll timer ran out; waits for the leave's answer and for the
+ * application to come back (the loss reported) before it joins again.
+ */
+type Phase = 'unsubscribed' | 'joining' | 'member' | 'fenced' | 'stale' | 'leaving' | 'left' | 'fatal';
 
 const LEAVE_EPOCH = -1;
 const STATIC_LEAVE_EPOCH = -2;
@@ -148,6 +176,16 @@ export class Membership {
    */
   private seenSinceMs = 0;
   private leaveAsStatic = false;
+  /**
+   * The poll timer: the hand-out count the application held at the last observation, -1 when it held
+   * nothing, and when that count was first seen held. The records were handed out before that, so the
+   * held time is never overstated (at most one observation interval understated).
+   */
+  private heldHandOuts = -1;
+  private heldSeenMs = 0;
+  private observedAtMs = 0;
+  /** In phase stale: whether the leave was answered, the loss reported, close() asked for meanwhile. */
+  private stale: { leaveDone: boolean; lostDone: boolean; closing: boolean } | undefined;
   private readonly actions: MembershipAction[] = [];
 
   constructor(private readonly config: MembershipConfig) {}
@@ -183,7 +221,7 @@ export class Membership {
   /** Subscribes (or changes the subscription): joins the group, or tells the coordinator at once. */
   subscribe(subscription: Subscription, nowMs: number): void {
     this.subscription = subscription;
-    if (this.phase === 'leaving' || this.phase === 'fatal' || this.phase === 'fenced') return;
+    if (this.phase === 'leaving' || this.phase === 'fatal' || this.phase === 'fenced' || this.phase === 'stale') return;
     if (this.phase === 'unsubscribed' || this.phase === 'left') this.startJoining(nowMs);
     this.sendNow = true;
   }
@@ -202,6 +240,10 @@ export class Membership {
         this.actions.push({ type: 'left' });
         return;
       case 'leaving':
+        return;
+      case 'stale':
+        // Already left: it ends there once the application is back, instead of joining again.
+        if (this.stale) this.stale.closing = true;
         return;
       default:
         break;
@@ -225,6 +267,7 @@ export class Membership {
   /** The actions due at `nowMs`, in order. Call after every input and when nextWakeMs() comes. */
   poll(nowMs: number): MembershipAction[] {
     this.checkSession(nowMs);
+    this.checkPollTimer(nowMs);
     this.maybeReconcile();
     this.maybeHeartbeat(nowMs);
     return this.actions.splice(0);
@@ -239,7 +282,26 @@ export class Membership {
     }
     if ((this.phase === 'member' || this.phase === 'leaving') && this.ownedByKey.size > 0)
       wake = Math.min(wake, this.seenSinceMs + this.config.sessionTimeoutMs);
+    const maxPollMs = this.config.maxPollIntervalMs;
+    if (this.phase === 'member' && maxPollMs !== undefined) {
+      // Looked at again every eighth of the interval: a hand-out is seen at most that late.
+      wake = Math.min(wake, this.observedAtMs + Math.ceil(maxPollMs / 8));
+      if (this.heldHandOuts >= 0) wake = Math.min(wake, this.heldSeenMs + maxPollMs);
+    }
     return wake;
+  }
+
+  /**
+   * What the application is doing now (the driver looks before every poll()). The poll timer runs while
+   * it holds the same hand-out; a new hand-out (it asked for more) or holding nothing stops it.
+   */
+  observeApplication(nowMs: number, probe: ApplicationProbe): void {
+    this.observedAtMs = nowMs;
+    if (!probe.holding) this.heldHandOuts = -1;
+    else if (probe.handOuts !== this.heldHandOuts) {
+      this.heldHandOuts = probe.handOuts;
+      this.heldSeenMs = nowMs;
+    }
   }
 
   heartbeatSucceeded(seq: number, response: HeartbeatResponse, nowMs: number): void {
@@ -250,7 +312,7 @@ export class Membership {
     this.retryAtMs = 0;
     this.seenSinceMs = sentMs;
     if (leaving) {
-      this.finishLeaving();
+      this.leaveAnswered(nowMs);
       return;
     }
     if (this.phase !== 'joining' && this.phase !== 'member' && this.phase !== 'leaving') return;
@@ -270,7 +332,7 @@ export class Membership {
     const { leaving } = this.inFlight;
     this.inFlight = undefined;
     if (FENCED.has(errorCode)) {
-      if (leaving) this.finishLeaving();
+      if (leaving) this.leaveAnswered(nowMs);
       else this.fence(`${message} (code ${errorCode})`, errorCode === ErrorCodes.UNKNOWN_MEMBER_ID.code);
       return;
     }
@@ -280,7 +342,7 @@ export class Membership {
       return;
     }
     if (leaving) {
-      this.finishLeaving();
+      this.leaveAnswered(nowMs);
       return;
     }
     this.failFatally(errorCode, message);
@@ -307,10 +369,64 @@ export class Membership {
     if (this.losing !== id) return;
     this.losing = undefined;
     this.ownedByKey.clear();
+    if (this.phase === 'stale' && this.stale) {
+      this.stale.lostDone = true;
+      this.endStale(nowMs);
+      return;
+    }
     if (this.phase === 'fenced') {
       this.startJoining(nowMs);
       this.retryAtMs = nowMs + this.backoffMs();
     }
+  }
+
+  /** The answer to a leave (any answer: a member the coordinator no longer knows has left too). */
+  private leaveAnswered(nowMs: number): void {
+    if (this.phase !== 'stale' || !this.stale) {
+      this.finishLeaving();
+      return;
+    }
+    this.stale.leaveDone = true;
+    this.endStale(nowMs);
+  }
+
+  /** Stale, left and the application back: joins again (epoch 0, same member id), or is done if closing. */
+  private endStale(nowMs: number): void {
+    const stale = this.stale;
+    if (!stale?.leaveDone || !stale.lostDone) return;
+    this.stale = undefined;
+    this.heldHandOuts = -1;
+    if (stale.closing) this.finishLeaving();
+    else this.startJoining(nowMs);
+  }
+
+  /**
+   * The application held the same records past max.poll.interval.ms: as Kafka's consumer (KIP-62, and
+   * KIP-848's leave on poll timer expiry), the member leaves at once, so its partitions go to others
+   * rather than wait on an application that may never come back, and treats them as lost (no commit: its
+   * epoch is given up). A running reconciliation is abandoned, as at a fence.
+   */
+  private checkPollTimer(nowMs: number): void {
+    const maxPollMs = this.config.maxPollIntervalMs;
+    if (maxPollMs === undefined || this.phase !== 'member' || this.heldHandOuts < 0) return;
+    const heldMs = nowMs - this.heldSeenMs;
+    if (heldMs < maxPollMs) return;
+    this.actions.push({ type: 'poll-expired', heldMs, maxPollIntervalMs: maxPollMs });
+    this.reconciliation = undefined;
+    this.target = undefined;
+    this.inFlight = undefined;
+    this.sendNow = false;
+    this.retryAtMs = 0;
+    this.memberEpochValue = 0;
+    this.phase = 'stale';
+    this.stale = { leaveDone: false, lostDone: false, closing: false };
+    const id = this.nextActionId++;
+    this.losing = id;
+    this.actions.push({
+      type: 'lose',
+      id,
+      reason: `the application held records for ${heldMs} ms, over maxPollIntervalMs (${maxPollMs})`,
+    });
   }
 
   private startJoining(nowMs: number): void {
@@ -397,6 +513,8 @@ export class Membership {
       case 'joining':
       case 'member':
         return true;
+      case 'stale':
+        return this.stale !== undefined && !this.stale.leaveDone;
       case 'leaving':
         // Until every partition is given back, heartbeats go on at the interval (as Kafka's consumer's do
         // while it prepares to leave): a revocation may take up to the rebalance timeout, and a member
@@ -409,6 +527,7 @@ export class Membership {
 
   /** Leaving, and every partition is given back: the leave heartbeat goes now. */
   private leaveReady(): boolean {
+    if (this.phase === 'stale') return true;
     return (
       this.phase === 'leaving' &&
       this.reconciliation === undefined &&
@@ -424,7 +543,7 @@ export class Membership {
     // A join never answered is not followed by a leave (close() stays quick when the coordinator cannot
     // be reached); if the coordinator took it, that member's session ends it.
     if (leaving && this.memberIdValue === '') {
-      this.finishLeaving();
+      this.leaveAnswered(nowMs);
       return;
     }
     const memberId = this.memberIdValue !== '' ? this.memberIdValue : (this.config.memberId ?? '');
@@ -432,12 +551,14 @@ export class Membership {
     this.inFlight = { seq, leaving, sentMs: nowMs };
     this.sendNow = false;
     const subscription = this.subscription;
+    // Left on the poll timer: a static member keeps its instance (-2), as Kafka's leaveGroupEpoch().
+    const staticLeave = this.phase === 'stale' ? this.config.instanceId !== undefined : this.leaveAsStatic;
     this.actions.push({
       type: 'heartbeat',
       seq,
       request: {
         memberId,
-        memberEpoch: leaving ? (this.leaveAsStatic ? STATIC_LEAVE_EPOCH : LEAVE_EPOCH) : this.memberEpochValue,
+        memberEpoch: leaving ? (staticLeave ? STATIC_LEAVE_EPOCH : LEAVE_EPOCH) : this.memberEpochValue,
         instanceId: this.config.instanceId,
         rebalanceTimeoutMs: this.config.rebalanceTimeoutMs,
         subscribedTopicNames: subscription?.kind === 'topics' ? subscription.topics : undefined,

@@ -13,7 +13,7 @@ import type { TopicPartition } from '../offsets.js';
 import type { RetryOptions } from '../retry.js';
 import { GroupCoordinators, fromTopicPartitions, groupErrorCode, toTopicPartitions } from './coordinator.js';
 import { type AssignmentHost, type GroupTransport, type HeartbeatOutcome, MembershipDriver } from './driver.js';
-import { type GroupPartition, type HeartbeatRequest, Membership } from './membership.js';
+import { type ApplicationProbe, type GroupPartition, type HeartbeatRequest, Membership } from './membership.js';
 import { type CommitCheck, GroupOffsets, type MemberIdentity } from './offsets.js';
 
 /**
@@ -56,7 +56,17 @@ export interface GroupOptions {
    * consuming them (the coordinator expels it after its group.consumer.session.timeout.ms); 45000.
    */
   sessionTimeoutMs?: number;
-  /** Time the member has to give partitions back in a rebalance (Kafka's max.poll.interval.ms, 300000). */
+  /**
+   * max.poll.interval.ms (300000): the longest the application may hold the same records. messages()
+   * hands out one message at a time: from the moment next() resolves with a message until the next call
+   * of next() (or the loop ends). batches() hands out a batch: from the moment it is yielded until the loop
+   * asks for the next one. Waiting for records inside next() does not count. Past it, the member leaves
+   * the group (a warning is logged): its partitions go to other members, onPartitionsLost runs once the
+   * application is back, its commits of those records fail with CommitFailedError, and it joins again.
+   * Also the rebalance timeout the member sends (the time it has to give partitions back).
+   */
+  maxPollIntervalMs?: number;
+  /** The rebalance timeout sent to the coordinator; maxPollIntervalMs when left out, as Kafka sends. */
   rebalanceTimeoutMs?: number;
   /** Kafka's group.remote.assignor: 'uniform' or 'range'; the broker's default when left out. */
   groupRemoteAssignor?: 'uniform' | 'range';
@@ -86,6 +96,8 @@ export interface GroupConsumerHost {
   readonly assignMode: boolean;
   /** Stops fetching `tps` at once (buffered data dropped); they stay assigned until removed. */
   pausePartitions(tps: readonly TopicPartition[]): ReadonlySet<CommitState>;
+  /** Whether the application holds records now, and how many hand-outs so far (the poll timer's input). */
+  applicationProbe(): ApplicationProbe;
   /** Resolves once the application is done with the message it holds, if it is from `states` (or any). */
   releaseOf(states: ReadonlySet<CommitState> | undefined): Promise<void>;
   addPartitions(tps: readonly TopicPartition[], paused: boolean): void;
@@ -111,7 +123,7 @@ const DEFAULTS = {
   enableAutoCommit: true,
   autoCommitIntervalMs: 5_000,
   sessionTimeoutMs: 45_000,
-  rebalanceTimeoutMs: 300_000,
+  maxPollIntervalMs: 300_000,
 };
 
 export class GroupSession implements AssignmentHost {
@@ -153,13 +165,15 @@ export class GroupSession implements AssignmentHost {
       DEFAULTS.autoCommitIntervalMs,
     );
     const sessionTimeoutMs = positive('sessionTimeoutMs', options.sessionTimeoutMs, DEFAULTS.sessionTimeoutMs);
+    const maxPollIntervalMs = positive('maxPollIntervalMs', options.maxPollIntervalMs, DEFAULTS.maxPollIntervalMs);
     // A paused coordinator costs at most half a session before the member tries again elsewhere.
     this.heartbeatTimeoutMs = Math.min(cluster.options.requestTimeoutMs, Math.ceil(sessionTimeoutMs / 2));
     this.membership = new Membership({
       // Chosen here (KIP-1082): a join whose answer is lost is sent again as the same member.
       memberId: randomUUID(),
       instanceId: this.instanceId,
-      rebalanceTimeoutMs: positive('rebalanceTimeoutMs', options.rebalanceTimeoutMs, DEFAULTS.rebalanceTimeoutMs),
+      rebalanceTimeoutMs: positive('rebalanceTimeoutMs', options.rebalanceTimeoutMs, maxPollIntervalMs),
+      maxPollIntervalMs,
       sessionTimeoutMs,
       serverAssignor: options.groupRemoteAssignor,
       retryBackoffMs: retry.initialRetryTimeMs,
@@ -197,6 +211,7 @@ export class GroupSession implements AssignmentHost {
       this,
       this.logger,
       this.groupId,
+      () => this.consumer.applicationProbe(),
     );
     this.driver.subscribe(
       topics instanceof RegExp ? { kind: 'regex', source: topics.source } : { kind: 'topics', topics: [...topics] },
