@@ -5,7 +5,8 @@
  * coordinator's broker SIGKILLed mid-stream; a static member restarted within its session; a member
  * fenced on its side (its coordinator's broker SIGSTOPped past the member's session) while it holds a
  * batch hears of the loss once done with the batch, rejoins under a new epoch, and its stale commits are
- * refused by the broker and by the SDK.
+ * refused by the broker and by the SDK; a member whose application hangs past maxPollIntervalMs leaves,
+ * the other member consumes its partition, the hung one's commit is refused when it returns.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes } from '@samsa/protocol';
@@ -472,4 +473,99 @@ describe('consumer groups on a 3-broker cluster (RF 3)', () => {
       await consumer.close();
     }
   });
+
+  it('an application hung past maxPollIntervalMs: its partition moves, its late commit is refused', async () => {
+    const topic = unique('hung');
+    const group = unique('g-hung');
+    await createTopic(topic, 2);
+    const consumerOf = (maxPollIntervalMs: number) =>
+      samsa.consumer({
+        groupId: group,
+        autoOffsetReset: 'earliest',
+        enableAutoCommit: false,
+        maxWaitMs: 100,
+        sessionTimeoutMs: SESSION_TIMEOUT_MS,
+        maxPollIntervalMs,
+      });
+    const hung = consumerOf(2_000);
+    const healthy = consumerOf(60_000);
+    const owned = new Map<Consumer, Set<number>>();
+    for (const c of [hung, healthy]) {
+      const mine = new Set<number>();
+      owned.set(c, mine);
+      c.subscribe([topic], {
+        onPartitionsAssigned: (tps) => {
+          for (const tp of tps) mine.add(tp.partition);
+        },
+        onPartitionsRevoked: (tps) => {
+          for (const tp of tps) mine.delete(tp.partition);
+        },
+        onPartitionsLost: (tps) => {
+          for (const tp of tps) mine.delete(tp.partition);
+        },
+      });
+    }
+    /** What each processed and committed, as partition:offset -> value. */
+    const processed = new Map<string, string>();
+    let back = () => {};
+    const gate = new Promise<void>((resolve) => {
+      back = resolve;
+    });
+    let held: ConsumedMessage | undefined;
+    let lateCommit: unknown;
+    const loop = async (c: Consumer, hang: boolean) => {
+      for await (const m of c) {
+        if (hang && held === undefined) {
+          held = m;
+          await gate; // the application hangs on its first record
+          lateCommit = await c.commit([{ topic, partition: m.partition, offset: m.offset + 1 }]).then(
+            () => 'committed',
+            (err: unknown) => err,
+          );
+          return;
+        }
+        await c.commit([{ topic, partition: m.partition, offset: m.offset + 1 }]);
+        processed.set(`${m.partition}:${m.offset}`, String(m.value));
+      }
+    };
+    const loops: Promise<void>[] = [];
+    try {
+      await waitFor(() => [...owned.values()].every((o) => o.size === 1), {
+        timeoutMs: 30_000,
+        description: 'one partition each',
+      });
+      loops.push(loop(hung, true), loop(healthy, false));
+      await produce(topic, 200, 'hung');
+      // The healthy member consumes everything, the hung member's partition too (from its committed offset:
+      // the start), while the hung application is still away and its session is kept by its heartbeats.
+      await waitFor(() => processed.size === 200, { timeoutMs: 45_000, description: 'all 200 processed' });
+      expect(hung.groupMetadata().state).toBe('stale');
+      expect(owned.get(healthy)!.size).toBe(2);
+      const values = new Set(processed.values());
+      expect(values.size).toBe(200);
+      expect(held).toBeDefined();
+      expect(values.has(String(held!.value))).toBe(true);
+      // The hung application comes back: its commit of the record it held is refused, nothing is lost.
+      back();
+      await waitFor(() => lateCommit !== undefined, { timeoutMs: 10_000, description: 'the late commit' });
+      expect(lateCommit).toBeInstanceOf(CommitFailedError);
+      const committed = await healthy.committed([
+        { topic, partition: 0 },
+        { topic, partition: 1 },
+      ]);
+      const ends = new Map<number, number>();
+      for (const k of processed.keys()) {
+        const [p, o] = k.split(':').map(Number) as [number, number];
+        ends.set(p, Math.max(ends.get(p) ?? 0, o + 1));
+      }
+      expect(committed.map((c) => c.offset)).toEqual([ends.get(0), ends.get(1)]);
+      // It joins the group again.
+      await waitFor(() => hung.groupMetadata().state === 'stable', { timeoutMs: 30_000, description: 'rejoined' });
+    } finally {
+      back();
+      await hung.close();
+      await healthy.close();
+      await Promise.allSettled(loops);
+    }
+  }, 90_000);
 });
