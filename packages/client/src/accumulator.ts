@@ -259,9 +259,10 @@ export class PartitionQueue {
   /** The sequence the next new batch starts at. */
   nextSequence = 0;
   /**
-   * After a failed request: how many head batches it carried. The retry carries no more than those
-   * (batches queued since wait for the next request), so an idempotent retry repeats a request the
-   * broker may already have appended, which it recognises, rather than extending it, which it cannot.
+   * After a failed request: how many head batches it carried, less those delivered since. The retry
+   * carries no more than those (batches queued since wait for the next request), and an idempotent one
+   * carries one at a time: the broker recognises a batch it already appended as a duplicate, but not a
+   * request extending or covering part of what it appended (Producer.retryLimit).
    */
   retryBatches = 0;
 

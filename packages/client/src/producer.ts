@@ -657,7 +657,7 @@ export class Producer implements AsyncDisposable {
       // The broker recognises a retried request only while it remembers the request's first batch, and
       // only if it carries nothing more than the first attempt did.
       if (this.options.idempotent && taken.length >= IDEMPOTENT_BATCHES_PER_REQUEST) break;
-      if (queue.retryBatches > 0 && taken.length >= queue.retryBatches) break;
+      if (queue.retryBatches > 0 && taken.length >= this.retryLimit(queue, plan)) break;
       if (!batch.closed && !force && now - batch.createdMs < this.options.lingerMs) break;
       if (!batch.closed) {
         batch.closed = true;
@@ -701,6 +701,18 @@ export class Producer implements AsyncDisposable {
       if (batch.alone) break;
     }
     return taken;
+  }
+
+  /**
+   * How many of the batches a failed request carried its retry takes: all of them (without idempotence
+   * a retry may duplicate anyway), or one at a time with sequences. A new leader may hold only a prefix
+   * of the failed request's batches (its follower's fetch ended between two of them): the whole request
+   * again is then neither a duplicate nor in sequence (OUT_OF_ORDER_SEQUENCE_NUMBER, and the producer
+   * started the partition over under a new producer id, writing the prefix twice). Each batch alone is
+   * recognised as a duplicate if it was appended, or appended in sequence if not, as in Kafka's clients.
+   */
+  private retryLimit(queue: PartitionQueue, plan: ProduceRequestPlan): number {
+    return this.options.idempotent && plan.acks === -1 ? 1 : queue.retryBatches;
   }
 
   /**
@@ -1054,7 +1066,8 @@ export class Producer implements AsyncDisposable {
     queue.inFlight = false;
     queue.retryAtMs = 0;
     queue.retryAwaitsMetadata = false;
-    queue.retryBatches = 0;
+    // The failed request's batches after these are retried next (one at a time with idempotence).
+    queue.retryBatches = Math.max(0, queue.retryBatches - batches.length);
     let offset = baseOffset;
     for (const batch of batches) {
       this.memory.release(batch.bytes);
@@ -1100,7 +1113,8 @@ export class Producer implements AsyncDisposable {
       queue.retryAwaitsMetadata = staleMetadata;
       queue.retryLeader = broker;
       queue.retryLeaderEpoch = part.leaderEpoch;
-      queue.retryBatches = sequencesLost ? 0 : batches.length;
+      // A retry of a retry (one batch of a failed request) leaves the request's later batches to retry too.
+      queue.retryBatches = sequencesLost ? 0 : Math.max(queue.retryBatches, batches.length);
       for (const batch of batches) {
         batch.attempts = attempts;
         batch.lastError = err;
@@ -1113,7 +1127,7 @@ export class Producer implements AsyncDisposable {
     }
     // A transaction's later batches of the partition would only meet a sequence gap: they fail with it.
     const failed = queue.batches.splice(0, this.transactional ? queue.batches.length : batches.length);
-    queue.retryBatches = 0;
+    queue.retryBatches = Math.max(0, queue.retryBatches - failed.length);
     for (const batch of failed) {
       this.memory.release(batch.bytes);
       this.failBatch(batch, err);

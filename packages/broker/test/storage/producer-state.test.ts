@@ -141,6 +141,20 @@ describe('producer state', () => {
     expect(table.analyze([header({ pid: 1, epoch: 0, seq: 8, count: 1 })])).toEqual({ kind: 'append' });
   });
 
+  it('refuses a repeated request of which a new leader holds only a prefix; its batches alone pass', () => {
+    // The first copy ([0-1], [2-3]) was appended by the old leader; this follower's fetch ended between them.
+    const table = new ProducerStateTable();
+    table.apply(header({ pid: 1, epoch: 0, seq: 0, count: 2, base: 0 }));
+    const retry = [0, 2].map((seq) => header({ pid: 1, epoch: 0, seq, count: 2 }));
+    // Neither a duplicate nor in sequence: why the SDK retries a failed request one batch at a time.
+    expect(table.analyze(retry)).toMatchObject({
+      kind: 'rejected',
+      error: { code: ErrorCodes.OUT_OF_ORDER_SEQUENCE_NUMBER.code },
+    });
+    expect(table.analyze([retry[0]!])).toEqual({ kind: 'duplicate', firstOffset: 0, lastOffset: 1 });
+    expect(table.analyze([retry[1]!])).toEqual({ kind: 'append' });
+  });
+
   it('checks the batches of one request against each other', () => {
     const table = new ProducerStateTable();
     expect(
