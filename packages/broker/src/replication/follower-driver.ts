@@ -42,6 +42,14 @@ export interface FollowerDriverOptions<R extends Replica> {
   readonly responseMaxBytes?: number;
   /** replica.fetch.backoff.ms (Kafka: 1000; shorter here so failover tests and users wait less). */
   readonly backoffMs?: number;
+  /**
+   * The first wait before fetching again after the leader this replica's metadata names refused it as if
+   * its own metadata lagged (NOT_LEADER_OR_FOLLOWER, UNKNOWN_LEADER_EPOCH, UNKNOWN_TOPIC_OR_PARTITION: a
+   * leader elected a moment ago whose broker has not heard yet). Default 5, doubled on each refusal in a
+   * row, for at most `leaderStartRetries` (default 5) retries, then backoffMs as for any other failure.
+   */
+  readonly leaderStartRetryMs?: number;
+  readonly leaderStartRetries?: number;
   /** A fetch unanswered this long after its long poll ends is given up (a paused or cut-off leader). */
   readonly requestTimeoutMs?: number;
   /**
@@ -96,7 +104,7 @@ export class FollowerDriver<R extends Replica = Replica> {
     this.loops.clear();
   }
 
-  private track(replica: R, work: Promise<boolean>): Promise<boolean> {
+  private track<T>(replica: R, work: Promise<T>): Promise<T> {
     const done = work.then(
       () => undefined,
       () => undefined,
@@ -108,6 +116,19 @@ export class FollowerDriver<R extends Replica = Replica> {
     return work;
   }
 }
+
+/**
+ * What one partition's answer left to do: nothing (applied), fetch again soon (refused by a leader
+ * whose term has not reached its broker's metadata yet), or back off (any other failure).
+ */
+type Outcome = 'applied' | 'leaderStarting' | 'failed';
+
+/** A leader's refusals that mean its broker's metadata lags this follower's (it does not know the term yet). */
+const LEADER_LAGS: ReadonlySet<number> = new Set([
+  ErrorCodes.NOT_LEADER_OR_FOLLOWER.code,
+  ErrorCodes.UNKNOWN_LEADER_EPOCH.code,
+  ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code,
+]);
 
 /** A replica in a fetch, with the token of its latest add when the fetch was built. */
 interface Fetching<R> {
@@ -132,11 +153,13 @@ class FetchLoop<R extends Replica> {
   private readonly startSaves = new Map<R, { readonly target: number; readonly done: Promise<void> }>();
   /** The long poll of the last fetch sent while a start was being saved (0: none was); see startSavePollMs. */
   private savePollMs = 0;
+  /** Quick retries since the last fetch all of whose partitions applied (or the last add); see leaderStartRetryMs. */
+  private quickRetries = 0;
 
   constructor(
     private readonly leaderId: number,
     private readonly options: FollowerDriverOptions<R>,
-    private readonly track: (replica: R, work: Promise<boolean>) => Promise<boolean>,
+    private readonly track: <T>(replica: R, work: Promise<T>) => Promise<T>,
   ) {
     this.log = options.logger.child({ fetchingFrom: leaderId });
     this.session = options.transport.openFetchSession(leaderId);
@@ -145,6 +168,7 @@ class FetchLoop<R extends Replica> {
 
   add(replica: R): void {
     this.partitions.set(replica, this.nextToken++);
+    this.quickRetries = 0; // a new role: its leader may be starting a term
     this.wake?.();
   }
 
@@ -176,12 +200,29 @@ class FetchLoop<R extends Replica> {
       }
       try {
         const response = await this.fetch(batch);
-        if (!(await this.applyAll(batch, response))) await this.sleep(backoffMs);
+        const outcome = await this.applyAll(batch, response);
+        if (outcome === 'applied') this.quickRetries = 0;
+        else await this.sleep(this.retryDelayMs(outcome, backoffMs));
       } catch (err) {
+        // stop() closed the session under the fetch: not a failure, and nothing to wait for.
+        if (!this.running) break;
         this.log.debug({ err }, 'replica fetch failed; backing off');
         await this.sleep(backoffMs);
       }
     }
+  }
+
+  /**
+   * After a leader refused us because its broker has not heard of its term yet (a follower that learnt of
+   * an election first), fetch again after a few milliseconds, doubling, a bounded number of times: an
+   * acks=all write to the new leader waits for this follower, and a leader whose metadata names it parks
+   * the fetch until its term has started. Otherwise (and once those retries are spent) the backoff.
+   */
+  private retryDelayMs(outcome: Outcome, backoffMs: number): number {
+    const retries = this.options.leaderStartRetries ?? 5;
+    if (outcome !== 'leaderStarting' || this.quickRetries >= retries) return backoffMs;
+    const delayMs = (this.options.leaderStartRetryMs ?? 5) * 2 ** this.quickRetries++;
+    return Math.min(delayMs, backoffMs);
   }
 
   /**
@@ -202,13 +243,13 @@ class FetchLoop<R extends Replica> {
   }
 
   /**
-   * Applies each partition's answer; false when one failed and the loop should back off. Partitions are
+   * Applies each partition's answer; the worst outcome (a failure, then a starting leader's refusal). Partitions are
    * independent logs: applied concurrently, so one slow write does not hold back the next fetch (which
    * is what acknowledges the others to the leader). The leader answers in request order; an answer out
    * of it is matched by name.
    */
-  private async applyAll(batch: readonly Fetching<R>[], response: ReplicaFetchResponse): Promise<boolean> {
-    const work: Promise<boolean>[] = [];
+  private async applyAll(batch: readonly Fetching<R>[], response: ReplicaFetchResponse): Promise<Outcome> {
+    const work: Promise<Outcome>[] = [];
     let next = 0;
     for (const topic of response.topics) {
       for (const p of topic.partitions) {
@@ -221,8 +262,10 @@ class FetchLoop<R extends Replica> {
         work.push(this.track(fetched.replica, this.handle(fetched.replica, p)));
       }
     }
-    if (work.length === 1) return work[0] as Promise<boolean>;
-    return !(await Promise.all(work)).includes(false);
+    if (work.length === 1) return work[0] as Promise<Outcome>;
+    const outcomes = await Promise.all(work);
+    if (outcomes.includes('failed')) return 'failed';
+    return outcomes.includes('leaderStarting') ? 'leaderStarting' : 'applied';
   }
 
   private fetch(batch: readonly Fetching<R>[]): Promise<ReplicaFetchResponse> {
@@ -264,8 +307,8 @@ class FetchLoop<R extends Replica> {
     return this.session.fetch(request, maxWaitMs + (this.options.requestTimeoutMs ?? 10_000));
   }
 
-  /** Applies one partition's answer; false when it failed and the loop should back off. */
-  private async handle(replica: R, p: ReplicaFetchPartitionResponse): Promise<boolean> {
+  /** Applies one partition's answer. */
+  private async handle(replica: R, p: ReplicaFetchPartitionResponse): Promise<Outcome> {
     const context = { topic: replica.topic, partition: replica.partition };
     const log = replica.log;
     try {
@@ -282,12 +325,16 @@ class FetchLoop<R extends Replica> {
         this.startSaves.delete(replica); // the reset waited for the saves; its start replaces theirs
         replica.epochCache.clear(); // none of its epochs' records are left here
         await this.options.saveEpochCache(replica);
-        return true;
+        return 'applied';
       }
       if (p.errorCode !== ErrorCodes.NONE.code) {
-        // Fenced or unknown epochs, a leader that moved: metadata will bring the new role.
         this.log.debug({ ...context, code: p.errorCode, message: p.errorMessage }, 'replica fetch refused');
-        return false; // back off rather than ask again at once until the new role arrives
+        // The leader our metadata names, for the epoch we fetched with (the token fenced any role change
+        // since), does not know its term yet: it will soon. Anything else (a fenced epoch: ours is
+        // older) backs off until metadata brings the new role, whose add() wakes the loop.
+        const leaderLags =
+          LEADER_LAGS.has(p.errorCode) && replica.role === 'follower' && replica.leader === this.leaderId;
+        return leaderLags ? 'leaderStarting' : 'failed';
       }
       // The leader sets diverging_epoch only when our log diverged (its value may be UNDEFINED -1/-1).
       const diverging = p.divergingEpoch;
@@ -309,7 +356,7 @@ class FetchLoop<R extends Replica> {
         replica.epochCache.truncateFromEnd(decision.truncateTo);
         await this.options.saveEpochCache(replica);
         replica.highWatermark = Math.min(replica.highWatermark, log.logEndOffset);
-        return true;
+        return 'applied';
       }
       if (p.records.length > 0) {
         // After a reset to a start inside a batch, the leader sends that batch from its base, and the log
@@ -325,10 +372,10 @@ class FetchLoop<R extends Replica> {
       replica.highWatermark = followerHighWatermark(replica.highWatermark, p.highWatermark, log.logEndOffset);
       // Records the leader deleted (DeleteRecords, retention) go here too, or electing us would bring them back.
       this.adoptLogStart(replica, p.logStartOffset);
-      return true;
+      return 'applied';
     } catch (err) {
       this.log.warn({ ...context, err }, 'could not apply a replica fetch');
-      return false;
+      return 'failed';
     }
   }
 

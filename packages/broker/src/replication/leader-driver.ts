@@ -292,7 +292,7 @@ export class LeaderDriver<R extends Replica = Replica> {
     const state = replica.leaderState;
     if (!state?.isReplica(replicaId)) {
       const error = ErrorCodes.NOT_LEADER_OR_FOLLOWER;
-      const message = `broker ${replicaId} is not a replica of ${replica.topic}-${replica.partition}`;
+      const message = this.refusal(replica, replicaId, state !== undefined);
       const records = EMPTY_RECORDS;
       return {
         partition,
@@ -335,6 +335,20 @@ export class LeaderDriver<R extends Replica = Replica> {
     }
     const highWatermark = replica.highWatermark;
     return { partition, highWatermark, logStartOffset: log.logStartOffset, records, errorCode: 0, errorMessage: '' };
+  }
+
+  /**
+   * Why a follower's fetch is refused NOT_LEADER_OR_FOLLOWER: not a replica of the term, or no term yet (the
+   * role is set and the epoch being saved to the cache, or the role is going). The replica fetch handler
+   * parks a fetch while the term starts; this is what a fetch gets when that wait ends first.
+   */
+  private refusal(replica: R, replicaId: number, inTerm: boolean): string {
+    const name = `${replica.topic}-${replica.partition}`;
+    if (inTerm) return `broker ${replicaId} is not a replica of ${name}`;
+    const broker = this.options.brokerId;
+    if (this.starting.has(replica))
+      return `broker ${broker}'s term as leader of ${name} (epoch ${replica.leaderEpoch}) has not started yet`;
+    return `broker ${broker} has no term as leader of ${name}`;
   }
 
   /** New metadata: committed ISR states of led partitions feed their LeaderStates. */

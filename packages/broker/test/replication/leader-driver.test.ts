@@ -7,6 +7,7 @@
 import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ErrorCodes } from '@samsa/protocol';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/clock.js';
@@ -272,6 +273,39 @@ describe('LeaderDriver.becomeLeader', () => {
       expect(await outcome).toBe(0);
       expect(hosted.highWatermark).toBe(2);
     } finally {
+      leadership.stop();
+      await hosted.log.close();
+    }
+  });
+
+  it('tells a follower refused while the term starts that it has not started, not no replica', async () => {
+    const hosted = await hostedPartition([1, 2]);
+    let release!: () => void;
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    const leadership = leaderDriver(new DelayedOperations(), false, () => held);
+    const fetch = {
+      partition: 0,
+      fetchOffset: 0,
+      currentLeaderEpoch: 0,
+      lastFetchedEpoch: -1,
+      partitionMaxBytes: 1024,
+    };
+    try {
+      const term = leadership.becomeLeader(hosted, { ...leaderRole(0, [1, 2]), replicas: [1, 2] });
+      const starting = await leadership.answerFetch(hosted, 2, fetch, 1024, true);
+      expect(starting.errorCode).toBe(ErrorCodes.NOT_LEADER_OR_FOLLOWER.code);
+      expect(starting.errorMessage).toBe("broker 1's term as leader of t-0 (epoch 0) has not started yet");
+      release();
+      await term;
+      const stranger = await leadership.answerFetch(hosted, 3, fetch, 1024, true);
+      expect(stranger.errorMessage).toBe('broker 3 is not a replica of t-0');
+      leadership.resign(hosted);
+      const resigned = await leadership.answerFetch(hosted, 2, fetch, 1024, true);
+      expect(resigned.errorMessage).toBe('broker 1 has no term as leader of t-0');
+    } finally {
+      release();
       leadership.stop();
       await hosted.log.close();
     }
