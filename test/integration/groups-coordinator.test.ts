@@ -96,9 +96,15 @@ class Member {
     return flatten(this.owned);
   }
 
-  async leave(): Promise<void> {
+  /** Leaves (-1), or with -2 a static member leaving to restart (it keeps its partitions for its session). */
+  async leave(memberEpoch = -1): Promise<void> {
     const response = await withCoordinator(this.groupId, (g) =>
-      g.heartbeat({ groupId: this.groupId, memberId: this.memberId, memberEpoch: -1 }),
+      g.heartbeat({
+        groupId: this.groupId,
+        memberId: this.memberId,
+        memberEpoch,
+        ...(this.instanceId !== undefined && { instanceId: this.instanceId }),
+      }),
     );
     expect(response.errorCode).toBe(0);
   }
@@ -291,7 +297,19 @@ describe('group coordinator', () => {
     const b = new Member(group, ['orders'], 'instance-b');
     const [ownedA, ownedB] = await settle([a, b], ([x, y]) => x!.length === 3 && y!.length === 3);
     const epochBefore = (await withCoordinator(group, async (g) => (await g.describe([group])).groups[0]!)).groupEpoch;
-    // b "crashes" (never leaves) and a new process with the same instance id joins within the session.
+    // A new process with b's instance id while b has not left: refused (KIP-848), b may be alive.
+    const early = await withCoordinator(group, (g) =>
+      g.heartbeat({
+        groupId: group,
+        memberId: '',
+        memberEpoch: 0,
+        instanceId: 'instance-b',
+        subscribedTopicNames: { names: ['orders'] },
+      }),
+    );
+    expect(early.errorCode).toBe(ErrorCodes.UNRELEASED_INSTANCE_ID.code);
+    // b leaves to restart (-2) and the new process with the same instance id joins within the session.
+    await b.leave(-2);
     const b2 = new Member(group, ['orders'], 'instance-b');
     expect(await b2.beat()).toEqual(ownedB);
     expect(b2.memberId).not.toBe(b.memberId);

@@ -568,6 +568,19 @@ export class GroupCoordinatorCore {
       fail(ErrorCodes.INVALID_REQUEST, 'a joining member needs subscribed_topic_names or subscribed_topic_regex');
     const meta = this.memberValue(undefined, input);
     const previous = input.instanceId !== undefined && group ? this.staticMember(group, input.instanceId) : undefined;
+    // KIP-848 (GroupMetadataManager's throwIfInstanceIdIsUnreleased): between members of this protocol, a
+    // new incarnation takes the instance over only from a member that left with epoch -2. Otherwise the
+    // holder may be alive (the instance id configured twice, or an old process back from a pause that
+    // found its session over on its side), and taking it over would fence a healthy newer process; the
+    // joiner waits (UnreleasedInstanceId) until the holder leaves or its session ends here. A member
+    // joining again under its own id is the holder itself, handled above as any member starting over.
+    if (previous && !input.classic && !previous.member.meta.classic) {
+      if (previous.member.current.memberEpoch !== STATIC_LEAVE_EPOCH)
+        fail(
+          ErrorCodes.UNRELEASED_INSTANCE_ID,
+          `instance ${input.instanceId} is held by member ${previous.memberId}, which has not left`,
+        );
+    }
     if (!previous && group && group.members.size >= this.config.maxGroupSize)
       fail(ErrorCodes.GROUP_MAX_SIZE_REACHED, `group ${input.groupId} has ${group.members.size} members already`);
     if (!group) write({ type: 'group', group: input.groupId, value: { epoch: 0, topics: {} } });

@@ -211,7 +211,7 @@ describe('group core', () => {
   });
 
   it('a static member that comes back within its session keeps its partitions, under a new epoch', () => {
-    const { core, hb } = setup();
+    const { core, hb, tick } = setup();
     const commit = (memberId: string, memberEpoch: number) =>
       codeOf(() =>
         core.commitOffsets(
@@ -224,14 +224,19 @@ describe('group core', () => {
           { nowMs: 2_000, topics },
         ),
       );
+    const join = { memberEpoch: 0, instanceId: 'i-b', subscribedTopicNames: ['orders'], ownedTopicPartitions: [] };
     const a = hb({ memberEpoch: 0, instanceId: 'i-a', subscribedTopicNames: ['orders'], ownedTopicPartitions: [] });
-    const b = hb({ memberEpoch: 0, instanceId: 'i-b', subscribedTopicNames: ['orders'], ownedTopicPartitions: [] });
+    const b = hb(join);
     let a2 = hb({ memberId: a.memberId, memberEpoch: 1, ownedTopicPartitions: owned(a.assignment) });
     a2 = hb({ memberId: a.memberId, memberEpoch: 1, ownedTopicPartitions: owned(a2.assignment) });
     const b2 = hb({ memberId: b.memberId, memberEpoch: 2, ownedTopicPartitions: [] });
+    // While b has not left, a new process with its instance id is refused (KIP-848's rule): b may be alive.
+    expect(codeOf(() => hb(join))).toBe(ErrorCodes.UNRELEASED_INSTANCE_ID.code);
+    expect(hb({ memberId: b.memberId, memberEpoch: b2.memberEpoch }).memberEpoch).toBe(b2.memberEpoch);
     const epochBefore = core.describeGroup('g')!.epoch;
-    // b crashes (no leave) and a new process with the same instance id joins.
-    const b3 = hb({ memberEpoch: 0, instanceId: 'i-b', subscribedTopicNames: ['orders'], ownedTopicPartitions: [] });
+    // b leaves to restart (-2) and the new process takes its place.
+    hb({ memberId: b.memberId, memberEpoch: -2 });
+    const b3 = hb(join);
     expect(b3.memberId).not.toBe(b.memberId);
     expect(b3.assignment).toEqual(b2.assignment);
     // An epoch no earlier incarnation of the instance had (the group epoch moves, no partition does).
@@ -241,28 +246,32 @@ describe('group core', () => {
     expect(a3.assignment).toEqual(a2.assignment);
     expect(a3.memberEpoch).toBe(epochBefore + 1);
     expect(codeOf(() => hb({ memberId: b.memberId, memberEpoch: 2 }))).toBe(ErrorCodes.UNKNOWN_MEMBER_ID.code);
-    // The old process was not dead (a paused zombie): naming the instance, it is fenced for good
-    // (FencedInstanceId, fatal), not told to rejoin: rejoining, it would take the instance back, and the
-    // two would take the partitions from each other for ever, each consuming them until told.
+    expect(commit(b.memberId, b2.memberEpoch)).toBe(ErrorCodes.UNKNOWN_MEMBER_ID.code);
+    // The old process naming the instance is fenced for good (FencedInstanceId, fatal), not told to rejoin.
     const zombie = { memberId: b.memberId, memberEpoch: 2, instanceId: 'i-b' };
     expect(codeOf(() => hb(zombie))).toBe(ErrorCodes.FENCED_INSTANCE_ID.code);
-    expect(hb({ memberId: b3.memberId, memberEpoch: b3.memberEpoch }).assignment).toEqual(b2.assignment);
-    // Had it found its session over on its own side, it would join again (epoch 0) and take the instance
-    // back; then the newer process is the replaced one, fenced by its next heartbeat: one of them stops.
-    const back = hb({ memberId: b.memberId, memberEpoch: 0, instanceId: 'i-b', subscribedTopicNames: ['orders'] });
-    expect(back.assignment).toEqual(b2.assignment);
-    // Under its old member id, but not at its old epoch: a commit it sent before the pause is refused.
-    expect(back.memberEpoch).toBeGreaterThan(b3.memberEpoch);
-    expect(commit(b.memberId, b2.memberEpoch)).toBe(ErrorCodes.STALE_MEMBER_EPOCH.code);
-    expect(commit(b.memberId, back.memberEpoch)).toBeUndefined();
-    const newer = { memberId: b3.memberId, memberEpoch: b3.memberEpoch, instanceId: 'i-b' };
-    expect(codeOf(() => hb(newer))).toBe(ErrorCodes.FENCED_INSTANCE_ID.code);
-    // Leaving with -2 keeps the partitions for the next incarnation too, which gets a new epoch again.
-    hb({ memberId: b.memberId, memberEpoch: -2 });
-    const b4 = hb({ memberEpoch: 0, instanceId: 'i-b', subscribedTopicNames: ['orders'], ownedTopicPartitions: [] });
-    expect(b4.assignment).toEqual(b2.assignment);
-    expect(b4.memberEpoch).toBeGreaterThan(back.memberEpoch);
-    expect(core.describeGroup('g')!.epoch).toBe(b4.memberEpoch);
+    // One that found its session over on its own side joins again under its old id with epoch 0: refused
+    // while the newer process holds the instance, which goes on undisturbed (before, the old one took the
+    // instance back and the healthy newer process was fenced).
+    const back = { ...join, memberId: b.memberId };
+    expect(codeOf(() => hb(back))).toBe(ErrorCodes.UNRELEASED_INSTANCE_ID.code);
+    const b4 = hb({ memberId: b3.memberId, memberEpoch: b3.memberEpoch, instanceId: 'i-b' });
+    expect(b4).toMatchObject({ memberId: b3.memberId, memberEpoch: b3.memberEpoch, assignment: b2.assignment });
+    // The holder rejoining under its own id (fenced on its side) is itself, not a takeover: it goes on.
+    expect(hb({ ...join, memberId: b3.memberId }).memberId).toBe(b3.memberId);
+    // A holder that crashed: its instance is free once its session ends here.
+    const keepA = () => {
+      const m = core.describeGroup('g')!.members.find((x) => x.memberId === a.memberId)!;
+      hb({ memberId: a.memberId, memberEpoch: m.current.memberEpoch, ownedTopicPartitions: owned(m.current.assigned) });
+    };
+    tick(DEFAULT_GROUP_CORE_CONFIG.sessionTimeoutMs / 2);
+    keepA();
+    expect(codeOf(() => hb(join))).toBe(ErrorCodes.UNRELEASED_INSTANCE_ID.code);
+    tick(DEFAULT_GROUP_CORE_CONFIG.sessionTimeoutMs / 2 + 1);
+    keepA();
+    const b5 = hb(join);
+    expect(b5.memberEpoch).toBeGreaterThan(b4.memberEpoch);
+    expect(commit(b3.memberId, b4.memberEpoch)).toBe(ErrorCodes.UNKNOWN_MEMBER_ID.code);
   });
 
   it('a member rejoining with epoch 0 gets an epoch no earlier incarnation had: their commits are refused', () => {

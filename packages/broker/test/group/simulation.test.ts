@@ -15,6 +15,9 @@
  * - a commit from a member the coordinator expelled is refused;
  * - a member fenced on its side (cut off for a session) that joins again under its id with epoch 0 gets an
  *   epoch past every one it had, and a commit under an earlier incarnation's epoch is refused;
+ * - static members (KIP-848's rule): a join naming an instance id is refused (UnreleasedInstanceId) only
+ *   while another member holds the instance and has not left with -2, and an old process of an instance
+ *   joining with epoch 0 (it found its session over on its side) never takes it from the live holder;
  * - once the membership is calm, every subscribed partition is owned within a bounded number of steps.
  * A failing seed prints itself; reproduce it with GROUP_SIM_SEED=<seed>.
  */
@@ -117,6 +120,10 @@ class World {
   staleCommitsRefused = 0;
   /** Joins of a static instance after an earlier incarnation of it (checked for a new epoch). */
   staticRejoins = 0;
+  /** Joins of an old process of a live static member's instance, refused (UnreleasedInstanceId). */
+  oldProcessJoinsRefused = 0;
+  /** Joins refused while the instance's holder had not left (a crashed one, until its session ends). */
+  unreleasedWaits = 0;
   /** Kafka clients in a consumer group told to join again (each with partitions to change). */
   classicRebalances = 0;
   /**
@@ -230,11 +237,12 @@ class World {
       clientId: c.name,
       clientHost: '127.0.0.1',
     };
+    const heldAtSend = this.heldByAnother(c);
     Promise.resolve()
       .then(() => this.coordinator.heartbeat(input))
       .then(
         (res) => this.onHeartbeat(c, incarnation, res),
-        (err: unknown) => this.onHeartbeatError(c, incarnation, err),
+        (err: unknown) => this.onHeartbeatError(c, incarnation, err, heldAtSend),
       )
       .catch((err: unknown) => this.deferred.push(err))
       .finally(() => {
@@ -283,8 +291,25 @@ class World {
     for (const k of assignment) c.owned.add(k);
   }
 
-  private onHeartbeatError(c: Client, incarnation: number, err: unknown): void {
+  /** Whether another member id holds `c`'s instance in the coordinator's view, and has not left (-2). */
+  private heldByAnother(c: Client): boolean {
+    if (c.instanceId === undefined) return false;
+    const holder = this.core()
+      ?.describeGroup(GROUP)
+      ?.members.find((m) => m.member.instanceId === c.instanceId);
+    return holder !== undefined && holder.current.memberEpoch !== -2;
+  }
+
+  private onHeartbeatError(c: Client, incarnation: number, err: unknown, heldAtSend = false): void {
     const code = codeOf(err);
+    if (code === ErrorCodes.UNRELEASED_INSTANCE_ID.code) {
+      // A join while the instance's holder has not left: it waits (as the SDK retries) until the holder
+      // leaves or its session ends. Checked when sent and when answered (the view may move in between).
+      if (!heldAtSend && !this.heldByAnother(c))
+        this.fail(`${c.name}: UnreleasedInstanceId, but ${c.instanceId} is not held by a member that has not left`);
+      this.unreleasedWaits++;
+      return;
+    }
     if (code === ErrorCodes.NOT_COORDINATOR.code || code === ErrorCodes.COORDINATOR_LOAD_IN_PROGRESS.code) return;
     if (code === ErrorCodes.NOT_LEADER_OR_FOLLOWER.code) return; // the log went away under the request
     if (code !== ErrorCodes.UNKNOWN_MEMBER_ID.code && code !== ErrorCodes.FENCED_MEMBER_EPOCH.code)
@@ -379,6 +404,44 @@ class World {
           const code = codeOf(err);
           if (code === ErrorCodes.STALE_MEMBER_EPOCH.code || code === ErrorCodes.UNKNOWN_MEMBER_ID.code)
             this.staleCommitsRefused++;
+        },
+      )
+      .catch((err: unknown) => this.deferred.push(err));
+  }
+
+  /**
+   * An old process of a static member's instance, paused past its session and back, joins again with epoch
+   * 0 under its own (earlier) member id while the live member `c` holds the instance: it must be refused,
+   * and `c` must go on (a FencedInstanceId to c's next heartbeat fails the schedule).
+   */
+  private oldProcessJoin(c: Client): void {
+    const holder = this.core()
+      ?.describeGroup(GROUP)
+      ?.members.find((m) => m.memberId === c.memberId);
+    if (c.instanceId === undefined || !holder || holder.current.memberEpoch <= 0 || holder.member.classic) return;
+    const input = {
+      groupId: GROUP,
+      memberId: `${c.name}-old-${this.step}`,
+      memberEpoch: 0,
+      instanceId: c.instanceId,
+      rebalanceTimeoutMs: REBALANCE_TIMEOUT_MS,
+      subscribedTopicNames: c.subscription.names,
+      subscribedTopicRegex: c.subscription.regex,
+      ownedTopicPartitions: [],
+      clientId: `${c.name}-old`,
+      clientHost: '127.0.0.1',
+    };
+    // Sent now, while the holder is known live (a tick later in the step may expire a paused one, and then
+    // the instance is free to take).
+    this.coordinator
+      .heartbeat(input)
+      .then(
+        () => this.fail(`an old process of ${c.instanceId} took the instance from its live holder ${c.memberId}`),
+        (err: unknown) => {
+          const code = codeOf(err);
+          if (code === ErrorCodes.UNRELEASED_INSTANCE_ID.code) this.oldProcessJoinsRefused++;
+          else if (code !== ErrorCodes.NOT_COORDINATOR.code && code !== ErrorCodes.COORDINATOR_LOAD_IN_PROGRESS.code)
+            this.fail(`an old process of ${c.instanceId} joining: unexpected error ${code}`);
         },
       )
       .catch((err: unknown) => this.deferred.push(err));
@@ -677,6 +740,8 @@ class World {
         this.pause(c);
       } else if (r < 0.075 && c.memberId !== '') {
         this.fenceRejoin(c);
+      } else if (r < 0.085 && c.instanceId !== undefined) {
+        this.oldProcessJoin(c);
       } else if (r < 0.35) {
         this.commit(c);
       } else if (!c.hbInFlight && r < 0.95) {
@@ -783,6 +848,8 @@ async function runSeed(
   commits: number;
   staleRefused: number;
   staticRejoins: number;
+  oldProcessJoinsRefused: number;
+  unreleasedWaits: number;
   classicRebalances: number;
   conversions: World['conversions'];
 }> {
@@ -799,6 +866,8 @@ async function runSeed(
     commits: world.commitsAcked,
     staleRefused: world.staleCommitsRefused,
     staticRejoins: world.staticRejoins,
+    oldProcessJoinsRefused: world.oldProcessJoinsRefused,
+    unreleasedWaits: world.unreleasedWaits,
     classicRebalances: world.classicRebalances,
     conversions: world.conversions,
   };
@@ -826,6 +895,8 @@ describe('group coordinator simulation', () => {
       let commits = 0;
       let staleRefused = 0;
       let staticRejoins = 0;
+      let oldRefused = 0;
+      let unreleased = 0;
       let worstCalm = 0;
       for (const seed of SEEDS) {
         try {
@@ -834,6 +905,8 @@ describe('group coordinator simulation', () => {
           commits += r.commits;
           staleRefused += r.staleRefused;
           staticRejoins += r.staticRejoins;
+          oldRefused += r.oldProcessJoinsRefused;
+          unreleased += r.unreleasedWaits;
           worstCalm = Math.max(worstCalm, ...r.calmSteps);
         } catch (err) {
           console.error(`group simulation failed: reproduce with GROUP_SIM_SEED=${seed}`);
@@ -851,6 +924,8 @@ describe('group coordinator simulation', () => {
           commits += r.commits;
           staleRefused += r.staleRefused;
           staticRejoins += r.staticRejoins;
+          oldRefused += r.oldProcessJoinsRefused;
+          unreleased += r.unreleasedWaits;
           worstCalm = Math.max(worstCalm, ...r.calmSteps);
         } catch (err) {
           console.error(`mixed group simulation failed: reproduce with GROUP_SIM_MIXED_SEED=${seed}`);
@@ -865,6 +940,11 @@ describe('group coordinator simulation', () => {
       // ...and static members joining again after an earlier incarnation (crashed, or left with -2).
       expect(staticRejoins).toBeGreaterThan(SEEDS.length + MIXED_SEEDS.length > 1 ? 10 : -1);
       console.log(`static instances joined again ${staticRejoins} times, each at a new epoch`);
+      // ...and old processes of live static members joining with epoch 0, and restarts after a crash
+      // waiting for the crashed member's session (UnreleasedInstanceId).
+      expect(oldRefused).toBeGreaterThan(SEEDS.length + MIXED_SEEDS.length > 1 ? 10 : -1);
+      expect(unreleased).toBeGreaterThan(SEEDS.length + MIXED_SEEDS.length > 1 ? 10 : -1);
+      console.log(`old processes refused their live instance ${oldRefused} times; ${unreleased} joins waited`);
       if (MIXED_SEEDS.length > 1) {
         console.log(`mixed schedules: ${JSON.stringify({ ...exercised, classicRebalances })}`);
         for (const n of Object.values(exercised)) expect(n).toBeGreaterThan(MIXED_SEEDS.length);
