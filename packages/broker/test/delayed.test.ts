@@ -458,3 +458,90 @@ describe('DelayedOperations against a model (seeded random parks, notifies, abor
     }
   });
 });
+
+describe('DelayedOperations against a model: completions that park and cancel others, many keys', () => {
+  // A completion runs the caller's code (it answers a request), which may park or cancel other operations
+  // while notify iterates the key's live set; keys of partitions gone are swept. No operation may end
+  // twice, a ready one under a notified key may not be missed, and the empty keys kept stay bounded.
+  it('ends each operation once, misses no ready one on a notify, and bounds the keys it keeps', () => {
+    for (let seed = 1; seed <= 6; seed++) {
+      let state = seed;
+      // mulberry32 (an LCG in doubles loses its low bits past 2^53 and cycles: too few distinct keys).
+      const rand = (n: number): number => {
+        state = (state + 0x6d2b79f5) | 0;
+        let t = Math.imul(state ^ (state >>> 15), 1 | state);
+        t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+        return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
+      };
+      const clock = manualClock();
+      const ops = new DelayedOperations(clock);
+      type Model = { ready: boolean; deadlineMs: number; ends: string[]; cancel: () => void; keys: string[] };
+      const parked: Model[] = [];
+      let nowMs = 0;
+      const live = () => parked.filter((m) => m.ends.length === 0);
+      const key = () => (rand(2) === 0 ? `wide${rand(20_000)}` : `hot${rand(3)}`);
+      let mostKeysHeld = 0;
+      const park = (keys: string[], ready: boolean, depth: number): void => {
+        const timeoutMs = [0, 5, 10, 25, 100][rand(5)]!;
+        const m: Model = { ready, deadlineMs: nowMs + timeoutMs, ends: [], cancel: () => {}, keys };
+        parked.push(m);
+        m.cancel = ops.park(
+          {
+            tryComplete: () => {
+              if (!m.ready) return false;
+              m.ends.push('completed');
+              if (depth < 2) {
+                const effect = rand(4);
+                if (effect === 0) {
+                  const others = live();
+                  const other = others[rand(Math.max(1, others.length))];
+                  if (other && other !== m) {
+                    other.cancel();
+                    other.ends.push('cancelled');
+                  }
+                } else if (effect === 1) park([m.keys[0]!], rand(2) === 0, depth + 1);
+              }
+              return true;
+            },
+            onExpire: () => {
+              if (nowMs < m.deadlineMs) throw new Error(`seed ${seed}: expired before its deadline`);
+              m.ends.push('expired');
+            },
+          },
+          keys,
+          timeoutMs,
+        );
+      };
+      for (let step = 0; step < 8000; step++) {
+        const choice = rand(10);
+        if (choice < 5) park(rand(3) === 0 ? [key(), key()] : [key()], false, 0);
+        else if (choice < 7) {
+          for (const m of live()) if (rand(2) === 0) m.ready = true;
+          const notified = key();
+          ops.notify(notified);
+          for (const m of live())
+            if (m.ready && m.keys.includes(notified)) throw new Error(`seed ${seed}: ${notified} notified, missed`);
+        } else if (choice < 8) {
+          const m = parked[rand(Math.max(1, parked.length))];
+          if (m && m.ends.length === 0) {
+            m.cancel();
+            m.ends.push('cancelled');
+          }
+        } else {
+          nowMs += rand(30);
+          clock.advanceTo(nowMs);
+        }
+        for (const m of parked) if (m.ends.length > 1) throw new Error(`seed ${seed}: ended twice: ${m.ends}`);
+        if (ops.size !== live().length) throw new Error(`seed ${seed}: size ${ops.size}, ${live().length} parked`);
+        mostKeysHeld = Math.max(mostKeysHeld, ops.keysHeld);
+      }
+      expect(mostKeysHeld).toBeGreaterThan(1024);
+      nowMs += 1000;
+      clock.advanceTo(nowMs);
+      expect(live()).toEqual([]);
+      expect(ops.size).toBe(0);
+      // Every set is empty now; the sweep at the last expiry kept at most its bound of them.
+      expect(ops.keysHeld).toBeLessThanOrEqual(1024);
+    }
+  });
+});
