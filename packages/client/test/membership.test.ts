@@ -569,6 +569,24 @@ describe('Membership: the poll timer (max.poll.interval.ms)', () => {
     expect(m.poll(13_000)).toEqual([{ type: 'left' }]);
   });
 
+  it('a driver that never shows the application schedules no wake for it', () => {
+    const m = joined(tps('t', 0), maxPoll);
+    m.reconciled(only(m.poll(10), 'reconcile').id);
+    // Only the heartbeat interval and the session bound: no wake in the past from an unset observation.
+    let t = 20;
+    for (let i = 0; i < 100 && t < 30_000; i++) {
+      for (const a of m.poll(t))
+        if (a.type === 'heartbeat') {
+          const answer = { memberId: 'm1', memberEpoch: 1, heartbeatIntervalMs: 1_000, assignment: undefined };
+          m.heartbeatSucceeded(a.seq, answer, t);
+        }
+      const wake = m.nextWakeMs();
+      expect(wake).toBeGreaterThan(t);
+      t = wake;
+    }
+    expect(t).toBeGreaterThanOrEqual(30_000);
+  });
+
   it('without maxPollIntervalMs nothing is watched', () => {
     const m = holding({ maxPollIntervalMs: undefined });
     const seen = run(m, 1_000_000, () => ({ holding: true, handOuts: 1 }));

@@ -183,7 +183,8 @@ export class Membership {
    */
   private heldHandOuts = -1;
   private heldSeenMs = 0;
-  private observedAtMs = 0;
+  /** undefined until the driver first shows the application: nothing to look at again before that. */
+  private observedAtMs: number | undefined;
   /** In phase stale: whether the leave was answered, the loss reported, close() asked for meanwhile. */
   private stale: { leaveDone: boolean; lostDone: boolean; closing: boolean } | undefined;
   private readonly actions: MembershipAction[] = [];
@@ -283,7 +284,7 @@ export class Membership {
     if ((this.phase === 'member' || this.phase === 'leaving') && this.ownedByKey.size > 0)
       wake = Math.min(wake, this.seenSinceMs + this.config.sessionTimeoutMs);
     const maxPollMs = this.config.maxPollIntervalMs;
-    if (this.phase === 'member' && maxPollMs !== undefined) {
+    if (this.phase === 'member' && maxPollMs !== undefined && this.observedAtMs !== undefined) {
       // Looked at again every eighth of the interval: a hand-out is seen at most that late.
       wake = Math.min(wake, this.observedAtMs + Math.ceil(maxPollMs / 8));
       if (this.heldHandOuts >= 0) wake = Math.min(wake, this.heldSeenMs + maxPollMs);
