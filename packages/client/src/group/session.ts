@@ -80,7 +80,10 @@ export interface GroupMetadata {
   /** 0 while joining; commits are fenced by it. */
   readonly memberEpoch: number;
   readonly groupInstanceId: string | undefined;
-  /** unsubscribed, joining, stable, reconciling, acknowledging, fenced, leaving, left, fatal. */
+  /**
+   * unsubscribed, joining, stable, reconciling, acknowledging, fenced, stale (left the group when the
+   * application held records past maxPollIntervalMs; joins again once it is back), leaving, left, fatal.
+   */
   readonly state: string;
 }
 
