@@ -410,22 +410,28 @@ export class Cluster {
           if (running === 0) finish(() => reject(this.noBrokerAnswered(addresses, lastError, timeouts)));
           return;
         }
+        let call: Promise<BrokerRpcs[M][1]>;
+        try {
+          call = this.options.pool.get(address).call(method, request, { timeoutMs, signal });
+        } catch (err) {
+          // The client closed meanwhile (launched by the timer or a failure): fail the request, never throw
+          // from a timer or a promise's handler (it would end the process, and the request would never settle).
+          finish(() => reject(err));
+          return;
+        }
         running++;
-        this.options.pool
-          .get(address)
-          .call(method, request, { timeoutMs, signal })
-          .then(
-            (response) => finish(() => resolve(response)),
-            (err: unknown) => {
-              running--;
-              if (settled) return;
-              if (!isConnectionFailure(err)) return finish(() => reject(err));
-              this.options.logger.debug({ address, err }, 'broker unreachable');
-              lastError = err;
-              if ((err as SamsaClientError).code === ErrorCodes.REQUEST_TIMED_OUT.code) timeouts++;
-              launch();
-            },
-          );
+        call.then(
+          (response) => finish(() => resolve(response)),
+          (err: unknown) => {
+            running--;
+            if (settled) return;
+            if (!isConnectionFailure(err)) return finish(() => reject(err));
+            this.options.logger.debug({ address, err }, 'broker unreachable');
+            lastError = err;
+            if ((err as SamsaClientError).code === ErrorCodes.REQUEST_TIMED_OUT.code) timeouts++;
+            launch();
+          },
+        );
         if (next < addresses.length) timer = setTimeout(launch, STALLED_REQUEST_MS);
       };
       launch();

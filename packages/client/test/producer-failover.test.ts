@@ -108,6 +108,31 @@ describe('producer across a leader change', () => {
     }
   }, 30_000);
 
+  it('closed while its metadata request waits at a silent broker: the request fails, nothing is thrown', async () => {
+    samsa = new Samsa({ brokers: cluster.bootstrap, requestTimeoutMs: 20_000 });
+    const release = cluster.hold('Metadata');
+    // What escapes (a throw in a timer or a promise handler) would end a user's process.
+    const escaped: unknown[] = [];
+    const onEscape = (err: unknown) => escaped.push(err);
+    process.on('uncaughtException', onEscape);
+    process.on('unhandledRejection', onEscape);
+    try {
+      const connecting = samsa.connect().then(
+        () => 'answered',
+        (err: unknown) => err,
+      );
+      await waitFor(() => cluster.requestsOf('Metadata').length >= 1, 5000, 'a metadata request');
+      await samsa.close();
+      // The next broker is asked 1 s after the first when it stays silent: by then the client is closed.
+      expect(await connecting).toMatchObject({ errorName: 'InvalidRequest', detail: 'client is closed' });
+      expect(escaped).toEqual([]);
+    } finally {
+      release();
+      process.off('uncaughtException', onEscape);
+      process.off('unhandledRejection', onEscape);
+    }
+  }, 30_000);
+
   it('while its leader cannot be reached, picks up the new leader from metadata between its retries', async () => {
     // Retries against the dead leader back off 50, 100, 200 ... ms, up to 20 s: the metadata is looked at
     // every 50 ms meanwhile, so the election is seen before the next retry would have gone out.
