@@ -893,6 +893,8 @@ export class Producer implements AsyncDisposable {
     };
     const connection = this.cluster.connection(plan.broker);
     if (connection === undefined) {
+      // Its parts are the partitions' current ones (givenUp would drop them, leaving them in flight forever).
+      if (plan.acks !== 0) for (const part of plan.parts) part.queue.outstanding = part;
       this.requestFailed(
         plan,
         errorFromCode(ErrorCodes.LEADER_NOT_AVAILABLE.code, `broker ${plan.broker} is not in the metadata`),

@@ -397,6 +397,17 @@ describe('producer', () => {
     expect(cluster.requestsOf('Produce').length).toBeGreaterThan(1);
   });
 
+  it('fails a request it could not send (no connection to the leader) like any other, without hanging', async () => {
+    cluster.createTopic('t', 1);
+    const producer = samsa.producer({ lingerMs: 0, deliveryTimeoutMs: 300 });
+    await producer.send({ topic: 't', value: 'warm-up' });
+    // The leader known, but no connection to be had for the request (the client's pool closed under it).
+    (samsa as unknown as { pool: { close(): void } }).pool.close();
+    const err = await producer.send({ topic: 't', value: 'x' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TimeoutError);
+    expect((err as Error).cause).toMatchObject({ errorName: 'LeaderNotAvailable' });
+  });
+
   it('a request that times out past deliveryTimeoutMs fails with the delivery TimeoutError', async () => {
     cluster.createTopic('t', 1);
     const producer = samsa.producer({ lingerMs: 0, deliveryTimeoutMs: 150, requestTimeoutMs: 200 });
