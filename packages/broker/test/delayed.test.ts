@@ -32,6 +32,21 @@ function manualClock(): Clock & { advanceTo(ms: number, late?: boolean): void; p
   };
 }
 
+/**
+ * A seeded generator of integers below n (mulberry32). The LCG these tests used, state * 1103515245 in
+ * doubles, lost its low bits past 2^53: state % n came out even nearly always, so the model never
+ * aborted a signal (an odd choice) and drew few distinct keys.
+ */
+function seededRandom(seed: number): (n: number) => number {
+  let state = seed;
+  return (n) => {
+    state = (state + 0x6d2b79f5) | 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
+  };
+}
+
 function op(ready: () => boolean) {
   const calls = { completed: 0, expired: 0 };
   return {
@@ -383,12 +398,9 @@ describe('DelayedOperations', () => {
 
 describe('DelayedOperations against a model (seeded random parks, notifies, aborts, cancels, time)', () => {
   it('each operation ends once: completed when ready and notified, aborted, cancelled, or expired on time', () => {
+    let signalAborts = 0;
     for (let seed = 1; seed <= 40; seed++) {
-      let state = seed;
-      const rand = (n: number): number => {
-        state = (state * 1103515245 + 12345) % 2147483648;
-        return state % n;
-      };
+      const rand = seededRandom(seed);
       const clock = manualClock();
       const ops = new DelayedOperations(clock);
       const signals = [new AbortController(), new AbortController()];
@@ -397,6 +409,7 @@ describe('DelayedOperations against a model (seeded random parks, notifies, abor
       let nowMs = 0;
       for (let step = 0; step < 400; step++) {
         const choice = rand(10);
+        if (choice === 7) signalAborts++;
         if (choice < 4) {
           const timeoutMs = [0, 5, 10, 10, 25, 100][rand(6)]!;
           const m: Model = {
@@ -456,6 +469,8 @@ describe('DelayedOperations against a model (seeded random parks, notifies, abor
         if (ops.size !== live) throw new Error(`seed ${seed}: size ${ops.size}, ${live} parked`);
       }
     }
+    // The model aborts signals too (a generator that never drew this choice left aborts untested).
+    expect(signalAborts).toBeGreaterThan(40);
   });
 });
 
@@ -465,14 +480,7 @@ describe('DelayedOperations against a model: completions that park and cancel ot
   // twice, a ready one under a notified key may not be missed, and the empty keys kept stay bounded.
   it('ends each operation once, misses no ready one on a notify, and bounds the keys it keeps', () => {
     for (let seed = 1; seed <= 6; seed++) {
-      let state = seed;
-      // mulberry32 (an LCG in doubles loses its low bits past 2^53 and cycles: too few distinct keys).
-      const rand = (n: number): number => {
-        state = (state + 0x6d2b79f5) | 0;
-        let t = Math.imul(state ^ (state >>> 15), 1 | state);
-        t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-        return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
-      };
+      const rand = seededRandom(seed);
       const clock = manualClock();
       const ops = new DelayedOperations(clock);
       type Model = { ready: boolean; deadlineMs: number; ends: string[]; cancel: () => void; keys: string[] };
