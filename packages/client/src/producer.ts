@@ -154,8 +154,9 @@ export interface TransactionalSending {
 
 /**
  * The most batches of one partition an idempotent producer sends in one request: fewer than the
- * broker remembers per producer (PRODUCER_BATCHES_RETAINED, 64), so a retried request is recognised
- * as a whole. Kafka's clients send one batch per partition per request and five requests in flight.
+ * broker remembers per producer (PRODUCER_BATCHES_RETAINED, 64), so each batch of a failed request is
+ * still recognised when its retry (one batch at a time: retryLimit) arrives. Kafka's clients send one
+ * batch per partition per request and five requests in flight.
  */
 const IDEMPOTENT_BATCHES_PER_REQUEST = 32;
 

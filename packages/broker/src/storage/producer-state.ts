@@ -34,8 +34,8 @@ export const NO_SEQUENCE = -1;
 /**
  * How many batches per producer are remembered for duplicate detection. Kafka keeps five (five
  * requests in flight, one batch each). The Samsa SDK keeps one request in flight per partition but
- * sends up to IDEMPOTENT_BATCHES_PER_REQUEST of its batches in it, and a retry repeats the whole
- * request: its first batch must still be remembered when the retry arrives.
+ * sends up to IDEMPOTENT_BATCHES_PER_REQUEST of its batches in it, and retries them one at a time (a new
+ * leader may hold only a prefix of them): each must still be remembered when its retry arrives.
  */
 export const PRODUCER_BATCHES_RETAINED = 64;
 const INT32_MAX = 0x7fffffff;
