@@ -85,9 +85,10 @@ describe('cleaner planner', () => {
 
   it('answers as a Map of the last offset per key would, across its tables growing and clear()', () => {
     let state = 12345;
+    // The high bits of the 32-bit LCG: its low bits repeat with short periods (the lowest alternates).
     const random = (n: number): number => {
       state = (Math.imul(state, 1103515245) + 12345) >>> 0;
-      return state % n;
+      return Math.floor((state / 2 ** 32) * n);
     };
     const map = new OffsetMap(1 << 30);
     for (let pass = 0; pass < 3; pass++) {
