@@ -237,9 +237,11 @@ interface RequestPart {
 }
 
 /**
- * A request unanswered this long is looked at: the producer refreshes metadata (every retry backoff)
- * and, once it names another leader in a newer epoch, gives up on that partition's part and retries at
- * the new leader instead of waiting out requestTimeoutMs (30 s by default) at a paused or cut-off one.
+ * A request unanswered this long is looked at: the producer refreshes metadata (at once, then at gaps
+ * from initialRetryTimeMs doubling up to maxRetryTimeMs while the stall lasts: a cluster that is only
+ * slow gets about one Metadata request a second, not ten) and, once it names another leader in a newer
+ * epoch, gives up on that partition's part and retries at the new leader instead of waiting out
+ * requestTimeoutMs (30 s by default) at a paused or cut-off one.
  */
 const STALLED_REQUEST_MS = 1000;
 
@@ -275,6 +277,14 @@ export class Producer implements AsyncDisposable {
   private refreshingMetadata = false;
   /** No producer-started metadata refresh before this time (Date.now() scale). */
   private metadataPollAtMs = 0;
+  /** No refresh for stalled requests alone before this time: see stallPollGapMs. */
+  private stallPollAtMs = 0;
+  /**
+   * The gap before the next refresh for stalled requests alone: initialRetryTimeMs, doubled at each
+   * such refresh up to maxRetryTimeMs, and back to the start once no request is stalled or the metadata
+   * named a stalled partition's new leader.
+   */
+  private stallPollGapMs: number;
   private readonly stopWatchingMetadata: () => void;
   /** Idempotence: the producer id and epoch new partitions' sequences start under. */
   private identity: { producerId: number; producerEpoch: number } | undefined;
@@ -315,6 +325,7 @@ export class Producer implements AsyncDisposable {
       requestTimeoutMs: options.requestTimeoutMs ?? cluster.options.requestTimeoutMs,
       onRequestTimed: options.onRequestTimed,
     };
+    this.stallPollGapMs = retry.initialRetryTimeMs;
     this.memory = new BufferMemory(options.bufferMemory ?? 32 * 1024 * 1024);
     this.partitioner = new Partitioner(options.partitioner ?? 'default', this.options.batchSize);
     // New metadata may name a new leader for a partition backing off: it retries there at once.
@@ -567,6 +578,7 @@ export class Producer implements AsyncDisposable {
     const force = this.flushing > 0 || this.closing || this.memory.waiting > 0;
     let nextWakeMs = Infinity;
     let needMetadata = false;
+    let stalled = false;
     const plans = new Map<number, ProduceRequestPlan>();
     for (const queue of this.active) {
       if (queue.inFlight) {
@@ -578,9 +590,10 @@ export class Producer implements AsyncDisposable {
           continue;
         }
         if (!this.abandonIfLeaderMoved(part, now)) {
-          needMetadata = true;
+          stalled = true;
           continue;
         }
+        this.resetStallPoll();
       }
       this.expire(queue, now);
       const head = queue.batches[0];
@@ -643,7 +656,8 @@ export class Producer implements AsyncDisposable {
       if (plan.parts.length > 0) this.sendRequest(plan);
       else this.requestDone(plan.broker);
     }
-    if (needMetadata) this.refreshMetadata();
+    if (!stalled) this.resetStallPoll();
+    if (needMetadata || stalled) this.refreshMetadata(needMetadata);
     if (nextWakeMs !== Infinity) this.wakeup.at(nextWakeMs);
   }
 
@@ -843,15 +857,26 @@ export class Producer implements AsyncDisposable {
     return info.leader !== queue.retryLeader || info.leaderEpoch > queue.retryLeaderEpoch;
   }
 
-  /** A metadata refresh in the background, at most one per retry backoff (initialRetryTimeMs) however often asked. */
-  private refreshMetadata(): void {
+  /**
+   * A metadata refresh in the background, at most one per retry backoff (initialRetryTimeMs) however often
+   * asked; `urgent` false (only stalled requests ask): at most one per stallPollGapMs, which doubles.
+   */
+  private refreshMetadata(urgent: boolean): void {
     if (this.refreshingMetadata) return;
     const now = Date.now();
-    if (now < this.metadataPollAtMs) {
-      this.wakeup.at(this.metadataPollAtMs);
+    const atMs = urgent ? this.metadataPollAtMs : Math.max(this.metadataPollAtMs, this.stallPollAtMs);
+    if (now < atMs) {
+      this.wakeup.at(atMs);
       return;
     }
     this.metadataPollAtMs = now + this.retry.initialRetryTimeMs;
+    if (!urgent) {
+      this.stallPollAtMs = now + this.stallPollGapMs;
+      this.stallPollGapMs = Math.max(
+        this.retry.initialRetryTimeMs,
+        Math.min(this.retry.maxRetryTimeMs, this.stallPollGapMs * 2),
+      );
+    }
     this.refreshingMetadata = true;
     this.cluster
       .refresh()
@@ -860,6 +885,12 @@ export class Producer implements AsyncDisposable {
         this.refreshingMetadata = false;
         this.wakeup.at(Date.now() + this.retry.initialRetryTimeMs);
       });
+  }
+
+  /** The next stall starts polling the metadata at initialRetryTimeMs again. */
+  private resetStallPoll(): void {
+    this.stallPollAtMs = 0;
+    this.stallPollGapMs = this.retry.initialRetryTimeMs;
   }
 
   private sendRequest(plan: ProduceRequestPlan): void {

@@ -67,6 +67,28 @@ const TXN_RPCS = new Set<RpcName>([
   'WriteTxnMarkers',
 ]);
 
+/**
+ * The unary RPCs a broker answers from what it holds, or after a replicated write at most: one of them
+ * unanswered for a second says the broker may be paused or cut off (hasStalledRequest). Not the ones
+ * that wait by design: a Fetch's long poll, and the admin and transaction requests that wait for
+ * elections, reassignments, replicas or markers.
+ */
+const PROMPT_RPCS = new Set<RpcName>([
+  'Metadata',
+  'DescribeCluster',
+  'Produce',
+  'ListOffsets',
+  'FindCoordinator',
+  'ConsumerGroupHeartbeat',
+  'OffsetCommit',
+  'OffsetFetch',
+  'ListGroups',
+  'DescribeGroups',
+  'ListTransactions',
+  'DescribeTransactions',
+  'DescribeProducers',
+]);
+
 export interface CallOptions {
   timeoutMs: number;
   signal?: AbortSignal | undefined;
@@ -252,7 +274,7 @@ export class BrokerConnection {
   private closed = false;
   /** When the last call failed to reach the broker or timed out; 0 after a success. */
   private lastFailureMs = 0;
-  /** Unary calls unanswered, by number: when each was made (performance.now()). */
+  /** Unary calls of PROMPT_RPCS unanswered, by number: when each was made (performance.now()). */
   private readonly callsSentAtMs = new Map<number, number>();
   private nextCall = 0;
 
@@ -280,26 +302,34 @@ export class BrokerConnection {
       const fn = (client as unknown as Record<string, UnaryMethod>)[method] as UnaryMethod;
       let onAbort: (() => void) | undefined;
       const callNumber = this.nextCall++;
-      this.callsSentAtMs.set(callNumber, performance.now());
-      const call = fn.call(
-        client,
-        request,
-        this.metadata,
-        { deadline: Date.now() + options.timeoutMs },
-        (err, response) => {
-          this.callsSentAtMs.delete(callNumber);
-          if (onAbort) signal?.removeEventListener('abort', onAbort);
-          if (signal?.aborted) reject(new AbortError(signal));
-          else if (err) {
-            const error = errorFromGrpc(err, this.address, method);
-            if (isConnectionFailure(error)) this.lastFailureMs = Date.now();
-            reject(error);
-          } else {
-            this.lastFailureMs = 0;
-            resolve(response as BrokerRpcs[M][1]);
-          }
-        },
-      );
+      if (PROMPT_RPCS.has(method)) this.callsSentAtMs.set(callNumber, performance.now());
+      let call: grpc.ClientUnaryCall;
+      try {
+        call = fn.call(
+          client,
+          request,
+          this.metadata,
+          { deadline: Date.now() + options.timeoutMs },
+          (err, response) => {
+            this.callsSentAtMs.delete(callNumber);
+            if (onAbort) signal?.removeEventListener('abort', onAbort);
+            if (signal?.aborted) reject(new AbortError(signal));
+            else if (err) {
+              const error = errorFromGrpc(err, this.address, method);
+              if (isConnectionFailure(error)) this.lastFailureMs = Date.now();
+              reject(error);
+            } else {
+              this.lastFailureMs = 0;
+              resolve(response as BrokerRpcs[M][1]);
+            }
+          },
+        );
+      } catch (err) {
+        // No callback will come (grpc-js throws when the request cannot be serialized or the channel
+        // is shut down): an entry left here would count as stalled for ever.
+        this.callsSentAtMs.delete(callNumber);
+        throw err;
+      }
       if (signal) {
         onAbort = () => call.cancel();
         signal.addEventListener('abort', onAbort, { once: true });
@@ -383,9 +413,10 @@ export class BrokerConnection {
   }
 
   /**
-   * Whether a Produce or a unary call (not a consumer's long poll) has waited `stalledMs` or more for its
-   * answer: the broker may be paused or cut off, which only its timeouts would tell, much later. Kafka's
-   * clients send metadata requests to the least loaded broker for the same reason.
+   * Whether a Produce or a unary call of PROMPT_RPCS (not a long poll, nor an admin request that waits
+   * for an election) has waited `stalledMs` or more for its answer: the broker may be paused or cut off,
+   * which only its timeouts would tell, much later. Kafka's clients send metadata requests to the least
+   * loaded broker for the same reason.
    */
   hasStalledRequest(stalledMs: number): boolean {
     const before = performance.now() - stalledMs;

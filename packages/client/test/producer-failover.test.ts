@@ -92,6 +92,50 @@ describe('producer across a leader change', () => {
     expect(cluster.partition('t', 0).records.map((r) => r.value?.toString())).toEqual(['before', 'after', 'later']);
   }, 30_000);
 
+  it('looks at the metadata less and less often while a leader that stays leader is slow to answer', async () => {
+    samsa = new Samsa({
+      brokers: cluster.bootstrap,
+      requestTimeoutMs: 20_000,
+      retry: { retries: 5, initialRetryTimeMs: 100, maxRetryTimeMs: 1000 },
+    });
+    cluster.createTopic('t', 1, { leaders: [0] });
+    const producer = samsa.producer();
+    await producer.send({ topic: 't', value: 'before' });
+    // Broker 0 is slow (acks=all under load, a long GC) but stays the leader: no election to look for.
+    const release = cluster.hold('Produce', 0);
+    let releaseAgain = () => {};
+    try {
+      const since = cluster.requestsOf('Metadata').length;
+      const sending = producer.send({ topic: 't', value: 'slow' });
+      await waitFor(() => cluster.requestsOf('Metadata').length - since >= 6, 15_000, 'six metadata polls');
+      // Polls 100, 200, 400, 800 ms apart (then 1 s), not every 100 ms: at a fixed 100 ms the six took ~0.5 s.
+      const at = cluster
+        .requestsOf('Metadata')
+        .slice(since, since + 6)
+        .map((r) => r.at);
+      const gaps = at.slice(1).map((t, i) => t - (at[i] as number));
+      expect(gaps[3]).toBeGreaterThanOrEqual(700);
+      expect((at[5] as number) - (at[0] as number)).toBeGreaterThanOrEqual(2000);
+      release();
+      expect((await sending).offset).toBe(1);
+      // The stall ended: the next one is looked at every 100 ms again at first (not every 1 s).
+      releaseAgain = cluster.hold('Produce', 0);
+      const again = cluster.requestsOf('Metadata').length;
+      const stalled = producer.send({ topic: 't', value: 'slow again' });
+      await waitFor(() => cluster.requestsOf('Metadata').length - again >= 3, 15_000, 'three metadata polls');
+      const [first, , third] = cluster
+        .requestsOf('Metadata')
+        .slice(again, again + 3)
+        .map((r) => r.at);
+      expect((third as number) - (first as number)).toBeLessThan(1500);
+      releaseAgain();
+      expect((await stalled).offset).toBe(2);
+    } finally {
+      release();
+      releaseAgain();
+    }
+  }, 30_000);
+
   it('asks another broker for metadata when the first one asked does not answer', async () => {
     // A 20 s request timeout: waiting it out at the silent broker would be far past the test's bound.
     samsa = new Samsa({ brokers: cluster.bootstrap, requestTimeoutMs: 20_000 });
