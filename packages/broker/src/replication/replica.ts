@@ -52,6 +52,11 @@ export interface ReplicaLog {
    * `maxBytes` except the first.
    */
   readForFollower(fromOffset: number, maxBytes: number): Promise<{ readonly bytes: Buffer }>;
+  /**
+   * readForFollower's answer when it needs no I/O, at once (throws as readForFollower rejects);
+   * undefined when it does. A log without it is always read with readForFollower.
+   */
+  readForFollowerNow?(fromOffset: number, maxBytes: number): { readonly bytes: Buffer } | undefined;
   /** Removes everything at or after `offset`. */
   truncateTo(offset: number): Promise<void>;
   /** Empties the log and restarts it at `offset`. */

@@ -18,6 +18,7 @@ import {
   offsetForMaxTimestamp,
   offsetForTimestamp,
   readLog,
+  readLogNow,
   type ReadParts,
   type ReadResult,
 } from './reads.js';
@@ -256,21 +257,37 @@ export class PartitionLog {
    * no longer holds (the broker-wide tail budget took it back) is read once written.
    */
   async readForFollower(fromOffset: number, maxBytes: number): Promise<ReadResult> {
+    const now = this.readForFollowerNow(fromOffset, maxBytes);
+    if (now !== undefined) return now;
+    if (this.exposedUnread(fromOffset) && fromOffset >= this.segments.endOffset) await this.appends.appendsSettled();
+    return readLog(this.parts, fromOffset, maxBytes, {});
+  }
+
+  /**
+   * readForFollower's answer when memory holds it (the tail, or nothing to read), without a promise: a
+   * leader reads for each follower fetch twice, when it parks and when an append wakes it. Undefined
+   * when the bytes must come from the files (call readForFollower). Throws as readForFollower rejects.
+   */
+  readForFollowerNow(fromOffset: number, maxBytes: number): ReadResult | undefined {
     this.ctx.ensureOnline();
-    const exposedEnd = this.exposedEndOffset;
-    const written = this.segments.endOffset;
-    if (exposedEnd > written && fromOffset >= this.segments.startOffset && fromOffset <= exposedEnd) {
+    if (this.exposedUnread(fromOffset)) {
+      const exposedEnd = this.exposedEndOffset;
+      const written = this.segments.endOffset;
       const logStartOffset = this.segments.startOffset;
       if (fromOffset === exposedEnd)
         return { bytes: EMPTY_BYTES, firstOffset: -1, lastOffset: -1, logStartOffset, logEndOffset: written };
       const fromTail = this.tail.read(fromOffset, maxBytes, exposedEnd, this.segments.active.baseOffset);
-      if (fromTail) {
-        const { bytes, firstOffset, lastOffset } = fromTail;
-        return { bytes, firstOffset, lastOffset, logStartOffset, logEndOffset: written };
-      }
-      if (fromOffset >= written) await this.appends.appendsSettled();
+      if (fromTail === undefined) return undefined;
+      const { bytes, firstOffset, lastOffset } = fromTail;
+      return { bytes, firstOffset, lastOffset, logStartOffset, logEndOffset: written };
     }
-    return readLog(this.parts, fromOffset, maxBytes, {});
+    return readLogNow(this.parts, fromOffset, maxBytes, {});
+  }
+
+  /** Whether `fromOffset` is in the range of a read past the written end (appends exposed, not written). */
+  private exposedUnread(fromOffset: number): boolean {
+    const exposedEnd = this.exposedEndOffset;
+    return exposedEnd > this.segments.endOffset && fromOffset >= this.segments.startOffset && fromOffset <= exposedEnd;
   }
 
   /**

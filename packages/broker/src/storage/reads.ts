@@ -46,11 +46,24 @@ export interface ReadParts {
  * (tests compare the two).
  */
 export async function readLog(
-  { ctx, segments, tail }: ReadParts,
+  parts: ReadParts,
   fromOffset: number,
   maxBytes: number,
   options: { maxOffset?: number; buffers?: ReadBufferPool; fromFiles?: boolean },
 ): Promise<ReadResult> {
+  return readLogNow(parts, fromOffset, maxBytes, options) ?? readFiles(parts, fromOffset, maxBytes, options);
+}
+
+/**
+ * readLog's answer when memory holds it (an empty read at the end, or the tail's bytes): undefined
+ * when the bytes must be read from the segment files. Throws as readLog does.
+ */
+export function readLogNow(
+  { ctx, segments, tail }: ReadParts,
+  fromOffset: number,
+  maxBytes: number,
+  options: { maxOffset?: number; buffers?: ReadBufferPool; fromFiles?: boolean },
+): ReadResult | undefined {
   ctx.ensureOnline();
   if (!Number.isSafeInteger(maxBytes) || maxBytes < 0)
     throw new SamsaError(ErrorCodes.INVALID_FETCH_SIZE, `maxBytes ${maxBytes}`);
@@ -75,6 +88,19 @@ export async function readLog(
     fromTail.bytes.copy(bytes);
     return { ...fromTail, bytes, logStartOffset, logEndOffset };
   }
+  return undefined;
+}
+
+/** The rest of readLog: the bytes from the segment files (readLogNow has checked the range). */
+async function readFiles(
+  { ctx, segments }: ReadParts,
+  fromOffset: number,
+  maxBytes: number,
+  options: { maxOffset?: number; buffers?: ReadBufferPool },
+): Promise<ReadResult> {
+  const logStartOffset = segments.startOffset;
+  const logEndOffset = segments.endOffset;
+  const upperBound = Math.min(options.maxOffset ?? logEndOffset, logEndOffset);
   const found = await retryIfReplaced(async () => {
     const all = segments.all;
     const indexIntervalBytes = ctx.config.indexIntervalBytes;

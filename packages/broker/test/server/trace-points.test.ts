@@ -78,8 +78,10 @@ describe("the leader's trace points (the request timeline)", () => {
         ['l.fout', 0, 2, 13], // the answer carries up to 13
         ['l.fin', 0, 2, 13],
         ['l.hw', 0, 13, undefined],
-        ['l.pout', 0, id, 10], // acks=all answered once the HW covers the request
-        ['l.fout', 0, 2, 13], // nothing new for the follower (its own offset)
+        // The fetch that moved the HW is answered at once (nothing new for the follower: its own
+        // offset, read without an async step), then the acks=all produce the HW now covers.
+        ['l.fout', 0, 2, 13],
+        ['l.pout', 0, id, 10],
       ]);
     } finally {
       leaders.stop();

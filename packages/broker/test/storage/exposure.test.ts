@@ -54,6 +54,27 @@ describe('a leader append exposed to followers before its write completes', () =
     };
   };
 
+  it('answers a follower at once from memory (the exposed append, the log end), and not from the files', async () => {
+    const release = holdWrites();
+    let exposed = 0;
+    const appended = log.append(makeBatch({ count: 3, fill: 7 }), { leaderEpoch: 4, onExposed: () => exposed++ });
+    await expect.poll(() => exposed).toBe(1);
+    const copy = log.readForFollowerNow(2, 1 << 20);
+    expect(splitBatches(copy!.bytes).map((s) => [s.header.baseOffset, s.header.recordCount])).toEqual([[2, 3]]);
+    expect(log.readForFollowerNow(5, 1 << 20)?.bytes.length).toBe(0);
+    expect(() => log.readForFollowerNow(6, 1 << 20)).toThrow(
+      expect.objectContaining({ errorName: 'OffsetOutOfRange' }),
+    );
+    release();
+    await appended;
+    expect(log.readForFollowerNow(5, 1 << 20)?.bytes.length).toBe(0); // the written end
+    // Reopened, the tail holds nothing: the bytes are in the files only, which readForFollower reads.
+    await log.close();
+    log = await openPartitionLog({ dir: dir.path, config: { segmentBytes: 1 << 20, inlineWriteMaxBytes: 0 } });
+    expect(log.readForFollowerNow(0, 1 << 20)).toBeUndefined();
+    expect(splitBatches((await log.readForFollower(0, 1 << 20)).bytes).map((s) => s.header.baseOffset)).toEqual([0, 2]);
+  });
+
   it('reads for followers up to the exposed end; the log end and other reads wait for the write', async () => {
     const release = holdWrites();
     let exposed = 0;

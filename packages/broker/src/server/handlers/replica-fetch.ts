@@ -4,14 +4,7 @@ import type { BrokerContext } from '../context.js';
 import { toErrorFields } from '../errors.js';
 import { awaitLeadership, ledHere } from '../leadership.js';
 import type { HostedPartition } from '../partitions.js';
-import {
-  groupByTopic,
-  longPollDeadline,
-  partitionLimit,
-  readPartitions,
-  recordBytes,
-  waitForPartitions,
-} from './long-poll.js';
+import { groupByTopic, longPollDeadline, partitionLimit, recordBytes, waitForPartitions } from './long-poll.js';
 
 interface ReplicaRead {
   readonly topic: string;
@@ -95,9 +88,8 @@ export async function handleReplicaFetch(
       for (const p of t.partitions) trace('l.fin', p.partition, request.replicaId, p.fetchOffset);
   let awaitedTerms = false;
   for (;;) {
-    const reads = await readPartitions(request.topics, maxBytes, (topic, p, budget, first) =>
-      readOne(ctx, request.replicaId, topic, p, budget, first),
-    );
+    const read = readAll(ctx, request, maxBytes);
+    const reads = read instanceof Promise ? await read : read;
     const remainingMs = deadline - Date.now();
     // A follower that heard of the election before this broker's term started (its epoch-cache save) is
     // parked until it has, within its long poll, rather than refused into replica.fetch.backoff.ms: an
@@ -155,42 +147,125 @@ function traceAnswer(replicaId: number, reads: readonly ReplicaRead[]): void {
     trace?.('l.fout', r.partition, replicaId, recordsEndOffset(r.response.records as Uint8Array, r.fetchOffset));
 }
 
-async function readOne(
+/**
+ * Reads the request's partitions in order within `maxBytes`, as readPartitions does (the first
+ * non-empty one may exceed it), without a promise while each partition is answered at once (the
+ * usual case: a follower at the log end, or records in the tail); from the first that is not, the
+ * rest are awaited in turn.
+ */
+function readAll(
+  ctx: BrokerContext,
+  request: v1.ReplicaFetchRequest__Output,
+  maxBytes: number,
+): ReplicaRead[] | Promise<ReplicaRead[]> {
+  const reads: ReplicaRead[] = [];
+  const topics = request.topics;
+  let budget = maxBytes;
+  for (let t = 0; t < topics.length; t++) {
+    const topic = topics[t]!;
+    for (let i = 0; i < topic.partitions.length; i++) {
+      const read = readOne(ctx, request.replicaId, topic.name, topic.partitions[i]!, budget, budget === maxBytes);
+      if (read instanceof Promise) return finishReads(ctx, request, maxBytes, reads, budget, [t, i], read);
+      budget -= (read.response.records as Buffer).length;
+      reads.push(read);
+    }
+  }
+  return reads;
+}
+
+/** readAll from the partition at `[t, i]` on, whose read is `pending`. */
+async function finishReads(
+  ctx: BrokerContext,
+  request: v1.ReplicaFetchRequest__Output,
+  maxBytes: number,
+  reads: ReplicaRead[],
+  budgetLeft: number,
+  [topicAt, partitionAt]: [number, number],
+  pending: Promise<ReplicaRead>,
+): Promise<ReplicaRead[]> {
+  const topics = request.topics;
+  let budget = budgetLeft;
+  let read = await pending;
+  for (let t = topicAt, i = partitionAt; ; ) {
+    budget -= (read.response.records as Buffer).length;
+    reads.push(read);
+    i++;
+    while (t < topics.length && i >= topics[t]!.partitions.length) {
+      t++;
+      i = 0;
+    }
+    if (t >= topics.length) return reads;
+    const topic = topics[t]!;
+    read = await readOne(ctx, request.replicaId, topic.name, topic.partitions[i]!, budget, budget === maxBytes);
+  }
+}
+
+/** One partition's read: at once when the leader answers at once (answerFetchNow), else a promise. */
+function readOne(
   ctx: BrokerContext,
   replicaId: number,
   topic: string,
   p: v1.ReplicaFetchPartition__Output,
   budget: number,
   first: boolean,
-): Promise<ReplicaRead> {
+): ReplicaRead | Promise<ReplicaRead> {
   let hosted: HostedPartition | undefined;
   try {
     hosted = ctx.partitions.leaderOf(topic, p.partition, ctx.knowsPartition(topic, p.partition));
     const allowance = throttleAllowance(ctx, hosted, replicaId, Date.now());
-    if (allowance === undefined) {
-      const limit = partitionLimit(p.partitionMaxBytes, budget);
-      return replicaRead(
-        topic,
-        p,
-        hosted,
-        await ctx.replication.leaders.answerFetch(hosted, replicaId, p, limit, first),
-      );
-    }
-    // Throttled: nothing while the bucket is empty (the fetch still acknowledges the follower's
-    // position), else up to what is left, at least one batch.
+    if (allowance !== undefined) return throttledRead(ctx, replicaId, topic, p, hosted, budget, allowance);
+    const limit = partitionLimit(p.partitionMaxBytes, budget);
+    const answer = ctx.replication.leaders.answerFetchNow(hosted, replicaId, p, limit, first);
+    if (!(answer instanceof Promise)) return replicaRead(topic, p, hosted, answer);
+    const leader = hosted;
+    return answer.then(
+      (response) => replicaRead(topic, p, leader, response),
+      (err: unknown) => failedRead(ctx, replicaId, topic, p, leader, err),
+    );
+  } catch (err) {
+    return failedRead(ctx, replicaId, topic, p, hosted, err);
+  }
+}
+
+/**
+ * Throttled: nothing while the bucket is empty (the fetch still acknowledges the follower's
+ * position), else up to what is left, at least one batch.
+ */
+async function throttledRead(
+  ctx: BrokerContext,
+  replicaId: number,
+  topic: string,
+  p: v1.ReplicaFetchPartition__Output,
+  hosted: HostedPartition,
+  budget: number,
+  allowance: number,
+): Promise<ReplicaRead> {
+  try {
     const limit = allowance > 0 ? partitionLimit(p.partitionMaxBytes, Math.min(budget, allowance)) : 0;
     const response = await ctx.replication.leaders.answerFetch(hosted, replicaId, p, limit, allowance > 0);
     throttles.get(ctx)?.consumed(topic, response.records.length);
     const heldBack = allowance <= 0 && hosted.log.exposedEndOffset > p.fetchOffset;
     return { ...replicaRead(topic, p, hosted, response), throttled: heldBack };
   } catch (err) {
-    const base = { partition: p.partition, highWatermark: -1, logStartOffset: -1, records: EMPTY_RECORDS };
-    return replicaRead(topic, p, hosted, {
-      ...base,
-      ...(hosted ? { logStartOffset: hosted.log.logStartOffset } : {}),
-      ...toErrorFields(err, ctx.logger, { topic, partition: p.partition, replicaId }),
-    });
+    return failedRead(ctx, replicaId, topic, p, hosted, err);
   }
+}
+
+/** A partition whose read failed (not led here, the log offline or out of range): its error answer. */
+function failedRead(
+  ctx: BrokerContext,
+  replicaId: number,
+  topic: string,
+  p: v1.ReplicaFetchPartition__Output,
+  hosted: HostedPartition | undefined,
+  err: unknown,
+): ReplicaRead {
+  const base = { partition: p.partition, highWatermark: -1, logStartOffset: -1, records: EMPTY_RECORDS };
+  return replicaRead(topic, p, hosted, {
+    ...base,
+    ...(hosted ? { logStartOffset: hosted.log.logStartOffset } : {}),
+    ...toErrorFields(err, ctx.logger, { topic, partition: p.partition, replicaId }),
+  });
 }
 
 function replicaRead(
