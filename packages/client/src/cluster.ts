@@ -62,6 +62,11 @@ export function brokerAddress(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
+/** A broker as metadata or a leader hint's endpoints describe it. */
+function brokerNode(b: { id: number; host: string; port: number; rack: string }): BrokerNode {
+  return { id: b.id, host: b.host, port: b.port, rack: b.rack, address: brokerAddress(b.host, b.port) };
+}
+
 /**
  * The client's view of the cluster: brokers, controller and topic metadata, refreshed on demand, after
  * errors that suggest leadership moved, and once older than metadataMaxAgeMs. Every producer, consumer
@@ -181,15 +186,7 @@ export class Cluster {
     this.clusterId = response.clusterId;
     this.controllerId = response.controllerId;
     this.brokers.clear();
-    for (const b of response.brokers) {
-      this.brokers.set(b.id, {
-        id: b.id,
-        host: b.host,
-        port: b.port,
-        rack: b.rack,
-        address: brokerAddress(b.host, b.port),
-      });
-    }
+    for (const b of response.brokers) this.brokers.set(b.id, brokerNode(b));
     const previous = complete ? new Map(this.topics) : this.topics;
     if (complete) this.topics.clear();
     for (const t of response.topics) {
@@ -254,13 +251,7 @@ export class Cluster {
     if (!this.brokers.has(hint.leaderId)) {
       const b = endpoints.find((e) => e.id === hint.leaderId);
       if (b === undefined) return false;
-      this.brokers.set(b.id, {
-        id: b.id,
-        host: b.host,
-        port: b.port,
-        rack: b.rack,
-        address: brokerAddress(b.host, b.port),
-      });
+      this.brokers.set(b.id, brokerNode(b));
     }
     const partitions = [...info.partitions];
     partitions[partition] = { ...known, leader: hint.leaderId, leaderEpoch: hint.leaderEpoch };

@@ -3,33 +3,20 @@
  * broker answers when the bytes readable reach min_bytes, and 0 bytes always do). The long poll used to
  * wait the whole max_wait_ms for a first byte. Real partition log with 10 records; the fetch asks at its end.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { kafka } from '@samsa/protocol/kafka';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BROKER_SETTINGS, resolveSettings } from '../../src/config.js';
 import { fetch } from '../../src/kafka/fetch.js';
 import { FetchSessions } from '../../src/kafka/fetch-sessions.js';
 import type { BrokerContext } from '../../src/server/context.js';
-import type { HostedPartition } from '../../src/server/partitions.js';
 import { withTimeout } from '../../../../test/helpers/wait.js';
-import { leaderWithTenRecords } from '../server/leader-fixture.js';
+import { leaderPerTest } from '../server/leader-fixture.js';
 import { makeBatch } from '../storage/helpers.js';
 
-let dir: string | undefined;
-let opened: HostedPartition | undefined;
-afterEach(async () => {
-  await opened?.log.close();
-  opened = undefined;
-  if (dir) await rm(dir, { recursive: true, force: true });
-  dir = undefined;
-});
+const fixture = leaderPerTest('samsa-fetch-min-bytes-');
 
 async function leader() {
-  dir = await mkdtemp(join(tmpdir(), 'samsa-fetch-min-bytes-'));
-  const { hosted, ctx, leaders } = await leaderWithTenRecords(dir, [1]);
-  opened = hosted;
+  const { hosted, ctx, leaders } = await fixture.leader([1]);
   return { ctx: { ...ctx, settings: resolveSettings(BROKER_SETTINGS) } as BrokerContext, hosted, leaders };
 }
 

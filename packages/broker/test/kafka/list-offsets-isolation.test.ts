@@ -5,32 +5,19 @@
  * transaction's records once it commits. Real partition log: 10 committed records, then an open
  * transaction's 3 records (offsets 10-12).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { encodeBatch } from '@samsa/protocol';
 import type { kafka } from '@samsa/protocol/kafka';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BROKER_SETTINGS, resolveSettings } from '../../src/config.js';
 import { listOffsets } from '../../src/kafka/offsets.js';
 import type { BrokerContext } from '../../src/server/context.js';
-import type { HostedPartition } from '../../src/server/partitions.js';
-import { leaderWithTenRecords } from '../server/leader-fixture.js';
+import { leaderPerTest } from '../server/leader-fixture.js';
 
-let dir: string | undefined;
-let opened: HostedPartition | undefined;
-afterEach(async () => {
-  await opened?.log.close();
-  opened = undefined;
-  if (dir) await rm(dir, { recursive: true, force: true });
-  dir = undefined;
-});
+const fixture = leaderPerTest('samsa-list-offsets-');
 
 /** Broker 1 leading t-0 alone: offsets 0-9 committed at timestamp 1000, 10-12 an open transaction's at 5000. */
 async function withOpenTransaction(): Promise<BrokerContext> {
-  dir = await mkdtemp(join(tmpdir(), 'samsa-list-offsets-'));
-  const { hosted, leaders, ctx } = await leaderWithTenRecords(dir, [1]);
-  opened = hosted;
+  const { hosted, leaders, ctx } = await fixture.leader([1]);
   const open = encodeBatch(
     [0, 1, 2].map((i) => ({ value: Buffer.from(`txn-${i}`), timestamp: 5000 })),
     { producerId: 7, producerEpoch: 0, baseSequence: 0, transactional: true },
@@ -108,7 +95,7 @@ describe('ListOffsets leader epochs on the Kafka listener (v4+)', () => {
     expect(await ask(ctx, 1)).toMatchObject({ errorCode: 75, offset: -1 });
     expect(await ask(ctx, 1, -3)).toMatchObject({ errorCode: 75, offset: -1 });
     // An older one: FENCED_LEADER_EPOCH (the client's metadata is stale and it refreshes it).
-    opened!.leaderEpoch = 3;
+    fixture.opened!.leaderEpoch = 3;
     expect(await ask(ctx, 2, -2)).toMatchObject({ errorCode: 74, offset: -1 });
   });
 });

@@ -5,31 +5,18 @@
  * UNSUPPORTED_COMPRESSION_TYPE (76). These were CORRUPT_MESSAGE (2), which clients retry until their
  * delivery timeout. Below v3 any message set is converted as before. Real partition log.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { encodeBatch } from '@samsa/protocol';
 import { kafka } from '@samsa/protocol/kafka';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BROKER_SETTINGS, resolveSettings } from '../../src/config.js';
 import { produce } from '../../src/kafka/produce.js';
 import type { BrokerContext } from '../../src/server/context.js';
-import type { HostedPartition } from '../../src/server/partitions.js';
-import { leaderWithTenRecords } from '../server/leader-fixture.js';
+import { leaderPerTest } from '../server/leader-fixture.js';
 
-let dir: string | undefined;
-let opened: HostedPartition | undefined;
-afterEach(async () => {
-  await opened?.log.close();
-  opened = undefined;
-  if (dir) await rm(dir, { recursive: true, force: true });
-  dir = undefined;
-});
+const fixture = leaderPerTest('samsa-produce-validation-');
 
 async function leader(): Promise<BrokerContext> {
-  dir = await mkdtemp(join(tmpdir(), 'samsa-produce-validation-'));
-  const { hosted, ctx } = await leaderWithTenRecords(dir, [1]);
-  opened = hosted;
+  const { ctx } = await fixture.leader([1]);
   return { ...ctx, settings: resolveSettings(BROKER_SETTINGS) } as BrokerContext;
 }
 
@@ -64,7 +51,7 @@ describe('Produce record validation on the Kafka listener', () => {
         baseOffset: -1,
       });
     }
-    expect(opened!.log.logEndOffset).toBe(10);
+    expect(fixture.opened!.log.logEndOffset).toBe(10);
   });
 
   it('v3+: no records (null or empty) is INVALID_RECORD', async () => {

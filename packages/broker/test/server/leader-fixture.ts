@@ -2,7 +2,11 @@
  * Broker 1 leading t-0 (replicas 1 and 2, ISR `isr`) on a real partition log in `dir` with 10 committed
  * records, and a handlers' context around it: for tests that drive the broker's handlers directly.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pino } from 'pino';
+import { afterEach } from 'vitest';
 import { systemClock } from '../../src/clock.js';
 import { TOPIC_SETTINGS, resolveSettings } from '../../src/config.js';
 import { LeaderDriver, LeaderEpochCache, saveEpochCache } from '../../src/replication/index.js';
@@ -68,4 +72,34 @@ export async function leaderWithTenRecords(dir: string, isr: number[]) {
     replication: { leaders },
   } as unknown as BrokerContext;
   return { hosted, leaders, ctx, waiters };
+}
+
+/**
+ * leaderWithTenRecords in a fresh temp dir for each test of the calling file (call once, at its top
+ * level): the log is closed and the dir removed after each test (an open log's files were left to the
+ * garbage collector, DEP0137). `opened` is the current test's partition.
+ */
+export function leaderPerTest(prefix: string): {
+  leader(isr: number[]): ReturnType<typeof leaderWithTenRecords>;
+  readonly opened: HostedPartition | undefined;
+} {
+  let dir: string | undefined;
+  let opened: HostedPartition | undefined;
+  afterEach(async () => {
+    await opened?.log.close();
+    opened = undefined;
+    if (dir) await rm(dir, { recursive: true, force: true });
+    dir = undefined;
+  });
+  return {
+    async leader(isr) {
+      dir = await mkdtemp(join(tmpdir(), prefix));
+      const made = await leaderWithTenRecords(dir, isr);
+      opened = made.hosted;
+      return made;
+    },
+    get opened() {
+      return opened;
+    },
+  };
 }

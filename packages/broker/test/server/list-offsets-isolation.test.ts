@@ -4,29 +4,16 @@
  * is read_uncommitted. Real partition log: 10 committed records at timestamp 1000, then an open
  * transaction's 3 records (offsets 10-12) at 5000.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { encodeBatch, type v1 } from '@samsa/protocol';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { BrokerContext } from '../../src/server/context.js';
 import { handleListOffsets } from '../../src/server/handlers/list-offsets.js';
-import type { HostedPartition } from '../../src/server/partitions.js';
-import { leaderWithTenRecords } from './leader-fixture.js';
+import { leaderPerTest } from './leader-fixture.js';
 
-let dir: string | undefined;
-let opened: HostedPartition | undefined;
-afterEach(async () => {
-  await opened?.log.close();
-  opened = undefined;
-  if (dir) await rm(dir, { recursive: true, force: true });
-  dir = undefined;
-});
+const fixture = leaderPerTest('samsa-grpc-list-offsets-');
 
 async function withOpenTransaction(): Promise<BrokerContext> {
-  dir = await mkdtemp(join(tmpdir(), 'samsa-grpc-list-offsets-'));
-  const { hosted, leaders, ctx } = await leaderWithTenRecords(dir, [1]);
-  opened = hosted;
+  const { hosted, leaders, ctx } = await fixture.leader([1]);
   const open = encodeBatch(
     [0, 1, 2].map((i) => ({ value: Buffer.from(`txn-${i}`), timestamp: 5000 })),
     { producerId: 7, producerEpoch: 0, baseSequence: 0, transactional: true },
