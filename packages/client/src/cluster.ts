@@ -386,12 +386,24 @@ export class Cluster {
       let timeouts = 0;
       let lastError: unknown;
       let timer: NodeJS.Timeout | undefined;
+      /** The brokers asked and not answered yet, with when each was asked (performance.now()). */
+      const asked = new Map<BrokerConnection, number>();
       const finish = (settle: () => void) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         losers.abort();
         settle();
+      };
+      // Another broker answered: those silent for STALLED_REQUEST_MS count as timed out (recentlyFailed), as
+      // they would have had the request waited for them. Their calls are cancelled, which marks nothing, so a
+      // paused broker would otherwise look healthy and be asked first by the next request any broker answers
+      // (a producer's InitProducerId, which waits out its whole request timeout there).
+      const answered = (response: BrokerRpcs[M][1]) => {
+        if (settled) return;
+        const before = performance.now() - STALLED_REQUEST_MS;
+        for (const [connection, askedAtMs] of asked) if (askedAtMs <= before) connection.noteSilent();
+        finish(() => resolve(response));
       };
       const launch = (): void => {
         clearTimeout(timer);
@@ -402,8 +414,10 @@ export class Cluster {
           return;
         }
         let call: Promise<BrokerRpcs[M][1]>;
+        let connection: BrokerConnection;
         try {
-          call = this.options.pool.get(address).call(method, request, { timeoutMs, signal });
+          connection = this.options.pool.get(address);
+          call = connection.call(method, request, { timeoutMs, signal });
         } catch (err) {
           // The client closed meanwhile (launched by the timer or a failure): fail the request, never throw
           // from a timer or a promise's handler (it would end the process, and the request would never settle).
@@ -411,10 +425,15 @@ export class Cluster {
           return;
         }
         running++;
+        asked.set(connection, performance.now());
         call.then(
-          (response) => finish(() => resolve(response)),
+          (response) => {
+            asked.delete(connection);
+            answered(response);
+          },
           (err: unknown) => {
             running--;
+            asked.delete(connection);
             if (settled) return;
             if (!isConnectionFailure(err)) return finish(() => reject(err));
             this.options.logger.debug({ address, err }, 'broker unreachable');

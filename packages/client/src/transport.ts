@@ -404,9 +404,18 @@ export class BrokerConnection {
   }
 
   /**
-   * Whether a call to this broker failed or timed out within `windowMs` without a success since: a
-   * paused or partitioned broker keeps its TCP connection, so only the timeouts tell, and requests
-   * that any broker can answer (metadata) should go elsewhere first.
+   * A request any broker answers (Metadata) stayed unanswered here while another broker answered it
+   * (Cluster's hedged call, which cancels this one): counts as a timeout for recentlyFailed.
+   */
+  noteSilent(now = Date.now()): void {
+    if (!this.closed) this.lastFailureMs = now;
+  }
+
+  /**
+   * Whether a call to this broker failed or timed out (or stayed silent while another broker answered,
+   * noteSilent) within `windowMs` without a success since: a paused or partitioned broker keeps its TCP
+   * connection, so only the timeouts tell, and requests that any broker can answer (metadata, a
+   * producer id) should go elsewhere first.
    */
   recentlyFailed(windowMs: number, now = Date.now()): boolean {
     return this.lastFailureMs > 0 && now - this.lastFailureMs < windowMs;

@@ -152,6 +152,25 @@ describe('producer across a leader change', () => {
     }
   }, 30_000);
 
+  it('asks a broker that stayed silent on its metadata request last for a producer id too', async () => {
+    // Broker 0 answers nothing (paused): the metadata request goes on to broker 1 after 1 s and broker 0's
+    // call is cancelled. InitProducerId, asked of one broker at a time, must not then start at broker 0
+    // and wait out the 20 s request timeout there.
+    samsa = new Samsa({ brokers: cluster.bootstrap, requestTimeoutMs: 20_000 });
+    cluster.createTopic('t', 1, { leaders: [1] });
+    const releaseMetadata = cluster.hold('Metadata', 0);
+    const releaseIds = cluster.hold('InitProducerId', 0);
+    try {
+      const startedAt = Date.now();
+      expect((await samsa.producer().send({ topic: 't', value: 'v' })).offset).toBe(0);
+      expect(Date.now() - startedAt).toBeLessThan(12_000);
+      expect(cluster.requestsOf('InitProducerId').map((r) => r.broker)).toEqual([1]);
+    } finally {
+      releaseMetadata();
+      releaseIds();
+    }
+  }, 30_000);
+
   it('closed while its metadata request waits at a silent broker: the request fails, nothing is thrown', async () => {
     samsa = new Samsa({ brokers: cluster.bootstrap, requestTimeoutMs: 20_000 });
     const release = cluster.hold('Metadata');
