@@ -5,7 +5,6 @@
  * transaction's records once it commits. Real partition log: 10 committed records, then an open
  * transaction's 3 records (offsets 10-12).
  */
-import { encodeBatch } from '@samsa/protocol';
 import type { kafka } from '@samsa/protocol/kafka';
 import { describe, expect, it } from 'vitest';
 import { BROKER_SETTINGS, resolveSettings } from '../../src/config.js';
@@ -17,13 +16,7 @@ const fixture = leaderPerTest('samsa-list-offsets-');
 
 /** Broker 1 leading t-0 alone: offsets 0-9 committed at timestamp 1000, 10-12 an open transaction's at 5000. */
 async function withOpenTransaction(): Promise<BrokerContext> {
-  const { hosted, leaders, ctx } = await fixture.leader([1]);
-  const open = encodeBatch(
-    [0, 1, 2].map((i) => ({ value: Buffer.from(`txn-${i}`), timestamp: 5000 })),
-    { producerId: 7, producerEpoch: 0, baseSequence: 0, transactional: true },
-  );
-  await leaders.append(hosted, open, 1, 1000, new AbortController().signal);
-  expect([hosted.highWatermark, hosted.log.lastStableOffset(hosted.highWatermark)]).toEqual([13, 10]);
+  const ctx = await fixture.leaderWithOpenTransaction();
   return { ...ctx, settings: resolveSettings(BROKER_SETTINGS) } as BrokerContext;
 }
 

@@ -5,8 +5,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { encodeBatch } from '@samsa/protocol';
 import { pino } from 'pino';
-import { afterEach } from 'vitest';
+import { afterEach, expect } from 'vitest';
 import { systemClock } from '../../src/clock.js';
 import { TOPIC_SETTINGS, resolveSettings } from '../../src/config.js';
 import { LeaderDriver, LeaderEpochCache, saveEpochCache } from '../../src/replication/index.js';
@@ -81,6 +82,8 @@ export async function leaderWithTenRecords(dir: string, isr: number[]) {
  */
 export function leaderPerTest(prefix: string): {
   leader(isr: number[]): ReturnType<typeof leaderWithTenRecords>;
+  /** Broker 1 leading t-0 alone: offsets 0-9 committed at timestamp 1000, 10-12 an open transaction's at 5000. */
+  leaderWithOpenTransaction(): Promise<BrokerContext>;
   readonly opened: HostedPartition | undefined;
 } {
   let dir: string | undefined;
@@ -97,6 +100,16 @@ export function leaderPerTest(prefix: string): {
       const made = await leaderWithTenRecords(dir, isr);
       opened = made.hosted;
       return made;
+    },
+    async leaderWithOpenTransaction() {
+      const { hosted, leaders, ctx } = await this.leader([1]);
+      const open = encodeBatch(
+        [0, 1, 2].map((i) => ({ value: Buffer.from(`txn-${i}`), timestamp: 5000 })),
+        { producerId: 7, producerEpoch: 0, baseSequence: 0, transactional: true },
+      );
+      await leaders.append(hosted, open, 1, 1000, new AbortController().signal);
+      expect([hosted.highWatermark, hosted.log.lastStableOffset(hosted.highWatermark)]).toEqual([13, 10]);
+      return ctx;
     },
     get opened() {
       return opened;

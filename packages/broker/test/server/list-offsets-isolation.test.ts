@@ -4,7 +4,7 @@
  * is read_uncommitted. Real partition log: 10 committed records at timestamp 1000, then an open
  * transaction's 3 records (offsets 10-12) at 5000.
  */
-import { encodeBatch, type v1 } from '@samsa/protocol';
+import type { v1 } from '@samsa/protocol';
 import { describe, expect, it } from 'vitest';
 import type { BrokerContext } from '../../src/server/context.js';
 import { handleListOffsets } from '../../src/server/handlers/list-offsets.js';
@@ -12,16 +12,7 @@ import { leaderPerTest } from './leader-fixture.js';
 
 const fixture = leaderPerTest('samsa-grpc-list-offsets-');
 
-async function withOpenTransaction(): Promise<BrokerContext> {
-  const { hosted, leaders, ctx } = await fixture.leader([1]);
-  const open = encodeBatch(
-    [0, 1, 2].map((i) => ({ value: Buffer.from(`txn-${i}`), timestamp: 5000 })),
-    { producerId: 7, producerEpoch: 0, baseSequence: 0, transactional: true },
-  );
-  await leaders.append(hosted, open, 1, 1000, new AbortController().signal);
-  expect([hosted.highWatermark, hosted.log.lastStableOffset(hosted.highWatermark)]).toEqual([13, 10]);
-  return ctx;
-}
+const withOpenTransaction = (): Promise<BrokerContext> => fixture.leaderWithOpenTransaction();
 
 async function offsetOf(ctx: BrokerContext, timestamp: number, isolationLevel?: number): Promise<number> {
   // As the gRPC server decodes it: a request without the field (an older client) reads 0.
