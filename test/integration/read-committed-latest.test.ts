@@ -5,46 +5,31 @@
  * high watermark it would start past them and never see them (the Kafka listener's twin of this defect
  * is test/integration/kafka-transactions.test.ts's group starting at the end).
  */
-import { type ConsumedMessage, Samsa } from '@samsa/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalCluster } from '../helpers/cluster.js';
+import type { ConsumedMessage } from '@samsa/client';
+import { describe, expect, it } from 'vitest';
+import { oneBrokerWithTopic } from '../helpers/one-broker.js';
 import { waitFor } from '../helpers/wait.js';
 
 const TOPIC = 'rc-latest';
-let cluster: LocalCluster;
-let samsa: Samsa;
-
-beforeAll(async () => {
-  cluster = await LocalCluster.start({ brokers: 1, brokerSettings: { 'transaction.state.log.num.partitions': '2' } });
-  samsa = new Samsa({
-    brokers: cluster.bootstrap,
-    retry: { retries: 50, initialRetryTimeMs: 50, maxRetryTimeMs: 300 },
-  });
-  await samsa.admin().createTopics([{ topic: TOPIC, numPartitions: 1, replicationFactor: 1 }]);
-}, 60_000);
-
-afterAll(async () => {
-  await samsa?.close();
-  await cluster?.close();
-});
+const env = oneBrokerWithTopic(TOPIC);
 
 describe('read_committed consumer starting at latest during an open transaction', () => {
   it('starts at the last stable offset and receives the transaction once it commits', async () => {
-    const before = samsa.producer();
+    const before = env.samsa.producer();
     await before.send({ topic: TOPIC, partition: 0, value: 'before' }); // offset 0: committed, not transactional
     await before.close();
 
-    const producer = samsa.producer({ transactionalId: 'rc-latest-tx' });
+    const producer = env.samsa.producer({ transactionalId: 'rc-latest-tx' });
     await producer.begin();
     for (const v of ['t0', 't1', 't2']) await producer.send({ topic: TOPIC, partition: 0, value: v });
-    const admin = samsa.admin();
+    const admin = env.samsa.admin();
     expect((await admin.fetchTopicOffsets(TOPIC))[0]).toMatchObject({ low: 0, high: 4 });
     expect((await admin.fetchTopicOffsets(TOPIC, { isolationLevel: 'read_committed' }))[0]).toMatchObject({
       low: 0,
       high: 1,
     });
 
-    const consumer = samsa.consumer({
+    const consumer = env.samsa.consumer({
       groupId: 'rc-latest-group',
       autoOffsetReset: 'latest',
       isolationLevel: 'read_committed',

@@ -6,32 +6,16 @@
  * moves), none of its records is read, and the producer's later writes at its epoch are refused.
  */
 import { ErrorCodes } from '@samsa/protocol';
-import { Samsa } from '@samsa/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runSamsa } from '../helpers/cli.js';
-import { LocalCluster } from '../helpers/cluster.js';
+import { oneBrokerWithTopic } from '../helpers/one-broker.js';
 
 const TOPIC = 'txn-abort';
-let cluster: LocalCluster;
-let samsa: Samsa;
-
-beforeAll(async () => {
-  cluster = await LocalCluster.start({ brokers: 1, brokerSettings: { 'transaction.state.log.num.partitions': '2' } });
-  samsa = new Samsa({
-    brokers: cluster.bootstrap,
-    retry: { retries: 50, initialRetryTimeMs: 50, maxRetryTimeMs: 300 },
-  });
-  await samsa.admin().createTopics([{ topic: TOPIC, numPartitions: 1, replicationFactor: 1 }]);
-}, 60_000);
-
-afterAll(async () => {
-  await samsa?.close();
-  await cluster?.close();
-});
+const env = oneBrokerWithTopic(TOPIC);
 
 /** Every value a read_committed reader gets from the partition's start, until it has `expected`. */
 async function readCommitted(expected: number): Promise<string[]> {
-  const reader = samsa.consumer({ isolationLevel: 'read_committed', autoOffsetReset: 'earliest', maxWaitMs: 100 });
+  const reader = env.samsa.consumer({ isolationLevel: 'read_committed', autoOffsetReset: 'earliest', maxWaitMs: 100 });
   await reader.assign([{ topic: TOPIC, partition: 0 }]);
   const values: string[] = [];
   const signal = AbortSignal.timeout(20_000);
@@ -49,8 +33,8 @@ async function readCommitted(expected: number): Promise<string[]> {
 
 describe('samsa transactions abort', () => {
   it('finds the open transaction, refuses while its coordinator has it, aborts it with --force', async () => {
-    const bootstrap = cluster.bootstrap.join(',');
-    const producer = samsa.producer({ transactionalId: 'tx-hanging' });
+    const bootstrap = env.cluster.bootstrap.join(',');
+    const producer = env.samsa.producer({ transactionalId: 'tx-hanging' });
     await producer.begin();
     const first = await producer.send({ topic: TOPIC, partition: 0, value: 'open-1' });
     const { producerId, producerEpoch } = producer.producerIdentity;
@@ -92,7 +76,7 @@ describe('samsa transactions abort', () => {
     expect(refused.stderr).toMatch(/tx-hanging.*Ongoing/);
 
     // Nothing after the open transaction is visible to read_committed readers yet.
-    const plain = samsa.producer();
+    const plain = env.samsa.producer();
     await plain.send({ topic: TOPIC, partition: 0, value: 'after' });
     const forced = await abort(first.offset, '--force');
     expect(forced.stderr).toBe('');
