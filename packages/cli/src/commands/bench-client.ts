@@ -64,9 +64,16 @@ function histogram(): hdr.Histogram {
   });
 }
 
+/**
+ * Percentile `p` of a histogram of µs, in ms. A percentile is reported as the top of its histogram bucket,
+ * which can lie above the largest value recorded: it is capped there.
+ */
+function percentileMs(h: hdr.Histogram, p: number): number {
+  return Math.min(h.getValueAtPercentile(p), h.maxValue) / 1000;
+}
+
 function figures(records: number, bytes: number, seconds: number, latencyUs: hdr.Histogram): BenchFigures {
-  // A percentile is reported as the top of its histogram bucket, which can lie above the largest value recorded.
-  const ms = (p: number) => Math.min(latencyUs.getValueAtPercentile(p), latencyUs.maxValue) / 1000;
+  const ms = (p: number) => percentileMs(latencyUs, p);
   return {
     records,
     seconds,
@@ -126,7 +133,7 @@ class RequestTimings {
   }
 
   addTo(f: BenchFigures): void {
-    const ms = (h: hdr.Histogram, p: number) => Math.min(h.getValueAtPercentile(p), h.maxValue) / 1000;
+    const ms = percentileMs;
     f.requests = this.count;
     if (this.count === 0) return;
     f.queueTimeP50Ms = ms(this.queueUs, 50);
@@ -171,7 +178,7 @@ class AcknowledgementSplit {
   }
 
   addTo(f: BenchFigures): void {
-    const ms = (h: hdr.Histogram, p: number) => Math.min(h.getValueAtPercentile(p), h.maxValue) / 1000;
+    const ms = percentileMs;
     if (this.ackUs.totalCount === 0 || this.afterUs.totalCount === 0) return;
     f.acknowledgedP50Ms = ms(this.ackUs, 50);
     f.acknowledgedP99Ms = ms(this.ackUs, 99);
@@ -199,7 +206,7 @@ function ticker(what: string): {
     const seconds = (now - since) / 1000;
     let latency = '';
     if (latencyUs.totalCount > 0) {
-      const ms = (p: number) => (Math.min(latencyUs.getValueAtPercentile(p), latencyUs.maxValue) / 1000).toFixed(2);
+      const ms = (p: number) => percentileMs(latencyUs, p).toFixed(2);
       latency = `, latency p50 ${ms(50)} ms, p99 ${ms(99)} ms, max ${(latencyUs.maxValue / 1000).toFixed(1)} ms`;
       latencyUs.reset();
     }
