@@ -266,7 +266,7 @@ describe('DelayedOperations', () => {
     expect(late.calls.completed).toBe(1);
   });
 
-  it('tries each operation of a notified key once, also one parked under it by a completion meanwhile', () => {
+  it('tries each operation parked under a notified key; one parked by a completion meanwhile has its try', () => {
     const ops = new DelayedOperations();
     let ready = false;
     const tries: string[] = [];
@@ -291,8 +291,11 @@ describe('DelayedOperations', () => {
     ops.park(other.op, ['t-0'], 1000);
     ready = true;
     ops.notify('t-0');
-    // first completes and parks second (tried by park, then once more by the notify), other completes.
-    expect(tries).toEqual(['first', 'first', 'second', 'second']);
+    // first completes and parks second, which park tries (after the change: the notify need not try it
+    // again, and may); other completes.
+    expect(tries.filter((t) => t === 'first')).toHaveLength(2);
+    expect(tries.filter((t) => t === 'second').length).toBeGreaterThanOrEqual(1);
+    expect(tries.slice(0, 2)).toEqual(['first', 'first']);
     expect(other.calls.completed).toBe(1);
     expect(ops.size).toBe(1);
   });

@@ -63,8 +63,12 @@ export interface FollowerDriverOptions<R extends Replica> {
 
 export class FollowerDriver<R extends Replica = Replica> {
   private readonly loops = new Map<number, FetchLoop<R>>();
-  /** The fetch answer being applied to each replica (at most one: a replica is in one loop at a time). */
-  private readonly applying = new Map<R, Promise<void>>();
+  /**
+   * The fetch answer being applied to each replica (at most one: a replica is in one loop at a time),
+   * undefined once done. Weak, and never deleted from: a Map that empties at every answer replaces
+   * its table each time, and those tables are promoted to the old generation (see bag.ts).
+   */
+  private readonly applying = new WeakMap<R, Promise<void> | undefined>();
 
   constructor(private readonly options: FollowerDriverOptions<R>) {}
 
@@ -111,7 +115,7 @@ export class FollowerDriver<R extends Replica = Replica> {
     );
     this.applying.set(replica, done);
     void done.then(() => {
-      if (this.applying.get(replica) === done) this.applying.delete(replica);
+      if (this.applying.get(replica) === done) this.applying.set(replica, undefined);
     });
     return work;
   }

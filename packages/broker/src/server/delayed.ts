@@ -15,19 +15,35 @@ export interface DelayedOperation {
   onAbort?(): void;
 }
 
+import { Bag, type BagEntry } from '../bag.js';
 import { type Clock, systemClock } from '../clock.js';
 
 /** Empty per-key sets kept for their keys' next park before a sweep drops them (bounds the memory they hold). */
 const EMPTY_KEYS_KEPT = 1024;
 
+/**
+ * One parked operation. Once done it lets go of the operation, its keys and its signal: a completed
+ * one stays in its deadline queue until its deadline (up to a long poll's 500 ms, or a Produce's 30 s
+ * request timeout), and an operation holds its request's closures and buffers. Held that long they
+ * outlived the young generation's collections and filled the old one: at 10k records/s every follower
+ * fetch's and acks=all Produce's state went there, a broker's old generation grew about 1.5 MB/s and a
+ * full collection came every ~18 s with a 2-6 ms pause and incremental steps of up to 8 ms
+ * (docs/performance-log.md, the seventeenth look).
+ */
 interface Parked {
-  readonly op: DelayedOperation;
-  readonly keys: readonly string[];
+  op: DelayedOperation;
+  /** Its entry in the bag of each key it is parked under. */
+  inKeys: readonly BagEntry<Parked>[];
   readonly deadlineMs: number;
-  readonly signal: AbortSignal | undefined;
+  /** Its entry in the bag of the operations its signal aborts. */
+  inSignal: BagEntry<Parked> | undefined;
   readonly queue: DeadlineQueue;
   done: boolean;
 }
+
+/** What a done Parked holds instead of its operation. */
+const RELEASED: DelayedOperation = { tryComplete: () => true, onExpire: () => {} };
+const NO_ENTRIES: readonly BagEntry<Parked>[] = [];
 
 /**
  * The operations parked with one timeout, in deadline order: a deadline is the park's time plus the
@@ -107,15 +123,15 @@ class DeadlineQueue {
  * measured), each dropped at the sweep once nothing in it waits: still a front each, not every operation.
  */
 export class DelayedOperations {
-  private readonly byKey = new Map<string, Set<Parked>>();
-  /** Sets in byKey that are empty (kept for the key's next park; dropped by the sweep past EMPTY_KEYS_KEPT). */
+  private readonly byKey = new Map<string, Bag<Parked>>();
+  /** Bags in byKey that are empty (kept for the key's next park; dropped by the sweep past EMPTY_KEYS_KEPT). */
   private emptyKeys = 0;
   /** The parked operations by their timeout, each queue in deadline order. */
   private readonly byTimeout = new Map<number, DeadlineQueue>();
   private parkedCount = 0;
   private looked = 0;
   /** The parked operations each signal aborts; the signal's one listener aborts what is in its set. */
-  private readonly bySignal = new WeakMap<AbortSignal, Set<Parked>>();
+  private readonly bySignal = new WeakMap<AbortSignal, Bag<Parked>>();
   private timer: { readonly atMs: number; readonly cancel: () => void } | undefined;
 
   /** `clock` times the deadlines (the simulation passes a simulated one). */
@@ -155,62 +171,67 @@ export class DelayedOperations {
       queue = new DeadlineQueue();
       this.byTimeout.set(afterMs, queue);
     }
-    const parked: Parked = { op, keys, deadlineMs, signal, queue, done: false };
+    const inKeys: BagEntry<Parked>[] = [];
+    const parked: Parked = { op, inKeys, deadlineMs, inSignal: undefined, queue, done: false };
     for (const key of keys) {
-      let set = this.byKey.get(key);
-      if (!set) {
-        set = new Set();
-        this.byKey.set(key, set);
-      } else if (set.size === 0) this.emptyKeys--;
-      set.add(parked);
+      let bag = this.byKey.get(key);
+      if (!bag) {
+        bag = new Bag();
+        this.byKey.set(key, bag);
+      } else if (bag.size === 0) this.emptyKeys--;
+      inKeys.push(bag.add(parked));
     }
     queue.push(parked);
     this.parkedCount++;
-    if (signal) this.listen(signal).add(parked);
+    if (signal) parked.inSignal = this.listen(signal).add(parked);
     if (deadlineMs < this.armedAtMs()) this.arm(deadlineMs);
-    return () => this.remove(parked);
+    return () => {
+      this.remove(parked);
+    };
   }
 
   /** Something changed on `key`: every operation parked under it gets a chance to complete. */
   notify(key: string): void {
-    const set = this.byKey.get(key);
-    if (set === undefined || set.size === 0) return;
-    // The live set, not a copy (a leader notifies a key several times per append): a Set's iteration
-    // survives deleting what it has visited, and an operation parked under the key meanwhile (by
+    const bag = this.byKey.get(key);
+    if (bag === undefined || bag.size === 0) return;
+    // The live bag, not a copy (a leader notifies a key several times per append): its forEach survives
+    // removals, and an operation tried twice (moved by a removal) or parked under the key meanwhile (by
     // something a completion ran) is only tried once more, as park has just tried it.
-    for (const parked of set) if (!parked.done && parked.op.tryComplete()) this.remove(parked);
+    bag.forEach((parked) => {
+      if (!parked.done && parked.op.tryComplete()) this.remove(parked);
+    });
   }
 
-  /** Drops the keys whose sets are empty (keys of partitions gone or idle since their last wait). */
+  /** Drops the keys whose bags are empty (keys of partitions gone or idle since their last wait). */
   private dropEmptyKeys(): void {
-    for (const [key, set] of this.byKey) if (set.size === 0) this.byKey.delete(key);
+    for (const [key, bag] of this.byKey) if (bag.size === 0) this.byKey.delete(key);
     this.emptyKeys = 0;
   }
 
   /** Completes every parked operation by expiring it now, and disarms the timer (shutdown). */
   expireAll(): void {
     const all = [...this.byTimeout.values()].flatMap((queue) => queue.liveOperations());
-    for (const parked of all) if (this.remove(parked)) parked.op.onExpire();
+    for (const parked of all) this.remove(parked)?.onExpire();
     this.timer?.cancel();
     this.timer = undefined;
   }
 
-  /** The set of operations `signal` aborts, with the signal's one listener added on first use. */
-  private listen(signal: AbortSignal): Set<Parked> {
-    let set = this.bySignal.get(signal);
-    if (!set) {
-      const ops = new Set<Parked>();
+  /** The operations `signal` aborts, with the signal's one listener added on first use. */
+  private listen(signal: AbortSignal): Bag<Parked> {
+    let ops = this.bySignal.get(signal);
+    if (!ops) {
+      const bag = new Bag<Parked>();
       signal.addEventListener(
         'abort',
         () => {
-          for (const parked of [...ops]) if (this.remove(parked)) parked.op.onAbort?.();
+          for (const parked of bag.values()) this.remove(parked)?.onAbort?.();
         },
         { once: true },
       );
-      this.bySignal.set(signal, ops);
-      set = ops;
+      this.bySignal.set(signal, bag);
+      ops = bag;
     }
-    return set;
+    return ops;
   }
 
   /**
@@ -243,7 +264,7 @@ export class DelayedOperations {
       nextMs = Math.min(nextMs, queue.nextDeadlineMs());
     }
     due.sort((a, b) => a.deadlineMs - b.deadlineMs);
-    for (const parked of due) if (this.remove(parked)) parked.op.onExpire();
+    for (const parked of due) this.remove(parked)?.onExpire();
     // A timeout no operation waits with any more gives up its queue (kept meanwhile: one-at-a-time
     // requests would otherwise make and drop a queue per request).
     for (const [timeoutMs, queue] of this.byTimeout) if (queue.live === 0) this.byTimeout.delete(timeoutMs);
@@ -252,20 +273,22 @@ export class DelayedOperations {
     if (nextMs < this.armedAtMs()) this.arm(nextMs);
   }
 
-  private remove(parked: Parked): boolean {
-    if (parked.done) return false;
+  /** Takes a parked operation out (once); returns it, or undefined when it was out already. */
+  private remove(parked: Parked): DelayedOperation | undefined {
+    if (parked.done) return undefined;
+    const op = parked.op;
     parked.done = true;
     this.parkedCount--;
     parked.queue.removed();
-    if (parked.signal) this.bySignal.get(parked.signal)?.delete(parked);
-    // A key's set stays when it empties: a follower's fetch parks under its partition's key again at
-    // every fetch, so dropping it made and dropped a Set per fetch. The sweep drops empty ones.
-    for (const key of parked.keys) {
-      const set = this.byKey.get(key);
-      if (set?.delete(parked) && set.size === 0) this.emptyKeys++;
-    }
+    if (parked.inSignal) parked.inSignal.bag.delete(parked.inSignal);
+    // A key's bag stays when it empties: a follower's fetch parks under its partition's key again at
+    // every fetch, so dropping it made and dropped one per fetch. The sweep drops empty ones.
+    for (const entry of parked.inKeys) if (entry.bag.delete(entry) && entry.bag.size === 0) this.emptyKeys++;
+    parked.op = RELEASED;
+    parked.inKeys = NO_ENTRIES;
+    parked.inSignal = undefined;
     // The timer stays armed when nothing is left: it fires once for nothing, where cancelling it here
     // would make and clear a timer per request again whenever requests come one at a time.
-    return true;
+    return op;
   }
 }

@@ -73,6 +73,7 @@
 import fs from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { Attribute, BatchField, batchSize, stampBatch, writeBatchCrc, type BatchSpan } from '@samsa/protocol';
+import { Bag } from '../bag.js';
 import { corruptionOf, crcsValid, validateAppend } from './append-validation.js';
 import type { Durability } from './durability.js';
 import type { MarkerCheck } from './producer-state.js';
@@ -118,7 +119,8 @@ export class AppendChain {
   private pending: PendingAppend[] = [];
   private drainScheduled = false;
   /** Every append queued and not yet settled (appendsSettled waits for them). */
-  private readonly unsettled = new Set<Promise<AppendResult>>();
+  /** Appends not settled yet (a Bag, not a Set: it empties at every append; see bag.ts). */
+  private readonly unsettled = new Bag<Promise<AppendResult>>();
 
   constructor(
     private readonly ctx: LogContext,
@@ -172,7 +174,7 @@ export class AppendChain {
    */
   appendsSettled(): Promise<void> {
     if (this.unsettled.size === 0) return Promise.resolve();
-    return Promise.allSettled([...this.unsettled]).then(noop);
+    return Promise.allSettled(this.unsettled.values()).then(noop);
   }
 
   /** Rolls now if the active segment is non-empty (Kafka's forced roll). */
@@ -192,9 +194,9 @@ export class AppendChain {
         void this.enqueue(() => this.drainAppends()).catch(noop);
       }
     });
-    this.unsettled.add(appended);
+    const entry = this.unsettled.add(appended);
     const settled = (): void => {
-      this.unsettled.delete(appended);
+      this.unsettled.delete(entry);
     };
     appended.then(settled, settled);
     return appended;

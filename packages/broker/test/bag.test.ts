@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import { Bag, type BagEntry } from '../src/bag.js';
+
+/** mulberry32: a seeded generator of integers below n. */
+function seededRandom(seed: number): (n: number) => number {
+  let state = seed;
+  return (n) => {
+    state = (state + 0x6d2b79f5) | 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
+  };
+}
+
+describe('Bag', () => {
+  it('holds what was added and not deleted, each entry deleted once', () => {
+    const bag = new Bag<string>();
+    const a = bag.add('a');
+    const b = bag.add('b');
+    const c = bag.add('c');
+    expect(bag.delete(a)).toBe(true);
+    expect(bag.delete(a)).toBe(false);
+    expect(bag.values().sort()).toEqual(['b', 'c']);
+    expect(bag.delete(c)).toBe(true);
+    expect(bag.delete(b)).toBe(true);
+    expect(bag.size).toBe(0);
+    expect(bag.values()).toEqual([]);
+  });
+
+  it('does not delete an entry of another bag', () => {
+    const one = new Bag<number>();
+    const two = new Bag<number>();
+    const entry = one.add(1);
+    two.add(2);
+    expect(two.delete(entry)).toBe(false);
+    expect(two.values()).toEqual([2]);
+    expect(one.values()).toEqual([1]);
+  });
+
+  it('agrees with a Set over random adds and deletes', () => {
+    for (let seed = 1; seed <= 20; seed++) {
+      const random = seededRandom(seed);
+      const bag = new Bag<number>();
+      const model = new Set<number>();
+      const entries: BagEntry<number>[] = [];
+      for (let step = 0; step < 500; step++) {
+        if (entries.length === 0 || random(3) > 0) {
+          entries.push(bag.add(step));
+          model.add(step);
+        } else {
+          const entry = entries.splice(random(entries.length), 1)[0] as BagEntry<number>;
+          expect(bag.delete(entry)).toBe(true);
+          model.delete(entry.value);
+        }
+        expect(bag.size).toBe(model.size);
+      }
+      expect(bag.values().sort((x, y) => x - y)).toEqual([...model].sort((x, y) => x - y));
+    }
+  });
+
+  it('forEach visits every value still there when its turn comes, whatever the visits delete', () => {
+    for (let seed = 1; seed <= 50; seed++) {
+      const random = seededRandom(seed);
+      const bag = new Bag<number>();
+      const entries = new Map<number, BagEntry<number>>();
+      const count = 1 + random(12);
+      for (let v = 0; v < count; v++) entries.set(v, bag.add(v));
+      const visited = new Set<number>();
+      const deleted = new Set<number>();
+      bag.forEach((value) => {
+        expect(deleted.has(value)).toBe(false);
+        visited.add(value);
+        // Each visit deletes up to two values: itself, others visited or not.
+        for (let k = random(3); k > 0; k--) {
+          const victim = random(count);
+          if (bag.delete(entries.get(victim) as BagEntry<number>)) deleted.add(victim);
+        }
+      });
+      for (let v = 0; v < count; v++) expect(visited.has(v) || deleted.has(v)).toBe(true);
+    }
+  });
+});
