@@ -169,6 +169,12 @@ function isUnimplemented(err: unknown): boolean {
   return err instanceof SamsaClientError && (err.cause as { code?: unknown } | undefined)?.code === GRPC_UNIMPLEMENTED;
 }
 
+/** The refusals that may carry a KIP-951 leader hint. */
+const HINTED_ERRORS: ReadonlySet<number> = new Set([
+  ErrorCodes.NOT_LEADER_OR_FOLLOWER.code,
+  ErrorCodes.FENCED_LEADER_EPOCH.code,
+]);
+
 /** Kafka's consumer close timeout. */
 const DEFAULT_CLOSE_TIMEOUT_MS = 30_000;
 
@@ -966,7 +972,8 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
       for (const t of response.topics) for (const p of t.partitions) byKey.set(tpKey(t.name, p.partition), p);
       states.forEach((state, i) => {
         const result = byKey.get(tpKey(state.topic, state.partition));
-        if (result && state.generation === generations[i]) this.handlePartition(state, offsets[i] as number, result);
+        if (result && state.generation === generations[i])
+          this.handlePartition(state, offsets[i] as number, result, response.nodeEndpoints);
       });
     } catch (err) {
       if (this.closed) return;
@@ -1003,9 +1010,14 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     this.wakeup.at(state.retryAtMs);
   }
 
-  private handlePartition(state: PartitionState, fetchOffset: number, result: v1.FetchPartitionResponse__Output): void {
+  private handlePartition(
+    state: PartitionState,
+    fetchOffset: number,
+    result: v1.FetchPartitionResponse__Output,
+    endpoints: readonly v1.BrokerInfo__Output[],
+  ): void {
     if (result.errorCode !== 0) {
-      this.handlePartitionError(state, fetchOffset, result);
+      this.handlePartitionError(state, fetchOffset, result, endpoints);
       return;
     }
     state.attempts = 0;
@@ -1044,6 +1056,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     state: PartitionState,
     fetchOffset: number,
     result: v1.FetchPartitionResponse__Output,
+    endpoints: readonly v1.BrokerInfo__Output[],
   ): void {
     const err = errorFromCode(result.errorCode, result.errorMessage || undefined, {
       topic: state.topic,
@@ -1069,8 +1082,28 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
       this.fail(err);
       return;
     }
+    // The partition is fetched again at once, from the leader the refusal named (tick() after the response).
+    if (this.tookLeaderHint(state, result, endpoints)) return;
     if (needsMetadataRefresh(result.errorCode)) this.cluster.requestRefresh();
     this.backOff(state);
+  }
+
+  /**
+   * KIP-951: a refusal because this broker does not lead the partition (NotLeaderOrFollower,
+   * FencedLeaderEpoch) may name the leader it knows of, its epoch and its address. Taken when its epoch
+   * is newer than the metadata's (Cluster.applyLeaderHint: never back in epoch, and a broker the client
+   * does not know only with its address): the next fetch goes there without a metadata request or a
+   * backoff, from the same position. A hint that moves nothing leaves the refusal to the usual refresh
+   * and backoff, so a partition whose leaders keep refusing is not fetched in a tight loop.
+   */
+  private tookLeaderHint(
+    state: PartitionState,
+    result: v1.FetchPartitionResponse__Output,
+    endpoints: readonly v1.BrokerInfo__Output[],
+  ): boolean {
+    const { currentLeader, errorCode } = result;
+    if (currentLeader === null || !HINTED_ERRORS.has(errorCode)) return false;
+    return this.cluster.applyLeaderHint(state.topic, state.partition, currentLeader, endpoints);
   }
 
   /**

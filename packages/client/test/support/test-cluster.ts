@@ -123,8 +123,14 @@ export class TestCluster {
   controllerEpoch = 1;
   /** Produce answers list topics and partitions in the reverse of the request's order (legal, if unusual). */
   reverseProduceAnswers = false;
-  /** KIP-951: a Produce refused with NOT_LEADER_OR_FOLLOWER names the current leader and its address. */
+  /**
+   * KIP-951: a Produce or Fetch refused with NOT_LEADER_OR_FOLLOWER names the current leader and (with
+   * leaderHintEndpoints) its address.
+   */
   leaderHints = false;
+  leaderHintEndpoints = true;
+  /** Brokers the Metadata answers leave out (not registered yet, as for a broker restarting). */
+  readonly unlistedBrokers = new Set<number>();
   /** Handlers of these methods wait for this promise before answering (set by hold()). */
   private readonly gates = new Map<string, Promise<void>>();
   private readonly appended = new EventEmitter();
@@ -392,7 +398,7 @@ export class TestCluster {
   private metadata(request: v1.MetadataRequest__Output): v1.MetadataResponse {
     const names = request.topics.length > 0 ? request.topics : [...this.topics.keys()];
     return {
-      brokers: this.brokerInfos(),
+      brokers: this.brokerInfos().filter((b) => !this.unlistedBrokers.has(b.id ?? -1)),
       clusterId: 'test-cluster',
       controllerId: this.controllerId,
       topics: names.map((name) => {
@@ -594,8 +600,13 @@ export class TestCluster {
         }),
       })),
     };
-    response.nodeEndpoints = this.brokerInfos().filter((b) => hinted.has(b.id ?? -1));
+    response.nodeEndpoints = this.hintEndpoints(hinted);
     return response;
+  }
+
+  /** The addresses of the brokers leader hints named, unless a test leaves them out. */
+  private hintEndpoints(hinted: ReadonlySet<number>): v1.BrokerInfo[] {
+    return this.leaderHintEndpoints ? this.brokerInfos().filter((b) => hinted.has(b.id ?? -1)) : [];
   }
 
   private async fetch(request: v1.FetchRequest__Output, broker: number): Promise<v1.FetchResponse> {
@@ -603,13 +614,18 @@ export class TestCluster {
     for (;;) {
       let bytes = 0;
       let anyError = false;
+      const hinted = new Set<number>();
       const topics = request.topics.map((t) => ({
         name: t.name,
         partitions: t.partitions.map((fp): v1.FetchPartitionResponse => {
           const errorCode = this.partitionError('Fetch', broker, t.name, fp.partition);
           if (errorCode !== 0) {
             anyError = true;
-            return { partition: fp.partition, errorCode, highWatermark: -1, logStartOffset: -1 };
+            const refused = { partition: fp.partition, errorCode, highWatermark: -1, logStartOffset: -1 };
+            const current = this.topics.get(t.name)?.partitions[fp.partition];
+            if (errorCode !== ErrorCodes.NOT_LEADER_OR_FOLLOWER.code || !this.leaderHints || !current) return refused;
+            hinted.add(current.leader);
+            return { ...refused, currentLeader: { leaderId: current.leader, leaderEpoch: current.leaderEpoch } };
           }
           const p = this.partition(t.name, fp.partition);
           if (fp.fetchOffset < p.logStartOffset || fp.fetchOffset > p.nextOffset) {
@@ -640,7 +656,8 @@ export class TestCluster {
         }),
       }));
       const wait = deadline - Date.now();
-      if (anyError || bytes >= Math.max(1, request.minBytes) || wait <= 0) return { topics };
+      if (anyError || bytes >= Math.max(1, request.minBytes) || wait <= 0)
+        return { topics, nodeEndpoints: this.hintEndpoints(hinted) };
       await new Promise<void>((resolve) => {
         const done = () => {
           clearTimeout(timer);

@@ -1,0 +1,127 @@
+/**
+ * KIP-951 on the consumer's side, against the in-process test cluster: a Fetch refused because the broker
+ * no longer leads the partition names the leader it knows of (its id, epoch and address), and the consumer
+ * fetches from there at once instead of asking for metadata and waiting out its retry backoff. Only a
+ * newer epoch is taken, and a broker the client does not know only with its address.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ErrorCodes, encodeBatch, type v1 } from '@samsa/protocol';
+import { type ConsumedMessage, type ConsumerOptions, Samsa } from '@samsa/client';
+import { TestCluster, waitFor } from './support/test-cluster.js';
+
+type Fetch = v1.FetchRequest__Output;
+
+/** A backoff no test waits out: 10 s (8-12 s with jitter) per retry. */
+const slowRetry = { retries: 100, initialRetryTimeMs: 10_000, maxRetryTimeMs: 10_000 };
+const fastRetry = { retries: 100, initialRetryTimeMs: 10, maxRetryTimeMs: 50 };
+
+function append(cluster: TestCluster, prefix: string, count: number): void {
+  const records = Array.from({ length: count }, (_, i) => ({
+    key: null,
+    value: Buffer.from(`${prefix}${i}`),
+    timestamp: i,
+  }));
+  cluster.append('t', 0, encodeBatch(records));
+}
+
+async function take(iterator: AsyncIterator<ConsumedMessage>, n: number): Promise<string[]> {
+  const out: string[] = [];
+  while (out.length < n) {
+    const next = await iterator.next();
+    if (next.done) break;
+    out.push(next.value.value?.toString() ?? '');
+  }
+  return out;
+}
+
+describe('consumer and KIP-951 leader hints', () => {
+  let cluster: TestCluster;
+  let samsa: Samsa | undefined;
+
+  beforeEach(async () => {
+    cluster = await TestCluster.start({ brokers: 2 });
+    cluster.createTopic('t', 1, { leaders: [0] });
+    cluster.leaderHints = true;
+  });
+
+  afterEach(async () => {
+    await samsa?.close();
+    samsa = undefined;
+    await cluster.stop();
+  });
+
+  /** A consumer of t-0 from offset 0 that has received the first two records from broker 0. */
+  async function consuming(retry: typeof slowRetry, options: Partial<ConsumerOptions> = {}) {
+    samsa = new Samsa({ brokers: cluster.bootstrap, retry });
+    const consumer = samsa.consumer({ maxWaitMs: 100, ...options });
+    append(cluster, 'a', 2);
+    // The whole topic: assign() looks up its metadata, so the first fetch does not wait for it.
+    await consumer.assign([{ topic: 't' }]);
+    consumer.seek({ topic: 't', partition: 0, offset: 0 });
+    const iterator = consumer.messages();
+    expect(await take(iterator, 2)).toEqual(['a0', 'a1']);
+    return iterator;
+  }
+
+  const since = (from: number) => cluster.requests.slice(from).map((r) => `${r.method}@${r.broker}`);
+
+  it('fetches from the leader a refusal names at once: no metadata request, no backoff', async () => {
+    const iterator = await consuming(slowRetry, { isolationLevel: 'read_committed' });
+    const from = cluster.requests.length;
+    // A controlled move: broker 0 is alive and refuses, naming broker 1 and epoch 1.
+    cluster.moveLeader('t', 0, 1);
+    append(cluster, 'b', 1);
+    const startedAt = Date.now();
+    expect(await take(iterator, 1)).toEqual(['b0']);
+    // Refused once, the next fetch goes to broker 1 (a backoff would take 8 s or more).
+    expect(Date.now() - startedAt).toBeLessThan(6_000);
+    const after = since(from);
+    expect(after).not.toContain('Metadata@0');
+    expect(after).not.toContain('Metadata@1');
+    expect(after.filter((r) => r === 'Fetch@1').length).toBeGreaterThan(0);
+    // From the same position, at the same isolation level, under the hinted epoch.
+    const first = cluster.requestsOf<Fetch>('Fetch').find((r) => r.broker === 1)!.request;
+    expect(first.isolationLevel).toBe(1);
+    expect(first.topics[0]!.partitions[0]).toMatchObject({ fetchOffset: 2, currentLeaderEpoch: 1 });
+    await iterator.return?.();
+  }, 30_000);
+
+  it('takes a leader the metadata does not list when the refusal gives its address', async () => {
+    cluster.unlistedBrokers.add(1);
+    const iterator = await consuming(slowRetry);
+    const from = cluster.requests.length;
+    cluster.moveLeader('t', 0, 1);
+    append(cluster, 'b', 1);
+    expect(await take(iterator, 1)).toEqual(['b0']);
+    expect(since(from).filter((r) => r.startsWith('Metadata'))).toEqual([]);
+    await iterator.return?.();
+  }, 30_000);
+
+  it('ignores a hint naming a broker it does not know without its address: metadata, then that leader', async () => {
+    cluster.unlistedBrokers.add(1);
+    cluster.leaderHintEndpoints = false;
+    const iterator = await consuming(fastRetry);
+    const from = cluster.requests.length;
+    cluster.moveLeader('t', 0, 1);
+    append(cluster, 'b', 1);
+    const next = take(iterator, 1);
+    const metadataSince = () => since(from).filter((r) => r.startsWith('Metadata')).length;
+    await waitFor(() => metadataSince() >= 3, 5000, 'metadata requests');
+    // Nowhere to go: broker 1's address is unknown until the metadata lists it.
+    expect(since(from)).not.toContain('Fetch@1');
+    cluster.unlistedBrokers.delete(1);
+    expect(await next).toEqual(['b0']);
+    await iterator.return?.();
+  }, 30_000);
+
+  it('ignores a hint that is not newer than its metadata: refreshes and backs off', async () => {
+    const iterator = await consuming(fastRetry);
+    const from = cluster.requests.length;
+    // Broker 0 refuses while it still leads at epoch 0: its hint (broker 0, epoch 0) moves nothing.
+    cluster.inject({ method: 'Fetch', broker: 0, errorCode: ErrorCodes.NOT_LEADER_OR_FOLLOWER.code });
+    append(cluster, 'b', 1);
+    expect(await take(iterator, 1)).toEqual(['b0']);
+    expect(since(from).filter((r) => r.startsWith('Metadata')).length).toBeGreaterThan(0);
+    await iterator.return?.();
+  }, 30_000);
+});
