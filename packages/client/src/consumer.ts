@@ -89,8 +89,19 @@ export interface ConsumedBatch {
   readonly topic: string;
   readonly partition: number;
   readonly messages: readonly ConsumedMessage[];
-  /** The partition's high watermark when fetched: lag = highWatermark - (last offset + 1). */
+  /** The partition's high watermark when fetched. */
   readonly highWatermark: number;
+  /**
+   * The partition's last stable offset when fetched: below it every transaction has ended (the high
+   * watermark when none is open). A read_committed consumer reads no further.
+   */
+  readonly lastStableOffset: number;
+  /**
+   * Records after this batch the consumer could read when it was fetched (Kafka's records-lag): the high
+   * watermark minus the position after the batch, for read_committed the last stable offset minus it
+   * (an open transaction's records are not readable until it ends).
+   */
+  readonly lag: number;
 }
 
 export type AssignmentSpec = TopicPartition | { topic: string; partition?: undefined };
@@ -108,7 +119,9 @@ class PartitionState {
   resetting = false;
   retryAtMs = 0;
   attempts = 0;
+  /** As the partition's last successful fetch answered them (-1 before one). */
   highWatermark = -1;
+  lastStableOffset = -1;
   /** Out of range with autoOffsetReset 'none': stopped until seek. */
   stopped = false;
   /** Not fetched: being revoked, or assigned and waiting for the application's onPartitionsAssigned. */
@@ -145,6 +158,7 @@ interface Chunk {
   /** Where the partition's position goes once the chunk is consumed. */
   readonly nextOffset: number;
   readonly highWatermark: number;
+  readonly lastStableOffset: number;
 }
 
 /**
@@ -742,7 +756,9 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
         state.position = chunk.nextOffset;
         if (messages.length > 0) {
           this.hold(state);
-          yield { topic: state.topic, partition: state.partition, messages, highWatermark: chunk.highWatermark };
+          const { highWatermark, lastStableOffset, nextOffset } = chunk;
+          const lag = Math.max(0, this.readableEnd(highWatermark, lastStableOffset) - nextOffset);
+          yield { topic: state.topic, partition: state.partition, messages, highWatermark, lastStableOffset, lag };
           this.release(true);
         } else {
           state.consumed = state.position;
@@ -753,6 +769,23 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
       this.release(false);
       this.iterating = false;
     }
+  }
+
+  /**
+   * Kafka's currentLag (KIP-695): how many records of the partition after its position the consumer could
+   * read as of the partition's last fetch: the high watermark minus the position, for read_committed the
+   * last stable offset minus it (an open transaction's records are not readable yet). undefined until the
+   * partition has a position and a fetch of it was answered.
+   */
+  currentLag(tp: TopicPartition): number | undefined {
+    const { position, highWatermark, lastStableOffset } = this.state(tp);
+    const end = this.readableEnd(highWatermark, lastStableOffset);
+    return position === undefined || end < 0 ? undefined : Math.max(0, end - position);
+  }
+
+  /** Where this consumer's reads of a partition end: its isolation level's end of the log. */
+  private readableEnd(highWatermark: number, lastStableOffset: number): number {
+    return this.options.isolationLevel === 'read_committed' ? lastStableOffset : highWatermark;
   }
 
   /** Runs on the first next(), so an iterator never used holds nothing. */
@@ -1022,6 +1055,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     }
     state.attempts = 0;
     state.highWatermark = result.highWatermark;
+    state.lastStableOffset = result.lastStableOffset;
     if (result.records.length === 0) return;
     let batches: RecordBatch[];
     try {
@@ -1048,7 +1082,8 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     const nextOffset = Math.max(fetchOffset, last.baseOffset + last.lastOffsetDelta + 1);
     state.fetchOffset = nextOffset;
     state.buffered = true;
-    this.chunks.push({ state, generation: state.generation, records, nextOffset, highWatermark: result.highWatermark });
+    const { highWatermark, lastStableOffset } = result;
+    this.chunks.push({ state, generation: state.generation, records, nextOffset, highWatermark, lastStableOffset });
     this.notify();
   }
 

@@ -67,6 +67,11 @@ export interface TestPartition {
   nextOffset: number;
   batches: StoredBatch[];
   records: KafkaRecord[];
+  /**
+   * The first offset of the oldest transaction still open, if a test opened one: the last stable offset,
+   * where read_committed fetches stop (the records need not be transactional here).
+   */
+  openTransactionAt?: number;
 }
 
 export interface TestTopic {
@@ -335,6 +340,17 @@ export class TestCluster {
     p.leader = to;
     p.leaderEpoch++;
     if (!p.replicas.includes(to)) p.replicas.push(to);
+  }
+
+  /** A transaction opens at the partition's end: read_committed fetches stop there until endTransaction(). */
+  openTransaction(topic: string, partition: number): void {
+    this.partition(topic, partition).openTransactionAt = this.partition(topic, partition).nextOffset;
+  }
+
+  /** The open transaction ends: its records become readable to read_committed fetches (long polls wake). */
+  endTransaction(topic: string, partition: number): void {
+    this.partition(topic, partition).openTransactionAt = undefined;
+    this.appended.emit('append');
   }
 
   inject(fault: Fault): void {
@@ -639,8 +655,11 @@ export class TestCluster {
           }
           const chosen: Buffer[] = [];
           let size = 0;
+          const lastStableOffset = Math.min(p.nextOffset, p.openTransactionAt ?? p.nextOffset);
+          const readUpTo = request.isolationLevel === 1 ? lastStableOffset : p.nextOffset;
           for (const b of p.batches) {
             if (b.lastOffset < fp.fetchOffset) continue;
+            if (b.lastOffset >= readUpTo) break;
             if (chosen.length > 0 && size + b.bytes.length > fp.partitionMaxBytes) break;
             chosen.push(b.bytes);
             size += b.bytes.length;
@@ -650,6 +669,7 @@ export class TestCluster {
             partition: fp.partition,
             errorCode: 0,
             highWatermark: p.nextOffset,
+            lastStableOffset,
             logStartOffset: p.logStartOffset,
             records: Buffer.concat(chosen),
           };
