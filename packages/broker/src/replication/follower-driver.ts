@@ -40,13 +40,19 @@ export interface FollowerDriverOptions<R extends Replica> {
   /** replica.fetch.max.bytes per partition (Kafka: 1 MiB) and replica.fetch.response.max.bytes (10 MiB). */
   readonly partitionMaxBytes?: number;
   readonly responseMaxBytes?: number;
-  /** replica.fetch.backoff.ms (Kafka: 1000; shorter here so failover tests and users wait less). */
+  /**
+   * replica.fetch.backoff.ms (Kafka: 1000; shorter here so failover tests and users wait less): how long
+   * a partition whose answer failed (a refusal, a write to our own log that failed) is left out of the
+   * fetches while the others go on, and how long the whole loop waits after a fetch that failed (the
+   * leader unreachable, the stream refused or cut, no answer in time).
+   */
   readonly backoffMs?: number;
   /**
-   * The first wait before fetching again after the leader this replica's metadata names refused it as if
-   * its own metadata lagged (NOT_LEADER_OR_FOLLOWER, UNKNOWN_LEADER_EPOCH, UNKNOWN_TOPIC_OR_PARTITION: a
-   * leader elected a moment ago whose broker has not heard yet). Default 5, doubled on each refusal in a
-   * row, for at most `leaderStartRetries` (default 5) retries, then backoffMs as for any other failure.
+   * How long a partition is left out after the leader this replica's metadata names refused it as if its
+   * own metadata lagged (NOT_LEADER_OR_FOLLOWER, UNKNOWN_LEADER_EPOCH, UNKNOWN_TOPIC_OR_PARTITION: a
+   * leader elected a moment ago whose broker has not heard yet). Default 5, doubled on each refusal of
+   * that partition in a row, for at most `leaderStartRetries` (default 5) retries, then backoffMs as for
+   * any other failure.
    */
   readonly leaderStartRetryMs?: number;
   readonly leaderStartRetries?: number;
@@ -122,8 +128,9 @@ export class FollowerDriver<R extends Replica = Replica> {
 }
 
 /**
- * What one partition's answer left to do: nothing (applied), fetch again soon (refused by a leader
- * whose term has not reached its broker's metadata yet), or back off (any other failure).
+ * What one partition's answer left to do: nothing (applied), fetch it again soon (refused by a leader
+ * whose term has not reached its broker's metadata yet), or leave it out for the backoff (any other
+ * failure of that partition).
  */
 type Outcome = 'applied' | 'leaderStarting' | 'failed';
 
@@ -157,8 +164,16 @@ class FetchLoop<R extends Replica> {
   private readonly startSaves = new Map<R, { readonly target: number; readonly done: Promise<void> }>();
   /** The long poll of the last fetch sent while a start was being saved (0: none was); see startSavePollMs. */
   private savePollMs = 0;
-  /** Quick retries since the last fetch all of whose partitions applied (or the last add); see leaderStartRetryMs. */
-  private quickRetries = 0;
+  /**
+   * Partitions left out of the fetches until their timer fires, after a failure of their own (Kafka's
+   * delayed partitions in AbstractFetcherThread): the others are fetched meanwhile, as often as ever.
+   * `untilMs` is on `now()` below. Empty but for failures: no per-fetch churn.
+   */
+  private readonly delayed = new Map<R, { readonly untilMs: number; readonly cancel: () => void }>();
+  /** Quick retries of each partition since it last applied an answer (or was added); see leaderStartRetryMs. */
+  private readonly quickRetries = new Map<R, number>();
+  /** Ends the wait of a loop with nothing to fetch (a delay ended); unlike `wake`, not a backoff's sleep. */
+  private idle: (() => void) | undefined;
 
   constructor(
     private readonly leaderId: number,
@@ -172,11 +187,15 @@ class FetchLoop<R extends Replica> {
 
   add(replica: R): void {
     this.partitions.set(replica, this.nextToken++);
-    this.quickRetries = 0; // a new role: its leader may be starting a term
+    // A new role: fetched at once, and its leader may be starting a term.
+    this.undelay(replica);
+    this.quickRetries.delete(replica);
     this.wake?.();
   }
 
   remove(replica: R): boolean {
+    this.undelay(replica);
+    this.quickRetries.delete(replica);
     return this.partitions.delete(replica);
   }
 
@@ -186,6 +205,7 @@ class FetchLoop<R extends Replica> {
 
   stop(): Promise<void> {
     this.running = false;
+    for (const replica of [...this.delayed.keys()]) this.undelay(replica);
     this.session.close(new Error('replica fetcher stopped'));
     this.wake?.();
     return this.done;
@@ -196,20 +216,23 @@ class FetchLoop<R extends Replica> {
     while (this.running) {
       const batch = this.fetchable();
       if (batch.length === 0) {
+        // Nothing followed here, or every partition delayed: an add, a stop or a delay's end goes on.
         await new Promise<void>((resolve) => {
           this.wake = resolve;
+          this.idle = resolve;
         });
         this.wake = undefined;
+        this.idle = undefined;
         continue;
       }
       try {
         const response = await this.fetch(batch);
-        const outcome = await this.applyAll(batch, response);
-        if (outcome === 'applied') this.quickRetries = 0;
-        else await this.sleep(this.retryDelayMs(outcome, backoffMs));
+        await this.applyAll(batch, response);
       } catch (err) {
         // stop() closed the session under the fetch: not a failure, and nothing to wait for.
         if (!this.running) break;
+        // The whole request failed (the leader unreachable, its stream refused or cut, no answer in
+        // time): every partition waits, as Kafka's fetcher backs off on a connection-level failure.
         this.log.debug({ err }, 'replica fetch failed; backing off');
         await this.sleep(backoffMs);
       }
@@ -217,16 +240,65 @@ class FetchLoop<R extends Replica> {
   }
 
   /**
-   * After a leader refused us because its broker has not heard of its term yet (a follower that learnt of
-   * an election first), fetch again after a few milliseconds, doubling, a bounded number of times: an
-   * acks=all write to the new leader waits for this follower, and a leader whose metadata names it parks
-   * the fetch until its term has started. Otherwise (and once those retries are spent) the backoff.
+   * What a partition's failed answer costs it: after a leader refused us because its broker has not
+   * heard of its term yet (a follower that learnt of an election first), a few milliseconds, doubling,
+   * a bounded number of times: an acks=all write to the new leader waits for this follower, and a leader
+   * whose metadata names it parks the fetch until its term has started. Otherwise (and once those
+   * retries are spent) the backoff.
    */
-  private retryDelayMs(outcome: Outcome, backoffMs: number): number {
-    const retries = this.options.leaderStartRetries ?? 5;
-    if (outcome !== 'leaderStarting' || this.quickRetries >= retries) return backoffMs;
-    const delayMs = (this.options.leaderStartRetryMs ?? 5) * 2 ** this.quickRetries++;
-    return Math.min(delayMs, backoffMs);
+  private retryDelayMs(replica: R, outcome: Outcome): number {
+    const backoffMs = this.options.backoffMs ?? 200;
+    const retries = this.quickRetries.get(replica) ?? 0;
+    if (outcome !== 'leaderStarting' || retries >= (this.options.leaderStartRetries ?? 5)) return backoffMs;
+    this.quickRetries.set(replica, retries + 1);
+    return Math.min((this.options.leaderStartRetryMs ?? 5) * 2 ** retries, backoffMs);
+  }
+
+  /** What a partition's answer leaves for its next fetch: sent with the next request, or after a delay. */
+  private settle({ replica, token }: Fetching<R>, outcome: Outcome): void {
+    if (outcome === 'applied') {
+      if (this.quickRetries.size > 0) this.quickRetries.delete(replica);
+      return;
+    }
+    // Followed anew while its answer was applied: the new role is fetched at once.
+    if (this.partitions.get(replica) !== token) return;
+    this.delay(replica, this.retryDelayMs(replica, outcome));
+  }
+
+  /**
+   * Leaves `replica` out of the fetches for `delayMs`. The long poll of every fetch meanwhile ends by
+   * then (see fetch()), so the partition is asked for again about on time although the loop went on.
+   */
+  private delay(replica: R, delayMs: number): void {
+    this.undelay(replica);
+    const entry = {
+      untilMs: this.now() + delayMs,
+      cancel: this.options.clock.schedule(delayMs, () => {
+        if (this.delayed.get(replica) !== entry) return;
+        this.delayed.delete(replica);
+        this.idle?.(); // not `wake`: a delay's end does not cut the loop's backoff short
+      }),
+    };
+    this.delayed.set(replica, entry);
+  }
+
+  private undelay(replica: R): void {
+    if (this.delayed.size === 0) return;
+    this.delayed.get(replica)?.cancel();
+    this.delayed.delete(replica);
+  }
+
+  /** Delays' time: the timers' own clock where there is one (`now()` may be set back). */
+  private now(): number {
+    const clock = this.options.clock;
+    return clock.monotonicNow ? clock.monotonicNow() : clock.now();
+  }
+
+  /** The long poll that ends when the first delayed partition may be fetched again (at least 1 ms). */
+  private untilFirstDelayEndsMs(longPollMs: number): number {
+    let untilMs = Number.POSITIVE_INFINITY;
+    for (const { untilMs: at } of this.delayed.values()) untilMs = Math.min(untilMs, at);
+    return Math.min(longPollMs, Math.max(1, Math.ceil(untilMs - this.now())));
   }
 
   /**
@@ -238,6 +310,7 @@ class FetchLoop<R extends Replica> {
     const byTopic = new Map<string, Fetching<R>[]>();
     for (const [replica, token] of this.partitions) {
       if (replica.role !== 'follower' || replica.leader !== this.leaderId || replica.log.state !== 'online') continue;
+      if (this.delayed.size > 0 && this.delayed.has(replica)) continue;
       const list = byTopic.get(replica.topic);
       if (list) list.push({ replica, token });
       else byTopic.set(replica.topic, [{ replica, token }]);
@@ -247,13 +320,13 @@ class FetchLoop<R extends Replica> {
   }
 
   /**
-   * Applies each partition's answer; the worst outcome (a failure, then a starting leader's refusal). Partitions are
+   * Applies each partition's answer, and delays the partitions whose answer failed. Partitions are
    * independent logs: applied concurrently, so one slow write does not hold back the next fetch (which
    * is what acknowledges the others to the leader). The leader answers in request order; an answer out
    * of it is matched by name.
    */
-  private async applyAll(batch: readonly Fetching<R>[], response: ReplicaFetchResponse): Promise<Outcome> {
-    const work: Promise<Outcome>[] = [];
+  private async applyAll(batch: readonly Fetching<R>[], response: ReplicaFetchResponse): Promise<void> {
+    const work: Promise<void>[] = [];
     let next = 0;
     for (const topic of response.topics) {
       for (const p of topic.partitions) {
@@ -263,13 +336,12 @@ class FetchLoop<R extends Replica> {
         else next++;
         // Fenced: a replica unfollowed (or followed anew) since the fetch was sent is not touched.
         if (fetched === undefined || this.partitions.get(fetched.replica) !== fetched.token) continue;
-        work.push(this.track(fetched.replica, this.handle(fetched.replica, p)));
+        const f = fetched;
+        work.push(this.track(f.replica, this.handle(f.replica, p)).then((outcome) => this.settle(f, outcome)));
       }
     }
-    if (work.length === 1) return work[0] as Promise<Outcome>;
-    const outcomes = await Promise.all(work);
-    if (outcomes.includes('failed')) return 'failed';
-    return outcomes.includes('leaderStarting') ? 'leaderStarting' : 'applied';
+    if (work.length === 1) await work[0];
+    else await Promise.all(work);
   }
 
   private fetch(batch: readonly Fetching<R>[]): Promise<ReplicaFetchResponse> {
@@ -299,7 +371,9 @@ class FetchLoop<R extends Replica> {
     this.savePollMs = !saving
       ? 0
       : Math.min(longPollMs, this.savePollMs === 0 ? (this.options.startSavePollMs ?? 1) : this.savePollMs * 2);
-    const maxWaitMs = saving ? this.savePollMs : longPollMs;
+    let maxWaitMs = saving ? this.savePollMs : longPollMs;
+    // A delayed partition joins the fetch after its delay, not after a long poll of the others.
+    if (this.delayed.size > 0) maxWaitMs = this.untilFirstDelayEndsMs(maxWaitMs);
     const request: ReplicaFetchRequest = {
       replicaId: this.options.brokerId,
       maxWaitMs,
@@ -335,7 +409,8 @@ class FetchLoop<R extends Replica> {
         this.log.debug({ ...context, code: p.errorCode, message: p.errorMessage }, 'replica fetch refused');
         // The leader our metadata names, for the epoch we fetched with (the token fenced any role change
         // since), does not know its term yet: it will soon. Anything else (a fenced epoch: ours is
-        // older) backs off until metadata brings the new role, whose add() wakes the loop.
+        // older) leaves this partition out for the backoff, or until metadata brings the new role,
+        // whose add() has it fetched at once; the loop fetches the others meanwhile.
         const leaderLags =
           LEADER_LAGS.has(p.errorCode) && replica.role === 'follower' && replica.leader === this.leaderId;
         return leaderLags ? 'leaderStarting' : 'failed';

@@ -1,4 +1,4 @@
-import { ErrorCodes } from '@samsa/protocol';
+import { ErrorCodes, encodeBatch, recordsEndOffset } from '@samsa/protocol';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { type Clock, systemClock } from '../../src/clock.js';
@@ -146,7 +146,123 @@ describe("the follower's fetch loop", () => {
     expect(first).toBe('stopped');
     expect(lines.filter((line) => line.includes('replica fetch failed'))).toEqual([]);
   });
+  it('leaves out only the partition whose answer failed and fetches the others at once', async () => {
+    const { session, requests, answer } = scriptedSession();
+    const clock = timerClock();
+    const driver = new FollowerDriver({
+      brokerId: 2,
+      clock,
+      transport: { openFetchSession: () => session },
+      saveEpochCache: async () => {},
+      logger: pino({ level: 'silent' }),
+      backoffMs: 200,
+    });
+    // t-0's own log fails every write (a storage error here, not the leader's); t-1 copies.
+    const broken = copying('t', 0, new Error('EIO: i/o error, write'));
+    const healthy = copying('t', 1);
+    driver.follow(broken);
+    driver.follow(healthy);
+    try {
+      await expect.poll(() => requests.length).toBe(1);
+      expect(listed(requests[0])).toEqual(['t-0@100', 't-1@100']);
+      answer(answers([records(0, 100), records(1, 100)]));
+      // No timer fired: t-1 is fetched again at once, without t-0, and with a long poll that ends when
+      // t-0's backoff does (the fake clock's now() stands still: the whole backoff).
+      await expect.poll(() => requests.length).toBe(2);
+      expect(listed(requests[1])).toEqual(['t-1@101']);
+      expect(requests[1]?.maxWaitMs).toBe(200);
+      answer(answers([records(1, 101)]));
+      await expect.poll(() => requests.length).toBe(3);
+      expect(listed(requests[2])).toEqual(['t-1@102']);
+      // t-0's backoff ends while t-1's fetch is out: the fetch after it asks for both again.
+      expect(await clock.fire()).toBe(200);
+      answer(answers([records(1, 102)]));
+      await expect.poll(() => requests.length).toBe(4);
+      expect(listed(requests[3])).toEqual(['t-0@100', 't-1@103']);
+      // A leader still starting t-0's term: t-0 is retried after 5 ms, and so is the long poll of t-1.
+      answer(answers([refused(0, ErrorCodes.NOT_LEADER_OR_FOLLOWER.code), records(1, 103)]));
+      await expect.poll(() => requests.length).toBe(5);
+      expect(listed(requests[4])).toEqual(['t-1@104']);
+      expect(requests[4]?.maxWaitMs).toBe(5);
+    } finally {
+      clock.release();
+      await driver.close();
+    }
+  });
+
+  it('backs off the whole loop when the fetch itself fails, and a partition delay ending does not cut it short', async () => {
+    const { session, requests, answer, fail } = scriptedSession();
+    const clock = timerClock();
+    const driver = new FollowerDriver({
+      brokerId: 2,
+      clock,
+      transport: { openFetchSession: () => session },
+      saveEpochCache: async () => {},
+      logger: pino({ level: 'silent' }),
+      backoffMs: 200,
+    });
+    driver.follow(copying('t', 0));
+    driver.follow(copying('t', 1));
+    try {
+      await expect.poll(() => requests.length).toBe(1);
+      answer(answers([refused(0, ErrorCodes.FENCED_LEADER_EPOCH.code), records(1, 100)]));
+      await expect.poll(() => requests.length).toBe(2);
+      expect(listed(requests[1])).toEqual(['t-1@101']);
+      fail(new Error('14 UNAVAILABLE: connection dropped'));
+      // First the end of t-0's delay (set first), then the loop's backoff; only the latter sends.
+      expect(await clock.fire()).toBe(200);
+      for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+      expect(requests.length).toBe(2);
+      expect(await clock.fire()).toBe(200);
+      await expect.poll(() => requests.length).toBe(3);
+      expect(listed(requests[2])).toEqual(['t-0@100', 't-1@101']);
+    } finally {
+      clock.release();
+      await driver.close();
+    }
+  });
 });
+
+/**
+ * A follower replica of leader 1 whose log ends at 100 and takes what it is sent (or fails with
+ * `appendError`, as a full or failing disk does).
+ */
+function copying(topic: string, partition: number, appendError?: Error): Replica {
+  const replica = follower(topic, partition);
+  const log = replica.log as unknown as { logEndOffset: number; appendAsFollower(records: Buffer): Promise<void> };
+  log.appendAsFollower = async (records) => {
+    if (appendError) throw appendError;
+    log.logEndOffset = recordsEndOffset(records, log.logEndOffset);
+  };
+  (replica.epochCache as unknown as { truncateFromStart(offset: number): boolean }).truncateFromStart = () => false;
+  return replica;
+}
+
+/** Each partition a request asks for, with its fetch offset: `t-1@101`. */
+function listed(request: ReplicaFetchRequest | undefined): string[] {
+  return (request?.topics ?? []).flatMap((t) => t.partitions.map((p) => `${t.name}-${p.partition}@${p.fetchOffset}`));
+}
+
+type PartitionAnswer = ReplicaFetchResponse['topics'][number]['partitions'][number];
+
+/** Topic t's answer with these partitions'. */
+function answers(partitions: PartitionAnswer[]): ReplicaFetchResponse {
+  return { topics: [{ name: 't', partitions }] };
+}
+
+/** One record at `offset` in epoch 0, the leader's high watermark just past it. */
+function records(partition: number, offset: number): PartitionAnswer {
+  const batch = encodeBatch([{ key: null, value: Buffer.from('v'), headers: [] }], {
+    baseOffset: offset,
+    partitionLeaderEpoch: 0,
+    now: 0,
+  });
+  return { partition, errorCode: 0, errorMessage: '', highWatermark: offset + 1, logStartOffset: 0, records: batch };
+}
+
+function refused(partition: number, errorCode: number): PartitionAnswer {
+  return { partition, errorCode, errorMessage: '', highWatermark: 0, logStartOffset: 0, records: Buffer.alloc(0) };
+}
 
 /** A fetch session whose every fetch waits for the test's answer; close() fails the one outstanding. */
 function scriptedSession() {
@@ -166,7 +282,12 @@ function scriptedSession() {
     pending = undefined;
     p?.resolve(response);
   };
-  return { session, requests, answer };
+  const fail = (err: Error): void => {
+    const p = pending;
+    pending = undefined;
+    p?.reject(err);
+  };
+  return { session, requests, answer, fail };
 }
 
 /** t-0's answer with `errorCode` and nothing else (NONE: an empty answer at the follower's end). */
