@@ -190,7 +190,7 @@ describe("the follower's fetch loop", () => {
     }
   });
 
-  it('backs off the whole loop when the fetch itself fails, and a partition delay ending does not cut it short', async () => {
+  it('backs off the whole loop when the fetch fails; a partition delay ending does not cut it short', async () => {
     const { session, requests, answer, fail } = scriptedSession();
     const clock = timerClock();
     const driver = new FollowerDriver({
