@@ -190,6 +190,39 @@ describe("the follower's fetch loop", () => {
     }
   });
 
+  it('fetches a delayed partition at once when metadata brings its new role', async () => {
+    const { session, requests, answer } = scriptedSession();
+    const clock = timerClock();
+    const driver = new FollowerDriver({
+      brokerId: 2,
+      clock,
+      transport: { openFetchSession: () => session },
+      saveEpochCache: async () => {},
+      logger: pino({ level: 'silent' }),
+      backoffMs: 200,
+    });
+    const fenced = copying('t', 0);
+    driver.follow(fenced);
+    driver.follow(copying('t', 1));
+    try {
+      await expect.poll(() => requests.length).toBe(1);
+      // Our epoch for t-0 is older than the leader's: left out until the backoff ends or metadata comes.
+      answer(answers([refused(0, ErrorCodes.FENCED_LEADER_EPOCH.code), records(1, 100)]));
+      await expect.poll(() => requests.length).toBe(2);
+      expect(listed(requests[1])).toEqual(['t-1@101']);
+      (fenced as { leaderEpoch: number }).leaderEpoch = 1;
+      driver.follow(fenced);
+      answer(answers([records(1, 101)]));
+      // No timer fired: the new role is in the next fetch (listed after t-1 now), with its new epoch.
+      await expect.poll(() => requests.length).toBe(3);
+      expect(listed(requests[2])).toEqual(['t-1@102', 't-0@100']);
+      expect(requests[2]?.topics[0]?.partitions[1]?.currentLeaderEpoch).toBe(1);
+    } finally {
+      clock.release();
+      await driver.close();
+    }
+  });
+
   it('backs off the whole loop when the fetch fails; a partition delay ending does not cut it short', async () => {
     const { session, requests, answer, fail } = scriptedSession();
     const clock = timerClock();
