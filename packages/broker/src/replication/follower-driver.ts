@@ -326,7 +326,8 @@ class FetchLoop<R extends Replica> {
    * of it is matched by name.
    */
   private async applyAll(batch: readonly Fetching<R>[], response: ReplicaFetchResponse): Promise<void> {
-    const work: Promise<void>[] = [];
+    const work: Promise<Outcome>[] = [];
+    const applying: Fetching<R>[] = [];
     let next = 0;
     for (const topic of response.topics) {
       for (const p of topic.partitions) {
@@ -336,12 +337,15 @@ class FetchLoop<R extends Replica> {
         else next++;
         // Fenced: a replica unfollowed (or followed anew) since the fetch was sent is not touched.
         if (fetched === undefined || this.partitions.get(fetched.replica) !== fetched.token) continue;
-        const f = fetched;
-        work.push(this.track(f.replica, this.handle(f.replica, p)).then((outcome) => this.settle(f, outcome)));
+        work.push(this.track(fetched.replica, this.handle(fetched.replica, p)));
+        applying.push(fetched);
       }
     }
-    if (work.length === 1) await work[0];
-    else await Promise.all(work);
+    if (work.length === 1) this.settle(applying[0] as Fetching<R>, await (work[0] as Promise<Outcome>));
+    else if (work.length > 1) {
+      const outcomes = await Promise.all(work);
+      for (let i = 0; i < outcomes.length; i++) this.settle(applying[i] as Fetching<R>, outcomes[i] as Outcome);
+    }
   }
 
   private fetch(batch: readonly Fetching<R>[]): Promise<ReplicaFetchResponse> {
