@@ -119,6 +119,11 @@ class PartitionState {
   resetting = false;
   retryAtMs = 0;
   attempts = 0;
+  /**
+   * The leader epoch (as the metadata had it) of the partition's last fetch, -1 before one: a backoff is
+   * for the leader of that epoch, so a newer one in the metadata ends it (see leaderMovedSince).
+   */
+  lastFetchEpoch = -1;
   /** As the partition's last successful fetch answered them (-1 before one). */
   highWatermark = -1;
   lastStableOffset = -1;
@@ -216,6 +221,8 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
   private started = false;
   private tickScheduled = false;
   private readonly wakeup = new Wakeup(() => this.tick());
+  /** Unsubscribes from the cluster's metadata updates (a new leader ends a partition's backoff). */
+  private readonly stopWatchingMetadata: () => void;
   private closed = false;
   private closing: Promise<void> | undefined;
   private mode: 'none' | 'assign' | 'subscribe' = 'none';
@@ -263,6 +270,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
       isolationLevel: options.isolationLevel ?? 'read_uncommitted',
     };
     this.internals = this.makeInternals();
+    this.stopWatchingMetadata = cluster.onUpdate(() => this.tick());
     if (options.groupId !== undefined) this.group = new GroupSession(this.internals, cluster, options, retry, logger);
   }
 
@@ -871,7 +879,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     let needMetadata = false;
     for (const state of this.partitions.values()) {
       if (state.buffered || state.inFlight || state.resetting || state.stopped || state.paused) continue;
-      if (state.retryAtMs > now) {
+      if (state.retryAtMs > now && !this.leaderMovedSince(state)) {
         this.wakeup.at(state.retryAtMs);
         continue;
       }
@@ -896,6 +904,18 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     if (needMetadata) this.cluster.requestRefresh();
     if (toReset.length > 0) void this.resetPositions(toReset);
     for (const [leader, states] of byLeader) void this.fetchFrom(leader, states);
+  }
+
+  /**
+   * Whether the metadata names a leader for the partition, reachable, in an epoch newer than its last
+   * fetch's: a partition backing off after that fetch failed (its leader died, refused, was unknown) is
+   * fetched from the new leader at once rather than after the backoff, as the producer retries at a new
+   * leader. Only a newer epoch counts, so a partition whose fetches keep failing is not fetched in a loop.
+   */
+  private leaderMovedSince(state: PartitionState): boolean {
+    const info = this.cluster.topics.get(state.topic)?.partitions[state.partition];
+    if (info === undefined || info.leader < 0 || !this.cluster.brokers.has(info.leader)) return false;
+    return info.leaderEpoch > state.lastFetchEpoch;
   }
 
   /** Positions from autoOffsetReset for partitions that have none. */
@@ -982,6 +1002,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
         topics.set(state.topic, list);
       }
       const epoch = this.cluster.topics.get(state.topic)?.partitions[state.partition]?.leaderEpoch;
+      state.lastFetchEpoch = epoch ?? -1;
       list.push({
         partition: state.partition,
         fetchOffset: state.fetchOffset,
@@ -1160,6 +1181,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
       for (const { stream } of this.fetchStreams.values()) stream.fail(new ClosedError('consumer'));
       this.fetchStreams.clear();
       this.wakeup.stop();
+      this.stopWatchingMetadata();
       for (const topic of this.topicsOfInterest) this.cluster.removeInterest(topic);
       this.chunks.length = 0;
       for (const resolve of this.releaseWaiters.splice(0)) resolve();

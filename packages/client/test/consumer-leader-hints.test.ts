@@ -125,3 +125,52 @@ describe('consumer and KIP-951 leader hints', () => {
     await iterator.return?.();
   }, 30_000);
 });
+
+describe('consumer and a leader that moves without a hint', () => {
+  let cluster: TestCluster;
+  let samsa: Samsa | undefined;
+
+  beforeEach(async () => {
+    cluster = await TestCluster.start({ brokers: 2 });
+    cluster.createTopic('t', 1, { leaders: [0] });
+  });
+
+  afterEach(async () => {
+    await samsa?.close();
+    samsa = undefined;
+    await cluster.stop();
+  });
+
+  it('fetches from the new leader as soon as the metadata names it, not after its backoff', async () => {
+    samsa = new Samsa({ brokers: cluster.bootstrap, retry: slowRetry });
+    const consumer = samsa.consumer({ maxWaitMs: 100 });
+    append(cluster, 'a', 2);
+    await consumer.assign([{ topic: 't' }]);
+    consumer.seek({ topic: 't', partition: 0, offset: 0 });
+    const iterator = consumer.messages();
+    expect(await take(iterator, 2)).toEqual(['a0', 'a1']);
+    const from = cluster.requests.length;
+    // Refused without a hint: the consumer asks for metadata and backs off 8 s or more.
+    cluster.moveLeader('t', 0, 1);
+    append(cluster, 'b', 1);
+    const startedAt = Date.now();
+    expect(await take(iterator, 1)).toEqual(['b0']);
+    expect(Date.now() - startedAt).toBeLessThan(6_000);
+    const after = cluster.requests.slice(from).map((r) => `${r.method}@${r.broker}`);
+    expect(after.some((r) => r.startsWith('Metadata'))).toBe(true);
+    expect(after).toContain('Fetch@1');
+    await iterator.return?.();
+  }, 30_000);
+
+  it('starts fetching as soon as the first metadata names the leader', async () => {
+    samsa = new Samsa({ brokers: cluster.bootstrap, retry: slowRetry });
+    const consumer = samsa.consumer({ maxWaitMs: 100 });
+    append(cluster, 'a', 1);
+    // A partition named directly: no metadata yet when the first fetch is due.
+    await consumer.assign([{ topic: 't', partition: 0 }]);
+    consumer.seek({ topic: 't', partition: 0, offset: 0 });
+    const startedAt = Date.now();
+    expect(await take(consumer.messages(), 1)).toEqual(['a0']);
+    expect(Date.now() - startedAt).toBeLessThan(6_000);
+  }, 30_000);
+});
