@@ -124,6 +124,10 @@ class PartitionState {
    * for the leader of that epoch, so a newer one in the metadata ends it (see leaderMovedSince).
    */
   lastFetchEpoch = -1;
+  /** Bumped by each fetch sent and by giving one up: the answer to an older fetch is dropped. */
+  fetchSeq = 0;
+  /** When the fetch in flight was sent (Date.now()). */
+  fetchSentAtMs = 0;
   /** As the partition's last successful fetch answered them (-1 before one). */
   highWatermark = -1;
   lastStableOffset = -1;
@@ -194,6 +198,12 @@ const HINTED_ERRORS: ReadonlySet<number> = new Set([
   ErrorCodes.FENCED_LEADER_EPOCH.code,
 ]);
 
+/**
+ * A fetch unanswered this long past its maxWaitMs is stalled (the broker paused or cut off?): the consumer
+ * looks for a new leader in the metadata (the cluster's STALLED_REQUEST_MS, for other requests).
+ */
+const STALLED_FETCH_MS = 1000;
+
 /** Kafka's consumer close timeout. */
 const DEFAULT_CLOSE_TIMEOUT_MS = 30_000;
 
@@ -223,6 +233,9 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
   private readonly wakeup = new Wakeup(() => this.tick());
   /** Unsubscribes from the cluster's metadata updates (a new leader ends a partition's backoff). */
   private readonly stopWatchingMetadata: () => void;
+  /** Metadata polls while a fetch is stalled (pollMetadataWhileStalled): the count sets the gap to the next. */
+  private stallPolls = 0;
+  private nextStallPollMs = 0;
   private closed = false;
   private closing: Promise<void> | undefined;
   private mode: 'none' | 'assign' | 'subscribe' = 'none';
@@ -877,8 +890,19 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     const toReset: PartitionState[] = [];
     const byLeader = new Map<number, PartitionState[]>();
     let needMetadata = false;
+    let stalled = false;
+    const stalledBeforeMs = now - this.options.maxWaitMs - STALLED_FETCH_MS;
     for (const state of this.partitions.values()) {
-      if (state.buffered || state.inFlight || state.resetting || state.stopped || state.paused) continue;
+      if (state.inFlight) {
+        if (!this.leaderMovedSince(state)) {
+          if (state.fetchSentAtMs <= stalledBeforeMs) stalled = true;
+          // A timer may fire a little before Date.now() reaches its time: look again then.
+          else this.wakeup.at(state.fetchSentAtMs + this.options.maxWaitMs + STALLED_FETCH_MS);
+          continue;
+        }
+        this.abandonFetch(state);
+      }
+      if (state.buffered || state.resetting || state.stopped || state.paused) continue;
       if (state.retryAtMs > now && !this.leaderMovedSince(state)) {
         this.wakeup.at(state.retryAtMs);
         continue;
@@ -902,8 +926,37 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
       list.push(state);
     }
     if (needMetadata) this.cluster.requestRefresh();
+    if (stalled) this.pollMetadataWhileStalled(now);
+    else this.stallPolls = 0;
     if (toReset.length > 0) void this.resetPositions(toReset);
     for (const [leader, states] of byLeader) void this.fetchFrom(leader, states);
+  }
+
+  /**
+   * A fetch unanswered for maxWaitMs + STALLED_FETCH_MS is held by a broker that stopped answering (paused,
+   * cut off) without closing its connection, or one that is slow: the metadata is asked at once and then
+   * at gaps from initialRetryTimeMs doubling up to maxRetryTimeMs while it lasts, so that a leader elected
+   * meanwhile ends the wait (fetchReady gives the fetch up) instead of the fetch's whole request timeout.
+   */
+  private pollMetadataWhileStalled(now: number): void {
+    if (now >= this.nextStallPollMs) {
+      this.cluster.requestRefresh();
+      this.nextStallPollMs = now + backoffMs(this.stallPolls++, this.retry);
+    }
+    this.wakeup.at(this.nextStallPollMs);
+  }
+
+  /**
+   * Gives up the partition's fetch in flight to a leader the metadata no longer names: the partition is
+   * fetched from the new one, from the same offset, and the old fetch's answer, if it ever comes, is dropped.
+   */
+  private abandonFetch(state: PartitionState): void {
+    this.logger.debug(
+      { topic: state.topic, partition: state.partition, leaderEpoch: state.lastFetchEpoch },
+      'leader moved while fetching: fetching from the new one',
+    );
+    state.fetchSeq++;
+    state.inFlight = false;
   }
 
   /**
@@ -993,7 +1046,15 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     }
     const generations = states.map((s) => s.generation);
     const offsets = states.map((s) => s.fetchOffset);
-    for (const state of states) state.inFlight = true;
+    const sentAtMs = Date.now();
+    const seqs = states.map((s) => ++s.fetchSeq);
+    /** The partitions of this fetch that were not given up (abandonFetch) meanwhile. */
+    const current = () => states.filter((s, i) => s.fetchSeq === seqs[i]);
+    for (const state of states) {
+      state.inFlight = true;
+      state.fetchSentAtMs = sentAtMs;
+    }
+    this.wakeup.at(sentAtMs + this.options.maxWaitMs + STALLED_FETCH_MS);
     const topics = new Map<string, v1.FetchPartition[]>();
     for (const state of states) {
       let list = topics.get(state.topic);
@@ -1026,7 +1087,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
       for (const t of response.topics) for (const p of t.partitions) byKey.set(tpKey(t.name, p.partition), p);
       states.forEach((state, i) => {
         const result = byKey.get(tpKey(state.topic, state.partition));
-        if (result && state.generation === generations[i])
+        if (result && state.generation === generations[i] && state.fetchSeq === seqs[i])
           this.handlePartition(state, offsets[i] as number, result, response.nodeEndpoints);
       });
     } catch (err) {
@@ -1037,13 +1098,15 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
         this.unaryFetch.add(connection);
         return;
       }
+      // Given up for another leader (abandonFetch): its failure is no longer any partition's.
+      if (current().length === 0) return;
       const retriable = err instanceof SamsaClientError && err.retriable;
       this.logger.debug({ broker: leader, err }, 'fetch failed');
       if (!retriable) this.fail(err);
       if (err instanceof SamsaClientError && needsMetadataRefresh(err.code)) this.cluster.requestRefresh();
-      for (const state of states) this.backOff(state);
+      for (const state of current()) this.backOff(state);
     } finally {
-      for (const state of states) state.inFlight = false;
+      for (const state of current()) state.inFlight = false;
       this.tick();
     }
   }

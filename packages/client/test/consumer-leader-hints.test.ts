@@ -162,6 +162,70 @@ describe('consumer and a leader that moves without a hint', () => {
     await iterator.return?.();
   }, 30_000);
 
+  it('gives up a fetch a silent leader holds once the metadata names a new one', async () => {
+    // A 20 s request timeout: a consumer that waited for the held fetch would be far past the bound.
+    samsa = new Samsa({ brokers: cluster.bootstrap, requestTimeoutMs: 20_000, retry: slowRetry });
+    const consumer = samsa.consumer({ maxWaitMs: 100 });
+    append(cluster, 'a', 2);
+    await consumer.assign([{ topic: 't' }]);
+    consumer.seek({ topic: 't', partition: 0, offset: 0 });
+    const iterator = consumer.messages();
+    expect(await take(iterator, 2)).toEqual(['a0', 'a1']);
+    // Broker 0 stops answering fetches (paused, cut off) and broker 1 is elected meanwhile.
+    const release = cluster.hold('Fetch', 0);
+    try {
+      const heldBefore = cluster.requestsOf('Fetch').filter((r) => r.broker === 0).length;
+      await waitFor(
+        () => cluster.requestsOf('Fetch').filter((r) => r.broker === 0).length > heldBefore,
+        5000,
+        'a fetch held by broker 0',
+      );
+      cluster.moveLeader('t', 0, 1);
+      append(cluster, 'b', 1);
+      const startedAt = Date.now();
+      // Unanswered past maxWaitMs + 1 s: the consumer asks for metadata, finds broker 1, fetches there.
+      expect(await take(iterator, 1)).toEqual(['b0']);
+      expect(Date.now() - startedAt).toBeLessThan(6_000);
+    } finally {
+      release();
+    }
+    // The held fetch's late answer changes nothing: the next record is the next one.
+    append(cluster, 'c', 1);
+    expect(await take(iterator, 1)).toEqual(['c0']);
+    await iterator.return?.();
+  }, 30_000);
+
+  it('looks at the metadata less and less often while a leader that stays leader is slow to answer', async () => {
+    samsa = new Samsa({
+      brokers: cluster.bootstrap,
+      requestTimeoutMs: 20_000,
+      retry: { retries: 100, initialRetryTimeMs: 100, maxRetryTimeMs: 1000 },
+    });
+    const consumer = samsa.consumer({ maxWaitMs: 100 });
+    append(cluster, 'a', 1);
+    await consumer.assign([{ topic: 't' }]);
+    consumer.seek({ topic: 't', partition: 0, offset: 0 });
+    const iterator = consumer.messages();
+    expect(await take(iterator, 1)).toEqual(['a0']);
+    const release = cluster.hold('Fetch', 0);
+    const since = cluster.requestsOf('Metadata').length;
+    const heldAt = Date.now();
+    const next = take(iterator, 1);
+    try {
+      // Stalled from ~1.1 s on: polls at gaps of 100, 200, 400, 800, 1000 ms..., about 6 by 4 s, not 30.
+      await waitFor(() => cluster.requestsOf('Metadata').length - since >= 4, 10_000, 'metadata polls');
+      await waitFor(() => Date.now() - heldAt >= 4000, 10_000, '4 s');
+      expect(cluster.requestsOf('Metadata').length - since).toBeLessThanOrEqual(10);
+    } finally {
+      release();
+    }
+    // Still the leader: its answer is taken when it comes.
+    append(cluster, 'b', 1);
+    expect(await next).toEqual(['b0']);
+    expect(cluster.requestsOf('Fetch').every((r) => r.broker === 0)).toBe(true);
+    await iterator.return?.();
+  }, 30_000);
+
   it('starts fetching as soon as the first metadata names the leader', async () => {
     samsa = new Samsa({ brokers: cluster.bootstrap, retry: slowRetry });
     const consumer = samsa.consumer({ maxWaitMs: 100 });
