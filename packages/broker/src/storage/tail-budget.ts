@@ -1,13 +1,9 @@
-/** What the budget knows of one tail entry: its size, and whether its log still keeps it. */
+/** What the budget knows of one tail entry: its size, whether its log still keeps it, how to take it back. */
 export interface TailToken {
   readonly retained: number;
   dropped: boolean;
-}
-
-interface Queued {
-  readonly token: TailToken;
-  /** Makes the owning log drop the (already released) entry. Holds no reference to its bytes. */
-  readonly evict: () => void;
+  /** Makes the owning log drop the entry (already released): called once, when the budget needs room. */
+  evict(): void;
 }
 
 /**
@@ -18,7 +14,7 @@ interface Queued {
  */
 export class TailBudget {
   private used = 0;
-  private queue: Queued[] = [];
+  private queue: TailToken[] = [];
   private head = 0;
   /** Queued tokens already dropped by their log, waiting to be compacted away. */
   private stale = 0;
@@ -30,15 +26,16 @@ export class TailBudget {
     return this.used;
   }
 
-  add(token: TailToken, evict: () => void): void {
-    this.queue.push({ token, evict });
+  /** Counts a new entry (the token is the entry itself: no object of the budget's own per entry). */
+  add(token: TailToken): void {
+    this.queue.push(token);
     this.used += token.retained;
     while (this.used > this.maxBytes && this.head < this.queue.length) {
       const oldest = this.queue[this.head++]!;
-      if (oldest.token.dropped) {
+      if (oldest.dropped) {
         this.stale--;
       } else {
-        this.release(oldest.token);
+        this.release(oldest);
         this.stale--; // counted by release, but no longer queued
         oldest.evict();
       }
@@ -58,7 +55,7 @@ export class TailBudget {
   private compact(): void {
     const queued = this.queue.length - this.head;
     if (this.stale < 1024 || this.stale * 2 < queued) return;
-    this.queue = this.queue.slice(this.head).filter((q) => !q.token.dropped);
+    this.queue = this.queue.slice(this.head).filter((q) => !q.dropped);
     this.head = 0;
     this.stale = 0;
   }

@@ -1,4 +1,4 @@
-import { batchSize, type BatchSpan } from '@samsa/protocol';
+import { BatchField, LOG_OVERHEAD } from '@samsa/protocol';
 import { TailBudget, type TailToken } from './tail-budget.js';
 
 /**
@@ -9,20 +9,44 @@ import { TailBudget, type TailToken } from './tail-budget.js';
  */
 const TAIL_MAX_BYTES = 1024 * 1024;
 
+/**
+ * Bound on the entries a log keeps in its tail. A follower at the log end asks for the last append or
+ * two and a consumer at the end for the last few; older ones are read from the files. Each entry holds
+ * its request's whole buffer (often an 8 KiB pool slab), and held for more than a young collection or
+ * two (~30 ms at 10k records/s) those buffers were promoted to the old generation: a broker's external
+ * memory then grew ~2 MB/s, and V8 collects fully at every 64 MB of it (docs/performance-log.md, the
+ * seventeenth look). Eight appends are gone in about 25 ms at that rate.
+ */
+const TAIL_MAX_ENTRIES = 8;
+
 /** Bound on the tails of all the logs of a broker together: see TailBudget. */
 export const BROKER_TAIL_MAX_BYTES = 64 * 1024 * 1024;
 
-/** One leader append, exactly the bytes written: whole batches from baseOffset to lastOffset. */
-interface TailEntry {
-  /** Its share of the broker-wide tail budget. */
-  readonly token: TailToken;
-  readonly bytes: Buffer;
-  /** Its batches (sizes and offset deltas; the base offsets in these headers are the producer's). */
-  readonly spans: readonly BatchSpan[];
-  readonly baseOffset: number;
-  readonly lastOffset: number;
-  /** What keeping it holds in memory (its underlying buffer). */
-  readonly retained: number;
+const NO_BYTES = Buffer.alloc(0);
+
+/**
+ * One leader append, exactly the bytes written: whole batches from baseOffset to lastOffset. It is its
+ * own budget token, and keeps no more than its bytes and offsets (its batches' boundaries are read from
+ * the bytes when needed): a tail keeps entries for seconds at a moderate rate, so they outlive the young
+ * generation's collections, and every object an entry held (a token, the budget's record and closure,
+ * the batch headers) was promoted with it and waited for a full collection (docs/performance-log.md,
+ * the seventeenth look).
+ */
+class TailEntry implements TailToken {
+  dropped = false;
+  constructor(
+    private readonly tail: LogTail,
+    /** The bytes; none once the entry has left its tail (the budget may hold it a while longer). */
+    public bytes: Buffer,
+    readonly baseOffset: number,
+    readonly lastOffset: number,
+    /** What keeping it holds in memory (its underlying buffer). */
+    readonly retained: number,
+  ) {}
+
+  evict(): void {
+    this.tail.evict(this);
+  }
 }
 
 /**
@@ -61,7 +85,7 @@ export class LogTail {
    * see append-chain.ts) if it follows the tail's last entry.
    */
   remember(
-    append: { readonly follower: boolean; readonly bytes: Buffer; readonly spans: readonly BatchSpan[] },
+    append: { readonly follower: boolean; readonly bytes: Buffer },
     written: { readonly baseOffset: number; readonly lastOffset: number },
   ): void {
     const last = this.entries[this.entries.length - 1];
@@ -74,22 +98,15 @@ export class LogTail {
       this.clear();
       return;
     }
-    const token: TailToken = { retained, dropped: false };
-    this.entries.push({
-      token,
-      bytes: append.bytes,
-      spans: append.spans,
-      baseOffset: written.baseOffset,
-      lastOffset: written.lastOffset,
-      retained,
-    });
+    const entry = new TailEntry(this, append.bytes, written.baseOffset, written.lastOffset, retained);
+    this.entries.push(entry);
     this.retained += retained;
-    while (this.retained > TAIL_MAX_BYTES) this.dropOldest();
-    this.budget.add(token, () => this.evict(token));
+    while (this.retained > TAIL_MAX_BYTES || this.entries.length > TAIL_MAX_ENTRIES) this.dropOldest();
+    this.budget.add(entry);
   }
 
   clear(): void {
-    for (const entry of this.entries) this.budget.release(entry.token);
+    for (const entry of this.entries) this.release(entry);
     this.entries = [];
     this.retained = 0;
     this.droppedEnd = -1;
@@ -124,16 +141,18 @@ export class LogTail {
     let full = false;
     for (; i < tail.length && !full; i++) {
       const entry = tail[i]!;
+      const data = entry.bytes;
       let next = entry.baseOffset;
       let end = 0;
-      for (const span of entry.spans) {
-        const bytes = batchSize(span.header);
-        const last = next + span.header.lastOffsetDelta;
+      // Whole batches, back to back: each one's size and last offset are in its header.
+      while (end < data.length) {
+        const bytes = LOG_OVERHEAD + data.readInt32BE(end + BatchField.batchLength);
+        const last = next + data.readInt32BE(end + BatchField.lastOffsetDelta);
         if (last >= upperBound || (size + end > 0 && size + end + bytes > maxBytes)) {
           full = true;
           break;
         }
-        end = span.position + bytes;
+        end += bytes;
         lastOffset = last;
         next = last + 1;
       }
@@ -148,12 +167,18 @@ export class LogTail {
     const oldest = this.entries.shift()!;
     this.droppedEnd = Math.max(this.droppedEnd, oldest.lastOffset + 1);
     this.retained -= oldest.retained;
-    this.budget.release(oldest.token);
+    this.release(oldest);
+  }
+
+  /** An entry leaves the tail: the budget stops counting it, and it stops holding its bytes. */
+  private release(entry: TailEntry): void {
+    this.budget.release(entry);
+    entry.bytes = NO_BYTES;
   }
 
   /** The broker-wide budget wants this entry's memory back: it is this log's oldest (see TailBudget). */
-  private evict(token: TailToken): void {
-    const index = this.entries.findIndex((e) => e.token === token);
+  evict(entry: TailEntry): void {
+    const index = this.entries.indexOf(entry);
     if (index < 0) return;
     for (let i = 0; i <= index; i++) this.dropOldest();
   }

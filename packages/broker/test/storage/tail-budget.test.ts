@@ -6,19 +6,23 @@ describe('TailBudget', () => {
   it('evicts the oldest entries first, whichever log holds them, and counts what logs release', () => {
     const budget = new TailBudget(100);
     const evicted: string[] = [];
-    const token = (retained: number) => ({ retained, dropped: false });
-    const a1 = token(40);
-    const b1 = token(40);
-    const a2 = token(30);
-    budget.add(a1, () => evicted.push('a1'));
-    budget.add(b1, () => evicted.push('b1'));
-    budget.add(a2, () => evicted.push('a2'));
+    const token = (name: string, retained: number) => ({
+      retained,
+      dropped: false,
+      evict: () => void evicted.push(name),
+    });
+    const a1 = token('a1', 40);
+    const b1 = token('b1', 40);
+    const a2 = token('a2', 30);
+    budget.add(a1);
+    budget.add(b1);
+    budget.add(a2);
     expect(budget.usedBytes).toBe(110 - 40);
     expect(evicted).toEqual(['a1']);
     expect(a1.dropped).toBe(true);
     // A log dropping an entry itself gives its bytes back and is never asked again.
     budget.release(b1);
-    budget.add(token(60), () => evicted.push('c1'));
+    budget.add(token('c1', 60));
     expect(budget.usedBytes).toBe(90);
     expect(evicted).toEqual(['a1']);
   });
@@ -26,8 +30,8 @@ describe('TailBudget', () => {
   it('stays bounded while logs keep releasing their own entries (stale tokens are compacted away)', () => {
     const budget = new TailBudget(1_000_000);
     for (let i = 0; i < 50_000; i++) {
-      const t = { retained: 10, dropped: false };
-      budget.add(t, () => undefined);
+      const t = { retained: 10, dropped: false, evict: () => undefined };
+      budget.add(t);
       budget.release(t);
     }
     expect(budget.usedBytes).toBe(0);
@@ -81,5 +85,22 @@ describe('logs sharing a tail budget', () => {
     // A closed log gives its share back.
     await b.close();
     expect(budget.usedBytes).toBe(size);
+  });
+
+  it('keeps only the last eight appends of a log, whatever the budget allows', async () => {
+    const size = ownBatch(0).length;
+    const budget = new TailBudget(size * 100);
+    const log = await open(budget);
+    for (let i = 0; i < 20; i++) await log.append(ownBatch(i));
+    expect(log.tailBytes).toBe(size * 8);
+    expect(budget.usedBytes).toBe(size * 8);
+    // The older appends come from the file, byte for byte the same.
+    const pool = new ReadBufferPool();
+    for (let offset = 0; offset < log.logEndOffset; offset += 5) {
+      const plain = await log.read(offset, 1 << 20);
+      const files = await log.read(offset, 1 << 20, { buffers: pool, fromFiles: true });
+      expect(plain.bytes.equals(files.bytes)).toBe(true);
+      pool.release(files.bytes);
+    }
   });
 });
