@@ -124,6 +124,11 @@ class PartitionState {
    * for the leader of that epoch, so a newer one in the metadata ends it (see leaderMovedSince).
    */
   lastFetchEpoch = -1;
+  /**
+   * Backing off after a failure that suggests its leader moved (unreachable, refused, none known): the
+   * metadata is polled until it names a new one (pollMetadataForLeader).
+   */
+  awaitsLeader = false;
   /** Bumped by each fetch sent and by giving one up: the answer to an older fetch is dropped. */
   fetchSeq = 0;
   /** When the fetch in flight was sent (Date.now()). */
@@ -236,6 +241,8 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
   /** Metadata polls while a fetch is stalled (pollMetadataWhileStalled): the count sets the gap to the next. */
   private stallPolls = 0;
   private nextStallPollMs = 0;
+  /** When the metadata may be asked again for partitions awaiting a new leader (pollMetadataForLeader). */
+  private nextLeaderPollMs = 0;
   private closed = false;
   private closing: Promise<void> | undefined;
   private mode: 'none' | 'assign' | 'subscribe' = 'none';
@@ -905,6 +912,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
       if (state.buffered || state.resetting || state.stopped || state.paused) continue;
       if (state.retryAtMs > now && !this.leaderMovedSince(state)) {
         this.wakeup.at(state.retryAtMs);
+        needMetadata ||= state.awaitsLeader;
         continue;
       }
       if (state.position === undefined) {
@@ -914,8 +922,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
       const leader = this.cluster.leaderOf(state.topic, state.partition);
       if (leader < 0 || !this.cluster.brokers.has(leader)) {
         needMetadata = true;
-        state.retryAtMs = now + backoffMs(state.attempts++, this.retry);
-        this.wakeup.at(state.retryAtMs);
+        this.backOff(state, true);
         continue;
       }
       let list = byLeader.get(leader);
@@ -925,11 +932,25 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
       }
       list.push(state);
     }
-    if (needMetadata) this.cluster.requestRefresh();
+    if (needMetadata) this.pollMetadataForLeader(now);
     if (stalled) this.pollMetadataWhileStalled(now);
     else this.stallPolls = 0;
     if (toReset.length > 0) void this.resetPositions(toReset);
     for (const [leader, states] of byLeader) void this.fetchFrom(leader, states);
+  }
+
+  /**
+   * While a partition backs off after a failure that suggests its leader moved (unreachable, refused,
+   * none elected yet), the metadata is asked every initialRetryTimeMs (once per interval for the whole
+   * consumer) rather than only at the partition's own growing retry times: a leader elected meanwhile
+   * ends the backoff (leaderMovedSince) as soon as the metadata names it, as the producer does.
+   */
+  private pollMetadataForLeader(now: number): void {
+    if (now >= this.nextLeaderPollMs) {
+      this.cluster.requestRefresh();
+      this.nextLeaderPollMs = now + this.retry.initialRetryTimeMs;
+    }
+    this.wakeup.at(this.nextLeaderPollMs);
   }
 
   /**
@@ -1053,6 +1074,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     for (const state of states) {
       state.inFlight = true;
       state.fetchSentAtMs = sentAtMs;
+      state.awaitsLeader = false;
     }
     this.wakeup.at(sentAtMs + this.options.maxWaitMs + STALLED_FETCH_MS);
     const topics = new Map<string, v1.FetchPartition[]>();
@@ -1103,8 +1125,9 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
       const retriable = err instanceof SamsaClientError && err.retriable;
       this.logger.debug({ broker: leader, err }, 'fetch failed');
       if (!retriable) this.fail(err);
-      if (err instanceof SamsaClientError && needsMetadataRefresh(err.code)) this.cluster.requestRefresh();
-      for (const state of current()) this.backOff(state);
+      const stale = err instanceof SamsaClientError && needsMetadataRefresh(err.code);
+      if (stale) this.cluster.requestRefresh();
+      for (const state of current()) this.backOff(state, stale);
     } finally {
       for (const state of current()) state.inFlight = false;
       this.tick();
@@ -1122,7 +1145,9 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     return open.fetch;
   }
 
-  private backOff(state: PartitionState): void {
+  /** `awaitsLeader`: the failure suggests the leader moved (pollMetadataForLeader polls until it is named). */
+  private backOff(state: PartitionState, awaitsLeader = false): void {
+    state.awaitsLeader = awaitsLeader;
     state.retryAtMs = Date.now() + backoffMs(state.attempts++, this.retry);
     this.wakeup.at(state.retryAtMs);
   }
@@ -1203,8 +1228,9 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     }
     // The partition is fetched again at once, from the leader the refusal named (tick() after the response).
     if (this.tookLeaderHint(state, result, endpoints)) return;
-    if (needsMetadataRefresh(result.errorCode)) this.cluster.requestRefresh();
-    this.backOff(state);
+    const stale = needsMetadataRefresh(result.errorCode);
+    if (stale) this.cluster.requestRefresh();
+    this.backOff(state, stale);
   }
 
   /**

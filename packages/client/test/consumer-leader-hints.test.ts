@@ -4,6 +4,7 @@
  * fetches from there at once instead of asking for metadata and waiting out its retry backoff. Only a
  * newer epoch is taken, and a broker the client does not know only with its address.
  */
+import * as grpc from '@grpc/grpc-js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ErrorCodes, encodeBatch, type v1 } from '@samsa/protocol';
 import { type ConsumedMessage, type ConsumerOptions, Samsa } from '@samsa/client';
@@ -223,6 +224,37 @@ describe('consumer and a leader that moves without a hint', () => {
     append(cluster, 'b', 1);
     expect(await next).toEqual(['b0']);
     expect(cluster.requestsOf('Fetch').every((r) => r.broker === 0)).toBe(true);
+    await iterator.return?.();
+  }, 30_000);
+
+  it('asks the metadata every initialRetryTimeMs while waiting for a leader, not at its growing backoff', async () => {
+    // Backoffs of 50 ms doubling up to 20 s: by 3 s a partition retries ~6 times; the metadata is polled ~60.
+    samsa = new Samsa({
+      brokers: cluster.bootstrap,
+      retry: { retries: 100, initialRetryTimeMs: 50, maxRetryTimeMs: 20_000 },
+    });
+    const consumer = samsa.consumer({ maxWaitMs: 100 });
+    append(cluster, 'a', 1);
+    await consumer.assign([{ topic: 't' }]);
+    consumer.seek({ topic: 't', partition: 0, offset: 0 });
+    const iterator = consumer.messages();
+    expect(await take(iterator, 1)).toEqual(['a0']);
+    // The leader's broker is gone (its session expired), no other elected yet; its fetches fail.
+    cluster.dropLeader('t', 0);
+    cluster.inject({ method: 'Fetch', broker: 0, grpcStatus: grpc.status.UNAVAILABLE, times: 1000 });
+    const since = cluster.requestsOf('Metadata').length;
+    const droppedAt = Date.now();
+    const next = take(iterator, 1);
+    await waitFor(() => Date.now() - droppedAt >= 3000, 10_000, '3 s without a leader');
+    const polls = cluster.requestsOf('Metadata').length - since;
+    expect(polls).toBeGreaterThanOrEqual(20);
+    expect(polls).toBeLessThanOrEqual(80);
+    cluster.moveLeader('t', 0, 1);
+    append(cluster, 'b', 1);
+    const electedAt = Date.now();
+    expect(await next).toEqual(['b0']);
+    // The next poll names broker 1 and ends the backoff (which by now is 3 s or more).
+    expect(Date.now() - electedAt).toBeLessThan(2_000);
     await iterator.return?.();
   }, 30_000);
 
