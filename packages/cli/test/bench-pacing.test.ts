@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { pacedSends, type PacingOptions } from '../src/commands/bench-pacing.js';
+import { Outstanding, pacedSends, type PacingOptions } from '../src/commands/bench-pacing.js';
 
 /**
  * Runs the loop on a fake clock: a sleep moves it forward (at least 1 ms, as Node's timers do); `ioMs`
@@ -89,5 +89,40 @@ describe('pacedSends', () => {
       return Promise.resolve().then(() => order.push(`done ${first}`));
     });
     expect(order).toEqual(['send 0', 'done 0', 'send 1', 'done 1', 'send 2', 'done 2']);
+  });
+});
+
+describe('Outstanding', () => {
+  const deferred = () => {
+    let resolve!: () => void;
+    let reject!: (err: unknown) => void;
+    const promise = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    return { promise, resolve, reject };
+  };
+
+  it('counts calls in flight, wakes next() at each settling, all() at the last; keeps the first failure', async () => {
+    const calls = new Outstanding();
+    await calls.next(); // nothing in flight: at once
+    const [a, b, c] = [deferred(), deferred(), deferred()];
+    for (const d of [a, b, c]) calls.track(d.promise);
+    expect(calls.size).toBe(3);
+    let nextDone = false;
+    let allDone = false;
+    const next = calls.next().then(() => (nextDone = true));
+    const all = calls.all().then(() => (allDone = true));
+    await Promise.resolve();
+    expect(nextDone).toBe(false);
+    b.reject(new Error('first'));
+    await next;
+    expect(calls.size).toBe(2);
+    expect(allDone).toBe(false);
+    a.reject(new Error('second'));
+    c.resolve();
+    await all;
+    expect(calls.size).toBe(0);
+    expect((calls.failure as Error).message).toBe('first');
   });
 });

@@ -3,7 +3,7 @@ import hdr from 'hdr-histogram-js';
 import type { Acks, CompressionName, Message, ProduceRequestTiming } from '@samsa/client';
 import { CliError } from '../errors.js';
 import { connect } from '../connect.js';
-import { pacedSends } from './bench-pacing.js';
+import { Outstanding, pacedSends } from './bench-pacing.js';
 import { producerOptionsFrom } from './producer-properties.js';
 
 /** Most records in one sendBatch call: at full speed, big enough to keep per-call overhead out of the figures. */
@@ -375,9 +375,8 @@ export async function benchProduce(o: ProduceBenchOptions): Promise<ProduceBench
   const payload = randomBytes(o.recordSize);
   const perCall = o.oneAtATime ? 1 : (o.burst ?? RECORDS_PER_CALL);
   const chunk: Message[] = Array.from({ length: perCall }, () => ({ value: payload }));
-  const calls = new Set<Promise<unknown>>();
+  const calls = new Outstanding();
   let inFlight = 0;
-  let failure: unknown;
   const pacing = {
     total: o.numRecords,
     recordsPerSec: o.throughput,
@@ -387,7 +386,7 @@ export async function benchProduce(o: ProduceBenchOptions): Promise<ProduceBench
   };
   try {
     await pacedSends(pacing, (first, count, t0) => {
-      if (failure !== undefined) throw failure;
+      if (calls.failure !== undefined) throw calls.failure;
       latency.sent(first, t0);
       if (o.oneAtATime)
         return producer
@@ -402,17 +401,11 @@ export async function benchProduce(o: ProduceBenchOptions): Promise<ProduceBench
           latency.record(first, n, performance.now() - t0);
         },
       });
-      calls.add(call);
-      call.then(
-        () => calls.delete(call),
-        (err: unknown) => {
-          failure ??= err;
-          calls.delete(call);
-        },
-      );
-      return inFlight >= RECORDS_IN_FLIGHT ? Promise.race(calls) : undefined;
+      calls.track(call);
+      return inFlight >= RECORDS_IN_FLIGHT ? calls.next() : undefined;
     });
-    await Promise.all(calls);
+    await calls.all();
+    if (calls.failure !== undefined) throw calls.failure;
     await producer.flush();
   } finally {
     latency.stop();
@@ -499,8 +492,7 @@ export async function benchEndToEnd(o: EndToEndBenchOptions): Promise<ProduceBen
       if (received >= o.numRecords) return;
     }
   })();
-  const calls = new Set<Promise<unknown>>();
-  let failure: unknown;
+  const calls = new Outstanding();
   const pacing = {
     total: o.numRecords,
     recordsPerSec: o.throughput,
@@ -509,7 +501,7 @@ export async function benchEndToEnd(o: EndToEndBenchOptions): Promise<ProduceBen
   };
   try {
     await pacedSends(pacing, (first, count, t0) => {
-      if (failure !== undefined) throw failure;
+      if (calls.failure !== undefined) throw calls.failure;
       latency.sent(first, t0);
       // The records of a step share their send time, so they can share one value.
       const value = Buffer.alloc(o.recordSize);
@@ -533,18 +525,12 @@ export async function benchEndToEnd(o: EndToEndBenchOptions): Promise<ProduceBen
           if (step.unreceived === 0) steps.delete(first);
         },
       });
-      calls.add(call);
-      call.then(
-        () => calls.delete(call),
-        (err: unknown) => {
-          failure ??= err;
-          calls.delete(call);
-        },
-      );
+      calls.track(call);
       if (o.oneAtATime) return untilReceived(first + count);
-      return calls.size >= RECORDS_IN_FLIGHT / perStep ? Promise.race(calls) : undefined;
+      return calls.size >= RECORDS_IN_FLIGHT / perStep ? calls.next() : undefined;
     });
-    await Promise.all(calls);
+    await calls.all();
+    if (calls.failure !== undefined) throw calls.failure;
     await withTimeout(
       untilReceived(o.numRecords),
       o.timeoutMs,
