@@ -1,15 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { Bag, type BagEntry } from '../src/bag.js';
+import { Rng } from './replication/sim/rng.js';
 
-/** mulberry32: a seeded generator of integers below n. */
+/** A seeded generator of integers below n (the simulation's mulberry32). */
 function seededRandom(seed: number): (n: number) => number {
-  let state = seed;
-  return (n) => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
-  };
+  const rng = new Rng(seed);
+  return (n) => rng.int(0, n - 1);
 }
 
 describe('Bag', () => {

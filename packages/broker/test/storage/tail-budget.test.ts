@@ -63,6 +63,17 @@ describe('logs sharing a tail budget', () => {
     return log;
   };
 
+  /** Every batch's read (from the tail or the file) is the file's, byte for byte. */
+  const expectReadsMatchFiles = async (log: PartitionLog): Promise<void> => {
+    const pool = new ReadBufferPool();
+    for (let offset = 0; offset < log.logEndOffset; offset += 5) {
+      const plain = await log.read(offset, 1 << 20);
+      const files = await log.read(offset, 1 << 20, { buffers: pool, fromFiles: true });
+      expect(plain.bytes.equals(files.bytes)).toBe(true);
+      pool.release(files.bytes);
+    }
+  };
+
   it("keeps the total within the budget, evicting the older log's appends, and reads stay right", async () => {
     const size = ownBatch(0).length;
     const budget = new TailBudget(size * 4);
@@ -75,13 +86,7 @@ describe('logs sharing a tail budget', () => {
     expect(a.tailBytes).toBe(size);
     expect(b.tailBytes).toBe(size * 3);
     // Evicted appends are read from the file, byte for byte the same.
-    const pool = new ReadBufferPool();
-    for (let offset = 0; offset < a.logEndOffset; offset += 5) {
-      const plain = await a.read(offset, 1 << 20);
-      const files = await a.read(offset, 1 << 20, { buffers: pool, fromFiles: true });
-      expect(plain.bytes.equals(files.bytes)).toBe(true);
-      pool.release(files.bytes);
-    }
+    await expectReadsMatchFiles(a);
     // A closed log gives its share back.
     await b.close();
     expect(budget.usedBytes).toBe(size);
@@ -95,12 +100,6 @@ describe('logs sharing a tail budget', () => {
     expect(log.tailBytes).toBe(size * 8);
     expect(budget.usedBytes).toBe(size * 8);
     // The older appends come from the file, byte for byte the same.
-    const pool = new ReadBufferPool();
-    for (let offset = 0; offset < log.logEndOffset; offset += 5) {
-      const plain = await log.read(offset, 1 << 20);
-      const files = await log.read(offset, 1 << 20, { buffers: pool, fromFiles: true });
-      expect(plain.bytes.equals(files.bytes)).toBe(true);
-      pool.release(files.bytes);
-    }
+    await expectReadsMatchFiles(log);
   });
 });
