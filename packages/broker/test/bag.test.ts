@@ -76,3 +76,52 @@ describe('Bag', () => {
     }
   });
 });
+
+describe('Bag.forEach under visits that add, delete and iterate the bag again', () => {
+  // DelayedOperations.notify iterates a key's live bag, and a completion may park under the key (an
+  // add), cancel or abort others (deletes) or notify the key again (a nested forEach): every value in the
+  // bag when an iteration began and not deleted before its turn must still get its visit.
+  it('visits each value there at the start and not deleted before its turn, and no deleted one', () => {
+    let nested = 0;
+    for (let seed = 1; seed <= 300; seed++) {
+      const random = seededRandom(seed);
+      const bag = new Bag<number>();
+      const entries = new Map<number, BagEntry<number>>();
+      const live = new Set<number>();
+      let nextValue = 0;
+      const add = (): void => {
+        const v = nextValue++;
+        entries.set(v, bag.add(v));
+        live.add(v);
+      };
+      for (let n = 1 + random(10); n > 0; n--) add();
+      const iterate = (depth: number): void => {
+        const atStart = new Set(live);
+        const visited = new Set<number>();
+        bag.forEach((value) => {
+          if (!live.has(value)) throw new Error(`seed ${seed}: visited ${value} after its delete`);
+          visited.add(value);
+          for (let k = random(4); k > 0; k--) {
+            const effect = random(5);
+            // Bounded: a value added meanwhile may be visited, and its visit may add again.
+            if (effect < 2) {
+              if (nextValue < 60) add();
+            } else if (effect < 4) {
+              const victim = random(nextValue);
+              if (bag.delete(entries.get(victim) as BagEntry<number>)) live.delete(victim);
+            } else if (depth < 2) {
+              nested++;
+              iterate(depth + 1);
+            }
+          }
+        });
+        for (const v of atStart)
+          if (live.has(v) && !visited.has(v)) throw new Error(`seed ${seed}: ${v} was never visited`);
+      };
+      iterate(0);
+      expect(bag.size).toBe(live.size);
+      expect(new Set(bag.values())).toEqual(live);
+    }
+    expect(nested).toBeGreaterThan(100);
+  });
+});

@@ -556,3 +556,102 @@ describe('DelayedOperations against a model: completions that park and cancel ot
     }
   });
 });
+
+describe('DelayedOperations against a model: completions that abort signals and notify again', () => {
+  // A completion answers its request, and what that runs may abort a stream's signal (other operations
+  // of that signal end, aborted, while notify iterates a key's live bag) or notify a key again (a nested
+  // iteration of the same bag). No operation may end twice, a ready one under a notified key may not be
+  // missed, and none may outlive its signal's abort. The effects reach operations other than those whose
+  // tryComplete is running: an operation's own completion re-entered is not guarded against (the real
+  // ones only settle a promise, which runs nothing at once).
+  it('ends each operation once, misses no ready one on a notify, and leaves none parked on an aborted signal', () => {
+    let abortsInCompletions = 0;
+    let nestedNotifies = 0;
+    for (let seed = 1; seed <= 20; seed++) {
+      const rand = seededRandom(seed);
+      const clock = manualClock();
+      const ops = new DelayedOperations(clock);
+      const signals = [new AbortController(), new AbortController(), new AbortController()];
+      type Model = { ready: boolean; ends: string[]; cancel: () => void; key: string; signal: AbortSignal };
+      const parked: Model[] = [];
+      const live = () => parked.filter((m) => m.ends.length === 0);
+      /** The operations whose tryComplete is running (a completion's effects leave them alone). */
+      const completing: Model[] = [];
+      const others = () => live().filter((m) => !completing.includes(m));
+      const abort = (i: number): boolean => {
+        if (completing.some((m) => m.signal === signals[i]!.signal)) return false;
+        const controller = signals[i]!;
+        signals[i] = new AbortController();
+        controller.abort();
+        for (const m of live())
+          if (m.signal === controller.signal) throw new Error(`seed ${seed}: parked past its signal's abort`);
+        return true;
+      };
+      const park = (key: string, ready: boolean, depth: number): void => {
+        const signal = signals[rand(3)]!.signal;
+        const m: Model = { ready, ends: [], cancel: () => {}, key, signal };
+        parked.push(m);
+        m.cancel = ops.park(
+          {
+            tryComplete: () => {
+              if (!m.ready) return false;
+              m.ends.push('completed');
+              completing.push(m);
+              if (depth < 2)
+                for (let k = rand(3); k > 0; k--) {
+                  const effect = rand(4);
+                  if (effect === 0) park(`k${rand(3)}`, rand(2) === 0, depth + 1);
+                  else if (effect === 1) {
+                    if (abort(rand(3))) abortsInCompletions++;
+                  } else if (effect === 2) {
+                    const key = `k${rand(3)}`;
+                    if (completing.some((c) => c.key === key)) continue;
+                    nestedNotifies++;
+                    ops.notify(key);
+                  } else {
+                    const other = others()[rand(Math.max(1, others().length))];
+                    if (other) {
+                      other.cancel();
+                      other.ends.push('cancelled');
+                    }
+                  }
+                }
+              completing.pop();
+              return true;
+            },
+            onExpire: () => m.ends.push('expired'),
+            onAbort: () => m.ends.push('aborted'),
+          },
+          [key],
+          1000,
+          signal,
+        );
+      };
+      for (let step = 0; step < 1500; step++) {
+        const choice = rand(10);
+        if (choice < 5) park(`k${rand(3)}`, false, 0);
+        else if (choice < 8) {
+          for (const m of live()) if (rand(3) === 0) m.ready = true;
+          const key = `k${rand(3)}`;
+          ops.notify(key);
+          for (const m of live())
+            if (m.ready && m.key === key) throw new Error(`seed ${seed}: ${key} notified, missed`);
+        } else if (choice < 9) abort(rand(3));
+        else {
+          const m = parked[rand(Math.max(1, parked.length))];
+          if (m && m.ends.length === 0) {
+            m.cancel();
+            m.ends.push('cancelled');
+          }
+        }
+        for (const m of parked) if (m.ends.length > 1) throw new Error(`seed ${seed}: ended twice: ${m.ends}`);
+        if (ops.size !== live().length) throw new Error(`seed ${seed}: size ${ops.size}, ${live().length} parked`);
+      }
+      ops.expireAll();
+      expect(live()).toEqual([]);
+      expect(ops.size).toBe(0);
+    }
+    expect(abortsInCompletions).toBeGreaterThan(100);
+    expect(nestedNotifies).toBeGreaterThan(100);
+  });
+});
