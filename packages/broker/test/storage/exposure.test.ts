@@ -116,6 +116,33 @@ describe('a leader append exposed to followers before its write completes', () =
     expect(exposedAt).toEqual([5]);
   });
 
+  it('exposes a run of more appends than the tail keeps: followers read the ones it dropped once written', async () => {
+    // The tail keeps a log's last eight appends (tail.ts): a run of twelve, exposed together, leaves the
+    // first four in no memory while their write runs. The exposed end stays; a follower at the first
+    // gets nothing stale, and reads it from the files once written.
+    const release = holdWrites();
+    let exposed = 0;
+    const counts = Array.from({ length: 12 }, (_, i) => 1 + (i % 3));
+    const appends = counts.map((count, i) =>
+      log.append(makeBatch({ count, fill: i }), { leaderEpoch: 4, onExposed: () => exposed++ }),
+    );
+    await expect.poll(() => exposed).toBe(12);
+    const bases = counts.map((_, i) => 2 + counts.slice(0, i).reduce((a, b) => a + b, 0));
+    const end = 2 + counts.reduce((a, b) => a + b, 0);
+    expect([log.logEndOffset, log.exposedEndOffset]).toEqual([2, end]);
+    expect(log.readForFollowerNow(bases[0]!, 1 << 20)).toBeUndefined();
+    expect(log.readForFollowerNow(bases[3]!, 1 << 20)).toBeUndefined();
+    const fromMemory = log.readForFollowerNow(bases[4]!, 1 << 20);
+    expect(splitBatches(fromMemory!.bytes).map((s) => s.header.baseOffset)).toEqual(bases.slice(4));
+    const fromFirst = log.readForFollower(bases[0]!, 1 << 20);
+    release();
+    await Promise.all(appends);
+    const files = await log.read(bases[0]!, 1 << 20, { fromFiles: true });
+    expect(splitBatches(files.bytes).map((s) => s.header.baseOffset)).toEqual(bases);
+    expect((await fromFirst).bytes).toEqual(files.bytes);
+    expect(fromMemory!.bytes).toEqual((await log.read(bases[4]!, 1 << 20, { fromFiles: true })).bytes);
+  });
+
   it('exposes an append without onExposed only once written', async () => {
     const release = holdWrites();
     const appended = log.append(makeBatch({ count: 3 }), { leaderEpoch: 4 });
