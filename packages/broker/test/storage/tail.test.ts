@@ -49,6 +49,19 @@ describe('reads of the log tail', () => {
     await expectReadsAgree();
   });
 
+  it('returns what the files hold when every append the tail keeps is in the active segment', async () => {
+    // More appends than the tail keeps (eight), all in one segment: reads start at each kept one, the
+    // oldest included, and at the ones it dropped.
+    for (let i = 0; i < 12; i++)
+      await log.append(
+        Buffer.concat(
+          Array.from({ length: 1 + (i % 2) }, (_, b) => makeBatch({ count: 1 + b, valueSize: 4, fill: i })),
+        ),
+      );
+    expect(log.segmentCount).toBe(1);
+    await expectReadsAgree();
+  });
+
   it('serves a read at the start of a recent append whole, as several batches', async () => {
     await log.append(makeBatch({ count: 2 }));
     await log.append(Buffer.concat([makeBatch({ count: 3, fill: 1 }), makeBatch({ count: 1, fill: 2 })]));
