@@ -118,8 +118,10 @@ export class AppendChain {
   private chain: Promise<void> = Promise.resolve();
   private pending: PendingAppend[] = [];
   private drainScheduled = false;
-  /** Every append queued and not yet settled (appendsSettled waits for them). */
-  /** Appends not settled yet (a Bag, not a Set: it empties at every append; see bag.ts). */
+  /**
+   * Every append queued and not yet settled (appendsSettled waits for them); a Bag, not a Set: it empties
+   * at every append (see bag.ts).
+   */
   private readonly unsettled = new Bag<Promise<AppendResult>>();
 
   constructor(
