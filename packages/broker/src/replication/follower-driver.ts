@@ -260,8 +260,9 @@ class FetchLoop<R extends Replica> {
       if (this.quickRetries.size > 0) this.quickRetries.delete(replica);
       return;
     }
-    // Followed anew while its answer was applied: the new role is fetched at once.
-    if (this.partitions.get(replica) !== token) return;
+    // Followed anew while its answer was applied: the new role is fetched at once. Stopped meanwhile:
+    // nothing more is fetched, and a delay's timer would only outlive the loop (by up to the backoff).
+    if (!this.running || this.partitions.get(replica) !== token) return;
     this.delay(replica, this.retryDelayMs(replica, outcome));
   }
 

@@ -146,6 +146,53 @@ describe("the follower's fetch loop", () => {
     expect(first).toBe('stopped');
     expect(lines.filter((line) => line.includes('replica fetch failed'))).toEqual([]);
   });
+  it('sets no delay for a partition whose answer fails after the loop was stopped', async () => {
+    const { session, requests, answer } = scriptedSession();
+    // The real timers, counted: a delay set after close() would keep the process up to backoffMs.
+    const live = new Set<object>();
+    const clock: Clock = {
+      ...systemClock,
+      schedule(delayMs, fn) {
+        const timer = {};
+        live.add(timer);
+        const cancel = systemClock.schedule(delayMs, () => {
+          live.delete(timer);
+          fn();
+        });
+        return () => {
+          live.delete(timer);
+          cancel();
+        };
+      },
+    };
+    const driver = new FollowerDriver({
+      brokerId: 2,
+      clock,
+      transport: { openFetchSession: () => session },
+      saveEpochCache: async () => {},
+      logger: pino({ level: 'silent' }),
+      backoffMs: 60_000,
+    });
+    // t-0's write is under way when the loop stops, and then fails (the log closed under it).
+    const replica = copying('t', 0);
+    let failWrite!: (err: Error) => void;
+    let writing = false;
+    (replica.log as unknown as { appendAsFollower(records: Buffer): Promise<void> }).appendAsFollower = () => {
+      writing = true;
+      return new Promise((_, reject) => {
+        failWrite = reject;
+      });
+    };
+    driver.follow(replica);
+    await expect.poll(() => requests.length).toBe(1);
+    answer(answers([records(0, 100)]));
+    await expect.poll(() => writing).toBe(true);
+    const stopped = driver.close();
+    failWrite(new Error('log closed'));
+    await stopped;
+    expect(live.size).toBe(0);
+  });
+
   it('leaves out only the partition whose answer failed and fetches the others at once', async () => {
     const { session, requests, answer } = scriptedSession();
     const clock = timerClock();
