@@ -1,16 +1,4 @@
-/**
- * An unordered collection for values that come and go all the time (the requests parked on a
- * partition, the appends not yet settled): adding and removing cost no allocation beyond the entry,
- * because the values live in one array that only grows, and a removal moves the last entry into the
- * hole.
- *
- * A Set would do the same job with a hash table that V8 replaces whenever it shrinks (every time it
- * empties) or fills with deleted slots, and the table it leaves behind points to its replacement.
- * Once one table of a long-lived Set has reached the old generation, each dead table there keeps the
- * next one alive through every young collection, so every table the Set ever makes is promoted and
- * waits for a full collection: at 10k records/s the Sets of a broker's hot path put about 0.4 MB/s
- * into its old generation (docs/performance-log.md, the seventeenth look).
- */
+/** A value's place in a Bag: what `add` returns and `delete` takes. */
 export interface BagEntry<T> {
   readonly value: T;
   readonly bag: Bag<T>;
@@ -18,6 +6,19 @@ export interface BagEntry<T> {
   index: number;
 }
 
+/**
+ * An unordered collection for values that come and go all the time (the requests parked on a
+ * partition, the appends not yet settled): adding and removing cost no allocation beyond the entry,
+ * because the values live in one array whose storage is reused, and a removal moves the last entry
+ * into the hole.
+ *
+ * A Set would do the same job with a hash table that V8 replaces whenever it shrinks (every time it
+ * empties) or fills with deleted slots, and the table it leaves behind points to its replacement.
+ * Once one table of a long-lived Set has reached the old generation, each dead table there keeps the
+ * next one alive through every young collection, so every table the Set ever makes is promoted and
+ * waits for a full collection: at 10k records/s the Sets of a broker's hot path put about 0.3 MB/s
+ * into its old generation (docs/performance-log.md, the seventeenth look).
+ */
 export class Bag<T> {
   private readonly entries: BagEntry<T>[] = [];
 

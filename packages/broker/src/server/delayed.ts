@@ -18,7 +18,7 @@ export interface DelayedOperation {
 import { Bag, type BagEntry } from '../bag.js';
 import { type Clock, systemClock } from '../clock.js';
 
-/** Empty per-key sets kept for their keys' next park before a sweep drops them (bounds the memory they hold). */
+/** Empty per-key bags kept for their keys' next park before a sweep drops them (bounds the memory they hold). */
 const EMPTY_KEYS_KEPT = 1024;
 
 /**
@@ -130,7 +130,7 @@ export class DelayedOperations {
   private readonly byTimeout = new Map<number, DeadlineQueue>();
   private parkedCount = 0;
   private looked = 0;
-  /** The parked operations each signal aborts; the signal's one listener aborts what is in its set. */
+  /** The parked operations each signal aborts; the signal's one listener aborts what is in its bag. */
   private readonly bySignal = new WeakMap<AbortSignal, Bag<Parked>>();
   private timer: { readonly atMs: number; readonly cancel: () => void } | undefined;
 

@@ -27,8 +27,8 @@ const NO_BYTES = Buffer.alloc(0);
 /**
  * One leader append, exactly the bytes written: whole batches from baseOffset to lastOffset. It is its
  * own budget token, and keeps no more than its bytes and offsets (its batches' boundaries are read from
- * the bytes when needed): a tail keeps entries for seconds at a moderate rate, so they outlive the young
- * generation's collections, and every object an entry held (a token, the budget's record and closure,
+ * the bytes when needed): an entry may outlive a young collection or two (the budget holds a dropped
+ * one until it compacts), and every object an entry held (a token, the budget's record and closure,
  * the batch headers) was promoted with it and waited for a full collection (docs/performance-log.md,
  * the seventeenth look).
  */
