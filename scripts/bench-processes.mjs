@@ -8,7 +8,8 @@
 //     every process; default this one), `dir` (put the data there and keep it), `name` (in the temp
 //     dir's name), `overrides` (broker settings by Kafka name, `--override k=v`), `logLevel` (the
 //     brokers' --log-level), `env` (added to every process's environment), `brokerEnv` (the brokers'
-//     only), `nodeOptions` (appended to every process's NODE_OPTIONS), `brokerStdout(child, id)` (the
+//     only; its NODE_OPTIONS is appended to theirs), `nodeOptions` (appended to every process's
+//     NODE_OPTIONS), `brokerStdout(child, id)` (the
 //     broker's stdout becomes a pipe handed to it at spawn: it must read it, a full pipe stalls the
 //     broker; otherwise every process's output is ignored). Each process has SAMSA_BENCH_ROLE set to
 //     `coordinator` or `broker-<id>` (bench-probe.cjs names its trace files by it).
@@ -72,6 +73,9 @@ export async function waitForPort(port, child, name = child.spawnargs.join(' '))
 export function cpuMs(processes) {
   let ticks = 0;
   for (const child of processes) {
+    // A process that exited mid-run makes the run's figures meaningless: say which, not ENOENT.
+    if (exited(child))
+      throw new Error(`process ${child.pid} exited during the run (${child.signalCode ?? child.exitCode})`);
     const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
     ticks += Number(fields[11]) + Number(fields[12]);
   }
@@ -179,6 +183,10 @@ export async function startCluster(options = {}) {
       dataDir: coordinatorDir,
     };
     const brokerEnv = { ...baseEnv, ...options.brokerEnv };
+    // NODE_OPTIONS of the brokers' own add to everyone's (a probe's preload, say) instead of replacing
+    // them: a broker that lost bench-probe.cjs's SIGUSR2 handler was killed by the first period signal.
+    if (options.brokerEnv?.NODE_OPTIONS && baseEnv.NODE_OPTIONS)
+      brokerEnv.NODE_OPTIONS = `${baseEnv.NODE_OPTIONS} ${options.brokerEnv.NODE_OPTIONS}`;
     const settings = Object.entries(overrides).flatMap(([key, value]) => ['--override', `${key}=${value}`]);
     const brokers = [];
     for (let id = 1; id <= count; id++) {
