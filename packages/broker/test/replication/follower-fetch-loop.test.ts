@@ -2,7 +2,7 @@ import { ErrorCodes, encodeBatch, recordsEndOffset } from '@samsa/protocol';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { type Clock, systemClock } from '../../src/clock.js';
-import { FollowerDriver } from '../../src/replication/follower-driver.js';
+import { FollowerDriver, type FollowerDriverOptions } from '../../src/replication/follower-driver.js';
 import type { FetchSession, Replica, ReplicaFetchRequest, ReplicaFetchResponse } from '../../src/replication/index.js';
 
 /** A follower replica of leader 1 with an empty answer's worth of state: its log ends at 100. */
@@ -38,13 +38,7 @@ describe("the follower's fetch loop", () => {
       },
       close: (reason) => fail?.(reason),
     };
-    const driver = new FollowerDriver({
-      brokerId: 2,
-      clock: systemClock,
-      transport: { openFetchSession: () => session },
-      saveEpochCache: async () => {},
-      logger: pino({ level: 'silent' }),
-    });
+    const driver = driverOver(session, systemClock);
     // Followed interleaved across two topics: the request lists them by topic.
     const replicas = [follower('a', 0), follower('b', 0), follower('a', 1), follower('b', 1)];
     for (const r of replicas) driver.follow(r);
@@ -82,14 +76,7 @@ describe("the follower's fetch loop", () => {
   it('retries within milliseconds, a bounded number of times, a leader unaware of its term', async () => {
     const { session, requests, answer } = scriptedSession();
     const clock = timerClock();
-    const driver = new FollowerDriver({
-      brokerId: 2,
-      clock,
-      transport: { openFetchSession: () => session },
-      saveEpochCache: async () => {},
-      logger: pino({ level: 'silent' }),
-      backoffMs: 200,
-    });
+    const driver = driverOver(session, clock, { backoffMs: 200 });
     driver.follow(follower('t', 0));
     const waits: number[] = [];
     try {
@@ -128,14 +115,7 @@ describe("the follower's fetch loop", () => {
     const lines: string[] = [];
     const logger = pino({ level: 'debug' }, { write: (line: string) => lines.push(line) });
     const clock = timerClock();
-    const driver = new FollowerDriver({
-      brokerId: 2,
-      clock,
-      transport: { openFetchSession: () => session },
-      saveEpochCache: async () => {},
-      logger,
-      backoffMs: 200,
-    });
+    const driver = driverOver(session, clock, { logger, backoffMs: 200 });
     driver.follow(follower('t', 0));
     await expect.poll(() => requests.length).toBe(1);
     const stopped = driver.close();
@@ -165,14 +145,7 @@ describe("the follower's fetch loop", () => {
         };
       },
     };
-    const driver = new FollowerDriver({
-      brokerId: 2,
-      clock,
-      transport: { openFetchSession: () => session },
-      saveEpochCache: async () => {},
-      logger: pino({ level: 'silent' }),
-      backoffMs: 60_000,
-    });
+    const driver = driverOver(session, clock, { backoffMs: 60_000 });
     // t-0's write is under way when the loop stops, and then fails (the log closed under it).
     const replica = copying('t', 0);
     let failWrite!: (err: Error) => void;
@@ -196,14 +169,7 @@ describe("the follower's fetch loop", () => {
   it('leaves out only the partition whose answer failed and fetches the others at once', async () => {
     const { session, requests, answer } = scriptedSession();
     const clock = timerClock();
-    const driver = new FollowerDriver({
-      brokerId: 2,
-      clock,
-      transport: { openFetchSession: () => session },
-      saveEpochCache: async () => {},
-      logger: pino({ level: 'silent' }),
-      backoffMs: 200,
-    });
+    const driver = driverOver(session, clock, { backoffMs: 200 });
     // t-0's own log fails every write (a storage error here, not the leader's); t-1 copies.
     const broken = copying('t', 0, new Error('EIO: i/o error, write'));
     const healthy = copying('t', 1);
@@ -240,14 +206,7 @@ describe("the follower's fetch loop", () => {
   it('fetches a delayed partition at once when metadata brings its new role', async () => {
     const { session, requests, answer } = scriptedSession();
     const clock = timerClock();
-    const driver = new FollowerDriver({
-      brokerId: 2,
-      clock,
-      transport: { openFetchSession: () => session },
-      saveEpochCache: async () => {},
-      logger: pino({ level: 'silent' }),
-      backoffMs: 200,
-    });
+    const driver = driverOver(session, clock, { backoffMs: 200 });
     const fenced = copying('t', 0);
     driver.follow(fenced);
     driver.follow(copying('t', 1));
@@ -273,14 +232,7 @@ describe("the follower's fetch loop", () => {
   it('backs off the whole loop when the fetch fails; a partition delay ending does not cut it short', async () => {
     const { session, requests, answer, fail } = scriptedSession();
     const clock = timerClock();
-    const driver = new FollowerDriver({
-      brokerId: 2,
-      clock,
-      transport: { openFetchSession: () => session },
-      saveEpochCache: async () => {},
-      logger: pino({ level: 'silent' }),
-      backoffMs: 200,
-    });
+    const driver = driverOver(session, clock, { backoffMs: 200 });
     driver.follow(copying('t', 0));
     driver.follow(copying('t', 1));
     try {
@@ -307,6 +259,22 @@ describe("the follower's fetch loop", () => {
  * A follower replica of leader 1 whose log ends at 100 and takes what it is sent (or fails with
  * `appendError`, as a full or failing disk does).
  */
+/** A follower driver (broker 2) fetching over `session` on `clock`, silent unless given a logger. */
+function driverOver(
+  session: FetchSession,
+  clock: Clock,
+  options: Partial<Pick<FollowerDriverOptions<Replica>, 'logger' | 'backoffMs'>> = {},
+): FollowerDriver {
+  return new FollowerDriver({
+    brokerId: 2,
+    clock,
+    transport: { openFetchSession: () => session },
+    saveEpochCache: async () => {},
+    logger: pino({ level: 'silent' }),
+    ...options,
+  });
+}
+
 function copying(topic: string, partition: number, appendError?: Error): Replica {
   const replica = follower(topic, partition);
   const log = replica.log as unknown as { logEndOffset: number; appendAsFollower(records: Buffer): Promise<void> };
