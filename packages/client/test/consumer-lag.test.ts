@@ -4,21 +4,11 @@
  * records-lag and currentLag), where an open transaction's records are not readable yet.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { encodeBatch } from '@samsa/protocol';
 import { type ConsumedBatch, type Consumer, type ConsumerOptions, Samsa } from '@samsa/client';
 import { TestCluster } from './support/test-cluster.js';
 
 const fastRetry = { retries: 5, initialRetryTimeMs: 10, maxRetryTimeMs: 50 };
 const tp = { topic: 't', partition: 0 };
-
-function append(cluster: TestCluster, prefix: string, count: number): void {
-  const records = Array.from({ length: count }, (_, i) => ({
-    key: null,
-    value: Buffer.from(`${prefix}${i}`),
-    timestamp: i,
-  }));
-  cluster.append('t', 0, encodeBatch(records));
-}
 
 describe('consumer lag', () => {
   let cluster: TestCluster;
@@ -29,9 +19,9 @@ describe('consumer lag', () => {
     cluster.createTopic('t', 1);
     samsa = new Samsa({ brokers: cluster.bootstrap, retry: fastRetry });
     // Three records, then a transaction of two still open: high watermark 5, last stable offset 3.
-    append(cluster, 'a', 3);
+    cluster.appendValues('t', 0, 'a', 3);
     cluster.openTransaction('t', 0);
-    append(cluster, 'x', 2);
+    cluster.appendValues('t', 0, 'x', 2);
   });
 
   afterEach(async () => {

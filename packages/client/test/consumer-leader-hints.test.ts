@@ -6,7 +6,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ErrorCodes, encodeBatch, type v1 } from '@samsa/protocol';
+import { ErrorCodes, type v1 } from '@samsa/protocol';
 import { type ConsumedMessage, type ConsumerOptions, Samsa } from '@samsa/client';
 import { TestCluster, waitFor } from './support/test-cluster.js';
 
@@ -15,15 +15,6 @@ type Fetch = v1.FetchRequest__Output;
 /** A backoff no test waits out: 10 s (8-12 s with jitter) per retry. */
 const slowRetry = { retries: 100, initialRetryTimeMs: 10_000, maxRetryTimeMs: 10_000 };
 const fastRetry = { retries: 100, initialRetryTimeMs: 10, maxRetryTimeMs: 50 };
-
-function append(cluster: TestCluster, prefix: string, count: number): void {
-  const records = Array.from({ length: count }, (_, i) => ({
-    key: null,
-    value: Buffer.from(`${prefix}${i}`),
-    timestamp: i,
-  }));
-  cluster.append('t', 0, encodeBatch(records));
-}
 
 async function take(iterator: AsyncIterator<ConsumedMessage>, n: number): Promise<string[]> {
   const out: string[] = [];
@@ -55,7 +46,7 @@ describe('consumer and KIP-951 leader hints', () => {
   async function consuming(retry: typeof slowRetry, options: Partial<ConsumerOptions> = {}) {
     samsa = new Samsa({ brokers: cluster.bootstrap, retry });
     const consumer = samsa.consumer({ maxWaitMs: 100, ...options });
-    append(cluster, 'a', 2);
+    cluster.appendValues('t', 0, 'a', 2);
     // The whole topic: assign() looks up its metadata, so the first fetch does not wait for it.
     await consumer.assign([{ topic: 't' }]);
     consumer.seek({ topic: 't', partition: 0, offset: 0 });
@@ -71,7 +62,7 @@ describe('consumer and KIP-951 leader hints', () => {
     const from = cluster.requests.length;
     // A controlled move: broker 0 is alive and refuses, naming broker 1 and epoch 1.
     cluster.moveLeader('t', 0, 1);
-    append(cluster, 'b', 1);
+    cluster.appendValues('t', 0, 'b', 1);
     const startedAt = Date.now();
     expect(await take(iterator, 1)).toEqual(['b0']);
     // Refused once, the next fetch goes to broker 1 (a backoff would take 8 s or more).
@@ -92,7 +83,7 @@ describe('consumer and KIP-951 leader hints', () => {
     const iterator = await consuming(slowRetry);
     const from = cluster.requests.length;
     cluster.moveLeader('t', 0, 1);
-    append(cluster, 'b', 1);
+    cluster.appendValues('t', 0, 'b', 1);
     expect(await take(iterator, 1)).toEqual(['b0']);
     expect(since(from).filter((r) => r.startsWith('Metadata'))).toEqual([]);
     await iterator.return?.();
@@ -104,7 +95,7 @@ describe('consumer and KIP-951 leader hints', () => {
     const iterator = await consuming(fastRetry);
     const from = cluster.requests.length;
     cluster.moveLeader('t', 0, 1);
-    append(cluster, 'b', 1);
+    cluster.appendValues('t', 0, 'b', 1);
     const next = take(iterator, 1);
     const metadataSince = () => since(from).filter((r) => r.startsWith('Metadata')).length;
     await waitFor(() => metadataSince() >= 3, 5000, 'metadata requests');
@@ -120,7 +111,7 @@ describe('consumer and KIP-951 leader hints', () => {
     const from = cluster.requests.length;
     // Broker 0 refuses while it still leads at epoch 0: its hint (broker 0, epoch 0) moves nothing.
     cluster.inject({ method: 'Fetch', broker: 0, errorCode: ErrorCodes.NOT_LEADER_OR_FOLLOWER.code });
-    append(cluster, 'b', 1);
+    cluster.appendValues('t', 0, 'b', 1);
     expect(await take(iterator, 1)).toEqual(['b0']);
     expect(since(from).filter((r) => r.startsWith('Metadata')).length).toBeGreaterThan(0);
     await iterator.return?.();
@@ -145,7 +136,7 @@ describe('consumer and a leader that moves without a hint', () => {
   it('fetches from the new leader as soon as the metadata names it, not after its backoff', async () => {
     samsa = new Samsa({ brokers: cluster.bootstrap, retry: slowRetry });
     const consumer = samsa.consumer({ maxWaitMs: 100 });
-    append(cluster, 'a', 2);
+    cluster.appendValues('t', 0, 'a', 2);
     await consumer.assign([{ topic: 't' }]);
     consumer.seek({ topic: 't', partition: 0, offset: 0 });
     const iterator = consumer.messages();
@@ -153,7 +144,7 @@ describe('consumer and a leader that moves without a hint', () => {
     const from = cluster.requests.length;
     // Refused without a hint: the consumer asks for metadata and backs off 8 s or more.
     cluster.moveLeader('t', 0, 1);
-    append(cluster, 'b', 1);
+    cluster.appendValues('t', 0, 'b', 1);
     const startedAt = Date.now();
     expect(await take(iterator, 1)).toEqual(['b0']);
     expect(Date.now() - startedAt).toBeLessThan(6_000);
@@ -167,7 +158,7 @@ describe('consumer and a leader that moves without a hint', () => {
     // A 20 s request timeout: a consumer that waited for the held fetch would be far past the bound.
     samsa = new Samsa({ brokers: cluster.bootstrap, requestTimeoutMs: 20_000, retry: slowRetry });
     const consumer = samsa.consumer({ maxWaitMs: 100 });
-    append(cluster, 'a', 2);
+    cluster.appendValues('t', 0, 'a', 2);
     await consumer.assign([{ topic: 't' }]);
     consumer.seek({ topic: 't', partition: 0, offset: 0 });
     const iterator = consumer.messages();
@@ -182,7 +173,7 @@ describe('consumer and a leader that moves without a hint', () => {
         'a fetch held by broker 0',
       );
       cluster.moveLeader('t', 0, 1);
-      append(cluster, 'b', 1);
+      cluster.appendValues('t', 0, 'b', 1);
       const startedAt = Date.now();
       // Unanswered past maxWaitMs + 1 s: the consumer asks for metadata, finds broker 1, fetches there.
       expect(await take(iterator, 1)).toEqual(['b0']);
@@ -191,7 +182,7 @@ describe('consumer and a leader that moves without a hint', () => {
       release();
     }
     // The held fetch's late answer changes nothing: the next record is the next one.
-    append(cluster, 'c', 1);
+    cluster.appendValues('t', 0, 'c', 1);
     expect(await take(iterator, 1)).toEqual(['c0']);
     await iterator.return?.();
   }, 30_000);
@@ -203,7 +194,7 @@ describe('consumer and a leader that moves without a hint', () => {
       retry: { retries: 100, initialRetryTimeMs: 100, maxRetryTimeMs: 1000 },
     });
     const consumer = samsa.consumer({ maxWaitMs: 100 });
-    append(cluster, 'a', 1);
+    cluster.appendValues('t', 0, 'a', 1);
     await consumer.assign([{ topic: 't' }]);
     consumer.seek({ topic: 't', partition: 0, offset: 0 });
     const iterator = consumer.messages();
@@ -221,7 +212,7 @@ describe('consumer and a leader that moves without a hint', () => {
       release();
     }
     // Still the leader: its answer is taken when it comes.
-    append(cluster, 'b', 1);
+    cluster.appendValues('t', 0, 'b', 1);
     expect(await next).toEqual(['b0']);
     expect(cluster.requestsOf('Fetch').every((r) => r.broker === 0)).toBe(true);
     await iterator.return?.();
@@ -234,7 +225,7 @@ describe('consumer and a leader that moves without a hint', () => {
       retry: { retries: 100, initialRetryTimeMs: 50, maxRetryTimeMs: 20_000 },
     });
     const consumer = samsa.consumer({ maxWaitMs: 100 });
-    append(cluster, 'a', 1);
+    cluster.appendValues('t', 0, 'a', 1);
     await consumer.assign([{ topic: 't' }]);
     consumer.seek({ topic: 't', partition: 0, offset: 0 });
     const iterator = consumer.messages();
@@ -250,7 +241,7 @@ describe('consumer and a leader that moves without a hint', () => {
     expect(polls).toBeGreaterThanOrEqual(20);
     expect(polls).toBeLessThanOrEqual(80);
     cluster.moveLeader('t', 0, 1);
-    append(cluster, 'b', 1);
+    cluster.appendValues('t', 0, 'b', 1);
     const electedAt = Date.now();
     expect(await next).toEqual(['b0']);
     // The next poll names broker 1 and ends the backoff (which by now is 3 s or more).
@@ -261,7 +252,7 @@ describe('consumer and a leader that moves without a hint', () => {
   it('starts fetching as soon as the first metadata names the leader', async () => {
     samsa = new Samsa({ brokers: cluster.bootstrap, retry: slowRetry });
     const consumer = samsa.consumer({ maxWaitMs: 100 });
-    append(cluster, 'a', 1);
+    cluster.appendValues('t', 0, 'a', 1);
     // A partition named directly: no metadata yet when the first fetch is due.
     await consumer.assign([{ topic: 't', partition: 0 }]);
     consumer.seek({ topic: 't', partition: 0, offset: 0 });

@@ -9,6 +9,7 @@ import {
   ErrorCodes,
   batchSize,
   decodeBatches,
+  encodeBatch,
   lastOffsetOf,
   loadBrokerProto,
   loadGroupProto,
@@ -375,6 +376,16 @@ export class TestCluster {
   /** Appends records directly (as if produced by someone else). */
   append(topic: string, partition: number, batch: Buffer): number {
     return this.appendBatch(this.partition(topic, partition), batch);
+  }
+
+  /** Appends `count` keyless records valued `<prefix>0`, `<prefix>1`, ... (timestamps 0, 1, ...) as one batch. */
+  appendValues(topic: string, partition: number, prefix: string, count: number): number {
+    const records = Array.from({ length: count }, (_, i) => ({
+      key: null,
+      value: Buffer.from(`${prefix}${i}`),
+      timestamp: i,
+    }));
+    return this.append(topic, partition, encodeBatch(records));
   }
 
   private takeFault(
