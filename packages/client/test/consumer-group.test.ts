@@ -280,6 +280,35 @@ describe('a group member consumer (scripted coordinator)', () => {
     await iterator.return?.();
   });
 
+  it('maxPollIntervalMs: a rebalance callback that hangs: the member leaves, is told when it returns', async () => {
+    await consumer.close();
+    events.length = 0;
+    consumer = samsa.consumer({ groupId: 'g', autoOffsetReset: 'earliest', maxWaitMs: 20, maxPollIntervalMs: 400 });
+    let release: () => void = () => {};
+    const hung = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    consumer.subscribe(['t'], {
+      onPartitionsAssigned: async (tps) => {
+        events.push(`assigned ${tps.map((tp) => key(tp.topic, tp.partition))}`);
+        if (events.length === 1) await hung;
+      },
+      onPartitionsLost: (tps) => void events.push(`lost ${tps.map((tp) => key(tp.topic, tp.partition))}`),
+    });
+    const heartbeatsBefore = coordinator.heartbeats.length;
+    coordinator.assignment = [{ topic: 't', partition: 0 }];
+    const sent = () => coordinator.heartbeats.slice(heartbeatsBefore);
+    // The application holds nothing (it never asked for a record): only the callback's time counts.
+    await waitFor(() => sent().some((h) => h.memberEpoch === -1), 5_000, 'the leave');
+    expect(consumer.groupMetadata().state).toBe('stale');
+    expect(events).toEqual(['assigned t:0']);
+    // The callback returns: the loss is told, then the member joins again (the callback runs again, in time).
+    release();
+    await waitFor(() => events.length === 3, 5_000, 'lost and assigned again');
+    expect(events).toEqual(['assigned t:0', 'lost t:0', 'assigned t:0']);
+    await waitFor(() => consumer.groupMetadata().state === 'stable', 5_000, 'joined again');
+  });
+
   it('maxPollIntervalMs with batches(): from a batch yielded to the next asked for', async () => {
     await consumer.close();
     consumer = samsa.consumer({ groupId: 'g', autoOffsetReset: 'earliest', maxWaitMs: 20, maxPollIntervalMs: 300 });

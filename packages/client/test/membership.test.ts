@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes } from '@samsa/protocol';
 import {
+  type ApplicationProbe,
   Membership,
   type GroupPartition,
   type MembershipAction,
@@ -469,7 +470,7 @@ describe('Membership: the poll timer (max.poll.interval.ms)', () => {
   }
 
   /** Heartbeats answered and the application looked at on every wake until `endMs`; the actions seen. */
-  function run(m: Membership, endMs: number, probe: (t: number) => { holding: boolean; handOuts: number }) {
+  function run(m: Membership, endMs: number, probe: (t: number) => ApplicationProbe) {
     const seen: MembershipAction[] = [];
     for (let t = m.nextWakeMs(); t <= endMs; t = m.nextWakeMs()) {
       m.observeApplication(t, probe(t));
@@ -585,6 +586,34 @@ describe('Membership: the poll timer (max.poll.interval.ms)', () => {
       t = wake;
     }
     expect(t).toBeGreaterThanOrEqual(30_000);
+  });
+
+  it('a rebalance callback running past it counts as a late poll: the member leaves', () => {
+    const m = holding();
+    // The application asks for more in time, but a callback (number 3) has run since t=2000 and never returns.
+    const seen = run(m, 100_000, (t) => ({
+      holding: true,
+      handOuts: 1 + Math.floor(t / 1_000),
+      ...(t >= 2_000 ? { callback: 3 } : {}),
+    }));
+    const expired = only(seen, 'poll-expired');
+    expect(expired.cause).toBe('callback');
+    expect(expired.heldMs).toBeGreaterThanOrEqual(8_000);
+    expect(expired.heldMs).toBeLessThanOrEqual(9_000);
+    expect(only(seen, 'lose').reason).toContain('rebalance callback');
+    expect(leaveIn(seen).request).toMatchObject({ memberId: 'm1', memberEpoch: -1 });
+    expect(m.state).toBe('stale');
+  });
+
+  it('callbacks that each return in time keep the member, however many run', () => {
+    const m = holding();
+    // A new callback every 5 s (each under 8 s), the application asking for more in time.
+    const seen = run(m, 100_000, (t) => ({
+      holding: true,
+      handOuts: 1 + Math.floor(t / 1_000),
+      callback: 1 + Math.floor(t / 5_000),
+    }));
+    expect(seen.filter((a) => a.type === 'poll-expired' || a.type === 'lose')).toEqual([]);
   });
 
   it('without maxPollIntervalMs nothing is watched', () => {

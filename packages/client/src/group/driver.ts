@@ -158,13 +158,19 @@ export class MembershipDriver {
           {
             groupId: this.groupId,
             memberId: this.membership.memberId,
+            cause: action.cause,
             heldMs: action.heldMs,
             maxPollIntervalMs: action.maxPollIntervalMs,
           },
-          'the application held the same records longer than maxPollIntervalMs: the member leaves the group, ' +
-            'its partitions go to other members and its commits are refused; it joins again when the ' +
-            'application asks for more records. Raise maxPollIntervalMs, or spend less time per message or ' +
-            'batch (a smaller maxPartitionFetchBytes makes batches smaller)',
+          action.cause === 'callback'
+            ? 'a rebalance callback (onPartitionsAssigned/onPartitionsRevoked) ran longer than ' +
+                'maxPollIntervalMs: the member leaves the group, its partitions go to other members and its ' +
+                'commits are refused; onPartitionsLost runs and the member joins again once the callback has ' +
+                'returned. Raise maxPollIntervalMs, or make the callback return sooner'
+            : 'the application held the same records longer than maxPollIntervalMs: the member leaves the ' +
+                'group, its partitions go to other members and its commits are refused; it joins again when ' +
+                'the application asks for more records. Raise maxPollIntervalMs, or spend less time per ' +
+                'message or batch (a smaller maxPartitionFetchBytes makes batches smaller)',
         );
         return;
       case 'left':

@@ -12,9 +12,10 @@
  * - One heartbeat in flight at a time; a response to an older one is ignored.
  * - A fenced member gives up everything it owns (lost, no commit: its epoch can no longer commit)
  *   before it rejoins with epoch 0.
- * - The poll timer (max.poll.interval.ms, KIP-62): an application holding the same records for longer
- *   makes the member leave (epoch -1, or -2 for a static member) and lose its partitions at once; it
- *   rejoins once the application is back (the loss reported) and the leave answered.
+ * - The poll timer (max.poll.interval.ms, KIP-62): an application holding the same records for longer,
+ *   or a rebalance callback running for longer, makes the member leave (epoch -1, or -2 for a static
+ *   member) and lose its partitions at once; it rejoins once the application is back (the loss reported)
+ *   and the leave answered.
  */
 import { ErrorCodes, errorSpecForCode } from '@samsa/protocol';
 
@@ -84,6 +85,12 @@ export interface HeartbeatResponse {
 export interface ApplicationProbe {
   readonly holding: boolean;
   readonly handOuts: number;
+  /**
+   * While a rebalance callback (onPartitionsAssigned/Revoked) runs: how many had started so far, so a new
+   * one is told from a long one; undefined when none runs. Kafka's consumer runs them inside poll(), so
+   * their time counts against max.poll.interval.ms; here they run beside the application, and count too.
+   */
+  readonly callback?: number | undefined;
 }
 
 export type MembershipAction =
@@ -102,10 +109,15 @@ export type MembershipAction =
   /** Every partition the member holds is lost: stop consuming them without committing; report lost(id). */
   | { readonly type: 'lose'; readonly id: number; readonly reason: string }
   /**
-   * The application held the same records for `heldMs`, past max.poll.interval.ms: the member leaves the
-   * group (a 'lose' follows); the driver warns.
+   * The application held the same records (`cause` records), or a rebalance callback ran (`callback`), for
+   * `heldMs`, past max.poll.interval.ms: the member leaves the group (a 'lose' follows); the driver warns.
    */
-  | { readonly type: 'poll-expired'; readonly heldMs: number; readonly maxPollIntervalMs: number }
+  | {
+      readonly type: 'poll-expired';
+      readonly cause: 'records' | 'callback';
+      readonly heldMs: number;
+      readonly maxPollIntervalMs: number;
+    }
   /** The member has left the group (or never joined); close() can finish. */
   | { readonly type: 'left' }
   /** The member cannot go on (e.g. FencedInstanceId, UnsupportedAssignor); the iterator throws it. */
@@ -183,6 +195,9 @@ export class Membership {
    */
   private heldHandOuts = -1;
   private heldSeenMs = 0;
+  /** The same for rebalance callbacks: the callback number seen running (-1: none), and since when. */
+  private callbackSeen = -1;
+  private callbackSeenMs = 0;
   /** undefined until the driver first shows the application: nothing to look at again before that. */
   private observedAtMs: number | undefined;
   /** In phase stale: whether the leave was answered, the loss reported, close() asked for meanwhile. */
@@ -288,13 +303,15 @@ export class Membership {
       // Looked at again every eighth of the interval: a hand-out is seen at most that late.
       wake = Math.min(wake, this.observedAtMs + Math.ceil(maxPollMs / 8));
       if (this.heldHandOuts >= 0) wake = Math.min(wake, this.heldSeenMs + maxPollMs);
+      if (this.callbackSeen >= 0) wake = Math.min(wake, this.callbackSeenMs + maxPollMs);
     }
     return wake;
   }
 
   /**
    * What the application is doing now (the driver looks before every poll()). The poll timer runs while
-   * it holds the same hand-out; a new hand-out (it asked for more) or holding nothing stops it.
+   * it holds the same hand-out; a new hand-out (it asked for more) or holding nothing stops it. It runs
+   * as well while the same rebalance callback runs (Kafka's consumer runs them inside poll()).
    */
   observeApplication(nowMs: number, probe: ApplicationProbe): void {
     this.observedAtMs = nowMs;
@@ -302,6 +319,11 @@ export class Membership {
     else if (probe.handOuts !== this.heldHandOuts) {
       this.heldHandOuts = probe.handOuts;
       this.heldSeenMs = nowMs;
+    }
+    if (probe.callback === undefined) this.callbackSeen = -1;
+    else if (probe.callback !== this.callbackSeen) {
+      this.callbackSeen = probe.callback;
+      this.callbackSeenMs = nowMs;
     }
   }
 
@@ -397,6 +419,7 @@ export class Membership {
     if (!stale?.leaveDone || !stale.lostDone) return;
     this.stale = undefined;
     this.heldHandOuts = -1;
+    this.callbackSeen = -1;
     if (stale.closing) this.finishLeaving();
     else this.startJoining(nowMs);
   }
@@ -405,14 +428,19 @@ export class Membership {
    * The application held the same records past max.poll.interval.ms: as Kafka's consumer (KIP-62, and
    * KIP-848's leave on poll timer expiry), the member leaves at once, so its partitions go to others
    * rather than wait on an application that may never come back, and treats them as lost (no commit: its
-   * epoch is given up). A running reconciliation is abandoned, as at a fence.
+   * epoch is given up). A running reconciliation is abandoned, as at a fence. A rebalance callback running
+   * that long counts the same (Kafka's poll() that runs it does not return meanwhile): the member leaves,
+   * and the loss is told once the callback has returned.
    */
   private checkPollTimer(nowMs: number): void {
     const maxPollMs = this.config.maxPollIntervalMs;
-    if (maxPollMs === undefined || this.phase !== 'member' || this.heldHandOuts < 0) return;
-    const heldMs = nowMs - this.heldSeenMs;
-    if (heldMs < maxPollMs) return;
-    this.actions.push({ type: 'poll-expired', heldMs, maxPollIntervalMs: maxPollMs });
+    if (maxPollMs === undefined || this.phase !== 'member') return;
+    const recordsMs = this.heldHandOuts >= 0 ? nowMs - this.heldSeenMs : -1;
+    const callbackMs = this.callbackSeen >= 0 ? nowMs - this.callbackSeenMs : -1;
+    const heldMs = Math.max(recordsMs, callbackMs);
+    if (heldMs < 0 || heldMs < maxPollMs) return;
+    const cause = callbackMs >= maxPollMs ? 'callback' : 'records';
+    this.actions.push({ type: 'poll-expired', cause, heldMs, maxPollIntervalMs: maxPollMs });
     this.reconciliation = undefined;
     this.target = undefined;
     this.inFlight = undefined;
@@ -426,7 +454,10 @@ export class Membership {
     this.actions.push({
       type: 'lose',
       id,
-      reason: `the application held records for ${heldMs} ms, over maxPollIntervalMs (${maxPollMs})`,
+      reason:
+        cause === 'callback'
+          ? `a rebalance callback ran for ${heldMs} ms, over maxPollIntervalMs (${maxPollMs})`
+          : `the application held records for ${heldMs} ms, over maxPollIntervalMs (${maxPollMs})`,
     });
   }
 

@@ -60,7 +60,8 @@ export interface GroupOptions {
    * max.poll.interval.ms (300000): the longest the application may hold the same records. messages()
    * hands out one message at a time: from the moment next() resolves with a message until the next call
    * of next() (or the loop ends). batches() hands out a batch: from the moment it is yielded until the loop
-   * asks for the next one. Waiting for records inside next() does not count. Past it, the member leaves
+   * asks for the next one. Waiting for records inside next() does not count. A rebalance callback counts
+   * from its call until it returns (Kafka runs them inside poll()). Past it, the member leaves
    * the group (a warning is logged): its partitions go to other members, onPartitionsLost runs once the
    * application is back, its commits of those records fail with CommitFailedError, and it joins again.
    * Also the rebalance timeout the member sends (the time it has to give partitions back).
@@ -146,6 +147,9 @@ export class GroupSession implements AssignmentHost {
    * work the membership queued before the loss (an abandoned reconciliation) does nothing meanwhile.
    */
   private lostPartitions: TopicPartition[] | undefined;
+  /** Rebalance callbacks started so far, and whether one runs now: the poll timer counts their time. */
+  private callbacksStarted = 0;
+  private inCallback = false;
 
   constructor(
     private readonly consumer: GroupConsumerHost,
@@ -214,12 +218,29 @@ export class GroupSession implements AssignmentHost {
       this,
       this.logger,
       this.groupId,
-      () => this.consumer.applicationProbe(),
+      () => this.applicationProbe(),
     );
     this.driver.subscribe(
       topics instanceof RegExp ? { kind: 'regex', source: topics.source } : { kind: 'topics', topics: [...topics] },
     );
     this.scheduleAutoCommit();
+  }
+
+  /** The consumer's hand-outs, and the rebalance callback running now (max.poll.interval.ms counts both). */
+  private applicationProbe(): ApplicationProbe {
+    const probe = this.consumer.applicationProbe();
+    return this.inCallback ? { ...probe, callback: this.callbacksStarted } : probe;
+  }
+
+  /** Runs a listener callback; while it runs, the poll timer counts it (as Kafka's poll() that runs it). */
+  private async callback(run: () => void | Promise<void>): Promise<void> {
+    this.callbacksStarted++;
+    this.inCallback = true;
+    try {
+      await run();
+    } finally {
+      this.inCallback = false;
+    }
   }
 
   /** Whether consumed offsets are committed automatically (enableAutoCommit). */
@@ -285,7 +306,8 @@ export class GroupSession implements AssignmentHost {
       await this.consumer.releaseOf(states);
       if (this.lostPartitions !== undefined) return;
       if (this.autoCommit) await this.commitConsumed(states);
-      await this.listener.onPartitionsRevoked?.(partitions.map(copy));
+      const listener = this.listener;
+      if (listener.onPartitionsRevoked) await this.callback(() => listener.onPartitionsRevoked?.(partitions.map(copy)));
     } finally {
       this.consumer.removePartitions(partitions);
     }
@@ -295,7 +317,9 @@ export class GroupSession implements AssignmentHost {
     if (this.lostPartitions !== undefined) return;
     this.consumer.addPartitions(partitions, true);
     try {
-      await this.listener.onPartitionsAssigned?.(partitions.map(copy));
+      const listener = this.listener;
+      if (listener.onPartitionsAssigned)
+        await this.callback(() => listener.onPartitionsAssigned?.(partitions.map(copy)));
     } finally {
       this.consumer.resumePartitions(partitions);
     }
