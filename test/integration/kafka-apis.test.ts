@@ -66,7 +66,8 @@ describe('the Kafka listener at every advertised version', () => {
         clientSoftwareVersion: '1',
       });
       expect(body.errorCode).toBe(0);
-      expect(body.apiKeys).toContainEqual({ apiKey: ApiKey.Fetch, minVersion: 0, maxVersion: 12 });
+      expect(body.apiKeys).toContainEqual({ apiKey: ApiKey.Fetch, minVersion: 0, maxVersion: 16 });
+      expect(body.apiKeys).toContainEqual({ apiKey: ApiKey.Produce, minVersion: 0, maxVersion: 10 });
       expect(body.apiKeys).toContainEqual({ apiKey: ApiKey.FindCoordinator, minVersion: 0, maxVersion: 4 });
       expect(body.apiKeys).toContainEqual({ apiKey: ApiKey.JoinGroup, minVersion: 0, maxVersion: 9 });
     }
@@ -96,7 +97,7 @@ describe('the Kafka listener at every advertised version', () => {
     }
   });
 
-  it('Produce v0-v9: message sets up to v2, batches from v3, appended in order', async () => {
+  it('Produce v0-v10: message sets up to v2, batches from v3, appended in order', async () => {
     let expectedOffset = 1;
     for (const v of versionsOf(ApiKey.Produce)) {
       const value = `produce-v${v}`;
@@ -130,15 +131,18 @@ describe('the Kafka listener at every advertised version', () => {
     }
   });
 
-  it('Fetch v0-v12: magic 0 for v0-v1, magic 1 for v2-v3, stored batches from v4; LSO = high watermark', async () => {
+  it('Fetch v0-v16: magic 0 for v0-v1, magic 1 for v2-v3, stored batches from v4; LSO = high watermark', async () => {
+    const meta = await client.send<kafka.MetadataResponseData>(ApiKey.Metadata, 12, { topics: [{ name: topic }] });
+    const topicId = meta.topics[0]!.topicId; // v13+ names topics by id
     for (const v of versionsOf(ApiKey.Fetch)) {
       const body = await client.send<kafka.FetchResponseData>(ApiKey.Fetch, v, {
         maxWaitMs: 100,
         minBytes: 1,
         maxBytes: 1 << 20,
         isolationLevel: 1,
-        topics: [{ topic, partitions: [{ partition: 0, fetchOffset: 0, partitionMaxBytes: 1 << 20 }] }],
+        topics: [{ topic, topicId, partitions: [{ partition: 0, fetchOffset: 0, partitionMaxBytes: 1 << 20 }] }],
       });
+      expect(v >= 13 ? body.responses[0]!.topicId : body.responses[0]!.topic, `v${v}`).toBe(v >= 13 ? topicId : topic);
       const p = body.responses[0]!.partitions[0]!;
       expect(p, `v${v}`).toMatchObject({ partitionIndex: 0, errorCode: 0, highWatermark: produced.length });
       if (v >= 4) expect(p.lastStableOffset).toBe(produced.length);

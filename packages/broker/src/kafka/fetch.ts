@@ -3,10 +3,16 @@ import { kafka } from '@samsa/protocol/kafka';
 import type { BrokerContext } from '../server/context.js';
 import { handleFetch } from '../server/handlers/fetch.js';
 import type { PartitionFetch, SessionContext } from './fetch-sessions.js';
+import { leaderIdAndEpoch, nodeEndpoints } from './leader-hints.js';
+import { kafkaTopicId } from './metadata.js';
 import { awaitLeadership, groupPartitions } from './partitions.js';
 import type { KafkaListenerState, Reply } from './reply.js';
 
 const READ_COMMITTED = 1;
+/** Fetch v13+ names topics by id (KIP-516). */
+const TOPIC_IDS_FROM_VERSION = 13;
+/** Fetch v16+ answers carry KIP-951's leader hints, as Kafka's broker fills them (from v16 only). */
+const LEADER_HINTS_FROM_VERSION = 16;
 
 /**
  * Fetch for consumers: the stored batches as they are from v4 on, converted down to magic 0 or 1
@@ -21,12 +27,15 @@ export async function fetch(
   signal: AbortSignal,
   state: KafkaListenerState,
 ): Promise<Reply> {
-  if (request.replicaId >= 0)
+  if (request.replicaId >= 0 || (request.replicaState?.replicaId ?? -1) >= 0)
     throw new SamsaError(
       ErrorCodes.INVALID_REQUEST,
       'Kafka followers are not served: Samsa brokers replicate over gRPC',
     );
-  const session = openSession(version, request, state);
+  // v13+: the metadata's topic ids, read once per request (to name the asked topics and the answer's).
+  const ids = version >= TOPIC_IDS_FROM_VERSION ? topicIdsOf(ctx) : undefined;
+  const { named, unknownIds } = topicsByName(ids, request);
+  const session = openSession(version, named, state);
   if (session.kind === 'error')
     return { body: { errorCode: session.errorCode, sessionId: 0, responses: [] } satisfies kafka.FetchResponseData };
   await awaitLeadership(ctx, session.partitions, signal);
@@ -35,7 +44,8 @@ export async function fetch(
     {
       // Kafka answers once the bytes readable reach min_bytes: with 0 at once. The shared long poll waits
       // for a first byte whatever min_bytes says (a gRPC request's 0 is an unset field), so no wait here.
-      maxWaitMs: request.minBytes <= 0 ? 0 : request.maxWaitMs,
+      // A topic id this broker does not know is an error to tell at once, as any partition's error is.
+      maxWaitMs: request.minBytes <= 0 || unknownIds.length > 0 ? 0 : request.maxWaitMs,
       minBytes: request.minBytes,
       maxBytes: version >= 3 ? request.maxBytes : 0,
       topics: groupPartitions(session.partitions),
@@ -60,6 +70,7 @@ export async function fetch(
         })),
         records,
         recordBytes: records.length,
+        currentLeader: version >= LEADER_HINTS_FROM_VERSION && p.currentLeader ? p.currentLeader : undefined,
       };
     }),
   );
@@ -70,19 +81,25 @@ export async function fetch(
     throttleTimeMs: 0,
     errorCode: 0,
     sessionId: session.sessionId,
-    responses: groupPartitions(included).map((t) => ({
-      topic: t.name,
-      partitions: t.partitions.map((p) => ({
-        partitionIndex: p.partition,
-        errorCode: p.errorCode,
-        highWatermark: p.highWatermark,
-        lastStableOffset: p.lastStableOffset,
-        logStartOffset: p.logStartOffset,
-        abortedTransactions: request.isolationLevel === READ_COMMITTED ? p.abortedTransactions : null,
-        preferredReadReplica: -1,
-        records: downTo === undefined ? p.records : kafka.batchesToMessageSet(p.records, downTo),
+    responses: [
+      ...groupPartitions(included).map((t) => ({
+        topic: t.name,
+        topicId: ids?.get(t.name) ?? kafka.ZERO_UUID,
+        partitions: t.partitions.map((p) => ({
+          partitionIndex: p.partition,
+          errorCode: p.errorCode,
+          highWatermark: p.highWatermark,
+          lastStableOffset: p.lastStableOffset,
+          logStartOffset: p.logStartOffset,
+          abortedTransactions: request.isolationLevel === READ_COMMITTED ? p.abortedTransactions : null,
+          preferredReadReplica: -1,
+          ...(p.currentLeader ? { currentLeader: leaderIdAndEpoch(p.currentLeader) } : {}),
+          records: downTo === undefined ? p.records : kafka.batchesToMessageSet(p.records, downTo),
+        })),
       })),
-    })),
+      ...unknownIds,
+    ],
+    nodeEndpoints: hintedEndpoints(included, answer.nodeEndpoints),
   };
   // Down-converted answers no longer hold the stored bytes; others hold them until written.
   if (downTo !== undefined) {
@@ -92,8 +109,64 @@ export async function fetch(
   return { body, ...(release ? { release } : {}) };
 }
 
+/** The addresses of the leaders the included partitions name (an incremental answer may leave some out). */
+function hintedEndpoints(
+  included: readonly { currentLeader?: { leaderId?: number } | undefined }[],
+  endpoints: FetchResponseWithHook['nodeEndpoints'],
+): kafka.NodeEndpoint[] {
+  const named = new Set(included.flatMap((p) => (p.currentLeader ? [p.currentLeader.leaderId] : [])));
+  return named.size === 0 ? [] : nodeEndpoints(endpoints?.filter((b) => named.has(b.id)));
+}
+
+/** This broker's topic ids (Metadata v10+'s), by topic name. */
+function topicIdsOf(ctx: BrokerContext): Map<string, string> {
+  return new Map([...ctx.member.metadata.image.topics.values()].map((t) => [t.name, kafkaTopicId(t.id)]));
+}
+
+interface NamedFetch {
+  readonly sessionId: number;
+  readonly sessionEpoch: number;
+  readonly topics: readonly { topic: string; partitions: readonly kafka.FetchRequestPartition[] }[];
+  readonly forgotten: readonly { topic: string; partitions: readonly number[] }[];
+}
+
+/**
+ * The request's topics by name: v13+ names them by id, looked up in this broker's metadata. A partition
+ * of an id it does not know (a topic deleted, or recreated under the same name) is answered
+ * UNKNOWN_TOPIC_ID, as Kafka answers it, and is not read; a forgotten one is dropped.
+ */
+function topicsByName(
+  ids: ReadonlyMap<string, string> | undefined,
+  request: kafka.FetchRequestData,
+): { named: NamedFetch; unknownIds: kafka.FetchResponseData['responses'] } {
+  if (ids === undefined) return { named: { ...request, forgotten: request.forgottenTopicsData }, unknownIds: [] };
+  const byId = new Map([...ids].map(([name, id]) => [id, name]));
+  byId.delete(kafka.ZERO_UUID);
+  const unknownIds: kafka.FetchResponseData['responses'] = [];
+  const topics = request.topics.flatMap((t) => {
+    const topic = byId.get(t.topicId);
+    if (topic !== undefined) return [{ topic, partitions: t.partitions }];
+    unknownIds.push({
+      topic: '',
+      topicId: t.topicId,
+      partitions: t.partitions.map((p) => ({
+        partitionIndex: p.partition,
+        errorCode: ErrorCodes.UNKNOWN_TOPIC_ID.code,
+        highWatermark: -1,
+        records: null,
+      })),
+    });
+    return [];
+  });
+  const forgotten = request.forgottenTopicsData.flatMap((t) => {
+    const topic = byId.get(t.topicId);
+    return topic === undefined ? [] : [{ topic, partitions: t.partitions }];
+  });
+  return { named: { sessionId: request.sessionId, sessionEpoch: request.sessionEpoch, topics, forgotten }, unknownIds };
+}
+
 /** Which partitions to read and how to answer: sessions exist from v7 on; before, every fetch is full. */
-function openSession(version: number, request: kafka.FetchRequestData, state: KafkaListenerState): SessionContext {
+function openSession(version: number, request: NamedFetch, state: KafkaListenerState): SessionContext {
   const asked: PartitionFetch[] = request.topics.flatMap((t) =>
     t.partitions.map((p) => ({
       topic: t.topic,
@@ -108,8 +181,6 @@ function openSession(version: number, request: kafka.FetchRequestData, state: Ka
     sessionId: request.sessionId,
     sessionEpoch: request.sessionEpoch,
     partitions: asked,
-    forgotten: request.forgottenTopicsData.flatMap((t) =>
-      t.partitions.map((partition) => ({ topic: t.topic, partition })),
-    ),
+    forgotten: request.forgotten.flatMap((t) => t.partitions.map((partition) => ({ topic: t.topic, partition }))),
   });
 }

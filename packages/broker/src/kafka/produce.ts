@@ -3,6 +3,7 @@ import { kafka } from '@samsa/protocol/kafka';
 import type { BrokerContext } from '../server/context.js';
 import { errorFields, toErrorFields } from '../server/errors.js';
 import { handleProduce } from '../server/handlers/produce.js';
+import { nodeEndpoints, leaderIdAndEpoch } from './leader-hints.js';
 import { awaitLeadership } from './partitions.js';
 import type { Reply } from './reply.js';
 
@@ -90,6 +91,7 @@ export async function produce(
         logAppendTimeMs: Number(p.logAppendTimeMs ?? -1),
         logStartOffset: Number(p.logStartOffset ?? -1),
         errorMessage: p.errorMessage ? p.errorMessage : null,
+        ...(p.currentLeader ? { currentLeader: leaderIdAndEpoch(p.currentLeader) } : {}),
       });
     }
   }
@@ -99,6 +101,8 @@ export async function produce(
       partitionResponses: t.partitionData.map((p) => results.get(`${t.name}/${p.index}`)!),
     })),
     throttleTimeMs: 0,
+    // KIP-951 (v10+; the codec leaves both out of older versions): the hints the shared handler made.
+    nodeEndpoints: nodeEndpoints(answer.nodeEndpoints),
   };
   return { body };
 }

@@ -124,8 +124,8 @@ function api(
 /** Every API this package can encode and decode, with the versions it implements. */
 export const KAFKA_APIS: ReadonlyMap<number, ApiCodec> = new Map(
   [
-    api('Produce', 0, 9, ProduceRequest, ProduceResponse),
-    api('Fetch', 0, 12, FetchRequest, FetchResponse),
+    api('Produce', 0, 10, ProduceRequest, ProduceResponse),
+    api('Fetch', 0, 16, FetchRequest, FetchResponse),
     api('ListOffsets', 0, 7, ListOffsetsRequest, ListOffsetsResponse),
     api('Metadata', 0, 12, MetadataRequest, MetadataResponse),
     api('OffsetCommit', 0, 9, OffsetCommitRequest, OffsetCommitResponse),

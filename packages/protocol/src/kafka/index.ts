@@ -17,6 +17,7 @@ export * from './apis/list-offsets.js';
 export * from './apis/metadata.js';
 export * from './apis/offset-for-leader-epoch.js';
 export * from './apis/produce.js';
+export * from './apis/leader-hints.js';
 export * from './apis/delete-groups.js';
 export * from './apis/consumer-group-describe.js';
 export * from './apis/consumer-group-heartbeat.js';

@@ -1,14 +1,22 @@
 import { array, field, message, struct } from '../schema.js';
+import { currentLeaderField, type LeaderIdAndEpoch, type NodeEndpoint, nodeEndpointsField } from './leader-hints.js';
 
 /**
- * Fetch (key 1), v0-v12 (v13 names topics by id). v0-v1 answers carry magic 0 message sets, v2-v3
- * magic 1, v4+ RecordBatch v2. v7+ has incremental fetch sessions (KIP-227).
+ * Fetch (key 1), v0-v16. v0-v1 answers carry magic 0 message sets, v2-v3 magic 1, v4+ RecordBatch v2.
+ * v7+ has incremental fetch sessions (KIP-227), v13+ names topics by id (KIP-516), v15 moves a
+ * follower's replica id into the tagged ReplicaState (KIP-903), v16's response adds NodeEndpoints (KIP-951).
  */
 export const FetchRequest = message(
   'FetchRequest',
   '12+',
   field('clusterId', 'string', '12+', { nullable: '12+', tag: 0, default: null }),
   field('replicaId', 'int32', '0-14', { default: -1 }),
+  field(
+    'replicaState',
+    struct(field('replicaId', 'int32', '15+', { default: -1 }), field('replicaEpoch', 'int64', '15+', { default: -1 })),
+    '15+',
+    { tag: 1 },
+  ),
   field('maxWaitMs', 'int32', '0+'),
   field('minBytes', 'int32', '0+'),
   field('maxBytes', 'int32', '3+', { default: 0x7fffffff }),
@@ -83,15 +91,7 @@ export const FetchResponse = message(
                 '12+',
                 { tag: 0 },
               ),
-              field(
-                'currentLeader',
-                struct(
-                  field('leaderId', 'int32', '12+', { default: -1 }),
-                  field('leaderEpoch', 'int32', '12+', { default: -1 }),
-                ),
-                '12+',
-                { tag: 1 },
-              ),
+              currentLeaderField('12+', 1),
               field(
                 'snapshotId',
                 struct(
@@ -117,6 +117,7 @@ export const FetchResponse = message(
     ),
     '0+',
   ),
+  nodeEndpointsField('16+', 0),
 );
 
 export interface FetchRequestPartition {
@@ -131,6 +132,8 @@ export interface FetchRequestPartition {
 export interface FetchRequestData {
   clusterId: string | null;
   replicaId: number;
+  /** v15+: a follower's replica id (consumers leave it at -1). */
+  replicaState?: { replicaId: number; replicaEpoch: number };
   maxWaitMs: number;
   minBytes: number;
   maxBytes: number;
@@ -150,6 +153,8 @@ export interface FetchResponsePartition {
   logStartOffset?: number;
   abortedTransactions?: { producerId: number; firstOffset: number }[] | null;
   preferredReadReplica?: number;
+  /** With NOT_LEADER_OR_FOLLOWER or FENCED_LEADER_EPOCH (KIP-951; filled from v16). */
+  currentLeader?: LeaderIdAndEpoch;
   records: Buffer | null;
 }
 
@@ -157,5 +162,8 @@ export interface FetchResponseData {
   throttleTimeMs?: number;
   errorCode?: number;
   sessionId?: number;
-  responses: { topic: string; partitions: FetchResponsePartition[] }[];
+  /** Topics by name up to v12, by id (topicId) from v13. */
+  responses: { topic: string; topicId?: string; partitions: FetchResponsePartition[] }[];
+  /** v16+: the address of each leader a partition's currentLeader names. */
+  nodeEndpoints?: NodeEndpoint[];
 }

@@ -1,6 +1,10 @@
 import { array, field, message, struct } from '../schema.js';
+import { currentLeaderField, type LeaderIdAndEpoch, type NodeEndpoint, nodeEndpointsField } from './leader-hints.js';
 
-/** Produce (key 0). v0-v1 carry magic 0 message sets, v2 magic 1, v3+ RecordBatch v2. */
+/**
+ * Produce (key 0). v0-v1 carry magic 0 message sets, v2 magic 1, v3+ RecordBatch v2. v10's request is
+ * v9's; its response adds KIP-951's leader hints (CurrentLeader per partition, NodeEndpoints).
+ */
 export const ProduceRequest = message(
   'ProduceRequest',
   '9+',
@@ -51,6 +55,7 @@ export const ProduceResponse = message(
                 '8+',
               ),
               field('errorMessage', 'string', '8+', { nullable: '8+', default: null }),
+              currentLeaderField('10+', 0),
             ),
           ),
           '0+',
@@ -60,6 +65,7 @@ export const ProduceResponse = message(
     '0+',
   ),
   field('throttleTimeMs', 'int32', '1+', { default: 0 }),
+  nodeEndpointsField('10+', 0),
 );
 
 export interface ProduceRequestData {
@@ -76,9 +82,13 @@ export interface ProducePartitionResult {
   logAppendTimeMs?: number;
   logStartOffset?: number;
   errorMessage?: string | null;
+  /** v10+, with NOT_LEADER_OR_FOLLOWER or FENCED_LEADER_EPOCH (KIP-951). */
+  currentLeader?: LeaderIdAndEpoch;
 }
 
 export interface ProduceResponseData {
   responses: { name: string; partitionResponses: ProducePartitionResult[] }[];
   throttleTimeMs?: number;
+  /** v10+: the address of each leader a partition's currentLeader names. */
+  nodeEndpoints?: NodeEndpoint[];
 }
