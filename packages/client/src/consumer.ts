@@ -11,6 +11,7 @@ import {
   AbortError,
   ClosedError,
   CommitFailedError,
+  LogTruncationError,
   OffsetOutOfRangeError,
   SamsaClientError,
   errorFromCode,
@@ -110,8 +111,26 @@ export type AssignmentSpec = TopicPartition | { topic: string; partition?: undef
 class PartitionState {
   /** Next offset handed to the application; undefined until reset by policy or seek. */
   position: number | undefined;
+  /**
+   * The leader epoch of the record before `position` (its batch's partitionLeaderEpoch), -1 when unknown
+   * (a position from seek, autoOffsetReset or the group's committed offset).
+   */
+  positionEpoch = -1;
   /** Next offset to fetch (ahead of position while a chunk is buffered). */
   fetchOffset = 0;
+  /**
+   * The leader epoch of the record before `fetchOffset` (of the last batch fetched), -1 when unknown: after
+   * a leader change, the new leader is asked where that epoch ends in its log before the next fetch (KIP-320).
+   */
+  fetchEpoch = -1;
+  /**
+   * The leader epoch (as the metadata had it) the fetch position is known to be good under: that of the
+   * last fetch sent, or of the last validation. A newer one in the metadata is a leader change: the
+   * position is validated (validateFrom) before the partition is fetched again.
+   */
+  checkedEpoch = -1;
+  /** An OffsetForLeaderEpoch is on its way for the partition (validateFrom): it is not fetched meanwhile. */
+  validating = false;
   /** Bumped by seek: buffered and in-flight data of an older generation is dropped. */
   generation = 0;
   buffered = false;
@@ -171,6 +190,8 @@ interface Chunk {
   readonly records: ConsumedMessage[];
   /** Where the partition's position goes once the chunk is consumed. */
   readonly nextOffset: number;
+  /** The leader epochs of the records (of the last batch, for nextOffset). */
+  readonly epochs: ChunkEpochs;
   readonly highWatermark: number;
   readonly lastStableOffset: number;
 }
@@ -272,6 +293,8 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
   >();
   /** Connections to brokers that do not serve FetchStream (older ones): a unary Fetch call per fetch there. */
   private readonly unaryFetch = new WeakSet<BrokerConnection>();
+  /** Connections to brokers without OffsetForLeaderEpoch (older ones): positions are not validated there. */
+  private readonly noEpochLookup = new WeakSet<BrokerConnection>();
 
   constructor(
     private readonly cluster: Cluster,
@@ -679,6 +702,8 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     state.consumed = target.offset;
     state.committed = undefined;
     state.fetchOffset = target.offset;
+    // The epoch of the record before it is not known: the position is not validated after a leader change.
+    state.positionEpoch = state.fetchEpoch = -1;
     state.buffered = false;
     state.stopped = false;
     state.retryAtMs = 0;
@@ -782,6 +807,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
         if (chunk === undefined) return;
         const { state, records: messages } = chunk;
         state.position = chunk.nextOffset;
+        state.positionEpoch = chunk.epochs.last;
         if (messages.length > 0) {
           this.hold(state);
           const { highWatermark, lastStableOffset, nextOffset } = chunk;
@@ -840,10 +866,11 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
       this.partitions.get(tpKey(state.topic, state.partition)) === state
     ) {
       // Only the position moves back; what was finished with (and committed) stays as it was.
-      const { consumed, committed } = state;
+      const { consumed, committed, positionEpoch } = state;
       this.seek({ topic: state.topic, partition: state.partition, offset: state.position });
       state.consumed = consumed;
       state.committed = committed;
+      state.positionEpoch = state.fetchEpoch = positionEpoch;
     }
   }
 
@@ -896,6 +923,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     const now = Date.now();
     const toReset: PartitionState[] = [];
     const byLeader = new Map<number, PartitionState[]>();
+    const toValidate = new Map<number, PartitionState[]>();
     let needMetadata = false;
     let stalled = false;
     const stalledBeforeMs = now - this.options.maxWaitMs - STALLED_FETCH_MS;
@@ -909,26 +937,32 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
         }
         this.abandonFetch(state);
       }
-      if (state.buffered || state.resetting || state.stopped || state.paused) continue;
+      if (state.resetting || state.validating || state.stopped || state.paused) continue;
       if (state.retryAtMs > now && !this.leaderMovedSince(state)) {
-        this.wakeup.at(state.retryAtMs);
-        needMetadata ||= state.awaitsLeader;
+        if (!state.buffered) {
+          this.wakeup.at(state.retryAtMs);
+          needMetadata ||= state.awaitsLeader;
+        }
         continue;
       }
       if (state.position === undefined) {
-        toReset.push(state);
+        if (!state.buffered) toReset.push(state);
         continue;
       }
+      // A buffered partition is validated too (its chunk may hold records the new leader does not have).
+      const validate = this.needsValidation(state);
+      if (state.buffered && !validate) continue;
       const leader = this.cluster.leaderOf(state.topic, state.partition);
       if (leader < 0 || !this.cluster.brokers.has(leader)) {
         needMetadata = true;
         this.backOff(state, true);
         continue;
       }
-      let list = byLeader.get(leader);
+      const into = validate ? toValidate : byLeader;
+      let list = into.get(leader);
       if (!list) {
         list = [];
-        byLeader.set(leader, list);
+        into.set(leader, list);
       }
       list.push(state);
     }
@@ -936,7 +970,156 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     if (stalled) this.pollMetadataWhileStalled(now);
     else this.stallPolls = 0;
     if (toReset.length > 0) void this.resetPositions(toReset);
+    for (const [leader, states] of toValidate) void this.validateFrom(leader, states);
     for (const [leader, states] of byLeader) void this.fetchFrom(leader, states);
+  }
+
+  /**
+   * KIP-320: the metadata names a leader epoch newer than the one the partition's fetch position is known to
+   * be good under (a leader change, seen in the metadata or a refusal's hint), and the position's epoch is
+   * known: the new leader may not have the records the old one gave out (acks=1 writes, an unclean
+   * election), so it is asked where that epoch ends in its log before the partition is fetched again.
+   */
+  private needsValidation(state: PartitionState): boolean {
+    if (state.fetchEpoch < 0) return false;
+    const epoch = this.cluster.topics.get(state.topic)?.partitions[state.partition]?.leaderEpoch ?? -1;
+    return epoch > state.checkedEpoch;
+  }
+
+  /**
+   * OffsetForLeaderEpoch to the partitions' new leader, with their fetch positions' epochs (Kafka's
+   * consumer validates its positions so after a leader change). A position past the end of its epoch in
+   * the leader's log was truncated away: see truncated(). A broker without the RPC (an older one) leaves
+   * positions unvalidated, as Kafka's consumer does with a broker too old for it.
+   */
+  private async validateFrom(leader: number, states: PartitionState[]): Promise<void> {
+    const connection = this.cluster.connection(leader);
+    if (!connection || this.noEpochLookup.has(connection)) {
+      if (connection) for (const state of states) this.skipValidation(state);
+      else for (const state of states) this.backOff(state, true);
+      this.tick();
+      return;
+    }
+    const asked = states.map((state) => ({
+      state,
+      generation: state.generation,
+      fetchOffset: state.fetchOffset,
+      fetchEpoch: state.fetchEpoch,
+      currentLeaderEpoch: this.cluster.topics.get(state.topic)?.partitions[state.partition]?.leaderEpoch ?? -1,
+    }));
+    const topics = new Map<string, v1.OffsetForLeaderEpochPartition[]>();
+    for (const a of asked) {
+      a.state.validating = true;
+      a.state.lastFetchEpoch = a.currentLeaderEpoch;
+      const list = topics.get(a.state.topic) ?? [];
+      list.push({ partition: a.state.partition, currentLeaderEpoch: a.currentLeaderEpoch, leaderEpoch: a.fetchEpoch });
+      topics.set(a.state.topic, list);
+    }
+    try {
+      const response = await connection.call(
+        'OffsetForLeaderEpoch',
+        { topics: [...topics].map(([name, partitions]) => ({ name, partitions })) },
+        { timeoutMs: this.options.requestTimeoutMs, signal: this.controller.signal },
+      );
+      const byKey = new Map<string, v1.OffsetForLeaderEpochPartitionResponse__Output>();
+      for (const t of response.topics) for (const p of t.partitions) byKey.set(tpKey(t.name, p.partition), p);
+      for (const a of asked) {
+        const answer = byKey.get(tpKey(a.state.topic, a.state.partition));
+        // A seek (or a reassignment) meanwhile: the answer is about a position the partition no longer has.
+        if (a.state.generation !== a.generation || a.state.fetchOffset !== a.fetchOffset) continue;
+        if (answer === undefined) this.backOff(a.state);
+        else this.validated(a.state, a.currentLeaderEpoch, answer);
+      }
+    } catch (err) {
+      if (this.closed) return;
+      if (isUnimplemented(err)) {
+        this.logger.info({ broker: leader }, 'broker has no OffsetForLeaderEpoch; positions are not validated there');
+        this.noEpochLookup.add(connection);
+        for (const a of asked) this.skipValidation(a.state);
+        return;
+      }
+      this.logger.debug({ broker: leader, err }, 'position validation failed');
+      if (!(err instanceof SamsaClientError && err.retriable)) this.fail(err);
+      const stale = err instanceof SamsaClientError && needsMetadataRefresh(err.code);
+      if (stale) this.cluster.requestRefresh();
+      for (const a of asked) this.backOff(a.state, stale);
+    } finally {
+      for (const a of asked) a.state.validating = false;
+      this.tick();
+    }
+  }
+
+  /** No validation to be had: fetching goes on from the position as it is (the leader's epoch is taken). */
+  private skipValidation(state: PartitionState): void {
+    state.retryAtMs = 0;
+    state.checkedEpoch = this.cluster.topics.get(state.topic)?.partitions[state.partition]?.leaderEpoch ?? -1;
+  }
+
+  /** The leader's answer to a validation asked under `leaderEpoch` (its epoch as the metadata had it then). */
+  private validated(
+    state: PartitionState,
+    leaderEpoch: number,
+    answer: v1.OffsetForLeaderEpochPartitionResponse__Output,
+  ): void {
+    if (answer.errorCode !== 0) {
+      const err = errorFromCode(answer.errorCode, answer.errorMessage || undefined, {
+        topic: state.topic,
+        partition: state.partition,
+      });
+      if (!err.retriable) {
+        state.stopped = true;
+        this.fail(err);
+        return;
+      }
+      const stale = needsMetadataRefresh(answer.errorCode);
+      if (stale) this.cluster.requestRefresh();
+      this.backOff(state, stale);
+      return;
+    }
+    // The new leader answered: a backoff from a failure at the old one is over.
+    state.attempts = 0;
+    state.retryAtMs = 0;
+    if (answer.endOffset < 0 || answer.leaderEpoch < 0) {
+      // The leader knows no epoch at or below the position's (its log starts later, or is empty): as Kafka
+      // does, the position is reset by autoOffsetReset.
+      this.outOfRange(state, state.fetchOffset);
+      return;
+    }
+    state.checkedEpoch = leaderEpoch;
+    if (answer.endOffset < state.fetchOffset) this.truncated(state, answer.endOffset, answer.leaderEpoch);
+  }
+
+  /**
+   * The leader's log diverges from what the partition fetched at `divergentOffset` (its records end there
+   * in the fetch position's epoch). Buffered records past it are dropped. If the application was handed
+   * none of them, fetching goes on from its position; otherwise autoOffsetReset 'none' stops the partition
+   * with a LogTruncationError, and the others move the position back to `divergentOffset` (as Kafka's
+   * consumer does: the new leader's records from there are read, none skipped) and log it.
+   */
+  private truncated(state: PartitionState, divergentOffset: number, divergentEpoch: number): void {
+    const { topic, partition } = state;
+    const position = state.position as number;
+    state.generation++;
+    state.buffered = false;
+    const context = { topic, partition, position, positionEpoch: state.positionEpoch, divergentOffset };
+    if (position <= divergentOffset) {
+      this.logger.info(
+        { ...context, fetchOffset: state.fetchOffset },
+        'dropped fetched records the new leader has not',
+      );
+      state.fetchOffset = position;
+      state.fetchEpoch = state.positionEpoch;
+      return;
+    }
+    if (this.options.autoOffsetReset === 'none') {
+      state.stopped = true;
+      this.fail(new LogTruncationError(topic, partition, position, divergentOffset));
+      return;
+    }
+    this.logger.warn(context, 'log truncation detected: moving the position back to where the logs diverge');
+    state.position = state.consumed = state.fetchOffset = divergentOffset;
+    state.positionEpoch = state.fetchEpoch = divergentEpoch;
+    state.committed = undefined;
   }
 
   /**
@@ -1008,6 +1191,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
           const offset = (committed[i] as CommittedOffset).offset;
           if (offset < 0 || !stillWanted(state, states.indexOf(state))) return;
           state.position = state.consumed = state.committed = state.fetchOffset = offset;
+          state.positionEpoch = state.fetchEpoch = -1;
         });
         byPolicy = states.filter((s, i) => stillWanted(s, i));
       }
@@ -1049,6 +1233,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     states.forEach((state, i) => {
       if (state.generation !== generations[i] || state.position !== undefined) return;
       state.position = state.consumed = state.fetchOffset = (answers[i] as { offset: number }).offset;
+      state.positionEpoch = state.fetchEpoch = -1;
       state.outOfRange = false;
     });
   }
@@ -1086,6 +1271,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
       }
       const epoch = this.cluster.topics.get(state.topic)?.partitions[state.partition]?.leaderEpoch;
       state.lastFetchEpoch = epoch ?? -1;
+      state.checkedEpoch = epoch ?? -1;
       list.push({
         partition: state.partition,
         fetchOffset: state.fetchOffset,
@@ -1180,20 +1366,42 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     }
     if (batches.length === 0) return;
     const records: ConsumedMessage[] = [];
+    const epochs = new ChunkEpochs();
     const aborted = new AbortedTransactions(result.abortedTransactions);
     for (const batch of batches) {
       if (aborted.skips(batch)) continue;
       // messageFactory made them.
       for (const message of batch.records as unknown as ConsumedMessage[])
         if (message.offset >= fetchOffset) records.push(message);
+      epochs.add(records.length, batch.header.partitionLeaderEpoch);
     }
     const last = batches[batches.length - 1]!.header;
     const nextOffset = Math.max(fetchOffset, last.baseOffset + last.lastOffsetDelta + 1);
+    // Skipped batches (control, aborted) count: the next fetch starts after them, in their epoch.
+    epochs.last = last.partitionLeaderEpoch;
     state.fetchOffset = nextOffset;
+    state.fetchEpoch = last.partitionLeaderEpoch;
     state.buffered = true;
     const { highWatermark, lastStableOffset } = result;
-    this.chunks.push({ state, generation: state.generation, records, nextOffset, highWatermark, lastStableOffset });
+    const generation = state.generation;
+    this.chunks.push({ state, generation, records, nextOffset, epochs, highWatermark, lastStableOffset });
     this.notify();
+  }
+
+  /** The fetch position is outside the leader's log: autoOffsetReset decides. */
+  private outOfRange(state: PartitionState, fetchOffset: number): void {
+    if (this.options.autoOffsetReset === 'none') {
+      state.stopped = true;
+      this.fail(new OffsetOutOfRangeError(state.topic, state.partition, fetchOffset));
+    } else {
+      this.logger.info(
+        { topic: state.topic, partition: state.partition, fetchOffset, reset: this.options.autoOffsetReset },
+        'offset out of range, resetting',
+      );
+      state.generation++;
+      state.position = undefined;
+      state.outOfRange = true;
+    }
   }
 
   private handlePartitionError(
@@ -1207,18 +1415,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
       partition: state.partition,
     });
     if (result.errorCode === ErrorCodes.OFFSET_OUT_OF_RANGE.code) {
-      if (this.options.autoOffsetReset === 'none') {
-        state.stopped = true;
-        this.fail(new OffsetOutOfRangeError(state.topic, state.partition, fetchOffset));
-      } else {
-        this.logger.info(
-          { topic: state.topic, partition: state.partition, fetchOffset, reset: this.options.autoOffsetReset },
-          'offset out of range, resetting',
-        );
-        state.generation++;
-        state.position = undefined;
-        state.outOfRange = true;
-      }
+      this.outOfRange(state, fetchOffset);
       return;
     }
     if (!err.retriable) {
@@ -1331,11 +1528,15 @@ class MessageIterator implements AsyncIterableIterator<ConsumedMessage> {
       if (state.generation === generation && this.index < records.length) {
         const message = records[this.index++] as ConsumedMessage;
         state.position = message.offset + 1;
+        state.positionEpoch = chunk.epochs.of(this.index - 1);
         this.consumer.hold(state);
         this.holding = true;
         return Promise.resolve({ done: false, value: message });
       }
-      if (state.generation === generation) state.position = state.consumed = chunk.nextOffset;
+      if (state.generation === generation) {
+        state.position = state.consumed = chunk.nextOffset;
+        state.positionEpoch = chunk.epochs.last;
+      }
       this.chunk = undefined;
     }
     return this.nextChunk();
@@ -1406,5 +1607,33 @@ class AbortedTransactions {
       return true;
     }
     return batch.transactional && this.active.has(producerId);
+  }
+}
+
+/**
+ * The leader epochs of a chunk's records: one run of records per epoch (batches in a row of one epoch
+ * share a run), looked up in order as the records are handed out.
+ */
+class ChunkEpochs {
+  /** Record index where each run ends (exclusive), and its epoch. */
+  private readonly ends: number[] = [];
+  private readonly epochs: number[] = [];
+  private cursor = 0;
+  /** The epoch of the chunk's last batch (skipped ones included): the position's once the chunk is consumed. */
+  last = -1;
+
+  /** The records up to index `end` (exclusive) not in an earlier run are of `epoch`. */
+  add(end: number, epoch: number): void {
+    if (this.epochs.at(-1) === epoch) this.ends[this.ends.length - 1] = end;
+    else {
+      this.ends.push(end);
+      this.epochs.push(epoch);
+    }
+  }
+
+  /** The epoch of the record at `index`; indexes must not go back between calls. */
+  of(index: number): number {
+    while (this.cursor < this.ends.length - 1 && index >= (this.ends[this.cursor] as number)) this.cursor++;
+    return this.epochs[this.cursor] ?? this.last;
   }
 }

@@ -67,6 +67,25 @@ export class OffsetOutOfRangeError extends SamsaClientError {
   }
 }
 
+/**
+ * Kafka's LogTruncationException (KIP-320): after a leader change, the new leader's log ends the epoch of
+ * the consumer's last records before the consumer's position, so records the consumer has handed out
+ * (written with acks=1, or lost in an unclean election) are not in the log any more. Thrown with
+ * autoOffsetReset 'none'; `offset` is the position, `divergentOffset` the first offset past the common
+ * log (where to seek to read the new leader's records after it). An OffsetOutOfRangeError, as Kafka's.
+ */
+export class LogTruncationError extends OffsetOutOfRangeError {
+  readonly divergentOffset: number;
+  constructor(topic: string, partition: number, offset: number, divergentOffset: number) {
+    super(topic, partition, offset);
+    this.name = 'LogTruncationError';
+    this.message =
+      `${topic}-${partition}: log truncation detected; position ${offset} is past the leader's log, ` +
+      `which diverges at offset ${divergentOffset}`;
+    this.divergentOffset = divergentOffset;
+  }
+}
+
 /** A consumer call that needs a consumer group (subscribe, commit, committed) on a consumer without a groupId. */
 export class GroupRequiredError extends SamsaClientError {
   constructor(operation: string) {

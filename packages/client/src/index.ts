@@ -53,6 +53,7 @@ export {
   ConnectionError,
   GroupRequiredError,
   OffsetOutOfRangeError,
+  LogTruncationError,
   SamsaClientError,
   TimeoutError,
 } from './errors.js';

@@ -37,7 +37,8 @@ export type IsolationLevel = 'read_uncommitted' | 'read_committed';
 const key = (topic: string, partition: number) => `${topic}\0${partition}`;
 
 /**
- * ListOffsets, sent to each partition's leader; partitions whose leader moved are asked again after a
+ * ListOffsets, sent to each partition's leader with the leader epoch the metadata has (the leader refuses
+ * a stale one, as Kafka's ListOffsets v4+); partitions whose leader moved are asked again after a
  * metadata refresh, until the client's defaultApiTimeoutMs. A read_committed consumer must ask at its
  * own level: reset to the high watermark while a transaction is open, it would start past that
  * transaction's records and never see them once committed.
@@ -88,7 +89,9 @@ export async function listOffsets(
               parts = [];
               topics.set(q.topic, parts);
             }
-            parts.push({ partition: q.partition, timestamp: q.timestamp });
+            // KIP-320: the leader refuses a stale epoch (FencedLeaderEpoch: refresh and ask again).
+            const currentLeaderEpoch = cluster.topics.get(q.topic)?.partitions[q.partition]?.leaderEpoch ?? -1;
+            parts.push({ partition: q.partition, timestamp: q.timestamp, currentLeaderEpoch });
           }
           let response: v1.ListOffsetsResponse__Output;
           try {

@@ -22,6 +22,7 @@ export interface BrokerRpcs {
   Produce: [v1.ProduceRequest, v1.ProduceResponse__Output];
   Fetch: [v1.FetchRequest, v1.FetchResponse__Output];
   ListOffsets: [v1.ListOffsetsRequest, v1.ListOffsetsResponse__Output];
+  OffsetForLeaderEpoch: [v1.OffsetForLeaderEpochRequest, v1.OffsetForLeaderEpochResponse__Output];
   DeleteRecords: [v1.DeleteRecordsRequest, v1.DeleteRecordsResponse__Output];
   InitProducerId: [v1.InitProducerIdRequest, v1.InitProducerIdResponse__Output];
   FindCoordinator: [v1.FindCoordinatorRequest, v1.FindCoordinatorResponse__Output];

@@ -43,6 +43,7 @@ import { handleOffsetDelete } from './handlers/offset-delete.js';
 import { handleOffsetFetch } from './handlers/offset-fetch.js';
 import { handleTxnOffsetCommit } from './handlers/txn-offset-commit.js';
 import { handleListOffsets } from './handlers/list-offsets.js';
+import { handleOffsetForLeaderEpoch } from './handlers/offset-for-leader-epoch.js';
 import { handleDeleteRecords } from './handlers/delete-records.js';
 import { handleMetadata } from './handlers/metadata.js';
 import { handleGrpcProduce } from './handlers/produce.js';
@@ -298,6 +299,12 @@ export async function startGrpcServer(options: {
       logger,
       'ListOffsets',
       handleListOffsets,
+    ),
+    OffsetForLeaderEpoch: unary<v1.OffsetForLeaderEpochRequest__Output, v1.OffsetForLeaderEpochResponse>(
+      context,
+      logger,
+      'OffsetForLeaderEpoch',
+      handleOffsetForLeaderEpoch,
     ),
     DeleteRecords: unary<v1.DeleteRecordsRequest__Output, v1.DeleteRecordsResponse>(
       context,

@@ -29,6 +29,7 @@ type Method =
   | 'Produce'
   | 'Fetch'
   | 'ListOffsets'
+  | 'OffsetForLeaderEpoch'
   | 'InitProducerId'
   | GroupMethod
   | TxnMethod;
@@ -57,6 +58,8 @@ export type GroupService = Partial<Record<GroupMethod, (request: never, brokerId
 export interface StoredBatch {
   baseOffset: number;
   lastOffset: number;
+  /** The leader epoch it was stamped with. */
+  leaderEpoch: number;
   bytes: Buffer;
 }
 
@@ -142,10 +145,14 @@ export class TestCluster {
   private readonly appended = new EventEmitter();
 
   /** `fetchStream: false`: brokers without FetchStream (as before it), which answer it UNIMPLEMENTED. */
-  static async start(options: { brokers?: number; fetchStream?: boolean } = {}): Promise<TestCluster> {
+  /** `offsetForLeaderEpoch: false`: brokers without OffsetForLeaderEpoch (as before it): UNIMPLEMENTED. */
+  static async start(
+    options: { brokers?: number; fetchStream?: boolean; offsetForLeaderEpoch?: boolean } = {},
+  ): Promise<TestCluster> {
     const cluster = new TestCluster();
     const count = options.brokers ?? 1;
-    for (let id = 0; id < count; id++) await cluster.startBroker(id, options.fetchStream ?? true);
+    for (let id = 0; id < count; id++)
+      await cluster.startBroker(id, options.fetchStream ?? true, options.offsetForLeaderEpoch ?? true);
     cluster.appended.setMaxListeners(0);
     return cluster;
   }
@@ -154,7 +161,7 @@ export class TestCluster {
     return this.brokers.map((b) => b.address);
   }
 
-  private async startBroker(id: number, fetchStream: boolean): Promise<void> {
+  private async startBroker(id: number, fetchStream: boolean, offsetForLeaderEpoch: boolean): Promise<void> {
     const server = new grpc.Server({
       'grpc.max_receive_message_length': 256 * 1024 * 1024,
       'grpc.max_send_message_length': 256 * 1024 * 1024,
@@ -248,6 +255,13 @@ export class TestCluster {
         ? { FetchStream: correlatedStream('Fetch', (r: v1.FetchRequest__Output, b) => this.fetch(r, b)) }
         : {}),
       ListOffsets: handler('ListOffsets', (r: v1.ListOffsetsRequest__Output, b) => this.listOffsets(r, b)),
+      ...(offsetForLeaderEpoch
+        ? {
+            OffsetForLeaderEpoch: handler('OffsetForLeaderEpoch', (r: v1.OffsetForLeaderEpochRequest__Output, b) =>
+              this.offsetForLeaderEpoch(r, b),
+            ),
+          }
+        : {}),
       InitProducerId: handler('InitProducerId', (_r: v1.InitProducerIdRequest__Output, b) => this.initProducerId(b)),
     });
     const groupMethods: GroupMethod[] = [
@@ -341,6 +355,21 @@ export class TestCluster {
     p.leader = to;
     p.leaderEpoch++;
     if (!p.replicas.includes(to)) p.replicas.push(to);
+  }
+
+  /**
+   * An unclean election (or a leader that took acks=1 writes no follower copied, then died): broker `to`
+   * leads in a new epoch, and the partition's log ends at `keepUpTo`, where `to`'s copy ended; the
+   * records after it are gone (whole batches: `keepUpTo` must be a batch boundary).
+   */
+  truncateAndMoveLeader(topic: string, partition: number, keepUpTo: number, to: number): void {
+    const p = this.partition(topic, partition);
+    if (p.batches.some((b) => b.baseOffset < keepUpTo && b.lastOffset >= keepUpTo))
+      throw new Error(`offset ${keepUpTo} is inside a batch`);
+    p.batches = p.batches.filter((b) => b.baseOffset < keepUpTo);
+    p.records = p.records.filter((r) => r.offset < keepUpTo);
+    p.nextOffset = keepUpTo;
+    this.moveLeader(topic, partition, to);
   }
 
   /** A transaction opens at the partition's end: read_committed fetches stop there until endTransaction(). */
@@ -561,7 +590,7 @@ export class TestCluster {
       const copy = Buffer.from(bytes.subarray(span.position, span.position + 12 + span.header.batchLength));
       stampBatch(copy, 0, p.nextOffset, p.leaderEpoch);
       const last = lastOffsetOf({ baseOffset: p.nextOffset, lastOffsetDelta: span.header.lastOffsetDelta });
-      p.batches.push({ baseOffset: p.nextOffset, lastOffset: last, bytes: copy });
+      p.batches.push({ baseOffset: p.nextOffset, lastOffset: last, leaderEpoch: p.leaderEpoch, bytes: copy });
       for (const batch of decodeBatches(copy)) p.records.push(...batch.records);
       p.nextOffset = last + 1;
     }
@@ -708,6 +737,36 @@ export class TestCluster {
     const fault = this.takeFault({ method: 'InitProducerId', broker }, (f) => f.errorCode !== undefined);
     if (fault) return { errorCode: fault.errorCode!, errorMessage: 'injected', producerId: -1, producerEpoch: -1 };
     return { errorCode: 0, errorMessage: '', producerId: 1000 + this.producerIdsIssued++, producerEpoch: 0 };
+  }
+
+  /**
+   * As the broker's epoch cache answers: the largest epoch at or below the one asked for that wrote here,
+   * and where its records end (the first batch of a later epoch; the log end when none came after).
+   */
+  private offsetForLeaderEpoch(
+    request: v1.OffsetForLeaderEpochRequest__Output,
+    broker: number,
+  ): v1.OffsetForLeaderEpochResponse {
+    return {
+      topics: request.topics.map((t) => ({
+        name: t.name,
+        partitions: t.partitions.map((op) => {
+          const errorCode = this.partitionError('OffsetForLeaderEpoch', broker, t.name, op.partition);
+          if (errorCode !== 0) return { partition: op.partition, errorCode, leaderEpoch: -1, endOffset: -1 };
+          const p = this.partition(t.name, op.partition);
+          if (op.leaderEpoch > p.leaderEpoch || op.leaderEpoch < 0)
+            return { partition: op.partition, errorCode: 0, leaderEpoch: -1, endOffset: -1 };
+          const later = p.batches.find((b) => b.leaderEpoch > op.leaderEpoch);
+          const earlier = p.batches.filter((b) => b.leaderEpoch <= op.leaderEpoch).at(-1);
+          return {
+            partition: op.partition,
+            errorCode: 0,
+            leaderEpoch: earlier?.leaderEpoch ?? op.leaderEpoch,
+            endOffset: later?.baseOffset ?? p.nextOffset,
+          };
+        }),
+      })),
+    };
   }
 
   private listOffsets(request: v1.ListOffsetsRequest__Output, broker: number): v1.ListOffsetsResponse {

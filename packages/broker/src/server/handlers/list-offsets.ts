@@ -2,6 +2,7 @@ import type { v1 } from '@samsa/protocol';
 import { EARLIEST_TIMESTAMP, LATEST_TIMESTAMP } from '../../storage/index.js';
 import type { BrokerContext } from '../context.js';
 import { NO_ERROR, toErrorFields } from '../errors.js';
+import { checkLeaderEpoch } from './fetch.js';
 
 /** ListOffsetsRequest.isolation_level, as FetchRequest's: 1 is read_committed, anything else (0, absent) not. */
 const READ_COMMITTED = 1;
@@ -9,7 +10,8 @@ const READ_COMMITTED = 1;
 /**
  * ListOffsets for consumers: earliest is the log start offset, latest the high watermark (what a
  * consumer can read up to; for a read_committed request the last stable offset), otherwise the first
- * offset it can read whose timestamp is at or after the one asked for, or -1 when there is none.
+ * offset it can read whose timestamp is at or after the one asked for, or -1 when there is none. A
+ * partition naming a leader epoch other than this leader's is refused as Fetch refuses it (KIP-320).
  */
 export function handleListOffsets(
   ctx: BrokerContext,
@@ -40,6 +42,8 @@ export async function listOffsetsAt(
               p.partition,
               ctx.knowsPartition(topic.name, p.partition),
             );
+            // Kafka's ListOffsets v4+: a stale client is told so (an absent epoch, from older clients, is not checked).
+            checkLeaderEpoch(hosted, p.currentLeaderEpoch ?? -1);
             const ok = { partition: p.partition, ...NO_ERROR, timestamp: -1 };
             const readable = () =>
               readCommitted ? hosted.log.lastStableOffset(hosted.highWatermark) : hosted.highWatermark;

@@ -29,6 +29,8 @@ import type { ListOffsetsRequest as _samsa_v1_ListOffsetsRequest, ListOffsetsReq
 import type { ListOffsetsResponse as _samsa_v1_ListOffsetsResponse, ListOffsetsResponse__Output as _samsa_v1_ListOffsetsResponse__Output } from '../../samsa/v1/ListOffsetsResponse.js';
 import type { MetadataRequest as _samsa_v1_MetadataRequest, MetadataRequest__Output as _samsa_v1_MetadataRequest__Output } from '../../samsa/v1/MetadataRequest.js';
 import type { MetadataResponse as _samsa_v1_MetadataResponse, MetadataResponse__Output as _samsa_v1_MetadataResponse__Output } from '../../samsa/v1/MetadataResponse.js';
+import type { OffsetForLeaderEpochRequest as _samsa_v1_OffsetForLeaderEpochRequest, OffsetForLeaderEpochRequest__Output as _samsa_v1_OffsetForLeaderEpochRequest__Output } from '../../samsa/v1/OffsetForLeaderEpochRequest.js';
+import type { OffsetForLeaderEpochResponse as _samsa_v1_OffsetForLeaderEpochResponse, OffsetForLeaderEpochResponse__Output as _samsa_v1_OffsetForLeaderEpochResponse__Output } from '../../samsa/v1/OffsetForLeaderEpochResponse.js';
 import type { ProduceRequest as _samsa_v1_ProduceRequest, ProduceRequest__Output as _samsa_v1_ProduceRequest__Output } from '../../samsa/v1/ProduceRequest.js';
 import type { ProduceResponse as _samsa_v1_ProduceResponse, ProduceResponse__Output as _samsa_v1_ProduceResponse__Output } from '../../samsa/v1/ProduceResponse.js';
 import type { ProduceStreamRequest as _samsa_v1_ProduceStreamRequest, ProduceStreamRequest__Output as _samsa_v1_ProduceStreamRequest__Output } from '../../samsa/v1/ProduceStreamRequest.js';
@@ -233,6 +235,27 @@ export interface BrokerClient extends grpc.Client {
   metadata(argument: _samsa_v1_MetadataRequest, callback: grpc.requestCallback<_samsa_v1_MetadataResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * Where a leader epoch's records end in the leader's log (Kafka's OffsetsForLeaderEpoch, KIP-320), from
+   * the leader's epoch cache: what a consumer asks after a leader change to check that its position is in
+   * the new leader's log. A position at or before the end of its record's epoch is; one past it was
+   * truncated (an acks=1 write or an unclean election lost the records after end_offset).
+   */
+  OffsetForLeaderEpoch(argument: _samsa_v1_OffsetForLeaderEpochRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_samsa_v1_OffsetForLeaderEpochResponse__Output>): grpc.ClientUnaryCall;
+  OffsetForLeaderEpoch(argument: _samsa_v1_OffsetForLeaderEpochRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_samsa_v1_OffsetForLeaderEpochResponse__Output>): grpc.ClientUnaryCall;
+  OffsetForLeaderEpoch(argument: _samsa_v1_OffsetForLeaderEpochRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_samsa_v1_OffsetForLeaderEpochResponse__Output>): grpc.ClientUnaryCall;
+  OffsetForLeaderEpoch(argument: _samsa_v1_OffsetForLeaderEpochRequest, callback: grpc.requestCallback<_samsa_v1_OffsetForLeaderEpochResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Where a leader epoch's records end in the leader's log (Kafka's OffsetsForLeaderEpoch, KIP-320), from
+   * the leader's epoch cache: what a consumer asks after a leader change to check that its position is in
+   * the new leader's log. A position at or before the end of its record's epoch is; one past it was
+   * truncated (an acks=1 write or an unclean election lost the records after end_offset).
+   */
+  offsetForLeaderEpoch(argument: _samsa_v1_OffsetForLeaderEpochRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_samsa_v1_OffsetForLeaderEpochResponse__Output>): grpc.ClientUnaryCall;
+  offsetForLeaderEpoch(argument: _samsa_v1_OffsetForLeaderEpochRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_samsa_v1_OffsetForLeaderEpochResponse__Output>): grpc.ClientUnaryCall;
+  offsetForLeaderEpoch(argument: _samsa_v1_OffsetForLeaderEpochRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_samsa_v1_OffsetForLeaderEpochResponse__Output>): grpc.ClientUnaryCall;
+  offsetForLeaderEpoch(argument: _samsa_v1_OffsetForLeaderEpochRequest, callback: grpc.requestCallback<_samsa_v1_OffsetForLeaderEpochResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * Appends record batches to partitions this broker leads.
    */
   Produce(argument: _samsa_v1_ProduceRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_samsa_v1_ProduceResponse__Output>): grpc.ClientUnaryCall;
@@ -336,6 +359,14 @@ export interface BrokerHandlers extends grpc.UntypedServiceImplementation {
   Metadata: grpc.handleUnaryCall<_samsa_v1_MetadataRequest__Output, _samsa_v1_MetadataResponse>;
   
   /**
+   * Where a leader epoch's records end in the leader's log (Kafka's OffsetsForLeaderEpoch, KIP-320), from
+   * the leader's epoch cache: what a consumer asks after a leader change to check that its position is in
+   * the new leader's log. A position at or before the end of its record's epoch is; one past it was
+   * truncated (an acks=1 write or an unclean election lost the records after end_offset).
+   */
+  OffsetForLeaderEpoch: grpc.handleUnaryCall<_samsa_v1_OffsetForLeaderEpochRequest__Output, _samsa_v1_OffsetForLeaderEpochResponse>;
+  
+  /**
    * Appends record batches to partitions this broker leads.
    */
   Produce: grpc.handleUnaryCall<_samsa_v1_ProduceRequest__Output, _samsa_v1_ProduceResponse>;
@@ -364,6 +395,7 @@ export interface BrokerDefinition extends grpc.ServiceDefinition {
   InitProducerId: MethodDefinition<_samsa_v1_InitProducerIdRequest, _samsa_v1_InitProducerIdResponse, _samsa_v1_InitProducerIdRequest__Output, _samsa_v1_InitProducerIdResponse__Output>
   ListOffsets: MethodDefinition<_samsa_v1_ListOffsetsRequest, _samsa_v1_ListOffsetsResponse, _samsa_v1_ListOffsetsRequest__Output, _samsa_v1_ListOffsetsResponse__Output>
   Metadata: MethodDefinition<_samsa_v1_MetadataRequest, _samsa_v1_MetadataResponse, _samsa_v1_MetadataRequest__Output, _samsa_v1_MetadataResponse__Output>
+  OffsetForLeaderEpoch: MethodDefinition<_samsa_v1_OffsetForLeaderEpochRequest, _samsa_v1_OffsetForLeaderEpochResponse, _samsa_v1_OffsetForLeaderEpochRequest__Output, _samsa_v1_OffsetForLeaderEpochResponse__Output>
   Produce: MethodDefinition<_samsa_v1_ProduceRequest, _samsa_v1_ProduceResponse, _samsa_v1_ProduceRequest__Output, _samsa_v1_ProduceResponse__Output>
   ProduceStream: MethodDefinition<_samsa_v1_ProduceStreamRequest, _samsa_v1_ProduceStreamResponse, _samsa_v1_ProduceStreamRequest__Output, _samsa_v1_ProduceStreamResponse__Output>
 }

@@ -9,6 +9,13 @@ export interface ListOffsetsPartition {
    * -2 earliest, -1 latest, otherwise a timestamp in ms.
    */
   'timestamp'?: (number | string | Long);
+  /**
+   * The partition's leader epoch as the caller's metadata has it (Kafka's ListOffsets v4+, KIP-320): an
+   * older epoch than the leader's is refused with FENCED_LEADER_EPOCH (the caller's metadata is stale), a
+   * newer one with UNKNOWN_LEADER_EPOCH (this broker is behind). Absent (older clients) or -1: not checked.
+   */
+  'currentLeaderEpoch'?: (number);
+  '_currentLeaderEpoch'?: "currentLeaderEpoch";
 }
 
 export interface ListOffsetsPartition__Output {
@@ -17,4 +24,11 @@ export interface ListOffsetsPartition__Output {
    * -2 earliest, -1 latest, otherwise a timestamp in ms.
    */
   'timestamp': (number);
+  /**
+   * The partition's leader epoch as the caller's metadata has it (Kafka's ListOffsets v4+, KIP-320): an
+   * older epoch than the leader's is refused with FENCED_LEADER_EPOCH (the caller's metadata is stale), a
+   * newer one with UNKNOWN_LEADER_EPOCH (this broker is behind). Absent (older clients) or -1: not checked.
+   */
+  'currentLeaderEpoch'?: (number);
+  '_currentLeaderEpoch'?: "currentLeaderEpoch";
 }

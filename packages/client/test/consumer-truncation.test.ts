@@ -1,0 +1,144 @@
+/**
+ * KIP-320 on the consumer's side, against the in-process test cluster: after a leader change the consumer
+ * asks the new leader (OffsetForLeaderEpoch) where the epoch of its last records ends, before fetching
+ * again. When the new leader's log ends that epoch before the consumer's position (records written with
+ * acks=1 that no follower copied, an unclean election), autoOffsetReset 'none' throws LogTruncationError
+ * and the other policies move the position back to where the logs diverge: no record of the new leader
+ * is skipped, none of the old ones is read twice.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { v1 } from '@samsa/protocol';
+import {
+  type ConsumedMessage,
+  type ConsumerOptions,
+  LogTruncationError,
+  OffsetOutOfRangeError,
+  Samsa,
+} from '@samsa/client';
+import { TestCluster, waitFor } from './support/test-cluster.js';
+
+type EpochQuery = v1.OffsetForLeaderEpochRequest__Output;
+type ListOffsets = v1.ListOffsetsRequest__Output;
+
+const fastRetry = { retries: 100, initialRetryTimeMs: 10, maxRetryTimeMs: 50 };
+
+async function take(iterator: AsyncIterator<ConsumedMessage>, n: number): Promise<string[]> {
+  const out: string[] = [];
+  while (out.length < n) {
+    const next = await iterator.next();
+    if (next.done) break;
+    out.push(`${next.value.offset}:${next.value.value?.toString() ?? ''}`);
+  }
+  return out;
+}
+
+const range = (from: number, prefix: string, count: number) =>
+  Array.from({ length: count }, (_, i) => `${from + i}:${prefix}${i}`);
+
+describe('consumer and log truncation (KIP-320)', () => {
+  let cluster: TestCluster;
+  let samsa: Samsa | undefined;
+
+  beforeEach(async () => {
+    cluster = await TestCluster.start({ brokers: 2 });
+    cluster.createTopic('t', 1, { leaders: [0] });
+  });
+
+  afterEach(async () => {
+    await samsa?.close();
+    samsa = undefined;
+    await cluster.stop();
+  });
+
+  /**
+   * A consumer of t-0 that has received offsets 0-19 from broker 0 in epoch 0: 0-9 (a0..a9) are the
+   * records every replica has, 10-19 (b0..b9) the ones only broker 0 took.
+   */
+  async function consumedTwenty(options: Partial<ConsumerOptions> = {}) {
+    samsa = new Samsa({ brokers: cluster.bootstrap, retry: fastRetry });
+    const consumer = samsa.consumer({ maxWaitMs: 50, autoOffsetReset: 'earliest', ...options });
+    cluster.appendValues('t', 0, 'a', 10);
+    cluster.appendValues('t', 0, 'b', 10);
+    await consumer.assign([{ topic: 't' }]);
+    consumer.seek({ topic: 't', partition: 0, offset: 0 });
+    const iterator = consumer.messages();
+    expect(await take(iterator, 20)).toEqual([...range(0, 'a', 10), ...range(10, 'b', 10)]);
+    return { consumer, iterator };
+  }
+
+  it('moves the position back to where the logs diverge and reads the new leader from there', async () => {
+    const { consumer, iterator } = await consumedTwenty();
+    // Broker 1 never had b0..b9: it leads in epoch 1 from offset 10 and takes five records of its own.
+    cluster.truncateAndMoveLeader('t', 0, 10, 1);
+    cluster.appendValues('t', 0, 'c', 5);
+    expect(await take(iterator, 5)).toEqual(range(10, 'c', 5));
+    expect(consumer.position({ topic: 't', partition: 0 })).toBe(15);
+    // Asked of the new leader, under its epoch, for the epoch of the last record received.
+    const asked = cluster.requestsOf<EpochQuery>('OffsetForLeaderEpoch');
+    expect(asked.map((r) => r.broker)).toEqual([1]);
+    expect(asked[0]!.request.topics[0]!.partitions[0]).toMatchObject({ currentLeaderEpoch: 1, leaderEpoch: 0 });
+    await iterator.return?.();
+  }, 30_000);
+
+  it("throws LogTruncationError with autoOffsetReset 'none', naming position and divergent offset", async () => {
+    const { consumer, iterator } = await consumedTwenty({ autoOffsetReset: 'none' });
+    cluster.truncateAndMoveLeader('t', 0, 10, 1);
+    cluster.appendValues('t', 0, 'c', 15);
+    const err = await iterator.next().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(LogTruncationError);
+    expect(err).toBeInstanceOf(OffsetOutOfRangeError);
+    expect(err).toMatchObject({ topic: 't', partition: 0, offset: 20, divergentOffset: 10 });
+    // The application decides: seek to the divergent offset reads the new leader's records from there.
+    consumer.seek({ topic: 't', partition: 0, offset: (err as LogTruncationError).divergentOffset });
+    expect(await take(consumer.messages(), 15)).toEqual(range(10, 'c', 15));
+  }, 30_000);
+
+  it('goes on from its position when the new leader has every record it read', async () => {
+    const { iterator } = await consumedTwenty({ autoOffsetReset: 'none' });
+    cluster.moveLeader('t', 0, 1);
+    cluster.appendValues('t', 0, 'c', 3);
+    expect(await take(iterator, 3)).toEqual(range(20, 'c', 3));
+    const asked = cluster.requestsOf<EpochQuery>('OffsetForLeaderEpoch');
+    expect(asked.length).toBe(1);
+    await iterator.return?.();
+  }, 30_000);
+
+  it('drops prefetched records past the divergence that the application was not handed', async () => {
+    const { consumer, iterator } = await consumedTwenty({ autoOffsetReset: 'none' });
+    consumer.seek({ topic: 't', partition: 0, offset: 5 });
+    // Offsets 5-9 are handed out (their epoch known), 10-19 wait in the chunk being iterated.
+    expect(await take(iterator, 5)).toEqual(['5:a5', '6:a6', '7:a7', '8:a8', '9:a9']);
+    cluster.truncateAndMoveLeader('t', 0, 10, 1);
+    cluster.appendValues('t', 0, 'c', 2);
+    // The consumer sees the move (its next fetch, from 20, is refused), validates and fetches from broker 1.
+    await waitFor(() => cluster.requests.some((r) => r.method === 'Fetch' && r.broker === 1));
+    // The chunk came from one fetch with offsets 5-19: what is left of it (b0..b9) was dropped when the
+    // leader change was seen; no error, since the application has none of the lost records.
+    expect(await take(iterator, 2)).toEqual(range(10, 'c', 2));
+    await iterator.return?.();
+  }, 30_000);
+
+  it('does not validate against brokers without OffsetForLeaderEpoch, and keeps fetching', async () => {
+    await cluster.stop();
+    cluster = await TestCluster.start({ brokers: 2, offsetForLeaderEpoch: false });
+    cluster.createTopic('t', 1, { leaders: [0] });
+    const { iterator } = await consumedTwenty({ autoOffsetReset: 'none' });
+    cluster.moveLeader('t', 0, 1);
+    cluster.appendValues('t', 0, 'c', 3);
+    expect(await take(iterator, 3)).toEqual(range(20, 'c', 3));
+    await iterator.return?.();
+  }, 30_000);
+
+  it('ListOffsets names the leader epoch the metadata has', async () => {
+    samsa = new Samsa({ brokers: cluster.bootstrap, retry: fastRetry });
+    cluster.moveLeader('t', 0, 1);
+    const consumer = samsa.consumer({});
+    await consumer.assign([{ topic: 't' }]);
+    await consumer.seekToEnd();
+    const asked = cluster.requestsOf<ListOffsets>('ListOffsets');
+    expect(asked.at(-1)!.request.topics[0]!.partitions[0]).toMatchObject({ timestamp: -1, currentLeaderEpoch: 1 });
+  }, 30_000);
+});
