@@ -263,6 +263,52 @@ describe('Membership (the consumer side of KIP-848)', () => {
     expect(only(m.poll(110), 'heartbeat').request.memberEpoch).toBe(0);
   });
 
+  it('an unreleased instance id refused for a session and a heartbeat interval more is fatal (the holder is alive)', () => {
+    // sessionTimeoutMs 10 000, heartbeat interval 5 000 (the default until a coordinator says): 15 s of refusals.
+    const m = new Membership({ ...config, instanceId: 'i-1' });
+    m.subscribe({ kind: 'topics', topics: ['t'] }, 0);
+    let t = 0;
+    let fatal: Extract<MembershipAction, { type: 'fatal' }> | undefined;
+    while (fatal === undefined && t < 60_000) {
+      for (const a of m.poll(t)) {
+        if (a.type === 'heartbeat') m.heartbeatFailed(a.seq, ErrorCodes.UNRELEASED_INSTANCE_ID.code, 'in use', t + 10);
+        if (a.type === 'fatal') fatal = a;
+      }
+      const wake = m.nextWakeMs();
+      if (wake === Infinity) break;
+      t = Math.max(t + 10, wake);
+    }
+    fatal ??= m.poll(t).find((a) => a.type === 'fatal') as typeof fatal;
+    expect(fatal?.errorCode).toBe(ErrorCodes.UNRELEASED_INSTANCE_ID.code);
+    expect(fatal?.message).toContain('alive');
+    // Not before the holder's session could have ended, nor much later (the retry backoff is at most 1 s).
+    expect(t).toBeGreaterThanOrEqual(15_000);
+    expect(t).toBeLessThan(17_000);
+    expect(m.state).toBe('fatal');
+  });
+
+  it('refusals of the instance id are counted per run: an answered join in between starts the count again', () => {
+    const m = new Membership({ ...config, instanceId: 'i-1' });
+    m.subscribe({ kind: 'topics', topics: ['t'] }, 0);
+    const first = only(m.poll(0), 'heartbeat');
+    m.heartbeatFailed(first.seq, ErrorCodes.UNRELEASED_INSTANCE_ID.code, 'in use', 10);
+    // The holder's session ends: the join gets in at 12 s, then the member is fenced and rejoins.
+    const join = only(m.poll(12_000), 'heartbeat');
+    m.heartbeatSucceeded(
+      join.seq,
+      { memberId: 'm1', memberEpoch: 3, heartbeatIntervalMs: 5_000, assignment: [] },
+      12_000,
+    );
+    const beat = only(m.poll(17_000), 'heartbeat');
+    m.heartbeatFailed(beat.seq, ErrorCodes.UNKNOWN_MEMBER_ID.code, 'expelled', 17_000);
+    m.lost(only(m.poll(17_000), 'lose').id, 17_000);
+    const rejoin = only(m.poll(m.nextWakeMs()), 'heartbeat');
+    m.heartbeatFailed(rejoin.seq, ErrorCodes.UNRELEASED_INSTANCE_ID.code, 'taken over', 17_500);
+    // 17.5 s after the first refusal, but the first of this run: retried, not fatal.
+    expect(m.state).toBe('joining');
+    expect(only(m.poll(m.nextWakeMs()), 'heartbeat').request.memberEpoch).toBe(0);
+  });
+
   it('leaves: revokes everything, then sends epoch -1 at once, then is left', () => {
     const m = joined(tps('t', 0, 1));
     m.reconciled(only(m.poll(10), 'reconcile').id);

@@ -153,7 +153,8 @@ const RETRY_HEARTBEAT = new Set<number>([
   ErrorCodes.COORDINATOR_LOAD_IN_PROGRESS.code,
   ErrorCodes.NETWORK_EXCEPTION.code,
   ErrorCodes.REQUEST_TIMED_OUT.code,
-  // The previous holder of our instance id has not left yet; it will once its session expires.
+  // The previous holder of our instance id has not left yet; it will once its session expires (bounded:
+  // see unreleasedSinceMs).
   ErrorCodes.UNRELEASED_INSTANCE_ID.code,
 ]);
 
@@ -188,6 +189,13 @@ export class Membership {
    */
   private seenSinceMs = 0;
   private leaveAsStatic = false;
+  /**
+   * When a join was first refused with UnreleasedInstanceId, in the current run of refusals. Kafka's
+   * consumer gives up at the first; this one waits, so a crashed static member's restart gets in once the
+   * crashed process's session ends on the coordinator. Refused for a session timeout and one heartbeat
+   * interval more, the holder is alive (it heartbeats): the join fails for good, as Kafka's does.
+   */
+  private unreleasedSinceMs: number | undefined;
   /**
    * The poll timer: the hand-out count the application held at the last observation, -1 when it held
    * nothing, and when that count was first seen held. The records were handed out before that, so the
@@ -334,6 +342,7 @@ export class Membership {
     this.failures = 0;
     this.retryAtMs = 0;
     this.seenSinceMs = sentMs;
+    this.unreleasedSinceMs = undefined;
     if (leaving) {
       this.leaveAnswered(nowMs);
       return;
@@ -358,6 +367,18 @@ export class Membership {
       if (leaving) this.leaveAnswered(nowMs);
       else this.fence(`${message} (code ${errorCode})`, errorCode === ErrorCodes.UNKNOWN_MEMBER_ID.code);
       return;
+    }
+    if (errorCode === ErrorCodes.UNRELEASED_INSTANCE_ID.code && !leaving) {
+      this.unreleasedSinceMs ??= nowMs;
+      const refusedMs = nowMs - this.unreleasedSinceMs;
+      if (refusedMs >= this.config.sessionTimeoutMs + this.heartbeatIntervalMs) {
+        this.failFatally(
+          errorCode,
+          `${message} (code ${errorCode}): refused for ${refusedMs} ms, longer than a session of the member ` +
+            'holding the instance: it is alive (another process with the same groupInstanceId)',
+        );
+        return;
+      }
     }
     if (RETRY_HEARTBEAT.has(errorCode) || (errorCode !== 0 && errorSpecForCode(errorCode).retriable)) {
       this.retryAtMs = nowMs + this.backoffMs();
