@@ -263,7 +263,7 @@ describe('Membership (the consumer side of KIP-848)', () => {
     expect(only(m.poll(110), 'heartbeat').request.memberEpoch).toBe(0);
   });
 
-  it('an unreleased instance id refused for a session and a heartbeat interval more is fatal (the holder is alive)', () => {
+  it('unreleased instance id refused for a session and one heartbeat interval more: fatal', () => {
     // sessionTimeoutMs 10 000, heartbeat interval 5 000 (the default until a coordinator says): 15 s of refusals.
     const m = new Membership({ ...config, instanceId: 'i-1' });
     m.subscribe({ kind: 'topics', topics: ['t'] }, 0);
