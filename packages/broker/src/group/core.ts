@@ -596,7 +596,9 @@ export class GroupCoordinatorCore {
       const target = previous.member.target;
       this.removeMember(this.groups.get(input.groupId)!, previous.memberId, write);
       write({ type: 'target', group: input.groupId, memberId, value: { partitions: target } });
-      write({ type: 'current', group: input.groupId, memberId, value: { ...old, memberEpoch: epoch } });
+      // Its own assignment epoch (reconcile moves it to the new one): the earlier incarnation's are not its.
+      const value = { ...old, memberEpoch: epoch, assignmentEpoch: epoch };
+      write({ type: 'current', group: input.groupId, memberId, value });
       this.replacedStatic = true;
       const was = previous.member.meta;
       this.subscriptionEdited ||=
@@ -1065,6 +1067,7 @@ export class GroupCoordinatorCore {
         state: 'UnrevokedPartitions',
         assigned: keep,
         pendingRevocation: revoke,
+        assignmentEpoch: assignmentEpochOf(current),
       });
     const wanted = tp.toKeys(tp.minus(target, current.assigned));
     const free = wanted.filter((key) => {
@@ -1076,11 +1079,18 @@ export class GroupCoordinatorCore {
         ? { memberEpoch: current.memberEpoch, previousMemberEpoch: current.previousMemberEpoch }
         : { memberEpoch: targetEpoch, previousMemberEpoch: current.memberEpoch };
     const state: MemberState = free.length < wanted.length ? 'UnreleasedPartitions' : 'Stable';
+    const assigned = tp.union(keep, tp.fromKeys(free));
+    // An epoch-only move (a takeover, or a join or leave elsewhere that leaves this member's partitions as
+    // they were) keeps the assignment epoch: the member's commits sent before it heard of its new epoch
+    // still come from the assignment it has. A new incarnation starts its own.
+    const unchanged =
+      !rejoined && tp.equal(assigned, tp.union(current.assigned, current.pendingRevocation)) && current.memberEpoch > 0;
     return next(current, {
       ...epochs,
       state,
-      assigned: tp.union(keep, tp.fromKeys(free)),
+      assigned,
       pendingRevocation: tp.EMPTY,
+      assignmentEpoch: unchanged ? assignmentEpochOf(current) : epochs.memberEpoch,
     });
   }
 
@@ -1250,13 +1260,20 @@ export class GroupCoordinatorCore {
     return NONE;
   }
 
-  /** A member's commit or fetch: the member must be in the group at exactly this epoch. */
+  /**
+   * A member's commit or fetch: the member must be in the group at this epoch, or (a KIP-848 member) at an
+   * earlier one since which its partitions have not changed (KIP-1251): an epoch-only move, such as the
+   * group epoch a static member's takeover or a join elsewhere bumps, does not fail the commits the member
+   * sent before it heard of its new epoch. A classic member's generation must be exact.
+   */
   private checkMember(group: Group | undefined, groupId: string, memberId: string, memberEpoch: number): void {
     const member = group?.members.get(memberId);
     if (!member) fail(ErrorCodes.UNKNOWN_MEMBER_ID, `member ${memberId} is not in group ${groupId}`);
-    if (member.current.memberEpoch === STATIC_LEAVE_EPOCH)
+    const current = member.current;
+    if (current.memberEpoch === STATIC_LEAVE_EPOCH)
       fail(ErrorCodes.UNKNOWN_MEMBER_ID, `member ${memberId} left group ${groupId}`);
-    if (member.current.memberEpoch !== memberEpoch)
+    const since = member.meta.classic ? current.memberEpoch : assignmentEpochOf(current);
+    if (memberEpoch < since || memberEpoch > current.memberEpoch)
       fail(
         // A classic member's epoch is its generation: ILLEGAL_GENERATION is what its client understands.
         member.meta.classic ? ErrorCodes.ILLEGAL_GENERATION : ErrorCodes.STALE_MEMBER_EPOCH,
@@ -1433,6 +1450,12 @@ function next(current: CurrentValue, proposed: CurrentValue): CurrentValue {
     current.previousMemberEpoch === proposed.previousMemberEpoch &&
     current.state === proposed.state &&
     tp.equal(current.assigned, proposed.assigned) &&
-    tp.equal(current.pendingRevocation, proposed.pendingRevocation);
+    tp.equal(current.pendingRevocation, proposed.pendingRevocation) &&
+    assignmentEpochOf(current) === assignmentEpochOf(proposed);
   return same ? current : proposed;
+}
+
+/** The epoch from which the member's commits are its current assignment's (records before it: its epoch). */
+function assignmentEpochOf(current: CurrentValue): number {
+  return current.assignmentEpoch ?? current.memberEpoch;
 }

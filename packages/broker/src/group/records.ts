@@ -86,6 +86,13 @@ export interface CurrentValue {
   readonly assigned: TopicPartitions;
   /** Partitions the member still owns but was asked to give back. */
   readonly pendingRevocation: TopicPartitions;
+  /**
+   * The epoch since which the member has owned exactly these partitions (assigned and pending revocation)
+   * in this incarnation (KIP-1251's assignment epoch, per member): a commit under any epoch from it to
+   * memberEpoch comes from the assignment the member still has. Absent (records written before it): the
+   * member epoch.
+   */
+  readonly assignmentEpoch?: number;
 }
 export interface CurrentRecord {
   readonly type: 'current';

@@ -274,6 +274,51 @@ describe('group core', () => {
     expect(commit(b3.memberId, b4.memberEpoch)).toBe(ErrorCodes.UNKNOWN_MEMBER_ID.code);
   });
 
+  it("a static takeover's epoch bump does not fail the other members' commits under their epoch before it", () => {
+    const { core, hb } = setup();
+    const ctx = { nowMs: 2_000, topics };
+    const input = (memberId: string, memberEpoch: number, partition: number) => ({
+      groupId: 'g',
+      memberId,
+      memberEpoch,
+      topics: [{ name: 'orders', partitions: [{ partition, offset: 3, leaderEpoch: -1, metadata: '' }] }],
+    });
+    const commit = (memberId: string, memberEpoch: number, partition: number) =>
+      codeOf(() => core.commitOffsets(input(memberId, memberEpoch, partition), ctx));
+    const txnCommit = (memberId: string, memberEpoch: number, partition: number) =>
+      codeOf(() => core.txnCommitRecords(input(memberId, memberEpoch, partition), ctx));
+    const join = { memberEpoch: 0, instanceId: 'i-b', subscribedTopicNames: ['orders'], ownedTopicPartitions: [] };
+    const a = hb({ memberEpoch: 0, subscribedTopicNames: ['orders'], ownedTopicPartitions: [] });
+    const b = hb(join);
+    let a2 = hb({ memberId: a.memberId, memberEpoch: 1, ownedTopicPartitions: owned(a.assignment) });
+    a2 = hb({ memberId: a.memberId, memberEpoch: a2.memberEpoch, ownedTopicPartitions: owned(a2.assignment) });
+    const b2 = hb({ memberId: b.memberId, memberEpoch: b.memberEpoch, ownedTopicPartitions: [] });
+    const mine = a2.assignment!.orders![0]!;
+    hb({ memberId: b.memberId, memberEpoch: -2 });
+    const b3 = hb(join);
+    expect(b3.memberEpoch).toBeGreaterThan(b2.memberEpoch);
+    // a's next heartbeat moves it to the new epoch, its partitions as they were; a commit it sent before
+    // it heard of that epoch arrives after: taken (before, StaleMemberEpoch, and in a transaction an abort).
+    const a3 = hb({ memberId: a.memberId, memberEpoch: a2.memberEpoch, ownedTopicPartitions: owned(a2.assignment) });
+    expect(a3.memberEpoch).toBeGreaterThan(a2.memberEpoch);
+    expect(a3.assignment).toEqual(a2.assignment);
+    expect(commit(a.memberId, a2.memberEpoch, mine)).toBeUndefined();
+    expect(txnCommit(a.memberId, a2.memberEpoch, mine)).toBeUndefined();
+    expect(commit(a.memberId, a3.memberEpoch, mine)).toBeUndefined();
+    // Not an epoch the member never had, nor one of another incarnation.
+    expect(commit(a.memberId, a3.memberEpoch + 1, mine)).toBe(ErrorCodes.STALE_MEMBER_EPOCH.code);
+    expect(commit(b3.memberId, b2.memberEpoch, b3.assignment!.orders![0]!)).toBe(ErrorCodes.STALE_MEMBER_EPOCH.code);
+    // Once a's partitions change (a third member takes some), its earlier epochs are refused again.
+    hb({ memberEpoch: 0, subscribedTopicNames: ['orders'], ownedTopicPartitions: [] });
+    let a4 = hb({ memberId: a.memberId, memberEpoch: a3.memberEpoch, ownedTopicPartitions: owned(a3.assignment) });
+    a4 = hb({ memberId: a.memberId, memberEpoch: a4.memberEpoch, ownedTopicPartitions: owned(a4.assignment) });
+    expect(a4.memberEpoch).toBeGreaterThan(a3.memberEpoch);
+    const kept = a4.assignment!.orders![0]!;
+    expect(commit(a.memberId, a3.memberEpoch, kept)).toBe(ErrorCodes.STALE_MEMBER_EPOCH.code);
+    expect(txnCommit(a.memberId, a3.memberEpoch, kept)).toBe(ErrorCodes.ILLEGAL_GENERATION.code);
+    expect(commit(a.memberId, a4.memberEpoch, kept)).toBeUndefined();
+  });
+
   it('a member rejoining with epoch 0 gets an epoch no earlier incarnation had: their commits are refused', () => {
     const { core, hb, log } = setup();
     const ctx = { nowMs: 2_000, topics };
