@@ -198,6 +198,12 @@ export const ErrorCodes = Object.freeze({
     false,
     'A newer transaction coordinator exists for this transactional id',
   ),
+  TRANSACTIONAL_ID_AUTHORIZATION_FAILED: spec(
+    53,
+    'TransactionalIdAuthorizationFailed',
+    false,
+    'Transactional id authorization failed (a Produce with transactional records names no transactional id)',
+  ),
   OPERATION_NOT_ATTEMPTED: spec(
     55,
     'OperationNotAttempted',

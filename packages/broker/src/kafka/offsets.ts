@@ -51,15 +51,13 @@ export async function listOffsets(
       partitions: t.partitions.map((p): kafka.ListOffsetsPartitionResult => {
         const r = found.get(key(t.name, p))!;
         const offset = Number(r.offset ?? -1);
-        const latest = p.timestamp === kafka.LIST_OFFSETS_LATEST && (r.errorCode ?? 0) === 0;
         return {
           partitionIndex: p.partitionIndex,
           errorCode: r.errorCode ?? 0,
           oldStyleOffsets: offset >= 0 ? [offset] : [],
           timestamp: Number(r.timestamp ?? -1),
           offset,
-          // Kafka answers "latest" with the leader's epoch (the epoch of the others' records is not looked up).
-          leaderEpoch: latest ? (ctx.partitions.get(t.name, p.partitionIndex)?.leaderEpoch ?? -1) : -1,
+          leaderEpoch: (r.errorCode ?? 0) === 0 ? epochOfAnswer(ctx, t.name, p, offset) : -1,
         };
       }),
     })),
@@ -68,6 +66,25 @@ export async function listOffsets(
 }
 
 type Asked = kafka.ListOffsetsRequestData['topics'][number]['partitions'][number];
+
+/**
+ * The leader epoch of a ListOffsets answer (v4+), as Kafka's broker gives it: for "latest" the leader's
+ * epoch; otherwise the epoch of the leader that wrote the offset found (the batch's, from the epoch
+ * cache: the last epoch starting at or before it), for "earliest" the log start offset's; -1 when
+ * nothing was found.
+ */
+function epochOfAnswer(ctx: BrokerContext, topic: string, p: Asked, offset: number): number {
+  const hosted = ctx.partitions.get(topic, p.partitionIndex);
+  if (hosted === undefined) return -1;
+  if (p.timestamp === kafka.LIST_OFFSETS_LATEST) return hosted.leaderEpoch;
+  if (offset < 0) return -1;
+  let epoch = -1;
+  for (const entry of hosted.epochCache.epochEntries) {
+    if (entry.startOffset > offset) break;
+    epoch = entry.epoch;
+  }
+  return epoch;
+}
 
 /**
  * ListOffsets v4+ names the leader epoch the client knows, and the leader checks it as Fetch does: an
