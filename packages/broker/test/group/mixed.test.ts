@@ -172,6 +172,29 @@ describe('mixed groups: classic members in a KIP-848 group', () => {
     expect(s.beat(a.memberId, acked.memberEpoch)).toBe(ErrorCodes.UNKNOWN_MEMBER_ID.code);
   });
 
+  it("a KIP-848 leave naming a classic member removes it, as Kafka's (no protocol check on a leave)", async () => {
+    // Kafka's GroupMetadataManager.consumerGroupLeave fences whichever member the id names, classic or not
+    // (the protocol is checked on a heartbeat that is not a leave, and LeaveGroup takes both kinds since
+    // KAFKA-18188): a member id is the member's own secret, so its holder may remove it either way.
+    const s = await new Setup().start();
+    const a = await s.sdk('', 0);
+    const joined = await s.join('');
+    const b = joined.memberId;
+    expect(s.coordinator.coreOf(0)!.describeGroup('g')!.members).toHaveLength(2);
+    await expect(s.sdk(b, joined.generationId)).rejects.toMatchObject({ code: ErrorCodes.UNKNOWN_MEMBER_ID.code });
+    const left = await s.sdk(b, -1);
+    expect(left).toMatchObject({ memberId: b, memberEpoch: -1 });
+    expect(
+      s.coordinator
+        .coreOf(0)!
+        .describeGroup('g')!
+        .members.map((m) => m.memberId),
+    ).toEqual([a.memberId]);
+    expect(s.beat(b, joined.generationId)).toBe(ErrorCodes.UNKNOWN_MEMBER_ID.code);
+    const after = await s.sdk(a.memberId, a.memberEpoch, a.assignment);
+    expect(count(after.assignment)).toBe(4);
+  });
+
   it('a KIP-848 rejoin that moves no partition does not make classic members rejoin', async () => {
     const s = await new Setup().start();
     const a = await s.sdk('', 0);
