@@ -1,9 +1,11 @@
 /**
  * `samsa consume --group` and `samsa consumer-groups` end to end against real processes: two console
  * consumers in one group split a topic; list, describe (offsets, lag, members, state), reset-offsets
- * (dry run, execute, refused while the group has members) and delete.
+ * (dry run, execute, refused while the group has members) and delete; lag to the last stable offset
+ * with --isolation read_committed.
  */
 import { join } from 'node:path';
+import { Samsa } from '@samsa/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runSamsa } from '../helpers/cli.js';
 import { CLI_MAIN, LocalCluster } from '../helpers/cluster.js';
@@ -27,6 +29,7 @@ beforeAll(async () => {
       'group.consumer.heartbeat.interval.ms': '500',
       'offsets.topic.num.partitions': '3',
       'offsets.topic.replication.factor': '1',
+      'transaction.state.log.num.partitions': '2',
     },
   });
   bootstrap = cluster.bootstrap[0]!;
@@ -85,6 +88,33 @@ function rows(stdout: string, header: string): string[][] {
 }
 
 describe('samsa consume --group and samsa consumer-groups', () => {
+  it('--describe --isolation read_committed: lag to the last stable offset, before an open transaction', async () => {
+    const topic = await topicWith(1, ['a', 'b', 'c']);
+    const group = unique('isolation');
+    const reset = ['consumer-groups', '--reset-offsets', '--group', group, '--topic', topic, '--to-offset', '1'];
+    expect((await samsa([...reset, '--execute'])).code).toBe(0);
+    await using client = new Samsa({ brokers: [bootstrap] });
+    const producer = client.producer({ transactionalId: unique('isolation-tx') });
+    await producer.begin();
+    for (const v of ['t0', 't1']) await producer.send({ topic, partition: 0, value: v });
+    try {
+      // Kafka's default: lag to the log end offset, the open transaction's records included.
+      const plain = await samsa(['consumer-groups', '--describe', '--group', group]);
+      expect(plain.code, plain.stderr).toBe(0);
+      expect(plain.stdout).toContain('LOG-END-OFFSET');
+      expect(rows(plain.stdout, 'GROUP')[0]!.slice(3, 6)).toEqual(['1', '5', '4']);
+      const stable = await samsa(['consumer-groups', '--describe', '--group', group, '--isolation', 'read_committed']);
+      expect(stable.code, stable.stderr).toBe(0);
+      expect(stable.stdout).toContain('LAST-STABLE-OFFSET');
+      expect(rows(stable.stdout, 'GROUP')[0]!.slice(3, 6)).toEqual(['1', '3', '2']);
+      const bad = await samsa(['consumer-groups', '--describe', '--group', group, '--isolation', 'committed']);
+      expect(bad.code).toBe(2);
+    } finally {
+      await producer.abort();
+      await producer.close();
+    }
+  });
+
   it('two console consumers in one group split a topic between them', async () => {
     const topic = await topicWith(2, []);
     const group = unique('console');

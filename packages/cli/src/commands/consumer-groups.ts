@@ -28,6 +28,7 @@ interface Options {
   toDatetime?: string;
   dryRun?: boolean;
   execute?: boolean;
+  isolation?: string;
 }
 
 /** A --topic value: `T` (every partition) or `T:P[,P...]`. */
@@ -72,6 +73,11 @@ export function registerConsumerGroups(program: Command): void {
     .option('--members', 'with --describe: the members, their hosts and partition counts')
     .option('--state [state]', 'with --describe: the group state; with --list: only groups in this state')
     .option('--verbose', 'with --describe --members: the partitions of each member')
+    .option(
+      '--isolation <level>',
+      "with --describe: read_uncommitted (lag to the log end offset, the default, as Kafka's tool) or " +
+        'read_committed (lag to the last stable offset, as read_committed consumers count it)',
+    )
     .option('--topic <topic[:p,...]>', 'topic (and partitions) to reset or delete (repeatable)', collect, [])
     .option('--all-topics', 'with --reset-offsets: every topic the group has offsets for')
     .option('--to-earliest', 'reset to the log start offset')
@@ -86,6 +92,10 @@ export function registerConsumerGroups(program: Command): void {
       if (actions !== 1)
         throw new CliError('give exactly one of --list, --describe, --delete, --reset-offsets, --delete-offsets', 2);
       if (!o.list && o.group === undefined) throw new CliError('--group is required', 2);
+      if (o.isolation !== undefined && o.isolation !== 'read_uncommitted' && o.isolation !== 'read_committed')
+        throw new CliError(`--isolation is read_uncommitted or read_committed, not '${o.isolation}'`, 2);
+      if (o.isolation !== undefined && (!o.describe || o.members || o.state !== undefined))
+        throw new CliError('--isolation goes with --describe (the offsets table)', 2);
       await using samsa = await connect(o.bootstrapServer, 'samsa-consumer-groups');
       const admin = samsa.admin();
       const group = o.group as string;
@@ -169,11 +179,20 @@ async function describe(admin: Admin, group: string, o: Options): Promise<void> 
     if (description.members.length === 0) process.stdout.write(`\nConsumer group '${group}' has no active members.\n`);
     return;
   }
-  await describeOffsets(admin, group, description);
+  await describeOffsets(admin, group, description, o.isolation === 'read_committed');
 }
 
-/** Per partition: committed offset, log end offset, lag, and the member that owns it. */
-async function describeOffsets(admin: Admin, group: string, description: GroupDescription | undefined): Promise<void> {
+/**
+ * Per partition: committed offset, log end offset, lag, and the member that owns it. With `readCommitted`
+ * the end is the last stable offset (ListOffsets at read_committed): records of open transactions are not
+ * lag a read_committed member can consume yet.
+ */
+async function describeOffsets(
+  admin: Admin,
+  group: string,
+  description: GroupDescription | undefined,
+  readCommitted: boolean,
+): Promise<void> {
   const committed = await admin.fetchGroupOffsets(group);
   const owners = new Map<string, { memberId: string; host: string; clientId: string }>();
   for (const m of description?.members ?? [])
@@ -189,7 +208,8 @@ async function describeOffsets(admin: Admin, group: string, description: GroupDe
   if (keys.size === 0 && !description) throw new CliError(`Consumer group '${group}' does not exist.`);
   const ends = new Map<string, number>();
   for (const topic of new Set([...keys.values()].map((k) => k.topic)))
-    for (const p of await admin.fetchTopicOffsets(topic)) ends.set(`${topic}\0${p.partition}`, p.high);
+    for (const p of await admin.fetchTopicOffsets(topic, readCommitted ? { isolationLevel: 'read_committed' } : {}))
+      ends.set(`${topic}\0${p.partition}`, p.high);
   const rows = [...keys.entries()]
     .sort(([, a], [, b]) => a.topic.localeCompare(b.topic) || a.partition - b.partition)
     .map(([key, k]) => {
@@ -212,7 +232,17 @@ async function describeOffsets(admin: Admin, group: string, description: GroupDe
     process.stdout.write(`\nConsumer group '${group}' has no active members.\n\n`);
   process.stdout.write(
     formatTable(
-      ['GROUP', 'TOPIC', 'PARTITION', 'CURRENT-OFFSET', 'LOG-END-OFFSET', 'LAG', 'CONSUMER-ID', 'HOST', 'CLIENT-ID'],
+      [
+        'GROUP',
+        'TOPIC',
+        'PARTITION',
+        'CURRENT-OFFSET',
+        readCommitted ? 'LAST-STABLE-OFFSET' : 'LOG-END-OFFSET',
+        'LAG',
+        'CONSUMER-ID',
+        'HOST',
+        'CLIENT-ID',
+      ],
       rows,
     ),
   );
