@@ -1,4 +1,13 @@
-import { AFTER_SERIALIZE, ErrorCodes, SamsaError, type FetchResponseWithHook } from '@samsa/protocol';
+import {
+  AFTER_SERIALIZE,
+  Attribute,
+  BatchField,
+  CompressionCodec,
+  ErrorCodes,
+  forEachBatchAt,
+  SamsaError,
+  type FetchResponseWithHook,
+} from '@samsa/protocol';
 import { kafka } from '@samsa/protocol/kafka';
 import type { BrokerContext } from '../server/context.js';
 import { handleFetch } from '../server/handlers/fetch.js';
@@ -11,6 +20,8 @@ import type { KafkaListenerState, Reply } from './reply.js';
 const READ_COMMITTED = 1;
 /** Fetch v13+ names topics by id (KIP-516). */
 const TOPIC_IDS_FROM_VERSION = 13;
+/** Fetch v10+ may carry ZStandard batches (KIP-110). */
+const ZSTD_FROM_VERSION = 10;
 /** Fetch v16+ answers carry KIP-951's leader hints, as Kafka's broker fills them (from v16 only). */
 const LEADER_HINTS_FROM_VERSION = 16;
 
@@ -56,7 +67,10 @@ export async function fetch(
   const release = answer[AFTER_SERIALIZE];
   const read = (answer.topics ?? []).flatMap((t) =>
     (t.partitions ?? []).map((p) => {
-      const records = (p.records as Buffer | undefined) ?? Buffer.alloc(0);
+      const stored = (p.records as Buffer | undefined) ?? Buffer.alloc(0);
+      // v4-v9 hand the stored batches over as they are, to consumers that predate ZStandard (KIP-110).
+      const records = version >= 4 && version < ZSTD_FROM_VERSION ? beforeZstd(stored) : stored;
+      if (records === undefined) return zstdRefused(t.name ?? '', p.partition ?? 0);
       return {
         topic: t.name ?? '',
         partition: p.partition ?? 0,
@@ -107,6 +121,41 @@ export async function fetch(
     return { body };
   }
   return { body, ...(release ? { release } : {}) };
+}
+
+/**
+ * A consumer below Fetch v10 cannot read ZStandard (KIP-110). Kafka's broker answers a fetch of a zstd
+ * topic below v10 UNSUPPORTED_COMPRESSION_TYPE; Samsa's topics have no compression.type of their own, so
+ * the batches decide: the ones before the first zstd batch are handed over as they are (the stored bytes,
+ * cut), and a partition whose next batch is zstd is refused (undefined). Fetch v0-v3 are converted down to
+ * message sets, decompressed, and read zstd batches like any others.
+ */
+function beforeZstd(records: Buffer): Buffer | undefined {
+  let zstdAt = -1;
+  forEachBatchAt(records, BatchField.attributes + 2, (pos) => {
+    if ((records.readInt16BE(pos + BatchField.attributes) & Attribute.compressionMask) !== CompressionCodec.zstd)
+      return false;
+    zstdAt = pos;
+    return true;
+  });
+  if (zstdAt < 0) return records;
+  return zstdAt === 0 ? undefined : records.subarray(0, zstdAt);
+}
+
+/** Kafka's answer for a partition refused as a whole (FetchResponse.partitionResponse): no offsets, no records. */
+function zstdRefused(topic: string, partition: number) {
+  return {
+    topic,
+    partition,
+    errorCode: ErrorCodes.UNSUPPORTED_COMPRESSION_TYPE.code,
+    highWatermark: -1,
+    logStartOffset: -1,
+    lastStableOffset: -1,
+    abortedTransactions: [] as { producerId: number; firstOffset: number }[],
+    records: Buffer.alloc(0),
+    recordBytes: 0,
+    currentLeader: undefined,
+  };
 }
 
 /** The addresses of the leaders the included partitions name (an incremental answer may leave some out). */
