@@ -163,6 +163,31 @@ describe('KIP-951 leader hints on the Kafka listener', () => {
     });
   });
 
+  it('Fetch v16 sessions by topic id: a full fetch opens one, an incremental one forgets by id', async () => {
+    const client = clients.get(leader)!;
+    const session = (sessionId: number, sessionEpoch: number, topics: object[], forgotten: object[] = []) =>
+      client.send<kafka.FetchResponseData>(ApiKey.Fetch, 16, {
+        maxWaitMs: 50,
+        minBytes: 1,
+        maxBytes: 1 << 20,
+        sessionId,
+        sessionEpoch,
+        topics,
+        forgottenTopicsData: forgotten,
+      });
+    const at = (fetchOffset: number) => [
+      { topicId, partitions: [{ partition: 0, fetchOffset, partitionMaxBytes: 1 << 20, currentLeaderEpoch: -1 }] },
+    ];
+    const opened = await session(0, 0, at(0));
+    expect(opened.sessionId).toBeGreaterThan(0);
+    expect(opened.responses).toMatchObject([{ topicId, partitions: [{ partitionIndex: 0, errorCode: 0 }] }]);
+    // Caught up: nothing new, so the partition is left out; then forgotten by id, it is no longer read.
+    expect((await session(opened.sessionId!, 1, at(1))).responses).toEqual([]);
+    await produce(leader, 10, 'in-session');
+    const forgot = await session(opened.sessionId!, 2, [], [{ topicId, partitions: [0] }]);
+    expect(forgot).toMatchObject({ errorCode: 0, sessionId: opened.sessionId, responses: [] });
+  });
+
   it('Fetch v13+ naming a topic id no topic has: UNKNOWN_TOPIC_ID, answered at once', async () => {
     const answer = await fetchById(leader, 16, { id: 'AQIDBAUGBwgJCgsMDQ4PEA' });
     expect(answer.responses).toEqual([
