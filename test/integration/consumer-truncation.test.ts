@@ -6,9 +6,11 @@
  * with L gone and no other in-sync replica, the controller elects F uncleanly, in a new epoch, with a
  * log that ends at 10. F takes five new records (10-14 again). The consumer with autoOffsetReset 'none'
  * throws LogTruncationError (position 20, divergent offset 10); the one with 'earliest' moves back to 10,
- * logs it and reads the five new records, none skipped and none of the old ones again. Without the
- * validation the consumers would fetch at 20 past F's log end: OffsetOutOfRange, reset to the start
- * ('earliest' reads 0-9 again) or thrown as OffsetOutOfRangeError ('none').
+ * logs it and reads the five new records, none skipped and none of the old ones again. A third consumer
+ * that only sought to the end (20) reads them too: its position has the epoch ListOffsets answered with.
+ * Without the validation the consumers would fetch at 20 past F's log end: OffsetOutOfRange, reset to the
+ * start ('earliest' reads 0-9 again), to the end ('latest' skips the five) or thrown as
+ * OffsetOutOfRangeError ('none').
  */
 import { LogTruncationError, Samsa, type ConsumedMessage, type Consumer } from '@samsa/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -143,6 +145,12 @@ describe('a consumer that read records an unclean election lost (KIP-320)', () =
       const lenient = logged.consumer({ autoOffsetReset: 'earliest', maxWaitMs: 200 });
       const strictRecords = await consumedTwenty(strict);
       const lenientRecords = await consumedTwenty(lenient);
+      // A third consumer starts at the end (20, with the leader's epoch from ListOffsets) and long-polls there.
+      const idle = reader.consumer({ autoOffsetReset: 'latest', maxWaitMs: 200 });
+      await idle.assign([{ topic: TOPIC, partition: 0 }]);
+      expect(await idle.seekToEnd()).toEqual([{ topic: TOPIC, partition: 0, offset: 20 }]);
+      const idleRecords = idle.messages({ signal: AbortSignal.timeout(60_000) });
+      const idleFirst = idleRecords.next();
 
       // L dies with offsets 10-19; F comes back without them and is elected uncleanly.
       await cluster.killBroker(leader);
@@ -159,6 +167,10 @@ describe('a consumer that read records an unclean election lost (KIP-320)', () =
       await producer.sendBatch({ topic: TOPIC, messages: values('c', 5) });
 
       expect(await take(lenientRecords, 5)).toEqual(range(10, 'c', 5));
+      // Fetching from 20 would be out of range (F's log ends at 15) and 'latest' would skip the five.
+      const first = await idleFirst;
+      expect(`${first.value?.offset}:${first.value?.value}`).toBe('10:c0');
+      expect(await take(idleRecords, 4)).toEqual(range(10, 'c', 5).slice(1));
       const warned = lines.filter((l) => l.message.startsWith('log truncation detected'));
       expect(warned.map((l) => l.context)).toEqual([
         expect.objectContaining({ topic: TOPIC, partition: 0, position: 20, divergentOffset: 10 }),
@@ -171,6 +183,7 @@ describe('a consumer that read records an unclean election lost (KIP-320)', () =
       expect(err).toBeInstanceOf(LogTruncationError);
       expect(err).toMatchObject({ topic: TOPIC, partition: 0, offset: 20, divergentOffset: 10 });
       await lenientRecords.return?.();
+      await idleRecords.return?.();
     } finally {
       await producer.close();
       await reader.close();

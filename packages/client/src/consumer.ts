@@ -23,6 +23,7 @@ import {
   EARLIEST_TIMESTAMP,
   LATEST_TIMESTAMP,
   listOffsets,
+  type OffsetAnswer,
   type PartitionOffset,
   type TopicPartition,
 } from './offsets.js';
@@ -229,6 +230,9 @@ const HINTED_ERRORS: ReadonlySet<number> = new Set([
  * looks for a new leader in the metadata (the cluster's STALLED_REQUEST_MS, for other requests).
  */
 const STALLED_FETCH_MS = 1000;
+
+/** seekToTimestamp's fallback when not even the end could be listed. */
+const NO_OFFSET = { offset: 0, leaderEpoch: -1 } as const;
 
 /** Kafka's consumer close timeout. */
 const DEFAULT_CLOSE_TIMEOUT_MS = 30_000;
@@ -761,12 +765,23 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
           )
         : [];
     needEnd = [];
-    const endByKey = new Map(ends.map((a) => [tpKey(a.topic, a.partition), a.offset]));
+    const endByKey = new Map(ends.map((a) => [tpKey(a.topic, a.partition), a]));
     return answers.map((a) => {
-      const offset = a.offset >= 0 ? a.offset : (endByKey.get(tpKey(a.topic, a.partition)) ?? 0);
+      const { offset, leaderEpoch } = a.offset >= 0 ? a : (endByKey.get(tpKey(a.topic, a.partition)) ?? NO_OFFSET);
       this.seek({ topic: a.topic, partition: a.partition, offset });
+      this.listedEpoch(this.state(a), leaderEpoch);
       return { topic: a.topic, partition: a.partition, offset };
     });
+  }
+
+  /**
+   * A position from ListOffsets: the leader's epoch it came with (latest's; -1 otherwise) is the position's,
+   * and the position is good under it, so it is validated after a later leader change (KIP-320).
+   */
+  private listedEpoch(state: PartitionState, leaderEpoch: number): void {
+    if (leaderEpoch < 0) return;
+    state.positionEpoch = state.fetchEpoch = leaderEpoch;
+    state.checkedEpoch = leaderEpoch;
   }
 
   private state(tp: TopicPartition): PartitionState {
@@ -1232,8 +1247,10 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     );
     states.forEach((state, i) => {
       if (state.generation !== generations[i] || state.position !== undefined) return;
-      state.position = state.consumed = state.fetchOffset = (answers[i] as { offset: number }).offset;
+      const answer = answers[i] as OffsetAnswer;
+      state.position = state.consumed = state.fetchOffset = answer.offset;
       state.positionEpoch = state.fetchEpoch = -1;
+      this.listedEpoch(state, answer.leaderEpoch);
       state.outOfRange = false;
     });
   }

@@ -26,6 +26,11 @@ export interface OffsetAnswer extends TopicPartition {
   /** -1 when no record has a timestamp at or after the requested one. */
   offset: number;
   timestamp: number;
+  /**
+   * For latest: the leader's epoch, no older than the epoch of the record before the offset (the consumer
+   * validates a position reset there after a leader change); -1 otherwise and from older brokers.
+   */
+  leaderEpoch: number;
 }
 
 /**
@@ -118,6 +123,7 @@ export async function listOffsets(
                   partition: q.partition,
                   offset: p.offset,
                   timestamp: p.timestamp,
+                  leaderEpoch: p.leaderEpoch ?? -1,
                 });
                 continue;
               }

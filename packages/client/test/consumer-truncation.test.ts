@@ -121,6 +121,28 @@ describe('consumer and log truncation (KIP-320)', () => {
     await iterator.return?.();
   }, 30_000);
 
+  it('validates a position reset to the end, with the epoch ListOffsets gave it, before reading anything', async () => {
+    samsa = new Samsa({ brokers: cluster.bootstrap, retry: fastRetry });
+    const consumer = samsa.consumer({ maxWaitMs: 50, autoOffsetReset: 'earliest' });
+    cluster.appendValues('t', 0, 'a', 10);
+    cluster.appendValues('t', 0, 'b', 10);
+    await consumer.assign([{ topic: 't' }]);
+    expect(await consumer.seekToEnd()).toEqual([{ topic: 't', partition: 0, offset: 20 }]);
+    const iterator = consumer.messages();
+    // The consumer long-polls at 20 and has read nothing when broker 0 is replaced by one without b0..b9,
+    // which takes fifteen new records: a fetch from 20 would skip ten of them.
+    const polling = iterator.next();
+    await waitFor(() => cluster.requestsOf('Fetch').length > 0);
+    cluster.truncateAndMoveLeader('t', 0, 10, 1);
+    cluster.appendValues('t', 0, 'c', 15);
+    const first = await polling;
+    expect(`${first.value?.offset}:${first.value?.value}`).toBe('10:c0');
+    expect(await take(iterator, 14)).toEqual(range(10, 'c', 15).slice(1));
+    const asked = cluster.requestsOf<EpochQuery>('OffsetForLeaderEpoch');
+    expect(asked[0]!.request.topics[0]!.partitions[0]).toMatchObject({ currentLeaderEpoch: 1, leaderEpoch: 0 });
+    await iterator.return?.();
+  }, 30_000);
+
   it('does not validate against brokers without OffsetForLeaderEpoch, and keeps fetching', async () => {
     await cluster.stop();
     cluster = await TestCluster.start({ brokers: 2, offsetForLeaderEpoch: false });

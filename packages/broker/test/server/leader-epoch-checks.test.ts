@@ -39,10 +39,10 @@ async function fetchCode(ctx: BrokerContext, currentLeaderEpoch: number): Promis
   return answer.topics![0]!.partitions![0]!.errorCode!;
 }
 
-async function listOffsetsAnswer(ctx: BrokerContext, currentLeaderEpoch?: number) {
+async function listOffsetsAnswer(ctx: BrokerContext, currentLeaderEpoch?: number, timestamp = -1) {
   const partition = {
     partition: 0,
-    timestamp: -1,
+    timestamp,
     ...(currentLeaderEpoch === undefined ? {} : { currentLeaderEpoch }),
   };
   const answer = await handleListOffsets(ctx, {
@@ -50,7 +50,11 @@ async function listOffsetsAnswer(ctx: BrokerContext, currentLeaderEpoch?: number
     isolationLevel: 0,
   } as v1.ListOffsetsRequest__Output);
   const p = answer.topics![0]!.partitions![0]!;
-  return { errorCode: p.errorCode, offset: p.offset };
+  return {
+    errorCode: p.errorCode,
+    offset: p.offset,
+    ...(p.leaderEpoch === undefined ? {} : { leaderEpoch: p.leaderEpoch }),
+  };
 }
 
 async function endOffset(ctx: BrokerContext, leaderEpoch: number, currentLeaderEpoch = 3) {
@@ -76,9 +80,11 @@ describe('leader epochs on the gRPC consumer path (KIP-320)', () => {
     const ctx = await leaderInEpoch3();
     expect(await listOffsetsAnswer(ctx, 2)).toEqual({ errorCode: ErrorCodes.FENCED_LEADER_EPOCH.code, offset: -1 });
     expect(await listOffsetsAnswer(ctx, 4)).toEqual({ errorCode: ErrorCodes.UNKNOWN_LEADER_EPOCH.code, offset: -1 });
-    expect(await listOffsetsAnswer(ctx, 3)).toEqual({ errorCode: 0, offset: 15 });
-    expect(await listOffsetsAnswer(ctx, -1)).toEqual({ errorCode: 0, offset: 15 });
-    expect(await listOffsetsAnswer(ctx)).toEqual({ errorCode: 0, offset: 15 });
+    // Latest comes with the leader's epoch: the consumer validates a position reset there (KIP-320).
+    expect(await listOffsetsAnswer(ctx, 3)).toEqual({ errorCode: 0, offset: 15, leaderEpoch: 3 });
+    expect(await listOffsetsAnswer(ctx, -1)).toEqual({ errorCode: 0, offset: 15, leaderEpoch: 3 });
+    expect(await listOffsetsAnswer(ctx)).toEqual({ errorCode: 0, offset: 15, leaderEpoch: 3 });
+    expect(await listOffsetsAnswer(ctx, 3, -2)).toEqual({ errorCode: 0, offset: 0 });
   });
 
   it("OffsetForLeaderEpoch answers where an epoch's records end, from the epoch cache", async () => {

@@ -780,7 +780,13 @@ export class TestCluster {
           if (lp.timestamp === -2)
             return { partition: lp.partition, errorCode: 0, offset: p.logStartOffset, timestamp: -1 };
           if (lp.timestamp === -1)
-            return { partition: lp.partition, errorCode: 0, offset: p.nextOffset, timestamp: -1 };
+            return {
+              partition: lp.partition,
+              errorCode: 0,
+              offset: p.nextOffset,
+              timestamp: -1,
+              leaderEpoch: p.leaderEpoch,
+            };
           const found = p.records.find((r) => r.offset >= p.logStartOffset && r.timestamp >= lp.timestamp);
           return {
             partition: lp.partition,

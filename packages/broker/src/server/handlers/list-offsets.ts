@@ -48,7 +48,7 @@ export async function listOffsetsAt(
             const readable = () =>
               readCommitted ? hosted.log.lastStableOffset(hosted.highWatermark) : hosted.highWatermark;
             if (p.timestamp === EARLIEST_TIMESTAMP) return { ...ok, offset: hosted.log.logStartOffset };
-            if (p.timestamp === LATEST_TIMESTAMP) return { ...ok, offset: readable() };
+            if (p.timestamp === LATEST_TIMESTAMP) return { ...ok, offset: readable(), leaderEpoch: hosted.leaderEpoch };
             const found = await hosted.log.offsetForTimestamp(p.timestamp);
             if (!found || found.offset >= readable()) return { ...ok, offset: -1 };
             return { ...ok, offset: found.offset, timestamp: found.timestamp };

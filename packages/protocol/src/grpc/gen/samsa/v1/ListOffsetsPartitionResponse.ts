@@ -12,6 +12,14 @@ export interface ListOffsetsPartitionResponse {
    */
   'offset'?: (number | string | Long);
   'timestamp'?: (number | string | Long);
+  /**
+   * For latest (-1): the leader's epoch (Kafka's ListOffsets v4+ leader_epoch), no older than the epoch of
+   * the record before the offset. A consumer keeps it as its position's, so a position reset to the end
+   * is validated after a leader change (OffsetForLeaderEpoch) before it reads anything. Absent otherwise,
+   * and from older brokers.
+   */
+  'leaderEpoch'?: (number);
+  '_leaderEpoch'?: "leaderEpoch";
 }
 
 export interface ListOffsetsPartitionResponse__Output {
@@ -23,4 +31,12 @@ export interface ListOffsetsPartitionResponse__Output {
    */
   'offset': (number);
   'timestamp': (number);
+  /**
+   * For latest (-1): the leader's epoch (Kafka's ListOffsets v4+ leader_epoch), no older than the epoch of
+   * the record before the offset. A consumer keeps it as its position's, so a position reset to the end
+   * is validated after a leader change (OffsetForLeaderEpoch) before it reads anything. Absent otherwise,
+   * and from older brokers.
+   */
+  'leaderEpoch'?: (number);
+  '_leaderEpoch'?: "leaderEpoch";
 }
