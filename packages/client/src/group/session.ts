@@ -83,7 +83,8 @@ export interface GroupMetadata {
   readonly groupInstanceId: string | undefined;
   /**
    * unsubscribed, joining, stable, reconciling, acknowledging, fenced, stale (left the group when the
-   * application held records past maxPollIntervalMs; joins again once it is back), leaving, left, fatal.
+   * application held records, or a rebalance callback ran, past maxPollIntervalMs; joins again once it is
+   * back), leaving, left, fatal (e.g. FencedInstanceId, or UnreleasedInstanceId refused for a session).
    */
   readonly state: string;
 }
