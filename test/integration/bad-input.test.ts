@@ -5,11 +5,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
 import {
+  Attribute,
   BatchField,
   ErrorCodes,
   decodeBatches,
   encodeBatch,
   loadBrokerProto,
+  writeBatchCrc,
   loadReplicationProto,
   type v1,
 } from '@samsa/protocol';
@@ -96,6 +98,23 @@ describe('bad input gets a typed error and loses nothing', () => {
       expect((await leader.produce(TOPIC, 0, records)).errorCode).toBe(ErrorCodes.CORRUPT_MESSAGE.code);
     }
     expect((await leader.produce(TOPIC, 0, Buffer.alloc(0))).errorCode).toBe(ErrorCodes.CORRUPT_MESSAGE.code);
+  });
+
+  it('a control batch (a forged transaction marker), with a producer id or without', async () => {
+    const plain = batch(['not a marker']);
+    const withId = encodeBatch([{ key: null, value: Buffer.from('nor this') }], {
+      now: Date.now(),
+      producerId: 4242,
+      producerEpoch: 0,
+      baseSequence: 0,
+    });
+    for (const records of [plain, withId]) {
+      records.writeInt16BE(records.readInt16BE(BatchField.attributes) | Attribute.control, BatchField.attributes);
+      writeBatchCrc(records, 0, { batchLength: records.readInt32BE(BatchField.batchLength) });
+      const response = await leader.produce(TOPIC, 0, records);
+      expect(response.errorCode).toBe(ErrorCodes.INVALID_RECORD.code);
+      expect(response.errorMessage).toMatch(/control batches/);
+    }
   });
 
   it('unknown topics and partitions, invalid acks', async () => {

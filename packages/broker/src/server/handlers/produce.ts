@@ -106,8 +106,12 @@ async function producePartition(
     if (data.records.length === 0) throw new SamsaError(ErrorCodes.CORRUPT_MESSAGE, 'no record batch in the request');
     const id = trace && ++traceId;
     trace?.('l.pin', data.partition, id);
+    const attributes = batchAttributes(data.records);
+    // Transaction markers are the coordinator's (WriteTxnMarkers): a client's would end a transaction.
+    if ((attributes & Attribute.control) !== 0)
+      throw new SamsaError(ErrorCodes.INVALID_RECORD, 'clients may not write control batches (transaction markers)');
     // Most requests carry no transactional batch: no async step of its own before the append.
-    if (anyTransactional(data.records)) await verifyTransactional(ctx, request, hosted, data.records);
+    if ((attributes & Attribute.transactional) !== 0) await verifyTransactional(ctx, request, hosted, data.records);
     const appended = await ctx.replication.leaders.append(hosted, data.records, acks, request.timeoutMs, signal);
     trace?.('l.pout', data.partition, id, appended.baseOffset);
     return {
@@ -170,14 +174,15 @@ async function verifyTransactional(
 }
 
 /**
- * Whether a batch in `records` says it is transactional, from the batch framing and attributes alone.
- * False where the framing stops making sense: the log refuses such a request anyway.
+ * The attributes of every batch in `records` or'ed together (transactional, control), from the batch
+ * framing alone. Stops where the framing stops making sense (not magic 2): the log refuses such bytes.
  */
-function anyTransactional(records: Buffer): boolean {
-  let found = false;
+function batchAttributes(records: Buffer): number {
+  let all = 0;
   forEachBatchAt(records, BatchField.attributes + 2, (pos) => {
-    found = (records.readInt16BE(pos + BatchField.attributes) & Attribute.transactional) !== 0;
-    return found;
+    if (records.readInt8(pos + BatchField.magic) !== 2) return true;
+    all |= records.readInt16BE(pos + BatchField.attributes);
+    return false;
   });
-  return found;
+  return all;
 }
