@@ -80,6 +80,21 @@ describe('consumer and log truncation (KIP-320)', () => {
     await iterator.return?.();
   }, 30_000);
 
+  it("validates at the leader a refusal's hint names, without asking for metadata (KIP-951)", async () => {
+    cluster.leaderHints = true;
+    const { iterator } = await consumedTwenty();
+    const from = cluster.requests.length;
+    cluster.truncateAndMoveLeader('t', 0, 10, 1);
+    cluster.appendValues('t', 0, 'c', 5);
+    expect(await take(iterator, 5)).toEqual(range(10, 'c', 5));
+    const after = cluster.requests.slice(from).map((r) => `${r.method}@${r.broker}`);
+    expect(after.filter((r) => r.startsWith('Metadata'))).toEqual([]);
+    // Refused by broker 0 with the hint, validated at broker 1, then fetched there.
+    const at1 = after.filter((r) => r.endsWith('@1'));
+    expect(at1.slice(0, 2)).toEqual(['OffsetForLeaderEpoch@1', 'Fetch@1']);
+    await iterator.return?.();
+  }, 30_000);
+
   it("throws LogTruncationError with autoOffsetReset 'none', naming position and divergent offset", async () => {
     const { consumer, iterator } = await consumedTwenty({ autoOffsetReset: 'none' });
     cluster.truncateAndMoveLeader('t', 0, 10, 1);
