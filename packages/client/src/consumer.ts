@@ -104,6 +104,13 @@ export interface ConsumedBatch {
    * (an open transaction's records are not readable until it ends).
    */
   readonly lag: number;
+  /**
+   * The leader epoch the partition's log had after this batch (that of its last record batch, skipped
+   * control or aborted ones included; Kafka's ConsumerRecord.leaderEpoch, KIP-320). An application that
+   * keeps its positions elsewhere stores it with the offset after the batch and gives both back to seek(),
+   * so that the position is validated against the leader's log before the consumer reads from it.
+   */
+  readonly leaderEpoch: number;
 }
 
 export type AssignmentSpec = TopicPartition | { topic: string; partition?: undefined };
@@ -691,11 +698,19 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     return this.state(tp).position;
   }
 
-  /** Moves the position; the next message from this partition is the one at `offset` (or the first after it). */
-  seek(target: TopicPartition & { offset: number }): void {
+  /**
+   * Moves the position; the next message from this partition is the one at `offset` (or the first after it).
+   * With `leaderEpoch` (the epoch of the record before `offset`, as a ConsumedBatch gave it), the position
+   * is validated against the leader's log before the consumer reads from it (KIP-320): records stored
+   * elsewhere that the log no longer has are reported as after a leader change (LogTruncationError with
+   * autoOffsetReset 'none', otherwise the position moves back to where the logs diverge).
+   */
+  seek(target: TopicPartition & { offset: number; leaderEpoch?: number }): void {
     const state = this.state(target);
-    if (!Number.isSafeInteger(target.offset) || target.offset < 0) {
-      throw new SamsaClientError(ErrorCodes.INVALID_REQUEST, `cannot seek to offset ${target.offset}`, {
+    const epoch = target.leaderEpoch ?? -1;
+    if (!Number.isSafeInteger(target.offset) || target.offset < 0 || !Number.isSafeInteger(epoch) || epoch < -1) {
+      const what = Number.isSafeInteger(epoch) && epoch >= -1 ? `offset ${target.offset}` : `leader epoch ${epoch}`;
+      throw new SamsaClientError(ErrorCodes.INVALID_REQUEST, `cannot seek to ${what}`, {
         topic: target.topic,
         partition: target.partition,
         retriable: false,
@@ -706,8 +721,9 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     state.consumed = target.offset;
     state.committed = undefined;
     state.fetchOffset = target.offset;
-    // The epoch of the record before it is not known: the position is not validated after a leader change.
-    state.positionEpoch = state.fetchEpoch = -1;
+    // Without an epoch the position is not validated after a leader change; with one, at once (checkedEpoch).
+    state.positionEpoch = state.fetchEpoch = epoch;
+    if (epoch >= 0) state.checkedEpoch = -1;
     state.buffered = false;
     state.stopped = false;
     state.retryAtMs = 0;
@@ -827,7 +843,9 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
           this.hold(state);
           const { highWatermark, lastStableOffset, nextOffset } = chunk;
           const lag = Math.max(0, this.readableEnd(highWatermark, lastStableOffset) - nextOffset);
-          yield { topic: state.topic, partition: state.partition, messages, highWatermark, lastStableOffset, lag };
+          const { topic, partition } = state;
+          const leaderEpoch = chunk.epochs.last;
+          yield { topic, partition, messages, highWatermark, lastStableOffset, lag, leaderEpoch };
           this.release(true);
         } else {
           state.consumed = state.position;

@@ -158,6 +158,42 @@ describe('consumer and log truncation (KIP-320)', () => {
     await iterator.return?.();
   }, 30_000);
 
+  it('validates a position given to seek with its leader epoch (kept elsewhere) before reading from it', async () => {
+    samsa = new Samsa({ brokers: cluster.bootstrap, retry: fastRetry });
+    cluster.appendValues('t', 0, 'a', 10);
+    cluster.moveLeader('t', 0, 1);
+    cluster.appendValues('t', 0, 'b', 10);
+    // An application reads batches and keeps the position after each with the epoch it came with.
+    const first = samsa.consumer({ maxWaitMs: 50 });
+    await first.assign([{ topic: 't' }]);
+    first.seek({ topic: 't', partition: 0, offset: 0 });
+    const kept: Array<{ offset: number; leaderEpoch: number }> = [];
+    for await (const batch of first.batches()) {
+      kept.push({ offset: batch.messages.at(-1)!.offset + 1, leaderEpoch: batch.leaderEpoch });
+      if (kept.at(-1)!.offset === 20) break;
+    }
+    expect(kept.at(-1)).toEqual({ offset: 20, leaderEpoch: 1 });
+    await first.close();
+    // Broker 0 leads again in epoch 2 without b0..b9 (offsets 10-19, epoch 1) and takes fifteen new records.
+    cluster.truncateAndMoveLeader('t', 0, 10, 0);
+    cluster.appendValues('t', 0, 'c', 15);
+    const restarted = samsa.consumer({ maxWaitMs: 50, autoOffsetReset: 'none' });
+    await restarted.assign([{ topic: 't' }]);
+    restarted.seek({ topic: 't', partition: 0, ...kept.at(-1)! });
+    const err = await restarted
+      .messages()
+      .next()
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(err).toMatchObject({ name: 'LogTruncationError', offset: 20, divergentOffset: 10 });
+    // Without the epoch the position is taken as it is: the fetch from 20 skips c0..c9.
+    restarted.seek({ topic: 't', partition: 0, offset: 20 });
+    expect(await take(restarted.messages(), 1)).toEqual(['20:c10']);
+    expect(() => restarted.seek({ topic: 't', partition: 0, offset: 20, leaderEpoch: -2 })).toThrow(/leader epoch -2/);
+  }, 30_000);
+
   it('does not validate against brokers without OffsetForLeaderEpoch, and keeps fetching', async () => {
     await cluster.stop();
     cluster = await TestCluster.start({ brokers: 2, offsetForLeaderEpoch: false });
