@@ -8,7 +8,11 @@ export interface FetchPartition {
   'fetchOffset'?: (number | string | Long);
   'partitionMaxBytes'?: (number);
   /**
-   * -1 when the caller does not know it; otherwise a stale epoch is refused (FencedLeaderEpoch).
+   * The partition's leader epoch as the caller's metadata has it (KIP-320): an older one than the leader's
+   * is refused with FENCED_LEADER_EPOCH (the caller's metadata is stale), a newer one with
+   * UNKNOWN_LEADER_EPOCH (this broker is behind); -1 when the caller does not know it (not checked). The
+   * SDK consumer also keeps the epoch of the last record batch it fetched, and after a leader change asks
+   * OffsetForLeaderEpoch before fetching from the new leader.
    */
   'currentLeaderEpoch'?: (number);
 }
@@ -18,7 +22,11 @@ export interface FetchPartition__Output {
   'fetchOffset': (number);
   'partitionMaxBytes': (number);
   /**
-   * -1 when the caller does not know it; otherwise a stale epoch is refused (FencedLeaderEpoch).
+   * The partition's leader epoch as the caller's metadata has it (KIP-320): an older one than the leader's
+   * is refused with FENCED_LEADER_EPOCH (the caller's metadata is stale), a newer one with
+   * UNKNOWN_LEADER_EPOCH (this broker is behind); -1 when the caller does not know it (not checked). The
+   * SDK consumer also keeps the epoch of the last record batch it fetched, and after a leader change asks
+   * OffsetForLeaderEpoch before fetching from the new leader.
    */
   'currentLeaderEpoch': (number);
 }
