@@ -73,7 +73,7 @@
 import fs from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { Attribute, BatchField, batchSize, stampBatch, writeBatchCrc, type BatchSpan } from '@samsa/protocol';
-import { Bag } from '../bag.js';
+import { Bag, type BagEntry } from '../bag.js';
 import { corruptionOf, crcsValid, validateAppend } from './append-validation.js';
 import type { Durability } from './durability.js';
 import type { MarkerCheck } from './producer-state.js';
@@ -95,24 +95,57 @@ export interface AppendResult {
   readonly sizeInBytes: number;
 }
 
-interface PendingAppend {
-  readonly bytes: Buffer;
-  readonly spans: BatchSpan[];
-  /** False until the drain checks the CRCs alongside the write. */
-  readonly crcChecked: boolean;
-  readonly follower: boolean;
-  readonly leaderEpoch: number;
-  /** Set for a transaction marker written for a coordinator (a leader append). */
-  readonly marker?: MarkerCheck;
+/**
+ * One queued append, from `append` until it settles: one object (no spreads of a base, no per-append
+ * record of its result or its place in the unsettled set), as every append on a broker makes one.
+ */
+class PendingAppend {
   /** Set by the drain when producer state says this append repeats one already in the log. */
-  duplicateOf?: AppendResult;
-  /** Told when a leader's followers may copy it: its CRCs passed and its write is under way. */
-  readonly onExposed?: () => void;
-  readonly resolve: (result: AppendResult) => void;
-  readonly reject: (err: unknown) => void;
+  duplicateOf: AppendResult | undefined = undefined;
+  /** Its offsets once assigned (or duplicateOf's), in the run being written. */
+  result: AppendResult | undefined = undefined;
+  /** Its place in the chain's unsettled appends. */
+  unsettled: BagEntry<PendingAppend> | undefined = undefined;
+  readonly promise: Promise<AppendResult>;
+  private resolvePromise!: (result: AppendResult) => void;
+  private rejectPromise!: (err: unknown) => void;
+
+  constructor(
+    readonly bytes: Buffer,
+    readonly spans: BatchSpan[],
+    /** False until the drain checks the CRCs alongside the write. */
+    readonly crcChecked: boolean,
+    readonly follower: boolean,
+    readonly leaderEpoch: number,
+    /** Set for a transaction marker written for a coordinator (a leader append). */
+    readonly marker: MarkerCheck | undefined,
+    /** Told when a leader's followers may copy it: its CRCs passed and its write is under way. */
+    readonly onExposed: (() => void) | undefined,
+  ) {
+    this.promise = new Promise<AppendResult>((resolve, reject) => {
+      this.resolvePromise = resolve;
+      this.rejectPromise = reject;
+    });
+  }
+
+  resolve(result: AppendResult): void {
+    this.settled();
+    this.resolvePromise(result);
+  }
+
+  reject(err: unknown): void {
+    this.settled();
+    this.rejectPromise(err);
+  }
+
+  private settled(): void {
+    if (this.unsettled !== undefined) this.unsettled.bag.delete(this.unsettled);
+    this.unsettled = undefined;
+  }
 }
 
-type Written = { entry: PendingAppend; result: AppendResult };
+/** No appends: what a run whose CRCs all passed returns (never added to). */
+const NONE: readonly PendingAppend[] = Object.freeze([]);
 
 export class AppendChain {
   private chain: Promise<void> = Promise.resolve();
@@ -122,7 +155,9 @@ export class AppendChain {
    * Every append queued and not yet settled (appendsSettled waits for them); a Bag, not a Set: it empties
    * at every append (see bag.ts).
    */
-  private readonly unsettled = new Bag<Promise<AppendResult>>();
+  private readonly unsettled = new Bag<PendingAppend>();
+  /** The drain, as queued on the chain: one function for every drain. */
+  private readonly drainOnChain = (): Promise<void> => this.drainAppends().catch(noop);
 
   constructor(
     private readonly ctx: LogContext,
@@ -157,12 +192,9 @@ export class AppendChain {
     try {
       this.ctx.ensureOnline();
       const { spans, crcChecked } = validateAppend(batches, follower, this.ctx.config);
-      const append = { bytes: batches, spans, crcChecked, follower, leaderEpoch };
-      return this.enqueueAppend({
-        ...append,
-        ...(marker !== undefined ? { marker } : {}),
-        ...(onExposed !== undefined ? { onExposed } : {}),
-      });
+      return this.enqueueAppend(
+        new PendingAppend(batches, spans, crcChecked, follower, leaderEpoch, marker, onExposed),
+      );
     } catch (err) {
       return Promise.reject(err);
     }
@@ -176,7 +208,7 @@ export class AppendChain {
    */
   appendsSettled(): Promise<void> {
     if (this.unsettled.size === 0) return Promise.resolve();
-    return Promise.allSettled(this.unsettled.values()).then(noop);
+    return Promise.allSettled(this.unsettled.values().map((entry) => entry.promise)).then(noop);
   }
 
   /** Rolls now if the active segment is non-empty (Kafka's forced roll). */
@@ -188,20 +220,19 @@ export class AppendChain {
     });
   }
 
-  private enqueueAppend(append: Omit<PendingAppend, 'resolve' | 'reject'>): Promise<AppendResult> {
-    const appended = new Promise<AppendResult>((resolve, reject) => {
-      this.pending.push({ ...append, resolve, reject });
-      if (!this.drainScheduled) {
-        this.drainScheduled = true;
-        void this.enqueue(() => this.drainAppends()).catch(noop);
-      }
-    });
-    const entry = this.unsettled.add(appended);
-    const settled = (): void => {
-      this.unsettled.delete(entry);
-    };
-    appended.then(settled, settled);
-    return appended;
+  private enqueueAppend(append: PendingAppend): Promise<AppendResult> {
+    this.pending.push(append);
+    append.unsettled = this.unsettled.add(append);
+    this.scheduleDrain();
+    return append.promise;
+  }
+
+  /** Queues a drain on the chain unless one is queued (as enqueue does, without a closure per drain). */
+  private scheduleDrain(): void {
+    if (this.drainScheduled) return;
+    this.drainScheduled = true;
+    // drainOnChain never rejects, so the chain stays a fulfilled promise (enqueue's rule).
+    this.chain = this.chain.then(this.drainOnChain);
   }
 
   /**
@@ -214,26 +245,12 @@ export class AppendChain {
     const entries = this.pending;
     this.pending = [];
     this.drainScheduled = false;
-    const done: Written[] = [];
-    let run: Written[] = [];
+    const done: PendingAppend[] = [];
+    let run: PendingAppend[] = [];
+    let duplicates = false;
     let snapshot = this.segments.active.snapshot();
     let writePos = this.segments.active.size;
     let nextOffset = this.segments.active.nextOffset;
-    const commitRun = async (): Promise<PendingAppend[]> => {
-      const written = run.filter((r) => r.entry.duplicateOf === undefined);
-      const writes = written.map((r) => r.entry);
-      const expose = (): void => this.expose(written);
-      const bad = writes.length === 0 ? [] : await this.writeRun(writes, snapshot, writePos, nextOffset, expose);
-      if (bad.length === 0) {
-        this.producers.commitWrite();
-        for (const r of written) this.durability.countUnflushed(r.result.recordCount);
-        done.push(...run);
-      } else {
-        this.producers.abortWrite();
-      }
-      this.producers.beginWrite();
-      return bad;
-    };
     this.producers.beginWrite();
     try {
       this.ctx.ensureOnline();
@@ -262,15 +279,18 @@ export class AppendChain {
           }
           if (verdict.kind === 'duplicate') {
             entry.duplicateOf = duplicateResult(verdict.firstOffset, verdict.lastOffset, entry);
-            run.push({ entry, result: entry.duplicateOf });
+            entry.result = entry.duplicateOf;
+            duplicates = true;
+            run.push(entry);
             continue;
           }
         }
         const now = this.ctx.clock();
         if (this.segments.shouldRoll(writePos, entry, nextOffset, now)) {
-          const bad = await commitRun();
+          const bad = await this.commitRun(run, duplicates, snapshot, writePos, nextOffset, done);
           if (bad.length > 0) return await this.retryWithout(bad, run, entries.slice(i), done);
           run = [];
+          duplicates = false;
           await this.rollTo(nextOffset);
           snapshot = this.segments.active.snapshot();
           writePos = 0;
@@ -278,9 +298,10 @@ export class AppendChain {
         const result = this.assignOffsets(entry, nextOffset, writePos, now);
         nextOffset = result.lastOffset + 1;
         writePos += entry.bytes.length;
-        run.push({ entry, result });
+        entry.result = result;
+        run.push(entry);
       }
-      const bad = await commitRun();
+      const bad = await this.commitRun(run, duplicates, snapshot, writePos, nextOffset, done);
       if (bad.length > 0) return await this.retryWithout(bad, run, [], done);
       if (this.durability.flushDue()) await this.durability.syncActive();
       else this.durability.maybeQueueWriteback(done);
@@ -290,26 +311,51 @@ export class AppendChain {
       for (const entry of entries) entry.reject(storageError);
       return;
     }
-    for (const { entry, result } of done) entry.resolve(result);
+    for (const entry of done) entry.resolve(entry.result as AppendResult);
+  }
+
+  /**
+   * Writes a run (its appends but the duplicates) and commits or undoes its producer state; a good
+   * run's appends join `done`. Returns the appends whose CRC check failed.
+   */
+  private async commitRun(
+    run: PendingAppend[],
+    duplicates: boolean,
+    snapshot: SegmentSnapshot,
+    writePos: number,
+    nextOffset: number,
+    done: PendingAppend[],
+  ): Promise<readonly PendingAppend[]> {
+    const writes = duplicates ? run.filter((entry) => entry.duplicateOf === undefined) : run;
+    const bad = writes.length === 0 ? NONE : await this.writeRun(writes, snapshot, writePos, nextOffset);
+    if (bad.length === 0) {
+      this.producers.commitWrite();
+      for (const entry of writes) this.durability.countUnflushed((entry.result as AppendResult).recordCount);
+      for (const entry of run) done.push(entry);
+    } else {
+      this.producers.abortWrite();
+    }
+    this.producers.beginWrite();
+    return bad;
   }
 
   /** A run failed its CRC check and was undone: reject the bad appends, queue the rest again. */
   private async retryWithout(
-    bad: PendingAppend[],
-    run: Array<{ entry: PendingAppend }>,
+    bad: readonly PendingAppend[],
+    run: PendingAppend[],
     unprocessed: PendingAppend[],
-    done: Written[],
+    done: PendingAppend[],
   ): Promise<void> {
     for (const entry of bad) entry.reject(corruptionOf(entry));
-    const again = [...run.map((r) => r.entry).filter((e) => !bad.includes(e)), ...unprocessed];
-    for (const entry of again) entry.duplicateOf = undefined;
-    this.pending.unshift(...again);
-    if (this.pending.length > 0 && !this.drainScheduled) {
-      this.drainScheduled = true;
-      void this.enqueue(() => this.drainAppends()).catch(noop);
+    const again = [...run.filter((e) => !bad.includes(e)), ...unprocessed];
+    for (const entry of again) {
+      entry.duplicateOf = undefined;
+      entry.result = undefined;
     }
+    this.pending.unshift(...again);
+    if (this.pending.length > 0) this.scheduleDrain();
     if (this.durability.flushDue()) await this.durability.syncActive();
-    for (const { entry, result } of done) entry.resolve(result);
+    for (const entry of done) entry.resolve(entry.result as AppendResult);
   }
 
   /**
@@ -320,9 +366,9 @@ export class AppendChain {
    * Exposing before the CRC check would hand followers batches that a bad one's undo then moves to
    * other offsets. Otherwise a run joins the tail once written, before it becomes visible.
    */
-  private expose(run: readonly Written[]): void {
-    for (const r of run) this.tail.remember(r.entry, r.result);
-    for (const r of run) r.entry.onExposed?.();
+  private expose(run: readonly PendingAppend[]): void {
+    for (const entry of run) this.tail.remember(entry, entry.result as AppendResult);
+    for (const entry of run) entry.onExposed?.();
   }
 
   /**
@@ -358,10 +404,7 @@ export class AppendChain {
         maxTimestamp = now;
       }
       const last = baseOffset + header.lastOffsetDelta;
-      if (header.producerId >= 0) {
-        const batchBytes = entry.bytes.subarray(position, position + batchSize(header));
-        this.producers.applyBatch({ ...header, baseOffset, maxTimestamp }, batchBytes);
-      }
+      if (header.producerId >= 0) this.producers.applyStamped(header, entry.bytes, position, baseOffset, maxTimestamp);
       segment.recordBatch(
         filePosition + position,
         baseOffset,
@@ -392,14 +435,13 @@ export class AppendChain {
     snapshot: SegmentSnapshot,
     end: number,
     nextOffset: number,
-    expose: () => void,
-  ): Promise<PendingAppend[]> {
+  ): Promise<readonly PendingAppend[]> {
     const segment = this.segments.active;
     const fh = segment.fh ?? (await segment.handle());
     const bad =
       end - snapshot.size <= this.ctx.config.inlineWriteMaxBytes
-        ? writeInline(fh, entries, snapshot.size, expose)
-        : await writeThroughPool(fh, entries, snapshot.size, expose);
+        ? this.writeInline(fh, entries, snapshot.size)
+        : await this.writeThroughPool(fh, entries, snapshot.size);
     if (bad.length > 0) {
       segment.restore(snapshot);
       return bad;
@@ -407,53 +449,65 @@ export class AppendChain {
     segment.size = end;
     segment.nextOffset = nextOffset;
     segment.lastModifiedMs = this.ctx.clock();
-    return [];
+    return NONE;
+  }
+
+  /**
+   * A small run, written with synchronous positional writes: no thread-pool round trip, and the
+   * event loop spends no longer on it than on handing it to the pool. Its CRCs are checked first, so
+   * a bad run never reaches the file; a good one is exposed once its write returned.
+   */
+  private writeInline(fh: FileHandle, entries: PendingAppend[], start: number): readonly PendingAppend[] {
+    const bad = badCrcs(entries);
+    if (bad.length > 0) return bad;
+    if (entries.length === 1) writeBufferSync(fh.fd, (entries[0] as PendingAppend).bytes, start);
+    else
+      writeBuffersSync(
+        fh.fd,
+        entries.map((e) => e.bytes),
+        start,
+      );
+    this.expose(entries);
+    return NONE;
+  }
+
+  /**
+   * A larger run, written on the thread pool while its CRCs are checked on the event loop. A bad run's
+   * bytes are cut from the file again. Only a run with an append that asks for it (onExposed) is
+   * exposed before its write completes.
+   */
+  private async writeThroughPool(
+    fh: FileHandle,
+    entries: PendingAppend[],
+    start: number,
+  ): Promise<readonly PendingAppend[]> {
+    const written = writeBuffers(
+      fh,
+      entries.map((e) => e.bytes),
+      start,
+    );
+    const bad = badCrcs(entries);
+    const early = entries.some((e) => e.onExposed !== undefined);
+    if (bad.length === 0 && early) this.expose(entries);
+    await written;
+    if (bad.length > 0) {
+      await fh.truncate(start);
+      return bad;
+    }
+    if (!early) this.expose(entries);
+    return NONE;
   }
 }
 
-/**
- * A small run, written with synchronous positional writes: no thread-pool round trip, and the
- * event loop spends no longer on it than on handing it to the pool. Its CRCs are checked first, so
- * a bad run never reaches the file; a good one is exposed once its write returned.
- */
-function writeInline(fh: FileHandle, entries: PendingAppend[], start: number, expose: () => void): PendingAppend[] {
-  const bad = entries.filter((e) => !e.crcChecked && !crcsValid(e));
-  if (bad.length > 0) return bad;
-  writeBuffersSync(
-    fh.fd,
-    entries.map((e) => e.bytes),
-    start,
-  );
-  expose();
-  return [];
-}
-
-/**
- * A larger run, written on the thread pool while its CRCs are checked on the event loop. A bad run's
- * bytes are cut from the file again. Only a run with an append that asks for it (onExposed) is
- * exposed before its write completes.
- */
-async function writeThroughPool(
-  fh: FileHandle,
-  entries: PendingAppend[],
-  start: number,
-  expose: () => void,
-): Promise<PendingAppend[]> {
-  const written = writeBuffers(
-    fh,
-    entries.map((e) => e.bytes),
-    start,
-  );
-  const bad = entries.filter((e) => !e.crcChecked && !crcsValid(e));
-  const early = entries.some((e) => e.onExposed !== undefined);
-  if (bad.length === 0 && early) expose();
-  await written;
-  if (bad.length > 0) {
-    await fh.truncate(start);
-    return bad;
+/** The appends whose CRCs the drain checks and which fail; NONE (no array made) when all pass. */
+function badCrcs(entries: readonly PendingAppend[]): readonly PendingAppend[] {
+  let bad: PendingAppend[] | undefined;
+  for (const entry of entries) {
+    if (entry.crcChecked || crcsValid(entry)) continue;
+    bad ??= [];
+    bad.push(entry);
   }
-  if (!early) expose();
-  return [];
+  return bad ?? NONE;
 }
 
 /** writev takes at most IOV_MAX buffers at a time. */
@@ -485,8 +539,9 @@ async function writeBuffers(fh: FileHandle, buffers: Buffer[], start: number): P
 function writeBuffersSync(fd: number, buffers: Buffer[], start: number): void {
   let position = start;
   for (let i = 0; i < buffers.length; i += IOV_MAX) {
-    const group = buffers.slice(i, i + IOV_MAX);
-    const groupBytes = group.reduce((n, b) => n + b.length, 0);
+    const group = buffers.length <= IOV_MAX ? buffers : buffers.slice(i, i + IOV_MAX);
+    let groupBytes = 0;
+    for (const buffer of group) groupBytes += buffer.length;
     let done =
       group.length === 1 ? fs.writeSync(fd, group[0]!, 0, groupBytes, position) : fs.writevSync(fd, group, position);
     if (done < groupBytes) {
@@ -495,6 +550,12 @@ function writeBuffersSync(fd: number, buffers: Buffer[], start: number): void {
     }
     position += groupBytes;
   }
+}
+
+/** writeBuffersSync for one buffer (the usual run: one append), without an array around it. */
+function writeBufferSync(fd: number, buffer: Buffer, start: number): void {
+  let done = fs.writeSync(fd, buffer, 0, buffer.length, start);
+  while (done < buffer.length) done += fs.writeSync(fd, buffer, done, buffer.length - done, start + done);
 }
 
 /** The answer to a retried append: the offsets its first copy got. Nothing new is written. */

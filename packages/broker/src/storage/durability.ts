@@ -179,10 +179,10 @@ export class Durability {
    * stalls every process on a small VM (docs/performance-log.md, the fifth look). Without a free slot
    * (writebackSlots, shared by a broker's logs) it is skipped until one frees.
    */
-  maybeQueueWriteback(appended: ReadonlyArray<{ readonly entry: { readonly bytes: Buffer } }>): void {
+  maybeQueueWriteback(appended: ReadonlyArray<{ readonly bytes: Buffer }>): void {
     const interval = this.ctx.config.writebackIntervalBytes;
     if (interval <= 0) return;
-    for (const { entry } of appended) this.bytesSinceWriteback += entry.bytes.length;
+    for (const entry of appended) this.bytesSinceWriteback += entry.bytes.length;
     if (this.bytesSinceWriteback < interval || this.writebackQueued || !this.writebackSlots.tryAcquire()) return;
     this.bytesSinceWriteback = 0;
     this.writebackQueued = true;

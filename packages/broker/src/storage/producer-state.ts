@@ -25,7 +25,6 @@ import {
   ByteReader,
   ErrorCodes,
   type ErrorSpec,
-  lastOffsetOf,
 } from '@samsa/protocol';
 
 export const NO_PRODUCER_ID = -1;
@@ -107,16 +106,118 @@ function rejected(error: ErrorSpec, message: string): AppendAnalysis {
   return { kind: 'rejected', error, message };
 }
 
+/** The common verdict, one object for all of them. */
+const APPEND: AppendAnalysis = Object.freeze({ kind: 'append' });
+
+const itself = (header: BatchHeader): BatchHeader => header;
+
+/** A retained batch's fields in its BatchLog slot, in this order. */
+const FIRST_SEQ = 0;
+const LAST_SEQ = 1;
+const FIRST_OFFSET = 2;
+const LAST_OFFSET = 3;
+const MAX_TIMESTAMP = 4;
+const FIELDS = 5;
+/** Slots of a log grown full: one new log (a copy of the last PRODUCER_BATCHES_RETAINED - 1) per 65 appends. */
+const LOG_CAPACITY = 2 * PRODUCER_BATCHES_RETAINED;
+const FIRST_CAPACITY = 4;
+
+/**
+ * One producer's retained batches, shared by the versions of its entry. An entry is never changed: an
+ * append makes a new version, and an undo (a run whose CRC check failed) puts the version before it
+ * back. Copying the batches into each version cost an array of up to 64 per append (the largest of
+ * the broker's own allocations per record, docs/performance-log.md). Here a version is a range
+ * [from, to) of slots in its producer's log; slots are written once, in order (at `used`), and never
+ * changed, so every version keeps what it held however many appends follow. An append to a version
+ * that is not the last one written (one put back by an undo) or to a full log starts a new log with the
+ * version's batches. The batches are numbers in one Float64Array: no object per batch for the young
+ * generation to trace and promote (they live for 64 appends).
+ */
+class BatchLog {
+  used = 0;
+  constructor(readonly data: Float64Array) {}
+
+  get capacity(): number {
+    return this.data.length / FIELDS;
+  }
+}
+
+const EMPTY_LOG = new BatchLog(new Float64Array(0));
+
+/** A version of a producer's entry: its batches are slots [from, to) of `log`. */
+class Entry implements ProducerEntry {
+  private view: readonly ProducerBatch[] | undefined;
+
+  constructor(
+    readonly producerId: number,
+    readonly epoch: number,
+    readonly lastTimestampMs: number,
+    readonly coordinatorEpoch: number,
+    readonly currentTxnFirstOffset: number,
+    readonly log: BatchLog,
+    readonly from: number,
+    readonly to: number,
+    /** The write (ProducerStateTable.beginWrite) that made this version. */
+    readonly write: number,
+  ) {}
+
+  /** As objects, made on first use (snapshots, tools; the append path reads the slots). */
+  get batches(): readonly ProducerBatch[] {
+    if (this.view === undefined) {
+      const view: ProducerBatch[] = [];
+      for (let i = this.from; i < this.to; i++) {
+        view.push({
+          firstSeq: this.field(i, FIRST_SEQ),
+          lastSeq: this.field(i, LAST_SEQ),
+          firstOffset: this.field(i, FIRST_OFFSET),
+          lastOffset: this.field(i, LAST_OFFSET),
+          maxTimestampMs: this.field(i, MAX_TIMESTAMP),
+        });
+      }
+      this.view = view;
+    }
+    return this.view;
+  }
+
+  field(slot: number, field: number): number {
+    return this.log.data[slot * FIELDS + field] as number;
+  }
+
+  lastSeq(): number {
+    return this.to > this.from ? this.field(this.to - 1, LAST_SEQ) : NO_SEQUENCE;
+  }
+}
+
+/** An entry from outside (a snapshot, a test) as a version with a log of its own. */
+function toEntry(entry: ProducerEntry, write: number): Entry {
+  if (entry instanceof Entry) return entry;
+  const count = entry.batches.length;
+  const log = new BatchLog(new Float64Array(Math.max(FIRST_CAPACITY, count) * FIELDS));
+  entry.batches.forEach((b, i) => {
+    log.data.set([b.firstSeq, b.lastSeq, b.firstOffset, b.lastOffset, b.maxTimestampMs], i * FIELDS);
+  });
+  log.used = count;
+  const { producerId, epoch, lastTimestampMs, coordinatorEpoch, currentTxnFirstOffset } = entry;
+  return new Entry(producerId, epoch, lastTimestampMs, coordinatorEpoch, currentTxnFirstOffset, log, 0, count, write);
+}
+
 export class ProducerStateTable {
-  private readonly entries = new Map<number, ProducerEntry>();
+  private readonly entries = new Map<number, Entry>();
   /**
    * The leader's memory (not replicated, not in snapshots) of the transaction the coordinator verified
    * for each producer's open transaction here: its start time, which names it (see analyzeMarker).
    */
   private readonly verifiedTxnStart = new Map<number, number>();
+  /** The write in progress (beginWrite); versions it made carry its number. */
+  private write = 0;
+  private writing = false;
+  /** The entries as they were before the write's applies (undefined: none), by producer: see abortWrite. */
+  private readonly undoIds: number[] = [];
+  private readonly undoEntries: (Entry | undefined)[] = [];
+  private undoCount = 0;
 
   constructor(entries: Iterable<ProducerEntry> = []) {
-    for (const entry of entries) this.entries.set(entry.producerId, entry);
+    for (const entry of entries) this.entries.set(entry.producerId, toEntry(entry, -1));
   }
 
   get size(): number {
@@ -127,9 +228,18 @@ export class ProducerStateTable {
     return this.entries.get(producerId);
   }
 
-  /** Every entry, in producer id order (snapshots are deterministic). */
+  /** Every entry, in producer id order (snapshots are deterministic), as plain objects. */
   all(): ProducerEntry[] {
-    return [...this.entries.values()].sort((a, b) => a.producerId - b.producerId);
+    return [...this.entries.values()]
+      .sort((a, b) => a.producerId - b.producerId)
+      .map((e) => ({
+        producerId: e.producerId,
+        epoch: e.epoch,
+        batches: e.batches,
+        lastTimestampMs: e.lastTimestampMs,
+        coordinatorEpoch: e.coordinatorEpoch,
+        currentTxnFirstOffset: e.currentTxnFirstOffset,
+      }));
   }
 
   /**
@@ -138,23 +248,45 @@ export class ProducerStateTable {
    * only for a request of one batch, as Kafka does: a retried request repeats its batches exactly.
    */
   analyze(batches: readonly BatchHeader[]): AppendAnalysis {
-    const pending = new Map<number, { epoch: number; lastSeq: number }>();
-    for (const batch of batches) {
+    return this.analyzeEach(batches, itself);
+  }
+
+  /** analyze over the headers `headerOf` gives of `items` (the append chain's spans, without a copy). */
+  analyzeEach<T>(items: readonly T[], headerOf: (item: T) => BatchHeader): AppendAnalysis {
+    // What the batches before leave, per producer: the common request is one producer's, kept in two
+    // numbers; a Map only from a second producer on.
+    let pid = NO_PRODUCER_ID;
+    let pidEpoch = NO_PRODUCER_EPOCH;
+    let pidLastSeq = NO_SEQUENCE;
+    let others: Map<number, { epoch: number; lastSeq: number }> | undefined;
+    for (let i = 0; i < items.length; i++) {
+      const batch = headerOf(items[i] as T);
       if (!hasProducerId(batch)) continue;
       if ((batch.attributes & Attribute.control) !== 0) {
         return rejected(ErrorCodes.INVALID_RECORD, 'clients may not write control batches');
       }
       const known = this.entries.get(batch.producerId);
-      if (batch === batches[0] && known !== undefined) {
-        const duplicate = findDuplicate(known, batches);
-        if (duplicate !== undefined) return { kind: 'duplicate', ...duplicate };
+      if (i === 0 && known !== undefined) {
+        const duplicate = findDuplicate(known, items, headerOf);
+        if (duplicate !== undefined) return duplicate;
       }
-      const before = pending.get(batch.producerId);
-      const verdict = checkSequence(known, before, batch);
+      let verdict: AppendAnalysis | undefined;
+      if (batch.producerId === pid) verdict = checkSequence(known, true, pidEpoch, pidLastSeq, batch);
+      else {
+        const before = others?.get(batch.producerId);
+        verdict = checkSequence(known, before !== undefined, before?.epoch ?? 0, before?.lastSeq ?? 0, batch);
+      }
       if (verdict !== undefined) return verdict;
-      pending.set(batch.producerId, { epoch: batch.producerEpoch, lastSeq: lastSequenceOf(batch) });
+      if (pid === NO_PRODUCER_ID || batch.producerId === pid) {
+        pid = batch.producerId;
+        pidEpoch = batch.producerEpoch;
+        pidLastSeq = lastSequenceOf(batch);
+      } else {
+        others ??= new Map();
+        others.set(batch.producerId, { epoch: batch.producerEpoch, lastSeq: lastSequenceOf(batch) });
+      }
     }
-    return { kind: 'append' };
+    return APPEND;
   }
 
   /**
@@ -210,72 +342,121 @@ export class ProducerStateTable {
   }
 
   /**
-   * Records an appended batch (stamped with its offsets). For a control batch `controlType` says
-   * whether it commits or aborts, and `coordinatorEpoch` which coordinator wrote it; the transaction
-   * it ends is returned.
+   * Records an appended batch. For a control batch `controlType` says whether it commits or aborts, and
+   * `coordinatorEpoch` which coordinator wrote it; the transaction it ends is returned. The batch's
+   * offsets and timestamp are `baseOffset` and `maxTimestamp` (the header's unless given: the append
+   * chain stamps them in the bytes, not in the header it decoded).
    */
   apply(
     batch: BatchHeader,
     control?: { readonly type: number; readonly coordinatorEpoch: number },
+    baseOffset = batch.baseOffset,
+    maxTimestamp = batch.maxTimestamp,
   ): CompletedTxn | undefined {
     if (!hasProducerId(batch)) return undefined;
-    const known = this.entries.get(batch.producerId);
-    const firstOffset = batch.baseOffset;
-    const lastOffset = lastOffsetOf(batch);
-    const sameEpoch = known !== undefined && known.epoch === batch.producerEpoch;
-    if ((batch.attributes & Attribute.control) !== 0) {
-      this.verifiedTxnStart.delete(batch.producerId);
-      const openTxn = known?.currentTxnFirstOffset ?? -1;
-      this.entries.set(batch.producerId, {
-        producerId: batch.producerId,
-        epoch: batch.producerEpoch,
-        batches: sameEpoch ? known.batches : [],
-        lastTimestampMs: Math.max(known?.lastTimestampMs ?? 0, batch.maxTimestamp),
-        coordinatorEpoch: control?.coordinatorEpoch ?? known?.coordinatorEpoch ?? -1,
-        currentTxnFirstOffset: -1,
-      });
-      if (openTxn < 0) return undefined;
-      return {
-        producerId: batch.producerId,
-        firstOffset: openTxn,
-        lastOffset,
-        aborted: control?.type !== ControlType.commit,
-      };
-    }
-    const added: ProducerBatch = {
-      firstSeq: batch.baseSequence,
-      lastSeq: lastSequenceOf(batch),
-      firstOffset,
-      lastOffset,
-      maxTimestampMs: batch.maxTimestamp,
-    };
-    // One new array per append (the copy an undo needs: restore puts back the entry before it), not two.
-    const batches = sameEpoch ? known.batches.slice(-(PRODUCER_BATCHES_RETAINED - 1)) : [];
-    batches.push(added);
-    const transactional = (batch.attributes & Attribute.transactional) !== 0;
+    const producerId = batch.producerId;
+    const known = this.entries.get(producerId);
+    if (this.writing && known?.write !== this.write) this.saveForUndo(producerId, known);
+    const firstOffset = baseOffset;
+    const lastOffset = baseOffset + batch.lastOffsetDelta;
+    const epoch = batch.producerEpoch;
+    const sameEpoch = known !== undefined && known.epoch === epoch;
+    const lastTimestampMs = Math.max(known?.lastTimestampMs ?? 0, maxTimestamp);
     const openTxn = known?.currentTxnFirstOffset ?? -1;
-    this.entries.set(batch.producerId, {
-      producerId: batch.producerId,
-      epoch: batch.producerEpoch,
-      batches,
-      lastTimestampMs: Math.max(known?.lastTimestampMs ?? 0, batch.maxTimestamp),
-      coordinatorEpoch: known?.coordinatorEpoch ?? -1,
-      currentTxnFirstOffset: transactional && openTxn < 0 ? firstOffset : openTxn,
-    });
+    // A version of the same log: the same batches (same epoch), or none (from the end).
+    let log = known?.log ?? EMPTY_LOG;
+    let to = known?.to ?? 0;
+    let from = sameEpoch ? known.from : to;
+    if ((batch.attributes & Attribute.control) !== 0) {
+      this.verifiedTxnStart.delete(producerId);
+      const coordinatorEpoch = control?.coordinatorEpoch ?? known?.coordinatorEpoch ?? -1;
+      this.entries.set(
+        producerId,
+        new Entry(producerId, epoch, lastTimestampMs, coordinatorEpoch, -1, log, from, to, this.write),
+      );
+      if (openTxn < 0) return undefined;
+      return { producerId, firstOffset: openTxn, lastOffset, aborted: control?.type !== ControlType.commit };
+    }
+    if (to !== log.used || to === log.capacity) {
+      // Not the last version written (an undo put it back), or the log is full: a new log.
+      const keep = Math.min(to - from, PRODUCER_BATCHES_RETAINED - 1);
+      const capacity = Math.min(LOG_CAPACITY, Math.max(FIRST_CAPACITY, 2 * (keep + 1)));
+      const next = new BatchLog(new Float64Array(capacity * FIELDS));
+      next.data.set(log.data.subarray((to - keep) * FIELDS, to * FIELDS));
+      next.used = keep;
+      log = next;
+      from = 0;
+      to = keep;
+    }
+    const at = to * FIELDS;
+    const data = log.data;
+    data[at + FIRST_SEQ] = batch.baseSequence;
+    data[at + LAST_SEQ] = lastSequenceOf(batch);
+    data[at + FIRST_OFFSET] = firstOffset;
+    data[at + LAST_OFFSET] = lastOffset;
+    data[at + MAX_TIMESTAMP] = maxTimestamp;
+    to++;
+    log.used = to;
+    if (to - from > PRODUCER_BATCHES_RETAINED) from = to - PRODUCER_BATCHES_RETAINED;
+    const transactional = (batch.attributes & Attribute.transactional) !== 0;
+    const txnFirstOffset = transactional && openTxn < 0 ? firstOffset : openTxn;
+    const coordinatorEpoch = known?.coordinatorEpoch ?? -1;
+    this.entries.set(
+      producerId,
+      new Entry(producerId, epoch, lastTimestampMs, coordinatorEpoch, txnFirstOffset, log, from, to, this.write),
+    );
     return undefined;
   }
 
-  /** Puts back an entry as it was (or its absence): undoes applies whose write failed. */
+  /**
+   * From here to commitWrite/abortWrite, applies can be undone (a run whose CRC check failed): the
+   * entry each producer had before the write's first apply of it is kept.
+   */
+  beginWrite(): void {
+    this.releaseUndo();
+    this.write++;
+    this.writing = true;
+  }
+
+  commitWrite(): void {
+    this.releaseUndo();
+    this.writing = false;
+  }
+
+  /** Puts back every entry the write changed as it was before (or its absence). */
+  abortWrite(): void {
+    for (let i = 0; i < this.undoCount; i++) this.restore(this.undoIds[i] as number, this.undoEntries[i]);
+    this.releaseUndo();
+    this.writing = false;
+  }
+
+  private saveForUndo(producerId: number, entry: Entry | undefined): void {
+    this.undoIds[this.undoCount] = producerId;
+    this.undoEntries[this.undoCount] = entry;
+    this.undoCount++;
+  }
+
+  /** Between beginWrite and commitWrite/abortWrite. */
+  get inWrite(): boolean {
+    return this.writing;
+  }
+
+  private releaseUndo(): void {
+    for (let i = 0; i < this.undoCount; i++) this.undoEntries[i] = undefined;
+    this.undoCount = 0;
+  }
+
+  /** Puts back an entry as it was (or its absence). */
   restore(producerId: number, entry: ProducerEntry | undefined): void {
     if (entry === undefined) this.entries.delete(producerId);
-    else this.entries.set(producerId, entry);
+    else this.entries.set(producerId, toEntry(entry, -1));
   }
 
   /** Replaces the whole table (a snapshot loaded, or nothing after the log was emptied). */
   reset(entries: Iterable<ProducerEntry> = []): void {
     this.entries.clear();
     this.verifiedTxnStart.clear();
-    for (const entry of entries) this.entries.set(entry.producerId, entry);
+    for (const entry of entries) this.entries.set(entry.producerId, toEntry(entry, -1));
   }
 
   /** The first offset of the oldest open transaction: the last stable offset cannot pass it. */
@@ -303,13 +484,23 @@ export class ProducerStateTable {
     return removed;
   }
 
-  /** Drops what only batches below `offset` taught (retention deleted them): Kafka's truncateHead. */
+  /**
+   * Drops what only batches below `offset` taught (retention deleted them): Kafka's truncateHead. An
+   * entry's batches are in offset order, so what is left of them is a suffix.
+   */
   removeBatchesBefore(offset: number): void {
     for (const entry of [...this.entries.values()]) {
-      const batches = entry.batches.filter((b) => b.lastOffset >= offset);
-      if (batches.length === entry.batches.length) continue;
-      if (batches.length === 0 && entry.currentTxnFirstOffset < 0) this.entries.delete(entry.producerId);
-      else this.entries.set(entry.producerId, { ...entry, batches });
+      let from = entry.from;
+      while (from < entry.to && entry.field(from, LAST_OFFSET) < offset) from++;
+      if (from === entry.from) continue;
+      if (from === entry.to && entry.currentTxnFirstOffset < 0) this.entries.delete(entry.producerId);
+      else {
+        const { producerId, epoch, lastTimestampMs, coordinatorEpoch, currentTxnFirstOffset, log, to } = entry;
+        this.entries.set(
+          producerId,
+          new Entry(producerId, epoch, lastTimestampMs, coordinatorEpoch, currentTxnFirstOffset, log, from, to, -1),
+        );
+      }
     }
   }
 }
@@ -318,32 +509,42 @@ export class ProducerStateTable {
  * The offsets a repeated request got the first time: its batches (all of one producer and epoch)
  * cover exactly a run of the retained batches, from one's first sequence to another's last.
  */
-function findDuplicate(
-  entry: ProducerEntry,
-  batches: readonly BatchHeader[],
-): { firstOffset: number; lastOffset: number } | undefined {
-  const first = batches[0]!;
+function findDuplicate<T>(
+  entry: Entry,
+  items: readonly T[],
+  headerOf: (item: T) => BatchHeader,
+): AppendAnalysis | undefined {
+  const first = headerOf(items[0] as T);
   if (entry.epoch !== first.producerEpoch) return undefined;
-  if (batches.some((b) => b.producerId !== first.producerId || b.producerEpoch !== first.producerEpoch)) {
-    return undefined;
+  for (let i = 1; i < items.length; i++) {
+    const b = headerOf(items[i] as T);
+    if (b.producerId !== first.producerId || b.producerEpoch !== first.producerEpoch) return undefined;
   }
-  const start = entry.batches.findIndex((b) => b.firstSeq === first.baseSequence);
-  if (start < 0) return undefined;
-  const lastSeq = lastSequenceOf(batches.at(-1)!);
-  for (let i = start; i < entry.batches.length; i++) {
-    if (entry.batches[i]!.lastSeq === lastSeq) {
-      return { firstOffset: entry.batches[start]!.firstOffset, lastOffset: entry.batches[i]!.lastOffset };
+  let start = entry.from;
+  while (start < entry.to && entry.field(start, FIRST_SEQ) !== first.baseSequence) start++;
+  if (start === entry.to) return undefined;
+  const lastSeq = lastSequenceOf(headerOf(items[items.length - 1] as T));
+  for (let i = start; i < entry.to; i++) {
+    if (entry.field(i, LAST_SEQ) === lastSeq) {
+      return {
+        kind: 'duplicate',
+        firstOffset: entry.field(start, FIRST_OFFSET),
+        lastOffset: entry.field(i, LAST_OFFSET),
+      };
     }
   }
   return undefined;
 }
 
+/** `pending`: an earlier batch of the request is this producer's, and left `pendingEpoch` and `pendingLastSeq`. */
 function checkSequence(
-  known: ProducerEntry | undefined,
-  pending: { epoch: number; lastSeq: number } | undefined,
+  known: Entry | undefined,
+  pending: boolean,
+  pendingEpoch: number,
+  pendingLastSeq: number,
   batch: BatchHeader,
 ): AppendAnalysis | undefined {
-  const currentEpoch = pending?.epoch ?? known?.epoch ?? NO_PRODUCER_EPOCH;
+  const currentEpoch = pending ? pendingEpoch : (known?.epoch ?? NO_PRODUCER_EPOCH);
   const pid = batch.producerId;
   if (batch.producerEpoch < currentEpoch) {
     return rejected(
@@ -362,7 +563,7 @@ function checkSequence(
       `producer ${pid}: a new epoch ${batch.producerEpoch} must start at sequence 0, not ${batch.baseSequence}`,
     );
   }
-  const lastSeq = pending?.lastSeq ?? known?.batches.at(-1)?.lastSeq ?? NO_SEQUENCE;
+  const lastSeq = pending ? pendingLastSeq : (known?.lastSeq() ?? NO_SEQUENCE);
   // After a marker bumped the epoch there are no batches yet: the next one starts the sequence at 0.
   if (lastSeq === NO_SEQUENCE) {
     if (batch.baseSequence === 0) return undefined;

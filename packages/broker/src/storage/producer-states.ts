@@ -11,7 +11,7 @@
  */
 import { open, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Attribute, type BatchHeader, type BatchSpan, ErrorCodes, lastOffsetOf } from '@samsa/protocol';
+import { Attribute, type BatchHeader, type BatchSpan, batchSize, ErrorCodes, lastOffsetOf } from '@samsa/protocol';
 import { unlinkIfExists, writeFileAtomic } from './files.js';
 import type { LogContext } from './log-context.js';
 import {
@@ -29,6 +29,9 @@ import {
   ProducerStateTable,
 } from './producer-state.js';
 import { scanBatches } from './scan.js';
+
+const APPEND: AppendAnalysis = Object.freeze({ kind: 'append' });
+const headerOf = (span: BatchSpan): BatchHeader => span.header;
 import type { SegmentSet } from './segment-set.js';
 import { type AbortedTxn, AbortedTxnIndex } from './txn-index.js';
 
@@ -41,8 +44,6 @@ export class ProducerStates {
   private abortedLoaded = false;
   /** Aborted transactions of the write in progress: indexed once it is written (commitWrite). */
   private pendingAborted: { entry: AbortedTxn; segmentBase: number }[] = [];
-  /** Entries as they were before the applies of the write in progress: see beginWrite. */
-  private undo: Map<number, ReturnType<ProducerStateTable['entry']>> | undefined;
 
   constructor(
     private readonly ctx: LogContext,
@@ -53,8 +54,8 @@ export class ProducerStates {
 
   /** Checks a leader append; batches without a producer id pass untouched. */
   analyze(spans: readonly BatchSpan[]): AppendAnalysis {
-    if (!spans.some((s) => s.header.producerId >= 0)) return { kind: 'append' };
-    return this.table.analyze(spans.map((s) => s.header));
+    for (const span of spans) if (span.header.producerId >= 0) return this.table.analyzeEach(spans, headerOf);
+    return APPEND;
   }
 
   /** Checks a transaction marker: one control batch of a producer, from the coordinator `marker` names. */
@@ -84,7 +85,7 @@ export class ProducerStates {
 
   /** From here to commitWrite/abortWrite, applies can be undone (a run whose CRC check failed). */
   beginWrite(): void {
-    this.undo = new Map();
+    this.table.beginWrite();
   }
 
   /**
@@ -97,13 +98,25 @@ export class ProducerStates {
     bytes: Buffer,
     segmentBase = this.segments.active.baseOffset,
   ): CompletedTxn | undefined {
+    return this.applyStamped(header, bytes, 0, header.baseOffset, header.maxTimestamp, segmentBase);
+  }
+
+  /**
+   * applyBatch for a batch at `position` in `bytes` that the append chain stamped with `baseOffset` and
+   * `maxTimestamp` (its header, decoded before, has the producer's): no copy of the header or the bytes.
+   */
+  applyStamped(
+    header: BatchHeader,
+    bytes: Buffer,
+    position: number,
+    baseOffset: number,
+    maxTimestamp: number,
+    segmentBase = this.segments.active.baseOffset,
+  ): CompletedTxn | undefined {
     if (header.producerId < 0) return undefined;
-    if (this.undo !== undefined && !this.undo.has(header.producerId)) {
-      this.undo.set(header.producerId, this.table.entry(header.producerId));
-    }
     const isControl = (header.attributes & Attribute.control) !== 0;
-    const control = isControl ? controlRecordOf(bytes) : undefined;
-    const completed = this.table.apply(header, control);
+    const control = isControl ? controlRecordOf(bytes.subarray(position, position + batchSize(header))) : undefined;
+    const completed = this.table.apply(header, control, baseOffset, maxTimestamp);
     if (completed?.aborted) {
       const lastStableOffset = this.table.firstUnstableOffset() ?? completed.lastOffset + 1;
       const entry = {
@@ -112,14 +125,14 @@ export class ProducerStates {
         lastOffset: completed.lastOffset,
         lastStableOffset,
       };
-      if (this.undo !== undefined) this.pendingAborted.push({ entry, segmentBase });
+      if (this.table.inWrite) this.pendingAborted.push({ entry, segmentBase });
       else this.aborted.add([{ ...entry, segmentBase }]);
     }
     return completed;
   }
 
   commitWrite(): void {
-    this.undo = undefined;
+    this.table.commitWrite();
     if (this.pendingAborted.length > 0) {
       this.aborted.add(this.pendingAborted.map((p) => ({ ...p.entry, segmentBase: p.segmentBase })));
       this.pendingAborted = [];
@@ -127,8 +140,7 @@ export class ProducerStates {
   }
 
   abortWrite(): void {
-    for (const [producerId, entry] of this.undo ?? []) this.table.restore(producerId, entry);
-    this.undo = undefined;
+    this.table.abortWrite();
     this.pendingAborted = [];
   }
 
