@@ -27,10 +27,12 @@ import { varintSize, writeVarint } from './proto-varint.js';
 const MAX_SCRATCH_BYTES = 8 * 1024 * 1024;
 let scratch = Buffer.allocUnsafeSlow(64 * 1024);
 
-interface PartitionSizes {
-  body: number;
-  messageBytes: number;
-}
+/**
+ * Pass 1's sizes, read by pass 2 in the same order: each topic's body, then each of its partitions'
+ * body and error message bytes. Reused (the encoder is synchronous and never re-entered): no arrays
+ * or records per response.
+ */
+const sizes: number[] = [];
 
 function isPlainInteger(value: unknown): value is number | undefined {
   return value === undefined || value === null || (typeof value === 'number' && Number.isSafeInteger(value));
@@ -91,6 +93,9 @@ function bytesFieldSize(length: number): number {
   return length > 0 ? 1 + varintSize(length) + length : 0;
 }
 
+const NO_TOPICS: readonly RecordsTopic[] = [];
+const NO_PARTITIONS: readonly RecordsPartition[] = [];
+
 /** Serializes a FetchResponse, or returns undefined for inputs only protobufjs handles. */
 export function encodeFetchResponse(response: FetchResponse): Buffer | undefined {
   return encodeRecordsResponse(response, 6);
@@ -112,8 +117,9 @@ export function encodeFetchStreamResponse(message: FetchStreamResponse): Buffer 
  * them).
  */
 export function encodeReplicaFetchResponse(response: ReplicaFetchResponse): Buffer | undefined {
-  for (const topic of response.topics ?? [])
-    for (const p of topic.partitions ?? []) if (p.divergingEpoch) return undefined;
+  const topics = response.topics;
+  if (topics)
+    for (const topic of topics) for (const p of topic.partitions ?? []) if (p.divergingEpoch) return undefined;
   return encodeRecordsResponse(response, 7);
 }
 
@@ -126,16 +132,15 @@ function encodeRecordsResponse(
   const recordsTag = (recordsField << 3) | 2;
   // A refusal naming the current leader (KIP-951, rare) goes through protobufjs.
   if ((response.nodeEndpoints?.length ?? 0) > 0) return undefined;
-  const topics = response.topics ?? [];
+  const topics = response.topics ?? NO_TOPICS;
   // Pass 1: sizes (and the fast path's preconditions).
-  const topicBodies: number[] = [];
-  const partitionSizes: PartitionSizes[][] = [];
+  let sized = 0;
   let total = 0;
   for (const topic of topics) {
     const nameBytes = topic.name ? Buffer.byteLength(topic.name, 'utf8') : 0;
     let body = bytesFieldSize(nameBytes);
-    const sizes: PartitionSizes[] = [];
-    for (const p of topic.partitions ?? []) {
+    const topicAt = sized++;
+    for (const p of topic.partitions ?? NO_PARTITIONS) {
       const { records, errorMessage, highWatermark, logStartOffset, partition, errorCode } = p;
       if (typeof records === 'string' || !isPlainInteger(highWatermark) || !isPlainInteger(logStartOffset))
         return undefined;
@@ -154,11 +159,11 @@ function encodeRecordsResponse(
         intFieldSize(logStartOffset) +
         bytesFieldSize(records?.length ?? 0) +
         intFieldSize(lastStableOffset);
-      sizes.push({ body: partBody, messageBytes });
+      sizes[sized++] = partBody;
+      sizes[sized++] = messageBytes;
       body += 1 + varintSize(partBody) + partBody;
     }
-    topicBodies.push(body);
-    partitionSizes.push(sizes);
+    sizes[topicAt] = body;
     total += 1 + varintSize(body) + body;
   }
   const inner = total;
@@ -175,23 +180,25 @@ function encodeRecordsResponse(
     buf[pos++] = STREAM_TAG.response;
     pos = writeVarint(buf, pos, inner);
   }
-  topics.forEach((topic, t) => {
+  let at = 0;
+  for (const topic of topics) {
     buf[pos++] = TAG.topics;
-    pos = writeVarint(buf, pos, topicBodies[t]!);
+    pos = writeVarint(buf, pos, sizes[at++] as number);
     if (topic.name) {
       buf[pos++] = TAG.topicName;
       pos = writeVarint(buf, pos, Buffer.byteLength(topic.name, 'utf8'));
       pos += buf.write(topic.name, pos, 'utf8');
     }
-    (topic.partitions ?? []).forEach((p, i) => {
-      const sizes = partitionSizes[t]![i]!;
+    for (const p of topic.partitions ?? NO_PARTITIONS) {
+      const body = sizes[at++] as number;
+      const messageBytes = sizes[at++] as number;
       buf[pos++] = TAG.topicPartitions;
-      pos = writeVarint(buf, pos, sizes.body);
+      pos = writeVarint(buf, pos, body);
       if (p.partition) pos = writeIntField(buf, pos, TAG.partition, p.partition);
       if (p.errorCode) pos = writeIntField(buf, pos, TAG.errorCode, p.errorCode);
       if (p.errorMessage) {
         buf[pos++] = TAG.errorMessage;
-        pos = writeVarint(buf, pos, sizes.messageBytes);
+        pos = writeVarint(buf, pos, messageBytes);
         pos += buf.write(p.errorMessage, pos, 'utf8');
       }
       if (p.highWatermark) pos = writeIntField(buf, pos, TAG.highWatermark, p.highWatermark as number);
@@ -206,8 +213,8 @@ function encodeRecordsResponse(
       if (recordsField === 6 && p.lastStableOffset) {
         pos = writeIntField(buf, pos, TAG.lastStableOffset, p.lastStableOffset as number);
       }
-    });
-  });
+    }
+  }
   // A size mismatch would send uninitialised scratch bytes: an encoder bug, never a peer's fault.
   if (pos !== total) throw new Error(`response encoder wrote ${pos} bytes, expected ${total}`);
   return buf.subarray(0, total);
