@@ -28,8 +28,13 @@ async function leaderInEpoch3(): Promise<BrokerContext> {
   return Object.assign(ctx, { settings: { 'leadership.wait.ms': 1000 } });
 }
 
-async function fetchCode(ctx: BrokerContext, currentLeaderEpoch: number): Promise<number> {
-  const partition = { partition: 0, fetchOffset: 0, partitionMaxBytes: 1 << 20, currentLeaderEpoch };
+async function fetchCode(ctx: BrokerContext, currentLeaderEpoch?: number): Promise<number> {
+  const partition = {
+    partition: 0,
+    fetchOffset: 0,
+    partitionMaxBytes: 1 << 20,
+    ...(currentLeaderEpoch === undefined ? {} : { currentLeaderEpoch }),
+  };
   const request = { maxWaitMs: 0, minBytes: 1, maxBytes: 1 << 20, isolationLevel: 0 };
   const answer = await handleFetch(
     ctx,
@@ -74,6 +79,8 @@ describe('leader epochs on the gRPC consumer path (KIP-320)', () => {
     expect(await fetchCode(ctx, 4)).toBe(ErrorCodes.UNKNOWN_LEADER_EPOCH.code);
     expect(await fetchCode(ctx, 3)).toBe(0);
     expect(await fetchCode(ctx, -1)).toBe(0);
+    // A caller that leaves the field out says nothing (it is optional: absent is not epoch 0).
+    expect(await fetchCode(ctx)).toBe(0);
   });
 
   it('ListOffsets checks the epoch when the client names one, and not when it is absent', async () => {

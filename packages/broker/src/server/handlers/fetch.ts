@@ -78,7 +78,7 @@ async function readPartition(
   let hosted: HostedPartition | undefined;
   try {
     hosted = ctx.partitions.leaderOf(topic, p.partition, ctx.knowsPartition(topic, p.partition));
-    checkLeaderEpoch(hosted, p.currentLeaderEpoch);
+    checkLeaderEpoch(hosted, p.currentLeaderEpoch ?? -1);
     const highWatermark = hosted.highWatermark;
     const lastStableOffset = hosted.log.lastStableOffset(highWatermark);
     const readUpTo = readCommitted ? lastStableOffset : highWatermark;

@@ -34,7 +34,7 @@ function endOffsetOf(
 ): v1.OffsetForLeaderEpochPartitionResponse {
   try {
     const hosted = ctx.partitions.leaderOf(topic, p.partition, ctx.knowsPartition(topic, p.partition));
-    checkLeaderEpoch(hosted, p.currentLeaderEpoch);
+    checkLeaderEpoch(hosted, p.currentLeaderEpoch ?? -1);
     const end = hosted.epochCache.endOffsetFor(p.leaderEpoch, hosted.log.logEndOffset);
     return { partition: p.partition, ...NO_ERROR, leaderEpoch: end.epoch, endOffset: end.endOffset };
   } catch (err) {

@@ -10,11 +10,13 @@ export interface FetchPartition {
   /**
    * The partition's leader epoch as the caller's metadata has it (KIP-320): an older one than the leader's
    * is refused with FENCED_LEADER_EPOCH (the caller's metadata is stale), a newer one with
-   * UNKNOWN_LEADER_EPOCH (this broker is behind); -1 when the caller does not know it (not checked). The
-   * SDK consumer also keeps the epoch of the last record batch it fetched, and after a leader change asks
+   * UNKNOWN_LEADER_EPOCH (this broker is behind); absent or -1 when the caller does not know it (not
+   * checked; optional so that a caller that leaves it out is not taken to say epoch 0). The SDK consumer
+   * also keeps the epoch of the last record batch it fetched, and after a leader change asks
    * OffsetForLeaderEpoch before fetching from the new leader.
    */
   'currentLeaderEpoch'?: (number);
+  '_currentLeaderEpoch'?: "currentLeaderEpoch";
 }
 
 export interface FetchPartition__Output {
@@ -24,9 +26,11 @@ export interface FetchPartition__Output {
   /**
    * The partition's leader epoch as the caller's metadata has it (KIP-320): an older one than the leader's
    * is refused with FENCED_LEADER_EPOCH (the caller's metadata is stale), a newer one with
-   * UNKNOWN_LEADER_EPOCH (this broker is behind); -1 when the caller does not know it (not checked). The
-   * SDK consumer also keeps the epoch of the last record batch it fetched, and after a leader change asks
+   * UNKNOWN_LEADER_EPOCH (this broker is behind); absent or -1 when the caller does not know it (not
+   * checked; optional so that a caller that leaves it out is not taken to say epoch 0). The SDK consumer
+   * also keeps the epoch of the last record batch it fetched, and after a leader change asks
    * OffsetForLeaderEpoch before fetching from the new leader.
    */
-  'currentLeaderEpoch': (number);
+  'currentLeaderEpoch'?: (number);
+  '_currentLeaderEpoch'?: "currentLeaderEpoch";
 }

@@ -5,25 +5,27 @@
 export interface OffsetForLeaderEpochPartition {
   'partition'?: (number);
   /**
-   * As FetchPartition's: -1 when the caller does not know it; otherwise an epoch older than the leader's
-   * is refused with FENCED_LEADER_EPOCH, a newer one with UNKNOWN_LEADER_EPOCH.
+   * As FetchPartition's: absent or -1 when the caller does not know it; otherwise an epoch older than the
+   * leader's is refused with FENCED_LEADER_EPOCH, a newer one with UNKNOWN_LEADER_EPOCH.
    */
   'currentLeaderEpoch'?: (number);
   /**
    * The epoch whose end offset is asked for: that of the record before the caller's position.
    */
   'leaderEpoch'?: (number);
+  '_currentLeaderEpoch'?: "currentLeaderEpoch";
 }
 
 export interface OffsetForLeaderEpochPartition__Output {
   'partition': (number);
   /**
-   * As FetchPartition's: -1 when the caller does not know it; otherwise an epoch older than the leader's
-   * is refused with FENCED_LEADER_EPOCH, a newer one with UNKNOWN_LEADER_EPOCH.
+   * As FetchPartition's: absent or -1 when the caller does not know it; otherwise an epoch older than the
+   * leader's is refused with FENCED_LEADER_EPOCH, a newer one with UNKNOWN_LEADER_EPOCH.
    */
-  'currentLeaderEpoch': (number);
+  'currentLeaderEpoch'?: (number);
   /**
    * The epoch whose end offset is asked for: that of the record before the caller's position.
    */
   'leaderEpoch': (number);
+  '_currentLeaderEpoch'?: "currentLeaderEpoch";
 }
