@@ -215,6 +215,8 @@ interface ConsumerInternals extends GroupConsumerHost {
   release(done: boolean): void;
   resumeAfter(chunk: Chunk): void;
   nextChunk(signal: AbortSignal | undefined): Promise<Chunk | undefined>;
+  awaitsValidation(state: PartitionState): boolean;
+  validation(state: PartitionState, signal: AbortSignal | undefined): Promise<boolean>;
 }
 
 const tpKey = (topic: string, partition: number) => `${topic}\0${partition}`;
@@ -354,6 +356,8 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
       release: (done) => this.release(done),
       resumeAfter: (chunk) => this.resumeAfter(chunk),
       nextChunk: (signal) => this.nextChunk(signal),
+      awaitsValidation: (state) => this.awaitsValidation(state),
+      validation: (state, signal) => this.validation(state, signal),
     };
   }
 
@@ -578,6 +582,8 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
       state.buffered = false;
       states.add(state);
     }
+    // An iterator waiting for one of them to be validated goes on to other partitions.
+    this.notify();
     return states;
   }
 
@@ -637,6 +643,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
       this.partitions.delete(key);
       removed.push({ topic: state.topic, partition: state.partition });
     }
+    this.notify();
     this.updateInterest();
     return removed;
   }
@@ -682,6 +689,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
       next.set(key, this.partitions.get(key) ?? new PartitionState(topic, partition));
     }
     for (const [key, state] of this.partitions) if (!next.has(key)) state.generation++;
+    this.notify();
     this.partitions.clear();
     for (const [key, state] of next) this.partitions.set(key, state);
     this.updateInterest();
@@ -914,23 +922,65 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
       if (signal?.aborted) throw new AbortError(signal);
       if (this.errors.length > 0) throw this.errors.shift();
       if (this.closed) return undefined;
-      const chunk = this.chunks.shift();
+      const chunk = this.takeChunk();
       if (chunk !== undefined) {
-        if (chunk.generation !== chunk.state.generation) continue;
         chunk.state.buffered = false;
         this.tick();
         return chunk;
       }
-      await new Promise<void>((resolve) => {
-        const onAbort = () => resolve();
-        this.waiter = () => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve();
-        };
-        signal?.addEventListener('abort', onAbort, { once: true });
-      });
-      this.waiter = undefined;
+      await this.changed(signal);
     }
+  }
+
+  /** The first chunk that may be handed out: stale ones are dropped, ones awaiting validation stay queued. */
+  private takeChunk(): Chunk | undefined {
+    for (let i = 0; i < this.chunks.length; ) {
+      const chunk = this.chunks[i] as Chunk;
+      if (chunk.generation !== chunk.state.generation) this.chunks.splice(i, 1);
+      else if (this.awaitsValidation(chunk.state)) i++;
+      else return this.chunks.splice(i, 1)[0];
+    }
+    return undefined;
+  }
+
+  /**
+   * KIP-320: the partition's position is being validated after a leader change, or will be at the next
+   * tick. None of its fetched records is handed out meanwhile (as Kafka's consumer returns none from a
+   * partition awaiting validation): they may be records the new leader never had, and truncated() drops
+   * them.
+   */
+  private awaitsValidation(state: PartitionState): boolean {
+    return state.validating || this.needsValidation(state);
+  }
+
+  /**
+   * Waits until the partition's validation is over or its records are dropped (a seek, a revocation): true;
+   * false once the consumer closes. Throws what the consumer fails with meanwhile (LogTruncationError, say)
+   * and AbortError.
+   */
+  private async validation(state: PartitionState, signal: AbortSignal | undefined): Promise<boolean> {
+    const generation = state.generation;
+    this.tick();
+    for (;;) {
+      if (signal?.aborted) throw new AbortError(signal);
+      if (this.errors.length > 0) throw this.errors.shift();
+      if (this.closed) return false;
+      if (state.generation !== generation || !this.awaitsValidation(state)) return true;
+      await this.changed(signal);
+    }
+  }
+
+  /** Until notify() (a chunk, an error, a validation done, close) or `signal` aborts. */
+  private async changed(signal: AbortSignal | undefined): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const onAbort = () => resolve();
+      this.waiter = () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+    this.waiter = undefined;
   }
 
   private notify(): void {
@@ -1031,6 +1081,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
       if (connection) for (const state of states) this.skipValidation(state);
       else for (const state of states) this.backOff(state, true);
       this.tick();
+      this.notify();
       return;
     }
     const asked = states.map((state) => ({
@@ -1079,6 +1130,8 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     } finally {
       for (const a of asked) a.state.validating = false;
       this.tick();
+      // Records held back while it validated (awaitsValidation) may be handed out now.
+      this.notify();
     }
   }
 
@@ -1561,6 +1614,7 @@ class MessageIterator implements AsyncIterableIterator<ConsumedMessage> {
     if (chunk !== undefined) {
       const { state, generation, records } = chunk;
       if (state.generation === generation && this.index < records.length) {
+        if (this.consumer.awaitsValidation(state)) return this.afterValidation(state);
         const message = records[this.index++] as ConsumedMessage;
         state.position = message.offset + 1;
         state.positionEpoch = chunk.epochs.of(this.index - 1);
@@ -1575,6 +1629,16 @@ class MessageIterator implements AsyncIterableIterator<ConsumedMessage> {
       this.chunk = undefined;
     }
     return this.nextChunk();
+  }
+
+  /** The chunk in hand waits for its partition's validation (KIP-320); then it goes on, or it was dropped. */
+  private async afterValidation(state: PartitionState): Promise<IteratorResult<ConsumedMessage, undefined>> {
+    try {
+      if (!(await this.consumer.validation(state, this.signal))) return this.return();
+    } catch (err) {
+      return this.fail(err);
+    }
+    return this.next();
   }
 
   private async nextChunk(): Promise<IteratorResult<ConsumedMessage, undefined>> {

@@ -136,6 +136,44 @@ describe('consumer and log truncation (KIP-320)', () => {
     await iterator.return?.();
   }, 30_000);
 
+  // Kafka's consumer returns no record of a partition awaiting validation: one handed out meanwhile may be
+  // one the new leader never had (LogTruncationError once the answer comes, with 'none').
+  it.each([
+    ['the rest of the chunk in hand', 1],
+    ['a chunk fetched and waiting', 10],
+  ])(
+    'hands out none of its fetched records while a position is validated: %s',
+    async (_, handedOut) => {
+      samsa = new Samsa({ brokers: cluster.bootstrap, retry: fastRetry });
+      // One batch per fetch: a0..a9 are one chunk, b0..b9 the next.
+      const consumer = samsa.consumer({ maxWaitMs: 50, autoOffsetReset: 'none', maxPartitionFetchBytes: 1 });
+      cluster.appendValues('t', 0, 'a', 10);
+      await consumer.assign([{ topic: 't' }]);
+      consumer.seek({ topic: 't', partition: 0, offset: 0 });
+      const iterator = consumer.messages();
+      expect(await take(iterator, handedOut)).toEqual(range(0, 'a', handedOut));
+      cluster.appendValues('t', 0, 'b', 10);
+      // The fetch from 10 was answered (high watermark 20): b0..b9 are buffered.
+      await waitFor(() => consumer.currentLag({ topic: 't', partition: 0 }) === 20 - handedOut);
+      // Broker 1 never had b0..b9; the consumer hears of it from the metadata and asks broker 1, which waits.
+      const release = cluster.hold('OffsetForLeaderEpoch', 1);
+      cluster.truncateAndMoveLeader('t', 0, 10, 1);
+      cluster.appendValues('t', 0, 'c', 5);
+      await samsa.connect();
+      await waitFor(() => cluster.requestsOf('OffsetForLeaderEpoch').length === 1);
+      const next = iterator.next();
+      const early = await Promise.race([next, new Promise((resolve) => setImmediate(() => resolve('waiting')))]);
+      expect(early).toBe('waiting');
+      release();
+      const rest = [...range(0, 'a', 10).slice(handedOut), ...range(10, 'c', 5)];
+      const first = await next;
+      expect(`${first.value?.offset}:${first.value?.value}`).toBe(rest[0]);
+      expect(await take(iterator, rest.length - 1)).toEqual(rest.slice(1));
+      await iterator.return?.();
+    },
+    30_000,
+  );
+
   it('validates a position reset to the end, with the epoch ListOffsets gave it, before reading anything', async () => {
     samsa = new Samsa({ brokers: cluster.bootstrap, retry: fastRetry });
     const consumer = samsa.consumer({ maxWaitMs: 50, autoOffsetReset: 'earliest' });
