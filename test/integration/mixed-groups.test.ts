@@ -394,8 +394,16 @@ describe('ConsumerGroupHeartbeat (68) and ConsumerGroupDescribe (69) on the Kafk
         both.members.map((m) => m.memberId).sort(),
       );
 
-      // The KIP-848 member leaves: the group is classic again and KafkaJS takes both partitions.
-      expect((await heartbeat({ memberEpoch: -1 })).errorCode).toBe(0);
+      // The KIP-848 member is removed by a LeaveGroup naming its id (the classic API, as Kafka's admin
+      // removeMembersFromConsumerGroup sends it; Kafka takes KIP-848 members there since KAFKA-18188): the
+      // group is classic again and KafkaJS takes both partitions; the removed member's leave finds nobody.
+      const removed = await client.send<kafka.LeaveGroupResponseData>(ApiKey.LeaveGroup, 5, {
+        groupId: group,
+        members: [{ memberId, groupInstanceId: null, reason: 'removed by an admin' }],
+      });
+      expect(removed.errorCode).toBe(0);
+      expect(removed.members.map((m) => [m.memberId, m.errorCode])).toEqual([[memberId, 0]]);
+      expect((await heartbeat({ memberEpoch: -1 })).errorCode).not.toBe(0);
       await waitFor(() => k.owned.size === 2, { timeoutMs: 60_000, description: 'KafkaJS owns both' });
       expect((await describeGroup()).errorCode).toBe(ErrorCodes.GROUP_ID_NOT_FOUND.code);
 

@@ -429,14 +429,13 @@ export class GroupCoordinatorCore {
     const groupId = input.groupId;
     const existing = this.groups.get(groupId);
     if (input.memberEpoch === LEAVE_EPOCH || input.memberEpoch === STATIC_LEAVE_EPOCH) {
-      const member = existing?.members.get(input.memberId);
+      const member = this.leavingMember(existing, input);
       const result = {
         memberId: input.memberId,
         memberEpoch: input.memberEpoch,
         heartbeatIntervalMs: 0,
         assignment: undefined,
       };
-      if (!existing || !member) return { records, result };
       if (input.memberEpoch === STATIC_LEAVE_EPOCH && member.meta.instanceId !== null) {
         // Keeps its partitions for the session timeout, waiting for the same instance to come back.
         const epoch =
@@ -450,8 +449,8 @@ export class GroupCoordinatorCore {
           value: { ...member.current, memberEpoch: STATIC_LEAVE_EPOCH, previousMemberEpoch: epoch },
         });
       } else {
-        this.removeMember(existing, input.memberId, write);
-        this.rebalance(existing, ctx.topics, write);
+        this.removeMember(existing!, input.memberId, write);
+        this.rebalance(existing!, ctx.topics, write);
       }
       return { records, result };
     }
@@ -466,6 +465,30 @@ export class GroupCoordinatorCore {
         assignment: now.assigned,
       },
     };
+  }
+
+  /**
+   * The member a leave (epoch -1 or -2) names, whatever its epoch (a member fenced on its side may still
+   * leave at once). As Kafka's consumerGroupLeave: a group that does not exist is GroupIdNotFound, a member
+   * id it does not know UnknownMemberId (a leave answered before, or a member expelled: either way not a
+   * member, and the SDK counts both answers as left); an instance id, when named, must be the member's
+   * (FencedInstanceId for an earlier incarnation, UnknownMemberId when no member holds it).
+   */
+  private leavingMember(group: Group | undefined, input: HeartbeatInput): Member {
+    if (!group) fail(ErrorCodes.GROUP_ID_NOT_FOUND, `group ${input.groupId} does not exist`);
+    const member = group.members.get(input.memberId);
+    if (input.instanceId !== undefined) {
+      const holder = this.staticMember(group, input.instanceId);
+      if (!holder)
+        fail(ErrorCodes.UNKNOWN_MEMBER_ID, `no member of group ${group.id} has instance id ${input.instanceId}`);
+      if (holder.memberId !== input.memberId)
+        fail(
+          ErrorCodes.FENCED_INSTANCE_ID,
+          `instance ${input.instanceId} is member ${holder.memberId} now, not ${input.memberId}`,
+        );
+    }
+    if (!member) fail(ErrorCodes.UNKNOWN_MEMBER_ID, `member ${input.memberId} is not in group ${group.id}`);
+    return member;
   }
 
   /** A heartbeat that is not a leave (or a classic JoinGroup): join or check the member, then one reconciliation. */
@@ -827,7 +850,12 @@ export class GroupCoordinatorCore {
     return this.classicMustRejoin(group, input.memberId, member, nowMs) ? ErrorCodes.REBALANCE_IN_PROGRESS.code : 0;
   }
 
-  /** LeaveGroup for classic members of a KIP-848 group (a static one may be named by its instance id alone). */
+  /**
+   * LeaveGroup in a KIP-848 group: removes the members it names, classic or KIP-848 (Kafka's
+   * classicGroupLeaveToConsumerGroup checks no protocol since KAFKA-18188, as a KIP-848 leave does not: a
+   * member id is its holder's secret, so either API ends the membership). A static member may be named by
+   * its instance id alone (KIP-345's admin removal); an instance id no member holds is UnknownMemberId.
+   */
   classicLeave(
     groupId: string,
     leaving: readonly { memberId: string; instanceId: string | null }[],
@@ -837,9 +865,10 @@ export class GroupCoordinatorCore {
     const group = this.groups.get(groupId);
     const codes = leaving.map(({ memberId, instanceId }) => {
       const byInstance = group && instanceId !== null ? this.staticMember(group, instanceId) : undefined;
+      if (instanceId !== null && !byInstance) return ErrorCodes.UNKNOWN_MEMBER_ID.code;
       if (byInstance && memberId !== '' && memberId !== byInstance.memberId) return ErrorCodes.FENCED_INSTANCE_ID.code;
       const id = byInstance?.memberId ?? memberId;
-      if (!group?.members.get(id)?.meta.classic) return ErrorCodes.UNKNOWN_MEMBER_ID.code;
+      if (!group?.members.has(id)) return ErrorCodes.UNKNOWN_MEMBER_ID.code;
       this.removeMember(group, id, write);
       return 0;
     });

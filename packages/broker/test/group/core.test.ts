@@ -190,6 +190,30 @@ describe('group core', () => {
     expect(core.deleteGroups(['nope']).result[0]!.error.errorCode).toBe(ErrorCodes.GROUP_ID_NOT_FOUND.code);
   });
 
+  it("answers a leave from a member it does not know as Kafka's consumerGroupLeave does, writing nothing", () => {
+    const { core, hb, log } = setup();
+    expect(codeOf(() => hb({ memberId: 'm', memberEpoch: -1 }))).toBe(ErrorCodes.GROUP_ID_NOT_FOUND.code);
+    const a = hb({ memberEpoch: 0, subscribedTopicNames: ['orders'], ownedTopicPartitions: [] });
+    const s = hb({ memberEpoch: 0, instanceId: 'i', subscribedTopicNames: ['orders'], ownedTopicPartitions: [] });
+    const written = log.length;
+    expect(codeOf(() => hb({ memberId: 'nobody', memberEpoch: -1 }))).toBe(ErrorCodes.UNKNOWN_MEMBER_ID.code);
+    expect(codeOf(() => hb({ memberId: 'nobody', memberEpoch: -2, instanceId: 'j' }))).toBe(
+      ErrorCodes.UNKNOWN_MEMBER_ID.code,
+    );
+    // An earlier incarnation of a static member naming the instance another member id holds now.
+    expect(codeOf(() => hb({ memberId: 'old', memberEpoch: -2, instanceId: 'i' }))).toBe(
+      ErrorCodes.FENCED_INSTANCE_ID.code,
+    );
+    expect(log.length).toBe(written);
+    // A real leave is answered once; the same leave again (its answer lost) finds no member.
+    expect(hb({ memberId: a.memberId, memberEpoch: -1 })).toMatchObject({ memberId: a.memberId, memberEpoch: -1 });
+    expect(codeOf(() => hb({ memberId: a.memberId, memberEpoch: -1 }))).toBe(ErrorCodes.UNKNOWN_MEMBER_ID.code);
+    // A static member leaving with -2 is kept for its session: its leave sent again is answered again.
+    expect(hb({ memberId: s.memberId, memberEpoch: -2, instanceId: 'i' }).memberEpoch).toBe(-2);
+    expect(hb({ memberId: s.memberId, memberEpoch: -2, instanceId: 'i' }).memberEpoch).toBe(-2);
+    expect(core.describeGroup('g')!.members.map((m) => m.memberId)).toEqual([s.memberId]);
+  });
+
   it('expels a silent member after the session timeout and a slow revoker after its rebalance timeout', () => {
     const { core, hb, tick } = setup({ ...DEFAULT_GROUP_CORE_CONFIG, sessionTimeoutMs: 10_000 });
     const a = hb({

@@ -195,6 +195,52 @@ describe('mixed groups: classic members in a KIP-848 group', () => {
     expect(count(after.assignment)).toBe(4);
   });
 
+  it('LeaveGroup removes a KIP-848 member by its id or instance id, as Kafka since KAFKA-18188', async () => {
+    // Kafka's classicGroupLeaveToConsumerGroup fences any member the request names (an admin's
+    // removeMembersFromConsumerGroup, or a Kafka client's tool, sends LeaveGroup whatever the protocol).
+    const s = await new Setup().start();
+    const a = await s.sdk('', 0);
+    const staticJoin = await s.coordinator.heartbeat({
+      groupId: 'g',
+      memberId: '',
+      memberEpoch: 0,
+      instanceId: 'i1',
+      rebalanceTimeoutMs: 30_000,
+      subscribedTopicNames: ['t'],
+      ownedTopicPartitions: [],
+      clientId: 'sdk',
+      clientHost: 'h',
+    });
+    const b = (await s.join('')).memberId;
+    const ids = () =>
+      s.coordinator
+        .coreOf(0)!
+        .describeGroup('g')!
+        .members.map((m) => m.memberId)
+        .sort();
+    expect(ids()).toEqual([a.memberId, b, staticJoin.memberId].sort());
+    expect(
+      await s.coordinator.leaveGroup('g', [
+        { memberId: a.memberId, instanceId: null },
+        { memberId: 'nobody', instanceId: null },
+        { memberId: '', instanceId: 'no-such-instance' },
+      ]),
+    ).toEqual([0, ErrorCodes.UNKNOWN_MEMBER_ID.code, ErrorCodes.UNKNOWN_MEMBER_ID.code]);
+    expect(ids()).toEqual([b, staticJoin.memberId].sort());
+    // The removed member hears of it at its next heartbeat and joins again (the SDK does, under its id).
+    await expect(s.sdk(a.memberId, a.memberEpoch, a.assignment)).rejects.toMatchObject({
+      code: ErrorCodes.UNKNOWN_MEMBER_ID.code,
+    });
+    // A static KIP-848 member named by its instance id alone; another member id for it is fenced.
+    expect(await s.coordinator.leaveGroup('g', [{ memberId: 'old', instanceId: 'i1' }])).toEqual([
+      ErrorCodes.FENCED_INSTANCE_ID.code,
+    ]);
+    expect(await s.coordinator.leaveGroup('g', [{ memberId: '', instanceId: 'i1' }])).toEqual([0]);
+    // No KIP-848 member is left: the group is classic again, its classic member rejoins.
+    expect(s.coordinator.coreOf(0)!.describeGroup('g')!.members).toHaveLength(0);
+    expect(s.coordinator.describeClassic('g')).toMatchObject({ state: 'PreparingRebalance' });
+  });
+
   it('a KIP-848 rejoin that moves no partition does not make classic members rejoin', async () => {
     const s = await new Setup().start();
     const a = await s.sdk('', 0);
