@@ -229,7 +229,7 @@ describe('consumer groups on a 3-broker cluster (RF 3)', () => {
     try {
       const next = await second[Symbol.asyncIterator]().next();
       expect(next.value?.offset).toBe(3);
-      expect(await second.committed()).toEqual([{ topic, partition: 0, offset: 3, metadata: '' }]);
+      expect(await second.committed()).toEqual([{ topic, partition: 0, offset: 3, leaderEpoch: 0, metadata: '' }]);
     } finally {
       await second.close();
     }

@@ -183,7 +183,12 @@ describe('the group APIs at every advertised version', () => {
         groupId,
         generationIdOrMemberEpoch: generationId,
         memberId,
-        topics: [{ name: topic, partitions: [{ partitionIndex: 1, committedOffset: 7, committedMetadata: 'm' }] }],
+        topics: [
+          {
+            name: topic,
+            partitions: [{ partitionIndex: 1, committedOffset: 7, committedLeaderEpoch: 5, committedMetadata: 'm' }],
+          },
+        ],
       });
       // v0 has no generation: a simple commit, refused while the group has members.
       const expected = v === 0 ? ErrorCodes.UNKNOWN_MEMBER_ID.code : 0;
@@ -196,6 +201,8 @@ describe('the group APIs at every advertised version', () => {
       });
       const partitions = v >= 8 ? fetched.groups[0]!.topics[0]!.partitions : fetched.topics[0]!.partitions;
       expect(partitions[0]).toMatchObject({ partitionIndex: 1, committedOffset: v === 0 ? -1 : 7, errorCode: 0 });
+      // KIP-320: OffsetCommit v6+ carries the leader epoch, OffsetFetch v5+ answers it (-1: unknown).
+      if (v >= 5) expect(partitions[0]!.committedLeaderEpoch).toBe(v >= 6 ? 5 : -1);
       if (v >= 1) {
         // OffsetDelete v0: the member subscribes to 't' (its metadata), not to the committed topic.
         const deleted = await client.send<kafka.OffsetDeleteResponseData>(ApiKey.OffsetDelete, 0, {

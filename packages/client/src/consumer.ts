@@ -172,6 +172,8 @@ class PartitionState {
    * what auto-commit commits. `position` is ahead of it by the message in hand.
    */
   consumed: number | undefined;
+  /** The leader epoch of the record before `consumed` (as positionEpoch for position): committed with it. */
+  consumedEpoch = -1;
   /** The last offset this consumer committed for the partition (auto-commit only moves it forward). */
   committed: number | undefined;
   /** The position fell out of the log: autoOffsetReset decides, not the group's committed offset. */
@@ -405,7 +407,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     // Allowed while closing: the listener's onPartitionsRevoked commits during close().
     if (this.closed) throw new ClosedError('consumer');
     const group = this.requireGroup('commit()');
-    const list = offsets ?? this.offsetsToCommit('position');
+    const list = offsets === undefined ? this.offsetsToCommit('position') : this.withEpochs(offsets);
     const owners = this.checkHandedOut(list, offsets === undefined);
     await group.offsets.commit(list, this.controller.signal, this.assignmentCheck(list, owners));
     list.forEach((o, i) => {
@@ -494,11 +496,15 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
           "isolationLevel: 'read_committed'",
         { retriable: false },
       );
-    const list = (offsets ?? this.offsetsToCommit('position')).map(({ topic, partition, offset }) => ({
-      topic,
-      partition,
-      offset,
-    }));
+    const list: CommitOffset[] =
+      offsets === undefined
+        ? this.offsetsToCommit('position').map(({ topic, partition, offset, leaderEpoch }) => ({
+            topic,
+            partition,
+            offset,
+            leaderEpoch,
+          }))
+        : this.withEpochs(offsets);
     const held = this.held;
     const stale = list.find((o) => this.staleOffset(o, true));
     const staleHeld = held !== undefined && this.handedOutElsewhere(held.topic, held.partition) ? held : undefined;
@@ -554,19 +560,36 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     return group.offsets.fetch(partitions ?? this.assignment(), this.controller.signal);
   }
 
+  /**
+   * Offsets given to commit, each without a leaderEpoch taking that of the partition's position (or of
+   * what was finished with) when it is that offset: the epoch of the record before it is then known.
+   */
+  private withEpochs(offsets: readonly CommitOffset[]): CommitOffset[] {
+    return offsets.map((o) => {
+      if (o.leaderEpoch !== undefined) return o;
+      const state = this.partitions.get(tpKey(o.topic, o.partition));
+      if (state === undefined) return o;
+      if (state.position === o.offset) return { ...o, leaderEpoch: state.positionEpoch };
+      if (state.consumed === o.offset) return { ...o, leaderEpoch: state.consumedEpoch };
+      return o;
+    });
+  }
+
   /** Offsets of partitions with a position: their position, or what was finished with. */
   private offsetsToCommit(
     which: 'position' | 'consumed',
     only?: ReadonlySet<object>,
-  ): Array<CommitOffset & { state: PartitionState }> {
-    const list: Array<CommitOffset & { state: PartitionState }> = [];
+  ): Array<CommitOffset & { leaderEpoch: number; state: PartitionState }> {
+    const list: Array<CommitOffset & { leaderEpoch: number; state: PartitionState }> = [];
     for (const state of this.partitions.values()) {
       if (only !== undefined && !only.has(state)) continue;
       const offset = which === 'position' ? state.position : state.consumed;
       if (offset === undefined) continue;
       // Auto-commit never moves an offset back behind one committed here (seek resets that).
       if (which === 'consumed' && state.committed !== undefined && offset <= state.committed) continue;
-      list.push({ topic: state.topic, partition: state.partition, offset, state });
+      // KIP-320: the epoch of the last record before the offset goes with it.
+      const leaderEpoch = which === 'position' ? state.positionEpoch : state.consumedEpoch;
+      list.push({ topic: state.topic, partition: state.partition, offset, leaderEpoch, state });
     }
     return list;
   }
@@ -599,7 +622,10 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     const held = this.held;
     if (held === undefined) return;
     this.held = undefined;
-    if (done) held.consumed = held.position;
+    if (done) {
+      held.consumed = held.position;
+      held.consumedEpoch = held.positionEpoch;
+    }
     if (this.releaseWaiters.length > 0) for (const resolve of this.releaseWaiters.splice(0)) resolve();
   }
 
@@ -730,7 +756,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     state.committed = undefined;
     state.fetchOffset = target.offset;
     // Without an epoch the position is not validated after a leader change; with one, at once (checkedEpoch).
-    state.positionEpoch = state.fetchEpoch = epoch;
+    state.positionEpoch = state.fetchEpoch = state.consumedEpoch = epoch;
     if (epoch >= 0) state.checkedEpoch = -1;
     state.buffered = false;
     state.stopped = false;
@@ -804,7 +830,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
    */
   private listedEpoch(state: PartitionState, leaderEpoch: number): void {
     if (leaderEpoch < 0) return;
-    state.positionEpoch = state.fetchEpoch = leaderEpoch;
+    state.positionEpoch = state.fetchEpoch = state.consumedEpoch = leaderEpoch;
     state.checkedEpoch = leaderEpoch;
   }
 
@@ -857,6 +883,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
           this.release(true);
         } else {
           state.consumed = state.position;
+          state.consumedEpoch = state.positionEpoch;
         }
         if (signal?.aborted) throw new AbortError(signal);
       }
@@ -907,9 +934,10 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
       this.partitions.get(tpKey(state.topic, state.partition)) === state
     ) {
       // Only the position moves back; what was finished with (and committed) stays as it was.
-      const { consumed, committed, positionEpoch } = state;
+      const { consumed, consumedEpoch, committed, positionEpoch } = state;
       this.seek({ topic: state.topic, partition: state.partition, offset: state.position });
       state.consumed = consumed;
+      state.consumedEpoch = consumedEpoch;
       state.committed = committed;
       state.positionEpoch = state.fetchEpoch = positionEpoch;
     }
@@ -1204,7 +1232,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     }
     this.logger.warn(context, 'log truncation detected: moving the position back to where the logs diverge');
     state.position = state.consumed = state.fetchOffset = divergentOffset;
-    state.positionEpoch = state.fetchEpoch = divergentEpoch;
+    state.positionEpoch = state.fetchEpoch = state.consumedEpoch = divergentEpoch;
     state.committed = undefined;
   }
 
@@ -1274,10 +1302,13 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
       if (this.group && fromGroup.length > 0) {
         const committed = await this.group.offsets.fetch(fromGroup, this.controller.signal);
         fromGroup.forEach((state, i) => {
-          const offset = (committed[i] as CommittedOffset).offset;
+          const { offset, leaderEpoch } = committed[i] as CommittedOffset;
           if (offset < 0 || !stillWanted(state, states.indexOf(state))) return;
           state.position = state.consumed = state.committed = state.fetchOffset = offset;
-          state.positionEpoch = state.fetchEpoch = -1;
+          // KIP-320: a committed epoch validates the offset against the leader's log before it is read
+          // from (as a seek with an epoch): records the group consumed may have been truncated away since.
+          state.positionEpoch = state.fetchEpoch = state.consumedEpoch = leaderEpoch;
+          if (leaderEpoch >= 0) state.checkedEpoch = -1;
         });
         byPolicy = states.filter((s, i) => stillWanted(s, i));
       }
@@ -1320,7 +1351,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
       if (state.generation !== generations[i] || state.position !== undefined) return;
       const answer = answers[i] as OffsetAnswer;
       state.position = state.consumed = state.fetchOffset = answer.offset;
-      state.positionEpoch = state.fetchEpoch = -1;
+      state.positionEpoch = state.fetchEpoch = state.consumedEpoch = -1;
       this.listedEpoch(state, answer.leaderEpoch);
       state.outOfRange = false;
     });
@@ -1624,7 +1655,7 @@ class MessageIterator implements AsyncIterableIterator<ConsumedMessage> {
       }
       if (state.generation === generation) {
         state.position = state.consumed = chunk.nextOffset;
-        state.positionEpoch = chunk.epochs.last;
+        state.positionEpoch = state.consumedEpoch = chunk.epochs.last;
       }
       this.chunk = undefined;
     }

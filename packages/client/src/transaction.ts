@@ -17,7 +17,7 @@
  * after a timeout and refuses it (ProducerFenced) when a newer incarnation fenced this one, which is
  * the one case where the producer is done.
  */
-import { ErrorCodes, kafkaPartitionForKey } from '@samsa/protocol';
+import { ErrorCodes, kafkaPartitionForKey, type v1 } from '@samsa/protocol';
 import type { RecordMetadata } from './accumulator.js';
 import { brokerAddress, type Cluster, type TopicInfo } from './cluster.js';
 import { SamsaClientError, errorFromCode, isConnectionFailure, needsMetadataRefresh } from './errors.js';
@@ -26,7 +26,7 @@ import { Producer, type ProducerRecord } from './producer.js';
 import { type RetryOptions, withRetries } from './retry.js';
 import type { BrokerRpcs, RpcName } from './transport.js';
 import { GroupCoordinators, groupErrorCode } from './group/coordinator.js';
-import type { CommitOffset } from './group/offsets.js';
+import { type CommitOffset, committedEpochOf } from './group/offsets.js';
 import type { GroupMetadata } from './group/session.js';
 
 export interface TransactionalProducerOptions {
@@ -302,7 +302,7 @@ export class TransactionalProducer implements Transaction, AsyncDisposable {
       // The source checks explicit offsets too; they are what is committed.
       const answer = source.offsetsForTransaction(explicit);
       group = answer.group;
-      offsets = explicit ?? answer.offsets;
+      offsets = explicit === undefined ? answer.offsets : withSourceEpochs(explicit, answer.offsets);
       stillCurrent = answer.stillCurrent;
     } catch (err) {
       // The records whose output this transaction holds cannot have their offsets committed: it must abort.
@@ -582,17 +582,36 @@ export class TransactionalProducer implements Transaction, AsyncDisposable {
   }
 }
 
+/**
+ * Explicit offsets as they are committed, each without a leaderEpoch taking the one the source gave it
+ * back with (a consumer fills in its position's epoch, KIP-320), if the source answered them in order.
+ */
+function withSourceEpochs(explicit: readonly CommitOffset[], answered: readonly CommitOffset[]): CommitOffset[] {
+  return explicit.map((o, i) => {
+    const a = answered[i];
+    const same = a !== undefined && a.topic === o.topic && a.partition === o.partition && a.offset === o.offset;
+    return o.leaderEpoch !== undefined || !same || a.leaderEpoch === undefined
+      ? o
+      : { ...o, leaderEpoch: a.leaderEpoch };
+  });
+}
+
 function txnOffsetCommitRequest(
   transactionalId: string,
   identity: { producerId: number; producerEpoch: number },
   group: GroupMetadata,
   offsets: readonly CommitOffset[],
 ): BrokerRpcs['TxnOffsetCommit'][0] {
-  const byTopic = new Map<string, { partition: number; committedOffset: number; committedMetadata: string }[]>();
+  const byTopic = new Map<string, v1.OffsetCommitPartition[]>();
   for (const o of offsets) {
     const list = byTopic.get(o.topic) ?? [];
     byTopic.set(o.topic, list);
-    list.push({ partition: o.partition, committedOffset: o.offset, committedMetadata: o.metadata ?? '' });
+    list.push({
+      partition: o.partition,
+      committedOffset: o.offset,
+      committedLeaderEpoch: committedEpochOf(o),
+      committedMetadata: o.metadata ?? '',
+    });
   }
   return {
     transactionalId,
@@ -601,10 +620,7 @@ function txnOffsetCommitRequest(
     memberId: group.memberId,
     generationIdOrMemberEpoch: group.memberEpoch,
     ...(group.groupInstanceId !== undefined ? { groupInstanceId: group.groupInstanceId } : {}),
-    topics: [...byTopic].map(([name, partitions]) => ({
-      name,
-      partitions: partitions.map((p) => ({ ...p, committedLeaderEpoch: -1 })),
-    })),
+    topics: [...byTopic].map(([name, partitions]) => ({ name, partitions })),
   };
 }
 

@@ -604,9 +604,10 @@ describe('a fenced member holding records: their offsets cannot go into a transa
       partition: 1,
     });
     // That transaction aborted with whatever it held; t-1 stays idle, and the next ones are not refused.
+    // With their leader epochs (KIP-320): t-0's of record 3; t-1's committed offset came without one.
     expect(consumer.offsetsForTransaction().offsets).toEqual([
-      { topic: 't', partition: 0, offset: 4 },
-      { topic: 't', partition: 1, offset: 10 },
+      { topic: 't', partition: 0, offset: 4, leaderEpoch: 0 },
+      { topic: 't', partition: 1, offset: 10, leaderEpoch: -1 },
     ]);
     const positions = consumer.assignment().map((tp) => ({ ...tp, offset: consumer.position(tp)! }));
     expect(consumer.offsetsForTransaction(positions).offsets).toHaveLength(2);

@@ -253,3 +253,205 @@ describe('consumer and log truncation (KIP-320)', () => {
     expect(asked.at(-1)!.request.topics[0]!.partitions[0]).toMatchObject({ timestamp: -1, currentLeaderEpoch: 1 });
   }, 30_000);
 });
+
+/**
+ * The group half of KIP-320: commits carry the leader epoch of the last record consumed before the
+ * committed offset, and a consumer starting from a committed offset with an epoch validates it first.
+ */
+describe('committed offsets and their leader epoch (KIP-320)', () => {
+  let cluster: TestCluster;
+  let samsa: Samsa | undefined;
+  /** The fake coordinator's committed offsets of t-0 and what each OffsetCommit carried. */
+  let stored: { offset: number; leaderEpoch?: number } | undefined;
+  let commits: Array<{ offset: number; leaderEpoch: number | undefined }>;
+  let txnCommits: Array<{ offset: number; leaderEpoch: number | undefined }>;
+
+  beforeEach(async () => {
+    cluster = await TestCluster.start({ brokers: 2 });
+    cluster.createTopic('t', 1, { leaders: [0] });
+    stored = undefined;
+    commits = [];
+    txnCommits = [];
+    const port = cluster.brokers[0]!.port;
+    const answer = (r: { topics: { name: string; partitions: { partition: number }[] }[] }) => ({
+      errorCode: 0,
+      topics: r.topics.map((t) => ({
+        name: t.name,
+        partitions: t.partitions.map((p) => ({ partition: p.partition, errorCode: 0 })),
+      })),
+    });
+    cluster.groups = {
+      FindCoordinator: (r: v1.FindCoordinatorRequest__Output) => ({
+        coordinators: r.keys.map((k) => ({ key: k, nodeId: 0, host: '127.0.0.1', port, errorCode: 0 })),
+      }),
+      OffsetCommit: (r: v1.OffsetCommitRequest__Output) => {
+        for (const t of r.topics)
+          for (const p of t.partitions) {
+            commits.push({ offset: Number(p.committedOffset), leaderEpoch: p.committedLeaderEpoch });
+            stored = { offset: Number(p.committedOffset), leaderEpoch: p.committedLeaderEpoch };
+          }
+        return answer(r);
+      },
+      OffsetFetch: (r: v1.OffsetFetchRequest__Output) => ({
+        errorCode: 0,
+        topics: r.topics.map((t) => ({
+          name: t.name,
+          partitions: t.partitions.map((partition) => ({
+            partition,
+            committedOffset: stored?.offset ?? -1,
+            // Absent, as from a broker before KIP-320's group half, when the test stores none.
+            ...(stored?.leaderEpoch !== undefined ? { committedLeaderEpoch: stored.leaderEpoch } : {}),
+            errorCode: 0,
+          })),
+        })),
+      }),
+      TxnOffsetCommit: (r: v1.TxnOffsetCommitRequest__Output) => {
+        for (const t of r.topics)
+          for (const p of t.partitions)
+            txnCommits.push({ offset: Number(p.committedOffset), leaderEpoch: p.committedLeaderEpoch });
+        return answer(r);
+      },
+    };
+    cluster.txn = {
+      AddOffsetsToTxn: () => ({ errorCode: 0, errorMessage: '' }),
+      EndTxn: (r: v1.EndTxnRequest__Output) => ({
+        errorCode: 0,
+        errorMessage: '',
+        producerId: r.producerId,
+        producerEpoch: r.producerEpoch + 1,
+      }),
+    };
+  });
+
+  afterEach(async () => {
+    await samsa?.close();
+    samsa = undefined;
+    await cluster.stop();
+  });
+
+  /** Ten records in epoch 0 (a0..a9), the leader moves to broker 1, ten in epoch 1 (b0..b9). */
+  function twoEpochs(): void {
+    cluster.appendValues('t', 0, 'a', 10);
+    cluster.moveLeader('t', 0, 1);
+    cluster.appendValues('t', 0, 'b', 10);
+  }
+
+  it('commits the epoch of the last record before the offset: commit(), explicit offsets, auto-commit', async () => {
+    samsa = new Samsa({ brokers: cluster.bootstrap, retry: fastRetry });
+    twoEpochs();
+    const consumer = samsa.consumer({
+      groupId: 'g',
+      maxWaitMs: 50,
+      autoOffsetReset: 'earliest',
+      enableAutoCommit: false,
+    });
+    await consumer.assign([{ topic: 't' }]);
+    const iterator = consumer.messages();
+    expect(await take(iterator, 5)).toEqual(range(0, 'a', 5));
+    await consumer.commit(); // position 5, after a4 (epoch 0)
+    expect(await take(iterator, 10)).toEqual([...range(0, 'a', 10).slice(5), ...range(10, 'b', 5)]);
+    await consumer.commit(); // position 15, after b4 (epoch 1)
+    // Explicit offsets: the position's epoch where the offset is the position, unknown elsewhere, or given.
+    await consumer.commit([{ topic: 't', partition: 0, offset: 15 }]);
+    await consumer.commit([{ topic: 't', partition: 0, offset: 12 }]);
+    await consumer.commit([{ topic: 't', partition: 0, offset: 12, leaderEpoch: 1 }]);
+    expect(commits).toEqual([
+      { offset: 5, leaderEpoch: 0 },
+      { offset: 15, leaderEpoch: 1 },
+      { offset: 15, leaderEpoch: 1 },
+      { offset: 12, leaderEpoch: -1 },
+      { offset: 12, leaderEpoch: 1 },
+    ]);
+    await iterator.return?.();
+    await consumer.close();
+    // Auto-commit commits what was finished with, with its epoch.
+    commits = [];
+    const auto = samsa.consumer({ groupId: 'g', maxWaitMs: 50, enableAutoCommit: true, autoCommitIntervalMs: 20 });
+    await auto.assign([{ topic: 't' }]);
+    auto.seek({ topic: 't', partition: 0, offset: 8 });
+    const autoIterator = auto.messages();
+    expect(await take(autoIterator, 12)).toEqual([...range(0, 'a', 10).slice(8), ...range(10, 'b', 10)]);
+    await waitFor(() => commits.some((c) => c.offset >= 19));
+    expect(commits.filter((c) => c.offset >= 11).every((c) => c.leaderEpoch === 1)).toBe(true);
+    await autoIterator.return?.();
+    await auto.close();
+  }, 30_000);
+
+  /**
+   * The group committed 20 after b9 (epoch 1); then broker 0 leads again in epoch 2 without b0..b9 and
+   * takes fifteen new records (c0..c14 at offsets 10-24).
+   */
+  function committedThenTruncated(leaderEpoch: number | undefined): void {
+    twoEpochs();
+    stored = { offset: 20, ...(leaderEpoch !== undefined ? { leaderEpoch } : {}) };
+    cluster.truncateAndMoveLeader('t', 0, 10, 0);
+    cluster.appendValues('t', 0, 'c', 15);
+  }
+
+  it("a member starting from a committed offset with an epoch validates it: 'none' throws", async () => {
+    samsa = new Samsa({ brokers: cluster.bootstrap, retry: fastRetry });
+    committedThenTruncated(1);
+    const consumer = samsa.consumer({ groupId: 'g', maxWaitMs: 50, autoOffsetReset: 'none' });
+    await consumer.assign([{ topic: 't' }]);
+    expect(await consumer.committed()).toEqual([
+      { topic: 't', partition: 0, offset: 20, leaderEpoch: 1, metadata: '' },
+    ]);
+    const err = await consumer
+      .messages()
+      .next()
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(err).toBeInstanceOf(LogTruncationError);
+    expect(err).toMatchObject({ topic: 't', partition: 0, offset: 20, divergentOffset: 10 });
+    const asked = cluster.requestsOf<EpochQuery>('OffsetForLeaderEpoch');
+    expect(asked[0]!.request.topics[0]!.partitions[0]).toMatchObject({ currentLeaderEpoch: 2, leaderEpoch: 1 });
+  }, 30_000);
+
+  it("with 'earliest' it reads the new leader's records from the divergent offset, none skipped", async () => {
+    samsa = new Samsa({ brokers: cluster.bootstrap, retry: fastRetry });
+    committedThenTruncated(1);
+    const consumer = samsa.consumer({ groupId: 'g', maxWaitMs: 50, autoOffsetReset: 'earliest' });
+    await consumer.assign([{ topic: 't' }]);
+    expect(await take(consumer.messages(), 15)).toEqual(range(10, 'c', 15));
+  }, 30_000);
+
+  it('a committed offset without an epoch (an older broker, a Kafka client) is taken as it is', async () => {
+    samsa = new Samsa({ brokers: cluster.bootstrap, retry: fastRetry });
+    committedThenTruncated(undefined);
+    const consumer = samsa.consumer({ groupId: 'g', maxWaitMs: 50, autoOffsetReset: 'none' });
+    await consumer.assign([{ topic: 't' }]);
+    expect((await consumer.committed())[0]!.leaderEpoch).toBe(-1);
+    // Nothing to validate with: the fetch from 20 skips c0..c9, as before KIP-320.
+    expect(await take(consumer.messages(), 1)).toEqual(['20:c10']);
+    expect(cluster.requestsOf('OffsetForLeaderEpoch')).toEqual([]);
+  }, 30_000);
+
+  it("a transaction's sendOffsets commits the epochs too, positions and explicit offsets alike", async () => {
+    samsa = new Samsa({ brokers: cluster.bootstrap, retry: fastRetry });
+    twoEpochs();
+    const consumer = samsa.consumer({
+      groupId: 'g',
+      maxWaitMs: 50,
+      autoOffsetReset: 'earliest',
+      isolationLevel: 'read_committed',
+      enableAutoCommit: false,
+    });
+    await consumer.assign([{ topic: 't' }]);
+    const iterator = consumer.messages();
+    expect(await take(iterator, 12)).toEqual([...range(0, 'a', 10), ...range(10, 'b', 2)]);
+    const producer = samsa.producer({ transactionalId: 'tx' });
+    await producer.transaction(async (tx) => {
+      await tx.sendOffsets(consumer); // position 12, after b1 (epoch 1)
+      await tx.sendOffsets({ consumer, offsets: [{ topic: 't', partition: 0, offset: 12 }] });
+      await tx.sendOffsets({ consumer, offsets: [{ topic: 't', partition: 0, offset: 3 }] });
+    });
+    expect(txnCommits).toEqual([
+      { offset: 12, leaderEpoch: 1 },
+      { offset: 12, leaderEpoch: 1 },
+      { offset: 3, leaderEpoch: -1 },
+    ]);
+    await iterator.return?.();
+  }, 30_000);
+});

@@ -142,6 +142,9 @@ const partitionError = (spec: ErrorSpec, message: string): PartitionError => ({
   errorCode: spec.code,
   errorMessage: message,
 });
+/** A committed leader epoch as stored: any negative (or missing) one is -1, unknown (Kafka's Optional.empty). */
+const epochOf = (p: { readonly leaderEpoch?: number }): number =>
+  Number.isSafeInteger(p.leaderEpoch) && (p.leaderEpoch as number) >= 0 ? (p.leaderEpoch as number) : -1;
 
 export interface CommitInput {
   readonly groupId: string;
@@ -1190,7 +1193,7 @@ export class GroupCoordinatorCore {
             group: input.groupId,
             topic: topic.name,
             partition: p.partition,
-            value: { offset: p.offset, leaderEpoch: p.leaderEpoch, metadata: p.metadata, commitTimestampMs: ctx.nowMs },
+            value: { offset: p.offset, leaderEpoch: epochOf(p), metadata: p.metadata, commitTimestampMs: ctx.nowMs },
           });
         }
         return { partition: p.partition, ...error };
@@ -1231,7 +1234,7 @@ export class GroupCoordinatorCore {
         if (error.errorCode === 0) {
           const value = {
             offset: p.offset,
-            leaderEpoch: p.leaderEpoch,
+            leaderEpoch: epochOf(p),
             metadata: p.metadata,
             commitTimestampMs: ctx.nowMs,
           };
@@ -1257,7 +1260,7 @@ export class GroupCoordinatorCore {
     nowMs: number,
   ): boolean {
     const stored = group?.offsets.get(tp.tpKey(topic, p.partition))?.value;
-    if (!stored || stored.offset !== p.offset || stored.leaderEpoch !== p.leaderEpoch || stored.metadata !== p.metadata)
+    if (!stored || stored.offset !== p.offset || stored.leaderEpoch !== epochOf(p) || stored.metadata !== p.metadata)
       return false;
     const refreshMs = Math.min(REPEAT_REFRESH_MS, this.config.offsetsRetentionMs / 100);
     return nowMs - stored.commitTimestampMs < refreshMs;

@@ -17,6 +17,10 @@ export type GroupRecord =
 
 export interface OffsetValue {
   readonly offset: number;
+  /**
+   * The leader epoch of the last record consumed before `offset` (KIP-320), -1 when unknown. A value
+   * written without it (by a committer that did not know it) reads as -1.
+   */
   readonly leaderEpoch: number;
   readonly metadata: string;
   readonly commitTimestampMs: number;
@@ -185,7 +189,7 @@ export function decodeRecord(key: Uint8Array, value: Uint8Array | null): GroupRe
     case 'offset': {
       const topic = readString();
       if (at + 4 !== k.length) throw corrupt('offset key has a bad length');
-      return { type, group, topic, partition: k.readInt32BE(at), value: decoded as OffsetValue | null };
+      return { type, group, topic, partition: k.readInt32BE(at), value: offsetValue(decoded) };
     }
     case 'group':
       return { type, group, value: decoded as GroupMetadataValue | null };
@@ -198,6 +202,14 @@ export function decodeRecord(key: Uint8Array, value: Uint8Array | null): GroupRe
     case 'current':
       return { type, group, memberId: readString(), value: decoded as CurrentValue | null };
   }
+}
+
+/** An offset value, its leader epoch -1 where the record has none (or not a valid one). */
+function offsetValue(decoded: unknown): OffsetValue | null {
+  if (decoded === null) return null;
+  const value = decoded as OffsetValue;
+  const epoch = value.leaderEpoch;
+  return Number.isSafeInteger(epoch) && epoch >= 0 ? value : { ...value, leaderEpoch: -1 };
 }
 
 function decodeValue(value: Uint8Array): unknown {

@@ -89,6 +89,17 @@ describe('records', () => {
     expect(() => decodeRecord(Buffer.from([0, 9]), null)).toThrow(/unknown key type/);
     expect(() => decodeRecord(Buffer.from([0, 0, 0, 5, 65]), null)).toThrow(/truncated/);
   });
+
+  it('an offset value without a leader epoch (or a negative one) reads as -1, unknown', () => {
+    const record: GroupRecord = { type: 'offset', group: 'g', topic: 't', partition: 0, value: null };
+    const jsonValue = (json: object) => Buffer.concat([Buffer.from([0, 0]), Buffer.from(JSON.stringify(json))]);
+    const old = { offset: 42, metadata: 'm', commitTimestampMs: 5 };
+    expect(decodeRecord(encodeKey(record), jsonValue(old)).value).toEqual({ ...old, leaderEpoch: -1 });
+    expect(decodeRecord(encodeKey(record), jsonValue({ ...old, leaderEpoch: -7 })).value).toEqual({
+      ...old,
+      leaderEpoch: -1,
+    });
+  });
 });
 
 describe('assignors', () => {
@@ -466,6 +477,46 @@ describe('group core', () => {
     expect(repeat.result[0]!.partitions[0]!.errorCode).toBe(0);
     expect(commit(6, 7_000).records).toHaveLength(1);
     expect(commit(6, 7_000 + 60 * 60 * 1000).records).toHaveLength(1);
+  });
+
+  it('stores the committed leader epoch with the offset (KIP-320) and answers it; a new epoch is a change', () => {
+    const { core } = setup();
+    const commit = (offset: number, leaderEpoch: number, nowMs: number) =>
+      core.commitOffsets(
+        {
+          groupId: 'g',
+          memberId: '',
+          memberEpoch: -1,
+          topics: [{ name: 'orders', partitions: [{ partition: 0, offset, leaderEpoch, metadata: '' }] }],
+        },
+        { nowMs, topics },
+      );
+    const fetched = (c: GroupCoordinatorCore) =>
+      c.fetchOffsets({ groupId: 'g', memberId: '', memberEpoch: -1, topics: [{ name: 'orders', partitions: [0, 1] }] });
+    const log = commit(5, 3, 1_000).records;
+    expect(fetched(core)[0]!.partitions).toEqual([
+      { partition: 0, offset: 5, leaderEpoch: 3, metadata: '' },
+      { partition: 1, offset: -1, leaderEpoch: -1, metadata: '' },
+    ]);
+    // The same offset under a newer epoch (read again after an unclean election) is written.
+    const moved = commit(5, 4, 2_000).records;
+    expect(moved).toHaveLength(1);
+    log.push(...moved);
+    const replayed = new GroupCoordinatorCore();
+    for (const r of log) replayed.apply(decodeRecord(encodeKey(r), encodeValue(r)));
+    expect(fetched(replayed)[0]!.partitions[0]).toEqual({ partition: 0, offset: 5, leaderEpoch: 4, metadata: '' });
+    commit(6, -5, 3_000);
+    expect(fetched(core)[0]!.partitions[0]!.leaderEpoch).toBe(-1);
+    const txn = core.txnCommitRecords(
+      {
+        groupId: 'g',
+        memberId: '',
+        memberEpoch: -1,
+        topics: [{ name: 'orders', partitions: [{ partition: 0, offset: 9, leaderEpoch: 6, metadata: '' }] }],
+      },
+      { nowMs: 4_000, topics },
+    );
+    expect(txn.records).toMatchObject([{ type: 'offset', value: { offset: 9, leaderEpoch: 6 } }]);
   });
 
   it('expires offsets of empty groups after the retention, then the group', () => {

@@ -147,6 +147,7 @@ export class GroupAdmin {
           topic: t.name,
           partition: p.partition,
           offset: Number(p.committedOffset),
+          leaderEpoch: p.committedLeaderEpoch ?? -1,
           metadata: p.metadata,
         })),
       )

@@ -15,6 +15,12 @@ export interface CommitOffset {
   readonly offset: number;
   /** Stored with the offset, at most 4096 bytes (offset.metadata.max.bytes). */
   readonly metadata?: string;
+  /**
+   * The leader epoch of the last record before `offset` (KIP-320; a ConsumedBatch's leaderEpoch), stored
+   * with the offset so that a member starting from it validates it against the leader's log. -1 or
+   * absent: unknown (the consumer fills it in for an offset at a partition's position).
+   */
+  readonly leaderEpoch?: number;
 }
 
 export interface CommittedOffset {
@@ -22,7 +28,15 @@ export interface CommittedOffset {
   readonly partition: number;
   /** -1 when the group has no offset for the partition. */
   readonly offset: number;
+  /** The leader epoch committed with the offset (KIP-320); -1 when unknown or when there is no offset. */
+  readonly leaderEpoch: number;
   readonly metadata: string;
+}
+
+/** A commit's leader epoch as sent: absent or negative is -1, unknown. */
+export function committedEpochOf(o: CommitOffset): number {
+  const epoch = o.leaderEpoch ?? -1;
+  return Number.isSafeInteger(epoch) && epoch >= 0 ? epoch : -1;
 }
 
 export interface MemberIdentity {
@@ -175,7 +189,10 @@ export class GroupOffsets {
     return partitions.map(({ topic, partition }) => {
       const p = found.get(`${topic}\0${partition}`);
       if (p && p.errorCode !== 0) throw errorFromCode(p.errorCode, p.errorMessage || undefined, { topic, partition });
-      return { topic, partition, offset: p ? Number(p.committedOffset) : -1, metadata: p?.metadata ?? '' };
+      const offset = p ? Number(p.committedOffset) : -1;
+      // An older broker may leave the epoch out: unknown.
+      const leaderEpoch = offset >= 0 ? (p?.committedLeaderEpoch ?? -1) : -1;
+      return { topic, partition, offset, leaderEpoch, metadata: p?.metadata ?? '' };
     });
   }
 }
@@ -195,7 +212,7 @@ function commitRequest(
     list.push({
       partition: o.partition,
       committedOffset: o.offset,
-      committedLeaderEpoch: -1,
+      committedLeaderEpoch: committedEpochOf(o),
       committedMetadata: o.metadata ?? '',
     });
   }

@@ -113,7 +113,7 @@ export interface GroupConsumerHost {
   offsetsToCommit(
     which: 'consumed',
     only?: ReadonlySet<CommitState>,
-  ): Array<{ topic: string; partition: number; offset: number; state: CommitState }>;
+  ): Array<{ topic: string; partition: number; offset: number; leaderEpoch: number; state: CommitState }>;
   /**
    * The check a commit of `offsets` (as offsetsToCommit listed them) runs before each attempt: refused
    * once a partition is no longer under the assignment (`state`) its offsets were taken from.
@@ -364,7 +364,7 @@ export class GroupSession implements AssignmentHost {
       // A retry under a newer epoch only while the partitions are still under the assignment the
       // offsets were taken from: not after a fence and rejoin, a revocation or a loss.
       await this.offsets.commit(
-        list.map(({ topic, partition, offset }) => ({ topic, partition, offset })),
+        list.map(({ topic, partition, offset, leaderEpoch }) => ({ topic, partition, offset, leaderEpoch })),
         undefined,
         this.consumer.assignmentCheck(list),
       );

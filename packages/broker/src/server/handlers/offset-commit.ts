@@ -21,7 +21,7 @@ export async function handleOffsetCommit(
         partitions: t.partitions.map((p) => ({
           partition: p.partition,
           offset: p.committedOffset,
-          leaderEpoch: p.committedLeaderEpoch,
+          leaderEpoch: p.committedLeaderEpoch ?? -1,
           metadata: p.committedMetadata,
         })),
       })),

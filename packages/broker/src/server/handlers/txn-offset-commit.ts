@@ -32,7 +32,7 @@ export async function handleTxnOffsetCommit(
           partitions: t.partitions.map((p) => ({
             partition: p.partition,
             offset: Number(p.committedOffset),
-            leaderEpoch: p.committedLeaderEpoch,
+            leaderEpoch: p.committedLeaderEpoch ?? -1,
             metadata: p.committedMetadata,
           })),
         })),

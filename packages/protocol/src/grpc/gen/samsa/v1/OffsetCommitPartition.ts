@@ -7,24 +7,34 @@ export interface OffsetCommitPartition {
   'partition'?: (number);
   'committedOffset'?: (number | string | Long);
   /**
-   * -1 when unknown.
+   * The leader epoch of the last record consumed before committed_offset (its batch's
+   * partition_leader_epoch; Kafka's OffsetCommit v6+, KIP-320): stored with the offset and answered by
+   * OffsetFetch, so a member starting from the offset can validate it against the leader's log
+   * (OffsetForLeaderEpoch) before reading. Absent or -1: unknown. Optional so that a caller leaving it
+   * out is not taken to say epoch 0.
    */
   'committedLeaderEpoch'?: (number);
   /**
    * At most offset.metadata.max.bytes (4096) bytes of UTF-8.
    */
   'committedMetadata'?: (string);
+  '_committedLeaderEpoch'?: "committedLeaderEpoch";
 }
 
 export interface OffsetCommitPartition__Output {
   'partition': (number);
   'committedOffset': (number);
   /**
-   * -1 when unknown.
+   * The leader epoch of the last record consumed before committed_offset (its batch's
+   * partition_leader_epoch; Kafka's OffsetCommit v6+, KIP-320): stored with the offset and answered by
+   * OffsetFetch, so a member starting from the offset can validate it against the leader's log
+   * (OffsetForLeaderEpoch) before reading. Absent or -1: unknown. Optional so that a caller leaving it
+   * out is not taken to say epoch 0.
    */
-  'committedLeaderEpoch': (number);
+  'committedLeaderEpoch'?: (number);
   /**
    * At most offset.metadata.max.bytes (4096) bytes of UTF-8.
    */
   'committedMetadata': (string);
+  '_committedLeaderEpoch'?: "committedLeaderEpoch";
 }

@@ -9,10 +9,15 @@ export interface OffsetFetchPartitionResponse {
    * -1: no committed offset.
    */
   'committedOffset'?: (number | string | Long);
+  /**
+   * The leader epoch committed with the offset (Kafka's OffsetFetch v5+); -1 (or absent, from an older
+   * broker) when unknown or when there is no committed offset.
+   */
   'committedLeaderEpoch'?: (number);
   'metadata'?: (string);
   'errorCode'?: (number);
   'errorMessage'?: (string);
+  '_committedLeaderEpoch'?: "committedLeaderEpoch";
 }
 
 export interface OffsetFetchPartitionResponse__Output {
@@ -21,8 +26,13 @@ export interface OffsetFetchPartitionResponse__Output {
    * -1: no committed offset.
    */
   'committedOffset': (number);
-  'committedLeaderEpoch': (number);
+  /**
+   * The leader epoch committed with the offset (Kafka's OffsetFetch v5+); -1 (or absent, from an older
+   * broker) when unknown or when there is no committed offset.
+   */
+  'committedLeaderEpoch'?: (number);
   'metadata': (string);
   'errorCode': (number);
   'errorMessage': (string);
+  '_committedLeaderEpoch'?: "committedLeaderEpoch";
 }
