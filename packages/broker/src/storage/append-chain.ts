@@ -82,7 +82,7 @@ import { UnexpectedAppendOffsetError } from './errors.js';
 import { SamsaError } from '@samsa/protocol';
 import { writeFully } from './files.js';
 import { type LogContext, noop } from './log-context.js';
-import type { SegmentSnapshot } from './segment.js';
+import type { LogSegment, SegmentSnapshot } from './segment.js';
 import type { SegmentSet } from './segment-set.js';
 import type { LogTail } from './tail.js';
 
@@ -287,7 +287,8 @@ export class AppendChain {
         }
         const now = this.ctx.clock();
         if (this.segments.shouldRoll(writePos, entry, nextOffset, now)) {
-          const bad = await this.commitRun(run, duplicates, snapshot, writePos, nextOffset, done);
+          const committed = this.commitRun(run, duplicates, snapshot, writePos, nextOffset, done);
+          const bad = committed instanceof Promise ? await committed : committed;
           if (bad.length > 0) return await this.retryWithout(bad, run, entries.slice(i), done);
           run = [];
           duplicates = false;
@@ -301,7 +302,8 @@ export class AppendChain {
         entry.result = result;
         run.push(entry);
       }
-      const bad = await this.commitRun(run, duplicates, snapshot, writePos, nextOffset, done);
+      const committed = this.commitRun(run, duplicates, snapshot, writePos, nextOffset, done);
+      const bad = committed instanceof Promise ? await committed : committed;
       if (bad.length > 0) return await this.retryWithout(bad, run, [], done);
       if (this.durability.flushDue()) await this.durability.syncActive();
       else this.durability.maybeQueueWriteback(done);
@@ -316,18 +318,30 @@ export class AppendChain {
 
   /**
    * Writes a run (its appends but the duplicates) and commits or undoes its producer state; a good
-   * run's appends join `done`. Returns the appends whose CRC check failed.
+   * run's appends join `done`. Returns the appends whose CRC check failed; without a promise when the run
+   * was written on the event loop (the usual run: no async step between the write and the commit).
    */
-  private async commitRun(
+  private commitRun(
     run: PendingAppend[],
     duplicates: boolean,
     snapshot: SegmentSnapshot,
     writePos: number,
     nextOffset: number,
     done: PendingAppend[],
-  ): Promise<readonly PendingAppend[]> {
+  ): readonly PendingAppend[] | Promise<readonly PendingAppend[]> {
     const writes = duplicates ? run.filter((entry) => entry.duplicateOf === undefined) : run;
-    const bad = writes.length === 0 ? NONE : await this.writeRun(writes, snapshot, writePos, nextOffset);
+    const bad = writes.length === 0 ? NONE : this.writeRun(writes, snapshot, writePos, nextOffset);
+    if (bad instanceof Promise) return bad.then((b) => this.afterRun(b, run, writes, done));
+    return this.afterRun(bad, run, writes, done);
+  }
+
+  /** commitRun once the run's write is done: commits or undoes its producer state. */
+  private afterRun(
+    bad: readonly PendingAppend[],
+    run: PendingAppend[],
+    writes: PendingAppend[],
+    done: PendingAppend[],
+  ): readonly PendingAppend[] {
     if (bad.length === 0) {
       this.producers.commitWrite();
       for (const entry of writes) this.durability.countUnflushed((entry.result as AppendResult).recordCount);
@@ -430,7 +444,20 @@ export class AppendChain {
    * run is at most inlineWriteMaxBytes, else through the thread pool. Returns the appends whose CRC
    * check failed, after undoing the run; otherwise makes the run visible to readers and returns [].
    */
-  private async writeRun(
+  private writeRun(
+    entries: PendingAppend[],
+    snapshot: SegmentSnapshot,
+    end: number,
+    nextOffset: number,
+  ): readonly PendingAppend[] | Promise<readonly PendingAppend[]> {
+    const segment = this.segments.active;
+    const inline = end - snapshot.size <= this.ctx.config.inlineWriteMaxBytes;
+    if (!inline || segment.fh === undefined) return this.writeRunAsync(entries, snapshot, end, nextOffset);
+    return this.ranWrite(segment, this.writeInline(segment.fh, entries, snapshot.size), snapshot, end, nextOffset);
+  }
+
+  /** writeRun through the thread pool, or once the segment's file handle is open. */
+  private async writeRunAsync(
     entries: PendingAppend[],
     snapshot: SegmentSnapshot,
     end: number,
@@ -442,6 +469,17 @@ export class AppendChain {
       end - snapshot.size <= this.ctx.config.inlineWriteMaxBytes
         ? this.writeInline(fh, entries, snapshot.size)
         : await this.writeThroughPool(fh, entries, snapshot.size);
+    return this.ranWrite(segment, bad, snapshot, end, nextOffset);
+  }
+
+  /** A run's write is done: undoes it (bad CRCs) or makes it visible to readers. */
+  private ranWrite(
+    segment: LogSegment,
+    bad: readonly PendingAppend[],
+    snapshot: SegmentSnapshot,
+    end: number,
+    nextOffset: number,
+  ): readonly PendingAppend[] {
     if (bad.length > 0) {
       segment.restore(snapshot);
       return bad;
