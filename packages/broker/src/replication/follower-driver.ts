@@ -94,7 +94,7 @@ export class FollowerDriver<R extends Replica = Replica> {
     if (replica.leader < 0 || replica.leader === this.options.brokerId) return;
     let loop = this.loops.get(replica.leader);
     if (!loop) {
-      loop = new FetchLoop(replica.leader, this.options, (r, work) => this.track(r, work));
+      loop = new FetchLoop(replica.leader, this.options, this);
       this.loops.set(replica.leader, loop);
     }
     loop.add(replica);
@@ -114,16 +114,17 @@ export class FollowerDriver<R extends Replica = Replica> {
     this.loops.clear();
   }
 
-  private track<T>(replica: R, work: Promise<T>): Promise<T> {
-    const done = work.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.applying.set(replica, done);
-    void done.then(() => {
-      if (this.applying.get(replica) === done) this.applying.set(replica, undefined);
-    });
-    return work;
+  /**
+   * Notes the answer being applied to `replica` (`work` never rejects), until `applied`: no promises or
+   * closures of its own, as a follower applies an answer per append it copies.
+   */
+  startApplying(replica: R, work: Promise<unknown>): void {
+    this.applying.set(replica, work as Promise<void>);
+  }
+
+  /** `work` is done: unless a later answer is being applied to `replica`, none is. */
+  applied(replica: R, work: Promise<unknown>): void {
+    if (this.applying.get(replica) === work) this.applying.set(replica, undefined);
   }
 }
 
@@ -141,16 +142,22 @@ const LEADER_LAGS: ReadonlySet<number> = new Set([
   ErrorCodes.UNKNOWN_TOPIC_OR_PARTITION.code,
 ]);
 
-/** A replica in a fetch, with the token of its latest add when the fetch was built. */
+/**
+ * A followed replica, one per add (made once, not per fetch): a fetch's answer for it is applied only
+ * if it is still the replica's latest add when the answer comes.
+ */
 interface Fetching<R> {
   readonly replica: R;
-  readonly token: number | undefined;
+}
+
+/** A partition's log context (made only when something is logged). */
+function contextOf(replica: Replica): { topic: string; partition: number } {
+  return { topic: replica.topic, partition: replica.partition };
 }
 
 class FetchLoop<R extends Replica> {
-  /** Followed replicas, each with the token of its latest add: an answer to a fetch sent before is dropped. */
-  private readonly partitions = new Map<R, number>();
-  private nextToken = 0;
+  /** Followed replicas, each with its latest add: an answer to a fetch sent before is dropped. */
+  private readonly partitions = new Map<R, Fetching<R>>();
   private running = true;
   private wake: (() => void) | undefined;
   private readonly done: Promise<void>;
@@ -178,7 +185,8 @@ class FetchLoop<R extends Replica> {
   constructor(
     private readonly leaderId: number,
     private readonly options: FollowerDriverOptions<R>,
-    private readonly track: <T>(replica: R, work: Promise<T>) => Promise<T>,
+    /** Told of the answers being applied (FollowerDriver.inFlight). */
+    private readonly tracker: Pick<FollowerDriver<R>, 'startApplying' | 'applied'>,
   ) {
     this.log = options.logger.child({ fetchingFrom: leaderId });
     this.session = options.transport.openFetchSession(leaderId);
@@ -186,7 +194,7 @@ class FetchLoop<R extends Replica> {
   }
 
   add(replica: R): void {
-    this.partitions.set(replica, this.nextToken++);
+    this.partitions.set(replica, { replica });
     // A new role: fetched at once, and its leader may be starting a term.
     this.undelay(replica);
     this.quickRetries.delete(replica);
@@ -255,14 +263,15 @@ class FetchLoop<R extends Replica> {
   }
 
   /** What a partition's answer leaves for its next fetch: sent with the next request, or after a delay. */
-  private settle({ replica, token }: Fetching<R>, outcome: Outcome): void {
+  private settle(fetched: Fetching<R>, outcome: Outcome): void {
+    const replica = fetched.replica;
     if (outcome === 'applied') {
       if (this.quickRetries.size > 0) this.quickRetries.delete(replica);
       return;
     }
     // Followed anew while its answer was applied: the new role is fetched at once. Stopped meanwhile:
     // nothing more is fetched, and a delay's timer would only outlive the loop (by up to the backoff).
-    if (!this.running || this.partitions.get(replica) !== token) return;
+    if (!this.running || this.partitions.get(replica) !== fetched) return;
     this.delay(replica, this.retryDelayMs(replica, outcome));
   }
 
@@ -308,15 +317,22 @@ class FetchLoop<R extends Replica> {
    * fetch for every append it copies, so no per-fetch maps or partition-key strings.
    */
   private fetchable(): Fetching<R>[] {
-    const byTopic = new Map<string, Fetching<R>[]>();
-    for (const [replica, token] of this.partitions) {
+    const list: Fetching<R>[] = [];
+    let oneTopic = true;
+    for (const fetching of this.partitions.values()) {
+      const replica = fetching.replica;
       if (replica.role !== 'follower' || replica.leader !== this.leaderId || replica.log.state !== 'online') continue;
       if (this.delayed.size > 0 && this.delayed.has(replica)) continue;
-      const list = byTopic.get(replica.topic);
-      if (list) list.push({ replica, token });
-      else byTopic.set(replica.topic, [{ replica, token }]);
+      if (list.length > 0 && (list[0] as Fetching<R>).replica.topic !== replica.topic) oneTopic = false;
+      list.push(fetching);
     }
-    if (byTopic.size === 1) for (const list of byTopic.values()) return list;
+    if (oneTopic) return list;
+    const byTopic = new Map<string, Fetching<R>[]>();
+    for (const fetching of list) {
+      const same = byTopic.get(fetching.replica.topic);
+      if (same) same.push(fetching);
+      else byTopic.set(fetching.replica.topic, [fetching]);
+    }
     return [...byTopic.values()].flat();
   }
 
@@ -327,8 +343,11 @@ class FetchLoop<R extends Replica> {
    * of it is matched by name.
    */
   private async applyAll(batch: readonly Fetching<R>[], response: ReplicaFetchResponse): Promise<void> {
-    const work: Promise<Outcome>[] = [];
-    const applying: Fetching<R>[] = [];
+    // The usual answer is one partition's: no arrays for it.
+    let first: Fetching<R> | undefined;
+    let firstWork: Promise<Outcome> | undefined;
+    let work: Promise<Outcome>[] | undefined;
+    let applying: Fetching<R>[] | undefined;
     let next = 0;
     for (const topic of response.topics) {
       for (const p of topic.partitions) {
@@ -337,15 +356,31 @@ class FetchLoop<R extends Replica> {
           fetched = batch.find((f) => f.replica.topic === topic.name && f.replica.partition === p.partition);
         else next++;
         // Fenced: a replica unfollowed (or followed anew) since the fetch was sent is not touched.
-        if (fetched === undefined || this.partitions.get(fetched.replica) !== fetched.token) continue;
-        work.push(this.track(fetched.replica, this.handle(fetched.replica, p)));
-        applying.push(fetched);
+        if (fetched === undefined || this.partitions.get(fetched.replica) !== fetched) continue;
+        const handled = this.handle(fetched.replica, p);
+        this.tracker.startApplying(fetched.replica, handled);
+        if (first === undefined) {
+          first = fetched;
+          firstWork = handled;
+        } else {
+          work ??= [firstWork as Promise<Outcome>];
+          applying ??= [first];
+          work.push(handled);
+          applying.push(fetched);
+        }
       }
     }
-    if (work.length === 1) this.settle(applying[0] as Fetching<R>, await (work[0] as Promise<Outcome>));
-    else if (work.length > 1) {
-      const outcomes = await Promise.all(work);
-      for (let i = 0; i < outcomes.length; i++) this.settle(applying[i] as Fetching<R>, outcomes[i] as Outcome);
+    if (work === undefined || applying === undefined) {
+      if (first === undefined) return;
+      const outcome = await (firstWork as Promise<Outcome>);
+      this.tracker.applied(first.replica, firstWork as Promise<Outcome>);
+      this.settle(first, outcome);
+      return;
+    }
+    const outcomes = await Promise.all(work);
+    for (let i = 0; i < outcomes.length; i++) {
+      this.tracker.applied((applying[i] as Fetching<R>).replica, work[i] as Promise<Outcome>);
+      this.settle(applying[i] as Fetching<R>, outcomes[i] as Outcome);
     }
   }
 
@@ -392,13 +427,12 @@ class FetchLoop<R extends Replica> {
 
   /** Applies one partition's answer. */
   private async handle(replica: R, p: ReplicaFetchPartitionResponse): Promise<Outcome> {
-    const context = { topic: replica.topic, partition: replica.partition };
     const log = replica.log;
     try {
       if (p.errorCode === ErrorCodes.OFFSET_OUT_OF_RANGE.code && log.logEndOffset <= p.logStartOffset) {
         // Retention on the leader removed what we still lacked: start again at the leader's log start.
         this.log.warn(
-          { ...context, logEndOffset: log.logEndOffset, leaderLogStartOffset: p.logStartOffset },
+          { ...contextOf(replica), logEndOffset: log.logEndOffset, leaderLogStartOffset: p.logStartOffset },
           "behind the leader's log start; restarting the log there",
         );
         // The log first, then its cleared cache (as Kafka): a crash between reopens the empty log, whose
@@ -411,7 +445,7 @@ class FetchLoop<R extends Replica> {
         return 'applied';
       }
       if (p.errorCode !== ErrorCodes.NONE.code) {
-        this.log.debug({ ...context, code: p.errorCode, message: p.errorMessage }, 'replica fetch refused');
+        this.log.debug({ ...contextOf(replica), code: p.errorCode, message: p.errorMessage }, 'replica fetch refused');
         // The leader our metadata names, for the epoch we fetched with (the token fenced any role change
         // since), does not know its term yet: it will soon. Anything else (a fenced epoch: ours is
         // older) leaves this partition out for the backoff, or until metadata brings the new role,
@@ -429,7 +463,7 @@ class FetchLoop<R extends Replica> {
           highWatermark: replica.highWatermark,
         });
         this.log.info(
-          { ...context, divergingEpoch: diverging, truncateTo: decision.truncateTo },
+          { ...contextOf(replica), divergingEpoch: diverging, truncateTo: decision.truncateTo },
           'log diverged from the leader; truncating',
         );
         await log.truncateTo(decision.truncateTo);
@@ -458,7 +492,7 @@ class FetchLoop<R extends Replica> {
       this.adoptLogStart(replica, p.logStartOffset);
       return 'applied';
     } catch (err) {
-      this.log.warn({ ...context, err }, 'could not apply a replica fetch');
+      this.log.warn({ ...contextOf(replica), err }, 'could not apply a replica fetch');
       return 'failed';
     }
   }
