@@ -62,6 +62,8 @@ export class LeaderDriver<R extends Replica = Replica> {
   private readonly epochStarts = new Map<R, Promise<void>>();
   /** Replicas in becomeLeader: acks=all producers of their previous term wait for the new one. */
   private readonly starting = new Set<R>();
+  /** Each replica's onExposed callback (exposedCallback). */
+  private readonly exposedCallbacks = new WeakMap<R, () => void>();
   /** Bumped by every resign: a term that started before it must not take effect. */
   private readonly generations = new WeakMap<R, number>();
 
@@ -248,8 +250,14 @@ export class LeaderDriver<R extends Replica = Replica> {
     return this.epochStarts.get(replica);
   }
 
+  /** One per replica, not one per append. */
   private exposedCallback(replica: R): () => void {
-    return () => this.notify(replica);
+    let callback = this.exposedCallbacks.get(replica);
+    if (callback === undefined) {
+      callback = () => this.notify(replica);
+      this.exposedCallbacks.set(replica, callback);
+    }
+    return callback;
   }
 
   onLeaderAppend(replica: R): void {
@@ -345,12 +353,11 @@ export class LeaderDriver<R extends Replica = Replica> {
     }
     this.onFollowerFetch(replica, replicaId, p.fetchOffset, p.logStartOffset);
     if (!(maxBytes > 0 || first)) return fetchAnswer(replica, partition, EMPTY_RECORDS);
-    const kept = (bytes: Buffer): Buffer => (first || bytes.length <= maxBytes ? bytes : EMPTY_RECORDS);
     const now = log.readForFollowerNow?.(p.fetchOffset, maxBytes);
-    if (now !== undefined) return fetchAnswer(replica, partition, kept(now.bytes));
+    if (now !== undefined) return fetchAnswer(replica, partition, kept(now.bytes, first, maxBytes));
     return log
       .readForFollower(p.fetchOffset, maxBytes)
-      .then((read) => fetchAnswer(replica, partition, kept(read.bytes)));
+      .then((read) => fetchAnswer(replica, partition, kept(read.bytes, first, maxBytes)));
   }
 
   /**
@@ -384,42 +391,34 @@ export class LeaderDriver<R extends Replica = Replica> {
    * ended, RequestTimedOut after `timeoutMs`, NetworkException if the producer went away.
    */
   waitForIsr(replica: R, requiredOffset: number, timeoutMs: number, signal: AbortSignal): Promise<void> {
-    let state = this.leaderStateOf(replica);
+    const wait = new IsrWait(this, replica, this.leaderStateOf(replica), requiredOffset, timeoutMs);
     return new Promise((resolve, reject) => {
-      const check = (): boolean => {
-        if (replica.leaderState !== state) {
-          // A new epoch of this same leader (the controller bumped it: a follower left the ISR, the
-          // replica set changed) answers the wait, as Kafka's DelayedProduce does: the records are in
-          // this log, which a leader never truncates, and the new term's HW counts only its own ISR.
-          const next = replica.leaderState;
-          if (!next && this.starting.has(replica)) return false;
-          if (!next || next.leaderEpoch <= state.leaderEpoch) {
-            const detail = `leadership of ${replica.topic}-${replica.partition} moved while waiting for replicas`;
-            reject(new SamsaError(ErrorCodes.NOT_LEADER_OR_FOLLOWER, detail));
-            return true;
-          }
-          state = next;
-        }
-        const status = this.acksAllStatus(state, requiredOffset);
-        if (status === 'committed') resolve();
-        else if (status === 'notEnoughReplicas') reject(state.notEnoughReplicasError(true));
-        return status !== 'waiting';
-      };
-      this.options.waiters.park(
-        {
-          tryComplete: check,
-          onExpire: () => {
-            const timedOut = `the in-sync replicas did not acknowledge within ${timeoutMs} ms`;
-            reject(new SamsaError(ErrorCodes.REQUEST_TIMED_OUT, timedOut));
-          },
-          // The producer went away: stop waiting (the append itself stands, as in Kafka).
-          onAbort: () => reject(new SamsaError(ErrorCodes.NETWORK_EXCEPTION, 'the producer disconnected')),
-        },
-        [partitionKey(replica.topic, replica.partition)],
-        timeoutMs,
-        signal,
-      );
+      wait.resolve = resolve;
+      wait.reject = reject;
+      this.options.waiters.park(wait, [partitionKey(replica.topic, replica.partition)], timeoutMs, signal);
     });
+  }
+
+  /** An acks=all producer's wait (IsrWait) checks again after a change on its partition; true once answered. */
+  checkIsrWait(wait: IsrWait<R>): boolean {
+    const replica = wait.replica;
+    if (replica.leaderState !== wait.state) {
+      // A new epoch of this same leader (the controller bumped it: a follower left the ISR, the
+      // replica set changed) answers the wait, as Kafka's DelayedProduce does: the records are in
+      // this log, which a leader never truncates, and the new term's HW counts only its own ISR.
+      const next = replica.leaderState;
+      if (!next && this.starting.has(replica)) return false;
+      if (!next || next.leaderEpoch <= wait.state.leaderEpoch) {
+        const detail = `leadership of ${replica.topic}-${replica.partition} moved while waiting for replicas`;
+        wait.reject(new SamsaError(ErrorCodes.NOT_LEADER_OR_FOLLOWER, detail));
+        return true;
+      }
+      wait.state = next;
+    }
+    const status = this.acksAllStatus(wait.state, wait.requiredOffset);
+    if (status === 'committed') wait.resolve();
+    else if (status === 'notEnoughReplicas') wait.reject(wait.state.notEnoughReplicasError(true));
+    return status !== 'waiting';
   }
 
   /**
@@ -520,4 +519,43 @@ function fetchAnswer(replica: Replica, partition: number, records: Buffer): Repl
     errorCode: 0,
     errorMessage: '',
   };
+}
+
+/**
+ * An acks=all producer's wait for the in-sync replicas (waitForIsr), parked as one object: a leader
+ * parks one per acks=all produce, and its closures were most of what a park cost.
+ */
+class IsrWait<R extends Replica> {
+  resolve: () => void = noop;
+  reject: (err: unknown) => void = noop;
+
+  constructor(
+    private readonly driver: LeaderDriver<R>,
+    readonly replica: R,
+    /** The term the wait counts acknowledgements in (a new epoch of the same leader replaces it). */
+    public state: LeaderState,
+    readonly requiredOffset: number,
+    private readonly timeoutMs: number,
+  ) {}
+
+  tryComplete(): boolean {
+    return this.driver.checkIsrWait(this);
+  }
+
+  onExpire(): void {
+    const timedOut = `the in-sync replicas did not acknowledge within ${this.timeoutMs} ms`;
+    this.reject(new SamsaError(ErrorCodes.REQUEST_TIMED_OUT, timedOut));
+  }
+
+  /** The producer went away: stop waiting (the append itself stands, as in Kafka). */
+  onAbort(): void {
+    this.reject(new SamsaError(ErrorCodes.NETWORK_EXCEPTION, 'the producer disconnected'));
+  }
+}
+
+const noop = (): void => {};
+
+/** What a read may return: all of it for the first partition of a fetch (progress), else within `maxBytes`. */
+function kept(bytes: Buffer, first: boolean, maxBytes: number): Buffer {
+  return first || bytes.length <= maxBytes ? bytes : EMPTY_RECORDS;
 }

@@ -32,8 +32,11 @@ const EMPTY_KEYS_KEPT = 1024;
  */
 interface Parked {
   op: DelayedOperation;
-  /** Its entry in the bag of each key it is parked under. */
-  inKeys: readonly BagEntry<Parked>[];
+  /**
+   * Its entry in the bag of each key it is parked under: the entry itself for one key (the usual park:
+   * no array), else one per key.
+   */
+  inKeys: BagEntry<Parked> | readonly BagEntry<Parked>[];
   readonly deadlineMs: number;
   /** Its entry in the bag of the operations its signal aborts. */
   inSignal: BagEntry<Parked> | undefined;
@@ -44,6 +47,8 @@ interface Parked {
 /** What a done Parked holds instead of its operation. */
 const RELEASED: DelayedOperation = { tryComplete: () => true, onExpire: () => {} };
 const NO_ENTRIES: readonly BagEntry<Parked>[] = [];
+/** What park returns for an operation it did not park. */
+const NOTHING_TO_CANCEL = (): void => {};
 
 /**
  * The operations parked with one timeout, in deadline order: a deadline is the park's time plus the
@@ -157,10 +162,10 @@ export class DelayedOperations {
    * `timeoutMs`, or `signal` aborts it. Returns a function that cancels it without completing it.
    */
   park(op: DelayedOperation, keys: readonly string[], timeoutMs: number, signal?: AbortSignal): () => void {
-    if (op.tryComplete()) return () => {};
+    if (op.tryComplete()) return NOTHING_TO_CANCEL;
     if (signal?.aborted) {
       op.onAbort?.();
-      return () => {};
+      return NOTHING_TO_CANCEL;
     }
     // Not a number (a caller's bug) counts as 0, as setTimeout took it: a NaN deadline would make the
     // sweep's next deadline NaN and leave every other operation parked with no timer armed.
@@ -171,15 +176,12 @@ export class DelayedOperations {
       queue = new DeadlineQueue();
       this.byTimeout.set(afterMs, queue);
     }
-    const inKeys: BagEntry<Parked>[] = [];
-    const parked: Parked = { op, inKeys, deadlineMs, inSignal: undefined, queue, done: false };
-    for (const key of keys) {
-      let bag = this.byKey.get(key);
-      if (!bag) {
-        bag = new Bag();
-        this.byKey.set(key, bag);
-      } else if (bag.size === 0) this.emptyKeys--;
-      inKeys.push(bag.add(parked));
+    const parked: Parked = { op, inKeys: NO_ENTRIES, deadlineMs, inSignal: undefined, queue, done: false };
+    if (keys.length === 1) parked.inKeys = this.bagOf(keys[0] as string).add(parked);
+    else {
+      const inKeys: BagEntry<Parked>[] = [];
+      for (const key of keys) inKeys.push(this.bagOf(key).add(parked));
+      parked.inKeys = inKeys;
     }
     queue.push(parked);
     this.parkedCount++;
@@ -188,6 +190,16 @@ export class DelayedOperations {
     return () => {
       this.remove(parked);
     };
+  }
+
+  /** The bag of `key`'s operations, made on first use (an empty one is about to be added to). */
+  private bagOf(key: string): Bag<Parked> {
+    let bag = this.byKey.get(key);
+    if (!bag) {
+      bag = new Bag();
+      this.byKey.set(key, bag);
+    } else if (bag.size === 0) this.emptyKeys--;
+    return bag;
   }
 
   /** Something changed on `key`: every operation parked under it gets a chance to complete. */
@@ -273,6 +285,10 @@ export class DelayedOperations {
     if (nextMs < this.armedAtMs()) this.arm(nextMs);
   }
 
+  private leaveKey(entry: BagEntry<Parked>): void {
+    if (entry.bag.delete(entry) && entry.bag.size === 0) this.emptyKeys++;
+  }
+
   /** Takes a parked operation out (once); returns it, or undefined when it was out already. */
   private remove(parked: Parked): DelayedOperation | undefined {
     if (parked.done) return undefined;
@@ -283,7 +299,9 @@ export class DelayedOperations {
     if (parked.inSignal) parked.inSignal.bag.delete(parked.inSignal);
     // A key's bag stays when it empties: a follower's fetch parks under its partition's key again at
     // every fetch, so dropping it made and dropped one per fetch. The sweep drops empty ones.
-    for (const entry of parked.inKeys) if (entry.bag.delete(entry) && entry.bag.size === 0) this.emptyKeys++;
+    const inKeys = parked.inKeys;
+    if (!Array.isArray(inKeys)) this.leaveKey(inKeys as BagEntry<Parked>);
+    else for (const entry of inKeys) this.leaveKey(entry);
     parked.op = RELEASED;
     parked.inKeys = NO_ENTRIES;
     parked.inSignal = undefined;

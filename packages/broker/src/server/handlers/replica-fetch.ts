@@ -1,10 +1,11 @@
 import { ErrorCodes, recordsEndOffset, trace, type v1 } from '@samsa/protocol';
-import { EMPTY_RECORDS, ReplicationThrottle, listsReplica } from '../../replication/index.js';
+import { EMPTY_RECORDS, ReplicationThrottle, listsReplica, partitionKey } from '../../replication/index.js';
 import type { BrokerContext } from '../context.js';
 import { toErrorFields } from '../errors.js';
 import { awaitLeadership, ledHere } from '../leadership.js';
 import type { HostedPartition } from '../partitions.js';
-import { groupByTopic, longPollDeadline, partitionLimit, recordBytes, waitForPartitions } from './long-poll.js';
+import type { DelayedOperation } from '../delayed.js';
+import { groupByTopic, longPollDeadline, partitionLimit } from './long-poll.js';
 
 interface ReplicaRead {
   readonly topic: string;
@@ -96,16 +97,16 @@ export async function handleReplicaFetch(
     // acks=all write to the new leader waits for that follower.
     if (!awaitedTerms && remainingMs > 0 && !signal.aborted) {
       const starting = termsStarting(ctx, reads);
-      if (starting.length > 0) {
+      if (starting !== undefined) {
         awaitedTerms = true;
         const waitMs = Math.min(remainingMs, ctx.settings['leadership.wait.ms'] as number);
         await awaitLeadership(ctx, starting, signal, waitMs);
         continue;
       }
     }
-    if (recordBytes(reads) >= Math.max(request.minBytes, 1) || answerNow(reads) || remainingMs <= 0 || signal.aborted) {
+    if (readBytes(reads) >= Math.max(request.minBytes, 1) || answerNow(reads) || remainingMs <= 0 || signal.aborted) {
       if (trace) traceAnswer(request.replicaId, reads);
-      return { topics: groupByTopic(reads) };
+      return { topics: answerTopics(reads) };
     }
     if (reads.some(isThrottled)) {
       // Records are there but the throttle holds them back: wait for its bucket, not for new data.
@@ -121,15 +122,46 @@ export async function handleReplicaFetch(
 
 const isThrottled = (r: ReplicaRead): boolean => r.throttled === true;
 
-/** Partitions refused as not led here whose leader, in this broker's metadata, is this broker: a term starting. */
-function termsStarting(ctx: BrokerContext, reads: readonly ReplicaRead[]): { topic: string; partition: number }[] {
-  const starting: { topic: string; partition: number }[] = [];
+/**
+ * Partitions refused as not led here whose leader, in this broker's metadata, is this broker: a term
+ * starting. Undefined when none is (no array for the usual fetch).
+ */
+function termsStarting(
+  ctx: BrokerContext,
+  reads: readonly ReplicaRead[],
+): { topic: string; partition: number }[] | undefined {
+  let starting: { topic: string; partition: number }[] | undefined;
   for (const r of reads) {
     if (r.response.errorCode !== ErrorCodes.NOT_LEADER_OR_FOLLOWER.code || ledHere(ctx, r.topic, r.partition)) continue;
     const known = ctx.member.metadata.image.topics.get(r.topic)?.partitions[r.partition];
-    if (known?.leader === ctx.brokerId) starting.push({ topic: r.topic, partition: r.partition });
+    if (known?.leader !== ctx.brokerId) continue;
+    starting ??= [];
+    starting.push({ topic: r.topic, partition: r.partition });
   }
   return starting;
+}
+
+/** The records' bytes in `reads` (long-poll.ts's recordBytes, without a closure per fetch). */
+function readBytes(reads: readonly ReplicaRead[]): number {
+  let bytes = 0;
+  for (const r of reads) bytes += (r.response.records as Buffer).length;
+  return bytes;
+}
+
+/**
+ * The answers grouped by topic, in request order (groupByTopic); for the usual fetch of one topic's
+ * partitions, one array and one topic without closures.
+ */
+function answerTopics(
+  reads: readonly ReplicaRead[],
+): { name: string; partitions: v1.ReplicaFetchPartitionResponse[] }[] {
+  const first = reads[0];
+  if (first === undefined) return [];
+  for (let i = 1; i < reads.length; i++)
+    if ((reads[i] as ReplicaRead).topic !== first.topic) return groupByTopic(reads);
+  const partitions: v1.ReplicaFetchPartitionResponse[] = [];
+  for (const r of reads) partitions.push(r.response);
+  return [{ name: first.topic, partitions }];
 }
 
 /** A partition's answer that cannot wait for records: an error, a divergence, or a log start to tell. */
@@ -290,6 +322,51 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/**
+ * A follower fetch parked until a partition's log grows past the follower's position or changes hands
+ * (long-poll.ts's waitForPartitions, as one object: a leader parks every follower fetch at the log end,
+ * one per append it replicates, and closures per park were most of what a park cost).
+ */
+class DataWait implements DelayedOperation {
+  resolve: () => void = noop;
+
+  constructor(
+    private readonly ctx: BrokerContext,
+    private readonly reads: readonly ReplicaRead[],
+  ) {}
+
+  tryComplete(): boolean {
+    if (!this.changed()) return false;
+    this.resolve();
+    return true;
+  }
+
+  onExpire(): void {
+    this.resolve();
+  }
+
+  onAbort(): void {
+    this.resolve();
+  }
+
+  private changed(): boolean {
+    for (const r of this.reads) {
+      const now = this.ctx.partitions.get(r.topic, r.partition);
+      if (
+        now !== r.hosted ||
+        now === undefined ||
+        now.leaderState === undefined ||
+        now.log.exposedEndOffset > r.fetchOffset ||
+        startBehind(now, r.followerLogStartOffset)
+      )
+        return true;
+    }
+    return false;
+  }
+}
+
+const noop = (): void => {};
+
 /** Parks until a partition's log grows past the follower's position or changes hands. */
 function waitForData(
   ctx: BrokerContext,
@@ -297,18 +374,15 @@ function waitForData(
   timeoutMs: number,
   signal: AbortSignal,
 ): Promise<void> {
-  const changed = (): boolean =>
-    reads.some((r) => {
-      const now = ctx.partitions.get(r.topic, r.partition);
-      return (
-        now !== r.hosted ||
-        now === undefined ||
-        now.leaderState === undefined ||
-        now.log.exposedEndOffset > r.fetchOffset ||
-        startBehind(now, r.followerLogStartOffset)
-      );
-    });
-  return waitForPartitions(ctx, reads, changed, timeoutMs, signal);
+  const wait = new DataWait(ctx, reads);
+  const keys =
+    reads.length === 1
+      ? [partitionKey(reads[0]!.topic, reads[0]!.partition)]
+      : reads.map((r) => partitionKey(r.topic, r.partition));
+  return new Promise((resolve) => {
+    wait.resolve = resolve;
+    ctx.waiters.park(wait, keys, timeoutMs, signal);
+  });
 }
 
 /** AlterPartition, on the controller: a leader's ISR proposal, fenced by leader epoch and state version. */
