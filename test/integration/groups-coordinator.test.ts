@@ -353,8 +353,16 @@ describe('group coordinator', () => {
 
   it('answers bad input with typed errors and stays up', async () => {
     const anyBroker = groupsAt(cluster.brokers[0]!.address);
-    const [empty, long] = (await anyBroker.findCoordinator(['', 'x'.repeat(300)])).coordinators;
-    expect(empty!.errorCode).toBe(ErrorCodes.INVALID_GROUP_ID.code);
+    // Group id "" has a coordinator, as in Kafka (old clients commit offsets under it); joining it does not.
+    // (Answered CoordinatorNotAvailable while __consumer_offsets is being created, when this test runs alone.)
+    const [empty, long] = await waitFor(
+      async () => {
+        const found = (await anyBroker.findCoordinator(['', 'x'.repeat(300)])).coordinators;
+        return found[0]!.errorCode === ErrorCodes.COORDINATOR_NOT_AVAILABLE.code ? undefined : found;
+      },
+      { timeoutMs: 30_000, description: 'FindCoordinator for group ""' },
+    );
+    expect(empty!.errorCode).toBe(0);
     expect(long!.errorCode).toBe(ErrorCodes.INVALID_GROUP_ID.code);
     const hb = await anyBroker.heartbeat({ groupId: '', memberEpoch: 0, subscribedTopicNames: { names: ['orders'] } });
     expect(hb.errorCode).toBe(ErrorCodes.INVALID_GROUP_ID.code);

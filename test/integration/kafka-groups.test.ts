@@ -15,6 +15,7 @@ import {
   CONFLUENT_KAFKA_GROUP,
   CONFLUENT_KAFKA_STATIC,
   confluentKafkaAvailable,
+  KAFKA_PYTHON_EMPTY_GROUP,
   KAFKA_PYTHON_GROUP,
   kafkaPythonAvailable,
   run,
@@ -164,6 +165,19 @@ describe.runIf(available('confluent-kafka-python (python3-confluent-kafka)', con
 describe.runIf(available('kafka-python (python3-kafka)', kafkaPythonAvailable()))('kafka-python consumer group', () => {
   it('commits, closes, and a restarted consumer goes on from the committed offset', async () => {
     await commitAndRestart(KAFKA_PYTHON_GROUP, await topicWithRecords('kp-group', 10), unique('kp-g'));
+  }, 200_000);
+
+  it('group id "": commits without joining (generation -1, no member id) and reads the offset back', async () => {
+    // Kafka accepts the empty group id in FindCoordinator, OffsetCommit and OffsetFetch for old clients;
+    // kafka-python with group_id='' and assign() sends exactly those.
+    const topic = await topicWithRecords('kp-empty', 10);
+    const first = await run(SYSTEM_PYTHON, [KAFKA_PYTHON_EMPTY_GROUP, bootstrap, topic, '7'], { timeoutMs: 90_000 });
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout.trim().split('\n')).toEqual(['committed 0:7', 'got 0 7 r7']);
+    // Another process of the same (empty) group goes on from there.
+    const second = await run(SYSTEM_PYTHON, [KAFKA_PYTHON_EMPTY_GROUP, bootstrap, topic], { timeoutMs: 90_000 });
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stdout.trim().split('\n')).toEqual(['committed 0:7', 'got 0 7 r7']);
   }, 200_000);
 });
 

@@ -106,6 +106,7 @@ export const CONFLUENT_KAFKA_ADMIN = join(HERE, 'confluent-kafka-admin.py');
 export const KAFKA_PYTHON_ADMIN = join(HERE, 'kafka-python-admin.py');
 export const KAFKA_PYTHON_DELETE_RECORDS = join(HERE, 'kafka-python-delete-records.py');
 export const KAFKA_PYTHON_GROUP = join(HERE, 'kafka-python-group.py');
+export const KAFKA_PYTHON_EMPTY_GROUP = join(HERE, 'kafka-python-empty-group.py');
 export const CONFLUENT_KAFKA_COOPERATIVE = join(HERE, 'confluent-kafka-cooperative.py');
 export const CONFLUENT_KAFKA_STATIC = join(HERE, 'confluent-kafka-static.py');
 export const LIBRDKAFKA_LATENCY = join(HERE, 'librdkafka-latency.py');

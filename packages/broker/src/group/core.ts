@@ -219,8 +219,15 @@ function fail(spec: ErrorSpec, message?: string): never {
   throw new SamsaError(spec, message);
 }
 
-export function validateGroupId(groupId: string): void {
-  if (groupId.length === 0) fail(ErrorCodes.INVALID_GROUP_ID, 'the group id is empty');
+/**
+ * A group id is 1 to 255 characters; `allowEmpty` where Kafka takes the empty one too, for old clients
+ * that commit and fetch offsets with group id "" and no membership: OffsetCommit, OffsetFetch,
+ * DescribeGroups, DeleteGroups and FindCoordinator (key type 0), at every version (Kafka's
+ * GroupCoordinatorService refuses only a null id there; the membership APIs, TxnOffsetCommit and
+ * OffsetDelete refuse "").
+ */
+export function validateGroupId(groupId: string, allowEmpty = false): void {
+  if (groupId.length === 0 && !allowEmpty) fail(ErrorCodes.INVALID_GROUP_ID, 'the group id is empty');
   if (groupId.length > MAX_GROUP_ID_LENGTH)
     fail(
       ErrorCodes.INVALID_GROUP_ID,
@@ -1169,7 +1176,7 @@ export class GroupCoordinatorCore {
   // ---- Offsets ----
 
   commitOffsets(input: CommitInput, ctx: OpContext): Outcome<PartitionResults> {
-    validateGroupId(input.groupId);
+    validateGroupId(input.groupId, true);
     const group = this.groups.get(input.groupId);
     const admin = input.memberEpoch < 0;
     let memberId: string | undefined;
@@ -1319,7 +1326,7 @@ export class GroupCoordinatorCore {
     memberEpoch: number;
     topics: readonly { name: string; partitions: readonly number[] }[];
   }): { name: string; partitions: FetchedOffset[] }[] {
-    validateGroupId(input.groupId);
+    validateGroupId(input.groupId, true);
     const group = this.groups.get(input.groupId);
     if (input.memberEpoch >= 0) this.checkMember(group, input.groupId, input.memberId, input.memberEpoch);
     const lookup = (topic: string, partition: number): FetchedOffset => {
@@ -1378,7 +1385,7 @@ export class GroupCoordinatorCore {
     const { records, write } = this.writer();
     const result = groupIds.map((groupId) => {
       try {
-        validateGroupId(groupId);
+        validateGroupId(groupId, true);
         const group = this.groups.get(groupId);
         if (!group) fail(ErrorCodes.GROUP_ID_NOT_FOUND, `group ${groupId} does not exist`);
         if (group.members.size > 0)

@@ -197,8 +197,9 @@ export class GroupCoordinator {
     for (const partition of [...this.partitions.keys()]) this.resign(partition);
   }
 
-  private loadedFor(groupId: string): Loaded {
-    validateGroupId(groupId);
+  /** The loaded partition of the group; `allowEmpty` for the APIs that take group id "" (validateGroupId). */
+  private loadedFor(groupId: string, allowEmpty = false): Loaded {
+    validateGroupId(groupId, allowEmpty);
     const loaded = this.partitions.get(this.partitionFor(groupId));
     if (!loaded) throw new SamsaError(ErrorCodes.NOT_COORDINATOR, `this broker does not coordinate group ${groupId}`);
     if (loaded.status === 'loading')
@@ -371,7 +372,7 @@ export class GroupCoordinator {
   }
 
   async commitOffsets(input: CommitInput): Promise<PartitionResults> {
-    const loaded = this.loadedFor(input.groupId);
+    const loaded = this.loadedFor(input.groupId, true);
     return this.run(loaded, (core) => core.commitOffsets(input, this.context()));
   }
 
@@ -384,7 +385,7 @@ export class GroupCoordinator {
   async fetchOffsets(
     input: Parameters<GroupCoordinatorCore['fetchOffsets']>[0] & { readonly requireStable?: boolean },
   ): Promise<{ name: string; partitions: (FetchedOffset & PartitionError)[] }[]> {
-    const loaded = this.loadedFor(input.groupId);
+    const loaded = this.loadedFor(input.groupId, true);
     const unstable = (topic: string, partition: number) =>
       input.requireStable === true && loaded.pending.isPending(input.groupId, topic, partition);
     const snapshot = (core: GroupCoordinatorCore) =>
@@ -509,7 +510,7 @@ export class GroupCoordinator {
   }
 
   async describeGroup(groupId: string): Promise<GroupDescription | undefined> {
-    const loaded = this.loadedFor(groupId);
+    const loaded = this.loadedFor(groupId, true);
     return this.run(
       loaded,
       (core) => {
@@ -521,7 +522,7 @@ export class GroupCoordinator {
   }
 
   async deleteGroup(groupId: string): Promise<PartitionError> {
-    const loaded = this.loadedFor(groupId);
+    const loaded = this.loadedFor(groupId, true);
     const [outcome] = await this.run(loaded, (core) => {
       if (loaded.classic.hasMembers(groupId)) {
         const errorMessage = `group ${groupId} has members`;
@@ -628,7 +629,7 @@ export class GroupCoordinator {
   async commitKafkaOffsets(
     input: CommitInput & { readonly generationId: number; readonly groupInstanceId?: string | null },
   ): Promise<PartitionResults> {
-    const loaded = this.loadedFor(input.groupId);
+    const loaded = this.loadedFor(input.groupId, true);
     const classic = loaded.classic.has(input.groupId);
     if (!classic) return this.commitOffsets(input);
     const code = loaded.classic.checkCommit(
@@ -663,7 +664,7 @@ export class GroupCoordinator {
 
   /** A classic group as Kafka's DescribeGroups shows it; undefined when the group is not a classic one. */
   describeClassic(groupId: string): ClassicDescription | undefined {
-    return this.loadedFor(groupId).classic.describe(groupId);
+    return this.loadedFor(groupId, true).classic.describe(groupId);
   }
 
   /**

@@ -138,4 +138,45 @@ describe('group coordinator driver', () => {
     expect(reloaded).not.toBe(core);
     expect(reloaded.describeGroup('g')!.epoch).toBe(1);
   });
+  it('takes group id "" where Kafka does (offsets, describe, delete) and refuses it for membership', async () => {
+    // Old clients commit and fetch offsets under group id "" with no membership (generation -1, member
+    // id ""); Kafka's GroupCoordinatorService refuses only a null id for those APIs.
+    const c = coordinator();
+    const log = new MemLog();
+    await c.becomeLeader(0, log);
+    const committed = c.commitKafkaOffsets({
+      groupId: '',
+      memberId: '',
+      memberEpoch: -1,
+      generationId: -1,
+      topics: [{ name: 'orders', partitions: [{ partition: 1, offset: 42, leaderEpoch: -1, metadata: 'm' }] }],
+    });
+    await flush();
+    log.commit();
+    expect((await committed)[0]!.partitions[0]!.errorCode).toBe(0);
+    const fetched = await c.fetchOffsets({ groupId: '', memberId: '', memberEpoch: -1, topics: [] });
+    expect(fetched).toEqual([
+      {
+        name: 'orders',
+        partitions: [{ partition: 1, offset: 42, leaderEpoch: -1, metadata: 'm', errorCode: 0, errorMessage: '' }],
+      },
+    ]);
+    expect(c.describeClassic('')).toBeUndefined();
+    expect((await c.describeGroup(''))?.state).toBe('Empty');
+    // The membership APIs, TxnOffsetCommit and OffsetDelete refuse it, as Kafka's do.
+    const invalid = ErrorCodes.INVALID_GROUP_ID.code;
+    const hb = { memberId: '', memberEpoch: 0, rebalanceTimeoutMs: -1, subscribedTopicNames: ['orders'] };
+    expect(await codeOf(c.heartbeat({ ...hb, groupId: '', clientId: 'c', clientHost: 'h' }))).toBe(invalid);
+    expect(await codeOf(c.leaveGroup('', [{ memberId: 'm', instanceId: null }]))).toBe(invalid);
+    expect(await codeOf(c.deleteOffsets({ groupId: '', topics: [{ name: 'orders', partitions: [1] }] }))).toBe(invalid);
+    expect(() => c.classicHeartbeat({ groupId: '', memberId: 'm', generationId: 1, groupInstanceId: null })).toThrow(
+      /empty/,
+    );
+    expect(await codeOf(c.describeGroup('x'.repeat(256)))).toBe(invalid);
+    const deleted = c.deleteGroup('');
+    await flush();
+    log.commit();
+    expect((await deleted).errorCode).toBe(0);
+    expect(await c.fetchOffsets({ groupId: '', memberId: '', memberEpoch: -1, topics: [] })).toEqual([]);
+  });
 });

@@ -44,7 +44,8 @@ function keyTypeOf(ctx: BrokerContext, keyType: number, liveBrokers: number) {
         liveBrokers,
       ),
     partitionFor: (key: string) => {
-      validateGroupId(key);
+      // Kafka finds a coordinator for group id "" too: old clients commit offsets under it.
+      validateGroupId(key, true);
       return ctx.groups.partitionFor(key);
     },
   };
