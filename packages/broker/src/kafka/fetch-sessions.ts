@@ -25,6 +25,11 @@ export interface PartitionFetch {
   readonly fetchOffset: number;
   readonly partitionMaxBytes: number;
   readonly currentLeaderEpoch: number;
+  /**
+   * v13+: the topic id the client named the topic by. A session keeps it, so that a partition whose topic
+   * was deleted and created again under the same name is not read under the old id (see fetch.ts).
+   */
+  readonly topicId?: string;
 }
 
 /** What the last response told the client of a partition (-1 before any). */
@@ -86,6 +91,8 @@ export class FetchSessions {
     sessionEpoch: number;
     partitions: readonly PartitionFetch[];
     forgotten: readonly { topic: string; partition: number }[];
+    /** v13+: partitions forgotten by a topic id the broker no longer knows (the topic is gone). */
+    forgottenIds?: readonly { topicId: string; partition: number }[];
   }): SessionContext {
     const { sessionId, sessionEpoch } = request;
     if (sessionEpoch === FINAL_EPOCH || sessionEpoch === INITIAL_EPOCH) {
@@ -111,6 +118,9 @@ export class FetchSessions {
         });
     }
     for (const f of request.forgotten) session.partitions.delete(key(f.topic, f.partition));
+    for (const f of request.forgottenIds ?? [])
+      for (const [k, e] of session.partitions)
+        if (e.fetch.topicId === f.topicId && e.fetch.partition === f.partition) session.partitions.delete(k);
     return { kind: 'incremental', sessionId, partitions: [...session.partitions.values()].map((e) => e.fetch) };
   }
 

@@ -49,17 +49,18 @@ export async function fetch(
   const session = openSession(version, named, state);
   if (session.kind === 'error')
     return { body: { errorCode: session.errorCode, sessionId: 0, responses: [] } satisfies kafka.FetchResponseData };
-  await awaitLeadership(ctx, session.partitions, signal);
+  const { live, gone } = recreatedApart(ids, session.partitions);
+  await awaitLeadership(ctx, live, signal);
   const answer: FetchResponseWithHook = await handleFetch(
     ctx,
     {
       // Kafka answers once the bytes readable reach min_bytes: with 0 at once. The shared long poll waits
       // for a first byte whatever min_bytes says (a gRPC request's 0 is an unset field), so no wait here.
       // A topic id this broker does not know is an error to tell at once, as any partition's error is.
-      maxWaitMs: request.minBytes <= 0 || unknownIds.length > 0 ? 0 : request.maxWaitMs,
+      maxWaitMs: request.minBytes <= 0 || unknownIds.length > 0 || gone.length > 0 ? 0 : request.maxWaitMs,
       minBytes: request.minBytes,
       maxBytes: version >= 3 ? request.maxBytes : 0,
-      topics: groupPartitions(session.partitions),
+      topics: groupPartitions(live),
       isolationLevel: version >= 4 ? request.isolationLevel : 0,
     },
     signal,
@@ -112,6 +113,7 @@ export async function fetch(
         })),
       })),
       ...unknownIds,
+      ...gone,
     ],
     nodeEndpoints: hintedEndpoints(included, answer.nodeEndpoints),
   };
@@ -175,8 +177,42 @@ function topicIdsOf(ctx: BrokerContext): Map<string, string> {
 interface NamedFetch {
   readonly sessionId: number;
   readonly sessionEpoch: number;
-  readonly topics: readonly { topic: string; partitions: readonly kafka.FetchRequestPartition[] }[];
+  readonly topics: readonly {
+    topic: string;
+    topicId?: string;
+    partitions: readonly kafka.FetchRequestPartition[];
+  }[];
   readonly forgotten: readonly { topic: string; partitions: readonly number[] }[];
+  /** v13+: forgotten under an id this broker no longer knows (the session holds the id). */
+  readonly forgottenIds?: readonly { topicId: string; partitions: readonly number[] }[];
+}
+
+/**
+ * A v13+ session's partitions whose topic no longer has the id the client named it by (deleted, and
+ * created again under the same name) are not read: Kafka's sessions hold topic ids, and answer them
+ * UNKNOWN_TOPIC_ID, so the client looks the topic up again (and replaces the partition, or forgets it)
+ * instead of reading the new topic from the old one's offsets. A full fetch's ids were just looked up.
+ */
+function recreatedApart(
+  ids: ReadonlyMap<string, string> | undefined,
+  partitions: readonly PartitionFetch[],
+): { live: readonly PartitionFetch[]; gone: kafka.FetchResponseData['responses'] } {
+  if (ids === undefined || partitions.every((p) => p.topicId === undefined || ids.get(p.topic) === p.topicId))
+    return { live: partitions, gone: [] };
+  const byId = new Map<string, kafka.FetchResponsePartition[]>();
+  const live = partitions.filter((p) => {
+    if (p.topicId === undefined || ids.get(p.topic) === p.topicId) return true;
+    const refused = byId.get(p.topicId) ?? [];
+    refused.push({
+      partitionIndex: p.partition,
+      errorCode: ErrorCodes.UNKNOWN_TOPIC_ID.code,
+      highWatermark: -1,
+      records: null,
+    });
+    byId.set(p.topicId, refused);
+    return false;
+  });
+  return { live, gone: [...byId].map(([topicId, refused]) => ({ topic: '', topicId, partitions: refused })) };
 }
 
 /**
@@ -194,7 +230,7 @@ function topicsByName(
   const unknownIds: kafka.FetchResponseData['responses'] = [];
   const topics = request.topics.flatMap((t) => {
     const topic = byId.get(t.topicId);
-    if (topic !== undefined) return [{ topic, partitions: t.partitions }];
+    if (topic !== undefined) return [{ topic, topicId: t.topicId, partitions: t.partitions }];
     unknownIds.push({
       topic: '',
       topicId: t.topicId,
@@ -207,11 +243,11 @@ function topicsByName(
     });
     return [];
   });
-  const forgotten = request.forgottenTopicsData.flatMap((t) => {
-    const topic = byId.get(t.topicId);
-    return topic === undefined ? [] : [{ topic, partitions: t.partitions }];
-  });
-  return { named: { sessionId: request.sessionId, sessionEpoch: request.sessionEpoch, topics, forgotten }, unknownIds };
+  const known = request.forgottenTopicsData.filter((t) => byId.has(t.topicId));
+  const forgotten = known.map((t) => ({ topic: byId.get(t.topicId) as string, partitions: t.partitions }));
+  const forgottenIds = request.forgottenTopicsData.filter((t) => !byId.has(t.topicId));
+  const { sessionId, sessionEpoch } = request;
+  return { named: { sessionId, sessionEpoch, topics, forgotten, forgottenIds }, unknownIds };
 }
 
 /** Which partitions to read and how to answer: sessions exist from v7 on; before, every fetch is full. */
@@ -223,6 +259,7 @@ function openSession(version: number, request: NamedFetch, state: KafkaListenerS
       fetchOffset: p.fetchOffset,
       partitionMaxBytes: p.partitionMaxBytes,
       currentLeaderEpoch: p.currentLeaderEpoch,
+      ...(version >= TOPIC_IDS_FROM_VERSION && t.topicId !== undefined ? { topicId: t.topicId } : {}),
     })),
   );
   if (version < 7) return { kind: 'full', sessionId: 0, partitions: asked };
@@ -231,5 +268,8 @@ function openSession(version: number, request: NamedFetch, state: KafkaListenerS
     sessionEpoch: request.sessionEpoch,
     partitions: asked,
     forgotten: request.forgotten.flatMap((t) => t.partitions.map((partition) => ({ topic: t.topic, partition }))),
+    forgottenIds: (request.forgottenIds ?? []).flatMap((t) =>
+      t.partitions.map((partition) => ({ topicId: t.topicId, partition })),
+    ),
   });
 }
