@@ -309,6 +309,35 @@ describe('Membership (the consumer side of KIP-848)', () => {
     expect(only(m.poll(m.nextWakeMs()), 'heartbeat').request.memberEpoch).toBe(0);
   });
 
+  it.each([
+    ['NotCoordinator', ErrorCodes.NOT_COORDINATOR.code],
+    ['CoordinatorNotAvailable', ErrorCodes.COORDINATOR_NOT_AVAILABLE.code],
+    ['NetworkException', ErrorCodes.NETWORK_EXCEPTION.code],
+  ])('refusals of the instance id start counting again after %s (a new coordinator restarts sessions)', (_, code) => {
+    // The holder crashed; its restart is refused. At 12 s the coordinator moves: the new one loads the
+    // group and starts every member's session then, the dead holder's too, which ends 10 s later (22 s).
+    const m = new Membership({ ...config, instanceId: 'i-1' });
+    m.subscribe({ kind: 'topics', topics: ['t'] }, 0);
+    const refuse = (t: number, errorCode = ErrorCodes.UNRELEASED_INSTANCE_ID.code) =>
+      m.heartbeatFailed(only(m.poll(t), 'heartbeat').seq, errorCode, 'refused', t);
+    let t = 0;
+    const refuseUntil = (endMs: number) => {
+      while (t < endMs) {
+        refuse(t);
+        expect(m.state, `at ${t} ms`).toBe('joining');
+        t = Math.max(t + 10, m.nextWakeMs());
+      }
+    };
+    refuseUntil(12_000);
+    refuse(t, code);
+    t = Math.max(t + 10, m.nextWakeMs());
+    refuseUntil(22_000);
+    // 22 s after the first refusal (past 15 s) the holder's session is over at the new coordinator: in.
+    const join = only(m.poll(t), 'heartbeat');
+    m.heartbeatSucceeded(join.seq, { memberId: 'm1', memberEpoch: 3, heartbeatIntervalMs: 5_000, assignment: [] }, t);
+    expect(m.state).toBe('stable');
+  });
+
   it('leaves: revokes everything, then sends epoch -1 at once, then is left', () => {
     const m = joined(tps('t', 0, 1));
     m.reconciled(only(m.poll(10), 'reconcile').id);

@@ -190,10 +190,11 @@ export class Membership {
   private seenSinceMs = 0;
   private leaveAsStatic = false;
   /**
-   * When a join was first refused with UnreleasedInstanceId, in the current run of refusals. Kafka's
-   * consumer gives up at the first; this one waits, so a crashed static member's restart gets in once the
-   * crashed process's session ends on the coordinator. Refused for a session timeout and one heartbeat
-   * interval more, the holder is alive (it heartbeats): the join fails for good, as Kafka's does.
+   * When a join was first refused with UnreleasedInstanceId, in the current run of refusals (any other
+   * answer or failure ends a run). Kafka's consumer gives up at the first; this one waits, so a crashed
+   * static member's restart gets in once the crashed process's session ends on the coordinator. Refused for
+   * a session timeout and one heartbeat interval more, the holder is alive (it heartbeats): the join fails
+   * for good, as Kafka's does.
    */
   private unreleasedSinceMs: number | undefined;
   /**
@@ -368,7 +369,11 @@ export class Membership {
       else this.fence(`${message} (code ${errorCode})`, errorCode === ErrorCodes.UNKNOWN_MEMBER_ID.code);
       return;
     }
-    if (errorCode === ErrorCodes.UNRELEASED_INSTANCE_ID.code && !leaving) {
+    // Any other failure ends a run of refusals: the coordinator may have moved (NotCoordinator, or it went
+    // away with its connection), and the new one starts every member's session when it loads the group,
+    // a crashed holder's too, so the wait for it starts again.
+    if (errorCode !== ErrorCodes.UNRELEASED_INSTANCE_ID.code) this.unreleasedSinceMs = undefined;
+    else if (!leaving) {
       this.unreleasedSinceMs ??= nowMs;
       const refusedMs = nowMs - this.unreleasedSinceMs;
       if (refusedMs >= this.config.sessionTimeoutMs + this.heartbeatIntervalMs) {
