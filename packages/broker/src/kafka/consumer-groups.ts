@@ -40,6 +40,9 @@ export async function consumerGroupHeartbeat(
     // v1 (KIP-1082): the member generates its id, so a join names it too.
     if (version >= 1 && request.memberId === '')
       throw new SamsaError(ErrorCodes.INVALID_REQUEST, 'the member id is empty (ConsumerGroupHeartbeat v1+)');
+    // Kafka 4 validates the request before the group id (throwIfConsumerGroupHeartbeatRequestIsInvalid):
+    // an empty one is INVALID_REQUEST there, where the gRPC API answers InvalidGroupId.
+    if (request.groupId === '') throw new SamsaError(ErrorCodes.INVALID_REQUEST, 'the group id is empty');
     const owned = request.topicPartitions?.flatMap((t) => {
       const topic = ids.nameOf(t.topicId);
       return topic === undefined ? [] : [{ topic, partitions: t.partitions }];
@@ -119,6 +122,8 @@ export async function consumerGroupDescribe(
         authorizedOperations: authorizedOperations(request.includeAuthorizedOperations, 'group'),
       };
       try {
+        // Group id "" is taken by the offset APIs and DescribeGroups only (validateGroupId), not here: as Kafka's.
+        if (groupId === '') throw new SamsaError(ErrorCodes.INVALID_GROUP_ID, 'the group id is empty');
         // A classic group is not a consumer group (Kafka: GROUP_ID_NOT_FOUND; DescribeGroups describes it).
         if (ctx.groups.describeClassic(groupId))
           throw new SamsaError(ErrorCodes.GROUP_ID_NOT_FOUND, `group ${groupId} is a classic group`);
