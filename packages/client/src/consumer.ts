@@ -308,8 +308,6 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
   >();
   /** Connections to brokers that do not serve FetchStream (older ones): a unary Fetch call per fetch there. */
   private readonly unaryFetch = new WeakSet<BrokerConnection>();
-  /** Connections to brokers without OffsetForLeaderEpoch (older ones): positions are not validated there. */
-  private readonly noEpochLookup = new WeakSet<BrokerConnection>();
 
   constructor(
     private readonly cluster: Cluster,
@@ -1101,13 +1099,14 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
    * OffsetForLeaderEpoch to the partitions' new leader, with their fetch positions' epochs (Kafka's
    * consumer validates its positions so after a leader change). A position past the end of its epoch in
    * the leader's log was truncated away: see truncated(). A broker without the RPC (an older one) leaves
-   * positions unvalidated, as Kafka's consumer does with a broker too old for it.
+   * positions unvalidated, as Kafka's consumer does with a broker too old for it. It is asked again at the
+   * next leader change, not remembered as old: a rolling upgrade gives it the RPC under the same
+   * connection object (the pool keeps one per address), and validation is rare enough to afford the ask.
    */
   private async validateFrom(leader: number, states: PartitionState[]): Promise<void> {
     const connection = this.cluster.connection(leader);
-    if (!connection || this.noEpochLookup.has(connection)) {
-      if (connection) for (const state of states) this.skipValidation(state);
-      else for (const state of states) this.backOff(state, true);
+    if (!connection) {
+      for (const state of states) this.backOff(state, true);
       this.tick();
       this.notify();
       return;
@@ -1146,7 +1145,6 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
       if (this.closed) return;
       if (isUnimplemented(err)) {
         this.logger.info({ broker: leader }, 'broker has no OffsetForLeaderEpoch; positions are not validated there');
-        this.noEpochLookup.add(connection);
         for (const a of asked) this.skipValidation(a.state);
         return;
       }

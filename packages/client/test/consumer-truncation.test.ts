@@ -243,6 +243,28 @@ describe('consumer and log truncation (KIP-320)', () => {
     await iterator.return?.();
   }, 30_000);
 
+  it('validates at a broker that had no OffsetForLeaderEpoch once it has it (upgraded in a rolling restart)', async () => {
+    const { iterator } = await consumedTwenty({ autoOffsetReset: 'none' });
+    // Broker 1 is still the old version when it first leads: the position goes on unvalidated there.
+    cluster.inject({ method: 'OffsetForLeaderEpoch', broker: 1, grpcStatus: 12 }); // UNIMPLEMENTED
+    cluster.moveLeader('t', 0, 1);
+    cluster.appendValues('t', 0, 'c', 3);
+    expect(await take(iterator, 3)).toEqual(range(20, 'c', 3));
+    cluster.moveLeader('t', 0, 0);
+    cluster.appendValues('t', 0, 'd', 3);
+    expect(await take(iterator, 3)).toEqual(range(23, 'd', 3));
+    // Broker 1, upgraded and restarted meanwhile, leads again uncleanly without d0..d2 (offsets 23-25): the
+    // consumer (position 26) asks it, and learns that the records it was handed are gone.
+    cluster.truncateAndMoveLeader('t', 0, 23, 1);
+    cluster.appendValues('t', 0, 'e', 5);
+    const err = await iterator.next().then(
+      (r) => r.value,
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({ name: 'LogTruncationError', offset: 26, divergentOffset: 23 });
+    expect(cluster.requestsOf('OffsetForLeaderEpoch').map((r) => r.broker)).toEqual([1, 0, 1]);
+  }, 30_000);
+
   it('ListOffsets names the leader epoch the metadata has', async () => {
     samsa = new Samsa({ brokers: cluster.bootstrap, retry: fastRetry });
     cluster.moveLeader('t', 0, 1);
