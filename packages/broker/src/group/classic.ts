@@ -495,6 +495,11 @@ export class ClassicGroups {
     for (const { memberId, instanceId } of leaving) {
       // KIP-345: a static member may be named by its instance id alone (an admin removing it).
       const incarnation = group && instanceId ? this.staticMember(group, instanceId) : undefined;
+      // An instance id nobody holds names no member, whatever the member id (ClassicGroup.validateMember).
+      if (instanceId && !incarnation) {
+        codes.push(ErrorCodes.UNKNOWN_MEMBER_ID.code);
+        continue;
+      }
       if (incarnation && memberId !== '' && memberId !== incarnation.memberId) {
         codes.push(ErrorCodes.FENCED_INSTANCE_ID.code);
         continue;

@@ -29,6 +29,22 @@ function errorFields(ctx: BrokerContext, err: unknown, groupId: string): { error
   return { errorCode: ErrorCodes.UNKNOWN_SERVER_ERROR.code, errorMessage: String(err) };
 }
 
+/**
+ * Kafka 4's checks of who a ConsumerGroupHeartbeat speaks for (throwIfConsumerGroupHeartbeatRequestIsInvalid),
+ * made before the coordinator sees it, all INVALID_REQUEST: the member id, from v1 (KIP-1082: the member
+ * generates it, so a join names it too) and on any heartbeat but a join or a static leave; the group id
+ * (the gRPC API answers InvalidGroupId); an empty instance id; a static leave (-2) without one.
+ */
+function checkHeartbeatRequest(version: number, request: kafka.ConsumerGroupHeartbeatRequestData): void {
+  const invalid = (detail: string) => new SamsaError(ErrorCodes.INVALID_REQUEST, detail);
+  if ((version >= 1 || request.memberEpoch > 0 || request.memberEpoch === -1) && request.memberId === '')
+    throw invalid(`the member id is empty (ConsumerGroupHeartbeat v${version}, epoch ${request.memberEpoch})`);
+  if (request.groupId === '') throw invalid('the group id is empty');
+  if (request.instanceId === '') throw invalid('the instance id is empty');
+  if (request.memberEpoch === -2 && request.instanceId === null)
+    throw invalid('a static member leaving with epoch -2 names its instance id');
+}
+
 export async function consumerGroupHeartbeat(
   ctx: BrokerContext,
   version: number,
@@ -37,12 +53,7 @@ export async function consumerGroupHeartbeat(
 ): Promise<Reply> {
   const ids = topicIds(ctx);
   try {
-    // v1 (KIP-1082): the member generates its id, so a join names it too.
-    if (version >= 1 && request.memberId === '')
-      throw new SamsaError(ErrorCodes.INVALID_REQUEST, 'the member id is empty (ConsumerGroupHeartbeat v1+)');
-    // Kafka 4 validates the request before the group id (throwIfConsumerGroupHeartbeatRequestIsInvalid):
-    // an empty one is INVALID_REQUEST there, where the gRPC API answers InvalidGroupId.
-    if (request.groupId === '') throw new SamsaError(ErrorCodes.INVALID_REQUEST, 'the group id is empty');
+    checkHeartbeatRequest(version, request);
     const owned = request.topicPartitions?.flatMap((t) => {
       const topic = ids.nameOf(t.topicId);
       return topic === undefined ? [] : [{ topic, partitions: t.partitions }];

@@ -158,6 +158,11 @@ describe('classic groups', () => {
     // Removed by its instance id alone (KIP-345's admin removal); a stale member id with it is fenced.
     const fenced = groups.leave('g', [{ memberId: 'b', instanceId: 'i-b' }], 5_050);
     expect(fenced.result).toEqual([ErrorCodes.FENCED_INSTANCE_ID.code]);
+    // An instance id nobody holds names no member, even with a member id the group knows (Kafka's
+    // ClassicGroup.validateMember): the dynamic member 'a' stays.
+    expect(groups.leave('g', [{ memberId: 'a', instanceId: 'i-nobody' }], 5_055).result).toEqual([
+      ErrorCodes.UNKNOWN_MEMBER_ID.code,
+    ]);
     expect(groups.leave('g', [{ memberId: '', instanceId: 'i-b' }], 5_060).result).toEqual([0]);
     expect(groups.describe('g')!.members.map((m) => m.memberId)).toEqual(['a']);
   });
