@@ -72,6 +72,81 @@ describe('the group APIs at every advertised version', () => {
     }
   });
 
+  it('group id "" at every version where Kafka takes it: commits and fetches with no membership', async () => {
+    // Old clients (kafka-python with group_id='') commit with group id "", generation -1 and no member id;
+    // Kafka's GroupCoordinatorService refuses only a null id in these APIs.
+    const groupId = '';
+    const notYet = new Set([ErrorCodes.NOT_COORDINATOR.code, ErrorCodes.COORDINATOR_LOAD_IN_PROGRESS.code]);
+    await waitFor(
+      async () =>
+        (await client.send<kafka.FindCoordinatorResponseData>(ApiKey.FindCoordinator, 1, { key: 'g', keyType: 0 }))
+          .errorCode === 0,
+      { timeoutMs: 30_000, description: 'a coordinator' },
+    );
+    for (let v = 0; v <= 4; v++) {
+      const r = await client.send<kafka.FindCoordinatorResponseData>(ApiKey.FindCoordinator, v, {
+        key: groupId,
+        keyType: 0,
+        coordinatorKeys: [groupId],
+      });
+      expect(v < 4 ? r.errorCode : r.coordinators![0]!.errorCode, `FindCoordinator v${v}`).toBe(0);
+    }
+    const asked = [{ name: topic, partitionIndexes: [0] }];
+    for (let v = 0; v <= 9; v++) {
+      // The first one waits for the coordinator to take up its partition, as clients retry.
+      const committed = await waitFor(
+        async () => {
+          const r = await client.send<kafka.OffsetCommitResponseData>(ApiKey.OffsetCommit, v, {
+            groupId,
+            generationIdOrMemberEpoch: -1,
+            memberId: '',
+            topics: [
+              { name: topic, partitions: [{ partitionIndex: 0, committedOffset: 10 + v, committedMetadata: 'm' }] },
+            ],
+          });
+          return notYet.has(r.topics[0]!.partitions[0]!.errorCode) ? undefined : r;
+        },
+        { timeoutMs: 30_000, description: 'group ""\'s coordinator to take the commit' },
+      );
+      expect(committed.topics[0]!.partitions[0]!.errorCode, `OffsetCommit v${v}`).toBe(0);
+      const fetched = await client.send<kafka.OffsetFetchResponseData>(ApiKey.OffsetFetch, v, {
+        groupId,
+        topics: asked,
+        groups: [{ groupId, topics: asked }],
+      });
+      const partitions = v >= 8 ? fetched.groups[0]!.topics[0]!.partitions : fetched.topics[0]!.partitions;
+      expect(partitions[0], `OffsetFetch v${v}`).toMatchObject({ committedOffset: 10 + v, errorCode: 0 });
+    }
+    for (let v = 0; v <= 5; v++) {
+      const described = await client.send<kafka.DescribeGroupsResponseData>(ApiKey.DescribeGroups, v, {
+        groups: [groupId],
+      });
+      expect(described.groups[0], `DescribeGroups v${v}`).toMatchObject({ errorCode: 0, groupId, members: [] });
+    }
+    // Nobody joins it: the membership APIs and OffsetDelete refuse it, as Kafka's do.
+    const invalid = ErrorCodes.INVALID_GROUP_ID.code;
+    const join = await client.send<kafka.JoinGroupResponseData>(ApiKey.JoinGroup, 5, {
+      groupId,
+      sessionTimeoutMs: 10_000,
+      rebalanceTimeoutMs: 10_000,
+      memberId: '',
+      protocolType: 'consumer',
+      protocols: [{ name: 'range', metadata }],
+    });
+    expect(join.errorCode).toBe(invalid);
+    const offsetDelete = await client.send<kafka.OffsetDeleteResponseData>(ApiKey.OffsetDelete, 0, {
+      groupId,
+      topics: [{ name: topic, partitions: [{ partitionIndex: 0 }] }],
+    });
+    expect(offsetDelete.errorCode).toBe(invalid);
+    const deleted = await client.send<kafka.DeleteGroupsResponseData>(ApiKey.DeleteGroups, 2, {
+      groupsNames: [groupId],
+    });
+    expect(deleted.results).toEqual([{ groupId, errorCode: 0 }]);
+    const after = await client.send<kafka.OffsetFetchResponseData>(ApiKey.OffsetFetch, 1, { groupId, topics: asked });
+    expect(after.topics[0]!.partitions[0]!.committedOffset).toBe(-1);
+  });
+
   it("a static member's old incarnation is told FENCED_INSTANCE_ID (fatal), not UNKNOWN_MEMBER_ID", async () => {
     // Told UNKNOWN_MEMBER_ID, librdkafka and sarama join again with the instance id and no member id, take
     // the instance back from the new process, which does the same in turn, for ever.
