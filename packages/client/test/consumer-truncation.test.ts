@@ -243,7 +243,7 @@ describe('consumer and log truncation (KIP-320)', () => {
     await iterator.return?.();
   }, 30_000);
 
-  it('validates at a broker that had no OffsetForLeaderEpoch once it has it (upgraded in a rolling restart)', async () => {
+  it('validates at a broker that had no OffsetForLeaderEpoch once it has it (upgraded, rolling)', async () => {
     const { iterator } = await consumedTwenty({ autoOffsetReset: 'none' });
     // Broker 1 is still the old version when it first leads: the position goes on unvalidated there.
     cluster.inject({ method: 'OffsetForLeaderEpoch', broker: 1, grpcStatus: 12 }); // UNIMPLEMENTED
