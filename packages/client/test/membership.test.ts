@@ -464,12 +464,16 @@ describe('Membership (the consumer side of KIP-848)', () => {
     expect(only(m.poll(5_000), 'heartbeat').request).toMatchObject({ memberId: 'own-1', memberEpoch: 0 });
   });
 
-  it('a leave the coordinator no longer needs (fenced, unknown member) still completes', () => {
-    const m = joined([]);
-    m.leave(20);
-    const leave = only(m.poll(20), 'heartbeat');
-    m.heartbeatFailed(leave.seq, ErrorCodes.UNKNOWN_MEMBER_ID.code, 'gone', 30);
-    expect(m.poll(30)).toEqual([{ type: 'left' }]);
+  it('a leave the coordinator no longer needs (fenced, unknown member or group) still completes', () => {
+    // The coordinator answers a leave from a member it does not know as Kafka's consumerGroupLeave does:
+    // UnknownMemberId, GroupIdNotFound, or FencedInstanceId for an earlier incarnation of a static member.
+    for (const spec of [ErrorCodes.UNKNOWN_MEMBER_ID, ErrorCodes.GROUP_ID_NOT_FOUND, ErrorCodes.FENCED_INSTANCE_ID]) {
+      const m = joined([]);
+      m.leave(20);
+      const leave = only(m.poll(20), 'heartbeat');
+      m.heartbeatFailed(leave.seq, spec.code, 'gone', 30);
+      expect(m.poll(30), spec.name).toEqual([{ type: 'left' }]);
+    }
   });
 
   it('close() while fenced: the leave is sent once the partitions are stopped, under the member id', () => {
