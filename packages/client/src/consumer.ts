@@ -400,6 +400,10 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
    * longer has: it was fenced and rejoined, or the partition was revoked or lost, before the commit was
    * sent or while it was on its way. Nothing is committed then; those records come again from the
    * committed offset to the partition's owner (maybe this member), so go on consuming.
+   *
+   * Each offset carries the leader epoch of the record before it (KIP-320): the position's, or for an
+   * explicit offset its `leaderEpoch`, else the partition's position's or finished-with offset's epoch
+   * when it is one of them. A member starting from the committed offset validates it with that epoch.
    */
   async commit(offsets?: readonly CommitOffset[]): Promise<void> {
     // Allowed while closing: the listener's onPartitionsRevoked commits during close().
@@ -551,7 +555,10 @@ export class Consumer implements AsyncIterable<ConsumedMessage>, AsyncDisposable
     return handed !== undefined && this.partitions.get(key) !== handed;
   }
 
-  /** The group's committed offsets of `partitions` (default: this consumer's); offset -1 where there is none. */
+  /**
+   * The group's committed offsets of `partitions` (default: this consumer's), with the leader epoch each
+   * was committed with; offset (and epoch) -1 where there is none.
+   */
   async committed(partitions?: readonly TopicPartition[]): Promise<CommittedOffset[]> {
     if (this.closed) throw new ClosedError('consumer');
     const group = this.requireGroup('committed()');
