@@ -157,7 +157,7 @@ export class AppendChain {
    */
   private readonly unsettled = new Bag<PendingAppend>();
   /** The drain, as queued on the chain: one function for every drain. */
-  private readonly drainOnChain = (): Promise<void> => this.drainAppends().catch(noop);
+  private readonly drainOnChain = (): Promise<void> => this.drainAppends();
 
   constructor(
     private readonly ctx: LogContext,
@@ -242,78 +242,83 @@ export class AppendChain {
    * anything becomes visible, and the good appends of that run are queued again (writeRun).
    */
   private async drainAppends(): Promise<void> {
-    const entries = this.pending;
-    this.pending = [];
-    this.drainScheduled = false;
-    const done: PendingAppend[] = [];
-    let run: PendingAppend[] = [];
-    let duplicates = false;
-    let snapshot = this.segments.active.snapshot();
-    let writePos = this.segments.active.size;
-    let nextOffset = this.segments.active.nextOffset;
-    this.producers.beginWrite();
+    // Never rejects (the chain must stay a fulfilled promise): no .catch() promise per drain.
     try {
-      this.ctx.ensureOnline();
-      for (let i = 0; i < entries.length; i++) {
-        const entry = entries[i]!;
-        // A gap is fine: the leader's cleaner may have removed the records a follower lacks.
-        if (entry.follower && entry.spans[0]!.header.baseOffset < nextOffset) {
-          const actual = entry.spans[0]!.header.baseOffset;
-          entry.reject(
-            new UnexpectedAppendOffsetError(
-              `follower append starts at ${actual}, below the log end offset ${nextOffset}`,
-              nextOffset,
-              actual,
-            ),
-          );
-          continue;
-        }
-        if (!entry.follower) {
-          const verdict =
-            entry.marker === undefined
-              ? this.producers.analyze(entry.spans)
-              : this.producers.analyzeMarker(entry.spans, entry.marker);
-          if (verdict.kind === 'rejected') {
-            entry.reject(new SamsaError(verdict.error, verdict.message));
+      const entries = this.pending;
+      this.pending = [];
+      this.drainScheduled = false;
+      const done: PendingAppend[] = [];
+      let run: PendingAppend[] = [];
+      let duplicates = false;
+      let snapshot = this.segments.active.snapshot();
+      let writePos = this.segments.active.size;
+      let nextOffset = this.segments.active.nextOffset;
+      this.producers.beginWrite();
+      try {
+        this.ctx.ensureOnline();
+        for (let i = 0; i < entries.length; i++) {
+          const entry = entries[i]!;
+          // A gap is fine: the leader's cleaner may have removed the records a follower lacks.
+          if (entry.follower && entry.spans[0]!.header.baseOffset < nextOffset) {
+            const actual = entry.spans[0]!.header.baseOffset;
+            entry.reject(
+              new UnexpectedAppendOffsetError(
+                `follower append starts at ${actual}, below the log end offset ${nextOffset}`,
+                nextOffset,
+                actual,
+              ),
+            );
             continue;
           }
-          if (verdict.kind === 'duplicate') {
-            entry.duplicateOf = duplicateResult(verdict.firstOffset, verdict.lastOffset, entry);
-            entry.result = entry.duplicateOf;
-            duplicates = true;
-            run.push(entry);
-            continue;
+          if (!entry.follower) {
+            const verdict =
+              entry.marker === undefined
+                ? this.producers.analyze(entry.spans)
+                : this.producers.analyzeMarker(entry.spans, entry.marker);
+            if (verdict.kind === 'rejected') {
+              entry.reject(new SamsaError(verdict.error, verdict.message));
+              continue;
+            }
+            if (verdict.kind === 'duplicate') {
+              entry.duplicateOf = duplicateResult(verdict.firstOffset, verdict.lastOffset, entry);
+              entry.result = entry.duplicateOf;
+              duplicates = true;
+              run.push(entry);
+              continue;
+            }
           }
+          const now = this.ctx.clock();
+          if (this.segments.shouldRoll(writePos, entry, nextOffset, now)) {
+            const committed = this.commitRun(run, duplicates, snapshot, writePos, nextOffset, done);
+            const bad = committed instanceof Promise ? await committed : committed;
+            if (bad.length > 0) return await this.retryWithout(bad, run, entries.slice(i), done);
+            run = [];
+            duplicates = false;
+            await this.rollTo(nextOffset);
+            snapshot = this.segments.active.snapshot();
+            writePos = 0;
+          }
+          const result = this.assignOffsets(entry, nextOffset, writePos, now);
+          nextOffset = result.lastOffset + 1;
+          writePos += entry.bytes.length;
+          entry.result = result;
+          run.push(entry);
         }
-        const now = this.ctx.clock();
-        if (this.segments.shouldRoll(writePos, entry, nextOffset, now)) {
-          const committed = this.commitRun(run, duplicates, snapshot, writePos, nextOffset, done);
-          const bad = committed instanceof Promise ? await committed : committed;
-          if (bad.length > 0) return await this.retryWithout(bad, run, entries.slice(i), done);
-          run = [];
-          duplicates = false;
-          await this.rollTo(nextOffset);
-          snapshot = this.segments.active.snapshot();
-          writePos = 0;
-        }
-        const result = this.assignOffsets(entry, nextOffset, writePos, now);
-        nextOffset = result.lastOffset + 1;
-        writePos += entry.bytes.length;
-        entry.result = result;
-        run.push(entry);
+        const committed = this.commitRun(run, duplicates, snapshot, writePos, nextOffset, done);
+        const bad = committed instanceof Promise ? await committed : committed;
+        if (bad.length > 0) return await this.retryWithout(bad, run, [], done);
+        if (this.durability.flushDue()) await this.durability.syncActive();
+        else this.durability.maybeQueueWriteback(done);
+      } catch (err) {
+        this.producers.commitWrite();
+        const storageError = this.ctx.goOffline(err, this.segments.active.paths.log, snapshot.size);
+        for (const entry of entries) entry.reject(storageError);
+        return;
       }
-      const committed = this.commitRun(run, duplicates, snapshot, writePos, nextOffset, done);
-      const bad = committed instanceof Promise ? await committed : committed;
-      if (bad.length > 0) return await this.retryWithout(bad, run, [], done);
-      if (this.durability.flushDue()) await this.durability.syncActive();
-      else this.durability.maybeQueueWriteback(done);
-    } catch (err) {
-      this.producers.commitWrite();
-      const storageError = this.ctx.goOffline(err, this.segments.active.paths.log, snapshot.size);
-      for (const entry of entries) entry.reject(storageError);
-      return;
+      for (const entry of done) entry.resolve(entry.result as AppendResult);
+    } catch {
+      // Only a bug gets here: every failure of a drain is its appends' (they are rejected above).
     }
-    for (const entry of done) entry.resolve(entry.result as AppendResult);
   }
 
   /**
