@@ -63,7 +63,8 @@ interface CheckedBytes {
 }
 
 export function crcsValid(append: CheckedBytes): boolean {
-  return append.spans.every(({ header, position }) => verifyBatchCrc(append.bytes, position, header));
+  for (const { header, position } of append.spans) if (!verifyBatchCrc(append.bytes, position, header)) return false;
+  return true;
 }
 
 /** The error for the first batch of `append` whose CRC does not match. */
