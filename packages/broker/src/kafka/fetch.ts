@@ -99,7 +99,7 @@ export async function fetch(
     responses: [
       ...groupPartitions(included).map((t) => ({
         topic: t.name,
-        topicId: ids?.get(t.name) ?? kafka.ZERO_UUID,
+        topicId: ids?.byName.get(t.name) ?? kafka.ZERO_UUID,
         partitions: t.partitions.map((p) => ({
           partitionIndex: p.partition,
           errorCode: p.errorCode,
@@ -169,9 +169,31 @@ function hintedEndpoints(
   return named.size === 0 ? [] : nodeEndpoints(endpoints?.filter((b) => named.has(b.id)));
 }
 
-/** This broker's topic ids (Metadata v10+'s), by topic name. */
-function topicIdsOf(ctx: BrokerContext): Map<string, string> {
-  return new Map([...ctx.member.metadata.image.topics.values()].map((t) => [t.name, kafkaTopicId(t.id)]));
+interface TopicIds {
+  /** Metadata v10+'s topic id of each topic, by name. */
+  readonly byName: ReadonlyMap<string, string>;
+  /** The other way, without the zero id (topics that predate ids are fetched by name). */
+  readonly byId: ReadonlyMap<string, string>;
+}
+
+/**
+ * Each metadata image's topics map is new whenever a topic changes (metadata.ts builds images without
+ * changing the old ones), so the ids are worked out once per map, not for every topic on every fetch.
+ */
+const topicIdsByMap = new WeakMap<object, TopicIds>();
+
+/** This broker's topic ids (Metadata v10+'s), both ways. */
+function topicIdsOf(ctx: BrokerContext): TopicIds {
+  const topics = ctx.member.metadata.image.topics;
+  let ids = topicIdsByMap.get(topics);
+  if (ids === undefined) {
+    const byName = new Map([...topics.values()].map((t) => [t.name, kafkaTopicId(t.id)]));
+    const byId = new Map([...byName].map(([name, id]) => [id, name]));
+    byId.delete(kafka.ZERO_UUID);
+    ids = { byName, byId };
+    topicIdsByMap.set(topics, ids);
+  }
+  return ids;
 }
 
 interface NamedFetch {
@@ -194,14 +216,14 @@ interface NamedFetch {
  * instead of reading the new topic from the old one's offsets. A full fetch's ids were just looked up.
  */
 function recreatedApart(
-  ids: ReadonlyMap<string, string> | undefined,
+  ids: TopicIds | undefined,
   partitions: readonly PartitionFetch[],
 ): { live: readonly PartitionFetch[]; gone: kafka.FetchResponseData['responses'] } {
-  if (ids === undefined || partitions.every((p) => p.topicId === undefined || ids.get(p.topic) === p.topicId))
+  if (ids === undefined || partitions.every((p) => p.topicId === undefined || ids.byName.get(p.topic) === p.topicId))
     return { live: partitions, gone: [] };
   const byId = new Map<string, kafka.FetchResponsePartition[]>();
   const live = partitions.filter((p) => {
-    if (p.topicId === undefined || ids.get(p.topic) === p.topicId) return true;
+    if (p.topicId === undefined || ids.byName.get(p.topic) === p.topicId) return true;
     const refused = byId.get(p.topicId) ?? [];
     refused.push({
       partitionIndex: p.partition,
@@ -221,12 +243,11 @@ function recreatedApart(
  * UNKNOWN_TOPIC_ID, as Kafka answers it, and is not read; a forgotten one is dropped.
  */
 function topicsByName(
-  ids: ReadonlyMap<string, string> | undefined,
+  ids: TopicIds | undefined,
   request: kafka.FetchRequestData,
 ): { named: NamedFetch; unknownIds: kafka.FetchResponseData['responses'] } {
   if (ids === undefined) return { named: { ...request, forgotten: request.forgottenTopicsData }, unknownIds: [] };
-  const byId = new Map([...ids].map(([name, id]) => [id, name]));
-  byId.delete(kafka.ZERO_UUID);
+  const { byId } = ids;
   const unknownIds: kafka.FetchResponseData['responses'] = [];
   const topics = request.topics.flatMap((t) => {
     const topic = byId.get(t.topicId);

@@ -21,9 +21,31 @@ const FIRST = Buffer.alloc(16, 1).toString('base64url');
 const SECOND = Buffer.alloc(16, 2).toString('base64url');
 const TEN = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
 
-async function topicT(): Promise<{ ctx: BrokerContext; topics: Map<string, { name: string; id: string }> }> {
+type Topic = { name: string; id: string };
+
+/**
+ * Broker 1 leading t (id FIRST). `topics` changes the metadata as the broker's metadata cache does: each
+ * change is a new topics map (the listener keeps the ids it works out per map).
+ */
+async function topicT(): Promise<{ ctx: BrokerContext; topics: Pick<Map<string, Topic>, 'set' | 'delete'> }> {
   const { ctx } = await fixture.leader([1]);
-  const topics = ctx.member.metadata.image.topics as unknown as Map<string, { name: string; id: string }>;
+  const image = ctx.member.metadata.image as unknown as { topics: Map<string, Topic> };
+  const change = (edit: (topics: Map<string, Topic>) => void): void => {
+    const next = new Map(image.topics);
+    edit(next);
+    image.topics = next;
+  };
+  const topics = {
+    set: (name: string, topic: Topic) => {
+      change((m) => m.set(name, topic));
+      return image.topics;
+    },
+    delete: (name: string) => {
+      const had = image.topics.has(name);
+      change((m) => m.delete(name));
+      return had;
+    },
+  };
   topics.set('t', { name: 't', id: FIRST });
   return { ctx: { ...ctx, settings: resolveSettings(BROKER_SETTINGS) } as BrokerContext, topics };
 }
