@@ -62,6 +62,48 @@ describe('partition log: producer state', () => {
     expect(log.logEndOffset).toBe(8);
   });
 
+  for (const [how, config] of [
+    ['on the event loop', {}],
+    ['through the thread pool', { inlineWriteMaxBytes: 0 }],
+    ['across a roll mid-drain', { segmentBytes: 200 }],
+  ] as const) {
+    it(`undoes a run with a bad CRC and its retry's answer, then takes both again in order (${how})`, async () => {
+      await log.close();
+      log = await openPartitionLog({ dir: dir.path, config });
+      await log.append(idempotent(1, 0, 0));
+      const bad = idempotent(2, 0, 0);
+      bad[bad.length - 2]! ^= 0x01;
+      // One drain: the second batch of producer 1, a retry of it, a corrupt batch of producer 2, the next of 1.
+      const settled = await Promise.allSettled([
+        log.append(idempotent(1, 0, 2)),
+        log.append(idempotent(1, 0, 2)),
+        log.append(bad),
+        log.append(idempotent(1, 0, 4)),
+      ]);
+      expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+      const offsets = settled.map((s) => (s.status === 'fulfilled' ? s.value.baseOffset : -1));
+      expect(offsets).toEqual([2, 2, -1, 4]);
+      expect(log.logEndOffset).toBe(6);
+      // Producer 2's apply was undone: its first batch is taken at sequence 0; producer 1's state is its log's.
+      expect(await log.append(idempotent(2, 0, 0))).toMatchObject({ baseOffset: 6 });
+      expect(await log.append(idempotent(1, 0, 4))).toMatchObject({ baseOffset: 4, lastOffset: 5 });
+      expect(log.producerState(1)?.batches.map((b) => [b.firstSeq, b.firstOffset])).toEqual([
+        [0, 0],
+        [2, 2],
+        [4, 4],
+      ]);
+      // What is in the files agrees: a restart rebuilds the same state.
+      await log.close();
+      log = await openPartitionLog({ dir: dir.path, config });
+      expect(log.producerState(1)?.batches.map((b) => [b.firstSeq, b.firstOffset])).toEqual([
+        [0, 0],
+        [2, 2],
+        [4, 4],
+      ]);
+      expect(await log.append(idempotent(1, 0, 2))).toMatchObject({ baseOffset: 2 });
+    });
+  }
+
   it('remembers producers across a clean restart (a snapshot at close) and a crash (a replay)', async () => {
     await log.append(idempotent(7, 0, 0));
     await log.append(idempotent(7, 0, 2));
