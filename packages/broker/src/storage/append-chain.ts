@@ -50,7 +50,9 @@
  * - Persist before acknowledging: an append resolves only after its bytes are written (page cache),
  *   and when flush.messages or flush.ms ask for it, after the active segment's fdatasync. That
  *   fsync first waits for the background flushes of segments rolled since the last one: acknowledged
- *   appends may sit there too. Otherwise appends never wait for a background fsync.
+ *   appends may sit there too. A roll in the middle of a drain restarts flush.messages' count but not
+ *   what the policy asked for the appends before it (whatever the runs after the roll hold, a bad
+ *   one included). Otherwise appends never wait for a background fsync.
  * - The recovery point moves past a rolled segment only once its indexes, its bytes and the
  *   directory entry of the next one are on disk. Truncation, reset and close wait for the background
  *   fsyncs and deletions first, so nothing below a pending recovery point changes under them, no two
@@ -250,6 +252,9 @@ export class AppendChain {
       const done: PendingAppend[] = [];
       let run: PendingAppend[] = [];
       let duplicates = false;
+      // A roll resets flush.messages' count (its flush is queued beside the chain), but what the flush
+      // policy asked for the appends before it still holds: syncActive waits for that flush.
+      let flushOwed = false;
       let snapshot = this.segments.active.snapshot();
       let writePos = this.segments.active.size;
       let nextOffset = this.segments.active.nextOffset;
@@ -291,9 +296,10 @@ export class AppendChain {
           if (this.segments.shouldRoll(writePos, entry, nextOffset, now)) {
             const committed = this.commitRun(run, duplicates, snapshot, writePos, nextOffset, done);
             const bad = committed instanceof Promise ? await committed : committed;
-            if (bad.length > 0) return await this.retryWithout(bad, run, entries.slice(i), done);
+            if (bad.length > 0) return await this.retryWithout(bad, run, entries.slice(i), done, flushOwed);
             run = [];
             duplicates = false;
+            if (this.durability.flushDue()) flushOwed = true;
             await this.rollTo(nextOffset);
             snapshot = this.segments.active.snapshot();
             writePos = 0;
@@ -306,8 +312,8 @@ export class AppendChain {
         }
         const committed = this.commitRun(run, duplicates, snapshot, writePos, nextOffset, done);
         const bad = committed instanceof Promise ? await committed : committed;
-        if (bad.length > 0) return await this.retryWithout(bad, run, [], done);
-        if (this.durability.flushDue()) await this.durability.syncActive();
+        if (bad.length > 0) return await this.retryWithout(bad, run, [], done, flushOwed);
+        if (flushOwed || this.durability.flushDue()) await this.durability.syncActive();
         else this.durability.maybeQueueWriteback(done);
       } catch (err) {
         this.producers.commitWrite();
@@ -364,6 +370,7 @@ export class AppendChain {
     run: PendingAppend[],
     unprocessed: PendingAppend[],
     done: PendingAppend[],
+    flushOwed: boolean,
   ): Promise<void> {
     for (const entry of bad) entry.reject(corruptionOf(entry));
     const again = [...run.filter((e) => !bad.includes(e)), ...unprocessed];
@@ -373,7 +380,7 @@ export class AppendChain {
     }
     this.pending.unshift(...again);
     if (this.pending.length > 0) this.scheduleDrain();
-    if (this.durability.flushDue()) await this.durability.syncActive();
+    if (flushOwed || this.durability.flushDue()) await this.durability.syncActive();
     for (const entry of done) entry.resolve(entry.result as AppendResult);
   }
 

@@ -69,7 +69,10 @@ export class Durability {
     this.unflushedMessages += records;
   }
 
-  /** Nothing written since the last fsync needs one: a roll (its flush covers them) or a truncation. */
+  /**
+   * Nothing written since the last fsync needs one: a roll (its flush covers them; a drain that rolled
+   * still waits for it when the policy asked, see AppendChain) or a truncation.
+   */
   resetUnflushed(): void {
     this.unflushedMessages = 0;
   }

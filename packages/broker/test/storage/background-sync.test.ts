@@ -203,6 +203,57 @@ describe('partition log: rolling a segment', () => {
   });
 });
 
+describe('partition log: the flush policy across a roll in the middle of a drain', () => {
+  const dirs: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const remove of dirs.splice(0)) await remove();
+  });
+
+  for (const [how, second, refused] of [
+    // One record after the roll: below flush.messages on its own.
+    ['the run after it is written', () => makeBatch({ count: 1, valueSize: 100, fill: 8 }), false],
+    ['the run after it fails its CRC check', () => corrupt(makeBatch({ count: 1, valueSize: 100, fill: 8 })), true],
+  ] as const) {
+    it(`flush.messages=2: an append before the roll waits for that flush when ${how}`, async () => {
+      const dir = await tempDir();
+      const scratch = await tempDir();
+      dirs.push(dir.remove, scratch.remove);
+      const log = await openPartitionLog({ dir: dir.path, config: { segmentBytes: 1000, flushMessages: 2 } });
+      for (let i = 0; i < 3; i++) await log.append(makeBatch({ count: 2, valueSize: 100, fill: i }));
+      expect(log.logEndOffset).toBe(6);
+      const disk = await gateFileHandle(scratch.path, 'datasync');
+      try {
+        // One drain: two records that fit the active segment (flush.messages asks for an fsync), then
+        // a batch that rolls it; the roll's flush of the segment holding them waits at the gate.
+        const first = log.append(makeBatch({ count: 2, valueSize: 20, fill: 7 }));
+        const next = log.append(second()).then(
+          (result) => result.baseOffset,
+          () => 'refused',
+        );
+        let acknowledged = false;
+        void first.then(() => {
+          acknowledged = true;
+        });
+        await waitFor(() => disk.held() > 0, { timeoutMs: STUCK_MS, description: "the rolled segment's fsync" });
+        expect(acknowledged).toBe(false);
+        disk.release();
+        expect((await withTimeout(first, STUCK_MS, 'the append before the roll')).baseOffset).toBe(6);
+        expect(await withTimeout(next, STUCK_MS, 'the append that rolled')).toBe(refused ? 'refused' : 8);
+      } finally {
+        disk.release();
+        disk.restore();
+      }
+      await log.close();
+    });
+  }
+});
+
+/** The batch with a byte of its last record flipped: its CRC no longer matches. */
+function corrupt(batch: Buffer): Buffer {
+  batch[batch.length - 2]! ^= 0x01;
+  return batch;
+}
+
 describe('partition log: early writeback', () => {
   const t = gatedDisk();
 
