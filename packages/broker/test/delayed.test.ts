@@ -2,8 +2,14 @@ import { getEventListeners } from 'node:events';
 import { describe, expect, it, vi } from 'vitest';
 import { type Clock, systemClock } from '../src/clock.js';
 import type { BrokerContext } from '../src/server/context.js';
-import { DelayedOperations } from '../src/server/delayed.js';
+import { type Cancellable, DelayedOperations } from '../src/server/delayed.js';
 import { waitForPartitions } from '../src/server/handlers/long-poll.js';
+
+/** park's handle as the function the models below call. */
+const cancelOf =
+  (handle: Cancellable): (() => void) =>
+  () =>
+    handle.cancel();
 
 /** A clock whose time moves only when the test says, counting its armed timers. */
 function manualClock(): Clock & { advanceTo(ms: number, late?: boolean): void; pending(): number } {
@@ -425,22 +431,24 @@ describe('DelayedOperations against a model (seeded random parks, notifies, abor
           const which = rand(3);
           const signal = which < 2 ? signals[which]!.signal : undefined;
           const aborted = signal?.aborted ?? false;
-          m.cancel = ops.park(
-            {
-              tryComplete: () => {
-                if (!m.ready) return false;
-                m.ends.push('completed');
-                return true;
+          m.cancel = cancelOf(
+            ops.park(
+              {
+                tryComplete: () => {
+                  if (!m.ready) return false;
+                  m.ends.push('completed');
+                  return true;
+                },
+                onExpire: () => {
+                  if (nowMs < m.deadlineMs) throw new Error(`seed ${seed}: expired before its deadline`);
+                  m.ends.push('expired');
+                },
+                onAbort: () => m.ends.push('aborted'),
               },
-              onExpire: () => {
-                if (nowMs < m.deadlineMs) throw new Error(`seed ${seed}: expired before its deadline`);
-                m.ends.push('expired');
-              },
-              onAbort: () => m.ends.push('aborted'),
-            },
-            [m.key],
-            timeoutMs,
-            signal,
+              [m.key],
+              timeoutMs,
+              signal,
+            ),
           );
           if (aborted) expect(m.ends).toEqual(['aborted']);
           parked.push(m);
@@ -496,31 +504,33 @@ describe('DelayedOperations against a model: completions that park and cancel ot
         const timeoutMs = [0, 5, 10, 25, 100][rand(5)]!;
         const m: Model = { ready, deadlineMs: nowMs + timeoutMs, ends: [], cancel: () => {}, keys };
         parked.push(m);
-        m.cancel = ops.park(
-          {
-            tryComplete: () => {
-              if (!m.ready) return false;
-              m.ends.push('completed');
-              if (depth < 2) {
-                const effect = rand(4);
-                if (effect === 0) {
-                  const others = live();
-                  const other = others[rand(Math.max(1, others.length))];
-                  if (other && other !== m) {
-                    other.cancel();
-                    other.ends.push('cancelled');
-                  }
-                } else if (effect === 1) park([m.keys[0]!], rand(2) === 0, depth + 1);
-              }
-              return true;
+        m.cancel = cancelOf(
+          ops.park(
+            {
+              tryComplete: () => {
+                if (!m.ready) return false;
+                m.ends.push('completed');
+                if (depth < 2) {
+                  const effect = rand(4);
+                  if (effect === 0) {
+                    const others = live();
+                    const other = others[rand(Math.max(1, others.length))];
+                    if (other && other !== m) {
+                      other.cancel();
+                      other.ends.push('cancelled');
+                    }
+                  } else if (effect === 1) park([m.keys[0]!], rand(2) === 0, depth + 1);
+                }
+                return true;
+              },
+              onExpire: () => {
+                if (nowMs < m.deadlineMs) throw new Error(`seed ${seed}: expired before its deadline`);
+                m.ends.push('expired');
+              },
             },
-            onExpire: () => {
-              if (nowMs < m.deadlineMs) throw new Error(`seed ${seed}: expired before its deadline`);
-              m.ends.push('expired');
-            },
-          },
-          keys,
-          timeoutMs,
+            keys,
+            timeoutMs,
+          ),
         );
       };
       for (let step = 0; step < 8000; step++) {
@@ -591,40 +601,42 @@ describe('DelayedOperations against a model: completions that abort signals and 
         const signal = signals[rand(3)]!.signal;
         const m: Model = { ready, ends: [], cancel: () => {}, key, signal };
         parked.push(m);
-        m.cancel = ops.park(
-          {
-            tryComplete: () => {
-              if (!m.ready) return false;
-              m.ends.push('completed');
-              completing.push(m);
-              if (depth < 2)
-                for (let k = rand(3); k > 0; k--) {
-                  const effect = rand(4);
-                  if (effect === 0) park(`k${rand(3)}`, rand(2) === 0, depth + 1);
-                  else if (effect === 1) {
-                    if (abort(rand(3))) abortsInCompletions++;
-                  } else if (effect === 2) {
-                    const key = `k${rand(3)}`;
-                    if (completing.some((c) => c.key === key)) continue;
-                    nestedNotifies++;
-                    ops.notify(key);
-                  } else {
-                    const other = others()[rand(Math.max(1, others().length))];
-                    if (other) {
-                      other.cancel();
-                      other.ends.push('cancelled');
+        m.cancel = cancelOf(
+          ops.park(
+            {
+              tryComplete: () => {
+                if (!m.ready) return false;
+                m.ends.push('completed');
+                completing.push(m);
+                if (depth < 2)
+                  for (let k = rand(3); k > 0; k--) {
+                    const effect = rand(4);
+                    if (effect === 0) park(`k${rand(3)}`, rand(2) === 0, depth + 1);
+                    else if (effect === 1) {
+                      if (abort(rand(3))) abortsInCompletions++;
+                    } else if (effect === 2) {
+                      const key = `k${rand(3)}`;
+                      if (completing.some((c) => c.key === key)) continue;
+                      nestedNotifies++;
+                      ops.notify(key);
+                    } else {
+                      const other = others()[rand(Math.max(1, others().length))];
+                      if (other) {
+                        other.cancel();
+                        other.ends.push('cancelled');
+                      }
                     }
                   }
-                }
-              completing.pop();
-              return true;
+                completing.pop();
+                return true;
+              },
+              onExpire: () => m.ends.push('expired'),
+              onAbort: () => m.ends.push('aborted'),
             },
-            onExpire: () => m.ends.push('expired'),
-            onAbort: () => m.ends.push('aborted'),
-          },
-          [key],
-          1000,
-          signal,
+            [key],
+            1000,
+            signal,
+          ),
         );
       };
       for (let step = 0; step < 1500; step++) {

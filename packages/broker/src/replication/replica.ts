@@ -145,7 +145,8 @@ export interface ParkedOperation {
 }
 
 export interface Waiters {
-  park(op: ParkedOperation, keys: readonly string[], timeoutMs: number, signal?: AbortSignal): () => void;
+  /** Returns the operation's handle: cancel() takes it out without completing it. */
+  park(op: ParkedOperation, keys: readonly string[], timeoutMs: number, signal?: AbortSignal): { cancel(): void };
   /** Something changed on `key`: parked operations re-check. */
   notify(key: string): void;
 }

@@ -30,25 +30,40 @@ const EMPTY_KEYS_KEPT = 1024;
  * full collection came every ~18 s with a 2-6 ms pause and incremental steps of up to 8 ms
  * (docs/performance-log.md, the seventeenth look).
  */
-interface Parked {
-  op: DelayedOperation;
+class Parked implements Cancellable {
   /**
    * Its entry in the bag of each key it is parked under: the entry itself for one key (the usual park:
    * no array), else one per key.
    */
-  inKeys: BagEntry<Parked> | readonly BagEntry<Parked>[];
-  readonly deadlineMs: number;
+  inKeys: BagEntry<Parked> | readonly BagEntry<Parked>[] = NO_ENTRIES;
   /** Its entry in the bag of the operations its signal aborts. */
-  inSignal: BagEntry<Parked> | undefined;
-  readonly queue: DeadlineQueue;
-  done: boolean;
+  inSignal: BagEntry<Parked> | undefined = undefined;
+  done = false;
+
+  constructor(
+    public op: DelayedOperation,
+    readonly deadlineMs: number,
+    readonly queue: DeadlineQueue,
+    /** Its DelayedOperations' removal (one function per DelayedOperations): what cancel does. */
+    private readonly removal: (parked: Parked) => void,
+  ) {}
+
+  /** Takes it out without completing it (park's handle: no closure per park). */
+  cancel(): void {
+    this.removal(this);
+  }
+}
+
+/** What park returns: takes the operation out without completing it (nothing once it completed). */
+export interface Cancellable {
+  cancel(): void;
 }
 
 /** What a done Parked holds instead of its operation. */
 const RELEASED: DelayedOperation = { tryComplete: () => true, onExpire: () => {} };
 const NO_ENTRIES: readonly BagEntry<Parked>[] = [];
 /** What park returns for an operation it did not park. */
-const NOTHING_TO_CANCEL = (): void => {};
+const NOTHING_TO_CANCEL: Cancellable = Object.freeze({ cancel: () => {} });
 
 /**
  * The operations parked with one timeout, in deadline order: a deadline is the park's time plus the
@@ -138,6 +153,9 @@ export class DelayedOperations {
   /** The parked operations each signal aborts; the signal's one listener aborts what is in its bag. */
   private readonly bySignal = new WeakMap<AbortSignal, Bag<Parked>>();
   private timer: { readonly atMs: number; readonly cancel: () => void } | undefined;
+  private readonly removal = (parked: Parked): void => {
+    this.remove(parked);
+  };
 
   /** `clock` times the deadlines (the simulation passes a simulated one). */
   constructor(private readonly clock: Clock = systemClock) {}
@@ -159,9 +177,9 @@ export class DelayedOperations {
 
   /**
    * Tries the operation once; if it cannot complete yet, parks it under `keys` until a change,
-   * `timeoutMs`, or `signal` aborts it. Returns a function that cancels it without completing it.
+   * `timeoutMs`, or `signal` aborts it. Returns its handle, whose cancel() takes it out without completing it.
    */
-  park(op: DelayedOperation, keys: readonly string[], timeoutMs: number, signal?: AbortSignal): () => void {
+  park(op: DelayedOperation, keys: readonly string[], timeoutMs: number, signal?: AbortSignal): Cancellable {
     if (op.tryComplete()) return NOTHING_TO_CANCEL;
     if (signal?.aborted) {
       op.onAbort?.();
@@ -176,7 +194,7 @@ export class DelayedOperations {
       queue = new DeadlineQueue();
       this.byTimeout.set(afterMs, queue);
     }
-    const parked: Parked = { op, inKeys: NO_ENTRIES, deadlineMs, inSignal: undefined, queue, done: false };
+    const parked = new Parked(op, deadlineMs, queue, this.removal);
     if (keys.length === 1) parked.inKeys = this.bagOf(keys[0] as string).add(parked);
     else {
       const inKeys: BagEntry<Parked>[] = [];
@@ -187,9 +205,7 @@ export class DelayedOperations {
     this.parkedCount++;
     if (signal) parked.inSignal = this.listen(signal).add(parked);
     if (deadlineMs < this.armedAtMs()) this.arm(deadlineMs);
-    return () => {
-      this.remove(parked);
-    };
+    return parked;
   }
 
   /** The bag of `key`'s operations, made on first use (an empty one is about to be added to). */

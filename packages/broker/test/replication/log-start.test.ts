@@ -78,7 +78,7 @@ async function follower(answers: ReplicaFetchResponse[], prepare?: (log: MemoryL
       },
       alterPartition: () => Promise.reject(new Error('no controller in this test')),
     },
-    waiters: { park: () => () => {}, notify: () => {} },
+    waiters: { park: () => ({ cancel: () => {} }), notify: () => {} },
     committedState: () => undefined,
     minInsyncReplicas: () => 1,
     saveEpochCache: async (r) => {
@@ -225,7 +225,7 @@ describe("one partition's slow start save holds no other partition", () => {
         }),
         alterPartition: () => Promise.reject(new Error('no controller in this test')),
       },
-      waiters: { park: () => () => {}, notify: () => {} },
+      waiters: { park: () => ({ cancel: () => {} }), notify: () => {} },
       committedState: () => undefined,
       minInsyncReplicas: () => 1,
       saveEpochCache: async () => {},

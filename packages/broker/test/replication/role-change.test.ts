@@ -89,7 +89,7 @@ describe('ReplicationDriver.applyRole', () => {
         }),
         alterPartition: () => Promise.reject(new Error('no controller in this test')),
       },
-      waiters: { park: () => () => {}, notify: () => {} },
+      waiters: { park: () => ({ cancel: () => {} }), notify: () => {} },
       committedState: () => undefined,
       minInsyncReplicas: () => 1,
       saveEpochCache: async () => {},
