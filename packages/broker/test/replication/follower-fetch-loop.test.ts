@@ -166,6 +166,43 @@ describe("the follower's fetch loop", () => {
     expect(live.size).toBe(0);
   });
 
+  it("settles a partition's inFlight once its own answer is applied, not the answer's slowest", async () => {
+    const { session, requests, answer } = scriptedSession();
+    const driver = driverOver(session, systemClock);
+    const fast = copying('t', 0);
+    const slow = copying('t', 1);
+    let finishSlow!: () => void;
+    (slow.log as unknown as { appendAsFollower(records: Buffer): Promise<void> }).appendAsFollower = () =>
+      new Promise((resolve) => {
+        finishSlow = resolve;
+      });
+    driver.follow(fast);
+    driver.follow(slow);
+    try {
+      await expect.poll(() => requests.length).toBe(1);
+      expect(listed(requests[0])).toEqual(['t-0@100', 't-1@100']);
+      answer(answers([records(0, 100), records(1, 100)]));
+      await expect.poll(() => finishSlow !== undefined).toBe(true);
+      // t-0's answer is applied (its log grew) while t-1's write is still under way.
+      await expect.poll(() => fast.log.logEndOffset).toBe(101);
+      const fastWork = driver.inFlight(fast);
+      if (fastWork !== undefined) await fastWork; // settles without t-1's write
+      const slowWork = driver.inFlight(slow);
+      expect(slowWork).toBeDefined();
+      let slowDone = false;
+      void slowWork?.then(() => {
+        slowDone = true;
+      });
+      await Promise.resolve();
+      expect(slowDone).toBe(false);
+      finishSlow();
+      await slowWork;
+      await expect.poll(() => driver.inFlight(slow) === undefined && driver.inFlight(fast) === undefined).toBe(true);
+    } finally {
+      await driver.close();
+    }
+  });
+
   it('leaves out only the partition whose answer failed and fetches the others at once', async () => {
     const { session, requests, answer } = scriptedSession();
     const clock = timerClock();
