@@ -303,6 +303,7 @@ export class AppendChain {
             await this.rollTo(nextOffset);
             snapshot = this.segments.active.snapshot();
             writePos = 0;
+            this.producers.beginWrite();
           }
           const result = this.assignOffsets(entry, nextOffset, writePos, now);
           nextOffset = result.lastOffset + 1;
@@ -346,7 +347,11 @@ export class AppendChain {
     return this.afterRun(bad, run, writes, done);
   }
 
-  /** commitRun once the run's write is done: commits or undoes its producer state. */
+  /**
+   * commitRun once the run's write is done: commits or undoes its producer state. The write ends here
+   * (the drain begins another for a run after a roll): left open, the applies of a truncation's
+   * rebuild would be taken for a write's, their aborted transactions held back for its commit.
+   */
   private afterRun(
     bad: readonly PendingAppend[],
     run: PendingAppend[],
@@ -360,7 +365,6 @@ export class AppendChain {
     } else {
       this.producers.abortWrite();
     }
-    this.producers.beginWrite();
     return bad;
   }
 

@@ -72,6 +72,22 @@ describe('partition log: transactions (last stable offset, aborted-transaction i
     expect((await readdir(dir.path)).filter((n) => n.endsWith('.txnindex'))).toHaveLength(0);
   });
 
+  it('an abort replayed by a truncation is not indexed again after the log is reset', async () => {
+    await log.append(txnBatch(1, 0, 0, 'a')); // 0
+    await log.appendMarker(marker(1, 1, false), { leaderEpoch: 0, coordinatorEpoch: 0 }); // 1
+    await log.append(encodeBatch([{ value: Buffer.from('x') }], { now: 1_000 })); // 2
+    // The truncation rebuilds producer state from the log, the abort at 1 included (it stays indexed).
+    await log.truncateTo(2);
+    expect(log.abortedTransactions(0, 2)).toEqual([
+      { producerId: 1, firstOffset: 0, lastOffset: 1, lastStableOffset: 2 },
+    ]);
+    // Emptied and restarted past it (a follower behind its leader's log start), then appended to.
+    await log.resetTo(100);
+    await log.append(encodeBatch([{ value: Buffer.from('y') }], { now: 1_000 }));
+    expect(log.abortedTransactions(0, 200)).toEqual([]);
+    expect((await readdir(dir.path)).filter((n) => n.endsWith('.txnindex'))).toEqual([]);
+  });
+
   it('log dump shows producer id, epoch, sequence and the markers', async () => {
     await log.append(txnBatch(5, 2, 0, 'x'));
     await log.appendMarker(marker(5, 3, true, 7), { leaderEpoch: 0, coordinatorEpoch: 7 });
