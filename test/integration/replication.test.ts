@@ -230,9 +230,17 @@ describe('replication', () => {
       description: `broker ${follower} in the new topic's ISR`,
     });
     const leaderCopy = await replicaValues(now.leader, topic);
-    const followerCopy = await replicaValues(follower, topic);
     // A retry may have written the batch twice (no idempotence yet); nothing of the old topic may be there.
     expect(new Set(leaderCopy)).toEqual(new Set(fresh.map((_, i) => `new-${i}`)));
+    // The new topic's ISR names the follower from its creation (a live replica), so the wait above does not
+    // say it has copied anything: wait for its copy (it drops the old log once it sees the new topic id).
+    const followerCopy = await waitFor(
+      async () => {
+        const copy = await replicaValues(follower, topic).catch(() => undefined);
+        return copy !== undefined && copy.join('\n') === leaderCopy.join('\n') ? copy : undefined;
+      },
+      { timeoutMs: 20_000, description: `broker ${follower}'s copy of the new topic, nothing of the old` },
+    );
     expect(followerCopy).toEqual(leaderCopy);
   });
 
