@@ -9,6 +9,7 @@ import { Samsa } from '@samsa/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI_MAIN, LocalCluster } from '../helpers/cluster.js';
 import { waitFor } from '../helpers/wait.js';
+import { RawBroker } from './grpc.js';
 
 const LINES = 20_000;
 let cluster: LocalCluster;
@@ -29,6 +30,31 @@ afterAll(async () => {
   await samsa?.close();
   await cluster?.close();
 });
+
+/**
+ * Creates the topic and waits until every broker's metadata has it: CreateTopics answers once the broker
+ * it went to knows the topic, and `samsa produce` looks it up at the first bootstrap broker, whose answer
+ * is final (a topic it does not know yet would be refused as unknown).
+ */
+async function createTopic(topic: string): Promise<void> {
+  await samsa
+    .admin()
+    .createTopics([{ topic, numPartitions: 3, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } }]);
+  for (const address of cluster.bootstrap) {
+    const broker = new RawBroker(address);
+    try {
+      await waitFor(
+        async () => {
+          const answer = await broker.metadata({ topics: [topic], allowAutoTopicCreation: false });
+          return answer.topics.some((t) => t.name === topic && t.errorCode === 0);
+        },
+        { timeoutMs: 30_000, description: `${address} to know ${topic}` },
+      );
+    } finally {
+      broker.close();
+    }
+  }
+}
 
 interface ProduceRun {
   code: number | null;
@@ -128,9 +154,7 @@ function duplicatesOf(values: string[]): number {
 describe('idempotent producer through broker kills', () => {
   it('samsa produce --acks all writes every line exactly once while two leaders are SIGKILLed', async () => {
     const topic = `idempotent-${process.pid}`;
-    await samsa
-      .admin()
-      .createTopics([{ topic, numPartitions: 3, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } }]);
+    await createTopic(topic);
     const run = await produceThroughFaults(topic, [], killTwoLeaders(topic));
     expect(errorLines(run.stderr, topic)).toEqual([]);
     expect(run.code).toBe(0);
@@ -145,9 +169,7 @@ describe('idempotent producer through broker kills', () => {
 
   it('the same run with enable.idempotence=false counts its duplicates (for comparison; not a failure)', async () => {
     const topic = `not-idempotent-${process.pid}`;
-    await samsa
-      .admin()
-      .createTopics([{ topic, numPartitions: 3, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } }]);
+    await createTopic(topic);
     const run = await produceThroughFaults(
       topic,
       ['--producer-property', 'enable.idempotence=false'],
