@@ -323,8 +323,10 @@ export class AppendChain {
         return;
       }
       for (const entry of done) entry.resolve(entry.result as AppendResult);
-    } catch {
-      // Only a bug gets here: every failure of a drain is its appends' (they are rejected above).
+    } catch (err) {
+      // Only a bug gets here (every failure of a drain is its appends', rejected above): say so, loudly,
+      // rather than leave appends unanswered without a trace.
+      this.ctx.logger.error({ err }, 'append drain failed outside its appends (a bug)');
     }
   }
 
