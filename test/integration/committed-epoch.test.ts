@@ -11,11 +11,12 @@
  * from 10, none skipped. Without the epoch the new members would fetch at 20, past F's log end:
  * OffsetOutOfRangeError, or a reset to the start that reads 0-9 again.
  */
-import { LogTruncationError, Samsa, type ConsumedMessage, type Consumer } from '@samsa/client';
+import { LogTruncationError, Samsa, type Consumer } from '@samsa/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalCluster } from '../helpers/cluster.js';
 import { waitFor } from '../helpers/wait.js';
 import { RawGroups } from './group-grpc.js';
+import { range, take, values } from '../helpers/consumed.js';
 
 /** Long enough that the paused follower keeps its session: F stays registered, electable once resumed. */
 const SESSION_TIMEOUT_MS = 10_000;
@@ -47,21 +48,6 @@ afterAll(async () => {
   await control?.close();
   await cluster?.close();
 });
-
-async function take(iterator: AsyncIterator<ConsumedMessage>, n: number): Promise<string[]> {
-  const out: string[] = [];
-  while (out.length < n) {
-    const next = await iterator.next();
-    if (next.done) break;
-    out.push(`${next.value.offset}:${next.value.value?.toString() ?? ''}`);
-  }
-  return out;
-}
-
-const range = (from: number, prefix: string, count: number) =>
-  Array.from({ length: count }, (_, i) => `${from + i}:${prefix}${i}`);
-
-const values = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => ({ value: `${prefix}${i}` }));
 
 async function partitionOf(topic: string) {
   return (await control.admin().describeTopics([topic]))[0]!.partitions[0]!;

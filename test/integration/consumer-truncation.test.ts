@@ -16,6 +16,7 @@ import { LogTruncationError, Samsa, type ConsumedMessage, type Consumer } from '
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalCluster } from '../helpers/cluster.js';
 import { waitFor } from '../helpers/wait.js';
+import { range, take, values } from '../helpers/consumed.js';
 
 /** Long enough that the paused follower keeps its session: F stays registered, electable once resumed. */
 const SESSION_TIMEOUT_MS = 10_000;
@@ -54,21 +55,6 @@ function capturingLogger(lines: LogLine[]) {
     lines.push({ context: (context ?? {}) as Record<string, unknown>, message: message ?? '' });
   return { debug: log, info: log, warn: log, error: log };
 }
-
-async function take(iterator: AsyncIterator<ConsumedMessage>, n: number): Promise<string[]> {
-  const out: string[] = [];
-  while (out.length < n) {
-    const next = await iterator.next();
-    if (next.done) break;
-    out.push(`${next.value.offset}:${next.value.value?.toString() ?? ''}`);
-  }
-  return out;
-}
-
-const range = (from: number, prefix: string, count: number) =>
-  Array.from({ length: count }, (_, i) => `${from + i}:${prefix}${i}`);
-
-const values = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => ({ value: `${prefix}${i}` }));
 
 /** Partition 0 of the topic as the cluster describes it. */
 async function partition() {

@@ -8,32 +8,14 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { v1 } from '@samsa/protocol';
-import {
-  type ConsumedMessage,
-  type ConsumerOptions,
-  LogTruncationError,
-  OffsetOutOfRangeError,
-  Samsa,
-} from '@samsa/client';
+import { type ConsumerOptions, LogTruncationError, OffsetOutOfRangeError, Samsa } from '@samsa/client';
 import { TestCluster, waitFor } from './support/test-cluster.js';
+import { range, take } from '../../../test/helpers/consumed.js';
 
 type EpochQuery = v1.OffsetForLeaderEpochRequest__Output;
 type ListOffsets = v1.ListOffsetsRequest__Output;
 
 const fastRetry = { retries: 100, initialRetryTimeMs: 10, maxRetryTimeMs: 50 };
-
-async function take(iterator: AsyncIterator<ConsumedMessage>, n: number): Promise<string[]> {
-  const out: string[] = [];
-  while (out.length < n) {
-    const next = await iterator.next();
-    if (next.done) break;
-    out.push(`${next.value.offset}:${next.value.value?.toString() ?? ''}`);
-  }
-  return out;
-}
-
-const range = (from: number, prefix: string, count: number) =>
-  Array.from({ length: count }, (_, i) => `${from + i}:${prefix}${i}`);
 
 describe('consumer and log truncation (KIP-320)', () => {
   let cluster: TestCluster;
