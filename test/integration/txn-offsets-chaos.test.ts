@@ -302,7 +302,9 @@ describe('exactly-once consume-transform-produce under kills', () => {
       console.log(`their transactions: ${JSON.stringify(events.filter((e) => e.txn && txns.has(e.txn)))}`);
     }
     expect(brokerKills).toBeGreaterThan(1);
-    expect(tally.jobKills).toBeGreaterThan(2);
+    // Both kinds of job kill (the nemesis alternates a short one and one past the member's session); a
+    // third fits in CHAOS_MS only when kills are quick, and on a loaded machine they are not (2 in one run).
+    expect(tally.jobKills).toBeGreaterThanOrEqual(2);
     expect(tally.aborted).toBeGreaterThan(0);
     expect({ lost, duplicated, abortedRead, outOfOrder }).toEqual({
       lost: 0,
