@@ -12,6 +12,7 @@ import type { BrokerContext } from '../../src/server/context.js';
 import { withTimeout } from '../../../../test/helpers/wait.js';
 import { leaderPerTest } from '../server/leader-fixture.js';
 import { makeBatch } from '../storage/helpers.js';
+import { fetchRequest } from './fetch-request.js';
 
 const fixture = leaderPerTest('samsa-fetch-min-bytes-');
 
@@ -21,34 +22,7 @@ async function leader() {
 }
 
 function fetchAt(ctx: BrokerContext, fetchOffset: number, minBytes: number, signal: AbortSignal) {
-  const request: kafka.FetchRequestData = {
-    clusterId: null,
-    replicaId: -1,
-    maxWaitMs: 30_000,
-    minBytes,
-    maxBytes: 1 << 20,
-    isolationLevel: 0,
-    sessionId: 0,
-    sessionEpoch: -1,
-    topics: [
-      {
-        topic: 't',
-        topicId: '',
-        partitions: [
-          {
-            partition: 0,
-            currentLeaderEpoch: -1,
-            fetchOffset,
-            lastFetchedEpoch: -1,
-            logStartOffset: -1,
-            partitionMaxBytes: 1 << 20,
-          },
-        ],
-      },
-    ],
-    forgottenTopicsData: [],
-    rackId: '',
-  };
+  const request = fetchRequest(fetchOffset, { maxWaitMs: 30_000, minBytes });
   return fetch(ctx, 11, request, signal, { fetchSessions: new FetchSessions(0, () => 1) });
 }
 

@@ -13,6 +13,7 @@ import { fetch } from '../../src/kafka/fetch.js';
 import { FetchSessions } from '../../src/kafka/fetch-sessions.js';
 import type { BrokerContext } from '../../src/server/context.js';
 import { leaderPerTest } from '../server/leader-fixture.js';
+import { fetchPartition, fetchRequest } from './fetch-request.js';
 
 const fixture = leaderPerTest('samsa-fetch-topic-ids-');
 const UNKNOWN_TOPIC_ID = 100;
@@ -50,17 +51,6 @@ async function topicT(): Promise<{ ctx: BrokerContext; topics: Pick<Map<string, 
   return { ctx: { ...ctx, settings: resolveSettings(BROKER_SETTINGS) } as BrokerContext, topics };
 }
 
-function partitionAt(fetchOffset: number) {
-  return {
-    partition: 0,
-    currentLeaderEpoch: -1,
-    fetchOffset,
-    lastFetchedEpoch: -1,
-    logStartOffset: -1,
-    partitionMaxBytes: 1 << 20,
-  };
-}
-
 async function sessionFetch(
   ctx: BrokerContext,
   sessions: FetchSessions,
@@ -68,19 +58,12 @@ async function sessionFetch(
   topics: { topicId: string; offset: number }[],
   forgotten: { topicId: string; partitions: number[] }[] = [],
 ) {
-  const request = {
-    clusterId: null,
-    replicaId: -1,
-    maxWaitMs: 0,
-    minBytes: 0,
-    maxBytes: 1 << 20,
-    isolationLevel: 0,
+  const request = fetchRequest(0, {
     sessionId: session.id,
     sessionEpoch: session.epoch,
-    topics: topics.map((t) => ({ topic: '', topicId: t.topicId, partitions: [partitionAt(t.offset)] })),
+    topics: topics.map((t) => ({ topic: '', topicId: t.topicId, partitions: [fetchPartition(t.offset)] })),
     forgottenTopicsData: forgotten.map((f) => ({ topic: '', topicId: f.topicId, partitions: f.partitions })),
-    rackId: '',
-  } satisfies kafka.FetchRequestData;
+  });
   const reply = await fetch(ctx, 16, request, new AbortController().signal, { fetchSessions: sessions });
   const body = reply.body as kafka.FetchResponseData;
   const answers = body.responses.flatMap((t) =>

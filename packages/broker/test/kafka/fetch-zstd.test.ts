@@ -14,6 +14,7 @@ import { fetch } from '../../src/kafka/fetch.js';
 import { FetchSessions } from '../../src/kafka/fetch-sessions.js';
 import type { BrokerContext } from '../../src/server/context.js';
 import { leaderPerTest } from '../server/leader-fixture.js';
+import { fetchRequest } from './fetch-request.js';
 
 const fixture = leaderPerTest('samsa-fetch-zstd-');
 const UNSUPPORTED_COMPRESSION_TYPE = 76;
@@ -30,34 +31,7 @@ async function withZstdBatch(): Promise<BrokerContext> {
 }
 
 async function fetchAt(ctx: BrokerContext, version: number, fetchOffset: number) {
-  const request = {
-    clusterId: null,
-    replicaId: -1,
-    maxWaitMs: 0,
-    minBytes: 0,
-    maxBytes: 1 << 20,
-    isolationLevel: 0,
-    sessionId: 0,
-    sessionEpoch: -1,
-    topics: [
-      {
-        topic: 't',
-        topicId: '',
-        partitions: [
-          {
-            partition: 0,
-            currentLeaderEpoch: -1,
-            fetchOffset,
-            lastFetchedEpoch: -1,
-            logStartOffset: -1,
-            partitionMaxBytes: 1 << 20,
-          },
-        ],
-      },
-    ],
-    forgottenTopicsData: [],
-    rackId: '',
-  } satisfies kafka.FetchRequestData;
+  const request = fetchRequest(fetchOffset);
   const reply = await fetch(ctx, version, request, new AbortController().signal, {
     fetchSessions: new FetchSessions(0, () => 1),
   });
