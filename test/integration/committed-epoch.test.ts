@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalCluster } from '../helpers/cluster.js';
 import { waitFor } from '../helpers/wait.js';
 import { RawGroups } from './group-grpc.js';
+import { createUncleanTopic, partitionOf, placeOn } from './unclean-topic.js';
 import { range, take, values } from '../helpers/consumed.js';
 
 /** Long enough that the paused follower keeps its session: F stays registered, electable once resumed. */
@@ -49,25 +50,6 @@ afterAll(async () => {
   await cluster?.close();
 });
 
-async function partitionOf(topic: string) {
-  return (await control.admin().describeTopics([topic]))[0]!.partitions[0]!;
-}
-
-/** Moves partition 0 of `topic` onto `replicas`, led by the first, and waits until all are in sync. */
-async function placeOn(topic: string, replicas: readonly number[]): Promise<void> {
-  const admin = control.admin();
-  const [moved] = await admin.alterPartitionReassignments([{ topic, partition: 0, replicas: [...replicas] }]);
-  expect(moved!.error).toBeUndefined();
-  await waitFor(
-    async () => {
-      const p = await partitionOf(topic);
-      if (p.leader !== replicas[0]) await admin.electPreferredLeaders([{ topic, partitions: [0] }]);
-      return p.leader === replicas[0] && p.replicas.join() === replicas.join() && p.isr.length === replicas.length;
-    },
-    { timeoutMs: 60_000, description: `${topic}-0 on ${replicas.join(',')}, led by ${replicas[0]}` },
-  );
-}
-
 /** __consumer_offsets led by the controller, the topic on the two other brokers: [leader, follower]. */
 async function setUp(): Promise<{ controllerId: number; leader: number; follower: number }> {
   const admin = control.admin();
@@ -75,22 +57,9 @@ async function setUp(): Promise<{ controllerId: number; leader: number; follower
   const [leader, follower] = [1, 2, 3].filter((id) => id !== controllerId) as [number, number];
   // The first group call creates __consumer_offsets.
   await admin.fetchGroupOffsets(GROUP);
-  await placeOn(OFFSETS_TOPIC, [controllerId, leader, follower]);
-  await waitFor(
-    async () => {
-      await admin.createTopics([
-        {
-          topic: TOPIC,
-          numPartitions: 1,
-          replicationFactor: 2,
-          configs: { 'unclean.leader.election.enable': 'true', 'min.insync.replicas': '1' },
-        },
-      ]);
-      return true;
-    },
-    { timeoutMs: 30_000, description: 'the topic created (all three brokers registered)' },
-  );
-  await placeOn(TOPIC, [leader, follower]);
+  await placeOn(control, OFFSETS_TOPIC, [controllerId, leader, follower]);
+  await createUncleanTopic(control, TOPIC);
+  await placeOn(control, TOPIC, [leader, follower]);
   return { controllerId, leader, follower };
 }
 
@@ -112,12 +81,12 @@ describe('a committed offset past an unclean election (KIP-320, the group half)'
       // F stops copying; L drops it from the ISR and then acknowledges alone.
       cluster.pauseBroker(follower);
       paused.add(follower);
-      await waitFor(async () => (await partitionOf(TOPIC)).isr.join() === String(leader), {
+      await waitFor(async () => (await partitionOf(control, TOPIC)).isr.join() === String(leader), {
         timeoutMs: 20_000,
         description: `broker ${follower} out of the ISR`,
       });
       await producer.sendBatch({ topic: TOPIC, messages: values('b', 10) });
-      const before = await partitionOf(TOPIC);
+      const before = await partitionOf(control, TOPIC);
 
       // A member of the group reads all twenty and commits after them, with L's epoch.
       const first = newMember(samsa, 'earliest');
@@ -133,7 +102,7 @@ describe('a committed offset past an unclean election (KIP-320, the group half)'
       await cluster.killBroker(leader);
       cluster.resumeBroker(follower);
       paused.delete(follower);
-      await waitFor(async () => (await partitionOf(TOPIC)).leader === follower, {
+      await waitFor(async () => (await partitionOf(control, TOPIC)).leader === follower, {
         timeoutMs: 60_000,
         description: `broker ${follower} elected uncleanly`,
       });

@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalCluster } from '../helpers/cluster.js';
 import { waitFor } from '../helpers/wait.js';
 import { range, take, values } from '../helpers/consumed.js';
+import { createUncleanTopic, partitionOf, placeOn } from './unclean-topic.js';
 
 /** Long enough that the paused follower keeps its session: F stays registered, electable once resumed. */
 const SESSION_TIMEOUT_MS = 10_000;
@@ -57,41 +58,14 @@ function capturingLogger(lines: LogLine[]) {
 }
 
 /** Partition 0 of the topic as the cluster describes it. */
-async function partition() {
-  return (await control.admin().describeTopics([TOPIC]))[0]!.partitions[0]!;
-}
+const partition = () => partitionOf(control, TOPIC);
 
 /** The topic on the two brokers that are not the controller, led by the first: [leader, follower]. */
 async function topicAwayFromController(): Promise<[number, number]> {
-  const admin = control.admin();
-  const { controllerId } = await admin.describeCluster();
+  const { controllerId } = await control.admin().describeCluster();
   const [leader, follower] = [1, 2, 3].filter((id) => id !== controllerId) as [number, number];
-  await waitFor(
-    async () => {
-      await admin.createTopics([
-        {
-          topic: TOPIC,
-          numPartitions: 1,
-          replicationFactor: 2,
-          configs: { 'unclean.leader.election.enable': 'true', 'min.insync.replicas': '1' },
-        },
-      ]);
-      return true;
-    },
-    { timeoutMs: 30_000, description: 'the topic created (all three brokers registered)' },
-  );
-  const [moved] = await admin.alterPartitionReassignments([
-    { topic: TOPIC, partition: 0, replicas: [leader, follower] },
-  ]);
-  expect(moved!.error).toBeUndefined();
-  await waitFor(
-    async () => {
-      const p = await partition();
-      if (p.leader !== leader) await admin.electPreferredLeaders([{ topic: TOPIC, partitions: [0] }]);
-      return p.leader === leader && p.replicas.join() === [leader, follower].join() && p.isr.length === 2;
-    },
-    { timeoutMs: 60_000, description: `broker ${leader} leading, ${follower} in sync` },
-  );
+  await createUncleanTopic(control, TOPIC);
+  await placeOn(control, TOPIC, [leader, follower]);
   return [leader, follower];
 }
 
