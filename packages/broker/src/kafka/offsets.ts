@@ -4,6 +4,7 @@ import type { BrokerContext } from '../server/context.js';
 import { toErrorFields } from '../server/errors.js';
 import { checkLeaderEpoch } from '../server/handlers/fetch.js';
 import { listOffsetsAt } from '../server/handlers/list-offsets.js';
+import { epochEndOffset } from '../server/handlers/offset-for-leader-epoch.js';
 import { awaitLeadership, partitionsNamed } from './partitions.js';
 import type { Reply } from './reply.js';
 
@@ -121,15 +122,13 @@ export async function offsetForLeaderEpoch(
     topics: request.topics.map((t) => ({
       topic: t.topic,
       partitions: t.partitions.map((p) => {
-        try {
-          const hosted = ctx.partitions.leaderOf(t.topic, p.partition, ctx.knowsPartition(t.topic, p.partition));
-          checkLeaderEpoch(hosted, p.currentLeaderEpoch);
-          const end = hosted.epochCache.endOffsetFor(p.leaderEpoch, hosted.log.logEndOffset);
-          return { errorCode: 0, partition: p.partition, leaderEpoch: end.epoch, endOffset: end.endOffset };
-        } catch (err) {
-          const { errorCode } = toErrorFields(err, ctx.logger, { topic: t.topic, partition: p.partition });
-          return { errorCode, partition: p.partition, leaderEpoch: -1, endOffset: -1 };
-        }
+        const end = epochEndOffset(ctx, t.topic, p.partition, p.currentLeaderEpoch, p.leaderEpoch);
+        return {
+          errorCode: end.errorCode,
+          partition: p.partition,
+          leaderEpoch: end.leaderEpoch,
+          endOffset: end.endOffset,
+        };
       }),
     })),
   };

@@ -1,6 +1,6 @@
 import type { v1 } from '@samsa/protocol';
 import type { BrokerContext } from '../context.js';
-import { NO_ERROR, toErrorFields } from '../errors.js';
+import { type ErrorFields, NO_ERROR, toErrorFields } from '../errors.js';
 import { awaitLeadership } from '../leadership.js';
 import { checkLeaderEpoch } from './fetch.js';
 
@@ -32,13 +32,30 @@ function endOffsetOf(
   topic: string,
   p: v1.OffsetForLeaderEpochPartition__Output,
 ): v1.OffsetForLeaderEpochPartitionResponse {
+  return {
+    partition: p.partition,
+    ...epochEndOffset(ctx, topic, p.partition, p.currentLeaderEpoch ?? -1, p.leaderEpoch),
+  };
+}
+
+/**
+ * One partition's OffsetForLeaderEpoch answer, for both listeners: the end of `leaderEpoch` (the largest epoch
+ * at or below it, and where the next one starts) in this leader's log, once the caller's current leader epoch
+ * passed Fetch's check; an error's fields with -1 and -1 otherwise.
+ */
+export function epochEndOffset(
+  ctx: BrokerContext,
+  topic: string,
+  partition: number,
+  currentLeaderEpoch: number,
+  leaderEpoch: number,
+): ErrorFields & { leaderEpoch: number; endOffset: number } {
   try {
-    const hosted = ctx.partitions.leaderOf(topic, p.partition, ctx.knowsPartition(topic, p.partition));
-    checkLeaderEpoch(hosted, p.currentLeaderEpoch ?? -1);
-    const end = hosted.epochCache.endOffsetFor(p.leaderEpoch, hosted.log.logEndOffset);
-    return { partition: p.partition, ...NO_ERROR, leaderEpoch: end.epoch, endOffset: end.endOffset };
+    const hosted = ctx.partitions.leaderOf(topic, partition, ctx.knowsPartition(topic, partition));
+    checkLeaderEpoch(hosted, currentLeaderEpoch);
+    const end = hosted.epochCache.endOffsetFor(leaderEpoch, hosted.log.logEndOffset);
+    return { ...NO_ERROR, leaderEpoch: end.epoch, endOffset: end.endOffset };
   } catch (err) {
-    const fields = toErrorFields(err, ctx.logger, { topic, partition: p.partition });
-    return { partition: p.partition, ...fields, leaderEpoch: -1, endOffset: -1 };
+    return { ...toErrorFields(err, ctx.logger, { topic, partition }), leaderEpoch: -1, endOffset: -1 };
   }
 }
